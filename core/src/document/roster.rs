@@ -1,0 +1,213 @@
+//! The roster document: buildings and households.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::transaction::Transactable;
+use automerge::{Automerge, AutomergeError, ObjId, ObjType, ROOT, ReadDoc};
+
+use super::read::{self, SchemaError};
+use crate::id::{BuildingId, HouseholdId};
+use crate::schema::address::Address;
+use crate::schema::household::{Building, Household, HouseholdDraft, HouseholdEdit};
+use crate::schema::need_tag::NeedTag;
+
+/// Key of the buildings map.
+pub const BUILDINGS: &str = "buildings";
+/// Key of the households map.
+pub const HOUSEHOLDS: &str = "households";
+
+/// The object of the entity `id` in the map `collection` at the root.
+pub(crate) fn entity(doc: &Automerge, collection: &str, id: &str) -> Option<ObjId> {
+    let map = read::object(doc, &ROOT, collection, ObjType::Map)?;
+    read::object(doc, &map, id, ObjType::Map)
+}
+
+/// The map `collection` at the root, created if missing.
+pub(crate) fn collection(tx: &mut impl Transactable, key: &str) -> Result<ObjId, AutomergeError> {
+    match tx.get(ROOT, key)? {
+        Some((automerge::Value::Object(ObjType::Map), id)) => Ok(id),
+        _ => tx.put_object(ROOT, key, ObjType::Map),
+    }
+}
+
+/// Every building, keyed by ID.
+pub fn buildings(doc: &Automerge) -> BTreeMap<BuildingId, Building> {
+    read::entries(doc, &ROOT, BUILDINGS, |id, obj| read_building(doc, id, obj))
+        .into_iter()
+        .map(|b| (b.id, b))
+        .collect()
+}
+
+fn read_building(doc: &Automerge, id: BuildingId, obj: &ObjId) -> Result<Building, SchemaError> {
+    Ok(Building {
+        id,
+        estate: read::string(doc, obj, "estate")?,
+        label: read::string(doc, obj, "label")?,
+        lift: read::boolean(doc, obj, "lift")?,
+    })
+}
+
+/// Every household whose building is known.
+pub fn households(doc: &Automerge) -> Vec<Household> {
+    let buildings = buildings(doc);
+    read::entries(doc, &ROOT, HOUSEHOLDS, |id, obj| read_household(doc, &buildings, id, obj))
+}
+
+/// One household.
+pub fn household(doc: &Automerge, id: HouseholdId) -> Option<Household> {
+    let obj = entity(doc, HOUSEHOLDS, &id.to_string())?;
+    read_household(doc, &buildings(doc), id, &obj).ok()
+}
+
+/// The IDs of every household, cheaply (no field reads).
+pub fn household_ids(doc: &Automerge) -> BTreeSet<HouseholdId> {
+    let Some(map) = read::object(doc, &ROOT, HOUSEHOLDS, ObjType::Map) else {
+        return BTreeSet::new();
+    };
+    doc.keys(&map).filter_map(|k| k.parse().ok()).collect()
+}
+
+fn read_household(
+    doc: &Automerge,
+    buildings: &BTreeMap<BuildingId, Building>,
+    id: HouseholdId,
+    obj: &ObjId,
+) -> Result<Household, SchemaError> {
+    let building_id: BuildingId = read::parsed(doc, obj, "building")?;
+    let building = buildings
+        .get(&building_id)
+        .ok_or_else(|| SchemaError::new("building", format!("names unknown building {building_id}")))?;
+    let floor = i32::try_from(read::int(doc, obj, "floor")?)
+        .map_err(|_| SchemaError::new("floor", "is out of range"))?;
+    Ok(Household {
+        id,
+        building: building_id,
+        address: Address {
+            estate: building.estate.clone(),
+            building: building.label.clone(),
+            unit: read::string(doc, obj, "unit")?,
+            floor,
+            flat: read::string(doc, obj, "flat")?,
+        },
+        head: read::string(doc, obj, "head")?,
+        phone: read::string(doc, obj, "phone")?,
+        people: read::count(doc, obj, "people")?,
+        aged_60_plus: read::count(doc, obj, "aged_60_plus")?,
+        children_under_6: read::count(doc, obj, "children_under_6")?,
+        needs: needs(doc, obj),
+        status: read::parsed(doc, obj, "status")?,
+        lift: read::boolean(doc, obj, "lift")?,
+        notes: read::text(doc, obj, "notes"),
+    })
+}
+
+fn needs(doc: &Automerge, household: &ObjId) -> BTreeSet<NeedTag> {
+    let Some(map) = read::object(doc, household, "needs", ObjType::Map) else {
+        return BTreeSet::new();
+    };
+    doc.keys(&map).filter_map(|k| k.parse().ok()).collect()
+}
+
+/// Writes a new building.
+pub(crate) fn put_building(tx: &mut impl Transactable, building: &Building) -> Result<(), AutomergeError> {
+    let map = collection(tx, BUILDINGS)?;
+    let obj = tx.put_object(&map, building.id.to_string(), ObjType::Map)?;
+    tx.put(&obj, "estate", building.estate.as_str())?;
+    tx.put(&obj, "label", building.label.as_str())?;
+    tx.put(&obj, "lift", building.lift)?;
+    Ok(())
+}
+
+/// Writes a new household in `building`.
+pub(crate) fn put_household(
+    tx: &mut impl Transactable,
+    id: HouseholdId,
+    building: BuildingId,
+    draft: &HouseholdDraft,
+) -> Result<(), AutomergeError> {
+    let map = collection(tx, HOUSEHOLDS)?;
+    let obj = tx.put_object(&map, id.to_string(), ObjType::Map)?;
+    tx.put(&obj, "building", building.to_string())?;
+    tx.put(&obj, "unit", draft.address.unit.as_str())?;
+    tx.put(&obj, "floor", i64::from(draft.address.floor))?;
+    tx.put(&obj, "flat", draft.address.flat.as_str())?;
+    tx.put(&obj, "head", draft.head.as_str())?;
+    tx.put(&obj, "phone", draft.phone.as_str())?;
+    tx.put(&obj, "people", i64::from(draft.people))?;
+    tx.put(&obj, "aged_60_plus", i64::from(draft.aged_60_plus))?;
+    tx.put(&obj, "children_under_6", i64::from(draft.children_under_6))?;
+    let needs = tx.put_object(&obj, "needs", ObjType::Map)?;
+    for tag in &draft.needs {
+        tx.put(&needs, tag.as_str(), true)?;
+    }
+    tx.put(&obj, "status", draft.status.as_str())?;
+    tx.put(&obj, "lift", draft.lift)?;
+    let notes = tx.put_object(&obj, "notes", ObjType::Text)?;
+    tx.splice_text(&notes, 0, 0, &draft.notes)?;
+    Ok(())
+}
+
+/// Applies the fields of `edit` that are set.
+pub(crate) fn edit_household(
+    tx: &mut impl Transactable,
+    obj: &ObjId,
+    edit: &HouseholdEdit,
+) -> Result<(), AutomergeError> {
+    if let Some(head) = &edit.head {
+        tx.put(obj, "head", head.as_str())?;
+    }
+    if let Some(phone) = &edit.phone {
+        tx.put(obj, "phone", phone.as_str())?;
+    }
+    for (key, value) in [
+        ("people", edit.people),
+        ("aged_60_plus", edit.aged_60_plus),
+        ("children_under_6", edit.children_under_6),
+    ] {
+        if let Some(v) = value {
+            tx.put(obj, key, i64::from(v))?;
+        }
+    }
+    if let Some(lift) = edit.lift {
+        tx.put(obj, "lift", lift)?;
+    }
+    Ok(())
+}
+
+/// Replaces the text at `obj.key` with `new`, as a diff so concurrent edits merge.
+pub(crate) fn update_text(
+    tx: &mut impl Transactable,
+    obj: &ObjId,
+    key: &str,
+    new: &str,
+) -> Result<(), AutomergeError> {
+    let text = match tx.get(obj, key)? {
+        Some((automerge::Value::Object(ObjType::Text), id)) => id,
+        _ => tx.put_object(obj, key, ObjType::Text)?,
+    };
+    tx.update_text(&text, new)
+}
+
+/// Makes the household's need tags exactly `wanted`, touching only the tags that change.
+pub(crate) fn set_needs(
+    tx: &mut impl Transactable,
+    obj: &ObjId,
+    wanted: &BTreeSet<NeedTag>,
+) -> Result<(), AutomergeError> {
+    let map = match tx.get(obj, "needs")? {
+        Some((automerge::Value::Object(ObjType::Map), id)) => id,
+        _ => tx.put_object(obj, "needs", ObjType::Map)?,
+    };
+    let current: BTreeSet<String> = tx.keys(&map).collect();
+    for key in &current {
+        if !wanted.iter().any(|t| t.as_str() == key) {
+            tx.delete(&map, key.as_str())?;
+        }
+    }
+    for tag in wanted {
+        if !current.contains(tag.as_str()) {
+            tx.put(&map, tag.as_str(), true)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! The round document: a delivery round's header and its tasks.
+
+use automerge::transaction::Transactable;
+use automerge::{Automerge, AutomergeError, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+
+use super::read::{self, SchemaError};
+use super::roster::{collection, entity};
+use crate::id::{DocumentId, HouseholdId, PersonId, RequestId, TaskId};
+use crate::schema::task::{Attempt, Cancellation, RoundInfo, Task};
+use crate::schema::vocabulary::{Outcome, Priority, RoundStatus, TaskKind};
+use crate::time::Timestamp;
+
+/// Key of the tasks map.
+pub const TASKS: &str = "tasks";
+
+/// The round's header, if the document has one.
+pub fn info(document: DocumentId, doc: &Automerge) -> Result<RoundInfo, SchemaError> {
+    Ok(RoundInfo {
+        document,
+        title: read::string(doc, &ROOT, "title")?,
+        kind: read::parsed(doc, &ROOT, "round_kind")?,
+        date: read::string(doc, &ROOT, "date")?,
+        status: read::parsed(doc, &ROOT, "status")?,
+    })
+}
+
+/// Every readable task.
+pub fn tasks(document: DocumentId, doc: &Automerge) -> Vec<Task> {
+    read::entries(doc, &ROOT, TASKS, |id, obj| read_task(doc, document, id, obj))
+}
+
+/// One task.
+pub fn task(document: DocumentId, doc: &Automerge, id: TaskId) -> Option<Task> {
+    let obj = entity(doc, TASKS, &id.to_string())?;
+    read_task(doc, document, id, &obj).ok()
+}
+
+fn read_task(doc: &Automerge, round: DocumentId, id: TaskId, obj: &ObjId) -> Result<Task, SchemaError> {
+    let cancelled = match read::object(doc, obj, "cancelled", ObjType::Map) {
+        Some(c) => Some(Cancellation {
+            by: read::parsed(doc, &c, "by")?,
+            at: Timestamp::from_millis(read::int(doc, &c, "at")?),
+            reason: read::string(doc, &c, "reason")?,
+        }),
+        None => None,
+    };
+    Ok(Task {
+        id,
+        round,
+        household: read::parsed(doc, obj, "household")?,
+        kind: read::parsed(doc, obj, "kind")?,
+        items: read::string(doc, obj, "items")?,
+        priority: read::parsed(doc, obj, "priority")?,
+        assignee: read::opt_parsed(doc, obj, "assignee")?,
+        request: read::opt_parsed(doc, obj, "request")?,
+        cancelled,
+        attempts: attempts(doc, obj),
+    })
+}
+
+fn attempts(doc: &Automerge, task: &ObjId) -> Vec<Attempt> {
+    let Some(list) = read::object(doc, task, "attempts", ObjType::List) else {
+        return Vec::new();
+    };
+    doc.list_range(&list, ..)
+        .filter_map(|item| {
+            let obj = item.id();
+            let attempt = (|| {
+                Ok::<_, SchemaError>(Attempt {
+                    by: read::parsed(doc, &obj, "by")?,
+                    at: Timestamp::from_millis(read::int(doc, &obj, "at")?),
+                    outcome: read::parsed(doc, &obj, "outcome")?,
+                    note: read::string(doc, &obj, "note")?,
+                })
+            })();
+            attempt.map_err(|e| tracing::warn!(error = %e, "skipping unreadable attempt")).ok()
+        })
+        .collect()
+}
+
+/// Every value concurrently written to the task's assignee (more than one is a competing
+/// assignment; the first is the winner Automerge shows everyone).
+pub fn assignee_candidates(doc: &Automerge, task: TaskId) -> Vec<Option<PersonId>> {
+    let Some(obj) = entity(doc, TASKS, &task.to_string()) else {
+        return Vec::new();
+    };
+    let mut values: Vec<Option<PersonId>> = doc
+        .get_all(&obj, "assignee")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(v, _)| match v {
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Str(s) => s.parse().ok(),
+                _ => None,
+            },
+            Value::Object(_) => None,
+        })
+        .collect();
+    // `get` returns the winner; put it first so callers can say who won.
+    let winner = read::opt_string(doc, &obj, "assignee").ok().flatten().and_then(|s| s.parse().ok());
+    if let Some(pos) = values.iter().position(|v| *v == winner) {
+        values.swap(0, pos);
+    }
+    values
+}
+
+/// Writes the round header.
+pub(crate) fn put_info(
+    tx: &mut impl Transactable,
+    title: &str,
+    kind: TaskKind,
+    date: &str,
+) -> Result<(), AutomergeError> {
+    tx.put(ROOT, "title", title)?;
+    tx.put(ROOT, "round_kind", kind.as_str())?;
+    tx.put(ROOT, "date", date)?;
+    tx.put(ROOT, "status", RoundStatus::Open.as_str())?;
+    tx.put_object(ROOT, TASKS, ObjType::Map)?;
+    Ok(())
+}
+
+/// The fields of a new task.
+#[derive(Debug, Clone)]
+pub(crate) struct NewTask<'a> {
+    pub household: HouseholdId,
+    pub kind: TaskKind,
+    pub items: &'a str,
+    pub priority: Priority,
+    pub request: Option<RequestId>,
+}
+
+/// Writes a new task.
+pub(crate) fn put_task(
+    tx: &mut impl Transactable,
+    id: TaskId,
+    task: &NewTask<'_>,
+) -> Result<(), AutomergeError> {
+    let map = collection(tx, TASKS)?;
+    let obj = tx.put_object(&map, id.to_string(), ObjType::Map)?;
+    tx.put(&obj, "household", task.household.to_string())?;
+    tx.put(&obj, "kind", task.kind.as_str())?;
+    tx.put(&obj, "items", task.items)?;
+    tx.put(&obj, "priority", task.priority.as_str())?;
+    tx.put(&obj, "assignee", ScalarValue::Null)?;
+    match task.request {
+        Some(r) => tx.put(&obj, "request", r.to_string())?,
+        None => tx.put(&obj, "request", ScalarValue::Null)?,
+    }
+    tx.put_object(&obj, "attempts", ObjType::List)?;
+    Ok(())
+}
+
+/// Appends an attempt to the task's list: concurrent appends from two phones both survive.
+pub(crate) fn append_attempt(
+    tx: &mut impl Transactable,
+    task: &ObjId,
+    attempt: &Attempt,
+) -> Result<(), AutomergeError> {
+    let list = match tx.get(task, "attempts")? {
+        Some((Value::Object(ObjType::List), id)) => id,
+        _ => tx.put_object(task, "attempts", ObjType::List)?,
+    };
+    let at = tx.length(&list);
+    let obj = tx.insert_object(&list, at, ObjType::Map)?;
+    tx.put(&obj, "by", attempt.by.to_string())?;
+    tx.put(&obj, "at", attempt.at.as_millis())?;
+    tx.put(&obj, "outcome", attempt.outcome.as_str())?;
+    tx.put(&obj, "note", attempt.note.as_str())?;
+    Ok(())
+}
+
+/// Sets or clears the assignee.
+pub(crate) fn put_assignee(
+    tx: &mut impl Transactable,
+    task: &ObjId,
+    who: Option<PersonId>,
+) -> Result<(), AutomergeError> {
+    match who {
+        Some(p) => tx.put(task, "assignee", p.to_string()),
+        None => tx.put(task, "assignee", ScalarValue::Null),
+    }
+}
+
+/// Marks the task cancelled.
+pub(crate) fn put_cancellation(
+    tx: &mut impl Transactable,
+    task: &ObjId,
+    c: &Cancellation,
+) -> Result<(), AutomergeError> {
+    let obj = tx.put_object(task, "cancelled", ObjType::Map)?;
+    tx.put(&obj, "by", c.by.to_string())?;
+    tx.put(&obj, "at", c.at.as_millis())?;
+    tx.put(&obj, "reason", c.reason.as_str())?;
+    Ok(())
+}
+
+/// Whether an outcome string is the delivered outcome (used by conflict queries).
+pub fn is_delivered(outcome: Outcome) -> bool {
+    outcome == Outcome::Delivered
+}

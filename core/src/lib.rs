@@ -1,0 +1,28 @@
+//! Doorstep's core: the Automerge documents of a compound (roster, rounds, requests, care
+//! ledger), the operations people make on them with their permission rules, the queries a
+//! volunteer and a coordinator ask, the roster spreadsheet importer, and the sans-IO sync
+//! engine.
+//!
+//! Core does no IO: no sockets, no files, no SQLite, no clock, no random numbers of its own.
+//! Time and randomness come in through [`Env`]; bytes come in and go out as values. The
+//! replica (`doorstep-replica`) persists documents; the relay (`doorstep-server`) serves them.
+
+pub mod compound;
+pub mod document;
+pub mod env;
+pub mod id;
+pub mod import;
+pub mod limits;
+pub mod operation;
+pub mod permission;
+pub mod query;
+pub mod role;
+pub mod schema;
+pub mod sync;
+pub mod time;
+
+pub use compound::Compound;
+pub use env::{Entropy, Env};
+pub use operation::{Applied, Operation, OperationError, Selection};
+pub use role::{Actor, Role};
+pub use time::Timestamp;

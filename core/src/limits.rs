@@ -1,0 +1,11 @@
+//! Size limits on what a person can write, so one document cannot be bloated by accident or on
+//! purpose. The relay checks the same limits on what arrives.
+
+/// Longest short field (names, phone, items, title), in characters.
+pub const SHORT_TEXT: usize = 200;
+/// Longest free text (notes, request text, schedules), in characters.
+pub const LONG_TEXT: usize = 4000;
+/// Largest count of people in one household.
+pub const PEOPLE: u32 = 100;
+/// Most tasks one round may hold.
+pub const TASKS_PER_ROUND: usize = 20_000;

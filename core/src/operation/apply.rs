@@ -1,0 +1,600 @@
+//! Carrying out an [`Operation`] on a [`Compound`]: check first, then write.
+
+use automerge::ObjId;
+use automerge::transaction::{CommitOptions, Transaction};
+
+use super::{Applied, Operation, OperationError, Selection};
+use crate::compound::Compound;
+use crate::document::round::NewTask;
+use crate::document::{self, Document, Header, care, requests, roster, round};
+use crate::env::Env;
+use crate::id::{BuildingId, CareEntryId, DocumentId, HouseholdId, RequestId, TaskId};
+use crate::limits;
+use crate::permission::{Rule, require};
+use crate::role::{Actor, Role};
+use crate::schema::household::Building;
+use crate::schema::request::Request;
+use crate::schema::task::{Attempt, Cancellation};
+use crate::schema::vocabulary::{DocKind, RequestStatus, RoundStatus};
+
+impl Compound {
+    /// Creates a compound's roster, requests and care documents (admins only). The roster holds
+    /// the compound's `name`.
+    pub fn create(
+        env: &mut Env<'_>,
+        actor: &Actor,
+        device: automerge::ActorId,
+        name: &str,
+    ) -> Result<Compound, OperationError> {
+        forbid(actor.role, "create a compound", Rule::CompoundsAreCreatedByAdmins)?;
+        check_text("name", name, limits::SHORT_TEXT, true)?;
+        let id = crate::id::CompoundId::generate(env);
+        let mut compound = Compound::new(id, device.clone());
+        for kind in [DocKind::Roster, DocKind::Requests, DocKind::Care] {
+            let header = Header { id: DocumentId::generate(env), kind, compound: id };
+            let mut doc = Document::create(header, device.clone())?;
+            if kind == DocKind::Roster {
+                transact(&mut doc, env, |tx| {
+                    automerge::transaction::Transactable::put(tx, automerge::ROOT, "name", name)?;
+                    Ok(())
+                })?;
+            }
+            compound.insert(doc);
+        }
+        Ok(compound)
+    }
+
+    /// The compound's name, from its roster.
+    pub fn name(&self) -> String {
+        self.single(DocKind::Roster)
+            .and_then(|d| document::read::opt_string(d.automerge(), &automerge::ROOT, "name").ok().flatten())
+            .unwrap_or_default()
+    }
+
+    /// Checks and carries out `op` for `actor`. On error nothing has changed.
+    pub fn apply(
+        &mut self,
+        env: &mut Env<'_>,
+        actor: &Actor,
+        op: &Operation,
+    ) -> Result<Applied, OperationError> {
+        let role = actor.role;
+        match op {
+            Operation::AddBuilding { estate, label, lift } => {
+                forbid(role, "add a building", Rule::RosterIsEditedByCoordinators)?;
+                check_text("estate", estate, limits::SHORT_TEXT, false)?;
+                check_text("label", label, limits::SHORT_TEXT, true)?;
+                let building = Building {
+                    id: BuildingId::generate(env),
+                    estate: estate.clone(),
+                    label: label.clone(),
+                    lift: *lift,
+                };
+                let doc = self.single_mut(DocKind::Roster)?;
+                transact(doc, env, |tx| Ok(roster::put_building(tx, &building)?))?;
+                Ok(applied(doc.id(), Some(building.id.to_string())))
+            }
+            Operation::AddHousehold { draft } => {
+                forbid(role, "add a household", Rule::RosterIsEditedByCoordinators)?;
+                check_draft(draft)?;
+                let id = HouseholdId::generate(env);
+                let new_building = BuildingId::generate(env);
+                let doc = self.single_mut(DocKind::Roster)?;
+                let existing = roster::households(doc.automerge());
+                if existing.iter().any(|h| {
+                    h.address.estate == draft.address.estate
+                        && h.address.building == draft.address.building
+                        && h.address.unit == draft.address.unit
+                        && h.address.flat == draft.address.flat
+                }) {
+                    return Err(OperationError::DuplicateAddress(draft.address.to_string()));
+                }
+                let found = roster::buildings(doc.automerge())
+                    .into_values()
+                    .find(|b| b.estate == draft.address.estate && b.label == draft.address.building);
+                transact(doc, env, |tx| {
+                    let building = match found {
+                        Some(b) => b.id,
+                        None => {
+                            let b = Building {
+                                id: new_building,
+                                estate: draft.address.estate.clone(),
+                                label: draft.address.building.clone(),
+                                lift: draft.lift,
+                            };
+                            roster::put_building(tx, &b)?;
+                            b.id
+                        }
+                    };
+                    Ok(roster::put_household(tx, id, building, draft)?)
+                })?;
+                Ok(applied(doc.id(), Some(id.to_string())))
+            }
+            Operation::EditHousehold { household, edit } => {
+                forbid(role, "edit a household", Rule::RosterIsEditedByCoordinators)?;
+                for (field, value) in [("head", &edit.head), ("phone", &edit.phone)] {
+                    if let Some(v) = value {
+                        check_text(field, v, limits::SHORT_TEXT, field == "head")?;
+                    }
+                }
+                check_counts(
+                    edit.people.unwrap_or(1),
+                    edit.aged_60_plus.unwrap_or(0),
+                    edit.children_under_6.unwrap_or(0),
+                )?;
+                self.edit_household(env, *household, |tx, obj| Ok(roster::edit_household(tx, obj, edit)?))
+            }
+            Operation::EditNotes { household, notes } => {
+                check_text("notes", notes, limits::LONG_TEXT, false)?;
+                self.edit_household(env, *household, |tx, obj| {
+                    Ok(roster::update_text(tx, obj, "notes", notes)?)
+                })
+            }
+            Operation::SetControlStatus { household, status } => {
+                forbid(role, "set a control status", Rule::RosterIsEditedByCoordinators)?;
+                self.edit_household(env, *household, |tx, obj| {
+                    automerge::transaction::Transactable::put(tx, obj, "status", status.as_str())?;
+                    Ok(())
+                })
+            }
+            Operation::SetNeedTags { household, needs } => {
+                forbid(role, "set need tags", Rule::RosterIsEditedByCoordinators)?;
+                self.edit_household(env, *household, |tx, obj| Ok(roster::set_needs(tx, obj, needs)?))
+            }
+            Operation::RemoveHousehold { household } => {
+                forbid(role, "remove a household", Rule::RosterIsEditedByCoordinators)?;
+                let doc = self.single_mut(DocKind::Roster)?;
+                let map = document::read::object(
+                    doc.automerge(),
+                    &automerge::ROOT,
+                    roster::HOUSEHOLDS,
+                    automerge::ObjType::Map,
+                )
+                .filter(|m| {
+                    document::read::object(
+                        doc.automerge(),
+                        m,
+                        &household.to_string(),
+                        automerge::ObjType::Map,
+                    )
+                    .is_some()
+                })
+                .ok_or(OperationError::UnknownHousehold(*household))?;
+                transact(doc, env, |tx| {
+                    automerge::transaction::Transactable::delete(tx, &map, household.to_string())?;
+                    Ok(())
+                })?;
+                Ok(applied(doc.id(), None))
+            }
+            Operation::CreateRound { title, kind, date, selection, items, priority } => {
+                forbid(role, "create a round", Rule::RoundsArePlannedByCoordinators)?;
+                check_text("title", title, limits::SHORT_TEXT, true)?;
+                check_text("date", date, limits::SHORT_TEXT, false)?;
+                check_text("items", items, limits::SHORT_TEXT, false)?;
+                let roster_doc =
+                    self.single(DocKind::Roster).ok_or(OperationError::MissingDocument(DocKind::Roster))?;
+                let mut selected: Vec<_> = roster::households(roster_doc.automerge())
+                    .into_iter()
+                    .filter(|h| selection.matches(h))
+                    .collect();
+                if let Selection::Households { ids } = selection
+                    && let Some(missing) = ids.iter().find(|id| !selected.iter().any(|h| h.id == **id))
+                {
+                    return Err(OperationError::UnknownHousehold(*missing));
+                }
+                if selected.is_empty() {
+                    return Err(OperationError::EmptySelection);
+                }
+                if selected.len() > limits::TASKS_PER_ROUND {
+                    return Err(OperationError::Invalid {
+                        field: "selection",
+                        reason: format!(
+                            "{} households exceed the {} tasks a round may hold",
+                            selected.len(),
+                            limits::TASKS_PER_ROUND
+                        ),
+                    });
+                }
+                selected.sort_by_key(|h| h.address.climb_key());
+                let header =
+                    Header { id: DocumentId::generate(env), kind: DocKind::Round, compound: self.id() };
+                let task_ids: Vec<TaskId> = selected.iter().map(|_| TaskId::generate(env)).collect();
+                let mut doc = Document::create(header, self.device().clone())?;
+                transact(&mut doc, env, |tx| {
+                    round::put_info(tx, title, *kind, date)?;
+                    for (h, id) in selected.iter().zip(&task_ids) {
+                        let task = NewTask {
+                            household: h.id,
+                            kind: *kind,
+                            items,
+                            priority: *priority,
+                            request: None,
+                        };
+                        round::put_task(tx, *id, &task)?;
+                    }
+                    Ok(())
+                })?;
+                self.insert(doc);
+                Ok(Applied { changed: vec![header.id], created: vec![header.id], new_entity: None })
+            }
+            Operation::AddTask { round: round_id, household, kind, items, priority, request } => {
+                forbid(role, "add a task", Rule::RoundsArePlannedByCoordinators)?;
+                check_text("items", items, limits::SHORT_TEXT, false)?;
+                self.require_household(*household)?;
+                let requests_doc = match request {
+                    Some(r) => Some(self.request_obj(*r)?),
+                    None => None,
+                };
+                self.open_round(*round_id)?;
+                let id = TaskId::generate(env);
+                let doc = self.round_mut(*round_id)?;
+                transact(doc, env, |tx| {
+                    let task = NewTask {
+                        household: *household,
+                        kind: *kind,
+                        items,
+                        priority: *priority,
+                        request: *request,
+                    };
+                    Ok(round::put_task(tx, id, &task)?)
+                })?;
+                let mut out = applied(*round_id, Some(id.to_string()));
+                if let Some((doc_id, obj)) = requests_doc {
+                    let doc = self.document_mut_ok(doc_id)?;
+                    transact(doc, env, |tx| {
+                        requests::link_task(tx, &obj, id, *round_id)?;
+                        automerge::transaction::Transactable::put(
+                            tx,
+                            &obj,
+                            "status",
+                            RequestStatus::Accepted.as_str(),
+                        )?;
+                        Ok(())
+                    })?;
+                    out.changed.push(doc_id);
+                }
+                Ok(out)
+            }
+            Operation::AssignTask { round: round_id, task, volunteer } => {
+                forbid(role, "assign a task", Rule::RoundsArePlannedByCoordinators)?;
+                self.open_round(*round_id)?;
+                let obj = self.task_obj(*round_id, *task)?;
+                let doc = self.round_mut(*round_id)?;
+                transact(doc, env, |tx| Ok(round::put_assignee(tx, &obj, Some(*volunteer))?))?;
+                Ok(applied(*round_id, None))
+            }
+            Operation::AssignBuilding { round: round_id, estate, building, volunteer } => {
+                forbid(role, "assign a building", Rule::RoundsArePlannedByCoordinators)?;
+                self.open_round(*round_id)?;
+                let roster_doc =
+                    self.single(DocKind::Roster).ok_or(OperationError::MissingDocument(DocKind::Roster))?;
+                let selection = Selection::Building { estate: estate.clone(), building: building.clone() };
+                let in_building: std::collections::BTreeSet<HouseholdId> =
+                    roster::households(roster_doc.automerge())
+                        .into_iter()
+                        .filter(|h| selection.matches(h))
+                        .map(|h| h.id)
+                        .collect();
+                let doc = self.round_mut(*round_id)?;
+                let targets: Vec<TaskId> = round::tasks(*round_id, doc.automerge())
+                    .into_iter()
+                    .filter(|t| {
+                        in_building.contains(&t.household) && t.cancelled.is_none() && t.deliveries() == 0
+                    })
+                    .map(|t| t.id)
+                    .collect();
+                if targets.is_empty() {
+                    return Err(OperationError::EmptySelection);
+                }
+                let objs: Vec<ObjId> = targets
+                    .iter()
+                    .filter_map(|t| roster::entity(doc.automerge(), round::TASKS, &t.to_string()))
+                    .collect();
+                transact(doc, env, |tx| {
+                    for obj in &objs {
+                        round::put_assignee(tx, obj, Some(*volunteer))?;
+                    }
+                    Ok(())
+                })?;
+                Ok(applied(*round_id, None))
+            }
+            Operation::ClaimTask { round: round_id, task } => {
+                self.open_round(*round_id)?;
+                let current = self.live_task(*round_id, *task)?;
+                match current.assignee {
+                    Some(p) if p == actor.person => return Ok(Applied::default()),
+                    Some(p) => return Err(OperationError::AlreadyAssigned { task: *task, to: p }),
+                    None => {}
+                }
+                let obj = self.task_obj(*round_id, *task)?;
+                let doc = self.round_mut(*round_id)?;
+                transact(doc, env, |tx| Ok(round::put_assignee(tx, &obj, Some(actor.person))?))?;
+                Ok(applied(*round_id, None))
+            }
+            Operation::UnassignTask { round: round_id, task } => {
+                self.open_round(*round_id)?;
+                let current = self.live_task(*round_id, *task)?;
+                match current.assignee {
+                    None => return Ok(Applied::default()),
+                    Some(p) if p != actor.person && !role.is_coordinating() => {
+                        return Err(OperationError::forbidden(
+                            role,
+                            "release someone else's task",
+                            Rule::VolunteersClaimOnlyFreeTasks,
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                let obj = self.task_obj(*round_id, *task)?;
+                let doc = self.round_mut(*round_id)?;
+                transact(doc, env, |tx| Ok(round::put_assignee(tx, &obj, None)?))?;
+                Ok(applied(*round_id, None))
+            }
+            Operation::CancelTask { round: round_id, task, reason } => {
+                forbid(role, "cancel a task", Rule::RoundsArePlannedByCoordinators)?;
+                check_text("reason", reason, limits::LONG_TEXT, false)?;
+                self.open_round(*round_id)?;
+                let obj = self.task_obj(*round_id, *task)?;
+                let cancellation = Cancellation { by: actor.person, at: env.now, reason: reason.clone() };
+                let doc = self.round_mut(*round_id)?;
+                transact(doc, env, |tx| Ok(round::put_cancellation(tx, &obj, &cancellation)?))?;
+                Ok(applied(*round_id, None))
+            }
+            Operation::RecordAttempt { round: round_id, task, outcome, note } => {
+                check_text("note", note, limits::LONG_TEXT, false)?;
+                self.open_round(*round_id)?;
+                let current = self.live_task(*round_id, *task)?;
+                if current.cancelled.is_some() {
+                    return Err(OperationError::TaskCancelled(*task));
+                }
+                let obj = self.task_obj(*round_id, *task)?;
+                let attempt =
+                    Attempt { by: actor.person, at: env.now, outcome: *outcome, note: note.clone() };
+                let doc = self.round_mut(*round_id)?;
+                transact(doc, env, |tx| Ok(round::append_attempt(tx, &obj, &attempt)?))?;
+                Ok(applied(*round_id, None))
+            }
+            Operation::CloseRound { round: round_id } => {
+                forbid(role, "close a round", Rule::RoundsArePlannedByCoordinators)?;
+                self.open_round(*round_id)?;
+                let doc = self.round_mut(*round_id)?;
+                transact(doc, env, |tx| {
+                    automerge::transaction::Transactable::put(
+                        tx,
+                        automerge::ROOT,
+                        "status",
+                        RoundStatus::Closed.as_str(),
+                    )?;
+                    Ok(())
+                })?;
+                Ok(applied(*round_id, None))
+            }
+            Operation::AddRequest { household, channel, category, text, urgency } => {
+                check_text("text", text, limits::LONG_TEXT, true)?;
+                self.require_household(*household)?;
+                let request = Request {
+                    id: RequestId::generate(env),
+                    household: *household,
+                    channel: *channel,
+                    category: *category,
+                    text: text.clone(),
+                    urgency: *urgency,
+                    status: RequestStatus::New,
+                    tasks: Default::default(),
+                    by: actor.person,
+                    at: env.now,
+                };
+                let doc = self.single_mut(DocKind::Requests)?;
+                transact(doc, env, |tx| Ok(requests::put_request(tx, &request)?))?;
+                Ok(applied(doc.id(), Some(request.id.to_string())))
+            }
+            Operation::TriageRequest { request, status, urgency } => {
+                forbid(role, "triage a request", Rule::RequestsAreTriagedByCoordinators)?;
+                let (doc_id, obj) = self.request_obj(*request)?;
+                let doc = self.document_mut_ok(doc_id)?;
+                transact(doc, env, |tx| {
+                    automerge::transaction::Transactable::put(tx, &obj, "status", status.as_str())?;
+                    if let Some(u) = urgency {
+                        automerge::transaction::Transactable::put(tx, &obj, "urgency", u.as_str())?;
+                    }
+                    Ok(())
+                })?;
+                Ok(applied(doc_id, None))
+            }
+            Operation::LinkRequest { request, round: round_id, task } => {
+                forbid(role, "link a request", Rule::RequestsAreTriagedByCoordinators)?;
+                let (req_doc, req_obj) = self.request_obj(*request)?;
+                self.open_round(*round_id)?;
+                let task_obj = self.task_obj(*round_id, *task)?;
+                let doc = self.round_mut(*round_id)?;
+                transact(doc, env, |tx| {
+                    automerge::transaction::Transactable::put(tx, &task_obj, "request", request.to_string())?;
+                    Ok(())
+                })?;
+                let doc = self.document_mut_ok(req_doc)?;
+                transact(doc, env, |tx| {
+                    requests::link_task(tx, &req_obj, *task, *round_id)?;
+                    if document::read::string(&*tx, &req_obj, "status").ok().as_deref()
+                        == Some(RequestStatus::New.as_str())
+                    {
+                        automerge::transaction::Transactable::put(
+                            tx,
+                            &req_obj,
+                            "status",
+                            RequestStatus::Accepted.as_str(),
+                        )?;
+                    }
+                    Ok(())
+                })?;
+                Ok(Applied { changed: vec![*round_id, req_doc], created: vec![], new_entity: None })
+            }
+            Operation::AddCareEntry { draft } => {
+                forbid(role, "write the care ledger", Rule::CareLedgerIsForCoordinatorsAndMedics)?;
+                check_care(draft)?;
+                self.require_household(draft.household)?;
+                let id = CareEntryId::generate(env);
+                let doc = self.single_mut(DocKind::Care)?;
+                transact(doc, env, |tx| Ok(care::put_entry(tx, id, draft)?))?;
+                Ok(applied(doc.id(), Some(id.to_string())))
+            }
+            Operation::EditCareEntry { entry, draft } => {
+                forbid(role, "write the care ledger", Rule::CareLedgerIsForCoordinatorsAndMedics)?;
+                check_care(draft)?;
+                let doc = self.single_mut(DocKind::Care)?;
+                if roster::entity(doc.automerge(), care::ENTRIES, &entry.to_string()).is_none() {
+                    return Err(OperationError::UnknownCareEntry(*entry));
+                }
+                transact(doc, env, |tx| Ok(care::put_entry(tx, *entry, draft)?))?;
+                Ok(applied(doc.id(), None))
+            }
+        }
+    }
+
+    fn single_mut(&mut self, kind: DocKind) -> Result<&mut Document, OperationError> {
+        let id = self.single_id(kind).ok_or(OperationError::MissingDocument(kind))?;
+        self.document_mut_ok(id)
+    }
+
+    fn document_mut_ok(&mut self, id: DocumentId) -> Result<&mut Document, OperationError> {
+        self.document_mut(id).ok_or(OperationError::UnknownRound(id))
+    }
+
+    fn round_mut(&mut self, id: DocumentId) -> Result<&mut Document, OperationError> {
+        match self.document_mut(id) {
+            Some(d) if d.kind() == DocKind::Round && !d.is_placeholder() => Ok(d),
+            _ => Err(OperationError::UnknownRound(id)),
+        }
+    }
+
+    fn open_round(&self, id: DocumentId) -> Result<(), OperationError> {
+        let doc = self.rounds().find(|d| d.id() == id).ok_or(OperationError::UnknownRound(id))?;
+        match round::info(id, doc.automerge()) {
+            Ok(info) if info.status == RoundStatus::Open => Ok(()),
+            Ok(_) => Err(OperationError::RoundClosed(id)),
+            Err(_) => Err(OperationError::UnknownRound(id)),
+        }
+    }
+
+    fn task_obj(&self, round_id: DocumentId, task: TaskId) -> Result<ObjId, OperationError> {
+        let doc = self.document(round_id).ok_or(OperationError::UnknownRound(round_id))?;
+        roster::entity(doc.automerge(), round::TASKS, &task.to_string())
+            .ok_or(OperationError::UnknownTask { round: round_id, task })
+    }
+
+    fn live_task(
+        &self,
+        round_id: DocumentId,
+        task: TaskId,
+    ) -> Result<crate::schema::task::Task, OperationError> {
+        let doc = self.document(round_id).ok_or(OperationError::UnknownRound(round_id))?;
+        round::task(round_id, doc.automerge(), task)
+            .ok_or(OperationError::UnknownTask { round: round_id, task })
+    }
+
+    fn request_obj(&self, request: RequestId) -> Result<(DocumentId, ObjId), OperationError> {
+        let doc = self.single(DocKind::Requests).ok_or(OperationError::MissingDocument(DocKind::Requests))?;
+        let obj = roster::entity(doc.automerge(), requests::REQUESTS, &request.to_string())
+            .ok_or(OperationError::UnknownRequest(request))?;
+        Ok((doc.id(), obj))
+    }
+
+    fn require_household(&self, household: HouseholdId) -> Result<(), OperationError> {
+        let doc = self.single(DocKind::Roster).ok_or(OperationError::MissingDocument(DocKind::Roster))?;
+        roster::entity(doc.automerge(), roster::HOUSEHOLDS, &household.to_string())
+            .map(|_| ())
+            .ok_or(OperationError::UnknownHousehold(household))
+    }
+
+    fn edit_household(
+        &mut self,
+        env: &Env<'_>,
+        household: HouseholdId,
+        f: impl FnOnce(&mut Transaction<'_>, &ObjId) -> Result<(), OperationError>,
+    ) -> Result<Applied, OperationError> {
+        let doc = self.single_mut(DocKind::Roster)?;
+        let obj = roster::entity(doc.automerge(), roster::HOUSEHOLDS, &household.to_string())
+            .ok_or(OperationError::UnknownHousehold(household))?;
+        transact(doc, env, |tx| f(tx, &obj))?;
+        Ok(applied(doc.id(), None))
+    }
+}
+
+fn applied(doc: DocumentId, new_entity: Option<String>) -> Applied {
+    Applied { changed: vec![doc], created: vec![], new_entity }
+}
+
+fn forbid(role: Role, action: &'static str, rule: Rule) -> Result<(), OperationError> {
+    require(role, rule).map_err(|rule| OperationError::forbidden(role, action, rule))
+}
+
+/// Runs `f` in one Automerge transaction stamped with the device time; rolls back on error.
+fn transact<T>(
+    doc: &mut Document,
+    env: &Env<'_>,
+    f: impl FnOnce(&mut Transaction<'_>) -> Result<T, OperationError>,
+) -> Result<T, OperationError> {
+    let mut tx = doc.automerge_mut().transaction();
+    match f(&mut tx) {
+        Ok(v) => {
+            tx.commit_with(CommitOptions::default().with_time(env.now.as_millis()));
+            Ok(v)
+        }
+        Err(e) => {
+            tx.rollback();
+            Err(e)
+        }
+    }
+}
+
+pub(crate) fn check_text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), OperationError> {
+    if required && value.trim().is_empty() {
+        return Err(OperationError::Invalid { field, reason: "must not be empty".into() });
+    }
+    let len = value.chars().count();
+    if len > max {
+        return Err(OperationError::Invalid {
+            field,
+            reason: format!("is {len} characters; at most {max} are allowed"),
+        });
+    }
+    Ok(())
+}
+
+fn check_counts(people: u32, aged: u32, children: u32) -> Result<(), OperationError> {
+    if people > limits::PEOPLE {
+        return Err(OperationError::Invalid {
+            field: "people",
+            reason: format!("{people} is more than {} people", limits::PEOPLE),
+        });
+    }
+    if aged > limits::PEOPLE || children > limits::PEOPLE {
+        return Err(OperationError::Invalid {
+            field: "aged_60_plus",
+            reason: "count is out of range".into(),
+        });
+    }
+    Ok(())
+}
+
+fn check_draft(draft: &crate::schema::household::HouseholdDraft) -> Result<(), OperationError> {
+    check_text("building", &draft.address.building, limits::SHORT_TEXT, true)?;
+    check_text("flat", &draft.address.flat, limits::SHORT_TEXT, true)?;
+    check_text("unit", &draft.address.unit, limits::SHORT_TEXT, false)?;
+    check_text("estate", &draft.address.estate, limits::SHORT_TEXT, false)?;
+    check_text("head", &draft.head, limits::SHORT_TEXT, false)?;
+    check_text("phone", &draft.phone, limits::SHORT_TEXT, false)?;
+    check_text("notes", &draft.notes, limits::LONG_TEXT, false)?;
+    check_counts(draft.people, draft.aged_60_plus, draft.children_under_6)
+}
+
+fn check_care(draft: &crate::schema::request::CareDraft) -> Result<(), OperationError> {
+    check_text("person_name", &draft.person_name, limits::SHORT_TEXT, true)?;
+    check_text("schedule", &draft.schedule, limits::LONG_TEXT, false)?;
+    check_text("medicines", &draft.medicines, limits::LONG_TEXT, false)?;
+    check_text("notes", &draft.notes, limits::LONG_TEXT, false)
+}

@@ -1,0 +1,220 @@
+//! Typed operations: everything a person can do to a compound's documents. Each is checked
+//! against the actor's role and the documents' state *before* anything changes, then written as
+//! one Automerge change per document touched. The replica makes that change durable; the relay
+//! checks its effects again when it arrives.
+
+mod apply;
+mod error;
+mod selection;
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::OperationError;
+pub use selection::Selection;
+
+use crate::id::{CareEntryId, DocumentId, HouseholdId, PersonId, RequestId, TaskId};
+use crate::schema::control_status::ControlStatus;
+use crate::schema::household::{HouseholdDraft, HouseholdEdit};
+use crate::schema::need_tag::NeedTag;
+use crate::schema::request::CareDraft;
+use crate::schema::vocabulary::{Category, Channel, Outcome, Priority, RequestStatus, TaskKind, Urgency};
+
+/// One thing a person does. Serializable, so that the dashboard, the command-line phone and the
+/// bindings all speak the same operations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Operation {
+    /// Adds a building (coordinators).
+    AddBuilding {
+        /// Estate (小区) name; empty for a single-estate compound.
+        estate: String,
+        /// Building number or name.
+        label: String,
+        /// Whether it has a lift.
+        lift: bool,
+    },
+    /// Adds a household; its building is found by estate and label, and created if new
+    /// (coordinators).
+    AddHousehold {
+        /// The household's fields.
+        draft: HouseholdDraft,
+    },
+    /// Edits ledger fields (coordinators).
+    EditHousehold {
+        /// Which household.
+        household: HouseholdId,
+        /// The fields to change.
+        edit: HouseholdEdit,
+    },
+    /// Replaces a household's notes; concurrent edits merge (everyone in the compound).
+    EditNotes {
+        /// Which household.
+        household: HouseholdId,
+        /// The new notes.
+        notes: String,
+    },
+    /// Sets the control status (coordinators).
+    SetControlStatus {
+        /// Which household.
+        household: HouseholdId,
+        /// The new status.
+        status: ControlStatus,
+    },
+    /// Sets the need tags (coordinators).
+    SetNeedTags {
+        /// Which household.
+        household: HouseholdId,
+        /// The tags it has from now on.
+        needs: BTreeSet<NeedTag>,
+    },
+    /// Removes a household from the roster (coordinators).
+    RemoveHousehold {
+        /// Which household.
+        household: HouseholdId,
+    },
+    /// Creates a round with one task per selected household (coordinators).
+    CreateRound {
+        /// "蔬菜包 第3轮".
+        title: String,
+        /// What the round delivers.
+        kind: TaskKind,
+        /// The day, as written ("2026-11-23").
+        date: String,
+        /// Which households get a task.
+        selection: Selection,
+        /// What each task carries.
+        items: String,
+        /// Priority of the tasks.
+        priority: Priority,
+    },
+    /// Adds one task to an open round (coordinators).
+    AddTask {
+        /// The round.
+        round: DocumentId,
+        /// The door.
+        household: HouseholdId,
+        /// What to bring.
+        kind: TaskKind,
+        /// Items.
+        items: String,
+        /// Priority.
+        priority: Priority,
+        /// The request it answers, linked both ways.
+        request: Option<RequestId>,
+    },
+    /// Assigns a task to a volunteer, or settles a competing assignment (coordinators).
+    AssignTask {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+        /// The volunteer.
+        volunteer: PersonId,
+    },
+    /// Assigns every open task of a building to a volunteer (coordinators).
+    AssignBuilding {
+        /// The round.
+        round: DocumentId,
+        /// Estate of the building.
+        estate: String,
+        /// Building label.
+        building: String,
+        /// The volunteer.
+        volunteer: PersonId,
+    },
+    /// Takes an unassigned task (anyone).
+    ClaimTask {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+    },
+    /// Releases a task (coordinators: any; others: their own).
+    UnassignTask {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+    },
+    /// Cancels a task (coordinators).
+    CancelTask {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+        /// Why.
+        reason: String,
+    },
+    /// Records what happened at the door (anyone).
+    RecordAttempt {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+        /// What happened.
+        outcome: Outcome,
+        /// A note.
+        note: String,
+    },
+    /// Closes a round (coordinators).
+    CloseRound {
+        /// The round.
+        round: DocumentId,
+    },
+    /// Takes down a resident's request (anyone).
+    AddRequest {
+        /// Who asks.
+        household: HouseholdId,
+        /// How it reached us.
+        channel: Channel,
+        /// What it is about.
+        category: Category,
+        /// What they asked for.
+        text: String,
+        /// How urgent.
+        urgency: Urgency,
+    },
+    /// Triages a request (coordinators).
+    TriageRequest {
+        /// Which request.
+        request: RequestId,
+        /// New status.
+        status: RequestStatus,
+        /// New urgency, if changed.
+        urgency: Option<Urgency>,
+    },
+    /// Links a request to an existing task (coordinators).
+    LinkRequest {
+        /// The request.
+        request: RequestId,
+        /// The task's round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+    },
+    /// Adds a care-ledger entry (coordinators, medics).
+    AddCareEntry {
+        /// Its fields.
+        draft: CareDraft,
+    },
+    /// Replaces a care-ledger entry's fields (coordinators, medics).
+    EditCareEntry {
+        /// Which entry.
+        entry: CareEntryId,
+        /// Its new fields.
+        draft: CareDraft,
+    },
+}
+
+/// What an operation changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Every document that got a new change (already existing ones first).
+    pub changed: Vec<DocumentId>,
+    /// Documents the operation created (a new round).
+    pub created: Vec<DocumentId>,
+    /// The ID of the entity created, if any (household, task, request, care entry).
+    pub new_entity: Option<String>,
+}

@@ -1,0 +1,103 @@
+//! What each role may do (DESIGN §3). The same rules are checked twice: locally by
+//! [`operation`](crate::operation) before a change is made, and by the relay on the effects of
+//! every change that arrives, because a phone can be lost, stolen or modified.
+
+use serde::{Deserialize, Serialize};
+
+use crate::role::Role;
+
+/// A permission rule, named so that an error can say exactly which rule was broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Only admins create compounds.
+    CompoundsAreCreatedByAdmins,
+    /// Only coordinators edit the roster; volunteers and medics may edit notes only.
+    RosterIsEditedByCoordinators,
+    /// Only coordinators create, assign, cancel and close rounds and tasks.
+    RoundsArePlannedByCoordinators,
+    /// A volunteer may only claim an unassigned task or release their own.
+    VolunteersClaimOnlyFreeTasks,
+    /// Attempts are appended, never edited or removed, and only in one's own name.
+    AttemptsAreAppendOnly,
+    /// Only coordinators triage requests; others may add them.
+    RequestsAreTriagedByCoordinators,
+    /// Only coordinators and medics read or write the care ledger.
+    CareLedgerIsForCoordinatorsAndMedics,
+    /// A closed round takes no more changes.
+    ClosedRoundsAreFinal,
+    /// A change must be made under the author's own device actor.
+    ActorsBelongToTheirPerson,
+    /// Document header fields (id, kind, compound, schema) are never changed.
+    HeadersAreFixed,
+}
+
+impl Rule {
+    /// A stable code for the rule (`"roster_is_edited_by_coordinators"`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Rule::CompoundsAreCreatedByAdmins => "compounds_are_created_by_admins",
+            Rule::RosterIsEditedByCoordinators => "roster_is_edited_by_coordinators",
+            Rule::RoundsArePlannedByCoordinators => "rounds_are_planned_by_coordinators",
+            Rule::VolunteersClaimOnlyFreeTasks => "volunteers_claim_only_free_tasks",
+            Rule::AttemptsAreAppendOnly => "attempts_are_append_only",
+            Rule::RequestsAreTriagedByCoordinators => "requests_are_triaged_by_coordinators",
+            Rule::CareLedgerIsForCoordinatorsAndMedics => "care_ledger_is_for_coordinators_and_medics",
+            Rule::ClosedRoundsAreFinal => "closed_rounds_are_final",
+            Rule::ActorsBelongToTheirPerson => "actors_belong_to_their_person",
+            Rule::HeadersAreFixed => "headers_are_fixed",
+        }
+    }
+
+    /// The rule in a sentence, for error messages.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Rule::CompoundsAreCreatedByAdmins => "only admins create compounds",
+            Rule::RosterIsEditedByCoordinators => {
+                "only coordinators edit the roster; volunteers and medics may edit a household's notes only"
+            }
+            Rule::RoundsArePlannedByCoordinators => {
+                "only coordinators create, assign, cancel and close rounds"
+            }
+            Rule::VolunteersClaimOnlyFreeTasks => {
+                "a volunteer may claim only an unassigned task and release only their own"
+            }
+            Rule::AttemptsAreAppendOnly => {
+                "attempts are appended in one's own name and never edited or removed"
+            }
+            Rule::RequestsAreTriagedByCoordinators => {
+                "anyone may add a request; only coordinators triage them"
+            }
+            Rule::CareLedgerIsForCoordinatorsAndMedics => {
+                "only coordinators and medics read or write the care ledger"
+            }
+            Rule::ClosedRoundsAreFinal => "a closed round takes no more changes",
+            Rule::ActorsBelongToTheirPerson => "a change must be made under the author's own device actor",
+            Rule::HeadersAreFixed => "a document's id, kind, compound and schema version are fixed",
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.explain(), self.code())
+    }
+}
+
+/// Checks that `role` passes `rule`'s role requirement. Rules that depend on more than the
+/// role (claiming, closed rounds) are checked where the state is known.
+pub fn require(role: Role, rule: Rule) -> Result<(), Rule> {
+    let allowed = match rule {
+        Rule::CompoundsAreCreatedByAdmins => role == Role::Admin,
+        Rule::RosterIsEditedByCoordinators
+        | Rule::RoundsArePlannedByCoordinators
+        | Rule::RequestsAreTriagedByCoordinators => role.is_coordinating(),
+        Rule::CareLedgerIsForCoordinatorsAndMedics => role.reads_care(),
+        Rule::VolunteersClaimOnlyFreeTasks
+        | Rule::AttemptsAreAppendOnly
+        | Rule::ClosedRoundsAreFinal
+        | Rule::ActorsBelongToTheirPerson
+        | Rule::HeadersAreFixed => true,
+    };
+    if allowed { Ok(()) } else { Err(rule) }
+}

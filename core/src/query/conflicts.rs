@@ -1,0 +1,115 @@
+//! Conflicts to review: what Automerge merged without loss but a coordinator should look at.
+//! Double deliveries (two volunteers delivered one task offline), competing assignments (two
+//! coordinators assigned one task to different volunteers) and concurrent control-status edits.
+//! In each case every value survived the merge; the winner Automerge shows is deterministic and
+//! named, and writing a value settles the conflict.
+
+use automerge::{ObjType, ReadDoc, ScalarValue, Value};
+use serde::Serialize;
+
+use crate::Compound;
+use crate::document::{read, roster, round};
+use crate::id::{DocumentId, HouseholdId, PersonId, TaskId};
+use crate::schema::control_status::ControlStatus;
+use crate::schema::task::Attempt;
+use crate::schema::vocabulary::DocKind;
+
+/// One thing to review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Conflict {
+    /// A task delivered more than once.
+    DoubleDelivery {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+        /// The door.
+        household: HouseholdId,
+        /// The delivered attempts, with who and when.
+        deliveries: Vec<Attempt>,
+    },
+    /// A task assigned concurrently to different people.
+    CompetingAssignment {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+        /// The door.
+        household: HouseholdId,
+        /// The assignee everyone sees now.
+        winner: Option<PersonId>,
+        /// Every concurrent value, winner first.
+        candidates: Vec<Option<PersonId>>,
+    },
+    /// A household's control status set concurrently to different values.
+    ConcurrentStatus {
+        /// The household.
+        household: HouseholdId,
+        /// The status everyone sees now.
+        winner: ControlStatus,
+        /// Every concurrent value, winner first.
+        candidates: Vec<ControlStatus>,
+    },
+}
+
+/// Every conflict in the compound's open rounds and roster.
+pub fn conflicts(compound: &Compound) -> Vec<Conflict> {
+    let mut out = Vec::new();
+    for doc in compound.open_rounds() {
+        for task in round::tasks(doc.id(), doc.automerge()) {
+            if task.deliveries() > 1 {
+                out.push(Conflict::DoubleDelivery {
+                    round: doc.id(),
+                    task: task.id,
+                    household: task.household,
+                    deliveries: task
+                        .attempts
+                        .iter()
+                        .filter(|a| round::is_delivered(a.outcome))
+                        .cloned()
+                        .collect(),
+                });
+            }
+            let candidates = round::assignee_candidates(doc.automerge(), task.id);
+            if candidates.len() > 1 {
+                out.push(Conflict::CompetingAssignment {
+                    round: doc.id(),
+                    task: task.id,
+                    household: task.household,
+                    winner: task.assignee,
+                    candidates,
+                });
+            }
+        }
+    }
+    if let Some(doc) = compound.single(DocKind::Roster) {
+        let am = doc.automerge();
+        if let Some(map) = read::object(am, &automerge::ROOT, roster::HOUSEHOLDS, ObjType::Map) {
+            for item in am.map_range(&map, ..) {
+                let (Ok(id), obj) = (item.key.parse::<HouseholdId>(), item.id()) else { continue };
+                let values: Vec<ControlStatus> = am
+                    .get_all(&obj, "status")
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(v, _)| match v {
+                        Value::Scalar(s) => match s.as_ref() {
+                            ScalarValue::Str(s) => s.parse().ok(),
+                            _ => None,
+                        },
+                        Value::Object(_) => None,
+                    })
+                    .collect();
+                if values.len() > 1 {
+                    let winner: ControlStatus = read::parsed(am, &obj, "status").unwrap_or(values[0]);
+                    let mut candidates = values;
+                    if let Some(pos) = candidates.iter().position(|v| *v == winner) {
+                        candidates.swap(0, pos);
+                    }
+                    out.push(Conflict::ConcurrentStatus { household: id, winner, candidates });
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,58 @@
+//! The numbers on the coordinators' overview.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::Compound;
+use crate::schema::control_status::ControlStatus;
+use crate::schema::need_tag::NeedTag;
+use crate::schema::vocabulary::TaskStatus;
+
+/// Counts over the roster and the open rounds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Households.
+    pub households: u32,
+    /// People.
+    pub people: u32,
+    /// People aged 60+.
+    pub aged_60_plus: u32,
+    /// Children under 6.
+    pub children_under_6: u32,
+    /// Households with at least one need tag.
+    pub special_needs: u32,
+    /// Households by control status (every status present, zeros included).
+    pub by_status: BTreeMap<ControlStatus, u32>,
+    /// Households by need tag (every tag present).
+    pub by_need: BTreeMap<NeedTag, u32>,
+    /// Tasks of open rounds by derived status (every status present).
+    pub by_task_status: BTreeMap<TaskStatus, u32>,
+}
+
+/// The counts of a compound.
+pub fn counts(compound: &Compound) -> Counts {
+    let mut c = Counts {
+        by_status: ControlStatus::ALL.iter().map(|s| (*s, 0)).collect(),
+        by_need: NeedTag::ALL.iter().map(|t| (*t, 0)).collect(),
+        by_task_status: TaskStatus::ALL.iter().map(|s| (*s, 0)).collect(),
+        ..Counts::default()
+    };
+    for h in compound.households() {
+        c.households += 1;
+        c.people += h.people;
+        c.aged_60_plus += h.aged_60_plus;
+        c.children_under_6 += h.children_under_6;
+        if !h.needs.is_empty() {
+            c.special_needs += 1;
+        }
+        *c.by_status.entry(h.status).or_default() += 1;
+        for tag in &h.needs {
+            *c.by_need.entry(*tag).or_default() += 1;
+        }
+    }
+    for t in compound.open_tasks() {
+        *c.by_task_status.entry(t.status()).or_default() += 1;
+    }
+    c
+}

@@ -1,0 +1,112 @@
+//! The phone's side of a sync session: build a request from every document held, apply the
+//! relay's response, learn which documents to fetch and which to drop.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::wire::{DocMessage, DocumentGrant, Rejection, SyncRequest, SyncResponse, WIRE_VERSION};
+use super::{PeerState, SyncError};
+use crate::document::{Document, Header};
+use crate::id::DocumentId;
+
+/// Any set of documents a session can sync (a replica's compounds, a test's peer).
+pub trait DocumentSet {
+    /// The IDs of the documents held.
+    fn document_ids(&self) -> Vec<DocumentId>;
+    /// A held document.
+    fn get(&self, id: DocumentId) -> Option<&Document>;
+    /// A held document, to apply changes to.
+    fn get_mut(&mut self, id: DocumentId) -> Option<&mut Document>;
+}
+
+/// What one response did.
+#[derive(Debug, Default)]
+pub struct ResponseOutcome {
+    /// Documents whose content changed.
+    pub changed: Vec<DocumentId>,
+    /// Documents the caller may hold now.
+    pub grants: Vec<DocumentGrant>,
+    /// Granted documents this device does not hold yet: create placeholders and sync again.
+    pub to_fetch: Vec<Header>,
+    /// Held documents no longer granted (closed rounds, revoked compounds): drop them.
+    pub to_drop: Vec<DocumentId>,
+    /// Messages the relay refused.
+    pub rejected: Vec<Rejection>,
+    /// Replies we could not apply, per document; the other documents still synced.
+    pub failed: Vec<(DocumentId, SyncError)>,
+}
+
+/// One sync session with the relay.
+#[derive(Debug, Default)]
+pub struct ClientSession {
+    states: BTreeMap<DocumentId, PeerState>,
+    requests_made: u32,
+}
+
+impl ClientSession {
+    /// Starts a session from the states persisted after the last one.
+    pub fn new(persisted: BTreeMap<DocumentId, PeerState>) -> Self {
+        Self { states: persisted, requests_made: 0 }
+    }
+
+    /// The request to send next, or `None` when the session has nothing more to say. The first
+    /// request of a session is always sent (it learns which documents we may hold).
+    pub fn request(&mut self, docs: &impl DocumentSet) -> Option<SyncRequest> {
+        let mut messages = Vec::new();
+        for id in docs.document_ids() {
+            let Some(doc) = docs.get(id) else { continue };
+            let state = self.states.entry(id).or_default();
+            if let Some(message) = super::generate(doc.automerge(), state) {
+                messages.push(DocMessage { doc: id, message });
+            }
+        }
+        if messages.is_empty() && self.requests_made > 0 {
+            return None;
+        }
+        self.requests_made += 1;
+        Some(SyncRequest { version: WIRE_VERSION, messages })
+    }
+
+    /// Applies the relay's response to `docs`.
+    pub fn handle(&mut self, docs: &mut impl DocumentSet, response: SyncResponse) -> ResponseOutcome {
+        let mut out = ResponseOutcome { rejected: response.rejected, ..Default::default() };
+        for DocMessage { doc: id, message } in response.messages {
+            let Some(doc) = docs.get_mut(id) else {
+                tracing::debug!(doc = %id, "reply for a document we do not hold; ignored");
+                continue;
+            };
+            let before = doc.heads();
+            let state = self.states.entry(id).or_default();
+            let applied = super::decode(&message)
+                .and_then(|m| super::receive(doc.automerge_mut(), state, m))
+                .and_then(|()| doc.adopt_synced().map_err(|source| SyncError::Document { id, source }));
+            match applied {
+                Ok(()) if doc.heads() != before => out.changed.push(id),
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::warn!(doc = %id, error = %e, "reply not applied");
+                    out.failed.push((id, e));
+                }
+            }
+        }
+        let granted: BTreeSet<DocumentId> = response.documents.iter().map(|g| g.header.id).collect();
+        let held: BTreeSet<DocumentId> = docs.document_ids().into_iter().collect();
+        out.to_fetch =
+            response.documents.iter().filter(|g| !held.contains(&g.header.id)).map(|g| g.header).collect();
+        out.to_drop = held.difference(&granted).copied().collect();
+        for id in &out.to_drop {
+            self.states.remove(id);
+        }
+        out.grants = response.documents;
+        out
+    }
+
+    /// How many requests this session has built.
+    pub fn requests_made(&self) -> u32 {
+        self.requests_made
+    }
+
+    /// The per-document states to persist at the end of the session (or after each response).
+    pub fn states(&self) -> &BTreeMap<DocumentId, PeerState> {
+        &self.states
+    }
+}

@@ -1,0 +1,103 @@
+//! The batched sync protocol on the wire: one request carries a message for each of a phone's
+//! documents; one response carries the replies, the documents the caller may hold now, and any
+//! rejections. CBOR, with raw bytes (no base64).
+
+use serde::{Deserialize, Serialize};
+
+use super::SyncError;
+use crate::document::Header;
+use crate::id::DocumentId;
+use crate::role::Role;
+
+/// The protocol version; a mismatch is a clear error, not a misparse.
+pub const WIRE_VERSION: u32 = 1;
+
+/// One document's sync message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocMessage {
+    /// The document.
+    pub doc: DocumentId,
+    /// An encoded `automerge::sync::Message`.
+    #[serde(with = "serde_bytes")]
+    pub message: Vec<u8>,
+}
+
+/// A phone's request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// [`WIRE_VERSION`].
+    pub version: u32,
+    /// Messages for the documents the phone has something to say about.
+    pub messages: Vec<DocMessage>,
+}
+
+/// A document the caller may hold, and in which role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentGrant {
+    /// The document's identity.
+    pub header: Header,
+    /// The caller's role in its compound.
+    pub role: Role,
+}
+
+/// Why the relay refused a document's message; nothing of it was stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// The document.
+    pub doc: DocumentId,
+    /// The change that broke a rule, as hex, if one change is to blame.
+    pub change: Option<String>,
+    /// The rule's code (see `permission::Rule::code`) or `schema`, `malformed`, `forbidden`.
+    pub rule: String,
+    /// A sentence a person can act on.
+    pub reason: String,
+}
+
+/// The relay's response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// [`WIRE_VERSION`].
+    pub version: u32,
+    /// Replies for documents that have something to say.
+    pub messages: Vec<DocMessage>,
+    /// Every document the caller may hold now; anything else the phone holds, it drops.
+    pub documents: Vec<DocumentGrant>,
+    /// Messages refused, per document.
+    pub rejected: Vec<Rejection>,
+}
+
+fn to_cbor<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail, and every type here serializes.
+    if let Err(e) = ciborium::into_writer(value, &mut out) {
+        tracing::error!(error = %e, "CBOR encoding failed");
+    }
+    out
+}
+
+fn from_cbor<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, SyncError> {
+    ciborium::from_reader(bytes).map_err(|e| SyncError::MalformedBatch(e.to_string()))
+}
+
+macro_rules! wire_codec {
+    ($ty:ty) => {
+        impl $ty {
+            /// CBOR bytes.
+            pub fn encode(&self) -> Vec<u8> {
+                to_cbor(self)
+            }
+
+            /// Parses CBOR bytes and checks the wire version.
+            pub fn decode(bytes: &[u8]) -> Result<Self, SyncError> {
+                let value: Self = from_cbor(bytes)?;
+                if value.version != WIRE_VERSION {
+                    return Err(SyncError::WireVersion { found: value.version, supported: WIRE_VERSION });
+                }
+                Ok(value)
+            }
+        }
+    };
+}
+
+wire_codec!(SyncRequest);
+wire_codec!(SyncResponse);

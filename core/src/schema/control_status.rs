@@ -19,6 +19,8 @@ labelled_enum!(
     }
 );
 
+// The labelled_enum macro does not derive Default, so it is written out here.
+#[allow(clippy::derivable_impls)]
 impl Default for ControlStatus {
     fn default() -> Self {
         ControlStatus::Normal

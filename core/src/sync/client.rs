@@ -100,6 +100,11 @@ impl ClientSession {
         out
     }
 
+    /// Replaces the state of one document (after the document was rewritten locally).
+    pub fn reset(&mut self, doc: DocumentId, state: PeerState) {
+        self.states.insert(doc, state);
+    }
+
     /// How many requests this session has built.
     pub fn requests_made(&self) -> u32 {
         self.requests_made
@@ -108,5 +113,33 @@ impl ClientSession {
     /// The per-document states to persist at the end of the session (or after each response).
     pub fn states(&self) -> &BTreeMap<DocumentId, PeerState> {
         &self.states
+    }
+}
+
+impl DocumentSet for crate::Compound {
+    fn document_ids(&self) -> Vec<DocumentId> {
+        self.documents().map(Document::id).collect()
+    }
+
+    fn get(&self, id: DocumentId) -> Option<&Document> {
+        self.document(id)
+    }
+
+    fn get_mut(&mut self, id: DocumentId) -> Option<&mut Document> {
+        self.document_mut(id)
+    }
+}
+
+impl DocumentSet for BTreeMap<crate::id::CompoundId, crate::Compound> {
+    fn document_ids(&self) -> Vec<DocumentId> {
+        self.values().flat_map(DocumentSet::document_ids).collect()
+    }
+
+    fn get(&self, id: DocumentId) -> Option<&Document> {
+        self.values().find_map(|c| c.document(id))
+    }
+
+    fn get_mut(&mut self, id: DocumentId) -> Option<&mut Document> {
+        self.values_mut().find_map(|c| c.document_mut(id))
     }
 }

@@ -1,0 +1,40 @@
+//! Replica failures.
+
+use doorstep_core::OperationError;
+use doorstep_core::document::DocumentError;
+use doorstep_core::id::CompoundId;
+use doorstep_core::sync::SyncError;
+
+/// Why a replica call failed. Nothing acknowledged is lost when one is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    /// The SQLite file could not be read or written.
+    #[error("local storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+    /// The local file was written by a newer app version.
+    #[error("local database has schema version {found}; this app supports up to {supported}. Update the app")]
+    StoreTooNew {
+        /// Its version.
+        found: i64,
+        /// Ours.
+        supported: i64,
+    },
+    /// A stored document could not be loaded.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// The operation was refused; nothing changed.
+    #[error(transparent)]
+    Operation(#[from] OperationError),
+    /// This device is not a member of the compound (or has not synced it yet).
+    #[error("this device holds no compound {0}; join it and sync first")]
+    UnknownCompound(CompoundId),
+    /// This device has not joined yet: no person or role.
+    #[error("this device has not joined a compound yet; join with an invite code first")]
+    NotJoined,
+    /// A sync step failed.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    /// The stored device actor is malformed.
+    #[error("stored device identity is corrupt: {0}")]
+    BadIdentity(String),
+}

@@ -1,0 +1,26 @@
+//! A phone's offline replica: the documents of its compounds in a local SQLite file.
+//!
+//! Every operation is durable when it returns: its Automerge change is appended to SQLite as an
+//! incremental chunk in one transaction, so killing the app at any instant loses nothing that
+//! was acknowledged. Chunks are folded into a compacted snapshot now and then, during normal
+//! use. Sync is driven from outside (see [`SyncRun`]): this crate builds request bytes and
+//! consumes response bytes; a transport (the command-line phone, the mobile bindings) carries
+//! them.
+//!
+//! ```
+//! use doorstep_replica::Replica;
+//! let dir = tempfile::tempdir().unwrap();
+//! let replica = Replica::open(dir.path().join("phone.sqlite")).unwrap();
+//! assert_eq!(replica.unsynced_changes(), 0);
+//! ```
+
+mod error;
+mod quarantine;
+mod replica;
+mod store;
+mod sync_run;
+
+pub use error::ReplicaError;
+pub use quarantine::QuarantinedChange;
+pub use replica::{Identity, Replica};
+pub use sync_run::{SyncReport, SyncRun};

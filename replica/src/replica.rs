@@ -1,0 +1,284 @@
+//! The replica: compounds in memory, every change written through to SQLite before the call
+//! returns.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use automerge::{ActorId, ChangeHash};
+use doorstep_core::document::{Document, Header};
+use doorstep_core::id::{CompoundId, DocumentId, PersonId};
+use doorstep_core::sync::PeerState;
+use doorstep_core::{Actor, Applied, Compound, Env, Operation, Role, Timestamp};
+
+use crate::error::ReplicaError;
+use crate::store::{Store, Write};
+
+/// Fold a document's chunks into a snapshot once it has this many.
+const COMPACT_AFTER_CHUNKS: usize = 256;
+
+/// Who this device acts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    /// The person signed in on this device.
+    pub person: PersonId,
+}
+
+/// How a document's new state goes to the file.
+#[derive(Debug, Clone, Copy)]
+enum Pending {
+    Create,
+    Compact,
+    Append,
+}
+
+#[derive(Debug, Clone)]
+struct Saved {
+    heads: Vec<ChangeHash>,
+    chunks: usize,
+}
+
+/// A device's offline copy of its compounds.
+#[derive(Debug)]
+pub struct Replica {
+    store: Store,
+    device: ActorId,
+    person: Option<PersonId>,
+    roles: BTreeMap<CompoundId, Role>,
+    pub(crate) compounds: BTreeMap<CompoundId, Compound>,
+    saved: HashMap<DocumentId, Saved>,
+    pub(crate) peer_states: BTreeMap<DocumentId, PeerState>,
+    last_sync: Option<Timestamp>,
+    load_problems: Vec<String>,
+}
+
+impl Replica {
+    /// Opens the replica at `path`, creating it (and this device's actor ID) on first use.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ReplicaError> {
+        let mut store = Store::open(path.as_ref())?;
+        let device = match store.meta("actor")? {
+            Some(bytes) if bytes.len() == 16 => ActorId::from(bytes),
+            Some(_) => return Err(ReplicaError::BadIdentity("device actor is not 16 bytes".into())),
+            None => {
+                let actor: [u8; 16] = rand::random();
+                store.commit(&[Write::Meta { key: "actor", value: &actor }])?;
+                ActorId::from(actor.to_vec())
+            }
+        };
+        let person = match store.meta("person")? {
+            Some(bytes) => Some(
+                String::from_utf8_lossy(&bytes)
+                    .parse::<PersonId>()
+                    .map_err(|e| ReplicaError::BadIdentity(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let last_sync = store
+            .meta("last_sync")?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(|b| Timestamp::from_millis(i64::from_le_bytes(b)));
+        let mut roles = BTreeMap::new();
+        for (compound, role) in store.roles()? {
+            if let (Ok(c), Ok(r)) = (compound.parse::<CompoundId>(), role.parse::<Role>()) {
+                roles.insert(c, r);
+            }
+        }
+        let mut replica = Self {
+            store,
+            device,
+            person,
+            roles,
+            compounds: BTreeMap::new(),
+            saved: HashMap::new(),
+            peer_states: BTreeMap::new(),
+            last_sync,
+            load_problems: Vec::new(),
+        };
+        for stored in replica.store.documents()? {
+            let id = stored.header.id;
+            match Document::load(stored.header, &stored.bytes, replica.device.clone()) {
+                Ok(doc) => {
+                    replica.saved.insert(id, Saved { heads: doc.heads(), chunks: stored.chunks });
+                    replica
+                        .compounds
+                        .entry(doc.compound())
+                        .or_insert_with(|| Compound::new(doc.compound(), replica.device.clone()))
+                        .insert(doc);
+                }
+                Err(e) => {
+                    tracing::error!(doc = %id, error = %e, "stored document cannot be loaded; it will be fetched again at the next sync");
+                    replica.load_problems.push(format!("document {id}: {e}"));
+                }
+            }
+        }
+        for (doc, bytes) in replica.store.peer_states()? {
+            if let (Ok(id), Ok(state)) = (doc.parse::<DocumentId>(), PeerState::decode(&bytes)) {
+                replica.peer_states.insert(id, state);
+            }
+        }
+        Ok(replica)
+    }
+
+    /// The Automerge actor this device writes under (persisted; one per device).
+    pub fn device_actor(&self) -> &ActorId {
+        &self.device
+    }
+
+    /// The person signed in, if any.
+    pub fn identity(&self) -> Option<Identity> {
+        self.person.map(|person| Identity { person })
+    }
+
+    /// Records who this device acts for (after joining with an invite).
+    pub fn set_identity(&mut self, person: PersonId) -> Result<(), ReplicaError> {
+        self.store.commit(&[Write::Meta { key: "person", value: person.to_string().as_bytes() }])?;
+        self.person = Some(person);
+        Ok(())
+    }
+
+    /// The compounds held.
+    pub fn compounds(&self) -> impl Iterator<Item = &Compound> {
+        self.compounds.values()
+    }
+
+    /// One compound.
+    pub fn compound(&self, id: CompoundId) -> Result<&Compound, ReplicaError> {
+        self.compounds.get(&id).ok_or(ReplicaError::UnknownCompound(id))
+    }
+
+    /// This device's role in a compound.
+    pub fn role(&self, compound: CompoundId) -> Option<Role> {
+        self.roles.get(&compound).copied()
+    }
+
+    /// Problems met while loading (documents that will be fetched again).
+    pub fn load_problems(&self) -> &[String] {
+        &self.load_problems
+    }
+
+    /// Adds a compound built elsewhere (e.g. by `Compound::create` on an admin's device) with
+    /// this device's role in it, and stores every document.
+    pub fn adopt(&mut self, compound: Compound, role: Role) -> Result<(), ReplicaError> {
+        let id = compound.id();
+        let docs: Vec<DocumentId> = compound.documents().map(Document::id).collect();
+        self.store.commit(&[Write::Role { compound: id, role: role.as_str() }])?;
+        self.roles.insert(id, role);
+        self.compounds.insert(id, compound);
+        self.persist(id, &docs)
+    }
+
+    /// Carries out `op` in `compound` as the signed-in person, durably: when this returns
+    /// `Ok`, the change is committed to the SQLite file.
+    pub fn apply(
+        &mut self,
+        now: Timestamp,
+        compound: CompoundId,
+        op: &Operation,
+    ) -> Result<Applied, ReplicaError> {
+        let person = self.person.ok_or(ReplicaError::NotJoined)?;
+        let role = self.role(compound).ok_or(ReplicaError::UnknownCompound(compound))?;
+        let c = self.compounds.get_mut(&compound).ok_or(ReplicaError::UnknownCompound(compound))?;
+        let mut entropy = rand::random::<u128>;
+        let mut env = Env::new(now, &mut entropy);
+        let applied = c.apply(&mut env, &Actor { person, role }, op)?;
+        self.persist(compound, &applied.changed)?;
+        Ok(applied)
+    }
+
+    /// Writes the new changes of `docs` (all in `compound`) in one transaction: a snapshot for a
+    /// document new to the file, else an incremental chunk, folded into a fresh snapshot once a
+    /// document has [`COMPACT_AFTER_CHUNKS`] chunks.
+    pub(crate) fn persist(&mut self, compound: CompoundId, docs: &[DocumentId]) -> Result<(), ReplicaError> {
+        let Some(c) = self.compounds.get(&compound) else { return Ok(()) };
+        let mut pending: Vec<(Header, Vec<u8>, Pending)> = Vec::new();
+        for id in docs {
+            let Some(doc) = c.document(*id).filter(|d| !d.is_placeholder()) else { continue };
+            match self.saved.get(id) {
+                None => pending.push((*doc.header(), doc.save(), Pending::Create)),
+                Some(saved) if saved.chunks + 1 >= COMPACT_AFTER_CHUNKS => {
+                    pending.push((*doc.header(), doc.save(), Pending::Compact));
+                }
+                Some(saved) => {
+                    let chunk = doc.save_after(&saved.heads);
+                    if !chunk.is_empty() {
+                        pending.push((*doc.header(), chunk, Pending::Append));
+                    }
+                }
+            }
+        }
+        let writes: Vec<Write<'_>> = pending
+            .iter()
+            .map(|(header, bytes, kind)| match kind {
+                Pending::Create => Write::Create { header: *header, snapshot: bytes },
+                Pending::Compact => Write::Compact { doc: header.id, snapshot: bytes },
+                Pending::Append => Write::Append { doc: header.id, chunk: bytes },
+            })
+            .collect();
+        self.store.commit(&writes)?;
+        for (header, _, kind) in &pending {
+            let chunks = match kind {
+                Pending::Create | Pending::Compact => 0,
+                Pending::Append => self.saved.get(&header.id).map_or(0, |s| s.chunks) + 1,
+            };
+            if let Some(doc) = c.document(header.id) {
+                self.saved.insert(header.id, Saved { heads: doc.heads(), chunks });
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces a document's stored bytes with a fresh snapshot (after quarantine rewrote it).
+    pub(crate) fn rewrite(&mut self, header: Header) -> Result<(), ReplicaError> {
+        let Some(doc) = self.compounds.get(&header.compound).and_then(|c| c.document(header.id)) else {
+            return Ok(());
+        };
+        let snapshot = doc.save();
+        self.store.commit(&[Write::Create { header, snapshot: &snapshot }])?;
+        self.saved.insert(header.id, Saved { heads: doc.heads(), chunks: 0 });
+        Ok(())
+    }
+
+    pub(crate) fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    pub(crate) fn forget_saved(&mut self, doc: DocumentId) {
+        self.saved.remove(&doc);
+    }
+
+    pub(crate) fn set_role(&mut self, compound: CompoundId, role: Option<Role>) {
+        match role {
+            Some(r) => self.roles.insert(compound, r),
+            None => self.roles.remove(&compound),
+        };
+    }
+
+    pub(crate) fn set_last_sync(&mut self, at: Timestamp) -> Result<(), ReplicaError> {
+        self.store.commit(&[Write::Meta { key: "last_sync", value: &at.as_millis().to_le_bytes() }])?;
+        self.last_sync = Some(at);
+        Ok(())
+    }
+
+    /// Local changes (made on this device) the relay is not known to have: "N changes not yet
+    /// synced". Derived from the sync state, never counted separately.
+    pub fn unsynced_changes(&self) -> usize {
+        self.compounds
+            .values()
+            .flat_map(Compound::documents)
+            .map(|doc| {
+                let shared =
+                    self.peer_states.get(&doc.id()).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
+                doc.automerge().get_changes(&shared).iter().filter(|c| c.actor_id() == &self.device).count()
+            })
+            .sum()
+    }
+
+    /// When the last sync completed (device time).
+    pub fn last_sync(&self) -> Option<Timestamp> {
+        self.last_sync
+    }
+
+    /// Changes the relay refused, for the user to review and export.
+    pub fn quarantine(&self) -> Result<Vec<crate::QuarantinedChange>, ReplicaError> {
+        self.store.quarantine()
+    }
+}

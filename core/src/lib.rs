@@ -20,9 +20,10 @@ pub mod role;
 pub mod schema;
 pub mod sync;
 pub mod time;
+pub mod validate;
 
 pub use compound::Compound;
 pub use env::{Entropy, Env};
-pub use operation::{Applied, Operation, OperationError, Selection};
+pub use operation::{Applied, ImportPolicy, ImportSummary, Operation, OperationError, Selection};
 pub use role::{Actor, Role};
 pub use time::Timestamp;

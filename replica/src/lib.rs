@@ -15,6 +15,8 @@
 //! ```
 
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 mod quarantine;
 mod replica;
 mod store;

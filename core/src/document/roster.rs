@@ -17,7 +17,7 @@ pub const BUILDINGS: &str = "buildings";
 pub const HOUSEHOLDS: &str = "households";
 
 /// The object of the entity `id` in the map `collection` at the root.
-pub(crate) fn entity(doc: &Automerge, collection: &str, id: &str) -> Option<ObjId> {
+pub(crate) fn entity(doc: &impl ReadDoc, collection: &str, id: &str) -> Option<ObjId> {
     let map = read::object(doc, &ROOT, collection, ObjType::Map)?;
     read::object(doc, &map, id, ObjType::Map)
 }
@@ -38,7 +38,7 @@ pub fn buildings(doc: &Automerge) -> BTreeMap<BuildingId, Building> {
         .collect()
 }
 
-fn read_building(doc: &Automerge, id: BuildingId, obj: &ObjId) -> Result<Building, SchemaError> {
+pub(crate) fn read_building(doc: &Automerge, id: BuildingId, obj: &ObjId) -> Result<Building, SchemaError> {
     Ok(Building {
         id,
         estate: read::string(doc, obj, "estate")?,
@@ -67,7 +67,7 @@ pub fn household_ids(doc: &Automerge) -> BTreeSet<HouseholdId> {
     doc.keys(&map).filter_map(|k| k.parse().ok()).collect()
 }
 
-fn read_household(
+pub(crate) fn read_household(
     doc: &Automerge,
     buildings: &BTreeMap<BuildingId, Building>,
     id: HouseholdId,

@@ -523,12 +523,12 @@ fn applied(doc: DocumentId, new_entity: Option<String>) -> Applied {
     Applied { changed: vec![doc], created: vec![], new_entity }
 }
 
-fn forbid(role: Role, action: &'static str, rule: Rule) -> Result<(), OperationError> {
+pub(super) fn forbid(role: Role, action: &'static str, rule: Rule) -> Result<(), OperationError> {
     require(role, rule).map_err(|rule| OperationError::forbidden(role, action, rule))
 }
 
 /// Runs `f` in one Automerge transaction stamped with the device time; rolls back on error.
-fn transact<T>(
+pub(super) fn transact<T>(
     doc: &mut Document,
     env: &Env<'_>,
     f: impl FnOnce(&mut Transaction<'_>) -> Result<T, OperationError>,
@@ -581,7 +581,7 @@ fn check_counts(people: u32, aged: u32, children: u32) -> Result<(), OperationEr
     Ok(())
 }
 
-fn check_draft(draft: &crate::schema::household::HouseholdDraft) -> Result<(), OperationError> {
+pub(super) fn check_draft(draft: &crate::schema::household::HouseholdDraft) -> Result<(), OperationError> {
     check_text("building", &draft.address.building, limits::SHORT_TEXT, true)?;
     check_text("flat", &draft.address.flat, limits::SHORT_TEXT, true)?;
     check_text("unit", &draft.address.unit, limits::SHORT_TEXT, false)?;

@@ -63,6 +63,16 @@ pub enum OperationError {
     /// A household already exists at this address.
     #[error("a household already exists at {0}")]
     DuplicateAddress(String),
+    /// A roster file had rows that could not be read and the caller did not accept the rest.
+    #[error(
+        "{rows} rows of the file cannot be imported (first: {first}); nothing was imported. Fix them, or accept the good rows"
+    )]
+    ImportHasErrors {
+        /// How many rows have errors.
+        rows: usize,
+        /// The first error.
+        first: String,
+    },
     /// A field's value is not acceptable.
     #[error("{field}: {reason}")]
     Invalid {

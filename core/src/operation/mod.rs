@@ -5,6 +5,7 @@
 
 mod apply;
 mod error;
+mod import_roster;
 mod selection;
 
 use std::collections::BTreeSet;
@@ -12,6 +13,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 pub use error::OperationError;
+pub use import_roster::{ImportPolicy, ImportSummary};
 pub use selection::Selection;
 
 use crate::id::{CareEntryId, DocumentId, HouseholdId, PersonId, RequestId, TaskId};

@@ -1,0 +1,142 @@
+//! What can go wrong reading a spreadsheet: [`ImportError`] when the whole file is unusable,
+//! [`RowError`] for one row that is left out while the others import.
+
+use std::fmt;
+
+/// The file as a whole cannot be read; nothing from it is imported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    /// The bytes are not text in an encoding we read.
+    #[error(
+        "the file is not readable text ({reason}); in Excel use 另存为 (Save As) → \"CSV UTF-8 (逗号分隔)\""
+    )]
+    Encoding {
+        /// What was wrong with the bytes.
+        reason: String,
+    },
+    /// The bytes are an Excel workbook, not a CSV export of one.
+    #[error(
+        "the file is an Excel workbook ({format}), not CSV; in Excel use 另存为 (Save As) → \"CSV UTF-8 (逗号分隔)\""
+    )]
+    Workbook {
+        /// ".xlsx" or ".xls".
+        format: &'static str,
+    },
+    /// The file is bigger than an import may be.
+    #[error(
+        "the file is {bytes} bytes; an import may be at most {limit} bytes, so split it by estate (小区)"
+    )]
+    TooLarge {
+        /// The file's size.
+        bytes: usize,
+        /// The largest accepted size.
+        limit: usize,
+    },
+    /// The file has more rows than an import may have.
+    #[error("the file has more than {limit} rows; split it by estate (小区) and import each part")]
+    TooManyRows {
+        /// The most rows accepted.
+        limit: usize,
+    },
+    /// There is no header row at all.
+    #[error(
+        "the file is empty; it needs a header row such as 小区,楼号,单元,楼层,房号,户主,... and one row per household"
+    )]
+    Empty,
+    /// The header row lacks columns we cannot do without.
+    #[error(
+        "the header row has no {} column (found: {}); the file needs at least 楼号, 房号 and 户主 \
+         (or building, flat and head)",
+        missing.join(", "),
+        found_list(found)
+    )]
+    MissingColumns {
+        /// The required columns that were not found, by their Chinese header.
+        missing: Vec<String>,
+        /// The headers of the row that came closest to a header row, as written.
+        found: Vec<String>,
+    },
+    /// Two headers mean the same column, so we cannot tell which to read.
+    #[error(
+        "the headers {} all mean the {column} column; delete or rename all but one",
+        quoted_list(headers)
+    )]
+    DuplicateColumn {
+        /// The column, by its Chinese header.
+        column: String,
+        /// The headers as written.
+        headers: Vec<String>,
+    },
+    /// The CSV itself could not be parsed.
+    #[error("line {line}: the CSV cannot be read: {reason}")]
+    Malformed {
+        /// The 1-based line where reading failed.
+        line: usize,
+        /// What the CSV reader reported.
+        reason: String,
+    },
+}
+
+fn found_list(found: &[String]) -> String {
+    if found.is_empty() { "nothing".to_owned() } else { quoted_list(found) }
+}
+
+fn quoted_list(items: &[String]) -> String {
+    items.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
+}
+
+/// One row that cannot be imported, and why. The other rows are unaffected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// The 1-based physical line in the file where the row starts (the header row is line 1).
+    pub line: usize,
+    /// The column at fault, by its header as written in the file; `None` when the fault is the
+    /// row as a whole (for example, the wrong number of fields).
+    pub column: Option<String>,
+    /// The offending value as written (shortened when very long).
+    pub value: String,
+    /// What is wrong, as a sentence that quotes the value, e.g. `"三" is not a whole number`.
+    pub reason: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(column) => write!(f, "line {}, column {column}: {}", self.line, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+impl std::error::Error for RowError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_errors_read_as_sentences() {
+        let error = RowError {
+            line: 12,
+            column: Some("户内人数".to_owned()),
+            value: "三".to_owned(),
+            reason: "\"三\" is not a whole number".to_owned(),
+        };
+        assert_eq!(error.to_string(), "line 12, column 户内人数: \"三\" is not a whole number");
+        let error = RowError { column: None, reason: "has 3 fields".to_owned(), ..error };
+        assert_eq!(error.to_string(), "line 12: has 3 fields");
+    }
+
+    #[test]
+    fn missing_columns_name_what_was_found() {
+        let error = ImportError::MissingColumns {
+            missing: vec!["楼号".to_owned(), "户主".to_owned()],
+            found: vec!["小区".to_owned(), "房号".to_owned()],
+        };
+        assert_eq!(
+            error.to_string(),
+            "the header row has no 楼号, 户主 column (found: \"小区\", \"房号\"); the file needs at least \
+             楼号, 房号 and 户主 (or building, flat and head)"
+        );
+    }
+}

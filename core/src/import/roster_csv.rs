@@ -1,0 +1,1150 @@
+//! Reads a roster ledger (台账) exported from Excel as CSV into household drafts.
+
+use std::collections::{BTreeSet, HashMap};
+
+use csv::StringRecord;
+
+use super::columns::RosterColumn;
+use super::encoding::decode;
+use super::error::{ImportError, RowError};
+use crate::schema::address::{
+    Address, BUILDING_SUFFIXES, FLAT_SUFFIXES, UNIT_SUFFIXES, floor_of_flat, normalize_width, parse_address,
+    strip_label,
+};
+use crate::schema::control_status::ControlStatus;
+use crate::schema::household::HouseholdDraft;
+use crate::schema::need_tag::NeedTag;
+
+/// The largest file accepted: 10 MiB, about 100,000 households.
+pub const MAX_INPUT_BYTES: usize = 10 * 1024 * 1024;
+/// The most household rows accepted in one file.
+pub const MAX_ROWS: usize = 100_000;
+/// The longest value accepted in one cell, in characters.
+pub const MAX_FIELD_CHARS: usize = 2_000;
+/// The most row errors kept; later ones are only counted, in [`RosterPreview::omitted_errors`].
+pub const MAX_ERRORS: usize = 1_000;
+/// The most people recorded for one household before we suspect a typo.
+pub const MAX_PEOPLE: u32 = 99;
+/// Floors accepted, basements included.
+const FLOORS: std::ops::RangeInclusive<i32> = -9..=200;
+/// How many non-blank rows at the top may be titles above the header row.
+const HEADER_SEARCH_ROWS: usize = 10;
+/// How much of a bad value a row error repeats.
+const SHOWN_CHARS: usize = 100;
+
+/// What a roster file would import: the households read and the rows that could not be.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RosterPreview {
+    /// The rows read, in file order.
+    pub households: Vec<ImportedRow>,
+    /// The rows left out and why, in file order; at most [`MAX_ERRORS`].
+    pub errors: Vec<RowError>,
+    /// Row errors beyond [`MAX_ERRORS`], counted but not kept.
+    pub omitted_errors: usize,
+    /// Headers that name no roster column, as written; their values are not imported.
+    pub ignored_columns: Vec<String>,
+}
+
+/// One household read from the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedRow {
+    /// The 1-based physical line where the row starts (the header row is line 1).
+    pub line: usize,
+    /// The household as the row describes it.
+    pub draft: HouseholdDraft,
+}
+
+impl RosterPreview {
+    /// Whether every row was read.
+    pub fn is_clean(&self) -> bool {
+        self.errors.is_empty() && self.omitted_errors == 0
+    }
+
+    /// The estates (小区) of the households read, in order of first appearance.
+    pub fn estates(&self) -> Vec<&str> {
+        let mut seen = BTreeSet::new();
+        self.households
+            .iter()
+            .map(|row| row.draft.address.estate.as_str())
+            .filter(|estate| seen.insert(*estate))
+            .collect()
+    }
+
+    fn push_error(&mut self, error: RowError) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(error);
+        } else {
+            self.omitted_errors += 1;
+        }
+    }
+}
+
+/// Reads a roster CSV exported from a coordinator's spreadsheet (UTF-8, GB18030 or UTF-16;
+/// comma- or tab-separated; Chinese or English headers in any order).
+///
+/// A file that cannot be read at all (wrong encoding, no header row, a required column missing,
+/// too large) is an [`ImportError`]. Otherwise every row is either a household or a
+/// [`RowError`], and nothing changes until the caller decides what to do with the preview.
+pub fn read_roster_csv(bytes: &[u8]) -> Result<RosterPreview, ImportError> {
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(ImportError::TooLarge { bytes: bytes.len(), limit: MAX_INPUT_BYTES });
+    }
+    let text = decode(bytes)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(sniff_delimiter(&text))
+        .from_reader(text.as_bytes());
+    let mut lines = LineCounter { text: &text, offset: 0, line: 1 };
+    let mut records = reader.records().map(move |record| match record {
+        Ok(record) => Ok((record.position().map_or(0, |p| lines.line_at(p.byte())), record)),
+        Err(e) => Err(ImportError::Malformed {
+            line: e.position().map_or(0, |p| lines.line_at(p.byte())),
+            reason: e.to_string(),
+        }),
+    });
+
+    let columns = find_header(&mut records)?;
+    let mut preview = RosterPreview { ignored_columns: columns.ignored(), ..RosterPreview::default() };
+    let mut seen: HashMap<(String, String, String, String), usize> = HashMap::new();
+    let mut rows = 0;
+    for record in records {
+        let (line, record) = record?;
+        if is_blank(&record) {
+            continue;
+        }
+        rows += 1;
+        if rows > MAX_ROWS {
+            return Err(ImportError::TooManyRows { limit: MAX_ROWS });
+        }
+        let mut row = Row { line, record: &record, columns: &columns, errors: Vec::new() };
+        let read = row.read();
+        if let Some(address) = &read.address {
+            let key = (
+                address.estate.clone(),
+                address.building.clone(),
+                address.unit.clone(),
+                address.flat.clone(),
+            );
+            match seen.get(&key) {
+                Some(first) => {
+                    let shown = address.to_string();
+                    let reason = format!("{shown} is already on line {first}; each flat may appear once");
+                    row.fail(RosterColumn::Flat, &shown, reason);
+                }
+                None => {
+                    seen.insert(key, row.line);
+                }
+            }
+        }
+        match read.draft {
+            Some(draft) if row.errors.is_empty() => {
+                preview.households.push(ImportedRow { line: row.line, draft })
+            }
+            _ => row.errors.into_iter().for_each(|error| preview.push_error(error)),
+        }
+    }
+    Ok(preview)
+}
+
+/// Which field of a record each column is in, and what the headers said.
+#[derive(Debug)]
+struct Columns {
+    index: HashMap<RosterColumn, usize>,
+    headers: Vec<String>,
+}
+
+impl Columns {
+    fn from_record(record: &StringRecord) -> Result<Self, ImportError> {
+        let headers: Vec<String> =
+            record.iter().map(|h| h.trim().trim_start_matches('\u{FEFF}').to_owned()).collect();
+        let mut index = HashMap::new();
+        for (i, header) in headers.iter().enumerate() {
+            let Some(column) = RosterColumn::from_header(header) else {
+                continue;
+            };
+            if index.contains_key(&column) {
+                let headers = headers
+                    .iter()
+                    .filter(|h| RosterColumn::from_header(h) == Some(column))
+                    .cloned()
+                    .collect();
+                return Err(ImportError::DuplicateColumn { column: column.header_zh().to_owned(), headers });
+            }
+            index.insert(column, i);
+        }
+        Ok(Columns { index, headers })
+    }
+
+    /// The number of fields a row must have: up to the last non-empty header, since Excel
+    /// sometimes exports empty columns after the table.
+    fn width(&self) -> usize {
+        self.headers.iter().rposition(|h| !h.is_empty()).map_or(0, |last| last + 1)
+    }
+
+    fn missing(&self) -> Vec<RosterColumn> {
+        RosterColumn::ALL.into_iter().filter(|c| c.is_required() && !self.index.contains_key(c)).collect()
+    }
+
+    fn ignored(&self) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|h| !h.is_empty() && RosterColumn::from_header(h).is_none())
+            .cloned()
+            .collect()
+    }
+
+    /// The header as the file wrote it, or the template's when the column is absent.
+    fn header(&self, column: RosterColumn) -> String {
+        match self.index.get(&column) {
+            Some(&i) => self.headers.get(i).cloned().unwrap_or_default(),
+            None => column.header_zh().to_owned(),
+        }
+    }
+}
+
+/// Finds the header row: the first row naming the required columns, allowing a few title rows
+/// ("北林社区疫情防控台账") above it.
+fn find_header(
+    records: &mut impl Iterator<Item = Result<(usize, StringRecord), ImportError>>,
+) -> Result<Columns, ImportError> {
+    let mut closest: Option<Columns> = None;
+    let mut searched = 0;
+    while searched < HEADER_SEARCH_ROWS {
+        let Some(record) = records.next() else { break };
+        let (_, record) = record?;
+        if is_blank(&record) {
+            continue;
+        }
+        searched += 1;
+        // A title row cannot name a column twice, so a duplicate means this is the header row.
+        let columns = Columns::from_record(&record)?;
+        if columns.missing().is_empty() {
+            return Ok(columns);
+        }
+        if closest.as_ref().is_none_or(|c| columns.index.len() > c.index.len()) {
+            closest = Some(columns);
+        }
+    }
+    match closest {
+        None => Err(ImportError::Empty),
+        Some(columns) => Err(ImportError::MissingColumns {
+            missing: columns.missing().iter().map(|c| c.header_zh().to_owned()).collect(),
+            found: columns.headers.into_iter().filter(|h| !h.is_empty()).collect(),
+        }),
+    }
+}
+
+/// What one row yields: the draft when every field could be read, and the address whenever it
+/// could be (to catch a duplicate even when the row fails for another reason).
+#[derive(Debug)]
+struct Read {
+    draft: Option<HouseholdDraft>,
+    address: Option<Address>,
+}
+
+/// One data row being read; every problem found is kept, so the coordinator can fix a row in
+/// one pass.
+#[derive(Debug)]
+struct Row<'a> {
+    line: usize,
+    record: &'a StringRecord,
+    columns: &'a Columns,
+    errors: Vec<RowError>,
+}
+
+impl Row<'_> {
+    fn read(&mut self) -> Read {
+        if !self.check_shape() {
+            return Read { draft: None, address: None };
+        }
+        let address = self.address();
+        let head = self.text(RosterColumn::Head).to_owned();
+        if head.is_empty() {
+            self.fail(
+                RosterColumn::Head,
+                "",
+                format!("{} is empty", self.columns.header(RosterColumn::Head)),
+            );
+        }
+        let phone = self.phone();
+        let people = self.count(RosterColumn::People, 1);
+        let aged_60_plus = self.count(RosterColumn::Aged60Plus, 0);
+        let children_under_6 = self.count(RosterColumn::ChildrenUnder6, 0);
+        if let Some(people) = people {
+            for (column, count) in
+                [(RosterColumn::Aged60Plus, aged_60_plus), (RosterColumn::ChildrenUnder6, children_under_6)]
+            {
+                if let Some(count) = count.filter(|&count| count > people) {
+                    let reason = format!(
+                        "{count} is more than the household's {} ({people})",
+                        self.columns.header(RosterColumn::People)
+                    );
+                    let cell = self.text(column).to_owned();
+                    self.fail(column, &cell, reason);
+                }
+            }
+        }
+        let needs = self.needs();
+        let status = self.status();
+        let lift = self.lift();
+        let notes = self.text(RosterColumn::Notes).to_owned();
+        let draft =
+            match (address.clone(), phone, people, aged_60_plus, children_under_6, needs, status, lift) {
+                (
+                    Some(address),
+                    Some(phone),
+                    Some(people),
+                    Some(aged_60_plus),
+                    Some(children_under_6),
+                    Some(needs),
+                    Some(status),
+                    Some(lift),
+                ) => Some(HouseholdDraft {
+                    address,
+                    head,
+                    phone,
+                    people,
+                    aged_60_plus,
+                    children_under_6,
+                    needs,
+                    status,
+                    lift,
+                    notes,
+                }),
+                _ => None,
+            };
+        Read { draft, address }
+    }
+
+    /// Checks the field count and cell lengths, without which nothing else can be trusted.
+    fn check_shape(&mut self) -> bool {
+        let expected = self.columns.width();
+        let got = self.record.len();
+        let extra_is_blank = self.record.iter().skip(expected).all(|f| f.trim().is_empty());
+        if got < expected || !extra_is_blank {
+            let shown = self.record.iter().collect::<Vec<_>>().join(",");
+            self.errors.push(RowError {
+                line: self.line,
+                column: None,
+                value: shorten(&shown),
+                reason: format!(
+                    "the row has {got} fields but the header row has {expected}; check for a comma \
+                     outside quotes or a missing field"
+                ),
+            });
+            return false;
+        }
+        for (i, field) in self.record.iter().enumerate() {
+            let chars = field.chars().count();
+            if chars > MAX_FIELD_CHARS {
+                let column = self.columns.headers.get(i).cloned();
+                self.errors.push(RowError {
+                    line: self.line,
+                    column,
+                    value: shorten(field),
+                    reason: format!(
+                        "the value is {chars} characters long; at most {MAX_FIELD_CHARS} are \
+                         accepted (is a quote \" left open above?)"
+                    ),
+                });
+            }
+        }
+        self.errors.is_empty()
+    }
+
+    /// The trimmed cell of `column`, or "" when the file has no such column.
+    fn text(&self, column: RosterColumn) -> &str {
+        self.columns.index.get(&column).and_then(|&i| self.record.get(i)).map_or("", str::trim)
+    }
+
+    fn fail(&mut self, column: RosterColumn, value: &str, reason: String) {
+        self.errors.push(RowError {
+            line: self.line,
+            column: Some(self.columns.header(column)),
+            value: shorten(value),
+            reason,
+        });
+    }
+
+    /// The address from 小区/楼号/单元/房号, where 房号 (or 楼号) may also hold a whole address
+    /// such as "17号楼3单元702" or "17-3-702"; the floor from 楼层 or else from the flat number.
+    fn address(&mut self) -> Option<Address> {
+        let estate_cell = self.text(RosterColumn::Estate).to_owned();
+        let building_cell = self.text(RosterColumn::Building).to_owned();
+        let unit_cell = self.text(RosterColumn::Unit).to_owned();
+        let flat_cell = self.text(RosterColumn::Flat).to_owned();
+        let mut estate = normalize_width(&estate_cell);
+        let mut building = strip_label(&building_cell, BUILDING_SUFFIXES);
+        let mut unit = strip_label(&unit_cell, UNIT_SUFFIXES);
+        let flat_label = strip_label(&flat_cell, FLAT_SUFFIXES);
+
+        // Where a whole address is written, if anywhere.
+        let whole = if !flat_cell.is_empty() && !is_plain(&flat_label) {
+            Some((RosterColumn::Flat, flat_cell.clone()))
+        } else if flat_cell.is_empty() && !building_cell.is_empty() && parse_address(&building_cell).is_ok() {
+            Some((RosterColumn::Building, building_cell.clone()))
+        } else {
+            None
+        };
+        let flat = match whole {
+            Some((column, text)) => {
+                let query = match parse_address(&text) {
+                    Ok(query) => query,
+                    Err(e) => {
+                        self.fail(column, &text, e.to_string());
+                        return None;
+                    }
+                };
+                let header = self.columns.header(column);
+                let agree = |row: &mut Self,
+                             part: RosterColumn,
+                             cell: &str,
+                             have: &mut String,
+                             parsed: Option<String>| {
+                    let Some(parsed) = parsed else { return true };
+                    if column != part && !have.is_empty() && *have != parsed {
+                        let reason =
+                            format!("{cell:?} does not match {header} {text:?}, which says {parsed:?}");
+                        row.fail(part, cell, reason);
+                        return false;
+                    }
+                    *have = parsed;
+                    true
+                };
+                let agreed = [
+                    agree(self, RosterColumn::Estate, &estate_cell, &mut estate, query.estate),
+                    agree(self, RosterColumn::Building, &building_cell, &mut building, Some(query.building)),
+                    agree(self, RosterColumn::Unit, &unit_cell, &mut unit, query.unit),
+                ];
+                if agreed.contains(&false) {
+                    return None;
+                }
+                query.flat
+            }
+            None if flat_cell.is_empty() => {
+                let header = self.columns.header(RosterColumn::Flat);
+                self.fail(RosterColumn::Flat, "", format!("{header} is empty"));
+                return None;
+            }
+            None => {
+                let mut ok = true;
+                if building.is_empty() {
+                    let reason = format!(
+                        "{} is empty; fill it in, or write the whole address in {} like 17号楼3单元702",
+                        self.columns.header(RosterColumn::Building),
+                        self.columns.header(RosterColumn::Flat)
+                    );
+                    self.fail(RosterColumn::Building, "", reason);
+                    ok = false;
+                } else if !is_label(&building) {
+                    let reason = format!(
+                        "{building_cell:?} is not a building number; write it like 17号楼, 17栋 or 17"
+                    );
+                    self.fail(RosterColumn::Building, &building_cell, reason);
+                    ok = false;
+                }
+                if !unit.is_empty() && !is_label(&unit) {
+                    let reason = format!("{unit_cell:?} is not a unit number; write it like 3单元 or 3");
+                    self.fail(RosterColumn::Unit, &unit_cell, reason);
+                    ok = false;
+                }
+                if !ok {
+                    return None;
+                }
+                flat_label
+            }
+        };
+        let floor = self.floor(&flat)?;
+        Some(Address { estate, building, unit, floor, flat })
+    }
+
+    fn floor(&mut self, flat: &str) -> Option<i32> {
+        let cell = self.text(RosterColumn::Floor).to_owned();
+        if cell.is_empty() {
+            let floor = floor_of_flat(flat);
+            if floor.is_none() {
+                let reason = format!(
+                    "the floor cannot be worked out from {} {flat:?}; fill in {}",
+                    self.columns.header(RosterColumn::Flat),
+                    self.columns.header(RosterColumn::Floor)
+                );
+                self.fail(RosterColumn::Floor, "", reason);
+            }
+            return floor;
+        }
+        let text = normalize_width(&cell);
+        let text = ["层", "楼", "F", "f"].iter().find_map(|s| text.strip_suffix(s)).unwrap_or(&text);
+        let floor = match text.strip_prefix(['B', 'b']) {
+            Some(basement) => basement.parse::<i32>().ok().filter(|n| *n > 0).map(|n| -n),
+            None => text.parse::<i32>().ok(),
+        };
+        match floor {
+            Some(floor) if FLOORS.contains(&floor) => Some(floor),
+            Some(_) => {
+                let reason =
+                    format!("{cell:?} is not a floor between {} and {}", FLOORS.start(), FLOORS.end());
+                self.fail(RosterColumn::Floor, &cell, reason);
+                None
+            }
+            None => {
+                self.fail(RosterColumn::Floor, &cell, format!("{cell:?} is not a floor number"));
+                None
+            }
+        }
+    }
+
+    fn count(&mut self, column: RosterColumn, default: u32) -> Option<u32> {
+        let cell = self.text(column).to_owned();
+        if cell.is_empty() {
+            return Some(default);
+        }
+        let text = normalize_width(&cell);
+        let text = text.strip_suffix('人').unwrap_or(&text);
+        // Excel sometimes writes whole numbers as "2.0".
+        let text = match text.split_once('.') {
+            Some((whole, fraction)) if !fraction.is_empty() && fraction.chars().all(|c| c == '0') => whole,
+            _ => text,
+        };
+        let reason =
+            if text.strip_prefix('-').is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            {
+                format!("{cell:?} is negative")
+            } else {
+                match text.parse::<u32>() {
+                    Ok(n) if n <= MAX_PEOPLE => return Some(n),
+                    Ok(_) => format!("{cell:?} is more than {MAX_PEOPLE}; check the column"),
+                    Err(_) => format!("{cell:?} is not a whole number"),
+                }
+            };
+        self.fail(column, &cell, reason);
+        None
+    }
+
+    fn phone(&mut self) -> Option<String> {
+        let cell = self.text(RosterColumn::Phone);
+        let phone = fold_width(cell);
+        if is_scientific(&phone) {
+            let header = self.columns.header(RosterColumn::Phone);
+            let reason = format!(
+                "{cell:?} is a phone number Excel turned into a rounded number, so its last digits are lost; \
+                 format the {header} column as text (设置单元格格式 → 文本), re-enter the numbers and export again"
+            );
+            let cell = cell.to_owned();
+            self.fail(RosterColumn::Phone, &cell, reason);
+            return None;
+        }
+        // Excel sometimes writes a number-formatted phone as "19908923609.0".
+        match phone.strip_suffix(".0") {
+            Some(digits) if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) => {
+                Some(digits.to_owned())
+            }
+            _ => Some(phone),
+        }
+    }
+
+    fn needs(&mut self) -> Option<BTreeSet<NeedTag>> {
+        let cell = self.text(RosterColumn::Needs).to_owned();
+        if ["无", "-", "none"].iter().any(|none| cell.eq_ignore_ascii_case(none)) {
+            return Some(BTreeSet::new());
+        }
+        let mut needs = BTreeSet::new();
+        let mut ok = true;
+        for piece in cell.split(NEED_SEPARATORS).map(str::trim).filter(|p| !p.is_empty()) {
+            // English labels contain spaces ("Deaf or mute"); otherwise spaces separate tags too.
+            let tags: Vec<&str> = match piece.parse::<NeedTag>() {
+                Ok(need) => {
+                    needs.insert(need);
+                    continue;
+                }
+                Err(_) => piece.split_whitespace().collect(),
+            };
+            for tag in tags {
+                match tag.parse::<NeedTag>() {
+                    Ok(need) => {
+                        needs.insert(need);
+                    }
+                    Err(e) => {
+                        self.fail(RosterColumn::Needs, tag, e.to_string());
+                        ok = false;
+                    }
+                }
+            }
+        }
+        ok.then_some(needs)
+    }
+
+    fn status(&mut self) -> Option<ControlStatus> {
+        let cell = self.text(RosterColumn::Status).to_owned();
+        if cell.is_empty() {
+            return Some(ControlStatus::default());
+        }
+        match cell.parse() {
+            Ok(status) => Some(status),
+            Err(e) => {
+                self.fail(RosterColumn::Status, &cell, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn lift(&mut self) -> Option<bool> {
+        let cell = self.text(RosterColumn::Lift).to_owned();
+        match normalize_width(&cell).to_lowercase().as_str() {
+            "" | "无" | "否" | "没有" | "无电梯" | "no" | "n" | "false" | "0" => Some(false),
+            "有" | "是" | "有电梯" | "yes" | "y" | "true" | "1" => Some(true),
+            _ => {
+                let reason =
+                    format!("{cell:?} is not 有 or 无 (also accepted: 是/否, yes/no, y/n, true/false, 1/0)");
+                self.fail(RosterColumn::Lift, &cell, reason);
+                None
+            }
+        }
+    }
+}
+
+/// What may separate need tags in one cell ("独居老人、聋哑", "独居老人,聋哑", "独居老人/聋哑"), besides
+/// spaces.
+const NEED_SEPARATORS: &[char] = &['、', ',', '，', ';', '；', '/', '|'];
+
+fn sniff_delimiter(text: &str) -> u8 {
+    let first_line = text.lines().find(|line| !line.trim().is_empty()).unwrap_or("");
+    let count = |c: char| first_line.matches(c).count();
+    if count('\t') > count(',') { b'\t' } else { b',' }
+}
+
+fn is_blank(record: &StringRecord) -> bool {
+    record.iter().all(|field| field.trim().is_empty())
+}
+
+/// Turns the byte offsets the CSV reader reports into physical line numbers.
+///
+/// The reader's own `Position::line` (csv 1.4) counts from the end of the previous record: it
+/// ignores skipped blank lines and the `\n` of a `\r\n`, so it drifts on Excel's CRLF output.
+/// Its byte offset has the same origin, so we skip the line breaks from there to where the
+/// record really starts and count the `\n`s before it, resuming from the last record.
+#[derive(Debug)]
+struct LineCounter<'a> {
+    text: &'a str,
+    offset: usize,
+    line: usize,
+}
+
+impl LineCounter<'_> {
+    fn line_at(&mut self, byte: u64) -> usize {
+        let bytes = self.text.as_bytes();
+        let mut start = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
+        while bytes.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+            start += 1;
+        }
+        if start >= self.offset {
+            self.line += bytes[self.offset..start].iter().filter(|&&b| b == b'\n').count();
+        } else {
+            self.line = 1 + bytes[..start].iter().filter(|&&b| b == b'\n').count();
+        }
+        self.offset = start;
+        self.line
+    }
+}
+
+/// A flat label: letters and digits only ("702", "702A").
+fn is_plain(label: &str) -> bool {
+    !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// A building or unit label: a number or a short name, but not a whole address.
+fn is_label(label: &str) -> bool {
+    !label.contains('-') && !["号楼", "栋", "单元", "室"].iter().any(|s| label.contains(s))
+}
+
+/// Full-width forms to ASCII, keeping spaces (which may separate two phone numbers).
+fn fold_width(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .collect()
+}
+
+/// "1.99089E+10": what Excel writes for a long number it formats as "General".
+fn is_scientific(text: &str) -> bool {
+    let Some((mantissa, exponent)) = text.split_once(['e', 'E']) else {
+        return false;
+    };
+    let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, "0"));
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    digits(whole) && digits(fraction) && digits(exponent)
+}
+
+fn shorten(value: &str) -> String {
+    if value.chars().count() <= SHOWN_CHARS {
+        value.to_owned()
+    } else {
+        value.chars().take(SHOWN_CHARS).chain(['…']).collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+
+    use super::*;
+
+    const BEILIN: &[u8] = include_bytes!("../../../../shared/data/beilin-roster.csv");
+    const XIANGZHANGYUAN: &[u8] = include_bytes!("../../../../shared/data/xiangzhangyuan-roster.csv");
+    const HEADER: &str = "小区,楼号,单元,楼层,房号,户主,联系电话,户内人数,60岁以上人数,6岁以下儿童,重点人群,管控状态,有无电梯,备注";
+
+    /// One line per household and per row error, in file order.
+    fn render(preview: &RosterPreview) -> String {
+        let mut out = String::new();
+        for ImportedRow { line, draft: d } in &preview.households {
+            let needs: Vec<&str> = d.needs.iter().map(|n| n.as_str()).collect();
+            writeln!(
+                out,
+                "{line}: {} f{} {} {} {}/{}/{} [{}] {} lift={} {:?}",
+                d.address,
+                d.address.floor,
+                d.head,
+                d.phone,
+                d.people,
+                d.aged_60_plus,
+                d.children_under_6,
+                needs.join(" "),
+                d.status,
+                d.lift,
+                d.notes
+            )
+            .unwrap();
+        }
+        for error in &preview.errors {
+            writeln!(out, "{error}").unwrap();
+        }
+        if preview.omitted_errors > 0 {
+            writeln!(out, "and {} more errors", preview.omitted_errors).unwrap();
+        }
+        out
+    }
+
+    /// Reads `input` and compares the rendered preview with `expect` (indentation ignored).
+    fn check(input: &str, expect: &str) {
+        let preview = read_roster_csv(input.as_bytes()).unwrap();
+        let expect: String =
+            expect.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| format!("{l}\n")).collect();
+        assert_eq!(render(&preview), expect, "reading:\n{input}");
+    }
+
+    /// Reads the template header plus `rows`; the first row is line 2.
+    fn check_rows(rows: &str, expect: &str) {
+        check(&format!("{HEADER}\n{rows}"), expect);
+    }
+
+    fn fails(input: &[u8]) -> ImportError {
+        read_roster_csv(input).unwrap_err()
+    }
+
+    fn status_counts(preview: &RosterPreview) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for row in &preview.households {
+            *counts.entry(row.draft.status.label_zh()).or_default() += 1;
+        }
+        counts
+    }
+
+    #[test]
+    fn beilin_imports_completely() {
+        let preview = read_roster_csv(BEILIN).unwrap();
+        assert_eq!(render(&RosterPreview { households: vec![], ..preview.clone() }), "");
+        assert!(preview.is_clean());
+        assert!(preview.ignored_columns.is_empty());
+        assert_eq!(preview.households.len(), 857);
+        assert_eq!(preview.estates(), ["人和花园北院", "北林小区", "牧专社区第二家属区"]);
+        let counts = status_counts(&preview);
+        let expect = [("正常", 757), ("居家监测", 23), ("集中隔离", 14), ("居家隔离", 59), ("确诊", 4)];
+        assert_eq!(counts, BTreeMap::from(expect));
+        assert_eq!(preview.households.iter().map(|r| r.draft.people).sum::<u32>(), 2122);
+        assert_eq!(preview.households.iter().map(|r| r.draft.aged_60_plus).sum::<u32>(), 240);
+        assert_eq!(preview.households.iter().filter(|r| !r.draft.needs.is_empty()).count(), 62);
+
+        let row = |line: usize| {
+            let row = preview.households.iter().find(|r| r.line == line).unwrap();
+            render(&RosterPreview { households: vec![row.clone()], ..RosterPreview::default() })
+        };
+        assert_eq!(
+            row(2),
+            "2: 人和花园北院 1号楼1单元102 f1 谢燕杰 19908923609 2/0/0 [] normal lift=false \"\"\n"
+        );
+        assert_eq!(
+            row(14),
+            "14: 人和花园北院 1号楼1单元601 f6 鲍桂静 19999983588 1/1/0 [] normal lift=false \"高层无电梯,需送货上门\"\n"
+        );
+        assert_eq!(
+            row(543),
+            "543: 北林小区 3号楼2单元704 f7 商玉霞 19992576630 1/1/0 [elderly_alone deaf_mute] normal lift=true \"\"\n"
+        );
+        assert_eq!(
+            row(556),
+            "556: 北林小区 3号楼2单元1203 f12 艾军桂 19968914102 1/0/0 [] confirmed lift=true \"\"\n"
+        );
+        assert_eq!(
+            row(858),
+            "858: 牧专社区第二家属区 6号楼3单元602 f6 池秀 19966069468 6/0/1 [] normal lift=false \"\"\n"
+        );
+        let both = preview.households.iter().filter(|r| r.draft.needs.len() == 2).map(|r| r.line);
+        assert_eq!(both.collect::<Vec<_>>(), [543]);
+    }
+
+    #[test]
+    fn xiangzhangyuan_imports_completely() {
+        let preview = read_roster_csv(XIANGZHANGYUAN).unwrap();
+        assert_eq!(render(&RosterPreview { households: vec![], ..preview.clone() }), "");
+        assert!(preview.is_clean());
+        assert_eq!(preview.households.len(), 1040);
+        assert_eq!(preview.estates(), ["香樟苑"]);
+        let counts = status_counts(&preview);
+        let expect = [("正常", 913), ("居家隔离", 70), ("集中隔离", 27), ("居家监测", 27), ("确诊", 3)];
+        assert_eq!(counts, BTreeMap::from(expect));
+        let deaf_alone = [NeedTag::ElderlyAlone, NeedTag::DeafMute].into_iter().collect::<BTreeSet<_>>();
+        let lines = preview.households.iter().filter(|r| r.draft.needs == deaf_alone).map(|r| r.line);
+        assert_eq!(lines.collect::<Vec<_>>(), [382, 428]);
+        assert!(preview.households.iter().all(|r| !r.draft.lift && (1..=6).contains(&r.draft.address.floor)));
+    }
+
+    #[test]
+    fn gb18030_and_utf16_exports_import_identically() {
+        let utf8 = read_roster_csv(BEILIN).unwrap();
+        let text = decode(BEILIN).unwrap();
+        let (gb, _, had_errors) = encoding_rs::GB18030.encode(&text);
+        assert!(!had_errors);
+        assert!(std::str::from_utf8(&gb).is_err(), "the test file must not also be valid UTF-8");
+        assert_eq!(read_roster_csv(&gb).unwrap(), utf8);
+
+        // Excel's "Unicode text": UTF-16 LE with a byte-order mark, tab-separated.
+        let tabbed = "小区\t楼号\t单元\t房号\t户主\r\n北林小区\t1号楼\t1单元\t102\t谢燕杰\r\n";
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(tabbed.encode_utf16().flat_map(u16::to_le_bytes));
+        let preview = read_roster_csv(&utf16).unwrap();
+        assert_eq!(
+            render(&preview),
+            "2: 北林小区 1号楼1单元102 f1 谢燕杰  1/0/0 [] normal lift=false \"\"\n"
+        );
+    }
+
+    #[test]
+    fn only_building_flat_and_head_are_required() {
+        check(
+            "楼号,房号,户主\n17,702,张三\n17号楼,1102室,李四\nA座,B12,王五\n",
+            r#"
+            2: 17号楼702 f7 张三  1/0/0 [] normal lift=false ""
+            3: 17号楼1102 f11 李四  1/0/0 [] normal lift=false ""
+            line 4, column 楼层: the floor cannot be worked out from 房号 "B12"; fill in 楼层
+            "#,
+        );
+    }
+
+    #[test]
+    fn headers_match_by_name_in_any_order_and_language() {
+        check(
+            " flat ,HEAD,building,people,status,lift,needs,estate,unit,floor,phone,aged_60_plus,children_under_6,notes,身份证号\n\
+             702,张三,17,3,Home quarantine,yes,elderly_alone,香樟苑,3,7,13800000000,1,0,note,410xxx\n\
+             801,李四,17,三,home_quarantine,no,,香樟苑,3,8,,0,0,,\n",
+            r#"
+            2: 香樟苑 17号楼3单元702 f7 张三 13800000000 3/1/0 [elderly_alone] home_quarantine lift=true "note"
+            line 3, column people: "三" is not a whole number
+            "#,
+        );
+        let preview = read_roster_csv("户主,房号,楼号,身份证号, 序号 \n张三,702,17,,1\n".as_bytes()).unwrap();
+        assert_eq!(preview.ignored_columns, ["身份证号", "序号"]);
+        assert!(preview.is_clean());
+    }
+
+    #[test]
+    fn whole_addresses_are_read_from_the_flat_column() {
+        check(
+            "小区,楼号,单元,房号,户主\n\
+             ,,,17号楼3单元702,甲\n\
+             ,,,17栋3单元802室,乙\n\
+             ,,,17-3-902,丙\n\
+             ,,,１７－３－１００２,丁\n\
+             ,,,北林小区1号楼1单元102,戊\n\
+             北林小区,1号楼,1单元,北林小区1号楼1单元202,己\n\
+             ,17号楼3单元1102,,,庚\n\
+             ,,,17-1202,辛\n",
+            r#"
+            2: 17号楼3单元702 f7 甲  1/0/0 [] normal lift=false ""
+            3: 17号楼3单元802 f8 乙  1/0/0 [] normal lift=false ""
+            4: 17号楼3单元902 f9 丙  1/0/0 [] normal lift=false ""
+            5: 17号楼3单元1002 f10 丁  1/0/0 [] normal lift=false ""
+            6: 北林小区 1号楼1单元102 f1 戊  1/0/0 [] normal lift=false ""
+            7: 北林小区 1号楼1单元202 f2 己  1/0/0 [] normal lift=false ""
+            8: 17号楼3单元1102 f11 庚  1/0/0 [] normal lift=false ""
+            9: 17号楼1202 f12 辛  1/0/0 [] normal lift=false ""
+            "#,
+        );
+    }
+
+    #[test]
+    fn bad_addresses_are_row_errors() {
+        check(
+            "小区,楼号,单元,房号,户主\n\
+             ,,,17号楼3单元,甲\n\
+             ,,,702,乙\n\
+             ,17,,,丙\n\
+             ,17号楼3单元,,702,丁\n\
+             ,17,3-1,702,戊\n\
+             ,17,2,17-3-702,己\n\
+             南院,,,北院1号楼1单元102,庚\n\
+             ,17,,七零二,辛\n",
+            r#"
+            line 2, column 房号: cannot read address "17号楼3单元": no flat number after the building and unit; write it like 17号楼3单元702, 17栋3单元702室 or 17-3-702
+            line 3, column 楼号: 楼号 is empty; fill it in, or write the whole address in 房号 like 17号楼3单元702
+            line 4, column 房号: 房号 is empty
+            line 5, column 楼号: "17号楼3单元" is not a building number; write it like 17号楼, 17栋 or 17
+            line 6, column 单元: "3-1" is not a unit number; write it like 3单元 or 3
+            line 7, column 单元: "2" does not match 房号 "17-3-702", which says "3"
+            line 8, column 小区: "南院" does not match 房号 "北院1号楼1单元102", which says "北院"
+            line 9, column 房号: cannot read address "七零二": no building (号楼 or 栋); write it like 17号楼3单元702, 17栋3单元702室 or 17-3-702
+            "#,
+        );
+    }
+
+    #[test]
+    fn counts_are_whole_numbers() {
+        check_rows(
+            "北林小区,1号楼,1单元,1,101,甲,,三,0,0,,,,\n\
+             北林小区,1号楼,1单元,1,102,乙,,-1,0,0,,,,\n\
+             北林小区,1号楼,1单元,1,103,丙,,100,0,0,,,,\n\
+             北林小区,1号楼,1单元,1,104,丁,,2,3,0,,,,\n\
+             北林小区,1号楼,1单元,1,105,戊,,2,0,1.5,,,,\n\
+             北林小区,1号楼,1单元,2,201,己,,３,2.0,1人,,,,\n\
+             北林小区,1号楼,1单元,2,202,庚,,,,,,,,\n\
+             北林小区,1号楼,1单元,2,203,辛,,0,0,0,,,,\n",
+            r#"
+            7: 北林小区 1号楼1单元201 f2 己  3/2/1 [] normal lift=false ""
+            8: 北林小区 1号楼1单元202 f2 庚  1/0/0 [] normal lift=false ""
+            9: 北林小区 1号楼1单元203 f2 辛  0/0/0 [] normal lift=false ""
+            line 2, column 户内人数: "三" is not a whole number
+            line 3, column 户内人数: "-1" is negative
+            line 4, column 户内人数: "100" is more than 99; check the column
+            line 5, column 60岁以上人数: 3 is more than the household's 户内人数 (2)
+            line 6, column 6岁以下儿童: "1.5" is not a whole number
+            "#,
+        );
+    }
+
+    #[test]
+    fn vocabularies_accept_chinese_english_and_wire_names() {
+        check_rows(
+            "北林小区,1号楼,1单元,1,101,甲,,1,1,0,\"独居老人,聋哑\",确诊,是,\n\
+             北林小区,1号楼,1单元,1,102,乙,,1,1,0,独居老人；透析 / 化疗,central_quarantine,Y,\n\
+             北林小区,1号楼,1单元,1,103,丙,,1,0,0,无,Home monitoring,1,\n\
+             北林小区,1号楼,1单元,1,104,丁,,1,0,0,Deaf or mute、pregnant,,TRUE,\n\
+             北林小区,1号楼,1单元,1,105,戊,,1,0,0,独居老人、瞎子,阳性,maybe,\n",
+            r#"
+            2: 北林小区 1号楼1单元101 f1 甲  1/1/0 [elderly_alone deaf_mute] confirmed lift=true ""
+            3: 北林小区 1号楼1单元102 f1 乙  1/1/0 [elderly_alone dialysis chemotherapy] central_quarantine lift=true ""
+            4: 北林小区 1号楼1单元103 f1 丙  1/0/0 [] home_monitoring lift=true ""
+            5: 北林小区 1号楼1单元104 f1 丁  1/0/0 [pregnant deaf_mute] normal lift=true ""
+            line 6, column 重点人群: "瞎子" is not a valid need tag; expected one of: elderly_alone (独居老人), pregnant (孕产妇), dialysis (透析), chemotherapy (化疗), chronic_illness (慢性病), disabled (残疾人), mobility_impaired (行动不便), deaf_mute (聋哑)
+            line 6, column 管控状态: "阳性" is not a valid control status; expected one of: normal (正常), home_monitoring (居家监测), home_quarantine (居家隔离), central_quarantine (集中隔离), confirmed (确诊)
+            line 6, column 有无电梯: "maybe" is not 有 or 无 (also accepted: 是/否, yes/no, y/n, true/false, 1/0)
+            "#,
+        );
+    }
+
+    #[test]
+    fn floors_heads_and_phones() {
+        check_rows(
+            "北林小区,1号楼,1单元,7层,702,甲,１３８ ０００ ００００,1,0,0,,,,\n\
+             北林小区,1号楼,1单元,B1,B01,乙,19908923609.0,1,0,0,,,,\n\
+             北林小区,1号楼,1单元,,1802,丙,\"0371-1234567, 13800000000\",1,0,0,,,,\n\
+             北林小区,1号楼,1单元,七,703,丁,,1,0,0,,,,\n\
+             北林小区,1号楼,1单元,702,704,戊,,1,0,0,,,,\n\
+             北林小区,1号楼,1单元,7,705, ,,1,0,0,,,,\n\
+             北林小区,1号楼,1单元,7,706,己,1.99089E+10,1,0,0,,,,\n",
+            r#"
+            2: 北林小区 1号楼1单元702 f7 甲 138 000 0000 1/0/0 [] normal lift=false ""
+            3: 北林小区 1号楼1单元B01 f-1 乙 19908923609 1/0/0 [] normal lift=false ""
+            4: 北林小区 1号楼1单元1802 f18 丙 0371-1234567, 13800000000 1/0/0 [] normal lift=false ""
+            line 5, column 楼层: "七" is not a floor number
+            line 6, column 楼层: "702" is not a floor between -9 and 200
+            line 7, column 户主: 户主 is empty
+            line 8, column 联系电话: "1.99089E+10" is a phone number Excel turned into a rounded number, so its last digits are lost; format the 联系电话 column as text (设置单元格格式 → 文本), re-enter the numbers and export again
+            "#,
+        );
+    }
+
+    #[test]
+    fn duplicate_addresses_name_the_first_line() {
+        check_rows(
+            "北林小区,1号楼,1单元,1,101,甲,,1,0,0,,,,\n\
+             北林小区,1号楼,1单元,1,102,乙,,三,0,0,,,,\n\
+             北林小区,1号楼,2单元,1,101,丙,,1,0,0,,,,\n\
+             北林小区,１号楼,1单元,1,101室,丁,,1,0,0,,,,\n\
+             北林小区,1,1,1,102,戊,,1,0,0,,,,\n",
+            r#"
+            2: 北林小区 1号楼1单元101 f1 甲  1/0/0 [] normal lift=false ""
+            4: 北林小区 1号楼2单元101 f1 丙  1/0/0 [] normal lift=false ""
+            line 3, column 户内人数: "三" is not a whole number
+            line 5, column 房号: 北林小区 1号楼1单元101 is already on line 2; each flat may appear once
+            line 6, column 房号: 北林小区 1号楼1单元102 is already on line 3; each flat may appear once
+            "#,
+        );
+    }
+
+    #[test]
+    fn line_numbers_count_blank_lines_titles_and_multiline_notes() {
+        check(
+            "北林社区疫情防控台账（2022年4月）,,,\r\n\
+             \r\n\
+             楼号,房号,户主,备注\r\n\
+             1,101,甲,\"第一行\r\n第二行\"\r\n\
+             ,,,\r\n\
+             \r\n\
+             1,102,乙,\r\n\
+             1,103,,\r\n",
+            r#"
+            4: 1号楼101 f1 甲  1/0/0 [] normal lift=false "第一行\r\n第二行"
+            8: 1号楼102 f1 乙  1/0/0 [] normal lift=false ""
+            line 9, column 户主: 户主 is empty
+            "#,
+        );
+    }
+
+    #[test]
+    fn rows_with_the_wrong_number_of_fields_are_reported() {
+        check(
+            "楼号,房号,户主,备注\n\
+             1,101,甲\n\
+             1,102,乙,高层无电梯,需送货上门\n\
+             1,103,丙,,,\n\
+             1,104,丁,ok\n",
+            r#"
+            4: 1号楼103 f1 丙  1/0/0 [] normal lift=false ""
+            5: 1号楼104 f1 丁  1/0/0 [] normal lift=false "ok"
+            line 2: the row has 3 fields but the header row has 4; check for a comma outside quotes or a missing field
+            line 3: the row has 5 fields but the header row has 4; check for a comma outside quotes or a missing field
+            "#,
+        );
+        check(
+            "楼号,房号,户主,,\n1,101,甲,,\n1,102,乙\n1,103,丙,,x\n",
+            r#"
+            2: 1号楼101 f1 甲  1/0/0 [] normal lift=false ""
+            3: 1号楼102 f1 乙  1/0/0 [] normal lift=false ""
+            line 4: the row has 5 fields but the header row has 3; check for a comma outside quotes or a missing field
+            "#,
+        );
+        let preview = read_roster_csv("楼号,房号,户主\n1,101,甲\n1,102\n".as_bytes()).unwrap();
+        assert_eq!(preview.errors[0].value, "1,102");
+        assert_eq!(preview.errors[0].column, None);
+    }
+
+    #[test]
+    fn three_good_rows_and_one_bad_row() {
+        let preview = read_roster_csv(
+            format!(
+                "{HEADER}\n\
+                 北林小区,1号楼,1单元,1,101,甲,13800000001,2,0,0,,正常,无,\n\
+                 北林小区,1号楼,1单元,1,102,乙,13800000002,2,0,0,,居家隔离,无,\n\
+                 北林小区,1号楼,1单元,1,103,丙,13800000003,2,0,0,,隔离中,无,\n\
+                 北林小区,1号楼,1单元,1,104,丁,13800000004,2,0,0,,确诊,无,\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(preview.households.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 3, 5]);
+        assert_eq!(preview.errors.len(), 1);
+        let error = &preview.errors[0];
+        assert_eq!(
+            (error.line, error.column.as_deref(), error.value.as_str()),
+            (4, Some("管控状态"), "隔离中")
+        );
+        assert!(!preview.is_clean());
+    }
+
+    #[test]
+    fn long_fields_are_refused_and_shortened() {
+        let notes = "很".repeat(MAX_FIELD_CHARS + 1);
+        let preview = read_roster_csv(format!("楼号,房号,户主,备注\n1,101,甲,{notes}\n").as_bytes()).unwrap();
+        assert!(preview.households.is_empty());
+        let error = &preview.errors[0];
+        assert_eq!(
+            error.to_string(),
+            "line 2, column 备注: the value is 2001 characters long; at most 2000 are accepted (is a quote \" left open above?)"
+        );
+        assert_eq!(error.value.chars().count(), SHOWN_CHARS + 1);
+    }
+
+    #[test]
+    fn errors_beyond_the_limit_are_counted() {
+        let mut csv = String::from("楼号,房号,户主\n");
+        for i in 0..MAX_ERRORS + 200 {
+            writeln!(csv, "1,{}01,", i + 1).unwrap();
+        }
+        let preview = read_roster_csv(csv.as_bytes()).unwrap();
+        assert_eq!((preview.errors.len(), preview.omitted_errors), (MAX_ERRORS, 200));
+        assert_eq!(preview.errors[MAX_ERRORS - 1].line, MAX_ERRORS + 1);
+    }
+
+    #[test]
+    fn file_level_errors() {
+        assert_eq!(fails(b""), ImportError::Empty);
+        assert_eq!(fails(b"\xEF\xBB\xBF\r\n,,,\r\n"), ImportError::Empty);
+        assert_eq!(
+            fails("小区,楼号,单元,楼层,户主\n北林小区,1号楼,1单元,1,甲\n".as_bytes()),
+            ImportError::MissingColumns {
+                missing: vec!["房号".to_owned()],
+                found: ["小区", "楼号", "单元", "楼层", "户主"].map(str::to_owned).to_vec()
+            }
+        );
+        assert_eq!(
+            fails("某某台账,,\n名字,地址,\n".as_bytes()),
+            ImportError::MissingColumns {
+                missing: ["楼号", "房号", "户主"].map(str::to_owned).to_vec(),
+                found: vec!["某某台账".to_owned()],
+            }
+        );
+        assert_eq!(
+            fails("楼号,房号,户主,head\n".as_bytes()),
+            ImportError::DuplicateColumn {
+                column: "户主".to_owned(),
+                headers: vec!["户主".to_owned(), "head".to_owned()]
+            }
+        );
+        assert!(matches!(fails(b"\x81\x30\xFF\xFF,\x00"), ImportError::Encoding { .. }));
+        let mut random_bytes = HEADER.as_bytes().to_vec();
+        random_bytes.extend([0x0A, 0xFF, 0x80, 0x31, 0xC3, 0x28, 0xFE, 0xFF, 0x00, 0x9F]);
+        assert!(matches!(fails(&random_bytes), ImportError::Encoding { .. }));
+        assert_eq!(fails(b"PK\x03\x04\x14\x00\x06\x00"), ImportError::Workbook { format: ".xlsx" });
+
+        let too_large = vec![b' '; MAX_INPUT_BYTES + 1];
+        assert_eq!(
+            fails(&too_large),
+            ImportError::TooLarge { bytes: MAX_INPUT_BYTES + 1, limit: MAX_INPUT_BYTES }
+        );
+        let mut too_many = String::from("楼号,房号,户主\n");
+        for _ in 0..=MAX_ROWS {
+            too_many.push_str("1,1,a\n");
+        }
+        assert_eq!(fails(too_many.as_bytes()), ImportError::TooManyRows { limit: MAX_ROWS });
+    }
+
+    #[test]
+    fn detects_scientific_notation() {
+        for (text, expect) in [
+            ("1.99089E+10", true),
+            ("1.99089e10", true),
+            ("2E+10", true),
+            ("19908923609", false),
+            ("E+10", false),
+            ("1.E+10", false),
+            ("0371-1234567", false),
+            ("", false),
+        ] {
+            assert_eq!(is_scientific(text), expect, "{text:?}");
+        }
+    }
+}

@@ -9,3 +9,5 @@ pub const LONG_TEXT: usize = 4000;
 pub const PEOPLE: u32 = 100;
 /// Most tasks one round may hold.
 pub const TASKS_PER_ROUND: usize = 20_000;
+/// Largest single Automerge change the relay accepts, in bytes (uncompressed).
+pub const CHANGE_BYTES: usize = 1024 * 1024;

@@ -16,7 +16,7 @@ pub fn entries(doc: &Automerge) -> Vec<CareEntry> {
     read::entries(doc, &ROOT, ENTRIES, |id, obj| read_entry(doc, id, obj))
 }
 
-fn read_entry(doc: &Automerge, id: CareEntryId, obj: &ObjId) -> Result<CareEntry, SchemaError> {
+pub(crate) fn read_entry(doc: &Automerge, id: CareEntryId, obj: &ObjId) -> Result<CareEntry, SchemaError> {
     Ok(CareEntry {
         id,
         household: read::parsed(doc, obj, "household")?,

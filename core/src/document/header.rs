@@ -86,7 +86,9 @@ impl Header {
 /// The migrations from each older schema version to the next; index `v - 1` upgrades `v` to
 /// `v + 1`. Version 1 is the first, so the list is empty; a new version adds its step here and a
 /// test that loads a document saved by the previous version.
-const MIGRATIONS: &[fn(&mut automerge::transaction::Transaction<'_>) -> Result<(), AutomergeError>] = &[];
+type Migration = fn(&mut automerge::transaction::Transaction<'_>) -> Result<(), AutomergeError>;
+
+const MIGRATIONS: &[Migration] = &[];
 
 pub(crate) fn check_and_migrate(expected: &Header, doc: &mut Automerge) -> Result<(), DocumentError> {
     if doc.get_heads().is_empty() {

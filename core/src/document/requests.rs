@@ -25,7 +25,7 @@ pub fn request(doc: &Automerge, id: RequestId) -> Option<Request> {
     read_request(doc, id, &obj).ok()
 }
 
-fn read_request(doc: &Automerge, id: RequestId, obj: &ObjId) -> Result<Request, SchemaError> {
+pub(crate) fn read_request(doc: &Automerge, id: RequestId, obj: &ObjId) -> Result<Request, SchemaError> {
     let mut tasks = BTreeMap::new();
     if let Some(map) = read::object(doc, obj, "tasks", ObjType::Map) {
         for key in doc.keys(&map) {

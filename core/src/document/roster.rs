@@ -73,39 +73,36 @@ pub(crate) fn read_household(
     id: HouseholdId,
     obj: &ObjId,
 ) -> Result<Household, SchemaError> {
-    let building_id: BuildingId = read::parsed(doc, obj, "building")?;
+    let f = read::Fields::of(doc, obj);
+    let building_id: BuildingId = f.parsed("building")?;
     let building = buildings
         .get(&building_id)
         .ok_or_else(|| SchemaError::new("building", format!("names unknown building {building_id}")))?;
-    let floor = i32::try_from(read::int(doc, obj, "floor")?)
-        .map_err(|_| SchemaError::new("floor", "is out of range"))?;
+    let floor = i32::try_from(f.int("floor")?).map_err(|_| SchemaError::new("floor", "is out of range"))?;
     Ok(Household {
         id,
         building: building_id,
         address: Address {
             estate: building.estate.clone(),
             building: building.label.clone(),
-            unit: read::string(doc, obj, "unit")?,
+            unit: f.string("unit")?,
             floor,
-            flat: read::string(doc, obj, "flat")?,
+            flat: f.string("flat")?,
         },
-        head: read::string(doc, obj, "head")?,
-        phone: read::string(doc, obj, "phone")?,
-        people: read::count(doc, obj, "people")?,
-        aged_60_plus: read::count(doc, obj, "aged_60_plus")?,
-        children_under_6: read::count(doc, obj, "children_under_6")?,
-        needs: needs(doc, obj),
-        status: read::parsed(doc, obj, "status")?,
-        lift: read::boolean(doc, obj, "lift")?,
-        notes: read::text(doc, obj, "notes"),
+        head: f.string("head")?,
+        phone: f.string("phone")?,
+        people: f.count("people")?,
+        aged_60_plus: f.count("aged_60_plus")?,
+        children_under_6: f.count("children_under_6")?,
+        needs: f.object("needs", ObjType::Map).map(|m| needs(doc, &m)).unwrap_or_default(),
+        status: f.parsed("status")?,
+        lift: f.boolean("lift")?,
+        notes: f.text(doc, "notes"),
     })
 }
 
-fn needs(doc: &Automerge, household: &ObjId) -> BTreeSet<NeedTag> {
-    let Some(map) = read::object(doc, household, "needs", ObjType::Map) else {
-        return BTreeSet::new();
-    };
-    doc.keys(&map).filter_map(|k| k.parse().ok()).collect()
+fn needs(doc: &Automerge, map: &ObjId) -> BTreeSet<NeedTag> {
+    doc.keys(map).filter_map(|k| k.parse().ok()).collect()
 }
 
 /// Writes a new building.

@@ -35,8 +35,9 @@ pub fn task(document: DocumentId, doc: &Automerge, id: TaskId) -> Option<Task> {
     read_task(doc, document, id, &obj).ok()
 }
 
-fn read_task(doc: &Automerge, round: DocumentId, id: TaskId, obj: &ObjId) -> Result<Task, SchemaError> {
-    let cancelled = match read::object(doc, obj, "cancelled", ObjType::Map) {
+pub(crate) fn read_task(doc: &Automerge, round: DocumentId, id: TaskId, obj: &ObjId) -> Result<Task, SchemaError> {
+    let f = read::Fields::of(doc, obj);
+    let cancelled = match f.object("cancelled", ObjType::Map) {
         Some(c) => Some(Cancellation {
             by: read::parsed(doc, &c, "by")?,
             at: Timestamp::from_millis(read::int(doc, &c, "at")?),
@@ -47,35 +48,35 @@ fn read_task(doc: &Automerge, round: DocumentId, id: TaskId, obj: &ObjId) -> Res
     Ok(Task {
         id,
         round,
-        household: read::parsed(doc, obj, "household")?,
-        kind: read::parsed(doc, obj, "kind")?,
-        items: read::string(doc, obj, "items")?,
-        priority: read::parsed(doc, obj, "priority")?,
-        assignee: read::opt_parsed(doc, obj, "assignee")?,
-        request: read::opt_parsed(doc, obj, "request")?,
+        household: f.parsed("household")?,
+        kind: f.parsed("kind")?,
+        items: f.string("items")?,
+        priority: f.parsed("priority")?,
+        assignee: f.opt_parsed("assignee")?,
+        request: f.opt_parsed("request")?,
         cancelled,
-        attempts: attempts(doc, obj),
+        attempts: f.object("attempts", ObjType::List).map(|l| attempts(doc, &l)).unwrap_or_default(),
     })
 }
 
-fn attempts(doc: &Automerge, task: &ObjId) -> Vec<Attempt> {
-    let Some(list) = read::object(doc, task, "attempts", ObjType::List) else {
-        return Vec::new();
-    };
-    doc.list_range(&list, ..)
+fn attempts(doc: &Automerge, list: &ObjId) -> Vec<Attempt> {
+    doc.list_range(list, ..)
         .filter_map(|item| {
-            let obj = item.id();
-            let attempt = (|| {
-                Ok::<_, SchemaError>(Attempt {
-                    by: read::parsed(doc, &obj, "by")?,
-                    at: Timestamp::from_millis(read::int(doc, &obj, "at")?),
-                    outcome: read::parsed(doc, &obj, "outcome")?,
-                    note: read::string(doc, &obj, "note")?,
-                })
-            })();
-            attempt.map_err(|e| tracing::warn!(error = %e, "skipping unreadable attempt")).ok()
+            read_attempt(doc, &item.id())
+                .map_err(|e| tracing::warn!(error = %e, "skipping unreadable attempt"))
+                .ok()
         })
         .collect()
+}
+
+/// One attempt, from its map object in a task's attempts list.
+pub(crate) fn read_attempt(doc: &Automerge, obj: &ObjId) -> Result<Attempt, SchemaError> {
+    Ok(Attempt {
+        by: read::parsed(doc, obj, "by")?,
+        at: Timestamp::from_millis(read::int(doc, obj, "at")?),
+        outcome: read::parsed(doc, obj, "outcome")?,
+        note: read::string(doc, obj, "note")?,
+    })
 }
 
 /// Every value concurrently written to the task's assignee (more than one is a competing

@@ -33,12 +33,29 @@ impl Compound {
         for kind in [DocKind::Roster, DocKind::Requests, DocKind::Care] {
             let header = Header { id: DocumentId::generate(env), kind, compound: id };
             let mut doc = Document::create(header, device.clone())?;
-            if kind == DocKind::Roster {
-                transact(&mut doc, env, |tx| {
+            // Every collection exists from the start: two phones that each added the first
+            // request offline would otherwise each create a `requests` map, and one would hide
+            // the other.
+            let collections: &[&str] = match kind {
+                DocKind::Roster => &[roster::BUILDINGS, roster::HOUSEHOLDS],
+                DocKind::Requests => &[requests::REQUESTS],
+                DocKind::Care => &[care::ENTRIES],
+                DocKind::Round => &[],
+            };
+            transact(&mut doc, env, |tx| {
+                if kind == DocKind::Roster {
                     automerge::transaction::Transactable::put(tx, automerge::ROOT, "name", name)?;
-                    Ok(())
-                })?;
-            }
+                }
+                for key in collections {
+                    automerge::transaction::Transactable::put_object(
+                        tx,
+                        automerge::ROOT,
+                        *key,
+                        automerge::ObjType::Map,
+                    )?;
+                }
+                Ok(())
+            })?;
             compound.insert(doc);
         }
         Ok(compound)
@@ -53,6 +70,24 @@ impl Compound {
 
     /// Checks and carries out `op` for `actor`. On error nothing has changed.
     pub fn apply(
+        &mut self,
+        env: &mut Env<'_>,
+        actor: &Actor,
+        op: &Operation,
+    ) -> Result<Applied, OperationError> {
+        let before: Vec<(DocumentId, Vec<automerge::ChangeHash>)> =
+            self.documents().map(|d| (d.id(), d.heads())).collect();
+        let mut applied = self.apply_checked(env, actor, op)?;
+        // Writing what is already there (assigning a task to its assignee again) makes no
+        // Automerge change, so the document is not reported as changed.
+        applied.changed.retain(|id| {
+            let old = before.iter().find(|(d, _)| d == id).map(|(_, h)| h.as_slice());
+            self.document(*id).map(|d| d.heads()).as_deref() != old
+        });
+        Ok(applied)
+    }
+
+    fn apply_checked(
         &mut self,
         env: &mut Env<'_>,
         actor: &Actor,

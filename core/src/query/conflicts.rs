@@ -39,7 +39,7 @@ pub enum Conflict {
         household: HouseholdId,
         /// The assignee everyone sees now.
         winner: Option<PersonId>,
-        /// Every concurrent value, winner first.
+        /// Every distinct concurrent value, winner first.
         candidates: Vec<Option<PersonId>>,
     },
     /// A household's control status set concurrently to different values.
@@ -48,7 +48,7 @@ pub enum Conflict {
         household: HouseholdId,
         /// The status everyone sees now.
         winner: ControlStatus,
-        /// Every concurrent value, winner first.
+        /// Every distinct concurrent value, winner first.
         candidates: Vec<ControlStatus>,
     },
 }
@@ -71,7 +71,7 @@ pub fn conflicts(compound: &Compound) -> Vec<Conflict> {
                         .collect(),
                 });
             }
-            let candidates = round::assignee_candidates(doc.automerge(), task.id);
+            let candidates = distinct(round::assignee_candidates(doc.automerge(), task.id));
             if candidates.len() > 1 {
                 out.push(Conflict::CompetingAssignment {
                     round: doc.id(),
@@ -88,18 +88,22 @@ pub fn conflicts(compound: &Compound) -> Vec<Conflict> {
         if let Some(map) = read::object(am, &automerge::ROOT, roster::HOUSEHOLDS, ObjType::Map) {
             for item in am.map_range(&map, ..) {
                 let (Ok(id), obj) = (item.key.parse::<HouseholdId>(), item.id()) else { continue };
-                let values: Vec<ControlStatus> = am
-                    .get_all(&obj, "status")
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|(v, _)| match v {
-                        Value::Scalar(s) => match s.as_ref() {
-                            ScalarValue::Str(s) => s.parse().ok(),
-                            _ => None,
-                        },
-                        Value::Object(_) => None,
-                    })
-                    .collect();
+                if !read::Fields::of(am, &obj).is_conflicted("status") {
+                    continue;
+                }
+                let values: Vec<ControlStatus> = distinct(
+                    am.get_all(&obj, "status")
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|(v, _)| match v {
+                            Value::Scalar(s) => match s.as_ref() {
+                                ScalarValue::Str(s) => s.parse().ok(),
+                                _ => None,
+                            },
+                            Value::Object(_) => None,
+                        })
+                        .collect(),
+                );
                 if values.len() > 1 {
                     let winner: ControlStatus = read::parsed(am, &obj, "status").unwrap_or(values[0]);
                     let mut candidates = values;
@@ -109,6 +113,18 @@ pub fn conflicts(compound: &Compound) -> Vec<Conflict> {
                     out.push(Conflict::ConcurrentStatus { household: id, winner, candidates });
                 }
             }
+        }
+    }
+    out
+}
+
+/// The distinct values in first-seen order: two people who concurrently wrote the same value
+/// agree, and there is nothing to review.
+fn distinct<T: PartialEq>(values: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(values.len());
+    for value in values {
+        if !out.contains(&value) {
+            out.push(value);
         }
     }
     out

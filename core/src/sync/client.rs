@@ -92,7 +92,17 @@ impl ClientSession {
         let held: BTreeSet<DocumentId> = docs.document_ids().into_iter().collect();
         out.to_fetch =
             response.documents.iter().filter(|g| !held.contains(&g.header.id)).map(|g| g.header).collect();
-        out.to_drop = held.difference(&granted).copied().collect();
+        out.to_drop = held
+            .difference(&granted)
+            .copied()
+            .filter(|id| {
+                // A document made on this device that the relay has never acknowledged holding
+                // (no shared heads) is on its way up, not revoked: keep it until it is granted.
+                let placeholder = docs.get(*id).is_none_or(Document::is_placeholder);
+                let acknowledged = self.states.get(id).is_some_and(|s| !s.shared_heads().is_empty());
+                placeholder || acknowledged
+            })
+            .collect();
         for id in &out.to_drop {
             self.states.remove(id);
         }

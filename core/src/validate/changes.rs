@@ -1,0 +1,139 @@
+//! The changes a sync message carries. The relay checks changes before it lets Automerge's sync
+//! protocol see them, so it needs them as [`Change`]s rather than as the opaque bytes the
+//! protocol hands to `load_incremental`. Automerge 0.12 sends three shapes, all handled here:
+//!
+//! - V1: one change chunk per entry of the message's chunk list;
+//! - V2, from changes: one entry holding several change chunks back to back;
+//! - V2, whole document: one entry holding a compressed document chunk (sent when the peer is
+//!   missing much of the document), loaded into a scratch document to take its changes out.
+//!
+//! Each entry is split into Automerge chunks by their headers (magic bytes, checksum, chunk type,
+//! LEB128 length), so a malformed entry is reported with its position rather than half-loaded.
+
+use automerge::sync::Message;
+use automerge::{Automerge, Change, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
+
+use super::contain::contained;
+use super::violation::{Violation, ViolationKind};
+use crate::id::DocumentId;
+
+/// The bytes every Automerge chunk starts with.
+const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// Chunk types, from the Automerge binary format.
+const DOCUMENT: u8 = 0;
+const CHANGE: u8 = 1;
+const COMPRESSED_CHANGE: u8 = 2;
+const BUNDLE: u8 = 3;
+
+/// Every change carried by a sync message: V1 messages carry change chunks; V2 messages carry
+/// one entry with several change chunks or one compressed document chunk (loaded into a scratch
+/// document to take its changes). Malformed chunks give a [`Violation`] of kind
+/// [`ViolationKind::Malformed`].
+///
+/// The message does not say which document it is for, so the violation's `document` is the nil
+/// ID; the relay names the document with [`Violation::in_document`].
+pub fn changes_in(message: &Message) -> Result<Vec<Change>, Violation> {
+    let mut changes = Vec::new();
+    for (entry, bytes) in message.changes.iter().enumerate() {
+        for (position, (kind, chunk)) in
+            split(bytes).map_err(|e| malformed(entry, e))?.into_iter().enumerate()
+        {
+            let at = |problem: String| malformed(entry, format!("its chunk {position} {problem}"));
+            match kind {
+                CHANGE | COMPRESSED_CHANGE => {
+                    let change = contained("a change chunk", || Change::try_from(chunk)).map_err(at)?;
+                    changes.push(change.map_err(|e| at(format!("is not an Automerge change: {e}")))?);
+                }
+                DOCUMENT => {
+                    let loaded = contained("a document chunk", || document_changes(chunk)).map_err(at)?;
+                    changes.extend(loaded.map_err(at)?);
+                }
+                BUNDLE => return Err(at("is a change bundle, which the relay does not accept".into())),
+                other => return Err(at(format!("has unknown chunk type {other}"))),
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// Splits bytes into Automerge chunks, each as its type and its bytes (header included).
+fn split(mut bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, String> {
+    let mut chunks = Vec::new();
+    let mut offset = 0;
+    while !bytes.is_empty() {
+        let short = || format!("is cut short at byte {offset}");
+        if bytes.len() < 9 {
+            return Err(short());
+        }
+        if bytes[..4] != MAGIC {
+            return Err(format!("has no Automerge chunk at byte {offset}"));
+        }
+        let kind = bytes[8];
+        let (length, leb_size) = uleb128(&bytes[9..]).ok_or_else(short)?;
+        let total = usize::try_from(length)
+            .ok()
+            .and_then(|l| l.checked_add(9 + leb_size))
+            .filter(|&t| t <= bytes.len())
+            .ok_or_else(short)?;
+        let (chunk, rest) = bytes.split_at(total);
+        chunks.push((kind, chunk));
+        bytes = rest;
+        offset += total;
+    }
+    Ok(chunks)
+}
+
+/// An unsigned LEB128 number and how many bytes it took, if the bytes hold one.
+fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value: u64 = 0;
+    for (i, byte) in bytes.iter().take(10).enumerate() {
+        let bits = u64::from(byte & 0x7f);
+        let shift = 7 * u32::try_from(i).ok()?;
+        if shift == 63 && bits > 1 {
+            return None;
+        }
+        value |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+/// The changes of a document chunk, in an order Automerge can apply them.
+fn document_changes(chunk: &[u8]) -> Result<Vec<Change>, String> {
+    let options =
+        LoadOptions::new().on_partial_load(OnPartialLoad::Error).verification_mode(VerificationMode::Check);
+    let scratch = Automerge::load_with_options(chunk, options)
+        .map_err(|e| format!("is not an Automerge document: {e}"))?;
+    if !scratch.get_missing_deps(&[]).is_empty() {
+        return Err("is a document whose history is incomplete".into());
+    }
+    Ok(scratch.get_changes(&[]))
+}
+
+fn malformed(entry: usize, problem: String) -> Violation {
+    Violation {
+        document: DocumentId::from_uuid(uuid::Uuid::nil()),
+        change: None,
+        kind: ViolationKind::Malformed,
+        reason: format!("the message's change entry {entry} {problem}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uleb128;
+
+    #[test]
+    fn uleb128_reads_lengths_and_refuses_overflow() {
+        assert_eq!(uleb128(&[0x00]), Some((0, 1)));
+        assert_eq!(uleb128(&[0xE5, 0x8E, 0x26]), Some((624_485, 3)));
+        assert_eq!(uleb128(&[0x80]), None, "unterminated");
+        assert_eq!(uleb128(&[0xFF; 11]), None, "longer than a u64");
+        assert_eq!(
+            uleb128(&[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]),
+            Some((u64::MAX, 10))
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! Checking what arrives at the relay (DESIGN §5). A phone can be lost, stolen or modified, so the
+//! relay does not trust that a change was made through [`operation`](crate::operation): it applies
+//! each incoming batch to a copy of its document, finds from Automerge's patches which entities
+//! the batch touched, reads just those entities before and after as their typed structs, and
+//! keeps the batch only if the author's role allows the effect and every touched entity still
+//! follows the schema. Nothing of a rejected batch is stored, and the violation names the
+//! document, the change and the rule so the phone can say what went wrong.
+//!
+//! Sans-IO like the rest of core: the relay decodes the message, calls [`changes_in`] and
+//! [`check_and_apply`], and persists what was applied.
+
+mod changes;
+mod check;
+mod contain;
+mod first_change;
+mod rules;
+mod schema;
+mod touched;
+mod violation;
+
+pub use changes::changes_in;
+pub use check::{Violation, ViolationKind, check_and_apply};
+pub use first_change::new_document_header;

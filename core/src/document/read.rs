@@ -72,7 +72,11 @@ where
 }
 
 /// An optional ID or vocabulary value (missing or null is `None`).
-pub(crate) fn opt_parsed<T: FromStr>(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Result<Option<T>, SchemaError>
+pub(crate) fn opt_parsed<T: FromStr>(
+    doc: &impl ReadDoc,
+    obj: &ObjId,
+    key: &str,
+) -> Result<Option<T>, SchemaError>
 where
     T::Err: std::fmt::Display,
 {

@@ -35,7 +35,12 @@ pub fn task(document: DocumentId, doc: &Automerge, id: TaskId) -> Option<Task> {
     read_task(doc, document, id, &obj).ok()
 }
 
-pub(crate) fn read_task(doc: &Automerge, round: DocumentId, id: TaskId, obj: &ObjId) -> Result<Task, SchemaError> {
+pub(crate) fn read_task(
+    doc: &Automerge,
+    round: DocumentId,
+    id: TaskId,
+    obj: &ObjId,
+) -> Result<Task, SchemaError> {
     let f = read::Fields::of(doc, obj);
     let cancelled = match f.object("cancelled", ObjType::Map) {
         Some(c) => Some(Cancellation {

@@ -1,0 +1,249 @@
+//! What happens when two devices change the same thing offline and then sync: nothing is lost,
+//! the value everyone sees is the same on every replica, and what a coordinator must look at
+//! is reported by `conflicts()` until someone writes the value again.
+//!
+//! Replicas are forked by saving and reloading every document under another actor, and merged
+//! by the real Automerge sync protocol (`sync::generate` / `decode` / `receive`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use doorstep_core::query::{Conflict, conflicts};
+use doorstep_core::schema::control_status::ControlStatus;
+use doorstep_core::schema::vocabulary::{Outcome, TaskStatus};
+use doorstep_core::{Actor, Compound, Operation, Selection};
+use support::{Fixture, TestEnv, device, fork, heads, sync_pair};
+
+/// Two offline replicas of the fixture after `setup`: the fixture's own (device 1) and a fork
+/// (device 2), each with its own environment.
+struct Pair {
+    fx: Fixture,
+    other: Compound,
+    other_env: TestEnv,
+}
+
+impl Pair {
+    fn new(setup: impl FnOnce(&mut Fixture)) -> Self {
+        let mut fx = Fixture::default();
+        setup(&mut fx);
+        let other = fork(&fx.compound, device(2));
+        let mut other_env = TestEnv::seeded(99);
+        other_env.set_now(fx.env.now());
+        Self { fx, other, other_env }
+    }
+
+    fn on_first(&mut self, actor: Actor, op: Operation) {
+        self.fx.ok(&actor, &op);
+    }
+
+    fn on_second(&mut self, actor: Actor, op: Operation) {
+        self.other_env.advance(1000);
+        self.other.apply(&mut self.other_env.env(), &actor, &op).unwrap();
+    }
+
+    fn merge(&mut self) {
+        sync_pair(&mut self.fx.compound, &mut self.other);
+        assert_eq!(heads(&self.fx.compound), heads(&self.other));
+    }
+
+    /// The conflicts, which must read the same on both replicas.
+    fn conflicts(&self) -> Vec<Conflict> {
+        let here = conflicts(&self.fx.compound);
+        assert_eq!(here, conflicts(&self.other), "both replicas report the same conflicts");
+        here
+    }
+}
+
+#[test]
+fn both_offline_deliveries_survive_as_a_double_delivery() {
+    let mut round = None;
+    let mut pair = Pair::new(|fx| round = Some(fx.round("第1轮", Selection::All)));
+    let round = round.unwrap();
+    let task = pair.fx.task_at(round, "2-1-302");
+    let (v1, v2) = (pair.fx.people.volunteer, pair.fx.people.volunteer2);
+    let deliver =
+        |note: &str| Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: note.into() };
+    pair.on_first(v1, deliver("放门口"));
+    pair.on_second(v2, deliver("交给本人"));
+    assert!(pair.fx.compound.tasks().iter().all(|t| t.attempts.len() <= 1));
+    pair.merge();
+
+    let t = pair.fx.task(task);
+    assert_eq!(t.attempts.len(), 2, "both attempts survive the merge");
+    assert_eq!(t.status(), TaskStatus::Delivered);
+    let conflicts = pair.conflicts();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    let Conflict::DoubleDelivery { round: r, task: id, household, deliveries } = &conflicts[0] else {
+        panic!("{conflicts:?}")
+    };
+    assert_eq!((*r, *id, *household), (round, task, pair.fx.household("2-1-302")));
+    let mut by: Vec<_> = deliveries.iter().map(|a| (a.by, a.note.as_str())).collect();
+    by.sort();
+    let mut want = vec![(v1.person, "放门口"), (v2.person, "交给本人")];
+    want.sort();
+    assert_eq!(by, want);
+}
+
+#[test]
+fn a_failed_and_a_successful_attempt_are_not_a_conflict() {
+    let mut round = None;
+    let mut pair = Pair::new(|fx| round = Some(fx.round("第1轮", Selection::All)));
+    let round = round.unwrap();
+    let task = pair.fx.task_at(round, "2-1-101");
+    let (v1, v2) = (pair.fx.people.volunteer, pair.fx.people.volunteer2);
+    pair.on_first(
+        v1,
+        Operation::RecordAttempt { round, task, outcome: Outcome::NobodyHome, note: String::new() },
+    );
+    pair.on_second(
+        v2,
+        Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: String::new() },
+    );
+    pair.merge();
+    assert_eq!(pair.fx.task(task).attempts.len(), 2);
+    assert_eq!(pair.conflicts(), []);
+}
+
+#[test]
+fn competing_assignments_have_one_winner_everywhere_until_settled() {
+    let mut round = None;
+    let mut pair = Pair::new(|fx| round = Some(fx.round("第1轮", Selection::All)));
+    let round = round.unwrap();
+    let task = pair.fx.task_at(round, "10-1-201");
+    let (c1, c2) = (pair.fx.people.coordinator, pair.fx.people.coordinator2);
+    let (v1, v2) = (pair.fx.people.volunteer.person, pair.fx.people.volunteer2.person);
+    pair.on_first(c1, Operation::AssignTask { round, task, volunteer: v1 });
+    pair.on_second(c2, Operation::AssignTask { round, task, volunteer: v2 });
+    pair.merge();
+
+    let conflicts = pair.conflicts();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    let Conflict::CompetingAssignment { task: id, winner, candidates, .. } = &conflicts[0] else {
+        panic!("{conflicts:?}")
+    };
+    assert_eq!(*id, task);
+    let shown = pair.fx.task(task).assignee;
+    assert!(shown == Some(v1) || shown == Some(v2));
+    assert_eq!(*winner, shown, "the conflict names the assignee everyone sees");
+    assert_eq!(candidates[0], shown, "the winner comes first");
+    let mut all = candidates.clone();
+    all.sort();
+    let mut want = vec![Some(v1), Some(v2)];
+    want.sort();
+    assert_eq!(all, want);
+    let other_shown = pair.other.tasks().into_iter().find(|t| t.id == task).unwrap().assignee;
+    assert_eq!(other_shown, shown, "both replicas show the same winner");
+
+    // A coordinator settles it by assigning again; after sync the conflict is gone on both.
+    pair.on_second(c2, Operation::AssignTask { round, task, volunteer: v2 });
+    pair.merge();
+    assert_eq!(pair.conflicts(), []);
+    assert_eq!(pair.fx.task(task).assignee, Some(v2));
+}
+
+#[test]
+fn the_same_assignment_made_twice_is_not_a_conflict() {
+    let mut round = None;
+    let mut pair = Pair::new(|fx| round = Some(fx.round("第1轮", Selection::All)));
+    let round = round.unwrap();
+    let task = pair.fx.task_at(round, "10-1-201");
+    let (c1, c2) = (pair.fx.people.coordinator, pair.fx.people.coordinator2);
+    let v = pair.fx.people.volunteer.person;
+    pair.on_first(c1, Operation::AssignTask { round, task, volunteer: v });
+    pair.on_second(c2, Operation::AssignTask { round, task, volunteer: v });
+    pair.merge();
+    assert_eq!(pair.fx.task(task).assignee, Some(v));
+    assert_eq!(pair.conflicts(), [], "two coordinators agreeing is nothing to review");
+}
+
+#[test]
+fn a_claim_racing_an_assignment_is_reported() {
+    let mut round = None;
+    let mut pair = Pair::new(|fx| round = Some(fx.round("第1轮", Selection::All)));
+    let round = round.unwrap();
+    let task = pair.fx.task_at(round, "2-2-101");
+    let (c, v1, v2) = (pair.fx.people.coordinator, pair.fx.people.volunteer, pair.fx.people.volunteer2);
+    pair.on_first(c, Operation::AssignTask { round, task, volunteer: v1.person });
+    pair.on_second(v2, Operation::ClaimTask { round, task });
+    pair.merge();
+    assert!(matches!(pair.conflicts().as_slice(), [Conflict::CompetingAssignment { .. }]));
+}
+
+#[test]
+fn concurrent_status_edits_are_reported_and_settled() {
+    let mut pair = Pair::new(|_| {});
+    let household = pair.fx.household("2-1-101");
+    let (c1, c2) = (pair.fx.people.coordinator, pair.fx.people.coordinator2);
+    let set = |status| Operation::SetControlStatus { household, status };
+    pair.on_first(c1, set(ControlStatus::HomeQuarantine));
+    pair.on_second(c2, set(ControlStatus::CentralQuarantine));
+    pair.merge();
+
+    let conflicts = pair.conflicts();
+    let [Conflict::ConcurrentStatus { household: h, winner, candidates }] = conflicts.as_slice() else {
+        panic!("{conflicts:?}")
+    };
+    assert_eq!(*h, household);
+    let shown = pair.fx.compound.households().into_iter().find(|x| x.id == household).unwrap().status;
+    assert_eq!(*winner, shown);
+    assert_eq!(candidates[0], shown);
+    let mut all = candidates.clone();
+    all.sort();
+    assert_eq!(all, [ControlStatus::HomeQuarantine, ControlStatus::CentralQuarantine]);
+
+    // Writing the value afterwards settles it, whichever value is written.
+    pair.on_first(c1, set(ControlStatus::Confirmed));
+    pair.merge();
+    assert_eq!(pair.conflicts(), []);
+    let status = |c: &Compound| c.households().into_iter().find(|x| x.id == household).unwrap().status;
+    assert_eq!(
+        (status(&pair.fx.compound), status(&pair.other)),
+        (ControlStatus::Confirmed, ControlStatus::Confirmed)
+    );
+}
+
+#[test]
+fn the_same_status_set_twice_is_not_a_conflict() {
+    let mut pair = Pair::new(|_| {});
+    let household = pair.fx.household("2-1-101");
+    let (c1, c2) = (pair.fx.people.coordinator, pair.fx.people.coordinator2);
+    let op = Operation::SetControlStatus { household, status: ControlStatus::HomeMonitoring };
+    pair.on_first(c1, op.clone());
+    pair.on_second(c2, op);
+    pair.merge();
+    assert_eq!(pair.conflicts(), [], "two coordinators agreeing is nothing to review");
+}
+
+#[test]
+fn concurrent_notes_edits_merge() {
+    let mut pair = Pair::new(|_| {});
+    let household = pair.fx.household("2-1-302");
+    let (v1, v2) = (pair.fx.people.volunteer, pair.fx.people.volunteer2);
+    // The fixture's notes are "李秀英家"; one volunteer adds before, the other after.
+    pair.on_first(v1, Operation::EditNotes { household, notes: "独居, 李秀英家".into() });
+    pair.on_second(v2, Operation::EditNotes { household, notes: "李秀英家, 敲门要大声".into() });
+    pair.merge();
+    for side in [&pair.fx.compound, &pair.other] {
+        let notes = side.households().into_iter().find(|h| h.id == household).unwrap().notes;
+        assert_eq!(notes, "独居, 李秀英家, 敲门要大声");
+    }
+    assert_eq!(pair.conflicts(), [], "merged text is not a conflict");
+}
+
+#[test]
+fn a_round_created_offline_reaches_the_other_replica() {
+    let mut pair = Pair::new(|_| {});
+    let c2 = pair.fx.people.coordinator2;
+    let op = Operation::CreateRound {
+        title: "药品".into(),
+        kind: doorstep_core::schema::vocabulary::TaskKind::Medicine,
+        date: String::new(),
+        selection: Selection::All,
+        items: String::new(),
+        priority: doorstep_core::schema::vocabulary::Priority::Normal,
+    };
+    pair.on_second(c2, op);
+    pair.merge();
+    assert_eq!(pair.fx.compound.round_infos(), pair.other.round_infos());
+    assert_eq!(pair.fx.compound.tasks().len(), support::HOUSEHOLDS.len());
+}

@@ -1,0 +1,116 @@
+//! A phone: one person's device holding a compound's documents, making operations offline and
+//! syncing through [`ClientSession`]. Between sessions it keeps only what a replica keeps: the
+//! documents and each document's `PeerState::encode` bytes.
+
+use std::collections::BTreeMap;
+
+use doorstep_core::document::Document;
+use doorstep_core::id::{CompoundId, DocumentId};
+use doorstep_core::schema::vocabulary::DocKind;
+use doorstep_core::sync::{ClientSession, DocumentSet, PeerState};
+use doorstep_core::{Actor, Applied, Compound, Operation, OperationError};
+
+use super::PhoneId;
+use crate::support::{TestEnv, heads};
+
+/// The documents a phone holds, as the sync session sees them (placeholders included).
+#[derive(Debug)]
+pub struct Held(pub Compound);
+
+impl DocumentSet for Held {
+    fn document_ids(&self) -> Vec<DocumentId> {
+        self.0.documents().map(Document::id).collect()
+    }
+
+    fn get(&self, id: DocumentId) -> Option<&Document> {
+        self.0.document(id)
+    }
+
+    fn get_mut(&mut self, id: DocumentId) -> Option<&mut Document> {
+        self.0.document_mut(id)
+    }
+}
+
+/// One person's phone.
+#[derive(Debug)]
+pub struct Phone {
+    /// Index in the network.
+    pub id: PhoneId,
+    /// Who uses it, and in what role.
+    pub actor: Actor,
+    /// Its clock and entropy.
+    pub env: TestEnv,
+    /// Its documents.
+    pub held: Held,
+    /// The heads of every document right after each operation that changed it here: the
+    /// changes this phone acknowledged to its user, which must all reach the hub.
+    pub made: Vec<(DocumentId, Vec<automerge::ChangeHash>)>,
+    persisted: BTreeMap<DocumentId, Vec<u8>>,
+}
+
+impl Phone {
+    /// A new phone for `actor` that holds nothing yet; its first sync learns what it may hold.
+    pub fn new(id: PhoneId, actor: Actor, compound: CompoundId, seed: u64) -> Self {
+        let device = automerge::ActorId::from([0xFA, id.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, id.0]);
+        Self {
+            id,
+            actor,
+            env: TestEnv::seeded(seed),
+            held: Held(Compound::new(compound, device)),
+            made: Vec::new(),
+            persisted: BTreeMap::new(),
+        }
+    }
+
+    /// The compound as this phone holds it.
+    pub fn compound(&self) -> &Compound {
+        &self.held.0
+    }
+
+    /// Makes an operation offline. A refused operation must leave every document unchanged.
+    pub fn apply(&mut self, op: &Operation) -> Result<Applied, OperationError> {
+        let before = heads(&self.held.0);
+        let result = self.held.0.apply(&mut self.env.env(), &self.actor, op);
+        match &result {
+            Ok(applied) => {
+                let after = heads(&self.held.0);
+                for id in &applied.changed {
+                    assert_ne!(
+                        before.get(id),
+                        after.get(id),
+                        "{op:?} reported a change to {id} but made none"
+                    );
+                    self.made.push((*id, after[id].clone()));
+                }
+            }
+            Err(e) => {
+                assert_eq!(heads(&self.held.0), before, "refused {op:?} ({e}) changed documents");
+                assert!(
+                    !matches!(e, OperationError::Automerge(_) | OperationError::Document(_)),
+                    "{op:?} failed inside Automerge: {e}"
+                );
+            }
+        }
+        result
+    }
+
+    /// A session starting from the states persisted after the last successful response.
+    pub fn session(&self) -> ClientSession {
+        let states = self
+            .persisted
+            .iter()
+            .map(|(id, bytes)| (*id, PeerState::decode(bytes).expect("a persisted state decodes")))
+            .collect();
+        ClientSession::new(states)
+    }
+
+    /// Persists the session's states, as a replica does after each response.
+    pub fn persist(&mut self, session: &ClientSession) {
+        self.persisted = session.states().iter().map(|(id, s)| (*id, s.encode())).collect();
+    }
+
+    /// Whether this phone holds the care ledger in any form (even an empty placeholder).
+    pub fn holds_care(&self) -> bool {
+        self.held.0.documents().any(|d| d.kind() == DocKind::Care)
+    }
+}

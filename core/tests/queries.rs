@@ -1,0 +1,278 @@
+//! The typed questions volunteers and coordinators ask: doors in climbing order, households by
+//! the address a person types, the special-needs ledger, the overview's counts and each task's
+//! derived status.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use doorstep_core::query::{
+    LookupError, counts, doors_for, find_household, households_in_order, special_needs,
+};
+use doorstep_core::schema::control_status::ControlStatus;
+use doorstep_core::schema::need_tag::NeedTag;
+use doorstep_core::schema::vocabulary::{Outcome, Priority, TaskKind, TaskStatus};
+use doorstep_core::{Operation, Selection};
+use support::{CLIMBING_ORDER, Fixture, draft};
+
+fn building(label: &str) -> Selection {
+    Selection::Building { estate: String::new(), building: label.into() }
+}
+
+#[test]
+fn doors_group_tasks_and_follow_the_stairs() {
+    let mut fx = Fixture::default();
+    let (c, v) = (fx.people.coordinator, fx.people.volunteer);
+    let groceries = fx.round("蔬菜包 第1轮", Selection::All);
+    let medicine = fx
+        .ok(
+            &c,
+            &Operation::CreateRound {
+                title: "药品".into(),
+                kind: TaskKind::Medicine,
+                date: "2026-11-23".into(),
+                selection: Selection::Need { need: NeedTag::Dialysis },
+                items: "促红素".into(),
+                priority: Priority::Urgent,
+            },
+        )
+        .created[0];
+    for b in ["2", "10"] {
+        let op = Operation::AssignBuilding {
+            round: groceries,
+            estate: String::new(),
+            building: b.into(),
+            volunteer: v.person,
+        };
+        fx.ok(&c, &op);
+    }
+    let dialysis = fx.task_at(medicine, "10-1-201");
+    fx.ok(&v, &Operation::ClaimTask { round: medicine, task: dialysis });
+
+    let doors = doors_for(&fx.compound, Some(v.person));
+    let order: Vec<&str> = doors.iter().map(|d| fx.address_of(d.household.id)).collect();
+    assert_eq!(order, CLIMBING_ORDER, "building 2 before 10, floor 9 before 10, by number");
+    let door = &doors[3];
+    assert_eq!(fx.address_of(door.household.id), "10-1-201");
+    let kinds: Vec<TaskKind> = door.tasks.iter().map(|t| t.kind).collect();
+    assert_eq!(kinds, [TaskKind::Medicine, TaskKind::Groceries], "one visit, several jobs; urgent first");
+    assert!(doors.iter().filter(|d| d.household.id != door.household.id).all(|d| d.tasks.len() == 1));
+
+    // What is done leaves the list; what was only attempted stays.
+    let (first, second, third) = (
+        fx.task_at(groceries, "2-1-101"),
+        fx.task_at(groceries, "2-1-302"),
+        fx.task_at(groceries, "2-2-101"),
+    );
+    let attempt =
+        |task, outcome| Operation::RecordAttempt { round: groceries, task, outcome, note: String::new() };
+    fx.ok(&v, &attempt(first, Outcome::Delivered));
+    fx.ok(&v, &attempt(second, Outcome::NobodyHome));
+    fx.ok(&c, &Operation::CancelTask { round: groceries, task: third, reason: "已转运".into() });
+    let doors = doors_for(&fx.compound, Some(v.person));
+    let order: Vec<&str> = doors.iter().map(|d| fx.address_of(d.household.id)).collect();
+    assert_eq!(order, ["2-1-302", "10-1-201", "10-1-902", "10-1-1001"]);
+    assert_eq!(doors[0].tasks[0].status(), TaskStatus::Attempted);
+
+    // Another volunteer has nothing; "anyone" sees every pending task, assigned or not.
+    assert!(doors_for(&fx.compound, Some(fx.people.volunteer2.person)).is_empty());
+    fx.ok(&c, &Operation::UnassignTask { round: groceries, task: fx.task_at(groceries, "10-1-902") });
+    let everyone = doors_for(&fx.compound, None);
+    assert_eq!(everyone.len(), 4);
+    assert_eq!(doors_for(&fx.compound, Some(v.person)).len(), 3);
+
+    // A closed round's tasks are no one's any more.
+    fx.ok(&c, &Operation::CloseRound { round: groceries });
+    let doors = doors_for(&fx.compound, Some(v.person));
+    assert_eq!(doors.len(), 1);
+    assert_eq!(doors[0].tasks.iter().map(|t| t.id).collect::<Vec<_>>(), [dialysis]);
+}
+
+#[test]
+fn numeric_order_covers_buildings_units_and_flats() {
+    let mut fx = Fixture::default();
+    let c = fx.people.coordinator;
+    // Flats on one floor, and units, whose text order differs from their number order.
+    for address in ["2-10-101", "2-1-110", "2-1-108"] {
+        fx.ok(&c, &Operation::AddHousehold { draft: draft(address) });
+    }
+    let order: Vec<String> = households_in_order(&fx.compound)
+        .iter()
+        .map(|h| format!("{}-{}-{}", h.address.building, h.address.unit, h.address.flat))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "2-1-101",
+            "2-1-108",
+            "2-1-110",
+            "2-1-302",
+            "2-2-101",
+            "2-10-101",
+            "10-1-201",
+            "10-1-902",
+            "10-1-1001"
+        ]
+    );
+}
+
+#[test]
+fn find_household_reads_what_people_type() {
+    let fx = Fixture::default();
+    let want = fx.household("10-1-1001");
+    for text in [
+        "10号楼1单元1001",
+        "10栋1单元1001室",
+        "10-1-1001",
+        "１０号楼１单元１００１",
+        "１０－１－１００１",
+        " 10 栋 1 单元 1001 ",
+        "幸福里10号楼1单元1001",
+    ] {
+        let found = find_household(&fx.compound, text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert_eq!(found.id, want, "{text:?}");
+    }
+    // Without a unit, a flat number that exists once is enough.
+    assert_eq!(find_household(&fx.compound, "10栋902").unwrap().id, fx.household("10-1-902"));
+}
+
+#[test]
+fn find_household_says_what_went_wrong() {
+    let fx = Fixture::default();
+    match find_household(&fx.compound, "10-1-1002") {
+        Err(LookupError::NotFound(text)) => assert_eq!(text, "10-1-1002"),
+        other => panic!("{other:?}"),
+    }
+    match find_household(&fx.compound, "10-2-1001") {
+        Err(LookupError::NotFound(_)) => {}
+        other => panic!("another unit is another household: {other:?}"),
+    }
+    // Flat 101 is in unit 1 and unit 2 of building 2.
+    match find_household(&fx.compound, "2号楼101") {
+        Err(e @ LookupError::Ambiguous { .. }) => {
+            let LookupError::Ambiguous { candidates, .. } = &e else { unreachable!() };
+            assert_eq!(candidates.len(), 2);
+            assert!(
+                candidates.iter().any(|c| c.contains("1单元"))
+                    && candidates.iter().any(|c| c.contains("2单元"))
+            );
+            assert!(e.to_string().contains("add the estate or unit"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    for text in ["", "hello", "17号楼3单元", "17--702", "号楼3单元702"] {
+        match find_household(&fx.compound, text) {
+            Err(e @ LookupError::BadAddress(_)) => {
+                assert!(e.to_string().contains("17号楼3单元702"), "the error shows the forms that work: {e}")
+            }
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn special_needs_ledger() {
+    let mut fx = Fixture::default();
+    let ledger: Vec<&str> = special_needs(&fx.compound).iter().map(|h| fx.address_of(h.id)).collect();
+    assert_eq!(ledger, ["2-1-302", "10-1-201", "10-1-1001"]);
+    let c = fx.people.coordinator;
+    let op = Operation::SetNeedTags { household: fx.household("2-1-302"), needs: Default::default() };
+    fx.ok(&c, &op);
+    let op = Operation::SetNeedTags { household: fx.household("2-1-101"), needs: [NeedTag::Disabled].into() };
+    fx.ok(&c, &op);
+    let ledger: Vec<&str> = special_needs(&fx.compound).iter().map(|h| fx.address_of(h.id)).collect();
+    assert_eq!(ledger, ["2-1-101", "10-1-201", "10-1-1001"]);
+}
+
+#[test]
+fn counts_for_the_overview() {
+    let mut fx = Fixture::default();
+    let got = counts(&fx.compound);
+    assert_eq!(got.households, 6);
+    assert_eq!((got.people, got.aged_60_plus, got.children_under_6), (15, 4, 2));
+    assert_eq!(got.special_needs, 3);
+    assert_eq!(got.by_status[&ControlStatus::Normal], 2);
+    assert_eq!(got.by_status[&ControlStatus::Confirmed], 1);
+    assert_eq!(got.by_status.len(), ControlStatus::ALL.len(), "every status is listed, zeros included");
+    assert_eq!(got.by_need[&NeedTag::ElderlyAlone], 1);
+    assert_eq!(got.by_need[&NeedTag::Chemotherapy], 0);
+    assert!(got.by_task_status.values().all(|n| *n == 0));
+
+    let (c, v) = (fx.people.coordinator, fx.people.volunteer);
+    let round = fx.round("第1轮", Selection::All);
+    let attempt = |task, outcome| Operation::RecordAttempt { round, task, outcome, note: String::new() };
+    fx.ok(&v, &attempt(fx.task_at(round, "2-1-101"), Outcome::Delivered));
+    fx.ok(&v, &attempt(fx.task_at(round, "2-1-302"), Outcome::Refused));
+    fx.ok(&c, &Operation::AssignTask { round, task: fx.task_at(round, "2-2-101"), volunteer: v.person });
+    fx.ok(&c, &Operation::CancelTask { round, task: fx.task_at(round, "10-1-201"), reason: String::new() });
+    fx.ok(
+        &c,
+        &Operation::SetControlStatus { household: fx.household("2-1-101"), status: ControlStatus::Confirmed },
+    );
+    let got = counts(&fx.compound);
+    let by_task: Vec<(TaskStatus, u32)> = got.by_task_status.into_iter().collect();
+    assert_eq!(
+        by_task,
+        [
+            (TaskStatus::Open, 2),
+            (TaskStatus::Assigned, 1),
+            (TaskStatus::Attempted, 1),
+            (TaskStatus::Delivered, 1),
+            (TaskStatus::Cancelled, 1)
+        ]
+    );
+    assert_eq!((got.by_status[&ControlStatus::Normal], got.by_status[&ControlStatus::Confirmed]), (1, 2));
+
+    // Closed rounds no longer count.
+    fx.ok(&c, &Operation::CloseRound { round });
+    assert!(counts(&fx.compound).by_task_status.values().all(|n| *n == 0));
+}
+
+#[test]
+fn task_status_is_derived() {
+    let mut fx = Fixture::default();
+    let (c, v) = (fx.people.coordinator, fx.people.volunteer);
+    let round = fx.round("第1轮", building("10"));
+    let task = fx.task_at(round, "10-1-201");
+    let status = |fx: &Fixture| fx.task(task).status();
+    assert_eq!(status(&fx), TaskStatus::Open);
+    fx.ok(&c, &Operation::AssignTask { round, task, volunteer: v.person });
+    assert_eq!(status(&fx), TaskStatus::Assigned);
+    let attempt = |outcome| Operation::RecordAttempt { round, task, outcome, note: String::new() };
+    fx.ok(&v, &attempt(Outcome::NobodyHome));
+    assert_eq!(status(&fx), TaskStatus::Attempted);
+    fx.ok(&v, &attempt(Outcome::Delivered));
+    assert_eq!(status(&fx), TaskStatus::Delivered);
+    // Delivered wins over a later cancel: the bag is at the door.
+    fx.ok(&c, &Operation::CancelTask { round, task, reason: "已转运".into() });
+    assert_eq!(status(&fx), TaskStatus::Delivered);
+    assert!(fx.task(task).cancelled.is_some(), "the cancellation is kept, not overwritten");
+
+    // Cancelled wins over attempted and assigned.
+    let other = fx.task_at(round, "10-1-902");
+    fx.ok(&v, &Operation::ClaimTask { round, task: other });
+    fx.ok(
+        &v,
+        &Operation::RecordAttempt { round, task: other, outcome: Outcome::WrongAddress, note: String::new() },
+    );
+    fx.ok(&c, &Operation::CancelTask { round, task: other, reason: String::new() });
+    assert_eq!(fx.task(other).status(), TaskStatus::Cancelled);
+}
+
+#[test]
+fn delivered_wins_over_a_concurrent_cancel() {
+    let mut fx = Fixture::default();
+    let (c, v) = (fx.people.coordinator, fx.people.volunteer);
+    let round = fx.round("第1轮", building("2"));
+    let task = fx.task_at(round, "2-1-302");
+    let mut phone = support::fork(&fx.compound, support::device(5));
+    fx.ok(&c, &Operation::CancelTask { round, task, reason: "不需要了".into() });
+    let mut env = support::TestEnv::seeded(55);
+    let op = Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: String::new() };
+    phone.apply(&mut env.env(), &v, &op).unwrap();
+    support::sync_pair(&mut fx.compound, &mut phone);
+    for side in [&fx.compound, &phone] {
+        let t = side.tasks().into_iter().find(|t| t.id == task).unwrap();
+        assert_eq!(t.status(), TaskStatus::Delivered);
+        assert!(t.cancelled.is_some());
+    }
+}

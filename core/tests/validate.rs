@@ -1,0 +1,1325 @@
+//! The relay's check of incoming changes (`doorstep_core::validate`), driven with real changes:
+//! a phone (another Automerge actor) makes an edit through core operations on its copy of the
+//! compound, and the relay checks the resulting changes as if they came from each role — the
+//! roles the rule allows get the batch applied, the others get a violation naming the rule, and
+//! the relay's document does not move (same heads, same saved bytes). Hostile changes that no
+//! operation would make (deleting a household, rewriting an attempt, a status of "banana", a
+//! huge text) are made with raw Automerge transactions. Sync messages are produced by the real
+//! Automerge sync protocol, V1 and V2.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use automerge::sync::{ChunkList, Message, MessageVersion, State, SyncDoc};
+use automerge::transaction::{Transactable, Transaction};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue};
+use doorstep_core::document::Header;
+use doorstep_core::id::{DocumentId, RequestId, TaskId};
+use doorstep_core::permission::Rule;
+use doorstep_core::schema::need_tag::NeedTag;
+use doorstep_core::schema::request::CareDraft;
+use doorstep_core::schema::vocabulary::{Category, Channel, DocKind, Outcome, RequestStatus, Urgency};
+use doorstep_core::validate::{Violation, ViolationKind, changes_in, check_and_apply};
+use doorstep_core::{Actor, Compound, Operation, Selection, limits};
+use support::{Fixture, device, fork};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// One document as the relay holds it, and a batch of changes a phone sends for it.
+struct Batch {
+    header: Header,
+    relay: Automerge,
+    changes: Vec<Change>,
+}
+
+impl Batch {
+    /// Checks the batch as `author` against a copy of the relay's document.
+    fn check(&self, author: &Actor) -> (Result<Vec<ChangeHash>, Violation>, Automerge) {
+        let mut doc = self.relay.clone();
+        let result = check_and_apply(&mut doc, &self.header, author, self.changes.clone());
+        (result, doc)
+    }
+
+    /// The batch must be applied for `author`: every change is new, and the document then holds
+    /// exactly what the phone holds.
+    fn accepted(&self, author: &Actor) -> Automerge {
+        let (result, doc) = self.check(author);
+        let mut applied = result.unwrap_or_else(|v| panic!("{:?} was refused: {v}", author.role));
+        let mut sent: Vec<ChangeHash> = self.changes.iter().map(Change::hash).collect();
+        applied.sort();
+        sent.sort();
+        assert_eq!(applied, sent, "the changes applied are the ones sent");
+        for hash in &sent {
+            assert!(doc.get_change_by_hash(hash).is_some(), "change {hash} is in the document");
+        }
+        doc
+    }
+
+    /// The batch must be refused for `author`, with the relay's document exactly as before.
+    fn rejected(&self, author: &Actor) -> Violation {
+        let (result, doc) = self.check(author);
+        let violation = match result {
+            Ok(applied) => panic!("{:?} was allowed to apply {applied:?}", author.role),
+            Err(v) => v,
+        };
+        assert_eq!(doc.get_heads(), self.relay.get_heads(), "a refused batch moved the heads");
+        assert_eq!(doc.save(), self.relay.save(), "a refused batch changed the document");
+        assert_eq!(violation.document, self.header.id);
+        violation
+    }
+
+    /// The batch must be refused for `author` under `rule`, naming one of the batch's changes.
+    fn forbidden(&self, author: &Actor, rule: Rule) -> Violation {
+        let violation = self.rejected(author);
+        assert_eq!(violation.kind, ViolationKind::Forbidden(rule), "{:?}: {violation}", author.role);
+        let change = violation.change.expect("a forbidden batch names a change");
+        assert!(self.changes.iter().any(|c| c.hash() == change), "the named change is in the batch");
+        assert!(violation.to_string().contains(rule.code()), "{violation}");
+        violation
+    }
+
+    /// The batch must be refused for `author` with `kind`.
+    fn refused_as(&self, author: &Actor, kind: ViolationKind) -> Violation {
+        let violation = self.rejected(author);
+        assert_eq!(violation.kind, kind, "{violation}");
+        violation
+    }
+}
+
+/// The relay's copy of document `id` (empty if the relay does not hold it yet).
+fn relay_doc(relay: &Compound, id: DocumentId) -> Automerge {
+    relay.document(id).map(|d| d.automerge().clone()).unwrap_or_default()
+}
+
+/// A phone on device `n`: a copy of the relay's documents under its own Automerge actor.
+fn phone(fx: &Fixture, n: u8) -> Compound {
+    fork(&fx.compound, device(n))
+}
+
+/// The changes `phone` holds for document `id` that the relay's copy (as it was when the phone
+/// forked, `since`) lacks, as the batch the relay receives.
+fn batch(relay: &Compound, phone: &Compound, id: DocumentId, since: &[ChangeHash]) -> Batch {
+    let doc = phone.document(id).expect("the phone holds the document");
+    Batch { header: *doc.header(), relay: relay_doc(relay, id), changes: doc.automerge().get_changes(since) }
+}
+
+/// The batch a phone sends for document `id` after making `op` as `maker` on a fresh copy.
+fn made_by(fx: &mut Fixture, maker: Actor, op: &Operation, id: DocumentId) -> Batch {
+    let mut phone = phone(fx, 9);
+    let since = relay_doc(&fx.compound, id).get_heads();
+    fx.env.advance(1000);
+    phone.apply(&mut fx.env.env(), &maker, op).unwrap_or_else(|e| panic!("{op:?}: {e}"));
+    batch(&fx.compound, &phone, id, &since)
+}
+
+/// A batch of one hand-made change to document `id`, written with a raw Automerge transaction
+/// on a copy of the relay's document by the hostile device `d6`.
+fn hostile(fx: &Fixture, id: DocumentId, edit: impl FnOnce(&mut Transaction<'_>) + 'static) -> Batch {
+    hostile_changes(fx, id, vec![Box::new(edit)])
+}
+
+type Edit = Box<dyn FnOnce(&mut Transaction<'_>)>;
+
+/// A batch of several hand-made changes to document `id`, one per edit, in order.
+fn hostile_changes(fx: &Fixture, id: DocumentId, edits: Vec<Edit>) -> Batch {
+    let relay = relay_doc(&fx.compound, id);
+    let since = relay.get_heads();
+    let mut doc = relay.clone().with_actor(ActorId::from([0xD6; 16]));
+    for edit in edits {
+        let mut tx = doc.transaction();
+        edit(&mut tx);
+        tx.commit();
+    }
+    let header = *fx.compound.document(id).unwrap().header();
+    Batch { header, relay, changes: doc.get_changes(&since) }
+}
+
+/// The object at `parent.key`.
+fn child(doc: &impl ReadDoc, parent: &ObjId, key: &str) -> ObjId {
+    doc.get(parent, key).unwrap().unwrap_or_else(|| panic!("no {key:?}")).1
+}
+
+/// The object of entity `id` in the root collection `collection`.
+fn entity(doc: &impl ReadDoc, collection: &str, id: &str) -> ObjId {
+    let map = child(doc, &ROOT, collection);
+    child(doc, &map, id)
+}
+
+fn id_of(fx: &Fixture, kind: DocKind) -> DocumentId {
+    fx.compound.single(kind).expect("the fixture holds the document").id()
+}
+
+/// A round over every fixture household, with the task at 2-1-101.
+fn round_with_task(fx: &mut Fixture) -> (DocumentId, TaskId) {
+    let round = fx.round("蔬菜包 第1轮", Selection::All);
+    let task = fx.task_at(round, "2-1-101");
+    (round, task)
+}
+
+/// A request taken down by `by`.
+fn add_request(fx: &mut Fixture, by: Actor) -> RequestId {
+    let op = Operation::AddRequest {
+        household: fx.household("2-1-302"),
+        channel: Channel::Phone,
+        category: Category::Medicine,
+        text: "降压药两盒".into(),
+        urgency: Urgency::Normal,
+    };
+    fx.ok(&by, &op).new_entity.unwrap().parse().unwrap()
+}
+
+fn care_draft(fx: &Fixture) -> CareDraft {
+    CareDraft {
+        household: fx.household("10-1-201"),
+        person_name: "陈刚".into(),
+        condition: NeedTag::Dialysis,
+        schedule: "每周二、四、六上午血透".into(),
+        medicines: String::new(),
+        insurance_card_held_by: None,
+        notes: String::new(),
+    }
+}
+
+/// Runs the real sync protocol from `from` towards `to` until `from` sends a message carrying
+/// changes, and returns that message (decoded from its bytes, as the relay receives it).
+fn first_message_with_changes(from: &Automerge, to: &Automerge) -> Message {
+    let (mut from_state, mut to_state) = (State::new(), State::new());
+    let (mut from, mut to) = (from.clone(), to.clone());
+    for _ in 0..10 {
+        if let Some(m) = to.generate_sync_message(&mut to_state) {
+            from.receive_sync_message(&mut from_state, m).unwrap();
+        }
+        if let Some(m) = from.generate_sync_message(&mut from_state) {
+            let m = Message::decode(&m.clone().encode()).unwrap();
+            if !m.changes.is_empty() {
+                return m;
+            }
+            to.receive_sync_message(&mut to_state, m).unwrap();
+        }
+    }
+    panic!("no message with changes");
+}
+
+/// Roster.
+mod validate_roster {
+    use super::*;
+
+    #[test]
+    fn anyone_in_the_compound_may_edit_a_households_notes() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let op = Operation::EditNotes {
+            household: fx.household("2-1-302"),
+            notes: "独居，敲门要大声".into(),
+        };
+        let batch = made_by(&mut fx, people.volunteer, &op, roster);
+        for author in people.each_role() {
+            let doc = batch.accepted(&author);
+            let notes =
+                doorstep_core::document::roster::household(&doc, fx.household("2-1-302")).unwrap().notes;
+            assert_eq!(notes, "独居，敲门要大声");
+        }
+    }
+
+    #[test]
+    fn only_coordinators_change_the_roster_beyond_notes() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let h = fx.household("2-1-101");
+        let ops = [
+            Operation::EditHousehold {
+                household: h,
+                edit: doorstep_core::schema::household::HouseholdEdit {
+                    phone: Some("13900000000".into()),
+                    ..Default::default()
+                },
+            },
+            Operation::SetControlStatus {
+                household: h,
+                status: doorstep_core::schema::control_status::ControlStatus::Confirmed,
+            },
+            Operation::SetNeedTags { household: h, needs: [NeedTag::Dialysis].into_iter().collect() },
+            Operation::RemoveHousehold { household: h },
+            Operation::AddHousehold { draft: support::draft("2-1-501") },
+            Operation::AddBuilding { estate: String::new(), label: "11".into(), lift: true },
+        ];
+        for op in &ops {
+            let batch = made_by(&mut fx, people.coordinator, op, roster);
+            for author in [people.volunteer, people.medic] {
+                let v = batch.forbidden(&author, Rule::RosterIsEditedByCoordinators);
+                assert!(v.reason.contains(author.role.as_str()), "{v}");
+            }
+            for author in [people.coordinator, people.admin] {
+                batch.accepted(&author);
+            }
+        }
+    }
+
+    #[test]
+    fn a_volunteer_cannot_delete_a_household_or_touch_a_field_beside_notes() {
+        let fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let key = fx.household("2-1-101").to_string();
+        let k = key.clone();
+        let delete = hostile(&fx, roster, move |tx| {
+            let map = child(tx, &ROOT, "households");
+            tx.delete(&map, k.as_str()).unwrap();
+        });
+        let v = delete.forbidden(&people.volunteer, Rule::RosterIsEditedByCoordinators);
+        assert!(v.reason.contains(&format!("may not remove household {key}")), "{v}");
+        delete.accepted(&people.coordinator);
+
+        let k = key.clone();
+        let rewrite = hostile(&fx, roster, move |tx| {
+            tx.put(entity(tx, "households", &k), "head", "冒名").unwrap();
+        });
+        let v = rewrite.forbidden(&people.volunteer, Rule::RosterIsEditedByCoordinators);
+        assert!(v.reason.contains("\"head\", only its notes"), "{v}");
+        rewrite.forbidden(&people.medic, Rule::RosterIsEditedByCoordinators);
+        rewrite.accepted(&people.coordinator);
+    }
+}
+
+/// Rounds.
+mod validate_rounds {
+    use super::*;
+
+    #[test]
+    fn only_coordinators_plan_rounds() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, task) = round_with_task(&mut fx);
+        let ops = [
+            Operation::AddTask {
+                round,
+                household: fx.household("2-2-101"),
+                kind: doorstep_core::schema::vocabulary::TaskKind::Medicine,
+                items: "降压药".into(),
+                priority: doorstep_core::schema::vocabulary::Priority::High,
+                request: None,
+            },
+            Operation::AssignTask { round, task, volunteer: people.volunteer2.person },
+            Operation::CancelTask { round, task, reason: "住户已转移".into() },
+            Operation::CloseRound { round },
+        ];
+        for op in &ops {
+            let batch = made_by(&mut fx, people.coordinator, op, round);
+            for author in [people.volunteer, people.medic] {
+                let rule = match op {
+                    // Assigning someone else is what the claim rule forbids.
+                    Operation::AssignTask { .. } => Rule::VolunteersClaimOnlyFreeTasks,
+                    _ => Rule::RoundsArePlannedByCoordinators,
+                };
+                batch.forbidden(&author, rule);
+            }
+            for author in [people.coordinator, people.admin] {
+                batch.accepted(&author);
+            }
+        }
+    }
+
+    #[test]
+    fn a_volunteer_cannot_change_a_rounds_title() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, _) = round_with_task(&mut fx);
+        let batch = hostile(&fx, round, |tx| tx.put(ROOT, "title", "改名").unwrap());
+        let v = batch.forbidden(&people.volunteer, Rule::RoundsArePlannedByCoordinators);
+        assert!(v.reason.contains("\"title\""), "{v}");
+        batch.forbidden(&people.medic, Rule::RoundsArePlannedByCoordinators);
+        batch.accepted(&people.coordinator);
+    }
+
+    #[test]
+    fn only_coordinators_and_admins_create_rounds() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let mut phone = phone(&fx, 9);
+        let op = Operation::CreateRound {
+            title: "药品 第1轮".into(),
+            kind: doorstep_core::schema::vocabulary::TaskKind::Medicine,
+            date: "2026-11-24".into(),
+            selection: Selection::Need { need: NeedTag::Dialysis },
+            items: "透析药".into(),
+            priority: doorstep_core::schema::vocabulary::Priority::Urgent,
+        };
+        fx.env.advance(1000);
+        let round = phone.apply(&mut fx.env.env(), &people.coordinator, &op).unwrap().created[0];
+        let batch = batch(&fx.compound, &phone, round, &[]);
+        assert!(batch.relay.get_heads().is_empty(), "the round is new to the relay");
+        for author in [people.volunteer, people.medic] {
+            batch.forbidden(&author, Rule::RoundsArePlannedByCoordinators);
+        }
+        for author in [people.coordinator, people.admin] {
+            let doc = batch.accepted(&author);
+            assert_eq!(doc.get_heads(), phone.document(round).unwrap().heads());
+        }
+
+        // The same changes presented as another document are refused: the header is the one the
+        // relay expects or nothing.
+        let mut wrong =
+            Batch { header: batch.header, relay: Automerge::new(), changes: batch.changes.clone() };
+        wrong.header.id = DocumentId::from_uuid(uuid::Uuid::from_u128(42));
+        let v = wrong.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains("header"), "{v}");
+    }
+
+    #[test]
+    fn a_new_documents_first_change_must_write_its_header() {
+        let fx = Fixture::default();
+        let people = fx.people;
+        let header = Header {
+            id: DocumentId::from_uuid(uuid::Uuid::from_u128(77)),
+            kind: DocKind::Round,
+            compound: fx.compound.id(),
+        };
+        let mut doc = Automerge::new().with_actor(ActorId::from([0xD6; 16]));
+        let mut tx = doc.transaction();
+        tx.put(ROOT, "title", "先写内容").unwrap();
+        tx.put(ROOT, "round_kind", "groceries").unwrap();
+        tx.put(ROOT, "date", "2026-11-24").unwrap();
+        tx.put(ROOT, "status", "open").unwrap();
+        tx.put_object(ROOT, "tasks", ObjType::Map).unwrap();
+        tx.commit();
+        let mut tx = doc.transaction();
+        tx.put(ROOT, "schema", 1u64).unwrap();
+        tx.put(ROOT, "id", header.id.to_string()).unwrap();
+        tx.put(ROOT, "kind", "round").unwrap();
+        tx.put(ROOT, "compound", header.compound.to_string()).unwrap();
+        tx.commit();
+        let changes = doc.get_changes(&[]);
+        let batch = Batch { header, relay: Automerge::new(), changes: changes.clone() };
+        let v = batch.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert_eq!(v.change, Some(changes[0].hash()), "the first change is blamed: {v}");
+        assert!(v.reason.contains("first change must write its header"), "{v}");
+    }
+
+    #[test]
+    fn a_volunteer_claims_only_free_tasks_and_releases_only_their_own() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, task) = round_with_task(&mut fx);
+        let (volunteer, volunteer2) = (people.volunteer, people.volunteer2);
+
+        // Claiming a free task: fine for the claimer, not for anyone else under their name.
+        let claim = made_by(&mut fx, volunteer, &Operation::ClaimTask { round, task }, round);
+        claim.accepted(&volunteer);
+        claim.accepted(&people.coordinator);
+        let v = claim.forbidden(&volunteer2, Rule::VolunteersClaimOnlyFreeTasks);
+        assert!(v.reason.contains(&volunteer.person.to_string()), "{v}");
+
+        // Taking a task assigned to someone else.
+        fx.ok(&people.coordinator, &Operation::AssignTask { round, task, volunteer: volunteer2.person });
+        let take = made_by(
+            &mut fx,
+            people.coordinator,
+            &Operation::AssignTask { round, task, volunteer: volunteer.person },
+            round,
+        );
+        let v = take.forbidden(&volunteer, Rule::VolunteersClaimOnlyFreeTasks);
+        assert!(v.reason.contains("which is assigned to"), "{v}");
+        take.forbidden(&people.medic, Rule::VolunteersClaimOnlyFreeTasks);
+        take.accepted(&people.coordinator);
+
+        // Releasing: one's own task yes, someone else's no.
+        let release = made_by(&mut fx, volunteer2, &Operation::UnassignTask { round, task }, round);
+        release.accepted(&volunteer2);
+        release.forbidden(&volunteer, Rule::VolunteersClaimOnlyFreeTasks);
+    }
+
+    #[test]
+    fn two_volunteers_claiming_one_task_offline_both_get_through_and_the_conflict_stays() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, task) = round_with_task(&mut fx);
+        let (volunteer, volunteer2) = (people.volunteer, people.volunteer2);
+        let since = relay_doc(&fx.compound, round).get_heads();
+        let mut a = phone(&fx, 10);
+        let mut b = phone(&fx, 11);
+        a.apply(&mut fx.env.env(), &volunteer, &Operation::ClaimTask { round, task }).unwrap();
+        b.apply(&mut fx.env.env(), &volunteer2, &Operation::ClaimTask { round, task }).unwrap();
+
+        let mut relay = relay_doc(&fx.compound, round);
+        let header = *fx.compound.document(round).unwrap().header();
+        let from_a = batch(&fx.compound, &a, round, &since).changes;
+        let from_b = batch(&fx.compound, &b, round, &since).changes;
+        check_and_apply(&mut relay, &header, &volunteer, from_a).unwrap();
+        check_and_apply(&mut relay, &header, &volunteer2, from_b).expect("a concurrent claim of a free task");
+        let values = relay.get_all(entity(&relay, "tasks", &task.to_string()), "assignee").unwrap();
+        assert_eq!(values.len(), 2, "both claims are kept for the coordinator to settle");
+    }
+
+    #[test]
+    fn attempts_are_appended_in_ones_own_name_only() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, task) = round_with_task(&mut fx);
+        let op =
+            Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: "放门口".into() };
+        let batch = made_by(&mut fx, people.volunteer, &op, round);
+        batch.accepted(&people.volunteer);
+        for author in [people.volunteer2, people.medic, people.coordinator, people.admin] {
+            let v = batch.forbidden(&author, Rule::AttemptsAreAppendOnly);
+            assert!(v.reason.contains(&format!("in the name of {}", people.volunteer.person)), "{v}");
+        }
+    }
+
+    #[test]
+    fn attempts_are_never_edited_or_removed_even_by_coordinators() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, task) = round_with_task(&mut fx);
+        let volunteer = people.volunteer;
+        fx.ok(
+            &volunteer,
+            &Operation::RecordAttempt { round, task, outcome: Outcome::NobodyHome, note: String::new() },
+        );
+        let key = task.to_string();
+
+        let k = key.clone();
+        let rewrite = hostile(&fx, round, move |tx| {
+            let list = child(tx, &entity(tx, "tasks", &k), "attempts");
+            let attempt = child_at(tx, &list, 0);
+            tx.put(&attempt, "outcome", "delivered").unwrap();
+        });
+        let k = key.clone();
+        let remove = hostile(&fx, round, move |tx| {
+            let list = child(tx, &entity(tx, "tasks", &k), "attempts");
+            tx.delete(&list, 0).unwrap();
+        });
+        let k = key.clone();
+        let replace_list = hostile(&fx, round, move |tx| {
+            let obj = entity(tx, "tasks", &k);
+            tx.put_object(&obj, "attempts", ObjType::List).unwrap();
+        });
+        let k = key.clone();
+        let delete_task = hostile(&fx, round, move |tx| {
+            let map = child(tx, &ROOT, "tasks");
+            tx.delete(&map, k.as_str()).unwrap();
+        });
+        for (what, batch) in [("edit", &rewrite), ("remove", &remove), ("remove", &replace_list)] {
+            for author in [volunteer, people.coordinator, people.admin] {
+                let v = batch.forbidden(&author, Rule::AttemptsAreAppendOnly);
+                assert!(v.reason.contains(what), "{v}");
+            }
+        }
+        delete_task.forbidden(&people.coordinator, Rule::AttemptsAreAppendOnly);
+        delete_task.forbidden(&volunteer, Rule::RoundsArePlannedByCoordinators);
+    }
+
+    fn child_at(doc: &impl ReadDoc, list: &ObjId, index: usize) -> ObjId {
+        doc.get(list, index).unwrap().unwrap().1
+    }
+
+    #[test]
+    fn a_hand_made_attempt_in_someone_elses_name_is_refused() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, task) = round_with_task(&mut fx);
+        let someone_else = people.volunteer2.person.to_string();
+        let k = task.to_string();
+        let batch = hostile(&fx, round, move |tx| {
+            let list = child(tx, &entity(tx, "tasks", &k), "attempts");
+            let attempt = tx.insert_object(&list, 0, ObjType::Map).unwrap();
+            tx.put(&attempt, "by", someone_else).unwrap();
+            tx.put(&attempt, "at", 1_795_392_000_000i64).unwrap();
+            tx.put(&attempt, "outcome", "delivered").unwrap();
+            tx.put(&attempt, "note", "").unwrap();
+        });
+        batch.forbidden(&people.volunteer, Rule::AttemptsAreAppendOnly);
+        batch.accepted(&people.volunteer2);
+    }
+
+    #[test]
+    fn a_closed_round_takes_nothing_but_a_coordinator_reopening_it() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, task) = round_with_task(&mut fx);
+        let since = relay_doc(&fx.compound, round).get_heads();
+        // The volunteer records an attempt offline, while the coordinator closes the round.
+        let mut offline = phone(&fx, 12);
+        let op = Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: String::new() };
+        offline.apply(&mut fx.env.env(), &people.volunteer, &op).unwrap();
+        fx.ok(&people.coordinator, &Operation::CloseRound { round });
+
+        let late = batch(&fx.compound, &offline, round, &since);
+        let v = late.forbidden(&people.volunteer, Rule::ClosedRoundsAreFinal);
+        assert!(v.reason.contains("蔬菜包 第1轮"), "{v}");
+
+        let retitle = hostile(&fx, round, |tx| tx.put(ROOT, "title", "改名").unwrap());
+        let v = retitle.forbidden(&people.coordinator, Rule::ClosedRoundsAreFinal);
+        assert!(v.reason.contains("reopen it first"), "{v}");
+
+        let reopen = hostile(&fx, round, |tx| tx.put(ROOT, "status", "open").unwrap());
+        reopen.accepted(&people.coordinator);
+        reopen.accepted(&people.admin);
+        reopen.forbidden(&people.volunteer, Rule::ClosedRoundsAreFinal);
+        reopen.forbidden(&people.medic, Rule::ClosedRoundsAreFinal);
+    }
+}
+
+/// Requests.
+mod validate_requests {
+    use super::*;
+
+    #[test]
+    fn anyone_adds_requests_in_their_own_name() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let requests = id_of(&fx, DocKind::Requests);
+        let op = Operation::AddRequest {
+            household: fx.household("2-1-302"),
+            channel: Channel::Door,
+            category: Category::Groceries,
+            text: "需要米和油".into(),
+            urgency: Urgency::Urgent,
+        };
+        for maker in people.each_role() {
+            let batch = made_by(&mut fx, maker, &op, requests);
+            batch.accepted(&maker);
+            let other =
+                if maker.person == people.volunteer2.person { people.volunteer } else { people.volunteer2 };
+            batch.forbidden(&other, Rule::ActorsBelongToTheirPerson);
+        }
+    }
+
+    #[test]
+    fn a_volunteer_may_not_add_a_request_already_triaged() {
+        let fx = Fixture::default();
+        let people = fx.people;
+        let requests = id_of(&fx, DocKind::Requests);
+        let by = people.volunteer.person.to_string();
+        let household = fx.household("2-1-101").to_string();
+        let batch = hostile(&fx, requests, move |tx| {
+            // The collection exists from the document's creation; add into it.
+            let (_, map) = tx.get(ROOT, "requests").unwrap().unwrap();
+            let obj = tx.put_object(&map, uuid::Uuid::from_u128(0xABC).to_string(), ObjType::Map).unwrap();
+            tx.put(&obj, "household", household).unwrap();
+            tx.put(&obj, "channel", "phone").unwrap();
+            tx.put(&obj, "category", "other").unwrap();
+            let text = tx.put_object(&obj, "text", ObjType::Text).unwrap();
+            tx.splice_text(&text, 0, 0, "要求优先").unwrap();
+            tx.put(&obj, "urgency", "critical").unwrap();
+            tx.put(&obj, "status", "accepted").unwrap();
+            tx.put_object(&obj, "tasks", ObjType::Map).unwrap();
+            tx.put(&obj, "by", by).unwrap();
+            tx.put(&obj, "at", 1_795_392_000_000i64).unwrap();
+        });
+        let v = batch.forbidden(&people.volunteer, Rule::RequestsAreTriagedByCoordinators);
+        assert!(v.reason.contains("\"new\""), "{v}");
+    }
+
+    #[test]
+    fn only_coordinators_triage_requests() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let requests = id_of(&fx, DocKind::Requests);
+        let request = add_request(&mut fx, people.volunteer);
+        let (round, task) = round_with_task(&mut fx);
+        let ops = [
+            Operation::TriageRequest {
+                request,
+                status: RequestStatus::Accepted,
+                urgency: Some(Urgency::Critical),
+            },
+            Operation::LinkRequest { request, round, task },
+        ];
+        for op in &ops {
+            let batch = made_by(&mut fx, people.coordinator, op, requests);
+            for author in [people.volunteer, people.medic] {
+                batch.forbidden(&author, Rule::RequestsAreTriagedByCoordinators);
+            }
+            for author in [people.coordinator, people.admin] {
+                batch.accepted(&author);
+            }
+        }
+    }
+
+    #[test]
+    fn a_volunteer_edits_the_text_of_their_own_request_only() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let requests = id_of(&fx, DocKind::Requests);
+        let request = add_request(&mut fx, people.volunteer);
+        let k = request.to_string();
+        let batch = hostile(&fx, requests, move |tx| {
+            let text = child(tx, &entity(tx, "requests", &k), "text");
+            tx.update_text(&text, "降压药三盒").unwrap();
+        });
+        batch.accepted(&people.volunteer);
+        batch.accepted(&people.coordinator);
+        let v = batch.forbidden(&people.volunteer2, Rule::RequestsAreTriagedByCoordinators);
+        assert!(v.reason.contains("their own requests only"), "{v}");
+
+        let k = request.to_string();
+        let delete = hostile(&fx, requests, move |tx| {
+            let map = child(tx, &ROOT, "requests");
+            tx.delete(&map, k.as_str()).unwrap();
+        });
+        delete.forbidden(&people.volunteer, Rule::RequestsAreTriagedByCoordinators);
+        delete.accepted(&people.coordinator);
+    }
+}
+
+/// Care ledger.
+mod validate_care {
+    use super::*;
+
+    #[test]
+    fn only_coordinators_admins_and_medics_write_the_care_ledger() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let care = id_of(&fx, DocKind::Care);
+        let op = Operation::AddCareEntry { draft: care_draft(&fx) };
+        let batch = made_by(&mut fx, people.medic, &op, care);
+        for author in [people.medic, people.coordinator, people.admin] {
+            batch.accepted(&author);
+        }
+        let v = batch.forbidden(&people.volunteer, Rule::CareLedgerIsForCoordinatorsAndMedics);
+        assert!(v.reason.starts_with("a volunteer may not write the care ledger"), "{v}");
+    }
+}
+
+/// Headers and creation.
+mod validate_headers {
+    use super::*;
+
+    #[test]
+    fn headers_are_fixed_for_everyone() {
+        let fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let other = uuid::Uuid::from_u128(0xBAD).to_string();
+        for field in ["compound", "id", "kind"] {
+            let value = other.clone();
+            let batch = hostile(&fx, roster, move |tx| tx.put(ROOT, field, value).unwrap());
+            for author in people.each_role() {
+                let v = batch.forbidden(&author, Rule::HeadersAreFixed);
+                assert!(v.reason.contains(field), "{v}");
+            }
+        }
+        let newer = hostile(&fx, roster, |tx| tx.put(ROOT, "schema", 99u64).unwrap());
+        newer.forbidden(&people.admin, Rule::HeadersAreFixed);
+    }
+
+    #[test]
+    fn only_admins_create_a_compounds_documents() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let admins_phone = Compound::create(&mut fx.env.env(), &people.admin, device(13), "新社区")
+            .expect("an admin creates");
+        let relay = Compound::new(admins_phone.id(), device(1));
+        for doc in admins_phone.documents() {
+            let batch = batch(&relay, &admins_phone, doc.id(), &[]);
+            batch.accepted(&people.admin);
+            for author in [people.coordinator, people.medic, people.volunteer] {
+                batch.forbidden(&author, Rule::CompoundsAreCreatedByAdmins);
+            }
+        }
+    }
+}
+
+/// Schema and size.
+mod validate_schema {
+    use super::*;
+
+    #[test]
+    fn values_outside_the_schema_are_refused_naming_the_field() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, task) = round_with_task(&mut fx);
+        let request = add_request(&mut fx, people.volunteer);
+        fx.ok(&people.medic, &Operation::AddCareEntry { draft: care_draft(&fx) });
+        let entry = fx.compound.care_entries()[0].id.to_string();
+        let household = fx.household("2-1-101").to_string();
+        let (roster, requests, care) =
+            (id_of(&fx, DocKind::Roster), id_of(&fx, DocKind::Requests), id_of(&fx, DocKind::Care));
+
+        let h = household.clone();
+        let banana_status = hostile(&fx, roster, move |tx| {
+            tx.put(entity(tx, "households", &h), "status", "banana").unwrap();
+        });
+        let v = banana_status.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains("\"status\"") && v.reason.contains("banana"), "{v}");
+        // A volunteer is told first that the field is not theirs to write.
+        banana_status.forbidden(&people.volunteer, Rule::RosterIsEditedByCoordinators);
+
+        let h = household.clone();
+        let missing_field = hostile(&fx, roster, move |tx| {
+            tx.delete(entity(tx, "households", &h), "flat").unwrap();
+        });
+        let v = missing_field.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains("\"flat\" is missing"), "{v}");
+
+        let h = household.clone();
+        let unknown_field = hostile(&fx, roster, move |tx| {
+            tx.put(entity(tx, "households", &h), "secret", "x").unwrap();
+        });
+        let v = unknown_field.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains("\"secret\" is not part of a household"), "{v}");
+
+        let h = household.clone();
+        let bad_tag = hostile(&fx, roster, move |tx| {
+            let needs = child(tx, &entity(tx, "households", &h), "needs");
+            tx.put(&needs, "banana", true).unwrap();
+        });
+        let v = bad_tag.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains("banana"), "{v}");
+
+        let h = household.clone();
+        let notes_as_string = hostile(&fx, roster, move |tx| {
+            tx.put(entity(tx, "households", &h), "notes", "plain").unwrap();
+        });
+        let v = notes_as_string.refused_as(&people.volunteer, ViolationKind::Schema);
+        assert!(v.reason.contains("\"notes\" is not an Automerge text"), "{v}");
+
+        let bad_key = hostile(&fx, roster, |tx| {
+            let map = child(tx, &ROOT, "households");
+            tx.put_object(&map, "not-a-uuid", ObjType::Map).unwrap();
+        });
+        let v = bad_key.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains("not-a-uuid"), "{v}");
+
+        let round_status = hostile(&fx, round, |tx| tx.put(ROOT, "status", "banana").unwrap());
+        let v = round_status.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains("\"status\""), "{v}");
+
+        let k = task.to_string();
+        let task_kind =
+            hostile(&fx, round, move |tx| tx.put(entity(tx, "tasks", &k), "kind", "banana").unwrap());
+        let v = task_kind.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains(&format!("task {task}")) && v.reason.contains("\"kind\""), "{v}");
+
+        let k = request.to_string();
+        let urgency = hostile(&fx, requests, move |tx| {
+            tx.put(entity(tx, "requests", &k), "urgency", "banana").unwrap();
+        });
+        let v = urgency.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains("\"urgency\""), "{v}");
+
+        let condition = hostile(&fx, care, move |tx| {
+            tx.put(entity(tx, "entries", &entry), "condition", ScalarValue::Int(3)).unwrap();
+        });
+        let v = condition.refused_as(&people.medic, ViolationKind::Schema);
+        assert!(v.reason.contains("\"condition\" is not a string"), "{v}");
+    }
+
+    #[test]
+    fn texts_counts_and_changes_beyond_the_limits_are_too_large() {
+        let fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let household = fx.household("2-1-101").to_string();
+
+        let h = household.clone();
+        let huge_notes = hostile(&fx, roster, move |tx| {
+            let notes = child(tx, &entity(tx, "households", &h), "notes");
+            tx.update_text(&notes, "很".repeat(limits::LONG_TEXT + 1)).unwrap();
+        });
+        let v = huge_notes.refused_as(&people.volunteer, ViolationKind::TooLarge);
+        assert!(v.reason.contains("\"notes\" is 4001 characters; at most 4000"), "{v}");
+
+        let h = household.clone();
+        let long_head = hostile(&fx, roster, move |tx| {
+            tx.put(entity(tx, "households", &h), "head", "王".repeat(limits::SHORT_TEXT + 1)).unwrap();
+        });
+        long_head.refused_as(&people.coordinator, ViolationKind::TooLarge);
+
+        let h = household.clone();
+        let crowd = hostile(&fx, roster, move |tx| {
+            tx.put(entity(tx, "households", &h), "people", 5000i64).unwrap();
+        });
+        let v = crowd.refused_as(&people.coordinator, ViolationKind::TooLarge);
+        assert!(v.reason.contains("\"people\" is 5000"), "{v}");
+
+        let h = household.clone();
+        let huge_change = hostile(&fx, roster, move |tx| {
+            tx.put(entity(tx, "households", &h), "phone", "1".repeat(limits::CHANGE_BYTES + 10)).unwrap();
+        });
+        let v = huge_change.refused_as(&people.admin, ViolationKind::TooLarge);
+        assert_eq!(v.change, Some(huge_change.changes[0].hash()));
+        assert!(v.reason.contains("bytes"), "{v}");
+    }
+}
+
+/// Batches: blame, retries, missing dependencies.
+mod validate_batches {
+    use super::*;
+
+    #[test]
+    fn the_change_that_breaks_a_rule_is_named() {
+        let fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let h = fx.household("2-1-101").to_string();
+        let (h1, h2, h3) = (h.clone(), h.clone(), h);
+        let batch = hostile_changes(
+            &fx,
+            roster,
+            vec![
+                Box::new(move |tx: &mut Transaction<'_>| {
+                    let notes = child(tx, &entity(tx, "households", &h1), "notes");
+                    tx.update_text(&notes, "第一次").unwrap();
+                }),
+                Box::new(move |tx: &mut Transaction<'_>| {
+                    tx.put(entity(tx, "households", &h2), "status", "confirmed").unwrap();
+                }),
+                Box::new(move |tx: &mut Transaction<'_>| {
+                    let notes = child(tx, &entity(tx, "households", &h3), "notes");
+                    tx.update_text(&notes, "第二次").unwrap();
+                }),
+            ],
+        );
+        assert_eq!(batch.changes.len(), 3);
+        let v = batch.forbidden(&people.volunteer, Rule::RosterIsEditedByCoordinators);
+        assert_eq!(v.change, Some(batch.changes[1].hash()), "the status change is to blame: {v}");
+        assert!(
+            v.to_string().contains(&batch.changes[1].hash().to_string()),
+            "the hash is shown in hex: {v}"
+        );
+        batch.accepted(&people.coordinator);
+    }
+
+    #[test]
+    fn a_retried_batch_is_a_harmless_no_op() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let op = Operation::EditNotes { household: fx.household("2-2-101"), notes: "三楼右手".into() };
+        let batch = made_by(&mut fx, people.volunteer, &op, roster);
+        let mut doc = batch.relay.clone();
+        let first =
+            check_and_apply(&mut doc, &batch.header, &people.volunteer, batch.changes.clone()).unwrap();
+        assert_eq!(first.len(), batch.changes.len());
+        let (heads, bytes) = (doc.get_heads(), doc.save());
+        let mut twice = batch.changes.clone();
+        twice.extend(batch.changes.clone());
+        let again = check_and_apply(&mut doc, &batch.header, &people.volunteer, twice).unwrap();
+        assert!(again.is_empty(), "nothing new to apply");
+        assert_eq!((doc.get_heads(), doc.save()), (heads, bytes));
+    }
+
+    #[test]
+    fn a_change_whose_dependencies_are_missing_waits() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let mut phone = phone(&fx, 9);
+        let since = relay_doc(&fx.compound, roster).get_heads();
+        let household = fx.household("2-2-101");
+        for notes in ["一", "二"] {
+            let op = Operation::EditNotes { household, notes: notes.into() };
+            phone.apply(&mut fx.env.env(), &people.volunteer, &op).unwrap();
+        }
+        let mut batch = batch(&fx.compound, &phone, roster, &since);
+        assert_eq!(batch.changes.len(), 2);
+        let second = batch.changes.remove(1);
+        batch.changes = vec![second.clone()];
+        let v = batch.refused_as(&people.volunteer, ViolationKind::MissingDeps);
+        assert_eq!(v.change, Some(second.hash()));
+        assert!(v.reason.contains("neither the relay nor this batch"), "{v}");
+    }
+}
+
+/// Changes no Automerge API would make, crafted by re-encoding decoded changes: Automerge 0.12
+/// panics on some of them, and the relay must still answer with a violation.
+mod validate_crafted {
+    use super::*;
+
+    /// Two changes by a hostile device: one creates a map at the root, the next writes into it.
+    fn two_changes(fx: &Fixture, roster: DocumentId) -> (Vec<Change>, Vec<ChangeHash>) {
+        let relay = relay_doc(&fx.compound, roster);
+        let since = relay.get_heads();
+        let mut doc = relay.with_actor(ActorId::from([0xD6; 16]));
+        let mut tx = doc.transaction();
+        let map = tx.put_object(ROOT, "name_history", ObjType::Map).unwrap();
+        tx.commit();
+        let mut tx = doc.transaction();
+        tx.put(&map, "k", "v").unwrap();
+        tx.commit();
+        (doc.get_changes(&since), since)
+    }
+
+    /// A batch of `changes` for the fixture's roster.
+    fn roster_batch(fx: &Fixture, changes: Vec<Change>) -> Batch {
+        let roster = id_of(fx, DocKind::Roster);
+        let header = *fx.compound.document(roster).unwrap().header();
+        Batch { header, relay: relay_doc(&fx.compound, roster), changes }
+    }
+
+    #[test]
+    fn a_new_documents_header_is_read_without_trusting_its_changes() {
+        let fx = Fixture::default();
+        let roster = id_of(&fx, DocKind::Roster);
+        let all = relay_doc(&fx.compound, roster).get_changes(&[]);
+        let header = doorstep_core::validate::new_document_header(roster, &all).unwrap();
+        assert_eq!(header, *fx.compound.document(roster).unwrap().header());
+
+        // A root change that writes into an object no change creates: Automerge panics on it.
+        let (changes, _) = two_changes(&fx, roster);
+        let mut expanded = changes[1].decode();
+        expanded.deps = Vec::new();
+        expanded.hash = None;
+        let crafted = Change::from(expanded);
+        let v =
+            doorstep_core::validate::new_document_header(roster, std::slice::from_ref(&crafted)).unwrap_err();
+        assert_eq!((v.kind, v.change), (ViolationKind::Malformed, Some(crafted.hash())), "{v}");
+
+        let v = doorstep_core::validate::new_document_header(roster, &all[1..]).unwrap_err();
+        assert_eq!(v.kind, ViolationKind::Schema, "{v}");
+        assert!(v.reason.contains("start from 0"), "{v}");
+    }
+
+    #[test]
+    fn a_write_into_an_object_that_does_not_exist_is_malformed_not_a_panic() {
+        let fx = Fixture::default();
+        let people = fx.people;
+        let (changes, since) = two_changes(&fx, id_of(&fx, DocKind::Roster));
+        // The second change, claiming to depend only on what the relay has: its object is
+        // created by a change the relay never sees.
+        let mut expanded = changes[1].decode();
+        expanded.deps = since;
+        expanded.hash = None;
+        let dangling = Change::from(expanded);
+        let batch = roster_batch(&fx, vec![dangling.clone()]);
+        let v = batch.refused_as(&people.admin, ViolationKind::Malformed);
+        assert_eq!(v.change, Some(dangling.hash()), "{v}");
+        assert!(v.reason.contains("Automerge cannot process the changes"), "{v}");
+    }
+
+    #[test]
+    fn a_gap_in_an_actors_sequence_is_malformed() {
+        let fx = Fixture::default();
+        let people = fx.people;
+        let (changes, _) = two_changes(&fx, id_of(&fx, DocKind::Roster));
+        let mut expanded = changes[0].decode();
+        expanded.seq = 5;
+        expanded.hash = None;
+        let batch = roster_batch(&fx, vec![Change::from(expanded)]);
+        batch.refused_as(&people.admin, ViolationKind::Malformed);
+    }
+
+    #[test]
+    fn a_second_change_with_an_existing_actors_sequence_number_is_malformed() {
+        let fx = Fixture::default();
+        let people = fx.people;
+        let (changes, _) = two_changes(&fx, id_of(&fx, DocKind::Roster));
+        let mut expanded = changes[0].decode();
+        expanded.actor_id = fx.compound.device().clone();
+        expanded.seq = 1;
+        expanded.hash = None;
+        let forged = Change::from(expanded);
+        let batch = roster_batch(&fx, vec![forged.clone()]);
+        let v = batch.refused_as(&people.admin, ViolationKind::Malformed);
+        assert_eq!(v.change, Some(forged.hash()));
+        assert!(v.reason.contains("duplicate seq"), "{v}");
+    }
+}
+
+/// Sync messages.
+mod validate_messages {
+    use super::*;
+
+    #[test]
+    fn a_v2_message_with_a_whole_document_is_checked_change_by_change() {
+        let fx = Fixture::default();
+        let people = fx.people;
+        let roster = fx.compound.single(DocKind::Roster).unwrap();
+        let message = first_message_with_changes(roster.automerge(), &Automerge::new());
+        assert_eq!(message.version, MessageVersion::V2, "a peer with nothing gets the whole document");
+        assert_eq!(message.changes.len(), 1, "as one document chunk");
+        let changes = changes_in(&message).unwrap();
+        assert_eq!(changes.len(), roster.automerge().get_changes(&[]).len());
+
+        let batch = Batch { header: *roster.header(), relay: Automerge::new(), changes };
+        let doc = batch.accepted(&people.admin);
+        assert_eq!(doc.get_heads(), roster.heads());
+        batch.forbidden(&people.coordinator, Rule::CompoundsAreCreatedByAdmins);
+    }
+
+    #[test]
+    fn a_v2_document_chunk_carrying_a_known_history_applies_only_what_is_new() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let op = Operation::EditNotes { household: fx.household("10-1-902"), notes: "电梯坏了".into() };
+        let notes = made_by(&mut fx, people.volunteer, &op, roster);
+        let mut phone_doc = notes.relay.clone();
+        phone_doc.apply_changes(notes.changes.clone()).unwrap();
+        // What a phone really sends the relay after one edit: Automerge answers with its whole
+        // document as soon as the missing changes outnumber a third of its actors.
+        let message = first_message_with_changes(&phone_doc, &notes.relay);
+        assert_eq!(message.version, MessageVersion::V2);
+        let batch = Batch {
+            header: notes.header,
+            relay: notes.relay.clone(),
+            changes: changes_in(&message).unwrap(),
+        };
+        let mut doc = batch.relay.clone();
+        let applied =
+            check_and_apply(&mut doc, &batch.header, &people.volunteer, batch.changes.clone()).unwrap();
+        assert_eq!(applied, notes.changes.iter().map(Change::hash).collect::<Vec<_>>());
+        // Only the new change is judged: the coordinator's history in the same chunk is not
+        // held against the volunteer, but a volunteer's own forbidden edit in it would be.
+        let (result, _) = batch.check(&people.medic);
+        assert_eq!(result.unwrap(), applied);
+    }
+
+    #[test]
+    fn a_v2_message_carrying_several_changes_back_to_back_is_split() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let mut phone = phone(&fx, 9);
+        let since = relay_doc(&fx.compound, roster).get_heads();
+        let household = fx.household("2-2-101");
+        for notes in ["一楼", "二楼", "三楼"] {
+            phone
+                .apply(
+                    &mut fx.env.env(),
+                    &people.volunteer,
+                    &Operation::EditNotes { household, notes: notes.into() },
+                )
+                .unwrap();
+        }
+        let sent = batch(&fx.compound, &phone, roster, &since);
+        let message = first_message_with_changes(phone.document(roster).unwrap().automerge(), &sent.relay);
+        assert_eq!((message.version.clone(), message.changes.len()), (MessageVersion::V2, 1), "one entry");
+        let changes = changes_in(&message).unwrap();
+        assert_eq!(changes.len(), 3, "three change chunks back to back");
+        let batch = Batch { header: sent.header, relay: sent.relay, changes };
+        batch.accepted(&people.volunteer);
+    }
+
+    #[test]
+    fn a_v1_message_carries_one_change_per_chunk() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let op = Operation::SetControlStatus {
+            household: fx.household("2-1-302"),
+            status: doorstep_core::schema::control_status::ControlStatus::Normal,
+        };
+        let status = made_by(&mut fx, people.coordinator, &op, roster);
+        // Automerge 0.12 answers a peer that advertises V2 with the whole document whenever the
+        // missing changes outnumber a third of the document's actors, which with a handful of
+        // devices is nearly always; a V1 message is what a peer without V2 sends: each change's
+        // (compressed) chunk, as `automerge::sync` builds it.
+        let message = Message {
+            heads: status.changes.iter().map(Change::hash).collect(),
+            need: Vec::new(),
+            have: Vec::new(),
+            changes: ChunkList::from(
+                status.changes.clone().iter_mut().map(|c| c.bytes().into_owned()).collect::<Vec<_>>(),
+            ),
+            flags: None,
+            version: MessageVersion::V1,
+        };
+        let message = Message::decode(&message.encode()).unwrap();
+        assert_eq!(message.version, MessageVersion::V1);
+        let changes = changes_in(&message).unwrap();
+        assert_eq!(
+            changes.iter().map(Change::hash).collect::<Vec<_>>(),
+            status.changes.iter().map(Change::hash).collect::<Vec<_>>()
+        );
+        let batch = Batch { header: status.header, relay: status.relay, changes };
+        batch.accepted(&people.coordinator);
+        batch.forbidden(&people.volunteer, Rule::RosterIsEditedByCoordinators);
+    }
+
+    #[test]
+    fn malformed_chunks_are_reported_not_panicked_on() {
+        let fx = Fixture::default();
+        let roster = fx.compound.single(DocKind::Roster).unwrap();
+        let good = roster.automerge().get_changes(&[])[0].raw_bytes().to_vec();
+        let mut trailing = good.clone();
+        trailing.extend_from_slice(b"and then some bytes");
+        let mut truncated_doc = roster.save();
+        truncated_doc.truncate(truncated_doc.len() / 2);
+        for (what, chunk) in [
+            ("garbage", b"not an automerge chunk".to_vec()),
+            ("a change followed by junk", trailing),
+            ("an unknown chunk type", [&good[..8], &[7u8], &good[9..]].concat()),
+            ("truncated document", truncated_doc),
+            ("truncated change", good[..good.len() - 3].to_vec()),
+        ] {
+            let message = Message {
+                heads: Vec::new(),
+                need: Vec::new(),
+                have: Vec::new(),
+                changes: ChunkList::from(vec![chunk]),
+                flags: None,
+                version: MessageVersion::V1,
+            };
+            let v = changes_in(&message).expect_err(what);
+            assert_eq!(v.kind, ViolationKind::Malformed, "{what}: {v}");
+            assert!(v.reason.contains("entry 0"), "{what}: {v}");
+            let v = v.in_document(roster.id());
+            assert_eq!(v.rejection().rule, "malformed");
+            assert_eq!(v.rejection().doc, roster.id());
+        }
+    }
+
+    #[test]
+    fn a_violation_reads_as_a_sentence_and_travels_as_a_rejection() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let care = id_of(&fx, DocKind::Care);
+        let op = Operation::AddCareEntry { draft: care_draft(&fx) };
+        let batch = made_by(&mut fx, people.coordinator, &op, care);
+        let v = batch.forbidden(&people.volunteer, Rule::CareLedgerIsForCoordinatorsAndMedics);
+        let change = v.change.unwrap().to_string();
+        assert_eq!(change.len(), 64, "hex");
+        let text = v.to_string();
+        assert!(
+            text.starts_with(&format!("{care}: change {change}: a volunteer may not write the care ledger")),
+            "{text}"
+        );
+        let rejection = v.rejection();
+        assert_eq!(rejection.rule, "care_ledger_is_for_coordinators_and_medics");
+        assert_eq!(rejection.change.as_deref(), Some(change.as_str()));
+        assert_eq!(rejection.reason, v.reason);
+    }
+}
+
+/// Cost on a real-sized roster.
+mod validate_cost {
+    use super::*;
+
+    /// The 1,040-household sample ledger (香樟苑).
+    const SAMPLE_ROSTER: &[u8] = include_bytes!("../../../shared/data/xiangzhangyuan-roster.csv");
+
+    /// The best of `runs` timings of `f`, in microseconds.
+    fn best_micros(runs: usize, mut f: impl FnMut()) -> u128 {
+        (0..runs)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                f();
+                start.elapsed().as_micros()
+            })
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Measures what checking costs the relay on the 1,040-household roster, and why the batch is
+    /// applied to a copy rather than applied and then undone. Run in release:
+    /// `cargo test --release -p doorstep-core --test validate validate_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement; run in release with --ignored --nocapture"]
+    fn on_the_1040_household_roster() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let preview = doorstep_core::import::read_roster_csv(SAMPLE_ROSTER).unwrap();
+        for row in &preview.households {
+            fx.ok(&people.coordinator, &Operation::AddHousehold { draft: row.draft.clone() });
+        }
+        let roster = fx.compound.single(DocKind::Roster).unwrap();
+        let doc = roster.automerge().clone();
+        let households = doorstep_core::document::roster::households(&doc).len();
+        assert!(households >= 1_040, "{households} households");
+        let header = *roster.header();
+        let someone = preview.households[500].draft.address.clone();
+        let household = doorstep_core::document::roster::households(&doc)
+            .into_iter()
+            .find(|h| {
+                h.address.building == someone.building
+                    && h.address.unit == someone.unit
+                    && h.address.flat == someone.flat
+            })
+            .unwrap()
+            .id;
+
+        let notes = made_by(
+            &mut fx,
+            people.volunteer,
+            &Operation::EditNotes { household, notes: "门口放".into() },
+            header.id,
+        );
+        let status = made_by(
+            &mut fx,
+            people.coordinator,
+            &Operation::SetControlStatus {
+                household,
+                status: doorstep_core::schema::control_status::ControlStatus::Confirmed,
+            },
+            header.id,
+        );
+        let runs = 20;
+        let with_patches = best_micros(runs, || {
+            let mut d = doc.clone();
+            let mut log = automerge::PatchLog::active();
+            d.apply_changes_log_patches(notes.changes.clone(), &mut log).unwrap();
+            drop(d.make_patches(&mut log));
+        });
+        let clone = best_micros(runs, || drop(doc.clone()));
+        let plain_apply = best_micros(runs, || {
+            let mut d = doc.clone();
+            d.apply_changes(notes.changes.clone()).unwrap();
+        });
+        let accepted = best_micros(runs, || {
+            let mut d = doc.clone();
+            check_and_apply(&mut d, &header, &people.volunteer, notes.changes.clone()).unwrap();
+        });
+        let rejected = best_micros(runs, || {
+            let mut d = doc.clone();
+            check_and_apply(&mut d, &header, &people.volunteer, status.changes.clone()).unwrap_err();
+        });
+        let heads = doc.get_heads();
+        let restore_fork_at = best_micros(3, || {
+            let mut d = doc.clone();
+            d.apply_changes(notes.changes.clone()).unwrap();
+            let restored = d.fork_at(&heads).unwrap();
+            assert_eq!(restored.get_heads(), heads);
+        });
+        let bytes = doc.save();
+        let restore_reload = best_micros(3, || drop(Automerge::load(&bytes).unwrap()));
+        let mut phone_doc = doc.clone();
+        phone_doc.apply_changes(notes.changes.clone()).unwrap();
+        let message = first_message_with_changes(&phone_doc, &doc);
+        let v2_extract = best_micros(3, || drop(changes_in(&message).unwrap()));
+        let from_v2 = changes_in(&message).unwrap();
+        let whole = Message {
+            heads: phone_doc.get_heads(),
+            need: Vec::new(),
+            have: Vec::new(),
+            changes: ChunkList::from(phone_doc.save()),
+            flags: None,
+            version: MessageVersion::V2,
+        };
+        let whole_extract = best_micros(3, || drop(changes_in(&whole).unwrap()));
+        let from_whole = changes_in(&whole).unwrap();
+        let whole_check = best_micros(3, || {
+            let mut d = doc.clone();
+            let applied = check_and_apply(&mut d, &header, &people.volunteer, from_whole.clone()).unwrap();
+            assert_eq!(applied.len(), 1);
+        });
+        let v2_check = best_micros(3, || {
+            let mut d = doc.clone();
+            let applied = check_and_apply(&mut d, &header, &people.volunteer, from_v2.clone()).unwrap();
+            assert_eq!(applied.len(), 1);
+        });
+        eprintln!(
+            "roster of {households} households: {} saved bytes, {} changes\n\
+             clone of the document                 {clone:>8} µs (the price of checking on a copy)\n\
+             clone + apply, no checks              {plain_apply:>8} µs\n\
+             clone + apply + patches, no checks    {with_patches:>8} µs\n\
+             check_and_apply, note edit accepted   {accepted:>8} µs (includes the caller's clone of the fixture)\n\
+             check_and_apply, status edit refused  {rejected:>8} µs (includes bisection to name the change)\n\
+             restore by fork_at(before heads)      {restore_fork_at:>8} µs (the apply-then-restore alternative)\n\
+             restore by reloading saved bytes      {restore_reload:>8} µs\n\
+             changes_in, V2 message from changes   {v2_extract:>8} µs ({} changes)\n\
+             check_and_apply of those V2 changes   {v2_check:>8} µs (1 new)\n\
+             changes_in, whole-document V2 chunk   {whole_extract:>8} µs ({} changes)\n\
+             check_and_apply of those changes      {whole_check:>8} µs (1 new)",
+            bytes.len(),
+            doc.get_changes(&[]).len(),
+            from_v2.len(),
+            from_whole.len(),
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! What coordinators and admins do to a compound beyond syncing: create it, import its roster,
+//! invite people, revoke them, export the roster. The HTTP API and the `doorstep admin` command
+//! line both call these, as a [`Principal`]: the command line as the district admin, the HTTP
+//! API as the caller behind the token.
+
+mod compound;
+mod error;
+mod invite;
+mod members;
+mod roster;
+
+use doorstep_core::Role;
+use doorstep_core::id::{CompoundId, PersonId};
+
+pub use compound::create_compound;
+pub use error::AdminError;
+pub use invite::{Invite, JoinRequest, Joined, create_invite, join};
+pub use members::{members, revoke_devices, revoke_membership};
+pub use roster::{ImportReport, RowProblem, export_roster, import_roster};
+
+use crate::relay::Relay;
+use crate::storage::Membership;
+
+/// Who is asking, and what they hold.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The person.
+    pub person: PersonId,
+    /// Whether they are a district admin (creates compounds, runs every compound).
+    pub district_admin: bool,
+    /// Their live memberships.
+    pub memberships: Vec<Membership>,
+}
+
+impl Principal {
+    /// Loads a person's memberships.
+    pub async fn load(relay: &Relay, person: PersonId, district_admin: bool) -> Result<Self, AdminError> {
+        let memberships = relay.storage().memberships(person).await?;
+        Ok(Self { person, district_admin, memberships })
+    }
+
+    /// The relay's own district admin, as the command line acts.
+    pub fn relay_admin(relay: &Relay) -> Self {
+        Self { person: relay.admin(), district_admin: true, memberships: Vec::new() }
+    }
+
+    /// Their role in a compound; a district admin is an admin everywhere.
+    pub fn role_in(&self, compound: CompoundId) -> Option<Role> {
+        if self.district_admin {
+            return Some(Role::Admin);
+        }
+        self.memberships.iter().find(|m| m.compound == compound).map(|m| m.role)
+    }
+
+    /// Fails unless they run `compound` (coordinator or admin).
+    pub fn require_running(&self, compound: CompoundId, action: &str) -> Result<Role, AdminError> {
+        match self.role_in(compound) {
+            Some(role) if role.is_coordinating() => Ok(role),
+            Some(role) => Err(AdminError::Forbidden(format!(
+                "a {} may not {action}; ask a coordinator of compound {compound}",
+                role.as_str()
+            ))),
+            None => Err(AdminError::Forbidden(format!(
+                "you are not a member of compound {compound}, so you may not {action}"
+            ))),
+        }
+    }
+}
+
+/// Fails unless the compound exists.
+async fn require_compound(
+    relay: &Relay,
+    compound: CompoundId,
+) -> Result<crate::storage::CompoundRecord, AdminError> {
+    relay
+        .storage()
+        .compound(compound)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no compound {compound}")))
+}

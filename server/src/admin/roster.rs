@@ -1,0 +1,145 @@
+//! Importing a roster spreadsheet into a compound, and exporting the roster back out.
+//!
+//! Import reads the whole file first (core's `read_roster_csv`, which never touches a document)
+//! and refuses it if any row is bad, unless the caller accepts importing the good rows only: a
+//! coordinator should see "line 12, column 户内人数: \"三\" is not a whole number" before half a
+//! ledger lands. Export writes the ledger template's Chinese columns with a byte-order mark, as
+//! Excel expects, and reads back through the importer unchanged.
+
+use doorstep_core::ImportPolicy;
+use doorstep_core::id::CompoundId;
+use doorstep_core::import::{RosterColumn, read_roster_csv};
+use doorstep_core::schema::household::Household;
+use doorstep_core::schema::vocabulary::DocKind;
+use serde::Serialize;
+
+use super::{AdminError, Principal, require_compound};
+use crate::relay::{Relay, RelayError};
+
+/// A row left out, by line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowProblem {
+    /// The 1-based line in the file.
+    pub line: usize,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl std::fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.reason.starts_with("line ") {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "line {}: {}", self.line, self.reason)
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    /// Households added to the roster.
+    pub imported: usize,
+    /// Households already at an address in the file, updated from it.
+    pub updated: usize,
+    /// Rows left out because they could not be read.
+    pub skipped: Vec<RowProblem>,
+    /// Headers that name no roster column; their values were not imported.
+    pub ignored_columns: Vec<String>,
+}
+
+/// Imports a roster CSV into `compound`. With row errors and without `accept_good_rows`, nothing
+/// is imported and the errors are returned.
+pub async fn import_roster(
+    relay: &Relay,
+    principal: &Principal,
+    compound: CompoundId,
+    bytes: Vec<u8>,
+    accept_good_rows: bool,
+) -> Result<ImportReport, AdminError> {
+    require_compound(relay, compound).await?;
+    principal.require_running(compound, "import a roster")?;
+    let preview = tokio::task::spawn_blocking(move || read_roster_csv(&bytes))
+        .await
+        .map_err(|e| AdminError::Relay(RelayError::Task(e.to_string())))??;
+    let mut skipped: Vec<RowProblem> =
+        preview.errors.iter().map(|e| RowProblem { line: e.line, reason: e.to_string() }).collect();
+    if preview.omitted_errors > 0 {
+        skipped.push(RowProblem {
+            line: 0,
+            reason: format!("{} more rows with errors", preview.omitted_errors),
+        });
+    }
+    if !skipped.is_empty() && !accept_good_rows {
+        return Err(AdminError::BadRows(skipped));
+    }
+    let ignored_columns = preview.ignored_columns.clone();
+    let policy = if accept_good_rows { ImportPolicy::AcceptGoodRows } else { ImportPolicy::AllOrNothing };
+    // One Automerge change for the whole file: households already at an address are updated,
+    // never duplicated (a re-import of a corrected sheet).
+    let summary = relay
+        .write(compound, move |compound, env, actor| compound.import_roster(env, actor, &preview, policy))
+        .await??;
+    let (imported, updated) = (summary.added, summary.updated);
+    tracing::info!(%compound, imported, skipped = skipped.len(), "roster imported");
+    Ok(ImportReport { imported, updated, skipped, ignored_columns })
+}
+
+/// The compound's roster as CSV (UTF-8 with BOM, the ledger template's columns), households in
+/// the order a volunteer climbs.
+pub async fn export_roster(
+    relay: &Relay,
+    principal: &Principal,
+    compound: CompoundId,
+) -> Result<String, AdminError> {
+    require_compound(relay, compound).await?;
+    principal.require_running(compound, "export the roster")?;
+    let roster = relay
+        .storage()
+        .documents_of(vec![compound])
+        .await?
+        .into_iter()
+        .find(|r| r.header.kind == DocKind::Roster)
+        .ok_or_else(|| AdminError::NotFound(format!("compound {compound} has no roster")))?;
+    let mut slot = relay.cache().lock(roster.header.id).await;
+    let cached = slot
+        .fresh(relay.storage())
+        .await
+        .map_err(RelayError::from)?
+        .ok_or_else(|| AdminError::NotFound(format!("compound {compound} has no roster")))?;
+    let mut households = doorstep_core::document::roster::households(&cached.doc);
+    drop(slot);
+    households.sort_by_key(|h| h.address.climb_key());
+    write_csv(&households)
+}
+
+fn write_csv(households: &[Household]) -> Result<String, AdminError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let bad = |e: csv::Error| AdminError::Invalid(format!("CSV export failed: {e}"));
+    writer.write_record(RosterColumn::ALL.iter().map(|c| c.header_zh())).map_err(bad)?;
+    for h in households {
+        let a = &h.address;
+        let needs: Vec<&str> = h.needs.iter().map(|n| n.label_zh()).collect();
+        let record = [
+            a.estate.clone(),
+            format!("{}号楼", a.building),
+            if a.unit.is_empty() { String::new() } else { format!("{}单元", a.unit) },
+            a.floor.to_string(),
+            a.flat.clone(),
+            h.head.clone(),
+            h.phone.clone(),
+            h.people.to_string(),
+            h.aged_60_plus.to_string(),
+            h.children_under_6.to_string(),
+            needs.join("、"),
+            h.status.label_zh().to_owned(),
+            if h.lift { "有" } else { "无" }.to_owned(),
+            h.notes.clone(),
+        ];
+        writer.write_record(&record).map_err(bad)?;
+    }
+    let bytes = writer.into_inner().map_err(|e| AdminError::Invalid(format!("CSV export failed: {e}")))?;
+    let text =
+        String::from_utf8(bytes).map_err(|e| AdminError::Invalid(format!("CSV export failed: {e}")))?;
+    Ok(format!("\u{feff}{text}"))
+}

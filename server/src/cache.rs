@@ -1,0 +1,231 @@
+//! Documents held in memory, one lock per document.
+//!
+//! Loading a roster from its snapshot and chunks costs milliseconds; a sync of it should not pay
+//! that every time. So documents stay in memory, each behind its own `tokio::sync::Mutex`: two
+//! phones syncing the same roster take turns (Automerge documents are not shared-write), while
+//! different documents sync in parallel. A document nobody has used for the idle time is
+//! evicted; it stays on disk and is loaded again on demand.
+//!
+//! Before each use the slot catches up with storage ([`Slot::fresh`]): it asks for chunks with a
+//! higher `seq` than it has folded in, so writes by another process (an admin command on the
+//! same file, or in future another relay on the same PostgreSQL) are seen without locking
+//! across processes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use automerge::{ActorId, Automerge};
+use doorstep_core::document::Header;
+use doorstep_core::id::DocumentId;
+use doorstep_core::schema::vocabulary::{DocKind, RoundStatus};
+use tokio::sync::OwnedMutexGuard;
+
+use crate::storage::{DocumentRecord, Storage, StorageError, StoredDocument};
+
+/// Why a cached document could not be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The stored bytes are not an Automerge document.
+    #[error("stored document {id} does not load: {reason}")]
+    Corrupt {
+        /// The document.
+        id: DocumentId,
+        /// Automerge's complaint.
+        reason: String,
+    },
+}
+
+/// A document in memory.
+#[derive(Debug)]
+pub struct CachedDoc {
+    /// What it is, and whether it is open.
+    pub record: DocumentRecord,
+    /// The document, written under the relay's actor.
+    pub doc: Automerge,
+    /// The highest stored chunk folded in.
+    pub known_seq: i64,
+    /// Roughly its stored size: snapshot plus chunks.
+    pub stored_bytes: usize,
+    /// Chunks stored since the last compaction.
+    pub chunks_since_compaction: usize,
+}
+
+impl CachedDoc {
+    /// A document the relay has just created and stored whole.
+    pub fn created(header: Header, doc: Automerge, stored_bytes: usize) -> Self {
+        let open = is_open(&header, &doc);
+        Self {
+            record: DocumentRecord { header, open },
+            doc,
+            known_seq: 0,
+            stored_bytes,
+            chunks_since_compaction: 0,
+        }
+    }
+}
+
+/// Whether a document is open: everything but a closed round is.
+pub fn is_open(header: &Header, doc: &Automerge) -> bool {
+    header.kind != DocKind::Round
+        || doorstep_core::document::round::info(header.id, doc)
+            .map_or(true, |i| i.status == RoundStatus::Open)
+}
+
+/// One document's place in the cache; `loaded` is `None` until first use, after an eviction
+/// was raced, or after [`Slot::invalidate`].
+#[derive(Debug)]
+pub struct Slot {
+    id: DocumentId,
+    actor: ActorId,
+    loaded: Option<CachedDoc>,
+    last_used: Instant,
+}
+
+impl Slot {
+    /// The document brought up to date with storage, or `None` if it is not stored.
+    pub async fn fresh(&mut self, storage: &dyn Storage) -> Result<Option<&mut CachedDoc>, CacheError> {
+        self.last_used = Instant::now();
+        match self.loaded.take() {
+            None => {
+                let Some(stored) = storage.load_document(self.id).await? else { return Ok(None) };
+                self.loaded = Some(load(self.id, self.actor.clone(), stored).await?);
+            }
+            Some(mut cached) => {
+                let catchup = storage.changes_since(self.id, cached.known_seq).await?;
+                if catchup.compacted_seq > cached.known_seq {
+                    // Chunks we never saw may have been folded into a new snapshot: reload.
+                    let Some(stored) = storage.load_document(self.id).await? else { return Ok(None) };
+                    cached = load(self.id, self.actor.clone(), stored).await?;
+                } else if let Some(last) = catchup.chunks.last() {
+                    let seq = last.seq;
+                    for chunk in &catchup.chunks {
+                        cached
+                            .doc
+                            .load_incremental(&chunk.bytes)
+                            .map_err(|e| CacheError::Corrupt { id: self.id, reason: e.to_string() })?;
+                        cached.stored_bytes += chunk.bytes.len();
+                        cached.chunks_since_compaction += 1;
+                    }
+                    cached.known_seq = seq;
+                    cached.record.open = is_open(&cached.record.header, &cached.doc);
+                }
+                self.loaded = Some(cached);
+            }
+        }
+        Ok(self.loaded.as_mut())
+    }
+
+    /// The document as held, without asking storage.
+    pub fn held(&mut self) -> Option<&mut CachedDoc> {
+        self.loaded.as_mut()
+    }
+
+    /// Puts a document (new, or taken out for work) into the slot.
+    pub fn put(&mut self, doc: CachedDoc) {
+        self.last_used = Instant::now();
+        self.loaded = Some(doc);
+    }
+
+    /// Takes the document out, for work on a blocking thread; [`Slot::put`] returns it.
+    pub fn take(&mut self) -> Option<CachedDoc> {
+        self.loaded.take()
+    }
+
+    /// Forgets the in-memory copy, so the next use reloads what is stored. Used when the memory
+    /// copy may hold something storage does not (a failed commit).
+    pub fn invalidate(&mut self) {
+        self.loaded = None;
+    }
+}
+
+async fn load(id: DocumentId, actor: ActorId, stored: StoredDocument) -> Result<CachedDoc, CacheError> {
+    // Loading a large roster is CPU work; keep it off the async workers.
+    tokio::task::spawn_blocking(move || {
+        let corrupt = |e: automerge::AutomergeError| CacheError::Corrupt { id, reason: e.to_string() };
+        let mut doc = Automerge::load(&stored.snapshot).map_err(corrupt)?.with_actor(actor);
+        let mut stored_bytes = stored.snapshot.len();
+        for chunk in &stored.chunks {
+            doc.load_incremental(&chunk.bytes).map_err(corrupt)?;
+            stored_bytes += chunk.bytes.len();
+        }
+        let known_seq = stored.chunks.last().map_or(stored.compacted_seq, |c| c.seq);
+        let mut record = stored.record;
+        record.open = is_open(&record.header, &doc);
+        Ok(CachedDoc { record, doc, known_seq, stored_bytes, chunks_since_compaction: stored.chunks.len() })
+    })
+    .await
+    .map_err(|e| CacheError::Storage(StorageError::Task(e.to_string())))?
+}
+
+/// The documents in memory.
+#[derive(Debug)]
+pub struct DocCache {
+    actor: ActorId,
+    // A std mutex: it guards only the map, is held for a lookup or an insert, and never across an
+    // `.await`. The per-document locks inside are tokio's, because those are held while storage
+    // is awaited.
+    slots: Mutex<HashMap<DocumentId, Arc<tokio::sync::Mutex<Slot>>>>,
+}
+
+impl DocCache {
+    /// An empty cache whose documents write under `actor`.
+    pub fn new(actor: ActorId) -> Self {
+        Self { actor, slots: Mutex::new(HashMap::new()) }
+    }
+
+    /// Locks a document's slot, creating it if needed. Callers that lock several documents must
+    /// lock them in ascending ID order.
+    pub async fn lock(&self, id: DocumentId) -> OwnedMutexGuard<Slot> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(slots.entry(id).or_insert_with(|| {
+                Arc::new(tokio::sync::Mutex::new(Slot {
+                    id,
+                    actor: self.actor.clone(),
+                    loaded: None,
+                    last_used: Instant::now(),
+                }))
+            }))
+        };
+        slot.lock_owned().await
+    }
+
+    /// How many documents are in memory.
+    pub fn len(&self) -> usize {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.values().filter(|s| s.try_lock().map_or(true, |s| s.loaded.is_some())).count()
+    }
+
+    /// Whether no document is in memory.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes documents unused for `idle` that nobody holds, and returns those with chunks not
+    /// yet compacted, so the caller can compact them on the way out.
+    pub fn evict_idle(&self, idle: Duration) -> Vec<CachedDoc> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = Vec::new();
+        slots.retain(|_, slot| {
+            // Someone else holds the Arc (waiting for or holding the lock): keep it.
+            if Arc::strong_count(slot) > 1 {
+                return true;
+            }
+            let Ok(mut guard) = slot.try_lock() else { return true };
+            if guard.last_used.elapsed() < idle {
+                return true;
+            }
+            if let Some(doc) = guard.loaded.take()
+                && doc.chunks_since_compaction > 0
+            {
+                out.push(doc);
+            }
+            false
+        });
+        out
+    }
+}

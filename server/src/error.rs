@@ -1,0 +1,201 @@
+//! HTTP errors: every refusal is a status and a JSON body `{"error": code, "reason": sentence}`
+//! that a phone can match on and a person can act on. The error also rides on the response as
+//! an extension, so the request middleware logs it once, with the request's span.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::admin::AdminError;
+use crate::storage::{InviteProblem, StorageError};
+use crate::sync::SyncBatchError;
+
+/// An error answered to an HTTP request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppError {
+    /// 401: no token, a token we do not know, or a revoked one.
+    Unauthorized(String),
+    /// 403: the caller may not do this.
+    Forbidden(String),
+    /// 404: no such thing.
+    NotFound(String),
+    /// 400: the request is malformed; `error` says how (`malformed`, `wire_version`, `invalid`).
+    BadRequest {
+        /// The code.
+        error: &'static str,
+        /// The sentence.
+        reason: String,
+    },
+    /// 409: the request conflicts with what is stored (an invite already used).
+    Conflict(String),
+    /// 410: it was there but no longer is (an expired invite).
+    Gone(String),
+    /// 413: the body, or the number of documents in it, is over the limit.
+    TooLarge(String),
+    /// 415: the body is not of the expected type.
+    UnsupportedMediaType(String),
+    /// 429: the token made too many requests; retry after this long.
+    RateLimited {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// 408: the request took longer than the relay waits.
+    Timeout(Duration),
+    /// 503: the relay's storage failed; a retry may succeed.
+    Unavailable(String),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    reason: String,
+}
+
+impl AppError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Gone(_) => StatusCode::GONE,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The stable code in the body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::BadRequest { error, .. } => error,
+            AppError::Conflict(_) => "conflict",
+            AppError::Gone(_) => "gone",
+            AppError::TooLarge(_) => "too_large",
+            AppError::UnsupportedMediaType(_) => "unsupported_media_type",
+            AppError::RateLimited { .. } => "rate_limited",
+            AppError::Timeout(_) => "timeout",
+            AppError::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// The sentence in the body.
+    pub fn reason(&self) -> String {
+        match self {
+            AppError::Unauthorized(r)
+            | AppError::Forbidden(r)
+            | AppError::NotFound(r)
+            | AppError::BadRequest { reason: r, .. }
+            | AppError::Conflict(r)
+            | AppError::Gone(r)
+            | AppError::TooLarge(r)
+            | AppError::UnsupportedMediaType(r)
+            | AppError::Unavailable(r) => r.clone(),
+            AppError::RateLimited { retry_after } => format!(
+                "too many requests with this token; retry after {} seconds",
+                retry_after.as_secs_f64().ceil()
+            ),
+            AppError::Timeout(limit) => {
+                format!(
+                    "the request took longer than {} seconds; try again with a smaller batch",
+                    limit.as_secs()
+                )
+            }
+        }
+    }
+
+    /// A 400 with code `malformed`.
+    pub fn malformed(reason: impl Into<String>) -> Self {
+        AppError::BadRequest { error: "malformed", reason: reason.into() }
+    }
+
+    /// A 400 with code `invalid`.
+    pub fn invalid(reason: impl Into<String>) -> Self {
+        AppError::BadRequest { error: "invalid", reason: reason.into() }
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status().as_u16(), self.code(), self.reason())
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = Body { error: self.code(), reason: self.reason() };
+        let mut response = (self.status(), Json(body)).into_response();
+        if let AppError::RateLimited { retry_after } = &self {
+            let secs = retry_after.as_secs_f64().ceil().max(1.0);
+            if let Ok(value) = HeaderValue::from_str(&format!("{secs:.0}")) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+impl From<StorageError> for AppError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Invite(problem) => problem.into(),
+            StorageError::NotFound(what) => AppError::NotFound(what),
+            other => {
+                tracing::error!(error = %other, "storage failed");
+                AppError::Unavailable("the relay's storage failed; try again shortly".into())
+            }
+        }
+    }
+}
+
+impl From<InviteProblem> for AppError {
+    fn from(problem: InviteProblem) -> Self {
+        match problem {
+            InviteProblem::Unknown => AppError::NotFound(problem.to_string()),
+            InviteProblem::Used => AppError::Conflict(problem.to_string()),
+            InviteProblem::Expired => AppError::Gone(problem.to_string()),
+        }
+    }
+}
+
+impl From<SyncBatchError> for AppError {
+    fn from(e: SyncBatchError) -> Self {
+        match e {
+            SyncBatchError::TooManyDocuments { .. } => AppError::TooLarge(e.to_string()),
+            SyncBatchError::DuplicateDocument(_) => AppError::invalid(e.to_string()),
+            SyncBatchError::Storage(s) => s.into(),
+        }
+    }
+}
+
+impl From<AdminError> for AppError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Forbidden(r) => AppError::Forbidden(r),
+            AdminError::NotFound(r) => AppError::NotFound(r),
+            AdminError::Invalid(_)
+            | AdminError::Import(_)
+            | AdminError::BadRows(_)
+            | AdminError::Operation(_) => AppError::invalid(e.to_string()),
+            AdminError::Invite(problem) => problem.into(),
+            AdminError::Storage(s) => s.into(),
+            AdminError::Relay(r) => {
+                tracing::error!(error = %r, "relay failed");
+                AppError::Unavailable("the relay could not complete this; try again shortly".into())
+            }
+        }
+    }
+}

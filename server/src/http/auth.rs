@@ -1,0 +1,51 @@
+//! `Authorization: Bearer <token>` on every API request, and the token's rate limit.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::error::AppError;
+use crate::secret;
+use crate::state::AppState;
+use crate::storage::{Session, TokenStatus};
+
+/// The device behind the request's token, checked against storage and the rate limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated(pub Session);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            AppError::Unauthorized(
+                "no Authorization header; send `Authorization: Bearer <device token>`".into(),
+            )
+        })?;
+        let value = header
+            .to_str()
+            .map_err(|_| AppError::Unauthorized("the Authorization header is not readable text".into()))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                AppError::Unauthorized("the Authorization header must be `Bearer <device token>`".into())
+            })?;
+        let hash = secret::hash_token(token);
+        match state.relay.storage().authenticate(hash).await? {
+            TokenStatus::Valid(session) => {
+                state.limiter.check(hash).map_err(|retry_after| AppError::RateLimited { retry_after })?;
+                tracing::Span::current().record("person", tracing::field::display(session.person));
+                Ok(Authenticated(session))
+            }
+            TokenStatus::Revoked => Err(AppError::Unauthorized(
+                "this device's token was revoked; ask your coordinator for a new invite".into(),
+            )),
+            TokenStatus::Unknown => Err(AppError::Unauthorized(
+                "this token is not known to the relay; join again with an invite code".into(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! JSON bodies and path IDs whose failures answer in the relay's error format, not axum's plain
+//! text.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+
+/// A JSON request body.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(AppError::UnsupportedMediaType("send the body as Content-Type: application/json".into()))
+            }
+            Err(e) => Err(AppError::malformed(format!("the JSON body is not acceptable: {}", e.body_text()))),
+        }
+    }
+}
+
+/// Parses an ID from a path segment.
+pub fn id<T>(text: &str) -> Result<T, AppError>
+where
+    T: std::str::FromStr<Err = doorstep_core::id::BadId>,
+{
+    text.parse().map_err(|e: doorstep_core::id::BadId| AppError::invalid(e.to_string()))
+}

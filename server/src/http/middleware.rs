@@ -1,0 +1,49 @@
+//! Around every request: a tracing span, a time limit, the log line (with the `AppError` the
+//! handler put on the response, if any) and the request metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Observes one request.
+pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!(
+        "request",
+        id,
+        method = %req.method(),
+        route = %route,
+        person = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let limit = state.config.limits.request_timeout;
+    let response = match tokio::time::timeout(limit, next.run(req).instrument(span.clone())).await {
+        Ok(response) => response,
+        Err(_) => AppError::Timeout(limit).into_response(),
+    };
+    let took = started.elapsed();
+    let status = response.status();
+    let _entered = span.enter();
+    let millis = took.as_secs_f64() * 1000.0;
+    match response.extensions().get::<AppError>() {
+        Some(error) if status.is_server_error() => {
+            tracing::error!(status = status.as_u16(), error = error.code(), reason = %error.reason(), millis, "request failed");
+        }
+        Some(error) => {
+            tracing::warn!(status = status.as_u16(), error = error.code(), reason = %error.reason(), millis, "request refused");
+        }
+        None => tracing::info!(status = status.as_u16(), millis, "request done"),
+    }
+    state.metrics.request(&route, status.as_u16(), took);
+    response
+}

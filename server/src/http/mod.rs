@@ -1,0 +1,58 @@
+//! The relay's HTTP surface: the router, its middleware and its handlers.
+//!
+//! | route | auth | body |
+//! |---|---|---|
+//! | `POST /v1/sync` | token | CBOR `SyncRequest` → CBOR `SyncResponse` |
+//! | `POST /v1/join` | invite code | JSON `{invite_code, device_name, name?}` → `{token, person, compound, role}` |
+//! | `GET /v1/me` | token | who am I, my memberships |
+//! | `GET, POST /v1/compounds` | token | list / create (district admins) |
+//! | `POST /v1/compounds/{id}/invites` | token | `{role, expires_in_hours?}` → `{code, …}` |
+//! | `GET /v1/compounds/{id}/members` | token | members |
+//! | `POST /v1/compounds/{id}/members/{person}/revoke` | token | 204 |
+//! | `POST /v1/compounds/{id}/roster?accept_good_rows=` | token | CSV → import report |
+//! | `GET /v1/compounds/{id}/roster.csv` | token | CSV |
+//! | `POST /v1/persons/{id}/revoke-devices` | token | `{revoked}` |
+//! | `GET /healthz`, `GET /metrics` | none | text |
+
+mod admin;
+mod auth;
+mod cbor;
+mod health;
+mod join;
+mod json;
+mod middleware;
+mod sync;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use cbor::CBOR;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The relay's router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/sync", post(sync::sync))
+        .route("/v1/join", post(join::join))
+        .route("/v1/me", get(admin::me))
+        .route("/v1/compounds", get(admin::compounds).post(admin::create_compound))
+        .route("/v1/compounds/{id}/invites", post(admin::create_invite))
+        .route("/v1/compounds/{id}/members", get(admin::members))
+        .route("/v1/compounds/{id}/members/{person}/revoke", post(admin::revoke))
+        .route("/v1/compounds/{id}/roster", post(admin::import_roster))
+        .route("/v1/compounds/{id}/roster.csv", get(admin::export_roster))
+        .route("/v1/persons/{id}/revoke-devices", post(admin::revoke_devices))
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> AppError {
+    AppError::NotFound(format!("no route {}; the API lives under /v1", uri.path()))
+}

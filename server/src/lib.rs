@@ -1,0 +1,80 @@
+//! Doorstep's relay: a small axum + tokio server that merges the documents of volunteers' and
+//! coordinators' phones (DESIGN §5).
+//!
+//! - [`run`] serves a [`Router`] built by [`app`] on a listener until a shutdown future
+//!   completes; `main.rs` only parses the command line, sets up logging and calls it.
+//! - [`relay::Relay`] is the relay without HTTP (storage, document cache, the relay's own admin
+//!   actor); [`sync::sync_batch`] is `POST /v1/sync` without HTTP; [`admin`] holds what the
+//!   HTTP API and the `doorstep admin` commands share.
+//! - [`storage::Storage`] is the store behind an `Arc<dyn Storage>`; SQLite is the default.
+//!
+//! **Architecture Invariant:** every change that reaches a stored document was checked by
+//! `doorstep_core::validate` against its author's role and bound actor, or written by the relay
+//! itself through `Compound::apply`.
+
+pub mod access;
+pub mod admin;
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod phone;
+pub mod rate_limit;
+pub mod relay;
+pub mod secret;
+pub mod state;
+pub mod storage;
+pub mod sync;
+
+use std::future::Future;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::{Config, Limits};
+pub use state::AppState;
+
+/// The relay's router for `state`.
+pub fn app(state: AppState) -> Router {
+    http::app(state)
+}
+
+/// Serves the relay on `listener` until `shutdown` completes, then finishes the requests in
+/// flight and returns. A background task evicts idle documents from memory meanwhile.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let evictor = {
+        let state = state.clone();
+        let every = (state.config.idle_eviction / 2).max(std::time::Duration::from_millis(100));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        let evicted = state.relay.cache().evict_idle(state.config.idle_eviction);
+                        if !evicted.is_empty() {
+                            tracing::debug!(documents = evicted.len(), "evicting idle documents");
+                            state.relay.compact_evicted(evicted).await;
+                        }
+                    }
+                    _ = stop_rx.changed() => break,
+                }
+            }
+        })
+    };
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let _ = stop_tx.send(true);
+    if let Err(e) = evictor.await {
+        tracing::warn!(error = %e, "eviction task ended abnormally");
+    }
+    tracing::info!("relay stopped");
+    served
+}

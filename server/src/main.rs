@@ -1,0 +1,275 @@
+//! `doorstep`: the relay's command line. Parses arguments, sets up logging, binds, and hands over
+//! to the library; the admin commands open the database file directly.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use doorstep_core::Role;
+use doorstep_core::id::{CompoundId, PersonId};
+use doorstep_server::admin::{self, Principal};
+use doorstep_server::relay::{Opened, Relay};
+use doorstep_server::storage::sqlite::SqliteStorage;
+use doorstep_server::{AppState, Config};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "doorstep", version, about = "Doorstep relay: syncs volunteers' and coordinators' phones")]
+struct Cli {
+    /// Log as JSON lines (for a log collector) instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the relay.
+    Serve {
+        /// The SQLite database file; created on first start.
+        #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.db")]
+        db: PathBuf,
+        /// Address to listen on. Loopback by default: put a TLS proxy in front to serve phones.
+        #[arg(long, env = "DOORSTEP_LISTEN", default_value = "127.0.0.1:7700")]
+        listen: SocketAddr,
+        /// On an empty database, seed a demo compound with a coordinator, two volunteers and a round.
+        #[arg(long)]
+        demo: bool,
+        /// Seconds a document may sit unused before it leaves memory.
+        #[arg(long, default_value_t = 600)]
+        idle_seconds: u64,
+        /// Requests per second each token may make on average.
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+    },
+    /// A phone in the terminal: join, see tasks by door, record attempts, take requests, sync.
+    Phone(doorstep_server::phone::PhoneArgs),
+    /// Administers the database file directly (works whether or not the relay is running).
+    Admin {
+        /// The SQLite database file.
+        #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.db")]
+        db: PathBuf,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Creates a compound; prints its ID.
+    CreateCompound {
+        /// Its name ("香樟苑").
+        #[arg(long)]
+        name: String,
+    },
+    /// Imports a roster spreadsheet (CSV, UTF-8 or GB18030) into a compound.
+    ImportRoster {
+        /// The compound.
+        #[arg(long)]
+        compound: CompoundId,
+        /// The CSV file.
+        file: PathBuf,
+        /// Import the good rows even if some rows have errors.
+        #[arg(long)]
+        accept_good_rows: bool,
+    },
+    /// Makes a single-use invite code; prints it.
+    Invite {
+        /// The compound.
+        #[arg(long)]
+        compound: CompoundId,
+        /// The role it grants: volunteer, medic, coordinator or admin.
+        #[arg(long)]
+        role: Role,
+        /// Hours until it expires.
+        #[arg(long, default_value_t = 168)]
+        hours: u64,
+    },
+    /// Revokes a person's membership of a compound, or with no compound every device token of the
+    /// person (a lost phone).
+    Revoke {
+        /// The person.
+        #[arg(long)]
+        person: PersonId,
+        /// The compound.
+        #[arg(long)]
+        compound: Option<CompoundId>,
+    },
+    /// Writes a compound's roster as CSV to standard output.
+    Export {
+        /// The compound.
+        #[arg(long)]
+        compound: CompoundId,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cli.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { db, listen, demo, idle_seconds, rate } => {
+                serve(db, listen, demo, idle_seconds, rate).await
+            }
+            Command::Admin { db, command } => administer(db, command).await,
+            Command::Phone(args) => Ok(doorstep_server::phone::run(args).await?),
+        }
+    })
+}
+
+async fn open(db: &PathBuf) -> anyhow::Result<Relay> {
+    let storage =
+        SqliteStorage::open(db).await.with_context(|| format!("opening database {}", db.display()))?;
+    let Opened { relay, admin_token } = Relay::open(Arc::new(storage)).await.context("opening the relay")?;
+    if let Some(token) = admin_token {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "created the district admin (person {}); its token, shown once:", relay.admin())?;
+        writeln!(out, "admin token: {token}")?;
+    }
+    Ok(relay)
+}
+
+async fn serve(
+    db: PathBuf,
+    listen: SocketAddr,
+    demo: bool,
+    idle_seconds: u64,
+    rate: f64,
+) -> anyhow::Result<()> {
+    let relay = open(&db).await?;
+    let seeded =
+        if demo { doorstep_server::demo::seed(&relay).await.context("seeding the demo")? } else { None };
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "doorstep listening on http://{addr} (database {})", db.display())?;
+        if let Some(seed) = seeded {
+            writeln!(
+                out,
+                "demo compound {} with {} households; open round {}",
+                seed.compound, seed.households, seed.round
+            )?;
+            for p in &seed.people {
+                writeln!(
+                    out,
+                    "  {:<24} {:<11} person {}  token {}",
+                    p.name,
+                    p.role.as_str(),
+                    p.person,
+                    p.token
+                )?;
+            }
+            if let Some(c) = seed.people.first() {
+                writeln!(out, "try: curl -H 'Authorization: Bearer {}' http://{addr}/v1/me", c.token)?;
+            }
+        }
+        out.flush()?;
+    }
+    let defaults = Config::default();
+    let config = Config {
+        idle_eviction: Duration::from_secs(idle_seconds.max(1)),
+        limits: doorstep_server::Limits { rate_per_second: rate, ..defaults.limits.clone() },
+        ..defaults
+    };
+    let state = AppState::new(relay, config);
+    doorstep_server::run(listener, state, shutdown_signal()).await.context("serving")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn administer(db: PathBuf, command: AdminCommand) -> anyhow::Result<()> {
+    let relay = open(&db).await?;
+    let me = Principal::relay_admin(&relay);
+    let mut out = std::io::stdout().lock();
+    match command {
+        AdminCommand::CreateCompound { name } => {
+            let record = admin::create_compound(&relay, &me, &name).await?;
+            writeln!(out, "{}", record.id)?;
+        }
+        AdminCommand::ImportRoster { compound, file, accept_good_rows } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            match admin::import_roster(&relay, &me, compound, bytes, accept_good_rows).await {
+                Ok(report) => {
+                    writeln!(out, "imported {} households, updated {}", report.imported, report.updated)?;
+                    for problem in &report.skipped {
+                        writeln!(out, "skipped {problem}")?;
+                    }
+                    if !report.ignored_columns.is_empty() {
+                        writeln!(out, "ignored columns: {}", report.ignored_columns.join(", "))?;
+                    }
+                }
+                Err(admin::AdminError::BadRows(rows)) => {
+                    for problem in &rows {
+                        writeln!(out, "{problem}")?;
+                    }
+                    anyhow::bail!(
+                        "{} rows have errors and nothing was imported; fix them, or pass --accept-good-rows",
+                        rows.len()
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        AdminCommand::Invite { compound, role, hours } => {
+            let invite =
+                admin::create_invite(&relay, &me, compound, role, Duration::from_secs(hours.max(1) * 3600))
+                    .await?;
+            writeln!(out, "{}", invite.code)?;
+        }
+        AdminCommand::Revoke { person, compound: Some(compound) } => {
+            admin::revoke_membership(&relay, &me, person, compound).await?;
+            writeln!(out, "revoked {person} from {compound}")?;
+        }
+        AdminCommand::Revoke { person, compound: None } => {
+            let n = admin::revoke_devices(&relay, &me, person).await?;
+            writeln!(out, "revoked {n} device tokens of {person}")?;
+        }
+        AdminCommand::Export { compound } => {
+            let csv = admin::export_roster(&relay, &me, compound).await?;
+            out.write_all(csv.as_bytes())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Counters for `GET /metrics`, in the Prometheus text format.
+//!
+//! A handful of counters written by hand rather than a metrics crate: the relay needs requests by
+//! route and status, request durations, documents in and out of sync, rejections by rule, bytes
+//! in and out and the documents in memory, and nothing that would need a registry.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+/// Upper bounds of the request-duration histogram, in seconds.
+const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// The relay's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    // Std mutexes: each is held for one map update, never across an `.await`.
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    durations: Mutex<BTreeMap<String, Histogram>>,
+    rejections: Mutex<BTreeMap<String, u64>>,
+    sync_docs_in: AtomicU64,
+    sync_docs_out: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts a finished request.
+    pub fn request(&self, route: &str, status: u16, took: Duration) {
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((route.to_owned(), status))
+            .or_default() += 1;
+        let mut durations = self.durations.lock().unwrap_or_else(PoisonError::into_inner);
+        let h = durations.entry(route.to_owned()).or_default();
+        let secs = took.as_secs_f64();
+        for (count, bound) in h.counts.iter_mut().zip(BUCKETS) {
+            if secs <= bound {
+                *count += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += secs;
+    }
+
+    /// Counts one sync request's documents and bytes.
+    pub fn sync(&self, docs_in: usize, docs_out: usize, bytes_in: usize, bytes_out: usize) {
+        let add = |counter: &AtomicU64, n: usize| {
+            counter.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed)
+        };
+        add(&self.sync_docs_in, docs_in);
+        add(&self.sync_docs_out, docs_out);
+        add(&self.bytes_in, bytes_in);
+        add(&self.bytes_out, bytes_out);
+    }
+
+    /// Counts a rejected document message.
+    pub fn rejection(&self, rule: &str) {
+        *self
+            .rejections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(rule.to_owned())
+            .or_default() += 1;
+    }
+
+    /// The Prometheus text exposition, with `docs_cached` as a gauge.
+    pub fn render(&self, docs_cached: usize) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail; the results are ignored for that reason.
+        let _ = writeln!(out, "# HELP doorstep_http_requests_total HTTP requests by route and status.");
+        let _ = writeln!(out, "# TYPE doorstep_http_requests_total counter");
+        for ((route, status), n) in self.requests.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            let _ =
+                writeln!(out, "doorstep_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+        }
+        let _ =
+            writeln!(out, "# HELP doorstep_http_request_duration_seconds HTTP request durations by route.");
+        let _ = writeln!(out, "# TYPE doorstep_http_request_duration_seconds histogram");
+        for (route, h) in self.durations.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            for (count, bound) in h.counts.iter().zip(BUCKETS) {
+                let _ = writeln!(
+                    out,
+                    "doorstep_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "doorstep_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ =
+                writeln!(out, "doorstep_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
+            let _ = writeln!(
+                out,
+                "doorstep_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count
+            );
+        }
+        let _ = writeln!(out, "# HELP doorstep_sync_rejections_total Document messages rejected, by rule.");
+        let _ = writeln!(out, "# TYPE doorstep_sync_rejections_total counter");
+        for (rule, n) in self.rejections.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            let _ = writeln!(out, "doorstep_sync_rejections_total{{rule=\"{rule}\"}} {n}");
+        }
+        let counters = [
+            (
+                "doorstep_sync_documents_in_total",
+                "Document messages received in sync requests.",
+                &self.sync_docs_in,
+            ),
+            (
+                "doorstep_sync_documents_out_total",
+                "Document messages sent in sync responses.",
+                &self.sync_docs_out,
+            ),
+            ("doorstep_sync_bytes_in_total", "Sync request body bytes.", &self.bytes_in),
+            ("doorstep_sync_bytes_out_total", "Sync response body bytes.", &self.bytes_out),
+        ];
+        for (name, help, counter) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP doorstep_documents_cached Documents held in memory.");
+        let _ = writeln!(out, "# TYPE doorstep_documents_cached gauge");
+        let _ = writeln!(out, "doorstep_documents_cached {docs_cached}");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_by_label() {
+        let m = Metrics::default();
+        m.request("/v1/sync", 200, Duration::from_millis(3));
+        m.request("/v1/sync", 200, Duration::from_millis(30));
+        m.request("/v1/sync", 415, Duration::from_millis(1));
+        m.rejection("schema");
+        m.sync(3, 2, 100, 200);
+        let text = m.render(5);
+        assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"200\"} 2"), "{text}");
+        assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"415\"} 1"));
+        assert!(
+            text.contains("doorstep_http_request_duration_seconds_bucket{route=\"/v1/sync\",le=\"0.005\"} 2")
+        );
+        assert!(text.contains("doorstep_http_request_duration_seconds_count{route=\"/v1/sync\"} 3"));
+        assert!(text.contains("doorstep_sync_rejections_total{rule=\"schema\"} 1"));
+        assert!(text.contains("doorstep_sync_documents_in_total 3"));
+        assert!(text.contains("doorstep_sync_bytes_out_total 200"));
+        assert!(text.contains("doorstep_documents_cached 5"));
+    }
+}

@@ -1,0 +1,42 @@
+//! Errors of the command-line phone, each with what to do about it.
+
+use doorstep_replica::ReplicaError;
+use doorstep_replica::http::TransportError;
+
+/// Why a phone command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PhoneError {
+    /// The local replica failed or refused the operation.
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    /// Talking to the relay failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The phone has not joined a compound.
+    #[error("this phone has not joined yet: run `doorstep phone join --relay URL CODE` first")]
+    NotJoined,
+    /// No task matches.
+    #[error("no open task matches {0:?}; run `doorstep phone tasks --all` to see task IDs")]
+    UnknownTask(String),
+    /// Several tasks match a prefix.
+    #[error("{0:?} matches several tasks; give more characters of the ID")]
+    AmbiguousTask(String),
+    /// The address did not lead to one household.
+    #[error(transparent)]
+    Lookup(#[from] doorstep_core::query::LookupError),
+    /// The phone holds several compounds and the command needs one.
+    #[error("this phone holds {0} compounds; this command works on a phone with one")]
+    SeveralCompounds(usize),
+    /// An `op` argument that is not an operation.
+    #[error("not an operation: {0}")]
+    BadOperation(String),
+    /// Writing an export file failed.
+    #[error("cannot write {path}: {source}")]
+    Export {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,255 @@
+//! `doorstep phone …`: a volunteer's (or coordinator's) phone in a terminal, on the same
+//! replica and HTTP transport the mobile bindings use. It is how people try Doorstep without a
+//! phone, and how the end-to-end tests and scripts drive it. `--json` prints machine-readable
+//! output.
+
+mod error;
+mod render;
+mod resolve;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use clap::{Args, Subcommand};
+use doorstep_core::query;
+use doorstep_core::schema::vocabulary::{Category, Channel, Outcome, Urgency};
+use doorstep_core::{Operation, Timestamp};
+use doorstep_replica::Replica;
+use doorstep_replica::http::{self, RelayClient};
+
+pub use error::PhoneError;
+
+/// Options every phone command takes.
+#[derive(Debug, Args)]
+pub struct PhoneArgs {
+    /// The phone's SQLite file (created on first use).
+    #[arg(long, env = "DOORSTEP_PHONE_DB", default_value = "phone.sqlite")]
+    pub db: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PhoneCommand,
+}
+
+/// The phone's commands.
+#[derive(Debug, Subcommand)]
+pub enum PhoneCommand {
+    /// Joins a compound with an invite code from a coordinator.
+    Join {
+        /// The relay's URL, e.g. http://127.0.0.1:7700.
+        #[arg(long, env = "DOORSTEP_RELAY")]
+        relay: String,
+        /// The invite code.
+        code: String,
+        /// A name for this device.
+        #[arg(long, default_value = "command-line phone")]
+        name: String,
+    },
+    /// Syncs with the relay (when in signal).
+    Sync,
+    /// Who this phone is, its compounds, unsynced changes and last sync.
+    Status,
+    /// My tasks, grouped by door in climbing order (`--all`: every open task of the compound).
+    Tasks {
+        /// Every pending task, not only mine.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Takes an unassigned task.
+    Claim {
+        /// Task ID (or a unique prefix of at least 6 characters).
+        task: String,
+    },
+    /// Releases a task.
+    Release {
+        /// Task ID or prefix.
+        task: String,
+    },
+    /// Records what happened at the door.
+    Attempt {
+        /// Task ID or prefix.
+        task: String,
+        /// delivered | nobody_home | refused | wrong_address (or 已送达 …).
+        outcome: Outcome,
+        /// A note.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Takes down a resident's request at the door (or by phone).
+    Request {
+        /// The household's address: 17号楼3单元702, 17栋3单元702室 or 17-3-702.
+        address: String,
+        /// What they ask for.
+        text: String,
+        /// groceries | medicine | medical | other.
+        #[arg(long, default_value = "groceries")]
+        category: Category,
+        /// normal | urgent | critical.
+        #[arg(long, default_value = "normal")]
+        urgency: Urgency,
+        /// phone | wechat | door | other.
+        #[arg(long, default_value = "door")]
+        channel: Channel,
+    },
+    /// Replaces a household's notes.
+    Notes {
+        /// The household's address.
+        address: String,
+        /// The new notes.
+        text: String,
+    },
+    /// Shows the household at an address.
+    Find {
+        /// The address.
+        address: String,
+    },
+    /// Rounds with every task, its derived status and every attempt (a coordinator's view).
+    Rounds,
+    /// Counts by control status, need and task status.
+    Counts,
+    /// Conflicts to review (double deliveries, competing assignments, concurrent statuses).
+    Conflicts,
+    /// Residents' requests.
+    Requests,
+    /// Changes the relay refused (`--export FILE` writes them as JSON).
+    Quarantine {
+        /// Write the refused changes (with their bytes, hex) to this file.
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
+    /// Applies any operation given as JSON, e.g. '{"op":"close_round","round":"…"}'.
+    Op {
+        /// The operation, as JSON.
+        operation: String,
+    },
+}
+
+/// Runs a phone command.
+pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
+    let replica = Mutex::new(Replica::open(&args.db)?);
+    let out = render::Output { json: args.json };
+    match args.command {
+        PhoneCommand::Join { relay, code, name } => {
+            let client = RelayClient::new(&relay, None)?;
+            let joined = http::join(&replica, &client, &code, &name).await?;
+            lock(&replica).remember_relay(&relay, &joined.token)?;
+            let client = client.with_token(joined.token.clone());
+            let report = http::sync(&replica, &client, now).await?;
+            out.joined(&joined, &report);
+        }
+        PhoneCommand::Sync => {
+            let (url, token) = lock(&replica).remembered_relay()?.ok_or(PhoneError::NotJoined)?;
+            let client = RelayClient::new(&url, Some(token))?;
+            let report = http::sync(&replica, &client, now).await?;
+            out.synced(&report, lock(&replica).unsynced_changes());
+        }
+        PhoneCommand::Status => out.status(&lock(&replica))?,
+        PhoneCommand::Tasks { all } => {
+            let r = lock(&replica);
+            let person = r.identity().map(|i| i.person);
+            let doors: Vec<_> =
+                r.compounds().flat_map(|c| query::doors_for(c, if all { None } else { person })).collect();
+            out.doors(&doors);
+        }
+        PhoneCommand::Claim { task } => {
+            let (compound, round, task) = resolve::task(&lock(&replica), &task)?;
+            apply(&replica, compound, Operation::ClaimTask { round, task }, &out)?;
+        }
+        PhoneCommand::Release { task } => {
+            let (compound, round, task) = resolve::task(&lock(&replica), &task)?;
+            apply(&replica, compound, Operation::UnassignTask { round, task }, &out)?;
+        }
+        PhoneCommand::Attempt { task, outcome, note } => {
+            let (compound, round, task) = resolve::task(&lock(&replica), &task)?;
+            apply(&replica, compound, Operation::RecordAttempt { round, task, outcome, note }, &out)?;
+        }
+        PhoneCommand::Request { address, text, category, urgency, channel } => {
+            let (compound, household) = resolve::household(&lock(&replica), &address)?;
+            let op = Operation::AddRequest { household: household.id, channel, category, text, urgency };
+            apply(&replica, compound, op, &out)?;
+        }
+        PhoneCommand::Notes { address, text } => {
+            let (compound, household) = resolve::household(&lock(&replica), &address)?;
+            apply(&replica, compound, Operation::EditNotes { household: household.id, notes: text }, &out)?;
+        }
+        PhoneCommand::Find { address } => {
+            let (_, household) = resolve::household(&lock(&replica), &address)?;
+            out.household(&household);
+        }
+        PhoneCommand::Rounds => {
+            let r = lock(&replica);
+            let rounds: Vec<_> = r
+                .compounds()
+                .flat_map(|c| {
+                    let tasks = c.tasks();
+                    c.round_infos()
+                        .into_iter()
+                        .map(move |info| {
+                            let mine: Vec<_> =
+                                tasks.iter().filter(|t| t.round == info.document).cloned().collect();
+                            (info, mine)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            out.rounds(&rounds);
+        }
+        PhoneCommand::Counts => {
+            let r = lock(&replica);
+            let counts: Vec<_> = r.compounds().map(|c| (c.name(), query::counts(c))).collect();
+            out.counts(&counts);
+        }
+        PhoneCommand::Conflicts => {
+            let r = lock(&replica);
+            let conflicts: Vec<_> = r.compounds().flat_map(query::conflicts).collect();
+            out.conflicts(&conflicts);
+        }
+        PhoneCommand::Requests => {
+            let r = lock(&replica);
+            let requests: Vec<_> = r.compounds().flat_map(|c| c.requests()).collect();
+            out.requests(&requests);
+        }
+        PhoneCommand::Quarantine { export } => {
+            let changes = lock(&replica).quarantine()?;
+            if let Some(path) = export {
+                render::export_quarantine(&path, &changes)?;
+            }
+            out.quarantine(&changes);
+        }
+        PhoneCommand::Op { operation } => {
+            let op: Operation =
+                serde_json::from_str(&operation).map_err(|e| PhoneError::BadOperation(e.to_string()))?;
+            let compound = resolve::only_compound(&lock(&replica))?;
+            apply(&replica, compound, op, &out)?;
+        }
+    }
+    Ok(())
+}
+
+fn apply(
+    replica: &Mutex<Replica>,
+    compound: doorstep_core::id::CompoundId,
+    op: Operation,
+    out: &render::Output,
+) -> Result<(), PhoneError> {
+    let mut r = lock(replica);
+    let applied = r.apply(now(), compound, &op)?;
+    out.applied(&applied, r.unsynced_changes());
+    Ok(())
+}
+
+fn now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    Timestamp::from_millis(millis)
+}
+
+fn lock(replica: &Mutex<Replica>) -> std::sync::MutexGuard<'_, Replica> {
+    // One command per process: a poisoned lock still guards a consistent replica, because every
+    // write is one SQLite transaction.
+    replica.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,270 @@
+//! What the phone prints: text for people, JSON (`--json`) for scripts and tests.
+#![allow(clippy::print_stdout)] // Printing is this module's job.
+
+use std::path::Path;
+
+use doorstep_core::Applied;
+use doorstep_core::query::{Conflict, Counts, Door};
+use doorstep_core::schema::household::Household;
+use doorstep_core::schema::request::Request;
+use doorstep_core::schema::task::{RoundInfo, Task};
+use doorstep_core::schema::vocabulary::TaskStatus;
+use doorstep_replica::http::JoinResponse;
+use doorstep_replica::{QuarantinedChange, Replica, SyncReport};
+use serde::Serialize;
+use serde_json::json;
+
+use super::PhoneError;
+
+/// Text or JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub json: bool,
+}
+
+impl Output {
+    fn emit(&self, value: impl Serialize, text: impl FnOnce() -> String) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string(&value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+            );
+        } else {
+            println!("{}", text());
+        }
+    }
+
+    pub fn joined(&self, joined: &JoinResponse, report: &SyncReport) {
+        self.emit(json!({"person": joined.person, "compound": joined.compound, "role": joined.role, "sync": report}), || {
+            format!(
+                "joined compound {} as {} (person {}); {} documents fetched",
+                joined.compound,
+                joined.role.as_str(),
+                joined.person,
+                report.fetched.len()
+            )
+        });
+    }
+
+    pub fn synced(&self, report: &SyncReport, unsynced: usize) {
+        self.emit(json!({"report": report, "unsynced": unsynced}), || {
+            let mut s = format!(
+                "synced in {} requests ({} B up, {} B down): {} documents changed, {} fetched, {} dropped; {} changes not yet synced",
+                report.requests,
+                report.bytes_up,
+                report.bytes_down,
+                report.changed.len(),
+                report.fetched.len(),
+                report.dropped.len(),
+                unsynced
+            );
+            for r in &report.rejected {
+                s.push_str(&format!("\nrefused by the relay ({}): {} — moved to quarantine", r.rule, r.reason));
+            }
+            s
+        });
+    }
+
+    pub fn status(&self, replica: &Replica) -> Result<(), PhoneError> {
+        let compounds: Vec<_> = replica
+            .compounds()
+            .map(|c| json!({"id": c.id(), "name": c.name(), "role": replica.role(c.id()), "documents": c.documents().count()}))
+            .collect();
+        let quarantined = replica.quarantine()?.len();
+        let value = json!({
+            "person": replica.identity().map(|i| i.person),
+            "compounds": compounds,
+            "unsynced": replica.unsynced_changes(),
+            "last_sync": replica.last_sync().map(|t| t.as_millis()),
+            "quarantined": quarantined,
+        });
+        self.emit(&value, || {
+            let mut s = match replica.identity() {
+                Some(i) => format!("person {}\n", i.person),
+                None => "not joined\n".to_owned(),
+            };
+            for c in replica.compounds() {
+                let role = replica.role(c.id()).map_or("?", |r| r.as_str());
+                s.push_str(&format!("compound {} {} as {}\n", c.id(), c.name(), role));
+            }
+            s.push_str(&format!("{} changes not yet synced; ", replica.unsynced_changes()));
+            s.push_str(&match replica.last_sync() {
+                Some(t) => format!("last sync at {} (Unix ms)", t.as_millis()),
+                None => "never synced".to_owned(),
+            });
+            if quarantined > 0 {
+                s.push_str(&format!(
+                    "\n{quarantined} changes refused by the relay: see `doorstep phone quarantine`"
+                ));
+            }
+            s
+        });
+        Ok(())
+    }
+
+    pub fn doors(&self, doors: &[Door]) {
+        self.emit(doors, || {
+            if doors.is_empty() {
+                return "no tasks".to_owned();
+            }
+            let mut s = String::new();
+            for door in doors {
+                s.push_str(&format!("{}\n", household_line(&door.household)));
+                for t in &door.tasks {
+                    s.push_str(&format!(
+                        "    {} {} {} [{}] {}\n",
+                        t.id,
+                        t.kind.label_zh(),
+                        t.items,
+                        t.status().label_zh(),
+                        t.priority.label_zh()
+                    ));
+                }
+            }
+            s.trim_end().to_owned()
+        });
+    }
+
+    pub fn household(&self, h: &Household) {
+        self.emit(h, || format!("{}\n    {}", household_line(h), h.notes));
+    }
+
+    pub fn applied(&self, applied: &Applied, unsynced: usize) {
+        let value = json!({"changed": applied.changed, "created": applied.created, "new_entity": applied.new_entity, "unsynced": unsynced});
+        self.emit(value, || format!("saved on this phone; {unsynced} changes not yet synced"));
+    }
+
+    pub fn rounds(&self, rounds: &[(RoundInfo, Vec<Task>)]) {
+        let value: Vec<_> = rounds
+            .iter()
+            .map(|(info, tasks)| {
+                let tasks: Vec<_> = tasks.iter().map(|t| json!({"task": t, "status": t.status()})).collect();
+                json!({"round": info, "tasks": tasks})
+            })
+            .collect();
+        self.emit(value, || {
+            rounds
+                .iter()
+                .map(|(info, tasks)| {
+                    let done = tasks.iter().filter(|t| t.status() == TaskStatus::Delivered).count();
+                    format!(
+                        "{} {} [{}] {}: {done}/{} delivered",
+                        info.document,
+                        info.title,
+                        info.status.label_zh(),
+                        info.date,
+                        tasks.len()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+    }
+
+    pub fn counts(&self, counts: &[(String, Counts)]) {
+        self.emit(counts, || {
+            counts
+                .iter()
+                .map(|(name, c)| {
+                    let statuses: Vec<String> =
+                        c.by_status.iter().map(|(k, v)| format!("{} {v}", k.label_zh())).collect();
+                    let tasks: Vec<String> =
+                        c.by_task_status.iter().map(|(k, v)| format!("{} {v}", k.label_zh())).collect();
+                    format!(
+                        "{name}: {} households, {} people, {} aged 60+, {} special needs\n  {}\n  tasks: {}",
+                        c.households,
+                        c.people,
+                        c.aged_60_plus,
+                        c.special_needs,
+                        statuses.join(", "),
+                        tasks.join(", ")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+    }
+
+    pub fn conflicts(&self, conflicts: &[Conflict]) {
+        self.emit(conflicts, || {
+            if conflicts.is_empty() {
+                return "no conflicts to review".to_owned();
+            }
+            conflicts
+                .iter()
+                .map(|c| match c {
+                    Conflict::DoubleDelivery { task, deliveries, .. } => {
+                        format!("double delivery of task {task}: {} deliveries", deliveries.len())
+                    }
+                    Conflict::CompetingAssignment { task, candidates, .. } => {
+                        format!("task {task} assigned concurrently to {} people", candidates.len())
+                    }
+                    Conflict::ConcurrentStatus { household, candidates, .. } => {
+                        format!("household {household}: {} concurrent statuses", candidates.len())
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+    }
+
+    pub fn requests(&self, requests: &[Request]) {
+        self.emit(requests, || {
+            requests
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} [{}] {} {}: {}",
+                        r.id,
+                        r.status.label_zh(),
+                        r.urgency.label_zh(),
+                        r.category.label_zh(),
+                        r.text
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+    }
+
+    pub fn quarantine(&self, changes: &[QuarantinedChange]) {
+        self.emit(changes, || {
+            if changes.is_empty() {
+                return "no refused changes".to_owned();
+            }
+            changes
+                .iter()
+                .map(|c| format!("{} in {}: {} ({})", c.hash, c.document, c.reason, c.rule))
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+    }
+}
+
+fn household_line(h: &Household) -> String {
+    let needs: Vec<&str> = h.needs.iter().map(|n| n.label_zh()).collect();
+    format!(
+        "{} {}层 {} ({}人, 60+ {}) {}{}",
+        h.address,
+        h.address.floor,
+        h.head,
+        h.people,
+        h.aged_60_plus,
+        h.status.label_zh(),
+        if needs.is_empty() { String::new() } else { format!(" [{}]", needs.join("、")) }
+    )
+}
+
+/// Writes refused changes, with their bytes in hex, as JSON for a coordinator.
+pub fn export_quarantine(path: &Path, changes: &[QuarantinedChange]) -> Result<(), PhoneError> {
+    let rows: Vec<_> = changes
+        .iter()
+        .map(|c| {
+            let hex: String = c.bytes.iter().map(|b| format!("{b:02x}")).collect();
+            json!({"hash": c.hash, "document": c.document, "rule": c.rule, "reason": c.reason, "at": c.at, "bytes_hex": hex})
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&rows).unwrap_or_default();
+    std::fs::write(path, text)
+        .map_err(|source| PhoneError::Export { path: path.display().to_string(), source })
+}

@@ -1,0 +1,49 @@
+//! Turning what a person types (a task ID prefix, an address) into IDs.
+
+use doorstep_core::id::{CompoundId, DocumentId, TaskId};
+use doorstep_core::query;
+use doorstep_core::schema::household::Household;
+use doorstep_replica::Replica;
+
+use super::PhoneError;
+
+/// The open task whose ID is `text` or starts with it (at least 6 characters).
+pub fn task(replica: &Replica, text: &str) -> Result<(CompoundId, DocumentId, TaskId), PhoneError> {
+    let text = text.trim().to_ascii_lowercase();
+    let mut found = Vec::new();
+    for c in replica.compounds() {
+        for t in c.open_tasks() {
+            let id = t.id.to_string();
+            if id == text || (text.len() >= 6 && id.starts_with(&text)) {
+                found.push((c.id(), t.round, t.id));
+            }
+        }
+    }
+    match found.len() {
+        0 => Err(PhoneError::UnknownTask(text)),
+        1 => Ok(found.remove(0)),
+        _ => Err(PhoneError::AmbiguousTask(text)),
+    }
+}
+
+/// The household at `address` in the phone's compounds.
+pub fn household(replica: &Replica, address: &str) -> Result<(CompoundId, Household), PhoneError> {
+    let mut last = None;
+    for c in replica.compounds() {
+        match query::find_household(c, address) {
+            Ok(h) => return Ok((c.id(), h)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map_or(PhoneError::NotJoined, PhoneError::Lookup))
+}
+
+/// The phone's only compound.
+pub fn only_compound(replica: &Replica) -> Result<CompoundId, PhoneError> {
+    let ids: Vec<_> = replica.compounds().map(|c| c.id()).collect();
+    match ids.as_slice() {
+        [] => Err(PhoneError::NotJoined),
+        [one] => Ok(*one),
+        many => Err(PhoneError::SeveralCompounds(many.len())),
+    }
+}

@@ -1,0 +1,135 @@
+//! The relay without HTTP: storage, the document cache and the relay's own identity. The HTTP
+//! layer and the `doorstep admin` commands both work through a [`Relay`], so a roster imported
+//! on the command line goes through exactly the code a coordinator's upload does.
+//!
+//! The relay writes to documents itself (a compound's first documents, an imported roster, the
+//! demo's round) as an admin of its own: a fresh Automerge actor for each process, bound to the
+//! district admin person. One actor per process, not one per database, because an admin command
+//! may run beside a serving relay on the same file, and two processes writing concurrently under
+//! one actor would give two different changes the same sequence number.
+
+mod error;
+mod write;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use automerge::ActorId;
+use doorstep_core::id::PersonId;
+
+pub use error::RelayError;
+
+use crate::cache::DocCache;
+use crate::clock;
+use crate::secret;
+use crate::storage::{ActorBinding, NewPerson, Storage, StorageError};
+
+/// The relay's state, shared by every request.
+#[derive(Debug)]
+pub struct Relay {
+    storage: Arc<dyn Storage>,
+    cache: DocCache,
+    actor: ActorId,
+    admin: PersonId,
+    // Actor → person. Bindings never change once made, so remembering them is always right.
+    // A std mutex: held for one map operation, never across an `.await`.
+    owners: Mutex<HashMap<String, PersonId>>,
+}
+
+/// A relay just opened, and the admin token if this start created the admin.
+#[derive(Debug)]
+pub struct Opened {
+    /// The relay.
+    pub relay: Relay,
+    /// The first admin's token, shown once: only its hash is stored.
+    pub admin_token: Option<String>,
+}
+
+impl Relay {
+    /// Opens the relay on `storage`. On an empty store this creates the district admin and
+    /// returns its token.
+    pub async fn open(storage: Arc<dyn Storage>) -> Result<Opened, RelayError> {
+        let now = clock::now();
+        let mut admin_token = None;
+        let admin = match storage.district_admins().await?.first() {
+            Some(admin) => *admin,
+            None => {
+                let id = clock::with_env(PersonId::generate);
+                storage
+                    .create_person(NewPerson { id, name: "admin".into(), district_admin: true }, now)
+                    .await?;
+                let token = secret::new_token();
+                storage.create_device(id, "first start".into(), secret::hash_token(&token), now).await?;
+                admin_token = Some(token);
+                id
+            }
+        };
+        let actor = ActorId::from(clock::entropy().to_le_bytes().as_slice());
+        storage.bind_actor(ActorBinding { actor: actor.to_hex_string(), person: admin }, now).await?;
+        let relay = Relay {
+            cache: DocCache::new(actor.clone()),
+            storage,
+            actor,
+            admin,
+            owners: Mutex::new(HashMap::new()),
+        };
+        Ok(Opened { relay, admin_token })
+    }
+
+    /// The store.
+    pub fn storage(&self) -> &dyn Storage {
+        self.storage.as_ref()
+    }
+
+    /// The documents in memory.
+    pub fn cache(&self) -> &DocCache {
+        &self.cache
+    }
+
+    /// The actor the relay writes under.
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    /// The district admin the relay's own writes are attributed to.
+    pub fn admin(&self) -> PersonId {
+        self.admin
+    }
+
+    /// Who an actor (hex) is bound to, remembering the answer.
+    pub async fn actor_owner(&self, actor: &str) -> Result<Option<PersonId>, StorageError> {
+        if let Some(owner) = self.owners.lock().unwrap_or_else(PoisonError::into_inner).get(actor) {
+            return Ok(Some(*owner));
+        }
+        let owner = self.storage.actor_owner(actor.to_owned()).await?;
+        if let Some(owner) = owner {
+            self.remember_owner(actor, owner);
+        }
+        Ok(owner)
+    }
+
+    /// Records a binding that was just committed.
+    pub fn remember_owner(&self, actor: &str, person: PersonId) {
+        self.owners.lock().unwrap_or_else(PoisonError::into_inner).insert(actor.to_owned(), person);
+    }
+
+    /// Compacts documents the cache let go of: their snapshot becomes the whole document and
+    /// their chunks are dropped.
+    pub async fn compact_evicted(&self, docs: Vec<crate::cache::CachedDoc>) {
+        for cached in docs {
+            let id = cached.record.header.id;
+            let through = cached.known_seq;
+            let snapshot = match tokio::task::spawn_blocking(move || cached.doc.save()).await {
+                Ok(snapshot) => snapshot,
+                Err(e) => {
+                    tracing::error!(doc = %id, error = %e, "compaction task failed");
+                    continue;
+                }
+            };
+            match self.storage.compact(id, snapshot, through).await {
+                Ok(()) => tracing::debug!(doc = %id, through, "compacted"),
+                Err(e) => tracing::warn!(doc = %id, error = %e, "compaction failed; the chunks stay"),
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The relay's own writes: typed operations ([`Compound::apply`]) on a compound's documents as
+//! they are in memory, then every changed document stored as one chunk.
+
+use automerge::{Automerge, ChangeHash};
+use doorstep_core::document::{Document, Header};
+use doorstep_core::id::{CompoundId, DocumentId};
+use doorstep_core::{Actor, Compound, Env, Role};
+use tokio::sync::OwnedMutexGuard;
+
+use super::{Relay, RelayError};
+use crate::cache::{CachedDoc, Slot};
+use crate::clock;
+use crate::storage::{DocCommit, DocumentRecord};
+
+/// What the work on a blocking thread hands back.
+struct Worked<T> {
+    /// The documents that were there before, in the order they were taken out.
+    before: Vec<(CachedDoc, Vec<u8>)>,
+    /// Documents the operation created, with their whole bytes.
+    created: Vec<(Header, Automerge, Vec<u8>)>,
+    out: T,
+}
+
+impl Relay {
+    /// Runs `f` on the open documents of `compound` as the relay's admin and stores every change
+    /// it made, whether `f` reports success or not (what is in memory must be what is stored).
+    pub async fn write<T: Send + 'static>(
+        &self,
+        compound: CompoundId,
+        f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T + Send + 'static,
+    ) -> Result<T, RelayError> {
+        let mut records: Vec<DocumentRecord> =
+            self.storage.documents_of(vec![compound]).await?.into_iter().filter(|r| r.open).collect();
+        records.sort_by_key(|r| r.header.id);
+        // Lock in ascending ID order (see `DocCache::lock`).
+        let mut guards: Vec<OwnedMutexGuard<Slot>> = Vec::with_capacity(records.len());
+        let mut taken = Vec::with_capacity(records.len());
+        for record in &records {
+            let mut guard = self.cache.lock(record.header.id).await;
+            let fresh = guard.fresh(self.storage()).await;
+            match fresh {
+                Ok(Some(_)) => {}
+                Ok(None) => continue,
+                Err(e) => {
+                    restore(&mut guards, taken);
+                    return Err(e.into());
+                }
+            }
+            if let Some(doc) = guard.take() {
+                taken.push(doc);
+                guards.push(guard);
+            }
+        }
+
+        let actor = Actor { person: self.admin, role: Role::Admin };
+        let device = self.actor.clone();
+        let worked = tokio::task::spawn_blocking(move || work(compound, device, taken, &actor, f))
+            .await
+            .map_err(|e| RelayError::Task(e.to_string()))?;
+        let worked = match worked {
+            Ok(worked) => worked,
+            Err(e) => {
+                // Some documents were moved out and dropped: reload them all from storage.
+                for guard in &mut guards {
+                    guard.invalidate();
+                }
+                return Err(e);
+            }
+        };
+
+        let now = clock::now();
+        let mut failure = None;
+        for ((mut cached, chunk), guard) in worked.before.into_iter().zip(guards.iter_mut()) {
+            if chunk.is_empty() {
+                guard.put(cached);
+                continue;
+            }
+            cached.record.open = crate::cache::is_open(&cached.record.header, &cached.doc);
+            let commit = DocCommit {
+                record: cached.record,
+                create: None,
+                chunk: chunk.clone(),
+                known_seq: cached.known_seq,
+                bindings: Vec::new(),
+                sync_state: None,
+                at: now,
+            };
+            match self.storage.commit(commit).await {
+                Ok(done) => {
+                    cached.known_seq = done.known_seq;
+                    cached.stored_bytes += chunk.len();
+                    cached.chunks_since_compaction += 1;
+                    guard.put(cached);
+                }
+                Err(e) => {
+                    tracing::error!(doc = %cached.record.header.id, error = %e, "relay write not stored");
+                    guard.invalidate();
+                    failure.get_or_insert(RelayError::from(e));
+                }
+            }
+        }
+        drop(guards);
+        for (header, doc, bytes) in worked.created {
+            let record = DocumentRecord { header, open: crate::cache::is_open(&header, &doc) };
+            let commit = DocCommit {
+                record,
+                create: Some(bytes.clone()),
+                chunk: Vec::new(),
+                known_seq: 0,
+                bindings: Vec::new(),
+                sync_state: None,
+                at: now,
+            };
+            match self.storage.commit(commit).await {
+                Ok(_) => self.cache.lock(header.id).await.put(CachedDoc::created(header, doc, bytes.len())),
+                Err(e) => {
+                    tracing::error!(doc = %header.id, error = %e, "new document not stored");
+                    failure.get_or_insert(RelayError::from(e));
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(worked.out),
+        }
+    }
+}
+
+fn restore(guards: &mut [OwnedMutexGuard<Slot>], taken: Vec<CachedDoc>) {
+    for (guard, doc) in guards.iter_mut().zip(taken) {
+        guard.put(doc);
+    }
+}
+
+fn work<T>(
+    compound_id: CompoundId,
+    device: automerge::ActorId,
+    mut taken: Vec<CachedDoc>,
+    actor: &Actor,
+    f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T,
+) -> Result<Worked<T>, RelayError> {
+    let mut compound = Compound::new(compound_id, device);
+    let mut heads: Vec<(DocumentId, Vec<ChangeHash>)> = Vec::with_capacity(taken.len());
+    for cached in &mut taken {
+        let header = cached.record.header;
+        let doc = std::mem::take(&mut cached.doc);
+        heads.push((header.id, doc.get_heads()));
+        match Document::from_automerge(header, doc) {
+            Ok(document) => compound.insert(document),
+            Err(e) => return Err(RelayError::Inconsistent { id: header.id, reason: e.to_string() }),
+        }
+    }
+    let out = clock::with_env(|env| f(&mut compound, env, actor));
+    let mut before = Vec::with_capacity(taken.len());
+    for (mut cached, (id, old_heads)) in taken.into_iter().zip(heads) {
+        let chunk = match compound.remove(id) {
+            Some(mut document) => {
+                let chunk = document.save_after(&old_heads);
+                cached.doc = std::mem::take(document.automerge_mut());
+                chunk
+            }
+            None => Vec::new(),
+        };
+        before.push((cached, chunk));
+    }
+    let created = compound
+        .headers()
+        .into_iter()
+        .filter_map(|header| {
+            let mut document = compound.remove(header.id)?;
+            let bytes = document.save();
+            Some((header, std::mem::take(document.automerge_mut()), bytes))
+        })
+        .collect();
+    Ok(Worked { before, created, out })
+}

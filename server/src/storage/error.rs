@@ -1,0 +1,60 @@
+//! Why a storage call failed. Callers tell "the caller did something wrong" (an invite that is
+//! used up, an actor that belongs to someone else) from "the store is broken" (I/O, corruption),
+//! because the first is a 4xx with a reason and the second a 503 that a retry may cure.
+
+use doorstep_core::id::PersonId;
+
+/// Why an invite code cannot be redeemed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InviteProblem {
+    /// No invite has this code.
+    #[error("no invite has this code; check it for typos or ask your coordinator for a new one")]
+    Unknown,
+    /// The invite was redeemed already (invites are single-use).
+    #[error(
+        "this invite code was used already; each code joins one device, so ask your coordinator for a new one"
+    )]
+    Used,
+    /// The invite is past its expiry.
+    #[error("this invite code has expired; ask your coordinator for a new one")]
+    Expired,
+}
+
+/// A failed storage call.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// An invite could not be redeemed.
+    #[error(transparent)]
+    Invite(#[from] InviteProblem),
+    /// An Automerge actor is already bound to another person.
+    #[error("actor {actor} is bound to person {owner}")]
+    ActorTaken {
+        /// The actor, as hex.
+        actor: String,
+        /// Who it belongs to.
+        owner: PersonId,
+    },
+    /// A row refers to something that does not exist (an unknown compound or person).
+    #[error("{0}")]
+    NotFound(String),
+    /// A stored value does not parse (an ID, a role or a kind written by a newer relay, or a
+    /// damaged file).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database was written by a newer relay.
+    #[error(
+        "the database has schema version {found}, newer than this relay's {supported}; run a newer doorstep"
+    )]
+    TooNew {
+        /// The file's version.
+        found: i64,
+        /// Ours.
+        supported: i64,
+    },
+    /// SQLite failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The blocking task running the query panicked or was cancelled.
+    #[error("storage task failed: {0}")]
+    Task(String),
+}

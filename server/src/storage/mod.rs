@@ -1,0 +1,344 @@
+//! Where the relay keeps everything: people, devices, memberships, invites, actor bindings,
+//! compounds, documents and the per-device sync states.
+//!
+//! The relay talks to storage only through the [`Storage`] trait, held as `Arc<dyn Storage>`, so
+//! that a PostgreSQL backend (DESIGN §8: several relays on one database) can sit beside the
+//! default SQLite one. The trait is shaped for that:
+//!
+//! - Every method is async (a boxed future, so the trait stays object-safe); the SQLite backend
+//!   runs its blocking calls on tokio's blocking pool, a PostgreSQL one would await its driver.
+//! - Documents are stored as a compacted snapshot plus append-only change chunks numbered by a
+//!   store-wide, ever-increasing `seq`. A relay that holds a document in memory remembers the
+//!   highest `seq` it has folded in and asks [`Storage::changes_since`] for anything newer, so
+//!   chunks written by another process (an admin command, another relay) are picked up without
+//!   any cross-process locking.
+//! - Everything one sync of one document must make durable (its new chunk, the actor bindings it
+//!   introduces, the device's sync state) is one [`DocCommit`] and one transaction.
+//! - Invite redemption is one call, so "single-use" is enforced by the database, not by a race
+//!   between a read and a write.
+
+mod error;
+pub mod sqlite;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use doorstep_core::document::Header;
+use doorstep_core::id::{CompoundId, DocumentId, PersonId};
+use doorstep_core::{Role, Timestamp};
+
+pub use error::{InviteProblem, StorageError};
+
+/// The future every storage call returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 'a>>;
+
+/// A device that joined with a token (one phone, one browser, one admin command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeviceId(pub i64);
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The SHA-256 of a secret (a device token or an invite code). Only hashes are stored, so a
+/// copy of the database does not let anyone sign in.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SecretHash(pub [u8; 32]);
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Eight hex digits are enough to tell hashes apart in logs and reveal nothing useful.
+        write!(f, "SecretHash({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+    }
+}
+
+/// A new person.
+#[derive(Debug, Clone)]
+pub struct NewPerson {
+    /// Their ID.
+    pub id: PersonId,
+    /// A display name ("张伟", "admin").
+    pub name: String,
+    /// Whether they are a district admin, who creates compounds.
+    pub district_admin: bool,
+}
+
+/// The device behind a valid token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    /// The device.
+    pub device: DeviceId,
+    /// Its person.
+    pub person: PersonId,
+    /// Whether the person is a district admin.
+    pub district_admin: bool,
+}
+
+/// What a presented token turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStatus {
+    /// A live token.
+    Valid(Session),
+    /// A token that was revoked (a lost phone).
+    Revoked,
+    /// No token has this hash.
+    Unknown,
+}
+
+/// A person's live role in a compound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership {
+    /// The compound.
+    pub compound: CompoundId,
+    /// Their role there.
+    pub role: Role,
+}
+
+/// A member of a compound, as a coordinator sees the list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Member {
+    /// The person.
+    pub person: PersonId,
+    /// Their name.
+    pub name: String,
+    /// Their role.
+    pub role: Role,
+    /// Whether the membership was revoked.
+    pub revoked: bool,
+}
+
+/// A compound.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CompoundRecord {
+    /// Its ID.
+    pub id: CompoundId,
+    /// Its name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// What the relay knows of a document without loading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentRecord {
+    /// Its identity.
+    pub header: Header,
+    /// False only for a closed round: phones drop it, the relay keeps it.
+    pub open: bool,
+}
+
+/// One stored chunk of changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChunk {
+    /// Its place in the store-wide order.
+    pub seq: i64,
+    /// Bytes for `Automerge::load_incremental`.
+    pub bytes: Vec<u8>,
+}
+
+/// A document as stored: a snapshot and the chunks appended since.
+#[derive(Debug, Clone)]
+pub struct StoredDocument {
+    /// What it is.
+    pub record: DocumentRecord,
+    /// The compacted document (`Automerge::save`).
+    pub snapshot: Vec<u8>,
+    /// The highest chunk `seq` folded into the snapshot.
+    pub compacted_seq: i64,
+    /// Chunks appended since, in order.
+    pub chunks: Vec<StoredChunk>,
+}
+
+/// What was written to a document since a given `seq`.
+#[derive(Debug, Clone)]
+pub struct Catchup {
+    /// The highest `seq` folded into the snapshot now. If it is above the caller's, chunks the
+    /// caller never saw may have been folded away, and the caller must reload the document.
+    pub compacted_seq: i64,
+    /// Chunks with a higher `seq` than the caller's, in order.
+    pub chunks: Vec<StoredChunk>,
+}
+
+/// An Automerge actor bound to the person who first wrote under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorBinding {
+    /// The actor ID, as lower-case hex.
+    pub actor: String,
+    /// The person.
+    pub person: PersonId,
+}
+
+/// The sync state a device's next request for a document starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStateWrite {
+    /// The device.
+    pub device: DeviceId,
+    /// The document.
+    pub doc: DocumentId,
+    /// `PeerState::encode`, or `None` to forget it (after a rejection).
+    pub state: Option<Vec<u8>>,
+}
+
+/// Everything one sync (or one relay operation) makes durable for one document, in one
+/// transaction.
+#[derive(Debug, Clone)]
+pub struct DocCommit {
+    /// The document, with its open flag as of this commit.
+    pub record: DocumentRecord,
+    /// For a document the relay has not stored before (a round a coordinator created offline):
+    /// its whole snapshot. `chunk` is then empty.
+    pub create: Option<Vec<u8>>,
+    /// The new changes (`Automerge::save_after`), or empty.
+    pub chunk: Vec<u8>,
+    /// The highest `seq` the caller had folded in before this commit.
+    pub known_seq: i64,
+    /// Actors first seen in this batch.
+    pub bindings: Vec<ActorBinding>,
+    /// The device's new sync state.
+    pub sync_state: Option<SyncStateWrite>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// The `seq` the caller has folded in now: the new chunk's, if no other process wrote to the
+    /// document since `known_seq`; otherwise `known_seq` unchanged, so that the next
+    /// [`Storage::changes_since`] brings in the other writer's chunks.
+    pub known_seq: i64,
+}
+
+/// An invite to create.
+#[derive(Debug, Clone)]
+pub struct NewInvite {
+    /// The code's hash.
+    pub code_hash: SecretHash,
+    /// The compound it joins.
+    pub compound: CompoundId,
+    /// The role it grants.
+    pub role: Role,
+    /// Who made it.
+    pub created_by: PersonId,
+    /// When.
+    pub created_at: Timestamp,
+    /// Until when it can be redeemed.
+    pub expires_at: Timestamp,
+}
+
+/// Redeeming an invite: the new person and device it creates.
+#[derive(Debug, Clone)]
+pub struct Redemption {
+    /// The code's hash.
+    pub code_hash: SecretHash,
+    /// The new person.
+    pub person: NewPerson,
+    /// The device name given.
+    pub device_name: String,
+    /// The new device token's hash.
+    pub token_hash: SecretHash,
+    /// Now.
+    pub at: Timestamp,
+}
+
+/// What redeeming an invite created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Joined {
+    /// The new person.
+    pub person: PersonId,
+    /// The new device.
+    pub device: DeviceId,
+    /// The compound joined.
+    pub compound: CompoundId,
+    /// The role held there.
+    pub role: Role,
+}
+
+/// The relay's store. See the module docs for why it looks the way it does.
+pub trait Storage: Send + Sync + fmt::Debug {
+    /// Adds a person.
+    fn create_person(&self, person: NewPerson, at: Timestamp) -> StoreFuture<'_, ()>;
+    /// The district admins, oldest first.
+    fn district_admins(&self) -> StoreFuture<'_, Vec<PersonId>>;
+    /// Issues a device token (stored as its hash).
+    fn create_device(
+        &self,
+        person: PersonId,
+        name: String,
+        token_hash: SecretHash,
+        at: Timestamp,
+    ) -> StoreFuture<'_, DeviceId>;
+    /// Looks a token up by its hash.
+    fn authenticate(&self, token_hash: SecretHash) -> StoreFuture<'_, TokenStatus>;
+    /// Revokes every token of a person (a lost phone); returns how many were live.
+    fn revoke_devices(&self, person: PersonId, at: Timestamp) -> StoreFuture<'_, usize>;
+
+    /// A person's live memberships.
+    fn memberships(&self, person: PersonId) -> StoreFuture<'_, Vec<Membership>>;
+    /// A compound's members, revoked ones included.
+    fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>>;
+    /// Gives a person a role in a compound (or a new role, or back after a revocation).
+    fn set_membership(
+        &self,
+        person: PersonId,
+        compound: CompoundId,
+        role: Role,
+        at: Timestamp,
+    ) -> StoreFuture<'_, ()>;
+    /// Revokes a membership; false if there was no live one.
+    fn revoke_membership(
+        &self,
+        person: PersonId,
+        compound: CompoundId,
+        at: Timestamp,
+    ) -> StoreFuture<'_, bool>;
+
+    /// Stores an invite.
+    fn create_invite(&self, invite: NewInvite) -> StoreFuture<'_, ()>;
+    /// Redeems an invite: marks it used and creates the person, membership and device, all or
+    /// nothing.
+    fn redeem_invite(&self, redemption: Redemption) -> StoreFuture<'_, Joined>;
+
+    /// Who an actor is bound to, if anyone.
+    fn actor_owner(&self, actor: String) -> StoreFuture<'_, Option<PersonId>>;
+    /// Binds an actor outside a sync (the relay's own). Fails with
+    /// [`StorageError::ActorTaken`] if someone else has it.
+    fn bind_actor(&self, binding: ActorBinding, at: Timestamp) -> StoreFuture<'_, ()>;
+
+    /// Creates a compound with its first documents and members, all or nothing.
+    fn create_compound(
+        &self,
+        compound: CompoundRecord,
+        documents: Vec<(DocumentRecord, Vec<u8>)>,
+        members: Vec<(PersonId, Role)>,
+    ) -> StoreFuture<'_, ()>;
+    /// Every compound, oldest first.
+    fn compounds(&self) -> StoreFuture<'_, Vec<CompoundRecord>>;
+    /// One compound.
+    fn compound(&self, id: CompoundId) -> StoreFuture<'_, Option<CompoundRecord>>;
+
+    /// The documents of these compounds.
+    fn documents_of(&self, compounds: Vec<CompoundId>) -> StoreFuture<'_, Vec<DocumentRecord>>;
+    /// One document's record.
+    fn document(&self, id: DocumentId) -> StoreFuture<'_, Option<DocumentRecord>>;
+    /// A document's snapshot and chunks.
+    fn load_document(&self, id: DocumentId) -> StoreFuture<'_, Option<StoredDocument>>;
+    /// What was written to a document after `seq`.
+    fn changes_since(&self, id: DocumentId, seq: i64) -> StoreFuture<'_, Catchup>;
+    /// Makes one document's sync durable, in one transaction.
+    fn commit(&self, commit: DocCommit) -> StoreFuture<'_, Committed>;
+    /// Replaces a document's snapshot with `snapshot`, which holds every chunk up to
+    /// `through_seq`, and drops those chunks.
+    fn compact(&self, id: DocumentId, snapshot: Vec<u8>, through_seq: i64) -> StoreFuture<'_, ()>;
+
+    /// The sync state a device's next request for a document starts from.
+    fn sync_state(&self, device: DeviceId, doc: DocumentId) -> StoreFuture<'_, Option<Vec<u8>>>;
+    /// Saves (or forgets) sync states that came with no new changes, in one transaction.
+    fn put_sync_states(&self, states: Vec<SyncStateWrite>, at: Timestamp) -> StoreFuture<'_, ()>;
+}
+
+#[cfg(test)]
+mod suite;

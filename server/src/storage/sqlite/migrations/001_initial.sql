@@ -1,0 +1,82 @@
+-- Version 1: the relay's first schema. Times are Unix milliseconds; IDs are UUID strings.
+
+CREATE TABLE persons (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    district_admin INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE compounds (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE memberships (
+    person TEXT NOT NULL REFERENCES persons(id),
+    compound TEXT NOT NULL REFERENCES compounds(id),
+    role TEXT NOT NULL CHECK (role IN ('admin', 'coordinator', 'medic', 'volunteer')),
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    PRIMARY KEY (person, compound)
+) STRICT;
+
+CREATE INDEX memberships_by_compound ON memberships(compound);
+
+CREATE TABLE devices (
+    id INTEGER PRIMARY KEY,
+    person TEXT NOT NULL REFERENCES persons(id),
+    name TEXT NOT NULL,
+    token_hash BLOB NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+) STRICT;
+
+CREATE INDEX devices_by_person ON devices(person);
+
+CREATE TABLE invites (
+    code_hash BLOB PRIMARY KEY,
+    compound TEXT NOT NULL REFERENCES compounds(id),
+    role TEXT NOT NULL CHECK (role IN ('admin', 'coordinator', 'medic', 'volunteer')),
+    created_by TEXT NOT NULL REFERENCES persons(id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    used_by TEXT REFERENCES persons(id)
+) STRICT;
+
+CREATE TABLE actor_bindings (
+    actor TEXT PRIMARY KEY,
+    person TEXT NOT NULL REFERENCES persons(id),
+    bound_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE documents (
+    id TEXT PRIMARY KEY,
+    compound TEXT NOT NULL REFERENCES compounds(id),
+    kind TEXT NOT NULL CHECK (kind IN ('roster', 'requests', 'care', 'round')),
+    open INTEGER NOT NULL DEFAULT 1,
+    snapshot BLOB NOT NULL,
+    compacted_seq INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX documents_by_compound ON documents(compound);
+
+CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc TEXT NOT NULL REFERENCES documents(id),
+    chunk BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX changes_by_doc ON changes(doc, seq);
+
+CREATE TABLE sync_states (
+    device INTEGER NOT NULL REFERENCES devices(id),
+    doc TEXT NOT NULL REFERENCES documents(id),
+    state BLOB NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (device, doc)
+) STRICT;

@@ -1,0 +1,203 @@
+//! Persons, devices (token hashes), memberships, invites and actor bindings, in SQLite.
+
+use doorstep_core::id::{CompoundId, PersonId};
+use doorstep_core::{Role, Timestamp};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::parsed;
+use crate::storage::{
+    ActorBinding, DeviceId, InviteProblem, Joined, Member, Membership, NewInvite, NewPerson, Redemption,
+    SecretHash, Session, StorageError, TokenStatus,
+};
+
+pub(super) fn create_person(
+    conn: &Connection,
+    person: &NewPerson,
+    at: Timestamp,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO persons (id, name, district_admin, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![person.id.to_string(), person.name, person.district_admin, at.as_millis()],
+    )?;
+    Ok(())
+}
+
+pub(super) fn district_admins(conn: &Connection) -> Result<Vec<PersonId>, StorageError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM persons WHERE district_admin = 1 ORDER BY created_at, id")?;
+    let ids: Vec<String> = stmt.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
+    ids.iter().map(|id| parsed(id, "person id")).collect()
+}
+
+pub(super) fn create_device(
+    conn: &Connection,
+    person: PersonId,
+    name: &str,
+    token_hash: SecretHash,
+    at: Timestamp,
+) -> Result<DeviceId, StorageError> {
+    conn.execute(
+        "INSERT INTO devices (person, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![person.to_string(), name, token_hash.0, at.as_millis()],
+    )?;
+    Ok(DeviceId(conn.last_insert_rowid()))
+}
+
+pub(super) fn authenticate(conn: &Connection, token_hash: SecretHash) -> Result<TokenStatus, StorageError> {
+    let row: Option<(i64, String, Option<i64>, bool)> = conn
+        .prepare_cached(
+            "SELECT d.id, d.person, d.revoked_at, p.district_admin
+             FROM devices d JOIN persons p ON p.id = d.person WHERE d.token_hash = ?1",
+        )?
+        .query_row([token_hash.0], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+        .optional()?;
+    Ok(match row {
+        None => TokenStatus::Unknown,
+        Some((_, _, Some(_), _)) => TokenStatus::Revoked,
+        Some((device, person, None, district_admin)) => TokenStatus::Valid(Session {
+            device: DeviceId(device),
+            person: parsed(&person, "person id")?,
+            district_admin,
+        }),
+    })
+}
+
+pub(super) fn revoke_devices(
+    conn: &Connection,
+    person: PersonId,
+    at: Timestamp,
+) -> Result<usize, StorageError> {
+    Ok(conn.execute(
+        "UPDATE devices SET revoked_at = ?2 WHERE person = ?1 AND revoked_at IS NULL",
+        params![person.to_string(), at.as_millis()],
+    )?)
+}
+
+pub(super) fn memberships(conn: &Connection, person: PersonId) -> Result<Vec<Membership>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT compound, role FROM memberships WHERE person = ?1 AND revoked_at IS NULL ORDER BY compound",
+    )?;
+    let rows: Vec<(String, String)> = stmt
+        .query_map([person.to_string()], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.iter()
+        .map(|(compound, role)| {
+            Ok(Membership { compound: parsed(compound, "compound id")?, role: parsed(role, "role")? })
+        })
+        .collect()
+}
+
+pub(super) fn members(conn: &Connection, compound: CompoundId) -> Result<Vec<Member>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.person, p.name, m.role, m.revoked_at IS NOT NULL
+         FROM memberships m JOIN persons p ON p.id = m.person
+         WHERE m.compound = ?1 ORDER BY m.created_at, m.person",
+    )?;
+    let rows: Vec<(String, String, String, bool)> = stmt
+        .query_map([compound.to_string()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(person, name, role, revoked)| {
+            Ok(Member { person: parsed(&person, "person id")?, name, role: parsed(&role, "role")?, revoked })
+        })
+        .collect()
+}
+
+pub(super) fn set_membership(
+    conn: &Connection,
+    person: PersonId,
+    compound: CompoundId,
+    role: Role,
+    at: Timestamp,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO memberships (person, compound, role, created_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (person, compound) DO UPDATE SET role = excluded.role, revoked_at = NULL",
+        params![person.to_string(), compound.to_string(), role.as_str(), at.as_millis()],
+    )?;
+    Ok(())
+}
+
+pub(super) fn revoke_membership(
+    conn: &Connection,
+    person: PersonId,
+    compound: CompoundId,
+    at: Timestamp,
+) -> Result<bool, StorageError> {
+    let n = conn.execute(
+        "UPDATE memberships SET revoked_at = ?3 WHERE person = ?1 AND compound = ?2 AND revoked_at IS NULL",
+        params![person.to_string(), compound.to_string(), at.as_millis()],
+    )?;
+    Ok(n > 0)
+}
+
+pub(super) fn create_invite(conn: &Connection, invite: &NewInvite) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO invites (code_hash, compound, role, created_by, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            invite.code_hash.0,
+            invite.compound.to_string(),
+            invite.role.as_str(),
+            invite.created_by.to_string(),
+            invite.created_at.as_millis(),
+            invite.expires_at.as_millis()
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn redeem_invite(conn: &Connection, r: &Redemption) -> Result<Joined, StorageError> {
+    let invite: Option<(String, String, i64, Option<i64>)> = conn
+        .query_row(
+            "SELECT compound, role, expires_at, used_at FROM invites WHERE code_hash = ?1",
+            [r.code_hash.0],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )
+        .optional()?;
+    let (compound, role, expires_at, used_at) = invite.ok_or(InviteProblem::Unknown)?;
+    if used_at.is_some() {
+        return Err(InviteProblem::Used.into());
+    }
+    if expires_at <= r.at.as_millis() {
+        return Err(InviteProblem::Expired.into());
+    }
+    let compound: CompoundId = parsed(&compound, "compound id")?;
+    let role: Role = parsed(&role, "role")?;
+    create_person(conn, &r.person, r.at)?;
+    set_membership(conn, r.person.id, compound, role, r.at)?;
+    let device = create_device(conn, r.person.id, &r.device_name, r.token_hash, r.at)?;
+    let marked = conn.execute(
+        "UPDATE invites SET used_at = ?2, used_by = ?3 WHERE code_hash = ?1 AND used_at IS NULL",
+        params![r.code_hash.0, r.at.as_millis(), r.person.id.to_string()],
+    )?;
+    if marked != 1 {
+        return Err(InviteProblem::Used.into());
+    }
+    Ok(Joined { person: r.person.id, device, compound, role })
+}
+
+pub(super) fn actor_owner(conn: &Connection, actor: &str) -> Result<Option<PersonId>, StorageError> {
+    let owner: Option<String> = conn
+        .prepare_cached("SELECT person FROM actor_bindings WHERE actor = ?1")?
+        .query_row([actor], |row| row.get(0))
+        .optional()?;
+    owner.map(|p| parsed(&p, "person id")).transpose()
+}
+
+/// Binds the actor unless it is bound already; fails if it is bound to someone else.
+pub(super) fn bind_actor(
+    conn: &Connection,
+    binding: &ActorBinding,
+    at: Timestamp,
+) -> Result<(), StorageError> {
+    conn.execute(
+        "INSERT INTO actor_bindings (actor, person, bound_at) VALUES (?1, ?2, ?3) ON CONFLICT (actor) DO NOTHING",
+        params![binding.actor, binding.person.to_string(), at.as_millis()],
+    )?;
+    match actor_owner(conn, &binding.actor)? {
+        Some(owner) if owner == binding.person => Ok(()),
+        Some(owner) => Err(StorageError::ActorTaken { actor: binding.actor.clone(), owner }),
+        None => Err(StorageError::Corrupt(format!("actor {} vanished after binding", binding.actor))),
+    }
+}

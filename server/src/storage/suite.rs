@@ -1,0 +1,228 @@
+//! One behavioural suite for every [`Storage`] backend: each test takes an `Arc<dyn Storage>`,
+//! and `storage_suite!` instantiates them for a backend. A PostgreSQL backend adds one line.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use doorstep_core::document::Header;
+use doorstep_core::id::{CompoundId, DocumentId, PersonId};
+use doorstep_core::schema::vocabulary::DocKind;
+use doorstep_core::{Role, Timestamp};
+
+use super::*;
+
+fn uuid<T: std::str::FromStr>(n: u32) -> T
+where
+    T::Err: fmt::Debug,
+{
+    format!("00000000-0000-7000-8000-{n:012x}").parse().unwrap()
+}
+
+const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+
+fn later(ms: i64) -> Timestamp {
+    Timestamp::from_millis(T0.as_millis() + ms)
+}
+
+async fn person(s: &dyn Storage, n: u32, admin: bool) -> PersonId {
+    let id = uuid(n);
+    s.create_person(NewPerson { id, name: format!("p{n}"), district_admin: admin }, T0).await.unwrap();
+    id
+}
+
+async fn compound_with_roster(s: &dyn Storage, n: u32, admin: PersonId) -> (CompoundId, DocumentId) {
+    let compound: CompoundId = uuid(1000 + n);
+    let roster: DocumentId = uuid(2000 + n);
+    let record = CompoundRecord { id: compound, name: format!("c{n}"), created_at: T0 };
+    let doc = DocumentRecord { header: Header { id: roster, kind: DocKind::Roster, compound }, open: true };
+    s.create_compound(record, vec![(doc, b"snapshot".to_vec())], vec![(admin, Role::Admin)]).await.unwrap();
+    (compound, roster)
+}
+
+fn commit(doc: DocumentRecord, chunk: &[u8], known_seq: i64) -> DocCommit {
+    DocCommit {
+        record: doc,
+        create: None,
+        chunk: chunk.to_vec(),
+        known_seq,
+        bindings: Vec::new(),
+        sync_state: None,
+        at: T0,
+    }
+}
+
+pub async fn tokens_authenticate_until_revoked(s: Arc<dyn Storage>) {
+    let p = person(s.as_ref(), 1, true).await;
+    let hash = SecretHash([1; 32]);
+    let device = s.create_device(p, "phone".into(), hash, T0).await.unwrap();
+    assert_eq!(
+        s.authenticate(hash).await.unwrap(),
+        TokenStatus::Valid(Session { device, person: p, district_admin: true })
+    );
+    assert_eq!(s.authenticate(SecretHash([2; 32])).await.unwrap(), TokenStatus::Unknown);
+    assert_eq!(s.revoke_devices(p, later(1)).await.unwrap(), 1);
+    assert_eq!(s.authenticate(hash).await.unwrap(), TokenStatus::Revoked);
+    assert_eq!(s.district_admins().await.unwrap(), vec![p]);
+}
+
+pub async fn invites_are_single_use_and_expire(s: Arc<dyn Storage>) {
+    let admin = person(s.as_ref(), 1, true).await;
+    let (compound, _) = compound_with_roster(s.as_ref(), 1, admin).await;
+    let invite = |code: u8, expires_at| NewInvite {
+        code_hash: SecretHash([code; 32]),
+        compound,
+        role: Role::Volunteer,
+        created_by: admin,
+        created_at: T0,
+        expires_at,
+    };
+    s.create_invite(invite(7, later(1000))).await.unwrap();
+    s.create_invite(invite(8, later(10))).await.unwrap();
+    let redeem = |code: u8, n: u32, at| Redemption {
+        code_hash: SecretHash([code; 32]),
+        person: NewPerson { id: uuid(n), name: format!("v{n}"), district_admin: false },
+        device_name: "phone".into(),
+        token_hash: SecretHash([u8::try_from(n).unwrap(); 32]),
+        at,
+    };
+    let joined = s.redeem_invite(redeem(7, 50, later(5))).await.unwrap();
+    assert_eq!((joined.compound, joined.role, joined.person), (compound, Role::Volunteer, uuid(50)));
+    assert!(matches!(s.authenticate(SecretHash([50; 32])).await.unwrap(), TokenStatus::Valid(_)));
+    assert_eq!(s.memberships(uuid(50)).await.unwrap(), vec![Membership { compound, role: Role::Volunteer }]);
+
+    let again = s.redeem_invite(redeem(7, 51, later(6))).await.unwrap_err();
+    assert!(matches!(again, StorageError::Invite(InviteProblem::Used)), "{again}");
+    let expired = s.redeem_invite(redeem(8, 52, later(10))).await.unwrap_err();
+    assert!(matches!(expired, StorageError::Invite(InviteProblem::Expired)), "{expired}");
+    let unknown = s.redeem_invite(redeem(9, 53, later(1))).await.unwrap_err();
+    assert!(matches!(unknown, StorageError::Invite(InviteProblem::Unknown)), "{unknown}");
+    // A failed redemption created nobody.
+    assert!(s.memberships(uuid(51)).await.unwrap().is_empty());
+    assert_eq!(s.members(compound).await.unwrap().len(), 2);
+}
+
+pub async fn memberships_revoke_and_return(s: Arc<dyn Storage>) {
+    let admin = person(s.as_ref(), 1, true).await;
+    let v = person(s.as_ref(), 2, false).await;
+    let (compound, _) = compound_with_roster(s.as_ref(), 1, admin).await;
+    s.set_membership(v, compound, Role::Volunteer, T0).await.unwrap();
+    assert!(s.revoke_membership(v, compound, later(1)).await.unwrap());
+    assert!(!s.revoke_membership(v, compound, later(2)).await.unwrap(), "already revoked");
+    assert!(s.memberships(v).await.unwrap().is_empty());
+    let members = s.members(compound).await.unwrap();
+    assert!(members.iter().any(|m| m.person == v && m.revoked));
+    s.set_membership(v, compound, Role::Medic, later(3)).await.unwrap();
+    assert_eq!(s.memberships(v).await.unwrap(), vec![Membership { compound, role: Role::Medic }]);
+}
+
+pub async fn actors_bind_once(s: Arc<dyn Storage>) {
+    let a = person(s.as_ref(), 1, true).await;
+    let b = person(s.as_ref(), 2, false).await;
+    s.bind_actor(ActorBinding { actor: "aa".into(), person: a }, T0).await.unwrap();
+    s.bind_actor(ActorBinding { actor: "aa".into(), person: a }, T0).await.unwrap();
+    let err = s.bind_actor(ActorBinding { actor: "aa".into(), person: b }, T0).await.unwrap_err();
+    assert!(matches!(err, StorageError::ActorTaken { owner, .. } if owner == a), "{err}");
+    assert_eq!(s.actor_owner("aa".into()).await.unwrap(), Some(a));
+    assert_eq!(s.actor_owner("bb".into()).await.unwrap(), None);
+}
+
+pub async fn chunks_append_catch_up_and_compact(s: Arc<dyn Storage>) {
+    let admin = person(s.as_ref(), 1, true).await;
+    let (compound, roster) = compound_with_roster(s.as_ref(), 1, admin).await;
+    let record = s.document(roster).await.unwrap().unwrap();
+    assert_eq!(record.header.compound, compound);
+    assert_eq!(s.documents_of(vec![compound]).await.unwrap(), vec![record]);
+
+    let first = s.commit(commit(record, b"one", 0)).await.unwrap();
+    assert!(first.known_seq > 0);
+    // Another writer appends; a commit from a stale view keeps its known seq so it catches up.
+    let other = s.commit(commit(record, b"two", first.known_seq)).await.unwrap();
+    let stale = s.commit(commit(record, b"three", first.known_seq)).await.unwrap();
+    assert_eq!(stale.known_seq, first.known_seq);
+    let catchup = s.changes_since(roster, first.known_seq).await.unwrap();
+    let chunks: Vec<&[u8]> = catchup.chunks.iter().map(|c| c.bytes.as_slice()).collect();
+    assert_eq!(chunks, [b"two".as_slice(), b"three".as_slice()]);
+    assert!(catchup.chunks[0].seq == other.known_seq);
+
+    let loaded = s.load_document(roster).await.unwrap().unwrap();
+    assert_eq!(loaded.snapshot, b"snapshot");
+    assert_eq!(loaded.chunks.len(), 3);
+
+    s.compact(roster, b"compacted".to_vec(), other.known_seq).await.unwrap();
+    let loaded = s.load_document(roster).await.unwrap().unwrap();
+    assert_eq!(loaded.snapshot, b"compacted");
+    assert_eq!(loaded.compacted_seq, other.known_seq);
+    assert_eq!(loaded.chunks.iter().map(|c| c.bytes.as_slice()).collect::<Vec<_>>(), [b"three".as_slice()]);
+    assert!(s.changes_since(roster, 0).await.unwrap().compacted_seq > 0);
+    assert!(s.load_document(uuid(9999)).await.unwrap().is_none());
+}
+
+pub async fn commits_are_all_or_nothing(s: Arc<dyn Storage>) {
+    let a = person(s.as_ref(), 1, true).await;
+    let b = person(s.as_ref(), 2, false).await;
+    let (_, roster) = compound_with_roster(s.as_ref(), 1, a).await;
+    let record = s.document(roster).await.unwrap().unwrap();
+    s.bind_actor(ActorBinding { actor: "aa".into(), person: a }, T0).await.unwrap();
+    let device = s.create_device(b, "phone".into(), SecretHash([3; 32]), T0).await.unwrap();
+    let mut c = commit(record, b"chunk", 0);
+    c.bindings =
+        vec![ActorBinding { actor: "bb".into(), person: b }, ActorBinding { actor: "aa".into(), person: b }];
+    c.sync_state = Some(SyncStateWrite { device, doc: roster, state: Some(b"state".to_vec()) });
+    assert!(matches!(s.commit(c).await.unwrap_err(), StorageError::ActorTaken { .. }));
+    assert!(s.load_document(roster).await.unwrap().unwrap().chunks.is_empty(), "no chunk stored");
+    assert_eq!(s.actor_owner("bb".into()).await.unwrap(), None, "no binding stored");
+    assert_eq!(s.sync_state(device, roster).await.unwrap(), None, "no state stored");
+
+    let mut c = commit(record, b"chunk", 0);
+    c.sync_state = Some(SyncStateWrite { device, doc: roster, state: Some(b"state".to_vec()) });
+    s.commit(c).await.unwrap();
+    assert_eq!(s.sync_state(device, roster).await.unwrap(), Some(b"state".to_vec()));
+    s.put_sync_states(vec![SyncStateWrite { device, doc: roster, state: None }], T0).await.unwrap();
+    assert_eq!(s.sync_state(device, roster).await.unwrap(), None);
+}
+
+pub async fn new_documents_and_round_status(s: Arc<dyn Storage>) {
+    let a = person(s.as_ref(), 1, true).await;
+    let (compound, _) = compound_with_roster(s.as_ref(), 1, a).await;
+    let round =
+        DocumentRecord { header: Header { id: uuid(3000), kind: DocKind::Round, compound }, open: true };
+    let mut c = commit(round, b"", 0);
+    c.create = Some(b"round".to_vec());
+    s.commit(c).await.unwrap();
+    assert_eq!(s.load_document(round.header.id).await.unwrap().unwrap().snapshot, b"round");
+    s.commit(commit(DocumentRecord { open: false, ..round }, b"close", 0)).await.unwrap();
+    assert!(!s.document(round.header.id).await.unwrap().unwrap().open);
+    let missing = DocumentRecord { header: Header { id: uuid(3001), ..round.header }, open: true };
+    assert!(matches!(s.commit(commit(missing, b"x", 0)).await.unwrap_err(), StorageError::NotFound(_)));
+    assert_eq!(s.compounds().await.unwrap().len(), 1);
+    assert_eq!(s.compound(compound).await.unwrap().unwrap().name, "c1");
+}
+
+/// Instantiates the suite for a backend: `$make` is an async expression giving
+/// `(Arc<dyn Storage>, guard)`, where the guard keeps the backend's resources alive.
+macro_rules! storage_suite {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+            storage_suite!(@tests $make; tokens_authenticate_until_revoked, invites_are_single_use_and_expire,
+                memberships_revoke_and_return, actors_bind_once, chunks_append_catch_up_and_compact,
+                commits_are_all_or_nothing, new_documents_and_round_status);
+        }
+    };
+    (@tests $make:expr; $($name:ident),+) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (storage, _guard) = $make;
+                super::$name(storage).await;
+            }
+        )+
+    };
+}
+
+storage_suite!(sqlite, {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = crate::storage::sqlite::SqliteStorage::open(dir.path().join("relay.db")).await.unwrap();
+    (Arc::new(storage) as Arc<dyn Storage>, dir)
+});

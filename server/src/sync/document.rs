@@ -1,0 +1,400 @@
+//! Syncing one document of a request: lock it, bring it up to date, check and apply what the
+//! phone sent, make it durable, answer.
+//!
+//! The order matters. The reply is generated before the commit but sent only after it, so a
+//! phone never hears "I have your change" about a change that is not on disk. If the commit
+//! fails, the in-memory copy (which already holds the changes) is thrown away and reloaded from
+//! disk on next use, and the phone gets an `unavailable` rejection and will send them again.
+
+use std::collections::HashMap;
+
+use automerge::Automerge;
+use doorstep_core::id::{DocumentId, PersonId};
+use doorstep_core::permission::Rule;
+use doorstep_core::schema::vocabulary::DocKind;
+use doorstep_core::sync::{DocMessage, PeerState, Rejection};
+use doorstep_core::{Actor, Role};
+
+use super::Caller;
+use super::rejection::{self, reject};
+use super::work::{self, Incoming};
+use crate::access::{Access, Decision};
+use crate::cache::{CachedDoc, is_open};
+use crate::clock;
+use crate::config::Config;
+use crate::relay::Relay;
+use crate::storage::{ActorBinding, DocCommit, DocumentRecord, StorageError, SyncStateWrite};
+
+/// What syncing one document produced.
+#[derive(Debug, Default)]
+pub struct DocOutcome {
+    /// The reply message.
+    pub reply: Option<Vec<u8>>,
+    /// The rejection, if the message was refused.
+    pub rejection: Option<Rejection>,
+    /// A sync state still to write (when nothing else about the document had to be).
+    pub state: Option<SyncStateWrite>,
+}
+
+impl DocOutcome {
+    fn rejected(rejection: Rejection) -> Self {
+        Self { rejection: Some(rejection), ..Self::default() }
+    }
+}
+
+/// Syncs one document message.
+pub async fn sync_document(
+    relay: &Relay,
+    config: &Config,
+    caller: &Caller,
+    access: &Access,
+    message: DocMessage,
+) -> DocOutcome {
+    let id = message.doc;
+    let decision = match access.decide(id) {
+        Some(decision) => decision,
+        None => match relay.storage().document(id).await {
+            Ok(stored) => Access::decide_elsewhere(stored),
+            Err(e) => return unavailable(id, &e),
+        },
+    };
+    match decision {
+        Decision::Forbidden { rule, reason } => DocOutcome::rejected(reject(id, rule, None, reason)),
+        Decision::Allowed { record, role } => {
+            existing(relay, config, caller, record, role, message.message).await
+        }
+        Decision::Unknown if access.coordinates_any() => {
+            new_document(relay, caller, access, id, message.message).await
+        }
+        Decision::Unknown => DocOutcome::rejected(reject(
+            id,
+            rejection::UNKNOWN_DOCUMENT,
+            None,
+            format!("the relay has no document {id}; drop it, or sync with the relay that made it"),
+        )),
+    }
+}
+
+async fn read(id: DocumentId, bytes: Vec<u8>) -> Result<Incoming, Rejection> {
+    match tokio::task::spawn_blocking(move || work::read(id, &bytes)).await {
+        Ok(read) => read,
+        Err(e) => {
+            Err(reject(id, rejection::MALFORMED, None, format!("the sync message could not be read: {e}")))
+        }
+    }
+}
+
+/// The owners of the actors a message's changes were made under.
+async fn owners(relay: &Relay, incoming: &Incoming) -> Result<HashMap<String, PersonId>, StorageError> {
+    let mut owners = HashMap::new();
+    for actor in &incoming.actors {
+        if let Some(owner) = relay.actor_owner(actor).await? {
+            owners.insert(actor.clone(), owner);
+        }
+    }
+    Ok(owners)
+}
+
+fn unavailable(id: DocumentId, error: &dyn std::fmt::Display) -> DocOutcome {
+    tracing::error!(doc = %id, error = %error, "document not synced");
+    DocOutcome::rejected(reject(
+        id,
+        rejection::UNAVAILABLE,
+        None,
+        "the relay could not read or store this document just now; nothing was accepted, sync again later",
+    ))
+}
+
+async fn existing(
+    relay: &Relay,
+    config: &Config,
+    caller: &Caller,
+    record: DocumentRecord,
+    role: Role,
+    bytes: Vec<u8>,
+) -> DocOutcome {
+    let id = record.header.id;
+    let size = bytes.len();
+    let incoming = match read(id, bytes).await {
+        Ok(incoming) => incoming,
+        Err(rejection) => return forget_state(caller, rejection),
+    };
+    let owners = match owners(relay, &incoming).await {
+        Ok(owners) => owners,
+        Err(e) => return unavailable(id, &e),
+    };
+    let stored_state = match relay.storage().sync_state(caller.device, id).await {
+        Ok(state) => state,
+        Err(e) => return unavailable(id, &e),
+    };
+    let state = stored_state.as_deref().and_then(|b| PeerState::decode(b).ok()).unwrap_or_default();
+
+    let mut slot = relay.cache().lock(id).await;
+    match slot.fresh(relay.storage()).await {
+        Ok(Some(cached)) => {
+            if cached.stored_bytes.saturating_add(size) > config.limits.max_document_bytes {
+                return forget_state(
+                    caller,
+                    reject(
+                        id,
+                        rejection::TOO_LARGE,
+                        None,
+                        format!(
+                            "document {id} would grow past {} bytes, the most a document may hold; \
+                             ask a coordinator to close old rounds or split the compound",
+                            config.limits.max_document_bytes
+                        ),
+                    ),
+                );
+            }
+        }
+        Ok(None) => {
+            return DocOutcome::rejected(reject(
+                id,
+                rejection::UNKNOWN_DOCUMENT,
+                None,
+                "the document was removed",
+            ));
+        }
+        Err(e) => return unavailable(id, &e),
+    }
+    let Some(mut cached) = slot.take() else { return unavailable(id, &"document vanished from its slot") };
+    let author = Actor { person: caller.person, role };
+    let header = record.header;
+    let worked = tokio::task::spawn_blocking(move || {
+        let result = work::apply(&mut cached.doc, &header, &author, incoming, &owners, state);
+        (cached, result)
+    })
+    .await;
+    let (mut cached, result) = match worked {
+        Ok(worked) => worked,
+        // The document was moved into the task and is gone; the slot reloads it on next use.
+        Err(e) => return unavailable(id, &e),
+    };
+    let accepted = match result {
+        Ok(accepted) => accepted,
+        Err(refused) => {
+            slot.put(cached);
+            let mut outcome = forget_state(caller, refused.rejection);
+            outcome.reply = refused.reply;
+            return outcome;
+        }
+    };
+    let state_bytes = accepted.state.encode();
+    cached.record.open = is_open(&cached.record.header, &cached.doc);
+    if accepted.chunk.is_empty() && accepted.bindings.is_empty() && cached.record.open == record.open {
+        slot.put(cached);
+        let changed = stored_state.as_deref() != Some(state_bytes.as_slice());
+        let state =
+            changed.then_some(SyncStateWrite { device: caller.device, doc: id, state: Some(state_bytes) });
+        return DocOutcome { reply: accepted.reply, rejection: None, state };
+    }
+    let commit = DocCommit {
+        record: cached.record,
+        create: None,
+        chunk: accepted.chunk,
+        known_seq: cached.known_seq,
+        bindings: accepted
+            .bindings
+            .iter()
+            .map(|a| ActorBinding { actor: a.clone(), person: caller.person })
+            .collect(),
+        sync_state: Some(SyncStateWrite { device: caller.device, doc: id, state: Some(state_bytes) }),
+        at: clock::now(),
+    };
+    let chunk_len = commit.chunk.len();
+    match relay.storage().commit(commit).await {
+        Ok(done) => {
+            for actor in &accepted.bindings {
+                relay.remember_owner(actor, caller.person);
+            }
+            cached.known_seq = done.known_seq;
+            if chunk_len > 0 {
+                cached.stored_bytes += chunk_len;
+                cached.chunks_since_compaction += 1;
+            }
+            if cached.chunks_since_compaction >= config.compact_every {
+                compact(relay, &mut cached).await;
+            }
+            slot.put(cached);
+            DocOutcome { reply: accepted.reply, rejection: None, state: None }
+        }
+        Err(StorageError::ActorTaken { actor, owner: _ }) => {
+            // Another request bound the actor to someone else between our look-up and our commit.
+            slot.invalidate();
+            let rule = Rule::ActorsBelongToTheirPerson;
+            forget_state(
+                caller,
+                reject(
+                    id,
+                    rule.code(),
+                    None,
+                    format!("actor {actor} belongs to another person: {}", rule.explain()),
+                ),
+            )
+        }
+        Err(e) => {
+            slot.invalidate();
+            unavailable(id, &e)
+        }
+    }
+}
+
+/// Folds a document's chunks into one snapshot. Runs with the document locked, so nothing is
+/// written to it meanwhile by this process.
+async fn compact(relay: &Relay, cached: &mut CachedDoc) {
+    let id = cached.record.header.id;
+    let doc = std::mem::take(&mut cached.doc);
+    let (doc, snapshot) = match tokio::task::spawn_blocking(move || {
+        let snapshot = doc.save();
+        (doc, snapshot)
+    })
+    .await
+    {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::error!(doc = %id, error = %e, "compaction task failed");
+            return;
+        }
+    };
+    cached.doc = doc;
+    let size = snapshot.len();
+    match relay.storage().compact(id, snapshot, cached.known_seq).await {
+        Ok(()) => {
+            tracing::debug!(doc = %id, bytes = size, "compacted");
+            cached.stored_bytes = size;
+            cached.chunks_since_compaction = 0;
+        }
+        Err(e) => tracing::warn!(doc = %id, error = %e, "compaction failed; the chunks stay"),
+    }
+}
+
+/// A rejection that also forgets the device's sync state for the document, so its next sync
+/// negotiates from scratch.
+fn forget_state(caller: &Caller, rejection: Rejection) -> DocOutcome {
+    let state = SyncStateWrite { device: caller.device, doc: rejection.doc, state: None };
+    DocOutcome { reply: None, rejection: Some(rejection), state: Some(state) }
+}
+
+/// A message for a document the relay does not have, from someone who runs a compound: a round
+/// created offline. The first message of a session carries no changes, so the relay answers
+/// from an empty document (asking for everything) and stores nothing; the next one carries the
+/// round, which is checked like any change and stored whole.
+async fn new_document(
+    relay: &Relay,
+    caller: &Caller,
+    access: &Access,
+    id: DocumentId,
+    bytes: Vec<u8>,
+) -> DocOutcome {
+    let incoming = match read(id, bytes).await {
+        Ok(incoming) => incoming,
+        Err(rejection) => return DocOutcome::rejected(rejection),
+    };
+    let mut slot = relay.cache().lock(id).await;
+    match slot.fresh(relay.storage()).await {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            // Created by a request that ran while this one waited: the phone's next sync treats
+            // it like any other document.
+            return DocOutcome::rejected(reject(
+                id,
+                rejection::UNAVAILABLE,
+                None,
+                "the document was just created; sync again",
+            ));
+        }
+        Err(e) => return unavailable(id, &e),
+    }
+    if incoming.changes.is_empty() {
+        let mut empty = Automerge::new();
+        let mut state = PeerState::new();
+        let reply = doorstep_core::sync::receive(&mut empty, &mut state, incoming.message)
+            .ok()
+            .and_then(|()| doorstep_core::sync::generate(&empty, &mut state));
+        return DocOutcome { reply, rejection: None, state: None };
+    }
+    let owners = match owners(relay, &incoming).await {
+        Ok(owners) => owners,
+        Err(e) => return unavailable(id, &e),
+    };
+    let changes = incoming.changes.clone();
+    let header = match tokio::task::spawn_blocking(move || work::header_of(id, &changes)).await {
+        Ok(Ok(header)) => header,
+        Ok(Err(rejection)) => return DocOutcome::rejected(rejection),
+        Err(e) => return unavailable(id, &e),
+    };
+    let Some(role) = access.role_in(header.compound) else {
+        return DocOutcome::rejected(reject(
+            id,
+            rejection::FORBIDDEN,
+            None,
+            format!("document {id} is for compound {}, of which you are not a member", header.compound),
+        ));
+    };
+    if header.kind != DocKind::Round || !role.is_coordinating() {
+        let rule = Rule::RoundsArePlannedByCoordinators;
+        let reason = if header.kind == DocKind::Round {
+            format!("a {} may not create a round: {}", role.as_str(), rule.explain())
+        } else {
+            format!("a {} document is created with its compound, never on a phone", header.kind)
+        };
+        let code = if header.kind == DocKind::Round { rule.code() } else { rejection::UNKNOWN_DOCUMENT };
+        return DocOutcome::rejected(reject(id, code, None, reason));
+    }
+    let author = Actor { person: caller.person, role };
+    let actor = relay.actor().clone();
+    let worked = tokio::task::spawn_blocking(move || {
+        let mut doc = Automerge::new().with_actor(actor);
+        let result = work::apply(&mut doc, &header, &author, incoming, &owners, PeerState::new());
+        let snapshot = result.as_ref().ok().map(|_| doc.save());
+        (doc, snapshot, result)
+    })
+    .await;
+    let (doc, snapshot, accepted) = match worked {
+        Ok((doc, Some(snapshot), Ok(accepted))) => (doc, snapshot, accepted),
+        Ok((_, _, Err(refused))) => {
+            return DocOutcome { reply: refused.reply, rejection: Some(refused.rejection), state: None };
+        }
+        Ok((_, None, Ok(_))) => return unavailable(id, &"new document was not saved"),
+        Err(e) => return unavailable(id, &e),
+    };
+    let created = CachedDoc::created(header, doc, snapshot.len());
+    let commit = DocCommit {
+        record: created.record,
+        create: Some(snapshot),
+        chunk: Vec::new(),
+        known_seq: 0,
+        bindings: accepted
+            .bindings
+            .iter()
+            .map(|a| ActorBinding { actor: a.clone(), person: caller.person })
+            .collect(),
+        sync_state: Some(SyncStateWrite {
+            device: caller.device,
+            doc: id,
+            state: Some(accepted.state.encode()),
+        }),
+        at: clock::now(),
+    };
+    match relay.storage().commit(commit).await {
+        Ok(_) => {
+            for actor in &accepted.bindings {
+                relay.remember_owner(actor, caller.person);
+            }
+            tracing::info!(doc = %id, compound = %header.compound, person = %caller.person, "round created by sync");
+            slot.put(created);
+            DocOutcome { reply: accepted.reply, rejection: None, state: None }
+        }
+        Err(StorageError::ActorTaken { actor, .. }) => {
+            let rule = Rule::ActorsBelongToTheirPerson;
+            DocOutcome::rejected(reject(
+                id,
+                rule.code(),
+                None,
+                format!("actor {actor} belongs to another person: {}", rule.explain()),
+            ))
+        }
+        Err(e) => unavailable(id, &e),
+    }
+}

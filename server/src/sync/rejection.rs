@@ -1,0 +1,40 @@
+//! The rule codes a [`Rejection`] carries, and how the validator's verdicts become rejections.
+//!
+//! A rejection's `rule` is a permission rule's code (`Rule::code`, e.g.
+//! `roster_is_edited_by_coordinators`) or one of the codes below; phones and dashboards match
+//! on it, so these strings are part of the wire protocol.
+
+use automerge::ChangeHash;
+use doorstep_core::id::DocumentId;
+use doorstep_core::sync::Rejection;
+use doorstep_core::validate::Violation;
+
+/// The changes break the document schema (a bad enum value, a missing field).
+pub const SCHEMA: &str = "schema";
+/// The bytes are not a sync message, or carry changes Automerge cannot read.
+pub const MALFORMED: &str = "malformed";
+/// The caller may not hold this document at all.
+pub const FORBIDDEN: &str = "forbidden";
+/// The relay has no such document, and the caller may not create it.
+pub const UNKNOWN_DOCUMENT: &str = "unknown_document";
+/// A change, or the document it would grow, is over the size limits.
+pub const TOO_LARGE: &str = "too_large";
+/// The changes depend on changes neither side has.
+pub const MISSING_DEPENDENCIES: &str = "missing_dependencies";
+/// The relay could not store the changes; nothing was accepted, and a retry may succeed.
+pub const UNAVAILABLE: &str = "unavailable";
+
+/// A rejection of document `doc`.
+pub fn reject(
+    doc: DocumentId,
+    rule: &str,
+    change: Option<ChangeHash>,
+    reason: impl Into<String>,
+) -> Rejection {
+    Rejection { doc, change: change.map(|h| h.to_string()), rule: rule.to_owned(), reason: reason.into() }
+}
+
+/// The rejection for a verdict of the validator (whose codes are the ones above).
+pub fn from_violation(doc: DocumentId, violation: Violation) -> Rejection {
+    violation.in_document(doc).rejection()
+}

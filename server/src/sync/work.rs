@@ -1,0 +1,141 @@
+//! The CPU side of syncing one document, run on tokio's blocking pool: decoding the message,
+//! checking and applying its changes, updating the peer state and generating the reply.
+//!
+//! Split in two steps around the one thing that needs storage, the owners of the actors the
+//! changes were made under: [`read`] needs no document, [`apply`] needs the document and the
+//! owners.
+
+use std::collections::{BTreeSet, HashMap};
+
+use automerge::sync::Message;
+use automerge::{Automerge, Change, ReadDoc};
+use doorstep_core::document::Header;
+use doorstep_core::id::{DocumentId, PersonId};
+use doorstep_core::permission::Rule;
+use doorstep_core::sync::{self as core_sync, PeerState, Rejection};
+use doorstep_core::{Actor, validate};
+
+use super::rejection::{self, reject};
+
+/// A decoded message and the changes it carries.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The message.
+    pub message: Message,
+    /// Its changes, in order.
+    pub changes: Vec<Change>,
+    /// The actors (hex) the changes were made under.
+    pub actors: BTreeSet<String>,
+}
+
+/// Decodes a document message.
+pub fn read(doc: DocumentId, bytes: &[u8]) -> Result<Incoming, Rejection> {
+    let message = core_sync::decode(bytes).map_err(|e| {
+        reject(
+            doc,
+            rejection::MALFORMED,
+            None,
+            format!("the sync message for document {doc} does not decode: {e}"),
+        )
+    })?;
+    let changes = validate::changes_in(&message).map_err(|v| rejection::from_violation(doc, v))?;
+    let actors = changes.iter().map(|c| c.actor_id().to_hex_string()).collect();
+    Ok(Incoming { message, changes, actors })
+}
+
+/// The header a new document's changes give it (its first change must write one).
+pub fn header_of(doc: DocumentId, changes: &[Change]) -> Result<Header, Rejection> {
+    validate::new_document_header(doc, changes).map_err(|v| rejection::from_violation(doc, v))
+}
+
+/// A message whose changes were accepted.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The new changes as one chunk (empty if none were new).
+    pub chunk: Vec<u8>,
+    /// Actors to bind to the caller, first seen in this message.
+    pub bindings: Vec<String>,
+    /// The reply, if there is anything to say.
+    pub reply: Option<Vec<u8>>,
+    /// The peer state to persist.
+    pub state: PeerState,
+}
+
+/// A message whose changes were refused; `doc` is unchanged.
+#[derive(Debug)]
+pub struct Refused {
+    /// Why.
+    pub rejection: Rejection,
+    /// A reply from a fresh state, so the phone still receives everyone else's changes.
+    pub reply: Option<Vec<u8>>,
+}
+
+/// Checks the new changes of `incoming` (the ones `doc` lacks), binds their actors, applies
+/// them, and answers.
+pub fn apply(
+    doc: &mut Automerge,
+    header: &Header,
+    author: &Actor,
+    incoming: Incoming,
+    owners: &HashMap<String, PersonId>,
+    mut state: PeerState,
+) -> Result<Accepted, Refused> {
+    let Incoming { mut message, changes, .. } = incoming;
+    // Whatever happens, the message's changes are never handed to Automerge's receive: it would
+    // queue those with missing dependencies and apply them later, unchecked.
+    message.changes = Vec::<Vec<u8>>::new().into();
+    let mut seen = BTreeSet::new();
+    let new: Vec<Change> = changes
+        .into_iter()
+        .filter(|c| doc.get_change_by_hash(&c.hash()).is_none() && seen.insert(c.hash()))
+        .collect();
+    let mut bindings = BTreeSet::new();
+    for change in &new {
+        let actor = change.actor_id().to_hex_string();
+        match owners.get(&actor) {
+            Some(owner) if *owner == author.person => {}
+            Some(_) => {
+                let rule = Rule::ActorsBelongToTheirPerson;
+                let rejection = reject(
+                    header.id,
+                    rule.code(),
+                    Some(change.hash()),
+                    format!(
+                        "change {} was made under actor {actor}, which belongs to another person: {}",
+                        change.hash(),
+                        rule.explain()
+                    ),
+                );
+                return Err(refused(doc, rejection, message));
+            }
+            None => {
+                bindings.insert(actor);
+            }
+        }
+    }
+
+    let before = doc.get_heads();
+    if !new.is_empty()
+        && let Err(violation) = validate::check_and_apply(doc, header, author, new)
+    {
+        return Err(refused(doc, rejection::from_violation(header.id, violation), message));
+    }
+    let chunk = if doc.get_heads() == before { Vec::new() } else { doc.save_after(&before) };
+    if let Err(e) = core_sync::receive(doc, &mut state, message) {
+        // Only the message's heads and bloom filter are left to read; a failure here means the
+        // phone sent garbage in them. The changes already applied are valid and will be stored.
+        tracing::warn!(doc = %header.id, error = %e, "sync message state not applied; starting afresh");
+        state = PeerState::new();
+    }
+    let reply = core_sync::generate(doc, &mut state);
+    Ok(Accepted { chunk, bindings: bindings.into_iter().collect(), reply, state })
+}
+
+/// The answer to a refused message: its heads and bloom filter received into a fresh state (the
+/// changes were stripped, so `doc` does not change), and a reply generated from there.
+fn refused(doc: &mut Automerge, rejection: Rejection, message: Message) -> Refused {
+    let mut fresh = PeerState::new();
+    let reply =
+        core_sync::receive(doc, &mut fresh, message).ok().and_then(|()| core_sync::generate(doc, &mut fresh));
+    Refused { rejection, reply }
+}

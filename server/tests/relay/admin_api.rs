@@ -1,0 +1,76 @@
+//! The coordinators' API: roster import and export, members.
+
+use doorstep_core::Role;
+use reqwest::StatusCode;
+
+use crate::harness::{JsonResponse, ROSTER_CSV, TestRelay};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_with_bad_rows_is_refused_unless_good_rows_are_accepted_and_exports_round_trip() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    let coordinator = relay.phone(compound, Role::Coordinator, "王芳").await;
+    let bad = format!("{ROSTER_CSV}香樟苑,3号楼,1单元,1,101,错行,1990,三,0,0,,正常,无,\n");
+    let url = format!("{}/v1/compounds/{compound}/roster", relay.url);
+
+    let res = relay.http.post(&url).bearer_auth(&coordinator.token).body(bad.clone()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body = res.json_value().await.unwrap();
+    assert!(body["reason"].as_str().unwrap().contains("line 8, column 户内人数"), "{body}");
+    let csv = |token: &str| {
+        relay
+            .http
+            .get(format!("{}/v1/compounds/{compound}/roster.csv", relay.url))
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+    let empty = csv(&coordinator.token).await.unwrap().text().await.unwrap();
+    assert_eq!(empty.lines().count(), 1, "nothing was imported: {empty}");
+
+    let res = relay
+        .http
+        .post(format!("{url}?accept_good_rows=true"))
+        .bearer_auth(&coordinator.token)
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let report = res.json_value().await.unwrap();
+    assert_eq!(report["imported"], 6);
+    assert_eq!(report["skipped"][0]["line"], 8);
+
+    let exported = csv(&coordinator.token).await.unwrap().text().await.unwrap();
+    let original = doorstep_core::import::read_roster_csv(ROSTER_CSV.as_bytes()).unwrap();
+    let again = doorstep_core::import::read_roster_csv(exported.as_bytes()).unwrap();
+    assert!(again.is_clean(), "{:?}", again.errors);
+    let drafts = |p: &doorstep_core::import::RosterPreview| {
+        let mut d: Vec<_> = p.households.iter().map(|r| r.draft.clone()).collect();
+        d.sort_by_key(|d| d.address.climb_key());
+        d
+    };
+    assert_eq!(drafts(&again), drafts(&original), "export reads back as what was imported");
+
+    // Importing the same file again adds nothing: every flat is already there, and is updated
+    // from the file instead of duplicated.
+    let res = relay.http.post(&url).bearer_auth(&coordinator.token).body(ROSTER_CSV).send().await.unwrap();
+    let report = res.json_value().await.unwrap();
+    assert_eq!(report["imported"], 0, "{report}");
+    assert_eq!(report["updated"], 6, "{report}");
+
+    let volunteer = relay.phone(compound, Role::Volunteer, "李强").await;
+    assert_eq!(csv(&volunteer.token).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let (status, members) =
+        relay.json("GET", &format!("/v1/compounds/{compound}/members"), &coordinator.token, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(members.as_array().unwrap().len(), 3, "admin, coordinator, volunteer: {members}");
+    let (status, body) = relay
+        .json(
+            "POST",
+            &format!("/v1/compounds/{compound}/members/{}/revoke", coordinator.person),
+            &coordinator.token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a coordinator may not revoke a coordinator: {body}");
+}

@@ -1,0 +1,102 @@
+//! Joining with an invite, and the 401s.
+
+use doorstep_core::Role;
+use doorstep_core::sync::{SyncRequest, WIRE_VERSION};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::harness::{JsonResponse, TestRelay};
+
+async fn sync_status(relay: &TestRelay, token: Option<&str>) -> (StatusCode, Value) {
+    let body = SyncRequest { version: WIRE_VERSION, messages: vec![] }.encode();
+    let res = relay.sync_raw(token, Some("application/cbor"), body).await;
+    (res.status(), res.json_value().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_with_an_invite_gives_a_working_token_once() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("北林小区").await;
+    let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+
+    // Typed loosely: lower case, spaces for dashes.
+    let (status, joined) = relay.join(&code.to_lowercase().replace('-', " "), "李强").await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert_eq!(joined["compound"], compound.to_string());
+    assert_eq!(joined["role"], "volunteer");
+    let token = joined["token"].as_str().unwrap();
+    let (status, me) = relay.json("GET", "/v1/me", token, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["person"], joined["person"]);
+    assert_eq!(me["memberships"][0]["role"], "volunteer");
+
+    let (status, again) = relay.join(&code, "赵敏").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert!(again["reason"].as_str().unwrap().contains("used already"), "{again}");
+    let (status, unknown) = relay.join("AAAA-BBBB-CCCC", "赵敏").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown["error"], "not_found");
+    let (status, empty) =
+        relay.join(&relay.invite(&relay.admin_token, compound, Role::Medic).await, " ").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{empty}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_bad_and_revoked_tokens_are_401_with_a_reason() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("北林小区").await;
+    let phone = relay.phone(compound, Role::Volunteer, "李强").await;
+
+    let (status, body) = sync_status(&relay, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["reason"].as_str().unwrap().contains("Authorization"), "{body}");
+    let (status, body) = sync_status(&relay, Some("dst_not-a-token")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["reason"].as_str().unwrap().contains("not known"), "{body}");
+    let (status, _) = sync_status(&relay, Some(&phone.token)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, body) = relay
+        .json("POST", &format!("/v1/persons/{}/revoke-devices", phone.person), &relay.admin_token, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["revoked"], 1);
+    let (status, body) = sync_status(&relay, Some(&phone.token)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["reason"].as_str().unwrap().contains("revoked"), "{body}");
+    // Admin routes need a token too.
+    let res = relay.http.get(format!("{}/v1/me", relay.url)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volunteers_may_not_invite_coordinators_or_create_compounds() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("北林小区").await;
+    let volunteer = relay.phone(compound, Role::Volunteer, "李强").await;
+    let coordinator = relay.phone(compound, Role::Coordinator, "王芳").await;
+    let (status, body) = relay
+        .json(
+            "POST",
+            &format!("/v1/compounds/{compound}/invites"),
+            &volunteer.token,
+            Some(serde_json::json!({"role": "volunteer"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = relay
+        .json(
+            "POST",
+            &format!("/v1/compounds/{compound}/invites"),
+            &coordinator.token,
+            Some(serde_json::json!({"role": "coordinator"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body["reason"].as_str().unwrap().contains("ask an admin"), "{body}");
+    let code = relay.invite(&coordinator.token, compound, Role::Volunteer).await;
+    assert_eq!(code.len(), 14);
+    let (status, _) =
+        relay.json("POST", "/v1/compounds", &coordinator.token, Some(serde_json::json!({"name": "x"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

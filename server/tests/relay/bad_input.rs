@@ -1,0 +1,172 @@
+//! Bad bytes get a specific 4xx with a reason, and the relay keeps serving.
+
+use doorstep_core::id::DocumentId;
+use doorstep_core::schema::vocabulary::DocKind;
+use doorstep_core::sync::{DocMessage, SyncRequest, WIRE_VERSION};
+use doorstep_server::{Config, Limits};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::harness::{Fixture, JsonResponse, TestRelay};
+
+async fn expect(
+    relay: &TestRelay,
+    token: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+    status: StatusCode,
+    error: &str,
+) -> Value {
+    let res = relay.sync_raw(Some(token), content_type, body).await;
+    assert_eq!(res.status(), status);
+    let body = res.json_value().await.unwrap();
+    assert_eq!(body["error"], error, "{body}");
+    assert!(body["reason"].as_str().is_some_and(|r| r.len() > 10), "a reason a person can act on: {body}");
+    body
+}
+
+fn random_doc() -> DocumentId {
+    DocumentId::from_uuid(uuid::Uuid::from_u128(rand::random::<u128>()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_specific_errors_and_the_relay_keeps_serving() {
+    let mut fx = Fixture::new().await;
+    let relay = &fx.relay;
+    let token = fx.volunteers[0].token.clone();
+    let cbor = Some("application/cbor");
+    let valid = fx.volunteers[0].message_for(fx.volunteers[0].doc_of(DocKind::Roster)).encode();
+
+    let truncated = valid[..valid.len() / 2].to_vec();
+    expect(relay, &token, cbor, truncated, StatusCode::BAD_REQUEST, "malformed").await;
+    let random: Vec<u8> = (0..512).map(|_| rand::random::<u8>()).collect();
+    expect(relay, &token, cbor, random, StatusCode::BAD_REQUEST, "malformed").await;
+    expect(relay, &token, cbor, Vec::new(), StatusCode::BAD_REQUEST, "malformed").await;
+    let body = expect(
+        relay,
+        &token,
+        Some("application/json"),
+        valid.clone(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    assert!(body["reason"].as_str().unwrap().contains("application/cbor"));
+    expect(relay, &token, None, valid.clone(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+        .await;
+    let future = SyncRequest { version: WIRE_VERSION + 1, messages: vec![] }.encode();
+    expect(relay, &token, cbor, future, StatusCode::BAD_REQUEST, "wire_version").await;
+
+    let oversized = vec![0u8; 9 * 1024 * 1024];
+    expect(relay, &token, cbor, oversized, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+
+    let many = SyncRequest {
+        version: WIRE_VERSION,
+        messages: (0..=Limits::default().max_docs_per_request)
+            .map(|_| DocMessage { doc: random_doc(), message: vec![0x42] })
+            .collect(),
+    };
+    let body = expect(relay, &token, cbor, many.encode(), StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+    assert!(body["reason"].as_str().unwrap().contains("at most 256"), "{body}");
+    let doc = random_doc();
+    let twice = SyncRequest {
+        version: WIRE_VERSION,
+        messages: vec![DocMessage { doc, message: vec![0x42] }, DocMessage { doc, message: vec![0x42] }],
+    };
+    expect(relay, &token, cbor, twice.encode(), StatusCode::BAD_REQUEST, "invalid").await;
+
+    // Per-document problems are rejections in a 200, and the other documents still sync.
+    let roster = fx.volunteers[0].doc_of(DocKind::Roster).id();
+    let mut mixed = fx.volunteers[0].message_for(fx.volunteers[0].doc_of(DocKind::Requests));
+    mixed.messages.push(DocMessage { doc: random_doc(), message: valid[..8].to_vec() });
+    mixed.messages.push(DocMessage { doc: roster, message: b"not a sync message".to_vec() });
+    let response = relay.sync(&token, &mixed).await;
+    let rules: Vec<&str> = response.rejected.iter().map(|r| r.rule.as_str()).collect();
+    assert_eq!(rules, ["unknown_document", "malformed"], "{:?}", response.rejected);
+    assert_eq!(response.messages.len(), 1, "the requests document was answered");
+    assert_eq!(response.documents.len(), 3);
+
+    // Still serving, and still in sync.
+    let synced = fx.volunteers[0].sync(&fx.relay).await;
+    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+    let health = fx.relay.http.get(format!("{}/healthz", fx.relay.url)).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let metrics = fx.relay.metrics().await;
+    for line in [
+        "doorstep_http_requests_total{route=\"/v1/sync\",status=\"400\"} 5",
+        "doorstep_http_requests_total{route=\"/v1/sync\",status=\"413\"} 2",
+        "doorstep_http_requests_total{route=\"/v1/sync\",status=\"415\"} 2",
+        "doorstep_sync_rejections_total{rule=\"unknown_document\"} 1",
+        "doorstep_sync_rejections_total{rule=\"malformed\"} 1",
+    ] {
+        assert!(metrics.contains(line), "missing {line} in\n{metrics}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_over_its_rate_gets_429_with_retry_after() {
+    let config = Config {
+        limits: Limits { rate_per_second: 0.5, rate_burst: 3.0, ..Limits::default() },
+        ..Config::default()
+    };
+    let relay = TestRelay::start_with(config).await;
+    let empty = SyncRequest { version: WIRE_VERSION, messages: vec![] }.encode();
+    for _ in 0..3 {
+        let res = relay.sync_raw(Some(&relay.admin_token), Some("application/cbor"), empty.clone()).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = relay.sync_raw(Some(&relay.admin_token), Some("application/cbor"), empty.clone()).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    let body = res.json_value().await.unwrap();
+    assert_eq!(body["error"], "rate_limited");
+    // Unauthenticated health checks are not limited.
+    let health = relay.http.get(format!("{}/healthz", relay.url)).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutated_sync_messages_never_break_the_relay() {
+    let limits = Limits { rate_per_second: 1000.0, rate_burst: 1000.0, ..Limits::default() };
+    let mut fx = Fixture::with_config(Config { limits, ..Config::default() }).await;
+    let token = fx.volunteers[0].token.clone();
+    let household = fx.volunteers[0].compound().households()[0].id;
+    fx.volunteers[0]
+        .apply(&doorstep_core::Operation::EditNotes {
+            household, notes: "三楼东户，敲门要大声".into()
+        })
+        .unwrap();
+    let roster = fx.volunteers[0].doc_of(DocKind::Roster).clone();
+    let valid = fx.volunteers[0].message_for(&roster);
+    let original = valid.messages[0].message.clone();
+    for round in 0..60 {
+        let mut bytes = original.clone();
+        match round % 3 {
+            0 => bytes.truncate(usize::try_from(rand::random::<u32>()).unwrap() % bytes.len()),
+            1 => {
+                for _ in 0..3 {
+                    let at = usize::try_from(rand::random::<u32>()).unwrap() % bytes.len();
+                    bytes[at] ^= 1 << (rand::random::<u32>() % 8);
+                }
+            }
+            _ => bytes.extend((0..64).map(|_| rand::random::<u8>())),
+        }
+        let request = SyncRequest {
+            version: WIRE_VERSION,
+            messages: vec![DocMessage { doc: roster.id(), message: bytes }],
+        };
+        let res = fx.relay.sync_raw(Some(&token), Some("application/cbor"), request.encode()).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "round {round}: per-document problems are rejections, not errors"
+        );
+    }
+    // The relay still serves, and the phone's real change still goes through.
+    let synced = fx.volunteers[0].sync(&fx.relay).await;
+    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+    fx.coordinator.sync(&fx.relay).await;
+    let notes = fx.coordinator.compound().households().into_iter().find(|h| h.id == household).unwrap().notes;
+    assert_eq!(notes, "三楼东户，敲门要大声");
+}

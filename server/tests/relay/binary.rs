@@ -1,0 +1,188 @@
+//! The real `doorstep` binary: `serve --demo` on port 0, a phone syncing the demo compound, the
+//! admin commands on the same file while it runs, and a clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use doorstep_core::schema::vocabulary::DocKind;
+
+use crate::harness::{Phone, TestRelay};
+
+fn doorstep() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_doorstep"))
+}
+
+/// Kills the relay if the test fails before it stops it, so no orphan holds the output pipes.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_a_demo_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let child = doorstep()
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let (mut url, mut volunteer, mut compound) = (None, None, None);
+    let started = Instant::now();
+    while url.is_none() || volunteer.is_none() {
+        assert!(started.elapsed() < Duration::from_secs(120), "the relay did not start");
+        let line = lines.next().expect("stdout closed early").unwrap();
+        println!("doorstep: {line}");
+        if let Some(rest) = line.strip_prefix("doorstep listening on ") {
+            url = Some(rest.split_whitespace().next().unwrap().to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("demo compound ") {
+            compound = Some(rest.split_whitespace().next().unwrap().to_owned());
+        }
+        if line.contains("volunteer") && line.contains("token dst_") {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let person = words[words.iter().position(|w| *w == "person").unwrap() + 1];
+            let token = words[words.iter().position(|w| *w == "token").unwrap() + 1];
+            volunteer = Some((person.parse().unwrap(), token.to_owned()));
+        }
+    }
+    println!("binary demo startup: {:?}", started.elapsed());
+    let url = url.unwrap();
+    let relay = TestRelay::external(&url);
+    let (person, token) = volunteer.unwrap();
+    let mut phone = Phone::new(&token, person);
+    let synced = phone.sync(&relay).await;
+    println!("demo volunteer first sync: {} requests, slowest {:?}", synced.requests, synced.slowest);
+    assert!(synced.rejected.is_empty());
+    let held = phone.compound();
+    assert_eq!(held.households().len(), 1040, "the whole sample ledger");
+    assert!(held.single(DocKind::Care).is_none());
+    let tasks = held.open_tasks();
+    assert!(!tasks.is_empty(), "the demo round for building 1");
+    assert!(tasks.iter().any(|t| t.assignee == Some(person)) || tasks.iter().all(|t| t.assignee.is_some()));
+
+    // Twenty doors: an attempt recorded offline, then a sync, against the 1,040-household demo.
+    let mut durations = Vec::new();
+    let mut requests = 0;
+    for task in tasks.iter().take(20) {
+        phone
+            .apply(&doorstep_core::Operation::RecordAttempt {
+                round: task.round,
+                task: task.id,
+                outcome: doorstep_core::schema::vocabulary::Outcome::Delivered,
+                note: String::new(),
+            })
+            .unwrap();
+        let synced = phone.sync(&relay).await;
+        assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+        requests += synced.requests;
+        durations.extend(synced.durations);
+    }
+    durations.sort();
+    println!(
+        "sync round trips after one attempt each: {} syncs, {requests} requests, median {:?}, max {:?}",
+        tasks.len().min(20),
+        durations[durations.len() / 2],
+        durations[durations.len() - 1]
+    );
+
+    // The admin commands work on the same file while the relay runs.
+    let compound = compound.unwrap();
+    let out = doorstep()
+        .args(["admin", "--db"])
+        .arg(&db)
+        .args(["export", "--compound", &compound])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1041);
+    let out = doorstep()
+        .args(["admin", "--db"])
+        .arg(&db)
+        .args(["invite", "--compound", &compound, "--role", "volunteer"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let code = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (status, joined) = relay.join(&code, "新志愿者").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{joined}");
+    let bad =
+        doorstep().args(["admin", "--db"]).arg(&db).args(["export", "--compound", "nope"]).output().unwrap();
+    assert!(!bad.status.success());
+
+    let killed = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            assert!(status.success(), "graceful shutdown exits 0, got {status}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn the_admin_commands_work_on_a_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("admin.db");
+    let run = |args: &[&str]| {
+        let out =
+            doorstep().args(["admin", "--db"]).arg(&db).args(args).env("RUST_LOG", "warn").output().unwrap();
+        (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (ok, stdout, stderr) = run(&["create-compound", "--name", "北林小区"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("admin token: dst_"),
+        "the first command on a new file creates the admin: {stdout}"
+    );
+    let admin = stdout.split("(person ").nth(1).unwrap().split(')').next().unwrap().to_owned();
+    let compound = stdout.lines().last().unwrap().trim().to_owned();
+
+    let csv = dir.path().join("roster.csv");
+    let bad = format!("{}香樟苑,3号楼,1单元,1,101,错行,1990,三,0,0,,正常,无,\n", crate::harness::ROSTER_CSV);
+    std::fs::write(&csv, bad).unwrap();
+    let csv = csv.to_str().unwrap();
+    let (ok, stdout, stderr) = run(&["import-roster", "--compound", &compound, csv]);
+    assert!(!ok, "row errors refuse the import");
+    assert!(stdout.contains("line 8, column 户内人数"), "{stdout}");
+    assert!(stderr.contains("--accept-good-rows"), "{stderr}");
+    let (ok, stdout, stderr) = run(&["import-roster", "--compound", &compound, csv, "--accept-good-rows"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("imported 6 households"), "{stdout}");
+
+    let (ok, stdout, _) = run(&["export", "--compound", &compound]);
+    assert!(ok);
+    assert_eq!(stdout.lines().count(), 7);
+    assert!(stdout.contains("任强") && stdout.starts_with('\u{feff}'));
+    let (ok, stdout, _) = run(&["invite", "--compound", &compound, "--role", "medic"]);
+    assert!(ok);
+    assert_eq!(stdout.trim().len(), 14);
+    let (ok, _, stderr) = run(&["invite", "--compound", &compound, "--role", "chef"]);
+    assert!(!ok);
+    assert!(stderr.contains("unknown role"), "{stderr}");
+    let (ok, stdout, _) = run(&["revoke", "--person", &admin]);
+    assert!(ok);
+    assert!(stdout.contains("revoked 1 device tokens"), "{stdout}");
+    // Creating the compound made the admin its admin member; revoking works once.
+    let (ok, stdout, stderr) = run(&["revoke", "--person", &admin, "--compound", &compound]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("revoked"), "{stdout}");
+    let (ok, _, stderr) = run(&["revoke", "--person", &admin, "--compound", &compound]);
+    assert!(!ok);
+    assert!(stderr.contains("no live membership"), "{stderr}");
+}

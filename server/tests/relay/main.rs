@@ -1,0 +1,14 @@
+//! The relay end to end: in-process relays on 127.0.0.1:0 with tempfile SQLite databases, real
+//! HTTP, real core `ClientSession` phones, and the real `doorstep` binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, missing_debug_implementations)]
+
+mod admin_api;
+mod auth;
+mod bad_input;
+mod binary;
+mod cache;
+mod harness;
+mod restart;
+mod rules;
+mod sync_flow;

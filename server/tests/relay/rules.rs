@@ -1,0 +1,126 @@
+//! What arrives is checked: roles, actor bindings, membership.
+
+use automerge::transaction::Transactable;
+use doorstep_core::Operation;
+use doorstep_core::schema::vocabulary::{Category, Channel, DocKind, Urgency};
+use doorstep_core::sync::{DocMessage, PeerState, SyncRequest, WIRE_VERSION};
+use reqwest::StatusCode;
+
+use crate::harness::{Fixture, Phone};
+
+fn add_request(phone: &mut Phone, text: &str) {
+    let household = phone.compound().households()[0].id;
+    phone
+        .apply(&Operation::AddRequest {
+            household,
+            channel: Channel::Phone,
+            category: Category::Groceries,
+            text: text.into(),
+            urgency: Urgency::Normal,
+        })
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volunteer_asking_for_the_care_ledger_is_refused() {
+    let fx = Fixture::new().await;
+    let care = fx.coordinator.doc_of(DocKind::Care).clone();
+    let volunteer = &fx.volunteers[0];
+    let empty = doorstep_core::document::Document::placeholder(*care.header(), volunteer.device.clone());
+    let mut state = PeerState::new();
+    let message = doorstep_core::sync::generate(empty.automerge(), &mut state).unwrap();
+    let request =
+        SyncRequest { version: WIRE_VERSION, messages: vec![DocMessage { doc: care.id(), message }] };
+    let response = fx.relay.sync(&volunteer.token, &request).await;
+    assert_eq!(response.rejected.len(), 1);
+    assert_eq!(response.rejected[0].doc, care.id());
+    assert_eq!(response.rejected[0].rule, "care_ledger_is_for_coordinators_and_medics");
+    assert!(response.messages.is_empty(), "nothing of the care ledger is sent");
+    assert!(response.documents.iter().all(|g| g.header.kind != DocKind::Care));
+    assert_eq!(response.documents.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volunteer_deleting_a_household_is_rejected_and_the_rest_syncs() {
+    let mut fx = Fixture::new().await;
+    let volunteer = &mut fx.volunteers[0];
+    let victim = volunteer.compound().households()[0].id;
+    // A modified app: deletes a household behind the operations' back.
+    let roster_id = volunteer.doc_of(DocKind::Roster).id();
+    let compound_id = volunteer.compound().id();
+    let roster = volunteer.compounds.get_mut(&compound_id).unwrap().document_mut(roster_id).unwrap();
+    let map = {
+        use automerge::ReadDoc;
+        roster.automerge().get(automerge::ROOT, "households").unwrap().unwrap().1
+    };
+    let mut tx = roster.automerge_mut().transaction();
+    tx.delete(&map, victim.to_string()).unwrap();
+    tx.commit();
+    add_request(volunteer, "两瓶牛奶");
+
+    let synced = volunteer.sync_up_to(&fx.relay, 4).await;
+    let rejection =
+        synced.rejected.iter().find(|r| r.doc == roster_id).expect("the roster change is rejected");
+    assert_eq!(rejection.rule, "roster_is_edited_by_coordinators", "{rejection:?}");
+    assert!(rejection.change.is_some(), "the offending change is named");
+    assert!(synced.rejected.iter().all(|r| r.doc == roster_id), "{:?}", synced.rejected);
+
+    fx.coordinator.sync(&fx.relay).await;
+    let coordinator = fx.coordinator.compound();
+    assert_eq!(coordinator.households().len(), 6, "nothing of the rejected change was stored");
+    assert!(coordinator.requests().iter().any(|r| r.text == "两瓶牛奶"), "the requests document synced");
+    let metrics = fx.relay.metrics().await;
+    assert!(
+        metrics.contains("doorstep_sync_rejections_total{rule=\"roster_is_edited_by_coordinators\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_under_another_persons_actor_is_rejected() {
+    let mut fx = Fixture::new().await;
+    add_request(&mut fx.volunteers[0], "first, under my own actor");
+    assert!(fx.volunteers[0].sync(&fx.relay).await.rejected.is_empty());
+
+    // The second volunteer's phone writes under the first one's actor.
+    let impostor = &mut fx.volunteers[1];
+    let mut forged = Phone::new(&impostor.token, impostor.person);
+    forged.device = fx.volunteers[0].device.clone();
+    forged.sync(&fx.relay).await;
+    add_request(&mut forged, "forged");
+    let synced = forged.sync_up_to(&fx.relay, 4).await;
+    let rejection = synced.rejected.first().expect("rejected");
+    assert_eq!(rejection.rule, "actors_belong_to_their_person");
+    assert!(rejection.change.is_some());
+
+    fx.coordinator.sync(&fx.relay).await;
+    let texts: Vec<String> = fx.coordinator.compound().requests().into_iter().map(|r| r.text).collect();
+    assert!(texts.contains(&"first, under my own actor".to_owned()));
+    assert!(!texts.contains(&"forged".to_owned()), "{texts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_volunteer_is_left_with_no_documents() {
+    let mut fx = Fixture::new().await;
+    let volunteer = &fx.volunteers[0];
+    let (status, body) = fx
+        .relay
+        .json(
+            "POST",
+            &format!("/v1/compounds/{}/members/{}/revoke", fx.compound, volunteer.person),
+            &fx.relay.admin_token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let volunteer = &mut fx.volunteers[0];
+    add_request(volunteer, "after revocation");
+    let synced = volunteer.sync(&fx.relay).await;
+    assert!(synced.granted.is_empty(), "no document of the compound is listed");
+    assert!(volunteer.compounds.is_empty(), "the phone dropped them");
+    assert!(synced.rejected.iter().all(|r| r.rule == "forbidden"), "{:?}", synced.rejected);
+    assert!(!synced.rejected.is_empty());
+
+    fx.coordinator.sync(&fx.relay).await;
+    assert!(fx.coordinator.compound().requests().iter().all(|r| r.text != "after revocation"));
+}

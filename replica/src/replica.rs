@@ -135,6 +135,24 @@ impl Replica {
         Ok(())
     }
 
+    /// Remembers the relay this device syncs with and its device token. Mobile apps keep the
+    /// token in the platform's secure storage instead; the command-line phone keeps it here.
+    pub fn remember_relay(&mut self, url: &str, token: &str) -> Result<(), ReplicaError> {
+        self.store.commit(&[
+            Write::Meta { key: "relay_url", value: url.as_bytes() },
+            Write::Meta { key: "relay_token", value: token.as_bytes() },
+        ])
+    }
+
+    /// The relay URL and token remembered by [`Replica::remember_relay`].
+    pub fn remembered_relay(&self) -> Result<Option<(String, String)>, ReplicaError> {
+        let url = self.store.meta("relay_url")?;
+        let token = self.store.meta("relay_token")?;
+        Ok(url.zip(token).map(|(u, t)| {
+            (String::from_utf8_lossy(&u).into_owned(), String::from_utf8_lossy(&t).into_owned())
+        }))
+    }
+
     /// The compounds held.
     pub fn compounds(&self) -> impl Iterator<Item = &Compound> {
         self.compounds.values()

@@ -48,7 +48,16 @@ pub struct SyncRun {
 impl Replica {
     /// Starts a sync run from the persisted sync states.
     pub fn start_sync(&self) -> SyncRun {
-        SyncRun { session: ClientSession::new(self.peer_states.clone()), report: SyncReport::default() }
+        // Each run starts from what persisting keeps (the shared heads). The in-memory states
+        // still carry the last run's sent-message bookkeeping, with which Automerge stays silent
+        // about documents it believes in sync, and the relay's newer changes would never be asked
+        // for until the app restarted.
+        let states = self
+            .peer_states
+            .iter()
+            .map(|(id, state)| (*id, PeerState::decode(&state.encode()).unwrap_or_default()))
+            .collect();
+        SyncRun { session: ClientSession::new(states), report: SyncReport::default() }
     }
 }
 

@@ -100,7 +100,7 @@ fn recorded_marks(replica: &Replica) -> std::collections::BTreeSet<u64> {
 fn make_op(replica: &mut Replica, n: u64) {
     let c = replica.compounds().next().unwrap();
     let id = c.id();
-    let op = if n % 2 == 0 {
+    let op = if n.is_multiple_of(2) {
         let task = c.open_tasks()[(n as usize / 2) % 4].clone();
         Operation::RecordAttempt {
             round: task.round,

@@ -1,0 +1,200 @@
+//! Starting the real `doorstep` relay and command-line phones as processes on loopback.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The `doorstep` binary next to this test's binary (`cargo test --workspace` builds it).
+pub fn doorstep() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("doorstep");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p doorstep-server` (or `cargo test --workspace`)",
+        bin.display()
+    );
+    bin
+}
+
+/// A relay process on 127.0.0.1 with its own SQLite file.
+pub struct Relay {
+    pub db: PathBuf,
+    pub url: String,
+    child: Option<Child>,
+    pub admin_token: Option<String>,
+}
+
+impl Relay {
+    /// Starts a relay on a fresh database in `dir`.
+    pub fn start(dir: &Path) -> Relay {
+        let mut relay =
+            Relay { db: dir.join("relay.db"), url: String::new(), child: None, admin_token: None };
+        relay.spawn(None);
+        relay
+    }
+
+    fn spawn(&mut self, listen: Option<&str>) {
+        let listen = listen.map_or_else(|| "127.0.0.1:0".to_owned(), str::to_owned);
+        let mut child = Command::new(doorstep())
+            .args(["serve", "--db"])
+            .arg(&self.db)
+            .args(["--listen", &listen, "--rate", "1000"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start doorstep serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "relay did not start within 30 s");
+            let line = lines.next().expect("relay exited before listening").expect("read relay output");
+            if let Some(token) = line.strip_prefix("admin token: ") {
+                self.admin_token = Some(token.trim().to_owned());
+            }
+            if let Some(rest) = line.strip_prefix("doorstep listening on ") {
+                self.url = rest.split_whitespace().next().expect("url").to_owned();
+                break;
+            }
+        }
+        // Keep draining stdout so the relay never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        self.child = Some(child);
+    }
+
+    /// The address part of the URL, to restart on the same port.
+    fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+
+    /// Kills the relay with SIGKILL (no chance to flush anything).
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL the relay");
+            child.wait().expect("reap the relay");
+        }
+    }
+
+    /// Starts the relay again on the same database and port.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let addr = self.addr();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            // The port is free again at once after SIGKILL on Linux; retry briefly in case not.
+            let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut fresh =
+                    Relay { db: self.db.clone(), url: String::new(), child: None, admin_token: None };
+                fresh.spawn(Some(&addr));
+                fresh
+            }));
+            match attempt {
+                Ok(mut fresh) => {
+                    self.child = fresh.child.take();
+                    self.url = fresh.url.clone();
+                    return;
+                }
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+    }
+
+    /// Runs `doorstep admin …` on the relay's database; returns stdout, panics on failure.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let out = Command::new(doorstep())
+            .arg("admin")
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .output()
+            .expect("run admin");
+        assert!(
+            out.status.success(),
+            "admin {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A compound imported from a sample ledger; returns its ID.
+    pub fn compound_from(&self, name: &str, csv: &Path) -> String {
+        let id = self.admin(&["create-compound", "--name", name]).trim().to_owned();
+        self.admin(&["import-roster", "--compound", &id, csv.to_str().expect("utf-8 path")]);
+        id
+    }
+
+    /// A single-use invite code.
+    pub fn invite(&self, compound: &str, role: &str) -> String {
+        self.admin(&["invite", "--compound", compound, "--role", role]).trim().to_owned()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A command-line phone: its own replica file.
+pub struct Phone {
+    pub db: PathBuf,
+}
+
+/// What a phone command printed, parsed, or its error.
+pub type PhoneResult = Result<Value, String>;
+
+impl Phone {
+    pub fn new(dir: &Path, name: &str) -> Phone {
+        Phone { db: dir.join(format!("{name}.sqlite")) }
+    }
+
+    /// Runs `doorstep phone --json …`.
+    pub fn run(&self, args: &[&str]) -> PhoneResult {
+        let out = Command::new(doorstep())
+            .arg("phone")
+            .arg("--db")
+            .arg(&self.db)
+            .arg("--json")
+            .args(args)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("run phone");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if out.status.success() {
+            Ok(serde_json::from_str(stdout.trim()).unwrap_or(Value::String(stdout.into_owned())))
+        } else {
+            Err(format!("{}{}", stdout, String::from_utf8_lossy(&out.stderr)))
+        }
+    }
+
+    /// Runs a command that must succeed.
+    pub fn ok(&self, args: &[&str]) -> Value {
+        self.run(args).unwrap_or_else(|e| panic!("phone {args:?} failed: {e}"))
+    }
+
+    pub fn join(&self, relay: &Relay, code: &str) -> Value {
+        self.ok(&["join", "--relay", &relay.url, code])
+    }
+
+    pub fn sync(&self) -> Value {
+        self.ok(&["sync"])
+    }
+
+    /// The phone's pending tasks by door (`all`: everyone's).
+    pub fn doors(&self, all: bool) -> Vec<Value> {
+        let v = if all { self.ok(&["tasks", "--all"]) } else { self.ok(&["tasks"]) };
+        v.as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// The sample ledgers shipped beside the repository.
+pub fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(name)
+}

@@ -118,13 +118,22 @@ impl SyncRun {
             self.report.fetched.push(header.id);
         }
 
-        // Documents no longer granted.
+        // Refused changes leave the document and wait in quarantine, before any document is
+        // dropped: a change refused because its round closed must still reach quarantine.
+        for rejection in &outcome.rejected {
+            quarantine(replica, &mut self.session, rejection, now)?;
+        }
+        self.report.rejected.extend(outcome.rejected);
+
+        // Documents no longer granted. Local changes the relay never received (an attempt made
+        // offline on a round closed meanwhile) are kept in quarantine, not dropped with it.
         for id in &outcome.to_drop {
             let Some(compound) =
                 replica.compounds.values().find(|c| c.document(*id).is_some()).map(Compound::id)
             else {
                 continue;
             };
+            withhold_unsynced(replica, *id, now)?;
             replica.store_mut().commit(&[Write::Delete { doc: *id }])?;
             replica.forget_saved(*id);
             replica.peer_states.remove(id);
@@ -139,12 +148,6 @@ impl SyncRun {
             }
             self.report.dropped.push(*id);
         }
-
-        // Refused changes leave the document and wait in quarantine.
-        for rejection in &outcome.rejected {
-            quarantine(replica, &mut self.session, rejection, now)?;
-        }
-        self.report.rejected.extend(outcome.rejected);
 
         // Sync states, so the next run (or a retry) starts from here.
         let states: Vec<(DocumentId, Vec<u8>)> =
@@ -168,6 +171,43 @@ impl SyncRun {
     pub fn report(&self) -> &SyncReport {
         &self.report
     }
+}
+
+/// Keeps this device's changes to `doc` that the relay is not known to have in quarantine,
+/// before the document leaves the device.
+fn withhold_unsynced(replica: &mut Replica, doc: DocumentId, now: Timestamp) -> Result<(), ReplicaError> {
+    let device = replica.device_actor().clone();
+    let shared: Vec<ChangeHash> =
+        replica.peer_states.get(&doc).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
+    let Some(document) = replica.compounds.values().find_map(|c| c.document(doc)) else { return Ok(()) };
+    let kind = document.kind();
+    let unsynced: Vec<(String, Vec<u8>)> = document
+        .automerge()
+        .get_changes(&shared)
+        .iter()
+        .filter(|c| c.actor_id() == &device)
+        .map(|c| (c.hash().to_string(), c.raw_bytes().to_vec()))
+        .collect();
+    if unsynced.is_empty() {
+        return Ok(());
+    }
+    let reason = format!(
+        "the relay no longer lets this device hold {kind} {doc} (a closed round or a revoked membership), so these changes could not be synced; show them to a coordinator"
+    );
+    let writes: Vec<Write<'_>> = unsynced
+        .iter()
+        .map(|(hash, bytes)| Write::Quarantine {
+            hash,
+            doc,
+            rule: "document_withdrawn",
+            reason: &reason,
+            bytes,
+            at: now.as_millis(),
+        })
+        .collect();
+    replica.store_mut().commit(&writes)?;
+    tracing::warn!(%doc, changes = unsynced.len(), "unsynced changes of a withdrawn document moved to quarantine");
+    Ok(())
 }
 
 /// Moves the refused change (and the local changes that build on it) out of the document into

@@ -5,4 +5,5 @@
 mod durability;
 mod harness;
 mod mission;
+mod quarantine;
 mod security;

@@ -1,0 +1,272 @@
+//! The one error a Kotlin or Swift caller sees, and the one place internal errors become it.
+//!
+//! Inside the crate, failures travel as [`Error`], which wraps every error of the crates below
+//! without losing anything. At the boundary, [`DoorstepError`] keeps only what a caller acts on
+//! differently: retry later, sign in again, tell the user which rule forbids it, show what the
+//! relay refused, report a broken phone, fix the input, or report a bug. `impl From<Error> for
+//! DoorstepError` is the single mapping; it also decides what is logged. Kotlin sees
+//! `DoorstepException.Network` etc., Swift `DoorstepError.network`.
+
+use doorstep_core::OperationError;
+use doorstep_core::id::BadId;
+use doorstep_core::query::LookupError;
+use doorstep_core::schema::UnknownValue;
+use doorstep_replica::ReplicaError;
+use doorstep_replica::http::TransportError;
+
+/// Why a call failed. Nothing acknowledged to the user is lost when one is thrown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum DoorstepError {
+    /// The relay could not be reached or answered "busy" or "failed": keep working offline and
+    /// sync again later (after `retry_after_secs`, when given).
+    #[error("cannot reach the relay: {reason}")]
+    Network {
+        /// What went wrong, for the log.
+        reason: String,
+        /// When the relay asked to wait, how long.
+        retry_after_secs: Option<u64>,
+    },
+    /// This device has no valid token (never joined, or revoked): join again with an invite code.
+    #[error("this device is not signed in: {reason}")]
+    Unauthorized {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The person's role may not do this. `rule` is a stable code (`rounds_are_planned_by_coordinators`)
+    /// the app can match on; `reason` is a sentence to show.
+    #[error("{reason}")]
+    Forbidden {
+        /// The rule's code.
+        rule: String,
+        /// The sentence to show.
+        reason: String,
+    },
+    /// The relay refused what this device sent as a whole (too large, malformed, a version this
+    /// relay does not speak). The changes stay on the phone. Changes refused one by one do not
+    /// throw: they come back in `SyncReport.rejected` and wait in `quarantine()`.
+    #[error("the relay refused this device's request: {reason}")]
+    Rejected {
+        /// The relay's reason.
+        reason: String,
+    },
+    /// The local database could not be read or written (disk full, file from a newer app).
+    #[error("local storage failed: {reason}")]
+    Storage {
+        /// What went wrong.
+        reason: String,
+    },
+    /// An argument is wrong: an ID that is not one, an address that is not one, a task that
+    /// does not exist, an invite code the relay does not know.
+    #[error("{reason}")]
+    InvalidInput {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A bug or corrupt data: report it.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Every failure inside the crate, unmapped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Operation(#[from] OperationError),
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    #[error(transparent)]
+    BadId(#[from] BadId),
+    #[error(transparent)]
+    BadValue(#[from] UnknownValue),
+    #[error("operation JSON: {0}")]
+    OperationJson(#[from] serde_json::Error),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot start the library's async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("the sync task stopped: {0}")]
+    Task(String),
+}
+
+impl From<Error> for DoorstepError {
+    fn from(error: Error) -> Self {
+        let mapped = match error {
+            Error::Replica(e) => replica(e),
+            Error::Transport(e) => transport(e),
+            Error::Operation(e) => operation(e),
+            e @ (Error::Lookup(_)
+            | Error::BadId(_)
+            | Error::BadValue(_)
+            | Error::OperationJson(_)
+            | Error::Invalid(_)) => DoorstepError::InvalidInput { reason: e.to_string() },
+            e @ (Error::Runtime(_) | Error::Task(_)) => DoorstepError::Internal { reason: e.to_string() },
+        };
+        match &mapped {
+            DoorstepError::Storage { reason } | DoorstepError::Internal { reason } => {
+                tracing::error!(error = %reason, "call failed");
+            }
+            other => tracing::debug!(error = %other, "call refused"),
+        }
+        mapped
+    }
+}
+
+fn replica(error: ReplicaError) -> DoorstepError {
+    match error {
+        ReplicaError::Operation(e) => operation(e),
+        e @ ReplicaError::UnknownCompound(_) => DoorstepError::InvalidInput { reason: e.to_string() },
+        e @ ReplicaError::NotJoined => DoorstepError::Unauthorized { reason: e.to_string() },
+        e @ (ReplicaError::Storage(_) | ReplicaError::StoreTooNew { .. } | ReplicaError::BadIdentity(_)) => {
+            DoorstepError::Storage { reason: e.to_string() }
+        }
+        e @ (ReplicaError::Document(_) | ReplicaError::Sync(_)) => {
+            DoorstepError::Internal { reason: e.to_string() }
+        }
+    }
+}
+
+fn operation(error: OperationError) -> DoorstepError {
+    use doorstep_core::permission::Rule;
+    let forbidden = |rule: Rule, e: &OperationError| DoorstepError::Forbidden {
+        rule: rule.code().to_owned(),
+        reason: e.to_string(),
+    };
+    match &error {
+        OperationError::Forbidden { rule, .. } => forbidden(*rule, &error),
+        OperationError::RoundClosed(_) => forbidden(Rule::ClosedRoundsAreFinal, &error),
+        OperationError::AlreadyAssigned { .. } => forbidden(Rule::VolunteersClaimOnlyFreeTasks, &error),
+        OperationError::Automerge(_) | OperationError::Document(_) => {
+            DoorstepError::Internal { reason: error.to_string() }
+        }
+        _ => DoorstepError::InvalidInput { reason: error.to_string() },
+    }
+}
+
+fn transport(error: TransportError) -> DoorstepError {
+    match error {
+        TransportError::Replica(e) => replica(e),
+        TransportError::Network(reason) => DoorstepError::Network { reason, retry_after_secs: None },
+        e @ TransportError::Server { .. } => {
+            DoorstepError::Network { reason: e.to_string(), retry_after_secs: None }
+        }
+        e @ TransportError::RateLimited { retry_after_secs } => {
+            DoorstepError::Network { reason: e.to_string(), retry_after_secs: Some(retry_after_secs) }
+        }
+        TransportError::Unauthorized(reason) => DoorstepError::Unauthorized { reason },
+        // The relay names no rule for a refusal of a whole request; its code is "forbidden".
+        TransportError::Forbidden(reason) => {
+            DoorstepError::Forbidden { rule: "forbidden".to_owned(), reason }
+        }
+        // An invite code that is unknown (404), used (409) or expired (410) is the user's input.
+        TransportError::Refused { status: 404 | 409 | 410, reason } => DoorstepError::InvalidInput { reason },
+        TransportError::Refused { reason, .. } => DoorstepError::Rejected { reason },
+        e @ TransportError::BadResponse(_) => DoorstepError::Internal { reason: e.to_string() },
+    }
+}
+
+/// Lets `?` turn every lower error straight into the exported one, through [`Error`].
+macro_rules! through_error {
+    ($($source:ty),+ $(,)?) => {
+        $(impl From<$source> for DoorstepError {
+            fn from(error: $source) -> Self {
+                Error::from(error).into()
+            }
+        })+
+    };
+}
+
+through_error!(
+    ReplicaError,
+    TransportError,
+    OperationError,
+    LookupError,
+    BadId,
+    UnknownValue,
+    serde_json::Error
+);
+
+/// A failed argument conversion (an ID string that is not a UUID) as the exported error, so that
+/// uniffi throws `InvalidInput` instead of an internal error.
+pub(crate) fn invalid_argument(error: impl Into<Error>) -> uniffi::deps::anyhow::Error {
+    uniffi::deps::anyhow::Error::new(DoorstepError::from(error.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use doorstep_core::Role;
+    use doorstep_core::permission::Rule;
+
+    #[test]
+    fn a_forbidden_operation_names_its_rule() {
+        let e: DoorstepError = OperationError::Forbidden {
+            role: Role::Volunteer,
+            action: "create a round",
+            rule: Rule::RoundsArePlannedByCoordinators,
+        }
+        .into();
+        match e {
+            DoorstepError::Forbidden { rule, reason } => {
+                assert_eq!(rule, "rounds_are_planned_by_coordinators");
+                assert!(reason.contains("volunteer may not create a round"), "{reason}");
+            }
+            other => panic!("expected Forbidden, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn transport_errors_map_to_what_the_caller_does_next() {
+        type Expect = fn(&DoorstepError) -> bool;
+        let cases: Vec<(TransportError, Expect)> = vec![
+            (TransportError::Network("timeout".into()), |e| {
+                matches!(e, DoorstepError::Network { retry_after_secs: None, .. })
+            }),
+            (TransportError::RateLimited { retry_after_secs: 7 }, |e| {
+                matches!(e, DoorstepError::Network { retry_after_secs: Some(7), .. })
+            }),
+            (TransportError::Server { status: 503, reason: "disk".into() }, |e| {
+                matches!(e, DoorstepError::Network { .. })
+            }),
+            (
+                TransportError::Unauthorized("revoked".into()),
+                |e| matches!(e, DoorstepError::Unauthorized { reason } if reason == "revoked"),
+            ),
+            (
+                TransportError::Forbidden("not a member".into()),
+                |e| matches!(e, DoorstepError::Forbidden { rule, .. } if rule == "forbidden"),
+            ),
+            (TransportError::Refused { status: 404, reason: "no such invite".into() }, |e| {
+                matches!(e, DoorstepError::InvalidInput { .. })
+            }),
+            (
+                TransportError::Refused { status: 413, reason: "too large".into() },
+                |e| matches!(e, DoorstepError::Rejected { reason } if reason == "too large"),
+            ),
+            (TransportError::Replica(ReplicaError::NotJoined), |e| {
+                matches!(e, DoorstepError::Unauthorized { .. })
+            }),
+        ];
+        for (input, expected) in cases {
+            let shown = input.to_string();
+            let mapped = DoorstepError::from(input);
+            assert!(expected(&mapped), "{shown} became {mapped:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_id_is_invalid_input() {
+        let e: DoorstepError = "not-a-uuid".parse::<doorstep_core::id::TaskId>().unwrap_err().into();
+        assert!(
+            matches!(e, DoorstepError::InvalidInput { ref reason } if reason.contains("not-a-uuid")),
+            "{e:?}"
+        );
+    }
+}

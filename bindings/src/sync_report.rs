@@ -1,0 +1,94 @@
+//! What a sync did and where the device stands: the records behind "N changes not yet
+//! synced", "last synced at", and the list of changes the relay refused.
+
+use doorstep_core::Timestamp;
+use doorstep_core::id::DocumentId;
+use doorstep_core::sync::Rejection;
+use doorstep_replica::QuarantinedChange;
+
+/// A change (or a document's message) the relay refused, and why. Nothing of it was stored;
+/// the refused change waits in `quarantine()`.
+#[uniffi::remote(Record)]
+pub struct Rejection {
+    /// The document.
+    pub doc: DocumentId,
+    /// The refused change's hash (hex), when one change is to blame.
+    pub change: Option<String>,
+    /// The rule's code (`attempts_are_append_only`), or `schema`, `malformed`, `forbidden`.
+    pub rule: String,
+    /// A sentence a person can act on.
+    pub reason: String,
+}
+
+/// A local change the relay refused, kept on the device for review and export.
+#[uniffi::remote(Record)]
+pub struct QuarantinedChange {
+    /// The change hash, hex.
+    pub hash: String,
+    /// The document it was made in.
+    pub document: String,
+    /// The rule's code.
+    pub rule: String,
+    /// The relay's explanation.
+    pub reason: String,
+    /// The raw Automerge change, for export to a coordinator.
+    pub bytes: Vec<u8>,
+    /// When it was quarantined (device time, Unix ms).
+    pub at: i64,
+}
+
+/// What one `sync()` did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncReport {
+    /// HTTP requests made (a normal backlog needs one or two).
+    pub requests: u32,
+    /// Bytes sent.
+    pub bytes_up: u64,
+    /// Bytes received.
+    pub bytes_down: u64,
+    /// Documents that changed on this device.
+    pub changed: Vec<DocumentId>,
+    /// Documents that arrived (a new round, a newly granted compound).
+    pub fetched: Vec<DocumentId>,
+    /// Documents that left the device (a closed round, a revoked membership).
+    pub dropped: Vec<DocumentId>,
+    /// What the relay refused; now in `quarantine()`.
+    pub rejected: Vec<Rejection>,
+    /// Replies that could not be applied (they are fetched again next time).
+    pub failed: Vec<String>,
+}
+
+impl From<doorstep_replica::SyncReport> for SyncReport {
+    fn from(r: doorstep_replica::SyncReport) -> Self {
+        Self {
+            requests: r.requests,
+            bytes_up: r.bytes_up as u64,
+            bytes_down: r.bytes_down as u64,
+            changed: r.changed,
+            fetched: r.fetched,
+            dropped: r.dropped,
+            rejected: r.rejected,
+            failed: r.failed,
+        }
+    }
+}
+
+impl SyncReport {
+    /// Every document the sync touched on this device, once each.
+    pub(crate) fn touched(&self) -> Vec<DocumentId> {
+        let mut all: Vec<DocumentId> =
+            self.changed.iter().chain(&self.fetched).chain(&self.dropped).copied().collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
+/// Where the device stands with the relay: what the app shows next to the sync button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct SyncState {
+    /// Changes made on this device that the relay is not known to have.
+    pub unsynced_changes: u32,
+    /// When the last sync finished (device time), if ever.
+    pub last_sync: Option<Timestamp>,
+}

@@ -76,6 +76,13 @@ pub struct JoinResponse {
     pub role: Role,
 }
 
+/// `GET /v1/me` answer: the person a token belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Me {
+    /// The person.
+    pub person: PersonId,
+}
+
 /// The relay's JSON error body.
 #[derive(Debug, Clone, Deserialize)]
 struct ErrorBody {
@@ -119,6 +126,16 @@ impl RelayClient {
             .await
             .map_err(network)?;
         let bytes = checked(response).await?;
+        serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))
+    }
+
+    /// Who the token belongs to (`GET /v1/me`).
+    pub async fn me(&self) -> Result<Me, TransportError> {
+        let mut request = self.http.get(format!("{}/v1/me", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let bytes = checked(request.send().await.map_err(network)?).await?;
         serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))
     }
 
@@ -193,6 +210,14 @@ pub async fn join(
     let joined = relay.join(invite_code, device_name).await?;
     lock(replica).set_identity(joined.person)?;
     Ok(joined)
+}
+
+/// Signs this device in with a device token it already has (a demo token, or one moved from
+/// another device), recording the person on the replica.
+pub async fn sign_in(replica: &Mutex<Replica>, relay: &RelayClient) -> Result<Me, TransportError> {
+    let me = relay.me().await?;
+    lock(replica).set_identity(me.person)?;
+    Ok(me)
 }
 
 fn lock(replica: &Mutex<Replica>) -> std::sync::MutexGuard<'_, Replica> {

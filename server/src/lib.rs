@@ -17,8 +17,10 @@ pub mod admin;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod phone;
@@ -69,6 +71,13 @@ pub async fn run(
                 }
             }
         })
+    };
+    // Live streams never end by themselves: close them when shutdown begins, or graceful
+    // shutdown would wait for them for ever.
+    let events = state.relay.events().clone();
+    let shutdown = async move {
+        shutdown.await;
+        events.close();
     };
     let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
     let _ = stop_tx.send(true);

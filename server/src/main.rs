@@ -177,6 +177,14 @@ async fn serve(
             if let Some(c) = seed.people.first() {
                 writeln!(out, "try: curl -H 'Authorization: Bearer {}' http://{addr}/v1/me", c.token)?;
             }
+            if let Some(v) = seed.people.iter().find(|p| p.role == Role::Volunteer) {
+                let exe = std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| "doorstep".into());
+                writeln!(out, "try a volunteer's phone in this terminal:")?;
+                writeln!(out, "  {exe} phone --db volunteer.sqlite login --relay http://{addr} {}", v.token)?;
+                writeln!(out, "  {exe} phone --db volunteer.sqlite tasks --all")?;
+            }
         }
         out.flush()?;
     }

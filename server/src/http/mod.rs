@@ -12,14 +12,17 @@
 //! | `POST /v1/compounds/{id}/roster?accept_good_rows=` | token | CSV → import report |
 //! | `GET /v1/compounds/{id}/roster.csv` | token | CSV |
 //! | `POST /v1/persons/{id}/revoke-devices` | token | `{revoked}` |
+//! | `GET /v1/events` | token | Server-Sent Events: `changed` `{compound, doc, kind}` per committed change |
 //! | `GET /healthz`, `GET /metrics` | none | text |
+//! | `/dashboard…` | session cookie | the coordinators' dashboard, see [`crate::dashboard`] |
 
 mod admin;
 mod auth;
 mod cbor;
+mod events;
 mod health;
 mod join;
-mod json;
+pub(crate) mod json;
 mod middleware;
 mod sync;
 
@@ -45,6 +48,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/compounds/{id}/roster", post(admin::import_roster))
         .route("/v1/compounds/{id}/roster.csv", get(admin::export_roster))
         .route("/v1/persons/{id}/revoke-devices", post(admin::revoke_devices))
+        .route("/v1/events", get(events::events))
+        .merge(crate::dashboard::router(state.clone()))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .fallback(not_found)

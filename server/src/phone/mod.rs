@@ -47,6 +47,14 @@ pub enum PhoneCommand {
         #[arg(long, default_value = "command-line phone")]
         name: String,
     },
+    /// Signs in with a device token you already have (e.g. one `serve --demo` printed).
+    Login {
+        /// The relay's URL, e.g. http://127.0.0.1:7700.
+        #[arg(long, env = "DOORSTEP_RELAY")]
+        relay: String,
+        /// The device token.
+        token: String,
+    },
     /// Syncs with the relay (when in signal).
     Sync,
     /// Who this phone is, its compounds, unsynced changes and last sync.
@@ -138,6 +146,13 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             let client = client.with_token(joined.token.clone());
             let report = http::sync(&replica, &client, now).await?;
             out.joined(&joined, &report);
+        }
+        PhoneCommand::Login { relay, token } => {
+            let client = RelayClient::new(&relay, Some(token.clone()))?;
+            let me = http::sign_in(&replica, &client).await?;
+            lock(&replica).remember_relay(&relay, &token)?;
+            let report = http::sync(&replica, &client, now).await?;
+            out.signed_in(&me, &report);
         }
         PhoneCommand::Sync => {
             let (url, token) = lock(&replica).remembered_relay()?.ok_or(PhoneError::NotJoined)?;

@@ -1,6 +1,6 @@
 //! What the phone prints: text for people, JSON (`--json`) for scripts and tests.
-#![allow(clippy::print_stdout)] // Printing is this module's job.
 
+use std::io::Write as _;
 use std::path::Path;
 
 use doorstep_core::Applied;
@@ -24,14 +24,13 @@ pub struct Output {
 
 impl Output {
     fn emit(&self, value: impl Serialize, text: impl FnOnce() -> String) {
-        if self.json {
-            println!(
-                "{}",
-                serde_json::to_string(&value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
-            );
+        let line = if self.json {
+            serde_json::to_string(&value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
         } else {
-            println!("{}", text());
-        }
+            text()
+        };
+        // A reader that went away (`… | head`) is not an error worth a panic.
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 
     pub fn joined(&self, joined: &JoinResponse, report: &SyncReport) {
@@ -43,6 +42,12 @@ impl Output {
                 joined.person,
                 report.fetched.len()
             )
+        });
+    }
+
+    pub fn signed_in(&self, me: &doorstep_replica::http::Me, report: &SyncReport) {
+        self.emit(json!({"person": me.person, "sync": report}), || {
+            format!("signed in as person {}; {} documents fetched", me.person, report.fetched.len())
         });
     }
 

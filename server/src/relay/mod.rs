@@ -21,6 +21,7 @@ pub use error::RelayError;
 
 use crate::cache::DocCache;
 use crate::clock;
+use crate::events::Events;
 use crate::secret;
 use crate::storage::{ActorBinding, NewPerson, Storage, StorageError};
 
@@ -29,6 +30,7 @@ use crate::storage::{ActorBinding, NewPerson, Storage, StorageError};
 pub struct Relay {
     storage: Arc<dyn Storage>,
     cache: DocCache,
+    events: Events,
     actor: ActorId,
     admin: PersonId,
     // Actor → person. Bindings never change once made, so remembering them is always right.
@@ -49,6 +51,9 @@ impl Relay {
     /// Opens the relay on `storage`. On an empty store this creates the district admin and
     /// returns its token.
     pub async fn open(storage: Arc<dyn Storage>) -> Result<Opened, RelayError> {
+        // Every commit through the relay's store is announced to the live streams.
+        let events = Events::default();
+        let storage = events.announcing(storage);
         let now = clock::now();
         let mut admin_token = None;
         let admin = match storage.district_admins().await?.first() {
@@ -69,6 +74,7 @@ impl Relay {
         let relay = Relay {
             cache: DocCache::new(actor.clone()),
             storage,
+            events,
             actor,
             admin,
             owners: Mutex::new(HashMap::new()),
@@ -84,6 +90,11 @@ impl Relay {
     /// The documents in memory.
     pub fn cache(&self) -> &DocCache {
         &self.cache
+    }
+
+    /// The announcements of committed changes, for the live streams.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// The actor the relay writes under.

@@ -1,0 +1,393 @@
+// Every string the dashboard shows, in Chinese (the default) and English, and the labels of the
+// core's enums. The enum labels mirror core/src/schema/{control_status,need_tag,vocabulary}.rs
+// exactly, so the page says what the phones and the exports say (roles have no labels in the core;
+// theirs are here). The browser tests check that every key app.js uses exists in both languages
+// and that these labels match the Rust sources.
+'use strict';
+
+(function () {
+  const STORAGE_KEY = 'doorstep.lang';
+
+  // Enum values in the core's order, each with its [Chinese, English] label.
+  const LABELS = {
+    control_status: {
+      normal: ['正常', 'Normal'],
+      home_monitoring: ['居家监测', 'Home monitoring'],
+      home_quarantine: ['居家隔离', 'Home quarantine'],
+      central_quarantine: ['集中隔离', 'Central quarantine'],
+      confirmed: ['确诊', 'Confirmed'],
+    },
+    need_tag: {
+      elderly_alone: ['独居老人', 'Elderly living alone'],
+      pregnant: ['孕产妇', 'Pregnant'],
+      dialysis: ['透析', 'Dialysis'],
+      chemotherapy: ['化疗', 'Chemotherapy'],
+      chronic_illness: ['慢性病', 'Chronic illness'],
+      disabled: ['残疾人', 'Disabled'],
+      mobility_impaired: ['行动不便', 'Mobility impaired'],
+      deaf_mute: ['聋哑', 'Deaf or mute'],
+    },
+    task_kind: {
+      groceries: ['生活物资', 'Groceries'],
+      medicine: ['药品', 'Medicine'],
+      meal: ['餐食', 'Meal'],
+      garbage: ['垃圾清运', 'Garbage'],
+      visit: ['上门服务', 'Door visit'],
+      other: ['其他', 'Other'],
+    },
+    priority: {
+      normal: ['普通', 'Normal'],
+      high: ['优先', 'High'],
+      urgent: ['紧急', 'Urgent'],
+    },
+    outcome: {
+      delivered: ['已送达', 'Delivered'],
+      nobody_home: ['无人应答', 'Nobody home'],
+      refused: ['拒收', 'Refused'],
+      wrong_address: ['地址错误', 'Wrong address'],
+    },
+    task_status: {
+      open: ['待领取', 'Open'],
+      assigned: ['已分配', 'Assigned'],
+      attempted: ['未送达', 'Attempted'],
+      delivered: ['已送达', 'Delivered'],
+      cancelled: ['已取消', 'Cancelled'],
+    },
+    round_status: {
+      open: ['进行中', 'Open'],
+      closed: ['已结束', 'Closed'],
+    },
+    channel: {
+      phone: ['电话', 'Phone'],
+      wechat: ['微信群', 'WeChat'],
+      door: ['上门', 'At the door'],
+      other: ['其他', 'Other'],
+    },
+    category: {
+      groceries: ['生活物资', 'Groceries'],
+      medicine: ['药品', 'Medicine'],
+      medical: ['就医', 'Medical care'],
+      other: ['其他', 'Other'],
+    },
+    urgency: {
+      normal: ['普通', 'Normal'],
+      urgent: ['紧急', 'Urgent'],
+      critical: ['危急', 'Critical'],
+    },
+    request_status: {
+      new: ['待处理', 'New'],
+      accepted: ['已受理', 'Accepted'],
+      done: ['已办结', 'Done'],
+      rejected: ['不予受理', 'Rejected'],
+    },
+    role: {
+      admin: ['区级管理员', 'District admin'],
+      coordinator: ['协调员', 'Coordinator'],
+      medic: ['片医', 'Area doctor'],
+      volunteer: ['志愿者', 'Volunteer'],
+    },
+  };
+
+  // Messages: key → [Chinese, English]. `{name}` is replaced by a parameter.
+  const MESSAGES = {
+    'app.name': ['Doorstep 社区配送', 'Doorstep'],
+    'app.tagline': ['协调员工作台', "Coordinators' dashboard"],
+    'lang.switch': ['English', '中文'],
+
+    'login.title': ['登录', 'Sign in'],
+    'login.token': ['设备令牌', 'Device token'],
+    'login.hint': [
+      '粘贴协调员手机加入小区时获得的令牌，或区级管理员令牌。',
+      "Paste the token a coordinator's phone received when it joined, or the district admin token.",
+    ],
+    'login.submit': ['登录', 'Sign in'],
+    'login.bad_token': ['令牌无效或已被吊销。', 'That token is not valid or has been revoked.'],
+    'login.volunteer': [
+      '此令牌属于志愿者，不能打开协调员页面。请使用协调员令牌。',
+      "This token belongs to a volunteer, who cannot open the coordinators' pages. Use a coordinator's token.",
+    ],
+    'login.expired': ['登录已过期，请重新登录。', 'Your session has ended; please sign in again.'],
+    'login.signed_out': ['已退出。', 'Signed out.'],
+
+    'shell.compound': ['小区', 'Compound'],
+    'shell.signed_in_as': ['当前用户：{who}', 'Signed in: {who}'],
+    'shell.logout': ['退出', 'Sign out'],
+    'shell.nav': ['主菜单', 'Main menu'],
+    'shell.no_compound': [
+      '此账号没有以协调员身份管理的小区。',
+      'This account coordinates no compound.',
+    ],
+
+    'nav.overview': ['总览', 'Overview'],
+    'nav.map': ['参谋图', 'Map'],
+    'nav.roster': ['台账', 'Roster'],
+    'nav.rounds': ['配送轮次', 'Rounds'],
+    'nav.requests': ['诉求', 'Requests'],
+    'nav.conflicts': ['冲突', 'Conflicts'],
+    'nav.sheets': ['表格导入导出', 'Spreadsheets'],
+
+    'live.on': ['实时更新', 'Live'],
+    'live.connecting': ['正在连接…', 'Connecting…'],
+    'live.off': ['未连接实时更新', 'Not live'],
+    'live.last': ['最近更新 {time}', 'last change {time}'],
+
+    'common.all': ['全部', 'All'],
+    'common.save': ['保存', 'Save'],
+    'common.cancel': ['取消', 'Cancel'],
+    'common.print': ['打印', 'Print'],
+    'common.yes': ['有', 'Yes'],
+    'common.no': ['无', 'No'],
+    'common.none': ['无', 'None'],
+    'common.nobody': ['未分配', 'Nobody'],
+    'common.actions': ['操作', 'Actions'],
+    'common.dismiss': ['关闭', 'Dismiss'],
+
+    'error.prefix': ['出错了', 'Error'],
+    'error.network': ['无法连接服务器', 'Cannot reach the server'],
+    'toast.saved': ['已保存', 'Saved'],
+    'toast.nothing': ['没有改动', 'Nothing changed'],
+
+    'overview.title': ['{name} 总览', '{name}: overview'],
+    'overview.by_status': ['管控状态', 'Control status'],
+    'overview.by_need': ['重点人群', 'Special needs'],
+    'overview.tasks': ['进行中轮次的任务', 'Tasks of open rounds'],
+    'overview.requests_waiting': ['待处理诉求 {n} 件', 'Requests waiting: {n}'],
+    'overview.conflicts': ['待核实冲突 {n} 件', 'Conflicts to review: {n}'],
+    'overview.open_rounds': ['进行中的配送轮次', 'Open rounds'],
+    'overview.no_rounds': ['暂无进行中的轮次。', 'No open rounds.'],
+
+    'counts.households': ['户数', 'Households'],
+    'counts.people': ['人数', 'People'],
+    'counts.aged_60_plus': ['60岁以上', 'Aged 60+'],
+    'counts.children_under_6': ['6岁以下儿童', 'Children under 6'],
+    'counts.special_needs': ['重点人群户', 'Special-needs households'],
+
+    'colour.red': ['确诊', 'Confirmed'],
+    'colour.pink': ['集中隔离', 'Central quarantine'],
+    'colour.brown': ['居家隔离', 'Home quarantine'],
+    'colour.green': ['行动不便', 'Mobility impaired'],
+    'colour.none': ['无标记', 'Unmarked'],
+    'colour.mark.red': ['确', 'C'],
+    'colour.mark.pink': ['集', 'Q'],
+    'colour.mark.brown': ['隔', 'H'],
+    'colour.mark.green': ['行', 'M'],
+    'colour.mark.none': ['·', '·'],
+
+    'map.title': ['{name} 参谋图', '{name}: compound map'],
+    'map.legend': ['图例', 'Legend'],
+    'map.estate': ['小区', 'Estate'],
+    'map.highlight': ['突出显示', 'Highlight'],
+    'map.highlight_none': ['不突出', 'Nothing'],
+    'map.floor': ['楼层', 'Floor'],
+    'map.summary': ['{buildings} 栋楼，{flats} 户', '{buildings} buildings, {flats} flats'],
+    'map.summary_highlight': [
+      '{buildings} 栋楼，{flats} 户，其中符合条件 {hits} 户',
+      '{buildings} buildings, {flats} flats, {hits} highlighted',
+    ],
+
+    'address.full': ['{estate} {building}号楼{unit}单元{flat}', '{estate} Bldg {building}, unit {unit}, {flat}'],
+    'address.no_unit': ['{estate} {building}号楼{flat}', '{estate} Bldg {building}, {flat}'],
+    'address.building': ['{estate} {building}号楼', '{estate} Bldg {building}'],
+    'address.unit': ['{unit}单元', 'Unit {unit}'],
+
+    'roster.title': ['住户台账', 'Household roster'],
+    'roster.search': ['搜索', 'Search'],
+    'roster.search_hint': ['姓名、电话或地址', 'Name, phone or address'],
+    'roster.building': ['楼栋', 'Building'],
+    'roster.status': ['管控状态', 'Control status'],
+    'roster.need': ['重点人群', 'Special need'],
+    'roster.any_need': ['任一重点人群', 'Any special need'],
+    'roster.clear': ['清除筛选', 'Clear filters'],
+    'roster.count': ['显示 {n} 户（共 {total} 户）', '{n} of {total} households'],
+    'roster.none': ['没有符合条件的住户。', 'No household matches.'],
+
+    'household.address': ['地址', 'Address'],
+    'household.head': ['户主', 'Head of household'],
+    'household.phone': ['联系电话', 'Phone'],
+    'household.people': ['户内人数', 'People'],
+    'household.aged_60_plus': ['60岁以上人数', 'Aged 60+'],
+    'household.children_under_6': ['6岁以下儿童', 'Children under 6'],
+    'household.needs': ['重点人群', 'Special needs'],
+    'household.status': ['管控状态', 'Control status'],
+    'household.lift': ['有电梯', 'Lift'],
+    'household.notes': ['备注', 'Notes'],
+    'household.ledger': ['台账信息', 'Ledger'],
+    'household.edit': ['修改台账', 'Edit the ledger'],
+    'household.back': ['返回台账', 'Back to the roster'],
+    'household.tasks': ['配送任务', 'Tasks'],
+    'household.requests': ['诉求', 'Requests'],
+    'household.add_task': ['添加任务', 'Add a task'],
+    'household.add_request': ['登记诉求', 'Take down a request'],
+    'household.no_open_rounds': ['没有进行中的轮次。', 'No open round.'],
+    'household.bad_number': ['{what} 须为非负整数', '{what} must be a whole number, 0 or more'],
+
+    'task.kind': ['类别', 'Kind'],
+    'task.items': ['物品', 'Items'],
+    'task.priority': ['优先级', 'Priority'],
+    'task.status': ['状态', 'Status'],
+    'task.assignee': ['负责人', 'Assignee'],
+    'task.attempts': ['上门记录', 'Attempts'],
+    'task.cancel': ['取消任务', 'Cancel task'],
+    'task.cancel_reason': ['取消原因', 'Reason'],
+    'task.cancel_confirm': ['确认取消', 'Cancel it'],
+    'task.cancelled_by': ['{who} 已取消：{reason}', 'Cancelled by {who}: {reason}'],
+    'task.request_tag': ['诉求', 'request'],
+    'task.from_request': ['由居民诉求生成', 'Made from a request'],
+
+    'rounds.title': ['配送轮次', 'Delivery rounds'],
+    'rounds.all': ['全部轮次', 'All rounds'],
+    'rounds.none': ['还没有轮次。', 'No rounds yet.'],
+    'rounds.no_tasks': ['此轮次没有任务。', 'This round has no tasks.'],
+
+    'round.round': ['轮次', 'Round'],
+    'round.create': ['新建轮次', 'New round'],
+    'round.created': ['轮次已创建', 'Round created'],
+    'round.title_field': ['名称', 'Title'],
+    'round.title_hint': ['如：蔬菜包 第3轮', 'e.g. Vegetable bags, round 3'],
+    'round.items_hint': ['如：蔬菜包1份', 'e.g. 1 vegetable bag'],
+    'round.date': ['日期', 'Date'],
+    'round.status': ['状态', 'Status'],
+    'round.progress': ['进度', 'Progress'],
+    'round.delivered_of': ['已送达 {delivered}/{total}（{pct}%）', '{delivered} of {total} delivered ({pct}%)'],
+    'round.breakdown': [
+      '待上门 {open}（已分配 {assigned}），未送达 {attempted}，已取消 {cancelled}',
+      '{open} not visited yet ({assigned} assigned), {attempted} attempted, {cancelled} cancelled',
+    ],
+    'round.will_create': ['将为 {n} 户各创建一个任务', 'Creates one task for each of {n} households'],
+    'round.close': ['结束轮次', 'Close round'],
+    'round.close_question': ['结束后志愿者不能再记录此轮次。确定吗？', 'Volunteers can no longer record attempts once it is closed. Sure?'],
+    'round.close_confirm': ['确定结束', 'Close it'],
+    'round.closed': ['轮次已结束', 'Round closed'],
+    'round.assign_building': ['按楼栋分配', 'Assign a building'],
+    'round.volunteer': ['志愿者', 'Volunteer'],
+    'round.assign': ['分配', 'Assign'],
+    'round.print_sheet': ['打印派送单', 'Print delivery sheet'],
+    'round.double_deliveries': ['重复送达 {n} 件', 'Double deliveries: {n}'],
+    'round.export_csv': ['导出结果 CSV', 'Results as CSV'],
+    'round.export_xlsx': ['导出结果 Excel', 'Results as Excel'],
+
+    'selection.by': ['范围', 'Who gets a task'],
+    'selection.all': ['全部住户', 'Every household'],
+    'selection.building': ['楼栋', 'Building'],
+    'selection.status': ['按管控状态', 'By control status'],
+    'selection.need': ['按重点人群', 'By special need'],
+
+    'requests.title': ['居民诉求', "Residents' requests"],
+    'requests.show': ['显示', 'Show'],
+    'requests.waiting': ['待办（待处理、已受理）', 'Waiting (new, accepted)'],
+    'requests.count': ['显示 {n} 件（共 {total} 件）', '{n} of {total} requests'],
+    'requests.none': ['没有诉求。', 'No requests.'],
+
+    'request.channel': ['来源', 'Channel'],
+    'request.category': ['类别', 'Category'],
+    'request.urgency': ['紧急程度', 'Urgency'],
+    'request.status': ['处理状态', 'Status'],
+    'request.text': ['内容', 'What they ask for'],
+    'request.meta': ['{channel} · {by} 登记于 {at}', '{channel} · taken by {by} at {at}'],
+    'request.linked': ['关联任务：', 'Tasks:'],
+    'request.handle': ['处理', 'Handle'],
+    'request.triage': ['更新', 'Update'],
+    'request.to_task': ['转为任务', 'Make a task'],
+    'request.task_added': ['已转为任务', 'Task added'],
+
+    'conflicts.title': ['待核实的冲突', 'Conflicts to review'],
+    'conflicts.hint': [
+      '离线的手机同步后可能出现冲突。所有记录都已保留；请核实后写入正确的值。',
+      'Phones that worked offline can disagree. Every record is kept; check, then write the right value.',
+    ],
+    'conflicts.none': ['没有冲突。', 'No conflicts.'],
+    'conflicts.kind.double_delivery': ['重复送达', 'Double delivery'],
+    'conflicts.kind.competing_assignment': ['分配冲突', 'Competing assignment'],
+    'conflicts.kind.concurrent_status': ['管控状态冲突', 'Concurrent status edits'],
+    'conflicts.double_delivery_text': ['此任务被记录送达 {n} 次：', 'This task was recorded as delivered {n} times:'],
+    'conflicts.double_delivery_hint': [
+      '两次送达都已保留。请与志愿者核实是否多送了一份。',
+      'Both deliveries are kept. Check with the volunteers whether the door got two.',
+    ],
+    'conflicts.competing_text': ['同时被分配给不同的人；目前显示为 {winner}。', 'Assigned to different people at once; everyone sees {winner} now.'],
+    'conflicts.keep_assignee': ['分配给 {who}', 'Assign to {who}'],
+    'conflicts.status_text': ['被同时改为 {all}；目前显示为 {winner}。', 'Set at once to {all}; everyone sees {winner} now.'],
+    'conflicts.keep_status': ['设为 {status}', 'Set {status}'],
+    'conflicts.resolved': ['已写入，冲突将消失', 'Written; the conflict is settled'],
+
+    'sheets.title': ['表格导入导出', 'Spreadsheets'],
+    'import.title': ['导入台账', 'Import a roster'],
+    'import.hint': [
+      'CSV（UTF-8 或 GB18030）或 XLSX，中文表头。先预览：有错误的行会列出来，确认前不会写入任何数据。',
+      'CSV (UTF-8 or GB18030) or XLSX with Chinese headers. Preview first: rows with errors are listed, and nothing is written until you confirm.',
+    ],
+    'import.file': ['表格文件', 'Spreadsheet file'],
+    'import.choose': ['请先选择文件', 'Choose a file first'],
+    'import.preview': ['预览', 'Preview'],
+    'import.preview_title': ['预览：{name}', 'Preview: {name}'],
+    'import.households': ['可导入 {n} 户', '{n} households can be imported'],
+    'import.estates': ['小区：{list}', 'Estates: {list}'],
+    'import.ignored': ['未识别的列（将被忽略）：{list}', 'Columns not recognised (ignored): {list}'],
+    'import.no_errors': ['没有发现错误。', 'No errors found.'],
+    'import.omitted': ['另有 {n} 行错误未列出', '{n} more rows with errors are not listed'],
+    'import.errors': ['{n} 行有错误', '{n} rows have errors'],
+    'import.line': ['行号', 'Line'],
+    'import.column': ['列', 'Column'],
+    'import.value': ['内容', 'Value'],
+    'import.reason': ['原因', 'Reason'],
+    'import.blocked': [
+      '{n} 行有错误：修改表格后重新预览，或只导入无误的行。',
+      '{n} rows have errors: fix the spreadsheet and preview again, or import only the good rows.',
+    ],
+    'import.commit': ['确认导入 {n} 户', 'Import {n} households'],
+    'import.commit_good': ['只导入无误的 {n} 户（跳过 {bad} 行）', 'Import the {n} good rows only (leave out {bad})'],
+    'import.done': ['导入完成：新增 {added} 户，更新 {updated} 户，跳过 {left} 行。', 'Imported: {added} added, {updated} updated, {left} rows left out.'],
+    'import.done_short': ['导入完成', 'Imported'],
+    'import.refused': ['未导入：表格有错误。', 'Nothing imported: the spreadsheet has errors.'],
+
+    'export.title': ['导出', 'Export'],
+    'export.roster': ['住户台账', 'Household roster'],
+    'export.special': ['重点人群台账', 'Special-needs ledger'],
+    'export.round': ['轮次结果', "A round's results"],
+    'export.csv': ['CSV', 'CSV'],
+    'export.xlsx': ['Excel (XLSX)', 'Excel (XLSX)'],
+
+    'print.title': ['打印派送单', 'Print delivery sheets'],
+    'print.hint': ['每栋楼一张，按单元、楼层排好，供志愿者带上楼。', 'One sheet per building, in climbing order, for volunteers to carry.'],
+    'print.open': ['打开派送单', 'Open the sheet'],
+  };
+
+  function lang() {
+    try {
+      return localStorage.getItem(STORAGE_KEY) === 'en' ? 'en' : 'zh';
+    } catch (_) {
+      return 'zh';
+    }
+  }
+
+  function setLang(value) {
+    try {
+      localStorage.setItem(STORAGE_KEY, value === 'en' ? 'en' : 'zh');
+    } catch (_) {
+      // Private mode without storage: the switch lasts until the page closes.
+    }
+  }
+
+  function t(key, params) {
+    const pair = MESSAGES[key];
+    let text = pair ? pair[lang() === 'en' ? 1 : 0] : key;
+    if (params) text = text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+    return text;
+  }
+
+  function label(kind, value) {
+    const pair = LABELS[kind] && LABELS[kind][value];
+    return pair ? pair[lang() === 'en' ? 1 : 0] : String(value ?? '');
+  }
+
+  window.DoorstepI18n = {
+    MESSAGES,
+    LABELS,
+    lang,
+    setLang,
+    t,
+    label,
+    values: (kind) => Object.keys(LABELS[kind] || {}),
+    htmlLang: () => (lang() === 'en' ? 'en' : 'zh-CN'),
+  };
+})();

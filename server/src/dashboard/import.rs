@@ -1,0 +1,199 @@
+//! `POST …/import?mode=preview|commit[&accept_good_rows=true]`: a roster spreadsheet uploaded
+//! from the dashboard, as CSV (UTF-8, GB18030 or UTF-16) or as an .xlsx workbook.
+//!
+//! A workbook is turned into CSV first ([`super::workbook`]), so both go through core's
+//! `read_roster_csv` and every rule and row error is shared with the command line and phones.
+//! `preview` reads and changes nothing; `commit` imports with core's `Compound::import_roster`
+//! as the signed-in coordinator, refusing a file with bad rows unless the coordinator accepts
+//! importing only the good ones.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use doorstep_core::ImportPolicy;
+use doorstep_core::import::{RosterPreview, read_roster_csv};
+use serde::{Deserialize, Serialize};
+
+use super::error::{DashError, RowProblem};
+use super::export::XLSX;
+use super::signed_in::SignedIn;
+use super::workbook::{self, OLE_MAGIC, ZIP_MAGIC};
+use super::{DashState, Params, blocking};
+use crate::error::AppError;
+
+/// The query string.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImportParams {
+    mode: Option<String>,
+    #[serde(default)]
+    accept_good_rows: Option<String>,
+}
+
+/// What a preview found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    /// Households read.
+    pub households: usize,
+    /// Rows that cannot be imported, first [`doorstep_core::import::MAX_ERRORS`].
+    pub errors: Vec<RowProblem>,
+    /// Rows with errors beyond those listed.
+    pub omitted_errors: usize,
+    /// Headers that name no roster column; their values would not be imported.
+    pub ignored_columns: Vec<String>,
+    /// The estates (小区) of the households read, in file order.
+    pub estates: Vec<String>,
+    /// `csv` or `xlsx`.
+    pub format: &'static str,
+    /// For a workbook, the sheet that was read.
+    pub sheet: Option<String>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Committed {
+    /// Households added.
+    pub added: usize,
+    /// Households already at an address in the file, updated from it.
+    pub updated: usize,
+    /// Rows left out because of errors (only with `accept_good_rows`).
+    pub rows_left_out: usize,
+    /// Buildings added.
+    pub buildings_added: usize,
+    /// Headers that name no roster column; their values were not imported.
+    pub ignored_columns: Vec<String>,
+}
+
+/// A file read: the preview, with row numbers as the coordinator sees them.
+struct Read {
+    preview: RosterPreview,
+    format: &'static str,
+    sheet: Option<String>,
+}
+
+impl Read {
+    fn problems(&self) -> Vec<RowProblem> {
+        self.preview.errors.iter().map(RowProblem::from).collect()
+    }
+}
+
+/// Whether the upload is a workbook: by its declared type, or by its first bytes whatever the
+/// browser declared (a file picker often sends `application/octet-stream`).
+fn is_workbook(headers: &HeaderMap, body: &[u8]) -> bool {
+    let declared = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let media = declared.split(';').next().unwrap_or_default().trim();
+    media.eq_ignore_ascii_case(XLSX)
+        || media.eq_ignore_ascii_case("application/vnd.ms-excel")
+        || body.starts_with(ZIP_MAGIC)
+        || body.starts_with(OLE_MAGIC)
+}
+
+fn read(workbook: bool, body: &[u8]) -> Result<Read, DashError> {
+    let unreadable = |reason: String| DashError::unprocessable("unreadable_file", reason);
+    if !workbook {
+        let preview = read_roster_csv(body).map_err(|e| unreadable(e.to_string()))?;
+        return Ok(Read { preview, format: "csv", sheet: None });
+    }
+    let sheet = workbook::sheet_to_csv(body).map_err(|e| unreadable(e.to_string()))?;
+    let mut preview = read_roster_csv(sheet.csv.as_bytes()).map_err(|e| unreadable(e.to_string()))?;
+    for error in &mut preview.errors {
+        error.line = sheet.sheet_row(error.line);
+    }
+    for row in &mut preview.households {
+        row.line = sheet.sheet_row(row.line);
+    }
+    Ok(Read { preview, format: "xlsx", sheet: Some(sheet.sheet) })
+}
+
+/// Previews or imports an upload.
+pub async fn import(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    Path(compound): Path<String>,
+    Params(params): Params<ImportParams>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, DashError> {
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(format!(
+            "the file is larger than the relay accepts ({} bytes); split it by estate (小区)",
+            state.app.config.limits.max_body_bytes
+        )),
+        _ => AppError::malformed(format!("the upload could not be read: {}", e.body_text())),
+    })?;
+    let scope = signed.scope(&state, &compound).await?;
+    let accept_good_rows = match params.accept_good_rows.as_deref().map(str::trim) {
+        None | Some("" | "false" | "0") => false,
+        Some("true" | "1") => true,
+        Some(other) => {
+            return Err(
+                AppError::invalid(format!("accept_good_rows must be true or false, not {other:?}")).into()
+            );
+        }
+    };
+    let commit = match params.mode.as_deref() {
+        Some("preview") => false,
+        Some("commit") => true,
+        _ => {
+            return Err(
+                AppError::invalid("say what to do: ?mode=preview (changes nothing) or ?mode=commit").into()
+            );
+        }
+    };
+    if body.is_empty() {
+        return Err(AppError::invalid("the upload is empty; send the roster file as the request body").into());
+    }
+    let workbook = is_workbook(&headers, &body);
+    let read = blocking(move || read(workbook, &body)).await??;
+
+    if !commit {
+        let preview = Preview {
+            households: read.preview.households.len(),
+            errors: read.problems(),
+            omitted_errors: read.preview.omitted_errors,
+            ignored_columns: read.preview.ignored_columns.clone(),
+            estates: read.preview.estates().into_iter().map(str::to_owned).collect(),
+            format: read.format,
+            sheet: read.sheet.clone(),
+        };
+        return Ok(Json(preview).into_response());
+    }
+
+    if !read.preview.is_clean() && !accept_good_rows {
+        let rows = read.preview.errors.len() + read.preview.omitted_errors;
+        let first = read.preview.errors.first().map(ToString::to_string).unwrap_or_default();
+        return Err(DashError::Unprocessable {
+            error: "bad_rows",
+            reason: format!(
+                "{rows} rows cannot be imported (first: {first}); nothing was imported. Fix them, or import the good rows only"
+            ),
+            errors: read.problems(),
+        });
+    }
+    let ignored_columns = read.preview.ignored_columns.clone();
+    let actor = scope.actor;
+    let policy = if accept_good_rows { ImportPolicy::AcceptGoodRows } else { ImportPolicy::AllOrNothing };
+    let preview = read.preview;
+    let summary = state
+        .app
+        .relay
+        .write(scope.compound.id, move |compound, env, _relay_admin| {
+            compound.import_roster(env, &actor, &preview, policy)
+        })
+        .await??;
+    tracing::info!(
+        compound = %scope.compound.id, person = %actor.person, added = summary.added,
+        updated = summary.updated, left_out = summary.rows_left_out, "roster imported from the dashboard"
+    );
+    Ok(Json(Committed {
+        added: summary.added,
+        updated: summary.updated,
+        rows_left_out: summary.rows_left_out,
+        buildings_added: summary.buildings_added,
+        ignored_columns,
+    })
+    .into_response())
+}

@@ -1,0 +1,124 @@
+//! What waits for a coordinator's attention: the requests inbox (`GET …/requests`, newest first)
+//! and the conflicts to review (`GET …/conflicts`). Both carry the household's address and head
+//! and the names of the people involved, so the list reads without a second look-up.
+//!
+//! A conflict is settled by writing through `POST …/operations`: `assign_task` for a competing
+//! assignment, `set_control_status` for a concurrent status; a double delivery is for the record.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use doorstep_core::Compound;
+use doorstep_core::id::{HouseholdId, PersonId};
+use doorstep_core::query::{self, Conflict};
+use doorstep_core::schema::household::Household;
+use doorstep_core::schema::request::Request;
+use serde::Serialize;
+
+use super::error::DashError;
+use super::signed_in::SignedIn;
+use super::snapshot::{self, Rounds};
+use super::{DashState, blocking, names};
+
+/// A request with where it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct InboxRequest {
+    /// The request, as core holds it.
+    #[serde(flatten)]
+    pub request: Request,
+    /// The household's address ("北林小区 1号楼1单元102"), if it is still in the roster.
+    pub address: Option<String>,
+    /// The head of the household.
+    pub head: Option<String>,
+    /// Who took the request down, if known.
+    pub by_name: Option<String>,
+}
+
+/// A conflict with names.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewConflict {
+    /// The conflict, as core reports it (`kind` says which).
+    #[serde(flatten)]
+    pub conflict: Conflict,
+    /// The household's address.
+    pub address: Option<String>,
+    /// The head of the household.
+    pub head: Option<String>,
+    /// Names of the people the conflict mentions, by person ID.
+    pub names: BTreeMap<PersonId, String>,
+}
+
+fn households(compound: &Compound) -> HashMap<HouseholdId, Household> {
+    compound.households().into_iter().map(|h| (h.id, h)).collect()
+}
+
+/// The requests, newest first.
+pub fn requests(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<InboxRequest> {
+    let households = households(compound);
+    let mut out: Vec<InboxRequest> = compound
+        .requests()
+        .into_iter()
+        .map(|request| {
+            let household = households.get(&request.household);
+            InboxRequest {
+                address: household.map(|h| h.address.to_string()),
+                head: household.map(|h| h.head.clone()),
+                by_name: names.get(&request.by).cloned(),
+                request,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.request.at.cmp(&a.request.at).then_with(|| b.request.id.cmp(&a.request.id)));
+    out
+}
+
+/// The conflicts, with addresses and names.
+pub fn conflicts(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<ReviewConflict> {
+    let households = households(compound);
+    query::conflicts(compound)
+        .into_iter()
+        .map(|conflict| {
+            let (household, people): (HouseholdId, Vec<PersonId>) = match &conflict {
+                Conflict::DoubleDelivery { household, deliveries, .. } => {
+                    (*household, deliveries.iter().map(|a| a.by).collect())
+                }
+                Conflict::CompetingAssignment { household, candidates, .. } => {
+                    (*household, candidates.iter().flatten().copied().collect())
+                }
+                Conflict::ConcurrentStatus { household, .. } => (*household, Vec::new()),
+            };
+            let h = households.get(&household);
+            ReviewConflict {
+                address: h.map(|h| h.address.to_string()),
+                head: h.map(|h| h.head.clone()),
+                names: people.into_iter().filter_map(|p| Some((p, names.get(&p)?.clone()))).collect(),
+                conflict,
+            }
+        })
+        .collect()
+}
+
+/// `GET /dashboard/api/compounds/{compound}/requests`.
+pub async fn list_requests(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    Path(compound): Path<String>,
+) -> Result<Json<Vec<InboxRequest>>, DashError> {
+    let scope = signed.scope(&state, &compound).await?;
+    let names = names(&state, scope.compound.id).await?;
+    let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::Open).await?;
+    Ok(Json(blocking(move || requests(&compound, &names)).await?))
+}
+
+/// `GET /dashboard/api/compounds/{compound}/conflicts`.
+pub async fn list_conflicts(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    Path(compound): Path<String>,
+) -> Result<Json<Vec<ReviewConflict>>, DashError> {
+    let scope = signed.scope(&state, &compound).await?;
+    let names = names(&state, scope.compound.id).await?;
+    let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::Open).await?;
+    Ok(Json(blocking(move || conflicts(&compound, &names)).await?))
+}

@@ -1,0 +1,74 @@
+//! `POST …/operations`: a coordinator's action, as a core [`Operation`] in JSON (`{"op":
+//! "create_round", …}`), applied through [`Relay::write`](crate::relay::Relay::write) as the
+//! signed-in person in their role. Core's permission rules judge it exactly as they judge the
+//! same operation made on a phone; the relay's admin identity is only the Automerge actor the
+//! change is written under.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use doorstep_core::id::DocumentId;
+use doorstep_core::{Operation, OperationError};
+use serde::Serialize;
+
+use super::DashState;
+use super::error::DashError;
+use super::signed_in::SignedIn;
+use crate::http::json::JsonBody;
+
+/// What the operation changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct OperationDone {
+    /// Documents that got a new change.
+    pub changed: Vec<DocumentId>,
+    /// Documents created (a new round).
+    pub created: Vec<DocumentId>,
+    /// The ID of the entity created, if any (household, task, request, care entry).
+    pub new_entity: Option<String>,
+}
+
+/// Applies one operation.
+pub async fn apply(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    Path(compound): Path<String>,
+    JsonBody(op): JsonBody<Operation>,
+) -> Result<Json<OperationDone>, DashError> {
+    let scope = signed.scope(&state, &compound).await?;
+    let actor = scope.actor;
+    let kind = op_name(&op);
+    let relay = &state.app.relay;
+    let result = relay
+        .write(scope.compound.id, move |compound, env, _relay_admin| compound.apply(env, &actor, &op))
+        .await?;
+    let applied = match result {
+        Ok(applied) => applied,
+        // The relay writes to open documents only, so a closed round looks unknown; say why.
+        Err(OperationError::UnknownRound(id)) => {
+            let closed = relay
+                .storage()
+                .document(id)
+                .await?
+                .is_some_and(|r| r.header.compound == scope.compound.id && !r.open);
+            return Err(if closed {
+                OperationError::RoundClosed(id).into()
+            } else {
+                DashError::unprocessable("refused", format!("no round {id} in this compound"))
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(compound = %scope.compound.id, person = %actor.person, op = kind, "dashboard operation");
+    Ok(Json(OperationDone {
+        changed: applied.changed,
+        created: applied.created,
+        new_entity: applied.new_entity,
+    }))
+}
+
+/// The operation's tag, for the log.
+fn op_name(op: &Operation) -> String {
+    serde_json::to_value(op)
+        .ok()
+        .and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}

@@ -1,0 +1,56 @@
+//! `GET …/overview`: the numbers a coordinator opens the dashboard for. Core's
+//! [`counts`](doorstep_core::query::counts), the open rounds' progress and the requests
+//! waiting for triage.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use doorstep_core::Compound;
+use doorstep_core::query::{self, Counts};
+use doorstep_core::schema::vocabulary::{RequestStatus, RoundStatus};
+use serde::Serialize;
+
+use super::error::DashError;
+use super::rounds::{self, RoundProgress};
+use super::signed_in::SignedIn;
+use super::snapshot::{self, Rounds};
+use super::{DashState, blocking};
+
+/// The overview.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overview {
+    /// The compound's name.
+    pub name: String,
+    /// Households, people, statuses, needs, open tasks.
+    pub counts: Counts,
+    /// The open rounds' progress.
+    pub rounds: Vec<RoundProgress>,
+    /// Requests not triaged yet (status `new`).
+    pub requests_waiting: usize,
+    /// Conflicts to review.
+    pub conflicts: usize,
+}
+
+/// The overview of `compound`, named `name`.
+pub fn overview(name: String, compound: &Compound) -> Overview {
+    let mut open = rounds::progress(compound);
+    open.retain(|p| p.round.status == RoundStatus::Open);
+    Overview {
+        name,
+        counts: query::counts(compound),
+        rounds: open,
+        requests_waiting: compound.requests().iter().filter(|r| r.status == RequestStatus::New).count(),
+        conflicts: query::conflicts(compound).len(),
+    }
+}
+
+/// `GET /dashboard/api/compounds/{compound}/overview`.
+pub async fn get(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    Path(compound): Path<String>,
+) -> Result<Json<Overview>, DashError> {
+    let scope = signed.scope(&state, &compound).await?;
+    let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::Open).await?;
+    let name = scope.compound.name;
+    Ok(Json(blocking(move || overview(name, &compound)).await?))
+}

@@ -1,0 +1,236 @@
+//! `GET …/print/rounds/{round}?building=&estate=`: a delivery sheet to print for volunteers
+//! without a phone (or with a flat battery): one table per building, door by door in climbing
+//! order, with boxes to tick and a line for notes; the coordinator types the results in later.
+//!
+//! Rendered on the server as plain HTML with a print stylesheet, so it prints the same from any
+//! browser and needs no script. Headings are Chinese with English beneath, as the dashboard is.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use axum::extract::{Path, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use doorstep_core::Compound;
+use doorstep_core::document::round;
+use doorstep_core::id::{DocumentId, HouseholdId, PersonId};
+use doorstep_core::schema::address::{BUILDING_SUFFIXES, NumericKey, strip_label};
+use doorstep_core::schema::household::Household;
+use doorstep_core::schema::task::{RoundInfo, Task};
+use doorstep_core::schema::vocabulary::TaskStatus;
+use serde::Deserialize;
+
+use super::error::DashError;
+use super::local_time::beijing;
+use super::signed_in::SignedIn;
+use super::snapshot::{self, Rounds};
+use super::{DashState, Params, blocking, names, path_id};
+use crate::clock;
+use crate::error::AppError;
+
+/// The query string: which building (label, with or without 号楼) of which estate.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PrintParams {
+    building: Option<String>,
+    estate: Option<String>,
+}
+
+/// The content security policy of the sheet: no script, nothing fetched.
+const POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'";
+
+const STYLE: &str = r#"
+body { font-family: "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif; margin: 1.5em; color: #000; }
+h1 { font-size: 1.4em; margin: 0 0 .2em; }
+h1 small, th small, .meta small { font-weight: normal; color: #444; font-size: .7em; }
+.meta { margin: .2em 0 .8em; }
+table { border-collapse: collapse; width: 100%; font-size: .95em; }
+th, td { border: 1px solid #000; padding: .35em .4em; vertical-align: top; text-align: left; }
+th { background: #eee; }
+td.box { text-align: center; font-size: 1.3em; width: 3.2em; }
+td.note { width: 22%; }
+tr { page-break-inside: avoid; }
+.needs { font-weight: bold; }
+.sign { margin-top: 1.2em; }
+section + section { page-break-before: always; margin-top: 2em; }
+@media print { body { margin: 0; } @page { size: A4 landscape; margin: 12mm; } }
+"#;
+
+/// Escapes text for HTML.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One building's doors.
+struct Building<'a> {
+    estate: &'a str,
+    label: &'a str,
+    doors: Vec<(&'a Household, &'a Task)>,
+}
+
+/// The sheet for round `id`, for one building or every building; `Err` says why there is none.
+pub fn sheet(
+    compound: &Compound,
+    compound_name: &str,
+    id: DocumentId,
+    building: Option<&str>,
+    estate: Option<&str>,
+    names: &HashMap<PersonId, String>,
+) -> Result<String, AppError> {
+    let doc = compound
+        .rounds()
+        .find(|d| d.id() == id)
+        .ok_or_else(|| AppError::NotFound(format!("no round {id} in this compound")))?;
+    let info = round::info(doc.id(), doc.automerge()).map_err(|e| AppError::NotFound(e.to_string()))?;
+    let tasks = round::tasks(doc.id(), doc.automerge());
+    let households: HashMap<HouseholdId, Household> =
+        compound.households().into_iter().map(|h| (h.id, h)).collect();
+    let mut by_building: BTreeMap<(String, NumericKey), Building<'_>> = BTreeMap::new();
+    let mut doors: Vec<(&Household, &Task)> = tasks
+        .iter()
+        .filter(|t| t.status() != TaskStatus::Cancelled)
+        .filter_map(|t| Some((households.get(&t.household)?, t)))
+        .filter(|(h, _)| building.is_none_or(|b| h.address.building == b))
+        .filter(|(h, _)| estate.is_none_or(|e| h.address.estate == e))
+        .collect();
+    doors.sort_by_key(|(h, t)| (h.address.climb_key(), t.id));
+    for (h, t) in doors {
+        let a = &h.address;
+        by_building
+            .entry((a.estate.clone(), NumericKey::new(&a.building)))
+            .or_insert_with(|| Building { estate: &a.estate, label: &a.building, doors: Vec::new() })
+            .doors
+            .push((h, t));
+    }
+    if by_building.is_empty() {
+        let place = match (estate, building) {
+            (_, Some(b)) => format!("building {b}"),
+            (Some(e), None) => format!("estate {e}"),
+            (None, None) => "any building".to_owned(),
+        };
+        return Err(AppError::NotFound(format!("round {} has no tasks to deliver in {place}", info.title)));
+    }
+    let mut html = String::with_capacity(16 * 1024);
+    let title = esc(&info.title);
+    let _ = write!(
+        html,
+        "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <title>配送单 {title}</title><style>{STYLE}</style></head><body>\n"
+    );
+    let printed = beijing(clock::now());
+    for b in by_building.values() {
+        section(&mut html, compound_name, &info, b, names, &printed);
+    }
+    html.push_str("</body></html>\n");
+    Ok(html)
+}
+
+fn section(
+    html: &mut String,
+    compound_name: &str,
+    info: &RoundInfo,
+    b: &Building<'_>,
+    names: &HashMap<PersonId, String>,
+    printed: &str,
+) {
+    let volunteers: BTreeSet<String> = b
+        .doors
+        .iter()
+        .filter_map(|(_, t)| t.assignee)
+        .map(|p| names.get(&p).cloned().unwrap_or_else(|| p.to_string()))
+        .collect();
+    let volunteers = if volunteers.is_empty() {
+        "________".to_owned()
+    } else {
+        volunteers.into_iter().collect::<Vec<_>>().join("、")
+    };
+    let estate = if b.estate.is_empty() { String::new() } else { format!("{} ", esc(b.estate)) };
+    let _ = write!(
+        html,
+        "<section>\n<h1>{title} · {estate}{label}号楼 <small>Delivery sheet, building {label}</small></h1>\n\
+         <p class=\"meta\">{compound} · 日期 <small>Date</small> {date} · 负责人 <small>Volunteer</small> {volunteers} · \
+         共 {count} 户 <small>households</small> · 打印时间 <small>Printed</small> {printed}</p>\n\
+         <table>\n<thead><tr>\
+         <th>房号<br><small>Flat</small></th><th>户主<br><small>Head</small></th>\
+         <th>电话<br><small>Phone</small></th><th>物品<br><small>Items</small></th>\
+         <th>重点人群<br><small>Needs</small></th><th>已送达<br><small>Delivered</small></th>\
+         <th>无人<br><small>Nobody home</small></th><th>拒收<br><small>Refused</small></th>\
+         <th>备注<br><small>Notes</small></th></tr></thead>\n<tbody>\n",
+        title = esc(&info.title),
+        label = esc(b.label),
+        compound = esc(compound_name),
+        date = esc(&info.date),
+        volunteers = esc(&volunteers),
+        count = b.doors.len(),
+    );
+    for (h, t) in &b.doors {
+        let a = &h.address;
+        let flat = if a.unit.is_empty() { a.flat.clone() } else { format!("{}单元 {}", a.unit, a.flat) };
+        let needs: Vec<&str> = h.needs.iter().map(|n| n.label_zh()).collect();
+        let delivered = if t.status() == TaskStatus::Delivered { "☑" } else { "☐" };
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"needs\">{}</td>\
+             <td class=\"box\">{delivered}</td><td class=\"box\">☐</td><td class=\"box\">☐</td>\
+             <td class=\"note\">{}</td></tr>",
+            esc(&flat),
+            esc(&h.head),
+            esc(&h.phone),
+            esc(&t.items),
+            esc(&needs.join("、")),
+            esc(&h.notes),
+        );
+    }
+    html.push_str(
+        "</tbody>\n</table>\n<p class=\"sign\">志愿者签名 <small>Volunteer signature</small> \
+         ____________　完成时间 <small>Finished at</small> ____________</p>\n</section>\n",
+    );
+}
+
+/// `GET /dashboard/api/compounds/{compound}/print/rounds/{round}`.
+pub async fn round_sheet(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    Path((compound, round)): Path<(String, String)>,
+    Params(params): Params<PrintParams>,
+) -> Result<Response, DashError> {
+    let scope = signed.scope(&state, &compound).await?;
+    let round: DocumentId = path_id(&round)?;
+    let building = params.building.map(|b| strip_label(&b, BUILDING_SUFFIXES)).filter(|b| !b.is_empty());
+    let estate = params.estate.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
+    let names = names(&state, scope.compound.id).await?;
+    let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
+    let name = scope.compound.name;
+    let html =
+        blocking(move || sheet(&compound, &name, round, building.as_deref(), estate.as_deref(), &names))
+            .await??;
+    Ok((
+        [
+            (CONTENT_TYPE, "text/html; charset=utf-8"),
+            (CACHE_CONTROL, "no-store"),
+            (axum::http::header::CONTENT_SECURITY_POLICY, POLICY),
+        ],
+        html,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(esc("<b>\"张\" & '李'</b>"), "&lt;b&gt;&quot;张&quot; &amp; &#39;李&#39;&lt;/b&gt;");
+    }
+}

@@ -1,0 +1,163 @@
+//! Rounds and their progress: `GET …/rounds` (open and closed) and `GET …/rounds/{round}` (its
+//! tasks door by door, in climbing order).
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use doorstep_core::Compound;
+use doorstep_core::document::round;
+use doorstep_core::id::{DocumentId, HouseholdId, PersonId};
+use doorstep_core::schema::household::Household;
+use doorstep_core::schema::task::{RoundInfo, Task};
+use doorstep_core::schema::vocabulary::{RoundStatus, TaskStatus};
+use serde::Serialize;
+
+use super::error::DashError;
+use super::signed_in::SignedIn;
+use super::snapshot::{self, Rounds};
+use super::{DashState, blocking, names, path_id};
+use crate::error::AppError;
+
+/// A round and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoundProgress {
+    /// The round's header.
+    pub round: RoundInfo,
+    /// Tasks in all.
+    pub total: u32,
+    /// Delivered.
+    pub delivered: u32,
+    /// Knocked on, not delivered yet.
+    pub attempted: u32,
+    /// Not attempted yet, assigned or not.
+    pub open: u32,
+    /// Of `open`, those assigned to someone.
+    pub assigned: u32,
+    /// Cancelled by a coordinator.
+    pub cancelled: u32,
+    /// Tasks delivered more than once (to review).
+    pub double_deliveries: u32,
+}
+
+impl RoundProgress {
+    fn of(round: RoundInfo, tasks: &[Task]) -> Self {
+        let mut p = RoundProgress {
+            round,
+            total: 0,
+            delivered: 0,
+            attempted: 0,
+            open: 0,
+            assigned: 0,
+            cancelled: 0,
+            double_deliveries: 0,
+        };
+        for task in tasks {
+            p.total += 1;
+            match task.status() {
+                TaskStatus::Delivered => p.delivered += 1,
+                TaskStatus::Attempted => p.attempted += 1,
+                TaskStatus::Cancelled => p.cancelled += 1,
+                TaskStatus::Assigned => {
+                    p.open += 1;
+                    p.assigned += 1;
+                }
+                TaskStatus::Open => p.open += 1,
+            }
+            if task.deliveries() > 1 {
+                p.double_deliveries += 1;
+            }
+        }
+        p
+    }
+}
+
+/// The progress of every round held: open rounds first, then newest date first.
+pub fn progress(compound: &Compound) -> Vec<RoundProgress> {
+    let mut out: Vec<RoundProgress> = compound
+        .rounds()
+        .filter_map(|doc| {
+            let info = round::info(doc.id(), doc.automerge()).ok()?;
+            Some(RoundProgress::of(info, &round::tasks(doc.id(), doc.automerge())))
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.round.status != RoundStatus::Open)
+            .cmp(&(b.round.status != RoundStatus::Open))
+            .then_with(|| b.round.date.cmp(&a.round.date))
+            .then_with(|| a.round.title.cmp(&b.round.title))
+    });
+    out
+}
+
+/// One task of a round, at its door.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskAtDoor {
+    /// The task.
+    pub task: Task,
+    /// Its derived status.
+    pub status: TaskStatus,
+    /// The household; `null` if it was removed from the roster since.
+    pub household: Option<Household>,
+    /// The assignee's name, if known.
+    pub assignee_name: Option<String>,
+}
+
+/// `GET …/rounds/{round}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoundDetail {
+    /// The round's header.
+    pub round: RoundInfo,
+    /// Its progress.
+    pub progress: RoundProgress,
+    /// Its tasks in climbing order.
+    pub tasks: Vec<TaskAtDoor>,
+}
+
+/// A round's tasks by door, in climbing order (tasks whose household is gone come last).
+pub fn detail(compound: &Compound, id: DocumentId, names: &HashMap<PersonId, String>) -> Option<RoundDetail> {
+    let doc = compound.rounds().find(|d| d.id() == id)?;
+    let info = round::info(doc.id(), doc.automerge()).ok()?;
+    let tasks = round::tasks(doc.id(), doc.automerge());
+    let progress = RoundProgress::of(info.clone(), &tasks);
+    let households: BTreeMap<HouseholdId, Household> =
+        compound.households().into_iter().map(|h| (h.id, h)).collect();
+    let mut tasks: Vec<TaskAtDoor> = tasks
+        .into_iter()
+        .map(|task| TaskAtDoor {
+            status: task.status(),
+            household: households.get(&task.household).cloned(),
+            assignee_name: task.assignee.and_then(|p| names.get(&p).cloned()),
+            task,
+        })
+        .collect();
+    tasks.sort_by_key(|t| {
+        (t.household.is_none(), t.household.as_ref().map(|h| h.address.climb_key()), t.task.id)
+    });
+    Some(RoundDetail { round: info, progress, tasks })
+}
+
+/// `GET /dashboard/api/compounds/{compound}/rounds`.
+pub async fn list(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    Path(compound): Path<String>,
+) -> Result<Json<Vec<RoundProgress>>, DashError> {
+    let scope = signed.scope(&state, &compound).await?;
+    let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
+    Ok(Json(blocking(move || progress(&compound)).await?))
+}
+
+/// `GET /dashboard/api/compounds/{compound}/rounds/{round}`.
+pub async fn one(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    Path((compound, round)): Path<(String, String)>,
+) -> Result<Json<RoundDetail>, DashError> {
+    let scope = signed.scope(&state, &compound).await?;
+    let round: DocumentId = path_id(&round)?;
+    let names = names(&state, scope.compound.id).await?;
+    let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
+    let found = blocking(move || detail(&compound, round, &names)).await?;
+    Ok(Json(found.ok_or_else(|| AppError::NotFound(format!("no round {round} in this compound")))?))
+}

@@ -1,0 +1,194 @@
+//! One table, two files: every export is built as a [`Table`] and written either as CSV (UTF-8
+//! with a byte-order mark, which Excel needs to show Chinese) or as an .xlsx workbook, so the two
+//! downloads of one export always hold the same rows.
+//!
+//! In the workbook, counts are numbers (they sum in Excel) and everything else is text: a phone
+//! number or a flat like "0702" must never become a number Excel reformats.
+
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
+
+/// One cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    /// Text, kept as typed.
+    Text(String),
+    /// A whole number.
+    Number(i64),
+}
+
+impl Cell {
+    fn as_text(&self) -> String {
+        match self {
+            Cell::Text(t) => t.clone(),
+            Cell::Number(n) => n.to_string(),
+        }
+    }
+}
+
+impl From<String> for Cell {
+    fn from(s: String) -> Self {
+        Cell::Text(s)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Self {
+        Cell::Text(s.to_owned())
+    }
+}
+
+/// Why a table could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// CSV writing or reading failed.
+    #[error("CSV: {0}")]
+    Csv(#[from] csv::Error),
+    /// Workbook writing failed.
+    #[error("workbook: {0}")]
+    Xlsx(#[from] XlsxError),
+}
+
+/// A sheet of an export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// The sheet's name in the workbook.
+    pub sheet: String,
+    /// The header row.
+    pub headers: Vec<String>,
+    /// The rows.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    /// A table read back from CSV (the first record is the header row), with the columns
+    /// named in `numeric` as numbers wherever their value is a whole number.
+    pub fn from_csv(sheet: &str, text: &str, numeric: &[&str]) -> Result<Table, TableError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut reader =
+            csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+        let mut records = reader.records();
+        let headers: Vec<String> = match records.next() {
+            Some(record) => record?.iter().map(str::to_owned).collect(),
+            None => Vec::new(),
+        };
+        let is_numeric: Vec<bool> = headers.iter().map(|h| numeric.contains(&h.as_str())).collect();
+        let mut rows = Vec::new();
+        for record in records {
+            let record = record?;
+            rows.push(
+                record
+                    .iter()
+                    .enumerate()
+                    .map(|(i, value)| match value.parse::<i64>() {
+                        Ok(n) if is_numeric.get(i).copied().unwrap_or(false) => Cell::Number(n),
+                        _ => Cell::Text(value.to_owned()),
+                    })
+                    .collect(),
+            );
+        }
+        Ok(Table { sheet: sheet.to_owned(), headers, rows })
+    }
+
+    /// The rows whose value in column `header` satisfies `keep`.
+    pub fn filtered(mut self, header: &str, keep: impl Fn(&Cell) -> bool) -> Table {
+        if let Some(i) = self.headers.iter().position(|h| h == header) {
+            self.rows.retain(|row| row.get(i).is_some_and(&keep));
+        }
+        self
+    }
+
+    /// CSV, UTF-8 with a byte-order mark.
+    pub fn to_csv(&self) -> Result<String, TableError> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(&self.headers)?;
+        for row in &self.rows {
+            writer.write_record(row.iter().map(Cell::as_text))?;
+        }
+        let bytes = writer.into_inner().map_err(|e| TableError::Csv(e.into_error().into()))?;
+        // Every cell came in as a Rust string, so the bytes are UTF-8.
+        Ok(format!("\u{feff}{}", String::from_utf8_lossy(&bytes)))
+    }
+
+    /// An .xlsx workbook of one sheet: bold header row, frozen, columns sized to their text.
+    pub fn to_xlsx(&self) -> Result<Vec<u8>, TableError> {
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.set_name(sheet_name(&self.sheet))?;
+        let bold = Format::new().set_bold();
+        let wrap = Format::new().set_text_wrap().set_align(rust_xlsxwriter::FormatAlign::Top);
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| display_width(h)).collect();
+        for (col, header) in self.headers.iter().enumerate() {
+            sheet.write_string_with_format(0, column(col), header, &bold)?;
+        }
+        for (r, row) in self.rows.iter().enumerate() {
+            let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
+            for (col, cell) in row.iter().enumerate() {
+                match cell {
+                    Cell::Text(t) if t.is_empty() => {}
+                    Cell::Text(t) if t.contains('\n') => {
+                        sheet.write_string_with_format(r, column(col), t, &wrap)?;
+                    }
+                    Cell::Text(t) => {
+                        sheet.write_string(r, column(col), t)?;
+                    }
+                    // Counts and floors are far below 2^53, so the float is exact.
+                    #[allow(clippy::cast_precision_loss)]
+                    Cell::Number(n) => {
+                        sheet.write_number(r, column(col), *n as f64)?;
+                    }
+                }
+                let width = cell.as_text().lines().map(display_width).max().unwrap_or(0);
+                if let Some(w) = widths.get_mut(col) {
+                    *w = (*w).max(width);
+                }
+            }
+        }
+        for (col, width) in widths.iter().enumerate() {
+            let width = u32::try_from((*width).clamp(4, 60) + 2).unwrap_or(62);
+            sheet.set_column_width(column(col), width)?;
+        }
+        sheet.set_freeze_panes(1, 0)?;
+        Ok(book.save_to_buffer()?)
+    }
+}
+
+fn column(i: usize) -> u16 {
+    u16::try_from(i).unwrap_or(u16::MAX)
+}
+
+/// Roughly how many character cells text takes: Chinese characters take two.
+fn display_width(text: &str) -> usize {
+    text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
+}
+
+/// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`.
+fn sheet_name(name: &str) -> String {
+    let clean: String =
+        name.chars().filter(|c| !matches!(c, '[' | ']' | ':' | '*' | '?' | '/' | '\\')).take(31).collect();
+    let clean = clean.trim_matches('\'').trim().to_owned();
+    if clean.is_empty() { "Sheet1".to_owned() } else { clean }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn csv_round_trips_with_numbers_where_asked() {
+        let table =
+            Table::from_csv("台账", "\u{feff}房号,户内人数,电话\n0702,2,199\n", &["户内人数"]).unwrap();
+        assert_eq!(table.rows, vec![vec![Cell::from("0702"), Cell::Number(2), Cell::from("199")]]);
+        assert_eq!(table.to_csv().unwrap(), "\u{feff}房号,户内人数,电话\n0702,2,199\n");
+        let only = table.clone().filtered("电话", |c| *c == Cell::from("x"));
+        assert!(only.rows.is_empty());
+    }
+
+    #[test]
+    fn sheet_names_are_what_excel_accepts() {
+        assert_eq!(sheet_name("蔬菜包 第1轮 [1/2]"), "蔬菜包 第1轮 12");
+        assert_eq!(sheet_name("???"), "Sheet1");
+        assert_eq!(sheet_name(&"长".repeat(40)).chars().count(), 31);
+    }
+}

@@ -1,0 +1,160 @@
+//! A [`Storage`] that announces every committed document change on [`Events`]. Everything else
+//! passes straight through to the store it wraps.
+
+use std::sync::Arc;
+
+use doorstep_core::Role;
+use doorstep_core::Timestamp;
+use doorstep_core::id::{CompoundId, DocumentId, PersonId};
+
+use super::{DocChanged, Events};
+use crate::storage::{
+    ActorBinding, Catchup, Committed, CompoundRecord, DeviceId, DocCommit, DocumentRecord, Joined, Member,
+    Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StoreFuture, StoredDocument,
+    SyncStateWrite, TokenStatus,
+};
+
+impl Events {
+    /// Wraps `storage` so that each commit carrying changes is announced once it is durable.
+    pub fn announcing(&self, storage: Arc<dyn Storage>) -> Arc<dyn Storage> {
+        Arc::new(Announcing { inner: storage, events: self.clone() })
+    }
+}
+
+#[derive(Debug)]
+struct Announcing {
+    inner: Arc<dyn Storage>,
+    events: Events,
+}
+
+impl Storage for Announcing {
+    fn commit(&self, commit: DocCommit) -> StoreFuture<'_, Committed> {
+        // A commit may carry only a sync state or actor bindings; those change no document.
+        let change = (!commit.chunk.is_empty() || commit.create.is_some()).then_some(DocChanged {
+            compound: commit.record.header.compound,
+            doc: commit.record.header.id,
+            kind: commit.record.header.kind,
+        });
+        Box::pin(async move {
+            let committed = self.inner.commit(commit).await?;
+            if let Some(change) = change {
+                self.events.publish(change);
+            }
+            Ok(committed)
+        })
+    }
+
+    fn create_person(&self, person: NewPerson, at: Timestamp) -> StoreFuture<'_, ()> {
+        self.inner.create_person(person, at)
+    }
+
+    fn district_admins(&self) -> StoreFuture<'_, Vec<PersonId>> {
+        self.inner.district_admins()
+    }
+
+    fn create_device(
+        &self,
+        person: PersonId,
+        name: String,
+        token_hash: SecretHash,
+        at: Timestamp,
+    ) -> StoreFuture<'_, DeviceId> {
+        self.inner.create_device(person, name, token_hash, at)
+    }
+
+    fn authenticate(&self, token_hash: SecretHash) -> StoreFuture<'_, TokenStatus> {
+        self.inner.authenticate(token_hash)
+    }
+
+    fn revoke_devices(&self, person: PersonId, at: Timestamp) -> StoreFuture<'_, usize> {
+        self.inner.revoke_devices(person, at)
+    }
+
+    fn memberships(&self, person: PersonId) -> StoreFuture<'_, Vec<Membership>> {
+        self.inner.memberships(person)
+    }
+
+    fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>> {
+        self.inner.members(compound)
+    }
+
+    fn set_membership(
+        &self,
+        person: PersonId,
+        compound: CompoundId,
+        role: Role,
+        at: Timestamp,
+    ) -> StoreFuture<'_, ()> {
+        self.inner.set_membership(person, compound, role, at)
+    }
+
+    fn revoke_membership(
+        &self,
+        person: PersonId,
+        compound: CompoundId,
+        at: Timestamp,
+    ) -> StoreFuture<'_, bool> {
+        self.inner.revoke_membership(person, compound, at)
+    }
+
+    fn create_invite(&self, invite: NewInvite) -> StoreFuture<'_, ()> {
+        self.inner.create_invite(invite)
+    }
+
+    fn redeem_invite(&self, redemption: Redemption) -> StoreFuture<'_, Joined> {
+        self.inner.redeem_invite(redemption)
+    }
+
+    fn actor_owner(&self, actor: String) -> StoreFuture<'_, Option<PersonId>> {
+        self.inner.actor_owner(actor)
+    }
+
+    fn bind_actor(&self, binding: ActorBinding, at: Timestamp) -> StoreFuture<'_, ()> {
+        self.inner.bind_actor(binding, at)
+    }
+
+    fn create_compound(
+        &self,
+        compound: CompoundRecord,
+        documents: Vec<(DocumentRecord, Vec<u8>)>,
+        members: Vec<(PersonId, Role)>,
+    ) -> StoreFuture<'_, ()> {
+        self.inner.create_compound(compound, documents, members)
+    }
+
+    fn compounds(&self) -> StoreFuture<'_, Vec<CompoundRecord>> {
+        self.inner.compounds()
+    }
+
+    fn compound(&self, id: CompoundId) -> StoreFuture<'_, Option<CompoundRecord>> {
+        self.inner.compound(id)
+    }
+
+    fn documents_of(&self, compounds: Vec<CompoundId>) -> StoreFuture<'_, Vec<DocumentRecord>> {
+        self.inner.documents_of(compounds)
+    }
+
+    fn document(&self, id: DocumentId) -> StoreFuture<'_, Option<DocumentRecord>> {
+        self.inner.document(id)
+    }
+
+    fn load_document(&self, id: DocumentId) -> StoreFuture<'_, Option<StoredDocument>> {
+        self.inner.load_document(id)
+    }
+
+    fn changes_since(&self, id: DocumentId, seq: i64) -> StoreFuture<'_, Catchup> {
+        self.inner.changes_since(id, seq)
+    }
+
+    fn compact(&self, id: DocumentId, snapshot: Vec<u8>, through_seq: i64) -> StoreFuture<'_, ()> {
+        self.inner.compact(id, snapshot, through_seq)
+    }
+
+    fn sync_state(&self, device: DeviceId, doc: DocumentId) -> StoreFuture<'_, Option<Vec<u8>>> {
+        self.inner.sync_state(device, doc)
+    }
+
+    fn put_sync_states(&self, states: Vec<SyncStateWrite>, at: Timestamp) -> StoreFuture<'_, ()> {
+        self.inner.put_sync_states(states, at)
+    }
+}

@@ -1,0 +1,172 @@
+//! Exports: the roster and special-needs ledgers as CSV and XLSX, which import back to the same
+//! roster, and a round's results.
+
+use std::io::Cursor;
+
+use calamine::{Data, Reader, Xlsx};
+use doorstep_core::Operation;
+use doorstep_core::Role;
+use doorstep_core::id::CompoundId;
+use doorstep_core::schema::vocabulary::Outcome;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::harness::{Dash, Session};
+use crate::operations::round_for_building_1;
+use crate::overview::beilin;
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// What a household is, without the IDs a new import gives it.
+fn essence(households: &Value) -> Vec<Value> {
+    households
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let mut h = h.clone();
+            let h = h.as_object_mut().unwrap();
+            h.remove("id");
+            h.remove("building");
+            Value::Object(h.clone())
+        })
+        .collect()
+}
+
+async fn download(session: &Session, path: &str, content_type: &str) -> Vec<u8> {
+    let answer = session.get(path).await;
+    assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text());
+    assert!(
+        answer.header("content-type").starts_with(content_type),
+        "{path}: {}",
+        answer.header("content-type")
+    );
+    assert!(answer.header("content-disposition").starts_with("attachment; filename="), "{path}");
+    answer.bytes
+}
+
+/// Imports `bytes` into a new compound run by the same coordinator session's admin; returns it.
+async fn import_into_new(
+    dash: &Dash,
+    name: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> (CompoundId, Session) {
+    let compound = dash.relay.create_compound(name).await;
+    let coordinator = dash.relay.phone(compound, Role::Coordinator, "王芳").await;
+    let session = dash.login(&coordinator.token).await;
+    let path = format!("/dashboard/api/compounds/{compound}/import?mode=commit");
+    let answer = session.post_bytes(&path, content_type, bytes).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text().chars().take(600).collect::<String>());
+    (compound, session)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roster_exports_import_back_to_the_same_roster() {
+    let dash = Dash::start().await;
+    let (compound, session) = beilin(&dash).await;
+    let original =
+        essence(&session.get_json(&format!("/dashboard/api/compounds/{compound}/households")).await);
+    assert_eq!(original.len(), 857);
+    let base = format!("/dashboard/api/compounds/{compound}/export");
+
+    let csv = download(&session, &format!("{base}/roster.csv"), "text/csv").await;
+    assert!(
+        csv.starts_with("\u{feff}小区,楼号,单元,楼层,房号,户主,联系电话".as_bytes()),
+        "UTF-8 BOM and the ledger's headers"
+    );
+    let xlsx = download(&session, &format!("{base}/roster.xlsx"), XLSX).await;
+    assert!(xlsx.starts_with(b"PK\x03\x04"));
+
+    for (name, content_type, bytes) in [("CSV 副本", "text/csv", csv), ("XLSX 副本", XLSX, xlsx.clone())]
+    {
+        let (copy, copy_session) = import_into_new(&dash, name, content_type, bytes).await;
+        let again =
+            essence(&copy_session.get_json(&format!("/dashboard/api/compounds/{copy}/households")).await);
+        assert_eq!(again.len(), original.len(), "{name}");
+        for (a, b) in original.iter().zip(&again) {
+            assert_eq!(a, b, "{name}: a household changed on the way out and back in");
+        }
+    }
+
+    // In the workbook, counts are numbers and phones stay text.
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(xlsx)).unwrap();
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(sheet.get((0, 5)), Some(&Data::String("户主".into())));
+    assert_eq!(sheet.get((1, 6)), Some(&Data::String("19908923609".into())));
+    assert_eq!(sheet.get((1, 7)), Some(&Data::Float(2.0)));
+
+    // The special-needs ledger is the roster's rows with a need tag, in the same columns.
+    let needs = download(&session, &format!("{base}/special-needs.xlsx"), XLSX).await;
+    let preview = session
+        .post_bytes(&format!("/dashboard/api/compounds/{compound}/import?mode=preview"), XLSX, needs)
+        .await;
+    assert_eq!(preview.json()["households"], 62, "{}", preview.text());
+    let needs_csv = download(&session, &format!("{base}/special-needs.csv"), "text/csv").await;
+    let text = String::from_utf8(needs_csv).unwrap();
+    assert_eq!(text.lines().count(), 63);
+    assert!(text.lines().skip(1).all(|l| !l.split(',').nth(10).unwrap_or_default().is_empty()), "{text}");
+
+    assert_eq!(session.get(&format!("{base}/roster.pdf")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(session.get(&format!("{base}/secrets.csv")).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rounds_results_list_every_door_and_knock() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let session = dash.login(&coordinator.token).await;
+    let round = round_for_building_1(&session, compound).await;
+    volunteer.sync(&dash.relay).await;
+    let tasks = volunteer.compound().open_tasks();
+    let first = tasks
+        .iter()
+        .find(|t| {
+            volunteer.compound().households().iter().any(|h| h.id == t.household && h.address.flat == "101")
+        })
+        .unwrap()
+        .id;
+    volunteer.apply(&Operation::ClaimTask { round, task: first }).unwrap();
+    volunteer
+        .apply(&Operation::RecordAttempt {
+            round,
+            task: first,
+            outcome: Outcome::NobodyHome,
+            note: "敲门无人".into(),
+        })
+        .unwrap();
+    volunteer
+        .apply(&Operation::RecordAttempt {
+            round,
+            task: first,
+            outcome: Outcome::Delivered,
+            note: String::new(),
+        })
+        .unwrap();
+    volunteer.sync(&dash.relay).await;
+
+    let path = format!("/dashboard/api/compounds/{compound}/export/rounds/{round}");
+    let csv = String::from_utf8(download(&session, &format!("{path}.csv"), "text/csv").await).unwrap();
+    let mut rows = csv::ReaderBuilder::new().from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let headers = rows.headers().unwrap().clone();
+    assert_eq!(&headers[9], "任务状态");
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    let row = &rows[0];
+    assert_eq!((&row[4], &row[5], &row[8], &row[9], &row[10]), ("101", "管建强", "李强", "已送达", "2"));
+    let knocks: Vec<&str> = row[11].lines().collect();
+    assert_eq!(knocks.len(), 2, "{}", &row[11]);
+    assert!(knocks[0].ends_with("李强 无人应答：敲门无人"), "{}", knocks[0]);
+    assert!(knocks[1].ends_with("李强 已送达"), "{}", knocks[1]);
+    assert_eq!(&rows[1][9], "待领取");
+
+    let xlsx = download(&session, &format!("{path}.xlsx"), XLSX).await;
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(xlsx)).unwrap();
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(sheet.get((1, 9)), Some(&Data::String("已送达".into())));
+    assert_eq!(sheet.height(), 4);
+
+    let overview = session.get_json(&format!("/dashboard/api/compounds/{compound}/overview")).await;
+    assert_eq!(overview["rounds"][0]["delivered"], 1);
+}

@@ -1,0 +1,159 @@
+//! Importing a roster from the dashboard: CSV and Excel workbooks, previews that change nothing,
+//! row errors a coordinator can act on.
+
+use doorstep_core::Role;
+use doorstep_core::id::CompoundId;
+use reqwest::StatusCode;
+use rust_xlsxwriter::Workbook;
+use serde_json::json;
+
+use crate::harness::{Dash, Session};
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// Four rows, two of them bad: "三" people, an unknown status.
+const BROKEN: &str = "\u{feff}小区,楼号,单元,楼层,房号,户主,联系电话,户内人数,管控状态,身份证号\n\
+    北林小区,1号楼,1单元,1,102,谢燕杰,19908923609,2,正常,x\n\
+    北林小区,1号楼,1单元,1,103,徐珍庆,19995872608,三,正常,x\n\
+    北林小区,1号楼,1单元,2,201,郎兰桂,19916658735,3,生病,x\n\
+    北林小区,1号楼,1单元,2,202,殷兰艳,19926465854,3,确诊,x\n";
+
+async fn setup() -> (Dash, CompoundId, Session) {
+    let dash = Dash::start().await;
+    let compound = dash.relay.create_compound("北林").await;
+    let coordinator = dash.relay.phone(compound, Role::Coordinator, "王芳").await;
+    let session = dash.login(&coordinator.token).await;
+    (dash, compound, session)
+}
+
+async fn households(session: &Session, compound: CompoundId) -> Vec<serde_json::Value> {
+    session
+        .get_json(&format!("/dashboard/api/compounds/{compound}/households"))
+        .await
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_csv_previews_its_row_errors_and_changes_nothing() {
+    let (_dash, compound, session) = setup().await;
+    let import = |query: &'static str, body: Vec<u8>| {
+        let session = session.clone();
+        async move {
+            session
+                .post_bytes(&format!("/dashboard/api/compounds/{compound}/import{query}"), "text/csv", body)
+                .await
+        }
+    };
+    let preview = import("?mode=preview", BROKEN.as_bytes().to_vec()).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
+    let p = preview.json();
+    assert_eq!(p["households"], 2);
+    assert_eq!(p["format"], "csv");
+    assert_eq!(p["ignored_columns"], json!(["身份证号"]));
+    assert_eq!(p["estates"], json!(["北林小区"]));
+    assert_eq!(
+        p["errors"][0],
+        json!({"line": 3, "column": "户内人数", "value": "三", "reason": "\"三\" is not a whole number"})
+    );
+    assert_eq!(p["errors"][1]["line"], 4);
+    assert_eq!(p["errors"][1]["column"], "管控状态");
+    assert!(households(&session, compound).await.is_empty(), "a preview changes nothing");
+
+    let refused = import("?mode=commit", BROKEN.as_bytes().to_vec()).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+    let r = refused.json();
+    assert_eq!(r["error"], "bad_rows");
+    assert_eq!(r["errors"].as_array().unwrap().len(), 2);
+    assert!(r["reason"].as_str().unwrap().contains("nothing was imported"));
+    assert!(households(&session, compound).await.is_empty());
+
+    let good_rows = import("?mode=commit&accept_good_rows=true", BROKEN.as_bytes().to_vec()).await;
+    assert_eq!(good_rows.status, StatusCode::OK, "{}", good_rows.text());
+    let g = good_rows.json();
+    assert_eq!((g["added"].as_u64(), g["rows_left_out"].as_u64()), (Some(2), Some(2)));
+    let heads: Vec<String> =
+        households(&session, compound).await.iter().map(|h| h["head"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(heads, ["谢燕杰", "殷兰艳"]);
+
+    // Whole-file problems and bad requests say what to do.
+    let no_head = import("?mode=preview", "楼号,房号\n1,101\n".as_bytes().to_vec()).await;
+    assert_eq!(no_head.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(no_head.json()["error"], "unreadable_file");
+    assert!(no_head.json()["reason"].as_str().unwrap().contains("户主"), "{}", no_head.text());
+    assert_eq!(import("", BROKEN.as_bytes().to_vec()).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(import("?mode=preview", Vec::new()).await.status, StatusCode::BAD_REQUEST);
+    let xls = import("?mode=preview", b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1rest".to_vec()).await;
+    assert_eq!(xls.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(xls.json()["reason"].as_str().unwrap().contains(".xls"), "{}", xls.text());
+}
+
+/// Flat, building, floor, head, phone, people, needs, status.
+type LedgerRow = (&'static str, f64, f64, &'static str, f64, f64, &'static str, &'static str);
+
+/// A coordinator's workbook: a title row above the header, phones and counts typed as numbers,
+/// and one bad row.
+fn ledger_workbook() -> Vec<u8> {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("台账").unwrap();
+    sheet.write_string(0, 0, "北林小区住户台账（2026年11月）").unwrap();
+    let headers =
+        ["小区", "楼号", "单元", "楼层", "房号", "户主", "联系电话", "户内人数", "重点人群", "管控状态"];
+    for (c, h) in headers.iter().enumerate() {
+        sheet.write_string(1, u16::try_from(c).unwrap(), *h).unwrap();
+    }
+    let rows: [LedgerRow; 3] = [
+        ("102", 1.0, 1.0, "谢燕杰", 19908923609.0, 2.0, "", "正常"),
+        ("103", 1.0, 1.0, "徐珍庆", 19995872608.0, -1.0, "独居老人", "正常"),
+        ("201", 1.0, 2.0, "郎兰桂", 19916658735.0, 3.0, "行动不便", "居家隔离"),
+    ];
+    for (i, (flat, building, floor, head, phone, people, needs, status)) in rows.iter().enumerate() {
+        let r = u32::try_from(i + 2).unwrap();
+        sheet.write_string(r, 0, "北林小区").unwrap();
+        sheet.write_number(r, 1, *building).unwrap();
+        sheet.write_string(r, 2, "1单元").unwrap();
+        sheet.write_number(r, 3, *floor).unwrap();
+        sheet.write_string(r, 4, *flat).unwrap();
+        sheet.write_string(r, 5, *head).unwrap();
+        sheet.write_number(r, 6, *phone).unwrap();
+        sheet.write_number(r, 7, *people).unwrap();
+        sheet.write_string(r, 8, *needs).unwrap();
+        sheet.write_string(r, 9, *status).unwrap();
+    }
+    book.save_to_buffer().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_excel_workbook_imports_by_the_same_rules_with_excel_row_numbers() {
+    let (_dash, compound, session) = setup().await;
+    let path = format!("/dashboard/api/compounds/{compound}/import?mode=preview");
+    let preview = session.post_bytes(&path, XLSX, ledger_workbook()).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
+    let p = preview.json();
+    assert_eq!(p["format"], "xlsx");
+    assert_eq!(p["sheet"], "台账");
+    assert_eq!(p["households"], 2);
+    // The bad row is row 4 in Excel: the title, the header, then 102 and 103.
+    assert_eq!(p["errors"][0]["line"], 4, "{p}");
+    assert_eq!(p["errors"][0]["column"], "户内人数");
+    assert_eq!(p["errors"][0]["value"], "-1");
+
+    // Sent as a generic download, it is still recognised by its first bytes.
+    let commit = format!("/dashboard/api/compounds/{compound}/import?mode=commit&accept_good_rows=true");
+    let done = session.post_bytes(&commit, "application/octet-stream", ledger_workbook()).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    assert_eq!(done.json()["added"], 2);
+    let all = households(&session, compound).await;
+    let first = &all[0];
+    assert_eq!(first["phone"], "19908923609", "a phone typed as a number keeps its digits");
+    assert_eq!(first["people"], 2);
+    assert_eq!(first["address"]["building"], "1");
+    assert_eq!(all[1]["status"], "home_quarantine");
+    assert_eq!(all[1]["needs"], json!(["mobility_impaired"]));
+
+    let junk = session.post_bytes(&path, XLSX, b"PK\x03\x04 this is no workbook".to_vec()).await;
+    assert_eq!(junk.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(junk.json()["error"], "unreadable_file");
+}

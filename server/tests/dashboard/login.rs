@@ -1,0 +1,166 @@
+//! Signing in with a device token, the session cookie, who may use the dashboard, and the
+//! page's own files.
+
+use doorstep_core::Role;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::Dash;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_signs_in_and_gets_a_strict_http_only_cookie() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let answer = dash.login_raw(&coordinator.token).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let cookie = answer.header("set-cookie");
+    assert!(cookie.starts_with("doorstep_session=dss_"), "{cookie}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(cookie.contains(attribute), "{attribute} missing from {cookie}");
+    }
+    let me = answer.json();
+    assert_eq!(me["person"], coordinator.person.to_string());
+    assert_eq!(me["name"], "王芳");
+    assert_eq!(
+        me["compounds"],
+        json!([{ "id": compound.to_string(), "name": "香樟苑", "role": "coordinator" }])
+    );
+
+    let session = dash.login(&coordinator.token).await;
+    assert_eq!(session.get_json("/dashboard/api/me").await, me, "GET /me answers what login did");
+
+    // Signing out ends the session on the relay, not just in the browser.
+    let out = session.post_json("/dashboard/logout", &json!({})).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(out.header("set-cookie").contains("Max-Age=0"));
+    let after = session.get("/dashboard/api/me").await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(after.json()["error"], "unauthorized");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volunteers_medics_and_strangers_are_refused() {
+    let dash = Dash::start().await;
+    let (compound, _coordinator) = dash.small_compound().await;
+    for role in [Role::Volunteer, Role::Medic] {
+        let phone = dash.relay.phone(compound, role, "李强").await;
+        let answer = dash.login_raw(&phone.token).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text());
+        let body = answer.json();
+        assert_eq!(body["error"], "forbidden");
+        assert!(body["reason"].as_str().unwrap().contains(role.as_str()), "{body}");
+        assert!(answer.headers.get("set-cookie").is_none(), "no session for a {}", role.as_str());
+    }
+    let bad = dash.login_raw("dst_0000").await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(bad.json()["error"], "unauthorized");
+    let malformed = dash.anonymous().post_json("/dashboard/login", &json!({ "tok": "x" })).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST, "{}", malformed.text());
+
+    // No cookie, or a made-up one: every API route answers 401 in the relay's error format.
+    let nobody = dash.anonymous();
+    for path in ["/dashboard/api/me".to_owned(), format!("/dashboard/api/compounds/{compound}/overview")] {
+        let answer = nobody.get(&path).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert!(answer.json()["reason"].as_str().unwrap().contains("sign in"), "{}", answer.text());
+    }
+    let mut forged = nobody.clone();
+    forged.cookie = "doorstep_session=dss_forged".into();
+    assert_eq!(forged.get("/dashboard/api/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_is_checked_per_compound_and_a_revoked_device_ends_its_session() {
+    let dash = Dash::start().await;
+    let (mine, coordinator) = dash.small_compound().await;
+    let other = dash.relay.create_compound("北林").await;
+    // The coordinator of 香樟苑 also volunteers in 北林.
+    let storage = dash.state.relay.storage();
+    storage
+        .set_membership(coordinator.person, other, Role::Volunteer, doorstep_server::clock::now())
+        .await
+        .unwrap();
+    let session = dash.login(&coordinator.token).await;
+    assert_eq!(
+        session.get(&format!("/dashboard/api/compounds/{mine}/overview")).await.status,
+        StatusCode::OK
+    );
+    let elsewhere = session.get(&format!("/dashboard/api/compounds/{other}/overview")).await;
+    assert_eq!(elsewhere.status, StatusCode::FORBIDDEN, "{}", elsewhere.text());
+    let missing = session.get("/dashboard/api/compounds/not-an-id/overview").await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+
+    // A district admin runs every compound, and a compound that does not exist is a 404.
+    let admin = dash.login(&dash.relay.admin_token).await;
+    assert_eq!(admin.get(&format!("/dashboard/api/compounds/{other}/overview")).await.status, StatusCode::OK);
+    let me = admin.get_json("/dashboard/api/me").await;
+    assert_eq!(me["district_admin"], true);
+    assert_eq!(me["compounds"].as_array().unwrap().len(), 2);
+    let nowhere = admin.get("/dashboard/api/compounds/00000000-0000-7000-8000-000000000000/overview").await;
+    assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+
+    // A lost phone: revoking its token ends the dashboard session opened with it.
+    let (status, body) = dash
+        .relay
+        .json(
+            "POST",
+            &format!("/v1/persons/{}/revoke-devices", coordinator.person),
+            &dash.relay.admin_token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let after = session.get(&format!("/dashboard/api/compounds/{mine}/overview")).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    assert!(after.json()["reason"].as_str().unwrap().contains("revoked"), "{}", after.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_on_another_site_cannot_post_with_the_cookie() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let session = dash.login(&coordinator.token).await;
+    let res = dash
+        .http
+        .post(format!("{}/dashboard/api/compounds/{compound}/operations", dash.url()))
+        .header("cookie", &session.cookie)
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/json")
+        .body(json!({"op": "add_building", "estate": "", "label": "99", "lift": false}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_and_its_files_are_served_from_the_binary() {
+    let dash = Dash::start().await;
+    let nobody = dash.anonymous();
+    for path in ["/dashboard", "/dashboard/"] {
+        let page = nobody.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert_eq!(page.header("content-type"), "text/html; charset=utf-8");
+        assert_eq!(page.header("cache-control"), "no-cache");
+        assert!(page.header("content-security-policy").contains("script-src 'self'"));
+        assert!(page.text().contains("/dashboard/assets/app.js"), "{}", page.text());
+    }
+    let script = nobody.get("/dashboard/assets/app.js").await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert_eq!(script.header("content-type"), "text/javascript; charset=utf-8");
+    let etag = script.header("etag");
+    let style = nobody.get("/dashboard/assets/app.css").await;
+    assert_eq!(style.header("content-type"), "text/css; charset=utf-8");
+
+    // A browser revalidating an unchanged file gets a 304 without a body.
+    let again = dash
+        .http
+        .get(format!("{}/dashboard/assets/app.js", dash.url()))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(nobody.get("/dashboard/assets/nope.js").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(nobody.get("/dashboard/assets/..%2Fbuild.rs").await.status, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,20 @@
+//! The coordinators' dashboard end to end: an in-process relay on 127.0.0.1:0 with a tempfile
+//! SQLite database, real HTTP with a session cookie as a browser holds it, real phones syncing
+//! with core's `ClientSession`, real spreadsheets (the 857-household sample ledger, workbooks
+//! written with rust_xlsxwriter).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, missing_debug_implementations)]
+
+mod events;
+mod exports;
+mod harness;
+mod imports;
+mod login;
+mod operations;
+mod overview;
+mod print;
+
+// The relay tests' harness: phones that sync over HTTP, invites, the six-household roster.
+#[allow(dead_code, unused_imports)]
+#[path = "../relay/harness.rs"]
+mod relay_harness;

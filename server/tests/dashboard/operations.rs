@@ -1,0 +1,162 @@
+//! Operations from the dashboard: core's own operations and permission rules, as the signed-in
+//! coordinator, and conflicts reviewed and settled by writing.
+
+use doorstep_core::Role;
+use doorstep_core::id::{CompoundId, DocumentId};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::{Dash, Session};
+
+/// Creates a round for building 1 through the dashboard; returns its ID.
+pub async fn round_for_building_1(session: &Session, compound: CompoundId) -> DocumentId {
+    let answer = session
+        .operate(
+            compound,
+            &json!({
+                "op": "create_round", "title": "蔬菜包 第1轮", "kind": "groceries", "date": "2026-11-23",
+                "selection": {"by": "building", "estate": "", "building": "1"},
+                "items": "蔬菜包 ×1", "priority": "normal"
+            }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let done = answer.json();
+    assert_eq!(done["created"].as_array().unwrap().len(), 1, "{done}");
+    done["created"][0].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_plans_a_round_for_one_building_and_it_is_theirs() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let session = dash.login(&coordinator.token).await;
+    let round = round_for_building_1(&session, compound).await;
+
+    let rounds = session.get_json(&format!("/dashboard/api/compounds/{compound}/rounds")).await;
+    assert_eq!(rounds.as_array().unwrap().len(), 1);
+    assert_eq!(rounds[0]["round"]["title"], "蔬菜包 第1轮");
+    assert_eq!((rounds[0]["total"].as_u64(), rounds[0]["open"].as_u64()), (Some(3), Some(3)));
+
+    let members = session.get_json(&format!("/dashboard/api/compounds/{compound}/members")).await;
+    assert!(
+        members.as_array().unwrap().iter().any(|m| m["name"] == "李强" && m["role"] == "volunteer"),
+        "{members}"
+    );
+    let assigned = session
+        .operate(
+            compound,
+            &json!({"op": "assign_building", "round": round, "estate": "", "building": "1", "volunteer": volunteer.person}),
+        )
+        .await;
+    assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.text());
+
+    let detail = session.get_json(&format!("/dashboard/api/compounds/{compound}/rounds/{round}")).await;
+    let tasks = detail["tasks"].as_array().unwrap();
+    let flats: Vec<&str> =
+        tasks.iter().map(|t| t["household"]["address"]["flat"].as_str().unwrap()).collect();
+    assert_eq!(flats, ["101", "201", "301"], "climbing order");
+    assert!(tasks.iter().all(|t| t["status"] == "assigned" && t["assignee_name"] == "李强"), "{detail}");
+
+    // Cancelling a task records the coordinator, not the relay, as who cancelled it.
+    let task = tasks[2]["task"]["id"].as_str().unwrap();
+    let cancelled = session
+        .operate(compound, &json!({"op": "cancel_task", "round": round, "task": task, "reason": "已转院"}))
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
+    let detail = session.get_json(&format!("/dashboard/api/compounds/{compound}/rounds/{round}")).await;
+    assert_eq!(detail["tasks"][2]["task"]["cancelled"]["by"], coordinator.person.to_string());
+    assert_eq!(detail["progress"]["cancelled"], 1);
+
+    // The volunteer's phone gets the round and its assignment by sync, as from any coordinator.
+    let mut phone = volunteer;
+    phone.sync(&dash.relay).await;
+    let mine: Vec<_> =
+        phone.compound().open_tasks().into_iter().filter(|t| t.assignee == Some(phone.person)).collect();
+    assert_eq!(mine.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_refuses_what_it_refuses_on_a_phone() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let session = dash.login(&coordinator.token).await;
+    let nobody = session
+        .operate(
+            compound,
+            &json!({
+                "op": "create_round", "title": "空", "kind": "groceries", "date": "2026-11-23",
+                "selection": {"by": "building", "estate": "", "building": "99"}, "items": "", "priority": "normal"
+            }),
+        )
+        .await;
+    assert_eq!(nobody.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", nobody.text());
+    assert_eq!(nobody.json()["error"], "refused");
+    assert!(nobody.json()["reason"].as_str().unwrap().contains("matches no household"));
+
+    let round = round_for_building_1(&session, compound).await;
+    let closed = session.operate(compound, &json!({"op": "close_round", "round": round})).await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.text());
+    let detail = session.get_json(&format!("/dashboard/api/compounds/{compound}/rounds/{round}")).await;
+    assert_eq!(detail["round"]["status"], "closed", "closed rounds stay readable");
+    let task = detail["tasks"][0]["task"]["id"].as_str().unwrap();
+    let late = session
+        .operate(compound, &json!({"op": "record_attempt", "round": round, "task": task, "outcome": "delivered", "note": ""}))
+        .await;
+    assert_eq!(late.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", late.text());
+    assert!(late.json()["reason"].as_str().unwrap().contains("closed_rounds_are_final"), "{}", late.text());
+
+    let unknown = session.operate(compound, &json!({"op": "delete_everything"})).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.text());
+    assert!(unknown.json()["reason"].as_str().unwrap().contains("delete_everything"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_competing_assignment_is_shown_with_names_and_settled_by_assigning() {
+    let dash = Dash::start().await;
+    let (compound, mut coordinator) = dash.small_compound().await;
+    let li = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let zhao = dash.relay.phone(compound, Role::Volunteer, "赵敏").await;
+    let session = dash.login(&coordinator.token).await;
+    let round = round_for_building_1(&session, compound).await;
+    coordinator.sync(&dash.relay).await;
+    let held = coordinator.compound();
+    let door_101 =
+        held.households().into_iter().find(|h| h.address.building == "1" && h.address.flat == "101").unwrap();
+    let task = held.open_tasks().into_iter().find(|t| t.household == door_101.id).unwrap().id;
+
+    // The coordinator's phone assigns 李强 offline while the dashboard assigns 赵敏.
+    coordinator.apply(&doorstep_core::Operation::AssignTask { round, task, volunteer: li.person }).unwrap();
+    let online = session
+        .operate(
+            compound,
+            &json!({"op": "assign_task", "round": round, "task": task, "volunteer": zhao.person}),
+        )
+        .await;
+    assert_eq!(online.status, StatusCode::OK, "{}", online.text());
+    let synced = coordinator.sync(&dash.relay).await;
+    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+
+    let conflicts = session.get_json(&format!("/dashboard/api/compounds/{compound}/conflicts")).await;
+    let conflicts = conflicts.as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    let c = &conflicts[0];
+    assert_eq!(c["kind"], "competing_assignment");
+    assert_eq!(c["task"], task.to_string());
+    assert_eq!(c["address"], "香樟苑 1号楼1单元101");
+    assert_eq!(c["head"], "管建强");
+    assert_eq!(c["names"][li.person.to_string()], "李强");
+    assert_eq!(c["names"][zhao.person.to_string()], "赵敏");
+    let overview = session.get_json(&format!("/dashboard/api/compounds/{compound}/overview")).await;
+    assert_eq!(overview["conflicts"], 1);
+
+    // The coordinator confirms the winner; writing it settles the conflict.
+    let winner = c["winner"].as_str().unwrap();
+    let settle = session
+        .operate(compound, &json!({"op": "assign_task", "round": round, "task": task, "volunteer": winner}))
+        .await;
+    assert_eq!(settle.status, StatusCode::OK, "{}", settle.text());
+    let after = session.get_json(&format!("/dashboard/api/compounds/{compound}/conflicts")).await;
+    assert_eq!(after, Value::Array(Vec::new()));
+}

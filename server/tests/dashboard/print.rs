@@ -1,0 +1,85 @@
+//! The printable delivery sheet.
+
+use doorstep_core::Role;
+use reqwest::StatusCode;
+
+use crate::harness::Dash;
+use crate::operations::round_for_building_1;
+use crate::overview::beilin;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sheet_lists_the_buildings_doors_with_boxes_to_tick() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let session = dash.login(&coordinator.token).await;
+    let round = round_for_building_1(&session, compound).await;
+    let assign = session
+        .operate(
+            compound,
+            &serde_json::json!({"op": "assign_building", "round": round, "estate": "", "building": "1", "volunteer": volunteer.person}),
+        )
+        .await;
+    assert_eq!(assign.status, StatusCode::OK);
+
+    let path = format!("/dashboard/api/compounds/{compound}/print/rounds/{round}?building=1号楼");
+    let sheet = session.get(&path).await;
+    assert_eq!(sheet.status, StatusCode::OK, "{}", sheet.text());
+    assert_eq!(sheet.header("content-type"), "text/html; charset=utf-8");
+    assert!(sheet.header("content-security-policy").starts_with("default-src 'none'"));
+    let html = sheet.text();
+    for expected in [
+        "蔬菜包 第1轮",
+        "Delivery sheet",
+        "1号楼",
+        "李强",
+        "已送达",
+        "无人",
+        "拒收",
+        "@media print",
+        "1单元 101",
+        "管建强",
+        "19901919478",
+        "1单元 201",
+        "任强",
+        "独居老人",
+        "1单元 301",
+        "温秀红",
+        "蔬菜包 ×1",
+    ] {
+        assert!(html.contains(expected), "{expected} missing from the sheet");
+    }
+    assert!(!html.contains("柴菊凤"), "building 2's households are not on building 1's sheet");
+    assert_eq!(html.matches("<tr><td>").count(), 3);
+
+    let none =
+        session.get(&format!("/dashboard/api/compounds/{compound}/print/rounds/{round}?building=2")).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND, "round 1 has no tasks in building 2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_building_gets_its_own_page_and_names_are_escaped() {
+    let dash = Dash::start().await;
+    let (compound, session) = beilin(&dash).await;
+    let created = session
+        .operate(
+            compound,
+            &serde_json::json!({
+                "op": "create_round", "title": "<药品> & 核酸", "kind": "medicine", "date": "2026-11-24",
+                "selection": {"by": "need", "need": "elderly_alone"}, "items": "降压药", "priority": "high"
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text());
+    let round = created.json()["created"][0].as_str().unwrap().to_owned();
+    let html = session.get(&format!("/dashboard/api/compounds/{compound}/print/rounds/{round}")).await.text();
+    assert!(html.contains("&lt;药品&gt; &amp; 核酸"), "the title is escaped");
+    assert!(!html.contains("<药品>"));
+    let sections = html.matches("<section>").count();
+    assert!(sections > 1, "one page per building with elderly residents living alone, got {sections}");
+    let estate = session
+        .get(&format!("/dashboard/api/compounds/{compound}/print/rounds/{round}?estate=北林小区&building=3"))
+        .await;
+    assert_eq!(estate.status, StatusCode::OK, "{}", estate.text());
+    assert_eq!(estate.text().matches("<section>").count(), 1);
+}

@@ -42,6 +42,13 @@ pub enum AppError {
         /// How long to wait.
         retry_after: Duration,
     },
+    /// 429: the device keeps asking for the whole of a document (see `refetch_guard`).
+    RefetchLoop {
+        /// Why, naming the document.
+        reason: String,
+        /// How long to wait.
+        retry_after: Duration,
+    },
     /// 408: the request took longer than the relay waits.
     Timeout(Duration),
     /// 503: the relay's storage failed; a retry may succeed.
@@ -66,7 +73,7 @@ impl AppError {
             AppError::Gone(_) => StatusCode::GONE,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited { .. } | AppError::RefetchLoop { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -84,6 +91,7 @@ impl AppError {
             AppError::TooLarge(_) => "too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::RateLimited { .. } => "rate_limited",
+            AppError::RefetchLoop { .. } => "refetch_loop",
             AppError::Timeout(_) => "timeout",
             AppError::Unavailable(_) => "unavailable",
         }
@@ -100,7 +108,8 @@ impl AppError {
             | AppError::Gone(r)
             | AppError::TooLarge(r)
             | AppError::UnsupportedMediaType(r)
-            | AppError::Unavailable(r) => r.clone(),
+            | AppError::Unavailable(r)
+            | AppError::RefetchLoop { reason: r, .. } => r.clone(),
             AppError::RateLimited { retry_after } => format!(
                 "too many requests with this token; retry after {} seconds",
                 retry_after.as_secs_f64().ceil()
@@ -137,7 +146,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = Body { error: self.code(), reason: self.reason() };
         let mut response = (self.status(), Json(body)).into_response();
-        if let AppError::RateLimited { retry_after } = &self {
+        if let AppError::RateLimited { retry_after } | AppError::RefetchLoop { retry_after, .. } = &self {
             let secs = retry_after.as_secs_f64().ceil().max(1.0);
             if let Ok(value) = HeaderValue::from_str(&format!("{secs:.0}")) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -176,6 +185,10 @@ impl From<SyncBatchError> for AppError {
         match e {
             SyncBatchError::TooManyDocuments { .. } => AppError::TooLarge(e.to_string()),
             SyncBatchError::DuplicateDocument(_) => AppError::invalid(e.to_string()),
+            SyncBatchError::RefetchLoop(ref l) => AppError::RefetchLoop {
+                retry_after: Duration::from_secs(l.retry_after_secs),
+                reason: e.to_string(),
+            },
             SyncBatchError::Storage(s) => s.into(),
         }
     }

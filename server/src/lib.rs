@@ -25,6 +25,7 @@ pub mod http;
 pub mod metrics;
 pub mod phone;
 pub mod rate_limit;
+pub mod refetch_guard;
 pub mod relay;
 pub mod secret;
 pub mod state;

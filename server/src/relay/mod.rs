@@ -36,6 +36,7 @@ pub struct Relay {
     // Actor → person. Bindings never change once made, so remembering them is always right.
     // A std mutex: held for one map operation, never across an `.await`.
     owners: Mutex<HashMap<String, PersonId>>,
+    refetch: crate::refetch_guard::RefetchGuard,
 }
 
 /// A relay just opened, and the admin token if this start created the admin.
@@ -78,6 +79,7 @@ impl Relay {
             actor,
             admin,
             owners: Mutex::new(HashMap::new()),
+            refetch: crate::refetch_guard::RefetchGuard::default(),
         };
         Ok(Opened { relay, admin_token })
     }
@@ -100,6 +102,11 @@ impl Relay {
     /// The actor the relay writes under.
     pub fn actor(&self) -> &ActorId {
         &self.actor
+    }
+
+    /// Whole-document fetches by device, to refuse a client that asks for everything in a loop.
+    pub fn refetch_guard(&self) -> &crate::refetch_guard::RefetchGuard {
+        &self.refetch
     }
 
     /// The district admin the relay's own writes are attributed to.

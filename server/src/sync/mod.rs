@@ -47,6 +47,9 @@ pub enum SyncBatchError {
     /// The same document twice.
     #[error("document {0} appears more than once in the request; send one message per document")]
     DuplicateDocument(DocumentId),
+    /// The device keeps asking for the whole of a document.
+    #[error(transparent)]
+    RefetchLoop(#[from] crate::refetch_guard::RefetchLoop),
     /// Storage failed before any document could be looked at.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -67,6 +70,16 @@ pub async fn sync_batch(
     let mut seen = BTreeSet::new();
     if let Some(dup) = request.messages.iter().find(|m| !seen.insert(m.doc)) {
         return Err(SyncBatchError::DuplicateDocument(dup.doc));
+    }
+    // Asking for the whole of a document is cheap to send and dear to answer; a device may do
+    // it only a few times per document and window (see `refetch_guard`).
+    let now = std::time::Instant::now();
+    for m in &request.messages {
+        if doorstep_core::sync::decode(&m.message)
+            .is_ok_and(|d| crate::refetch_guard::asks_for_everything(&d))
+        {
+            relay.refetch_guard().check(caller.device, m.doc, now)?;
+        }
     }
     let access = Access::load(relay.storage(), caller.person).await?;
     let mut response = SyncResponse {

@@ -170,3 +170,39 @@ async fn mutated_sync_messages_never_break_the_relay() {
     let notes = fx.coordinator.compound().households().into_iter().find(|h| h.id == household).unwrap().notes;
     assert_eq!(notes, "三楼东户，敲门要大声");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_for_the_whole_document_in_a_loop_gets_429_and_others_are_still_served() {
+    let mut fx = Fixture::new().await;
+    let token = fx.volunteers[0].token.clone();
+    let roster = fx.volunteers[0].doc_of(DocKind::Roster).id();
+    // The message of a phone that holds nothing: no heads, nothing to compare, "send me all".
+    let empty = doorstep_core::sync::generate(
+        &automerge::Automerge::new(),
+        &mut doorstep_core::sync::PeerState::new(),
+    )
+    .expect("a first message");
+    let everything =
+        SyncRequest { version: WIRE_VERSION, messages: vec![DocMessage { doc: roster, message: empty }] };
+    // The phone's own first sync in the fixture fetched the roster whole once already.
+    for _ in 1..doorstep_server::refetch_guard::FULL_FETCHES {
+        let response = fx.relay.sync(&token, &everything).await;
+        assert_eq!(response.messages.len(), 1, "a phone that lost its copy gets the document");
+    }
+    let body = expect(
+        &fx.relay,
+        &token,
+        Some("application/cbor"),
+        everything.encode(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "refetch_loop",
+    )
+    .await;
+    assert!(body["reason"].as_str().unwrap().contains(&roster.to_string()), "{body}");
+
+    // The same device's normal sync of its other documents, and other devices, go on.
+    let other = fx.volunteers[1].sync(&fx.relay).await;
+    assert!(other.rejected.is_empty(), "{:?}", other.rejected);
+    let coordinator = fx.coordinator.sync(&fx.relay).await;
+    assert!(coordinator.rejected.is_empty());
+}

@@ -1,0 +1,626 @@
+// The coordinators' dashboard in a real browser, against the real relay and command-line phones.
+// The tests run in order and share one relay: each step builds on the state the previous left
+// (import, then map, then a round, then phones working it), the way a coordinator's day goes.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Relay, Phone, browser, screenshot, readLedger, sharedData, tempDir, cleanup } from './harness.js';
+
+const STATUS = { 正常: 'normal', 居家监测: 'home_monitoring', 居家隔离: 'home_quarantine', 集中隔离: 'central_quarantine', 确诊: 'confirmed' };
+const NEED = { 独居老人: 'elderly_alone', 孕产妇: 'pregnant', 透析: 'dialysis', 化疗: 'chemotherapy', 慢性病: 'chronic_illness', 残疾人: 'disabled', 行动不便: 'mobility_impaired', 聋哑: 'deaf_mute' };
+const ROSTER = 'beilin-roster.csv';
+const rows = readLedger(ROSTER).map((r) => ({
+  estate: r['小区'],
+  building: r['楼号'].replace(/号楼$/, ''),
+  unit: r['单元'].replace(/单元$/, ''),
+  floor: r['楼层'],
+  flat: r['房号'],
+  head: r['户主'],
+  status: STATUS[r['管控状态']],
+  needs: r['重点人群'] ? r['重点人群'].split('、').map((n) => NEED[n]) : [],
+}));
+
+const ctx = {};
+const timings = {};
+
+before(async () => {
+  ctx.dir = tempDir('browser');
+  ctx.relay = await Relay.start(ctx.dir);
+  ctx.compound = await ctx.relay.createCompound('北林社区');
+  ctx.coordinatorToken = await ctx.relay.joinToken(await ctx.relay.invite(ctx.compound, 'coordinator'), '王协调');
+  ctx.volunteerToken = await ctx.relay.joinToken(await ctx.relay.invite(ctx.compound, 'volunteer'), '只读志愿者');
+  ctx.phones = [new Phone(ctx.dir, 'volunteer-1'), new Phone(ctx.dir, 'volunteer-2')];
+  for (const p of ctx.phones) p.person = (await p.join(ctx.relay, await ctx.relay.invite(ctx.compound, 'volunteer'))).person;
+  ctx.browser = await browser();
+  ctx.page = ctx.browser.context.pages()[0] || (await ctx.browser.context.newPage());
+  ctx.page.setDefaultTimeout(15_000);
+  ctx.pageErrors = [];
+  ctx.page.on('pageerror', (e) => ctx.pageErrors.push(String(e)));
+});
+
+after(async () => {
+  if (ctx.browser) await ctx.browser.close();
+  if (ctx.relay) await ctx.relay.stop();
+  if (ctx.dir) cleanup(ctx.dir);
+  if (Object.keys(timings).length) console.log(`# timings (ms): ${JSON.stringify(timings)}`);
+});
+
+const tid = (id) => `[data-testid="${id}"]`;
+
+/** Waits until `selector`'s data-`attr` equals `value`. */
+async function waitData(page, selector, attr, value, timeout) {
+  await page.waitForFunction(
+    ([s, a, v]) => {
+      const el = document.querySelector(s);
+      return !!el && el.dataset[a] === String(v);
+    },
+    [selector, attr, value],
+    { timeout: timeout || 15_000 },
+  );
+}
+
+/** Goes to a view and waits until it has loaded its data. */
+async function open(page, hash, view) {
+  await page.evaluate((h) => {
+    delete document.querySelector('main').dataset.ready;
+    // The same hash fires no hashchange of its own; the page renders on the event.
+    if (location.hash === h) window.dispatchEvent(new HashChangeEvent('hashchange'));
+    else location.hash = h;
+  }, hash);
+  await page.waitForSelector(`main[data-ready="${view}"]`);
+}
+
+/** GET through the page's own session; returns {status, body}. */
+function apiGet(page, url) {
+  return page.evaluate(async (u) => {
+    const res = await fetch(u, { credentials: 'same-origin' });
+    const text = await res.text();
+    let body = text;
+    try {
+      body = JSON.parse(text);
+    } catch (_) {
+      // Not JSON.
+    }
+    return { status: res.status, body };
+  }, url);
+}
+
+const cbase = () => `/dashboard/api/compounds/${ctx.compound}`;
+
+async function signIn(page, token) {
+  await page.fill(tid('login-token'), token);
+  await page.click(tid('login-submit'));
+}
+
+test('the sign-in page is Chinese by default and refuses a bad token', async () => {
+  const { page, relay } = ctx;
+  const t0 = Date.now();
+  await page.goto(`${relay.url}/dashboard`);
+  await page.waitForSelector(tid('login-form'));
+  timings.first_paint = Date.now() - t0;
+  assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
+  assert.equal((await page.textContent(tid('login-submit'))).trim(), '登录');
+  await screenshot(page, '01-login');
+  await signIn(page, 'dst_not-a-real-token');
+  await page.waitForSelector(`${tid('login-error')}:not([hidden])`);
+  assert.match(await page.textContent(tid('login-error')), /令牌无效/);
+});
+
+test("a coordinator signs in with their device token and sees the empty compound", async () => {
+  const { page } = ctx;
+  await signIn(page, ctx.coordinatorToken);
+  await page.waitForSelector('main[data-ready="overview"]');
+  assert.equal(await page.textContent(`${tid('count-households')} .num`), '0');
+  const cookies = await ctx.browser.context.cookies();
+  const session = cookies.find((c) => c.name === 'doorstep_session');
+  assert.ok(session, 'the session cookie is set');
+  assert.ok(session.httpOnly, 'the session cookie is HttpOnly');
+  // The live stream is connected.
+  await waitData(page, tid('live-status'), 'state', 'on');
+});
+
+test('importing the roster shows a preview first, then commits 857 households', async () => {
+  const { page } = ctx;
+  await open(page, '#/sheets', 'sheets');
+  await page.setInputFiles(tid('import-file'), path.join(sharedData, ROSTER));
+  const t0 = Date.now();
+  await page.click(tid('import-preview'));
+  await waitData(page, tid('import-households'), 'count', 857);
+  timings.import_preview = Date.now() - t0;
+  assert.ok(await page.$(tid('import-no-errors')), 'the sample ledger has no row errors');
+  assert.match(await page.textContent(tid('import-estates')), /北林小区/);
+  await screenshot(page, '02-import-preview');
+  // A preview writes nothing.
+  const before = await apiGet(page, `${cbase()}/overview`);
+  assert.equal(before.status, 200);
+  assert.equal(before.body.counts.households, 0);
+
+  const t1 = Date.now();
+  await page.click(tid('import-commit'));
+  await waitData(page, tid('import-done'), 'added', 857, 60_000);
+  timings.import_commit = Date.now() - t1;
+
+  await open(page, '#/overview', 'overview');
+  assert.equal(await page.textContent(`${tid('count-households')} .num`), '857');
+  const expected = { normal: 757, home_monitoring: 23, central_quarantine: 14, home_quarantine: 59, confirmed: 4 };
+  for (const [status, n] of Object.entries(expected)) {
+    assert.equal(await page.getAttribute(tid(`status-count-${status}`), 'data-count'), String(n), status);
+  }
+  // The labels are the core's Chinese ones.
+  assert.match(await page.textContent(tid('status-count-central_quarantine')), /集中隔离/);
+  assert.equal(await page.getAttribute(tid('need-count-dialysis'), 'data-count'), '10');
+  await screenshot(page, '03-overview');
+});
+
+/** What colour the 参谋图 gives a row of the ledger, where the rule leaves no doubt. */
+function expectedColour(r) {
+  if (r.status === 'confirmed') return 'red';
+  if (r.status === 'central_quarantine') return 'pink';
+  if (r.status === 'home_quarantine') return 'brown';
+  if (r.needs.includes('mobility_impaired') && (r.status === 'normal' || r.status === 'home_monitoring')) return 'green';
+  if (r.status === 'normal' && r.needs.length === 0) return 'none';
+  return null;
+}
+
+function flatSelector(r) {
+  return `${tid('flat')}[data-estate="${r.estate}"][data-building="${r.building}"][data-unit="${r.unit}"][data-flat="${r.flat}"]`;
+}
+
+test('the map colours flats as the ledger says, with a legend, and opens a household', async () => {
+  const { page } = ctx;
+  const t0 = Date.now();
+  await open(page, '#/map', 'map');
+  timings.map_render = Date.now() - t0;
+  assert.equal(await page.$$eval(tid('flat'), (els) => els.length), 857);
+  assert.equal(await page.$$eval(tid('map-building'), (els) => els.length), 15);
+
+  // Every confirmed, central-quarantine and home-quarantine flat, every mobility-impaired one,
+  // and a sample of plain ones.
+  const sample = [];
+  const plain = [];
+  for (const r of rows) {
+    const c = expectedColour(r);
+    if (c && c !== 'none') sample.push([r, c]);
+    else if (c === 'none') plain.push([r, c]);
+  }
+  sample.push(...plain.filter((_, i) => i % 97 === 0));
+  assert.ok(sample.filter(([, c]) => c === 'red').length === 4);
+  assert.ok(sample.some(([, c]) => c === 'green'), 'the ledger has a mobility-impaired household to check');
+
+  const legend = {};
+  for (const c of ['red', 'pink', 'brown', 'green', 'none']) {
+    legend[c] = await page.$eval(`${tid('legend')} li[data-colour="${c}"] .swatch`, (el) => getComputedStyle(el).backgroundColor);
+  }
+  assert.equal(new Set(Object.values(legend)).size, 5, 'five distinct legend colours');
+  for (const [r, colour] of sample) {
+    const sel = flatSelector(r);
+    const got = await page.$eval(sel, (el) => ({ colour: el.dataset.colour, bg: getComputedStyle(el).backgroundColor, label: el.getAttribute('aria-label') }));
+    assert.equal(got.colour, colour, `${r.estate} ${r.building}-${r.unit}-${r.flat} (${r.status})`);
+    assert.equal(got.bg, legend[colour], `${r.building}-${r.unit}-${r.flat} is painted as the legend's ${colour}`);
+  }
+  // The legend and each coloured flat say it in words too, not only in colour.
+  assert.match(await page.textContent(tid('legend')), /确诊.*集中隔离.*居家隔离.*行动不便/s);
+  const red = sample.find(([, c]) => c === 'red')[0];
+  assert.match(await page.getAttribute(flatSelector(red), 'aria-label'), /确诊/);
+
+  await screenshot(page, '04-map');
+  await page.emulateMedia({ media: 'print' });
+  assert.equal(await page.$eval('nav.mainnav', (el) => getComputedStyle(el).display), 'none', 'printing hides the navigation');
+  assert.equal(
+    await page.$eval(`${flatSelector(red)}`, (el) => getComputedStyle(el).backgroundColor),
+    legend.red,
+    'printing keeps the colours',
+  );
+  await screenshot(page, '05-map-print');
+  await page.emulateMedia({ media: 'screen' });
+  // Highlighting the confirmed households counts four and fades the rest.
+  await page.selectOption(tid('map-highlight'), 'status:confirmed');
+  assert.match(await page.textContent(tid('map-summary')), /符合条件 4 户/);
+  assert.equal(await page.$$eval(`${tid('flat')}:not(.dim)`, (els) => els.length), 4);
+  await page.selectOption(tid('map-highlight'), '');
+
+  await page.click(flatSelector(red));
+  await page.waitForSelector('main[data-ready="households"]');
+  assert.equal(await page.textContent(`${tid('hh-ledger')} dd[data-field="head"]`), red.head);
+});
+
+test('the roster filters by status, need, building and search', async () => {
+  const { page } = ctx;
+  await open(page, '#/roster?status=confirmed', 'roster');
+  await waitData(page, tid('roster-count'), 'count', 4);
+  const heads = await page.$$eval(`${tid('roster-row')} td:nth-child(2)`, (els) => els.map((e) => e.textContent).sort());
+  assert.deepEqual(heads, rows.filter((r) => r.status === 'confirmed').map((r) => r.head).sort());
+
+  await page.click(tid('roster-clear'));
+  await waitData(page, tid('roster-count'), 'count', 857);
+  await page.selectOption(tid('roster-need'), 'dialysis');
+  await waitData(page, tid('roster-count'), 'count', rows.filter((r) => r.needs.includes('dialysis')).length);
+
+  await page.click(tid('roster-clear'));
+  await waitData(page, tid('roster-count'), 'count', 857);
+  await page.selectOption(tid('roster-building'), { label: '北林小区 1号楼 (111)' });
+  await waitData(page, tid('roster-count'), 'count', 111);
+
+  await page.click(tid('roster-clear'));
+  await waitData(page, tid('roster-count'), 'count', 857);
+  const someone = rows.find((r) => r.status === 'central_quarantine');
+  const namesakes = rows.filter((r) => r.head.includes(someone.head)).length;
+  await page.fill(tid('roster-search'), someone.head);
+  await waitData(page, tid('roster-count'), 'count', namesakes);
+  const found = await page.$$eval(`${tid('roster-row')} td:nth-child(2)`, (els) => els.map((e) => e.textContent));
+  assert.ok(found.includes(someone.head), `searching ${someone.head} finds them`);
+  await screenshot(page, '06-roster');
+});
+
+test("editing a household's notes and status goes through the core and reaches the phones", async () => {
+  const { page } = ctx;
+  const r = rows.find((x) => x.estate === '北林小区' && x.building === '2' && x.status === 'normal' && !x.needs.length);
+  await open(page, '#/map', 'map');
+  await page.click(flatSelector(r));
+  await page.waitForSelector('main[data-ready="households"]');
+  await page.fill(tid('hh-notes'), '老人行动慢，敲门后多等一会儿');
+  await page.click(tid('hh-notes-save'));
+  await page.waitForFunction(() => document.querySelector('[data-field="notes"]').textContent.includes('多等一会儿'));
+  await page.selectOption(tid('hh-status'), 'home_monitoring');
+  await page.click(tid('hh-status-save'));
+  await page.waitForFunction(() => document.querySelector('[data-field="status"]').textContent === '居家监测');
+  await screenshot(page, '07-household');
+
+  const phone = ctx.phones[0];
+  await phone.sync();
+  const found = await phone.run('find', `${r.estate}${r.building}号楼${r.unit}单元${r.flat}`);
+  assert.equal(found.notes, '老人行动慢，敲门后多等一会儿');
+  assert.equal(found.status, 'home_monitoring');
+  ctx.editedHousehold = r;
+});
+
+test('a round for one building is created, assigned, and reaches the volunteers', async () => {
+  const { page } = ctx;
+  await open(page, '#/rounds', 'rounds');
+  await page.fill(tid('round-title'), '蔬菜包 第1轮');
+  await page.selectOption(tid('round-by'), 'building');
+  await page.selectOption(tid('round-building'), { label: '北林小区 1号楼 (111)' });
+  await waitData(page, tid('round-preview-count'), 'count', 111);
+  await page.fill(tid('round-items'), '蔬菜包1份');
+  await screenshot(page, '08a-rounds-new');
+  await page.click(tid('round-create'));
+  await page.waitForSelector(tid('page-round'));
+  ctx.round = await page.getAttribute(tid('page-round'), 'data-round');
+  await waitData(page, `${tid('page-round')} ${tid('round-progress')}`, 'total', 111);
+  assert.equal(await page.$$eval(tid('task-row'), (els) => els.length), 111);
+
+  // Assign the building to volunteer 1 (the phone joined under that name).
+  const phone = ctx.phones[0];
+  await page.selectOption(tid('assign-volunteer'), { label: `${phone.name} (志愿者)` });
+  await page.click(tid('assign-building-submit'));
+  await waitData(page, tid('round-count-assigned'), 'count', 111);
+
+  for (const p of ctx.phones) await p.sync();
+  const mine = await phone.doors(false);
+  assert.equal(mine.length, 111, 'volunteer 1 has the whole building');
+  assert.equal((await ctx.phones[1].doors(false)).length, 0, 'volunteer 2 has nothing of it');
+  assert.equal((await ctx.phones[1].doors(true)).length, 111, 'but volunteer 2 sees the round');
+  ctx.doors = mine;
+  await screenshot(page, '08-round');
+});
+
+test("the round's progress follows a phone's sync live, without a reload", async () => {
+  const { page } = ctx;
+  await page.evaluate(() => {
+    window.__sameDocument = true;
+  });
+  const phone = ctx.phones[0];
+  const tasks = ctx.doors.slice(0, 4).map((d) => d.tasks[0].id);
+  ctx.doubleTask = ctx.doors[10].tasks[0].id;
+  for (const task of tasks.slice(0, 3)) await phone.run('attempt', task, 'delivered');
+  await phone.run('attempt', tasks[3], 'nobody_home', '--note', '敲门无人');
+  const t0 = Date.now();
+  await phone.sync();
+  const synced = Date.now();
+  timings.phone_sync = synced - t0;
+  await waitData(page, tid('round-count-delivered'), 'count', 3, 10_000);
+  await waitData(page, tid('round-count-attempted'), 'count', 1, 10_000);
+  timings.live_update_after_sync = Date.now() - synced;
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');
+  await waitData(page, `${tid('page-round')} ${tid('round-progress')}`, 'delivered', 3);
+  const note = await page.textContent(`${tid('task-row')}[data-task="${tasks[3]}"]`);
+  assert.match(note, /无人应答/);
+  assert.match(note, /敲门无人/);
+  await screenshot(page, '09-round-live');
+});
+
+test('two phones delivering the same task show up as a double delivery', async () => {
+  const { page } = ctx;
+  const [a, b] = ctx.phones;
+  await open(page, '#/conflicts', 'conflicts');
+  assert.ok(await page.$(tid('conflicts-none')));
+  // Both phones hold the task from their last sync; each delivers it before hearing of the other.
+  await b.run('attempt', ctx.doubleTask, 'delivered', '--note', '放门口');
+  await a.run('attempt', ctx.doubleTask, 'delivered');
+  await a.sync();
+  await b.sync();
+  const card = `${tid('conflict-card')}[data-kind="double_delivery"][data-task="${ctx.doubleTask}"]`;
+  await page.waitForSelector(card, { timeout: 10_000 });
+  assert.equal(await page.$$eval(`${card} ${tid('attempt')}`, (els) => els.length), 2);
+  const text = await page.textContent(card);
+  assert.match(text, /重复送达/);
+  assert.match(text, /volunteer-1/);
+  assert.match(text, /volunteer-2/);
+  assert.match(text, /放门口/);
+  await screenshot(page, '10-conflicts');
+});
+
+test('concurrent status edits are resolved by writing a value', async () => {
+  const { page, relay } = ctx;
+  const coordinators = [new Phone(ctx.dir, 'coordinator-a'), new Phone(ctx.dir, 'coordinator-b')];
+  for (const p of coordinators) p.person = (await p.join(relay, await relay.invite(ctx.compound, 'coordinator'))).person;
+  ctx.coordinatorPhones = coordinators;
+  const r = rows.find((x) => x.estate === '人和花园北院' && x.status === 'normal' && !x.needs.length);
+  const address = `${r.estate}${r.building}号楼${r.unit}单元${r.flat}`;
+  const household = (await coordinators[0].run('find', address)).id;
+  await coordinators[0].run('op', JSON.stringify({ op: 'set_control_status', household, status: 'home_quarantine' }));
+  await coordinators[1].run('op', JSON.stringify({ op: 'set_control_status', household, status: 'central_quarantine' }));
+  for (const p of coordinators) await p.sync();
+  const card = `${tid('conflict-card')}[data-kind="concurrent_status"][data-household="${household}"]`;
+  await page.waitForSelector(card, { timeout: 10_000 });
+  await page.click(`${card} ${tid('conflict-resolve')}[data-value="home_quarantine"]`);
+  await page.waitForSelector(card, { state: 'detached', timeout: 10_000 });
+  const detail = await apiGet(page, `${cbase()}/households/${household}`);
+  assert.equal(detail.body.household.status, 'home_quarantine');
+});
+
+test('competing assignments are resolved by choosing the assignee', async () => {
+  const { page } = ctx;
+  const [a, b] = ctx.coordinatorPhones;
+  const [v1, v2] = ctx.phones;
+  const task = ctx.doors[20].tasks[0].id;
+  await open(page, '#/conflicts', 'conflicts');
+  // Two coordinators, each offline, hand the same door to different volunteers.
+  await a.run('op', JSON.stringify({ op: 'assign_task', round: ctx.round, task, volunteer: v2.person }));
+  await b.run('op', JSON.stringify({ op: 'assign_task', round: ctx.round, task, volunteer: a.person }));
+  await a.sync();
+  await b.sync();
+  const card = `${tid('conflict-card')}[data-kind="competing_assignment"][data-task="${task}"]`;
+  await page.waitForSelector(card, { timeout: 10_000 });
+  const text = await page.textContent(card);
+  assert.match(text, /coordinator-a/);
+  assert.match(text, /volunteer-2/);
+  await screenshot(page, '11-conflicts-assignment');
+  await page.click(`${card} ${tid('conflict-resolve')}[data-value="${v2.person}"]`);
+  await page.waitForSelector(card, { state: 'detached', timeout: 10_000 });
+  await v2.sync();
+  assert.ok((await v2.doors(false)).some((d) => d.tasks.some((t) => t.id === task)), 'the door is on volunteer 2’s list');
+});
+
+test('a request taken at the door is triaged and turned into a linked task', async () => {
+  const { page } = ctx;
+  const r = rows.find((x) => x.estate === '北林小区' && x.building === '3' && x.needs.includes('dialysis'));
+  const phone = ctx.phones[1];
+  await open(page, '#/requests', 'requests');
+  await phone.run('request', `${r.estate}${r.building}号楼${r.unit}单元${r.flat}`, '需要透析用药，周三前', '--category', 'medicine', '--urgency', 'urgent');
+  await phone.sync();
+  const card = `${tid('request-card')}[data-status="new"]`;
+  await page.waitForSelector(card, { timeout: 10_000 });
+  assert.match(await page.textContent(card), /需要透析用药/);
+  const id = await page.getAttribute(card, 'data-request');
+  await page.selectOption(`${card} ${tid('request-kind')}`, 'medicine');
+  await page.click(`${card} ${tid('request-to-task')}`);
+  const linked = `${tid('request-card')}[data-request="${id}"] ${tid('request-links')}`;
+  await page.waitForSelector(linked, { timeout: 10_000 });
+  await waitData(page, `${tid('request-card')}[data-request="${id}"]`, 'status', 'accepted');
+  await screenshot(page, '12-requests');
+  // The volunteer's phone gets the new task, linked to the request.
+  await phone.sync();
+  const doors = await phone.doors(true);
+  const door = doors.find((d) => d.household.head === r.head);
+  assert.ok(door, 'the task reached the phone');
+  assert.ok(door.tasks.some((t) => t.request === id && t.kind === 'medicine'));
+});
+
+test('the exports download: roster, special-needs ledger, a round\'s results', async () => {
+  const { page } = ctx;
+  await open(page, '#/sheets', 'sheets');
+  const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.click(tid('export-roster-csv'))]);
+  ctx.csvFile = path.join(ctx.dir, 'exported.csv');
+  await csvDownload.saveAs(ctx.csvFile);
+  assert.match(readFileSync(ctx.csvFile, 'utf8'), /小区,楼号,单元,楼层,房号,户主/);
+  const [xlsxDownload] = await Promise.all([page.waitForEvent('download'), page.click(tid('export-roster-xlsx'))]);
+  ctx.xlsxFile = path.join(ctx.dir, 'exported.xlsx');
+  await xlsxDownload.saveAs(ctx.xlsxFile);
+  assert.equal(readFileSync(ctx.xlsxFile).subarray(0, 2).toString(), 'PK', 'the XLSX is a zip');
+  const [special] = await Promise.all([page.waitForEvent('download'), page.click(tid('export-special-csv'))]);
+  const specialText = readFileSync(await special.path(), 'utf8');
+  const dialysis = rows.find((x) => x.needs.includes('dialysis'));
+  assert.ok(specialText.includes(dialysis.head), 'the special-needs ledger lists a dialysis patient');
+  const plain = rows.find((x) => !x.needs.length && rows.filter((y) => y.head === x.head).length === 1);
+  assert.ok(!specialText.includes(`,${plain.head},`), 'and leaves out households without needs');
+  const [roundCsv] = await Promise.all([page.waitForEvent('download'), page.click(tid('export-round-csv'))]);
+  const results = readFileSync(await roundCsv.path(), 'utf8');
+  assert.ok(results.split('\n').length > 100, "the round's results list its tasks");
+  assert.match(results, /已送达/);
+});
+
+/** Signs the district admin in, in a browser of their own, on a new compound. */
+async function adminOnNewCompound(name) {
+  const { relay } = ctx;
+  const compound = await relay.createCompound(name);
+  const admin = await browser();
+  const p = admin.context.pages()[0] || (await admin.context.newPage());
+  p.setDefaultTimeout(15_000);
+  await p.goto(`${relay.url}/dashboard`);
+  await signIn(p, relay.adminToken);
+  await p.waitForSelector('main[data-ready="overview"]');
+  await p.selectOption(tid('compound-select'), compound);
+  await p.waitForSelector(`main[data-ready="overview"][data-compound="${compound}"]`);
+  await open(p, '#/sheets', 'sheets');
+  return { admin, p, compound };
+}
+
+test('the exported CSV re-imports to the same roster', async () => {
+  const { page } = ctx;
+  assert.ok(ctx.csvFile, 'the export test ran');
+  const { admin, p, compound } = await adminOnNewCompound('北林社区（CSV 副本）');
+  try {
+    await p.setInputFiles(tid('import-file'), ctx.csvFile);
+    await p.click(tid('import-preview'));
+    await waitData(p, tid('import-households'), 'count', 857);
+    assert.ok(await p.$(tid('import-no-errors')));
+    await p.click(tid('import-commit'));
+    await waitData(p, tid('import-done'), 'added', 857, 60_000);
+    const a = await apiGet(page, `${cbase()}/overview`);
+    const b = await apiGet(p, `/dashboard/api/compounds/${compound}/overview`);
+    for (const k of ['households', 'people', 'aged_60_plus', 'children_under_6', 'special_needs', 'by_status', 'by_need']) {
+      assert.deepEqual(b.body.counts[k], a.body.counts[k], k);
+    }
+    const again = await apiGet(p, `/dashboard/api/compounds/${compound}/export/roster.csv`);
+    // fetch's text() drops the byte-order mark the file starts with; the rest is compared as is.
+    assert.equal(again.body, readFileSync(ctx.csvFile, 'utf8').replace(/^\uFEFF/, ''), 'the copy exports the same roster, row for row');
+  } finally {
+    await admin.close();
+  }
+});
+
+test('the exported XLSX re-imports to the same roster', async () => {
+  assert.ok(ctx.xlsxFile, 'the export test ran');
+  const { admin, p, compound } = await adminOnNewCompound('北林社区（XLSX 副本）');
+  try {
+    await p.setInputFiles(tid('import-file'), ctx.xlsxFile);
+    await p.click(tid('import-preview'));
+    await p.waitForSelector(tid('import-households'));
+    const errors = await p.$$eval(tid('import-error-row'), (els) => els.slice(0, 3).map((e) => e.textContent));
+    assert.deepEqual(errors, [], 'the exported XLSX previews without row errors');
+    await waitData(p, tid('import-households'), 'count', 857);
+    await p.click(tid('import-commit'));
+    await waitData(p, tid('import-done'), 'added', 857, 60_000);
+    const again = await apiGet(p, `/dashboard/api/compounds/${compound}/export/roster.csv`);
+    assert.equal(again.body, readFileSync(ctx.csvFile, 'utf8').replace(/^\uFEFF/, ''), 'the copy exports the same roster');
+  } finally {
+    await admin.close();
+  }
+});
+
+test('a broken spreadsheet lists its row errors and commits nothing', async () => {
+  const { page } = ctx;
+  const lines = readFileSync(path.join(sharedData, ROSTER), 'utf8').split(/\r?\n/).filter(Boolean);
+  const bad = [
+    lines[0],
+    '北林小区,9号楼,1单元,1,101,新住户甲,13800000001,2,0,0,,正常,无,',
+    '北林小区,9号楼,1单元,一楼,102,新住户乙,13800000002,2,0,0,,正常,无,',
+    '北林小区,9号楼,1单元,1,103,新住户丙,13800000003,2,0,0,,阳性,无,',
+    '北林小区,9号楼,1单元,2,201,新住户丁,13800000004,2,0,0,,正常,无,',
+  ].join('\n');
+  const file = path.join(ctx.dir, 'broken.csv');
+  writeFileSync(file, `\uFEFF${bad}\n`);
+  await open(page, '#/sheets', 'sheets');
+  await page.setInputFiles(tid('import-file'), file);
+  await page.click(tid('import-preview'));
+  await page.waitForSelector(tid('import-errors'));
+  const lineNumbers = await page.$$eval(tid('import-error-row'), (els) => els.map((e) => Number(e.dataset.line)));
+  assert.deepEqual(lineNumbers.sort(), [3, 4]);
+  const reasons = await page.textContent(tid('import-errors'));
+  assert.match(reasons, /一楼/);
+  assert.match(reasons, /阳性/);
+  assert.equal(await page.$(tid('import-commit')), null, 'no plain commit while rows have errors');
+  assert.ok(await page.$(tid('import-commit-good')));
+  await screenshot(page, '13-import-errors');
+  const overview = await apiGet(page, `${cbase()}/overview`);
+  assert.equal(overview.body.counts.households, 857, 'the preview wrote nothing');
+  const search = await apiGet(page, `${cbase()}/households?q=${encodeURIComponent('新住户甲')}`);
+  assert.deepEqual(search.body, []);
+});
+
+test('the English switch relabels the page and is remembered', async () => {
+  const { page } = ctx;
+  await open(page, '#/overview', 'overview');
+  await page.click(tid('lang-toggle'));
+  await page.waitForSelector('main[data-ready="overview"]');
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  assert.equal((await page.textContent(tid('nav-map'))).trim(), 'Map');
+  assert.match(await page.textContent(tid('status-count-confirmed')), /Confirmed/);
+  await page.reload();
+  await page.waitForSelector('main[data-ready="overview"]');
+  assert.equal((await page.textContent(tid('nav-roster'))).trim(), 'Roster', 'English after a reload');
+  await screenshot(page, '14-overview-en');
+  await open(page, '#/map', 'map');
+  assert.match(await page.textContent(tid('legend')), /Confirmed.*Central quarantine.*Home quarantine.*Mobility impaired/s);
+  await page.click(tid('lang-toggle'));
+  await page.waitForSelector('main[data-ready="map"]');
+  assert.equal((await page.textContent(tid('nav-map'))).trim(), '参谋图');
+});
+
+test('a printable delivery sheet opens for a building of the round', async () => {
+  const { page } = ctx;
+  await open(page, `#/rounds/${ctx.round}`, 'rounds');
+  const [sheet] = await Promise.all([ctx.browser.context.waitForEvent('page'), page.click(tid('print-sheet'))]);
+  await sheet.waitForLoadState();
+  const text = await sheet.textContent('body');
+  const first = rows.find((r) => r.estate === '北林小区' && r.building === '1');
+  assert.ok(text.includes(first.head), 'the sheet lists the building’s households');
+  await screenshot(sheet, '15-print-sheet');
+  await sheet.close();
+});
+
+test('closing the round takes it off the phones', async () => {
+  const { page } = ctx;
+  await open(page, `#/rounds/${ctx.round}`, 'rounds');
+  await page.click(tid('round-close'));
+  await page.click(tid('round-close-confirm'));
+  await page.waitForSelector(`${tid('page-round')} .round_status-closed`);
+  assert.equal(await page.$(tid('assign-form')), null, 'a closed round takes no assignments');
+  const phone = ctx.phones[0];
+  await phone.sync();
+  assert.equal((await phone.doors(true)).filter((d) => d.tasks.some((t) => t.round === ctx.round)).length, 0);
+});
+
+test("a volunteer's credential cannot open the coordinators' pages", async () => {
+  const { relay } = ctx;
+  const b = await browser();
+  try {
+    const p = b.context.pages()[0] || (await b.context.newPage());
+    p.setDefaultTimeout(15_000);
+    await p.goto(`${relay.url}/dashboard`);
+    await signIn(p, ctx.volunteerToken);
+    await p.waitForSelector(`${tid('login-error')}:not([hidden])`);
+    assert.match(await p.textContent(tid('login-error')), /志愿者/);
+    assert.equal(await p.$(tid('page-overview')), null);
+    assert.equal((await b.context.cookies()).filter((c) => c.name === 'doorstep_session').length, 0, 'no session cookie');
+    await screenshot(p, '16-volunteer-refused');
+    const direct = await apiGet(p, `${cbase()}/overview`);
+    assert.equal(direct.status, 401, 'the API answers nothing without a session');
+    const bearer = await fetch(`${relay.url}${cbase()}/households`, { headers: { Authorization: `Bearer ${ctx.volunteerToken}` } });
+    assert.ok(bearer.status === 401 || bearer.status === 403, `a volunteer's bearer token is refused (${bearer.status})`);
+  } finally {
+    await b.close();
+  }
+});
+
+test('on a phone-sized screen the pages fit the width', async () => {
+  const { relay } = ctx;
+  const b = await browser({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  try {
+    const p = b.context.pages()[0] || (await b.context.newPage());
+    p.setDefaultTimeout(15_000);
+    await p.goto(`${relay.url}/dashboard`);
+    await signIn(p, ctx.coordinatorToken);
+    await p.waitForSelector('main[data-ready="overview"]');
+    for (const [hash, view, name] of [
+      ['#/overview', 'overview', '17-phone-overview'],
+      ['#/map', 'map', '18-phone-map'],
+      ['#/roster?status=home_quarantine', 'roster', '19-phone-roster'],
+      [`#/rounds/${ctx.round}`, 'rounds', '20-phone-round'],
+    ]) {
+      await open(p, hash, view);
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 1, `${view} is ${overflow}px wider than the screen`);
+      await screenshot(p, name, { fullPage: view === 'overview' });
+    }
+  } finally {
+    await b.close();
+  }
+});
+
+test('the page raised no script errors', () => {
+  assert.deepEqual(ctx.pageErrors, []);
+});

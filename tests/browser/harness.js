@@ -1,0 +1,230 @@
+// Real parts for the browser tests: the `doorstep` relay as a process on 127.0.0.1 port 0 with its
+// own SQLite file, the admin command line on that file, command-line phones with their own
+// replica files, and Debian's Chromium driven by playwright-core. Nothing is mocked.
+
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const run = promisify(execFile);
+
+export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const sharedData = path.resolve(repo, '../shared/data');
+
+/** The `doorstep` binary that scripts/test-browser built. */
+export function doorstepBin() {
+  if (process.env.DOORSTEP_BIN) return process.env.DOORSTEP_BIN;
+  const target = process.env.CARGO_TARGET_DIR || path.join(repo, 'target');
+  return path.join(target, 'debug', 'doorstep');
+}
+
+export const chromiumPath = process.env.DOORSTEP_CHROMIUM || '/usr/bin/chromium';
+
+export const screenshotDir = process.env.DOORSTEP_SCREENSHOTS || path.join(repo, 'target', 'screenshots');
+
+/** A fresh temporary directory, removed by `cleanup`. */
+export function tempDir(prefix) {
+  return mkdtempSync(path.join(tmpdir(), `doorstep-${prefix}-`));
+}
+
+/** A relay process on loopback. */
+export class Relay {
+  static async start(dir) {
+    const db = path.join(dir, 'relay.db');
+    const child = spawn(doorstepBin(), ['serve', '--db', db, '--listen', '127.0.0.1:0', '--rate', '1000'], {
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const stderr = [];
+    child.stderr.on('data', (chunk) => {
+      stderr.push(chunk);
+      if (stderr.length > 200) stderr.shift();
+    });
+    const lines = createInterface({ input: child.stdout });
+    let adminToken = null;
+    const url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the relay did not start within 30 s')), 30_000);
+      child.once('exit', (code) =>
+        reject(new Error(`the relay exited (${code}) before listening: ${Buffer.concat(stderr).toString()}`)),
+      );
+      lines.on('line', (line) => {
+        const token = line.match(/^admin token: (\S+)/);
+        if (token) adminToken = token[1];
+        const listening = line.match(/^doorstep listening on (http:\/\/\S+)/);
+        if (listening) {
+          clearTimeout(timer);
+          resolve(listening[1]);
+        }
+      });
+    });
+    return new Relay({ db, url, adminToken, child, stderr });
+  }
+
+  constructor(fields) {
+    Object.assign(this, fields);
+  }
+
+  /** Runs `doorstep admin --db … args`; returns stdout. */
+  async admin(...args) {
+    const { stdout } = await run(doorstepBin(), ['admin', '--db', this.db, ...args], {
+      env: { ...process.env, RUST_LOG: 'error' },
+    });
+    return stdout;
+  }
+
+  async createCompound(name) {
+    return (await this.admin('create-compound', '--name', name)).trim();
+  }
+
+  async invite(compound, role) {
+    return (await this.admin('invite', '--compound', compound, '--role', role)).trim();
+  }
+
+  /** Joins with an invite over HTTP, as a phone does; returns the device token. */
+  async joinToken(code, name) {
+    const res = await fetch(`${this.url}/v1/join`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ invite_code: code, device_name: name, name }),
+    });
+    const body = await res.json();
+    if (!res.ok) throw new Error(`join failed (${res.status}): ${JSON.stringify(body)}`);
+    return body.token;
+  }
+
+  async stop() {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** A command-line phone (`doorstep phone --json`) with its own replica file. */
+export class Phone {
+  constructor(dir, name) {
+    this.db = path.join(dir, `${name}.sqlite`);
+    this.name = name;
+  }
+
+  async run(...args) {
+    try {
+      const { stdout } = await run(doorstepBin(), ['phone', '--db', this.db, '--json', ...args], {
+        env: { ...process.env, RUST_LOG: 'error' },
+      });
+      const text = stdout.trim();
+      try {
+        return JSON.parse(text);
+      } catch (_) {
+        return text;
+      }
+    } catch (e) {
+      throw new Error(`phone ${this.name} ${args.join(' ')} failed: ${e.stdout || ''}${e.stderr || e.message}`);
+    }
+  }
+
+  join(relay, code) {
+    return this.run('join', '--relay', relay.url, '--name', this.name, code);
+  }
+
+  sync() {
+    return this.run('sync');
+  }
+
+  /** Pending tasks by door; `all` for everyone's. */
+  async doors(all) {
+    const out = await this.run('tasks', ...(all ? ['--all'] : []));
+    return Array.isArray(out) ? out : [];
+  }
+}
+
+/** Chromium with a fresh profile; `close()` removes the profile. */
+export async function browser(options) {
+  const profile = tempDir('chromium');
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1366, height: 900 },
+    locale: 'zh-CN',
+    acceptDownloads: true,
+    ...(options || {}),
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Saves a full-page screenshot as `<dir>/<name>.png`. */
+export async function screenshot(page, name, options) {
+  mkdirSync(screenshotDir, { recursive: true });
+  const file = path.join(screenshotDir, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true, ...(options || {}) });
+  return file;
+}
+
+/** Splits CSV text into rows of cells (RFC 4180: quoted cells may hold commas, quotes, newlines). */
+export function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i += 1;
+      } else if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      row.push(cell);
+      cell = '';
+    } else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && text[i + 1] === '\n') i += 1;
+      row.push(cell);
+      rows.push(row);
+      row = [];
+      cell = '';
+    } else cell += ch;
+  }
+  if (cell || row.length) {
+    row.push(cell);
+    rows.push(row);
+  }
+  return rows.filter((r) => r.length > 1 || r[0] !== '');
+}
+
+/** The sample ledger's rows as objects keyed by their Chinese headers. */
+export function readLedger(name) {
+  const [columns, ...rows] = parseCsv(readFileSync(path.join(sharedData, name), 'utf8').replace(/^\uFEFF/, ''));
+  return rows.map((cells) => {
+    if (cells.length !== columns.length) throw new Error(`unexpected CSV row: ${cells.join(',')}`);
+    return Object.fromEntries(columns.map((c, i) => [c, cells[i]]));
+  });
+}
+
+export function cleanup(dir) {
+  rmSync(dir, { recursive: true, force: true });
+}

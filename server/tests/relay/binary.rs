@@ -30,7 +30,8 @@ async fn the_binary_serves_a_demo_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.db");
     let child = doorstep()
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--db"])
+        // Twenty syncs in a row below would pass the default 10 requests/s per token.
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--rate", "1000", "--db"])
         .arg(&db)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

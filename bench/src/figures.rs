@@ -41,3 +41,24 @@ pub fn peak_memory() -> Option<usize> {
     let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
+
+/// A byte count: bytes below 10 KiB, else kibibytes below 1 MiB, else mebibytes.
+pub fn bytes(n: usize) -> String {
+    if n < 10 * 1024 {
+        format!("{n} B")
+    } else if n < 1024 * 1024 {
+        kib(n)
+    } else {
+        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+    }
+}
+
+/// `a ÷ b` as "1.23×", or "–" when `b` is zero.
+pub fn ratio(a: usize, b: usize) -> String {
+    if b == 0 { "–".to_owned() } else { format!("{:.2}×", a as f64 / b as f64) }
+}
+
+/// Seconds with two decimals.
+pub fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}

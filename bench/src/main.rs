@@ -1,19 +1,153 @@
-//! `doorstep-bench core [--quick]`: the phone-side figures of BENCHMARKS.md. Build it in release
-//! (`cargo run --release -p doorstep-bench -- core`); a debug build measures the compiler, not
-//! Doorstep. It prints a table and asserts nothing about time.
+//! `doorstep-bench`: the figures of BENCHMARKS.md. Build it in release (`scripts/bench` does);
+//! a debug build measures the compiler, not Doorstep. It prints tables and asserts nothing about
+//! time.
+//!
+//! ```text
+//! doorstep-bench core       phone side: operation latency with the durable write, roster load
+//! doorstep-bench sync       one phone's sync on the wire: warm, reconnect, cold start
+//! doorstep-bench relay      a compound's team returning at once, against automerge-repo too
+//! doorstep-bench compounds  relay memory with many compounds touched once
+//! doorstep-bench all        everything above
+//! doorstep-bench export DIR [--phones N]
+//!                           writes the burst's documents and edits for the automerge-repo peer
+//!                           (to run `peer/server.mjs` and `peer/clients.mjs` by hand)
+//!   --quick                 small sizes: a smoke run for CI
+//!   --doorstep PATH         the relay binary (default: `doorstep` next to this binary)
+//!   --peer DIR              the automerge-repo peer (default: bench/peer of this source tree)
+//!   --no-peer               skip the automerge-repo comparison
+//!   --phones N              `relay`: one burst of N phones instead of 130 and 1,000
+//!   --peer-max N            run automerge-repo with up to N phones (default 130)
+//! ```
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+mod anatomy;
+mod compounds_bench;
 mod core_bench;
 mod figures;
+mod machine;
+mod peer;
+mod phone;
+mod proc_stats;
+mod relay_process;
+mod sync_bench;
+mod team_bench;
+mod workload;
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    match args.first().map(String::as_str) {
-        Some("core") => core_bench::run(quick),
-        _ => {
-            eprintln!("usage: doorstep-bench core [--quick]");
-            std::process::exit(2);
+use std::path::{Path, PathBuf};
+
+const USAGE: &str = "usage: doorstep-bench <core|sync|relay|compounds|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N]\n       doorstep-bench export DIR [--phones N]";
+
+#[derive(Debug)]
+struct Options {
+    command: String,
+    quick: bool,
+    doorstep: Option<PathBuf>,
+    peer: PathBuf,
+    no_peer: bool,
+    export_dir: Option<PathBuf>,
+    phones: Option<usize>,
+    peer_max: usize,
+}
+
+fn parse(args: Vec<String>) -> Result<Options, String> {
+    let mut args = args.into_iter();
+    let command = args.next().ok_or("no command given")?;
+    let mut options = Options {
+        command,
+        quick: false,
+        doorstep: None,
+        peer: Path::new(env!("CARGO_MANIFEST_DIR")).join("peer"),
+        no_peer: false,
+        export_dir: None,
+        phones: None,
+        peer_max: peer::DEFAULT_MAX_PHONES,
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--no-peer" => options.no_peer = true,
+            "--doorstep" => options.doorstep = Some(args.next().ok_or("--doorstep needs a path")?.into()),
+            "--peer" => options.peer = args.next().ok_or("--peer needs a folder")?.into(),
+            "--phones" => {
+                options.phones =
+                    Some(args.next().and_then(|n| n.parse().ok()).ok_or("--phones needs a number")?);
+            }
+            "--peer-max" => {
+                options.peer_max =
+                    args.next().and_then(|n| n.parse().ok()).ok_or("--peer-max needs a number")?;
+            }
+            dir if options.command == "export" && options.export_dir.is_none() => {
+                options.export_dir = Some(dir.into());
+            }
+            other => return Err(format!("unknown argument {other:?}")),
         }
     }
+    if options.command == "export" && options.export_dir.is_none() {
+        return Err("export needs a folder".into());
+    }
+    if !["core", "sync", "relay", "compounds", "all", "export"].contains(&options.command.as_str()) {
+        return Err(format!("unknown command {:?}", options.command));
+    }
+    Ok(options)
+}
+
+/// A folder for the simulated phones' replicas: tmpfs where there is one, since a thousand phones
+/// sharing this machine's one disk would measure its fsync queue, not the relay (a real phone has
+/// its own flash).
+fn phones_dir() -> anyhow::Result<tempfile::TempDir> {
+    let shm = Path::new("/dev/shm");
+    let builder = tempfile::Builder::new().prefix("doorstep-bench-phones-").to_owned();
+    Ok(if shm.is_dir() {
+        builder.tempdir_in(shm).or_else(|_| builder.tempdir())?
+    } else {
+        builder.tempdir()?
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = match parse(std::env::args().skip(1).collect()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let quick = options.quick;
+    let command = options.command.as_str();
+    println!("doorstep-bench {command}{} — {}", if quick { " --quick" } else { "" }, machine::describe());
+    if matches!(command, "core" | "all") {
+        core_bench::run(quick);
+    }
+    if command == "core" {
+        return Ok(());
+    }
+    let doorstep = relay_process::locate_doorstep(options.doorstep.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        if let Some(dir) = &options.export_dir {
+            std::fs::create_dir_all(dir)?;
+            let phones = phones_dir()?;
+            let site = workload::Site::build(&doorstep, 600, phones.path()).await?;
+            let path = site.export(dir, options.phones.unwrap_or(20), team_bench::EDITS).await?;
+            println!("wrote {}", path.display());
+        }
+        if matches!(command, "sync" | "all") {
+            let disk = tempfile::tempdir()?;
+            let site = workload::Site::build(&doorstep, 600, disk.path()).await?;
+            sync_bench::run(&site, quick).await?;
+        }
+        if matches!(command, "relay" | "all") {
+            let peer = if options.no_peer { None } else { peer::Peer::find(&options.peer, options.peer_max) };
+            let phones = phones_dir()?;
+            team_bench::run(&doorstep, phones.path(), peer.as_ref(), quick, options.phones).await?;
+        }
+        if matches!(command, "compounds" | "all") {
+            let phones = phones_dir()?;
+            compounds_bench::run(&doorstep, phones.path(), quick).await?;
+        }
+        if matches!(command, "relay" | "all") {
+            tokio::task::spawn_blocking(move || anatomy::run(quick)).await?;
+        }
+        anyhow::Ok(())
+    })
 }

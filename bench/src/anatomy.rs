@@ -1,0 +1,144 @@
+//! Where the relay's time goes when a whole team has written to one round: the Automerge work a
+//! sync request costs the relay on that document, measured directly on the document (no HTTP, no
+//! SQLite), so the burst's figures can be explained. It also measures one alternative the relay
+//! could take: answering a phone that is behind with its missing changes rather than the whole
+//! document (Automerge 0.12 sends the whole document whenever a reply would carry more than a
+//! third of the document's changes).
+
+use std::time::Duration;
+
+use automerge::sync::{Capability, State, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{ActorId, Automerge, ChangeHash, ObjType, ROOT, ReadDoc, Value};
+use doorstep_core::id::PersonId;
+use doorstep_core::import::read_roster_csv;
+use doorstep_core::schema::vocabulary::{Priority, TaskKind};
+use doorstep_core::{Actor, Compound, Env, ImportPolicy, Operation, Role, Selection, Timestamp};
+
+use crate::figures::{bytes, ms, percentile, timed};
+use crate::workload::SAMPLE;
+
+/// The round document as the coordinator created it.
+fn round_document() -> Automerge {
+    let admin = Actor { person: person(1), role: Role::Admin };
+    let mut seed = 0x2545F4914F6CDD1Du128;
+    let mut entropy = move || {
+        seed = seed.wrapping_mul(0x9E3779B97F4A7C15).wrapping_add(0x2545F4914F6CDD1D);
+        seed
+    };
+    let mut env = Env::new(Timestamp::from_millis(1_790_000_000_000), &mut entropy);
+    let mut compound = Compound::create(&mut env, &admin, ActorId::from(vec![1u8; 16]), "香樟苑").unwrap();
+    let preview = read_roster_csv(SAMPLE).unwrap();
+    compound.import_roster(&mut env, &admin, &preview, ImportPolicy::AllOrNothing).unwrap();
+    let op = Operation::CreateRound {
+        title: "蔬菜包".into(),
+        kind: TaskKind::Groceries,
+        date: "2026-11-23".into(),
+        selection: Selection::All,
+        items: "蔬菜包1份".into(),
+        priority: Priority::Normal,
+    };
+    compound.apply(&mut env, &admin, &op).unwrap();
+    compound.rounds().next().unwrap().automerge().clone()
+}
+
+/// Person number `n`.
+fn person(n: usize) -> PersonId {
+    format!("01935f3e-0000-7000-8000-{n:012}").parse().unwrap()
+}
+
+/// A phone's copy of `base` with `n` attempts appended under its own actor, as the core writes
+/// them (one change each).
+fn phone_copy(base: &Automerge, phone: usize, n: usize) -> Automerge {
+    let mut doc = base.fork().with_actor(ActorId::from(((phone as u128) << 8 | 0xAB).to_be_bytes().to_vec()));
+    let tasks = match doc.get(ROOT, "tasks").unwrap() {
+        Some((Value::Object(ObjType::Map), id)) => id,
+        _ => panic!("the round has no tasks map"),
+    };
+    let keys: Vec<String> = doc.keys(&tasks).collect();
+    for k in 0..n {
+        let task = match doc.get(&tasks, keys[(phone * 20 + k) % keys.len()].as_str()).unwrap() {
+            Some((Value::Object(ObjType::Map), id)) => id,
+            _ => panic!("a task is not a map"),
+        };
+        let mut tx = doc.transaction();
+        let list = match tx.get(&task, "attempts").unwrap() {
+            Some((Value::Object(ObjType::List), id)) => id,
+            _ => panic!("a task has no attempts list"),
+        };
+        let at = tx.length(&list);
+        let attempt = tx.insert_object(&list, at, ObjType::Map).unwrap();
+        tx.put(&attempt, "by", person(phone + 100).to_string()).unwrap();
+        tx.put(&attempt, "at", 1_790_000_000_000i64 + k as i64).unwrap();
+        tx.put(&attempt, "outcome", "delivered").unwrap();
+        tx.put(&attempt, "note", format!("第{k}次 志愿者{phone}")).unwrap();
+        tx.commit();
+    }
+    doc
+}
+
+/// The relay's reply to a phone that synced last at `shared` and has made its own edits since,
+/// with Automerge's own choice and with whole-document replies switched off. Returns the reply's
+/// size and the time the relay took to generate it.
+fn reply(relay: &Automerge, phone: &Automerge, shared: &[ChangeHash], whole: bool) -> (usize, Duration) {
+    let mut phone_state = State::new();
+    phone_state.shared_heads = shared.to_vec();
+    let first = phone.generate_sync_message(&mut phone_state).unwrap();
+    let mut relay_copy = relay.clone();
+    let mut relay_state = State::new();
+    relay_copy.receive_sync_message(&mut relay_state, first).unwrap();
+    if !whole {
+        relay_state.their_capabilities = Some(vec![Capability::MessageV1]);
+    }
+    let (message, took) = timed(|| relay_copy.generate_sync_message(&mut relay_state));
+    (message.map_or(0, |m| m.encode().len()), took)
+}
+
+fn median(mut f: impl FnMut() -> Duration, runs: usize) -> Duration {
+    let mut samples: Vec<Duration> = (0..runs).map(|_| f()).collect();
+    percentile(&mut samples, 50.0)
+}
+
+/// Prints the table for a round after `phones` phones' 15 attempts each.
+pub fn run(quick: bool) {
+    let sizes: &[usize] = if quick { &[20] } else { &[130, 1000] };
+    println!("\n## Where the relay's time goes: one round after a team's edits (Automerge work only)");
+    println!(
+        "each phone: 15 attempts, one change each; \"behind\" = a phone that synced before the team came back and has its own 15 new changes\n"
+    );
+    println!(
+        "| phones | changes | clone (validation copy) | save() | load | reply to a phone behind: whole document | reply: changes only |\n\
+         |---|---|---|---|---|---|---|"
+    );
+    let base = round_document();
+    let base_heads = base.get_heads();
+    for &phones in sizes {
+        let mut relay = base.clone();
+        let mut changes = Vec::new();
+        for phone in 0..phones {
+            let copy = phone_copy(&base, phone, 15);
+            changes.extend(copy.get_changes(&base_heads));
+        }
+        relay.apply_changes(changes).unwrap();
+        let runs = 5;
+        let clone = median(|| timed(|| relay.clone()).1, runs);
+        let saved = relay.save();
+        let save = median(|| timed(|| relay.save()).1, runs);
+        let load = median(|| timed(|| Automerge::load(&saved).unwrap()).1, runs);
+        let late = phone_copy(&base, phones + 1, 15);
+        let (whole_size, whole_time) = reply(&relay, &late, &base_heads, true);
+        let (changes_size, changes_time) = reply(&relay, &late, &base_heads, false);
+        println!(
+            "| {phones} | {} | {} | {} ({}) | {} | {} in {} | {} in {} |",
+            relay.get_changes(&[]).len(),
+            ms(clone),
+            ms(save),
+            bytes(saved.len()),
+            ms(load),
+            bytes(whole_size),
+            ms(whole_time),
+            bytes(changes_size),
+            ms(changes_time)
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! A simulated phone: the real replica (a SQLite file of its own) and the real HTTP transport,
+//! driven one request at a time so that each request and the whole sync can be timed. The CPU
+//! work between requests (building a request, applying and persisting a response) runs on
+//! tokio's blocking pool, so a thousand phones in one process do not stall each other's network
+//! IO on the two async workers.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use doorstep_core::id::CompoundId;
+use doorstep_core::{Applied, Operation, Timestamp};
+use doorstep_replica::http::RelayClient;
+use doorstep_replica::{Replica, SyncReport, SyncRun};
+
+/// The device clock.
+pub fn now() -> Timestamp {
+    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    Timestamp::from_millis(i64::try_from(millis).unwrap_or(i64::MAX))
+}
+
+/// One sync run, measured.
+#[derive(Debug, Clone)]
+pub struct Synced {
+    /// What the replica counted: requests, bytes each way, documents fetched.
+    pub report: SyncReport,
+    /// From building the first request to the end of the run.
+    pub took: Duration,
+}
+
+/// A phone with its replica and its device token.
+#[derive(Debug)]
+pub struct Phone {
+    // A std mutex: it is locked only inside blocking-pool closures, never across an `.await`.
+    replica: Arc<Mutex<Replica>>,
+    relay: RelayClient,
+    /// The compound it joined.
+    pub compound: CompoundId,
+    _dir: tempfile::TempDir,
+}
+
+fn lock(replica: &Mutex<Replica>) -> MutexGuard<'_, Replica> {
+    replica.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f).await.context("a phone's blocking task failed")
+}
+
+impl Phone {
+    /// A new phone (its replica in a fresh directory under `parent`) that joins with `code`.
+    pub async fn join(url: &str, parent: &Path, code: &str, name: &str) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir_in(parent)?;
+        let replica = Replica::open(dir.path().join("phone.sqlite"))?;
+        let relay = RelayClient::new(url, None)?;
+        let joined = relay.join(code, name).await?;
+        let mut replica = replica;
+        replica.set_identity(joined.person)?;
+        Ok(Self {
+            replica: Arc::new(Mutex::new(replica)),
+            relay: relay.with_token(joined.token),
+            compound: joined.compound,
+            _dir: dir,
+        })
+    }
+
+    /// Runs `f` on the replica, on the blocking pool.
+    pub async fn with_replica<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Replica) -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let replica = Arc::clone(&self.replica);
+        blocking(move || f(&mut lock(&replica))).await
+    }
+
+    /// Carries out an operation durably (committed to the phone's SQLite file on return).
+    pub async fn apply(&self, op: Operation) -> anyhow::Result<Applied> {
+        let compound = self.compound;
+        Ok(self.with_replica(move |r| r.apply(now(), compound, &op)).await??)
+    }
+
+    /// Carries out operations one after another, each durable on its own, offline.
+    pub async fn apply_all(&self, ops: Vec<Operation>) -> anyhow::Result<()> {
+        let compound = self.compound;
+        self.with_replica(move |r| {
+            for op in &ops {
+                r.apply(now(), compound, op)?;
+            }
+            Ok::<_, doorstep_replica::ReplicaError>(())
+        })
+        .await??;
+        Ok(())
+    }
+
+    /// Syncs until neither side has anything to say, as `doorstep_replica::http::sync` does.
+    pub async fn sync(&self) -> anyhow::Result<Synced> {
+        let start = Instant::now();
+        let replica = Arc::clone(&self.replica);
+        let mut run: SyncRun = blocking(move || lock(&replica).start_sync()).await?;
+        loop {
+            let replica = Arc::clone(&self.replica);
+            let (back, body) = blocking(move || {
+                let body = run.next_request(&lock(&replica));
+                (run, body)
+            })
+            .await?;
+            run = back;
+            let Some(body) = body else { break };
+            let answer = self.relay.exchange(body).await?;
+            let replica = Arc::clone(&self.replica);
+            let (back, handled) = blocking(move || {
+                let handled = run.handle_response(&mut lock(&replica), &answer, now());
+                (run, handled)
+            })
+            .await?;
+            run = back;
+            handled?;
+        }
+        let replica = Arc::clone(&self.replica);
+        let report = blocking(move || run.finish(&mut lock(&replica), now())).await??;
+        Ok(Synced { report, took: start.elapsed() })
+    }
+
+    /// Local changes the relay is not known to have.
+    pub async fn unsynced(&self) -> anyhow::Result<usize> {
+        self.with_replica(|r| r.unsynced_changes()).await
+    }
+}

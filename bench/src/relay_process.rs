@@ -1,0 +1,140 @@
+//! The relay under test: `doorstep serve` started as its own process on 127.0.0.1 port 0 with a
+//! fresh SQLite file, and the admin HTTP API the benchmark sets compounds up with (the same
+//! routes a coordinator's dashboard uses).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::Context as _;
+use doorstep_core::id::CompoundId;
+use serde_json::{Value, json};
+
+/// The `doorstep` binary: `--doorstep PATH`, else the one next to this benchmark's binary
+/// (`cargo build` puts both in the same profile directory).
+pub fn locate_doorstep(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = explicit {
+        return Ok(path.to_owned());
+    }
+    let exe = std::env::current_exe()?;
+    let bin = exe.with_file_name("doorstep");
+    if bin.exists() {
+        Ok(bin)
+    } else {
+        anyhow::bail!(
+            "{} is missing: build it with `cargo build [--release] -p doorstep-server`, or pass --doorstep PATH",
+            bin.display()
+        )
+    }
+}
+
+/// A running relay.
+#[derive(Debug)]
+pub struct RelayProcess {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The district admin's token (the database is fresh, so the relay prints it).
+    pub admin_token: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl RelayProcess {
+    /// Starts `doorstep serve` on a fresh database with a high per-token rate (the simulated
+    /// phones are the only load) and the given idle time before documents leave memory.
+    pub fn start(doorstep: &Path, idle_seconds: u64) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut child = Command::new(doorstep)
+            .arg("serve")
+            .arg("--db")
+            .arg(dir.path().join("relay.db"))
+            .args(["--listen", "127.0.0.1:0", "--rate", "10000"])
+            .args(["--idle-seconds", &idle_seconds.to_string()])
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {}", doorstep.display()))?;
+        let stdout = child.stdout.take().context("relay has no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut admin_token = None;
+        let url = loop {
+            let Some(line) = lines.next() else {
+                let _ = child.kill();
+                anyhow::bail!("the relay exited before listening (see its log above)");
+            };
+            let line = line?;
+            if let Some(token) = line.strip_prefix("admin token: ") {
+                admin_token = Some(token.trim().to_owned());
+            }
+            if let Some(rest) = line.strip_prefix("doorstep listening on ") {
+                break rest.split_whitespace().next().unwrap_or_default().to_owned();
+            }
+        };
+        // Keep draining stdout so the relay never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let admin_token = admin_token.context("the relay did not print an admin token")?;
+        Ok(Self { child, url, admin_token, http: reqwest::Client::new(), _dir: dir })
+    }
+
+    /// The relay's process ID, for its CPU time and memory.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    async fn admin(&self, path: &str, body: reqwest::Body, content_type: &str) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&self.admin_token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        if !status.is_success() {
+            anyhow::bail!("POST {path}: {status}: {}", String::from_utf8_lossy(&bytes));
+        }
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    /// Creates a compound (`POST /v1/compounds`).
+    pub async fn create_compound(&self, name: &str) -> anyhow::Result<CompoundId> {
+        let body = serde_json::to_vec(&json!({ "name": name }))?;
+        let record = self.admin("/v1/compounds", body.into(), "application/json").await?;
+        Ok(record["id"].as_str().context("no compound id in the answer")?.parse()?)
+    }
+
+    /// Imports a roster CSV into a compound.
+    pub async fn import_roster(&self, compound: CompoundId, csv: Vec<u8>) -> anyhow::Result<()> {
+        self.admin(&format!("/v1/compounds/{compound}/roster"), csv.into(), "text/csv").await?;
+        Ok(())
+    }
+
+    /// A single-use invite code for `role` ("volunteer", "coordinator").
+    pub async fn invite(&self, compound: CompoundId, role: &str) -> anyhow::Result<String> {
+        let body = serde_json::to_vec(&json!({ "role": role }))?;
+        let invite =
+            self.admin(&format!("/v1/compounds/{compound}/invites"), body.into(), "application/json").await?;
+        Ok(invite["code"].as_str().context("no invite code in the answer")?.to_owned())
+    }
+
+    /// The relay's `/metrics` gauge of documents held in memory.
+    pub async fn documents_cached(&self) -> anyhow::Result<usize> {
+        let text = self.http.get(format!("{}/metrics", self.url)).send().await?.text().await?;
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("doorstep_documents_cached "))
+            .context("no doorstep_documents_cached in /metrics")?;
+        Ok(line.split_whitespace().nth(1).unwrap_or("0").parse()?)
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,285 @@
+//! A compound's team returning at once: N phones, each with 20 offline edits, all coming back
+//! into signal at the same instant and syncing concurrently against one `doorstep serve` on
+//! loopback; then the same documents and the same edits against automerge-repo's sync server.
+//!
+//! "In sync" means the same on both sides: the server has every change the phone made offline,
+//! and the phone knows it. For Doorstep that is the end of the phone's sync run (the relay has
+//! committed the changes, its reply carries heads that include them, and `unsynced_changes()` is
+//! 0); for automerge-repo it is the first sync message from the server whose heads include every
+//! change the client made (see `peer/clients.mjs`). Latency is measured from the moment all phones
+//! are released, so a phone that waits for the server counts its wait.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::figures::{bytes, ms, secs};
+use crate::peer::Peer;
+use crate::proc_stats::{Phase, PhaseCost};
+use crate::workload::Site;
+
+/// Offline edits each phone brings back.
+pub const EDITS: usize = 20;
+
+/// How many phones join and take their first sync at once while setting up.
+const SETUP_CONCURRENCY: usize = 16;
+
+/// How long every phone, on either server, has from its release to be in sync; a phone not in
+/// sync by then counts as failed. The whole benchmark must finish in fifteen minutes.
+pub const DEADLINE: Duration = Duration::from_secs(90);
+
+/// The pause before a failed sync is retried; the n-th retry waits n times as long, at most 5 s.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// What one burst measured, for either server.
+#[derive(Debug, Clone)]
+pub struct Burst {
+    /// Phones that synced.
+    pub phones: usize,
+    /// From release to the last phone in sync.
+    pub completion: Duration,
+    /// Each phone's time from release to in sync (successful phones only).
+    pub latencies: Vec<Duration>,
+    /// Phones that failed or were still not in sync, and the first reason.
+    pub failed: usize,
+    /// Why the first failed phone failed.
+    pub first_error: Option<String>,
+    /// Syncs (Doorstep) or connections (automerge-repo) retried after a failure.
+    pub retries: u32,
+    /// The server process's CPU time and peak memory during the burst.
+    pub cost: PhaseCost,
+    /// Setting up (joining, first sync, offline edits), not timed as part of the burst.
+    pub setup: Duration,
+}
+
+impl Burst {
+    /// Offline edits brought in per second of completion time.
+    pub fn edits_per_second(&self) -> f64 {
+        (self.phones - self.failed) as f64 * EDITS as f64 / self.completion.as_secs_f64().max(1e-9)
+    }
+
+    /// The `p`th percentile of every phone's latency, a phone never in sync counting as slower
+    /// than any other; `None` when the percentile falls on such a phone.
+    fn latency(&self, p: f64) -> Option<Duration> {
+        let mut l = self.latencies.clone();
+        l.sort();
+        let rank = ((p / 100.0) * (self.phones.max(1) - 1) as f64).round() as usize;
+        l.get(rank).copied()
+    }
+
+    /// Median latency.
+    pub fn p50(&self) -> Option<Duration> {
+        self.latency(50.0)
+    }
+
+    /// 99th-percentile latency.
+    pub fn p99(&self) -> Option<Duration> {
+        self.latency(99.0)
+    }
+}
+
+fn latency(d: Option<Duration>) -> String {
+    d.map_or_else(|| "not in sync".to_owned(), ms)
+}
+
+/// Doorstep: a fresh relay with the sample compound, `n` phones joined and synced, each with
+/// [`EDITS`] offline edits, then released together. With `export`, the documents and edits are
+/// written there first for the automerge-repo peer.
+async fn doorstep_burst(
+    doorstep: &Path,
+    phones_dir: &Path,
+    n: usize,
+    export: Option<&Path>,
+) -> anyhow::Result<(Burst, Option<PathBuf>)> {
+    let setup_start = Instant::now();
+    let site = Site::build(doorstep, 600, phones_dir).await?;
+    let workload = match export {
+        Some(dir) => Some(site.export(dir, n, EDITS).await?),
+        None => None,
+    };
+    let site = Arc::new(site);
+    let permits = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
+    let mut joining = JoinSet::new();
+    for i in 0..n {
+        let (site, permits) = (Arc::clone(&site), Arc::clone(&permits));
+        joining.spawn(async move {
+            let _permit = permits.acquire_owned().await?;
+            let phone = site.volunteer(&format!("phone-{i}")).await?;
+            phone.sync().await?;
+            let ops = site.edits(i, EDITS).iter().map(|e| site.operation(e)).collect();
+            phone.apply_all(ops).await?;
+            anyhow::Ok(phone)
+        });
+    }
+    let mut phones = Vec::with_capacity(n);
+    while let Some(joined) = joining.join_next().await {
+        phones.push(joined??);
+    }
+    let setup = setup_start.elapsed();
+
+    let (go, gate) = watch::channel(false);
+    let mut syncing = JoinSet::new();
+    for phone in phones {
+        let mut gate = gate.clone();
+        syncing.spawn(async move {
+            let _ = gate.wait_for(|go| *go).await;
+            let mut retries = 0;
+            let mut last_error = String::new();
+            let attempts = async {
+                loop {
+                    last_error = match phone.sync().await {
+                        Ok(_) => match phone.unsynced().await {
+                            Ok(0) => return,
+                            Ok(left) => format!("{left} changes still unsynced after the sync"),
+                            Err(e) => e.to_string(),
+                        },
+                        Err(e) => format!("{e:#}"),
+                    };
+                    // As the app does: a failed sync (a timeout, a busy relay) is retried after a
+                    // pause; whatever arrived is kept, so the retry carries on from there.
+                    retries += 1;
+                    tokio::time::sleep((RETRY_PAUSE * retries).min(Duration::from_secs(5))).await;
+                }
+            };
+            let outcome = match tokio::time::timeout(DEADLINE, attempts).await {
+                Ok(()) => Ok(()),
+                Err(_) if last_error.is_empty() => Err(format!("not in sync after {}", secs(DEADLINE))),
+                Err(_) => Err(format!("not in sync after {}; last error: {last_error}", secs(DEADLINE))),
+            };
+            (Instant::now(), outcome, retries, phone)
+        });
+    }
+    let phase = Phase::start(site.relay.pid());
+    let released = Instant::now();
+    go.send(true)?;
+    let mut latencies = Vec::with_capacity(n);
+    let (mut failed, mut first_error) = (0, None);
+    let mut done = Vec::with_capacity(n);
+    let mut retries = 0;
+    while let Some(result) = syncing.join_next().await {
+        let (ended, outcome, retried, phone) = result?;
+        retries += retried;
+        match outcome {
+            Ok(()) => latencies.push(ended - released),
+            Err(e) => {
+                failed += 1;
+                first_error.get_or_insert(e);
+            }
+        }
+        done.push(phone);
+    }
+    let completion = released.elapsed();
+    let cost = phase.finish();
+    drop(done);
+    Ok((Burst { phones: n, completion, latencies, failed, first_error, retries, cost, setup }, workload))
+}
+
+fn row(server: &str, b: &Burst) -> String {
+    format!(
+        "| {server} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {}{} | {} |",
+        b.phones,
+        EDITS,
+        secs(b.completion),
+        b.edits_per_second(),
+        latency(b.p50()),
+        latency(b.p99()),
+        secs(b.cost.cpu),
+        bytes(b.cost.peak),
+        b.failed,
+        if server == "doorstep" { format!(" ({} retried)", b.retries) } else { String::new() },
+        secs(b.setup)
+    )
+}
+
+/// Runs the burst for each team size, Doorstep first, then automerge-repo if its peer is
+/// available, and prints the table and the ratios.
+pub async fn run(
+    doorstep: &Path,
+    phones_dir: &Path,
+    peer: Option<&Peer>,
+    quick: bool,
+    only: Option<usize>,
+) -> anyhow::Result<()> {
+    let sizes: Vec<usize> = match only {
+        Some(n) => vec![n],
+        None if quick => vec![20],
+        None => vec![130, 1000],
+    };
+    println!("\n## A compound's team returning at once ({EDITS} offline edits per phone)");
+    println!("target: Doorstep ≥ 3× automerge-repo's throughput and ≤ ½ its p99");
+    println!("every phone has {} from its release to be in sync, or counts as failed\n", secs(DEADLINE));
+    match peer {
+        Some(p) => println!("automerge-repo peer: {}", p.describe()),
+        None => println!(
+            "automerge-repo peer: skipped (bench/peer/node_modules is missing: run `npm ci` in bench/peer, or scripts/bench)"
+        ),
+    }
+    let mut rows = Vec::new();
+    let mut ratios = Vec::new();
+    for n in sizes {
+        let workdir = tempfile::tempdir()?;
+        let compare = peer.filter(|p| n <= p.max_phones);
+        let (ours, workload) =
+            doorstep_burst(doorstep, phones_dir, n, compare.map(|_| workdir.path())).await?;
+        if let Some(e) = &ours.first_error {
+            println!("doorstep, {n} phones: {} failed; first: {e}", ours.failed);
+        }
+        rows.push(row("doorstep", &ours));
+        if let Some(peer) = peer.filter(|p| n > p.max_phones) {
+            rows.push(format!(
+                "| automerge-repo | {n} | {EDITS} | not run (more than {} phones: `--peer-max {n}` runs it) | | | | | | | |",
+                peer.max_phones
+            ));
+        }
+        if let (Some(peer), Some(workload)) = (compare, workload) {
+            let peer = peer.clone();
+            let theirs = match tokio::task::spawn_blocking(move || peer.burst(&workload, n)).await? {
+                Ok(theirs) => theirs,
+                Err(e) => {
+                    println!("automerge-repo, {n} phones: the run failed: {e:#}");
+                    rows.push(format!("| automerge-repo | {n} | {EDITS} | failed: {e} | | | | | | | |"));
+                    continue;
+                }
+            };
+            if let Some(e) = &theirs.first_error {
+                println!("automerge-repo, {n} phones: {} failed; first: {e}", theirs.failed);
+            }
+            rows.push(row("automerge-repo", &theirs));
+            let p99 = match (ours.p99(), theirs.p99()) {
+                (Some(a), Some(b)) => format!("{:.2}", a.as_secs_f64() / b.as_secs_f64().max(1e-9)),
+                (Some(a), None) => format!(
+                    "< {:.2} (theirs: > {})",
+                    a.as_secs_f64() / theirs.completion.as_secs_f64(),
+                    secs(theirs.completion)
+                ),
+                (None, _) => "– (Doorstep not in sync)".to_owned(),
+            };
+            ratios.push(format!(
+                "| {n} | {:.2}× | {p99} | {:.2} | {:.2} |",
+                ours.edits_per_second() / theirs.edits_per_second().max(1e-9),
+                ours.cost.cpu.as_secs_f64() / theirs.cost.cpu.as_secs_f64().max(1e-9),
+                ours.cost.peak as f64 / theirs.cost.peak.max(1) as f64,
+            ));
+        }
+    }
+    println!(
+        "\n| server | phones | edits each | completion | edits/s | p50 | p99 | server CPU | server peak memory | phones failed | setup (untimed) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for r in rows {
+        println!("{r}");
+    }
+    if !ratios.is_empty() {
+        println!(
+            "\n| phones | throughput, Doorstep ÷ automerge-repo (≥ 3×) | p99, Doorstep ÷ automerge-repo (≤ 0.5) | server CPU ratio | server peak memory ratio |\n\
+             |---|---|---|---|---|"
+        );
+        for r in ratios {
+            println!("{r}");
+        }
+    }
+    Ok(())
+}

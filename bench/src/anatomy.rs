@@ -15,7 +15,7 @@ use doorstep_core::import::read_roster_csv;
 use doorstep_core::schema::vocabulary::{Priority, TaskKind};
 use doorstep_core::{Actor, Compound, Env, ImportPolicy, Operation, Role, Selection, Timestamp};
 
-use crate::figures::{bytes, ms, percentile, timed};
+use crate::figures::{bytes, ms, percentile, ratio, timed};
 use crate::workload::SAMPLE;
 
 /// The round document as the coordinator created it.
@@ -94,6 +94,80 @@ fn reply(relay: &Automerge, phone: &Automerge, shared: &[ChangeHash], whole: boo
     (message.map_or(0, |m| m.encode().len()), took)
 }
 
+/// Bytes each way of a full sync between a phone and the relay that share `shared`, with
+/// Automerge's own choice of message or with whole-document messages hidden from both sides.
+fn exchange(relay: &Automerge, phone: &Automerge, shared: &[ChangeHash], whole: bool) -> (usize, usize) {
+    let (mut relay, mut phone) = (relay.clone(), phone.clone());
+    let mut phone_state = State::new();
+    phone_state.shared_heads = shared.to_vec();
+    let mut relay_state = State::new();
+    relay_state.shared_heads = shared.to_vec();
+    let (mut up, mut down) = (0, 0);
+    for _ in 0..10 {
+        if !whole {
+            phone_state.their_capabilities = Some(vec![Capability::MessageV1]);
+        }
+        let to_relay = phone.generate_sync_message(&mut phone_state);
+        if let Some(m) = &to_relay {
+            let m = m.clone();
+            up += m.clone().encode().len();
+            relay.receive_sync_message(&mut relay_state, m).unwrap();
+        }
+        if !whole {
+            relay_state.their_capabilities = Some(vec![Capability::MessageV1]);
+        }
+        let to_phone = relay.generate_sync_message(&mut relay_state);
+        if let Some(m) = &to_phone {
+            let m = m.clone();
+            down += m.clone().encode().len();
+            phone.receive_sync_message(&mut phone_state, m).unwrap();
+        }
+        if to_relay.is_none() && to_phone.is_none() {
+            break;
+        }
+    }
+    assert_eq!(relay.get_heads(), phone.get_heads(), "the exchange did not converge");
+    (up, down)
+}
+
+/// Prints the warm-sync bytes of the round alone, with and without whole-document messages.
+fn warm(base: &Automerge, quick: bool) {
+    let sizes: &[usize] = if quick { &[1, 20] } else { &[1, 20, 50, 200] };
+    println!(
+        "\n## The round alone, warm sync in Automerge: as today, and with whole-document messages hidden from a peer that has the document"
+    );
+    println!(
+        "phone: N attempts; relay: M = N attempts from another phone; bytes are Automerge sync messages only\n"
+    );
+    println!(
+        "| N | floor up / down | today: up / down | changes only: up / down |\n\
+         |---|---|---|---|"
+    );
+    let heads = base.get_heads();
+    for &n in sizes {
+        let phone = phone_copy(base, 1, n);
+        let other = phone_copy(base, 2, n);
+        let mut relay = base.clone();
+        relay.apply_changes(other.get_changes(&heads)).unwrap();
+        let (floor_up, floor_down) = (phone.save_after(&heads).len(), other.save_after(&heads).len());
+        let (up, down) = exchange(&relay, &phone, &heads, true);
+        let (up_v1, down_v1) = exchange(&relay, &phone, &heads, false);
+        println!(
+            "| {n} | {} / {} | {} / {} ({} / {}) | {} / {} ({} / {}) |",
+            bytes(floor_up),
+            bytes(floor_down),
+            bytes(up),
+            bytes(down),
+            ratio(up, floor_up),
+            ratio(down, floor_down),
+            bytes(up_v1),
+            bytes(down_v1),
+            ratio(up_v1, floor_up),
+            ratio(down_v1, floor_down)
+        );
+    }
+}
+
 fn median(mut f: impl FnMut() -> Duration, runs: usize) -> Duration {
     let mut samples: Vec<Duration> = (0..runs).map(|_| f()).collect();
     percentile(&mut samples, 50.0)
@@ -141,4 +215,5 @@ pub fn run(quick: bool) {
             ms(changes_time)
         );
     }
+    warm(&base, quick);
 }

@@ -5,7 +5,8 @@
 //! ```text
 //! doorstep-bench core       phone side: operation latency with the durable write, roster load
 //! doorstep-bench sync       one phone's sync on the wire: warm, reconnect, cold start
-//! doorstep-bench relay      a compound's team returning at once, against automerge-repo too
+//! doorstep-bench relay      a compound's team returning at once, against automerge-repo too,
+//!                           and where the relay's time goes on the round
 //! doorstep-bench compounds  relay memory with many compounds touched once
 //! doorstep-bench all        everything above
 //! doorstep-bench export DIR [--phones N]
@@ -138,8 +139,14 @@ fn main() -> anyhow::Result<()> {
         }
         if matches!(command, "relay" | "all") {
             let peer = if options.no_peer { None } else { peer::Peer::find(&options.peer, options.peer_max) };
+            let skipped = if options.no_peer {
+                "--no-peer"
+            } else {
+                "node, or bench/peer/node_modules, is missing: run `npm ci` in bench/peer, or scripts/bench"
+            };
             let phones = phones_dir()?;
-            team_bench::run(&doorstep, phones.path(), peer.as_ref(), quick, options.phones).await?;
+            team_bench::run(&doorstep, phones.path(), peer.as_ref(), Some(skipped), quick, options.phones)
+                .await?;
         }
         if matches!(command, "compounds" | "all") {
             let phones = phones_dir()?;

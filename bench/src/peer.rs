@@ -1,8 +1,8 @@
 //! The comparison peer: automerge-repo's sync server (`peer/server.mjs`: a `Repo` with NodeFS
 //! storage behind a `WebSocketServerAdapter`) and Node clients (`peer/clients.mjs`: one `Repo`
 //! per simulated phone over `WebSocketClientAdapter`), run as separate processes on the same
-//! documents and edits as Doorstep's burst. The clients are spread over a few Node processes,
-//! since one process's WebAssembly memory (4 GiB) cannot hold a thousand phones' documents.
+//! documents and edits as Doorstep's burst. The clients are spread over several Node processes
+//! (see [`CLIENTS_PER_PROCESS`]).
 
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};

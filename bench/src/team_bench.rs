@@ -200,6 +200,7 @@ pub async fn run(
     doorstep: &Path,
     phones_dir: &Path,
     peer: Option<&Peer>,
+    skipped: Option<&str>,
     quick: bool,
     only: Option<usize>,
 ) -> anyhow::Result<()> {
@@ -213,9 +214,7 @@ pub async fn run(
     println!("every phone has {} from its release to be in sync, or counts as failed\n", secs(DEADLINE));
     match peer {
         Some(p) => println!("automerge-repo peer: {}", p.describe()),
-        None => println!(
-            "automerge-repo peer: skipped (bench/peer/node_modules is missing: run `npm ci` in bench/peer, or scripts/bench)"
-        ),
+        None => println!("automerge-repo peer: skipped ({})", skipped.unwrap_or("not available")),
     }
     let mut rows = Vec::new();
     let mut ratios = Vec::new();

@@ -270,11 +270,7 @@ fn quarantine(
         .collect();
     replica.store_mut().commit(&writes)?;
     replica.rewrite(header)?;
-    session_reset(session, header.id);
+    session.reset(header.id, PeerState::new());
     tracing::warn!(doc = %header.id, changes = writes_bytes.len(), rule = %rejection.rule, "changes refused by the relay moved to quarantine");
     Ok(())
-}
-
-fn session_reset(session: &mut ClientSession, doc: DocumentId) {
-    session.reset(doc, PeerState::new());
 }

@@ -7,7 +7,7 @@ use super::read::{self, SchemaError};
 use super::roster::{collection, entity};
 use crate::id::{DocumentId, HouseholdId, PersonId, RequestId, TaskId};
 use crate::schema::task::{Attempt, Cancellation, RoundInfo, Task};
-use crate::schema::vocabulary::{Outcome, Priority, RoundStatus, TaskKind};
+use crate::schema::vocabulary::{Priority, RoundStatus, TaskKind};
 use crate::time::Timestamp;
 
 /// Key of the tasks map.
@@ -198,9 +198,4 @@ pub(crate) fn put_cancellation(
     tx.put(&obj, "at", c.at.as_millis())?;
     tx.put(&obj, "reason", c.reason.as_str())?;
     Ok(())
-}
-
-/// Whether an outcome string is the delivered outcome (used by conflict queries).
-pub fn is_delivered(outcome: Outcome) -> bool {
-    outcome == Outcome::Delivered
 }

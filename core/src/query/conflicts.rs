@@ -13,6 +13,7 @@ use crate::id::{DocumentId, HouseholdId, PersonId, TaskId};
 use crate::schema::control_status::ControlStatus;
 use crate::schema::task::Attempt;
 use crate::schema::vocabulary::DocKind;
+use crate::schema::vocabulary::Outcome;
 
 /// One thing to review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,7 +67,7 @@ pub fn conflicts(compound: &Compound) -> Vec<Conflict> {
                     deliveries: task
                         .attempts
                         .iter()
-                        .filter(|a| round::is_delivered(a.outcome))
+                        .filter(|a| a.outcome == Outcome::Delivered)
                         .cloned()
                         .collect(),
                 });

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use doorstep_core::sync::MessageLimits;
+
 /// What one request, one document and one token may cost the relay (DESIGN §5, "Bounded").
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -17,6 +19,17 @@ pub struct Limits {
     pub rate_burst: f64,
     /// Longest a request may take, reading its body included; then it is a 408.
     pub request_timeout: Duration,
+    /// What one document's sync message may carry (heads, filters, bloom parameters, changes);
+    /// anything over is rejected before Automerge sees it. See `doorstep_core::sync::MessageLimits`
+    /// for how each cap relates to what an honest phone sends.
+    pub sync_message: MessageLimits,
+    /// Most change entries all the messages of one request may carry together; more is a 413.
+    /// A volunteer's day offline is a few hundred changes; a coordinator's busy week a few
+    /// thousand.
+    pub max_changes_per_request: usize,
+    /// Most change hashes (heads, needs and last-sync hashes) all the messages of one request may
+    /// name together; more is a 413. An honest phone names a few per document.
+    pub max_hashes_per_request: usize,
 }
 
 impl Default for Limits {
@@ -32,6 +45,9 @@ impl Default for Limits {
             rate_per_second: 10.0,
             rate_burst: 40.0,
             request_timeout: Duration::from_secs(30),
+            sync_message: MessageLimits::default(),
+            max_changes_per_request: 50_000,
+            max_hashes_per_request: 65_536,
         }
     }
 }

@@ -183,7 +183,9 @@ impl From<InviteProblem> for AppError {
 impl From<SyncBatchError> for AppError {
     fn from(e: SyncBatchError) -> Self {
         match e {
-            SyncBatchError::TooManyDocuments { .. } => AppError::TooLarge(e.to_string()),
+            SyncBatchError::TooManyDocuments { .. } | SyncBatchError::OverBudget { .. } => {
+                AppError::TooLarge(e.to_string())
+            }
             SyncBatchError::DuplicateDocument(_) => AppError::invalid(e.to_string()),
             SyncBatchError::RefetchLoop(ref l) => AppError::RefetchLoop {
                 retry_after: Duration::from_secs(l.retry_after_secs),

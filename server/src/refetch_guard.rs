@@ -2,13 +2,14 @@
 //! copy: a new phone, a reinstalled app. A client that does it again and again makes the relay
 //! send megabytes for a few bytes of request — an amplification attack, or a broken app. This
 //! guard lets each device ask for the whole of each document a few times per window and refuses
-//! the rest with a 429 that says why.
+//! the rest with a 429 that says why. Whether a message asks for everything is read from its
+//! checked shape (`doorstep_core::sync::MessageShape::asks_for_everything`), never from bytes
+//! Automerge decoded unchecked.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use automerge::sync::Message;
 use doorstep_core::id::DocumentId;
 
 use crate::storage::DeviceId;
@@ -40,11 +41,6 @@ pub struct RefetchLoop {
     pub window_minutes: u64,
     /// When the oldest fetch leaves the window.
     pub retry_after_secs: u64,
-}
-
-/// Whether a decoded sync message asks for everything: no heads and nothing it already has.
-pub fn asks_for_everything(message: &Message) -> bool {
-    message.heads.is_empty() && message.have.iter().all(|h| h.last_sync.is_empty())
 }
 
 impl RefetchGuard {

@@ -76,7 +76,7 @@ impl ClientSession {
             };
             let before = doc.heads();
             let state = self.states.entry(id).or_default();
-            let applied = super::decode(&message)
+            let applied = super::decode(&message, &super::MessageLimits::for_replies())
                 .and_then(|m| super::receive(doc.automerge_mut(), state, m))
                 .and_then(|()| doc.adopt_synced().map_err(|source| SyncError::Document { id, source }));
             match applied {

@@ -6,9 +6,12 @@ use crate::id::DocumentId;
 /// Why a sync step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    /// Bytes that are not a sync message.
+    /// Bytes that are not a sync message, or that Automerge failed on.
     #[error("malformed sync message: {0}")]
     Malformed(String),
+    /// A sync message refused before Automerge saw it: not one Automerge writes, or over a cap.
+    #[error(transparent)]
+    Refused(#[from] super::MessageProblem),
     /// Bytes that are not a batch request or response.
     #[error("malformed sync batch: {0}")]
     MalformedBatch(String),

@@ -6,31 +6,51 @@
 //! [`SyncResponse`] bytes; the replica persists each document's [`PeerState`] between sessions.
 //! A session that fails half-way (a dropped request, a killed app) is harmless: the next one
 //! starts again from the persisted state, and Automerge never applies a change twice.
+//!
+//! Every message is read by [`check_message`] before Automerge sees it (see
+//! `message_check.rs` for why), and the protocol steps that read a peer's heads and bloom
+//! filters run with Automerge's panics contained.
 
 mod client;
 mod error;
+mod message_check;
+mod message_limits;
 mod peer_state;
 mod wire;
 
 pub use client::{ClientSession, DocumentSet, ResponseOutcome};
 pub use error::SyncError;
+pub use message_check::{MessageProblem, MessageShape, check_message};
+pub use message_limits::{BLOOM_BITS_PER_ENTRY, BLOOM_PROBES, MessageLimits};
 pub use peer_state::PeerState;
 pub use wire::{DocMessage, DocumentGrant, Rejection, SyncRequest, SyncResponse, WIRE_VERSION};
 
 use automerge::Automerge;
 use automerge::sync::{Message, SyncDoc};
 
+use crate::validate::contain::contained;
+
 /// The message to send to a peer about `doc`, if there is anything to say.
 pub fn generate(doc: &Automerge, state: &mut PeerState) -> Option<Vec<u8>> {
     doc.generate_sync_message(state.inner_mut()).map(Message::encode)
 }
 
-/// Decodes a peer's sync message, without applying it.
-pub fn decode(bytes: &[u8]) -> Result<Message, SyncError> {
+/// [`generate`] with a panic inside Automerge (on a peer's state Automerge cannot handle)
+/// returned as an error; `state` is then unusable and should be replaced by a fresh one.
+pub fn try_generate(doc: &Automerge, state: &mut PeerState) -> Result<Option<Vec<u8>>, SyncError> {
+    contained("a reply to the peer's sync state", || generate(doc, state)).map_err(SyncError::Malformed)
+}
+
+/// Checks a peer's sync message against `limits` and decodes it, without applying it.
+pub fn decode(bytes: &[u8], limits: &MessageLimits) -> Result<Message, SyncError> {
+    check_message(bytes, limits)?;
     Message::decode(bytes).map_err(|e| SyncError::Malformed(e.to_string()))
 }
 
-/// Applies a peer's decoded message to `doc`.
+/// Applies a peer's decoded message to `doc`. A panic inside Automerge is returned as
+/// [`SyncError::Malformed`]; `state` is then unusable and should be replaced by a fresh one.
 pub fn receive(doc: &mut Automerge, state: &mut PeerState, message: Message) -> Result<(), SyncError> {
-    doc.receive_sync_message(state.inner_mut(), message).map_err(|e| SyncError::Rejected(e.to_string()))
+    contained("a sync message", || doc.receive_sync_message(state.inner_mut(), message))
+        .map_err(SyncError::Malformed)?
+        .map_err(|e| SyncError::Rejected(e.to_string()))
 }

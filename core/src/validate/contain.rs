@@ -7,7 +7,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Runs `f`, turning a panic inside it into an error that says what was being processed.
-pub(super) fn contained<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+pub(crate) fn contained<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         let message = payload
             .downcast_ref::<&str>()

@@ -11,7 +11,7 @@
 
 mod changes;
 mod check;
-mod contain;
+pub(crate) mod contain;
 mod first_change;
 mod rules;
 mod schema;

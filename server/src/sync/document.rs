@@ -12,7 +12,7 @@ use automerge::Automerge;
 use doorstep_core::id::{DocumentId, PersonId};
 use doorstep_core::permission::Rule;
 use doorstep_core::schema::vocabulary::DocKind;
-use doorstep_core::sync::{DocMessage, PeerState, Rejection};
+use doorstep_core::sync::{DocMessage, MessageLimits, PeerState, Rejection};
 use doorstep_core::{Actor, Role};
 
 use super::Caller;
@@ -64,7 +64,7 @@ pub async fn sync_document(
             existing(relay, config, caller, record, role, message.message).await
         }
         Decision::Unknown if access.coordinates_any() => {
-            new_document(relay, caller, access, id, message.message).await
+            new_document(relay, config, caller, access, id, message.message).await
         }
         Decision::Unknown => DocOutcome::rejected(reject(
             id,
@@ -75,8 +75,8 @@ pub async fn sync_document(
     }
 }
 
-async fn read(id: DocumentId, bytes: Vec<u8>) -> Result<Incoming, Rejection> {
-    match tokio::task::spawn_blocking(move || work::read(id, &bytes)).await {
+async fn read(id: DocumentId, bytes: Vec<u8>, limits: MessageLimits) -> Result<Incoming, Rejection> {
+    match tokio::task::spawn_blocking(move || work::read(id, &bytes, &limits)).await {
         Ok(read) => read,
         Err(e) => {
             Err(reject(id, rejection::MALFORMED, None, format!("the sync message could not be read: {e}")))
@@ -115,7 +115,7 @@ async fn existing(
 ) -> DocOutcome {
     let id = record.header.id;
     let size = bytes.len();
-    let incoming = match read(id, bytes).await {
+    let incoming = match read(id, bytes, config.limits.sync_message).await {
         Ok(incoming) => incoming,
         Err(rejection) => return forget_state(caller, rejection),
     };
@@ -282,12 +282,13 @@ fn forget_state(caller: &Caller, rejection: Rejection) -> DocOutcome {
 /// round, which is checked like any change and stored whole.
 async fn new_document(
     relay: &Relay,
+    config: &Config,
     caller: &Caller,
     access: &Access,
     id: DocumentId,
     bytes: Vec<u8>,
 ) -> DocOutcome {
-    let incoming = match read(id, bytes).await {
+    let incoming = match read(id, bytes, config.limits.sync_message).await {
         Ok(incoming) => incoming,
         Err(rejection) => return DocOutcome::rejected(rejection),
     };
@@ -310,9 +311,16 @@ async fn new_document(
         let mut empty = Automerge::new();
         let mut state = PeerState::new();
         let reply = doorstep_core::sync::receive(&mut empty, &mut state, incoming.message)
-            .ok()
-            .and_then(|()| doorstep_core::sync::generate(&empty, &mut state));
-        return DocOutcome { reply, rejection: None, state: None };
+            .and_then(|()| doorstep_core::sync::try_generate(&empty, &mut state));
+        return match reply {
+            Ok(reply) => DocOutcome { reply, rejection: None, state: None },
+            Err(e) => DocOutcome::rejected(reject(
+                id,
+                rejection::MALFORMED,
+                None,
+                format!("the sync message for document {id} was refused: {e}"),
+            )),
+        };
     }
     let owners = match owners(relay, &incoming).await {
         Ok(owners) => owners,

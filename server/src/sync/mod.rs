@@ -8,16 +8,16 @@
 
 mod document;
 pub mod rejection;
-mod work;
+pub mod work;
 
 use std::collections::BTreeSet;
 
 use doorstep_core::id::{DocumentId, PersonId};
-use doorstep_core::sync::{DocMessage, SyncRequest, SyncResponse, WIRE_VERSION};
+use doorstep_core::sync::{DocMessage, MessageShape, SyncRequest, SyncResponse, WIRE_VERSION, check_message};
 
 use crate::access::Access;
 use crate::clock;
-use crate::config::Config;
+use crate::config::{Config, Limits};
 use crate::metrics::Metrics;
 use crate::relay::Relay;
 use crate::storage::{DeviceId, StorageError};
@@ -40,6 +40,18 @@ pub enum SyncBatchError {
     )]
     TooManyDocuments {
         /// How many were sent.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The messages together carry more than one request may.
+    #[error(
+        "the request's messages carry {count} {what} together; at most {limit} are accepted in one request, so sync fewer documents at a time"
+    )]
+    OverBudget {
+        /// What was counted.
+        what: &'static str,
+        /// How many the request carries.
         count: usize,
         /// The limit.
         limit: usize,
@@ -71,13 +83,20 @@ pub async fn sync_batch(
     if let Some(dup) = request.messages.iter().find(|m| !seen.insert(m.doc)) {
         return Err(SyncBatchError::DuplicateDocument(dup.doc));
     }
+    // Every message is read once here, without Automerge, to budget the request as a whole. A
+    // message that fails its own check is rejected for its document alone, later, by
+    // `work::read`; the others still sync.
+    let shapes: Vec<Option<MessageShape>> = request
+        .messages
+        .iter()
+        .map(|m| check_message(&m.message, &config.limits.sync_message).ok())
+        .collect();
+    check_request_budget(&config.limits, &shapes)?;
     // Asking for the whole of a document is cheap to send and dear to answer; a device may do
     // it only a few times per document and window (see `refetch_guard`).
     let now = std::time::Instant::now();
-    for m in &request.messages {
-        if doorstep_core::sync::decode(&m.message)
-            .is_ok_and(|d| crate::refetch_guard::asks_for_everything(&d))
-        {
+    for (m, shape) in request.messages.iter().zip(&shapes) {
+        if shape.is_some_and(|s| s.asks_for_everything()) {
             relay.refetch_guard().check(caller.device, m.doc, now)?;
         }
     }
@@ -112,4 +131,27 @@ pub async fn sync_batch(
     // Again, not the start-of-request view: this request may have created or closed a round.
     response.documents = Access::load(relay.storage(), caller.person).await?.grants();
     Ok(response)
+}
+
+/// Refuses a request whose messages together carry more changes or hashes than one request may.
+fn check_request_budget(limits: &Limits, shapes: &[Option<MessageShape>]) -> Result<(), SyncBatchError> {
+    let shapes = shapes.iter().flatten();
+    let changes: usize = shapes.clone().map(|s| s.changes).fold(0, usize::saturating_add);
+    if changes > limits.max_changes_per_request {
+        return Err(SyncBatchError::OverBudget {
+            what: "change entries",
+            count: changes,
+            limit: limits.max_changes_per_request,
+        });
+    }
+    let hashes: usize =
+        shapes.map(|s| s.heads.saturating_add(s.need).saturating_add(s.last_sync)).fold(0, usize::saturating_add);
+    if hashes > limits.max_hashes_per_request {
+        return Err(SyncBatchError::OverBudget {
+            what: "change hashes (heads, needs and last-sync hashes)",
+            count: hashes,
+            limit: limits.max_hashes_per_request,
+        });
+    }
+    Ok(())
 }

@@ -6,7 +6,7 @@
 
 use automerge::ChangeHash;
 use doorstep_core::id::DocumentId;
-use doorstep_core::sync::Rejection;
+use doorstep_core::sync::{Rejection, SyncError};
 use doorstep_core::validate::Violation;
 
 /// The changes break the document schema (a bad enum value, a missing field).
@@ -37,4 +37,15 @@ pub fn reject(
 /// The rejection for a verdict of the validator (whose codes are the ones above).
 pub fn from_violation(doc: DocumentId, violation: Violation) -> Rejection {
     violation.in_document(doc).rejection()
+}
+
+/// The rejection for a document message that could not be decoded: `too_large` when it is over a
+/// cap (the reason names the cap and the value), `malformed` otherwise. Both are permanent: the
+/// same bytes will be refused again.
+pub fn undecodable(doc: DocumentId, error: &SyncError) -> Rejection {
+    let rule = match error {
+        SyncError::Refused(problem) if problem.is_over_limit() => TOO_LARGE,
+        _ => MALFORMED,
+    };
+    reject(doc, rule, None, format!("the sync message for document {doc} was refused: {error}"))
 }

@@ -12,7 +12,7 @@ use automerge::{Automerge, Change, ReadDoc};
 use doorstep_core::document::Header;
 use doorstep_core::id::{DocumentId, PersonId};
 use doorstep_core::permission::Rule;
-use doorstep_core::sync::{self as core_sync, PeerState, Rejection};
+use doorstep_core::sync::{self as core_sync, MessageLimits, PeerState, Rejection};
 use doorstep_core::{Actor, validate};
 
 use super::rejection::{self, reject};
@@ -28,16 +28,9 @@ pub struct Incoming {
     pub actors: BTreeSet<String>,
 }
 
-/// Decodes a document message.
-pub fn read(doc: DocumentId, bytes: &[u8]) -> Result<Incoming, Rejection> {
-    let message = core_sync::decode(bytes).map_err(|e| {
-        reject(
-            doc,
-            rejection::MALFORMED,
-            None,
-            format!("the sync message for document {doc} does not decode: {e}"),
-        )
-    })?;
+/// Checks a document message against `limits` and decodes it.
+pub fn read(doc: DocumentId, bytes: &[u8], limits: &MessageLimits) -> Result<Incoming, Rejection> {
+    let message = core_sync::decode(bytes, limits).map_err(|e| rejection::undecodable(doc, &e))?;
     let changes = validate::changes_in(&message).map_err(|v| rejection::from_violation(doc, v))?;
     let actors = changes.iter().map(|c| c.actor_id().to_hex_string()).collect();
     Ok(Incoming { message, changes, actors })
@@ -121,13 +114,24 @@ pub fn apply(
         return Err(refused(doc, rejection::from_violation(header.id, violation), message));
     }
     let chunk = if doc.get_heads() == before { Vec::new() } else { doc.save_after(&before) };
-    if let Err(e) = core_sync::receive(doc, &mut state, message) {
-        // Only the message's heads and bloom filter are left to read; a failure here means the
-        // phone sent garbage in them. The changes already applied are valid and will be stored.
-        tracing::warn!(doc = %header.id, error = %e, "sync message state not applied; starting afresh");
-        state = PeerState::new();
-    }
-    let reply = core_sync::generate(doc, &mut state);
+    // Only the message's heads, needs and bloom filter are left to read; `read` checked them, so
+    // a failure here (Automerge's panics are contained) means a shape the check does not know.
+    let protocol = core_sync::receive(doc, &mut state, message)
+        .and_then(|()| core_sync::try_generate(doc, &mut state));
+    let reply = match protocol {
+        Ok(reply) => reply,
+        Err(e) if chunk.is_empty() && bindings.is_empty() => {
+            // Nothing was accepted, so this is a plain refusal of a message the relay cannot answer.
+            let reason = format!("the sync message for document {} was refused: {e}", header.id);
+            return Err(Refused { rejection: reject(header.id, rejection::MALFORMED, None, reason), reply: None });
+        }
+        Err(e) => {
+            // The changes already applied are valid and will be stored; answer from a fresh state.
+            tracing::warn!(doc = %header.id, error = %e, "sync message state not applied; starting afresh");
+            state = PeerState::new();
+            core_sync::try_generate(doc, &mut state).ok().flatten()
+        }
+    };
     Ok(Accepted { chunk, bindings: bindings.into_iter().collect(), reply, state })
 }
 
@@ -135,7 +139,9 @@ pub fn apply(
 /// changes were stripped, so `doc` does not change), and a reply generated from there.
 fn refused(doc: &mut Automerge, rejection: Rejection, message: Message) -> Refused {
     let mut fresh = PeerState::new();
-    let reply =
-        core_sync::receive(doc, &mut fresh, message).ok().and_then(|()| core_sync::generate(doc, &mut fresh));
+    let reply = core_sync::receive(doc, &mut fresh, message)
+        .and_then(|()| core_sync::try_generate(doc, &mut fresh))
+        .ok()
+        .flatten();
     Refused { rejection, reply }
 }

@@ -74,21 +74,17 @@ pub fn seed() -> &'static Seed {
 }
 
 fn build_seed() -> Seed {
-    let mut counter = 0u128;
-    let mut entropy = move || {
-        counter += 1;
-        0x5eed_0000_0000_0000_0000_0000_0000_0000 | counter
-    };
+    let mut entropy = Counter(0);
     let mut clock = 1_795_392_000_000i64;
-    let mut env = |entropy: &mut dyn FnMut() -> u128, clock: &mut i64| {
-        *clock += 1000;
-        Env::new(Timestamp::from_millis(*clock), entropy)
+    let mut tick = move || {
+        clock += 1000;
+        Timestamp::from_millis(clock)
     };
     let admin = Actor { person: person(1), role: Role::Admin };
     let coordinator = Actor { person: person(2), role: Role::Coordinator };
     let volunteer = Actor { person: person(5), role: Role::Volunteer };
     let relay_device = ActorId::from([0xD0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-    let mut compound = Compound::create(&mut env(&mut entropy, &mut clock), &admin, relay_device.clone(), "幸福里社区")
+    let mut compound = Compound::create(&mut Env::new(tick(), &mut entropy), &admin, relay_device.clone(), "幸福里社区")
         .expect("the admin creates the compound");
     for flat in ["101", "201", "301", "102"] {
         let draft = doorstep_core::schema::household::HouseholdDraft {
@@ -110,7 +106,7 @@ fn build_seed() -> Seed {
             notes: String::new(),
         };
         compound
-            .apply(&mut env(&mut entropy, &mut clock), &coordinator, &Operation::AddHousehold { draft })
+            .apply(&mut Env::new(tick(), &mut entropy), &coordinator, &Operation::AddHousehold { draft })
             .expect("the coordinator adds a household");
     }
     let round_op = Operation::CreateRound {
@@ -121,15 +117,15 @@ fn build_seed() -> Seed {
         items: "蔬菜包".into(),
         priority: Priority::Normal,
     };
-    let round_id = compound.apply(&mut env(&mut entropy, &mut clock), &coordinator, &round_op).expect("a round").created[0];
+    let round_id = compound.apply(&mut Env::new(tick(), &mut entropy), &coordinator, &round_op).expect("a round").created[0];
     let tasks = compound.tasks();
     let first = tasks[0].id;
     compound
-        .apply(&mut env(&mut entropy, &mut clock), &coordinator, &Operation::ClaimTask { round: round_id, task: first })
+        .apply(&mut Env::new(tick(), &mut entropy), &coordinator, &Operation::ClaimTask { round: round_id, task: first })
         .expect("claimed");
     compound
         .apply(
-            &mut env(&mut entropy, &mut clock),
+            &mut Env::new(tick(), &mut entropy),
             &coordinator,
             &Operation::RecordAttempt { round: round_id, task: first, outcome: Outcome::Delivered, note: "放门口".into() },
         )
@@ -141,11 +137,11 @@ fn build_seed() -> Seed {
     }
     let second = tasks[1].id;
     phone
-        .apply(&mut env(&mut entropy, &mut clock), &volunteer, &Operation::ClaimTask { round: round_id, task: second })
+        .apply(&mut Env::new(tick(), &mut entropy), &volunteer, &Operation::ClaimTask { round: round_id, task: second })
         .expect("the volunteer claims a task");
     phone
         .apply(
-            &mut env(&mut entropy, &mut clock),
+            &mut Env::new(tick(), &mut entropy),
             &volunteer,
             &Operation::RecordAttempt {
                 round: round_id,
@@ -166,6 +162,16 @@ fn build_seed() -> Seed {
         roster: (*roster.header(), roster.automerge().clone()),
         owners,
         phone,
+    }
+}
+
+/// Deterministic IDs for the seeded documents.
+struct Counter(u128);
+
+impl doorstep_core::Entropy for Counter {
+    fn next_u128(&mut self) -> u128 {
+        self.0 += 1;
+        0x5eed_0000_0000_0000_0000_0000_0000_0000 | self.0
     }
 }
 

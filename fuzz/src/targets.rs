@@ -13,6 +13,7 @@ use doorstep_core::id::PersonId;
 use doorstep_core::schema::vocabulary::{Outcome, Priority, TaskKind};
 use doorstep_core::sync::{self, MessageLimits, PeerState, SyncRequest};
 use doorstep_core::{Actor, Compound, Env, Operation, Role, Selection, Timestamp, validate};
+use doorstep_server::sync::budget::WorkBudget;
 use doorstep_server::sync::work;
 
 /// Target `sync_request`: a request body as the relay reads it (CBOR, wire version), then each
@@ -187,10 +188,11 @@ pub fn relay_document(data: &[u8]) {
     let (header, relay_doc) = if selector & 1 == 0 { &seed.round } else { &seed.roster };
     let role = [Role::Volunteer, Role::Coordinator, Role::Medic, Role::Admin][usize::from((selector >> 1) & 3)];
     let author = Actor { person: person(5), role };
-    let Ok(incoming) = work::read(header.id, bytes, &MessageLimits::default()) else { return };
+    let budget = WorkBudget::unlimited();
+    let Ok(incoming) = work::read(header.id, bytes, &MessageLimits::default(), &budget) else { return };
     let mut doc = relay_doc.clone();
     let before = doc.get_heads();
-    match work::apply(&mut doc, header, &author, incoming, &seed.owners, PeerState::new()) {
+    match work::apply(&mut doc, header, &author, incoming, &seed.owners, PeerState::new(), &budget) {
         Ok(accepted) => {
             if accepted.chunk.is_empty() {
                 assert_eq!(doc.get_heads(), before, "nothing new, yet the document moved");

@@ -30,6 +30,11 @@ pub struct Limits {
     /// Most change hashes (heads, needs and last-sync hashes) all the messages of one request may
     /// name together; more is a 413. An honest phone names a few per document.
     pub max_hashes_per_request: usize,
+    /// Longest one document's sync work (decoding, checking, applying, answering) may run; then
+    /// it stops before its next step and the message is rejected `over_budget`. It also bounds
+    /// how long a message holds its document's lock, so how long other phones on the same
+    /// document can be made to wait.
+    pub document_work: Duration,
 }
 
 impl Default for Limits {
@@ -48,6 +53,7 @@ impl Default for Limits {
             sync_message: MessageLimits::default(),
             max_changes_per_request: 50_000,
             max_hashes_per_request: 65_536,
+            document_work: Duration::from_secs(5),
         }
     }
 }

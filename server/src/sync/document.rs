@@ -17,6 +17,7 @@ use doorstep_core::{Actor, Role};
 
 use super::Caller;
 use super::rejection::{self, reject};
+use super::budget::WorkBudget;
 use super::work::{self, Incoming};
 use crate::access::{Access, Decision};
 use crate::cache::{CachedDoc, is_open};
@@ -51,6 +52,9 @@ pub async fn sync_document(
     message: DocMessage,
 ) -> DocOutcome {
     let id = message.doc;
+    // Dropped with this future (the request timed out or the client left): the blocking work
+    // then stops before its next step.
+    let (budget, _cancel_on_drop) = WorkBudget::start(config.limits.document_work);
     let decision = match access.decide(id) {
         Some(decision) => decision,
         None => match relay.storage().document(id).await {
@@ -61,10 +65,10 @@ pub async fn sync_document(
     match decision {
         Decision::Forbidden { rule, reason } => DocOutcome::rejected(reject(id, rule, None, reason)),
         Decision::Allowed { record, role } => {
-            existing(relay, config, caller, record, role, message.message).await
+            existing(relay, config, caller, record, role, message.message, &budget).await
         }
         Decision::Unknown if access.coordinates_any() => {
-            new_document(relay, config, caller, access, id, message.message).await
+            new_document(relay, config, caller, access, id, message.message, &budget).await
         }
         Decision::Unknown => DocOutcome::rejected(reject(
             id,
@@ -75,8 +79,14 @@ pub async fn sync_document(
     }
 }
 
-async fn read(id: DocumentId, bytes: Vec<u8>, limits: MessageLimits) -> Result<Incoming, Rejection> {
-    match tokio::task::spawn_blocking(move || work::read(id, &bytes, &limits)).await {
+async fn read(
+    id: DocumentId,
+    bytes: Vec<u8>,
+    limits: MessageLimits,
+    budget: &WorkBudget,
+) -> Result<Incoming, Rejection> {
+    let budget = budget.clone();
+    match tokio::task::spawn_blocking(move || work::read(id, &bytes, &limits, &budget)).await {
         Ok(read) => read,
         Err(e) => {
             Err(reject(id, rejection::MALFORMED, None, format!("the sync message could not be read: {e}")))
@@ -93,6 +103,25 @@ async fn owners(relay: &Relay, incoming: &Incoming) -> Result<HashMap<String, Pe
         }
     }
     Ok(owners)
+}
+
+/// The document's lock, if it comes free within the budget: a message whose document is held
+/// longer by others' work waits no longer than its own work could take.
+async fn lock_within(
+    relay: &Relay,
+    id: DocumentId,
+    budget: &WorkBudget,
+) -> Option<tokio::sync::OwnedMutexGuard<crate::cache::Slot>> {
+    tokio::time::timeout(budget.remaining(), relay.cache().lock(id)).await.ok()
+}
+
+fn busy(id: DocumentId) -> DocOutcome {
+    DocOutcome::rejected(reject(
+        id,
+        rejection::UNAVAILABLE,
+        None,
+        "the document was busy with other phones' work for longer than one sync may wait; nothing was accepted, sync again",
+    ))
 }
 
 fn unavailable(id: DocumentId, error: &dyn std::fmt::Display) -> DocOutcome {
@@ -112,10 +141,11 @@ async fn existing(
     record: DocumentRecord,
     role: Role,
     bytes: Vec<u8>,
+    budget: &WorkBudget,
 ) -> DocOutcome {
     let id = record.header.id;
     let size = bytes.len();
-    let incoming = match read(id, bytes, config.limits.sync_message).await {
+    let incoming = match read(id, bytes, config.limits.sync_message, budget).await {
         Ok(incoming) => incoming,
         Err(rejection) => return forget_state(caller, rejection),
     };
@@ -129,7 +159,7 @@ async fn existing(
     };
     let state = stored_state.as_deref().and_then(|b| PeerState::decode(b).ok()).unwrap_or_default();
 
-    let mut slot = relay.cache().lock(id).await;
+    let Some(mut slot) = lock_within(relay, id, budget).await else { return busy(id) };
     match slot.fresh(relay.storage()).await {
         Ok(Some(cached)) => {
             if cached.stored_bytes.saturating_add(size) > config.limits.max_document_bytes {
@@ -161,8 +191,9 @@ async fn existing(
     let Some(mut cached) = slot.take() else { return unavailable(id, &"document vanished from its slot") };
     let author = Actor { person: caller.person, role };
     let header = record.header;
+    let work_budget = budget.clone();
     let worked = tokio::task::spawn_blocking(move || {
-        let result = work::apply(&mut cached.doc, &header, &author, incoming, &owners, state);
+        let result = work::apply(&mut cached.doc, &header, &author, incoming, &owners, state, &work_budget);
         (cached, result)
     })
     .await;
@@ -287,12 +318,13 @@ async fn new_document(
     access: &Access,
     id: DocumentId,
     bytes: Vec<u8>,
+    budget: &WorkBudget,
 ) -> DocOutcome {
-    let incoming = match read(id, bytes, config.limits.sync_message).await {
+    let incoming = match read(id, bytes, config.limits.sync_message, budget).await {
         Ok(incoming) => incoming,
         Err(rejection) => return DocOutcome::rejected(rejection),
     };
-    let mut slot = relay.cache().lock(id).await;
+    let Some(mut slot) = lock_within(relay, id, budget).await else { return busy(id) };
     match slot.fresh(relay.storage()).await {
         Ok(None) => {}
         Ok(Some(_)) => {
@@ -352,9 +384,10 @@ async fn new_document(
     }
     let author = Actor { person: caller.person, role };
     let actor = relay.actor().clone();
+    let work_budget = budget.clone();
     let worked = tokio::task::spawn_blocking(move || {
         let mut doc = Automerge::new().with_actor(actor);
-        let result = work::apply(&mut doc, &header, &author, incoming, &owners, PeerState::new());
+        let result = work::apply(&mut doc, &header, &author, incoming, &owners, PeerState::new(), &work_budget);
         let snapshot = result.as_ref().ok().map(|_| doc.save());
         (doc, snapshot, result)
     })

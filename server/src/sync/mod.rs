@@ -6,6 +6,7 @@
 //! harmless: changes the relay has already are filtered out before anything is checked, and
 //! Automerge never applies a change twice.
 
+pub mod budget;
 mod document;
 pub mod rejection;
 pub mod work;

@@ -21,6 +21,8 @@ pub const UNKNOWN_DOCUMENT: &str = "unknown_document";
 pub const TOO_LARGE: &str = "too_large";
 /// The changes depend on changes neither side has.
 pub const MISSING_DEPENDENCIES: &str = "missing_dependencies";
+/// Syncing the document took more work than one document's sync may (see `sync::budget`).
+pub const OVER_BUDGET: &str = "over_budget";
 /// The relay could not store the changes; nothing was accepted, and a retry may succeed.
 pub const UNAVAILABLE: &str = "unavailable";
 
@@ -48,4 +50,9 @@ pub fn undecodable(doc: DocumentId, error: &SyncError) -> Rejection {
         _ => MALFORMED,
     };
     reject(doc, rule, None, format!("the sync message for document {doc} was refused: {error}"))
+}
+
+/// The rejection for work stopped by its budget.
+pub fn over_budget(doc: DocumentId, stopped: &super::budget::OverBudget) -> Rejection {
+    reject(doc, OVER_BUDGET, None, format!("document {doc}: {stopped}"))
 }

@@ -15,6 +15,7 @@ use doorstep_core::permission::Rule;
 use doorstep_core::sync::{self as core_sync, MessageLimits, PeerState, Rejection};
 use doorstep_core::{Actor, validate};
 
+use super::budget::WorkBudget;
 use super::rejection::{self, reject};
 
 /// A decoded message and the changes it carries.
@@ -28,9 +29,16 @@ pub struct Incoming {
     pub actors: BTreeSet<String>,
 }
 
-/// Checks a document message against `limits` and decodes it.
-pub fn read(doc: DocumentId, bytes: &[u8], limits: &MessageLimits) -> Result<Incoming, Rejection> {
+/// Checks a document message against `limits` and decodes it, within `budget`.
+pub fn read(
+    doc: DocumentId,
+    bytes: &[u8],
+    limits: &MessageLimits,
+    budget: &WorkBudget,
+) -> Result<Incoming, Rejection> {
+    budget.check("decoding the message").map_err(|e| rejection::over_budget(doc, &e))?;
     let message = core_sync::decode(bytes, limits).map_err(|e| rejection::undecodable(doc, &e))?;
+    budget.check("reading its changes").map_err(|e| rejection::over_budget(doc, &e))?;
     let changes = validate::changes_in(&message).map_err(|v| rejection::from_violation(doc, v))?;
     let actors = changes.iter().map(|c| c.actor_id().to_hex_string()).collect();
     Ok(Incoming { message, changes, actors })
@@ -64,7 +72,8 @@ pub struct Refused {
 }
 
 /// Checks the new changes of `incoming` (the ones `doc` lacks), binds their actors, applies
-/// them, and answers.
+/// them, and answers. The budget is checked before the changes are checked; once they are
+/// applied the work runs to its end, so what `doc` holds is always what is answered.
 pub fn apply(
     doc: &mut Automerge,
     header: &Header,
@@ -72,6 +81,7 @@ pub fn apply(
     incoming: Incoming,
     owners: &HashMap<String, PersonId>,
     mut state: PeerState,
+    budget: &WorkBudget,
 ) -> Result<Accepted, Refused> {
     let Incoming { mut message, changes, .. } = incoming;
     // Whatever happens, the message's changes are never handed to Automerge's receive: it would
@@ -108,6 +118,9 @@ pub fn apply(
     }
 
     let before = doc.get_heads();
+    if let Err(stopped) = budget.check("checking its changes") {
+        return Err(Refused { rejection: rejection::over_budget(header.id, &stopped), reply: None });
+    }
     if !new.is_empty()
         && let Err(violation) = validate::check_and_apply(doc, header, author, new)
     {

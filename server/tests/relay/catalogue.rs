@@ -454,11 +454,8 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
         case("a document ID as a number", body(cbor_request(&cbor_uint(1), &cbor_one_message(&cbor_uint(7), &cbor_bytes(&[0x42])))), status(bad, "malformed")),
         case("a message as text", body(cbor_request(&cbor_uint(1), &cbor_one_message(&nil, &cbor_string("B"))))  , status(bad, "malformed")),
         case("the same document twice", Send::Duplicate, status(bad, "invalid")),
-        case(
-            "a 9 MiB body",
-            body(vec![0u8; 9 * 1024 * 1024]),
-            status(StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-        ),
+        // A body over the limit (413) is in `bad_input`: the relay answers before reading it and
+        // closes the connection, which would race this client's next request on it.
         case(
             "JSON content type",
             Send::Body { who: Who::Volunteer, content_type: Some("application/json"), body: valid_request.clone() },

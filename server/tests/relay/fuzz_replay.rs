@@ -84,7 +84,8 @@ fn the_seeded_documents_accept_the_phones_honest_messages() {
     assert!(with_changes >= 1, "at least one honest message carries the volunteer's changes");
     for (is_roster, message) in &messages {
         let (header, doc) = if *is_roster { &seed.roster } else { &seed.round };
-        let incoming = doorstep_server::sync::work::read(header.id, message, &Default::default()).unwrap();
+        let budget = doorstep_server::sync::budget::WorkBudget::unlimited();
+        let incoming = doorstep_server::sync::work::read(header.id, message, &Default::default(), &budget).unwrap();
         let author = doorstep_core::Actor { person: targets::person(5), role: doorstep_core::Role::Volunteer };
         let mut doc = doc.clone();
         let applied = doorstep_server::sync::work::apply(
@@ -94,6 +95,7 @@ fn the_seeded_documents_accept_the_phones_honest_messages() {
             incoming,
             &seed.owners,
             doorstep_core::sync::PeerState::new(),
+            &budget,
         );
         assert!(applied.is_ok(), "{:?}", applied.err().map(|r| r.rejection));
     }

@@ -11,3 +11,6 @@ pub const PEOPLE: u32 = 100;
 pub const TASKS_PER_ROUND: usize = 20_000;
 /// Largest single Automerge change the relay accepts, in bytes (uncompressed).
 pub const CHANGE_BYTES: usize = 1024 * 1024;
+/// Most bytes the compressed columns of one document chunk in a sync message may inflate to
+/// (a whole-document message; the 1,040-household sample roster inflates to a few megabytes).
+pub const DOCUMENT_INFLATED_BYTES: usize = 64 * 1024 * 1024;

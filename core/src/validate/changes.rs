@@ -14,6 +14,7 @@ use automerge::sync::Message;
 use automerge::{Automerge, Change, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
 
 use super::contain::contained;
+use super::inflate::check_inflated;
 use super::violation::{Violation, ViolationKind};
 use crate::id::DocumentId;
 
@@ -39,6 +40,8 @@ pub fn changes_in(message: &Message) -> Result<Vec<Change>, Violation> {
             split(bytes).map_err(|e| malformed(entry, e))?.into_iter().enumerate()
         {
             let at = |problem: String| malformed(entry, format!("its chunk {position} {problem}"));
+            // Before Automerge inflates anything: a DEFLATE bomb is refused here.
+            check_inflated(kind, chunk).map_err(at)?;
             match kind {
                 CHANGE | COMPRESSED_CHANGE => {
                     let change = contained("a change chunk", || Change::try_from(chunk)).map_err(at)?;

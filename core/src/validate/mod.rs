@@ -13,6 +13,7 @@ mod changes;
 mod check;
 pub(crate) mod contain;
 mod first_change;
+mod inflate;
 mod rules;
 mod schema;
 mod touched;

@@ -170,6 +170,17 @@ fn chunk(kind: u8, body: &[u8], checksum: [u8; 4]) -> Vec<u8> {
     out
 }
 
+/// DEFLATE of `megabytes` MiB of zeros (about a thousandth of that in size).
+fn deflate_bomb(megabytes: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..megabytes {
+        encoder.write_all(&zeros).unwrap();
+    }
+    encoder.finish().unwrap()
+}
+
 /// Every case, given the round's heads on the relay (so probing messages have something to
 /// probe) and a real change the volunteer's phone made.
 fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
@@ -353,6 +364,23 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
             "a document chunk of garbage",
             msg(Target::Round, Raw { kind: 0x43, heads: h.clone(), changes: vec![chunk(0, &[0x11u8; 64], [0, 0, 0, 0])], ..Raw::default() }.encode()),
             malformed(&["not an Automerge document"]),
+        ),
+        case(
+            "a compressed change inflating to 16 MiB (DEFLATE bomb)",
+            msg(Target::Round, Raw { heads: h.clone(), changes: vec![chunk(2, &deflate_bomb(16), [0, 0, 0, 0])], ..Raw::default() }.encode()),
+            malformed(&["inflates to more than 1048576 bytes"]),
+        ),
+        case(
+            "a whole document whose compressed column inflates to 80 MiB",
+            msg(Target::Round, {
+                let column = deflate_bomb(80);
+                let mut body = vec![0, 0, 1, 0x18];
+                leb(&mut body, column.len() as u64);
+                body.push(0);
+                body.extend(&column);
+                Raw { kind: 0x43, heads: h.clone(), changes: vec![chunk(0, &body, [0, 0, 0, 0])], ..Raw::default() }.encode()
+            }),
+            malformed(&["inflate to more than 67108864 bytes"]),
         ),
         case(
             "a change bundle",

@@ -12,6 +12,7 @@ mod catalogue;
 mod fuzz_replay;
 mod harness;
 mod poison;
+mod poison_cost;
 mod restart;
 mod rules;
 mod sync_flow;

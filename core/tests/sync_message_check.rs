@@ -234,7 +234,8 @@ fn counts_lengths_and_framing_outside_automerges_shapes_are_refused() {
         "trailing bytes",
     );
     // Huge counts in every length field, with nothing behind them.
-    for (at, field) in [(1, "heads"), (2, "needed hashes"), (3, "have entries (bloom filters)"), (4, "change entries")]
+    for (at, field) in
+        [(1, "heads"), (2, "needed hashes"), (3, "have entries (bloom filters)"), (4, "change entries")]
     {
         let mut bytes = Raw { flags: None, ..Raw::new() }.encode();
         bytes.truncate(at);
@@ -248,7 +249,10 @@ fn counts_lengths_and_framing_outside_automerges_shapes_are_refused() {
     // A count that fits its cap but not the bytes.
     let mut bytes = vec![0x42, 0x03];
     bytes.extend([1u8; 40]);
-    assert!(matches!(check_message(&bytes, &limits()), Err(MessageProblem::Truncated { field: "heads", .. })));
+    assert!(matches!(
+        check_message(&bytes, &limits()),
+        Err(MessageProblem::Truncated { field: "heads", .. })
+    ));
     // Numbers Automerge's own reader refuses: overlong, and more than 64 bits.
     assert!(matches!(
         check_message(&[0x42, 0x80, 0x00], &limits()),

@@ -85,8 +85,9 @@ fn build_seed() -> Seed {
     let coordinator = Actor { person: person(2), role: Role::Coordinator };
     let volunteer = Actor { person: person(5), role: Role::Volunteer };
     let relay_device = ActorId::from([0xD0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-    let mut compound = Compound::create(&mut Env::new(tick(), &mut entropy), &admin, relay_device.clone(), "幸福里社区")
-        .expect("the admin creates the compound");
+    let mut compound =
+        Compound::create(&mut Env::new(tick(), &mut entropy), &admin, relay_device.clone(), "幸福里社区")
+            .expect("the admin creates the compound");
     for flat in ["101", "201", "301", "102"] {
         let draft = doorstep_core::schema::household::HouseholdDraft {
             address: doorstep_core::schema::address::Address {
@@ -118,17 +119,29 @@ fn build_seed() -> Seed {
         items: "蔬菜包".into(),
         priority: Priority::Normal,
     };
-    let round_id = compound.apply(&mut Env::new(tick(), &mut entropy), &coordinator, &round_op).expect("a round").created[0];
+    let round_id = compound
+        .apply(&mut Env::new(tick(), &mut entropy), &coordinator, &round_op)
+        .expect("a round")
+        .created[0];
     let tasks = compound.tasks();
     let first = tasks[0].id;
     compound
-        .apply(&mut Env::new(tick(), &mut entropy), &coordinator, &Operation::ClaimTask { round: round_id, task: first })
+        .apply(
+            &mut Env::new(tick(), &mut entropy),
+            &coordinator,
+            &Operation::ClaimTask { round: round_id, task: first },
+        )
         .expect("claimed");
     compound
         .apply(
             &mut Env::new(tick(), &mut entropy),
             &coordinator,
-            &Operation::RecordAttempt { round: round_id, task: first, outcome: Outcome::Delivered, note: "放门口".into() },
+            &Operation::RecordAttempt {
+                round: round_id,
+                task: first,
+                outcome: Outcome::Delivered,
+                note: "放门口".into(),
+            },
         )
         .expect("delivered");
     let phone_device = ActorId::from([0xD0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
@@ -138,7 +151,11 @@ fn build_seed() -> Seed {
     }
     let second = tasks[1].id;
     phone
-        .apply(&mut Env::new(tick(), &mut entropy), &volunteer, &Operation::ClaimTask { round: round_id, task: second })
+        .apply(
+            &mut Env::new(tick(), &mut entropy),
+            &volunteer,
+            &Operation::ClaimTask { round: round_id, task: second },
+        )
         .expect("the volunteer claims a task");
     phone
         .apply(
@@ -186,7 +203,8 @@ pub fn relay_document(data: &[u8]) {
     let Some((&selector, bytes)) = data.split_first() else { return };
     let seed = seed();
     let (header, relay_doc) = if selector & 1 == 0 { &seed.round } else { &seed.roster };
-    let role = [Role::Volunteer, Role::Coordinator, Role::Medic, Role::Admin][usize::from((selector >> 1) & 3)];
+    let role =
+        [Role::Volunteer, Role::Coordinator, Role::Medic, Role::Admin][usize::from((selector >> 1) & 3)];
     let author = Actor { person: person(5), role };
     let budget = WorkBudget::unlimited();
     let Ok(incoming) = work::read(header.id, bytes, &MessageLimits::default(), &budget) else { return };
@@ -199,7 +217,12 @@ pub fn relay_document(data: &[u8]) {
             }
         }
         Err(refused) => {
-            assert_eq!(doc.get_heads(), before, "a refused message changed the document: {}", refused.rejection.reason);
+            assert_eq!(
+                doc.get_heads(),
+                before,
+                "a refused message changed the document: {}",
+                refused.rejection.reason
+            );
         }
     }
 }

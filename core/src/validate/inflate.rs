@@ -164,7 +164,8 @@ mod tests {
     fn a_compressed_change_that_inflates_past_the_change_limit_is_refused_without_inflating_it_all() {
         let bomb = deflate(&vec![0u8; 8 * limits::CHANGE_BYTES]);
         assert!(bomb.len() < 100 * 1024, "{} bytes", bomb.len());
-        let refused = check_inflated(COMPRESSED_CHANGE, &chunk(COMPRESSED_CHANGE, &bomb)).expect_err("a bomb");
+        let refused =
+            check_inflated(COMPRESSED_CHANGE, &chunk(COMPRESSED_CHANGE, &bomb)).expect_err("a bomb");
         assert!(refused.contains("1048576"), "{refused}");
         let small = deflate(&[7u8; 1000]);
         assert!(check_inflated(COMPRESSED_CHANGE, &chunk(COMPRESSED_CHANGE, &small)).is_ok());

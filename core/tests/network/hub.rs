@@ -108,7 +108,8 @@ impl Hub {
                 Some(bytes) => PeerState::decode(bytes).expect("the hub's stored state decodes"),
                 None => PeerState::new(),
             };
-            let message = decode(&message, &doorstep_core::sync::MessageLimits::default()).expect("a phone's sync message decodes");
+            let message = decode(&message, &doorstep_core::sync::MessageLimits::default())
+                .expect("a phone's sync message decodes");
             let reply = match self.compound.document_mut(doc) {
                 Some(d) => {
                     receive(d.automerge_mut(), &mut state, message)

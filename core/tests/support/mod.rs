@@ -387,12 +387,14 @@ pub fn sync_pair(a: &mut Compound, b: &mut Compound) {
             let to_b = generate(da.automerge(), &mut state_a);
             let db = b.document_mut(header.id).unwrap();
             if let Some(bytes) = &to_b {
-                receive(db.automerge_mut(), &mut state_b, decode(bytes, &MessageLimits::default()).unwrap()).unwrap();
+                receive(db.automerge_mut(), &mut state_b, decode(bytes, &MessageLimits::default()).unwrap())
+                    .unwrap();
             }
             let to_a = generate(db.automerge(), &mut state_b);
             let da = a.document_mut(header.id).unwrap();
             if let Some(bytes) = &to_a {
-                receive(da.automerge_mut(), &mut state_a, decode(bytes, &MessageLimits::default()).unwrap()).unwrap();
+                receive(da.automerge_mut(), &mut state_a, decode(bytes, &MessageLimits::default()).unwrap())
+                    .unwrap();
             }
             if to_a.is_none() && to_b.is_none() {
                 break;

@@ -16,8 +16,8 @@ use doorstep_core::sync::{DocMessage, MessageLimits, PeerState, Rejection};
 use doorstep_core::{Actor, Role};
 
 use super::Caller;
-use super::rejection::{self, reject};
 use super::budget::WorkBudget;
+use super::rejection::{self, reject};
 use super::work::{self, Incoming};
 use crate::access::{Access, Decision};
 use crate::cache::{CachedDoc, is_open};
@@ -387,7 +387,8 @@ async fn new_document(
     let work_budget = budget.clone();
     let worked = tokio::task::spawn_blocking(move || {
         let mut doc = Automerge::new().with_actor(actor);
-        let result = work::apply(&mut doc, &header, &author, incoming, &owners, PeerState::new(), &work_budget);
+        let result =
+            work::apply(&mut doc, &header, &author, incoming, &owners, PeerState::new(), &work_budget);
         let snapshot = result.as_ref().ok().map(|_| doc.save());
         (doc, snapshot, result)
     })

@@ -145,8 +145,9 @@ fn check_request_budget(limits: &Limits, shapes: &[Option<MessageShape>]) -> Res
             limit: limits.max_changes_per_request,
         });
     }
-    let hashes: usize =
-        shapes.map(|s| s.heads.saturating_add(s.need).saturating_add(s.last_sync)).fold(0, usize::saturating_add);
+    let hashes: usize = shapes
+        .map(|s| s.heads.saturating_add(s.need).saturating_add(s.last_sync))
+        .fold(0, usize::saturating_add);
     if hashes > limits.max_hashes_per_request {
         return Err(SyncBatchError::OverBudget {
             what: "change hashes (heads, needs and last-sync hashes)",

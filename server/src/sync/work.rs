@@ -129,14 +129,17 @@ pub fn apply(
     let chunk = if doc.get_heads() == before { Vec::new() } else { doc.save_after(&before) };
     // Only the message's heads, needs and bloom filter are left to read; `read` checked them, so
     // a failure here (Automerge's panics are contained) means a shape the check does not know.
-    let protocol = core_sync::receive(doc, &mut state, message)
-        .and_then(|()| core_sync::try_generate(doc, &mut state));
+    let protocol =
+        core_sync::receive(doc, &mut state, message).and_then(|()| core_sync::try_generate(doc, &mut state));
     let reply = match protocol {
         Ok(reply) => reply,
         Err(e) if chunk.is_empty() && bindings.is_empty() => {
             // Nothing was accepted, so this is a plain refusal of a message the relay cannot answer.
             let reason = format!("the sync message for document {} was refused: {e}", header.id);
-            return Err(Refused { rejection: reject(header.id, rejection::MALFORMED, None, reason), reply: None });
+            return Err(Refused {
+                rejection: reject(header.id, rejection::MALFORMED, None, reason),
+                reply: None,
+            });
         }
         Err(e) => {
             // The changes already applied are valid and will be stored; answer from a fresh state.

@@ -208,11 +208,11 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
     for _ in 0..100_000 {
         cbor_head(&mut deep, 4, 1);
     }
-    let messages_of = |n: usize, each: Raw| {
-        Send::Messages((0..n).map(|_| each.encode()).collect())
-    };
+    let messages_of = |n: usize, each: Raw| Send::Messages((0..n).map(|_| each.encode()).collect());
     let bad = StatusCode::BAD_REQUEST;
-    let ok_bloom_with = |entries: u64, bpe: u64, probes: u64, bits: usize| probing(bloom(entries, bpe, probes, bits)).encode();
+    let ok_bloom_with = |entries: u64, bpe: u64, probes: u64, bits: usize| {
+        probing(bloom(entries, bpe, probes, bits)).encode()
+    };
 
     vec![
         // --- Bloom filters: the bombs and every parameter Automerge never sends. ---
@@ -226,19 +226,32 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
             msg(Target::Round, ok_bloom_with(1, 10, u64::from(u32::MAX), 2)),
             malformed(&["probes", "4294967295", "7"]),
         ),
-        case("10^7 probes in 110 bytes", msg(Target::Round, ok_bloom_with(1, 10, 10_000_000, 2)), malformed(&["10000000"])),
+        case(
+            "10^7 probes in 110 bytes",
+            msg(Target::Round, ok_bloom_with(1, 10, 10_000_000, 2)),
+            malformed(&["10000000"]),
+        ),
         case(
             "100 filters x 10^6 probes",
             msg(
                 Target::Round,
-                Raw { heads: h.clone(), have: vec![(vec![], bloom(1, 10, 1_000_000, 2)); 100], flags: None, ..Raw::default() }
-                    .encode(),
+                Raw {
+                    heads: h.clone(),
+                    have: vec![(vec![], bloom(1, 10, 1_000_000, 2)); 100],
+                    flags: None,
+                    ..Raw::default()
+                }
+                .encode(),
             ),
             too_large(&["100", "at most 1"]),
         ),
         case(
             "100 honest filters",
-            msg(Target::Round, Raw { heads: h.clone(), have: vec![(vec![], honest_bloom()); 100], ..Raw::default() }.encode()),
+            msg(
+                Target::Round,
+                Raw { heads: h.clone(), have: vec![(vec![], honest_bloom()); 100], ..Raw::default() }
+                    .encode(),
+            ),
             too_large(&["100", "at most 1"]),
         ),
         case(
@@ -255,25 +268,73 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
             ),
             too_large(&["2", "at most 1"]),
         ),
-        case("zero-length bit array (bits per entry 0)", msg(Target::Round, ok_bloom_with(1, 0, 7, 0)), malformed(&["bits per entry", "0"])),
+        case(
+            "zero-length bit array (bits per entry 0)",
+            msg(Target::Round, ok_bloom_with(1, 0, 7, 0)),
+            malformed(&["bits per entry", "0"]),
+        ),
         case("zero probes", msg(Target::Round, ok_bloom_with(1, 10, 0, 2)), malformed(&["probes", "0"])),
-        case("1 bit per entry", msg(Target::Round, ok_bloom_with(8, 1, 7, 1)), malformed(&["bits per entry", "1"])),
-        case("10^6 bits per entry", msg(Target::Round, ok_bloom_with(1, 1_000_000, 7, 125_000)), malformed(&["1000000"])),
-        case("u32::MAX bits per entry, no bits", msg(Target::Round, ok_bloom_with(1, u64::from(u32::MAX), 7, 0)), malformed(&["bits per entry"])),
+        case(
+            "1 bit per entry",
+            msg(Target::Round, ok_bloom_with(8, 1, 7, 1)),
+            malformed(&["bits per entry", "1"]),
+        ),
+        case(
+            "10^6 bits per entry",
+            msg(Target::Round, ok_bloom_with(1, 1_000_000, 7, 125_000)),
+            malformed(&["1000000"]),
+        ),
+        case(
+            "u32::MAX bits per entry, no bits",
+            msg(Target::Round, ok_bloom_with(1, u64::from(u32::MAX), 7, 0)),
+            malformed(&["bits per entry"]),
+        ),
         case("8 probes", msg(Target::Round, ok_bloom_with(1, 10, 8, 2)), malformed(&["probes", "8"])),
-        case("bits shorter than the entries need", msg(Target::Round, ok_bloom_with(100, 10, 7, 10)), malformed(&["125", "10"])),
-        case("bits longer than the entries need", msg(Target::Round, ok_bloom_with(1, 10, 7, 1000)), malformed(&["1000"])),
-        case("zero entries but not empty", msg(Target::Round, ok_bloom_with(0, 10, 7, 0)), malformed(&["zero entries"])),
-        case("zero entries with bits", msg(Target::Round, ok_bloom_with(0, 10, 7, 16)), malformed(&["zero entries"])),
+        case(
+            "bits shorter than the entries need",
+            msg(Target::Round, ok_bloom_with(100, 10, 7, 10)),
+            malformed(&["125", "10"]),
+        ),
+        case(
+            "bits longer than the entries need",
+            msg(Target::Round, ok_bloom_with(1, 10, 7, 1000)),
+            malformed(&["1000"]),
+        ),
+        case(
+            "zero entries but not empty",
+            msg(Target::Round, ok_bloom_with(0, 10, 7, 0)),
+            malformed(&["zero entries"]),
+        ),
+        case(
+            "zero entries with bits",
+            msg(Target::Round, ok_bloom_with(0, 10, 7, 16)),
+            malformed(&["zero entries"]),
+        ),
         case(
             "2,000,000 entries",
             msg(Target::Round, ok_bloom_with(2_000_000, 10, 7, 2_500_000)),
             too_large(&["2000000", "1000000"]),
         ),
-        case("u32::MAX entries, no bits", msg(Target::Round, ok_bloom_with(u64::from(u32::MAX), 10, 7, 0)), too_large(&["4294967295"])),
-        case("u64::MAX entries", msg(Target::Round, ok_bloom_with(u64::MAX, 10, 7, 0)), too_large(&["18446744073709551615"])),
-        case("bloom cut after its entry count", msg(Target::Round, probing(vec![0x01]).encode()), malformed(&["cut short"])),
-        case("bloom cut after bits per entry", msg(Target::Round, probing(vec![0x01, 0x0a]).encode()), malformed(&["cut short"])),
+        case(
+            "u32::MAX entries, no bits",
+            msg(Target::Round, ok_bloom_with(u64::from(u32::MAX), 10, 7, 0)),
+            too_large(&["4294967295"]),
+        ),
+        case(
+            "u64::MAX entries",
+            msg(Target::Round, ok_bloom_with(u64::MAX, 10, 7, 0)),
+            too_large(&["18446744073709551615"]),
+        ),
+        case(
+            "bloom cut after its entry count",
+            msg(Target::Round, probing(vec![0x01]).encode()),
+            malformed(&["cut short"]),
+        ),
+        case(
+            "bloom cut after bits per entry",
+            msg(Target::Round, probing(vec![0x01, 0x0a]).encode()),
+            malformed(&["cut short"]),
+        ),
         case(
             "bloom length beyond the message",
             msg(Target::Round, {
@@ -289,8 +350,16 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
             malformed(&["overlong"]),
         ),
         // --- Every other count and length field. ---
-        case("4,097 heads", msg(Target::Round, Raw { heads: stranger_heads(4097), ..Raw::default() }.encode()), too_large(&["4097", "4096"])),
-        case("heads count 2^32-1 with no hashes", msg(Target::Round, huge_count_at(1)), too_large(&["4294967295", "heads"])),
+        case(
+            "4,097 heads",
+            msg(Target::Round, Raw { heads: stranger_heads(4097), ..Raw::default() }.encode()),
+            too_large(&["4097", "4096"]),
+        ),
+        case(
+            "heads count 2^32-1 with no hashes",
+            msg(Target::Round, huge_count_at(1)),
+            too_large(&["4294967295", "heads"]),
+        ),
         case(
             "heads count 100 with 1 hash",
             msg(Target::Round, {
@@ -300,17 +369,31 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
             }),
             malformed(&["cut short", "heads"]),
         ),
-        case("4,097 needs", msg(Target::Round, Raw { heads: h.clone(), need: stranger_heads(4097), ..Raw::default() }.encode()), too_large(&["4097"])),
+        case(
+            "4,097 needs",
+            msg(
+                Target::Round,
+                Raw { heads: h.clone(), need: stranger_heads(4097), ..Raw::default() }.encode(),
+            ),
+            too_large(&["4097"]),
+        ),
         case("need count 2^32-1", msg(Target::Round, huge_count_at(2)), too_large(&["needed hashes"])),
         case("have count 2^32-1", msg(Target::Round, huge_count_at(3)), too_large(&["have entries"])),
         case(
             "4,097 last-sync hashes",
-            msg(Target::Round, Raw { heads: h.clone(), have: vec![(stranger_heads(4097), vec![])], ..Raw::default() }.encode()),
+            msg(
+                Target::Round,
+                Raw { heads: h.clone(), have: vec![(stranger_heads(4097), vec![])], ..Raw::default() }
+                    .encode(),
+            ),
             too_large(&["last-sync", "4097"]),
         ),
         case(
             "20,001 change entries",
-            msg(Target::Round, Raw { changes: vec![vec![0]; limits.max_changes + 1], ..Raw::default() }.encode()),
+            msg(
+                Target::Round,
+                Raw { changes: vec![vec![0]; limits.max_changes + 1], ..Raw::default() }.encode(),
+            ),
             too_large(&["change entries", "20001", "20000"]),
         ),
         case("change count 2^32-1", msg(Target::Round, huge_count_at(4)), too_large(&["change entries"])),
@@ -323,7 +406,14 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
             }),
             malformed(&["cut short", "change entry"]),
         ),
-        case("17 bytes of flags", msg(Target::Round, Raw { heads: h.clone(), flags: Some(vec![0x80; 17]), ..Raw::default() }.encode()), too_large(&["flags", "17", "16"])),
+        case(
+            "17 bytes of flags",
+            msg(
+                Target::Round,
+                Raw { heads: h.clone(), flags: Some(vec![0x80; 17]), ..Raw::default() }.encode(),
+            ),
+            too_large(&["flags", "17", "16"]),
+        ),
         case(
             "flags length 2^40",
             msg(Target::Round, {
@@ -333,9 +423,21 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
             }),
             malformed(&["cut short", "flags"]),
         ),
-        case("bytes after the flags", msg(Target::Round, Raw { heads: h.clone(), trailing: vec![1, 2, 3], ..Raw::default() }.encode()), malformed(&["3 bytes after"])),
-        case("LEB128 longer than 64 bits", msg(Target::Round, vec![0x42, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), malformed(&["64 bits"])),
-        case("overlong LEB128 count", msg(Target::Round, vec![0x42, 0x80, 0x80, 0x00]), malformed(&["overlong"])),
+        case(
+            "bytes after the flags",
+            msg(Target::Round, Raw { heads: h.clone(), trailing: vec![1, 2, 3], ..Raw::default() }.encode()),
+            malformed(&["3 bytes after"]),
+        ),
+        case(
+            "LEB128 longer than 64 bits",
+            msg(Target::Round, vec![0x42, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+            malformed(&["64 bits"]),
+        ),
+        case(
+            "overlong LEB128 count",
+            msg(Target::Round, vec![0x42, 0x80, 0x80, 0x00]),
+            malformed(&["overlong"]),
+        ),
         // --- Framing. ---
         case("empty message", msg(Target::Round, vec![]), malformed(&["empty"])),
         case("type byte only", msg(Target::Round, vec![0x42]), malformed(&["cut short"])),
@@ -343,31 +445,72 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
         case("type byte 0x00", msg(Target::Round, vec![0, 0, 0, 0, 0]), malformed(&["0x00"])),
         case("text instead of a message", msg(Target::Round, b"hello relay".to_vec()), malformed(&["0x68"])),
         case("1 MiB of 0xff", msg(Target::Round, vec![0xff; 1 << 20]), malformed(&["0xff"])),
-        case("V2 type with a garbage change", msg(Target::Round, Raw { kind: 0x43, changes: vec![vec![1, 2, 3]], ..Raw::default() }.encode()), malformed(&["change entry 0"])),
+        case(
+            "V2 type with a garbage change",
+            msg(Target::Round, Raw { kind: 0x43, changes: vec![vec![1, 2, 3]], ..Raw::default() }.encode()),
+            malformed(&["change entry 0"]),
+        ),
         // --- Changes the checker passes on to the change reader and the validator. ---
         case(
             "a change entry of random bytes",
-            msg(Target::Round, Raw { heads: h.clone(), changes: vec![(0..200).map(|i| (i * 37) as u8).collect()], ..Raw::default() }.encode()),
+            msg(
+                Target::Round,
+                Raw {
+                    heads: h.clone(),
+                    changes: vec![(0..200).map(|i| (i * 37) as u8).collect()],
+                    ..Raw::default()
+                }
+                .encode(),
+            ),
             malformed(&["no Automerge chunk"]),
         ),
         case(
             "a change chunk with a bad checksum",
-            msg(Target::Round, Raw { heads: h.clone(), changes: vec![chunk(1, &[0u8; 40], [1, 2, 3, 4])], ..Raw::default() }.encode()),
+            msg(
+                Target::Round,
+                Raw { heads: h.clone(), changes: vec![chunk(1, &[0u8; 40], [1, 2, 3, 4])], ..Raw::default() }
+                    .encode(),
+            ),
             malformed(&["not an Automerge change"]),
         ),
         case(
             "a compressed change chunk of garbage",
-            msg(Target::Round, Raw { heads: h.clone(), changes: vec![chunk(2, &[0xffu8; 64], [0, 0, 0, 0])], ..Raw::default() }.encode()),
+            msg(
+                Target::Round,
+                Raw {
+                    heads: h.clone(),
+                    changes: vec![chunk(2, &[0xffu8; 64], [0, 0, 0, 0])],
+                    ..Raw::default()
+                }
+                .encode(),
+            ),
             malformed(&["change entry 0"]),
         ),
         case(
             "a document chunk of garbage",
-            msg(Target::Round, Raw { kind: 0x43, heads: h.clone(), changes: vec![chunk(0, &[0x11u8; 64], [0, 0, 0, 0])], ..Raw::default() }.encode()),
+            msg(
+                Target::Round,
+                Raw {
+                    kind: 0x43,
+                    heads: h.clone(),
+                    changes: vec![chunk(0, &[0x11u8; 64], [0, 0, 0, 0])],
+                    ..Raw::default()
+                }
+                .encode(),
+            ),
             malformed(&["not an Automerge document"]),
         ),
         case(
             "a compressed change inflating to 16 MiB (DEFLATE bomb)",
-            msg(Target::Round, Raw { heads: h.clone(), changes: vec![chunk(2, &deflate_bomb(16), [0, 0, 0, 0])], ..Raw::default() }.encode()),
+            msg(
+                Target::Round,
+                Raw {
+                    heads: h.clone(),
+                    changes: vec![chunk(2, &deflate_bomb(16), [0, 0, 0, 0])],
+                    ..Raw::default()
+                }
+                .encode(),
+            ),
             malformed(&["inflates to more than 1048576 bytes"]),
         ),
         case(
@@ -378,23 +521,45 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
                 leb(&mut body, column.len() as u64);
                 body.push(0);
                 body.extend(&column);
-                Raw { kind: 0x43, heads: h.clone(), changes: vec![chunk(0, &body, [0, 0, 0, 0])], ..Raw::default() }.encode()
+                Raw {
+                    kind: 0x43,
+                    heads: h.clone(),
+                    changes: vec![chunk(0, &body, [0, 0, 0, 0])],
+                    ..Raw::default()
+                }
+                .encode()
             }),
             malformed(&["inflate to more than 67108864 bytes"]),
         ),
         case(
             "a change bundle",
-            msg(Target::Round, Raw { heads: h.clone(), changes: vec![chunk(3, &[0u8; 8], [0, 0, 0, 0])], ..Raw::default() }.encode()),
+            msg(
+                Target::Round,
+                Raw { heads: h.clone(), changes: vec![chunk(3, &[0u8; 8], [0, 0, 0, 0])], ..Raw::default() }
+                    .encode(),
+            ),
             malformed(&["bundle"]),
         ),
         case(
             "an unknown chunk type",
-            msg(Target::Round, Raw { heads: h.clone(), changes: vec![chunk(9, &[0u8; 8], [0, 0, 0, 0])], ..Raw::default() }.encode()),
+            msg(
+                Target::Round,
+                Raw { heads: h.clone(), changes: vec![chunk(9, &[0u8; 8], [0, 0, 0, 0])], ..Raw::default() }
+                    .encode(),
+            ),
             malformed(&["unknown chunk type 9"]),
         ),
         case(
             "a chunk whose length runs past its entry",
-            msg(Target::Round, Raw { heads: h.clone(), changes: vec![chunk(1, &[0u8; 8], [0, 0, 0, 0])[..12].to_vec()], ..Raw::default() }.encode()),
+            msg(
+                Target::Round,
+                Raw {
+                    heads: h.clone(),
+                    changes: vec![chunk(1, &[0u8; 8], [0, 0, 0, 0])[..12].to_vec()],
+                    ..Raw::default()
+                }
+                .encode(),
+            ),
             malformed(&["cut short"]),
         ),
         case(
@@ -424,19 +589,55 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
             Expect::Rule("missing_dependencies", &["depends on"]),
         ),
         // --- Strange but harmless: answered, nothing stored. ---
-        case("heads the relay has never seen", msg(Target::Round, Raw { heads: stranger_heads(3), have: vec![(vec![], honest_bloom())], ..Raw::default() }.encode()), Expect::Answered),
-        case("needs the relay has never seen", msg(Target::Round, Raw { heads: h.clone(), need: stranger_heads(5), ..Raw::default() }.encode()), Expect::Answered),
         case(
-            "a last sync the relay has never seen",
-            msg(Target::Round, Raw { heads: h.clone(), have: vec![(stranger_heads(2), honest_bloom())], ..Raw::default() }.encode()),
+            "heads the relay has never seen",
+            msg(
+                Target::Round,
+                Raw { heads: stranger_heads(3), have: vec![(vec![], honest_bloom())], ..Raw::default() }
+                    .encode(),
+            ),
             Expect::Answered,
         ),
-        case("an honest filter of all ones", msg(Target::Round, probing(bloom(1000, 10, 7, 1250)).encode()), Expect::Answered),
-        case("old-style flags (0x02 only)", msg(Target::Round, Raw { heads: h.clone(), flags: Some(vec![0x02]), ..Raw::default() }.encode()), Expect::Answered),
+        case(
+            "needs the relay has never seen",
+            msg(Target::Round, Raw { heads: h.clone(), need: stranger_heads(5), ..Raw::default() }.encode()),
+            Expect::Answered,
+        ),
+        case(
+            "a last sync the relay has never seen",
+            msg(
+                Target::Round,
+                Raw { heads: h.clone(), have: vec![(stranger_heads(2), honest_bloom())], ..Raw::default() }
+                    .encode(),
+            ),
+            Expect::Answered,
+        ),
+        case(
+            "an honest filter of all ones",
+            msg(Target::Round, probing(bloom(1000, 10, 7, 1250)).encode()),
+            Expect::Answered,
+        ),
+        case(
+            "old-style flags (0x02 only)",
+            msg(Target::Round, Raw { heads: h.clone(), flags: Some(vec![0x02]), ..Raw::default() }.encode()),
+            Expect::Answered,
+        ),
         // --- Documents the volunteer may not touch. ---
-        case("a message for the care ledger", msg(Target::Care, Raw { heads: h.clone(), ..Raw::default() }.encode()), Expect::Rule("care_ledger_is_for_coordinators_and_medics", &[])),
-        case("a message for a document that does not exist", msg(Target::Unknown, Raw { heads: h.clone(), ..Raw::default() }.encode()), Expect::Rule("unknown_document", &[])),
-        case("a bloom bomb for a document that does not exist", msg(Target::Unknown, ok_bloom_with(1, 8, u64::from(u32::MAX), 1)), Expect::Rule("unknown_document", &[])),
+        case(
+            "a message for the care ledger",
+            msg(Target::Care, Raw { heads: h.clone(), ..Raw::default() }.encode()),
+            Expect::Rule("care_ledger_is_for_coordinators_and_medics", &[]),
+        ),
+        case(
+            "a message for a document that does not exist",
+            msg(Target::Unknown, Raw { heads: h.clone(), ..Raw::default() }.encode()),
+            Expect::Rule("unknown_document", &[]),
+        ),
+        case(
+            "a bloom bomb for a document that does not exist",
+            msg(Target::Unknown, ok_bloom_with(1, 8, u64::from(u32::MAX), 1)),
+            Expect::Rule("unknown_document", &[]),
+        ),
         // --- Per-request budgets. ---
         case(
             "3 messages of 20,000 changes each (60,000 in one request)",
@@ -455,8 +656,16 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
         ),
         // --- The request body: CBOR and the wire version. ---
         case("empty body", body(vec![]), status(bad, "malformed")),
-        case("random bytes", body((0..512).map(|i| (i * 131 % 251) as u8).collect()), status(bad, "malformed")),
-        case("a valid request cut in half", body(valid_request[..valid_request.len() / 2].to_vec()), status(bad, "malformed")),
+        case(
+            "random bytes",
+            body((0..512).map(|i| (i * 131 % 251) as u8).collect()),
+            status(bad, "malformed"),
+        ),
+        case(
+            "a valid request cut in half",
+            body(valid_request[..valid_request.len() / 2].to_vec()),
+            status(bad, "malformed"),
+        ),
         // CBOR reads one item; what follows it is ignored, and the message inside is answered.
         case(
             "a valid request with trailing garbage",
@@ -464,29 +673,64 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
             Expect::Rule("unknown_document", &[]),
         ),
         case("a CBOR array instead of a map", body(vec![0x82, 0x01, 0x80]), status(bad, "malformed")),
-        case("a CBOR map missing messages", body(vec![0xa1, 0x67, b'v', b'e', b'r', b's', b'i', b'o', b'n', 0x01]), status(bad, "malformed")),
+        case(
+            "a CBOR map missing messages",
+            body(vec![0xa1, 0x67, b'v', b'e', b'r', b's', b'i', b'o', b'n', 0x01]),
+            status(bad, "malformed"),
+        ),
         case("wire version 0", body(cbor_request(&cbor_uint(0), &[0x80])), status(bad, "wire_version")),
         case("wire version 2", body(cbor_request(&cbor_uint(2), &[0x80])), status(bad, "wire_version")),
-        case("wire version u32::MAX", body(cbor_request(&cbor_uint(u64::from(u32::MAX)), &[0x80])), status(bad, "wire_version")),
+        case(
+            "wire version u32::MAX",
+            body(cbor_request(&cbor_uint(u64::from(u32::MAX)), &[0x80])),
+            status(bad, "wire_version"),
+        ),
         case("wire version 2^40", body(cbor_request(&cbor_uint(1 << 40), &[0x80])), status(bad, "malformed")),
         case("wire version -1", body(cbor_request(&[0x20], &[0x80])), status(bad, "malformed")),
-        case("wire version as text", body(cbor_request(&cbor_string("1"), &[0x80])), status(bad, "malformed")),
-        case("messages declared as 2^64-1 items", body(cbor_request(&cbor_uint(1), &[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), status(bad, "malformed")),
+        case(
+            "wire version as text",
+            body(cbor_request(&cbor_string("1"), &[0x80])),
+            status(bad, "malformed"),
+        ),
+        case(
+            "messages declared as 2^64-1 items",
+            body(cbor_request(&cbor_uint(1), &[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])),
+            status(bad, "malformed"),
+        ),
         case(
             "a message declared as 2^63 bytes",
             body(cbor_request(&cbor_uint(1), &cbor_one_message(&nil, &[0x5b, 0x80, 0, 0, 0, 0, 0, 0, 0]))),
             status(bad, "malformed"),
         ),
         case("100,000 nested arrays", body(cbor_request(&cbor_uint(1), &deep)), status(bad, "malformed")),
-        case("a document ID that is not a UUID", body(cbor_request(&cbor_uint(1), &cbor_one_message(&cbor_string("../../etc/passwd"), &cbor_bytes(&[0x42])))), status(bad, "malformed")),
-        case("a document ID as a number", body(cbor_request(&cbor_uint(1), &cbor_one_message(&cbor_uint(7), &cbor_bytes(&[0x42])))), status(bad, "malformed")),
-        case("a message as text", body(cbor_request(&cbor_uint(1), &cbor_one_message(&nil, &cbor_string("B"))))  , status(bad, "malformed")),
+        case(
+            "a document ID that is not a UUID",
+            body(cbor_request(
+                &cbor_uint(1),
+                &cbor_one_message(&cbor_string("../../etc/passwd"), &cbor_bytes(&[0x42])),
+            )),
+            status(bad, "malformed"),
+        ),
+        case(
+            "a document ID as a number",
+            body(cbor_request(&cbor_uint(1), &cbor_one_message(&cbor_uint(7), &cbor_bytes(&[0x42])))),
+            status(bad, "malformed"),
+        ),
+        case(
+            "a message as text",
+            body(cbor_request(&cbor_uint(1), &cbor_one_message(&nil, &cbor_string("B")))),
+            status(bad, "malformed"),
+        ),
         case("the same document twice", Send::Duplicate, status(bad, "invalid")),
         // A body over the limit (413) is in `bad_input`: the relay answers before reading it and
         // closes the connection, which would race this client's next request on it.
         case(
             "JSON content type",
-            Send::Body { who: Who::Volunteer, content_type: Some("application/json"), body: valid_request.clone() },
+            Send::Body {
+                who: Who::Volunteer,
+                content_type: Some("application/json"),
+                body: valid_request.clone(),
+            },
             status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         ),
         case(
@@ -497,32 +741,56 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
         // --- Tokens. ---
         case(
             "no Authorization header",
-            Send::Body { who: Who::Nobody, content_type: Some("application/cbor"), body: valid_request.clone() },
+            Send::Body {
+                who: Who::Nobody,
+                content_type: Some("application/cbor"),
+                body: valid_request.clone(),
+            },
             status(StatusCode::UNAUTHORIZED, "unauthorized"),
         ),
         case(
             "a made-up token",
-            Send::Body { who: Who::Header("Bearer dst_notarealtoken".into()), content_type: Some("application/cbor"), body: valid_request.clone() },
+            Send::Body {
+                who: Who::Header("Bearer dst_notarealtoken".into()),
+                content_type: Some("application/cbor"),
+                body: valid_request.clone(),
+            },
             status(StatusCode::UNAUTHORIZED, "unauthorized"),
         ),
         case(
             "an empty bearer token",
-            Send::Body { who: Who::Header("Bearer ".into()), content_type: Some("application/cbor"), body: valid_request.clone() },
+            Send::Body {
+                who: Who::Header("Bearer ".into()),
+                content_type: Some("application/cbor"),
+                body: valid_request.clone(),
+            },
             status(StatusCode::UNAUTHORIZED, "unauthorized"),
         ),
         case(
             "a Basic credential",
-            Send::Body { who: Who::Header("Basic YWRtaW46YWRtaW4=".into()), content_type: Some("application/cbor"), body: valid_request.clone() },
+            Send::Body {
+                who: Who::Header("Basic YWRtaW46YWRtaW4=".into()),
+                content_type: Some("application/cbor"),
+                body: valid_request.clone(),
+            },
             status(StatusCode::UNAUTHORIZED, "unauthorized"),
         ),
         case(
             "a 6 KB token",
-            Send::Body { who: Who::Header(format!("Bearer dst_{}", "a".repeat(6000))), content_type: Some("application/cbor"), body: valid_request.clone() },
+            Send::Body {
+                who: Who::Header(format!("Bearer dst_{}", "a".repeat(6000))),
+                content_type: Some("application/cbor"),
+                body: valid_request.clone(),
+            },
             status(StatusCode::UNAUTHORIZED, "unauthorized"),
         ),
         case(
             "a token with SQL in it",
-            Send::Body { who: Who::Header("Bearer dst_' OR '1'='1".into()), content_type: Some("application/cbor"), body: valid_request.clone() },
+            Send::Body {
+                who: Who::Header("Bearer dst_' OR '1'='1".into()),
+                content_type: Some("application/cbor"),
+                body: valid_request.clone(),
+            },
             status(StatusCode::UNAUTHORIZED, "unauthorized"),
         ),
         case("GET /v1/sync", Send::Method("GET"), Expect::Status(StatusCode::METHOD_NOT_ALLOWED, "")),
@@ -539,7 +807,8 @@ async fn relay_heads(fx: &Fixture) -> BTreeMap<DocumentId, Vec<automerge::Change
         .documents()
         .map(|d| DocMessage {
             doc: d.id(),
-            message: doorstep_core::sync::generate(d.automerge(), &mut PeerState::new()).expect("a first message"),
+            message: doorstep_core::sync::generate(d.automerge(), &mut PeerState::new())
+                .expect("a first message"),
         })
         .collect();
     let response = fx.relay.sync(&coordinator.token, &SyncRequest { version: WIRE_VERSION, messages }).await;
@@ -597,7 +866,8 @@ async fn check(fx: &Fixture, docs: &BTreeMap<&'static str, DocumentId>, case: Ca
                 Target::Care => docs["care"],
                 Target::Unknown => DocumentId::from_uuid(uuid::Uuid::from_u128(0xdead_beef)),
             };
-            let request = SyncRequest { version: WIRE_VERSION, messages: vec![DocMessage { doc, message: bytes }] };
+            let request =
+                SyncRequest { version: WIRE_VERSION, messages: vec![DocMessage { doc, message: bytes }] };
             post_cbor(fx, name, request.encode()).await
         }
         Send::Messages(list) => {
@@ -613,8 +883,10 @@ async fn check(fx: &Fixture, docs: &BTreeMap<&'static str, DocumentId>, case: Ca
         }
         Send::Duplicate => {
             let message = Raw { heads: vec![stranger(1)], ..Raw::default() }.encode();
-            let messages =
-                vec![DocMessage { doc: docs["round"], message: message.clone() }, DocMessage { doc: docs["round"], message }];
+            let messages = vec![
+                DocMessage { doc: docs["round"], message: message.clone() },
+                DocMessage { doc: docs["round"], message },
+            ];
             post_cbor(fx, name, SyncRequest { version: WIRE_VERSION, messages }.encode()).await
         }
         Send::Method(method) => {
@@ -639,7 +911,11 @@ async fn check(fx: &Fixture, docs: &BTreeMap<&'static str, DocumentId>, case: Ca
             let rejection = &response.rejected[0];
             assert_eq!(rejection.rule, rule, "{name}: {}", rejection.reason);
             for word in mentions {
-                assert!(rejection.reason.contains(word), "{name}: the reason should mention {word:?}: {}", rejection.reason);
+                assert!(
+                    rejection.reason.contains(word),
+                    "{name}: the reason should mention {word:?}: {}",
+                    rejection.reason
+                );
             }
         }
         Expect::Answered => {
@@ -668,7 +944,11 @@ async fn every_bad_sync_input_gets_its_status_and_changes_nothing() {
     fx.volunteers[0].apply(&doorstep_core::Operation::ClaimTask { round, task }).unwrap();
     let phone_round = fx.volunteers[0].compound().document(round).unwrap().automerge().clone();
     let change = phone_round.get_changes(&[]).last().unwrap().raw_bytes().to_vec();
-    let real = Raw { heads: phone_round.get_heads().iter().map(|h| h.0).collect(), changes: vec![change], ..Raw::default() };
+    let real = Raw {
+        heads: phone_round.get_heads().iter().map(|h| h.0).collect(),
+        changes: vec![change],
+        ..Raw::default()
+    };
 
     let cases = cases(&heads, &real);
     let count = cases.len();

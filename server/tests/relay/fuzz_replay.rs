@@ -56,11 +56,15 @@ fn the_relay_document_corpus_and_crashes_replay_cleanly() {
             std::fs::write(fuzz_dir().join(format!("corpus/relay_document/seed-{i}")), input).unwrap();
             std::fs::write(fuzz_dir().join(format!("corpus/sync_request/seed-{i}")), message).unwrap();
         }
-        let heads: Vec<crate::poison::Hash> = targets::seed().round.1.get_heads().iter().map(|h| h.0).collect();
+        let heads: Vec<crate::poison::Hash> =
+            targets::seed().round.1.get_heads().iter().map(|h| h.0).collect();
         for (i, (_, poison)) in crate::poison::issue_poisons(&heads).into_iter().enumerate() {
             std::fs::write(fuzz_dir().join(format!("corpus/sync_request/poison-{i}")), &poison).unwrap();
-            std::fs::write(fuzz_dir().join(format!("corpus/relay_document/poison-{i}")), [vec![0], poison].concat())
-                .unwrap();
+            std::fs::write(
+                fuzz_dir().join(format!("corpus/relay_document/poison-{i}")),
+                [vec![0], poison].concat(),
+            )
+            .unwrap();
         }
     }
     let count = replay("relay_document", targets::relay_document);
@@ -85,8 +89,10 @@ fn the_seeded_documents_accept_the_phones_honest_messages() {
     for (is_roster, message) in &messages {
         let (header, doc) = if *is_roster { &seed.roster } else { &seed.round };
         let budget = doorstep_server::sync::budget::WorkBudget::unlimited();
-        let incoming = doorstep_server::sync::work::read(header.id, message, &Default::default(), &budget).unwrap();
-        let author = doorstep_core::Actor { person: targets::person(5), role: doorstep_core::Role::Volunteer };
+        let incoming =
+            doorstep_server::sync::work::read(header.id, message, &Default::default(), &budget).unwrap();
+        let author =
+            doorstep_core::Actor { person: targets::person(5), role: doorstep_core::Role::Volunteer };
         let mut doc = doc.clone();
         let applied = doorstep_server::sync::work::apply(
             &mut doc,

@@ -102,14 +102,20 @@ impl Raw {
 /// them a relay's Automerge answers by probing the filter rather than sending the whole document.
 pub fn issue_poisons(heads: &[Hash]) -> Vec<(&'static str, Vec<u8>)> {
     let h = heads.to_vec();
-    let probing = |bloom: Vec<u8>| Raw { heads: h.clone(), have: vec![(vec![], bloom)], flags: None, ..Raw::default() };
+    let probing =
+        |bloom: Vec<u8>| Raw { heads: h.clone(), have: vec![(vec![], bloom)], flags: None, ..Raw::default() };
     vec![
         ("probe bomb: 1 entry, 2^32-1 probes", probing(bloom(1, 8, u64::from(u32::MAX), 1)).encode()),
         ("10^7 probes", probing(bloom(1, 10, 10_000_000, 2)).encode()),
         (
             "100 filters x 10^6 probes",
-            Raw { heads: h.clone(), have: vec![(vec![], bloom(1, 10, 1_000_000, 2)); 100], flags: None, ..Raw::default() }
-                .encode(),
+            Raw {
+                heads: h.clone(),
+                have: vec![(vec![], bloom(1, 10, 1_000_000, 2)); 100],
+                flags: None,
+                ..Raw::default()
+            }
+            .encode(),
         ),
         ("zero-length bit array", probing(bloom(1, 0, 7, 0)).encode()),
     ]

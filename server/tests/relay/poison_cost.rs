@@ -77,12 +77,18 @@ impl Spawned {
         // After the command name: state is field 3, utime 14 and stime 15 (1-based, whole line).
         let ticks: f64 = fields[11].parse::<f64>().ok()? + fields[12].parse::<f64>().ok()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let hwm_kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+        let hwm_kb: f64 =
+            status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
         Some((ticks / 100.0, hwm_kb / 1024.0))
     }
 }
 
-async fn send(relay: &TestRelay, token: &str, doc: doorstep_core::id::DocumentId, message: Vec<u8>) -> String {
+async fn send(
+    relay: &TestRelay,
+    token: &str,
+    doc: doorstep_core::id::DocumentId,
+    message: Vec<u8>,
+) -> String {
     let request = SyncRequest { version: WIRE_VERSION, messages: vec![DocMessage { doc, message }] };
     let sent = relay
         .http
@@ -115,7 +121,9 @@ async fn poison_cost() {
         println!("set DOORSTEP_BIN to the doorstep binary to measure");
         return;
     };
-    println!("| message | bytes | answer | wall s | CPU s | peak RSS MiB (before → after) | relay afterwards |");
+    println!(
+        "| message | bytes | answer | wall s | CPU s | peak RSS MiB (before → after) | relay afterwards |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for index in 0..=issue_poisons(&[]).len() {
         let mut spawned = Spawned::start(&bin);
@@ -138,7 +146,10 @@ async fn poison_cost() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let after = match spawned.usage() {
             Some((cpu1, hwm1)) => format!("{:.2} | {hwm0:.0} → {hwm1:.0} | up", cpu1 - cpu0),
-            None => format!("? | {hwm0:.0} → ? | **process gone** ({:?})", spawned.child.try_wait().ok().flatten()),
+            None => format!(
+                "? | {hwm0:.0} → ? | **process gone** ({:?})",
+                spawned.child.try_wait().ok().flatten()
+            ),
         };
         println!("| {name} | {} | {answer} | {wall:.2} | {after} |", bytes.len());
     }
@@ -181,7 +192,9 @@ async fn poison_cost() {
         sent += a.await.unwrap();
     }
     println!();
-    println!("legitimate phone, record an attempt and sync (5 times): quiet {quiet}; under attack {attacked}; {sent} poisoned requests sent meanwhile");
+    println!(
+        "legitimate phone, record an attempt and sync (5 times): quiet {quiet}; under attack {attacked}; {sent} poisoned requests sent meanwhile"
+    );
 }
 
 /// Records an attempt and syncs, `n` times; "median / max" of the syncs' wall time.

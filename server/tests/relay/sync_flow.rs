@@ -94,9 +94,11 @@ async fn retrying_a_request_is_harmless() {
     };
     let reply = fx.relay.sync(&volunteer.token, &hello).await;
     let mut doc = round.automerge().clone();
-    let message =
-        doorstep_core::sync::decode(&reply.messages[0].message, &doorstep_core::sync::MessageLimits::for_replies())
-            .unwrap();
+    let message = doorstep_core::sync::decode(
+        &reply.messages[0].message,
+        &doorstep_core::sync::MessageLimits::for_replies(),
+    )
+    .unwrap();
     doorstep_core::sync::receive(&mut doc, &mut state, message).unwrap();
     let with_change = doorstep_core::sync::generate(&doc, &mut state).unwrap();
     let request = doorstep_core::sync::SyncRequest {

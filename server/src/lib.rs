@@ -15,8 +15,10 @@
 pub mod access;
 pub mod admin;
 pub mod cache;
+pub mod client;
 pub mod clock;
 pub mod config;
+pub mod csv_cell;
 pub mod dashboard;
 pub mod demo;
 pub mod error;

@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod binary;
 mod cache;
+mod connections;
 mod harness;
 mod restart;
 mod rules;

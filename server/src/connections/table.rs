@@ -250,8 +250,9 @@ mod tests {
         let (busy, _) = table.admit(ip(3)).unwrap();
         let guard = busy.slot().begin();
 
-        let (_newcomer, made) = table.admit(ip(4)).unwrap();
+        let (newcomer, made) = table.admit(ip(4)).unwrap();
         assert_eq!(made, Made::Evicted { proven: false }, "the idle stranger went first");
+        let _newcomer_busy = newcomer.slot().begin();
         assert!(!table.open().contains_key(&stranger.slot().id));
         let (_late, made) = table.admit(ip(5)).unwrap();
         assert_eq!(made, Made::Evicted { proven: true }, "then the idle member");

@@ -124,6 +124,14 @@ impl Client {
     }
 }
 
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Client::of(&parts.extensions))
+    }
+}
+
 /// The addresses of `X-Forwarded-For` and of `Forwarded: for=`, oldest hop first.
 fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
     let mut chain: Vec<IpAddr> = headers

@@ -10,6 +10,7 @@ mod binary;
 mod cache;
 mod connections;
 mod harness;
+mod proxies;
 mod restart;
 mod rules;
 mod sync_flow;

@@ -55,6 +55,10 @@ enum Command {
         /// Connections open at once from one client address.
         #[arg(long, default_value_t = doorstep_server::config::Connections::default().max_per_address)]
         max_connections_per_address: usize,
+        /// Do not run the database integrity check at start (PRAGMA quick_check reads the whole
+        /// file: skip it only on a database so large that this delays the start too long).
+        #[arg(long)]
+        skip_integrity_check: bool,
         /// On an empty database, seed a demo compound with a coordinator, two volunteers and a round.
         #[arg(long)]
         demo: bool,
@@ -147,6 +151,7 @@ fn main() -> anyhow::Result<()> {
                 trusted_proxies,
                 max_connections,
                 max_connections_per_address,
+                skip_integrity_check,
                 demo,
                 idle_seconds,
                 rate,
@@ -163,7 +168,8 @@ fn main() -> anyhow::Result<()> {
                     max_per_address: max_connections_per_address,
                     ..Default::default()
                 };
-                serve(Serve { db, listen, tls, connections, demo, idle_seconds, rate }).await
+                serve(Serve { db, listen, tls, connections, check_integrity: !skip_integrity_check, demo, idle_seconds, rate })
+                    .await
             }
             Command::Admin { db, command } => administer(db, command).await,
             Command::Phone(args) => Ok(doorstep_server::phone::run(args).await?),
@@ -189,14 +195,16 @@ struct Serve {
     listen: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
     connections: doorstep_server::config::Connections,
+    check_integrity: bool,
     demo: bool,
     idle_seconds: u64,
     rate: f64,
 }
 
 async fn serve(serve: Serve) -> anyhow::Result<()> {
-    let Serve { db, listen, tls, connections, demo, idle_seconds, rate } = serve;
+    let Serve { db, listen, tls, connections, check_integrity, demo, idle_seconds, rate } = serve;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let damage = if check_integrity { integrity(&db).await? } else { None };
     let relay = open(&db).await?;
     let seeded =
         if demo { doorstep_server::demo::seed(&relay).await.context("seeding the demo")? } else { None };
@@ -244,8 +252,32 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
         ..defaults
     };
     let state = AppState::new(relay, config);
+    if let Some(damage) = damage {
+        let _ = state.damage.set(damage);
+    }
     doorstep_server::serve(listener, state, tls, shutdown_signal()).await.context("serving")?;
     Ok(())
+}
+
+/// Runs the integrity check; returns the damage found, if any, after logging it.
+async fn integrity(db: &PathBuf) -> anyhow::Result<Option<String>> {
+    use doorstep_server::storage::sqlite::integrity::Integrity;
+    if !db.exists() {
+        return Ok(None);
+    }
+    let storage =
+        SqliteStorage::open(db).await.with_context(|| format!("opening database {}", db.display()))?;
+    let started = std::time::Instant::now();
+    match storage.check_integrity().await.context("checking the database")? {
+        Integrity::Intact => {
+            tracing::info!(millis = started.elapsed().as_millis() as u64, "database integrity check passed");
+            Ok(None)
+        }
+        Integrity::Damaged(damage) => {
+            tracing::error!(%damage, "the database is damaged; /healthz reports it; restore it from a backup");
+            Ok(Some(damage))
+        }
+    }
 }
 
 async fn shutdown_signal() {

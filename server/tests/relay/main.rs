@@ -9,6 +9,7 @@ mod bad_input;
 mod binary;
 mod cache;
 mod connections;
+mod damage;
 mod harness;
 mod proxies;
 mod restart;

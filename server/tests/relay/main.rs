@@ -15,3 +15,5 @@ mod proxies;
 mod restart;
 mod rules;
 mod sync_flow;
+#[cfg(feature = "tls")]
+mod tls;

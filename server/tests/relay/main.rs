@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod binary;
 mod cache;
+mod catalogue_edges;
 mod connections;
 mod damage;
 mod harness;

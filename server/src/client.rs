@@ -111,10 +111,11 @@ impl Client {
         // of our proxies is the client (everything before it was written by the client itself).
         let chain = forwarded_for(headers);
         let addr = chain.iter().rev().copied().map(canonical).find(|ip| !is_trusted(*ip)).unwrap_or(peer_ip);
-        let proto = first_value(headers, "x-forwarded-proto")
+        let proto = nearest_value(headers, "x-forwarded-proto")
             .or_else(|| forwarded_param(headers, "proto"))
             .is_some_and(|p| p.eq_ignore_ascii_case("https"));
-        let forwarded_host = first_value(headers, "x-forwarded-host").or_else(|| forwarded_param(headers, "host"));
+        let forwarded_host =
+            nearest_value(headers, "x-forwarded-host").or_else(|| forwarded_param(headers, "host"));
         Self { addr, https: tls || proto, forwarded_host }
     }
 
@@ -127,7 +128,10 @@ impl Client {
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
         Ok(Client::of(&parts.extensions))
     }
 }
@@ -168,15 +172,15 @@ fn parse_node(text: &str) -> Option<IpAddr> {
 }
 
 /// The last (nearest proxy's) value of a comma-separated header.
-fn first_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    let value = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).last()?;
+fn nearest_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    let value = headers.get_all(name).iter().rev().find_map(|v| v.to_str().ok())?;
     let last = value.rsplit(',').next()?.trim();
     (!last.is_empty()).then(|| last.to_owned())
 }
 
 /// A parameter of the nearest element of the `Forwarded` header.
 fn forwarded_param(headers: &HeaderMap, param: &str) -> Option<String> {
-    let value = headers.get_all(header::FORWARDED).iter().filter_map(|v| v.to_str().ok()).last()?;
+    let value = headers.get_all(header::FORWARDED).iter().rev().find_map(|v| v.to_str().ok())?;
     let nearest = value.rsplit(',').next()?;
     nearest
         .split(';')
@@ -232,7 +236,10 @@ mod tests {
             ("forwarded", "for=8.8.8.8;host=evil.example;proto=https"),
         ]);
         let client = Client::resolve(peer("203.0.113.7"), false, &h, &[]);
-        assert_eq!(client, Client { addr: "203.0.113.7".parse().unwrap(), https: false, forwarded_host: None });
+        assert_eq!(
+            client,
+            Client { addr: "203.0.113.7".parse().unwrap(), https: false, forwarded_host: None }
+        );
     }
 
     #[test]

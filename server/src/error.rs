@@ -161,7 +161,9 @@ impl IntoResponse for AppError {
         let body = Body { error: self.code(), reason: self.reason() };
         let mut response = (self.status(), Json(body)).into_response();
         let retry_after = match &self {
-            AppError::RateLimited { retry_after } | AppError::RefetchLoop { retry_after, .. } => Some(retry_after),
+            AppError::RateLimited { retry_after } | AppError::RefetchLoop { retry_after, .. } => {
+                Some(retry_after)
+            }
             AppError::Throttled { retry_after, .. } => retry_after.as_ref(),
             _ => None,
         };

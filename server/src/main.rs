@@ -168,8 +168,17 @@ fn main() -> anyhow::Result<()> {
                     max_per_address: max_connections_per_address,
                     ..Default::default()
                 };
-                serve(Serve { db, listen, tls, connections, check_integrity: !skip_integrity_check, demo, idle_seconds, rate })
-                    .await
+                serve(Serve {
+                    db,
+                    listen,
+                    tls,
+                    connections,
+                    check_integrity: !skip_integrity_check,
+                    demo,
+                    idle_seconds,
+                    rate,
+                })
+                .await
             }
             Command::Admin { db, command } => administer(db, command).await,
             Command::Phone(args) => Ok(doorstep_server::phone::run(args).await?),
@@ -238,7 +247,11 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|_| "doorstep".into());
                 writeln!(out, "try a volunteer's phone in this terminal:")?;
-                writeln!(out, "  {exe} phone --db volunteer.sqlite login --relay {scheme}://{addr} {}", v.token)?;
+                writeln!(
+                    out,
+                    "  {exe} phone --db volunteer.sqlite login --relay {scheme}://{addr} {}",
+                    v.token
+                )?;
                 writeln!(out, "  {exe} phone --db volunteer.sqlite tasks --all")?;
             }
         }

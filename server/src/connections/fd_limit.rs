@@ -18,7 +18,9 @@ pub fn raise() -> Option<u64> {
     if limit.current != limit.maximum {
         let raised = rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum };
         match setrlimit(Resource::Nofile, raised) {
-            Ok(()) => tracing::info!(from = ?limit.current, to = ?limit.maximum, "raised the open-file limit"),
+            Ok(()) => {
+                tracing::info!(from = ?limit.current, to = ?limit.maximum, "raised the open-file limit")
+            }
             Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
         }
     }

@@ -195,7 +195,8 @@ async fn http<I>(
         let client = Client::resolve(peer, tls, request.headers(), &trusted);
         async move {
             let busy = slot.begin();
-            let credentials = request.headers().contains_key(AUTHORIZATION) || request.headers().contains_key(COOKIE);
+            let credentials =
+                request.headers().contains_key(AUTHORIZATION) || request.headers().contains_key(COOKIE);
             request.extensions_mut().insert(client);
             let response = router.call(request.map(axum::body::Body::new)).await?;
             if credentials && !refused(response.status()) {

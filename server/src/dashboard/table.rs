@@ -108,7 +108,9 @@ impl Table {
         let mut writer = csv::Writer::from_writer(Vec::new());
         writer.write_record(self.headers.iter().map(|h| crate::csv_cell::neutralise(h).into_owned()))?;
         for row in &self.rows {
-            writer.write_record(row.iter().map(|cell| crate::csv_cell::neutralise(&cell.as_text()).into_owned()))?;
+            writer.write_record(
+                row.iter().map(|cell| crate::csv_cell::neutralise(&cell.as_text()).into_owned()),
+            )?;
         }
         let bytes = writer.into_inner().map_err(|e| TableError::Csv(e.into_error().into()))?;
         // Every cell came in as a Rust string, so the bytes are UTF-8.

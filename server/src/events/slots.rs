@@ -154,8 +154,12 @@ mod tests {
 
     #[test]
     fn devices_and_people_are_capped_and_slots_come_back() {
-        let slots =
-            StreamSlots::new(StreamLimits { total: 100, reserved_for_coordinators: 10, per_person: 3, per_device: 2 });
+        let slots = StreamSlots::new(StreamLimits {
+            total: 100,
+            reserved_for_coordinators: 10,
+            per_person: 3,
+            per_device: 2,
+        });
         let a = slots.acquire(phone(1, 1)).unwrap();
         let _b = slots.acquire(phone(1, 1)).unwrap();
         assert_eq!(slots.acquire(phone(1, 1)).unwrap_err().code(), "too_many_streams");

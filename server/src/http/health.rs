@@ -2,8 +2,8 @@
 //! reach them; neither reveals anything about a compound.
 
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
@@ -17,7 +17,8 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
             "unhealthy: the database is damaged ({damage}); restore it from a backup\n\
              数据库已损坏，请从备份恢复\n"
         );
-        return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+            .into_response());
     }
     state.relay.storage().district_admins().await?;
     Ok("ok\n".into_response())

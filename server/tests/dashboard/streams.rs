@@ -45,13 +45,19 @@ async fn volunteers_are_capped_and_never_starve_the_coordinators() {
     let a1 = open(&dash, &a.token).await;
     let a2 = open(&dash, &a.token).await;
     assert_eq!((a1.status(), a2.status()), (StatusCode::OK, StatusCode::OK));
-    assert_eq!(refused(open(&dash, &a.token).await).await, (StatusCode::TOO_MANY_REQUESTS, "too_many_streams".into()));
+    assert_eq!(
+        refused(open(&dash, &a.token).await).await,
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_streams".into())
+    );
 
     // Volunteers may hold 7 - 3 = 4 slots between them.
     let b1 = open(&dash, &b.token).await;
     let b2 = open(&dash, &b.token).await;
     assert_eq!((b1.status(), b2.status()), (StatusCode::OK, StatusCode::OK));
-    assert_eq!(refused(open(&dash, &c.token).await).await, (StatusCode::SERVICE_UNAVAILABLE, "unavailable".into()));
+    assert_eq!(
+        refused(open(&dash, &c.token).await).await,
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable".into())
+    );
 
     // The coordinator still gets their phone's stream and the dashboard's.
     let phone = open(&dash, &coordinator.token).await;
@@ -63,7 +69,8 @@ async fn volunteers_are_capped_and_never_starve_the_coordinators() {
     assert_eq!(board2.status(), StatusCode::OK);
     open_streams(&dash, 7).await;
     // Now the relay is full, and the coordinator's per-person cap (3) is reached too.
-    let (status, code) = refused(session.open(&format!("/dashboard/api/events?compound={compound}")).await).await;
+    let (status, code) =
+        refused(session.open(&format!("/dashboard/api/events?compound={compound}")).await).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{code}");
 
     // A volunteer who closes a stream gives its slot back.

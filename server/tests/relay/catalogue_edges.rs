@@ -57,7 +57,12 @@ fn cases() -> Vec<Case> {
         case("unknown HTTP version", "GET /healthz HTTP/3.0\r\nhost: x\r\n\r\n", 400, None),
         case("200 header lines", get("/healthz", &many_headers), 431, None),
         case("a 512 KiB header", get("/healthz", &huge_header), 431, None),
-        case("content-length not a number", "POST /v1/join HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n", 400, None),
+        case(
+            "content-length not a number",
+            "POST /v1/join HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n",
+            400,
+            None,
+        ),
         case(
             "content-length and chunked together",
             // Chunked wins (RFC 9112), so the body is empty: not JSON.
@@ -65,33 +70,96 @@ fn cases() -> Vec<Case> {
             400,
             Some("malformed"),
         ),
-        case("two content-lengths", "POST /v1/join HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}", 400, None),
-        case("bad chunk size", "POST /v1/join HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", 400, None),
+        case(
+            "two content-lengths",
+            "POST /v1/join HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}",
+            400,
+            None,
+        ),
+        case(
+            "bad chunk size",
+            "POST /v1/join HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+            400,
+            None,
+        ),
         case("absolute URI to another host", get("http://evil.example/v1/me", ""), 401, Some("unauthorized")),
         case("path traversal", get("/dashboard/../../etc/passwd", ""), 404, Some("not_found")),
-        case("encoded traversal", get("/v1/compounds/%2e%2e%2f%2e%2e/roster.csv", "authorization: Bearer {admin}\r\n"), 400, None),
+        case(
+            "encoded traversal",
+            get("/v1/compounds/%2e%2e%2f%2e%2e/roster.csv", "authorization: Bearer {admin}\r\n"),
+            400,
+            None,
+        ),
         case("unknown route", get("/v2/sync", ""), 404, Some("not_found")),
         case("wrong method", get("/v1/sync", "authorization: Bearer {volunteer}\r\n"), 405, None),
         // Join.
-        case("join: unknown code", post("/v1/join", "", "application/json", r#"{"invite_code":"AAAA-BBBB-CCCC","device_name":"x"}"#), 404, Some("not_found")),
+        case(
+            "join: unknown code",
+            post("/v1/join", "", "application/json", r#"{"invite_code":"AAAA-BBBB-CCCC","device_name":"x"}"#),
+            404,
+            Some("not_found"),
+        ),
         case("join: empty body", post("/v1/join", "", "application/json", ""), 400, None),
         case("join: not JSON", post("/v1/join", "", "application/json", "invite=1"), 400, None),
-        case("join: JSON of the wrong shape", post("/v1/join", "", "application/json", r#"{"code":1}"#), 400, None),
-        case("join: form content type", post("/v1/join", "", "application/x-www-form-urlencoded", "invite_code=A"), 415, None),
-        case("join: code of one letter", post("/v1/join", "", "application/json", r#"{"invite_code":"x","device_name":"x"}"#), 404, Some("not_found")),
+        case(
+            "join: JSON of the wrong shape",
+            post("/v1/join", "", "application/json", r#"{"code":1}"#),
+            400,
+            None,
+        ),
+        case(
+            "join: form content type",
+            post("/v1/join", "", "application/x-www-form-urlencoded", "invite_code=A"),
+            415,
+            None,
+        ),
+        case(
+            "join: code of one letter",
+            post("/v1/join", "", "application/json", r#"{"invite_code":"x","device_name":"x"}"#),
+            404,
+            Some("not_found"),
+        ),
         case(
             "join: forged X-Forwarded-For",
-            post("/v1/join", "x-forwarded-for: 10.9.8.7\r\n", "application/json", r#"{"invite_code":"AAAA-BBBB-CCCD","device_name":"x"}"#),
+            post(
+                "/v1/join",
+                "x-forwarded-for: 10.9.8.7\r\n",
+                "application/json",
+                r#"{"invite_code":"AAAA-BBBB-CCCD","device_name":"x"}"#,
+            ),
             404,
             Some("not_found"),
         ),
         // Forwarded headers from a peer that is no trusted proxy.
-        case("proxy: X-Forwarded-For is no credential", get("/v1/me", "x-forwarded-for: 127.0.0.1\r\n"), 401, Some("unauthorized")),
-        case("proxy: garbage Forwarded header", get("/healthz", "forwarded: for=\"[zz\";;;proto==\r\n"), 200, None),
-        Case { absent: Some("strict-transport-security"), ..case("proxy: X-Forwarded-Proto https gets no HSTS", get("/healthz", "x-forwarded-proto: https\r\n"), 200, None) },
+        case(
+            "proxy: X-Forwarded-For is no credential",
+            get("/v1/me", "x-forwarded-for: 127.0.0.1\r\n"),
+            401,
+            Some("unauthorized"),
+        ),
+        case(
+            "proxy: garbage Forwarded header",
+            get("/healthz", "forwarded: for=\"[zz\";;;proto==\r\n"),
+            200,
+            None,
+        ),
+        Case {
+            absent: Some("strict-transport-security"),
+            ..case(
+                "proxy: X-Forwarded-Proto https gets no HSTS",
+                get("/healthz", "x-forwarded-proto: https\r\n"),
+                200,
+                None,
+            )
+        },
         case(
             "proxy: X-Forwarded-Host cannot pass the Origin check",
-            post("/dashboard/login", "origin: https://evil.example\r\nx-forwarded-host: evil.example\r\n", "application/json", r#"{"token":"{coordinator}"}"#),
+            post(
+                "/dashboard/login",
+                "origin: https://evil.example\r\nx-forwarded-host: evil.example\r\n",
+                "application/json",
+                r#"{"token":"{coordinator}"}"#,
+            ),
             403,
             Some("forbidden"),
         ),
@@ -99,41 +167,160 @@ fn cases() -> Vec<Case> {
             absent: Some("set-cookie"),
             ..case(
                 "proxy: Forwarded host cannot pass the Origin check",
-                post("/dashboard/login", "origin: https://evil.example\r\nforwarded: host=evil.example;proto=https\r\n", "application/json", r#"{"token":"{coordinator}"}"#),
+                post(
+                    "/dashboard/login",
+                    "origin: https://evil.example\r\nforwarded: host=evil.example;proto=https\r\n",
+                    "application/json",
+                    r#"{"token":"{coordinator}"}"#,
+                ),
                 403,
                 Some("forbidden"),
             )
         },
         // Dashboard.
-        case("dashboard: unknown token", post("/dashboard/login", "", "application/json", r#"{"token":"dst_00"}"#), 401, Some("unauthorized")),
-        case("dashboard: a volunteer signs in", post("/dashboard/login", "", "application/json", r#"{"token":"{volunteer}"}"#), 403, Some("forbidden")),
-        case("dashboard: login without a token", post("/dashboard/login", "", "application/json", "{}"), 400, None),
-        case("dashboard: no cookie", get("/dashboard/api/me", ""), 401, Some("unauthorized")),
-        case("dashboard: forged cookie", get("/dashboard/api/me", "cookie: doorstep_session=dss_0000\r\n"), 401, Some("unauthorized")),
         case(
-            "dashboard: an operation from another site",
-            post(&format!("{dash}/operations"), "cookie: doorstep_session={session}\r\norigin: https://evil.example\r\n", "application/json", "{}"),
+            "dashboard: unknown token",
+            post("/dashboard/login", "", "application/json", r#"{"token":"dst_00"}"#),
+            401,
+            Some("unauthorized"),
+        ),
+        case(
+            "dashboard: a volunteer signs in",
+            post("/dashboard/login", "", "application/json", r#"{"token":"{volunteer}"}"#),
             403,
             Some("forbidden"),
         ),
-        case("dashboard: malformed compound", get("/dashboard/api/compounds/not-an-id/households", "cookie: doorstep_session={session}\r\n"), 400, None),
-        case("dashboard: a compound not theirs", get("/dashboard/api/compounds/01900000-0000-7000-8000-000000000000/households", "cookie: doorstep_session={session}\r\n"), 403, Some("forbidden")),
-        case("dashboard: events without a compound", get("/dashboard/api/events", "cookie: doorstep_session={session}\r\n"), 400, None),
-        case("dashboard: events of a malformed compound", get("/dashboard/api/events?compound=x", "cookie: doorstep_session={session}\r\n"), 400, None),
-        case("dashboard: import with no body", post(&format!("{dash}/import?mode=commit"), "cookie: doorstep_session={session}\r\n", "text/csv", ""), 400, None),
-        case("dashboard: import of a PDF", post(&format!("{dash}/import?mode=commit"), "cookie: doorstep_session={session}\r\n", "application/pdf", "%PDF-1.4"), 422, Some("unreadable_file")),
+        case(
+            "dashboard: login without a token",
+            post("/dashboard/login", "", "application/json", "{}"),
+            400,
+            None,
+        ),
+        case("dashboard: no cookie", get("/dashboard/api/me", ""), 401, Some("unauthorized")),
+        case(
+            "dashboard: forged cookie",
+            get("/dashboard/api/me", "cookie: doorstep_session=dss_0000\r\n"),
+            401,
+            Some("unauthorized"),
+        ),
+        case(
+            "dashboard: an operation from another site",
+            post(
+                &format!("{dash}/operations"),
+                "cookie: doorstep_session={session}\r\norigin: https://evil.example\r\n",
+                "application/json",
+                "{}",
+            ),
+            403,
+            Some("forbidden"),
+        ),
+        case(
+            "dashboard: malformed compound",
+            get("/dashboard/api/compounds/not-an-id/households", "cookie: doorstep_session={session}\r\n"),
+            400,
+            None,
+        ),
+        case(
+            "dashboard: a compound not theirs",
+            get(
+                "/dashboard/api/compounds/01900000-0000-7000-8000-000000000000/households",
+                "cookie: doorstep_session={session}\r\n",
+            ),
+            403,
+            Some("forbidden"),
+        ),
+        case(
+            "dashboard: events without a compound",
+            get("/dashboard/api/events", "cookie: doorstep_session={session}\r\n"),
+            400,
+            None,
+        ),
+        case(
+            "dashboard: events of a malformed compound",
+            get("/dashboard/api/events?compound=x", "cookie: doorstep_session={session}\r\n"),
+            400,
+            None,
+        ),
+        case(
+            "dashboard: import with no body",
+            post(
+                &format!("{dash}/import?mode=commit"),
+                "cookie: doorstep_session={session}\r\n",
+                "text/csv",
+                "",
+            ),
+            400,
+            None,
+        ),
+        case(
+            "dashboard: import of a PDF",
+            post(
+                &format!("{dash}/import?mode=commit"),
+                "cookie: doorstep_session={session}\r\n",
+                "application/pdf",
+                "%PDF-1.4",
+            ),
+            422,
+            Some("unreadable_file"),
+        ),
         // Exports.
         case("export: no token", get("/v1/compounds/{compound}/roster.csv", ""), 401, Some("unauthorized")),
-        case("export: a volunteer's token", get("/v1/compounds/{compound}/roster.csv", "authorization: Bearer {volunteer}\r\n"), 403, Some("forbidden")),
-        case("export: unknown compound", get("/v1/compounds/01900000-0000-7000-8000-000000000000/roster.csv", "authorization: Bearer {admin}\r\n"), 404, Some("not_found")),
-        case("export: malformed compound", get("/v1/compounds/zzz/roster.csv", "authorization: Bearer {admin}\r\n"), 400, None),
-        case("export: unknown format", get(&format!("{dash}/export/roster.pdf"), "cookie: doorstep_session={session}\r\n"), 404, Some("not_found")),
-        case("export: unknown ledger", get(&format!("{dash}/export/secrets.csv"), "cookie: doorstep_session={session}\r\n"), 404, Some("not_found")),
-        case("export: unknown round", get(&format!("{dash}/export/rounds/01900000-0000-7000-8000-000000000000.csv"), "cookie: doorstep_session={session}\r\n"), 404, Some("not_found")),
-        case("export: malformed round", get(&format!("{dash}/export/rounds/nope.csv"), "cookie: doorstep_session={session}\r\n"), 400, None),
+        case(
+            "export: a volunteer's token",
+            get("/v1/compounds/{compound}/roster.csv", "authorization: Bearer {volunteer}\r\n"),
+            403,
+            Some("forbidden"),
+        ),
+        case(
+            "export: unknown compound",
+            get(
+                "/v1/compounds/01900000-0000-7000-8000-000000000000/roster.csv",
+                "authorization: Bearer {admin}\r\n",
+            ),
+            404,
+            Some("not_found"),
+        ),
+        case(
+            "export: malformed compound",
+            get("/v1/compounds/zzz/roster.csv", "authorization: Bearer {admin}\r\n"),
+            400,
+            None,
+        ),
+        case(
+            "export: unknown format",
+            get(&format!("{dash}/export/roster.pdf"), "cookie: doorstep_session={session}\r\n"),
+            404,
+            Some("not_found"),
+        ),
+        case(
+            "export: unknown ledger",
+            get(&format!("{dash}/export/secrets.csv"), "cookie: doorstep_session={session}\r\n"),
+            404,
+            Some("not_found"),
+        ),
+        case(
+            "export: unknown round",
+            get(
+                &format!("{dash}/export/rounds/01900000-0000-7000-8000-000000000000.csv"),
+                "cookie: doorstep_session={session}\r\n",
+            ),
+            404,
+            Some("not_found"),
+        ),
+        case(
+            "export: malformed round",
+            get(&format!("{dash}/export/rounds/nope.csv"), "cookie: doorstep_session={session}\r\n"),
+            400,
+            None,
+        ),
         // Live streams.
         case("events: no token", get("/v1/events", ""), 401, Some("unauthorized")),
-        case("events: a revoked-looking token", get("/v1/events", "authorization: Bearer dst_ffff\r\n"), 401, Some("unauthorized")),
+        case(
+            "events: a revoked-looking token",
+            get("/v1/events", "authorization: Bearer dst_ffff\r\n"),
+            401,
+            Some("unauthorized"),
+        ),
     ]
 }
 
@@ -168,7 +355,8 @@ async fn fingerprint(relay: &TestRelay, compound: &str) -> (String, String) {
         .text()
         .await
         .unwrap();
-    let (_, members) = relay.json("GET", &format!("/v1/compounds/{compound}/members"), &relay.admin_token, None).await;
+    let (_, members) =
+        relay.json("GET", &format!("/v1/compounds/{compound}/members"), &relay.admin_token, None).await;
     (roster, members.to_string())
 }
 
@@ -238,7 +426,12 @@ async fn every_edge_case_is_refused_and_changes_nothing() {
         }
         println!("{:<55} {:>3} {}", case.name, answer.status, code.as_deref().unwrap_or("-"));
         if !wrong.is_empty() {
-            failures.push(format!("{}: {} | {}", case.name, wrong.join(", "), answer.body.chars().take(160).collect::<String>()));
+            failures.push(format!(
+                "{}: {} | {}",
+                case.name,
+                wrong.join(", "),
+                answer.body.chars().take(160).collect::<String>()
+            ));
         }
     }
     assert!(failures.is_empty(), "{} cases failed:\n{}", failures.len(), failures.join("\n"));

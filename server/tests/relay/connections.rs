@@ -115,7 +115,10 @@ async fn an_idle_connection_is_closed_and_a_busy_one_is_kept() {
     .await;
     let mut idle = connect_from(&relay, [127, 0, 0, 1]).await;
     assert_eq!(request(&mut idle, "/healthz", None).await, Some(200));
-    assert!(closed_within(&mut idle, Duration::from_secs(15)).await, "an idle keep-alive connection stays open");
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(15)).await,
+        "an idle keep-alive connection stays open"
+    );
 
     // Never sending a byte is idle too.
     let mut silent = connect_from(&relay, [127, 0, 0, 1]).await;

@@ -137,7 +137,11 @@ async fn a_document_that_no_longer_loads_is_a_named_permanent_rejection() {
     assert_eq!(response.rejected.len(), 1, "{:?}", response.rejected);
     let rejection = &response.rejected[0];
     assert_eq!((rejection.doc, rejection.rule.as_str()), (roster, "document_damaged"));
-    assert!(rejection.reason.contains("restored") && rejection.reason.contains("备份"), "{}", rejection.reason);
+    assert!(
+        rejection.reason.contains("restored") && rejection.reason.contains("备份"),
+        "{}",
+        rejection.reason
+    );
 
     // The compound's other documents still sync.
     let requests = volunteer.message_for(volunteer.doc_of(DocKind::Requests));

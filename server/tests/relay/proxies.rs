@@ -18,7 +18,11 @@ fn client_from(from: [u8; 4]) -> reqwest::Client {
 
 /// A join attempt with a wrong code and optional extra headers; returns status, code and
 /// `Retry-After`.
-async fn guess(relay: &TestRelay, client: &reqwest::Client, headers: &[(&str, &str)]) -> (StatusCode, String, String) {
+async fn guess(
+    relay: &TestRelay,
+    client: &reqwest::Client,
+    headers: &[(&str, &str)],
+) -> (StatusCode, String, String) {
     let mut req = client
         .post(format!("{}/v1/join", relay.url))
         .header("content-type", "application/json")
@@ -56,7 +60,11 @@ async fn join_is_throttled_per_address_and_forged_forwarding_buys_nothing() {
     assert_eq!((status, code.as_str()), (StatusCode::TOO_MANY_REQUESTS, "join_throttled"));
     assert!(retry.parse::<u64>().is_ok_and(|s| s >= 1), "Retry-After: {retry:?}");
     // Claiming to be someone else changes nothing: the relay trusts no proxy here.
-    for forged in [("x-forwarded-for", "198.51.100.9"), ("forwarded", "for=198.51.100.10"), ("x-real-ip", "198.51.100.11")] {
+    for forged in [
+        ("x-forwarded-for", "198.51.100.9"),
+        ("forwarded", "for=198.51.100.10"),
+        ("x-real-ip", "198.51.100.11"),
+    ] {
         let (status, code, _) = guess(&relay, &guesser, &[forged]).await;
         assert_eq!((status, code.as_str()), (StatusCode::TOO_MANY_REQUESTS, "join_throttled"), "{forged:?}");
     }
@@ -85,7 +93,10 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_allowance() {
     }
     assert_eq!(guess(&relay, &proxy, &alice).await.1, "join_throttled");
     // A client that prepends a fake hop is still known by the address the proxy saw.
-    assert_eq!(guess(&relay, &proxy, &[("x-forwarded-for", "203.0.113.5, 198.51.100.1")]).await.1, "join_throttled");
+    assert_eq!(
+        guess(&relay, &proxy, &[("x-forwarded-for", "203.0.113.5, 198.51.100.1")]).await.1,
+        "join_throttled"
+    );
     let bob = [("x-forwarded-for", "198.51.100.2")];
     assert_eq!(guess(&relay, &proxy, &bob).await.0, StatusCode::NOT_FOUND, "another client behind the proxy");
 }
@@ -106,7 +117,8 @@ async fn sign_in(
         req = req.header(*name, *value);
     }
     let res = req.send().await.unwrap();
-    let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let header =
+        |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     (res.status(), header("set-cookie"), header("strict-transport-security"))
 }
 
@@ -128,7 +140,8 @@ async fn the_dashboard_believes_forwarded_host_and_proto_only_from_a_trusted_pro
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(cookie.is_empty());
     // Plain sign-in from there works, without Secure or HSTS: it was plain HTTP.
-    let (status, cookie, hsts) = sign_in(&relay, &stranger, &coordinator.token, &[("x-forwarded-proto", "https")]).await;
+    let (status, cookie, hsts) =
+        sign_in(&relay, &stranger, &coordinator.token, &[("x-forwarded-proto", "https")]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!cookie.contains("Secure") && hsts.is_empty(), "{cookie} / {hsts}");
 

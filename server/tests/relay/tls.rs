@@ -78,9 +78,26 @@ fn client(relay: &TlsRelay) -> reqwest::Client {
     reqwest::Client::builder().tls_certs_merge([ca]).build().unwrap()
 }
 
-async fn post(client: &reqwest::Client, url: String, token: &str, body: Value) -> (StatusCode, Value, String) {
-    let res = client.post(url).bearer_auth(token).header("content-type", "application/json").body(body.to_string()).send().await.unwrap();
-    let hsts = res.headers().get("strict-transport-security").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+async fn post(
+    client: &reqwest::Client,
+    url: String,
+    token: &str,
+    body: Value,
+) -> (StatusCode, Value, String) {
+    let res = client
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let hsts = res
+        .headers()
+        .get("strict-transport-security")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let status = res.status();
     (status, serde_json::from_slice(&res.bytes().await.unwrap()).unwrap_or(Value::Null), hsts)
 }
@@ -90,7 +107,8 @@ async fn a_phone_joins_and_syncs_over_https_with_a_private_ca() {
     let relay = start().await;
     let admin = client(&relay);
     let (status, compound, hsts) =
-        post(&admin, format!("{}/v1/compounds", relay.url), &relay.admin_token, json!({"name": "香樟苑"})).await;
+        post(&admin, format!("{}/v1/compounds", relay.url), &relay.admin_token, json!({"name": "香樟苑"}))
+            .await;
     assert_eq!(status, StatusCode::CREATED, "{compound}");
     assert_eq!(hsts, "max-age=31536000", "HSTS over HTTPS");
     let compound = compound["id"].as_str().unwrap().to_owned();
@@ -107,7 +125,9 @@ async fn a_phone_joins_and_syncs_over_https_with_a_private_ca() {
         let admin = admin.clone();
         let url = format!("{}/v1/compounds/{compound}/invites", relay.url);
         let token = relay.admin_token.clone();
-        async move { post(&admin, url, &token, json!({"role": role})).await.1["code"].as_str().unwrap().to_owned() }
+        async move {
+            post(&admin, url, &token, json!({"role": role})).await.1["code"].as_str().unwrap().to_owned()
+        }
     };
 
     // The phone: a real replica file and its HTTPS transport, trusting the private CA.
@@ -116,7 +136,8 @@ async fn a_phone_joins_and_syncs_over_https_with_a_private_ca() {
     let transport = RelayClient::with_root_certificate(&relay.url, None, relay.ca_pem.as_bytes()).unwrap();
     let joined = http::join(&replica, &transport, &invite("volunteer").await, "李强的手机").await.unwrap();
     let transport = transport.with_token(joined.token);
-    let report = http::sync(&replica, &transport, || Timestamp::from_millis(1_790_000_000_000)).await.unwrap();
+    let report =
+        http::sync(&replica, &transport, || Timestamp::from_millis(1_790_000_000_000)).await.unwrap();
     assert!(report.rejected.is_empty() && report.failed.is_empty(), "{report:?}");
     assert!(report.fetched.len() >= 2, "roster and requests arrived: {report:?}");
     let households = replica.lock().unwrap().compounds().next().map(|c| c.households().len());
@@ -128,8 +149,13 @@ async fn a_phone_joins_and_syncs_over_https_with_a_private_ca() {
     assert!(matches!(refused, TransportError::Network(_)), "{refused:?}");
 
     // The dashboard's cookie is Secure over HTTPS.
-    let (status, coordinator, _) =
-        post(&admin, format!("{}/v1/join", relay.url), "", json!({"invite_code": invite("coordinator").await, "device_name": "王芳的电脑"})).await;
+    let (status, coordinator, _) = post(
+        &admin,
+        format!("{}/v1/join", relay.url),
+        "",
+        json!({"invite_code": invite("coordinator").await, "device_name": "王芳的电脑"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{coordinator}");
     let res = admin
         .post(format!("{}/dashboard/login", relay.url))

@@ -32,7 +32,8 @@ impl SqliteStorage {
     pub async fn check_integrity(&self) -> Result<Integrity, StorageError> {
         let path = self.path().to_path_buf();
         tokio::task::spawn_blocking(move || {
-            let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            let conn =
+                rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
             let found: Result<Vec<String>, rusqlite::Error> = conn
                 .prepare("PRAGMA quick_check")
                 .and_then(|mut stmt| stmt.query_map([], |row| row.get::<_, String>(0))?.collect());

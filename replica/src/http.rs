@@ -101,7 +101,31 @@ pub struct RelayClient {
 impl RelayClient {
     /// A client for the relay at `base` ("http://127.0.0.1:7700").
     pub fn new(base: &str, token: Option<String>) -> Result<Self, TransportError> {
-        let http = reqwest::Client::builder()
+        Self::build(base, token, reqwest::Client::builder())
+    }
+
+    /// A client for a relay at an `https://` `base` whose certificate is signed by the private
+    /// CA in `ca_pem` (PEM), trusted besides the system's roots: a small deployment's own CA.
+    #[cfg(feature = "tls")]
+    pub fn with_root_certificate(
+        base: &str,
+        token: Option<String>,
+        ca_pem: &[u8],
+    ) -> Result<Self, TransportError> {
+        let ca = reqwest::Certificate::from_pem(ca_pem)
+            .map_err(|e| TransportError::Network(format!("the CA certificate is not PEM: {e}")))?;
+        Self::build(base, token, reqwest::Client::builder().tls_certs_merge([ca]))
+    }
+
+    fn build(
+        base: &str,
+        token: Option<String>,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<Self, TransportError> {
+        // rustls with the ring provider, the one the relay uses too; installing it twice is harmless.
+        #[cfg(feature = "tls")]
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = builder
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .build()

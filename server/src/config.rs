@@ -58,11 +58,98 @@ impl Default for Limits {
     }
 }
 
+/// How the relay accepts connections and how long it keeps them (SECURITY.md, "Connections").
+#[derive(Debug, Clone)]
+pub struct Connections {
+    /// Longest a client may take to send a request's headers (the TLS handshake included),
+    /// counted from when the relay starts waiting for them; then the connection is closed. This
+    /// is what ends a slowloris client that dribbles its headers a byte at a time.
+    pub header_read_timeout: Duration,
+    /// A connection on which no byte moved for this long, with no request being handled, is
+    /// closed. Live streams send a keep-alive every 15 s, so they never look idle.
+    pub idle_timeout: Duration,
+    /// Connections open at once. At start the relay lowers this to fit its file-descriptor limit
+    /// (after raising the soft limit to the hard one), keeping some descriptors for its database.
+    pub max_connections: usize,
+    /// Connections open at once from one client address. A compound's phones may share one
+    /// address (the estate's Wi-Fi, a carrier's NAT), so this is generous; a trusted proxy's own
+    /// address is exempt.
+    pub max_per_address: usize,
+    /// On shutdown, how long requests in flight may take to finish before their connections are
+    /// dropped.
+    pub shutdown_grace: Duration,
+    /// Proxies whose `X-Forwarded-For`, `X-Forwarded-Host`, `X-Forwarded-Proto` and `Forwarded`
+    /// headers the relay believes. From any other peer those headers are ignored.
+    pub trusted_proxies: Vec<crate::client::IpRange>,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Self {
+            // A phone on a poor mobile link sends its few hundred header bytes in well under a
+            // second; 10 s is generous and still frees a slowloris slot quickly.
+            header_read_timeout: Duration::from_secs(10),
+            // A phone syncs in one or two requests and then waits minutes; keeping its connection
+            // 30 s covers the second request and the dashboard's polling.
+            idle_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            max_per_address: 256,
+            shutdown_grace: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// How many live streams (`/v1/events`, `/dashboard/api/events`) may be open (SECURITY.md,
+/// "Live streams").
+#[derive(Debug, Clone)]
+pub struct StreamLimits {
+    /// Streams open at once, across all callers.
+    pub total: usize,
+    /// Of [`StreamLimits::total`], the slots only coordinators and admins may take, so that
+    /// volunteers' phones can never crowd the dashboards out.
+    pub reserved_for_coordinators: usize,
+    /// Streams one person may hold at once, over all their devices and dashboard tabs.
+    pub per_person: usize,
+    /// Streams one device token may hold at once (a phone needs one).
+    pub per_device: usize,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self { total: 1024, reserved_for_coordinators: 128, per_person: 8, per_device: 2 }
+    }
+}
+
+/// How fast one client address may try invite codes at `POST /v1/join` (SECURITY.md, "Join").
+#[derive(Debug, Clone)]
+pub struct JoinLimits {
+    /// Attempts per second one address may make on average.
+    pub per_second: f64,
+    /// Attempts one address may make at once: a briefing where a building's volunteers join
+    /// together from the estate's Wi-Fi.
+    pub burst: f64,
+}
+
+impl Default for JoinLimits {
+    fn default() -> Self {
+        // 30 a minute after a burst of 30: a compound joining at once is served, a guesser gets
+        // 43,200 tries a day, against invite codes with far more combinations than that.
+        Self { per_second: 0.5, burst: 30.0 }
+    }
+}
+
 /// The relay's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Request limits.
     pub limits: Limits,
+    /// Connection timeouts and caps, and the trusted proxies.
+    pub connections: Connections,
+    /// Live-stream caps.
+    pub streams: StreamLimits,
+    /// `POST /v1/join` throttling.
+    pub join: JoinLimits,
     /// A document nobody has touched for this long leaves memory (it stays on disk).
     pub idle_eviction: Duration,
     /// After this many stored chunks a document is compacted into one snapshot.
@@ -75,6 +162,9 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             limits: Limits::default(),
+            connections: Connections::default(),
+            streams: StreamLimits::default(),
+            join: JoinLimits::default(),
             idle_eviction: Duration::from_secs(10 * 60),
             compact_every: 64,
             invite_lifetime: Duration::from_secs(7 * 24 * 3600),

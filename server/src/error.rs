@@ -49,6 +49,16 @@ pub enum AppError {
         /// How long to wait.
         retry_after: Duration,
     },
+    /// 429 with its own code: a per-caller cap other than the token's request rate (join
+    /// attempts from one address, live streams of one device or person).
+    Throttled {
+        /// The code (`join_throttled`, `too_many_streams`).
+        error: &'static str,
+        /// The sentence.
+        reason: String,
+        /// How long to wait, if waiting helps.
+        retry_after: Option<Duration>,
+    },
     /// 408: the request took longer than the relay waits.
     Timeout(Duration),
     /// 503: the relay's storage failed; a retry may succeed.
@@ -73,7 +83,9 @@ impl AppError {
             AppError::Gone(_) => StatusCode::GONE,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::RateLimited { .. } | AppError::RefetchLoop { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited { .. } | AppError::RefetchLoop { .. } | AppError::Throttled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -92,6 +104,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::RefetchLoop { .. } => "refetch_loop",
+            AppError::Throttled { error, .. } => error,
             AppError::Timeout(_) => "timeout",
             AppError::Unavailable(_) => "unavailable",
         }
@@ -109,7 +122,8 @@ impl AppError {
             | AppError::TooLarge(r)
             | AppError::UnsupportedMediaType(r)
             | AppError::Unavailable(r)
-            | AppError::RefetchLoop { reason: r, .. } => r.clone(),
+            | AppError::RefetchLoop { reason: r, .. }
+            | AppError::Throttled { reason: r, .. } => r.clone(),
             AppError::RateLimited { retry_after } => format!(
                 "too many requests with this token; retry after {} seconds",
                 retry_after.as_secs_f64().ceil()
@@ -146,7 +160,14 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = Body { error: self.code(), reason: self.reason() };
         let mut response = (self.status(), Json(body)).into_response();
-        if let AppError::RateLimited { retry_after } | AppError::RefetchLoop { retry_after, .. } = &self {
+        let retry_after = match &self {
+            AppError::RateLimited { retry_after } | AppError::RefetchLoop { retry_after, .. } => {
+                Some(retry_after)
+            }
+            AppError::Throttled { retry_after, .. } => retry_after.as_ref(),
+            _ => None,
+        };
+        if let Some(retry_after) = retry_after {
             let secs = retry_after.as_secs_f64().ceil().max(1.0);
             if let Ok(value) = HeaderValue::from_str(&format!("{secs:.0}")) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);

@@ -15,8 +15,11 @@
 pub mod access;
 pub mod admin;
 pub mod cache;
+pub mod client;
 pub mod clock;
 pub mod config;
+pub mod connections;
+pub mod csv_cell;
 pub mod dashboard;
 pub mod demo;
 pub mod error;
@@ -45,11 +48,21 @@ pub fn app(state: AppState) -> Router {
     http::app(state)
 }
 
-/// Serves the relay on `listener` until `shutdown` completes, then finishes the requests in
-/// flight and returns. A background task evicts idle documents from memory meanwhile.
+/// Serves the relay over plain HTTP on `listener` until `shutdown` completes, then finishes the
+/// requests in flight and returns. A background task evicts idle documents from memory meanwhile.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve(listener, state, None, shutdown).await
+}
+
+/// [`run`], over HTTPS when `tls` is given (see [`connections::tls::acceptor`]).
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -80,7 +93,8 @@ pub async fn run(
         shutdown.await;
         events.close();
     };
-    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let serving = connections::Serving { config: state.config.connections.clone(), tls };
+    let served = connections::serve(listener, app(state), serving, shutdown).await;
     let _ = stop_tx.send(true);
     if let Err(e) = evictor.await {
         tracing::warn!(error = %e, "eviction task ended abnormally");

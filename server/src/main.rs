@@ -34,9 +34,31 @@ enum Command {
         /// The SQLite database file; created on first start.
         #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.db")]
         db: PathBuf,
-        /// Address to listen on. Loopback by default: put a TLS proxy in front to serve phones.
+        /// Address to listen on. Loopback by default: to serve phones, give --tls-cert and
+        /// --tls-key, or put a TLS proxy in front (and name it with --trusted-proxy).
         #[arg(long, env = "DOORSTEP_LISTEN", default_value = "127.0.0.1:7700")]
         listen: SocketAddr,
+        /// Serve HTTPS with this PEM certificate chain (the relay's certificate first).
+        #[arg(long, env = "DOORSTEP_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, env = "DOORSTEP_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// A reverse proxy (address or range, like 10.0.0.0/8) whose X-Forwarded-For,
+        /// X-Forwarded-Host, X-Forwarded-Proto and Forwarded headers are believed; repeat for
+        /// several. From any other peer those headers are ignored.
+        #[arg(long = "trusted-proxy", value_name = "IP/CIDR")]
+        trusted_proxies: Vec<doorstep_server::client::IpRange>,
+        /// Connections open at once (lowered to fit the open-file limit).
+        #[arg(long, default_value_t = doorstep_server::config::Connections::default().max_connections)]
+        max_connections: usize,
+        /// Connections open at once from one client address.
+        #[arg(long, default_value_t = doorstep_server::config::Connections::default().max_per_address)]
+        max_connections_per_address: usize,
+        /// Do not run the database integrity check at start (PRAGMA quick_check reads the whole
+        /// file: skip it only on a database so large that this delays the start too long).
+        #[arg(long)]
+        skip_integrity_check: bool,
         /// On an empty database, seed a demo compound with a coordinator, two volunteers and a round.
         #[arg(long)]
         demo: bool,
@@ -121,8 +143,42 @@ fn main() -> anyhow::Result<()> {
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve { db, listen, demo, idle_seconds, rate } => {
-                serve(db, listen, demo, idle_seconds, rate).await
+            Command::Serve {
+                db,
+                listen,
+                tls_cert,
+                tls_key,
+                trusted_proxies,
+                max_connections,
+                max_connections_per_address,
+                skip_integrity_check,
+                demo,
+                idle_seconds,
+                rate,
+            } => {
+                let tls = match (tls_cert, tls_key) {
+                    (Some(cert), Some(key)) => Some(
+                        doorstep_server::connections::tls::acceptor(&cert, &key).context("setting up TLS")?,
+                    ),
+                    _ => None,
+                };
+                let connections = doorstep_server::config::Connections {
+                    trusted_proxies,
+                    max_connections,
+                    max_per_address: max_connections_per_address,
+                    ..Default::default()
+                };
+                serve(Serve {
+                    db,
+                    listen,
+                    tls,
+                    connections,
+                    check_integrity: !skip_integrity_check,
+                    demo,
+                    idle_seconds,
+                    rate,
+                })
+                .await
             }
             Command::Admin { db, command } => administer(db, command).await,
             Command::Phone(args) => Ok(doorstep_server::phone::run(args).await?),
@@ -142,13 +198,22 @@ async fn open(db: &PathBuf) -> anyhow::Result<Relay> {
     Ok(relay)
 }
 
-async fn serve(
+/// What `doorstep serve` was asked for.
+struct Serve {
     db: PathBuf,
     listen: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    connections: doorstep_server::config::Connections,
+    check_integrity: bool,
     demo: bool,
     idle_seconds: u64,
     rate: f64,
-) -> anyhow::Result<()> {
+}
+
+async fn serve(serve: Serve) -> anyhow::Result<()> {
+    let Serve { db, listen, tls, connections, check_integrity, demo, idle_seconds, rate } = serve;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let damage = if check_integrity { integrity(&db).await? } else { None };
     let relay = open(&db).await?;
     let seeded =
         if demo { doorstep_server::demo::seed(&relay).await.context("seeding the demo")? } else { None };
@@ -157,7 +222,7 @@ async fn serve(
     let addr = listener.local_addr()?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "doorstep listening on http://{addr} (database {})", db.display())?;
+        writeln!(out, "doorstep listening on {scheme}://{addr} (database {})", db.display())?;
         if let Some(seed) = seeded {
             writeln!(
                 out,
@@ -175,14 +240,18 @@ async fn serve(
                 )?;
             }
             if let Some(c) = seed.people.first() {
-                writeln!(out, "try: curl -H 'Authorization: Bearer {}' http://{addr}/v1/me", c.token)?;
+                writeln!(out, "try: curl -H 'Authorization: Bearer {}' {scheme}://{addr}/v1/me", c.token)?;
             }
             if let Some(v) = seed.people.iter().find(|p| p.role == Role::Volunteer) {
                 let exe = std::env::current_exe()
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|_| "doorstep".into());
                 writeln!(out, "try a volunteer's phone in this terminal:")?;
-                writeln!(out, "  {exe} phone --db volunteer.sqlite login --relay http://{addr} {}", v.token)?;
+                writeln!(
+                    out,
+                    "  {exe} phone --db volunteer.sqlite login --relay {scheme}://{addr} {}",
+                    v.token
+                )?;
                 writeln!(out, "  {exe} phone --db volunteer.sqlite tasks --all")?;
             }
         }
@@ -192,11 +261,36 @@ async fn serve(
     let config = Config {
         idle_eviction: Duration::from_secs(idle_seconds.max(1)),
         limits: doorstep_server::Limits { rate_per_second: rate, ..defaults.limits.clone() },
+        connections,
         ..defaults
     };
     let state = AppState::new(relay, config);
-    doorstep_server::run(listener, state, shutdown_signal()).await.context("serving")?;
+    if let Some(damage) = damage {
+        let _ = state.damage.set(damage);
+    }
+    doorstep_server::serve(listener, state, tls, shutdown_signal()).await.context("serving")?;
     Ok(())
+}
+
+/// Runs the integrity check; returns the damage found, if any, after logging it.
+async fn integrity(db: &PathBuf) -> anyhow::Result<Option<String>> {
+    use doorstep_server::storage::sqlite::integrity::Integrity;
+    if !db.exists() {
+        return Ok(None);
+    }
+    let storage =
+        SqliteStorage::open(db).await.with_context(|| format!("opening database {}", db.display()))?;
+    let started = std::time::Instant::now();
+    match storage.check_integrity().await.context("checking the database")? {
+        Integrity::Intact => {
+            tracing::info!(millis = started.elapsed().as_millis() as u64, "database integrity check passed");
+            Ok(None)
+        }
+        Integrity::Damaged(damage) => {
+            tracing::error!(%damage, "the database is damaged; /healthz reports it; restore it from a backup");
+            Ok(Some(damage))
+        }
+    }
 }
 
 async fn shutdown_signal() {

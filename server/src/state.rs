@@ -1,9 +1,10 @@
 //! What every request handler shares.
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
+use crate::events::StreamSlots;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::relay::Relay;
@@ -23,13 +24,29 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Per-token rate limits.
     pub limiter: RateLimiter,
+    /// `POST /v1/join` attempts per client address.
+    pub join_limiter: RateLimiter,
+    /// Live-stream slots.
+    pub streams: Arc<StreamSlots>,
+    /// What the storage integrity check at start found wrong, if anything; `/healthz` reports it.
+    pub damage: OnceLock<String>,
 }
 
 impl AppState {
     /// State for a relay with this configuration.
     pub fn new(relay: Relay, config: Config) -> Self {
         let limiter = RateLimiter::new(config.limits.rate_per_second, config.limits.rate_burst);
-        Self(Arc::new(Shared { relay, config, metrics: Metrics::default(), limiter }))
+        let join_limiter = RateLimiter::new(config.join.per_second, config.join.burst);
+        let streams = StreamSlots::new(config.streams.clone());
+        Self(Arc::new(Shared {
+            relay,
+            config,
+            metrics: Metrics::default(),
+            limiter,
+            join_limiter,
+            streams,
+            damage: OnceLock::new(),
+        }))
     }
 }
 

@@ -136,7 +136,9 @@ fn write_csv(households: &[Household]) -> Result<String, AdminError> {
             if h.lift { "有" } else { "无" }.to_owned(),
             h.notes.clone(),
         ];
-        writer.write_record(&record).map_err(bad)?;
+        writer
+            .write_record(record.iter().map(|cell| crate::csv_cell::neutralise(cell).into_owned()))
+            .map_err(bad)?;
     }
     let bytes = writer.into_inner().map_err(|e| AdminError::Invalid(format!("CSV export failed: {e}")))?;
     let text =

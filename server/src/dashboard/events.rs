@@ -11,7 +11,7 @@ use super::signed_in::SignedIn;
 use super::{DashState, Params};
 use crate::admin::Principal;
 use crate::error::AppError;
-use crate::events::{self, Audience, Gate};
+use crate::events::{self, Audience, Gate, Listener};
 use crate::storage::{SecretHash, TokenStatus};
 
 /// The query string.
@@ -32,7 +32,11 @@ pub async fn stream(
     let scope = signed.scope(&state, &compound).await?;
     let mut gate = SessionGate { state: state.clone(), session: signed.session, compound: scope.compound.id };
     let audience = gate.recheck().await.map_err(AppError::Unauthorized)?;
-    Ok(events::sse(state.app.relay.events(), gate, audience)?)
+    // Only coordinators and admins sign in to the dashboard; a dashboard tab has no device
+    // token of its own, so only the per-person cap applies.
+    let listener = Listener { person: signed.principal.person, device: None, coordinating: true };
+    let permit = state.app.streams.acquire(listener)?;
+    Ok(events::sse(state.app.relay.events(), permit, gate, audience))
 }
 
 /// The stream lives as long as the session, its device token and the person's coordinating

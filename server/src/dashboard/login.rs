@@ -19,6 +19,7 @@ use super::session;
 use super::signed_in::{SignedIn, same_origin};
 use super::{DashState, names};
 use crate::admin::Principal;
+use crate::client::Client;
 use crate::error::AppError;
 use crate::http::json::JsonBody;
 use crate::secret;
@@ -77,10 +78,11 @@ async fn me_of(state: &DashState, principal: &Principal) -> Result<Me, DashError
 /// Signs in with a device token.
 pub async fn login(
     State(state): State<DashState>,
+    client: Client,
     headers: HeaderMap,
     JsonBody(body): JsonBody<Login>,
 ) -> Result<Response, DashError> {
-    same_origin(&Method::POST, &headers)?;
+    same_origin(&Method::POST, &headers, &client)?;
     let token = secret::hash_token(&body.token);
     let relay = &state.app.relay;
     let device = match relay.storage().authenticate(token).await? {
@@ -114,11 +116,9 @@ pub async fn login(
         .into());
     }
     let secret = state.sessions.open(device.person, token);
-    let secure = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
-    let cookie = session::set_cookie(&secret, secure)
+    // `Secure` when the browser reached us over HTTPS: the relay's own TLS, or a trusted
+    // proxy's (an untrusted peer's X-Forwarded-Proto is ignored).
+    let cookie = session::set_cookie(&secret, client.https)
         .ok_or_else(|| AppError::Unavailable("the session cookie could not be made".into()))?;
     tracing::info!(person = %device.person, "signed in to the dashboard");
     let mut response = Json(me).into_response();
@@ -127,13 +127,17 @@ pub async fn login(
 }
 
 /// Signs out: ends the session (if any) and clears the cookie.
-pub async fn logout(State(state): State<DashState>, headers: HeaderMap) -> Result<Response, DashError> {
-    same_origin(&Method::POST, &headers)?;
+pub async fn logout(
+    State(state): State<DashState>,
+    client: Client,
+    headers: HeaderMap,
+) -> Result<Response, DashError> {
+    same_origin(&Method::POST, &headers, &client)?;
     if let Some(secret) = session::cookie(&headers) {
         state.sessions.close(secret::hash_token(secret));
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(SET_COOKIE, session::clear_cookie());
+    response.headers_mut().insert(SET_COOKIE, session::clear_cookie(client.https));
     Ok(response)
 }
 

@@ -133,8 +133,9 @@ pub fn cookie(headers: &HeaderMap) -> Option<&str> {
         .filter(|value| !value.is_empty())
 }
 
-/// The `Set-Cookie` value that stores `secret`. `secure` adds `Secure`, for a relay behind a
-/// TLS proxy; over plain HTTP (a relay on a laptop) a browser would drop a `Secure` cookie.
+/// The `Set-Cookie` value that stores `secret`. `secure` adds `Secure`, for a relay serving TLS
+/// itself or behind a trusted TLS proxy; over plain HTTP (a relay on a laptop) a browser would
+/// drop a `Secure` cookie.
 pub fn set_cookie(secret: &str, secure: bool) -> Option<HeaderValue> {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
@@ -144,9 +145,13 @@ pub fn set_cookie(secret: &str, secure: bool) -> Option<HeaderValue> {
     .ok()
 }
 
-/// The `Set-Cookie` value that removes the cookie.
-pub fn clear_cookie() -> HeaderValue {
-    HeaderValue::from_static("doorstep_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
+/// The `Set-Cookie` value that removes the cookie (with `Secure` as it was set).
+pub fn clear_cookie(secure: bool) -> HeaderValue {
+    if secure {
+        HeaderValue::from_static("doorstep_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0; Secure")
+    } else {
+        HeaderValue::from_static("doorstep_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use doorstep_core::id::CompoundId;
 use super::DashState;
 use super::error::DashError;
 use crate::admin::Principal;
+use crate::client::Client;
 use crate::error::AppError;
 use crate::secret;
 use crate::storage::{CompoundRecord, SecretHash, TokenStatus};
@@ -55,7 +56,7 @@ impl FromRequestParts<DashState> for SignedIn {
     type Rejection = DashError;
 
     async fn from_request_parts(parts: &mut Parts, state: &DashState) -> Result<Self, DashError> {
-        same_origin(&parts.method, &parts.headers)?;
+        same_origin(&parts.method, &parts.headers, &Client::of(&parts.extensions))?;
         let secret = super::session::cookie(&parts.headers).ok_or_else(|| {
             AppError::Unauthorized("not signed in; sign in at /dashboard with your device token".into())
         })?;
@@ -84,19 +85,21 @@ impl FromRequestParts<DashState> for SignedIn {
 
 /// Refuses a state-changing request sent from another site's page. The `SameSite=Strict` cookie
 /// already keeps such requests unsigned; this is the second lock on the door.
-pub fn same_origin(method: &Method, headers: &HeaderMap) -> Result<(), DashError> {
+///
+/// The page's origin must name the host the request was sent to: the `Host` header, or behind
+/// a trusted proxy (`--trusted-proxy`) the host the proxy forwarded. `X-Forwarded-Host` from
+/// any other peer is ignored ([`Client::resolve`]): anyone can write it.
+pub fn same_origin(method: &Method, headers: &HeaderMap, client: &Client) -> Result<(), DashError> {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return Ok(()) };
     let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    // Behind a reverse proxy the public host may arrive as X-Forwarded-Host instead.
-    let matches = [header::HOST.as_str(), "x-forwarded-host"].iter().any(|name| {
-        headers
-            .get(*name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|host| origin_host.eq_ignore_ascii_case(host))
-    });
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let matches = [host, client.forwarded_host.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(|host| origin_host.eq_ignore_ascii_case(host));
     if matches {
         Ok(())
     } else {

@@ -2,6 +2,10 @@
 //! with a byte-order mark, which Excel needs to show Chinese) or as an .xlsx workbook, so the two
 //! downloads of one export always hold the same rows.
 //!
+//! CSV cells are written through [`crate::csv_cell::neutralise`], so a cell that a spreadsheet
+//! would run as a formula is quoted, and read back through [`crate::csv_cell::restore`]; the
+//! workbook's cells are typed text and need no quote.
+//!
 //! In the workbook, counts are numbers (they sum in Excel) and everything else is text: a phone
 //! number or a flat like "0702" must never become a number Excel reformats.
 
@@ -60,7 +64,8 @@ pub struct Table {
 }
 
 impl Table {
-    /// A table read back from CSV (the first record is the header row), with the columns
+    /// A table read back from a CSV the relay wrote (the first record is the header row; cells
+    /// lose the quote [`crate::csv_cell::neutralise`] gave them), with the columns
     /// named in `numeric` as numbers wherever their value is a whole number.
     pub fn from_csv(sheet: &str, text: &str, numeric: &[&str]) -> Result<Table, TableError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -78,6 +83,7 @@ impl Table {
             rows.push(
                 record
                     .iter()
+                    .map(crate::csv_cell::restore)
                     .enumerate()
                     .map(|(i, value)| match value.parse::<i64>() {
                         Ok(n) if is_numeric.get(i).copied().unwrap_or(false) => Cell::Number(n),
@@ -100,9 +106,11 @@ impl Table {
     /// CSV, UTF-8 with a byte-order mark.
     pub fn to_csv(&self) -> Result<String, TableError> {
         let mut writer = csv::Writer::from_writer(Vec::new());
-        writer.write_record(&self.headers)?;
+        writer.write_record(self.headers.iter().map(|h| crate::csv_cell::neutralise(h).into_owned()))?;
         for row in &self.rows {
-            writer.write_record(row.iter().map(Cell::as_text))?;
+            writer.write_record(
+                row.iter().map(|cell| crate::csv_cell::neutralise(&cell.as_text()).into_owned()),
+            )?;
         }
         let bytes = writer.into_inner().map_err(|e| TableError::Csv(e.into_error().into()))?;
         // Every cell came in as a Rust string, so the bytes are UTF-8.

@@ -16,6 +16,7 @@
 //! when the care ledger changes.
 
 mod announce;
+mod slots;
 mod stream;
 
 use doorstep_core::id::{CompoundId, DocumentId};
@@ -23,7 +24,8 @@ use doorstep_core::schema::vocabulary::DocKind;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-pub use stream::{Audience, Gate, MAX_STREAMS, keep_alive_every, sse};
+pub use slots::{Listener, StreamPermit, StreamSlots};
+pub use stream::{Audience, Gate, keep_alive_every, sse};
 
 /// Announcements buffered per subscriber. A subscriber that falls this far behind (a stalled
 /// connection) is told to resync instead of being sent the backlog.

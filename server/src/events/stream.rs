@@ -38,13 +38,7 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::MissedTickBehavior;
 
-use super::{DocChanged, Events};
-use crate::error::AppError;
-
-/// Streams open at once, across all callers; one more is refused with a 503. Each costs a task's
-/// worth of memory and a slot in the broadcast; a district's coordinators and phones that keep a
-/// stream open while in the foreground stay far below this.
-pub const MAX_STREAMS: usize = 1024;
+use super::{DocChanged, Events, StreamPermit};
 
 /// How often a stream sends a keep-alive comment and re-checks its caller.
 pub fn keep_alive_every() -> Duration {
@@ -110,22 +104,21 @@ impl Item {
     }
 }
 
-/// A stream for a caller with `audience` now, re-checked through `gate`; a 503 if too many
-/// streams are open.
-pub fn sse<G: Gate>(events: &Events, gate: G, audience: Audience) -> Result<Response, AppError> {
-    if events.subscribers() >= MAX_STREAMS {
-        return Err(AppError::Unavailable(format!(
-            "the relay already serves {MAX_STREAMS} live streams; reload in a minute"
-        )));
-    }
+/// A stream for a caller with `audience` now, re-checked through `gate`, holding the slot
+/// `permit` (see [`super::StreamSlots`]) until it ends.
+pub fn sse<G: Gate>(events: &Events, permit: StreamPermit, gate: G, audience: Audience) -> Response {
     let stream = items(events, gate, audience, keep_alive_every());
-    let stream = futures_util::StreamExt::map(stream, |item| Ok::<_, Infallible>(item.event()));
+    // The closure owns the permit, so the slot is freed when the stream is dropped.
+    let stream = futures_util::StreamExt::map(stream, move |item| {
+        let _held = &permit;
+        Ok::<_, Infallible>(item.event())
+    });
     let mut response = Sse::new(stream).into_response();
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Reverse proxies (nginx) otherwise buffer the stream and deliver it late, in bursts.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    response
 }
 
 struct Listening<G> {

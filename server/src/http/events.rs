@@ -10,7 +10,7 @@ use doorstep_core::id::PersonId;
 
 use super::auth::Authenticated;
 use crate::error::AppError;
-use crate::events::{self, Audience, Gate};
+use crate::events::{self, Audience, Gate, Listener};
 use crate::secret;
 use crate::state::AppState;
 use crate::storage::{SecretHash, TokenStatus};
@@ -31,7 +31,13 @@ pub async fn events(
     let mut gate =
         PhoneGate { state: state.clone(), token: secret::hash_token(token), person: session.person };
     let audience = gate.recheck().await.map_err(AppError::Unauthorized)?;
-    events::sse(state.relay.events(), gate, audience)
+    let listener = Listener {
+        person: session.person,
+        device: Some(gate.token),
+        coordinating: audience.roles.values().any(|role| role.is_coordinating()) || session.district_admin,
+    };
+    let permit = state.streams.acquire(listener)?;
+    Ok(events::sse(state.relay.events(), permit, gate, audience))
 }
 
 /// A phone may hear of changes in the compounds it is a member of, as long as its token lives.

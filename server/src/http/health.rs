@@ -2,16 +2,26 @@
 //! reach them; neither reveals anything about a compound.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// Health: the process answers and its storage reads.
-pub async fn healthz(State(state): State<AppState>) -> Result<&'static str, AppError> {
+/// Health: the process answers, the database passed its integrity check at start, and its
+/// storage reads. A damaged database is a 503 naming the damage: restarting will not cure it.
+pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError> {
+    if let Some(damage) = state.damage.get() {
+        let text = format!(
+            "unhealthy: the database is damaged ({damage}); restore it from a backup\n\
+             数据库已损坏，请从备份恢复\n"
+        );
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+            .into_response());
+    }
     state.relay.storage().district_admins().await?;
-    Ok("ok\n")
+    Ok("ok\n".into_response())
 }
 
 /// The counters, in the Prometheus text format.

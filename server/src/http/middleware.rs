@@ -1,18 +1,25 @@
-//! Around every request: a tracing span, a time limit, the log line (with the `AppError` the
+//! Around every request: a tracing span, a time limit, `Strict-Transport-Security` over HTTPS,
+//! the log line (with the `AppError` the
 //! handler put on the response, if any) and the request metrics.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
+use axum::http::header::STRICT_TRANSPORT_SECURITY;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
+use crate::client::Client;
 use crate::error::AppError;
 use crate::state::AppState;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The `Strict-Transport-Security` value sent over HTTPS.
+pub const HSTS: &str = "max-age=31536000";
 
 /// Observes one request.
 pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -27,10 +34,15 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     );
     let started = Instant::now();
     let limit = state.config.limits.request_timeout;
-    let response = match tokio::time::timeout(limit, next.run(req).instrument(span.clone())).await {
+    let https = Client::of(req.extensions()).https;
+    let mut response = match tokio::time::timeout(limit, next.run(req).instrument(span.clone())).await {
         Ok(response) => response,
         Err(_) => AppError::Timeout(limit).into_response(),
     };
+    if https {
+        // Over HTTPS, tell browsers to use nothing else for this host for a year.
+        response.headers_mut().insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
     let took = started.elapsed();
     let status = response.status();
     let _entered = span.enter();

@@ -134,6 +134,29 @@ fn unavailable(id: DocumentId, error: &dyn std::fmt::Display) -> DocOutcome {
     ))
 }
 
+/// A document that could not be brought into memory: damaged on disk (permanent, named), or
+/// a passing storage failure.
+fn load_failed(id: DocumentId, error: &crate::cache::CacheError) -> DocOutcome {
+    let damaged = match error {
+        crate::cache::CacheError::Corrupt { .. } => true,
+        crate::cache::CacheError::Storage(e) => crate::storage::sqlite::integrity::is_damage(e),
+    };
+    if !damaged {
+        return unavailable(id, error);
+    }
+    tracing::error!(doc = %id, error = %error, "stored document is damaged");
+    DocOutcome::rejected(reject(
+        id,
+        rejection::DOCUMENT_DAMAGED,
+        None,
+        format!(
+            "document {id} is damaged on the relay and cannot be read, so nothing was accepted; a retry will \
+             not help until a coordinator has the relay's database restored from a backup \
+             (该文档在中继服务器上已损坏，无法读取；请协调员从备份恢复数据库)"
+        ),
+    ))
+}
+
 async fn existing(
     relay: &Relay,
     config: &Config,
@@ -186,7 +209,7 @@ async fn existing(
                 "the document was removed",
             ));
         }
-        Err(e) => return unavailable(id, &e),
+        Err(e) => return load_failed(id, &e),
     }
     let Some(mut cached) = slot.take() else { return unavailable(id, &"document vanished from its slot") };
     let author = Actor { person: caller.person, role };

@@ -25,6 +25,9 @@ pub const MISSING_DEPENDENCIES: &str = "missing_dependencies";
 pub const OVER_BUDGET: &str = "over_budget";
 /// The relay could not store the changes; nothing was accepted, and a retry may succeed.
 pub const UNAVAILABLE: &str = "unavailable";
+/// The stored document is damaged on the relay's disk and does not load; nothing was accepted,
+/// and no retry helps until a coordinator has the relay's database restored.
+pub const DOCUMENT_DAMAGED: &str = "document_damaged";
 
 /// A rejection of document `doc`.
 pub fn reject(

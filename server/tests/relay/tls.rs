@@ -1,0 +1,206 @@
+//! TLS on the relay, end to end: a throwaway CA made in the test signs the relay's
+//! certificate; the relay serves HTTPS itself (rustls, ring); a phone (the real replica and its
+//! HTTPS transport, told to trust the CA) joins and syncs; without the CA the phone refuses the
+//! relay; plain HTTP to the TLS port gets a clear 400; over HTTPS responses carry HSTS and the
+//! dashboard's cookie is `Secure`.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use doorstep_core::Timestamp;
+use doorstep_replica::Replica;
+use doorstep_replica::http::{self, RelayClient, TransportError};
+use doorstep_server::connections::tls::{TlsError, acceptor};
+use doorstep_server::relay::Relay;
+use doorstep_server::storage::sqlite::SqliteStorage;
+use doorstep_server::{AppState, Config};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::harness::ROSTER_CSV;
+
+/// A CA and a relay certificate for 127.0.0.1 and localhost it signed, as PEM files in `dir`;
+/// returns the CA's PEM.
+fn make_certificates(dir: &Path) -> String {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "Doorstep test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let relay_key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "doorstep relay");
+    let cert = params.signed_by(&relay_key, &ca).unwrap();
+    // The chain the relay presents: its certificate, then the CA's.
+    std::fs::write(dir.join("relay.pem"), format!("{}{}", cert.pem(), ca.pem())).unwrap();
+    std::fs::write(dir.join("relay.key"), relay_key.serialize_pem()).unwrap();
+    ca.pem()
+}
+
+struct TlsRelay {
+    url: String,
+    addr: std::net::SocketAddr,
+    admin_token: String,
+    ca_pem: String,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start() -> TlsRelay {
+    // reqwest's rustls without a provider of its own: the ring provider, as the replica installs it.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_pem = make_certificates(dir.path());
+    let tls = acceptor(&dir.path().join("relay.pem"), &dir.path().join("relay.key")).unwrap();
+    let storage = SqliteStorage::open(dir.path().join("relay.db")).await.unwrap();
+    let opened = Relay::open(Arc::new(storage)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = AppState::new(opened.relay, Config::default());
+    tokio::spawn(doorstep_server::serve(listener, state, Some(tls), async move {
+        let _ = stopped.await;
+    }));
+    TlsRelay {
+        url: format!("https://{addr}"),
+        addr,
+        admin_token: opened.admin_token.unwrap(),
+        ca_pem,
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
+/// A plain HTTPS client that trusts the test CA.
+fn client(relay: &TlsRelay) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(relay.ca_pem.as_bytes()).unwrap();
+    reqwest::Client::builder().tls_certs_merge([ca]).build().unwrap()
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: String,
+    token: &str,
+    body: Value,
+) -> (StatusCode, Value, String) {
+    let res = client
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let hsts = res
+        .headers()
+        .get("strict-transport-security")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let status = res.status();
+    (status, serde_json::from_slice(&res.bytes().await.unwrap()).unwrap_or(Value::Null), hsts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_joins_and_syncs_over_https_with_a_private_ca() {
+    let relay = start().await;
+    let admin = client(&relay);
+    let (status, compound, hsts) =
+        post(&admin, format!("{}/v1/compounds", relay.url), &relay.admin_token, json!({"name": "香樟苑"}))
+            .await;
+    assert_eq!(status, StatusCode::CREATED, "{compound}");
+    assert_eq!(hsts, "max-age=31536000", "HSTS over HTTPS");
+    let compound = compound["id"].as_str().unwrap().to_owned();
+    let res = admin
+        .post(format!("{}/v1/compounds/{compound}/roster", relay.url))
+        .bearer_auth(&relay.admin_token)
+        .header("content-type", "text/csv")
+        .body(ROSTER_CSV)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let invite = |role: &'static str| {
+        let admin = admin.clone();
+        let url = format!("{}/v1/compounds/{compound}/invites", relay.url);
+        let token = relay.admin_token.clone();
+        async move {
+            post(&admin, url, &token, json!({"role": role})).await.1["code"].as_str().unwrap().to_owned()
+        }
+    };
+
+    // The phone: a real replica file and its HTTPS transport, trusting the private CA.
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+    let transport = RelayClient::with_root_certificate(&relay.url, None, relay.ca_pem.as_bytes()).unwrap();
+    let joined = http::join(&replica, &transport, &invite("volunteer").await, "李强的手机").await.unwrap();
+    let transport = transport.with_token(joined.token);
+    let report =
+        http::sync(&replica, &transport, || Timestamp::from_millis(1_790_000_000_000)).await.unwrap();
+    assert!(report.rejected.is_empty() && report.failed.is_empty(), "{report:?}");
+    assert!(report.fetched.len() >= 2, "roster and requests arrived: {report:?}");
+    let households = replica.lock().unwrap().compounds().next().map(|c| c.households().len());
+    assert_eq!(households, Some(6), "the roster arrived over HTTPS");
+
+    // Without the CA the phone refuses the relay's certificate.
+    let untrusting = RelayClient::new(&relay.url, None).unwrap();
+    let refused = untrusting.join(&invite("volunteer").await, "陌生手机").await.unwrap_err();
+    assert!(matches!(refused, TransportError::Network(_)), "{refused:?}");
+
+    // The dashboard's cookie is Secure over HTTPS.
+    let (status, coordinator, _) = post(
+        &admin,
+        format!("{}/v1/join", relay.url),
+        "",
+        json!({"invite_code": invite("coordinator").await, "device_name": "王芳的电脑"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{coordinator}");
+    let res = admin
+        .post(format!("{}/dashboard/login", relay.url))
+        .header("content-type", "application/json")
+        .body(json!({"token": coordinator["token"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_to_the_tls_port_is_told_to_use_https() {
+    let relay = start().await;
+    let res = reqwest::get(format!("http://{}/healthz", relay.addr)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("https://") && text.contains("HTTPS"), "{text}");
+
+    // A raw client that sends garbage gets the same answer, then the connection closes.
+    let mut raw = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    raw.write_all(b"hello\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    raw.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400 Bad Request"), "{answer}");
+
+    // And HTTPS on the same port still works.
+    let res = client(&relay).get(format!("{}/healthz", relay.url)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[test]
+fn unusable_certificates_and_keys_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    make_certificates(dir.path());
+    let (cert, key) = (dir.path().join("relay.pem"), dir.path().join("relay.key"));
+    let missing = dir.path().join("missing.pem");
+    assert!(matches!(acceptor(&missing, &key), Err(TlsError::Certificate { .. })));
+    assert!(matches!(acceptor(&key, &key), Err(TlsError::Certificate { .. })), "a key is not a certificate");
+    assert!(matches!(acceptor(&cert, &cert), Err(TlsError::Key { .. })), "a certificate is not a key");
+    std::fs::write(dir.path().join("other.key"), KeyPair::generate().unwrap().serialize_pem()).unwrap();
+    let e = acceptor(&cert, &dir.path().join("other.key")).err().unwrap();
+    assert!(matches!(e, TlsError::Config(_)), "{e:?}");
+    assert!(e.to_string().contains("不匹配"), "{e}");
+    assert!(acceptor(&cert, &key).is_ok());
+}

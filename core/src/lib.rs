@@ -17,6 +17,7 @@ pub mod operation;
 pub mod permission;
 pub mod query;
 pub mod role;
+pub mod rulebook;
 pub mod schema;
 pub mod sync;
 pub mod time;

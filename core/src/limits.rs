@@ -14,3 +14,11 @@ pub const CHANGE_BYTES: usize = 1024 * 1024;
 /// Most bytes the compressed columns of one document chunk in a sync message may inflate to
 /// (a whole-document message; the 1,040-household sample roster inflates to a few megabytes).
 pub const DOCUMENT_INFLATED_BYTES: usize = 64 * 1024 * 1024;
+/// How long before the relay's clock a recorded time may lie: a phone may have been offline
+/// this long. Older times (a phone whose clock says 1970) are refused.
+pub const TIME_BEHIND: i64 = 30 * DAY;
+/// How far after the relay's clock a recorded time may lie: phones' clocks drift, but not by
+/// more than a day unless they are wrong.
+pub const TIME_AHEAD: i64 = DAY;
+/// A day in milliseconds.
+const DAY: i64 = 24 * 60 * 60 * 1000;

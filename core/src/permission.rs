@@ -30,6 +30,17 @@ pub enum Rule {
     ActorsBelongToTheirPerson,
     /// Document header fields (id, kind, compound, schema) are never changed.
     HeadersAreFixed,
+    /// A task a coordinator cancelled takes no more attempts from anyone who knew.
+    CancelledTasksTakeNoAttempts,
+    /// An object once created (an entity, a collection, a task's attempts, a text) is edited in
+    /// place, never replaced by a new one or deleted, because a replacement silently drops every
+    /// concurrent write into the old one.
+    CreatedObjectsAreKept,
+    /// A time written into a document lies within a window of the relay's clock.
+    TimesFollowTheRelaysClock,
+    /// A removal never hides edits: an edit to an entity removed meanwhile, or a removal by
+    /// someone who had not seen the entity's latest edits, is refused so a person reviews it.
+    RemovalsDoNotHideEdits,
 }
 
 impl Rule {
@@ -46,6 +57,10 @@ impl Rule {
             Rule::ClosedRoundsAreFinal => "closed_rounds_are_final",
             Rule::ActorsBelongToTheirPerson => "actors_belong_to_their_person",
             Rule::HeadersAreFixed => "headers_are_fixed",
+            Rule::CancelledTasksTakeNoAttempts => "cancelled_tasks_take_no_attempts",
+            Rule::CreatedObjectsAreKept => "created_objects_are_kept",
+            Rule::TimesFollowTheRelaysClock => "times_follow_the_relays_clock",
+            Rule::RemovalsDoNotHideEdits => "removals_do_not_hide_edits",
         }
     }
 
@@ -74,6 +89,18 @@ impl Rule {
             Rule::ClosedRoundsAreFinal => "a closed round takes no more changes",
             Rule::ActorsBelongToTheirPerson => "a change must be made under the author's own device actor",
             Rule::HeadersAreFixed => "a document's id, kind, compound and schema version are fixed",
+            Rule::CancelledTasksTakeNoAttempts => {
+                "a task a coordinator cancelled takes no more attempts; ask a coordinator before delivering"
+            }
+            Rule::CreatedObjectsAreKept => {
+                "an entity, collection, attempts list or text is edited in place, never replaced or deleted"
+            }
+            Rule::TimesFollowTheRelaysClock => {
+                "a recorded time must lie within 30 days before and 1 day after the relay's clock; check the phone's date"
+            }
+            Rule::RemovalsDoNotHideEdits => {
+                "a removal may not hide edits: edits to a removed entity, and removals made without seeing its latest edits, go to a coordinator for review"
+            }
         }
     }
 }
@@ -97,7 +124,11 @@ pub fn require(role: Role, rule: Rule) -> Result<(), Rule> {
         | Rule::AttemptsAreAppendOnly
         | Rule::ClosedRoundsAreFinal
         | Rule::ActorsBelongToTheirPerson
-        | Rule::HeadersAreFixed => true,
+        | Rule::HeadersAreFixed
+        | Rule::CancelledTasksTakeNoAttempts
+        | Rule::CreatedObjectsAreKept
+        | Rule::TimesFollowTheRelaysClock
+        | Rule::RemovalsDoNotHideEdits => true,
     };
     if allowed { Ok(()) } else { Err(rule) }
 }

@@ -45,6 +45,7 @@ fn name(op: &Operation) -> &'static str {
         Operation::CancelTask { .. } => "CancelTask",
         Operation::RecordAttempt { .. } => "RecordAttempt",
         Operation::CloseRound { .. } => "CloseRound",
+        Operation::ReopenRound { .. } => "ReopenRound",
         Operation::AddRequest { .. } => "AddRequest",
         Operation::TriageRequest { .. } => "TriageRequest",
         Operation::LinkRequest { .. } => "LinkRequest",
@@ -490,6 +491,29 @@ fn close_round() {
         assert!(c.open_tasks().is_empty());
         assert_eq!(c.tasks().len(), support::HOUSEHOLDS.len(), "a closed round keeps its tasks");
     });
+}
+
+#[test]
+fn reopen_round() {
+    let mut fx = Fixture::default();
+    let round = fx.round("第1轮", Selection::All);
+    let (c, v) = (fx.people.coordinator, fx.people.volunteer);
+    let task = fx.task_at(round, "2-1-101");
+    let reopen = Operation::ReopenRound { round };
+    let already_open = |e: &OperationError| matches!(e, OperationError::RoundOpen(r) if *r == round);
+    check_error(&mut fx, c, reopen.clone(), already_open);
+    fx.ok(&c, &Operation::CloseRound { round });
+    let closed_at = doorstep_core::document::round::closed_at(fx.compound.document(round).unwrap().automerge());
+    assert_eq!(closed_at, Some(fx.env.now()), "the close records its time");
+    check(&mut fx, &reopen, COORDINATING, Rule::RoundsArePlannedByCoordinators, |c, _, _| {
+        let info = c.round_infos().into_iter().find(|i| i.document == round).unwrap();
+        assert_eq!(info.status, RoundStatus::Open);
+        assert_eq!(doorstep_core::document::round::closed_at(c.document(round).unwrap().automerge()), None);
+    });
+    // Once reopened, the round takes attempts again.
+    fx.ok(&c, &reopen);
+    fx.ok(&v, &Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: String::new() });
+    assert_eq!(fx.task(task).deliveries(), 1);
 }
 
 #[test]

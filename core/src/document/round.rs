@@ -12,6 +12,8 @@ use crate::time::Timestamp;
 
 /// Key of the tasks map.
 pub const TASKS: &str = "tasks";
+/// Key of the time a coordinator closed the round (absent while it is open).
+pub const CLOSED_AT: &str = "closed_at";
 
 /// The round's header, if the document has one.
 pub fn info(document: DocumentId, doc: &Automerge) -> Result<RoundInfo, SchemaError> {
@@ -22,6 +24,27 @@ pub fn info(document: DocumentId, doc: &Automerge) -> Result<RoundInfo, SchemaEr
         date: read::string(doc, &ROOT, "date")?,
         status: read::parsed(doc, &ROOT, "status")?,
     })
+}
+
+/// When the round was closed, if it is closed and the close recorded its time (rounds closed
+/// before the time was recorded have none).
+pub fn closed_at(doc: &Automerge) -> Option<Timestamp> {
+    read::int(doc, &ROOT, CLOSED_AT).ok().map(Timestamp::from_millis)
+}
+
+/// Closes the round at `at`.
+pub(crate) fn put_closed(tx: &mut impl Transactable, at: Timestamp) -> Result<(), AutomergeError> {
+    tx.put(ROOT, "status", RoundStatus::Closed.as_str())?;
+    tx.put(ROOT, CLOSED_AT, at.as_millis())
+}
+
+/// Reopens the round.
+pub(crate) fn put_reopened(tx: &mut impl Transactable) -> Result<(), AutomergeError> {
+    tx.put(ROOT, "status", RoundStatus::Open.as_str())?;
+    if tx.get(ROOT, CLOSED_AT)?.is_some() {
+        tx.delete(ROOT, CLOSED_AT)?;
+    }
+    Ok(())
 }
 
 /// Every readable task.

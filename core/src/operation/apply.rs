@@ -11,6 +11,10 @@ use crate::env::Env;
 use crate::id::{BuildingId, CareEntryId, DocumentId, HouseholdId, RequestId, TaskId};
 use crate::limits;
 use crate::permission::{Rule, require};
+use crate::rulebook::table::{
+    ATTEMPT, BUILDING, CANCELLATION, CARE_ENTRY, HOUSEHOLD, REQUEST, ROSTER, ROUND, TASK,
+};
+use crate::rulebook::{Entity, state};
 use crate::role::{Actor, Role};
 use crate::schema::household::Building;
 use crate::schema::request::Request;
@@ -27,7 +31,7 @@ impl Compound {
         name: &str,
     ) -> Result<Compound, OperationError> {
         forbid(actor.role, "create a compound", Rule::CompoundsAreCreatedByAdmins)?;
-        check_text("name", name, limits::SHORT_TEXT, true)?;
+        text(&ROSTER, "name", name)?;
         let id = crate::id::CompoundId::generate(env);
         let mut compound = Compound::new(id, device.clone());
         for kind in [DocKind::Roster, DocKind::Requests, DocKind::Care] {
@@ -96,9 +100,9 @@ impl Compound {
         let role = actor.role;
         match op {
             Operation::AddBuilding { estate, label, lift } => {
-                forbid(role, "add a building", Rule::RosterIsEditedByCoordinators)?;
-                check_text("estate", estate, limits::SHORT_TEXT, false)?;
-                check_text("label", label, limits::SHORT_TEXT, true)?;
+                may_add(role, "add a building", &BUILDING)?;
+                text(&BUILDING, "estate", estate)?;
+                text(&BUILDING, "label", label)?;
                 let building = Building {
                     id: BuildingId::generate(env),
                     estate: estate.clone(),
@@ -110,7 +114,7 @@ impl Compound {
                 Ok(applied(doc.id(), Some(building.id.to_string())))
             }
             Operation::AddHousehold { draft } => {
-                forbid(role, "add a household", Rule::RosterIsEditedByCoordinators)?;
+                may_add(role, "add a household", &HOUSEHOLD)?;
                 check_draft(draft)?;
                 let id = HouseholdId::generate(env);
                 let new_building = BuildingId::generate(env);
@@ -146,11 +150,15 @@ impl Compound {
                 Ok(applied(doc.id(), Some(id.to_string())))
             }
             Operation::EditHousehold { household, edit } => {
-                forbid(role, "edit a household", Rule::RosterIsEditedByCoordinators)?;
+                may_write(role, "edit a household", &HOUSEHOLD, EDITED_HOUSEHOLD_FIELDS)?;
                 for (field, value) in [("head", &edit.head), ("phone", &edit.phone)] {
                     if let Some(v) = value {
-                        check_text(field, v, limits::SHORT_TEXT, field == "head")?;
+                        text(&HOUSEHOLD, field, v)?;
                     }
+                }
+                // A spreadsheet may leave the head of household blank, but an edit may not clear it.
+                if edit.head.as_ref().is_some_and(|h| h.trim().is_empty()) {
+                    return Err(OperationError::Invalid { field: "head", reason: "must not be empty".into() });
                 }
                 check_counts(
                     edit.people.unwrap_or(1),
@@ -160,24 +168,25 @@ impl Compound {
                 self.edit_household(env, *household, |tx, obj| Ok(roster::edit_household(tx, obj, edit)?))
             }
             Operation::EditNotes { household, notes } => {
-                check_text("notes", notes, limits::LONG_TEXT, false)?;
+                may_write(role, "edit a household's notes", &HOUSEHOLD, &["notes"])?;
+                text(&HOUSEHOLD, "notes", notes)?;
                 self.edit_household(env, *household, |tx, obj| {
                     Ok(roster::update_text(tx, obj, "notes", notes)?)
                 })
             }
             Operation::SetControlStatus { household, status } => {
-                forbid(role, "set a control status", Rule::RosterIsEditedByCoordinators)?;
+                may_write(role, "set a control status", &HOUSEHOLD, &["status"])?;
                 self.edit_household(env, *household, |tx, obj| {
                     automerge::transaction::Transactable::put(tx, obj, "status", status.as_str())?;
                     Ok(())
                 })
             }
             Operation::SetNeedTags { household, needs } => {
-                forbid(role, "set need tags", Rule::RosterIsEditedByCoordinators)?;
+                may_write(role, "set need tags", &HOUSEHOLD, &["needs"])?;
                 self.edit_household(env, *household, |tx, obj| Ok(roster::set_needs(tx, obj, needs)?))
             }
             Operation::RemoveHousehold { household } => {
-                forbid(role, "remove a household", Rule::RosterIsEditedByCoordinators)?;
+                may_remove(role, "remove a household", &HOUSEHOLD)?;
                 let doc = self.single_mut(DocKind::Roster)?;
                 let map = document::read::object(
                     doc.automerge(),
@@ -202,10 +211,10 @@ impl Compound {
                 Ok(applied(doc.id(), None))
             }
             Operation::CreateRound { title, kind, date, selection, items, priority } => {
-                forbid(role, "create a round", Rule::RoundsArePlannedByCoordinators)?;
-                check_text("title", title, limits::SHORT_TEXT, true)?;
-                check_text("date", date, limits::SHORT_TEXT, false)?;
-                check_text("items", items, limits::SHORT_TEXT, false)?;
+                may_add(role, "create a round", &ROUND)?;
+                text(&ROUND, "title", title)?;
+                text(&ROUND, "date", date)?;
+                text(&TASK, "items", items)?;
                 let roster_doc =
                     self.single(DocKind::Roster).ok_or(OperationError::MissingDocument(DocKind::Roster))?;
                 let mut selected: Vec<_> = roster::households(roster_doc.automerge())
@@ -253,8 +262,8 @@ impl Compound {
                 Ok(Applied { changed: vec![header.id], created: vec![header.id], new_entity: None })
             }
             Operation::AddTask { round: round_id, household, kind, items, priority, request } => {
-                forbid(role, "add a task", Rule::RoundsArePlannedByCoordinators)?;
-                check_text("items", items, limits::SHORT_TEXT, false)?;
+                may_add(role, "add a task", &TASK)?;
+                text(&TASK, "items", items)?;
                 self.require_household(*household)?;
                 let requests_doc = match request {
                     Some(r) => Some(self.request_obj(*r)?),
@@ -351,14 +360,9 @@ impl Compound {
                 let current = self.live_task(*round_id, *task)?;
                 match current.assignee {
                     None => return Ok(Applied::default()),
-                    Some(p) if p != actor.person && !role.is_coordinating() => {
-                        return Err(OperationError::forbidden(
-                            role,
-                            "release someone else's task",
-                            Rule::VolunteersClaimOnlyFreeTasks,
-                        ));
-                    }
-                    Some(_) => {}
+                    Some(p) => state::require_claim(role, actor.person, Some(p), None).map_err(|rule| {
+                        OperationError::forbidden(role, "release someone else's task", rule)
+                    })?,
                 }
                 let obj = self.task_obj(*round_id, *task)?;
                 let doc = self.round_mut(*round_id)?;
@@ -366,8 +370,8 @@ impl Compound {
                 Ok(applied(*round_id, None))
             }
             Operation::CancelTask { round: round_id, task, reason } => {
-                forbid(role, "cancel a task", Rule::RoundsArePlannedByCoordinators)?;
-                check_text("reason", reason, limits::LONG_TEXT, false)?;
+                may_write(role, "cancel a task", &TASK, &["cancelled"])?;
+                text(&CANCELLATION, "reason", reason)?;
                 self.open_round(*round_id)?;
                 let obj = self.task_obj(*round_id, *task)?;
                 let cancellation = Cancellation { by: actor.person, at: env.now, reason: reason.clone() };
@@ -376,12 +380,12 @@ impl Compound {
                 Ok(applied(*round_id, None))
             }
             Operation::RecordAttempt { round: round_id, task, outcome, note } => {
-                check_text("note", note, limits::LONG_TEXT, false)?;
+                may_add(role, "record an attempt", &ATTEMPT)?;
+                text(&ATTEMPT, "note", note)?;
                 self.open_round(*round_id)?;
                 let current = self.live_task(*round_id, *task)?;
-                if current.cancelled.is_some() {
-                    return Err(OperationError::TaskCancelled(*task));
-                }
+                state::require_live_task(current.cancelled.is_some())
+                    .map_err(|_| OperationError::TaskCancelled(*task))?;
                 let obj = self.task_obj(*round_id, *task)?;
                 let attempt =
                     Attempt { by: actor.person, at: env.now, outcome: *outcome, note: note.clone() };
@@ -390,29 +394,33 @@ impl Compound {
                 Ok(applied(*round_id, None))
             }
             Operation::CloseRound { round: round_id } => {
-                forbid(role, "close a round", Rule::RoundsArePlannedByCoordinators)?;
+                may_write(role, "close a round", &ROUND, &["status", round::CLOSED_AT])?;
                 self.open_round(*round_id)?;
                 let doc = self.round_mut(*round_id)?;
-                transact(doc, env, |tx| {
-                    automerge::transaction::Transactable::put(
-                        tx,
-                        automerge::ROOT,
-                        "status",
-                        RoundStatus::Closed.as_str(),
-                    )?;
-                    Ok(())
-                })?;
+                transact(doc, env, |tx| Ok(round::put_closed(tx, env.now)?))?;
                 Ok(applied(*round_id, None))
             }
-            Operation::AddRequest { household, channel, category, text, urgency } => {
-                check_text("text", text, limits::LONG_TEXT, true)?;
+            Operation::ReopenRound { round: round_id } => {
+                may_write(role, "reopen a round", &ROUND, &["status", round::CLOSED_AT])?;
+                match self.open_round(*round_id) {
+                    Err(OperationError::RoundClosed(_)) => {}
+                    Ok(()) => return Err(OperationError::RoundOpen(*round_id)),
+                    Err(e) => return Err(e),
+                }
+                let doc = self.round_mut(*round_id)?;
+                transact(doc, env, |tx| Ok(round::put_reopened(tx)?))?;
+                Ok(applied(*round_id, None))
+            }
+            Operation::AddRequest { household, channel, category, text: words, urgency } => {
+                may_add(role, "take down a request", &REQUEST)?;
+                text(&REQUEST, "text", words)?;
                 self.require_household(*household)?;
                 let request = Request {
                     id: RequestId::generate(env),
                     household: *household,
                     channel: *channel,
                     category: *category,
-                    text: text.clone(),
+                    text: words.clone(),
                     urgency: *urgency,
                     status: RequestStatus::New,
                     tasks: Default::default(),
@@ -424,7 +432,7 @@ impl Compound {
                 Ok(applied(doc.id(), Some(request.id.to_string())))
             }
             Operation::TriageRequest { request, status, urgency } => {
-                forbid(role, "triage a request", Rule::RequestsAreTriagedByCoordinators)?;
+                may_write(role, "triage a request", &REQUEST, &["status", "urgency"])?;
                 let (doc_id, obj) = self.request_obj(*request)?;
                 let doc = self.document_mut_ok(doc_id)?;
                 transact(doc, env, |tx| {
@@ -437,7 +445,8 @@ impl Compound {
                 Ok(applied(doc_id, None))
             }
             Operation::LinkRequest { request, round: round_id, task } => {
-                forbid(role, "link a request", Rule::RequestsAreTriagedByCoordinators)?;
+                may_write(role, "link a request", &REQUEST, &["tasks", "status"])?;
+                may_write(role, "link a request", &TASK, &["request"])?;
                 let (req_doc, req_obj) = self.request_obj(*request)?;
                 self.open_round(*round_id)?;
                 let task_obj = self.task_obj(*round_id, *task)?;
@@ -464,7 +473,7 @@ impl Compound {
                 Ok(Applied { changed: vec![*round_id, req_doc], created: vec![], new_entity: None })
             }
             Operation::AddCareEntry { draft } => {
-                forbid(role, "write the care ledger", Rule::CareLedgerIsForCoordinatorsAndMedics)?;
+                may_add(role, "write the care ledger", &CARE_ENTRY)?;
                 check_care(draft)?;
                 self.require_household(draft.household)?;
                 let id = CareEntryId::generate(env);
@@ -473,7 +482,7 @@ impl Compound {
                 Ok(applied(doc.id(), Some(id.to_string())))
             }
             Operation::EditCareEntry { entry, draft } => {
-                forbid(role, "write the care ledger", Rule::CareLedgerIsForCoordinatorsAndMedics)?;
+                may_write(role, "write the care ledger", &CARE_ENTRY, CARE_DRAFT_FIELDS)?;
                 check_care(draft)?;
                 let doc = self.single_mut(DocKind::Care)?;
                 if roster::entity(doc.automerge(), care::ENTRIES, &entry.to_string()).is_none() {
@@ -504,8 +513,8 @@ impl Compound {
     fn open_round(&self, id: DocumentId) -> Result<(), OperationError> {
         let doc = self.rounds().find(|d| d.id() == id).ok_or(OperationError::UnknownRound(id))?;
         match round::info(id, doc.automerge()) {
-            Ok(info) if info.status == RoundStatus::Open => Ok(()),
-            Ok(_) => Err(OperationError::RoundClosed(id)),
+            Ok(info) => state::require_open_round(info.status == RoundStatus::Closed)
+                .map_err(|_| OperationError::RoundClosed(id)),
             Err(_) => Err(OperationError::UnknownRound(id)),
         }
     }
@@ -554,6 +563,13 @@ impl Compound {
     }
 }
 
+/// The household fields `EditHousehold` writes.
+const EDITED_HOUSEHOLD_FIELDS: &[&str] = &["head", "phone", "people", "aged_60_plus", "children_under_6", "lift"];
+
+/// The care-entry fields `EditCareEntry` writes.
+const CARE_DRAFT_FIELDS: &[&str] =
+    &["household", "person_name", "condition", "schedule", "medicines", "insurance_card_held_by", "notes"];
+
 fn applied(doc: DocumentId, new_entity: Option<String>) -> Applied {
     Applied { changed: vec![doc], created: vec![], new_entity }
 }
@@ -581,55 +597,54 @@ pub(super) fn transact<T>(
     }
 }
 
-pub(crate) fn check_text(
-    field: &'static str,
-    value: &str,
-    max: usize,
-    required: bool,
-) -> Result<(), OperationError> {
-    if required && value.trim().is_empty() {
-        return Err(OperationError::Invalid { field, reason: "must not be empty".into() });
-    }
-    let len = value.chars().count();
-    if len > max {
-        return Err(OperationError::Invalid {
-            field,
-            reason: format!("is {len} characters; at most {max} are allowed"),
-        });
-    }
-    Ok(())
+/// Checks that `role` may add an `entity`, by the table.
+pub(super) fn may_add(role: Role, action: &'static str, entity: &Entity) -> Result<(), OperationError> {
+    entity.require_add(role).map_err(|rule| OperationError::forbidden(role, action, rule))
+}
+
+/// Checks that `role` may remove an `entity`, by the table.
+fn may_remove(role: Role, action: &'static str, entity: &Entity) -> Result<(), OperationError> {
+    entity.require_remove(role).map_err(|rule| OperationError::forbidden(role, action, rule))
+}
+
+/// Checks that `role` may change `fields` of an `entity`, by the table. Operations that write a
+/// field only its author may write check the author themselves.
+fn may_write(role: Role, action: &'static str, entity: &Entity, fields: &[&str]) -> Result<(), OperationError> {
+    entity.require_write(role, false, fields).map_err(|rule| OperationError::forbidden(role, action, rule))
+}
+
+/// Checks a string value against the table's kind and limit of `entity.field`.
+pub(super) fn text(entity: &Entity, field: &'static str, value: &str) -> Result<(), OperationError> {
+    entity.check_text(field, value).map_err(|bad| OperationError::Invalid { field: bad.field, reason: bad.reason })
 }
 
 fn check_counts(people: u32, aged: u32, children: u32) -> Result<(), OperationError> {
-    if people > limits::PEOPLE {
-        return Err(OperationError::Invalid {
-            field: "people",
-            reason: format!("{people} is more than {} people", limits::PEOPLE),
-        });
-    }
-    if aged > limits::PEOPLE || children > limits::PEOPLE {
-        return Err(OperationError::Invalid {
-            field: "aged_60_plus",
-            reason: "count is out of range".into(),
-        });
+    for (name, value) in [("people", people), ("aged_60_plus", aged), ("children_under_6", children)] {
+        if let Some(field) = HOUSEHOLD.field(name) {
+            field.check_count(value).map_err(|bad| OperationError::Invalid { field: bad.field, reason: bad.reason })?;
+        }
     }
     Ok(())
 }
 
 pub(super) fn check_draft(draft: &crate::schema::household::HouseholdDraft) -> Result<(), OperationError> {
-    check_text("building", &draft.address.building, limits::SHORT_TEXT, true)?;
-    check_text("flat", &draft.address.flat, limits::SHORT_TEXT, true)?;
-    check_text("unit", &draft.address.unit, limits::SHORT_TEXT, false)?;
-    check_text("estate", &draft.address.estate, limits::SHORT_TEXT, false)?;
-    check_text("head", &draft.head, limits::SHORT_TEXT, false)?;
-    check_text("phone", &draft.phone, limits::SHORT_TEXT, false)?;
-    check_text("notes", &draft.notes, limits::LONG_TEXT, false)?;
+    // The building's label is the address's "building".
+    BUILDING.check_text("label", &draft.address.building).map_err(|bad| OperationError::Invalid {
+        field: "building",
+        reason: bad.reason,
+    })?;
+    text(&BUILDING, "estate", &draft.address.estate)?;
+    text(&HOUSEHOLD, "flat", &draft.address.flat)?;
+    text(&HOUSEHOLD, "unit", &draft.address.unit)?;
+    text(&HOUSEHOLD, "head", &draft.head)?;
+    text(&HOUSEHOLD, "phone", &draft.phone)?;
+    text(&HOUSEHOLD, "notes", &draft.notes)?;
     check_counts(draft.people, draft.aged_60_plus, draft.children_under_6)
 }
 
 fn check_care(draft: &crate::schema::request::CareDraft) -> Result<(), OperationError> {
-    check_text("person_name", &draft.person_name, limits::SHORT_TEXT, true)?;
-    check_text("schedule", &draft.schedule, limits::LONG_TEXT, false)?;
-    check_text("medicines", &draft.medicines, limits::LONG_TEXT, false)?;
-    check_text("notes", &draft.notes, limits::LONG_TEXT, false)
+    text(&CARE_ENTRY, "person_name", &draft.person_name)?;
+    text(&CARE_ENTRY, "schedule", &draft.schedule)?;
+    text(&CARE_ENTRY, "medicines", &draft.medicines)?;
+    text(&CARE_ENTRY, "notes", &draft.notes)
 }

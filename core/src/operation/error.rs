@@ -46,6 +46,9 @@ pub enum OperationError {
     /// The round is closed.
     #[error("round {0} is closed: {rule}", rule = Rule::ClosedRoundsAreFinal)]
     RoundClosed(DocumentId),
+    /// The round is open already (a reopen of an open round).
+    #[error("round {0} is already open")]
+    RoundOpen(DocumentId),
     /// The task was cancelled by a coordinator.
     #[error("task {0} was cancelled by a coordinator; ask them before delivering")]
     TaskCancelled(TaskId),

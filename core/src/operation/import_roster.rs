@@ -9,13 +9,13 @@ use automerge::transaction::Transactable;
 use serde::Serialize;
 
 use super::OperationError;
-use super::apply::{check_draft, forbid, transact};
+use super::apply::{check_draft, may_add, transact};
 use crate::compound::Compound;
 use crate::document::roster;
 use crate::env::Env;
 use crate::id::{BuildingId, HouseholdId};
 use crate::import::RosterPreview;
-use crate::permission::Rule;
+use crate::rulebook::table::HOUSEHOLD;
 use crate::role::Actor;
 use crate::schema::household::{Building, HouseholdEdit};
 use crate::schema::vocabulary::DocKind;
@@ -53,7 +53,7 @@ impl Compound {
         preview: &RosterPreview,
         policy: ImportPolicy,
     ) -> Result<ImportSummary, OperationError> {
-        forbid(actor.role, "import a roster", Rule::RosterIsEditedByCoordinators)?;
+        may_add(actor.role, "import a roster", &HOUSEHOLD)?;
         let left_out = preview.errors.len() + preview.omitted_errors;
         if left_out > 0 && policy == ImportPolicy::AllOrNothing {
             return Err(OperationError::ImportHasErrors {

@@ -160,8 +160,14 @@ pub enum Operation {
         /// A note.
         note: String,
     },
-    /// Closes a round (coordinators).
+    /// Closes a round (coordinators). Attempts made offline before the close still arrive, and
+    /// show as late.
     CloseRound {
+        /// The round.
+        round: DocumentId,
+    },
+    /// Reopens a closed round (coordinators), so that it takes changes again.
+    ReopenRound {
         /// The round.
         round: DocumentId,
     },

@@ -16,6 +16,7 @@ use automerge::{Automerge, Change, ChangeHash, PatchLog, ReadDoc};
 
 use super::contain::contained;
 use super::first_change::check_first_change;
+use super::removed;
 use super::rules::{self, Effect};
 use super::touched::Touched;
 use super::violation::Problem;
@@ -23,9 +24,11 @@ pub use super::violation::{Violation, ViolationKind};
 use crate::document::Header;
 use crate::limits;
 use crate::role::Actor;
+use crate::time::Timestamp;
 
 /// Applies `changes` to `doc` on behalf of `author`, checking their combined effect against the
-/// author's role and the schema of the document kind in `header`.
+/// author's role, the schema of the document kind in `header` and the state rules (see
+/// [`rulebook`](crate::rulebook)); `now` is the relay's clock, which recorded times must follow.
 ///
 /// Changes `doc` already holds are skipped, so a retried request is harmless; on `Ok`, `doc`
 /// holds the batch and the returned hashes are the changes newly applied, in the order applied.
@@ -38,6 +41,7 @@ pub fn check_and_apply(
     header: &Header,
     author: &Actor,
     changes: Vec<Change>,
+    now: Timestamp,
 ) -> Result<Vec<ChangeHash>, Violation> {
     let document = header.id;
     let batch = unseen(doc, changes);
@@ -55,8 +59,9 @@ pub fn check_and_apply(
         }
     }
     let ordered = order(doc, batch).map_err(|(problem, change)| problem.place(document, change))?;
-    let after = evaluate(doc, header, author, &ordered)
-        .map_err(|problem| blame(doc, header, author, &ordered, problem))?;
+    let context = Context { header, author, now };
+    let after =
+        evaluate(doc, &context, &ordered).map_err(|problem| blame(doc, &context, &ordered, problem))?;
     if doc.get_heads().is_empty() {
         check_first_change(header, &ordered)?;
     }
@@ -133,14 +138,18 @@ fn order(doc: &Automerge, batch: Vec<Change>) -> Result<Vec<Change>, (Problem, O
     Ok(sequence.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
+/// What a batch is checked against besides the document: its identity, its author and the
+/// relay's clock.
+struct Context<'a> {
+    header: &'a Header,
+    author: &'a Actor,
+    now: Timestamp,
+}
+
 /// Applies `changes` (in order) to a copy of `doc`, finds what they touched and checks the
 /// effect; the copy, if every rule holds.
-fn evaluate(
-    doc: &Automerge,
-    header: &Header,
-    author: &Actor,
-    changes: &[Change],
-) -> Result<Automerge, Problem> {
+fn evaluate(doc: &Automerge, context: &Context<'_>, changes: &[Change]) -> Result<Automerge, Problem> {
+    let Context { header, author, now } = *context;
     let malformed = |reason: String| Problem { kind: ViolationKind::Malformed, reason };
     let mut after = doc.clone();
     let mut log = PatchLog::active();
@@ -158,24 +167,19 @@ fn evaluate(
         });
     }
     let collections = rules::collections(header.kind);
-    let mut touched = Touched::from_patches(&patches, collections);
-    touched.expand_replaced_collections(collections, doc, &after);
-    rules::check(&Effect { header, author, before: doc, after: &after, touched: &touched })?;
+    let mut touched = Touched::from_patches(&patches, &collections);
+    touched.expand_replaced_collections(&collections, doc, &after);
+    let effect = Effect { header, author, before: doc, after: &after, touched: &touched, changes, now };
+    rules::check(&effect)?;
+    removed::check(doc, header.kind, changes, &effect.who())?;
     Ok(after)
 }
 
 /// Names the change that introduced `problem` (a broken rule, or changes Automerge cannot
 /// apply): the first change whose prefix of the batch already fails with the same problem. Runs on the error path only, by bisection, so a long
 /// batch costs a few re-applications rather than one per change.
-fn blame(
-    doc: &Automerge,
-    header: &Header,
-    author: &Actor,
-    ordered: &[Change],
-    problem: Problem,
-) -> Violation {
-    let fails_the_same =
-        |n: usize| evaluate(doc, header, author, &ordered[..n]).err().as_ref() == Some(&problem);
+fn blame(doc: &Automerge, context: &Context<'_>, ordered: &[Change], problem: Problem) -> Violation {
+    let fails_the_same = |n: usize| evaluate(doc, context, &ordered[..n]).err().as_ref() == Some(&problem);
     // Invariant: the first `lo` changes do not fail this way; the first `hi` do.
     let (mut lo, mut hi) = (0, ordered.len());
     while hi - lo > 1 {
@@ -187,5 +191,5 @@ fn blame(
         }
     }
     let change = ordered.get(hi - 1).map(Change::hash);
-    problem.place(header.id, change)
+    problem.place(context.header.id, change)
 }

@@ -14,6 +14,7 @@ mod check;
 pub(crate) mod contain;
 mod first_change;
 mod inflate;
+mod removed;
 mod rules;
 mod schema;
 mod touched;

@@ -13,111 +13,11 @@ use automerge::{Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use super::violation::Problem;
 use crate::document::read;
 use crate::limits;
-
-/// The fields one kind of entity (or document root) may hold.
-#[derive(Debug)]
-pub(super) struct Spec {
-    /// What to call it in a reason ("household").
-    pub noun: &'static str,
-    /// Every field it may hold.
-    pub known: &'static [&'static str],
-    /// String fields of at most [`limits::SHORT_TEXT`] characters.
-    pub short: &'static [&'static str],
-    /// String fields of at most [`limits::LONG_TEXT`] characters.
-    pub long: &'static [&'static str],
-    /// Automerge text fields of at most [`limits::LONG_TEXT`] characters.
-    pub text: &'static [&'static str],
-    /// Count fields of at most [`limits::PEOPLE`].
-    pub counts: &'static [&'static str],
-}
+use crate::rulebook::{Entity, Kind, state, table};
+use crate::time::Timestamp;
 
 /// The header fields every document root holds.
-pub(super) const HEADER_FIELDS: &[&str] = &["schema", "id", "kind", "compound"];
-
-pub(super) const BUILDING: Spec = Spec {
-    noun: "building",
-    known: &["estate", "label", "lift"],
-    short: &["estate", "label"],
-    long: &[],
-    text: &[],
-    counts: &[],
-};
-
-pub(super) const HOUSEHOLD: Spec = Spec {
-    noun: "household",
-    known: &[
-        "building",
-        "unit",
-        "floor",
-        "flat",
-        "head",
-        "phone",
-        "people",
-        "aged_60_plus",
-        "children_under_6",
-        "needs",
-        "status",
-        "lift",
-        "notes",
-    ],
-    short: &["unit", "flat", "head", "phone"],
-    long: &[],
-    text: &["notes"],
-    counts: &["people", "aged_60_plus", "children_under_6"],
-};
-
-pub(super) const TASK: Spec = Spec {
-    noun: "task",
-    known: &["household", "kind", "items", "priority", "assignee", "request", "cancelled", "attempts"],
-    short: &["items"],
-    long: &[],
-    text: &[],
-    counts: &[],
-};
-
-pub(super) const CANCELLATION: Spec = Spec {
-    noun: "cancellation",
-    known: &["by", "at", "reason"],
-    short: &[],
-    long: &["reason"],
-    text: &[],
-    counts: &[],
-};
-
-pub(super) const ATTEMPT: Spec = Spec {
-    noun: "attempt",
-    known: &["by", "at", "outcome", "note"],
-    short: &[],
-    long: &["note"],
-    text: &[],
-    counts: &[],
-};
-
-pub(super) const REQUEST: Spec = Spec {
-    noun: "request",
-    known: &["household", "channel", "category", "text", "urgency", "status", "tasks", "by", "at"],
-    short: &[],
-    long: &[],
-    text: &["text"],
-    counts: &[],
-};
-
-pub(super) const CARE_ENTRY: Spec = Spec {
-    noun: "care entry",
-    known: &[
-        "household",
-        "person_name",
-        "condition",
-        "schedule",
-        "medicines",
-        "insurance_card_held_by",
-        "notes",
-    ],
-    short: &["person_name"],
-    long: &["schedule", "medicines"],
-    text: &["notes"],
-    counts: &[],
-};
+pub(super) const HEADER_FIELDS: &[&str] = table::HEADER;
 
 /// Where an entity stands in one version of the document.
 #[derive(Debug, Clone)]
@@ -166,42 +66,93 @@ where
     key.parse().map_err(|e: T::Err| Problem::schema(format!("{noun} key {key:?}: {e}")))
 }
 
-/// Checks the fields of `obj` against `spec`; `label` names the entity in reasons.
-pub(super) fn check_fields(doc: &Automerge, obj: &ObjId, spec: &Spec, label: &str) -> Result<(), Problem> {
+/// Checks the fields of `obj` against the table's `entity`: no unknown field (a document root
+/// may also hold the header fields), strings and texts within their kind's limit, counts within
+/// [`limits::PEOPLE`]. `label` names the entity in reasons.
+pub(super) fn check_fields(doc: &Automerge, obj: &ObjId, entity: &Entity, label: &str) -> Result<(), Problem> {
+    let root = *obj == ROOT;
     for key in doc.keys(obj) {
-        if !spec.known.contains(&key.as_str()) {
-            return Err(Problem::schema(format!("{label}: field {key:?} is not part of a {}", spec.noun)));
+        if !entity.knows(&key) && !(root && HEADER_FIELDS.contains(&key.as_str())) {
+            return Err(Problem::schema(format!("{label}: field {key:?} is not part of a {}", entity.noun)));
         }
     }
-    for field in spec.short {
-        check_string_length(doc, obj, field, limits::SHORT_TEXT, label)?;
-    }
-    for field in spec.long {
-        check_string_length(doc, obj, field, limits::LONG_TEXT, label)?;
-    }
-    for field in spec.text {
-        match doc.get(obj, *field) {
-            Ok(None) => {}
-            Ok(Some((Value::Object(ObjType::Text), text))) => {
-                let len = doc.text(&text).map(|t| t.chars().count()).unwrap_or(0);
-                check_length(len, field, limits::LONG_TEXT, label)?;
+    for field in entity.fields {
+        match field.kind {
+            Kind::Short | Kind::Long => {
+                let max = field.max_chars().unwrap_or(limits::LONG_TEXT);
+                check_string_length(doc, obj, field.name, max, label)?;
             }
-            Ok(Some(_)) | Err(_) => {
-                return Err(Problem::schema(format!("{label}: field {field:?} is not an Automerge text")));
+            Kind::Text => match doc.get(obj, field.name) {
+                Ok(None) => {}
+                Ok(Some((Value::Object(ObjType::Text), text))) => {
+                    let len = doc.text(&text).map(|t| t.chars().count()).unwrap_or(0);
+                    check_length(len, field.name, limits::LONG_TEXT, label)?;
+                }
+                Ok(Some(_)) | Err(_) => {
+                    return Err(Problem::schema(format!(
+                        "{label}: field {:?} is not an Automerge text",
+                        field.name
+                    )));
+                }
+            },
+            Kind::Count => {
+                if let Ok(n) = read::count(doc, obj, field.name)
+                    && n > limits::PEOPLE
+                {
+                    return Err(Problem::too_large(format!(
+                        "{label}: field {:?} is {n}; at most {} is allowed",
+                        field.name,
+                        limits::PEOPLE
+                    )));
+                }
             }
-        }
-    }
-    for field in spec.counts {
-        if let Ok(n) = read::count(doc, obj, field)
-            && n > limits::PEOPLE
-        {
-            return Err(Problem::too_large(format!(
-                "{label}: field {field:?} is {n}; at most {} is allowed",
-                limits::PEOPLE
-            )));
+            Kind::Time | Kind::Scalar | Kind::Map | Kind::List | Kind::Record => {}
         }
     }
     Ok(())
+}
+
+/// Checks every time field of `entity` that `obj` holds against the window of the relay's
+/// clock; called for what a batch wrote (a new entity, a cancellation, a round's close).
+pub(super) fn check_times(
+    doc: &Automerge,
+    obj: &ObjId,
+    entity: &Entity,
+    label: &str,
+    now: Timestamp,
+    who: &str,
+) -> Result<(), Problem> {
+    for field in entity.fields.iter().filter(|f| f.kind == Kind::Time) {
+        if let Ok(at) = read::int(doc, obj, field.name) {
+            state::require_time_near(Timestamp::from_millis(at), now).map_err(|rule| {
+                Problem::forbidden(
+                    rule,
+                    format!(
+                        "{who} may not write {label}'s {:?} as {at} (Unix ms), which is not near the relay's clock ({})",
+                        field.name,
+                        now.as_millis()
+                    ),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `parent.key` still holds exactly the object `before` held there: one value, the
+/// same object. A created object is edited in place, never replaced (even by a concurrent
+/// write that loses) or deleted.
+pub(super) fn kept(after: &Automerge, parent: &ObjId, key: &str, before: &ObjId) -> bool {
+    let values = after.get_all(parent, key).unwrap_or_default();
+    matches!(values.as_slice(), [(Value::Object(_), id)] if id == before)
+}
+
+/// The object at `parent.key` in `doc`, if it holds one.
+pub(super) fn object_at(doc: &Automerge, parent: &ObjId, key: &str) -> Option<ObjId> {
+    match doc.get(parent, key) {
+        Ok(Some((Value::Object(_), id))) => Some(id),
+        _ => None,
+    }
 }
 
 fn check_string_length(

@@ -122,7 +122,7 @@ pub fn apply(
         return Err(Refused { rejection: rejection::over_budget(header.id, &stopped), reply: None });
     }
     if !new.is_empty()
-        && let Err(violation) = validate::check_and_apply(doc, header, author, new)
+        && let Err(violation) = validate::check_and_apply(doc, header, author, new, crate::clock::now())
     {
         return Err(refused(doc, rejection::from_violation(header.id, violation), message));
     }

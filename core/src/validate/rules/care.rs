@@ -1,15 +1,13 @@
 //! Care-ledger rules: only coordinators, admins and medics write it (volunteers never even hold
 //! it); what they write must follow the schema.
 
-use super::Effect;
+use super::{Effect, entities};
 use crate::document::care;
 use crate::id::CareEntryId;
 use crate::permission::Rule;
-use crate::validate::schema::{self, CARE_ENTRY};
+use crate::rulebook::table::{CARE, CARE_ENTRY};
+use crate::validate::schema;
 use crate::validate::violation::Problem;
-
-/// Root fields of a care document besides the header.
-const ROOT_FIELDS: &[&str] = &[care::ENTRIES];
 
 pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
     if !e.author.role.reads_care() {
@@ -23,17 +21,12 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
             ));
         }
     }
-    schema::check_root_keys(e.touched.root.iter(), ROOT_FIELDS, "care")?;
+    entities::check_root(e, &CARE, "care")?;
     schema::check_collection(e.after, care::ENTRIES)?;
-    for (key, _) in e.touched.in_collection(care::ENTRIES) {
-        let label = format!("care entry {key}");
-        let id: CareEntryId = schema::parse_key(key, "care entry")?;
-        let after = schema::slot(e.after, care::ENTRIES, key);
-        let Some(obj) = schema::map_after(&after, &label)? else {
-            continue;
-        };
-        care::read_entry(e.after, id, &obj).map_err(|err| Problem::schema(format!("{label}: {err}")))?;
-        schema::check_fields(e.after, &obj, &CARE_ENTRY, &label)?;
+    for present in entities::check(e, care::ENTRIES, &CARE_ENTRY, |_| false)? {
+        let id: CareEntryId = schema::parse_key(&present.key, "care entry")?;
+        care::read_entry(e.after, id, &present.obj)
+            .map_err(|err| Problem::schema(format!("{}: {err}", present.label)))?;
     }
     Ok(())
 }

@@ -4,19 +4,22 @@
 //! role checks, so a volunteer's forbidden write is reported as forbidden, not as malformed.
 
 mod care;
+mod entities;
 mod header;
 mod requests;
 mod roster;
 mod round;
 
-use automerge::{Automerge, ROOT, ReadDoc};
+use automerge::{Automerge, Change, ChangeHash, ROOT, ReadDoc};
 
 use super::schema;
 use super::touched::Touched;
 use super::violation::Problem;
 use crate::document::Header;
 use crate::role::Actor;
+use crate::rulebook::{Entity, table};
 use crate::schema::vocabulary::DocKind;
+use crate::time::Timestamp;
 
 /// What a batch did to one document, and who did it.
 #[derive(Debug)]
@@ -31,16 +34,30 @@ pub(super) struct Effect<'a> {
     pub after: &'a Automerge,
     /// What the batch touched.
     pub touched: &'a Touched,
+    /// The batch's changes, in the order applied.
+    pub changes: &'a [Change],
+    /// The relay's clock.
+    pub now: Timestamp,
 }
 
 impl Effect<'_> {
+    /// The document kind's root entity and collections, from the table.
+    fn layout(&self) -> (&'static Entity, &'static [(&'static str, &'static Entity)]) {
+        table::layout(self.header.kind)
+    }
+
+    /// The batch's change `hash`, if it is one of the batch.
+    fn change(&self, hash: &ChangeHash) -> Option<&Change> {
+        self.changes.iter().find(|c| c.hash() == *hash)
+    }
+
     /// Whether the batch creates the document.
     fn creates(&self) -> bool {
         self.before.get_heads().is_empty()
     }
 
     /// "a volunteer", for reasons.
-    fn who(&self) -> String {
+    pub(in crate::validate) fn who(&self) -> String {
         let role = self.author.role.as_str();
         let article = if role.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
         format!("{article} {role}")
@@ -76,18 +93,14 @@ impl Effect<'_> {
 }
 
 /// The entity collections of a document kind, as root keys.
-pub(super) fn collections(kind: DocKind) -> &'static [&'static str] {
-    match kind {
-        DocKind::Roster => &[crate::document::roster::BUILDINGS, crate::document::roster::HOUSEHOLDS],
-        DocKind::Round => &[crate::document::round::TASKS],
-        DocKind::Requests => &[crate::document::requests::REQUESTS],
-        DocKind::Care => &[crate::document::care::ENTRIES],
-    }
+pub(super) fn collections(kind: DocKind) -> Vec<&'static str> {
+    table::layout(kind).1.iter().map(|(key, _)| *key).collect()
 }
 
 /// Checks the effect against the author's role and the schema of the document's kind.
 pub(super) fn check(effect: &Effect<'_>) -> Result<(), Problem> {
     header::check(effect)?;
+    entities::check_collections_kept(effect)?;
     match effect.header.kind {
         DocKind::Roster => roster::check(effect),
         DocKind::Round => round::check(effect),

@@ -1,18 +1,17 @@
 //! Requests rules: anyone in the compound may take down a new request, in their own name; only
 //! coordinators triage (status, urgency, linked tasks) or remove requests. A volunteer or medic
-//! may still correct the text of a request they took down themselves.
+//! may still correct the text of a request they took down themselves. Who writes which field is
+//! the table's ([`REQUEST`]); this module adds what a new request must be.
 
-use super::Effect;
+use super::{Effect, entities};
 use crate::document::{read, requests};
-use crate::id::{DocumentId, RequestId, TaskId};
+use crate::id::{DocumentId, PersonId, RequestId, TaskId};
 use crate::permission::Rule;
+use crate::rulebook::table::{REQUEST, REQUESTS};
 use crate::schema::request::Request;
 use crate::schema::vocabulary::RequestStatus;
-use crate::validate::schema::{self, REQUEST, Slot};
+use crate::validate::schema::{self, Slot};
 use crate::validate::violation::Problem;
-
-/// Root fields of a requests document besides the header.
-const ROOT_FIELDS: &[&str] = &[requests::REQUESTS];
 
 pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
     if !e.coordinating()
@@ -20,43 +19,22 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
     {
         return Err(forbid(what));
     }
-    schema::check_root_keys(e.touched.root.iter(), ROOT_FIELDS, "requests")?;
+    entities::check_root(e, &REQUESTS, "requests")?;
     schema::check_collection(e.after, requests::REQUESTS)?;
-    for (key, touch) in e.touched.in_collection(requests::REQUESTS) {
-        let label = format!("request {key}");
-        let before = schema::slot(e.before, requests::REQUESTS, key);
-        let after = schema::slot(e.after, requests::REQUESTS, key);
-        if !e.coordinating() && before.is_present() {
-            if !after.is_present() {
-                return Err(forbid(format!("{} may not remove {label}", e.who())));
-            }
-            if touch.whole {
-                return Err(forbid(format!("{} may not replace {label}", e.who())));
-            }
-            if let Some(field) = touch.fields.iter().find(|f| f.as_str() != "text") {
-                return Err(forbid(format!("{} may not change {label}'s {field:?}", e.who())));
-            }
-        }
-        let id: RequestId = schema::parse_key(key, "request")?;
-        let Some(obj) = schema::map_after(&after, &label)? else {
-            continue;
-        };
-        let request = requests::read_request(e.after, id, &obj)
+    let me = e.author.person;
+    let took_it_down = |before: &Slot| match before {
+        Slot::Map(obj) => read::parsed::<PersonId>(e.before, obj, "by").is_ok_and(|by| by == me),
+        _ => false,
+    };
+    for present in entities::check(e, requests::REQUESTS, &REQUEST, took_it_down)? {
+        let label = &present.label;
+        let id: RequestId = schema::parse_key(&present.key, "request")?;
+        let request = requests::read_request(e.after, id, &present.obj)
             .map_err(|err| Problem::schema(format!("{label}: {err}")))?;
-        let previous = match &before {
-            Slot::Map(before_obj) => Some(requests::read_request(e.before, id, before_obj).ok()),
-            Slot::NotMap => Some(None),
-            Slot::Absent => None,
-        };
-        match previous {
-            None => check_new(e, &request, &label)?,
-            Some(previous) if !e.coordinating() => {
-                check_own_text_only(e, previous, &request, &label)?;
-            }
-            Some(_) => {}
+        if present.added {
+            check_new(e, &request, label)?;
         }
-        schema::check_fields(e.after, &obj, &REQUEST, &label)?;
-        schema::check_map_entries::<TaskId>(e.after, &obj, "tasks", &label, |doc, map, key| {
+        schema::check_map_entries::<TaskId>(e.after, &present.obj, "tasks", label, |doc, map, key| {
             read::parsed::<DocumentId>(doc, map, key).map(|_| ()).map_err(|err| err.problem)
         })?;
     }
@@ -86,32 +64,6 @@ fn check_new(e: &Effect<'_>, request: &Request, label: &str) -> Result<(), Probl
         if !request.tasks.is_empty() {
             return Err(forbid(format!("{} may not link {label} to tasks", e.who())));
         }
-    }
-    Ok(())
-}
-
-/// A volunteer or medic may change the text of their own request and nothing else (the fields
-/// they touched were checked before reading).
-fn check_own_text_only(
-    e: &Effect<'_>,
-    before: Option<Request>,
-    after: &Request,
-    label: &str,
-) -> Result<(), Problem> {
-    let Some(before) = before else {
-        return Err(forbid(format!("{} may not repair {label}", e.who())));
-    };
-    if before.by != e.author.person {
-        return Err(forbid(format!(
-            "{} may edit the text of their own requests only, and {label} was taken down by {}",
-            e.who(),
-            before.by
-        )));
-    }
-    let mut unchanged = after.clone();
-    unchanged.text.clone_from(&before.text);
-    if unchanged != before {
-        return Err(forbid(format!("{} may change only {label}'s text", e.who())));
     }
     Ok(())
 }

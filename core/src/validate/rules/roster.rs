@@ -1,47 +1,32 @@
 //! Roster rules: coordinators and admins keep the ledger; volunteers and medics may change a
 //! household's notes and nothing else — not another field, not a building, not the compound's
-//! name, and they may not add or remove households.
+//! name, and they may not add or remove households. Who writes what comes from the table
+//! ([`HOUSEHOLD`], [`BUILDING`], [`ROSTER`]); this module adds what the table cannot say: need
+//! tags are known tags set to `true`, and a building is removed only once no household is in it.
 
 use std::collections::BTreeMap;
 
 use automerge::{Automerge, ObjId, ObjType, ROOT, ReadDoc};
 
-use super::Effect;
+use super::{Effect, entities};
 use crate::document::{read, roster};
 use crate::id::{BuildingId, HouseholdId};
 use crate::permission::Rule;
-use crate::schema::household::{Building, Household};
-use crate::validate::schema::{self, HOUSEHOLD, Slot};
+use crate::rulebook::table::{BUILDING, HOUSEHOLD, ROSTER};
+use crate::schema::household::Building;
+use crate::validate::schema;
 use crate::validate::violation::Problem;
 
-/// Root fields of a roster besides the header.
-const ROOT_FIELDS: &[&str] = &["name", roster::BUILDINGS, roster::HOUSEHOLDS];
-
-/// The roster's root: header, the compound's name and the collections.
-const ROSTER_ROOT: schema::Spec = schema::Spec {
-    noun: "roster",
-    known: &["schema", "id", "kind", "compound", "name", roster::BUILDINGS, roster::HOUSEHOLDS],
-    short: &["name"],
-    long: &[],
-    text: &[],
-    counts: &[],
-};
-
 pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
-    let forbid = |what: String| Problem::forbidden(Rule::RosterIsEditedByCoordinators, what);
-    if !e.coordinating() {
-        if let Some(what) = e.root_write() {
-            return Err(forbid(what));
-        }
-        if let Some((key, _)) = e.touched.in_collection(roster::BUILDINGS).next() {
-            return Err(forbid(format!("{} may not change building {key}", e.who())));
-        }
+    if !e.coordinating()
+        && let Some(what) = e.root_write()
+    {
+        return Err(Problem::forbidden(Rule::RosterIsEditedByCoordinators, what));
     }
-    schema::check_root_keys(e.touched.root.iter(), ROOT_FIELDS, "roster")?;
+    entities::check_root(e, &ROSTER, "roster")?;
     if e.touched.root.contains("name") {
         read::string(e.after, &ROOT, "name")
             .map_err(|err| Problem::schema(format!("the compound's name: {err}")))?;
-        schema::check_fields(e.after, &ROOT, &ROSTER_ROOT, "the roster")?;
     }
     for collection in [roster::BUILDINGS, roster::HOUSEHOLDS] {
         schema::check_collection(e.after, collection)?;
@@ -51,20 +36,18 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
 }
 
 fn check_buildings(e: &Effect<'_>) -> Result<(), Problem> {
-    let mut removed = Vec::new();
-    for (key, _) in e.touched.in_collection(roster::BUILDINGS) {
-        let label = format!("building {key}");
-        let id: BuildingId = schema::parse_key(key, "building")?;
-        let after = schema::slot(e.after, roster::BUILDINGS, key);
-        match schema::map_after(&after, &label)? {
-            Some(obj) => {
-                roster::read_building(e.after, id, &obj)
-                    .map_err(|err| Problem::schema(format!("{label}: {err}")))?;
-                schema::check_fields(e.after, &obj, &schema::BUILDING, &label)?;
-            }
-            None => removed.push(key.clone()),
-        }
+    let mut removed: Vec<String> = e
+        .touched
+        .in_collection(roster::BUILDINGS)
+        .filter(|(key, _)| !schema::slot(e.after, roster::BUILDINGS, key).is_present())
+        .map(|(key, _)| key.clone())
+        .collect();
+    for present in entities::check(e, roster::BUILDINGS, &BUILDING, |_| false)? {
+        let id: BuildingId = schema::parse_key(&present.key, "building")?;
+        roster::read_building(e.after, id, &present.obj)
+            .map_err(|err| Problem::schema(format!("{}: {err}", present.label)))?;
     }
+    removed.sort();
     if removed.is_empty() {
         return Ok(());
     }
@@ -87,41 +70,11 @@ fn check_buildings(e: &Effect<'_>) -> Result<(), Problem> {
 }
 
 fn check_households(e: &Effect<'_>) -> Result<(), Problem> {
-    for (key, touch) in e.touched.in_collection(roster::HOUSEHOLDS) {
-        let label = format!("household {key}");
-        let before = schema::slot(e.before, roster::HOUSEHOLDS, key);
-        let after = schema::slot(e.after, roster::HOUSEHOLDS, key);
-        if !e.coordinating() {
-            let verb = match (before.is_present(), after.is_present()) {
-                (false, _) => Some("add"),
-                (true, false) => Some("remove"),
-                (true, true) if touch.whole => Some("replace"),
-                (true, true) => None,
-            };
-            if let Some(verb) = verb {
-                return Err(Problem::forbidden(
-                    Rule::RosterIsEditedByCoordinators,
-                    format!("{} may not {verb} {label}", e.who()),
-                ));
-            }
-            if let Some(field) = touch.fields.iter().find(|f| f.as_str() != "notes") {
-                return Err(Problem::forbidden(
-                    Rule::RosterIsEditedByCoordinators,
-                    format!("{} may not change {label}'s {field:?}, only its notes", e.who()),
-                ));
-            }
-        }
-        let id: HouseholdId = schema::parse_key(key, "household")?;
-        let Some(obj) = schema::map_after(&after, &label)? else {
-            continue;
-        };
-        let household = roster::read_household(e.after, &own_building(e.after, &obj), id, &obj)
-            .map_err(|err| Problem::schema(format!("{label}: {err}")))?;
-        schema::check_fields(e.after, &obj, &HOUSEHOLD, &label)?;
-        check_needs(e.after, &obj, &label)?;
-        if !e.coordinating() {
-            check_only_notes_changed(e, &before, household, &label)?;
-        }
+    for present in entities::check(e, roster::HOUSEHOLDS, &HOUSEHOLD, |_| false)? {
+        let id: HouseholdId = schema::parse_key(&present.key, "household")?;
+        roster::read_household(e.after, &own_building(e.after, &present.obj), id, &present.obj)
+            .map_err(|err| Problem::schema(format!("{}: {err}", present.label)))?;
+        check_needs(e.after, &present.obj, &present.label)?;
     }
     Ok(())
 }
@@ -139,33 +92,6 @@ fn check_needs(doc: &Automerge, obj: &ObjId, label: &str) -> Result<(), Problem>
             Err(err) => Err(err.problem),
         },
     )
-}
-
-/// The typed household after a non-coordinator's batch must equal the one before, notes aside.
-fn check_only_notes_changed(
-    e: &Effect<'_>,
-    before: &Slot,
-    mut after: Household,
-    label: &str,
-) -> Result<(), Problem> {
-    let Slot::Map(obj) = before else {
-        return Ok(());
-    };
-    // A household that was unreadable before and is readable now was repaired, which is a
-    // coordinator's job.
-    let unchanged =
-        roster::read_household(e.before, &own_building(e.before, obj), after.id, obj).is_ok_and(|before| {
-            after.notes.clone_from(&before.notes);
-            before == after
-        });
-    if unchanged {
-        Ok(())
-    } else {
-        Err(Problem::forbidden(
-            Rule::RosterIsEditedByCoordinators,
-            format!("{} may change only {label}'s notes", e.who()),
-        ))
-    }
 }
 
 /// The building the household at `obj` names, as the one-entry map the household reader takes:

@@ -1,94 +1,79 @@
 //! Round rules. Coordinators plan: they create, assign, cancel and close. Volunteers and medics
 //! may set a task's assignee from nobody to themselves or from themselves to nobody, and append
-//! attempts in their own name; nothing else. Attempts are append-only for everyone, and a closed
-//! round takes no changes except a coordinator reopening it.
+//! attempts in their own name; nothing else (the table in [`rulebook`](crate::rulebook) says who
+//! writes which field). Attempts are append-only for everyone. A closed round takes a coordinator
+//! reopening it, and late field facts: changes from an author who had not seen the close, with
+//! attempts made no later than the close. Each change is judged by what its author knew — the
+//! document as of the change's dependencies — exactly as the phone judged it before writing.
 //!
 //! Claims are judged by what the author overwrote, not by who wins afterwards: two volunteers
 //! who both claim a free task offline both made a legitimate claim, and Automerge keeps both
 //! values for the coordinator to settle (DESIGN §2). Overwriting someone else's assignment is
 //! what the rule forbids.
 
-use automerge::{Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, ValueRef};
+use automerge::{Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, ValueRef};
 
-use super::Effect;
+use super::{Effect, entities};
 use crate::document::{read, round};
 use crate::id::{PersonId, TaskId};
 use crate::limits;
 use crate::permission::Rule;
-use crate::schema::task::{Attempt, Task};
+use crate::rulebook::state;
+use crate::rulebook::table::{ATTEMPT, CANCELLATION, ROUND, TASK};
+use crate::schema::task::Attempt;
 use crate::schema::vocabulary::RoundStatus;
-use crate::validate::schema::{self, ATTEMPT, CANCELLATION, Slot, TASK};
+use crate::time::Timestamp;
+use crate::validate::schema::{self, Slot};
 use crate::validate::violation::Problem;
 
-/// Root fields of a round besides the header and the tasks.
+/// Root fields of a round that make up its header.
 const INFO_FIELDS: &[&str] = &["title", "round_kind", "date", "status"];
-/// Every root field of a round besides the header.
-const ROOT_FIELDS: &[&str] = &["title", "round_kind", "date", "status", round::TASKS];
-/// The task fields a volunteer or medic may write.
-const CLAIMABLE_FIELDS: &[&str] = &["assignee", "attempts"];
 
 pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
-    check_closed(e)?;
+    let closed = closed_before(e)?;
     if !e.coordinating()
         && let Some(what) = e.root_write()
     {
         return Err(Problem::forbidden(Rule::RoundsArePlannedByCoordinators, what));
     }
-    schema::check_root_keys(e.touched.root.iter(), ROOT_FIELDS, "round")?;
+    entities::check_root(e, &ROUND, "round")?;
     if e.creates() || INFO_FIELDS.iter().any(|f| e.touched.root.contains(*f)) {
         round::info(e.header.id, e.after)
             .map_err(|err| Problem::schema(format!("the round's header fields: {err}")))?;
-        schema::check_fields(e.after, &ROOT, &ROUND_ROOT, "the round")?;
     }
     schema::check_collection(e.after, round::TASKS)?;
     let mut added = false;
-    for (key, touch) in e.touched.in_collection(round::TASKS) {
-        let label = format!("task {key}");
-        let before = schema::slot(e.before, round::TASKS, key);
-        let after = schema::slot(e.after, round::TASKS, key);
-        added |= !before.is_present() && after.is_present();
-        if !e.coordinating() {
-            let verb = match (before.is_present(), after.is_present()) {
-                (false, _) => Some("add"),
-                (true, false) => Some("remove"),
-                (true, true) if touch.whole => Some("replace"),
-                (true, true) => None,
-            };
-            if let Some(verb) = verb {
-                return Err(Problem::forbidden(
-                    Rule::RoundsArePlannedByCoordinators,
-                    format!("{} may not {verb} {label}", e.who()),
-                ));
-            }
-            if let Some(field) = touch.fields.iter().find(|f| !CLAIMABLE_FIELDS.contains(&f.as_str())) {
-                return Err(Problem::forbidden(
-                    Rule::RoundsArePlannedByCoordinators,
-                    format!("{} may not change {label}'s {field:?}", e.who()),
-                ));
-            }
-        }
-        check_attempts(e, &before, &after, &label)?;
-        let id: TaskId = schema::parse_key(key, "task")?;
-        let Some(obj) = schema::map_after(&after, &label)? else {
-            continue;
-        };
-        let task = round::read_task(e.after, e.header.id, id, &obj)
+    for present in entities::check(e, round::TASKS, &TASK, |_| false)? {
+        added |= present.added;
+        let label = &present.label;
+        check_attempts(e, &present.before, &present.obj, label, closed)?;
+        let id: TaskId = schema::parse_key(&present.key, "task")?;
+        round::read_task(e.after, e.header.id, id, &present.obj)
             .map_err(|err| Problem::schema(format!("{label}: {err}")))?;
-        schema::check_fields(e.after, &obj, &TASK, &label)?;
-        match e.after.get(&obj, "cancelled") {
+        match e.after.get(&present.obj, "cancelled") {
             Ok(None) => {}
             Ok(Some((Value::Object(ObjType::Map), cancelled))) => {
-                schema::check_fields(e.after, &cancelled, &CANCELLATION, &format!("{label}'s cancellation"))?;
+                let what = format!("{label}'s cancellation");
+                schema::check_fields(e.after, &cancelled, &CANCELLATION, &what)?;
+                let touched = e.touched.in_collection(round::TASKS).any(|(k, t)| {
+                    *k == present.key && (t.whole || t.fields.contains("cancelled"))
+                });
+                if touched {
+                    schema::check_times(e.after, &cancelled, &CANCELLATION, &what, e.now, &e.who())?;
+                }
             }
             // The task reader treats anything but a map as "not cancelled"; the relay refuses it.
             Ok(Some(_)) | Err(_) => {
                 return Err(Problem::schema(format!("{label}: field \"cancelled\" is not a map")));
             }
         }
-        if !e.coordinating() {
-            check_claim_only(e, &before, &obj, task, &label)?;
+        if !e.coordinating()
+            && let Slot::Map(before) = &present.before
+        {
+            check_claims(e, before, &present.obj, label)?;
         }
     }
+    check_removed_tasks(e)?;
     if added {
         let count =
             read::object(e.after, &ROOT, round::TASKS, ObjType::Map).map_or(0, |m| e.after.length(&m));
@@ -102,54 +87,81 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
     Ok(())
 }
 
-/// The round's root: header, round fields and tasks, with the limits of its texts.
-const ROUND_ROOT: schema::Spec = schema::Spec {
-    noun: "round",
-    known: &["schema", "id", "kind", "compound", "title", "round_kind", "date", "status", round::TASKS],
-    short: &["title", "date"],
-    long: &[],
-    text: &[],
-    counts: &[],
-};
-
-/// A round closed before the batch takes nothing, unless a coordinator reopens it.
-fn check_closed(e: &Effect<'_>) -> Result<(), Problem> {
+/// A round closed before the batch takes a change only from an author who had not seen it
+/// closed (a late field fact), unless a coordinator reopens it. Returns the close's time when
+/// the round stays closed, so that late attempts can be held to it.
+fn closed_before(e: &Effect<'_>) -> Result<Option<Option<Timestamp>>, Problem> {
     if e.creates() {
-        return Ok(());
+        return Ok(None);
     }
     let Ok(info) = round::info(e.header.id, e.before) else {
-        return Ok(());
+        return Ok(None);
     };
     if info.status != RoundStatus::Closed {
-        return Ok(());
+        return Ok(None);
     }
     let reopened = round::info(e.header.id, e.after).is_ok_and(|i| i.status == RoundStatus::Open);
     if e.coordinating() && reopened {
-        return Ok(());
+        return Ok(None);
     }
-    let hint = if e.coordinating() { "; reopen it first" } else { "" };
-    Err(Problem::forbidden(
-        Rule::ClosedRoundsAreFinal,
-        format!("round {:?} is closed; {} may not change it{hint}", info.title, e.who()),
-    ))
+    for change in e.changes {
+        state::require_open_round(closed_as_seen_by(e.after, change)).map_err(|rule| {
+            let hint = if e.coordinating() { "; reopen it first" } else { "" };
+            Problem::forbidden(
+                rule,
+                format!(
+                    "round {:?} is closed and the change was made after its author saw it closed; {} may not change it{hint}",
+                    info.title,
+                    e.who()
+                ),
+            )
+        })?;
+    }
+    Ok(Some(round::closed_at(e.before)))
+}
+
+/// Whether the round read as closed to the author of `change`: its status as of the change's
+/// dependencies.
+fn closed_as_seen_by(doc: &Automerge, change: &Change) -> bool {
+    match doc.get_at(ROOT, "status", change.deps()) {
+        Ok(Some((Value::Scalar(s), _))) => s.as_str() == Some(RoundStatus::Closed.as_str()),
+        _ => false,
+    }
+}
+
+/// A coordinator may remove a task, but not one with attempts: attempts are never removed.
+fn check_removed_tasks(e: &Effect<'_>) -> Result<(), Problem> {
+    for (key, _) in e.touched.in_collection(round::TASKS) {
+        let before = schema::slot(e.before, round::TASKS, key);
+        if before.is_present() && !schema::slot(e.after, round::TASKS, key).is_present() {
+            let attempts = attempt_elements(e.before, &before, "").map(|a| a.len()).unwrap_or(0);
+            if attempts > 0 {
+                return Err(Problem::forbidden(
+                    Rule::AttemptsAreAppendOnly,
+                    format!("{} may not remove, with its attempts, task {key}", e.who()),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One element of a task's attempts list: its object and what it reads as.
 type Element = (ObjId, Result<Attempt, String>);
 
-/// The elements of the attempts list of the task in `slot` (none if there is no task or list).
-fn attempt_elements(doc: &Automerge, slot: &Slot, label: &str) -> Result<Vec<Element>, Problem> {
+/// The attempts list of the task in `slot` and its elements (none if there is no task or list).
+fn attempt_list(doc: &Automerge, slot: &Slot, label: &str) -> Result<Option<(ObjId, Vec<Element>)>, Problem> {
     let Slot::Map(task) = slot else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let list = match doc.get(task, "attempts") {
-        Ok(None) => return Ok(Vec::new()),
+        Ok(None) => return Ok(None),
         Ok(Some((Value::Object(ObjType::List), list))) => list,
         Ok(Some(_)) | Err(_) => {
             return Err(Problem::schema(format!("{label}: field \"attempts\" is not a list")));
         }
     };
-    Ok(doc
+    let elements = doc
         .list_range(&list, ..)
         .map(|item| {
             let read = match item.value {
@@ -160,92 +172,148 @@ fn attempt_elements(doc: &Automerge, slot: &Slot, label: &str) -> Result<Vec<Ele
             };
             (item.id(), read)
         })
-        .collect())
+        .collect();
+    Ok(Some((list, elements)))
 }
 
-/// Attempts are only ever appended, and only in the author's own name.
-fn check_attempts(e: &Effect<'_>, before: &Slot, after: &Slot, label: &str) -> Result<(), Problem> {
-    let forbid = |what: String| Problem::forbidden(Rule::AttemptsAreAppendOnly, what);
+fn attempt_elements(doc: &Automerge, slot: &Slot, label: &str) -> Result<Vec<Element>, Problem> {
+    Ok(attempt_list(doc, slot, label)?.map(|(_, e)| e).unwrap_or_default())
+}
+
+/// Attempts are only ever appended (at the end of the list as the author saw it), only in the
+/// author's own name, only to a task the author did not know was cancelled, and with a time
+/// near the relay's clock; on a round closed meanwhile, only if made before the close.
+fn check_attempts(
+    e: &Effect<'_>,
+    before: &Slot,
+    task: &ObjId,
+    label: &str,
+    closed: Option<Option<Timestamp>>,
+) -> Result<(), Problem> {
+    let forbid = |rule: Rule, what: String| Problem::forbidden(rule, what);
     // A list that was already malformed before the batch is reported only if touched again.
     let old = attempt_elements(e.before, before, label).unwrap_or_default();
-    let new = attempt_elements(e.after, after, label)?;
+    let Some((list, new)) = attempt_list(e.after, &Slot::Map(task.clone()), label)? else {
+        if !old.is_empty() {
+            return Err(forbid(
+                Rule::AttemptsAreAppendOnly,
+                format!("{} may not remove an attempt from {label}", e.who()),
+            ));
+        }
+        return Ok(());
+    };
     for (id, attempt) in &old {
         match new.iter().find(|(n, _)| n == id) {
             None => {
-                let what =
-                    if after.is_present() { "remove an attempt from" } else { "remove, with its attempts," };
-                return Err(forbid(format!("{} may not {what} {label}", e.who())));
+                return Err(forbid(
+                    Rule::AttemptsAreAppendOnly,
+                    format!("{} may not remove an attempt from {label}", e.who()),
+                ));
             }
             Some((_, now)) if now != attempt => {
-                return Err(forbid(format!("{} may not edit an attempt of {label}", e.who())));
+                return Err(forbid(
+                    Rule::AttemptsAreAppendOnly,
+                    format!("{} may not edit an attempt of {label}", e.who()),
+                ));
             }
             Some(_) => {}
         }
     }
     for (index, (id, attempt)) in new.iter().enumerate() {
+        if old.iter().any(|(o, _)| o == id) {
+            continue;
+        }
         let attempt_label = format!("{label}'s attempt {index}");
         let attempt = attempt.as_ref().map_err(|err| Problem::schema(format!("{attempt_label}: {err}")))?;
         schema::check_fields(e.after, id, &ATTEMPT, &attempt_label)?;
-        let appended = !old.iter().any(|(o, _)| o == id);
-        if appended && attempt.by != e.author.person {
-            return Err(forbid(format!(
-                "{} may not record an attempt on {label} in the name of {}",
-                e.who(),
-                attempt.by
-            )));
+        state::require_own_attempt(e.author.person, attempt.by).map_err(|rule| {
+            forbid(rule, format!("{} may not record an attempt on {label} in the name of {}", e.who(), attempt.by))
+        })?;
+        schema::check_times(e.after, id, &ATTEMPT, &attempt_label, e.now, &e.who())?;
+        if let Some(change) = e.after.hash_for_opid(id).and_then(|h| e.change(&h)) {
+            let cancelled = matches!(e.after.get_at(task, "cancelled", change.deps()), Ok(Some(_)));
+            state::require_live_task(cancelled).map_err(|rule| {
+                forbid(rule, format!("{} may not record an attempt on {label}, which they knew was cancelled", e.who()))
+            })?;
+            if !appended_at_the_end(e.after, &list, id, change) {
+                return Err(forbid(
+                    Rule::AttemptsAreAppendOnly,
+                    format!(
+                        "{} may only append an attempt to {label}, not insert it before the attempts they had seen",
+                        e.who()
+                    ),
+                ));
+            }
+        }
+        if let Some(closed_at) = closed {
+            state::require_made_before_close(attempt.at, closed_at).map_err(|rule| {
+                forbid(
+                    rule,
+                    format!(
+                        "the round is closed and {label}'s new attempt was made at {} (Unix ms), after the close; {} may not add it",
+                        attempt.at.as_millis(),
+                        e.who()
+                    ),
+                )
+            })?;
         }
     }
     Ok(())
 }
 
-/// A volunteer's or medic's batch may change a task's assignee and attempts only, and the
-/// assignee only from nobody to themselves or from themselves to nobody.
-fn check_claim_only(
-    e: &Effect<'_>,
-    before: &Slot,
-    obj: &ObjId,
-    mut after: Task,
-    label: &str,
-) -> Result<(), Problem> {
-    let Slot::Map(before_obj) = before else {
-        return Ok(());
+/// Whether the element `id`, inserted by `change`, came after every element its author had
+/// seen: in the list as of the change, no element that existed at the change's dependencies
+/// follows it.
+fn appended_at_the_end(doc: &Automerge, list: &ObjId, id: &ObjId, change: &Change) -> bool {
+    let seen: Vec<ObjId> = doc.list_range_at(list, .., change.deps()).map(|item| item.id()).collect();
+    let view: Vec<ObjId> = doc.list_range_at(list, .., &[change.hash()]).map(|item| item.id()).collect();
+    let Some(at) = view.iter().position(|v| v == id) else {
+        return true;
     };
-    let unchanged = round::read_task(e.before, e.header.id, after.id, before_obj).is_ok_and(|before| {
-        after.assignee = before.assignee;
-        after.attempts.clone_from(&before.attempts);
-        before == after
-    });
-    if !unchanged {
-        return Err(Problem::forbidden(
-            Rule::RoundsArePlannedByCoordinators,
-            format!("{} may change only {label}'s assignee and attempts", e.who()),
-        ));
-    }
+    !view[at + 1..].iter().any(|later| seen.contains(later))
+}
+
+/// A volunteer's or medic's batch may set a task's assignee only from nobody to themselves or
+/// from themselves to nobody (the table already kept them to the assignee and the attempts).
+fn check_claims(e: &Effect<'_>, before_obj: &ObjId, obj: &ObjId, label: &str) -> Result<(), Problem> {
     // Compare the assignee values written (Automerge keeps every concurrent one) before and
     // after: the values the batch added and the ones it overwrote must each be nobody or the
     // author.
     let old = assignee_values(e.before, before_obj);
     let new = assignee_values(e.after, obj);
     let me = e.author.person;
-    let mine_or_nobody = |v: &Option<Option<PersonId>>| matches!(v, Some(None)) || *v == Some(Some(me));
+    let as_person = |v: &Option<Option<PersonId>>| match v {
+        Some(p) => Ok(*p),
+        None => Err(()),
+    };
     for (id, value) in &new {
-        if !old.iter().any(|(o, _)| o == id) && !mine_or_nobody(value) {
-            return Err(Problem::forbidden(
-                Rule::VolunteersClaimOnlyFreeTasks,
-                format!("{} may not assign {label} to {}", e.who(), describe(value)),
-            ));
+        if !old.iter().any(|(o, _)| o == id) {
+            let allowed = as_person(value)
+                .ok()
+                .is_some_and(|p| state::require_claim(e.author.role, me, None, p).is_ok());
+            if !allowed {
+                return Err(Problem::forbidden(
+                    Rule::VolunteersClaimOnlyFreeTasks,
+                    format!("{} may not assign {label} to {}", e.who(), describe(value)),
+                ));
+            }
         }
     }
     for (id, value) in &old {
-        if !new.iter().any(|(n, _)| n == id) && !mine_or_nobody(value) {
-            return Err(Problem::forbidden(
-                Rule::VolunteersClaimOnlyFreeTasks,
-                format!(
-                    "{} may not take or release {label}, which is assigned to {}",
-                    e.who(),
-                    describe(value)
-                ),
-            ));
+        if !new.iter().any(|(n, _)| n == id) {
+            let allowed = as_person(value)
+                .ok()
+                .is_some_and(|p| state::require_claim(e.author.role, me, p, None).is_ok());
+            if !allowed {
+                return Err(Problem::forbidden(
+                    Rule::VolunteersClaimOnlyFreeTasks,
+                    format!(
+                        "{} may not take or release {label}, which is assigned to {}",
+                        e.who(),
+                        describe(value)
+                    ),
+                ));
+            }
         }
     }
     Ok(())

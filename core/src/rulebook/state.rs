@@ -1,0 +1,64 @@
+//! The state rules, each written once. They are predicates over what the author of a change
+//! knew when they made it: the phone asks them about its own documents before it writes, and
+//! the relay asks them about the document as of the change's dependencies (what the author had
+//! seen), so an honest phone that was offline is judged by what it could know, and a modified
+//! phone that saw the state is refused.
+
+use crate::id::PersonId;
+use crate::limits;
+use crate::permission::Rule;
+use crate::role::Role;
+use crate::time::Timestamp;
+
+/// A round its author knew to be closed takes no change, except a coordinator reopening it.
+pub fn require_open_round(closed_as_the_author_saw_it: bool) -> Result<(), Rule> {
+    if closed_as_the_author_saw_it { Err(Rule::ClosedRoundsAreFinal) } else { Ok(()) }
+}
+
+/// A late field fact: an attempt on a round closed meanwhile (the author had not seen the close)
+/// is kept if it was made no later than the close. A round closed without a recorded time (an
+/// older document) takes no late attempts.
+pub fn require_made_before_close(at: Timestamp, closed_at: Option<Timestamp>) -> Result<(), Rule> {
+    match closed_at {
+        Some(closed) if at <= closed => Ok(()),
+        _ => Err(Rule::ClosedRoundsAreFinal),
+    }
+}
+
+/// A task its author knew to be cancelled takes no attempt.
+pub fn require_live_task(cancelled_as_the_author_saw_it: bool) -> Result<(), Rule> {
+    if cancelled_as_the_author_saw_it { Err(Rule::CancelledTasksTakeNoAttempts) } else { Ok(()) }
+}
+
+/// A time written into a document lies within [`limits::TIME_BEHIND`] before and
+/// [`limits::TIME_AHEAD`] after the relay's clock `now`.
+pub fn require_time_near(at: Timestamp, now: Timestamp) -> Result<(), Rule> {
+    let (at, now) = (at.as_millis(), now.as_millis());
+    if at < now.saturating_sub(limits::TIME_BEHIND) || at > now.saturating_add(limits::TIME_AHEAD) {
+        Err(Rule::TimesFollowTheRelaysClock)
+    } else {
+        Ok(())
+    }
+}
+
+/// Who may write a task's assignee: coordinators anyone; others only from nobody to themselves
+/// (a claim) or from themselves to nobody (a release). `overwritten` is the value the write
+/// replaces, `written` the new one; `None` is nobody.
+pub fn require_claim(
+    role: Role,
+    me: PersonId,
+    overwritten: Option<PersonId>,
+    written: Option<PersonId>,
+) -> Result<(), Rule> {
+    let mine_or_nobody = |v: Option<PersonId>| v.is_none() || v == Some(me);
+    if role.is_coordinating() || (mine_or_nobody(overwritten) && mine_or_nobody(written)) {
+        Ok(())
+    } else {
+        Err(Rule::VolunteersClaimOnlyFreeTasks)
+    }
+}
+
+/// Attempts are recorded in one's own name.
+pub fn require_own_attempt(me: PersonId, by: PersonId) -> Result<(), Rule> {
+    if me == by { Ok(()) } else { Err(Rule::AttemptsAreAppendOnly) }
+}

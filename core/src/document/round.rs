@@ -52,6 +52,11 @@ pub fn tasks(document: DocumentId, doc: &Automerge) -> Vec<Task> {
     read::entries(doc, &ROOT, TASKS, |id, obj| read_task(doc, document, id, obj))
 }
 
+/// The object of task `id`, if the round holds it.
+pub(crate) fn task_object(doc: &Automerge, id: TaskId) -> Option<ObjId> {
+    entity(doc, TASKS, &id.to_string())
+}
+
 /// One task.
 pub fn task(document: DocumentId, doc: &Automerge, id: TaskId) -> Option<Task> {
     let obj = entity(doc, TASKS, &id.to_string())?;

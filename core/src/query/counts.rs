@@ -28,6 +28,8 @@ pub struct Counts {
     pub by_need: BTreeMap<NeedTag, u32>,
     /// Tasks of open rounds by derived status (every status present).
     pub by_task_status: BTreeMap<TaskStatus, u32>,
+    /// Attempts that reached a round after it was closed (late field facts, 迟到).
+    pub late_attempts: u32,
 }
 
 /// The counts of a compound.
@@ -54,5 +56,6 @@ pub fn counts(compound: &Compound) -> Counts {
     for t in compound.open_tasks() {
         *c.by_task_status.entry(t.status()).or_default() += 1;
     }
+    c.late_attempts = u32::try_from(super::late_attempts(compound).len()).unwrap_or(u32::MAX);
     c
 }

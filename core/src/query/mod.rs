@@ -4,11 +4,13 @@
 mod conflicts;
 mod counts;
 mod doors;
+mod late;
 mod lookup;
 
 pub use conflicts::{Conflict, conflicts};
 pub use counts::{Counts, counts};
 pub use doors::{Door, doors_for, households_in_order, special_needs};
+pub use late::{LateAttempt, late_attempts, late_in_round};
 pub use lookup::{LookupError, find_household};
 
 use crate::Compound;

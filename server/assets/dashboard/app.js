@@ -755,7 +755,13 @@
       // The relay counts assigned tasks within `open` (not yet visited).
       h('span', { class: 'meta' }, t('round.breakdown', { open: r.open || 0, assigned: r.assigned || 0, attempted: r.attempted || 0, cancelled: r.cancelled || 0 })),
       r.double_deliveries ? h('a', { href: '#/conflicts', class: 'warn' }, t('round.double_deliveries', { n: r.double_deliveries })) : null,
+      lateMark(r.late, info.document),
     );
+  }
+
+  // Attempts that reached a round after it was closed (made before the close): 迟到 / late.
+  function lateMark(n, round) {
+    return n ? h('span', { class: 'warn', title: t('round.late_hint'), testid: 'round-late', dataset: { round, count: n } }, t('round.late', { n })) : null;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1523,7 +1529,7 @@
                         h('td', null, label('task_kind', info.kind)),
                         h('td', null, info.date),
                         h('td', null, badge('round_status', info.status)),
-                        h('td', null, progress(r.delivered || 0, r.total || 0, 'round-progress', { round: info.document })),
+                        h('td', null, progress(r.delivered || 0, r.total || 0, 'round-progress', { round: info.document }), lateMark(r.late, info.document)),
                       );
                     }),
                   ),
@@ -1578,7 +1584,9 @@
               confirming = true;
               refresh();
             })
-        : null;
+        : button(t('round.reopen'), 'round-reopen', async () => {
+            await operate({ op: 'reopen_round', round: id }, t('round.reopened'));
+          });
       fill(head,
         pageHeader(
           info.title,
@@ -1591,7 +1599,8 @@
           'p',
           { class: 'meta' },
           badge('round_status', info.status),
-          ` ${label('task_kind', info.kind)} · ${info.date}`,
+          ` ${label('task_kind', info.kind)} · ${info.date} `,
+          lateMark(d.progress && d.progress.late, id),
         ),
         h(
           'div',

@@ -263,6 +263,10 @@
     'round.assign': ['分配', 'Assign'],
     'round.print_sheet': ['打印派送单', 'Print delivery sheet'],
     'round.double_deliveries': ['重复送达 {n} 件', 'Double deliveries: {n}'],
+    'round.late': ['迟到 {n} 条', 'Late: {n}'],
+    'round.late_hint': ['结束后才同步到的上门记录（结束前已上门）', 'Attempts made before the close that arrived after it'],
+    'round.reopen': ['重新开启', 'Reopen round'],
+    'round.reopened': ['轮次已重新开启', 'Round reopened'],
     'round.export_csv': ['导出结果 CSV', 'Results as CSV'],
     'round.export_xlsx': ['导出结果 Excel', 'Results as Excel'],
 

@@ -20,8 +20,8 @@
 //! | `GET …/compounds/{c}/households?status=&need=&building=&estate=&q=` | `[Household]`, climbing order |
 //! | `GET …/compounds/{c}/households/{h}` | `{household, tasks: [{task, status, round_title, round_date}], requests}` |
 //! | `GET …/compounds/{c}/map` | buildings → units → floors (top first) → flats with `colour` |
-//! | `GET …/compounds/{c}/rounds` | `[{round, total, delivered, attempted, open, assigned, cancelled, double_deliveries}]` |
-//! | `GET …/compounds/{c}/rounds/{r}` | `{round, progress, tasks: [{task, status, household, assignee_name}]}` |
+//! | `GET …/compounds/{c}/rounds` | `[{round, total, delivered, attempted, open, assigned, cancelled, double_deliveries, late}]` |
+//! | `GET …/compounds/{c}/rounds/{r}` | `{round, progress, tasks: [{task, status, household, assignee_name, late_attempts}]}` |
 //! | `GET …/compounds/{c}/requests` | `[Request + {address, head, by_name}]`, newest first |
 //! | `GET …/compounds/{c}/conflicts` | `[Conflict + {address, head, names}]` |
 //! | `GET …/compounds/{c}/members` | `[Member]` |

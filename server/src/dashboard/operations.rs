@@ -37,8 +37,15 @@ pub async fn apply(
     let actor = scope.actor;
     let kind = op_name(&op);
     let relay = &state.app.relay;
+    // A closed round is not among the documents the relay writes to, except to reopen it.
+    let reopened = match &op {
+        Operation::ReopenRound { round } => Some(*round),
+        _ => None,
+    };
     let result = relay
-        .write(scope.compound.id, move |compound, env, _relay_admin| compound.apply(env, &actor, &op))
+        .write_including(scope.compound.id, reopened, move |compound, env, _relay_admin| {
+            compound.apply(env, &actor, &op)
+        })
         .await?;
     let applied = match result {
         Ok(applied) => applied,

@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use doorstep_core::Compound;
 use doorstep_core::document::round;
+use doorstep_core::query::{LateAttempt, late_in_round};
 use doorstep_core::id::{DocumentId, HouseholdId, PersonId};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::task::{RoundInfo, Task};
@@ -38,11 +39,15 @@ pub struct RoundProgress {
     pub cancelled: u32,
     /// Tasks delivered more than once (to review).
     pub double_deliveries: u32,
+    /// Attempts that reached the round after it was closed (made before the close, offline):
+    /// late field facts, shown as 迟到 / late.
+    pub late: u32,
 }
 
 impl RoundProgress {
-    fn of(round: RoundInfo, tasks: &[Task]) -> Self {
+    fn of(round: RoundInfo, tasks: &[Task], late: &[LateAttempt]) -> Self {
         let mut p = RoundProgress {
+            late: u32::try_from(late.len()).unwrap_or(u32::MAX),
             round,
             total: 0,
             delivered: 0,
@@ -78,7 +83,8 @@ pub fn progress(compound: &Compound) -> Vec<RoundProgress> {
         .rounds()
         .filter_map(|doc| {
             let info = round::info(doc.id(), doc.automerge()).ok()?;
-            Some(RoundProgress::of(info, &round::tasks(doc.id(), doc.automerge())))
+            let late = late_in_round(doc.id(), doc.automerge());
+            Some(RoundProgress::of(info, &round::tasks(doc.id(), doc.automerge()), &late))
         })
         .collect();
     out.sort_by(|a, b| {
@@ -101,6 +107,8 @@ pub struct TaskAtDoor {
     pub household: Option<Household>,
     /// The assignee's name, if known.
     pub assignee_name: Option<String>,
+    /// How many of its attempts arrived after the round was closed (迟到 / late).
+    pub late_attempts: u32,
 }
 
 /// `GET …/rounds/{round}`.
@@ -119,12 +127,14 @@ pub fn detail(compound: &Compound, id: DocumentId, names: &HashMap<PersonId, Str
     let doc = compound.rounds().find(|d| d.id() == id)?;
     let info = round::info(doc.id(), doc.automerge()).ok()?;
     let tasks = round::tasks(doc.id(), doc.automerge());
-    let progress = RoundProgress::of(info.clone(), &tasks);
+    let late = late_in_round(doc.id(), doc.automerge());
+    let progress = RoundProgress::of(info.clone(), &tasks, &late);
     let households: BTreeMap<HouseholdId, Household> =
         compound.households().into_iter().map(|h| (h.id, h)).collect();
     let mut tasks: Vec<TaskAtDoor> = tasks
         .into_iter()
         .map(|task| TaskAtDoor {
+            late_attempts: u32::try_from(late.iter().filter(|l| l.task == task.id).count()).unwrap_or(u32::MAX),
             status: task.status(),
             household: households.get(&task.household).cloned(),
             assignee_name: task.assignee.and_then(|p| names.get(&p).cloned()),

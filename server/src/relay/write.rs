@@ -29,8 +29,23 @@ impl Relay {
         compound: CompoundId,
         f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T + Send + 'static,
     ) -> Result<T, RelayError> {
-        let mut records: Vec<DocumentRecord> =
-            self.storage.documents_of(vec![compound]).await?.into_iter().filter(|r| r.open).collect();
+        self.write_including(compound, None, f).await
+    }
+
+    /// [`Relay::write`], with the closed round `closed` among the documents too (to reopen it).
+    pub async fn write_including<T: Send + 'static>(
+        &self,
+        compound: CompoundId,
+        closed: Option<DocumentId>,
+        f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T + Send + 'static,
+    ) -> Result<T, RelayError> {
+        let mut records: Vec<DocumentRecord> = self
+            .storage
+            .documents_of(vec![compound])
+            .await?
+            .into_iter()
+            .filter(|r| r.open || Some(r.header.id) == closed)
+            .collect();
         records.sort_by_key(|r| r.header.id);
         // Lock in ascending ID order (see `DocCache::lock`).
         let mut guards: Vec<OwnedMutexGuard<Slot>> = Vec::with_capacity(records.len());

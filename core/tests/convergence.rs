@@ -5,9 +5,18 @@
 //! protocol's costs: a reconnect with nothing new is one small request; an offline backlog
 //! against a busy hub is in sync after two.
 //!
-//! Runs the real `ClientSession` against a hub that answers like the relay, through the real
-//! CBOR encoding (see `network/`). The property's case count comes from
-//! `DOORSTEP_PROPTEST_CASES` (default 1000).
+//! Runs the real `ClientSession` against a hub that answers like the relay — every change checked
+//! by the relay's real validator (`validate::check_and_apply`) against its author's role and the
+//! hub's clock — through the real CBOR encoding (see `network/`). Two properties, each
+//! `DOORSTEP_PROPTEST_CASES` cases (default 1000):
+//!
+//! - honest phones: identical documents and queries everywhere, and no honest work refused
+//!   except what the rules refuse on purpose and send to a coordinator for review — an attempt
+//!   made after its round was closed (by a phone that had not seen the close), and a removal
+//!   that would hide an edit (or an edit to a household removed meanwhile);
+//! - with modified phones sending random hand-made Automerge changes besides: every honest
+//!   phone's work survives (with the same exceptions), everyone converges, and every document
+//!   the hub stores satisfies the invariants below ([`audit`]).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod network;
@@ -24,8 +33,9 @@ use doorstep_core::schema::task::{RoundInfo, Task};
 use doorstep_core::schema::vocabulary::{
     Category, Channel, DocKind, Outcome, Priority, TaskKind, TaskStatus, Urgency,
 };
+use doorstep_core::permission::Rule;
 use doorstep_core::{Actor, Compound, Operation, Role, Selection, Timestamp};
-use network::{Faults, Hub, Network, PhoneId, actions};
+use network::{Faults, Hub, Network, PhoneId, actions, forge};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use rand::rngs::StdRng;
@@ -110,10 +120,13 @@ fn assert_converged(net: &Network) {
             assert!(!phone.holds_care(), "a volunteer never holds the care ledger");
         }
         for (id, made) in &phone.made {
+            if made.iter().all(|h| phone.set_aside.contains(h)) {
+                continue;
+            }
             let doc = hub
                 .document(*id)
                 .unwrap_or_else(|| panic!("{id}, written on {:?}, never reached the hub", phone.id));
-            for hash in made {
+            for hash in made.iter().filter(|h| !phone.set_aside.contains(*h)) {
                 assert!(
                     doc.automerge().get_change_meta_by_hash(hash).is_some(),
                     "a change phone {:?} made to {} {id} never reached the hub",
@@ -390,11 +403,23 @@ enum Step {
 #[derive(Debug, Clone)]
 struct Case {
     roles: Vec<Role>,
+    /// Which phones are modified (send hand-made changes besides operations).
+    modified: Vec<bool>,
     seed: u64,
     steps: Vec<Step>,
 }
 
+/// Honest phones only.
 fn case() -> impl Strategy<Value = Case> {
+    cases(false)
+}
+
+/// Some phones modified (never all: someone's honest work must survive).
+fn case_with_modified_phones() -> impl Strategy<Value = Case> {
+    cases(true)
+}
+
+fn cases(with_modified: bool) -> impl Strategy<Value = Case> {
     let role = prop_oneof![
         Just(Role::Coordinator),
         Just(Role::Medic),
@@ -402,18 +427,30 @@ fn case() -> impl Strategy<Value = Case> {
         Just(Role::Volunteer),
         Just(Role::Admin)
     ];
-    (prop::collection::vec(role, 2..=7), any::<u64>()).prop_flat_map(|(others, seed)| {
+    (prop::collection::vec(role, 2..=7), any::<u64>()).prop_flat_map(move |(others, seed)| {
         let roles: Vec<Role> = std::iter::once(Role::Coordinator).chain(others).collect();
         let n = roles.len();
         let acts = prop::collection::vec((0..n, any::<u64>()), 5..=25);
         let syncs = prop::collection::vec((0..n, any::<u16>()), 0..=15);
-        (Just(roles), Just(seed), acts, syncs).prop_map(|(roles, seed, acts, syncs)| {
+        let modified = if with_modified {
+            prop::collection::vec(any::<bool>(), n).prop_map(move |mut m| {
+                // The first phone (a coordinator) stays honest.
+                m[0] = false;
+                if m.iter().all(|x| !x) {
+                    m[n - 1] = true;
+                }
+                m
+            }).boxed()
+        } else {
+            Just(vec![false; n]).boxed()
+        };
+        (Just(roles), modified, Just(seed), acts, syncs).prop_map(|(roles, modified, seed, acts, syncs)| {
             let mut steps: Vec<Step> =
                 acts.into_iter().map(|(phone, pick)| Step::Act { phone, pick }).collect();
             for (phone, at) in syncs {
                 steps.insert(usize::from(at) % (steps.len() + 1), Step::Sync { phone });
             }
-            Case { roles, seed, steps }
+            Case { roles, modified, seed, steps }
         })
     })
 }
@@ -423,6 +460,12 @@ fn case() -> impl Strategy<Value = Case> {
 struct Tally {
     applied: usize,
     refused: usize,
+    /// Hand-made changes modified phones made.
+    forged: usize,
+    /// Changes the hub refused, by rule code.
+    hub_refusals: std::collections::BTreeMap<String, usize>,
+    /// Honest changes set aside because they were built on a refused one.
+    honest_set_aside: usize,
     sessions: usize,
     interrupted: usize,
     rounds_from_phones: usize,
@@ -454,6 +497,9 @@ fn property_start() -> &'static Compound {
 fn run(case: &Case) -> Tally {
     let mut tally = Tally::default();
     let mut net = network_from(property_start().clone(), case.seed, Faults::FLAKY, &case.roles);
+    for (phone, modified) in net.phones.iter_mut().zip(&case.modified) {
+        phone.modified = *modified;
+    }
     let people: Vec<PersonId> = net.phones.iter().map(|p| p.actor.person).collect();
     let rounds_at_start = net.hub.compound().rounds().count();
     let sync = |net: &mut Network, phone: usize, tally: &mut Tally| {
@@ -470,9 +516,16 @@ fn run(case: &Case) -> Tally {
         now += clock.random_range(1_000..120_000);
         match *step {
             Step::Act { phone, pick } => {
+                net.hub.now = Timestamp::from_millis(now);
                 let p = net.phone(PhoneId(u8::try_from(phone).unwrap()));
                 p.env.set_now(Timestamp::from_millis(now));
                 let mut rng = StdRng::seed_from_u64(pick);
+                if p.modified && rng.random_bool(0.5) {
+                    let me = p.actor.person;
+                    let at = Timestamp::from_millis(now);
+                    tally.forged += usize::from(forge::forge(&mut rng, &mut p.held.0, me, &people, at));
+                    continue;
+                }
                 let op =
                     actions::choose(&mut rng, p.actor.role, p.compound(), &people, &format!("p{phone}s{i}"));
                 match p.apply(&op) {
@@ -485,54 +538,160 @@ fn run(case: &Case) -> Tally {
     }
     net.run_until_quiescent();
     assert_converged(&net);
+    judge_refusals(&net, &mut tally);
+    audit(&net);
     tally.rounds_from_phones = net.hub.compound().rounds().count() - rounds_at_start;
     tally.conflicts = conflicts(net.hub.compound()).len();
     tally
 }
 
-/// `DOORSTEP_PROPTEST_CASES` (default 1000), split over the two tests below so that the default
-/// run keeps both cores busy.
-fn half_of_the_cases() -> ProptestConfig {
+/// Every change the hub refused from an honest phone is one the rules refuse on purpose (and
+/// send to a coordinator for review): an attempt made after its round's close by a phone that
+/// had not seen it, or a removal hiding an edit / an edit to a removed household. Modified
+/// phones may be refused for anything but a malformed change.
+fn judge_refusals(net: &Network, tally: &mut Tally) {
+    for refusal in &net.hub.rejections {
+        *tally.hub_refusals.entry(refusal.rejection.rule.clone()).or_default() += 1;
+        let phone = &net.phones[usize::from(refusal.phone.0)];
+        if phone.modified || refusal.rejection.rule == "missing_dependencies" {
+            continue;
+        }
+        let rule = refusal.rejection.rule.as_str();
+        if rule == Rule::RemovalsDoNotHideEdits.code() {
+            continue;
+        }
+        assert_eq!(rule, Rule::ClosedRoundsAreFinal.code(), "honest work refused: {:?}", refusal.rejection);
+        let change = refusal.change.as_ref().expect("the refused change is named");
+        let closed_at = refusal.closed_at.expect("the round's close was recorded");
+        assert!(
+            change.timestamp() > closed_at.as_millis(),
+            "an attempt made before the close was refused: {:?}",
+            refusal.rejection
+        );
+    }
+    for phone in net.phones.iter().filter(|p| !p.modified) {
+        let refused: BTreeSet<_> = net
+            .hub
+            .rejections
+            .iter()
+            .filter(|r| r.phone == phone.id)
+            .filter_map(|r| r.change.as_ref().map(|c| c.hash()))
+            .collect();
+        tally.honest_set_aside += phone.set_aside.difference(&refused).count();
+    }
+}
+
+/// The invariants every document the hub stores satisfies, whatever the phones sent: every
+/// entity of every collection reads as its typed struct (nothing the readers would skip), every
+/// attempt reads, created containers hold one value, and every recorded time follows the hub's
+/// clock.
+fn audit(net: &Network) {
+    use automerge::{ObjType, ROOT, ReadDoc};
+    let hub = net.hub.compound();
+    let window = |at: Timestamp| {
+        at.as_millis() >= MORNING.as_millis() - doorstep_core::limits::TIME_BEHIND
+            && at.as_millis() <= net.hub.now.as_millis() + doorstep_core::limits::TIME_AHEAD
+    };
+    let entries = |doc: &automerge::Automerge, key: &str| {
+        let values = doc.get_all(ROOT, key).unwrap();
+        assert!(values.len() <= 1, "collection {key:?} holds {} values", values.len());
+        match doc.get(ROOT, key).unwrap() {
+            Some((automerge::Value::Object(ObjType::Map), map)) => doc.length(&map),
+            Some(other) => panic!("collection {key:?} is {other:?}"),
+            None => 0,
+        }
+    };
+    let roster = hub.single(DocKind::Roster).unwrap().automerge();
+    assert_eq!(entries(roster, "households"), hub.households().len(), "every household reads");
+    assert_eq!(
+        entries(roster, "buildings"),
+        doorstep_core::document::roster::buildings(roster).len(),
+        "every building reads"
+    );
+    let requests = hub.single(DocKind::Requests).unwrap().automerge();
+    assert_eq!(entries(requests, "requests"), hub.requests().len(), "every request reads");
+    for r in hub.requests() {
+        assert!(window(r.at), "request {} dated {:?}", r.id, r.at);
+    }
+    let care = hub.single(DocKind::Care).unwrap().automerge();
+    assert_eq!(entries(care, "entries"), hub.care_entries().len(), "every care entry reads");
+    for doc in hub.rounds() {
+        let am = doc.automerge();
+        let tasks = doorstep_core::document::round::tasks(doc.id(), am);
+        assert_eq!(entries(am, "tasks"), tasks.len(), "every task of {} reads", doc.id());
+        for task in &tasks {
+            let obj = {
+                let map = am.get(ROOT, "tasks").unwrap().unwrap().1;
+                am.get(&map, task.id.to_string()).unwrap().unwrap().1
+            };
+            let lists = am.get_all(&obj, "attempts").unwrap();
+            assert!(lists.len() <= 1, "task {} has {} attempts lists", task.id, lists.len());
+            if let Some((_, list)) = lists.first() {
+                assert_eq!(am.length(list), task.attempts.len(), "every attempt of task {} reads", task.id);
+            }
+            for attempt in &task.attempts {
+                assert!(window(attempt.at), "attempt on task {} dated {:?}", task.id, attempt.at);
+            }
+            if let Some(c) = &task.cancelled {
+                assert!(window(c.at), "cancellation of task {} dated {:?}", task.id, c.at);
+            }
+        }
+    }
+}
+
+/// `DOORSTEP_PROPTEST_CASES` (default 1000) for each of the two properties below.
+fn all_the_cases() -> ProptestConfig {
     let cases: u32 =
         std::env::var("DOORSTEP_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    ProptestConfig::with_cases(cases.div_ceil(2))
+    ProptestConfig::with_cases(cases)
 }
 
 proptest! {
-    #![proptest_config(half_of_the_cases())]
+    #![proptest_config(all_the_cases())]
 
     #[test]
-    fn phones_and_the_relay_converge(case in case()) {
+    fn honest_phones_and_the_validating_relay_converge_with_no_honest_work_refused(case in case()) {
         run(&case);
     }
 
     #[test]
-    fn phones_and_the_relay_converge_second_half(case in case()) {
+    fn modified_phones_cannot_break_the_documents_or_honest_work(case in case_with_modified_phones()) {
         run(&case);
     }
 }
 
-/// The property is only as good as what it does: over a few fixed cases, operations succeed
-/// and are refused, sessions are interrupted, phones create rounds and conflicts arise.
+/// The properties are only as good as what they do: over a few fixed cases of each, operations
+/// succeed and are refused, sessions are interrupted, phones create rounds, conflicts arise,
+/// modified phones forge changes and the hub refuses them.
 #[test]
-fn the_property_exercises_what_it_claims() {
-    let mut runner = proptest::test_runner::TestRunner::deterministic();
-    let strategy = case();
-    let mut total = Tally::default();
-    for _ in 0..30 {
-        let case = strategy.new_tree(&mut runner).unwrap().current();
-        let t = run(&case);
-        total.applied += t.applied;
-        total.refused += t.refused;
-        total.sessions += t.sessions;
-        total.interrupted += t.interrupted;
-        total.rounds_from_phones += t.rounds_from_phones;
-        total.conflicts += t.conflicts;
+fn the_properties_exercise_what_they_claim() {
+    for (name, strategy) in [("honest", case().boxed()), ("modified", case_with_modified_phones().boxed())] {
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let mut total = Tally::default();
+        for _ in 0..30 {
+            let case = strategy.new_tree(&mut runner).unwrap().current();
+            let t = run(&case);
+            total.applied += t.applied;
+            total.refused += t.refused;
+            total.forged += t.forged;
+            total.sessions += t.sessions;
+            total.interrupted += t.interrupted;
+            total.rounds_from_phones += t.rounds_from_phones;
+            total.conflicts += t.conflicts;
+            total.honest_set_aside += t.honest_set_aside;
+            for (rule, n) in t.hub_refusals {
+                *total.hub_refusals.entry(rule).or_default() += n;
+            }
+        }
+        eprintln!("{name}: {total:?}");
+        assert!(total.applied > 200, "{name}: {total:?}");
+        assert!(total.refused > 20, "{name}: {total:?}");
+        assert!(total.interrupted > 10, "{name}: {total:?}");
+        assert!(total.rounds_from_phones > 1, "{name}: {total:?}");
+        assert!(total.conflicts > 0, "{name}: {total:?}");
+        if name == "modified" {
+            assert!(total.forged > 50, "{name}: {total:?}");
+            assert!(total.hub_refusals.values().sum::<usize>() > 20, "{name}: {total:?}");
+        }
     }
-    eprintln!("{total:?}");
-    assert!(total.applied > 200, "{total:?}");
-    assert!(total.refused > 20, "{total:?}");
-    assert!(total.interrupted > 10, "{total:?}");
-    assert!(total.rounds_from_phones > 5, "{total:?}");
-    assert!(total.conflicts > 0, "{total:?}");
 }

@@ -38,6 +38,7 @@ enum Kind {
     Cancel,
     Attempt,
     CloseRound,
+    ReopenRound,
     AddRequest,
     Triage,
     Link,
@@ -63,6 +64,7 @@ const ALL: &[(Kind, u32)] = &[
     (Kind::Cancel, 2),
     (Kind::Attempt, 8),
     (Kind::CloseRound, 1),
+    (Kind::ReopenRound, 1),
     (Kind::AddRequest, 4),
     (Kind::Triage, 2),
     (Kind::Link, 2),
@@ -241,6 +243,11 @@ fn build(rng: &mut StdRng, kind: Kind, c: &Compound, people: &[PersonId], tag: &
             Operation::RecordAttempt { round, task, outcome, note: format!("记录{tag}") }
         }
         Kind::CloseRound => Operation::CloseRound { round: round(rng) },
+        Kind::ReopenRound => {
+            let closed: Vec<DocumentId> =
+                c.rounds().map(|d| d.id()).filter(|id| !c.open_rounds().any(|o| o.id() == *id)).collect();
+            Operation::ReopenRound { round: closed.choose(rng).copied().unwrap_or_else(|| round(rng)) }
+        }
         Kind::AddRequest => Operation::AddRequest {
             household: household(rng),
             channel: *Channel::ALL.choose(rng).unwrap_or(&Channel::Door),

@@ -2,8 +2,9 @@
 //! syncing through [`ClientSession`]. Between sessions it keeps only what a replica keeps: the
 //! documents and each document's `PeerState::encode` bytes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use automerge::ReadDoc;
 use doorstep_core::document::Document;
 use doorstep_core::id::{CompoundId, DocumentId};
 use doorstep_core::schema::vocabulary::DocKind;
@@ -45,6 +46,10 @@ pub struct Phone {
     /// The heads of every document right after each operation that changed it here: the
     /// changes this phone acknowledged to its user, which must all reach the hub.
     pub made: Vec<(DocumentId, Vec<automerge::ChangeHash>)>,
+    /// Changes the hub refused and this phone set aside (with the changes built on them).
+    pub set_aside: BTreeSet<automerge::ChangeHash>,
+    /// Whether this phone is modified to send hand-made changes besides operations.
+    pub modified: bool,
     persisted: BTreeMap<DocumentId, Vec<u8>>,
 }
 
@@ -58,6 +63,8 @@ impl Phone {
             env: TestEnv::seeded(seed),
             held: Held(Compound::new(compound, device)),
             made: Vec::new(),
+            set_aside: BTreeSet::new(),
+            modified: false,
             persisted: BTreeMap::new(),
         }
     }
@@ -92,6 +99,40 @@ impl Phone {
             }
         }
         result
+    }
+
+    /// Sets aside the change `refused` of document `doc` and every change built on it, as the
+    /// replica does with a change the relay refused: the document is rebuilt from the rest.
+    pub fn set_aside(&mut self, doc: DocumentId, refused: automerge::ChangeHash) {
+        let Some(held) = self.held.0.document(doc) else { return };
+        let header = *held.header();
+        let mut dropped = BTreeSet::from([refused]);
+        let kept: Vec<automerge::Change> = held
+            .automerge()
+            .get_changes(&[])
+            .into_iter()
+            .filter(|c| {
+                let drop = dropped.contains(&c.hash()) || c.deps().iter().any(|d| dropped.contains(d));
+                if drop {
+                    dropped.insert(c.hash());
+                }
+                !drop
+            })
+            .collect();
+        if !dropped.iter().any(|h| held.automerge().get_change_by_hash(h).is_some()) {
+            return;
+        }
+        let device = self.held.0.device().clone();
+        let mut fresh = automerge::Automerge::new().with_actor(device.clone());
+        fresh.apply_changes(kept).expect("the kept changes apply");
+        self.held.0.remove(doc);
+        // A modified phone's copy may still hold a broken header of its own making, not yet
+        // refused: keep it as it is, the hub will refuse it in its turn.
+        let mut rebuilt = Document::placeholder(header, device);
+        *rebuilt.automerge_mut() = fresh;
+        self.held.0.insert(rebuilt);
+        self.persisted.remove(&doc);
+        self.set_aside.extend(dropped);
     }
 
     /// A session starting from the states persisted after the last successful response.

@@ -106,6 +106,20 @@ async fn core_refuses_what_it_refuses_on_a_phone() {
         .await;
     assert_eq!(late.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", late.text());
     assert!(late.json()["reason"].as_str().unwrap().contains("closed_rounds_are_final"), "{}", late.text());
+    assert_eq!(detail["progress"]["late"], 0, "a closed round says how many attempts arrived late");
+    assert_eq!(detail["tasks"][0]["late_attempts"], 0);
+
+    // A coordinator reopens it, and it takes attempts again.
+    let reopened = session.operate(compound, &json!({"op": "reopen_round", "round": round})).await;
+    assert_eq!(reopened.status, StatusCode::OK, "{}", reopened.text());
+    let detail = session.get_json(&format!("/dashboard/api/compounds/{compound}/rounds/{round}")).await;
+    assert_eq!(detail["round"]["status"], "open");
+    let attempt = session
+        .operate(compound, &json!({"op": "record_attempt", "round": round, "task": task, "outcome": "delivered", "note": ""}))
+        .await;
+    assert_eq!(attempt.status, StatusCode::OK, "{}", attempt.text());
+    let again = session.operate(compound, &json!({"op": "reopen_round", "round": round})).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", again.text());
 
     let unknown = session.operate(compound, &json!({"op": "delete_everything"})).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.text());

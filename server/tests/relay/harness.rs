@@ -303,7 +303,11 @@ impl Phone {
             roles: BTreeMap::new(),
             states: BTreeMap::new(),
             unacknowledged: BTreeSet::new(),
-            clock: 1_790_000_000_000,
+            // The relay refuses times far from its own clock, so the phone's clock starts at the
+            // real time and moves a minute per operation.
+            clock: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         }
     }
 

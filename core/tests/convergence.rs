@@ -25,6 +25,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use doorstep_core::id::{DocumentId, PersonId};
+use doorstep_core::permission::Rule;
 use doorstep_core::query::{Conflict, Counts, Door, conflicts, counts, doors_for};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::need_tag::NeedTag;
@@ -33,7 +34,6 @@ use doorstep_core::schema::task::{RoundInfo, Task};
 use doorstep_core::schema::vocabulary::{
     Category, Channel, DocKind, Outcome, Priority, TaskKind, TaskStatus, Urgency,
 };
-use doorstep_core::permission::Rule;
 use doorstep_core::{Actor, Compound, Operation, Role, Selection, Timestamp};
 use network::{Faults, Hub, Network, PhoneId, actions, forge};
 use proptest::prelude::*;
@@ -433,14 +433,16 @@ fn cases(with_modified: bool) -> impl Strategy<Value = Case> {
         let acts = prop::collection::vec((0..n, any::<u64>()), 5..=25);
         let syncs = prop::collection::vec((0..n, any::<u16>()), 0..=15);
         let modified = if with_modified {
-            prop::collection::vec(any::<bool>(), n).prop_map(move |mut m| {
-                // The first phone (a coordinator) stays honest.
-                m[0] = false;
-                if m.iter().all(|x| !x) {
-                    m[n - 1] = true;
-                }
-                m
-            }).boxed()
+            prop::collection::vec(any::<bool>(), n)
+                .prop_map(move |mut m| {
+                    // The first phone (a coordinator) stays honest.
+                    m[0] = false;
+                    if m.iter().all(|x| !x) {
+                        m[n - 1] = true;
+                    }
+                    m
+                })
+                .boxed()
         } else {
             Just(vec![false; n]).boxed()
         };

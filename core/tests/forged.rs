@@ -16,7 +16,7 @@ use automerge::{ActorId, Automerge, Change, ChangeHash, ObjId, ObjType, ROOT, Re
 use doorstep_core::document::Header;
 use doorstep_core::id::{DocumentId, TaskId};
 use doorstep_core::permission::Rule;
-use doorstep_core::schema::vocabulary::{Channel, Category, DocKind, Outcome, TaskStatus, Urgency};
+use doorstep_core::schema::vocabulary::{Category, Channel, DocKind, Outcome, TaskStatus, Urgency};
 use doorstep_core::validate::{Violation, ViolationKind, check_and_apply};
 use doorstep_core::{Actor, Compound, Operation, Selection, Timestamp};
 use support::{Fixture, device, fork};
@@ -199,10 +199,10 @@ fn two_volunteers_appending_offline_both_get_through_in_either_order() {
     a.apply(&mut fx.env.env(), &people.volunteer, &op).unwrap();
     b.apply(&mut fx.env.env(), &people.volunteer2, &op).unwrap();
     let (from_a, from_b) = (honest(&fx, &a, round, &since), honest(&fx, &b, round, &since));
-    for order in [[(&from_a, people.volunteer), (&from_b, people.volunteer2)], [
-        (&from_b, people.volunteer2),
-        (&from_a, people.volunteer),
-    ]] {
+    for order in [
+        [(&from_a, people.volunteer), (&from_b, people.volunteer2)],
+        [(&from_b, people.volunteer2), (&from_a, people.volunteer)],
+    ] {
         let mut doc = from_a.relay.clone();
         for (batch, author) in order {
             relay_check(&mut doc, &batch.header, &author, batch.changes.clone(), batch.now)

@@ -20,10 +20,14 @@ fn an_attempt_made_before_the_close_arrives_late_and_shows_as_late() {
     let round = fx.round("蔬菜包 第1轮", Selection::All);
     let (early, late) = (fx.task_at(round, "2-1-101"), fx.task_at(round, "2-1-302"));
     // One attempt reaches the relay before the close; another is made offline before it.
-    fx.ok(&people.volunteer2, &Operation::RecordAttempt { round, task: early, outcome: Outcome::Delivered, note: String::new() });
+    fx.ok(
+        &people.volunteer2,
+        &Operation::RecordAttempt { round, task: early, outcome: Outcome::Delivered, note: String::new() },
+    );
     let since = fx.compound.document(round).unwrap().heads();
     let mut offline = fork(&fx.compound, device(12));
-    let op = Operation::RecordAttempt { round, task: late, outcome: Outcome::Delivered, note: "放门口".into() };
+    let op =
+        Operation::RecordAttempt { round, task: late, outcome: Outcome::Delivered, note: "放门口".into() };
     offline.apply(&mut fx.env.env(), &people.volunteer, &op).unwrap();
     fx.ok(&people.coordinator, &Operation::CloseRound { round });
     assert!(late_attempts(&fx.compound).is_empty(), "nothing is late yet");

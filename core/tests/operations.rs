@@ -503,7 +503,8 @@ fn reopen_round() {
     let already_open = |e: &OperationError| matches!(e, OperationError::RoundOpen(r) if *r == round);
     check_error(&mut fx, c, reopen.clone(), already_open);
     fx.ok(&c, &Operation::CloseRound { round });
-    let closed_at = doorstep_core::document::round::closed_at(fx.compound.document(round).unwrap().automerge());
+    let closed_at =
+        doorstep_core::document::round::closed_at(fx.compound.document(round).unwrap().automerge());
     assert_eq!(closed_at, Some(fx.env.now()), "the close records its time");
     check(&mut fx, &reopen, COORDINATING, Rule::RoundsArePlannedByCoordinators, |c, _, _| {
         let info = c.round_infos().into_iter().find(|i| i.document == round).unwrap();

@@ -24,7 +24,8 @@ use doorstep_core::{Actor, Compound, Operation, Selection, limits};
 use support::{Fixture, MORNING, device, fork};
 
 /// The relay's clock in these tests: an hour after the fixture's morning.
-const RELAY_NOW: doorstep_core::Timestamp = doorstep_core::Timestamp::from_millis(MORNING.as_millis() + 3_600_000);
+const RELAY_NOW: doorstep_core::Timestamp =
+    doorstep_core::Timestamp::from_millis(MORNING.as_millis() + 3_600_000);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -452,7 +453,8 @@ mod validate_rounds {
         let from_a = batch(&fx.compound, &a, round, &since).changes;
         let from_b = batch(&fx.compound, &b, round, &since).changes;
         check_and_apply(&mut relay, &header, &volunteer, from_a, RELAY_NOW).unwrap();
-        check_and_apply(&mut relay, &header, &volunteer2, from_b, RELAY_NOW).expect("a concurrent claim of a free task");
+        check_and_apply(&mut relay, &header, &volunteer2, from_b, RELAY_NOW)
+            .expect("a concurrent claim of a free task");
         let values = relay.get_all(entity(&relay, "tasks", &task.to_string()), "assignee").unwrap();
         assert_eq!(values.len(), 2, "both claims are kept for the coordinator to settle");
     }
@@ -571,7 +573,12 @@ mod validate_rounds {
             .unwrap(),
         );
         fx.env.advance(60_000);
-        let op = Operation::RecordAttempt { round, task: other, outcome: Outcome::NobodyHome, note: String::new() };
+        let op = Operation::RecordAttempt {
+            round,
+            task: other,
+            outcome: Outcome::NobodyHome,
+            note: String::new(),
+        };
         after_close.apply(&mut fx.env.env(), &people.volunteer2, &op).unwrap();
         let too_late = batch(&fx.compound, &after_close, round, &since);
         let v = too_late.forbidden(&people.volunteer2, Rule::ClosedRoundsAreFinal);
@@ -935,7 +942,8 @@ mod validate_batches {
         let batch = made_by(&mut fx, people.volunteer, &op, roster);
         let mut doc = batch.relay.clone();
         let first =
-            check_and_apply(&mut doc, &batch.header, &people.volunteer, batch.changes.clone(), RELAY_NOW).unwrap();
+            check_and_apply(&mut doc, &batch.header, &people.volunteer, batch.changes.clone(), RELAY_NOW)
+                .unwrap();
         assert_eq!(first.len(), batch.changes.len());
         let (heads, bytes) = (doc.get_heads(), doc.save());
         let mut twice = batch.changes.clone();
@@ -1103,7 +1111,8 @@ mod validate_messages {
         };
         let mut doc = batch.relay.clone();
         let applied =
-            check_and_apply(&mut doc, &batch.header, &people.volunteer, batch.changes.clone(), RELAY_NOW).unwrap();
+            check_and_apply(&mut doc, &batch.header, &people.volunteer, batch.changes.clone(), RELAY_NOW)
+                .unwrap();
         assert_eq!(applied, notes.changes.iter().map(Change::hash).collect::<Vec<_>>());
         // Only the new change is judged: the coordinator's history in the same chunk is not
         // held against the volunteer, but a volunteer's own forbidden edit in it would be.
@@ -1308,7 +1317,8 @@ mod validate_cost {
         });
         let rejected = best_micros(runs, || {
             let mut d = doc.clone();
-            check_and_apply(&mut d, &header, &people.volunteer, status.changes.clone(), RELAY_NOW).unwrap_err();
+            check_and_apply(&mut d, &header, &people.volunteer, status.changes.clone(), RELAY_NOW)
+                .unwrap_err();
         });
         let heads = doc.get_heads();
         let restore_fork_at = best_micros(3, || {
@@ -1336,12 +1346,14 @@ mod validate_cost {
         let from_whole = changes_in(&whole).unwrap();
         let whole_check = best_micros(3, || {
             let mut d = doc.clone();
-            let applied = check_and_apply(&mut d, &header, &people.volunteer, from_whole.clone(), RELAY_NOW).unwrap();
+            let applied =
+                check_and_apply(&mut d, &header, &people.volunteer, from_whole.clone(), RELAY_NOW).unwrap();
             assert_eq!(applied.len(), 1);
         });
         let v2_check = best_micros(3, || {
             let mut d = doc.clone();
-            let applied = check_and_apply(&mut d, &header, &people.volunteer, from_v2.clone(), RELAY_NOW).unwrap();
+            let applied =
+                check_and_apply(&mut d, &header, &people.volunteer, from_v2.clone(), RELAY_NOW).unwrap();
             assert_eq!(applied.len(), 1);
         });
         eprintln!(

@@ -11,11 +11,11 @@ use crate::env::Env;
 use crate::id::{BuildingId, CareEntryId, DocumentId, HouseholdId, RequestId, TaskId};
 use crate::limits;
 use crate::permission::{Rule, require};
+use crate::role::{Actor, Role};
 use crate::rulebook::table::{
     ATTEMPT, BUILDING, CANCELLATION, CARE_ENTRY, HOUSEHOLD, REQUEST, ROSTER, ROUND, TASK,
 };
 use crate::rulebook::{Entity, state};
-use crate::role::{Actor, Role};
 use crate::schema::household::Building;
 use crate::schema::request::Request;
 use crate::schema::task::{Attempt, Cancellation};
@@ -158,7 +158,10 @@ impl Compound {
                 }
                 // A spreadsheet may leave the head of household blank, but an edit may not clear it.
                 if edit.head.as_ref().is_some_and(|h| h.trim().is_empty()) {
-                    return Err(OperationError::Invalid { field: "head", reason: "must not be empty".into() });
+                    return Err(OperationError::Invalid {
+                        field: "head",
+                        reason: "must not be empty".into(),
+                    });
                 }
                 check_counts(
                     edit.people.unwrap_or(1),
@@ -564,7 +567,8 @@ impl Compound {
 }
 
 /// The household fields `EditHousehold` writes.
-const EDITED_HOUSEHOLD_FIELDS: &[&str] = &["head", "phone", "people", "aged_60_plus", "children_under_6", "lift"];
+const EDITED_HOUSEHOLD_FIELDS: &[&str] =
+    &["head", "phone", "people", "aged_60_plus", "children_under_6", "lift"];
 
 /// The care-entry fields `EditCareEntry` writes.
 const CARE_DRAFT_FIELDS: &[&str] =
@@ -609,19 +613,28 @@ fn may_remove(role: Role, action: &'static str, entity: &Entity) -> Result<(), O
 
 /// Checks that `role` may change `fields` of an `entity`, by the table. Operations that write a
 /// field only its author may write check the author themselves.
-fn may_write(role: Role, action: &'static str, entity: &Entity, fields: &[&str]) -> Result<(), OperationError> {
+fn may_write(
+    role: Role,
+    action: &'static str,
+    entity: &Entity,
+    fields: &[&str],
+) -> Result<(), OperationError> {
     entity.require_write(role, false, fields).map_err(|rule| OperationError::forbidden(role, action, rule))
 }
 
 /// Checks a string value against the table's kind and limit of `entity.field`.
 pub(super) fn text(entity: &Entity, field: &'static str, value: &str) -> Result<(), OperationError> {
-    entity.check_text(field, value).map_err(|bad| OperationError::Invalid { field: bad.field, reason: bad.reason })
+    entity
+        .check_text(field, value)
+        .map_err(|bad| OperationError::Invalid { field: bad.field, reason: bad.reason })
 }
 
 fn check_counts(people: u32, aged: u32, children: u32) -> Result<(), OperationError> {
     for (name, value) in [("people", people), ("aged_60_plus", aged), ("children_under_6", children)] {
         if let Some(field) = HOUSEHOLD.field(name) {
-            field.check_count(value).map_err(|bad| OperationError::Invalid { field: bad.field, reason: bad.reason })?;
+            field
+                .check_count(value)
+                .map_err(|bad| OperationError::Invalid { field: bad.field, reason: bad.reason })?;
         }
     }
     Ok(())
@@ -629,10 +642,9 @@ fn check_counts(people: u32, aged: u32, children: u32) -> Result<(), OperationEr
 
 pub(super) fn check_draft(draft: &crate::schema::household::HouseholdDraft) -> Result<(), OperationError> {
     // The building's label is the address's "building".
-    BUILDING.check_text("label", &draft.address.building).map_err(|bad| OperationError::Invalid {
-        field: "building",
-        reason: bad.reason,
-    })?;
+    BUILDING
+        .check_text("label", &draft.address.building)
+        .map_err(|bad| OperationError::Invalid { field: "building", reason: bad.reason })?;
     text(&BUILDING, "estate", &draft.address.estate)?;
     text(&HOUSEHOLD, "flat", &draft.address.flat)?;
     text(&HOUSEHOLD, "unit", &draft.address.unit)?;

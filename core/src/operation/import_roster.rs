@@ -15,8 +15,8 @@ use crate::document::roster;
 use crate::env::Env;
 use crate::id::{BuildingId, HouseholdId};
 use crate::import::RosterPreview;
-use crate::rulebook::table::HOUSEHOLD;
 use crate::role::Actor;
+use crate::rulebook::table::HOUSEHOLD;
 use crate::schema::household::{Building, HouseholdEdit};
 use crate::schema::vocabulary::DocKind;
 

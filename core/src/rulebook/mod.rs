@@ -148,10 +148,8 @@ impl Entity {
     /// The rule broken if `role` (the entity's author or not) may not change every one of
     /// `fields`. Unknown fields are a schema question, not a role one, and pass here.
     pub fn require_write(&self, role: Role, is_author: bool, fields: &[&str]) -> Result<(), Rule> {
-        let denied = fields
-            .iter()
-            .filter_map(|name| self.field(name))
-            .any(|f| !f.writers.admit(role, is_author));
+        let denied =
+            fields.iter().filter_map(|name| self.field(name)).any(|f| !f.writers.admit(role, is_author));
         if denied { Err(self.rule) } else { Ok(()) }
     }
 

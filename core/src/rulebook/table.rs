@@ -109,7 +109,11 @@ pub const TASK: Entity = Entity {
 /// A coordinator's cancellation of a task.
 pub const CANCELLATION: Entity = Entity {
     noun: "cancellation",
-    fields: &[field("by", Scalar, Coordinators), field("at", Time, Coordinators), field("reason", Long, Coordinators)],
+    fields: &[
+        field("by", Scalar, Coordinators),
+        field("at", Time, Coordinators),
+        field("reason", Long, Coordinators),
+    ],
     adders: Coordinators,
     removers: Nobody,
     rule: Rule::RoundsArePlannedByCoordinators,
@@ -187,9 +191,7 @@ pub const CARE_ENTRY: Entity = Entity {
 /// A document kind's root entity and its entity collections (root key and entity).
 pub fn layout(kind: DocKind) -> (&'static Entity, &'static [(&'static str, &'static Entity)]) {
     match kind {
-        DocKind::Roster => {
-            (&ROSTER, &[(roster::BUILDINGS, &BUILDING), (roster::HOUSEHOLDS, &HOUSEHOLD)])
-        }
+        DocKind::Roster => (&ROSTER, &[(roster::BUILDINGS, &BUILDING), (roster::HOUSEHOLDS, &HOUSEHOLD)]),
         DocKind::Round => (&ROUND, &[(round::TASKS, &TASK)]),
         DocKind::Requests => (&REQUESTS, &[(requests::REQUESTS, &REQUEST)]),
         DocKind::Care => (&CARE, &[(care::ENTRIES, &CARE_ENTRY)]),

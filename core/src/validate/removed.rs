@@ -20,9 +20,7 @@ use crate::schema::vocabulary::DocKind;
 /// Refuses `changes` if any writes into an object of `before` that is no longer reachable there.
 pub(super) fn check(before: &Automerge, kind: DocKind, changes: &[Change], who: &str) -> Result<(), Problem> {
     let created_here = |counter: u64, actor: &automerge::ActorId| {
-        changes
-            .iter()
-            .any(|c| c.actor_id() == actor && (c.start_op().get()..=c.max_op()).contains(&counter))
+        changes.iter().any(|c| c.actor_id() == actor && (c.start_op().get()..=c.max_op()).contains(&counter))
     };
     let mut targets = BTreeSet::new();
     for change in changes {

@@ -69,10 +69,16 @@ where
 /// Checks the fields of `obj` against the table's `entity`: no unknown field (a document root
 /// may also hold the header fields), strings and texts within their kind's limit, counts within
 /// [`limits::PEOPLE`]. `label` names the entity in reasons.
-pub(super) fn check_fields(doc: &Automerge, obj: &ObjId, entity: &Entity, label: &str) -> Result<(), Problem> {
+pub(super) fn check_fields(
+    doc: &Automerge,
+    obj: &ObjId,
+    entity: &Entity,
+    label: &str,
+) -> Result<(), Problem> {
     let root = *obj == ROOT;
     for key in doc.keys(obj) {
-        if !entity.knows(&key) && !(root && HEADER_FIELDS.contains(&key.as_str())) {
+        let header = root && HEADER_FIELDS.contains(&key.as_str());
+        if !(entity.knows(&key) || header) {
             return Err(Problem::schema(format!("{label}: field {key:?} is not part of a {}", entity.noun)));
         }
     }

@@ -14,14 +14,40 @@ use rand::seq::IndexedRandom;
 
 /// Keys a forged write uses: the schema's own and a few it does not know.
 const KEYS: &[&str] = &[
-    "notes", "attempts", "assignee", "cancelled", "status", "head", "people", "needs", "text", "by", "at",
-    "outcome", "note", "title", "closed_at", "tasks", "households", "buildings", "requests", "entries",
-    "household", "items", "junk",
+    "notes",
+    "attempts",
+    "assignee",
+    "cancelled",
+    "status",
+    "head",
+    "people",
+    "needs",
+    "text",
+    "by",
+    "at",
+    "outcome",
+    "note",
+    "title",
+    "closed_at",
+    "tasks",
+    "households",
+    "buildings",
+    "requests",
+    "entries",
+    "household",
+    "items",
+    "junk",
 ];
 
 /// Makes one hand-made change (1 to 3 writes) in a random document `compound` holds, as `me`,
 /// at `now`. Returns whether a change was made.
-pub fn forge(rng: &mut StdRng, compound: &mut Compound, me: PersonId, others: &[PersonId], now: Timestamp) -> bool {
+pub fn forge(
+    rng: &mut StdRng,
+    compound: &mut Compound,
+    me: PersonId,
+    others: &[PersonId],
+    now: Timestamp,
+) -> bool {
     let ids: Vec<_> = compound.documents().filter(|d| !d.is_placeholder()).map(Document::id).collect();
     let Some(id) = ids.choose(rng).copied() else { return false };
     let Some(doc) = compound.document_mut(id) else { return false };
@@ -103,7 +129,13 @@ fn write(
             };
             match rng.random_range(0..4) {
                 0 => tx.delete(obj, key.as_str()),
-                1 => tx.put_object(obj, key.as_str(), *[ObjType::Map, ObjType::List, ObjType::Text].choose(rng).unwrap_or(&ObjType::Map)).map(drop),
+                1 => tx
+                    .put_object(
+                        obj,
+                        key.as_str(),
+                        *[ObjType::Map, ObjType::List, ObjType::Text].choose(rng).unwrap_or(&ObjType::Map),
+                    )
+                    .map(drop),
                 _ => tx.put(obj, key.as_str(), value(rng, who, now)),
             }
         }

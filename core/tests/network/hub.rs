@@ -195,13 +195,12 @@ impl Hub {
                     rejected.push(rejection);
                     // Answer from a fresh state, so the phone still gets everyone else's changes.
                     let mut fresh = PeerState::new();
-                    let reply = match self.compound.document_mut(doc) {
+                    match self.compound.document_mut(doc) {
                         Some(d) => receive(d.automerge_mut(), &mut fresh, message)
                             .ok()
                             .and_then(|()| generate(d.automerge(), &mut fresh)),
                         None => None,
-                    };
-                    reply
+                    }
                 }
             };
             // Changes whose dependencies the phone did not send: ask for the dependencies, as
@@ -229,7 +228,12 @@ impl Hub {
     /// The dependencies of `change` that the hub does not hold.
     fn missing_deps(&self, doc: DocumentId, change: &Change) -> Vec<automerge::ChangeHash> {
         let held = self.compound.document(doc).map(|d| d.automerge());
-        change.deps().iter().copied().filter(|d| held.is_none_or(|h| h.get_change_by_hash(d).is_none())).collect()
+        change
+            .deps()
+            .iter()
+            .copied()
+            .filter(|d| held.is_none_or(|h| h.get_change_by_hash(d).is_none()))
+            .collect()
     }
 
     /// Binds the changes' actors and checks and applies the new ones, as the relay does; on a
@@ -242,8 +246,10 @@ impl Hub {
         changes: Vec<Change>,
     ) -> Result<(), (Violation, Option<Change>)> {
         let held = self.compound.document(doc).map(|d| d.automerge());
-        let new: Vec<Change> =
-            changes.into_iter().filter(|c| held.is_none_or(|d| d.get_change_by_hash(&c.hash()).is_none())).collect();
+        let new: Vec<Change> = changes
+            .into_iter()
+            .filter(|c| held.is_none_or(|d| d.get_change_by_hash(&c.hash()).is_none()))
+            .collect();
         if new.is_empty() {
             return Ok(());
         }
@@ -278,7 +284,9 @@ impl Hub {
         }
         match self.compound.document_mut(doc) {
             Some(d) => *d.automerge_mut() = am,
-            None => self.compound.insert(Document::from_automerge(header, am).expect("a checked round loads")),
+            None => {
+                self.compound.insert(Document::from_automerge(header, am).expect("a checked round loads"))
+            }
         }
         Ok(())
     }

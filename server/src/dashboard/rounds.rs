@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use doorstep_core::Compound;
 use doorstep_core::document::round;
-use doorstep_core::query::{LateAttempt, late_in_round};
 use doorstep_core::id::{DocumentId, HouseholdId, PersonId};
+use doorstep_core::query::{LateAttempt, late_in_round};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::task::{RoundInfo, Task};
 use doorstep_core::schema::vocabulary::{RoundStatus, TaskStatus};
@@ -134,7 +134,8 @@ pub fn detail(compound: &Compound, id: DocumentId, names: &HashMap<PersonId, Str
     let mut tasks: Vec<TaskAtDoor> = tasks
         .into_iter()
         .map(|task| TaskAtDoor {
-            late_attempts: u32::try_from(late.iter().filter(|l| l.task == task.id).count()).unwrap_or(u32::MAX),
+            late_attempts: u32::try_from(late.iter().filter(|l| l.task == task.id).count())
+                .unwrap_or(u32::MAX),
             status: task.status(),
             household: households.get(&task.household).cloned(),
             assignee_name: task.assignee.and_then(|p| names.get(&p).cloned()),

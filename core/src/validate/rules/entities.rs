@@ -60,7 +60,9 @@ pub(super) fn check(
         let before = schema::slot(e.before, collection, key);
         let after = schema::slot(e.after, collection, key);
         match (&before, after.is_present()) {
-            (Slot::Absent, true) => entity.require_add(role).map_err(|r| forbid(r, format!("add {label}")))?,
+            (Slot::Absent, true) => {
+                entity.require_add(role).map_err(|r| forbid(r, format!("add {label}")))?
+            }
             (Slot::Absent, false) => {}
             (_, false) => {
                 entity.require_remove(role).map_err(|r| forbid(r, format!("remove {label}")))?;
@@ -134,7 +136,11 @@ pub(super) fn check_root(e: &Effect<'_>, root: &Entity, kind: &str) -> Result<()
     if touched.is_empty() && !e.creates() {
         return Ok(());
     }
-    schema::check_root_keys(touched.iter().copied(), &root.fields.iter().map(|f| f.name).collect::<Vec<_>>(), kind)?;
+    schema::check_root_keys(
+        touched.iter().copied(),
+        &root.fields.iter().map(|f| f.name).collect::<Vec<_>>(),
+        kind,
+    )?;
     schema::check_fields(e.after, &ROOT, root, &format!("the {kind}"))?;
     for name in &touched {
         if root.field(name).is_some_and(|f| f.kind == Kind::Time) {
@@ -157,7 +163,8 @@ fn edited_unseen(e: &Effect<'_>, collection: &str, key: &str) -> bool {
     if seen == current {
         return false;
     }
-    let patches = crate::validate::contain::contained("a removal's history", || e.before.diff(&seen, &current));
+    let patches =
+        crate::validate::contain::contained("a removal's history", || e.before.diff(&seen, &current));
     let Ok(patches) = patches else { return true };
     patches.iter().any(|patch| {
         let mut props = patch.path.iter().map(|(_, prop)| prop);

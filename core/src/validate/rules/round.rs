@@ -55,9 +55,10 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
             Ok(Some((Value::Object(ObjType::Map), cancelled))) => {
                 let what = format!("{label}'s cancellation");
                 schema::check_fields(e.after, &cancelled, &CANCELLATION, &what)?;
-                let touched = e.touched.in_collection(round::TASKS).any(|(k, t)| {
-                    *k == present.key && (t.whole || t.fields.contains("cancelled"))
-                });
+                let touched = e
+                    .touched
+                    .in_collection(round::TASKS)
+                    .any(|(k, t)| *k == present.key && (t.whole || t.fields.contains("cancelled")));
                 if touched {
                     schema::check_times(e.after, &cancelled, &CANCELLATION, &what, e.now, &e.who())?;
                 }
@@ -227,13 +228,22 @@ fn check_attempts(
         let attempt = attempt.as_ref().map_err(|err| Problem::schema(format!("{attempt_label}: {err}")))?;
         schema::check_fields(e.after, id, &ATTEMPT, &attempt_label)?;
         state::require_own_attempt(e.author.person, attempt.by).map_err(|rule| {
-            forbid(rule, format!("{} may not record an attempt on {label} in the name of {}", e.who(), attempt.by))
+            forbid(
+                rule,
+                format!("{} may not record an attempt on {label} in the name of {}", e.who(), attempt.by),
+            )
         })?;
         schema::check_times(e.after, id, &ATTEMPT, &attempt_label, e.now, &e.who())?;
         if let Some(change) = e.after.hash_for_opid(id).and_then(|h| e.change(&h)) {
             let cancelled = matches!(e.after.get_at(task, "cancelled", change.deps()), Ok(Some(_)));
             state::require_live_task(cancelled).map_err(|rule| {
-                forbid(rule, format!("{} may not record an attempt on {label}, which they knew was cancelled", e.who()))
+                forbid(
+                    rule,
+                    format!(
+                        "{} may not record an attempt on {label}, which they knew was cancelled",
+                        e.who()
+                    ),
+                )
             })?;
             if !appended_at_the_end(e.after, &list, id, change) {
                 return Err(forbid(

@@ -147,9 +147,8 @@ impl Hub {
             };
             let mut message = decode(&message, &doorstep_core::sync::MessageLimits::default())
                 .expect("a phone's sync message decodes");
-            let checked = changes_in(&message)
-                .map_err(|v| (v.in_document(doc), None))
-                .and_then(|mut changes| {
+            let checked =
+                changes_in(&message).map_err(|v| (v.in_document(doc), None)).and_then(|mut changes| {
                     let mut held = self.waiting.remove(&(phone, doc)).unwrap_or_default();
                     held.append(&mut changes);
                     self.check(doc, &author, held)

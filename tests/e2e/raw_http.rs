@@ -13,11 +13,6 @@ pub struct Response {
 }
 
 impl Response {
-    /// The first header with this (lower-case) name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
     /// The `name=value` part of the session cookie the response sets.
     pub fn session_cookie(&self) -> Option<String> {
         self.headers
@@ -105,7 +100,7 @@ impl EventStream {
 
     /// Reads and forgets whatever arrives within `time`.
     pub fn drain(&mut self, time: Duration) {
-        let start = std::time::Instant::now();
+        let start = Instant::now();
         while start.elapsed() < time {
             self.read_some();
         }

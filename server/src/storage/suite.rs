@@ -280,7 +280,7 @@ storage_suite!(sqlite, {
 });
 
 storage_suite!(postgres, {
-    let Some(db) = crate::storage::postgres::scratch::ScratchDatabase::from_env(module_path!()).await else {
+    let Some(db) = crate::storage::postgres::scratch::ScratchDatabase::from_env().await else {
         return;
     };
     let storage = crate::storage::postgres::PostgresStorage::open(db.url()).await.unwrap();

@@ -89,7 +89,7 @@ mod tests {
 
     #[tokio::test]
     async fn migrated_schema_equals_fresh_schema() {
-        let Some(scratch) = ScratchDatabase::from_env(module_path!()).await else { return };
+        let Some(scratch) = ScratchDatabase::from_env().await else { return };
         let config: tokio_postgres::Config = scratch.url().parse().unwrap();
         let pool = deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(config, tokio_postgres::NoTls))
             .max_size(1)
@@ -113,7 +113,7 @@ mod tests {
 
     #[tokio::test]
     async fn init_is_idempotent_and_refuses_newer_databases() {
-        let Some(scratch) = ScratchDatabase::from_env(module_path!()).await else { return };
+        let Some(scratch) = ScratchDatabase::from_env().await else { return };
         let config: tokio_postgres::Config = scratch.url().parse().unwrap();
         let pool = deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(config, tokio_postgres::NoTls))
             .max_size(1)

@@ -25,10 +25,12 @@ pub struct ScratchDatabase {
 }
 
 impl ScratchDatabase {
-    /// A new database on the server named by [`ENV`], or `None` after printing that `test` is
-    /// skipped because the variable is not set.
-    pub async fn from_env(test: &str) -> Option<Self> {
+    /// A new database on the server named by [`ENV`], or `None` after printing that the test
+    /// (named after the current thread, as the test harness names it) is skipped because the
+    /// variable is not set.
+    pub async fn from_env() -> Option<Self> {
         let Ok(server) = std::env::var(ENV) else {
+            let test = std::thread::current().name().unwrap_or("this test").to_owned();
             #[allow(clippy::print_stderr)]
             {
                 eprintln!(

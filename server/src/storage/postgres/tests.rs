@@ -59,7 +59,7 @@ fn chunk(record: DocumentRecord, bytes: Vec<u8>) -> DocCommit {
 /// would step over it and miss it for ever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reader_catching_up_by_seq_misses_no_chunk_of_concurrent_writers() {
-    let Some(db) = ScratchDatabase::from_env(module_path!()).await else { return };
+    let Some(db) = ScratchDatabase::from_env().await else { return };
     let (a, b, record) = two_relays(&db).await;
     const PER_WRITER: usize = 40;
     let mut writers = Vec::new();
@@ -103,7 +103,7 @@ async fn a_reader_catching_up_by_seq_misses_no_chunk_of_concurrent_writers() {
 /// not hear its own commits (the relay announces those itself).
 #[tokio::test]
 async fn another_relays_commit_is_announced_and_ones_own_is_not() {
-    let Some(db) = ScratchDatabase::from_env(module_path!()).await else { return };
+    let Some(db) = ScratchDatabase::from_env().await else { return };
     let (a, b, record) = two_relays(&db).await;
     let mut heard_by_b = b.remote_changes().unwrap();
     let mut heard_by_a = a.remote_changes().unwrap();

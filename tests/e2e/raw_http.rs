@@ -75,7 +75,9 @@ impl EventStream {
     /// Opens `GET path` as a stream; panics unless the relay answers 200.
     pub fn open(base: &str, path: &str, cookie: &str) -> EventStream {
         let (mut stream, host) = connect(base);
-        let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n");
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n"
+        );
         stream.write_all(head.as_bytes()).expect("send request");
         stream.set_read_timeout(Some(Duration::from_millis(200))).expect("read timeout");
         let mut events = EventStream { stream, seen: String::new() };

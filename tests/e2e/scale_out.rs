@@ -32,8 +32,7 @@ fn round_op() -> String {
 
 #[test]
 fn two_relays_on_postgres_lose_nothing_while_one_is_killed_again_and_again() {
-    let Some(db) = scratch()
-    else {
+    let Some(db) = scratch() else {
         return;
     };
     let kills: usize = std::env::var("DOORSTEP_E2E_PG_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
@@ -136,14 +135,16 @@ fn a_dashboard_on_one_relay_follows_phones_syncing_through_another() {
     assert!(b.admin_token.is_none(), "the second relay found the admin the first one made");
     let compound = b.compound_from("北林", &sample("beilin-roster.csv"));
 
-    let login = request(&a.url, "POST", "/dashboard/login", None, Some(&json!({ "token": admin_token }).to_string()));
+    let login =
+        request(&a.url, "POST", "/dashboard/login", None, Some(&json!({ "token": admin_token }).to_string()));
     assert_eq!(login.status, 200, "{}", login.body);
     let cookie = login.session_cookie().expect("a session cookie");
     // The session lives in the database: relay B knows it.
     let me = request(&b.url, "GET", "/dashboard/api/me", Some(&cookie), None);
     assert_eq!(me.status, 200, "relay B does not know relay A's session: {}", me.body);
 
-    let mut events = EventStream::open(&a.url, &format!("/dashboard/api/events?compound={compound}"), &cookie);
+    let mut events =
+        EventStream::open(&a.url, &format!("/dashboard/api/events?compound={compound}"), &cookie);
     let coordinator = Phone::new(dir.path(), "coordinator");
     coordinator.ok(&["join", "--relay", &b.url, &b.invite(&compound, "coordinator")]);
     coordinator.ok(&["op", &round_op()]);

@@ -60,7 +60,12 @@ impl Sessions {
         self.open_at(person, token, clock::now()).await
     }
 
-    async fn open_at(&self, person: PersonId, token: SecretHash, now: Timestamp) -> Result<String, StorageError> {
+    async fn open_at(
+        &self,
+        person: PersonId,
+        token: SecretHash,
+        now: Timestamp,
+    ) -> Result<String, StorageError> {
         let secret = new_secret();
         let lifetime = i64::try_from(LIFETIME.as_millis()).unwrap_or(i64::MAX);
         let session = DashboardSession {

@@ -77,8 +77,8 @@ impl Relay {
         let actor = ActorId::from(clock::entropy().to_le_bytes().as_slice());
         storage.bind_actor(ActorBinding { actor: actor.to_hex_string(), person: admin }, now).await?;
         let cache = Arc::new(DocCache::new(actor.clone()));
-        let following =
-            remote.map(|changes| follow::start(changes, Arc::clone(&storage), Arc::clone(&cache), events.clone()));
+        let following = remote
+            .map(|changes| follow::start(changes, Arc::clone(&storage), Arc::clone(&cache), events.clone()));
         let relay = Relay {
             cache,
             storage,

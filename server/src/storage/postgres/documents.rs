@@ -49,7 +49,14 @@ async fn insert_document(
         db,
         "INSERT INTO documents (id, compound, kind, open, snapshot, compacted_seq, created_at)
          VALUES ($1, $2, $3, $4, $5, 0, $6)",
-        &[&h.id.to_string(), &h.compound.to_string(), &h.kind.as_str(), &record.open, &snapshot, &at.as_millis()],
+        &[
+            &h.id.to_string(),
+            &h.compound.to_string(),
+            &h.kind.as_str(),
+            &record.open,
+            &snapshot,
+            &at.as_millis(),
+        ],
     )
     .await?;
     Ok(())
@@ -72,7 +79,8 @@ pub(super) async fn compound(
     db: &impl GenericClient,
     id: CompoundId,
 ) -> Result<Option<CompoundRecord>, StorageError> {
-    let row = query_opt(db, "SELECT id, name, created_at FROM compounds WHERE id = $1", &[&id.to_string()]).await?;
+    let row =
+        query_opt(db, "SELECT id, name, created_at FROM compounds WHERE id = $1", &[&id.to_string()]).await?;
     row.as_ref().map(compound_record).transpose()
 }
 
@@ -109,7 +117,8 @@ pub(super) async fn document(
     id: DocumentId,
 ) -> Result<Option<DocumentRecord>, StorageError> {
     let row =
-        query_opt(db, "SELECT id, compound, kind, open FROM documents WHERE id = $1", &[&id.to_string()]).await?;
+        query_opt(db, "SELECT id, compound, kind, open FROM documents WHERE id = $1", &[&id.to_string()])
+            .await?;
     row.as_ref().map(document_record).transpose()
 }
 

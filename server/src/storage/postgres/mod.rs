@@ -36,9 +36,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::{
-    ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord, Joined, Member,
-    Membership, NewInvite, NewPerson, Redemption, RemoteChange, SecretHash, Storage, StorageError,
-    StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
+    ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
+    Joined, Member, Membership, NewInvite, NewPerson, Redemption, RemoteChange, SecretHash, Storage,
+    StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 /// Connections each relay keeps at most. Two cores serve a few syncs at a time; eight leaves
@@ -168,7 +168,11 @@ async fn query_one(
 }
 
 /// Runs a statement and returns how many rows it touched.
-async fn execute(db: &impl GenericClient, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StorageError> {
+async fn execute(
+    db: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, StorageError> {
     let statement = db.prepare_cached(sql).await?;
     Ok(db.execute(&statement, params).await?)
 }

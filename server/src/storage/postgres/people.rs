@@ -102,7 +102,10 @@ pub(super) async fn memberships(
         .collect()
 }
 
-pub(super) async fn members(db: &impl GenericClient, compound: CompoundId) -> Result<Vec<Member>, StorageError> {
+pub(super) async fn members(
+    db: &impl GenericClient,
+    compound: CompoundId,
+) -> Result<Vec<Member>, StorageError> {
     let rows = query(
         db,
         "SELECT m.person, p.name, m.role, m.revoked_at IS NOT NULL
@@ -204,7 +207,10 @@ pub(super) async fn redeem_invite(db: &impl GenericClient, r: &Redemption) -> Re
     Ok(Joined { person: r.person.id, device, compound, role })
 }
 
-pub(super) async fn actor_owner(db: &impl GenericClient, actor: &str) -> Result<Option<PersonId>, StorageError> {
+pub(super) async fn actor_owner(
+    db: &impl GenericClient,
+    actor: &str,
+) -> Result<Option<PersonId>, StorageError> {
     let row = query_opt(db, "SELECT person FROM actor_bindings WHERE actor = $1", &[&actor]).await?;
     row.map(|row| parsed(&row.try_get::<_, String>(0)?, "person id")).transpose()
 }

@@ -30,8 +30,10 @@ pub async fn init(client: &mut deadpool_postgres::Client) -> Result<(), StorageE
     let tx = client.transaction().await?;
     execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS doorstep_schema (version BIGINT NOT NULL)").await?;
-    let found: Option<i64> =
-        query_opt(&tx, "SELECT version FROM doorstep_schema", &[]).await?.map(|row| row.try_get(0)).transpose()?;
+    let found: Option<i64> = query_opt(&tx, "SELECT version FROM doorstep_schema", &[])
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?;
     match found {
         Some(found) if found > VERSION => return Err(StorageError::TooNew { found, supported: VERSION }),
         Some(found) if found == VERSION => {}
@@ -91,10 +93,11 @@ mod tests {
     async fn migrated_schema_equals_fresh_schema() {
         let Some(scratch) = ScratchDatabase::from_env().await else { return };
         let config: tokio_postgres::Config = scratch.url().parse().unwrap();
-        let pool = deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(config, tokio_postgres::NoTls))
-            .max_size(1)
-            .build()
-            .unwrap();
+        let pool =
+            deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(config, tokio_postgres::NoTls))
+                .max_size(1)
+                .build()
+                .unwrap();
         let db = pool.get().await.unwrap();
         db.batch_execute(&format!("CREATE SCHEMA fresh; SET search_path TO fresh; {SQL}")).await.unwrap();
         let fresh = shape(&db, "fresh").await;
@@ -115,10 +118,11 @@ mod tests {
     async fn init_is_idempotent_and_refuses_newer_databases() {
         let Some(scratch) = ScratchDatabase::from_env().await else { return };
         let config: tokio_postgres::Config = scratch.url().parse().unwrap();
-        let pool = deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(config, tokio_postgres::NoTls))
-            .max_size(1)
-            .build()
-            .unwrap();
+        let pool =
+            deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(config, tokio_postgres::NoTls))
+                .max_size(1)
+                .build()
+                .unwrap();
         let mut db = pool.get().await.unwrap();
         init(&mut db).await.unwrap();
         init(&mut db).await.unwrap();

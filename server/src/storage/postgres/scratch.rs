@@ -70,7 +70,8 @@ impl Drop for ScratchDatabase {
     fn drop(&mut self) {
         // Dropping runs inside a test's runtime, which cannot be blocked on; a thread with a
         // runtime of its own can.
-        let (server, sql) = (self.server.clone(), format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        let (server, sql) =
+            (self.server.clone(), format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(admin(&server, &sql)).map_err(std::io::Error::other)

@@ -62,7 +62,11 @@ pub(super) async fn session(
     }))
 }
 
-pub(super) async fn close_session(db: &impl GenericClient, secret_hash: SecretHash) -> Result<(), StorageError> {
-    execute(db, "DELETE FROM dashboard_sessions WHERE secret_hash = $1", &[&secret_hash.0.as_slice()]).await?;
+pub(super) async fn close_session(
+    db: &impl GenericClient,
+    secret_hash: SecretHash,
+) -> Result<(), StorageError> {
+    execute(db, "DELETE FROM dashboard_sessions WHERE secret_hash = $1", &[&secret_hash.0.as_slice()])
+        .await?;
     Ok(())
 }

@@ -31,7 +31,8 @@ async fn two_relays(db: &ScratchDatabase) -> (Arc<PostgresStorage>, Arc<Postgres
     a.create_person(NewPerson { id: admin, name: "admin".into(), district_admin: true }, T0).await.unwrap();
     let compound: CompoundId = uuid(2);
     let roster: DocumentId = uuid(3);
-    let record = DocumentRecord { header: Header { id: roster, kind: DocKind::Roster, compound }, open: true };
+    let record =
+        DocumentRecord { header: Header { id: roster, kind: DocKind::Roster, compound }, open: true };
     a.create_compound(
         CompoundRecord { id: compound, name: "c".into(), created_at: T0 },
         vec![(record, b"snapshot".to_vec())],

@@ -209,7 +209,10 @@ pub(super) fn compact(
         params![id.to_string(), snapshot, through_seq],
     )?;
     if replaced > 0 {
-        conn.execute("DELETE FROM changes WHERE doc = ?1 AND seq <= ?2", params![id.to_string(), through_seq])?;
+        conn.execute(
+            "DELETE FROM changes WHERE doc = ?1 AND seq <= ?2",
+            params![id.to_string(), through_seq],
+        )?;
     }
     Ok(())
 }

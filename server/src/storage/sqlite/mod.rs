@@ -29,9 +29,9 @@ use doorstep_core::{Role, Timestamp};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord, Joined, Member,
-    Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StorageError, StoreFuture,
-    StoredDocument, SyncStateWrite, TokenStatus,
+    ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
+    Joined, Member, Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StorageError,
+    StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 /// Readers kept open between calls.

@@ -46,8 +46,9 @@ pub(super) fn session(
         })
         .optional()?;
     let Some((person, token, opened_at, expires_at)) = row else { return Ok(None) };
-    let token: [u8; 32] =
-        token.try_into().map_err(|_| StorageError::Corrupt("a session's token hash is not 32 bytes".into()))?;
+    let token: [u8; 32] = token
+        .try_into()
+        .map_err(|_| StorageError::Corrupt("a session's token hash is not 32 bytes".into()))?;
     Ok(Some(DashboardSession {
         secret_hash,
         person: parsed(&person, "person id")?,

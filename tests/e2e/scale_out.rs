@@ -13,7 +13,7 @@ use doorstep_server::storage::postgres::scratch::ScratchDatabase;
 use serde_json::json;
 
 use crate::balancer::Balancer;
-use crate::harness::{Phone, Relay, sample};
+use crate::harness::{Phone, PhoneResult, Relay, sample};
 use crate::raw_http::{EventStream, request};
 
 /// A scratch database on the test server, or `None` (printed) without one.
@@ -85,7 +85,7 @@ fn two_relays_on_postgres_lose_nothing_while_one_is_killed_again_and_again() {
                 .iter()
                 .map(|phone| {
                     let pending = notes_of(phone);
-                    s.spawn(move || (pending, phone.run(&["sync"]).is_ok()))
+                    s.spawn(move || (pending, acknowledged_everything(&phone.run(&["sync"]))))
                 })
                 .collect();
             thread::sleep(delay);
@@ -172,6 +172,15 @@ fn a_dashboard_on_one_relay_follows_phones_syncing_through_another() {
     a.restart();
     let me = request(&a.url, "GET", "/dashboard/api/me", Some(&cookie), None);
     assert_eq!(me.status, 200, "the restarted relay forgot the session: {}", me.body);
+}
+
+/// Whether a sync told its phone that the relay holds all of its changes: it succeeded, nothing
+/// was refused (a refusal includes "the relay could not store this just now") and the phone
+/// counts no change as not yet synced. This is what the phone shows its user, and so what
+/// "acknowledged" means.
+fn acknowledged_everything(sync: &PhoneResult) -> bool {
+    let Ok(report) = sync else { return false };
+    report["unsynced"] == 0 && report["report"]["rejected"].as_array().is_none_or(Vec::is_empty)
 }
 
 /// Every attempt note the phone holds.

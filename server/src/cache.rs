@@ -8,8 +8,9 @@
 //!
 //! Before each use the slot catches up with storage ([`Slot::fresh`]): it asks for chunks with a
 //! higher `seq` than it has folded in, so writes by another process (an admin command on the
-//! same file, or in future another relay on the same PostgreSQL) are seen without locking
-//! across processes.
+//! same file, or another relay on the same PostgreSQL) are seen without locking across
+//! processes. On PostgreSQL, another relay's commit also reaches the cache at once through
+//! LISTEN/NOTIFY (`relay/follow.rs`), so the document is current before the next request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -192,6 +193,16 @@ impl DocCache {
             }))
         };
         slot.lock_owned().await
+    }
+
+    /// Locks a document's slot if the document is in memory; `None` (creating nothing) if not.
+    pub async fn lock_held(&self, id: DocumentId) -> Option<OwnedMutexGuard<Slot>> {
+        let slot = {
+            let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(slots.get(&id)?)
+        };
+        let guard = slot.lock_owned().await;
+        guard.loaded.is_some().then_some(guard)
     }
 
     /// How many documents are in memory.

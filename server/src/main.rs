@@ -4,7 +4,6 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -13,6 +12,7 @@ use doorstep_core::Role;
 use doorstep_core::id::{CompoundId, PersonId};
 use doorstep_server::admin::{self, Principal};
 use doorstep_server::relay::{Opened, Relay};
+use doorstep_server::storage;
 use doorstep_server::storage::sqlite::SqliteStorage;
 use doorstep_server::{AppState, Config};
 use tracing_subscriber::EnvFilter;
@@ -31,9 +31,10 @@ struct Cli {
 enum Command {
     /// Runs the relay.
     Serve {
-        /// The SQLite database file; created on first start.
+        /// The database: an SQLite file (created on first start), or a PostgreSQL URL
+        /// (`postgres://user:password@host:port/database`) shared by several relays.
         #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.db")]
-        db: PathBuf,
+        db: String,
         /// Address to listen on. Loopback by default: to serve phones, give --tls-cert and
         /// --tls-key, or put a TLS proxy in front (and name it with --trusted-proxy).
         #[arg(long, env = "DOORSTEP_LISTEN", default_value = "127.0.0.1:7700")]
@@ -75,7 +76,7 @@ enum Command {
     Admin {
         /// The SQLite database file.
         #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.db")]
-        db: PathBuf,
+        db: String,
         #[command(subcommand)]
         command: AdminCommand,
     },
@@ -186,10 +187,9 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-async fn open(db: &PathBuf) -> anyhow::Result<Relay> {
-    let storage =
-        SqliteStorage::open(db).await.with_context(|| format!("opening database {}", db.display()))?;
-    let Opened { relay, admin_token } = Relay::open(Arc::new(storage)).await.context("opening the relay")?;
+async fn open(db: &str) -> anyhow::Result<Relay> {
+    let storage = storage::open(db).await.with_context(|| format!("opening database {}", shown(db)))?;
+    let Opened { relay, admin_token } = Relay::open(storage).await.context("opening the relay")?;
     if let Some(token) = admin_token {
         let mut out = std::io::stdout().lock();
         writeln!(out, "created the district admin (person {}); its token, shown once:", relay.admin())?;
@@ -198,9 +198,26 @@ async fn open(db: &PathBuf) -> anyhow::Result<Relay> {
     Ok(relay)
 }
 
+/// The database address as it may be logged: a PostgreSQL URL without its password.
+fn shown(db: &str) -> String {
+    if !storage::is_postgres(db) {
+        return db.to_owned();
+    }
+    match (db.find("://"), db.rfind('@')) {
+        (Some(scheme), Some(at)) if scheme < at => {
+            let credentials = &db[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &db[..scheme + 3], &db[at..]),
+                None => db.to_owned(),
+            }
+        }
+        _ => db.to_owned(),
+    }
+}
+
 /// What `doorstep serve` was asked for.
 struct Serve {
-    db: PathBuf,
+    db: String,
     listen: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
     connections: doorstep_server::config::Connections,
@@ -222,7 +239,7 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "doorstep listening on {scheme}://{addr} (database {})", db.display())?;
+        writeln!(out, "doorstep listening on {scheme}://{addr} (database {})", shown(&db))?;
         if let Some(seed) = seeded {
             writeln!(
                 out,
@@ -273,13 +290,15 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
 }
 
 /// Runs the integrity check; returns the damage found, if any, after logging it.
-async fn integrity(db: &PathBuf) -> anyhow::Result<Option<String>> {
+/// PostgreSQL checks its own pages; this is SQLite's check.
+async fn integrity(db: &str) -> anyhow::Result<Option<String>> {
     use doorstep_server::storage::sqlite::integrity::Integrity;
-    if !db.exists() {
+    let path = std::path::Path::new(db);
+    if storage::is_postgres(db) || !path.exists() {
         return Ok(None);
     }
     let storage =
-        SqliteStorage::open(db).await.with_context(|| format!("opening database {}", db.display()))?;
+        SqliteStorage::open(path).await.with_context(|| format!("opening database {}", path.display()))?;
     let started = std::time::Instant::now();
     match storage.check_integrity().await.context("checking the database")? {
         Integrity::Intact => {
@@ -321,7 +340,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-async fn administer(db: PathBuf, command: AdminCommand) -> anyhow::Result<()> {
+async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
     let relay = open(&db).await?;
     let me = Principal::relay_admin(&relay);
     let mut out = std::io::stdout().lock();

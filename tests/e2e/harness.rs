@@ -37,6 +37,14 @@ impl Relay {
         relay
     }
 
+    /// Starts a relay on the database at `db`: a PostgreSQL URL that other relays may share, or
+    /// an SQLite file.
+    pub fn start_on(db: &str) -> Relay {
+        let mut relay = Relay { db: PathBuf::from(db), url: String::new(), child: None, admin_token: None };
+        relay.spawn(None);
+        relay
+    }
+
     fn spawn(&mut self, listen: Option<&str>) {
         let listen = listen.map_or_else(|| "127.0.0.1:0".to_owned(), str::to_owned);
         let mut child = Command::new(doorstep())

@@ -1,9 +1,13 @@
-//! End-to-end tests: the real `doorstep` relay process on 127.0.0.1 with a fresh SQLite file,
-//! driven by command-line phones (the same replica and HTTP transport the mobile bindings use).
+//! End-to-end tests: the real `doorstep` relay process on 127.0.0.1 with a fresh SQLite file (or
+//! several relays on a scratch PostgreSQL database), driven by command-line phones (the same
+//! replica and HTTP transport the mobile bindings use).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod balancer;
 mod durability;
 mod harness;
 mod mission;
 mod quarantine;
+mod raw_http;
+mod scale_out;
 mod security;

@@ -49,12 +49,18 @@ struct SessionGate {
 
 impl Gate for SessionGate {
     async fn recheck(&mut self) -> Result<Audience, String> {
-        let record = self.state.sessions.get(self.session).ok_or("the session expired or was ended")?;
         let storage = self.state.app.relay.storage();
         let failed = |e: crate::storage::StorageError| {
             tracing::warn!(error = %e, "event stream check failed");
             "the relay's storage failed; reconnect shortly".to_owned()
         };
+        let record = self
+            .state
+            .sessions
+            .get(self.session)
+            .await
+            .map_err(failed)?
+            .ok_or("the session expired or was ended")?;
         let district_admin = match storage.authenticate(record.token).await.map_err(failed)? {
             TokenStatus::Valid(device) if device.person == record.person => device.district_admin,
             _ => return Err("the device token of this session was revoked".into()),

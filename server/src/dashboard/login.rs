@@ -115,7 +115,7 @@ pub async fn login(
         ))
         .into());
     }
-    let secret = state.sessions.open(device.person, token);
+    let secret = state.sessions.open(device.person, token).await.map_err(AppError::from)?;
     // `Secure` when the browser reached us over HTTPS: the relay's own TLS, or a trusted
     // proxy's (an untrusted peer's X-Forwarded-Proto is ignored).
     let cookie = session::set_cookie(&secret, client.https)
@@ -134,7 +134,7 @@ pub async fn logout(
 ) -> Result<Response, DashError> {
     same_origin(&Method::POST, &headers, &client)?;
     if let Some(secret) = session::cookie(&headers) {
-        state.sessions.close(secret::hash_token(secret));
+        state.sessions.close(secret::hash_token(secret)).await.map_err(AppError::from)?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(SET_COOKIE, session::clear_cookie(client.https));

@@ -57,7 +57,6 @@ mod table;
 mod workbook;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Query};
@@ -78,8 +77,8 @@ use crate::state::AppState;
 pub struct DashState {
     /// The relay, its configuration, limits and counters.
     pub app: AppState,
-    /// The signed-in sessions.
-    pub sessions: Arc<Sessions>,
+    /// The signed-in sessions, kept in the relay's store.
+    pub sessions: Sessions,
 }
 
 /// The dashboard's routes, to merge into the relay's router.
@@ -108,7 +107,7 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/dashboard/login", post(login::login))
         .route("/dashboard/logout", post(login::logout))
         .nest("/dashboard/api", api)
-        .with_state(DashState { app, sessions: Arc::new(Sessions::default()) })
+        .with_state(DashState { sessions: Sessions::new(app.relay.shared_storage()), app })
 }
 
 /// A query string whose failures answer in the relay's error format.

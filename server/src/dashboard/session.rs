@@ -2,22 +2,26 @@
 //! holds an `HttpOnly; SameSite=Strict` cookie instead, so the token itself never sits in the
 //! page's JavaScript or in `localStorage`, where any injected script could read it.
 //!
-//! A session is a fresh 256-bit secret; only its SHA-256 is kept, as for device tokens, so a
-//! memory dump does not let anyone sign in. Each session remembers the hash of the token it
+//! A session is a fresh 256-bit secret; only its SHA-256 is kept, as for device tokens, so a copy
+//! of the database does not let anyone sign in. Each session remembers the hash of the token it
 //! was opened with, and every request checks that token again: revoking the device
-//! (`revoke-devices`) ends its dashboard sessions too. Sessions last 12 hours, a long shift,
-//! and are held in memory: a relay restart signs coordinators out, which costs them one paste.
+//! (`revoke-devices`) ends its dashboard sessions too. Sessions last 12 hours, a long shift.
+//!
+//! Sessions are kept in the relay's database ([`Storage::open_session`]), not in its memory: a
+//! restart signs nobody out, and with several relays on one PostgreSQL database a coordinator
+//! whose requests the load balancer sends to another relay stays signed in.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderValue;
 use axum::http::header::{COOKIE, HeaderMap};
+use doorstep_core::Timestamp;
 use doorstep_core::id::PersonId;
 
+use crate::clock;
 use crate::secret;
-use crate::storage::SecretHash;
+use crate::storage::{DashboardSession, SecretHash, Storage, StorageError};
 
 /// The cookie's name.
 pub const COOKIE_NAME: &str = "doorstep_session";
@@ -29,9 +33,6 @@ pub const LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// more ends their oldest.
 const MAX_PER_PERSON: usize = 16;
 
-/// Sessions in all, as a bound on memory; over it, the oldest ends.
-const MAX_SESSIONS: usize = 10_000;
-
 /// What a session stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -39,73 +40,58 @@ pub struct SessionRecord {
     pub person: PersonId,
     /// The hash of the device token they signed in with.
     pub token: SecretHash,
-    /// When it was opened.
-    pub opened: Instant,
 }
 
-impl SessionRecord {
-    fn expired(&self, now: Instant) -> bool {
-        now.saturating_duration_since(self.opened) >= LIFETIME
-    }
-}
-
-/// The open sessions, by the hash of their secret.
-#[derive(Debug, Default)]
+/// The open sessions, in the relay's store.
+#[derive(Debug, Clone)]
 pub struct Sessions {
-    // A std mutex: held for one map operation, never across an `.await`.
-    open: Mutex<HashMap<SecretHash, SessionRecord>>,
+    storage: Arc<dyn Storage>,
 }
 
 impl Sessions {
-    /// Opens a session for `person`, signed in with the token whose hash is `token`; returns
-    /// the secret for the cookie.
-    pub fn open(&self, person: PersonId, token: SecretHash) -> String {
-        let secret = new_secret();
-        let now = Instant::now();
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        open.retain(|_, s| !s.expired(now));
-        let mut theirs: Vec<(SecretHash, Instant)> =
-            open.iter().filter(|(_, s)| s.person == person).map(|(h, s)| (*h, s.opened)).collect();
-        if theirs.len() >= MAX_PER_PERSON {
-            theirs.sort_by_key(|(_, opened)| *opened);
-            for (hash, _) in &theirs[..=theirs.len() - MAX_PER_PERSON] {
-                open.remove(hash);
-            }
-        }
-        if open.len() >= MAX_SESSIONS
-            && let Some(oldest) = open.iter().min_by_key(|(_, s)| s.opened).map(|(h, _)| *h)
-        {
-            open.remove(&oldest);
-        }
-        open.insert(secret::hash_token(&secret), SessionRecord { person, token, opened: now });
-        secret
+    /// Sessions kept in `storage`.
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self { storage }
     }
 
-    /// The live session behind a secret's hash; an expired one is forgotten.
-    pub fn get(&self, hash: SecretHash) -> Option<SessionRecord> {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        match open.get(&hash) {
-            Some(s) if s.expired(Instant::now()) => {
-                open.remove(&hash);
-                None
-            }
-            found => found.copied(),
-        }
+    /// Opens a session for `person`, signed in with the token whose hash is `token`; returns
+    /// the secret for the cookie.
+    pub async fn open(&self, person: PersonId, token: SecretHash) -> Result<String, StorageError> {
+        self.open_at(person, token, clock::now()).await
+    }
+
+    async fn open_at(
+        &self,
+        person: PersonId,
+        token: SecretHash,
+        now: Timestamp,
+    ) -> Result<String, StorageError> {
+        let secret = new_secret();
+        let lifetime = i64::try_from(LIFETIME.as_millis()).unwrap_or(i64::MAX);
+        let session = DashboardSession {
+            secret_hash: secret::hash_token(&secret),
+            person,
+            token,
+            opened_at: now,
+            expires_at: Timestamp::from_millis(now.as_millis().saturating_add(lifetime)),
+        };
+        self.storage.open_session(session, MAX_PER_PERSON).await?;
+        Ok(secret)
+    }
+
+    /// The live session behind a secret's hash.
+    pub async fn get(&self, hash: SecretHash) -> Result<Option<SessionRecord>, StorageError> {
+        self.get_at(hash, clock::now()).await
+    }
+
+    async fn get_at(&self, hash: SecretHash, now: Timestamp) -> Result<Option<SessionRecord>, StorageError> {
+        let session = self.storage.session(hash, now).await?;
+        Ok(session.map(|s| SessionRecord { person: s.person, token: s.token }))
     }
 
     /// Ends a session.
-    pub fn close(&self, hash: SecretHash) {
-        self.open.lock().unwrap_or_else(PoisonError::into_inner).remove(&hash);
-    }
-
-    /// How many sessions are held (expired ones not yet swept included).
-    pub fn len(&self) -> usize {
-        self.open.lock().unwrap_or_else(PoisonError::into_inner).len()
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub async fn close(&self, hash: SecretHash) -> Result<(), StorageError> {
+        self.storage.close_session(hash).await
     }
 }
 
@@ -159,35 +145,67 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::storage::NewPerson;
+    use crate::storage::sqlite::SqliteStorage;
 
     fn person(n: u8) -> PersonId {
         format!("00000000-0000-7000-8000-0000000000{n:02x}").parse().unwrap()
     }
 
-    #[test]
-    fn sessions_are_found_by_the_hash_of_their_secret_and_end_on_close() {
-        let sessions = Sessions::default();
-        let token = secret::hash_token("dst_x");
-        let secret = sessions.open(person(1), token);
-        assert!(secret.starts_with("dss_") && secret.len() == 68);
-        let hash = secret::hash_token(&secret);
-        assert_eq!(sessions.get(hash).map(|s| (s.person, s.token)), Some((person(1), token)));
-        assert_eq!(sessions.get(secret::hash_token("dss_other")), None);
-        sessions.close(hash);
-        assert_eq!(sessions.get(hash), None);
+    async fn sessions(dir: &tempfile::TempDir) -> Sessions {
+        let storage = SqliteStorage::open(dir.path().join("relay.db")).await.unwrap();
+        for n in 1..=2 {
+            let person = NewPerson { id: person(n), name: format!("p{n}"), district_admin: false };
+            storage.create_person(person, clock::now()).await.unwrap();
+        }
+        Sessions::new(Arc::new(storage))
     }
 
-    #[test]
-    fn one_person_holds_a_bounded_number_of_sessions() {
-        let sessions = Sessions::default();
+    #[tokio::test]
+    async fn sessions_are_found_by_the_hash_of_their_secret_and_end_on_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let sessions = sessions(&dir).await;
         let token = secret::hash_token("dst_x");
-        let first = sessions.open(person(1), token);
+        let secret = sessions.open(person(1), token).await.unwrap();
+        assert!(secret.starts_with("dss_") && secret.len() == 68);
+        let hash = secret::hash_token(&secret);
+        assert_eq!(sessions.get(hash).await.unwrap(), Some(SessionRecord { person: person(1), token }));
+        assert_eq!(sessions.get(secret::hash_token("dss_other")).await.unwrap(), None);
+        sessions.close(hash).await.unwrap();
+        assert_eq!(sessions.get(hash).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_session_survives_the_relay_and_ends_after_its_lifetime() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = secret::hash_token("dst_x");
+        let opened = Timestamp::from_millis(1_700_000_000_000);
+        let secret = sessions(&dir).await.open_at(person(1), token, opened).await.unwrap();
+        let hash = secret::hash_token(&secret);
+        // A new store on the same file: a restarted relay.
+        let storage = SqliteStorage::open(dir.path().join("relay.db")).await.unwrap();
+        let reopened = Sessions::new(Arc::new(storage));
+        let lifetime = i64::try_from(LIFETIME.as_millis()).unwrap();
+        let just_before = Timestamp::from_millis(opened.as_millis() + lifetime - 1);
+        assert!(reopened.get_at(hash, just_before).await.unwrap().is_some());
+        let at_end = Timestamp::from_millis(opened.as_millis() + lifetime);
+        assert_eq!(reopened.get_at(hash, at_end).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn one_person_holds_a_bounded_number_of_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let sessions = sessions(&dir).await;
+        let token = secret::hash_token("dst_x");
+        let first = sessions.open(person(1), token).await.unwrap();
+        let mut last = String::new();
         for _ in 0..MAX_PER_PERSON {
-            sessions.open(person(1), token);
+            last = sessions.open(person(1), token).await.unwrap();
         }
-        sessions.open(person(2), token);
-        assert_eq!(sessions.len(), MAX_PER_PERSON + 1);
-        assert_eq!(sessions.get(secret::hash_token(&first)), None, "the oldest made room");
+        let other = sessions.open(person(2), token).await.unwrap();
+        assert_eq!(sessions.get(secret::hash_token(&first)).await.unwrap(), None, "the oldest made room");
+        assert!(sessions.get(secret::hash_token(&last)).await.unwrap().is_some());
+        assert!(sessions.get(secret::hash_token(&other)).await.unwrap().is_some());
     }
 
     #[test]

@@ -61,14 +61,14 @@ impl FromRequestParts<DashState> for SignedIn {
             AppError::Unauthorized("not signed in; sign in at /dashboard with your device token".into())
         })?;
         let session = secret::hash_token(secret);
-        let record = state.sessions.get(session).ok_or_else(|| {
+        let record = state.sessions.get(session).await.map_err(AppError::from)?.ok_or_else(|| {
             AppError::Unauthorized("the session expired or was ended; sign in again at /dashboard".into())
         })?;
         let relay = &state.app.relay;
         let district_admin = match relay.storage().authenticate(record.token).await? {
             TokenStatus::Valid(device) if device.person == record.person => device.district_admin,
             _ => {
-                state.sessions.close(session);
+                state.sessions.close(session).await.map_err(AppError::from)?;
                 return Err(AppError::Unauthorized(
                     "the device token this session was opened with was revoked; sign in with a new one"
                         .into(),

@@ -157,4 +157,28 @@ impl Storage for Announcing {
     fn put_sync_states(&self, states: Vec<SyncStateWrite>, at: Timestamp) -> StoreFuture<'_, ()> {
         self.inner.put_sync_states(states, at)
     }
+
+    fn open_session(
+        &self,
+        session: crate::storage::DashboardSession,
+        max_per_person: usize,
+    ) -> StoreFuture<'_, ()> {
+        self.inner.open_session(session, max_per_person)
+    }
+
+    fn session(
+        &self,
+        secret_hash: SecretHash,
+        now: Timestamp,
+    ) -> StoreFuture<'_, Option<crate::storage::DashboardSession>> {
+        self.inner.session(secret_hash, now)
+    }
+
+    fn close_session(&self, secret_hash: SecretHash) -> StoreFuture<'_, ()> {
+        self.inner.close_session(secret_hash)
+    }
+
+    fn remote_changes(&self) -> Option<tokio::sync::broadcast::Receiver<crate::storage::RemoteChange>> {
+        self.inner.remote_changes()
+    }
 }

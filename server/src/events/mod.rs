@@ -6,9 +6,10 @@
 //! document, from a phone's sync, the relay's own writes or a dashboard operation, ends in
 //! exactly one [`Storage::commit`](crate::storage::Storage::commit). Wrapping the store
 //! ([`Events::announcing`]) catches all of them, including write paths added later, and announces
-//! only what is durable. Writes made by another process on the same database (an admin command)
-//! are not announced; the relay folds them in lazily the next time the document is used, and
-//! subscribers see them with the next change.
+//! only what is durable. Writes made by another process on the same database (another relay, an
+//! admin command) are announced too on PostgreSQL, which tells every relay through LISTEN/NOTIFY
+//! (`relay/follow.rs`). On SQLite they are not; the relay folds them in lazily the next time the
+//! document is used, and subscribers see them with the next change.
 //!
 //! An announcement carries only which document changed (`compound`, `doc`, `kind`), never its
 //! content: a subscriber fetches what it needs through the API that checks its access. The

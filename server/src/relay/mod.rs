@@ -9,6 +9,7 @@
 //! one actor would give two different changes the same sequence number.
 
 mod error;
+mod follow;
 mod write;
 
 use std::collections::HashMap;
@@ -29,7 +30,7 @@ use crate::storage::{ActorBinding, NewPerson, Storage, StorageError};
 #[derive(Debug)]
 pub struct Relay {
     storage: Arc<dyn Storage>,
-    cache: DocCache,
+    cache: Arc<DocCache>,
     events: Events,
     actor: ActorId,
     admin: PersonId,
@@ -37,6 +38,8 @@ pub struct Relay {
     // A std mutex: held for one map operation, never across an `.await`.
     owners: Mutex<HashMap<String, PersonId>>,
     refetch: crate::refetch_guard::RefetchGuard,
+    // Other relays' commits, folded in as they happen; `None` on a store of our own (SQLite).
+    _following: Option<follow::Following>,
 }
 
 /// A relay just opened, and the admin token if this start created the admin.
@@ -54,6 +57,7 @@ impl Relay {
     pub async fn open(storage: Arc<dyn Storage>) -> Result<Opened, RelayError> {
         // Every commit through the relay's store is announced to the live streams.
         let events = Events::default();
+        let remote = storage.remote_changes();
         let storage = events.announcing(storage);
         let now = clock::now();
         let mut admin_token = None;
@@ -72,14 +76,18 @@ impl Relay {
         };
         let actor = ActorId::from(clock::entropy().to_le_bytes().as_slice());
         storage.bind_actor(ActorBinding { actor: actor.to_hex_string(), person: admin }, now).await?;
+        let cache = Arc::new(DocCache::new(actor.clone()));
+        let following = remote
+            .map(|changes| follow::start(changes, Arc::clone(&storage), Arc::clone(&cache), events.clone()));
         let relay = Relay {
-            cache: DocCache::new(actor.clone()),
+            cache,
             storage,
             events,
             actor,
             admin,
             owners: Mutex::new(HashMap::new()),
             refetch: crate::refetch_guard::RefetchGuard::default(),
+            _following: following,
         };
         Ok(Opened { relay, admin_token })
     }
@@ -87,6 +95,11 @@ impl Relay {
     /// The store.
     pub fn storage(&self) -> &dyn Storage {
         self.storage.as_ref()
+    }
+
+    /// The store, for a part of the relay that keeps it (the dashboard's sessions).
+    pub fn shared_storage(&self) -> Arc<dyn Storage> {
+        Arc::clone(&self.storage)
     }
 
     /// The documents in memory.

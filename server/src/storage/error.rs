@@ -54,6 +54,15 @@ pub enum StorageError {
     /// SQLite failed.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed, or the connection to it did.
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had from the pool.
+    #[error("postgres connection pool: {0}")]
+    Pool(String),
+    /// The database address is not one this relay can open.
+    #[error("{0}")]
+    BadAddress(String),
     /// The blocking task running the query panicked or was cancelled.
     #[error("storage task failed: {0}")]
     Task(String),

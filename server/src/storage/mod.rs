@@ -2,8 +2,8 @@
 //! compounds, documents and the per-device sync states.
 //!
 //! The relay talks to storage only through the [`Storage`] trait, held as `Arc<dyn Storage>`, so
-//! that a PostgreSQL backend (DESIGN §8: several relays on one database) can sit beside the
-//! default SQLite one. The trait is shaped for that:
+//! that the PostgreSQL backend (DESIGN §8: several relays on one database) sits beside the
+//! default SQLite one; [`open`] picks one by address. The trait is shaped for that:
 //!
 //! - Every method is async (a boxed future, so the trait stays object-safe); the SQLite backend
 //!   runs its blocking calls on tokio's blocking pool, a PostgreSQL one would await its driver.
@@ -14,15 +14,20 @@
 //!   any cross-process locking.
 //! - Everything one sync of one document must make durable (its new chunk, the actor bindings it
 //!   introduces, the device's sync state) is one [`DocCommit`] and one transaction.
+//! - A store shared by several relays (PostgreSQL) tells each of them what the others commit
+//!   ([`Storage::remote_changes`]), so their caches and live streams follow within milliseconds.
 //! - Invite redemption is one call, so "single-use" is enforced by the database, not by a race
 //!   between a read and a write.
 
 mod error;
+pub mod postgres;
 pub mod sqlite;
 
 use std::fmt;
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use doorstep_core::document::Header;
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
@@ -257,6 +262,47 @@ pub struct Joined {
     pub role: Role,
 }
 
+/// A coordinator's signed-in dashboard session, stored so that every relay on the database
+/// knows it and a restart signs nobody out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DashboardSession {
+    /// The hash of the session's secret (the cookie); the secret itself is never stored.
+    pub secret_hash: SecretHash,
+    /// Who signed in.
+    pub person: PersonId,
+    /// The hash of the device token they signed in with; revoking it ends the session.
+    pub token: SecretHash,
+    /// When it was opened.
+    pub opened_at: Timestamp,
+    /// When it ends.
+    pub expires_at: Timestamp,
+}
+
+/// A change another process committed to the same database, as a store that can tell reports
+/// it (PostgreSQL's LISTEN/NOTIFY).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteChange {
+    /// The document.
+    pub header: Header,
+    /// The `seq` of the chunk written, or 0 for a new document.
+    pub seq: i64,
+}
+
+/// Opens the store at `address`: a `postgres://` or `postgresql://` URL is a PostgreSQL
+/// database, anything else the path of an SQLite file (created on first use).
+pub async fn open(address: &str) -> Result<Arc<dyn Storage>, StorageError> {
+    if is_postgres(address) {
+        Ok(Arc::new(postgres::PostgresStorage::open(address).await?))
+    } else {
+        Ok(Arc::new(sqlite::SqliteStorage::open(Path::new(address)).await?))
+    }
+}
+
+/// Whether `address` names a PostgreSQL database rather than an SQLite file.
+pub fn is_postgres(address: &str) -> bool {
+    address.starts_with("postgres://") || address.starts_with("postgresql://")
+}
+
 /// The relay's store. See the module docs for why it looks the way it does.
 pub trait Storage: Send + Sync + fmt::Debug {
     /// Adds a person.
@@ -338,6 +384,21 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn sync_state(&self, device: DeviceId, doc: DocumentId) -> StoreFuture<'_, Option<Vec<u8>>>;
     /// Saves (or forgets) sync states that came with no new changes, in one transaction.
     fn put_sync_states(&self, states: Vec<SyncStateWrite>, at: Timestamp) -> StoreFuture<'_, ()>;
+
+    /// Stores a new dashboard session, first removing expired sessions and, if the person
+    /// already holds `max_per_person`, their oldest ones to make room.
+    fn open_session(&self, session: DashboardSession, max_per_person: usize) -> StoreFuture<'_, ()>;
+    /// The session behind a secret's hash, if it exists and has not expired by `now`.
+    fn session(&self, secret_hash: SecretHash, now: Timestamp) -> StoreFuture<'_, Option<DashboardSession>>;
+    /// Ends a session (nothing if there is none).
+    fn close_session(&self, secret_hash: SecretHash) -> StoreFuture<'_, ()>;
+
+    /// Changes other processes commit from now on, for a store shared by several relays; `None`
+    /// for a store that cannot tell (SQLite: an admin command's writes are found when the
+    /// document is next used).
+    fn remote_changes(&self) -> Option<tokio::sync::broadcast::Receiver<RemoteChange>> {
+        None
+    }
 }
 
 #[cfg(test)]

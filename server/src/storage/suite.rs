@@ -1,5 +1,7 @@
 //! One behavioural suite for every [`Storage`] backend: each test takes an `Arc<dyn Storage>`,
-//! and `storage_suite!` instantiates them for a backend. A PostgreSQL backend adds one line.
+//! and `storage_suite!` instantiates them for each backend: SQLite on a temporary file, and
+//! PostgreSQL on a scratch database when `DOORSTEP_TEST_POSTGRES` names a server (otherwise each
+//! PostgreSQL test prints that it was skipped).
 
 #![allow(clippy::unwrap_used)]
 
@@ -158,6 +160,54 @@ pub async fn chunks_append_catch_up_and_compact(s: Arc<dyn Storage>) {
     assert!(s.load_document(uuid(9999)).await.unwrap().is_none());
 }
 
+pub async fn an_older_compaction_never_replaces_a_newer_one(s: Arc<dyn Storage>) {
+    let admin = person(s.as_ref(), 1, true).await;
+    let (_, roster) = compound_with_roster(s.as_ref(), 1, admin).await;
+    let record = s.document(roster).await.unwrap().unwrap();
+    let first = s.commit(commit(record, b"one", 0)).await.unwrap();
+    let second = s.commit(commit(record, b"two", first.known_seq)).await.unwrap();
+    // Two relays compact the same document; the one that saw more finishes first.
+    s.compact(roster, b"through two".to_vec(), second.known_seq).await.unwrap();
+    s.compact(roster, b"through one".to_vec(), first.known_seq).await.unwrap();
+    let loaded = s.load_document(roster).await.unwrap().unwrap();
+    assert_eq!(loaded.snapshot, b"through two");
+    assert_eq!(loaded.compacted_seq, second.known_seq);
+    assert!(loaded.chunks.is_empty());
+}
+
+pub async fn dashboard_sessions_expire_close_and_are_bounded_per_person(s: Arc<dyn Storage>) {
+    let p = person(s.as_ref(), 1, true).await;
+    let q = person(s.as_ref(), 2, false).await;
+    let session = |n: u8, person, opened_at: i64| DashboardSession {
+        secret_hash: SecretHash([n; 32]),
+        person,
+        token: SecretHash([200; 32]),
+        opened_at: later(opened_at),
+        expires_at: later(opened_at + 1000),
+    };
+    s.open_session(session(1, p, 0), 3).await.unwrap();
+    assert_eq!(s.session(SecretHash([1; 32]), later(10)).await.unwrap(), Some(session(1, p, 0)));
+    assert_eq!(s.session(SecretHash([1; 32]), later(1000)).await.unwrap(), None, "expired");
+    assert_eq!(s.session(SecretHash([9; 32]), later(10)).await.unwrap(), None, "unknown");
+    s.close_session(SecretHash([1; 32])).await.unwrap();
+    assert_eq!(s.session(SecretHash([1; 32]), later(10)).await.unwrap(), None, "closed");
+
+    // A person holds at most three: the fourth ends the oldest, and others' are untouched.
+    s.open_session(session(20, q, 0), 3).await.unwrap();
+    for n in 2..=5 {
+        s.open_session(session(n, p, 5), 3).await.unwrap();
+    }
+    let live = |n: u8| {
+        let s = Arc::clone(&s);
+        async move { s.session(SecretHash([n; 32]), later(10)).await.unwrap().is_some() }
+    };
+    assert!(!live(2).await, "the oldest made room");
+    assert!(live(3).await && live(4).await && live(5).await && live(20).await);
+    // Opening a session sweeps the expired ones away.
+    s.open_session(session(6, q, 2000), 3).await.unwrap();
+    assert!(!live(20).await);
+}
+
 pub async fn commits_are_all_or_nothing(s: Arc<dyn Storage>) {
     let a = person(s.as_ref(), 1, true).await;
     let b = person(s.as_ref(), 2, false).await;
@@ -207,7 +257,9 @@ macro_rules! storage_suite {
             use super::*;
             storage_suite!(@tests $make; tokens_authenticate_until_revoked, invites_are_single_use_and_expire,
                 memberships_revoke_and_return, actors_bind_once, chunks_append_catch_up_and_compact,
-                commits_are_all_or_nothing, new_documents_and_round_status);
+                commits_are_all_or_nothing, new_documents_and_round_status,
+                an_older_compaction_never_replaces_a_newer_one,
+                dashboard_sessions_expire_close_and_are_bounded_per_person);
         }
     };
     (@tests $make:expr; $($name:ident),+) => {
@@ -225,4 +277,12 @@ storage_suite!(sqlite, {
     let dir = tempfile::tempdir().unwrap();
     let storage = crate::storage::sqlite::SqliteStorage::open(dir.path().join("relay.db")).await.unwrap();
     (Arc::new(storage) as Arc<dyn Storage>, dir)
+});
+
+storage_suite!(postgres, {
+    let Some(db) = crate::storage::postgres::scratch::ScratchDatabase::from_env().await else {
+        return;
+    };
+    let storage = crate::storage::postgres::PostgresStorage::open(db.url()).await.unwrap();
+    (Arc::new(storage) as Arc<dyn Storage>, db)
 });

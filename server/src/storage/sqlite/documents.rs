@@ -202,11 +202,18 @@ pub(super) fn compact(
     snapshot: &[u8],
     through_seq: i64,
 ) -> Result<(), StorageError> {
-    conn.execute(
-        "UPDATE documents SET snapshot = ?2, compacted_seq = max(compacted_seq, ?3) WHERE id = ?1",
+    // Unless another process (a second relay, an admin command) already compacted further: its
+    // snapshot then holds more than ours, and ours must not replace it.
+    let replaced = conn.execute(
+        "UPDATE documents SET snapshot = ?2, compacted_seq = ?3 WHERE id = ?1 AND compacted_seq < ?3",
         params![id.to_string(), snapshot, through_seq],
     )?;
-    conn.execute("DELETE FROM changes WHERE doc = ?1 AND seq <= ?2", params![id.to_string(), through_seq])?;
+    if replaced > 0 {
+        conn.execute(
+            "DELETE FROM changes WHERE doc = ?1 AND seq <= ?2",
+            params![id.to_string(), through_seq],
+        )?;
+    }
     Ok(())
 }
 

@@ -19,6 +19,7 @@ mod documents;
 pub mod integrity;
 mod people;
 pub mod schema;
+mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -28,9 +29,9 @@ use doorstep_core::{Role, Timestamp};
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    ActorBinding, Catchup, Committed, CompoundRecord, DeviceId, DocCommit, DocumentRecord, Joined, Member,
-    Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StorageError, StoreFuture,
-    StoredDocument, SyncStateWrite, TokenStatus,
+    ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
+    Joined, Member, Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StorageError,
+    StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 /// Readers kept open between calls.
@@ -276,6 +277,18 @@ impl Storage for SqliteStorage {
             }
             Ok(())
         })
+    }
+
+    fn open_session(&self, session: DashboardSession, max_per_person: usize) -> StoreFuture<'_, ()> {
+        self.transact(move |tx| sessions::open_session(tx, &session, max_per_person))
+    }
+
+    fn session(&self, secret_hash: SecretHash, now: Timestamp) -> StoreFuture<'_, Option<DashboardSession>> {
+        self.read(move |conn| sessions::session(conn, secret_hash, now))
+    }
+
+    fn close_session(&self, secret_hash: SecretHash) -> StoreFuture<'_, ()> {
+        self.write(move |conn| sessions::close_session(conn, secret_hash))
     }
 }
 

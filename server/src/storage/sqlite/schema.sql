@@ -81,3 +81,14 @@ CREATE TABLE sync_states (
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (device, doc)
 ) STRICT;
+
+CREATE TABLE dashboard_sessions (
+    id INTEGER PRIMARY KEY,
+    secret_hash BLOB NOT NULL UNIQUE,
+    person TEXT NOT NULL REFERENCES persons(id),
+    token_hash BLOB NOT NULL,
+    opened_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX dashboard_sessions_by_person ON dashboard_sessions(person, id);

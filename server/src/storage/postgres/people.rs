@@ -1,0 +1,237 @@
+//! Persons, devices (token hashes), memberships, invites and actor bindings, in PostgreSQL.
+
+use deadpool_postgres::GenericClient;
+use doorstep_core::id::{CompoundId, PersonId};
+use doorstep_core::{Role, Timestamp};
+
+use super::{execute, parsed, query, query_opt};
+use crate::storage::{
+    ActorBinding, DeviceId, InviteProblem, Joined, Member, Membership, NewInvite, NewPerson, Redemption,
+    SecretHash, Session, StorageError, TokenStatus,
+};
+
+pub(super) async fn create_person(
+    db: &impl GenericClient,
+    person: &NewPerson,
+    at: Timestamp,
+) -> Result<(), StorageError> {
+    execute(
+        db,
+        "INSERT INTO persons (id, name, district_admin, created_at) VALUES ($1, $2, $3, $4)",
+        &[&person.id.to_string(), &person.name, &person.district_admin, &at.as_millis()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn district_admins(db: &impl GenericClient) -> Result<Vec<PersonId>, StorageError> {
+    let rows = query(db, "SELECT id FROM persons WHERE district_admin ORDER BY created_at, id", &[]).await?;
+    rows.iter().map(|row| parsed(&row.try_get::<_, String>(0)?, "person id")).collect()
+}
+
+pub(super) async fn create_device(
+    db: &impl GenericClient,
+    person: PersonId,
+    name: &str,
+    token_hash: SecretHash,
+    at: Timestamp,
+) -> Result<DeviceId, StorageError> {
+    let rows = query(
+        db,
+        "INSERT INTO devices (person, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        &[&person.to_string(), &name, &token_hash.0.as_slice(), &at.as_millis()],
+    )
+    .await?;
+    let row = rows.first().ok_or_else(|| StorageError::Corrupt("a new device has no id".into()))?;
+    Ok(DeviceId(row.try_get(0)?))
+}
+
+pub(super) async fn authenticate(
+    db: &impl GenericClient,
+    token_hash: SecretHash,
+) -> Result<TokenStatus, StorageError> {
+    let row = query_opt(
+        db,
+        "SELECT d.id, d.person, d.revoked_at, p.district_admin
+         FROM devices d JOIN persons p ON p.id = d.person WHERE d.token_hash = $1",
+        &[&token_hash.0.as_slice()],
+    )
+    .await?;
+    let Some(row) = row else { return Ok(TokenStatus::Unknown) };
+    if row.try_get::<_, Option<i64>>(2)?.is_some() {
+        return Ok(TokenStatus::Revoked);
+    }
+    Ok(TokenStatus::Valid(Session {
+        device: DeviceId(row.try_get(0)?),
+        person: parsed(&row.try_get::<_, String>(1)?, "person id")?,
+        district_admin: row.try_get(3)?,
+    }))
+}
+
+pub(super) async fn revoke_devices(
+    db: &impl GenericClient,
+    person: PersonId,
+    at: Timestamp,
+) -> Result<usize, StorageError> {
+    let n = execute(
+        db,
+        "UPDATE devices SET revoked_at = $2 WHERE person = $1 AND revoked_at IS NULL",
+        &[&person.to_string(), &at.as_millis()],
+    )
+    .await?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+pub(super) async fn memberships(
+    db: &impl GenericClient,
+    person: PersonId,
+) -> Result<Vec<Membership>, StorageError> {
+    let rows = query(
+        db,
+        "SELECT compound, role FROM memberships WHERE person = $1 AND revoked_at IS NULL ORDER BY compound",
+        &[&person.to_string()],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Membership {
+                compound: parsed(&row.try_get::<_, String>(0)?, "compound id")?,
+                role: parsed(&row.try_get::<_, String>(1)?, "role")?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn members(
+    db: &impl GenericClient,
+    compound: CompoundId,
+) -> Result<Vec<Member>, StorageError> {
+    let rows = query(
+        db,
+        "SELECT m.person, p.name, m.role, m.revoked_at IS NOT NULL
+         FROM memberships m JOIN persons p ON p.id = m.person
+         WHERE m.compound = $1 ORDER BY m.created_at, m.person",
+        &[&compound.to_string()],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Member {
+                person: parsed(&row.try_get::<_, String>(0)?, "person id")?,
+                name: row.try_get(1)?,
+                role: parsed(&row.try_get::<_, String>(2)?, "role")?,
+                revoked: row.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn set_membership(
+    db: &impl GenericClient,
+    person: PersonId,
+    compound: CompoundId,
+    role: Role,
+    at: Timestamp,
+) -> Result<(), StorageError> {
+    execute(
+        db,
+        "INSERT INTO memberships (person, compound, role, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (person, compound) DO UPDATE SET role = excluded.role, revoked_at = NULL",
+        &[&person.to_string(), &compound.to_string(), &role.as_str(), &at.as_millis()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn revoke_membership(
+    db: &impl GenericClient,
+    person: PersonId,
+    compound: CompoundId,
+    at: Timestamp,
+) -> Result<bool, StorageError> {
+    let n = execute(
+        db,
+        "UPDATE memberships SET revoked_at = $3 WHERE person = $1 AND compound = $2 AND revoked_at IS NULL",
+        &[&person.to_string(), &compound.to_string(), &at.as_millis()],
+    )
+    .await?;
+    Ok(n > 0)
+}
+
+pub(super) async fn create_invite(db: &impl GenericClient, invite: &NewInvite) -> Result<(), StorageError> {
+    execute(
+        db,
+        "INSERT INTO invites (code_hash, compound, role, created_by, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &invite.code_hash.0.as_slice(),
+            &invite.compound.to_string(),
+            &invite.role.as_str(),
+            &invite.created_by.to_string(),
+            &invite.created_at.as_millis(),
+            &invite.expires_at.as_millis(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Redeems an invite inside the caller's transaction. The invite row is locked first
+/// (`FOR UPDATE`), so two relays redeeming one code at once take turns and the second finds it
+/// used.
+pub(super) async fn redeem_invite(db: &impl GenericClient, r: &Redemption) -> Result<Joined, StorageError> {
+    let row = query_opt(
+        db,
+        "SELECT compound, role, expires_at, used_at FROM invites WHERE code_hash = $1 FOR UPDATE",
+        &[&r.code_hash.0.as_slice()],
+    )
+    .await?;
+    let row = row.ok_or(InviteProblem::Unknown)?;
+    if row.try_get::<_, Option<i64>>(3)?.is_some() {
+        return Err(InviteProblem::Used.into());
+    }
+    if row.try_get::<_, i64>(2)? <= r.at.as_millis() {
+        return Err(InviteProblem::Expired.into());
+    }
+    let compound: CompoundId = parsed(&row.try_get::<_, String>(0)?, "compound id")?;
+    let role: Role = parsed(&row.try_get::<_, String>(1)?, "role")?;
+    create_person(db, &r.person, r.at).await?;
+    set_membership(db, r.person.id, compound, role, r.at).await?;
+    let device = create_device(db, r.person.id, &r.device_name, r.token_hash, r.at).await?;
+    execute(
+        db,
+        "UPDATE invites SET used_at = $2, used_by = $3 WHERE code_hash = $1",
+        &[&r.code_hash.0.as_slice(), &r.at.as_millis(), &r.person.id.to_string()],
+    )
+    .await?;
+    Ok(Joined { person: r.person.id, device, compound, role })
+}
+
+pub(super) async fn actor_owner(
+    db: &impl GenericClient,
+    actor: &str,
+) -> Result<Option<PersonId>, StorageError> {
+    let row = query_opt(db, "SELECT person FROM actor_bindings WHERE actor = $1", &[&actor]).await?;
+    row.map(|row| parsed(&row.try_get::<_, String>(0)?, "person id")).transpose()
+}
+
+/// Binds the actor unless it is bound already; fails if it is bound to someone else. If another
+/// relay is binding the same actor in a transaction not yet committed, the insert waits for it,
+/// so the owner read afterwards is the one that won.
+pub(super) async fn bind_actor(
+    db: &impl GenericClient,
+    binding: &ActorBinding,
+    at: Timestamp,
+) -> Result<(), StorageError> {
+    execute(
+        db,
+        "INSERT INTO actor_bindings (actor, person, bound_at) VALUES ($1, $2, $3) ON CONFLICT (actor) DO NOTHING",
+        &[&binding.actor, &binding.person.to_string(), &at.as_millis()],
+    )
+    .await?;
+    match actor_owner(db, &binding.actor).await? {
+        Some(owner) if owner == binding.person => Ok(()),
+        Some(owner) => Err(StorageError::ActorTaken { actor: binding.actor.clone(), owner }),
+        None => Err(StorageError::Corrupt(format!("actor {} vanished after binding", binding.actor))),
+    }
+}

@@ -1,0 +1,133 @@
+//! What the shared suite cannot show: two relays' stores on one database at once.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use doorstep_core::document::Header;
+use doorstep_core::id::{CompoundId, DocumentId, PersonId};
+use doorstep_core::schema::vocabulary::DocKind;
+use doorstep_core::{Role, Timestamp};
+
+use super::PostgresStorage;
+use super::scratch::ScratchDatabase;
+use crate::storage::{CompoundRecord, DocCommit, DocumentRecord, NewPerson, Storage};
+
+const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+
+fn uuid<T: std::str::FromStr>(n: u32) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    format!("00000000-0000-7000-8000-{n:012x}").parse().unwrap()
+}
+
+/// Two stores ("relays") on one scratch database with one roster in it.
+async fn two_relays(db: &ScratchDatabase) -> (Arc<PostgresStorage>, Arc<PostgresStorage>, DocumentRecord) {
+    let a = Arc::new(PostgresStorage::open(db.url()).await.unwrap());
+    let b = Arc::new(PostgresStorage::open(db.url()).await.unwrap());
+    let admin: PersonId = uuid(1);
+    a.create_person(NewPerson { id: admin, name: "admin".into(), district_admin: true }, T0).await.unwrap();
+    let compound: CompoundId = uuid(2);
+    let roster: DocumentId = uuid(3);
+    let record =
+        DocumentRecord { header: Header { id: roster, kind: DocKind::Roster, compound }, open: true };
+    a.create_compound(
+        CompoundRecord { id: compound, name: "c".into(), created_at: T0 },
+        vec![(record, b"snapshot".to_vec())],
+        vec![(admin, Role::Admin)],
+    )
+    .await
+    .unwrap();
+    (a, b, record)
+}
+
+fn chunk(record: DocumentRecord, bytes: Vec<u8>) -> DocCommit {
+    DocCommit {
+        record,
+        create: None,
+        chunk: bytes,
+        known_seq: 0,
+        bindings: Vec::new(),
+        sync_state: None,
+        at: T0,
+    }
+}
+
+/// Writers on both stores commit to one document while a reader catches up by `seq` the way a
+/// relay's cache does. If a chunk could become visible after one with a higher `seq`, the reader
+/// would step over it and miss it for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reader_catching_up_by_seq_misses_no_chunk_of_concurrent_writers() {
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let (a, b, record) = two_relays(&db).await;
+    const PER_WRITER: usize = 40;
+    let mut writers = Vec::new();
+    for (w, store) in [a.clone(), b.clone(), a.clone(), b.clone()].into_iter().enumerate() {
+        writers.push(tokio::spawn(async move {
+            for i in 0..PER_WRITER {
+                store.commit(chunk(record, format!("{w}:{i}").into_bytes())).await.unwrap();
+            }
+        }));
+    }
+    let reader = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            let (mut known, mut seen) = (0, Vec::new());
+            while seen.len() < 4 * PER_WRITER {
+                let catchup = b.changes_since(record.header.id, known).await.unwrap();
+                for c in catchup.chunks {
+                    assert!(c.seq > known);
+                    known = c.seq;
+                    seen.push(String::from_utf8(c.bytes).unwrap());
+                }
+                tokio::task::yield_now().await;
+            }
+            seen
+        })
+    };
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let seen = tokio::time::timeout(Duration::from_secs(60), reader)
+        .await
+        .expect("the reader saw every chunk within a minute")
+        .unwrap();
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 4 * PER_WRITER, "every chunk seen exactly once");
+}
+
+/// A commit through one store reaches the other's `remote_changes` with its `seq`; a store does
+/// not hear its own commits (the relay announces those itself).
+#[tokio::test]
+async fn another_relays_commit_is_announced_and_ones_own_is_not() {
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let (a, b, record) = two_relays(&db).await;
+    let mut heard_by_b = b.remote_changes().unwrap();
+    let mut heard_by_a = a.remote_changes().unwrap();
+    let committed = a.commit(chunk(record, b"hello".to_vec())).await.unwrap();
+    let notice = tokio::time::timeout(Duration::from_secs(10), heard_by_b.recv()).await.unwrap().unwrap();
+    assert_eq!(notice.header, record.header);
+    assert_eq!(notice.seq, committed.known_seq);
+    // B's own commit: A hears it, B does not hear itself.
+    b.commit(chunk(record, b"again".to_vec())).await.unwrap();
+    let to_a = tokio::time::timeout(Duration::from_secs(10), heard_by_a.recv()).await.unwrap().unwrap();
+    assert!(to_a.seq > committed.known_seq);
+    assert!(heard_by_a.try_recv().is_err());
+    assert!(heard_by_b.try_recv().is_err(), "B heard its own commit");
+}
+
+/// An address that is not PostgreSQL's, and a server that is not there, fail with a reason.
+#[tokio::test]
+async fn bad_addresses_fail_with_a_reason() {
+    let err = PostgresStorage::open("postgres://u@127.0.0.1:notaport/db").await.unwrap_err();
+    assert!(err.to_string().contains("not a PostgreSQL address"), "{err}");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let err = PostgresStorage::open(&format!("postgres://u@127.0.0.1:{port}/db")).await.unwrap_err();
+    assert!(err.to_string().contains("postgres"), "{err}");
+}

@@ -1,0 +1,198 @@
+//! Several relays on one PostgreSQL database (DESIGN §8): any relay accepts any phone, a relay
+//! killed with SIGKILL loses nothing it acknowledged, every phone converges, and a dashboard
+//! signed in on one relay follows, live, what phones sync through another.
+//!
+//! These tests need a PostgreSQL server: `DOORSTEP_TEST_POSTGRES` (set by `scripts/test`
+//! through `scripts/with-postgres`). Without it they print that they were skipped.
+
+use std::collections::BTreeSet;
+use std::thread;
+use std::time::Duration;
+
+use doorstep_server::storage::postgres::scratch::ScratchDatabase;
+use serde_json::json;
+
+use crate::balancer::Balancer;
+use crate::harness::{Phone, PhoneResult, Relay, sample};
+use crate::raw_http::{EventStream, request};
+
+/// A scratch database on the test server, or `None` (printed) without one.
+fn scratch() -> Option<ScratchDatabase> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(ScratchDatabase::from_env())
+}
+
+fn round_op() -> String {
+    json!({
+        "op": "create_round", "title": "药品", "kind": "medicine", "date": "2026-11-23",
+        "selection": {"by": "status", "status": "home_quarantine"}, "items": "药品", "priority": "high"
+    })
+    .to_string()
+}
+
+#[test]
+fn two_relays_on_postgres_lose_nothing_while_one_is_killed_again_and_again() {
+    let Some(db) = scratch() else {
+        return;
+    };
+    let kills: usize = std::env::var("DOORSTEP_E2E_PG_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Relay::start_on(db.url());
+    let b = Relay::start_on(db.url());
+    let balancer = Balancer::start(&[&a.url, &b.url]);
+    assert_eq!(balancer.backends().len(), 2);
+    let compound = a.compound_from("北林", &sample("beilin-roster.csv"));
+    let join = |name: &str, role: &str| {
+        let phone = Phone::new(dir.path(), name);
+        // Invites made through either relay's database work through any relay.
+        let code = if role == "coordinator" { b.invite(&compound, role) } else { a.invite(&compound, role) };
+        phone.ok(&["join", "--relay", &balancer.url, &code]);
+        phone
+    };
+    let coordinator = join("coordinator", "coordinator");
+    coordinator.ok(&["op", &round_op()]);
+    coordinator.sync();
+    let phones: Vec<Phone> = (0..3).map(|i| join(&format!("volunteer{i}"), "volunteer")).collect();
+    let tasks: Vec<String> = phones[0]
+        .doors(true)
+        .iter()
+        .flat_map(|d| d["tasks"].as_array().unwrap().clone())
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(tasks.len() >= 50, "beilin has 59 households in home quarantine");
+
+    let mut acknowledged: BTreeSet<String> = BTreeSet::new();
+    let mut failed_syncs = 0;
+    let mut made: BTreeSet<String> = BTreeSet::new();
+    let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
+    for i in 0..kills {
+        // Each phone records an attempt offline; all sync at once, each through whichever relay
+        // the balancer picks, while relay A dies.
+        for (p, phone) in phones.iter().enumerate() {
+            let note = format!("kill{i}-phone{p}");
+            let task = &tasks[(i * 3 + p) % tasks.len()];
+            phone.ok(&["attempt", task, "nobody_home", "--note", &note]);
+            made.insert(note);
+        }
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        // Phone syncs take a few hundred milliseconds here (a process start, a replica open, one
+        // or two requests), so the kill lands before, during or after them.
+        let delay = Duration::from_millis(rng % 400);
+        let results: Vec<(BTreeSet<String>, bool)> = thread::scope(|s| {
+            let handles: Vec<_> = phones
+                .iter()
+                .map(|phone| {
+                    let pending = notes_of(phone);
+                    s.spawn(move || (pending, acknowledged_everything(&phone.run(&["sync"]))))
+                })
+                .collect();
+            thread::sleep(delay);
+            a.kill9();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (pending, ok) in results {
+            if ok {
+                acknowledged.extend(pending);
+            } else {
+                failed_syncs += 1;
+            }
+        }
+        a.restart();
+        coordinator.sync();
+        let on_relays = notes_of(&coordinator);
+        let lost: Vec<_> = acknowledged.difference(&on_relays).collect();
+        assert!(lost.is_empty(), "kill {i}: acknowledged changes lost: {lost:?}");
+    }
+
+    // After the storm every phone converges on every change anyone made.
+    for phone in &phones {
+        phone.sync();
+    }
+    coordinator.sync();
+    assert_eq!(notes_of(&coordinator), made, "every change made on a phone reached the relays");
+    for phone in &phones {
+        phone.sync();
+        assert_eq!(notes_of(phone), made);
+    }
+    println!(
+        "{kills} SIGKILLs of one of two relays: {failed_syncs} syncs cut off, {} changes acknowledged, {} in all",
+        acknowledged.len(),
+        made.len()
+    );
+}
+
+#[test]
+fn a_dashboard_on_one_relay_follows_phones_syncing_through_another() {
+    let Some(db) = scratch() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Relay::start_on(db.url());
+    let b = Relay::start_on(db.url());
+    let admin_token = a.admin_token.clone().expect("the first relay on an empty database made the admin");
+    assert!(b.admin_token.is_none(), "the second relay found the admin the first one made");
+    let compound = b.compound_from("北林", &sample("beilin-roster.csv"));
+
+    let login =
+        request(&a.url, "POST", "/dashboard/login", None, Some(&json!({ "token": admin_token }).to_string()));
+    assert_eq!(login.status, 200, "{}", login.body);
+    let cookie = login.session_cookie().expect("a session cookie");
+    // The session lives in the database: relay B knows it.
+    let me = request(&b.url, "GET", "/dashboard/api/me", Some(&cookie), None);
+    assert_eq!(me.status, 200, "relay B does not know relay A's session: {}", me.body);
+
+    let mut events =
+        EventStream::open(&a.url, &format!("/dashboard/api/events?compound={compound}"), &cookie);
+    let coordinator = Phone::new(dir.path(), "coordinator");
+    coordinator.ok(&["join", "--relay", &b.url, &b.invite(&compound, "coordinator")]);
+    coordinator.ok(&["op", &round_op()]);
+    coordinator.sync();
+    let created = events
+        .wait_for("\"kind\":\"round\"", Duration::from_secs(10))
+        .expect("the round a phone created through relay B reached the dashboard on relay A");
+    events.drain(Duration::from_millis(500));
+
+    let volunteer = Phone::new(dir.path(), "volunteer");
+    volunteer.ok(&["join", "--relay", &b.url, &a.invite(&compound, "volunteer")]);
+    let task = volunteer.doors(true)[0]["tasks"][0]["id"].as_str().unwrap().to_owned();
+    volunteer.ok(&["attempt", &task, "delivered", "--note", "到了"]);
+    volunteer.sync();
+    let attempt = events
+        .wait_for("\"kind\":\"round\"", Duration::from_secs(10))
+        .expect("a knock synced through relay B reached the dashboard on relay A");
+    println!(
+        "dashboard on relay A still waited {} ms (new round) and {} ms (attempt) for relay B's commits after the phone's sync returned",
+        created.as_millis(),
+        attempt.as_millis()
+    );
+
+    // A restart signs nobody out.
+    a.restart();
+    let me = request(&a.url, "GET", "/dashboard/api/me", Some(&cookie), None);
+    assert_eq!(me.status, 200, "the restarted relay forgot the session: {}", me.body);
+}
+
+/// Whether a sync told its phone that the relay holds all of its changes: it succeeded, nothing
+/// was refused (a refusal includes "the relay could not store this just now") and the phone
+/// counts no change as not yet synced. This is what the phone shows its user, and so what
+/// "acknowledged" means.
+fn acknowledged_everything(sync: &PhoneResult) -> bool {
+    let Ok(report) = sync else { return false };
+    report["unsynced"] == 0 && report["report"]["rejected"].as_array().is_none_or(Vec::is_empty)
+}
+
+/// Every attempt note the phone holds.
+fn notes_of(phone: &Phone) -> BTreeSet<String> {
+    let rounds = phone.ok(&["rounds"]);
+    rounds
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["tasks"].as_array().unwrap().clone())
+        .flat_map(|t| t["task"]["attempts"].as_array().unwrap().clone())
+        .filter_map(|a| a["note"].as_str().map(str::to_owned))
+        .filter(|n| n.starts_with("kill"))
+        .collect()
+}

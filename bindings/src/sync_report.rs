@@ -68,6 +68,8 @@ pub struct SyncReport {
     pub set_aside: u32,
     /// Later operations carried out again after an earlier one was set aside.
     pub reapplied: u32,
+    /// Times the sync waited and tried again because the relay was busy or out of reach.
+    pub retries: u32,
     /// Replies that could not be applied (they are fetched again next time).
     pub failed: Vec<String>,
 }
@@ -85,6 +87,7 @@ impl From<doorstep_replica::SyncReport> for SyncReport {
             retrying: r.retrying,
             set_aside: u32::try_from(r.set_aside).unwrap_or(u32::MAX),
             reapplied: u32::try_from(r.reapplied).unwrap_or(u32::MAX),
+            retries: r.retries,
             failed: r.failed,
         }
     }

@@ -260,6 +260,7 @@ pub async fn sync_with(
         tracing::info!(attempt, delay_ms = delay.as_millis() as u64, "relay busy; syncing again after a wait");
         tokio::time::sleep(delay).await;
         attempt += 1;
+        total.retries += 1;
     }
 }
 
@@ -292,6 +293,7 @@ fn merge(total: &mut SyncReport, run: SyncReport) {
     total.rejected.extend(run.rejected);
     total.set_aside += run.set_aside;
     total.reapplied += run.reapplied;
+    total.retries += run.retries;
     total.failed.extend(run.failed);
     total.retrying = run.retrying;
 }

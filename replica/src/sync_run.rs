@@ -46,6 +46,8 @@ pub struct SyncReport {
     pub retrying: Vec<Rejection>,
     /// Changes set aside by this run.
     pub set_aside: usize,
+    /// Times the sync waited and tried again because the relay was busy or out of reach.
+    pub retries: u32,
     /// Operations carried out again after an earlier one was set aside.
     pub reapplied: usize,
     /// Replies that could not be applied.

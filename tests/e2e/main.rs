@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod durability;
+mod fault_window;
 mod harness;
 mod mission;
 mod quarantine;

@@ -216,8 +216,8 @@ pub async fn sync(
     sync_with(replica, relay, clock, &RetryPolicy::default()).await
 }
 
-/// [`sync`] with a chosen retry policy. A busy relay (503 or 429, honouring `Retry-After`), a
-/// lost connection, or a document refused transiently (storage busy, a document at its size
+/// [`sync`] with a chosen retry policy. A busy relay (503 or 429, honouring `Retry-After`; 408),
+/// or a document refused transiently (storage busy, a document at its size
 /// limit) is tried again after a backoff with jitter, up to `policy.attempts` more times.
 /// Nothing transient is ever set aside: what did not go up stays unsynced on the phone, and the
 /// report's `retrying` says why.
@@ -298,11 +298,12 @@ fn merge(total: &mut SyncReport, run: SyncReport) {
     total.retrying = run.retrying;
 }
 
-/// How long a failed exchange asks to wait before trying again, or `None` if trying again would
-/// not help (a refusal, a revoked token).
+/// How long a failed exchange asks to wait before trying again, or `None` if trying again now
+/// would not help: a refusal, a revoked token, or no connection at all (a phone in a stairwell
+/// keeps working offline and syncs when the app next tries; spinning here would only drain the
+/// battery).
 fn retry_after(error: &TransportError) -> Option<Option<Duration>> {
     match error {
-        TransportError::Network(_) => Some(None),
         TransportError::RateLimited { retry_after_secs } => Some(Some(Duration::from_secs(*retry_after_secs))),
         TransportError::Server { retry_after_secs, .. } => Some(retry_after_secs.map(Duration::from_secs)),
         TransportError::Refused { status: 408, .. } => Some(None),

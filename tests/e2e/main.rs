@@ -5,6 +5,7 @@
 mod durability;
 mod fault_window;
 mod harness;
+mod in_flight;
 mod mission;
 mod quarantine;
 mod security;

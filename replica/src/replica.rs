@@ -209,7 +209,10 @@ impl Replica {
         let applied = c.apply(&mut env, &Actor { person, role }, op)?;
         let changes = new_changes(c, &before, &applied.changed);
         let entry = NewEntry { compound, person, operation: op, made_at: now, entropy: &draws, changes: &changes };
-        if let Err(e) = self.persist_with(compound, &applied.changed, &[Write::Journal(entry)]) {
+        // An operation that wrote nothing (assigning a task to its assignee again) has nothing
+        // to carry out again.
+        let journal = (!changes.is_empty()).then_some(Write::Journal(entry));
+        if let Err(e) = self.persist_with(compound, &applied.changed, journal.as_slice()) {
             self.roll_back(compound, &before, &applied);
             return Err(e);
         }

@@ -129,4 +129,8 @@ fn one_refused_change_followed_by_ten_good_ones_sets_aside_only_the_refused_one(
     let again = volunteer.sync();
     assert!(again["report"]["rejected"].as_array().unwrap().is_empty(), "not offered again: {again}");
     assert_eq!(again["unsynced"], 0, "{again}");
+    // The journal keeps only what may still have to be carried out again: nothing, now.
+    let conn = rusqlite::Connection::open(&volunteer.db).unwrap();
+    let journaled: i64 = conn.query_row("SELECT count(*) FROM journal_entries", [], |r| r.get(0)).unwrap();
+    assert_eq!(journaled, 0, "the journal does not grow with history");
 }

@@ -126,9 +126,7 @@ fn replica(error: ReplicaError) -> DoorstepError {
         e @ (ReplicaError::Storage(_)
         | ReplicaError::StoreTooNew { .. }
         | ReplicaError::BadIdentity(_)
-        | ReplicaError::Journal(_)) => {
-            DoorstepError::Storage { reason: e.to_string() }
-        }
+        | ReplicaError::Journal(_)) => DoorstepError::Storage { reason: e.to_string() },
         e @ (ReplicaError::Document(_) | ReplicaError::Sync(_)) => {
             DoorstepError::Internal { reason: e.to_string() }
         }

@@ -186,8 +186,11 @@ fn network(e: reqwest::Error) -> TransportError {
 
 async fn checked(response: reqwest::Response) -> Result<Vec<u8>, TransportError> {
     let status = response.status().as_u16();
-    let retry_after: Option<u64> =
-        response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+    let retry_after: Option<u64> = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
     let bytes = response.bytes().await.map_err(network)?.to_vec();
     if status < 300 {
         return Ok(bytes);
@@ -257,7 +260,11 @@ pub async fn sync_with(
                 None => Ok(total),
             };
         };
-        tracing::info!(attempt, delay_ms = delay.as_millis() as u64, "relay busy; syncing again after a wait");
+        tracing::info!(
+            attempt,
+            delay_ms = delay.as_millis() as u64,
+            "relay busy; syncing again after a wait"
+        );
         tokio::time::sleep(delay).await;
         attempt += 1;
         total.retries += 1;
@@ -304,7 +311,9 @@ fn merge(total: &mut SyncReport, run: SyncReport) {
 /// battery).
 fn retry_after(error: &TransportError) -> Option<Option<Duration>> {
     match error {
-        TransportError::RateLimited { retry_after_secs } => Some(Some(Duration::from_secs(*retry_after_secs))),
+        TransportError::RateLimited { retry_after_secs } => {
+            Some(Some(Duration::from_secs(*retry_after_secs)))
+        }
         TransportError::Server { retry_after_secs, .. } => Some(retry_after_secs.map(Duration::from_secs)),
         TransportError::Refused { status: 408, .. } => Some(None),
         _ => None,

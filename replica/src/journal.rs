@@ -75,11 +75,7 @@ fn entropy_bytes(draws: &[u128]) -> Vec<u8> {
 }
 
 fn entropy_draws(bytes: &[u8]) -> Vec<u128> {
-    bytes
-        .chunks_exact(16)
-        .filter_map(|c| <[u8; 16]>::try_from(c).ok())
-        .map(u128::from_le_bytes)
-        .collect()
+    bytes.chunks_exact(16).filter_map(|c| <[u8; 16]>::try_from(c).ok()).map(u128::from_le_bytes).collect()
 }
 
 /// Records a new entry and its changes.
@@ -118,10 +114,8 @@ pub(crate) fn rehash(tx: &Transaction<'_>, old: &str, new: &str) -> Result<(), R
 /// left goes too.
 pub(crate) fn forget(tx: &Transaction<'_>, hash: &str) -> Result<(), ReplicaError> {
     tx.prepare_cached("DELETE FROM journal_changes WHERE hash = ?1")?.execute([hash])?;
-    tx.prepare_cached(
-        "DELETE FROM journal_entries WHERE id NOT IN (SELECT entry FROM journal_changes)",
-    )?
-    .execute([])?;
+    tx.prepare_cached("DELETE FROM journal_entries WHERE id NOT IN (SELECT entry FROM journal_changes)")?
+        .execute([])?;
     Ok(())
 }
 

@@ -198,7 +198,8 @@ impl Replica {
         let person = self.person.ok_or(ReplicaError::NotJoined)?;
         let role = self.role(compound).ok_or(ReplicaError::UnknownCompound(compound))?;
         let c = self.compounds.get_mut(&compound).ok_or(ReplicaError::UnknownCompound(compound))?;
-        let before: HashMap<DocumentId, Vec<ChangeHash>> = c.documents().map(|d| (d.id(), d.heads())).collect();
+        let before: HashMap<DocumentId, Vec<ChangeHash>> =
+            c.documents().map(|d| (d.id(), d.heads())).collect();
         let mut draws = Vec::new();
         let mut entropy = || {
             let draw = rand::random::<u128>();
@@ -208,7 +209,8 @@ impl Replica {
         let mut env = Env::new(now, &mut entropy);
         let applied = c.apply(&mut env, &Actor { person, role }, op)?;
         let changes = new_changes(c, &before, &applied.changed);
-        let entry = NewEntry { compound, person, operation: op, made_at: now, entropy: &draws, changes: &changes };
+        let entry =
+            NewEntry { compound, person, operation: op, made_at: now, entropy: &draws, changes: &changes };
         // An operation that wrote nothing (assigning a task to its assignee again) has nothing
         // to carry out again.
         let journal = (!changes.is_empty()).then_some(Write::Journal(entry));
@@ -221,7 +223,12 @@ impl Replica {
 
     /// Puts the documents an operation changed back as they were before it, and removes the
     /// documents it created, after its write to the file failed.
-    fn roll_back(&mut self, compound: CompoundId, before: &HashMap<DocumentId, Vec<ChangeHash>>, applied: &Applied) {
+    fn roll_back(
+        &mut self,
+        compound: CompoundId,
+        before: &HashMap<DocumentId, Vec<ChangeHash>>,
+        applied: &Applied,
+    ) {
         let device = self.device.clone();
         let Some(c) = self.compounds.get_mut(&compound) else { return };
         for id in &applied.changed {
@@ -302,7 +309,11 @@ impl Replica {
     /// Replaces a document, in memory and in the file, with `doc` (rebuilt after a refusal),
     /// committing `extra` in the same transaction. The document in memory changes only once the
     /// file has.
-    pub(crate) fn replace_document(&mut self, doc: Document, extra: &[Write<'_>]) -> Result<(), ReplicaError> {
+    pub(crate) fn replace_document(
+        &mut self,
+        doc: Document,
+        extra: &[Write<'_>],
+    ) -> Result<(), ReplicaError> {
         let header = *doc.header();
         let snapshot = doc.save();
         let mut writes = vec![Write::Create { header, snapshot: &snapshot }];
@@ -317,7 +328,11 @@ impl Replica {
 
     /// Removes a document from the device (refused as a whole, with nothing shared to rebuild
     /// it from), committing `extra` in the same transaction.
-    pub(crate) fn remove_document(&mut self, header: Header, extra: &[Write<'_>]) -> Result<(), ReplicaError> {
+    pub(crate) fn remove_document(
+        &mut self,
+        header: Header,
+        extra: &[Write<'_>],
+    ) -> Result<(), ReplicaError> {
         let mut writes = vec![Write::Delete { doc: header.id }];
         writes.extend(extra.iter().cloned());
         self.store.commit(&writes)?;

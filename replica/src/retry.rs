@@ -60,7 +60,8 @@ mod tests {
         let d = policy.delay(0, Some(asked)).expect("a wait");
         assert!(d >= asked && d <= asked.mul_f64(1.5), "never sooner than Retry-After: {d:?}");
         assert_eq!(policy.delay(0, Some(Duration::from_secs(600))), None, "a ten-minute ask ends the sync");
-        let waits: std::collections::BTreeSet<Duration> = (0..20).filter_map(|_| policy.delay(2, None)).collect();
+        let waits: std::collections::BTreeSet<Duration> =
+            (0..20).filter_map(|_| policy.delay(2, None)).collect();
         assert!(waits.len() > 1, "phones do not all come back at the same instant");
     }
 }

@@ -281,7 +281,10 @@ impl Store {
     }
 
     /// Every journaled change of `doc`, oldest operation first.
-    pub fn journal_of(&self, doc: DocumentId) -> Result<Vec<(String, crate::journal::JournalEntry)>, ReplicaError> {
+    pub fn journal_of(
+        &self,
+        doc: DocumentId,
+    ) -> Result<Vec<(String, crate::journal::JournalEntry)>, ReplicaError> {
         crate::journal::of_document(&self.conn, doc)
     }
 

@@ -122,8 +122,12 @@ impl SyncRun {
         let device = replica.device_actor();
         for message in &request.messages {
             let Some(doc) = DocumentSet::get(&replica.compounds, message.doc) else { continue };
-            let shared: Vec<ChangeHash> =
-                self.session.states().get(&message.doc).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
+            let shared: Vec<ChangeHash> = self
+                .session
+                .states()
+                .get(&message.doc)
+                .map(|s| s.shared_heads().to_vec())
+                .unwrap_or_default();
             let sent = self.sent.entry(message.doc).or_default();
             for change in doc.automerge().get_changes(&shared) {
                 if change.actor_id() == device {
@@ -190,8 +194,12 @@ impl SyncRun {
                 self.report.retrying.push(rejection);
                 continue;
             }
-            let shared: Vec<ChangeHash> =
-                self.session.states().get(&rejection.doc).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
+            let shared: Vec<ChangeHash> = self
+                .session
+                .states()
+                .get(&rejection.doc)
+                .map(|s| s.shared_heads().to_vec())
+                .unwrap_or_default();
             let sent = self.sent.get(&rejection.doc).cloned().unwrap_or_default();
             let done = set_aside_refused(replica, &shared, &rejection, &sent, now)?;
             self.report.set_aside += done.set_aside;

@@ -107,7 +107,10 @@ fn a_failed_write_leaves_memory_and_file_as_before_and_a_retry_records_one_attem
 
     // The disk recovers and the volunteer taps "delivered" again: one attempt, in memory and
     // in the file.
-    rusqlite::Connection::open(&path).unwrap().execute_batch("DROP TRIGGER fail_on_chunk; DROP TRIGGER fail_on_document").unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TRIGGER fail_on_chunk; DROP TRIGGER fail_on_document")
+        .unwrap();
     replica.apply(now(), id, &attempt).unwrap();
     assert_eq!(replica.compound(id).unwrap().tasks()[0].attempts.len(), 1);
     drop(replica);

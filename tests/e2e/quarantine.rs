@@ -44,7 +44,11 @@ fn an_attempt_on_a_round_closed_meanwhile_goes_to_quarantine_and_the_rest_syncs(
     assert_eq!(entries.len(), 1, "the offline attempt is kept, not lost with the round: {quarantine}");
     assert_eq!(entries[0]["rule"], "document_withdrawn");
     assert_eq!(entries[0]["document"], round_id.as_str());
-    assert_eq!(entries[0]["operation"].as_str().map(|o| o.contains("record_attempt")), Some(true), "{quarantine}");
+    assert_eq!(
+        entries[0]["operation"].as_str().map(|o| o.contains("record_attempt")),
+        Some(true),
+        "{quarantine}"
+    );
     let export = dir.path().join("refused.json");
     volunteer.ok(&["quarantine", "--export", export.to_str().unwrap()]);
     let exported: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
@@ -107,7 +111,8 @@ fn one_refused_change_followed_by_ten_good_ones_sets_aside_only_the_refused_one(
     let quarantine = volunteer.ok(&["quarantine"]);
     let entries = quarantine.as_array().unwrap();
     assert_eq!(entries.len(), 1, "{quarantine}");
-    let operation: serde_json::Value = serde_json::from_str(entries[0]["operation"].as_str().unwrap()).unwrap();
+    let operation: serde_json::Value =
+        serde_json::from_str(entries[0]["operation"].as_str().unwrap()).unwrap();
     assert_eq!(operation, op, "the refused operation, readable");
     assert_eq!(entries[0]["person"], status["person"]);
     assert!(entries[0]["made_at"].as_i64().unwrap() > 0);

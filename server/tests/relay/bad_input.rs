@@ -195,8 +195,9 @@ async fn asking_for_the_whole_document_in_a_loop_is_refused_for_that_document_on
     // One more whole fetch of the roster, alongside a normal message for another document: the
     // roster alone is refused, transiently, and the other document is answered.
     let mut state = doorstep_core::sync::PeerState::new();
-    let other = doorstep_core::sync::generate(fx.volunteers[0].doc_of(DocKind::Requests).automerge(), &mut state)
-        .expect("a message for the requests document");
+    let other =
+        doorstep_core::sync::generate(fx.volunteers[0].doc_of(DocKind::Requests).automerge(), &mut state)
+            .expect("a message for the requests document");
     let both = SyncRequest {
         version: WIRE_VERSION,
         messages: vec![

@@ -123,9 +123,10 @@ fn replica(error: ReplicaError) -> DoorstepError {
         ReplicaError::Operation(e) => operation(e),
         e @ ReplicaError::UnknownCompound(_) => DoorstepError::InvalidInput { reason: e.to_string() },
         e @ ReplicaError::NotJoined => DoorstepError::Unauthorized { reason: e.to_string() },
-        e @ (ReplicaError::Storage(_) | ReplicaError::StoreTooNew { .. } | ReplicaError::BadIdentity(_)) => {
-            DoorstepError::Storage { reason: e.to_string() }
-        }
+        e @ (ReplicaError::Storage(_)
+        | ReplicaError::StoreTooNew { .. }
+        | ReplicaError::BadIdentity(_)
+        | ReplicaError::Journal(_)) => DoorstepError::Storage { reason: e.to_string() },
         e @ (ReplicaError::Document(_) | ReplicaError::Sync(_)) => {
             DoorstepError::Internal { reason: e.to_string() }
         }
@@ -153,8 +154,8 @@ fn transport(error: TransportError) -> DoorstepError {
     match error {
         TransportError::Replica(e) => replica(e),
         TransportError::Network(reason) => DoorstepError::Network { reason, retry_after_secs: None },
-        e @ TransportError::Server { .. } => {
-            DoorstepError::Network { reason: e.to_string(), retry_after_secs: None }
+        e @ TransportError::Server { retry_after_secs, .. } => {
+            DoorstepError::Network { reason: e.to_string(), retry_after_secs }
         }
         e @ TransportError::RateLimited { retry_after_secs } => {
             DoorstepError::Network { reason: e.to_string(), retry_after_secs: Some(retry_after_secs) }
@@ -232,8 +233,8 @@ mod tests {
             (TransportError::RateLimited { retry_after_secs: 7 }, |e| {
                 matches!(e, DoorstepError::Network { retry_after_secs: Some(7), .. })
             }),
-            (TransportError::Server { status: 503, reason: "disk".into() }, |e| {
-                matches!(e, DoorstepError::Network { .. })
+            (TransportError::Server { status: 503, reason: "disk".into(), retry_after_secs: Some(4) }, |e| {
+                matches!(e, DoorstepError::Network { retry_after_secs: Some(4), .. })
             }),
             (
                 TransportError::Unauthorized("revoked".into()),

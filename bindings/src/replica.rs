@@ -156,7 +156,8 @@ impl Replica {
         sync_state(&self.lock())
     }
 
-    /// Local changes the relay refused, for the user to review and export.
+    /// Local changes set aside (refused for good by the relay), under review, each with the
+    /// operation behind it, for the user to see and export.
     pub fn quarantine(&self) -> Result<Vec<QuarantinedChange>, DoorstepError> {
         Ok(self.lock().quarantine()?)
     }
@@ -214,6 +215,8 @@ fn lock(replica: &Mutex<doorstep_replica::Replica>) -> MutexGuard<'_, doorstep_r
 fn sync_state(replica: &doorstep_replica::Replica) -> SyncState {
     SyncState {
         unsynced_changes: u32::try_from(replica.unsynced_changes()).unwrap_or(u32::MAX),
+        // A file that cannot be counted is reported by `quarantine()`; the count then reads 0.
+        set_aside: replica.set_aside_count().map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
         last_sync: replica.last_sync(),
     }
 }

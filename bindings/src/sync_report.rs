@@ -35,6 +35,12 @@ pub struct QuarantinedChange {
     pub bytes: Vec<u8>,
     /// When it was quarantined (device time, Unix ms).
     pub at: i64,
+    /// Who made it (person ID), when the operation was journaled.
+    pub person: Option<String>,
+    /// The operation that made it, as JSON, when journaled: what to show the volunteer.
+    pub operation: Option<String>,
+    /// When it was made (device time, Unix ms), when journaled.
+    pub made_at: Option<i64>,
 }
 
 /// What one `sync()` did.
@@ -52,8 +58,18 @@ pub struct SyncReport {
     pub fetched: Vec<DocumentId>,
     /// Documents that left the device (a closed round, a revoked membership).
     pub dropped: Vec<DocumentId>,
-    /// What the relay refused; now in `quarantine()`.
+    /// What the relay refused for good; the refused operations are set aside, under review, in
+    /// `quarantine()`.
     pub rejected: Vec<Rejection>,
+    /// What the relay could not take just now (storage busy, a full document): kept on the
+    /// phone and sent again by a later sync, never set aside.
+    pub retrying: Vec<Rejection>,
+    /// Changes this sync set aside.
+    pub set_aside: u32,
+    /// Later operations carried out again after an earlier one was set aside.
+    pub reapplied: u32,
+    /// Times the sync waited and tried again because the relay was busy or out of reach.
+    pub retries: u32,
     /// Replies that could not be applied (they are fetched again next time).
     pub failed: Vec<String>,
 }
@@ -68,6 +84,10 @@ impl From<doorstep_replica::SyncReport> for SyncReport {
             fetched: r.fetched,
             dropped: r.dropped,
             rejected: r.rejected,
+            retrying: r.retrying,
+            set_aside: u32::try_from(r.set_aside).unwrap_or(u32::MAX),
+            reapplied: u32::try_from(r.reapplied).unwrap_or(u32::MAX),
+            retries: r.retries,
             failed: r.failed,
         }
     }
@@ -89,6 +109,9 @@ impl SyncReport {
 pub struct SyncState {
     /// Changes made on this device that the relay is not known to have.
     pub unsynced_changes: u32,
+    /// Changes set aside, under review by a coordinator: show "N set aside, under review", and
+    /// never "all synced" while this is above zero.
+    pub set_aside: u32,
     /// When the last sync finished (device time), if ever.
     pub last_sync: Option<Timestamp>,
 }

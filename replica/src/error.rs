@@ -34,6 +34,9 @@ pub enum ReplicaError {
     /// A sync step failed.
     #[error(transparent)]
     Sync(#[from] SyncError),
+    /// The operation journal could not be written or read.
+    #[error("operation journal: {0}")]
+    Journal(String),
     /// The stored device actor is malformed.
     #[error("stored device identity is corrupt: {0}")]
     BadIdentity(String),

@@ -9,7 +9,7 @@ use doorstep_core::id::{CompoundId, PersonId};
 use doorstep_core::{Role, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::{Replica, ReplicaError, SyncReport};
+use crate::{Replica, ReplicaError, RetryPolicy, SyncReport};
 
 /// What can go wrong talking to the relay. Each variant is something a caller acts on
 /// differently: retry later, sign in again, tell the user, update the app.
@@ -38,13 +38,15 @@ pub enum TransportError {
         /// The relay's reason.
         reason: String,
     },
-    /// The relay failed (5xx).
+    /// The relay failed or is overloaded (5xx; 503 with `Retry-After` when it sheds load).
     #[error("the relay failed ({status}): {reason}")]
     Server {
         /// HTTP status.
         status: u16,
         /// The relay's reason.
         reason: String,
+        /// How long the relay asked to wait, when it did.
+        retry_after_secs: Option<u64>,
     },
     /// The relay's answer could not be read.
     #[error("unreadable answer from the relay: {0}")]
@@ -184,12 +186,11 @@ fn network(e: reqwest::Error) -> TransportError {
 
 async fn checked(response: reqwest::Response) -> Result<Vec<u8>, TransportError> {
     let status = response.status().as_u16();
-    let retry_after_secs = response
+    let retry_after: Option<u64> = response
         .headers()
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
+        .and_then(|v| v.trim().parse().ok());
     let bytes = response.bytes().await.map_err(network)?.to_vec();
     if status < 300 {
         return Ok(bytes);
@@ -200,27 +201,123 @@ async fn checked(response: reqwest::Response) -> Result<Vec<u8>, TransportError>
     Err(match status {
         401 => TransportError::Unauthorized(reason),
         403 => TransportError::Forbidden(reason),
-        429 => TransportError::RateLimited { retry_after_secs },
+        429 => TransportError::RateLimited { retry_after_secs: retry_after.unwrap_or(1) },
         400..=499 => TransportError::Refused { status, reason },
-        _ => TransportError::Server { status, reason },
+        _ => TransportError::Server { status, reason, retry_after_secs: retry_after },
     })
 }
 
-/// Syncs `replica` with the relay until neither side has anything to say. `clock` gives the
-/// device time for the sync record. On a network failure part-way, whatever arrived is kept
-/// and the next call carries on from there.
+/// Syncs `replica` with the relay until neither side has anything to say, retrying what is
+/// transient with the default [`RetryPolicy`]. `clock` gives the device time for the sync record.
+/// On a network failure part-way, whatever arrived is kept and the next call carries on from
+/// there.
 pub async fn sync(
     replica: &Mutex<Replica>,
     relay: &RelayClient,
     clock: impl Fn() -> Timestamp,
 ) -> Result<SyncReport, TransportError> {
+    sync_with(replica, relay, clock, &RetryPolicy::default()).await
+}
+
+/// [`sync`] with a chosen retry policy. A busy relay (503 or 429, honouring `Retry-After`; 408),
+/// or a document refused transiently (storage busy, a document at its size
+/// limit) is tried again after a backoff with jitter, up to `policy.attempts` more times.
+/// Nothing transient is ever set aside: what did not go up stays unsynced on the phone, and the
+/// report's `retrying` says why.
+pub async fn sync_with(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+    clock: impl Fn() -> Timestamp,
+    policy: &RetryPolicy,
+) -> Result<SyncReport, TransportError> {
+    let mut total = SyncReport::default();
+    let mut attempt = 0;
+    loop {
+        let (wait, error) = match sync_once(replica, relay, &clock).await {
+            Ok((report, deferred)) => {
+                merge(&mut total, report);
+                if !deferred {
+                    return Ok(total);
+                }
+                (None, None)
+            }
+            Err(e) => match retry_after(&e) {
+                Some(asked) => (asked, Some(e)),
+                None => return Err(e),
+            },
+        };
+        if attempt >= policy.attempts {
+            return match error {
+                Some(e) => Err(e),
+                None => Ok(total),
+            };
+        }
+        let Some(delay) = policy.delay(attempt, wait) else {
+            // The relay asked for a longer wait than this sync may take: stop now; the changes
+            // stay unsynced on the phone for the next sync.
+            return match error {
+                Some(e) => Err(e),
+                None => Ok(total),
+            };
+        };
+        tracing::info!(
+            attempt,
+            delay_ms = delay.as_millis() as u64,
+            "relay busy; syncing again after a wait"
+        );
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+        total.retries += 1;
+    }
+}
+
+/// One sync run: requests until quiescent. Returns the report and whether some document was
+/// refused transiently and waits for another run.
+async fn sync_once(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+    clock: &impl Fn() -> Timestamp,
+) -> Result<(SyncReport, bool), TransportError> {
     let mut run = lock(replica).start_sync();
     loop {
         let Some(body) = run.next_request(&lock(replica)) else { break };
         let answer = relay.exchange(body).await?;
         run.handle_response(&mut lock(replica), &answer, clock())?;
     }
-    Ok(run.finish(&mut lock(replica), clock())?)
+    let deferred = run.has_deferred();
+    Ok((run.finish(&mut lock(replica), clock())?, deferred))
+}
+
+/// Adds one run's report to the total. Transient refusals of an earlier run that a later run
+/// got through are not reported.
+fn merge(total: &mut SyncReport, run: SyncReport) {
+    total.requests += run.requests;
+    total.bytes_up += run.bytes_up;
+    total.bytes_down += run.bytes_down;
+    total.changed.extend(run.changed);
+    total.fetched.extend(run.fetched);
+    total.dropped.extend(run.dropped);
+    total.rejected.extend(run.rejected);
+    total.set_aside += run.set_aside;
+    total.reapplied += run.reapplied;
+    total.retries += run.retries;
+    total.failed.extend(run.failed);
+    total.retrying = run.retrying;
+}
+
+/// How long a failed exchange asks to wait before trying again, or `None` if trying again now
+/// would not help: a refusal, a revoked token, or no connection at all (a phone in a stairwell
+/// keeps working offline and syncs when the app next tries; spinning here would only drain the
+/// battery).
+fn retry_after(error: &TransportError) -> Option<Option<Duration>> {
+    match error {
+        TransportError::RateLimited { retry_after_secs } => {
+            Some(Some(Duration::from_secs(*retry_after_secs)))
+        }
+        TransportError::Server { retry_after_secs, .. } => Some(retry_after_secs.map(Duration::from_secs)),
+        TransportError::Refused { status: 408, .. } => Some(None),
+        _ => None,
+    }
 }
 
 /// Joins with an invite code: gets a token and records the person on the replica. The caller

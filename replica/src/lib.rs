@@ -17,12 +17,16 @@
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
+mod journal;
 mod quarantine;
 mod replica;
+mod retry;
+mod set_aside;
 mod store;
 mod sync_run;
 
 pub use error::ReplicaError;
 pub use quarantine::QuarantinedChange;
 pub use replica::{Identity, Replica};
+pub use retry::RetryPolicy;
 pub use sync_run::{SyncReport, SyncRun};

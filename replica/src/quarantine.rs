@@ -1,5 +1,7 @@
-//! Changes the relay refused. They leave the document (so they no longer block its sync) and
-//! wait here, where the user can see them and export them for a coordinator.
+//! Changes set aside: refused for good by the relay (or made in a document the device may no
+//! longer hold). They leave the document (so they no longer block its sync) and wait here, where
+//! the user sees "N set aside, under review", with the operation behind each in readable form
+//! when it was journaled, and can export them for a coordinator.
 
 use serde::Serialize;
 
@@ -19,4 +21,10 @@ pub struct QuarantinedChange {
     pub bytes: Vec<u8>,
     /// When it was quarantined (device time, Unix ms).
     pub at: i64,
+    /// Who made it (person ID), when the operation was journaled.
+    pub person: Option<String>,
+    /// The operation that made it, as JSON (`{"op":"set_control_status",…}`), when journaled.
+    pub operation: Option<String>,
+    /// When it was made (device time, Unix ms), when journaled.
+    pub made_at: Option<i64>,
 }

@@ -11,6 +11,7 @@ use doorstep_core::sync::PeerState;
 use doorstep_core::{Actor, Applied, Compound, Env, Operation, Role, Timestamp};
 
 use crate::error::ReplicaError;
+use crate::journal::NewEntry;
 use crate::store::{Store, Write};
 
 /// Fold a document's chunks into a snapshot once it has this many.
@@ -185,7 +186,9 @@ impl Replica {
     }
 
     /// Carries out `op` in `compound` as the signed-in person, durably: when this returns
-    /// `Ok`, the change is committed to the SQLite file.
+    /// `Ok`, the change is committed to the SQLite file, with the operation in the journal.
+    /// When the write fails, the documents in memory are rolled back too: a failed call changes
+    /// nothing, so trying again cannot make a second delivery.
     pub fn apply(
         &mut self,
         now: Timestamp,
@@ -195,17 +198,75 @@ impl Replica {
         let person = self.person.ok_or(ReplicaError::NotJoined)?;
         let role = self.role(compound).ok_or(ReplicaError::UnknownCompound(compound))?;
         let c = self.compounds.get_mut(&compound).ok_or(ReplicaError::UnknownCompound(compound))?;
-        let mut entropy = rand::random::<u128>;
+        let before: HashMap<DocumentId, Vec<ChangeHash>> =
+            c.documents().map(|d| (d.id(), d.heads())).collect();
+        let mut draws = Vec::new();
+        let mut entropy = || {
+            let draw = rand::random::<u128>();
+            draws.push(draw);
+            draw
+        };
         let mut env = Env::new(now, &mut entropy);
         let applied = c.apply(&mut env, &Actor { person, role }, op)?;
-        self.persist(compound, &applied.changed)?;
+        let changes = new_changes(c, &before, &applied.changed);
+        let entry =
+            NewEntry { compound, person, operation: op, made_at: now, entropy: &draws, changes: &changes };
+        // An operation that wrote nothing (assigning a task to its assignee again) has nothing
+        // to carry out again.
+        let journal = (!changes.is_empty()).then_some(Write::Journal(entry));
+        if let Err(e) = self.persist_with(compound, &applied.changed, journal.as_slice()) {
+            self.roll_back(compound, &before, &applied);
+            return Err(e);
+        }
         Ok(applied)
+    }
+
+    /// Puts the documents an operation changed back as they were before it, and removes the
+    /// documents it created, after its write to the file failed.
+    fn roll_back(
+        &mut self,
+        compound: CompoundId,
+        before: &HashMap<DocumentId, Vec<ChangeHash>>,
+        applied: &Applied,
+    ) {
+        let device = self.device.clone();
+        let Some(c) = self.compounds.get_mut(&compound) else { return };
+        for id in &applied.changed {
+            let Some(heads) = before.get(id) else {
+                c.remove(*id);
+                continue;
+            };
+            let Some(doc) = c.document_mut(*id) else { continue };
+            match doc.automerge().fork_at(heads) {
+                Ok(old) => *doc.automerge_mut() = old.with_actor(device.clone()),
+                Err(e) => {
+                    // The heads were this document's a moment ago, so this cannot happen; if it
+                    // does, the file still holds the state before the operation.
+                    tracing::error!(doc = %id, error = %e, "rollback failed; reloading from the file");
+                    self.load_problems.push(format!("document {id}: rollback failed: {e}"));
+                }
+            }
+        }
+        for id in &applied.created {
+            c.remove(*id);
+        }
     }
 
     /// Writes the new changes of `docs` (all in `compound`) in one transaction: a snapshot for a
     /// document new to the file, else an incremental chunk, folded into a fresh snapshot once a
     /// document has [`COMPACT_AFTER_CHUNKS`] chunks.
     pub(crate) fn persist(&mut self, compound: CompoundId, docs: &[DocumentId]) -> Result<(), ReplicaError> {
+        self.persist_with(compound, docs, &[])
+    }
+
+    /// [`Replica::persist`] with more writes in the same transaction (the journal entry of the
+    /// operation that made the changes).
+    fn persist_with(
+        &mut self,
+        compound: CompoundId,
+        docs: &[DocumentId],
+        extra: &[Write<'_>],
+    ) -> Result<(), ReplicaError> {
         let Some(c) = self.compounds.get(&compound) else { return Ok(()) };
         let mut pending: Vec<(Header, Vec<u8>, Pending)> = Vec::new();
         for id in docs {
@@ -223,7 +284,7 @@ impl Replica {
                 }
             }
         }
-        let writes: Vec<Write<'_>> = pending
+        let mut writes: Vec<Write<'_>> = pending
             .iter()
             .map(|(header, bytes, kind)| match kind {
                 Pending::Create => Write::Create { header: *header, snapshot: bytes },
@@ -231,6 +292,7 @@ impl Replica {
                 Pending::Append => Write::Append { doc: header.id, chunk: bytes },
             })
             .collect();
+        writes.extend(extra.iter().cloned());
         self.store.commit(&writes)?;
         for (header, _, kind) in &pending {
             let chunks = match kind {
@@ -244,14 +306,41 @@ impl Replica {
         Ok(())
     }
 
-    /// Replaces a document's stored bytes with a fresh snapshot (after quarantine rewrote it).
-    pub(crate) fn rewrite(&mut self, header: Header) -> Result<(), ReplicaError> {
-        let Some(doc) = self.compounds.get(&header.compound).and_then(|c| c.document(header.id)) else {
-            return Ok(());
-        };
+    /// Replaces a document, in memory and in the file, with `doc` (rebuilt after a refusal),
+    /// committing `extra` in the same transaction. The document in memory changes only once the
+    /// file has.
+    pub(crate) fn replace_document(
+        &mut self,
+        doc: Document,
+        extra: &[Write<'_>],
+    ) -> Result<(), ReplicaError> {
+        let header = *doc.header();
         let snapshot = doc.save();
-        self.store.commit(&[Write::Create { header, snapshot: &snapshot }])?;
+        let mut writes = vec![Write::Create { header, snapshot: &snapshot }];
+        writes.extend(extra.iter().cloned());
+        self.store.commit(&writes)?;
         self.saved.insert(header.id, Saved { heads: doc.heads(), chunks: 0 });
+        if let Some(c) = self.compounds.get_mut(&header.compound) {
+            c.insert(doc);
+        }
+        Ok(())
+    }
+
+    /// Removes a document from the device (refused as a whole, with nothing shared to rebuild
+    /// it from), committing `extra` in the same transaction.
+    pub(crate) fn remove_document(
+        &mut self,
+        header: Header,
+        extra: &[Write<'_>],
+    ) -> Result<(), ReplicaError> {
+        let mut writes = vec![Write::Delete { doc: header.id }];
+        writes.extend(extra.iter().cloned());
+        self.store.commit(&writes)?;
+        self.saved.remove(&header.id);
+        self.peer_states.remove(&header.id);
+        if let Some(c) = self.compounds.get_mut(&header.compound) {
+            c.remove(header.id);
+        }
         Ok(())
     }
 
@@ -295,8 +384,39 @@ impl Replica {
         self.last_sync
     }
 
-    /// Changes the relay refused, for the user to review and export.
+    /// Changes set aside (refused for good by the relay), for the user to review and export.
     pub fn quarantine(&self) -> Result<Vec<crate::QuarantinedChange>, ReplicaError> {
         self.store.quarantine()
     }
+
+    /// How many changes are set aside, under review: the app shows "N set aside, under review"
+    /// and never "all synced" while this is above zero.
+    pub fn set_aside_count(&self) -> Result<usize, ReplicaError> {
+        self.store.quarantine_count()
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// The change an operation made in each document it changed (the device's changes after the
+/// heads before it), as hex hashes.
+fn new_changes(
+    compound: &Compound,
+    before: &HashMap<DocumentId, Vec<ChangeHash>>,
+    changed: &[DocumentId],
+) -> Vec<(DocumentId, String)> {
+    let device = compound.device();
+    let mut out = Vec::new();
+    for id in changed {
+        let Some(doc) = compound.document(*id) else { continue };
+        let heads = before.get(id).cloned().unwrap_or_default();
+        for change in doc.automerge().get_changes(&heads) {
+            if change.actor_id() == device {
+                out.push((*id, change.hash().to_string()));
+            }
+        }
+    }
+    out
 }

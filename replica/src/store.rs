@@ -14,8 +14,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::ReplicaError;
 
-/// The schema version this code writes (`PRAGMA user_version`).
-pub(crate) const VERSION: i64 = 1;
+/// The schema version this code writes (`PRAGMA user_version`). Version 2 adds the operation
+/// journal's tables (`journal.rs`).
+pub(crate) const VERSION: i64 = 2;
 
 /// The schema, as a fresh database gets it.
 const SCHEMA_V1: &str = "
@@ -45,7 +46,7 @@ CREATE TABLE quarantine (
 ";
 
 /// One write of a batch.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Write<'a> {
     /// A new document with its first snapshot.
     Create { header: Header, snapshot: &'a [u8] },
@@ -65,6 +66,14 @@ pub(crate) enum Write<'a> {
     Meta { key: &'a str, value: &'a [u8] },
     /// A change the relay refused, kept for the user to see and export.
     Quarantine { hash: &'a str, doc: DocumentId, rule: &'a str, reason: &'a str, bytes: &'a [u8], at: i64 },
+    /// An operation and the changes it made, for the journal.
+    Journal(crate::journal::NewEntry<'a>),
+    /// A journaled change carried out again under a new hash.
+    JournalRehash { old: &'a str, new: &'a str },
+    /// A journaled change the relay now holds, or that was set aside.
+    JournalForget { hash: &'a str },
+    /// The operation behind a set-aside change, in readable form.
+    SetAsideOperation { hash: &'a str, entry: &'a crate::journal::JournalEntry },
 }
 
 /// A document as stored: its header, its bytes (snapshot then chunks) and how many chunks.
@@ -102,6 +111,9 @@ impl Store {
         let tx = self.conn.transaction()?;
         if version < 1 {
             tx.execute_batch(SCHEMA_V1)?;
+        }
+        if version < 2 {
+            tx.execute_batch(crate::journal::SCHEMA)?;
         }
         tx.pragma_update(None, "user_version", VERSION)?;
         tx.commit()?;
@@ -177,6 +189,10 @@ impl Store {
                     )?
                     .execute(params![hash, doc.to_string(), rule, reason, bytes, at])?;
                 }
+                Write::Journal(entry) => crate::journal::record(&tx, entry)?,
+                Write::JournalRehash { old, new } => crate::journal::rehash(&tx, old, new)?,
+                Write::JournalForget { hash } => crate::journal::forget(&tx, hash)?,
+                Write::SetAsideOperation { hash, entry } => crate::journal::keep_set_aside(&tx, hash, entry)?,
             }
         }
         tx.commit()?;
@@ -234,11 +250,14 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The quarantined changes, oldest first.
+    /// The quarantined (set-aside) changes, oldest first, with the operation behind each when
+    /// it was journaled.
     pub fn quarantine(&self) -> Result<Vec<crate::QuarantinedChange>, ReplicaError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT hash, doc, rule, reason, bytes, at FROM quarantine ORDER BY at, hash")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT q.hash, q.doc, q.rule, q.reason, q.bytes, q.at, o.person, o.operation, o.made_at
+             FROM quarantine q LEFT JOIN set_aside_operations o ON o.hash = q.hash
+             ORDER BY q.at, q.hash",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok(crate::QuarantinedChange {
                 hash: r.get(0)?,
@@ -247,8 +266,30 @@ impl Store {
                 reason: r.get(3)?,
                 bytes: r.get(4)?,
                 at: r.get(5)?,
+                person: r.get(6)?,
+                operation: r.get(7)?,
+                made_at: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many changes are set aside.
+    pub fn quarantine_count(&self) -> Result<usize, ReplicaError> {
+        let n: i64 = self.conn.query_row("SELECT count(*) FROM quarantine", [], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Every journaled change of `doc`, oldest operation first.
+    pub fn journal_of(
+        &self,
+        doc: DocumentId,
+    ) -> Result<Vec<(String, crate::journal::JournalEntry)>, ReplicaError> {
+        crate::journal::of_document(&self.conn, doc)
+    }
+
+    /// Every journaled change hash with its document.
+    pub fn journal_hashes(&self) -> Result<Vec<(String, String)>, ReplicaError> {
+        crate::journal::hashes(&self.conn)
     }
 }

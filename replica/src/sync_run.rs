@@ -1,17 +1,25 @@
 //! One sync with the relay, driven by a transport: [`SyncRun::next_request`] gives the bytes to
 //! POST, [`SyncRun::handle_response`] takes the bytes that came back. State is persisted after
 //! every response, so a run cut off half-way (no signal, app killed) costs nothing but a retry.
+//!
+//! Refusals come in two classes ([`RejectionClass`]). A transient one (the relay's storage busy,
+//! a document at its size limit) leaves the changes where they are: the document sits out the
+//! rest of the run and the transport tries again later. A permanent one sets aside the refused
+//! operation only (see `set_aside.rs`); the rest of the document's queue goes up.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use automerge::ChangeHash;
 use doorstep_core::Compound;
 use doorstep_core::document::Document;
-use doorstep_core::id::DocumentId;
-use doorstep_core::sync::{ClientSession, PeerState, Rejection, SyncResponse};
+use doorstep_core::id::{CompoundId, DocumentId};
+use doorstep_core::sync::{ClientSession, DocumentSet, PeerState, Rejection, SyncResponse};
 use doorstep_core::{Role, Timestamp};
 use serde::Serialize;
 
 use crate::error::ReplicaError;
 use crate::replica::Replica;
+use crate::set_aside::set_aside_refused;
 use crate::store::Write;
 
 /// Most requests one run makes before it stops (a normal backlog needs two).
@@ -32,8 +40,16 @@ pub struct SyncReport {
     pub fetched: Vec<DocumentId>,
     /// Documents dropped (closed rounds, revoked compounds).
     pub dropped: Vec<DocumentId>,
-    /// What the relay refused (now in quarantine).
+    /// What the relay refused for good: the refused operations are set aside, under review.
     pub rejected: Vec<Rejection>,
+    /// What the relay could not take just now (transient): kept on the phone, sent again later.
+    pub retrying: Vec<Rejection>,
+    /// Changes set aside by this run.
+    pub set_aside: usize,
+    /// Times the sync waited and tried again because the relay was busy or out of reach.
+    pub retries: u32,
+    /// Operations carried out again after an earlier one was set aside.
+    pub reapplied: usize,
     /// Replies that could not be applied.
     pub failed: Vec<String>,
 }
@@ -43,6 +59,34 @@ pub struct SyncReport {
 pub struct SyncRun {
     session: ClientSession,
     report: SyncReport,
+    /// Documents refused transiently in this run: they sit out its remaining requests.
+    deferred: BTreeSet<DocumentId>,
+    /// This device's changes each document had when a request of this run was built: only
+    /// these can be what the relay refused, never changes made while the sync was in flight.
+    sent: HashMap<DocumentId, HashSet<ChangeHash>>,
+}
+
+/// The documents a run still syncs: every held one but those refused transiently.
+struct Syncing<'a> {
+    compounds: &'a BTreeMap<CompoundId, Compound>,
+    deferred: &'a BTreeSet<DocumentId>,
+}
+
+impl DocumentSet for Syncing<'_> {
+    fn document_ids(&self) -> Vec<DocumentId> {
+        let mut ids = self.compounds.document_ids();
+        ids.retain(|id| !self.deferred.contains(id));
+        ids
+    }
+
+    fn get(&self, id: DocumentId) -> Option<&Document> {
+        if self.deferred.contains(&id) { None } else { DocumentSet::get(self.compounds, id) }
+    }
+
+    fn get_mut(&mut self, _id: DocumentId) -> Option<&mut Document> {
+        // Requests only read documents.
+        None
+    }
 }
 
 impl Replica {
@@ -57,7 +101,12 @@ impl Replica {
             .iter()
             .map(|(id, state)| (*id, PeerState::decode(&state.encode()).unwrap_or_default()))
             .collect();
-        SyncRun { session: ClientSession::new(states), report: SyncReport::default() }
+        SyncRun {
+            session: ClientSession::new(states),
+            report: SyncReport::default(),
+            deferred: BTreeSet::new(),
+            sent: HashMap::new(),
+        }
     }
 }
 
@@ -68,7 +117,24 @@ impl SyncRun {
             tracing::warn!(requests = MAX_REQUESTS, "sync run stopped after too many requests");
             return None;
         }
-        let request = self.session.request(&replica.compounds)?;
+        let syncing = Syncing { compounds: &replica.compounds, deferred: &self.deferred };
+        let request = self.session.request(&syncing)?;
+        let device = replica.device_actor();
+        for message in &request.messages {
+            let Some(doc) = DocumentSet::get(&replica.compounds, message.doc) else { continue };
+            let shared: Vec<ChangeHash> = self
+                .session
+                .states()
+                .get(&message.doc)
+                .map(|s| s.shared_heads().to_vec())
+                .unwrap_or_default();
+            let sent = self.sent.entry(message.doc).or_default();
+            for change in doc.automerge().get_changes(&shared) {
+                if change.actor_id() == device {
+                    sent.insert(change.hash());
+                }
+            }
+        }
         let bytes = request.encode();
         self.report.requests += 1;
         self.report.bytes_up += bytes.len();
@@ -118,12 +184,36 @@ impl SyncRun {
             self.report.fetched.push(header.id);
         }
 
-        // Refused changes leave the document and wait in quarantine, before any document is
-        // dropped: a change refused because its round closed must still reach quarantine.
-        for rejection in &outcome.rejected {
-            quarantine(replica, &mut self.session, rejection, now)?;
+        // A transient refusal keeps the changes: the document sits out this run and is sent
+        // again later. A permanent one sets aside the refused operation only, before any
+        // document is dropped: a change refused because its round closed must still be kept.
+        for rejection in outcome.rejected {
+            if rejection.is_transient() {
+                tracing::info!(doc = %rejection.doc, rule = %rejection.rule, "relay busy for a document; it is sent again later");
+                self.deferred.insert(rejection.doc);
+                self.report.retrying.push(rejection);
+                continue;
+            }
+            let shared: Vec<ChangeHash> = self
+                .session
+                .states()
+                .get(&rejection.doc)
+                .map(|s| s.shared_heads().to_vec())
+                .unwrap_or_default();
+            let sent = self.sent.get(&rejection.doc).cloned().unwrap_or_default();
+            let done = set_aside_refused(replica, &shared, &rejection, &sent, now)?;
+            self.report.set_aside += done.set_aside;
+            self.report.reapplied += done.reapplied;
+            // The relay forgot its side; ours keeps the heads both sides share, which stay true.
+            let kept = self
+                .session
+                .states()
+                .get(&rejection.doc)
+                .and_then(|s| PeerState::decode(&s.encode()).ok())
+                .unwrap_or_default();
+            self.session.reset(rejection.doc, kept);
+            self.report.rejected.push(rejection);
         }
-        self.report.rejected.extend(outcome.rejected);
 
         // Documents no longer granted. Local changes the relay never received (an attempt made
         // offline on a round closed meanwhile) are kept in quarantine, not dropped with it.
@@ -158,7 +248,13 @@ impl SyncRun {
         for (id, state) in self.session.states() {
             replica.peer_states.insert(*id, state.clone());
         }
+        forget_synced_journal(replica)?;
         Ok(())
+    }
+
+    /// Whether some document was refused transiently and waits for another run.
+    pub fn has_deferred(&self) -> bool {
+        !self.deferred.is_empty()
     }
 
     /// Ends a run that reached quiescence: records the sync time.
@@ -194,83 +290,49 @@ fn withhold_unsynced(replica: &mut Replica, doc: DocumentId, now: Timestamp) -> 
     let reason = format!(
         "the relay no longer lets this device hold {kind} {doc} (a closed round or a revoked membership), so these changes could not be synced; show them to a coordinator"
     );
-    let writes: Vec<Write<'_>> = unsynced
-        .iter()
-        .map(|(hash, bytes)| Write::Quarantine {
+    let journal: HashMap<String, crate::journal::JournalEntry> =
+        replica.store().journal_of(doc)?.into_iter().collect();
+    let mut writes: Vec<Write<'_>> = Vec::new();
+    for (hash, bytes) in &unsynced {
+        writes.push(Write::Quarantine {
             hash,
             doc,
             rule: "document_withdrawn",
             reason: &reason,
             bytes,
             at: now.as_millis(),
-        })
-        .collect();
+        });
+        if let Some(entry) = journal.get(hash) {
+            writes.push(Write::SetAsideOperation { hash, entry });
+        }
+        writes.push(Write::JournalForget { hash });
+    }
     replica.store_mut().commit(&writes)?;
     tracing::warn!(%doc, changes = unsynced.len(), "unsynced changes of a withdrawn document moved to quarantine");
     Ok(())
 }
 
-/// Moves the refused change (and the local changes that build on it) out of the document into
-/// the quarantine table, so the rest of the document's queue syncs.
-fn quarantine(
-    replica: &mut Replica,
-    session: &mut ClientSession,
-    rejection: &Rejection,
-    now: Timestamp,
-) -> Result<(), ReplicaError> {
-    let device = replica.device_actor().clone();
-    let shared: Vec<ChangeHash> =
-        session.states().get(&rejection.doc).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
-    let Some(compound) = replica.compounds.values_mut().find(|c| c.document(rejection.doc).is_some()) else {
+/// Drops from the journal every change the relay now holds (or that left the device): only
+/// changes that may still have to be carried out again are kept.
+fn forget_synced_journal(replica: &mut Replica) -> Result<(), ReplicaError> {
+    let journaled = replica.store().journal_hashes()?;
+    if journaled.is_empty() {
         return Ok(());
-    };
-    let Some(doc) = compound.document_mut(rejection.doc) else { return Ok(()) };
-    let bad: Option<ChangeHash> = rejection.change.as_deref().and_then(|h| h.parse().ok());
-    let local = doc.automerge().get_changes(&shared);
-    // The refused change and everything of ours after it that depends on it.
-    let mut removed: std::collections::HashSet<ChangeHash> = std::collections::HashSet::new();
-    for change in &local {
-        let refused = match bad {
-            Some(h) => change.hash() == h,
-            None => change.actor_id() == &device,
-        };
-        if refused || change.deps().iter().any(|d| removed.contains(d)) {
-            removed.insert(change.hash());
+    }
+    let mut unsynced: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut done: Vec<String> = Vec::new();
+    for (hash, doc) in journaled {
+        let pending = unsynced.entry(doc.clone()).or_insert_with(|| {
+            let Some(id) = doc.parse::<DocumentId>().ok() else { return HashSet::new() };
+            let Some(document) = DocumentSet::get(&replica.compounds, id) else { return HashSet::new() };
+            let shared: Vec<ChangeHash> =
+                replica.peer_states.get(&id).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
+            document.automerge().get_changes(&shared).iter().map(|c| c.hash().to_string()).collect()
+        });
+        if !pending.contains(&hash) {
+            done.push(hash);
         }
     }
-    if removed.is_empty() {
-        return Ok(());
-    }
-    let mut rebuilt = doc
-        .automerge()
-        .fork_at(&shared)
-        .map_err(|e| ReplicaError::Sync(doorstep_core::sync::SyncError::Rejected(e.to_string())))?
-        .with_actor(device);
-    let kept: Vec<automerge::Change> =
-        local.iter().filter(|c| !removed.contains(&c.hash())).cloned().collect();
-    rebuilt
-        .apply_changes(kept)
-        .map_err(|e| ReplicaError::Sync(doorstep_core::sync::SyncError::Rejected(e.to_string())))?;
-    let header = *doc.header();
-    let mut writes_bytes = Vec::new();
-    for change in local.iter().filter(|c| removed.contains(&c.hash())) {
-        writes_bytes.push((change.hash().to_string(), change.raw_bytes().to_vec()));
-    }
-    *doc.automerge_mut() = rebuilt;
-    let writes: Vec<Write<'_>> = writes_bytes
-        .iter()
-        .map(|(hash, bytes)| Write::Quarantine {
-            hash,
-            doc: header.id,
-            rule: &rejection.rule,
-            reason: &rejection.reason,
-            bytes,
-            at: now.as_millis(),
-        })
-        .collect();
-    replica.store_mut().commit(&writes)?;
-    replica.rewrite(header)?;
-    session.reset(header.id, PeerState::new());
-    tracing::warn!(doc = %header.id, changes = writes_bytes.len(), rule = %rejection.rule, "changes refused by the relay moved to quarantine");
-    Ok(())
+    let writes: Vec<Write<'_>> = done.iter().map(|hash| Write::JournalForget { hash }).collect();
+    replica.store_mut().commit(&writes)
 }

@@ -208,10 +208,6 @@ impl From<SyncBatchError> for AppError {
                 AppError::TooLarge(e.to_string())
             }
             SyncBatchError::DuplicateDocument(_) => AppError::invalid(e.to_string()),
-            SyncBatchError::RefetchLoop(ref l) => AppError::RefetchLoop {
-                retry_after: Duration::from_secs(l.retry_after_secs),
-                reason: e.to_string(),
-            },
             SyncBatchError::Storage(s) => s.into(),
         }
     }

@@ -5,7 +5,9 @@
 
 mod balancer;
 mod durability;
+mod fault_window;
 mod harness;
+mod in_flight;
 mod mission;
 mod quarantine;
 mod raw_http;

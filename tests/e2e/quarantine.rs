@@ -1,6 +1,6 @@
-//! A change the relay refuses never blocks the rest of a phone's queue: it leaves the document,
-//! waits in the phone's quarantine where the volunteer can see and export it, and everything
-//! else syncs.
+//! A change the relay refuses never blocks the rest of a phone's queue: only the refused
+//! operation leaves the document and is set aside, readable, under review; the operations made
+//! after it are carried out again and reach the relay.
 
 use serde_json::json;
 
@@ -33,6 +33,7 @@ fn an_attempt_on_a_round_closed_meanwhile_goes_to_quarantine_and_the_rest_syncs(
 
     let report = volunteer.sync();
     assert_eq!(report["unsynced"], 0, "the request went up; the withheld attempt left the queue: {report}");
+    assert_eq!(report["set_aside"], 1, "and is set aside, not counted as synced: {report}");
     assert!(
         report["report"]["dropped"].as_array().unwrap().iter().any(|d| d == round_id.as_str()),
         "the closed round leaves the phone: {report}"
@@ -43,6 +44,11 @@ fn an_attempt_on_a_round_closed_meanwhile_goes_to_quarantine_and_the_rest_syncs(
     assert_eq!(entries.len(), 1, "the offline attempt is kept, not lost with the round: {quarantine}");
     assert_eq!(entries[0]["rule"], "document_withdrawn");
     assert_eq!(entries[0]["document"], round_id.as_str());
+    assert_eq!(
+        entries[0]["operation"].as_str().map(|o| o.contains("record_attempt")),
+        Some(true),
+        "{quarantine}"
+    );
     let export = dir.path().join("refused.json");
     volunteer.ok(&["quarantine", "--export", export.to_str().unwrap()]);
     let exported: serde_json::Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
@@ -63,47 +69,73 @@ fn an_attempt_on_a_round_closed_meanwhile_goes_to_quarantine_and_the_rest_syncs(
 }
 
 #[test]
-fn a_modified_phone_s_forbidden_edit_is_refused_by_the_relay_and_quarantined() {
+fn one_refused_change_followed_by_ten_good_ones_sets_aside_only_the_refused_one() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(dir.path());
     let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
     let volunteer = Phone::new(dir.path(), "volunteer");
     volunteer.join(&relay, &relay.invite(&compound, "volunteer"));
 
-    // Someone edits the phone's file to claim the coordinator role, then uses it offline.
+    // Someone edits the phone's file to claim the coordinator role, then uses it offline: one
+    // forbidden edit of the roster, then ten notes a volunteer may write, in the same document.
     let conn = rusqlite::Connection::open(&volunteer.db).unwrap();
     conn.execute("UPDATE roles SET role = 'coordinator'", []).unwrap();
     drop(conn);
     let household = volunteer.ok(&["find", "北林小区1号楼1单元102"])["id"].as_str().unwrap().to_owned();
     let op = json!({"op": "set_control_status", "household": household, "status": "confirmed"});
     volunteer.ok(&["op", &op.to_string()]);
-    volunteer.ok(&["notes", "北林小区1号楼1单元102", "老人腿脚不便,送到门口"]);
+    let doors: Vec<String> = ["101", "103", "104", "201", "202", "204", "301", "303", "401", "402"]
+        .iter()
+        .map(|flat| format!("北林小区1号楼1单元{flat}"))
+        .collect();
+    for (i, door) in doors.iter().enumerate() {
+        volunteer.ok(&["notes", door, &format!("第{i}条：老人腿脚不便，送到门口")]);
+    }
 
     let report = volunteer.sync();
     let rejected = report["report"]["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), 1, "{report}");
     assert_eq!(rejected[0]["rule"], "roster_is_edited_by_coordinators", "{report}");
-    assert_eq!(report["unsynced"], 0, "the refused edit left the queue: {report}");
-    assert_eq!(
-        volunteer.ok(&["status"])["compounds"][0]["role"],
-        "volunteer",
-        "the relay's word on the role wins"
-    );
+    assert_eq!(report["report"]["set_aside"], 1, "only the refused operation: {report}");
+    assert_eq!(report["report"]["reapplied"], 10, "the ten later ones are carried out again: {report}");
+    assert_eq!(report["unsynced"], 0, "the ten went up: {report}");
+    assert_eq!(report["set_aside"], 1, "{report}");
+    let status = volunteer.ok(&["status"]);
+    assert_eq!(status["compounds"][0]["role"], "volunteer", "the relay's word on the role wins");
+    assert_eq!(status["set_aside"], 1);
+    let standing = status["standing"].as_str().unwrap();
+    assert!(standing.contains("1 set aside, under review"), "never \"all synced\": {standing}");
+    assert!(!standing.contains("all synced"), "{standing}");
+
+    // The set-aside entry says who, what and why, readably.
     let quarantine = volunteer.ok(&["quarantine"]);
-    // The notes edit was made after the refused change and builds on it in Automerge's history,
-    // so it cannot go up without it: it waits in quarantine too, visible and exportable.
-    assert_eq!(quarantine.as_array().unwrap().len(), 2, "{quarantine}");
+    let entries = quarantine.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{quarantine}");
+    let operation: serde_json::Value =
+        serde_json::from_str(entries[0]["operation"].as_str().unwrap()).unwrap();
+    assert_eq!(operation, op, "the refused operation, readable");
+    assert_eq!(entries[0]["person"], status["person"]);
+    assert!(entries[0]["made_at"].as_i64().unwrap() > 0);
     assert_eq!(
         volunteer.ok(&["find", "北林小区1号楼1单元102"])["status"],
         "normal",
         "the refused edit is undone locally"
     );
 
-    // A coordinator sees the roster untouched by the forbidden edit.
+    // A coordinator sees the roster untouched by the forbidden edit, and all ten notes.
     let coordinator = Phone::new(dir.path(), "coordinator");
     coordinator.join(&relay, &relay.invite(&compound, "coordinator"));
     let seen = coordinator.ok(&["find", "北林小区1号楼1单元102"]);
     assert_eq!(seen["status"], "normal");
+    for (i, door) in doors.iter().enumerate() {
+        let notes = coordinator.ok(&["find", door])["notes"].as_str().unwrap().to_owned();
+        assert_eq!(notes, format!("第{i}条：老人腿脚不便，送到门口"), "{door}");
+    }
     let again = volunteer.sync();
     assert!(again["report"]["rejected"].as_array().unwrap().is_empty(), "not offered again: {again}");
+    assert_eq!(again["unsynced"], 0, "{again}");
+    // The journal keeps only what may still have to be carried out again: nothing, now.
+    let conn = rusqlite::Connection::open(&volunteer.db).unwrap();
+    let journaled: i64 = conn.query_row("SELECT count(*) FROM journal_entries", [], |r| r.get(0)).unwrap();
+    assert_eq!(journaled, 0, "the journal does not grow with history");
 }

@@ -23,7 +23,9 @@ pub use error::SyncError;
 pub use message_check::{MessageProblem, MessageShape, check_message};
 pub use message_limits::{BLOOM_BITS_PER_ENTRY, BLOOM_PROBES, MessageLimits};
 pub use peer_state::PeerState;
-pub use wire::{DocMessage, DocumentGrant, Rejection, SyncRequest, SyncResponse, WIRE_VERSION};
+pub use wire::{
+    DocMessage, DocumentGrant, Rejection, RejectionClass, SyncRequest, SyncResponse, WIRE_VERSION,
+};
 
 use automerge::Automerge;
 use automerge::sync::{Message, SyncDoc};

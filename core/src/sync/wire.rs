@@ -53,6 +53,49 @@ pub struct Rejection {
     pub reason: String,
 }
 
+/// Whether a refusal is about this moment or about the change itself. The class is a function
+/// of the rule code, so it needs no field of its own on the wire and every relay version's
+/// rejections classify the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionClass {
+    /// The relay could not take the message now (storage busy, a document created by a request
+    /// running alongside, a document at its size limit, too many whole fetches): nothing is wrong
+    /// with the changes. The phone keeps them and sends them again later; it never sets them aside.
+    Transient,
+    /// The changes break a rule and will be refused every time: the phone sets the refused
+    /// operation aside for a coordinator to review, and syncs the rest.
+    Permanent,
+}
+
+/// Rule codes whose refusals are about the moment or the relay, not the change: the relay's
+/// storage busy or damaged, a document at its size limit, a whole-document fetch loop, changes
+/// to negotiate again, a sync over its work budget.
+const TRANSIENT_CODES: &[&str] = &[
+    "unavailable",
+    "refetch_loop",
+    "missing_dependencies",
+    "document_full",
+    "document_damaged",
+    "over_budget",
+];
+
+impl Rejection {
+    /// How to treat this refusal: retry it later, or set the refused operation aside.
+    pub fn class(&self) -> RejectionClass {
+        if TRANSIENT_CODES.contains(&self.rule.as_str()) {
+            RejectionClass::Transient
+        } else {
+            RejectionClass::Permanent
+        }
+    }
+
+    /// Whether the phone should send the changes again later rather than set them aside.
+    pub fn is_transient(&self) -> bool {
+        self.class() == RejectionClass::Transient
+    }
+}
+
 /// The relay's response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncResponse {

@@ -1131,7 +1131,8 @@ public protocol ReplicaProtocol: AnyObject, Sendable {
     func person()  -> PersonId?
     
     /**
-     * Local changes the relay refused, for the user to review and export.
+     * Local changes set aside (refused for good by the relay), under review, each with the
+     * operation behind it, for the user to see and export.
      */
     func quarantine() throws  -> [QuarantinedChange]
     
@@ -1673,7 +1674,8 @@ open func person() -> PersonId?  {
 }
     
     /**
-     * Local changes the relay refused, for the user to review and export.
+     * Local changes set aside (refused for good by the relay), under review, each with the
+     * operation behind it, for the user to see and export.
      */
 open func quarantine()throws  -> [QuarantinedChange]  {
     return try  FfiConverterSequenceTypeQuarantinedChange.lift(try rustCallWithError(FfiConverterTypeDoorstepError_lift) {
@@ -3385,6 +3387,18 @@ public struct QuarantinedChange: Equatable, Hashable {
      * When it was quarantined (device time, Unix ms).
      */
     public var at: Int64
+    /**
+     * Who made it (person ID), when the operation was journaled.
+     */
+    public var person: String?
+    /**
+     * The operation that made it, as JSON, when journaled: what to show the volunteer.
+     */
+    public var operation: String?
+    /**
+     * When it was made (device time, Unix ms), when journaled.
+     */
+    public var madeAt: Int64?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3406,13 +3420,25 @@ public struct QuarantinedChange: Equatable, Hashable {
          */bytes: Data, 
         /**
          * When it was quarantined (device time, Unix ms).
-         */at: Int64) {
+         */at: Int64, 
+        /**
+         * Who made it (person ID), when the operation was journaled.
+         */person: String?, 
+        /**
+         * The operation that made it, as JSON, when journaled: what to show the volunteer.
+         */operation: String?, 
+        /**
+         * When it was made (device time, Unix ms), when journaled.
+         */madeAt: Int64?) {
         self.hash = hash
         self.document = document
         self.rule = rule
         self.reason = reason
         self.bytes = bytes
         self.at = at
+        self.person = person
+        self.operation = operation
+        self.madeAt = madeAt
     }
 
     
@@ -3436,7 +3462,10 @@ public struct FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer {
                 rule: FfiConverterString.read(from: &buf), 
                 reason: FfiConverterString.read(from: &buf), 
                 bytes: FfiConverterData.read(from: &buf), 
-                at: FfiConverterInt64.read(from: &buf)
+                at: FfiConverterInt64.read(from: &buf), 
+                person: FfiConverterOptionString.read(from: &buf), 
+                operation: FfiConverterOptionString.read(from: &buf), 
+                madeAt: FfiConverterOptionInt64.read(from: &buf)
         )
     }
 
@@ -3447,6 +3476,9 @@ public struct FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer {
         FfiConverterString.write(value.reason, into: &buf)
         FfiConverterData.write(value.bytes, into: &buf)
         FfiConverterInt64.write(value.at, into: &buf)
+        FfiConverterOptionString.write(value.person, into: &buf)
+        FfiConverterOptionString.write(value.operation, into: &buf)
+        FfiConverterOptionInt64.write(value.madeAt, into: &buf)
     }
 }
 
@@ -3942,9 +3974,27 @@ public struct SyncReport: Equatable, Hashable {
      */
     public var dropped: [DocumentId]
     /**
-     * What the relay refused; now in `quarantine()`.
+     * What the relay refused for good; the refused operations are set aside, under review, in
+     * `quarantine()`.
      */
     public var rejected: [Rejection]
+    /**
+     * What the relay could not take just now (storage busy, a full document): kept on the
+     * phone and sent again by a later sync, never set aside.
+     */
+    public var retrying: [Rejection]
+    /**
+     * Changes this sync set aside.
+     */
+    public var setAside: UInt32
+    /**
+     * Later operations carried out again after an earlier one was set aside.
+     */
+    public var reapplied: UInt32
+    /**
+     * Times the sync waited and tried again because the relay was busy or out of reach.
+     */
+    public var retries: UInt32
     /**
      * Replies that could not be applied (they are fetched again next time).
      */
@@ -3972,8 +4022,22 @@ public struct SyncReport: Equatable, Hashable {
          * Documents that left the device (a closed round, a revoked membership).
          */dropped: [DocumentId], 
         /**
-         * What the relay refused; now in `quarantine()`.
+         * What the relay refused for good; the refused operations are set aside, under review, in
+         * `quarantine()`.
          */rejected: [Rejection], 
+        /**
+         * What the relay could not take just now (storage busy, a full document): kept on the
+         * phone and sent again by a later sync, never set aside.
+         */retrying: [Rejection], 
+        /**
+         * Changes this sync set aside.
+         */setAside: UInt32, 
+        /**
+         * Later operations carried out again after an earlier one was set aside.
+         */reapplied: UInt32, 
+        /**
+         * Times the sync waited and tried again because the relay was busy or out of reach.
+         */retries: UInt32, 
         /**
          * Replies that could not be applied (they are fetched again next time).
          */failed: [String]) {
@@ -3984,6 +4048,10 @@ public struct SyncReport: Equatable, Hashable {
         self.fetched = fetched
         self.dropped = dropped
         self.rejected = rejected
+        self.retrying = retrying
+        self.setAside = setAside
+        self.reapplied = reapplied
+        self.retries = retries
         self.failed = failed
     }
 
@@ -4010,6 +4078,10 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 fetched: FfiConverterSequenceTypeDocumentId.read(from: &buf), 
                 dropped: FfiConverterSequenceTypeDocumentId.read(from: &buf), 
                 rejected: FfiConverterSequenceTypeRejection.read(from: &buf), 
+                retrying: FfiConverterSequenceTypeRejection.read(from: &buf), 
+                setAside: FfiConverterUInt32.read(from: &buf), 
+                reapplied: FfiConverterUInt32.read(from: &buf), 
+                retries: FfiConverterUInt32.read(from: &buf), 
                 failed: FfiConverterSequenceString.read(from: &buf)
         )
     }
@@ -4022,6 +4094,10 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterSequenceTypeDocumentId.write(value.fetched, into: &buf)
         FfiConverterSequenceTypeDocumentId.write(value.dropped, into: &buf)
         FfiConverterSequenceTypeRejection.write(value.rejected, into: &buf)
+        FfiConverterSequenceTypeRejection.write(value.retrying, into: &buf)
+        FfiConverterUInt32.write(value.setAside, into: &buf)
+        FfiConverterUInt32.write(value.reapplied, into: &buf)
+        FfiConverterUInt32.write(value.retries, into: &buf)
         FfiConverterSequenceString.write(value.failed, into: &buf)
     }
 }
@@ -4051,6 +4127,11 @@ public struct SyncState: Equatable, Hashable {
      */
     public var unsyncedChanges: UInt32
     /**
+     * Changes set aside, under review by a coordinator: show "N set aside, under review", and
+     * never "all synced" while this is above zero.
+     */
+    public var setAside: UInt32
+    /**
      * When the last sync finished (device time), if ever.
      */
     public var lastSync: Timestamp?
@@ -4062,9 +4143,14 @@ public struct SyncState: Equatable, Hashable {
          * Changes made on this device that the relay is not known to have.
          */unsyncedChanges: UInt32, 
         /**
+         * Changes set aside, under review by a coordinator: show "N set aside, under review", and
+         * never "all synced" while this is above zero.
+         */setAside: UInt32, 
+        /**
          * When the last sync finished (device time), if ever.
          */lastSync: Timestamp?) {
         self.unsyncedChanges = unsyncedChanges
+        self.setAside = setAside
         self.lastSync = lastSync
     }
 
@@ -4085,12 +4171,14 @@ public struct FfiConverterTypeSyncState: FfiConverterRustBuffer {
         return
             try SyncState(
                 unsyncedChanges: FfiConverterUInt32.read(from: &buf), 
+                setAside: FfiConverterUInt32.read(from: &buf), 
                 lastSync: FfiConverterOptionTypeTimestamp.read(from: &buf)
         )
     }
 
     public static func write(_ value: SyncState, into buf: inout [UInt8]) {
         FfiConverterUInt32.write(value.unsyncedChanges, into: &buf)
+        FfiConverterUInt32.write(value.setAside, into: &buf)
         FfiConverterOptionTypeTimestamp.write(value.lastSync, into: &buf)
     }
 }
@@ -6134,6 +6222,30 @@ fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
+    typealias SwiftType = Int64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -7350,7 +7462,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_doorstep_ffi_checksum_method_replica_person() != 192) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_doorstep_ffi_checksum_method_replica_quarantine() != 511) {
+    if (uniffi_doorstep_ffi_checksum_method_replica_quarantine() != 12164) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_doorstep_ffi_checksum_method_replica_role() != 63510) {

@@ -158,7 +158,8 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             let (url, token) = lock(&replica).remembered_relay()?.ok_or(PhoneError::NotJoined)?;
             let client = RelayClient::new(&url, Some(token))?;
             let report = http::sync(&replica, &client, now).await?;
-            out.synced(&report, lock(&replica).unsynced_changes());
+            let r = lock(&replica);
+            out.synced(&report, r.unsynced_changes(), r.set_aside_count()?);
         }
         PhoneCommand::Status => out.status(&lock(&replica))?,
         PhoneCommand::Tasks { all } => {

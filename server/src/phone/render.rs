@@ -51,20 +51,26 @@ impl Output {
         });
     }
 
-    pub fn synced(&self, report: &SyncReport, unsynced: usize) {
-        self.emit(json!({"report": report, "unsynced": unsynced}), || {
+    pub fn synced(&self, report: &SyncReport, unsynced: usize, set_aside: usize) {
+        self.emit(json!({"report": report, "unsynced": unsynced, "set_aside": set_aside}), || {
             let mut s = format!(
-                "synced in {} requests ({} B up, {} B down): {} documents changed, {} fetched, {} dropped; {} changes not yet synced",
+                "synced in {} requests ({} B up, {} B down): {} documents changed, {} fetched, {} dropped; {}",
                 report.requests,
                 report.bytes_up,
                 report.bytes_down,
                 report.changed.len(),
                 report.fetched.len(),
                 report.dropped.len(),
-                unsynced
+                standing(unsynced, set_aside)
             );
             for r in &report.rejected {
-                s.push_str(&format!("\nrefused by the relay ({}): {} — moved to quarantine", r.rule, r.reason));
+                s.push_str(&format!("\nrefused by the relay ({}): {} — set aside for a coordinator", r.rule, r.reason));
+            }
+            for r in &report.retrying {
+                s.push_str(&format!("\nthe relay could not take it now ({}): {} — kept, will sync later", r.rule, r.reason));
+            }
+            if report.reapplied > 0 {
+                s.push_str(&format!("\n{} later changes carried out again and synced", report.reapplied));
             }
             s
         });
@@ -75,13 +81,15 @@ impl Output {
             .compounds()
             .map(|c| json!({"id": c.id(), "name": c.name(), "role": replica.role(c.id()), "documents": c.documents().count()}))
             .collect();
-        let quarantined = replica.quarantine()?.len();
+        let set_aside = replica.set_aside_count()?;
         let value = json!({
             "person": replica.identity().map(|i| i.person),
             "compounds": compounds,
             "unsynced": replica.unsynced_changes(),
             "last_sync": replica.last_sync().map(|t| t.as_millis()),
-            "quarantined": quarantined,
+            "quarantined": set_aside,
+            "set_aside": set_aside,
+            "standing": standing(replica.unsynced_changes(), set_aside),
         });
         self.emit(&value, || {
             let mut s = match replica.identity() {
@@ -92,15 +100,13 @@ impl Output {
                 let role = replica.role(c.id()).map_or("?", |r| r.as_str());
                 s.push_str(&format!("compound {} {} as {}\n", c.id(), c.name(), role));
             }
-            s.push_str(&format!("{} changes not yet synced; ", replica.unsynced_changes()));
+            s.push_str(&format!("{}; ", standing(replica.unsynced_changes(), set_aside)));
             s.push_str(&match replica.last_sync() {
                 Some(t) => format!("last sync at {} (Unix ms)", t.as_millis()),
                 None => "never synced".to_owned(),
             });
-            if quarantined > 0 {
-                s.push_str(&format!(
-                    "\n{quarantined} changes refused by the relay: see `doorstep phone quarantine`"
-                ));
+            if set_aside > 0 {
+                s.push_str("\nsee `doorstep phone quarantine` for what was set aside and why");
             }
             s
         });
@@ -135,6 +141,7 @@ impl Output {
     }
 
     pub fn applied(&self, applied: &Applied, unsynced: usize) {
+        // Saved locally: whether anything is set aside is said by `status` and `sync`.
         let value = json!({"changed": applied.changed, "created": applied.created, "new_entity": applied.new_entity, "unsynced": unsynced});
         self.emit(value, || format!("saved on this phone; {unsynced} changes not yet synced"));
     }
@@ -239,10 +246,26 @@ impl Output {
             }
             changes
                 .iter()
-                .map(|c| format!("{} in {}: {} ({})", c.hash, c.document, c.reason, c.rule))
+                .map(|c| match &c.operation {
+                    Some(op) => format!("{op} in {}: {} ({}) — under review", c.document, c.reason, c.rule),
+                    None => format!("{} in {}: {} ({}) — under review", c.hash, c.document, c.reason, c.rule),
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         });
+    }
+}
+
+/// Where the phone stands, in the words the app shows: never "all synced" while anything is
+/// set aside.
+fn standing(unsynced: usize, set_aside: usize) -> String {
+    match (unsynced, set_aside) {
+        (0, 0) => "all synced / 已全部同步".to_owned(),
+        (n, 0) => format!("{n} changes not yet synced / {n} 项未同步"),
+        (0, k) => format!("{k} set aside, under review / {k} 项已搁置，待协调员审核"),
+        (n, k) => format!(
+            "{n} changes not yet synced, {k} set aside, under review / {n} 项未同步，{k} 项已搁置，待协调员审核"
+        ),
     }
 }
 
@@ -266,7 +289,10 @@ pub fn export_quarantine(path: &Path, changes: &[QuarantinedChange]) -> Result<(
         .iter()
         .map(|c| {
             let hex: String = c.bytes.iter().map(|b| format!("{b:02x}")).collect();
-            json!({"hash": c.hash, "document": c.document, "rule": c.rule, "reason": c.reason, "at": c.at, "bytes_hex": hex})
+            let operation: Option<serde_json::Value> =
+                c.operation.as_deref().and_then(|o| serde_json::from_str(o).ok());
+            json!({"hash": c.hash, "document": c.document, "rule": c.rule, "reason": c.reason, "at": c.at,
+                   "person": c.person, "operation": operation, "made_at": c.made_at, "bytes_hex": hex})
         })
         .collect();
     let text = serde_json::to_string_pretty(&rows).unwrap_or_default();

@@ -190,7 +190,7 @@ async fn existing(
                     caller,
                     reject(
                         id,
-                        rejection::TOO_LARGE,
+                        rejection::DOCUMENT_FULL,
                         None,
                         format!(
                             "document {id} would grow past {} bytes, the most a document may hold; \

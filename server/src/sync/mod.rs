@@ -60,9 +60,6 @@ pub enum SyncBatchError {
     /// The same document twice.
     #[error("document {0} appears more than once in the request; send one message per document")]
     DuplicateDocument(DocumentId),
-    /// The device keeps asking for the whole of a document.
-    #[error(transparent)]
-    RefetchLoop(#[from] crate::refetch_guard::RefetchLoop),
     /// Storage failed before any document could be looked at.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -94,11 +91,16 @@ pub async fn sync_batch(
         .collect();
     check_request_budget(&config.limits, &shapes)?;
     // Asking for the whole of a document is cheap to send and dear to answer; a device may do
-    // it only a few times per document and window (see `refetch_guard`).
+    // it only a few times per document and window (see `refetch_guard`). A document over its
+    // allowance is refused on its own (transient: the phone retries later); the request's other
+    // documents still sync.
     let now = std::time::Instant::now();
+    let mut looping = BTreeSet::new();
     for (m, shape) in request.messages.iter().zip(&shapes) {
-        if shape.is_some_and(|s| s.asks_for_everything()) {
-            relay.refetch_guard().check(caller.device, m.doc, now)?;
+        if shape.is_some_and(|s| s.asks_for_everything())
+            && let Err(refused) = relay.refetch_guard().check(caller.device, m.doc, now)
+        {
+            looping.insert((m.doc, refused.to_string()));
         }
     }
     let access = Access::load(relay.storage(), caller.person).await?;
@@ -108,9 +110,16 @@ pub async fn sync_batch(
         documents: Vec::new(),
         rejected: Vec::new(),
     };
+    for (doc, reason) in looping.iter().cloned() {
+        metrics.rejection(rejection::REFETCH_LOOP);
+        response.rejected.push(rejection::reject(doc, rejection::REFETCH_LOOP, None, reason));
+    }
     let mut states = Vec::new();
     for message in request.messages {
         let doc = message.doc;
+        if looping.iter().any(|(d, _)| *d == doc) {
+            continue;
+        }
         let outcome = document::sync_document(relay, config, &caller, &access, message).await;
         if let Some(reply) = outcome.reply {
             response.messages.push(DocMessage { doc, message: reply });

@@ -2,7 +2,12 @@
 //!
 //! A rejection's `rule` is a permission rule's code (`Rule::code`, e.g.
 //! `roster_is_edited_by_coordinators`) or one of the codes below; phones and dashboards match
-//! on it, so these strings are part of the wire protocol.
+//! on it, so these strings are part of the wire protocol. Each code has a class
+//! ([`doorstep_core::sync::RejectionClass`]): `unavailable`, `refetch_loop`,
+//! `missing_dependencies`, `document_full`, `document_damaged` and `over_budget` are transient
+//! (nothing is wrong with the changes: the phone keeps them and retries with backoff); every
+//! other code is permanent (the phone sets the refused operation aside for a coordinator and
+//! syncs the rest).
 
 use automerge::ChangeHash;
 use doorstep_core::id::DocumentId;
@@ -28,6 +33,12 @@ pub const UNAVAILABLE: &str = "unavailable";
 /// The stored document is damaged on the relay's disk and does not load; nothing was accepted,
 /// and no retry helps until a coordinator has the relay's database restored.
 pub const DOCUMENT_DAMAGED: &str = "document_damaged";
+/// The device asked for the whole of this document too often (see `refetch_guard`); the other
+/// documents of the request still synced, and this one will after a wait.
+pub const REFETCH_LOOP: &str = "refetch_loop";
+/// The document would grow past the most a document may hold: not the change's fault, so the
+/// phone keeps it until a coordinator closes old rounds.
+pub const DOCUMENT_FULL: &str = "document_full";
 
 /// A rejection of document `doc`.
 pub fn reject(
@@ -58,4 +69,28 @@ pub fn undecodable(doc: DocumentId, error: &SyncError) -> Rejection {
 /// The rejection for work stopped by its budget.
 pub fn over_budget(doc: DocumentId, stopped: &super::budget::OverBudget) -> Rejection {
     reject(doc, OVER_BUDGET, None, format!("document {doc}: {stopped}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use doorstep_core::sync::RejectionClass;
+
+    use super::*;
+
+    fn class(rule: &str, change: Option<ChangeHash>) -> RejectionClass {
+        let doc: DocumentId = "01935f3e-0000-7000-8000-000000000001".parse().expect("uuid");
+        reject(doc, rule, change, "why").class()
+    }
+
+    #[test]
+    fn refusals_about_the_moment_are_transient_and_refusals_of_a_change_are_permanent() {
+        let change = Some(ChangeHash([7; 32]));
+        for code in [UNAVAILABLE, REFETCH_LOOP, MISSING_DEPENDENCIES, DOCUMENT_FULL, DOCUMENT_DAMAGED, OVER_BUDGET] {
+            assert_eq!(class(code, None), RejectionClass::Transient, "{code}");
+        }
+        assert_eq!(class(TOO_LARGE, None), RejectionClass::Permanent, "a message over a cap is refused again");
+        for code in [SCHEMA, MALFORMED, FORBIDDEN, UNKNOWN_DOCUMENT, "roster_is_edited_by_coordinators"] {
+            assert_eq!(class(code, change), RejectionClass::Permanent, "{code}");
+        }
+    }
 }

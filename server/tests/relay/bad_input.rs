@@ -172,33 +172,47 @@ async fn mutated_sync_messages_never_break_the_relay() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn asking_for_the_whole_document_in_a_loop_gets_429_and_others_are_still_served() {
+async fn asking_for_the_whole_document_in_a_loop_is_refused_for_that_document_only_and_transiently() {
     let mut fx = Fixture::new().await;
     let token = fx.volunteers[0].token.clone();
     let roster = fx.volunteers[0].doc_of(DocKind::Roster).id();
+    let requests = fx.volunteers[0].doc_of(DocKind::Requests).id();
     // The message of a phone that holds nothing: no heads, nothing to compare, "send me all".
     let empty = doorstep_core::sync::generate(
         &automerge::Automerge::new(),
         &mut doorstep_core::sync::PeerState::new(),
     )
     .expect("a first message");
-    let everything =
-        SyncRequest { version: WIRE_VERSION, messages: vec![DocMessage { doc: roster, message: empty }] };
+    let everything = SyncRequest {
+        version: WIRE_VERSION,
+        messages: vec![DocMessage { doc: roster, message: empty.clone() }],
+    };
     // The phone's own first sync in the fixture fetched the roster whole once already.
     for _ in 1..doorstep_server::refetch_guard::FULL_FETCHES {
         let response = fx.relay.sync(&token, &everything).await;
         assert_eq!(response.messages.len(), 1, "a phone that lost its copy gets the document");
     }
-    let body = expect(
-        &fx.relay,
-        &token,
-        Some("application/cbor"),
-        everything.encode(),
-        StatusCode::TOO_MANY_REQUESTS,
-        "refetch_loop",
-    )
-    .await;
-    assert!(body["reason"].as_str().unwrap().contains(&roster.to_string()), "{body}");
+    // One more whole fetch of the roster, alongside a normal message for another document: the
+    // roster alone is refused, transiently, and the other document is answered.
+    let mut state = doorstep_core::sync::PeerState::new();
+    let other =
+        doorstep_core::sync::generate(fx.volunteers[0].doc_of(DocKind::Requests).automerge(), &mut state)
+            .expect("a message for the requests document");
+    let both = SyncRequest {
+        version: WIRE_VERSION,
+        messages: vec![
+            DocMessage { doc: roster, message: empty },
+            DocMessage { doc: requests, message: other },
+        ],
+    };
+    let response = fx.relay.sync(&token, &both).await;
+    assert_eq!(response.rejected.len(), 1, "{:?}", response.rejected);
+    let refused = &response.rejected[0];
+    assert_eq!((refused.doc, refused.rule.as_str()), (roster, "refetch_loop"));
+    assert!(refused.reason.contains(&roster.to_string()), "{}", refused.reason);
+    assert!(refused.is_transient(), "the phone retries later and sets nothing aside");
+    assert!(response.messages.iter().all(|m| m.doc != roster), "nothing of the roster is sent");
+    assert!(response.messages.iter().any(|m| m.doc == requests), "the other document is served");
 
     // The same device's normal sync of its other documents, and other devices, go on.
     let other = fx.volunteers[1].sync(&fx.relay).await;

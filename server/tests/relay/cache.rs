@@ -75,6 +75,7 @@ async fn a_document_may_not_grow_past_the_limit() {
     }
     let synced = volunteer.sync_up_to(&fx.relay, 4).await;
     let rejection = synced.rejected.first().expect("the requests document would grow too large");
-    assert_eq!(rejection.rule, "too_large");
+    assert_eq!(rejection.rule, "document_full");
+    assert!(rejection.is_transient(), "the phone keeps the requests until the document has room");
     assert!(rejection.reason.contains("65536 bytes"), "{}", rejection.reason);
 }

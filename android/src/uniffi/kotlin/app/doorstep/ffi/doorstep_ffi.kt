@@ -1168,7 +1168,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_doorstep_ffi_checksum_method_replica_person() and 0xFFFF) != 192) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_doorstep_ffi_checksum_method_replica_quarantine() and 0xFFFF) != 511) {
+    if ((lib.uniffi_doorstep_ffi_checksum_method_replica_quarantine() and 0xFFFF) != 12164) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_doorstep_ffi_checksum_method_replica_role() and 0xFFFF) != 63510) {
@@ -2463,7 +2463,8 @@ public interface ReplicaInterface {
     fun `person`(): PersonId?
     
     /**
-     * Local changes the relay refused, for the user to review and export.
+     * Local changes set aside (refused for good by the relay), under review, each with the
+     * operation behind it, for the user to see and export.
      */
     fun `quarantine`(): List<QuarantinedChange>
     
@@ -3189,7 +3190,8 @@ open class Replica: Disposable, AutoCloseable, ReplicaInterface
 
     
     /**
-     * Local changes the relay refused, for the user to review and export.
+     * Local changes set aside (refused for good by the relay), under review, each with the
+     * operation behind it, for the user to see and export.
      */
     @Throws(DoorstepException::class)override fun `quarantine`(): List<QuarantinedChange> {
             return FfiConverterSequenceTypeQuarantinedChange.lift(
@@ -4680,6 +4682,21 @@ data class QuarantinedChange (
      * When it was quarantined (device time, Unix ms).
      */
     var `at`: kotlin.Long
+    , 
+    /**
+     * Who made it (person ID), when the operation was journaled.
+     */
+    var `person`: kotlin.String?
+    , 
+    /**
+     * The operation that made it, as JSON, when journaled: what to show the volunteer.
+     */
+    var `operation`: kotlin.String?
+    , 
+    /**
+     * When it was made (device time, Unix ms), when journaled.
+     */
+    var `madeAt`: kotlin.Long?
     
 ){
     
@@ -4702,6 +4719,9 @@ public object FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer<Quaranti
             FfiConverterString.read(buf),
             FfiConverterByteArray.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
         )
     }
 
@@ -4711,7 +4731,10 @@ public object FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer<Quaranti
             FfiConverterString.allocationSize(value.`rule`) +
             FfiConverterString.allocationSize(value.`reason`) +
             FfiConverterByteArray.allocationSize(value.`bytes`) +
-            FfiConverterLong.allocationSize(value.`at`)
+            FfiConverterLong.allocationSize(value.`at`) +
+            FfiConverterOptionalString.allocationSize(value.`person`) +
+            FfiConverterOptionalString.allocationSize(value.`operation`) +
+            FfiConverterOptionalLong.allocationSize(value.`madeAt`)
     )
 
     override fun write(value: QuarantinedChange, buf: ByteBuffer) {
@@ -4721,6 +4744,9 @@ public object FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer<Quaranti
             FfiConverterString.write(value.`reason`, buf)
             FfiConverterByteArray.write(value.`bytes`, buf)
             FfiConverterLong.write(value.`at`, buf)
+            FfiConverterOptionalString.write(value.`person`, buf)
+            FfiConverterOptionalString.write(value.`operation`, buf)
+            FfiConverterOptionalLong.write(value.`madeAt`, buf)
     }
 }
 
@@ -5086,9 +5112,31 @@ data class SyncReport (
     var `dropped`: List<DocumentId>
     , 
     /**
-     * What the relay refused; now in `quarantine()`.
+     * What the relay refused for good; the refused operations are set aside, under review, in
+     * `quarantine()`.
      */
     var `rejected`: List<Rejection>
+    , 
+    /**
+     * What the relay could not take just now (storage busy, a full document): kept on the
+     * phone and sent again by a later sync, never set aside.
+     */
+    var `retrying`: List<Rejection>
+    , 
+    /**
+     * Changes this sync set aside.
+     */
+    var `setAside`: kotlin.UInt
+    , 
+    /**
+     * Later operations carried out again after an earlier one was set aside.
+     */
+    var `reapplied`: kotlin.UInt
+    , 
+    /**
+     * Times the sync waited and tried again because the relay was busy or out of reach.
+     */
+    var `retries`: kotlin.UInt
     , 
     /**
      * Replies that could not be applied (they are fetched again next time).
@@ -5117,6 +5165,10 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterSequenceTypeDocumentId.read(buf),
             FfiConverterSequenceTypeDocumentId.read(buf),
             FfiConverterSequenceTypeRejection.read(buf),
+            FfiConverterSequenceTypeRejection.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
             FfiConverterSequenceString.read(buf),
         )
     }
@@ -5129,6 +5181,10 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterSequenceTypeDocumentId.allocationSize(value.`fetched`) +
             FfiConverterSequenceTypeDocumentId.allocationSize(value.`dropped`) +
             FfiConverterSequenceTypeRejection.allocationSize(value.`rejected`) +
+            FfiConverterSequenceTypeRejection.allocationSize(value.`retrying`) +
+            FfiConverterUInt.allocationSize(value.`setAside`) +
+            FfiConverterUInt.allocationSize(value.`reapplied`) +
+            FfiConverterUInt.allocationSize(value.`retries`) +
             FfiConverterSequenceString.allocationSize(value.`failed`)
     )
 
@@ -5140,6 +5196,10 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterSequenceTypeDocumentId.write(value.`fetched`, buf)
             FfiConverterSequenceTypeDocumentId.write(value.`dropped`, buf)
             FfiConverterSequenceTypeRejection.write(value.`rejected`, buf)
+            FfiConverterSequenceTypeRejection.write(value.`retrying`, buf)
+            FfiConverterUInt.write(value.`setAside`, buf)
+            FfiConverterUInt.write(value.`reapplied`, buf)
+            FfiConverterUInt.write(value.`retries`, buf)
             FfiConverterSequenceString.write(value.`failed`, buf)
     }
 }
@@ -5154,6 +5214,12 @@ data class SyncState (
      * Changes made on this device that the relay is not known to have.
      */
     var `unsyncedChanges`: kotlin.UInt
+    , 
+    /**
+     * Changes set aside, under review by a coordinator: show "N set aside, under review", and
+     * never "all synced" while this is above zero.
+     */
+    var `setAside`: kotlin.UInt
     , 
     /**
      * When the last sync finished (device time), if ever.
@@ -5176,17 +5242,20 @@ public object FfiConverterTypeSyncState: FfiConverterRustBuffer<SyncState> {
     override fun read(buf: ByteBuffer): SyncState {
         return SyncState(
             FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
             FfiConverterOptionalTypeTimestamp.read(buf),
         )
     }
 
     override fun allocationSize(value: SyncState) = (
             FfiConverterUInt.allocationSize(value.`unsyncedChanges`) +
+            FfiConverterUInt.allocationSize(value.`setAside`) +
             FfiConverterOptionalTypeTimestamp.allocationSize(value.`lastSync`)
     )
 
     override fun write(value: SyncState, buf: ByteBuffer) {
             FfiConverterUInt.write(value.`unsyncedChanges`, buf)
+            FfiConverterUInt.write(value.`setAside`, buf)
             FfiConverterOptionalTypeTimestamp.write(value.`lastSync`, buf)
     }
 }
@@ -6741,6 +6810,38 @@ public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
         } else {
             buf.put(1)
             FfiConverterULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
+    override fun read(buf: ByteBuffer): kotlin.Long? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterLong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Long?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterLong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterLong.write(value, buf)
         }
     }
 }

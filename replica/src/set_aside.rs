@@ -1,0 +1,198 @@
+//! Setting aside exactly what the relay refused for good, and nothing else.
+//!
+//! Automerge chains a device's changes, so the changes made after a refused one depend on it and
+//! could never go up. The document is rebuilt from the heads the relay and the device share: every
+//! change that does not build on the refused one is kept as it is, and the operations recorded in
+//! the journal after it are carried out again (same time, same random draws, so the same IDs).
+//! Only the refused operation — and any later one that cannot be carried out without it — goes
+//! to the set-aside table, in readable form, for a coordinator to review.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::{Change, ChangeHash};
+use doorstep_core::document::Document;
+use doorstep_core::sync::{Rejection, SyncError};
+use doorstep_core::{Actor, Compound, Env, Timestamp};
+
+use crate::error::ReplicaError;
+use crate::journal::{self, JournalEntry};
+use crate::replica::Replica;
+use crate::store::Write;
+
+/// The rule code of an operation set aside because it could not be carried out again once an
+/// earlier one was refused.
+pub const NOT_REAPPLIED: &str = "not_reapplied";
+
+/// What setting aside one refusal did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SetAsideOutcome {
+    /// Changes set aside.
+    pub set_aside: usize,
+    /// Later operations carried out again on the rebuilt document.
+    pub reapplied: usize,
+}
+
+/// A change leaving the document, with the operation behind it when journaled, and why.
+struct Leaving {
+    change: Change,
+    entry: Option<JournalEntry>,
+    rule: String,
+    reason: String,
+}
+
+fn rebuild_error(e: impl std::fmt::Display) -> ReplicaError {
+    ReplicaError::Sync(SyncError::Rejected(format!("rebuilding a document after a refusal: {e}")))
+}
+
+/// Sets aside what `rejection` refused in its document: the refused change when one is named,
+/// else this device's changes that were sent in this run (never those made while the sync was
+/// in flight). `shared` are the heads the relay is known to have.
+pub(crate) fn set_aside_refused(
+    replica: &mut Replica,
+    shared: &[ChangeHash],
+    rejection: &Rejection,
+    sent: &HashSet<ChangeHash>,
+    now: Timestamp,
+) -> Result<SetAsideOutcome, ReplicaError> {
+    let device = replica.device_actor().clone();
+    let id = rejection.doc;
+    let Some(compound) = replica.compounds.values().find(|c| c.document(id).is_some()) else {
+        return Ok(SetAsideOutcome::default());
+    };
+    let Some(doc) = compound.document(id) else { return Ok(SetAsideOutcome::default()) };
+    let local: Vec<Change> = doc.automerge().get_changes(shared);
+    let named: Option<ChangeHash> = rejection.change.as_deref().and_then(|h| h.parse().ok());
+    let refused: HashSet<ChangeHash> = local
+        .iter()
+        .filter(|c| match named {
+            Some(hash) => c.hash() == hash,
+            None => c.actor_id() == &device && sent.contains(&c.hash()),
+        })
+        .map(Change::hash)
+        .collect();
+    if refused.is_empty() {
+        return Ok(SetAsideOutcome::default());
+    }
+    // Everything that builds on a refused change. `get_changes` lists changes after their
+    // dependencies, so one pass finds them all.
+    let mut affected = refused.clone();
+    for change in &local {
+        if change.deps().iter().any(|d| affected.contains(d)) {
+            affected.insert(change.hash());
+        }
+    }
+
+    let header = *doc.header();
+    let mut rebuilt = doc.automerge().fork_at(shared).map_err(rebuild_error)?.with_actor(device.clone());
+    rebuilt
+        .apply_changes(local.iter().filter(|c| !affected.contains(&c.hash())).cloned())
+        .map_err(rebuild_error)?;
+    let mut journal: HashMap<String, JournalEntry> = replica.store().journal_of(id)?.into_iter().collect();
+    let role = replica.role(header.compound);
+
+    let mut leaving: Vec<Leaving> = Vec::new();
+    let mut rehashed: Vec<(String, String)> = Vec::new();
+    let mut scratch: Option<Compound> = match Document::from_automerge(header, rebuilt) {
+        Ok(rebuilt) => {
+            // A copy of the compound to carry the later operations out on: an operation that also
+            // touched another document changes only the copy of that one, which is thrown away.
+            let mut scratch = compound.clone();
+            scratch.insert(rebuilt);
+            Some(scratch)
+        }
+        // Nothing the relay holds gives the document its header (a round made on this device
+        // and refused as a whole): the document leaves the device with its changes.
+        Err(e) => {
+            tracing::warn!(doc = %id, error = %e, "refused document has no shared state; it is set aside whole");
+            None
+        }
+    };
+    for change in local.iter().filter(|c| affected.contains(&c.hash())) {
+        let hash = change.hash().to_string();
+        let entry = journal.remove(&hash);
+        if refused.contains(&change.hash()) {
+            leaving.push(Leaving {
+                change: change.clone(),
+                entry,
+                rule: rejection.rule.clone(),
+                reason: rejection.reason.clone(),
+            });
+            continue;
+        }
+        let outcome = match (&mut scratch, &entry, role) {
+            (Some(scratch), Some(entry), Some(role)) => Some(reapply(scratch, id, entry, role)),
+            _ => None,
+        };
+        match outcome {
+            Some(Ok(Some(new))) => rehashed.push((hash, new.to_string())),
+            // Carried out again, but it changes nothing any more in this document.
+            Some(Ok(None)) => rehashed.push((hash.clone(), hash)),
+            Some(Err(e)) => leaving.push(Leaving {
+                change: change.clone(),
+                entry,
+                rule: NOT_REAPPLIED.to_owned(),
+                reason: format!(
+                    "made after a change the relay refused ({}), and could not be carried out again without it: {e}",
+                    rejection.rule
+                ),
+            }),
+            None => leaving.push(Leaving {
+                change: change.clone(),
+                entry,
+                rule: NOT_REAPPLIED.to_owned(),
+                reason: format!(
+                    "made after a change the relay refused ({}), and this phone has no record of the operation to carry it out again",
+                    rejection.rule
+                ),
+            }),
+        }
+    }
+
+    let at = now.as_millis();
+    let hashes: Vec<String> = leaving.iter().map(|l| l.change.hash().to_string()).collect();
+    let bytes: Vec<Vec<u8>> = leaving.iter().map(|l| l.change.raw_bytes().to_vec()).collect();
+    let mut writes: Vec<Write<'_>> = Vec::new();
+    for ((l, hash), bytes) in leaving.iter().zip(&hashes).zip(&bytes) {
+        writes.push(Write::Quarantine { hash, doc: id, rule: &l.rule, reason: &l.reason, bytes, at });
+        if let Some(entry) = &l.entry {
+            writes.push(Write::SetAsideOperation { hash, entry });
+        }
+        writes.push(Write::JournalForget { hash });
+    }
+    for (old, new) in &rehashed {
+        if old != new {
+            writes.push(Write::JournalRehash { old, new });
+        }
+    }
+    let outcome = SetAsideOutcome { set_aside: leaving.len(), reapplied: rehashed.len() };
+    match scratch.and_then(|mut s| s.remove(id)) {
+        Some(rebuilt) => replica.replace_document(rebuilt, &writes)?,
+        None => replica.remove_document(header, &writes)?,
+    }
+    tracing::warn!(
+        doc = %id,
+        rule = %rejection.rule,
+        set_aside = outcome.set_aside,
+        reapplied = outcome.reapplied,
+        "refused changes set aside; later operations carried out again"
+    );
+    Ok(outcome)
+}
+
+/// Carries a journaled operation out again on `scratch` and returns the new change it made in
+/// document `id`, if any.
+fn reapply(
+    scratch: &mut Compound,
+    id: doorstep_core::id::DocumentId,
+    entry: &JournalEntry,
+    role: doorstep_core::Role,
+) -> Result<Option<ChangeHash>, doorstep_core::OperationError> {
+    let before = scratch.document(id).map(Document::heads).unwrap_or_default();
+    let mut draws = journal::replay(&entry.entropy);
+    let mut env = Env::new(entry.made_at, &mut draws);
+    scratch.apply(&mut env, &Actor { person: entry.person, role }, &entry.operation)?;
+    let device = scratch.device().clone();
+    Ok(scratch.document(id).and_then(|doc| {
+        doc.automerge().get_changes(&before).iter().rev().find(|c| c.actor_id() == &device).map(|c| c.hash())
+    }))
+}

@@ -71,6 +71,18 @@ impl IpRange {
     }
 }
 
+/// Whether `addr` is the relay's own host (`127.0.0.1` or `::1`): the operator's tools, a
+/// benchmark, or a reverse proxy on the same machine. Such peers are not capped per address and
+/// their joins are not throttled, since behind a same-host proxy every client would share the
+/// address; name that proxy with `--trusted-proxy 127.0.0.1` so each client is counted on its
+/// own. The rest of the loopback range (`127.0.0.2`…) counts as ordinary addresses.
+pub fn is_own_host(addr: IpAddr) -> bool {
+    match canonical(addr) {
+        IpAddr::V4(v4) => v4 == Ipv4Addr::LOCALHOST,
+        IpAddr::V6(v6) => v6 == std::net::Ipv6Addr::LOCALHOST,
+    }
+}
+
 /// `addr` with an IPv4-mapped IPv6 address turned back into IPv4.
 pub fn canonical(addr: IpAddr) -> IpAddr {
     match addr {

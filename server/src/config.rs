@@ -73,7 +73,7 @@ pub struct Connections {
     pub max_connections: usize,
     /// Connections open at once from one client address. A compound's phones may share one
     /// address (the estate's Wi-Fi, a carrier's NAT), so this is generous; a trusted proxy's own
-    /// address is exempt.
+    /// address and the relay's own host (`127.0.0.1`, `::1`) are exempt.
     pub max_per_address: usize,
     /// On shutdown, how long requests in flight may take to finish before their connections are
     /// dropped.

@@ -152,7 +152,8 @@ pub struct Table {
 
 impl Table {
     /// A table of at most `max_total` connections, `max_per_address` from one address except
-    /// from the `exempt` ranges (trusted proxies, whose connections carry many clients).
+    /// from the `exempt` ranges (trusted proxies, whose connections carry many clients) and the
+    /// relay's own host ([`crate::client::is_own_host`]).
     pub fn new(max_total: usize, max_per_address: usize, exempt: Vec<IpRange>) -> Arc<Self> {
         Arc::new(Self {
             max_total: max_total.max(1),
@@ -188,7 +189,7 @@ impl Table {
     pub fn admit(self: &Arc<Self>, addr: IpAddr) -> Result<(Lease, Made), Refusal> {
         let mut open = self.open();
         let mut made = Made::Room;
-        if !self.exempt.iter().any(|r| r.contains(addr)) {
+        if !crate::client::is_own_host(addr) && !self.exempt.iter().any(|r| r.contains(addr)) {
             let from_addr = open.values().filter(|s| s.addr == addr).count();
             if from_addr >= self.max_per_address {
                 let victim = least_valuable(&open, |s| s.addr == addr)

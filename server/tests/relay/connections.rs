@@ -158,6 +158,15 @@ async fn many_connections_from_one_address_are_capped_and_healthz_still_answers(
         }
     }
     assert!(still_open <= 8, "{still_open} of the flood's 40 connections are still open; the cap is 8");
+
+    // The relay's own host (127.0.0.1: its operator, a same-host proxy) is not capped per address.
+    let mut local = Vec::new();
+    for _ in 0..20 {
+        local.push(connect_from(&relay, [127, 0, 0, 1]).await);
+    }
+    for stream in &mut local {
+        assert_eq!(request(stream, "/healthz", None).await, Some(200));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -189,7 +189,7 @@ fn synthetic(n: usize) -> RosterPreview {
                 },
                 head: format!("户主{i}"),
                 phone: format!("199{:08}", i),
-                people: (i % 5) as u32 + 1,
+                people: Some((i % 5) as u32 + 1),
                 aged_60_plus: (i % 3) as u32,
                 children_under_6: (i % 7 == 0) as u32,
                 needs,

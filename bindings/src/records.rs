@@ -97,8 +97,8 @@ pub struct Household {
     pub head: String,
     /// 联系电话.
     pub phone: String,
-    /// 户内人数.
-    pub people: u32,
+    /// 户内人数; `None` when the ledger left it blank (未填).
+    pub people: Option<u32>,
     /// 60岁以上人数.
     pub aged_60_plus: u32,
     /// 6岁以下儿童.
@@ -251,8 +251,10 @@ impl From<schema::request::Request> for Request {
 pub struct Counts {
     /// Households.
     pub households: u32,
-    /// People.
+    /// People, in the households whose count is known.
     pub people: u32,
+    /// Households whose 户内人数 is unknown (未填).
+    pub people_unknown: u32,
     /// People aged 60+.
     pub aged_60_plus: u32,
     /// Children under 6.
@@ -272,6 +274,7 @@ impl From<query::Counts> for Counts {
         Self {
             households: c.households,
             people: c.people,
+            people_unknown: c.people_unknown,
             aged_60_plus: c.aged_60_plus,
             children_under_6: c.children_under_6,
             special_needs: c.special_needs,

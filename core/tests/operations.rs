@@ -192,14 +192,14 @@ fn add_household() {
     for (address, new_buildings) in [("2-2-501", 0), ("7-1-1203", 1)] {
         let mut d = draft(address);
         d.head = "周婷".into();
-        d.people = 2;
+        d.people = Some(2);
         d.needs = [NeedTag::ChronicIllness].into();
         d.notes = "高血压".into();
         let op = Operation::AddHousehold { draft: d.clone() };
         check(&mut fx, &op, COORDINATING, Rule::RosterIsEditedByCoordinators, |c, _, applied| {
             let h = household(c, new_id(applied));
             assert_eq!(h.address, d.address);
-            assert_eq!((h.head.as_str(), h.people, h.notes.as_str()), ("周婷", 2, "高血压"));
+            assert_eq!((h.head.as_str(), h.people, h.notes.as_str()), ("周婷", Some(2), "高血压"));
             assert_eq!(h.needs, d.needs);
             assert_eq!(c.households().len(), support::HOUSEHOLDS.len() + 1);
             let buildings = roster::buildings(c.single(DocKind::Roster).unwrap().automerge()).len();
@@ -228,7 +228,7 @@ fn edit_household() {
     check(&mut fx, &op, COORDINATING, Rule::RosterIsEditedByCoordinators, |c, _, _| {
         let h = household(c, id);
         assert_eq!((h.head.as_str(), h.phone.as_str()), ("王芳", "13900000000"));
-        assert_eq!((h.people, h.aged_60_plus, h.children_under_6, h.lift), (5, 2, 1, false));
+        assert_eq!((h.people, h.aged_60_plus, h.children_under_6, h.lift), (Some(5), 2, 1, false));
         assert_eq!(h.notes, "王建国家", "fields not in the edit are kept");
     });
 }
@@ -925,7 +925,7 @@ fn text_limits_and_required_fields() {
     d.address.flat = " ".into();
     check_error(&mut fx, c, Operation::AddHousehold { draft: d }, invalid("flat"));
     let mut d = draft("7-1-101");
-    d.people = limits::PEOPLE + 1;
+    d.people = Some(limits::PEOPLE + 1);
     check_error(&mut fx, c, Operation::AddHousehold { draft: d }, invalid("people"));
     let edit = HouseholdEdit { head: Some(String::new()), ..HouseholdEdit::default() };
     check_error(&mut fx, c, Operation::EditHousehold { household, edit }, invalid("head"));

@@ -353,9 +353,17 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             match admin::import_roster(&relay, &me, compound, bytes, accept_good_rows).await {
                 Ok(report) => {
-                    writeln!(out, "imported {} households, updated {}", report.imported, report.updated)?;
+                    writeln!(
+                        out,
+                        "导入 {imported} 户，更新 {updated} 户 / imported {imported} households, updated {updated}",
+                        imported = report.imported,
+                        updated = report.updated
+                    )?;
                     for problem in &report.skipped {
-                        writeln!(out, "skipped {problem}")?;
+                        writeln!(out, "未导入 skipped: {problem}")?;
+                    }
+                    for warning in &report.warnings {
+                        writeln!(out, "请核对 check: {warning}")?;
                     }
                     if !report.ignored_columns.is_empty() {
                         writeln!(out, "ignored columns: {}", report.ignored_columns.join(", "))?;
@@ -366,8 +374,9 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
                         writeln!(out, "{problem}")?;
                     }
                     anyhow::bail!(
-                        "{} rows have errors and nothing was imported; fix them, or pass --accept-good-rows",
-                        rows.len()
+                        "{n} 行有错误，什么都没有导入；请改正，或加 --accept-good-rows 只导入无误的行 / \
+                         {n} rows have errors and nothing was imported; fix them, or pass --accept-good-rows",
+                        n = rows.len()
                     );
                 }
                 Err(e) => return Err(e.into()),

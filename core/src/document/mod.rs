@@ -7,7 +7,7 @@
 //! roster    buildings: {BuildingId: {estate, label, lift}}
 //!           households: {HouseholdId: {building, unit, floor, flat, head, phone, people,
 //!                        aged_60_plus, children_under_6, needs: {tag: true}, status, lift,
-//!                        notes: Text}}
+//!                        notes: Text}}   (people absent or null: unknown, 未填)
 //! round     title, round_kind, date, status
 //!           tasks: {TaskId: {household, kind, items, priority, assignee, request,
 //!                   cancelled: {by, at, reason}, attempts: [{by, at, outcome, note}]}}

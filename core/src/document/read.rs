@@ -158,6 +158,14 @@ impl Fields {
         as_count(key, self.scalar(key))
     }
 
+    /// An optional count (missing or null is `None`, meaning unknown).
+    pub fn opt_count(&self, key: &str) -> Result<Option<u32>, SchemaError> {
+        match self.scalar(key) {
+            Some(ScalarValue::Null) | None => Ok(None),
+            value => as_count(key, value).map(Some),
+        }
+    }
+
     /// A required boolean.
     pub fn boolean(&self, key: &str) -> Result<bool, SchemaError> {
         as_boolean(key, self.scalar(key))

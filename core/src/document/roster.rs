@@ -91,7 +91,7 @@ pub(crate) fn read_household(
         },
         head: f.string("head")?,
         phone: f.string("phone")?,
-        people: f.count("people")?,
+        people: f.opt_count("people")?,
         aged_60_plus: f.count("aged_60_plus")?,
         children_under_6: f.count("children_under_6")?,
         needs: f.object("needs", ObjType::Map).map(|m| needs(doc, &m)).unwrap_or_default(),
@@ -130,7 +130,11 @@ pub(crate) fn put_household(
     tx.put(&obj, "flat", draft.address.flat.as_str())?;
     tx.put(&obj, "head", draft.head.as_str())?;
     tx.put(&obj, "phone", draft.phone.as_str())?;
-    tx.put(&obj, "people", i64::from(draft.people))?;
+    // An unknown count is left out: documents written before the count could be unknown
+    // always hold it, and readers take a missing (or null) count as unknown.
+    if let Some(people) = draft.people {
+        tx.put(&obj, "people", i64::from(people))?;
+    }
     tx.put(&obj, "aged_60_plus", i64::from(draft.aged_60_plus))?;
     tx.put(&obj, "children_under_6", i64::from(draft.children_under_6))?;
     let needs = tx.put_object(&obj, "needs", ObjType::Map)?;

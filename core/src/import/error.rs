@@ -85,9 +85,11 @@ fn quoted_list(items: &[String]) -> String {
     items.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
 }
 
-/// One row that cannot be imported, and why. The other rows are unaffected.
+/// What the importer says about one row: why it cannot be imported ([`RowError`]) or what the
+/// coordinator should check or fill in although it was ([`RowWarning`]). The other rows are
+/// unaffected either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowError {
+pub struct RowMessage {
     /// The 1-based physical line in the file where the row starts (the header row is line 1).
     pub line: usize,
     /// The column at fault, by its header as written in the file; `None` when the fault is the
@@ -95,11 +97,37 @@ pub struct RowError {
     pub column: Option<String>,
     /// The offending value as written (shortened when very long).
     pub value: String,
-    /// What is wrong, as a sentence that quotes the value, e.g. `"三" is not a whole number`.
+    /// A stable code for the kind of problem (`people_blank`, `duplicate_row`, ...), for
+    /// programs and translations.
+    pub code: &'static str,
+    /// What is wrong, in Chinese, e.g. `"三" 不是整数`.
+    pub reason_zh: String,
+    /// What is wrong, in English, as a sentence that quotes the value, e.g.
+    /// `"三" is not a whole number`.
     pub reason: String,
 }
 
-impl fmt::Display for RowError {
+/// One row that cannot be imported, and why.
+pub type RowError = RowMessage;
+
+/// One row that was imported, with something the coordinator should check or fill in (a
+/// blank 户内人数 imported as unknown, a blank or implausible phone number, an identical row
+/// dropped). Warnings never block an import.
+pub type RowWarning = RowMessage;
+
+impl RowMessage {
+    /// The message in Chinese, then in English, as the command line prints it:
+    /// `第 12 行，户内人数："三" 不是整数 / line 12, column 户内人数: "三" is not a whole number`.
+    pub fn bilingual(&self) -> String {
+        let zh = match &self.column {
+            Some(column) => format!("第 {} 行，{column}：{}", self.line, self.reason_zh),
+            None => format!("第 {} 行：{}", self.line, self.reason_zh),
+        };
+        format!("{zh} / {self}")
+    }
+}
+
+impl fmt::Display for RowMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.column {
             Some(column) => write!(f, "line {}, column {column}: {}", self.line, self.reason),
@@ -108,7 +136,7 @@ impl fmt::Display for RowError {
     }
 }
 
-impl std::error::Error for RowError {}
+impl std::error::Error for RowMessage {}
 
 #[cfg(test)]
 mod tests {
@@ -120,9 +148,15 @@ mod tests {
             line: 12,
             column: Some("户内人数".to_owned()),
             value: "三".to_owned(),
+            code: "not_a_number",
+            reason_zh: "\"三\" 不是整数".to_owned(),
             reason: "\"三\" is not a whole number".to_owned(),
         };
         assert_eq!(error.to_string(), "line 12, column 户内人数: \"三\" is not a whole number");
+        assert_eq!(
+            error.bilingual(),
+            "第 12 行，户内人数：\"三\" 不是整数 / line 12, column 户内人数: \"三\" is not a whole number"
+        );
         let error = RowError { column: None, reason: "has 3 fields".to_owned(), ..error };
         assert_eq!(error.to_string(), "line 12: has 3 fields");
     }

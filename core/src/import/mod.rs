@@ -36,11 +36,12 @@
 mod columns;
 mod encoding;
 mod error;
+mod phone;
 mod roster_csv;
 
 pub use columns::RosterColumn;
 pub use encoding::decode;
-pub use error::{ImportError, RowError};
+pub use error::{ImportError, RowError, RowMessage, RowWarning};
 pub use roster_csv::{
     ImportedRow, MAX_ERRORS, MAX_FIELD_CHARS, MAX_INPUT_BYTES, MAX_PEOPLE, MAX_ROWS, RosterPreview,
     read_roster_csv,

@@ -163,11 +163,7 @@ impl Compound {
                         reason: "must not be empty".into(),
                     });
                 }
-                check_counts(
-                    edit.people.unwrap_or(1),
-                    edit.aged_60_plus.unwrap_or(0),
-                    edit.children_under_6.unwrap_or(0),
-                )?;
+                check_counts(edit.people, edit.aged_60_plus.unwrap_or(0), edit.children_under_6.unwrap_or(0))?;
                 self.edit_household(env, *household, |tx, obj| Ok(roster::edit_household(tx, obj, edit)?))
             }
             Operation::EditNotes { household, notes } => {
@@ -629,9 +625,11 @@ pub(super) fn text(entity: &Entity, field: &'static str, value: &str) -> Result<
         .map_err(|bad| OperationError::Invalid { field: bad.field, reason: bad.reason })
 }
 
-fn check_counts(people: u32, aged: u32, children: u32) -> Result<(), OperationError> {
-    for (name, value) in [("people", people), ("aged_60_plus", aged), ("children_under_6", children)] {
-        if let Some(field) = HOUSEHOLD.field(name) {
+/// Checks counts by the table; an unknown 户内人数 (`None`) has nothing to check.
+fn check_counts(people: Option<u32>, aged: u32, children: u32) -> Result<(), OperationError> {
+    let counts = [("people", people), ("aged_60_plus", Some(aged)), ("children_under_6", Some(children))];
+    for (name, value) in counts {
+        if let (Some(field), Some(value)) = (HOUSEHOLD.field(name), value) {
             field
                 .check_count(value)
                 .map_err(|bad| OperationError::Invalid { field: bad.field, reason: bad.reason })?;

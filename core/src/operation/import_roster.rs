@@ -118,7 +118,9 @@ impl Compound {
                     let edit = HouseholdEdit {
                         head: Some(draft.head.clone()),
                         phone: Some(draft.phone.clone()),
-                        people: Some(draft.people),
+                        // A blank count in the file is unknown, not a correction: the count
+                        // already recorded stays.
+                        people: draft.people,
                         aged_60_plus: Some(draft.aged_60_plus),
                         children_under_6: Some(draft.children_under_6),
                         lift: Some(draft.lift),

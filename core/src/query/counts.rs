@@ -14,8 +14,10 @@ use crate::schema::vocabulary::TaskStatus;
 pub struct Counts {
     /// Households.
     pub households: u32,
-    /// People.
+    /// People, in the households whose count is known.
     pub people: u32,
+    /// Households whose 户内人数 is unknown (未填), not counted in [`Counts::people`].
+    pub people_unknown: u32,
     /// People aged 60+.
     pub aged_60_plus: u32,
     /// Children under 6.
@@ -42,7 +44,10 @@ pub fn counts(compound: &Compound) -> Counts {
     };
     for h in compound.households() {
         c.households += 1;
-        c.people += h.people;
+        match h.people {
+            Some(people) => c.people += people,
+            None => c.people_unknown += 1,
+        }
         c.aged_60_plus += h.aged_60_plus;
         c.children_under_6 += h.children_under_6;
         if !h.needs.is_empty() {

@@ -18,8 +18,9 @@ pub struct HouseholdDraft {
     pub head: String,
     /// 联系电话.
     pub phone: String,
-    /// 户内人数.
-    pub people: u32,
+    /// 户内人数; `None` when the ledger left it blank (未填): unknown, never guessed.
+    #[serde(default)]
+    pub people: Option<u32>,
     /// 60岁以上人数.
     pub aged_60_plus: u32,
     /// 6岁以下儿童.
@@ -47,8 +48,9 @@ pub struct Household {
     pub head: String,
     /// 联系电话.
     pub phone: String,
-    /// 户内人数.
-    pub people: u32,
+    /// 户内人数; `None` when the ledger left it blank (未填): unknown, never guessed.
+    #[serde(default)]
+    pub people: Option<u32>,
     /// 60岁以上人数.
     pub aged_60_plus: u32,
     /// 6岁以下儿童.

@@ -149,7 +149,8 @@ fn build(rng: &mut StdRng, kind: Kind, c: &Compound, people: &[PersonId], tag: &
                     },
                     head: format!("户主{tag}"),
                     phone: String::new(),
-                    people: rng.random_range(1..=5),
+                    // Some ledgers leave 户内人数 blank: unknown, never guessed.
+                    people: rng.random_bool(0.8).then(|| rng.random_range(1..=5)),
                     aged_60_plus: rng.random_range(0..=2),
                     children_under_6: rng.random_range(0..=1),
                     needs: needs(rng),

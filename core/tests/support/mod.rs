@@ -142,7 +142,7 @@ pub fn draft(address: &str) -> HouseholdDraft {
         },
         head: String::new(),
         phone: String::new(),
-        people: 1,
+        people: Some(1),
         aged_60_plus: 0,
         children_under_6: 0,
         needs: BTreeSet::new(),
@@ -229,7 +229,9 @@ pub fn fixture_draft(h: &FixtureHousehold) -> HouseholdDraft {
     let mut d = draft(h.address);
     d.head = h.head.to_owned();
     d.phone = format!("138{:08}", h.address.len());
-    (d.people, d.aged_60_plus, d.children_under_6) = h.counts;
+    let people;
+    (people, d.aged_60_plus, d.children_under_6) = h.counts;
+    d.people = Some(people);
     d.needs = h.needs.iter().copied().collect();
     d.status = h.status;
     d.lift = h.lift;

@@ -319,6 +319,11 @@
     return b.reason && b.reason !== main ? `${main} — ${b.reason}` : main;
   }
 
+  // 户内人数 is unknown (null) when the ledger left it blank.
+  function peopleText(people) {
+    return people == null ? t('household.people_unknown') : String(people);
+  }
+
   function showError(e) {
     const el = document.querySelector('[data-testid="error-banner"]');
     if (!el) return;
@@ -1060,7 +1065,7 @@
             h('td', null, x.head),
             h('td', null, x.phone),
             // The labels show only on a phone, where the table turns into cards.
-            h('td', { class: 'n', dataset: { label: t('household.people') } }, String(x.people)),
+            h('td', { class: 'n', dataset: { label: t('household.people') } }, peopleText(x.people)),
             h('td', { class: 'n', dataset: { label: t('household.aged_60_plus') } }, String(x.aged_60_plus)),
             h('td', { class: 'n', dataset: { label: t('household.children_under_6') } }, String(x.children_under_6)),
             h('td', null, (x.needs || []).map((n) => badge('need_tag', n))),
@@ -1144,7 +1149,7 @@
         h('h2', null, t('household.edit')),
         field(t('household.head'), h('input', { name: 'head', value: x.head, testid: 'hh-head' })),
         field(t('household.phone'), h('input', { name: 'phone', value: x.phone, type: 'tel', testid: 'hh-phone' })),
-        field(t('household.people'), h('input', { name: 'people', value: x.people, type: 'number', min: 0 })),
+        field(t('household.people'), h('input', { name: 'people', value: x.people ?? '', placeholder: t('household.people_unknown'), type: 'number', min: 0 })),
         field(t('household.aged_60_plus'), h('input', { name: 'aged_60_plus', value: x.aged_60_plus, type: 'number', min: 0 })),
         field(t('household.children_under_6'), h('input', { name: 'children_under_6', value: x.children_under_6, type: 'number', min: 0 })),
         h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'lift', checked: x.lift }), ` ${t('household.lift')}`),
@@ -1157,6 +1162,8 @@
         if (get('head').value !== x.head) edit.head = get('head').value;
         if (get('phone').value !== x.phone) edit.phone = get('phone').value;
         for (const n of ['people', 'aged_60_plus', 'children_under_6']) {
+          // An unknown 户内人数 left blank stays unknown.
+          if (x[n] == null && get(n).value.trim() === '') continue;
           const v = Number(get(n).value);
           if (!Number.isInteger(v) || v < 0) {
             showError({ body: { error: t('household.bad_number', { what: t(`household.${n}`) }) } });
@@ -1259,7 +1266,7 @@
             { class: 'ledger' },
             row('head', x.head),
             row('phone', x.phone),
-            row('people', String(x.people)),
+            row('people', peopleText(x.people)),
             row('aged_60_plus', String(x.aged_60_plus)),
             row('children_under_6', String(x.children_under_6)),
             row('lift', x.lift ? t('common.yes') : t('common.no')),
@@ -1956,20 +1963,24 @@
       previewBtn,
     );
 
-    function errorTable(errors) {
+    // A row message in the reader's language: the relay sends Chinese and English.
+    const reasonText = (e) => (I.lang() === 'en' ? e.reason : e.reason_zh || e.reason) || '';
+
+    function errorTable(errors, kind = 'errors') {
+      const rowId = kind === 'errors' ? 'import-error-row' : 'import-warning-row';
       return h(
         'div',
         { class: 'scroll' },
         h(
           'table',
-          { class: 'data errors', testid: 'import-errors' },
-          h('caption', null, t('import.errors', { n: errors.length })),
+          { class: `data ${kind}`, testid: `import-${kind}` },
+          h('caption', null, t(`import.${kind}`, { n: errors.length })),
           h('thead', null, h('tr', null, ['line', 'column', 'value', 'reason'].map((k) => h('th', { scope: 'col' }, t(`import.${k}`))))),
           h(
             'tbody',
             null,
             errors.map((e) =>
-              h('tr', { testid: 'import-error-row', dataset: { line: e.line } }, h('td', { class: 'n' }, String(e.line ?? '')), h('td', null, e.column || ''), h('td', null, e.value || ''), h('td', null, e.reason || '')),
+              h('tr', { testid: rowId, dataset: { line: e.line, code: e.code || '' } }, h('td', { class: 'n' }, String(e.line ?? '')), h('td', null, e.column || ''), h('td', null, e.value || ''), h('td', null, reasonText(e))),
             ),
           ),
         ),
@@ -1978,6 +1989,7 @@
 
     function showPreview(p) {
       const errors = p.errors || [];
+      const warnings = p.warnings || [];
       const good = p.households || 0;
       const commit = async (acceptGood) => {
         try {
@@ -2004,6 +2016,8 @@
           (p.ignored_columns || []).length ? h('p', { class: 'meta', testid: 'import-ignored' }, t('import.ignored', { list: p.ignored_columns.join('、') })) : null,
           errors.length ? errorTable(errors) : h('p', { class: 'ok', testid: 'import-no-errors' }, t('import.no_errors')),
           p.omitted_errors ? h('p', { class: 'warn' }, t('import.omitted', { n: p.omitted_errors })) : null,
+          warnings.length ? errorTable(warnings, 'warnings') : null,
+          p.omitted_warnings ? h('p', { class: 'meta' }, t('import.omitted_warnings', { n: p.omitted_warnings })) : null,
           h(
             'div',
             { class: 'actions' },

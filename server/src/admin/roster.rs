@@ -8,7 +8,7 @@
 
 use doorstep_core::ImportPolicy;
 use doorstep_core::id::CompoundId;
-use doorstep_core::import::{RosterColumn, read_roster_csv};
+use doorstep_core::import::{RosterColumn, RowMessage, read_roster_csv};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::vocabulary::DocKind;
 use serde::Serialize;
@@ -16,22 +16,37 @@ use serde::Serialize;
 use super::{AdminError, Principal, require_compound};
 use crate::relay::{Relay, RelayError};
 
-/// A row left out, by line.
+/// A row left out (or imported with a warning), by line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowProblem {
     /// The 1-based line in the file.
     pub line: usize,
-    /// What is wrong with it.
+    /// A stable code for the kind of problem (`people_blank`, `duplicate_row`, ...).
+    pub code: &'static str,
+    /// What is wrong with it, in Chinese, with the line and column.
+    pub reason_zh: String,
+    /// What is wrong with it, in English, with the line and column.
     pub reason: String,
 }
 
+impl From<&RowMessage> for RowProblem {
+    fn from(m: &RowMessage) -> Self {
+        let bilingual = m.bilingual();
+        let zh = bilingual.split(" / ").next().unwrap_or_default().to_owned();
+        Self { line: m.line, code: m.code, reason_zh: zh, reason: m.to_string() }
+    }
+}
+
+impl RowProblem {
+    fn more(n: usize, zh: &str, en: &str) -> Self {
+        Self { line: 0, code: "more", reason_zh: format!("另有 {n} {zh}"), reason: format!("{n} more {en}") }
+    }
+}
+
+/// Chinese, then English, as the command line prints it.
 impl std::fmt::Display for RowProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.reason.starts_with("line ") {
-            f.write_str(&self.reason)
-        } else {
-            write!(f, "line {}: {}", self.line, self.reason)
-        }
+        write!(f, "{} / {}", self.reason_zh, self.reason)
     }
 }
 
@@ -44,6 +59,9 @@ pub struct ImportReport {
     pub updated: usize,
     /// Rows left out because they could not be read.
     pub skipped: Vec<RowProblem>,
+    /// Rows imported (or identical rows dropped) with something to check or fill in; they never
+    /// block the import.
+    pub warnings: Vec<RowProblem>,
     /// Headers that name no roster column; their values were not imported.
     pub ignored_columns: Vec<String>,
 }
@@ -62,13 +80,13 @@ pub async fn import_roster(
     let preview = tokio::task::spawn_blocking(move || read_roster_csv(&bytes))
         .await
         .map_err(|e| AdminError::Relay(RelayError::Task(e.to_string())))??;
-    let mut skipped: Vec<RowProblem> =
-        preview.errors.iter().map(|e| RowProblem { line: e.line, reason: e.to_string() }).collect();
+    let mut skipped: Vec<RowProblem> = preview.errors.iter().map(RowProblem::from).collect();
     if preview.omitted_errors > 0 {
-        skipped.push(RowProblem {
-            line: 0,
-            reason: format!("{} more rows with errors", preview.omitted_errors),
-        });
+        skipped.push(RowProblem::more(preview.omitted_errors, "行有错误", "rows with errors"));
+    }
+    let mut warnings: Vec<RowProblem> = preview.warnings.iter().map(RowProblem::from).collect();
+    if preview.omitted_warnings > 0 {
+        warnings.push(RowProblem::more(preview.omitted_warnings, "条提醒", "warnings"));
     }
     if !skipped.is_empty() && !accept_good_rows {
         return Err(AdminError::BadRows(skipped));
@@ -82,7 +100,7 @@ pub async fn import_roster(
         .await??;
     let (imported, updated) = (summary.added, summary.updated);
     tracing::info!(%compound, imported, skipped = skipped.len(), "roster imported");
-    Ok(ImportReport { imported, updated, skipped, ignored_columns })
+    Ok(ImportReport { imported, updated, skipped, warnings, ignored_columns })
 }
 
 /// The compound's roster as CSV (UTF-8 with BOM, the ledger template's columns), households in
@@ -128,7 +146,8 @@ fn write_csv(households: &[Household]) -> Result<String, AdminError> {
             a.flat.clone(),
             h.head.clone(),
             h.phone.clone(),
-            h.people.to_string(),
+            // An unknown count is written blank, and a blank reads back as unknown.
+            h.people.map(|people| people.to_string()).unwrap_or_default(),
             h.aged_60_plus.to_string(),
             h.children_under_6.to_string(),
             needs.join("、"),

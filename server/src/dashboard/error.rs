@@ -7,7 +7,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use doorstep_core::OperationError;
-use doorstep_core::import::RowError;
+use doorstep_core::import::RowMessage;
 use serde::Serialize;
 
 use crate::admin::AdminError;
@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::relay::RelayError;
 use crate::storage::StorageError;
 
-/// A row of an uploaded roster that cannot be imported.
+/// A row of an uploaded roster that cannot be imported, or was imported with a warning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowProblem {
     /// The 1-based line (CSV) or row (workbook) where it starts.
@@ -25,13 +25,24 @@ pub struct RowProblem {
     pub column: Option<String>,
     /// The value as written.
     pub value: String,
-    /// What is wrong, as a sentence.
+    /// A stable code for the kind of problem (`people_blank`, `duplicate_row`, ...).
+    pub code: &'static str,
+    /// What is wrong, as a sentence in Chinese (the dashboard shows it in Chinese).
+    pub reason_zh: String,
+    /// What is wrong, as a sentence in English (the dashboard's English switch).
     pub reason: String,
 }
 
-impl From<&RowError> for RowProblem {
-    fn from(e: &RowError) -> Self {
-        Self { line: e.line, column: e.column.clone(), value: e.value.clone(), reason: e.reason.clone() }
+impl From<&RowMessage> for RowProblem {
+    fn from(e: &RowMessage) -> Self {
+        Self {
+            line: e.line,
+            column: e.column.clone(),
+            value: e.value.clone(),
+            code: e.code,
+            reason_zh: e.reason_zh.clone(),
+            reason: e.reason.clone(),
+        }
     }
 }
 

@@ -7,6 +7,8 @@
 //! as the signed-in coordinator, refusing a file with bad rows unless the coordinator accepts
 //! importing only the good ones.
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -42,6 +44,11 @@ pub struct Preview {
     pub errors: Vec<RowProblem>,
     /// Rows with errors beyond those listed.
     pub omitted_errors: usize,
+    /// Rows imported with something to check or fill in (a blank 户内人数 imported as unknown, a
+    /// blank or implausible phone number, an identical row dropped); they never block an import.
+    pub warnings: Vec<RowProblem>,
+    /// Warnings beyond those listed.
+    pub omitted_warnings: usize,
     /// Headers that name no roster column; their values would not be imported.
     pub ignored_columns: Vec<String>,
     /// The estates (小区) of the households read, in file order.
@@ -65,6 +72,8 @@ pub struct Committed {
     pub buildings_added: usize,
     /// Headers that name no roster column; their values were not imported.
     pub ignored_columns: Vec<String>,
+    /// What the coordinator should still check or fill in.
+    pub warnings: Vec<RowProblem>,
 }
 
 /// A file read: the preview, with row numbers as the coordinator sees them.
@@ -77,6 +86,10 @@ struct Read {
 impl Read {
     fn problems(&self) -> Vec<RowProblem> {
         self.preview.errors.iter().map(RowProblem::from).collect()
+    }
+
+    fn warnings(&self) -> Vec<RowProblem> {
+        self.preview.warnings.iter().map(RowProblem::from).collect()
     }
 }
 
@@ -91,16 +104,16 @@ fn is_workbook(headers: &HeaderMap, body: &[u8]) -> bool {
         || body.starts_with(OLE_MAGIC)
 }
 
-fn read(workbook: bool, body: &[u8]) -> Result<Read, DashError> {
+fn read(workbook: bool, body: &[u8], deadline: Instant) -> Result<Read, DashError> {
     let unreadable = |reason: String| DashError::unprocessable("unreadable_file", reason);
     if !workbook {
         let preview = read_roster_csv(body).map_err(|e| unreadable(e.to_string()))?;
         return Ok(Read { preview, format: "csv", sheet: None });
     }
-    let sheet = workbook::sheet_to_csv(body).map_err(|e| unreadable(e.to_string()))?;
+    let sheet = workbook::sheet_to_csv(body, deadline).map_err(|e| unreadable(e.to_string()))?;
     let mut preview = read_roster_csv(sheet.csv.as_bytes()).map_err(|e| unreadable(e.to_string()))?;
-    for error in &mut preview.errors {
-        error.line = sheet.sheet_row(error.line);
+    for message in preview.errors.iter_mut().chain(preview.warnings.iter_mut()) {
+        message.line = sheet.sheet_row(message.line);
     }
     for row in &mut preview.households {
         row.line = sheet.sheet_row(row.line);
@@ -147,13 +160,18 @@ pub async fn import(
         return Err(AppError::invalid("the upload is empty; send the roster file as the request body").into());
     }
     let workbook = is_workbook(&headers, &body);
-    let read = blocking(move || read(workbook, &body)).await??;
+    // The read stops itself at the request's deadline: when the relay answers 408, the
+    // blocking thread is not left inflating and parsing for nobody.
+    let deadline = Instant::now() + state.app.config.limits.request_timeout;
+    let read = blocking(move || read(workbook, &body, deadline)).await??;
 
     if !commit {
         let preview = Preview {
             households: read.preview.households.len(),
             errors: read.problems(),
             omitted_errors: read.preview.omitted_errors,
+            warnings: read.warnings(),
+            omitted_warnings: read.preview.omitted_warnings,
             ignored_columns: read.preview.ignored_columns.clone(),
             estates: read.preview.estates().into_iter().map(str::to_owned).collect(),
             format: read.format,
@@ -165,15 +183,18 @@ pub async fn import(
     if !read.preview.is_clean() && !accept_good_rows {
         let rows = read.preview.errors.len() + read.preview.omitted_errors;
         let first = read.preview.errors.first().map(ToString::to_string).unwrap_or_default();
+        let first_zh = read.preview.errors.first().map(|e| e.reason_zh.clone()).unwrap_or_default();
         return Err(DashError::Unprocessable {
             error: "bad_rows",
             reason: format!(
-                "{rows} rows cannot be imported (first: {first}); nothing was imported. Fix them, or import the good rows only"
+                "{rows} 行无法导入（第一处：{first_zh}），什么都没有导入；请改正，或只导入无误的行 / \
+                 {rows} rows cannot be imported (first: {first}); nothing was imported. Fix them, or import the good rows only"
             ),
             errors: read.problems(),
         });
     }
     let ignored_columns = read.preview.ignored_columns.clone();
+    let warnings = read.warnings();
     let actor = scope.actor;
     let policy = if accept_good_rows { ImportPolicy::AcceptGoodRows } else { ImportPolicy::AllOrNothing };
     let preview = read.preview;
@@ -194,6 +215,7 @@ pub async fn import(
         rows_left_out: summary.rows_left_out,
         buildings_added: summary.buildings_added,
         ignored_columns,
+        warnings,
     })
     .into_response())
 }

@@ -54,7 +54,8 @@ mod session;
 mod signed_in;
 mod snapshot;
 mod table;
-mod workbook;
+pub mod workbook;
+pub mod workbook_bounds;
 
 use std::collections::HashMap;
 

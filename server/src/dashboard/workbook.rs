@@ -8,15 +8,25 @@
 //! the importer skips), so "line 12" in a row error is row 12 in Excel; a cell holding a line
 //! break would shift the lines after it, so errors are mapped back to sheet rows.
 //!
-//! Cells are streamed, never laid out as a whole-sheet grid: a sheet whose used range claims a
-//! million rows by sixteen thousand columns costs only the cells it really has, and conversion
-//! stops as soon as the text outgrows what the importer accepts.
+//! Before calamine inflates anything, [`workbook_bounds`] checks the archive's entries (how
+//! many, and how large they declare and really inflate to), so a zip bomb is refused without
+//! being inflated into memory. Cells are then streamed, never laid out as a whole-sheet grid: a
+//! sheet whose used range claims a million rows by sixteen thousand columns costs only the cells
+//! it really has, every cell (empty ones too) counts against [`MAX_CELLS`], [`MAX_COLUMNS`] and
+//! [`MAX_SHEET_ROWS`], and conversion stops as soon as the text outgrows what the importer
+//! accepts or the request's deadline passes.
+//!
+//! Merged cells take their merged value down the rows they cover, so a ledger whose 楼号 cell
+//! is merged over all of a building's rows reads as if 楼号 were typed on every row.
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
+use std::time::Instant;
 
-use calamine::{DataRef, Reader, Xlsx};
-use doorstep_core::import::{ImportError, MAX_INPUT_BYTES, MAX_ROWS};
+use calamine::{DataRef, Dimensions, Reader, Xlsx};
+use doorstep_core::import::{ImportError, MAX_FIELD_CHARS, MAX_INPUT_BYTES, MAX_ROWS};
+
+use super::workbook_bounds::{self, MAX_ENTRIES};
 
 /// An .xlsx workbook is a ZIP archive.
 pub const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
@@ -25,29 +35,126 @@ pub const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 
 /// Columns read from a sheet; a roster has 14, and a sheet that uses more is not a roster.
 pub const MAX_COLUMNS: u32 = 256;
+/// Rows read from a sheet: the import's row limit, plus room for titles and blank rows.
+pub const MAX_SHEET_ROWS: u32 = 101_000;
+/// Cells read from a sheet, empty ones included (a cell Excel wrote only for its formatting
+/// still costs parsing): 100,000 households of 14 columns, with room to spare.
+pub const MAX_CELLS: usize = 2_000_000;
+/// Merged regions read from a sheet; a ledger has one per building, or a few per row.
+pub const MAX_MERGED_REGIONS: usize = 100_000;
+/// How many cells are read between deadline checks.
+const CELLS_PER_DEADLINE_CHECK: usize = 4_096;
 
-/// Why a workbook cannot be read.
+/// Why a workbook cannot be read. Each message is in Chinese, then English, because the
+/// dashboard's import preview shows it as it is.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkbookError {
     /// The bytes are not a workbook we read.
-    #[error("the file cannot be read as an Excel workbook (.xlsx): {0}")]
+    #[error("无法作为 Excel 工作簿 (.xlsx) 读取 / the file cannot be read as an Excel workbook (.xlsx): {0}")]
     Unreadable(String),
     /// The workbook is in the old binary format.
     #[error(
-        "the file is an Excel 97-2003 workbook (.xls); in Excel use 另存为 (Save As) → \"Excel 工作簿 (*.xlsx)\" or \"CSV UTF-8 (逗号分隔)\" and upload that"
+        "这是 Excel 97-2003 工作簿 (.xls)，请在 Excel 中 另存为 → \"Excel 工作簿 (*.xlsx)\" 或 \"CSV UTF-8 (逗号分隔)\" 后上传 / \
+         the file is an Excel 97-2003 workbook (.xls); in Excel use 另存为 (Save As) → \"Excel 工作簿 (*.xlsx)\" or \"CSV UTF-8 (逗号分隔)\" and upload that"
     )]
     OldFormat,
     /// The workbook has no sheet.
-    #[error("the workbook has no sheet")]
+    #[error("工作簿里没有工作表 / the workbook has no sheet")]
     NoSheet,
     /// The sheet uses too many columns.
     #[error(
-        "the first sheet uses column {column}; a roster has at most {MAX_COLUMNS} columns, so delete the extra ones"
+        "第一个工作表用到了第 {column} 列；台账最多 {MAX_COLUMNS} 列，请删除多余的列 / \
+         the first sheet uses column {column}; a roster has at most {MAX_COLUMNS} columns, so delete the extra ones"
     )]
     TooManyColumns {
         /// The 1-based column.
         column: u32,
     },
+    /// The sheet uses rows past what an import may have.
+    #[error(
+        "第一个工作表用到了第 {row} 行；一次最多导入 {MAX_ROWS} 户，请按小区拆分 / \
+         the first sheet uses row {row}; an import has at most {MAX_ROWS} households, so split it by estate (小区)"
+    )]
+    TooManyRows {
+        /// The 1-based row.
+        row: u32,
+    },
+    /// The sheet has more cells (empty ones included) than an import may have.
+    #[error(
+        "第一个工作表的单元格超过 {MAX_CELLS} 个（含空白但有格式的单元格）；请删除多余的行列或按小区拆分 / \
+         the first sheet has more than {MAX_CELLS} cells (formatted empty cells included); delete unused rows and columns or split it by estate (小区)"
+    )]
+    TooManyCells,
+    /// The sheet has more merged regions than an import reads.
+    #[error(
+        "第一个工作表有 {regions} 个合并单元格，最多 {MAX_MERGED_REGIONS} 个 / \
+         the first sheet has {regions} merged regions; at most {MAX_MERGED_REGIONS} are read"
+    )]
+    TooManyMergedRegions {
+        /// How many the sheet has.
+        regions: usize,
+    },
+    /// One cell holds more text than a roster cell may.
+    #[error(
+        "单元格 {cell} 有 {chars} 个字，一个单元格最多 {MAX_FIELD_CHARS} 个字 / \
+         cell {cell} holds {chars} characters; a cell may hold at most {MAX_FIELD_CHARS}"
+    )]
+    CellTooLong {
+        /// The cell as Excel names it ("C12").
+        cell: String,
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// The archive holds more files than a workbook needs.
+    #[error(
+        "这个 .xlsx 压缩包里有 {entries} 个文件，最多 {MAX_ENTRIES} 个；请在 Excel 中另存为新的工作簿或 CSV / \
+         the .xlsx archive holds {entries} files, at most {MAX_ENTRIES} are accepted; save it again from Excel as a new workbook or as CSV"
+    )]
+    TooManyEntries {
+        /// How many it holds.
+        entries: usize,
+    },
+    /// One part of the archive says it inflates to more than allowed.
+    #[error(
+        "这个 .xlsx 解压后过大（{part} 为 {bytes} 字节，上限 {limit} 字节），没有读取；请按小区拆分或另存为 CSV / \
+         the .xlsx inflates too large ({part} is {bytes} bytes, the limit is {limit}), so it was not read; split it by estate (小区) or save it as CSV"
+    )]
+    PartTooLarge {
+        /// The part's name in the archive.
+        part: String,
+        /// Its declared uncompressed size.
+        bytes: u64,
+        /// The limit for that part.
+        limit: u64,
+    },
+    /// All parts together inflate to more than allowed.
+    #[error(
+        "这个 .xlsx 解压后共 {bytes} 字节以上，超过上限 {limit} 字节，没有读取；请按小区拆分或另存为 CSV / \
+         the .xlsx inflates to {bytes} bytes or more, over the limit of {limit}, so it was not read; split it by estate (小区) or save it as CSV"
+    )]
+    InflatesTooLarge {
+        /// Bytes inflated (or declared) when the limit was passed.
+        bytes: u64,
+        /// [`workbook_bounds::MAX_INFLATED_BYTES`].
+        limit: u64,
+    },
+    /// A part inflates to more than its header declares: the file is damaged or crafted.
+    #[error(
+        "这个 .xlsx 已损坏：{part} 解压后比声明的 {declared} 字节大，没有读取；请在 Excel 中重新保存 / \
+         the .xlsx is damaged: {part} inflates to more than the {declared} bytes it declares, so it was not read; save it again from Excel"
+    )]
+    SizeLies {
+        /// The part's name in the archive.
+        part: String,
+        /// Its declared uncompressed size.
+        declared: u64,
+    },
+    /// Reading took longer than the request may.
+    #[error(
+        "读取工作簿超时，已停止；请按小区拆分或另存为 CSV 后再试 / \
+         reading the workbook took too long and was stopped; split it by estate (小区) or save it as CSV and try again"
+    )]
+    TimedOut,
     /// The sheet is larger than an import may be.
     #[error(transparent)]
     TooLarge(#[from] ImportError),
@@ -71,41 +178,103 @@ impl SheetCsv {
     }
 }
 
-/// Reads the first sheet of an .xlsx workbook into CSV.
-pub fn sheet_to_csv(bytes: &[u8]) -> Result<SheetCsv, WorkbookError> {
+/// Row → column → text, for the cells that hold something, and the text's size so far.
+#[derive(Debug, Default)]
+struct Grid {
+    cells: BTreeMap<u32, BTreeMap<u32, String>>,
+    size: usize,
+}
+
+impl Grid {
+    fn insert(&mut self, row: u32, column: u32, text: String) -> Result<(), WorkbookError> {
+        self.size += text.len() + 3;
+        if self.size > MAX_INPUT_BYTES {
+            return Err(ImportError::TooLarge { bytes: self.size, limit: MAX_INPUT_BYTES }.into());
+        }
+        self.cells.entry(row).or_default().insert(column, text);
+        Ok(())
+    }
+
+    /// Gives every row of a vertically merged region the region's value, as a coordinator
+    /// reads the sheet (楼号 merged over all of a building's rows). Only rows that hold
+    /// something else get it, so a region drawn past the table adds no rows; a horizontal span
+    /// keeps its value in its first column, as Excel's own "Save As CSV" does.
+    fn fill_merged(&mut self, regions: &[Dimensions]) -> Result<(), WorkbookError> {
+        for region in regions {
+            let (top, column) = region.start;
+            let Some(value) = self.cells.get(&top).and_then(|cells| cells.get(&column)).cloned() else {
+                continue;
+            };
+            let below: Vec<u32> = self
+                .cells
+                .range(top.saturating_add(1)..=region.end.0)
+                .filter(|(_, cells)| !cells.contains_key(&column))
+                .map(|(row, _)| *row)
+                .collect();
+            for row in below {
+                self.insert(row, column, value.clone())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads the first sheet of an .xlsx workbook into CSV, refusing before anything is inflated
+/// a workbook whose parts inflate past the limits of [`workbook_bounds`], and stopping once
+/// `deadline` passes.
+pub fn sheet_to_csv(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, WorkbookError> {
     if bytes.starts_with(OLE_MAGIC) {
         return Err(WorkbookError::OldFormat);
     }
+    workbook_bounds::check_archive(bytes, deadline)?;
     let mut workbook: Xlsx<_> =
         Xlsx::new(Cursor::new(bytes)).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
     let sheet = workbook.sheet_names().into_iter().next().ok_or(WorkbookError::NoSheet)?;
+    let mut grid = Grid::default();
     let mut cells =
         workbook.worksheet_cells_reader(&sheet).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
-    // Row → column → text, for the cells that hold something.
-    let mut grid: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();
-    let mut size = 0usize;
+    let mut read = 0usize;
     while let Some(cell) = cells.next_cell().map_err(|e| WorkbookError::Unreadable(e.to_string()))? {
+        // Every cell counts, empty or not: a sheet of a million formatted empty cells costs as
+        // much to parse as a full one.
+        read += 1;
+        if read > MAX_CELLS {
+            return Err(WorkbookError::TooManyCells);
+        }
+        if read % CELLS_PER_DEADLINE_CHECK == 0 && Instant::now() > deadline {
+            return Err(WorkbookError::TimedOut);
+        }
         let (row, column) = cell.get_position();
+        if column >= MAX_COLUMNS {
+            return Err(WorkbookError::TooManyColumns { column: column + 1 });
+        }
+        if row >= MAX_SHEET_ROWS {
+            return Err(WorkbookError::TooManyRows { row: row + 1 });
+        }
         let text = text_of(cell.get_value());
         if text.is_empty() {
             continue;
         }
-        if column >= MAX_COLUMNS {
-            return Err(WorkbookError::TooManyColumns { column: column + 1 });
+        let chars = text.chars().count();
+        if chars > MAX_FIELD_CHARS {
+            return Err(WorkbookError::CellTooLong { cell: cell_name(row, column), chars });
         }
-        if usize::try_from(row).unwrap_or(usize::MAX) > MAX_ROWS + 1_000 {
-            return Err(ImportError::TooManyRows { limit: MAX_ROWS }.into());
-        }
-        size += text.len() + 3;
-        if size > MAX_INPUT_BYTES {
-            return Err(ImportError::TooLarge { bytes: size, limit: MAX_INPUT_BYTES }.into());
-        }
-        grid.entry(row).or_default().insert(column, text);
+        grid.insert(row, column, text)?;
     }
     drop(cells);
+    let regions =
+        workbook.merge_cells_by_sheet_name(&sheet).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
+    if regions.len() > MAX_MERGED_REGIONS {
+        return Err(WorkbookError::TooManyMergedRegions { regions: regions.len() });
+    }
+    grid.fill_merged(&regions)?;
+    Ok(grid_to_csv(sheet, grid))
+}
 
-    // Every row as wide as the widest, as Excel's own "Save As CSV" writes them: a row whose
-    // last cells are empty still has their commas.
+/// Writes the grid as CSV, every row as wide as the widest, as Excel's own "Save As CSV"
+/// writes them: a row whose last cells are empty still has their commas.
+fn grid_to_csv(sheet: String, grid: Grid) -> SheetCsv {
+    let Grid { cells: grid, size } = grid;
     let width = grid.values().filter_map(|cells| cells.keys().next_back()).max().map_or(0, |last| last + 1);
     let mut csv = String::with_capacity(size + grid.len() * usize::try_from(width).unwrap_or(0));
     let mut rows = BTreeMap::new();
@@ -130,7 +299,19 @@ pub fn sheet_to_csv(bytes: &[u8]) -> Result<SheetCsv, WorkbookError> {
         line += 1 + cells.values().map(|t| t.matches('\n').count()).sum::<usize>();
         next_row = row + 1;
     }
-    Ok(SheetCsv { sheet, csv, rows })
+    SheetCsv { sheet, csv, rows }
+}
+
+/// A cell's name as Excel shows it: (11, 2) is "C12".
+fn cell_name(row: u32, column: u32) -> String {
+    let mut letters = Vec::new();
+    let mut n = column + 1;
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        letters.push(char::from(b'A' + u8::try_from(rem).unwrap_or(0)));
+        n = (n - 1) / 26;
+    }
+    letters.iter().rev().collect::<String>() + &(row + 1).to_string()
 }
 
 /// A cell as text, the way the coordinator sees it in Excel.
@@ -173,6 +354,10 @@ mod tests {
 
     use super::*;
 
+    fn later() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(60)
+    }
+
     fn workbook(fill: impl FnOnce(&mut rust_xlsxwriter::Worksheet)) -> Vec<u8> {
         let mut book = Workbook::new();
         fill(book.add_worksheet());
@@ -192,7 +377,7 @@ mod tests {
             s.write_number(2, 0, 2.5).unwrap();
             s.write_boolean(2, 1, true).unwrap();
         });
-        let sheet = sheet_to_csv(&bytes).unwrap();
+        let sheet = sheet_to_csv(&bytes, later()).unwrap();
         assert_eq!(
             sheet.csv,
             "房号,联系电话,备注\n702,19908923609,\"需送货上门, \"\"高层\"\"\"\n2.5,true,\n"
@@ -207,7 +392,7 @@ mod tests {
             s.write_string(3, 2, "two\nlines").unwrap();
             s.write_string(5, 1, "2").unwrap();
         });
-        let sheet = sheet_to_csv(&bytes).unwrap();
+        let sheet = sheet_to_csv(&bytes, later()).unwrap();
         assert_eq!(sheet.csv, "\n\n,楼号,\n,1,\"two\nlines\"\n\n,2,\n");
         assert_eq!(sheet.sheet_row(3), 3);
         assert_eq!(sheet.sheet_row(4), 4);
@@ -217,12 +402,12 @@ mod tests {
 
     #[test]
     fn what_is_not_an_xlsx_says_so() {
-        assert!(matches!(sheet_to_csv(OLE_MAGIC), Err(WorkbookError::OldFormat)));
-        let e = sheet_to_csv(b"PK\x03\x04 not really a zip").unwrap_err();
-        assert!(e.to_string().starts_with("the file cannot be read as an Excel workbook"), "{e}");
+        assert!(matches!(sheet_to_csv(OLE_MAGIC, later()), Err(WorkbookError::OldFormat)));
+        let e = sheet_to_csv(b"PK\x03\x04 not really a zip", later()).unwrap_err();
+        assert!(e.to_string().contains("the file cannot be read as an Excel workbook"), "{e}");
         let wide = workbook(|s| {
             s.write_string(0, 300, "x").unwrap();
         });
-        assert!(matches!(sheet_to_csv(&wide), Err(WorkbookError::TooManyColumns { column: 301 })));
+        assert!(matches!(sheet_to_csv(&wide, later()), Err(WorkbookError::TooManyColumns { column: 301 })));
     }
 }

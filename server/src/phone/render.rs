@@ -272,11 +272,11 @@ fn standing(unsynced: usize, set_aside: usize) -> String {
 fn household_line(h: &Household) -> String {
     let needs: Vec<&str> = h.needs.iter().map(|n| n.label_zh()).collect();
     format!(
-        "{} {}层 {} ({}人, 60+ {}) {}{}",
+        "{} {}层 {} ({}, 60+ {}) {}{}",
         h.address,
         h.address.floor,
         h.head,
-        h.people,
+        h.people.map_or_else(|| "人数未填".to_owned(), |people| format!("{people}人")),
         h.aged_60_plus,
         h.status.label_zh(),
         if needs.is_empty() { String::new() } else { format!(" [{}]", needs.join("、")) }

@@ -164,7 +164,7 @@ fn the_admin_commands_work_on_a_database_file() {
     assert!(stderr.contains("--accept-good-rows"), "{stderr}");
     let (ok, stdout, stderr) = run(&["import-roster", "--compound", &compound, csv, "--accept-good-rows"]);
     assert!(ok, "{stderr}");
-    assert!(stdout.starts_with("imported 6 households"), "{stdout}");
+    assert!(stdout.starts_with("导入 6 户，更新 0 户 / imported 6 households"), "{stdout}");
 
     let (ok, stdout, _) = run(&["export", "--compound", &compound]);
     assert!(ok);

@@ -1,0 +1,16 @@
+//! Any bytes through the dashboard's workbook reader (the zip bounds, calamine, merged cells)
+//! and then the roster importer: an answer or an error, never a panic.
+#![no_main]
+
+use std::time::{Duration, Instant};
+
+use doorstep_core::import::read_roster_csv;
+use doorstep_server::dashboard::workbook::sheet_to_csv;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    if let Ok(sheet) = sheet_to_csv(data, deadline) {
+        let _ = read_roster_csv(sheet.csv.as_bytes());
+    }
+});

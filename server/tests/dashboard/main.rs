@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, missing_debug_implementations)]
 
+mod bombs;
 mod events;
 mod exports;
 mod harness;

@@ -202,6 +202,11 @@ impl Grid {
     fn fill_merged(&mut self, regions: &[Dimensions]) -> Result<(), WorkbookError> {
         for region in regions {
             let (top, column) = region.start;
+            // A region one row high (a title merged across the table) has no rows below; a
+            // crafted region may even end above where it starts.
+            if region.end.0 <= top {
+                continue;
+            }
             let Some(value) = self.cells.get(&top).and_then(|cells| cells.get(&column)).cloned() else {
                 continue;
             };

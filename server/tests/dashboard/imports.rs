@@ -55,7 +55,8 @@ async fn a_broken_csv_previews_its_row_errors_and_changes_nothing() {
     assert_eq!(p["estates"], json!(["北林小区"]));
     assert_eq!(
         p["errors"][0],
-        json!({"line": 3, "column": "户内人数", "value": "三", "reason": "\"三\" is not a whole number"})
+        json!({"line": 3, "column": "户内人数", "value": "三", "code": "not_a_number",
+               "reason_zh": "\"三\" 不是整数", "reason": "\"三\" is not a whole number"})
     );
     assert_eq!(p["errors"][1]["line"], 4);
     assert_eq!(p["errors"][1]["column"], "管控状态");
@@ -156,4 +157,140 @@ async fn an_excel_workbook_imports_by_the_same_rules_with_excel_row_numbers() {
     let junk = session.post_bytes(&path, XLSX, b"PK\x03\x04 this is no workbook".to_vec()).await;
     assert_eq!(junk.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(junk.json()["error"], "unreadable_file");
+}
+
+/// A ledger laid out the way coordinators lay one out in Excel or WPS: a title row merged across
+/// the table, a 序号 column, and each 楼号 cell merged down over all of its building's rows.
+fn merged_ledger_workbook() -> Vec<u8> {
+    use rust_xlsxwriter::Format;
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let plain = Format::new();
+    sheet.merge_range(0, 0, 0, 7, "香樟苑小区住户台账", &plain).unwrap();
+    for (c, h) in ["序号", "楼号", "单元", "房号", "户主", "联系电话", "户内人数", "60岁以上人数"].iter().enumerate() {
+        sheet.write_string(1, u16::try_from(c).unwrap(), *h).unwrap();
+    }
+    // Building 1 over rows 3–6 (0-based 2–5), building 2 over rows 7–8.
+    let rows = [
+        ("1单元", "101", "甲", "13800000001", "2", "1"),
+        ("1单元", "102", "乙", "138 0000 0002", "", "2"),
+        ("1单元", "201", "丙", "+86 138-0000-0003", "3", "0"),
+        ("2单元", "101", "丁", "", "1", "0"),
+        ("1单元", "101", "戊", "13800000005", "4", "1"),
+        ("1单元", "102", "己", "13800000006", "2", "0"),
+    ];
+    for (i, (unit, flat, head, phone, people, aged)) in rows.iter().enumerate() {
+        let r = u32::try_from(i + 2).unwrap();
+        sheet.write_number(r, 0, f64::from(r - 1)).unwrap();
+        sheet.write_string(r, 2, *unit).unwrap();
+        sheet.write_string(r, 3, *flat).unwrap();
+        sheet.write_string(r, 4, *head).unwrap();
+        sheet.write_string(r, 5, *phone).unwrap();
+        sheet.write_string(r, 6, *people).unwrap();
+        sheet.write_string(r, 7, *aged).unwrap();
+    }
+    sheet.merge_range(2, 1, 5, 1, "1号楼", &plain).unwrap();
+    sheet.merge_range(6, 1, 7, 1, "2号楼", &plain).unwrap();
+    book.save_to_buffer().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_building_cells_take_their_value_on_every_row() {
+    let (_dash, compound, session) = setup().await;
+    let path = format!("/dashboard/api/compounds/{compound}/import?mode=preview");
+    let preview = session.post_bytes(&path, XLSX, merged_ledger_workbook()).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
+    let p = preview.json();
+    assert_eq!(p["errors"], json!([]), "no row is refused for an empty merged 楼号: {p}");
+    assert_eq!(p["households"], 6);
+    assert_eq!(p["ignored_columns"], json!(["序号"]));
+    // Row 4 (乙) has a blank count: a warning in Chinese and English, not an error.
+    let warnings = p["warnings"].as_array().unwrap();
+    let blank = warnings.iter().find(|w| w["code"] == "people_blank").unwrap();
+    assert_eq!(blank["line"], 4, "{p}");
+    assert_eq!(blank["reason_zh"], "户内人数 为空，已按“未填”导入，请补填");
+    assert_eq!(blank["reason"], "户内人数 is empty; imported as unknown (未填), please fill it in");
+    let phone = warnings.iter().find(|w| w["code"] == "phone_blank").unwrap();
+    assert_eq!(phone["line"], 6);
+
+    let commit = format!("/dashboard/api/compounds/{compound}/import?mode=commit");
+    let done = session.post_bytes(&commit, XLSX, merged_ledger_workbook()).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    assert_eq!(done.json()["added"], 6);
+    assert_eq!(done.json()["warnings"].as_array().unwrap().len(), 2);
+    let all = households(&session, compound).await;
+    let by_head = |head: &str| all.iter().find(|h| h["head"] == head).unwrap().clone();
+    assert_eq!(by_head("丁")["address"]["building"], "1", "the merged 楼号 reaches the building's last row");
+    assert_eq!(by_head("己")["address"]["building"], "2");
+    assert_eq!(by_head("乙")["people"], json!(null), "a blank count is unknown, never 1");
+    assert_eq!(by_head("乙")["aged_60_plus"], 2, "and is not compared with an invented count");
+    assert_eq!(by_head("乙")["phone"], "13800000002", "spaces are gone, so a search finds it");
+    assert_eq!(by_head("丙")["phone"], "13800000003");
+}
+
+/// A messy real-world-shaped ledger: GB18030, several address styles, blank cells, spaced and
+/// prefixed phone numbers, an exact duplicate row, a different household at a flat already
+/// listed, a title row.
+const MESSY: &str = "北林社区疫情防控台账（2026年11月）,,,,,,,,\r\n\
+    序号,小区,楼号,单元,房号,户主,联系电话,户内人数,60岁以上人数\r\n\
+    1,北林小区,1号楼,1单元,102,谢燕杰,199 9973 6261,2,0\r\n\
+    2,北林小区,,,1号楼1单元103,徐珍庆,0086 199-9587-2608,,2\r\n\
+    3,北林小区,1,,1-1-201,郎兰桂,,3,1\r\n\
+    4,北林小区,1号楼,1单元,102,谢燕杰,199 9973 6261,2,0\r\n\
+    5,北林小区,1栋,1,202室,殷兰艳,１９９２６４６５８５４,1,3\r\n\
+    6,北林小区,1号楼,1单元,201,另一户,13800000000,1,0\r\n\
+    7,北林小区,2号楼,1单元,301,任强,12345,1,0\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_messy_gb18030_ledger_imports_every_real_household_and_names_every_problem() {
+    let (_dash, compound, session) = setup().await;
+    let (gb18030, _, lossy) = encoding_rs::GB18030.encode(MESSY);
+    assert!(!lossy);
+    let path = format!("/dashboard/api/compounds/{compound}/import?mode=preview");
+    let preview = session.post_bytes(&path, "text/csv", gb18030.to_vec()).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
+    let p = preview.json();
+    let codes = |key: &str| -> Vec<(u64, String)> {
+        p[key].as_array().unwrap().iter().map(|m| (m["line"].as_u64().unwrap(), m["code"].as_str().unwrap().to_owned())).collect()
+    };
+    // Two real errors: 60岁以上 3 > 户内人数 1 (both written), and a different household at 1-1-201.
+    assert_eq!(codes("errors"), [(7, "count_exceeds_people".to_owned()), (8, "duplicate_flat".to_owned())], "{p}");
+    assert_eq!(
+        codes("warnings"),
+        [
+            (4, "people_blank".to_owned()),
+            (5, "phone_blank".to_owned()),
+            (6, "duplicate_row".to_owned()),
+            (9, "phone_implausible".to_owned()),
+        ],
+        "{p}"
+    );
+    let errors = p["errors"].as_array().unwrap();
+    assert_eq!(errors[1]["reason_zh"], "北林小区 1号楼1单元201 与第 5 行是同一户，但内容不同；每户只能出现一次，请核对后删除一行");
+    assert_eq!(errors[0]["reason"], "60岁以上人数 is 3, more than 户内人数 (1); check both cells");
+    let warnings = p["warnings"].as_array().unwrap();
+    assert_eq!(warnings[2]["reason"], "identical to line 3, safe to drop (not imported twice)");
+    assert_eq!(warnings[2]["reason_zh"], "与第 3 行完全相同，可以删除（未重复导入）");
+    assert_eq!(p["households"], 4);
+
+    let commit = format!("/dashboard/api/compounds/{compound}/import?mode=commit&accept_good_rows=true");
+    let done = session.post_bytes(&commit, "text/csv", gb18030.to_vec()).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    let all = households(&session, compound).await;
+    let phones: Vec<(&str, &str, serde_json::Value)> = all
+        .iter()
+        .map(|h| (h["head"].as_str().unwrap(), h["phone"].as_str().unwrap(), h["people"].clone()))
+        .collect();
+    assert_eq!(
+        phones,
+        [
+            ("谢燕杰", "19999736261", json!(2)),
+            ("徐珍庆", "19995872608", json!(null)),
+            ("郎兰桂", "", json!(3)),
+            ("任强", "12345", json!(1)),
+        ]
+    );
+    // The household with the unknown count is searchable by its digits, and has no count made up.
+    let found = session.get_json(&format!("/dashboard/api/compounds/{compound}/households?q=19995872608")).await;
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
 }

@@ -229,6 +229,23 @@ mod validate_roster {
     }
 
     #[test]
+    fn a_household_whose_people_count_is_unknown_is_accepted_and_read_as_unknown() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let mut draft = support::draft("2-1-1702");
+        draft.people = None;
+        draft.aged_60_plus = 2;
+        let batch = made_by(&mut fx, people.coordinator, &Operation::AddHousehold { draft }, roster);
+        let doc = batch.accepted(&people.coordinator);
+        let households = doorstep_core::document::roster::households(&doc);
+        let added = households.iter().find(|h| h.address.flat == "1702").unwrap();
+        assert_eq!((added.people, added.aged_60_plus), (None, 2));
+        // Documents written before the count could be unknown still read their counts.
+        assert!(households.iter().filter(|h| h.address.flat != "1702").all(|h| h.people.is_some()));
+    }
+
+    #[test]
     fn only_coordinators_change_the_roster_beyond_notes() {
         let mut fx = Fixture::default();
         let people = fx.people;

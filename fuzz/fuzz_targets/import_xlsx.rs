@@ -8,7 +8,12 @@ use doorstep_core::import::read_roster_csv;
 use doorstep_server::dashboard::workbook::sheet_to_csv;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: {
+    // The reader turns a panic inside calamine into a refusal (catch_unwind); libFuzzer's hook
+    // would abort first, so the default hook is restored. A panic that escapes the reader still
+    // unwinds into libFuzzer and is reported as a crash.
+    let _ = std::panic::take_hook();
+}, |data: &[u8]| {
     let deadline = Instant::now() + Duration::from_secs(10);
     if let Ok(sheet) = sheet_to_csv(data, deadline) {
         let _ = read_roster_csv(sheet.csv.as_bytes());

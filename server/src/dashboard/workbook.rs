@@ -52,6 +52,12 @@ pub enum WorkbookError {
     /// The bytes are not a workbook we read.
     #[error("无法作为 Excel 工作簿 (.xlsx) 读取 / the file cannot be read as an Excel workbook (.xlsx): {0}")]
     Unreadable(String),
+    /// The reader failed on a damaged part.
+    #[error(
+        "工作簿的内部结构已损坏，无法读取；请在 Excel 或 WPS 中打开后另存为新的 .xlsx 或 CSV / \
+         the workbook's inner structure is damaged and cannot be read; open it in Excel or WPS and save it again as a new .xlsx or as CSV"
+    )]
+    ReaderFailed,
     /// The workbook is in the old binary format.
     #[error(
         "这是 Excel 97-2003 工作簿 (.xls)，请在 Excel 中 另存为 → \"Excel 工作簿 (*.xlsx)\" 或 \"CSV UTF-8 (逗号分隔)\" 后上传 / \
@@ -232,6 +238,15 @@ pub fn sheet_to_csv(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, Workboo
         return Err(WorkbookError::OldFormat);
     }
     workbook_bounds::check_archive(bytes, deadline)?;
+    // calamine 0.38 panics on some malformed parts (an inverted range such as "Z9:A1" overflows
+    // a subtraction in debug builds); a damaged upload is the coordinator's problem to fix, not
+    // a failed request to retry, so a panic while reading is the same refusal as an error.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_first_sheet(bytes, deadline)))
+        .unwrap_or(Err(WorkbookError::ReaderFailed))
+}
+
+/// Reads the first sheet of a workbook whose archive passed [`workbook_bounds::check_archive`].
+fn read_first_sheet(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, WorkbookError> {
     let mut workbook: Xlsx<_> =
         Xlsx::new(Cursor::new(bytes)).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
     let sheet = workbook.sheet_names().into_iter().next().ok_or(WorkbookError::NoSheet)?;

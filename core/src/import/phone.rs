@@ -49,7 +49,9 @@ fn normalise_one(text: &str) -> Option<String> {
             _ => return None,
         }
     }
-    let mobile = |d: &str| d.len() == 11 && d.starts_with('1') && d.as_bytes()[1].is_ascii_digit() && d.as_bytes()[1] >= b'3';
+    let mobile = |d: &str| {
+        d.len() == 11 && d.starts_with('1') && d.as_bytes()[1].is_ascii_digit() && d.as_bytes()[1] >= b'3'
+    };
     for prefix in ["0086", "86"] {
         if let Some(rest) = digits.strip_prefix(prefix)
             && mobile(rest)
@@ -115,7 +117,8 @@ mod tests {
 
     #[test]
     fn implausible_numbers_are_kept_as_written() {
-        for cell in ["138 000 0000", "12345", "123456789012345", "无", "找邻居", "1380000000x", "11012345678"] {
+        for cell in ["138 000 0000", "12345", "123456789012345", "无", "找邻居", "1380000000x", "11012345678"]
+        {
             assert!(matches!(check_phone(cell), PhoneCheck::Implausible(_)), "{cell:?}");
         }
         assert_eq!(check_phone("１３８ ０００ ００００"), PhoneCheck::Implausible("138 000 0000".to_owned()));

@@ -123,7 +123,7 @@ pub fn read_roster_csv(bytes: &[u8]) -> Result<RosterPreview, ImportError> {
     let mut preview = RosterPreview { ignored_columns: columns.ignored(), ..RosterPreview::default() };
     // Each flat's first line, and the row's roster cells there, to tell an identical row
     // (safe to drop) from a different household written at the same address.
-    let mut seen: HashMap<(String, String, String, String), (usize, Vec<String>)> = HashMap::new();
+    let mut seen: HashMap<FlatKey, (usize, Vec<String>)> = HashMap::new();
     let mut rows = 0;
     for record in records {
         let (line, record) = record?;
@@ -134,7 +134,8 @@ pub fn read_roster_csv(bytes: &[u8]) -> Result<RosterPreview, ImportError> {
         if rows > MAX_ROWS {
             return Err(ImportError::TooManyRows { limit: MAX_ROWS });
         }
-        let mut row = Row { line, record: &record, columns: &columns, errors: Vec::new(), warnings: Vec::new() };
+        let mut row =
+            Row { line, record: &record, columns: &columns, errors: Vec::new(), warnings: Vec::new() };
         let read = row.read();
         if let Some(address) = &read.address {
             let key = (
@@ -187,6 +188,9 @@ pub fn read_roster_csv(bytes: &[u8]) -> Result<RosterPreview, ImportError> {
     }
     Ok(preview)
 }
+
+/// A flat's address as a key: estate, building, unit, flat.
+type FlatKey = (String, String, String, String);
 
 /// Which field of a record each column is in, and what the headers said.
 #[derive(Debug)]
@@ -330,7 +334,9 @@ impl Row<'_> {
                         &cell,
                         "count_exceeds_people",
                         format!("{header} 为 {count}，多于 {people_header} {people}；请核对这两格"),
-                        format!("{header} is {count}, more than {people_header} ({people}); check both cells"),
+                        format!(
+                            "{header} is {count}, more than {people_header} ({people}); check both cells"
+                        ),
                     );
                 }
             }
@@ -385,9 +391,7 @@ impl Row<'_> {
                 column: None,
                 value: shorten(&shown),
                 code: "field_count",
-                reason_zh: format!(
-                    "这一行有 {got} 格，表头有 {expected} 格；请检查引号外的逗号或缺少的格"
-                ),
+                reason_zh: format!("这一行有 {got} 格，表头有 {expected} 格；请检查引号外的逗号或缺少的格"),
                 reason: format!(
                     "the row has {got} fields but the header row has {expected}; check for a comma \
                      outside quotes or a missing field"
@@ -422,7 +426,14 @@ impl Row<'_> {
         self.columns.index.get(&column).and_then(|&i| self.record.get(i)).map_or("", str::trim)
     }
 
-    fn message(&self, column: RosterColumn, value: &str, code: &'static str, zh: String, en: String) -> RowError {
+    fn message(
+        &self,
+        column: RosterColumn,
+        value: &str,
+        code: &'static str,
+        zh: String,
+        en: String,
+    ) -> RowError {
         RowError {
             line: self.line,
             column: Some(self.columns.header(column)),
@@ -534,7 +545,9 @@ impl Row<'_> {
                         &building_cell,
                         "bad_building",
                         format!("{building_cell:?} 不是楼号；请写成 17号楼、17栋 或 17"),
-                        format!("{building_cell:?} is not a building number; write it like 17号楼, 17栋 or 17"),
+                        format!(
+                            "{building_cell:?} is not a building number; write it like 17号楼, 17栋 or 17"
+                        ),
                     );
                     ok = false;
                 }
@@ -570,7 +583,9 @@ impl Row<'_> {
                     "",
                     "floor_unknown",
                     format!("无法从 {flat_header} {flat:?} 推出楼层；请填写 {floor_header}"),
-                    format!("the floor cannot be worked out from {flat_header} {flat:?}; fill in {floor_header}"),
+                    format!(
+                        "the floor cannot be worked out from {flat_header} {flat:?}; fill in {floor_header}"
+                    ),
                 );
             }
             return floor;
@@ -638,21 +653,24 @@ impl Row<'_> {
             Some((whole, fraction)) if !fraction.is_empty() && fraction.chars().all(|c| c == '0') => whole,
             _ => text,
         };
-        let (code, zh, en) =
-            if text.strip_prefix('-').is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-            {
-                ("negative_count", format!("{cell:?} 是负数"), format!("{cell:?} is negative"))
-            } else {
-                match text.parse::<u32>() {
-                    Ok(n) if n <= MAX_PEOPLE => return Some(Some(n)),
-                    Ok(_) => (
-                        "count_too_large",
-                        format!("{cell:?} 大于 {MAX_PEOPLE}；请检查这一列"),
-                        format!("{cell:?} is more than {MAX_PEOPLE}; check the column"),
-                    ),
-                    Err(_) => ("not_a_number", format!("{cell:?} 不是整数"), format!("{cell:?} is not a whole number")),
+        let (code, zh, en) = if text
+            .strip_prefix('-')
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        {
+            ("negative_count", format!("{cell:?} 是负数"), format!("{cell:?} is negative"))
+        } else {
+            match text.parse::<u32>() {
+                Ok(n) if n <= MAX_PEOPLE => return Some(Some(n)),
+                Ok(_) => (
+                    "count_too_large",
+                    format!("{cell:?} 大于 {MAX_PEOPLE}；请检查这一列"),
+                    format!("{cell:?} is more than {MAX_PEOPLE}; check the column"),
+                ),
+                Err(_) => {
+                    ("not_a_number", format!("{cell:?} 不是整数"), format!("{cell:?} is not a whole number"))
                 }
-            };
+            }
+        };
         self.fail(column, &cell, code, zh, en);
         None
     }
@@ -663,7 +681,9 @@ impl Row<'_> {
         let cell = self.text(RosterColumn::Phone).to_owned();
         let header = self.columns.header(RosterColumn::Phone);
         match check_phone(&cell) {
-            PhoneCheck::Blank if !self.columns.index.contains_key(&RosterColumn::Phone) => Some(String::new()),
+            PhoneCheck::Blank if !self.columns.index.contains_key(&RosterColumn::Phone) => {
+                Some(String::new())
+            }
             PhoneCheck::Blank => {
                 self.warn(
                     RosterColumn::Phone,
@@ -1182,8 +1202,10 @@ mod tests {
         assert_eq!(preview.households[0].draft.aged_60_plus, 2);
         assert_eq!(
             warnings(&preview),
-            ["people_blank 第 2 行，户内人数：户内人数 为空，已按“未填”导入，请补填 / line 2, column 户内人数: 户内人数 is \
-              empty; imported as unknown (未填), please fill it in"]
+            [
+                "people_blank 第 2 行，户内人数：户内人数 为空，已按“未填”导入，请补填 / line 2, column 户内人数: 户内人数 is \
+              empty; imported as unknown (未填), please fill it in"
+            ]
         );
         // When the count is written, the comparison names both real cells.
         assert_eq!(
@@ -1230,8 +1252,10 @@ mod tests {
         assert_eq!(heads, ["甲", "乙"], "the identical row is not imported twice");
         assert_eq!(
             warnings(&preview),
-            ["duplicate_row 第 4 行：与第 2 行完全相同，可以删除（未重复导入） / line 4: identical to line 2, safe to drop (not \
-              imported twice)"]
+            [
+                "duplicate_row 第 4 行：与第 2 行完全相同，可以删除（未重复导入） / line 4: identical to line 2, safe to drop (not \
+              imported twice)"
+            ]
         );
         assert_eq!(preview.errors.len(), 1);
         assert_eq!(preview.errors[0].code, "duplicate_flat");

@@ -2493,9 +2493,13 @@ public struct Counts: Equatable, Hashable {
      */
     public var households: UInt32
     /**
-     * People.
+     * People, in the households whose count is known.
      */
     public var people: UInt32
+    /**
+     * Households whose 户内人数 is unknown (未填).
+     */
+    public var peopleUnknown: UInt32
     /**
      * People aged 60+.
      */
@@ -2528,8 +2532,11 @@ public struct Counts: Equatable, Hashable {
          * Households.
          */households: UInt32, 
         /**
-         * People.
+         * People, in the households whose count is known.
          */people: UInt32, 
+        /**
+         * Households whose 户内人数 is unknown (未填).
+         */peopleUnknown: UInt32, 
         /**
          * People aged 60+.
          */aged60Plus: UInt32, 
@@ -2550,6 +2557,7 @@ public struct Counts: Equatable, Hashable {
          */byTaskStatus: [TaskStatus: UInt32]) {
         self.households = households
         self.people = people
+        self.peopleUnknown = peopleUnknown
         self.aged60Plus = aged60Plus
         self.childrenUnder6 = childrenUnder6
         self.specialNeeds = specialNeeds
@@ -2576,6 +2584,7 @@ public struct FfiConverterTypeCounts: FfiConverterRustBuffer {
             try Counts(
                 households: FfiConverterUInt32.read(from: &buf), 
                 people: FfiConverterUInt32.read(from: &buf), 
+                peopleUnknown: FfiConverterUInt32.read(from: &buf), 
                 aged60Plus: FfiConverterUInt32.read(from: &buf), 
                 childrenUnder6: FfiConverterUInt32.read(from: &buf), 
                 specialNeeds: FfiConverterUInt32.read(from: &buf), 
@@ -2588,6 +2597,7 @@ public struct FfiConverterTypeCounts: FfiConverterRustBuffer {
     public static func write(_ value: Counts, into buf: inout [UInt8]) {
         FfiConverterUInt32.write(value.households, into: &buf)
         FfiConverterUInt32.write(value.people, into: &buf)
+        FfiConverterUInt32.write(value.peopleUnknown, into: &buf)
         FfiConverterUInt32.write(value.aged60Plus, into: &buf)
         FfiConverterUInt32.write(value.childrenUnder6, into: &buf)
         FfiConverterUInt32.write(value.specialNeeds, into: &buf)
@@ -2940,9 +2950,9 @@ public struct Household: Equatable, Hashable {
      */
     public var phone: String
     /**
-     * 户内人数.
+     * 户内人数; `None` when the ledger left it blank (未填).
      */
-    public var people: UInt32
+    public var people: UInt32?
     /**
      * 60岁以上人数.
      */
@@ -2990,8 +3000,8 @@ public struct Household: Equatable, Hashable {
          * 联系电话.
          */phone: String, 
         /**
-         * 户内人数.
-         */people: UInt32, 
+         * 户内人数; `None` when the ledger left it blank (未填).
+         */people: UInt32?, 
         /**
          * 60岁以上人数.
          */aged60Plus: UInt32, 
@@ -3047,7 +3057,7 @@ public struct FfiConverterTypeHousehold: FfiConverterRustBuffer {
                 label: FfiConverterString.read(from: &buf), 
                 head: FfiConverterString.read(from: &buf), 
                 phone: FfiConverterString.read(from: &buf), 
-                people: FfiConverterUInt32.read(from: &buf), 
+                people: FfiConverterOptionUInt32.read(from: &buf), 
                 aged60Plus: FfiConverterUInt32.read(from: &buf), 
                 childrenUnder6: FfiConverterUInt32.read(from: &buf), 
                 needs: FfiConverterSequenceTypeNeedTag.read(from: &buf), 
@@ -3064,7 +3074,7 @@ public struct FfiConverterTypeHousehold: FfiConverterRustBuffer {
         FfiConverterString.write(value.label, into: &buf)
         FfiConverterString.write(value.head, into: &buf)
         FfiConverterString.write(value.phone, into: &buf)
-        FfiConverterUInt32.write(value.people, into: &buf)
+        FfiConverterOptionUInt32.write(value.people, into: &buf)
         FfiConverterUInt32.write(value.aged60Plus, into: &buf)
         FfiConverterUInt32.write(value.childrenUnder6, into: &buf)
         FfiConverterSequenceTypeNeedTag.write(value.needs, into: &buf)
@@ -6194,6 +6204,30 @@ public func FfiConverterTypeUrgency_lower(_ value: Urgency) -> RustBuffer {
     return FfiConverterTypeUrgency.lower(value)
 }
 
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = UInt32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
 
 #if swift(>=5.8)
 @_documentation(visibility: private)

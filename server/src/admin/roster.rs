@@ -39,7 +39,9 @@ impl From<&RowMessage> for RowProblem {
 
 impl RowProblem {
     fn more(n: usize, zh: &str, en: &str) -> Self {
-        Self { line: 0, code: "more", reason_zh: format!("另有 {n} {zh}"), reason: format!("{n} more {en}") }
+        Self {
+            line: 0, code: "more", reason_zh: format!("另有 {n} {zh}"), reason: format!("{n} more {en}")
+        }
     }
 }
 

@@ -261,7 +261,7 @@ fn read_first_sheet(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, Workboo
         if read > MAX_CELLS {
             return Err(WorkbookError::TooManyCells);
         }
-        if read % CELLS_PER_DEADLINE_CHECK == 0 && Instant::now() > deadline {
+        if read.is_multiple_of(CELLS_PER_DEADLINE_CHECK) && Instant::now() > deadline {
             return Err(WorkbookError::TimedOut);
         }
         let (row, column) = cell.get_position();

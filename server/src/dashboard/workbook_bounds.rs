@@ -44,7 +44,8 @@ const CHUNK: usize = 64 * 1024;
 /// Checks an .xlsx archive's entries before any reader inflates them: their number, their
 /// declared sizes, and their real inflated sizes (by inflating into a counting sink).
 pub fn check_archive(bytes: &[u8], deadline: Instant) -> Result<(), WorkbookError> {
-    let mut archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
+    let mut archive =
+        ZipArchive::new(Cursor::new(bytes)).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
     if archive.len() > MAX_ENTRIES {
         return Err(WorkbookError::TooManyEntries { entries: archive.len() });
     }
@@ -91,7 +92,10 @@ pub fn check_archive(bytes: &[u8], deadline: Instant) -> Result<(), WorkbookErro
                 return Err(WorkbookError::SizeLies { part, declared: entry.size() });
             }
             if inflated_total > MAX_INFLATED_BYTES {
-                return Err(WorkbookError::InflatesTooLarge { bytes: inflated_total, limit: MAX_INFLATED_BYTES });
+                return Err(WorkbookError::InflatesTooLarge {
+                    bytes: inflated_total,
+                    limit: MAX_INFLATED_BYTES,
+                });
             }
         }
     }
@@ -144,7 +148,10 @@ mod tests {
         let bytes = archive(&[(SHARED_STRINGS, &big)]);
         assert!(bytes.len() < 100_000, "the bomb compresses: {}", bytes.len());
         let error = check_archive(&bytes, later()).unwrap_err();
-        assert!(matches!(error, WorkbookError::PartTooLarge { ref part, .. } if part == SHARED_STRINGS), "{error}");
+        assert!(
+            matches!(error, WorkbookError::PartTooLarge { ref part, .. } if part == SHARED_STRINGS),
+            "{error}"
+        );
     }
 
     #[test]
@@ -158,10 +165,7 @@ mod tests {
         let central = bytes.windows(4).rposition(|w| w == b"PK\x01\x02").unwrap();
         bytes[central + 24..central + 28].copy_from_slice(&100u32.to_le_bytes());
         let error = check_archive(&bytes, later()).unwrap_err();
-        assert!(
-            matches!(error, WorkbookError::SizeLies { declared: 100, .. }),
-            "{error}"
-        );
+        assert!(matches!(error, WorkbookError::SizeLies { declared: 100, .. }), "{error}");
     }
 
     #[test]
@@ -169,7 +173,10 @@ mod tests {
         let names: Vec<String> = (0..=MAX_ENTRIES).map(|i| format!("xl/media/{i}.bin")).collect();
         let parts: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b""[..])).collect();
         let error = check_archive(&archive(&parts), later()).unwrap_err();
-        assert!(matches!(error, WorkbookError::TooManyEntries { entries } if entries == MAX_ENTRIES + 1), "{error}");
+        assert!(
+            matches!(error, WorkbookError::TooManyEntries { entries } if entries == MAX_ENTRIES + 1),
+            "{error}"
+        );
     }
 
     #[test]

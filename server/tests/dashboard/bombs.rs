@@ -196,9 +196,19 @@ pub fn bombs() -> Vec<Bomb> {
     empty.extend_from_slice(SHEET_TAIL);
     let empty_size = u32::try_from(empty.len()).unwrap();
     vec![
-        Bomb { name: "shared strings → 1 GiB", bytes: shared_strings_bomb(GIB), says: "inflates too large" },
-        Bomb { name: "shared strings → 2 GiB", bytes: shared_strings_bomb(2 * GIB), says: "inflates too large" },
-        Bomb { name: "shared strings → 2.6 GiB", bytes: shared_strings_bomb(2_662 * MIB), says: "inflates too large" },
+        Bomb {
+            name: "shared strings → 1 GiB", bytes: shared_strings_bomb(GIB), says: "inflates too large"
+        },
+        Bomb {
+            name: "shared strings → 2 GiB",
+            bytes: shared_strings_bomb(2 * GIB),
+            says: "inflates too large",
+        },
+        Bomb {
+            name: "shared strings → 2.6 GiB",
+            bytes: shared_strings_bomb(2_662 * MIB),
+            says: "inflates too large",
+        },
         Bomb {
             // More than a ZIP header without ZIP64 can even say.
             name: "shared strings → 4.2 GiB, declared as 100 KB",
@@ -212,12 +222,22 @@ pub fn bombs() -> Vec<Bomb> {
         },
         Bomb {
             name: "shared strings → 2 GiB, size declared as 1 KB",
-            bytes: workbook_with("xl/sharedStrings.xml", repeated_deflate(SST_HEAD, b"a", 2 * GIB, SST_TAIL), 1_000, NO_CRC),
+            bytes: workbook_with(
+                "xl/sharedStrings.xml",
+                repeated_deflate(SST_HEAD, b"a", 2 * GIB, SST_TAIL),
+                1_000,
+                NO_CRC,
+            ),
             says: "inflates to more than the 1000 bytes it declares",
         },
         Bomb {
             name: "a million empty cells",
-            bytes: workbook_with("xl/worksheets/sheet1.xml", deflate(&empty), empty_size, crc32fast::hash(&empty)),
+            bytes: workbook_with(
+                "xl/worksheets/sheet1.xml",
+                deflate(&empty),
+                empty_size,
+                crc32fast::hash(&empty),
+            ),
             says: "the first sheet uses row 101001",
         },
     ]
@@ -230,7 +250,12 @@ async fn every_bomb_is_refused_with_a_chinese_and_english_reason_and_the_relay_s
     let coordinator = dash.relay.phone(compound, Role::Coordinator, "王芳").await;
     let session = dash.login(&coordinator.token).await;
     for bomb in bombs() {
-        assert!(bomb.bytes.len() < 8 * 1024 * 1024, "{}: {} bytes fit the upload limit", bomb.name, bomb.bytes.len());
+        assert!(
+            bomb.bytes.len() < 8 * 1024 * 1024,
+            "{}: {} bytes fit the upload limit",
+            bomb.name,
+            bomb.bytes.len()
+        );
         println!("{}: {} bytes", bomb.name, bomb.bytes.len());
         let started = Instant::now();
         let answer = session
@@ -242,7 +267,11 @@ async fn every_bomb_is_refused_with_a_chinese_and_english_reason_and_the_relay_s
         assert_eq!(body["error"], "unreadable_file", "{}", bomb.name);
         let reason = body["reason"].as_str().unwrap();
         assert!(reason.contains(bomb.says), "{}: {reason}", bomb.name);
-        assert!(reason.contains("请") || reason.contains("没有读取"), "{}: a Chinese half: {reason}", bomb.name);
+        assert!(
+            reason.contains("请") || reason.contains("没有读取"),
+            "{}: a Chinese half: {reason}",
+            bomb.name
+        );
         // The relay is up and the compound untouched.
         let households = session.get_json(&format!("/dashboard/api/compounds/{compound}/households")).await;
         assert_eq!(households.as_array().unwrap().len(), 0);
@@ -252,7 +281,14 @@ async fn every_bomb_is_refused_with_a_chinese_and_english_reason_and_the_relay_s
 /// Peak RSS (VmHWM) and CPU seconds of a process, from /proc.
 fn usage(pid: u32) -> Option<(u64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let hwm_kib: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches(" kB").trim().parse().ok()?;
+    let hwm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .ok()?;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
@@ -323,7 +359,11 @@ async fn bombs_measured_on_a_real_relay() {
         let answered = started.elapsed();
         let answer = match answer {
             Ok(a) => format!("{} in {:.1} s", a.status().as_u16(), answered.as_secs_f64()),
-            Err(e) => format!("no answer after {:.1} s ({})", answered.as_secs_f64(), if e.is_timeout() { "timeout" } else { "connection closed" }),
+            Err(e) => format!(
+                "no answer after {:.1} s ({})",
+                answered.as_secs_f64(),
+                if e.is_timeout() { "timeout" } else { "connection closed" }
+            ),
         };
         // Work left running after the answer shows as CPU still rising: wait until it stops.
         let mut last = usage(pid);

@@ -167,7 +167,9 @@ fn merged_ledger_workbook() -> Vec<u8> {
     let sheet = book.add_worksheet();
     let plain = Format::new();
     sheet.merge_range(0, 0, 0, 7, "香樟苑小区住户台账", &plain).unwrap();
-    for (c, h) in ["序号", "楼号", "单元", "房号", "户主", "联系电话", "户内人数", "60岁以上人数"].iter().enumerate() {
+    for (c, h) in
+        ["序号", "楼号", "单元", "房号", "户主", "联系电话", "户内人数", "60岁以上人数"].iter().enumerate()
+    {
         sheet.write_string(1, u16::try_from(c).unwrap(), *h).unwrap();
     }
     // Building 1 over rows 3–6 (0-based 2–5), building 2 over rows 7–8.
@@ -251,10 +253,19 @@ async fn a_messy_gb18030_ledger_imports_every_real_household_and_names_every_pro
     assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
     let p = preview.json();
     let codes = |key: &str| -> Vec<(u64, String)> {
-        p[key].as_array().unwrap().iter().map(|m| (m["line"].as_u64().unwrap(), m["code"].as_str().unwrap().to_owned())).collect()
+        p[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["line"].as_u64().unwrap(), m["code"].as_str().unwrap().to_owned()))
+            .collect()
     };
     // Two real errors: 60岁以上 3 > 户内人数 1 (both written), and a different household at 1-1-201.
-    assert_eq!(codes("errors"), [(7, "count_exceeds_people".to_owned()), (8, "duplicate_flat".to_owned())], "{p}");
+    assert_eq!(
+        codes("errors"),
+        [(7, "count_exceeds_people".to_owned()), (8, "duplicate_flat".to_owned())],
+        "{p}"
+    );
     assert_eq!(
         codes("warnings"),
         [
@@ -266,7 +277,10 @@ async fn a_messy_gb18030_ledger_imports_every_real_household_and_names_every_pro
         "{p}"
     );
     let errors = p["errors"].as_array().unwrap();
-    assert_eq!(errors[1]["reason_zh"], "北林小区 1号楼1单元201 与第 5 行是同一户，但内容不同；每户只能出现一次，请核对后删除一行");
+    assert_eq!(
+        errors[1]["reason_zh"],
+        "北林小区 1号楼1单元201 与第 5 行是同一户，但内容不同；每户只能出现一次，请核对后删除一行"
+    );
     assert_eq!(errors[0]["reason"], "60岁以上人数 is 3, more than 户内人数 (1); check both cells");
     let warnings = p["warnings"].as_array().unwrap();
     assert_eq!(warnings[2]["reason"], "identical to line 3, safe to drop (not imported twice)");
@@ -291,6 +305,7 @@ async fn a_messy_gb18030_ledger_imports_every_real_household_and_names_every_pro
         ]
     );
     // The household with the unknown count is searchable by its digits, and has no count made up.
-    let found = session.get_json(&format!("/dashboard/api/compounds/{compound}/households?q=19995872608")).await;
+    let found =
+        session.get_json(&format!("/dashboard/api/compounds/{compound}/households?q=19995872608")).await;
     assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
 }

@@ -4025,9 +4025,14 @@ data class Counts (
     var `households`: kotlin.UInt
     , 
     /**
-     * People.
+     * People, in the households whose count is known.
      */
     var `people`: kotlin.UInt
+    , 
+    /**
+     * Households whose 户内人数 is unknown (未填).
+     */
+    var `peopleUnknown`: kotlin.UInt
     , 
     /**
      * People aged 60+.
@@ -4079,6 +4084,7 @@ public object FfiConverterTypeCounts: FfiConverterRustBuffer<Counts> {
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
             FfiConverterMapTypeControlStatusUInt.read(buf),
             FfiConverterMapTypeNeedTagUInt.read(buf),
             FfiConverterMapTypeTaskStatusUInt.read(buf),
@@ -4088,6 +4094,7 @@ public object FfiConverterTypeCounts: FfiConverterRustBuffer<Counts> {
     override fun allocationSize(value: Counts) = (
             FfiConverterUInt.allocationSize(value.`households`) +
             FfiConverterUInt.allocationSize(value.`people`) +
+            FfiConverterUInt.allocationSize(value.`peopleUnknown`) +
             FfiConverterUInt.allocationSize(value.`aged60Plus`) +
             FfiConverterUInt.allocationSize(value.`childrenUnder6`) +
             FfiConverterUInt.allocationSize(value.`specialNeeds`) +
@@ -4099,6 +4106,7 @@ public object FfiConverterTypeCounts: FfiConverterRustBuffer<Counts> {
     override fun write(value: Counts, buf: ByteBuffer) {
             FfiConverterUInt.write(value.`households`, buf)
             FfiConverterUInt.write(value.`people`, buf)
+            FfiConverterUInt.write(value.`peopleUnknown`, buf)
             FfiConverterUInt.write(value.`aged60Plus`, buf)
             FfiConverterUInt.write(value.`childrenUnder6`, buf)
             FfiConverterUInt.write(value.`specialNeeds`, buf)
@@ -4359,9 +4367,9 @@ data class Household (
     var `phone`: kotlin.String
     , 
     /**
-     * 户内人数.
+     * 户内人数; `None` when the ledger left it blank (未填).
      */
-    var `people`: kotlin.UInt
+    var `people`: kotlin.UInt?
     , 
     /**
      * 60岁以上人数.
@@ -4414,7 +4422,7 @@ public object FfiConverterTypeHousehold: FfiConverterRustBuffer<Household> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterOptionalUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterSequenceTypeNeedTag.read(buf),
@@ -4431,7 +4439,7 @@ public object FfiConverterTypeHousehold: FfiConverterRustBuffer<Household> {
             FfiConverterString.allocationSize(value.`label`) +
             FfiConverterString.allocationSize(value.`head`) +
             FfiConverterString.allocationSize(value.`phone`) +
-            FfiConverterUInt.allocationSize(value.`people`) +
+            FfiConverterOptionalUInt.allocationSize(value.`people`) +
             FfiConverterUInt.allocationSize(value.`aged60Plus`) +
             FfiConverterUInt.allocationSize(value.`childrenUnder6`) +
             FfiConverterSequenceTypeNeedTag.allocationSize(value.`needs`) +
@@ -4447,7 +4455,7 @@ public object FfiConverterTypeHousehold: FfiConverterRustBuffer<Household> {
             FfiConverterString.write(value.`label`, buf)
             FfiConverterString.write(value.`head`, buf)
             FfiConverterString.write(value.`phone`, buf)
-            FfiConverterUInt.write(value.`people`, buf)
+            FfiConverterOptionalUInt.write(value.`people`, buf)
             FfiConverterUInt.write(value.`aged60Plus`, buf)
             FfiConverterUInt.write(value.`childrenUnder6`, buf)
             FfiConverterSequenceTypeNeedTag.write(value.`needs`, buf)
@@ -6781,6 +6789,38 @@ public object FfiConverterTypeUrgency: FfiConverterRustBuffer<Urgency> {
 }
 
 
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
+    override fun read(buf: ByteBuffer): kotlin.UInt? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UInt?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUInt.write(value, buf)
+        }
+    }
+}
 
 
 

@@ -222,6 +222,17 @@ impl Peer {
         let cost = phase.finish();
         drop(clients);
         drop(server);
-        Ok(Burst { phones: n, completion, latencies, failed, first_error, retries: 0, cost, setup })
+        Ok(Burst {
+            phones: n,
+            completion,
+            latencies,
+            failed,
+            first_error,
+            retries: 0,
+            shed: 0,
+            health: Vec::new(),
+            cost,
+            setup,
+        })
     }
 }

@@ -29,12 +29,31 @@ pub struct Synced {
     pub took: Duration,
 }
 
+/// The relay refused a request because it is shedding load (503 with `Retry-After`).
+#[derive(Debug, Clone, Copy)]
+pub struct Busy {
+    /// How long the relay asked the phone to wait.
+    pub retry_after: Duration,
+}
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the relay is busy (503); retry after {} s", self.retry_after.as_secs())
+    }
+}
+
+impl std::error::Error for Busy {}
+
 /// A phone with its replica and its device token.
 #[derive(Debug)]
 pub struct Phone {
     // A std mutex: it is locked only inside blocking-pool closures, never across an `.await`.
     replica: Arc<Mutex<Replica>>,
-    relay: RelayClient,
+    // The sync requests go out here rather than through `RelayClient::exchange`, so that a 503's
+    // `Retry-After` reaches the retry loop.
+    http: reqwest::Client,
+    url: String,
+    token: String,
     /// The compound it joined.
     pub compound: CompoundId,
     _dir: tempfile::TempDir,
@@ -57,9 +76,12 @@ impl Phone {
         let joined = relay.join(code, name).await?;
         let mut replica = replica;
         replica.set_identity(joined.person)?;
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
         Ok(Self {
             replica: Arc::new(Mutex::new(replica)),
-            relay: relay.with_token(joined.token),
+            http,
+            url: url.trim_end_matches('/').to_owned(),
+            token: joined.token,
             compound: joined.compound,
             _dir: dir,
         })
@@ -107,7 +129,7 @@ impl Phone {
             .await?;
             run = back;
             let Some(body) = body else { break };
-            let answer = self.relay.exchange(body).await?;
+            let answer = self.exchange(body).await?;
             let replica = Arc::clone(&self.replica);
             let (back, handled) = blocking(move || {
                 let handled = run.handle_response(&mut lock(&replica), &answer, now());
@@ -120,6 +142,30 @@ impl Phone {
         let replica = Arc::clone(&self.replica);
         let report = blocking(move || run.finish(&mut lock(&replica), now())).await??;
         Ok(Synced { report, took: start.elapsed() })
+    }
+
+    /// One sync request; a 503 with `Retry-After` comes back as [`Busy`].
+    async fn exchange(&self, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+        let response = self
+            .http
+            .post(format!("{}/v1/sync", self.url))
+            .header("content-type", "application/cbor")
+            .bearer_auth(&self.token)
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let bytes = response.bytes().await?.to_vec();
+        match (status.as_u16(), retry_after) {
+            (200..=299, _) => Ok(bytes),
+            (503, Some(secs)) => Err(Busy { retry_after: Duration::from_secs(secs) }.into()),
+            _ => anyhow::bail!("the relay answered {status}: {}", String::from_utf8_lossy(&bytes)),
+        }
     }
 
     /// Local changes the relay is not known to have.

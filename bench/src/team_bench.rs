@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::figures::{bytes, ms, secs};
 use crate::peer::Peer;
+use crate::phone::Busy;
 use crate::proc_stats::{Phase, PhaseCost};
 use crate::workload::Site;
 
@@ -49,6 +50,10 @@ pub struct Burst {
     pub first_error: Option<String>,
     /// Syncs (Doorstep) or connections (automerge-repo) retried after a failure.
     pub retries: u32,
+    /// Of those, syncs the relay refused with 503 and `Retry-After` (shedding load).
+    pub shed: u32,
+    /// `GET /healthz` answer times during the burst, sampled every 100 ms (Doorstep only).
+    pub health: Vec<Duration>,
     /// The server process's CPU time and peak memory during the burst.
     pub cost: PhaseCost,
     /// Setting up (joining, first sync, offline edits), not timed as part of the burst.
@@ -79,6 +84,41 @@ impl Burst {
     pub fn p99(&self) -> Option<Duration> {
         self.latency(99.0)
     }
+}
+
+/// A number in [0, 1) for jitter; the standard library's hasher keys are random per process and
+/// per `RandomState`.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let bits = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Times `GET /healthz` every 100 ms until `stop`, from the moment the phones are released.
+async fn probe_health(url: String, mut stop: watch::Receiver<bool>) -> Vec<Duration> {
+    let Ok(http) = reqwest::Client::builder().timeout(Duration::from_secs(30)).build() else {
+        return Vec::new();
+    };
+    let mut took = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return took,
+        }
+        let start = Instant::now();
+        let ok = http.get(format!("{url}/healthz")).send().await.is_ok_and(|r| r.status().is_success());
+        // A failed health check counts as the whole timeout.
+        took.push(if ok { start.elapsed() } else { Duration::from_secs(30) });
+    }
+}
+
+/// The `p`th percentile of `samples`.
+pub fn percentile(samples: &[Duration], p: f64) -> Option<Duration> {
+    let mut s = samples.to_vec();
+    s.sort();
+    let rank = ((p / 100.0) * (s.len().max(1) - 1) as f64).round() as usize;
+    s.get(rank).copied()
 }
 
 fn latency(d: Option<Duration>) -> String {
@@ -127,21 +167,35 @@ async fn doorstep_burst(
         syncing.spawn(async move {
             let _ = gate.wait_for(|go| *go).await;
             let mut retries = 0;
+            let mut shed = 0u32;
             let mut last_error = String::new();
             let attempts = async {
                 loop {
+                    let mut busy = None;
                     last_error = match phone.sync().await {
                         Ok(_) => match phone.unsynced().await {
                             Ok(0) => return,
                             Ok(left) => format!("{left} changes still unsynced after the sync"),
                             Err(e) => e.to_string(),
                         },
-                        Err(e) => format!("{e:#}"),
+                        Err(e) => {
+                            busy = e.downcast_ref::<Busy>().map(|b| b.retry_after);
+                            if busy.is_some() {
+                                shed += 1;
+                            }
+                            format!("{e:#}")
+                        }
                     };
                     // As the app does: a failed sync (a timeout, a busy relay) is retried after a
-                    // pause; whatever arrived is kept, so the retry carries on from there.
+                    // pause; whatever arrived is kept, so the retry carries on from there. A relay
+                    // shedding load says how long to wait; the phone adds up to half as much
+                    // again at random, so the shed phones do not all come back at once.
                     retries += 1;
-                    tokio::time::sleep((RETRY_PAUSE * retries).min(Duration::from_secs(5))).await;
+                    let pause = match busy {
+                        Some(retry_after) => retry_after.mul_f64(1.0 + 0.5 * jitter()),
+                        None => (RETRY_PAUSE * retries).min(Duration::from_secs(5)),
+                    };
+                    tokio::time::sleep(pause).await;
                 }
             };
             let outcome = match tokio::time::timeout(DEADLINE, attempts).await {
@@ -149,19 +203,23 @@ async fn doorstep_burst(
                 Err(_) if last_error.is_empty() => Err(format!("not in sync after {}", secs(DEADLINE))),
                 Err(_) => Err(format!("not in sync after {}; last error: {last_error}", secs(DEADLINE))),
             };
-            (Instant::now(), outcome, retries, phone)
+            (Instant::now(), outcome, retries, shed, phone)
         });
     }
     let phase = Phase::start(site.relay.pid());
     let released = Instant::now();
     go.send(true)?;
+    let (health_stop, health_stopped) = watch::channel(false);
+    let health = tokio::spawn(probe_health(site.relay.url.clone(), health_stopped));
     let mut latencies = Vec::with_capacity(n);
     let (mut failed, mut first_error) = (0, None);
     let mut done = Vec::with_capacity(n);
     let mut retries = 0;
+    let mut shed = 0;
     while let Some(result) = syncing.join_next().await {
-        let (ended, outcome, retried, phone) = result?;
+        let (ended, outcome, retried, was_shed, phone) = result?;
         retries += retried;
+        shed += was_shed;
         match outcome {
             Ok(()) => latencies.push(ended - released),
             Err(e) => {
@@ -173,13 +231,18 @@ async fn doorstep_burst(
     }
     let completion = released.elapsed();
     let cost = phase.finish();
+    let _ = health_stop.send(true);
+    let health = health.await?;
     drop(done);
-    Ok((Burst { phones: n, completion, latencies, failed, first_error, retries, cost, setup }, workload))
+    let burst =
+        Burst { phones: n, completion, latencies, failed, first_error, retries, shed, health, cost, setup };
+    Ok((burst, workload))
 }
 
 fn row(server: &str, b: &Burst) -> String {
+    let doorstep = server == "doorstep";
     format!(
-        "| {server} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {}{} | {} |",
+        "| {server} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {}{} | {} | {} |",
         b.phones,
         EDITS,
         secs(b.completion),
@@ -189,7 +252,12 @@ fn row(server: &str, b: &Burst) -> String {
         secs(b.cost.cpu),
         bytes(b.cost.peak),
         b.failed,
-        if server == "doorstep" { format!(" ({} retried)", b.retries) } else { String::new() },
+        if doorstep {
+            format!(" ({} retried, {} of them shed with 503)", b.retries, b.shed)
+        } else {
+            String::new()
+        },
+        if doorstep { latency(percentile(&b.health, 99.0)) } else { "–".to_owned() },
         secs(b.setup)
     )
 }
@@ -229,7 +297,7 @@ pub async fn run(
         rows.push(row("doorstep", &ours));
         if let Some(peer) = peer.filter(|p| n > p.max_phones) {
             rows.push(format!(
-                "| automerge-repo | {n} | {EDITS} | not run (more than {} phones: `--peer-max {n}` runs it) | | | | | | | |",
+                "| automerge-repo | {n} | {EDITS} | not run (more than {} phones: `--peer-max {n}` runs it) | | | | | | | | |",
                 peer.max_phones
             ));
         }
@@ -239,7 +307,7 @@ pub async fn run(
                 Ok(theirs) => theirs,
                 Err(e) => {
                     println!("automerge-repo, {n} phones: the run failed: {e:#}");
-                    rows.push(format!("| automerge-repo | {n} | {EDITS} | failed: {e} | | | | | | | |"));
+                    rows.push(format!("| automerge-repo | {n} | {EDITS} | failed: {e} | | | | | | | | |"));
                     continue;
                 }
             };
@@ -265,8 +333,8 @@ pub async fn run(
         }
     }
     println!(
-        "\n| server | phones | edits each | completion | edits/s | p50 | p99 | server CPU | server peak memory | phones failed | setup (untimed) |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|"
+        "\n| server | phones | edits each | completion | edits/s | p50 | p99 | server CPU | server peak memory | phones failed | /healthz p99 during the burst | setup (untimed) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in rows {
         println!("{r}");

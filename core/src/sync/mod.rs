@@ -34,7 +34,7 @@ use crate::validate::contain::contained;
 
 /// The message to send to a peer about `doc`, if there is anything to say.
 pub fn generate(doc: &Automerge, state: &mut PeerState) -> Option<Vec<u8>> {
-    doc.generate_sync_message(state.inner_mut()).map(Message::encode)
+    state.changes_for_a_holder(doc, |state| doc.generate_sync_message(state)).map(Message::encode)
 }
 
 /// [`generate`] with a panic inside Automerge (on a peer's state Automerge cannot handle)

@@ -146,7 +146,7 @@ impl Storage for Announcing {
         self.inner.changes_since(id, seq)
     }
 
-    fn compact(&self, id: DocumentId, snapshot: Vec<u8>, through_seq: i64) -> StoreFuture<'_, ()> {
+    fn compact(&self, id: DocumentId, snapshot: Vec<u8>, through_seq: i64) -> StoreFuture<'_, bool> {
         self.inner.compact(id, snapshot, through_seq)
     }
 

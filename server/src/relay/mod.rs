@@ -157,8 +157,11 @@ impl Relay {
                     continue;
                 }
             };
+            // Without the document's lock: a sync may have loaded it again meanwhile and compacted
+            // it further, in which case storage keeps its newer snapshot (see `Storage::compact`).
             match self.storage.compact(id, snapshot, through).await {
-                Ok(()) => tracing::debug!(doc = %id, through, "compacted"),
+                Ok(true) => tracing::debug!(doc = %id, through, "compacted"),
+                Ok(false) => tracing::debug!(doc = %id, through, "already compacted further; kept"),
                 Err(e) => tracing::warn!(doc = %id, error = %e, "compaction failed; the chunks stay"),
             }
         }

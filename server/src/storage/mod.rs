@@ -377,8 +377,10 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Makes one document's sync durable, in one transaction.
     fn commit(&self, commit: DocCommit) -> StoreFuture<'_, Committed>;
     /// Replaces a document's snapshot with `snapshot`, which holds every chunk up to
-    /// `through_seq`, and drops those chunks.
-    fn compact(&self, id: DocumentId, snapshot: Vec<u8>, through_seq: i64) -> StoreFuture<'_, ()>;
+    /// `through_seq`, and drops those chunks; returns true if it did. A snapshot older than the
+    /// stored one (compacted through a lower `seq`) is not stored, and false is returned: the
+    /// caller compacted a stale copy, and the stored document already holds more.
+    fn compact(&self, id: DocumentId, snapshot: Vec<u8>, through_seq: i64) -> StoreFuture<'_, bool>;
 
     /// The sync state a device's next request for a document starts from.
     fn sync_state(&self, device: DeviceId, doc: DocumentId) -> StoreFuture<'_, Option<Vec<u8>>>;

@@ -151,7 +151,10 @@ pub async fn chunks_append_catch_up_and_compact(s: Arc<dyn Storage>) {
     assert_eq!(loaded.snapshot, b"snapshot");
     assert_eq!(loaded.chunks.len(), 3);
 
-    s.compact(roster, b"compacted".to_vec(), other.known_seq).await.unwrap();
+    assert!(s.compact(roster, b"compacted".to_vec(), other.known_seq).await.unwrap());
+    // A copy compacted earlier (through a lower seq) arriving late must not replace the newer
+    // snapshot, nor delete anything.
+    assert!(!s.compact(roster, b"stale".to_vec(), first.known_seq).await.unwrap());
     let loaded = s.load_document(roster).await.unwrap().unwrap();
     assert_eq!(loaded.snapshot, b"compacted");
     assert_eq!(loaded.compacted_seq, other.known_seq);

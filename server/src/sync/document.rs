@@ -314,11 +314,13 @@ async fn compact(relay: &Relay, cached: &mut CachedDoc) {
     cached.doc = doc;
     let size = snapshot.len();
     match relay.storage().compact(id, snapshot, cached.known_seq).await {
-        Ok(()) => {
+        Ok(true) => {
             tracing::debug!(doc = %id, bytes = size, "compacted");
             cached.stored_bytes = size;
             cached.chunks_since_compaction = 0;
         }
+        // Another process compacted it further since this copy was loaded; the next use reloads.
+        Ok(false) => tracing::debug!(doc = %id, "already compacted further; kept"),
         Err(e) => tracing::warn!(doc = %id, error = %e, "compaction failed; the chunks stay"),
     }
 }

@@ -42,6 +42,9 @@ pub struct TestRelay {
     pub dir: Arc<TempDir>,
     /// A client.
     pub http: reqwest::Client,
+    /// The running relay's state, for tests that drive its internals (eviction, compaction)
+    /// beside its HTTP traffic; `None` for an external relay.
+    pub state: Option<AppState>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -71,7 +74,7 @@ impl TestRelay {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let state = AppState::new(opened.relay, config);
-        let task = tokio::spawn(doorstep_server::run(listener, state, async move {
+        let task = tokio::spawn(doorstep_server::run(listener, state.clone(), async move {
             let _ = stopped.await;
         }));
         let relay = Self {
@@ -79,6 +82,7 @@ impl TestRelay {
             admin_token: String::new(),
             dir: Arc::clone(dir),
             http: reqwest::Client::new(),
+            state: Some(state),
             stop: Some(stop),
             task: Some(task),
         };
@@ -93,6 +97,7 @@ impl TestRelay {
             admin_token: String::new(),
             dir: Arc::new(tempfile::tempdir().unwrap()),
             http: reqwest::Client::new(),
+            state: None,
             stop: None,
             task: None,
         }
@@ -115,6 +120,7 @@ impl TestRelay {
 
     /// Shuts the relay down and waits for it.
     pub async fn stop(&mut self) {
+        self.state = None;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

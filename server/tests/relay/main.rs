@@ -10,6 +10,7 @@ mod binary;
 mod cache;
 mod catalogue;
 mod catalogue_edges;
+mod compaction_race;
 mod connections;
 mod damage;
 mod fuzz_replay;

@@ -237,7 +237,7 @@ pub(super) async fn compact(
     id: DocumentId,
     snapshot: &[u8],
     through_seq: i64,
-) -> Result<(), StorageError> {
+) -> Result<bool, StorageError> {
     let id = id.to_string();
     let replaced = execute(
         db,
@@ -248,7 +248,7 @@ pub(super) async fn compact(
     if replaced > 0 {
         execute(db, "DELETE FROM changes WHERE doc = $1 AND seq <= $2", &[&id, &through_seq]).await?;
     }
-    Ok(())
+    Ok(replaced > 0)
 }
 
 pub(super) async fn sync_state(

@@ -342,7 +342,7 @@ impl Storage for PostgresStorage {
         })
     }
 
-    fn compact(&self, id: DocumentId, snapshot: Vec<u8>, through_seq: i64) -> StoreFuture<'_, ()> {
+    fn compact(&self, id: DocumentId, snapshot: Vec<u8>, through_seq: i64) -> StoreFuture<'_, bool> {
         in_transaction!(self, |tx| documents::compact(&tx, id, &snapshot, through_seq).await?)
     }
 

@@ -201,20 +201,21 @@ pub(super) fn compact(
     id: DocumentId,
     snapshot: &[u8],
     through_seq: i64,
-) -> Result<(), StorageError> {
-    // Unless another process (a second relay, an admin command) already compacted further: its
-    // snapshot then holds more than ours, and ours must not replace it.
+) -> Result<bool, StorageError> {
+    // Only a snapshot newer than the stored one may replace it. Eviction compacts a copy it took
+    // out of memory earlier; by then a sync may have loaded the document again, stored more
+    // chunks and compacted them into a newer snapshot (or another process, a second relay or an
+    // admin command, compacted further). Replacing that snapshot with the older copy would lose
+    // the newer chunks' changes, since those chunks are gone.
     let replaced = conn.execute(
         "UPDATE documents SET snapshot = ?2, compacted_seq = ?3 WHERE id = ?1 AND compacted_seq < ?3",
         params![id.to_string(), snapshot, through_seq],
     )?;
-    if replaced > 0 {
-        conn.execute(
-            "DELETE FROM changes WHERE doc = ?1 AND seq <= ?2",
-            params![id.to_string(), through_seq],
-        )?;
+    if replaced == 0 {
+        return Ok(false);
     }
-    Ok(())
+    conn.execute("DELETE FROM changes WHERE doc = ?1 AND seq <= ?2", params![id.to_string(), through_seq])?;
+    Ok(true)
 }
 
 pub(super) fn sync_state(

@@ -262,7 +262,7 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn compact(&self, id: DocumentId, snapshot: Vec<u8>, through_seq: i64) -> StoreFuture<'_, ()> {
+    fn compact(&self, id: DocumentId, snapshot: Vec<u8>, through_seq: i64) -> StoreFuture<'_, bool> {
         self.transact(move |tx| documents::compact(tx, id, &snapshot, through_seq))
     }
 

@@ -7,6 +7,9 @@
 //! DOORSTEP_BIN=target/release/doorstep cargo test -p doorstep-server --test relay poison_cost -- --ignored --nocapture
 //! ```
 //!
+//! `DOORSTEP_RUN_BOMB=1` adds the 2^32−1-probe bomb, which an unprotected relay answers by
+//! allocating 16 GiB: only on a machine where that is safe.
+//!
 //! Each poison gets a fresh process (`serve --demo`: the 1,040-household sample compound), so its
 //! peak RSS (`VmHWM`) and CPU seconds (`utime + stime`) are its own.
 
@@ -125,7 +128,14 @@ async fn poison_cost() {
         "| message | bytes | answer | wall s | CPU s | peak RSS MiB (before → after) | relay afterwards |"
     );
     println!("|---|---|---|---|---|---|---|");
+    // The bomb asks an unprotected relay for 16 GiB; on a shared machine with that much memory
+    // free it may get it, so it runs only when asked for.
+    let bomb = std::env::var_os("DOORSTEP_RUN_BOMB").is_some();
     for index in 0..=issue_poisons(&[]).len() {
+        if index == 1 && !bomb {
+            println!("| probe bomb | 47 | (skipped: set DOORSTEP_RUN_BOMB=1) | | | | |");
+            continue;
+        }
         let mut spawned = Spawned::start(&bin);
         let relay = TestRelay::external(&spawned.url);
         let (person, token) = spawned.volunteers[0].clone();

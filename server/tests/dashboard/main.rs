@@ -8,6 +8,7 @@
 mod events;
 mod exports;
 mod harness;
+mod history;
 mod imports;
 mod login;
 mod operations;

@@ -367,7 +367,14 @@ pub async fn join(
 /// Signs this device in with a device token it already has (a demo token, or one moved from
 /// another device), recording the person on the replica.
 pub async fn sign_in(replica: &Mutex<Replica>, relay: &RelayClient) -> Result<Me, TransportError> {
-    let me = relay.me().await?;
+    let me = match relay.me().await {
+        // A revoked token: this device is not to hold the compound, whatever it holds now.
+        Err(TransportError::Removed { .. }) => {
+            let compounds = lock(replica).wipe_after_token_revoked()?;
+            return Err(TransportError::Removed { compounds });
+        }
+        other => other?,
+    };
     lock(replica).set_identity(me.person)?;
     Ok(me)
 }

@@ -411,7 +411,8 @@ impl Replica {
     /// whoever holds the phone now is not taken to be the volunteer. Returns the names of the
     /// compounds it was removed from, which the replica remembers to tell the user plainly.
     pub fn wipe_after_token_revoked(&mut self) -> Result<Vec<String>, ReplicaError> {
-        let names: Vec<String> = self.compounds.values().map(Compound::name).filter(|n| !n.is_empty()).collect();
+        let names: Vec<String> =
+            self.compounds.values().map(Compound::name).filter(|n| !n.is_empty()).collect();
         let unsynced = self.unsynced_changes();
         self.store.wipe(&[REMOVED_FROM])?;
         self.compounds.clear();
@@ -424,7 +425,11 @@ impl Replica {
         self.store.commit(&[Write::Meta { key: "actor", value: &actor }])?;
         self.device = ActorId::from(actor.to_vec());
         self.remember_removal(&names)?;
-        tracing::warn!(compounds = names.len(), unsynced, "device token revoked; every compound wiped from this device");
+        tracing::warn!(
+            compounds = names.len(),
+            unsynced,
+            "device token revoked; every compound wiped from this device"
+        );
         Ok(names)
     }
 
@@ -446,7 +451,9 @@ impl Replica {
         Ok(self
             .store
             .meta(REMOVED_FROM)?
-            .map(|b| String::from_utf8_lossy(&b).lines().map(str::to_owned).filter(|l| !l.is_empty()).collect())
+            .map(|b| {
+                String::from_utf8_lossy(&b).lines().map(str::to_owned).filter(|l| !l.is_empty()).collect()
+            })
             .unwrap_or_default())
     }
 

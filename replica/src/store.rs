@@ -202,8 +202,10 @@ impl Store {
 
     /// Chooses the codec from the key given and the file's `key_check`.
     fn unlock(&mut self, key: Option<&ReplicaKey>) -> Result<(), ReplicaError> {
-        let check: Option<Vec<u8>> =
-            self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [KEY_CHECK], |r| r.get(0)).optional()?;
+        let check: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [KEY_CHECK], |r| r.get(0))
+            .optional()?;
         match (key, check) {
             (None, None) => Ok(()),
             (None, Some(_)) => Err(ReplicaError::KeyRequired),
@@ -227,33 +229,39 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut sealed_values = 0_usize;
         {
-            let mut reseal = |select: &str,
-                              update: &str,
-                              context: &dyn Fn(&str) -> String|
-             -> Result<(), ReplicaError> {
-                let rows: Vec<(i64, String, Vec<u8>)> = {
-                    let mut stmt = tx.prepare(select)?;
-                    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, bytes_at(r, 2)?)))?
-                        .collect::<Result<_, _>>()?
+            let mut reseal =
+                |select: &str, update: &str, context: &dyn Fn(&str) -> String| -> Result<(), ReplicaError> {
+                    let rows: Vec<(i64, String, Vec<u8>)> = {
+                        let mut stmt = tx.prepare(select)?;
+                        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, bytes_at(r, 2)?)))?
+                            .collect::<Result<_, _>>()?
+                    };
+                    for (rowid, name, value) in rows {
+                        tx.execute(update, params![rowid, sealer.seal(&context(&name), &value)?])?;
+                        sealed_values += 1;
+                    }
+                    Ok(())
                 };
-                for (rowid, name, value) in rows {
-                    tx.execute(update, params![rowid, sealer.seal(&context(&name), &value)?])?;
-                    sealed_values += 1;
-                }
-                Ok(())
-            };
             reseal(
                 "SELECT rowid, id, snapshot FROM documents",
                 "UPDATE documents SET snapshot = ?2 WHERE rowid = ?1",
                 &snapshot_context,
             )?;
-            reseal("SELECT rowid, doc, bytes FROM chunks", "UPDATE chunks SET bytes = ?2 WHERE rowid = ?1", &chunk_context)?;
+            reseal(
+                "SELECT rowid, doc, bytes FROM chunks",
+                "UPDATE chunks SET bytes = ?2 WHERE rowid = ?1",
+                &chunk_context,
+            )?;
             reseal(
                 "SELECT rowid, doc, state FROM peer_states",
                 "UPDATE peer_states SET state = ?2 WHERE rowid = ?1",
                 &peer_state_context,
             )?;
-            reseal("SELECT rowid, key, value FROM meta", "UPDATE meta SET value = ?2 WHERE rowid = ?1", &meta_context)?;
+            reseal(
+                "SELECT rowid, key, value FROM meta",
+                "UPDATE meta SET value = ?2 WHERE rowid = ?1",
+                &meta_context,
+            )?;
             reseal(
                 "SELECT rowid, hash, bytes FROM quarantine",
                 "UPDATE quarantine SET bytes = ?2 WHERE rowid = ?1",
@@ -321,7 +329,12 @@ impl Store {
                         "INSERT INTO documents (id, compound, kind, snapshot) VALUES (?1, ?2, ?3, ?4)
                          ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot",
                     )?
-                    .execute(params![id, header.compound.to_string(), header.kind.as_str(), snapshot])?;
+                    .execute(params![
+                        id,
+                        header.compound.to_string(),
+                        header.kind.as_str(),
+                        snapshot
+                    ])?;
                     tx.prepare_cached("DELETE FROM chunks WHERE doc = ?1")?.execute([&id])?;
                 }
                 Write::Append { doc, chunk } => {
@@ -404,7 +417,9 @@ impl Store {
     pub fn scrub(&mut self) -> Result<(), ReplicaError> {
         self.conn.execute_batch("VACUUM")?;
         let (busy, _, _): (i64, i64, i64) =
-            self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
         if busy != 0 {
             return Err(ReplicaError::ScrubIncomplete);
         }

@@ -122,7 +122,11 @@ fn a_plain_replica_opened_with_a_key_is_encrypted_in_place_and_scrubbed() {
     assert_eq!(households(&replica), 1040, "nothing lost in the migration");
     assert_eq!(replica.device_actor(), &actor, "the device keeps its actor");
     let leaks = secrets.found_in(&replica_bytes(&path));
-    assert!(leaks.is_empty(), "plain data left after encrypting in place: {:?}", &leaks[..leaks.len().min(10)]);
+    assert!(
+        leaks.is_empty(),
+        "plain data left after encrypting in place: {:?}",
+        &leaks[..leaks.len().min(10)]
+    );
     drop(replica);
     assert!(matches!(Replica::open(&path).unwrap_err(), ReplicaError::KeyRequired));
 }

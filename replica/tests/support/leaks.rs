@@ -38,7 +38,9 @@ impl Secrets {
         let mut needles: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
         for line in csv.lines().skip(1) {
             let fields: Vec<&str> = line.split(',').collect();
-            needles.extend(fields.get(5..7).into_iter().flatten().filter(|f| !f.is_empty()).map(|f| (*f).to_owned()));
+            needles.extend(
+                fields.get(5..7).into_iter().flatten().filter(|f| !f.is_empty()).map(|f| (*f).to_owned()),
+            );
         }
         assert!(needles.len() > 2000, "names and numbers of 1,040 households");
         let matcher = AhoCorasick::new(&needles).unwrap();
@@ -62,7 +64,9 @@ impl Secrets {
                 }
             }
             if out.len() >= 16 {
-                found.extend(self.matcher.find_iter(&out).map(|m| self.needles[m.pattern().as_usize()].clone()));
+                found.extend(
+                    self.matcher.find_iter(&out).map(|m| self.needles[m.pattern().as_usize()].clone()),
+                );
             }
         }
         found.sort();

@@ -48,7 +48,11 @@ pub async fn household(
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::Open).await?;
     let entries = blocking(move || {
         let roster = compound.single(DocKind::Roster)?;
-        compound.households().iter().any(|h| h.id == household).then(|| query::history(roster, &household.to_string()))
+        compound
+            .households()
+            .iter()
+            .any(|h| h.id == household)
+            .then(|| query::history(roster, &household.to_string()))
     })
     .await?
     .ok_or_else(|| AppError::NotFound(format!("no household {household} in this roster")))?;
@@ -74,7 +78,11 @@ pub async fn task(
 /// The changes of a task in a round, if the round holds it.
 fn task_history(compound: &Compound, round: DocumentId, task: TaskId) -> Option<Vec<HistoryEntry>> {
     let document: &Document = compound.rounds().find(|d| d.id() == round)?;
-    compound.tasks().iter().any(|t| t.round == round && t.id == task).then(|| query::history(document, &task.to_string()))
+    compound
+        .tasks()
+        .iter()
+        .any(|t| t.round == round && t.id == task)
+        .then(|| query::history(document, &task.to_string()))
 }
 
 /// Names the person behind each entry's actor.

@@ -18,7 +18,8 @@ fn authors(history: &Value) -> Vec<(String, Vec<String>)> {
         .unwrap()
         .iter()
         .map(|entry| {
-            let fields = entry["fields"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect();
+            let fields =
+                entry["fields"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect();
             (entry["name"].as_str().unwrap_or("?").to_owned(), fields)
         })
         .collect()
@@ -35,7 +36,10 @@ async fn a_dashboard_edit_and_a_phone_edit_each_show_their_own_person_in_the_his
     let households = session.get_json(&format!("/dashboard/api/compounds/{compound}/households")).await;
     let household = households[0]["id"].as_str().unwrap().to_owned();
     let edited = session
-        .operate(compound, &json!({"op": "set_control_status", "household": household, "status": "confirmed"}))
+        .operate(
+            compound,
+            &json!({"op": "set_control_status", "household": household, "status": "confirmed"}),
+        )
         .await;
     assert_eq!(edited.status, StatusCode::OK, "{}", edited.text());
     // ... and plans a round, whose tasks a volunteer then works on a phone.
@@ -57,7 +61,10 @@ async fn a_dashboard_edit_and_a_phone_edit_each_show_their_own_person_in_the_his
         .await;
     let by = authors(&history);
     assert_eq!(by.first().map(|(_, f)| f.clone()), Some(vec!["created".to_owned()]), "{history}");
-    assert!(by.contains(&("王芳".to_owned(), vec!["status".to_owned()])), "the coordinator's edit: {history}");
+    assert!(
+        by.contains(&("王芳".to_owned(), vec!["status".to_owned()])),
+        "the coordinator's edit: {history}"
+    );
     assert!(by.contains(&("李强".to_owned(), vec!["notes".to_owned()])), "the volunteer's edit: {history}");
     let coordinator_entry = history.as_array().unwrap().iter().find(|e| e["name"] == "王芳").unwrap();
     assert_eq!(coordinator_entry["person"], coordinator.person.to_string());
@@ -71,13 +78,19 @@ async fn a_dashboard_edit_and_a_phone_edit_each_show_their_own_person_in_the_his
         .get_json(&format!("/dashboard/api/compounds/{compound}/rounds/{round}/tasks/{}/history", task.id))
         .await;
     let by = authors(&history);
-    assert_eq!(by.first().map(|(n, f)| (n.as_str(), f.clone())), Some(("王芳", vec!["created".to_owned()])), "{history}");
+    assert_eq!(
+        by.first().map(|(n, f)| (n.as_str(), f.clone())),
+        Some(("王芳", vec!["created".to_owned()])),
+        "{history}"
+    );
     assert!(by.iter().any(|(n, f)| n == "李强" && f.contains(&"assignee".to_owned())), "{history}");
     assert!(by.iter().any(|(n, f)| n == "李强" && f.contains(&"attempts".to_owned())), "{history}");
 
     // An unknown household is a 404 with a reason, not an empty history.
     let missing = session
-        .get(&format!("/dashboard/api/compounds/{compound}/households/0192f0c0-0000-7000-8000-000000000000/history"))
+        .get(&format!(
+            "/dashboard/api/compounds/{compound}/households/0192f0c0-0000-7000-8000-000000000000/history"
+        ))
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.text());
 }

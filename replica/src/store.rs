@@ -122,7 +122,11 @@ impl Codec {
     }
 
     /// Text as SQLite keeps it: as text in a plain file, as a sealed blob in an encrypted one.
-    pub(crate) fn text_value(&self, context: &str, text: &str) -> Result<rusqlite::types::Value, ReplicaError> {
+    pub(crate) fn text_value(
+        &self,
+        context: &str,
+        text: &str,
+    ) -> Result<rusqlite::types::Value, ReplicaError> {
         Ok(match self {
             Codec::Plain => text.to_owned().into(),
             Codec::Sealed(sealer) => sealer.seal(context, text.as_bytes())?.into(),
@@ -545,6 +549,7 @@ impl Store {
                     person,
                     operation,
                     made_at,
+                })
             })
             .collect()
     }

@@ -1,5 +1,6 @@
 //! Phone-side figures: building a compound's roster and a round, their saved sizes, load time,
-//! the latency of a volunteer's operations including the durable SQLite write, and memory.
+//! the latency of a volunteer's operations including the durable SQLite write, and memory, with
+//! the replica's file plain and encrypted at rest.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use doorstep_core::schema::household::HouseholdDraft;
 use doorstep_core::schema::need_tag::NeedTag;
 use doorstep_core::schema::vocabulary::{DocKind, Outcome, Priority, TaskKind};
 use doorstep_core::{Actor, Compound, Env, ImportPolicy, Operation, Role, Selection, Timestamp};
-use doorstep_replica::Replica;
+use doorstep_replica::{Replica, ReplicaKey};
 
 use crate::figures::{kib, ms, peak_memory, percentile, resident_memory, timed};
 
@@ -105,19 +106,34 @@ fn measure(s: &Scenario, ops: usize) {
     let (_, households_query) = timed(|| compound.households());
     println!("| read every household (typed) | {} |", ms(households_query));
 
-    // The phone: a replica on disk, operations durable on return.
+    // The phone: a replica on disk, operations durable on return; plain, then encrypted at rest
+    // (every stored value sealed with XChaCha20-Poly1305, see replica/src/cipher.rs).
+    let key = ReplicaKey::generate();
+    for at_rest in [None, Some(&key)] {
+        phone(compound.clone(), person, now, ops, at_rest);
+    }
+}
+
+/// The replica's figures for one way of keeping the file: open (SQLite → documents, the roster
+/// load a phone does at start), operations including the durable write, memory, file size.
+fn phone(compound: Compound, person: PersonId, now: Timestamp, ops: usize, key: Option<&ReplicaKey>) {
+    let label = if key.is_some() { "encrypted" } else { "plain" };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("phone.sqlite");
     let rss_before = resident_memory().unwrap_or(0);
     let compound_id = compound.id();
     {
-        let mut replica = Replica::open(&path).unwrap();
+        let mut replica = Replica::open_with(&path, key).unwrap();
         replica.set_identity(person).unwrap();
         replica.adopt(compound, Role::Coordinator).unwrap();
     }
-    let (replica, open) = timed(|| Replica::open(&path).unwrap());
-    let mut replica = replica;
-    println!("| replica open (SQLite → documents) | {} |", ms(open));
+    let mut opens: Vec<Duration> =
+        (0..5).map(|_| timed(|| Replica::open_with(&path, key).unwrap()).1).collect();
+    println!(
+        "| replica open, {label} (SQLite → documents; median of 5) | {} |",
+        ms(percentile(&mut opens, 50.0))
+    );
+    let mut replica = Replica::open_with(&path, key).unwrap();
     let tasks = replica.compound(compound_id).unwrap().open_tasks();
     let households = replica.compound(compound_id).unwrap().households();
     let mut attempt = Vec::with_capacity(ops);
@@ -138,23 +154,23 @@ fn measure(s: &Scenario, ops: usize) {
         notes.push(timed(|| replica.apply(now, compound_id, &op).unwrap()).1);
     }
     println!(
-        "| record attempt incl. durable write p50 / p99 | {} / {} |",
+        "| record attempt incl. durable write, {label}, p50 / p99 | {} / {} |",
         ms(percentile(&mut attempt, 50.0)),
         ms(percentile(&mut attempt, 99.0))
     );
     println!(
-        "| edit notes incl. durable write p50 / p99 | {} / {} |",
+        "| edit notes incl. durable write, {label}, p50 / p99 | {} / {} |",
         ms(percentile(&mut notes, 50.0)),
         ms(percentile(&mut notes, 99.0))
     );
     let rss_after = resident_memory().unwrap_or(0);
     println!(
-        "| resident memory, replica open | {} (process {}) |",
+        "| resident memory, replica open, {label} | {} (process {}) |",
         kib(rss_after.saturating_sub(rss_before)),
         kib(rss_after)
     );
     let file = std::fs::metadata(&path).map(|m| m.len() as usize).unwrap_or(0);
-    println!("| SQLite file after the operations | {} |", kib(file));
+    println!("| SQLite file after the operations, {label} | {} |", kib(file));
 }
 
 /// A compound shaped like the samples: one estate, 25 buildings × 4 units × 10 floors × 3 flats.

@@ -37,6 +37,33 @@ pub enum ReplicaError {
     /// The operation journal could not be written or read.
     #[error("operation journal: {0}")]
     Journal(String),
+    /// The file could not be scrubbed because another connection holds it open.
+    #[error(
+        "local storage is in use by another process, so deleted data could not be wiped from the file yet; close other copies of the app and sync again"
+    )]
+    ScrubIncomplete,
+    /// The file is encrypted and was opened without a key.
+    #[error(
+        "本机数据已加密，需要密钥 / this phone's data is encrypted: open it with its key (command-line phone: --key-file FILE)"
+    )]
+    KeyRequired,
+    /// The file is encrypted with another key.
+    #[error(
+        "密钥不对，无法打开本机数据 / this key does not open this phone's data: it was encrypted with another key"
+    )]
+    WrongKey,
+    /// A key that is not a key.
+    #[error("not a usable replica key: {reason}")]
+    BadKey {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A stored value did not decrypt with the file's key: damaged, or moved from another row.
+    #[error("a stored value ({what}) could not be decrypted: the file is damaged or was tampered with")]
+    Undecryptable {
+        /// Which value.
+        what: String,
+    },
     /// The stored device actor is malformed.
     #[error("stored device identity is corrupt: {0}")]
     BadIdentity(String),

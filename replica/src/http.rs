@@ -18,9 +18,16 @@ pub enum TransportError {
     /// No connection, timeout, DNS: retry when back in signal.
     #[error("cannot reach the relay: {0}")]
     Network(String),
-    /// The token is missing, wrong or revoked (401): join again.
+    /// The token is missing or unknown to the relay (401 `unauthorized`): join again.
     #[error("the relay did not accept this device's token: {0}")]
     Unauthorized(String),
+    /// The relay says this device's token was revoked (401 `token_revoked`): a coordinator
+    /// removed the phone. [`sync`] wipes every compound from the replica before returning it.
+    #[error("{}", removed_message(compounds))]
+    Removed {
+        /// The compounds' names, as the replica knew them.
+        compounds: Vec<String>,
+    },
     /// The caller may not do this (403).
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -89,7 +96,22 @@ pub struct Me {
 #[derive(Debug, Clone, Deserialize)]
 struct ErrorBody {
     #[serde(default)]
+    error: String,
+    #[serde(default)]
     reason: String,
+}
+
+/// The relay's code for a 401 whose token was revoked (rather than unknown or malformed).
+pub const TOKEN_REVOKED: &str = "token_revoked";
+
+/// What to tell the user when this device was removed: "你已被移出 香樟苑 / removed from 香樟苑".
+pub fn removed_message(compounds: &[String]) -> String {
+    if compounds.is_empty() {
+        return "你已被移出小区，本机上的小区数据已清除 / you were removed from your compound and its data was wiped from this device".to_owned();
+    }
+    let zh = compounds.join("、");
+    let en = compounds.join(", ");
+    format!("你已被移出 {zh}，本机上的数据已清除 / removed from {en}; its data was wiped from this device")
 }
 
 /// A relay at a base URL, with this device's token.
@@ -195,10 +217,11 @@ async fn checked(response: reqwest::Response) -> Result<Vec<u8>, TransportError>
     if status < 300 {
         return Ok(bytes);
     }
-    let reason = serde_json::from_slice::<ErrorBody>(&bytes)
-        .map(|b| b.reason)
-        .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(300).collect());
+    let (code, reason) = serde_json::from_slice::<ErrorBody>(&bytes)
+        .map(|b| (b.error, b.reason))
+        .unwrap_or_else(|_| (String::new(), String::from_utf8_lossy(&bytes).chars().take(300).collect()));
     Err(match status {
+        401 if code == TOKEN_REVOKED => TransportError::Removed { compounds: Vec::new() },
         401 => TransportError::Unauthorized(reason),
         403 => TransportError::Forbidden(reason),
         429 => TransportError::RateLimited { retry_after_secs: retry_after.unwrap_or(1) },
@@ -210,7 +233,8 @@ async fn checked(response: reqwest::Response) -> Result<Vec<u8>, TransportError>
 /// Syncs `replica` with the relay until neither side has anything to say, retrying what is
 /// transient with the default [`RetryPolicy`]. `clock` gives the device time for the sync record.
 /// On a network failure part-way, whatever arrived is kept and the next call carries on from
-/// there.
+/// there. When the relay says this device's token was revoked, every compound is wiped from the
+/// replica first and [`TransportError::Removed`] names them.
 pub async fn sync(
     replica: &Mutex<Replica>,
     relay: &RelayClient,
@@ -281,7 +305,13 @@ async fn sync_once(
     let mut run = lock(replica).start_sync();
     loop {
         let Some(body) = run.next_request(&lock(replica)) else { break };
-        let answer = relay.exchange(body).await?;
+        let answer = match relay.exchange(body).await {
+            Err(TransportError::Removed { .. }) => {
+                let compounds = lock(replica).wipe_after_token_revoked()?;
+                return Err(TransportError::Removed { compounds });
+            }
+            other => other?,
+        };
         run.handle_response(&mut lock(replica), &answer, clock())?;
     }
     let deferred = run.has_deferred();
@@ -302,6 +332,7 @@ fn merge(total: &mut SyncReport, run: SyncReport) {
     total.reapplied += run.reapplied;
     total.retries += run.retries;
     total.failed.extend(run.failed);
+    total.removed_from.extend(run.removed_from);
     total.retrying = run.retrying;
 }
 
@@ -336,7 +367,14 @@ pub async fn join(
 /// Signs this device in with a device token it already has (a demo token, or one moved from
 /// another device), recording the person on the replica.
 pub async fn sign_in(replica: &Mutex<Replica>, relay: &RelayClient) -> Result<Me, TransportError> {
-    let me = relay.me().await?;
+    let me = match relay.me().await {
+        // A revoked token: this device is not to hold the compound, whatever it holds now.
+        Err(TransportError::Removed { .. }) => {
+            let compounds = lock(replica).wipe_after_token_revoked()?;
+            return Err(TransportError::Removed { compounds });
+        }
+        other => other?,
+    };
     lock(replica).set_identity(me.person)?;
     Ok(me)
 }

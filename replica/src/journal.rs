@@ -16,6 +16,7 @@ use doorstep_core::{Operation, Timestamp};
 use rusqlite::{Connection, Transaction, params};
 
 use crate::error::ReplicaError;
+use crate::store::{Codec, JOURNAL_OPERATION_CONTEXT, bytes_at};
 
 /// The journal's tables, created by schema version 2 of the replica's file.
 pub(crate) const SCHEMA: &str = "
@@ -79,9 +80,11 @@ fn entropy_draws(bytes: &[u8]) -> Vec<u128> {
 }
 
 /// Records a new entry and its changes.
-pub(crate) fn record(tx: &Transaction<'_>, entry: &NewEntry<'_>) -> Result<(), ReplicaError> {
+pub(crate) fn record(tx: &Transaction<'_>, codec: &Codec, entry: &NewEntry<'_>) -> Result<(), ReplicaError> {
     let operation = serde_json::to_string(entry.operation)
         .map_err(|e| ReplicaError::Journal(format!("operation does not serialize: {e}")))?;
+    // The operation holds what the person typed (notes, requests): sealed in an encrypted file.
+    let operation = codec.text_value(JOURNAL_OPERATION_CONTEXT, &operation)?;
     tx.prepare_cached(
         "INSERT INTO journal_entries (compound, person, operation, made_at, entropy)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -122,11 +125,14 @@ pub(crate) fn forget(tx: &Transaction<'_>, hash: &str) -> Result<(), ReplicaErro
 /// Keeps the readable form of a set-aside operation beside its raw change.
 pub(crate) fn keep_set_aside(
     tx: &Transaction<'_>,
+    codec: &Codec,
+    context: &str,
     hash: &str,
     entry: &JournalEntry,
 ) -> Result<(), ReplicaError> {
     let operation = serde_json::to_string(&entry.operation)
         .map_err(|e| ReplicaError::Journal(format!("operation does not serialize: {e}")))?;
+    let operation = codec.text_value(context, &operation)?;
     tx.prepare_cached(
         "INSERT OR IGNORE INTO set_aside_operations (hash, person, operation, made_at)
          VALUES (?1, ?2, ?3, ?4)",
@@ -138,6 +144,7 @@ pub(crate) fn keep_set_aside(
 /// Every journaled change of `doc`, by hash, with its entry, oldest entry first.
 pub(crate) fn of_document(
     conn: &Connection,
+    codec: &Codec,
     doc: DocumentId,
 ) -> Result<Vec<(String, JournalEntry)>, ReplicaError> {
     let mut stmt = conn.prepare_cached(
@@ -151,7 +158,7 @@ pub(crate) fn of_document(
             r.get::<_, i64>(1)?,
             r.get::<_, String>(2)?,
             r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
+            bytes_at(r, 4)?,
             r.get::<_, i64>(5)?,
             r.get::<_, Vec<u8>>(6)?,
         ))
@@ -159,6 +166,7 @@ pub(crate) fn of_document(
     let mut out = Vec::new();
     for row in rows {
         let (hash, id, compound, person, operation, made_at, entropy) = row?;
+        let operation = codec.text(JOURNAL_OPERATION_CONTEXT, operation)?;
         // A row this app cannot read (written by a newer one) cannot be carried out again; its
         // change is then treated like an unjournaled one and set aside raw if it must be.
         let (Ok(compound), Ok(person), Ok(operation)) = (

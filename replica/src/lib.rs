@@ -14,6 +14,7 @@
 //! assert_eq!(replica.unsynced_changes(), 0);
 //! ```
 
+mod cipher;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
@@ -25,6 +26,7 @@ mod set_aside;
 mod store;
 mod sync_run;
 
+pub use cipher::{KEY_LEN, ReplicaKey};
 pub use error::ReplicaError;
 pub use quarantine::QuarantinedChange;
 pub use replica::{Identity, Replica};

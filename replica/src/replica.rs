@@ -10,12 +10,16 @@ use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::sync::PeerState;
 use doorstep_core::{Actor, Applied, Compound, Env, Operation, Role, Timestamp};
 
+use crate::cipher::ReplicaKey;
 use crate::error::ReplicaError;
 use crate::journal::NewEntry;
 use crate::store::{Store, Write};
 
 /// Fold a document's chunks into a snapshot once it has this many.
 const COMPACT_AFTER_CHUNKS: usize = 256;
+
+/// The meta key listing the compounds this device was removed from, one name a line.
+const REMOVED_FROM: &str = "removed_from";
 
 /// Who this device acts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,9 +57,22 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// Opens the replica at `path`, creating it (and this device's actor ID) on first use.
+    /// Opens the unencrypted replica at `path`, creating it (and this device's actor ID) on
+    /// first use. An encrypted file is refused with [`ReplicaError::KeyRequired`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReplicaError> {
-        let mut store = Store::open(path.as_ref())?;
+        Self::open_with(path, None)
+    }
+
+    /// Opens the replica at `path` encrypted at rest with `key` (see `cipher.rs`), creating it
+    /// on first use. A plain file is encrypted in place; a file sealed with another key is
+    /// refused with [`ReplicaError::WrongKey`].
+    pub fn open_encrypted(path: impl AsRef<Path>, key: &ReplicaKey) -> Result<Self, ReplicaError> {
+        Self::open_with(path, Some(key))
+    }
+
+    /// Opens the replica at `path`, encrypted with `key` when one is given.
+    pub fn open_with(path: impl AsRef<Path>, key: Option<&ReplicaKey>) -> Result<Self, ReplicaError> {
+        let mut store = Store::open_with(path.as_ref(), key)?;
         let device = match store.meta("actor")? {
             Some(bytes) if bytes.len() == 16 => ActorId::from(bytes),
             Some(_) => return Err(ReplicaError::BadIdentity("device actor is not 16 bytes".into())),
@@ -129,9 +146,12 @@ impl Replica {
         self.person.map(|person| Identity { person })
     }
 
-    /// Records who this device acts for (after joining with an invite).
+    /// Records who this device acts for (after joining with an invite); forgets earlier removals.
     pub fn set_identity(&mut self, person: PersonId) -> Result<(), ReplicaError> {
-        self.store.commit(&[Write::Meta { key: "person", value: person.to_string().as_bytes() }])?;
+        self.store.commit(&[
+            Write::Meta { key: "person", value: person.to_string().as_bytes() },
+            Write::Meta { key: REMOVED_FROM, value: b"" },
+        ])?;
         self.person = Some(person);
         Ok(())
     }
@@ -382,6 +402,59 @@ impl Replica {
     /// When the last sync completed (device time).
     pub fn last_sync(&self) -> Option<Timestamp> {
         self.last_sync
+    }
+
+    /// Wipes everything of every compound from this device after the relay said its token was
+    /// revoked (a lost or stolen phone): documents, sync states, roles, set-aside changes, the
+    /// sign-in and the device actor, with the file scrubbed so none of it is recoverable. This
+    /// device's own unsynced changes go too: the relay will never take them from this token, and
+    /// whoever holds the phone now is not taken to be the volunteer. Returns the names of the
+    /// compounds it was removed from, which the replica remembers to tell the user plainly.
+    pub fn wipe_after_token_revoked(&mut self) -> Result<Vec<String>, ReplicaError> {
+        let names: Vec<String> =
+            self.compounds.values().map(Compound::name).filter(|n| !n.is_empty()).collect();
+        let unsynced = self.unsynced_changes();
+        self.store.wipe(&[REMOVED_FROM])?;
+        self.compounds.clear();
+        self.roles.clear();
+        self.saved.clear();
+        self.peer_states.clear();
+        self.person = None;
+        self.last_sync = None;
+        let actor: [u8; 16] = rand::random();
+        self.store.commit(&[Write::Meta { key: "actor", value: &actor }])?;
+        self.device = ActorId::from(actor.to_vec());
+        self.remember_removal(&names)?;
+        tracing::warn!(
+            compounds = names.len(),
+            unsynced,
+            "device token revoked; every compound wiped from this device"
+        );
+        Ok(names)
+    }
+
+    /// Adds compound names to the list this device was removed from.
+    pub(crate) fn remember_removal(&mut self, names: &[String]) -> Result<(), ReplicaError> {
+        let mut all = self.removed_from()?;
+        for name in names {
+            if !all.contains(name) {
+                all.push(name.clone());
+            }
+        }
+        self.store.commit(&[Write::Meta { key: REMOVED_FROM, value: all.join("\n").as_bytes() }])
+    }
+
+    /// The compounds this device was removed from (membership or device token revoked), by name,
+    /// so the app can say "你已被移出 香樟苑 / removed from 香樟苑" rather than "not joined".
+    /// Joining again clears it.
+    pub fn removed_from(&self) -> Result<Vec<String>, ReplicaError> {
+        Ok(self
+            .store
+            .meta(REMOVED_FROM)?
+            .map(|b| {
+                String::from_utf8_lossy(&b).lines().map(str::to_owned).filter(|l| !l.is_empty()).collect()
+            })
+            .unwrap_or_default())
     }
 
     /// Changes set aside (refused for good by the relay), for the user to review and export.

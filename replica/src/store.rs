@@ -5,14 +5,29 @@
 //! The file is in WAL mode with `synchronous = FULL`: a commit survives the app being killed and
 //! the phone losing power. Documents are a compacted snapshot plus the incremental chunks
 //! appended since; loading concatenates them, which Automerge reads as one document.
+//!
+//! Nothing deleted stays in the file: every connection sets `secure_delete` (SQLite overwrites
+//! deleted content and freed pages with zeros) and keeps temporary tables in memory, and
+//! [`Store::scrub`] vacuums the file and truncates its WAL after a document is withdrawn, so a
+//! revoked phone's file holds none of the withdrawn roster, not even in free pages.
+//!
+//! Opened with a [`ReplicaKey`], every value that carries data is sealed (`cipher.rs`) on its
+//! way in and opened on its way out; a `key_check` meta row tells a wrong key from a right one.
+//! A plain file opened with a key for the first time is encrypted in place and scrubbed.
 
 use std::path::Path;
 
 use doorstep_core::document::Header;
 use doorstep_core::id::{CompoundId, DocumentId};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::cipher::{ReplicaKey, Sealer};
 use crate::error::ReplicaError;
+
+/// The meta key whose sealed value proves the key right. It is itself a sealed constant.
+const KEY_CHECK: &str = "key_check";
+const KEY_CHECK_PLAIN: &[u8] = b"doorstep replica key v1";
 
 /// The schema version this code writes (`PRAGMA user_version`). Version 2 adds the operation
 /// journal's tables (`journal.rs`).
@@ -84,23 +99,205 @@ pub(crate) struct StoredDocument {
     pub chunks: usize,
 }
 
+/// How values go to the file: as they are, or sealed with the replica's key.
+#[derive(Debug)]
+pub(crate) enum Codec {
+    Plain,
+    Sealed(Sealer),
+}
+
+impl Codec {
+    fn encode(&self, context: &str, value: &[u8]) -> Result<Vec<u8>, ReplicaError> {
+        match self {
+            Codec::Plain => Ok(value.to_vec()),
+            Codec::Sealed(sealer) => sealer.seal(context, value),
+        }
+    }
+
+    fn decode(&self, context: &str, value: Vec<u8>) -> Result<Vec<u8>, ReplicaError> {
+        match self {
+            Codec::Plain => Ok(value),
+            Codec::Sealed(sealer) => sealer.open(context, &value),
+        }
+    }
+
+    /// Text as SQLite keeps it: as text in a plain file, as a sealed blob in an encrypted one.
+    pub(crate) fn text_value(
+        &self,
+        context: &str,
+        text: &str,
+    ) -> Result<rusqlite::types::Value, ReplicaError> {
+        Ok(match self {
+            Codec::Plain => text.to_owned().into(),
+            Codec::Sealed(sealer) => sealer.seal(context, text.as_bytes())?.into(),
+        })
+    }
+
+    /// Text read back from [`Codec::text_value`].
+    pub(crate) fn text(&self, context: &str, stored: Vec<u8>) -> Result<String, ReplicaError> {
+        Ok(String::from_utf8_lossy(&self.decode(context, stored)?).into_owned())
+    }
+}
+
+/// The row names that seal each value (its associated data).
+fn snapshot_context(doc: &str) -> String {
+    format!("snapshot {doc}")
+}
+fn chunk_context(doc: &str) -> String {
+    format!("chunk {doc}")
+}
+fn peer_state_context(doc: &str) -> String {
+    format!("peer_state {doc}")
+}
+fn meta_context(key: &str) -> String {
+    format!("meta {key}")
+}
+fn quarantine_context(hash: &str) -> String {
+    format!("quarantine {hash}")
+}
+fn quarantine_reason_context(hash: &str) -> String {
+    format!("quarantine reason {hash}")
+}
+fn set_aside_operation_context(hash: &str) -> String {
+    format!("set_aside operation {hash}")
+}
+/// Journal entries are sealed for the journal as a whole: their row IDs are given on insert.
+pub(crate) const JOURNAL_OPERATION_CONTEXT: &str = "journal operation";
+
+/// A quarantine row as stored: hash, document, rule, reason and bytes (sealed or not), time.
+type QuarantineRow = (String, String, String, Vec<u8>, Vec<u8>, i64);
+
+/// The readable operation kept beside a set-aside change: person, operation (sealed or not),
+/// when it was made.
+type SetAsideRow = (Option<String>, Option<Vec<u8>>, Option<i64>);
+
+/// A column read as bytes whether SQLite holds it as a blob or as text (a plain file keeps
+/// reasons as text; an encrypted one seals them into blobs).
+pub(crate) fn bytes_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<u8>> {
+    match row.get_ref(index)? {
+        ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b.to_vec()),
+        other => Err(rusqlite::Error::InvalidColumnType(index, "bytes".into(), other.data_type())),
+    }
+}
+
 /// The SQLite file.
 #[derive(Debug)]
 pub(crate) struct Store {
     conn: Connection,
+    codec: Codec,
 }
 
 impl Store {
-    /// Opens (creating if needed) and upgrades the file.
-    pub fn open(path: &Path) -> Result<Self, ReplicaError> {
+    /// Opens (creating if needed) and upgrades the file, sealed with `key` when given. A plain
+    /// file opened with a key is encrypted in place.
+    pub fn open_with(path: &Path, key: Option<&ReplicaKey>) -> Result<Self, ReplicaError> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = Self { conn };
+        let mut store = Self { conn, codec: Codec::Plain };
         store.upgrade()?;
+        store.unlock(key)?;
         Ok(store)
+    }
+
+    /// Chooses the codec from the key given and the file's `key_check`.
+    fn unlock(&mut self, key: Option<&ReplicaKey>) -> Result<(), ReplicaError> {
+        let check: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [KEY_CHECK], |r| r.get(0))
+            .optional()?;
+        match (key, check) {
+            (None, None) => Ok(()),
+            (None, Some(_)) => Err(ReplicaError::KeyRequired),
+            (Some(key), Some(check)) => {
+                let sealer = Sealer::new(key);
+                match sealer.open(&meta_context(KEY_CHECK), &check) {
+                    Ok(plain) if plain == KEY_CHECK_PLAIN => {
+                        self.codec = Codec::Sealed(sealer);
+                        Ok(())
+                    }
+                    _ => Err(ReplicaError::WrongKey),
+                }
+            }
+            (Some(key), None) => self.encrypt_in_place(Sealer::new(key)),
+        }
+    }
+
+    /// Seals every value of a plain file (a fresh one has none) in one transaction, records the
+    /// key check, then scrubs the file so no plain value is left in free pages or the WAL.
+    fn encrypt_in_place(&mut self, sealer: Sealer) -> Result<(), ReplicaError> {
+        let tx = self.conn.transaction()?;
+        let mut sealed_values = 0_usize;
+        {
+            let mut reseal =
+                |select: &str, update: &str, context: &dyn Fn(&str) -> String| -> Result<(), ReplicaError> {
+                    let rows: Vec<(i64, String, Vec<u8>)> = {
+                        let mut stmt = tx.prepare(select)?;
+                        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, bytes_at(r, 2)?)))?
+                            .collect::<Result<_, _>>()?
+                    };
+                    for (rowid, name, value) in rows {
+                        tx.execute(update, params![rowid, sealer.seal(&context(&name), &value)?])?;
+                        sealed_values += 1;
+                    }
+                    Ok(())
+                };
+            reseal(
+                "SELECT rowid, id, snapshot FROM documents",
+                "UPDATE documents SET snapshot = ?2 WHERE rowid = ?1",
+                &snapshot_context,
+            )?;
+            reseal(
+                "SELECT rowid, doc, bytes FROM chunks",
+                "UPDATE chunks SET bytes = ?2 WHERE rowid = ?1",
+                &chunk_context,
+            )?;
+            reseal(
+                "SELECT rowid, doc, state FROM peer_states",
+                "UPDATE peer_states SET state = ?2 WHERE rowid = ?1",
+                &peer_state_context,
+            )?;
+            reseal(
+                "SELECT rowid, key, value FROM meta",
+                "UPDATE meta SET value = ?2 WHERE rowid = ?1",
+                &meta_context,
+            )?;
+            reseal(
+                "SELECT rowid, hash, bytes FROM quarantine",
+                "UPDATE quarantine SET bytes = ?2 WHERE rowid = ?1",
+                &quarantine_context,
+            )?;
+            reseal(
+                "SELECT rowid, hash, operation FROM set_aside_operations",
+                "UPDATE set_aside_operations SET operation = ?2 WHERE rowid = ?1",
+                &set_aside_operation_context,
+            )?;
+            reseal(
+                "SELECT rowid, '', operation FROM journal_entries",
+                "UPDATE journal_entries SET operation = ?2 WHERE rowid = ?1",
+                &|_: &str| JOURNAL_OPERATION_CONTEXT.to_owned(),
+            )?;
+            reseal(
+                "SELECT rowid, hash, reason FROM quarantine",
+                "UPDATE quarantine SET reason = ?2 WHERE rowid = ?1",
+                &quarantine_reason_context,
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            params![KEY_CHECK, sealer.seal(&meta_context(KEY_CHECK), KEY_CHECK_PLAIN)?],
+        )?;
+        tx.commit()?;
+        self.codec = Codec::Sealed(sealer);
+        if sealed_values > 0 {
+            self.scrub()?;
+            tracing::info!(values = sealed_values, "a plain replica file was encrypted in place");
+        }
+        Ok(())
     }
 
     fn upgrade(&mut self) -> Result<(), ReplicaError> {
@@ -125,28 +322,33 @@ impl Store {
         if writes.is_empty() {
             return Ok(());
         }
+        let codec = &self.codec;
         let tx = self.conn.transaction()?;
         for write in writes {
             match write {
                 Write::Create { header, snapshot } => {
+                    let id = header.id.to_string();
+                    let snapshot = codec.encode(&snapshot_context(&id), snapshot)?;
                     tx.prepare_cached(
                         "INSERT INTO documents (id, compound, kind, snapshot) VALUES (?1, ?2, ?3, ?4)
                          ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot",
                     )?
                     .execute(params![
-                        header.id.to_string(),
+                        id,
                         header.compound.to_string(),
                         header.kind.as_str(),
                         snapshot
                     ])?;
-                    tx.prepare_cached("DELETE FROM chunks WHERE doc = ?1")?
-                        .execute([header.id.to_string()])?;
+                    tx.prepare_cached("DELETE FROM chunks WHERE doc = ?1")?.execute([&id])?;
                 }
                 Write::Append { doc, chunk } => {
+                    let doc = doc.to_string();
+                    let chunk = codec.encode(&chunk_context(&doc), chunk)?;
                     tx.prepare_cached("INSERT INTO chunks (doc, bytes) VALUES (?1, ?2)")?
-                        .execute(params![doc.to_string(), chunk])?;
+                        .execute(params![doc, chunk])?;
                 }
                 Write::Compact { doc, snapshot } => {
+                    let snapshot = codec.encode(&snapshot_context(&doc.to_string()), snapshot)?;
                     tx.prepare_cached("UPDATE documents SET snapshot = ?2 WHERE id = ?1")?
                         .execute(params![doc.to_string(), snapshot])?;
                     tx.prepare_cached("DELETE FROM chunks WHERE doc = ?1")?.execute([doc.to_string()])?;
@@ -158,11 +360,13 @@ impl Store {
                         .execute([doc.to_string()])?;
                 }
                 Write::PeerState { doc, state } => {
+                    let doc = doc.to_string();
+                    let state = codec.encode(&peer_state_context(&doc), state)?;
                     tx.prepare_cached(
                         "INSERT INTO peer_states (doc, state) VALUES (?1, ?2)
                          ON CONFLICT(doc) DO UPDATE SET state = excluded.state",
                     )?
-                    .execute(params![doc.to_string(), state])?;
+                    .execute(params![doc, state])?;
                 }
                 Write::Role { compound, role } => {
                     tx.prepare_cached(
@@ -176,6 +380,7 @@ impl Store {
                         .execute([compound.to_string()])?;
                 }
                 Write::Meta { key, value } => {
+                    let value = codec.encode(&meta_context(key), value)?;
                     tx.prepare_cached(
                         "INSERT INTO meta (key, value) VALUES (?1, ?2)
                          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -183,25 +388,74 @@ impl Store {
                     .execute(params![key, value])?;
                 }
                 Write::Quarantine { hash, doc, rule, reason, bytes, at } => {
+                    let bytes = codec.encode(&quarantine_context(hash), bytes)?;
+                    // A plain file keeps the reason as text, an encrypted one as a sealed blob.
+                    let reason: rusqlite::types::Value = match codec {
+                        Codec::Plain => (*reason).to_owned().into(),
+                        Codec::Sealed(sealer) => {
+                            sealer.seal(&quarantine_reason_context(hash), reason.as_bytes())?.into()
+                        }
+                    };
                     tx.prepare_cached(
                         "INSERT OR IGNORE INTO quarantine (hash, doc, rule, reason, bytes, at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     )?
                     .execute(params![hash, doc.to_string(), rule, reason, bytes, at])?;
                 }
-                Write::Journal(entry) => crate::journal::record(&tx, entry)?,
+                Write::Journal(entry) => crate::journal::record(&tx, codec, entry)?,
                 Write::JournalRehash { old, new } => crate::journal::rehash(&tx, old, new)?,
                 Write::JournalForget { hash } => crate::journal::forget(&tx, hash)?,
-                Write::SetAsideOperation { hash, entry } => crate::journal::keep_set_aside(&tx, hash, entry)?,
+                Write::SetAsideOperation { hash, entry } => {
+                    let context = set_aside_operation_context(hash);
+                    crate::journal::keep_set_aside(&tx, codec, &context, hash, entry)?;
+                }
             }
         }
         tx.commit()?;
         Ok(())
     }
 
+    /// Leaves nothing deleted recoverable from the file: `VACUUM` rebuilds it from the live rows
+    /// only (free pages and the slack of half-empty pages go), then the WAL, which still holds
+    /// the old page images, is checkpointed and truncated to zero bytes.
+    pub fn scrub(&mut self) -> Result<(), ReplicaError> {
+        self.conn.execute_batch("VACUUM")?;
+        let (busy, _, _): (i64, i64, i64) =
+            self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        if busy != 0 {
+            return Err(ReplicaError::ScrubIncomplete);
+        }
+        Ok(())
+    }
+
+    /// Deletes every compound's data (documents, sync states, roles, set-aside changes, the
+    /// operation journal) and this
+    /// device's sign-in (person, relay token, actor, last sync), then [`Store::scrub`]s the file.
+    /// The meta keys in `keep` survive, and so does the key check of an encrypted file.
+    pub fn wipe(&mut self, keep: &[&str]) -> Result<(), ReplicaError> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "DELETE FROM chunks; DELETE FROM documents; DELETE FROM peer_states;
+             DELETE FROM roles; DELETE FROM quarantine; DELETE FROM journal_changes;
+             DELETE FROM journal_entries; DELETE FROM set_aside_operations;",
+        )?;
+        let mut stmt = tx.prepare("SELECT key FROM meta")?;
+        let keys: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        drop(stmt);
+        for key in keys.iter().filter(|k| k.as_str() != KEY_CHECK && !keep.contains(&k.as_str())) {
+            tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        }
+        tx.commit()?;
+        self.scrub()
+    }
+
     /// A meta value.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, ReplicaError> {
-        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        let value: Option<Vec<u8>> =
+            self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?;
+        value.map(|v| self.codec.decode(&meta_context(key), v)).transpose()
     }
 
     /// Every stored document. Rows that cannot be parsed are reported, not skipped silently.
@@ -218,7 +472,8 @@ impl Store {
         let mut chunks = self.conn.prepare_cached("SELECT bytes FROM chunks WHERE doc = ?1 ORDER BY seq")?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, compound, kind, mut bytes) = row?;
+            let (id, compound, kind, snapshot) = row?;
+            let mut bytes = self.codec.decode(&snapshot_context(&id), snapshot)?;
             let header = Header {
                 id: id.parse().map_err(|e| ReplicaError::BadIdentity(format!("document row: {e}")))?,
                 compound: compound
@@ -228,7 +483,7 @@ impl Store {
             };
             let mut count = 0;
             for chunk in chunks.query_map([&id], |r| r.get::<_, Vec<u8>>(0))? {
-                bytes.extend_from_slice(&chunk?);
+                bytes.extend_from_slice(&self.codec.decode(&chunk_context(&id), chunk?)?);
                 count += 1;
             }
             out.push(StoredDocument { header, bytes, chunks: count });
@@ -239,8 +494,14 @@ impl Store {
     /// Every stored peer state, by document.
     pub fn peer_states(&self) -> Result<Vec<(String, Vec<u8>)>, ReplicaError> {
         let mut stmt = self.conn.prepare("SELECT doc, state FROM peer_states")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows: Vec<(String, Vec<u8>)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|(doc, state)| {
+                let state = self.codec.decode(&peer_state_context(&doc), state)?;
+                Ok((doc, state))
+            })
+            .collect()
     }
 
     /// Every stored role, by compound.
@@ -258,20 +519,39 @@ impl Store {
              FROM quarantine q LEFT JOIN set_aside_operations o ON o.hash = q.hash
              ORDER BY q.at, q.hash",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(crate::QuarantinedChange {
-                hash: r.get(0)?,
-                document: r.get(1)?,
-                rule: r.get(2)?,
-                reason: r.get(3)?,
-                bytes: r.get(4)?,
-                at: r.get(5)?,
-                person: r.get(6)?,
-                operation: r.get(7)?,
-                made_at: r.get(8)?,
+        let rows: Vec<(QuarantineRow, SetAsideRow)> = stmt
+            .query_map([], |r| {
+                let operation = match r.get_ref(7)? {
+                    ValueRef::Null => None,
+                    _ => Some(bytes_at(r, 7)?),
+                };
+                Ok((
+                    (r.get(0)?, r.get(1)?, r.get(2)?, bytes_at(r, 3)?, r.get(4)?, r.get(5)?),
+                    (r.get(6)?, operation, r.get(8)?),
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|((hash, document, rule, reason, bytes, at), (person, operation, made_at))| {
+                let reason = self.codec.decode(&quarantine_reason_context(&hash), reason)?;
+                let bytes = self.codec.decode(&quarantine_context(&hash), bytes)?;
+                let operation = operation
+                    .map(|o| self.codec.decode(&set_aside_operation_context(&hash), o))
+                    .transpose()?
+                    .map(|o| String::from_utf8_lossy(&o).into_owned());
+                Ok(crate::QuarantinedChange {
+                    reason: String::from_utf8_lossy(&reason).into_owned(),
+                    hash,
+                    document,
+                    rule,
+                    bytes,
+                    at,
+                    person,
+                    operation,
+                    made_at,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            .collect()
     }
 
     /// How many changes are set aside.
@@ -285,7 +565,7 @@ impl Store {
         &self,
         doc: DocumentId,
     ) -> Result<Vec<(String, crate::journal::JournalEntry)>, ReplicaError> {
-        crate::journal::of_document(&self.conn, doc)
+        crate::journal::of_document(&self.conn, &self.codec, doc)
     }
 
     /// Every journaled change hash with its document.

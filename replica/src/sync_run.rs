@@ -52,6 +52,8 @@ pub struct SyncReport {
     pub reapplied: usize,
     /// Replies that could not be applied.
     pub failed: Vec<String>,
+    /// Compounds this device was removed from in this run (every document withdrawn), by name.
+    pub removed_from: Vec<String>,
 }
 
 /// A sync in progress.
@@ -224,6 +226,7 @@ impl SyncRun {
                 continue;
             };
             withhold_unsynced(replica, *id, now)?;
+            let name = replica.compounds.get(&compound).map(Compound::name).unwrap_or_default();
             replica.store_mut().commit(&[Write::Delete { doc: *id }])?;
             replica.forget_saved(*id);
             replica.peer_states.remove(id);
@@ -235,8 +238,16 @@ impl SyncRun {
                 replica.compounds.remove(&compound);
                 replica.store_mut().commit(&[Write::DeleteRole { compound }])?;
                 replica.set_role(compound, None::<Role>);
+                if !name.is_empty() {
+                    replica.remember_removal(std::slice::from_ref(&name))?;
+                    self.report.removed_from.push(name);
+                }
             }
             self.report.dropped.push(*id);
+        }
+        // A withdrawn document leaves nothing behind: not in free pages, not in the WAL.
+        if !outcome.to_drop.is_empty() {
+            replica.store_mut().scrub()?;
         }
 
         // Sync states, so the next run (or a retry) starts from here.

@@ -16,8 +16,11 @@ use crate::sync::SyncBatchError;
 /// An error answered to an HTTP request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppError {
-    /// 401: no token, a token we do not know, or a revoked one.
+    /// 401: no token, or a token we do not know.
     Unauthorized(String),
+    /// 401 with code `token_revoked`: the device's token was revoked (a lost phone), so the
+    /// phone wipes its compound data rather than asking to join.
+    TokenRevoked(String),
     /// 403: the caller may not do this.
     Forbidden(String),
     /// 404: no such thing.
@@ -75,7 +78,7 @@ impl AppError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Unauthorized(_) | AppError::TokenRevoked(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -95,6 +98,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Unauthorized(_) => "unauthorized",
+            AppError::TokenRevoked(_) => "token_revoked",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::BadRequest { error, .. } => error,
@@ -114,6 +118,7 @@ impl AppError {
     pub fn reason(&self) -> String {
         match self {
             AppError::Unauthorized(r)
+            | AppError::TokenRevoked(r)
             | AppError::Forbidden(r)
             | AppError::NotFound(r)
             | AppError::BadRequest { reason: r, .. }

@@ -5,11 +5,15 @@
 
 mod balancer;
 mod durability;
+mod encryption;
 mod fault_window;
 mod harness;
 mod in_flight;
+#[path = "../../replica/tests/support/leaks.rs"]
+mod leaks;
 mod mission;
 mod quarantine;
 mod raw_http;
 mod scale_out;
 mod security;
+mod wipe;

@@ -4,12 +4,14 @@
 mod conflicts;
 mod counts;
 mod doors;
+mod history;
 mod late;
 mod lookup;
 
 pub use conflicts::{Conflict, conflicts};
 pub use counts::{Counts, counts};
 pub use doors::{Door, doors_for, households_in_order, special_needs};
+pub use history::{HistoryEntry, history};
 pub use late::{LateAttempt, late_attempts, late_in_round};
 pub use lookup::{LookupError, find_household};
 

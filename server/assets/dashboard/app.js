@@ -1112,6 +1112,7 @@
     const info = h('div');
     const tasks = h('section', { class: 'card', testid: 'hh-tasks' });
     const reqs = h('section', { class: 'card', testid: 'hh-requests' });
+    const history = h('section', { class: 'card', testid: 'hh-history' });
     let current = null;
     let openRounds = [];
 
@@ -1242,11 +1243,16 @@
       notesForm,
       tasks,
       reqs,
+      history,
       h('div', { class: 'columns forms no-print' }, taskForm, requestForm),
     );
 
     async function refresh() {
-      const [d, rs] = await Promise.all([api.get(cpath(`/households/${encodeURIComponent(id)}`)), rounds()]);
+      const [d, rs, changes] = await Promise.all([
+        api.get(cpath(`/households/${encodeURIComponent(id)}`)),
+        rounds(),
+        api.get(cpath(`/households/${encodeURIComponent(id)}/history`)),
+      ]);
       await households();
       const x = d.household;
       current = x;
@@ -1289,8 +1295,55 @@
           ? h('ul', { class: 'requests' }, d.requests.map((r) => requestCard(r, { compact: true, titles: new Map(rs.map(roundOf).map((x) => [x.document, x.title])) })))
           : h('p', { class: 'empty' }, t('common.none')),
       );
+      fill(history, h('h2', null, t('household.history')), historyList(changes));
     }
     return { root, refresh };
+  }
+
+  // Who changed a household or a task, what and when, newest first: the entries of
+  // `…/history`, whose names come from the relay's actor bindings.
+  const HISTORY_FIELDS = {
+    head: 'household.head', phone: 'household.phone', people: 'household.people',
+    aged_60_plus: 'household.aged_60_plus', children_under_6: 'household.children_under_6',
+    needs: 'household.needs', status: 'household.status', lift: 'household.lift', notes: 'household.notes',
+    assignee: 'task.assignee', attempts: 'task.attempts', items: 'task.items', priority: 'task.priority',
+    kind: 'task.kind', cancelled: 'history.cancelled', created: 'history.created', deleted: 'history.deleted',
+  };
+
+  function historyList(entries) {
+    if (!entries || !entries.length) return h('p', { class: 'empty' }, t('history.none'));
+    return h(
+      'ul',
+      { class: 'history', testid: 'history' },
+      [...entries].reverse().map((e) =>
+        h(
+          'li',
+          { testid: 'history-entry', dataset: { person: e.person || '' } },
+          h('strong', null, e.name || (e.person ? personName(e.person) : t('history.unknown'))),
+          ` · ${fmtTime(e.at)} · `,
+          e.fields.map((f) => (HISTORY_FIELDS[f] ? t(HISTORY_FIELDS[f]) : f)).join('、'),
+        ),
+      ),
+    );
+  }
+
+  // A task's history, fetched when the coordinator opens it.
+  function taskHistory(task) {
+    const body = h('div');
+    return h(
+      'details',
+      {
+        class: 'no-print',
+        testid: 'task-history',
+        ontoggle: async (ev) => {
+          if (!ev.target.open) return;
+          const path = `/rounds/${encodeURIComponent(task.round)}/tasks/${encodeURIComponent(task.id)}/history`;
+          fill(body, historyList(await api.get(cpath(path))));
+        },
+      },
+      h('summary', null, t('history.show')),
+      body,
+    );
   }
 
   function kindSelect(testid, value) {
@@ -1390,7 +1443,7 @@
               h('td', null, badge('priority', task.priority)),
               h('td', null, badge('task_status', row.status)),
               h('td', null, assignee),
-              h('td', null, attemptList(task.attempts), task.cancelled ? h('p', { class: 'meta' }, t('task.cancelled_by', { who: personName(task.cancelled.by), reason: task.cancelled.reason || '' })) : null),
+              h('td', null, attemptList(task.attempts), task.cancelled ? h('p', { class: 'meta' }, t('task.cancelled_by', { who: personName(task.cancelled.by), reason: task.cancelled.reason || '' })) : null, taskHistory(task)),
               o.actions ? h('td', { class: 'no-print' }, live && o.roundOpen ? cancelControl(task) : null) : null,
             );
           }),

@@ -221,6 +221,14 @@
     'household.add_request': ['登记诉求', 'Take down a request'],
     'household.no_open_rounds': ['没有进行中的轮次。', 'No open round.'],
     'household.bad_number': ['{what} 须为非负整数', '{what} must be a whole number, 0 or more'],
+    'household.history': ['修改记录', 'History'],
+
+    'history.show': ['修改记录', 'History'],
+    'history.created': ['新建', 'created'],
+    'history.deleted': ['删除', 'deleted'],
+    'history.cancelled': ['取消', 'cancelled'],
+    'history.none': ['没有记录。', 'No changes recorded.'],
+    'history.unknown': ['未知设备', 'unknown device'],
 
     'task.kind': ['类别', 'Kind'],
     'task.items': ['物品', 'Items'],

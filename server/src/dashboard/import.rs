@@ -201,7 +201,7 @@ pub async fn import(
     let summary = state
         .app
         .relay
-        .write(scope.compound.id, move |compound, env, _relay_admin| {
+        .write_as(actor.person, scope.compound.id, move |compound, env, _relay_admin| {
             compound.import_roster(env, &actor, &preview, policy)
         })
         .await??;

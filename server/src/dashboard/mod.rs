@@ -19,9 +19,11 @@
 //! | `GET …/compounds/{c}/overview` | `{name, counts, rounds: [progress], requests_waiting, conflicts}` |
 //! | `GET …/compounds/{c}/households?status=&need=&building=&estate=&q=` | `[Household]`, climbing order |
 //! | `GET …/compounds/{c}/households/{h}` | `{household, tasks: [{task, status, round_title, round_date}], requests}` |
+//! | `GET …/compounds/{c}/households/{h}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
 //! | `GET …/compounds/{c}/map` | buildings → units → floors (top first) → flats with `colour` |
 //! | `GET …/compounds/{c}/rounds` | `[{round, total, delivered, attempted, open, assigned, cancelled, double_deliveries, late}]` |
 //! | `GET …/compounds/{c}/rounds/{r}` | `{round, progress, tasks: [{task, status, household, assignee_name, late_attempts}]}` |
+//! | `GET …/compounds/{c}/rounds/{r}/tasks/{t}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
 //! | `GET …/compounds/{c}/requests` | `[Request + {address, head, by_name}]`, newest first |
 //! | `GET …/compounds/{c}/conflicts` | `[Conflict + {address, head, names}]` |
 //! | `GET …/compounds/{c}/members` | `[Member]` |
@@ -39,6 +41,7 @@ mod assets;
 mod error;
 mod events;
 mod export;
+mod history;
 mod households;
 mod import;
 mod inbox;
@@ -90,6 +93,8 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/compounds/{compound}/overview", get(overview::get))
         .route("/compounds/{compound}/households", get(households::list))
         .route("/compounds/{compound}/households/{household}", get(households::one))
+        .route("/compounds/{compound}/households/{household}/history", get(history::household))
+        .route("/compounds/{compound}/rounds/{round}/tasks/{task}/history", get(history::task))
         .route("/compounds/{compound}/map", get(map::get))
         .route("/compounds/{compound}/rounds", get(rounds::list))
         .route("/compounds/{compound}/rounds/{round}", get(rounds::one))

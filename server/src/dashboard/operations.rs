@@ -1,8 +1,8 @@
 //! `POST …/operations`: a coordinator's action, as a core [`Operation`] in JSON (`{"op":
 //! "create_round", …}`), applied through [`Relay::write`](crate::relay::Relay::write) as the
-//! signed-in person in their role. Core's permission rules judge it exactly as they judge the
-//! same operation made on a phone; the relay's admin identity is only the Automerge actor the
-//! change is written under.
+//! signed-in person in their role, under that person's own Automerge actor. Core's permission
+//! rules judge it exactly as they judge the same operation made on a phone, and the document
+//! records who made it.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -43,7 +43,7 @@ pub async fn apply(
         _ => None,
     };
     let result = relay
-        .write_including(scope.compound.id, reopened, move |compound, env, _relay_admin| {
+        .write_including_as(actor.person, scope.compound.id, reopened, move |compound, env, _relay_admin| {
             compound.apply(env, &actor, &op)
         })
         .await?;

@@ -40,7 +40,7 @@ impl FromRequestParts<AppState> for Authenticated {
                 tracing::Span::current().record("person", tracing::field::display(session.person));
                 Ok(Authenticated(session))
             }
-            TokenStatus::Revoked => Err(AppError::Unauthorized(
+            TokenStatus::Revoked => Err(AppError::TokenRevoked(
                 "this device's token was revoked; ask your coordinator for a new invite".into(),
             )),
             TokenStatus::Unknown => Err(AppError::Unauthorized(

@@ -1,7 +1,7 @@
 //! Errors of the command-line phone, each with what to do about it.
 
 use doorstep_replica::ReplicaError;
-use doorstep_replica::http::TransportError;
+use doorstep_replica::http::{TransportError, removed_message};
 
 /// Why a phone command failed.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +15,10 @@ pub enum PhoneError {
     /// The phone has not joined a compound.
     #[error("this phone has not joined yet: run `doorstep phone join --relay URL CODE` first")]
     NotJoined,
+    /// A coordinator removed this phone (its membership, or its device token) and its compound
+    /// data was wiped: "你已被移出 香樟苑 / removed from 香樟苑".
+    #[error("{}", removed_message(.0))]
+    Removed(Vec<String>),
     /// No task matches.
     #[error("no open task matches {0:?}; run `doorstep phone tasks --all` to see task IDs")]
     UnknownTask(String),
@@ -30,6 +34,14 @@ pub enum PhoneError {
     /// An `op` argument that is not an operation.
     #[error("not an operation: {0}")]
     BadOperation(String),
+    /// The key file could not be read or created.
+    #[error("key file {path}: {reason}")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// Writing an export file failed.
     #[error("cannot write {path}: {source}")]
     Export {

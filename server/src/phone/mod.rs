@@ -4,6 +4,7 @@
 //! output.
 
 mod error;
+mod key_file;
 mod render;
 mod resolve;
 
@@ -15,7 +16,7 @@ use doorstep_core::query;
 use doorstep_core::schema::vocabulary::{Category, Channel, Outcome, Urgency};
 use doorstep_core::{Operation, Timestamp};
 use doorstep_replica::Replica;
-use doorstep_replica::http::{self, RelayClient};
+use doorstep_replica::http::{self, RelayClient, TransportError};
 
 pub use error::PhoneError;
 
@@ -25,6 +26,11 @@ pub struct PhoneArgs {
     /// The phone's SQLite file (created on first use).
     #[arg(long, env = "DOORSTEP_PHONE_DB", default_value = "phone.sqlite")]
     pub db: PathBuf,
+    /// A file holding the key that encrypts the phone's file (64 hex digits). Created with a
+    /// fresh random key (readable by its owner only) when it does not exist; a plain phone file
+    /// opened with a key is encrypted in place. Without it the phone's file is not encrypted.
+    #[arg(long, env = "DOORSTEP_PHONE_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -136,8 +142,12 @@ pub enum PhoneCommand {
 
 /// Runs a phone command.
 pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
-    let replica = Mutex::new(Replica::open(&args.db)?);
+    let key = args.key_file.as_deref().map(key_file::read_or_create).transpose()?;
+    let replica = Mutex::new(Replica::open_with(&args.db, key.as_ref())?);
     let out = render::Output { json: args.json };
+    if needs_a_compound(&args.command) {
+        refuse_if_removed(&lock(&replica))?;
+    }
     match args.command {
         PhoneCommand::Join { relay, code, name } => {
             let client = RelayClient::new(&relay, None)?;
@@ -155,9 +165,15 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             out.signed_in(&me, &report);
         }
         PhoneCommand::Sync => {
-            let (url, token) = lock(&replica).remembered_relay()?.ok_or(PhoneError::NotJoined)?;
+            let Some((url, token)) = lock(&replica).remembered_relay()? else {
+                refuse_if_removed(&lock(&replica))?;
+                return Err(PhoneError::NotJoined);
+            };
             let client = RelayClient::new(&url, Some(token))?;
-            let report = http::sync(&replica, &client, now).await?;
+            let report = match http::sync(&replica, &client, now).await {
+                Err(TransportError::Removed { compounds }) => return Err(PhoneError::Removed(compounds)),
+                other => other?,
+            };
             let r = lock(&replica);
             out.synced(&report, r.unsynced_changes(), r.set_aside_count()?);
         }
@@ -242,6 +258,27 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
         }
     }
     Ok(())
+}
+
+/// Whether a command works on a compound's data (and so means nothing once removed from it).
+fn needs_a_compound(command: &PhoneCommand) -> bool {
+    !matches!(
+        command,
+        PhoneCommand::Join { .. }
+            | PhoneCommand::Login { .. }
+            | PhoneCommand::Sync
+            | PhoneCommand::Status
+            | PhoneCommand::Quarantine { .. }
+    )
+}
+
+/// A phone that holds no compound because it was removed says so plainly, by compound name.
+fn refuse_if_removed(replica: &Replica) -> Result<(), PhoneError> {
+    if replica.compounds().next().is_some() {
+        return Ok(());
+    }
+    let removed = replica.removed_from()?;
+    if removed.is_empty() { Ok(()) } else { Err(PhoneError::Removed(removed)) }
 }
 
 fn apply(

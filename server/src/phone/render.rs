@@ -9,7 +9,7 @@ use doorstep_core::schema::household::Household;
 use doorstep_core::schema::request::Request;
 use doorstep_core::schema::task::{RoundInfo, Task};
 use doorstep_core::schema::vocabulary::TaskStatus;
-use doorstep_replica::http::JoinResponse;
+use doorstep_replica::http::{JoinResponse, removed_message};
 use doorstep_replica::{QuarantinedChange, Replica, SyncReport};
 use serde::Serialize;
 use serde_json::json;
@@ -63,6 +63,9 @@ impl Output {
                 report.dropped.len(),
                 standing(unsynced, set_aside)
             );
+            if !report.removed_from.is_empty() {
+                s.push_str(&format!("\n{}", removed_message(&report.removed_from)));
+            }
             for r in &report.rejected {
                 s.push_str(&format!("\nrefused by the relay ({}): {} — set aside for a coordinator", r.rule, r.reason));
             }
@@ -82,6 +85,7 @@ impl Output {
             .map(|c| json!({"id": c.id(), "name": c.name(), "role": replica.role(c.id()), "documents": c.documents().count()}))
             .collect();
         let set_aside = replica.set_aside_count()?;
+        let removed_from = replica.removed_from()?;
         let value = json!({
             "person": replica.identity().map(|i| i.person),
             "compounds": compounds,
@@ -90,10 +94,12 @@ impl Output {
             "quarantined": set_aside,
             "set_aside": set_aside,
             "standing": standing(replica.unsynced_changes(), set_aside),
+            "removed_from": removed_from,
         });
         self.emit(&value, || {
             let mut s = match replica.identity() {
                 Some(i) => format!("person {}\n", i.person),
+                None if !removed_from.is_empty() => format!("{}\n", removed_message(&removed_from)),
                 None => "not joined\n".to_owned(),
             };
             for c in replica.compounds() {

@@ -7,6 +7,11 @@
 //! district admin person. One actor per process, not one per database, because an admin command
 //! may run beside a serving relay on the same file, and two processes writing concurrently under
 //! one actor would give two different changes the same sequence number.
+//!
+//! A write made for a person (a coordinator's dashboard edit or upload) goes under that person's
+//! own actor instead: one fresh actor per person per process, bound to the person in storage the
+//! same way a phone's actor is bound at its first sync, so the document itself says who made
+//! every change (`doorstep_core::query::history`).
 
 mod error;
 mod follow;
@@ -37,6 +42,9 @@ pub struct Relay {
     // Actor → person. Bindings never change once made, so remembering them is always right.
     // A std mutex: held for one map operation, never across an `.await`.
     owners: Mutex<HashMap<String, PersonId>>,
+    // Person → the actor this process writes under for them (see the module docs). A std mutex:
+    // held for one map operation, never across an `.await`.
+    actors: Mutex<HashMap<PersonId, ActorId>>,
     refetch: crate::refetch_guard::RefetchGuard,
     // Other relays' commits, folded in as they happen; `None` on a store of our own (SQLite).
     _following: Option<follow::Following>,
@@ -83,6 +91,7 @@ impl Relay {
             cache,
             storage,
             events,
+            actors: Mutex::new(HashMap::from([(admin, actor.clone())])),
             actor,
             admin,
             owners: Mutex::new(HashMap::new()),
@@ -137,6 +146,21 @@ impl Relay {
             self.remember_owner(actor, owner);
         }
         Ok(owner)
+    }
+
+    /// The actor this process writes under for `person`: made and bound to them on first use.
+    pub async fn actor_for(&self, person: PersonId) -> Result<ActorId, StorageError> {
+        if let Some(actor) = self.actors.lock().unwrap_or_else(PoisonError::into_inner).get(&person) {
+            return Ok(actor.clone());
+        }
+        // Two first writes for one person at once make two actors, both bound to the person:
+        // harmless, and the later one is kept for the rest of the process.
+        let actor = ActorId::from(clock::entropy().to_le_bytes().as_slice());
+        let hex = actor.to_hex_string();
+        self.storage.bind_actor(ActorBinding { actor: hex.clone(), person }, clock::now()).await?;
+        self.remember_owner(&hex, person);
+        self.actors.lock().unwrap_or_else(PoisonError::into_inner).insert(person, actor.clone());
+        Ok(actor)
     }
 
     /// Records a binding that was just committed.

@@ -1,9 +1,12 @@
-//! The relay's own writes: typed operations ([`Compound::apply`]) on a compound's documents as
-//! they are in memory, then every changed document stored as one chunk.
+//! The relay's writes: typed operations ([`Compound::apply`]) on a compound's documents as
+//! they are in memory, then every changed document stored as one chunk. [`Relay::write_as`]
+//! writes under the actor of the person who asked (a coordinator on the dashboard), so every
+//! change in a stored document is under its author's actor; [`Relay::write`] is the relay's own
+//! (a compound's first documents, the command-line import, the demo).
 
 use automerge::{Automerge, ChangeHash};
 use doorstep_core::document::{Document, Header};
-use doorstep_core::id::{CompoundId, DocumentId};
+use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::{Actor, Compound, Env, Role};
 use tokio::sync::OwnedMutexGuard;
 
@@ -29,7 +32,7 @@ impl Relay {
         compound: CompoundId,
         f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T + Send + 'static,
     ) -> Result<T, RelayError> {
-        self.write_including(compound, None, f).await
+        self.write_including_as(self.admin, compound, None, f).await
     }
 
     /// [`Relay::write`], with the closed round `closed` among the documents too (to reopen it).
@@ -39,6 +42,30 @@ impl Relay {
         closed: Option<DocumentId>,
         f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T + Send + 'static,
     ) -> Result<T, RelayError> {
+        self.write_including_as(self.admin, compound, closed, f).await
+    }
+
+    /// Like [`Relay::write`], but every change is written under `author`'s own actor (bound to
+    /// them, see [`Relay::actor_for`]). `f` still gets the relay's admin role; callers pass the
+    /// author's own [`Actor`] to the operation, so core judges it by the author's role.
+    pub async fn write_as<T: Send + 'static>(
+        &self,
+        author: PersonId,
+        compound: CompoundId,
+        f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T + Send + 'static,
+    ) -> Result<T, RelayError> {
+        self.write_including_as(author, compound, None, f).await
+    }
+
+    /// [`Relay::write_as`] with the closed round `closed` among the documents too.
+    pub async fn write_including_as<T: Send + 'static>(
+        &self,
+        author: PersonId,
+        compound: CompoundId,
+        closed: Option<DocumentId>,
+        f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T + Send + 'static,
+    ) -> Result<T, RelayError> {
+        let device = self.actor_for(author).await?;
         let mut records: Vec<DocumentRecord> = self
             .storage
             .documents_of(vec![compound])
@@ -68,7 +95,6 @@ impl Relay {
         }
 
         let actor = Actor { person: self.admin, role: Role::Admin };
-        let device = self.actor.clone();
         let worked = tokio::task::spawn_blocking(move || work(compound, device, taken, &actor, f))
             .await
             .map_err(|e| RelayError::Task(e.to_string()))?;
@@ -154,11 +180,12 @@ fn work<T>(
     actor: &Actor,
     f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T,
 ) -> Result<Worked<T>, RelayError> {
-    let mut compound = Compound::new(compound_id, device);
+    let mut compound = Compound::new(compound_id, device.clone());
     let mut heads: Vec<(DocumentId, Vec<ChangeHash>)> = Vec::with_capacity(taken.len());
     for cached in &mut taken {
         let header = cached.record.header;
-        let doc = std::mem::take(&mut cached.doc);
+        let mut doc = std::mem::take(&mut cached.doc);
+        doc.set_actor(device.clone());
         heads.push((header.id, doc.get_heads()));
         match Document::from_automerge(header, doc) {
             Ok(document) => compound.insert(document),

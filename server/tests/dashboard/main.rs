@@ -9,6 +9,7 @@ mod bombs;
 mod events;
 mod exports;
 mod harness;
+mod history;
 mod imports;
 mod login;
 mod operations;

@@ -1,0 +1,38 @@
+//! The command-line phone encrypted at rest with `--key-file`: after joining 香樟苑 from the
+//! sample ledger its file holds no plain name, number or request text; it does not open
+//! without its key or with another, and says so.
+
+use crate::harness::{Phone, Relay, sample};
+use crate::leaks::{Secrets, replica_bytes};
+
+#[test]
+fn a_phone_with_a_key_file_keeps_its_compound_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let compound = relay.compound_from("香樟苑", &sample("xiangzhangyuan-roster.csv"));
+    let coordinator = Phone::new(dir.path(), "coordinator");
+    coordinator.join(&relay, &relay.invite(&compound, "coordinator"));
+    let request = "硝苯地平 每日两次";
+    coordinator.ok(&["request", "1-1-201", request, "--category", "medicine"]);
+    coordinator.sync();
+
+    let phone = Phone::new(dir.path(), "volunteer");
+    let key = dir.path().join("volunteer.key");
+    let key_arg = key.to_str().unwrap();
+    let code = relay.invite(&compound, "volunteer");
+    phone.ok(&["--key-file", key_arg, "join", "--relay", &relay.url, &code]);
+    assert_eq!(std::fs::read_to_string(&key).unwrap().trim().len(), 64, "a fresh key was written");
+    assert_eq!(phone.ok(&["--key-file", key_arg, "find", "1-1-101"])["head"], "管建强");
+
+    let leaks = Secrets::from_ledger(&[request]).found_in(&replica_bytes(&phone.db));
+    assert!(leaks.is_empty(), "plain data in an encrypted phone: {:?}", &leaks[..leaks.len().min(10)]);
+
+    let err = phone.run(&["find", "1-1-101"]).unwrap_err();
+    assert!(err.contains("encrypted") && err.contains("--key-file"), "{err}");
+    let other = dir.path().join("other.key");
+    let err = phone.run(&["--key-file", other.to_str().unwrap(), "find", "1-1-101"]).unwrap_err();
+    assert!(err.contains("another key"), "{err}");
+    std::fs::write(dir.path().join("bad.key"), "not a key").unwrap();
+    let err = phone.run(&["--key-file", dir.path().join("bad.key").to_str().unwrap(), "status"]).unwrap_err();
+    assert!(err.contains("64 hex digits"), "{err}");
+}

@@ -1,0 +1,96 @@
+//! A phone that leaves gives nothing away (DESIGN §9). After a membership revoke or a device
+//! token revoke, the bytes of the phone's SQLite file and its `-wal`/`-shm` hold none of the
+//! roster's names and phone numbers nor the residents' request texts: not in live rows, not in
+//! free pages, not inside Automerge's compressed columns.
+
+use std::path::Path;
+
+use aho_corasick::AhoCorasick;
+use serde_json::json;
+
+use crate::harness::{Phone, Relay, sample};
+use crate::leaks::{Secrets, replica_bytes};
+
+/// A resident's medicine request, taken down by the coordinator before the revoke.
+const REQUEST_TEXT: &str = "硝苯地平 每日两次 请送到门口";
+
+/// A note the volunteer writes offline just before being removed (no roster data in it).
+const OWN_NOTE: &str = "volunteer-own-note-7731";
+
+#[test]
+fn a_revoked_membership_leaves_no_roster_name_phone_or_request_in_the_phone_s_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, compound, volunteer, person) = volunteer_with_roster(dir.path());
+    let secrets = Secrets::from_ledger(&[REQUEST_TEXT]);
+    assert!(
+        !secrets.found_in(&replica_bytes(&volunteer.db)).is_empty(),
+        "the detector finds the roster in a phone that holds it"
+    );
+
+    // The volunteer writes a note offline, then loses the membership.
+    volunteer.ok(&["notes", "1-1-101", OWN_NOTE]);
+    relay.admin(&["revoke", "--person", &person, "--compound", &compound]);
+    let report = volunteer.sync();
+    assert_eq!(report["report"]["removed_from"], json!(["香樟苑"]), "{report}");
+
+    let leaks = secrets.found_in(&replica_bytes(&volunteer.db));
+    assert!(leaks.is_empty(), "the revoked phone's file still holds: {:?}", &leaks[..leaks.len().min(10)]);
+
+    // The device's own unsynced note is kept aside (its own work, no roster in it; the relay
+    // refused it as the membership was gone) ...
+    let quarantine = volunteer.ok(&["quarantine"]);
+    assert_eq!(quarantine.as_array().unwrap().len(), 1, "only this device's own change: {quarantine}");
+    let export = volunteer.db.with_extension("refused.json");
+    volunteer.ok(&["quarantine", "--export", export.to_str().unwrap()]);
+    assert!(!std::fs::read(&export).unwrap().is_empty(), "and it can be exported for a coordinator");
+    // ... and the phone says plainly why it holds nothing.
+    let err = volunteer.run(&["find", "1-1-101"]).unwrap_err();
+    assert!(err.contains("你已被移出 香樟苑") && err.contains("removed from 香樟苑"), "{err}");
+}
+
+#[test]
+fn a_lost_phone_whose_token_is_revoked_wipes_every_compound_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, _compound, volunteer, person) = volunteer_with_roster(dir.path());
+    let secrets = Secrets::from_ledger(&[REQUEST_TEXT]);
+    volunteer.ok(&["notes", "1-1-101", OWN_NOTE]);
+
+    relay.admin(&["revoke", "--person", &person]);
+    let err = volunteer.run(&["sync"]).unwrap_err();
+    assert!(err.contains("你已被移出 香樟苑") && err.contains("removed from 香樟苑"), "{err}");
+    assert!(!err.contains("not joined"), "{err}");
+
+    let bytes = replica_bytes(&volunteer.db);
+    let leaks = secrets.found_in(&bytes);
+    assert!(leaks.is_empty(), "the lost phone's file still holds: {:?}", &leaks[..leaks.len().min(10)]);
+    assert!(
+        AhoCorasick::new([OWN_NOTE]).unwrap().find(&bytes).is_none(),
+        "a lost phone keeps nothing, its own unsynced work included"
+    );
+
+    // Offline, the phone shows the same plain message instead of the household.
+    let err = volunteer.run(&["find", "1-1-101"]).unwrap_err();
+    assert!(err.contains("你已被移出 香樟苑"), "{err}");
+    let err = volunteer.run(&["sync"]).unwrap_err();
+    assert!(err.contains("removed from 香樟苑") && !err.contains("has not joined"), "{err}");
+    let status = volunteer.ok(&["status"]);
+    assert_eq!(status["removed_from"], json!(["香樟苑"]), "{status}");
+    assert!(status["compounds"].as_array().unwrap().is_empty(), "{status}");
+    assert_eq!(status["quarantined"], 0, "{status}");
+}
+
+/// A relay with 香樟苑 imported from the sample ledger, a coordinator's request taken down, and a
+/// volunteer's phone holding the roster and the requests.
+fn volunteer_with_roster(dir: &Path) -> (Relay, String, Phone, String) {
+    let relay = Relay::start(dir);
+    let compound = relay.compound_from("香樟苑", &sample("xiangzhangyuan-roster.csv"));
+    let coordinator = Phone::new(dir, "coordinator");
+    coordinator.join(&relay, &relay.invite(&compound, "coordinator"));
+    coordinator.ok(&["request", "1-1-201", REQUEST_TEXT, "--category", "medicine"]);
+    coordinator.sync();
+    let volunteer = Phone::new(dir, "volunteer");
+    let joined = volunteer.join(&relay, &relay.invite(&compound, "volunteer"));
+    let person = joined["person"].as_str().unwrap().to_owned();
+    assert_eq!(volunteer.ok(&["find", "1-1-101"])["head"], "管建强", "the volunteer holds the roster");
+    (relay, compound, volunteer, person)
+}

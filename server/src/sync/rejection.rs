@@ -85,10 +85,16 @@ mod tests {
     #[test]
     fn refusals_about_the_moment_are_transient_and_refusals_of_a_change_are_permanent() {
         let change = Some(ChangeHash([7; 32]));
-        for code in [UNAVAILABLE, REFETCH_LOOP, MISSING_DEPENDENCIES, DOCUMENT_FULL, DOCUMENT_DAMAGED, OVER_BUDGET] {
+        for code in
+            [UNAVAILABLE, REFETCH_LOOP, MISSING_DEPENDENCIES, DOCUMENT_FULL, DOCUMENT_DAMAGED, OVER_BUDGET]
+        {
             assert_eq!(class(code, None), RejectionClass::Transient, "{code}");
         }
-        assert_eq!(class(TOO_LARGE, None), RejectionClass::Permanent, "a message over a cap is refused again");
+        assert_eq!(
+            class(TOO_LARGE, None),
+            RejectionClass::Permanent,
+            "a message over a cap is refused again"
+        );
         for code in [SCHEMA, MALFORMED, FORBIDDEN, UNKNOWN_DOCUMENT, "roster_is_edited_by_coordinators"] {
             assert_eq!(class(code, change), RejectionClass::Permanent, "{code}");
         }

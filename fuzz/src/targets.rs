@@ -99,7 +99,7 @@ fn build_seed() -> Seed {
             },
             head: "住户".into(),
             phone: String::new(),
-            people: 2,
+            people: Some(2),
             aged_60_plus: 1,
             children_under_6: 0,
             needs: Default::default(),

@@ -30,7 +30,7 @@ fn draft(flat: &str) -> HouseholdDraft {
         },
         head: "王芳".into(),
         phone: "13800000000".into(),
-        people: 2,
+        people: Some(2),
         aged_60_plus: 1,
         children_under_6: 0,
         needs: Default::default(),

@@ -163,7 +163,11 @@ impl Compound {
                         reason: "must not be empty".into(),
                     });
                 }
-                check_counts(edit.people, edit.aged_60_plus.unwrap_or(0), edit.children_under_6.unwrap_or(0))?;
+                check_counts(
+                    edit.people,
+                    edit.aged_60_plus.unwrap_or(0),
+                    edit.children_under_6.unwrap_or(0),
+                )?;
                 self.edit_household(env, *household, |tx, obj| Ok(roster::edit_household(tx, obj, edit)?))
             }
             Operation::EditNotes { household, notes } => {

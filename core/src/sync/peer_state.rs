@@ -89,7 +89,7 @@ mod tests {
     use automerge::{ActorId, ROOT};
 
     use super::*;
-    use crate::sync::{decode, generate, receive};
+    use crate::sync::{MessageLimits, decode, generate, receive};
 
     /// A document made of one large change (an imported roster) and `small` one-key edits.
     fn roster_with_edits(small: usize) -> Automerge {
@@ -113,12 +113,12 @@ mod tests {
         let mut sent = 0;
         for _ in 0..10 {
             let ab = generate(from, &mut a);
-            if let Some(message) = ab.as_deref().and_then(|m| decode(m).ok()) {
+            if let Some(message) = ab.as_deref().and_then(|m| decode(m, &MessageLimits::default()).ok()) {
                 sent += ab.as_ref().map_or(0, Vec::len);
                 assert!(receive(to, &mut b, message).is_ok());
             }
             let ba = generate(to, &mut b);
-            if let Some(message) = ba.as_deref().and_then(|m| decode(m).ok()) {
+            if let Some(message) = ba.as_deref().and_then(|m| decode(m, &MessageLimits::default()).ok()) {
                 assert!(receive(from, &mut a, message).is_ok());
             }
             if ab.is_none() && ba.is_none() {

@@ -126,7 +126,13 @@ fn replica(error: ReplicaError) -> DoorstepError {
         e @ (ReplicaError::Storage(_)
         | ReplicaError::StoreTooNew { .. }
         | ReplicaError::BadIdentity(_)
-        | ReplicaError::Journal(_)) => DoorstepError::Storage { reason: e.to_string() },
+        | ReplicaError::Journal(_)
+        | ReplicaError::ScrubIncomplete
+        | ReplicaError::Undecryptable { .. }) => DoorstepError::Storage { reason: e.to_string() },
+        // The host gave no key, or the wrong one, for the encrypted replica.
+        e @ (ReplicaError::KeyRequired | ReplicaError::WrongKey | ReplicaError::BadKey { .. }) => {
+            DoorstepError::InvalidInput { reason: e.to_string() }
+        }
         e @ (ReplicaError::Document(_) | ReplicaError::Sync(_)) => {
             DoorstepError::Internal { reason: e.to_string() }
         }
@@ -161,6 +167,8 @@ fn transport(error: TransportError) -> DoorstepError {
             DoorstepError::Network { reason: e.to_string(), retry_after_secs: Some(retry_after_secs) }
         }
         TransportError::Unauthorized(reason) => DoorstepError::Unauthorized { reason },
+        // The phone was removed and its compounds wiped; the message names them for the user.
+        e @ TransportError::Removed { .. } => DoorstepError::Unauthorized { reason: e.to_string() },
         // The relay names no rule for a refusal of a whole request; its code is "forbidden".
         TransportError::Forbidden(reason) => {
             DoorstepError::Forbidden { rule: "forbidden".to_owned(), reason }

@@ -225,7 +225,7 @@ impl SyncRun {
             else {
                 continue;
             };
-            withhold_unsynced(replica, *id, now)?;
+            self.report.set_aside += withhold_unsynced(replica, *id, now)?;
             let name = replica.compounds.get(&compound).map(Compound::name).unwrap_or_default();
             replica.store_mut().commit(&[Write::Delete { doc: *id }])?;
             replica.forget_saved(*id);
@@ -282,11 +282,11 @@ impl SyncRun {
 
 /// Keeps this device's changes to `doc` that the relay is not known to have in quarantine,
 /// before the document leaves the device.
-fn withhold_unsynced(replica: &mut Replica, doc: DocumentId, now: Timestamp) -> Result<(), ReplicaError> {
+fn withhold_unsynced(replica: &mut Replica, doc: DocumentId, now: Timestamp) -> Result<usize, ReplicaError> {
     let device = replica.device_actor().clone();
     let shared: Vec<ChangeHash> =
         replica.peer_states.get(&doc).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
-    let Some(document) = replica.compounds.values().find_map(|c| c.document(doc)) else { return Ok(()) };
+    let Some(document) = replica.compounds.values().find_map(|c| c.document(doc)) else { return Ok(0) };
     let kind = document.kind();
     let unsynced: Vec<(String, Vec<u8>)> = document
         .automerge()
@@ -296,7 +296,7 @@ fn withhold_unsynced(replica: &mut Replica, doc: DocumentId, now: Timestamp) -> 
         .map(|c| (c.hash().to_string(), c.raw_bytes().to_vec()))
         .collect();
     if unsynced.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let reason = format!(
         "the relay no longer lets this device hold {kind} {doc} (a closed round or a revoked membership), so these changes could not be synced; show them to a coordinator"
@@ -320,7 +320,7 @@ fn withhold_unsynced(replica: &mut Replica, doc: DocumentId, now: Timestamp) -> 
     }
     replica.store_mut().commit(&writes)?;
     tracing::warn!(%doc, changes = unsynced.len(), "unsynced changes of a withdrawn document moved to quarantine");
-    Ok(())
+    Ok(unsynced.len())
 }
 
 /// Drops from the journal every change the relay now holds (or that left the device): only

@@ -34,6 +34,7 @@ fn an_attempt_on_a_round_closed_meanwhile_goes_to_quarantine_and_the_rest_syncs(
     let report = volunteer.sync();
     assert_eq!(report["unsynced"], 0, "the request went up; the withheld attempt left the queue: {report}");
     assert_eq!(report["set_aside"], 1, "and is set aside, not counted as synced: {report}");
+    assert_eq!(report["report"]["set_aside"], 1, "the sync says it set one aside: {report}");
     assert!(
         report["report"]["dropped"].as_array().unwrap().iter().any(|d| d == round_id.as_str()),
         "the closed round leaves the phone: {report}"

@@ -73,6 +73,29 @@ class RelayProcess(private val dir: Path) : AutoCloseable {
 
     override fun close() = stop()
 
+    /**
+     * Takes the relay database's write lock from another process (the `sqlite3` shell, as a
+     * long `doorstep admin` write would hold it) and returns a handle that releases it.
+     */
+    fun holdWriteLock(): AutoCloseable {
+        val shell = ProcessBuilder("sqlite3", db.toString())
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .redirectError(ProcessBuilder.Redirect.appendTo(log))
+            .start()
+        val input = shell.outputStream.bufferedWriter()
+        input.write("BEGIN IMMEDIATE;\nSELECT 1;\n")
+        input.flush()
+        // The lock is taken once the shell has run BEGIN IMMEDIATE; give it a moment.
+        Thread.sleep(300)
+        check(shell.isAlive) { "sqlite3 could not take the lock: ${log.readText().takeLast(2000)}" }
+        return AutoCloseable {
+            input.write("COMMIT;\n.quit\n")
+            input.flush()
+            input.close()
+            check(shell.waitFor(20, TimeUnit.SECONDS)) { "sqlite3 did not exit" }
+        }
+    }
+
     companion object {
         /** A small roster: three flats up building 1's stairwell (no lift), one in building 2. */
         fun writeRoster(dir: Path): Path {

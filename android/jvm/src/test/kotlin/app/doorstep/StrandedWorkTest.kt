@@ -1,0 +1,110 @@
+package app.doorstep
+
+import app.doorstep.ffi.Outcome
+import app.doorstep.ffi.Priority
+import app.doorstep.ffi.RoundPlan
+import app.doorstep.ffi.Selection
+import app.doorstep.ffi.TaskKind
+import java.nio.file.Path
+import kotlinx.coroutines.runBlocking
+import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.BeforeAll
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestInstance
+import org.junit.jupiter.api.Timeout
+import org.junit.jupiter.api.io.TempDir
+
+/**
+ * Field work is never stranded, seen from Kotlin: a relay whose storage is busy is waited for
+ * and tried again (nothing set aside), and work the relay can no longer take is shown as
+ * "set aside, under review" with the operation behind it, never as "all synced".
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(180)
+class StrandedWorkTest {
+    private lateinit var dir: Path
+    private lateinit var relay: RelayProcess
+    private lateinit var compound: String
+
+    @BeforeAll
+    fun startRelay(@TempDir dir: Path) {
+        this.dir = dir
+        relay = RelayProcess(dir)
+        compound = relay.admin("create-compound", "--name", "幸福里")
+        relay.admin("import-roster", "--compound", compound, RelayProcess.writeRoster(dir).toString())
+        relay.start()
+    }
+
+    @AfterAll
+    fun stopRelay() {
+        if (::relay.isInitialized) relay.close()
+    }
+
+    private fun invite(role: String) = relay.admin("invite", "--compound", compound, "--role", role)
+
+    private suspend fun phone(name: String) = DoorstepReplica.open(dir.resolve("$name.sqlite").toString(), relay.url)
+
+    @Test
+    fun `a busy relay is retried and nothing is set aside`() = runBlocking {
+        phone("busy-volunteer").use { volunteer ->
+            volunteer.join(invite("volunteer"), "志愿者的手机")
+            volunteer.sync()
+            val household = volunteer.households(compound).first().id
+            volunteer.editNotes(compound, household, "锁住期间写的备注")
+
+            // The relay's database is write-locked past its busy timeout for a while.
+            val lock = relay.holdWriteLock()
+            val release = Thread {
+                Thread.sleep(7_000)
+                lock.close()
+            }
+            release.start()
+            val report = volunteer.sync()
+            release.join()
+
+            assertTrue(report.retries > 0u, "the phone waited and tried again: $report")
+            assertEquals(0u, report.setAside, "nothing transient is set aside: $report")
+            assertTrue(report.rejected.isEmpty(), "${report.rejected}")
+            val state = volunteer.syncState()
+            assertEquals(0u, state.unsyncedChanges, "the note arrived: $state")
+            assertEquals(0u, state.setAside)
+            assertTrue(volunteer.quarantine().isEmpty())
+        }
+    }
+
+    @Test
+    fun `work the relay cannot take is set aside under review, readable`() = runBlocking {
+        phone("closing-coordinator").use { coordinator ->
+            phone("late-volunteer").use { volunteer ->
+                coordinator.join(invite("coordinator"), "社区工作者的手机")
+                coordinator.sync()
+                val me = volunteer.join(invite("volunteer"), "志愿者的手机")
+                val round = coordinator.createRound(
+                    compound,
+                    RoundPlan("药品 第1轮", TaskKind.MEDICINE, "2026-11-24", Selection.All, "降压药", Priority.HIGH),
+                )
+                coordinator.sync()
+                volunteer.sync()
+                val task = volunteer.tasks(compound, round).first()
+
+                // Offline, the volunteer delivers; meanwhile the coordinator closes the round.
+                volunteer.recordAttempt(compound, round, task.id, Outcome.DELIVERED, "已送到")
+                coordinator.closeRound(compound, round)
+                coordinator.sync()
+
+                val report = volunteer.sync()
+                assertEquals(1u, report.setAside, "$report")
+                val state = volunteer.syncState()
+                assertEquals(0u, state.unsyncedChanges)
+                assertEquals(1u, state.setAside, "the app shows \"1 set aside, under review\", not \"all synced\"")
+                val kept = volunteer.quarantine().single()
+                assertEquals(round, kept.document)
+                assertEquals(me.person, kept.person)
+                assertTrue(kept.operation!!.contains("record_attempt"), "the operation, readable: ${kept.operation}")
+                assertTrue(kept.madeAt!! > 0)
+            }
+        }
+    }
+}

@@ -118,8 +118,18 @@ fn to_cbor<T: Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
+/// Parses one CBOR value that must fill `bytes` exactly: bytes after it are refused, not ignored,
+/// so a body cannot smuggle anything past the checks and two encoders never disagree about a message.
 fn from_cbor<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, SyncError> {
-    ciborium::from_reader(bytes).map_err(|e| SyncError::MalformedBatch(e.to_string()))
+    let mut rest = bytes;
+    let value = ciborium::from_reader(&mut rest).map_err(|e| SyncError::MalformedBatch(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(SyncError::MalformedBatch(format!(
+            "{} bytes follow the message; send exactly one CBOR message per request",
+            rest.len()
+        )));
+    }
+    Ok(value)
 }
 
 macro_rules! wire_codec {
@@ -144,3 +154,23 @@ macro_rules! wire_codec {
 
 wire_codec!(SyncRequest);
 wire_codec!(SyncResponse);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_message_fills_the_body_exactly() {
+        let request = SyncRequest { version: WIRE_VERSION, messages: Vec::new() };
+        let bytes = request.encode();
+        assert_eq!(SyncRequest::decode(&bytes).ok(), Some(request.clone()));
+        let mut trailing = bytes.clone();
+        trailing.extend_from_slice(&bytes);
+        match SyncRequest::decode(&trailing) {
+            Err(SyncError::MalformedBatch(reason)) => {
+                assert!(reason.contains(&format!("{} bytes follow", bytes.len())), "{reason}");
+            }
+            other => panic!("a second message after the first must be refused, got {other:?}"),
+        }
+    }
+}

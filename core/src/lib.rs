@@ -8,6 +8,7 @@
 //! replica (`doorstep-replica`) persists documents; the relay (`doorstep-server`) serves them.
 
 pub mod compound;
+pub mod csv_cell;
 pub mod document;
 pub mod env;
 pub mod id;

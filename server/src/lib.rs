@@ -19,7 +19,8 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod connections;
-pub mod csv_cell;
+/// Spreadsheet-safe CSV cells, shared with core's importer (which undoes the quoting on re-import).
+pub use doorstep_core::csv_cell;
 pub mod dashboard;
 pub mod demo;
 pub mod error;

@@ -421,9 +421,14 @@ impl Row<'_> {
         self.errors.is_empty()
     }
 
-    /// The trimmed cell of `column`, or "" when the file has no such column.
+    /// The trimmed cell of `column`, or "" when the file has no such column. A cell the relay's
+    /// export quoted against spreadsheet formulas (`'=…`) is read back without that quote.
     fn text(&self, column: RosterColumn) -> &str {
-        self.columns.index.get(&column).and_then(|&i| self.record.get(i)).map_or("", str::trim)
+        self.columns
+            .index
+            .get(&column)
+            .and_then(|&i| self.record.get(i))
+            .map_or("", |cell| crate::csv_cell::restore(cell.trim()).trim())
     }
 
     fn message(

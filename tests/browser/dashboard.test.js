@@ -113,6 +113,9 @@ test("a coordinator signs in with their device token and sees the empty compound
   await signIn(page, ctx.coordinatorToken);
   await page.waitForSelector('main[data-ready="overview"]');
   assert.equal(await page.textContent(`${tid('count-households')} .num`), '0');
+  // An empty compound says what to do first, and links there.
+  assert.match(await page.textContent(tid('overview-empty-hint')), /导入台账/);
+  assert.equal(await page.getAttribute(`${tid('overview-empty-hint')} a`, 'href'), '#/sheets');
   const cookies = await ctx.browser.context.cookies();
   const session = cookies.find((c) => c.name === 'doorstep_session');
   assert.ok(session, 'the session cookie is set');

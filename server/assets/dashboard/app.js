@@ -676,6 +676,9 @@
       const byTask = c.by_task_status || {};
       const openRounds = (o.rounds || []).filter((r) => roundOf(r).status !== 'closed');
       fill(body,
+        (c.households ?? 0) === 0
+          ? h('p', { class: 'card hint', testid: 'overview-empty-hint' }, h('a', { href: '#/sheets' }, t('overview.empty')))
+          : null,
         h('div', { class: 'stats' }, ['households', 'people', 'aged_60_plus', 'children_under_6', 'special_needs'].map(stat)),
         h(
           'div',

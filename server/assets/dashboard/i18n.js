@@ -149,6 +149,7 @@
 
     'overview.title': ['{name} 总览', '{name}: overview'],
     'overview.by_status': ['管控状态', 'Control status'],
+    'overview.empty': ['这个小区还没有住户台账：请先到「表格导入导出」导入台账（CSV 或 Excel），再安排配送轮次。', 'This compound has no household roster yet: import one under Spreadsheets (CSV or Excel) first, then plan rounds.'],
     'overview.by_need': ['重点人群', 'Special needs'],
     'overview.tasks': ['进行中轮次的任务', 'Tasks of open rounds'],
     'overview.requests_waiting': ['待处理诉求 {n} 件', 'Requests waiting: {n}'],

@@ -21,9 +21,20 @@ fn main() {
             // Hidden files are editor and system droppings, not part of the dashboard.
             .filter(|(name, _)| !name.starts_with('.'))
             .collect(),
-        Err(_) => Vec::new(),
+        // A relay without its dashboard would serve coordinators a blank page: refuse to build.
+        Err(error) => panic!(
+            "the dashboard's assets are missing: cannot read {} ({error}); \
+             restore server/assets/dashboard from the repository",
+            dir.display()
+        ),
     };
     files.sort();
+    assert!(
+        files.iter().any(|(name, _)| name == "index.html"),
+        "the dashboard's assets are incomplete: {} has no index.html; \
+         restore server/assets/dashboard from the repository",
+        dir.display()
+    );
     let mut out = String::from("/// Every file of `assets/dashboard/`: name, content hash (hex), bytes.\n");
     out.push_str("pub const ASSETS: &[(&str, &str, &[u8])] = &[\n");
     for (name, path) in &files {

@@ -73,7 +73,7 @@ impl Phone {
         let dir = tempfile::tempdir_in(parent)?;
         let replica = Replica::open(dir.path().join("phone.sqlite"))?;
         let relay = RelayClient::new(url, None)?;
-        let joined = relay.join(code, name).await?;
+        let joined = relay.join(code, name, Some(name)).await?;
         let mut replica = replica;
         replica.set_identity(joined.person)?;
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;

@@ -70,6 +70,9 @@ pub struct JoinRequest {
     pub invite_code: String,
     /// A name for this device ("王芳's phone").
     pub device_name: String,
+    /// The person's name, as coordinators will see it; the relay uses the device name if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// `POST /v1/join` answer.
@@ -151,7 +154,7 @@ impl RelayClient {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = builder
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .timeout(Duration::from_secs(ANSWER_TIMEOUT_SECS))
             .build()
             .map_err(|e| TransportError::Network(e.to_string()))?;
         Ok(Self { http, base: base.trim_end_matches('/').to_owned(), token })
@@ -163,8 +166,17 @@ impl RelayClient {
     }
 
     /// Turns an invite code into a device token.
-    pub async fn join(&self, invite_code: &str, device_name: &str) -> Result<JoinResponse, TransportError> {
-        let body = JoinRequest { invite_code: invite_code.to_owned(), device_name: device_name.to_owned() };
+    pub async fn join(
+        &self,
+        invite_code: &str,
+        device_name: &str,
+        name: Option<&str>,
+    ) -> Result<JoinResponse, TransportError> {
+        let body = JoinRequest {
+            invite_code: invite_code.to_owned(),
+            device_name: device_name.to_owned(),
+            name: name.map(str::to_owned),
+        };
         let response = self
             .http
             .post(format!("{}/v1/join", self.base))
@@ -202,8 +214,21 @@ impl RelayClient {
     }
 }
 
+/// Seconds the relay has to answer a request once connected.
+const ANSWER_TIMEOUT_SECS: u64 = 60;
+
+/// Says what went wrong on the way and, since every caller keeps its work, that nothing is lost.
 fn network(e: reqwest::Error) -> TransportError {
-    TransportError::Network(e.to_string())
+    let kept = "your work is kept on this phone and syncs next time / 工作已保存在手机上，下次同步";
+    TransportError::Network(if e.is_timeout() {
+        format!(
+            "the relay did not answer within {ANSWER_TIMEOUT_SECS} s (timed out; 中继无响应，已超时) — {kept}"
+        )
+    } else if e.is_connect() {
+        format!("no connection ({e}; 无法连接) — {kept}")
+    } else {
+        format!("{e} — {kept}")
+    })
 }
 
 async fn checked(response: reqwest::Response) -> Result<Vec<u8>, TransportError> {
@@ -359,7 +384,19 @@ pub async fn join(
     invite_code: &str,
     device_name: &str,
 ) -> Result<JoinResponse, TransportError> {
-    let joined = relay.join(invite_code, device_name).await?;
+    join_as(replica, relay, invite_code, device_name, None).await
+}
+
+/// [`join`], naming the person as coordinators will see them (else the relay uses the device
+/// name).
+pub async fn join_as(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+    invite_code: &str,
+    device_name: &str,
+    name: Option<&str>,
+) -> Result<JoinResponse, TransportError> {
+    let joined = relay.join(invite_code, device_name, name).await?;
     lock(replica).set_identity(joined.person)?;
     Ok(joined)
 }

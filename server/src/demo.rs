@@ -51,11 +51,8 @@ pub async fn seed(relay: &Relay) -> Result<Option<DemoSeed>, AdminError> {
     let compound = admin::create_compound(relay, &admin, "香樟苑").await?;
     let report = admin::import_roster(relay, &admin, compound.id, SAMPLE_ROSTER.to_vec(), true).await?;
     let mut people = Vec::new();
-    for (name, role) in [
-        ("王芳 (coordinator)", Role::Coordinator),
-        ("李强 (volunteer)", Role::Volunteer),
-        ("赵敏 (volunteer)", Role::Volunteer),
-    ] {
+    for (name, role) in [("王芳", Role::Coordinator), ("李强", Role::Volunteer), ("赵敏", Role::Volunteer)]
+    {
         let person = clock::with_env(PersonId::generate);
         let now = clock::now();
         let storage = relay.storage();

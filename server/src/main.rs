@@ -123,6 +123,21 @@ enum AdminCommand {
         #[arg(long)]
         compound: Option<CompoundId>,
     },
+    /// Lists a compound's members with their person IDs (for `token` and `revoke`).
+    Members {
+        /// The compound.
+        #[arg(long)]
+        compound: CompoundId,
+    },
+    /// Mints a new device token for a person (a reset phone, or a restarted demo); prints it once.
+    Token {
+        /// The person.
+        #[arg(long)]
+        person: PersonId,
+        /// A name for the device the token is for.
+        #[arg(long, default_value = "reissued")]
+        device_name: String,
+    },
     /// Writes a compound's roster as CSV to standard output.
     Export {
         /// The compound.
@@ -131,10 +146,26 @@ enum AdminCommand {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+/// Runs the command; a failure prints its cause chain as one line to stderr, with no stack
+/// trace even under `RUST_BACKTRACE` (a person's mistake is not a program fault), and exits 1.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour codes only for a person at a terminal, never into a redirected log file.
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if cli.log_json {
         logs.json().init();
     } else {
@@ -256,7 +287,12 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
                     p.token
                 )?;
             }
-            if let Some(c) = seed.people.first() {
+            if let Some(c) = seed.people.iter().find(|p| p.role == Role::Coordinator) {
+                writeln!(
+                    out,
+                    "dashboard / 协调员后台: {scheme}://{addr}/dashboard — sign in with {}'s token",
+                    c.name
+                )?;
                 writeln!(out, "try: curl -H 'Authorization: Bearer {}' {scheme}://{addr}/v1/me", c.token)?;
             }
             if let Some(v) = seed.people.iter().find(|p| p.role == Role::Volunteer) {
@@ -271,6 +307,8 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
                 )?;
                 writeln!(out, "  {exe} phone --db volunteer.sqlite tasks --all")?;
             }
+        } else if demo {
+            demo_again(&mut out, &relay, &db, &format!("{scheme}://{addr}")).await?;
         }
         out.flush()?;
     }
@@ -286,6 +324,35 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
         let _ = state.damage.set(damage);
     }
     doorstep_server::serve(listener, state, tls, shutdown_signal()).await.context("serving")?;
+    Ok(())
+}
+
+/// `serve --demo` on a store that already holds compounds: tokens are stored hashed and cannot be
+/// shown again, so say where the dashboard is, who is there, and how to mint a new token.
+async fn demo_again(
+    out: &mut impl std::io::Write,
+    relay: &Relay,
+    db: &str,
+    base: &str,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "this database already holds compounds, so nothing was seeded; dashboard: {base}/dashboard"
+    )?;
+    let me = Principal::relay_admin(relay);
+    for compound in relay.storage().compounds().await? {
+        writeln!(out, "compound {} {}", compound.id, compound.name)?;
+        for m in admin::members(relay, &me, compound.id).await?.into_iter().filter(|m| !m.revoked) {
+            writeln!(out, "  {:<11} {}  person {}", m.role.as_str(), m.name, m.person)?;
+        }
+    }
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "doorstep".into());
+    writeln!(
+        out,
+        "tokens are stored hashed and cannot be shown again; mint a new one with\n  \
+         {exe} admin --db {} token --person <person>",
+        shown(db)
+    )?;
     Ok(())
 }
 
@@ -395,6 +462,16 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Revoke { person, compound: None } => {
             let n = admin::revoke_devices(&relay, &me, person).await?;
             writeln!(out, "revoked {n} device tokens of {person}")?;
+        }
+        AdminCommand::Members { compound } => {
+            for m in admin::members(&relay, &me, compound).await? {
+                let state = if m.revoked { "  (revoked / 已移出)" } else { "" };
+                writeln!(out, "{}  {:<11} {}{state}", m.person, m.role.as_str(), m.name)?;
+            }
+        }
+        AdminCommand::Token { person, device_name } => {
+            let token = admin::issue_token(&relay, &me, person, &device_name).await?;
+            writeln!(out, "{token}")?;
         }
         AdminCommand::Export { compound } => {
             let csv = admin::export_roster(&relay, &me, compound).await?;

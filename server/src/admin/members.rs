@@ -63,3 +63,29 @@ pub async fn revoke_devices(
     tracing::info!(%person, devices = n, "devices revoked");
     Ok(n)
 }
+
+/// Mints a new device token for a person who holds a live membership somewhere (a phone that
+/// was reset, or a demo restarted after its first tokens scrolled away). District admins only;
+/// the token is shown once and only its hash is stored.
+pub async fn issue_token(
+    relay: &Relay,
+    principal: &Principal,
+    person: PersonId,
+    device_name: &str,
+) -> Result<String, AdminError> {
+    if !principal.district_admin {
+        return Err(AdminError::Forbidden("only a district admin may issue a token for a person".into()));
+    }
+    if relay.storage().memberships(person).await?.is_empty() {
+        return Err(AdminError::NotFound(format!(
+            "person {person} holds no live membership of any compound; invite them instead"
+        )));
+    }
+    let token = crate::secret::new_token();
+    relay
+        .storage()
+        .create_device(person, device_name.to_owned(), crate::secret::hash_token(&token), clock::now())
+        .await?;
+    tracing::info!(%person, by = %principal.person, "device token issued");
+    Ok(token)
+}

@@ -45,7 +45,7 @@ mod history;
 mod households;
 mod import;
 mod inbox;
-mod local_time;
+pub(crate) mod local_time;
 mod login;
 mod map;
 mod members;

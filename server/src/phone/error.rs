@@ -13,7 +13,9 @@ pub enum PhoneError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// The phone has not joined a compound.
-    #[error("this phone has not joined yet: run `doorstep phone join --relay URL CODE` first")]
+    #[error(
+        "this phone has not joined yet: run `doorstep phone join --relay URL --name YOUR-NAME CODE` first"
+    )]
     NotJoined,
     /// A coordinator removed this phone (its membership, or its device token) and its compound
     /// data was wiped: "你已被移出 香樟苑 / removed from 香樟苑".

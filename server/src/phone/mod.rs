@@ -12,11 +12,12 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use clap::{Args, Subcommand};
-use doorstep_core::query;
 use doorstep_core::schema::vocabulary::{Category, Channel, Outcome, Urgency};
-use doorstep_core::{Operation, Timestamp};
+use doorstep_core::{Operation, query};
 use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient, TransportError};
+
+use crate::clock::now;
 
 pub use error::PhoneError;
 
@@ -49,9 +50,12 @@ pub enum PhoneCommand {
         relay: String,
         /// The invite code.
         code: String,
-        /// A name for this device.
-        #[arg(long, default_value = "command-line phone")]
+        /// Your name, as coordinators will see it on rounds and the members list ("李强").
+        #[arg(long)]
         name: String,
+        /// A name for this device.
+        #[arg(long, default_value = "terminal phone")]
+        device: String,
     },
     /// Signs in with a device token you already have (e.g. one `serve --demo` printed).
     Login {
@@ -149,9 +153,9 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
         refuse_if_removed(&lock(&replica))?;
     }
     match args.command {
-        PhoneCommand::Join { relay, code, name } => {
+        PhoneCommand::Join { relay, code, name, device } => {
             let client = RelayClient::new(&relay, None)?;
-            let joined = http::join(&replica, &client, &code, &name).await?;
+            let joined = http::join_as(&replica, &client, &code, &device, Some(&name)).await?;
             lock(&replica).remember_relay(&relay, &joined.token)?;
             let client = client.with_token(joined.token.clone());
             let report = http::sync(&replica, &client, now).await?;
@@ -236,12 +240,12 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
         PhoneCommand::Conflicts => {
             let r = lock(&replica);
             let conflicts: Vec<_> = r.compounds().flat_map(query::conflicts).collect();
-            out.conflicts(&conflicts);
+            out.conflicts(&conflicts, &render::Addresses::of(&r));
         }
         PhoneCommand::Requests => {
             let r = lock(&replica);
             let requests: Vec<_> = r.compounds().flat_map(|c| c.requests()).collect();
-            out.requests(&requests);
+            out.requests(&requests, &render::Addresses::of(&r));
         }
         PhoneCommand::Quarantine { export } => {
             let changes = lock(&replica).quarantine()?;
@@ -291,14 +295,6 @@ fn apply(
     let applied = r.apply(now(), compound, &op)?;
     out.applied(&applied, r.unsynced_changes());
     Ok(())
-}
-
-fn now() -> Timestamp {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    Timestamp::from_millis(millis)
 }
 
 fn lock(replica: &Mutex<Replica>) -> std::sync::MutexGuard<'_, Replica> {

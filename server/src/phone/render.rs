@@ -108,8 +108,8 @@ impl Output {
             }
             s.push_str(&format!("{}; ", standing(replica.unsynced_changes(), set_aside)));
             s.push_str(&match replica.last_sync() {
-                Some(t) => format!("last sync at {} (Unix ms)", t.as_millis()),
-                None => "never synced".to_owned(),
+                Some(t) => last_sync_line(t, crate::clock::now()),
+                None => "never synced / 从未同步".to_owned(),
             });
             if set_aside > 0 {
                 s.push_str("\nsee `doorstep phone quarantine` for what was set aside and why");
@@ -149,7 +149,7 @@ impl Output {
     pub fn applied(&self, applied: &Applied, unsynced: usize) {
         // Saved locally: whether anything is set aside is said by `status` and `sync`.
         let value = json!({"changed": applied.changed, "created": applied.created, "new_entity": applied.new_entity, "unsynced": unsynced});
-        self.emit(value, || format!("saved on this phone; {unsynced} changes not yet synced"));
+        self.emit(value, || format!("saved on this phone / 已保存在手机上; {}", standing(unsynced, 0)));
     }
 
     pub fn rounds(&self, rounds: &[(RoundInfo, Vec<Task>)]) {
@@ -166,7 +166,7 @@ impl Output {
                 .map(|(info, tasks)| {
                     let done = tasks.iter().filter(|t| t.status() == TaskStatus::Delivered).count();
                     format!(
-                        "{} {} [{}] {}: {done}/{} delivered",
+                        "{} {} [{}] {}: 已送达 {done}/{} delivered",
                         info.document,
                         info.title,
                         info.status.label_zh(),
@@ -203,37 +203,46 @@ impl Output {
         });
     }
 
-    pub fn conflicts(&self, conflicts: &[Conflict]) {
+    pub fn conflicts(&self, conflicts: &[Conflict], addresses: &Addresses) {
         self.emit(conflicts, || {
             if conflicts.is_empty() {
-                return "no conflicts to review".to_owned();
+                return "no conflicts to review / 没有待审核的冲突".to_owned();
             }
             conflicts
                 .iter()
                 .map(|c| match c {
-                    Conflict::DoubleDelivery { task, deliveries, .. } => {
-                        format!("double delivery of task {task}: {} deliveries", deliveries.len())
-                    }
-                    Conflict::CompetingAssignment { task, candidates, .. } => {
-                        format!("task {task} assigned concurrently to {} people", candidates.len())
-                    }
-                    Conflict::ConcurrentStatus { household, candidates, .. } => {
-                        format!("household {household}: {} concurrent statuses", candidates.len())
-                    }
+                    Conflict::DoubleDelivery { household, deliveries, .. } => format!(
+                        "{}: 重复送达 {n} 次 / delivered {n} times",
+                        addresses.of_household(*household),
+                        n = deliveries.len()
+                    ),
+                    Conflict::CompetingAssignment { household, candidates, .. } => format!(
+                        "{}: 同时分派给 {n} 人 / assigned concurrently to {n} people",
+                        addresses.of_household(*household),
+                        n = candidates.len()
+                    ),
+                    Conflict::ConcurrentStatus { household, candidates, .. } => format!(
+                        "{}: {n} 个同时设定的状态 / {n} concurrent statuses",
+                        addresses.of_household(*household),
+                        n = candidates.len()
+                    ),
                 })
                 .collect::<Vec<_>>()
                 .join("\n")
         });
     }
 
-    pub fn requests(&self, requests: &[Request]) {
+    pub fn requests(&self, requests: &[Request], addresses: &Addresses) {
         self.emit(requests, || {
+            if requests.is_empty() {
+                return "no requests / 没有诉求".to_owned();
+            }
             requests
                 .iter()
                 .map(|r| {
                     format!(
                         "{} [{}] {} {}: {}",
-                        r.id,
+                        addresses.of_household(r.household),
                         r.status.label_zh(),
                         r.urgency.label_zh(),
                         r.category.label_zh(),
@@ -262,17 +271,58 @@ impl Output {
     }
 }
 
+/// Every household's address on the phone, so lines name doors rather than IDs.
+#[derive(Debug, Default)]
+pub struct Addresses(std::collections::HashMap<doorstep_core::id::HouseholdId, String>);
+
+impl Addresses {
+    /// The addresses of every compound the replica holds.
+    pub fn of(replica: &Replica) -> Self {
+        Self(
+            replica.compounds().flat_map(|c| c.households()).map(|h| (h.id, h.address.to_string())).collect(),
+        )
+    }
+
+    /// The household's address, or a plain note when the roster does not hold it.
+    fn of_household(&self, id: doorstep_core::id::HouseholdId) -> String {
+        self.0.get(&id).cloned().unwrap_or_else(|| format!("household {id} (not in this phone's roster)"))
+    }
+}
+
 /// Where the phone stands, in the words the app shows: never "all synced" while anything is
 /// set aside.
 fn standing(unsynced: usize, set_aside: usize) -> String {
     match (unsynced, set_aside) {
         (0, 0) => "all synced / 已全部同步".to_owned(),
-        (n, 0) => format!("{n} changes not yet synced / {n} 项未同步"),
+        (n, 0) => format!("{} not yet synced / {n} 项未同步", changes(n)),
         (0, k) => format!("{k} set aside, under review / {k} 项已搁置，待协调员审核"),
         (n, k) => format!(
-            "{n} changes not yet synced, {k} set aside, under review / {n} 项未同步，{k} 项已搁置，待协调员审核"
+            "{} not yet synced, {k} set aside, under review / {n} 项未同步，{k} 项已搁置，待协调员审核",
+            changes(n)
         ),
     }
+}
+
+/// "1 change", "2 changes".
+fn changes(n: usize) -> String {
+    if n == 1 { "1 change".to_owned() } else { format!("{n} changes") }
+}
+
+/// When the phone last heard from the relay, as a person reads it: the compound's clock and how
+/// long ago, so a volunteer can tell whether what they see may be stale.
+fn last_sync_line(at: doorstep_core::Timestamp, now: doorstep_core::Timestamp) -> String {
+    let minutes = (now.as_millis() - at.as_millis()).max(0) / 60_000;
+    let ago = match minutes {
+        0 => "just now / 刚刚".to_owned(),
+        m if m < 60 => format!("{m} min ago / {m} 分钟前"),
+        m if m < 48 * 60 => format!("{} h ago / {} 小时前", m / 60, m / 60),
+        m => format!(
+            "{} days ago / {} 天前 — the relay may hold newer work; sync when in signal",
+            m / 1440,
+            m / 1440
+        ),
+    };
+    format!("last sync / 上次同步 {} (UTC+8), {ago}", crate::dashboard::local_time::beijing(at))
 }
 
 fn household_line(h: &Household) -> String {
@@ -304,4 +354,29 @@ pub fn export_quarantine(path: &Path, changes: &[QuarantinedChange]) -> Result<(
     let text = serde_json::to_string_pretty(&rows).unwrap_or_default();
     std::fs::write(path, text)
         .map_err(|source| PhoneError::Export { path: path.display().to_string(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use doorstep_core::Timestamp;
+
+    use super::{last_sync_line, standing};
+
+    #[test]
+    fn counts_read_as_words() {
+        assert_eq!(standing(1, 0), "1 change not yet synced / 1 项未同步");
+        assert_eq!(standing(3, 0), "3 changes not yet synced / 3 项未同步");
+        assert_eq!(standing(0, 0), "all synced / 已全部同步");
+    }
+
+    #[test]
+    fn last_sync_is_a_time_of_day_and_an_age_not_unix_milliseconds() {
+        // 2026-11-23 06:05 UTC is 14:05 in the compound.
+        let at = Timestamp::from_millis(1_795_413_959_000);
+        let line = last_sync_line(at, Timestamp::from_millis(1_795_413_959_000 + 5 * 60_000));
+        assert_eq!(line, "last sync / 上次同步 2026-11-23 14:05 (UTC+8), 5 min ago / 5 分钟前");
+        let stale = last_sync_line(at, Timestamp::from_millis(1_795_413_959_000 + 3 * 86_400_000));
+        assert!(stale.contains("3 days ago") && stale.contains("newer work"), "{stale}");
+        assert!(!line.contains("1795413959000"));
+    }
 }

@@ -20,7 +20,7 @@ fn a_phone_with_a_key_file_keeps_its_compound_encrypted() {
     let key = dir.path().join("volunteer.key");
     let key_arg = key.to_str().unwrap();
     let code = relay.invite(&compound, "volunteer");
-    phone.ok(&["--key-file", key_arg, "join", "--relay", &relay.url, &code]);
+    phone.ok(&["--key-file", key_arg, "join", "--relay", &relay.url, "--name", "李强", &code]);
     assert_eq!(std::fs::read_to_string(&key).unwrap().trim().len(), 64, "a fresh key was written");
     assert_eq!(phone.ok(&["--key-file", key_arg, "find", "1-1-101"])["head"], "管建强");
 

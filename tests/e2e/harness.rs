@@ -7,17 +7,47 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The `doorstep` binary next to this test's binary (`cargo test --workspace` builds it).
+/// The `doorstep` binary next to this test's binary (`cargo test --workspace` builds it). A
+/// binary older than the relay's, phone's or core's sources is refused: the tests would
+/// otherwise try yesterday's relay and pass or fail for the wrong reason.
 pub fn doorstep() -> PathBuf {
+    static CHECKED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CHECKED.get_or_init(fresh_doorstep).clone()
+}
+
+fn fresh_doorstep() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let bin = dir.join("doorstep");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p doorstep-server` (or `cargo test --workspace`)",
-        bin.display()
-    );
+    let built = std::fs::metadata(&bin).and_then(|m| m.modified()).unwrap_or_else(|_| {
+        panic!("{} is missing: run `cargo test --workspace` (or `cargo build --workspace`)", bin.display())
+    });
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace");
+    for sources in ["server/src", "server/assets", "server/build.rs", "core/src", "replica/src"] {
+        if let Some((newest, file)) = newest_file(&repo.join(sources)) {
+            assert!(
+                newest <= built,
+                "{} is older than {}: run `cargo test --workspace` (or `cargo build --workspace`) so the \
+                 end-to-end tests try the relay just built",
+                bin.display(),
+                file.display()
+            );
+        }
+    }
     bin
+}
+
+/// The most recently modified file under `path` (or `path` itself), with its time.
+fn newest_file(path: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.is_file() {
+        return Some((meta.modified().ok()?, path.to_path_buf()));
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .flatten()
+        .filter_map(|entry| newest_file(&entry.path()))
+        .max_by_key(|(time, _)| *time)
 }
 
 /// A relay process on 127.0.0.1 with its own SQLite file.
@@ -188,7 +218,7 @@ impl Phone {
     }
 
     pub fn join(&self, relay: &Relay, code: &str) -> Value {
-        self.ok(&["join", "--relay", &relay.url, code])
+        self.ok(&["join", "--relay", &relay.url, "--name", "李强", code])
     }
 
     pub fn sync(&self) -> Value {

@@ -46,7 +46,7 @@ fn two_relays_on_postgres_lose_nothing_while_one_is_killed_again_and_again() {
         let phone = Phone::new(dir.path(), name);
         // Invites made through either relay's database work through any relay.
         let code = if role == "coordinator" { b.invite(&compound, role) } else { a.invite(&compound, role) };
-        phone.ok(&["join", "--relay", &balancer.url, &code]);
+        phone.ok(&["join", "--relay", &balancer.url, "--name", "志愿者", &code]);
         phone
     };
     let coordinator = join("coordinator", "coordinator");
@@ -146,7 +146,7 @@ fn a_dashboard_on_one_relay_follows_phones_syncing_through_another() {
     let mut events =
         EventStream::open(&a.url, &format!("/dashboard/api/events?compound={compound}"), &cookie);
     let coordinator = Phone::new(dir.path(), "coordinator");
-    coordinator.ok(&["join", "--relay", &b.url, &b.invite(&compound, "coordinator")]);
+    coordinator.ok(&["join", "--relay", &b.url, "--name", "王芳", &b.invite(&compound, "coordinator")]);
     coordinator.ok(&["op", &round_op()]);
     coordinator.sync();
     let created = events
@@ -155,7 +155,7 @@ fn a_dashboard_on_one_relay_follows_phones_syncing_through_another() {
     events.drain(Duration::from_millis(500));
 
     let volunteer = Phone::new(dir.path(), "volunteer");
-    volunteer.ok(&["join", "--relay", &b.url, &a.invite(&compound, "volunteer")]);
+    volunteer.ok(&["join", "--relay", &b.url, "--name", "李强", &a.invite(&compound, "volunteer")]);
     let task = volunteer.doors(true)[0]["tasks"][0]["id"].as_str().unwrap().to_owned();
     volunteer.ok(&["attempt", &task, "delivered", "--note", "到了"]);
     volunteer.sync();

@@ -22,7 +22,8 @@ fn a_bad_token_is_refused_and_a_revoked_volunteer_loses_the_compound() {
     // An invite works once.
     let code = relay.invite(&compound, "volunteer");
     Phone::new(dir.path(), "first").join(&relay, &code);
-    let again = Phone::new(dir.path(), "second").run(&["join", "--relay", &relay.url, &code]);
+    let again =
+        Phone::new(dir.path(), "second").run(&["join", "--relay", &relay.url, "--name", "赵敏", &code]);
     assert!(again.is_err(), "a used invite code is refused");
 
     // A phone whose token was tampered with is refused with a reason.

@@ -62,7 +62,7 @@ impl PostgresThrottles {
     ) -> Result<Result<(), Duration>, StorageError> {
         let Allowance { per_second, burst } = allowance.sane();
         let db = self.pool.get().await.map_err(pool_error)?;
-        if self.takes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+        if self.takes.fetch_add(1, Ordering::Relaxed).is_multiple_of(SWEEP_EVERY) {
             execute(&db, SWEEP, &[]).await?;
         }
         let row = query_one(&db, TAKE, &[&key.0.as_slice(), &per_second, &burst]).await?;

@@ -186,8 +186,15 @@ async fn burst(
                 for attempt in 1u32.. {
                     let wait = match phone.sync().await {
                         Ok(_) if phone.unsynced().await.is_ok_and(|left| left == 0) => return,
-                        Ok(_) => {
-                            last_error = "changes still unsynced after the sync".into();
+                        Ok(synced) => {
+                            let rules: Vec<&str> = synced
+                                .report
+                                .rejected
+                                .iter()
+                                .chain(&synced.report.retrying)
+                                .map(|r| r.rule.as_str())
+                                .collect();
+                            last_error = format!("changes still unsynced after the sync; refused: {rules:?}");
                             Duration::from_secs(1)
                         }
                         Err(e) => {

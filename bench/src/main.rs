@@ -8,6 +8,8 @@
 //! doorstep-bench relay      a compound's team returning at once, against automerge-repo too,
 //!                           and where the relay's time goes on the round
 //! doorstep-bench compounds  relay memory with many compounds touched once
+//! doorstep-bench backends   the team's return on SQLite, on PostgreSQL and on two relays sharing
+//!                           PostgreSQL: server CPU per edit and PostgreSQL's share (not in `all`)
 //! doorstep-bench all        everything above
 //! doorstep-bench export DIR [--phones N]
 //!                           writes the burst's documents and edits for the automerge-repo peer
@@ -18,10 +20,12 @@
 //!   --no-peer               skip the automerge-repo comparison
 //!   --phones N              `relay`: one burst of N phones instead of 130 and 1,000
 //!   --peer-max N            run automerge-repo with up to N phones (default 130)
+//!   --postgres URL          `backends`: the PostgreSQL server (default: $DOORSTEP_TEST_POSTGRES)
 //! ```
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 mod anatomy;
+mod backends_bench;
 mod compounds_bench;
 mod core_bench;
 mod figures;
@@ -36,7 +40,7 @@ mod workload;
 
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: doorstep-bench <core|sync|relay|compounds|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N]\n       doorstep-bench export DIR [--phones N]";
+const USAGE: &str = "usage: doorstep-bench <core|sync|relay|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
 
 #[derive(Debug)]
 struct Options {
@@ -48,6 +52,7 @@ struct Options {
     export_dir: Option<PathBuf>,
     phones: Option<usize>,
     peer_max: usize,
+    postgres: Option<String>,
 }
 
 fn parse(args: Vec<String>) -> Result<Options, String> {
@@ -62,6 +67,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         export_dir: None,
         phones: None,
         peer_max: peer::DEFAULT_MAX_PHONES,
+        postgres: std::env::var("DOORSTEP_TEST_POSTGRES").ok(),
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -73,6 +79,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
                 options.phones =
                     Some(args.next().and_then(|n| n.parse().ok()).ok_or("--phones needs a number")?);
             }
+            "--postgres" => options.postgres = Some(args.next().ok_or("--postgres needs a URL")?),
             "--peer-max" => {
                 options.peer_max =
                     args.next().and_then(|n| n.parse().ok()).ok_or("--peer-max needs a number")?;
@@ -86,7 +93,9 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
     if options.command == "export" && options.export_dir.is_none() {
         return Err("export needs a folder".into());
     }
-    if !["core", "sync", "relay", "compounds", "all", "export"].contains(&options.command.as_str()) {
+    if !["core", "sync", "relay", "compounds", "backends", "all", "export"]
+        .contains(&options.command.as_str())
+    {
         return Err(format!("unknown command {:?}", options.command));
     }
     Ok(options)
@@ -146,6 +155,11 @@ fn main() -> anyhow::Result<()> {
             };
             let phones = phones_dir()?;
             team_bench::run(&doorstep, phones.path(), peer.as_ref(), Some(skipped), quick, options.phones)
+                .await?;
+        }
+        if command == "backends" {
+            let phones = phones_dir()?;
+            backends_bench::run(&doorstep, phones.path(), options.postgres.as_deref(), quick, options.phones)
                 .await?;
         }
         if matches!(command, "compounds" | "all") {

@@ -45,10 +45,28 @@ impl RelayProcess {
     /// phones are the only load) and the given idle time before documents leave memory.
     pub fn start(doorstep: &Path, idle_seconds: u64) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
+        let db = dir.path().join("relay.db");
+        let relay = Self::spawn(doorstep, idle_seconds, db.as_os_str(), dir)?;
+        anyhow::ensure!(!relay.admin_token.is_empty(), "the relay did not print an admin token");
+        Ok(relay)
+    }
+
+    /// Starts `doorstep serve` on the database at `db` (a `postgres://` URL other relays may
+    /// share). The admin token is empty unless this relay was the database's first.
+    pub fn start_on(doorstep: &Path, idle_seconds: u64, db: &str) -> anyhow::Result<Self> {
+        Self::spawn(doorstep, idle_seconds, std::ffi::OsStr::new(db), tempfile::tempdir()?)
+    }
+
+    fn spawn(
+        doorstep: &Path,
+        idle_seconds: u64,
+        db: &std::ffi::OsStr,
+        dir: tempfile::TempDir,
+    ) -> anyhow::Result<Self> {
         let mut child = Command::new(doorstep)
             .arg("serve")
             .arg("--db")
-            .arg(dir.path().join("relay.db"))
+            .arg(db)
             .args(["--listen", "127.0.0.1:0", "--rate", "10000"])
             .args(["--idle-seconds", &idle_seconds.to_string()])
             .env("RUST_LOG", "error")
@@ -74,7 +92,7 @@ impl RelayProcess {
         };
         // Keep draining stdout so the relay never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        let admin_token = admin_token.context("the relay did not print an admin token")?;
+        let admin_token = admin_token.unwrap_or_default();
         Ok(Self { child, url, admin_token, http: reqwest::Client::new(), _dir: dir })
     }
 

@@ -80,7 +80,11 @@ impl Site {
     /// Starts a relay, imports the sample ledger and has a coordinator plan a round covering
     /// every household.
     pub async fn build(doorstep: &Path, idle_seconds: u64, phones_dir: &Path) -> anyhow::Result<Self> {
-        let relay = RelayProcess::start(doorstep, idle_seconds)?;
+        Self::build_on(RelayProcess::start(doorstep, idle_seconds)?, phones_dir).await
+    }
+
+    /// The same on a relay already started (on a database of the caller's choosing).
+    pub async fn build_on(relay: RelayProcess, phones_dir: &Path) -> anyhow::Result<Self> {
         let compound = relay.create_compound("香樟苑").await?;
         relay.import_roster(compound, SAMPLE.to_vec()).await?;
         let code = relay.invite(compound, "coordinator").await?;

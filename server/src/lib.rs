@@ -35,6 +35,7 @@ pub mod secret;
 pub mod state;
 pub mod storage;
 pub mod sync;
+pub mod throttle;
 
 use std::future::Future;
 

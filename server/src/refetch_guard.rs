@@ -2,91 +2,97 @@
 //! copy: a new phone, a reinstalled app. A client that does it again and again makes the relay
 //! send megabytes for a few bytes of request — an amplification attack, or a broken app. This
 //! guard lets each device ask for the whole of each document a few times per window and refuses
-//! the rest with a 429 that says why. Whether a message asks for everything is read from its
+//! the rest with a reason that says why. Whether a message asks for everything is read from its
 //! checked shape (`doorstep_core::sync::MessageShape::asks_for_everything`), never from bytes
 //! Automerge decoded unchecked.
+//!
+//! The allowance is a token bucket in the relay's [`Throttles`]: in the database when several
+//! relays share PostgreSQL, so a loop spread over relays by a balancer, or across a restart, is
+//! still a loop.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use doorstep_core::id::DocumentId;
 
-use crate::storage::DeviceId;
+use crate::secret;
+use crate::storage::{DeviceId, StorageError};
+use crate::throttle::{Allowance, Throttles};
 
-/// Whole-document fetches allowed per device and document in one window: a new phone needs one,
-/// a phone on a flaky line a few more when responses are lost.
+/// Whole-document fetches allowed per device and document at once: a new phone needs one, a
+/// phone on a flaky line a few more when responses are lost.
 pub const FULL_FETCHES: usize = 5;
-/// The window.
+/// The time over which that many more become allowed.
 pub const WINDOW: Duration = Duration::from_secs(600);
 
-/// Recent whole-document fetches by device and document.
-#[derive(Debug, Default)]
+/// The allowance per device and document.
+fn allowance() -> Allowance {
+    Allowance { per_second: FULL_FETCHES as f64 / WINDOW.as_secs_f64(), burst: FULL_FETCHES as f64 }
+}
+
+/// Whole-document fetches by device and document, counted in the relay's throttles.
+#[derive(Debug, Clone)]
 pub struct RefetchGuard {
-    // A std mutex: held for one map update, never across an `.await`.
-    seen: Mutex<HashMap<(DeviceId, DocumentId), VecDeque<Instant>>>,
+    throttles: Arc<dyn Throttles>,
 }
 
 /// A device that asked for the whole of a document too often.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "this device asked for the whole of document {doc} {count} times in {window_minutes} minutes; a phone does that only when it has lost its copy, so keep the copy it received (retry in {retry_after_secs} s)"
+    "this device keeps asking for the whole of document {doc}, which a phone does only when it has lost its copy; it may do so {allowed} times per {window_minutes} minutes, so keep the copy it received (retry in {retry_after_secs} s)"
 )]
 pub struct RefetchLoop {
     /// The document.
     pub doc: DocumentId,
-    /// How many whole fetches in the window, this one included.
-    pub count: usize,
+    /// Whole fetches allowed per window.
+    pub allowed: usize,
     /// The window, in minutes.
     pub window_minutes: u64,
-    /// When the oldest fetch leaves the window.
+    /// When the next whole fetch is allowed.
     pub retry_after_secs: u64,
 }
 
 impl RefetchGuard {
-    /// Records a whole-document fetch of `doc` by `device` at `now`, or refuses it.
-    pub fn check(&self, device: DeviceId, doc: DocumentId, now: Instant) -> Result<(), RefetchLoop> {
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
-        let times = seen.entry((device, doc)).or_default();
-        while times.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
-            times.pop_front();
-        }
-        if times.len() >= FULL_FETCHES {
-            let oldest = times.front().copied().unwrap_or(now);
-            return Err(RefetchLoop {
-                doc,
-                count: times.len() + 1,
-                window_minutes: WINDOW.as_secs() / 60,
-                retry_after_secs: WINDOW.saturating_sub(now.duration_since(oldest)).as_secs().max(1),
-            });
-        }
-        times.push_back(now);
-        Ok(())
+    /// A guard counting in `throttles`.
+    pub fn new(throttles: Arc<dyn Throttles>) -> Self {
+        Self { throttles }
+    }
+
+    /// Records a whole-document fetch of `doc` by `device`, or refuses it.
+    pub async fn check(
+        &self,
+        device: DeviceId,
+        doc: DocumentId,
+    ) -> Result<Result<(), RefetchLoop>, StorageError> {
+        let key = secret::hash_token(&format!("refetch {} {doc}", device.0));
+        Ok(self.throttles.take(key, allowance()).await?.map_err(|wait| RefetchLoop {
+            doc,
+            allowed: FULL_FETCHES,
+            window_minutes: WINDOW.as_secs() / 60,
+            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        }))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::throttle::MemoryThrottles;
 
-    #[test]
-    fn a_few_whole_fetches_pass_and_a_loop_is_refused_until_the_window_moves_on() {
-        let guard = RefetchGuard::default();
+    #[tokio::test]
+    async fn a_few_whole_fetches_pass_and_a_loop_is_refused_per_device_and_document() {
+        let guard = RefetchGuard::new(Arc::new(MemoryThrottles::new()));
         let device = DeviceId(7);
         let doc: DocumentId = "01935f3e-0000-7000-8000-000000000001".parse().expect("uuid");
-        let start = Instant::now();
-        for i in 0..FULL_FETCHES {
-            assert!(guard.check(device, doc, start + Duration::from_secs(i as u64)).is_ok());
+        for _ in 0..FULL_FETCHES {
+            assert!(guard.check(device, doc).await.expect("memory").is_ok());
         }
-        let refused = guard.check(device, doc, start + Duration::from_secs(10)).expect_err("a loop");
-        assert_eq!(refused.count, FULL_FETCHES + 1);
+        let refused = guard.check(device, doc).await.expect("memory").expect_err("a loop");
+        assert_eq!(refused.allowed, FULL_FETCHES);
+        assert!(refused.retry_after_secs >= 100, "one more fetch per two minutes: {refused:?}");
         assert!(refused.to_string().contains("whole of document"), "{refused}");
         let other: DocumentId = "01935f3e-0000-7000-8000-000000000002".parse().expect("uuid");
-        assert!(guard.check(device, other, start + Duration::from_secs(10)).is_ok(), "per document");
-        assert!(
-            guard.check(device, doc, start + WINDOW + Duration::from_secs(1)).is_ok(),
-            "the window moves on"
-        );
+        assert!(guard.check(device, other).await.expect("memory").is_ok(), "per document");
+        assert!(guard.check(DeviceId(8), doc).await.expect("memory").is_ok(), "per device");
     }
 }

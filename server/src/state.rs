@@ -24,8 +24,6 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Per-token rate limits.
     pub limiter: RateLimiter,
-    /// `POST /v1/join` attempts per client address.
-    pub join_limiter: RateLimiter,
     /// Live-stream slots.
     pub streams: Arc<StreamSlots>,
     /// What the storage integrity check at start found wrong, if anything; `/healthz` reports it.
@@ -36,14 +34,12 @@ impl AppState {
     /// State for a relay with this configuration.
     pub fn new(relay: Relay, config: Config) -> Self {
         let limiter = RateLimiter::new(config.limits.rate_per_second, config.limits.rate_burst);
-        let join_limiter = RateLimiter::new(config.join.per_second, config.join.burst);
         let streams = StreamSlots::new(config.streams.clone());
         Self(Arc::new(Shared {
             relay,
             config,
             metrics: Metrics::default(),
             limiter,
-            join_limiter,
             streams,
             damage: OnceLock::new(),
         }))

@@ -28,8 +28,10 @@ pub use error::RelayError;
 use crate::cache::DocCache;
 use crate::clock;
 use crate::events::Events;
+use crate::refetch_guard::RefetchGuard;
 use crate::secret;
 use crate::storage::{ActorBinding, NewPerson, Storage, StorageError};
+use crate::throttle::{MemoryThrottles, Throttles};
 
 /// The relay's state, shared by every request.
 #[derive(Debug)]
@@ -45,7 +47,9 @@ pub struct Relay {
     // Person → the actor this process writes under for them (see the module docs). A std mutex:
     // held for one map operation, never across an `.await`.
     actors: Mutex<HashMap<PersonId, ActorId>>,
-    refetch: crate::refetch_guard::RefetchGuard,
+    // Join and whole-fetch allowances: in the database when relays share one, else in memory.
+    throttles: Arc<dyn Throttles>,
+    refetch: RefetchGuard,
     // Other relays' commits, folded in as they happen; `None` on a store of our own (SQLite).
     _following: Option<follow::Following>,
 }
@@ -66,6 +70,7 @@ impl Relay {
         // Every commit through the relay's store is announced to the live streams.
         let events = Events::default();
         let remote = storage.remote_changes();
+        let throttles = storage.shared_throttles().unwrap_or_else(|| Arc::new(MemoryThrottles::new()));
         let storage = events.announcing(storage);
         let now = clock::now();
         let mut admin_token = None;
@@ -95,7 +100,8 @@ impl Relay {
             actor,
             admin,
             owners: Mutex::new(HashMap::new()),
-            refetch: crate::refetch_guard::RefetchGuard::default(),
+            refetch: RefetchGuard::new(Arc::clone(&throttles)),
+            throttles,
             _following: following,
         };
         Ok(Opened { relay, admin_token })
@@ -127,8 +133,13 @@ impl Relay {
     }
 
     /// Whole-document fetches by device, to refuse a client that asks for everything in a loop.
-    pub fn refetch_guard(&self) -> &crate::refetch_guard::RefetchGuard {
+    pub fn refetch_guard(&self) -> &RefetchGuard {
         &self.refetch
+    }
+
+    /// The allowances every relay on the store shares (join attempts, whole fetches).
+    pub fn throttles(&self) -> &dyn Throttles {
+        self.throttles.as_ref()
     }
 
     /// The district admin the relay's own writes are attributed to.

@@ -401,6 +401,13 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn remote_changes(&self) -> Option<tokio::sync::broadcast::Receiver<RemoteChange>> {
         None
     }
+
+    /// Allowances kept in the store, for a store shared by several relays (PostgreSQL); `None`
+    /// for one relay's own store (SQLite), whose relay keeps them in memory
+    /// ([`crate::throttle`]).
+    fn shared_throttles(&self) -> Option<Arc<dyn crate::throttle::Throttles>> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -94,11 +94,10 @@ pub async fn sync_batch(
     // it only a few times per document and window (see `refetch_guard`). A document over its
     // allowance is refused on its own (transient: the phone retries later); the request's other
     // documents still sync.
-    let now = std::time::Instant::now();
     let mut looping = BTreeSet::new();
     for (m, shape) in request.messages.iter().zip(&shapes) {
         if shape.is_some_and(|s| s.asks_for_everything())
-            && let Err(refused) = relay.refetch_guard().check(caller.device, m.doc, now)
+            && let Err(refused) = relay.refetch_guard().check(caller.device, m.doc).await?
         {
             looping.insert((m.doc, refused.to_string()));
         }

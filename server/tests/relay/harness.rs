@@ -69,7 +69,24 @@ impl TestRelay {
     async fn open(dir: &Arc<TempDir>, config: Config) -> (Self, Option<String>) {
         let db = dir.path().join("relay.db");
         let storage = SqliteStorage::open(&db).await.unwrap();
-        let opened = Relay::open(Arc::new(storage)).await.unwrap();
+        Self::serve(Arc::new(storage), dir, config).await
+    }
+
+    /// A relay on the PostgreSQL database at `url`, which other relays may share; the admin
+    /// token is set only if this relay was the database's first.
+    pub async fn start_on(url: &str, config: Config) -> Self {
+        let storage = doorstep_server::storage::open(url).await.unwrap();
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let (relay, token) = Self::serve(storage, &dir, config).await;
+        relay.with_token(token.unwrap_or_default())
+    }
+
+    async fn serve(
+        storage: Arc<dyn doorstep_server::storage::Storage>,
+        dir: &Arc<TempDir>,
+        config: Config,
+    ) -> (Self, Option<String>) {
+        let opened = Relay::open(storage).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();

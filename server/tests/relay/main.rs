@@ -20,6 +20,7 @@ mod poison_cost;
 mod proxies;
 mod restart;
 mod rules;
+mod shared_throttles;
 mod sync_flow;
 #[cfg(feature = "tls")]
 mod tls;

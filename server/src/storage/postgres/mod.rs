@@ -14,6 +14,8 @@
 //!   them to its cache and live streams ([`Storage::remote_changes`]).
 //! - Invite redemption locks the invite row; actor binding waits for a concurrent binder.
 //! - A transaction that loses a deadlock or a serialization race is retried.
+//! - Join and whole-fetch allowances are token buckets in a table (`throttles.rs`), so every
+//!   relay, and a restarted one, sees the same buckets.
 
 mod documents;
 mod notify;
@@ -23,6 +25,7 @@ pub mod scratch;
 mod sessions;
 #[cfg(test)]
 mod tests;
+mod throttles;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +68,7 @@ struct Inner {
     /// This store's mark on its own notices, so it does not hear itself.
     origin: u64,
     listener: notify::Listener,
+    throttles: Arc<throttles::PostgresThrottles>,
 }
 
 impl PostgresStorage {
@@ -95,7 +99,8 @@ impl PostgresStorage {
         drop(client);
         let origin: u64 = rand::random();
         let listener = notify::Listener::start(config, origin).await?;
-        Ok(Self { inner: Arc::new(Inner { pool, origin, listener }) })
+        let throttles = Arc::new(throttles::PostgresThrottles::new(pool.clone()));
+        Ok(Self { inner: Arc::new(Inner { pool, origin, listener, throttles }) })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StorageError> {
@@ -372,5 +377,9 @@ impl Storage for PostgresStorage {
 
     fn remote_changes(&self) -> Option<broadcast::Receiver<RemoteChange>> {
         Some(self.inner.listener.subscribe())
+    }
+
+    fn shared_throttles(&self) -> Option<Arc<dyn crate::throttle::Throttles>> {
+        Some(Arc::clone(&self.inner.throttles) as Arc<dyn crate::throttle::Throttles>)
     }
 }

@@ -13,14 +13,17 @@ use super::{execute, query_opt};
 use crate::storage::StorageError;
 
 /// The schema version this relay writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// The current schema, for a new database.
 pub const SQL: &str = include_str!("schema.sql");
 
 /// The upgrades: `MIGRATIONS[n]` takes version `n` to `n + 1`.
-pub const MIGRATIONS: [&str; VERSION as usize] =
-    [include_str!("migrations/001_initial.sql"), include_str!("migrations/002_dashboard_sessions.sql")];
+pub const MIGRATIONS: [&str; VERSION as usize] = [
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_dashboard_sessions.sql"),
+    include_str!("migrations/003_throttles.sql"),
+];
 
 /// The advisory lock key migrations hold ("doorstep" in ASCII, as a number).
 const MIGRATION_LOCK: i64 = 0x646f_6f72_7374_6570;

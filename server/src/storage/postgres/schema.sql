@@ -93,3 +93,13 @@ CREATE TABLE dashboard_sessions (
 );
 
 CREATE INDEX dashboard_sessions_by_person ON dashboard_sessions(person, id);
+
+CREATE TABLE throttles (
+    key BYTEA PRIMARY KEY,
+    tokens DOUBLE PRECISION NOT NULL,
+    at_ms BIGINT NOT NULL,
+    full_at_ms BIGINT NOT NULL,
+    granted BOOLEAN NOT NULL
+);
+
+CREATE INDEX throttles_by_full_at ON throttles(full_at_ms);

@@ -131,3 +131,45 @@ async fn bad_addresses_fail_with_a_reason() {
     let err = PostgresStorage::open(&format!("postgres://u@127.0.0.1:{port}/db")).await.unwrap_err();
     assert!(err.to_string().contains("postgres"), "{err}");
 }
+
+/// Two stores take from one bucket at once: exactly the burst is granted in all, and a store
+/// opened afresh on the database (a restarted relay) finds the bucket still empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowances_are_shared_by_every_relay_and_survive_a_restart() {
+    use crate::storage::SecretHash;
+    use crate::throttle::Allowance;
+
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let (a, b, _) = two_relays(&db).await;
+    let (ta, tb) = (a.shared_throttles().unwrap(), b.shared_throttles().unwrap());
+    // Five at once, then one every 1,000 seconds: nothing refills during the test.
+    let allowance = Allowance { per_second: 0.001, burst: 5.0 };
+    let key = SecretHash([42; 32]);
+    let takes = (0..12).map(|i| {
+        let throttles = if i % 2 == 0 { Arc::clone(&ta) } else { Arc::clone(&tb) };
+        tokio::spawn(async move { throttles.take(key, allowance).await.unwrap() })
+    });
+    let mut granted = 0;
+    for take in takes.collect::<Vec<_>>() {
+        match take.await.unwrap() {
+            Ok(()) => granted += 1,
+            Err(wait) => assert!(wait > Duration::from_secs(100), "the next one is far off: {wait:?}"),
+        }
+    }
+    assert_eq!(granted, 5, "the burst is granted once across both relays");
+    drop((a, ta));
+    let restarted = PostgresStorage::open(db.url()).await.unwrap();
+    let throttles = restarted.shared_throttles().unwrap();
+    assert!(throttles.take(key, allowance).await.unwrap().is_err(), "a restart does not refill it");
+    assert!(throttles.take(SecretHash([43; 32]), allowance).await.unwrap().is_ok(), "other keys are apart");
+    // A fast bucket refills as the database's clock moves on.
+    let fast = Allowance { per_second: 50.0, burst: 1.0 };
+    let quick = SecretHash([44; 32]);
+    assert!(tb.take(quick, fast).await.unwrap().is_ok());
+    let wait = match tb.take(quick, fast).await.unwrap() {
+        Err(wait) => wait,
+        Ok(()) => Duration::ZERO,
+    };
+    tokio::time::sleep(wait + Duration::from_millis(30)).await;
+    assert!(throttles.take(quick, fast).await.unwrap().is_ok(), "refilled after the wait it named");
+}

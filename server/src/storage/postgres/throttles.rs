@@ -1,0 +1,83 @@
+//! Allowances (token buckets) in PostgreSQL: every relay on the database takes from the same
+//! buckets, and a restart finds them as they were ([`crate::throttle`]).
+//!
+//! One statement takes from a bucket: an upsert that refills it by the time since it was last
+//! touched, takes one if there is one, and records whether it did, all under the row's lock, so
+//! two relays taking at once cannot both take the last one. Time is the database's clock
+//! (`clock_timestamp()`), the one clock every relay sees. A bucket left alone until it is full
+//! again is the same as no bucket, so such rows are deleted now and then.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+
+use super::{execute, pool_error, query_one};
+use crate::storage::{SecretHash, StorageError, StoreFuture};
+use crate::throttle::{Allowance, Throttles};
+
+/// Every this many takes, this relay deletes the buckets that are full again.
+const SWEEP_EVERY: u64 = 256;
+
+/// Takes one from a bucket. `$1` key, `$2` refill per second, `$3` burst. Returns the tokens
+/// left and whether one was taken. The parameters are cast: PostgreSQL would otherwise infer
+/// integers from the arithmetic they appear in.
+const TAKE: &str = "
+    WITH clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT AS now_ms)
+    INSERT INTO throttles AS t (key, tokens, at_ms, full_at_ms, granted)
+    SELECT $1, $3::FLOAT8 - 1, now_ms, now_ms + ceil(1000 / $2::FLOAT8)::BIGINT, TRUE FROM clock
+    ON CONFLICT (key) DO UPDATE SET
+        granted = least($3::FLOAT8, t.tokens + greatest(0, EXCLUDED.at_ms - t.at_ms) * $2::FLOAT8 / 1000) >= 1,
+        tokens = least($3::FLOAT8, t.tokens + greatest(0, EXCLUDED.at_ms - t.at_ms) * $2::FLOAT8 / 1000)
+            - CASE WHEN least($3::FLOAT8, t.tokens + greatest(0, EXCLUDED.at_ms - t.at_ms) * $2::FLOAT8 / 1000) >= 1
+                   THEN 1 ELSE 0 END,
+        at_ms = EXCLUDED.at_ms,
+        full_at_ms = EXCLUDED.at_ms + ceil(1000 * ($3::FLOAT8 - (
+            least($3::FLOAT8, t.tokens + greatest(0, EXCLUDED.at_ms - t.at_ms) * $2::FLOAT8 / 1000)
+            - CASE WHEN least($3::FLOAT8, t.tokens + greatest(0, EXCLUDED.at_ms - t.at_ms) * $2::FLOAT8 / 1000) >= 1
+                   THEN 1 ELSE 0 END)) / $2::FLOAT8)::BIGINT
+    RETURNING tokens, granted";
+
+/// Deletes the buckets that are full again.
+const SWEEP: &str =
+    "DELETE FROM throttles WHERE full_at_ms < (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT";
+
+/// The buckets of a PostgreSQL database.
+#[derive(Debug)]
+pub struct PostgresThrottles {
+    pool: Pool,
+    takes: AtomicU64,
+}
+
+impl PostgresThrottles {
+    /// Buckets in the database behind `pool`.
+    pub(super) fn new(pool: Pool) -> Self {
+        Self { pool, takes: AtomicU64::new(0) }
+    }
+
+    async fn take_one(
+        &self,
+        key: SecretHash,
+        allowance: Allowance,
+    ) -> Result<Result<(), Duration>, StorageError> {
+        let Allowance { per_second, burst } = allowance.sane();
+        let db = self.pool.get().await.map_err(pool_error)?;
+        if self.takes.fetch_add(1, Ordering::Relaxed).is_multiple_of(SWEEP_EVERY) {
+            execute(&db, SWEEP, &[]).await?;
+        }
+        let row = query_one(&db, TAKE, &[&key.0.as_slice(), &per_second, &burst]).await?;
+        let tokens: f64 = row.try_get(0)?;
+        let granted: bool = row.try_get(1)?;
+        Ok(if granted {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(((1.0 - tokens) / per_second).max(0.0)))
+        })
+    }
+}
+
+impl Throttles for PostgresThrottles {
+    fn take(&self, key: SecretHash, allowance: Allowance) -> StoreFuture<'_, Result<(), Duration>> {
+        Box::pin(self.take_one(key, allowance))
+    }
+}

@@ -1,0 +1,104 @@
+//! Token buckets in the relay's memory: the per-token request rate of every relay, and the
+//! shared allowances of a relay on SQLite, which has no other relay to share them with.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::{Allowance, Throttles};
+use crate::storage::{SecretHash, StoreFuture};
+
+/// Buckets beyond this many trigger a sweep of the full ones.
+const SWEEP_AT: usize = 10_000;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+    // When the bucket is full again if nothing more is taken: past that, forgetting it changes
+    // nothing, since a missing bucket is a full one.
+    full_at: Instant,
+}
+
+/// Token buckets keyed by a hash, in memory.
+#[derive(Debug, Default)]
+pub struct MemoryThrottles {
+    // A std mutex: held for one map lookup and a few float operations, never across an `.await`.
+    buckets: Mutex<HashMap<SecretHash, Bucket>>,
+}
+
+impl MemoryThrottles {
+    /// Empty buckets.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes one from `key`'s bucket at `now`, or says how long until one is available.
+    pub fn take_at(&self, key: SecretHash, allowance: Allowance, now: Instant) -> Result<(), Duration> {
+        let Allowance { per_second, burst } = allowance.sane();
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if buckets.len() >= SWEEP_AT {
+            buckets.retain(|_, b| b.full_at > now);
+        }
+        let bucket = buckets.entry(key).or_insert(Bucket { tokens: burst, at: now, full_at: now });
+        let refilled = bucket.tokens + now.saturating_duration_since(bucket.at).as_secs_f64() * per_second;
+        bucket.tokens = refilled.min(burst);
+        bucket.at = now;
+        let outcome = if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_second))
+        };
+        bucket.full_at = now + Duration::from_secs_f64(((burst - bucket.tokens) / per_second).min(1e9));
+        outcome
+    }
+}
+
+impl Throttles for MemoryThrottles {
+    fn take(&self, key: SecretHash, allowance: Allowance) -> StoreFuture<'_, Result<(), Duration>> {
+        let outcome = self.take_at(key, allowance, Instant::now());
+        Box::pin(async move { Ok(outcome) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_burst_is_allowed_then_takes_wait_for_the_refill_and_keys_are_apart() {
+        let throttles = MemoryThrottles::new();
+        let allowance = Allowance { per_second: 2.0, burst: 3.0 };
+        let key = SecretHash([7; 32]);
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert!(throttles.take_at(key, allowance, start).is_ok());
+        }
+        let wait = throttles.take_at(key, allowance, start).unwrap_err();
+        assert!((wait.as_secs_f64() - 0.5).abs() < 1e-6, "{wait:?}");
+        assert!(throttles.take_at(key, allowance, start + Duration::from_millis(500)).is_ok());
+        assert!(throttles.take_at(SecretHash([8; 32]), allowance, start).is_ok(), "another key");
+    }
+
+    #[test]
+    fn full_buckets_are_swept_and_empty_ones_kept() {
+        let throttles = MemoryThrottles::new();
+        let slow = Allowance { per_second: 0.001, burst: 1.0 };
+        let start = Instant::now();
+        let drained = SecretHash([1; 32]);
+        assert!(throttles.take_at(drained, slow, start).is_ok());
+        for i in 0..SWEEP_AT {
+            let mut key = [0u8; 32];
+            key[..8].copy_from_slice(&(i as u64 + 10).to_le_bytes());
+            let fast = Allowance { per_second: 1000.0, burst: 2.0 };
+            assert!(throttles.take_at(SecretHash(key), fast, start).is_ok());
+        }
+        // A second later every fast bucket is full again and forgotten; the drained one is not.
+        assert!(throttles.take_at(SecretHash([2; 32]), slow, start + Duration::from_secs(1)).is_ok());
+        assert!(throttles.buckets.lock().unwrap().len() <= 3);
+        assert!(throttles.take_at(drained, slow, start + Duration::from_secs(1)).is_err());
+    }
+}

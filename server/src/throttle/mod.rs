@@ -1,0 +1,48 @@
+//! Allowances that must hold across relays and restarts: join attempts per client address and
+//! whole-document fetches per device and document ([`crate::refetch_guard`]).
+//!
+//! Each allowance is a token bucket: `burst` at once, refilled at `per_second`. Where the buckets
+//! live depends on the store, behind the [`Throttles`] trait:
+//! - With SQLite (one relay on one file) they live in the relay's memory ([`MemoryThrottles`]):
+//!   there is no other relay to share them with, and a restart, which empties them, is rare and
+//!   slow compared with the allowances.
+//! - With PostgreSQL they live in the database (`storage::postgres::throttles`), so a guesser
+//!   whom relay A has throttled is throttled on relay B too, and restarting a relay does not
+//!   hand out a fresh allowance. The database's clock times them, so relays whose clocks
+//!   disagree still agree on every bucket.
+//!
+//! What stays per process: the per-token request rate ([`crate::rate_limit`], checked on every
+//! request, where a database round trip would cost more than the check protects) and the caps on
+//! open connections and live streams, which count sockets this process holds.
+
+mod memory;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use memory::MemoryThrottles;
+
+use crate::storage::{SecretHash, StoreFuture};
+
+/// How much a key may take: `burst` at once, refilled continuously at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Allowance {
+    /// Takes per second on average.
+    pub per_second: f64,
+    /// Takes at once, from a full bucket.
+    pub burst: f64,
+}
+
+impl Allowance {
+    /// The allowance with its numbers made usable: a rate above zero, a burst of at least one.
+    pub fn sane(self) -> Self {
+        Self { per_second: self.per_second.max(f64::MIN_POSITIVE), burst: self.burst.max(1.0) }
+    }
+}
+
+/// Where the relay keeps its allowances; see the module docs.
+pub trait Throttles: Send + Sync + fmt::Debug {
+    /// Takes one from `key`'s bucket under `allowance`: `Ok(Ok(()))` if there was one,
+    /// `Ok(Err(wait))` with how long until there is one, `Err` if the store failed.
+    fn take(&self, key: SecretHash, allowance: Allowance) -> StoreFuture<'_, Result<(), Duration>>;
+}

@@ -17,7 +17,9 @@ use doorstep_core::document::Document;
 use doorstep_core::id::DocumentId;
 use doorstep_core::schema::vocabulary::{DocKind, Outcome};
 use doorstep_core::sync::{ClientSession, PeerState, SyncRequest, SyncResponse};
-use doorstep_core::{Operation, Role};
+use doorstep_core::{Operation, Role, Timestamp};
+use doorstep_replica::Replica;
+use doorstep_replica::http::{self, RelayClient};
 use doorstep_server::Config;
 use doorstep_server::storage::Storage;
 use doorstep_server::storage::sqlite::SqliteStorage;
@@ -425,4 +427,66 @@ async fn a_whole_team_returning_at_once_is_answered_or_shed_and_nothing_is_lost(
     last.sync(&fx.relay).await;
     let attempts: usize = last.compound().tasks().iter().map(|t| t.attempts.len()).sum();
     assert_eq!(attempts, TEAM, "and every phone");
+}
+
+/// The device clock of a phone in the test: the real time (the relay refuses times far from
+/// its own).
+fn device_now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    Timestamp::from_millis(millis)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phones_replica_waits_out_a_shed_request_and_gets_through() {
+    let queue = QueueLimits { max_queued: 1, ..QueueLimits::default() };
+    let mut fx = Fixture::with_config(Config { queue, ..Config::default() }).await;
+    let state = fx.relay.state.clone().unwrap();
+    // The phone: a real replica file and the real HTTP transport, with its default retries.
+    let dir = tempfile::tempdir().unwrap();
+    let replica = std::sync::Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+    let transport = RelayClient::new(&fx.relay.url, None).unwrap();
+    let code = fx.relay.invite(&fx.relay.admin_token, fx.compound, Role::Volunteer).await;
+    let joined = http::join(&replica, &transport, &code, "李强的手机").await.unwrap();
+    let transport = transport.with_token(joined.token);
+    http::sync(&replica, &transport, device_now).await.unwrap();
+    let task = replica.lock().unwrap().compounds().next().unwrap().open_tasks()[0].id;
+    let attempt = Operation::RecordAttempt {
+        round: fx.round,
+        task,
+        outcome: Outcome::Delivered,
+        note: "放门口".into(),
+    };
+    replica.lock().unwrap().apply(device_now(), fx.compound, &attempt).unwrap();
+    assert!(replica.lock().unwrap().unsynced_changes() > 0);
+
+    // Another phone's upload takes the round's only place, behind the lock held here.
+    let mut other = team(&fx, 1).await.pop().unwrap();
+    let (_, upload) = with_upload(&mut other, &fx.relay, fx.round, 1).await;
+    let held = state.relay.cache().lock(fx.round).await;
+    let relay = &fx.relay;
+    let waiting = relay.sync(&other.token, &upload);
+    let phone = async {
+        while state.relay.queues().queued(fx.round) < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let release = async {
+            // The phone's first request is shed; then the round comes free.
+            while metric(&relay.metrics().await, "doorstep_sync_shed_total") < 1 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            drop(held);
+        };
+        let (report, ()) = tokio::join!(http::sync(&replica, &transport, device_now), release);
+        report
+    };
+    let (answered, report) = tokio::join!(waiting, phone);
+
+    let report = report.expect("the sync got through after waiting");
+    assert!(report.retries >= 1, "the shed request was retried: {report:?}");
+    assert!(report.rejected.is_empty() && report.set_aside == 0, "nothing set aside: {report:?}");
+    assert_eq!(replica.lock().unwrap().unsynced_changes(), 0, "the relay has the attempt");
+    assert!(answered.rejected.is_empty(), "{:?}", answered.rejected);
+    assert_eq!(attempts_seen(&mut fx).await, 2);
 }

@@ -26,6 +26,10 @@ pub struct QueueLimits {
     pub max_wait: Duration,
     /// Messages taken from the queue for one turn of the document's lock, at most.
     pub max_batch: usize,
+    /// How long one batch should hold the document: once the rate is measured, a batch takes
+    /// no more messages than drain in this time, so that on a slow or loaded machine a message
+    /// taken at the back of a batch is still answered within its budget.
+    pub batch_time: Duration,
     /// The longest `Retry-After` the relay gives. The phone's replica gives up a sync run when
     /// asked to wait longer than its own longest wait (30 s), keeping its changes for the next
     /// run, so this matches it.
@@ -40,6 +44,7 @@ impl Default for QueueLimits {
             max_queued: 1024,
             max_wait: Duration::from_millis(2500),
             max_batch: 64,
+            batch_time: Duration::from_millis(500),
             longest_retry_after: Duration::from_secs(30),
         }
     }
@@ -90,6 +95,13 @@ pub fn admits(queued: usize, rate: &DrainRate, limits: &QueueLimits) -> bool {
     }
 }
 
+/// How many messages the next batch takes: what drains in `batch_time`, between one and
+/// `max_batch` (all of `max_batch` until the rate is measured).
+pub fn batch_size(rate: &DrainRate, limits: &QueueLimits) -> usize {
+    let most = limits.max_batch.max(1);
+    rate.per_second().map_or(most, |r| ((r * limits.batch_time.as_secs_f64()) as usize).clamp(1, most))
+}
+
 /// The retry slots of one document: when the next refused phone should come back.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RetrySlots {
@@ -132,6 +144,7 @@ mod tests {
             max_queued: 100,
             max_wait: Duration::from_secs(2),
             max_batch: 10,
+            batch_time: Duration::from_millis(500),
             longest_retry_after: Duration::from_secs(30),
         };
         let mut rate = DrainRate::default();
@@ -142,6 +155,18 @@ mod tests {
         assert!(!admits(100, &rate, &limits), "100 would wait 2 s, the longest allowed");
         rate.record(1000, Duration::from_secs(1));
         assert!(!admits(100, &rate, &limits), "the bound holds however fast the queue drains");
+    }
+
+    #[test]
+    fn a_batch_takes_what_drains_in_its_time() {
+        let limits = QueueLimits::default();
+        let mut rate = DrainRate::default();
+        assert_eq!(batch_size(&rate, &limits), 64, "unmeasured: a full batch");
+        rate.record(20, Duration::from_secs(1));
+        assert_eq!(batch_size(&rate, &limits), 10, "20 a second: half a second's worth");
+        let mut slow = DrainRate::default();
+        slow.record(1, Duration::from_secs(4));
+        assert_eq!(batch_size(&slow, &limits), 1, "at least one");
     }
 
     #[test]

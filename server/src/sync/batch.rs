@@ -16,11 +16,14 @@
 //! document's batch bound to someone else meanwhile lands here too; on the retry the binding is
 //! known, and only the message that claimed someone else's actor is refused.
 //!
-//! Each message keeps its own work budget (`super::budget`): one whose request is gone, or whose
-//! deadline passed while it waited, is refused before its changes are checked, so the batch does
-//! no work for nobody.
+//! Each message keeps its own work budget's cancellation (`super::budget`): one whose request is
+//! gone is refused before its changes are checked, so the batch does no work for nobody. Its
+//! deadline bounded its wait in the queue; once a batch has taken it, it runs to its end (the
+//! batch's size, `admission::batch_size`, bounds that work).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use automerge::Automerge;
 use doorstep_core::document::Header;
@@ -57,6 +60,7 @@ pub struct Job {
     /// The message's work budget; its request holds the guard that cancels it.
     pub budget: WorkBudget,
     answer: Option<oneshot::Sender<DocOutcome>>,
+    taken: Arc<AtomicBool>,
 }
 
 impl Job {
@@ -70,14 +74,22 @@ impl Job {
         size: usize,
         budget: WorkBudget,
     ) -> Self {
-        Self { caller, role, incoming, owners, stored_state, size, budget, answer: None }
+        let taken = Arc::new(AtomicBool::new(false));
+        Self { caller, role, incoming, owners, stored_state, size, budget, answer: None, taken }
     }
 
-    /// The job with a channel for its outcome, and the receiving end.
-    pub fn with_answer(mut self) -> (Self, oneshot::Receiver<DocOutcome>) {
+    /// The job with a channel for its outcome; the receiving end, and the flag set once a batch
+    /// has taken the job.
+    pub fn with_answer(mut self) -> (Self, oneshot::Receiver<DocOutcome>, Arc<AtomicBool>) {
         let (tx, rx) = oneshot::channel();
         self.answer = Some(tx);
-        (self, rx)
+        let taken = Arc::clone(&self.taken);
+        (self, rx, taken)
+    }
+
+    /// Marks the job as taken by a batch: from now on its request waits for its outcome.
+    pub fn mark_taken(&self) {
+        self.taken.store(true, Ordering::Release);
     }
 
     /// Whether nobody waits for the outcome any more.
@@ -91,9 +103,12 @@ impl Job {
 
     /// The part that goes to the blocking pool and the part that waits for the answer.
     fn split(self) -> (Waiting, Input) {
-        let Job { caller, role, incoming, owners, stored_state, size: _, budget, answer } = self;
+        let Job { caller, role, incoming, owners, stored_state, size: _, budget, answer, taken: _ } = self;
         let state = stored_state.as_deref().and_then(|b| PeerState::decode(b).ok()).unwrap_or_default();
         let author = Actor { person: caller.person, role };
+        // Taken by its batch, the message runs to its end unless its request is gone: the
+        // deadline bounded its wait, and the batch's size bounds the work.
+        let budget = budget.without_deadline();
         (Waiting { caller, stored_state, answer }, Input { author, incoming, owners, state, budget })
     }
 }

@@ -193,13 +193,13 @@ async fn existing(
         Err(e) => return unavailable(id, &e),
     };
     let job = Job::new(*caller, role, incoming, owners, stored_state, size, budget.clone());
-    let answer = queue::submit(state, id, place, job);
-    // Admission let the message in only if its batch should start well within its budget; this
-    // bound is for a document held longer than that by other work (a large relay write).
-    match tokio::time::timeout(budget.remaining(), answer).await {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(_)) => unavailable(id, &"the document's work queue stopped"),
-        Err(_) => busy(id),
+    // Admission let the message in only if its batch should start well within its budget; the
+    // budget bounds the wait for a document held longer than that by other work (a large relay
+    // write). Once its batch has taken it, its outcome is awaited.
+    match queue::submit(state, id, place, job).outcome(budget.remaining()).await {
+        Ok(outcome) => outcome,
+        Err(queue::NoOutcome::GaveUp) => busy(id),
+        Err(stopped @ queue::NoOutcome::Stopped) => unavailable(id, &stopped),
     }
 }
 

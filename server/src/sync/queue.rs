@@ -11,6 +11,7 @@
 //! waiting) is dropped when its turn comes rather than worked on for nobody.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -131,10 +132,40 @@ impl WorkQueues {
     }
 }
 
-/// Queues `job` in the place promised to it and starts a task to work the queue if none is;
-/// the outcome arrives on the returned receiver.
-pub fn submit(state: &AppState, id: DocumentId, mut place: Place, job: Job) -> oneshot::Receiver<DocOutcome> {
-    let (job, answer) = job.with_answer();
+/// A queued message's outcome, still to come.
+#[derive(Debug)]
+pub struct Pending {
+    answer: oneshot::Receiver<DocOutcome>,
+    taken: Arc<AtomicBool>,
+}
+
+/// Why a queued message has no outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NoOutcome {
+    /// It waited for its batch longer than it may; it is dropped unread when its turn comes.
+    #[error("the message waited for its document longer than one sync may")]
+    GaveUp,
+    /// The queue's task ended without answering it (a batch failed).
+    #[error("the document's work queue stopped")]
+    Stopped,
+}
+
+impl Pending {
+    /// The outcome. A message still waiting for its batch after `patience` is given up; once
+    /// its batch has taken it, the outcome is awaited whatever the patience, because the
+    /// batch's work is bounded and throwing it away would only make the phone send it again.
+    pub async fn outcome(mut self, patience: Duration) -> Result<DocOutcome, NoOutcome> {
+        match tokio::time::timeout(patience, &mut self.answer).await {
+            Ok(answered) => answered.map_err(|_| NoOutcome::Stopped),
+            Err(_) if self.taken.load(Ordering::Acquire) => self.answer.await.map_err(|_| NoOutcome::Stopped),
+            Err(_) => Err(NoOutcome::GaveUp),
+        }
+    }
+}
+
+/// Queues `job` in the place promised to it and starts a task to work the queue if none is.
+pub fn submit(state: &AppState, id: DocumentId, mut place: Place, job: Job) -> Pending {
+    let (job, answer, taken) = job.with_answer();
     let start = {
         let mut q = lock(&place.queue);
         q.promised = q.promised.saturating_sub(1);
@@ -145,7 +176,7 @@ pub fn submit(state: &AppState, id: DocumentId, mut place: Place, job: Job) -> o
     if start {
         tokio::spawn(work_queue(state.clone(), id, Arc::clone(&place.queue)));
     }
-    answer
+    Pending { answer, taken }
 }
 
 /// Marks the queue idle if its task ends in any way other than by finding it empty (a panic in
@@ -169,7 +200,6 @@ impl Drop for Running {
 
 async fn work_queue(state: AppState, id: DocumentId, queue: Shared) {
     let mut running = Running { queue: Arc::clone(&queue), finished: false };
-    let max_batch = state.config.queue.max_batch.max(1);
     loop {
         // The lock first, then the messages: everything that arrived while the previous batch
         // (or a relay write) held the document joins this batch.
@@ -184,8 +214,8 @@ async fn work_queue(state: AppState, id: DocumentId, queue: Shared) {
                 running.finished = true;
                 return;
             }
-            let n = q.waiting.len().min(max_batch);
-            let jobs: Vec<Job> = q.waiting.drain(..n).collect();
+            let n = q.waiting.len().min(admission::batch_size(&q.drain, &state.config.queue));
+            let jobs: Vec<Job> = q.waiting.drain(..n).inspect(Job::mark_taken).collect();
             q.in_batch = jobs.len();
             jobs
         };

@@ -355,6 +355,7 @@ async fn a_whole_team_returning_at_once_is_answered_or_shed_and_nothing_is_lost(
         max_wait: Duration::from_millis(500),
         max_batch: 8,
         longest_retry_after: Duration::from_secs(3),
+        ..QueueLimits::default()
     };
     let mut fx = Fixture::with_config(Config { queue, ..Config::default() }).await;
     let mut phones = team(&fx, TEAM).await;

@@ -193,10 +193,14 @@ async fn existing(
         Err(e) => return unavailable(id, &e),
     };
     let job = Job::new(*caller, role, incoming, owners, stored_state, size, budget.clone());
-    // Admission let the message in only if its batch should start well within its budget; the
-    // budget bounds the wait for a document held longer than that by other work (a large relay
-    // write). Once its batch has taken it, its outcome is awaited.
-    match queue::submit(state, id, place, job).outcome(budget.remaining()).await {
+    // Admission let the message in only if its batch should start within `max_wait`. The wait
+    // is bounded again here, from the moment it is queued, for a document held longer by other
+    // work (a large relay write): by one document's work budget, not by what is left of it, since
+    // on a loaded relay reading the message and looking up its owners may have used most of it
+    // already, and giving up then would throw that work away. Once its batch has taken it, its
+    // outcome is awaited.
+    let patience = state.config.limits.document_work;
+    match queue::submit(state, id, place, job).outcome(patience).await {
         Ok(outcome) => outcome,
         Err(queue::NoOutcome::GaveUp) => busy(id),
         Err(stopped @ queue::NoOutcome::Stopped) => unavailable(id, &stopped),

@@ -20,7 +20,8 @@ use doorstep_core::sync::{ClientSession, PeerState, SyncRequest, SyncResponse};
 use doorstep_core::{Operation, Role, Timestamp};
 use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient};
-use doorstep_server::Config;
+use doorstep_server::{Config, Limits};
+
 use doorstep_server::storage::Storage;
 use doorstep_server::storage::sqlite::SqliteStorage;
 use doorstep_server::sync::admission::QueueLimits;
@@ -357,7 +358,9 @@ async fn a_whole_team_returning_at_once_is_answered_or_shed_and_nothing_is_lost(
         longest_retry_after: Duration::from_secs(3),
         ..QueueLimits::default()
     };
-    let mut fx = Fixture::with_config(Config { queue, ..Config::default() }).await;
+    // The admin's token invites the whole team in a few seconds: past its default request rate.
+    let limits = Limits { rate_per_second: 10_000.0, rate_burst: 10_000.0, ..Limits::default() };
+    let mut fx = Fixture::with_config(Config { queue, limits, ..Config::default() }).await;
     let mut phones = team(&fx, TEAM).await;
     let roster = phones[0].doc_of(DocKind::Roster).id();
     let households = phones[0].compound().households();

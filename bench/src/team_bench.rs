@@ -113,6 +113,27 @@ async fn probe_health(url: String, mut stop: watch::Receiver<bool>) -> Vec<Durat
     }
 }
 
+/// The relay's work-queue counters from `/metrics`: batches, the messages they took, the
+/// largest, and the requests shed with 503 (counted since the relay started, setup included).
+async fn queue_figures(url: &str) -> String {
+    let text = match reqwest::get(format!("{url}/metrics")).await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(e) => return format!("metrics not read: {e}"),
+    };
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .map_or_else(|| "–".to_owned(), |v| v.trim().to_owned())
+    };
+    format!(
+        "{} batches took {} document messages (largest {}); {} requests shed with 503 (since the relay started)",
+        value("doorstep_sync_batches_total"),
+        value("doorstep_sync_batched_messages_total"),
+        value("doorstep_sync_largest_batch"),
+        value("doorstep_sync_shed_total"),
+    )
+}
+
 /// The `p`th percentile of `samples`.
 pub fn percentile(samples: &[Duration], p: f64) -> Option<Duration> {
     let mut s = samples.to_vec();
@@ -233,6 +254,7 @@ async fn doorstep_burst(
     let cost = phase.finish();
     let _ = health_stop.send(true);
     let health = health.await?;
+    println!("doorstep, {n} phones: {}", queue_figures(&site.relay.url).await);
     drop(done);
     let burst =
         Burst { phones: n, completion, latencies, failed, first_error, retries, shed, health, cost, setup };

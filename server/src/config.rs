@@ -156,6 +156,8 @@ pub struct Config {
     pub compact_every: usize,
     /// How long an invite code stays valid by default.
     pub invite_lifetime: Duration,
+    /// How long each document's sync queue may grow before requests are refused with 503.
+    pub queue: crate::sync::admission::QueueLimits,
 }
 
 impl Default for Config {
@@ -168,6 +170,7 @@ impl Default for Config {
             idle_eviction: Duration::from_secs(10 * 60),
             compact_every: 64,
             invite_lifetime: Duration::from_secs(7 * 24 * 3600),
+            queue: crate::sync::admission::QueueLimits::default(),
         }
     }
 }

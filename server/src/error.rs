@@ -66,6 +66,14 @@ pub enum AppError {
     Timeout(Duration),
     /// 503: the relay's storage failed; a retry may succeed.
     Unavailable(String),
+    /// 503 with code `unavailable` and `Retry-After`: the relay is shedding load and read
+    /// nothing of the request; the phone retries after the wait (with its own jitter).
+    Busy {
+        /// Why, naming the busy document and the wait.
+        reason: String,
+        /// When the busiest queue will have room for this phone.
+        retry_after: Duration,
+    },
 }
 
 #[derive(Serialize)]
@@ -90,7 +98,7 @@ impl AppError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -110,7 +118,8 @@ impl AppError {
             AppError::RefetchLoop { .. } => "refetch_loop",
             AppError::Throttled { error, .. } => error,
             AppError::Timeout(_) => "timeout",
-            AppError::Unavailable(_) => "unavailable",
+            // The same code as a storage failure: phones treat both as transient and retry.
+            AppError::Unavailable(_) | AppError::Busy { .. } => "unavailable",
         }
     }
 
@@ -127,6 +136,7 @@ impl AppError {
             | AppError::TooLarge(r)
             | AppError::UnsupportedMediaType(r)
             | AppError::Unavailable(r)
+            | AppError::Busy { reason: r, .. }
             | AppError::RefetchLoop { reason: r, .. }
             | AppError::Throttled { reason: r, .. } => r.clone(),
             AppError::RateLimited { retry_after } => format!(
@@ -166,9 +176,9 @@ impl IntoResponse for AppError {
         let body = Body { error: self.code(), reason: self.reason() };
         let mut response = (self.status(), Json(body)).into_response();
         let retry_after = match &self {
-            AppError::RateLimited { retry_after } | AppError::RefetchLoop { retry_after, .. } => {
-                Some(retry_after)
-            }
+            AppError::RateLimited { retry_after }
+            | AppError::RefetchLoop { retry_after, .. }
+            | AppError::Busy { retry_after, .. } => Some(retry_after),
             AppError::Throttled { retry_after, .. } => retry_after.as_ref(),
             _ => None,
         };
@@ -213,6 +223,7 @@ impl From<SyncBatchError> for AppError {
                 AppError::TooLarge(e.to_string())
             }
             SyncBatchError::DuplicateDocument(_) => AppError::invalid(e.to_string()),
+            SyncBatchError::Busy { retry_after, .. } => AppError::Busy { reason: e.to_string(), retry_after },
             SyncBatchError::Storage(s) => s.into(),
         }
     }

@@ -31,6 +31,10 @@ pub struct Metrics {
     sync_docs_out: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    sync_batches: AtomicU64,
+    sync_batched_messages: AtomicU64,
+    sync_largest_batch: AtomicU64,
+    sync_shed: AtomicU64,
 }
 
 impl Metrics {
@@ -63,6 +67,19 @@ impl Metrics {
         add(&self.sync_docs_out, docs_out);
         add(&self.bytes_in, bytes_in);
         add(&self.bytes_out, bytes_out);
+    }
+
+    /// Counts one batch of a document's work queue and the messages it took.
+    pub fn batch(&self, messages: usize) {
+        let n = u64::try_from(messages).unwrap_or(u64::MAX);
+        self.sync_batches.fetch_add(1, Ordering::Relaxed);
+        self.sync_batched_messages.fetch_add(n, Ordering::Relaxed);
+        self.sync_largest_batch.fetch_max(n, Ordering::Relaxed);
+    }
+
+    /// Counts a sync request refused with 503 because a document's queue was too long.
+    pub fn shed(&self) {
+        self.sync_shed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a rejected document message.
@@ -126,12 +143,31 @@ impl Metrics {
             ),
             ("doorstep_sync_bytes_in_total", "Sync request body bytes.", &self.bytes_in),
             ("doorstep_sync_bytes_out_total", "Sync response body bytes.", &self.bytes_out),
+            (
+                "doorstep_sync_batches_total",
+                "Batches taken from the documents' work queues (one lock turn and one commit each).",
+                &self.sync_batches,
+            ),
+            (
+                "doorstep_sync_batched_messages_total",
+                "Document messages answered by those batches.",
+                &self.sync_batched_messages,
+            ),
+            (
+                "doorstep_sync_shed_total",
+                "Sync requests refused with 503 and Retry-After because a document's queue was too long.",
+                &self.sync_shed,
+            ),
         ];
         for (name, help, counter) in counters {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
         }
+        let _ = writeln!(out, "# HELP doorstep_sync_largest_batch Most messages one batch has taken.");
+        let _ = writeln!(out, "# TYPE doorstep_sync_largest_batch gauge");
+        let _ =
+            writeln!(out, "doorstep_sync_largest_batch {}", self.sync_largest_batch.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP doorstep_documents_cached Documents held in memory.");
         let _ = writeln!(out, "# TYPE doorstep_documents_cached gauge");
         let _ = writeln!(out, "doorstep_documents_cached {docs_cached}");
@@ -151,6 +187,9 @@ mod tests {
         m.request("/v1/sync", 415, Duration::from_millis(1));
         m.rejection("schema");
         m.sync(3, 2, 100, 200);
+        m.batch(1);
+        m.batch(4);
+        m.shed();
         let text = m.render(5);
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"415\"} 1"));
@@ -162,5 +201,9 @@ mod tests {
         assert!(text.contains("doorstep_sync_documents_in_total 3"));
         assert!(text.contains("doorstep_sync_bytes_out_total 200"));
         assert!(text.contains("doorstep_documents_cached 5"));
+        assert!(text.contains("doorstep_sync_batches_total 2"), "{text}");
+        assert!(text.contains("doorstep_sync_batched_messages_total 5"));
+        assert!(text.contains("doorstep_sync_largest_batch 4"));
+        assert!(text.contains("doorstep_sync_shed_total 1"));
     }
 }

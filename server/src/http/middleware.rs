@@ -48,6 +48,10 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let _entered = span.enter();
     let millis = took.as_secs_f64() * 1000.0;
     match response.extensions().get::<AppError>() {
+        // Shedding load is the relay working as meant, and comes by the thousand in a burst.
+        Some(error @ AppError::Busy { .. }) => {
+            tracing::info!(status = status.as_u16(), reason = %error.reason(), millis, "request shed");
+        }
         Some(error) if status.is_server_error() => {
             tracing::error!(status = status.as_u16(), error = error.code(), reason = %error.reason(), millis, "request failed");
         }

@@ -18,7 +18,7 @@ pub async fn sync(
 ) -> Result<Response, AppError> {
     let caller = Caller { person: session.person, device: session.device };
     let docs_in = body.request.messages.len();
-    let response = sync_batch(&state.relay, &state.config, &state.metrics, caller, body.request).await?;
+    let response = sync_batch(&state, caller, body.request).await?;
     let bytes = response.encode();
     state.metrics.sync(docs_in, response.messages.len(), body.size, bytes.len());
     tracing::debug!(

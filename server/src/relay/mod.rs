@@ -50,6 +50,7 @@ pub struct Relay {
     // Join and whole-fetch allowances: in the database when relays share one, else in memory.
     throttles: Arc<dyn Throttles>,
     refetch: RefetchGuard,
+    queues: crate::sync::queue::WorkQueues,
     // Other relays' commits, folded in as they happen; `None` on a store of our own (SQLite).
     _following: Option<follow::Following>,
 }
@@ -102,6 +103,7 @@ impl Relay {
             owners: Mutex::new(HashMap::new()),
             refetch: RefetchGuard::new(Arc::clone(&throttles)),
             throttles,
+            queues: crate::sync::queue::WorkQueues::default(),
             _following: following,
         };
         Ok(Opened { relay, admin_token })
@@ -140,6 +142,11 @@ impl Relay {
     /// The allowances every relay on the store shares (join attempts, whole fetches).
     pub fn throttles(&self) -> &dyn Throttles {
         self.throttles.as_ref()
+    }
+
+    /// Each document's queue of sync messages waiting for their batch.
+    pub fn queues(&self) -> &crate::sync::queue::WorkQueues {
+        &self.queues
     }
 
     /// The district admin the relay's own writes are attributed to.

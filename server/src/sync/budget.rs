@@ -79,6 +79,12 @@ impl WorkBudget {
         Ok(())
     }
 
+    /// The same cancellation flag without the deadline: for work that must run to its end once
+    /// started (a message its document's batch has taken), but not for nobody.
+    pub fn without_deadline(&self) -> Self {
+        Self { deadline: None, limit: Duration::MAX, cancelled: Arc::clone(&self.cancelled) }
+    }
+
     /// The time left, for waits (a lock, a blocking task).
     pub fn remaining(&self) -> Duration {
         self.deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()))
@@ -99,6 +105,11 @@ mod tests {
         let refused = spent.check("applying").expect_err("past the deadline");
         assert!(refused.to_string().contains("0 ms"), "{refused}");
         assert!(WorkBudget::unlimited().check("anything").is_ok());
+        let (budget, guard) = WorkBudget::start(Duration::ZERO);
+        let started = budget.without_deadline();
+        assert!(started.check("applying").is_ok(), "no deadline once started");
+        drop(guard);
+        assert_eq!(started.check("applying"), Err(OverBudget::Cancelled { step: "applying" }));
         assert_eq!(WorkBudget::unlimited().remaining(), Duration::MAX);
     }
 }

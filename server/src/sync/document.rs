@@ -1,10 +1,13 @@
-//! Syncing one document of a request: lock it, bring it up to date, check and apply what the
-//! phone sent, make it durable, answer.
+//! Syncing one document of a request: decide whether the caller may, read the message and look
+//! up what needs no lock (the owners of its actors, the device's sync state), then queue it in
+//! the place its request was promised in the document's work queue; the queue's batch checks,
+//! applies, commits and answers it (see [`super::batch`]). A round created offline is the
+//! exception: it has no queue to join yet, so it is stored here, under the document's lock.
 //!
-//! The order matters. The reply is generated before the commit but sent only after it, so a
-//! phone never hears "I have your change" about a change that is not on disk. If the commit
-//! fails, the in-memory copy (which already holds the changes) is thrown away and reloaded from
-//! disk on next use, and the phone gets an `unavailable` rejection and will send them again.
+//! The order matters. A reply is generated before the commit but sent only after it, so a phone
+//! never hears "I have your change" about a change that is not on disk. If the commit fails, the
+//! in-memory copy (which already holds the changes) is thrown away and reloaded from disk on
+//! next use, and the phone gets an `unavailable` rejection and will send them again.
 
 use std::collections::HashMap;
 
@@ -16,14 +19,17 @@ use doorstep_core::sync::{DocMessage, MessageLimits, PeerState, Rejection};
 use doorstep_core::{Actor, Role};
 
 use super::Caller;
+use super::batch::Job;
 use super::budget::WorkBudget;
+use super::queue::{self, Place};
 use super::rejection::{self, reject};
 use super::work::{self, Incoming};
 use crate::access::{Access, Decision};
-use crate::cache::{CachedDoc, is_open};
+use crate::cache::CachedDoc;
 use crate::clock;
 use crate::config::Config;
 use crate::relay::Relay;
+use crate::state::AppState;
 use crate::storage::{ActorBinding, DocCommit, DocumentRecord, StorageError, SyncStateWrite};
 
 /// What syncing one document produced.
@@ -38,19 +44,22 @@ pub struct DocOutcome {
 }
 
 impl DocOutcome {
-    fn rejected(rejection: Rejection) -> Self {
+    /// A refusal, with no reply and no state to write.
+    pub(super) fn rejected(rejection: Rejection) -> Self {
         Self { rejection: Some(rejection), ..Self::default() }
     }
 }
 
-/// Syncs one document message.
+/// Syncs one document message; `place` is the place its request was promised in the document's
+/// work queue, if the caller may sync the document.
 pub async fn sync_document(
-    relay: &Relay,
-    config: &Config,
+    state: &AppState,
     caller: &Caller,
     access: &Access,
     message: DocMessage,
+    place: Option<Place>,
 ) -> DocOutcome {
+    let (relay, config) = (&state.relay, &state.config);
     let id = message.doc;
     // Dropped with this future (the request timed out or the client left): the blocking work
     // then stops before its next step.
@@ -64,9 +73,11 @@ pub async fn sync_document(
     };
     match decision {
         Decision::Forbidden { rule, reason } => DocOutcome::rejected(reject(id, rule, None, reason)),
-        Decision::Allowed { record, role } => {
-            existing(relay, config, caller, record, role, message.message, &budget).await
-        }
+        Decision::Allowed { record, role } => match place {
+            Some(place) => existing(state, caller, record, role, message.message, &budget, place).await,
+            // Admission promises a place to every document the caller may sync.
+            None => unavailable(id, &"no place in the document's queue"),
+        },
         Decision::Unknown if access.coordinates_any() => {
             new_document(relay, config, caller, access, id, message.message, &budget).await
         }
@@ -124,7 +135,7 @@ fn busy(id: DocumentId) -> DocOutcome {
     ))
 }
 
-fn unavailable(id: DocumentId, error: &dyn std::fmt::Display) -> DocOutcome {
+pub(super) fn unavailable(id: DocumentId, error: &dyn std::fmt::Display) -> DocOutcome {
     tracing::error!(doc = %id, error = %error, "document not synced");
     DocOutcome::rejected(reject(
         id,
@@ -136,7 +147,7 @@ fn unavailable(id: DocumentId, error: &dyn std::fmt::Display) -> DocOutcome {
 
 /// A document that could not be brought into memory: damaged on disk (permanent, named), or
 /// a passing storage failure.
-fn load_failed(id: DocumentId, error: &crate::cache::CacheError) -> DocOutcome {
+pub(super) fn load_failed(id: DocumentId, error: &crate::cache::CacheError) -> DocOutcome {
     let damaged = match error {
         crate::cache::CacheError::Corrupt { .. } => true,
         crate::cache::CacheError::Storage(e) => crate::storage::sqlite::integrity::is_damage(e),
@@ -158,17 +169,18 @@ fn load_failed(id: DocumentId, error: &crate::cache::CacheError) -> DocOutcome {
 }
 
 async fn existing(
-    relay: &Relay,
-    config: &Config,
+    state: &AppState,
     caller: &Caller,
     record: DocumentRecord,
     role: Role,
     bytes: Vec<u8>,
     budget: &WorkBudget,
+    place: Place,
 ) -> DocOutcome {
+    let relay = &state.relay;
     let id = record.header.id;
     let size = bytes.len();
-    let incoming = match read(id, bytes, config.limits.sync_message, budget).await {
+    let incoming = match read(id, bytes, state.config.limits.sync_message, budget).await {
         Ok(incoming) => incoming,
         Err(rejection) => return forget_state(caller, rejection),
     };
@@ -177,126 +189,44 @@ async fn existing(
         Err(e) => return unavailable(id, &e),
     };
     let stored_state = match relay.storage().sync_state(caller.device, id).await {
-        Ok(state) => state,
+        Ok(stored) => stored,
         Err(e) => return unavailable(id, &e),
     };
-    let state = stored_state.as_deref().and_then(|b| PeerState::decode(b).ok()).unwrap_or_default();
+    let job = Job::new(*caller, role, incoming, owners, stored_state, size, budget.clone());
+    // Admission let the message in only if its batch should start within `max_wait`. The wait
+    // is bounded again here, from the moment it is queued, for a document held longer by other
+    // work (a large relay write): by one document's work budget, not by what is left of it, since
+    // on a loaded relay reading the message and looking up its owners may have used most of it
+    // already, and giving up then would throw that work away. Once its batch has taken it, its
+    // outcome is awaited.
+    let patience = state.config.limits.document_work;
+    match queue::submit(state, id, place, job).outcome(patience).await {
+        Ok(outcome) => outcome,
+        Err(queue::NoOutcome::GaveUp) => busy(id),
+        Err(stopped @ queue::NoOutcome::Stopped) => unavailable(id, &stopped),
+    }
+}
 
-    let Some(mut slot) = lock_within(relay, id, budget).await else { return busy(id) };
-    match slot.fresh(relay.storage()).await {
-        Ok(Some(cached)) => {
-            if cached.stored_bytes.saturating_add(size) > config.limits.max_document_bytes {
-                return forget_state(
-                    caller,
-                    reject(
-                        id,
-                        rejection::DOCUMENT_FULL,
-                        None,
-                        format!(
-                            "document {id} would grow past {} bytes, the most a document may hold; \
-                             ask a coordinator to close old rounds or split the compound",
-                            config.limits.max_document_bytes
-                        ),
-                    ),
-                );
-            }
-        }
-        Ok(None) => {
-            return DocOutcome::rejected(reject(
-                id,
-                rejection::UNKNOWN_DOCUMENT,
-                None,
-                "the document was removed",
-            ));
-        }
-        Err(e) => return load_failed(id, &e),
-    }
-    let Some(mut cached) = slot.take() else { return unavailable(id, &"document vanished from its slot") };
-    let author = Actor { person: caller.person, role };
-    let header = record.header;
-    let work_budget = budget.clone();
-    let worked = tokio::task::spawn_blocking(move || {
-        let result = work::apply(&mut cached.doc, &header, &author, incoming, &owners, state, &work_budget);
-        (cached, result)
-    })
-    .await;
-    let (mut cached, result) = match worked {
-        Ok(worked) => worked,
-        // The document was moved into the task and is gone; the slot reloads it on next use.
-        Err(e) => return unavailable(id, &e),
-    };
-    let accepted = match result {
-        Ok(accepted) => accepted,
-        Err(refused) => {
-            slot.put(cached);
-            let mut outcome = forget_state(caller, refused.rejection);
-            outcome.reply = refused.reply;
-            return outcome;
-        }
-    };
-    let state_bytes = accepted.state.encode();
-    cached.record.open = is_open(&cached.record.header, &cached.doc);
-    if accepted.chunk.is_empty() && accepted.bindings.is_empty() && cached.record.open == record.open {
-        slot.put(cached);
-        let changed = stored_state.as_deref() != Some(state_bytes.as_slice());
-        let state =
-            changed.then_some(SyncStateWrite { device: caller.device, doc: id, state: Some(state_bytes) });
-        return DocOutcome { reply: accepted.reply, rejection: None, state };
-    }
-    let commit = DocCommit {
-        record: cached.record,
-        create: None,
-        chunk: accepted.chunk,
-        known_seq: cached.known_seq,
-        bindings: accepted
-            .bindings
-            .iter()
-            .map(|a| ActorBinding { actor: a.clone(), person: caller.person })
-            .collect(),
-        sync_state: Some(SyncStateWrite { device: caller.device, doc: id, state: Some(state_bytes) }),
-        at: clock::now(),
-    };
-    let chunk_len = commit.chunk.len();
-    match relay.storage().commit(commit).await {
-        Ok(done) => {
-            for actor in &accepted.bindings {
-                relay.remember_owner(actor, caller.person);
-            }
-            cached.known_seq = done.known_seq;
-            if chunk_len > 0 {
-                cached.stored_bytes += chunk_len;
-                cached.chunks_since_compaction += 1;
-            }
-            if cached.chunks_since_compaction >= config.compact_every {
-                compact(relay, &mut cached).await;
-            }
-            slot.put(cached);
-            DocOutcome { reply: accepted.reply, rejection: None, state: None }
-        }
-        Err(StorageError::ActorTaken { actor, owner: _ }) => {
-            // Another request bound the actor to someone else between our look-up and our commit.
-            slot.invalidate();
-            let rule = Rule::ActorsBelongToTheirPerson;
-            forget_state(
-                caller,
-                reject(
-                    id,
-                    rule.code(),
-                    None,
-                    format!("actor {actor} belongs to another person: {}", rule.explain()),
-                ),
-            )
-        }
-        Err(e) => {
-            slot.invalidate();
-            unavailable(id, &e)
-        }
-    }
+/// The refusal of a message that would grow its document past the most a document may hold;
+/// the device's sync state is forgotten with it.
+pub(super) fn document_full(caller: &Caller, id: DocumentId, limit: usize) -> DocOutcome {
+    forget_state(
+        caller,
+        reject(
+            id,
+            rejection::DOCUMENT_FULL,
+            None,
+            format!(
+                "document {id} would grow past {limit} bytes, the most a document may hold; \
+                 ask a coordinator to close old rounds or split the compound"
+            ),
+        ),
+    )
 }
 
 /// Folds a document's chunks into one snapshot. Runs with the document locked, so nothing is
 /// written to it meanwhile by this process.
-async fn compact(relay: &Relay, cached: &mut CachedDoc) {
+pub(super) async fn compact(relay: &Relay, cached: &mut CachedDoc) {
     let id = cached.record.header.id;
     let doc = std::mem::take(&mut cached.doc);
     let (doc, snapshot) = match tokio::task::spawn_blocking(move || {
@@ -327,7 +257,7 @@ async fn compact(relay: &Relay, cached: &mut CachedDoc) {
 
 /// A rejection that also forgets the device's sync state for the document, so its next sync
 /// negotiates from scratch.
-fn forget_state(caller: &Caller, rejection: Rejection) -> DocOutcome {
+pub(super) fn forget_state(caller: &Caller, rejection: Rejection) -> DocOutcome {
     let state = SyncStateWrite { device: caller.device, doc: rejection.doc, state: None };
     DocOutcome { reply: None, rejection: Some(rejection), state: Some(state) }
 }

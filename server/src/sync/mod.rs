@@ -1,13 +1,19 @@
 //! `POST /v1/sync` without the HTTP: one request's document messages in, the replies, the
 //! rejections and the documents the caller may hold out.
 //!
-//! Documents are synced one after another, each under its own lock and in its own transaction,
-//! so a rejected or failed document never holds the others back. Retrying a request is
-//! harmless: changes the relay has already are filtered out before anything is checked, and
-//! Automerge never applies a change twice.
+//! A request's documents are synced side by side, each through its own work queue: the messages
+//! queued for one document are checked and applied in one turn of its lock and committed in one
+//! transaction (see [`batch`]), so a rejected or failed document never holds the others back.
+//! Before any message is read, the request is admitted only if every document's queue can take
+//! it in time; otherwise it is refused whole with 503 and `Retry-After` (see [`admission`] and
+//! [`queue`]). Retrying a request is harmless: changes the relay has already are filtered out
+//! before anything is checked, and Automerge never applies a change twice.
 
+pub mod admission;
+mod batch;
 pub mod budget;
 mod document;
+pub mod queue;
 pub mod rejection;
 pub mod work;
 
@@ -16,11 +22,10 @@ use std::collections::BTreeSet;
 use doorstep_core::id::{DocumentId, PersonId};
 use doorstep_core::sync::{DocMessage, MessageShape, SyncRequest, SyncResponse, WIRE_VERSION, check_message};
 
-use crate::access::Access;
+use crate::access::{Access, Decision};
 use crate::clock;
-use crate::config::{Config, Limits};
-use crate::metrics::Metrics;
-use crate::relay::Relay;
+use crate::config::Limits;
+use crate::state::AppState;
 use crate::storage::{DeviceId, StorageError};
 
 /// Who is syncing.
@@ -60,6 +65,21 @@ pub enum SyncBatchError {
     /// The same document twice.
     #[error("document {0} appears more than once in the request; send one message per document")]
     DuplicateDocument(DocumentId),
+    /// A document's work queue is too long to answer this request in time; nothing was read.
+    #[error(
+        "the relay is busy: {queued} sync messages are queued for document {doc}; nothing was \
+         accepted, sync again in {} s (中继服务器繁忙，本次未接收任何内容，请 {} 秒后再同步)",
+        retry_after.as_secs(),
+        retry_after.as_secs()
+    )]
+    Busy {
+        /// The busiest document.
+        doc: DocumentId,
+        /// Messages queued for it.
+        queued: usize,
+        /// When its queue will have room.
+        retry_after: std::time::Duration,
+    },
     /// Storage failed before any document could be looked at.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -67,12 +87,11 @@ pub enum SyncBatchError {
 
 /// Syncs every document message of `request` for `caller`.
 pub async fn sync_batch(
-    relay: &Relay,
-    config: &Config,
-    metrics: &Metrics,
+    state: &AppState,
     caller: Caller,
     request: SyncRequest,
 ) -> Result<SyncResponse, SyncBatchError> {
+    let (relay, config, metrics) = (&state.relay, &state.config, &state.metrics);
     let limit = config.limits.max_docs_per_request;
     if request.messages.len() > limit {
         return Err(SyncBatchError::TooManyDocuments { count: request.messages.len(), limit });
@@ -103,6 +122,24 @@ pub async fn sync_batch(
         }
     }
     let access = Access::load(relay.storage(), caller.person).await?;
+    // Shed load before reading any message: a place in the queue of every document the caller
+    // may sync, or a 503 with the time the busiest queue needs.
+    let queued = request.messages.iter().map(|m| m.doc).filter(|doc| {
+        !looping.iter().any(|(d, _)| d == doc)
+            && matches!(access.decide(*doc), Some(Decision::Allowed { .. }))
+    });
+    let mut places = match relay.queues().admit(queued, &config.queue) {
+        Ok(places) => places,
+        Err(busy) => {
+            metrics.shed();
+            tracing::info!(doc = %busy.doc, queued = busy.queued, retry_after = ?busy.retry_after, "sync shed");
+            return Err(SyncBatchError::Busy {
+                doc: busy.doc,
+                queued: busy.queued,
+                retry_after: busy.retry_after,
+            });
+        }
+    };
     let mut response = SyncResponse {
         version: WIRE_VERSION,
         messages: Vec::new(),
@@ -114,12 +151,17 @@ pub async fn sync_batch(
         response.rejected.push(rejection::reject(doc, rejection::REFETCH_LOOP, None, reason));
     }
     let mut states = Vec::new();
-    for message in request.messages {
-        let doc = message.doc;
-        if looping.iter().any(|(d, _)| *d == doc) {
-            continue;
-        }
-        let outcome = document::sync_document(relay, config, &caller, &access, message).await;
+    // Every document at once: each waits in its own queue, so the request takes as long as its
+    // slowest document, not the sum of them.
+    let syncing =
+        request.messages.into_iter().filter(|m| !looping.iter().any(|(d, _)| *d == m.doc)).map(|message| {
+            let doc = message.doc;
+            let place = places.remove(&doc);
+            let (access, caller) = (&access, &caller);
+            async move { (doc, document::sync_document(state, caller, access, message, place).await) }
+        });
+    let outcomes = futures_util::future::join_all(syncing).await;
+    for (doc, outcome) in outcomes {
         if let Some(reply) = outcome.reply {
             response.messages.push(DocMessage { doc, message: reply });
         }

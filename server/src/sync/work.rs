@@ -1,9 +1,10 @@
 //! The CPU side of syncing one document, run on tokio's blocking pool: decoding the message,
 //! checking and applying its changes, updating the peer state and generating the reply.
 //!
-//! Split in two steps around the one thing that needs storage, the owners of the actors the
-//! changes were made under: [`read`] needs no document, [`apply`] needs the document and the
-//! owners.
+//! Split in steps around the one thing that needs storage, the owners of the actors the changes
+//! were made under, and around the batch: [`read`] needs no document; [`take`] needs the
+//! document and the owners, and runs for every message of a batch in turn; [`answer`] runs for
+//! each message once the whole batch is in. [`apply`] is the two for a single message.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -71,18 +72,39 @@ pub struct Refused {
     pub reply: Option<Vec<u8>>,
 }
 
-/// Checks the new changes of `incoming` (the ones `doc` lacks), binds their actors, applies
-/// them, and answers. The budget is checked before the changes are checked; once they are
-/// applied the work runs to its end, so what `doc` holds is always what is answered.
-pub fn apply(
+/// A message whose new changes were checked and applied to the document, not yet answered.
+#[derive(Debug)]
+pub struct Taken {
+    /// Actors to bind to the caller, first seen in this message.
+    pub bindings: Vec<String>,
+    /// The message without its changes: its heads, needs and bloom filter, still to be received.
+    pub message: Message,
+    /// Whether the message changed the document (it carried changes the document lacked).
+    pub changed: bool,
+}
+
+/// A message whose changes were refused; the document is unchanged.
+#[derive(Debug)]
+pub struct Turned {
+    /// Why.
+    pub rejection: Rejection,
+    /// The message without its changes, to answer from a fresh state so the phone still
+    /// receives everyone else's changes; `None` when the work stopped on its budget.
+    pub message: Option<Message>,
+}
+
+/// Checks the new changes of `incoming` (the ones `doc` lacks) and applies them. The budget is
+/// checked before the changes are checked. The answer is [`answer`]'s: a batch takes all its
+/// messages first and answers them once all are in, so each phone also hears what the others
+/// in its batch brought.
+pub fn take(
     doc: &mut Automerge,
     header: &Header,
     author: &Actor,
     incoming: Incoming,
     owners: &HashMap<String, PersonId>,
-    mut state: PeerState,
     budget: &WorkBudget,
-) -> Result<Accepted, Refused> {
+) -> Result<Taken, Turned> {
     let Incoming { mut message, changes, .. } = incoming;
     // Whatever happens, the message's changes are never handed to Automerge's receive: it would
     // queue those with missing dependencies and apply them later, unchecked.
@@ -109,55 +131,91 @@ pub fn apply(
                         rule.explain()
                     ),
                 );
-                return Err(refused(doc, rejection, message));
+                return Err(Turned { rejection, message: Some(message) });
             }
             None => {
                 bindings.insert(actor);
             }
         }
     }
-
-    let before = doc.get_heads();
     if let Err(stopped) = budget.check("checking its changes") {
-        return Err(Refused { rejection: rejection::over_budget(header.id, &stopped), reply: None });
+        return Err(Turned { rejection: rejection::over_budget(header.id, &stopped), message: None });
     }
+    let before = doc.get_heads();
     if !new.is_empty()
         && let Err(violation) = validate::check_and_apply(doc, header, author, new, crate::clock::now())
     {
-        return Err(refused(doc, rejection::from_violation(header.id, violation), message));
+        return Err(Turned {
+            rejection: rejection::from_violation(header.id, violation),
+            message: Some(message),
+        });
     }
-    let chunk = if doc.get_heads() == before { Vec::new() } else { doc.save_after(&before) };
-    // Only the message's heads, needs and bloom filter are left to read; `read` checked them, so
-    // a failure here (Automerge's panics are contained) means a shape the check does not know.
-    let protocol =
-        core_sync::receive(doc, &mut state, message).and_then(|()| core_sync::try_generate(doc, &mut state));
-    let reply = match protocol {
-        Ok(reply) => reply,
-        Err(e) if chunk.is_empty() && bindings.is_empty() => {
-            // Nothing was accepted, so this is a plain refusal of a message the relay cannot answer.
-            let reason = format!("the sync message for document {} was refused: {e}", header.id);
-            return Err(Refused {
-                rejection: reject(header.id, rejection::MALFORMED, None, reason),
-                reply: None,
-            });
-        }
-        Err(e) => {
-            // The changes already applied are valid and will be stored; answer from a fresh state.
-            tracing::warn!(doc = %header.id, error = %e, "sync message state not applied; starting afresh");
-            state = PeerState::new();
-            core_sync::try_generate(doc, &mut state).ok().flatten()
-        }
-    };
-    Ok(Accepted { chunk, bindings: bindings.into_iter().collect(), reply, state })
+    let changed = doc.get_heads() != before;
+    Ok(Taken { bindings: bindings.into_iter().collect(), message, changed })
 }
 
-/// The answer to a refused message: its heads and bloom filter received into a fresh state (the
+/// Receives a taken message's heads, needs and bloom filter into `state` and generates the
+/// reply. `read` checked them, so a failure here (Automerge's panics are contained) means a
+/// shape the check does not know: a message that brought nothing is then refused as malformed;
+/// one whose changes were applied (valid, and about to be stored) is answered from a fresh state.
+pub fn answer(
+    doc: &mut Automerge,
+    id: DocumentId,
+    state: &mut PeerState,
+    taken: Taken,
+) -> Result<Option<Vec<u8>>, Rejection> {
+    let nothing_taken = !taken.changed && taken.bindings.is_empty();
+    let protocol =
+        core_sync::receive(doc, state, taken.message).and_then(|()| core_sync::try_generate(doc, state));
+    match protocol {
+        Ok(reply) => Ok(reply),
+        Err(e) if nothing_taken => {
+            let reason = format!("the sync message for document {id} was refused: {e}");
+            Err(reject(id, rejection::MALFORMED, None, reason))
+        }
+        Err(e) => {
+            tracing::warn!(doc = %id, error = %e, "sync message state not applied; starting afresh");
+            *state = PeerState::new();
+            Ok(core_sync::try_generate(doc, state).ok().flatten())
+        }
+    }
+}
+
+/// The reply to a turned message: its heads and bloom filter received into a fresh state (the
 /// changes were stripped, so `doc` does not change), and a reply generated from there.
-fn refused(doc: &mut Automerge, rejection: Rejection, message: Message) -> Refused {
+pub fn answer_turned(doc: &mut Automerge, message: Option<Message>) -> Option<Vec<u8>> {
+    let message = message?;
     let mut fresh = PeerState::new();
-    let reply = core_sync::receive(doc, &mut fresh, message)
+    core_sync::receive(doc, &mut fresh, message)
         .and_then(|()| core_sync::try_generate(doc, &mut fresh))
         .ok()
-        .flatten();
-    Refused { rejection, reply }
+        .flatten()
+}
+
+/// One message on its own: [`take`], then [`answer`], with the new changes as one chunk. The
+/// relay's batches use the two steps; this is for a single message (a round created offline,
+/// the fuzz targets).
+pub fn apply(
+    doc: &mut Automerge,
+    header: &Header,
+    author: &Actor,
+    incoming: Incoming,
+    owners: &HashMap<String, PersonId>,
+    mut state: PeerState,
+    budget: &WorkBudget,
+) -> Result<Accepted, Refused> {
+    let before = doc.get_heads();
+    let taken = match take(doc, header, author, incoming, owners, budget) {
+        Ok(taken) => taken,
+        Err(turned) => {
+            let reply = answer_turned(doc, turned.message);
+            return Err(Refused { rejection: turned.rejection, reply });
+        }
+    };
+    let chunk = if taken.changed { doc.save_after(&before) } else { Vec::new() };
+    let bindings = taken.bindings.clone();
+    match answer(doc, header.id, &mut state, taken) {
+        Ok(reply) => Ok(Accepted { chunk, bindings, reply, state }),
+        Err(rejection) => Err(Refused { rejection, reply: None }),
+    }
 }

@@ -24,3 +24,4 @@ mod shared_throttles;
 mod sync_flow;
 #[cfg(feature = "tls")]
 mod tls;
+mod work_queue;

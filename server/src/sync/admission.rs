@@ -1,0 +1,192 @@
+//! Whether a document's work queue can take another sync message, and when a phone that is
+//! refused should come back.
+//!
+//! A message that would wait longer than the relay is willing to make a phone wait is refused at
+//! once with 503 and `Retry-After`, before anything of it is read or checked, rather than queued
+//! until its work budget (`Limits::document_work`) or the request's timeout runs out and its
+//! finished work is thrown away: the congestion collapse measured in BENCHMARKS.md §4.
+//!
+//! The wait is estimated with Little's law: a queue holding `L` messages, drained at `λ`
+//! messages a second, empties in `L / λ` seconds. `λ` is measured, not configured: every batch
+//! the queue runs reports how many messages it answered and how long it held the document.
+//!
+//! `Retry-After` is a slot, not a constant. Telling a thousand refused phones "come back in 3 s"
+//! only moves the stampede 3 s later; so each refused phone is given the next free slot after
+//! the queue has drained, one slot per `1 / λ` seconds, and the phones come back spread at the
+//! rate the document can take them (the phone adds its own jitter on top).
+
+use std::time::{Duration, Instant};
+
+/// How far a document's queue may grow, and how long a refused phone may be asked to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Messages waiting, being worked on or promised a place, at most; the next one is refused.
+    pub max_queued: usize,
+    /// The longest a message may be expected to wait for its batch; beyond it, it is refused.
+    pub max_wait: Duration,
+    /// Messages taken from the queue for one turn of the document's lock, at most.
+    pub max_batch: usize,
+    /// How long one batch should hold the document: once the rate is measured, a batch takes
+    /// no more messages than drain in this time, so that on a slow or loaded machine a message
+    /// taken at the back of a batch is still answered within its budget.
+    pub batch_time: Duration,
+    /// The longest `Retry-After` the relay gives. The phone's replica gives up a sync run when
+    /// asked to wait longer than its own longest wait (30 s), keeping its changes for the next
+    /// run, so this matches it.
+    pub longest_retry_after: Duration,
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        // Half of a document's work budget (5 s): a message admitted has waited at most this long
+        // when its batch starts, and has the other half for its own work and the network.
+        Self {
+            max_queued: 1024,
+            max_wait: Duration::from_millis(2500),
+            max_batch: 64,
+            batch_time: Duration::from_millis(500),
+            longest_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A document's measured drain rate: messages answered per second of batch work, smoothed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DrainRate {
+    per_second: Option<f64>,
+}
+
+/// How much a new batch's rate counts against the history (an exponential moving average).
+const WEIGHT_OF_NEW: f64 = 0.3;
+
+impl DrainRate {
+    /// Records a batch of `messages` answered in `took`.
+    pub fn record(&mut self, messages: usize, took: Duration) {
+        if messages == 0 {
+            return;
+        }
+        let rate = messages as f64 / took.as_secs_f64().max(1e-4);
+        self.per_second = Some(match self.per_second {
+            None => rate,
+            Some(old) => old * (1.0 - WEIGHT_OF_NEW) + rate * WEIGHT_OF_NEW,
+        });
+    }
+
+    /// Messages a second, once a batch has been measured.
+    pub fn per_second(&self) -> Option<f64> {
+        self.per_second
+    }
+
+    /// How long `queued` messages take to drain, once the rate is known.
+    pub fn wait_for(&self, queued: usize) -> Option<Duration> {
+        self.per_second.map(|rate| Duration::from_secs_f64(queued as f64 / rate.max(1e-3)))
+    }
+}
+
+/// Whether a queue holding `queued` messages, draining at `rate`, takes one more. Until a batch
+/// of the document has been measured, the queue takes one batch's worth.
+pub fn admits(queued: usize, rate: &DrainRate, limits: &QueueLimits) -> bool {
+    if queued >= limits.max_queued {
+        return false;
+    }
+    match rate.wait_for(queued + 1) {
+        Some(wait) => wait <= limits.max_wait,
+        None => queued < limits.max_batch.max(1),
+    }
+}
+
+/// How many messages the next batch takes: what drains in `batch_time`, between one and
+/// `max_batch` (all of `max_batch` until the rate is measured).
+pub fn batch_size(rate: &DrainRate, limits: &QueueLimits) -> usize {
+    let most = limits.max_batch.max(1);
+    rate.per_second().map_or(most, |r| ((r * limits.batch_time.as_secs_f64()) as usize).clamp(1, most))
+}
+
+/// The retry slots of one document: when the next refused phone should come back.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RetrySlots {
+    next: Option<Instant>,
+}
+
+impl RetrySlots {
+    /// The wait for a phone refused at `now` by a queue holding `queued` messages: the next free
+    /// slot once the queue has drained, at least one second and at most
+    /// `limits.longest_retry_after`. Each call takes a slot; slots are `1 / rate` apart.
+    pub fn assign(
+        &mut self,
+        now: Instant,
+        queued: usize,
+        rate: &DrainRate,
+        limits: &QueueLimits,
+    ) -> Duration {
+        // Until the rate is measured, assume one batch per `max_wait`: pessimistic, so the first
+        // stampede is spread rather than repeated.
+        let per_second = rate
+            .per_second()
+            .unwrap_or(limits.max_batch.max(1) as f64 / limits.max_wait.as_secs_f64().max(1e-3))
+            .max(1e-3);
+        let drained = now + Duration::from_secs_f64(queued as f64 / per_second);
+        let slot = self.next.filter(|next| *next > drained).unwrap_or(drained);
+        let longest = now + limits.longest_retry_after;
+        let slot = slot.min(longest);
+        self.next = Some((slot + Duration::from_secs_f64(1.0 / per_second)).min(longest));
+        slot.saturating_duration_since(now).clamp(Duration::from_secs(1), limits.longest_retry_after)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_queue_is_admitted_and_a_long_one_is_refused() {
+        let limits = QueueLimits {
+            max_queued: 100,
+            max_wait: Duration::from_secs(2),
+            max_batch: 10,
+            batch_time: Duration::from_millis(500),
+            longest_retry_after: Duration::from_secs(30),
+        };
+        let mut rate = DrainRate::default();
+        assert!(admits(5, &rate, &limits), "an unmeasured queue takes one batch's worth");
+        assert!(!admits(10, &rate, &limits), "and no more until a batch is measured");
+        rate.record(50, Duration::from_secs(1));
+        assert!(admits(60, &rate, &limits), "60 messages at 50 a second drain in 1.2 s");
+        assert!(!admits(100, &rate, &limits), "100 would wait 2 s, the longest allowed");
+        rate.record(1000, Duration::from_secs(1));
+        assert!(!admits(100, &rate, &limits), "the bound holds however fast the queue drains");
+    }
+
+    #[test]
+    fn a_batch_takes_what_drains_in_its_time() {
+        let limits = QueueLimits::default();
+        let mut rate = DrainRate::default();
+        assert_eq!(batch_size(&rate, &limits), 64, "unmeasured: a full batch");
+        rate.record(20, Duration::from_secs(1));
+        assert_eq!(batch_size(&rate, &limits), 10, "20 a second: half a second's worth");
+        let mut slow = DrainRate::default();
+        slow.record(1, Duration::from_secs(4));
+        assert_eq!(batch_size(&slow, &limits), 1, "at least one");
+    }
+
+    #[test]
+    fn refused_phones_are_given_slots_spread_at_the_drain_rate() {
+        let limits = QueueLimits::default();
+        let mut rate = DrainRate::default();
+        rate.record(10, Duration::from_secs(1));
+        let mut slots = RetrySlots::default();
+        let now = Instant::now();
+        let waits: Vec<Duration> = (0..40).map(|_| slots.assign(now, 20, &rate, &limits)).collect();
+        assert_eq!(waits[0], Duration::from_secs(2), "the first comes back when the queue has drained");
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]), "later refusals wait longer: {waits:?}");
+        assert_eq!(waits[39], Duration::from_millis(5900), "forty phones spread over four seconds");
+        let far = (0..1000).map(|_| slots.assign(now, 20, &rate, &limits)).last();
+        assert_eq!(far, Some(limits.longest_retry_after), "never longer than the phone waits");
+        let later = now + Duration::from_secs(60);
+        assert_eq!(
+            slots.assign(later, 0, &rate, &limits),
+            Duration::from_secs(1),
+            "slots in the past are free"
+        );
+    }
+}

@@ -1,0 +1,357 @@
+//! One turn of a document's lock for every sync message queued for it (group commit).
+//!
+//! The messages are checked and applied one after another, each against the document as the
+//! ones before it left it; a refused message changes nothing and does not stop the others. Then
+//! every message is answered from the document with the whole batch in, so a phone also
+//! receives what the others in its batch brought (the uploads are taken first, the downloads
+//! follow). Then everything the batch must make durable (one chunk with every accepted change,
+//! and the actor bindings) is committed in ONE transaction, one fsync for the whole batch; the
+//! devices' sync states follow in one more (they only save work: an older state is still
+//! correct). Only then is each message answered, so a phone never hears "I have your change"
+//! about a change that is not on disk.
+//!
+//! If the commit fails, the in-memory copy (which holds the batch's changes) is thrown away and
+//! reloaded from disk on next use, and every message whose changes were accepted gets an
+//! `unavailable` rejection (transient): its phone sends the changes again. An actor that another
+//! document's batch bound to someone else meanwhile lands here too; on the retry the binding is
+//! known, and only the message that claimed someone else's actor is refused.
+//!
+//! Each message keeps its own work budget's cancellation (`super::budget`): one whose request is
+//! gone is refused before its changes are checked, so the batch does no work for nobody. Its
+//! deadline bounded its wait in the queue; once a batch has taken it, it runs to its end (the
+//! batch's size, `admission::batch_size`, bounds that work).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use automerge::Automerge;
+use doorstep_core::document::Header;
+use doorstep_core::id::{DocumentId, PersonId};
+use doorstep_core::sync::{PeerState, Rejection};
+use doorstep_core::{Actor, Role};
+use tokio::sync::{OwnedMutexGuard, oneshot};
+
+use super::Caller;
+use super::budget::WorkBudget;
+use super::document::{DocOutcome, compact, document_full, load_failed, unavailable};
+use super::rejection::{self, reject};
+use super::work::{self, Incoming};
+use crate::cache::{Slot, is_open};
+use crate::clock;
+use crate::state::AppState;
+use crate::storage::{ActorBinding, DocCommit, SyncStateWrite};
+
+/// One queued sync message, read, with everything looked up that needs no document lock.
+#[derive(Debug)]
+pub struct Job {
+    /// Who sent it.
+    pub caller: Caller,
+    /// Their role in the document's compound.
+    pub role: Role,
+    /// The decoded message.
+    pub incoming: Incoming,
+    /// Owners of the actors its changes were made under, as far as they are bound.
+    pub owners: HashMap<String, PersonId>,
+    /// The device's stored sync state for the document.
+    pub stored_state: Option<Vec<u8>>,
+    /// The message's size in bytes, against the document's size limit.
+    pub size: usize,
+    /// The message's work budget; its request holds the guard that cancels it.
+    pub budget: WorkBudget,
+    answer: Option<oneshot::Sender<DocOutcome>>,
+    taken: Arc<AtomicBool>,
+}
+
+impl Job {
+    /// A job not yet queued.
+    pub fn new(
+        caller: Caller,
+        role: Role,
+        incoming: Incoming,
+        owners: HashMap<String, PersonId>,
+        stored_state: Option<Vec<u8>>,
+        size: usize,
+        budget: WorkBudget,
+    ) -> Self {
+        let taken = Arc::new(AtomicBool::new(false));
+        Self { caller, role, incoming, owners, stored_state, size, budget, answer: None, taken }
+    }
+
+    /// The job with a channel for its outcome; the receiving end, and the flag set once a batch
+    /// has taken the job.
+    pub fn with_answer(mut self) -> (Self, oneshot::Receiver<DocOutcome>, Arc<AtomicBool>) {
+        let (tx, rx) = oneshot::channel();
+        self.answer = Some(tx);
+        let taken = Arc::clone(&self.taken);
+        (self, rx, taken)
+    }
+
+    /// Marks the job as taken by a batch: from now on its request waits for its outcome.
+    pub fn mark_taken(&self) {
+        self.taken.store(true, Ordering::Release);
+    }
+
+    /// Whether nobody waits for the outcome any more.
+    pub fn abandoned(&self) -> bool {
+        self.answer.as_ref().is_none_or(oneshot::Sender::is_closed)
+    }
+
+    fn finish(self, outcome: DocOutcome) {
+        Waiting { caller: self.caller, stored_state: self.stored_state, answer: self.answer }.finish(outcome);
+    }
+
+    /// The part that goes to the blocking pool and the part that waits for the answer.
+    fn split(self) -> (Waiting, Input) {
+        let Job { caller, role, incoming, owners, stored_state, size: _, budget, answer, taken: _ } = self;
+        let state = stored_state.as_deref().and_then(|b| PeerState::decode(b).ok()).unwrap_or_default();
+        let author = Actor { person: caller.person, role };
+        // Taken by its batch, the message runs to its end unless its request is gone: the
+        // deadline bounded its wait, and the batch's size bounds the work.
+        let budget = budget.without_deadline();
+        (Waiting { caller, stored_state, answer }, Input { author, incoming, owners, state, budget })
+    }
+}
+
+/// A message being worked on: who to answer, and the sync state they started from.
+#[derive(Debug)]
+struct Waiting {
+    caller: Caller,
+    stored_state: Option<Vec<u8>>,
+    answer: Option<oneshot::Sender<DocOutcome>>,
+}
+
+impl Waiting {
+    fn finish(self, outcome: DocOutcome) {
+        // The request may have given up meanwhile; what was committed stays committed, and its
+        // phone's next sync finds the relay already has it.
+        if let Some(answer) = self.answer {
+            let _ = answer.send(outcome);
+        }
+    }
+}
+
+/// What a message needs on the blocking pool.
+#[derive(Debug)]
+struct Input {
+    author: Actor,
+    incoming: Incoming,
+    owners: HashMap<String, PersonId>,
+    state: PeerState,
+    budget: WorkBudget,
+}
+
+/// What one message of a batch came to, before the commit.
+#[derive(Debug)]
+enum Verdict {
+    Accepted { bindings: Vec<String>, state: PeerState, reply: Option<Vec<u8>> },
+    Refused { rejection: Rejection, reply: Option<Vec<u8>> },
+}
+
+/// The CPU part of a batch, done on tokio's blocking pool.
+#[derive(Debug)]
+struct Worked {
+    /// Every change the batch accepted, as one chunk (empty if none was new).
+    chunk: Vec<u8>,
+    verdicts: Vec<Verdict>,
+}
+
+fn work_batch(doc: &mut Automerge, header: &Header, inputs: Vec<Input>) -> Worked {
+    let before = doc.get_heads();
+    // Actors bound by earlier messages of this batch count as bound for the later ones, so two
+    // people cannot both claim a new actor in one batch.
+    let mut bound: HashMap<String, PersonId> = HashMap::new();
+    let mut taken = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let mut owners = input.owners;
+        for (actor, person) in &bound {
+            owners.entry(actor.clone()).or_insert(*person);
+        }
+        let result = work::take(doc, header, &input.author, input.incoming, &owners, &input.budget);
+        if let Ok(t) = &result {
+            for actor in &t.bindings {
+                bound.insert(actor.clone(), input.author.person);
+            }
+        }
+        taken.push((result, input.state));
+    }
+    let chunk = if doc.get_heads() == before { Vec::new() } else { doc.save_after(&before) };
+    let verdicts = taken
+        .into_iter()
+        .map(|(result, mut state)| match result {
+            Ok(t) => {
+                let bindings = t.bindings.clone();
+                match work::answer(doc, header.id, &mut state, t) {
+                    Ok(reply) => Verdict::Accepted { bindings, state, reply },
+                    Err(rejection) => Verdict::Refused { rejection, reply: None },
+                }
+            }
+            Err(turned) => {
+                let reply = work::answer_turned(doc, turned.message);
+                Verdict::Refused { rejection: turned.rejection, reply }
+            }
+        })
+        .collect();
+    Worked { chunk, verdicts }
+}
+
+fn refuse_all(jobs: Vec<Job>, outcome: impl Fn() -> DocOutcome) {
+    for job in jobs {
+        job.finish(outcome());
+    }
+}
+
+/// Syncs every message of `jobs` for document `id` in one turn of its lock (`slot`, held) and
+/// one commit, and answers each.
+pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: DocumentId, jobs: Vec<Job>) {
+    let (relay, config) = (&state.relay, &state.config);
+    let stored_bytes = match slot.fresh(relay.storage()).await {
+        Ok(Some(cached)) => cached.stored_bytes,
+        Ok(None) => {
+            return refuse_all(jobs, || {
+                DocOutcome::rejected(reject(
+                    id,
+                    rejection::UNKNOWN_DOCUMENT,
+                    None,
+                    "the document was removed",
+                ))
+            });
+        }
+        Err(e) => return refuse_all(jobs, || load_failed(id, &e)),
+    };
+    // The size limit, counted over the batch: each message admitted takes room from the next.
+    let mut room = config.limits.max_document_bytes.saturating_sub(stored_bytes);
+    let mut admitted = Vec::with_capacity(jobs.len());
+    let mut forgotten = Vec::new();
+    for job in jobs {
+        if job.size > room {
+            let outcome = document_full(&job.caller, id, config.limits.max_document_bytes);
+            forgotten.extend(outcome.state.clone());
+            job.finish(DocOutcome { state: None, ..outcome });
+            continue;
+        }
+        room -= job.size;
+        admitted.push(job);
+    }
+    if admitted.is_empty() {
+        drop(slot);
+        return save_states(state, forgotten).await;
+    }
+    let Some(mut cached) = slot.take() else {
+        return refuse_all(admitted, || unavailable(id, &"document vanished from its slot"));
+    };
+    let (jobs, inputs): (Vec<Waiting>, Vec<Input>) = admitted.into_iter().map(Job::split).unzip();
+    let header = cached.record.header;
+    let was_open = cached.record.open;
+    let worked = tokio::task::spawn_blocking(move || {
+        let worked = work_batch(&mut cached.doc, &header, inputs);
+        (cached, worked)
+    })
+    .await;
+    let (mut cached, Worked { chunk, verdicts }) = match worked {
+        Ok(worked) => worked,
+        // The document was moved into the task and is gone; the slot reloads it on next use.
+        Err(e) => {
+            for job in jobs {
+                job.finish(unavailable(id, &e));
+            }
+            return;
+        }
+    };
+    cached.record.open = is_open(&cached.record.header, &cached.doc);
+
+    // Each actor once, bound to the person whose message brought it.
+    let mut bindings = BTreeMap::new();
+    let mut states = forgotten;
+    for (job, verdict) in jobs.iter().zip(&verdicts) {
+        match verdict {
+            Verdict::Accepted { bindings: actors, state, .. } => {
+                for actor in actors {
+                    bindings.entry(actor.clone()).or_insert(job.caller.person);
+                }
+                let encoded = state.encode();
+                if job.stored_state.as_deref() != Some(encoded.as_slice()) {
+                    states.push(SyncStateWrite { device: job.caller.device, doc: id, state: Some(encoded) });
+                }
+            }
+            // Forgotten, so the device's next sync negotiates from scratch.
+            Verdict::Refused { .. } => {
+                states.push(SyncStateWrite { device: job.caller.device, doc: id, state: None });
+            }
+        }
+    }
+    let bindings: Vec<ActorBinding> =
+        bindings.into_iter().map(|(actor, person)| ActorBinding { actor, person }).collect();
+    if chunk.is_empty() && bindings.is_empty() && cached.record.open == was_open {
+        slot.put(cached);
+        drop(slot);
+        save_states(state, states).await;
+        return answer(jobs, verdicts);
+    }
+    let commit = DocCommit {
+        record: cached.record,
+        create: None,
+        chunk,
+        known_seq: cached.known_seq,
+        bindings: bindings.clone(),
+        sync_state: None,
+        at: clock::now(),
+    };
+    let chunk_len = commit.chunk.len();
+    match relay.storage().commit(commit).await {
+        Ok(done) => {
+            for binding in &bindings {
+                relay.remember_owner(&binding.actor, binding.person);
+            }
+            cached.known_seq = done.known_seq;
+            if chunk_len > 0 {
+                cached.stored_bytes += chunk_len;
+                cached.chunks_since_compaction += 1;
+            }
+            if cached.chunks_since_compaction >= config.compact_every {
+                compact(relay, &mut cached).await;
+            }
+            slot.put(cached);
+            drop(slot);
+            save_states(state, states).await;
+            answer(jobs, verdicts);
+        }
+        Err(e) => {
+            // Nothing of the batch is stored, but the copy in memory holds it: reload from disk.
+            slot.invalidate();
+            drop(slot);
+            for (job, verdict) in jobs.into_iter().zip(verdicts) {
+                let outcome = match verdict {
+                    Verdict::Accepted { .. } => unavailable(id, &e),
+                    Verdict::Refused { rejection, reply } => {
+                        DocOutcome { reply, rejection: Some(rejection), state: None }
+                    }
+                };
+                job.finish(outcome);
+            }
+        }
+    }
+}
+
+/// Writes the batch's sync states in one transaction. They only save work, so a failure is
+/// logged and the phones' next syncs start from older states.
+async fn save_states(state: &AppState, states: Vec<SyncStateWrite>) {
+    if !states.is_empty()
+        && let Err(e) = state.relay.storage().put_sync_states(states, clock::now()).await
+    {
+        tracing::warn!(error = %e, "sync states of a batch not saved");
+    }
+}
+
+/// Answers each message of a batch whose changes (if any) are stored.
+fn answer(jobs: Vec<Waiting>, verdicts: Vec<Verdict>) {
+    for (job, verdict) in jobs.into_iter().zip(verdicts) {
+        let outcome = match verdict {
+            Verdict::Accepted { reply, .. } => DocOutcome { reply, rejection: None, state: None },
+            Verdict::Refused { rejection, reply } => {
+                DocOutcome { reply, rejection: Some(rejection), state: None }
+            }
+        };
+        job.finish(outcome);
+    }
+}

@@ -25,7 +25,8 @@ android {
     }
 
     sourceSets["main"].apply {
-        java.srcDirs("src/main/kotlin", "src/uniffi/kotlin")
+        // src/keystore/kotlin needs Android (the Keystore); the JVM tests compile only src/main/kotlin.
+        java.srcDirs("src/main/kotlin", "src/keystore/kotlin", "src/uniffi/kotlin")
         jniLibs.srcDir(layout.buildDirectory.dir("rustJniLibs"))
     }
 

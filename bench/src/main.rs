@@ -4,6 +4,8 @@
 //!
 //! ```text
 //! doorstep-bench core       phone side: operation latency with the durable write, roster load
+//! doorstep-bench at-rest    a phone plain and encrypted at rest, against a relay: first sync,
+//!                           open, 1,000 operations, upload
 //! doorstep-bench sync       one phone's sync on the wire: warm, reconnect, cold start
 //! doorstep-bench relay      a compound's team returning at once, against automerge-repo too,
 //!                           and where the relay's time goes on the round
@@ -25,6 +27,7 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 mod anatomy;
+mod at_rest_bench;
 mod backends_bench;
 mod compounds_bench;
 mod core_bench;
@@ -40,7 +43,7 @@ mod workload;
 
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: doorstep-bench <core|sync|relay|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
+const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|relay|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
 
 #[derive(Debug)]
 struct Options {
@@ -93,7 +96,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
     if options.command == "export" && options.export_dir.is_none() {
         return Err("export needs a folder".into());
     }
-    if !["core", "sync", "relay", "compounds", "backends", "all", "export"]
+    if !["core", "at-rest", "sync", "relay", "compounds", "backends", "all", "export"]
         .contains(&options.command.as_str())
     {
         return Err(format!("unknown command {:?}", options.command));
@@ -140,6 +143,9 @@ fn main() -> anyhow::Result<()> {
             let site = workload::Site::build(&doorstep, 600, phones.path()).await?;
             let path = site.export(dir, options.phones.unwrap_or(20), team_bench::EDITS).await?;
             println!("wrote {}", path.display());
+        }
+        if matches!(command, "at-rest" | "all") {
+            at_rest_bench::run(&doorstep, quick).await?;
         }
         if matches!(command, "sync" | "all") {
             let disk = tempfile::tempdir()?;

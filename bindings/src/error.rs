@@ -26,9 +26,28 @@ pub enum DoorstepError {
         /// When the relay asked to wait, how long.
         retry_after_secs: Option<u64>,
     },
-    /// This device has no valid token (never joined, or revoked): join again with an invite code.
+    /// This device has no valid token (never joined, or a token the relay does not know): join
+    /// again with an invite code. A revoked token is `Removed`.
     #[error("this device is not signed in: {reason}")]
     Unauthorized {
+        /// What went wrong.
+        reason: String,
+    },
+    /// A coordinator removed this device (its membership, or its device token: a lost phone) and
+    /// the compound's data was wiped from it. Show `reason` ("你已被移出 香樟苑 / removed from
+    /// 香樟苑"); joining again with a new invite code starts afresh.
+    #[error("{reason}")]
+    Removed {
+        /// The compounds' names.
+        compounds: Vec<String>,
+        /// The sentence to show.
+        reason: String,
+    },
+    /// The replica's file is encrypted and the key is missing, not 32 bytes, another key, or the
+    /// platform's key store would not give it (device locked, key invalidated). Nothing was
+    /// read or changed; a damaged file is `Storage`.
+    #[error("the local data cannot be opened: {reason}")]
+    Locked {
         /// What went wrong.
         reason: String,
     },
@@ -78,6 +97,8 @@ pub(crate) enum Error {
     #[error(transparent)]
     Transport(#[from] TransportError),
     #[error(transparent)]
+    Key(#[from] crate::key_provider::KeyProviderError),
+    #[error(transparent)]
     Operation(#[from] OperationError),
     #[error(transparent)]
     Lookup(#[from] LookupError),
@@ -100,6 +121,7 @@ impl From<Error> for DoorstepError {
         let mapped = match error {
             Error::Replica(e) => replica(e),
             Error::Transport(e) => transport(e),
+            e @ Error::Key(_) => DoorstepError::Locked { reason: e.to_string() },
             Error::Operation(e) => operation(e),
             e @ (Error::Lookup(_)
             | Error::BadId(_)
@@ -128,10 +150,11 @@ fn replica(error: ReplicaError) -> DoorstepError {
         | ReplicaError::BadIdentity(_)
         | ReplicaError::Journal(_)
         | ReplicaError::ScrubIncomplete
+        // A value that does not open although the key check did: the file is damaged.
         | ReplicaError::Undecryptable { .. }) => DoorstepError::Storage { reason: e.to_string() },
-        // The host gave no key, or the wrong one, for the encrypted replica.
+        // The host gave no key, a key that is not one, or another key.
         e @ (ReplicaError::KeyRequired | ReplicaError::WrongKey | ReplicaError::BadKey { .. }) => {
-            DoorstepError::InvalidInput { reason: e.to_string() }
+            DoorstepError::Locked { reason: e.to_string() }
         }
         e @ (ReplicaError::Document(_) | ReplicaError::Sync(_)) => {
             DoorstepError::Internal { reason: e.to_string() }
@@ -168,7 +191,9 @@ fn transport(error: TransportError) -> DoorstepError {
         }
         TransportError::Unauthorized(reason) => DoorstepError::Unauthorized { reason },
         // The phone was removed and its compounds wiped; the message names them for the user.
-        e @ TransportError::Removed { .. } => DoorstepError::Unauthorized { reason: e.to_string() },
+        TransportError::Removed { compounds } => {
+            DoorstepError::Removed { reason: doorstep_replica::http::removed_message(&compounds), compounds }
+        }
         // The relay names no rule for a refusal of a whole request; its code is "forbidden".
         TransportError::Forbidden(reason) => {
             DoorstepError::Forbidden { rule: "forbidden".to_owned(), reason }
@@ -262,6 +287,11 @@ mod tests {
             (TransportError::Replica(ReplicaError::NotJoined), |e| {
                 matches!(e, DoorstepError::Unauthorized { .. })
             }),
+            (TransportError::Removed { compounds: vec!["香樟苑".into()] }, |e| {
+                matches!(e, DoorstepError::Removed { compounds, reason }
+                    if compounds == &["香樟苑"] && reason.contains("你已被移出 香樟苑"))
+            }),
+            (TransportError::Replica(ReplicaError::WrongKey), |e| matches!(e, DoorstepError::Locked { .. })),
         ];
         for (input, expected) in cases {
             let shown = input.to_string();

@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use doorstep_core::id::{CompoundId, PersonId};
 use doorstep_core::{Applied, Compound, Operation, Role, Timestamp};
-use doorstep_replica::QuarantinedChange;
 use doorstep_replica::http::{self, RelayClient};
+use doorstep_replica::{QuarantinedChange, ReplicaKey};
 
 use crate::error::{DoorstepError, Error};
+use crate::key_provider::ReplicaKeyProvider;
 use crate::listener::{ChangeOrigin, ListenerRegistration, Listeners, ReplicaListener, SyncStatus};
 use crate::records::CompoundInfo;
 use crate::runtime;
@@ -48,29 +49,30 @@ impl Replica {
     /// Opens (or creates) the replica in the SQLite file at `database_path`, syncing with the
     /// relay at `relay_url` ("https://relay.example.org") using `device_token` if this device
     /// has joined already.
+    ///
+    /// The file is not encrypted: apps use `open_encrypted`; this is for tests and tools.
     #[uniffi::constructor]
     pub fn open(
         database_path: String,
         relay_url: String,
         device_token: Option<String>,
     ) -> Result<Arc<Self>, DoorstepError> {
-        if !(relay_url.starts_with("http://") || relay_url.starts_with("https://")) {
-            return Err(Error::Invalid(format!(
-                "relay URL {relay_url:?} must start with http:// or https://"
-            ))
-            .into());
-        }
-        if database_path.trim().is_empty() {
-            return Err(Error::Invalid("the database path is empty".to_owned()).into());
-        }
-        let replica = doorstep_replica::Replica::open(&database_path)?;
-        let relay = RelayClient::new(&relay_url, device_token)?;
-        Ok(Arc::new(Self {
-            inner: Arc::new(Mutex::new(replica)),
-            relay: RwLock::new(relay),
-            listeners: Arc::default(),
-            syncing: Arc::default(),
-        }))
+        Self::open_with(database_path, relay_url, device_token, None)
+    }
+
+    /// Opens (or creates) the replica like `open`, encrypted at rest with the 32-byte key that
+    /// `keys` gives (the Android Keystore, the iOS Keychain). A plain file is encrypted in place
+    /// the first time; a file encrypted with another key throws `Locked`.
+    #[uniffi::constructor]
+    pub fn open_encrypted(
+        database_path: String,
+        relay_url: String,
+        device_token: Option<String>,
+        keys: Arc<dyn ReplicaKeyProvider>,
+    ) -> Result<Arc<Self>, DoorstepError> {
+        let key = keys.replica_key().map_err(Error::from)?;
+        let key = ReplicaKey::from_bytes(&key)?;
+        Self::open_with(database_path, relay_url, device_token, Some(key))
     }
 
     /// Turns an invite code from a coordinator into a device token, and records who this device
@@ -156,6 +158,13 @@ impl Replica {
         sync_state(&self.lock())
     }
 
+    /// The compounds a coordinator removed this device from (its compound data wiped), by name,
+    /// so the app can keep saying "你已被移出 香樟苑 / removed from 香樟苑" offline. Joining again
+    /// clears it.
+    pub fn removed_from(&self) -> Result<Vec<String>, DoorstepError> {
+        Ok(self.lock().removed_from()?)
+    }
+
     /// Local changes set aside (refused for good by the relay), under review, each with the
     /// operation behind it, for the user to see and export.
     pub fn quarantine(&self) -> Result<Vec<QuarantinedChange>, DoorstepError> {
@@ -170,6 +179,32 @@ impl Replica {
 }
 
 impl Replica {
+    /// Opens the replica, encrypted with `key` when one is given (see `open`, `open_encrypted`).
+    fn open_with(
+        database_path: String,
+        relay_url: String,
+        device_token: Option<String>,
+        key: Option<ReplicaKey>,
+    ) -> Result<Arc<Self>, DoorstepError> {
+        if !(relay_url.starts_with("http://") || relay_url.starts_with("https://")) {
+            return Err(Error::Invalid(format!(
+                "relay URL {relay_url:?} must start with http:// or https://"
+            ))
+            .into());
+        }
+        if database_path.trim().is_empty() {
+            return Err(Error::Invalid("the database path is empty".to_owned()).into());
+        }
+        let replica = doorstep_replica::Replica::open_with(&database_path, key.as_ref())?;
+        let relay = RelayClient::new(&relay_url, device_token)?;
+        Ok(Arc::new(Self {
+            inner: Arc::new(Mutex::new(replica)),
+            relay: RwLock::new(relay),
+            listeners: Arc::default(),
+            syncing: Arc::default(),
+        }))
+    }
+
     fn lock(&self) -> MutexGuard<'_, doorstep_replica::Replica> {
         lock(&self.inner)
     }

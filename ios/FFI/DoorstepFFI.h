@@ -243,6 +243,13 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_REPLICA_KEY_PROVIDER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_REPLICA_KEY_PROVIDER_METHOD0
+typedef void (*UniffiCallbackInterfaceReplicaKeyProviderMethod0)(uint64_t, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_REPLICA_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_REPLICA_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceReplicaListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -264,6 +271,15 @@ typedef void (*UniffiCallbackInterfaceLogSinkMethod0)(uint64_t, RustBuffer, void
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_REPLICA_KEY_PROVIDER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_REPLICA_KEY_PROVIDER
+typedef struct UniffiVTableCallbackInterfaceReplicaKeyProvider {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceReplicaKeyProviderMethod0 _Nonnull replicaKey;
+} UniffiVTableCallbackInterfaceReplicaKeyProvider;
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_REPLICA_LISTENER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_REPLICA_LISTENER
 typedef struct UniffiVTableCallbackInterfaceReplicaListener {
@@ -282,6 +298,26 @@ typedef struct UniffiVTableCallbackInterfaceLogSink {
     UniffiCallbackInterfaceLogSinkMethod0 _Nonnull log;
 } UniffiVTableCallbackInterfaceLogSink;
 
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_CLONE_REPLICAKEYPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_CLONE_REPLICAKEYPROVIDER
+uint64_t uniffi_doorstep_ffi_fn_clone_replicakeyprovider(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_FREE_REPLICAKEYPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_FREE_REPLICAKEYPROVIDER
+void uniffi_doorstep_ffi_fn_free_replicakeyprovider(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_INIT_CALLBACK_VTABLE_REPLICAKEYPROVIDER
+#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_INIT_CALLBACK_VTABLE_REPLICAKEYPROVIDER
+void uniffi_doorstep_ffi_fn_init_callback_vtable_replicakeyprovider(const UniffiVTableCallbackInterfaceReplicaKeyProvider* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICAKEYPROVIDER_REPLICA_KEY
+#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICAKEYPROVIDER_REPLICA_KEY
+RustBuffer uniffi_doorstep_ffi_fn_method_replicakeyprovider_replica_key(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_CLONE_LISTENERREGISTRATION
 #define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_CLONE_LISTENERREGISTRATION
@@ -356,6 +392,11 @@ void uniffi_doorstep_ffi_fn_free_replica(uint64_t handle, RustCallStatus *_Nonnu
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_CONSTRUCTOR_REPLICA_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_CONSTRUCTOR_REPLICA_OPEN
 uint64_t uniffi_doorstep_ffi_fn_constructor_replica_open(RustBuffer database_path, RustBuffer relay_url, RustBuffer device_token, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_CONSTRUCTOR_REPLICA_OPEN_ENCRYPTED
+#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_CONSTRUCTOR_REPLICA_OPEN_ENCRYPTED
+uint64_t uniffi_doorstep_ffi_fn_constructor_replica_open_encrypted(RustBuffer database_path, RustBuffer relay_url, RustBuffer device_token, uint64_t keys, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_ADD_REQUEST
@@ -511,6 +552,11 @@ RustBuffer uniffi_doorstep_ffi_fn_method_replica_person(uint64_t ptr, RustCallSt
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_QUARANTINE
 #define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_QUARANTINE
 RustBuffer uniffi_doorstep_ffi_fn_method_replica_quarantine(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_REMOVED_FROM
+#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_REMOVED_FROM
+RustBuffer uniffi_doorstep_ffi_fn_method_replica_removed_from(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_ROLE
@@ -809,6 +855,12 @@ uint16_t uniffi_doorstep_ffi_checksum_func_set_logger(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICAKEYPROVIDER_REPLICA_KEY
+#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICAKEYPROVIDER_REPLICA_KEY
+uint16_t uniffi_doorstep_ffi_checksum_method_replicakeyprovider_replica_key(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_LISTENERREGISTRATION_CANCEL
 #define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_LISTENERREGISTRATION_CANCEL
 uint16_t uniffi_doorstep_ffi_checksum_method_listenerregistration_cancel(void
@@ -1019,6 +1071,12 @@ uint16_t uniffi_doorstep_ffi_checksum_method_replica_quarantine(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICA_REMOVED_FROM
+#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICA_REMOVED_FROM
+uint16_t uniffi_doorstep_ffi_checksum_method_replica_removed_from(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICA_ROLE
 #define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICA_ROLE
 uint16_t uniffi_doorstep_ffi_checksum_method_replica_role(void
@@ -1052,6 +1110,12 @@ uint16_t uniffi_doorstep_ffi_checksum_method_replica_sync_state(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_CONSTRUCTOR_REPLICA_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_CONSTRUCTOR_REPLICA_OPEN
 uint16_t uniffi_doorstep_ffi_checksum_constructor_replica_open(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_CONSTRUCTOR_REPLICA_OPEN_ENCRYPTED
+#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_CONSTRUCTOR_REPLICA_OPEN_ENCRYPTED
+uint16_t uniffi_doorstep_ffi_checksum_constructor_replica_open_encrypted(void
     
 );
 #endif

@@ -1137,6 +1137,13 @@ public protocol ReplicaProtocol: AnyObject, Sendable {
     func quarantine() throws  -> [QuarantinedChange]
     
     /**
+     * The compounds a coordinator removed this device from (its compound data wiped), by name,
+     * so the app can keep saying "你已被移出 香樟苑 / removed from 香樟苑" offline. Joining again
+     * clears it.
+     */
+    func removedFrom() throws  -> [String]
+    
+    /**
      * This device's role in `compound`, once a sync has granted one.
      */
     func role(compound: CompoundId)  -> Role?
@@ -1227,6 +1234,8 @@ open class Replica: ReplicaProtocol, @unchecked Sendable {
      * Opens (or creates) the replica in the SQLite file at `database_path`, syncing with the
      * relay at `relay_url` ("https://relay.example.org") using `device_token` if this device
      * has joined already.
+     *
+     * The file is not encrypted: apps use `open_encrypted`; this is for tests and tools.
      */
 public static func `open`(databasePath: String, relayUrl: String, deviceToken: String?)throws  -> Replica  {
     return try  FfiConverterTypeReplica_lift(try rustCallWithError(FfiConverterTypeDoorstepError_lift) {
@@ -1235,6 +1244,23 @@ public static func `open`(databasePath: String, relayUrl: String, deviceToken: S
         FfiConverterString.lower(databasePath),
         FfiConverterString.lower(relayUrl),
         FfiConverterOptionString.lower(deviceToken),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Opens (or creates) the replica like `open`, encrypted at rest with the 32-byte key that
+     * `keys` gives (the Android Keystore, the iOS Keychain). A plain file is encrypted in place
+     * the first time; a file encrypted with another key throws `Locked`.
+     */
+public static func openEncrypted(databasePath: String, relayUrl: String, deviceToken: String?, keys: ReplicaKeyProvider)throws  -> Replica  {
+    return try  FfiConverterTypeReplica_lift(try rustCallWithError(FfiConverterTypeDoorstepError_lift) {
+        uniffiCallStatus in
+    uniffi_doorstep_ffi_fn_constructor_replica_open_encrypted(
+        FfiConverterString.lower(databasePath),
+        FfiConverterString.lower(relayUrl),
+        FfiConverterOptionString.lower(deviceToken),
+        FfiConverterTypeReplicaKeyProvider_lower(keys),uniffiCallStatus
     )
 })
 }
@@ -1687,6 +1713,20 @@ open func quarantine()throws  -> [QuarantinedChange]  {
 }
     
     /**
+     * The compounds a coordinator removed this device from (its compound data wiped), by name,
+     * so the app can keep saying "你已被移出 香樟苑 / removed from 香樟苑" offline. Joining again
+     * clears it.
+     */
+open func removedFrom()throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeDoorstepError_lift) {
+        uniffiCallStatus in
+    uniffi_doorstep_ffi_fn_method_replica_removed_from(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * This device's role in `compound`, once a sync has granted one.
      */
 open func role(compound: CompoundId) -> Role?  {
@@ -1803,6 +1843,217 @@ public func FfiConverterTypeReplica_lift(_ handle: UInt64) throws -> Replica {
 #endif
 public func FfiConverterTypeReplica_lower(_ value: Replica) -> UInt64 {
     return FfiConverterTypeReplica.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Implemented by the host: gives the replica's key.
+ */
+public protocol ReplicaKeyProvider: AnyObject, Sendable {
+    
+    /**
+     * The 32-byte key of this device's replica: the same bytes every time (a new random key the
+     * first time, kept by the platform's key store).
+     */
+    func replicaKey() throws  -> Data
+    
+}
+/**
+ * Implemented by the host: gives the replica's key.
+ */
+open class ReplicaKeyProviderImpl: ReplicaKeyProvider, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_doorstep_ffi_fn_clone_replicakeyprovider(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_doorstep_ffi_fn_free_replicakeyprovider(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The 32-byte key of this device's replica: the same bytes every time (a new random key the
+     * first time, kept by the platform's key store).
+     */
+open func replicaKey()throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeKeyProviderError_lift) {
+        uniffiCallStatus in
+    uniffi_doorstep_ffi_fn_method_replicakeyprovider_replica_key(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceReplicaKeyProvider {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceReplicaKeyProvider = UniffiVTableCallbackInterfaceReplicaKeyProvider(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeReplicaKeyProvider.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ReplicaKeyProvider: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeReplicaKeyProvider.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ReplicaKeyProvider: handle missing in uniffiClone")
+            }
+        },
+        replicaKey: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Data in
+                guard let uniffiObj = try? FfiConverterTypeReplicaKeyProvider.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.replicaKey(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterData.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeKeyProviderError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceReplicaKeyProvider> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceReplicaKeyProvider>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitReplicaKeyProvider() {
+    uniffi_doorstep_ffi_fn_init_callback_vtable_replicakeyprovider(UniffiCallbackInterfaceReplicaKeyProvider.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReplicaKeyProvider: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ReplicaKeyProvider>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ReplicaKeyProvider
+
+    public static func lift(_ handle: UInt64) throws -> ReplicaKeyProvider {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ReplicaKeyProviderImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ReplicaKeyProvider) -> UInt64 {
+         if let rustImpl = value as? ReplicaKeyProviderImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReplicaKeyProvider {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ReplicaKeyProvider, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplicaKeyProvider_lift(_ handle: UInt64) throws -> ReplicaKeyProvider {
+    return try FfiConverterTypeReplicaKeyProvider.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplicaKeyProvider_lower(_ value: ReplicaKeyProvider) -> UInt64 {
+    return FfiConverterTypeReplicaKeyProvider.lower(value)
 }
 
 
@@ -4808,9 +5059,33 @@ enum DoorstepError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          */retryAfterSecs: UInt64?
     )
     /**
-     * This device has no valid token (never joined, or revoked): join again with an invite code.
+     * This device has no valid token (never joined, or a token the relay does not know): join
+     * again with an invite code. A revoked token is `Removed`.
      */
     case Unauthorized(
+        /**
+         * What went wrong.
+         */reason: String
+    )
+    /**
+     * A coordinator removed this device (its membership, or its device token: a lost phone) and
+     * the compound's data was wiped from it. Show `reason` ("你已被移出 香樟苑 / removed from
+     * 香樟苑"); joining again with a new invite code starts afresh.
+     */
+    case Removed(
+        /**
+         * The compounds' names.
+         */compounds: [String], 
+        /**
+         * The sentence to show.
+         */reason: String
+    )
+    /**
+     * The replica's file is encrypted and the key is missing, not 32 bytes, another key, or the
+     * platform's key store would not give it (device locked, key invalidated). Nothing was
+     * read or changed; a damaged file is `Storage`.
+     */
+    case Locked(
         /**
          * What went wrong.
          */reason: String
@@ -4898,20 +5173,27 @@ public struct FfiConverterTypeDoorstepError: FfiConverterRustBuffer {
         case 2: return .Unauthorized(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 3: return .Forbidden(
+        case 3: return .Removed(
+            compounds: try FfiConverterSequenceString.read(from: &buf), 
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .Locked(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 5: return .Forbidden(
             rule: try FfiConverterString.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 4: return .Rejected(
+        case 6: return .Rejected(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 5: return .Storage(
+        case 7: return .Storage(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 6: return .InvalidInput(
+        case 8: return .InvalidInput(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 7: return .Internal(
+        case 9: return .Internal(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -4937,29 +5219,40 @@ public struct FfiConverterTypeDoorstepError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Forbidden(rule,reason):
+        case let .Removed(compounds,reason):
             writeInt(&buf, Int32(3))
+            FfiConverterSequenceString.write(compounds, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Locked(reason):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Forbidden(rule,reason):
+            writeInt(&buf, Int32(5))
             FfiConverterString.write(rule, into: &buf)
             FfiConverterString.write(reason, into: &buf)
             
         
         case let .Rejected(reason):
-            writeInt(&buf, Int32(4))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .Storage(reason):
-            writeInt(&buf, Int32(5))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .InvalidInput(reason):
             writeInt(&buf, Int32(6))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Internal(reason):
+        case let .Storage(reason):
             writeInt(&buf, Int32(7))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .InvalidInput(reason):
+            writeInt(&buf, Int32(8))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Internal(reason):
+            writeInt(&buf, Int32(9))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -4979,6 +5272,90 @@ public func FfiConverterTypeDoorstepError_lift(_ buf: RustBuffer) throws -> Door
 #endif
 public func FfiConverterTypeDoorstepError_lower(_ value: DoorstepError) -> RustBuffer {
     return FfiConverterTypeDoorstepError.lower(value)
+}
+
+
+/**
+ * Why the host could not give the key.
+ */
+public 
+enum KeyProviderError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The platform's key store refused or failed (locked device, key invalidated).
+     */
+    case Unavailable(
+        /**
+         * What the platform said.
+         */reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension KeyProviderError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeyProviderError: FfiConverterRustBuffer {
+    typealias SwiftType = KeyProviderError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyProviderError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Unavailable(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: KeyProviderError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Unavailable(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyProviderError_lift(_ buf: RustBuffer) throws -> KeyProviderError {
+    return try FfiConverterTypeKeyProviderError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyProviderError_lower(_ value: KeyProviderError) -> RustBuffer {
+    return FfiConverterTypeKeyProviderError.lower(value)
 }
 
 
@@ -7394,6 +7771,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_doorstep_ffi_checksum_func_set_logger() != 1718) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_doorstep_ffi_checksum_method_replicakeyprovider_replica_key() != 39609) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_doorstep_ffi_checksum_method_listenerregistration_cancel() != 26587) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7499,6 +7879,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_doorstep_ffi_checksum_method_replica_quarantine() != 12164) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_doorstep_ffi_checksum_method_replica_removed_from() != 21729) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_doorstep_ffi_checksum_method_replica_role() != 63510) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7514,11 +7897,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_doorstep_ffi_checksum_method_replica_sync_state() != 51791) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_doorstep_ffi_checksum_constructor_replica_open() != 52626) {
+    if (uniffi_doorstep_ffi_checksum_constructor_replica_open() != 13826) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_doorstep_ffi_checksum_constructor_replica_open_encrypted() != 11333) {
         return InitializationResult.apiChecksumMismatch
     }
 
     uniffiCallbackInitLogSink()
+    uniffiCallbackInitReplicaKeyProvider()
     uniffiCallbackInitReplicaListener()
     return InitializationResult.ok
 }()

@@ -12,7 +12,10 @@ import Foundation
 ///
 /// Failures are thrown as ``DoorstepError``:
 /// - `.Network(reason:retryAfterSecs:)`: no signal or relay busy; keep working offline.
-/// - `.Unauthorized(reason:)`: token missing or revoked; join again.
+/// - `.Unauthorized(reason:)`: token missing or unknown; join again.
+/// - `.Removed(compounds:reason:)`: a coordinator removed this phone and its compound data was
+///   wiped; show `reason` ("你已被移出 香樟苑 / removed from 香樟苑").
+/// - `.Locked(reason:)`: the encrypted database does not open with the key given.
 /// - `.Forbidden(rule:reason:)`: the role may not do this; `rule` names the rule.
 /// - `.Rejected(reason:)`: the relay refused the request as a whole.
 /// - `.Storage(reason:)`: the local database failed.
@@ -27,9 +30,21 @@ public final class DoorstepReplica: Sendable {
 
     /// Opens (or creates) the replica in `databasePath` (e.g. in Application Support), syncing
     /// with `relayURL` using `deviceToken` (from the Keychain) if this device joined before.
-    public static func open(databasePath: String, relayURL: String, deviceToken: String? = nil) async throws -> DoorstepReplica {
+    ///
+    /// With a `keyProvider` (``KeychainKeyProvider``) the file is encrypted at rest with the key
+    /// it gives; an unencrypted file is encrypted in place the first time.
+    public static func open(
+        databasePath: String,
+        relayURL: String,
+        deviceToken: String? = nil,
+        keyProvider: ReplicaKeyProvider? = nil
+    ) async throws -> DoorstepReplica {
         try await background {
-            DoorstepReplica(inner: try Replica.open(databasePath: databasePath, relayUrl: relayURL, deviceToken: deviceToken))
+            if let keyProvider {
+                return DoorstepReplica(inner: try Replica.openEncrypted(
+                    databasePath: databasePath, relayUrl: relayURL, deviceToken: deviceToken, keys: keyProvider))
+            }
+            return DoorstepReplica(inner: try Replica.open(databasePath: databasePath, relayUrl: relayURL, deviceToken: deviceToken))
         }
     }
 
@@ -59,6 +74,11 @@ public final class DoorstepReplica: Sendable {
     /// Local changes the relay refused, for review and export.
     public func quarantine() async throws -> [QuarantinedChange] {
         try await background { try self.inner.quarantine() }
+    }
+
+    /// The compounds a coordinator removed this phone from, by name (cleared by joining again).
+    public func removedFrom() async throws -> [String] {
+        try await background { try self.inner.removedFrom() }
     }
 
     /// The person signed in, once joined.

@@ -21,6 +21,7 @@ import app.doorstep.ffi.Outcome
 import app.doorstep.ffi.PersonId
 import app.doorstep.ffi.QuarantinedChange
 import app.doorstep.ffi.Replica
+import app.doorstep.ffi.ReplicaKeyProvider
 import app.doorstep.ffi.ReplicaListener
 import app.doorstep.ffi.Request
 import app.doorstep.ffi.RequestId
@@ -52,7 +53,10 @@ import kotlinx.coroutines.withContext
  *
  * Failures are thrown as [DoorstepException], a sealed class to `when` over:
  * - [DoorstepException.Network]: no signal or relay busy; keep working offline, sync later.
- * - [DoorstepException.Unauthorized]: token missing or revoked; join again.
+ * - [DoorstepException.Unauthorized]: token missing or unknown; join again.
+ * - [DoorstepException.Removed]: a coordinator removed this phone (membership or device token)
+ *   and the compound's data was wiped; show `reason` ("你已被移出 香樟苑 / removed from 香樟苑").
+ * - [DoorstepException.Locked]: the encrypted database does not open with the key given.
  * - [DoorstepException.Forbidden]: the role may not do this; `rule` says which rule.
  * - [DoorstepException.Rejected]: the relay refused the request as a whole.
  * - [DoorstepException.Storage]: the local database failed.
@@ -70,14 +74,24 @@ class DoorstepReplica private constructor(
         /**
          * Opens (or creates) the replica in [databasePath] (e.g. `context.filesDir/doorstep.sqlite`),
          * syncing with [relayUrl] using [deviceToken] if this device has joined before.
+         *
+         * With a [keyProvider] (on Android, `KeystoreKeyProvider(context)`) the file is encrypted
+         * at rest with the key it gives; an unencrypted file is encrypted in place the first time.
+         * A key that does not open the file throws [DoorstepException.Locked].
          */
         suspend fun open(
             databasePath: String,
             relayUrl: String,
             deviceToken: String? = null,
+            keyProvider: ReplicaKeyProvider? = null,
             io: CoroutineDispatcher = Dispatchers.IO,
         ): DoorstepReplica = withContext(io) {
-            DoorstepReplica(Replica.open(databasePath, relayUrl, deviceToken), io)
+            val inner = if (keyProvider != null) {
+                Replica.openEncrypted(databasePath, relayUrl, deviceToken, keyProvider)
+            } else {
+                Replica.open(databasePath, relayUrl, deviceToken)
+            }
+            DoorstepReplica(inner, io)
         }
     }
 
@@ -102,6 +116,9 @@ class DoorstepReplica private constructor(
 
     /** Local changes the relay refused, for review and export. */
     suspend fun quarantine(): List<QuarantinedChange> = onIo { inner.quarantine() }
+
+    /** The compounds a coordinator removed this phone from, by name (cleared by joining again). */
+    suspend fun removedFrom(): List<String> = onIo { inner.removedFrom() }
 
     /** The person signed in, once joined. */
     suspend fun person(): PersonId? = onIo { inner.person() }

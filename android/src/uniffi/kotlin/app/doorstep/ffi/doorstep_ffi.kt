@@ -659,6 +659,9 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceReplicaKeyProviderMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceReplicaListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`change`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -667,6 +670,25 @@ internal interface UniffiCallbackInterfaceReplicaListenerMethod1 : com.sun.jna.C
 }
 internal interface UniffiCallbackInterfaceLogSinkMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`record`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "replicaKey")
+internal open class UniffiVTableCallbackInterfaceReplicaKeyProvider(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `replicaKey`: UniffiCallbackInterfaceReplicaKeyProviderMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `replicaKey`: UniffiCallbackInterfaceReplicaKeyProviderMethod0? = null,
+    ): UniffiVTableCallbackInterfaceReplicaKeyProvider(`uniffiFree`,`uniffiClone`,`replicaKey`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceReplicaKeyProvider) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `replicaKey` = other.`replicaKey`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onChange", "onSyncStatus")
 internal open class UniffiVTableCallbackInterfaceReplicaListener(
@@ -735,6 +757,8 @@ internal object IntegrityCheckingUniffiLib {
 
     internal fun ensureInitialized() = Unit
     external fun uniffi_doorstep_ffi_checksum_func_set_logger(
+    ): Int
+    external fun uniffi_doorstep_ffi_checksum_method_replicakeyprovider_replica_key(
     ): Int
     external fun uniffi_doorstep_ffi_checksum_method_listenerregistration_cancel(
     ): Int
@@ -806,6 +830,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_doorstep_ffi_checksum_method_replica_quarantine(
     ): Int
+    external fun uniffi_doorstep_ffi_checksum_method_replica_removed_from(
+    ): Int
     external fun uniffi_doorstep_ffi_checksum_method_replica_role(
     ): Int
     external fun uniffi_doorstep_ffi_checksum_method_replica_set_device_token(
@@ -817,6 +843,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_doorstep_ffi_checksum_method_replica_sync_state(
     ): Int
     external fun uniffi_doorstep_ffi_checksum_constructor_replica_open(
+    ): Int
+    external fun uniffi_doorstep_ffi_checksum_constructor_replica_open_encrypted(
     ): Int
     external fun ffi_doorstep_ffi_uniffi_contract_version(
     ): Int
@@ -835,11 +863,20 @@ internal object UniffiLib {
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "doorstep_ffi"))
         uniffiCallbackInterfaceLogSink.register(this)
+        uniffiCallbackInterfaceReplicaKeyProvider.register(this)
         uniffiCallbackInterfaceReplicaListener.register(this)
         
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_doorstep_ffi_fn_clone_replicakeyprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_doorstep_ffi_fn_free_replicakeyprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_doorstep_ffi_fn_init_callback_vtable_replicakeyprovider(`vtable`: UniffiVTableCallbackInterfaceReplicaKeyProvider,
+    ): Unit
+    external fun uniffi_doorstep_ffi_fn_method_replicakeyprovider_replica_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_doorstep_ffi_fn_clone_listenerregistration(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_doorstep_ffi_fn_free_listenerregistration(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -869,6 +906,8 @@ internal object UniffiLib {
     external fun uniffi_doorstep_ffi_fn_free_replica(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_doorstep_ffi_fn_constructor_replica_open(`databasePath`: RustBuffer.ByValue,`relayUrl`: RustBuffer.ByValue,`deviceToken`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_doorstep_ffi_fn_constructor_replica_open_encrypted(`databasePath`: RustBuffer.ByValue,`relayUrl`: RustBuffer.ByValue,`deviceToken`: RustBuffer.ByValue,`keys`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_doorstep_ffi_fn_method_replica_add_request(`ptr`: Long,`compound`: RustBuffer.ByValue,`household`: RustBuffer.ByValue,`channel`: RustBuffer.ByValue,`category`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`urgency`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -931,6 +970,8 @@ internal object UniffiLib {
     external fun uniffi_doorstep_ffi_fn_method_replica_person(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_doorstep_ffi_fn_method_replica_quarantine(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_doorstep_ffi_fn_method_replica_removed_from(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_doorstep_ffi_fn_method_replica_role(`ptr`: Long,`compound`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1066,6 +1107,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_doorstep_ffi_checksum_func_set_logger() and 0xFFFF) != 1718) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_doorstep_ffi_checksum_method_replicakeyprovider_replica_key() and 0xFFFF) != 39609) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_doorstep_ffi_checksum_method_listenerregistration_cancel() and 0xFFFF) != 26587) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1171,6 +1215,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_doorstep_ffi_checksum_method_replica_quarantine() and 0xFFFF) != 12164) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_doorstep_ffi_checksum_method_replica_removed_from() and 0xFFFF) != 21729) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_doorstep_ffi_checksum_method_replica_role() and 0xFFFF) != 63510) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1186,7 +1233,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_doorstep_ffi_checksum_method_replica_sync_state() and 0xFFFF) != 51791) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_doorstep_ffi_checksum_constructor_replica_open() and 0xFFFF) != 52626) {
+    if ((lib.uniffi_doorstep_ffi_checksum_constructor_replica_open() and 0xFFFF) != 13826) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_doorstep_ffi_checksum_constructor_replica_open_encrypted() and 0xFFFF) != 11333) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -2469,6 +2519,13 @@ public interface ReplicaInterface {
     fun `quarantine`(): List<QuarantinedChange>
     
     /**
+     * The compounds a coordinator removed this device from (its compound data wiped), by name,
+     * so the app can keep saying "你已被移出 香樟苑 / removed from 香樟苑" offline. Joining again
+     * clears it.
+     */
+    fun `removedFrom`(): List<kotlin.String>
+    
+    /**
      * This device's role in `compound`, once a sync has granted one.
      */
     fun `role`(`compound`: CompoundId): Role?
@@ -3208,6 +3265,25 @@ open class Replica: Disposable, AutoCloseable, ReplicaInterface
 
     
     /**
+     * The compounds a coordinator removed this device from (its compound data wiped), by name,
+     * so the app can keep saying "你已被移出 香樟苑 / removed from 香樟苑" offline. Joining again
+     * clears it.
+     */
+    @Throws(DoorstepException::class)override fun `removedFrom`(): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DoorstepException) { _status ->
+    UniffiLib.uniffi_doorstep_ffi_fn_method_replica_removed_from(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * This device's role in `compound`, once a sync has granted one.
      */override fun `role`(`compound`: CompoundId): Role? {
             return FfiConverterOptionalTypeRole.lift(
@@ -3313,6 +3389,8 @@ open class Replica: Disposable, AutoCloseable, ReplicaInterface
      * Opens (or creates) the replica in the SQLite file at `database_path`, syncing with the
      * relay at `relay_url` ("https://relay.example.org") using `device_token` if this device
      * has joined already.
+     *
+     * The file is not encrypted: apps use `open_encrypted`; this is for tests and tools.
      */
     @Throws(DoorstepException::class) fun `open`(`databasePath`: kotlin.String, `relayUrl`: kotlin.String, `deviceToken`: kotlin.String?): Replica {
             return FfiConverterTypeReplica.lift(
@@ -3323,6 +3401,27 @@ open class Replica: Disposable, AutoCloseable, ReplicaInterface
         FfiConverterString.lower(`databasePath`),
         FfiConverterString.lower(`relayUrl`),
         FfiConverterOptionalString.lower(`deviceToken`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * Opens (or creates) the replica like `open`, encrypted at rest with the 32-byte key that
+     * `keys` gives (the Android Keystore, the iOS Keychain). A plain file is encrypted in place
+     * the first time; a file encrypted with another key throws `Locked`.
+     */
+    @Throws(DoorstepException::class) fun `openEncrypted`(`databasePath`: kotlin.String, `relayUrl`: kotlin.String, `deviceToken`: kotlin.String?, `keys`: ReplicaKeyProvider): Replica {
+            return FfiConverterTypeReplica.lift(
+    uniffiRustCallWithError(DoorstepException) { _status ->
+    UniffiLib.uniffi_doorstep_ffi_fn_constructor_replica_open_encrypted(
+    
+        
+        FfiConverterString.lower(`databasePath`),
+        FfiConverterString.lower(`relayUrl`),
+        FfiConverterOptionalString.lower(`deviceToken`),
+        FfiConverterTypeReplicaKeyProvider.lower(`keys`),_status)
 }
     )
     }
@@ -3353,6 +3452,336 @@ public object FfiConverterTypeReplica: FfiConverter<Replica, Long> {
     override fun allocationSize(value: Replica) = 8UL
 
     override fun write(value: Replica, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Implemented by the host: gives the replica's key.
+ */
+public interface ReplicaKeyProvider {
+    
+    /**
+     * The 32-byte key of this device's replica: the same bytes every time (a new random key the
+     * first time, kept by the platform's key store).
+     */
+    fun `replicaKey`(): kotlin.ByteArray
+    
+    companion object
+}
+
+/**
+ * Implemented by the host: gives the replica's key.
+ */
+open class ReplicaKeyProviderImpl: Disposable, AutoCloseable, ReplicaKeyProvider
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_doorstep_ffi_fn_free_replicakeyprovider(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_doorstep_ffi_fn_clone_replicakeyprovider(handle, status)
+        }
+    }
+
+    
+    /**
+     * The 32-byte key of this device's replica: the same bytes every time (a new random key the
+     * first time, kept by the platform's key store).
+     */
+    @Throws(KeyProviderException::class)override fun `replicaKey`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeyProviderException) { _status ->
+    UniffiLib.uniffi_doorstep_ffi_fn_method_replicakeyprovider_replica_key(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceReplicaKeyProvider {
+    internal object `replicaKey`: UniffiCallbackInterfaceReplicaKeyProviderMethod0 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeReplicaKeyProvider.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`replicaKey`(
+                )
+            }
+            val writeReturn = { value: kotlin.ByteArray -> uniffiOutReturn.setValue(FfiConverterByteArray.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: KeyProviderException -> FfiConverterTypeKeyProviderError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeReplicaKeyProvider.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeReplicaKeyProvider.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceReplicaKeyProvider.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `replicaKey`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_doorstep_ffi_fn_init_callback_vtable_replicakeyprovider(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReplicaKeyProvider: FfiConverter<ReplicaKeyProvider, Long> {
+    internal val handleMap = UniffiHandleMap<ReplicaKeyProvider>()
+
+    override fun lower(value: ReplicaKeyProvider): Long {
+        if (value is ReplicaKeyProviderImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ReplicaKeyProvider {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ReplicaKeyProviderImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ReplicaKeyProvider {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ReplicaKeyProvider) = 8UL
+
+    override fun write(value: ReplicaKeyProvider, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -5736,9 +6165,47 @@ sealed class DoorstepException: kotlin.Exception() {
     }
     
     /**
-     * This device has no valid token (never joined, or revoked): join again with an invite code.
+     * This device has no valid token (never joined, or a token the relay does not know): join
+     * again with an invite code. A revoked token is `Removed`.
      */
     class Unauthorized(
+        
+        /**
+         * What went wrong.
+         */
+        val `reason`: kotlin.String
+        ) : DoorstepException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * A coordinator removed this device (its membership, or its device token: a lost phone) and
+     * the compound's data was wiped from it. Show `reason` ("你已被移出 香樟苑 / removed from
+     * 香樟苑"); joining again with a new invite code starts afresh.
+     */
+    class Removed(
+        
+        /**
+         * The compounds' names.
+         */
+        val `compounds`: List<kotlin.String>, 
+        
+        /**
+         * The sentence to show.
+         */
+        val `reason`: kotlin.String
+        ) : DoorstepException() {
+        override val message
+            get() = "compounds=${ `compounds` }, reason=${ `reason` }"
+    }
+    
+    /**
+     * The replica's file is encrypted and the key is missing, not 32 bytes, another key, or the
+     * platform's key store would not give it (device locked, key invalidated). Nothing was
+     * read or changed; a damaged file is `Storage`.
+     */
+    class Locked(
         
         /**
          * What went wrong.
@@ -5854,20 +6321,27 @@ public object FfiConverterTypeDoorstepError : FfiConverterRustBuffer<DoorstepExc
             2 -> DoorstepException.Unauthorized(
                 FfiConverterString.read(buf),
                 )
-            3 -> DoorstepException.Forbidden(
+            3 -> DoorstepException.Removed(
+                FfiConverterSequenceString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            4 -> DoorstepException.Locked(
+                FfiConverterString.read(buf),
+                )
+            5 -> DoorstepException.Forbidden(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            4 -> DoorstepException.Rejected(
+            6 -> DoorstepException.Rejected(
                 FfiConverterString.read(buf),
                 )
-            5 -> DoorstepException.Storage(
+            7 -> DoorstepException.Storage(
                 FfiConverterString.read(buf),
                 )
-            6 -> DoorstepException.InvalidInput(
+            8 -> DoorstepException.InvalidInput(
                 FfiConverterString.read(buf),
                 )
-            7 -> DoorstepException.Internal(
+            9 -> DoorstepException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -5883,6 +6357,17 @@ public object FfiConverterTypeDoorstepError : FfiConverterRustBuffer<DoorstepExc
                 + FfiConverterOptionalULong.allocationSize(value.`retryAfterSecs`)
             )
             is DoorstepException.Unauthorized -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is DoorstepException.Removed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterSequenceString.allocationSize(value.`compounds`)
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is DoorstepException.Locked -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
@@ -5929,29 +6414,111 @@ public object FfiConverterTypeDoorstepError : FfiConverterRustBuffer<DoorstepExc
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is DoorstepException.Forbidden -> {
+            is DoorstepException.Removed -> {
                 buf.putInt(3)
+                FfiConverterSequenceString.write(value.`compounds`, buf)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DoorstepException.Locked -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DoorstepException.Forbidden -> {
+                buf.putInt(5)
                 FfiConverterString.write(value.`rule`, buf)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is DoorstepException.Rejected -> {
-                buf.putInt(4)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is DoorstepException.Storage -> {
-                buf.putInt(5)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is DoorstepException.InvalidInput -> {
                 buf.putInt(6)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is DoorstepException.Internal -> {
+            is DoorstepException.Storage -> {
                 buf.putInt(7)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DoorstepException.InvalidInput -> {
+                buf.putInt(8)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DoorstepException.Internal -> {
+                buf.putInt(9)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
+
+
+/**
+ * Why the host could not give the key.
+ */
+sealed class KeyProviderException: kotlin.Exception() {
+    
+    /**
+     * The platform's key store refused or failed (locked device, key invalidated).
+     */
+    class Unavailable(
+        
+        /**
+         * What the platform said.
+         */
+        val `reason`: kotlin.String
+        ) : KeyProviderException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<KeyProviderException> {
+        override fun lift(error_buf: RustBuffer.ByValue): KeyProviderException = FfiConverterTypeKeyProviderError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeyProviderError : FfiConverterRustBuffer<KeyProviderException> {
+    override fun read(buf: ByteBuffer): KeyProviderException {
+        
+
+        return when(buf.getInt()) {
+            1 -> KeyProviderException.Unavailable(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: KeyProviderException): ULong {
+        return when(value) {
+            is KeyProviderException.Unavailable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: KeyProviderException, buf: ByteBuffer) {
+        when(value) {
+            is KeyProviderException.Unavailable -> {
+                buf.putInt(1)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }

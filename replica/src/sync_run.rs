@@ -219,6 +219,13 @@ impl SyncRun {
 
         // Documents no longer granted. Local changes the relay never received (an attempt made
         // offline on a round closed meanwhile) are kept in quarantine, not dropped with it.
+        // Names come from the roster, which may be among the documents dropped first: take them
+        // all before anything goes, so the phone can say which compound it was removed from.
+        let names: HashMap<_, _> = if outcome.to_drop.is_empty() {
+            HashMap::new()
+        } else {
+            replica.compounds.values().map(|c| (c.id(), c.name())).collect()
+        };
         for id in &outcome.to_drop {
             let Some(compound) =
                 replica.compounds.values().find(|c| c.document(*id).is_some()).map(Compound::id)
@@ -226,7 +233,7 @@ impl SyncRun {
                 continue;
             };
             self.report.set_aside += withhold_unsynced(replica, *id, now)?;
-            let name = replica.compounds.get(&compound).map(Compound::name).unwrap_or_default();
+            let name = names.get(&compound).cloned().unwrap_or_default();
             replica.store_mut().commit(&[Write::Delete { doc: *id }])?;
             replica.forget_saved(*id);
             replica.peer_states.remove(id);

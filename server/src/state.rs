@@ -33,7 +33,11 @@ pub struct Shared {
 impl AppState {
     /// State for a relay with this configuration.
     pub fn new(relay: Relay, config: Config) -> Self {
-        let limiter = RateLimiter::new(config.limits.rate_per_second, config.limits.rate_burst);
+        let limiter = RateLimiter::new(
+            config.limits.rate_per_second,
+            config.limits.rate_burst,
+            relay.shared_throttles(),
+        );
         let streams = StreamSlots::new(config.streams.clone());
         Self(Arc::new(Shared {
             relay,

@@ -76,7 +76,12 @@ impl FromRequestParts<DashState> for SignedIn {
                 .into());
             }
         };
-        state.app.limiter.check(session).map_err(|retry_after| AppError::RateLimited { retry_after })?;
+        state
+            .app
+            .limiter
+            .check(session)
+            .await
+            .map_err(|retry_after| AppError::RateLimited { retry_after })?;
         tracing::Span::current().record("person", tracing::field::display(record.person));
         let principal = Principal::load(relay, record.person, district_admin).await?;
         Ok(SignedIn { session, principal })

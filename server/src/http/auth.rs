@@ -36,7 +36,11 @@ impl FromRequestParts<AppState> for Authenticated {
         let hash = secret::hash_token(token);
         match state.relay.storage().authenticate(hash).await? {
             TokenStatus::Valid(session) => {
-                state.limiter.check(hash).map_err(|retry_after| AppError::RateLimited { retry_after })?;
+                state
+                    .limiter
+                    .check(hash)
+                    .await
+                    .map_err(|retry_after| AppError::RateLimited { retry_after })?;
                 tracing::Span::current().record("person", tracing::field::display(session.person));
                 Ok(Authenticated(session))
             }

@@ -49,6 +49,8 @@ pub struct Relay {
     actors: Mutex<HashMap<PersonId, ActorId>>,
     // Join and whole-fetch allowances: in the database when relays share one, else in memory.
     throttles: Arc<dyn Throttles>,
+    // Whether `throttles` is the database's, shared by every relay on it.
+    throttles_shared: bool,
     refetch: RefetchGuard,
     queues: crate::sync::queue::WorkQueues,
     // Other relays' commits, folded in as they happen; `None` on a store of our own (SQLite).
@@ -71,7 +73,9 @@ impl Relay {
         // Every commit through the relay's store is announced to the live streams.
         let events = Events::default();
         let remote = storage.remote_changes();
-        let throttles = storage.shared_throttles().unwrap_or_else(|| Arc::new(MemoryThrottles::new()));
+        let shared = storage.shared_throttles();
+        let throttles_shared = shared.is_some();
+        let throttles = shared.unwrap_or_else(|| Arc::new(MemoryThrottles::new()));
         let storage = events.announcing(storage);
         let now = clock::now();
         let mut admin_token = None;
@@ -103,6 +107,7 @@ impl Relay {
             owners: Mutex::new(HashMap::new()),
             refetch: RefetchGuard::new(Arc::clone(&throttles)),
             throttles,
+            throttles_shared,
             queues: crate::sync::queue::WorkQueues::default(),
             _following: following,
         };
@@ -142,6 +147,12 @@ impl Relay {
     /// The allowances every relay on the store shares (join attempts, whole fetches).
     pub fn throttles(&self) -> &dyn Throttles {
         self.throttles.as_ref()
+    }
+
+    /// The store's allowances when several relays share it (PostgreSQL); `None` when they live
+    /// in this relay's memory (SQLite).
+    pub fn shared_throttles(&self) -> Option<Arc<dyn Throttles>> {
+        self.throttles_shared.then(|| Arc::clone(&self.throttles))
     }
 
     /// Each document's queue of sync messages waiting for their batch.

@@ -1,5 +1,5 @@
-//! Allowances that must hold across relays and restarts: join attempts per client address and
-//! whole-document fetches per device and document ([`crate::refetch_guard`]).
+//! Allowances that must hold across relays and restarts: requests per token, join attempts per
+//! client address and whole-document fetches per device and document ([`crate::refetch_guard`]).
 //!
 //! Each allowance is a token bucket: `burst` at once, refilled at `per_second`. Where the buckets
 //! live depends on the store, behind the [`Throttles`] trait:
@@ -11,9 +11,9 @@
 //!   hand out a fresh allowance. The database's clock times them, so relays whose clocks
 //!   disagree still agree on every bucket.
 //!
-//! What stays per process: the per-token request rate ([`crate::rate_limit`], checked on every
-//! request, where a database round trip would cost more than the check protects) and the caps on
-//! open connections and live streams, which count sockets this process holds.
+//! The per-token request rate ([`crate::rate_limit`]) takes from a memory bucket first and then
+//! from these. What stays per process: the caps on open connections and live streams, which
+//! count sockets this process holds.
 
 mod memory;
 

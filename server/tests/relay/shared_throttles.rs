@@ -97,3 +97,32 @@ async fn a_refetch_loop_spread_over_two_relays_is_refused_and_a_restart_does_not
         "a restarted relay remembers the loop"
     );
 }
+
+/// `GET /v1/me` with `token` on `relay`: the status.
+async fn me(relay: &TestRelay, token: &str) -> StatusCode {
+    relay.http.get(format!("{}/v1/me", relay.url)).bearer_auth(token).send().await.unwrap().status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokens_request_rate_is_one_allowance_across_relays_and_restarts() {
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let tight = || {
+        let mut config = Config::default();
+        config.limits.rate_per_second = 0.001;
+        config.limits.rate_burst = 3.0;
+        config
+    };
+    let a = TestRelay::start_on(db.url(), tight()).await;
+    let token = a.admin_token.clone();
+    let mut b = TestRelay::start_on(db.url(), tight()).await;
+    for _ in 0..3 {
+        assert_eq!(me(&a, &token).await, StatusCode::OK);
+    }
+    assert_eq!(me(&a, &token).await, StatusCode::TOO_MANY_REQUESTS);
+    // Relay B has never served this token, and its own memory would let it through: the shared
+    // bucket does not.
+    assert_eq!(me(&b, &token).await, StatusCode::TOO_MANY_REQUESTS);
+    b.stop().await;
+    let b = TestRelay::start_on(db.url(), tight()).await;
+    assert_eq!(me(&b, &token).await, StatusCode::TOO_MANY_REQUESTS, "a restart gives no fresh allowance");
+}

@@ -443,36 +443,3 @@ fn a_removal_that_would_hide_an_edit_its_author_had_not_seen_is_refused() {
     synced.apply(&mut fx.env.env(), &people.coordinator, &Operation::RemoveHousehold { household }).unwrap();
     honest(&fx, &synced, roster, &seen).accepted(&people.coordinator);
 }
-
-/// A forged change that lowers a document's schema version and replaces a household, followed
-/// by the migration the
-/// phone's own code then writes on top of it: the refusal names the forgery (the first change
-/// that breaks a rule), so the phone sets aside both. Naming the migration instead left the
-/// forgery on the phone, which wrote the same migration after every reply and never stopped
-/// sending it.
-#[test]
-fn the_first_offending_change_is_named_not_the_one_built_on_it() {
-    let fx = Fixture::default();
-    let id = roster_id(&fx);
-    let relay = relay_doc(&fx.compound, id);
-    let since = relay.get_heads();
-    let mut doc = relay.clone().with_actor(ActorId::from([0xD6; 16]));
-    let households = child(&doc, &ROOT, "households");
-    let first = doc.keys(&households).next().expect("the roster has households");
-    let mut tx = doc.transaction();
-    tx.put(ROOT, "schema", 0_u64).unwrap();
-    tx.put_object(&households, &first, ObjType::Map).unwrap();
-    tx.commit();
-    let lowered = doc.get_heads()[0];
-    let mut tx = doc.transaction();
-    tx.put(ROOT, "schema", 1_u64).unwrap();
-    tx.commit();
-    let header = *fx.compound.document(id).unwrap().header();
-    let batch = Batch { header, relay, changes: doc.get_changes(&since), now: relay_now(&fx) };
-    assert_eq!(batch.changes.len(), 2);
-    let (result, after) = batch.check(&fx.people.coordinator);
-    let violation = result.expect_err("a replaced household is refused");
-    assert_eq!(violation.change, Some(lowered), "the forgery is named: {violation}");
-    assert_eq!(violation.kind, ViolationKind::Forbidden(Rule::HeadersAreFixed), "{violation}");
-    assert_eq!(after.get_heads(), since, "nothing of the batch was kept");
-}

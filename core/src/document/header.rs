@@ -74,6 +74,11 @@ impl Header {
         let bad = |source| DocumentError::BadHeader { id, source };
         let version = read::int(doc, &ROOT, "schema").map_err(bad)?;
         let version = u64::try_from(version).map_err(|_| bad(SchemaError::new("schema", "is negative")))?;
+        // Version 1 is the first there ever was: a lower one is damage (or a forged change), not
+        // an old document, and migrating it would write a change on top of the damage.
+        if version < 1 {
+            return Err(bad(SchemaError::new("schema", "is 0; versions start at 1")));
+        }
         let header = Header {
             id: read::parsed(doc, &ROOT, "id").map_err(bad)?,
             kind: read::parsed(doc, &ROOT, "kind").map_err(bad)?,

@@ -175,26 +175,21 @@ fn evaluate(doc: &Automerge, context: &Context<'_>, changes: &[Change]) -> Resul
     Ok(after)
 }
 
-/// Names the change that first breaks a rule, with the problem it causes: a change whose prefix
-/// of the batch fails while the prefix before it passes. Runs on the error path only, by
-/// bisection, so a long batch costs a few re-applications rather than one per change.
-///
-/// The named change and everything built on it are what the phone sets aside, so it must be the
-/// first offender, not the change where the batch's own `problem` first shows: a forged change
-/// that lowers the schema version fails one rule, and the migration the phone then writes on top
-/// of it fails another; naming only the migration would leave the forgery on the phone, which
-/// writes the same migration again after every reply and never stops sending it.
+/// Names the change that introduced `problem` (a broken rule, or changes Automerge cannot
+/// apply): the first change whose prefix of the batch already fails with the same problem. Runs on the error path only, by bisection, so a long
+/// batch costs a few re-applications rather than one per change.
 fn blame(doc: &Automerge, context: &Context<'_>, ordered: &[Change], problem: Problem) -> Violation {
-    let fails = |n: usize| evaluate(doc, context, &ordered[..n]).err();
-    // Invariant: the first `lo` changes pass; the first `hi` fail (with `found`).
-    let (mut lo, mut hi, mut found) = (0, ordered.len(), problem);
+    let fails_the_same = |n: usize| evaluate(doc, context, &ordered[..n]).err().as_ref() == Some(&problem);
+    // Invariant: the first `lo` changes do not fail this way; the first `hi` do.
+    let (mut lo, mut hi) = (0, ordered.len());
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        match fails(mid) {
-            Some(problem) => (hi, found) = (mid, problem),
-            None => lo = mid,
+        if fails_the_same(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
         }
     }
     let change = ordered.get(hi - 1).map(Change::hash);
-    found.place(context.header.id, change)
+    problem.place(context.header.id, change)
 }

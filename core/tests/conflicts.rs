@@ -8,10 +8,11 @@
 
 mod support;
 
+use doorstep_core::permission::Rule;
 use doorstep_core::query::{Conflict, conflicts};
 use doorstep_core::schema::control_status::ControlStatus;
 use doorstep_core::schema::vocabulary::{Outcome, TaskStatus};
-use doorstep_core::{Actor, Compound, Operation, Selection};
+use doorstep_core::{Actor, Applied, Compound, Operation, OperationError, Selection};
 use support::{Fixture, TestEnv, device, fork, heads, sync_pair};
 
 /// Two offline replicas of the fixture after `setup`: the fixture's own (device 1) and a fork
@@ -246,4 +247,47 @@ fn a_round_created_offline_reaches_the_other_replica() {
     pair.merge();
     assert_eq!(pair.fx.compound.round_infos(), pair.other.round_infos());
     assert_eq!(pair.fx.compound.tasks().len(), support::HOUSEHOLDS.len());
+}
+
+#[test]
+fn a_competing_claim_stays_until_a_coordinator_settles_it() {
+    let mut round = None;
+    let mut pair = Pair::new(|fx| round = Some(fx.round("第1轮", Selection::All)));
+    let round = round.unwrap();
+    let task = pair.fx.task_at(round, "2-2-101");
+    let (c, v1, v2) = (pair.fx.people.coordinator, pair.fx.people.volunteer, pair.fx.people.volunteer2);
+    pair.on_first(v1, Operation::ClaimTask { round, task });
+    pair.on_second(v2, Operation::ClaimTask { round, task });
+    pair.merge();
+    assert!(matches!(pair.conflicts().as_slice(), [Conflict::CompetingAssignment { .. }]));
+
+    // Releasing or claiming would overwrite the other volunteer's claim too, which the relay
+    // refuses: the phone refuses it first, for both of them, whoever Automerge shows as winner.
+    for v in [v1, v2] {
+        let mut env = TestEnv::seeded(7);
+        let mut copy = pair.fx.compound.clone();
+        let release = copy.apply(&mut env.env(), &v, &Operation::UnassignTask { round, task });
+        assert!(
+            matches!(
+                &release,
+                Err(OperationError::Forbidden { rule: Rule::VolunteersClaimOnlyFreeTasks, .. })
+            ),
+            "{release:?}"
+        );
+        let claim = copy.apply(&mut env.env(), &v, &Operation::ClaimTask { round, task });
+        let shown = pair.fx.task(task).assignee;
+        if shown == Some(v.person) {
+            assert_eq!(claim.unwrap(), Applied::default(), "already shown as theirs: nothing written");
+        } else {
+            assert!(matches!(claim, Err(OperationError::AlreadyAssigned { .. })), "{claim:?}");
+        }
+    }
+
+    // A coordinator settles it; then the volunteer it went to may release it again.
+    pair.on_first(c, Operation::AssignTask { round, task, volunteer: v2.person });
+    pair.merge();
+    assert_eq!(pair.conflicts(), []);
+    pair.on_second(v2, Operation::UnassignTask { round, task });
+    pair.merge();
+    assert_eq!(pair.fx.task(task).assignee, None);
 }

@@ -642,9 +642,9 @@ fn audit(net: &Network) {
 }
 
 /// `DOORSTEP_PROPTEST_CASES` (default 200) for each of the two properties below, from a fixed
-/// seed so that a CI run is repeatable; `PROPTEST_RNG_SEED=<n>` explores other cases (the
-/// exploration runs are where the known open failures listed in `convergence.known-failures`
-/// were found).
+/// seed so that a CI run is repeatable; `PROPTEST_RNG_SEED=<n>` explores other cases. Every
+/// failure exploration finds goes into `convergence.proptest-regressions` once it is fixed, so it
+/// is replayed first on every run.
 fn all_the_cases() -> ProptestConfig {
     let cases: u32 =
         std::env::var("DOORSTEP_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200);

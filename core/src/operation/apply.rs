@@ -8,7 +8,7 @@ use crate::compound::Compound;
 use crate::document::round::NewTask;
 use crate::document::{self, Document, Header, care, requests, roster, round};
 use crate::env::Env;
-use crate::id::{BuildingId, CareEntryId, DocumentId, HouseholdId, RequestId, TaskId};
+use crate::id::{BuildingId, CareEntryId, DocumentId, HouseholdId, PersonId, RequestId, TaskId};
 use crate::limits;
 use crate::permission::{Rule, require};
 use crate::role::{Actor, Role};
@@ -353,6 +353,15 @@ impl Compound {
                     Some(p) => return Err(OperationError::AlreadyAssigned { task: *task, to: p }),
                     None => {}
                 }
+                // The write replaces every value written concurrently, not only the one shown: a
+                // claim made offline by someone else stays theirs until a coordinator decides
+                // (the relay judges exactly these replaced values).
+                let others = self.assignee_candidates(*round_id, *task)?;
+                if let Some(p) = others.into_iter().flatten().find(|p| *p != actor.person) {
+                    if state::require_claim(role, actor.person, Some(p), Some(actor.person)).is_err() {
+                        return Err(OperationError::AlreadyAssigned { task: *task, to: p });
+                    }
+                }
                 let obj = self.task_obj(*round_id, *task)?;
                 let doc = self.round_mut(*round_id)?;
                 transact(doc, env, |tx| Ok(round::put_assignee(tx, &obj, Some(actor.person))?))?;
@@ -361,11 +370,14 @@ impl Compound {
             Operation::UnassignTask { round: round_id, task } => {
                 self.open_round(*round_id)?;
                 let current = self.live_task(*round_id, *task)?;
-                match current.assignee {
-                    None => return Ok(Applied::default()),
-                    Some(p) => state::require_claim(role, actor.person, Some(p), None).map_err(|rule| {
+                if current.assignee.is_none() {
+                    return Ok(Applied::default());
+                }
+                // Releasing replaces every value written concurrently (see ClaimTask).
+                for p in self.assignee_candidates(*round_id, *task)? {
+                    state::require_claim(role, actor.person, p, None).map_err(|rule| {
                         OperationError::forbidden(role, "release someone else's task", rule)
-                    })?,
+                    })?;
                 }
                 let obj = self.task_obj(*round_id, *task)?;
                 let doc = self.round_mut(*round_id)?;
@@ -526,6 +538,15 @@ impl Compound {
         let doc = self.document(round_id).ok_or(OperationError::UnknownRound(round_id))?;
         roster::entity(doc.automerge(), round::TASKS, &task.to_string())
             .ok_or(OperationError::UnknownTask { round: round_id, task })
+    }
+
+    fn assignee_candidates(
+        &self,
+        round_id: DocumentId,
+        task: TaskId,
+    ) -> Result<Vec<Option<PersonId>>, OperationError> {
+        let doc = self.document(round_id).ok_or(OperationError::UnknownRound(round_id))?;
+        Ok(round::assignee_candidates(doc.automerge(), task))
     }
 
     fn live_task(

@@ -190,6 +190,16 @@ impl SyncRun {
         // again later. A permanent one sets aside the refused operation only, before any
         // document is dropped: a change refused because its round closed must still be kept.
         for rejection in outcome.rejected {
+            let believed_shared =
+                self.session.states().get(&rejection.doc).is_some_and(|s| !s.shared_heads().is_empty());
+            if rejection.lacks_dependencies() && believed_shared {
+                // The relay lacks heads this phone believed shared (a relay restored from an
+                // older backup): forget them and let the next request find what is missing.
+                tracing::warn!(doc = %rejection.doc, "the relay lacks changes we believed it had; negotiating the document again");
+                self.session.reset(rejection.doc, PeerState::new());
+                self.report.retrying.push(rejection);
+                continue;
+            }
             if rejection.is_transient() {
                 tracing::info!(doc = %rejection.doc, rule = %rejection.rule, "relay busy for a document; it is sent again later");
                 self.deferred.insert(rejection.doc);

@@ -48,10 +48,10 @@ fn a_note_written_while_a_refused_change_is_in_flight_is_not_set_aside_and_arriv
         // The guard is dropped before the exchange, as the HTTP transport does.
         let next = run.next_request(&replica.lock().unwrap());
         let Some(body) = next else { break };
-        let carries_changes = run.report().requests > 1;
         let answer = runtime.block_on(client.exchange(body)).unwrap();
-        if carries_changes && !wrote_note {
-            // The request with the refused change is on its way; the volunteer writes a note.
+        if !wrote_note {
+            // The first request carries the refused change; while it is on its way, the
+            // volunteer writes a note.
             replica.lock().unwrap().apply(now(), compound_id, &note).unwrap();
             wrote_note = true;
         }

@@ -62,13 +62,10 @@ fn two_volunteers_offline_then_the_coordinator_sees_everything() {
     relay.restart();
     let wang_sync = wang.sync();
     let li_sync = li.sync();
-    // A normal backlog syncs in two requests. Automerge's sync finds what the other side lacks
-    // through a Bloom filter with a 1% false-positive rate per change: a false positive holds a
-    // change back until the other side names it as missing, which costs one more request. So
-    // three is allowed; more would mean the engine lost track of what the relay has.
+    // A backlog syncs in one request: the first request carries the phone's changes since the
+    // last sync, and the reply brings exactly what others sent meanwhile (Li gets Wang's).
     for sync in [&wang_sync, &li_sync] {
-        let requests = sync["report"]["requests"].as_u64().unwrap();
-        assert!(requests <= 3, "a normal backlog syncs in 2 requests, 3 after a false positive: {sync}");
+        assert_eq!(sync["report"]["requests"], 1, "one request for a backlog: {sync}");
     }
     assert_eq!(li_sync["unsynced"], 0);
     coordinator.sync();

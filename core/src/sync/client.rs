@@ -52,9 +52,19 @@ impl ClientSession {
     /// request of a session is always sent (it learns which documents we may hold).
     pub fn request(&mut self, docs: &impl DocumentSet) -> Option<SyncRequest> {
         let mut messages = Vec::new();
+        let first = self.requests_made == 0;
         for id in docs.document_ids() {
             let Some(doc) = docs.get(id) else { continue };
             let state = self.states.entry(id).or_default();
+            if first {
+                // The first request carries this device's changes since the last session.
+                state.presume_peer_holds_shared_heads();
+            } else if state.their_heads() == Some(doc.heads().as_slice()) {
+                // The relay holds exactly what we hold: nothing to send and nothing to ask.
+                // Automerge would still announce heads that changed by applying its reply, a
+                // request that tells the relay nothing it does not already know.
+                continue;
+            }
             if let Some(message) = super::generate(doc.automerge(), state) {
                 messages.push(DocMessage { doc: id, message });
             }

@@ -34,6 +34,7 @@ use crate::validate::contain::contained;
 
 /// The message to send to a peer about `doc`, if there is anything to say.
 pub fn generate(doc: &Automerge, state: &mut PeerState) -> Option<Vec<u8>> {
+    state.trust_known_heads(doc);
     state.changes_for_a_holder(doc, |state| doc.generate_sync_message(state)).map(Message::encode)
 }
 

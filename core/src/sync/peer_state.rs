@@ -1,7 +1,7 @@
 //! What one side knows of a peer's copy of one document. Persisted between sessions so that a
 //! reconnect with nothing new costs a few hundred bytes.
 
-use automerge::sync::{Capability, State};
+use automerge::sync::{BloomFilter, Capability, Have, State};
 use automerge::{Automerge, ChangeHash};
 
 use super::SyncError;
@@ -35,6 +35,40 @@ impl PeerState {
     /// The peer's heads, as last heard in this session.
     pub fn their_heads(&self) -> Option<&[ChangeHash]> {
         self.0.their_heads.as_deref()
+    }
+
+    /// Before the first message of a session: takes the peer to hold exactly the heads both
+    /// sides shared when the last session ended, so that the message already carries every
+    /// change made since (the relay never loses a change it acknowledged). Without this,
+    /// Automerge's first message only announces heads and a Bloom filter, and the changes wait
+    /// for the peer's answer: one more round trip on a link where each costs 300 ms or more.
+    ///
+    /// If the peer does lack one of those heads after all (a relay restored from an old
+    /// backup), it refuses the changes as `missing_dependencies`; the caller then starts the
+    /// document over with [`PeerState::new`] and the ordinary exchange finds what is missing.
+    pub(crate) fn presume_peer_holds_shared_heads(&mut self) {
+        if self.0.their_heads.is_some() || self.0.shared_heads.is_empty() {
+            return;
+        }
+        let shared = self.0.shared_heads.clone();
+        self.0.their_heads = Some(shared.clone());
+        self.0.their_need = Some(Vec::new());
+        self.0.their_have = Some(vec![Have { last_sync: shared, bloom: BloomFilter::default() }]);
+    }
+
+    /// When we hold every head the peer announced, the changes it lacks are exactly ours that
+    /// are not ancestors of those heads: no Bloom filter is needed to find them. Automerge
+    /// still consults the peer's filter, whose 1% false positives per change hold a change
+    /// back until the peer asks for it (one more round trip). Replacing the peer's `have` with
+    /// its heads and an empty filter makes Automerge send exactly what the peer lacks.
+    pub(crate) fn trust_known_heads(&mut self, doc: &Automerge) {
+        let Some(theirs) = self.0.their_heads.as_ref() else { return };
+        if theirs.is_empty() || self.0.their_have.is_none() {
+            return;
+        }
+        if theirs.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()) {
+            self.0.their_have = Some(vec![Have { last_sync: theirs.clone(), bloom: BloomFilter::default() }]);
+        }
     }
 
     pub(crate) fn inner_mut(&mut self) -> &mut State {
@@ -150,5 +184,67 @@ mod tests {
         let sent = sent_bytes(&mut ahead, &mut empty);
         assert!(sent < whole * 2, "{sent} bytes for a document of {whole}");
         assert_eq!(empty.get_heads(), ahead.get_heads());
+    }
+
+    /// Syncs `a` and `b` until quiet from fresh states; returns `a`'s state afterwards.
+    fn synced(a: &mut Automerge, b: &mut Automerge) -> PeerState {
+        let (mut sa, mut sb) = (PeerState::new(), PeerState::new());
+        for _ in 0..10 {
+            let ab = generate(a, &mut sa);
+            if let Some(m) = ab.as_deref().and_then(|m| decode(m, &MessageLimits::default()).ok()) {
+                assert!(receive(b, &mut sb, m).is_ok());
+            }
+            let ba = generate(b, &mut sb);
+            if let Some(m) = ba.as_deref().and_then(|m| decode(m, &MessageLimits::default()).ok()) {
+                assert!(receive(a, &mut sa, m).is_ok());
+            }
+            if ab.is_none() && ba.is_none() {
+                break;
+            }
+        }
+        PeerState::decode(&sa.encode()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_backlog_is_one_exchange_even_against_many_new_changes() {
+        // A relay that got 100 changes from other phones while this one made 3 offline. With
+        // Bloom filters alone, each of the 100 has a 1% chance of being held back (a false
+        // positive), which costs the phone a second request in about half the runs; here every
+        // run of twenty takes exactly one exchange.
+        for run in 0..20 {
+            let mut phone = roster_with_edits(0).with_actor(ActorId::random());
+            let mut relay = Automerge::new().with_actor(ActorId::random());
+            let mut phone_state = synced(&mut phone, &mut relay);
+            // Each from a phone of its own, made concurrently: every one is the first of its
+            // branch, so a false positive on it is not covered by a change that depends on it.
+            let shared = relay.fork();
+            for i in 0..100 {
+                let mut other = shared.fork().with_actor(ActorId::random());
+                let mut tx = other.transaction();
+                tx.put(ROOT, format!("other-{i}"), "门口").ok();
+                tx.commit();
+                relay.merge(&mut other).ok();
+            }
+            for i in 0..3 {
+                let mut tx = phone.transaction();
+                tx.put(ROOT, format!("mine-{i}"), "已送达").ok();
+                tx.commit();
+            }
+
+            // The first request carries the phone's three changes.
+            phone_state.presume_peer_holds_shared_heads();
+            let request = generate(&phone, &mut phone_state).expect("a first request");
+            let request = decode(&request, &MessageLimits::default()).unwrap();
+            assert_eq!(request.changes.len(), 3, "run {run}: the first request carries the changes");
+            let mut relay_state = PeerState::new();
+            assert!(receive(&mut relay, &mut relay_state, request).is_ok());
+            // The reply carries exactly the 100 changes the phone lacks.
+            let reply = generate(&relay, &mut relay_state).expect("a reply");
+            let reply = decode(&reply, &MessageLimits::default()).unwrap();
+            assert_eq!(reply.changes.len(), 100, "run {run}: none held back by a false positive");
+            assert!(receive(&mut phone, &mut phone_state, reply).is_ok());
+            assert_eq!(phone.get_heads(), relay.get_heads(), "run {run}: in sync after one exchange");
+            assert_eq!(phone_state.their_heads(), Some(phone.get_heads().as_slice()));
+        }
     }
 }

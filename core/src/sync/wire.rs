@@ -90,6 +90,13 @@ impl Rejection {
         }
     }
 
+    /// Whether the relay lacks a change the refused ones depend on: the phone took the relay to
+    /// hold heads it does not (see `PeerState::presume_peer_holds_shared_heads`) and should
+    /// start the document's exchange over, which finds what is missing.
+    pub fn lacks_dependencies(&self) -> bool {
+        self.rule == "missing_dependencies"
+    }
+
     /// Whether the phone should send the changes again later rather than set them aside.
     pub fn is_transient(&self) -> bool {
         self.class() == RejectionClass::Transient

@@ -357,10 +357,10 @@ impl Compound {
                 // claim made offline by someone else stays theirs until a coordinator decides
                 // (the relay judges exactly these replaced values).
                 let others = self.assignee_candidates(*round_id, *task)?;
-                if let Some(p) = others.into_iter().flatten().find(|p| *p != actor.person) {
-                    if state::require_claim(role, actor.person, Some(p), Some(actor.person)).is_err() {
-                        return Err(OperationError::AlreadyAssigned { task: *task, to: p });
-                    }
+                if let Some(p) = others.into_iter().flatten().find(|p| *p != actor.person)
+                    && state::require_claim(role, actor.person, Some(p), Some(actor.person)).is_err()
+                {
+                    return Err(OperationError::AlreadyAssigned { task: *task, to: p });
                 }
                 let obj = self.task_obj(*round_id, *task)?;
                 let doc = self.round_mut(*round_id)?;

@@ -234,13 +234,13 @@ mod tests {
             // The first request carries the phone's three changes.
             phone_state.presume_peer_holds_shared_heads();
             let request = generate(&phone, &mut phone_state).expect("a first request");
-            let request = decode(&request, &MessageLimits::default()).unwrap();
+            let request = decode(&request, &MessageLimits::default()).expect("a valid request");
             assert_eq!(request.changes.len(), 3, "run {run}: the first request carries the changes");
             let mut relay_state = PeerState::new();
             assert!(receive(&mut relay, &mut relay_state, request).is_ok());
             // The reply carries exactly the 100 changes the phone lacks.
             let reply = generate(&relay, &mut relay_state).expect("a reply");
-            let reply = decode(&reply, &MessageLimits::default()).unwrap();
+            let reply = decode(&reply, &MessageLimits::default()).expect("a valid reply");
             assert_eq!(reply.changes.len(), 100, "run {run}: none held back by a false positive");
             assert!(receive(&mut phone, &mut phone_state, reply).is_ok());
             assert_eq!(phone.get_heads(), relay.get_heads(), "run {run}: in sync after one exchange");

@@ -56,6 +56,20 @@ impl PeerState {
         self.0.their_have = Some(vec![Have { last_sync: shared, bloom: BloomFilter::default() }]);
     }
 
+    /// Whether the peer, as last heard, holds exactly what `doc` holds, knows that we hold it
+    /// too (the heads it last shared with us are these), and asked for nothing: a reply would
+    /// only repeat what both sides know. A peer whose changes we just took is not in step: the
+    /// reply is its acknowledgement.
+    pub fn in_step_with(&self, doc: &Automerge) -> bool {
+        let ours = sorted(doc.get_heads());
+        let theirs = self.0.their_heads.clone().map(sorted);
+        let known_shared =
+            self.0.their_have.as_ref().and_then(|have| have.first()).map(|h| sorted(h.last_sync.clone()));
+        theirs.as_ref() == Some(&ours)
+            && known_shared.as_ref() == Some(&ours)
+            && self.0.their_need.as_ref().is_none_or(Vec::is_empty)
+    }
+
     /// When we hold every head the peer announced, the changes it lacks are exactly ours that
     /// are not ancestors of those heads: no Bloom filter is needed to find them. Automerge
     /// still consults the peer's filter, whose 1% false positives per change hold a change
@@ -112,6 +126,11 @@ impl PeerState {
         };
         heads.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()).then(|| heads.to_vec())
     }
+}
+
+fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
+    heads.sort_unstable();
+    heads
 }
 
 /// A peer lacking at most this many changes is sent them, never the whole document.

@@ -165,8 +165,10 @@ pub fn answer(
     taken: Taken,
 ) -> Result<Option<Vec<u8>>, Rejection> {
     let nothing_taken = !taken.changed && taken.bindings.is_empty();
-    let protocol =
-        core_sync::receive(doc, state, taken.message).and_then(|()| core_sync::try_generate(doc, state));
+    // A phone that announced exactly our heads and needs nothing gets no reply for the
+    // document: on a reconnect with nothing new, that is most of the response's bytes.
+    let protocol = core_sync::receive(doc, state, taken.message)
+        .and_then(|()| if state.in_step_with(doc) { Ok(None) } else { core_sync::try_generate(doc, state) });
     match protocol {
         Ok(reply) => Ok(reply),
         Err(e) if nothing_taken => {

@@ -576,7 +576,7 @@
     refreshTimer = setTimeout(async () => {
       if (!state.view) return;
       // A phone's sync waits (up to half a minute) while someone is choosing in a list.
-      if (!force && editing() && postponed < 20) {
+      if (!force && editing() && !state.view.keepsControls && postponed < 20) {
         postponed += 1;
         scheduleRefresh(1500);
         return;
@@ -1042,7 +1042,9 @@
       estateSel.closest('.field').hidden = estates.length < 2;
       draw();
     }
-    return { root, refresh };
+    // A redraw rebuilds the buildings and leaves the filters as they are, so a phone's sync shows
+    // at once even while the coordinator is still in one of the lists.
+    return { root, refresh, keepsControls: true };
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -83,8 +83,12 @@ impl Fill {
             Fill::Pink => {
                 (ControlStatus::CentralQuarantine.label_zh(), ControlStatus::CentralQuarantine.label_en())
             }
-            Fill::Brown => (ControlStatus::HomeQuarantine.label_zh(), ControlStatus::HomeQuarantine.label_en()),
-            Fill::Yellow => (ControlStatus::HomeMonitoring.label_zh(), ControlStatus::HomeMonitoring.label_en()),
+            Fill::Brown => {
+                (ControlStatus::HomeQuarantine.label_zh(), ControlStatus::HomeQuarantine.label_en())
+            }
+            Fill::Yellow => {
+                (ControlStatus::HomeMonitoring.label_zh(), ControlStatus::HomeMonitoring.label_en())
+            }
             Fill::Green => (NeedTag::MobilityImpaired.label_zh(), NeedTag::MobilityImpaired.label_en()),
             Fill::None => ("无标记", "Unmarked"),
         };
@@ -157,7 +161,10 @@ pub struct Legend {
 impl Default for Legend {
     fn default() -> Self {
         Legend {
-            fills: Fill::ALL.iter().map(|&fill| FillEntry { fill, glyph: fill.glyph(), label: fill.meaning() }).collect(),
+            fills: Fill::ALL
+                .iter()
+                .map(|&fill| FillEntry { fill, glyph: fill.glyph(), label: fill.meaning() })
+                .collect(),
             needs: NeedTag::ALL
                 .iter()
                 .map(|&need| NeedEntry {
@@ -186,7 +193,11 @@ mod tests {
         assert_eq!((zh.len(), en.len()), (NeedTag::ALL.len(), NeedTag::ALL.len()), "glyphs are distinct");
         for n in &legend.needs {
             assert_eq!(n.glyph.zh.chars().count(), 1, "{:?}: one character fits on a flat", n.need);
-            assert!(n.label.zh.starts_with(n.glyph.zh), "{:?}: the glyph is the name's first character", n.need);
+            assert!(
+                n.label.zh.starts_with(n.glyph.zh),
+                "{:?}: the glyph is the name's first character",
+                n.need
+            );
         }
     }
 

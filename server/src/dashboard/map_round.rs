@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use doorstep_core::document::round;
 use doorstep_core::document::Document;
+use doorstep_core::document::round;
 use doorstep_core::id::HouseholdId;
 use doorstep_core::schema::task::{RoundInfo, Task};
 use doorstep_core::schema::vocabulary::{Outcome, TaskStatus};

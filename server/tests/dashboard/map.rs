@@ -30,17 +30,24 @@ async fn every_need_tag_and_home_monitoring_have_a_mark_in_the_legend_and_on_the
     let map = session.get_json(&format!("/dashboard/api/compounds/{compound}/map")).await;
 
     // The legend names every need tag core knows, each with a glyph of its own in both languages.
-    let needs: Vec<&str> = map["legend"]["needs"].as_array().unwrap().iter().map(|n| n["need"].as_str().unwrap()).collect();
+    let needs: Vec<&str> =
+        map["legend"]["needs"].as_array().unwrap().iter().map(|n| n["need"].as_str().unwrap()).collect();
     let known: Vec<&str> = NeedTag::ALL.iter().map(|t| t.as_str()).collect();
     assert_eq!(needs, known);
     for lang in ["zh", "en"] {
-        let glyphs: BTreeSet<&str> =
-            map["legend"]["needs"].as_array().unwrap().iter().map(|n| n["glyph"][lang].as_str().unwrap()).collect();
+        let glyphs: BTreeSet<&str> = map["legend"]["needs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["glyph"][lang].as_str().unwrap())
+            .collect();
         assert_eq!(glyphs.len(), 8, "eight distinct {lang} glyphs: {glyphs:?}");
     }
-    let dialysis = map["legend"]["needs"].as_array().unwrap().iter().find(|n| n["need"] == "dialysis").unwrap();
+    let dialysis =
+        map["legend"]["needs"].as_array().unwrap().iter().find(|n| n["need"] == "dialysis").unwrap();
     assert_eq!((&dialysis["glyph"]["zh"], &dialysis["label"]["zh"]), (&json!("透"), &json!("透析")));
-    let fills: Vec<&str> = map["legend"]["fills"].as_array().unwrap().iter().map(|f| f["fill"].as_str().unwrap()).collect();
+    let fills: Vec<&str> =
+        map["legend"]["fills"].as_array().unwrap().iter().map(|f| f["fill"].as_str().unwrap()).collect();
     assert_eq!(fills, ["red", "pink", "brown", "yellow", "green", "none"]);
 
     // Every flat carries its need tags; the ledger's counts of each tag come out of the map.
@@ -120,13 +127,20 @@ async fn an_open_rounds_doors_show_on_the_map_as_delivered_attempted_or_pending(
     }
     let door = |b: &str, f: &str| doors[&(b.to_owned(), f.to_owned())].clone();
     assert_eq!(door("1", "101"), json!({"state": "delivered", "outcome": null}));
-    assert_eq!(door("1", "201"), json!({"state": "attempted", "outcome": "refused"}), "the last knock says why");
+    assert_eq!(
+        door("1", "201"),
+        json!({"state": "attempted", "outcome": "refused"}),
+        "the last knock says why"
+    );
     assert_eq!(door("1", "301"), json!({"state": "pending", "outcome": null}));
     assert_eq!(door("2", "101"), Value::Null, "building 2 is not in the round");
 
     // A cancelled task leaves its door out of the round's count.
     let cancel = session
-        .operate(compound, &json!({"op": "cancel_task", "round": round, "task": task_of("301"), "reason": "搬走了"}))
+        .operate(
+            compound,
+            &json!({"op": "cancel_task", "round": round, "task": task_of("301"), "reason": "搬走了"}),
+        )
         .await;
     assert_eq!(cancel.status, StatusCode::OK, "{}", cancel.text());
     let map = session.get_json(&path).await;

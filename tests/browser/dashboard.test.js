@@ -395,9 +395,11 @@ test("the round's progress follows a phone's sync live, without a reload", async
 
 test("the map shows an open round's doors as delivered, attempted or to go, and follows phones live", async () => {
   const { page } = ctx;
-  await open(page, '#/map', 'map');
-  await page.selectOption(tid('map-round'), ctx.round);
+  // The round's page links to its doors on the map.
+  await open(page, `#/rounds/${ctx.round}`, 'rounds');
+  await page.click(tid('round-on-map'));
   await waitData(page, tid('map-round-progress'), 'round', ctx.round);
+  assert.equal(await page.$eval(tid('map-round'), (el) => el.value), ctx.round, 'the list shows the round chosen');
   const counts = () =>
     page.$eval(tid('map-round-progress'), (el) => ({ doors: +el.dataset.doors, delivered: +el.dataset.delivered, attempted: +el.dataset.attempted, pending: +el.dataset.pending }));
   assert.deepEqual(await counts(), { doors: 111, delivered: 3, attempted: 1, pending: 107 });
@@ -430,6 +432,12 @@ test("the map shows an open round's doors as delivered, attempted or to go, and 
   await page.selectOption(tid('map-estate'), '');
   await page.selectOption(tid('map-round'), '');
   await page.waitForFunction(() => document.querySelector('[data-testid="map-round-progress"]').hidden);
+  assert.equal(await page.$$eval(`${tid('flat')}[data-door]`, (els) => els.length), 0, 'no round, no door marks');
+  assert.equal(await page.evaluate(() => location.hash), '#/map');
+  // Choosing it from the list shows it again.
+  await page.selectOption(tid('map-round'), ctx.round);
+  await page.waitForFunction(() => !document.querySelector('[data-testid="map-round-progress"]').hidden);
+  assert.equal(await page.$$eval(`${tid('flat')}[data-door="delivered"]`, (els) => els.length), 4);
 });
 
 test('two phones delivering the same task show up as a double delivery', async () => {

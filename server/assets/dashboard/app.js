@@ -918,7 +918,8 @@
             colour,
             status: flat.status,
             needs: (flat.needs || []).join(' '),
-            door: door || undefined,
+            // Only with a round shown (a dataset turns undefined into the text "undefined").
+            ...(door ? { door } : {}),
           },
           onclick: () => go(`#/households/${flat.household}`),
         },
@@ -1739,6 +1740,7 @@
       fill(head,
         pageHeader(
           info.title,
+          open ? h('a', { class: 'button', href: `#/map?round=${encodeURIComponent(id)}`, testid: 'round-on-map' }, t('round.on_map')) : null,
           h('a', { class: 'button', href: cpath(`/export/rounds/${encodeURIComponent(id)}.csv`), download: '', testid: 'round-export-csv' }, t('round.export_csv')),
           h('a', { class: 'button', href: cpath(`/export/rounds/${encodeURIComponent(id)}.xlsx`), download: '', testid: 'round-export-xlsx' }, t('round.export_xlsx')),
           printButton(),

@@ -186,6 +186,7 @@
     'map.legend_fill': ['底色（管控状态）', 'Fill (control status)'],
     'map.legend_needs': ['角标（重点人群）', 'Marks (special needs)'],
     'map.legend_doors': ['送达情况', 'Deliveries'],
+    'round.on_map': ['在参谋图上看送达', 'Deliveries on the map'],
     'map.round': ['显示轮次送达情况', 'Show a round’s deliveries'],
     'map.round_none': ['不显示', 'None'],
     'map.round_progress': [

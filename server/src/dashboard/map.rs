@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use doorstep_core::Compound;
-use doorstep_core::id::{DocumentId, HouseholdId};
+use doorstep_core::id::{BadId, DocumentId, HouseholdId};
 use doorstep_core::query;
 use doorstep_core::schema::address::NumericKey;
 use doorstep_core::schema::control_status::ControlStatus;
@@ -20,7 +20,7 @@ use super::map_marks::{Fill, Legend};
 use super::map_round::{Door, RoundDoors, RoundOnMap};
 use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
-use super::{DashState, Params, blocking, path_id};
+use super::{DashState, Params, blocking};
 use crate::error::AppError;
 
 /// The map.
@@ -159,7 +159,9 @@ pub async fn get(
     let scope = signed.scope(&state, &compound).await?;
     let round: Option<DocumentId> = match params.round.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(text) => Some(path_id(text)?),
+        Some(text) => Some(text.parse().map_err(|e: BadId| {
+            AppError::invalid(format!("round 参数不是轮次编号 / the round parameter is not a round ID: {e}"))
+        })?),
     };
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::Open).await?;
     let built = blocking(move || -> Result<Map, AppError> {

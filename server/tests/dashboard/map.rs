@@ -149,6 +149,7 @@ async fn an_open_rounds_doors_show_on_the_map_as_delivered_attempted_or_pending(
     // Bad and unknown rounds are refused with a reason; a closed round is not on the map.
     let bad = session.get(&format!("/dashboard/api/compounds/{compound}/map?round=not-a-round")).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
+    assert!(bad.json()["reason"].as_str().unwrap().contains("不是轮次编号"), "{}", bad.text());
     let unknown = session
         .get(&format!("/dashboard/api/compounds/{compound}/map?round=00000000-0000-7000-8000-000000000000"))
         .await;

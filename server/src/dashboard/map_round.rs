@@ -95,3 +95,53 @@ fn door(tasks: &[Task]) -> Door {
         None => Door { state: DoorState::Pending, outcome: None },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use doorstep_core::id::{DocumentId, PersonId, TaskId};
+    use doorstep_core::schema::task::Attempt;
+    use doorstep_core::schema::vocabulary::{Priority, TaskKind};
+    use doorstep_core::time::Timestamp;
+
+    use super::*;
+
+    fn task(n: u128, attempts: &[(i64, Outcome)]) -> Task {
+        Task {
+            id: TaskId::from_uuid(uuid::Uuid::from_u128(n)),
+            round: DocumentId::from_uuid(uuid::Uuid::from_u128(100)),
+            household: HouseholdId::from_uuid(uuid::Uuid::from_u128(200)),
+            kind: TaskKind::Groceries,
+            items: String::new(),
+            priority: Priority::Normal,
+            assignee: None,
+            request: None,
+            cancelled: None,
+            attempts: attempts
+                .iter()
+                .map(|&(at, outcome)| Attempt {
+                    by: PersonId::from_uuid(uuid::Uuid::from_u128(300)),
+                    at: Timestamp::from_millis(at),
+                    outcome,
+                    note: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_door_with_several_tasks_is_delivered_only_when_all_are() {
+        let delivered = task(1, &[(1, Outcome::NobodyHome), (5, Outcome::Delivered)]);
+        assert_eq!(
+            door(std::slice::from_ref(&delivered)),
+            Door { state: DoorState::Delivered, outcome: None }
+        );
+        let untouched = task(2, &[]);
+        assert_eq!(door(&[delivered.clone(), untouched]), Door { state: DoorState::Pending, outcome: None });
+        // The last knock on an undelivered task says why; a delivered task's knocks do not count.
+        let refused_then_nobody = task(3, &[(2, Outcome::Refused), (4, Outcome::NobodyHome)]);
+        assert_eq!(
+            door(&[delivered, refused_then_nobody]),
+            Door { state: DoorState::Attempted, outcome: Some(Outcome::NobodyHome) }
+        );
+    }
+}

@@ -654,7 +654,13 @@ test('the English switch relabels the page and is remembered', async () => {
   assert.equal((await page.textContent(tid('nav-roster'))).trim(), 'Roster', 'English after a reload');
   await screenshot(page, '14-overview-en');
   await open(page, '#/map', 'map');
-  assert.match(await page.textContent(tid('legend')), /Confirmed.*Central quarantine.*Home quarantine.*Mobility impaired/s);
+  assert.match(await page.textContent(tid('legend')), /Confirmed.*Central quarantine.*Home quarantine.*Home monitoring.*Mobility impaired/s);
+  // The need marks switch to their English abbreviations.
+  assert.deepEqual(
+    await page.$$eval(`${tid('legend-needs')} .need`, (els) => els.map((e) => e.textContent)),
+    ['EA', 'PG', 'DI', 'CH', 'CI', 'DS', 'MI', 'DM'],
+  );
+  await screenshot(page, '14b-map-en', { fullPage: false });
   await page.click(tid('lang-toggle'));
   await page.waitForSelector('main[data-ready="map"]');
   assert.equal((await page.textContent(tid('nav-map'))).trim(), '参谋图');

@@ -28,8 +28,10 @@ const app = read('app.js');
 // The families of keys app.js builds from a value, with every value it can build them from.
 const FAMILIES = {
   'nav.': ['overview', 'map', 'roster', 'rounds', 'requests', 'conflicts', 'sheets'],
-  'colour.': ['red', 'pink', 'brown', 'green', 'none'],
-  'colour.mark.': ['red', 'pink', 'brown', 'green', 'none'],
+  'colour.': ['red', 'pink', 'brown', 'yellow', 'green', 'none'],
+  'colour.mark.': ['red', 'pink', 'brown', 'yellow', 'green', 'none'],
+  'map.door.': ['delivered', 'attempted', 'pending', 'outside'],
+  'map.door.mark.': ['delivered', 'attempted', 'pending'],
   'counts.': ['households', 'people', 'aged_60_plus', 'children_under_6', 'special_needs'],
   'household.': ['address', 'head', 'phone', 'people', 'aged_60_plus', 'children_under_6', 'needs', 'status', 'lift', 'notes'],
   'selection.': ['all', 'building', 'status', 'need'],

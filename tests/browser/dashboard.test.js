@@ -162,7 +162,8 @@ function expectedColour(r) {
   if (r.status === 'confirmed') return 'red';
   if (r.status === 'central_quarantine') return 'pink';
   if (r.status === 'home_quarantine') return 'brown';
-  if (r.needs.includes('mobility_impaired') && (r.status === 'normal' || r.status === 'home_monitoring')) return 'green';
+  if (r.status === 'home_monitoring') return 'yellow';
+  if (r.needs.includes('mobility_impaired') && r.status === 'normal') return 'green';
   if (r.status === 'normal' && r.needs.length === 0) return 'none';
   return null;
 }
@@ -191,12 +192,13 @@ test('the map colours flats as the ledger says, with a legend, and opens a house
   sample.push(...plain.filter((_, i) => i % 97 === 0));
   assert.ok(sample.filter(([, c]) => c === 'red').length === 4);
   assert.ok(sample.some(([, c]) => c === 'green'), 'the ledger has a mobility-impaired household to check');
+  assert.equal(sample.filter(([, c]) => c === 'yellow').length, 23, 'every 居家监测 household is checked');
 
   const legend = {};
-  for (const c of ['red', 'pink', 'brown', 'green', 'none']) {
+  for (const c of ['red', 'pink', 'brown', 'yellow', 'green', 'none']) {
     legend[c] = await page.$eval(`${tid('legend')} li[data-colour="${c}"] .swatch`, (el) => getComputedStyle(el).backgroundColor);
   }
-  assert.equal(new Set(Object.values(legend)).size, 5, 'five distinct legend colours');
+  assert.equal(new Set(Object.values(legend)).size, 6, 'six distinct legend colours');
   for (const [r, colour] of sample) {
     const sel = flatSelector(r);
     const got = await page.$eval(sel, (el) => ({ colour: el.dataset.colour, bg: getComputedStyle(el).backgroundColor, label: el.getAttribute('aria-label') }));
@@ -204,7 +206,7 @@ test('the map colours flats as the ledger says, with a legend, and opens a house
     assert.equal(got.bg, legend[colour], `${r.building}-${r.unit}-${r.flat} is painted as the legend's ${colour}`);
   }
   // The legend and each coloured flat say it in words too, not only in colour.
-  assert.match(await page.textContent(tid('legend')), /确诊.*集中隔离.*居家隔离.*行动不便/s);
+  assert.match(await page.textContent(tid('legend')), /确诊.*集中隔离.*居家隔离.*居家监测.*行动不便/s);
   const red = sample.find(([, c]) => c === 'red')[0];
   assert.match(await page.getAttribute(flatSelector(red), 'aria-label'), /确诊/);
 
@@ -227,6 +229,63 @@ test('the map colours flats as the ledger says, with a legend, and opens a house
   await page.click(flatSelector(red));
   await page.waitForSelector('main[data-ready="households"]');
   assert.equal(await page.textContent(`${tid('hh-ledger')} dd[data-field="head"]`), red.head);
+});
+
+/** WCAG contrast ratio of two computed `rgb(…)` colours. */
+function contrast(a, b) {
+  const lum = (css) => {
+    const [r, g, bl] = css.match(/[\d.]+/g).slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+test('every need tag has its own mark on the map, in the legend, with a glyph and readable contrast', async () => {
+  const { page } = ctx;
+  await open(page, '#/map', 'map');
+  const legend = await page.$$eval(`${tid('legend-needs')} li`, (els) =>
+    els.map((li) => {
+      const mark = li.querySelector('.need');
+      const style = getComputedStyle(mark);
+      return { need: li.dataset.need, glyph: mark.textContent, bg: style.backgroundColor, fg: style.color, text: li.textContent };
+    }),
+  );
+  assert.deepEqual(legend.map((l) => l.need), Object.values(NEED), 'the legend lists all eight need tags, in core order');
+  assert.equal(new Set(legend.map((l) => l.bg)).size, 8, 'eight distinct mark colours');
+  assert.equal(new Set(legend.map((l) => l.glyph)).size, 8, 'eight distinct glyphs: colour is not the only signal');
+  for (const l of legend) {
+    const zh = Object.keys(NEED).find((k) => NEED[k] === l.need);
+    assert.ok(l.text.includes(zh), `${l.need} is named ${zh} in the legend`);
+    assert.ok(zh.startsWith(l.glyph), `${l.need}'s glyph ${l.glyph} is its name's first character`);
+    assert.ok(contrast(l.bg, l.fg) >= 4.5, `${l.need}'s glyph has contrast ${contrast(l.bg, l.fg).toFixed(2)}`);
+  }
+  // Every flat with need tags carries one mark per tag, painted as the legend's.
+  const byNeed = Object.fromEntries(legend.map((l) => [l.need, l]));
+  for (const need of Object.values(NEED)) {
+    const households = rows.filter((r) => r.needs.includes(need));
+    assert.ok(households.length > 0, `the ledger has a ${need} household`);
+    for (const r of households) {
+      const mark = await page.$eval(`${flatSelector(r)} .need[data-need="${need}"]`, (el) => ({
+        bg: getComputedStyle(el).backgroundColor,
+        glyph: el.textContent,
+        visible: el.getBoundingClientRect().width > 0,
+      }));
+      assert.deepEqual(mark, { bg: byNeed[need].bg, glyph: byNeed[need].glyph, visible: true }, `${need} on ${r.building}-${r.unit}-${r.flat}`);
+      assert.match(await page.getAttribute(flatSelector(r), 'aria-label'), new RegExp(Object.keys(NEED).find((k) => NEED[k] === need)));
+    }
+  }
+  const unmarked = rows.find((r) => !r.needs.length);
+  assert.equal(await page.$$eval(`${flatSelector(unmarked)} .need`, (els) => els.length), 0, 'a household without needs has no mark');
+  // The fills' text is readable too.
+  for (const c of ['red', 'pink', 'brown', 'yellow', 'green']) {
+    const s = await page.$eval(`${tid('legend')} li[data-colour="${c}"] .swatch`, (el) => [getComputedStyle(el).backgroundColor, getComputedStyle(el).color]);
+    assert.ok(contrast(...s) >= 4.5, `${c} fill's glyph has contrast ${contrast(...s).toFixed(2)}`);
+  }
+  await screenshot(page, '04b-map-needs', { fullPage: false });
 });
 
 test('the roster filters by status, need, building and search', async () => {
@@ -332,6 +391,53 @@ test("the round's progress follows a phone's sync live, without a reload", async
   assert.match(note, /无人应答/);
   assert.match(note, /敲门无人/);
   await screenshot(page, '09-round-live');
+});
+
+test("the map shows an open round's doors as delivered, attempted or to go, and follows phones live", async () => {
+  const { page } = ctx;
+  // The round's page links to its doors on the map.
+  await open(page, `#/rounds/${ctx.round}`, 'rounds');
+  await page.click(tid('round-on-map'));
+  await waitData(page, tid('map-round-progress'), 'round', ctx.round);
+  assert.equal(await page.$eval(tid('map-round'), (el) => el.value), ctx.round, 'the list shows the round chosen');
+  const counts = () =>
+    page.$eval(tid('map-round-progress'), (el) => ({ doors: +el.dataset.doors, delivered: +el.dataset.delivered, attempted: +el.dataset.attempted, pending: +el.dataset.pending }));
+  assert.deepEqual(await counts(), { doors: 111, delivered: 3, attempted: 1, pending: 107 });
+  assert.match(await page.textContent(tid('map-round-progress')), /蔬菜包 第1轮.*已送达 3.*敲门未送达 1.*待送 107/);
+  const door = (d) => page.getAttribute(`${tid('flat')}[data-household="${d.household.id}"]`, 'data-door');
+  for (const d of ctx.doors.slice(0, 3)) assert.equal(await door(d), 'delivered');
+  assert.equal(await door(ctx.doors[3]), 'attempted');
+  assert.match(await page.getAttribute(`${tid('flat')}[data-household="${ctx.doors[3].household.id}"]`, 'aria-label'), /敲门未送达：无人应答/);
+  assert.equal(await door(ctx.doors[4]), 'pending');
+  assert.equal(await page.$$eval(`${tid('flat')}[data-door="outside"]`, (els) => els.length), 857 - 111, 'the other buildings are outside the round');
+  assert.equal(await page.$$eval(`${tid('flat')}[data-door="outside"]:not(.dim)`, (els) => els.length), 0, 'and fade');
+  assert.match(await page.textContent(tid('legend-doors')), /已送达.*敲门未送达.*待送/s);
+  assert.equal(await page.evaluate(() => location.hash), `#/map?round=${ctx.round}`, 'the choice is in the address');
+
+  // A phone delivers and syncs: the map follows without a reload.
+  await page.evaluate(() => {
+    window.__sameMap = true;
+  });
+  const phone = ctx.phones[0];
+  await phone.run('attempt', ctx.doors[5].tasks[0].id, 'delivered');
+  await phone.run('attempt', ctx.doors[6].tasks[0].id, 'refused');
+  await phone.sync();
+  await waitData(page, tid('map-round-progress'), 'delivered', 4, 10_000);
+  assert.deepEqual(await counts(), { doors: 111, delivered: 4, attempted: 2, pending: 105 });
+  assert.equal(await door(ctx.doors[5]), 'delivered');
+  assert.equal(await door(ctx.doors[6]), 'attempted');
+  assert.equal(await page.evaluate(() => window.__sameMap), true, 'the page was not reloaded');
+  await page.selectOption(tid('map-estate'), '北林小区');
+  await screenshot(page, '09b-map-round', { fullPage: false });
+  await page.selectOption(tid('map-estate'), '');
+  await page.selectOption(tid('map-round'), '');
+  await page.waitForFunction(() => document.querySelector('[data-testid="map-round-progress"]').hidden);
+  assert.equal(await page.$$eval(`${tid('flat')}[data-door]`, (els) => els.length), 0, 'no round, no door marks');
+  assert.equal(await page.evaluate(() => location.hash), '#/map');
+  // Choosing it from the list shows it again.
+  await page.selectOption(tid('map-round'), ctx.round);
+  await page.waitForFunction(() => !document.querySelector('[data-testid="map-round-progress"]').hidden);
+  assert.equal(await page.$$eval(`${tid('flat')}[data-door="delivered"]`, (els) => els.length), 4);
 });
 
 test('two phones delivering the same task show up as a double delivery', async () => {
@@ -516,6 +622,7 @@ test('a broken spreadsheet lists its row errors and commits nothing', async () =
   ].join('\n');
   const file = path.join(ctx.dir, 'broken.csv');
   writeFileSync(file, `\uFEFF${bad}\n`);
+  ctx.brokenFile = file;
   await open(page, '#/sheets', 'sheets');
   await page.setInputFiles(tid('import-file'), file);
   await page.click(tid('import-preview'));
@@ -547,7 +654,13 @@ test('the English switch relabels the page and is remembered', async () => {
   assert.equal((await page.textContent(tid('nav-roster'))).trim(), 'Roster', 'English after a reload');
   await screenshot(page, '14-overview-en');
   await open(page, '#/map', 'map');
-  assert.match(await page.textContent(tid('legend')), /Confirmed.*Central quarantine.*Home quarantine.*Mobility impaired/s);
+  assert.match(await page.textContent(tid('legend')), /Confirmed.*Central quarantine.*Home quarantine.*Home monitoring.*Mobility impaired/s);
+  // The need marks switch to their English abbreviations.
+  assert.deepEqual(
+    await page.$$eval(`${tid('legend-needs')} .need`, (els) => els.map((e) => e.textContent)),
+    ['EA', 'PG', 'DI', 'CH', 'CI', 'DS', 'MI', 'DM'],
+  );
+  await screenshot(page, '14b-map-en', { fullPage: false });
   await page.click(tid('lang-toggle'));
   await page.waitForSelector('main[data-ready="map"]');
   assert.equal((await page.textContent(tid('nav-map'))).trim(), '参谋图');
@@ -599,30 +712,99 @@ test("a volunteer's credential cannot open the coordinators' pages", async () =>
   }
 });
 
-test('on a phone-sized screen the pages fit the width', async () => {
-  const { relay } = ctx;
-  const b = await browser({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
-  try {
-    const p = b.context.pages()[0] || (await b.context.newPage());
-    p.setDefaultTimeout(15_000);
-    await p.goto(`${relay.url}/dashboard`);
-    await signIn(p, ctx.coordinatorToken);
-    await p.waitForSelector('main[data-ready="overview"]');
-    for (const [hash, view, name] of [
-      ['#/overview', 'overview', '17-phone-overview'],
-      ['#/map', 'map', '18-phone-map'],
-      ['#/roster?status=home_quarantine', 'roster', '19-phone-roster'],
-      [`#/rounds/${ctx.round}`, 'rounds', '20-phone-round'],
-    ]) {
-      await open(p, hash, view);
-      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-      assert.ok(overflow <= 1, `${view} is ${overflow}px wider than the screen`);
-      await screenshot(p, name, { fullPage: view === 'overview' });
+/** How far the page is wider than the screen (0 when nothing scrolls sideways). */
+const pageOverflow = (p) => p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+
+/** The layout facts of the visible elements matching `selector`: box edges and the screen's width. */
+const boxes = (p, selector) =>
+  p.$$eval(selector, (els) =>
+    els
+      .filter((el) => el.getClientRects().length)
+      .map((el) => {
+        const r = el.getBoundingClientRect();
+        return { left: r.left, right: r.right, width: r.width, height: r.height, screen: document.documentElement.clientWidth };
+      }),
+  );
+
+for (const [device, options, tag] of [
+  ['a phone (390 px)', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }, 'phone'],
+  ['a desktop (1400 px)', { viewport: { width: 1400, height: 900 } }, 'desktop'],
+]) {
+  test(`on ${device} every page fits the width and nothing is out of reach`, async () => {
+    const { relay } = ctx;
+    const b = await browser(options);
+    try {
+      const p = b.context.pages()[0] || (await b.context.newPage());
+      p.setDefaultTimeout(15_000);
+      p.on('pageerror', (e) => ctx.pageErrors.push(String(e)));
+      await p.goto(`${relay.url}/dashboard`);
+      await signIn(p, ctx.coordinatorToken);
+      await p.waitForSelector('main[data-ready="overview"]');
+      for (const [hash, view, name] of [
+        ['#/overview', 'overview', 'overview'],
+        ['#/map', 'map', 'map'],
+        ['#/roster?status=home_quarantine', 'roster', 'roster'],
+        [`#/rounds/${ctx.round}`, 'rounds', 'round'],
+        ['#/requests', 'requests', 'requests'],
+        ['#/sheets', 'sheets', 'sheets'],
+      ]) {
+        await open(p, hash, view);
+        const overflow = await pageOverflow(p);
+        assert.ok(overflow <= 1, `${view} is ${overflow}px wider than the screen`);
+        if (['overview', 'map'].includes(name)) await screenshot(p, `20-${tag}-${name}`, { fullPage: view === 'overview' });
+      }
+
+      // Every navigation item is on the screen, none hidden off its edge.
+      const nav = await boxes(p, '.mainnav a');
+      assert.equal(nav.length, 7);
+      for (const [i, n] of nav.entries()) assert.ok(n.left >= 0 && n.right <= n.screen + 0.5, `nav item ${i} spans ${n.left}–${n.right} of ${n.screen}px`);
+
+      // The round's tasks: names read on one line and every column is on the screen.
+      await open(p, `#/rounds/${ctx.round}`, 'rounds');
+      const heads = await boxes(p, `${tid('task-head')}`);
+      assert.ok(heads.length >= 111, `${heads.length} names of the round's households`);
+      const lineHeight = await p.$eval(tid('task-head'), (el) => parseFloat(getComputedStyle(el).lineHeight) || 22);
+      for (const hd of heads) {
+        assert.ok(hd.height < 1.8 * lineHeight, `a head of household's name wraps (${hd.width}×${hd.height}px)`);
+        assert.ok(hd.right <= hd.screen, `a name ends at ${hd.right}px, off the ${hd.screen}px screen`);
+      }
+      const cells = await boxes(p, `${tid('task-row')}:first-child td`);
+      for (const c of cells) assert.ok(c.right <= c.screen + 0.5, `a task column ends at ${c.right}px, off the ${c.screen}px screen`);
+      const stacked = await p.$eval(`${tid('task-table')} thead`, (el) => getComputedStyle(el).display === 'none');
+      assert.equal(stacked, tag === 'phone', tag === 'phone' ? 'a phone shows each task as a card' : 'a desktop keeps the table');
+      await screenshot(p, `21-${tag}-round-tasks`, { fullPage: false });
+
+      // The map: a building wider than the screen says it scrolls sideways, and only then.
+      await open(p, '#/map', 'map');
+      const scrolls = await p.$$eval(tid('map-scroll'), (els) =>
+        els.map((el) => ({ wide: el.scrollWidth - el.clientWidth > 1, marked: el.dataset.overflow, cue: !el.previousElementSibling.hidden })),
+      );
+      assert.equal(scrolls.length, 15);
+      for (const sc of scrolls) assert.deepEqual([sc.marked, sc.cue], [String(sc.wide), sc.wide], 'the cue shows exactly when the building scrolls');
+      if (tag === 'phone') assert.ok(scrolls.some((sc) => sc.wide), 'at 390 px some building is wider than the screen');
+      const cue = await boxes(p, `${tid('scroll-cue')}:not([hidden])`);
+      for (const c of cue) assert.ok(c.right <= c.screen && c.height > 0, 'the cue itself is on the screen');
+
+      // The import preview's reasons are on the screen, wide enough to read.
+      await open(p, '#/sheets', 'sheets');
+      await p.setInputFiles(tid('import-file'), ctx.brokenFile);
+      await p.click(tid('import-preview'));
+      await p.waitForSelector(tid('import-errors'));
+      const reasons = await boxes(p, tid('import-reason'));
+      assert.equal(reasons.length, 2);
+      for (const r of reasons) {
+        assert.ok(r.left >= 0 && r.right <= r.screen + 0.5, `a reason spans ${r.left}–${r.right} of ${r.screen}px`);
+        assert.ok(r.width >= Math.min(300, r.screen - 60), `a reason is ${r.width}px wide`);
+      }
+      const [caption] = await boxes(p, `${tid('import-errors')} caption`);
+      assert.ok(caption.height < 40 && caption.width > 100, `the errors' caption reads on one line (${caption.width}×${caption.height}px)`);
+      assert.ok((await pageOverflow(p)) <= 1, 'the preview fits the width');
+      await screenshot(p, `22-${tag}-import-errors`, { fullPage: false });
+    } finally {
+      await b.close();
     }
-  } finally {
-    await b.close();
-  }
-});
+  });
+}
 
 test('the page raised no script errors', () => {
   assert.deepEqual(ctx.pageErrors, []);

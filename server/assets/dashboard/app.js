@@ -16,14 +16,15 @@
 
   const API = '/dashboard/api';
   const STORED_COMPOUND = 'doorstep.compound';
-  const SWATCH_ORDER = ['red', 'pink', 'brown', 'green', 'none'];
+  const SWATCH_ORDER = ['red', 'pink', 'brown', 'yellow', 'green', 'none'];
   const STATUS_COLOUR = {
     confirmed: 'red',
     central_quarantine: 'pink',
     home_quarantine: 'brown',
-    home_monitoring: 'none',
+    home_monitoring: 'yellow',
     normal: 'none',
   };
+  const DOOR_STATES = ['delivered', 'attempted', 'pending'];
 
   // ---------------------------------------------------------------------------------------------
   // DOM helpers.
@@ -511,7 +512,7 @@
 
   const VIEWS = {
     overview: () => Overview(),
-    map: () => MapView(),
+    map: (r) => MapView(r.query),
     roster: (r) => Roster(r.query),
     households: (r) => HouseholdView(r.parts[1]),
     rounds: (r) => (r.parts[1] ? RoundView(r.parts[1]) : Rounds()),
@@ -575,7 +576,7 @@
     refreshTimer = setTimeout(async () => {
       if (!state.view) return;
       // A phone's sync waits (up to half a minute) while someone is choosing in a list.
-      if (!force && editing() && postponed < 20) {
+      if (!force && editing() && !state.view.keepsControls && postponed < 20) {
         postponed += 1;
         scheduleRefresh(1500);
         return;
@@ -775,21 +776,61 @@
   // ---------------------------------------------------------------------------------------------
   // The compound map (参谋图).
 
-  function legend() {
+  /** A text the relay gives in both languages ({zh, en}), in the page's language. */
+  function inLang(pair) {
+    return pair ? pair[I.lang() === 'en' ? 'en' : 'zh'] : '';
+  }
+
+  /** A need tag's mark: its glyph on its own colour, named for screen readers by the flat. */
+  function needMark(entry) {
+    return h('span', { class: `need n-${entry.need}`, testid: 'need-mark', dataset: { need: entry.need }, 'aria-hidden': 'true' }, inLang(entry.glyph));
+  }
+
+  /** The map's legend, from the relay's: fills, need marks and, with a round shown, door states. */
+  function legend(data) {
+    const fills = data.legend.fills.map((f) =>
+      h('li', { dataset: { colour: f.fill } }, h('span', { class: `swatch c-${f.fill}`, 'aria-hidden': 'true' }, inLang(f.glyph)), h('span', null, inLang(f.label))),
+    );
+    const needs = data.legend.needs.map((n) => h('li', { dataset: { need: n.need } }, needMark(n), h('span', null, inLang(n.label))));
+    const doors = data.round
+      ? DOOR_STATES.map((d) =>
+          h('li', { dataset: { door: d } }, h('span', { class: `door-mark d-${d}`, 'aria-hidden': 'true' }, t(`map.door.mark.${d}`)), h('span', null, t(`map.door.${d}`))),
+        )
+      : null;
     return h(
-      'ul',
-      { class: 'legend', testid: 'legend', 'aria-label': t('map.legend') },
-      SWATCH_ORDER.map((c) => h('li', { dataset: { colour: c } }, swatch(c), h('span', null, t(`colour.${c}`)))),
+      'div',
+      { class: 'legend', testid: 'legend', role: 'group', 'aria-label': t('map.legend') },
+      h('div', { class: 'legend-group' }, h('h3', null, t('map.legend_fill')), h('ul', null, fills)),
+      h('div', { class: 'legend-group' }, h('h3', null, t('map.legend_needs')), h('ul', { testid: 'legend-needs' }, needs)),
+      doors ? h('div', { class: 'legend-group' }, h('h3', null, t('map.legend_doors')), h('ul', { testid: 'legend-doors' }, doors)) : null,
     );
   }
 
-  function MapView() {
+  /** Marks every sideways-scrolling box whose content is wider than it, so its cue shows. */
+  function markOverflow(container) {
+    for (const box of container.querySelectorAll('.scroll')) {
+      const over = box.scrollWidth - box.clientWidth > 1;
+      box.dataset.overflow = over ? 'true' : 'false';
+      const cue = box.previousElementSibling;
+      if (cue && cue.classList.contains('scroll-cue')) cue.hidden = !over;
+    }
+  }
+
+  function MapView(query) {
     let data = null;
-    const filters = { estate: '', highlight: '' };
+    const filters = { estate: '', highlight: '', round: query.get('round') || '' };
     const estateSel = select('map-estate', [['', t('common.all')]], '', {
       onchange: (ev) => {
         filters.estate = ev.target.value;
         draw();
+      },
+    });
+    const roundSel = select('map-round', [['', t('map.round_none')]], '', {
+      onchange: (ev) => {
+        filters.round = ev.target.value;
+        // The choice goes into the address, so a reload or a shared link keeps it.
+        history.replaceState(null, '', filters.round ? `#/map?round=${encodeURIComponent(filters.round)}` : '#/map');
+        refresh().catch(showError);
       },
     });
     const highlightSel = select(
@@ -807,17 +848,29 @@
         },
       },
     );
+    const legendBox = h('div');
+    const roundLine = h('p', { class: 'map-round-progress', testid: 'map-round-progress', role: 'status', hidden: true });
     const summary = h('p', { class: 'map-summary', testid: 'map-summary' });
     const grid = h('div', { class: 'map', testid: 'map' });
     const root = h(
       'section',
       { testid: 'page-map', class: 'map-page' },
       pageHeader(t('map.title', { name: state.compound.name }), printButton()),
-      h('div', { class: 'filters no-print' }, field(t('map.estate'), estateSel), field(t('map.highlight'), highlightSel)),
-      legend(),
+      h(
+        'div',
+        { class: 'filters no-print' },
+        field(t('map.estate'), estateSel),
+        field(t('map.highlight'), highlightSel),
+        field(t('map.round'), roundSel),
+      ),
+      legendBox,
+      roundLine,
       summary,
       grid,
     );
+    // The cue follows the layout: a narrower window, a font that loads late, a longer label.
+    const resized = typeof ResizeObserver !== 'undefined' ? new ResizeObserver(() => markOverflow(grid)) : null;
+    if (resized) resized.observe(grid);
 
     function matches(flat) {
       if (!filters.highlight) return true;
@@ -828,20 +881,30 @@
     function flatButton(b, unit, floor, flat) {
       const colour = flat.colour || 'none';
       const needs = (flat.needs || []).map((n) => label('need_tag', n)).join('、');
+      const door = data.round ? (flat.door ? flat.door.state : 'outside') : null;
+      let doorText = '';
+      if (door === 'attempted') {
+        const why = flat.door.outcome ? label('outcome', flat.door.outcome) : '';
+        doorText = why ? t('map.door.attempted_why', { why }) : t('map.door.attempted_short');
+      } else if (door) doorText = t(`map.door.${door}`);
       const desc = [
         buildingName(b.estate, b.label),
         unit.unit ? t('address.unit', { unit: unit.unit }) : '',
         flat.flat,
         label('control_status', flat.status),
         needs,
+        doorText,
       ]
         .filter(Boolean)
         .join(' · ');
+      const byNeed = new Map(data.legend.needs.map((n) => [n.need, n]));
+      const marks = (flat.needs || []).map((n) => byNeed.get(n)).filter(Boolean);
+      const dim = !matches(flat) || door === 'outside';
       return h(
         'button',
         {
           type: 'button',
-          class: `flat c-${colour}${matches(flat) ? '' : ' dim'}`,
+          class: `flat c-${colour}${dim ? ' dim' : ''}${door ? ` door-${door}` : ''}`,
           testid: 'flat',
           title: desc,
           'aria-label': desc,
@@ -854,11 +917,16 @@
             flat: flat.flat,
             colour,
             status: flat.status,
+            needs: (flat.needs || []).join(' '),
+            // Only with a round shown (a dataset turns undefined into the text "undefined").
+            ...(door ? { door } : {}),
           },
           onclick: () => go(`#/households/${flat.household}`),
         },
+        door && door !== 'outside' ? h('span', { class: `door-mark d-${door}`, testid: 'door-mark', 'aria-hidden': 'true' }, t(`map.door.mark.${door}`)) : null,
         h('span', { class: 'no' }, flat.flat),
         colour !== 'none' ? h('span', { class: 'mark', 'aria-hidden': 'true' }, t(`colour.mark.${colour}`)) : null,
+        marks.length ? h('span', { class: 'needs' }, marks.map(needMark)) : null,
       );
     }
 
@@ -888,9 +956,10 @@
         'section',
         { class: 'building card', testid: 'map-building', dataset: { estate: b.estate, building: b.label } },
         h('h2', null, buildingName(b.estate, b.label), h('span', { class: 'meta' }, marked.join(' · '))),
+        h('p', { class: 'scroll-cue no-print', testid: 'scroll-cue', hidden: true }, t('map.scroll_cue')),
         h(
           'div',
-          { class: 'scroll' },
+          { class: 'scroll', testid: 'map-scroll', tabindex: '0', role: 'region', 'aria-label': buildingName(b.estate, b.label) },
           h(
             'table',
             { class: 'elevation' },
@@ -947,11 +1016,26 @@
       summary.textContent = filters.highlight
         ? t('map.summary_highlight', { buildings: shown.length, flats, hits })
         : t('map.summary', { buildings: shown.length, flats });
+      fill(legendBox, legend(data));
+      const r = data.round;
+      roundLine.hidden = !r;
+      if (r) {
+        roundLine.textContent = t('map.round_progress', { title: r.round.title, doors: r.doors, delivered: r.delivered, attempted: r.attempted, pending: r.pending });
+        Object.assign(roundLine.dataset, { round: r.round.document, doors: r.doors, delivered: r.delivered, attempted: r.attempted, pending: r.pending });
+      }
       fill(grid, ...shown.map(drawBuilding));
+      markOverflow(grid);
+      if (resized) for (const table of grid.querySelectorAll('.scroll > table')) resized.observe(table);
     }
 
     async function refresh() {
-      data = await api.get(cpath('/map'));
+      const open = (await rounds()).map(roundOf).filter((x) => x.status === 'open');
+      // A round closed since it was chosen leaves the map plain rather than failing.
+      if (filters.round && !open.some((x) => x.document === filters.round)) filters.round = '';
+      fill(roundSel, h('option', { value: '' }, t('map.round_none')), ...open.map((x) => h('option', { value: x.document }, `${x.title} · ${x.date}`)));
+      roundSel.value = filters.round;
+      roundSel.closest('.field').hidden = !open.length;
+      data = await api.get(cpath(filters.round ? `/map?round=${encodeURIComponent(filters.round)}` : '/map'));
       const estates = [...new Set(data.buildings.map((b) => b.estate).filter(Boolean))];
       const keep = filters.estate;
       fill(estateSel, h('option', { value: '' }, t('common.all')), ...estates.map((e) => h('option', { value: e }, e)));
@@ -959,7 +1043,9 @@
       estateSel.closest('.field').hidden = estates.length < 2;
       draw();
     }
-    return { root, refresh };
+    // A redraw rebuilds the buildings and leaves the filters as they are, so a phone's sync shows
+    // at once even while the coordinator is still in one of the lists.
+    return { root, refresh, keepsControls: true };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1396,7 +1482,7 @@
       { class: 'scroll' },
       h(
         'table',
-        { class: 'data tasks' },
+        { class: 'data tasks stack', testid: 'task-table' },
         h(
           'thead',
           null,
@@ -1434,20 +1520,21 @@
                       ),
                   })
                 : personName(task.assignee);
+            const cell = (key, ...content) => h('td', { dataset: { label: t(key) } }, ...content);
             return h(
               'tr',
               { testid: 'task-row', dataset: { task: task.id, status: row.status, household: task.household } },
               o.roundTitles
-                ? h('td', null, h('a', { href: `#/rounds/${task.round}` }, row.round_title || shortId(task.round)))
-                : h('td', null, household ? h('a', { href: `#/households/${household.id}` }, fmtAddress(household.address)) : shortId(task.household)),
-              o.roundTitles ? null : h('td', null, household ? household.head : ''),
-              h('td', null, label('task_kind', task.kind)),
-              h('td', null, task.items, task.request ? h('a', { href: '#/requests', class: 'tag', title: t('task.from_request') }, t('task.request_tag')) : null),
-              h('td', null, badge('priority', task.priority)),
-              h('td', null, badge('task_status', row.status)),
-              h('td', null, assignee),
-              h('td', null, attemptList(task.attempts), task.cancelled ? h('p', { class: 'meta' }, t('task.cancelled_by', { who: personName(task.cancelled.by), reason: task.cancelled.reason || '' })) : null, taskHistory(task)),
-              o.actions ? h('td', { class: 'no-print' }, live && o.roundOpen ? cancelControl(task) : null) : null,
+                ? h('td', { class: 'lead' }, h('a', { href: `#/rounds/${task.round}` }, row.round_title || shortId(task.round)))
+                : h('td', { class: 'lead' }, household ? h('a', { href: `#/households/${household.id}` }, fmtAddress(household.address)) : shortId(task.household)),
+              o.roundTitles ? null : h('td', { class: 'task-head', dataset: { label: t('household.head') } }, h('span', { testid: 'task-head' }, household ? household.head : '')),
+              cell('task.kind', label('task_kind', task.kind)),
+              cell('task.items', task.items, task.request ? h('a', { href: '#/requests', class: 'tag', title: t('task.from_request') }, t('task.request_tag')) : null),
+              cell('task.priority', badge('priority', task.priority)),
+              cell('task.status', badge('task_status', row.status)),
+              cell('task.assignee', assignee),
+              h('td', { class: 'wide', dataset: { label: t('task.attempts') } }, attemptList(task.attempts), task.cancelled ? h('p', { class: 'meta' }, t('task.cancelled_by', { who: personName(task.cancelled.by), reason: task.cancelled.reason || '' })) : null, taskHistory(task)),
+              o.actions ? h('td', { class: 'no-print wide' }, live && o.roundOpen ? cancelControl(task) : null) : null,
             );
           }),
         ),
@@ -1653,6 +1740,7 @@
       fill(head,
         pageHeader(
           info.title,
+          open ? h('a', { class: 'button', href: `#/map?round=${encodeURIComponent(id)}`, testid: 'round-on-map' }, t('round.on_map')) : null,
           h('a', { class: 'button', href: cpath(`/export/rounds/${encodeURIComponent(id)}.csv`), download: '', testid: 'round-export-csv' }, t('round.export_csv')),
           h('a', { class: 'button', href: cpath(`/export/rounds/${encodeURIComponent(id)}.xlsx`), download: '', testid: 'round-export-xlsx' }, t('round.export_xlsx')),
           printButton(),
@@ -2029,14 +2117,21 @@
         { class: 'scroll' },
         h(
           'table',
-          { class: `data ${kind}`, testid: `import-${kind}` },
+          { class: `data ${kind} stack`, testid: `import-${kind}` },
           h('caption', null, t(`import.${kind}`, { n: errors.length })),
           h('thead', null, h('tr', null, ['line', 'column', 'value', 'reason'].map((k) => h('th', { scope: 'col' }, t(`import.${k}`))))),
           h(
             'tbody',
             null,
             errors.map((e) =>
-              h('tr', { testid: rowId, dataset: { line: e.line, code: e.code || '' } }, h('td', { class: 'n' }, String(e.line ?? '')), h('td', null, e.column || ''), h('td', null, e.value || ''), h('td', null, reasonText(e))),
+              h(
+                'tr',
+                { testid: rowId, dataset: { line: e.line, code: e.code || '' } },
+                h('td', { class: 'n', dataset: { label: t('import.line') } }, String(e.line ?? '')),
+                h('td', { dataset: { label: t('import.column') } }, e.column || ''),
+                h('td', { dataset: { label: t('import.value') } }, e.value || ''),
+                h('td', { class: 'wide reason', testid: 'import-reason', dataset: { label: t('import.reason') } }, reasonText(e)),
+              ),
             ),
           ),
         ),

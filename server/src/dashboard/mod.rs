@@ -20,7 +20,7 @@
 //! | `GET …/compounds/{c}/households?status=&need=&building=&estate=&q=` | `[Household]`, climbing order |
 //! | `GET …/compounds/{c}/households/{h}` | `{household, tasks: [{task, status, round_title, round_date}], requests}` |
 //! | `GET …/compounds/{c}/households/{h}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
-//! | `GET …/compounds/{c}/map` | buildings → units → floors (top first) → flats with `colour` |
+//! | `GET …/compounds/{c}/map?round=` | `{legend, round, buildings}`: buildings → units → floors (top first) → flats with `colour`, `needs` and, for an open round, `door` |
 //! | `GET …/compounds/{c}/rounds` | `[{round, total, delivered, attempted, open, assigned, cancelled, double_deliveries, late}]` |
 //! | `GET …/compounds/{c}/rounds/{r}` | `{round, progress, tasks: [{task, status, household, assignee_name, late_attempts}]}` |
 //! | `GET …/compounds/{c}/rounds/{r}/tasks/{t}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
@@ -48,6 +48,8 @@ mod inbox;
 pub(crate) mod local_time;
 mod login;
 mod map;
+mod map_marks;
+mod map_round;
 mod members;
 mod operations;
 mod overview;

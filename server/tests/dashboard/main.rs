@@ -12,6 +12,7 @@ mod harness;
 mod history;
 mod imports;
 mod login;
+mod map;
 mod operations;
 mod overview;
 mod print;

@@ -139,7 +139,8 @@ async fn the_map_colours_flats_as_the_posted_map_does() {
         ("北林小区", "1", "2", "1102", "green"),
         // Home quarantine outranks mobility impairment.
         ("人和花园北院", "5", "3", "601", "brown"),
-        ("人和花园北院", "1", "1", "702", "none"),
+        // 居家监测 (home monitoring) is yellow; it used to look unmarked.
+        ("人和花园北院", "1", "1", "702", "yellow"),
         ("北林小区", "1", "1", "102", "none"),
     ] {
         let f = flat(&map, estate, building, unit, number);

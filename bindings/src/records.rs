@@ -326,7 +326,7 @@ pub enum Conflict {
 impl From<query::Conflict> for Conflict {
     fn from(c: query::Conflict) -> Self {
         match c {
-            query::Conflict::DoubleDelivery { round, task, household, deliveries } => {
+            query::Conflict::DoubleDelivery { round, task, household, deliveries, .. } => {
                 Conflict::DoubleDelivery { round, task, household, deliveries }
             }
             query::Conflict::CompetingAssignment { round, task, household, winner, candidates } => {

@@ -13,6 +13,7 @@ mod in_flight;
 mod leaks;
 mod mission;
 mod quarantine;
+mod reviews;
 mod raw_http;
 mod scale_out;
 mod security;

@@ -484,7 +484,9 @@ fn a_coordinators_review_is_accepted_and_a_volunteers_is_refused_by_the_relay() 
 
     // An honest coordinator's phone writes the review; the relay takes it.
     let mut coordinator_phone = fork(&fx.compound, device(20));
-    coordinator_phone.apply(&mut fx.env.env(), &people.coordinator, &review_of(round, task, "已核实")).unwrap();
+    coordinator_phone
+        .apply(&mut fx.env.env(), &people.coordinator, &review_of(round, task, "已核实"))
+        .unwrap();
     let doc = honest(&fx, &coordinator_phone, round, &since).accepted(&people.coordinator);
     let reviews = doorstep_core::document::reviews::reviews(round, &doc);
     assert_eq!(reviews.len(), 1);

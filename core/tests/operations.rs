@@ -499,7 +499,8 @@ fn review_conflict() {
     let mut fx = Fixture::default();
     let round = fx.round("第1轮", Selection::All);
     let id = fx.task_at(round, "2-1-302");
-    let delivered = Operation::RecordAttempt { round, task: id, outcome: Outcome::Delivered, note: String::new() };
+    let delivered =
+        Operation::RecordAttempt { round, task: id, outcome: Outcome::Delivered, note: String::new() };
     let (v1, v2) = (fx.people.volunteer, fx.people.volunteer2);
     fx.ok(&v1, &delivered);
     fx.ok(&v2, &delivered);

@@ -7,8 +7,8 @@
 
 mod support;
 
-use automerge::{ROOT, ReadDoc};
 use automerge::transaction::Transactable;
+use automerge::{ROOT, ReadDoc};
 use doorstep_core::document::reviews::REVIEWS;
 use doorstep_core::id::{DocumentId, TaskId};
 use doorstep_core::permission::Rule;
@@ -44,10 +44,7 @@ fn deliver(round: DocumentId, task: TaskId, note: &str) -> Operation {
 }
 
 fn review(round: DocumentId, task: TaskId, note: &str) -> Operation {
-    Operation::ReviewConflict {
-        conflict: ConflictSubject::DoubleDelivery { round, task },
-        note: note.into(),
-    }
+    Operation::ReviewConflict { conflict: ConflictSubject::DoubleDelivery { round, task }, note: note.into() }
 }
 
 /// The fixture with a round, and the task at 2-1-302 delivered twice by two offline phones and
@@ -78,7 +75,10 @@ fn a_coordinators_review_records_who_when_and_note_and_every_replica_sees_it() {
     let states = conflict_reviews(&fx.compound);
     let [state] = states.as_slice() else { panic!("{states:?}") };
     let r = state.review.as_ref().expect("the double delivery is reviewed");
-    assert_eq!((r.by, r.at, r.note.as_str()), (coordinator.person, reviewed_at, "已核实，第二份转给 2-1-302"));
+    assert_eq!(
+        (r.by, r.at, r.note.as_str()),
+        (coordinator.person, reviewed_at, "已核实，第二份转给 2-1-302")
+    );
     assert_eq!(r.covers.len(), 2, "the review covers both deliveries: {:?}", r.covers);
     assert_eq!(unreviewed_conflicts(&fx.compound), [], "the count of conflicts to review drops");
     assert_eq!(fx.task(task).attempts.len(), 2, "both attempts stay");
@@ -197,8 +197,7 @@ fn a_round_written_before_reviews_existed_loads_and_takes_a_review() {
 
 /// `DOORSTEP_PROPTEST_CASES` (default 64) from a fixed seed.
 fn cases() -> ProptestConfig {
-    let cases: u32 =
-        std::env::var("DOORSTEP_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    let cases: u32 = std::env::var("DOORSTEP_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
     let mut config = ProptestConfig::with_cases(cases);
     if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
         config.rng_seed = proptest::test_runner::RngSeed::Fixed(20_261_130);

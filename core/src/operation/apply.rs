@@ -529,9 +529,9 @@ impl Compound {
                         self.open_round(*round)?;
                         *round
                     }
-                    ConflictSubject::ConcurrentStatus { .. } => {
-                        self.single_id(DocKind::Roster).ok_or(OperationError::MissingDocument(DocKind::Roster))?
-                    }
+                    ConflictSubject::ConcurrentStatus { .. } => self
+                        .single_id(DocKind::Roster)
+                        .ok_or(OperationError::MissingDocument(DocKind::Roster))?,
                 };
                 let doc = self.document_mut_ok(doc_id)?;
                 transact(doc, env, |tx| Ok(reviews::put_review(tx, &review)?))?;

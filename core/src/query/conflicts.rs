@@ -70,7 +70,9 @@ impl Conflict {
             Conflict::CompetingAssignment { round, task, .. } => {
                 ConflictSubject::CompetingAssignment { round: *round, task: *task }
             }
-            Conflict::ConcurrentStatus { household, .. } => ConflictSubject::ConcurrentStatus { household: *household },
+            Conflict::ConcurrentStatus { household, .. } => {
+                ConflictSubject::ConcurrentStatus { household: *household }
+            }
         }
     }
 
@@ -80,10 +82,9 @@ impl Conflict {
     pub fn values(&self) -> BTreeSet<String> {
         match self {
             Conflict::DoubleDelivery { attempt_ids, .. } => attempt_ids.iter().cloned().collect(),
-            Conflict::CompetingAssignment { candidates, .. } => candidates
-                .iter()
-                .map(|c| c.map_or_else(|| "nobody".to_owned(), |p| p.to_string()))
-                .collect(),
+            Conflict::CompetingAssignment { candidates, .. } => {
+                candidates.iter().map(|c| c.map_or_else(|| "nobody".to_owned(), |p| p.to_string())).collect()
+            }
             Conflict::ConcurrentStatus { candidates, .. } => {
                 candidates.iter().map(|s| s.as_str().to_owned()).collect()
             }

@@ -43,11 +43,8 @@ pub fn conflict_reviews(compound: &Compound) -> Vec<ConflictReview> {
         .into_iter()
         .map(|conflict| {
             let (subject, values) = (conflict.subject(), conflict.values());
-            let review = reviews
-                .iter()
-                .filter(|r| r.covers(&subject, &values))
-                .max_by_key(|r| (r.at, r.id))
-                .cloned();
+            let review =
+                reviews.iter().filter(|r| r.covers(&subject, &values)).max_by_key(|r| (r.at, r.id)).cloned();
             ConflictReview { conflict, review }
         })
         .collect()

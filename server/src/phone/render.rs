@@ -233,7 +233,8 @@ impl Output {
                     match &c.review {
                         None => format!("{what}\n  待核实 / to review"),
                         Some(r) => {
-                            let note = if r.note.is_empty() { String::new() } else { format!(": {}", r.note) };
+                            let note =
+                                if r.note.is_empty() { String::new() } else { format!(": {}", r.note) };
                             format!(
                                 "{what}\n  已核实 / reviewed by person {} at {} (UTC+8){note}",
                                 r.by,

@@ -2,8 +2,8 @@
 
 use doorstep_core::id::{CompoundId, DocumentId, TaskId};
 use doorstep_core::query;
-use doorstep_core::schema::review::ConflictSubject;
 use doorstep_core::schema::household::Household;
+use doorstep_core::schema::review::ConflictSubject;
 use doorstep_replica::Replica;
 
 use super::PhoneError;

@@ -4,7 +4,9 @@
 //! `InvalidInput` before any Rust code runs.
 
 use doorstep_core::Timestamp;
-use doorstep_core::id::{BuildingId, CompoundId, DocumentId, HouseholdId, PersonId, RequestId, TaskId};
+use doorstep_core::id::{
+    BuildingId, CompoundId, DocumentId, HouseholdId, PersonId, RequestId, ReviewId, TaskId,
+};
 
 use crate::error::invalid_argument;
 
@@ -18,7 +20,7 @@ macro_rules! uuid_string {
     };
 }
 
-uuid_string!(BuildingId, CompoundId, DocumentId, HouseholdId, PersonId, RequestId, TaskId);
+uuid_string!(BuildingId, CompoundId, DocumentId, HouseholdId, PersonId, RequestId, ReviewId, TaskId);
 
 uniffi::custom_type!(Timestamp, i64, {
     remote,

@@ -31,6 +31,8 @@ pub use key_provider::{KeyProviderError, ReplicaKeyProvider};
 pub use listener::{ChangeOrigin, DocumentChange, ListenerRegistration, ReplicaListener, SyncStatus};
 pub use logging::{LogLevel, LogRecord, LogSink, set_logger};
 pub use operations::{Applied, NewTask, RoundPlan};
-pub use records::{CompoundInfo, Conflict, Counts, DeliveryTask, Door, Household, Request, TaskRef};
+pub use records::{
+    CompoundInfo, Conflict, ConflictState, Counts, DeliveryTask, Door, Household, Request, Review, TaskRef,
+};
 pub use replica::{Joined, Replica};
 pub use sync_report::{SyncReport, SyncState};

@@ -9,6 +9,7 @@ use doorstep_core::id::{CompoundId, DocumentId, HouseholdId, PersonId, RequestId
 use doorstep_core::operation::Selection;
 use doorstep_core::schema::control_status::ControlStatus;
 use doorstep_core::schema::need_tag::NeedTag;
+use doorstep_core::schema::review::ConflictSubject;
 use doorstep_core::schema::vocabulary::{
     Category, Channel, Outcome, Priority, RequestStatus, TaskKind, Urgency,
 };
@@ -251,6 +252,17 @@ impl Replica {
     ) -> Result<(), DoorstepError> {
         let needs = needs.into_iter().collect();
         self.apply(compound, &Operation::SetNeedTags { household, needs }).map(drop)
+    }
+
+    /// Marks a conflict reviewed with an optional note (coordinators). Both attempts of a double
+    /// delivery stay; a delivery that arrives later shows the conflict again.
+    pub fn review_conflict(
+        &self,
+        compound: CompoundId,
+        conflict: ConflictSubject,
+        note: String,
+    ) -> Result<(), DoorstepError> {
+        self.apply(compound, &Operation::ReviewConflict { conflict, note }).map(drop)
     }
 
     /// Any operation, as the JSON `doorstep_core::Operation` serializes to

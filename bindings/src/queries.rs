@@ -6,7 +6,7 @@ use doorstep_core::query;
 use doorstep_core::schema::task::RoundInfo;
 
 use crate::error::DoorstepError;
-use crate::records::{Conflict, Counts, DeliveryTask, Door, Household, Request};
+use crate::records::{Conflict, ConflictState, Counts, DeliveryTask, Door, Household, Request};
 use crate::replica::Replica;
 
 #[uniffi::export]
@@ -52,6 +52,12 @@ impl Replica {
     /// Double deliveries, competing assignments and concurrent status edits to review.
     pub fn conflicts(&self, compound: CompoundId) -> Result<Vec<Conflict>, DoorstepError> {
         self.read(compound, |c| query::conflicts(c).into_iter().map(Conflict::from).collect())
+    }
+
+    /// Every conflict with its review state: reviewed ones carry who reviewed them, when and
+    /// their note; a conflict that gained a value after its review reads as unreviewed again.
+    pub fn conflict_states(&self, compound: CompoundId) -> Result<Vec<ConflictState>, DoorstepError> {
+        self.read(compound, |c| query::conflict_reviews(c).into_iter().map(ConflictState::from).collect())
     }
 
     /// The rounds on this device (open ones, and closed ones until the next sync drops them).

@@ -6,11 +6,14 @@
 use std::collections::HashMap;
 
 use doorstep_core::Timestamp;
-use doorstep_core::id::{BuildingId, CompoundId, DocumentId, HouseholdId, PersonId, RequestId, TaskId};
+use doorstep_core::id::{
+    BuildingId, CompoundId, DocumentId, HouseholdId, PersonId, RequestId, ReviewId, TaskId,
+};
 use doorstep_core::query;
 use doorstep_core::schema::address::Address;
 use doorstep_core::schema::control_status::ControlStatus;
 use doorstep_core::schema::need_tag::NeedTag;
+use doorstep_core::schema::review::ConflictSubject;
 use doorstep_core::schema::task::{Attempt, Cancellation, RoundInfo};
 use doorstep_core::schema::vocabulary::{
     Category, Channel, Outcome, Priority, RequestStatus, RoundStatus, TaskKind, TaskStatus, Urgency,
@@ -326,7 +329,7 @@ pub enum Conflict {
 impl From<query::Conflict> for Conflict {
     fn from(c: query::Conflict) -> Self {
         match c {
-            query::Conflict::DoubleDelivery { round, task, household, deliveries } => {
+            query::Conflict::DoubleDelivery { round, task, household, deliveries, .. } => {
                 Conflict::DoubleDelivery { round, task, household, deliveries }
             }
             query::Conflict::CompetingAssignment { round, task, household, winner, candidates } => {
@@ -335,6 +338,66 @@ impl From<query::Conflict> for Conflict {
             query::Conflict::ConcurrentStatus { household, winner, candidates } => {
                 Conflict::ConcurrentStatus { household, winner, candidates }
             }
+        }
+    }
+}
+
+/// Which conflict a review is about: its kind and where it is.
+#[uniffi::remote(Enum)]
+pub enum ConflictSubject {
+    /// A task delivered more than once.
+    DoubleDelivery {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+    },
+    /// A task assigned concurrently to different people.
+    CompetingAssignment {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+    },
+    /// A household's control status set concurrently to different values.
+    ConcurrentStatus {
+        /// The household.
+        household: HouseholdId,
+    },
+}
+
+/// A coordinator's review of a conflict.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Review {
+    /// Stable ID.
+    pub id: ReviewId,
+    /// The coordinator.
+    pub by: PersonId,
+    /// When.
+    pub at: Timestamp,
+    /// What they noted; may be empty.
+    pub note: String,
+}
+
+/// A conflict, which conflict it is (for `review_conflict`), and the latest review that covers
+/// it as it stands: `None` while it waits for a coordinator, and again once a value arrives that
+/// the review did not see (a third delivery).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConflictState {
+    /// The conflict.
+    pub conflict: Conflict,
+    /// Which conflict it is.
+    pub subject: ConflictSubject,
+    /// The latest review covering it, if any.
+    pub review: Option<Review>,
+}
+
+impl From<query::ConflictReview> for ConflictState {
+    fn from(c: query::ConflictReview) -> Self {
+        Self {
+            subject: c.conflict.subject(),
+            conflict: c.conflict.into(),
+            review: c.review.map(|r| Review { id: r.id, by: r.by, at: r.at, note: r.note }),
         }
     }
 }

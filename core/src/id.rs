@@ -113,6 +113,11 @@ define_id!(
     "care entry"
 );
 define_id!(
+    /// A coordinator's review of a conflict.
+    ReviewId,
+    "review"
+);
+define_id!(
     /// A person known to the relay (volunteer, coordinator, medic, admin).
     PersonId,
     "person"

@@ -41,6 +41,9 @@ pub enum Rule {
     /// A removal never hides edits: an edit to an entity removed meanwhile, or a removal by
     /// someone who had not seen the entity's latest edits, is refused so a person reviews it.
     RemovalsDoNotHideEdits,
+    /// Only coordinators mark a conflict reviewed, in their own name; a review is never changed
+    /// or removed.
+    ConflictsAreReviewedByCoordinators,
 }
 
 impl Rule {
@@ -61,6 +64,7 @@ impl Rule {
             Rule::CreatedObjectsAreKept => "created_objects_are_kept",
             Rule::TimesFollowTheRelaysClock => "times_follow_the_relays_clock",
             Rule::RemovalsDoNotHideEdits => "removals_do_not_hide_edits",
+            Rule::ConflictsAreReviewedByCoordinators => "conflicts_are_reviewed_by_coordinators",
         }
     }
 
@@ -101,6 +105,9 @@ impl Rule {
             Rule::RemovalsDoNotHideEdits => {
                 "a removal may not hide edits: edits to a removed entity, and removals made without seeing its latest edits, go to a coordinator for review"
             }
+            Rule::ConflictsAreReviewedByCoordinators => {
+                "only coordinators mark a conflict reviewed, in their own name; a review is never changed or removed"
+            }
         }
     }
 }
@@ -118,7 +125,8 @@ pub fn require(role: Role, rule: Rule) -> Result<(), Rule> {
         Rule::CompoundsAreCreatedByAdmins => role == Role::Admin,
         Rule::RosterIsEditedByCoordinators
         | Rule::RoundsArePlannedByCoordinators
-        | Rule::RequestsAreTriagedByCoordinators => role.is_coordinating(),
+        | Rule::RequestsAreTriagedByCoordinators
+        | Rule::ConflictsAreReviewedByCoordinators => role.is_coordinating(),
         Rule::CareLedgerIsForCoordinatorsAndMedics => role.reads_care(),
         Rule::VolunteersClaimOnlyFreeTasks
         | Rule::AttemptsAreAppendOnly

@@ -74,7 +74,7 @@ fn both_offline_deliveries_survive_as_a_double_delivery() {
     assert_eq!(t.status(), TaskStatus::Delivered);
     let conflicts = pair.conflicts();
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
-    let Conflict::DoubleDelivery { round: r, task: id, household, deliveries } = &conflicts[0] else {
+    let Conflict::DoubleDelivery { round: r, task: id, household, deliveries, .. } = &conflicts[0] else {
         panic!("{conflicts:?}")
     };
     assert_eq!((*r, *id, *household), (round, task, pair.fx.household("2-1-302")));

@@ -443,3 +443,108 @@ fn a_removal_that_would_hide_an_edit_its_author_had_not_seen_is_refused() {
     synced.apply(&mut fx.env.env(), &people.coordinator, &Operation::RemoveHousehold { household }).unwrap();
     honest(&fx, &synced, roster, &seen).accepted(&people.coordinator);
 }
+
+/// A round whose task at 2-1-302 two volunteers delivered: one double delivery on the relay.
+fn double_delivered(fx: &mut Fixture) -> (DocumentId, TaskId) {
+    let people = fx.people;
+    let (round, _) = round_with_task(fx);
+    let task = fx.task_at(round, "2-1-302");
+    let op = Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: String::new() };
+    fx.ok(&people.volunteer, &op);
+    fx.ok(&people.volunteer2, &op);
+    (round, task)
+}
+
+fn review_of(round: DocumentId, task: TaskId, note: &str) -> Operation {
+    Operation::ReviewConflict {
+        conflict: doorstep_core::schema::review::ConflictSubject::DoubleDelivery { round, task },
+        note: note.into(),
+    }
+}
+
+/// Writes a review record by hand, as a modified phone would.
+fn forge_review(tx: &mut Transaction<'_>, task: TaskId, by: &str, at: Timestamp) {
+    let map = child(tx, &ROOT, "reviews");
+    let review = tx.put_object(&map, "019400a0-0000-7000-8000-000000000001", ObjType::Map).unwrap();
+    tx.put(&review, "conflict", "double_delivery").unwrap();
+    tx.put(&review, "entity", task.to_string()).unwrap();
+    tx.put(&review, "covers", "1@d6d6").unwrap();
+    tx.put(&review, "by", by).unwrap();
+    tx.put(&review, "at", at.as_millis()).unwrap();
+    tx.put(&review, "note", "").unwrap();
+}
+
+#[test]
+fn a_coordinators_review_is_accepted_and_a_volunteers_is_refused_by_the_relay() {
+    let mut fx = Fixture::default();
+    let people = fx.people;
+    let (round, task) = double_delivered(&mut fx);
+    let since = relay_doc(&fx.compound, round).get_heads();
+    let now = relay_now(&fx);
+
+    // An honest coordinator's phone writes the review; the relay takes it.
+    let mut coordinator_phone = fork(&fx.compound, device(20));
+    coordinator_phone
+        .apply(&mut fx.env.env(), &people.coordinator, &review_of(round, task, "已核实"))
+        .unwrap();
+    let doc = honest(&fx, &coordinator_phone, round, &since).accepted(&people.coordinator);
+    let reviews = doorstep_core::document::reviews::reviews(round, &doc);
+    assert_eq!(reviews.len(), 1);
+    assert_eq!((reviews[0].by, reviews[0].note.as_str()), (people.coordinator.person, "已核实"));
+
+    // A modified volunteer's phone writes the same record in its own name; the relay refuses it,
+    // under the same rule the phone's own check names.
+    let me = people.volunteer.person.to_string();
+    let forgery = forged(&fx, round, |tx| forge_review(tx, task, &me, now));
+    let v = forgery.forbidden(&people.volunteer, Rule::ConflictsAreReviewedByCoordinators);
+    assert!(v.reason.contains("add review"), "{v}");
+    forgery.forbidden(&people.medic, Rule::ConflictsAreReviewedByCoordinators);
+    // A coordinator may not write a review in someone else's name either.
+    let other = people.coordinator2.person.to_string();
+    forged(&fx, round, |tx| forge_review(tx, task, &other, now))
+        .forbidden(&people.coordinator, Rule::ConflictsAreReviewedByCoordinators);
+}
+
+#[test]
+fn a_review_on_record_is_never_changed_or_removed() {
+    let mut fx = Fixture::default();
+    let people = fx.people;
+    let (round, task) = double_delivered(&mut fx);
+    let applied = fx.ok(&people.coordinator, &review_of(round, task, "已核实"));
+    let id = applied.new_entity.expect("the review's ID");
+    let edit = forged(&fx, round, |tx| {
+        let review = entity(tx, "reviews", &id);
+        tx.put(&review, "note", "改过的").unwrap();
+    });
+    edit.forbidden(&people.coordinator, Rule::ConflictsAreReviewedByCoordinators);
+    let remove = forged(&fx, round, |tx| {
+        let map = child(tx, &ROOT, "reviews");
+        tx.delete(&map, id.as_str()).unwrap();
+    });
+    remove.forbidden(&people.coordinator, Rule::ConflictsAreReviewedByCoordinators);
+}
+
+#[test]
+fn a_review_in_a_round_written_before_reviews_existed_is_accepted() {
+    let mut fx = Fixture::default();
+    let people = fx.people;
+    let (round, task) = double_delivered(&mut fx);
+    // Old rounds have no `reviews` map.
+    let doc = fx.compound.document_mut(round).unwrap();
+    let mut tx = doc.automerge_mut().transaction();
+    tx.delete(ROOT, "reviews").unwrap();
+    tx.commit();
+    let since = relay_doc(&fx.compound, round).get_heads();
+    let mut phone = fork(&fx.compound, device(21));
+    phone.apply(&mut fx.env.env(), &people.coordinator, &review_of(round, task, "")).unwrap();
+    let doc = honest(&fx, &phone, round, &since).accepted(&people.coordinator);
+    assert_eq!(doorstep_core::document::reviews::reviews(round, &doc).len(), 1);
+    // A volunteer's forged first review there is refused all the same.
+    let now = relay_now(&fx);
+    let me = people.volunteer.person.to_string();
+    forged(&fx, round, |tx| {
+        tx.put_object(ROOT, "reviews", ObjType::Map).unwrap();
+        forge_review(tx, task, &me, now);
+    })
+    .forbidden(&people.volunteer, Rule::ConflictsAreReviewedByCoordinators);
+}

@@ -51,6 +51,7 @@ fn name(op: &Operation) -> &'static str {
         Operation::LinkRequest { .. } => "LinkRequest",
         Operation::AddCareEntry { .. } => "AddCareEntry",
         Operation::EditCareEntry { .. } => "EditCareEntry",
+        Operation::ReviewConflict { .. } => "ReviewConflict",
     }
 }
 
@@ -490,6 +491,29 @@ fn close_round() {
         assert_eq!(c.open_rounds().count(), 0);
         assert!(c.open_tasks().is_empty());
         assert_eq!(c.tasks().len(), support::HOUSEHOLDS.len(), "a closed round keeps its tasks");
+    });
+}
+
+#[test]
+fn review_conflict() {
+    let mut fx = Fixture::default();
+    let round = fx.round("第1轮", Selection::All);
+    let id = fx.task_at(round, "2-1-302");
+    let delivered =
+        Operation::RecordAttempt { round, task: id, outcome: Outcome::Delivered, note: String::new() };
+    let (v1, v2) = (fx.people.volunteer, fx.people.volunteer2);
+    fx.ok(&v1, &delivered);
+    fx.ok(&v2, &delivered);
+    let op = Operation::ReviewConflict {
+        conflict: doorstep_core::schema::review::ConflictSubject::DoubleDelivery { round, task: id },
+        note: "已核实，第二份转给 2-1-302".into(),
+    };
+    check(&mut fx, &op, COORDINATING, Rule::ConflictsAreReviewedByCoordinators, |c, actor, _| {
+        let reviewed = doorstep_core::query::conflict_reviews(c);
+        let review = reviewed[0].review.as_ref().expect("the conflict is reviewed");
+        assert_eq!((review.by, review.note.as_str()), (actor.person, "已核实，第二份转给 2-1-302"));
+        assert!(doorstep_core::query::unreviewed_conflicts(c).is_empty());
+        assert_eq!(task(c, id).attempts.len(), 2, "both attempts stay");
     });
 }
 

@@ -464,6 +464,11 @@ void uniffi_doorstep_ffi_fn_method_replica_record_attempt(uint64_t ptr, RustBuff
 void uniffi_doorstep_ffi_fn_method_replica_release_task(uint64_t ptr, RustBuffer compound, RustBuffer round, RustBuffer task, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_REVIEW_CONFLICT
+#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_REVIEW_CONFLICT
+void uniffi_doorstep_ffi_fn_method_replica_review_conflict(uint64_t ptr, RustBuffer compound, RustBuffer conflict, RustBuffer note, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_SET_CONTROL_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_SET_CONTROL_STATUS
 void uniffi_doorstep_ffi_fn_method_replica_set_control_status(uint64_t ptr, RustBuffer compound, RustBuffer household, RustBuffer status, RustCallStatus *_Nonnull out_status
@@ -477,6 +482,11 @@ void uniffi_doorstep_ffi_fn_method_replica_set_need_tags(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_TRIAGE_REQUEST
 #define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_TRIAGE_REQUEST
 void uniffi_doorstep_ffi_fn_method_replica_triage_request(uint64_t ptr, RustBuffer compound, RustBuffer request, RustBuffer status, RustBuffer urgency, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_CONFLICT_STATES
+#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_CONFLICT_STATES
+RustBuffer uniffi_doorstep_ffi_fn_method_replica_conflict_states(uint64_t ptr, RustBuffer compound, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_CONFLICTS
@@ -963,6 +973,12 @@ uint16_t uniffi_doorstep_ffi_checksum_method_replica_release_task(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICA_REVIEW_CONFLICT
+#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICA_REVIEW_CONFLICT
+uint16_t uniffi_doorstep_ffi_checksum_method_replica_review_conflict(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICA_SET_CONTROL_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICA_SET_CONTROL_STATUS
 uint16_t uniffi_doorstep_ffi_checksum_method_replica_set_control_status(void
@@ -978,6 +994,12 @@ uint16_t uniffi_doorstep_ffi_checksum_method_replica_set_need_tags(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICA_TRIAGE_REQUEST
 #define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICA_TRIAGE_REQUEST
 uint16_t uniffi_doorstep_ffi_checksum_method_replica_triage_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICA_CONFLICT_STATES
+#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_METHOD_REPLICA_CONFLICT_STATES
+uint16_t uniffi_doorstep_ffi_checksum_method_replica_conflict_states(void
     
 );
 #endif

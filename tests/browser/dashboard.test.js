@@ -461,6 +461,25 @@ test('two phones delivering the same task show up as a double delivery', async (
   await screenshot(page, '10-conflicts');
 });
 
+test('a coordinator marks the double delivery reviewed with a note, and it leaves the count', async () => {
+  const { page } = ctx;
+  const card = `${tid('conflict-card')}[data-kind="double_delivery"][data-task="${ctx.doubleTask}"]`;
+  await open(page, '#/conflicts', 'conflicts');
+  await page.waitForSelector(card, { timeout: 10_000 });
+  await page.click(`${card} ${tid('conflict-review-open')}`);
+  await page.fill(`${card} ${tid('conflict-review-note')}`, '已核实，第二份转给 2-1-302');
+  await page.click(`${card} ${tid('conflict-review')}`);
+  await page.waitForSelector(card, { state: 'detached', timeout: 10_000 });
+  const done = `${tid('conflict-reviewed-card')}[data-kind="double_delivery"][data-task="${ctx.doubleTask}"]`;
+  await page.waitForSelector(done, { timeout: 10_000 });
+  const text = await page.textContent(done);
+  assert.match(text, /已核实，第二份转给 2-1-302/);
+  assert.equal(await page.$$eval(`${done} ${tid('attempt')}`, (els) => els.length), 2, 'both deliveries stay');
+  const overview = await apiGet(page, `${cbase()}/overview`);
+  assert.equal(overview.body.conflicts, 0, 'the overview counts unreviewed conflicts only');
+  await screenshot(page, '10b-conflicts-reviewed');
+});
+
 test('concurrent status edits are resolved by writing a value', async () => {
   const { page, relay } = ctx;
   const coordinators = [new Phone(ctx.dir, 'coordinator-a'), new Phone(ctx.dir, 'coordinator-b')];

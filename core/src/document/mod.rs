@@ -8,19 +8,25 @@
 //!           households: {HouseholdId: {building, unit, floor, flat, head, phone, people,
 //!                        aged_60_plus, children_under_6, needs: {tag: true}, status, lift,
 //!                        notes: Text}}   (people absent or null: unknown, 未填)
+//!           reviews: {ReviewId: {conflict, entity, covers, by, at, note}}   (concurrent statuses)
 //! round     title, round_kind, date, status
 //!           tasks: {TaskId: {household, kind, items, priority, assignee, request,
 //!                   cancelled: {by, at, reason}, attempts: [{by, at, outcome, note}]}}
+//!           reviews: {ReviewId: {conflict, entity, covers, by, at, note}}   (its tasks' conflicts)
 //! requests  requests: {RequestId: {household, channel, category, text: Text, urgency,
 //!                      status, tasks: {TaskId: round DocumentId}, by, at}}
 //! care      entries: {CareEntryId: {household, person_name, condition, schedule, medicines,
 //!                     insurance_card_held_by, notes: Text}}
 //! ```
+//!
+//! `reviews` (see [`reviews`]) is absent from documents written before reviews existed, and
+//! reads as empty there.
 
 pub mod care;
 mod header;
 pub(crate) mod read;
 pub mod requests;
+pub mod reviews;
 pub mod roster;
 pub mod round;
 

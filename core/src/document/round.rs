@@ -102,6 +102,19 @@ fn attempts(doc: &Automerge, list: &ObjId) -> Vec<Attempt> {
         .collect()
 }
 
+/// The readable delivered attempts of task `task`, each with its element ID in the attempts
+/// list (which names it exactly on every replica), in merged order.
+pub fn delivered_attempts(doc: &Automerge, task: TaskId) -> Vec<(ObjId, Attempt)> {
+    let Some(list) = task_object(doc, task).and_then(|t| read::object(doc, &t, "attempts", ObjType::List))
+    else {
+        return Vec::new();
+    };
+    doc.list_range(&list, ..)
+        .filter_map(|item| Some((item.id(), read_attempt(doc, &item.id()).ok()?)))
+        .filter(|(_, a)| a.outcome == crate::schema::vocabulary::Outcome::Delivered)
+        .collect()
+}
+
 /// One attempt, from its map object in a task's attempts list.
 pub(crate) fn read_attempt(doc: &Automerge, obj: &ObjId) -> Result<Attempt, SchemaError> {
     Ok(Attempt {
@@ -150,6 +163,9 @@ pub(crate) fn put_info(
     tx.put(ROOT, "date", date)?;
     tx.put(ROOT, "status", RoundStatus::Open.as_str())?;
     tx.put_object(ROOT, TASKS, ObjType::Map)?;
+    // The reviews map exists from the start, so that two coordinators' first reviews land in
+    // one map.
+    tx.put_object(ROOT, super::reviews::REVIEWS, ObjType::Map)?;
     Ok(())
 }
 

@@ -6,18 +6,19 @@ use automerge::transaction::{CommitOptions, Transaction};
 use super::{Applied, Operation, OperationError, Selection};
 use crate::compound::Compound;
 use crate::document::round::NewTask;
-use crate::document::{self, Document, Header, care, requests, roster, round};
+use crate::document::{self, Document, Header, care, requests, reviews, roster, round};
 use crate::env::Env;
-use crate::id::{BuildingId, CareEntryId, DocumentId, HouseholdId, PersonId, RequestId, TaskId};
+use crate::id::{BuildingId, CareEntryId, DocumentId, HouseholdId, PersonId, RequestId, ReviewId, TaskId};
 use crate::limits;
 use crate::permission::{Rule, require};
 use crate::role::{Actor, Role};
 use crate::rulebook::table::{
-    ATTEMPT, BUILDING, CANCELLATION, CARE_ENTRY, HOUSEHOLD, REQUEST, ROSTER, ROUND, TASK,
+    ATTEMPT, BUILDING, CANCELLATION, CARE_ENTRY, HOUSEHOLD, REQUEST, REVIEW, ROSTER, ROUND, TASK,
 };
 use crate::rulebook::{Entity, state};
 use crate::schema::household::Building;
 use crate::schema::request::Request;
+use crate::schema::review::{ConflictSubject, Review};
 use crate::schema::task::{Attempt, Cancellation};
 use crate::schema::vocabulary::{DocKind, RequestStatus, RoundStatus};
 
@@ -41,7 +42,7 @@ impl Compound {
             // request offline would otherwise each create a `requests` map, and one would hide
             // the other.
             let collections: &[&str] = match kind {
-                DocKind::Roster => &[roster::BUILDINGS, roster::HOUSEHOLDS],
+                DocKind::Roster => &[roster::BUILDINGS, roster::HOUSEHOLDS, reviews::REVIEWS],
                 DocKind::Requests => &[requests::REQUESTS],
                 DocKind::Care => &[care::ENTRIES],
                 DocKind::Round => &[],
@@ -505,6 +506,36 @@ impl Compound {
                 }
                 transact(doc, env, |tx| Ok(care::put_entry(tx, *entry, draft)?))?;
                 Ok(applied(doc.id(), None))
+            }
+            Operation::ReviewConflict { conflict, note } => {
+                may_add(role, "mark a conflict reviewed", &REVIEW)?;
+                text(&REVIEW, "note", note)?;
+                let current = crate::query::conflicts(self)
+                    .into_iter()
+                    .find(|c| c.subject() == *conflict)
+                    .ok_or(OperationError::NoSuchConflict(*conflict))?;
+                let review = Review {
+                    id: ReviewId::generate(env),
+                    subject: *conflict,
+                    covers: current.values(),
+                    by: actor.person,
+                    at: env.now,
+                    note: note.clone(),
+                };
+                text(&REVIEW, "covers", &reviews::covers_text(&review))?;
+                let doc_id = match conflict {
+                    ConflictSubject::DoubleDelivery { round, .. }
+                    | ConflictSubject::CompetingAssignment { round, .. } => {
+                        self.open_round(*round)?;
+                        *round
+                    }
+                    ConflictSubject::ConcurrentStatus { .. } => self
+                        .single_id(DocKind::Roster)
+                        .ok_or(OperationError::MissingDocument(DocKind::Roster))?,
+                };
+                let doc = self.document_mut_ok(doc_id)?;
+                transact(doc, env, |tx| Ok(reviews::put_review(tx, &review)?))?;
+                Ok(applied(doc_id, Some(review.id.to_string())))
             }
         }
     }

@@ -5,6 +5,7 @@ use automerge::AutomergeError;
 use crate::id::{CareEntryId, DocumentId, HouseholdId, PersonId, RequestId, TaskId};
 use crate::permission::Rule;
 use crate::role::Role;
+use crate::schema::review::ConflictSubject;
 use crate::schema::vocabulary::DocKind;
 
 /// An operation that was refused or failed; the documents are unchanged.
@@ -60,6 +61,9 @@ pub enum OperationError {
         /// Who has it.
         to: PersonId,
     },
+    /// There is no such conflict (any more) to review: it was settled, or its round closed.
+    #[error("there is no {kind} conflict on {entity} to review (settled meanwhile, or not open); sync and look again", kind = .0.kind(), entity = .0.entity())]
+    NoSuchConflict(ConflictSubject),
     /// A round's selection matched no household.
     #[error("the selection matches no household; nothing to deliver")]
     EmptySelection,

@@ -21,6 +21,7 @@ use crate::schema::control_status::ControlStatus;
 use crate::schema::household::{HouseholdDraft, HouseholdEdit};
 use crate::schema::need_tag::NeedTag;
 use crate::schema::request::CareDraft;
+use crate::schema::review::ConflictSubject;
 use crate::schema::vocabulary::{Category, Channel, Outcome, Priority, RequestStatus, TaskKind, Urgency};
 
 /// One thing a person does. Serializable, so that the dashboard, the command-line phone and the
@@ -213,6 +214,16 @@ pub enum Operation {
         entry: CareEntryId,
         /// Its new fields.
         draft: CareDraft,
+    },
+    /// Marks a conflict reviewed (coordinators): an append-only record of who, when and an
+    /// optional note, covering the conflicting values as they stand now. Every value stays; a
+    /// value that arrives later (a third delivery) shows the conflict as unreviewed again.
+    ReviewConflict {
+        /// Which conflict.
+        conflict: ConflictSubject,
+        /// What the coordinator found or did ("已核实，第二份转给 2-1-302"); may be empty.
+        #[serde(default)]
+        note: String,
     },
 }
 

@@ -2,7 +2,10 @@
 //! Double deliveries (two volunteers delivered one task offline), competing assignments (two
 //! coordinators assigned one task to different volunteers) and concurrent control-status edits.
 //! In each case every value survived the merge; the winner Automerge shows is deterministic and
-//! named, and writing a value settles the conflict.
+//! named, and writing a value settles the conflict. A coordinator may also mark a conflict
+//! reviewed (see [`reviews`](super::reviews)); it is listed here either way.
+
+use std::collections::BTreeSet;
 
 use automerge::{ObjType, ReadDoc, ScalarValue, Value};
 use serde::Serialize;
@@ -11,9 +14,9 @@ use crate::Compound;
 use crate::document::{read, roster, round};
 use crate::id::{DocumentId, HouseholdId, PersonId, TaskId};
 use crate::schema::control_status::ControlStatus;
+use crate::schema::review::ConflictSubject;
 use crate::schema::task::Attempt;
 use crate::schema::vocabulary::DocKind;
-use crate::schema::vocabulary::Outcome;
 
 /// One thing to review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,6 +32,9 @@ pub enum Conflict {
         household: HouseholdId,
         /// The delivered attempts, with who and when.
         deliveries: Vec<Attempt>,
+        /// The delivered attempts' Automerge element IDs, in the same order: they name each
+        /// attempt exactly, on every replica, so a review can say which ones it saw.
+        attempt_ids: Vec<String>,
     },
     /// A task assigned concurrently to different people.
     CompetingAssignment {
@@ -54,22 +60,54 @@ pub enum Conflict {
     },
 }
 
+impl Conflict {
+    /// Which conflict this is, as a review names it.
+    pub fn subject(&self) -> ConflictSubject {
+        match self {
+            Conflict::DoubleDelivery { round, task, .. } => {
+                ConflictSubject::DoubleDelivery { round: *round, task: *task }
+            }
+            Conflict::CompetingAssignment { round, task, .. } => {
+                ConflictSubject::CompetingAssignment { round: *round, task: *task }
+            }
+            Conflict::ConcurrentStatus { household, .. } => {
+                ConflictSubject::ConcurrentStatus { household: *household }
+            }
+        }
+    }
+
+    /// The conflicting values, as a review records them: each delivered attempt's Automerge
+    /// element ID, each concurrent assignee's person ID (or `nobody`), each concurrent status's
+    /// wire name. A value outside a review's set re-opens the conflict.
+    pub fn values(&self) -> BTreeSet<String> {
+        match self {
+            Conflict::DoubleDelivery { attempt_ids, .. } => attempt_ids.iter().cloned().collect(),
+            Conflict::CompetingAssignment { candidates, .. } => {
+                candidates.iter().map(|c| c.map_or_else(|| "nobody".to_owned(), |p| p.to_string())).collect()
+            }
+            Conflict::ConcurrentStatus { candidates, .. } => {
+                candidates.iter().map(|s| s.as_str().to_owned()).collect()
+            }
+        }
+    }
+}
+
 /// Every conflict in the compound's open rounds and roster.
 pub fn conflicts(compound: &Compound) -> Vec<Conflict> {
     let mut out = Vec::new();
     for doc in compound.open_rounds() {
         for task in round::tasks(doc.id(), doc.automerge()) {
             if task.deliveries() > 1 {
+                let (deliveries, attempt_ids) = round::delivered_attempts(doc.automerge(), task.id)
+                    .into_iter()
+                    .map(|(id, attempt)| (attempt, id.to_string()))
+                    .unzip();
                 out.push(Conflict::DoubleDelivery {
                     round: doc.id(),
                     task: task.id,
                     household: task.household,
-                    deliveries: task
-                        .attempts
-                        .iter()
-                        .filter(|a| a.outcome == Outcome::Delivered)
-                        .cloned()
-                        .collect(),
+                    deliveries,
+                    attempt_ids,
                 });
             }
             let candidates = distinct(round::assignee_candidates(doc.automerge(), task.id));

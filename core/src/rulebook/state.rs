@@ -62,3 +62,8 @@ pub fn require_claim(
 pub fn require_own_attempt(me: PersonId, by: PersonId) -> Result<(), Rule> {
     if me == by { Ok(()) } else { Err(Rule::AttemptsAreAppendOnly) }
 }
+
+/// Reviews are recorded in one's own name.
+pub fn require_own_review(me: PersonId, by: PersonId) -> Result<(), Rule> {
+    if me == by { Ok(()) } else { Err(Rule::ConflictsAreReviewedByCoordinators) }
+}

@@ -3,7 +3,7 @@
 //! Automerge keys; this is where it gets its rules.
 
 use super::{Entity, Field, Kind, Writers};
-use crate::document::{care, requests, roster, round};
+use crate::document::{care, requests, reviews, roster, round};
 use crate::permission::Rule;
 use crate::schema::vocabulary::DocKind;
 
@@ -29,6 +29,7 @@ pub const ROSTER: Entity = Entity {
         required("name", Short, Coordinators),
         field(roster::BUILDINGS, Map, Nobody),
         field(roster::HOUSEHOLDS, Map, Nobody),
+        field(reviews::REVIEWS, Map, Nobody),
     ],
     adders: Nobody,
     removers: Nobody,
@@ -81,6 +82,7 @@ pub const ROUND: Entity = Entity {
         field("status", Scalar, Coordinators),
         field(round::CLOSED_AT, Time, Coordinators),
         field(round::TASKS, Map, Nobody),
+        field(reviews::REVIEWS, Map, Nobody),
     ],
     adders: Coordinators,
     removers: Nobody,
@@ -131,6 +133,25 @@ pub const ATTEMPT: Entity = Entity {
     adders: Everyone,
     removers: Nobody,
     rule: Rule::AttemptsAreAppendOnly,
+};
+
+/// A coordinator's review of a conflict (in a round for its tasks' conflicts, in the roster for
+/// concurrent statuses): added by coordinators, in their own name (see
+/// [`state::require_own_review`](super::state::require_own_review)), and never changed or
+/// removed, so a review stays on record.
+pub const REVIEW: Entity = Entity {
+    noun: "review",
+    fields: &[
+        field("conflict", Scalar, Nobody),
+        field("entity", Scalar, Nobody),
+        field("covers", Long, Nobody),
+        field("by", Scalar, Nobody),
+        field("at", Time, Nobody),
+        field("note", Long, Nobody),
+    ],
+    adders: Coordinators,
+    removers: Nobody,
+    rule: Rule::ConflictsAreReviewedByCoordinators,
 };
 
 /// The requests document's root.
@@ -191,8 +212,11 @@ pub const CARE_ENTRY: Entity = Entity {
 /// A document kind's root entity and its entity collections (root key and entity).
 pub fn layout(kind: DocKind) -> (&'static Entity, &'static [(&'static str, &'static Entity)]) {
     match kind {
-        DocKind::Roster => (&ROSTER, &[(roster::BUILDINGS, &BUILDING), (roster::HOUSEHOLDS, &HOUSEHOLD)]),
-        DocKind::Round => (&ROUND, &[(round::TASKS, &TASK)]),
+        DocKind::Roster => (
+            &ROSTER,
+            &[(roster::BUILDINGS, &BUILDING), (roster::HOUSEHOLDS, &HOUSEHOLD), (reviews::REVIEWS, &REVIEW)],
+        ),
+        DocKind::Round => (&ROUND, &[(round::TASKS, &TASK), (reviews::REVIEWS, &REVIEW)]),
         DocKind::Requests => (&REQUESTS, &[(requests::REQUESTS, &REQUEST)]),
         DocKind::Care => (&CARE, &[(care::ENTRIES, &CARE_ENTRY)]),
     }

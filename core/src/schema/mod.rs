@@ -7,6 +7,7 @@ pub mod household;
 pub(crate) mod labelled_enum;
 pub mod need_tag;
 pub mod request;
+pub mod review;
 pub mod task;
 pub mod vocabulary;
 

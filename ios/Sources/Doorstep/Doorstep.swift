@@ -1040,6 +1040,12 @@ public protocol ReplicaProtocol: AnyObject, Sendable {
     func releaseTask(compound: CompoundId, round: DocumentId, task: TaskId) throws 
     
     /**
+     * Marks a conflict reviewed with an optional note (coordinators). Both attempts of a double
+     * delivery stay; a delivery that arrives later shows the conflict again.
+     */
+    func reviewConflict(compound: CompoundId, conflict: ConflictSubject, note: String) throws 
+    
+    /**
      * Sets a household's control status (coordinators).
      */
     func setControlStatus(compound: CompoundId, household: HouseholdId, status: ControlStatus) throws 
@@ -1053,6 +1059,12 @@ public protocol ReplicaProtocol: AnyObject, Sendable {
      * Triages a request (coordinators).
      */
     func triageRequest(compound: CompoundId, request: RequestId, status: RequestStatus, urgency: Urgency?) throws 
+    
+    /**
+     * Every conflict with its review state: reviewed ones carry who reviewed them, when and
+     * their note; a conflict that gained a value after its review reads as unreviewed again.
+     */
+    func conflictStates(compound: CompoundId) throws  -> [ConflictState]
     
     /**
      * Double deliveries, competing assignments and concurrent status edits to review.
@@ -1463,6 +1475,21 @@ open func releaseTask(compound: CompoundId, round: DocumentId, task: TaskId)thro
 }
     
     /**
+     * Marks a conflict reviewed with an optional note (coordinators). Both attempts of a double
+     * delivery stay; a delivery that arrives later shows the conflict again.
+     */
+open func reviewConflict(compound: CompoundId, conflict: ConflictSubject, note: String)throws   {try rustCallWithError(FfiConverterTypeDoorstepError_lift) {
+        uniffiCallStatus in
+    uniffi_doorstep_ffi_fn_method_replica_review_conflict(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCompoundId_lower(compound),
+        FfiConverterTypeConflictSubject_lower(conflict),
+        FfiConverterString.lower(note),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Sets a household's control status (coordinators).
      */
 open func setControlStatus(compound: CompoundId, household: HouseholdId, status: ControlStatus)throws   {try rustCallWithError(FfiConverterTypeDoorstepError_lift) {
@@ -1503,6 +1530,20 @@ open func triageRequest(compound: CompoundId, request: RequestId, status: Reques
         FfiConverterOptionTypeUrgency.lower(urgency),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Every conflict with its review state: reviewed ones carry who reviewed them, when and
+     * their note; a conflict that gained a value after its review reads as unreviewed again.
+     */
+open func conflictStates(compound: CompoundId)throws  -> [ConflictState]  {
+    return try  FfiConverterSequenceTypeConflictState.lift(try rustCallWithError(FfiConverterTypeDoorstepError_lift) {
+        uniffiCallStatus in
+    uniffi_doorstep_ffi_fn_method_replica_conflict_states(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCompoundId_lower(compound),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -2732,6 +2773,87 @@ public func FfiConverterTypeCompoundInfo_lift(_ buf: RustBuffer) throws -> Compo
 #endif
 public func FfiConverterTypeCompoundInfo_lower(_ value: CompoundInfo) -> RustBuffer {
     return FfiConverterTypeCompoundInfo.lower(value)
+}
+
+
+/**
+ * A conflict, which conflict it is (for `review_conflict`), and the latest review that covers
+ * it as it stands: `None` while it waits for a coordinator, and again once a value arrives that
+ * the review did not see (a third delivery).
+ */
+public struct ConflictState: Equatable, Hashable {
+    /**
+     * The conflict.
+     */
+    public var conflict: Conflict
+    /**
+     * Which conflict it is.
+     */
+    public var subject: ConflictSubject
+    /**
+     * The latest review covering it, if any.
+     */
+    public var review: Review?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The conflict.
+         */conflict: Conflict, 
+        /**
+         * Which conflict it is.
+         */subject: ConflictSubject, 
+        /**
+         * The latest review covering it, if any.
+         */review: Review?) {
+        self.conflict = conflict
+        self.subject = subject
+        self.review = review
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConflictState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConflictState: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConflictState {
+        return
+            try ConflictState(
+                conflict: FfiConverterTypeConflict.read(from: &buf), 
+                subject: FfiConverterTypeConflictSubject.read(from: &buf), 
+                review: FfiConverterOptionTypeReview.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConflictState, into buf: inout [UInt8]) {
+        FfiConverterTypeConflict.write(value.conflict, into: &buf)
+        FfiConverterTypeConflictSubject.write(value.subject, into: &buf)
+        FfiConverterOptionTypeReview.write(value.review, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictState_lift(_ buf: RustBuffer) throws -> ConflictState {
+    return try FfiConverterTypeConflictState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictState_lower(_ value: ConflictState) -> RustBuffer {
+    return FfiConverterTypeConflictState.lower(value)
 }
 
 
@@ -3999,6 +4121,95 @@ public func FfiConverterTypeRequest_lower(_ value: Request) -> RustBuffer {
 
 
 /**
+ * A coordinator's review of a conflict.
+ */
+public struct Review: Equatable, Hashable {
+    /**
+     * Stable ID.
+     */
+    public var id: ReviewId
+    /**
+     * The coordinator.
+     */
+    public var by: PersonId
+    /**
+     * When.
+     */
+    public var at: Timestamp
+    /**
+     * What they noted; may be empty.
+     */
+    public var note: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Stable ID.
+         */id: ReviewId, 
+        /**
+         * The coordinator.
+         */by: PersonId, 
+        /**
+         * When.
+         */at: Timestamp, 
+        /**
+         * What they noted; may be empty.
+         */note: String) {
+        self.id = id
+        self.by = by
+        self.at = at
+        self.note = note
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Review: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReview: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Review {
+        return
+            try Review(
+                id: FfiConverterTypeReviewId.read(from: &buf), 
+                by: FfiConverterTypePersonId.read(from: &buf), 
+                at: FfiConverterTypeTimestamp.read(from: &buf), 
+                note: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Review, into buf: inout [UInt8]) {
+        FfiConverterTypeReviewId.write(value.id, into: &buf)
+        FfiConverterTypePersonId.write(value.by, into: &buf)
+        FfiConverterTypeTimestamp.write(value.at, into: &buf)
+        FfiConverterString.write(value.note, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReview_lift(_ buf: RustBuffer) throws -> Review {
+    return try FfiConverterTypeReview.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReview_lower(_ value: Review) -> RustBuffer {
+    return FfiConverterTypeReview.lower(value)
+}
+
+
+/**
  * A delivery round's header.
  */
 public struct RoundInfo: Equatable, Hashable {
@@ -4929,6 +5140,117 @@ public func FfiConverterTypeConflict_lift(_ buf: RustBuffer) throws -> Conflict 
 #endif
 public func FfiConverterTypeConflict_lower(_ value: Conflict) -> RustBuffer {
     return FfiConverterTypeConflict.lower(value)
+}
+
+
+
+/**
+ * Which conflict a review is about: its kind and where it is.
+ */
+
+public enum ConflictSubject: Equatable, Hashable {
+    
+    /**
+     * A task delivered more than once.
+     */
+    case doubleDelivery(
+        /**
+         * The round.
+         */round: DocumentId, 
+        /**
+         * The task.
+         */task: TaskId
+    )
+    /**
+     * A task assigned concurrently to different people.
+     */
+    case competingAssignment(
+        /**
+         * The round.
+         */round: DocumentId, 
+        /**
+         * The task.
+         */task: TaskId
+    )
+    /**
+     * A household's control status set concurrently to different values.
+     */
+    case concurrentStatus(
+        /**
+         * The household.
+         */household: HouseholdId
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ConflictSubject: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConflictSubject: FfiConverterRustBuffer {
+    typealias SwiftType = ConflictSubject
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConflictSubject {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .doubleDelivery(round: try FfiConverterTypeDocumentId.read(from: &buf), task: try FfiConverterTypeTaskId.read(from: &buf)
+        )
+        
+        case 2: return .competingAssignment(round: try FfiConverterTypeDocumentId.read(from: &buf), task: try FfiConverterTypeTaskId.read(from: &buf)
+        )
+        
+        case 3: return .concurrentStatus(household: try FfiConverterTypeHouseholdId.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConflictSubject, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .doubleDelivery(round,task):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeDocumentId.write(round, into: &buf)
+            FfiConverterTypeTaskId.write(task, into: &buf)
+            
+        
+        case let .competingAssignment(round,task):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeDocumentId.write(round, into: &buf)
+            FfiConverterTypeTaskId.write(task, into: &buf)
+            
+        
+        case let .concurrentStatus(household):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeHouseholdId.write(household, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictSubject_lift(_ buf: RustBuffer) throws -> ConflictSubject {
+    return try FfiConverterTypeConflictSubject.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictSubject_lower(_ value: ConflictSubject) -> RustBuffer {
+    return FfiConverterTypeConflictSubject.lower(value)
 }
 
 
@@ -6729,6 +7051,30 @@ fileprivate struct FfiConverterOptionTypeCancellation: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeReview: FfiConverterRustBuffer {
+    typealias SwiftType = Review?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeReview.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeReview.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeRole: FfiConverterRustBuffer {
     typealias SwiftType = Role?
 
@@ -6940,6 +7286,31 @@ fileprivate struct FfiConverterSequenceTypeCompoundInfo: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeCompoundInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeConflictState: FfiConverterRustBuffer {
+    typealias SwiftType = [ConflictState]
+
+    public static func write(_ value: [ConflictState], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConflictState.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ConflictState] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ConflictState]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConflictState.read(from: &buf))
         }
         return seq
     }
@@ -7614,6 +7985,46 @@ public func FfiConverterTypeRequestId_lower(_ value: RequestId) -> RustBuffer {
 
 
 
+public typealias ReviewId = String
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReviewId: FfiConverter {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReviewId {
+        return try FfiConverterString.read(from: &buf)
+    }
+
+    public static func write(_ value: ReviewId, into buf: inout [UInt8]) {
+        return FfiConverterString.write(value, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> ReviewId {
+        return try FfiConverterString.lift(value)
+    }
+
+    public static func lower(_ value: ReviewId) -> RustBuffer {
+        return FfiConverterString.lower(value)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewId_lift(_ value: RustBuffer) throws -> ReviewId {
+    return try FfiConverterTypeReviewId.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewId_lower(_ value: ReviewId) -> RustBuffer {
+    return FfiConverterTypeReviewId.lower(value)
+}
+
+
+
 public typealias TaskId = String
 
 #if swift(>=5.8)
@@ -7825,6 +8236,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_doorstep_ffi_checksum_method_replica_release_task() != 47811) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_doorstep_ffi_checksum_method_replica_review_conflict() != 2661) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_doorstep_ffi_checksum_method_replica_set_control_status() != 32932) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7832,6 +8246,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_doorstep_ffi_checksum_method_replica_triage_request() != 48825) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_doorstep_ffi_checksum_method_replica_conflict_states() != 60667) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_doorstep_ffi_checksum_method_replica_conflicts() != 61823) {

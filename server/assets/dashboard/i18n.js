@@ -345,6 +345,17 @@
     'conflicts.status_text': ['被同时改为 {all}；目前显示为 {winner}。', 'Set at once to {all}; everyone sees {winner} now.'],
     'conflicts.keep_status': ['设为 {status}', 'Set {status}'],
     'conflicts.resolved': ['已写入，冲突将消失', 'Written; the conflict is settled'],
+    'conflicts.review': ['标记为已核实', 'Mark reviewed'],
+    'conflicts.review_note': ['核实说明（可不填）', 'Note (optional)'],
+    'conflicts.review_note_hint': ['已核实，第二份转给 2-1-302', 'Checked; the second bag went to 2-1-302'],
+    'conflicts.review_confirm': ['确认已核实', 'Confirm reviewed'],
+    'conflicts.reviewed_toast': ['已标记为已核实；各手机同步后可见', 'Marked reviewed; every phone sees it after its next sync'],
+    'conflicts.reviewed_title': ['已处理', 'Reviewed'],
+    'conflicts.reviewed_hint': [
+      '已由协调员核实的冲突。若之后又有新的送达记录同步上来，该冲突会重新出现在上方待核实列表中。',
+      'Conflicts a coordinator has reviewed. If a new record syncs in later (a third delivery), the conflict moves back up to be reviewed again.',
+    ],
+    'conflicts.reviewed_by': ['{who} 于 {at} 核实', 'Reviewed by {who} at {at}'],
 
     'sheets.title': ['表格导入导出', 'Spreadsheets'],
     'import.title': ['导入台账', 'Import a roster'],

@@ -3,7 +3,10 @@
 //! and the names of the people involved, so the list reads without a second look-up.
 //!
 //! A conflict is settled by writing through `POST …/operations`: `assign_task` for a competing
-//! assignment, `set_control_status` for a concurrent status; a double delivery is for the record.
+//! assignment, `set_control_status` for a concurrent status. Any conflict, a double delivery
+//! included, can be marked reviewed with `review_conflict` and a note; each conflict carries
+//! the latest review that covers it (`review`, with the reviewer's name), and a value that
+//! arrives after the review shows it as unreviewed again.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,9 +14,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use doorstep_core::Compound;
 use doorstep_core::id::{HouseholdId, PersonId};
-use doorstep_core::query::{self, Conflict};
+use doorstep_core::query::{self, Conflict, ConflictReview};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::request::Request;
+use doorstep_core::schema::review::Review;
 use serde::Serialize;
 
 use super::error::DashError;
@@ -45,8 +49,10 @@ pub struct ReviewConflict {
     pub address: Option<String>,
     /// The head of the household.
     pub head: Option<String>,
-    /// Names of the people the conflict mentions, by person ID.
+    /// Names of the people the conflict and its review mention, by person ID.
     pub names: BTreeMap<PersonId, String>,
+    /// The latest review covering the conflict as it stands, if a coordinator reviewed it.
+    pub review: Option<Review>,
 }
 
 fn households(compound: &Compound) -> HashMap<HouseholdId, Household> {
@@ -76,10 +82,10 @@ pub fn requests(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<I
 /// The conflicts, with addresses and names.
 pub fn conflicts(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<ReviewConflict> {
     let households = households(compound);
-    query::conflicts(compound)
+    query::conflict_reviews(compound)
         .into_iter()
-        .map(|conflict| {
-            let (household, people): (HouseholdId, Vec<PersonId>) = match &conflict {
+        .map(|ConflictReview { conflict, review }| {
+            let (household, mut people): (HouseholdId, Vec<PersonId>) = match &conflict {
                 Conflict::DoubleDelivery { household, deliveries, .. } => {
                     (*household, deliveries.iter().map(|a| a.by).collect())
                 }
@@ -88,8 +94,10 @@ pub fn conflicts(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<
                 }
                 Conflict::ConcurrentStatus { household, .. } => (*household, Vec::new()),
             };
+            people.extend(review.as_ref().map(|r| r.by));
             let h = households.get(&household);
             ReviewConflict {
+                review,
                 address: h.map(|h| h.address.to_string()),
                 head: h.map(|h| h.head.clone()),
                 names: people.into_iter().filter_map(|p| Some((p, names.get(&p)?.clone()))).collect(),

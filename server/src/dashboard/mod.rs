@@ -25,7 +25,7 @@
 //! | `GET …/compounds/{c}/rounds/{r}` | `{round, progress, tasks: [{task, status, household, assignee_name, late_attempts}]}` |
 //! | `GET …/compounds/{c}/rounds/{r}/tasks/{t}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
 //! | `GET …/compounds/{c}/requests` | `[Request + {address, head, by_name}]`, newest first |
-//! | `GET …/compounds/{c}/conflicts` | `[Conflict + {address, head, names}]` |
+//! | `GET …/compounds/{c}/conflicts` | `[Conflict + {address, head, names, review}]` |
 //! | `GET …/compounds/{c}/members` | `[Member]` |
 //! | `POST …/compounds/{c}/operations` | core `Operation` JSON → `{changed, created, new_entity}`; 403/422 |
 //! | `POST …/compounds/{c}/import?mode=preview\|commit[&accept_good_rows=true]` | CSV or XLSX body |

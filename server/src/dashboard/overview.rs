@@ -26,7 +26,7 @@ pub struct Overview {
     pub rounds: Vec<RoundProgress>,
     /// Requests not triaged yet (status `new`).
     pub requests_waiting: usize,
-    /// Conflicts to review.
+    /// Conflicts waiting for review (a reviewed one counts again once a new value arrives).
     pub conflicts: usize,
 }
 
@@ -39,7 +39,7 @@ pub fn overview(name: String, compound: &Compound) -> Overview {
         counts: query::counts(compound),
         rounds: open,
         requests_waiting: compound.requests().iter().filter(|r| r.status == RequestStatus::New).count(),
-        conflicts: query::conflicts(compound).len(),
+        conflicts: query::unreviewed_conflicts(compound).len(),
     }
 }
 

@@ -27,6 +27,11 @@ pub enum PhoneError {
     /// Several tasks match a prefix.
     #[error("{0:?} matches several tasks; give more characters of the ID")]
     AmbiguousTask(String),
+    /// Nothing to review at the task or address given.
+    #[error(
+        "no conflict to review at {0:?} / 此处没有待核实的冲突; run `doorstep phone conflicts` to see them, and sync first if a coordinator settled it"
+    )]
+    NoConflict(String),
     /// The address did not lead to one household.
     #[error(transparent)]
     Lookup(#[from] doorstep_core::query::LookupError),

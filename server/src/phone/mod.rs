@@ -127,8 +127,18 @@ pub enum PhoneCommand {
     Rounds,
     /// Counts by control status, need and task status.
     Counts,
-    /// Conflicts to review (double deliveries, competing assignments, concurrent statuses).
+    /// Conflicts to review (double deliveries, competing assignments, concurrent statuses), each
+    /// with who reviewed it, when and their note, or "to review".
     Conflicts,
+    /// Marks a conflict reviewed (coordinators): the task of a double delivery or competing
+    /// assignment, or the address of a household with concurrent statuses.
+    Review {
+        /// Task ID (or a unique prefix of at least 6 characters), or a household's address.
+        target: String,
+        /// What you found or did ("已核实，第二份转给 2-1-302").
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// Residents' requests.
     Requests,
     /// Changes the relay refused (`--export FILE` writes them as JSON).
@@ -239,8 +249,12 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
         }
         PhoneCommand::Conflicts => {
             let r = lock(&replica);
-            let conflicts: Vec<_> = r.compounds().flat_map(query::conflicts).collect();
+            let conflicts: Vec<_> = r.compounds().flat_map(query::conflict_reviews).collect();
             out.conflicts(&conflicts, &render::Addresses::of(&r));
+        }
+        PhoneCommand::Review { target, note } => {
+            let (compound, conflict) = resolve::conflict(&lock(&replica), &target)?;
+            apply(&replica, compound, Operation::ReviewConflict { conflict, note }, &out)?;
         }
         PhoneCommand::Requests => {
             let r = lock(&replica);

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use doorstep_core::Applied;
-use doorstep_core::query::{Conflict, Counts, Door};
+use doorstep_core::query::{Conflict, ConflictReview, Counts, Door};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::request::Request;
 use doorstep_core::schema::task::{RoundInfo, Task};
@@ -203,29 +203,45 @@ impl Output {
         });
     }
 
-    pub fn conflicts(&self, conflicts: &[Conflict], addresses: &Addresses) {
+    pub fn conflicts(&self, conflicts: &[ConflictReview], addresses: &Addresses) {
         self.emit(conflicts, || {
             if conflicts.is_empty() {
                 return "no conflicts to review / 没有待审核的冲突".to_owned();
             }
             conflicts
                 .iter()
-                .map(|c| match c {
-                    Conflict::DoubleDelivery { household, deliveries, .. } => format!(
-                        "{}: 重复送达 {n} 次 / delivered {n} times",
-                        addresses.of_household(*household),
-                        n = deliveries.len()
-                    ),
-                    Conflict::CompetingAssignment { household, candidates, .. } => format!(
-                        "{}: 同时分派给 {n} 人 / assigned concurrently to {n} people",
-                        addresses.of_household(*household),
-                        n = candidates.len()
-                    ),
-                    Conflict::ConcurrentStatus { household, candidates, .. } => format!(
-                        "{}: {n} 个同时设定的状态 / {n} concurrent statuses",
-                        addresses.of_household(*household),
-                        n = candidates.len()
-                    ),
+                .map(|c| {
+                    let what = match &c.conflict {
+                        Conflict::DoubleDelivery { household, deliveries, task, .. } => format!(
+                            "{}: 重复送达 {n} 次 / delivered {n} times (task {})",
+                            addresses.of_household(*household),
+                            task,
+                            n = deliveries.len()
+                        ),
+                        Conflict::CompetingAssignment { household, candidates, task, .. } => format!(
+                            "{}: 同时分派给 {n} 人 / assigned concurrently to {n} people (task {})",
+                            addresses.of_household(*household),
+                            task,
+                            n = candidates.len()
+                        ),
+                        Conflict::ConcurrentStatus { household, candidates, .. } => format!(
+                            "{}: {n} 个同时设定的状态 / {n} concurrent statuses",
+                            addresses.of_household(*household),
+                            n = candidates.len()
+                        ),
+                    };
+                    match &c.review {
+                        None => format!("{what}\n  待核实 / to review"),
+                        Some(r) => {
+                            let note =
+                                if r.note.is_empty() { String::new() } else { format!(": {}", r.note) };
+                            format!(
+                                "{what}\n  已核实 / reviewed by person {} at {} (UTC+8){note}",
+                                r.by,
+                                crate::dashboard::local_time::beijing(r.at)
+                            )
+                        }
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join("\n")

@@ -3,6 +3,7 @@
 use doorstep_core::id::{CompoundId, DocumentId, TaskId};
 use doorstep_core::query;
 use doorstep_core::schema::household::Household;
+use doorstep_core::schema::review::ConflictSubject;
 use doorstep_replica::Replica;
 
 use super::PhoneError;
@@ -45,5 +46,54 @@ pub fn only_compound(replica: &Replica) -> Result<CompoundId, PhoneError> {
         [] => Err(PhoneError::NotJoined),
         [one] => Ok(*one),
         many => Err(PhoneError::SeveralCompounds(many.len())),
+    }
+}
+
+/// The conflict at `target`: a double delivery or competing assignment on the task whose ID is
+/// `target` or starts with it (at least 6 characters), or concurrent statuses of the household
+/// at the address `target`. A task with both kinds of conflict names the double delivery.
+pub fn conflict(replica: &Replica, target: &str) -> Result<(CompoundId, ConflictSubject), PhoneError> {
+    let text = target.trim().to_ascii_lowercase();
+    let mut found: Vec<(CompoundId, ConflictSubject)> = Vec::new();
+    for c in replica.compounds() {
+        for conflict in query::conflicts(c) {
+            let subject = conflict.subject();
+            let on_task = match subject {
+                ConflictSubject::DoubleDelivery { task, .. }
+                | ConflictSubject::CompetingAssignment { task, .. } => {
+                    let id = task.to_string();
+                    id == text || (text.len() >= 6 && id.starts_with(&text))
+                }
+                ConflictSubject::ConcurrentStatus { .. } => false,
+            };
+            if on_task && !found.iter().any(|(_, s)| task_of(s) == task_of(&subject)) {
+                found.push((c.id(), subject));
+            }
+        }
+    }
+    match found.len() {
+        1 => return Ok(found.remove(0)),
+        0 => {}
+        _ => return Err(PhoneError::AmbiguousTask(text)),
+    }
+    // Not a task: an address with concurrent statuses.
+    let Ok((compound, household)) = household(replica, target) else {
+        return Err(PhoneError::NoConflict(target.to_owned()));
+    };
+    let subject = ConflictSubject::ConcurrentStatus { household: household.id };
+    let on_household = replica
+        .compounds()
+        .filter(|c| c.id() == compound)
+        .flat_map(query::conflicts)
+        .any(|c| c.subject() == subject);
+    if on_household { Ok((compound, subject)) } else { Err(PhoneError::NoConflict(target.to_owned())) }
+}
+
+fn task_of(subject: &ConflictSubject) -> Option<TaskId> {
+    match subject {
+        ConflictSubject::DoubleDelivery { task, .. } | ConflictSubject::CompetingAssignment { task, .. } => {
+            Some(*task)
+        }
+        ConflictSubject::ConcurrentStatus { .. } => None,
     }
 }

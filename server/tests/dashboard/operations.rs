@@ -174,3 +174,76 @@ async fn a_competing_assignment_is_shown_with_names_and_settled_by_assigning() {
     let after = session.get_json(&format!("/dashboard/api/compounds/{compound}/conflicts")).await;
     assert_eq!(after, Value::Array(Vec::new()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_delivery_is_marked_reviewed_with_a_note_and_a_later_delivery_reopens_it() {
+    let dash = Dash::start().await;
+    let (compound, _) = dash.small_compound().await;
+    let coordinator = dash.relay.phone(compound, Role::Coordinator, "王芳").await;
+    let mut li = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let mut zhao = dash.relay.phone(compound, Role::Volunteer, "赵敏").await;
+    let session = dash.login(&coordinator.token).await;
+    let round = round_for_building_1(&session, compound).await;
+    li.sync(&dash.relay).await;
+    zhao.sync(&dash.relay).await;
+    let task = li.compound().open_tasks()[0].id;
+    let delivered = |note: &str| doorstep_core::Operation::RecordAttempt {
+        round,
+        task,
+        outcome: doorstep_core::schema::vocabulary::Outcome::Delivered,
+        note: note.into(),
+    };
+    li.apply(&delivered("放门口")).unwrap();
+    zhao.apply(&delivered("交给本人")).unwrap();
+    li.sync(&dash.relay).await;
+    zhao.sync(&dash.relay).await;
+    // 赵敏's phone records one more delivery and stays offline through the review.
+    zhao.apply(&delivered("又送了一份")).unwrap();
+    let conflicts_path = format!("/dashboard/api/compounds/{compound}/conflicts");
+    let overview_path = format!("/dashboard/api/compounds/{compound}/overview");
+    assert_eq!(session.get_json(&overview_path).await["conflicts"], 1);
+
+    let op = json!({
+        "op": "review_conflict",
+        "conflict": {"kind": "double_delivery", "round": round, "task": task},
+        "note": "已核实，第二份转给 2-1-302"
+    });
+    let answer = session.operate(compound, &op).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+
+    let conflicts = session.get_json(&conflicts_path).await;
+    let c = &conflicts.as_array().unwrap()[0];
+    assert_eq!(c["kind"], "double_delivery");
+    assert_eq!(c["deliveries"].as_array().unwrap().len(), 2, "both deliveries stay: {c}");
+    assert_eq!(c["review"]["by"], coordinator.person.to_string());
+    assert_eq!(c["review"]["note"], "已核实，第二份转给 2-1-302");
+    assert!(c["review"]["at"].as_i64().is_some(), "{c}");
+    assert_eq!(c["names"][coordinator.person.to_string()], "王芳", "the reviewer is named: {c}");
+    assert_eq!(session.get_json(&overview_path).await["conflicts"], 0, "the count drops");
+
+    // The review is in the round itself: 李强's phone sees it after a sync.
+    li.sync(&dash.relay).await;
+    assert!(doorstep_core::query::unreviewed_conflicts(li.compound()).is_empty());
+
+    // 赵敏 comes back into signal with the third delivery: the conflict is back, unreviewed.
+    let synced = zhao.sync(&dash.relay).await;
+    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+    let conflicts = session.get_json(&conflicts_path).await;
+    let c = &conflicts.as_array().unwrap()[0];
+    assert_eq!(c["deliveries"].as_array().unwrap().len(), 3, "{c}");
+    assert_eq!(c["review"], Value::Null, "a new delivery is not hidden by the old review: {c}");
+    assert_eq!(session.get_json(&overview_path).await["conflicts"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewing_a_conflict_that_is_not_there_is_refused_with_a_reason() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let session = dash.login(&coordinator.token).await;
+    let round = round_for_building_1(&session, compound).await;
+    let task = "019400a0-0000-7000-8000-000000000001";
+    let op = json!({"op": "review_conflict", "conflict": {"kind": "double_delivery", "round": round, "task": task}});
+    let answer = session.operate(compound, &op).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.text());
+    assert!(answer.text().contains("no double_delivery conflict"), "{}", answer.text());
+}

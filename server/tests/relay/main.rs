@@ -19,6 +19,7 @@ mod poison;
 mod poison_cost;
 mod proxies;
 mod restart;
+mod reviews;
 mod rules;
 mod shared_throttles;
 mod sync_flow;

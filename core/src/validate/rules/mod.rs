@@ -7,6 +7,7 @@ mod care;
 mod entities;
 mod header;
 mod requests;
+mod reviews;
 mod roster;
 mod round;
 

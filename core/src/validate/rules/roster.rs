@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use automerge::{Automerge, ObjId, ObjType, ROOT, ReadDoc};
 
-use super::{Effect, entities};
+use super::{Effect, entities, reviews};
 use crate::document::{read, roster};
 use crate::id::{BuildingId, HouseholdId};
 use crate::permission::Rule;
@@ -32,7 +32,8 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
         schema::check_collection(e.after, collection)?;
     }
     check_buildings(e)?;
-    check_households(e)
+    check_households(e)?;
+    reviews::check(e)
 }
 
 fn check_buildings(e: &Effect<'_>) -> Result<(), Problem> {

@@ -13,7 +13,7 @@
 
 use automerge::{Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, ValueRef};
 
-use super::{Effect, entities};
+use super::{Effect, entities, reviews};
 use crate::document::{read, round};
 use crate::id::{PersonId, TaskId};
 use crate::limits;
@@ -75,6 +75,7 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
         }
     }
     check_removed_tasks(e)?;
+    reviews::check(e)?;
     if added {
         let count =
             read::object(e.after, &ROOT, round::TASKS, ObjType::Map).map_or(0, |m| e.after.length(&m));

@@ -794,11 +794,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_doorstep_ffi_checksum_method_replica_release_task(
     ): Int
+    external fun uniffi_doorstep_ffi_checksum_method_replica_review_conflict(
+    ): Int
     external fun uniffi_doorstep_ffi_checksum_method_replica_set_control_status(
     ): Int
     external fun uniffi_doorstep_ffi_checksum_method_replica_set_need_tags(
     ): Int
     external fun uniffi_doorstep_ffi_checksum_method_replica_triage_request(
+    ): Int
+    external fun uniffi_doorstep_ffi_checksum_method_replica_conflict_states(
     ): Int
     external fun uniffi_doorstep_ffi_checksum_method_replica_conflicts(
     ): Int
@@ -935,12 +939,16 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_doorstep_ffi_fn_method_replica_release_task(`ptr`: Long,`compound`: RustBuffer.ByValue,`round`: RustBuffer.ByValue,`task`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_doorstep_ffi_fn_method_replica_review_conflict(`ptr`: Long,`compound`: RustBuffer.ByValue,`conflict`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_doorstep_ffi_fn_method_replica_set_control_status(`ptr`: Long,`compound`: RustBuffer.ByValue,`household`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_doorstep_ffi_fn_method_replica_set_need_tags(`ptr`: Long,`compound`: RustBuffer.ByValue,`household`: RustBuffer.ByValue,`needs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_doorstep_ffi_fn_method_replica_triage_request(`ptr`: Long,`compound`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,`urgency`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_doorstep_ffi_fn_method_replica_conflict_states(`ptr`: Long,`compound`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_doorstep_ffi_fn_method_replica_conflicts(`ptr`: Long,`compound`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_doorstep_ffi_fn_method_replica_counts(`ptr`: Long,`compound`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1161,6 +1169,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_doorstep_ffi_checksum_method_replica_release_task() and 0xFFFF) != 47811) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_doorstep_ffi_checksum_method_replica_review_conflict() and 0xFFFF) != 2661) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_doorstep_ffi_checksum_method_replica_set_control_status() and 0xFFFF) != 32932) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1168,6 +1179,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_doorstep_ffi_checksum_method_replica_triage_request() and 0xFFFF) != 48825) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_doorstep_ffi_checksum_method_replica_conflict_states() and 0xFFFF) != 60667) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_doorstep_ffi_checksum_method_replica_conflicts() and 0xFFFF) != 61823) {
@@ -2422,6 +2436,12 @@ public interface ReplicaInterface {
     fun `releaseTask`(`compound`: CompoundId, `round`: DocumentId, `task`: TaskId)
     
     /**
+     * Marks a conflict reviewed with an optional note (coordinators). Both attempts of a double
+     * delivery stay; a delivery that arrives later shows the conflict again.
+     */
+    fun `reviewConflict`(`compound`: CompoundId, `conflict`: ConflictSubject, `note`: kotlin.String)
+    
+    /**
      * Sets a household's control status (coordinators).
      */
     fun `setControlStatus`(`compound`: CompoundId, `household`: HouseholdId, `status`: ControlStatus)
@@ -2435,6 +2455,12 @@ public interface ReplicaInterface {
      * Triages a request (coordinators).
      */
     fun `triageRequest`(`compound`: CompoundId, `request`: RequestId, `status`: RequestStatus, `urgency`: Urgency?)
+    
+    /**
+     * Every conflict with its review state: reviewed ones carry who reviewed them, when and
+     * their note; a conflict that gained a value after its review reads as unreviewed again.
+     */
+    fun `conflictStates`(`compound`: CompoundId): List<ConflictState>
     
     /**
      * Double deliveries, competing assignments and concurrent status edits to review.
@@ -2926,6 +2952,26 @@ open class Replica: Disposable, AutoCloseable, ReplicaInterface
 
     
     /**
+     * Marks a conflict reviewed with an optional note (coordinators). Both attempts of a double
+     * delivery stay; a delivery that arrives later shows the conflict again.
+     */
+    @Throws(DoorstepException::class)override fun `reviewConflict`(`compound`: CompoundId, `conflict`: ConflictSubject, `note`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(DoorstepException) { _status ->
+    UniffiLib.uniffi_doorstep_ffi_fn_method_replica_review_conflict(
+        it,
+        
+        FfiConverterTypeCompoundId.lower(`compound`),
+        FfiConverterTypeConflictSubject.lower(`conflict`),
+        FfiConverterString.lower(`note`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Sets a household's control status (coordinators).
      */
     @Throws(DoorstepException::class)override fun `setControlStatus`(`compound`: CompoundId, `household`: HouseholdId, `status`: ControlStatus)
@@ -2980,6 +3026,25 @@ open class Replica: Disposable, AutoCloseable, ReplicaInterface
 }
     }
     
+    
+
+    
+    /**
+     * Every conflict with its review state: reviewed ones carry who reviewed them, when and
+     * their note; a conflict that gained a value after its review reads as unreviewed again.
+     */
+    @Throws(DoorstepException::class)override fun `conflictStates`(`compound`: CompoundId): List<ConflictState> {
+            return FfiConverterSequenceTypeConflictState.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DoorstepException) { _status ->
+    UniffiLib.uniffi_doorstep_ffi_fn_method_replica_conflict_states(
+        it,
+        
+        FfiConverterTypeCompoundId.lower(`compound`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -4445,6 +4510,63 @@ public object FfiConverterTypeCompoundInfo: FfiConverterRustBuffer<CompoundInfo>
 
 
 /**
+ * A conflict, which conflict it is (for `review_conflict`), and the latest review that covers
+ * it as it stands: `None` while it waits for a coordinator, and again once a value arrives that
+ * the review did not see (a third delivery).
+ */
+data class ConflictState (
+    /**
+     * The conflict.
+     */
+    var `conflict`: Conflict
+    , 
+    /**
+     * Which conflict it is.
+     */
+    var `subject`: ConflictSubject
+    , 
+    /**
+     * The latest review covering it, if any.
+     */
+    var `review`: Review?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConflictState: FfiConverterRustBuffer<ConflictState> {
+    override fun read(buf: ByteBuffer): ConflictState {
+        return ConflictState(
+            FfiConverterTypeConflict.read(buf),
+            FfiConverterTypeConflictSubject.read(buf),
+            FfiConverterOptionalTypeReview.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConflictState) = (
+            FfiConverterTypeConflict.allocationSize(value.`conflict`) +
+            FfiConverterTypeConflictSubject.allocationSize(value.`subject`) +
+            FfiConverterOptionalTypeReview.allocationSize(value.`review`)
+    )
+
+    override fun write(value: ConflictState, buf: ByteBuffer) {
+            FfiConverterTypeConflict.write(value.`conflict`, buf)
+            FfiConverterTypeConflictSubject.write(value.`subject`, buf)
+            FfiConverterOptionalTypeReview.write(value.`review`, buf)
+    }
+}
+
+
+
+/**
  * The numbers on a coordinator's overview.
  */
 data class Counts (
@@ -5365,6 +5487,69 @@ public object FfiConverterTypeRequest: FfiConverterRustBuffer<Request> {
 
 
 /**
+ * A coordinator's review of a conflict.
+ */
+data class Review (
+    /**
+     * Stable ID.
+     */
+    var `id`: ReviewId
+    , 
+    /**
+     * The coordinator.
+     */
+    var `by`: PersonId
+    , 
+    /**
+     * When.
+     */
+    var `at`: Timestamp
+    , 
+    /**
+     * What they noted; may be empty.
+     */
+    var `note`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReview: FfiConverterRustBuffer<Review> {
+    override fun read(buf: ByteBuffer): Review {
+        return Review(
+            FfiConverterTypeReviewId.read(buf),
+            FfiConverterTypePersonId.read(buf),
+            FfiConverterTypeTimestamp.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Review) = (
+            FfiConverterTypeReviewId.allocationSize(value.`id`) +
+            FfiConverterTypePersonId.allocationSize(value.`by`) +
+            FfiConverterTypeTimestamp.allocationSize(value.`at`) +
+            FfiConverterString.allocationSize(value.`note`)
+    )
+
+    override fun write(value: Review, buf: ByteBuffer) {
+            FfiConverterTypeReviewId.write(value.`id`, buf)
+            FfiConverterTypePersonId.write(value.`by`, buf)
+            FfiConverterTypeTimestamp.write(value.`at`, buf)
+            FfiConverterString.write(value.`note`, buf)
+    }
+}
+
+
+
+/**
  * A delivery round's header.
  */
 data class RoundInfo (
@@ -6072,6 +6257,148 @@ public object FfiConverterTypeConflict : FfiConverterRustBuffer<Conflict>{
                 FfiConverterTypeHouseholdId.write(value.`household`, buf)
                 FfiConverterTypeControlStatus.write(value.`winner`, buf)
                 FfiConverterSequenceTypeControlStatus.write(value.`candidates`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * Which conflict a review is about: its kind and where it is.
+ */
+sealed class ConflictSubject {
+    
+    /**
+     * A task delivered more than once.
+     */
+    data class DoubleDelivery(
+        /**
+         * The round.
+         */
+        val `round`: app.doorstep.ffi.DocumentId, 
+        /**
+         * The task.
+         */
+        val `task`: app.doorstep.ffi.TaskId) : ConflictSubject()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A task assigned concurrently to different people.
+     */
+    data class CompetingAssignment(
+        /**
+         * The round.
+         */
+        val `round`: app.doorstep.ffi.DocumentId, 
+        /**
+         * The task.
+         */
+        val `task`: app.doorstep.ffi.TaskId) : ConflictSubject()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A household's control status set concurrently to different values.
+     */
+    data class ConcurrentStatus(
+        /**
+         * The household.
+         */
+        val `household`: app.doorstep.ffi.HouseholdId) : ConflictSubject()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConflictSubject : FfiConverterRustBuffer<ConflictSubject>{
+    override fun read(buf: ByteBuffer): ConflictSubject {
+        return when(buf.getInt()) {
+            1 -> ConflictSubject.DoubleDelivery(
+                FfiConverterTypeDocumentId.read(buf),
+                FfiConverterTypeTaskId.read(buf),
+                )
+            2 -> ConflictSubject.CompetingAssignment(
+                FfiConverterTypeDocumentId.read(buf),
+                FfiConverterTypeTaskId.read(buf),
+                )
+            3 -> ConflictSubject.ConcurrentStatus(
+                FfiConverterTypeHouseholdId.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ConflictSubject): ULong = when(value) {
+        is ConflictSubject.DoubleDelivery -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeDocumentId.allocationSize(value.`round`)
+                + FfiConverterTypeTaskId.allocationSize(value.`task`)
+            )
+        }
+        is ConflictSubject.CompetingAssignment -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeDocumentId.allocationSize(value.`round`)
+                + FfiConverterTypeTaskId.allocationSize(value.`task`)
+            )
+        }
+        is ConflictSubject.ConcurrentStatus -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeHouseholdId.allocationSize(value.`household`)
+            )
+        }
+    }
+
+    override fun write(value: ConflictSubject, buf: ByteBuffer) {
+        when(value) {
+            is ConflictSubject.DoubleDelivery -> {
+                buf.putInt(1)
+                FfiConverterTypeDocumentId.write(value.`round`, buf)
+                FfiConverterTypeTaskId.write(value.`task`, buf)
+                Unit
+            }
+            is ConflictSubject.CompetingAssignment -> {
+                buf.putInt(2)
+                FfiConverterTypeDocumentId.write(value.`round`, buf)
+                FfiConverterTypeTaskId.write(value.`task`, buf)
+                Unit
+            }
+            is ConflictSubject.ConcurrentStatus -> {
+                buf.putInt(3)
+                FfiConverterTypeHouseholdId.write(value.`household`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -7555,6 +7882,38 @@ public object FfiConverterOptionalTypeCancellation: FfiConverterRustBuffer<Cance
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeReview: FfiConverterRustBuffer<Review?> {
+    override fun read(buf: ByteBuffer): Review? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeReview.read(buf)
+    }
+
+    override fun allocationSize(value: Review?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeReview.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Review?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeReview.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeRole: FfiConverterRustBuffer<Role?> {
     override fun read(buf: ByteBuffer): Role? {
         if (buf.get().toInt() == 0) {
@@ -7821,6 +8180,34 @@ public object FfiConverterSequenceTypeCompoundInfo: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeCompoundInfo.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeConflictState: FfiConverterRustBuffer<List<ConflictState>> {
+    override fun read(buf: ByteBuffer): List<ConflictState> {
+        val len = buf.getInt()
+        return List<ConflictState>(len) {
+            FfiConverterTypeConflictState.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ConflictState>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConflictState.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ConflictState>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConflictState.write(it, buf)
         }
     }
 }
@@ -8363,6 +8750,11 @@ public typealias FfiConverterTypePersonId = FfiConverterString
 
 public typealias RequestId = kotlin.String
 public typealias FfiConverterTypeRequestId = FfiConverterString
+
+
+
+public typealias ReviewId = kotlin.String
+public typealias FfiConverterTypeReviewId = FfiConverterString
 
 
 

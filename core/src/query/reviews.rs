@@ -1,0 +1,56 @@
+//! Which conflicts a coordinator has reviewed. A review covers a conflict while the conflict's
+//! values are all among the ones the reviewer saw; a new value (a third delivery synced from an
+//! offline phone, a third assignee) makes the conflict unreviewed again, so nothing is hidden.
+
+use serde::Serialize;
+
+use super::conflicts::{Conflict, conflicts};
+use crate::Compound;
+use crate::document::reviews;
+use crate::schema::review::Review;
+use crate::schema::vocabulary::DocKind;
+
+/// A conflict and the latest review that covers it, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConflictReview {
+    /// The conflict, as [`conflicts`] reports it (`kind` says which).
+    #[serde(flatten)]
+    pub conflict: Conflict,
+    /// The latest review that covers every one of its values; `None` while it waits for one.
+    pub review: Option<Review>,
+}
+
+impl ConflictReview {
+    /// Whether a coordinator has reviewed the conflict as it stands.
+    pub fn is_reviewed(&self) -> bool {
+        self.review.is_some()
+    }
+}
+
+/// Every review held in the compound's roster and open rounds.
+pub fn all_reviews(compound: &Compound) -> Vec<Review> {
+    compound
+        .open_rounds()
+        .chain(compound.single(DocKind::Roster))
+        .flat_map(|doc| reviews::reviews(doc.id(), doc.automerge()))
+        .collect()
+}
+
+/// Every conflict with its review state, in the order of [`conflicts`].
+pub fn conflict_reviews(compound: &Compound) -> Vec<ConflictReview> {
+    let reviews = all_reviews(compound);
+    conflicts(compound)
+        .into_iter()
+        .map(|conflict| {
+            let (subject, values) = (conflict.subject(), conflict.values());
+            let review =
+                reviews.iter().filter(|r| r.covers(&subject, &values)).max_by_key(|r| (r.at, r.id)).cloned();
+            ConflictReview { conflict, review }
+        })
+        .collect()
+}
+
+/// The conflicts no review covers: what still waits for a coordinator.
+pub fn unreviewed_conflicts(compound: &Compound) -> Vec<Conflict> {
+    conflict_reviews(compound).into_iter().filter(|c| !c.is_reviewed()).map(|c| c.conflict).collect()
+}

@@ -22,7 +22,7 @@ use crate::replica::Replica;
 use crate::set_aside::set_aside_refused;
 use crate::store::Write;
 
-/// Most requests one run makes before it stops (a normal backlog needs two).
+/// Most requests one run makes before it stops (a normal backlog needs one).
 const MAX_REQUESTS: u32 = 16;
 
 /// What a sync run did.

@@ -1,6 +1,7 @@
 //! The sans-IO sync engine. It wraps Automerge's sync protocol (`automerge::sync`) per
 //! document and batches every document of a phone into one request and one response, so a
-//! phone back in signal is in sync after one or two HTTP requests.
+//! phone back in signal is in sync after one HTTP request: the first request carries the phone's
+//! changes since the last session, and the reply exactly what the relay got meanwhile.
 //!
 //! Nothing here does IO: the phone's transport sends [`SyncRequest`] bytes and feeds back
 //! [`SyncResponse`] bytes; the replica persists each document's [`PeerState`] between sessions.

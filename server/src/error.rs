@@ -45,13 +45,6 @@ pub enum AppError {
         /// How long to wait.
         retry_after: Duration,
     },
-    /// 429: the device keeps asking for the whole of a document (see `refetch_guard`).
-    RefetchLoop {
-        /// Why, naming the document.
-        reason: String,
-        /// How long to wait.
-        retry_after: Duration,
-    },
     /// 429 with its own code: a per-caller cap other than the token's request rate (join
     /// attempts from one address, live streams of one device or person).
     Throttled {
@@ -94,9 +87,7 @@ impl AppError {
             AppError::Gone(_) => StatusCode::GONE,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::RateLimited { .. } | AppError::RefetchLoop { .. } | AppError::Throttled { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            AppError::RateLimited { .. } | AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Unavailable(_) | AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -115,7 +106,6 @@ impl AppError {
             AppError::TooLarge(_) => "too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::RateLimited { .. } => "rate_limited",
-            AppError::RefetchLoop { .. } => "refetch_loop",
             AppError::Throttled { error, .. } => error,
             AppError::Timeout(_) => "timeout",
             // The same code as a storage failure: phones treat both as transient and retry.
@@ -137,7 +127,6 @@ impl AppError {
             | AppError::UnsupportedMediaType(r)
             | AppError::Unavailable(r)
             | AppError::Busy { reason: r, .. }
-            | AppError::RefetchLoop { reason: r, .. }
             | AppError::Throttled { reason: r, .. } => r.clone(),
             AppError::RateLimited { retry_after } => format!(
                 "too many requests with this token; retry after {} seconds",
@@ -176,9 +165,7 @@ impl IntoResponse for AppError {
         let body = Body { error: self.code(), reason: self.reason() };
         let mut response = (self.status(), Json(body)).into_response();
         let retry_after = match &self {
-            AppError::RateLimited { retry_after }
-            | AppError::RefetchLoop { retry_after, .. }
-            | AppError::Busy { retry_after, .. } => Some(retry_after),
+            AppError::RateLimited { retry_after } | AppError::Busy { retry_after, .. } => Some(retry_after),
             AppError::Throttled { retry_after, .. } => retry_after.as_ref(),
             _ => None,
         };

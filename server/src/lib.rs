@@ -26,6 +26,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod http;
+pub(crate) mod local_time;
 pub mod metrics;
 pub mod phone;
 pub mod rate_limit;

@@ -20,13 +20,13 @@ use doorstep_core::schema::household::Household;
 use doorstep_core::schema::vocabulary::TaskStatus;
 
 use super::error::DashError;
-use super::local_time::beijing;
 use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
 use super::table::{Cell, Table, TableError};
 use super::{DashState, blocking, names, path_id};
 use crate::admin;
 use crate::error::AppError;
+use crate::local_time::beijing;
 
 /// The media type of .xlsx files.
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";

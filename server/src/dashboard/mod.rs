@@ -45,7 +45,6 @@ mod history;
 mod households;
 mod import;
 mod inbox;
-pub(crate) mod local_time;
 mod login;
 mod map;
 mod map_marks;

@@ -21,12 +21,12 @@ use doorstep_core::schema::vocabulary::{Outcome, TaskStatus};
 use serde::Deserialize;
 
 use super::error::DashError;
-use super::local_time::beijing;
 use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
 use super::{DashState, Params, blocking, names, path_id};
 use crate::clock;
 use crate::error::AppError;
+use crate::local_time::beijing;
 
 /// The query string: which building (label, with or without 号楼) of which estate.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -238,7 +238,7 @@ impl Output {
                             format!(
                                 "{what}\n  已核实 / reviewed by person {} at {} (UTC+8){note}",
                                 r.by,
-                                crate::dashboard::local_time::beijing(r.at)
+                                crate::local_time::beijing(r.at)
                             )
                         }
                     }
@@ -338,7 +338,7 @@ fn last_sync_line(at: doorstep_core::Timestamp, now: doorstep_core::Timestamp) -
             m / 1440
         ),
     };
-    format!("last sync / 上次同步 {} (UTC+8), {ago}", crate::dashboard::local_time::beijing(at))
+    format!("last sync / 上次同步 {} (UTC+8), {ago}", crate::local_time::beijing(at))
 }
 
 fn household_line(h: &Household) -> String {

@@ -1,6 +1,6 @@
-//! Times on exports and printed sheets, as the people reading them tell time: China Standard
-//! Time (UTC+8, no daylight saving), written `2026-11-23 14:05`. The JSON API keeps Unix
-//! milliseconds and leaves display to the browser's own time zone.
+//! Times on exports, printed sheets and the terminal phone, as the people reading them tell
+//! time: China Standard Time (UTC+8, no daylight saving), written `2026-11-23 14:05`. The JSON
+//! API keeps Unix milliseconds and leaves display to the browser's own time zone.
 
 use doorstep_core::Timestamp;
 

@@ -19,18 +19,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use doorstep_server::storage::postgres::scratch::ScratchDatabase;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::figures::secs;
-use crate::phone::{Busy, Phone};
+use crate::phone::Busy;
 use crate::proc_stats::cpu_time;
 use crate::relay_process::RelayProcess;
 use crate::team_bench::{DEADLINE, EDITS};
-use crate::workload::Site;
-
-/// How many phones join and take their first sync at once while setting up.
-const SETUP_CONCURRENCY: usize = 16;
+use crate::workload::{Site, offline_team};
 
 /// Where a set-up keeps its documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,24 +153,7 @@ async fn burst(
     let mut pids = vec![site.relay.pid()];
     pids.extend(others.iter().map(RelayProcess::pid));
     let site = Arc::new(site);
-    let permits = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
-    let mut joining = JoinSet::new();
-    for i in 0..n {
-        let (site, permits, url) = (Arc::clone(&site), Arc::clone(&permits), urls[i % urls.len()].clone());
-        joining.spawn(async move {
-            let _permit = permits.acquire_owned().await?;
-            let code = site.relay.invite(site.compound, "volunteer").await?;
-            let phone = Phone::join(&url, &site.phones_dir, &code, &format!("phone-{i}")).await?;
-            phone.sync().await?;
-            let ops = site.edits(i, EDITS).iter().map(|e| site.operation(e)).collect();
-            phone.apply_all(ops).await?;
-            anyhow::Ok(phone)
-        });
-    }
-    let mut phones = Vec::with_capacity(n);
-    while let Some(joined) = joining.join_next().await {
-        phones.push(joined??);
-    }
+    let phones = offline_team(&site, &urls, n, EDITS).await?;
 
     let (go, gate) = watch::channel(false);
     let mut syncing = JoinSet::new();

@@ -13,20 +13,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::figures::{bytes, ms, secs};
 use crate::peer::Peer;
 use crate::phone::Busy;
 use crate::proc_stats::{Phase, PhaseCost};
-use crate::workload::Site;
+use crate::workload::{Site, offline_team};
 
 /// Offline edits each phone brings back.
 pub const EDITS: usize = 20;
-
-/// How many phones join and take their first sync at once while setting up.
-const SETUP_CONCURRENCY: usize = 16;
 
 /// How long every phone, on either server, has from its release to be in sync; a phone not in
 /// sync by then counts as failed. The whole benchmark must finish in fifteen minutes.
@@ -162,23 +159,7 @@ async fn doorstep_burst(
         None => None,
     };
     let site = Arc::new(site);
-    let permits = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
-    let mut joining = JoinSet::new();
-    for i in 0..n {
-        let (site, permits) = (Arc::clone(&site), Arc::clone(&permits));
-        joining.spawn(async move {
-            let _permit = permits.acquire_owned().await?;
-            let phone = site.volunteer(&format!("phone-{i}")).await?;
-            phone.sync().await?;
-            let ops = site.edits(i, EDITS).iter().map(|e| site.operation(e)).collect();
-            phone.apply_all(ops).await?;
-            anyhow::Ok(phone)
-        });
-    }
-    let mut phones = Vec::with_capacity(n);
-    while let Some(joined) = joining.join_next().await {
-        phones.push(joined??);
-    }
+    let phones = offline_team(&site, std::slice::from_ref(&site.relay.url), n, EDITS).await?;
     let setup = setup_start.elapsed();
 
     let (go, gate) = watch::channel(false);

@@ -5,12 +5,15 @@
 //! same changes.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use doorstep_core::id::{CompoundId, DocumentId, HouseholdId, TaskId};
 use doorstep_core::schema::vocabulary::{DocKind, Outcome, Priority, TaskKind};
 use doorstep_core::{Operation, Selection};
 use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::phone::Phone;
 use crate::relay_process::RelayProcess;
@@ -121,8 +124,14 @@ impl Site {
 
     /// A new volunteer's phone: invited, joined, not yet synced.
     pub async fn volunteer(&self, name: &str) -> anyhow::Result<Phone> {
+        self.volunteer_at(&self.relay.url, name).await
+    }
+
+    /// [`Site::volunteer`], joined through the relay at `url` (another relay on the same
+    /// database).
+    pub async fn volunteer_at(&self, url: &str, name: &str) -> anyhow::Result<Phone> {
         let code = self.relay.invite(self.compound, "volunteer").await?;
-        Phone::join(&self.relay.url, &self.phones_dir, &code, name).await
+        Phone::join(url, &self.phones_dir, &code, name).await
     }
 
     /// The `n` offline edits of phone number `phone`: mostly attempts on the tasks of its share of
@@ -191,4 +200,36 @@ impl Site {
         std::fs::write(&path, serde_json::to_vec(&manifest)?)?;
         Ok(path)
     }
+}
+
+/// How many phones join and take their first sync at once while a team is set up.
+const SETUP_CONCURRENCY: usize = 16;
+
+/// A team about to come back in signal: `n` volunteers, phone `i` joined through
+/// `urls[i % urls.len()]`, each synced once and then given `edits` offline edits. Phones come
+/// back in the order they finished setting up.
+pub async fn offline_team(
+    site: &Arc<Site>,
+    urls: &[String],
+    n: usize,
+    edits: usize,
+) -> anyhow::Result<Vec<Phone>> {
+    let permits = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
+    let mut joining = JoinSet::new();
+    for i in 0..n {
+        let (site, permits, url) = (Arc::clone(site), Arc::clone(&permits), urls[i % urls.len()].clone());
+        joining.spawn(async move {
+            let _permit = permits.acquire_owned().await?;
+            let phone = site.volunteer_at(&url, &format!("phone-{i}")).await?;
+            phone.sync().await?;
+            let ops = site.edits(i, edits).iter().map(|e| site.operation(e)).collect();
+            phone.apply_all(ops).await?;
+            anyhow::Ok(phone)
+        });
+    }
+    let mut phones = Vec::with_capacity(n);
+    while let Some(joined) = joining.join_next().await {
+        phones.push(joined??);
+    }
+    Ok(phones)
 }

@@ -225,6 +225,17 @@ impl Phone {
         self.ok(&["sync"])
     }
 
+    /// Creates the round the delivery scenarios share: a vegetable bag for every household of
+    /// building 1 of 香樟苑 (42 households).
+    pub fn create_vegetable_round(&self) {
+        let round = serde_json::json!({
+            "op": "create_round", "title": "蔬菜包 第1轮", "kind": "groceries", "date": "2026-11-23",
+            "selection": {"by": "building", "estate": "香樟苑", "building": "1"},
+            "items": "蔬菜包1份", "priority": "normal"
+        });
+        self.ok(&["op", &round.to_string()]);
+    }
+
     /// The phone's pending tasks by door (`all`: everyone's).
     pub fn doors(&self, all: bool) -> Vec<Value> {
         let v = if all { self.ok(&["tasks", "--all"]) } else { self.ok(&["tasks"]) };

@@ -3,7 +3,7 @@
 //! door; they come back into signal; the coordinator sees every attempt, the double delivery as
 //! a conflict to review, and the new request. Nothing is lost.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::harness::{Phone, Relay, sample};
 
@@ -27,12 +27,7 @@ fn two_volunteers_offline_then_the_coordinator_sees_everything() {
 
     let coordinator = Phone::new(dir.path(), "coordinator");
     coordinator.join(&relay, &relay.invite(&compound, "coordinator"));
-    let round = json!({
-        "op": "create_round", "title": "蔬菜包 第1轮", "kind": "groceries", "date": "2026-11-23",
-        "selection": {"by": "building", "estate": "香樟苑", "building": "1"},
-        "items": "蔬菜包1份", "priority": "normal"
-    });
-    coordinator.ok(&["op", &round.to_string()]);
+    coordinator.create_vegetable_round();
     let report = coordinator.sync();
     assert!(report["report"]["rejected"].as_array().unwrap().is_empty(), "{report}");
     assert_eq!(report["unsynced"], 0, "the coordinator's round reached the relay: {report}");

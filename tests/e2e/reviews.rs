@@ -3,7 +3,7 @@
 //! not write one; and a delivery an offline phone made before the review shows the conflict as
 //! unreviewed again once it syncs.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::harness::{Phone, Relay, sample};
 
@@ -19,12 +19,7 @@ fn a_coordinator_reviews_a_double_delivery_and_a_later_delivery_reopens_it() {
     let compound = relay.compound_from("香樟苑", &sample("xiangzhangyuan-roster.csv"));
     let coordinator = Phone::new(dir.path(), "coordinator");
     coordinator.join(&relay, &relay.invite(&compound, "coordinator"));
-    let round = json!({
-        "op": "create_round", "title": "蔬菜包 第1轮", "kind": "groceries", "date": "2026-11-23",
-        "selection": {"by": "building", "estate": "香樟苑", "building": "1"},
-        "items": "蔬菜包1份", "priority": "normal"
-    });
-    coordinator.ok(&["op", &round.to_string()]);
+    coordinator.create_vegetable_round();
     coordinator.sync();
     let (wang, li) = (Phone::new(dir.path(), "wang"), Phone::new(dir.path(), "li"));
     wang.join(&relay, &relay.invite(&compound, "volunteer"));

@@ -430,4 +430,43 @@ mod tests {
         });
         assert!(matches!(sheet_to_csv(&wide, later()), Err(WorkbookError::TooManyColumns { column: 301 })));
     }
+
+    /// Rewrites one part of a workbook, keeping every other part as it is.
+    fn with_part(bytes: &[u8], name: &str, rewrite: impl Fn(String) -> String) -> Vec<u8> {
+        use std::io::{Read, Write};
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for i in 0..archive.len() {
+            let mut entry = archive.by_index(i).unwrap();
+            let mut text = String::new();
+            entry.read_to_string(&mut text).unwrap();
+            let entry_name = entry.name().unwrap().into_owned();
+            out.start_file(entry_name.as_str(), zip::write::SimpleFileOptions::default()).unwrap();
+            let text = if entry_name == name { rewrite(text) } else { text };
+            out.write_all(text.as_bytes()).unwrap();
+        }
+        out.finish().unwrap().into_inner()
+    }
+
+    /// A `<dimension>` that ends before it starts overflows a subtraction inside calamine 0.38.
+    /// The workspace turns overflow checks on for calamine in release builds too, so the
+    /// answer is the same refusal in every build (and in the fuzzer) instead of a row count
+    /// that wraps silently in release.
+    #[test]
+    fn a_dimension_that_ends_before_it_starts_is_a_refusal() {
+        let bytes = workbook(|s| {
+            s.write_string(0, 0, "楼号").unwrap();
+            s.write_string(2, 2, "1").unwrap();
+        });
+        let sheet = "xl/worksheets/sheet1.xml";
+        let plain = sheet_to_csv(&bytes, later()).unwrap();
+        assert_eq!(plain.csv, "楼号,,\n\n,,1\n");
+        let inverted = with_part(&bytes, sheet, |xml| {
+            assert!(xml.contains("<dimension ref=\"A1:C3\"/>"), "{xml}");
+            xml.replace("<dimension ref=\"A1:C3\"/>", "<dimension ref=\"C3:A1\"/>")
+        });
+        let e = sheet_to_csv(&inverted, later()).unwrap_err();
+        assert!(matches!(e, WorkbookError::ReaderFailed), "{e}");
+        assert!(e.to_string().contains("save it again as a new .xlsx or as CSV"), "{e}");
+    }
 }

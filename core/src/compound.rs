@@ -34,6 +34,14 @@ impl Compound {
         &self.device
     }
 
+    /// Writes every later change of this compound under `device` (a new actor for the device).
+    pub fn set_device(&mut self, device: ActorId) {
+        for doc in self.docs.values_mut() {
+            doc.automerge_mut().set_actor(device.clone());
+        }
+        self.device = device;
+    }
+
     /// Adds (or replaces) a document of this compound.
     pub fn insert(&mut self, doc: Document) {
         debug_assert_eq!(doc.compound(), self.id);

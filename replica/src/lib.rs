@@ -14,6 +14,7 @@
 //! assert_eq!(replica.unsynced_changes(), 0);
 //! ```
 
+mod actor_rotation;
 mod cipher;
 mod error;
 #[cfg(feature = "http")]

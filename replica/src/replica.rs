@@ -141,6 +141,14 @@ impl Replica {
         &self.device
     }
 
+    /// Writes every later change under `actor` (already persisted by the caller).
+    pub(crate) fn set_device_actor(&mut self, actor: ActorId) {
+        for compound in self.compounds.values_mut() {
+            compound.set_device(actor.clone());
+        }
+        self.device = actor;
+    }
+
     /// The person signed in, if any.
     pub fn identity(&self) -> Option<Identity> {
         self.person.map(|person| Identity { person })

@@ -60,9 +60,10 @@ pub(crate) fn set_aside_refused(
         return Ok(SetAsideOutcome::default());
     };
     let Some(doc) = compound.document(id) else { return Ok(SetAsideOutcome::default()) };
-    let local: Vec<Change> = doc.automerge().get_changes(shared);
     let named: Option<ChangeHash> = rejection.change.as_deref().and_then(|h| h.parse().ok());
-    let refused: HashSet<ChangeHash> = local
+    let refused: HashSet<ChangeHash> = doc
+        .automerge()
+        .get_changes(shared)
         .iter()
         .filter(|c| match named {
             Some(hash) => c.hash() == hash,
@@ -73,13 +74,67 @@ pub(crate) fn set_aside_refused(
     if refused.is_empty() {
         return Ok(SetAsideOutcome::default());
     }
-    // Everything that builds on a refused change. `get_changes` lists changes after their
-    // dependencies, so one pass finds them all.
-    let mut affected = refused.clone();
+    let context = format!("made after a change the relay refused ({})", rejection.rule);
+    let outcome = rebuild(
+        replica,
+        id,
+        shared,
+        &Rebuild { refused: &refused, redo: &HashSet::new(), refusal: Some(rejection), context: &context },
+        now,
+    )?;
+    tracing::warn!(
+        doc = %id,
+        rule = %rejection.rule,
+        set_aside = outcome.set_aside,
+        reapplied = outcome.reapplied,
+        "refused changes set aside; later operations carried out again"
+    );
+    Ok(outcome)
+}
+
+/// What leaves a document and what is carried out again when it is rebuilt from the heads the
+/// relay and the device share.
+pub(crate) struct Rebuild<'a> {
+    /// Changes the relay refused for good: set aside with the refusal's rule and reason.
+    pub refused: &'a HashSet<ChangeHash>,
+    /// Changes to carry out again from their journaled operations (written under the device's
+    /// current actor), although nothing refused them.
+    pub redo: &'a HashSet<ChangeHash>,
+    /// The refusal, when `refused` is not empty.
+    pub refusal: Option<&'a Rejection>,
+    /// Why a change is carried out again, for the reason of one that cannot be: "made after a
+    /// change the relay refused (…)".
+    pub context: &'a str,
+}
+
+/// Rebuilds document `id` from the `shared` heads: the changes of `plan.refused` and
+/// `plan.redo`, and every local change that builds on one, leave the document; the refused ones
+/// are set aside, the others are carried out again from the journal under the device's current
+/// actor (set aside when they cannot be). Every other local change is kept as it is.
+pub(crate) fn rebuild(
+    replica: &mut Replica,
+    id: doorstep_core::id::DocumentId,
+    shared: &[ChangeHash],
+    plan: &Rebuild<'_>,
+    now: Timestamp,
+) -> Result<SetAsideOutcome, ReplicaError> {
+    let device = replica.device_actor().clone();
+    let Some(compound) = replica.compounds.values().find(|c| c.document(id).is_some()) else {
+        return Ok(SetAsideOutcome::default());
+    };
+    let Some(doc) = compound.document(id) else { return Ok(SetAsideOutcome::default()) };
+    let local: Vec<Change> = doc.automerge().get_changes(shared);
+    let refused = plan.refused;
+    // Everything that builds on a refused or redone change. `get_changes` lists changes after
+    // their dependencies, so one pass finds them all.
+    let mut affected: HashSet<ChangeHash> = refused.union(plan.redo).copied().collect();
     for change in &local {
         if change.deps().iter().any(|d| affected.contains(d)) {
             affected.insert(change.hash());
         }
+    }
+    if affected.is_empty() {
+        return Ok(SetAsideOutcome::default());
     }
 
     let header = *doc.header();
@@ -110,12 +165,12 @@ pub(crate) fn set_aside_refused(
     for change in local.iter().filter(|c| affected.contains(&c.hash())) {
         let hash = change.hash().to_string();
         let entry = journal.remove(&hash);
-        if refused.contains(&change.hash()) {
+        if let (true, Some(refusal)) = (refused.contains(&change.hash()), plan.refusal) {
             leaving.push(Leaving {
                 change: change.clone(),
                 entry,
-                rule: rejection.rule.clone(),
-                reason: rejection.reason.clone(),
+                rule: refusal.rule.clone(),
+                reason: refusal.reason.clone(),
             });
             continue;
         }
@@ -131,18 +186,15 @@ pub(crate) fn set_aside_refused(
                 change: change.clone(),
                 entry,
                 rule: NOT_REAPPLIED.to_owned(),
-                reason: format!(
-                    "made after a change the relay refused ({}), and could not be carried out again without it: {e}",
-                    rejection.rule
-                ),
+                reason: format!("{}, and could not be carried out again: {e}", plan.context),
             }),
             None => leaving.push(Leaving {
                 change: change.clone(),
                 entry,
                 rule: NOT_REAPPLIED.to_owned(),
                 reason: format!(
-                    "made after a change the relay refused ({}), and this phone has no record of the operation to carry it out again",
-                    rejection.rule
+                    "{}, and this phone has no record of the operation to carry it out again",
+                    plan.context
                 ),
             }),
         }
@@ -169,13 +221,6 @@ pub(crate) fn set_aside_refused(
         Some(rebuilt) => replica.replace_document(rebuilt, &writes)?,
         None => replica.remove_document(header, &writes)?,
     }
-    tracing::warn!(
-        doc = %id,
-        rule = %rejection.rule,
-        set_aside = outcome.set_aside,
-        reapplied = outcome.reapplied,
-        "refused changes set aside; later operations carried out again"
-    );
     Ok(outcome)
 }
 

@@ -17,6 +17,7 @@ use doorstep_core::sync::{ClientSession, DocumentSet, PeerState, Rejection, Sync
 use doorstep_core::{Role, Timestamp};
 use serde::Serialize;
 
+use crate::actor_rotation::rotate_device_actor;
 use crate::error::ReplicaError;
 use crate::replica::Replica;
 use crate::set_aside::set_aside_refused;
@@ -186,10 +187,37 @@ impl SyncRun {
             self.report.fetched.push(header.id);
         }
 
+        // The relay holds other changes under this device's actor: the phone runs on an older
+        // copy of its data. Its unsynced work is written again under a new actor, and the
+        // documents rebuilt are negotiated again in this same run.
+        let (reused, rejected): (Vec<Rejection>, Vec<Rejection>) =
+            outcome.rejected.into_iter().partition(Rejection::actor_reused);
+        if !reused.is_empty() {
+            let states = self.session.states();
+            let shared_of =
+                |doc: DocumentId| states.get(&doc).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
+            let (rebuilt, done) = rotate_device_actor(replica, shared_of, now)?;
+            self.report.set_aside += done.set_aside;
+            self.report.reapplied += done.reapplied;
+            for doc in rebuilt.iter().chain(reused.iter().map(|r| &r.doc)) {
+                let kept = self
+                    .session
+                    .states()
+                    .get(doc)
+                    .and_then(|s| PeerState::decode(&s.encode()).ok())
+                    .unwrap_or_default();
+                self.session.reset(*doc, kept);
+                // The relay's reply could not be applied over the old actor's changes either;
+                // it comes again now that they are gone.
+                let prefix = format!("{doc}: ");
+                self.report.failed.retain(|f| !f.starts_with(&prefix));
+            }
+        }
+
         // A transient refusal keeps the changes: the document sits out this run and is sent
         // again later. A permanent one sets aside the refused operation only, before any
         // document is dropped: a change refused because its round closed must still be kept.
-        for rejection in outcome.rejected {
+        for rejection in rejected {
             let believed_shared =
                 self.session.states().get(&rejection.doc).is_some_and(|s| !s.shared_heads().is_empty());
             if rejection.lacks_dependencies() && believed_shared {

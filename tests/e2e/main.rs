@@ -14,6 +14,7 @@ mod leaks;
 mod mission;
 mod quarantine;
 mod raw_http;
+mod restored;
 mod reviews;
 mod scale_out;
 mod security;

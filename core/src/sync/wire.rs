@@ -70,7 +70,7 @@ pub enum RejectionClass {
 
 /// Rule codes whose refusals are about the moment or the relay, not the change: the relay's
 /// storage busy or damaged, a document at its size limit, a whole-document fetch loop, changes
-/// to negotiate again, a sync over its work budget.
+/// to negotiate again, a sync over its work budget, changes to write again under a new actor.
 const TRANSIENT_CODES: &[&str] = &[
     "unavailable",
     "refetch_loop",
@@ -78,6 +78,7 @@ const TRANSIENT_CODES: &[&str] = &[
     "document_full",
     "document_damaged",
     "over_budget",
+    "actor_reused",
 ];
 
 impl Rejection {
@@ -95,6 +96,14 @@ impl Rejection {
     /// start the document's exchange over, which finds what is missing.
     pub fn lacks_dependencies(&self) -> bool {
         self.rule == "missing_dependencies"
+    }
+
+    /// Whether the relay already holds other changes under the phone's actor with the same
+    /// sequence numbers: the phone runs on an older copy of its replica (restored from a
+    /// backup) and must write its unsynced work again under a new actor (see the replica's
+    /// `actor_rotation`).
+    pub fn actor_reused(&self) -> bool {
+        self.rule == "actor_reused"
     }
 
     /// Whether the phone should send the changes again later rather than set them aside.

@@ -158,7 +158,16 @@ fn evaluate(doc: &Automerge, context: &Context<'_>, changes: &[Change]) -> Resul
         Ok::<_, automerge::AutomergeError>(after.make_patches(&mut log))
     })
     .map_err(malformed)?
-    .map_err(|e| malformed(format!("the changes cannot be applied: {e}")))?;
+    .map_err(|e| match e {
+        automerge::AutomergeError::DuplicateSeqNumber(seq, actor) => Problem {
+            kind: ViolationKind::ActorReused,
+            reason: format!(
+                "change {seq} of actor {actor} is already held with other content: this phone writes \
+                 from an older copy of its data (restored from a backup?) and must write under a new actor"
+            ),
+        },
+        e => malformed(format!("the changes cannot be applied: {e}")),
+    })?;
     let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
     if let Some(&missing) = after.get_missing_deps(&hashes).first() {
         return Err(Problem {

@@ -36,11 +36,17 @@ pub enum ViolationKind {
     MissingDeps,
     /// A change, or a text in it, is larger than [`limits`](crate::limits) allow.
     TooLarge,
+    /// A change reuses a sequence number of its actor that the document already holds with
+    /// other content: the phone writes from an older copy of its replica (restored from a
+    /// backup, or a cloned phone). Nothing is wrong with the work; the phone writes it again
+    /// under a new actor.
+    ActorReused,
 }
 
 impl ViolationKind {
     /// A stable code for the wire: the rule's code for [`ViolationKind::Forbidden`], else
-    /// `schema`, `malformed`, `missing_dependencies` or `too_large` (the relay's wire codes).
+    /// `schema`, `malformed`, `missing_dependencies`, `too_large` or `actor_reused` (the relay's
+    /// wire codes).
     pub fn code(self) -> &'static str {
         match self {
             ViolationKind::Forbidden(rule) => rule.code(),
@@ -48,6 +54,7 @@ impl ViolationKind {
             ViolationKind::Malformed => "malformed",
             ViolationKind::MissingDeps => "missing_dependencies",
             ViolationKind::TooLarge => "too_large",
+            ViolationKind::ActorReused => "actor_reused",
         }
     }
 }

@@ -143,7 +143,9 @@ impl From<Error> for DoorstepError {
 fn replica(error: ReplicaError) -> DoorstepError {
     match error {
         ReplicaError::Operation(e) => operation(e),
-        e @ ReplicaError::UnknownCompound(_) => DoorstepError::InvalidInput { reason: e.to_string() },
+        e @ (ReplicaError::UnknownCompound(_) | ReplicaError::UnsyncedHandOver { .. }) => {
+            DoorstepError::InvalidInput { reason: e.to_string() }
+        }
         e @ ReplicaError::NotJoined => DoorstepError::Unauthorized { reason: e.to_string() },
         e @ (ReplicaError::Storage(_)
         | ReplicaError::StoreTooNew { .. }

@@ -8,6 +8,16 @@ use doorstep_core::sync::SyncError;
 /// Why a replica call failed. Nothing acknowledged is lost when one is returned.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicaError {
+    /// Another person is to sign in on this phone while the changes of the person signed in now
+    /// are not yet synced: they would go up under the new person's token and be refused.
+    #[error(
+        "本机还有 {unsynced} 项未同步的记录，请先同步，再换人登录 / this phone holds {unsynced} changes \
+         not yet synced by the person signed in; sync them before another person signs in here"
+    )]
+    UnsyncedHandOver {
+        /// Changes not yet synced.
+        unsynced: usize,
+    },
     /// The SQLite file could not be read or written.
     #[error("local storage: {0}")]
     Storage(#[from] rusqlite::Error),

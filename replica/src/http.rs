@@ -396,6 +396,8 @@ pub async fn join_as(
     device_name: &str,
     name: Option<&str>,
 ) -> Result<JoinResponse, TransportError> {
+    // A hand-over that cannot happen yet must not spend the invite.
+    lock(replica).check_hand_over()?;
     let joined = relay.join(invite_code, device_name, name).await?;
     lock(replica).set_identity(joined.person)?;
     Ok(joined)

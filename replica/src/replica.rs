@@ -155,13 +155,40 @@ impl Replica {
     }
 
     /// Records who this device acts for (after joining with an invite); forgets earlier removals.
+    /// Another person than the one signed in (a shift hand-over on a shared phone) gets a new
+    /// actor: the relay binds an actor to the first person who writes under it. Refused while
+    /// the person signed in has changes not yet synced ([`Replica::check_hand_over`]).
     pub fn set_identity(&mut self, person: PersonId) -> Result<(), ReplicaError> {
-        self.store.commit(&[
-            Write::Meta { key: "person", value: person.to_string().as_bytes() },
+        let new_actor: Option<[u8; 16]> = match self.person {
+            Some(current) if current != person => {
+                self.check_hand_over()?;
+                Some(rand::random())
+            }
+            _ => None,
+        };
+        let person_text = person.to_string();
+        let mut writes = vec![
+            Write::Meta { key: "person", value: person_text.as_bytes() },
             Write::Meta { key: REMOVED_FROM, value: b"" },
-        ])?;
+        ];
+        if let Some(actor) = &new_actor {
+            writes.push(Write::Meta { key: "actor", value: actor });
+        }
+        self.store.commit(&writes)?;
+        if let Some(actor) = new_actor {
+            self.set_device_actor(ActorId::from(actor.to_vec()));
+        }
         self.person = Some(person);
         Ok(())
+    }
+
+    /// Fails while someone is signed in whose changes are not all synced: before another person
+    /// joins on this phone, so that no invite is spent on a hand-over that cannot happen yet.
+    pub fn check_hand_over(&self) -> Result<(), ReplicaError> {
+        match (self.person, self.unsynced_changes()) {
+            (Some(_), unsynced) if unsynced > 0 => Err(ReplicaError::UnsyncedHandOver { unsynced }),
+            _ => Ok(()),
+        }
     }
 
     /// Remembers the relay this device syncs with and its device token. Mobile apps keep the

@@ -1,0 +1,58 @@
+//! A shift hand-over on a shared phone: a second volunteer joins on the phone the first one
+//! used. The second gets an actor of their own (the relay binds an actor to the first person
+//! who writes under it), so their work is accepted and attributed to them. A hand-over while
+//! the first volunteer's changes are not yet synced is refused before the invite is spent.
+
+use serde_json::{Value, json};
+
+use crate::harness::{Phone, Relay, sample};
+use crate::raw_http::request;
+
+/// The names the dashboard's history gives the changes of a household, oldest first.
+fn edited_by(relay: &Relay, cookie: &str, compound: &str, household: &str) -> Vec<String> {
+    let path = format!("/dashboard/api/compounds/{compound}/households/{household}/history");
+    let answer = request(&relay.url, "GET", &path, Some(cookie), None);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let history: Value = serde_json::from_str(&answer.body).unwrap();
+    history.as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap_or("").to_owned()).collect()
+}
+
+#[test]
+fn a_second_volunteer_on_a_shared_phone_writes_under_their_own_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
+    let phone = Phone::new(dir.path(), "shared");
+    phone.ok(&["join", "--relay", &relay.url, "--name", "李强", &relay.invite(&compound, "volunteer")]);
+    phone.ok(&["notes", "北林小区1号楼1单元101", "早班：老人要降压药"]);
+
+    // The evening volunteer arrives before the morning's note went up: refused, invite kept.
+    let evening = relay.invite(&compound, "volunteer");
+    let refused = phone.run(&["join", "--relay", &relay.url, "--name", "王磊", &evening]).unwrap_err();
+    assert!(refused.contains("请先同步") && refused.contains("sync them before"), "{refused}");
+
+    let synced = phone.sync();
+    assert_eq!(synced["unsynced"], 0, "{synced}");
+    phone.ok(&["join", "--relay", &relay.url, "--name", "王磊", &evening]);
+    phone.ok(&["notes", "北林小区1号楼1单元102", "晚班：独居老人，敲门要大声"]);
+    let after = phone.sync();
+    assert_eq!(after["unsynced"], 0, "{after}");
+    assert_eq!(after["set_aside"], 0, "{after}");
+    assert_eq!(after["report"]["rejected"], serde_json::json!([]), "{after}");
+
+    let coordinator = Phone::new(dir.path(), "coordinator");
+    coordinator.join(&relay, &relay.invite(&compound, "coordinator"));
+    let morning = coordinator.ok(&["find", "北林小区1号楼1单元101"]);
+    let night = coordinator.ok(&["find", "北林小区1号楼1单元102"]);
+    assert_eq!(morning["notes"], "早班：老人要降压药");
+    assert_eq!(night["notes"], "晚班：独居老人，敲门要大声");
+
+    // Each note is in the record under the person who wrote it.
+    let admin = relay.admin_token.clone().expect("the relay made an admin");
+    let login =
+        request(&relay.url, "POST", "/dashboard/login", None, Some(&json!({ "token": admin }).to_string()));
+    let cookie = login.session_cookie().expect("a session cookie");
+    let by = |h: &Value| edited_by(&relay, &cookie, &compound, h["id"].as_str().unwrap());
+    assert_eq!(by(&morning).last().map(String::as_str), Some("李强"), "{:?}", by(&morning));
+    assert_eq!(by(&night).last().map(String::as_str), Some("王磊"), "{:?}", by(&night));
+}

@@ -1070,8 +1070,11 @@ mod validate_crafted {
         batch.refused_as(&people.admin, ViolationKind::Malformed);
     }
 
+    /// A change reusing a sequence number the document holds under its actor: what a phone
+    /// restored from an older copy of its data sends. Refused as `actor_reused` (the phone
+    /// writes its work again under a new actor), never stored.
     #[test]
-    fn a_second_change_with_an_existing_actors_sequence_number_is_malformed() {
+    fn a_second_change_with_an_existing_actors_sequence_number_is_refused_as_actor_reused() {
         let fx = Fixture::default();
         let people = fx.people;
         let (changes, _) = two_changes(&fx, id_of(&fx, DocKind::Roster));
@@ -1081,9 +1084,10 @@ mod validate_crafted {
         expanded.hash = None;
         let forged = Change::from(expanded);
         let batch = roster_batch(&fx, vec![forged.clone()]);
-        let v = batch.refused_as(&people.admin, ViolationKind::Malformed);
+        let v = batch.refused_as(&people.admin, ViolationKind::ActorReused);
         assert_eq!(v.change, Some(forged.hash()));
-        assert!(v.reason.contains("duplicate seq"), "{v}");
+        assert!(v.reason.contains("is already held with other content"), "{v}");
+        assert!(v.rejection().actor_reused(), "{v}");
     }
 }
 

@@ -35,29 +35,49 @@ pub struct ResponseOutcome {
     pub failed: Vec<(DocumentId, SyncError)>,
 }
 
+/// Most documents one request carries. The relay refuses a request naming more than its cap
+/// (256 by default) as a whole, so a phone holding more (a coordinator of many open rounds, or of
+/// several compounds) spreads them over several requests instead of never syncing again.
+pub const REQUEST_DOCUMENTS: usize = 128;
+
+/// Most message bytes one request carries before the next document waits for the next request:
+/// half the relay's default body limit (8 MiB), which a full roster's first upload (about 1 MB)
+/// stays far below. One document's message larger than this still goes, alone.
+pub const REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
 /// One sync session with the relay.
 #[derive(Debug, Default)]
 pub struct ClientSession {
     states: BTreeMap<DocumentId, PeerState>,
+    /// Documents this session has offered the relay at least once.
+    announced: BTreeSet<DocumentId>,
     requests_made: u32,
 }
 
 impl ClientSession {
     /// Starts a session from the states persisted after the last one.
     pub fn new(persisted: BTreeMap<DocumentId, PeerState>) -> Self {
-        Self { states: persisted, requests_made: 0 }
+        Self { states: persisted, announced: BTreeSet::new(), requests_made: 0 }
     }
 
     /// The request to send next, or `None` when the session has nothing more to say. The first
-    /// request of a session is always sent (it learns which documents we may hold).
+    /// request of a session is always sent (it learns which documents we may hold). A request
+    /// carries at most [`REQUEST_DOCUMENTS`] documents and about [`REQUEST_BYTES`]; the rest
+    /// follow in the next ones.
     pub fn request(&mut self, docs: &impl DocumentSet) -> Option<SyncRequest> {
         let mut messages = Vec::new();
-        let first = self.requests_made == 0;
+        let mut bytes = 0usize;
         for id in docs.document_ids() {
+            if messages.len() >= REQUEST_DOCUMENTS {
+                break;
+            }
             let Some(doc) = docs.get(id) else { continue };
             let state = self.states.entry(id).or_default();
+            let before = state.clone();
+            let first = !self.announced.contains(&id);
             if first {
-                // The first request carries this device's changes since the last session.
+                // A document's first message of a session carries this device's changes since
+                // the last session.
                 state.presume_peer_holds_shared_heads();
             } else if state.their_heads() == Some(doc.heads().as_slice()) {
                 // The relay holds exactly what we hold: nothing to send and nothing to ask.
@@ -65,9 +85,18 @@ impl ClientSession {
                 // request that tells the relay nothing it does not already know.
                 continue;
             }
-            if let Some(message) = super::generate(doc.automerge(), state) {
-                messages.push(DocMessage { doc: id, message });
+            let Some(message) = super::generate(doc.automerge(), state) else {
+                self.announced.insert(id);
+                continue;
+            };
+            if !messages.is_empty() && bytes + message.len() > REQUEST_BYTES {
+                // Full: this document goes in the next request, as if not generated now.
+                *state = before;
+                continue;
             }
+            bytes += message.len();
+            self.announced.insert(id);
+            messages.push(DocMessage { doc: id, message });
         }
         if messages.is_empty() && self.requests_made > 0 {
             return None;

@@ -19,7 +19,7 @@ mod message_limits;
 mod peer_state;
 mod wire;
 
-pub use client::{ClientSession, DocumentSet, ResponseOutcome};
+pub use client::{ClientSession, DocumentSet, REQUEST_BYTES, REQUEST_DOCUMENTS, ResponseOutcome};
 pub use error::SyncError;
 pub use message_check::{MessageProblem, MessageShape, check_message};
 pub use message_limits::{BLOOM_BITS_PER_ENTRY, BLOOM_PROBES, MessageLimits};

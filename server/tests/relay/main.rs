@@ -15,6 +15,7 @@ mod connections;
 mod damage;
 mod fuzz_replay;
 mod harness;
+mod many_documents;
 mod poison;
 mod poison_cost;
 mod proxies;

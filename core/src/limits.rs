@@ -14,6 +14,12 @@ pub const CHANGE_BYTES: usize = 1024 * 1024;
 /// Most bytes the compressed columns of one document chunk in a sync message may inflate to
 /// (a whole-document message; the 1,040-household sample roster inflates to a few megabytes).
 pub const DOCUMENT_INFLATED_BYTES: usize = 64 * 1024 * 1024;
+/// Most operations one change may hold, counted from its run lengths before Automerge reads it:
+/// a 10,000-household roster imported in one change is about 300,000.
+pub const CHANGE_OPS: u64 = 1_000_000;
+/// Most operations (and changes) the columns of one whole-document chunk in a sync message may
+/// describe.
+pub const DOCUMENT_OPS: u64 = 5_000_000;
 /// How long before the relay's clock a recorded time may lie: a phone may have been offline
 /// this long. Older times (a phone whose clock says 1970) are refused.
 pub const TIME_BEHIND: i64 = 30 * DAY;

@@ -15,6 +15,7 @@ use automerge::{Automerge, Change, LoadOptions, OnPartialLoad, ReadDoc, Verifica
 
 use super::contain::contained;
 use super::inflate::check_inflated;
+use super::op_rows::check_op_rows;
 use super::violation::{Violation, ViolationKind};
 use crate::id::DocumentId;
 
@@ -42,6 +43,8 @@ pub fn changes_in(message: &Message) -> Result<Vec<Change>, Violation> {
             let at = |problem: String| malformed(entry, format!("its chunk {position} {problem}"));
             // Before Automerge inflates anything: a DEFLATE bomb is refused here.
             check_inflated(kind, chunk).map_err(at)?;
+            // Nor a run-length bomb: columns describing more operations than a change may hold.
+            check_op_rows(kind, chunk).map_err(at)?;
             match kind {
                 CHANGE | COMPRESSED_CHANGE => {
                     let change = contained("a change chunk", || Change::try_from(chunk)).map_err(at)?;

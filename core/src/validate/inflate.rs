@@ -50,7 +50,7 @@ pub(super) fn check_inflated(kind: u8, chunk: &[u8]) -> Result<(), String> {
 }
 
 /// The bytes after a chunk's header (magic, checksum, type, LEB128 length).
-fn body_of(chunk: &[u8]) -> Option<&[u8]> {
+pub(super) fn body_of(chunk: &[u8]) -> Option<&[u8]> {
     let mut r = Cursor(chunk.get(9..)?);
     let length = usize::try_from(r.number()?).ok()?;
     r.0.get(..length)
@@ -96,21 +96,38 @@ fn compressed_columns(body: &[u8]) -> Option<Vec<&[u8]>> {
     Some(columns)
 }
 
-struct Cursor<'a>(&'a [u8]);
+/// Reads LEB128 numbers and byte runs off a slice; `None` when it runs out.
+pub(super) struct Cursor<'a>(pub &'a [u8]);
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub(super) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let (taken, rest) = (self.0.get(..n)?, self.0.get(n..)?);
         self.0 = rest;
         Some(taken)
     }
 
-    fn number(&mut self) -> Option<u64> {
+    pub(super) fn number(&mut self) -> Option<u64> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = *self.take(1)?.first()?;
             value |= u64::from(byte & 0x7f).checked_shl(shift)?;
             if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    /// A signed LEB128 number.
+    pub(super) fn signed(&mut self) -> Option<i64> {
+        let mut value = 0i64;
+        for shift in (0..64).step_by(7) {
+            let byte = *self.take(1)?.first()?;
+            value |= i64::from(byte & 0x7f).checked_shl(shift)?;
+            if byte & 0x80 == 0 {
+                if shift + 7 < 64 && byte & 0x40 != 0 {
+                    value |= -1i64 << (shift + 7);
+                }
                 return Some(value);
             }
         }

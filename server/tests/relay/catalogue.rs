@@ -541,8 +541,12 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
             "a change whose run-length columns describe a trillion operations in 40 bytes",
             msg(
                 Target::Round,
-                Raw { heads: h.clone(), changes: vec![chunk(1, &rle_bomb_change(), [0, 0, 0, 0])], ..Raw::default() }
-                    .encode(),
+                Raw {
+                    heads: h.clone(),
+                    changes: vec![chunk(1, &rle_bomb_change(), [0, 0, 0, 0])],
+                    ..Raw::default()
+                }
+                .encode(),
             ),
             malformed(&["describes more than 1000000 rows", "at most 1000000 operations"]),
         ),

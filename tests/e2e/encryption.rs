@@ -32,6 +32,7 @@ fn a_phone_with_a_key_file_keeps_its_compound_encrypted() {
     let other = dir.path().join("other.key");
     let err = phone.run(&["--key-file", other.to_str().unwrap(), "find", "1-1-101"]).unwrap_err();
     assert!(err.contains("another key"), "{err}");
+    assert!(!other.exists(), "the key made for nothing was taken back");
     std::fs::write(dir.path().join("bad.key"), "not a key").unwrap();
     let err = phone.run(&["--key-file", dir.path().join("bad.key").to_str().unwrap(), "status"]).unwrap_err();
     assert!(err.contains("64 hex digits"), "{err}");

@@ -331,10 +331,14 @@ fn open_replica(args: &PhoneArgs) -> Result<Replica, PhoneError> {
     let (key, created) = key_file::read_or_create(&key_path)?;
     match Replica::open_with(&args.db, Some(&key)) {
         // A key made just now for a file that another key had already encrypted: the phone's
-        // file needs its own key, which is elsewhere. Take back the new key file, and say so.
+        // file needs its own key, which is elsewhere. Take back the new key file, and say so
+        // (the default place had no key: "open it with its key, --key-file").
         Err(doorstep_replica::ReplicaError::WrongKey) if created => {
             let _ = std::fs::remove_file(&key_path);
-            Err(doorstep_replica::ReplicaError::KeyRequired.into())
+            Err(match args.key_file {
+                Some(_) => doorstep_replica::ReplicaError::WrongKey.into(),
+                None => doorstep_replica::ReplicaError::KeyRequired.into(),
+            })
         }
         other => Ok(other?),
     }

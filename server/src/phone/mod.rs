@@ -351,16 +351,20 @@ fn relay_client(url: &str, token: Option<String>, ca_cert: Option<&Path>) -> Res
     };
     let problem = |reason: String| PhoneError::CaCert { path: ca_cert.display().to_string(), reason };
     let pem = std::fs::read(ca_cert).map_err(|e| problem(format!("cannot read it: {e}")))?;
-    #[cfg(feature = "tls")]
-    return RelayClient::with_root_certificate(url, token, &pem).map_err(|e| problem(e.to_string()));
-    #[cfg(not(feature = "tls"))]
-    {
-        let _ = (url, token, pem);
-        Err(problem(
-            "this doorstep was built without the phone's HTTPS (cargo feature `tls`); build it with `--features tls`"
-                .to_owned(),
-        ))
-    }
+    trusting(url, token, &pem).map_err(problem)
+}
+
+/// A client that trusts the CA in `pem` besides the system's roots.
+#[cfg(feature = "tls")]
+fn trusting(url: &str, token: Option<String>, pem: &[u8]) -> Result<RelayClient, String> {
+    RelayClient::with_root_certificate(url, token, pem).map_err(|e| e.to_string())
+}
+
+/// Without the `tls` feature there is no HTTPS to trust a CA for.
+#[cfg(not(feature = "tls"))]
+fn trusting(_: &str, _: Option<String>, _: &[u8]) -> Result<RelayClient, String> {
+    Err("this doorstep was built without the phone's HTTPS (cargo feature `tls`); build it with `--features tls`"
+        .to_owned())
 }
 
 fn lock(replica: &Mutex<Replica>) -> std::sync::MutexGuard<'_, Replica> {

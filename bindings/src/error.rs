@@ -305,9 +305,10 @@ mod tests {
                     if compounds == &["香樟苑"] && reason.contains("你已被移出 香樟苑"))
             }),
             (TransportError::Replica(ReplicaError::WrongKey), |e| matches!(e, DoorstepError::Locked { .. })),
-            (TransportError::Untrusted("UnknownIssuer".into()), |e| {
-                matches!(e, DoorstepError::Untrusted { reason } if reason.contains("不受信任") && reason.contains("not trusted"))
-            }),
+            (
+                TransportError::Untrusted("UnknownIssuer".into()),
+                |e| matches!(e, DoorstepError::Untrusted { reason } if reason.contains("不受信任") && reason.contains("not trusted")),
+            ),
             (TransportError::BadCaCertificate("no certificate in it".into()), |e| {
                 matches!(e, DoorstepError::InvalidInput { .. })
             }),

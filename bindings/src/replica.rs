@@ -226,7 +226,9 @@ fn relay_client(
     ca_pem: Option<&str>,
 ) -> Result<RelayClient, DoorstepError> {
     if !(relay_url.starts_with("http://") || relay_url.starts_with("https://")) {
-        return Err(Error::Invalid(format!("relay URL {relay_url:?} must start with http:// or https://")).into());
+        return Err(
+            Error::Invalid(format!("relay URL {relay_url:?} must start with http:// or https://")).into()
+        );
     }
     match ca_pem {
         None => Ok(RelayClient::new(relay_url, device_token)?),
@@ -234,7 +236,8 @@ fn relay_client(
         Some(ca_pem) => Ok(RelayClient::with_root_certificate(relay_url, device_token, ca_pem.as_bytes())?),
         #[cfg(not(feature = "tls"))]
         Some(_) => Err(Error::Invalid(
-            "this library was built without HTTPS (the `tls` feature), so it cannot use a relay CA".to_owned(),
+            "this library was built without HTTPS (the `tls` feature), so it cannot use a relay CA"
+                .to_owned(),
         )
         .into()),
     }

@@ -61,10 +61,13 @@ fn a_plain_file_from_an_older_app_is_encrypted_in_place() {
         sealed.extend(std::fs::read(format!("{path}{suffix}")).unwrap_or_default());
     }
     assert!(!sealed.windows(token.len()).any(|w| w == token.as_bytes()), "the token is still in plain text");
-    let reopened = doorstep_replica::Replica::open_with(&db, Some(&doorstep_replica::ReplicaKey::from_bytes(&[7; 32]).unwrap()))
-        .unwrap()
-        .remembered_relay()
-        .unwrap();
+    let reopened = doorstep_replica::Replica::open_with(
+        &db,
+        Some(&doorstep_replica::ReplicaKey::from_bytes(&[7; 32]).unwrap()),
+    )
+    .unwrap()
+    .remembered_relay()
+    .unwrap();
     assert_eq!(reopened, Some((relay.to_owned(), token.to_owned())), "the data survived the sealing");
     let wrong = open(&path, Keys(Ok(vec![8; 32]))).unwrap_err();
     assert!(matches!(&wrong, DoorstepError::Locked { .. }), "{wrong:?}");
@@ -74,8 +77,14 @@ fn a_plain_file_from_an_older_app_is_encrypted_in_place() {
 fn a_relay_url_or_ca_that_is_not_one_is_refused_before_the_key_is_asked() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("phone.sqlite").to_str().unwrap().to_owned();
-    let ftp = Replica::open(path.clone(), "ftp://relay".to_owned(), None, Arc::new(Keys(Err("asked".into()))), None)
-        .unwrap_err();
+    let ftp = Replica::open(
+        path.clone(),
+        "ftp://relay".to_owned(),
+        None,
+        Arc::new(Keys(Err("asked".into()))),
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(&ftp, DoorstepError::InvalidInput { reason } if reason.contains("http")), "{ftp:?}");
     let ca = Some("not a certificate".to_owned());
     let bad = Replica::open(path, "https://relay".to_owned(), None, Arc::new(Keys(Ok(vec![7; 32]))), ca)

@@ -18,7 +18,8 @@ use doorstep_server::{AppState, Config};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use serde_json::{Value, json};
 
-const ROSTER_CSV: &str = "小区,楼号,单元,楼层,房号,户主,联系电话,户内人数,60岁以上人数,6岁以下儿童,重点人群,管控状态,有无电梯,备注
+const ROSTER_CSV: &str =
+    "小区,楼号,单元,楼层,房号,户主,联系电话,户内人数,60岁以上人数,6岁以下儿童,重点人群,管控状态,有无电梯,备注
 香樟苑,1号楼,1单元,1,101,管建强,19901919478,2,1,0,,正常,无,
 香樟苑,1号楼,1单元,2,201,任强,19911257346,2,0,0,独居老人,正常,无,
 ";
@@ -68,8 +69,9 @@ async fn a_phone_given_the_relay_s_ca_syncs_over_https_and_one_without_it_is_tol
 
     // Opening the phone installs rustls' ring provider, which the admin's client below uses too.
     let phone_db = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-    let phone = Replica::open(phone_db("trusting.sqlite"), url.clone(), None, Arc::new(Keys), Some(ca_pem.clone()))
-        .unwrap();
+    let phone =
+        Replica::open(phone_db("trusting.sqlite"), url.clone(), None, Arc::new(Keys), Some(ca_pem.clone()))
+            .unwrap();
 
     // The coordinator's side over HTTPS: a compound, its roster, an invite.
     let admin = reqwest::Client::builder()
@@ -84,7 +86,8 @@ async fn a_phone_given_the_relay_s_ca_syncs_over_https_and_one_without_it_is_tol
             serde_json::from_slice::<Value>(&res.bytes().await.unwrap()).unwrap_or(Value::Null)
         }
     };
-    let compound = post("/v1/compounds".into(), "application/json", json!({"name": "香樟苑"}).to_string()).await;
+    let compound =
+        post("/v1/compounds".into(), "application/json", json!({"name": "香樟苑"}).to_string()).await;
     let compound = compound["id"].as_str().unwrap().to_owned();
     post(format!("/v1/compounds/{compound}/roster"), "text/csv", ROSTER_CSV.to_owned()).await;
     let invite = post(
@@ -104,7 +107,8 @@ async fn a_phone_given_the_relay_s_ca_syncs_over_https_and_one_without_it_is_tol
     assert!(households.iter().any(|h| h.head == "管建强"), "{households:?}");
 
     // A phone not told the CA refuses the relay, and says so in both languages.
-    let untrusting = Replica::open(phone_db("untrusting.sqlite"), url.clone(), None, Arc::new(Keys), None).unwrap();
+    let untrusting =
+        Replica::open(phone_db("untrusting.sqlite"), url.clone(), None, Arc::new(Keys), None).unwrap();
     let refused = untrusting.join(code.clone(), "陌生手机".to_owned()).await.unwrap_err();
     assert!(
         matches!(&refused, DoorstepError::Untrusted { reason }

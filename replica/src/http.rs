@@ -66,7 +66,9 @@ pub enum TransportError {
     )]
     Untrusted(String),
     /// The CA certificate given for the relay is not a PEM certificate.
-    #[error("根证书无法读取 / the relay's CA certificate is unusable: {0}; give a PEM file that starts with -----BEGIN CERTIFICATE-----")]
+    #[error(
+        "根证书无法读取 / the relay's CA certificate is unusable: {0}; give a PEM file that starts with -----BEGIN CERTIFICATE-----"
+    )]
     BadCaCertificate(String),
     /// The local replica failed.
     #[error(transparent)]

@@ -69,7 +69,10 @@ fn a_phone_is_encrypted_by_default_with_its_key_beside_it() {
     // A plain phone, as the phone made before encryption was the default.
     let old = Phone::unencrypted(dir.path(), "old");
     old.join(&relay, &relay.invite(&compound, "volunteer"));
-    assert!(!Secrets::from_ledger(&[]).found_in(&replica_bytes(&old.db)).is_empty(), "the plain phone shows names");
+    assert!(
+        !Secrets::from_ledger(&[]).found_in(&replica_bytes(&old.db)).is_empty(),
+        "the plain phone shows names"
+    );
     let upgraded = Phone::new(dir.path(), "old");
     assert_eq!(upgraded.ok(&["find", "1-1-101"])["head"], "管建强", "its data survives the sealing");
     let leaks = Secrets::from_ledger(&[]).found_in(&replica_bytes(&old.db));

@@ -149,7 +149,10 @@ async fn a_phone_joins_and_syncs_over_https_with_a_private_ca() {
     let refused = untrusting.join(&invite("volunteer").await, "陌生手机", None).await.unwrap_err();
     assert!(matches!(refused, TransportError::Untrusted(_)), "{refused:?}");
     let said = refused.to_string();
-    assert!(said.contains("不受信任") && said.contains("not trusted") && said.contains("--ca-cert"), "{said}");
+    assert!(
+        said.contains("不受信任") && said.contains("not trusted") && said.contains("--ca-cert"),
+        "{said}"
+    );
 
     // The dashboard's cookie is Secure over HTTPS.
     let (status, coordinator, _) = post(
@@ -246,7 +249,8 @@ async fn the_command_line_phone_trusts_the_relay_s_ca_with_ca_cert_and_says_why_
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let invite_url = format!("{}/v1/compounds/{compound}/invites", relay.url);
-    let (_, invite, _) = post(&admin, invite_url.clone(), &relay.admin_token, json!({"role": "volunteer"})).await;
+    let (_, invite, _) =
+        post(&admin, invite_url.clone(), &relay.admin_token, json!({"role": "volunteer"})).await;
     let code = invite["code"].as_str().unwrap().to_owned();
 
     let dir = tempfile::tempdir().unwrap();

@@ -43,6 +43,15 @@ pub enum DoorstepError {
         /// The sentence to show.
         reason: String,
     },
+    /// The relay's HTTPS certificate is not trusted by this device: a relay with its own CA
+    /// needs that CA passed to `Replica.open` (`relay_ca_pem`). Not transient: retrying changes
+    /// nothing until the app is configured. Show `reason` ("中继的证书不受信任 / the relay's
+    /// certificate is not trusted …").
+    #[error("{reason}")]
+    Untrusted {
+        /// What was wrong with the certificate, and what to do.
+        reason: String,
+    },
     /// The replica's file is encrypted and the key is missing, not 32 bytes, another key, or the
     /// platform's key store would not give it (device locked, key invalidated). Nothing was
     /// read or changed; a damaged file is `Storage`.
@@ -204,6 +213,8 @@ fn transport(error: TransportError) -> DoorstepError {
         TransportError::Refused { status: 404 | 409 | 410, reason } => DoorstepError::InvalidInput { reason },
         TransportError::Refused { reason, .. } => DoorstepError::Rejected { reason },
         e @ TransportError::BadResponse(_) => DoorstepError::Internal { reason: e.to_string() },
+        e @ TransportError::Untrusted(_) => DoorstepError::Untrusted { reason: e.to_string() },
+        e @ TransportError::BadCaCertificate(_) => DoorstepError::InvalidInput { reason: e.to_string() },
     }
 }
 
@@ -294,6 +305,13 @@ mod tests {
                     if compounds == &["香樟苑"] && reason.contains("你已被移出 香樟苑"))
             }),
             (TransportError::Replica(ReplicaError::WrongKey), |e| matches!(e, DoorstepError::Locked { .. })),
+            (
+                TransportError::Untrusted("UnknownIssuer".into()),
+                |e| matches!(e, DoorstepError::Untrusted { reason } if reason.contains("不受信任") && reason.contains("not trusted")),
+            ),
+            (TransportError::BadCaCertificate("no certificate in it".into()), |e| {
+                matches!(e, DoorstepError::InvalidInput { .. })
+            }),
         ];
         for (input, expected) in cases {
             let shown = input.to_string();

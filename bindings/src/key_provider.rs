@@ -1,6 +1,6 @@
 //! The key that encrypts the replica's file at rest, supplied by the host: the app implements
 //! [`ReplicaKeyProvider`] (a uniffi foreign trait) over the platform's key store and passes it to
-//! `Replica.openEncrypted`. On Android the 32-byte key is kept wrapped by an AES key in the
+//! `Replica.open`, the only way to open a replica. On Android the 32-byte key is kept wrapped by an AES key in the
 //! Android Keystore (`android/src/keystore/kotlin/.../KeystoreKeyProvider.kt`); on iOS it is a
 //! Keychain item available after first unlock, this device only (`ios/Sources/Doorstep/
 //! KeychainKeyProvider.swift`). The library asks for the key once, when the replica opens, and

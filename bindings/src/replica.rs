@@ -46,33 +46,37 @@ pub struct Joined {
 
 #[uniffi::export]
 impl Replica {
-    /// Opens (or creates) the replica in the SQLite file at `database_path`, syncing with the
-    /// relay at `relay_url` ("https://relay.example.org") using `device_token` if this device
-    /// has joined already.
+    /// Opens (or creates) the replica in the SQLite file at `database_path`, encrypted at rest
+    /// with the 32-byte key that `keys` gives (the Android Keystore, the iOS Keychain), syncing
+    /// with the relay at `relay_url` ("https://relay.example.org") using `device_token` if this
+    /// device has joined already. There is no way to open a replica without a key: a plain file
+    /// (from an app version before encryption) is encrypted in place the first time; a file
+    /// encrypted with another key throws `Locked`.
     ///
-    /// The file is not encrypted: apps use `open_encrypted`; this is for tests and tools.
-    #[uniffi::constructor]
+    /// `relay_ca_pem`: for a relay whose certificate is signed by its own CA (a small
+    /// deployment's), that CA's certificate in PEM, trusted besides the system's roots. Needs a
+    /// library built with the `tls` feature; a CA that is not PEM throws `InvalidInput`.
+    #[uniffi::constructor(default(relay_ca_pem = None))]
     pub fn open(
         database_path: String,
         relay_url: String,
         device_token: Option<String>,
-    ) -> Result<Arc<Self>, DoorstepError> {
-        Self::open_with(database_path, relay_url, device_token, None)
-    }
-
-    /// Opens (or creates) the replica like `open`, encrypted at rest with the 32-byte key that
-    /// `keys` gives (the Android Keystore, the iOS Keychain). A plain file is encrypted in place
-    /// the first time; a file encrypted with another key throws `Locked`.
-    #[uniffi::constructor]
-    pub fn open_encrypted(
-        database_path: String,
-        relay_url: String,
-        device_token: Option<String>,
         keys: Arc<dyn ReplicaKeyProvider>,
+        relay_ca_pem: Option<String>,
     ) -> Result<Arc<Self>, DoorstepError> {
+        let relay = relay_client(&relay_url, device_token, relay_ca_pem.as_deref())?;
+        if database_path.trim().is_empty() {
+            return Err(Error::Invalid("the database path is empty".to_owned()).into());
+        }
         let key = keys.replica_key().map_err(Error::from)?;
         let key = ReplicaKey::from_bytes(&key)?;
-        Self::open_with(database_path, relay_url, device_token, Some(key))
+        let replica = doorstep_replica::Replica::open_with(&database_path, Some(&key))?;
+        Ok(Arc::new(Self {
+            inner: Arc::new(Mutex::new(replica)),
+            relay: RwLock::new(relay),
+            listeners: Arc::default(),
+            syncing: Arc::default(),
+        }))
     }
 
     /// Turns an invite code from a coordinator into a device token, and records who this device
@@ -179,32 +183,6 @@ impl Replica {
 }
 
 impl Replica {
-    /// Opens the replica, encrypted with `key` when one is given (see `open`, `open_encrypted`).
-    fn open_with(
-        database_path: String,
-        relay_url: String,
-        device_token: Option<String>,
-        key: Option<ReplicaKey>,
-    ) -> Result<Arc<Self>, DoorstepError> {
-        if !(relay_url.starts_with("http://") || relay_url.starts_with("https://")) {
-            return Err(Error::Invalid(format!(
-                "relay URL {relay_url:?} must start with http:// or https://"
-            ))
-            .into());
-        }
-        if database_path.trim().is_empty() {
-            return Err(Error::Invalid("the database path is empty".to_owned()).into());
-        }
-        let replica = doorstep_replica::Replica::open_with(&database_path, key.as_ref())?;
-        let relay = RelayClient::new(&relay_url, device_token)?;
-        Ok(Arc::new(Self {
-            inner: Arc::new(Mutex::new(replica)),
-            relay: RwLock::new(relay),
-            listeners: Arc::default(),
-            syncing: Arc::default(),
-        }))
-    }
-
     fn lock(&self) -> MutexGuard<'_, doorstep_replica::Replica> {
         lock(&self.inner)
     }
@@ -238,6 +216,30 @@ impl Replica {
         documents.extend(&applied.created);
         self.listeners.changed(documents, ChangeOrigin::Local);
         Ok(applied)
+    }
+}
+
+/// The transport to the relay at `relay_url`, trusting `ca_pem` besides the system's roots.
+fn relay_client(
+    relay_url: &str,
+    device_token: Option<String>,
+    ca_pem: Option<&str>,
+) -> Result<RelayClient, DoorstepError> {
+    if !(relay_url.starts_with("http://") || relay_url.starts_with("https://")) {
+        return Err(
+            Error::Invalid(format!("relay URL {relay_url:?} must start with http:// or https://")).into()
+        );
+    }
+    match ca_pem {
+        None => Ok(RelayClient::new(relay_url, device_token)?),
+        #[cfg(feature = "tls")]
+        Some(ca_pem) => Ok(RelayClient::with_root_certificate(relay_url, device_token, ca_pem.as_bytes())?),
+        #[cfg(not(feature = "tls"))]
+        Some(_) => Err(Error::Invalid(
+            "this library was built without HTTPS (the `tls` feature), so it cannot use a relay CA"
+                .to_owned(),
+        )
+        .into()),
     }
 }
 

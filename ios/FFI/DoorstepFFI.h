@@ -391,12 +391,7 @@ void uniffi_doorstep_ffi_fn_free_replica(uint64_t handle, RustCallStatus *_Nonnu
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_CONSTRUCTOR_REPLICA_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_CONSTRUCTOR_REPLICA_OPEN
-uint64_t uniffi_doorstep_ffi_fn_constructor_replica_open(RustBuffer database_path, RustBuffer relay_url, RustBuffer device_token, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_CONSTRUCTOR_REPLICA_OPEN_ENCRYPTED
-#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_CONSTRUCTOR_REPLICA_OPEN_ENCRYPTED
-uint64_t uniffi_doorstep_ffi_fn_constructor_replica_open_encrypted(RustBuffer database_path, RustBuffer relay_url, RustBuffer device_token, uint64_t keys, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_doorstep_ffi_fn_constructor_replica_open(RustBuffer database_path, RustBuffer relay_url, RustBuffer device_token, uint64_t keys, RustBuffer relay_ca_pem, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_FN_METHOD_REPLICA_ADD_REQUEST
@@ -1132,12 +1127,6 @@ uint16_t uniffi_doorstep_ffi_checksum_method_replica_sync_state(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_CONSTRUCTOR_REPLICA_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_CONSTRUCTOR_REPLICA_OPEN
 uint16_t uniffi_doorstep_ffi_checksum_constructor_replica_open(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_CONSTRUCTOR_REPLICA_OPEN_ENCRYPTED
-#define UNIFFI_FFIDEF_UNIFFI_DOORSTEP_FFI_CHECKSUM_CONSTRUCTOR_REPLICA_OPEN_ENCRYPTED
-uint16_t uniffi_doorstep_ffi_checksum_constructor_replica_open_encrypted(void
     
 );
 #endif

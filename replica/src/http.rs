@@ -58,6 +58,18 @@ pub enum TransportError {
     /// The relay's answer could not be read.
     #[error("unreadable answer from the relay: {0}")]
     BadResponse(String),
+    /// The relay's HTTPS certificate is not signed by a CA this device trusts (a relay with its
+    /// own CA needs that CA given to the phone), or has expired or names another host. Not
+    /// transient: retrying changes nothing until the phone is told the relay's CA.
+    #[error(
+        "中继的证书不受信任 / the relay's certificate is not trusted ({0}): if the relay uses its own CA, give that CA's certificate to the phone (command-line phone: --ca-cert FILE); your work is kept on this phone"
+    )]
+    Untrusted(String),
+    /// The CA certificate given for the relay is not a PEM certificate.
+    #[error(
+        "根证书无法读取 / the relay's CA certificate is unusable: {0}; give a PEM file that starts with -----BEGIN CERTIFICATE-----"
+    )]
+    BadCaCertificate(String),
     /// The local replica failed.
     #[error(transparent)]
     Replica(#[from] ReplicaError),
@@ -139,9 +151,12 @@ impl RelayClient {
         token: Option<String>,
         ca_pem: &[u8],
     ) -> Result<Self, TransportError> {
-        let ca = reqwest::Certificate::from_pem(ca_pem)
-            .map_err(|e| TransportError::Network(format!("the CA certificate is not PEM: {e}")))?;
-        Self::build(base, token, reqwest::Client::builder().tls_certs_merge([ca]))
+        let cas = reqwest::Certificate::from_pem_bundle(ca_pem)
+            .map_err(|e| TransportError::BadCaCertificate(e.to_string()))?;
+        if cas.is_empty() {
+            return Err(TransportError::BadCaCertificate("no certificate in it".to_owned()));
+        }
+        Self::build(base, token, reqwest::Client::builder().tls_certs_merge(cas))
     }
 
     fn build(
@@ -219,6 +234,9 @@ const ANSWER_TIMEOUT_SECS: u64 = 60;
 
 /// Says what went wrong on the way and, since every caller keeps its work, that nothing is lost.
 fn network(e: reqwest::Error) -> TransportError {
+    if let Some(reason) = untrusted_certificate(&e) {
+        return TransportError::Untrusted(reason);
+    }
     let kept = "your work is kept on this phone and syncs next time / 工作已保存在手机上，下次同步";
     TransportError::Network(if e.is_timeout() {
         format!(
@@ -229,6 +247,30 @@ fn network(e: reqwest::Error) -> TransportError {
     } else {
         format!("{e} — {kept}")
     })
+}
+
+/// The certificate problem behind `e`, when the TLS handshake refused the relay's certificate.
+#[cfg(feature = "tls")]
+fn untrusted_certificate(e: &reqwest::Error) -> Option<String> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = current {
+        if let Some(tls @ rustls::Error::InvalidCertificate(_)) = error.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        // An `io::Error` hides the error it wraps from `source()` (here an `io::Error` around an
+        // `io::Error` around rustls' error): step into it instead.
+        current = match error.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            Some(wrapped) => Some(wrapped),
+            None => error.source(),
+        };
+    }
+    None
+}
+
+/// Without TLS there is no certificate to refuse.
+#[cfg(not(feature = "tls"))]
+fn untrusted_certificate(_: &reqwest::Error) -> Option<String> {
+    None
 }
 
 async fn checked(response: reqwest::Response) -> Result<Vec<u8>, TransportError> {

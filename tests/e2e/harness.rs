@@ -180,9 +180,12 @@ impl Drop for Relay {
     }
 }
 
-/// A command-line phone: its own replica file.
+/// A command-line phone: its own replica file, encrypted at rest with the key file beside it
+/// (the phone's default) unless made with [`Phone::unencrypted`].
 pub struct Phone {
     pub db: PathBuf,
+    /// Passes `--unencrypted`, for tests that read or edit the phone's file themselves.
+    pub unencrypted: bool,
 }
 
 /// What a phone command printed, parsed, or its error.
@@ -190,7 +193,13 @@ pub type PhoneResult = Result<Value, String>;
 
 impl Phone {
     pub fn new(dir: &Path, name: &str) -> Phone {
-        Phone { db: dir.join(format!("{name}.sqlite")) }
+        Phone { db: dir.join(format!("{name}.sqlite")), unencrypted: false }
+    }
+
+    /// A phone whose file is not encrypted (`--unencrypted`): for tests that read its bytes to
+    /// show a wipe, or edit its rows to play a tampered phone.
+    pub fn unencrypted(dir: &Path, name: &str) -> Phone {
+        Phone { unencrypted: true, ..Phone::new(dir, name) }
     }
 
     /// Runs `doorstep phone --json …`.
@@ -200,6 +209,7 @@ impl Phone {
             .arg("--db")
             .arg(&self.db)
             .arg("--json")
+            .args(self.unencrypted.then_some("--unencrypted"))
             .args(args)
             .env("RUST_LOG", "error")
             .output()

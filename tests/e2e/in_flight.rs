@@ -22,7 +22,7 @@ fn a_note_written_while_a_refused_change_is_in_flight_is_not_set_aside_and_arriv
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start(dir.path());
     let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
-    let volunteer = Phone::new(dir.path(), "volunteer");
+    let volunteer = Phone::unencrypted(dir.path(), "volunteer");
     volunteer.join(&relay, &relay.invite(&compound, "volunteer"));
     let conn = rusqlite::Connection::open(&volunteer.db).unwrap();
     conn.execute("UPDATE roles SET role = 'coordinator'", []).unwrap();

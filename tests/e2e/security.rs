@@ -8,7 +8,7 @@ fn a_bad_token_is_refused_and_a_revoked_volunteer_loses_the_compound() {
     let relay = Relay::start(dir.path());
     let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
 
-    let volunteer = Phone::new(dir.path(), "volunteer");
+    let volunteer = Phone::unencrypted(dir.path(), "volunteer");
     let joined = volunteer.join(&relay, &relay.invite(&compound, "volunteer"));
     let person = joined["person"].as_str().unwrap().to_owned();
     let status = volunteer.ok(&["status"]);
@@ -28,7 +28,7 @@ fn a_bad_token_is_refused_and_a_revoked_volunteer_loses_the_compound() {
 
     // A phone whose token was tampered with is refused with a reason.
     let conn_path = volunteer.db.clone();
-    let forged = Phone { db: dir.path().join("forged.sqlite") };
+    let forged = Phone { db: dir.path().join("forged.sqlite"), unencrypted: true };
     std::fs::copy(&conn_path, &forged.db).unwrap();
     forged_token(&forged.db);
     let err = forged.run(&["sync"]).unwrap_err();

@@ -1,7 +1,8 @@
 //! A phone that leaves gives nothing away (DESIGN §9). After a membership revoke or a device
 //! token revoke, the bytes of the phone's SQLite file and its `-wal`/`-shm` hold none of the
 //! roster's names and phone numbers nor the residents' request texts: not in live rows, not in
-//! free pages, not inside Automerge's compressed columns.
+//! free pages, not inside Automerge's compressed columns. The phone here is `--unencrypted`, so
+//! that the search sees what the wipe itself leaves.
 
 use std::path::Path;
 
@@ -88,7 +89,9 @@ fn volunteer_with_roster(dir: &Path) -> (Relay, String, Phone, String) {
     coordinator.join(&relay, &relay.invite(&compound, "coordinator"));
     coordinator.ok(&["request", "1-1-201", REQUEST_TEXT, "--category", "medicine"]);
     coordinator.sync();
-    let volunteer = Phone::new(dir, "volunteer");
+    // Unencrypted, so that the bytes would show what the wipe left (an encrypted phone's file holds
+    // no plain name to begin with: tests/e2e/encryption.rs).
+    let volunteer = Phone::unencrypted(dir, "volunteer");
     let joined = volunteer.join(&relay, &relay.invite(&compound, "volunteer"));
     let person = joined["person"].as_str().unwrap().to_owned();
     assert_eq!(volunteer.ok(&["find", "1-1-101"])["head"], "管建强", "the volunteer holds the roster");

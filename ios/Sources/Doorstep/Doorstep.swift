@@ -1243,36 +1243,26 @@ open class Replica: ReplicaProtocol, @unchecked Sendable {
 
     
     /**
-     * Opens (or creates) the replica in the SQLite file at `database_path`, syncing with the
-     * relay at `relay_url` ("https://relay.example.org") using `device_token` if this device
-     * has joined already.
+     * Opens (or creates) the replica in the SQLite file at `database_path`, encrypted at rest
+     * with the 32-byte key that `keys` gives (the Android Keystore, the iOS Keychain), syncing
+     * with the relay at `relay_url` ("https://relay.example.org") using `device_token` if this
+     * device has joined already. There is no way to open a replica without a key: a plain file
+     * (from an app version before encryption) is encrypted in place the first time; a file
+     * encrypted with another key throws `Locked`.
      *
-     * The file is not encrypted: apps use `open_encrypted`; this is for tests and tools.
+     * `relay_ca_pem`: for a relay whose certificate is signed by its own CA (a small
+     * deployment's), that CA's certificate in PEM, trusted besides the system's roots. Needs a
+     * library built with the `tls` feature; a CA that is not PEM throws `InvalidInput`.
      */
-public static func `open`(databasePath: String, relayUrl: String, deviceToken: String?)throws  -> Replica  {
+public static func `open`(databasePath: String, relayUrl: String, deviceToken: String?, keys: ReplicaKeyProvider, relayCaPem: String? = nil)throws  -> Replica  {
     return try  FfiConverterTypeReplica_lift(try rustCallWithError(FfiConverterTypeDoorstepError_lift) {
         uniffiCallStatus in
     uniffi_doorstep_ffi_fn_constructor_replica_open(
         FfiConverterString.lower(databasePath),
         FfiConverterString.lower(relayUrl),
-        FfiConverterOptionString.lower(deviceToken),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Opens (or creates) the replica like `open`, encrypted at rest with the 32-byte key that
-     * `keys` gives (the Android Keystore, the iOS Keychain). A plain file is encrypted in place
-     * the first time; a file encrypted with another key throws `Locked`.
-     */
-public static func openEncrypted(databasePath: String, relayUrl: String, deviceToken: String?, keys: ReplicaKeyProvider)throws  -> Replica  {
-    return try  FfiConverterTypeReplica_lift(try rustCallWithError(FfiConverterTypeDoorstepError_lift) {
-        uniffiCallStatus in
-    uniffi_doorstep_ffi_fn_constructor_replica_open_encrypted(
-        FfiConverterString.lower(databasePath),
-        FfiConverterString.lower(relayUrl),
         FfiConverterOptionString.lower(deviceToken),
-        FfiConverterTypeReplicaKeyProvider_lower(keys),uniffiCallStatus
+        FfiConverterTypeReplicaKeyProvider_lower(keys),
+        FfiConverterOptionString.lower(relayCaPem),uniffiCallStatus
     )
 })
 }
@@ -5403,6 +5393,17 @@ enum DoorstepError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          */reason: String
     )
     /**
+     * The relay's HTTPS certificate is not trusted by this device: a relay with its own CA
+     * needs that CA passed to `Replica.open` (`relay_ca_pem`). Not transient: retrying changes
+     * nothing until the app is configured. Show `reason` ("中继的证书不受信任 / the relay's
+     * certificate is not trusted …").
+     */
+    case Untrusted(
+        /**
+         * What was wrong with the certificate, and what to do.
+         */reason: String
+    )
+    /**
      * The replica's file is encrypted and the key is missing, not 32 bytes, another key, or the
      * platform's key store would not give it (device locked, key invalidated). Nothing was
      * read or changed; a damaged file is `Storage`.
@@ -5499,23 +5500,26 @@ public struct FfiConverterTypeDoorstepError: FfiConverterRustBuffer {
             compounds: try FfiConverterSequenceString.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 4: return .Locked(
+        case 4: return .Untrusted(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 5: return .Forbidden(
+        case 5: return .Locked(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 6: return .Forbidden(
             rule: try FfiConverterString.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 6: return .Rejected(
+        case 7: return .Rejected(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 7: return .Storage(
+        case 8: return .Storage(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 8: return .InvalidInput(
+        case 9: return .InvalidInput(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 9: return .Internal(
+        case 10: return .Internal(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -5547,34 +5551,39 @@ public struct FfiConverterTypeDoorstepError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Locked(reason):
+        case let .Untrusted(reason):
             writeInt(&buf, Int32(4))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Forbidden(rule,reason):
+        case let .Locked(reason):
             writeInt(&buf, Int32(5))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Forbidden(rule,reason):
+            writeInt(&buf, Int32(6))
             FfiConverterString.write(rule, into: &buf)
             FfiConverterString.write(reason, into: &buf)
             
         
         case let .Rejected(reason):
-            writeInt(&buf, Int32(6))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .Storage(reason):
             writeInt(&buf, Int32(7))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .InvalidInput(reason):
+        case let .Storage(reason):
             writeInt(&buf, Int32(8))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Internal(reason):
+        case let .InvalidInput(reason):
             writeInt(&buf, Int32(9))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Internal(reason):
+            writeInt(&buf, Int32(10))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -8314,10 +8323,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_doorstep_ffi_checksum_method_replica_sync_state() != 51791) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_doorstep_ffi_checksum_constructor_replica_open() != 13826) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_doorstep_ffi_checksum_constructor_replica_open_encrypted() != 11333) {
+    if (uniffi_doorstep_ffi_checksum_constructor_replica_open() != 25800) {
         return InitializationResult.apiChecksumMismatch
     }
 

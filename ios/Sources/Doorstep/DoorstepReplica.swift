@@ -28,23 +28,26 @@ public final class DoorstepReplica: Sendable {
         self.inner = inner
     }
 
-    /// Opens (or creates) the replica in `databasePath` (e.g. in Application Support), syncing
-    /// with `relayURL` using `deviceToken` (from the Keychain) if this device joined before.
+    /// Opens (or creates) the replica in `databasePath` (e.g. in Application Support), encrypted
+    /// at rest with the key `keyProvider` gives (``KeychainKeyProvider``), syncing with `relayURL`
+    /// using `deviceToken` (from the Keychain) if this device joined before. There is no
+    /// unencrypted replica: a plain file from an older app version is encrypted in place the
+    /// first time; a key that does not open the file throws `DoorstepError.Locked`.
     ///
-    /// With a `keyProvider` (``KeychainKeyProvider``) the file is encrypted at rest with the key
-    /// it gives; an unencrypted file is encrypted in place the first time.
+    /// `relayCAPEM`: for a relay whose certificate its own CA signed, that CA's certificate
+    /// (PEM), trusted besides the system's roots (needs the library built with the `tls`
+    /// feature). A relay whose certificate is not trusted throws `DoorstepError.Untrusted`.
     public static func open(
         databasePath: String,
         relayURL: String,
+        keyProvider: ReplicaKeyProvider,
         deviceToken: String? = nil,
-        keyProvider: ReplicaKeyProvider? = nil
+        relayCAPEM: String? = nil
     ) async throws -> DoorstepReplica {
         try await background {
-            if let keyProvider {
-                return DoorstepReplica(inner: try Replica.openEncrypted(
-                    databasePath: databasePath, relayUrl: relayURL, deviceToken: deviceToken, keys: keyProvider))
-            }
-            return DoorstepReplica(inner: try Replica.open(databasePath: databasePath, relayUrl: relayURL, deviceToken: deviceToken))
+            DoorstepReplica(inner: try Replica.open(
+                databasePath: databasePath, relayUrl: relayURL, deviceToken: deviceToken, keys: keyProvider,
+                relayCaPem: relayCAPEM))
         }
     }
 

@@ -10,6 +10,12 @@ final class DoorstepReplicaTests: XCTestCase {
     private var dir: URL!
     /// Nothing listens on the discard port: connections are refused at once.
     private let noRelay = "http://127.0.0.1:9"
+    /// Every replica is opened with a key; this one gives the same fixed key every time.
+    private let keys = FixedKeys()
+
+    final class FixedKeys: ReplicaKeyProvider {
+        func replicaKey() throws -> Data { Data(repeating: 7, count: 32) }
+    }
 
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
@@ -21,7 +27,7 @@ final class DoorstepReplicaTests: XCTestCase {
     }
 
     private func openReplica() async throws -> DoorstepReplica {
-        try await DoorstepReplica.open(databasePath: dir.appendingPathComponent("phone.sqlite").path, relayURL: noRelay)
+        try await DoorstepReplica.open(databasePath: dir.appendingPathComponent("phone.sqlite").path, relayURL: noRelay, keyProvider: keys)
     }
 
     func testANewReplicaIsEmptyAndNotSignedIn() async throws {
@@ -38,7 +44,7 @@ final class DoorstepReplicaTests: XCTestCase {
 
     func testBadArgumentsThrowInvalidInput() async throws {
         do {
-            _ = try await DoorstepReplica.open(databasePath: dir.appendingPathComponent("x.sqlite").path, relayURL: "ftp://relay")
+            _ = try await DoorstepReplica.open(databasePath: dir.appendingPathComponent("x.sqlite").path, relayURL: "ftp://relay", keyProvider: keys)
             XCTFail("an ftp:// relay URL was accepted")
         } catch DoorstepError.InvalidInput(let reason) {
             XCTAssertTrue(reason.contains("http://"), reason)

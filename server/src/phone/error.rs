@@ -49,6 +49,14 @@ pub enum PhoneError {
         /// Why, and what to do.
         reason: String,
     },
+    /// The relay's CA certificate (`--ca-cert`) could not be read or used.
+    #[error("CA certificate {path} (--ca-cert): {reason}")]
+    CaCert {
+        /// The file.
+        path: String,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// Writing an export file failed.
     #[error("cannot write {path}: {source}")]
     Export {

@@ -8,7 +8,7 @@ mod key_file;
 mod render;
 mod resolve;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use clap::{Args, Subcommand};
@@ -29,9 +29,19 @@ pub struct PhoneArgs {
     pub db: PathBuf,
     /// A file holding the key that encrypts the phone's file (64 hex digits). Created with a
     /// fresh random key (readable by its owner only) when it does not exist; a plain phone file
-    /// opened with a key is encrypted in place. Without it the phone's file is not encrypted.
+    /// opened with a key is encrypted in place. Default: the phone's file name with `.key`
+    /// added, next to it (phone.sqlite.key). Keep it elsewhere (a USB stick, a secrets
+    /// directory) for the file alone to give nothing away.
     #[arg(long, env = "DOORSTEP_PHONE_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// Keep the phone's file unencrypted (for inspecting it in tests and tools). The file is
+    /// encrypted unless this is given.
+    #[arg(long, conflicts_with = "key_file")]
+    pub unencrypted: bool,
+    /// The certificate (PEM) of the CA that signed the relay's HTTPS certificate, for a relay
+    /// with its own CA (`doorstep serve --tls-cert`); trusted besides the system's roots.
+    #[arg(long, env = "DOORSTEP_PHONE_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -156,15 +166,15 @@ pub enum PhoneCommand {
 
 /// Runs a phone command.
 pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
-    let key = args.key_file.as_deref().map(key_file::read_or_create).transpose()?;
-    let replica = Mutex::new(Replica::open_with(&args.db, key.as_ref())?);
+    let replica = Mutex::new(open_replica(&args)?);
+    let ca = args.ca_cert.as_deref();
     let out = render::Output { json: args.json };
     if needs_a_compound(&args.command) {
         refuse_if_removed(&lock(&replica))?;
     }
     match args.command {
         PhoneCommand::Join { relay, code, name, device } => {
-            let client = RelayClient::new(&relay, None)?;
+            let client = relay_client(&relay, None, ca)?;
             let joined = http::join_as(&replica, &client, &code, &device, Some(&name)).await?;
             lock(&replica).remember_relay(&relay, &joined.token)?;
             let client = client.with_token(joined.token.clone());
@@ -172,7 +182,7 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             out.joined(&joined, &report);
         }
         PhoneCommand::Login { relay, token } => {
-            let client = RelayClient::new(&relay, Some(token.clone()))?;
+            let client = relay_client(&relay, Some(token.clone()), ca)?;
             let me = http::sign_in(&replica, &client).await?;
             lock(&replica).remember_relay(&relay, &token)?;
             let report = http::sync(&replica, &client, now).await?;
@@ -183,7 +193,7 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
                 refuse_if_removed(&lock(&replica))?;
                 return Err(PhoneError::NotJoined);
             };
-            let client = RelayClient::new(&url, Some(token))?;
+            let client = relay_client(&url, Some(token), ca)?;
             let report = match http::sync(&replica, &client, now).await {
                 Err(TransportError::Removed { compounds }) => return Err(PhoneError::Removed(compounds)),
                 other => other?,
@@ -309,6 +319,52 @@ fn apply(
     let applied = r.apply(now(), compound, &op)?;
     out.applied(&applied, r.unsynced_changes());
     Ok(())
+}
+
+/// Opens the phone's file: encrypted with the key in `--key-file`, or in the key file next to the
+/// phone's file by default (made on first use), or unencrypted with `--unencrypted`.
+fn open_replica(args: &PhoneArgs) -> Result<Replica, PhoneError> {
+    if args.unencrypted {
+        return Ok(Replica::open(&args.db)?);
+    }
+    let key_path = args.key_file.clone().unwrap_or_else(|| key_file::next_to(&args.db));
+    let (key, created) = key_file::read_or_create(&key_path)?;
+    match Replica::open_with(&args.db, Some(&key)) {
+        // A key made just now for a file that another key had already encrypted: the phone's
+        // file needs its own key, which is elsewhere. Take back the new key file, and say so
+        // (the default place had no key: "open it with its key, --key-file").
+        Err(doorstep_replica::ReplicaError::WrongKey) if created => {
+            let _ = std::fs::remove_file(&key_path);
+            Err(match args.key_file {
+                Some(_) => doorstep_replica::ReplicaError::WrongKey.into(),
+                None => doorstep_replica::ReplicaError::KeyRequired.into(),
+            })
+        }
+        other => Ok(other?),
+    }
+}
+
+/// The transport to the relay at `url`, trusting the CA in `ca_cert` when one is given.
+fn relay_client(url: &str, token: Option<String>, ca_cert: Option<&Path>) -> Result<RelayClient, PhoneError> {
+    let Some(ca_cert) = ca_cert else {
+        return Ok(RelayClient::new(url, token)?);
+    };
+    let problem = |reason: String| PhoneError::CaCert { path: ca_cert.display().to_string(), reason };
+    let pem = std::fs::read(ca_cert).map_err(|e| problem(format!("cannot read it: {e}")))?;
+    trusting(url, token, &pem).map_err(problem)
+}
+
+/// A client that trusts the CA in `pem` besides the system's roots.
+#[cfg(feature = "tls")]
+fn trusting(url: &str, token: Option<String>, pem: &[u8]) -> Result<RelayClient, String> {
+    RelayClient::with_root_certificate(url, token, pem).map_err(|e| e.to_string())
+}
+
+/// Without the `tls` feature there is no HTTPS to trust a CA for.
+#[cfg(not(feature = "tls"))]
+fn trusting(_: &str, _: Option<String>, _: &[u8]) -> Result<RelayClient, String> {
+    Err("this doorstep was built without the phone's HTTPS (cargo feature `tls`); build it with `--features tls`"
+        .to_owned())
 }
 
 fn lock(replica: &Mutex<Replica>) -> std::sync::MutexGuard<'_, Replica> {

@@ -2,7 +2,8 @@
 //! certificate; the relay serves HTTPS itself (rustls, ring); a phone (the real replica and its
 //! HTTPS transport, told to trust the CA) joins and syncs; without the CA the phone refuses the
 //! relay; plain HTTP to the TLS port gets a clear 400; over HTTPS responses carry HSTS and the
-//! dashboard's cookie is `Secure`.
+//! dashboard's cookie is `Secure`. The command-line phone (the real binary) is told the CA with
+//! `--ca-cert`, and says the certificate is not trusted without it.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -146,7 +147,12 @@ async fn a_phone_joins_and_syncs_over_https_with_a_private_ca() {
     // Without the CA the phone refuses the relay's certificate.
     let untrusting = RelayClient::new(&relay.url, None).unwrap();
     let refused = untrusting.join(&invite("volunteer").await, "陌生手机", None).await.unwrap_err();
-    assert!(matches!(refused, TransportError::Network(_)), "{refused:?}");
+    assert!(matches!(refused, TransportError::Untrusted(_)), "{refused:?}");
+    let said = refused.to_string();
+    assert!(
+        said.contains("不受信任") && said.contains("not trusted") && said.contains("--ca-cert"),
+        "{said}"
+    );
 
     // The dashboard's cookie is Secure over HTTPS.
     let (status, coordinator, _) = post(
@@ -203,4 +209,89 @@ fn unusable_certificates_and_keys_are_named() {
     assert!(matches!(e, TlsError::Config(_)), "{e:?}");
     assert!(e.to_string().contains("不匹配"), "{e}");
     assert!(acceptor(&cert, &key).is_ok());
+}
+
+/// Runs the real binary's `doorstep phone --db <db> --json <args>`.
+fn phone(db: &Path, args: &[&str]) -> Result<Value, String> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_doorstep"))
+        .arg("phone")
+        .arg("--db")
+        .arg(db)
+        .arg("--json")
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() {
+        Ok(serde_json::from_str(stdout.trim()).unwrap_or(Value::String(stdout.into_owned())))
+    } else {
+        Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_phone_trusts_the_relay_s_ca_with_ca_cert_and_says_why_without_it() {
+    let relay = start().await;
+    let admin = client(&relay);
+    let (status, compound, _) =
+        post(&admin, format!("{}/v1/compounds", relay.url), &relay.admin_token, json!({"name": "香樟苑"}))
+            .await;
+    assert_eq!(status, StatusCode::CREATED, "{compound}");
+    let compound = compound["id"].as_str().unwrap().to_owned();
+    let res = admin
+        .post(format!("{}/v1/compounds/{compound}/roster", relay.url))
+        .bearer_auth(&relay.admin_token)
+        .header("content-type", "text/csv")
+        .body(ROSTER_CSV)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let invite_url = format!("{}/v1/compounds/{compound}/invites", relay.url);
+    let (_, invite, _) =
+        post(&admin, invite_url.clone(), &relay.admin_token, json!({"role": "volunteer"})).await;
+    let code = invite["code"].as_str().unwrap().to_owned();
+
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("relay-ca.pem");
+    std::fs::write(&ca, &relay.ca_pem).unwrap();
+    let ca_arg = ca.to_str().unwrap();
+    let db = dir.path().join("phone.sqlite");
+    let join = |extra: &[&str]| {
+        let mut args = extra.to_vec();
+        args.extend(["join", "--relay", &relay.url, "--name", "李强", &code]);
+        phone(&db, &args)
+    };
+
+    // Without the CA: refused, in both languages, saying what to pass.
+    let err = tokio::task::block_in_place(|| join(&[])).unwrap_err();
+    assert!(err.contains("不受信任") && err.contains("not trusted") && err.contains("--ca-cert"), "{err}");
+
+    // A CA file that is not one is named.
+    let bad = dir.path().join("not-a-ca.pem");
+    std::fs::write(&bad, "hello").unwrap();
+    let err = tokio::task::block_in_place(|| join(&["--ca-cert", bad.to_str().unwrap()])).unwrap_err();
+    assert!(err.contains("--ca-cert") && err.contains("PEM"), "{err}");
+
+    // With it: joined over HTTPS, the roster arrived, and later syncs use it too.
+    let joined = tokio::task::block_in_place(|| join(&["--ca-cert", ca_arg])).unwrap();
+    assert_eq!(joined["role"], "volunteer", "{joined}");
+    let found = tokio::task::block_in_place(|| phone(&db, &["find", "1-1-101"])).unwrap();
+    assert_eq!(found["head"], "管建强");
+    let synced = tokio::task::block_in_place(|| phone(&db, &["--ca-cert", ca_arg, "sync"]));
+    assert!(synced.is_ok(), "{synced:?}");
+    let err = tokio::task::block_in_place(|| phone(&db, &["sync"])).unwrap_err();
+    assert!(err.contains("not trusted"), "a later sync without the CA is refused too: {err}");
+
+    // Plain HTTP to the TLS port: told to use https://.
+    let (_, invite, _) = post(&admin, invite_url, &relay.admin_token, json!({"role": "volunteer"})).await;
+    let code = invite["code"].as_str().unwrap().to_owned();
+    let plain_url = format!("http://{}", relay.addr);
+    let other = dir.path().join("plain-http.sqlite");
+    let err = tokio::task::block_in_place(|| {
+        phone(&other, &["join", "--relay", &plain_url, "--name", "赵敏", &code])
+    })
+    .unwrap_err();
+    assert!(err.contains("https://") && err.contains("HTTPS"), "{err}");
 }

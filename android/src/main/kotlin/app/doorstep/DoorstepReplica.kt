@@ -59,6 +59,7 @@ import kotlinx.coroutines.withContext
  * - [DoorstepException.Locked]: the encrypted database does not open with the key given.
  * - [DoorstepException.Forbidden]: the role may not do this; `rule` says which rule.
  * - [DoorstepException.Rejected]: the relay refused the request as a whole.
+ * - [DoorstepException.Untrusted]: the relay's HTTPS certificate is not trusted (give its CA as `relayCaPem`).
  * - [DoorstepException.Storage]: the local database failed.
  * - [DoorstepException.InvalidInput]: a bad ID, address, or invite code.
  * - [DoorstepException.Internal]: a bug; report it.
@@ -73,25 +74,24 @@ class DoorstepReplica private constructor(
     companion object {
         /**
          * Opens (or creates) the replica in [databasePath] (e.g. `context.filesDir/doorstep.sqlite`),
-         * syncing with [relayUrl] using [deviceToken] if this device has joined before.
+         * encrypted at rest with the key [keyProvider] gives (on Android `KeystoreKeyProvider(context)`),
+         * syncing with [relayUrl] using [deviceToken] if this device has joined before. There is no
+         * unencrypted replica: a plain file from an older app version is encrypted in place the
+         * first time, and a key that does not open the file throws [DoorstepException.Locked].
          *
-         * With a [keyProvider] (on Android, `KeystoreKeyProvider(context)`) the file is encrypted
-         * at rest with the key it gives; an unencrypted file is encrypted in place the first time.
-         * A key that does not open the file throws [DoorstepException.Locked].
+         * [relayCaPem]: for a relay whose certificate its own CA signed, that CA's certificate (PEM),
+         * trusted besides the system's roots (needs the library built with the `tls` feature). A
+         * relay whose certificate is not trusted throws [DoorstepException.Untrusted] at sync.
          */
         suspend fun open(
             databasePath: String,
             relayUrl: String,
+            keyProvider: ReplicaKeyProvider,
             deviceToken: String? = null,
-            keyProvider: ReplicaKeyProvider? = null,
+            relayCaPem: String? = null,
             io: CoroutineDispatcher = Dispatchers.IO,
         ): DoorstepReplica = withContext(io) {
-            val inner = if (keyProvider != null) {
-                Replica.openEncrypted(databasePath, relayUrl, deviceToken, keyProvider)
-            } else {
-                Replica.open(databasePath, relayUrl, deviceToken)
-            }
-            DoorstepReplica(inner, io)
+            DoorstepReplica(Replica.open(databasePath, relayUrl, deviceToken, keyProvider, relayCaPem), io)
         }
     }
 

@@ -13,7 +13,8 @@ import java.util.concurrent.TimeUnit
 class RelayProcess(private val dir: Path) : AutoCloseable {
     private val bin: String = System.getProperty("doorstep.relay.bin")
         ?: error("system property doorstep.relay.bin is not set; run scripts/test-kotlin")
-    private val db: Path = dir.resolve("relay.sqlite")
+    /** The relay's SQLite file (its data in the clear, as a relay keeps it). */
+    val db: Path = dir.resolve("relay.sqlite")
     private val log: File = dir.resolve("relay.log").toFile()
     private var process: Process? = null
     private var port: Int = 0

@@ -26,12 +26,13 @@ import org.junit.jupiter.api.io.TempDir
 class ReplicaOfflineTest {
     @TempDir
     lateinit var dir: Path
+    private val keys = InMemoryKeyStore()
 
     /** A loopback port with nothing listening: connections are refused at once. */
     private fun closedPort(): Int = ServerSocket(0).use { it.localPort }
 
     private suspend fun openReplica(relay: String = "http://127.0.0.1:${closedPort()}") =
-        DoorstepReplica.open(dir.resolve("phone.sqlite").toString(), relay)
+        DoorstepReplica.open(dir.resolve("phone.sqlite").toString(), relay, keys)
 
     @Test
     fun `a new replica is empty, not signed in, with nothing to sync`() = runBlocking {
@@ -49,7 +50,7 @@ class ReplicaOfflineTest {
     @Test
     fun `bad arguments throw InvalidInput naming what is wrong`() = runBlocking {
         val badUrl = assertThrows<DoorstepException.InvalidInput> {
-            runBlocking { DoorstepReplica.open(dir.resolve("x.sqlite").toString(), "ftp://relay") }
+            runBlocking { DoorstepReplica.open(dir.resolve("x.sqlite").toString(), "ftp://relay", keys) }
         }
         assertTrue(badUrl.reason.contains("http://"), badUrl.reason)
 

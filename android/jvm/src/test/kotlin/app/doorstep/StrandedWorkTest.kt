@@ -44,7 +44,7 @@ class StrandedWorkTest {
 
     private fun invite(role: String) = relay.admin("invite", "--compound", compound, "--role", role)
 
-    private suspend fun phone(name: String) = DoorstepReplica.open(dir.resolve("$name.sqlite").toString(), relay.url)
+    private suspend fun phone(name: String) = DoorstepReplica.open(dir.resolve("$name.sqlite").toString(), relay.url, InMemoryKeyStore())
 
     @Test
     fun `a busy relay is retried and nothing is set aside`() = runBlocking {

@@ -41,6 +41,7 @@ import org.junit.jupiter.api.io.TempDir
 class VolunteerDayTest {
     private lateinit var dir: Path
     private lateinit var relay: RelayProcess
+    private val keys = InMemoryKeyStore()
     private lateinit var compound: String
 
     @BeforeAll
@@ -60,7 +61,7 @@ class VolunteerDayTest {
     private fun invite(role: String) = relay.admin("invite", "--compound", compound, "--role", role)
 
     private suspend fun phone(name: String, token: String? = null) =
-        DoorstepReplica.open(dir.resolve("$name.sqlite").toString(), relay.url, token)
+        DoorstepReplica.open(dir.resolve("$name.sqlite").toString(), relay.url, keys, token)
 
     /** Collects a replica's change events from now on (the listener is registered on return). */
     private fun CoroutineScope.recordChanges(replica: DoorstepReplica): Channel<DocumentChange> {

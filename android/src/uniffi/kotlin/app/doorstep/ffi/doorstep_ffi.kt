@@ -848,8 +848,6 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_doorstep_ffi_checksum_constructor_replica_open(
     ): Int
-    external fun uniffi_doorstep_ffi_checksum_constructor_replica_open_encrypted(
-    ): Int
     external fun ffi_doorstep_ffi_uniffi_contract_version(
     ): Int
 
@@ -909,9 +907,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_doorstep_ffi_fn_free_replica(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_doorstep_ffi_fn_constructor_replica_open(`databasePath`: RustBuffer.ByValue,`relayUrl`: RustBuffer.ByValue,`deviceToken`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_doorstep_ffi_fn_constructor_replica_open_encrypted(`databasePath`: RustBuffer.ByValue,`relayUrl`: RustBuffer.ByValue,`deviceToken`: RustBuffer.ByValue,`keys`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_doorstep_ffi_fn_constructor_replica_open(`databasePath`: RustBuffer.ByValue,`relayUrl`: RustBuffer.ByValue,`deviceToken`: RustBuffer.ByValue,`keys`: Long,`relayCaPem`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_doorstep_ffi_fn_method_replica_add_request(`ptr`: Long,`compound`: RustBuffer.ByValue,`household`: RustBuffer.ByValue,`channel`: RustBuffer.ByValue,`category`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`urgency`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1247,10 +1243,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_doorstep_ffi_checksum_method_replica_sync_state() and 0xFFFF) != 51791) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_doorstep_ffi_checksum_constructor_replica_open() and 0xFFFF) != 13826) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_doorstep_ffi_checksum_constructor_replica_open_encrypted() and 0xFFFF) != 11333) {
+    if ((lib.uniffi_doorstep_ffi_checksum_constructor_replica_open() and 0xFFFF) != 25800) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -3451,13 +3444,18 @@ open class Replica: Disposable, AutoCloseable, ReplicaInterface
     companion object {
         
     /**
-     * Opens (or creates) the replica in the SQLite file at `database_path`, syncing with the
-     * relay at `relay_url` ("https://relay.example.org") using `device_token` if this device
-     * has joined already.
+     * Opens (or creates) the replica in the SQLite file at `database_path`, encrypted at rest
+     * with the 32-byte key that `keys` gives (the Android Keystore, the iOS Keychain), syncing
+     * with the relay at `relay_url` ("https://relay.example.org") using `device_token` if this
+     * device has joined already. There is no way to open a replica without a key: a plain file
+     * (from an app version before encryption) is encrypted in place the first time; a file
+     * encrypted with another key throws `Locked`.
      *
-     * The file is not encrypted: apps use `open_encrypted`; this is for tests and tools.
+     * `relay_ca_pem`: for a relay whose certificate is signed by its own CA (a small
+     * deployment's), that CA's certificate in PEM, trusted besides the system's roots. Needs a
+     * library built with the `tls` feature; a CA that is not PEM throws `InvalidInput`.
      */
-    @Throws(DoorstepException::class) fun `open`(`databasePath`: kotlin.String, `relayUrl`: kotlin.String, `deviceToken`: kotlin.String?): Replica {
+    @Throws(DoorstepException::class) fun `open`(`databasePath`: kotlin.String, `relayUrl`: kotlin.String, `deviceToken`: kotlin.String?, `keys`: ReplicaKeyProvider, `relayCaPem`: kotlin.String? = null): Replica {
             return FfiConverterTypeReplica.lift(
     uniffiRustCallWithError(DoorstepException) { _status ->
     UniffiLib.uniffi_doorstep_ffi_fn_constructor_replica_open(
@@ -3465,28 +3463,9 @@ open class Replica: Disposable, AutoCloseable, ReplicaInterface
         
         FfiConverterString.lower(`databasePath`),
         FfiConverterString.lower(`relayUrl`),
-        FfiConverterOptionalString.lower(`deviceToken`),_status)
-}
-    )
-    }
-    
-
-        
-    /**
-     * Opens (or creates) the replica like `open`, encrypted at rest with the 32-byte key that
-     * `keys` gives (the Android Keystore, the iOS Keychain). A plain file is encrypted in place
-     * the first time; a file encrypted with another key throws `Locked`.
-     */
-    @Throws(DoorstepException::class) fun `openEncrypted`(`databasePath`: kotlin.String, `relayUrl`: kotlin.String, `deviceToken`: kotlin.String?, `keys`: ReplicaKeyProvider): Replica {
-            return FfiConverterTypeReplica.lift(
-    uniffiRustCallWithError(DoorstepException) { _status ->
-    UniffiLib.uniffi_doorstep_ffi_fn_constructor_replica_open_encrypted(
-    
-        
-        FfiConverterString.lower(`databasePath`),
-        FfiConverterString.lower(`relayUrl`),
         FfiConverterOptionalString.lower(`deviceToken`),
-        FfiConverterTypeReplicaKeyProvider.lower(`keys`),_status)
+        FfiConverterTypeReplicaKeyProvider.lower(`keys`),
+        FfiConverterOptionalString.lower(`relayCaPem`),_status)
 }
     )
     }
@@ -6528,6 +6507,23 @@ sealed class DoorstepException: kotlin.Exception() {
     }
     
     /**
+     * The relay's HTTPS certificate is not trusted by this device: a relay with its own CA
+     * needs that CA passed to `Replica.open` (`relay_ca_pem`). Not transient: retrying changes
+     * nothing until the app is configured. Show `reason` ("中继的证书不受信任 / the relay's
+     * certificate is not trusted …").
+     */
+    class Untrusted(
+        
+        /**
+         * What was wrong with the certificate, and what to do.
+         */
+        val `reason`: kotlin.String
+        ) : DoorstepException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
      * The replica's file is encrypted and the key is missing, not 32 bytes, another key, or the
      * platform's key store would not give it (device locked, key invalidated). Nothing was
      * read or changed; a damaged file is `Storage`.
@@ -6652,23 +6648,26 @@ public object FfiConverterTypeDoorstepError : FfiConverterRustBuffer<DoorstepExc
                 FfiConverterSequenceString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            4 -> DoorstepException.Locked(
+            4 -> DoorstepException.Untrusted(
                 FfiConverterString.read(buf),
                 )
-            5 -> DoorstepException.Forbidden(
+            5 -> DoorstepException.Locked(
+                FfiConverterString.read(buf),
+                )
+            6 -> DoorstepException.Forbidden(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            6 -> DoorstepException.Rejected(
+            7 -> DoorstepException.Rejected(
                 FfiConverterString.read(buf),
                 )
-            7 -> DoorstepException.Storage(
+            8 -> DoorstepException.Storage(
                 FfiConverterString.read(buf),
                 )
-            8 -> DoorstepException.InvalidInput(
+            9 -> DoorstepException.InvalidInput(
                 FfiConverterString.read(buf),
                 )
-            9 -> DoorstepException.Internal(
+            10 -> DoorstepException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -6692,6 +6691,11 @@ public object FfiConverterTypeDoorstepError : FfiConverterRustBuffer<DoorstepExc
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterSequenceString.allocationSize(value.`compounds`)
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is DoorstepException.Untrusted -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
                 + FfiConverterString.allocationSize(value.`reason`)
             )
             is DoorstepException.Locked -> (
@@ -6747,34 +6751,39 @@ public object FfiConverterTypeDoorstepError : FfiConverterRustBuffer<DoorstepExc
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is DoorstepException.Locked -> {
+            is DoorstepException.Untrusted -> {
                 buf.putInt(4)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is DoorstepException.Forbidden -> {
+            is DoorstepException.Locked -> {
                 buf.putInt(5)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DoorstepException.Forbidden -> {
+                buf.putInt(6)
                 FfiConverterString.write(value.`rule`, buf)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is DoorstepException.Rejected -> {
-                buf.putInt(6)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is DoorstepException.Storage -> {
                 buf.putInt(7)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is DoorstepException.InvalidInput -> {
+            is DoorstepException.Storage -> {
                 buf.putInt(8)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is DoorstepException.Internal -> {
+            is DoorstepException.InvalidInput -> {
                 buf.putInt(9)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DoorstepException.Internal -> {
+                buf.putInt(10)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }

@@ -55,6 +55,10 @@ pub struct SyncReport {
     pub failed: Vec<String>,
     /// Compounds this device was removed from in this run (every document withdrawn), by name.
     pub removed_from: Vec<String>,
+    /// Set-aside operations sent to the relay's review inbox by this sync.
+    pub set_aside_sent: usize,
+    /// Set-aside operations a coordinator applied or dismissed, learned by this sync.
+    pub set_aside_decided: usize,
 }
 
 /// A sync in progress.

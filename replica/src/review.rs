@@ -58,7 +58,8 @@ impl ReviewState {
         }
     }
 
-    fn parse(text: &str) -> Self {
+    /// The state a stored word names; an unknown word reads as not sent (it is sent again).
+    pub fn from_str_lossy(text: &str) -> Self {
         match text {
             "under_review" => ReviewState::UnderReview,
             "applied" => ReviewState::Applied,
@@ -135,7 +136,7 @@ pub(crate) fn all(
             }
             None => KeptOutcome::default(),
         };
-        out.insert(hash, (ReviewState::parse(&state), outcome));
+        out.insert(hash, (ReviewState::from_str_lossy(&state), outcome));
     }
     Ok(out)
 }
@@ -170,7 +171,7 @@ impl Replica {
         let mut exchange = SetAsideExchange::default();
         let mut too_large: Vec<(String, String)> = Vec::new();
         for c in &changes {
-            match ReviewState::parse(&c.review_state) {
+            match ReviewState::from_str_lossy(&c.review_state) {
                 ReviewState::NotSent if exchange.items.len() < MAX_SET_ASIDE_ITEMS => {
                     let upload = SetAsideUpload {
                         id: c.hash.clone(),

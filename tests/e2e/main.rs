@@ -18,4 +18,5 @@ mod restored;
 mod reviews;
 mod scale_out;
 mod security;
+mod set_aside_inbox;
 mod wipe;

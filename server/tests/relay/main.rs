@@ -21,6 +21,7 @@ mod proxies;
 mod restart;
 mod reviews;
 mod rules;
+mod set_aside;
 mod shared_throttles;
 mod sync_flow;
 #[cfg(feature = "tls")]

@@ -319,7 +319,8 @@ pub async fn exchange_set_aside(
     let sent = exchange.items.len();
     match relay.set_aside(&exchange).await {
         Ok(answer) => {
-            report.set_aside_sent += answer.received.iter().filter(|id| exchange.items.iter().any(|i| &i.id == *id)).count();
+            report.set_aside_sent +=
+                answer.received.iter().filter(|id| exchange.items.iter().any(|i| &i.id == *id)).count();
             report.set_aside_decided += lock(replica).record_set_aside_answer(&answer)?;
             Ok(())
         }

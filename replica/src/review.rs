@@ -144,7 +144,9 @@ pub(crate) fn all(
 /// A line a person reads for an operation: its tag and the door it names, when the phone knows it.
 fn summary(replica: &Replica, operation: Option<&str>, document: &str) -> String {
     let Some(json) = operation else { return format!("a change to document {document}") };
-    let Ok(op) = serde_json::from_str::<Operation>(json) else { return format!("a change to document {document}") };
+    let Ok(op) = serde_json::from_str::<Operation>(json) else {
+        return format!("a change to document {document}");
+    };
     let tag = serde_json::to_value(&op)
         .ok()
         .and_then(|v| v.get("op").and_then(|t| t.as_str()).map(str::to_owned))
@@ -153,7 +155,8 @@ fn summary(replica: &Replica, operation: Option<&str>, document: &str) -> String
     let household = value.get("household").and_then(|h| h.as_str()).and_then(|h| h.parse().ok());
     let task = value.get("task").and_then(|t| t.as_str()).and_then(|t| t.parse().ok());
     let door = replica.compounds().find_map(|c| {
-        let id = household.or_else(|| task.and_then(|t| c.tasks().into_iter().find(|k| k.id == t).map(|k| k.household)))?;
+        let id = household
+            .or_else(|| task.and_then(|t| c.tasks().into_iter().find(|k| k.id == t).map(|k| k.household)))?;
         c.households().into_iter().find(|h| h.id == id).map(|h| h.address.to_string())
     });
     match door {
@@ -205,7 +208,11 @@ impl Replica {
                 .collect();
             let writes: Vec<Write<'_>> = outcomes
                 .iter()
-                .map(|(hash, outcome)| Write::Review { hash, state: ReviewState::NotAccepted, outcome: Some(outcome) })
+                .map(|(hash, outcome)| Write::Review {
+                    hash,
+                    state: ReviewState::NotAccepted,
+                    outcome: Some(outcome),
+                })
                 .collect();
             self.store_mut().commit(&writes)?;
         }

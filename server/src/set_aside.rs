@@ -19,7 +19,7 @@ use doorstep_core::{Operation, Timestamp};
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::storage::{NewSetAside, SetAsideRecord, Session};
+use crate::storage::{NewSetAside, Session, SetAsideRecord};
 
 /// Stores what `session`'s device sent and answers with the outcomes it asked after.
 pub async fn exchange(
@@ -67,7 +67,9 @@ pub async fn exchange(
         if let Some(op) = &item.operation
             && let Err(e) = serde_json::from_str::<Operation>(op)
         {
-            answer.refused.push(refuse(format!("the item's operation is not an operation this relay knows: {e}")));
+            answer
+                .refused
+                .push(refuse(format!("the item's operation is not an operation this relay knows: {e}")));
             continue;
         }
         let compound = match storage.document(item.doc).await? {
@@ -112,7 +114,10 @@ pub async fn exchange(
 }
 
 /// What the phone learns of a decided item.
-pub fn outcome(record: &SetAsideRecord, names: Option<&HashMap<PersonId, String>>) -> Option<SetAsideOutcome> {
+pub fn outcome(
+    record: &SetAsideRecord,
+    names: Option<&HashMap<PersonId, String>>,
+) -> Option<SetAsideOutcome> {
     let decided = record.decided.as_ref()?;
     Some(SetAsideOutcome {
         id: record.received.item.id.clone(),

@@ -31,7 +31,10 @@ fn an_attempt_on_a_round_closed_meanwhile_arrives_late_and_nothing_is_set_aside(
     volunteer.ok(&["request", "北林小区1号楼1单元102", "想要一袋大米"]);
     coordinator.ok(&["op", &json!({"op": "close_round", "round": round_id}).to_string()]);
     let closed = coordinator.sync();
-    assert_eq!(closed["set_aside"], 0, "the coordinator's own close reached the relay; nothing of it is set aside: {closed}");
+    assert_eq!(
+        closed["set_aside"], 0,
+        "the coordinator's own close reached the relay; nothing of it is set aside: {closed}"
+    );
 
     // The relay takes the attempt as late; the phone, which sent it in the same answer that
     // withdrew the round, keeps nothing back (before: it was also set aside as
@@ -49,12 +52,20 @@ fn an_attempt_on_a_round_closed_meanwhile_arrives_late_and_nothing_is_set_aside(
     // The coordinator sees the knock on the closed round, as late.
     let (_, token) =
         doorstep_replica::Replica::open(&coordinator.db).unwrap().remembered_relay().unwrap().unwrap();
-    let login = request(&relay.url, "POST", "/dashboard/login", None, Some(&json!({ "token": token }).to_string()));
+    let login =
+        request(&relay.url, "POST", "/dashboard/login", None, Some(&json!({ "token": token }).to_string()));
     assert_eq!(login.status, 200, "{}", login.body);
     let cookie = login.session_cookie().unwrap();
-    let rounds = request(&relay.url, "GET", &format!("/dashboard/api/compounds/{compound}/rounds"), Some(&cookie), None);
+    let rounds = request(
+        &relay.url,
+        "GET",
+        &format!("/dashboard/api/compounds/{compound}/rounds"),
+        Some(&cookie),
+        None,
+    );
     let rounds: serde_json::Value = serde_json::from_str(&rounds.body).unwrap();
-    let closed_round = rounds.as_array().unwrap().iter().find(|r| r["round"]["document"] == round_id.as_str()).unwrap();
+    let closed_round =
+        rounds.as_array().unwrap().iter().find(|r| r["round"]["document"] == round_id.as_str()).unwrap();
     assert_eq!(closed_round["late"], 1, "{closed_round}");
     assert_eq!(closed_round["delivered"], 1, "{closed_round}");
 

@@ -11,7 +11,8 @@ use crate::raw_http::request;
 
 fn dashboard_cookie(relay: &Relay, phone: &Phone) -> String {
     let (_, token) = Replica::open(&phone.db).unwrap().remembered_relay().unwrap().unwrap();
-    let login = request(&relay.url, "POST", "/dashboard/login", None, Some(&json!({ "token": token }).to_string()));
+    let login =
+        request(&relay.url, "POST", "/dashboard/login", None, Some(&json!({ "token": token }).to_string()));
     assert_eq!(login.status, 200, "{}", login.body);
     login.session_cookie().expect("a session cookie")
 }
@@ -22,7 +23,14 @@ fn a_coordinator_applies_one_set_aside_operation_and_dismisses_another_and_the_v
     let relay = Relay::start(dir.path());
     let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
     let coordinator = Phone::new(dir.path(), "coordinator");
-    coordinator.ok(&["join", "--relay", &relay.url, "--name", "王芳", &relay.invite(&compound, "coordinator")]);
+    coordinator.ok(&[
+        "join",
+        "--relay",
+        &relay.url,
+        "--name",
+        "王芳",
+        &relay.invite(&compound, "coordinator"),
+    ]);
     let volunteer = Phone::new(dir.path(), "volunteer");
     volunteer.ok(&["join", "--relay", &relay.url, "--name", "李强", &relay.invite(&compound, "volunteer")]);
 
@@ -87,9 +95,11 @@ fn a_coordinator_applies_one_set_aside_operation_and_dismisses_another_and_the_v
     assert!(knock["reason"].as_str().unwrap().contains("only coordinators edit the roster"), "{knock}");
 
     // 4. Apply the edit as the coordinator's own; dismiss the attempt with a reason.
-    let applied = request(&relay.url, "POST", &format!("{path}/{}/apply", edit["id"]), Some(&cookie), Some("{}"));
+    let applied =
+        request(&relay.url, "POST", &format!("{path}/{}/apply", edit["id"]), Some(&cookie), Some("{}"));
     assert_eq!(applied.status, 200, "{}", applied.body);
-    let twice = request(&relay.url, "POST", &format!("{path}/{}/apply", edit["id"]), Some(&cookie), Some("{}"));
+    let twice =
+        request(&relay.url, "POST", &format!("{path}/{}/apply", edit["id"]), Some(&cookie), Some("{}"));
     assert_eq!(twice.status, 409, "applied once: {}", twice.body);
     let reason = "已核实，该户未隔离 / checked: this household is not in quarantine";
     let dismissed = request(
@@ -111,7 +121,11 @@ fn a_coordinator_applies_one_set_aside_operation_and_dismisses_another_and_the_v
     let report = volunteer.sync();
     assert_eq!(report["report"]["set_aside_decided"], 2, "{report}");
     assert_eq!(volunteer.ok(&["find", "北林小区1号楼1单元102"])["status"], "confirmed");
-    assert_eq!(volunteer.ok(&["find", "北林小区1号楼1单元101"])["status"], "normal", "the dismissed edit stays undone");
+    assert_eq!(
+        volunteer.ok(&["find", "北林小区1号楼1单元101"])["status"],
+        "normal",
+        "the dismissed edit stays undone"
+    );
     let listed = volunteer.ok(&["quarantine"]);
     let entries = listed.as_array().unwrap();
     assert_eq!(entries.len(), 2, "{listed}");

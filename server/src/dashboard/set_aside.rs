@@ -141,7 +141,8 @@ pub async fn list(
 
 /// One item of this compound's inbox, or 404.
 async fn item_in(state: &DashState, scope: &Scope, id: &str) -> Result<SetAsideRecord, DashError> {
-    let number: i64 = id.parse().map_err(|_| AppError::invalid(format!("{id:?} is not a set-aside item number")))?;
+    let number: i64 =
+        id.parse().map_err(|_| AppError::invalid(format!("{id:?} is not a set-aside item number")))?;
     match state.app.relay.storage().set_aside_item(number).await? {
         Some(record) if record.received.compound == scope.compound.id => Ok(record),
         _ => Err(AppError::NotFound(format!("no set-aside item {number} in this compound")).into()),
@@ -180,10 +181,15 @@ pub async fn apply(
             "the phone did not record the operation behind this change, so there is nothing to apply; dismiss it and ask the volunteer (手机未记录该操作，无法应用)",
         ));
     };
-    let op: Operation = serde_json::from_str(operation)
-        .map_err(|e| DashError::unprocessable("refused", format!("the item's operation does not read: {e}")))?;
+    let op: Operation = serde_json::from_str(operation).map_err(|e| {
+        DashError::unprocessable("refused", format!("the item's operation does not read: {e}"))
+    })?;
     let storage = state.app.relay.storage();
-    let decided = SetAsideDecided { decision: SetAsideDecision::Applied, by: scope.actor.person, at: crate::clock::now() };
+    let decided = SetAsideDecided {
+        decision: SetAsideDecision::Applied,
+        by: scope.actor.person,
+        at: crate::clock::now(),
+    };
     if !storage.decide_set_aside(record.id, decided).await? {
         return Err(already_decided(&record));
     }
@@ -231,7 +237,8 @@ pub async fn dismiss(
     let record = item_in(&state, &scope, &id).await?;
     let storage = state.app.relay.storage();
     let at: Timestamp = crate::clock::now();
-    let decided = SetAsideDecided { decision: SetAsideDecision::Dismissed { reason }, by: scope.actor.person, at };
+    let decided =
+        SetAsideDecided { decision: SetAsideDecision::Dismissed { reason }, by: scope.actor.person, at };
     if !storage.decide_set_aside(record.id, decided.clone()).await? {
         return Err(already_decided(&record));
     }

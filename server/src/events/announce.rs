@@ -198,7 +198,11 @@ impl Storage for Announcing {
         self.inner.undecide_set_aside(id)
     }
 
-    fn set_aside_outcomes(&self, device: DeviceId, hashes: Vec<String>) -> StoreFuture<'_, Vec<SetAsideRecord>> {
+    fn set_aside_outcomes(
+        &self,
+        device: DeviceId,
+        hashes: Vec<String>,
+    ) -> StoreFuture<'_, Vec<SetAsideRecord>> {
         self.inner.set_aside_outcomes(device, hashes)
     }
 

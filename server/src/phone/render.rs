@@ -301,15 +301,25 @@ impl Output {
 
 /// Where a set-aside change stands with the coordinators, in the words the app shows.
 fn review_line(c: &QuarantinedChange) -> String {
-    let who = c.reviewed_by_name.clone().or_else(|| c.reviewed_by.clone()).unwrap_or_else(|| "a coordinator".to_owned());
+    let who = c
+        .reviewed_by_name
+        .clone()
+        .or_else(|| c.reviewed_by.clone())
+        .unwrap_or_else(|| "a coordinator".to_owned());
     let note = c.review_note.clone().unwrap_or_default();
     match doorstep_replica::ReviewState::from_str_lossy(&c.review_state) {
-        doorstep_replica::ReviewState::NotSent => "set aside, sent for review at the next sync / 已搁置，下次同步时提交协调员".to_owned(),
+        doorstep_replica::ReviewState::NotSent => {
+            "set aside, sent for review at the next sync / 已搁置，下次同步时提交协调员".to_owned()
+        }
         doorstep_replica::ReviewState::UnderReview => "under review / 待协调员处理".to_owned(),
         doorstep_replica::ReviewState::Applied => format!("applied by {who} / 已由 {who} 采用"),
-        doorstep_replica::ReviewState::Dismissed => format!("dismissed by {who}: {note} / 已由 {who} 驳回：{note}"),
+        doorstep_replica::ReviewState::Dismissed => {
+            format!("dismissed by {who}: {note} / 已由 {who} 驳回：{note}")
+        }
         doorstep_replica::ReviewState::NotAccepted => {
-            format!("not taken for review: {note}; export it for a coordinator / 未能提交审核，请导出交给协调员")
+            format!(
+                "not taken for review: {note}; export it for a coordinator / 未能提交审核，请导出交给协调员"
+            )
         }
     }
 }

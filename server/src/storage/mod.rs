@@ -445,7 +445,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Takes a decision back (the operation it applied could not be carried out).
     fn undecide_set_aside(&self, id: i64) -> StoreFuture<'_, ()>;
     /// The decided items among `hashes` that `device` sent.
-    fn set_aside_outcomes(&self, device: DeviceId, hashes: Vec<String>) -> StoreFuture<'_, Vec<SetAsideRecord>>;
+    fn set_aside_outcomes(
+        &self,
+        device: DeviceId,
+        hashes: Vec<String>,
+    ) -> StoreFuture<'_, Vec<SetAsideRecord>>;
 
     /// Changes other processes commit from now on, for a store shared by several relays; `None`
     /// for a store that cannot tell (SQLite: an admin command's writes are found when the

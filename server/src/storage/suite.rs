@@ -269,7 +269,8 @@ pub async fn set_aside_items_are_stored_once_and_decided_once(s: Arc<dyn Storage
         rule: "forbidden".into(),
         reason: "不行 / not allowed".into(),
     };
-    let new = |device, hash| NewSetAside { device, person: a, compound, item: item(hash), received_at: later(3) };
+    let new =
+        |device, hash| NewSetAside { device, person: a, compound, item: item(hash), received_at: later(3) };
     s.put_set_aside(vec![new(device, 'a'), new(device, 'b')]).await.unwrap();
     // Sent again (a retried request): stored once. Another device's item of the same hash is its own.
     s.put_set_aside(vec![new(device, 'a'), new(other, 'a')]).await.unwrap();
@@ -281,7 +282,11 @@ pub async fn set_aside_items_are_stored_once_and_decided_once(s: Arc<dyn Storage
     assert_eq!(s.set_aside_of(compound, 1).await.unwrap().len(), 1, "the limit holds");
 
     let first = all[2].id;
-    let dismissed = SetAsideDecided { decision: SetAsideDecision::Dismissed { reason: "重复".into() }, by: a, at: later(4) };
+    let dismissed = SetAsideDecided {
+        decision: SetAsideDecision::Dismissed { reason: "重复".into() },
+        by: a,
+        at: later(4),
+    };
     assert!(s.decide_set_aside(first, dismissed.clone()).await.unwrap());
     let applied = SetAsideDecided { decision: SetAsideDecision::Applied, by: a, at: later(5) };
     assert!(!s.decide_set_aside(first, applied.clone()).await.unwrap(), "decided once");
@@ -292,7 +297,10 @@ pub async fn set_aside_items_are_stored_once_and_decided_once(s: Arc<dyn Storage
     let outcomes = s.set_aside_outcomes(device, hashes.clone()).await.unwrap();
     assert_eq!(outcomes.len(), 1, "only decided items of this device: {outcomes:?}");
     assert_eq!(outcomes[0].id, first);
-    assert!(s.set_aside_outcomes(other, hashes.clone()).await.unwrap().is_empty(), "the other device's item is undecided");
+    assert!(
+        s.set_aside_outcomes(other, hashes.clone()).await.unwrap().is_empty(),
+        "the other device's item is undecided"
+    );
 
     s.undecide_set_aside(first).await.unwrap();
     assert!(s.set_aside_item(first).await.unwrap().unwrap().decided.is_none(), "a decision taken back");

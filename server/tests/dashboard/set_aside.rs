@@ -67,12 +67,17 @@ async fn a_coordinator_applies_one_item_dismisses_another_and_the_phone_learns_b
     // Apply: the coordinator's own operation, through the same rules as any dashboard edit.
     let applied = session.post_json(&format!("{path}/{}/apply", a["id"]), &json!({})).await;
     assert_eq!(applied.status, StatusCode::OK, "{}", applied.text());
-    let household = session.get_json(&format!("/dashboard/api/compounds/{compound}/households/{first}")).await;
+    let household =
+        session.get_json(&format!("/dashboard/api/compounds/{compound}/households/{first}")).await;
     assert_eq!(household["household"]["status"], "confirmed", "{household}");
-    let history = session.get_json(&format!("/dashboard/api/compounds/{compound}/households/{first}/history")).await;
+    let history =
+        session.get_json(&format!("/dashboard/api/compounds/{compound}/households/{first}/history")).await;
     let last = history.as_array().unwrap().last().unwrap();
     assert_eq!(last["name"], "王芳", "the change is the coordinator's own: {last}");
-    assert_eq!(session.post_json(&format!("{path}/{}/apply", a["id"]), &json!({})).await.status, StatusCode::CONFLICT);
+    assert_eq!(
+        session.post_json(&format!("{path}/{}/apply", a["id"]), &json!({})).await.status,
+        StatusCode::CONFLICT
+    );
 
     // An operation the rules refuse is refused with core's reason, and the item stays pending.
     let refused = session.post_json(&format!("{path}/{}/apply", c["id"]), &json!({})).await;
@@ -86,7 +91,8 @@ async fn a_coordinator_applies_one_item_dismisses_another_and_the_phone_learns_b
     let no_reason = session.post_json(&format!("{path}/{}/dismiss", b["id"]), &json!({"reason": "  "})).await;
     assert_eq!(no_reason.status, StatusCode::BAD_REQUEST, "{}", no_reason.text());
     let reason = "该户未隔离 / not in quarantine";
-    let dismissed = session.post_json(&format!("{path}/{}/dismiss", b["id"]), &json!({ "reason": reason })).await;
+    let dismissed =
+        session.post_json(&format!("{path}/{}/dismiss", b["id"]), &json!({ "reason": reason })).await;
     assert_eq!(dismissed.status, StatusCode::OK, "{}", dismissed.text());
     assert_eq!(dismissed.json()["state"], "dismissed");
     assert_eq!(dismissed.json()["decided_by_name"], "王芳");
@@ -99,8 +105,12 @@ async fn a_coordinator_applies_one_item_dismisses_another_and_the_phone_learns_b
         .iter()
         .map(|i| (i["id"].to_string(), i["state"].as_str().unwrap().to_owned()))
         .collect();
-    let state_of = |item: &Value| states.iter().find(|(id, _)| *id == item["id"].to_string()).unwrap().1.clone();
-    assert_eq!((state_of(&a), state_of(&b), state_of(&c), state_of(&d)), ("applied".into(), "dismissed".into(), "pending".into(), "pending".into()));
+    let state_of =
+        |item: &Value| states.iter().find(|(id, _)| *id == item["id"].to_string()).unwrap().1.clone();
+    assert_eq!(
+        (state_of(&a), state_of(&b), state_of(&c), state_of(&d)),
+        ("applied".into(), "dismissed".into(), "pending".into(), "pending".into())
+    );
 
     // The phone that sent them learns both outcomes.
     let awaiting = json!({"awaiting": ["a".repeat(64), "b".repeat(64), "c".repeat(64)]});
@@ -112,7 +122,11 @@ async fn a_coordinator_applies_one_item_dismisses_another_and_the_phone_learns_b
         .map(|o| (o["decision"].as_str().unwrap().to_owned(), o["by_name"].as_str().unwrap().to_owned()))
         .collect();
     outcomes.sort();
-    assert_eq!(outcomes, [("applied".to_owned(), "王芳".to_owned()), ("dismissed".to_owned(), "王芳".to_owned())], "{answer}");
+    assert_eq!(
+        outcomes,
+        [("applied".to_owned(), "王芳".to_owned()), ("dismissed".to_owned(), "王芳".to_owned())],
+        "{answer}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +146,10 @@ async fn a_coordinator_of_another_compound_cannot_see_or_act_on_the_inbox() {
     let path = format!("/dashboard/api/compounds/{compound}/set-aside");
     assert_eq!(session.get(&path).await.status, StatusCode::FORBIDDEN);
     let id = dash.state.relay.storage().set_aside_of(compound, 10).await.unwrap()[0].id;
-    assert_eq!(session.post_json(&format!("{path}/{id}/apply"), &json!({})).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        session.post_json(&format!("{path}/{id}/apply"), &json!({})).await.status,
+        StatusCode::FORBIDDEN
+    );
     let dismiss = session.post_json(&format!("{path}/{id}/dismiss"), &json!({"reason": "x"})).await;
     assert_eq!(dismiss.status, StatusCode::FORBIDDEN);
     // Their own compound's inbox does not hold the other compound's item either.

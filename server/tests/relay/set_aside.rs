@@ -44,7 +44,9 @@ async fn items_are_stored_once_and_the_outcome_goes_back_to_the_device_that_sent
     let storage = fx.relay.state.as_ref().unwrap().relay.storage();
     let stored = storage.set_aside_of(fx.compound, 100).await.unwrap();
     assert_eq!(stored.len(), 2, "stored once: {stored:?}");
-    assert!(stored.iter().all(|r| r.received.person == li.person && r.received.item.rule == "roster_is_edited_by_coordinators"));
+    assert!(stored.iter().all(
+        |r| r.received.person == li.person && r.received.item.rule == "roster_is_edited_by_coordinators"
+    ));
 
     // Nothing decided yet: asking brings nothing.
     let awaiting = json!({"awaiting": ["a".repeat(64), "b".repeat(64)]});
@@ -93,8 +95,12 @@ async fn another_compound_another_person_or_an_unreadable_item_is_refused_and_no
     let (status, answer) = fx.relay.json("POST", "/v1/set-aside", &li.token, Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert!(answer["received"].as_array().unwrap().is_empty(), "{answer}");
-    let reasons: Vec<String> =
-        answer["refused"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap().to_owned()).collect();
+    let reasons: Vec<String> = answer["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(reasons.len(), 4, "{answer}");
     assert!(reasons[0].contains("not in a compound you are a member of"), "{}", reasons[0]);
     assert!(reasons[1].contains("names another person"), "{}", reasons[1]);
@@ -102,10 +108,21 @@ async fn another_compound_another_person_or_an_unreadable_item_is_refused_and_no
     assert!(reasons[3].contains("not a change hash"), "{}", reasons[3]);
     let storage = fx.relay.state.as_ref().unwrap().relay.storage();
     assert!(storage.set_aside_of(fx.compound, 100).await.unwrap().is_empty());
-    assert!(storage.set_aside_of(elsewhere, 100).await.unwrap().is_empty(), "nothing reached the other compound");
+    assert!(
+        storage.set_aside_of(elsewhere, 100).await.unwrap().is_empty(),
+        "nothing reached the other compound"
+    );
 
     // Without a token: 401.
-    let res = fx.relay.http.post(format!("{}/v1/set-aside", fx.relay.url)).header("content-type", "application/json").body("{}").send().await.unwrap();
+    let res = fx
+        .relay
+        .http
+        .post(format!("{}/v1/set-aside", fx.relay.url))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -119,16 +136,24 @@ async fn an_oversized_item_or_too_many_items_is_413_with_a_reason() {
         li.compound().households()[0].id,
         "很".repeat(MAX_SET_ASIDE_OPERATION_BYTES / 3 + 1)
     ));
-    let (status, answer) = fx.relay.json("POST", "/v1/set-aside", &li.token, Some(json!({"items": [big]}))).await;
+    let (status, answer) =
+        fx.relay.json("POST", "/v1/set-aside", &li.token, Some(json!({"items": [big]}))).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
     let reason = answer["reason"].as_str().unwrap();
     assert!(reason.contains(&format!("over the {MAX_SET_ASIDE_OPERATION_BYTES}-byte limit")), "{reason}");
     assert!(reason.contains("export it from the phone"), "{reason}");
 
     let many: Vec<Value> = (0..=MAX_SET_ASIDE_ITEMS).map(|_| item(li, 'b')).collect();
-    let (status, answer) = fx.relay.json("POST", "/v1/set-aside", &li.token, Some(json!({"items": many}))).await;
+    let (status, answer) =
+        fx.relay.json("POST", "/v1/set-aside", &li.token, Some(json!({"items": many}))).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
-    assert!(answer["reason"].as_str().unwrap().contains(&format!("at most {MAX_SET_ASIDE_ITEMS}")), "{answer}");
+    assert!(
+        answer["reason"].as_str().unwrap().contains(&format!("at most {MAX_SET_ASIDE_ITEMS}")),
+        "{answer}"
+    );
     let storage = fx.relay.state.as_ref().unwrap().relay.storage();
-    assert!(storage.set_aside_of(fx.compound, 100).await.unwrap().is_empty(), "nothing of a refused body is stored");
+    assert!(
+        storage.set_aside_of(fx.compound, 100).await.unwrap().is_empty(),
+        "nothing of a refused body is stored"
+    );
 }

@@ -397,7 +397,11 @@ impl Storage for PostgresStorage {
         on_connection!(self, |db| set_aside::undecide(&db, id).await)
     }
 
-    fn set_aside_outcomes(&self, device: DeviceId, hashes: Vec<String>) -> StoreFuture<'_, Vec<SetAsideRecord>> {
+    fn set_aside_outcomes(
+        &self,
+        device: DeviceId,
+        hashes: Vec<String>,
+    ) -> StoreFuture<'_, Vec<SetAsideRecord>> {
         on_connection!(self, |db| set_aside::outcomes(&db, device, &hashes).await)
     }
 

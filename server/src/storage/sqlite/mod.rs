@@ -312,7 +312,11 @@ impl Storage for SqliteStorage {
         self.write(move |conn| set_aside::undecide(conn, id))
     }
 
-    fn set_aside_outcomes(&self, device: DeviceId, hashes: Vec<String>) -> StoreFuture<'_, Vec<SetAsideRecord>> {
+    fn set_aside_outcomes(
+        &self,
+        device: DeviceId,
+        hashes: Vec<String>,
+    ) -> StoreFuture<'_, Vec<SetAsideRecord>> {
         self.read(move |conn| set_aside::outcomes(conn, device, &hashes))
     }
 }

@@ -153,7 +153,8 @@ pub(super) fn of_compound(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM set_aside WHERE compound = ?1 ORDER BY id DESC LIMIT ?2"
     ))?;
-    let rows: Vec<RawRow> = stmt.query_map(params![compound.to_string(), limit], raw)?.collect::<Result<_, _>>()?;
+    let rows: Vec<RawRow> =
+        stmt.query_map(params![compound.to_string(), limit], raw)?.collect::<Result<_, _>>()?;
     rows.into_iter().map(record).collect()
 }
 

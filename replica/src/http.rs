@@ -215,9 +215,13 @@ impl RelayClient {
     }
 
     /// Sends set-aside operations to the review inbox and asks after earlier ones
-    /// (`POST /v1/set-aside`).
-    pub async fn set_aside(&self, exchange: &SetAsideExchange) -> Result<SetAsideAnswer, TransportError> {
+    /// (`POST /v1/set-aside`); returns the answer and the bytes sent and received.
+    pub async fn set_aside(
+        &self,
+        exchange: &SetAsideExchange,
+    ) -> Result<(SetAsideAnswer, usize, usize), TransportError> {
         let body = serde_json::to_vec(exchange).map_err(|e| TransportError::BadResponse(e.to_string()))?;
+        let up = body.len();
         let mut request = self
             .http
             .post(format!("{}/v1/set-aside", self.base))
@@ -227,7 +231,9 @@ impl RelayClient {
             request = request.bearer_auth(token);
         }
         let bytes = checked(request.send().await.map_err(network)?).await?;
-        serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))
+        let answer =
+            serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))?;
+        Ok((answer, up, bytes.len()))
     }
 }
 
@@ -317,8 +323,11 @@ pub async fn exchange_set_aside(
         return Ok(());
     }
     let sent = exchange.items.len();
+    report.requests += 1;
     match relay.set_aside(&exchange).await {
-        Ok(answer) => {
+        Ok((answer, up, down)) => {
+            report.bytes_up += up;
+            report.bytes_down += down;
             report.set_aside_sent +=
                 answer.received.iter().filter(|id| exchange.items.iter().any(|i| &i.id == *id)).count();
             report.set_aside_decided += lock(replica).record_set_aside_answer(&answer)?;

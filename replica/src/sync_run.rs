@@ -29,7 +29,7 @@ const MAX_REQUESTS: u32 = 16;
 /// What a sync run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SyncReport {
-    /// Requests sent.
+    /// Requests sent (the review inbox exchange, when something is set aside, included).
     pub requests: u32,
     /// Request bytes sent.
     pub bytes_up: usize,

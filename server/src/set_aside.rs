@@ -101,9 +101,9 @@ pub async fn exchange(
         let mut names: HashMap<CompoundId, HashMap<PersonId, String>> = HashMap::new();
         for record in decided {
             let compound = record.received.compound;
-            if !names.contains_key(&compound) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(compound) {
                 let members = storage.members(compound).await?;
-                names.insert(compound, members.into_iter().map(|m| (m.person, m.name)).collect());
+                slot.insert(members.into_iter().map(|m| (m.person, m.name)).collect());
             }
             if let Some(outcome) = outcome(&record, names.get(&compound)) {
                 answer.outcomes.push(outcome);

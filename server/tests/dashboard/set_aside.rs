@@ -97,16 +97,16 @@ async fn a_coordinator_applies_one_item_dismisses_another_and_the_phone_learns_b
     assert_eq!(dismissed.json()["state"], "dismissed");
     assert_eq!(dismissed.json()["decided_by_name"], "王芳");
 
-    let states: Vec<(String, String)> = session
+    let states: Vec<(i64, String)> = session
         .get_json(&path)
         .await
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i["id"].to_string(), i["state"].as_str().unwrap().to_owned()))
+        .map(|i| (i["id"].as_i64().unwrap(), i["state"].as_str().unwrap().to_owned()))
         .collect();
     let state_of =
-        |item: &Value| states.iter().find(|(id, _)| *id == item["id"].to_string()).unwrap().1.clone();
+        |item: &Value| states.iter().find(|(id, _)| Some(*id) == item["id"].as_i64()).unwrap().1.clone();
     assert_eq!(
         (state_of(&a), state_of(&b), state_of(&c), state_of(&d)),
         ("applied".into(), "dismissed".into(), "pending".into(), "pending".into())

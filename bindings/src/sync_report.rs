@@ -41,6 +41,18 @@ pub struct QuarantinedChange {
     pub operation: Option<String>,
     /// When it was made (device time, Unix ms), when journaled.
     pub made_at: Option<i64>,
+    /// Where it stands with the coordinators: `not_sent` (sent with the next sync),
+    /// `under_review`, `applied`, `dismissed`, or `not_accepted` (the relay would not take it;
+    /// `review_note` says why). Show "under review / 待协调员处理" until it is decided.
+    pub review_state: String,
+    /// The coordinator who applied or dismissed it (person ID).
+    pub reviewed_by: Option<String>,
+    /// Their name.
+    pub reviewed_by_name: Option<String>,
+    /// When they decided (relay time, Unix ms).
+    pub reviewed_at: Option<i64>,
+    /// Why it was dismissed, or why the relay would not take it.
+    pub review_note: Option<String>,
 }
 
 /// What one `sync()` did.
@@ -72,6 +84,11 @@ pub struct SyncReport {
     pub retries: u32,
     /// Replies that could not be applied (they are fetched again next time).
     pub failed: Vec<String>,
+    /// Set-aside changes this sync sent to the coordinators' review inbox.
+    pub set_aside_sent: u32,
+    /// Set-aside changes a coordinator applied or dismissed, learned by this sync (see
+    /// `quarantine()` for who and why).
+    pub set_aside_decided: u32,
 }
 
 impl From<doorstep_replica::SyncReport> for SyncReport {
@@ -89,6 +106,8 @@ impl From<doorstep_replica::SyncReport> for SyncReport {
             reapplied: u32::try_from(r.reapplied).unwrap_or(u32::MAX),
             retries: r.retries,
             failed: r.failed,
+            set_aside_sent: u32::try_from(r.set_aside_sent).unwrap_or(u32::MAX),
+            set_aside_decided: u32::try_from(r.set_aside_decided).unwrap_or(u32::MAX),
         }
     }
 }
@@ -109,8 +128,8 @@ impl SyncReport {
 pub struct SyncState {
     /// Changes made on this device that the relay is not known to have.
     pub unsynced_changes: u32,
-    /// Changes set aside, under review by a coordinator: show "N set aside, under review", and
-    /// never "all synced" while this is above zero.
+    /// Changes set aside and not yet decided by a coordinator: show "N set aside, under review /
+    /// N 项待协调员处理", and never "all synced" while this is above zero.
     pub set_aside: u32,
     /// When the last sync finished (device time), if ever.
     pub last_sync: Option<Timestamp>,

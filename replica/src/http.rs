@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use doorstep_core::id::{CompoundId, PersonId};
+use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange};
 use doorstep_core::{Role, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -227,6 +228,28 @@ impl RelayClient {
         let response = request.send().await.map_err(network)?;
         checked(response).await
     }
+
+    /// Sends set-aside operations to the review inbox and asks after earlier ones
+    /// (`POST /v1/set-aside`); returns the answer and the bytes sent and received.
+    pub async fn set_aside(
+        &self,
+        exchange: &SetAsideExchange,
+    ) -> Result<(SetAsideAnswer, usize, usize), TransportError> {
+        let body = serde_json::to_vec(exchange).map_err(|e| TransportError::BadResponse(e.to_string()))?;
+        let up = body.len();
+        let mut request = self
+            .http
+            .post(format!("{}/v1/set-aside", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let bytes = checked(request.send().await.map_err(network)?).await?;
+        let answer =
+            serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))?;
+        Ok((answer, up, bytes.len()))
+    }
 }
 
 /// Seconds the relay has to answer a request once connected.
@@ -310,7 +333,8 @@ pub async fn sync(
     sync_with(replica, relay, clock, &RetryPolicy::default()).await
 }
 
-/// [`sync`] with a chosen retry policy. A busy relay (503 or 429, honouring `Retry-After`; 408),
+/// [`sync`] with a chosen retry policy, then the exchange with the review inbox
+/// ([`exchange_set_aside`]) when something is set aside. A busy relay (503 or 429, honouring `Retry-After`; 408),
 /// or a document refused transiently (storage busy, a document at its size
 /// limit) is tried again after a backoff with jitter, up to `policy.attempts` more times.
 /// Nothing transient is ever set aside: what did not go up stays unsynced on the phone, and the
@@ -321,10 +345,59 @@ pub async fn sync_with(
     clock: impl Fn() -> Timestamp,
     policy: &RetryPolicy,
 ) -> Result<SyncReport, TransportError> {
+    let mut report = sync_documents(replica, relay, &clock, policy).await?;
+    exchange_set_aside(replica, relay, &mut report).await?;
+    Ok(report)
+}
+
+/// Sends what is set aside and not sent yet to the relay's review inbox, and learns what
+/// coordinators decided about what was sent before: one request, made only when something is
+/// set aside (a phone with nothing set aside makes none). A failure of this exchange leaves the
+/// items as they were for the next sync and is reported in `failed`; only a revoked token is an
+/// error, as for the sync itself.
+pub async fn exchange_set_aside(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+    report: &mut SyncReport,
+) -> Result<(), TransportError> {
+    let exchange = lock(replica).set_aside_exchange()?;
+    if exchange.is_empty() {
+        return Ok(());
+    }
+    let sent = exchange.items.len();
+    report.requests += 1;
+    match relay.set_aside(&exchange).await {
+        Ok((answer, up, down)) => {
+            report.bytes_up += up;
+            report.bytes_down += down;
+            report.set_aside_sent +=
+                answer.received.iter().filter(|id| exchange.items.iter().any(|i| &i.id == *id)).count();
+            report.set_aside_decided += lock(replica).record_set_aside_answer(&answer)?;
+            Ok(())
+        }
+        Err(TransportError::Removed { .. }) => {
+            let compounds = lock(replica).wipe_after_token_revoked()?;
+            Err(TransportError::Removed { compounds })
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, items = sent, "set-aside items not sent to the review inbox; kept for the next sync");
+            report.failed.push(format!("review inbox: {e}"));
+            Ok(())
+        }
+    }
+}
+
+/// Syncs the documents, retrying what is transient.
+async fn sync_documents(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+    clock: &impl Fn() -> Timestamp,
+    policy: &RetryPolicy,
+) -> Result<SyncReport, TransportError> {
     let mut total = SyncReport::default();
     let mut attempt = 0;
     loop {
-        let (wait, error) = match sync_once(replica, relay, &clock).await {
+        let (wait, error) = match sync_once(replica, relay, clock).await {
             Ok((report, deferred)) => {
                 merge(&mut total, report);
                 if !deferred {

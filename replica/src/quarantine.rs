@@ -1,7 +1,8 @@
 //! Changes set aside: refused for good by the relay (or made in a document the device may no
 //! longer hold). They leave the document (so they no longer block its sync) and wait here, where
 //! the user sees "N set aside, under review", with the operation behind each in readable form
-//! when it was journaled, and can export them for a coordinator.
+//! when it was journaled. Each is sent to the relay's review inbox (`review.rs`), and the
+//! coordinator's decision comes back with a later sync; it can also be exported.
 
 use serde::Serialize;
 
@@ -27,4 +28,15 @@ pub struct QuarantinedChange {
     pub operation: Option<String>,
     /// When it was made (device time, Unix ms), when journaled.
     pub made_at: Option<i64>,
+    /// Where it stands with the coordinators: `not_sent`, `under_review`, `applied`,
+    /// `dismissed` or `not_accepted` (see `ReviewState`).
+    pub review_state: String,
+    /// The coordinator who applied or dismissed it (person ID).
+    pub reviewed_by: Option<String>,
+    /// Their name.
+    pub reviewed_by_name: Option<String>,
+    /// When they decided (relay time, Unix ms).
+    pub reviewed_at: Option<i64>,
+    /// The coordinator's reason for dismissing it, or why the relay would not take it.
+    pub review_note: Option<String>,
 }

@@ -30,8 +30,8 @@ const KEY_CHECK: &str = "key_check";
 const KEY_CHECK_PLAIN: &[u8] = b"doorstep replica key v1";
 
 /// The schema version this code writes (`PRAGMA user_version`). Version 2 adds the operation
-/// journal's tables (`journal.rs`).
-pub(crate) const VERSION: i64 = 2;
+/// journal's tables (`journal.rs`); version 3 what became of set-aside items (`review.rs`).
+pub(crate) const VERSION: i64 = 3;
 
 /// The schema, as a fresh database gets it.
 const SCHEMA_V1: &str = "
@@ -89,6 +89,12 @@ pub(crate) enum Write<'a> {
     JournalForget { hash: &'a str },
     /// The operation behind a set-aside change, in readable form.
     SetAsideOperation { hash: &'a str, entry: &'a crate::journal::JournalEntry },
+    /// Where a set-aside item stands with the coordinators.
+    Review {
+        hash: &'a str,
+        state: crate::review::ReviewState,
+        outcome: Option<&'a crate::review::KeptOutcome>,
+    },
 }
 
 /// A document as stored: its header, its bytes (snapshot then chunks) and how many chunks.
@@ -282,6 +288,11 @@ impl Store {
                 &|_: &str| JOURNAL_OPERATION_CONTEXT.to_owned(),
             )?;
             reseal(
+                "SELECT rowid, hash, outcome FROM set_aside_reviews WHERE outcome IS NOT NULL",
+                "UPDATE set_aside_reviews SET outcome = ?2 WHERE rowid = ?1",
+                &crate::review::outcome_context,
+            )?;
+            reseal(
                 "SELECT rowid, hash, reason FROM quarantine",
                 "UPDATE quarantine SET reason = ?2 WHERE rowid = ?1",
                 &quarantine_reason_context,
@@ -311,6 +322,9 @@ impl Store {
         }
         if version < 2 {
             tx.execute_batch(crate::journal::SCHEMA)?;
+        }
+        if version < 3 {
+            tx.execute_batch(crate::review::SCHEMA)?;
         }
         tx.pragma_update(None, "user_version", VERSION)?;
         tx.commit()?;
@@ -409,6 +423,9 @@ impl Store {
                     let context = set_aside_operation_context(hash);
                     crate::journal::keep_set_aside(&tx, codec, &context, hash, entry)?;
                 }
+                Write::Review { hash, state, outcome } => {
+                    crate::review::record(&tx, codec, hash, *state, *outcome)?;
+                }
             }
         }
         tx.commit()?;
@@ -439,7 +456,8 @@ impl Store {
         tx.execute_batch(
             "DELETE FROM chunks; DELETE FROM documents; DELETE FROM peer_states;
              DELETE FROM roles; DELETE FROM quarantine; DELETE FROM journal_changes;
-             DELETE FROM journal_entries; DELETE FROM set_aside_operations;",
+             DELETE FROM journal_entries; DELETE FROM set_aside_operations;
+             DELETE FROM set_aside_reviews;",
         )?;
         let mut stmt = tx.prepare("SELECT key FROM meta")?;
         let keys: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
@@ -531,8 +549,13 @@ impl Store {
                 ))
             })?
             .collect::<Result<_, _>>()?;
+        let reviews = crate::review::all(&self.conn, &self.codec)?;
         rows.into_iter()
             .map(|((hash, document, rule, reason, bytes, at), (person, operation, made_at))| {
+                let (state, outcome) = reviews
+                    .get(&hash)
+                    .cloned()
+                    .unwrap_or((crate::review::ReviewState::NotSent, crate::review::KeptOutcome::default()));
                 let reason = self.codec.decode(&quarantine_reason_context(&hash), reason)?;
                 let bytes = self.codec.decode(&quarantine_context(&hash), bytes)?;
                 let operation = operation
@@ -549,14 +572,24 @@ impl Store {
                     person,
                     operation,
                     made_at,
+                    review_state: state.as_str().to_owned(),
+                    reviewed_by: outcome.by,
+                    reviewed_by_name: outcome.by_name,
+                    reviewed_at: outcome.at,
+                    review_note: outcome.note,
                 })
             })
             .collect()
     }
 
-    /// How many changes are set aside.
+    /// How many changes are set aside and not yet decided by a coordinator.
     pub fn quarantine_count(&self) -> Result<usize, ReplicaError> {
-        let n: i64 = self.conn.query_row("SELECT count(*) FROM quarantine", [], |r| r.get(0))?;
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM quarantine q LEFT JOIN set_aside_reviews r ON r.hash = q.hash
+             WHERE r.state IS NULL OR r.state NOT IN ('applied', 'dismissed')",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 

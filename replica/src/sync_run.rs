@@ -29,7 +29,7 @@ const MAX_REQUESTS: u32 = 16;
 /// What a sync run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SyncReport {
-    /// Requests sent.
+    /// Requests sent (the review inbox exchange, when something is set aside, included).
     pub requests: u32,
     /// Request bytes sent.
     pub bytes_up: usize,
@@ -55,6 +55,10 @@ pub struct SyncReport {
     pub failed: Vec<String>,
     /// Compounds this device was removed from in this run (every document withdrawn), by name.
     pub removed_from: Vec<String>,
+    /// Set-aside operations sent to the relay's review inbox by this sync.
+    pub set_aside_sent: usize,
+    /// Set-aside operations a coordinator applied or dismissed, learned by this sync.
+    pub set_aside_decided: usize,
 }
 
 /// A sync in progress.
@@ -67,6 +71,12 @@ pub struct SyncRun {
     /// This device's changes each document had when a request of this run was built: only
     /// these can be what the relay refused, never changes made while the sync was in flight.
     sent: HashMap<DocumentId, HashSet<ChangeHash>>,
+    /// This device's changes carried by the last request, per document.
+    last_sent: HashMap<DocumentId, HashSet<ChangeHash>>,
+    /// Changes the relay took in this run: sent, and their document not refused in the answer
+    /// (the relay commits before it answers). A document dropped in the same answer (the
+    /// coordinator's own `close_round`) keeps none of these in quarantine.
+    accepted: HashSet<ChangeHash>,
 }
 
 /// The documents a run still syncs: every held one but those refused transiently.
@@ -109,6 +119,8 @@ impl Replica {
             report: SyncReport::default(),
             deferred: BTreeSet::new(),
             sent: HashMap::new(),
+            last_sent: HashMap::new(),
+            accepted: HashSet::new(),
         }
     }
 }
@@ -123,6 +135,7 @@ impl SyncRun {
         let syncing = Syncing { compounds: &replica.compounds, deferred: &self.deferred };
         let request = self.session.request(&syncing)?;
         let device = replica.device_actor();
+        self.last_sent.clear();
         for message in &request.messages {
             let Some(doc) = DocumentSet::get(&replica.compounds, message.doc) else { continue };
             let shared: Vec<ChangeHash> = self
@@ -132,9 +145,11 @@ impl SyncRun {
                 .map(|s| s.shared_heads().to_vec())
                 .unwrap_or_default();
             let sent = self.sent.entry(message.doc).or_default();
+            let last = self.last_sent.entry(message.doc).or_default();
             for change in doc.automerge().get_changes(&shared) {
                 if change.actor_id() == device {
                     sent.insert(change.hash());
+                    last.insert(change.hash());
                 }
             }
         }
@@ -153,6 +168,12 @@ impl SyncRun {
     ) -> Result<(), ReplicaError> {
         self.report.bytes_down += bytes.len();
         let response = SyncResponse::decode(bytes)?;
+        let refused: HashSet<DocumentId> = response.rejected.iter().map(|r| r.doc).collect();
+        for (doc, hashes) in self.last_sent.drain() {
+            if !refused.contains(&doc) {
+                self.accepted.extend(hashes);
+            }
+        }
         let outcome = self.session.handle(&mut replica.compounds, response);
 
         // Content that arrived.
@@ -270,7 +291,7 @@ impl SyncRun {
             else {
                 continue;
             };
-            self.report.set_aside += withhold_unsynced(replica, *id, now)?;
+            self.report.set_aside += withhold_unsynced(replica, *id, &self.accepted, now)?;
             let name = names.get(&compound).cloned().unwrap_or_default();
             replica.store_mut().commit(&[Write::Delete { doc: *id }])?;
             replica.forget_saved(*id);
@@ -327,7 +348,12 @@ impl SyncRun {
 
 /// Keeps this device's changes to `doc` that the relay is not known to have in quarantine,
 /// before the document leaves the device.
-fn withhold_unsynced(replica: &mut Replica, doc: DocumentId, now: Timestamp) -> Result<usize, ReplicaError> {
+fn withhold_unsynced(
+    replica: &mut Replica,
+    doc: DocumentId,
+    accepted: &HashSet<ChangeHash>,
+    now: Timestamp,
+) -> Result<usize, ReplicaError> {
     let device = replica.device_actor().clone();
     let shared: Vec<ChangeHash> =
         replica.peer_states.get(&doc).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
@@ -337,7 +363,7 @@ fn withhold_unsynced(replica: &mut Replica, doc: DocumentId, now: Timestamp) -> 
         .automerge()
         .get_changes(&shared)
         .iter()
-        .filter(|c| c.actor_id() == &device)
+        .filter(|c| c.actor_id() == &device && !accepted.contains(&c.hash()))
         .map(|c| (c.hash().to_string(), c.raw_bytes().to_vec()))
         .collect();
     if unsynced.is_empty() {

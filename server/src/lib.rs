@@ -33,6 +33,7 @@ pub mod rate_limit;
 pub mod refetch_guard;
 pub mod relay;
 pub mod secret;
+pub mod set_aside;
 pub mod state;
 pub mod storage;
 pub mod sync;

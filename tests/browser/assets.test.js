@@ -27,7 +27,7 @@ const app = read('app.js');
 
 // The families of keys app.js builds from a value, with every value it can build them from.
 const FAMILIES = {
-  'nav.': ['overview', 'map', 'roster', 'rounds', 'requests', 'conflicts', 'sheets'],
+  'nav.': ['overview', 'map', 'roster', 'rounds', 'requests', 'conflicts', 'set_aside', 'sheets'],
   'colour.': ['red', 'pink', 'brown', 'yellow', 'green', 'none'],
   'colour.mark.': ['red', 'pink', 'brown', 'yellow', 'green', 'none'],
   'map.door.': ['delivered', 'attempted', 'pending', 'outside'],

@@ -18,5 +18,6 @@ mod restored;
 mod reviews;
 mod scale_out;
 mod security;
+mod set_aside_inbox;
 mod shared_phone;
 mod wipe;

@@ -17,6 +17,7 @@ mod error;
 mod message_check;
 mod message_limits;
 mod peer_state;
+mod set_aside;
 mod wire;
 
 pub use client::{ClientSession, DocumentSet, REQUEST_BYTES, REQUEST_DOCUMENTS, ResponseOutcome};
@@ -24,6 +25,10 @@ pub use error::SyncError;
 pub use message_check::{MessageProblem, MessageShape, check_message};
 pub use message_limits::{BLOOM_BITS_PER_ENTRY, BLOOM_PROBES, MessageLimits};
 pub use peer_state::PeerState;
+pub use set_aside::{
+    MAX_SET_ASIDE_AWAITING, MAX_SET_ASIDE_ITEMS, MAX_SET_ASIDE_OPERATION_BYTES, MAX_SET_ASIDE_TEXT_BYTES,
+    SetAsideAnswer, SetAsideDecision, SetAsideExchange, SetAsideOutcome, SetAsideRefusal, SetAsideUpload,
+};
 pub use wire::{
     DocMessage, DocumentGrant, Rejection, RejectionClass, SyncRequest, SyncResponse, WIRE_VERSION,
 };

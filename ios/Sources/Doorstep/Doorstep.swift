@@ -3772,6 +3772,28 @@ public struct QuarantinedChange: Equatable, Hashable {
      * When it was made (device time, Unix ms), when journaled.
      */
     public var madeAt: Int64?
+    /**
+     * Where it stands with the coordinators: `not_sent` (sent with the next sync),
+     * `under_review`, `applied`, `dismissed`, or `not_accepted` (the relay would not take it;
+     * `review_note` says why). Show "under review / 待协调员处理" until it is decided.
+     */
+    public var reviewState: String
+    /**
+     * The coordinator who applied or dismissed it (person ID).
+     */
+    public var reviewedBy: String?
+    /**
+     * Their name.
+     */
+    public var reviewedByName: String?
+    /**
+     * When they decided (relay time, Unix ms).
+     */
+    public var reviewedAt: Int64?
+    /**
+     * Why it was dismissed, or why the relay would not take it.
+     */
+    public var reviewNote: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3802,7 +3824,24 @@ public struct QuarantinedChange: Equatable, Hashable {
          */operation: String?, 
         /**
          * When it was made (device time, Unix ms), when journaled.
-         */madeAt: Int64?) {
+         */madeAt: Int64?, 
+        /**
+         * Where it stands with the coordinators: `not_sent` (sent with the next sync),
+         * `under_review`, `applied`, `dismissed`, or `not_accepted` (the relay would not take it;
+         * `review_note` says why). Show "under review / 待协调员处理" until it is decided.
+         */reviewState: String, 
+        /**
+         * The coordinator who applied or dismissed it (person ID).
+         */reviewedBy: String?, 
+        /**
+         * Their name.
+         */reviewedByName: String?, 
+        /**
+         * When they decided (relay time, Unix ms).
+         */reviewedAt: Int64?, 
+        /**
+         * Why it was dismissed, or why the relay would not take it.
+         */reviewNote: String?) {
         self.hash = hash
         self.document = document
         self.rule = rule
@@ -3812,6 +3851,11 @@ public struct QuarantinedChange: Equatable, Hashable {
         self.person = person
         self.operation = operation
         self.madeAt = madeAt
+        self.reviewState = reviewState
+        self.reviewedBy = reviewedBy
+        self.reviewedByName = reviewedByName
+        self.reviewedAt = reviewedAt
+        self.reviewNote = reviewNote
     }
 
     
@@ -3838,7 +3882,12 @@ public struct FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer {
                 at: FfiConverterInt64.read(from: &buf), 
                 person: FfiConverterOptionString.read(from: &buf), 
                 operation: FfiConverterOptionString.read(from: &buf), 
-                madeAt: FfiConverterOptionInt64.read(from: &buf)
+                madeAt: FfiConverterOptionInt64.read(from: &buf), 
+                reviewState: FfiConverterString.read(from: &buf), 
+                reviewedBy: FfiConverterOptionString.read(from: &buf), 
+                reviewedByName: FfiConverterOptionString.read(from: &buf), 
+                reviewedAt: FfiConverterOptionInt64.read(from: &buf), 
+                reviewNote: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -3852,6 +3901,11 @@ public struct FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.person, into: &buf)
         FfiConverterOptionString.write(value.operation, into: &buf)
         FfiConverterOptionInt64.write(value.madeAt, into: &buf)
+        FfiConverterString.write(value.reviewState, into: &buf)
+        FfiConverterOptionString.write(value.reviewedBy, into: &buf)
+        FfiConverterOptionString.write(value.reviewedByName, into: &buf)
+        FfiConverterOptionInt64.write(value.reviewedAt, into: &buf)
+        FfiConverterOptionString.write(value.reviewNote, into: &buf)
     }
 }
 
@@ -4461,6 +4515,15 @@ public struct SyncReport: Equatable, Hashable {
      * Replies that could not be applied (they are fetched again next time).
      */
     public var failed: [String]
+    /**
+     * Set-aside changes this sync sent to the coordinators' review inbox.
+     */
+    public var setAsideSent: UInt32
+    /**
+     * Set-aside changes a coordinator applied or dismissed, learned by this sync (see
+     * `quarantine()` for who and why).
+     */
+    public var setAsideDecided: UInt32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4502,7 +4565,14 @@ public struct SyncReport: Equatable, Hashable {
          */retries: UInt32, 
         /**
          * Replies that could not be applied (they are fetched again next time).
-         */failed: [String]) {
+         */failed: [String], 
+        /**
+         * Set-aside changes this sync sent to the coordinators' review inbox.
+         */setAsideSent: UInt32, 
+        /**
+         * Set-aside changes a coordinator applied or dismissed, learned by this sync (see
+         * `quarantine()` for who and why).
+         */setAsideDecided: UInt32) {
         self.requests = requests
         self.bytesUp = bytesUp
         self.bytesDown = bytesDown
@@ -4515,6 +4585,8 @@ public struct SyncReport: Equatable, Hashable {
         self.reapplied = reapplied
         self.retries = retries
         self.failed = failed
+        self.setAsideSent = setAsideSent
+        self.setAsideDecided = setAsideDecided
     }
 
     
@@ -4544,7 +4616,9 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 setAside: FfiConverterUInt32.read(from: &buf), 
                 reapplied: FfiConverterUInt32.read(from: &buf), 
                 retries: FfiConverterUInt32.read(from: &buf), 
-                failed: FfiConverterSequenceString.read(from: &buf)
+                failed: FfiConverterSequenceString.read(from: &buf), 
+                setAsideSent: FfiConverterUInt32.read(from: &buf), 
+                setAsideDecided: FfiConverterUInt32.read(from: &buf)
         )
     }
 
@@ -4561,6 +4635,8 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.reapplied, into: &buf)
         FfiConverterUInt32.write(value.retries, into: &buf)
         FfiConverterSequenceString.write(value.failed, into: &buf)
+        FfiConverterUInt32.write(value.setAsideSent, into: &buf)
+        FfiConverterUInt32.write(value.setAsideDecided, into: &buf)
     }
 }
 
@@ -4589,8 +4665,8 @@ public struct SyncState: Equatable, Hashable {
      */
     public var unsyncedChanges: UInt32
     /**
-     * Changes set aside, under review by a coordinator: show "N set aside, under review", and
-     * never "all synced" while this is above zero.
+     * Changes set aside and not yet decided by a coordinator: show "N set aside, under review /
+     * N 项待协调员处理", and never "all synced" while this is above zero.
      */
     public var setAside: UInt32
     /**
@@ -4605,8 +4681,8 @@ public struct SyncState: Equatable, Hashable {
          * Changes made on this device that the relay is not known to have.
          */unsyncedChanges: UInt32, 
         /**
-         * Changes set aside, under review by a coordinator: show "N set aside, under review", and
-         * never "all synced" while this is above zero.
+         * Changes set aside and not yet decided by a coordinator: show "N set aside, under review /
+         * N 项待协调员处理", and never "all synced" while this is above zero.
          */setAside: UInt32, 
         /**
          * When the last sync finished (device time), if ever.

@@ -27,6 +27,9 @@
 //! | `GET …/compounds/{c}/requests` | `[Request + {address, head, by_name}]`, newest first |
 //! | `GET …/compounds/{c}/conflicts` | `[Conflict + {address, head, names, review}]` |
 //! | `GET …/compounds/{c}/members` | `[Member]` |
+//! | `GET …/compounds/{c}/set-aside` | `[{id, person, person_name, address, summary, op, operation, made_at, rule, reason, state, decided_by_name, note, …}]`, newest first |
+//! | `POST …/compounds/{c}/set-aside/{i}/apply` | applies the item's operation as the signed-in coordinator → `{id, done}`; 409 if decided, 422 if refused |
+//! | `POST …/compounds/{c}/set-aside/{i}/dismiss` `{"reason"}` | the item, dismissed; 409 if decided |
 //! | `POST …/compounds/{c}/operations` | core `Operation` JSON → `{changed, created, new_entity}`; 403/422 |
 //! | `POST …/compounds/{c}/import?mode=preview\|commit[&accept_good_rows=true]` | CSV or XLSX body |
 //! | `GET …/compounds/{c}/export/{roster,special-needs}.{csv,xlsx}` | downloads |
@@ -55,6 +58,7 @@ mod overview;
 mod print;
 mod rounds;
 mod session;
+mod set_aside;
 mod signed_in;
 mod snapshot;
 mod table;
@@ -102,6 +106,9 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/compounds/{compound}/requests", get(inbox::list_requests))
         .route("/compounds/{compound}/conflicts", get(inbox::list_conflicts))
         .route("/compounds/{compound}/members", get(members::list))
+        .route("/compounds/{compound}/set-aside", get(set_aside::list))
+        .route("/compounds/{compound}/set-aside/{item}/apply", post(set_aside::apply))
+        .route("/compounds/{compound}/set-aside/{item}/dismiss", post(set_aside::dismiss))
         .route("/compounds/{compound}/operations", post(operations::apply))
         .route("/compounds/{compound}/import", post(import::import))
         .route("/compounds/{compound}/export/{file}", get(export::ledger))

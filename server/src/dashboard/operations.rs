@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::DashState;
 use super::error::DashError;
-use super::signed_in::SignedIn;
+use super::signed_in::{Scope, SignedIn};
 use crate::http::json::JsonBody;
 
 /// What the operation changed.
@@ -34,6 +34,11 @@ pub async fn apply(
     JsonBody(op): JsonBody<Operation>,
 ) -> Result<Json<OperationDone>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
+    Ok(Json(run(&state, &scope, op).await?))
+}
+
+/// Applies `op` as the scope's person in their role, as every dashboard edit is applied.
+pub(super) async fn run(state: &DashState, scope: &Scope, op: Operation) -> Result<OperationDone, DashError> {
     let actor = scope.actor;
     let kind = op_name(&op);
     let relay = &state.app.relay;
@@ -65,11 +70,7 @@ pub async fn apply(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(compound = %scope.compound.id, person = %actor.person, op = kind, "dashboard operation");
-    Ok(Json(OperationDone {
-        changed: applied.changed,
-        created: applied.created,
-        new_entity: applied.new_entity,
-    }))
+    Ok(OperationDone { changed: applied.changed, created: applied.created, new_entity: applied.new_entity })
 }
 
 /// The operation's tag, for the log.

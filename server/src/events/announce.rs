@@ -10,8 +10,8 @@ use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use super::{DocChanged, Events};
 use crate::storage::{
     ActorBinding, Catchup, Committed, CompoundRecord, DeviceId, DocCommit, DocumentRecord, Joined, Member,
-    Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StoreFuture, StoredDocument,
-    SyncStateWrite, TokenStatus,
+    Membership, NewInvite, NewPerson, NewSetAside, Redemption, SecretHash, SetAsideDecided, SetAsideRecord,
+    Storage, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 impl Events {
@@ -176,6 +176,34 @@ impl Storage for Announcing {
 
     fn close_session(&self, secret_hash: SecretHash) -> StoreFuture<'_, ()> {
         self.inner.close_session(secret_hash)
+    }
+
+    fn put_set_aside(&self, items: Vec<NewSetAside>) -> StoreFuture<'_, ()> {
+        self.inner.put_set_aside(items)
+    }
+
+    fn set_aside_of(&self, compound: CompoundId, limit: usize) -> StoreFuture<'_, Vec<SetAsideRecord>> {
+        self.inner.set_aside_of(compound, limit)
+    }
+
+    fn set_aside_item(&self, id: i64) -> StoreFuture<'_, Option<SetAsideRecord>> {
+        self.inner.set_aside_item(id)
+    }
+
+    fn decide_set_aside(&self, id: i64, decided: SetAsideDecided) -> StoreFuture<'_, bool> {
+        self.inner.decide_set_aside(id, decided)
+    }
+
+    fn undecide_set_aside(&self, id: i64) -> StoreFuture<'_, ()> {
+        self.inner.undecide_set_aside(id)
+    }
+
+    fn set_aside_outcomes(
+        &self,
+        device: DeviceId,
+        hashes: Vec<String>,
+    ) -> StoreFuture<'_, Vec<SetAsideRecord>> {
+        self.inner.set_aside_outcomes(device, hashes)
     }
 
     fn remote_changes(&self) -> Option<tokio::sync::broadcast::Receiver<crate::storage::RemoteChange>> {

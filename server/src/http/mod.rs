@@ -3,6 +3,7 @@
 //! | route | auth | body |
 //! |---|---|---|
 //! | `POST /v1/sync` | token | CBOR `SyncRequest` → CBOR `SyncResponse` |
+//! | `POST /v1/set-aside` | token | JSON `{items, awaiting}` → `{received, refused, outcomes}`: the review inbox ([`crate::set_aside`]); 413 over the limits |
 //! | `POST /v1/join` | invite code | JSON `{invite_code, device_name, name?}` → `{token, person, compound, role}` |
 //! | `GET /v1/me` | token | who am I, my memberships |
 //! | `GET, POST /v1/compounds` | token | list / create (district admins) |
@@ -24,6 +25,7 @@ mod health;
 mod join;
 pub(crate) mod json;
 mod middleware;
+mod set_aside;
 mod sync;
 
 use axum::Router;
@@ -39,6 +41,7 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/sync", post(sync::sync))
+        .route("/v1/set-aside", post(set_aside::exchange))
         .route("/v1/join", post(join::join))
         .route("/v1/me", get(admin::me))
         .route("/v1/compounds", get(admin::compounds).post(admin::create_compound))

@@ -75,6 +75,18 @@ impl Output {
             if report.reapplied > 0 {
                 s.push_str(&format!("\n{} later changes carried out again and synced", report.reapplied));
             }
+            if report.set_aside_sent > 0 {
+                s.push_str(&format!(
+                    "\n{} set-aside changes sent to the coordinators for review / {} 项已提交协调员处理",
+                    report.set_aside_sent, report.set_aside_sent
+                ));
+            }
+            if report.set_aside_decided > 0 {
+                s.push_str(&format!(
+                    "\n{} set-aside changes reviewed by a coordinator; see `doorstep phone quarantine` / {} 项已由协调员处理",
+                    report.set_aside_decided, report.set_aside_decided
+                ));
+            }
             s
         });
     }
@@ -277,13 +289,38 @@ impl Output {
             }
             changes
                 .iter()
-                .map(|c| match &c.operation {
-                    Some(op) => format!("{op} in {}: {} ({}) — under review", c.document, c.reason, c.rule),
-                    None => format!("{} in {}: {} ({}) — under review", c.hash, c.document, c.reason, c.rule),
+                .map(|c| {
+                    let what = c.operation.as_deref().unwrap_or(&c.hash);
+                    format!("{what} in {}: {} ({}) — {}", c.document, c.reason, c.rule, review_line(c))
                 })
                 .collect::<Vec<_>>()
                 .join("\n")
         });
+    }
+}
+
+/// Where a set-aside change stands with the coordinators, in the words the app shows.
+fn review_line(c: &QuarantinedChange) -> String {
+    let who = c
+        .reviewed_by_name
+        .clone()
+        .or_else(|| c.reviewed_by.clone())
+        .unwrap_or_else(|| "a coordinator".to_owned());
+    let note = c.review_note.clone().unwrap_or_default();
+    match doorstep_replica::ReviewState::from_str_lossy(&c.review_state) {
+        doorstep_replica::ReviewState::NotSent => {
+            "set aside, sent for review at the next sync / 已搁置，下次同步时提交协调员".to_owned()
+        }
+        doorstep_replica::ReviewState::UnderReview => "under review / 待协调员处理".to_owned(),
+        doorstep_replica::ReviewState::Applied => format!("applied by {who} / 已由 {who} 采用"),
+        doorstep_replica::ReviewState::Dismissed => {
+            format!("dismissed by {who}: {note} / 已由 {who} 驳回：{note}")
+        }
+        doorstep_replica::ReviewState::NotAccepted => {
+            format!(
+                "not taken for review: {note}; export it for a coordinator / 未能提交审核，请导出交给协调员"
+            )
+        }
     }
 }
 
@@ -311,9 +348,9 @@ fn standing(unsynced: usize, set_aside: usize) -> String {
     match (unsynced, set_aside) {
         (0, 0) => "all synced / 已全部同步".to_owned(),
         (n, 0) => format!("{} not yet synced / {n} 项未同步", changes(n)),
-        (0, k) => format!("{k} set aside, under review / {k} 项已搁置，待协调员审核"),
+        (0, k) => format!("{k} set aside, under review / {k} 项待协调员处理"),
         (n, k) => format!(
-            "{} not yet synced, {k} set aside, under review / {n} 项未同步，{k} 项已搁置，待协调员审核",
+            "{} not yet synced, {k} set aside, under review / {n} 项未同步，{k} 项待协调员处理",
             changes(n)
         ),
     }

@@ -278,6 +278,43 @@ pub struct DashboardSession {
     pub expires_at: Timestamp,
 }
 
+/// An operation a phone set aside, as it arrives in the review inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSetAside {
+    /// The device that sent it (its own operation).
+    pub device: DeviceId,
+    /// Who made it.
+    pub person: PersonId,
+    /// The compound of its document.
+    pub compound: CompoundId,
+    /// The phone's item (core's `SetAsideUpload`: change hash, document, operation, reason…).
+    pub item: doorstep_core::sync::SetAsideUpload,
+    /// When the relay received it.
+    pub received_at: Timestamp,
+}
+
+/// A coordinator's decision about a set-aside item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAsideDecided {
+    /// Applied, or dismissed with a reason.
+    pub decision: doorstep_core::sync::SetAsideDecision,
+    /// Who decided.
+    pub by: PersonId,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// A set-aside item in the review inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAsideRecord {
+    /// Its number in the inbox.
+    pub id: i64,
+    /// What arrived.
+    pub received: NewSetAside,
+    /// The decision, once a coordinator made one.
+    pub decided: Option<SetAsideDecided>,
+}
+
 /// A change another process committed to the same database, as a store that can tell reports
 /// it (PostgreSQL's LISTEN/NOTIFY).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -394,6 +431,25 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn session(&self, secret_hash: SecretHash, now: Timestamp) -> StoreFuture<'_, Option<DashboardSession>>;
     /// Ends a session (nothing if there is none).
     fn close_session(&self, secret_hash: SecretHash) -> StoreFuture<'_, ()>;
+
+    /// Stores set-aside items in the review inbox, in one transaction; an item a device sent
+    /// before (same device and change hash) is left as it is.
+    fn put_set_aside(&self, items: Vec<NewSetAside>) -> StoreFuture<'_, ()>;
+    /// A compound's set-aside items, newest first, at most `limit`.
+    fn set_aside_of(&self, compound: CompoundId, limit: usize) -> StoreFuture<'_, Vec<SetAsideRecord>>;
+    /// One set-aside item.
+    fn set_aside_item(&self, id: i64) -> StoreFuture<'_, Option<SetAsideRecord>>;
+    /// Records a decision about an item no one has decided yet; false if someone already did
+    /// (or there is no such item).
+    fn decide_set_aside(&self, id: i64, decided: SetAsideDecided) -> StoreFuture<'_, bool>;
+    /// Takes a decision back (the operation it applied could not be carried out).
+    fn undecide_set_aside(&self, id: i64) -> StoreFuture<'_, ()>;
+    /// The decided items among `hashes` that `device` sent.
+    fn set_aside_outcomes(
+        &self,
+        device: DeviceId,
+        hashes: Vec<String>,
+    ) -> StoreFuture<'_, Vec<SetAsideRecord>>;
 
     /// Changes other processes commit from now on, for a store shared by several relays; `None`
     /// for a store that cannot tell (SQLite: an admin command's writes are found when the

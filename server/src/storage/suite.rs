@@ -252,6 +252,62 @@ pub async fn new_documents_and_round_status(s: Arc<dyn Storage>) {
     assert_eq!(s.compound(compound).await.unwrap().unwrap().name, "c1");
 }
 
+pub async fn set_aside_items_are_stored_once_and_decided_once(s: Arc<dyn Storage>) {
+    use doorstep_core::sync::{SetAsideDecision, SetAsideUpload};
+    let a = person(s.as_ref(), 1, true).await;
+    let (compound, roster) = compound_with_roster(s.as_ref(), 1, a).await;
+    let device = s.create_device(a, "phone".into(), SecretHash([7; 32]), T0).await.unwrap();
+    let other = s.create_device(a, "second phone".into(), SecretHash([8; 32]), T0).await.unwrap();
+    let item = |hash: char| SetAsideUpload {
+        id: hash.to_string().repeat(64),
+        doc: roster,
+        person: Some(a),
+        operation: Some(r#"{"op":"close_round","round":"x"}"#.into()),
+        summary: "close_round".into(),
+        made_at: Some(1),
+        set_aside_at: 2,
+        rule: "forbidden".into(),
+        reason: "不行 / not allowed".into(),
+    };
+    let new =
+        |device, hash| NewSetAside { device, person: a, compound, item: item(hash), received_at: later(3) };
+    s.put_set_aside(vec![new(device, 'a'), new(device, 'b')]).await.unwrap();
+    // Sent again (a retried request): stored once. Another device's item of the same hash is its own.
+    s.put_set_aside(vec![new(device, 'a'), new(other, 'a')]).await.unwrap();
+    let all = s.set_aside_of(compound, 10).await.unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert_eq!(all[2].received.item, item('a'), "newest first, read back as sent");
+    assert_eq!(all[2].received.received_at, later(3));
+    assert!(all.iter().all(|r| r.decided.is_none()));
+    assert_eq!(s.set_aside_of(compound, 1).await.unwrap().len(), 1, "the limit holds");
+
+    let first = all[2].id;
+    let dismissed = SetAsideDecided {
+        decision: SetAsideDecision::Dismissed { reason: "重复".into() },
+        by: a,
+        at: later(4),
+    };
+    assert!(s.decide_set_aside(first, dismissed.clone()).await.unwrap());
+    let applied = SetAsideDecided { decision: SetAsideDecision::Applied, by: a, at: later(5) };
+    assert!(!s.decide_set_aside(first, applied.clone()).await.unwrap(), "decided once");
+    assert_eq!(s.set_aside_item(first).await.unwrap().unwrap().decided, Some(dismissed));
+    assert!(s.set_aside_item(999_999).await.unwrap().is_none());
+
+    let hashes = vec!["a".repeat(64), "b".repeat(64), "c".repeat(64)];
+    let outcomes = s.set_aside_outcomes(device, hashes.clone()).await.unwrap();
+    assert_eq!(outcomes.len(), 1, "only decided items of this device: {outcomes:?}");
+    assert_eq!(outcomes[0].id, first);
+    assert!(
+        s.set_aside_outcomes(other, hashes.clone()).await.unwrap().is_empty(),
+        "the other device's item is undecided"
+    );
+
+    s.undecide_set_aside(first).await.unwrap();
+    assert!(s.set_aside_item(first).await.unwrap().unwrap().decided.is_none(), "a decision taken back");
+    assert!(s.decide_set_aside(first, applied.clone()).await.unwrap());
+    assert_eq!(s.set_aside_outcomes(device, hashes).await.unwrap()[0].decided, Some(applied));
+}
+
 /// Instantiates the suite for a backend: `$make` is an async expression giving
 /// `(Arc<dyn Storage>, guard)`, where the guard keeps the backend's resources alive.
 macro_rules! storage_suite {
@@ -262,7 +318,8 @@ macro_rules! storage_suite {
                 memberships_revoke_and_return, actors_bind_once, chunks_append_catch_up_and_compact,
                 commits_are_all_or_nothing, new_documents_and_round_status,
                 an_older_compaction_never_replaces_a_newer_one,
-                dashboard_sessions_expire_close_and_are_bounded_per_person);
+                dashboard_sessions_expire_close_and_are_bounded_per_person,
+                set_aside_items_are_stored_once_and_decided_once);
         }
     };
     (@tests $make:expr; $($name:ident),+) => {

@@ -16,6 +16,7 @@ mod map;
 mod operations;
 mod overview;
 mod print;
+mod set_aside;
 mod streams;
 
 // The relay tests' harness: phones that sync over HTTP, invites, the six-household roster.

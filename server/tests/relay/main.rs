@@ -22,6 +22,7 @@ mod proxies;
 mod restart;
 mod reviews;
 mod rules;
+mod set_aside;
 mod shared_throttles;
 mod sync_flow;
 #[cfg(feature = "tls")]

@@ -23,6 +23,7 @@ mod people;
 pub mod schema;
 pub mod scratch;
 mod sessions;
+mod set_aside;
 #[cfg(test)]
 mod tests;
 mod throttles;
@@ -40,8 +41,9 @@ use tokio_postgres::{NoTls, Row};
 
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
-    Joined, Member, Membership, NewInvite, NewPerson, Redemption, RemoteChange, SecretHash, Storage,
-    StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
+    Joined, Member, Membership, NewInvite, NewPerson, NewSetAside, Redemption, RemoteChange, SecretHash,
+    SetAsideDecided, SetAsideRecord, Storage, StorageError, StoreFuture, StoredDocument, SyncStateWrite,
+    TokenStatus,
 };
 
 /// Connections each relay keeps at most. Two cores serve a few syncs at a time; eight leaves
@@ -373,6 +375,34 @@ impl Storage for PostgresStorage {
 
     fn close_session(&self, secret_hash: SecretHash) -> StoreFuture<'_, ()> {
         on_connection!(self, |db| sessions::close_session(&db, secret_hash).await)
+    }
+
+    fn put_set_aside(&self, items: Vec<NewSetAside>) -> StoreFuture<'_, ()> {
+        in_transaction!(self, |tx| set_aside::put(&tx, &items).await?)
+    }
+
+    fn set_aside_of(&self, compound: CompoundId, limit: usize) -> StoreFuture<'_, Vec<SetAsideRecord>> {
+        on_connection!(self, |db| set_aside::of_compound(&db, compound, limit).await)
+    }
+
+    fn set_aside_item(&self, id: i64) -> StoreFuture<'_, Option<SetAsideRecord>> {
+        on_connection!(self, |db| set_aside::item(&db, id).await)
+    }
+
+    fn decide_set_aside(&self, id: i64, decided: SetAsideDecided) -> StoreFuture<'_, bool> {
+        on_connection!(self, |db| set_aside::decide(&db, id, &decided).await)
+    }
+
+    fn undecide_set_aside(&self, id: i64) -> StoreFuture<'_, ()> {
+        on_connection!(self, |db| set_aside::undecide(&db, id).await)
+    }
+
+    fn set_aside_outcomes(
+        &self,
+        device: DeviceId,
+        hashes: Vec<String>,
+    ) -> StoreFuture<'_, Vec<SetAsideRecord>> {
+        on_connection!(self, |db| set_aside::outcomes(&db, device, &hashes).await)
     }
 
     fn remote_changes(&self) -> Option<broadcast::Receiver<RemoteChange>> {

@@ -13,7 +13,7 @@ use super::{execute, query_opt};
 use crate::storage::StorageError;
 
 /// The schema version this relay writes.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// The current schema, for a new database.
 pub const SQL: &str = include_str!("schema.sql");
@@ -23,6 +23,7 @@ pub const MIGRATIONS: [&str; VERSION as usize] = [
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_dashboard_sessions.sql"),
     include_str!("migrations/003_throttles.sql"),
+    include_str!("migrations/004_set_aside.sql"),
 ];
 
 /// The advisory lock key migrations hold ("doorstep" in ASCII, as a number).

@@ -103,3 +103,26 @@ CREATE TABLE throttles (
 );
 
 CREATE INDEX throttles_by_full_at ON throttles(full_at_ms);
+
+CREATE TABLE set_aside (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    device BIGINT NOT NULL REFERENCES devices(id),
+    change_hash TEXT NOT NULL,
+    person TEXT NOT NULL REFERENCES persons(id),
+    compound TEXT NOT NULL REFERENCES compounds(id),
+    doc TEXT NOT NULL,
+    operation TEXT,
+    summary TEXT NOT NULL,
+    made_at BIGINT,
+    set_aside_at BIGINT NOT NULL,
+    rule TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    decision TEXT,
+    decided_by TEXT REFERENCES persons(id),
+    decided_at BIGINT,
+    note TEXT,
+    UNIQUE (device, change_hash)
+);
+
+CREATE INDEX set_aside_by_compound ON set_aside(compound, id);

@@ -20,6 +20,7 @@ pub mod integrity;
 mod people;
 pub mod schema;
 mod sessions;
+pub(crate) mod set_aside;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -30,8 +31,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
-    Joined, Member, Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StorageError,
-    StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
+    Joined, Member, Membership, NewInvite, NewPerson, NewSetAside, Redemption, SecretHash, SetAsideDecided,
+    SetAsideRecord, Storage, StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 /// Readers kept open between calls.
@@ -289,6 +290,34 @@ impl Storage for SqliteStorage {
 
     fn close_session(&self, secret_hash: SecretHash) -> StoreFuture<'_, ()> {
         self.write(move |conn| sessions::close_session(conn, secret_hash))
+    }
+
+    fn put_set_aside(&self, items: Vec<NewSetAside>) -> StoreFuture<'_, ()> {
+        self.transact(move |tx| set_aside::put(tx, &items))
+    }
+
+    fn set_aside_of(&self, compound: CompoundId, limit: usize) -> StoreFuture<'_, Vec<SetAsideRecord>> {
+        self.read(move |conn| set_aside::of_compound(conn, compound, limit))
+    }
+
+    fn set_aside_item(&self, id: i64) -> StoreFuture<'_, Option<SetAsideRecord>> {
+        self.read(move |conn| set_aside::item(conn, id))
+    }
+
+    fn decide_set_aside(&self, id: i64, decided: SetAsideDecided) -> StoreFuture<'_, bool> {
+        self.write(move |conn| set_aside::decide(conn, id, &decided))
+    }
+
+    fn undecide_set_aside(&self, id: i64) -> StoreFuture<'_, ()> {
+        self.write(move |conn| set_aside::undecide(conn, id))
+    }
+
+    fn set_aside_outcomes(
+        &self,
+        device: DeviceId,
+        hashes: Vec<String>,
+    ) -> StoreFuture<'_, Vec<SetAsideRecord>> {
+        self.read(move |conn| set_aside::outcomes(conn, device, &hashes))
     }
 }
 

@@ -10,14 +10,17 @@ use rusqlite::Connection;
 use crate::storage::StorageError;
 
 /// The schema version this relay writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// The current schema, for a new database.
 pub const SQL: &str = include_str!("schema.sql");
 
 /// The upgrades: `MIGRATIONS[n]` takes version `n` to `n + 1`.
-const MIGRATIONS: [&str; VERSION as usize] =
-    [include_str!("migrations/001_initial.sql"), include_str!("migrations/002_dashboard_sessions.sql")];
+const MIGRATIONS: [&str; VERSION as usize] = [
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_dashboard_sessions.sql"),
+    include_str!("migrations/003_set_aside.sql"),
+];
 
 /// Brings the database to [`VERSION`]: creates it if empty, upgrades it if older.
 pub fn init(conn: &mut Connection) -> Result<(), StorageError> {

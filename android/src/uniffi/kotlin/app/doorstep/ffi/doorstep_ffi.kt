@@ -5235,6 +5235,33 @@ data class QuarantinedChange (
      * When it was made (device time, Unix ms), when journaled.
      */
     var `madeAt`: kotlin.Long?
+    , 
+    /**
+     * Where it stands with the coordinators: `not_sent` (sent with the next sync),
+     * `under_review`, `applied`, `dismissed`, or `not_accepted` (the relay would not take it;
+     * `review_note` says why). Show "under review / 待协调员处理" until it is decided.
+     */
+    var `reviewState`: kotlin.String
+    , 
+    /**
+     * The coordinator who applied or dismissed it (person ID).
+     */
+    var `reviewedBy`: kotlin.String?
+    , 
+    /**
+     * Their name.
+     */
+    var `reviewedByName`: kotlin.String?
+    , 
+    /**
+     * When they decided (relay time, Unix ms).
+     */
+    var `reviewedAt`: kotlin.Long?
+    , 
+    /**
+     * Why it was dismissed, or why the relay would not take it.
+     */
+    var `reviewNote`: kotlin.String?
     
 ){
     
@@ -5260,6 +5287,11 @@ public object FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer<Quaranti
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -5272,7 +5304,12 @@ public object FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer<Quaranti
             FfiConverterLong.allocationSize(value.`at`) +
             FfiConverterOptionalString.allocationSize(value.`person`) +
             FfiConverterOptionalString.allocationSize(value.`operation`) +
-            FfiConverterOptionalLong.allocationSize(value.`madeAt`)
+            FfiConverterOptionalLong.allocationSize(value.`madeAt`) +
+            FfiConverterString.allocationSize(value.`reviewState`) +
+            FfiConverterOptionalString.allocationSize(value.`reviewedBy`) +
+            FfiConverterOptionalString.allocationSize(value.`reviewedByName`) +
+            FfiConverterOptionalLong.allocationSize(value.`reviewedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`reviewNote`)
     )
 
     override fun write(value: QuarantinedChange, buf: ByteBuffer) {
@@ -5285,6 +5322,11 @@ public object FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer<Quaranti
             FfiConverterOptionalString.write(value.`person`, buf)
             FfiConverterOptionalString.write(value.`operation`, buf)
             FfiConverterOptionalLong.write(value.`madeAt`, buf)
+            FfiConverterString.write(value.`reviewState`, buf)
+            FfiConverterOptionalString.write(value.`reviewedBy`, buf)
+            FfiConverterOptionalString.write(value.`reviewedByName`, buf)
+            FfiConverterOptionalLong.write(value.`reviewedAt`, buf)
+            FfiConverterOptionalString.write(value.`reviewNote`, buf)
     }
 }
 
@@ -5743,6 +5785,17 @@ data class SyncReport (
      * Replies that could not be applied (they are fetched again next time).
      */
     var `failed`: List<kotlin.String>
+    , 
+    /**
+     * Set-aside changes this sync sent to the coordinators' review inbox.
+     */
+    var `setAsideSent`: kotlin.UInt
+    , 
+    /**
+     * Set-aside changes a coordinator applied or dismissed, learned by this sync (see
+     * `quarantine()` for who and why).
+     */
+    var `setAsideDecided`: kotlin.UInt
     
 ){
     
@@ -5771,6 +5824,8 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterSequenceString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
         )
     }
 
@@ -5786,7 +5841,9 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterUInt.allocationSize(value.`setAside`) +
             FfiConverterUInt.allocationSize(value.`reapplied`) +
             FfiConverterUInt.allocationSize(value.`retries`) +
-            FfiConverterSequenceString.allocationSize(value.`failed`)
+            FfiConverterSequenceString.allocationSize(value.`failed`) +
+            FfiConverterUInt.allocationSize(value.`setAsideSent`) +
+            FfiConverterUInt.allocationSize(value.`setAsideDecided`)
     )
 
     override fun write(value: SyncReport, buf: ByteBuffer) {
@@ -5802,6 +5859,8 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterUInt.write(value.`reapplied`, buf)
             FfiConverterUInt.write(value.`retries`, buf)
             FfiConverterSequenceString.write(value.`failed`, buf)
+            FfiConverterUInt.write(value.`setAsideSent`, buf)
+            FfiConverterUInt.write(value.`setAsideDecided`, buf)
     }
 }
 
@@ -5817,8 +5876,8 @@ data class SyncState (
     var `unsyncedChanges`: kotlin.UInt
     , 
     /**
-     * Changes set aside, under review by a coordinator: show "N set aside, under review", and
-     * never "all synced" while this is above zero.
+     * Changes set aside and not yet decided by a coordinator: show "N set aside, under review /
+     * N 项待协调员处理", and never "all synced" while this is above zero.
      */
     var `setAside`: kotlin.UInt
     , 

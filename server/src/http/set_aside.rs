@@ -1,0 +1,20 @@
+//! `POST /v1/set-aside`: a phone's set-aside operations in, for review, and the outcomes of the
+//! ones it sent before out (JSON; see [`crate::set_aside`]).
+
+use axum::Json;
+use axum::extract::State;
+use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange};
+
+use super::auth::Authenticated;
+use super::json::JsonBody;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Takes set-aside items and answers with what became of earlier ones.
+pub async fn exchange(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    JsonBody(body): JsonBody<SetAsideExchange>,
+) -> Result<Json<SetAsideAnswer>, AppError> {
+    Ok(Json(crate::set_aside::exchange(&state, session, body, crate::clock::now()).await?))
+}

@@ -1,0 +1,134 @@
+//! The review inbox: operations phones set aside (refused for good by the relay) arrive here in
+//! readable form (`POST /v1/set-aside`), wait for their compound's coordinators on the dashboard,
+//! who apply or dismiss each, and the outcome goes back to the phone that sent it on its next
+//! exchange. See `doorstep_core::sync::SetAsideExchange` for the wire.
+//!
+//! What the relay takes: only from a signed-in device, only items naming the caller (or no one,
+//! then the caller is taken), only for documents of a compound the caller is a member of, each
+//! stored once per device and change hash. An item over the shared size limits, or an exchange
+//! with too many, is refused whole with 413: an honest phone never sends one.
+
+use std::collections::{HashMap, HashSet};
+
+use doorstep_core::id::{CompoundId, PersonId};
+use doorstep_core::sync::{
+    MAX_SET_ASIDE_AWAITING, MAX_SET_ASIDE_ITEMS, SetAsideAnswer, SetAsideExchange, SetAsideOutcome,
+    SetAsideRefusal,
+};
+use doorstep_core::{Operation, Timestamp};
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::storage::{NewSetAside, Session, SetAsideRecord};
+
+/// Stores what `session`'s device sent and answers with the outcomes it asked after.
+pub async fn exchange(
+    state: &AppState,
+    session: Session,
+    exchange: SetAsideExchange,
+    now: Timestamp,
+) -> Result<SetAsideAnswer, AppError> {
+    if exchange.items.len() > MAX_SET_ASIDE_ITEMS {
+        return Err(AppError::TooLarge(format!(
+            "{} set-aside items in one request; at most {MAX_SET_ASIDE_ITEMS} are taken, send the rest with the next sync (一次最多上传 {MAX_SET_ASIDE_ITEMS} 项)",
+            exchange.items.len()
+        )));
+    }
+    if exchange.awaiting.len() > MAX_SET_ASIDE_AWAITING {
+        return Err(AppError::TooLarge(format!(
+            "asking after {} set-aside items in one request; at most {MAX_SET_ASIDE_AWAITING} (一次最多查询 {MAX_SET_ASIDE_AWAITING} 项)",
+            exchange.awaiting.len()
+        )));
+    }
+    if let Some(why) = exchange.items.iter().find_map(|i| i.oversize()) {
+        return Err(AppError::TooLarge(why));
+    }
+    let storage = state.relay.storage();
+    let memberships: HashSet<CompoundId> =
+        storage.memberships(session.person).await?.into_iter().map(|m| m.compound).collect();
+    let mut answer = SetAsideAnswer::default();
+    let mut taken = Vec::new();
+    for item in exchange.items {
+        let refuse = |reason: String| SetAsideRefusal { id: item.id.clone(), reason };
+        if !is_change_hash(&item.id) {
+            answer.refused.push(refuse(format!(
+                "item {:?} is not a change hash (64 hex digits); nothing was stored",
+                item.id.chars().take(80).collect::<String>()
+            )));
+            continue;
+        }
+        if item.person.is_some_and(|p| p != session.person) {
+            answer.refused.push(refuse(
+                "the item names another person; a device sends only its own set-aside operations (只能上传本机本人的操作)"
+                    .to_owned(),
+            ));
+            continue;
+        }
+        if let Some(op) = &item.operation
+            && let Err(e) = serde_json::from_str::<Operation>(op)
+        {
+            answer
+                .refused
+                .push(refuse(format!("the item's operation is not an operation this relay knows: {e}")));
+            continue;
+        }
+        let compound = match storage.document(item.doc).await? {
+            Some(record) if memberships.contains(&record.header.compound) => record.header.compound,
+            _ => {
+                answer.refused.push(refuse(format!(
+                    "document {} is not in a compound you are a member of; set-aside work goes only to your own compound's coordinators (不属于你所在的小区)",
+                    item.doc
+                )));
+                continue;
+            }
+        };
+        answer.received.push(item.id.clone());
+        taken.push(NewSetAside {
+            device: session.device,
+            person: session.person,
+            compound,
+            item: doorstep_core::sync::SetAsideUpload { person: Some(session.person), ..item },
+            received_at: now,
+        });
+    }
+    if !taken.is_empty() {
+        tracing::info!(items = taken.len(), device = %session.device, "set-aside items received for review");
+        storage.put_set_aside(taken).await?;
+    }
+    let awaiting: Vec<String> = exchange.awaiting.into_iter().filter(|h| is_change_hash(h)).collect();
+    if !awaiting.is_empty() {
+        let decided = storage.set_aside_outcomes(session.device, awaiting).await?;
+        let mut names: HashMap<CompoundId, HashMap<PersonId, String>> = HashMap::new();
+        for record in decided {
+            let compound = record.received.compound;
+            if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(compound) {
+                let members = storage.members(compound).await?;
+                slot.insert(members.into_iter().map(|m| (m.person, m.name)).collect());
+            }
+            if let Some(outcome) = outcome(&record, names.get(&compound)) {
+                answer.outcomes.push(outcome);
+            }
+        }
+    }
+    Ok(answer)
+}
+
+/// What the phone learns of a decided item.
+pub fn outcome(
+    record: &SetAsideRecord,
+    names: Option<&HashMap<PersonId, String>>,
+) -> Option<SetAsideOutcome> {
+    let decided = record.decided.as_ref()?;
+    Some(SetAsideOutcome {
+        id: record.received.item.id.clone(),
+        decision: decided.decision.clone(),
+        by: decided.by,
+        by_name: names.and_then(|n| n.get(&decided.by).cloned()),
+        at: decided.at.as_millis(),
+    })
+}
+
+/// Whether `text` is an Automerge change hash as phones write it: 64 lower-case hex digits.
+fn is_change_hash(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}

@@ -1,0 +1,127 @@
+//! The review inbox of set-aside operations, in PostgreSQL: every relay on the database sees
+//! every item and every decision. Rows are read back through the SQLite backend's
+//! `set_aside::record`, so both backends build records the same way.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::{execute, query, query_opt};
+use crate::storage::sqlite::set_aside::{RawRow, decision_columns, record};
+use crate::storage::{DeviceId, NewSetAside, SetAsideDecided, SetAsideRecord, StorageError};
+
+const COLUMNS: &str = "id, device, change_hash, person, compound, doc, operation, summary, made_at,
+    set_aside_at, rule, reason, received_at, decision, decided_by, decided_at, note";
+
+fn raw(r: &Row) -> Result<RawRow, StorageError> {
+    Ok((
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+        r.try_get(5)?,
+        r.try_get(6)?,
+        r.try_get(7)?,
+        r.try_get(8)?,
+        r.try_get(9)?,
+        r.try_get(10)?,
+        r.try_get(11)?,
+        r.try_get(12)?,
+        r.try_get(13)?,
+        r.try_get(14)?,
+        r.try_get(15)?,
+        r.try_get(16)?,
+    ))
+}
+
+pub(super) async fn put(db: &impl GenericClient, items: &[NewSetAside]) -> Result<(), StorageError> {
+    for n in items {
+        let i = &n.item;
+        execute(
+            db,
+            "INSERT INTO set_aside (device, change_hash, person, compound, doc, operation, summary,
+                 made_at, set_aside_at, rule, reason, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (device, change_hash) DO NOTHING",
+            &[
+                &n.device.0,
+                &i.id,
+                &n.person.to_string(),
+                &n.compound.to_string(),
+                &i.doc.to_string(),
+                &i.operation,
+                &i.summary,
+                &i.made_at,
+                &i.set_aside_at,
+                &i.rule,
+                &i.reason,
+                &n.received_at.as_millis(),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn of_compound(
+    db: &impl GenericClient,
+    compound: doorstep_core::id::CompoundId,
+    limit: usize,
+) -> Result<Vec<SetAsideRecord>, StorageError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = query(
+        db,
+        &format!("SELECT {COLUMNS} FROM set_aside WHERE compound = $1 ORDER BY id DESC LIMIT $2"),
+        &[&compound.to_string(), &limit],
+    )
+    .await?;
+    rows.iter().map(|r| record(raw(r)?)).collect()
+}
+
+pub(super) async fn item(db: &impl GenericClient, id: i64) -> Result<Option<SetAsideRecord>, StorageError> {
+    let row = query_opt(db, &format!("SELECT {COLUMNS} FROM set_aside WHERE id = $1"), &[&id]).await?;
+    row.map(|r| record(raw(&r)?)).transpose()
+}
+
+pub(super) async fn decide(
+    db: &impl GenericClient,
+    id: i64,
+    decided: &SetAsideDecided,
+) -> Result<bool, StorageError> {
+    let (kind, note) = decision_columns(&decided.decision);
+    let n = execute(
+        db,
+        "UPDATE set_aside SET decision = $2, decided_by = $3, decided_at = $4, note = $5
+         WHERE id = $1 AND decision IS NULL",
+        &[&id, &kind, &decided.by.to_string(), &decided.at.as_millis(), &note],
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+pub(super) async fn undecide(db: &impl GenericClient, id: i64) -> Result<(), StorageError> {
+    execute(
+        db,
+        "UPDATE set_aside SET decision = NULL, decided_by = NULL, decided_at = NULL, note = NULL WHERE id = $1",
+        &[&id],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn outcomes(
+    db: &impl GenericClient,
+    device: DeviceId,
+    hashes: &[String],
+) -> Result<Vec<SetAsideRecord>, StorageError> {
+    let rows = query(
+        db,
+        &format!(
+            "SELECT {COLUMNS} FROM set_aside
+             WHERE device = $1 AND change_hash = ANY($2) AND decision IS NOT NULL ORDER BY id"
+        ),
+        &[&device.0, &hashes],
+    )
+    .await?;
+    rows.iter().map(|r| record(raw(r)?)).collect()
+}

@@ -1,0 +1,161 @@
+//! The review inbox on the dashboard: a coordinator sees a volunteer's set-aside items with who,
+//! which door, what and why; applies one as their own operation (judged by core's rules like any
+//! dashboard edit: one the rules refuse stays pending) and dismisses another with a reason; the
+//! sending phone gets both outcomes. Volunteers and coordinators of other compounds cannot see or
+//! act on the inbox.
+
+use doorstep_core::Role;
+use doorstep_core::schema::vocabulary::DocKind;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::Dash;
+
+fn item(doc: impl serde::Serialize, hash: char, operation: Option<Value>) -> Value {
+    json!({
+        "id": hash.to_string().repeat(64),
+        "doc": doc,
+        "operation": operation.map(|o| o.to_string()),
+        "summary": "set aside on the phone",
+        "made_at": 1_795_000_000_000_i64,
+        "set_aside_at": 1_795_000_001_000_i64,
+        "rule": "roster_is_edited_by_coordinators",
+        "reason": "only coordinators edit the roster",
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_applies_one_item_dismisses_another_and_the_phone_learns_both() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    volunteer.sync(&dash.relay).await;
+    let roster = volunteer.doc_of(DocKind::Roster).id();
+    let households = volunteer.compound().households();
+    let (first, second) = (households[0].id, households[1].id);
+    let confirm = json!({"op": "set_control_status", "household": first, "status": "confirmed"});
+    let quarantine = json!({"op": "set_control_status", "household": second, "status": "home_quarantine"});
+    let unknown = json!({"op": "set_control_status", "household": "00000000-0000-7000-8000-000000000001", "status": "confirmed"});
+    let items = json!({"items": [
+        item(roster, 'a', Some(confirm)),
+        item(roster, 'b', Some(quarantine)),
+        item(roster, 'c', Some(unknown)),
+        item(roster, 'd', None),
+    ]});
+    let (status, answer) = dash.relay.json("POST", "/v1/set-aside", &volunteer.token, Some(items)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["received"].as_array().unwrap().len(), 4, "{answer}");
+
+    // Volunteers cannot see the inbox: the dashboard does not let them in at all.
+    assert_eq!(dash.login_raw(&volunteer.token).await.status, StatusCode::FORBIDDEN);
+
+    let session = dash.login(&coordinator.token).await;
+    let path = format!("/dashboard/api/compounds/{compound}/set-aside");
+    let listed = session.get_json(&path).await;
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    // Newest first.
+    let (a, b, c, d) = (listed[3].clone(), listed[2].clone(), listed[1].clone(), listed[0].clone());
+    assert!(d["operation"].is_null() && d["op"].is_null(), "{d}");
+    assert_eq!(a["person_name"], "李强");
+    assert_eq!(a["state"], "pending");
+    assert_eq!(a["op"], "set_control_status");
+    assert_eq!(a["address"], households[0].address.to_string(), "the door, from the roster");
+    assert_eq!(a["rule"], "roster_is_edited_by_coordinators");
+    assert_eq!(a["made_at"], 1_795_000_000_000_i64);
+
+    // Apply: the coordinator's own operation, through the same rules as any dashboard edit.
+    let applied = session.post_json(&format!("{path}/{}/apply", a["id"]), &json!({})).await;
+    assert_eq!(applied.status, StatusCode::OK, "{}", applied.text());
+    let household =
+        session.get_json(&format!("/dashboard/api/compounds/{compound}/households/{first}")).await;
+    assert_eq!(household["household"]["status"], "confirmed", "{household}");
+    let history =
+        session.get_json(&format!("/dashboard/api/compounds/{compound}/households/{first}/history")).await;
+    let last = history.as_array().unwrap().last().unwrap();
+    assert_eq!(last["name"], "王芳", "the change is the coordinator's own: {last}");
+    assert_eq!(
+        session.post_json(&format!("{path}/{}/apply", a["id"]), &json!({})).await.status,
+        StatusCode::CONFLICT
+    );
+
+    // An operation the rules refuse is refused with core's reason, and the item stays pending.
+    let refused = session.post_json(&format!("{path}/{}/apply", c["id"]), &json!({})).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+    // Nothing to apply without the operation.
+    let bare = session.post_json(&format!("{path}/{}/apply", d["id"]), &json!({})).await;
+    assert_eq!(bare.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bare.text());
+    assert!(bare.text().contains("nothing to apply"), "{}", bare.text());
+
+    // Dismiss: a reason is required.
+    let no_reason = session.post_json(&format!("{path}/{}/dismiss", b["id"]), &json!({"reason": "  "})).await;
+    assert_eq!(no_reason.status, StatusCode::BAD_REQUEST, "{}", no_reason.text());
+    let reason = "该户未隔离 / not in quarantine";
+    let dismissed =
+        session.post_json(&format!("{path}/{}/dismiss", b["id"]), &json!({ "reason": reason })).await;
+    assert_eq!(dismissed.status, StatusCode::OK, "{}", dismissed.text());
+    assert_eq!(dismissed.json()["state"], "dismissed");
+    assert_eq!(dismissed.json()["decided_by_name"], "王芳");
+
+    let states: Vec<(i64, String)> = session
+        .get_json(&path)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["id"].as_i64().unwrap(), i["state"].as_str().unwrap().to_owned()))
+        .collect();
+    let state_of =
+        |item: &Value| states.iter().find(|(id, _)| Some(*id) == item["id"].as_i64()).unwrap().1.clone();
+    assert_eq!(
+        (state_of(&a), state_of(&b), state_of(&c), state_of(&d)),
+        ("applied".into(), "dismissed".into(), "pending".into(), "pending".into())
+    );
+
+    // The phone that sent them learns both outcomes.
+    let awaiting = json!({"awaiting": ["a".repeat(64), "b".repeat(64), "c".repeat(64)]});
+    let (_, answer) = dash.relay.json("POST", "/v1/set-aside", &volunteer.token, Some(awaiting)).await;
+    let mut outcomes: Vec<(String, String)> = answer["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["decision"].as_str().unwrap().to_owned(), o["by_name"].as_str().unwrap().to_owned()))
+        .collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [("applied".to_owned(), "王芳".to_owned()), ("dismissed".to_owned(), "王芳".to_owned())],
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_of_another_compound_cannot_see_or_act_on_the_inbox() {
+    let dash = Dash::start().await;
+    let (compound, _coordinator) = dash.small_compound().await;
+    let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    volunteer.sync(&dash.relay).await;
+    let roster = volunteer.doc_of(DocKind::Roster).id();
+    let items = json!({"items": [item(roster, 'a', None)]});
+    let (status, _) = dash.relay.json("POST", "/v1/set-aside", &volunteer.token, Some(items)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let elsewhere = dash.relay.create_compound("人和花园").await;
+    let outsider = dash.relay.phone(elsewhere, Role::Coordinator, "张伟").await;
+    let session = dash.login(&outsider.token).await;
+    let path = format!("/dashboard/api/compounds/{compound}/set-aside");
+    assert_eq!(session.get(&path).await.status, StatusCode::FORBIDDEN);
+    let id = dash.state.relay.storage().set_aside_of(compound, 10).await.unwrap()[0].id;
+    assert_eq!(
+        session.post_json(&format!("{path}/{id}/apply"), &json!({})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let dismiss = session.post_json(&format!("{path}/{id}/dismiss"), &json!({"reason": "x"})).await;
+    assert_eq!(dismiss.status, StatusCode::FORBIDDEN);
+    // Their own compound's inbox does not hold the other compound's item either.
+    let own = format!("/dashboard/api/compounds/{elsewhere}/set-aside");
+    assert_eq!(session.get_json(&own).await, json!([]));
+    let answer = session.post_json(&format!("{own}/{id}/dismiss"), &json!({"reason": "x"})).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text());
+    assert!(dash.state.relay.storage().set_aside_item(id).await.unwrap().unwrap().decided.is_none());
+}

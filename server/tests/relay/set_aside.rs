@@ -1,0 +1,159 @@
+//! The review inbox over real HTTP (`POST /v1/set-aside`): a phone's set-aside operations are
+//! stored once however often they are sent, only for the sender's own compound and person, the
+//! outcome comes back only to the device that sent them, and a body over the limits is refused
+//! with 413 and a reason.
+
+use doorstep_core::schema::vocabulary::DocKind;
+use doorstep_core::sync::{MAX_SET_ASIDE_ITEMS, MAX_SET_ASIDE_OPERATION_BYTES, SetAsideDecision};
+use doorstep_core::{Role, Timestamp};
+use doorstep_server::storage::SetAsideDecided;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::{Fixture, Phone};
+
+/// A set-aside item of `phone`'s roster: a status change on its first household.
+fn item(phone: &Phone, hash: char) -> Value {
+    let household = phone.compound().households()[0].id;
+    json!({
+        "id": hash.to_string().repeat(64),
+        "doc": phone.doc_of(DocKind::Roster).id(),
+        "person": phone.person,
+        "operation": json!({"op": "set_control_status", "household": household, "status": "confirmed"}).to_string(),
+        "summary": "set_control_status · 1号楼1单元101",
+        "made_at": 1_795_000_000_000_i64,
+        "set_aside_at": 1_795_000_001_000_i64,
+        "rule": "roster_is_edited_by_coordinators",
+        "reason": "only coordinators edit the roster",
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_are_stored_once_and_the_outcome_goes_back_to_the_device_that_sent_them() {
+    let fx = Fixture::new().await;
+    let li = &fx.volunteers[0];
+    let body = json!({"items": [item(li, 'a'), item(li, 'b')], "awaiting": []});
+    let (status, answer) = fx.relay.json("POST", "/v1/set-aside", &li.token, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["received"].as_array().unwrap().len(), 2, "{answer}");
+    assert!(answer["refused"].as_array().unwrap().is_empty(), "{answer}");
+    // A retried request: received again, stored once.
+    let (status, again) = fx.relay.json("POST", "/v1/set-aside", &li.token, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["received"].as_array().unwrap().len(), 2);
+    let storage = fx.relay.state.as_ref().unwrap().relay.storage();
+    let stored = storage.set_aside_of(fx.compound, 100).await.unwrap();
+    assert_eq!(stored.len(), 2, "stored once: {stored:?}");
+    assert!(stored.iter().all(
+        |r| r.received.person == li.person && r.received.item.rule == "roster_is_edited_by_coordinators"
+    ));
+
+    // Nothing decided yet: asking brings nothing.
+    let awaiting = json!({"awaiting": ["a".repeat(64), "b".repeat(64)]});
+    let (_, answer) = fx.relay.json("POST", "/v1/set-aside", &li.token, Some(awaiting.clone())).await;
+    assert!(answer["outcomes"].as_array().unwrap().is_empty(), "{answer}");
+
+    let first = stored.iter().find(|r| r.received.item.id.starts_with('a')).unwrap().id;
+    let reason = "已核实，该户正常 / checked: the household is fine";
+    let decided = SetAsideDecided {
+        decision: SetAsideDecision::Dismissed { reason: reason.into() },
+        by: fx.coordinator.person,
+        at: Timestamp::from_millis(1_795_000_002_000),
+    };
+    assert!(storage.decide_set_aside(first, decided).await.unwrap());
+    let (_, answer) = fx.relay.json("POST", "/v1/set-aside", &li.token, Some(awaiting.clone())).await;
+    let outcomes = answer["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes.len(), 1, "{answer}");
+    assert_eq!(outcomes[0]["id"], "a".repeat(64));
+    assert_eq!(outcomes[0]["decision"], "dismissed");
+    assert_eq!(outcomes[0]["reason"], reason);
+    assert_eq!(outcomes[0]["by_name"], "王芳");
+    assert_eq!(outcomes[0]["at"], 1_795_000_002_000_i64);
+
+    // Another volunteer asking after the same hashes learns nothing of Li's items.
+    let (_, other) = fx.relay.json("POST", "/v1/set-aside", &fx.volunteers[1].token, Some(awaiting)).await;
+    assert!(other["outcomes"].as_array().unwrap().is_empty(), "{other}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_compound_another_person_or_an_unreadable_item_is_refused_and_nothing_is_stored() {
+    let fx = Fixture::new().await;
+    let li = &fx.volunteers[0];
+    // A second compound Li is not a member of.
+    let elsewhere = fx.relay.create_compound("人和花园").await;
+    let mut stranger = fx.relay.phone(elsewhere, Role::Coordinator, "张伟").await;
+    stranger.sync(&fx.relay).await;
+    let mut foreign = item(li, 'c');
+    foreign["doc"] = json!(stranger.doc_of(DocKind::Roster).id());
+    let mut impersonated = item(li, 'd');
+    impersonated["person"] = json!(fx.coordinator.person);
+    let mut junk = item(li, 'e');
+    junk["operation"] = json!("{\"op\":\"burn_the_roster\"}");
+    let mut not_a_hash = item(li, 'f');
+    not_a_hash["id"] = json!("not-a-hash");
+    let body = json!({"items": [foreign, impersonated, junk, not_a_hash]});
+    let (status, answer) = fx.relay.json("POST", "/v1/set-aside", &li.token, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer["received"].as_array().unwrap().is_empty(), "{answer}");
+    let reasons: Vec<String> = answer["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(reasons.len(), 4, "{answer}");
+    assert!(reasons[0].contains("not in a compound you are a member of"), "{}", reasons[0]);
+    assert!(reasons[1].contains("names another person"), "{}", reasons[1]);
+    assert!(reasons[2].contains("not an operation this relay knows"), "{}", reasons[2]);
+    assert!(reasons[3].contains("not a change hash"), "{}", reasons[3]);
+    let storage = fx.relay.state.as_ref().unwrap().relay.storage();
+    assert!(storage.set_aside_of(fx.compound, 100).await.unwrap().is_empty());
+    assert!(
+        storage.set_aside_of(elsewhere, 100).await.unwrap().is_empty(),
+        "nothing reached the other compound"
+    );
+
+    // Without a token: 401.
+    let res = fx
+        .relay
+        .http
+        .post(format!("{}/v1/set-aside", fx.relay.url))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_item_or_too_many_items_is_413_with_a_reason() {
+    let fx = Fixture::new().await;
+    let li = &fx.volunteers[0];
+    let mut big = item(li, 'a');
+    big["operation"] = json!(format!(
+        "{{\"op\":\"edit_notes\",\"household\":\"{}\",\"notes\":\"{}\"}}",
+        li.compound().households()[0].id,
+        "很".repeat(MAX_SET_ASIDE_OPERATION_BYTES / 3 + 1)
+    ));
+    let (status, answer) =
+        fx.relay.json("POST", "/v1/set-aside", &li.token, Some(json!({"items": [big]}))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    let reason = answer["reason"].as_str().unwrap();
+    assert!(reason.contains(&format!("over the {MAX_SET_ASIDE_OPERATION_BYTES}-byte limit")), "{reason}");
+    assert!(reason.contains("export it from the phone"), "{reason}");
+
+    let many: Vec<Value> = (0..=MAX_SET_ASIDE_ITEMS).map(|_| item(li, 'b')).collect();
+    let (status, answer) =
+        fx.relay.json("POST", "/v1/set-aside", &li.token, Some(json!({"items": many}))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    assert!(
+        answer["reason"].as_str().unwrap().contains(&format!("at most {MAX_SET_ASIDE_ITEMS}")),
+        "{answer}"
+    );
+    let storage = fx.relay.state.as_ref().unwrap().relay.storage();
+    assert!(
+        storage.set_aside_of(fx.compound, 100).await.unwrap().is_empty(),
+        "nothing of a refused body is stored"
+    );
+}

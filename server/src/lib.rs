@@ -26,6 +26,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod join_link;
 pub(crate) mod local_time;
 pub mod metrics;
 pub mod phone;

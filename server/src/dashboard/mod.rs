@@ -26,7 +26,10 @@
 //! | `GET …/compounds/{c}/rounds/{r}/tasks/{t}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
 //! | `GET …/compounds/{c}/requests` | `[Request + {address, head, by_name}]`, newest first |
 //! | `GET …/compounds/{c}/conflicts` | `[Conflict + {address, head, names, review}]` |
-//! | `GET …/compounds/{c}/members` | `[Member]` |
+//! | `GET …/compounds/{c}/members` | `[Member + {joined_at, devices: [{name, created_at, revoked, last_seen}]}]` |
+//! | `POST …/compounds/{c}/members/invites` `{"role"}` | 201 `{code, role, expires_at, link, qr_svg}`; 403 a coordinator inviting a coordinator |
+//! | `POST …/compounds/{c}/members/{p}/revoke` | `{revoked}`; their phones wipe the compound at their next sync |
+//! | `POST …/compounds/{c}/members/{p}/tokens` `{"device_name"}` | 201 `{token, link, qr_svg}`; district admins only |
 //! | `POST …/compounds/{c}/operations` | core `Operation` JSON → `{changed, created, new_entity}`; 403/422 |
 //! | `POST …/compounds/{c}/import?mode=preview\|commit[&accept_good_rows=true]` | CSV or XLSX body |
 //! | `GET …/compounds/{c}/export/{roster,special-needs}.{csv,xlsx}` | downloads |
@@ -53,6 +56,7 @@ mod members;
 mod operations;
 mod overview;
 mod print;
+mod qr;
 mod rounds;
 mod session;
 mod signed_in;
@@ -102,6 +106,9 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/compounds/{compound}/requests", get(inbox::list_requests))
         .route("/compounds/{compound}/conflicts", get(inbox::list_conflicts))
         .route("/compounds/{compound}/members", get(members::list))
+        .route("/compounds/{compound}/members/invites", post(members::invite))
+        .route("/compounds/{compound}/members/{person}/revoke", post(members::revoke))
+        .route("/compounds/{compound}/members/{person}/tokens", post(members::new_token))
         .route("/compounds/{compound}/operations", post(operations::apply))
         .route("/compounds/{compound}/import", post(import::import))
         .route("/compounds/{compound}/export/{file}", get(export::ledger))

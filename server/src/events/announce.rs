@@ -10,7 +10,7 @@ use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use super::{DocChanged, Events};
 use crate::storage::{
     ActorBinding, Catchup, Committed, CompoundRecord, DeviceId, DocCommit, DocumentRecord, Joined, Member,
-    Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StoreFuture, StoredDocument,
+    MemberDevice, Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StoreFuture, StoredDocument,
     SyncStateWrite, TokenStatus,
 };
 
@@ -76,6 +76,10 @@ impl Storage for Announcing {
 
     fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>> {
         self.inner.members(compound)
+    }
+
+    fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>> {
+        self.inner.member_devices(compound)
     }
 
     fn set_membership(

@@ -40,7 +40,7 @@ use tokio_postgres::{NoTls, Row};
 
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
-    Joined, Member, Membership, NewInvite, NewPerson, Redemption, RemoteChange, SecretHash, Storage,
+    Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, Redemption, RemoteChange, SecretHash, Storage,
     StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
 
@@ -245,6 +245,10 @@ impl Storage for PostgresStorage {
 
     fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>> {
         on_connection!(self, |db| people::members(&db, compound).await)
+    }
+
+    fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>> {
+        on_connection!(self, |db| people::member_devices(&db, compound).await)
     }
 
     fn set_membership(

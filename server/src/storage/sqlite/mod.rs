@@ -30,7 +30,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
-    Joined, Member, Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StorageError,
+    Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StorageError,
     StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
 
@@ -177,6 +177,10 @@ impl Storage for SqliteStorage {
 
     fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>> {
         self.read(move |conn| people::members(conn, compound))
+    }
+
+    fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>> {
+        self.read(move |conn| people::member_devices(conn, compound))
     }
 
     fn set_membership(

@@ -775,7 +775,7 @@ for (const [device, options, tag] of [
 
       // Every navigation item is on the screen, none hidden off its edge.
       const nav = await boxes(p, '.mainnav a');
-      assert.equal(nav.length, 7);
+      assert.equal(nav.length, 8, "seven pages and Members");
       for (const [i, n] of nav.entries()) assert.ok(n.left >= 0 && n.right <= n.screen + 0.5, `nav item ${i} spans ${n.left}–${n.right} of ${n.screen}px`);
 
       // The round's tasks: names read on one line and every column is on the screen.

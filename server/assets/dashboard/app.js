@@ -787,6 +787,24 @@
     return h('span', { class: `need n-${entry.need}`, testid: 'need-mark', dataset: { need: entry.need }, 'aria-hidden': 'true' }, inLang(entry.glyph));
   }
 
+  /** The map's need marks by tag, fetched once from the relay's legend (map_marks.rs). */
+  async function needMarks() {
+    if (!state.needMarks) {
+      const legend = await api.get(`${API}/legend`);
+      state.needMarks = new Map(legend.needs.map((n) => [n.need, n]));
+    }
+    return state.needMarks;
+  }
+
+  /** A household's need tags as badges, each with the map's mark for it (glyph on its colour). */
+  function needBadges(needs, extra) {
+    return (needs || []).map((n) => {
+      const entry = state.needMarks && state.needMarks.get(n);
+      return h('span', { class: `badge need-badge need_tag-${n} ${extra || ''}`, testid: 'need-badge', dataset: { value: n } },
+        entry ? needMark(entry) : null, ' ', label('need_tag', n));
+    });
+  }
+
   /** The map's legend, from the relay's: fills, need marks and, with a round shown, door states. */
   function legend(data) {
     const fills = data.legend.fills.map((f) =>
@@ -1132,6 +1150,7 @@
     );
 
     async function refresh() {
+      await needMarks();
       const all = await households();
       const keep = f.building ? buildingKey({ estate: f.estate, building: f.building }) : '';
       fill(buildingSel,
@@ -1158,7 +1177,7 @@
             h('td', { class: 'n', dataset: { label: t('household.people') } }, peopleText(x.people)),
             h('td', { class: 'n', dataset: { label: t('household.aged_60_plus') } }, String(x.aged_60_plus)),
             h('td', { class: 'n', dataset: { label: t('household.children_under_6') } }, String(x.children_under_6)),
-            h('td', null, (x.needs || []).map((n) => badge('need_tag', n))),
+            h('td', null, needBadges(x.needs)),
             h('td', null, badge('control_status', x.status)),
             h('td', { dataset: { label: t('household.lift') } }, x.lift ? t('common.yes') : t('common.no')),
           ),
@@ -1342,6 +1361,7 @@
         api.get(cpath(`/households/${encodeURIComponent(id)}`)),
         rounds(),
         api.get(cpath(`/households/${encodeURIComponent(id)}/history`)),
+        needMarks(),
       ]);
       await households();
       const x = d.household;
@@ -1349,7 +1369,7 @@
       openRounds = rs.map(roundOf).filter((r) => r.status !== 'closed');
       fill(head,
         pageHeader(fmtAddress(x.address), h('a', { href: '#/roster', class: 'button' }, t('household.back')), printButton()),
-        h('p', { class: 'badges' }, badge('control_status', x.status, 'big'), (x.needs || []).map((n) => badge('need_tag', n))),
+        h('p', { class: 'badges' }, badge('control_status', x.status, 'big'), needBadges(x.needs, 'big')),
       );
       const row = (k, v) => [h('dt', null, t(`household.${k}`)), h('dd', { dataset: { field: k } }, v)];
       fill(info,

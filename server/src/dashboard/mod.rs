@@ -16,6 +16,7 @@
 //! | `POST /dashboard/logout` | 204, cookie cleared |
 //! | `GET /dashboard/api/me` | `Me`: `{person, name, district_admin, compounds: [{id, name, role}]}` |
 //! | `GET /dashboard/api/events?compound=` | Server-Sent Events (see [`crate::events`]) |
+//! | `GET /dashboard/api/legend` | the map's `{fills, needs}` legend, for the roster's need marks |
 //! | `GET …/compounds/{c}/overview` | `{name, counts, rounds: [progress], requests_waiting, conflicts}` |
 //! | `GET …/compounds/{c}/households?status=&need=&building=&estate=&q=` | `[Household]`, climbing order |
 //! | `GET …/compounds/{c}/households/{h}` | `{household, tasks: [{task, status, round_title, round_date}], requests}` |
@@ -95,6 +96,7 @@ pub fn router(app: AppState) -> Router<AppState> {
     let api = Router::new()
         .route("/me", get(login::me))
         .route("/events", get(events::stream))
+        .route("/legend", get(map::legend))
         .route("/compounds/{compound}/overview", get(overview::get))
         .route("/compounds/{compound}/households", get(households::list))
         .route("/compounds/{compound}/households/{household}", get(households::one))

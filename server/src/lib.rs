@@ -27,7 +27,6 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod join_link;
-pub(crate) mod local_time;
 pub mod metrics;
 pub mod phone;
 pub mod rate_limit;

@@ -31,6 +31,7 @@
 //! | `POST …/compounds/{c}/members/invites` `{"role"}` | 201 `{code, role, expires_at, link, qr_svg}`; 403 a coordinator inviting a coordinator |
 //! | `POST …/compounds/{c}/members/{p}/revoke` | `{revoked}`; their phones wipe the compound at their next sync |
 //! | `POST …/compounds/{c}/members/{p}/tokens` `{"device_name"}` | 201 `{token, link, qr_svg}`; district admins only |
+//! | `GET …/compounds/{c}/time-zone` | `{minutes, label}`: the compound's UTC offset (default 480, `UTC+8`); set with the operation `set_utc_offset` |
 //! | `POST …/compounds/{c}/operations` | core `Operation` JSON → `{changed, created, new_entity}`; 403/422 |
 //! | `POST …/compounds/{c}/import?mode=preview\|commit[&accept_good_rows=true]` | CSV or XLSX body |
 //! | `GET …/compounds/{c}/export/{roster,special-needs}.{csv,xlsx}` | downloads |
@@ -63,6 +64,7 @@ mod session;
 mod signed_in;
 mod snapshot;
 mod table;
+mod time_zone;
 pub mod workbook;
 pub mod workbook_bounds;
 
@@ -111,6 +113,7 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/compounds/{compound}/members/invites", post(members::invite))
         .route("/compounds/{compound}/members/{person}/revoke", post(members::revoke))
         .route("/compounds/{compound}/members/{person}/tokens", post(members::new_token))
+        .route("/compounds/{compound}/time-zone", get(time_zone::get))
         .route("/compounds/{compound}/operations", post(operations::apply))
         .route("/compounds/{compound}/import", post(import::import))
         .route("/compounds/{compound}/export/{file}", get(export::ledger))

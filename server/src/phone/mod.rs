@@ -250,7 +250,7 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
         PhoneCommand::Conflicts => {
             let r = lock(&replica);
             let conflicts: Vec<_> = r.compounds().flat_map(query::conflict_reviews).collect();
-            out.conflicts(&conflicts, &render::Addresses::of(&r));
+            out.conflicts(&conflicts, &render::Addresses::of(&r), render::time_zone(&r));
         }
         PhoneCommand::Review { target, note } => {
             let (compound, conflict) = resolve::conflict(&lock(&replica), &target)?;

@@ -19,6 +19,13 @@ const box = (page, selector) =>
     return { left: r.left, right: r.right, width: r.width, height: r.height, screen: document.documentElement.clientWidth };
   });
 
+/** `11/30 23:42`: what the page shows for Unix milliseconds `ms` at `minutes` east of UTC. */
+function wallClock(ms, minutes) {
+  const d = new Date(ms + minutes * 60_000);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+}
+
 /** Names in the live members table. */
 const liveNames = (page) => page.$$eval(`${tid('member-row')} td.lead`, (tds) => tds.map((td) => td.textContent.trim()));
 
@@ -106,6 +113,19 @@ for (const [device, options, tag] of [
       assert.match(JSON.stringify(report), /香樟苑/, `the phone names the compound it was removed from: ${JSON.stringify(report)}`);
       const status = await phone.run('status');
       assert.deepEqual(status.removed_from, ['香樟苑'], JSON.stringify(status));
+      // The compound's time zone: times on the page follow it, whatever the browser's own zone.
+      const wang = `${tid('member-row')}:nth-child(2) td:nth-child(3)`;
+      const joinedAt = await p.evaluate(async () => {
+        const compound = document.querySelector('main').dataset.compound;
+        const list = await (await fetch(`/dashboard/api/compounds/${compound}/members`)).json();
+        return list.find((m) => m.name === '王协调').joined_at;
+      });
+      assert.equal((await p.textContent(wang)).trim(), wallClock(joinedAt, 480), 'UTC+8 by default');
+      assert.equal(await p.inputValue(tid('zone-select')), '480');
+      await p.selectOption(tid('zone-select'), '-300');
+      await p.click(tid('zone-submit'));
+      await p.waitForFunction(([s, v]) => document.querySelector(s).textContent.trim() === v, [wang, wallClock(joinedAt, -300)]);
+      assert.ok((await overflow(p)) <= 1, 'the page fits the width with the time zone form');
       assert.deepEqual(errors, [], 'no script errors');
     } finally {
       await b.close();

@@ -91,10 +91,17 @@
     return h('span', { class: `swatch c-${colour}`, 'aria-hidden': 'true' }, t(`colour.mark.${colour}`));
   }
 
+  /** Minutes east of UTC the compound tells time in (its roster's setting; UTC+8 by default). */
+  function zoneMinutes() {
+    return state.zone ? state.zone.minutes : 480;
+  }
+
+  /** A time as the compound's clock shows it, whatever the browser's own time zone. */
   function fmtTime(ms) {
     if (ms === null || ms === undefined) return '';
-    const d = new Date(Number(ms));
+    const d = new Date(Number(ms) + zoneMinutes() * 60_000);
     return d.toLocaleString(I.lang() === 'zh' ? 'zh-CN' : 'en-GB', {
+      timeZone: 'UTC',
       month: '2-digit',
       day: '2-digit',
       hour: '2-digit',
@@ -102,10 +109,11 @@
     });
   }
 
+  /** Today's date on the compound's clock. */
   function today() {
-    const d = new Date();
+    const d = new Date(Date.now() + zoneMinutes() * 60_000);
     const pad = (n) => String(n).padStart(2, '0');
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+    return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
   }
 
   function fmtAddress(a) {
@@ -207,6 +215,7 @@
   const state = {
     me: null,
     compound: null,
+    zone: null,
     members: [],
     households: null,
     rounds: null,
@@ -243,6 +252,16 @@
   async function rounds() {
     if (!state.rounds) state.rounds = await api.get(cpath('/rounds'));
     return state.rounds;
+  }
+
+  /** The compound's time zone, which every time on the page is shown in. */
+  async function loadTimeZone() {
+    try {
+      state.zone = await api.get(cpath('/time-zone'));
+    } catch (e) {
+      state.zone = null;
+      if (e.status !== 404) showError(e);
+    }
   }
 
   async function loadMembers() {
@@ -421,7 +440,7 @@
     state.usable = usable;
     const stored = localStorage.getItem(STORED_COMPOUND);
     state.compound = usable.find((c) => c.id === stored) || usable[0] || null;
-    if (state.compound) await loadMembers();
+    if (state.compound) await Promise.all([loadMembers(), loadTimeZone()]);
     renderShell();
     connectEvents();
   }
@@ -469,7 +488,7 @@
                 localStorage.setItem(STORED_COMPOUND, state.compound.id);
                 state.households = null;
                 state.rounds = null;
-                await loadMembers();
+                await Promise.all([loadMembers(), loadTimeZone()]);
                 connectEvents();
                 go('#/overview');
               },
@@ -2352,6 +2371,39 @@
     );
   }
 
+  /** `UTC+8`, `UTC-3:30`: how an offset in minutes is named (the relay names it the same way). */
+  function zoneLabel(minutes) {
+    if (!minutes) return 'UTC';
+    const a = Math.abs(minutes);
+    const rest = a % 60;
+    return `UTC${minutes < 0 ? '-' : '+'}${Math.floor(a / 60)}${rest ? `:${String(rest).padStart(2, '0')}` : ''}`;
+  }
+
+  /** The compound's time zone, which sheets, exports, phones and this page tell time in. */
+  function timeZoneForm() {
+    const options = [];
+    for (let m = -720; m <= 840; m += 15) options.push([String(m), m === 480 ? t('zone.china', { label: zoneLabel(m) }) : zoneLabel(m)]);
+    const zoneSel = select('zone-select', options, String(zoneMinutes()));
+    return h(
+      'form',
+      {
+        class: 'card zone no-print',
+        testid: 'zone-form',
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          const out = await operate({ op: 'set_utc_offset', minutes: Number(zoneSel.value) }, t('zone.saved', { label: zoneLabel(Number(zoneSel.value)) }));
+          if (out) {
+            await loadTimeZone();
+            scheduleRefresh(0, true);
+          }
+        },
+      },
+      h('h2', null, t('zone.title')),
+      h('p', { class: 'hint' }, t('zone.hint')),
+      h('div', { class: 'filters' }, field(t('zone.offset'), zoneSel), h('button', { type: 'submit', testid: 'zone-submit' }, t('common.save'))),
+    );
+  }
+
   function Members() {
     const roleSel = select('invite-role', invitableRoles().map((r) => [r, label('role', r)]), 'volunteer');
     const inviteOut = h('div', { testid: 'invite-out' });
@@ -2395,6 +2447,7 @@
       tokenOut,
       h('div', { class: 'scroll' }, table),
       revokedSection,
+      timeZoneForm(),
     );
 
     function devicesCell(m) {

@@ -185,6 +185,15 @@
       'Scan the QR code with the new phone to sign in, or paste the token. It is shown only this once; do not pass it on.',
     ],
 
+    'zone.title': ['小区时区', "The compound's time zone"],
+    'zone.hint': [
+      '派送单、导出表格、志愿者手机和本页面都按此时区显示时间。中国大陆为 UTC+8，无夏令时。',
+      "Delivery sheets, exports, volunteers' phones and this page all show times in this zone. Mainland China is UTC+8, with no daylight saving.",
+    ],
+    'zone.offset': ['与协调世界时的时差', 'Offset from UTC'],
+    'zone.china': ['{label}（中国标准时间）', '{label} (China Standard Time)'],
+    'zone.saved': ['时区已设为 {label}', 'Time zone set to {label}'],
+
     'overview.title': ['{name} 总览', '{name}: overview'],
     'overview.by_status': ['管控状态', 'Control status'],
     'overview.empty': ['这个小区还没有住户台账：请先到「表格导入导出」导入台账（CSV 或 Excel），再安排配送轮次。', 'This compound has no household roster yet: import one under Spreadsheets (CSV or Excel) first, then plan rounds.'],

@@ -1,6 +1,6 @@
 // The members page in a real browser, at a desktop's width and a phone's: the list of people and
 // devices, an invite that shows a code and the relay's QR code (a command-line phone joins with
-// the code read off the page), and removing a person after a confirm step (their phone wipes the
+// the link read off the page), and removing a person after a confirm step (their phone wipes the
 // compound at its next sync). Each width gets its own relay, so these tests stand alone.
 
 import { test } from 'node:test';
@@ -83,9 +83,10 @@ for (const [device, options, tag] of [
       assert.ok((await overflow(p)) <= 1, 'the page fits the width with the invite shown');
       await screenshot(p, `30-${tag}-members-invite`, { fullPage: tag === 'desktop' });
 
-      // A phone joins with the code read off the page, and shows up in the list with its device.
+      // A phone joins with the link read off the page (no --relay: the link names it), and shows
+      // up in the list with its device.
       const phone = new Phone(dir, '李强');
-      await phone.join(relay, code);
+      await phone.run('join', '--name', '李强', link);
       await p.click(tid('nav-overview'));
       await p.waitForSelector('main[data-ready="overview"]');
       await p.click(tid('nav-members'));

@@ -123,9 +123,15 @@ mod tests {
 
     #[test]
     fn links_read_back_as_written() {
-        let join = JoinLink::Join { relay: "https://relay.example:7700/sub path".into(), code: "AB12-CD34-EF".into() };
+        let join = JoinLink::Join {
+            relay: "https://relay.example:7700/sub path".into(),
+            code: "AB12-CD34-EF".into(),
+        };
         let uri = join.to_uri();
-        assert_eq!(uri, "doorstep://join?relay=https%3A%2F%2Frelay.example%3A7700%2Fsub%20path&code=AB12-CD34-EF");
+        assert_eq!(
+            uri,
+            "doorstep://join?relay=https%3A%2F%2Frelay.example%3A7700%2Fsub%20path&code=AB12-CD34-EF"
+        );
         assert_eq!(JoinLink::parse(&uri), Ok(join));
         let login = JoinLink::Login { relay: "http://127.0.0.1:7700".into(), token: "dst_00ff".into() };
         assert_eq!(JoinLink::parse(&login.to_uri()), Ok(login));

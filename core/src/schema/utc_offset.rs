@@ -102,6 +102,8 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -120,7 +122,10 @@ mod tests {
     fn other_offsets_shift_the_wall_clock() {
         let at = Timestamp::from_millis(1_795_413_959_000);
         let india = UtcOffset::from_minutes(330).unwrap();
-        assert_eq!((india.local_time(at), india.label()), ("2026-11-23 11:35".to_owned(), "UTC+5:30".to_owned()));
+        assert_eq!(
+            (india.local_time(at), india.label()),
+            ("2026-11-23 11:35".to_owned(), "UTC+5:30".to_owned())
+        );
         let west = UtcOffset::from_minutes(-180).unwrap();
         assert_eq!((west.local_time(at), west.label()), ("2026-11-23 03:05".to_owned(), "UTC-3".to_owned()));
         assert_eq!(UtcOffset::from_minutes(0).unwrap().label(), "UTC");

@@ -649,7 +649,9 @@
       invalidate(data.kind);
       state.lastEvent = Date.now();
       updateLive();
-      scheduleRefresh();
+      // The time zone is a roster field: another coordinator may have changed it.
+      if (!data.kind || data.kind === 'roster') loadTimeZone().then(() => scheduleRefresh());
+      else scheduleRefresh();
     });
     updateLive();
   }

@@ -96,12 +96,19 @@ pub async fn invite(
     let scope = signed.scope(&state, &compound).await?;
     let lifetime = state.app.config.invite_lifetime;
     let invite =
-        admin::create_invite(&state.app.relay, &signed.principal, scope.compound.id, body.role, lifetime).await?;
+        admin::create_invite(&state.app.relay, &signed.principal, scope.compound.id, body.role, lifetime)
+            .await?;
     let link = JoinLink::Join { relay: relay_url(&client, &headers)?, code: invite.code.clone() }.to_uri();
     let qr_svg = qr::svg(&link)?;
     Ok((
         StatusCode::CREATED,
-        Json(InviteShown { code: invite.code, role: invite.role, expires_at: invite.expires_at, link, qr_svg }),
+        Json(InviteShown {
+            code: invite.code,
+            role: invite.role,
+            expires_at: invite.expires_at,
+            link,
+            qr_svg,
+        }),
     ))
 }
 
@@ -194,7 +201,9 @@ fn relay_url(client: &Client, headers: &HeaderMap) -> Result<String, DashError> 
         .clone()
         .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned))
         .filter(|h| !h.is_empty())
-        .ok_or_else(|| AppError::invalid("the request names no Host, so the invite link cannot name this relay"))?;
+        .ok_or_else(|| {
+            AppError::invalid("the request names no Host, so the invite link cannot name this relay")
+        })?;
     let scheme = if client.https { "https" } else { "http" };
     Ok(format!("{scheme}://{host}"))
 }

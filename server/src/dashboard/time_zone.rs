@@ -6,10 +6,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::Serialize;
 
+use super::DashState;
 use super::error::DashError;
 use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
-use super::DashState;
 
 /// The compound's time zone.
 #[derive(Debug, Clone, Serialize)]

@@ -10,8 +10,8 @@ use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use super::{DocChanged, Events};
 use crate::storage::{
     ActorBinding, Catchup, Committed, CompoundRecord, DeviceId, DocCommit, DocumentRecord, Joined, Member,
-    MemberDevice, Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StoreFuture, StoredDocument,
-    SyncStateWrite, TokenStatus,
+    MemberDevice, Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StoreFuture,
+    StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 impl Events {

@@ -382,6 +382,8 @@ pub fn export_quarantine(path: &Path, changes: &[QuarantinedChange]) -> Result<(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use doorstep_core::Timestamp;
 
     use doorstep_core::schema::utc_offset::UtcOffset;
@@ -404,8 +406,15 @@ mod tests {
         assert_eq!(line, "last sync / 上次同步 2026-11-23 14:05 (UTC+8), 5 min ago / 5 分钟前");
         // A compound set to UTC+5:30 reads the same moment as 11:35.
         let india = UtcOffset::from_minutes(330).unwrap();
-        assert_eq!(last_sync_line(at, later, india), "last sync / 上次同步 2026-11-23 11:35 (UTC+5:30), 5 min ago / 5 分钟前");
-        let stale = last_sync_line(at, Timestamp::from_millis(1_795_413_959_000 + 3 * 86_400_000), UtcOffset::default());
+        assert_eq!(
+            last_sync_line(at, later, india),
+            "last sync / 上次同步 2026-11-23 11:35 (UTC+5:30), 5 min ago / 5 分钟前"
+        );
+        let stale = last_sync_line(
+            at,
+            Timestamp::from_millis(1_795_413_959_000 + 3 * 86_400_000),
+            UtcOffset::default(),
+        );
         assert!(stale.contains("3 days ago") && stale.contains("newer work"), "{stale}");
         assert!(!line.contains("1795413959000"));
     }

@@ -129,9 +129,12 @@ pub async fn member_devices_name_every_device_and_its_last_sync(s: Arc<dyn Stora
     let old = s.create_device(v, "old phone".into(), SecretHash([3; 32]), later(6)).await.unwrap();
     s.create_device(v, "new phone".into(), SecretHash([4; 32]), later(7)).await.unwrap();
     s.create_device(outsider, "elsewhere".into(), SecretHash([5; 32]), later(7)).await.unwrap();
-    s.put_sync_states(vec![SyncStateWrite { device: old, doc: roster, state: Some(b"s".to_vec()) }], later(9))
-        .await
-        .unwrap();
+    s.put_sync_states(
+        vec![SyncStateWrite { device: old, doc: roster, state: Some(b"s".to_vec()) }],
+        later(9),
+    )
+    .await
+    .unwrap();
     s.revoke_devices(v, later(10)).await.unwrap();
     let devices = s.member_devices(compound).await.unwrap();
     let named: Vec<(&str, bool, Option<Timestamp>)> =

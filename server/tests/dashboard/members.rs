@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use crate::harness::Dash;
 
 fn now() -> Timestamp {
-    Timestamp::from_millis(i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap())
+    Timestamp::from_millis(
+        i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap(),
+    )
 }
 
 /// Reads the relay's QR code SVG the way a camera would: draws the SVG's dark rectangles onto a
@@ -69,7 +71,9 @@ async fn an_invite_qr_joins_a_phone_and_revoking_wipes_it() {
     assert_eq!(wang["devices"][0]["last_seen"], Value::Null, "a phone that never synced: {wang}");
 
     // The invite: a code, and a QR code that reads back as the link naming this relay and code.
-    let answer = session.post_json(&format!("{}/invites", members_path(compound)), &json!({ "role": "volunteer" })).await;
+    let answer = session
+        .post_json(&format!("{}/invites", members_path(compound)), &json!({ "role": "volunteer" }))
+        .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
     let invite = answer.json();
     let code = invite["code"].as_str().unwrap();
@@ -110,15 +114,17 @@ async fn an_invite_qr_joins_a_phone_and_revoking_wipes_it() {
     assert_eq!(twice.status, StatusCode::NOT_FOUND, "{}", twice.text());
 
     // What a coordinator may not do: invite a coordinator, revoke themselves, mint a token.
-    let answer =
-        session.post_json(&format!("{}/invites", members_path(compound)), &json!({ "role": "coordinator" })).await;
+    let answer = session
+        .post_json(&format!("{}/invites", members_path(compound)), &json!({ "role": "coordinator" }))
+        .await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text());
     let own = format!("{}/{}/revoke", members_path(compound), coordinator.person);
     assert_eq!(session.post_json(&own, &json!({})).await.status, StatusCode::FORBIDDEN);
     let token = format!("{}/{}/tokens", members_path(compound), coordinator.person);
     let answer = session.post_json(&token, &json!({ "device_name": "新手机" })).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text());
-    let answer = session.post_json(&format!("{}/invites", members_path(compound)), &json!({ "role": "boss" })).await;
+    let answer =
+        session.post_json(&format!("{}/invites", members_path(compound)), &json!({ "role": "boss" })).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
 }
 
@@ -128,7 +134,12 @@ async fn a_volunteer_of_the_compound_gets_403_from_every_members_route() {
     let (_runs, coordinator) = dash.small_compound().await;
     // The coordinator of 香樟苑 is only a volunteer in 金桂园.
     let other = dash.relay.create_compound("金桂园").await;
-    dash.state.relay.storage().set_membership(coordinator.person, other, Role::Volunteer, now()).await.unwrap();
+    dash.state
+        .relay
+        .storage()
+        .set_membership(coordinator.person, other, Role::Volunteer, now())
+        .await
+        .unwrap();
     let head = dash.relay.phone(other, Role::Coordinator, "赵敏").await;
     let session = dash.login(&coordinator.token).await;
 
@@ -143,8 +154,15 @@ async fn a_volunteer_of_the_compound_gets_403_from_every_members_route() {
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text());
         assert!(answer.json()["reason"].as_str().unwrap().contains("volunteer"), "{}", answer.text());
     }
-    let list = dash.relay.json("GET", &format!("/v1/compounds/{other}/members"), &dash.relay.admin_token, None).await;
-    assert!(list.1.as_array().unwrap().iter().all(|m| m["revoked"] == false), "nothing was revoked: {}", list.1);
+    let list = dash
+        .relay
+        .json("GET", &format!("/v1/compounds/{other}/members"), &dash.relay.admin_token, None)
+        .await;
+    assert!(
+        list.1.as_array().unwrap().iter().all(|m| m["revoked"] == false),
+        "nothing was revoked: {}",
+        list.1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

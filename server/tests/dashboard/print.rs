@@ -126,10 +126,12 @@ async fn printed_in(session: &crate::harness::Session, path: &str, offset: UtcOf
     let html = session.get(path).await.text();
     let after = now();
     let label = "<small>Printed</small> ";
-    let start = html.find(&label).unwrap_or_else(|| panic!("no printed time in {html}")) + label.len();
+    let start = html.find(label).unwrap_or_else(|| panic!("no printed time in {html}")) + label.len();
     let printed: String = html[start..].chars().take_while(|c| *c != '<').collect();
-    let expected: Vec<String> =
-        minutes_between(offset, before, after).into_iter().map(|t| format!("{t} ({})", offset.label())).collect();
+    let expected: Vec<String> = minutes_between(offset, before, after)
+        .into_iter()
+        .map(|t| format!("{t} ({})", offset.label()))
+        .collect();
     assert!(expected.contains(&printed), "printed {printed:?}, expected one of {expected:?}");
     printed
 }

@@ -40,8 +40,8 @@ use tokio_postgres::{NoTls, Row};
 
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
-    Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, Redemption, RemoteChange, SecretHash, Storage,
-    StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
+    Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, Redemption, RemoteChange, SecretHash,
+    Storage, StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 /// Connections each relay keeps at most. Two cores serve a few syncs at a time; eight leaves

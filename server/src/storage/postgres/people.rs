@@ -6,8 +6,8 @@ use doorstep_core::{Role, Timestamp};
 
 use super::{execute, parsed, query, query_opt};
 use crate::storage::{
-    ActorBinding, DeviceId, InviteProblem, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, Redemption,
-    SecretHash, Session, StorageError, TokenStatus,
+    ActorBinding, DeviceId, InviteProblem, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson,
+    Redemption, SecretHash, Session, StorageError, TokenStatus,
 };
 
 pub(super) async fn create_person(

@@ -30,8 +30,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
-    Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage, StorageError,
-    StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
+    Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, Redemption, SecretHash, Storage,
+    StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 /// Readers kept open between calls.

@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::parsed;
 use crate::storage::{
-    ActorBinding, DeviceId, InviteProblem, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, Redemption,
-    SecretHash, Session, StorageError, TokenStatus,
+    ActorBinding, DeviceId, InviteProblem, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson,
+    Redemption, SecretHash, Session, StorageError, TokenStatus,
 };
 
 pub(super) fn create_person(
@@ -111,7 +111,10 @@ pub(super) fn members(conn: &Connection, compound: CompoundId) -> Result<Vec<Mem
         .collect()
 }
 
-pub(super) fn member_devices(conn: &Connection, compound: CompoundId) -> Result<Vec<MemberDevice>, StorageError> {
+pub(super) fn member_devices(
+    conn: &Connection,
+    compound: CompoundId,
+) -> Result<Vec<MemberDevice>, StorageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT d.person, d.name, d.created_at, d.revoked_at IS NOT NULL,
                 (SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id)

@@ -129,7 +129,7 @@ pub async fn revoke(
     let person: PersonId = path_id(&person)?;
     if person == signed.principal.person {
         return Err(AppError::Forbidden(
-            "you may not revoke yourself here; ask another coordinator or an admin".into(),
+            "不能在这里移出自己，请另一位协调员或管理员操作 / you may not remove yourself here; ask another coordinator or an admin".into(),
         )
         .into());
     }

@@ -29,6 +29,7 @@ const CARE: &[Role] = &[Role::Admin, Role::Coordinator, Role::Medic];
 /// compile here until it has a test below.
 fn name(op: &Operation) -> &'static str {
     match op {
+        Operation::SetUtcOffset { .. } => "SetUtcOffset",
         Operation::AddBuilding { .. } => "AddBuilding",
         Operation::AddHousehold { .. } => "AddHousehold",
         Operation::EditHousehold { .. } => "EditHousehold",
@@ -171,6 +172,26 @@ fn create_compound_is_for_admins() {
     match Compound::create(&mut fx.env.env(), &admin, support::device(2), "  ") {
         Err(OperationError::Invalid { field: "name", .. }) => {}
         other => panic!("an empty compound name: {other:?}"),
+    }
+}
+
+#[test]
+fn set_utc_offset() {
+    let mut fx = Fixture::default();
+    assert_eq!(fx.compound.utc_offset().minutes(), 480, "a compound tells China Standard Time by default");
+    let op = Operation::SetUtcOffset { minutes: 330 };
+    check(&mut fx, &op, COORDINATING, Rule::RosterIsEditedByCoordinators, |c, _, _| {
+        assert_eq!(c.utc_offset().minutes(), 330);
+        assert_eq!(c.utc_offset().label(), "UTC+5:30");
+    });
+    // An offset no place uses is refused, and nothing moves.
+    let coordinator = fx.people.of(Role::Coordinator);
+    for minutes in [900, -721, 481] {
+        let e = refused(&mut fx.compound, |c| {
+            c.apply(&mut fx.env.env(), &coordinator, &Operation::SetUtcOffset { minutes })
+        });
+        assert!(matches!(e, OperationError::Invalid { field: "minutes", .. }), "{minutes}: {e:?}");
+        assert!(e.to_string().contains("UTC+14:00"), "{e}");
     }
 }
 

@@ -304,6 +304,26 @@ mod validate_roster {
         rewrite.forbidden(&people.medic, Rule::RosterIsEditedByCoordinators);
         rewrite.accepted(&people.coordinator);
     }
+
+    #[test]
+    fn the_time_zone_is_set_by_coordinators_to_an_offset_that_exists() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let set = made_by(&mut fx, people.coordinator, &Operation::SetUtcOffset { minutes: -300 }, roster);
+        set.forbidden(&people.volunteer, Rule::RosterIsEditedByCoordinators);
+        set.forbidden(&people.medic, Rule::RosterIsEditedByCoordinators);
+        set.accepted(&people.coordinator);
+        let absurd = hostile(&fx, roster, |tx| {
+            tx.put(ROOT, "utc_offset_minutes", 100_000_i64).unwrap();
+        });
+        let v = absurd.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains("time zone"), "{v}");
+        let text = hostile(&fx, roster, |tx| {
+            tx.put(ROOT, "utc_offset_minutes", "UTC+8").unwrap();
+        });
+        text.refused_as(&people.coordinator, ViolationKind::Schema);
+    }
 }
 
 /// Rounds.

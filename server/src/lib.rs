@@ -26,7 +26,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod http;
-pub(crate) mod local_time;
+pub mod join_link;
 pub mod metrics;
 pub mod phone;
 pub mod rate_limit;

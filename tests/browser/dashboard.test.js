@@ -316,6 +316,52 @@ test('the roster filters by status, need, building and search', async () => {
   await screenshot(page, '06-roster');
 });
 
+test("every need tag is badged on the roster and a household's page with the map's mark", async () => {
+  const { page } = ctx;
+  const legend = (await apiGet(page, '/dashboard/api/legend')).body;
+  const glyph = Object.fromEntries(legend.needs.map((n) => [n.need, n.glyph.zh]));
+  assert.deepEqual(Object.keys(glyph), Object.values(NEED), 'the legend the roster uses lists all eight need tags');
+  const withNeeds = rows.filter((r) => r.needs.length);
+  await open(page, '#/roster?need=any', 'roster');
+  await waitData(page, tid('roster-count'), 'count', withNeeds.length);
+  const shown = await page.$$eval(tid('roster-row'), (trs) =>
+    trs.map((tr) => ({
+      head: tr.children[1].textContent,
+      badges: [...tr.querySelectorAll('[data-testid="need-badge"]')].map((b) => {
+        const mark = b.querySelector('.need');
+        return { need: b.dataset.value, mark: mark && mark.dataset.need, glyph: mark && mark.textContent, bg: mark && getComputedStyle(mark).backgroundColor, text: b.textContent };
+      }),
+    })),
+  );
+  const key = (head, needs) => `${head}|${[...needs].sort().join(',')}`;
+  assert.deepEqual(
+    shown.map((r) => key(r.head, r.badges.map((b) => b.need))).sort(),
+    withNeeds.map((r) => key(r.head, r.needs)).sort(),
+    'every household shows a badge for each of its need tags, and no other',
+  );
+  const colours = {};
+  for (const b of shown.flatMap((r) => r.badges)) {
+    const zh = Object.keys(NEED).find((k) => NEED[k] === b.need);
+    assert.equal(b.mark, b.need, `the ${b.need} badge carries the ${b.need} mark`);
+    assert.equal(b.glyph, glyph[b.need], `the ${b.need} badge's mark is the map's glyph`);
+    assert.ok(b.text.includes(zh), `the ${b.need} badge is named ${zh}`);
+    colours[b.need] = colours[b.need] || new Set();
+    colours[b.need].add(b.bg);
+  }
+  assert.deepEqual(Object.keys(colours).sort(), Object.values(NEED).sort(), 'all eight need tags appear on the roster');
+  for (const [need, set] of Object.entries(colours)) assert.equal(set.size, 1, `${need} marks share one colour`);
+  assert.equal(new Set(Object.values(colours).map((set) => [...set][0])).size, 8, 'eight distinct mark colours, as on the map');
+
+  // A household's own page badges its needs the same way.
+  const several = withNeeds.find((r) => r.needs.length >= 2);
+  const link = await page.$$eval(tid('roster-row'), (trs, head) => trs.find((tr) => tr.children[1].textContent === head).querySelector('a').getAttribute('href'), several.head);
+  await open(page, link, 'households');
+  const badges = await page.$$eval(`.badges ${tid('need-badge')}`, (els) => els.map((b) => [b.dataset.value, b.querySelector('.need').textContent]));
+  assert.deepEqual(badges.map(([n]) => n).sort(), [...several.needs].sort());
+  for (const [n, g] of badges) assert.equal(g, glyph[n]);
+  await screenshot(page, '06b-roster-needs', { fullPage: false });
+});
+
 test("editing a household's notes and status goes through the core and reaches the phones", async () => {
   const { page } = ctx;
   const r = rows.find((x) => x.estate === '北林小区' && x.building === '2' && x.status === 'normal' && !x.needs.length);
@@ -775,7 +821,7 @@ for (const [device, options, tag] of [
 
       // Every navigation item is on the screen, none hidden off its edge.
       const nav = await boxes(p, '.mainnav a');
-      assert.equal(nav.length, 7);
+      assert.equal(nav.length, 8, "seven pages and Members");
       for (const [i, n] of nav.entries()) assert.ok(n.left >= 0 && n.right <= n.screen + 0.5, `nav item ${i} spans ${n.left}–${n.right} of ${n.screen}px`);
 
       // The round's tasks: names read on one line and every column is on the screen.

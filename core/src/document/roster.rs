@@ -15,6 +15,8 @@ use crate::schema::need_tag::NeedTag;
 pub const BUILDINGS: &str = "buildings";
 /// Key of the households map.
 pub const HOUSEHOLDS: &str = "households";
+/// The roster root's key for the compound's time zone, minutes east of UTC (absent: UTC+8).
+pub const UTC_OFFSET: &str = "utc_offset_minutes";
 
 /// The object of the entity `id` in the map `collection` at the root.
 pub(crate) fn entity(doc: &impl ReadDoc, collection: &str, id: &str) -> Option<ObjId> {

@@ -20,6 +20,7 @@ use crate::schema::household::Building;
 use crate::schema::request::Request;
 use crate::schema::review::{ConflictSubject, Review};
 use crate::schema::task::{Attempt, Cancellation};
+use crate::schema::utc_offset::UtcOffset;
 use crate::schema::vocabulary::{DocKind, RequestStatus, RoundStatus};
 
 impl Compound {
@@ -73,6 +74,15 @@ impl Compound {
             .unwrap_or_default()
     }
 
+    /// The compound's time zone, from its roster; UTC+8 when none was set (or the roster is
+    /// missing, or holds an offset this version cannot read).
+    pub fn utc_offset(&self) -> UtcOffset {
+        self.single(DocKind::Roster)
+            .and_then(|d| document::read::int(d.automerge(), &automerge::ROOT, roster::UTC_OFFSET).ok())
+            .and_then(|minutes| UtcOffset::from_minutes(minutes).ok())
+            .unwrap_or_default()
+    }
+
     /// Checks and carries out `op` for `actor`. On error nothing has changed.
     pub fn apply(
         &mut self,
@@ -100,6 +110,22 @@ impl Compound {
     ) -> Result<Applied, OperationError> {
         let role = actor.role;
         match op {
+            Operation::SetUtcOffset { minutes } => {
+                may_write(role, "set the compound's time zone", &ROSTER, &[roster::UTC_OFFSET])?;
+                let offset = UtcOffset::from_minutes(*minutes)
+                    .map_err(|bad| OperationError::Invalid { field: "minutes", reason: bad.to_string() })?;
+                let doc = self.single_mut(DocKind::Roster)?;
+                transact(doc, env, |tx| {
+                    automerge::transaction::Transactable::put(
+                        tx,
+                        automerge::ROOT,
+                        roster::UTC_OFFSET,
+                        offset.minutes(),
+                    )?;
+                    Ok(())
+                })?;
+                Ok(applied(doc.id(), None))
+            }
             Operation::AddBuilding { estate, label, lift } => {
                 may_add(role, "add a building", &BUILDING)?;
                 text(&BUILDING, "estate", estate)?;

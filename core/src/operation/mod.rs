@@ -29,6 +29,12 @@ use crate::schema::vocabulary::{Category, Channel, Outcome, Priority, RequestSta
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Operation {
+    /// Sets the compound's time zone, a fixed offset from UTC (coordinators):
+    /// `{"op": "set_utc_offset", "minutes": 480}`.
+    SetUtcOffset {
+        /// Minutes east of UTC: whole quarter hours from −720 to 840.
+        minutes: i64,
+    },
     /// Adds a building (coordinators).
     AddBuilding {
         /// Estate (小区) name; empty for a single-estate compound.

@@ -22,11 +22,12 @@ use Writers::{AuthorOrCoordinators, CareKeepers, Coordinators, Everyone, Nobody}
 /// rules for the schema version moving forward).
 pub const HEADER: &[&str] = &["schema", "id", "kind", "compound"];
 
-/// The roster's root: the compound's name and its two collections.
+/// The roster's root: the compound's name, its time zone and its collections.
 pub const ROSTER: Entity = Entity {
     noun: "roster",
     fields: &[
         required("name", Short, Coordinators),
+        field(roster::UTC_OFFSET, Scalar, Coordinators),
         field(roster::BUILDINGS, Map, Nobody),
         field(roster::HOUSEHOLDS, Map, Nobody),
         field(reviews::REVIEWS, Map, Nobody),

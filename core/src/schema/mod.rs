@@ -9,6 +9,7 @@ pub mod need_tag;
 pub mod request;
 pub mod review;
 pub mod task;
+pub mod utc_offset;
 pub mod vocabulary;
 
 pub use labelled_enum::UnknownValue;

@@ -91,10 +91,17 @@
     return h('span', { class: `swatch c-${colour}`, 'aria-hidden': 'true' }, t(`colour.mark.${colour}`));
   }
 
+  /** Minutes east of UTC the compound tells time in (its roster's setting; UTC+8 by default). */
+  function zoneMinutes() {
+    return state.zone ? state.zone.minutes : 480;
+  }
+
+  /** A time as the compound's clock shows it, whatever the browser's own time zone. */
   function fmtTime(ms) {
     if (ms === null || ms === undefined) return '';
-    const d = new Date(Number(ms));
+    const d = new Date(Number(ms) + zoneMinutes() * 60_000);
     return d.toLocaleString(I.lang() === 'zh' ? 'zh-CN' : 'en-GB', {
+      timeZone: 'UTC',
       month: '2-digit',
       day: '2-digit',
       hour: '2-digit',
@@ -102,10 +109,11 @@
     });
   }
 
+  /** Today's date on the compound's clock. */
   function today() {
-    const d = new Date();
+    const d = new Date(Date.now() + zoneMinutes() * 60_000);
     const pad = (n) => String(n).padStart(2, '0');
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+    return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
   }
 
   function fmtAddress(a) {
@@ -207,6 +215,7 @@
   const state = {
     me: null,
     compound: null,
+    zone: null,
     members: [],
     households: null,
     rounds: null,
@@ -243,6 +252,16 @@
   async function rounds() {
     if (!state.rounds) state.rounds = await api.get(cpath('/rounds'));
     return state.rounds;
+  }
+
+  /** The compound's time zone, which every time on the page is shown in. */
+  async function loadTimeZone() {
+    try {
+      state.zone = await api.get(cpath('/time-zone'));
+    } catch (e) {
+      state.zone = null;
+      if (e.status !== 404) showError(e);
+    }
   }
 
   async function loadMembers() {
@@ -421,7 +440,7 @@
     state.usable = usable;
     const stored = localStorage.getItem(STORED_COMPOUND);
     state.compound = usable.find((c) => c.id === stored) || usable[0] || null;
-    if (state.compound) await loadMembers();
+    if (state.compound) await Promise.all([loadMembers(), loadTimeZone()]);
     renderShell();
     connectEvents();
   }
@@ -469,7 +488,7 @@
                 localStorage.setItem(STORED_COMPOUND, state.compound.id);
                 state.households = null;
                 state.rounds = null;
-                await loadMembers();
+                await Promise.all([loadMembers(), loadTimeZone()]);
                 connectEvents();
                 go('#/overview');
               },
@@ -496,7 +515,7 @@
     const nav = h(
       'nav',
       { class: 'mainnav', 'aria-label': t('shell.nav') },
-      NAV.map((name) => h('a', { href: `#/${name}`, testid: `nav-${name}`, dataset: { view: name } }, t(`nav.${name}`))),
+      navNames().map((name) => h('a', { href: `#/${name}`, testid: `nav-${name}`, dataset: { view: name } }, t(`nav.${name}`))),
     );
     const banner = h('div', { class: 'banner error', role: 'alert', testid: 'error-banner', hidden: true });
     const toastEl = h('div', { class: 'toast', role: 'status', 'aria-live': 'polite', testid: 'toast', hidden: true });
@@ -520,6 +539,7 @@
     conflicts: () => Conflicts(),
     set_aside: () => SetAside(),
     sheets: () => Sheets(),
+    members: () => Members(),
   };
 
   async function renderView() {
@@ -630,7 +650,9 @@
       invalidate(data.kind);
       state.lastEvent = Date.now();
       updateLive();
-      scheduleRefresh();
+      // The time zone is a roster field: another coordinator may have changed it.
+      if (!data.kind || data.kind === 'roster') loadTimeZone().then(() => scheduleRefresh());
+      else scheduleRefresh();
     });
     updateLive();
   }
@@ -785,6 +807,24 @@
   /** A need tag's mark: its glyph on its own colour, named for screen readers by the flat. */
   function needMark(entry) {
     return h('span', { class: `need n-${entry.need}`, testid: 'need-mark', dataset: { need: entry.need }, 'aria-hidden': 'true' }, inLang(entry.glyph));
+  }
+
+  /** The map's need marks by tag, fetched once from the relay's legend (map_marks.rs). */
+  async function needMarks() {
+    if (!state.needMarks) {
+      const legend = await api.get(`${API}/legend`);
+      state.needMarks = new Map(legend.needs.map((n) => [n.need, n]));
+    }
+    return state.needMarks;
+  }
+
+  /** A household's need tags as badges, each with the map's mark for it (glyph on its colour). */
+  function needBadges(needs, extra) {
+    return (needs || []).map((n) => {
+      const entry = state.needMarks && state.needMarks.get(n);
+      return h('span', { class: `badge need-badge need_tag-${n} ${extra || ''}`, testid: 'need-badge', dataset: { value: n } },
+        entry ? needMark(entry) : null, ' ', label('need_tag', n));
+    });
   }
 
   /** The map's legend, from the relay's: fills, need marks and, with a round shown, door states. */
@@ -1132,6 +1172,7 @@
     );
 
     async function refresh() {
+      await needMarks();
       const all = await households();
       const keep = f.building ? buildingKey({ estate: f.estate, building: f.building }) : '';
       fill(buildingSel,
@@ -1158,7 +1199,7 @@
             h('td', { class: 'n', dataset: { label: t('household.people') } }, peopleText(x.people)),
             h('td', { class: 'n', dataset: { label: t('household.aged_60_plus') } }, String(x.aged_60_plus)),
             h('td', { class: 'n', dataset: { label: t('household.children_under_6') } }, String(x.children_under_6)),
-            h('td', null, (x.needs || []).map((n) => badge('need_tag', n))),
+            h('td', null, needBadges(x.needs)),
             h('td', null, badge('control_status', x.status)),
             h('td', { dataset: { label: t('household.lift') } }, x.lift ? t('common.yes') : t('common.no')),
           ),
@@ -1342,6 +1383,7 @@
         api.get(cpath(`/households/${encodeURIComponent(id)}`)),
         rounds(),
         api.get(cpath(`/households/${encodeURIComponent(id)}/history`)),
+        needMarks(),
       ]);
       await households();
       const x = d.household;
@@ -1349,7 +1391,7 @@
       openRounds = rs.map(roundOf).filter((r) => r.status !== 'closed');
       fill(head,
         pageHeader(fmtAddress(x.address), h('a', { href: '#/roster', class: 'button' }, t('household.back')), printButton()),
-        h('p', { class: 'badges' }, badge('control_status', x.status, 'big'), (x.needs || []).map((n) => badge('need_tag', n))),
+        h('p', { class: 'badges' }, badge('control_status', x.status, 'big'), needBadges(x.needs, 'big')),
       );
       const row = (k, v) => [h('dt', null, t(`household.${k}`)), h('dd', { dataset: { field: k } }, v)];
       fill(info,
@@ -2363,6 +2405,229 @@
       bsel.addEventListener('change', upd);
       upd();
       fill(prints, h('h2', null, t('print.title')), h('p', { class: 'hint' }, t('print.hint')), field(t('round.round'), psel), field(t('selection.building'), bsel), go2);
+    }
+    return { root, refresh };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Members: the compound's people and devices; invite (a code and the relay's QR code), remove
+  // (after a confirm step; their phones wipe the compound at their next sync), and for a district
+  // admin a new device token for an existing person. Every rule is the relay's: the page only
+  // hides what the relay would refuse.
+
+  /** Whether the signed-in person runs the current compound (volunteers never see Members). */
+  function runsCompound() {
+    return Boolean(state.compound && (state.compound.role === 'coordinator' || state.compound.role === 'admin'));
+  }
+
+  /** The nav's pages: the Members page only for someone who runs the compound. */
+  function navNames() {
+    return runsCompound() ? [...NAV, 'members'] : NAV;
+  }
+
+  /** The roles the signed-in person may invite, as the relay rules: an admin invites anyone. */
+  function invitableRoles() {
+    const admin = (state.me && state.me.district_admin) || (state.compound && state.compound.role === 'admin');
+    return admin ? ['volunteer', 'medic', 'coordinator', 'admin'] : ['volunteer', 'medic'];
+  }
+
+  /** Whether the relay would let the signed-in person remove `m`: not themselves, and a
+   *  coordinator or admin only if they are an admin. */
+  function mayRevoke(m) {
+    if (state.me && state.me.person === m.person) return false;
+    const admin = (state.me && state.me.district_admin) || (state.compound && state.compound.role === 'admin');
+    return admin || !(m.role === 'coordinator' || m.role === 'admin');
+  }
+
+  /** A QR code the relay drew, shown as an image (the SVG is never parsed into the page). */
+  function qrImage(svg, testid) {
+    return h('img', {
+      class: 'qr',
+      testid,
+      alt: t('members.qr_alt'),
+      src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`,
+    });
+  }
+
+  /** A secret shown once: the big text to type, its QR code and the link it encodes. */
+  function shownOnce(testid, title, secret, secretTestid, qrSvg, link, note) {
+    return h(
+      'div',
+      { class: 'shown-once', testid, role: 'status' },
+      h('h3', null, title),
+      h('div', { class: 'shown-once-body' },
+        qrImage(qrSvg, `${testid}-qr`),
+        h('div', null,
+          h('p', { class: 'secret', testid: secretTestid }, secret),
+          note ? h('p', { class: 'hint' }, note) : null,
+          h('p', { class: 'hint link' }, `${t('members.link')}: `, h('code', { testid: `${testid}-link` }, link)),
+        ),
+      ),
+    );
+  }
+
+  /** `UTC+8`, `UTC-3:30`: how an offset in minutes is named (the relay names it the same way). */
+  function zoneLabel(minutes) {
+    if (!minutes) return 'UTC';
+    const a = Math.abs(minutes);
+    const rest = a % 60;
+    return `UTC${minutes < 0 ? '-' : '+'}${Math.floor(a / 60)}${rest ? `:${String(rest).padStart(2, '0')}` : ''}`;
+  }
+
+  /** The compound's time zone, which sheets, exports, phones and this page tell time in. */
+  function timeZoneForm() {
+    const options = [];
+    for (let m = -720; m <= 840; m += 15) options.push([String(m), m === 480 ? t('zone.china', { label: zoneLabel(m) }) : zoneLabel(m)]);
+    const zoneSel = select('zone-select', options, String(zoneMinutes()));
+    return h(
+      'form',
+      {
+        class: 'card zone no-print',
+        testid: 'zone-form',
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          const out = await operate({ op: 'set_utc_offset', minutes: Number(zoneSel.value) }, t('zone.saved', { label: zoneLabel(Number(zoneSel.value)) }));
+          if (out) {
+            await loadTimeZone();
+            scheduleRefresh(0, true);
+          }
+        },
+      },
+      h('h2', null, t('zone.title')),
+      h('p', { class: 'hint' }, t('zone.hint')),
+      h('div', { class: 'filters' }, field(t('zone.offset'), zoneSel), h('button', { type: 'submit', testid: 'zone-submit' }, t('common.save'))),
+    );
+  }
+
+  function Members() {
+    const roleSel = select('invite-role', invitableRoles().map((r) => [r, label('role', r)]), 'volunteer');
+    const inviteOut = h('div', { testid: 'invite-out' });
+    const inviteForm = h(
+      'form',
+      {
+        class: 'card invite no-print',
+        testid: 'invite-form',
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          try {
+            const inv = await api.post(cpath('/members/invites'), { role: roleSel.value });
+            fill(inviteOut,
+              shownOnce('invite-shown', `${t('members.invite_code')} · ${label('role', inv.role)}`, inv.code, 'invite-code', inv.qr_svg, inv.link,
+                t('members.invite_expires', { time: fmtTime(inv.expires_at) })),
+            );
+          } catch (e) {
+            showError(e);
+          }
+        },
+      },
+      h('h2', null, t('members.invite_title')),
+      h('p', { class: 'hint' }, t('members.invite_hint')),
+      h('div', { class: 'filters' }, field(t('members.role'), roleSel), h('button', { type: 'submit', testid: 'invite-submit' }, t('members.invite'))),
+      inviteOut,
+    );
+    const tokenOut = h('div', { testid: 'token-out' });
+    const tbody = h('tbody');
+    const revokedBody = h('tbody');
+    const head = (cols) => h('thead', null, h('tr', null, cols.map((k) => h('th', { scope: 'col' }, t(k)))));
+    const table = h('table', { class: 'data stack members', testid: 'members-table' },
+      head(['members.name', 'members.role', 'members.joined', 'members.devices', 'common.actions']), tbody);
+    const revokedTable = h('table', { class: 'data stack members', testid: 'members-revoked' },
+      head(['members.name', 'members.role', 'members.joined', 'members.devices']), revokedBody);
+    const revokedSection = h('section', { class: 'revoked', hidden: true }, h('h2', null, t('members.revoked_title')), h('div', { class: 'scroll' }, revokedTable));
+    const root = h(
+      'section',
+      { testid: 'page-members' },
+      pageHeader(t('members.title')),
+      inviteForm,
+      tokenOut,
+      h('div', { class: 'scroll' }, table),
+      revokedSection,
+      timeZoneForm(),
+    );
+
+    function devicesCell(m) {
+      return h('ul', { class: 'devices' },
+        (m.devices || []).map((d) =>
+          h('li', { testid: 'member-device', dataset: { revoked: String(d.revoked) } },
+            d.name, ' · ',
+            d.revoked ? t('members.device_revoked') : d.last_seen ? fmtTime(d.last_seen) : t('members.never_synced')),
+        ),
+      );
+    }
+
+    /** The row's actions; a confirm step replaces them until the coordinator decides. */
+    function actions(m, cell) {
+      const revoke = !mayRevoke(m) ? null : button(t('members.revoke'), 'member-revoke', () => confirmRevoke(m, cell), { class: 'danger' });
+      const token = state.me && state.me.district_admin ? button(t('members.new_token'), 'member-token', () => askDevice(m, cell)) : null;
+      return fill(cell, revoke, ' ', token);
+    }
+
+    function confirmRevoke(m, cell) {
+      fill(cell,
+        h('div', { class: 'confirm', role: 'alertdialog', testid: 'revoke-confirm' },
+          h('p', null, t('members.revoke_confirm', { name: m.name })),
+          button(t('members.revoke_yes'), 'revoke-yes', async () => {
+            try {
+              await api.post(cpath(`/members/${encodeURIComponent(m.person)}/revoke`), {});
+              toast(t('members.revoked_toast', { name: m.name }));
+              await loadMembers();
+              await refresh();
+            } catch (e) {
+              showError(e);
+              actions(m, cell);
+            }
+          }, { class: 'danger' }),
+          ' ',
+          button(t('common.cancel'), 'revoke-no', () => actions(m, cell)),
+        ),
+      );
+    }
+
+    function askDevice(m, cell) {
+      const name = h('input', { type: 'text', testid: 'device-name', value: t('members.device_default', { name: m.name }), maxlength: 200 });
+      fill(cell,
+        h('form', {
+          class: 'confirm',
+          onsubmit: async (ev) => {
+            ev.preventDefault();
+            try {
+              const out = await api.post(cpath(`/members/${encodeURIComponent(m.person)}/tokens`), { device_name: name.value });
+              fill(tokenOut, shownOnce('token-shown', t('members.token_title', { name: m.name }), out.token, 'token-secret', out.qr_svg, out.link, t('members.token_hint')));
+              await loadMembers();
+              await refresh();
+            } catch (e) {
+              showError(e);
+            }
+          },
+        },
+        field(t('members.device_name'), name),
+        h('button', { type: 'submit', testid: 'token-submit' }, t('members.mint')),
+        ' ',
+        button(t('common.cancel'), 'token-no', () => actions(m, cell)),
+        ),
+      );
+    }
+
+    function row(m, live) {
+      const you = state.me && state.me.person === m.person ? t('members.you') : '';
+      const cells = [
+        h('td', { class: 'lead' }, m.name, you),
+        h('td', { dataset: { label: t('members.role') } }, label('role', m.role)),
+        h('td', { dataset: { label: t('members.joined') } }, fmtTime(m.joined_at)),
+        h('td', { class: 'wide', dataset: { label: t('members.devices') } }, devicesCell(m)),
+      ];
+      if (live) cells.push(actions(m, h('td', { class: 'wide no-print' })));
+      return h('tr', { testid: live ? 'member-row' : 'member-revoked-row', dataset: { person: m.person, role: m.role } }, cells);
+    }
+
+    async function refresh() {
+      const list = await api.get(cpath('/members'));
+      const live = list.filter((m) => !m.revoked);
+      const gone = list.filter((m) => m.revoked);
+      fill(tbody, live.map((m) => row(m, true)));
+      if (!live.length) tbody.append(h('tr', null, h('td', { colspan: 5, class: 'empty' }, t('members.none'))));
+      fill(revokedBody, gone.map((m) => row(m, false)));
+      revokedSection.hidden = !gone.length;
     }
     return { root, refresh };
   }

@@ -26,7 +26,6 @@ use super::table::{Cell, Table, TableError};
 use super::{DashState, blocking, names, path_id};
 use crate::admin;
 use crate::error::AppError;
-use crate::local_time::beijing;
 
 /// The media type of .xlsx files.
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -160,6 +159,7 @@ pub fn round_table(
     let households: HashMap<HouseholdId, Household> =
         compound.households().into_iter().map(|h| (h.id, h)).collect();
     let name_of = |p: PersonId| names.get(&p).cloned().unwrap_or_else(|| p.to_string());
+    let offset = compound.utc_offset();
     let mut tasks = round::tasks(doc.id(), doc.automerge());
     tasks.sort_by_key(|t| (households.get(&t.household).map(|h| h.address.climb_key()), t.id));
     let rows = tasks
@@ -176,7 +176,7 @@ pub fn round_table(
                 .iter()
                 .map(|at| {
                     let note = if at.note.is_empty() { String::new() } else { format!("：{}", at.note) };
-                    format!("{} {} {}{note}", beijing(at.at), name_of(at.by), at.outcome.label_zh())
+                    format!("{} {} {}{note}", offset.local_time(at.at), name_of(at.by), at.outcome.label_zh())
                 })
                 .collect();
             vec![

@@ -171,3 +171,9 @@ pub async fn get(
     .await??;
     Ok(Json(built))
 }
+
+/// `GET /dashboard/api/legend`: the 参谋图's legend alone, so that the roster pages badge each
+/// need tag with the map's own mark (one list, [`Legend`], for both).
+pub async fn legend(_signed: SignedIn) -> Json<Legend> {
+    Json(Legend::default())
+}

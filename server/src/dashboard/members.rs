@@ -1,21 +1,209 @@
-//! `GET …/members`: the compound's people, to assign volunteers to tasks and buildings. The same
-//! list as `GET /v1/compounds/{id}/members` ([`admin::members`]), behind the session cookie.
+//! The members page's API: the compound's people and their devices, inviting a new person
+//! (a single-use code, and a QR code of the [`JoinLink`] a phone scans), revoking a person, and
+//! minting a new device token for an existing person. Every rule is [`admin`]'s, the same the
+//! `doorstep admin` command line and `/v1/compounds/{id}/…` obey: coordinators invite and revoke
+//! volunteers and medics, coordinators and admins take an admin, a new token takes a district
+//! admin, and a volunteer or medic gets 403 from all of it.
+//!
+//! Revoking goes through [`admin::revoke_membership`], the path the command line uses: at its
+//! next sync the person's phone is told the compound is gone and wipes its documents (the
+//! replica's wipe-on-revoke), and the relay refuses anything more from them for it.
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use doorstep_core::id::PersonId;
+use doorstep_core::{Role, Timestamp};
+use serde::{Deserialize, Serialize};
 
-use super::DashState;
 use super::error::DashError;
 use super::signed_in::SignedIn;
+use super::{DashState, path_id, qr};
 use crate::admin;
-use crate::storage::Member;
+use crate::client::Client;
+use crate::error::AppError;
+use crate::http::json::JsonBody;
+use crate::join_link::JoinLink;
+use crate::storage::{Member, MemberDevice};
 
-/// Lists the members, revoked ones included (with `revoked: true`).
+/// Longest device name accepted for a minted token, in characters.
+const MAX_DEVICE_NAME: usize = doorstep_core::limits::SHORT_TEXT;
+
+/// A member and the devices they joined with.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    /// Who they are, their role, when they joined, whether they were revoked.
+    #[serde(flatten)]
+    pub member: Member,
+    /// Their devices, oldest first, with when each last synced.
+    pub devices: Vec<MemberDevice>,
+}
+
+/// Lists the members, revoked ones included (with `revoked: true`), each with their devices.
 pub async fn list(
     State(state): State<DashState>,
     signed: SignedIn,
     Path(compound): Path<String>,
-) -> Result<Json<Vec<Member>>, DashError> {
+) -> Result<Json<Vec<MemberView>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
-    Ok(Json(admin::members(&state.app.relay, &signed.principal, scope.compound.id).await?))
+    let relay = &state.app.relay;
+    let members = admin::members(relay, &signed.principal, scope.compound.id).await?;
+    let mut devices = relay.storage().member_devices(scope.compound.id).await?;
+    Ok(Json(
+        members
+            .into_iter()
+            .map(|member| {
+                let (theirs, rest) = devices.drain(..).partition(|d| d.person == member.person);
+                devices = rest;
+                MemberView { member, devices: theirs }
+            })
+            .collect(),
+    ))
+}
+
+/// `POST …/members/invites`'s body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    /// The role the invite grants.
+    pub role: Role,
+}
+
+/// A new invite, shown once: the code to type, the link to scan and its QR code.
+#[derive(Debug, Clone, Serialize)]
+pub struct InviteShown {
+    /// The single-use code.
+    pub code: String,
+    /// The role it grants.
+    pub role: Role,
+    /// Until when it can be used (Unix milliseconds).
+    pub expires_at: Timestamp,
+    /// `doorstep://join?relay=…&code=…`.
+    pub link: String,
+    /// The link as a QR code, an inline SVG drawn by the relay.
+    pub qr_svg: String,
+}
+
+/// Makes a single-use invite for the compound, valid for the relay's invite lifetime.
+pub async fn invite(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    client: Client,
+    headers: HeaderMap,
+    Path(compound): Path<String>,
+    JsonBody(body): JsonBody<InviteRequest>,
+) -> Result<(StatusCode, Json<InviteShown>), DashError> {
+    let scope = signed.scope(&state, &compound).await?;
+    let lifetime = state.app.config.invite_lifetime;
+    let invite =
+        admin::create_invite(&state.app.relay, &signed.principal, scope.compound.id, body.role, lifetime)
+            .await?;
+    let link = JoinLink::Join { relay: relay_url(&client, &headers)?, code: invite.code.clone() }.to_uri();
+    let qr_svg = qr::svg(&link)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(InviteShown {
+            code: invite.code,
+            role: invite.role,
+            expires_at: invite.expires_at,
+            link,
+            qr_svg,
+        }),
+    ))
+}
+
+/// What revoking answered.
+#[derive(Debug, Clone, Serialize)]
+pub struct Revoked {
+    /// The person whose membership ended.
+    pub revoked: PersonId,
+}
+
+/// Revokes a person's membership of the compound; their phones wipe it at their next sync.
+pub async fn revoke(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    Path((compound, person)): Path<(String, String)>,
+) -> Result<Json<Revoked>, DashError> {
+    let scope = signed.scope(&state, &compound).await?;
+    let person: PersonId = path_id(&person)?;
+    if person == signed.principal.person {
+        return Err(AppError::Forbidden(
+            "不能在这里移出自己，请另一位协调员或管理员操作 / you may not remove yourself here; ask another coordinator or an admin".into(),
+        )
+        .into());
+    }
+    admin::revoke_membership(&state.app.relay, &signed.principal, person, scope.compound.id).await?;
+    Ok(Json(Revoked { revoked: person }))
+}
+
+/// `POST …/members/{person}/tokens`'s body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// A name for the new device ("李强的新手机").
+    pub device_name: String,
+}
+
+/// A new device token, shown once: the token, the link to scan and its QR code.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenShown {
+    /// The device token.
+    pub token: String,
+    /// `doorstep://login?relay=…&token=…`.
+    pub link: String,
+    /// The link as a QR code, an inline SVG drawn by the relay.
+    pub qr_svg: String,
+}
+
+/// Mints a new device token for a live member of the compound (a reset phone, a lost token).
+/// District admins only, as [`admin::issue_token`] rules.
+pub async fn new_token(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    client: Client,
+    headers: HeaderMap,
+    Path((compound, person)): Path<(String, String)>,
+    JsonBody(body): JsonBody<TokenRequest>,
+) -> Result<(StatusCode, Json<TokenShown>), DashError> {
+    let scope = signed.scope(&state, &compound).await?;
+    let person: PersonId = path_id(&person)?;
+    let device_name = body.device_name.trim();
+    if device_name.is_empty() || device_name.chars().count() > MAX_DEVICE_NAME {
+        return Err(AppError::invalid(format!(
+            "device_name must be 1 to {MAX_DEVICE_NAME} characters (设备名称须为 1 至 {MAX_DEVICE_NAME} 个字)"
+        ))
+        .into());
+    }
+    let relay = &state.app.relay;
+    let live = admin::members(relay, &signed.principal, scope.compound.id)
+        .await?
+        .into_iter()
+        .any(|m| m.person == person && !m.revoked);
+    if !live {
+        return Err(AppError::NotFound(format!(
+            "person {person} holds no live membership of this compound; invite them instead"
+        ))
+        .into());
+    }
+    let token = admin::issue_token(relay, &signed.principal, person, device_name).await?;
+    let link = JoinLink::Login { relay: relay_url(&client, &headers)?, token: token.clone() }.to_uri();
+    let qr_svg = qr::svg(&link)?;
+    Ok((StatusCode::CREATED, Json(TokenShown { token, link, qr_svg })))
+}
+
+/// The relay's address as the coordinator's browser reached it: the scheme the request came
+/// over and the host it was sent to (behind a trusted proxy, the host the proxy forwarded). A
+/// phone on the same network reaches the relay the same way.
+fn relay_url(client: &Client, headers: &HeaderMap) -> Result<String, DashError> {
+    let host = client
+        .forwarded_host
+        .clone()
+        .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| {
+            AppError::invalid("the request names no Host, so the invite link cannot name this relay")
+        })?;
+    let scheme = if client.https { "https" } else { "http" };
+    Ok(format!("{scheme}://{host}"))
 }

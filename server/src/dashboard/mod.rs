@@ -16,6 +16,7 @@
 //! | `POST /dashboard/logout` | 204, cookie cleared |
 //! | `GET /dashboard/api/me` | `Me`: `{person, name, district_admin, compounds: [{id, name, role}]}` |
 //! | `GET /dashboard/api/events?compound=` | Server-Sent Events (see [`crate::events`]) |
+//! | `GET /dashboard/api/legend` | the map's `{fills, needs}` legend, for the roster's need marks |
 //! | `GET …/compounds/{c}/overview` | `{name, counts, rounds: [progress], requests_waiting, conflicts}` |
 //! | `GET …/compounds/{c}/households?status=&need=&building=&estate=&q=` | `[Household]`, climbing order |
 //! | `GET …/compounds/{c}/households/{h}` | `{household, tasks: [{task, status, round_title, round_date}], requests}` |
@@ -26,7 +27,11 @@
 //! | `GET …/compounds/{c}/rounds/{r}/tasks/{t}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
 //! | `GET …/compounds/{c}/requests` | `[Request + {address, head, by_name}]`, newest first |
 //! | `GET …/compounds/{c}/conflicts` | `[Conflict + {address, head, names, review}]` |
-//! | `GET …/compounds/{c}/members` | `[Member]` |
+//! | `GET …/compounds/{c}/members` | `[Member + {joined_at, devices: [{name, created_at, revoked, last_seen}]}]` |
+//! | `POST …/compounds/{c}/members/invites` `{"role"}` | 201 `{code, role, expires_at, link, qr_svg}`; 403 a coordinator inviting a coordinator |
+//! | `POST …/compounds/{c}/members/{p}/revoke` | `{revoked}`; their phones wipe the compound at their next sync |
+//! | `POST …/compounds/{c}/members/{p}/tokens` `{"device_name"}` | 201 `{token, link, qr_svg}`; district admins only |
+//! | `GET …/compounds/{c}/time-zone` | `{minutes, label}`: the compound's UTC offset (default 480, `UTC+8`); set with the operation `set_utc_offset` |
 //! | `GET …/compounds/{c}/set-aside` | `[{id, person, person_name, address, summary, op, operation, made_at, rule, reason, state, decided_by_name, note, …}]`, newest first |
 //! | `POST …/compounds/{c}/set-aside/{i}/apply` | applies the item's operation as the signed-in coordinator → `{id, done}`; 409 if decided, 422 if refused |
 //! | `POST …/compounds/{c}/set-aside/{i}/dismiss` `{"reason"}` | the item, dismissed; 409 if decided |
@@ -56,12 +61,14 @@ mod members;
 mod operations;
 mod overview;
 mod print;
+mod qr;
 mod rounds;
 mod session;
 mod set_aside;
 mod signed_in;
 mod snapshot;
 mod table;
+mod time_zone;
 pub mod workbook;
 pub mod workbook_bounds;
 
@@ -95,6 +102,7 @@ pub fn router(app: AppState) -> Router<AppState> {
     let api = Router::new()
         .route("/me", get(login::me))
         .route("/events", get(events::stream))
+        .route("/legend", get(map::legend))
         .route("/compounds/{compound}/overview", get(overview::get))
         .route("/compounds/{compound}/households", get(households::list))
         .route("/compounds/{compound}/households/{household}", get(households::one))
@@ -109,6 +117,10 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/compounds/{compound}/set-aside", get(set_aside::list))
         .route("/compounds/{compound}/set-aside/{item}/apply", post(set_aside::apply))
         .route("/compounds/{compound}/set-aside/{item}/dismiss", post(set_aside::dismiss))
+        .route("/compounds/{compound}/members/invites", post(members::invite))
+        .route("/compounds/{compound}/members/{person}/revoke", post(members::revoke))
+        .route("/compounds/{compound}/members/{person}/tokens", post(members::new_token))
+        .route("/compounds/{compound}/time-zone", get(time_zone::get))
         .route("/compounds/{compound}/operations", post(operations::apply))
         .route("/compounds/{compound}/import", post(import::import))
         .route("/compounds/{compound}/export/{file}", get(export::ledger))

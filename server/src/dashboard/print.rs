@@ -26,7 +26,6 @@ use super::snapshot::{self, Rounds};
 use super::{DashState, Params, blocking, names, path_id};
 use crate::clock;
 use crate::error::AppError;
-use crate::local_time::beijing;
 
 /// The query string: which building (label, with or without 号楼) of which estate.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -127,7 +126,9 @@ pub fn sheet(
         "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <title>配送单 {title}</title><style>{STYLE}</style></head><body>\n"
     );
-    let printed = beijing(clock::now());
+    // The compound's own time zone (UTC+8 unless a coordinator set another), named beside it.
+    let offset = compound.utc_offset();
+    let printed = format!("{} ({})", offset.local_time(clock::now()), offset.label());
     for b in by_building.values() {
         section(&mut html, compound_name, &info, b, names, &printed);
     }

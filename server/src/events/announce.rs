@@ -10,8 +10,8 @@ use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use super::{DocChanged, Events};
 use crate::storage::{
     ActorBinding, Catchup, Committed, CompoundRecord, DeviceId, DocCommit, DocumentRecord, Joined, Member,
-    Membership, NewInvite, NewPerson, NewSetAside, Redemption, SecretHash, SetAsideDecided, SetAsideRecord,
-    Storage, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
+    MemberDevice, Membership, NewInvite, NewPerson, NewSetAside, Redemption, SecretHash, SetAsideDecided,
+    SetAsideRecord, Storage, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 impl Events {
@@ -76,6 +76,10 @@ impl Storage for Announcing {
 
     fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>> {
         self.inner.members(compound)
+    }
+
+    fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>> {
+        self.inner.member_devices(compound)
     }
 
     fn set_membership(

@@ -21,6 +21,14 @@ pub enum PhoneError {
     /// data was wiped: "你已被移出 香樟苑 / removed from 香樟苑".
     #[error("{}", removed_message(.0))]
     Removed(Vec<String>),
+    /// A `doorstep://` link that cannot be read, or of the wrong kind for the command.
+    #[error("{0}")]
+    BadLink(String),
+    /// Neither `--relay` nor a link named the relay.
+    #[error(
+        "which relay? 请指定中继服务器: give --relay URL (or DOORSTEP_RELAY), or the doorstep:// link from the invite's QR code"
+    )]
+    NoRelay,
     /// No task matches.
     #[error("no open task matches {0:?}; run `doorstep phone tasks --all` to see task IDs")]
     UnknownTask(String),

@@ -18,6 +18,7 @@ use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient, TransportError};
 
 use crate::clock::now;
+use crate::join_link::JoinLink;
 
 pub use error::PhoneError;
 
@@ -53,12 +54,13 @@ pub struct PhoneArgs {
 /// The phone's commands.
 #[derive(Debug, Subcommand)]
 pub enum PhoneCommand {
-    /// Joins a compound with an invite code from a coordinator.
+    /// Joins a compound with an invite code from a coordinator, or the `doorstep://join?…`
+    /// link its QR code holds (which names the relay too).
     Join {
-        /// The relay's URL, e.g. http://127.0.0.1:7700.
+        /// The relay's URL, e.g. http://127.0.0.1:7700; not needed with a link.
         #[arg(long, env = "DOORSTEP_RELAY")]
-        relay: String,
-        /// The invite code.
+        relay: Option<String>,
+        /// The invite code, or the `doorstep://join?relay=…&code=…` link.
         code: String,
         /// Your name, as coordinators will see it on rounds and the members list ("李强").
         #[arg(long)]
@@ -67,12 +69,13 @@ pub enum PhoneCommand {
         #[arg(long, default_value = "terminal phone")]
         device: String,
     },
-    /// Signs in with a device token you already have (e.g. one `serve --demo` printed).
+    /// Signs in with a device token you already have (e.g. one `serve --demo` printed, or the
+    /// `doorstep://login?…` link of a token minted on the dashboard's members page).
     Login {
-        /// The relay's URL, e.g. http://127.0.0.1:7700.
+        /// The relay's URL, e.g. http://127.0.0.1:7700; not needed with a link.
         #[arg(long, env = "DOORSTEP_RELAY")]
-        relay: String,
-        /// The device token.
+        relay: Option<String>,
+        /// The device token, or the `doorstep://login?relay=…&token=…` link.
         token: String,
     },
     /// Syncs with the relay (when in signal).
@@ -174,6 +177,11 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
     }
     match args.command {
         PhoneCommand::Join { relay, code, name, device } => {
+            let (relay, code) = match from_link(&code)? {
+                Some(JoinLink::Join { relay, code }) => (relay, code),
+                Some(JoinLink::Login { .. }) => return Err(wrong_link("a sign-in", "doorstep phone login")),
+                None => (relay.ok_or(PhoneError::NoRelay)?, code),
+            };
             let client = relay_client(&relay, None, ca)?;
             let joined = http::join_as(&replica, &client, &code, &device, Some(&name)).await?;
             lock(&replica).remember_relay(&relay, &joined.token)?;
@@ -182,6 +190,11 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             out.joined(&joined, &report);
         }
         PhoneCommand::Login { relay, token } => {
+            let (relay, token) = match from_link(&token)? {
+                Some(JoinLink::Login { relay, token }) => (relay, token),
+                Some(JoinLink::Join { .. }) => return Err(wrong_link("an invite", "doorstep phone join")),
+                None => (relay.ok_or(PhoneError::NoRelay)?, token),
+            };
             let client = relay_client(&relay, Some(token.clone()), ca)?;
             let me = http::sign_in(&replica, &client).await?;
             lock(&replica).remember_relay(&relay, &token)?;
@@ -260,7 +273,7 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
         PhoneCommand::Conflicts => {
             let r = lock(&replica);
             let conflicts: Vec<_> = r.compounds().flat_map(query::conflict_reviews).collect();
-            out.conflicts(&conflicts, &render::Addresses::of(&r));
+            out.conflicts(&conflicts, &render::Addresses::of(&r), render::time_zone(&r));
         }
         PhoneCommand::Review { target, note } => {
             let (compound, conflict) = resolve::conflict(&lock(&replica), &target)?;
@@ -298,6 +311,19 @@ fn needs_a_compound(command: &PhoneCommand) -> bool {
             | PhoneCommand::Status
             | PhoneCommand::Quarantine { .. }
     )
+}
+
+/// The link a QR code held, if `text` is one (`doorstep://…`); `None` for a plain code or token.
+fn from_link(text: &str) -> Result<Option<JoinLink>, PhoneError> {
+    if !text.trim().starts_with("doorstep://") {
+        return Ok(None);
+    }
+    JoinLink::parse(text).map(Some).map_err(|e| PhoneError::BadLink(e.to_string()))
+}
+
+/// The error for a link of the other kind: "this is an invite link; use doorstep phone join".
+fn wrong_link(kind: &str, command: &str) -> PhoneError {
+    PhoneError::BadLink(format!("this is {kind} link, not for this command; use `{command}` with it"))
 }
 
 /// A phone that holds no compound because it was removed says so plainly, by compound name.

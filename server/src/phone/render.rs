@@ -8,6 +8,7 @@ use doorstep_core::query::{Conflict, ConflictReview, Counts, Door};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::request::Request;
 use doorstep_core::schema::task::{RoundInfo, Task};
+use doorstep_core::schema::utc_offset::UtcOffset;
 use doorstep_core::schema::vocabulary::TaskStatus;
 use doorstep_replica::http::{JoinResponse, removed_message};
 use doorstep_replica::{QuarantinedChange, Replica, SyncReport};
@@ -120,7 +121,7 @@ impl Output {
             }
             s.push_str(&format!("{}; ", standing(replica.unsynced_changes(), set_aside)));
             s.push_str(&match replica.last_sync() {
-                Some(t) => last_sync_line(t, crate::clock::now()),
+                Some(t) => last_sync_line(t, crate::clock::now(), time_zone(replica)),
                 None => "never synced / 从未同步".to_owned(),
             });
             if set_aside > 0 {
@@ -215,7 +216,7 @@ impl Output {
         });
     }
 
-    pub fn conflicts(&self, conflicts: &[ConflictReview], addresses: &Addresses) {
+    pub fn conflicts(&self, conflicts: &[ConflictReview], addresses: &Addresses, offset: UtcOffset) {
         self.emit(conflicts, || {
             if conflicts.is_empty() {
                 return "no conflicts to review / 没有待审核的冲突".to_owned();
@@ -248,9 +249,10 @@ impl Output {
                             let note =
                                 if r.note.is_empty() { String::new() } else { format!(": {}", r.note) };
                             format!(
-                                "{what}\n  已核实 / reviewed by person {} at {} (UTC+8){note}",
+                                "{what}\n  已核实 / reviewed by person {} at {} ({}){note}",
                                 r.by,
-                                crate::local_time::beijing(r.at)
+                                offset.local_time(r.at),
+                                offset.label()
                             )
                         }
                     }
@@ -363,7 +365,7 @@ fn changes(n: usize) -> String {
 
 /// When the phone last heard from the relay, as a person reads it: the compound's clock and how
 /// long ago, so a volunteer can tell whether what they see may be stale.
-fn last_sync_line(at: doorstep_core::Timestamp, now: doorstep_core::Timestamp) -> String {
+fn last_sync_line(at: doorstep_core::Timestamp, now: doorstep_core::Timestamp, offset: UtcOffset) -> String {
     let minutes = (now.as_millis() - at.as_millis()).max(0) / 60_000;
     let ago = match minutes {
         0 => "just now / 刚刚".to_owned(),
@@ -375,7 +377,13 @@ fn last_sync_line(at: doorstep_core::Timestamp, now: doorstep_core::Timestamp) -
             m / 1440
         ),
     };
-    format!("last sync / 上次同步 {} (UTC+8), {ago}", crate::local_time::beijing(at))
+    format!("last sync / 上次同步 {} ({}), {ago}", offset.local_time(at), offset.label())
+}
+
+/// The time zone the phone shows times in: its compound's (a phone holds one), UTC+8 before it
+/// holds any.
+pub fn time_zone(replica: &Replica) -> UtcOffset {
+    replica.compounds().next().map(doorstep_core::Compound::utc_offset).unwrap_or_default()
 }
 
 fn household_line(h: &Household) -> String {
@@ -411,7 +419,11 @@ pub fn export_quarantine(path: &Path, changes: &[QuarantinedChange]) -> Result<(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use doorstep_core::Timestamp;
+
+    use doorstep_core::schema::utc_offset::UtcOffset;
 
     use super::{last_sync_line, standing};
 
@@ -426,9 +438,20 @@ mod tests {
     fn last_sync_is_a_time_of_day_and_an_age_not_unix_milliseconds() {
         // 2026-11-23 06:05 UTC is 14:05 in the compound.
         let at = Timestamp::from_millis(1_795_413_959_000);
-        let line = last_sync_line(at, Timestamp::from_millis(1_795_413_959_000 + 5 * 60_000));
+        let later = Timestamp::from_millis(1_795_413_959_000 + 5 * 60_000);
+        let line = last_sync_line(at, later, UtcOffset::default());
         assert_eq!(line, "last sync / 上次同步 2026-11-23 14:05 (UTC+8), 5 min ago / 5 分钟前");
-        let stale = last_sync_line(at, Timestamp::from_millis(1_795_413_959_000 + 3 * 86_400_000));
+        // A compound set to UTC+5:30 reads the same moment as 11:35.
+        let india = UtcOffset::from_minutes(330).unwrap();
+        assert_eq!(
+            last_sync_line(at, later, india),
+            "last sync / 上次同步 2026-11-23 11:35 (UTC+5:30), 5 min ago / 5 分钟前"
+        );
+        let stale = last_sync_line(
+            at,
+            Timestamp::from_millis(1_795_413_959_000 + 3 * 86_400_000),
+            UtcOffset::default(),
+        );
         assert!(stale.contains("3 days ago") && stale.contains("newer work"), "{stale}");
         assert!(!line.contains("1795413959000"));
     }

@@ -113,6 +113,23 @@ pub struct Member {
     pub role: Role,
     /// Whether the membership was revoked.
     pub revoked: bool,
+    /// When they joined the compound (Unix milliseconds).
+    pub joined_at: Timestamp,
+}
+
+/// A device of a compound's member, as the dashboard's members page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MemberDevice {
+    /// Its person.
+    pub person: PersonId,
+    /// The name the device gave when it joined ("张伟的手机").
+    pub name: String,
+    /// When its token was made (Unix milliseconds).
+    pub created_at: Timestamp,
+    /// Whether its token was revoked.
+    pub revoked: bool,
+    /// When it last synced a document, if it ever did (Unix milliseconds).
+    pub last_seen: Option<Timestamp>,
 }
 
 /// A compound.
@@ -363,6 +380,8 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn memberships(&self, person: PersonId) -> StoreFuture<'_, Vec<Membership>>;
     /// A compound's members, revoked ones included.
     fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>>;
+    /// The devices of everyone who holds or held a membership of a compound, oldest first.
+    fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>>;
     /// Gives a person a role in a compound (or a new role, or back after a revocation).
     fn set_membership(
         &self,

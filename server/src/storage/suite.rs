@@ -118,6 +118,34 @@ pub async fn memberships_revoke_and_return(s: Arc<dyn Storage>) {
     assert_eq!(s.memberships(v).await.unwrap(), vec![Membership { compound, role: Role::Medic }]);
 }
 
+pub async fn member_devices_name_every_device_and_its_last_sync(s: Arc<dyn Storage>) {
+    let admin = person(s.as_ref(), 1, false).await;
+    let (compound, roster) = compound_with_roster(s.as_ref(), 1, admin).await;
+    let (other, _) = compound_with_roster(s.as_ref(), 2, admin).await;
+    let v = person(s.as_ref(), 2, false).await;
+    let outsider = person(s.as_ref(), 3, false).await;
+    s.set_membership(v, compound, Role::Volunteer, later(5)).await.unwrap();
+    s.set_membership(outsider, other, Role::Volunteer, later(5)).await.unwrap();
+    let old = s.create_device(v, "old phone".into(), SecretHash([3; 32]), later(6)).await.unwrap();
+    s.create_device(v, "new phone".into(), SecretHash([4; 32]), later(7)).await.unwrap();
+    s.create_device(outsider, "elsewhere".into(), SecretHash([5; 32]), later(7)).await.unwrap();
+    s.put_sync_states(
+        vec![SyncStateWrite { device: old, doc: roster, state: Some(b"s".to_vec()) }],
+        later(9),
+    )
+    .await
+    .unwrap();
+    s.revoke_devices(v, later(10)).await.unwrap();
+    let devices = s.member_devices(compound).await.unwrap();
+    let named: Vec<(&str, bool, Option<Timestamp>)> =
+        devices.iter().map(|d| (d.name.as_str(), d.revoked, d.last_seen)).collect();
+    assert_eq!(named, vec![("old phone", true, Some(later(9))), ("new phone", true, None)]);
+    assert!(devices.iter().all(|d| d.person == v));
+    let joined: Vec<(PersonId, Timestamp)> =
+        s.members(compound).await.unwrap().iter().map(|m| (m.person, m.joined_at)).collect();
+    assert_eq!(joined, vec![(admin, T0), (v, later(5))]);
+}
+
 pub async fn actors_bind_once(s: Arc<dyn Storage>) {
     let a = person(s.as_ref(), 1, true).await;
     let b = person(s.as_ref(), 2, false).await;
@@ -315,7 +343,7 @@ macro_rules! storage_suite {
         mod $backend {
             use super::*;
             storage_suite!(@tests $make; tokens_authenticate_until_revoked, invites_are_single_use_and_expire,
-                memberships_revoke_and_return, actors_bind_once, chunks_append_catch_up_and_compact,
+                memberships_revoke_and_return, member_devices_name_every_device_and_its_last_sync, actors_bind_once, chunks_append_catch_up_and_compact,
                 commits_are_all_or_nothing, new_documents_and_round_status,
                 an_older_compaction_never_replaces_a_newer_one,
                 dashboard_sessions_expire_close_and_are_bounded_per_person,

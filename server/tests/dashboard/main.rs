@@ -13,6 +13,7 @@ mod history;
 mod imports;
 mod login;
 mod map;
+mod members;
 mod operations;
 mod overview;
 mod print;

@@ -1,7 +1,9 @@
 //! The printable delivery sheet.
 
-use doorstep_core::Role;
+use doorstep_core::schema::utc_offset::UtcOffset;
+use doorstep_core::{Role, Timestamp};
 use reqwest::StatusCode;
+use serde_json::json;
 
 use crate::harness::Dash;
 use crate::operations::round_for_building_1;
@@ -100,4 +102,69 @@ async fn every_building_gets_its_own_page_and_names_are_escaped() {
         .await;
     assert_eq!(estate.status, StatusCode::OK, "{}", estate.text());
     assert_eq!(estate.text().matches("<section>").count(), 1);
+}
+
+/// The wall-clock minutes at `offset` from `from` to `to`, as the sheet writes them.
+fn minutes_between(offset: UtcOffset, from: Timestamp, to: Timestamp) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut at = from.as_millis() - from.as_millis().rem_euclid(60_000);
+    while at <= to.as_millis() {
+        out.push(offset.local_time(Timestamp::from_millis(at)));
+        at += 60_000;
+    }
+    out
+}
+
+fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    Timestamp::from_millis(i64::try_from(ms).unwrap())
+}
+
+/// Fetches the sheet and returns its 打印时间, checking it is written in `offset`.
+async fn printed_in(session: &crate::harness::Session, path: &str, offset: UtcOffset) -> String {
+    let before = now();
+    let html = session.get(path).await.text();
+    let after = now();
+    let label = "<small>Printed</small> ";
+    let start = html.find(label).unwrap_or_else(|| panic!("no printed time in {html}")) + label.len();
+    let printed: String = html[start..].chars().take_while(|c| *c != '<').collect();
+    let expected: Vec<String> = minutes_between(offset, before, after)
+        .into_iter()
+        .map(|t| format!("{t} ({})", offset.label()))
+        .collect();
+    assert!(expected.contains(&printed), "printed {printed:?}, expected one of {expected:?}");
+    printed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sheet_tells_time_in_the_compounds_time_zone() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let session = dash.login(&coordinator.token).await;
+    let round = round_for_building_1(&session, compound).await;
+    let path = format!("/dashboard/api/compounds/{compound}/print/rounds/{round}?building=1号楼");
+    let zone = format!("/dashboard/api/compounds/{compound}/time-zone");
+
+    assert_eq!(session.get_json(&zone).await, json!({ "minutes": 480, "label": "UTC+8" }));
+    let china = printed_in(&session, &path, UtcOffset::CHINA).await;
+
+    // A coordinator sets UTC−5: the same sheet now reads 13 hours earlier, and says so.
+    let set = session.operate(compound, &json!({ "op": "set_utc_offset", "minutes": -300 })).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text());
+    assert_eq!(session.get_json(&zone).await, json!({ "minutes": -300, "label": "UTC-5" }));
+    let west = printed_in(&session, &path, UtcOffset::from_minutes(-300).unwrap()).await;
+    assert_ne!(china[..16], west[..16], "the printed time moved with the time zone");
+
+    // An offset no place uses is refused with a reason in both languages; nothing changes.
+    let bad = session.operate(compound, &json!({ "op": "set_utc_offset", "minutes": 481 })).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text());
+    assert!(bad.text().contains("整刻钟") && bad.text().contains("quarter hours"), "{}", bad.text());
+    assert_eq!(session.get_json(&zone).await["minutes"], -300);
+
+    // A volunteer's phone may not change it: core's rule (the relay checks it again on arrival;
+    // see core/tests/validate.rs).
+    let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    volunteer.sync(&dash.relay).await;
+    let refused = volunteer.apply(&doorstep_core::Operation::SetUtcOffset { minutes: 0 });
+    assert!(matches!(refused, Err(doorstep_core::OperationError::Forbidden { .. })), "{refused:?}");
 }

@@ -14,6 +14,7 @@ use crate::id::{BuildingId, HouseholdId};
 use crate::permission::Rule;
 use crate::rulebook::table::{BUILDING, HOUSEHOLD, ROSTER};
 use crate::schema::household::Building;
+use crate::schema::utc_offset::UtcOffset;
 use crate::validate::schema;
 use crate::validate::violation::Problem;
 
@@ -27,6 +28,12 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
     if e.touched.root.contains("name") {
         read::string(e.after, &ROOT, "name")
             .map_err(|err| Problem::schema(format!("the compound's name: {err}")))?;
+    }
+    if e.touched.root.contains(roster::UTC_OFFSET) {
+        read::int(e.after, &ROOT, roster::UTC_OFFSET)
+            .map_err(|err| err.to_string())
+            .and_then(|minutes| UtcOffset::from_minutes(minutes).map_err(|err| err.to_string()))
+            .map_err(|err| Problem::schema(format!("the compound's time zone: {err}")))?;
     }
     for collection in [roster::BUILDINGS, roster::HOUSEHOLDS] {
         schema::check_collection(e.after, collection)?;

@@ -41,9 +41,9 @@ use tokio_postgres::{NoTls, Row};
 
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
-    Joined, Member, Membership, NewInvite, NewPerson, NewSetAside, Redemption, RemoteChange, SecretHash,
-    SetAsideDecided, SetAsideRecord, Storage, StorageError, StoreFuture, StoredDocument, SyncStateWrite,
-    TokenStatus,
+    Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewSetAside, Redemption, RemoteChange,
+    SecretHash, SetAsideDecided, SetAsideRecord, Storage, StorageError, StoreFuture, StoredDocument,
+    SyncStateWrite, TokenStatus,
 };
 
 /// Connections each relay keeps at most. Two cores serve a few syncs at a time; eight leaves
@@ -247,6 +247,10 @@ impl Storage for PostgresStorage {
 
     fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>> {
         on_connection!(self, |db| people::members(&db, compound).await)
+    }
+
+    fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>> {
+        on_connection!(self, |db| people::member_devices(&db, compound).await)
     }
 
     fn set_membership(

@@ -6,8 +6,8 @@ use doorstep_core::{Role, Timestamp};
 
 use super::{execute, parsed, query, query_opt};
 use crate::storage::{
-    ActorBinding, DeviceId, InviteProblem, Joined, Member, Membership, NewInvite, NewPerson, Redemption,
-    SecretHash, Session, StorageError, TokenStatus,
+    ActorBinding, DeviceId, InviteProblem, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson,
+    Redemption, SecretHash, Session, StorageError, TokenStatus,
 };
 
 pub(super) async fn create_person(
@@ -108,7 +108,7 @@ pub(super) async fn members(
 ) -> Result<Vec<Member>, StorageError> {
     let rows = query(
         db,
-        "SELECT m.person, p.name, m.role, m.revoked_at IS NOT NULL
+        "SELECT m.person, p.name, m.role, m.revoked_at IS NOT NULL, m.created_at
          FROM memberships m JOIN persons p ON p.id = m.person
          WHERE m.compound = $1 ORDER BY m.created_at, m.person",
         &[&compound.to_string()],
@@ -121,6 +121,33 @@ pub(super) async fn members(
                 name: row.try_get(1)?,
                 role: parsed(&row.try_get::<_, String>(2)?, "role")?,
                 revoked: row.try_get(3)?,
+                joined_at: Timestamp::from_millis(row.try_get(4)?),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn member_devices(
+    db: &impl GenericClient,
+    compound: CompoundId,
+) -> Result<Vec<MemberDevice>, StorageError> {
+    let rows = query(
+        db,
+        "SELECT d.person, d.name, d.created_at, d.revoked_at IS NOT NULL,
+                (SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id)
+         FROM devices d JOIN memberships m ON m.person = d.person
+         WHERE m.compound = $1 ORDER BY d.created_at, d.id",
+        &[&compound.to_string()],
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(MemberDevice {
+                person: parsed(&row.try_get::<_, String>(0)?, "person id")?,
+                name: row.try_get(1)?,
+                created_at: Timestamp::from_millis(row.try_get(2)?),
+                revoked: row.try_get(3)?,
+                last_seen: row.try_get::<_, Option<i64>>(4)?.map(Timestamp::from_millis),
             })
         })
         .collect()

@@ -31,8 +31,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
-    Joined, Member, Membership, NewInvite, NewPerson, NewSetAside, Redemption, SecretHash, SetAsideDecided,
-    SetAsideRecord, Storage, StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
+    Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewSetAside, Redemption, SecretHash,
+    SetAsideDecided, SetAsideRecord, Storage, StorageError, StoreFuture, StoredDocument, SyncStateWrite,
+    TokenStatus,
 };
 
 /// Readers kept open between calls.
@@ -178,6 +179,10 @@ impl Storage for SqliteStorage {
 
     fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>> {
         self.read(move |conn| people::members(conn, compound))
+    }
+
+    fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>> {
+        self.read(move |conn| people::member_devices(conn, compound))
     }
 
     fn set_membership(

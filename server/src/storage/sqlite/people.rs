@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::parsed;
 use crate::storage::{
-    ActorBinding, DeviceId, InviteProblem, Joined, Member, Membership, NewInvite, NewPerson, Redemption,
-    SecretHash, Session, StorageError, TokenStatus,
+    ActorBinding, DeviceId, InviteProblem, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson,
+    Redemption, SecretHash, Session, StorageError, TokenStatus,
 };
 
 pub(super) fn create_person(
@@ -89,16 +89,52 @@ pub(super) fn memberships(conn: &Connection, person: PersonId) -> Result<Vec<Mem
 
 pub(super) fn members(conn: &Connection, compound: CompoundId) -> Result<Vec<Member>, StorageError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT m.person, p.name, m.role, m.revoked_at IS NOT NULL
+        "SELECT m.person, p.name, m.role, m.revoked_at IS NOT NULL, m.created_at
          FROM memberships m JOIN persons p ON p.id = m.person
          WHERE m.compound = ?1 ORDER BY m.created_at, m.person",
     )?;
-    let rows: Vec<(String, String, String, bool)> = stmt
-        .query_map([compound.to_string()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
+    let rows: Vec<(String, String, String, bool, i64)> = stmt
+        .query_map([compound.to_string()], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+        })?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
-        .map(|(person, name, role, revoked)| {
-            Ok(Member { person: parsed(&person, "person id")?, name, role: parsed(&role, "role")?, revoked })
+        .map(|(person, name, role, revoked, joined_at)| {
+            Ok(Member {
+                person: parsed(&person, "person id")?,
+                name,
+                role: parsed(&role, "role")?,
+                revoked,
+                joined_at: Timestamp::from_millis(joined_at),
+            })
+        })
+        .collect()
+}
+
+pub(super) fn member_devices(
+    conn: &Connection,
+    compound: CompoundId,
+) -> Result<Vec<MemberDevice>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.person, d.name, d.created_at, d.revoked_at IS NOT NULL,
+                (SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id)
+         FROM devices d JOIN memberships m ON m.person = d.person
+         WHERE m.compound = ?1 ORDER BY d.created_at, d.id",
+    )?;
+    let rows: Vec<(String, String, i64, bool, Option<i64>)> = stmt
+        .query_map([compound.to_string()], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(person, name, created_at, revoked, last_seen)| {
+            Ok(MemberDevice {
+                person: parsed(&person, "person id")?,
+                name,
+                created_at: Timestamp::from_millis(created_at),
+                revoked,
+                last_seen: last_seen.map(Timestamp::from_millis),
+            })
         })
         .collect()
 }

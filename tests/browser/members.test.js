@@ -1,0 +1,137 @@
+// The members page in a real browser, at a desktop's width and a phone's: the list of people and
+// devices, an invite that shows a code and the relay's QR code (a command-line phone joins with
+// the link read off the page), and removing a person after a confirm step (their phone wipes the
+// compound at its next sync). Each width gets its own relay, so these tests stand alone.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Relay, Phone, browser, screenshot, tempDir, cleanup } from './harness.js';
+
+const tid = (id) => `[data-testid="${id}"]`;
+
+/** How far the page is wider than the screen, in pixels. */
+const overflow = (page) => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+
+/** The on-screen box of the first element matching `selector`. */
+const box = (page, selector) =>
+  page.$eval(selector, (el) => {
+    const r = el.getBoundingClientRect();
+    return { left: r.left, right: r.right, width: r.width, height: r.height, screen: document.documentElement.clientWidth };
+  });
+
+/** `11/30 23:42`: what the page shows for Unix milliseconds `ms` at `minutes` east of UTC. */
+function wallClock(ms, minutes) {
+  const d = new Date(ms + minutes * 60_000);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+}
+
+/** Names in the live members table. */
+const liveNames = (page) => page.$$eval(`${tid('member-row')} td.lead`, (tds) => tds.map((td) => td.textContent.trim()));
+
+for (const [device, options, tag] of [
+  ['a desktop (1400 px)', { viewport: { width: 1400, height: 900 } }, 'desktop'],
+  ['a phone (390 px)', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }, 'phone'],
+]) {
+  test(`on ${device} a coordinator invites with a code and QR, and removes a person`, async () => {
+    const dir = tempDir(`members-${tag}`);
+    const relay = await Relay.start(dir);
+    const b = await browser(options);
+    const errors = [];
+    try {
+      const compound = await relay.createCompound('香樟苑');
+      const token = await relay.joinToken(await relay.invite(compound, 'coordinator'), '王协调');
+      const p = b.context.pages()[0] || (await b.context.newPage());
+      p.setDefaultTimeout(15_000);
+      p.on('pageerror', (e) => errors.push(String(e)));
+      await p.goto(`${relay.url}/dashboard`);
+      await p.fill(tid('login-token'), token);
+      await p.click(tid('login-submit'));
+      await p.waitForSelector('main[data-ready="overview"]');
+
+      // The nav item is there and on the screen; the page lists the coordinator.
+      const nav = await box(p, tid('nav-members'));
+      assert.ok(nav.left >= 0 && nav.right <= nav.screen + 0.5, `the Members nav item spans ${nav.left}–${nav.right} of ${nav.screen}px`);
+      assert.equal((await p.textContent(tid('nav-members'))).trim(), '成员');
+      await p.click(tid('nav-members'));
+      await p.waitForSelector('main[data-ready="members"]');
+      // The compound's admin (who created it) and the coordinator, who may remove neither.
+      assert.deepEqual(await liveNames(p), ['admin', '王协调（本人）']);
+      assert.equal(await p.$(`${tid('member-row')} ${tid('member-revoke')}`), null, 'a coordinator removes no admin, nor themselves');
+
+      // Inviting a volunteer shows the code as text and the QR code as an image the relay drew.
+      await p.selectOption(tid('invite-role'), 'volunteer');
+      await p.click(tid('invite-submit'));
+      await p.waitForSelector(tid('invite-code'));
+      const code = (await p.textContent(tid('invite-code'))).trim();
+      assert.match(code, /^[0-9A-Z]{4}(-[0-9A-Z]{1,4})+$/, `an invite code: ${code}`);
+      const link = (await p.textContent(tid('invite-shown-link'))).trim();
+      assert.equal(link, `doorstep://join?relay=${encodeURIComponent(relay.url)}&code=${code}`);
+      const qr = await p.$eval(tid('invite-shown-qr'), (img) => ({
+        loaded: img.complete && img.naturalWidth > 0,
+        svg: decodeURIComponent(img.src.replace(/^data:image\/svg\+xml;charset=utf-8,/, '')),
+        alt: img.alt,
+        ...img.getBoundingClientRect().toJSON(),
+        screen: document.documentElement.clientWidth,
+      }));
+      assert.ok(qr.loaded, 'the QR image renders');
+      assert.match(qr.svg, /^<svg[^>]*viewBox="0 0 \d+ \d+"[^>]*>.*<path fill="#000" d="M\d+ \d+h/s, 'the relay drew the QR as SVG');
+      assert.equal(qr.alt, '加入小区的二维码');
+      assert.ok(qr.width >= 150 && qr.right <= qr.screen, `the QR is ${qr.width}px wide and ends at ${qr.right}px of ${qr.screen}px`);
+      const shownCode = await box(p, tid('invite-code'));
+      assert.ok(shownCode.right <= shownCode.screen + 0.5, 'the code is on the screen');
+      assert.ok((await overflow(p)) <= 1, 'the page fits the width with the invite shown');
+      await screenshot(p, `30-${tag}-members-invite`, { fullPage: tag === 'desktop' });
+
+      // A phone joins with the link read off the page (no --relay: the link names it), and shows
+      // up in the list with its device.
+      const phone = new Phone(dir, '李强');
+      await phone.run('join', '--name', '李强', link);
+      await p.click(tid('nav-overview'));
+      await p.waitForSelector('main[data-ready="overview"]');
+      await p.click(tid('nav-members'));
+      await p.waitForSelector('main[data-ready="members"]');
+      assert.deepEqual(await liveNames(p), ['admin', '王协调（本人）', '李强']);
+      const row = `${tid('member-row')}:nth-child(3)`;
+      assert.equal((await p.textContent(`${row} ${tid('member-device')}`)).includes('从未同步'), false, 'the joined phone has synced');
+
+      // Removing asks first; cancelling keeps the person; confirming removes them.
+      await p.click(`${row} ${tid('member-revoke')}`);
+      assert.match(await p.textContent(tid('revoke-confirm')), /确定将 李强 移出本小区/);
+      await p.click(tid('revoke-no'));
+      assert.deepEqual(await liveNames(p), ['admin', '王协调（本人）', '李强'], 'cancel keeps them');
+      await p.click(`${row} ${tid('member-revoke')}`);
+      if (tag === 'phone') await screenshot(p, `31-${tag}-members-confirm`);
+      await p.click(tid('revoke-yes'));
+      await p.waitForFunction(() => document.querySelectorAll('[data-testid="member-row"]').length === 2);
+      assert.deepEqual(await liveNames(p), ['admin', '王协调（本人）']);
+      const gone = await p.$$eval(`${tid('member-revoked-row')} td.lead`, (tds) => tds.map((td) => td.textContent.trim()));
+      assert.deepEqual(gone, ['李强'], 'the removed person is listed apart');
+      assert.ok((await overflow(p)) <= 1, 'the page fits the width after the removal');
+
+      // The removed phone wipes the compound at its next sync.
+      const report = await phone.run('sync').catch((e) => String(e.message));
+      assert.match(JSON.stringify(report), /香樟苑/, `the phone names the compound it was removed from: ${JSON.stringify(report)}`);
+      const status = await phone.run('status');
+      assert.deepEqual(status.removed_from, ['香樟苑'], JSON.stringify(status));
+      // The compound's time zone: times on the page follow it, whatever the browser's own zone.
+      const wang = `${tid('member-row')}:nth-child(2) td:nth-child(3)`;
+      const joinedAt = await p.evaluate(async () => {
+        const compound = document.querySelector('main').dataset.compound;
+        const list = await (await fetch(`/dashboard/api/compounds/${compound}/members`)).json();
+        return list.find((m) => m.name === '王协调').joined_at;
+      });
+      assert.equal((await p.textContent(wang)).trim(), wallClock(joinedAt, 480), 'UTC+8 by default');
+      assert.equal(await p.inputValue(tid('zone-select')), '480');
+      await p.selectOption(tid('zone-select'), '-300');
+      await p.click(tid('zone-submit'));
+      await p.waitForFunction(([s, v]) => document.querySelector(s).textContent.trim() === v, [wang, wallClock(joinedAt, -300)]);
+      assert.ok((await overflow(p)) <= 1, 'the page fits the width with the time zone form');
+      assert.deepEqual(errors, [], 'no script errors');
+    } finally {
+      await b.close();
+      await relay.stop();
+      cleanup(dir);
+    }
+  });
+}

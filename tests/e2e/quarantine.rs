@@ -50,8 +50,7 @@ fn an_attempt_on_a_round_closed_meanwhile_arrives_late_and_nothing_is_set_aside(
     assert_eq!(volunteer.ok(&["quarantine"]), json!([]), "nothing set aside");
 
     // The coordinator sees the knock on the closed round, as late.
-    let (_, token) =
-        doorstep_replica::Replica::open(&coordinator.db).unwrap().remembered_relay().unwrap().unwrap();
+    let token = crate::set_aside_inbox::phone_token(&coordinator.db);
     let login =
         request(&relay.url, "POST", "/dashboard/login", None, Some(&json!({ "token": token }).to_string()));
     assert_eq!(login.status, 200, "{}", login.body);

@@ -3,14 +3,22 @@
 //! dismisses another with a reason on the dashboard; the volunteer's phone shows both outcomes,
 //! and says "under review" only while something waits.
 
-use doorstep_replica::Replica;
 use serde_json::{Value, json};
 
 use crate::harness::{Phone, Relay, sample};
 use crate::raw_http::request;
 
+/// The device token a command-line phone keeps in its (encrypted) file.
+pub fn phone_token(db: &std::path::Path) -> String {
+    let mut key_path = db.as_os_str().to_owned();
+    key_path.push(".key");
+    let key =
+        doorstep_replica::ReplicaKey::from_hex(std::fs::read_to_string(&key_path).unwrap().trim()).unwrap();
+    doorstep_replica::Replica::open_encrypted(db, &key).unwrap().remembered_relay().unwrap().unwrap().1
+}
+
 fn dashboard_cookie(relay: &Relay, phone: &Phone) -> String {
-    let (_, token) = Replica::open(&phone.db).unwrap().remembered_relay().unwrap().unwrap();
+    let token = phone_token(&phone.db);
     let login =
         request(&relay.url, "POST", "/dashboard/login", None, Some(&json!({ "token": token }).to_string()));
     assert_eq!(login.status, 200, "{}", login.body);

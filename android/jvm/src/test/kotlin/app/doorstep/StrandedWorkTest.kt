@@ -77,6 +77,35 @@ class StrandedWorkTest {
     }
 
     @Test
+    fun `a removal that would hide a volunteer's edit is set aside under review, readable`() = runBlocking {
+        phone("removing-coordinator").use { coordinator ->
+            phone("editing-volunteer").use { volunteer ->
+                coordinator.join(invite("coordinator"), "社区工作者的手机")
+                coordinator.sync()
+                volunteer.join(invite("volunteer"), "志愿者的手机")
+                volunteer.sync()
+                val household = volunteer.households(compound).last().id
+                volunteer.editNotes(compound, household, "老人独居，每天要有人敲门")
+                volunteer.sync()
+
+                // The coordinator, who has not synced since, removes the household: the relay
+                // refuses a removal that would hide the volunteer's note, for good.
+                coordinator.applyOperationJson(compound, """{"op":"remove_household","household":"$household"}""")
+                val report = coordinator.sync()
+                assertEquals(1u, report.setAside, "$report")
+                assertEquals(listOf("removals_do_not_hide_edits"), report.rejected.map { it.rule }, "$report")
+
+                val state = coordinator.syncState()
+                assertEquals(0u, state.unsyncedChanges, "the refused change is not counted as unsynced: $state")
+                assertEquals(1u, state.setAside, "never 'all synced' while something is set aside: $state")
+                val item = coordinator.quarantine().single()
+                assertTrue(item.operation!!.contains("remove_household"), "readable: $item")
+                assertEquals("under_review", item.reviewState, "sent to the coordinators' inbox: $item")
+            }
+        }
+    }
+
+    @Test
     fun `a late attempt on a round closed meanwhile arrives and nothing is set aside`() = runBlocking {
         phone("closing-coordinator").use { coordinator ->
             phone("late-volunteer").use { volunteer ->

@@ -812,6 +812,7 @@ for (const [device, options, tag] of [
         [`#/rounds/${ctx.round}`, 'rounds', 'round'],
         ['#/requests', 'requests', 'requests'],
         ['#/sheets', 'sheets', 'sheets'],
+        ['#/set_aside', 'set_aside', 'set-aside'],
       ]) {
         await open(p, hash, view);
         const overflow = await pageOverflow(p);
@@ -821,7 +822,7 @@ for (const [device, options, tag] of [
 
       // Every navigation item is on the screen, none hidden off its edge.
       const nav = await boxes(p, '.mainnav a');
-      assert.equal(nav.length, 8, "seven pages and Members");
+      assert.equal(nav.length, 9, "eight pages and Members");
       for (const [i, n] of nav.entries()) assert.ok(n.left >= 0 && n.right <= n.screen + 0.5, `nav item ${i} spans ${n.left}–${n.right} of ${n.screen}px`);
 
       // The round's tasks: names read on one line and every column is on the screen.

@@ -194,10 +194,23 @@ test('the map colours flats as the ledger says, with a legend, and opens a house
   assert.ok(sample.some(([, c]) => c === 'green'), 'the ledger has a mobility-impaired household to check');
   assert.equal(sample.filter(([, c]) => c === 'yellow').length, 23, 'every 居家监测 household is checked');
 
-  const legend = {};
-  for (const c of ['red', 'pink', 'brown', 'yellow', 'green', 'none']) {
-    legend[c] = await page.$eval(`${tid('legend')} li[data-colour="${c}"] .swatch`, (el) => getComputedStyle(el).backgroundColor);
-  }
+  // The legend is drawn again when the compound's settings arrive (its time zone); read its
+  // colours once every swatch has one.
+  await page.waitForFunction(
+    (sel) => {
+      const swatches = [...document.querySelectorAll(`${sel} li[data-colour] .swatch`)];
+      return swatches.length >= 6 && swatches.every((el) => el.isConnected && getComputedStyle(el).backgroundColor !== '');
+    },
+    tid('legend'),
+  );
+  const legend = await page.$eval(tid('legend'), (root) =>
+    Object.fromEntries(
+      ['red', 'pink', 'brown', 'yellow', 'green', 'none'].map((c) => [
+        c,
+        getComputedStyle(root.querySelector(`li[data-colour="${c}"] .swatch`)).backgroundColor,
+      ]),
+    ),
+  );
   assert.equal(new Set(Object.values(legend)).size, 6, 'six distinct legend colours');
   for (const [r, colour] of sample) {
     const sel = flatSelector(r);

@@ -14,17 +14,14 @@ use automerge::sync::Message;
 use automerge::{Automerge, Change, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
 
 use super::contain::contained;
-use super::inflate::check_inflated;
+use super::inflate::{CHANGE, COMPRESSED_CHANGE, DOCUMENT, check_inflated};
 use super::op_rows::check_op_rows;
 use super::violation::{Violation, ViolationKind};
 use crate::id::DocumentId;
 
 /// The bytes every Automerge chunk starts with.
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-/// Chunk types, from the Automerge binary format.
-const DOCUMENT: u8 = 0;
-const CHANGE: u8 = 1;
-const COMPRESSED_CHANGE: u8 = 2;
+/// The change bundle chunk type (the other types are in `inflate`).
 const BUNDLE: u8 = 3;
 
 /// Every change carried by a sync message: V1 messages carry change chunks; V2 messages carry

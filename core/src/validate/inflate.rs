@@ -10,11 +10,14 @@ use std::io::{Read, Write};
 
 use crate::limits;
 
-/// The chunk types of the Automerge binary format that carry DEFLATE data.
-const DOCUMENT: u8 = 0;
-const COMPRESSED_CHANGE: u8 = 2;
+/// Chunk types of the Automerge binary format.
+pub(super) const DOCUMENT: u8 = 0;
+pub(super) const CHANGE: u8 = 1;
+pub(super) const COMPRESSED_CHANGE: u8 = 2;
 /// The bit of a column specification that marks its data as DEFLATE-compressed.
-const DEFLATE_COLUMN: u64 = 0b1000;
+pub(super) const DEFLATE_COLUMN: u64 = 0b1000;
+/// Most columns a chunk may declare (Automerge 0.12 writes about twenty).
+const MAX_COLUMNS: usize = 1024;
 
 /// Checks what a chunk (header included) inflates to: a compressed change at most
 /// [`limits::CHANGE_BYTES`], a document's compressed columns together at most
@@ -65,9 +68,21 @@ fn inflated_size(deflated: &[u8], limit: usize) -> Result<usize, String> {
     Ok(sink.0)
 }
 
-/// The data of a document chunk's compressed columns, walked as `storage/document.rs` parses
-/// it: actors, heads, change column metadata, op column metadata, then the columns' data.
+/// The data of a document chunk's compressed columns.
 fn compressed_columns(body: &[u8]) -> Option<Vec<&[u8]>> {
+    Some(
+        document_columns(body)?
+            .into_iter()
+            .filter(|(spec, _)| spec & DEFLATE_COLUMN != 0)
+            .map(|(_, data)| data)
+            .collect(),
+    )
+}
+
+/// Every column of a document chunk's body as (specification, data as stored), walked as
+/// `storage/document.rs` parses it: actors, heads, change column metadata, op column metadata,
+/// then the columns' data.
+pub(super) fn document_columns(body: &[u8]) -> Option<Vec<(u64, &[u8])>> {
     let mut r = Cursor(body);
     for _ in 0..r.number()? {
         let length = usize::try_from(r.number()?).ok()?;
@@ -75,25 +90,25 @@ fn compressed_columns(body: &[u8]) -> Option<Vec<&[u8]>> {
     }
     let heads = usize::try_from(r.number()?).ok()?;
     r.take(heads.checked_mul(32)?)?;
+    let specs = column_specs(&mut r, 2)?;
+    specs.into_iter().map(|(spec, length)| Some((spec, r.take(length)?))).collect()
+}
+
+/// `sets` column metadata lists, each a count and then (specification, length) pairs; at most
+/// [`MAX_COLUMNS`] columns in all.
+pub(super) fn column_specs(r: &mut Cursor<'_>, sets: usize) -> Option<Vec<(u64, usize)>> {
     let mut specs = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..sets {
         for _ in 0..r.number()? {
             let spec = r.number()?;
             let length = usize::try_from(r.number()?).ok()?;
             specs.push((spec, length));
-            if specs.len() > 1024 {
+            if specs.len() > MAX_COLUMNS {
                 return None;
             }
         }
     }
-    let mut columns = Vec::new();
-    for (spec, length) in specs {
-        let data = r.take(length)?;
-        if spec & DEFLATE_COLUMN != 0 {
-            columns.push(data);
-        }
-    }
-    Some(columns)
+    Some(specs)
 }
 
 /// Reads LEB128 numbers and byte runs off a slice; `None` when it runs out.

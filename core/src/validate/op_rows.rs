@@ -9,15 +9,9 @@
 use std::borrow::Cow;
 use std::io::Read;
 
-use super::inflate::{Cursor, body_of};
+use super::inflate::{CHANGE, COMPRESSED_CHANGE, Cursor, DEFLATE_COLUMN, DOCUMENT, body_of, column_specs};
 use crate::limits;
 
-/// Chunk types of the Automerge binary format.
-const DOCUMENT: u8 = 0;
-const CHANGE: u8 = 1;
-const COMPRESSED_CHANGE: u8 = 2;
-/// The bit of a column specification that marks its data as DEFLATE-compressed.
-const DEFLATE_COLUMN: u64 = 0b1000;
 /// Column types: the low three bits of a column specification (`storage/columns`).
 const GROUP: u64 = 0;
 const ACTOR: u64 = 1;
@@ -26,8 +20,6 @@ const DELTA: u64 = 3;
 const BOOLEAN: u64 = 4;
 const STRING: u64 = 5;
 const VALUE_METADATA: u64 = 6;
-/// Most columns a chunk may declare (Automerge 0.12 writes about twenty).
-const MAX_COLUMNS: u64 = 1024;
 
 /// Refuses a change or document chunk (header included) whose columns describe more rows than
 /// the limits. Chunks too broken to walk pass: Automerge refuses those itself, cheaply.
@@ -79,7 +71,7 @@ fn change_columns(body: &[u8]) -> Option<Vec<(u64, Cow<'_, [u8]>)>> {
         let length = usize::try_from(r.number()?).ok()?;
         r.take(length)?;
     }
-    let specs = specs(&mut r, 1)?;
+    let specs = column_specs(&mut r, 1)?;
     let mut columns = Vec::new();
     for (spec, length) in specs {
         columns.push((spec, Cow::Borrowed(r.take(length)?)));
@@ -88,20 +80,11 @@ fn change_columns(body: &[u8]) -> Option<Vec<(u64, Cow<'_, [u8]>)>> {
 }
 
 /// A document body's change and op columns (inflated where compressed; `check_inflated` has
-/// already bounded that), walked as `storage/document.rs` parses it.
+/// already bounded that).
 fn document_columns(body: &[u8]) -> Option<Vec<(u64, Cow<'_, [u8]>)>> {
-    let mut r = Cursor(body);
-    for _ in 0..r.number()? {
-        let length = usize::try_from(r.number()?).ok()?;
-        r.take(length)?;
-    }
-    let heads = usize::try_from(r.number()?).ok()?;
-    r.take(heads.checked_mul(32)?)?;
-    let specs = specs(&mut r, 2)?;
-    let mut columns = Vec::new();
     let budget = u64::try_from(limits::DOCUMENT_INFLATED_BYTES).unwrap_or(u64::MAX).saturating_add(1);
-    for (spec, length) in specs {
-        let data = r.take(length)?;
+    let mut columns = Vec::new();
+    for (spec, data) in super::inflate::document_columns(body)? {
         if spec & DEFLATE_COLUMN == 0 {
             columns.push((spec, Cow::Borrowed(data)));
             continue;
@@ -111,23 +94,6 @@ fn document_columns(body: &[u8]) -> Option<Vec<(u64, Cow<'_, [u8]>)>> {
         columns.push((spec, Cow::Owned(inflated)));
     }
     Some(columns)
-}
-
-/// `sets` column metadata lists: each a count, then (specification, length) pairs.
-fn specs(r: &mut Cursor<'_>, sets: usize) -> Option<Vec<(u64, usize)>> {
-    let mut specs = Vec::new();
-    for _ in 0..sets {
-        let count = r.number()?;
-        if count > MAX_COLUMNS {
-            return None;
-        }
-        for _ in 0..count {
-            let spec = r.number()?;
-            let length = usize::try_from(r.number()?).ok()?;
-            specs.push((spec, length));
-        }
-    }
-    Some(specs)
 }
 
 /// The rows a column of `kind` holds, counting no further than just past `limit`; `None` when

@@ -9,6 +9,7 @@
 //! change the client made (see `peer/clients.mjs`). Latency is measured from the moment all phones
 //! are released, so a phone that waits for the server counts its wait.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -170,14 +171,23 @@ async fn doorstep_burst(
             let _ = gate.wait_for(|go| *go).await;
             let mut retries = 0;
             let mut shed = 0u32;
+            let mut reasons = BTreeMap::new();
             let mut last_error = String::new();
             let attempts = async {
                 loop {
                     let mut busy = None;
                     last_error = match phone.sync().await {
-                        Ok(_) => match phone.unsynced().await {
+                        Ok(synced) => match phone.unsynced().await {
                             Ok(0) => return,
-                            Ok(left) => format!("{left} changes still unsynced after the sync"),
+                            Ok(left) => {
+                                let refused: Vec<String> = synced
+                                    .report
+                                    .retrying
+                                    .iter()
+                                    .map(|r| format!("{}: {}", r.rule, r.reason))
+                                    .collect();
+                                format!("{left} changes still unsynced after the sync; refused for now: {refused:?}")
+                            }
                             Err(e) => e.to_string(),
                         },
                         Err(e) => {
@@ -193,6 +203,7 @@ async fn doorstep_burst(
                     // shedding load says how long to wait; the phone adds up to half as much
                     // again at random, so the shed phones do not all come back at once.
                     retries += 1;
+                    *reasons.entry(reason_class(&last_error)).or_insert(0u32) += 1;
                     let pause = match busy {
                         Some(retry_after) => retry_after.mul_f64(1.0 + 0.5 * jitter()),
                         None => (RETRY_PAUSE * retries).min(Duration::from_secs(5)),
@@ -205,10 +216,11 @@ async fn doorstep_burst(
                 Err(_) if last_error.is_empty() => Err(format!("not in sync after {}", secs(DEADLINE))),
                 Err(_) => Err(format!("not in sync after {}; last error: {last_error}", secs(DEADLINE))),
             };
-            (Instant::now(), outcome, retries, shed, phone)
+            (Instant::now(), outcome, retries, shed, reasons, phone)
         });
     }
     let phase = Phase::start(site.relay.pid());
+    let phones_cpu_before = crate::proc_stats::cpu_time(std::process::id());
     let released = Instant::now();
     go.send(true)?;
     let (health_stop, health_stopped) = watch::channel(false);
@@ -218,10 +230,14 @@ async fn doorstep_burst(
     let mut done = Vec::with_capacity(n);
     let mut retries = 0;
     let mut shed = 0;
+    let mut retry_reasons = BTreeMap::new();
     while let Some(result) = syncing.join_next().await {
-        let (ended, outcome, retried, was_shed, phone) = result?;
+        let (ended, outcome, retried, was_shed, reasons, phone) = result?;
         retries += retried;
         shed += was_shed;
+        for (reason, count) in reasons {
+            *retry_reasons.entry(reason).or_insert(0) += count;
+        }
         match outcome {
             Ok(()) => latencies.push(ended - released),
             Err(e) => {
@@ -233,13 +249,35 @@ async fn doorstep_burst(
     }
     let completion = released.elapsed();
     let cost = phase.finish();
+    if let (Some(before), Some(after)) = (phones_cpu_before, crate::proc_stats::cpu_time(std::process::id()))
+    {
+        println!(
+            "doorstep, {n} phones: the phones (threads of this process) used {} of CPU during the burst",
+            secs(after.saturating_sub(before))
+        );
+    }
     let _ = health_stop.send(true);
     let health = health.await?;
     println!("doorstep, {n} phones: {}", queue_figures(&site.relay.url).await);
+    for (reason, count) in &retry_reasons {
+        println!("doorstep, {n} phones: retried {count} times after: {reason}");
+    }
     drop(done);
     let burst =
         Burst { phones: n, completion, latencies, failed, first_error, retries, shed, health, cost, setup };
     Ok((burst, workload))
+}
+
+/// A retry's reason with its numbers masked, so that retries for the same reason count together.
+fn reason_class(error: &str) -> String {
+    let masked: String = error.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect();
+    let mut class = String::new();
+    for c in masked.chars().take(160) {
+        if !(c == '#' && class.ends_with('#')) {
+            class.push(c);
+        }
+    }
+    class
 }
 
 fn row(server: &str, b: &Burst) -> String {

@@ -314,6 +314,26 @@ impl Replica {
         self.persist_with(compound, docs, &[])
     }
 
+    /// Stores `snapshot`, the whole of document `id` as it is in memory now (a whole document
+    /// the relay sent and the replica adopted), in place of its snapshot and chunks: no `save`,
+    /// and the bytes are already compact.
+    pub(crate) fn persist_snapshot(
+        &mut self,
+        compound: CompoundId,
+        id: DocumentId,
+        snapshot: &[u8],
+    ) -> Result<(), ReplicaError> {
+        let Some(doc) = self.compounds.get(&compound).and_then(|c| c.document(id)) else { return Ok(()) };
+        let (header, heads) = (*doc.header(), doc.heads());
+        let write = match self.saved.get(&id) {
+            None => Write::Create { header, snapshot },
+            Some(_) => Write::Compact { doc: id, snapshot },
+        };
+        self.store.commit(&[write])?;
+        self.saved.insert(id, Saved { heads, chunks: 0 });
+        Ok(())
+    }
+
     /// [`Replica::persist`] with more writes in the same transaction (the journal entry of the
     /// operation that made the changes).
     fn persist_with(

@@ -176,12 +176,15 @@ impl SyncRun {
         }
         let outcome = self.session.handle(&mut replica.compounds, response);
 
-        // Content that arrived.
+        // Content that arrived: a document adopted whole is stored as the snapshot it came as.
         for id in &outcome.changed {
             if let Some(compound) =
                 replica.compounds.values().find(|c| c.document(*id).is_some()).map(Compound::id)
             {
-                replica.persist(compound, &[*id])?;
+                match outcome.adopted.iter().find(|(adopted, _)| adopted == id) {
+                    Some((_, snapshot)) => replica.persist_snapshot(compound, *id, snapshot)?,
+                    None => replica.persist(compound, &[*id])?,
+                }
             }
         }
         self.report.changed.extend(&outcome.changed);

@@ -33,6 +33,9 @@ pub struct ResponseOutcome {
     pub rejected: Vec<Rejection>,
     /// Replies we could not apply, per document; the other documents still synced.
     pub failed: Vec<(DocumentId, SyncError)>,
+    /// Documents replaced by the whole document the relay sent (see `whole_document.rs`), with
+    /// its bytes: a snapshot of the document as it is now, to store instead of a new chunk.
+    pub adopted: Vec<(DocumentId, Vec<u8>)>,
 }
 
 /// Most documents one request carries. The relay refuses a request naming more than its cap
@@ -116,11 +119,23 @@ impl ClientSession {
             let before = doc.heads();
             let state = self.states.entry(id).or_default();
             let applied = super::decode(&message, &super::MessageLimits::for_replies())
-                .and_then(|m| super::receive(doc.automerge_mut(), state, m))
-                .and_then(|()| doc.adopt_synced().map_err(|source| SyncError::Document { id, source }));
+                .and_then(|mut m| {
+                    let snapshot = super::whole_document::adopt(doc.automerge_mut(), &mut m)?;
+                    super::receive(doc.automerge_mut(), state, m)?;
+                    Ok(snapshot)
+                })
+                .and_then(|snapshot| {
+                    let received = doc.heads();
+                    doc.adopt_synced().map_err(|source| SyncError::Document { id, source })?;
+                    // A migration made a change of its own: the snapshot no longer says it all.
+                    Ok(snapshot.filter(|_| doc.heads() == received))
+                });
             match applied {
-                Ok(()) if doc.heads() != before => out.changed.push(id),
-                Ok(()) => {}
+                Ok(snapshot) if doc.heads() != before => {
+                    out.changed.push(id);
+                    out.adopted.extend(snapshot.map(|bytes| (id, bytes)));
+                }
+                Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(doc = %id, error = %e, "reply not applied");
                     out.failed.push((id, e));

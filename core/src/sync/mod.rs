@@ -18,6 +18,7 @@ mod message_check;
 mod message_limits;
 mod peer_state;
 mod set_aside;
+mod whole_document;
 mod wire;
 
 pub use client::{ClientSession, DocumentSet, REQUEST_BYTES, REQUEST_DOCUMENTS, ResponseOutcome};

@@ -184,6 +184,22 @@ export const MESSAGES = {
     '用新手机扫描二维码登录，或粘贴令牌。令牌只显示这一次，请勿转发他人。',
     'Scan the QR code with the new phone to sign in, or paste the token. It is shown only this once; do not pass it on.',
   ],
+  // What the relay's member rules refuse (its own sentences are English, shared with the command line).
+  'members.refused.invite': [
+    '不能邀请{role}：协调员只能邀请志愿者和医护人员，邀请协调员或管理员须由管理员操作。',
+    'You may not invite a {role}: coordinators invite volunteers and medics; inviting a coordinator or an admin takes an admin.',
+  ],
+  'members.refused.bad_role': ['服务器不认识角色「{role}」，请刷新页面后再试。', 'The relay does not know the role "{role}"; reload the page and try again.'],
+  'members.refused.revoke': [
+    '不能移出 {name}（{role}）：协调员只能移出志愿者和医护人员，移出协调员或管理员须由管理员操作，也不能在这里移出自己。',
+    'You may not remove {name} ({role}): coordinators remove volunteers and medics, removing a coordinator or an admin takes an admin, and nobody removes themselves here.',
+  ],
+  'members.refused.token': ['只有区级管理员可以补发设备令牌。', 'Only a district admin may issue a new device token.'],
+  'members.refused.device_name': ['设备名称须为 1 至 {max} 个字。', 'The device name must be 1 to {max} characters.'],
+  'members.refused.gone': [
+    '{name} 已不是本小区的成员（可能刚被他人移出），列表已更新。',
+    '{name} is no longer a member of this compound (someone may just have removed them); the list is up to date again.',
+  ],
 
   'zone.title': ['小区时区', "The compound's time zone"],
   'zone.hint': [

@@ -8,7 +8,7 @@ import { t, label } from './i18n.js';
 import { h, fill, field, select, button } from './dom.js';
 import { zoneMinutes, fmtTime, zoneLabel } from './format.js';
 import { state } from './state.js';
-import { api, cpath } from './api.js';
+import { ApiError, api, cpath } from './api.js';
 import { toast, showError } from './notices.js';
 import { loadTimeZone, loadMembers } from './compound-data.js';
 import { scheduleRefresh } from './live.js';
@@ -82,6 +82,40 @@ function timeZoneForm() {
   );
 }
 
+/** The longest device name the relay accepts, in characters (core's `limits::SHORT_TEXT`). */
+const DEVICE_NAME_MAX = 200;
+
+/**
+ * The message for each refusal of the members API the page can meet, by what was asked and the
+ * HTTP status. The relay's admin rules answer in English (the `doorstep admin` command line
+ * shares them), so the page says it in the reader's language: the same rule, in the
+ * i18n style of every other page.
+ * @type {Record<'invite' | 'revoke' | 'token', Record<number, string>>}
+ */
+const REFUSALS = {
+  invite: { 400: 'members.refused.bad_role', 403: 'members.refused.invite' },
+  revoke: { 403: 'members.refused.revoke', 404: 'members.refused.gone' },
+  token: { 400: 'members.refused.device_name', 403: 'members.refused.token', 404: 'members.refused.gone' },
+};
+
+/**
+ * Shows a refusal of the members API in the page's language; anything else (the network, the
+ * relay's storage) as the relay said it. Returns whether the relay said the person is gone.
+ * @param {unknown} e
+ * @param {'invite' | 'revoke' | 'token'} action
+ * @param {{ role: string, name?: string }} about the role asked for, or the person acted on
+ */
+function showRefusal(e, action, about) {
+  const key = e instanceof ApiError ? REFUSALS[action][e.status] : undefined;
+  if (!key) {
+    showError(e);
+    return false;
+  }
+  const text = t(key, { role: label('role', about.role), name: about.name || '', max: DEVICE_NAME_MAX });
+  showError({ body: { error: text } });
+  return key === 'members.refused.gone';
+}
+
 /** @returns {import('./state.js').View} */
 export function Members() {
   const roleSel = select('invite-role', invitableRoles().map((r) => [r, label('role', r)]), 'volunteer');
@@ -100,7 +134,7 @@ export function Members() {
               t('members.invite_expires', { time: fmtTime(inv.expires_at) })),
           );
         } catch (e) {
-          showError(e);
+          showRefusal(e, 'invite', { role: roleSel.value });
         }
       },
     },
@@ -157,8 +191,10 @@ export function Members() {
             await loadMembers();
             await refresh();
           } catch (e) {
-            showError(e);
-            actions(m, cell);
+            if (showRefusal(e, 'revoke', m)) {
+              await loadMembers();
+              await refresh();
+            } else actions(m, cell);
           }
         }, { class: 'danger' }),
         ' ',
@@ -180,7 +216,10 @@ export function Members() {
             await loadMembers();
             await refresh();
           } catch (e) {
-            showError(e);
+            if (showRefusal(e, 'token', m)) {
+              await loadMembers();
+              await refresh();
+            }
           }
         },
       },

@@ -135,7 +135,7 @@ test('the sign-in page is Chinese by default and refuses a bad token', async (t)
 });
 
 test("a coordinator signs in with their device token and sees the empty compound", async (t) => {
-  const ui = await openDashboard(t, await ownCompound('空小区'));
+  const ui = await openDashboard(t, await ownCompound('北林社区'));
   const { page } = ui;
   assert.equal(await page.textContent(`${tid('count-households')} .num`), '0');
   // An empty compound says what to do first, and links there.
@@ -150,7 +150,7 @@ test("a coordinator signs in with their device token and sees the empty compound
 });
 
 test('importing the roster shows a preview first, then commits 857 households', async (t) => {
-  const world = await ownCompound('北林社区（导入）');
+  const world = await ownCompound('北林社区');
   const { page } = await openDashboard(t, world);
   const cbase = () => world.cbase;
   await open(page, '#/sheets', 'sheets');
@@ -403,7 +403,7 @@ test("every need tag is badged on the roster and a household's page with the map
 });
 
 test("editing a household's notes and status goes through the core and reaches the phones", async (t) => {
-  const world = await ownCompound('北林社区（编辑）', { roster: true, volunteers: 1 });
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 1 });
   const { page } = await openDashboard(t, world);
   const r = rows.find((x) => x.estate === '北林小区' && x.building === '2' && x.status === 'normal' && !x.needs.length);
   await open(page, '#/map', 'map');
@@ -425,7 +425,7 @@ test("editing a household's notes and status goes through the core and reaches t
 });
 
 test('a round for one building is created, assigned, and reaches the volunteers', async (t) => {
-  const world = await ownCompound('北林社区（新轮次）', { roster: true, volunteers: 2 });
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 2 });
   const { page } = await openDashboard(t, world);
   await open(page, '#/rounds', 'rounds');
   await page.fill(tid('round-title'), '蔬菜包 第1轮');
@@ -454,7 +454,7 @@ test('a round for one building is created, assigned, and reaches the volunteers'
 });
 
 test("the round's progress follows a phone's sync live, without a reload", async (t) => {
-  const world = await ownCompound('北林社区（进度）', { roster: true, volunteers: 1, round: true });
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 1, round: true });
   const { page } = await openDashboard(t, world);
   await open(page, `#/rounds/${world.round}`, 'rounds');
   await page.evaluate(() => {
@@ -480,7 +480,7 @@ test("the round's progress follows a phone's sync live, without a reload", async
 });
 
 test("the map shows an open round's doors as delivered, attempted or to go, and follows phones live", async (t) => {
-  const world = await ownCompound('北林社区（地图轮次）', { roster: true, volunteers: 1, round: true });
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 1, round: true });
   const { page } = await openDashboard(t, world);
   const phone = world.phones[0];
   const doors = world.doors;
@@ -544,7 +544,7 @@ async function doubleDelivery(world) {
 }
 
 test('two phones delivering the same task show up as a double delivery', async (t) => {
-  const world = await ownCompound('北林社区（重复送达）', { roster: true, volunteers: 2, round: true });
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 2, round: true });
   const { page } = await openDashboard(t, world);
   await open(page, '#/conflicts', 'conflicts');
   assert.ok(await page.$(tid('conflicts-none')));
@@ -561,7 +561,7 @@ test('two phones delivering the same task show up as a double delivery', async (
 });
 
 test('a coordinator marks the double delivery reviewed with a note, and it leaves the count', async (t) => {
-  const world = await ownCompound('北林社区（核实）', { roster: true, volunteers: 2, round: true });
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 2, round: true });
   // Both syncs land before the page opens, so no live redraw closes the review form mid-use.
   const task = await doubleDelivery(world);
   const { page } = await openDashboard(t, world);
@@ -584,7 +584,7 @@ test('a coordinator marks the double delivery reviewed with a note, and it leave
 });
 
 test('concurrent status edits are resolved by writing a value', async (t) => {
-  const world = await ownCompound('北林社区（状态冲突）', { roster: true, coordinators: 2 });
+  const world = await ownCompound('北林社区', { roster: true, coordinators: 2 });
   const { page } = await openDashboard(t, world);
   const cbase = () => world.cbase;
   const coordinators = world.coordinatorPhones;
@@ -604,7 +604,7 @@ test('concurrent status edits are resolved by writing a value', async (t) => {
 });
 
 test('competing assignments are resolved by choosing the assignee', async (t) => {
-  const world = await ownCompound('北林社区（指派冲突）', { roster: true, volunteers: 2, coordinators: 2, round: true });
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 2, coordinators: 2, round: true });
   const { page } = await openDashboard(t, world);
   const [a, b] = world.coordinatorPhones;
   const v2 = world.phones[1];
@@ -628,7 +628,7 @@ test('competing assignments are resolved by choosing the assignee', async (t) =>
 });
 
 test('a request taken at the door is triaged and turned into a linked task', async (t) => {
-  const world = await ownCompound('北林社区（诉求）', { roster: true, volunteers: 2, round: true });
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 2, round: true });
   const { page } = await openDashboard(t, world);
   const r = rows.find((x) => x.estate === '北林小区' && x.building === '3' && x.needs.includes('dialysis'));
   const phone = world.phones[1];
@@ -824,7 +824,7 @@ test('a printable delivery sheet opens for a building of the round', async (t) =
 });
 
 test('closing the round takes it off the phones', async (t) => {
-  const world = await ownCompound('北林社区（收尾）', { roster: true, volunteers: 1, round: true });
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 1, round: true });
   const { page } = await openDashboard(t, world);
   await open(page, `#/rounds/${world.round}`, 'rounds');
   await page.click(tid('round-close'));

@@ -199,6 +199,28 @@ test("the relay's refusals of member changes read in Chinese, and in English on 
       await banner(p),
       'Error: 赵敏 is no longer a member of this compound (someone may just have removed them); the list is up to date again.',
     );
+
+    // The district admin mints a token for a blank device name: the relay's 400, in Chinese.
+    const admin = await browser({ viewport: { width: 1400, height: 900 } });
+    try {
+      const a = admin.context.pages()[0] || (await admin.context.newPage());
+      a.setDefaultTimeout(15_000);
+      a.on('pageerror', (e) => errors.push(String(e)));
+      await a.goto(`${relay.url}/dashboard`);
+      await a.fill(tid('login-token'), relay.adminToken);
+      await a.click(tid('login-submit'));
+      await a.waitForSelector('main[data-ready="overview"]');
+      await a.click(tid('nav-members'));
+      await a.waitForSelector('main[data-ready="members"]');
+      const wang = (await a.$$eval(tid('member-row'), (trs) => trs.find((tr) => tr.textContent.includes('王协调')).dataset.person));
+      await a.click(`${row(wang)} ${tid('member-token')}`);
+      await a.fill(tid('device-name'), '   ');
+      await a.click(tid('token-submit'));
+      assert.equal(await banner(a), '出错了: 设备名称须为 1 至 200 个字。');
+      assert.equal(await a.$(tid('token-secret')), null, 'no token was shown');
+    } finally {
+      await admin.close();
+    }
     assert.deepEqual(errors, [], 'no script errors');
   } finally {
     await b.close();

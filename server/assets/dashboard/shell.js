@@ -1,5 +1,7 @@
 // @ts-check
 // The frame around every view (top bar, navigation, banner) and which view the address shows.
+// This module and login.js import each other (signing in draws the frame; the frame carries the
+// sign-out and language buttons): only functions cross, and they run once both have loaded.
 
 import * as I from './i18n.js';
 import { t, label } from './i18n.js';

@@ -1,31 +1,43 @@
 // Checks of the dashboard's files that need no browser: every string the page shows exists in
-// Chinese and English, the enum labels are the core's, and nothing is loaded from elsewhere.
+// Chinese and English, the enum labels are the core's, the native modules form one graph from
+// app.js, and nothing is loaded from elsewhere.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import vm from 'node:vm';
+import { pathToFileURL } from 'node:url';
 import { repo } from './harness.js';
 
 const assets = path.join(repo, 'server', 'assets', 'dashboard');
 const read = (name) => readFileSync(path.join(assets, name), 'utf8');
+const files = readdirSync(assets).filter((name) => !name.startsWith('.')).sort();
+const modules = files.filter((name) => name.endsWith('.js'));
 
-function loadI18n(lang) {
-  const store = new Map(lang ? [['doorstep.lang', lang]] : []);
-  const window = {};
-  const localStorage = {
-    getItem: (k) => (store.has(k) ? store.get(k) : null),
-    setItem: (k, v) => store.set(k, String(v)),
-  };
-  vm.runInNewContext(read('i18n.js'), { window, localStorage });
-  return window.DoorstepI18n;
+// i18n.js reads the chosen language from localStorage, which Node gives no page's worth of: each
+// check names the language it wants in this stand-in.
+const stored = new Map();
+Object.defineProperty(globalThis, 'localStorage', {
+  configurable: true,
+  writable: true,
+  value: { getItem: (k) => (stored.has(k) ? stored.get(k) : null), setItem: (k, v) => stored.set(k, String(v)) },
+});
+const I = await import(pathToFileURL(path.join(assets, 'i18n.js')).href);
+/** The messages in `lang` ('zh' unless English was chosen). */
+function inLanguage(lang, fn) {
+  stored.clear();
+  if (lang) stored.set('doorstep.lang', lang);
+  try {
+    return fn();
+  } finally {
+    stored.clear();
+  }
 }
 
-const I = loadI18n();
-const app = read('app.js');
+// Every module but the messages themselves: where keys are used.
+const app = modules.filter((name) => name !== 'i18n.js').map(read).join('\n');
 
-// The families of keys app.js builds from a value, with every value it can build them from.
+// The families of keys the modules build from a value, with every value it can build them from.
 const FAMILIES = {
   'nav.': ['overview', 'map', 'roster', 'rounds', 'requests', 'conflicts', 'set_aside', 'sheets'],
   'colour.': ['red', 'pink', 'brown', 'yellow', 'green', 'none'],
@@ -40,7 +52,7 @@ const FAMILIES = {
   'live.': ['on', 'off', 'connecting'],
 };
 
-test('every message key app.js uses exists in Chinese and English', () => {
+test('every message key the modules use exists in Chinese and English', () => {
   const keys = new Set([...app.matchAll(/\bt\('([a-z0-9_]+(?:\.[a-z0-9_]+)+)'/g)].map((m) => m[1]));
   assert.ok(keys.size > 150, `found ${keys.size} keys`);
   for (const [prefix, values] of Object.entries(FAMILIES)) for (const v of values) keys.add(prefix + v);
@@ -49,7 +61,7 @@ test('every message key app.js uses exists in Chinese and English', () => {
   // A key built from a value belongs to a family listed above, so none escapes this check.
   const built = [...app.matchAll(/\bt\(`([a-z_.]*)\$\{/g)].map((m) => m[1]);
   assert.ok(built.length > 5);
-  for (const prefix of built) assert.ok(prefix in FAMILIES, `app.js builds keys from ${prefix}…; list them in FAMILIES`);
+  for (const prefix of built) assert.ok(prefix in FAMILIES, `the modules build keys from ${prefix}…; list them in FAMILIES`);
 });
 
 test('each message has both languages with the same placeholders', () => {
@@ -59,9 +71,9 @@ test('each message has both languages with the same placeholders', () => {
     const holes = (s) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
     assert.deepEqual(holes(pair[1]), holes(pair[0]), `${key} placeholders`);
   }
-  assert.equal(I.t('overview.requests_waiting', { n: 3 }), '待处理诉求 3 件');
-  assert.equal(loadI18n('en').t('overview.requests_waiting', { n: 3 }), 'Requests waiting: 3');
-  assert.equal(I.lang(), 'zh', 'Chinese unless English was chosen');
+  assert.equal(inLanguage(null, () => I.t('overview.requests_waiting', { n: 3 })), '待处理诉求 3 件');
+  assert.equal(inLanguage('en', () => I.t('overview.requests_waiting', { n: 3 })), 'Requests waiting: 3');
+  assert.equal(inLanguage(null, () => I.lang()), 'zh', 'Chinese unless English was chosen');
 });
 
 test("the enum labels are the core's", () => {
@@ -93,8 +105,34 @@ test("the enum labels are the core's", () => {
   }
 });
 
+test('index.html loads app.js as a module, whose imports reach every module and only those', () => {
+  const html = read('index.html');
+  const scripts = [...html.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1]);
+  assert.deepEqual(scripts, [' type="module" src="/dashboard/assets/app.js"'], 'one entry module, no classic scripts');
+  // Static imports only, each a file beside it (the relay serves the folder flat, no subfolders).
+  const reached = new Set();
+  const queue = ['app.js'];
+  while (queue.length) {
+    const name = queue.shift();
+    if (reached.has(name)) continue;
+    reached.add(name);
+    const text = read(name);
+    assert.match(text, /^\/\/ @ts-check\n/, `${name} starts with // @ts-check`);
+    const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+    assert.doesNotMatch(code, /\bimport\s*\(/, `${name} imports nothing dynamically`);
+    for (const [, spec] of text.matchAll(/^import\s[^'";]*?['"]([^'"]+)['"];$/gm)) {
+      assert.match(spec, /^\.\/[a-z0-9-]+\.js$/, `${name} imports ${spec}: a module beside it`);
+      const target = spec.slice(2);
+      assert.ok(files.includes(target), `${name} imports ${spec}, which does not exist`);
+      queue.push(target);
+    }
+  }
+  assert.deepEqual([...reached].sort(), modules, 'every module is reached from app.js, and nothing else is imported');
+  assert.ok(modules.length >= 20, `one module per page or concept (${modules.length})`);
+});
+
 test('the page loads nothing from elsewhere and runs no inline script', () => {
-  for (const name of ['index.html', 'app.css', 'app.js', 'i18n.js']) {
+  for (const name of files) {
     const text = read(name);
     assert.doesNotMatch(text, /https?:\/\//, `${name} names an outside address`);
     assert.doesNotMatch(text, /@import|url\(\s*['"]?\/\//, `${name} imports from elsewhere`);

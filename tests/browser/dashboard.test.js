@@ -1,16 +1,19 @@
-// The coordinators' dashboard in a real browser, against the real relay and command-line phones.
-// The tests run in order and share one relay: each step builds on the state the previous left
-// (import, then map, then a round, then phones working it), the way a coordinator's day goes.
+// The coordinators' dashboard in a real browser, against the real relay and command-line phones:
+// a coordinator's day (import, the map, a round, phones working it, conflicts, requests, exports).
+// The tests share one relay process and nothing else: each builds the compound it needs
+// (world.js: a compound of its own, the ledger, phones, a round) and opens a browser of its own,
+// so they pass in any order (DOORSTEP_TEST_ORDER=reverse or shuffle runs them so). The tests that
+// only read share one such compound, built by whichever of them runs first and changed by none.
 
-import { test, before, after } from 'node:test';
+import { test as nodeTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Relay, Phone, browser, screenshot, readLedger, sharedData, tempDir, cleanup } from './harness.js';
+import { Relay, browser, screenshot, readLedger, sharedData, tempDir, cleanup, inOrder } from './harness.js';
+import { ROSTER, tid, compound, dashboard } from './world.js';
 
 const STATUS = { 正常: 'normal', 居家监测: 'home_monitoring', 居家隔离: 'home_quarantine', 集中隔离: 'central_quarantine', 确诊: 'confirmed' };
 const NEED = { 独居老人: 'elderly_alone', 孕产妇: 'pregnant', 透析: 'dialysis', 化疗: 'chemotherapy', 慢性病: 'chronic_illness', 残疾人: 'disabled', 行动不便: 'mobility_impaired', 聋哑: 'deaf_mute' };
-const ROSTER = 'beilin-roster.csv';
 const rows = readLedger(ROSTER).map((r) => ({
   estate: r['小区'],
   building: r['楼号'].replace(/号楼$/, ''),
@@ -22,32 +25,54 @@ const rows = readLedger(ROSTER).map((r) => ({
   needs: r['重点人群'] ? r['重点人群'].split('、').map((n) => NEED[n]) : [],
 }));
 
-const ctx = {};
 const timings = {};
+let relay;
+let dir;
 
 before(async () => {
-  ctx.dir = tempDir('browser');
-  ctx.relay = await Relay.start(ctx.dir);
-  ctx.compound = await ctx.relay.createCompound('北林社区');
-  ctx.coordinatorToken = await ctx.relay.joinToken(await ctx.relay.invite(ctx.compound, 'coordinator'), '王协调');
-  ctx.volunteerToken = await ctx.relay.joinToken(await ctx.relay.invite(ctx.compound, 'volunteer'), '只读志愿者');
-  ctx.phones = [new Phone(ctx.dir, 'volunteer-1'), new Phone(ctx.dir, 'volunteer-2')];
-  for (const p of ctx.phones) p.person = (await p.join(ctx.relay, await ctx.relay.invite(ctx.compound, 'volunteer'))).person;
-  ctx.browser = await browser();
-  ctx.page = ctx.browser.context.pages()[0] || (await ctx.browser.context.newPage());
-  ctx.page.setDefaultTimeout(15_000);
-  ctx.pageErrors = [];
-  ctx.page.on('pageerror', (e) => ctx.pageErrors.push(String(e)));
+  dir = tempDir('browser');
+  relay = await Relay.start(dir);
 });
 
 after(async () => {
-  if (ctx.browser) await ctx.browser.close();
-  if (ctx.relay) await ctx.relay.stop();
-  if (ctx.dir) cleanup(ctx.dir);
+  if (relay) await relay.stop();
+  if (dir) cleanup(dir);
   if (Object.keys(timings).length) console.log(`# timings (ms): ${JSON.stringify(timings)}`);
 });
 
-const tid = (id) => `[data-testid="${id}"]`;
+/** A compound of the test's own (world.js says what `needs` can ask for); the time it took adds up in `timings.setup`. */
+async function ownCompound(name, needs) {
+  const t0 = Date.now();
+  const world = await compound(relay, dir, name, needs);
+  timings.setup = (timings.setup || 0) + (Date.now() - t0);
+  return world;
+}
+
+let readOnly = null;
+/**
+ * 北林社区 with the ledger imported, volunteer-1's phone, and an open round for 北林小区 1号楼
+ * assigned to it with one door delivered: for the tests that only read. Built once, by whichever
+ * of them runs first; none of them changes it.
+ */
+function readOnlyCompound() {
+  readOnly ??= ownCompound('北林社区', { roster: true, volunteers: 1, round: true }).then(async (world) => {
+    await world.phones[0].run('attempt', world.doors[0].tasks[0].id, 'delivered');
+    await world.phones[0].sync();
+    return world;
+  });
+  return readOnly;
+}
+
+/** The dashboard signed in to `world` in a browser of its own, closed (and checked for script errors) after the test `t`. */
+async function openDashboard(t, world, options, token) {
+  const ui = await dashboard(world, options, token);
+  t.after(() => ui.close());
+  return ui;
+}
+
+const tests = [];
+/** Registers a test; `inOrder` (harness.js) decides the order they run in. */
+const test = (name, fn) => tests.push([name, fn]);
 
 /** Waits until `selector`'s data-`attr` equals `value`. */
 async function waitData(page, selector, attr, value, timeout) {
@@ -87,15 +112,16 @@ function apiGet(page, url) {
   }, url);
 }
 
-const cbase = () => `/dashboard/api/compounds/${ctx.compound}`;
-
 async function signIn(page, token) {
   await page.fill(tid('login-token'), token);
   await page.click(tid('login-submit'));
 }
 
-test('the sign-in page is Chinese by default and refuses a bad token', async () => {
-  const { page, relay } = ctx;
+test('the sign-in page is Chinese by default and refuses a bad token', async (t) => {
+  const b = await browser();
+  t.after(() => b.close());
+  const page = b.context.pages()[0] || (await b.context.newPage());
+  page.setDefaultTimeout(15_000);
   const t0 = Date.now();
   await page.goto(`${relay.url}/dashboard`);
   await page.waitForSelector(tid('login-form'));
@@ -108,15 +134,14 @@ test('the sign-in page is Chinese by default and refuses a bad token', async () 
   assert.match(await page.textContent(tid('login-error')), /令牌无效/);
 });
 
-test("a coordinator signs in with their device token and sees the empty compound", async () => {
-  const { page } = ctx;
-  await signIn(page, ctx.coordinatorToken);
-  await page.waitForSelector('main[data-ready="overview"]');
+test("a coordinator signs in with their device token and sees the empty compound", async (t) => {
+  const ui = await openDashboard(t, await ownCompound('北林社区'));
+  const { page } = ui;
   assert.equal(await page.textContent(`${tid('count-households')} .num`), '0');
   // An empty compound says what to do first, and links there.
   assert.match(await page.textContent(tid('overview-empty-hint')), /导入台账/);
   assert.equal(await page.getAttribute(`${tid('overview-empty-hint')} a`, 'href'), '#/sheets');
-  const cookies = await ctx.browser.context.cookies();
+  const cookies = await ui.browser.context.cookies();
   const session = cookies.find((c) => c.name === 'doorstep_session');
   assert.ok(session, 'the session cookie is set');
   assert.ok(session.httpOnly, 'the session cookie is HttpOnly');
@@ -124,8 +149,10 @@ test("a coordinator signs in with their device token and sees the empty compound
   await waitData(page, tid('live-status'), 'state', 'on');
 });
 
-test('importing the roster shows a preview first, then commits 857 households', async () => {
-  const { page } = ctx;
+test('importing the roster shows a preview first, then commits 857 households', async (t) => {
+  const world = await ownCompound('北林社区');
+  const { page } = await openDashboard(t, world);
+  const cbase = () => world.cbase;
   await open(page, '#/sheets', 'sheets');
   await page.setInputFiles(tid('import-file'), path.join(sharedData, ROSTER));
   const t0 = Date.now();
@@ -172,8 +199,8 @@ function flatSelector(r) {
   return `${tid('flat')}[data-estate="${r.estate}"][data-building="${r.building}"][data-unit="${r.unit}"][data-flat="${r.flat}"]`;
 }
 
-test('the map colours flats as the ledger says, with a legend, and opens a household', async () => {
-  const { page } = ctx;
+test('the map colours flats as the ledger says, with a legend, and opens a household', async (t) => {
+  const { page } = await openDashboard(t, await readOnlyCompound());
   const t0 = Date.now();
   await open(page, '#/map', 'map');
   timings.map_render = Date.now() - t0;
@@ -257,8 +284,8 @@ function contrast(a, b) {
   return (hi + 0.05) / (lo + 0.05);
 }
 
-test('every need tag has its own mark on the map, in the legend, with a glyph and readable contrast', async () => {
-  const { page } = ctx;
+test('every need tag has its own mark on the map, in the legend, with a glyph and readable contrast', async (t) => {
+  const { page } = await openDashboard(t, await readOnlyCompound());
   await open(page, '#/map', 'map');
   const legend = await page.$$eval(`${tid('legend-needs')} li`, (els) =>
     els.map((li) => {
@@ -301,8 +328,8 @@ test('every need tag has its own mark on the map, in the legend, with a glyph an
   await screenshot(page, '04b-map-needs', { fullPage: false });
 });
 
-test('the roster filters by status, need, building and search', async () => {
-  const { page } = ctx;
+test('the roster filters by status, need, building and search', async (t) => {
+  const { page } = await openDashboard(t, await readOnlyCompound());
   await open(page, '#/roster?status=confirmed', 'roster');
   await waitData(page, tid('roster-count'), 'count', 4);
   const heads = await page.$$eval(`${tid('roster-row')} td:nth-child(2)`, (els) => els.map((e) => e.textContent).sort());
@@ -329,8 +356,8 @@ test('the roster filters by status, need, building and search', async () => {
   await screenshot(page, '06-roster');
 });
 
-test("every need tag is badged on the roster and a household's page with the map's mark", async () => {
-  const { page } = ctx;
+test("every need tag is badged on the roster and a household's page with the map's mark", async (t) => {
+  const { page } = await openDashboard(t, await readOnlyCompound());
   const legend = (await apiGet(page, '/dashboard/api/legend')).body;
   const glyph = Object.fromEntries(legend.needs.map((n) => [n.need, n.glyph.zh]));
   assert.deepEqual(Object.keys(glyph), Object.values(NEED), 'the legend the roster uses lists all eight need tags');
@@ -375,8 +402,9 @@ test("every need tag is badged on the roster and a household's page with the map
   await screenshot(page, '06b-roster-needs', { fullPage: false });
 });
 
-test("editing a household's notes and status goes through the core and reaches the phones", async () => {
-  const { page } = ctx;
+test("editing a household's notes and status goes through the core and reaches the phones", async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 1 });
+  const { page } = await openDashboard(t, world);
   const r = rows.find((x) => x.estate === '北林小区' && x.building === '2' && x.status === 'normal' && !x.needs.length);
   await open(page, '#/map', 'map');
   await page.click(flatSelector(r));
@@ -389,16 +417,16 @@ test("editing a household's notes and status goes through the core and reaches t
   await page.waitForFunction(() => document.querySelector('[data-field="status"]').textContent === '居家监测');
   await screenshot(page, '07-household');
 
-  const phone = ctx.phones[0];
+  const phone = world.phones[0];
   await phone.sync();
   const found = await phone.run('find', `${r.estate}${r.building}号楼${r.unit}单元${r.flat}`);
   assert.equal(found.notes, '老人行动慢，敲门后多等一会儿');
   assert.equal(found.status, 'home_monitoring');
-  ctx.editedHousehold = r;
 });
 
-test('a round for one building is created, assigned, and reaches the volunteers', async () => {
-  const { page } = ctx;
+test('a round for one building is created, assigned, and reaches the volunteers', async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 2 });
+  const { page } = await openDashboard(t, world);
   await open(page, '#/rounds', 'rounds');
   await page.fill(tid('round-title'), '蔬菜包 第1轮');
   await page.selectOption(tid('round-by'), 'building');
@@ -408,33 +436,32 @@ test('a round for one building is created, assigned, and reaches the volunteers'
   await screenshot(page, '08a-rounds-new');
   await page.click(tid('round-create'));
   await page.waitForSelector(tid('page-round'));
-  ctx.round = await page.getAttribute(tid('page-round'), 'data-round');
   await waitData(page, `${tid('page-round')} ${tid('round-progress')}`, 'total', 111);
   assert.equal(await page.$$eval(tid('task-row'), (els) => els.length), 111);
 
   // Assign the building to volunteer 1 (the phone joined under that name).
-  const phone = ctx.phones[0];
+  const phone = world.phones[0];
   await page.selectOption(tid('assign-volunteer'), { label: `${phone.name} (志愿者)` });
   await page.click(tid('assign-building-submit'));
   await waitData(page, tid('round-count-assigned'), 'count', 111);
 
-  for (const p of ctx.phones) await p.sync();
+  for (const p of world.phones) await p.sync();
   const mine = await phone.doors(false);
   assert.equal(mine.length, 111, 'volunteer 1 has the whole building');
-  assert.equal((await ctx.phones[1].doors(false)).length, 0, 'volunteer 2 has nothing of it');
-  assert.equal((await ctx.phones[1].doors(true)).length, 111, 'but volunteer 2 sees the round');
-  ctx.doors = mine;
+  assert.equal((await world.phones[1].doors(false)).length, 0, 'volunteer 2 has nothing of it');
+  assert.equal((await world.phones[1].doors(true)).length, 111, 'but volunteer 2 sees the round');
   await screenshot(page, '08-round');
 });
 
-test("the round's progress follows a phone's sync live, without a reload", async () => {
-  const { page } = ctx;
+test("the round's progress follows a phone's sync live, without a reload", async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 1, round: true });
+  const { page } = await openDashboard(t, world);
+  await open(page, `#/rounds/${world.round}`, 'rounds');
   await page.evaluate(() => {
     window.__sameDocument = true;
   });
-  const phone = ctx.phones[0];
-  const tasks = ctx.doors.slice(0, 4).map((d) => d.tasks[0].id);
-  ctx.doubleTask = ctx.doors[10].tasks[0].id;
+  const phone = world.phones[0];
+  const tasks = world.doors.slice(0, 4).map((d) => d.tasks[0].id);
   for (const task of tasks.slice(0, 3)) await phone.run('attempt', task, 'delivered');
   await phone.run('attempt', tasks[3], 'nobody_home', '--note', '敲门无人');
   const t0 = Date.now();
@@ -452,39 +479,44 @@ test("the round's progress follows a phone's sync live, without a reload", async
   await screenshot(page, '09-round-live');
 });
 
-test("the map shows an open round's doors as delivered, attempted or to go, and follows phones live", async () => {
-  const { page } = ctx;
+test("the map shows an open round's doors as delivered, attempted or to go, and follows phones live", async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 1, round: true });
+  const { page } = await openDashboard(t, world);
+  const phone = world.phones[0];
+  const doors = world.doors;
+  for (const d of doors.slice(0, 3)) await phone.run('attempt', d.tasks[0].id, 'delivered');
+  await phone.run('attempt', doors[3].tasks[0].id, 'nobody_home', '--note', '敲门无人');
+  await phone.sync();
   // The round's page links to its doors on the map.
-  await open(page, `#/rounds/${ctx.round}`, 'rounds');
+  await open(page, `#/rounds/${world.round}`, 'rounds');
   await page.click(tid('round-on-map'));
-  await waitData(page, tid('map-round-progress'), 'round', ctx.round);
-  assert.equal(await page.$eval(tid('map-round'), (el) => el.value), ctx.round, 'the list shows the round chosen');
+  await waitData(page, tid('map-round-progress'), 'round', world.round);
+  assert.equal(await page.$eval(tid('map-round'), (el) => el.value), world.round, 'the list shows the round chosen');
   const counts = () =>
     page.$eval(tid('map-round-progress'), (el) => ({ doors: +el.dataset.doors, delivered: +el.dataset.delivered, attempted: +el.dataset.attempted, pending: +el.dataset.pending }));
   assert.deepEqual(await counts(), { doors: 111, delivered: 3, attempted: 1, pending: 107 });
   assert.match(await page.textContent(tid('map-round-progress')), /蔬菜包 第1轮.*已送达 3.*敲门未送达 1.*待送 107/);
   const door = (d) => page.getAttribute(`${tid('flat')}[data-household="${d.household.id}"]`, 'data-door');
-  for (const d of ctx.doors.slice(0, 3)) assert.equal(await door(d), 'delivered');
-  assert.equal(await door(ctx.doors[3]), 'attempted');
-  assert.match(await page.getAttribute(`${tid('flat')}[data-household="${ctx.doors[3].household.id}"]`, 'aria-label'), /敲门未送达：无人应答/);
-  assert.equal(await door(ctx.doors[4]), 'pending');
+  for (const d of doors.slice(0, 3)) assert.equal(await door(d), 'delivered');
+  assert.equal(await door(doors[3]), 'attempted');
+  assert.match(await page.getAttribute(`${tid('flat')}[data-household="${doors[3].household.id}"]`, 'aria-label'), /敲门未送达：无人应答/);
+  assert.equal(await door(doors[4]), 'pending');
   assert.equal(await page.$$eval(`${tid('flat')}[data-door="outside"]`, (els) => els.length), 857 - 111, 'the other buildings are outside the round');
   assert.equal(await page.$$eval(`${tid('flat')}[data-door="outside"]:not(.dim)`, (els) => els.length), 0, 'and fade');
   assert.match(await page.textContent(tid('legend-doors')), /已送达.*敲门未送达.*待送/s);
-  assert.equal(await page.evaluate(() => location.hash), `#/map?round=${ctx.round}`, 'the choice is in the address');
+  assert.equal(await page.evaluate(() => location.hash), `#/map?round=${world.round}`, 'the choice is in the address');
 
   // A phone delivers and syncs: the map follows without a reload.
   await page.evaluate(() => {
     window.__sameMap = true;
   });
-  const phone = ctx.phones[0];
-  await phone.run('attempt', ctx.doors[5].tasks[0].id, 'delivered');
-  await phone.run('attempt', ctx.doors[6].tasks[0].id, 'refused');
+  await phone.run('attempt', doors[5].tasks[0].id, 'delivered');
+  await phone.run('attempt', doors[6].tasks[0].id, 'refused');
   await phone.sync();
   await waitData(page, tid('map-round-progress'), 'delivered', 4, 10_000);
   assert.deepEqual(await counts(), { doors: 111, delivered: 4, attempted: 2, pending: 105 });
-  assert.equal(await door(ctx.doors[5]), 'delivered');
-  assert.equal(await door(ctx.doors[6]), 'attempted');
+  assert.equal(await door(doors[5]), 'delivered');
+  assert.equal(await door(doors[6]), 'attempted');
   assert.equal(await page.evaluate(() => window.__sameMap), true, 'the page was not reloaded');
   await page.selectOption(tid('map-estate'), '北林小区');
   await screenshot(page, '09b-map-round', { fullPage: false });
@@ -494,22 +526,30 @@ test("the map shows an open round's doors as delivered, attempted or to go, and 
   assert.equal(await page.$$eval(`${tid('flat')}[data-door]`, (els) => els.length), 0, 'no round, no door marks');
   assert.equal(await page.evaluate(() => location.hash), '#/map');
   // Choosing it from the list shows it again.
-  await page.selectOption(tid('map-round'), ctx.round);
+  await page.selectOption(tid('map-round'), world.round);
   await page.waitForFunction(() => !document.querySelector('[data-testid="map-round-progress"]').hidden);
   assert.equal(await page.$$eval(`${tid('flat')}[data-door="delivered"]`, (els) => els.length), 4);
 });
 
-test('two phones delivering the same task show up as a double delivery', async () => {
-  const { page } = ctx;
-  const [a, b] = ctx.phones;
-  await open(page, '#/conflicts', 'conflicts');
-  assert.ok(await page.$(tid('conflicts-none')));
+/** Both volunteers' phones deliver one task of the round (volunteer-2's with a note); returns its ID. */
+async function doubleDelivery(world) {
+  const [a, b] = world.phones;
+  const task = world.doors[10].tasks[0].id;
   // Both phones hold the task from their last sync; each delivers it before hearing of the other.
-  await b.run('attempt', ctx.doubleTask, 'delivered', '--note', '放门口');
-  await a.run('attempt', ctx.doubleTask, 'delivered');
+  await b.run('attempt', task, 'delivered', '--note', '放门口');
+  await a.run('attempt', task, 'delivered');
   await a.sync();
   await b.sync();
-  const card = `${tid('conflict-card')}[data-kind="double_delivery"][data-task="${ctx.doubleTask}"]`;
+  return task;
+}
+
+test('two phones delivering the same task show up as a double delivery', async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 2, round: true });
+  const { page } = await openDashboard(t, world);
+  await open(page, '#/conflicts', 'conflicts');
+  assert.ok(await page.$(tid('conflicts-none')));
+  const task = await doubleDelivery(world);
+  const card = `${tid('conflict-card')}[data-kind="double_delivery"][data-task="${task}"]`;
   await page.waitForSelector(card, { timeout: 10_000 });
   assert.equal(await page.$$eval(`${card} ${tid('attempt')}`, (els) => els.length), 2);
   const text = await page.textContent(card);
@@ -520,16 +560,20 @@ test('two phones delivering the same task show up as a double delivery', async (
   await screenshot(page, '10-conflicts');
 });
 
-test('a coordinator marks the double delivery reviewed with a note, and it leaves the count', async () => {
-  const { page } = ctx;
-  const card = `${tid('conflict-card')}[data-kind="double_delivery"][data-task="${ctx.doubleTask}"]`;
+test('a coordinator marks the double delivery reviewed with a note, and it leaves the count', async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 2, round: true });
+  // Both syncs land before the page opens, so no live redraw closes the review form mid-use.
+  const task = await doubleDelivery(world);
+  const { page } = await openDashboard(t, world);
+  const cbase = () => world.cbase;
+  const card = `${tid('conflict-card')}[data-kind="double_delivery"][data-task="${task}"]`;
   await open(page, '#/conflicts', 'conflicts');
   await page.waitForSelector(card, { timeout: 10_000 });
   await page.click(`${card} ${tid('conflict-review-open')}`);
   await page.fill(`${card} ${tid('conflict-review-note')}`, '已核实，第二份转给 2-1-302');
   await page.click(`${card} ${tid('conflict-review')}`);
   await page.waitForSelector(card, { state: 'detached', timeout: 10_000 });
-  const done = `${tid('conflict-reviewed-card')}[data-kind="double_delivery"][data-task="${ctx.doubleTask}"]`;
+  const done = `${tid('conflict-reviewed-card')}[data-kind="double_delivery"][data-task="${task}"]`;
   await page.waitForSelector(done, { timeout: 10_000 });
   const text = await page.textContent(done);
   assert.match(text, /已核实，第二份转给 2-1-302/);
@@ -539,11 +583,12 @@ test('a coordinator marks the double delivery reviewed with a note, and it leave
   await screenshot(page, '10b-conflicts-reviewed');
 });
 
-test('concurrent status edits are resolved by writing a value', async () => {
-  const { page, relay } = ctx;
-  const coordinators = [new Phone(ctx.dir, 'coordinator-a'), new Phone(ctx.dir, 'coordinator-b')];
-  for (const p of coordinators) p.person = (await p.join(relay, await relay.invite(ctx.compound, 'coordinator'))).person;
-  ctx.coordinatorPhones = coordinators;
+test('concurrent status edits are resolved by writing a value', async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, coordinators: 2 });
+  const { page } = await openDashboard(t, world);
+  const cbase = () => world.cbase;
+  const coordinators = world.coordinatorPhones;
+  await open(page, '#/conflicts', 'conflicts');
   const r = rows.find((x) => x.estate === '人和花园北院' && x.status === 'normal' && !x.needs.length);
   const address = `${r.estate}${r.building}号楼${r.unit}单元${r.flat}`;
   const household = (await coordinators[0].run('find', address)).id;
@@ -558,15 +603,16 @@ test('concurrent status edits are resolved by writing a value', async () => {
   assert.equal(detail.body.household.status, 'home_quarantine');
 });
 
-test('competing assignments are resolved by choosing the assignee', async () => {
-  const { page } = ctx;
-  const [a, b] = ctx.coordinatorPhones;
-  const [v1, v2] = ctx.phones;
-  const task = ctx.doors[20].tasks[0].id;
+test('competing assignments are resolved by choosing the assignee', async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 2, coordinators: 2, round: true });
+  const { page } = await openDashboard(t, world);
+  const [a, b] = world.coordinatorPhones;
+  const v2 = world.phones[1];
+  const task = world.doors[20].tasks[0].id;
   await open(page, '#/conflicts', 'conflicts');
   // Two coordinators, each offline, hand the same door to different volunteers.
-  await a.run('op', JSON.stringify({ op: 'assign_task', round: ctx.round, task, volunteer: v2.person }));
-  await b.run('op', JSON.stringify({ op: 'assign_task', round: ctx.round, task, volunteer: a.person }));
+  await a.run('op', JSON.stringify({ op: 'assign_task', round: world.round, task, volunteer: v2.person }));
+  await b.run('op', JSON.stringify({ op: 'assign_task', round: world.round, task, volunteer: a.person }));
   await a.sync();
   await b.sync();
   const card = `${tid('conflict-card')}[data-kind="competing_assignment"][data-task="${task}"]`;
@@ -578,13 +624,14 @@ test('competing assignments are resolved by choosing the assignee', async () => 
   await page.click(`${card} ${tid('conflict-resolve')}[data-value="${v2.person}"]`);
   await page.waitForSelector(card, { state: 'detached', timeout: 10_000 });
   await v2.sync();
-  assert.ok((await v2.doors(false)).some((d) => d.tasks.some((t) => t.id === task)), 'the door is on volunteer 2’s list');
+  assert.ok((await v2.doors(false)).some((d) => d.tasks.some((x) => x.id === task)), 'the door is on volunteer 2’s list');
 });
 
-test('a request taken at the door is triaged and turned into a linked task', async () => {
-  const { page } = ctx;
+test('a request taken at the door is triaged and turned into a linked task', async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 2, round: true });
+  const { page } = await openDashboard(t, world);
   const r = rows.find((x) => x.estate === '北林小区' && x.building === '3' && x.needs.includes('dialysis'));
-  const phone = ctx.phones[1];
+  const phone = world.phones[1];
   await open(page, '#/requests', 'requests');
   await phone.run('request', `${r.estate}${r.building}号楼${r.unit}单元${r.flat}`, '需要透析用药，周三前', '--category', 'medicine', '--urgency', 'urgent');
   await phone.sync();
@@ -603,20 +650,25 @@ test('a request taken at the door is triaged and turned into a linked task', asy
   const doors = await phone.doors(true);
   const door = doors.find((d) => d.household.head === r.head);
   assert.ok(door, 'the task reached the phone');
-  assert.ok(door.tasks.some((t) => t.request === id && t.kind === 'medicine'));
+  assert.ok(door.tasks.some((x) => x.request === id && x.kind === 'medicine'));
 });
 
-test('the exports download: roster, special-needs ledger, a round\'s results', async () => {
-  const { page } = ctx;
+/** Downloads the read-only compound's roster (`kind` csv or xlsx) from the sheets page, as a coordinator does; returns the file. */
+async function exportedRoster(page, kind, file) {
   await open(page, '#/sheets', 'sheets');
-  const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.click(tid('export-roster-csv'))]);
-  ctx.csvFile = path.join(ctx.dir, 'exported.csv');
-  await csvDownload.saveAs(ctx.csvFile);
-  assert.match(readFileSync(ctx.csvFile, 'utf8'), /小区,楼号,单元,楼层,房号,户主/);
-  const [xlsxDownload] = await Promise.all([page.waitForEvent('download'), page.click(tid('export-roster-xlsx'))]);
-  ctx.xlsxFile = path.join(ctx.dir, 'exported.xlsx');
-  await xlsxDownload.saveAs(ctx.xlsxFile);
-  assert.equal(readFileSync(ctx.xlsxFile).subarray(0, 2).toString(), 'PK', 'the XLSX is a zip');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(tid(`export-roster-${kind}`))]);
+  await download.saveAs(file);
+  return file;
+}
+
+test('the exports download: roster, special-needs ledger, a round\'s results', async (t) => {
+  const { page } = await openDashboard(t, await readOnlyCompound());
+  const scratch = tempDir('export');
+  t.after(() => cleanup(scratch));
+  const csvFile = await exportedRoster(page, 'csv', path.join(scratch, 'exported.csv'));
+  assert.match(readFileSync(csvFile, 'utf8'), /小区,楼号,单元,楼层,房号,户主/);
+  const xlsxFile = await exportedRoster(page, 'xlsx', path.join(scratch, 'exported.xlsx'));
+  assert.equal(readFileSync(xlsxFile).subarray(0, 2).toString(), 'PK', 'the XLSX is a zip');
   const [special] = await Promise.all([page.waitForEvent('download'), page.click(tid('export-special-csv'))]);
   const specialText = readFileSync(await special.path(), 'utf8');
   const dialysis = rows.find((x) => x.needs.includes('dialysis'));
@@ -631,7 +683,6 @@ test('the exports download: roster, special-needs ledger, a round\'s results', a
 
 /** Signs the district admin in, in a browser of their own, on a new compound. */
 async function adminOnNewCompound(name) {
-  const { relay } = ctx;
   const compound = await relay.createCompound(name);
   const admin = await browser();
   const p = admin.context.pages()[0] || (await admin.context.newPage());
@@ -645,12 +696,16 @@ async function adminOnNewCompound(name) {
   return { admin, p, compound };
 }
 
-test('the exported CSV re-imports to the same roster', async () => {
-  const { page } = ctx;
-  assert.ok(ctx.csvFile, 'the export test ran');
+test('the exported CSV re-imports to the same roster', async (t) => {
+  const world = await readOnlyCompound();
+  const { page } = await openDashboard(t, world);
+  const cbase = () => world.cbase;
+  const scratch = tempDir('export');
+  t.after(() => cleanup(scratch));
+  const csvFile = await exportedRoster(page, 'csv', path.join(scratch, 'exported.csv'));
   const { admin, p, compound } = await adminOnNewCompound('北林社区（CSV 副本）');
   try {
-    await p.setInputFiles(tid('import-file'), ctx.csvFile);
+    await p.setInputFiles(tid('import-file'), csvFile);
     await p.click(tid('import-preview'));
     await waitData(p, tid('import-households'), 'count', 857);
     assert.ok(await p.$(tid('import-no-errors')));
@@ -663,17 +718,21 @@ test('the exported CSV re-imports to the same roster', async () => {
     }
     const again = await apiGet(p, `/dashboard/api/compounds/${compound}/export/roster.csv`);
     // fetch's text() drops the byte-order mark the file starts with; the rest is compared as is.
-    assert.equal(again.body, readFileSync(ctx.csvFile, 'utf8').replace(/^\uFEFF/, ''), 'the copy exports the same roster, row for row');
+    assert.equal(again.body, readFileSync(csvFile, 'utf8').replace(/^\uFEFF/, ''), 'the copy exports the same roster, row for row');
   } finally {
     await admin.close();
   }
 });
 
-test('the exported XLSX re-imports to the same roster', async () => {
-  assert.ok(ctx.xlsxFile, 'the export test ran');
+test('the exported XLSX re-imports to the same roster', async (t) => {
+  const { page } = await openDashboard(t, await readOnlyCompound());
+  const scratch = tempDir('export');
+  t.after(() => cleanup(scratch));
+  const csvFile = await exportedRoster(page, 'csv', path.join(scratch, 'exported.csv'));
+  const xlsxFile = await exportedRoster(page, 'xlsx', path.join(scratch, 'exported.xlsx'));
   const { admin, p, compound } = await adminOnNewCompound('北林社区（XLSX 副本）');
   try {
-    await p.setInputFiles(tid('import-file'), ctx.xlsxFile);
+    await p.setInputFiles(tid('import-file'), xlsxFile);
     await p.click(tid('import-preview'));
     await p.waitForSelector(tid('import-households'));
     const errors = await p.$$eval(tid('import-error-row'), (els) => els.slice(0, 3).map((e) => e.textContent));
@@ -682,14 +741,14 @@ test('the exported XLSX re-imports to the same roster', async () => {
     await p.click(tid('import-commit'));
     await waitData(p, tid('import-done'), 'added', 857, 60_000);
     const again = await apiGet(p, `/dashboard/api/compounds/${compound}/export/roster.csv`);
-    assert.equal(again.body, readFileSync(ctx.csvFile, 'utf8').replace(/^\uFEFF/, ''), 'the copy exports the same roster');
+    assert.equal(again.body, readFileSync(csvFile, 'utf8').replace(/^\uFEFF/, ''), 'the copy exports the same roster');
   } finally {
     await admin.close();
   }
 });
 
-test('a broken spreadsheet lists its row errors and commits nothing', async () => {
-  const { page } = ctx;
+/** A copy of the ledger's header with four new rows, two of them bad (lines 3 and 4); returns its path. */
+function brokenSpreadsheet() {
   const lines = readFileSync(path.join(sharedData, ROSTER), 'utf8').split(/\r?\n/).filter(Boolean);
   const bad = [
     lines[0],
@@ -698,9 +757,16 @@ test('a broken spreadsheet lists its row errors and commits nothing', async () =
     '北林小区,9号楼,1单元,1,103,新住户丙,13800000003,2,0,0,,阳性,无,',
     '北林小区,9号楼,1单元,2,201,新住户丁,13800000004,2,0,0,,正常,无,',
   ].join('\n');
-  const file = path.join(ctx.dir, 'broken.csv');
+  const file = path.join(dir, 'broken.csv');
   writeFileSync(file, `\uFEFF${bad}\n`);
-  ctx.brokenFile = file;
+  return file;
+}
+
+test('a broken spreadsheet lists its row errors and commits nothing', async (t) => {
+  const world = await readOnlyCompound();
+  const { page } = await openDashboard(t, world);
+  const cbase = () => world.cbase;
+  const file = brokenSpreadsheet();
   await open(page, '#/sheets', 'sheets');
   await page.setInputFiles(tid('import-file'), file);
   await page.click(tid('import-preview'));
@@ -719,8 +785,8 @@ test('a broken spreadsheet lists its row errors and commits nothing', async () =
   assert.deepEqual(search.body, []);
 });
 
-test('the English switch relabels the page and is remembered', async () => {
-  const { page } = ctx;
+test('the English switch relabels the page and is remembered', async (t) => {
+  const { page } = await openDashboard(t, await readOnlyCompound());
   await open(page, '#/overview', 'overview');
   await page.click(tid('lang-toggle'));
   await page.waitForSelector('main[data-ready="overview"]');
@@ -744,10 +810,11 @@ test('the English switch relabels the page and is remembered', async () => {
   assert.equal((await page.textContent(tid('nav-map'))).trim(), '参谋图');
 });
 
-test('a printable delivery sheet opens for a building of the round', async () => {
-  const { page } = ctx;
-  await open(page, `#/rounds/${ctx.round}`, 'rounds');
-  const [sheet] = await Promise.all([ctx.browser.context.waitForEvent('page'), page.click(tid('print-sheet'))]);
+test('a printable delivery sheet opens for a building of the round', async (t) => {
+  const world = await readOnlyCompound();
+  const { page, browser: b } = await openDashboard(t, world);
+  await open(page, `#/rounds/${world.round}`, 'rounds');
+  const [sheet] = await Promise.all([b.context.waitForEvent('page'), page.click(tid('print-sheet'))]);
   await sheet.waitForLoadState();
   const text = await sheet.textContent('body');
   const first = rows.find((r) => r.estate === '北林小区' && r.building === '1');
@@ -756,26 +823,30 @@ test('a printable delivery sheet opens for a building of the round', async () =>
   await sheet.close();
 });
 
-test('closing the round takes it off the phones', async () => {
-  const { page } = ctx;
-  await open(page, `#/rounds/${ctx.round}`, 'rounds');
+test('closing the round takes it off the phones', async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 1, round: true });
+  const { page } = await openDashboard(t, world);
+  await open(page, `#/rounds/${world.round}`, 'rounds');
   await page.click(tid('round-close'));
   await page.click(tid('round-close-confirm'));
   await page.waitForSelector(`${tid('page-round')} .round_status-closed`);
   assert.equal(await page.$(tid('assign-form')), null, 'a closed round takes no assignments');
-  const phone = ctx.phones[0];
+  const phone = world.phones[0];
+  assert.ok((await phone.doors(true)).length > 0, 'the phone held the round');
   await phone.sync();
-  assert.equal((await phone.doors(true)).filter((d) => d.tasks.some((t) => t.round === ctx.round)).length, 0);
+  assert.equal((await phone.doors(true)).filter((d) => d.tasks.some((x) => x.round === world.round)).length, 0);
 });
 
 test("a volunteer's credential cannot open the coordinators' pages", async () => {
-  const { relay } = ctx;
+  const world = await ownCompound('志愿者小区');
+  const cbase = () => world.cbase;
+  const volunteerToken = await relay.joinToken(await relay.invite(world.compound, 'volunteer'), '只读志愿者');
   const b = await browser();
   try {
     const p = b.context.pages()[0] || (await b.context.newPage());
     p.setDefaultTimeout(15_000);
     await p.goto(`${relay.url}/dashboard`);
-    await signIn(p, ctx.volunteerToken);
+    await signIn(p, volunteerToken);
     await p.waitForSelector(`${tid('login-error')}:not([hidden])`);
     assert.match(await p.textContent(tid('login-error')), /志愿者/);
     assert.equal(await p.$(tid('page-overview')), null);
@@ -783,7 +854,7 @@ test("a volunteer's credential cannot open the coordinators' pages", async () =>
     await screenshot(p, '16-volunteer-refused');
     const direct = await apiGet(p, `${cbase()}/overview`);
     assert.equal(direct.status, 401, 'the API answers nothing without a session');
-    const bearer = await fetch(`${relay.url}${cbase()}/households`, { headers: { Authorization: `Bearer ${ctx.volunteerToken}` } });
+    const bearer = await fetch(`${relay.url}${cbase()}/households`, { headers: { Authorization: `Bearer ${volunteerToken}` } });
     assert.ok(bearer.status === 401 || bearer.status === 403, `a volunteer's bearer token is refused (${bearer.status})`);
   } finally {
     await b.close();
@@ -808,83 +879,71 @@ for (const [device, options, tag] of [
   ['a phone (390 px)', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }, 'phone'],
   ['a desktop (1400 px)', { viewport: { width: 1400, height: 900 } }, 'desktop'],
 ]) {
-  test(`on ${device} every page fits the width and nothing is out of reach`, async () => {
-    const { relay } = ctx;
-    const b = await browser(options);
-    try {
-      const p = b.context.pages()[0] || (await b.context.newPage());
-      p.setDefaultTimeout(15_000);
-      p.on('pageerror', (e) => ctx.pageErrors.push(String(e)));
-      await p.goto(`${relay.url}/dashboard`);
-      await signIn(p, ctx.coordinatorToken);
-      await p.waitForSelector('main[data-ready="overview"]');
-      for (const [hash, view, name] of [
-        ['#/overview', 'overview', 'overview'],
-        ['#/map', 'map', 'map'],
-        ['#/roster?status=home_quarantine', 'roster', 'roster'],
-        [`#/rounds/${ctx.round}`, 'rounds', 'round'],
-        ['#/requests', 'requests', 'requests'],
-        ['#/sheets', 'sheets', 'sheets'],
-        ['#/set_aside', 'set_aside', 'set-aside'],
-      ]) {
-        await open(p, hash, view);
-        const overflow = await pageOverflow(p);
-        assert.ok(overflow <= 1, `${view} is ${overflow}px wider than the screen`);
-        if (['overview', 'map'].includes(name)) await screenshot(p, `20-${tag}-${name}`, { fullPage: view === 'overview' });
-      }
-
-      // Every navigation item is on the screen, none hidden off its edge.
-      const nav = await boxes(p, '.mainnav a');
-      assert.equal(nav.length, 9, "eight pages and Members");
-      for (const [i, n] of nav.entries()) assert.ok(n.left >= 0 && n.right <= n.screen + 0.5, `nav item ${i} spans ${n.left}–${n.right} of ${n.screen}px`);
-
-      // The round's tasks: names read on one line and every column is on the screen.
-      await open(p, `#/rounds/${ctx.round}`, 'rounds');
-      const heads = await boxes(p, `${tid('task-head')}`);
-      assert.ok(heads.length >= 111, `${heads.length} names of the round's households`);
-      const lineHeight = await p.$eval(tid('task-head'), (el) => parseFloat(getComputedStyle(el).lineHeight) || 22);
-      for (const hd of heads) {
-        assert.ok(hd.height < 1.8 * lineHeight, `a head of household's name wraps (${hd.width}×${hd.height}px)`);
-        assert.ok(hd.right <= hd.screen, `a name ends at ${hd.right}px, off the ${hd.screen}px screen`);
-      }
-      const cells = await boxes(p, `${tid('task-row')}:first-child td`);
-      for (const c of cells) assert.ok(c.right <= c.screen + 0.5, `a task column ends at ${c.right}px, off the ${c.screen}px screen`);
-      const stacked = await p.$eval(`${tid('task-table')} thead`, (el) => getComputedStyle(el).display === 'none');
-      assert.equal(stacked, tag === 'phone', tag === 'phone' ? 'a phone shows each task as a card' : 'a desktop keeps the table');
-      await screenshot(p, `21-${tag}-round-tasks`, { fullPage: false });
-
-      // The map: a building wider than the screen says it scrolls sideways, and only then.
-      await open(p, '#/map', 'map');
-      const scrolls = await p.$$eval(tid('map-scroll'), (els) =>
-        els.map((el) => ({ wide: el.scrollWidth - el.clientWidth > 1, marked: el.dataset.overflow, cue: !el.previousElementSibling.hidden })),
-      );
-      assert.equal(scrolls.length, 15);
-      for (const sc of scrolls) assert.deepEqual([sc.marked, sc.cue], [String(sc.wide), sc.wide], 'the cue shows exactly when the building scrolls');
-      if (tag === 'phone') assert.ok(scrolls.some((sc) => sc.wide), 'at 390 px some building is wider than the screen');
-      const cue = await boxes(p, `${tid('scroll-cue')}:not([hidden])`);
-      for (const c of cue) assert.ok(c.right <= c.screen && c.height > 0, 'the cue itself is on the screen');
-
-      // The import preview's reasons are on the screen, wide enough to read.
-      await open(p, '#/sheets', 'sheets');
-      await p.setInputFiles(tid('import-file'), ctx.brokenFile);
-      await p.click(tid('import-preview'));
-      await p.waitForSelector(tid('import-errors'));
-      const reasons = await boxes(p, tid('import-reason'));
-      assert.equal(reasons.length, 2);
-      for (const r of reasons) {
-        assert.ok(r.left >= 0 && r.right <= r.screen + 0.5, `a reason spans ${r.left}–${r.right} of ${r.screen}px`);
-        assert.ok(r.width >= Math.min(300, r.screen - 60), `a reason is ${r.width}px wide`);
-      }
-      const [caption] = await boxes(p, `${tid('import-errors')} caption`);
-      assert.ok(caption.height < 40 && caption.width > 100, `the errors' caption reads on one line (${caption.width}×${caption.height}px)`);
-      assert.ok((await pageOverflow(p)) <= 1, 'the preview fits the width');
-      await screenshot(p, `22-${tag}-import-errors`, { fullPage: false });
-    } finally {
-      await b.close();
+  test(`on ${device} every page fits the width and nothing is out of reach`, async (t) => {
+    const world = await readOnlyCompound();
+    const { page: p } = await openDashboard(t, world, options);
+    for (const [hash, view, name] of [
+      ['#/overview', 'overview', 'overview'],
+      ['#/map', 'map', 'map'],
+      ['#/roster?status=home_quarantine', 'roster', 'roster'],
+      [`#/rounds/${world.round}`, 'rounds', 'round'],
+      ['#/requests', 'requests', 'requests'],
+      ['#/sheets', 'sheets', 'sheets'],
+      ['#/set_aside', 'set_aside', 'set-aside'],
+    ]) {
+      await open(p, hash, view);
+      const overflow = await pageOverflow(p);
+      assert.ok(overflow <= 1, `${view} is ${overflow}px wider than the screen`);
+      if (['overview', 'map'].includes(name)) await screenshot(p, `20-${tag}-${name}`, { fullPage: view === 'overview' });
     }
+
+    // Every navigation item is on the screen, none hidden off its edge.
+    const nav = await boxes(p, '.mainnav a');
+    assert.equal(nav.length, 9, "eight pages and Members");
+    for (const [i, n] of nav.entries()) assert.ok(n.left >= 0 && n.right <= n.screen + 0.5, `nav item ${i} spans ${n.left}–${n.right} of ${n.screen}px`);
+
+    // The round's tasks: names read on one line and every column is on the screen.
+    await open(p, `#/rounds/${world.round}`, 'rounds');
+    const heads = await boxes(p, `${tid('task-head')}`);
+    assert.ok(heads.length >= 111, `${heads.length} names of the round's households`);
+    const lineHeight = await p.$eval(tid('task-head'), (el) => parseFloat(getComputedStyle(el).lineHeight) || 22);
+    for (const hd of heads) {
+      assert.ok(hd.height < 1.8 * lineHeight, `a head of household's name wraps (${hd.width}×${hd.height}px)`);
+      assert.ok(hd.right <= hd.screen, `a name ends at ${hd.right}px, off the ${hd.screen}px screen`);
+    }
+    const cells = await boxes(p, `${tid('task-row')}:first-child td`);
+    for (const c of cells) assert.ok(c.right <= c.screen + 0.5, `a task column ends at ${c.right}px, off the ${c.screen}px screen`);
+    const stacked = await p.$eval(`${tid('task-table')} thead`, (el) => getComputedStyle(el).display === 'none');
+    assert.equal(stacked, tag === 'phone', tag === 'phone' ? 'a phone shows each task as a card' : 'a desktop keeps the table');
+    await screenshot(p, `21-${tag}-round-tasks`, { fullPage: false });
+
+    // The map: a building wider than the screen says it scrolls sideways, and only then.
+    await open(p, '#/map', 'map');
+    const scrolls = await p.$$eval(tid('map-scroll'), (els) =>
+      els.map((el) => ({ wide: el.scrollWidth - el.clientWidth > 1, marked: el.dataset.overflow, cue: !el.previousElementSibling.hidden })),
+    );
+    assert.equal(scrolls.length, 15);
+    for (const sc of scrolls) assert.deepEqual([sc.marked, sc.cue], [String(sc.wide), sc.wide], 'the cue shows exactly when the building scrolls');
+    if (tag === 'phone') assert.ok(scrolls.some((sc) => sc.wide), 'at 390 px some building is wider than the screen');
+    const cue = await boxes(p, `${tid('scroll-cue')}:not([hidden])`);
+    for (const c of cue) assert.ok(c.right <= c.screen && c.height > 0, 'the cue itself is on the screen');
+
+    // The import preview's reasons are on the screen, wide enough to read.
+    await open(p, '#/sheets', 'sheets');
+    await p.setInputFiles(tid('import-file'), brokenSpreadsheet());
+    await p.click(tid('import-preview'));
+    await p.waitForSelector(tid('import-errors'));
+    const reasons = await boxes(p, tid('import-reason'));
+    assert.equal(reasons.length, 2);
+    for (const r of reasons) {
+      assert.ok(r.left >= 0 && r.right <= r.screen + 0.5, `a reason spans ${r.left}–${r.right} of ${r.screen}px`);
+      assert.ok(r.width >= Math.min(300, r.screen - 60), `a reason is ${r.width}px wide`);
+    }
+    const [caption] = await boxes(p, `${tid('import-errors')} caption`);
+    assert.ok(caption.height < 40 && caption.width > 100, `the errors' caption reads on one line (${caption.width}×${caption.height}px)`);
+    assert.ok((await pageOverflow(p)) <= 1, 'the preview fits the width');
+    await screenshot(p, `22-${tag}-import-errors`, { fullPage: false });
   });
 }
 
-test('the page raised no script errors', () => {
-  assert.deepEqual(ctx.pageErrors, []);
-});
+for (const [name, fn] of inOrder(tests)) nodeTest(name, fn);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const run = promisify(execFile);
@@ -145,10 +146,10 @@ export class Phone {
   }
 }
 
-/** Chromium with a fresh profile; `close()` removes the profile. */
-export async function browser(options) {
-  const profile = tempDir('chromium');
-  const context = await chromium.launchPersistentContext(profile, {
+let chromiumProcess = null;
+/** The one Chromium of this test file, started when first needed and stopped after the file's tests. */
+function sharedChromium() {
+  chromiumProcess ??= chromium.launch({
     executablePath: chromiumPath,
     headless: true,
     args: [
@@ -161,6 +162,21 @@ export async function browser(options) {
       '--disable-component-update',
       '--disable-sync',
     ],
+  });
+  return chromiumProcess;
+}
+
+after(async () => {
+  if (chromiumProcess) await (await chromiumProcess).close();
+});
+
+/**
+ * A browser of the test's own: a fresh context (cookies, storage and cache of its own, as a new
+ * profile has) in the file's one Chromium, which starts once rather than per test. `close()`
+ * closes the context.
+ */
+export async function browser(options) {
+  const context = await (await sharedChromium()).newContext({
     viewport: { width: 1366, height: 900 },
     locale: 'zh-CN',
     acceptDownloads: true,
@@ -170,7 +186,6 @@ export async function browser(options) {
     context,
     async close() {
       await context.close();
-      rmSync(profile, { recursive: true, force: true });
     },
   };
 }
@@ -223,6 +238,39 @@ export function readLedger(name) {
     if (cells.length !== columns.length) throw new Error(`unexpected CSV row: ${cells.join(',')}`);
     return Object.fromEntries(columns.map((c, i) => [c, cells[i]]));
   });
+}
+
+/**
+ * The order to run a file's tests in: as written, or with DOORSTEP_TEST_ORDER=reverse backwards,
+ * or with DOORSTEP_TEST_ORDER=shuffle (or shuffle:<seed>, to repeat one) in a random order, whose
+ * seed is printed. No test may rely on another having run first; this shows that they do not.
+ */
+export function inOrder(tests) {
+  const how = process.env.DOORSTEP_TEST_ORDER || '';
+  if (!how) return tests;
+  if (how === 'reverse') {
+    console.log('# tests in reverse order');
+    return [...tests].reverse();
+  }
+  const shuffle = how.match(/^shuffle(?::(\d+))?$/);
+  if (!shuffle) throw new Error(`DOORSTEP_TEST_ORDER is '', reverse, shuffle or shuffle:<seed>, not ${how}`);
+  const seed = shuffle[1] ? Number(shuffle[1]) : Math.floor(Math.random() * 2 ** 31);
+  console.log(`# tests shuffled with DOORSTEP_TEST_ORDER=shuffle:${seed}`);
+  // A small seeded generator (mulberry32), so a failing order can be run again.
+  let state = seed >>> 0;
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let x = state;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
+  };
+  const out = [...tests];
+  for (let i = out.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
 }
 
 export function cleanup(dir) {

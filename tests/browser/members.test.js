@@ -1,11 +1,16 @@
 // The members page in a real browser, at a desktop's width and a phone's: the list of people and
 // devices, an invite that shows a code and the relay's QR code (a command-line phone joins with
 // the link read off the page), and removing a person after a confirm step (their phone wipes the
-// compound at its next sync). Each width gets its own relay, so these tests stand alone.
+// compound at its next sync), and what the relay refuses said in the page's language. Each test
+// gets its own relay, so they stand alone (DOORSTEP_TEST_ORDER=reverse or shuffle shows it).
 
-import { test } from 'node:test';
+import { test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
-import { Relay, Phone, browser, screenshot, tempDir, cleanup } from './harness.js';
+import { Relay, Phone, browser, screenshot, tempDir, cleanup, inOrder } from './harness.js';
+
+const tests = [];
+/** Registers a test; `inOrder` (harness.js) decides the order they run in. */
+const test = (name, fn) => tests.push([name, fn]);
 
 const tid = (id) => `[data-testid="${id}"]`;
 
@@ -135,3 +140,93 @@ for (const [device, options, tag] of [
     }
   });
 }
+
+/** The error banner's text once it shows. */
+async function banner(page) {
+  await page.waitForSelector(`${tid('error-banner')}:not([hidden])`);
+  return (await page.textContent(`${tid('error-banner')} span`)).trim();
+}
+
+test("the relay's refusals of member changes read in Chinese, and in English on the switch", async () => {
+  const dir = tempDir('members-refused');
+  const relay = await Relay.start(dir);
+  const b = await browser({ viewport: { width: 1400, height: 900 } });
+  const errors = [];
+  try {
+    const compound = await relay.createCompound('香樟苑');
+    const coordinator = await relay.joinToken(await relay.invite(compound, 'coordinator'), '王协调');
+    const join = async (name) => {
+      const res = await fetch(`${relay.url}/v1/join`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ invite_code: await relay.invite(compound, 'volunteer'), device_name: `${name}的手机`, name }),
+      });
+      return (await res.json()).person;
+    };
+    const li = await join('李强');
+    const zhao = await join('赵敏');
+    const p = b.context.pages()[0] || (await b.context.newPage());
+    p.setDefaultTimeout(15_000);
+    p.on('pageerror', (e) => errors.push(String(e)));
+    await p.goto(`${relay.url}/dashboard`);
+    await p.fill(tid('login-token'), coordinator);
+    await p.click(tid('login-submit'));
+    await p.waitForSelector('main[data-ready="overview"]');
+    await p.click(tid('nav-members'));
+    await p.waitForSelector('main[data-ready="members"]');
+    assert.deepEqual(await liveNames(p), ['admin', '王协调（本人）', '李强', '赵敏']);
+
+    // Another coordinator's `doorstep admin` removes 李强 while this page still lists him: the
+    // relay answers 404, and the page says so in Chinese and shows the list as it now is.
+    await relay.admin('revoke', '--person', li, '--compound', compound);
+    const row = (person) => `${tid('member-row')}[data-person="${person}"]`;
+    await p.click(`${row(li)} ${tid('member-revoke')}`);
+    await p.click(tid('revoke-yes'));
+    const gone = await banner(p);
+    assert.equal(gone, '出错了: 李强 已不是本小区的成员（可能刚被他人移出），列表已更新。');
+    assert.doesNotMatch(gone, /[A-Za-z]/, 'no English in the Chinese page');
+    await p.waitForFunction(() => document.querySelectorAll('[data-testid="member-revoked-row"]').length === 1);
+    assert.deepEqual(await liveNames(p), ['admin', '王协调（本人）', '赵敏']);
+    await screenshot(p, '32-desktop-members-refused');
+
+    // In English, the same refusal for 赵敏 reads in English.
+    await p.click(tid('lang-toggle'));
+    await p.waitForSelector('main[data-ready="members"]');
+    await relay.admin('revoke', '--person', zhao, '--compound', compound);
+    await p.click(`${row(zhao)} ${tid('member-revoke')}`);
+    await p.click(tid('revoke-yes'));
+    assert.equal(
+      await banner(p),
+      'Error: 赵敏 is no longer a member of this compound (someone may just have removed them); the list is up to date again.',
+    );
+
+    // The district admin mints a token for a blank device name: the relay's 400, in Chinese.
+    const admin = await browser({ viewport: { width: 1400, height: 900 } });
+    try {
+      const a = admin.context.pages()[0] || (await admin.context.newPage());
+      a.setDefaultTimeout(15_000);
+      a.on('pageerror', (e) => errors.push(String(e)));
+      await a.goto(`${relay.url}/dashboard`);
+      await a.fill(tid('login-token'), relay.adminToken);
+      await a.click(tid('login-submit'));
+      await a.waitForSelector('main[data-ready="overview"]');
+      await a.click(tid('nav-members'));
+      await a.waitForSelector('main[data-ready="members"]');
+      const wang = (await a.$$eval(tid('member-row'), (trs) => trs.find((tr) => tr.textContent.includes('王协调')).dataset.person));
+      await a.click(`${row(wang)} ${tid('member-token')}`);
+      await a.fill(tid('device-name'), '   ');
+      await a.click(tid('token-submit'));
+      assert.equal(await banner(a), '出错了: 设备名称须为 1 至 200 个字。');
+      assert.equal(await a.$(tid('token-secret')), null, 'no token was shown');
+    } finally {
+      await admin.close();
+    }
+    assert.deepEqual(errors, [], 'no script errors');
+  } finally {
+    await b.close();
+    await relay.stop();
+    cleanup(dir);
+  }
+});
+
+for (const [name, fn] of inOrder(tests)) nodeTest(name, fn);

@@ -164,3 +164,43 @@ async fn the_page_and_its_files_are_served_from_the_binary() {
     assert_eq!(nobody.get("/dashboard/assets/nope.js").await.status, StatusCode::NOT_FOUND);
     assert_eq!(nobody.get("/dashboard/assets/..%2Fbuild.rs").await.status, StatusCode::NOT_FOUND);
 }
+
+/// The dashboard is native ES modules: index.html loads `app.js` as a module, which imports the
+/// rest. A browser refuses a module served with any type but JavaScript, so every module the
+/// graph reaches, followed over HTTP from the page as a browser does, is served as
+/// `text/javascript`, and together they are every `.js` file of `server/assets/dashboard/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_module_of_the_page_is_served_as_javascript() {
+    let dash = Dash::start().await;
+    let nobody = dash.anonymous();
+    let page = nobody.get("/dashboard").await.text();
+    assert!(page.contains(r#"<script type="module" src="/dashboard/assets/app.js">"#), "{page}");
+    let mut queue = vec!["app.js".to_owned()];
+    let mut served = std::collections::BTreeSet::new();
+    while let Some(name) = queue.pop() {
+        if !served.insert(name.clone()) {
+            continue;
+        }
+        let module = nobody.get(&format!("/dashboard/assets/{name}")).await;
+        assert_eq!(module.status, StatusCode::OK, "{name}");
+        assert_eq!(module.header("content-type"), "text/javascript; charset=utf-8", "{name}");
+        assert_eq!(module.header("x-content-type-options"), "nosniff", "{name}");
+        let text = module.text();
+        assert!(text.starts_with("// @ts-check\n"), "{name} is type-checked");
+        // `import … from './x.js';` lines: the modules import only files beside them.
+        for line in text.lines().filter(|l| l.starts_with("import ")) {
+            let spec = line.rsplit_once(" from ").map_or(line, |(_, s)| s).trim_end_matches(';');
+            let spec = spec.trim_matches(|c| c == '\'' || c == '"');
+            let file = spec.strip_prefix("./").unwrap_or_else(|| panic!("{name} imports {spec}"));
+            queue.push(file.to_owned());
+        }
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/dashboard");
+    let on_disk: std::collections::BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".js"))
+        .collect();
+    assert_eq!(served, on_disk, "the page reaches every module, and only those");
+    assert!(served.len() >= 20, "one module per page or concept: {served:?}");
+}

@@ -1,0 +1,69 @@
+// @ts-check
+// How values are written on the page: times on the compound's clock, addresses, counts.
+
+import * as I from './i18n.js';
+import { t } from './i18n.js';
+import { state } from './state.js';
+
+/** Minutes east of UTC the compound tells time in (its roster's setting; UTC+8 by default). */
+export function zoneMinutes() {
+  return state.zone ? state.zone.minutes : 480;
+}
+
+/** A time as the compound's clock shows it, whatever the browser's own time zone. */
+export function fmtTime(ms) {
+  if (ms === null || ms === undefined) return '';
+  const d = new Date(Number(ms) + zoneMinutes() * 60_000);
+  return d.toLocaleString(I.lang() === 'zh' ? 'zh-CN' : 'en-GB', {
+    timeZone: 'UTC',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  });
+}
+
+/** Today's date on the compound's clock. */
+export function today() {
+  const d = new Date(Date.now() + zoneMinutes() * 60_000);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+}
+
+export function fmtAddress(a) {
+  if (!a) return '';
+  return t(a.unit ? 'address.full' : 'address.no_unit', {
+    estate: a.estate || '',
+    building: a.building,
+    unit: a.unit,
+    flat: a.flat,
+  }).trim();
+}
+
+export function buildingName(estate, building) {
+  return t('address.building', { estate: estate || '', building }).trim();
+}
+
+export function numeric(a, b) {
+  const na = Number(a);
+  const nb = Number(b);
+  if (!Number.isNaN(na) && !Number.isNaN(nb)) return na - nb;
+  return String(a).localeCompare(String(b), 'zh');
+}
+
+export function shortId(id) {
+  return id ? String(id).slice(0, 8) : '';
+}
+
+// 户内人数 is unknown (null) when the ledger left it blank.
+export function peopleText(people) {
+  return people == null ? t('household.people_unknown') : String(people);
+}
+
+/** `UTC+8`, `UTC-3:30`: how an offset in minutes is named (the relay names it the same way). */
+export function zoneLabel(minutes) {
+  if (!minutes) return 'UTC';
+  const a = Math.abs(minutes);
+  const rest = a % 60;
+  return `UTC${minutes < 0 ? '-' : '+'}${Math.floor(a / 60)}${rest ? `:${String(rest).padStart(2, '0')}` : ''}`;
+}

@@ -1,0 +1,101 @@
+// @ts-check
+// Set aside: what volunteers' phones could not sync (the relay refused it for good), for a
+// coordinator to apply as their own operation or dismiss with a reason.
+
+import { t } from './i18n.js';
+import { h, fill, field, button } from './dom.js';
+import { fmtTime, shortId } from './format.js';
+import { api, cpath } from './api.js';
+import { toast, showError } from './notices.js';
+import { invalidate } from './compound-data.js';
+import { scheduleRefresh } from './live.js';
+import { pageHeader, printButton } from './widgets.js';
+
+/** @returns {import('./state.js').View} */
+export function SetAside() {
+  const list = h('ul', { class: 'conflicts', testid: 'set-aside-list' });
+  const decided = h('ul', { class: 'conflicts reviewed', testid: 'set-aside-decided' });
+  const root = h(
+    'section',
+    { testid: 'page-set-aside' },
+    pageHeader(t('set_aside.title'), printButton()),
+    h('p', { class: 'hint' }, t('set_aside.hint')),
+    list,
+    h('h2', null, t('set_aside.decided_title')),
+    decided,
+  );
+
+  async function act(item, what, body, okMessage) {
+    try {
+      await api.post(cpath(`/set-aside/${item.id}/${what}`), body);
+      toast(okMessage);
+      if (what === 'apply' && item.op) invalidate(item.op);
+      scheduleRefresh(0, true);
+    } catch (e) {
+      showError(e);
+    }
+  }
+
+  function controls(item) {
+    const reason = h('input', { testid: 'set-aside-dismiss-reason', placeholder: t('set_aside.dismiss_hint') });
+    return h(
+      'div',
+      { class: 'actions no-print' },
+      item.operation
+        ? button(t('set_aside.apply'), 'set-aside-apply', () => act(item, 'apply', {}, t('set_aside.applied_toast')))
+        : h('p', { class: 'hint' }, t('set_aside.nothing_to_apply')),
+      h(
+        'details',
+        { class: 'review' },
+        h('summary', { testid: 'set-aside-dismiss-open' }, t('set_aside.dismiss')),
+        field(t('set_aside.dismiss_reason'), reason),
+        button(t('set_aside.dismiss_confirm'), 'set-aside-dismiss', () => {
+          if (!reason.value.trim()) {
+            showError(new Error(t('set_aside.reason_required')));
+            return;
+          }
+          act(item, 'dismiss', { reason: reason.value }, t('set_aside.dismissed_toast'));
+        }),
+      ),
+    );
+  }
+
+  function outcome(item) {
+    const who = item.decided_by_name || shortId(item.decided_by);
+    const at = fmtTime(item.decided_at);
+    return h(
+      'p',
+      { class: 'review-record', testid: 'set-aside-outcome', dataset: { state: item.state } },
+      item.state === 'applied' ? t('set_aside.applied_by', { who, at }) : t('set_aside.dismissed_by', { who, at, reason: item.note || '' }),
+    );
+  }
+
+  function card(item) {
+    const what = item.op ? t('set_aside.what', { op: item.op }) : t('set_aside.what_unknown');
+    return h(
+      'li',
+      { class: item.state === 'pending' ? 'card conflict' : 'card conflict reviewed', testid: 'set-aside-card', dataset: { id: item.id, state: item.state } },
+      h('h2', null, item.address || item.summary),
+      h(
+        'p',
+        { class: 'meta' },
+        t('set_aside.who_when', { who: item.person_name || shortId(item.person), at: fmtTime(item.made_at || item.set_aside_at) }),
+      ),
+      h('p', null, what, ' · ', h('span', { class: 'hint' }, item.summary)),
+      h('p', { testid: 'set-aside-why' }, t('set_aside.why', { rule: item.rule, reason: item.reason })),
+      item.operation ? h('details', null, h('summary', null, t('set_aside.operation')), h('pre', null, JSON.stringify(item.operation, null, 2))) : null,
+      item.state === 'pending' ? controls(item) : outcome(item),
+    );
+  }
+
+  async function refresh() {
+    const items = await api.get(cpath('/set-aside'));
+    const pending = items.filter((i) => i.state === 'pending');
+    const done = items.filter((i) => i.state !== 'pending');
+    fill(list, ...pending.map(card));
+    fill(decided, ...done.map(card));
+    if (!pending.length) list.append(h('li', { class: 'empty', testid: 'set-aside-none' }, t('set_aside.none')));
+    if (!done.length) decided.append(h('li', { class: 'empty' }, t('common.none')));
+  }
+  return { root, refresh };
+}

@@ -69,7 +69,9 @@ impl RelayProcess {
             .arg(db)
             .args(["--listen", "127.0.0.1:0", "--rate", "10000"])
             .args(["--idle-seconds", &idle_seconds.to_string()])
-            .env("RUST_LOG", "error")
+            // `DOORSTEP_BENCH_RELAY_LOG` (a `RUST_LOG` filter) shows the relay's own account of a
+            // run, e.g. `doorstep_server::sync=debug` for each batch's size and time.
+            .env("RUST_LOG", std::env::var("DOORSTEP_BENCH_RELAY_LOG").unwrap_or_else(|_| "error".into()))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -45,6 +45,45 @@ pub fn generate(doc: &Automerge, state: &mut PeerState) -> Option<Vec<u8>> {
     state.changes_for_a_holder(doc, |state| doc.generate_sync_message(state)).map(Message::encode)
 }
 
+/// A document saved once, for every whole-document reply generated from the same state of it.
+///
+/// Automerge saves (and compresses) the whole document anew for every peer it sends the whole
+/// document to; after a team's batch, the relay answers dozens of phones from one state of the
+/// document, and saving a full roster for each was most of the relay's work on a team's return.
+/// Make one per state of the document: it must not outlive a change to it.
+#[derive(Debug, Default)]
+pub struct SavedOnce(std::cell::OnceCell<Vec<u8>>);
+
+/// [`generate`] for a peer of a relay answering many from one state of `doc`: a peer that
+/// should get the whole document gets `saved`'s copy, saved at most once.
+///
+/// The message is Automerge's own for a peer that takes no changes (our heads, needs and
+/// Bloom filter) with the saved document as its changes, exactly the shape of Automerge's
+/// whole-document message. Unlike Automerge, `state` does not record the document's hashes as
+/// sent: the relay keeps only a peer's shared heads between requests, never what it sent.
+pub fn generate_sharing(doc: &Automerge, state: &mut PeerState, saved: &SavedOnce) -> Option<Vec<u8>> {
+    state.trust_known_heads(doc);
+    if !state.wants_whole_document(doc) {
+        return state
+            .changes_for_a_holder(doc, |state| doc.generate_sync_message(state))
+            .map(Message::encode);
+    }
+    let mut message = state.without_changes(|state| doc.generate_sync_message(state))?;
+    message.version = automerge::sync::MessageVersion::V2;
+    message.changes = saved.0.get_or_init(|| doc.save()).clone().into();
+    Some(message.encode())
+}
+
+/// [`generate_sharing`] with a panic inside Automerge returned as an error, as [`try_generate`].
+pub fn try_generate_sharing(
+    doc: &Automerge,
+    state: &mut PeerState,
+    saved: &SavedOnce,
+) -> Result<Option<Vec<u8>>, SyncError> {
+    contained("a reply to the peer's sync state", || generate_sharing(doc, state, saved))
+        .map_err(SyncError::Malformed)
+}
+
 /// [`generate`] with a panic inside Automerge (on a peer's state Automerge cannot handle)
 /// returned as an error; `state` is then unusable and should be replaced by a fresh one.
 pub fn try_generate(doc: &Automerge, state: &mut PeerState) -> Result<Option<Vec<u8>>, SyncError> {

@@ -116,6 +116,36 @@ impl PeerState {
         out
     }
 
+    /// Whether the reply should be the whole document: the peer reads whole-document messages,
+    /// and it holds nothing of the document or lacks more than a few of its changes (then the
+    /// whole document is the smaller and cheaper message, BENCHMARKS.md §4).
+    pub(crate) fn wants_whole_document(&self, doc: &Automerge) -> bool {
+        let reads_whole =
+            self.0.their_capabilities.as_ref().is_some_and(|c| c.contains(&Capability::MessageV2));
+        let has_nothing =
+            self.0.their_heads.as_ref().is_some_and(Vec::is_empty) && self.0.shared_heads.is_empty();
+        // A peer whose last sync names changes we lack is sent a reset by Automerge, not a document.
+        let knows_ours = self
+            .0
+            .their_have
+            .as_ref()
+            .and_then(|have| have.first())
+            .is_none_or(|have| have.last_sync.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()));
+        reads_whole
+            && knows_ours
+            && (has_nothing
+                || self.holds(doc).is_some_and(|heads| doc.get_changes_meta(&heads).len() > FEW_CHANGES))
+    }
+
+    /// Runs `generate` as for a peer that takes no changes: the message then carries our heads,
+    /// needs and Bloom filter, and no change, so Automerge neither collects nor saves any.
+    pub(crate) fn without_changes<T>(&mut self, generate: impl FnOnce(&mut State) -> T) -> T {
+        let read_only = std::mem::replace(&mut self.0.peer_read_only, true);
+        let out = generate(&mut self.0);
+        self.0.peer_read_only = read_only;
+        out
+    }
+
     /// The heads the peer is known to hold, if it holds the document at all and we have every
     /// one of them (so the changes it lacks can be counted).
     fn holds(&self, doc: &Automerge) -> Option<Vec<ChangeHash>> {

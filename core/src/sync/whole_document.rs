@@ -112,6 +112,36 @@ mod tests {
     }
 
     #[test]
+    fn phones_far_behind_are_answered_from_one_save_of_the_document() {
+        use crate::sync::{MessageLimits, SavedOnce, decode, generate_sharing};
+        let mut relay = Automerge::new().with_actor(ActorId::from([1; 16]));
+        with_key(&mut relay, "header");
+        let phones: Vec<Automerge> =
+            (3..5u8).map(|i| relay.fork().with_actor(ActorId::from([i; 16]))).collect();
+        for i in 0..300 {
+            with_key(&mut relay, &format!("other-{i}"));
+        }
+        let saved = SavedOnce::default();
+        let mut replies = Vec::new();
+        for phone in &phones {
+            let mut ours = automerge::sync::State::new();
+            let hello = phone.clone().generate_sync_message(&mut ours).unwrap();
+            let mut state = PeerState::new();
+            receive(&mut relay, &mut state, hello).unwrap();
+            replies.push(generate_sharing(&relay, &mut state, &saved).expect("a reply"));
+        }
+        let saved_bytes = saved.0.get().expect("saved once").clone();
+        for (mut phone, reply) in phones.into_iter().zip(replies) {
+            let mut message = decode(&reply, &MessageLimits::for_replies()).unwrap();
+            assert_eq!(whole_document(&message), Some(saved_bytes.clone()), "the one saved copy");
+            assert_eq!(message.heads, relay.get_heads());
+            assert!(adopt(&mut phone, &mut message).unwrap().is_some());
+            receive(&mut phone, &mut PeerState::new(), message).unwrap();
+            assert_eq!(phone.get_heads(), relay.get_heads());
+        }
+    }
+
+    #[test]
     fn a_whole_document_missing_the_phones_change_is_merged_not_adopted() {
         let (relay, mut phone) = shared_start();
         with_key(&mut phone, "made-while-the-request-was-in-flight");

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use automerge::Automerge;
 use doorstep_core::document::Header;
 use doorstep_core::id::{DocumentId, PersonId};
-use doorstep_core::sync::{PeerState, Rejection};
+use doorstep_core::sync::{PeerState, Rejection, SavedOnce};
 use doorstep_core::{Actor, Role};
 use tokio::sync::{OwnedMutexGuard, oneshot};
 
@@ -157,6 +157,7 @@ struct Worked {
 }
 
 fn work_batch(doc: &mut Automerge, header: &Header, inputs: Vec<Input>) -> Worked {
+    let started = std::time::Instant::now();
     let before = doc.get_heads();
     // Actors bound by earlier messages of this batch count as bound for the later ones, so two
     // people cannot both claim a new actor in one batch.
@@ -175,23 +176,33 @@ fn work_batch(doc: &mut Automerge, header: &Header, inputs: Vec<Input>) -> Worke
         }
         taken.push((result, input.state));
     }
+    let took_in = started.elapsed();
     let chunk = if doc.get_heads() == before { Vec::new() } else { doc.save_after(&before) };
-    let verdicts = taken
+    let answering = std::time::Instant::now();
+    // Every answer sees the document with the whole batch in: one save for all who need it whole.
+    let saved = SavedOnce::default();
+    let verdicts: Vec<Verdict> = taken
         .into_iter()
         .map(|(result, mut state)| match result {
             Ok(t) => {
                 let bindings = t.bindings.clone();
-                match work::answer(doc, header.id, &mut state, t) {
+                match work::answer(doc, header.id, &mut state, t, &saved) {
                     Ok(reply) => Verdict::Accepted { bindings, state, reply },
                     Err(rejection) => Verdict::Refused { rejection, reply: None },
                 }
             }
             Err(turned) => {
-                let reply = work::answer_turned(doc, turned.message);
+                let reply = work::answer_turned(doc, turned.message, &saved);
                 Verdict::Refused { rejection: turned.rejection, reply }
             }
         })
         .collect();
+    tracing::debug!(
+        doc = %header.id,
+        take_ms = took_in.as_secs_f64() * 1000.0,
+        answer_ms = answering.elapsed().as_secs_f64() * 1000.0,
+        "batch worked"
+    );
     Worked { chunk, verdicts }
 }
 
@@ -243,6 +254,7 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
     let (jobs, inputs): (Vec<Waiting>, Vec<Input>) = admitted.into_iter().map(Job::split).unzip();
     let header = cached.record.header;
     let was_open = cached.record.open;
+    let started = std::time::Instant::now();
     let worked = tokio::task::spawn_blocking(move || {
         let worked = work_batch(&mut cached.doc, &header, inputs);
         (cached, worked)
@@ -298,8 +310,16 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
         at: clock::now(),
     };
     let chunk_len = commit.chunk.len();
+    let worked_in = started.elapsed();
+    let committing = std::time::Instant::now();
     match relay.storage().commit(commit).await {
         Ok(done) => {
+            tracing::debug!(
+                doc = %id,
+                work_ms = worked_in.as_secs_f64() * 1000.0,
+                commit_ms = committing.elapsed().as_secs_f64() * 1000.0,
+                "batch committed"
+            );
             for binding in &bindings {
                 relay.remember_owner(&binding.actor, binding.person);
             }

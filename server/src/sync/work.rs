@@ -13,7 +13,7 @@ use automerge::{Automerge, Change, ReadDoc};
 use doorstep_core::document::Header;
 use doorstep_core::id::{DocumentId, PersonId};
 use doorstep_core::permission::Rule;
-use doorstep_core::sync::{self as core_sync, MessageLimits, PeerState, Rejection};
+use doorstep_core::sync::{self as core_sync, MessageLimits, PeerState, Rejection, SavedOnce};
 use doorstep_core::{Actor, validate};
 
 use super::budget::WorkBudget;
@@ -163,12 +163,14 @@ pub fn answer(
     id: DocumentId,
     state: &mut PeerState,
     taken: Taken,
+    saved: &SavedOnce,
 ) -> Result<Option<Vec<u8>>, Rejection> {
     let nothing_taken = !taken.changed && taken.bindings.is_empty();
     // A phone that announced exactly our heads and needs nothing gets no reply for the
     // document: on a reconnect with nothing new, that is most of the response's bytes.
-    let protocol = core_sync::receive(doc, state, taken.message)
-        .and_then(|()| if state.in_step_with(doc) { Ok(None) } else { core_sync::try_generate(doc, state) });
+    let protocol = core_sync::receive(doc, state, taken.message).and_then(|()| {
+        if state.in_step_with(doc) { Ok(None) } else { core_sync::try_generate_sharing(doc, state, saved) }
+    });
     match protocol {
         Ok(reply) => Ok(reply),
         Err(e) if nothing_taken => {
@@ -178,18 +180,18 @@ pub fn answer(
         Err(e) => {
             tracing::warn!(doc = %id, error = %e, "sync message state not applied; starting afresh");
             *state = PeerState::new();
-            Ok(core_sync::try_generate(doc, state).ok().flatten())
+            Ok(core_sync::try_generate_sharing(doc, state, saved).ok().flatten())
         }
     }
 }
 
 /// The reply to a turned message: its heads and bloom filter received into a fresh state (the
 /// changes were stripped, so `doc` does not change), and a reply generated from there.
-pub fn answer_turned(doc: &mut Automerge, message: Option<Message>) -> Option<Vec<u8>> {
+pub fn answer_turned(doc: &mut Automerge, message: Option<Message>, saved: &SavedOnce) -> Option<Vec<u8>> {
     let message = message?;
     let mut fresh = PeerState::new();
     core_sync::receive(doc, &mut fresh, message)
-        .and_then(|()| core_sync::try_generate(doc, &mut fresh))
+        .and_then(|()| core_sync::try_generate_sharing(doc, &mut fresh, saved))
         .ok()
         .flatten()
 }
@@ -207,16 +209,17 @@ pub fn apply(
     budget: &WorkBudget,
 ) -> Result<Accepted, Refused> {
     let before = doc.get_heads();
+    let saved = SavedOnce::default();
     let taken = match take(doc, header, author, incoming, owners, budget) {
         Ok(taken) => taken,
         Err(turned) => {
-            let reply = answer_turned(doc, turned.message);
+            let reply = answer_turned(doc, turned.message, &saved);
             return Err(Refused { rejection: turned.rejection, reply });
         }
     };
     let chunk = if taken.changed { doc.save_after(&before) } else { Vec::new() };
     let bindings = taken.bindings.clone();
-    match answer(doc, header.id, &mut state, taken) {
+    match answer(doc, header.id, &mut state, taken, &saved) {
         Ok(reply) => Ok(Accepted { chunk, bindings, reply, state }),
         Err(rejection) => Err(Refused { rejection, reply: None }),
     }

@@ -23,7 +23,7 @@ fn fresh_doorstep() -> PathBuf {
         panic!("{} is missing: run `cargo test --workspace` (or `cargo build --workspace`)", bin.display())
     });
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace");
-    for sources in ["server/src", "server/assets", "server/build.rs", "core/src", "replica/src"] {
+    for sources in ["cli/src", "phone/src", "server/src", "server/assets", "server/build.rs", "core/src", "replica/src"] {
         if let Some((newest, file)) = newest_file(&repo.join(sources)) {
             assert!(
                 newest <= built,

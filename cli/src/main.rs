@@ -1,5 +1,6 @@
-//! `doorstep`: the relay's command line. Parses arguments, sets up logging, binds, and hands over
-//! to the library; the admin commands open the database file directly.
+//! `doorstep`: the relay's command line, with the terminal phone (`doorstep-phone`) as `doorstep
+//! phone`. Parses arguments, sets up logging, binds, and hands over to the relay's library; the
+//! admin commands open the database file directly.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -71,7 +72,7 @@ enum Command {
         rate: f64,
     },
     /// A phone in the terminal: join, see tasks by door, record attempts, take requests, sync.
-    Phone(doorstep_server::phone::PhoneArgs),
+    Phone(doorstep_phone::PhoneArgs),
     /// Administers the database file directly (works whether or not the relay is running).
     Admin {
         /// The SQLite database file.
@@ -213,7 +214,7 @@ fn run() -> anyhow::Result<()> {
                 .await
             }
             Command::Admin { db, command } => administer(db, command).await,
-            Command::Phone(args) => Ok(doorstep_server::phone::run(args).await?),
+            Command::Phone(args) => Ok(doorstep_phone::run(args).await?),
         }
     })
 }

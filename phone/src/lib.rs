@@ -1,8 +1,12 @@
-//! `doorstep phone …`: a volunteer's (or coordinator's) phone in a terminal, on the same
-//! replica and HTTP transport the mobile bindings use. It is how people try Doorstep without a
-//! phone, and how the end-to-end tests and scripts drive it. `--json` prints machine-readable
-//! output.
+//! `doorstep phone …` (and the standalone `doorstep-phone`): a volunteer's (or coordinator's)
+//! phone in a terminal, on the same replica and HTTP transport the mobile bindings use. It is how
+//! people try Doorstep without a phone, and how the end-to-end tests and scripts drive it.
+//! `--json` prints machine-readable output.
+//!
+//! It is a crate of its own so that the relay (`doorstep-server`) links neither the phone's
+//! store nor its HTTP client; the `doorstep` binary puts the two under one command.
 
+mod clock;
 mod error;
 mod key_file;
 mod render;
@@ -18,7 +22,7 @@ use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient, TransportError};
 
 use crate::clock::now;
-use crate::join_link::JoinLink;
+use doorstep_core::join_link::JoinLink;
 
 pub use error::PhoneError;
 

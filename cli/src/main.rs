@@ -161,7 +161,9 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The terminal phone speaks in its own lines; the relay and admin commands log their progress.
+    let default = if matches!(cli.command, Command::Phone(_)) { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // Colour codes only for a person at a terminal, never into a redirected log file.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -22,7 +22,7 @@ pub fn locate_doorstep(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         Ok(bin)
     } else {
         anyhow::bail!(
-            "{} is missing: build it with `cargo build [--release] -p doorstep-server`, or pass --doorstep PATH",
+            "{} is missing: build it with `cargo build [--release] -p doorstep`, or pass --doorstep PATH",
             bin.display()
         )
     }

@@ -13,6 +13,7 @@ pub mod document;
 pub mod env;
 pub mod id;
 pub mod import;
+pub mod join_link;
 pub mod limits;
 pub mod operation;
 pub mod permission;

@@ -106,6 +106,9 @@ pub struct JoinResponse {
 pub struct Me {
     /// The person.
     pub person: PersonId,
+    /// Their name in their compound (absent from a relay that does not say it).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// The relay's JSON error body.

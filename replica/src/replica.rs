@@ -53,6 +53,8 @@ pub struct Replica {
     saved: HashMap<DocumentId, Saved>,
     pub(crate) peer_states: BTreeMap<DocumentId, PeerState>,
     last_sync: Option<Timestamp>,
+    /// Documents the last sync brought new content for (see [`Replica::last_sync_news`]).
+    last_sync_news: Option<usize>,
     load_problems: Vec<String>,
 }
 
@@ -94,6 +96,10 @@ impl Replica {
             .meta("last_sync")?
             .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
             .map(|b| Timestamp::from_millis(i64::from_le_bytes(b)));
+        let last_sync_news = store
+            .meta("last_sync_news")?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(|b| usize::try_from(u64::from_le_bytes(b)).unwrap_or(usize::MAX));
         let mut roles = BTreeMap::new();
         for (compound, role) in store.roles()? {
             if let (Ok(c), Ok(r)) = (compound.parse::<CompoundId>(), role.parse::<Role>()) {
@@ -109,6 +115,7 @@ impl Replica {
             saved: HashMap::new(),
             peer_states: BTreeMap::new(),
             last_sync,
+            last_sync_news,
             load_problems: Vec::new(),
         };
         for stored in replica.store.documents()? {
@@ -207,6 +214,17 @@ impl Replica {
         Ok(url.zip(token).map(|(u, t)| {
             (String::from_utf8_lossy(&u).into_owned(), String::from_utf8_lossy(&t).into_owned())
         }))
+    }
+
+    /// Remembers the name of the person this phone signed in as ("李强"), for the screens that
+    /// greet them; sealed like every meta value, and wiped with the sign-in.
+    pub fn remember_person_name(&mut self, name: &str) -> Result<(), ReplicaError> {
+        self.store.commit(&[Write::Meta { key: "person_name", value: name.as_bytes() }])
+    }
+
+    /// The name remembered by [`Replica::remember_person_name`].
+    pub fn person_name(&self) -> Result<Option<String>, ReplicaError> {
+        Ok(self.store.meta("person_name")?.map(|n| String::from_utf8_lossy(&n).into_owned()))
     }
 
     /// The compounds held.
@@ -434,9 +452,14 @@ impl Replica {
         };
     }
 
-    pub(crate) fn set_last_sync(&mut self, at: Timestamp) -> Result<(), ReplicaError> {
-        self.store.commit(&[Write::Meta { key: "last_sync", value: &at.as_millis().to_le_bytes() }])?;
+    /// Records a completed sync: when, and how many documents it brought new content for.
+    pub(crate) fn set_last_sync(&mut self, at: Timestamp, news: usize) -> Result<(), ReplicaError> {
+        self.store.commit(&[
+            Write::Meta { key: "last_sync", value: &at.as_millis().to_le_bytes() },
+            Write::Meta { key: "last_sync_news", value: &(news as u64).to_le_bytes() },
+        ])?;
         self.last_sync = Some(at);
+        self.last_sync_news = Some(news);
         Ok(())
     }
 
@@ -459,6 +482,13 @@ impl Replica {
         self.last_sync
     }
 
+    /// How many documents the last completed sync brought new content for (the relay had work
+    /// this phone did not), so a phone can say whether the relay had anything new; `None` before
+    /// the first sync, or when the file's last sync predates this record.
+    pub fn last_sync_news(&self) -> Option<usize> {
+        self.last_sync_news
+    }
+
     /// Wipes everything of every compound from this device after the relay said its token was
     /// revoked (a lost or stolen phone): documents, sync states, roles, set-aside changes, the
     /// sign-in and the device actor, with the file scrubbed so none of it is recoverable. This
@@ -476,6 +506,7 @@ impl Replica {
         self.peer_states.clear();
         self.person = None;
         self.last_sync = None;
+        self.last_sync_news = None;
         let actor: [u8; 16] = rand::random();
         self.store.commit(&[Write::Meta { key: "actor", value: &actor }])?;
         self.device = ActorId::from(actor.to_vec());

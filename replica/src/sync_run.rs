@@ -61,6 +61,17 @@ pub struct SyncReport {
     pub set_aside_decided: usize,
 }
 
+impl SyncReport {
+    /// Documents this sync brought new content for, each counted once: those the relay's
+    /// replies changed and those it sent whole for the first time.
+    pub fn news(&self) -> usize {
+        let mut documents: Vec<DocumentId> = self.changed.iter().chain(&self.fetched).copied().collect();
+        documents.sort_unstable();
+        documents.dedup();
+        documents.len()
+    }
+}
+
 /// A sync in progress.
 #[derive(Debug)]
 pub struct SyncRun {
@@ -339,7 +350,7 @@ impl SyncRun {
 
     /// Ends a run that reached quiescence: records the sync time.
     pub fn finish(self, replica: &mut Replica, now: Timestamp) -> Result<SyncReport, ReplicaError> {
-        replica.set_last_sync(now)?;
+        replica.set_last_sync(now, self.report.news())?;
         Ok(self.report)
     }
 

@@ -26,9 +26,9 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod http;
-pub mod join_link;
+/// The `doorstep://` links the members page shows as QR codes, shared with the terminal phone.
+pub use doorstep_core::join_link;
 pub mod metrics;
-pub mod phone;
 pub mod rate_limit;
 pub mod refetch_guard;
 pub mod relay;

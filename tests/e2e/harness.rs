@@ -23,7 +23,9 @@ fn fresh_doorstep() -> PathBuf {
         panic!("{} is missing: run `cargo test --workspace` (or `cargo build --workspace`)", bin.display())
     });
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace");
-    for sources in ["server/src", "server/assets", "server/build.rs", "core/src", "replica/src"] {
+    for sources in
+        ["cli/src", "phone/src", "server/src", "server/assets", "server/build.rs", "core/src", "replica/src"]
+    {
         if let Some((newest, file)) = newest_file(&repo.join(sources)) {
             assert!(
                 newest <= built,
@@ -220,6 +222,23 @@ impl Phone {
         } else {
             Err(format!("{}{}", stdout, String::from_utf8_lossy(&out.stderr)))
         }
+    }
+
+    /// Runs `doorstep phone …` as a person would (text, not JSON), with `RUST_BACKTRACE=1` set
+    /// and its output piped (not a terminal); returns whether it succeeded, stdout and stderr.
+    pub fn text(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(doorstep())
+            .arg("phone")
+            .arg("--db")
+            .arg(&self.db)
+            .args(self.unencrypted.then_some("--unencrypted"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .expect("run phone");
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
     }
 
     /// Runs a command that must succeed.

@@ -21,3 +21,4 @@ mod security;
 mod set_aside_inbox;
 mod shared_phone;
 mod wipe;
+mod words;

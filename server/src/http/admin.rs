@@ -28,6 +28,9 @@ async fn principal(state: &AppState, auth: &Authenticated) -> Result<Principal, 
 #[derive(Debug, Serialize)]
 pub struct Me {
     person: PersonId,
+    /// Their name as their compound's members list has it (absent for a person in none), so a
+    /// phone that signs in with a token can greet them by name.
+    name: Option<String>,
     district_admin: bool,
     memberships: Vec<MembershipView>,
 }
@@ -47,8 +50,17 @@ impl From<&Membership> for MembershipView {
 /// Who the token belongs to.
 pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Me>, AppError> {
     let p = principal(&state, &auth).await?;
+    let mut name = None;
+    for m in &p.memberships {
+        let members = state.relay.storage().members(m.compound).await?;
+        if let Some(me) = members.into_iter().find(|member| member.person == p.person) {
+            name = Some(me.name);
+            break;
+        }
+    }
     Ok(Json(Me {
         person: p.person,
+        name,
         district_admin: p.district_admin,
         memberships: p.memberships.iter().map(MembershipView::from).collect(),
     }))

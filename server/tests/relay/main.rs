@@ -1,18 +1,17 @@
 //! The relay end to end: in-process relays on 127.0.0.1:0 with tempfile SQLite databases, real
-//! HTTP, real core `ClientSession` phones, and the real `doorstep` binary.
+//! HTTP, real core `ClientSession` phones. The tests of the `doorstep` binary itself are in
+//! cli/tests/binary, which shares this harness.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, missing_debug_implementations)]
 
 mod admin_api;
 mod auth;
 mod bad_input;
-mod binary;
 mod cache;
 mod catalogue;
 mod catalogue_edges;
 mod compaction_race;
 mod connections;
-mod damage;
 mod fuzz_replay;
 mod harness;
 mod many_documents;
@@ -25,6 +24,4 @@ mod rules;
 mod set_aside;
 mod shared_throttles;
 mod sync_flow;
-#[cfg(feature = "tls")]
-mod tls;
 mod work_queue;

@@ -4,7 +4,7 @@
 //! SECURITY.md compare main's release build with this branch's):
 //!
 //! ```text
-//! DOORSTEP_BIN=target/release/doorstep cargo test -p doorstep-server --test relay poison_cost -- --ignored --nocapture
+//! cargo build --release -p doorstep && DOORSTEP_BIN=target/release/doorstep cargo test -p doorstep-server --test relay poison_cost -- --ignored --nocapture
 //! ```
 //!
 //! `DOORSTEP_RUN_BOMB=1` adds the 2^32−1-probe bomb, which an unprotected relay answers by

@@ -21,7 +21,7 @@ class RelayProcess(private val dir: Path) : AutoCloseable {
     private var starts = 0
 
     init {
-        check(File(bin).canExecute()) { "relay binary $bin is missing; build it with cargo build -p doorstep-server" }
+        check(File(bin).canExecute()) { "relay binary $bin is missing; build it with cargo build -p doorstep" }
     }
 
     val url: String get() = "http://127.0.0.1:$port".also { check(port != 0) { "relay not started yet" } }

@@ -27,6 +27,28 @@ pub fn task(replica: &Replica, text: &str) -> Result<(CompoundId, DocumentId, Ta
     }
 }
 
+/// Refuses a volunteer's claim of a task another person holds, naming its door and what it
+/// brings: the rule core would apply, said without IDs. Anything else is left to core.
+pub fn refuse_if_taken(replica: &Replica, compound: CompoundId, task: TaskId) -> Result<(), PhoneError> {
+    let Some(c) = replica.compounds().find(|c| c.id() == compound) else { return Ok(()) };
+    if replica.role(compound) != Some(doorstep_core::Role::Volunteer) {
+        return Ok(());
+    }
+    let me = replica.identity().map(|i| i.person);
+    let Some(t) = c.open_tasks().into_iter().find(|t| t.id == task) else { return Ok(()) };
+    match t.assignee {
+        Some(holder) if Some(holder) != me => {
+            let address = c
+                .households()
+                .into_iter()
+                .find(|h| h.id == t.household)
+                .map_or_else(|| t.household.to_string(), |h| h.address.to_string());
+            Err(PhoneError::TaskTaken { address, items: t.items })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The household at `address` in the phone's compounds.
 pub fn household(replica: &Replica, address: &str) -> Result<(CompoundId, Household), PhoneError> {
     let mut last = None;

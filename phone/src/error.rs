@@ -14,7 +14,7 @@ pub enum PhoneError {
     Transport(#[from] TransportError),
     /// The phone has not joined a compound.
     #[error(
-        "this phone has not joined yet: run `doorstep phone join --relay URL --name YOUR-NAME CODE` first"
+        "this phone has not joined yet: run `doorstep phone join --relay URL --name YOUR-NAME CODE` first / 本机尚未加入小区：请先运行 `doorstep phone join`"
     )]
     NotJoined,
     /// A coordinator removed this phone (its membership, or its device token) and its compound
@@ -30,11 +30,25 @@ pub enum PhoneError {
     )]
     NoRelay,
     /// No task matches.
-    #[error("no open task matches {0:?}; run `doorstep phone tasks --all` to see task IDs")]
+    #[error(
+        "no open task matches {0:?}; run `doorstep phone tasks --all` to see task IDs / 没有与 {0:?} 相符的任务，请用 `doorstep phone tasks --all` 查看任务编号"
+    )]
     UnknownTask(String),
     /// Several tasks match a prefix.
-    #[error("{0:?} matches several tasks; give more characters of the ID")]
+    #[error(
+        "{0:?} matches several tasks; give more characters of the ID / {0:?} 与多个任务相符，请多输入几位编号"
+    )]
     AmbiguousTask(String),
+    /// The task to claim is someone else's already: named by its door, not its ID.
+    #[error(
+        "the task at {address} ({items}) is already assigned to another volunteer; only an unassigned task can be claimed / {address}（{items}）的任务已分配给其他志愿者，只能领取未分配的任务"
+    )]
+    TaskTaken {
+        /// The door.
+        address: String,
+        /// What the task brings.
+        items: String,
+    },
     /// Nothing to review at the task or address given.
     #[error(
         "no conflict to review at {0:?} / 此处没有待核实的冲突; run `doorstep phone conflicts` to see them, and sync first if a coordinator settled it"
@@ -44,10 +58,12 @@ pub enum PhoneError {
     #[error(transparent)]
     Lookup(#[from] doorstep_core::query::LookupError),
     /// The phone holds several compounds and the command needs one.
-    #[error("this phone holds {0} compounds; this command works on a phone with one")]
+    #[error(
+        "this phone holds {0} compounds; this command works on a phone with one / 本机有 {0} 个小区，此命令只适用于一个小区的手机"
+    )]
     SeveralCompounds(usize),
     /// An `op` argument that is not an operation.
-    #[error("not an operation: {0}")]
+    #[error("not an operation / 不是有效的操作: {0}")]
     BadOperation(String),
     /// The key file could not be read or created.
     #[error("key file {path}: {reason}")]

@@ -34,61 +34,33 @@ impl Output {
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 
-    pub fn joined(&self, joined: &JoinResponse, report: &SyncReport) {
+    /// `join`: who joined which compound, named as the volunteer reads them.
+    pub fn joined(&self, joined: &JoinResponse, name: &str, compound: &str, report: &SyncReport) {
         self.emit(json!({"person": joined.person, "compound": joined.compound, "role": joined.role, "sync": report}), || {
+            let (zh, en) = role_words(joined.role);
+            let fetched = report.fetched.len();
             format!(
-                "joined compound {} as {} (person {}); {} documents fetched",
-                joined.compound,
-                joined.role.as_str(),
-                joined.person,
-                report.fetched.len()
+                "{name} joined {compound} as {en}; {} fetched / {name} 已以{zh}身份加入 {compound}，取得 {fetched} 份文件",
+                plural(fetched, "document", "documents"),
             )
         });
     }
 
+    /// `login`: the person the token belongs to, by name when the relay says it.
     pub fn signed_in(&self, me: &doorstep_replica::http::Me, report: &SyncReport) {
-        self.emit(json!({"person": me.person, "sync": report}), || {
-            format!("signed in as person {}; {} documents fetched", me.person, report.fetched.len())
+        self.emit(json!({"person": me.person, "name": me.name, "sync": report}), || {
+            let fetched = report.fetched.len();
+            let who = me.name.clone().unwrap_or_else(|| format!("person {}", me.person));
+            format!(
+                "signed in as {who}; {} fetched / 已登录为 {who}，取得 {fetched} 份文件",
+                plural(fetched, "document", "documents")
+            )
         });
     }
 
     pub fn synced(&self, report: &SyncReport, unsynced: usize, set_aside: usize) {
         self.emit(json!({"report": report, "unsynced": unsynced, "set_aside": set_aside}), || {
-            let mut s = format!(
-                "synced in {} requests ({} B up, {} B down): {} documents changed, {} fetched, {} dropped; {}",
-                report.requests,
-                report.bytes_up,
-                report.bytes_down,
-                report.changed.len(),
-                report.fetched.len(),
-                report.dropped.len(),
-                standing(unsynced, set_aside)
-            );
-            if !report.removed_from.is_empty() {
-                s.push_str(&format!("\n{}", removed_message(&report.removed_from)));
-            }
-            for r in &report.rejected {
-                s.push_str(&format!("\nrefused by the relay ({}): {} — set aside for a coordinator", r.rule, r.reason));
-            }
-            for r in &report.retrying {
-                s.push_str(&format!("\nthe relay could not take it now ({}): {} — kept, will sync later", r.rule, r.reason));
-            }
-            if report.reapplied > 0 {
-                s.push_str(&format!("\n{} later changes carried out again and synced", report.reapplied));
-            }
-            if report.set_aside_sent > 0 {
-                s.push_str(&format!(
-                    "\n{} set-aside changes sent to the coordinators for review / {} 项已提交协调员处理",
-                    report.set_aside_sent, report.set_aside_sent
-                ));
-            }
-            if report.set_aside_decided > 0 {
-                s.push_str(&format!(
-                    "\n{} set-aside changes reviewed by a coordinator; see `doorstep phone quarantine` / {} 项已由协调员处理",
-                    report.set_aside_decided, report.set_aside_decided
-                ));
-            }
-            s
+            synced_text(report, unsynced, set_aside)
         });
     }
 
@@ -99,8 +71,10 @@ impl Output {
             .collect();
         let set_aside = replica.set_aside_count()?;
         let removed_from = replica.removed_from()?;
+        let name = replica.person_name()?;
         let value = json!({
             "person": replica.identity().map(|i| i.person),
+            "name": name,
             "compounds": compounds,
             "unsynced": replica.unsynced_changes(),
             "last_sync": replica.last_sync().map(|t| t.as_millis()),
@@ -111,21 +85,24 @@ impl Output {
         });
         self.emit(&value, || {
             let mut s = match replica.identity() {
-                Some(i) => format!("person {}\n", i.person),
+                Some(i) => match &name {
+                    Some(name) => format!("{name} (person {})\n", i.person),
+                    None => format!("person / 人员 {}\n", i.person),
+                },
                 None if !removed_from.is_empty() => format!("{}\n", removed_message(&removed_from)),
-                None => "not joined\n".to_owned(),
+                None => "not joined yet / 尚未加入小区\n".to_owned(),
             };
             for c in replica.compounds() {
-                let role = replica.role(c.id()).map_or("?", |r| r.as_str());
-                s.push_str(&format!("compound {} {} as {}\n", c.id(), c.name(), role));
+                let (zh, en) = replica.role(c.id()).map_or(("?", "?"), role_words);
+                s.push_str(&format!("{} as {en} / 以{zh}身份 ({})\n", c.name(), c.id()));
             }
             s.push_str(&format!("{}; ", standing(replica.unsynced_changes(), set_aside)));
             s.push_str(&match replica.last_sync() {
-                Some(t) => last_sync_line(t, crate::clock::now(), time_zone(replica)),
+                Some(t) => last_sync_line(t, crate::clock::now(), time_zone(replica), replica.last_sync_news()),
                 None => "never synced / 从未同步".to_owned(),
             });
             if set_aside > 0 {
-                s.push_str("\nsee `doorstep phone quarantine` for what was set aside and why");
+                s.push_str("\nsee `doorstep phone quarantine` for what was set aside and why / 搁置的内容及原因见 `doorstep phone quarantine`");
             }
             s
         });
@@ -135,7 +112,7 @@ impl Output {
     pub fn doors(&self, doors: &[Door]) {
         self.emit(doors, || {
             if doors.is_empty() {
-                return "no tasks".to_owned();
+                return "no tasks / 没有任务".to_owned();
             }
             let mut s = String::new();
             for door in doors {
@@ -165,7 +142,8 @@ impl Output {
         self.emit(value, || format!("saved on this phone / 已保存在手机上; {}", standing(unsynced, 0)));
     }
 
-    pub fn rounds(&self, rounds: &[(RoundInfo, Vec<Task>)]) {
+    /// `rounds`: each round with every task (door, status, attempts), as its help says.
+    pub fn rounds(&self, rounds: &[(RoundInfo, Vec<Task>)], addresses: &Addresses) {
         let value: Vec<_> = rounds
             .iter()
             .map(|(info, tasks)| {
@@ -174,19 +152,12 @@ impl Output {
             })
             .collect();
         self.emit(value, || {
+            if rounds.is_empty() {
+                return "no rounds / 没有配送轮次".to_owned();
+            }
             rounds
                 .iter()
-                .map(|(info, tasks)| {
-                    let done = tasks.iter().filter(|t| t.status() == TaskStatus::Delivered).count();
-                    format!(
-                        "{} {} [{}] {}: 已送达 {done}/{} delivered",
-                        info.document,
-                        info.title,
-                        info.status.label_zh(),
-                        info.date,
-                        tasks.len()
-                    )
-                })
+                .map(|(info, tasks)| round_text(info, tasks, addresses))
                 .collect::<Vec<_>>()
                 .join("\n")
         });
@@ -202,13 +173,14 @@ impl Output {
                     let tasks: Vec<String> =
                         c.by_task_status.iter().map(|(k, v)| format!("{} {v}", k.label_zh())).collect();
                     format!(
-                        "{name}: {} households, {} people, {} aged 60+, {} special needs\n  {}\n  tasks: {}",
-                        c.households,
-                        c.people,
-                        c.aged_60_plus,
-                        c.special_needs,
+                        "{name}: {h} 户 / households, {p} 人 / people, 60岁以上 / aged 60+ {a}, 特殊需要 / special needs {n}\n  \
+                         管控状态 / control status: {}\n  任务 / tasks: {}",
                         statuses.join(", "),
-                        tasks.join(", ")
+                        tasks.join(", "),
+                        h = c.households,
+                        p = c.people,
+                        a = c.aged_60_plus,
+                        n = c.special_needs,
                     )
                 })
                 .collect::<Vec<_>>()
@@ -216,7 +188,13 @@ impl Output {
         });
     }
 
-    pub fn conflicts(&self, conflicts: &[ConflictReview], addresses: &Addresses, offset: UtcOffset) {
+    pub fn conflicts(
+        &self,
+        conflicts: &[ConflictReview],
+        addresses: &Addresses,
+        rounds: &RoundTitles,
+        offset: UtcOffset,
+    ) {
         self.emit(conflicts, || {
             if conflicts.is_empty() {
                 return "no conflicts to review / 没有待审核的冲突".to_owned();
@@ -225,16 +203,16 @@ impl Output {
                 .iter()
                 .map(|c| {
                     let what = match &c.conflict {
-                        Conflict::DoubleDelivery { household, deliveries, task, .. } => format!(
-                            "{}: 重复送达 {n} 次 / delivered {n} times (task {})",
+                        Conflict::DoubleDelivery { household, deliveries, round, .. } => format!(
+                            "{}{}: 重复送达 {n} 次 / delivered {n} times",
                             addresses.of_household(*household),
-                            task,
+                            rounds.title_of(*round),
                             n = deliveries.len()
                         ),
-                        Conflict::CompetingAssignment { household, candidates, task, .. } => format!(
-                            "{}: 同时分派给 {n} 人 / assigned concurrently to {n} people (task {})",
+                        Conflict::CompetingAssignment { household, candidates, round, .. } => format!(
+                            "{}{}: 同时分派给 {n} 人 / assigned concurrently to {n} people",
                             addresses.of_household(*household),
-                            task,
+                            rounds.title_of(*round),
                             n = candidates.len()
                         ),
                         Conflict::ConcurrentStatus { household, candidates, .. } => format!(
@@ -287,7 +265,7 @@ impl Output {
     pub fn quarantine(&self, changes: &[QuarantinedChange]) {
         self.emit(changes, || {
             if changes.is_empty() {
-                return "no refused changes".to_owned();
+                return "no refused changes / 没有被拒绝的修改".to_owned();
             }
             changes
                 .iter()
@@ -340,8 +318,145 @@ impl Addresses {
 
     /// The household's address, or a plain note when the roster does not hold it.
     fn of_household(&self, id: doorstep_core::id::HouseholdId) -> String {
-        self.0.get(&id).cloned().unwrap_or_else(|| format!("household {id} (not in this phone's roster)"))
+        self.0
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("household {id} (not in this phone's roster / 不在本机名册中)"))
     }
+}
+
+/// Every round's title on the phone, so a conflict names its round rather than a task's ID.
+#[derive(Debug, Default)]
+pub struct RoundTitles(std::collections::HashMap<doorstep_core::id::DocumentId, String>);
+
+impl RoundTitles {
+    /// The titles of every round the replica holds.
+    pub fn of(replica: &Replica) -> Self {
+        Self(
+            replica
+                .compounds()
+                .flat_map(doorstep_core::Compound::round_infos)
+                .map(|info| (info.document, info.title))
+                .collect(),
+        )
+    }
+
+    /// ", 蔬菜包 第1轮", or nothing for a round the phone no longer holds.
+    fn title_of(&self, round: doorstep_core::id::DocumentId) -> String {
+        self.0.get(&round).map(|title| format!(", {title}")).unwrap_or_default()
+    }
+}
+
+/// A sync's summary: how many requests and bytes, what the relay brought, where the phone
+/// stands, and a line for anything refused, deferred or reviewed.
+fn synced_text(report: &SyncReport, unsynced: usize, set_aside: usize) -> String {
+    let requests = report.requests as usize;
+    let news = report.news();
+    let brought = if news == 0 {
+        "nothing new from the relay / 中继没有新内容".to_owned()
+    } else {
+        format!(
+            "the relay had news for {} / 中继带来 {news} 份文件的更新",
+            plural(news, "document", "documents")
+        )
+    };
+    let mut s = format!(
+        "synced in {} ({} B up, {} B down) / 同步完成，{requests} 次请求（上传 {} B，下载 {} B）; {brought}; {}",
+        plural(requests, "request", "requests"),
+        report.bytes_up,
+        report.bytes_down,
+        report.bytes_up,
+        report.bytes_down,
+        standing(unsynced, set_aside)
+    );
+    if !report.dropped.is_empty() {
+        let n = report.dropped.len();
+        s.push_str(&format!(
+            "\n{} removed from this phone (closed rounds, withdrawn compounds) / 已从本机移除 {n} 份文件（已结束的轮次、撤回的小区）",
+            plural(n, "document", "documents")
+        ));
+    }
+    if !report.removed_from.is_empty() {
+        s.push_str(&format!("\n{}", removed_message(&report.removed_from)));
+    }
+    for r in &report.rejected {
+        s.push_str(&format!(
+            "\nrefused by the relay ({}): {} — set aside for a coordinator / 中继拒绝，已搁置待协调员处理",
+            r.rule, r.reason
+        ));
+    }
+    for r in &report.retrying {
+        s.push_str(&format!(
+            "\nthe relay could not take it now ({}): {} — kept, will sync later / 中继暂时无法接收，已保留，稍后再同步",
+            r.rule, r.reason
+        ));
+    }
+    if report.reapplied > 0 {
+        let n = report.reapplied;
+        s.push_str(&format!(
+            "\n{} carried out again and synced / {n} 项后续修改已重新执行并同步",
+            plural(n, "later change", "later changes")
+        ));
+    }
+    if report.set_aside_sent > 0 {
+        let n = report.set_aside_sent;
+        s.push_str(&format!(
+            "\n{} sent to the coordinators for review / {n} 项已提交协调员处理",
+            plural(n, "set-aside change", "set-aside changes")
+        ));
+    }
+    if report.set_aside_decided > 0 {
+        let n = report.set_aside_decided;
+        s.push_str(&format!(
+            "\n{} reviewed by a coordinator; see `doorstep phone quarantine` / {n} 项已由协调员处理",
+            plural(n, "set-aside change", "set-aside changes")
+        ));
+    }
+    s
+}
+
+/// A round's line and one line per task: door, status (Chinese / English), what to bring and how
+/// many attempts.
+fn round_text(info: &RoundInfo, tasks: &[Task], addresses: &Addresses) -> String {
+    let done = tasks.iter().filter(|t| t.status() == TaskStatus::Delivered).count();
+    let mut s = format!(
+        "{} [{} / {}] {}: 已送达 / delivered {done}/{} ({})",
+        info.title,
+        info.status.label_zh(),
+        info.status.label_en(),
+        info.date,
+        tasks.len(),
+        info.document
+    );
+    for t in tasks {
+        let status = t.status();
+        let attempts = t.attempts.len();
+        s.push_str(&format!(
+            "\n    {} [{} / {}] {}, {attempts} 次上门 / {}",
+            addresses.of_household(t.household),
+            status.label_zh(),
+            status.label_en(),
+            t.items,
+            plural(attempts, "attempt", "attempts")
+        ));
+    }
+    s
+}
+
+/// A role in Chinese and in English ("志愿者", "volunteer").
+fn role_words(role: doorstep_core::Role) -> (&'static str, &'static str) {
+    let zh = match role {
+        doorstep_core::Role::Admin => "管理员",
+        doorstep_core::Role::Coordinator => "协调员",
+        doorstep_core::Role::Medic => "医护",
+        doorstep_core::Role::Volunteer => "志愿者",
+    };
+    (zh, role.as_str())
+}
+
+/// "1 request", "2 requests": the count with the English word that agrees with it.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }
 
 /// Where the phone stands, in the words the app shows: never "all synced" while anything is
@@ -360,24 +475,41 @@ fn standing(unsynced: usize, set_aside: usize) -> String {
 
 /// "1 change", "2 changes".
 fn changes(n: usize) -> String {
-    if n == 1 { "1 change".to_owned() } else { format!("{n} changes") }
+    plural(n, "change", "changes")
 }
 
-/// When the phone last heard from the relay, as a person reads it: the compound's clock and how
-/// long ago, so a volunteer can tell whether what they see may be stale.
-fn last_sync_line(at: doorstep_core::Timestamp, now: doorstep_core::Timestamp, offset: UtcOffset) -> String {
+/// When the phone last heard from the relay, as a person reads it: the compound's clock, how
+/// long ago, and whether the relay had anything new then (`news`: documents it brought new
+/// content for), so a volunteer can tell whether what they see may be stale. Past an hour it
+/// says the relay may hold newer work.
+fn last_sync_line(
+    at: doorstep_core::Timestamp,
+    now: doorstep_core::Timestamp,
+    offset: UtcOffset,
+    news: Option<usize>,
+) -> String {
     let minutes = (now.as_millis() - at.as_millis()).max(0) / 60_000;
     let ago = match minutes {
         0 => "just now / 刚刚".to_owned(),
         m if m < 60 => format!("{m} min ago / {m} 分钟前"),
         m if m < 48 * 60 => format!("{} h ago / {} 小时前", m / 60, m / 60),
-        m => format!(
-            "{} days ago / {} 天前 — the relay may hold newer work; sync when in signal",
-            m / 1440,
-            m / 1440
-        ),
+        m => format!("{} days ago / {} 天前", m / 1440, m / 1440),
     };
-    format!("last sync / 上次同步 {} ({}), {ago}", offset.local_time(at), offset.label())
+    let mut s = format!("last sync / 上次同步 {} ({}), {ago}", offset.local_time(at), offset.label());
+    match news {
+        Some(0) => s.push_str("; the relay had nothing new then / 当时中继没有新内容"),
+        Some(n) => s.push_str(&format!(
+            "; the relay had news for {} then / 当时中继带来 {n} 份文件的更新",
+            plural(n, "document", "documents")
+        )),
+        None => {}
+    }
+    if minutes >= 60 {
+        s.push_str(
+            "\nthe relay may hold newer work: sync when in signal / 中继上可能有更新的内容，有信号时请同步",
+        );
+    }
+    s
 }
 
 /// The time zone the phone shows times in: its compound's (a phone holds one), UTC+8 before it
@@ -425,7 +557,9 @@ mod tests {
 
     use doorstep_core::schema::utc_offset::UtcOffset;
 
-    use super::{last_sync_line, standing};
+    use doorstep_replica::SyncReport;
+
+    use super::{last_sync_line, standing, synced_text};
 
     #[test]
     fn counts_read_as_words() {
@@ -439,20 +573,82 @@ mod tests {
         // 2026-11-23 06:05 UTC is 14:05 in the compound.
         let at = Timestamp::from_millis(1_795_413_959_000);
         let later = Timestamp::from_millis(1_795_413_959_000 + 5 * 60_000);
-        let line = last_sync_line(at, later, UtcOffset::default());
+        let line = last_sync_line(at, later, UtcOffset::default(), None);
         assert_eq!(line, "last sync / 上次同步 2026-11-23 14:05 (UTC+8), 5 min ago / 5 分钟前");
         // A compound set to UTC+5:30 reads the same moment as 11:35.
         let india = UtcOffset::from_minutes(330).unwrap();
         assert_eq!(
-            last_sync_line(at, later, india),
+            last_sync_line(at, later, india, None),
             "last sync / 上次同步 2026-11-23 11:35 (UTC+5:30), 5 min ago / 5 分钟前"
         );
         let stale = last_sync_line(
             at,
             Timestamp::from_millis(1_795_413_959_000 + 3 * 86_400_000),
             UtcOffset::default(),
+            None,
         );
         assert!(stale.contains("3 days ago") && stale.contains("newer work"), "{stale}");
         assert!(!line.contains("1795413959000"));
+    }
+
+    #[test]
+    fn last_sync_says_whether_the_relay_had_anything_new_and_when_to_sync_again() {
+        let at = Timestamp::from_millis(1_795_413_959_000);
+        let soon = Timestamp::from_millis(1_795_413_959_000 + 5 * 60_000);
+        assert_eq!(
+            last_sync_line(at, soon, UtcOffset::default(), Some(3)),
+            "last sync / 上次同步 2026-11-23 14:05 (UTC+8), 5 min ago / 5 分钟前; \
+             the relay had news for 3 documents then / 当时中继带来 3 份文件的更新"
+        );
+        let one = last_sync_line(at, soon, UtcOffset::default(), Some(1));
+        assert!(one.contains("news for 1 document then"), "{one}");
+        let none = last_sync_line(at, soon, UtcOffset::default(), Some(0));
+        assert!(none.ends_with("the relay had nothing new then / 当时中继没有新内容"), "{none}");
+        // Two hours on, the phone says the relay may hold newer work, in both languages.
+        let later = last_sync_line(
+            at,
+            Timestamp::from_millis(1_795_413_959_000 + 2 * 3_600_000),
+            UtcOffset::default(),
+            Some(0),
+        );
+        assert!(
+            later.ends_with(
+                "the relay may hold newer work: sync when in signal / 中继上可能有更新的内容，有信号时请同步"
+            ),
+            "{later}"
+        );
+        assert!(!none.contains("newer work"), "{none}");
+    }
+
+    #[test]
+    fn a_sync_reads_in_both_languages_with_counts_that_agree() {
+        let one = SyncReport { requests: 1, bytes_up: 512, bytes_down: 640, ..SyncReport::default() };
+        assert_eq!(
+            synced_text(&one, 0, 0),
+            "synced in 1 request (512 B up, 640 B down) / 同步完成，1 次请求（上传 512 B，下载 640 B）; \
+             nothing new from the relay / 中继没有新内容; all synced / 已全部同步"
+        );
+        let id = doorstep_core::id::DocumentId::from_uuid(uuid_of(7));
+        let other = doorstep_core::id::DocumentId::from_uuid(uuid_of(8));
+        let two = SyncReport {
+            requests: 2,
+            changed: vec![id, id],
+            fetched: vec![other],
+            reapplied: 1,
+            ..SyncReport::default()
+        };
+        let text = synced_text(&two, 1, 0);
+        assert!(text.starts_with("synced in 2 requests ("), "{text}");
+        assert!(text.contains("the relay had news for 2 documents / 中继带来 2 份文件的更新"), "{text}");
+        assert!(text.contains("1 change not yet synced / 1 项未同步"), "{text}");
+        assert!(
+            text.contains("\n1 later change carried out again and synced / 1 项后续修改已重新执行并同步"),
+            "{text}"
+        );
+        assert!(!text.contains("1 requests") && !text.contains("1 documents"), "{text}");
+    }
+
+    fn uuid_of(n: u128) -> uuid::Uuid {
+        uuid::Uuid::from_u128(n)
     }
 }

@@ -1,8 +1,12 @@
-//! `doorstep phone …`: a volunteer's (or coordinator's) phone in a terminal, on the same
-//! replica and HTTP transport the mobile bindings use. It is how people try Doorstep without a
-//! phone, and how the end-to-end tests and scripts drive it. `--json` prints machine-readable
-//! output.
+//! `doorstep phone …` (and the standalone `doorstep-phone`): a volunteer's (or coordinator's)
+//! phone in a terminal, on the same replica and HTTP transport the mobile bindings use. It is how
+//! people try Doorstep without a phone, and how the end-to-end tests and scripts drive it.
+//! `--json` prints machine-readable output.
+//!
+//! It is a crate of its own so that the relay (`doorstep-server`) links neither the phone's
+//! store nor its HTTP client; the `doorstep` binary puts the two under one command.
 
+mod clock;
 mod error;
 mod key_file;
 mod render;
@@ -18,7 +22,7 @@ use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient, TransportError};
 
 use crate::clock::now;
-use crate::join_link::JoinLink;
+use doorstep_core::join_link::JoinLink;
 
 pub use error::PhoneError;
 
@@ -185,9 +189,15 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             let client = relay_client(&relay, None, ca)?;
             let joined = http::join_as(&replica, &client, &code, &device, Some(&name)).await?;
             lock(&replica).remember_relay(&relay, &joined.token)?;
+            lock(&replica).remember_person_name(&name)?;
             let client = client.with_token(joined.token.clone());
             let report = http::sync(&replica, &client, now).await?;
-            out.joined(&joined, &report);
+            let compound = lock(&replica)
+                .compounds()
+                .find(|c| c.id() == joined.compound)
+                .map(doorstep_core::Compound::name)
+                .unwrap_or_else(|| joined.compound.to_string());
+            out.joined(&joined, &name, &compound, &report);
         }
         PhoneCommand::Login { relay, token } => {
             let (relay, token) = match from_link(&token)? {
@@ -198,6 +208,9 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             let client = relay_client(&relay, Some(token.clone()), ca)?;
             let me = http::sign_in(&replica, &client).await?;
             lock(&replica).remember_relay(&relay, &token)?;
+            if let Some(name) = &me.name {
+                lock(&replica).remember_person_name(name)?;
+            }
             let report = http::sync(&replica, &client, now).await?;
             out.signed_in(&me, &report);
         }
@@ -224,6 +237,7 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
         }
         PhoneCommand::Claim { task } => {
             let (compound, round, task) = resolve::task(&lock(&replica), &task)?;
+            resolve::refuse_if_taken(&lock(&replica), compound, task)?;
             apply(&replica, compound, Operation::ClaimTask { round, task }, &out)?;
         }
         PhoneCommand::Release { task } => {
@@ -263,7 +277,7 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
                         .collect::<Vec<_>>()
                 })
                 .collect();
-            out.rounds(&rounds);
+            out.rounds(&rounds, &render::Addresses::of(&r));
         }
         PhoneCommand::Counts => {
             let r = lock(&replica);
@@ -273,7 +287,12 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
         PhoneCommand::Conflicts => {
             let r = lock(&replica);
             let conflicts: Vec<_> = r.compounds().flat_map(query::conflict_reviews).collect();
-            out.conflicts(&conflicts, &render::Addresses::of(&r), render::time_zone(&r));
+            out.conflicts(
+                &conflicts,
+                &render::Addresses::of(&r),
+                &render::RoundTitles::of(&r),
+                render::time_zone(&r),
+            );
         }
         PhoneCommand::Review { target, note } => {
             let (compound, conflict) = resolve::conflict(&lock(&replica), &target)?;

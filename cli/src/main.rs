@@ -1,5 +1,6 @@
-//! `doorstep`: the relay's command line. Parses arguments, sets up logging, binds, and hands over
-//! to the library; the admin commands open the database file directly.
+//! `doorstep`: the relay's command line, with the terminal phone (`doorstep-phone`) as `doorstep
+//! phone`. Parses arguments, sets up logging, binds, and hands over to the relay's library; the
+//! admin commands open the database file directly.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -71,7 +72,7 @@ enum Command {
         rate: f64,
     },
     /// A phone in the terminal: join, see tasks by door, record attempts, take requests, sync.
-    Phone(doorstep_server::phone::PhoneArgs),
+    Phone(doorstep_phone::PhoneArgs),
     /// Administers the database file directly (works whether or not the relay is running).
     Admin {
         /// The SQLite database file.
@@ -160,7 +161,9 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The terminal phone speaks in its own lines; the relay and admin commands log their progress.
+    let default = if matches!(cli.command, Command::Phone(_)) { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // Colour codes only for a person at a terminal, never into a redirected log file.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -213,7 +216,7 @@ fn run() -> anyhow::Result<()> {
                 .await
             }
             Command::Admin { db, command } => administer(db, command).await,
-            Command::Phone(args) => Ok(doorstep_server::phone::run(args).await?),
+            Command::Phone(args) => Ok(doorstep_phone::run(args).await?),
         }
     })
 }

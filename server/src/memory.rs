@@ -59,7 +59,8 @@ mod tests {
         // 16 MiB of 1 KiB blocks, as an evicted document's op tree leaves them, with one block
         // in every 64 KiB still live: `free` can give back only the top of a heap, so the free
         // pages between the live blocks stay with the allocator until trimmed.
-        let mut blocks: Vec<Vec<u8>> = (0..16_384).map(|i| vec![u8::try_from(i % 251).unwrap_or(0); 1024]).collect();
+        let mut blocks: Vec<Vec<u8>> =
+            (0..16_384).map(|i| vec![u8::try_from(i % 251).unwrap_or(0); 1024]).collect();
         let live: Vec<Vec<u8>> = blocks.iter_mut().step_by(64).map(std::mem::take).collect();
         drop(blocks);
         assert!(return_freed_memory(), "malloc_trim found no free page to return");

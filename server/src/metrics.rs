@@ -183,7 +183,10 @@ impl Metrics {
         let _ = writeln!(out, "# HELP doorstep_documents_cached Documents held in memory.");
         let _ = writeln!(out, "# TYPE doorstep_documents_cached gauge");
         let _ = writeln!(out, "doorstep_documents_cached {docs_cached}");
-        let _ = writeln!(out, "# HELP doorstep_documents_evicted_total Documents that left memory after the idle time.");
+        let _ = writeln!(
+            out,
+            "# HELP doorstep_documents_evicted_total Documents that left memory after the idle time."
+        );
         let _ = writeln!(out, "# TYPE doorstep_documents_evicted_total counter");
         let _ = writeln!(out, "doorstep_documents_evicted_total {docs_evicted}");
         if let Some(rss) = resident_bytes {

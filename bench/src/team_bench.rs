@@ -219,7 +219,7 @@ async fn doorstep_burst(
 fn row(server: &str, b: &Burst) -> String {
     let doorstep = server == "doorstep";
     format!(
-        "| {server} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} in {} processes | {}{} | {} | {} |",
+        "| {server} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} in {} process{} | {}{} | {} | {} |",
         b.phones,
         EDITS,
         secs(b.completion),
@@ -231,6 +231,7 @@ fn row(server: &str, b: &Burst) -> String {
         bytes(b.cost.peak),
         secs(b.client_cpu),
         b.client_processes,
+        if b.client_processes == 1 { "" } else { "es" },
         b.failed,
         if doorstep {
             format!(" ({} retried, {} of them shed with 503)", b.retries, b.shed)

@@ -14,7 +14,8 @@
 // Doorstep phone stops syncing once its run ends.
 //
 //   node clients.mjs --url ws://127.0.0.1:PORT --workload W [--store DIR] --first I --count N
-// prints "ready" after setup, then "result {json}" per phone and "finished".
+// prints "ready" after setup, then "result {json}" per phone and "finished {json}" with the CPU time
+// this process used from "go" on (doorstep-bench's client_process.rs has the protocol).
 import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
@@ -178,9 +179,11 @@ for await (const line of lines) {
   if (line.trim() === "go") break
 }
 const released = performance.now()
+const cpuAtGo = process.cpuUsage()
 await Promise.all(phones.map(phone => syncPhone(phone, released)))
 if (libraryLogs > 0) {
   console.error(`clients ${first}..${first + count - 1}: automerge-repo logged ${libraryLogs} messages; the first: ${firstLibraryLog}`)
 }
-say("finished")
+const cpu = process.cpuUsage(cpuAtGo)
+say(`finished ${JSON.stringify({ cpu_ms: (cpu.user + cpu.system) / 1000 })}`)
 process.exit(0)

@@ -19,11 +19,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use doorstep_server::storage::postgres::scratch::ScratchDatabase;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use crate::figures::secs;
-use crate::phone::Busy;
+use crate::phone_worker;
 use crate::proc_stats::cpu_time;
 use crate::relay_process::RelayProcess;
 use crate::team_bench::{DEADLINE, EDITS};
@@ -155,55 +153,19 @@ async fn burst(
     let site = Arc::new(site);
     let phones = offline_team(&site, &urls, n, EDITS).await?;
 
-    let (go, gate) = watch::channel(false);
-    let mut syncing = JoinSet::new();
-    for phone in phones {
-        let mut gate = gate.clone();
-        syncing.spawn(async move {
-            let _ = gate.wait_for(|go| *go).await;
-            let mut last_error = String::new();
-            let attempts = async {
-                for attempt in 1u32.. {
-                    let wait = match phone.sync().await {
-                        Ok(_) if phone.unsynced().await.is_ok_and(|left| left == 0) => return,
-                        Ok(synced) => {
-                            let rules: Vec<&str> = synced
-                                .report
-                                .rejected
-                                .iter()
-                                .chain(&synced.report.retrying)
-                                .map(|r| r.rule.as_str())
-                                .collect();
-                            last_error = format!("changes still unsynced after the sync; refused: {rules:?}");
-                            Duration::from_secs(1)
-                        }
-                        Err(e) => {
-                            last_error = format!("{e:#}");
-                            e.downcast_ref::<Busy>()
-                                .map_or(Duration::from_secs(u64::from(attempt.min(5))), |b| b.retry_after)
-                        }
-                    };
-                    tokio::time::sleep(wait).await;
-                }
-            };
-            match tokio::time::timeout(DEADLINE, attempts).await {
-                Ok(()) => Ok(()),
-                Err(_) => Err(format!("not in sync after {}: {last_error}", secs(DEADLINE))),
-            }
-        });
-    }
+    let manifests = tempfile::tempdir()?;
+    let manifests_path = manifests.path().to_owned();
+    let (mut workers, replicas) =
+        tokio::task::spawn_blocking(move || phone_worker::start(phones, &manifests_path)).await??;
     let relays_before: Vec<Duration> = pids.iter().map(|p| cpu_time(*p).unwrap_or_default()).collect();
     let postgres_before = postgres.map(PostgresProcesses::cpu).unwrap_or_default();
     let released = Instant::now();
-    go.send(true)?;
-    let (mut failed, mut first_error) = (0, None);
-    while let Some(result) = syncing.join_next().await {
-        if let Err(e) = result? {
-            failed += 1;
-            first_error.get_or_insert(e);
-        }
-    }
+    workers.release()?;
+    let clients =
+        tokio::task::spawn_blocking(move || workers.collect(DEADLINE + Duration::from_secs(30))).await??;
     let completion = released.elapsed();
+    drop(replicas);
+    let (failed, first_error) = (clients.failed, clients.first_error);
     let relays_cpu = pids
         .iter()
         .zip(&relays_before)

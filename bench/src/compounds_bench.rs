@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::figures::{bytes, secs};
 use crate::phone::Phone;
-use crate::proc_stats::{Phase, resident};
+use crate::proc_stats::{Phase, resident, resident_anonymous};
 use crate::relay_process::RelayProcess;
 use crate::workload::sample_slice;
 
@@ -32,6 +32,7 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Res
     let relay = Arc::new(RelayProcess::start(doorstep, idle)?);
     let pid = relay.pid();
     let fresh = resident(pid).unwrap_or(0);
+    let fresh_anonymous = resident_anonymous(pid).unwrap_or(0);
     let csv = Arc::new(sample_slice(households));
 
     let most_cached = Arc::new(AtomicUsize::new(0));
@@ -72,35 +73,55 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Res
     let cached_after_touch = relay.documents_cached().await?;
     watching.abort();
 
-    // Eviction runs every half idle time; give it the idle time plus two ticks.
+    // Eviction runs every half idle time; give it the idle time plus two ticks. The sweep that
+    // empties the cache then compacts what it evicted and returns the memory (a trim the relay
+    // counts): wait for that trim too, so the figure after idle is the settled one.
+    const CACHED: &str = "doorstep_documents_cached";
+    const TRIMS: &str = "doorstep_memory_trims_total";
+    const EVICTED: &str = "doorstep_documents_evicted_total";
     let deadline = Instant::now() + Duration::from_secs(idle * 3 + 2);
+    let [_, mut trims_while_cached] = relay.metrics([CACHED, TRIMS]).await?;
     let mut cached_idle = cached_after_touch;
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        cached_idle = relay.documents_cached().await?;
-        if cached_idle == 0 {
+        let [cached, trims] = relay.metrics([CACHED, TRIMS]).await?;
+        cached_idle = cached.unwrap_or(0.0) as usize;
+        if cached_idle > 0 {
+            trims_while_cached = trims;
+        } else if trims.is_none() {
+            // A relay that does not return memory: give its compaction a second, then look.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            break;
+        } else if trims > trims_while_cached {
             break;
         }
     }
-    // Compaction of evicted documents finishes just after they leave the cache.
-    tokio::time::sleep(Duration::from_secs(1)).await;
     let after_idle = resident(pid).unwrap_or(0);
+    let after_idle_anonymous = resident_anonymous(pid).unwrap_or(0);
+    let [evicted, trims] = relay.metrics([EVICTED, TRIMS]).await?;
+    let count = |n: Option<f64>| n.map_or_else(|| "not reported".to_owned(), |n| format!("{n:.0}"));
 
     println!(
-        "| compounds | touching took | relay CPU | relay memory fresh | peak while touching | after touching | after idle eviction | documents in memory: most / after touching / after idle |"
+        "| compounds | touching took | relay CPU | relay memory fresh | peak while touching | after touching | after idle eviction | after idle ÷ fresh (target ≤ 1.5) | anonymous memory (heap, stacks): fresh → after idle | documents in memory: most / after touching / after idle | documents evicted | memory returned (sweeps) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {compounds} | {} | {} | {} | {} | {} | {} | {} / {} / {} |",
+        "| {compounds} | {} | {} | {} | {} | {} | {} | {:.2} | {} → {} ({:.2}×) | {} / {} / {} | {} | {} |",
         secs(took),
         secs(cost.cpu),
         bytes(fresh),
         bytes(cost.peak),
         bytes(after_touch),
         bytes(after_idle),
+        after_idle as f64 / fresh.max(1) as f64,
+        bytes(fresh_anonymous),
+        bytes(after_idle_anonymous),
+        after_idle_anonymous as f64 / fresh_anonymous.max(1) as f64,
         most_cached.load(Ordering::Relaxed),
         cached_after_touch,
-        cached_idle
+        cached_idle,
+        count(evicted),
+        count(trims),
     );
     Ok(())
 }

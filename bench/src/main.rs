@@ -16,6 +16,9 @@
 //! doorstep-bench export DIR [--phones N]
 //!                           writes the burst's documents and edits for the automerge-repo peer
 //!                           (to run `peer/server.mjs` and `peer/clients.mjs` by hand)
+//! doorstep-bench client-worker MANIFEST
+//!                           (internal) syncs the phones `relay` hands over, in a process of
+//!                           their own; see `phone_worker.rs`
 //!   --quick                 small sizes: a smoke run for CI
 //!   --doorstep PATH         the relay binary (default: `doorstep` next to this binary)
 //!   --peer DIR              the automerge-repo peer (default: bench/peer of this source tree)
@@ -29,12 +32,14 @@
 mod anatomy;
 mod at_rest_bench;
 mod backends_bench;
+mod client_process;
 mod compounds_bench;
 mod core_bench;
 mod figures;
 mod machine;
 mod peer;
 mod phone;
+mod phone_worker;
 mod proc_stats;
 mod relay_process;
 mod sync_bench;
@@ -118,7 +123,15 @@ fn phones_dir() -> anyhow::Result<tempfile::TempDir> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let options = match parse(std::env::args().skip(1).collect()) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // The team-return burst runs its phones in worker processes of this binary; a worker's
+    // stdout is its protocol with the benchmark, so nothing else may print first.
+    if let [command, manifest] = args.as_slice()
+        && command == phone_worker::COMMAND
+    {
+        return phone_worker::run(Path::new(manifest));
+    }
+    let options = match parse(args) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}\n{USAGE}");

@@ -1,23 +1,19 @@
 //! The comparison peer: automerge-repo's sync server (`peer/server.mjs`: a `Repo` with NodeFS
 //! storage behind a `WebSocketServerAdapter`) and Node clients (`peer/clients.mjs`: one `Repo`
 //! per simulated phone over `WebSocketClientAdapter`), run as separate processes on the same
-//! documents and edits as Doorstep's burst. The clients are spread over several Node processes
-//! (see [`CLIENTS_PER_PROCESS`]).
+//! documents and edits as Doorstep's burst. The clients are spread over several Node processes,
+//! as many phones each as Doorstep's phone workers (`client_process.rs`).
 
-use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use crate::client_process::{ClientProcesses, Line, LineProcess, shares};
 use crate::proc_stats::Phase;
 use crate::team_bench::Burst;
-
-/// Clients per Node process: each process is one thread, so a few dozen phones per process keep
-/// one busy phone from stalling the others' event loop, as they would on separate devices.
-const CLIENTS_PER_PROCESS: usize = 50;
 
 /// How long the peer's phones have to get in sync (the same for Doorstep's).
 const TIMEOUT: Duration = crate::team_bench::DEADLINE;
@@ -36,25 +32,6 @@ pub struct Peer {
     versions: String,
     /// The largest team the peer is run with.
     pub max_phones: usize,
-}
-
-/// A line from one of the peer's processes.
-enum Line {
-    Out(usize, String),
-    Closed(usize),
-}
-
-/// A Node process whose output lines arrive on a channel, killed when dropped.
-struct NodeProcess {
-    child: Child,
-    stdin: Option<ChildStdin>,
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn package_version(dir: &Path, package: &str) -> String {
@@ -92,33 +69,10 @@ impl Peer {
         &self.versions
     }
 
-    fn spawn(
-        &self,
-        index: usize,
-        script: &str,
-        args: &[String],
-        lines: &mpsc::Sender<Line>,
-    ) -> anyhow::Result<NodeProcess> {
-        let mut child = Command::new("node")
-            .arg(self.dir.join(script))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting node {script}"))?;
-        let stdout = child.stdout.take().context("node has no stdout")?;
-        let stdin = child.stdin.take();
-        let tx = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(Line::Out(index, line)).is_err() {
-                    return;
-                }
-            }
-            let _ = tx.send(Line::Closed(index));
-        });
-        Ok(NodeProcess { child, stdin })
+    fn node(&self, script: &str, args: &[String]) -> Command {
+        let mut command = Command::new("node");
+        command.arg(self.dir.join(script)).args(args);
+        command
     }
 
     /// Runs the burst of `n` clients on the documents and edits in `workload` (written by
@@ -133,7 +87,7 @@ impl Peer {
             "--store".to_owned(),
             work.join("server-store").display().to_string(),
         ];
-        let server = self.spawn(usize::MAX, "server.mjs", &server_args, &tx)?;
+        let server = LineProcess::spawn(self.node("server.mjs", &server_args), usize::MAX, &tx)?;
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut port = None;
         while port.is_none() {
@@ -149,90 +103,38 @@ impl Peer {
         }
         let url = format!("ws://127.0.0.1:{}", port.unwrap_or_default());
 
-        let processes = n.div_ceil(CLIENTS_PER_PROCESS).max(1);
-        let mut clients = Vec::with_capacity(processes);
-        for p in 0..processes {
-            let first = p * n / processes;
-            let count = (p + 1) * n / processes - first;
-            let args = vec![
-                "--url".to_owned(),
-                url.clone(),
-                "--workload".to_owned(),
-                workload.display().to_string(),
-                "--first".to_owned(),
-                first.to_string(),
-                "--count".to_owned(),
-                count.to_string(),
-                "--timeout-ms".to_owned(),
-                TIMEOUT.as_millis().to_string(),
-            ];
-            clients.push(self.spawn(p, "clients.mjs", &args, &tx)?);
-        }
+        let commands = shares(n)
+            .into_iter()
+            .map(|(first, count)| {
+                let args = [
+                    "--url",
+                    &url,
+                    "--workload",
+                    &workload.display().to_string(),
+                    "--first",
+                    &first.to_string(),
+                    "--count",
+                    &count.to_string(),
+                    "--timeout-ms",
+                    &TIMEOUT.as_millis().to_string(),
+                ]
+                .map(str::to_owned);
+                self.node("clients.mjs", &args)
+            })
+            .collect();
+        let mut clients = ClientProcesses::spawn(commands, &tx, rx)?;
         drop(tx);
-        let mut ready = 0;
-        let setup_limit = Duration::from_secs(600);
-        while ready < processes {
-            match rx.recv_timeout(setup_limit) {
-                Ok(Line::Out(_, line)) if line == "ready" => ready += 1,
-                Ok(Line::Out(..)) => {}
-                Ok(Line::Closed(p)) => anyhow::bail!("automerge-repo client process {p} exited during setup"),
-                Err(_) => {
-                    anyhow::bail!("automerge-repo clients were not ready within {} s", TIMEOUT.as_secs())
-                }
-            }
-        }
+        clients.wait_ready(Duration::from_secs(600))?;
         let setup = setup_start.elapsed();
 
-        let phase = Phase::start(server.child.id());
+        let phase = Phase::start(server.pid());
         let released = Instant::now();
-        for client in &mut clients {
-            if let Some(stdin) = client.stdin.as_mut() {
-                stdin.write_all(b"go\n")?;
-                stdin.flush()?;
-            }
-        }
-        let mut latencies = Vec::with_capacity(n);
-        let (mut failed, mut first_error) = (0, None);
-        let mut finished = vec![false; processes];
-        while finished.iter().any(|f| !f) {
-            match rx.recv_timeout(TIMEOUT + Duration::from_secs(30)) {
-                Ok(Line::Out(p, line)) if line == "finished" => finished[p] = true,
-                Ok(Line::Out(_, line)) => {
-                    let Some(json) = line.strip_prefix("result ") else { continue };
-                    let result: serde_json::Value = serde_json::from_str(json)?;
-                    if result["ok"].as_bool() == Some(true) {
-                        latencies
-                            .push(Duration::from_secs_f64(result["ms"].as_f64().unwrap_or(0.0) / 1000.0));
-                    } else {
-                        failed += 1;
-                        first_error.get_or_insert_with(|| result["error"].to_string());
-                    }
-                }
-                Ok(Line::Closed(p)) if p < processes && finished[p] => {}
-                Ok(Line::Closed(p)) if p != usize::MAX => {
-                    anyhow::bail!("automerge-repo client process {p} exited before it finished")
-                }
-                Ok(Line::Closed(_)) => anyhow::bail!("the automerge-repo server exited during the burst"),
-                Err(_) => {
-                    anyhow::bail!("automerge-repo clients did not finish within {} s", TIMEOUT.as_secs())
-                }
-            }
-        }
+        clients.release()?;
+        let results = clients.collect(TIMEOUT + Duration::from_secs(30))?;
         let completion = released.elapsed();
         let cost = phase.finish();
         drop(clients);
         drop(server);
-        Ok(Burst {
-            phones: n,
-            completion,
-            latencies,
-            failed,
-            first_error,
-            retries: 0,
-            shed: 0,
-            health: Vec::new(),
-            cost,
-            setup,
-        })
+        Ok(Burst::from_clients(n, completion, results, Vec::new(), cost, setup))
     }
 }

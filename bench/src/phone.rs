@@ -4,7 +4,7 @@
 //! tokio's blocking pool, so a thousand phones in one process do not stall each other's network
 //! IO on the two async workers.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -13,6 +13,7 @@ use doorstep_core::id::CompoundId;
 use doorstep_core::{Applied, Operation, Timestamp};
 use doorstep_replica::http::RelayClient;
 use doorstep_replica::{Replica, SyncReport, SyncRun};
+use serde::{Deserialize, Serialize};
 
 /// The device clock.
 pub fn now() -> Timestamp {
@@ -56,7 +57,23 @@ pub struct Phone {
     token: String,
     /// The compound it joined.
     pub compound: CompoundId,
-    _dir: tempfile::TempDir,
+    /// The replica's folder, removed with the phone; `None` for a phone handed over by another
+    /// process, which keeps the folder.
+    dir: Option<tempfile::TempDir>,
+}
+
+/// What another process needs to carry on with a phone: its replica's file, its relay and its
+/// device token (see [`Phone::hand_over`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HandedOver {
+    /// The replica's SQLite file.
+    pub replica: PathBuf,
+    /// The relay's URL.
+    pub url: String,
+    /// The device token.
+    pub token: String,
+    /// The compound it joined.
+    pub compound: CompoundId,
 }
 
 fn lock(replica: &Mutex<Replica>) -> MutexGuard<'_, Replica> {
@@ -83,7 +100,39 @@ impl Phone {
             url: url.trim_end_matches('/').to_owned(),
             token: joined.token,
             compound: joined.compound,
-            _dir: dir,
+            dir: Some(dir),
+        })
+    }
+
+    /// Closes the replica and hands the phone over to another process ([`Phone::take_over`]).
+    /// The returned folder holds the replica: keep it until that process is done.
+    pub fn hand_over(self) -> anyhow::Result<(HandedOver, tempfile::TempDir)> {
+        let dir = self.dir.context("a phone taken over from another process cannot be handed on")?;
+        let replica = Arc::try_unwrap(self.replica)
+            .map_err(|_| anyhow::anyhow!("the phone's replica is still in use"))?
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        drop(replica);
+        let handed = HandedOver {
+            replica: dir.path().join("phone.sqlite"),
+            url: self.url,
+            token: self.token,
+            compound: self.compound,
+        };
+        Ok((handed, dir))
+    }
+
+    /// Opens a phone another process handed over.
+    pub fn take_over(handed: HandedOver) -> anyhow::Result<Self> {
+        let replica = Replica::open(&handed.replica)?;
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+        Ok(Self {
+            replica: Arc::new(Mutex::new(replica)),
+            http,
+            url: handed.url,
+            token: handed.token,
+            compound: handed.compound,
+            dir: None,
         })
     }
 

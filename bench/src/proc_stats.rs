@@ -35,6 +35,12 @@ pub fn resident(pid: u32) -> Option<usize> {
     status_bytes(pid, "VmRSS:")
 }
 
+/// The anonymous part of the resident set (heap, stacks): what the process holds, without the
+/// pages of its binary and libraries, which the kernel can drop and read again at will.
+pub fn resident_anonymous(pid: u32) -> Option<usize> {
+    status_bytes(pid, "RssAnon:")
+}
+
 /// Peak resident set size since start or since [`reset_peak`].
 pub fn peak(pid: u32) -> Option<usize> {
     status_bytes(pid, "VmHWM:")

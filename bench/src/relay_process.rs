@@ -143,12 +143,17 @@ impl RelayProcess {
 
     /// The relay's `/metrics` gauge of documents held in memory.
     pub async fn documents_cached(&self) -> anyhow::Result<usize> {
+        let [n] = self.metrics(["doorstep_documents_cached"]).await?;
+        Ok(n.context("no doorstep_documents_cached in /metrics")? as usize)
+    }
+
+    /// Unlabelled values from one reading of the relay's `/metrics`, `None` for each the relay
+    /// does not report.
+    pub async fn metrics<const N: usize>(&self, names: [&str; N]) -> anyhow::Result<[Option<f64>; N]> {
         let text = self.http.get(format!("{}/metrics", self.url)).send().await?.text().await?;
-        let line = text
-            .lines()
-            .find(|l| l.starts_with("doorstep_documents_cached "))
-            .context("no doorstep_documents_cached in /metrics")?;
-        Ok(line.split_whitespace().nth(1).unwrap_or("0").parse()?)
+        Ok(names.map(|name| {
+            text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        }))
     }
 }
 

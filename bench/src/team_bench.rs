@@ -9,17 +9,16 @@
 //! change the client made (see `peer/clients.mjs`). Latency is measured from the moment all phones
 //! are released, so a phone that waits for the server counts its wait.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
+use crate::client_process::{ClientResults, PHONES_PER_PROCESS};
 use crate::figures::{bytes, ms, secs};
 use crate::peer::Peer;
-use crate::phone::Busy;
+use crate::phone_worker;
 use crate::proc_stats::{Phase, PhaseCost};
 use crate::workload::{Site, offline_team};
 
@@ -29,9 +28,6 @@ pub const EDITS: usize = 20;
 /// How long every phone, on either server, has from its release to be in sync; a phone not in
 /// sync by then counts as failed. The whole benchmark must finish in fifteen minutes.
 pub const DEADLINE: Duration = Duration::from_secs(90);
-
-/// The pause before a failed sync is retried; the n-th retry waits n times as long, at most 5 s.
-const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// What one burst measured, for either server.
 #[derive(Debug, Clone)]
@@ -54,14 +50,54 @@ pub struct Burst {
     pub health: Vec<Duration>,
     /// The server process's CPU time and peak memory during the burst.
     pub cost: PhaseCost,
+    /// The phones' CPU time during the burst: every client process's, added up.
+    pub client_cpu: Duration,
+    /// How many processes the phones ran in.
+    pub client_processes: usize,
     /// Setting up (joining, first sync, offline edits), not timed as part of the burst.
     pub setup: Duration,
 }
 
 impl Burst {
+    /// A burst of `phones` phones as its client processes reported it.
+    pub fn from_clients(
+        phones: usize,
+        completion: Duration,
+        clients: ClientResults,
+        health: Vec<Duration>,
+        cost: PhaseCost,
+        setup: Duration,
+    ) -> Self {
+        Self {
+            phones,
+            completion,
+            latencies: clients.latencies,
+            failed: clients.failed,
+            first_error: clients.first_error,
+            retries: clients.retries,
+            shed: clients.shed,
+            health,
+            cost,
+            client_cpu: clients.cpu,
+            client_processes: clients.processes,
+            setup,
+        }
+    }
+
+    /// Offline edits the server brought in: those of the phones in sync.
+    pub fn edits_in(&self) -> usize {
+        (self.phones - self.failed) * EDITS
+    }
+
+    /// Server CPU time per offline edit of the whole team, those of phones not in sync included:
+    /// for a server whose phones failed this is a lower bound of its cost per edit brought in.
+    pub fn server_cpu_per_edit(&self) -> Option<Duration> {
+        u32::try_from(self.phones * EDITS).ok().filter(|&e| e > 0).map(|e| self.cost.cpu / e)
+    }
+
     /// Offline edits brought in per second of completion time.
     pub fn edits_per_second(&self) -> f64 {
-        (self.phones - self.failed) as f64 * EDITS as f64 / self.completion.as_secs_f64().max(1e-9)
+        self.edits_in() as f64 / self.completion.as_secs_f64().max(1e-9)
     }
 
     /// The `p`th percentile of every phone's latency, a phone never in sync counting as slower
@@ -82,14 +118,6 @@ impl Burst {
     pub fn p99(&self) -> Option<Duration> {
         self.latency(99.0)
     }
-}
-
-/// A number in [0, 1) for jitter; the standard library's hasher keys are random per process and
-/// per `RandomState`.
-fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let bits = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Times `GET /healthz` every 100 ms until `stop`, from the moment the phones are released.
@@ -145,8 +173,9 @@ fn latency(d: Option<Duration>) -> String {
 }
 
 /// Doorstep: a fresh relay with the sample compound, `n` phones joined and synced, each with
-/// [`EDITS`] offline edits, then released together. With `export`, the documents and edits are
-/// written there first for the automerge-repo peer.
+/// [`EDITS`] offline edits, then handed to worker processes (`phone_worker.rs`) and released
+/// together. With `export`, the documents and edits are written there first for the
+/// automerge-repo peer.
 async fn doorstep_burst(
     doorstep: &Path,
     phones_dir: &Path,
@@ -161,129 +190,36 @@ async fn doorstep_burst(
     };
     let site = Arc::new(site);
     let phones = offline_team(&site, std::slice::from_ref(&site.relay.url), n, EDITS).await?;
+    let manifests = tempfile::tempdir()?;
+    let manifests_path = manifests.path().to_owned();
+    let (mut workers, replicas) =
+        tokio::task::spawn_blocking(move || phone_worker::start(phones, &manifests_path)).await??;
     let setup = setup_start.elapsed();
 
-    let (go, gate) = watch::channel(false);
-    let mut syncing = JoinSet::new();
-    for phone in phones {
-        let mut gate = gate.clone();
-        syncing.spawn(async move {
-            let _ = gate.wait_for(|go| *go).await;
-            let mut retries = 0;
-            let mut shed = 0u32;
-            let mut reasons = BTreeMap::new();
-            let mut last_error = String::new();
-            let attempts = async {
-                loop {
-                    let mut busy = None;
-                    last_error = match phone.sync().await {
-                        Ok(synced) => match phone.unsynced().await {
-                            Ok(0) => return,
-                            Ok(left) => {
-                                let refused: Vec<String> = synced
-                                    .report
-                                    .retrying
-                                    .iter()
-                                    .map(|r| format!("{}: {}", r.rule, r.reason))
-                                    .collect();
-                                format!("{left} changes still unsynced after the sync; refused for now: {refused:?}")
-                            }
-                            Err(e) => e.to_string(),
-                        },
-                        Err(e) => {
-                            busy = e.downcast_ref::<Busy>().map(|b| b.retry_after);
-                            if busy.is_some() {
-                                shed += 1;
-                            }
-                            format!("{e:#}")
-                        }
-                    };
-                    // As the app does: a failed sync (a timeout, a busy relay) is retried after a
-                    // pause; whatever arrived is kept, so the retry carries on from there. A relay
-                    // shedding load says how long to wait; the phone adds up to half as much
-                    // again at random, so the shed phones do not all come back at once.
-                    retries += 1;
-                    *reasons.entry(reason_class(&last_error)).or_insert(0u32) += 1;
-                    let pause = match busy {
-                        Some(retry_after) => retry_after.mul_f64(1.0 + 0.5 * jitter()),
-                        None => (RETRY_PAUSE * retries).min(Duration::from_secs(5)),
-                    };
-                    tokio::time::sleep(pause).await;
-                }
-            };
-            let outcome = match tokio::time::timeout(DEADLINE, attempts).await {
-                Ok(()) => Ok(()),
-                Err(_) if last_error.is_empty() => Err(format!("not in sync after {}", secs(DEADLINE))),
-                Err(_) => Err(format!("not in sync after {}; last error: {last_error}", secs(DEADLINE))),
-            };
-            (Instant::now(), outcome, retries, shed, reasons, phone)
-        });
-    }
     let phase = Phase::start(site.relay.pid());
-    let phones_cpu_before = crate::proc_stats::cpu_time(std::process::id());
     let released = Instant::now();
-    go.send(true)?;
+    workers.release()?;
     let (health_stop, health_stopped) = watch::channel(false);
     let health = tokio::spawn(probe_health(site.relay.url.clone(), health_stopped));
-    let mut latencies = Vec::with_capacity(n);
-    let (mut failed, mut first_error) = (0, None);
-    let mut done = Vec::with_capacity(n);
-    let mut retries = 0;
-    let mut shed = 0;
-    let mut retry_reasons = BTreeMap::new();
-    while let Some(result) = syncing.join_next().await {
-        let (ended, outcome, retried, was_shed, reasons, phone) = result?;
-        retries += retried;
-        shed += was_shed;
-        for (reason, count) in reasons {
-            *retry_reasons.entry(reason).or_insert(0) += count;
-        }
-        match outcome {
-            Ok(()) => latencies.push(ended - released),
-            Err(e) => {
-                failed += 1;
-                first_error.get_or_insert(e);
-            }
-        }
-        done.push(phone);
-    }
+    let clients =
+        tokio::task::spawn_blocking(move || workers.collect(DEADLINE + Duration::from_secs(30))).await??;
     let completion = released.elapsed();
     let cost = phase.finish();
-    if let (Some(before), Some(after)) = (phones_cpu_before, crate::proc_stats::cpu_time(std::process::id()))
-    {
-        println!(
-            "doorstep, {n} phones: the phones (threads of this process) used {} of CPU during the burst",
-            secs(after.saturating_sub(before))
-        );
-    }
     let _ = health_stop.send(true);
     let health = health.await?;
     println!("doorstep, {n} phones: {}", queue_figures(&site.relay.url).await);
-    for (reason, count) in &retry_reasons {
+    for (reason, count) in &clients.retry_reasons {
         println!("doorstep, {n} phones: retried {count} times after: {reason}");
     }
-    drop(done);
-    let burst =
-        Burst { phones: n, completion, latencies, failed, first_error, retries, shed, health, cost, setup };
+    drop(replicas);
+    let burst = Burst::from_clients(n, completion, clients, health, cost, setup);
     Ok((burst, workload))
-}
-
-/// A retry's reason with its numbers masked, so that retries for the same reason count together.
-fn reason_class(error: &str) -> String {
-    let masked: String = error.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect();
-    let mut class = String::new();
-    for c in masked.chars().take(160) {
-        if !(c == '#' && class.ends_with('#')) {
-            class.push(c);
-        }
-    }
-    class
 }
 
 fn row(server: &str, b: &Burst) -> String {
     let doorstep = server == "doorstep";
     format!(
-        "| {server} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {}{} | {} | {} |",
+        "| {server} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} in {} process{} | {}{} | {} | {} |",
         b.phones,
         EDITS,
         secs(b.completion),
@@ -291,7 +227,11 @@ fn row(server: &str, b: &Burst) -> String {
         latency(b.p50()),
         latency(b.p99()),
         secs(b.cost.cpu),
+        b.server_cpu_per_edit().map_or_else(|| "–".to_owned(), ms),
         bytes(b.cost.peak),
+        secs(b.client_cpu),
+        b.client_processes,
+        if b.client_processes == 1 { "" } else { "es" },
         b.failed,
         if doorstep {
             format!(" ({} retried, {} of them shed with 503)", b.retries, b.shed)
@@ -302,6 +242,10 @@ fn row(server: &str, b: &Burst) -> String {
         secs(b.setup)
     )
 }
+
+/// Each side's durability, as configured for this run: when an acknowledged change is on disk.
+const FSYNC_POLICIES: &str = "fsync: doorstep answers a sync after committing it to SQLite in WAL mode with synchronous=FULL (one fsync per commit); \
+automerge-repo's NodeFS storage writes files with writeFile and never fsyncs; the Repo saves a changed document at most every 100 ms (saveDebounceRate) and does not wait for the save before its sync reply";
 
 /// Runs the burst for each team size, Doorstep first, then automerge-repo if its peer is
 /// available, and prints the table and the ratios.
@@ -320,7 +264,11 @@ pub async fn run(
     };
     println!("\n## A compound's team returning at once ({EDITS} offline edits per phone)");
     println!("target: Doorstep ≥ 3× automerge-repo's throughput and ≤ ½ its p99");
-    println!("every phone has {} from its release to be in sync, or counts as failed\n", secs(DEADLINE));
+    println!("every phone has {} from its release to be in sync, or counts as failed", secs(DEADLINE));
+    println!(
+        "phones run in processes of their own on both sides, at most {PHONES_PER_PROCESS} per process; server CPU per edit divides by every phone's edits, in sync or not"
+    );
+    println!("{FSYNC_POLICIES}\n");
     match peer {
         Some(p) => println!("automerge-repo peer: {}", p.describe()),
         None => println!("automerge-repo peer: skipped ({})", skipped.unwrap_or("not available")),
@@ -338,7 +286,7 @@ pub async fn run(
         rows.push(row("doorstep", &ours));
         if let Some(peer) = peer.filter(|p| n > p.max_phones) {
             rows.push(format!(
-                "| automerge-repo | {n} | {EDITS} | not run (more than {} phones: `--peer-max {n}` runs it) | | | | | | | | |",
+                "| automerge-repo | {n} | {EDITS} | not run (more than {} phones: `--peer-max {n}` runs it) | | | | | | | | | | |",
                 peer.max_phones
             ));
         }
@@ -348,7 +296,9 @@ pub async fn run(
                 Ok(theirs) => theirs,
                 Err(e) => {
                     println!("automerge-repo, {n} phones: the run failed: {e:#}");
-                    rows.push(format!("| automerge-repo | {n} | {EDITS} | failed: {e} | | | | | | | | |"));
+                    rows.push(format!(
+                        "| automerge-repo | {n} | {EDITS} | failed: {e} | | | | | | | | | | |"
+                    ));
                     continue;
                 }
             };
@@ -365,25 +315,30 @@ pub async fn run(
                 ),
                 (None, _) => "– (Doorstep not in sync)".to_owned(),
             };
+            let per_edit = match (ours.server_cpu_per_edit(), theirs.server_cpu_per_edit()) {
+                (Some(a), Some(b)) => format!("{:.2}", a.as_secs_f64() / b.as_secs_f64().max(1e-12)),
+                _ => "–".to_owned(),
+            };
             ratios.push(format!(
-                "| {n} | {:.2}× | {p99} | {:.2} | {:.2} |",
+                "| {n} | {:.2}× | {p99} | {:.2} | {per_edit} | {:.2} | {:.2} |",
                 ours.edits_per_second() / theirs.edits_per_second().max(1e-9),
                 ours.cost.cpu.as_secs_f64() / theirs.cost.cpu.as_secs_f64().max(1e-9),
+                ours.client_cpu.as_secs_f64() / theirs.client_cpu.as_secs_f64().max(1e-9),
                 ours.cost.peak as f64 / theirs.cost.peak.max(1) as f64,
             ));
         }
     }
     println!(
-        "\n| server | phones | edits each | completion | edits/s | p50 | p99 | server CPU | server peak memory | phones failed | /healthz p99 during the burst | setup (untimed) |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|"
+        "\n| server | phones | edits each | completion | edits/s | p50 | p99 | server CPU | server CPU per edit | server peak memory | client CPU | phones failed | /healthz p99 during the burst | setup (untimed) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in rows {
         println!("{r}");
     }
     if !ratios.is_empty() {
         println!(
-            "\n| phones | throughput, Doorstep ÷ automerge-repo (≥ 3×) | p99, Doorstep ÷ automerge-repo (≤ 0.5) | server CPU ratio | server peak memory ratio |\n\
-             |---|---|---|---|---|"
+            "\n| phones | throughput, Doorstep ÷ automerge-repo (≥ 3×) | p99, Doorstep ÷ automerge-repo (≤ 0.5) | server CPU ratio | server CPU per edit ratio | client CPU ratio | server peak memory ratio |\n\
+             |---|---|---|---|---|---|---|"
         );
         for r in ratios {
             println!("{r}");

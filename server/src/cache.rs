@@ -13,6 +13,7 @@
 //! LISTEN/NOTIFY (`relay/follow.rs`), so the document is current before the next request.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -170,12 +171,14 @@ pub struct DocCache {
     // `.await`. The per-document locks inside are tokio's, because those are held while storage
     // is awaited.
     slots: Mutex<HashMap<DocumentId, Arc<tokio::sync::Mutex<Slot>>>>,
+    /// Documents that have left memory through [`DocCache::evict_idle`] since start.
+    evicted: AtomicU64,
 }
 
 impl DocCache {
     /// An empty cache whose documents write under `actor`.
     pub fn new(actor: ActorId) -> Self {
-        Self { actor, slots: Mutex::new(HashMap::new()) }
+        Self { actor, slots: Mutex::new(HashMap::new()), evicted: AtomicU64::new(0) }
     }
 
     /// Locks a document's slot, creating it if needed. Callers that lock several documents must
@@ -216,11 +219,18 @@ impl DocCache {
         self.len() == 0
     }
 
+    /// How many documents have left memory through [`DocCache::evict_idle`] since start. A sweep
+    /// that raised it freed memory worth giving back to the system (`crate::memory`).
+    pub fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
+    }
+
     /// Removes documents unused for `idle` that nobody holds, and returns those with chunks not
     /// yet compacted, so the caller can compact them on the way out.
     pub fn evict_idle(&self, idle: Duration) -> Vec<CachedDoc> {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = Vec::new();
+        let mut evicted = 0;
         slots.retain(|_, slot| {
             // Someone else holds the Arc (waiting for or holding the lock): keep it.
             if Arc::strong_count(slot) > 1 {
@@ -230,13 +240,15 @@ impl DocCache {
             if guard.last_used.elapsed() < idle {
                 return true;
             }
-            if let Some(doc) = guard.loaded.take()
-                && doc.chunks_since_compaction > 0
-            {
-                out.push(doc);
+            if let Some(doc) = guard.loaded.take() {
+                evicted += 1;
+                if doc.chunks_since_compaction > 0 {
+                    out.push(doc);
+                }
             }
             false
         });
+        self.evicted.fetch_add(evicted, Ordering::Relaxed);
         out
     }
 }

@@ -28,6 +28,7 @@ pub mod events;
 pub mod http;
 /// The `doorstep://` links the members page shows as QR codes, shared with the terminal phone.
 pub use doorstep_core::join_link;
+pub mod memory;
 pub mod metrics;
 pub mod rate_limit;
 pub mod refetch_guard;
@@ -78,13 +79,7 @@ pub async fn serve(
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => {
-                        let evicted = state.relay.cache().evict_idle(state.config.idle_eviction);
-                        if !evicted.is_empty() {
-                            tracing::debug!(documents = evicted.len(), "evicting idle documents");
-                            state.relay.compact_evicted(evicted).await;
-                        }
-                    }
+                    _ = tick.tick() => sweep_idle(&state).await,
                     _ = stop_rx.changed() => break,
                 }
             }
@@ -105,4 +100,30 @@ pub async fn serve(
     }
     tracing::info!("relay stopped");
     served
+}
+
+/// One eviction sweep: documents idle for the configured time leave memory, those with chunks
+/// are compacted on the way out, and if any left, the store's page caches are emptied and the
+/// memory goes back to the system (`memory.rs`: without it the process stays at its peak size).
+async fn sweep_idle(state: &AppState) {
+    let cache = state.relay.cache();
+    let evicted_before = cache.evicted();
+    let to_compact = cache.evict_idle(state.config.idle_eviction);
+    if !to_compact.is_empty() {
+        tracing::debug!(documents = to_compact.len(), "compacting evicted documents");
+        state.relay.compact_evicted(to_compact).await;
+    }
+    if cache.evicted() == evicted_before {
+        return;
+    }
+    if let Err(e) = state.relay.storage().release_memory().await {
+        tracing::warn!(error = %e, "the store kept its caches");
+    }
+    match tokio::task::spawn_blocking(memory::return_freed_memory).await {
+        Ok(returned) => {
+            tracing::debug!(returned, "gave freed memory back after eviction");
+            state.metrics.memory_trimmed();
+        }
+        Err(e) => tracing::warn!(error = %e, "returning freed memory failed"),
+    }
 }

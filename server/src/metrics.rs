@@ -35,6 +35,7 @@ pub struct Metrics {
     sync_batched_messages: AtomicU64,
     sync_largest_batch: AtomicU64,
     sync_shed: AtomicU64,
+    memory_trims: AtomicU64,
 }
 
 impl Metrics {
@@ -82,6 +83,11 @@ impl Metrics {
         self.sync_shed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a return of freed memory to the system after an eviction sweep (`memory.rs`).
+    pub fn memory_trimmed(&self) {
+        self.memory_trims.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts a rejected document message.
     pub fn rejection(&self, rule: &str) {
         *self
@@ -92,8 +98,9 @@ impl Metrics {
             .or_default() += 1;
     }
 
-    /// The Prometheus text exposition, with `docs_cached` as a gauge.
-    pub fn render(&self, docs_cached: usize) -> String {
+    /// The Prometheus text exposition, with the gauges read at the moment of asking.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let Gauges { docs_cached, docs_evicted, resident_bytes } = *gauges;
         let mut out = String::new();
         // Writing to a String cannot fail; the results are ignored for that reason.
         let _ = writeln!(out, "# HELP doorstep_http_requests_total HTTP requests by route and status.");
@@ -158,6 +165,11 @@ impl Metrics {
                 "Sync requests refused with 503 and Retry-After because a document's queue was too long.",
                 &self.sync_shed,
             ),
+            (
+                "doorstep_memory_trims_total",
+                "Times freed memory was given back to the system after an eviction sweep.",
+                &self.memory_trims,
+            ),
         ];
         for (name, help, counter) in counters {
             let _ = writeln!(out, "# HELP {name} {help}");
@@ -171,8 +183,30 @@ impl Metrics {
         let _ = writeln!(out, "# HELP doorstep_documents_cached Documents held in memory.");
         let _ = writeln!(out, "# TYPE doorstep_documents_cached gauge");
         let _ = writeln!(out, "doorstep_documents_cached {docs_cached}");
+        let _ = writeln!(
+            out,
+            "# HELP doorstep_documents_evicted_total Documents that left memory after the idle time."
+        );
+        let _ = writeln!(out, "# TYPE doorstep_documents_evicted_total counter");
+        let _ = writeln!(out, "doorstep_documents_evicted_total {docs_evicted}");
+        if let Some(rss) = resident_bytes {
+            let _ = writeln!(out, "# HELP doorstep_process_resident_bytes The relay's resident memory.");
+            let _ = writeln!(out, "# TYPE doorstep_process_resident_bytes gauge");
+            let _ = writeln!(out, "doorstep_process_resident_bytes {rss}");
+        }
         out
     }
+}
+
+/// What `/metrics` reads at the moment of asking rather than counts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    /// Documents held in memory.
+    pub docs_cached: usize,
+    /// Documents evicted since start (a counter kept by the cache).
+    pub docs_evicted: u64,
+    /// The process's resident memory, where the system tells it.
+    pub resident_bytes: Option<u64>,
 }
 
 #[cfg(test)]
@@ -190,7 +224,8 @@ mod tests {
         m.batch(1);
         m.batch(4);
         m.shed();
-        let text = m.render(5);
+        m.memory_trimmed();
+        let text = m.render(&Gauges { docs_cached: 5, docs_evicted: 7, resident_bytes: Some(10 << 20) });
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"415\"} 1"));
         assert!(
@@ -205,5 +240,8 @@ mod tests {
         assert!(text.contains("doorstep_sync_batched_messages_total 5"));
         assert!(text.contains("doorstep_sync_largest_batch 4"));
         assert!(text.contains("doorstep_sync_shed_total 1"));
+        assert!(text.contains("doorstep_memory_trims_total 1"));
+        assert!(text.contains("doorstep_documents_evicted_total 7"));
+        assert!(text.contains("doorstep_process_resident_bytes 10485760"));
     }
 }

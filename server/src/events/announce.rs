@@ -213,4 +213,8 @@ impl Storage for Announcing {
     fn remote_changes(&self) -> Option<tokio::sync::broadcast::Receiver<crate::storage::RemoteChange>> {
         self.inner.remote_changes()
     }
+
+    fn release_memory(&self) -> StoreFuture<'_, ()> {
+        self.inner.release_memory()
+    }
 }

@@ -7,6 +7,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
+use crate::memory;
+use crate::metrics::Gauges;
 use crate::state::AppState;
 
 /// Health: the process answers, the database passed its integrity check at start, and its
@@ -26,6 +28,12 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
 
 /// The counters, in the Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let text = state.metrics.render(state.relay.cache().len());
+    let cache = state.relay.cache();
+    let gauges = Gauges {
+        docs_cached: cache.len(),
+        docs_evicted: cache.evicted(),
+        resident_bytes: memory::resident_bytes(),
+    };
+    let text = state.metrics.render(&gauges);
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

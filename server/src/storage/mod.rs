@@ -483,6 +483,13 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn shared_throttles(&self) -> Option<Arc<dyn crate::throttle::Throttles>> {
         None
     }
+
+    /// Frees memory the store keeps only to go faster (SQLite's page caches), after an eviction
+    /// sweep and before the relay gives freed memory back to the system (`crate::memory`). A
+    /// store with nothing to free does nothing.
+    fn release_memory(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 #[cfg(test)]

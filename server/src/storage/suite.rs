@@ -191,6 +191,24 @@ pub async fn chunks_append_catch_up_and_compact(s: Arc<dyn Storage>) {
     assert!(s.load_document(uuid(9999)).await.unwrap().is_none());
 }
 
+pub async fn releasing_memory_keeps_every_document_and_connection(s: Arc<dyn Storage>) {
+    let admin = person(s.as_ref(), 1, true).await;
+    let (_, roster) = compound_with_roster(s.as_ref(), 1, admin).await;
+    let record = s.document(roster).await.unwrap().unwrap();
+    let first = s.commit(commit(record, b"one", 0)).await.unwrap();
+    let before = s.load_document(roster).await.unwrap().unwrap();
+
+    // After an eviction sweep the relay empties the store's caches; what is stored stays, and
+    // the same connections read and write on.
+    s.release_memory().await.unwrap();
+    let after = s.load_document(roster).await.unwrap().unwrap();
+    assert_eq!((after.snapshot, after.chunks.len()), (before.snapshot, before.chunks.len()));
+    let second = s.commit(commit(record, b"two", first.known_seq)).await.unwrap();
+    assert!(second.known_seq > first.known_seq);
+    s.release_memory().await.unwrap();
+    assert_eq!(s.load_document(roster).await.unwrap().unwrap().chunks.len(), 2);
+}
+
 pub async fn an_older_compaction_never_replaces_a_newer_one(s: Arc<dyn Storage>) {
     let admin = person(s.as_ref(), 1, true).await;
     let (_, roster) = compound_with_roster(s.as_ref(), 1, admin).await;
@@ -346,6 +364,7 @@ macro_rules! storage_suite {
                 memberships_revoke_and_return, member_devices_name_every_device_and_its_last_sync, actors_bind_once, chunks_append_catch_up_and_compact,
                 commits_are_all_or_nothing, new_documents_and_round_status,
                 an_older_compaction_never_replaces_a_newer_one,
+                releasing_memory_keeps_every_document_and_connection,
                 dashboard_sessions_expire_close_and_are_bounded_per_person,
                 set_aside_items_are_stored_once_and_decided_once);
         }

@@ -10,11 +10,12 @@ use doorstep_server::{Config, Limits};
 use crate::harness::Fixture;
 
 fn cached(metrics: &str) -> usize {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("doorstep_documents_cached "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap()
+    usize::try_from(metric(metrics, "doorstep_documents_cached").unwrap()).unwrap()
+}
+
+/// An unlabelled metric's value, if `/metrics` has it.
+fn metric(metrics: &str, name: &str) -> Option<u64> {
+    metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,6 +48,41 @@ async fn idle_documents_are_evicted_compacted_and_reloaded() {
     fx.coordinator.sync(&fx.relay).await;
     let delivered = fx.coordinator.compound().tasks().iter().filter(|t| !t.attempts.is_empty()).count();
     assert_eq!(delivered, tasks.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eviction_sweep_gives_the_freed_memory_back() {
+    let config = Config { idle_eviction: Duration::from_millis(300), ..Config::default() };
+    let mut fx = Fixture::with_config(config).await;
+    let task = fx.volunteers[0].compound().open_tasks()[0].id;
+    fx.volunteers[0]
+        .apply(&Operation::RecordAttempt {
+            round: fx.round,
+            task,
+            outcome: Outcome::Delivered,
+            note: String::new(),
+        })
+        .unwrap();
+    assert!(fx.volunteers[0].sync(&fx.relay).await.rejected.is_empty());
+    let before = fx.relay.metrics().await;
+    assert!(metric(&before, "doorstep_process_resident_bytes").is_some_and(|b| b > 0), "{before}");
+    let trims_before = metric(&before, "doorstep_memory_trims_total").unwrap();
+
+    // Wait (generously: the machine may be loaded) for the sweep that evicts the documents.
+    let mut after = before;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        after = fx.relay.metrics().await;
+        if cached(&after) == 0 && metric(&after, "doorstep_memory_trims_total") > Some(trims_before) {
+            break;
+        }
+    }
+    assert_eq!(cached(&after), 0, "idle documents left memory");
+    assert!(metric(&after, "doorstep_documents_evicted_total") >= Some(3), "{after}");
+    assert!(
+        metric(&after, "doorstep_memory_trims_total") > Some(trims_before),
+        "the sweep that evicted documents gave their memory back: {after}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -146,7 +146,26 @@ fn open_connection(path: &Path, create: bool) -> Result<Connection, StorageError
     Ok(conn)
 }
 
+/// Frees a connection's page cache and other memory SQLite can do without
+/// (`sqlite3_db_release_memory`); pages are read from the file again when needed.
+fn shrink(conn: &Connection) -> Result<(), StorageError> {
+    conn.execute_batch("PRAGMA shrink_memory")?;
+    Ok(())
+}
+
 impl Storage for SqliteStorage {
+    fn release_memory(&self) -> StoreFuture<'_, ()> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                shrink(&lock(&inner.writer))?;
+                lock(&inner.readers).iter().try_for_each(shrink)
+            })
+            .await
+            .map_err(|e| StorageError::Task(e.to_string()))?
+        })
+    }
+
     fn create_person(&self, person: NewPerson, at: Timestamp) -> StoreFuture<'_, ()> {
         self.write(move |conn| people::create_person(conn, &person, at))
     }

@@ -10,10 +10,10 @@ use std::sync::OnceLock;
 use automerge::{ActorId, Automerge};
 use doorstep_core::document::{Document, Header};
 use doorstep_core::id::PersonId;
+use doorstep_core::relay_engine::{self as engine, Unlimited};
 use doorstep_core::schema::vocabulary::{Outcome, Priority, TaskKind};
 use doorstep_core::sync::{self, MessageLimits, PeerState, SyncRequest};
 use doorstep_core::{Actor, Compound, Env, Operation, Role, Selection, Timestamp, validate};
-use doorstep_core::relay_engine::{self as engine, Unlimited};
 
 /// Target `sync_request`: a request body as the relay reads it (CBOR, wire version), then each
 /// document message through the checker, Automerge's decoder, the change reader, and the sync
@@ -216,7 +216,16 @@ pub fn relay_document(data: &[u8]) {
     let Ok(incoming) = engine::read(header.id, bytes, &MessageLimits::default(), &Unlimited) else { return };
     let mut doc = relay_doc.clone();
     let before = doc.get_heads();
-    match engine::apply(&mut doc, header, &author, incoming, &seed.owners, PeerState::new(), seed.now, &Unlimited) {
+    match engine::apply(
+        &mut doc,
+        header,
+        &author,
+        incoming,
+        &seed.owners,
+        PeerState::new(),
+        seed.now,
+        &Unlimited,
+    ) {
         Ok(accepted) => {
             if accepted.chunk.is_empty() {
                 assert_eq!(doc.get_heads(), before, "nothing new, yet the document moved");

@@ -90,8 +90,7 @@ pub fn sync_batch<B: Budget>(
         taken.push((result, queued.state));
     }
     let chunk = chunk_since(doc, &before);
-    let verdicts =
-        taken.into_iter().map(|(result, state)| verdict(doc, header.id, result, state)).collect();
+    let verdicts = taken.into_iter().map(|(result, state)| verdict(doc, header.id, result, state)).collect();
     BatchOutcome { chunk, verdicts }
 }
 

@@ -46,7 +46,12 @@ pub fn answer_unheld(id: DocumentId, message: Message) -> Result<Option<Vec<u8>>
     sync::receive(&mut empty, &mut state, message)
         .and_then(|()| sync::try_generate(&empty, &mut state))
         .map_err(|e| {
-            reject(id, rejection::MALFORMED, None, format!("the sync message for document {id} was refused: {e}"))
+            reject(
+                id,
+                rejection::MALFORMED,
+                None,
+                format!("the sync message for document {id} was refused: {e}"),
+            )
         })
 }
 

@@ -104,7 +104,11 @@ mod tests {
         for code in TRANSIENT {
             assert_eq!(class(code, None), RejectionClass::Transient, "{code}");
         }
-        assert_eq!(class(TOO_LARGE, None), RejectionClass::Permanent, "a message over a cap is refused again");
+        assert_eq!(
+            class(TOO_LARGE, None),
+            RejectionClass::Permanent,
+            "a message over a cap is refused again"
+        );
         for code in [SCHEMA, MALFORMED, FORBIDDEN, UNKNOWN_DOCUMENT, "roster_is_edited_by_coordinators"] {
             assert_eq!(class(code, change), RejectionClass::Permanent, "{code}");
         }

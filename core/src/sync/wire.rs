@@ -68,7 +68,6 @@ pub enum RejectionClass {
     Permanent,
 }
 
-
 impl Rejection {
     /// How to treat this refusal: retry it later, or set the refused operation aside.
     pub fn class(&self) -> RejectionClass {

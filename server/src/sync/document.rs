@@ -309,7 +309,8 @@ async fn new_document(
         Err(e) => return unavailable(id, &e),
     };
     let role = access.role_in(header.compound);
-    let (person, actor, now, work_budget) = (caller.person, relay.actor().clone(), clock::now(), budget.clone());
+    let (person, actor, now, work_budget) =
+        (caller.person, relay.actor().clone(), clock::now(), budget.clone());
     let worked = tokio::task::spawn_blocking(move || {
         engine::create(header, person, role, incoming, &owners, now, &work_budget, actor)
     })

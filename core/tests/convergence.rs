@@ -5,8 +5,9 @@
 //! protocol's costs: a reconnect with nothing new is one small request; an offline backlog
 //! against a busy hub is in sync after two.
 //!
-//! Runs the real `ClientSession` against a hub that answers like the relay — every change checked
-//! by the relay's real validator (`validate::check_and_apply`) against its author's role and the
+//! Runs the real `ClientSession` against a hub that answers with the relay's own engine
+//! (`doorstep_core::relay_engine`, which the relay's batches drive too) — every change bound to
+//! its author's person and checked by the real validator against its author's role and the
 //! hub's clock — through the real CBOR encoding (see `network/`). Two properties, each
 //! `DOORSTEP_PROPTEST_CASES` cases (default 200, from a fixed seed):
 //!

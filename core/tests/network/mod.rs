@@ -10,9 +10,9 @@
 //! - an old request (any phone's) reaches the hub again, late; its response goes nowhere.
 //!
 //! Invariants checked on every exchange: a volunteer is never sent or granted the care ledger
-//! and never holds it, and every reply applies. The hub checks every change with the relay's
-//! real validator; a phone sets a refused change (and the changes built on it) aside, as the
-//! replica does, and the property says which refusals were expected.
+//! and never holds it, and every reply applies. The hub syncs every message through the relay's
+//! own engine (`doorstep_core::relay_engine`); a phone sets a refused change (and the changes
+//! built on it) aside, as the replica does, and the property says which refusals were expected.
 
 pub mod actions;
 pub mod forge;

@@ -65,6 +65,8 @@ pub struct Hub {
     states: BTreeMap<(PhoneId, DocumentId), Vec<u8>>,
     /// Documents the hub keeps but no longer lists (a closed round leaving the phones).
     withheld: BTreeSet<DocumentId>,
+    /// Phones whose person's membership a coordinator revoked.
+    revoked: BTreeSet<PhoneId>,
     /// Requests answered, replays and retries included.
     pub handled: u64,
 }
@@ -80,6 +82,7 @@ impl Hub {
             rejections: Vec::new(),
             states: BTreeMap::new(),
             withheld: BTreeSet::new(),
+            revoked: BTreeSet::new(),
             handled: 0,
         }
     }
@@ -103,6 +106,26 @@ impl Hub {
     /// at their next sync, the hub keeps it.
     pub fn withhold(&mut self, doc: DocumentId) {
         self.withheld.insert(doc);
+    }
+
+    /// Revokes the membership of `phone`'s person, as a coordinator does from the members page:
+    /// from its next request on, the hub refuses its messages and lists no document for it, so
+    /// the phone drops the compound's documents; what it had not synced never arrives.
+    pub fn revoke(&mut self, phone: PhoneId) {
+        self.revoked.insert(phone);
+    }
+
+    /// Whether `phone`'s membership was revoked.
+    pub fn is_revoked(&self, phone: PhoneId) -> bool {
+        self.revoked.contains(&phone)
+    }
+
+    /// The documents `phone` may hold now: none once its membership was revoked.
+    pub fn grants_to(&self, phone: PhoneId) -> Vec<DocumentGrant> {
+        match self.members.get(&phone) {
+            Some(actor) if !self.is_revoked(phone) => self.grants(actor.role),
+            _ => Vec::new(),
+        }
     }
 
     /// The documents a caller in `role` may hold now.
@@ -131,7 +154,7 @@ impl Hub {
             rejected.extend(rejection);
         }
         let response =
-            SyncResponse { version: WIRE_VERSION, messages, documents: self.grants(author.role), rejected };
+            SyncResponse { version: WIRE_VERSION, messages, documents: self.grants_to(phone), rejected };
         response.encode()
     }
 
@@ -139,6 +162,28 @@ impl Hub {
     /// engine (a request holds one message per document, so each is a batch of one).
     fn sync_document(&mut self, phone: PhoneId, author: Actor, doc: DocumentId, bytes: &[u8]) -> Outcome {
         let role = author.role;
+        if self.is_revoked(phone) {
+            // As the relay answers a person with no membership: a document of the compound is
+            // another compound's to them, and one it does not hold is unknown.
+            let refusal = match self.compound.document(doc) {
+                Some(_) => rejection::reject(
+                    doc,
+                    rejection::FORBIDDEN,
+                    None,
+                    format!(
+                        "document {doc} belongs to compound {}, of which you are not (or no longer) a member",
+                        self.compound.id()
+                    ),
+                ),
+                None => rejection::reject(
+                    doc,
+                    rejection::UNKNOWN_DOCUMENT,
+                    None,
+                    format!("the relay has no document {doc}"),
+                ),
+            };
+            return self.refused(phone, refusal, &[], None);
+        }
         if let Some(held) = self.compound.document(doc)
             && !Self::may_hold(role, held.header())
         {

@@ -227,6 +227,11 @@ impl Network {
             assert!(phone.modified || outcome.failed.is_empty(), "replies not applied: {:?}", outcome.failed);
             for rejection in &outcome.rejected {
                 assert_ne!(rejection.rule, "malformed", "a phone sent a malformed change: {rejection:?}");
+                if self.hub.is_revoked(phone_id) && rejection.change.is_none() {
+                    // The person was removed from the compound: its documents leave the phone
+                    // below (none is granted any more), with whatever it had not synced.
+                    continue;
+                }
                 if rejection.rule == "missing_dependencies" {
                     // Transient: the changes stay on the phone, which starts the document's
                     // exchange afresh so that it sends them again with what they depend on.

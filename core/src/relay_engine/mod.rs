@@ -18,6 +18,9 @@
 //!    the whole batch in. Out come the chunk to commit, each accepted message's actor bindings
 //!    and sync state, the replies and the rejections.
 //!
+//! Before any of it, the caller decides whether the person may sync the document at all
+//! ([`may_sync`]; which documents they hold is [`holds`]).
+//!
 //! [`apply`] is the two for a single message. A document the relay does not hold yet is a round
 //! created offline ([`create`]): answered from nothing while its message carries no changes,
 //! made whole from them once it does.
@@ -27,6 +30,7 @@
 //! each step. Every refusal is a [`Rejection`](crate::sync::Rejection) with a code from
 //! [`rejection`].
 
+mod access;
 mod answer;
 mod apply;
 mod batch;
@@ -36,6 +40,7 @@ mod incoming;
 pub mod rejection;
 mod take;
 
+pub use access::{holds, may_sync};
 pub use answer::{answer, answer_turned};
 pub use apply::{Accepted, Refused, apply};
 pub use batch::{BatchOutcome, Queued, Verdict, sync_batch};

@@ -23,7 +23,6 @@ use doorstep_core::permission::Rule;
 use doorstep_core::relay_engine::{
     self as engine, BatchOutcome, Incoming, Queued, Unlimited, Verdict, rejection,
 };
-use doorstep_core::schema::vocabulary::DocKind;
 use doorstep_core::sync::{
     DocMessage, DocumentGrant, MessageLimits, PeerState, Rejection, SyncRequest, SyncResponse, WIRE_VERSION,
 };
@@ -97,9 +96,9 @@ impl Hub {
         &self.compound
     }
 
-    /// Whether a caller in `role` may hold the document `header` names.
+    /// Whether a caller in `role` may sync the document `header` names (the relay's rule).
     pub fn may_hold(role: Role, header: &Header) -> bool {
-        header.kind != DocKind::Care || role.reads_care()
+        engine::may_sync(role, header.kind)
     }
 
     /// Stops listing `doc` in responses, as the relay does for a closed round: phones drop it

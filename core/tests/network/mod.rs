@@ -241,7 +241,16 @@ impl Network {
                 let change = rejection.change.as_ref().and_then(|c| c.parse().ok());
                 let change = change.unwrap_or_else(|| panic!("a refusal names its change: {rejection:?}"));
                 phone.set_aside(rejection.doc, change);
-                session.reset(rejection.doc, doorstep_core::sync::PeerState::new());
+                // As the replica does: the hub forgot its side, the phone keeps the heads both
+                // sides share, which stay true (the refused change is not among them). A fresh
+                // state here would also make the phone take the document for one of its own the
+                // hub never acknowledged, and keep it when its person is removed.
+                let kept = session
+                    .states()
+                    .get(&rejection.doc)
+                    .map(|s| doorstep_core::sync::PeerState::decode(&s.encode()).expect("a state decodes"))
+                    .unwrap_or_default();
+                session.reset(rejection.doc, kept);
             }
             for header in outcome.to_fetch {
                 let actor = phone.held.0.device().clone();

@@ -124,6 +124,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use doorstep_core::document::Header;
+    use doorstep_core::schema::vocabulary::DocKind;
 
     use super::*;
 

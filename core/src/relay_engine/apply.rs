@@ -11,7 +11,7 @@ use super::take::take;
 use crate::document::Header;
 use crate::id::PersonId;
 use crate::role::Actor;
-use crate::sync::{PeerState, Rejection};
+use crate::sync::{PeerState, Rejection, SavedOnce};
 use crate::time::Timestamp;
 
 /// A message whose changes were accepted.
@@ -53,7 +53,7 @@ pub fn apply(
     let before = doc.get_heads();
     let taken = take(doc, header, author, incoming, owners, now, budget);
     let chunk = chunk_since(doc, &before);
-    match verdict(doc, header.id, taken, state) {
+    match verdict(doc, header.id, taken, state, &SavedOnce::default()) {
         Verdict::Accepted { bindings, state, reply } => Ok(Accepted { chunk, bindings, reply, state }),
         Verdict::Refused { rejection, reply } => Err(Refused { rejection, reply }),
     }

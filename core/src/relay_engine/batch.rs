@@ -12,7 +12,7 @@ use super::take::{Taken, Turned, take};
 use crate::document::Header;
 use crate::id::{DocumentId, PersonId};
 use crate::role::Actor;
-use crate::sync::{PeerState, Rejection};
+use crate::sync::{PeerState, Rejection, SavedOnce};
 use crate::time::Timestamp;
 
 /// One message of a batch, with what its caller looked up for it.
@@ -61,18 +61,35 @@ pub struct BatchOutcome {
     pub verdicts: Vec<Verdict>,
 }
 
-/// Syncs every message of a batch with `doc`: each message's new changes are bound to its
-/// author and checked and applied against the document as the messages before it left it (a
-/// refused one changes nothing and does not stop the others); an actor bound by an earlier
-/// message of the batch counts as bound for the later ones, so two people cannot both claim a
-/// new actor in one batch. Then every message is answered from the document with the whole
-/// batch in, so a phone also receives what the others in its batch brought.
+/// A batch whose messages were all taken, not yet answered.
+#[derive(Debug)]
+pub struct TakenBatch {
+    chunk: Vec<u8>,
+    taken: Vec<(Result<Taken, Turned>, PeerState)>,
+}
+
+/// Syncs every message of a batch with `doc`: [`take_batch`], then [`answer_batch`].
 pub fn sync_batch<B: Budget>(
     doc: &mut Automerge,
     header: &Header,
     messages: Vec<Queued<B>>,
     now: Timestamp,
 ) -> BatchOutcome {
+    let taken = take_batch(doc, header, messages, now);
+    answer_batch(doc, header, taken)
+}
+
+/// Takes every message of a batch: each message's new changes are bound to its author and
+/// checked and applied against the document as the messages before it left it (a refused one
+/// changes nothing and does not stop the others); an actor bound by an earlier message of the
+/// batch counts as bound for the later ones, so two people cannot both claim a new actor in one
+/// batch.
+pub fn take_batch<B: Budget>(
+    doc: &mut Automerge,
+    header: &Header,
+    messages: Vec<Queued<B>>,
+    now: Timestamp,
+) -> TakenBatch {
     let before = doc.get_heads();
     let mut bound: HashMap<String, PersonId> = HashMap::new();
     let mut taken = Vec::with_capacity(messages.len());
@@ -89,9 +106,20 @@ pub fn sync_batch<B: Budget>(
         }
         taken.push((result, queued.state));
     }
-    let chunk = chunk_since(doc, &before);
-    let verdicts = taken.into_iter().map(|(result, state)| verdict(doc, header.id, result, state)).collect();
-    BatchOutcome { chunk, verdicts }
+    TakenBatch { chunk: chunk_since(doc, &before), taken }
+}
+
+/// Answers every message of a taken batch from the document with the whole batch in, so a phone
+/// also receives what the others in its batch brought; the document is saved at most once for
+/// all the phones that should get it whole.
+pub fn answer_batch(doc: &mut Automerge, header: &Header, batch: TakenBatch) -> BatchOutcome {
+    let saved = SavedOnce::default();
+    let verdicts = batch
+        .taken
+        .into_iter()
+        .map(|(result, state)| verdict(doc, header.id, result, state, &saved))
+        .collect();
+    BatchOutcome { chunk: batch.chunk, verdicts }
 }
 
 /// The changes `doc` took since `before`, as one chunk (empty if none).
@@ -106,17 +134,18 @@ pub(super) fn verdict(
     id: DocumentId,
     result: Result<Taken, Turned>,
     mut state: PeerState,
+    saved: &SavedOnce,
 ) -> Verdict {
     match result {
         Ok(taken) => {
             let bindings = taken.bindings.clone();
-            match answer(doc, id, &mut state, taken) {
+            match answer(doc, id, &mut state, taken, saved) {
                 Ok(reply) => Verdict::Accepted { bindings, state, reply },
                 Err(rejection) => Verdict::Refused { rejection, reply: None },
             }
         }
         Err(turned) => {
-            let reply = answer_turned(doc, turned.message);
+            let reply = answer_turned(doc, turned.message, saved);
             Verdict::Refused { rejection: turned.rejection, reply }
         }
     }

@@ -43,7 +43,7 @@ mod take;
 pub use access::{holds, may_sync};
 pub use answer::{answer, answer_turned};
 pub use apply::{Accepted, Refused, apply};
-pub use batch::{BatchOutcome, Queued, Verdict, sync_batch};
+pub use batch::{BatchOutcome, Queued, TakenBatch, Verdict, answer_batch, sync_batch, take_batch};
 pub use budget::{Budget, OverBudget, Unlimited};
 pub use create::{Created, answer_unheld, create, header_of};
 pub use incoming::{Incoming, read};

@@ -25,6 +25,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use doorstep_core::Timestamp;
+use doorstep_core::document::Header;
 use doorstep_core::id::{DocumentId, PersonId};
 use doorstep_core::relay_engine::{self as engine, BatchOutcome, Incoming, Verdict};
 use doorstep_core::sync::PeerState;
@@ -132,6 +134,27 @@ impl Waiting {
 /// What a message needs on the blocking pool: the engine's input for one message of a batch.
 type Input = engine::Queued<WorkBudget>;
 
+/// The engine's batch, its take and answer steps timed and logged at debug.
+fn work_batch(
+    doc: &mut automerge::Automerge,
+    header: &Header,
+    inputs: Vec<Input>,
+    now: Timestamp,
+) -> BatchOutcome {
+    let started = std::time::Instant::now();
+    let taken = engine::take_batch(doc, header, inputs, now);
+    let took_in = started.elapsed();
+    let answering = std::time::Instant::now();
+    let worked = engine::answer_batch(doc, header, taken);
+    tracing::debug!(
+        doc = %header.id,
+        take_ms = took_in.as_secs_f64() * 1000.0,
+        answer_ms = answering.elapsed().as_secs_f64() * 1000.0,
+        "batch worked"
+    );
+    worked
+}
+
 fn refuse_all(jobs: Vec<Job>, outcome: impl Fn() -> DocOutcome) {
     for job in jobs {
         job.finish(outcome());
@@ -183,7 +206,7 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
     let started = std::time::Instant::now();
     let now = clock::now();
     let worked = tokio::task::spawn_blocking(move || {
-        let worked = engine::sync_batch(&mut cached.doc, &header, inputs, now);
+        let worked = work_batch(&mut cached.doc, &header, inputs, now);
         (cached, worked)
     })
     .await;

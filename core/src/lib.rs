@@ -1,7 +1,7 @@
 //! Doorstep's core: the Automerge documents of a compound (roster, rounds, requests, care
 //! ledger), the operations people make on them with their permission rules, the queries a
-//! volunteer and a coordinator ask, the roster spreadsheet importer, and the sans-IO sync
-//! engine.
+//! volunteer and a coordinator ask, the roster spreadsheet importer, the sans-IO sync engine,
+//! and the relay's side of it ([`relay_engine`]).
 //!
 //! Core does no IO: no sockets, no files, no SQLite, no clock, no random numbers of its own.
 //! Time and randomness come in through [`Env`]; bytes come in and go out as values. The
@@ -18,6 +18,7 @@ pub mod limits;
 pub mod operation;
 pub mod permission;
 pub mod query;
+pub mod relay_engine;
 pub mod role;
 pub mod rulebook;
 pub mod schema;

@@ -5,15 +5,20 @@
 //! protocol's costs: a reconnect with nothing new is one small request; an offline backlog
 //! against a busy hub is in sync after two.
 //!
-//! Runs the real `ClientSession` against a hub that answers like the relay — every change checked
-//! by the relay's real validator (`validate::check_and_apply`) against its author's role and the
+//! Runs the real `ClientSession` against a hub that answers with the relay's own engine
+//! (`doorstep_core::relay_engine`, which the relay's batches drive too) — every change bound to
+//! its author's person and checked by the real validator against its author's role and the
 //! hub's clock — through the real CBOR encoding (see `network/`). Two properties, each
 //! `DOORSTEP_PROPTEST_CASES` cases (default 200, from a fixed seed):
 //!
 //! - honest phones: identical documents and queries everywhere, and no honest work refused
 //!   except what the rules refuse on purpose and send to a coordinator for review — an attempt
 //!   made after its round was closed (by a phone that had not seen the close), and a removal
-//!   that would hide an edit (or an edit to a household removed meanwhile);
+//!   that would hide an edit (or an edit to a household removed meanwhile). In about a third of
+//!   the cases a coordinator revokes one person's membership at a random moment: from then on
+//!   the hub refuses that phone's messages and grants it nothing, the phone drops the
+//!   compound's documents, and its unsynced work is the one honest work the property does not
+//!   expect on the hub;
 //! - with modified phones sending random hand-made Automerge changes besides: every honest
 //!   phone's work survives (with the same exceptions), everyone converges, and every document
 //!   the hub stores satisfies the invariants below ([`audit`]).
@@ -105,7 +110,20 @@ fn assert_converged(net: &Network) {
     for phone in &net.phones {
         let role = phone.actor.role;
         let c = phone.compound();
-        let granted: BTreeSet<DocumentId> = net.hub.grants(role).iter().map(|g| g.header.id).collect();
+        if net.hub.is_revoked(phone.id) {
+            // Removed from the compound: nothing is granted, the compound's documents are gone
+            // (only a round made on it that the hub never acknowledged may stay, on its way to
+            // a coordinator's review), and its unsynced work is not expected on the hub.
+            assert!(net.hub.grants_to(phone.id).is_empty(), "a revoked phone is granted nothing");
+            assert!(
+                c.documents().all(|d| d.kind() == DocKind::Round),
+                "revoked phone {:?} still holds the compound's {:?}",
+                phone.id,
+                c.documents().map(|d| d.kind()).collect::<Vec<_>>()
+            );
+            continue;
+        }
+        let granted: BTreeSet<DocumentId> = net.hub.grants_to(phone.id).iter().map(|g| g.header.id).collect();
         let held: BTreeSet<DocumentId> = c.documents().map(|d| d.id()).collect();
         assert_eq!(held, granted, "phone {:?} ({role:?}) holds what it may hold", phone.id);
         for id in &granted {
@@ -398,6 +416,8 @@ enum Step {
     Act { phone: usize, pick: u64 },
     /// The phone syncs once over the flaky network.
     Sync { phone: usize },
+    /// A coordinator revokes the membership of the phone's person.
+    Revoke { phone: usize },
 }
 
 #[derive(Debug, Clone)]
@@ -446,14 +466,22 @@ fn cases(with_modified: bool) -> impl Strategy<Value = Case> {
         } else {
             Just(vec![false; n]).boxed()
         };
-        (Just(roles), modified, Just(seed), acts, syncs).prop_map(|(roles, modified, seed, acts, syncs)| {
-            let mut steps: Vec<Step> =
-                acts.into_iter().map(|(phone, pick)| Step::Act { phone, pick }).collect();
-            for (phone, at) in syncs {
-                steps.insert(usize::from(at) % (steps.len() + 1), Step::Sync { phone });
-            }
-            Case { roles, modified, seed, steps }
-        })
+        // Drawn last, so that the cases recorded before revocations existed keep their other
+        // steps. The first phone (a coordinator) is never revoked.
+        let revoke = prop::option::weighted(0.3, (1..n, any::<u16>()));
+        (Just(roles), modified, Just(seed), acts, syncs, revoke).prop_map(
+            |(roles, modified, seed, acts, syncs, revoke)| {
+                let mut steps: Vec<Step> =
+                    acts.into_iter().map(|(phone, pick)| Step::Act { phone, pick }).collect();
+                for (phone, at) in syncs {
+                    steps.insert(usize::from(at) % (steps.len() + 1), Step::Sync { phone });
+                }
+                if let Some((phone, at)) = revoke {
+                    steps.insert(usize::from(at) % (steps.len() + 1), Step::Revoke { phone });
+                }
+                Case { roles, modified, seed, steps }
+            },
+        )
     })
 }
 
@@ -472,6 +500,8 @@ struct Tally {
     interrupted: usize,
     rounds_from_phones: usize,
     conflicts: usize,
+    /// Memberships revoked.
+    revoked: usize,
 }
 
 /// Where every case starts: the fixture with an open round and a care entry. Built once; each
@@ -519,7 +549,13 @@ fn run(case: &Case) -> Tally {
         match *step {
             Step::Act { phone, pick } => {
                 net.hub.now = Timestamp::from_millis(now);
-                let p = net.phone(PhoneId(u8::try_from(phone).unwrap()));
+                let id = PhoneId(u8::try_from(phone).unwrap());
+                let removed = net.hub.is_revoked(id);
+                let p = net.phone(id);
+                if removed && p.compound().single(DocKind::Roster).is_none() {
+                    // The phone learnt of its removal and holds nothing to work on any more.
+                    continue;
+                }
                 p.env.set_now(Timestamp::from_millis(now));
                 let mut rng = StdRng::seed_from_u64(pick);
                 if p.modified && rng.random_bool(0.5) {
@@ -536,6 +572,10 @@ fn run(case: &Case) -> Tally {
                 }
             }
             Step::Sync { phone } => sync(&mut net, phone, &mut tally),
+            Step::Revoke { phone } => {
+                net.hub.revoke(PhoneId(u8::try_from(phone).unwrap()));
+                tally.revoked += 1;
+            }
         }
     }
     net.run_until_quiescent();
@@ -559,6 +599,11 @@ fn judge_refusals(net: &Network, tally: &mut Tally) {
             continue;
         }
         let rule = refusal.rejection.rule.as_str();
+        // A removed person's messages are refused as a whole, and what they had not synced
+        // stays with them (their phone sets it aside for export); that is not honest work refused.
+        if net.hub.is_revoked(phone.id) && matches!(rule, "forbidden" | "unknown_document") {
+            continue;
+        }
         // A replayed old request (a network fault) carries a change the phone has since set
         // aside, after which its next change in that document reused the sequence number: the
         // relay now refuses the replay as `actor_reused`. The phone never hears of it, and the
@@ -696,6 +741,7 @@ fn the_properties_exercise_what_they_claim() {
             total.rounds_from_phones += t.rounds_from_phones;
             total.conflicts += t.conflicts;
             total.honest_set_aside += t.honest_set_aside;
+            total.revoked += t.revoked;
             for (rule, n) in t.hub_refusals {
                 *total.hub_refusals.entry(rule).or_default() += n;
             }
@@ -706,6 +752,7 @@ fn the_properties_exercise_what_they_claim() {
         assert!(total.interrupted > 10, "{name}: {total:?}");
         assert!(total.rounds_from_phones > 1, "{name}: {total:?}");
         assert!(total.conflicts > 0, "{name}: {total:?}");
+        assert!(total.revoked > 0, "{name}: {total:?}");
         if name == "modified" {
             assert!(total.forged > 50, "{name}: {total:?}");
             assert!(total.hub_refusals.values().sum::<usize>() > 20, "{name}: {total:?}");

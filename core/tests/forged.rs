@@ -26,7 +26,7 @@ fn relay_now(fx: &Fixture) -> Timestamp {
     Timestamp::from_millis(fx.env.now().as_millis() + 60_000)
 }
 
-/// The relay's check, as `server/src/sync/work.rs` calls it.
+/// The relay's check, as its engine's `take` (`core/src/relay_engine/take.rs`) calls it.
 fn relay_check(
     doc: &mut Automerge,
     header: &Header,

@@ -1,5 +1,5 @@
-//! One document's sync message through the relay's real validator, `work::read` then
-//! `work::apply`, against a seeded round or roster (see `fuzz/src/targets.rs`).
+//! One document's sync message through the relay's real engine (core's `relay_engine::read`
+//! then `relay_engine::apply`), against a seeded round or roster (see `fuzz/src/targets.rs`).
 #![no_main]
 
 #[path = "../src/targets.rs"]

@@ -10,11 +10,10 @@ use std::sync::OnceLock;
 use automerge::{ActorId, Automerge};
 use doorstep_core::document::{Document, Header};
 use doorstep_core::id::PersonId;
+use doorstep_core::relay_engine::{self as engine, Unlimited};
 use doorstep_core::schema::vocabulary::{Outcome, Priority, TaskKind};
 use doorstep_core::sync::{self, MessageLimits, PeerState, SyncRequest};
 use doorstep_core::{Actor, Compound, Env, Operation, Role, Selection, Timestamp, validate};
-use doorstep_server::sync::budget::WorkBudget;
-use doorstep_server::sync::work;
 
 /// Target `sync_request`: a request body as the relay reads it (CBOR, wire version), then each
 /// document message through the checker, Automerge's decoder, the change reader, and the sync
@@ -61,7 +60,14 @@ pub struct Seed {
     pub owners: HashMap<String, PersonId>,
     /// A volunteer's phone, forked from the relay's copy, with an attempt recorded offline.
     pub phone: Compound,
+    /// The relay's clock while it syncs them: an hour after they were seeded, so an honest
+    /// phone's times are within the window the validator allows on every run, whatever the
+    /// date.
+    pub now: Timestamp,
 }
+
+/// When the seeded documents were made (2026-11-23), in milliseconds.
+const SEEDED_AT: i64 = 1_795_392_000_000;
 
 /// The person with the fixed number `n`.
 pub fn person(n: u8) -> PersonId {
@@ -76,7 +82,7 @@ pub fn seed() -> &'static Seed {
 
 fn build_seed() -> Seed {
     let mut entropy = Counter(0);
-    let mut clock = 1_795_392_000_000i64;
+    let mut clock = SEEDED_AT;
     let mut tick = move || {
         clock += 1000;
         Timestamp::from_millis(clock)
@@ -180,6 +186,7 @@ fn build_seed() -> Seed {
         roster: (*roster.header(), roster.automerge().clone()),
         owners,
         phone,
+        now: Timestamp::from_millis(SEEDED_AT + 3_600_000),
     }
 }
 
@@ -194,8 +201,8 @@ impl doorstep_core::Entropy for Counter {
 }
 
 /// Target `relay_document`: one document's sync message through the relay's real path,
-/// `work::read` (checker, decoder, change reader) then `work::apply` (actor bindings, the
-/// validator, the sync protocol), against the seeded round or roster.
+/// core's relay engine: `read` (checker, decoder, change reader) then `apply` (actor bindings,
+/// the validator, the sync protocol), against the seeded round or roster.
 ///
 /// The first byte picks the document (bit 0) and the author's role (bits 1–2); the rest is the
 /// message. A refused message must leave the document exactly as it was.
@@ -206,11 +213,19 @@ pub fn relay_document(data: &[u8]) {
     let role =
         [Role::Volunteer, Role::Coordinator, Role::Medic, Role::Admin][usize::from((selector >> 1) & 3)];
     let author = Actor { person: person(5), role };
-    let budget = WorkBudget::unlimited();
-    let Ok(incoming) = work::read(header.id, bytes, &MessageLimits::default(), &budget) else { return };
+    let Ok(incoming) = engine::read(header.id, bytes, &MessageLimits::default(), &Unlimited) else { return };
     let mut doc = relay_doc.clone();
     let before = doc.get_heads();
-    match work::apply(&mut doc, header, &author, incoming, &seed.owners, PeerState::new(), &budget) {
+    match engine::apply(
+        &mut doc,
+        header,
+        &author,
+        incoming,
+        &seed.owners,
+        PeerState::new(),
+        seed.now,
+        &Unlimited,
+    ) {
         Ok(accepted) => {
             if accepted.chunk.is_empty() {
                 assert_eq!(doc.get_heads(), before, "nothing new, yet the document moved");

@@ -1,16 +1,17 @@
 //! Which documents a person may hold, and what they may do with one they sent a message for.
 //!
-//! Membership and role decide (DESIGN §3): everyone in a compound holds its roster, its requests
-//! document and its open rounds; only coordinators, medics and admins hold its care ledger. A
-//! closed round is held by no phone (they drop it) but a member's message for it is still
-//! answered, so that a phone which closed it offline can deliver that change.
+//! Membership and role decide (DESIGN §3), by core's rule (`relay_engine::holds`): everyone in a
+//! compound holds its roster, its requests document and its open rounds; only coordinators,
+//! medics and admins hold its care ledger. A closed round is held by no phone (they drop it) but
+//! a member's message for it is still answered, so that a phone which closed it offline can
+//! deliver that change.
 
 use std::collections::HashMap;
 
 use doorstep_core::Role;
 use doorstep_core::id::{CompoundId, DocumentId};
 use doorstep_core::permission::Rule;
-use doorstep_core::schema::vocabulary::DocKind;
+use doorstep_core::relay_engine;
 use doorstep_core::sync::DocumentGrant;
 
 use crate::storage::{DocumentRecord, Membership, Storage, StorageError};
@@ -78,12 +79,8 @@ impl Access {
             .values()
             .filter_map(|record| {
                 let role = self.role_in(record.header.compound)?;
-                let held = match record.header.kind {
-                    DocKind::Roster | DocKind::Requests => true,
-                    DocKind::Care => role.reads_care(),
-                    DocKind::Round => record.open,
-                };
-                held.then_some(DocumentGrant { header: record.header, role })
+                relay_engine::holds(role, record.header.kind, record.open)
+                    .then_some(DocumentGrant { header: record.header, role })
             })
             .collect();
         grants.sort_by_key(|g| (g.header.compound, g.header.kind.as_str(), g.header.id));
@@ -96,7 +93,7 @@ impl Access {
     pub fn decide(&self, id: DocumentId) -> Option<Decision> {
         let record = self.documents.get(&id)?;
         let role = self.role_in(record.header.compound)?;
-        if record.header.kind == DocKind::Care && !role.reads_care() {
+        if !relay_engine::may_sync(role, record.header.kind) {
             let rule = Rule::CareLedgerIsForCoordinatorsAndMedics;
             return Some(Decision::Forbidden {
                 rule: rule.code(),
@@ -127,6 +124,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use doorstep_core::document::Header;
+    use doorstep_core::schema::vocabulary::DocKind;
 
     use super::*;
 

@@ -68,23 +68,10 @@ pub enum RejectionClass {
     Permanent,
 }
 
-/// Rule codes whose refusals are about the moment or the relay, not the change: the relay's
-/// storage busy or damaged, a document at its size limit, a whole-document fetch loop, changes
-/// to negotiate again, a sync over its work budget, changes to write again under a new actor.
-const TRANSIENT_CODES: &[&str] = &[
-    "unavailable",
-    "refetch_loop",
-    "missing_dependencies",
-    "document_full",
-    "document_damaged",
-    "over_budget",
-    "actor_reused",
-];
-
 impl Rejection {
     /// How to treat this refusal: retry it later, or set the refused operation aside.
     pub fn class(&self) -> RejectionClass {
-        if TRANSIENT_CODES.contains(&self.rule.as_str()) {
+        if crate::relay_engine::rejection::TRANSIENT.contains(&self.rule.as_str()) {
             RejectionClass::Transient
         } else {
             RejectionClass::Permanent
@@ -95,7 +82,7 @@ impl Rejection {
     /// hold heads it does not (see `PeerState::presume_peer_holds_shared_heads`) and should
     /// start the document's exchange over, which finds what is missing.
     pub fn lacks_dependencies(&self) -> bool {
-        self.rule == "missing_dependencies"
+        self.rule == crate::relay_engine::rejection::MISSING_DEPENDENCIES
     }
 
     /// Whether the relay already holds other changes under the phone's actor with the same
@@ -103,7 +90,7 @@ impl Rejection {
     /// backup) and must write its unsynced work again under a new actor (see the replica's
     /// `actor_rotation`).
     pub fn actor_reused(&self) -> bool {
-        self.rule == "actor_reused"
+        self.rule == crate::relay_engine::rejection::ACTOR_REUSED
     }
 
     /// Whether the phone should send the changes again later rather than set them aside.

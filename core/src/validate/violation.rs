@@ -6,6 +6,7 @@ use automerge::ChangeHash;
 
 use crate::id::DocumentId;
 use crate::permission::Rule;
+use crate::relay_engine::rejection;
 use crate::sync::Rejection;
 
 /// A refused batch of changes; nothing of it was stored.
@@ -50,11 +51,11 @@ impl ViolationKind {
     pub fn code(self) -> &'static str {
         match self {
             ViolationKind::Forbidden(rule) => rule.code(),
-            ViolationKind::Schema => "schema",
-            ViolationKind::Malformed => "malformed",
-            ViolationKind::MissingDeps => "missing_dependencies",
-            ViolationKind::TooLarge => "too_large",
-            ViolationKind::ActorReused => "actor_reused",
+            ViolationKind::Schema => rejection::SCHEMA,
+            ViolationKind::Malformed => rejection::MALFORMED,
+            ViolationKind::MissingDeps => rejection::MISSING_DEPENDENCIES,
+            ViolationKind::TooLarge => rejection::TOO_LARGE,
+            ViolationKind::ActorReused => rejection::ACTOR_REUSED,
         }
     }
 }

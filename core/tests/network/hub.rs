@@ -1,32 +1,31 @@
-//! The hub: plays the relay's part of the sync protocol. It holds every document of the
-//! compound and answers a phone's [`SyncRequest`] bytes with [`SyncResponse`] bytes the way the
-//! relay does (`server/src/sync/work.rs`): take each message's changes out
-//! (`validate::changes_in`), bind every change's actor to the caller's person on first use,
-//! check the new changes with the real `validate::check_and_apply` against the caller's role and
-//! the hub's clock, store them only if every rule holds (else answer a [`Rejection`] and reply
-//! from a fresh state), receive the rest of the message (heads and bloom filter, never the
-//! changes), reply with `generate`, and list the documents the caller may hold (every document
-//! of the compound, minus the care ledger for volunteers). Every rejection is kept in
-//! [`Hub::rejections`] so a property can say which were expected.
+//! The hub: the relay's part of the network. Every message of a phone's [`SyncRequest`] goes
+//! through core's relay engine (`doorstep_core::relay_engine`), the very functions the relay's
+//! batches call (`server/src/sync/batch.rs`, `document.rs`): `read`, then `sync_batch` for a
+//! document the hub holds (each message's changes bound to the caller's person and checked by
+//! the real validator against the caller's role and the hub's clock, then answered) or `create`
+//! for a round made offline. What the hub keeps is what the relay keeps in storage: the
+//! documents, the owners of the actors, each (phone, document) sync state as bytes, and the list
+//! of documents a caller may hold (every document of the compound, minus the care ledger for
+//! volunteers and the rounds it withholds). Every rejection is kept in [`Hub::rejections`] so a
+//! property can say which were expected.
 //!
 //! The hub keeps no session memory: between requests it keeps each (phone, document)
 //! [`PeerState`] only as `PeerState::encode` bytes, as a relay that stores them in SQLite (or
-//! serves the next request from another process) must. Automerge's in-memory state remembers
-//! which changes it sent; if that response was lost, a hub that kept it would never send those
-//! changes again. The encoded state keeps only the shared heads, which is always safe.
+//! serves the next request from another process) must, and forgets it when it refuses the
+//! phone's message, as the relay does.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use automerge::{Automerge, Change, ReadDoc};
+use automerge::Change;
 use doorstep_core::document::{Document, Header};
 use doorstep_core::id::{DocumentId, PersonId};
 use doorstep_core::permission::Rule;
-use doorstep_core::schema::vocabulary::DocKind;
-use doorstep_core::sync::{
-    DocMessage, DocumentGrant, PeerState, Rejection, SyncRequest, SyncResponse, WIRE_VERSION, decode,
-    generate, receive,
+use doorstep_core::relay_engine::{
+    self as engine, BatchOutcome, Incoming, Queued, Unlimited, Verdict, rejection,
 };
-use doorstep_core::validate::{Violation, changes_in, check_and_apply, new_document_header};
+use doorstep_core::sync::{
+    DocMessage, DocumentGrant, MessageLimits, PeerState, Rejection, SyncRequest, SyncResponse, WIRE_VERSION,
+};
 use doorstep_core::{Actor, Compound, Role, Timestamp};
 
 use super::PhoneId;
@@ -44,27 +43,29 @@ pub struct Refusal {
     pub closed_at: Option<Timestamp>,
 }
 
+/// What the engine made of one document message.
+struct Outcome {
+    reply: Option<Vec<u8>>,
+    rejection: Option<Rejection>,
+}
+
 /// The relay's side of the network.
 #[derive(Debug)]
 pub struct Hub {
     compound: Compound,
     members: BTreeMap<PhoneId, Actor>,
-    /// Which person each Automerge actor belongs to (bound on first use, as the relay does).
-    owners: BTreeMap<automerge::ActorId, PersonId>,
+    /// Which person each Automerge actor (hex) belongs to, bound on first use.
+    owners: HashMap<String, PersonId>,
     /// The hub's clock, set by the test as simulated time passes.
     pub now: Timestamp,
-    /// Changes that arrived before a change they depend on (the phone's bloom filter said the
-    /// hub had it), held per phone and document until it arrives, as Automerge's own queue
-    /// does; the hub asks for the missing changes with the message's `need`.
-    waiting: BTreeMap<(PhoneId, DocumentId), Vec<Change>>,
-    /// The batch being checked, kept for [`Hub::waiting`] if its dependencies are missing.
-    pending_batch: Option<Vec<Change>>,
     /// Every rejection answered, with the refused change when one was named and, for a round,
     /// when it was closed at that moment.
     pub rejections: Vec<Refusal>,
     states: BTreeMap<(PhoneId, DocumentId), Vec<u8>>,
     /// Documents the hub keeps but no longer lists (a closed round leaving the phones).
     withheld: BTreeSet<DocumentId>,
+    /// Phones whose person's membership a coordinator revoked.
+    revoked: BTreeSet<PhoneId>,
     /// Requests answered, replays and retries included.
     pub handled: u64,
 }
@@ -75,13 +76,12 @@ impl Hub {
         Self {
             compound,
             members: BTreeMap::new(),
-            owners: BTreeMap::new(),
-            waiting: BTreeMap::new(),
-            pending_batch: None,
+            owners: HashMap::new(),
             now: crate::support::MORNING,
             rejections: Vec::new(),
             states: BTreeMap::new(),
             withheld: BTreeSet::new(),
+            revoked: BTreeSet::new(),
             handled: 0,
         }
     }
@@ -96,15 +96,35 @@ impl Hub {
         &self.compound
     }
 
-    /// Whether a caller in `role` may hold the document `header` names.
+    /// Whether a caller in `role` may sync the document `header` names (the relay's rule).
     pub fn may_hold(role: Role, header: &Header) -> bool {
-        header.kind != DocKind::Care || role.reads_care()
+        engine::may_sync(role, header.kind)
     }
 
     /// Stops listing `doc` in responses, as the relay does for a closed round: phones drop it
     /// at their next sync, the hub keeps it.
     pub fn withhold(&mut self, doc: DocumentId) {
         self.withheld.insert(doc);
+    }
+
+    /// Revokes the membership of `phone`'s person, as a coordinator does from the members page:
+    /// from its next request on, the hub refuses its messages and lists no document for it, so
+    /// the phone drops the compound's documents; what it had not synced never arrives.
+    pub fn revoke(&mut self, phone: PhoneId) {
+        self.revoked.insert(phone);
+    }
+
+    /// Whether `phone`'s membership was revoked.
+    pub fn is_revoked(&self, phone: PhoneId) -> bool {
+        self.revoked.contains(&phone)
+    }
+
+    /// The documents `phone` may hold now: none once its membership was revoked.
+    pub fn grants_to(&self, phone: PhoneId) -> Vec<DocumentGrant> {
+        match self.members.get(&phone) {
+            Some(actor) if !self.is_revoked(phone) => self.grants(actor.role),
+            _ => Vec::new(),
+        }
     }
 
     /// The documents a caller in `role` may hold now.
@@ -117,176 +137,171 @@ impl Hub {
             .collect()
     }
 
-    /// Answers one request. Bad bytes would get a 4xx from the relay; phones in these tests
-    /// only send what `ClientSession` builds, so they are a test failure here.
+    /// Answers one request. Phones in these tests only send requests `ClientSession` builds, so
+    /// a body that does not decode is a test failure here (the relay would answer 4xx).
     pub fn handle(&mut self, phone: PhoneId, body: &[u8]) -> Vec<u8> {
         self.handled += 1;
         let author = *self.members.get(&phone).expect("only members sync");
-        let role = author.role;
         let request = SyncRequest::decode(body).expect("a phone's request decodes");
         let mut messages = Vec::new();
         let mut rejected = Vec::new();
         for DocMessage { doc, message } in request.messages {
-            let allowed = match self.compound.document(doc) {
-                Some(d) => Self::may_hold(role, d.header()),
-                // Only coordinators create documents (rounds).
-                None => role.is_coordinating(),
-            };
-            if !allowed {
-                rejected.push(Rejection {
-                    doc,
-                    change: None,
-                    rule: "forbidden".into(),
-                    reason: format!("a {} may not hold document {doc}", role.as_str()),
-                });
-                continue;
+            let Outcome { reply, rejection } = self.sync_document(phone, author, doc, &message);
+            if let Some(message) = reply {
+                messages.push(DocMessage { doc, message });
             }
-            let mut state = match self.states.get(&(phone, doc)) {
-                Some(bytes) => PeerState::decode(bytes).expect("the hub's stored state decodes"),
-                None => PeerState::new(),
+            rejected.extend(rejection);
+        }
+        let response =
+            SyncResponse { version: WIRE_VERSION, messages, documents: self.grants_to(phone), rejected };
+        response.encode()
+    }
+
+    /// One document message, as the relay's `sync/document.rs` and `sync/batch.rs` drive the
+    /// engine (a request holds one message per document, so each is a batch of one).
+    fn sync_document(&mut self, phone: PhoneId, author: Actor, doc: DocumentId, bytes: &[u8]) -> Outcome {
+        let role = author.role;
+        if self.is_revoked(phone) {
+            // As the relay answers a person with no membership: a document of the compound is
+            // another compound's to them, and one it does not hold is unknown.
+            let refusal = match self.compound.document(doc) {
+                Some(_) => rejection::reject(
+                    doc,
+                    rejection::FORBIDDEN,
+                    None,
+                    format!(
+                        "document {doc} belongs to compound {}, of which you are not (or no longer) a member",
+                        self.compound.id()
+                    ),
+                ),
+                None => rejection::reject(
+                    doc,
+                    rejection::UNKNOWN_DOCUMENT,
+                    None,
+                    format!("the relay has no document {doc}"),
+                ),
             };
-            let mut message = decode(&message, &doorstep_core::sync::MessageLimits::default())
-                .expect("a phone's sync message decodes");
-            let checked =
-                changes_in(&message).map_err(|v| (v.in_document(doc), None)).and_then(|mut changes| {
-                    let mut held = self.waiting.remove(&(phone, doc)).unwrap_or_default();
-                    held.append(&mut changes);
-                    self.check(doc, &author, held)
-                });
-            // Whatever happens, the changes never reach Automerge's receive unchecked.
-            message.changes = Vec::<Vec<u8>>::new().into();
-            let mut need = Vec::new();
-            let checked = match checked {
-                Err((violation, Some(change)))
-                    if violation.kind == doorstep_core::validate::ViolationKind::MissingDeps =>
-                {
-                    need = self.missing_deps(doc, &change);
-                    let batch = self.pending_batch.take().unwrap_or_default();
-                    self.waiting.insert((phone, doc), batch);
-                    Ok(())
+            return self.refused(phone, refusal, &[], None);
+        }
+        if let Some(held) = self.compound.document(doc)
+            && !Self::may_hold(role, held.header())
+        {
+            let rule = Rule::CareLedgerIsForCoordinatorsAndMedics;
+            let reason = format!("a {} may not hold the care ledger: {}", role.as_str(), rule.explain());
+            return self.refused(phone, rejection::reject(doc, rule.code(), None, reason), &[], None);
+        }
+        if self.compound.document(doc).is_none() && !role.is_coordinating() {
+            let reason = format!("the relay has no document {doc}");
+            return self.refused(
+                phone,
+                rejection::reject(doc, rejection::UNKNOWN_DOCUMENT, None, reason),
+                &[],
+                None,
+            );
+        }
+        let incoming = match engine::read(doc, bytes, &MessageLimits::default(), &Unlimited) {
+            Ok(incoming) => incoming,
+            Err(refusal) => return self.refused(phone, refusal, &[], None),
+        };
+        let sent = incoming.changes.clone();
+        let owners: HashMap<String, PersonId> = incoming
+            .actors
+            .iter()
+            .filter_map(|actor| self.owners.get(actor).map(|person| (actor.clone(), *person)))
+            .collect();
+        let state = match self.states.get(&(phone, doc)) {
+            Some(bytes) => PeerState::decode(bytes).expect("the hub's stored state decodes"),
+            None => PeerState::new(),
+        };
+        let Some(held) = self.compound.document_mut(doc) else {
+            return self.create(phone, author, doc, incoming, &owners, &sent);
+        };
+        let header = *held.header();
+        let queued = Queued { author, incoming, owners, state, budget: Unlimited };
+        let BatchOutcome { chunk: _, verdicts } =
+            engine::sync_batch(held.automerge_mut(), &header, vec![queued], self.now);
+        let mut outcome = Outcome { reply: None, rejection: None };
+        for verdict in verdicts {
+            match verdict {
+                Verdict::Accepted { bindings, state, reply } => {
+                    self.bind(bindings, author.person);
+                    self.states.insert((phone, doc), state.encode());
+                    outcome = Outcome { reply, rejection: None };
                 }
-                other => other,
-            };
-            let reply = match checked {
-                Ok(()) => match self.compound.document_mut(doc) {
-                    Some(d) => {
-                        receive(d.automerge_mut(), &mut state, message)
-                            .expect("the hub applies a phone's message");
-                        let reply = generate(d.automerge(), &mut state);
-                        self.states.insert((phone, doc), state.encode());
-                        reply
-                    }
-                    // A document the phone announced without its changes yet: ask for them.
-                    None => {
-                        let mut scratch = Automerge::new();
-                        let mut fresh = PeerState::new();
-                        receive(&mut scratch, &mut fresh, message).expect("the hub reads a phone's message");
-                        generate(&scratch, &mut fresh)
-                    }
-                },
-                Err((violation, change)) => {
-                    let rejection = violation.rejection();
+                Verdict::Refused { rejection, reply } => {
                     let closed_at = self
                         .compound
                         .document(doc)
                         .and_then(|d| doorstep_core::document::round::closed_at(d.automerge()));
-                    self.rejections.push(Refusal { phone, rejection: rejection.clone(), change, closed_at });
-                    rejected.push(rejection);
-                    // Answer from a fresh state, so the phone still gets everyone else's changes.
-                    let mut fresh = PeerState::new();
-                    match self.compound.document_mut(doc) {
-                        Some(d) => receive(d.automerge_mut(), &mut fresh, message)
-                            .ok()
-                            .and_then(|()| generate(d.automerge(), &mut fresh)),
-                        None => None,
-                    }
+                    let Outcome { rejection, .. } = self.refused(phone, rejection, &sent, closed_at);
+                    outcome = Outcome { reply, rejection };
                 }
-            };
-            // Changes whose dependencies the phone did not send: ask for the dependencies, as
-            // Automerge's own `need` does.
-            let reply = reply.map(|bytes| {
-                if need.is_empty() {
-                    return bytes;
-                }
-                let mut m = decode(&bytes, &doorstep_core::sync::MessageLimits::default())
-                    .expect("the hub's own reply decodes");
-                m.need.append(&mut need);
-                m.need.sort();
-                m.need.dedup();
-                m.encode()
-            });
-            if let Some(message) = reply {
-                messages.push(DocMessage { doc, message });
             }
         }
-        let response =
-            SyncResponse { version: WIRE_VERSION, messages, documents: self.grants(role), rejected };
-        response.encode()
+        outcome
     }
 
-    /// The dependencies of `change` that the hub does not hold.
-    fn missing_deps(&self, doc: DocumentId, change: &Change) -> Vec<automerge::ChangeHash> {
-        let held = self.compound.document(doc).map(|d| d.automerge());
-        change
-            .deps()
-            .iter()
-            .copied()
-            .filter(|d| held.is_none_or(|h| h.get_change_by_hash(d).is_none()))
-            .collect()
-    }
-
-    /// Binds the changes' actors and checks and applies the new ones, as the relay does; on a
-    /// refusal, nothing is stored and the refused change (when named) comes back with the
-    /// violation.
-    fn check(
+    /// A document the hub does not hold: a round a coordinator created offline.
+    fn create(
         &mut self,
+        phone: PhoneId,
+        author: Actor,
         doc: DocumentId,
-        author: &Actor,
-        changes: Vec<Change>,
-    ) -> Result<(), (Violation, Option<Change>)> {
-        let held = self.compound.document(doc).map(|d| d.automerge());
-        let new: Vec<Change> = changes
-            .into_iter()
-            .filter(|c| held.is_none_or(|d| d.get_change_by_hash(&c.hash()).is_none()))
-            .collect();
-        if new.is_empty() {
-            return Ok(());
+        incoming: Incoming,
+        owners: &HashMap<String, PersonId>,
+        sent: &[Change],
+    ) -> Outcome {
+        if incoming.changes.is_empty() {
+            return match engine::answer_unheld(doc, incoming.message) {
+                Ok(reply) => Outcome { reply, rejection: None },
+                Err(refusal) => self.refused(phone, refusal, sent, None),
+            };
         }
-        for change in &new {
-            if let Some(owner) = self.owners.get(change.actor_id())
-                && *owner != author.person
-            {
-                let violation = Violation {
-                    document: doc,
-                    change: Some(change.hash()),
-                    kind: doorstep_core::validate::ViolationKind::Forbidden(Rule::ActorsBelongToTheirPerson),
-                    reason: "the actor belongs to another person".into(),
-                };
-                return Err((violation, Some(change.clone())));
+        let header = match engine::header_of(doc, &incoming.changes) {
+            Ok(header) => header,
+            Err(refusal) => return self.refused(phone, refusal, sent, None),
+        };
+        let role = (header.compound == self.compound.id()).then_some(author.role);
+        let actor = self.compound.device().clone();
+        match engine::create(header, author.person, role, incoming, owners, self.now, &Unlimited, actor) {
+            Ok(created) => {
+                self.bind(created.bindings, author.person);
+                self.states.insert((phone, doc), created.state.encode());
+                let document =
+                    Document::from_automerge(created.header, created.doc).expect("a checked round loads");
+                self.compound.insert(document);
+                Outcome { reply: created.reply, rejection: None }
+            }
+            Err(refused) => {
+                let Outcome { rejection, .. } = self.refused(phone, refused.rejection, sent, None);
+                Outcome { reply: refused.reply, rejection }
             }
         }
-        self.pending_batch = Some(new.clone());
-        let named = |v: Violation, new: &[Change]| {
-            let change = v.change.and_then(|h| new.iter().find(|c| c.hash() == h).cloned());
-            (v, change)
-        };
-        let (header, mut am) = match self.compound.document(doc) {
-            Some(d) => (*d.header(), d.automerge().clone()),
-            None => (new_document_header(doc, &new).map_err(|v| named(v, &new))?, Automerge::new()),
-        };
-        if self.compound.document(doc).is_none() {
-            assert_eq!(header.compound, self.compound.id(), "a phone sent another compound's document");
+    }
+
+    /// Binds `actors` to `person`, as the relay's commit does.
+    fn bind(&mut self, actors: Vec<String>, person: PersonId) {
+        for actor in actors {
+            self.owners.entry(actor).or_insert(person);
         }
-        check_and_apply(&mut am, &header, author, new.clone(), self.now).map_err(|v| named(v, &new))?;
-        for change in &new {
-            self.owners.entry(change.actor_id().clone()).or_insert(author.person);
-        }
-        match self.compound.document_mut(doc) {
-            Some(d) => *d.automerge_mut() = am,
-            None => {
-                self.compound.insert(Document::from_automerge(header, am).expect("a checked round loads"))
-            }
-        }
-        Ok(())
+    }
+
+    /// Records a refusal of `phone`'s message (naming the refused change among `sent` when the
+    /// rejection names one) and forgets the phone's sync state for the document, as the relay
+    /// does.
+    fn refused(
+        &mut self,
+        phone: PhoneId,
+        rejection: Rejection,
+        sent: &[Change],
+        closed_at: Option<Timestamp>,
+    ) -> Outcome {
+        let change = rejection
+            .change
+            .as_ref()
+            .and_then(|hash| sent.iter().find(|c| c.hash().to_string() == *hash).cloned());
+        self.states.remove(&(phone, rejection.doc));
+        self.rejections.push(Refusal { phone, rejection: rejection.clone(), change, closed_at });
+        Outcome { reply: None, rejection: Some(rejection) }
     }
 }

@@ -10,9 +10,9 @@
 //! - an old request (any phone's) reaches the hub again, late; its response goes nowhere.
 //!
 //! Invariants checked on every exchange: a volunteer is never sent or granted the care ledger
-//! and never holds it, and every reply applies. The hub checks every change with the relay's
-//! real validator; a phone sets a refused change (and the changes built on it) aside, as the
-//! replica does, and the property says which refusals were expected.
+//! and never holds it, and every reply applies. The hub syncs every message through the relay's
+//! own engine (`doorstep_core::relay_engine`); a phone sets a refused change (and the changes
+//! built on it) aside, as the replica does, and the property says which refusals were expected.
 
 pub mod actions;
 pub mod forge;
@@ -227,6 +227,11 @@ impl Network {
             assert!(phone.modified || outcome.failed.is_empty(), "replies not applied: {:?}", outcome.failed);
             for rejection in &outcome.rejected {
                 assert_ne!(rejection.rule, "malformed", "a phone sent a malformed change: {rejection:?}");
+                if self.hub.is_revoked(phone_id) && rejection.change.is_none() {
+                    // The person was removed from the compound: its documents leave the phone
+                    // below (none is granted any more), with whatever it had not synced.
+                    continue;
+                }
                 if rejection.rule == "missing_dependencies" {
                     // Transient: the changes stay on the phone, which starts the document's
                     // exchange afresh so that it sends them again with what they depend on.
@@ -236,7 +241,16 @@ impl Network {
                 let change = rejection.change.as_ref().and_then(|c| c.parse().ok());
                 let change = change.unwrap_or_else(|| panic!("a refusal names its change: {rejection:?}"));
                 phone.set_aside(rejection.doc, change);
-                session.reset(rejection.doc, doorstep_core::sync::PeerState::new());
+                // As the replica does: the hub forgot its side, the phone keeps the heads both
+                // sides share, which stay true (the refused change is not among them). A fresh
+                // state here would also make the phone take the document for one of its own the
+                // hub never acknowledged, and keep it when its person is removed.
+                let kept = session
+                    .states()
+                    .get(&rejection.doc)
+                    .map(|s| doorstep_core::sync::PeerState::decode(&s.encode()).expect("a state decodes"))
+                    .unwrap_or_default();
+                session.reset(rejection.doc, kept);
             }
             for header in outcome.to_fetch {
                 let actor = phone.held.0.device().clone();

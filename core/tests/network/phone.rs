@@ -131,7 +131,6 @@ impl Phone {
         let mut rebuilt = Document::placeholder(header, device);
         *rebuilt.automerge_mut() = fresh;
         self.held.0.insert(rebuilt);
-        self.persisted.remove(&doc);
         self.set_aside.extend(dropped);
     }
 

@@ -25,10 +25,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use automerge::Automerge;
+use doorstep_core::Timestamp;
 use doorstep_core::document::Header;
 use doorstep_core::id::{DocumentId, PersonId};
-use doorstep_core::sync::{PeerState, Rejection, SavedOnce};
+use doorstep_core::relay_engine::{self as engine, BatchOutcome, Incoming, Verdict};
+use doorstep_core::sync::PeerState;
 use doorstep_core::{Actor, Role};
 use tokio::sync::{OwnedMutexGuard, oneshot};
 
@@ -36,7 +37,6 @@ use super::Caller;
 use super::budget::WorkBudget;
 use super::document::{DocOutcome, compact, document_full, load_failed, unavailable};
 use super::rejection::{self, reject};
-use super::work::{self, Incoming};
 use crate::cache::{Slot, is_open};
 use crate::clock;
 use crate::state::AppState;
@@ -131,79 +131,28 @@ impl Waiting {
     }
 }
 
-/// What a message needs on the blocking pool.
-#[derive(Debug)]
-struct Input {
-    author: Actor,
-    incoming: Incoming,
-    owners: HashMap<String, PersonId>,
-    state: PeerState,
-    budget: WorkBudget,
-}
+/// What a message needs on the blocking pool: the engine's input for one message of a batch.
+type Input = engine::Queued<WorkBudget>;
 
-/// What one message of a batch came to, before the commit.
-#[derive(Debug)]
-enum Verdict {
-    Accepted { bindings: Vec<String>, state: PeerState, reply: Option<Vec<u8>> },
-    Refused { rejection: Rejection, reply: Option<Vec<u8>> },
-}
-
-/// The CPU part of a batch, done on tokio's blocking pool.
-#[derive(Debug)]
-struct Worked {
-    /// Every change the batch accepted, as one chunk (empty if none was new).
-    chunk: Vec<u8>,
-    verdicts: Vec<Verdict>,
-}
-
-fn work_batch(doc: &mut Automerge, header: &Header, inputs: Vec<Input>) -> Worked {
+/// The engine's batch, its take and answer steps timed and logged at debug.
+fn work_batch(
+    doc: &mut automerge::Automerge,
+    header: &Header,
+    inputs: Vec<Input>,
+    now: Timestamp,
+) -> BatchOutcome {
     let started = std::time::Instant::now();
-    let before = doc.get_heads();
-    // Actors bound by earlier messages of this batch count as bound for the later ones, so two
-    // people cannot both claim a new actor in one batch.
-    let mut bound: HashMap<String, PersonId> = HashMap::new();
-    let mut taken = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let mut owners = input.owners;
-        for (actor, person) in &bound {
-            owners.entry(actor.clone()).or_insert(*person);
-        }
-        let result = work::take(doc, header, &input.author, input.incoming, &owners, &input.budget);
-        if let Ok(t) = &result {
-            for actor in &t.bindings {
-                bound.insert(actor.clone(), input.author.person);
-            }
-        }
-        taken.push((result, input.state));
-    }
+    let taken = engine::take_batch(doc, header, inputs, now);
     let took_in = started.elapsed();
-    let chunk = if doc.get_heads() == before { Vec::new() } else { doc.save_after(&before) };
     let answering = std::time::Instant::now();
-    // Every answer sees the document with the whole batch in: one save for all who need it whole.
-    let saved = SavedOnce::default();
-    let verdicts: Vec<Verdict> = taken
-        .into_iter()
-        .map(|(result, mut state)| match result {
-            Ok(t) => {
-                let bindings = t.bindings.clone();
-                match work::answer(doc, header.id, &mut state, t, &saved) {
-                    Ok(reply) => Verdict::Accepted { bindings, state, reply },
-                    Err(rejection) => Verdict::Refused { rejection, reply: None },
-                }
-            }
-            Err(turned) => {
-                let reply = work::answer_turned(doc, turned.message, &saved);
-                Verdict::Refused { rejection: turned.rejection, reply }
-            }
-        })
-        .collect();
+    let worked = engine::answer_batch(doc, header, taken);
     tracing::debug!(
         doc = %header.id,
         take_ms = took_in.as_secs_f64() * 1000.0,
         answer_ms = answering.elapsed().as_secs_f64() * 1000.0,
         "batch worked"
     );
-    Worked { chunk, verdicts }
+    worked
 }
 
 fn refuse_all(jobs: Vec<Job>, outcome: impl Fn() -> DocOutcome) {
@@ -255,12 +204,13 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
     let header = cached.record.header;
     let was_open = cached.record.open;
     let started = std::time::Instant::now();
+    let now = clock::now();
     let worked = tokio::task::spawn_blocking(move || {
-        let worked = work_batch(&mut cached.doc, &header, inputs);
+        let worked = work_batch(&mut cached.doc, &header, inputs, now);
         (cached, worked)
     })
     .await;
-    let (mut cached, Worked { chunk, verdicts }) = match worked {
+    let (mut cached, BatchOutcome { chunk, verdicts }) = match worked {
         Ok(worked) => worked,
         // The document was moved into the task and is gone; the slot reloads it on next use.
         Err(e) => {

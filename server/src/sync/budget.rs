@@ -9,11 +9,14 @@
 //! nobody on tokio's blocking pool.
 //!
 //! The steps themselves are bounded by the message limits (`MessageLimits`): a step that has
-//! started runs to its end, so the worst overrun is one step of a message at the caps.
+//! started runs to its end, so the worst overrun is one step of a message at the caps. Core's
+//! relay engine keeps no clock: it asks this budget, through its `Budget` trait, before each step.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use doorstep_core::relay_engine::{Budget, OverBudget};
 
 /// The deadline and cancellation flag of one document's sync work.
 #[derive(Debug, Clone)]
@@ -31,27 +34,6 @@ impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
     }
-}
-
-/// Why work stopped early.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OverBudget {
-    /// The deadline passed before this step.
-    #[error(
-        "syncing this document took longer than the {limit_ms} ms one document's sync may take (stopped before {step}); nothing was accepted"
-    )]
-    Deadline {
-        /// The step that was not started.
-        step: &'static str,
-        /// The budget, in milliseconds.
-        limit_ms: u128,
-    },
-    /// The request is gone.
-    #[error("the request was abandoned (stopped before {step})")]
-    Cancelled {
-        /// The step that was not started.
-        step: &'static str,
-    },
 }
 
 impl WorkBudget {
@@ -88,6 +70,12 @@ impl WorkBudget {
     /// The time left, for waits (a lock, a blocking task).
     pub fn remaining(&self) -> Duration {
         self.deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()))
+    }
+}
+
+impl Budget for WorkBudget {
+    fn check(&self, step: &'static str) -> Result<(), OverBudget> {
+        WorkBudget::check(self, step)
     }
 }
 

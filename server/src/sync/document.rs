@@ -11,19 +11,17 @@
 
 use std::collections::HashMap;
 
-use automerge::Automerge;
+use doorstep_core::Role;
 use doorstep_core::id::{DocumentId, PersonId};
 use doorstep_core::permission::Rule;
-use doorstep_core::schema::vocabulary::DocKind;
-use doorstep_core::sync::{DocMessage, MessageLimits, PeerState, Rejection};
-use doorstep_core::{Actor, Role};
+use doorstep_core::relay_engine::{self as engine, Incoming};
+use doorstep_core::sync::{DocMessage, MessageLimits, Rejection};
 
 use super::Caller;
 use super::batch::Job;
 use super::budget::WorkBudget;
 use super::queue::{self, Place};
 use super::rejection::{self, reject};
-use super::work::{self, Incoming};
 use crate::access::{Access, Decision};
 use crate::cache::CachedDoc;
 use crate::clock;
@@ -97,7 +95,7 @@ async fn read(
     budget: &WorkBudget,
 ) -> Result<Incoming, Rejection> {
     let budget = budget.clone();
-    match tokio::task::spawn_blocking(move || work::read(id, &bytes, &limits, &budget)).await {
+    match tokio::task::spawn_blocking(move || engine::read(id, &bytes, &limits, &budget)).await {
         Ok(read) => read,
         Err(e) => {
             Err(reject(id, rejection::MALFORMED, None, format!("the sync message could not be read: {e}")))
@@ -295,18 +293,9 @@ async fn new_document(
         Err(e) => return unavailable(id, &e),
     }
     if incoming.changes.is_empty() {
-        let mut empty = Automerge::new();
-        let mut state = PeerState::new();
-        let reply = doorstep_core::sync::receive(&mut empty, &mut state, incoming.message)
-            .and_then(|()| doorstep_core::sync::try_generate(&empty, &mut state));
-        return match reply {
+        return match engine::answer_unheld(id, incoming.message) {
             Ok(reply) => DocOutcome { reply, rejection: None, state: None },
-            Err(e) => DocOutcome::rejected(reject(
-                id,
-                rejection::MALFORMED,
-                None,
-                format!("the sync message for document {id} was refused: {e}"),
-            )),
+            Err(rejection) => DocOutcome::rejected(rejection),
         };
     }
     let owners = match owners(relay, &incoming).await {
@@ -314,46 +303,23 @@ async fn new_document(
         Err(e) => return unavailable(id, &e),
     };
     let changes = incoming.changes.clone();
-    let header = match tokio::task::spawn_blocking(move || work::header_of(id, &changes)).await {
+    let header = match tokio::task::spawn_blocking(move || engine::header_of(id, &changes)).await {
         Ok(Ok(header)) => header,
         Ok(Err(rejection)) => return DocOutcome::rejected(rejection),
         Err(e) => return unavailable(id, &e),
     };
-    let Some(role) = access.role_in(header.compound) else {
-        return DocOutcome::rejected(reject(
-            id,
-            rejection::FORBIDDEN,
-            None,
-            format!("document {id} is for compound {}, of which you are not a member", header.compound),
-        ));
-    };
-    if header.kind != DocKind::Round || !role.is_coordinating() {
-        let rule = Rule::RoundsArePlannedByCoordinators;
-        let reason = if header.kind == DocKind::Round {
-            format!("a {} may not create a round: {}", role.as_str(), rule.explain())
-        } else {
-            format!("a {} document is created with its compound, never on a phone", header.kind)
-        };
-        let code = if header.kind == DocKind::Round { rule.code() } else { rejection::UNKNOWN_DOCUMENT };
-        return DocOutcome::rejected(reject(id, code, None, reason));
-    }
-    let author = Actor { person: caller.person, role };
-    let actor = relay.actor().clone();
-    let work_budget = budget.clone();
+    let role = access.role_in(header.compound);
+    let (person, actor, now, work_budget) =
+        (caller.person, relay.actor().clone(), clock::now(), budget.clone());
     let worked = tokio::task::spawn_blocking(move || {
-        let mut doc = Automerge::new().with_actor(actor);
-        let result =
-            work::apply(&mut doc, &header, &author, incoming, &owners, PeerState::new(), &work_budget);
-        let snapshot = result.as_ref().ok().map(|_| doc.save());
-        (doc, snapshot, result)
+        engine::create(header, person, role, incoming, &owners, now, &work_budget, actor)
     })
     .await;
-    let (doc, snapshot, accepted) = match worked {
-        Ok((doc, Some(snapshot), Ok(accepted))) => (doc, snapshot, accepted),
-        Ok((_, _, Err(refused))) => {
+    let engine::Created { doc, header, snapshot, bindings, state, reply } = match worked {
+        Ok(Ok(created)) => created,
+        Ok(Err(refused)) => {
             return DocOutcome { reply: refused.reply, rejection: Some(refused.rejection), state: None };
         }
-        Ok((_, None, Ok(_))) => return unavailable(id, &"new document was not saved"),
         Err(e) => return unavailable(id, &e),
     };
     let created = CachedDoc::created(header, doc, snapshot.len());
@@ -362,26 +328,18 @@ async fn new_document(
         create: Some(snapshot),
         chunk: Vec::new(),
         known_seq: 0,
-        bindings: accepted
-            .bindings
-            .iter()
-            .map(|a| ActorBinding { actor: a.clone(), person: caller.person })
-            .collect(),
-        sync_state: Some(SyncStateWrite {
-            device: caller.device,
-            doc: id,
-            state: Some(accepted.state.encode()),
-        }),
+        bindings: bindings.iter().map(|a| ActorBinding { actor: a.clone(), person: caller.person }).collect(),
+        sync_state: Some(SyncStateWrite { device: caller.device, doc: id, state: Some(state.encode()) }),
         at: clock::now(),
     };
     match relay.storage().commit(commit).await {
         Ok(_) => {
-            for actor in &accepted.bindings {
+            for actor in &bindings {
                 relay.remember_owner(actor, caller.person);
             }
             tracing::info!(doc = %id, compound = %header.compound, person = %caller.person, "round created by sync");
             slot.put(created);
-            DocOutcome { reply: accepted.reply, rejection: None, state: None }
+            DocOutcome { reply, rejection: None, state: None }
         }
         Err(StorageError::ActorTaken { actor, .. }) => {
             let rule = Rule::ActorsBelongToTheirPerson;

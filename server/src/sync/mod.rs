@@ -14,8 +14,10 @@ mod batch;
 pub mod budget;
 mod document;
 pub mod queue;
-pub mod rejection;
-pub mod work;
+
+/// The rule codes and builders of rejections live with core's relay engine, which makes most of
+/// them; the relay's own (busy, damaged, a refetch loop) use the same codes.
+pub use doorstep_core::relay_engine::rejection;
 
 use std::collections::BTreeSet;
 
@@ -101,8 +103,8 @@ pub async fn sync_batch(
         return Err(SyncBatchError::DuplicateDocument(dup.doc));
     }
     // Every message is read once here, without Automerge, to budget the request as a whole. A
-    // message that fails its own check is rejected for its document alone, later, by
-    // `work::read`; the others still sync.
+    // message that fails its own check is rejected for its document alone, later, by the
+    // engine's `read`; the others still sync.
     let shapes: Vec<Option<MessageShape>> = request
         .messages
         .iter()

@@ -88,19 +88,20 @@ fn the_seeded_documents_accept_the_phones_honest_messages() {
     assert!(with_changes >= 1, "at least one honest message carries the volunteer's changes");
     for (is_roster, message) in &messages {
         let (header, doc) = if *is_roster { &seed.roster } else { &seed.round };
-        let budget = doorstep_server::sync::budget::WorkBudget::unlimited();
+        let budget = doorstep_core::relay_engine::Unlimited;
         let incoming =
-            doorstep_server::sync::work::read(header.id, message, &Default::default(), &budget).unwrap();
+            doorstep_core::relay_engine::read(header.id, message, &Default::default(), &budget).unwrap();
         let author =
             doorstep_core::Actor { person: targets::person(5), role: doorstep_core::Role::Volunteer };
         let mut doc = doc.clone();
-        let applied = doorstep_server::sync::work::apply(
+        let applied = doorstep_core::relay_engine::apply(
             &mut doc,
             header,
             &author,
             incoming,
             &seed.owners,
             doorstep_core::sync::PeerState::new(),
+            seed.now,
             &budget,
         );
         assert!(applied.is_ok(), "{:?}", applied.err().map(|r| r.rejection));

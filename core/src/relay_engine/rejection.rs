@@ -1,18 +1,20 @@
-//! The rule codes a [`Rejection`] carries, and how the validator's verdicts become rejections.
+//! The rule codes a [`Rejection`] carries, and how the engine's verdicts become rejections.
 //!
 //! A rejection's `rule` is a permission rule's code (`Rule::code`, e.g.
 //! `roster_is_edited_by_coordinators`) or one of the codes below; phones and dashboards match
 //! on it, so these strings are part of the wire protocol. Each code has a class
-//! ([`doorstep_core::sync::RejectionClass`]): `unavailable`, `refetch_loop`,
-//! `missing_dependencies`, `document_full`, `document_damaged` and `over_budget` are transient
-//! (nothing is wrong with the changes: the phone keeps them and retries with backoff); every
-//! other code is permanent (the phone sets the refused operation aside for a coordinator and
-//! syncs the rest).
+//! ([`RejectionClass`](crate::sync::RejectionClass)): `unavailable`, `refetch_loop`,
+//! `missing_dependencies`, `document_full`, `document_damaged`, `over_budget` and
+//! `actor_reused` are transient (nothing is wrong with the changes: the phone keeps them and
+//! retries with backoff); every other code is permanent (the phone sets the refused operation
+//! aside for a coordinator and syncs the rest).
 
 use automerge::ChangeHash;
-use doorstep_core::id::DocumentId;
-use doorstep_core::sync::{Rejection, SyncError};
-use doorstep_core::validate::Violation;
+
+use super::budget::OverBudget;
+use crate::id::DocumentId;
+use crate::sync::{Rejection, SyncError};
+use crate::validate::Violation;
 
 /// The changes break the document schema (a bad enum value, a missing field).
 pub const SCHEMA: &str = "schema";
@@ -26,19 +28,34 @@ pub const UNKNOWN_DOCUMENT: &str = "unknown_document";
 pub const TOO_LARGE: &str = "too_large";
 /// The changes depend on changes neither side has.
 pub const MISSING_DEPENDENCIES: &str = "missing_dependencies";
-/// Syncing the document took more work than one document's sync may (see `sync::budget`).
+/// Syncing the document took more work than one document's sync may (see [`super::Budget`]).
 pub const OVER_BUDGET: &str = "over_budget";
 /// The relay could not store the changes; nothing was accepted, and a retry may succeed.
 pub const UNAVAILABLE: &str = "unavailable";
 /// The stored document is damaged on the relay's disk and does not load; nothing was accepted,
 /// and no retry helps until a coordinator has the relay's database restored.
 pub const DOCUMENT_DAMAGED: &str = "document_damaged";
-/// The device asked for the whole of this document too often (see `refetch_guard`); the other
-/// documents of the request still synced, and this one will after a wait.
+/// The device asked for the whole of this document too often (the relay's `refetch_guard`);
+/// the other documents of the request still synced, and this one will after a wait.
 pub const REFETCH_LOOP: &str = "refetch_loop";
 /// The document would grow past the most a document may hold: not the change's fault, so the
 /// phone keeps it until a coordinator closes old rounds.
 pub const DOCUMENT_FULL: &str = "document_full";
+/// A change reuses a sequence number its actor already used with other content (a phone
+/// restored from an older copy of its replica): the phone writes its work again under a new
+/// actor.
+pub const ACTOR_REUSED: &str = "actor_reused";
+
+/// The codes whose refusals are about the moment or the relay, not the change.
+pub const TRANSIENT: &[&str] = &[
+    UNAVAILABLE,
+    REFETCH_LOOP,
+    MISSING_DEPENDENCIES,
+    DOCUMENT_FULL,
+    DOCUMENT_DAMAGED,
+    OVER_BUDGET,
+    ACTOR_REUSED,
+];
 
 /// A rejection of document `doc`.
 pub fn reject(
@@ -67,15 +84,14 @@ pub fn undecodable(doc: DocumentId, error: &SyncError) -> Rejection {
 }
 
 /// The rejection for work stopped by its budget.
-pub fn over_budget(doc: DocumentId, stopped: &super::budget::OverBudget) -> Rejection {
+pub fn over_budget(doc: DocumentId, stopped: &OverBudget) -> Rejection {
     reject(doc, OVER_BUDGET, None, format!("document {doc}: {stopped}"))
 }
 
 #[cfg(test)]
 mod tests {
-    use doorstep_core::sync::RejectionClass;
-
     use super::*;
+    use crate::sync::RejectionClass;
 
     fn class(rule: &str, change: Option<ChangeHash>) -> RejectionClass {
         let doc: DocumentId = "01935f3e-0000-7000-8000-000000000001".parse().expect("uuid");
@@ -85,9 +101,7 @@ mod tests {
     #[test]
     fn refusals_about_the_moment_are_transient_and_refusals_of_a_change_are_permanent() {
         let change = Some(ChangeHash([7; 32]));
-        for code in
-            [UNAVAILABLE, REFETCH_LOOP, MISSING_DEPENDENCIES, DOCUMENT_FULL, DOCUMENT_DAMAGED, OVER_BUDGET]
-        {
+        for code in TRANSIENT {
             assert_eq!(class(code, None), RejectionClass::Transient, "{code}");
         }
         assert_eq!(

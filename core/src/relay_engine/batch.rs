@@ -1,0 +1,152 @@
+//! One document's batch: every message queued for it, taken one after another and then
+//! answered, as the relay's group commit runs them under one turn of the document's lock.
+
+use std::collections::HashMap;
+
+use automerge::{Automerge, ChangeHash};
+
+use super::answer::{answer, answer_turned};
+use super::budget::Budget;
+use super::incoming::Incoming;
+use super::take::{Taken, Turned, take};
+use crate::document::Header;
+use crate::id::{DocumentId, PersonId};
+use crate::role::Actor;
+use crate::sync::{PeerState, Rejection, SavedOnce};
+use crate::time::Timestamp;
+
+/// One message of a batch, with what its caller looked up for it.
+#[derive(Debug)]
+pub struct Queued<B> {
+    /// Who sent it, in their role in the document's compound.
+    pub author: Actor,
+    /// The message, read.
+    pub incoming: Incoming,
+    /// Owners of the actors its changes were made under, as far as they are bound.
+    pub owners: HashMap<String, PersonId>,
+    /// The sending device's sync state for the document (fresh if none was stored).
+    pub state: PeerState,
+    /// The message's work budget.
+    pub budget: B,
+}
+
+/// What one message of a batch came to.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Its changes (if any) are in the batch's chunk.
+    Accepted {
+        /// Actors to bind to the sender, first seen in this message.
+        bindings: Vec<String>,
+        /// The sync state to store for the sending device.
+        state: PeerState,
+        /// The reply, if there is anything to say.
+        reply: Option<Vec<u8>>,
+    },
+    /// Nothing of it is in the document; the device's stored sync state should be forgotten.
+    Refused {
+        /// Why.
+        rejection: Rejection,
+        /// A reply from a fresh state, so the phone still receives everyone else's changes.
+        reply: Option<Vec<u8>>,
+    },
+}
+
+/// What a batch came to: what to commit, and each message's verdict, in order.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// Every change the batch accepted, as one chunk (empty if none was new). `doc` holds them
+    /// already; the caller stores the chunk and the accepted messages' bindings together.
+    pub chunk: Vec<u8>,
+    /// One verdict per message.
+    pub verdicts: Vec<Verdict>,
+}
+
+/// A batch whose messages were all taken, not yet answered.
+#[derive(Debug)]
+pub struct TakenBatch {
+    chunk: Vec<u8>,
+    taken: Vec<(Result<Taken, Turned>, PeerState)>,
+}
+
+/// Syncs every message of a batch with `doc`: [`take_batch`], then [`answer_batch`].
+pub fn sync_batch<B: Budget>(
+    doc: &mut Automerge,
+    header: &Header,
+    messages: Vec<Queued<B>>,
+    now: Timestamp,
+) -> BatchOutcome {
+    let taken = take_batch(doc, header, messages, now);
+    answer_batch(doc, header, taken)
+}
+
+/// Takes every message of a batch: each message's new changes are bound to its author and
+/// checked and applied against the document as the messages before it left it (a refused one
+/// changes nothing and does not stop the others); an actor bound by an earlier message of the
+/// batch counts as bound for the later ones, so two people cannot both claim a new actor in one
+/// batch.
+pub fn take_batch<B: Budget>(
+    doc: &mut Automerge,
+    header: &Header,
+    messages: Vec<Queued<B>>,
+    now: Timestamp,
+) -> TakenBatch {
+    let before = doc.get_heads();
+    let mut bound: HashMap<String, PersonId> = HashMap::new();
+    let mut taken = Vec::with_capacity(messages.len());
+    for queued in messages {
+        let mut owners = queued.owners;
+        for (actor, person) in &bound {
+            owners.entry(actor.clone()).or_insert(*person);
+        }
+        let result = take(doc, header, &queued.author, queued.incoming, &owners, now, &queued.budget);
+        if let Ok(t) = &result {
+            for actor in &t.bindings {
+                bound.insert(actor.clone(), queued.author.person);
+            }
+        }
+        taken.push((result, queued.state));
+    }
+    TakenBatch { chunk: chunk_since(doc, &before), taken }
+}
+
+/// Answers every message of a taken batch from the document with the whole batch in, so a phone
+/// also receives what the others in its batch brought; the document is saved at most once for
+/// all the phones that should get it whole.
+pub fn answer_batch(doc: &mut Automerge, header: &Header, batch: TakenBatch) -> BatchOutcome {
+    let saved = SavedOnce::default();
+    let verdicts = batch
+        .taken
+        .into_iter()
+        .map(|(result, state)| verdict(doc, header.id, result, state, &saved))
+        .collect();
+    BatchOutcome { chunk: batch.chunk, verdicts }
+}
+
+/// The changes `doc` took since `before`, as one chunk (empty if none).
+pub(super) fn chunk_since(doc: &mut Automerge, before: &[ChangeHash]) -> Vec<u8> {
+    if doc.get_heads() == before { Vec::new() } else { doc.save_after(before) }
+}
+
+/// Answers a message once its batch is in: a taken one from its device's `state`, a turned one
+/// from a fresh state.
+pub(super) fn verdict(
+    doc: &mut Automerge,
+    id: DocumentId,
+    result: Result<Taken, Turned>,
+    mut state: PeerState,
+    saved: &SavedOnce,
+) -> Verdict {
+    match result {
+        Ok(taken) => {
+            let bindings = taken.bindings.clone();
+            match answer(doc, id, &mut state, taken, saved) {
+                Ok(reply) => Verdict::Accepted { bindings, state, reply },
+                Err(rejection) => Verdict::Refused { rejection, reply: None },
+            }
+        }
+        Err(turned) => {
+            let reply = answer_turned(doc, turned.message, saved);
+            Verdict::Refused { rejection: turned.rejection, reply }
+        }
+    }
+}

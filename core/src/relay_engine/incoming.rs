@@ -1,0 +1,39 @@
+//! Reading one document message: the first step, which needs no document.
+
+use std::collections::BTreeSet;
+
+use automerge::Change;
+use automerge::sync::Message;
+
+use super::budget::Budget;
+use super::rejection;
+use crate::id::DocumentId;
+use crate::sync::{self, MessageLimits, Rejection};
+use crate::validate;
+
+/// A decoded message and the changes it carries.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The message.
+    pub message: Message,
+    /// Its changes, in order.
+    pub changes: Vec<Change>,
+    /// The actors (hex) the changes were made under: whose owners the caller looks up before
+    /// the message is taken.
+    pub actors: BTreeSet<String>,
+}
+
+/// Checks a document message against `limits` and decodes it, within `budget`.
+pub fn read(
+    doc: DocumentId,
+    bytes: &[u8],
+    limits: &MessageLimits,
+    budget: &impl Budget,
+) -> Result<Incoming, Rejection> {
+    budget.check("decoding the message").map_err(|e| rejection::over_budget(doc, &e))?;
+    let message = sync::decode(bytes, limits).map_err(|e| rejection::undecodable(doc, &e))?;
+    budget.check("reading its changes").map_err(|e| rejection::over_budget(doc, &e))?;
+    let changes = validate::changes_in(&message).map_err(|v| rejection::from_violation(doc, v))?;
+    let actors = changes.iter().map(|c| c.actor_id().to_hex_string()).collect();
+    Ok(Incoming { message, changes, actors })
+}

@@ -1,0 +1,177 @@
+//! The relay's engine on what the convergence properties do not reach: a batch in which two
+//! people claim one new actor, a message stopped by its budget, and a round created offline by
+//! someone who may not. Real documents, real operations, real sync messages.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::HashMap;
+
+use automerge::Automerge;
+use doorstep_core::id::DocumentId;
+use doorstep_core::permission::Rule;
+use doorstep_core::relay_engine::{
+    self as engine, Budget, Incoming, OverBudget, Queued, Unlimited, Verdict, rejection,
+};
+use doorstep_core::schema::vocabulary::DocKind;
+use doorstep_core::sync::{MessageLimits, PeerState, decode, generate, receive};
+use doorstep_core::{Actor, Compound, Operation, Selection, Timestamp};
+use support::{Fixture, TestEnv, device, fork};
+
+/// The message a phone holding `phone` sends the relay holding `relay` for document `id` once
+/// the relay has answered its opening announcement: the one that carries its changes.
+fn message_with_changes(phone: &Automerge, relay: &Automerge) -> Vec<u8> {
+    let limits = MessageLimits::default();
+    let (mut phone_state, mut relay_state) = (PeerState::new(), PeerState::new());
+    let opening = generate(phone, &mut phone_state).expect("the phone opens");
+    let mut relay = relay.clone();
+    receive(&mut relay, &mut relay_state, decode(&opening, &limits).unwrap()).unwrap();
+    let reply = generate(&relay, &mut relay_state).expect("the relay answers");
+    let mut phone = phone.clone();
+    receive(&mut phone, &mut phone_state, decode(&reply, &limits).unwrap()).unwrap();
+    generate(&phone, &mut phone_state).expect("the phone sends its changes")
+}
+
+fn read(id: DocumentId, bytes: &[u8]) -> Incoming {
+    engine::read(id, bytes, &MessageLimits::default(), &Unlimited).expect("an honest message reads")
+}
+
+/// A phone's edit to the roster, made on a copy of `fx`'s compound under device `n`, as `who`.
+fn roster_edit(fx: &Fixture, n: u8, who: &Actor, notes: &str) -> (Compound, DocumentId) {
+    let mut phone = fork(&fx.compound, device(n));
+    let household = fx.household("2-1-101");
+    let mut env = TestEnv::seeded(u64::from(n));
+    env.set_now(Timestamp::from_millis(fx.env.now().as_millis() + 60_000));
+    phone.apply(&mut env.env(), who, &Operation::EditNotes { household, notes: notes.into() }).unwrap();
+    let roster = phone.single(DocKind::Roster).unwrap().id();
+    (phone, roster)
+}
+
+fn now(fx: &Fixture) -> Timestamp {
+    Timestamp::from_millis(fx.env.now().as_millis() + 120_000)
+}
+
+#[test]
+fn two_people_claiming_one_new_actor_in_a_batch_get_it_once() {
+    let fx = Fixture::default();
+    let (coordinator, coordinator2) = (fx.people.coordinator, fx.people.coordinator2);
+    // A cloned phone: two people writing under the same device actor, neither bound yet.
+    let (first, roster) = roster_edit(&fx, 9, &coordinator, "一楼");
+    let (second, _) = roster_edit(&fx, 9, &coordinator2, "二楼");
+    let relay = fx.compound.document(roster).unwrap();
+    let header = *relay.header();
+    let queued = |phone: &Compound, author: Actor| Queued {
+        author,
+        incoming: read(
+            roster,
+            &message_with_changes(phone.document(roster).unwrap().automerge(), relay.automerge()),
+        ),
+        owners: HashMap::new(),
+        state: PeerState::new(),
+        budget: Unlimited,
+    };
+    let batch = vec![queued(&first, coordinator), queued(&second, coordinator2)];
+    let mut doc = relay.automerge().clone();
+    let before = doc.get_heads();
+    let outcome = engine::sync_batch(&mut doc, &header, batch, now(&fx));
+    assert!(!outcome.chunk.is_empty(), "the first message's change is to be committed");
+    assert_ne!(doc.get_heads(), before);
+    let [first, second] = <[Verdict; 2]>::try_from(outcome.verdicts).unwrap();
+    let Verdict::Accepted { bindings, reply, .. } = first else {
+        panic!("the first claim is taken: {first:?}")
+    };
+    assert_eq!(bindings, vec![device(9).to_hex_string()], "bound to the first person");
+    assert!(reply.is_some(), "the first phone hears its change acknowledged");
+    let Verdict::Refused { rejection, reply } = second else {
+        panic!("the second claim is refused: {second:?}")
+    };
+    assert_eq!(rejection.rule, Rule::ActorsBelongToTheirPerson.code(), "{rejection:?}");
+    assert!(rejection.change.is_some(), "the refused change is named");
+    assert!(reply.is_some(), "the refused phone still hears what the relay holds");
+}
+
+/// A budget spent before one step.
+#[derive(Debug)]
+struct SpentBefore(&'static str);
+
+impl Budget for SpentBefore {
+    fn check(&self, step: &'static str) -> Result<(), OverBudget> {
+        if step == self.0 { Err(OverBudget::Deadline { step, limit_ms: 5 }) } else { Ok(()) }
+    }
+}
+
+#[test]
+fn a_message_over_its_budget_is_refused_before_its_changes_are_checked_and_changes_nothing() {
+    let fx = Fixture::default();
+    let (phone, roster) = roster_edit(&fx, 9, &fx.people.coordinator, "一楼");
+    let relay = fx.compound.document(roster).unwrap();
+    let bytes = message_with_changes(phone.document(roster).unwrap().automerge(), relay.automerge());
+    let refused =
+        engine::read(roster, &bytes, &MessageLimits::default(), &SpentBefore("decoding the message"))
+            .expect_err("stopped before decoding");
+    assert_eq!(refused.rule, rejection::OVER_BUDGET);
+    assert!(refused.reason.contains("5 ms"), "{}", refused.reason);
+    assert!(refused.is_transient(), "the phone keeps its changes and retries");
+
+    let mut doc = relay.automerge().clone();
+    let before = doc.get_heads();
+    let result = engine::apply(
+        &mut doc,
+        relay.header(),
+        &fx.people.coordinator,
+        read(roster, &bytes),
+        &HashMap::new(),
+        PeerState::new(),
+        now(&fx),
+        &SpentBefore("checking its changes"),
+    );
+    let refused = result.expect_err("stopped before checking");
+    assert_eq!(refused.rejection.rule, rejection::OVER_BUDGET);
+    assert_eq!(doc.get_heads(), before, "nothing of it was applied");
+    assert!(refused.reply.is_none(), "work stopped on its budget is not answered");
+}
+
+#[test]
+fn only_a_coordinating_member_creates_a_round_offline() {
+    let mut fx = Fixture::default();
+    let mut phone = fork(&fx.compound, device(9));
+    let coordinator = fx.people.coordinator;
+    let op = Operation::CreateRound {
+        title: "第2轮".into(),
+        kind: doorstep_core::schema::vocabulary::TaskKind::Groceries,
+        date: String::new(),
+        selection: Selection::All,
+        items: String::new(),
+        priority: doorstep_core::schema::vocabulary::Priority::Normal,
+    };
+    fx.env.advance(60_000);
+    let round = phone.apply(&mut fx.env.env(), &coordinator, &op).unwrap().created[0];
+    let bytes = message_with_changes(phone.document(round).unwrap().automerge(), &Automerge::new());
+    let header =
+        engine::header_of(round, &read(round, &bytes).changes).expect("the first change writes a header");
+    let create = |role, author: Actor| {
+        engine::create(
+            header,
+            author.person,
+            role,
+            read(round, &bytes),
+            &HashMap::new(),
+            now(&fx),
+            &Unlimited,
+            device(1),
+        )
+    };
+
+    let volunteer = fx.people.volunteer;
+    let refused = create(Some(volunteer.role), volunteer).expect_err("a volunteer plans no rounds");
+    assert_eq!(refused.rejection.rule, Rule::RoundsArePlannedByCoordinators.code());
+    let refused = create(None, coordinator).expect_err("not a member of the compound");
+    assert_eq!(refused.rejection.rule, rejection::FORBIDDEN);
+
+    let created = create(Some(coordinator.role), coordinator).expect("the coordinator's round is made");
+    assert_eq!(created.header.id, round);
+    assert_eq!(created.doc.get_heads(), phone.document(round).unwrap().heads());
+    assert_eq!(created.bindings, vec![device(9).to_hex_string()]);
+    let reloaded = Automerge::load(&created.snapshot).unwrap();
+    assert_eq!(reloaded.get_heads(), created.doc.get_heads(), "the snapshot holds the round");
+}

@@ -694,8 +694,8 @@ fn audit(net: &Network) {
     }
 }
 
-/// `DOORSTEP_PROPTEST_CASES` (default 200) for each of the two properties below, from a fixed
-/// seed so that a CI run is repeatable; `PROPTEST_RNG_SEED=<n>` explores other cases. Every
+/// `DOORSTEP_PROPTEST_CASES` (default 200; `scripts/test` runs 1,000) for each of the two
+/// properties below, from a fixed seed so that a CI run is repeatable; `PROPTEST_RNG_SEED=<n>` explores other cases. Every
 /// failure exploration finds goes into `convergence.proptest-regressions` once it is fixed, so it
 /// is replayed first on every run.
 fn all_the_cases() -> ProptestConfig {

@@ -112,6 +112,60 @@ impl Rule {
     }
 }
 
+impl Rule {
+    /// Every rule, in the order of the enum.
+    pub const ALL: [Rule; 15] = [
+        Rule::CompoundsAreCreatedByAdmins,
+        Rule::RosterIsEditedByCoordinators,
+        Rule::RoundsArePlannedByCoordinators,
+        Rule::VolunteersClaimOnlyFreeTasks,
+        Rule::AttemptsAreAppendOnly,
+        Rule::RequestsAreTriagedByCoordinators,
+        Rule::CareLedgerIsForCoordinatorsAndMedics,
+        Rule::ClosedRoundsAreFinal,
+        Rule::ActorsBelongToTheirPerson,
+        Rule::HeadersAreFixed,
+        Rule::CancelledTasksTakeNoAttempts,
+        Rule::CreatedObjectsAreKept,
+        Rule::TimesFollowTheRelaysClock,
+        Rule::RemovalsDoNotHideEdits,
+        Rule::ConflictsAreReviewedByCoordinators,
+    ];
+
+    /// The rule a refusal's code names, if it names one of these (a refusal may also name
+    /// `malformed`, `schema` or another relay code).
+    pub fn from_code(code: &str) -> Option<Rule> {
+        Self::ALL.into_iter().find(|rule| rule.code() == code)
+    }
+
+    /// [`Rule::explain`] in Chinese, for the people the phone shows it to.
+    pub fn explain_zh(self) -> &'static str {
+        match self {
+            Rule::CompoundsAreCreatedByAdmins => "只有管理员可以创建小区",
+            Rule::RosterIsEditedByCoordinators => "只有协调员可以修改住户名册；志愿者和医护只能修改住户备注",
+            Rule::RoundsArePlannedByCoordinators => "只有协调员可以创建、分配、取消和结束配送轮次",
+            Rule::VolunteersClaimOnlyFreeTasks => "志愿者只能领取未分配的任务，只能放弃自己领取的任务",
+            Rule::AttemptsAreAppendOnly => "上门记录只能以本人名义追加，不能修改或删除",
+            Rule::RequestsAreTriagedByCoordinators => "任何人都可以登记需求，只有协调员可以处理需求",
+            Rule::CareLedgerIsForCoordinatorsAndMedics => "只有协调员和医护可以查看或填写照护记录",
+            Rule::ClosedRoundsAreFinal => "已结束的配送轮次不再接受修改",
+            Rule::ActorsBelongToTheirPerson => "修改必须来自本人的设备",
+            Rule::HeadersAreFixed => "文件的编号、类型、所属小区和版本不能更改",
+            Rule::CancelledTasksTakeNoAttempts => "协调员已取消的任务不再接受上门记录；送达前请先联系协调员",
+            Rule::CreatedObjectsAreKept => "已有的记录只能原地修改，不能替换或删除",
+            Rule::TimesFollowTheRelaysClock => {
+                "记录的时间必须在中继时钟的前 30 天到后 1 天之内；请检查手机日期"
+            }
+            Rule::RemovalsDoNotHideEdits => {
+                "删除不能掩盖修改：对已删除记录的修改，以及未看到最新修改的删除，交由协调员处理"
+            }
+            Rule::ConflictsAreReviewedByCoordinators => {
+                "只有协调员可以以本人名义标记冲突已核实；核实记录不能更改或删除"
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for Rule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.explain(), self.code())
@@ -139,4 +193,18 @@ pub fn require(role: Role, rule: Rule) -> Result<(), Rule> {
         | Rule::RemovalsDoNotHideEdits => true,
     };
     if allowed { Ok(()) } else { Err(rule) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rule;
+
+    #[test]
+    fn every_rule_is_found_by_its_code_and_explained_in_chinese() {
+        for rule in Rule::ALL {
+            assert_eq!(Rule::from_code(rule.code()), Some(rule));
+            assert!(rule.explain_zh().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{rule:?}");
+        }
+        assert_eq!(Rule::from_code("malformed"), None);
+    }
 }

@@ -66,7 +66,9 @@ pub enum PhoneError {
     #[error("not an operation / 不是有效的操作: {0}")]
     BadOperation(String),
     /// The key file could not be read or created.
-    #[error("key file {path}: {reason}")]
+    #[error(
+        "key file {path}: {reason}; the phone's data cannot be opened without it (give another with --key-file) / 本机密钥文件 {path} 无法使用，没有它无法打开本机数据（可用 --key-file 指定）"
+    )]
     KeyFile {
         /// The file.
         path: String,
@@ -74,7 +76,9 @@ pub enum PhoneError {
         reason: String,
     },
     /// The relay's CA certificate (`--ca-cert`) could not be read or used.
-    #[error("CA certificate {path} (--ca-cert): {reason}")]
+    #[error(
+        "CA certificate {path} (--ca-cert): {reason}; check the file the coordinator gave you / 中继证书 {path}（--ca-cert）无法使用，请检查协调员提供的证书文件"
+    )]
     CaCert {
         /// The file.
         path: String,
@@ -82,7 +86,7 @@ pub enum PhoneError {
         reason: String,
     },
     /// Writing an export file failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {source} / 无法写入 {path}，请换一个位置")]
     Export {
         /// The file.
         path: String,
@@ -90,4 +94,30 @@ pub enum PhoneError {
         #[source]
         source: std::io::Error,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn has_chinese(text: &str) -> bool {
+        text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    }
+
+    #[test]
+    fn file_and_link_errors_are_said_in_chinese_too() {
+        let errors = [
+            PhoneError::KeyFile { path: "phone.db.key".into(), reason: "cannot read it: denied".into() },
+            PhoneError::CaCert { path: "ca.pem".into(), reason: "cannot read it: missing".into() },
+            PhoneError::Export {
+                path: "out.json".into(),
+                source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied"),
+            },
+            crate::wrong_link("an invite", "doorstep phone join"),
+        ];
+        for error in errors {
+            let text = error.to_string();
+            assert!(has_chinese(&text) && text.contains(" / "), "{text}");
+        }
+    }
 }

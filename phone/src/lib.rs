@@ -337,12 +337,16 @@ fn from_link(text: &str) -> Result<Option<JoinLink>, PhoneError> {
     if !text.trim().starts_with("doorstep://") {
         return Ok(None);
     }
-    JoinLink::parse(text).map(Some).map_err(|e| PhoneError::BadLink(e.to_string()))
+    JoinLink::parse(text).map(Some).map_err(|e| {
+        PhoneError::BadLink(format!("{e} / 无法识别这个 doorstep:// 链接，请重新扫描邀请二维码"))
+    })
 }
 
 /// The error for a link of the other kind: "this is an invite link; use doorstep phone join".
 fn wrong_link(kind: &str, command: &str) -> PhoneError {
-    PhoneError::BadLink(format!("this is {kind} link, not for this command; use `{command}` with it"))
+    PhoneError::BadLink(format!(
+        "this is {kind} link, not for this command; use `{command}` with it / 这个链接不适用于此命令，请改用 `{command}`"
+    ))
 }
 
 /// A phone that holds no compound because it was removed says so plainly, by compound name.

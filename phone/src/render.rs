@@ -267,16 +267,18 @@ impl Output {
             if changes.is_empty() {
                 return "no refused changes / 没有被拒绝的修改".to_owned();
             }
-            changes
-                .iter()
-                .map(|c| {
-                    let what = c.operation.as_deref().unwrap_or(&c.hash);
-                    format!("{what} in {}: {} ({}) — {}", c.document, c.reason, c.rule, review_line(c))
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
+            changes.iter().map(quarantine_line).collect::<Vec<_>>().join("\n")
         });
     }
+}
+
+/// One set-aside change: what it was, why the relay refused it (the rule in Chinese, then the
+/// relay's own sentence) and where it stands with the coordinators.
+fn quarantine_line(c: &QuarantinedChange) -> String {
+    let what = c.operation.as_deref().unwrap_or(&c.hash);
+    let why = doorstep_core::permission::Rule::from_code(&c.rule)
+        .map_or("中继拒绝了这项修改", doorstep_core::permission::Rule::explain_zh);
+    format!("{what}: {why} / {} ({}; document {}) — {}", c.reason, c.rule, c.document, review_line(c))
 }
 
 /// Where a set-aside change stands with the coordinators, in the words the app shows.
@@ -559,7 +561,36 @@ mod tests {
 
     use doorstep_replica::SyncReport;
 
-    use super::{last_sync_line, standing, synced_text};
+    use super::{last_sync_line, quarantine_line, standing, synced_text};
+
+    #[test]
+    fn a_set_aside_change_says_its_rule_in_chinese_before_the_relays_sentence() {
+        let change = doorstep_replica::QuarantinedChange {
+            hash: "ab12".into(),
+            document: "round-1".into(),
+            rule: "closed_rounds_are_final".into(),
+            reason: "round 蔬菜包 was closed at 18:00".into(),
+            bytes: Vec::new(),
+            at: 0,
+            person: None,
+            operation: Some("attempt at 1号楼1单元101".into()),
+            made_at: None,
+            review_state: "under_review".into(),
+            reviewed_by: None,
+            reviewed_by_name: None,
+            reviewed_at: None,
+            review_note: None,
+        };
+        let line = quarantine_line(&change);
+        assert!(
+            line.starts_with("attempt at 1号楼1单元101: 已结束的配送轮次不再接受修改 / round 蔬菜包"),
+            "{line}"
+        );
+        assert!(line.contains("under review / 待协调员处理"), "{line}");
+        let unknown =
+            quarantine_line(&doorstep_replica::QuarantinedChange { rule: "malformed".into(), ..change });
+        assert!(unknown.contains("中继拒绝了这项修改 / "), "{unknown}");
+    }
 
     #[test]
     fn counts_read_as_words() {

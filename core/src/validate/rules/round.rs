@@ -50,6 +50,14 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
         let id: TaskId = schema::parse_key(&present.key, "task")?;
         round::read_task(e.after, e.header.id, id, &present.obj)
             .map_err(|err| Problem::schema(format!("{label}: {err}")))?;
+        // Every value the assignee holds, the losing concurrent ones too, is a person or nobody:
+        // the claim rules judge each one, so a text or a stray string, even from a coordinator,
+        // would make the task unclaimable for good.
+        if assignee_values(e.after, &present.obj).iter().any(|(_, value)| value.is_none()) {
+            return Err(Problem::schema(format!(
+                "{label}: field \"assignee\" holds something that is neither a person ID nor null"
+            )));
+        }
         match e.after.get(&present.obj, "cancelled") {
             Ok(None) => {}
             Ok(Some((Value::Object(ObjType::Map), cancelled))) => {

@@ -247,7 +247,12 @@ impl Phone {
     }
 
     pub fn join(&self, relay: &Relay, code: &str) -> Value {
-        self.ok(&["join", "--relay", &relay.url, "--name", "李强", code])
+        self.join_as(relay, "李强", code)
+    }
+
+    /// Joins with the invite `code` under the person's `name`.
+    pub fn join_as(&self, relay: &Relay, name: &str, code: &str) -> Value {
+        self.ok(&["join", "--relay", &relay.url, "--name", name, code])
     }
 
     pub fn sync(&self) -> Value {

@@ -31,14 +31,7 @@ fn a_coordinator_applies_one_set_aside_operation_and_dismisses_another_and_the_v
     let relay = Relay::start(dir.path());
     let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
     let coordinator = Phone::new(dir.path(), "coordinator");
-    coordinator.ok(&[
-        "join",
-        "--relay",
-        &relay.url,
-        "--name",
-        "王芳",
-        &relay.invite(&compound, "coordinator"),
-    ]);
+    coordinator.join_as(&relay, "王芳", &relay.invite(&compound, "coordinator"));
     let volunteer = Phone::new(dir.path(), "volunteer");
     volunteer.ok(&["join", "--relay", &relay.url, "--name", "李强", &relay.invite(&compound, "volunteer")]);
 

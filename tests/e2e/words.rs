@@ -23,14 +23,7 @@ fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
     let relay = Relay::start(dir.path());
     let compound = relay.compound_from("香樟苑", &sample("xiangzhangyuan-roster.csv"));
     let coordinator = Phone::new(dir.path(), "coordinator");
-    coordinator.ok(&[
-        "join",
-        "--relay",
-        &relay.url,
-        "--name",
-        "王芳",
-        &relay.invite(&compound, "coordinator"),
-    ]);
+    coordinator.join_as(&relay, "王芳", &relay.invite(&compound, "coordinator"));
     coordinator.create_vegetable_round();
     coordinator.sync();
 

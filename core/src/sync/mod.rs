@@ -64,9 +64,7 @@ pub struct SavedOnce(std::cell::OnceCell<Vec<u8>>);
 pub fn generate_sharing(doc: &Automerge, state: &mut PeerState, saved: &SavedOnce) -> Option<Vec<u8>> {
     state.trust_known_heads(doc);
     if !state.wants_whole_document(doc) {
-        return state
-            .changes_for_a_holder(doc, |state| doc.generate_sync_message(state))
-            .map(Message::encode);
+        return generate(doc, state);
     }
     let mut message = state.without_changes(|state| doc.generate_sync_message(state))?;
     message.version = automerge::sync::MessageVersion::V2;

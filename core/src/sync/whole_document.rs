@@ -18,18 +18,13 @@ use automerge::{Automerge, ReadDoc};
 
 use super::SyncError;
 use crate::validate::contain::contained;
-
-/// The bytes every Automerge chunk starts with.
-const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-
-/// The chunk type of a whole document (after the magic bytes and a 4-byte checksum).
-const DOCUMENT_CHUNK: u8 = 0;
+use crate::validate::{CHUNK_MAGIC, DOCUMENT_CHUNK};
 
 /// The whole document `message` carries, if that is all its changes are.
 fn whole_document(message: &Message) -> Option<Vec<u8>> {
     let mut chunks = message.changes.iter();
     let (Some(bytes), None) = (chunks.next(), chunks.next()) else { return None };
-    (bytes.len() > 9 && bytes[..4] == MAGIC && bytes[8] == DOCUMENT_CHUNK).then(|| bytes.to_vec())
+    (bytes.len() > 9 && bytes[..4] == CHUNK_MAGIC && bytes[8] == DOCUMENT_CHUNK).then(|| bytes.to_vec())
 }
 
 /// If `message` carries a whole document that holds everything `doc` holds, replaces `doc` with

@@ -20,7 +20,7 @@ use super::violation::{Violation, ViolationKind};
 use crate::id::DocumentId;
 
 /// The bytes every Automerge chunk starts with.
-const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+pub(crate) const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 /// The change bundle chunk type (the other types are in `inflate`).
 const BUNDLE: u8 = 3;
 

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use crate::limits;
 
 /// Chunk types of the Automerge binary format.
-pub(super) const DOCUMENT: u8 = 0;
+pub(crate) const DOCUMENT: u8 = 0;
 pub(super) const CHANGE: u8 = 1;
 pub(super) const COMPRESSED_CHANGE: u8 = 2;
 /// The bit of a column specification that marks its data as DEFLATE-compressed.

@@ -894,6 +894,68 @@ mod validate_schema {
         assert!(v.reason.contains("\"condition\" is not a string"), "{v}");
     }
 
+    /// A value of the wrong shape in a field the typed readers read leniently (an object where
+    /// the table says scalar, a number where it says string, a string where it says map) is
+    /// refused for every field kind, and so is one that loses to a concurrent value: the batch's
+    /// own values are judged, not only the one a reader sees.
+    #[test]
+    fn every_value_a_batch_writes_has_the_shape_of_its_fields_kind() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, task) = round_with_task(&mut fx);
+        let roster = id_of(&fx, DocKind::Roster);
+        let household = fx.household("2-1-101").to_string();
+
+        let h = household.clone();
+        let people_as_text = hostile(&fx, roster, move |tx| {
+            tx.put_object(entity(tx, "households", &h), "people", ObjType::Text).unwrap();
+        });
+        let v = people_as_text.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains("\"people\" holds an Automerge text; it must hold a whole number"), "{v}");
+
+        let h = household.clone();
+        let head_as_number = hostile(&fx, roster, move |tx| {
+            tx.put(entity(tx, "households", &h), "head", 42_i64).unwrap();
+        });
+        let v = head_as_number.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains("\"head\" holds an integer; it must hold a string"), "{v}");
+
+        let status_as_map =
+            hostile(&fx, round, |tx| drop(tx.put_object(ROOT, "status", ObjType::Map).unwrap()));
+        let v = status_as_map.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains("\"status\" holds a map"), "{v}");
+
+        let k = task.to_string();
+        let cancelled_as_word =
+            hostile(&fx, round, move |tx| tx.put(entity(tx, "tasks", &k), "cancelled", "yes").unwrap());
+        let v = cancelled_as_word.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains(&format!("task {task}")) && v.reason.contains("must hold a map"), "{v}");
+
+        // Two concurrent changes in one batch: the higher actor's count wins and a reader sees a
+        // good household; the text that lost is still refused.
+        let relay = relay_doc(&fx.compound, roster);
+        let since = relay.get_heads();
+        let mut losing = relay.clone().with_actor(ActorId::from([0x01; 16]));
+        let mut winning = relay.clone().with_actor(ActorId::from([0xF1; 16]));
+        let obj = entity(&relay, "households", &household);
+        let mut tx = losing.transaction();
+        tx.put_object(&obj, "people", ObjType::Text).unwrap();
+        tx.commit();
+        let mut tx = winning.transaction();
+        tx.put(&obj, "people", 3_i64).unwrap();
+        tx.commit();
+        let mut changes = losing.get_changes(&since);
+        changes.extend(winning.get_changes(&since));
+        let header = *fx.compound.document(roster).unwrap().header();
+        let concurrent = Batch { header, relay, changes };
+        let v = concurrent.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains("\"people\" holds an Automerge text"), "{v}");
+        let mut winner_only = relay_doc(&fx.compound, roster);
+        winner_only.merge(&mut winning).unwrap();
+        let read = doorstep_core::document::roster::household(&winner_only, household.parse().unwrap());
+        assert_eq!(read.unwrap().people, Some(3), "the winning value alone reads as a good household");
+    }
+
     #[test]
     fn texts_counts_and_changes_beyond_the_limits_are_too_large() {
         let fx = Fixture::default();

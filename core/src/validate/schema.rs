@@ -8,7 +8,7 @@
 
 use std::str::FromStr;
 
-use automerge::{Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
 use super::violation::Problem;
 use crate::document::read;
@@ -67,13 +67,15 @@ where
 }
 
 /// Checks the fields of `obj` against the table's `entity`: no unknown field (a document root
-/// may also hold the header fields), strings and texts within their kind's limit, counts within
-/// [`limits::PEOPLE`]. `label` names the entity in reasons.
+/// may also hold the header fields), every value the batch's `changes` wrote of the shape its
+/// field's kind has (see [`check_shapes`]), strings and texts within their kind's limit, counts
+/// within [`limits::PEOPLE`]. `label` names the entity in reasons.
 pub(super) fn check_fields(
     doc: &Automerge,
     obj: &ObjId,
     entity: &Entity,
     label: &str,
+    changes: &[Change],
 ) -> Result<(), Problem> {
     let root = *obj == ROOT;
     for key in doc.keys(obj) {
@@ -82,6 +84,7 @@ pub(super) fn check_fields(
             return Err(Problem::schema(format!("{label}: field {key:?} is not part of a {}", entity.noun)));
         }
     }
+    check_shapes(doc, obj, entity, label, changes)?;
     for field in entity.fields {
         match field.kind {
             Kind::Short | Kind::Long => {
@@ -116,6 +119,88 @@ pub(super) fn check_fields(
         }
     }
     Ok(())
+}
+
+/// Checks that every value `changes` wrote to a field of `obj` has the shape the table gives the
+/// field's kind, the concurrent values that lost included: a string (or null) for short and long
+/// strings, an integer (or null) for counts and times, any scalar for IDs and vocabulary values,
+/// an Automerge text, map or list for the containers. The typed readers skip a value of the wrong
+/// shape, so one that got in would make the entity unreadable to the rules that guard honest
+/// work (an assignee held as a text made the task unclaimable for good). Only the batch's own
+/// values are judged: a value stored before this check existed never blocks someone else's edit.
+pub(super) fn check_shapes(
+    doc: &Automerge,
+    obj: &ObjId,
+    entity: &Entity,
+    label: &str,
+    changes: &[Change],
+) -> Result<(), Problem> {
+    for field in entity.fields {
+        for (value, id) in doc.get_all(obj, field.name).unwrap_or_default() {
+            if written_by(changes, &id) && !fits(field.kind, &value) {
+                return Err(Problem::schema(format!(
+                    "{label}: field {:?} holds {}; it must hold {}",
+                    field.name,
+                    shape(&value),
+                    expected(field.kind)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the operation `id` is one of `changes`'.
+fn written_by(changes: &[Change], id: &ObjId) -> bool {
+    let ObjId::Id(counter, actor, _) = id else {
+        return false;
+    };
+    changes.iter().any(|c| c.actor_id() == actor && (c.start_op().get()..=c.max_op()).contains(counter))
+}
+
+/// Whether `value` has the shape of a field of `kind`.
+fn fits(kind: Kind, value: &Value<'_>) -> bool {
+    use ScalarValue::{Int, Null, Str, Timestamp as Time, Uint};
+    match (kind, value) {
+        (Kind::Short | Kind::Long, Value::Scalar(s)) => matches!(s.as_ref(), Str(_) | Null),
+        (Kind::Count, Value::Scalar(s)) => matches!(s.as_ref(), Int(_) | Uint(_) | Null),
+        (Kind::Time, Value::Scalar(s)) => matches!(s.as_ref(), Int(_) | Uint(_) | Time(_) | Null),
+        (Kind::Scalar, Value::Scalar(_)) => true,
+        (Kind::Text, Value::Object(ObjType::Text)) => true,
+        (Kind::Map | Kind::Record, Value::Object(ObjType::Map)) => true,
+        (Kind::List, Value::Object(ObjType::List)) => true,
+        _ => false,
+    }
+}
+
+/// What `value` is, for a reason.
+fn shape(value: &Value<'_>) -> String {
+    match value {
+        Value::Object(ObjType::Text) => "an Automerge text".into(),
+        Value::Object(ObjType::Map | ObjType::Table) => "a map".into(),
+        Value::Object(ObjType::List) => "a list".into(),
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Str(_) => "a string".into(),
+            ScalarValue::Null => "null".into(),
+            ScalarValue::Int(_) | ScalarValue::Uint(_) => "an integer".into(),
+            other => format!("the scalar {other}"),
+        },
+    }
+}
+
+/// The shape a field of `kind` must have, for a reason.
+fn expected(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Short | Kind::Long => "a string or null",
+        Kind::Count => "a whole number or null",
+        Kind::Time => "Unix milliseconds or null",
+        Kind::Scalar => {
+            "a single value (an ID, a word of the vocabulary, a number or a boolean), not an object"
+        }
+        Kind::Text => "an Automerge text",
+        Kind::Map | Kind::Record => "a map",
+        Kind::List => "a list",
+    }
 }
 
 /// Checks every time field of `entity` that `obj` holds against the window of the relay's

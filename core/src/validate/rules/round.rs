@@ -62,7 +62,7 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
             Ok(None) => {}
             Ok(Some((Value::Object(ObjType::Map), cancelled))) => {
                 let what = format!("{label}'s cancellation");
-                schema::check_fields(e.after, &cancelled, &CANCELLATION, &what)?;
+                schema::check_fields(e.after, &cancelled, &CANCELLATION, &what, e.changes)?;
                 let touched = e
                     .touched
                     .in_collection(round::TASKS)
@@ -235,7 +235,7 @@ fn check_attempts(
         }
         let attempt_label = format!("{label}'s attempt {index}");
         let attempt = attempt.as_ref().map_err(|err| Problem::schema(format!("{attempt_label}: {err}")))?;
-        schema::check_fields(e.after, id, &ATTEMPT, &attempt_label)?;
+        schema::check_fields(e.after, id, &ATTEMPT, &attempt_label, e.changes)?;
         state::require_own_attempt(e.author.person, attempt.by).map_err(|rule| {
             forbid(
                 rule,

@@ -530,6 +530,12 @@ mod validate_rounds {
             tx.put(&attempt, "outcome", "delivered").unwrap();
         });
         let k = key.clone();
+        let unset = hostile(&fx, round, move |tx| {
+            let list = child(tx, &entity(tx, "tasks", &k), "attempts");
+            let attempt = child_at(tx, &list, 0);
+            tx.delete(&attempt, "note").unwrap();
+        });
+        let k = key.clone();
         let remove = hostile(&fx, round, move |tx| {
             let list = child(tx, &entity(tx, "tasks", &k), "attempts");
             tx.delete(&list, 0).unwrap();
@@ -544,7 +550,7 @@ mod validate_rounds {
             let map = child(tx, &ROOT, "tasks");
             tx.delete(&map, k.as_str()).unwrap();
         });
-        for (what, batch) in [("edit", &rewrite), ("remove", &remove)] {
+        for (what, batch) in [("edit", &rewrite), ("edit", &unset), ("remove", &remove)] {
             for author in [volunteer, people.coordinator, people.admin] {
                 let v = batch.forbidden(&author, Rule::AttemptsAreAppendOnly);
                 assert!(v.reason.contains(what), "{v}");

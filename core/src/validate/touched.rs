@@ -6,9 +6,9 @@
 //! concurrent put that lost (Automerge reports it as a conflict), is still a write to that field,
 //! and a role that may not write the field may not write it that way either.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use automerge::{Automerge, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc};
+use automerge::{Automerge, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc};
 
 use crate::document::read;
 
@@ -28,6 +28,10 @@ pub(super) struct Touched {
     pub root: BTreeSet<String>,
     /// Per collection (`households`, `tasks`, ...), the entities touched, keyed by map key.
     pub entities: BTreeMap<String, BTreeMap<String, EntityTouch>>,
+    /// Every object a patch wrote into, or into something below it. An object not here reads
+    /// the same after the batch as before, so rules may skip reading it twice (a task's
+    /// earlier attempts, which a batch that appends one leaves as they were).
+    objects: HashSet<ObjId>,
 }
 
 impl Touched {
@@ -42,6 +46,8 @@ impl Touched {
     }
 
     fn add(&mut self, patch: &Patch, collections: &[&str]) {
+        self.objects.insert(patch.obj.clone());
+        self.objects.extend(patch.path.iter().map(|(obj, _)| obj.clone()));
         // The full path of the place written: the object's path, then the key or index the
         // action names.
         let mut props: Vec<String> = patch.path.iter().map(|(_, prop)| prop_name(prop)).collect();
@@ -93,6 +99,11 @@ impl Touched {
                 }
             }
         }
+    }
+
+    /// Whether the batch wrote into `obj` or into something below it.
+    pub(super) fn wrote_into(&self, obj: &ObjId) -> bool {
+        self.objects.contains(obj)
     }
 
     /// The entities touched in `collection`.

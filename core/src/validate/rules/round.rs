@@ -11,6 +11,8 @@
 //! values for the coordinator to settle (DESIGN §2). Overwriting someone else's assignment is
 //! what the rule forbids.
 
+use std::collections::HashSet;
+
 use automerge::{Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, ValueRef};
 
 use super::{Effect, entities, reviews};
@@ -48,7 +50,7 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
         let label = &present.label;
         check_attempts(e, &present.before, &present.obj, label, closed)?;
         let id: TaskId = schema::parse_key(&present.key, "task")?;
-        round::read_task(e.after, e.header.id, id, &present.obj)
+        round::read_task_but_attempts(e.after, e.header.id, id, &present.obj)
             .map_err(|err| Problem::schema(format!("{label}: {err}")))?;
         // Every value the assignee holds, the losing concurrent ones too, is a person or nobody:
         // the claim rules judge each one, so a text or a stray string, even from a coordinator,
@@ -156,10 +158,11 @@ fn check_removed_tasks(e: &Effect<'_>) -> Result<(), Problem> {
     Ok(())
 }
 
-/// One element of a task's attempts list: its object and what it reads as.
-type Element = (ObjId, Result<Attempt, String>);
+/// One element of a task's attempts list: its object, and whether that is a map.
+type Element = (ObjId, bool);
 
-/// The attempts list of the task in `slot` and its elements (none if there is no task or list).
+/// The attempts list of the task in `slot` and its elements (none if there is no task or list),
+/// without reading them: a task's attempts are read only where a batch added or wrote into one.
 fn attempt_list(doc: &Automerge, slot: &Slot, label: &str) -> Result<Option<(ObjId, Vec<Element>)>, Problem> {
     let Slot::Map(task) = slot else {
         return Ok(None);
@@ -173,17 +176,18 @@ fn attempt_list(doc: &Automerge, slot: &Slot, label: &str) -> Result<Option<(Obj
     };
     let elements = doc
         .list_range(&list, ..)
-        .map(|item| {
-            let read = match item.value {
-                ValueRef::Object(ObjType::Map) => {
-                    round::read_attempt(doc, &item.id()).map_err(|err| err.to_string())
-                }
-                _ => Err("is not a map".to_owned()),
-            };
-            (item.id(), read)
-        })
+        .map(|item| (item.id(), matches!(item.value, ValueRef::Object(ObjType::Map))))
         .collect();
     Ok(Some((list, elements)))
+}
+
+/// What the element `(id, is_map)` of an attempts list reads as in `doc`.
+fn read_element(doc: &Automerge, (id, is_map): &Element) -> Result<Attempt, String> {
+    if *is_map {
+        round::read_attempt(doc, id).map_err(|err| err.to_string())
+    } else {
+        Err("is not a map".to_owned())
+    }
 }
 
 fn attempt_elements(doc: &Automerge, slot: &Slot, label: &str) -> Result<Vec<Element>, Problem> {
@@ -212,27 +216,31 @@ fn check_attempts(
         }
         return Ok(());
     };
-    for (id, attempt) in &old {
-        match new.iter().find(|(n, _)| n == id) {
-            None => {
-                return Err(forbid(
-                    Rule::AttemptsAreAppendOnly,
-                    format!("{} may not remove an attempt from {label}", e.who()),
-                ));
-            }
-            Some((_, now)) if now != attempt => {
-                return Err(forbid(
-                    Rule::AttemptsAreAppendOnly,
-                    format!("{} may not edit an attempt of {label}", e.who()),
-                ));
-            }
-            Some(_) => {}
+    let kept: HashSet<&ObjId> = new.iter().map(|(id, _)| id).collect();
+    for element in &old {
+        if !kept.contains(&element.0) {
+            return Err(forbid(
+                Rule::AttemptsAreAppendOnly,
+                format!("{} may not remove an attempt from {label}", e.who()),
+            ));
+        }
+        // An attempt the batch wrote nothing into reads as it did; only the others are compared.
+        if e.touched.wrote_into(&element.0)
+            && read_element(e.before, element) != read_element(e.after, element)
+        {
+            return Err(forbid(
+                Rule::AttemptsAreAppendOnly,
+                format!("{} may not edit an attempt of {label}", e.who()),
+            ));
         }
     }
-    for (index, (id, attempt)) in new.iter().enumerate() {
-        if old.iter().any(|(o, _)| o == id) {
+    let seen: HashSet<&ObjId> = old.iter().map(|(id, _)| id).collect();
+    for (index, element) in new.iter().enumerate() {
+        if seen.contains(&element.0) {
             continue;
         }
+        let id = &element.0;
+        let attempt = read_element(e.after, element);
         let attempt_label = format!("{label}'s attempt {index}");
         let attempt = attempt.as_ref().map_err(|err| Problem::schema(format!("{attempt_label}: {err}")))?;
         schema::check_fields(e.after, id, &ATTEMPT, &attempt_label, e.changes)?;

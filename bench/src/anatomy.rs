@@ -10,6 +10,7 @@ use std::time::Duration;
 use automerge::sync::{Capability, State, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ChangeHash, ObjType, ROOT, ReadDoc, Value};
+use doorstep_core::document::Header;
 use doorstep_core::id::PersonId;
 use doorstep_core::import::read_roster_csv;
 use doorstep_core::schema::vocabulary::{Priority, TaskKind};
@@ -18,8 +19,8 @@ use doorstep_core::{Actor, Compound, Env, ImportPolicy, Operation, Role, Selecti
 use crate::figures::{bytes, ms, percentile, ratio, timed};
 use crate::workload::SAMPLE;
 
-/// The round document as the coordinator created it.
-fn round_document() -> Automerge {
+/// The round document as the coordinator created it, and its header.
+fn round_document() -> (Automerge, Header) {
     let admin = Actor { person: person(1), role: Role::Admin };
     let mut seed = 0x2545F4914F6CDD1Du128;
     let mut entropy = move || {
@@ -39,7 +40,8 @@ fn round_document() -> Automerge {
         priority: Priority::Normal,
     };
     compound.apply(&mut env, &admin, &op).unwrap();
-    compound.rounds().next().unwrap().automerge().clone()
+    let round = compound.rounds().next().unwrap();
+    (round.automerge().clone(), *round.header())
 }
 
 /// Person number `n`.
@@ -168,6 +170,27 @@ fn warm(base: &Automerge, quick: bool) {
     }
 }
 
+/// How long the relay's check (`validate::check_and_apply`, as its engine's `take` calls it)
+/// takes to check and apply the 15 attempts phone number `phone` made on its copy `phone_doc`.
+fn check_attempts(
+    relay: &Automerge,
+    header: &Header,
+    phone_doc: &Automerge,
+    since: &[ChangeHash],
+    phone: usize,
+) -> Duration {
+    let author = Actor { person: person(phone + 100), role: Role::Volunteer };
+    let changes = phone_doc.get_changes(since);
+    let now = Timestamp::from_millis(1_790_000_060_000);
+    let mut doc = relay.clone();
+    let (result, took) =
+        timed(|| doorstep_core::validate::check_and_apply(&mut doc, header, &author, changes, now));
+    if let Err(violation) = result {
+        panic!("the relay refused an honest phone's attempts: {violation}");
+    }
+    took
+}
+
 fn median(mut f: impl FnMut() -> Duration, runs: usize) -> Duration {
     let mut samples: Vec<Duration> = (0..runs).map(|_| f()).collect();
     percentile(&mut samples, 50.0)
@@ -181,10 +204,10 @@ pub fn run(quick: bool) {
         "each phone: 15 attempts, one change each; \"behind\" = a phone that synced before the team came back and has its own 15 new changes\n"
     );
     println!(
-        "| phones | changes | clone (validation copy) | save() | load | reply to a phone behind: whole document | reply: changes only |\n\
-         |---|---|---|---|---|---|---|"
+        "| phones | changes | clone (validation copy) | check and apply a phone's 15 attempts | save() | load | reply to a phone behind: whole document | reply: changes only |\n\
+         |---|---|---|---|---|---|---|---|"
     );
-    let base = round_document();
+    let (base, header) = round_document();
     let base_heads = base.get_heads();
     for &phones in sizes {
         let mut relay = base.clone();
@@ -200,12 +223,14 @@ pub fn run(quick: bool) {
         let save = median(|| timed(|| relay.save()).1, runs);
         let load = median(|| timed(|| Automerge::load(&saved).unwrap()).1, runs);
         let late = phone_copy(&base, phones + 1, 15);
+        let check = median(|| check_attempts(&relay, &header, &late, &base_heads, phones + 1), runs);
         let (whole_size, whole_time) = reply(&relay, &late, &base_heads, true);
         let (changes_size, changes_time) = reply(&relay, &late, &base_heads, false);
         println!(
-            "| {phones} | {} | {} | {} ({}) | {} | {} in {} | {} in {} |",
+            "| {phones} | {} | {} | {} | {} ({}) | {} | {} in {} | {} in {} |",
             relay.get_changes(&[]).len(),
             ms(clone),
+            ms(check),
             ms(save),
             bytes(saved.len()),
             ms(load),

@@ -196,6 +196,10 @@ export const MESSAGES = {
   ],
   'members.refused.token': ['只有区级管理员可以补发设备令牌。', 'Only a district admin may issue a new device token.'],
   'members.refused.device_name': ['设备名称须为 1 至 {max} 个字。', 'The device name must be 1 to {max} characters.'],
+  'members.refused.not_running': [
+    '你已不再负责{compound}（可能刚被管理员移出），不能邀请或移出成员，页面上的名单也不再更新。如有疑问，请联系本小区的管理员。',
+    "You no longer run {compound} (an admin may just have removed you), so you may not invite or remove members, and the list here is no longer kept up to date. If this is a mistake, ask the compound's admin.",
+  ],
   'members.refused.gone': [
     '{name} 已不是本小区的成员（可能刚被他人移出），列表已更新。',
     '{name} is no longer a member of this compound (someone may just have removed them); the list is up to date again.',

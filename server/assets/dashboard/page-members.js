@@ -8,7 +8,7 @@ import { t, label } from './i18n.js';
 import { h, fill, field, select, button } from './dom.js';
 import { zoneMinutes, fmtTime, zoneLabel } from './format.js';
 import { state } from './state.js';
-import { ApiError, api, cpath } from './api.js';
+import { API, ApiError, api, cpath } from './api.js';
 import { toast, showError } from './notices.js';
 import { loadTimeZone, loadMembers } from './compound-data.js';
 import { scheduleRefresh } from './live.js';
@@ -99,13 +99,42 @@ const REFUSALS = {
 };
 
 /**
+ * Whether the signed-in person still runs the compound shown, as the relay now says
+ * (`GET /dashboard/api/me`). A 403 means either that their role may not do what they asked or
+ * that they no longer run the compound at all (an admin removed them while the page was open);
+ * only the relay knows which. If it cannot be asked, the page assumes they still do.
+ * @returns {Promise<boolean>}
+ */
+async function stillRuns() {
+  const compound = state.compound;
+  if (!compound) return false;
+  try {
+    /** @type {import('./state.js').Me} */
+    const me = await api.get(`${API}/me`);
+    return Boolean(me.district_admin) || (me.compounds || []).some((c) => c.id === compound.id && (c.role === 'coordinator' || c.role === 'admin'));
+  } catch (_) {
+    return true;
+  }
+}
+
+/** The refusal for someone who no longer runs the compound shown, in the page's language. */
+function notRunning() {
+  return new ApiError(403, { error: t('members.refused.not_running', { compound: state.compound ? state.compound.name : '' }) });
+}
+
+/**
  * Shows a refusal of the members API in the page's language; anything else (the network, the
  * relay's storage) as the relay said it. Returns whether the relay said the person is gone.
  * @param {unknown} e
  * @param {'invite' | 'revoke' | 'token'} action
  * @param {{ role: string, name?: string }} about the role asked for, or the person acted on
+ * @returns {Promise<boolean>}
  */
-function showRefusal(e, action, about) {
+async function showRefusal(e, action, about) {
+  if (e instanceof ApiError && e.status === 403 && !(await stillRuns())) {
+    showError(notRunning());
+    return false;
+  }
   const key = e instanceof ApiError ? REFUSALS[action][e.status] : undefined;
   if (!key) {
     showError(e);
@@ -134,7 +163,7 @@ export function Members() {
               t('members.invite_expires', { time: fmtTime(inv.expires_at) })),
           );
         } catch (e) {
-          showRefusal(e, 'invite', { role: roleSel.value });
+          await showRefusal(e, 'invite', { role: roleSel.value });
         }
       },
     },
@@ -191,7 +220,7 @@ export function Members() {
             await loadMembers();
             await refresh();
           } catch (e) {
-            if (showRefusal(e, 'revoke', m)) {
+            if (await showRefusal(e, 'revoke', m)) {
               await loadMembers();
               await refresh();
             } else actions(m, cell);
@@ -216,7 +245,7 @@ export function Members() {
             await loadMembers();
             await refresh();
           } catch (e) {
-            if (showRefusal(e, 'token', m)) {
+            if (await showRefusal(e, 'token', m)) {
               await loadMembers();
               await refresh();
             }
@@ -244,7 +273,12 @@ export function Members() {
   }
 
   async function refresh() {
-    const list = await api.get(cpath('/members'));
+    let list;
+    try {
+      list = await api.get(cpath('/members'));
+    } catch (e) {
+      throw e instanceof ApiError && e.status === 403 && !(await stillRuns()) ? notRunning() : e;
+    }
     const live = list.filter((m) => !m.revoked);
     const gone = list.filter((m) => m.revoked);
     fill(tbody, live.map((m) => row(m, true)));

@@ -82,7 +82,53 @@ impl Filter {
                 [h.head.as_str(), h.phone.as_str(), a.flat.as_str(), &a.to_string(), &dashed]
                     .iter()
                     .any(|field| field.to_lowercase().contains(q.as_str()))
+                    || phone_digits(q).is_some_and(|digits| h.phone.contains(digits.as_str()))
             })
+    }
+}
+
+/// The digits of a search typed as a phone number is written ("199 9973 6261", "+86 199-9973-6261"),
+/// so that it finds the number the importer stored as digits; `None` for any other search. A
+/// dashed address ("3-2-1203", at most eight digits) is not taken for a phone number: the search
+/// must hold nine digits or more, or be grouped by spaces or start with `+`.
+fn phone_digits(q: &str) -> Option<String> {
+    let grouping = |c: char| matches!(c, ' ' | '\u{3000}' | '-' | '(' | ')' | '（' | '）' | '.');
+    let rest = q.strip_prefix('+').unwrap_or(q);
+    if !rest.chars().all(|c| c.is_ascii_digit() || grouping(c)) {
+        return None;
+    }
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    let phone_like = digits.len() >= 9 || (digits.len() >= 4 && (q.starts_with('+') || q.contains([' ', '\u{3000}'])));
+    if !phone_like {
+        return None;
+    }
+    let mobile = ["0086", "86"]
+        .iter()
+        .find_map(|code| digits.strip_prefix(code).filter(|d| d.len() == 11 && d.starts_with('1')));
+    Some(mobile.map_or(digits.clone(), str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::phone_digits;
+
+    #[test]
+    fn a_phone_number_typed_with_its_grouping_is_searched_as_digits() {
+        assert_eq!(phone_digits("199 9973 6261").as_deref(), Some("19999736261"));
+        assert_eq!(phone_digits("199-9973-6261").as_deref(), Some("19999736261"));
+        assert_eq!(phone_digits("+86 199-9973-6261").as_deref(), Some("19999736261"));
+        assert_eq!(phone_digits("0086 19999736261").as_deref(), Some("19999736261"));
+        assert_eq!(phone_digits("9973 6261").as_deref(), Some("99736261"));
+        assert_eq!(phone_digits("(0371) 1234-5678").as_deref(), Some("037112345678"));
+    }
+
+    #[test]
+    fn addresses_and_names_are_not_taken_for_phone_numbers() {
+        assert_eq!(phone_digits("3-2-1203"), None, "a dashed address");
+        assert_eq!(phone_digits("17-3-702"), None);
+        assert_eq!(phone_digits("1203"), None);
+        assert_eq!(phone_digits("谢燕杰"), None);
+        assert_eq!(phone_digits("1号楼"), None);
     }
 }
 

@@ -98,7 +98,8 @@ fn phone_digits(q: &str) -> Option<String> {
         return None;
     }
     let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
-    let phone_like = digits.len() >= 9 || (digits.len() >= 4 && (q.starts_with('+') || q.contains([' ', '\u{3000}'])));
+    let phone_like =
+        digits.len() >= 9 || (digits.len() >= 4 && (q.starts_with('+') || q.contains([' ', '\u{3000}'])));
     if !phone_like {
         return None;
     }

@@ -312,7 +312,8 @@ async fn a_messy_gb18030_ledger_imports_every_real_household_and_names_every_pro
     for typed in ["199%209973%206261", "199-9973-6261", "%2B86%20199-9973-6261"] {
         let found =
             session.get_json(&format!("/dashboard/api/compounds/{compound}/households?q={typed}")).await;
-        let heads: Vec<&str> = found.as_array().unwrap().iter().map(|h| h["head"].as_str().unwrap()).collect();
+        let heads: Vec<&str> =
+            found.as_array().unwrap().iter().map(|h| h["head"].as_str().unwrap()).collect();
         assert_eq!(heads, ["谢燕杰"], "searching {typed}");
     }
 }

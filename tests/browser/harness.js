@@ -195,7 +195,28 @@ export async function screenshot(page, name, options) {
   mkdirSync(screenshotDir, { recursive: true });
   const file = path.join(screenshotDir, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true, ...(options || {}) });
+  checkScreenshot(file, name, await page.evaluate(() => window.devicePixelRatio), page.viewportSize());
   return file;
+}
+
+/**
+ * Checks a screenshot as CI takes it: exactly as wide as the screen (a page wider than a 390 px
+ * phone would make the full-page image wider, and a reader scroll sideways) and not blank (a
+ * page that failed to draw compresses to almost nothing). Throws, failing the test, otherwise.
+ */
+export function checkScreenshot(file, name, ratio, viewport) {
+  const png = readFileSync(file);
+  if (png.length < 24 || png.toString('latin1', 12, 16) !== 'IHDR') throw new Error(`screenshot ${name}: not a PNG`);
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  const screen = Math.round(viewport.width * ratio);
+  if (width !== screen) {
+    throw new Error(`screenshot ${name} is ${width} px wide on a ${viewport.width} px screen (×${ratio}): the page is wider than the screen`);
+  }
+  // A blank 390 × 844 page is about 1 KiB as PNG; the emptiest page here is well over 10 KiB.
+  const least = 4000;
+  if (png.length < least) throw new Error(`screenshot ${name} is ${png.length} bytes: the page looks blank`);
+  console.log(`# screenshot ${name}.png: ${width}×${height}, ${png.length} bytes, as wide as the ${viewport.width} px screen`);
 }
 
 /** Splits CSV text into rows of cells (RFC 4180: quoted cells may hold commas, quotes, newlines). */

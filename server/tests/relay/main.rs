@@ -11,6 +11,7 @@ mod cache;
 mod catalogue;
 mod catalogue_edges;
 mod compaction_race;
+mod document_list;
 mod connections;
 mod fuzz_replay;
 mod harness;

@@ -56,7 +56,7 @@ async fn a_phone_gets_the_document_list_only_when_it_changed() {
     let client = client.with_token(joined.token.clone());
 
     let first = http::sync(&replica, &client, now).await.unwrap();
-    assert_eq!(first.document_lists, 1, "the first sync brings the list");
+    assert_eq!(first.document_lists, 1, "the first sync brings the list: {first:?}");
     assert!(replica.lock().unwrap().keeps_document_list());
     let held = kinds(&replica);
     assert_eq!(held, [DocKind::Requests, DocKind::Roster]);

@@ -74,8 +74,8 @@ pub enum SyncBatchError {
     #[error(
         "the relay is busy: {queued} sync messages are queued for document {doc}; nothing was \
          accepted, sync again in {} s (中继服务器繁忙，本次未接收任何内容，请 {} 秒后再同步)",
-        retry_after.as_secs(),
-        retry_after.as_secs()
+        crate::error::whole_seconds(*retry_after),
+        crate::error::whole_seconds(*retry_after)
     )]
     Busy {
         /// The busiest document.

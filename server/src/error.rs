@@ -176,7 +176,9 @@ impl IntoResponse for AppError {
             _ => None,
         };
         if let Some(retry_after) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(whole_seconds(*retry_after)));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(whole_seconds(*retry_after)));
         }
         response.extensions_mut().insert(self);
         response

@@ -183,7 +183,9 @@ impl ClientSession {
                 None => {
                     // "Unchanged" is only an answer to a digest, which this session did not
                     // send: nothing is known to fetch or drop. The next request asks again.
-                    tracing::warn!("the relay said the document list is unchanged, but none was kept; ignored");
+                    tracing::warn!(
+                        "the relay said the document list is unchanged, but none was kept; ignored"
+                    );
                     return out;
                 }
             },

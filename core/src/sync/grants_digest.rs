@@ -95,6 +95,8 @@ fn encode_grant(grant: &DocumentGrant) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
     use crate::document::Header;
     use crate::id::{CompoundId, DocumentId};

@@ -232,6 +232,8 @@ wire_codec!(SyncResponse);
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     use crate::document::Header;
@@ -339,7 +341,9 @@ mod tests {
             rejected: Vec::new(),
         };
         let neither = Neither { version: WIRE_VERSION, messages: Vec::new(), rejected: Vec::new() };
-        for (bytes, says) in [(cbor(&both), "also says they are unchanged"), (cbor(&neither), "neither lists")] {
+        for (bytes, says) in
+            [(cbor(&both), "also says they are unchanged"), (cbor(&neither), "neither lists")]
+        {
             match SyncResponse::decode(&bytes) {
                 Err(SyncError::MalformedBatch(reason)) => assert!(reason.contains(says), "{reason}"),
                 other => panic!("an ambiguous document list must be refused, got {other:?}"),

@@ -24,7 +24,8 @@ use doorstep_core::relay_engine::{
     self as engine, BatchOutcome, Incoming, Queued, Unlimited, Verdict, rejection,
 };
 use doorstep_core::sync::{
-    DocMessage, DocumentGrant, GrantsDigest, MessageLimits, PeerState, Rejection, SyncRequest, SyncResponse, WIRE_VERSION,
+    DocMessage, DocumentGrant, GrantsDigest, MessageLimits, PeerState, Rejection, SyncRequest, SyncResponse,
+    WIRE_VERSION,
 };
 use doorstep_core::{Actor, Compound, Role, Timestamp};
 

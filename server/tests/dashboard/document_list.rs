@@ -74,7 +74,12 @@ async fn a_phone_gets_the_document_list_only_when_it_changed() {
     assert_eq!(kinds(&replica), held);
 
     // Made a coordinator: the list comes with the new role, and the care ledger with it.
-    dash.state.relay.storage().set_membership(joined.person, compound, Role::Coordinator, now()).await.unwrap();
+    dash.state
+        .relay
+        .storage()
+        .set_membership(joined.person, compound, Role::Coordinator, now())
+        .await
+        .unwrap();
     let promoted = http::sync(&replica, &client, now).await.unwrap();
     assert_eq!(promoted.document_lists, 1, "a role change changes the list");
     assert_eq!(replica.lock().unwrap().role(compound), Some(Role::Coordinator));
@@ -98,9 +103,10 @@ async fn a_phone_gets_the_document_list_only_when_it_changed() {
     assert_eq!(replica.lock().unwrap().compounds().count(), 0, "the revoked phone holds no compound");
 
     // Joining again (here as another person) starts from the relay's list, not the kept one.
-    let rejoined = http::join_as(&replica, &client, &invite(&dash, compound).await, "李强的手机", Some("赵敏"))
-        .await
-        .unwrap();
+    let rejoined =
+        http::join_as(&replica, &client, &invite(&dash, compound).await, "李强的手机", Some("赵敏"))
+            .await
+            .unwrap();
     assert!(!replica.lock().unwrap().keeps_document_list(), "joining forgets the kept list");
     let client = client.with_token(rejoined.token.clone());
     let back = http::sync(&replica, &client, now).await.unwrap();

@@ -2,10 +2,10 @@
 //! that sends the digest of the list it keeps gets "unchanged" while it is, and the new list as
 //! soon as a round opens or closes or its membership is revoked.
 
-use reqwest::StatusCode;
 use doorstep_core::Operation;
 use doorstep_core::schema::vocabulary::{DocKind, Priority, TaskKind};
 use doorstep_core::sync::{GrantsDigest, SyncRequest};
+use reqwest::StatusCode;
 
 use crate::harness::Fixture;
 

@@ -349,7 +349,8 @@ impl Phone {
 
     /// Syncs for at most `max` requests (a phone whose change is rejected keeps offering it).
     pub async fn sync_up_to(&mut self, relay: &TestRelay, max: u32) -> Synced {
-        let mut session = ClientSession::new(self.states.clone()).with_known_grants(self.known_grants.clone());
+        let mut session =
+            ClientSession::new(self.states.clone()).with_known_grants(self.known_grants.clone());
         let mut out = Synced::default();
         while let Some(request) = session.request(&self.compounds) {
             if out.requests >= max {
@@ -425,7 +426,11 @@ impl Phone {
     pub fn message_for(&self, doc: &Document) -> SyncRequest {
         let mut state = PeerState::new();
         let message = doorstep_core::sync::generate(doc.automerge(), &mut state).unwrap();
-        SyncRequest { version: WIRE_VERSION, documents_digest: None, messages: vec![DocMessage { doc: doc.id(), message }] }
+        SyncRequest {
+            version: WIRE_VERSION,
+            documents_digest: None,
+            messages: vec![DocMessage { doc: doc.id(), message }],
+        }
     }
 }
 

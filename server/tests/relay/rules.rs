@@ -29,8 +29,11 @@ async fn a_volunteer_asking_for_the_care_ledger_is_refused() {
     let empty = doorstep_core::document::Document::placeholder(*care.header(), volunteer.device.clone());
     let mut state = PeerState::new();
     let message = doorstep_core::sync::generate(empty.automerge(), &mut state).unwrap();
-    let request =
-        SyncRequest { version: WIRE_VERSION, documents_digest: None, messages: vec![DocMessage { doc: care.id(), message }] };
+    let request = SyncRequest {
+        version: WIRE_VERSION,
+        documents_digest: None,
+        messages: vec![DocMessage { doc: care.id(), message }],
+    };
     let response = fx.relay.sync(&volunteer.token, &request).await;
     assert_eq!(response.rejected.len(), 1);
     assert_eq!(response.rejected[0].doc, care.id());

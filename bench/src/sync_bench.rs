@@ -45,9 +45,13 @@ async fn document_list_bytes(phone: &Phone) -> anyhow::Result<usize> {
                     c.documents().map(move |d| DocumentGrant { header: *d.header(), role })
                 })
                 .collect();
-            let empty =
-                SyncResponse { version: WIRE_VERSION, messages: vec![], documents: vec![], rejected: vec![] };
-            let listed = SyncResponse { documents, ..empty.clone() };
+            let empty = SyncResponse {
+                version: WIRE_VERSION,
+                messages: vec![],
+                documents: Some(vec![]),
+                rejected: vec![],
+            };
+            let listed = SyncResponse { documents: Some(documents), ..empty.clone() };
             listed.encode().len() - empty.encode().len()
         })
         .await
@@ -111,11 +115,11 @@ pub async fn run(site: &Site, quick: bool) -> anyhow::Result<()> {
     let median = &runs[runs.len() / 2];
     let list = document_list_bytes(&phone).await?;
     println!(
-        "| documents | requests | up | down | up per document | down per document | of which the document list | time |"
+        "| documents | requests | up | down | up per document | down per document | the document list | time |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     println!(
-        "| {docs} | {} | {} | {} | {} | {} | {} ({} per document) | {} |",
+        "| {docs} | {} | {} | {} | {} | {} | {} ({} per document), sent in {} of {} responses | {} |",
         median.report.requests,
         bytes(median.report.bytes_up),
         bytes(median.report.bytes_down),
@@ -123,6 +127,8 @@ pub async fn run(site: &Site, quick: bool) -> anyhow::Result<()> {
         bytes(median.report.bytes_down / docs.max(1)),
         bytes(list),
         bytes(list / docs.max(1)),
+        median.report.document_lists,
+        median.report.requests,
         ms(median.took)
     );
 

@@ -467,6 +467,7 @@ fn merge(total: &mut SyncReport, run: SyncReport) {
     total.requests += run.requests;
     total.bytes_up += run.bytes_up;
     total.bytes_down += run.bytes_down;
+    total.document_lists += run.document_lists;
     total.changed.extend(run.changed);
     total.fetched.extend(run.fetched);
     total.dropped.extend(run.dropped);

@@ -20,6 +20,7 @@ mod error;
 #[cfg(feature = "http")]
 pub mod http;
 mod journal;
+mod known_grants;
 mod quarantine;
 mod replica;
 mod retry;

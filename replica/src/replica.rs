@@ -7,12 +7,13 @@ use std::path::Path;
 use automerge::{ActorId, ChangeHash};
 use doorstep_core::document::{Document, Header};
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
-use doorstep_core::sync::PeerState;
+use doorstep_core::sync::{DocumentGrant, PeerState};
 use doorstep_core::{Actor, Applied, Compound, Env, Operation, Role, Timestamp};
 
 use crate::cipher::ReplicaKey;
 use crate::error::ReplicaError;
 use crate::journal::NewEntry;
+use crate::known_grants;
 use crate::store::{Store, Write};
 
 /// Fold a document's chunks into a snapshot once it has this many.
@@ -52,6 +53,8 @@ pub struct Replica {
     pub(crate) compounds: BTreeMap<CompoundId, Compound>,
     saved: HashMap<DocumentId, Saved>,
     pub(crate) peer_states: BTreeMap<DocumentId, PeerState>,
+    /// The list of documents last applied (see `known_grants.rs`).
+    pub(crate) known_grants: Option<Vec<DocumentGrant>>,
     last_sync: Option<Timestamp>,
     /// Documents the last sync brought new content for (see [`Replica::last_sync_news`]).
     last_sync_news: Option<usize>,
@@ -106,6 +109,7 @@ impl Replica {
                 roles.insert(c, r);
             }
         }
+        let known_grants = known_grants::load(&store)?;
         let mut replica = Self {
             store,
             device,
@@ -114,6 +118,7 @@ impl Replica {
             compounds: BTreeMap::new(),
             saved: HashMap::new(),
             peer_states: BTreeMap::new(),
+            known_grants,
             last_sync,
             last_sync_news,
             load_problems: Vec::new(),
@@ -174,9 +179,11 @@ impl Replica {
             _ => None,
         };
         let person_text = person.to_string();
+        // Joining (again, or as another person) starts from the relay's list, not a kept one.
         let mut writes = vec![
             Write::Meta { key: "person", value: person_text.as_bytes() },
             Write::Meta { key: REMOVED_FROM, value: b"" },
+            known_grants::forget(),
         ];
         if let Some(actor) = &new_actor {
             writes.push(Write::Meta { key: "actor", value: actor });
@@ -186,6 +193,7 @@ impl Replica {
             self.set_device_actor(ActorId::from(actor.to_vec()));
         }
         self.person = Some(person);
+        self.known_grants = None;
         Ok(())
     }
 
@@ -201,10 +209,20 @@ impl Replica {
     /// Remembers the relay this device syncs with and its device token. Mobile apps keep the
     /// token in the platform's secure storage instead; the command-line phone keeps it here.
     pub fn remember_relay(&mut self, url: &str, token: &str) -> Result<(), ReplicaError> {
+        // Another relay or another token: the kept document list is not that relay's answer.
         self.store.commit(&[
             Write::Meta { key: "relay_url", value: url.as_bytes() },
             Write::Meta { key: "relay_token", value: token.as_bytes() },
-        ])
+            known_grants::forget(),
+        ])?;
+        self.known_grants = None;
+        Ok(())
+    }
+
+    /// Whether this device keeps the list of documents it last applied, so that the relay may
+    /// answer "unchanged" instead of sending it (see `known_grants.rs`).
+    pub fn keeps_document_list(&self) -> bool {
+        self.known_grants.is_some()
     }
 
     /// The relay URL and token remembered by [`Replica::remember_relay`].
@@ -504,6 +522,7 @@ impl Replica {
         self.roles.clear();
         self.saved.clear();
         self.peer_states.clear();
+        self.known_grants = None;
         self.person = None;
         self.last_sync = None;
         self.last_sync_news = None;

@@ -79,6 +79,8 @@ pub(crate) enum Write<'a> {
     DeleteRole { compound: CompoundId },
     /// A key of the meta table.
     Meta { key: &'a str, value: &'a [u8] },
+    /// A key of the meta table removed.
+    DeleteMeta { key: &'a str },
     /// A change the relay refused, kept for the user to see and export.
     Quarantine { hash: &'a str, doc: DocumentId, rule: &'a str, reason: &'a str, bytes: &'a [u8], at: i64 },
     /// An operation and the changes it made, for the journal.
@@ -400,6 +402,9 @@ impl Store {
                          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     )?
                     .execute(params![key, value])?;
+                }
+                Write::DeleteMeta { key } => {
+                    tx.prepare_cached("DELETE FROM meta WHERE key = ?1")?.execute([key])?;
                 }
                 Write::Quarantine { hash, doc, rule, reason, bytes, at } => {
                     let bytes = codec.encode(&quarantine_context(hash), bytes)?;

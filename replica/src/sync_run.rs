@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::actor_rotation::rotate_device_actor;
 use crate::error::ReplicaError;
+use crate::known_grants;
 use crate::replica::Replica;
 use crate::set_aside::set_aside_refused;
 use crate::store::Write;
@@ -37,6 +38,9 @@ pub struct SyncReport {
     pub bytes_down: usize,
     /// Documents that changed on this device.
     pub changed: Vec<DocumentId>,
+    /// Responses that carried the list of documents this device may hold; the others said the
+    /// list this device keeps is unchanged.
+    pub document_lists: u32,
     /// Documents that arrived.
     pub fetched: Vec<DocumentId>,
     /// Documents dropped (closed rounds, revoked compounds).
@@ -126,7 +130,7 @@ impl Replica {
             .map(|(id, state)| (*id, PeerState::decode(&state.encode()).unwrap_or_default()))
             .collect();
         SyncRun {
-            session: ClientSession::new(states),
+            session: ClientSession::new(states).with_known_grants(self.known_grants.clone()),
             report: SyncReport::default(),
             deferred: BTreeSet::new(),
             sent: HashMap::new(),
@@ -186,6 +190,9 @@ impl SyncRun {
             }
         }
         let outcome = self.session.handle(&mut replica.compounds, response);
+        if outcome.documents_listed {
+            self.report.document_lists += 1;
+        }
 
         // Content that arrived: a document adopted whole is stored as the snapshot it came as.
         for id in &outcome.changed {
@@ -228,6 +235,9 @@ impl SyncRun {
         let (reused, rejected): (Vec<Rejection>, Vec<Rejection>) =
             outcome.rejected.into_iter().partition(Rejection::actor_reused);
         if !reused.is_empty() {
+            // The file is an older copy of itself (restored from a backup): whatever it kept of
+            // the relay's answers is forgotten, the document list with the rest.
+            self.session.forget_known_grants();
             let states = self.session.states();
             let shared_of =
                 |doc: DocumentId| states.get(&doc).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
@@ -333,9 +343,19 @@ impl SyncRun {
         // Sync states, so the next run (or a retry) starts from here.
         let states: Vec<(DocumentId, Vec<u8>)> =
             self.session.states().iter().map(|(id, s)| (*id, s.encode())).collect();
-        let writes: Vec<Write<'_>> =
+        let mut writes: Vec<Write<'_>> =
             states.iter().map(|(doc, state)| Write::PeerState { doc: *doc, state }).collect();
+        // The document list applied, kept with the states so the relay may leave it out next time.
+        let known = self.session.known_grants().map(<[_]>::to_vec);
+        let known_bytes = known.as_deref().map(known_grants::encode);
+        if known != replica.known_grants {
+            writes.push(match &known_bytes {
+                Some(value) => Write::Meta { key: known_grants::KNOWN_GRANTS, value },
+                None => known_grants::forget(),
+            });
+        }
         replica.store_mut().commit(&writes)?;
+        replica.known_grants = known;
         for (id, state) in self.session.states() {
             replica.peer_states.insert(*id, state.clone());
         }

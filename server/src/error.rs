@@ -160,6 +160,12 @@ impl std::fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
+/// A wait as the whole seconds `Retry-After` carries: rounded up, at least one. The sentences that
+/// tell a person how long to wait use the same number.
+pub(crate) fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = Body { error: self.code(), reason: self.reason() };
@@ -170,10 +176,9 @@ impl IntoResponse for AppError {
             _ => None,
         };
         if let Some(retry_after) = retry_after {
-            let secs = retry_after.as_secs_f64().ceil().max(1.0);
-            if let Ok(value) = HeaderValue::from_str(&format!("{secs:.0}")) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(whole_seconds(*retry_after)));
         }
         response.extensions_mut().insert(self);
         response

@@ -1,10 +1,14 @@
 //! The phone's side of a sync session: build a request from every document held, apply the
 //! relay's response, learn which documents to fetch and which to drop.
+//!
+//! The list of documents the phone may hold comes with a response only when it changed: the
+//! session keeps the list it last applied (the replica persists it), sends its digest, and
+//! applies the kept list again when the relay answers "unchanged".
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::wire::{DocMessage, DocumentGrant, Rejection, SyncRequest, SyncResponse, WIRE_VERSION};
-use super::{PeerState, SyncError};
+use super::{GrantsDigest, PeerState, SyncError};
 use crate::document::{Document, Header};
 use crate::id::DocumentId;
 
@@ -23,8 +27,11 @@ pub trait DocumentSet {
 pub struct ResponseOutcome {
     /// Documents whose content changed.
     pub changed: Vec<DocumentId>,
-    /// Documents the caller may hold now.
+    /// Documents the caller may hold now: the relay's list, or the kept one when the relay
+    /// said it is unchanged.
     pub grants: Vec<DocumentGrant>,
+    /// Whether the relay sent its list of documents (`false`: it said the kept one is unchanged).
+    pub documents_listed: bool,
     /// Granted documents this device does not hold yet: create placeholders and sync again.
     pub to_fetch: Vec<Header>,
     /// Held documents no longer granted (closed rounds, revoked compounds): drop them.
@@ -55,12 +62,34 @@ pub struct ClientSession {
     /// Documents this session has offered the relay at least once.
     announced: BTreeSet<DocumentId>,
     requests_made: u32,
+    /// The list of documents this device last applied, whose digest each request carries.
+    known_grants: Option<Vec<DocumentGrant>>,
 }
 
 impl ClientSession {
-    /// Starts a session from the states persisted after the last one.
+    /// Starts a session from the states persisted after the last one. Without
+    /// [`ClientSession::with_known_grants`] the relay sends its list of documents every time.
     pub fn new(persisted: BTreeMap<DocumentId, PeerState>) -> Self {
-        Self { states: persisted, announced: BTreeSet::new(), requests_made: 0 }
+        Self { states: persisted, announced: BTreeSet::new(), requests_made: 0, known_grants: None }
+    }
+
+    /// Starts from the list of documents this device last applied (persisted beside the sync
+    /// states): its digest goes with every request, and the relay omits the list while it is
+    /// unchanged. `None` (never synced, or the list was forgotten) asks for the list.
+    #[must_use]
+    pub fn with_known_grants(mut self, grants: Option<Vec<DocumentGrant>>) -> Self {
+        self.known_grants = grants;
+        self
+    }
+
+    /// Forgets the kept list: the next request carries no digest, and the relay sends its list.
+    pub fn forget_known_grants(&mut self) {
+        self.known_grants = None;
+    }
+
+    /// The list of documents applied last, to persist after each response.
+    pub fn known_grants(&self) -> Option<&[DocumentGrant]> {
+        self.known_grants.as_deref()
     }
 
     /// The request to send next, or `None` when the session has nothing more to say. The first
@@ -105,7 +134,8 @@ impl ClientSession {
             return None;
         }
         self.requests_made += 1;
-        Some(SyncRequest { version: WIRE_VERSION, messages })
+        let documents_digest = self.known_grants.as_deref().map(GrantsDigest::of);
+        Some(SyncRequest { version: WIRE_VERSION, messages, documents_digest })
     }
 
     /// Applies the relay's response to `docs`.
@@ -142,10 +172,27 @@ impl ClientSession {
                 }
             }
         }
-        let granted: BTreeSet<DocumentId> = response.documents.iter().map(|g| g.header.id).collect();
+        out.documents_listed = response.documents.is_some();
+        let grants = match response.documents {
+            Some(listed) => {
+                self.known_grants = Some(listed.clone());
+                listed
+            }
+            None => match &self.known_grants {
+                Some(known) => known.clone(),
+                None => {
+                    // "Unchanged" is only an answer to a digest, which this session did not
+                    // send: nothing is known to fetch or drop. The next request asks again.
+                    tracing::warn!(
+                        "the relay said the document list is unchanged, but none was kept; ignored"
+                    );
+                    return out;
+                }
+            },
+        };
+        let granted: BTreeSet<DocumentId> = grants.iter().map(|g| g.header.id).collect();
         let held: BTreeSet<DocumentId> = docs.document_ids().into_iter().collect();
-        out.to_fetch =
-            response.documents.iter().filter(|g| !held.contains(&g.header.id)).map(|g| g.header).collect();
+        out.to_fetch = grants.iter().filter(|g| !held.contains(&g.header.id)).map(|g| g.header).collect();
         out.to_drop = held
             .difference(&granted)
             .copied()
@@ -160,7 +207,7 @@ impl ClientSession {
         for id in &out.to_drop {
             self.states.remove(id);
         }
-        out.grants = response.documents;
+        out.grants = grants;
         out
     }
 

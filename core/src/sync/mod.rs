@@ -14,6 +14,7 @@
 
 mod client;
 mod error;
+mod grants_digest;
 mod message_check;
 mod message_limits;
 mod peer_state;
@@ -23,6 +24,7 @@ mod wire;
 
 pub use client::{ClientSession, DocumentSet, REQUEST_BYTES, REQUEST_DOCUMENTS, ResponseOutcome};
 pub use error::SyncError;
+pub use grants_digest::{BadDigestLength, GrantsDigest};
 pub use message_check::{MessageProblem, MessageShape, check_message};
 pub use message_limits::{BLOOM_BITS_PER_ENTRY, BLOOM_PROBES, MessageLimits};
 pub use peer_state::PeerState;
@@ -31,7 +33,8 @@ pub use set_aside::{
     SetAsideAnswer, SetAsideDecision, SetAsideExchange, SetAsideOutcome, SetAsideRefusal, SetAsideUpload,
 };
 pub use wire::{
-    DocMessage, DocumentGrant, Rejection, RejectionClass, SyncRequest, SyncResponse, WIRE_VERSION,
+    AmbiguousDocumentList, DocMessage, DocumentGrant, Rejection, RejectionClass, SyncRequest, SyncResponse,
+    WIRE_VERSION,
 };
 
 use automerge::Automerge;

@@ -1,10 +1,12 @@
 //! The batched sync protocol on the wire: one request carries a message for each of a phone's
-//! documents; one response carries the replies, the documents the caller may hold now, and any
-//! rejections. CBOR, with raw bytes (no base64).
+//! documents; one response carries the replies, the documents the caller may hold now (or that
+//! they are the ones the phone already knows, see `grants_digest.rs`), and any rejections. CBOR,
+//! with raw bytes (no base64).
 
 use serde::{Deserialize, Serialize};
 
 use super::SyncError;
+use super::grants_digest::GrantsDigest;
 use crate::document::Header;
 use crate::id::DocumentId;
 use crate::role::Role;
@@ -29,6 +31,19 @@ pub struct SyncRequest {
     pub version: u32,
     /// Messages for the documents the phone has something to say about.
     pub messages: Vec<DocMessage>,
+    /// The digest of the document list the phone last applied, if it keeps one: a relay that
+    /// finds the caller's list unchanged answers without it. Absent from the requests of phones
+    /// older than the digest, and skipped on the wire when absent, so an older relay reads the
+    /// request as before (it ignores the field, and always sends the list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documents_digest: Option<GrantsDigest>,
+}
+
+impl SyncRequest {
+    /// A request carrying `messages`, without a document-list digest.
+    pub fn new(messages: Vec<DocMessage>) -> Self {
+        Self { version: WIRE_VERSION, messages, documents_digest: None }
+    }
 }
 
 /// A document the caller may hold, and in which role.
@@ -101,15 +116,72 @@ impl Rejection {
 
 /// The relay's response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SyncResponseOnTheWire", into = "SyncResponseOnTheWire")]
 pub struct SyncResponse {
     /// [`WIRE_VERSION`].
     pub version: u32,
     /// Replies for documents that have something to say.
     pub messages: Vec<DocMessage>,
-    /// Every document the caller may hold now; anything else the phone holds, it drops.
-    pub documents: Vec<DocumentGrant>,
+    /// Every document the caller may hold now; anything else the phone holds, it drops. An
+    /// empty list means exactly that: the phone may hold nothing and drops everything. `None`
+    /// means *unchanged*: the list is the one whose digest the request carried
+    /// ([`SyncRequest::documents_digest`]), which the phone keeps and applies again.
+    pub documents: Option<Vec<DocumentGrant>>,
     /// Messages refused, per document.
     pub rejected: Vec<Rejection>,
+}
+
+/// [`SyncResponse`] as CBOR carries it. A listed response has `documents` and no
+/// `documents_unchanged`, exactly as before the digest, so older phones read it unchanged; an
+/// unchanged one has `documents_unchanged: true` and no `documents` (sent only to phones that
+/// sent a digest, which read it). A response with both, or with neither, is malformed: "unchanged"
+/// and "nothing granted" can never be mistaken for each other.
+#[derive(Serialize, Deserialize)]
+struct SyncResponseOnTheWire {
+    version: u32,
+    messages: Vec<DocMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    documents: Option<Vec<DocumentGrant>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    documents_unchanged: bool,
+    rejected: Vec<Rejection>,
+}
+
+/// A response whose document list is neither given nor said to be unchanged, or both.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmbiguousDocumentList {
+    /// Neither.
+    #[error("the response neither lists the documents the caller may hold nor says they are unchanged")]
+    Missing,
+    /// Both.
+    #[error("the response lists the documents the caller may hold and also says they are unchanged")]
+    Both,
+}
+
+impl TryFrom<SyncResponseOnTheWire> for SyncResponse {
+    type Error = AmbiguousDocumentList;
+
+    fn try_from(wire: SyncResponseOnTheWire) -> Result<Self, AmbiguousDocumentList> {
+        let documents = match (wire.documents, wire.documents_unchanged) {
+            (Some(list), false) => Some(list),
+            (None, true) => None,
+            (None, false) => return Err(AmbiguousDocumentList::Missing),
+            (Some(_), true) => return Err(AmbiguousDocumentList::Both),
+        };
+        Ok(Self { version: wire.version, messages: wire.messages, documents, rejected: wire.rejected })
+    }
+}
+
+impl From<SyncResponse> for SyncResponseOnTheWire {
+    fn from(response: SyncResponse) -> Self {
+        Self {
+            version: response.version,
+            messages: response.messages,
+            documents_unchanged: response.documents.is_none(),
+            documents: response.documents,
+            rejected: response.rejected,
+        }
+    }
 }
 
 fn to_cbor<T: Serialize>(value: &T) -> Vec<u8> {
@@ -160,11 +232,128 @@ wire_codec!(SyncResponse);
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
+
+    use crate::document::Header;
+    use crate::id::CompoundId;
+    use crate::schema::vocabulary::DocKind;
+
+    /// The request as phones wrote it before the document-list digest.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct RequestBeforeTheDigest {
+        version: u32,
+        messages: Vec<DocMessage>,
+    }
+
+    /// The response as phones read it before the document-list digest.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct ResponseBeforeTheDigest {
+        version: u32,
+        messages: Vec<DocMessage>,
+        documents: Vec<DocumentGrant>,
+        rejected: Vec<Rejection>,
+    }
+
+    fn grants() -> Vec<DocumentGrant> {
+        let header = Header {
+            id: DocumentId::from_uuid(uuid::Uuid::from_u128(1)),
+            kind: DocKind::Roster,
+            compound: CompoundId::from_uuid(uuid::Uuid::from_u128(2)),
+        };
+        vec![DocumentGrant { header, role: Role::Volunteer }]
+    }
+
+    fn response(documents: Option<Vec<DocumentGrant>>) -> SyncResponse {
+        SyncResponse { version: WIRE_VERSION, messages: Vec::new(), documents, rejected: Vec::new() }
+    }
+
+    fn cbor<T: Serialize>(value: &T) -> Vec<u8> {
+        let mut out = Vec::new();
+        ciborium::into_writer(value, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn an_older_phones_request_has_no_digest_and_an_older_relay_ignores_it() {
+        let old = RequestBeforeTheDigest { version: WIRE_VERSION, messages: Vec::new() };
+        let read = SyncRequest::decode(&cbor(&old)).unwrap();
+        assert_eq!(read.documents_digest, None);
+        // Without a digest the request is byte for byte what older phones send.
+        assert_eq!(SyncRequest::new(Vec::new()).encode(), cbor(&old));
+        let digest = GrantsDigest::of(&grants());
+        let new = SyncRequest { documents_digest: Some(digest), ..SyncRequest::new(Vec::new()) };
+        let read_by_old: RequestBeforeTheDigest = ciborium::from_reader(new.encode().as_slice()).unwrap();
+        assert_eq!(read_by_old, old);
+        assert_eq!(SyncRequest::decode(&new.encode()).unwrap().documents_digest, Some(digest));
+    }
+
+    #[test]
+    fn a_listed_response_reads_as_before_and_an_empty_list_stays_a_list() {
+        for documents in [grants(), Vec::new()] {
+            let bytes = response(Some(documents.clone())).encode();
+            let old: ResponseBeforeTheDigest = ciborium::from_reader(bytes.as_slice()).unwrap();
+            assert_eq!(old.documents, documents, "an older phone reads the list");
+            let before = ResponseBeforeTheDigest {
+                version: WIRE_VERSION,
+                messages: Vec::new(),
+                documents: documents.clone(),
+                rejected: Vec::new(),
+            };
+            assert_eq!(bytes, cbor(&before), "a listed response is byte for byte what it was");
+            let read = SyncResponse::decode(&cbor(&before)).unwrap();
+            assert_eq!(read.documents, Some(documents), "a newer phone reads an older relay's list");
+        }
+    }
+
+    #[test]
+    fn unchanged_is_said_explicitly_and_never_read_as_nothing_granted() {
+        let unchanged = response(None).encode();
+        assert_eq!(SyncResponse::decode(&unchanged).unwrap().documents, None);
+        let empty = response(Some(Vec::new())).encode();
+        assert_eq!(SyncResponse::decode(&empty).unwrap().documents, Some(Vec::new()));
+        assert_ne!(unchanged, empty);
+        assert!(unchanged.len() < response(Some(grants())).encode().len());
+    }
+
+    #[test]
+    fn a_response_with_both_or_neither_is_malformed() {
+        #[derive(Serialize)]
+        struct Both {
+            version: u32,
+            messages: Vec<DocMessage>,
+            documents: Vec<DocumentGrant>,
+            documents_unchanged: bool,
+            rejected: Vec<Rejection>,
+        }
+        #[derive(Serialize)]
+        struct Neither {
+            version: u32,
+            messages: Vec<DocMessage>,
+            rejected: Vec<Rejection>,
+        }
+        let both = Both {
+            version: WIRE_VERSION,
+            messages: Vec::new(),
+            documents: Vec::new(),
+            documents_unchanged: true,
+            rejected: Vec::new(),
+        };
+        let neither = Neither { version: WIRE_VERSION, messages: Vec::new(), rejected: Vec::new() };
+        for (bytes, says) in
+            [(cbor(&both), "also says they are unchanged"), (cbor(&neither), "neither lists")]
+        {
+            match SyncResponse::decode(&bytes) {
+                Err(SyncError::MalformedBatch(reason)) => assert!(reason.contains(says), "{reason}"),
+                other => panic!("an ambiguous document list must be refused, got {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn one_message_fills_the_body_exactly() {
-        let request = SyncRequest { version: WIRE_VERSION, messages: Vec::new() };
+        let request = SyncRequest::new(Vec::new());
         let bytes = request.encode();
         assert_eq!(SyncRequest::decode(&bytes).ok(), Some(request.clone()));
         let mut trailing = bytes.clone();

@@ -24,7 +24,8 @@ use doorstep_core::relay_engine::{
     self as engine, BatchOutcome, Incoming, Queued, Unlimited, Verdict, rejection,
 };
 use doorstep_core::sync::{
-    DocMessage, DocumentGrant, MessageLimits, PeerState, Rejection, SyncRequest, SyncResponse, WIRE_VERSION,
+    DocMessage, DocumentGrant, GrantsDigest, MessageLimits, PeerState, Rejection, SyncRequest, SyncResponse,
+    WIRE_VERSION,
 };
 use doorstep_core::{Actor, Compound, Role, Timestamp};
 
@@ -152,8 +153,10 @@ impl Hub {
             }
             rejected.extend(rejection);
         }
-        let response =
-            SyncResponse { version: WIRE_VERSION, messages, documents: self.grants_to(phone), rejected };
+        // As the relay does: the list only when it differs from the one whose digest came.
+        let grants = self.grants_to(phone);
+        let documents = (request.documents_digest != Some(GrantsDigest::of(&grants))).then_some(grants);
+        let response = SyncResponse { version: WIRE_VERSION, messages, documents, rejected };
         response.encode()
     }
 

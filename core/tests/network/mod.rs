@@ -205,7 +205,9 @@ impl Network {
             report.response_messages.push(response.messages.len());
             if self.rng.random_bool(faults.reorder) {
                 response.messages.shuffle(&mut self.rng);
-                response.documents.shuffle(&mut self.rng);
+                if let Some(documents) = response.documents.as_mut() {
+                    documents.shuffle(&mut self.rng);
+                }
             }
             let phone = &mut self.phones[index];
             if phone.actor.role == Role::Volunteer {
@@ -217,7 +219,7 @@ impl Network {
                     .map(Document::id)
                     .collect();
                 assert!(
-                    response.documents.iter().all(|g| g.header.kind != DocKind::Care),
+                    response.documents.iter().flatten().all(|g| g.header.kind != DocKind::Care),
                     "care granted to a volunteer"
                 );
                 assert!(response.messages.iter().all(|m| !care.contains(&m.doc)), "care sent to a volunteer");

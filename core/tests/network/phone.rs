@@ -1,6 +1,7 @@
 //! A phone: one person's device holding a compound's documents, making operations offline and
 //! syncing through [`ClientSession`]. Between sessions it keeps only what a replica keeps: the
-//! documents and each document's `PeerState::encode` bytes.
+//! documents, each document's `PeerState::encode` bytes and the document list it last applied
+//! (whose digest lets the hub leave the list out while it is unchanged).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,7 +9,7 @@ use automerge::ReadDoc;
 use doorstep_core::document::Document;
 use doorstep_core::id::{CompoundId, DocumentId};
 use doorstep_core::schema::vocabulary::DocKind;
-use doorstep_core::sync::{ClientSession, DocumentSet, PeerState};
+use doorstep_core::sync::{ClientSession, DocumentGrant, DocumentSet, PeerState};
 use doorstep_core::{Actor, Applied, Compound, Operation, OperationError};
 
 use super::PhoneId;
@@ -51,6 +52,7 @@ pub struct Phone {
     /// Whether this phone is modified to send hand-made changes besides operations.
     pub modified: bool,
     persisted: BTreeMap<DocumentId, Vec<u8>>,
+    known_grants: Option<Vec<DocumentGrant>>,
 }
 
 impl Phone {
@@ -66,6 +68,7 @@ impl Phone {
             set_aside: BTreeSet::new(),
             modified: false,
             persisted: BTreeMap::new(),
+            known_grants: None,
         }
     }
 
@@ -141,12 +144,13 @@ impl Phone {
             .iter()
             .map(|(id, bytes)| (*id, PeerState::decode(bytes).expect("a persisted state decodes")))
             .collect();
-        ClientSession::new(states)
+        ClientSession::new(states).with_known_grants(self.known_grants.clone())
     }
 
     /// Persists the session's states, as a replica does after each response.
     pub fn persist(&mut self, session: &ClientSession) {
         self.persisted = session.states().iter().map(|(id, s)| (*id, s.encode())).collect();
+        self.known_grants = session.known_grants().map(<[_]>::to_vec);
     }
 
     /// Whether this phone holds the care ledger in any form (even an empty placeholder).

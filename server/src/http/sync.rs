@@ -25,7 +25,8 @@ pub async fn sync(
         docs_in,
         docs_out = response.messages.len(),
         rejected = response.rejected.len(),
-        granted = response.documents.len(),
+        granted = response.documents.as_ref().map(Vec::len),
+        documents_unchanged = response.documents.is_none(),
         "synced"
     );
     Ok(([(CONTENT_TYPE, CBOR)], bytes).into_response())

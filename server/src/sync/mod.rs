@@ -1,5 +1,6 @@
 //! `POST /v1/sync` without the HTTP: one request's document messages in, the replies, the
-//! rejections and the documents the caller may hold out.
+//! rejections and the documents the caller may hold out — or, when the request carries the
+//! digest of that very list (`SyncRequest::documents_digest`), that it is unchanged.
 //!
 //! A request's documents are synced side by side, each through its own work queue: the messages
 //! queued for one document are checked and applied in one turn of its lock and committed in one
@@ -22,7 +23,9 @@ pub use doorstep_core::relay_engine::rejection;
 use std::collections::BTreeSet;
 
 use doorstep_core::id::{DocumentId, PersonId};
-use doorstep_core::sync::{DocMessage, MessageShape, SyncRequest, SyncResponse, WIRE_VERSION, check_message};
+use doorstep_core::sync::{
+    DocMessage, GrantsDigest, MessageShape, SyncRequest, SyncResponse, WIRE_VERSION, check_message,
+};
 
 use crate::access::{Access, Decision};
 use crate::clock;
@@ -71,8 +74,8 @@ pub enum SyncBatchError {
     #[error(
         "the relay is busy: {queued} sync messages are queued for document {doc}; nothing was \
          accepted, sync again in {} s (中继服务器繁忙，本次未接收任何内容，请 {} 秒后再同步)",
-        retry_after.as_secs(),
-        retry_after.as_secs()
+        crate::error::whole_seconds(*retry_after),
+        crate::error::whole_seconds(*retry_after)
     )]
     Busy {
         /// The busiest document.
@@ -94,6 +97,7 @@ pub async fn sync_batch(
     request: SyncRequest,
 ) -> Result<SyncResponse, SyncBatchError> {
     let (relay, config, metrics) = (&state.relay, &state.config, &state.metrics);
+    let known_digest = request.documents_digest;
     let limit = config.limits.max_docs_per_request;
     if request.messages.len() > limit {
         return Err(SyncBatchError::TooManyDocuments { count: request.messages.len(), limit });
@@ -142,12 +146,8 @@ pub async fn sync_batch(
             });
         }
     };
-    let mut response = SyncResponse {
-        version: WIRE_VERSION,
-        messages: Vec::new(),
-        documents: Vec::new(),
-        rejected: Vec::new(),
-    };
+    let mut response =
+        SyncResponse { version: WIRE_VERSION, messages: Vec::new(), documents: None, rejected: Vec::new() };
     for (doc, reason) in looping.iter().cloned() {
         metrics.rejection(rejection::REFETCH_LOOP);
         response.rejected.push(rejection::reject(doc, rejection::REFETCH_LOOP, None, reason));
@@ -182,7 +182,10 @@ pub async fn sync_batch(
         tracing::warn!(error = %e, "sync states not saved");
     }
     // Again, not the start-of-request view: this request may have created or closed a round.
-    response.documents = Access::load(relay.storage(), caller.person).await?.grants();
+    let grants = Access::load(relay.storage(), caller.person).await?.grants();
+    // The list the phone already holds is not sent again: `None` says "unchanged", which only a
+    // phone that sent this digest reads. Any other list, the empty one included, is sent whole.
+    response.documents = (known_digest != Some(GrantsDigest::of(&grants))).then_some(grants);
     Ok(response)
 }
 

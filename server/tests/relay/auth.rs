@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::harness::{JsonResponse, TestRelay};
 
 async fn sync_status(relay: &TestRelay, token: Option<&str>) -> (StatusCode, Value) {
-    let body = SyncRequest { version: WIRE_VERSION, messages: vec![] }.encode();
+    let body = SyncRequest { version: WIRE_VERSION, documents_digest: None, messages: vec![] }.encode();
     let res = relay.sync_raw(token, Some("application/cbor"), body).await;
     (res.status(), res.json_value().await.unwrap())
 }

@@ -54,7 +54,7 @@ async fn malformed_requests_get_specific_errors_and_the_relay_keeps_serving() {
     assert!(body["reason"].as_str().unwrap().contains("application/cbor"));
     expect(relay, &token, None, valid.clone(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
         .await;
-    let future = SyncRequest { version: WIRE_VERSION + 1, messages: vec![] }.encode();
+    let future = SyncRequest { version: WIRE_VERSION + 1, documents_digest: None, messages: vec![] }.encode();
     expect(relay, &token, cbor, future, StatusCode::BAD_REQUEST, "wire_version").await;
 
     // The relay answers 413 before it has read the whole body and then closes the connection;
@@ -74,6 +74,7 @@ async fn malformed_requests_get_specific_errors_and_the_relay_keeps_serving() {
 
     let many = SyncRequest {
         version: WIRE_VERSION,
+        documents_digest: None,
         messages: (0..=Limits::default().max_docs_per_request)
             .map(|_| DocMessage { doc: random_doc(), message: vec![0x42] })
             .collect(),
@@ -83,6 +84,7 @@ async fn malformed_requests_get_specific_errors_and_the_relay_keeps_serving() {
     let doc = random_doc();
     let twice = SyncRequest {
         version: WIRE_VERSION,
+        documents_digest: None,
         messages: vec![DocMessage { doc, message: vec![0x42] }, DocMessage { doc, message: vec![0x42] }],
     };
     expect(relay, &token, cbor, twice.encode(), StatusCode::BAD_REQUEST, "invalid").await;
@@ -96,7 +98,7 @@ async fn malformed_requests_get_specific_errors_and_the_relay_keeps_serving() {
     let rules: Vec<&str> = response.rejected.iter().map(|r| r.rule.as_str()).collect();
     assert_eq!(rules, ["unknown_document", "malformed"], "{:?}", response.rejected);
     assert_eq!(response.messages.len(), 1, "the requests document was answered");
-    assert_eq!(response.documents.len(), 3);
+    assert_eq!(response.documents.map(|d| d.len()), Some(3));
 
     // Still serving, and still in sync.
     let synced = fx.volunteers[0].sync(&fx.relay).await;
@@ -122,7 +124,7 @@ async fn a_token_over_its_rate_gets_429_with_retry_after() {
         ..Config::default()
     };
     let relay = TestRelay::start_with(config).await;
-    let empty = SyncRequest { version: WIRE_VERSION, messages: vec![] }.encode();
+    let empty = SyncRequest { version: WIRE_VERSION, documents_digest: None, messages: vec![] }.encode();
     for _ in 0..3 {
         let res = relay.sync_raw(Some(&relay.admin_token), Some("application/cbor"), empty.clone()).await;
         assert_eq!(res.status(), StatusCode::OK);
@@ -166,6 +168,7 @@ async fn mutated_sync_messages_never_break_the_relay() {
         }
         let request = SyncRequest {
             version: WIRE_VERSION,
+            documents_digest: None,
             messages: vec![DocMessage { doc: roster.id(), message: bytes }],
         };
         let res = fx.relay.sync_raw(Some(&token), Some("application/cbor"), request.encode()).await;
@@ -197,6 +200,7 @@ async fn asking_for_the_whole_document_in_a_loop_is_refused_for_that_document_on
     .expect("a first message");
     let everything = SyncRequest {
         version: WIRE_VERSION,
+        documents_digest: None,
         messages: vec![DocMessage { doc: roster, message: empty.clone() }],
     };
     // The phone's own first sync in the fixture fetched the roster whole once already.
@@ -212,6 +216,7 @@ async fn asking_for_the_whole_document_in_a_loop_is_refused_for_that_document_on
             .expect("a message for the requests document");
     let both = SyncRequest {
         version: WIRE_VERSION,
+        documents_digest: None,
         messages: vec![
             DocMessage { doc: roster, message: empty },
             DocMessage { doc: requests, message: other },

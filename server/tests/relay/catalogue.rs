@@ -224,6 +224,7 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
     let limits = MessageLimits::default();
     let valid_request = SyncRequest {
         version: WIRE_VERSION,
+        documents_digest: None,
         messages: vec![DocMessage { doc: DocumentId::from_uuid(uuid::Uuid::nil()), message: real.encode() }],
     }
     .encode();
@@ -848,7 +849,10 @@ async fn relay_heads(fx: &Fixture) -> BTreeMap<DocumentId, Vec<automerge::Change
                 .expect("a first message"),
         })
         .collect();
-    let response = fx.relay.sync(&coordinator.token, &SyncRequest { version: WIRE_VERSION, messages }).await;
+    let response = fx
+        .relay
+        .sync(&coordinator.token, &SyncRequest { version: WIRE_VERSION, documents_digest: None, messages })
+        .await;
     assert!(response.rejected.is_empty(), "{:?}", response.rejected);
     response
         .messages
@@ -903,8 +907,11 @@ async fn check(fx: &Fixture, docs: &BTreeMap<&'static str, DocumentId>, case: Ca
                 Target::Care => docs["care"],
                 Target::Unknown => DocumentId::from_uuid(uuid::Uuid::from_u128(0xdead_beef)),
             };
-            let request =
-                SyncRequest { version: WIRE_VERSION, messages: vec![DocMessage { doc, message: bytes }] };
+            let request = SyncRequest {
+                version: WIRE_VERSION,
+                documents_digest: None,
+                messages: vec![DocMessage { doc, message: bytes }],
+            };
             post_cbor(fx, name, request.encode()).await
         }
         Send::Messages(list) => {
@@ -916,7 +923,12 @@ async fn check(fx: &Fixture, docs: &BTreeMap<&'static str, DocumentId>, case: Ca
                     message,
                 })
                 .collect();
-            post_cbor(fx, name, SyncRequest { version: WIRE_VERSION, messages }.encode()).await
+            post_cbor(
+                fx,
+                name,
+                SyncRequest { version: WIRE_VERSION, documents_digest: None, messages }.encode(),
+            )
+            .await
         }
         Send::Duplicate => {
             let message = Raw { heads: vec![stranger(1)], ..Raw::default() }.encode();
@@ -924,7 +936,12 @@ async fn check(fx: &Fixture, docs: &BTreeMap<&'static str, DocumentId>, case: Ca
                 DocMessage { doc: docs["round"], message: message.clone() },
                 DocMessage { doc: docs["round"], message },
             ];
-            post_cbor(fx, name, SyncRequest { version: WIRE_VERSION, messages }.encode()).await
+            post_cbor(
+                fx,
+                name,
+                SyncRequest { version: WIRE_VERSION, documents_digest: None, messages }.encode(),
+            )
+            .await
         }
         Send::Method(method) => {
             http.request(method.parse().unwrap(), &url).bearer_auth(volunteer).send().await.unwrap()

@@ -9,7 +9,7 @@ use automerge::ActorId;
 use doorstep_core::document::{Document, Header};
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::sync::{
-    ClientSession, DocMessage, PeerState, Rejection, SyncRequest, SyncResponse, WIRE_VERSION,
+    ClientSession, DocMessage, DocumentGrant, PeerState, Rejection, SyncRequest, SyncResponse, WIRE_VERSION,
 };
 use doorstep_core::{Actor, Applied, Compound, Env, Operation, OperationError, Role, Timestamp};
 use doorstep_server::relay::Relay;
@@ -287,8 +287,11 @@ pub struct Synced {
     pub requests: u32,
     /// Rejections received.
     pub rejected: Vec<Rejection>,
-    /// Documents the relay listed in its last response.
+    /// Documents the caller may hold after the last response: its list, or the kept one it
+    /// said is unchanged.
     pub granted: Vec<Header>,
+    /// Responses that carried the list of documents (the others said it is unchanged).
+    pub document_lists: u32,
     /// The slowest request.
     pub slowest: Duration,
     /// Every request's round trip.
@@ -312,6 +315,8 @@ pub struct Phone {
     pub states: BTreeMap<DocumentId, PeerState>,
     /// Rounds made here that the relay has not granted back yet; never dropped.
     pub unacknowledged: BTreeSet<DocumentId>,
+    /// The document list last applied, kept between sessions as a replica keeps it.
+    pub known_grants: Option<Vec<DocumentGrant>>,
     clock: i64,
 }
 
@@ -326,6 +331,7 @@ impl Phone {
             roles: BTreeMap::new(),
             states: BTreeMap::new(),
             unacknowledged: BTreeSet::new(),
+            known_grants: None,
             // The relay refuses times far from its own clock, so the phone's clock starts at the
             // real time and moves a minute per operation.
             clock: std::time::SystemTime::now()
@@ -343,7 +349,8 @@ impl Phone {
 
     /// Syncs for at most `max` requests (a phone whose change is rejected keeps offering it).
     pub async fn sync_up_to(&mut self, relay: &TestRelay, max: u32) -> Synced {
-        let mut session = ClientSession::new(self.states.clone());
+        let mut session =
+            ClientSession::new(self.states.clone()).with_known_grants(self.known_grants.clone());
         let mut out = Synced::default();
         while let Some(request) = session.request(&self.compounds) {
             if out.requests >= max {
@@ -377,8 +384,10 @@ impl Phone {
             }
             self.compounds.retain(|_, c| c.documents().next().is_some());
             out.granted = outcome.grants.iter().map(|g| g.header).collect();
+            out.document_lists += u32::from(outcome.documents_listed);
             out.rejected.extend(outcome.rejected);
         }
+        self.known_grants = session.known_grants().map(<[_]>::to_vec);
         // Persisted as a replica persists them: only what `encode` keeps survives.
         self.states = session
             .states()
@@ -417,7 +426,11 @@ impl Phone {
     pub fn message_for(&self, doc: &Document) -> SyncRequest {
         let mut state = PeerState::new();
         let message = doorstep_core::sync::generate(doc.automerge(), &mut state).unwrap();
-        SyncRequest { version: WIRE_VERSION, messages: vec![DocMessage { doc: doc.id(), message }] }
+        SyncRequest {
+            version: WIRE_VERSION,
+            documents_digest: None,
+            messages: vec![DocMessage { doc: doc.id(), message }],
+        }
     }
 }
 

@@ -12,6 +12,7 @@ mod catalogue;
 mod catalogue_edges;
 mod compaction_race;
 mod connections;
+mod document_list;
 mod fuzz_replay;
 mod harness;
 mod many_documents;

@@ -92,7 +92,11 @@ async fn send(
     doc: doorstep_core::id::DocumentId,
     message: Vec<u8>,
 ) -> String {
-    let request = SyncRequest { version: WIRE_VERSION, messages: vec![DocMessage { doc, message }] };
+    let request = SyncRequest {
+        version: WIRE_VERSION,
+        documents_digest: None,
+        messages: vec![DocMessage { doc, message }],
+    };
     let sent = relay
         .http
         .post(format!("{}/v1/sync", relay.url))

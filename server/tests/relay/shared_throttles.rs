@@ -73,8 +73,11 @@ async fn a_refetch_loop_spread_over_two_relays_is_refused_and_a_restart_does_not
         &mut doorstep_core::sync::PeerState::new(),
     )
     .expect("a first message");
-    let everything =
-        SyncRequest { version: WIRE_VERSION, messages: vec![DocMessage { doc: roster, message: empty }] };
+    let everything = SyncRequest {
+        version: WIRE_VERSION,
+        documents_digest: None,
+        messages: vec![DocMessage { doc: roster, message: empty }],
+    };
     // The rest of the allowance, alternating between the relays as a balancer would.
     for i in 1..FULL_FETCHES {
         let relay = if i % 2 == 0 { &a } else { &b };

@@ -90,6 +90,7 @@ async fn retrying_a_request_is_harmless() {
     let first = doorstep_core::sync::generate(round.automerge(), &mut state).unwrap();
     let hello = doorstep_core::sync::SyncRequest {
         version: doorstep_core::sync::WIRE_VERSION,
+        documents_digest: None,
         messages: vec![doorstep_core::sync::DocMessage { doc: fx.round, message: first }],
     };
     let reply = fx.relay.sync(&volunteer.token, &hello).await;
@@ -103,12 +104,14 @@ async fn retrying_a_request_is_harmless() {
     let with_change = doorstep_core::sync::generate(&doc, &mut state).unwrap();
     let request = doorstep_core::sync::SyncRequest {
         version: doorstep_core::sync::WIRE_VERSION,
+        documents_digest: None,
         messages: vec![doorstep_core::sync::DocMessage { doc: fx.round, message: with_change }],
     };
     let a = fx.relay.sync(&volunteer.token, &request).await;
     let b = fx.relay.sync(&volunteer.token, &request).await;
     assert!(a.rejected.is_empty() && b.rejected.is_empty(), "{:?} {:?}", a.rejected, b.rejected);
     assert_eq!(a.documents, b.documents);
+    assert!(a.documents.is_some(), "a request without a digest gets the list");
 
     fx.coordinator.sync(&fx.relay).await;
     let seen = fx.coordinator.compound().tasks().into_iter().find(|t| t.id == task.id).unwrap();

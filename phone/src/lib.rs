@@ -234,10 +234,14 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
                 return Err(PhoneError::NotJoined);
             };
             let client = relay_client(&url, Some(token), ca)?;
+            // What the phone calls its rounds and doors now: a change the relay refuses may be
+            // in a round this sync drops, and the quarantine still names it by them.
+            let before = render::DocumentNames::of(&lock(&replica));
             let report = match http::sync(&replica, &client, now).await {
                 Err(TransportError::Removed { compounds }) => return Err(PhoneError::Removed(compounds)),
                 other => other?,
             };
+            remember_labels(&mut lock(&replica), &before)?;
             people::learn_after_sync(&replica, &client).await?;
             let r = lock(&replica);
             out.synced(&report, r.unsynced_changes(), r.set_aside_count()?);
@@ -284,7 +288,11 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             let rounds: Vec<_> = r
                 .compounds()
                 .flat_map(|c| {
-                    let tasks = c.tasks();
+                    // Each round's tasks in the order a volunteer climbs, as `tasks` lists doors.
+                    let climb: std::collections::HashMap<_, _> =
+                        c.households().into_iter().map(|h| (h.id, h.address.climb_key())).collect();
+                    let mut tasks = c.tasks();
+                    tasks.sort_by_key(|t| (climb.get(&t.household).cloned(), t.kind, t.id));
                     c.round_infos()
                         .into_iter()
                         .map(move |info| {
@@ -379,6 +387,19 @@ fn refuse_if_removed(replica: &Replica) -> Result<(), PhoneError> {
     }
     let removed = replica.removed_from()?;
     if removed.is_empty() { Ok(()) } else { Err(PhoneError::Removed(removed)) }
+}
+
+/// Remembers, from `before` (the names the phone held before a sync), the labels of what is set
+/// aside now, and forgets those of changes no longer set aside.
+fn remember_labels(replica: &mut Replica, before: &render::DocumentNames) -> Result<(), PhoneError> {
+    let changes = replica.quarantine()?;
+    let now = render::DocumentNames::of(replica).labels_for(&changes);
+    let mut labels = before.labels_for(&changes);
+    labels.extend(now);
+    if labels != replica.labels()? {
+        replica.remember_labels(&labels)?;
+    }
+    Ok(())
 }
 
 /// Carries out an operation on `task`, saying a refusal with its door, round and people.

@@ -49,9 +49,20 @@ impl People {
         self.name(person).map_or_else(|| "a coordinator / 协调员".to_owned(), str::to_owned)
     }
 
-    /// A volunteer holding a task by name, or "another volunteer / 其他志愿者".
-    pub fn holder(&self, person: PersonId) -> String {
-        self.name(person).map_or_else(|| "another volunteer / 其他志愿者".to_owned(), str::to_owned)
+    /// A coordinator's name in English and in Chinese, for sentences in each language: the
+    /// name twice, or "a coordinator" and "协调员".
+    pub fn coordinator_words(&self, person: PersonId) -> (String, String) {
+        self.name(person)
+            .map_or_else(|| ("a coordinator".to_owned(), "协调员".to_owned()), |n| (n.to_owned(), n.to_owned()))
+    }
+
+    /// The volunteer holding a task, in English and in Chinese: the name twice, or "another
+    /// volunteer" and "其他志愿者".
+    pub fn holder_words(&self, person: PersonId) -> (String, String) {
+        self.name(person).map_or_else(
+            || ("another volunteer".to_owned(), "其他志愿者".to_owned()),
+            |n| (n.to_owned(), n.to_owned()),
+        )
     }
 }
 

@@ -151,9 +151,11 @@ impl Output {
                     ));
                 }
             }
-            s.push_str(
-                "claim or record with the handle shown, e.g. `doorstep phone claim 1-1-101` / 领取或记录时输入上面的门牌，如 `doorstep phone claim 1-1-101`",
-            );
+            let example = doors.first().and_then(|d| d.tasks.first()).and_then(|t| handles.handle_of(t.id));
+            s.push_str(&format!(
+                "claim or record with the handle shown, e.g. `doorstep phone claim {e}` / 领取或记录时输入上面的门牌，如 `doorstep phone claim {e}`",
+                e = example.unwrap_or("1-1-101")
+            ));
             s
         });
     }
@@ -323,33 +325,43 @@ fn conflict_text(c: &ConflictReview, names: &Names, offset: UtcOffset) -> String
 /// named by door, round and list, never by ID.
 fn quarantine_line(c: &QuarantinedChange, documents: &DocumentNames) -> String {
     let what = documents.operation(c.operation.as_deref());
-    let why = doorstep_core::permission::Rule::from_code(&c.rule)
-        .map_or("中继拒绝了这项修改", doorstep_core::permission::Rule::explain_zh);
-    format!(
-        "{what}, in {}: {why} / {} ({}) — {}",
-        documents.document(&c.document),
-        c.reason,
-        c.rule,
-        review_line(c)
-    )
+    let rule = doorstep_core::permission::Rule::from_code(&c.rule);
+    let why = rule.map_or("中继拒绝了这项修改", doorstep_core::permission::Rule::explain_zh);
+    // The relay's own sentence when it names no ID or raw time; else the rule's English.
+    let reason = match rule {
+        Some(rule) if names_an_id(&c.reason) => rule.explain().to_owned(),
+        None if names_an_id(&c.reason) => "the relay refused this change".to_owned(),
+        _ => c.reason.clone(),
+    };
+    let code = if reason.contains(&format!("({})", c.rule)) { String::new() } else { format!(" ({})", c.rule) };
+    format!("{what}, in {}: {why} / {reason}{code} — {}", documents.document(&c.document), review_line(c))
+}
+
+/// Whether `text` holds a UUID or a raw Unix time, which a person should not have to read.
+fn names_an_id(text: &str) -> bool {
+    text.contains("Unix ms")
+        || text.split(|c: char| !(c.is_ascii_hexdigit() || c == '-')).any(|word| {
+            word.len() == 36 && word.char_indices().all(|(i, c)| (c == '-') == matches!(i, 8 | 13 | 18 | 23))
+        })
 }
 
 /// What the phone calls its documents and the operations in them: "round 蔬菜包 第1轮 / 配送轮次
-/// 蔬菜包 第1轮", "the roster / 住户名册", "attempt / 上门记录 at 香樟苑 1号楼1单元101".
+/// 蔬菜包 第1轮", "the roster of 香樟苑 / 香樟苑 住户名册", "attempt / 上门记录 at 香樟苑
+/// 1号楼1单元101". Labels are kept by key: `document:<id>`, `round:<id>` (its title),
+/// `task:<id>` and `household:<id>` (the door). What the phone no longer holds (a round that
+/// closed) is named from the labels it remembered when it set the change aside.
 #[derive(Debug, Default)]
 pub struct DocumentNames {
-    documents: std::collections::HashMap<String, String>,
-    addresses: Addresses,
-    tasks: std::collections::HashMap<doorstep_core::id::TaskId, doorstep_core::id::HouseholdId>,
-    rounds: RoundTitles,
+    labels: std::collections::HashMap<String, String>,
 }
 
 impl DocumentNames {
-    /// The names of every document the replica holds, its doors, tasks and rounds.
+    /// The names of every document the replica holds, its doors, tasks and rounds, and the
+    /// labels it remembered for what it no longer holds.
     pub fn of(replica: &Replica) -> Self {
         use doorstep_core::schema::vocabulary::DocKind;
         let rounds = RoundTitles::of(replica);
-        let mut documents = std::collections::HashMap::new();
+        let mut labels = std::collections::HashMap::new();
         for c in replica.compounds() {
             for d in c.documents() {
                 let name = match d.kind() {
@@ -361,20 +373,51 @@ impl DocumentNames {
                     DocKind::Requests => "requests / 居民请求".to_owned(),
                     DocKind::Care => "the care ledger / 健康档案".to_owned(),
                 };
-                documents.insert(d.id().to_string(), name);
+                labels.insert(format!("document:{}", d.id()), name);
+            }
+            let households: std::collections::HashMap<_, _> =
+                c.households().into_iter().map(|h| (h.id, h.address.to_string())).collect();
+            for (id, address) in &households {
+                labels.insert(format!("household:{id}"), address.clone());
+            }
+            for t in c.tasks() {
+                if let Some(address) = households.get(&t.household) {
+                    labels.insert(format!("task:{}", t.id), address.clone());
+                }
             }
         }
-        let tasks = replica.compounds().flat_map(|c| c.tasks()).map(|t| (t.id, t.household)).collect();
-        Self { documents, addresses: Addresses::of(replica), tasks, rounds }
+        for (round, title) in &rounds.0 {
+            labels.insert(format!("round:{round}"), title.clone());
+        }
+        for (key, label) in replica.labels().unwrap_or_default() {
+            labels.entry(key).or_insert(label);
+        }
+        Self { labels }
     }
 
-    /// The document by what it is; a document the phone no longer holds (a closed round it let
-    /// go of) is said as such.
+    /// The labels that name `changes` (their documents, and the doors and rounds their
+    /// operations touched), to remember before a sync may drop what they name.
+    pub fn labels_for(&self, changes: &[QuarantinedChange]) -> std::collections::BTreeMap<String, String> {
+        let mut keys = Vec::new();
+        for c in changes {
+            keys.push(format!("document:{}", c.document));
+            let value: serde_json::Value =
+                c.operation.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+            for field in ["task", "household", "round"] {
+                if let Some(id) = value.get(field).and_then(|v| v.as_str()) {
+                    keys.push(format!("{field}:{id}"));
+                }
+            }
+        }
+        keys.into_iter().filter_map(|k| self.labels.get(&k).cloned().map(|label| (k, label))).collect()
+    }
+
+    /// The document by what it is; a document the phone no longer holds and has no label for
+    /// (a closed round it let go of) is said as such.
     fn document(&self, id: &str) -> String {
-        self.documents
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| "a document no longer on this phone (a closed round) / 本机已不再保存的文件（已结束的轮次）".to_owned())
+        self.labels.get(&format!("document:{id}")).cloned().unwrap_or_else(|| {
+            "a document no longer on this phone (a closed round) / 本机已不再保存的文件（已结束的轮次）".to_owned()
+        })
     }
 
     /// The operation behind a change in both languages, with the door and round it touched.
@@ -384,22 +427,19 @@ impl DocumentNames {
         };
         let tag = value.get("op").and_then(|t| t.as_str()).unwrap_or_default();
         let (en, zh) = operation_words(tag);
-        let household = id_at(&value, "household")
-            .or_else(|| id_at(&value, "task").and_then(|t| self.tasks.get(&t).copied()));
+        let label = |field: &str| {
+            let id = value.get(field).and_then(|v| v.as_str())?;
+            self.labels.get(&format!("{field}:{id}"))
+        };
         let mut s = format!("{en} / {zh}");
-        if let Some(h) = household {
-            s.push_str(&format!(" at {}", self.addresses.of_household(h)));
+        if let Some(door) = label("household").or_else(|| label("task")) {
+            s.push_str(&format!(" at {door}"));
         }
-        if let Some(round) = id_at(&value, "round") {
-            s.push_str(&self.rounds.title_of(round));
+        if let Some(title) = label("round") {
+            s.push_str(&format!(", {title}"));
         }
         s
     }
-}
-
-/// The ID an operation's JSON holds under `key`, when it holds one.
-fn id_at<T: std::str::FromStr>(value: &serde_json::Value, key: &str) -> Option<T> {
-    value.get(key).and_then(|v| v.as_str()).and_then(|v| v.parse().ok())
 }
 
 /// An operation's tag in English and Chinese ("record_attempt" → attempt, 上门记录).
@@ -739,11 +779,15 @@ mod tests {
         let round = doorstep_core::id::DocumentId::from_uuid(uuid_of(1));
         let household = doorstep_core::id::HouseholdId::from_uuid(uuid_of(2));
         let task = doorstep_core::id::TaskId::from_uuid(uuid_of(3));
+        let _ = household;
         let mut documents = DocumentNames::default();
-        documents.documents.insert(round.to_string(), "round 蔬菜包 第1轮 / 配送轮次 蔬菜包 第1轮".into());
-        documents.addresses.0.insert(household, ("香樟苑 1号楼1单元101".into(), "1-1-101".into()));
-        documents.tasks.insert(task, household);
-        documents.rounds.0.insert(round, "蔬菜包 第1轮".into());
+        for (key, label) in [
+            (format!("document:{round}"), "round 蔬菜包 第1轮 / 配送轮次 蔬菜包 第1轮"),
+            (format!("task:{task}"), "香樟苑 1号楼1单元101"),
+            (format!("round:{round}"), "蔬菜包 第1轮"),
+        ] {
+            documents.labels.insert(key, label.to_owned());
+        }
         let change = doorstep_replica::QuarantinedChange {
             hash: "ab12".into(),
             document: round.to_string(),
@@ -772,7 +816,7 @@ mod tests {
         // A change in the requests list, and one in a document the phone let go of, are named
         // by what they are; none names an ID.
         let requests = doorstep_core::id::DocumentId::from_uuid(uuid_of(4));
-        documents.documents.insert(requests.to_string(), "requests / 居民请求".into());
+        documents.labels.insert(format!("document:{requests}"), "requests / 居民请求".into());
         let in_requests = quarantine_line(
             &doorstep_replica::QuarantinedChange { document: requests.to_string(), operation: None, ..change.clone() },
             &documents,
@@ -783,12 +827,25 @@ mod tests {
             &documents,
         );
         assert!(gone.contains("in a document no longer on this phone (a closed round) / 本机已不再保存的文件"), "{gone}");
+        // A relay sentence that names an ID or a raw time gives way to the rule's English.
+        let with_ids = quarantine_line(
+            &doorstep_replica::QuarantinedChange {
+                reason: format!("the round is closed and task {task}'s new attempt was made at 1796104357275 (Unix ms)"),
+                ..change.clone()
+            },
+            &documents,
+        );
+        assert!(
+            with_ids.contains(": 已结束的配送轮次不再接受修改 / a closed round takes no more changes (closed_rounds_are_final) — "),
+            "{with_ids}"
+        );
         let unknown = quarantine_line(
             &doorstep_replica::QuarantinedChange { rule: "malformed".into(), ..change },
             &documents,
         );
         assert!(unknown.contains("中继拒绝了这项修改 / "), "{unknown}");
-        for text in [&line, &in_requests, &gone, &unknown] {
+        for text in [&line, &in_requests, &gone, &with_ids, &unknown] {
+            assert!(!text.contains("Unix ms"), "{text}");
             assert!(!uuid_pattern().is_match(text), "{text}");
         }
     }

@@ -251,6 +251,20 @@ impl Replica {
             .unwrap_or_default())
     }
 
+    /// Remembers what things the device no longer holds were called, by ID (a closed round's
+    /// title by its document, a task's door by the task), so what was set aside in them can
+    /// still be named. Sealed like every meta value, and wiped with the sign-in.
+    pub fn remember_labels(&mut self, labels: &BTreeMap<String, String>) -> Result<(), ReplicaError> {
+        // Strings always serialize.
+        let value = serde_json::to_vec(labels).unwrap_or_default();
+        self.store.commit(&[Write::Meta { key: "labels", value: &value }])
+    }
+
+    /// The labels remembered by [`Replica::remember_labels`] (empty before any).
+    pub fn labels(&self) -> Result<BTreeMap<String, String>, ReplicaError> {
+        Ok(self.store.meta("labels")?.and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default())
+    }
+
     /// The compounds held.
     pub fn compounds(&self) -> impl Iterator<Item = &Compound> {
         self.compounds.values()

@@ -57,6 +57,22 @@ pub fn only_compound(replica: &Replica) -> Result<CompoundId, PhoneError> {
 /// the household at the address `target`. A task with both kinds of conflict names the double
 /// delivery.
 pub fn conflict(replica: &Replica, target: &str) -> Result<(CompoundId, ConflictSubject), PhoneError> {
+    // A script's task ID, or a prefix of one unique among the tasks in conflict.
+    let id = target.trim().to_ascii_lowercase();
+    let mut by_id: Vec<(CompoundId, ConflictSubject)> = Vec::new();
+    for c in replica.compounds() {
+        for subject in query::conflicts(c).iter().map(query::Conflict::subject) {
+            let matches = task_of(&subject)
+                .is_some_and(|t| t.to_string() == id || (id.len() >= 6 && t.to_string().starts_with(&id)));
+            if matches && !by_id.iter().any(|(_, s)| task_of(s) == task_of(&subject)) {
+                by_id.push((c.id(), subject));
+            }
+        }
+    }
+    if by_id.len() == 1 {
+        return Ok(by_id.remove(0));
+    }
+    // The handle `conflicts` shows: a task's door ("1-1-101", "1-1-101/2").
     if let Ok(named) = task(replica, target) {
         let on_task = replica
             .compounds()

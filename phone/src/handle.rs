@@ -99,13 +99,23 @@ impl Handles {
             let pending = tasks.iter().filter(|t| is_pending(t)).count();
             let alone = tasks.len() == 1;
             for (i, task) in tasks.into_iter().enumerate() {
-                let handle =
-                    if alone || (pending == 1 && is_pending(&task)) { door.clone() } else { format!("{door}/{}", i + 1) };
-                let round_title = rounds
-                    .get(&task.round)
-                    .map_or_else(|| "a round not on this phone / 本机没有的轮次".to_owned(), |r| r.title.clone());
+                let handle = if alone || (pending == 1 && is_pending(&task)) {
+                    door.clone()
+                } else {
+                    format!("{door}/{}", i + 1)
+                };
+                let round_title = rounds.get(&task.round).map_or_else(
+                    || "a round not on this phone / 本机没有的轮次".to_owned(),
+                    |r| r.title.clone(),
+                );
                 self.by_task.insert(task.id, self.named.len());
-                self.named.push(Named { compound: compound.id(), task, handle, address: address.clone(), round_title });
+                self.named.push(Named {
+                    compound: compound.id(),
+                    task,
+                    handle,
+                    address: address.clone(),
+                    round_title,
+                });
             }
         }
     }
@@ -215,7 +225,6 @@ impl Handles {
             task,
         }
     }
-
 }
 
 /// The household at the door typed, in whichever compound has it.
@@ -247,7 +256,8 @@ pub fn door_handle(address: &Address, households: &[Household]) -> String {
     if !readable {
         return address.to_string().replace(' ', "");
     }
-    let shared = households.iter().any(|h| h.address.estate != address.estate && dashed_of(&h.address) == dashed);
+    let shared =
+        households.iter().any(|h| h.address.estate != address.estate && dashed_of(&h.address) == dashed);
     if shared { format!("{}{dashed}", address.estate) } else { dashed }
 }
 
@@ -299,7 +309,9 @@ mod tests {
     }
 
     fn person(n: u128) -> doorstep_core::id::PersonId {
-        doorstep_core::id::PersonId::from_uuid(uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n))
+        doorstep_core::id::PersonId::from_uuid(uuid::Uuid::from_u128(
+            0x0190_0000_0000_7000_8000_0000_0000_0000 | n,
+        ))
     }
 
     /// A compound built through real operations: doors 1-1-101 and 1-1-102, a first round to
@@ -324,10 +336,9 @@ mod tests {
             let applied = c.apply(&mut env(&mut entropy, &mut now), &admin, &op).unwrap();
             ids.push(applied.new_entity.unwrap().parse().unwrap());
         }
-        for (title, selection) in [
-            ("蔬菜包 第1轮", Selection::All),
-            ("蔬菜包 第2轮", Selection::Households { ids: vec![ids[0]] }),
-        ] {
+        for (title, selection) in
+            [("蔬菜包 第1轮", Selection::All), ("蔬菜包 第2轮", Selection::Households { ids: vec![ids[0]] })]
+        {
             let op = Operation::CreateRound {
                 title: title.into(),
                 kind: TaskKind::Groceries,
@@ -354,7 +365,8 @@ mod tests {
         let c = compound();
         let compounds = [&c];
         let handles = Handles::of_compounds(&compounds);
-        let mut shown: Vec<String> = c.open_tasks().iter().map(|t| handles.handle_of(t.id).unwrap().to_owned()).collect();
+        let mut shown: Vec<String> =
+            c.open_tasks().iter().map(|t| handles.handle_of(t.id).unwrap().to_owned()).collect();
         shown.sort();
         assert_eq!(shown, ["1-1-101/1", "1-1-101/2", "1-1-102"]);
 
@@ -374,7 +386,10 @@ mod tests {
             panic!("two tasks at one door are a choice");
         };
         assert_eq!(choices.len(), 2);
-        assert!(choices[0].starts_with("1-1-101/1: 蔬菜包 第1轮, 生活物资 / Groceries, 待领取 / Open"), "{choices:?}");
+        assert!(
+            choices[0].starts_with("1-1-101/1: 蔬菜包 第1轮, 生活物资 / Groceries, 待领取 / Open"),
+            "{choices:?}"
+        );
         let text = handles.resolve(&compounds, "1-1-101/3").unwrap_err().to_string();
         assert!(text.contains("1-1-101/2: 蔬菜包 第2轮") && text.contains("请输入以下之一"), "{text}");
         let unknown = handles.resolve(&compounds, "9-9-909").unwrap_err().to_string();

@@ -52,8 +52,10 @@ impl People {
     /// A coordinator's name in English and in Chinese, for sentences in each language: the
     /// name twice, or "a coordinator" and "协调员".
     pub fn coordinator_words(&self, person: PersonId) -> (String, String) {
-        self.name(person)
-            .map_or_else(|| ("a coordinator".to_owned(), "协调员".to_owned()), |n| (n.to_owned(), n.to_owned()))
+        self.name(person).map_or_else(
+            || ("a coordinator".to_owned(), "协调员".to_owned()),
+            |n| (n.to_owned(), n.to_owned()),
+        )
     }
 
     /// The volunteer holding a task, in English and in Chinese: the name twice, or "another

@@ -333,7 +333,8 @@ fn quarantine_line(c: &QuarantinedChange, documents: &DocumentNames) -> String {
         None if names_an_id(&c.reason) => "the relay refused this change".to_owned(),
         _ => c.reason.clone(),
     };
-    let code = if reason.contains(&format!("({})", c.rule)) { String::new() } else { format!(" ({})", c.rule) };
+    let code =
+        if reason.contains(&format!("({})", c.rule)) { String::new() } else { format!(" ({})", c.rule) };
     format!("{what}, in {}: {why} / {reason}{code} — {}", documents.document(&c.document), review_line(c))
 }
 
@@ -416,7 +417,8 @@ impl DocumentNames {
     /// (a closed round it let go of) is said as such.
     fn document(&self, id: &str) -> String {
         self.labels.get(&format!("document:{id}")).cloned().unwrap_or_else(|| {
-            "a document no longer on this phone (a closed round) / 本机已不再保存的文件（已结束的轮次）".to_owned()
+            "a document no longer on this phone (a closed round) / 本机已不再保存的文件（已结束的轮次）"
+                .to_owned()
         })
     }
 
@@ -459,7 +461,9 @@ fn operation_words(tag: &str) -> (&'static str, &'static str) {
         "edit_notes" => ("notes", "修改备注"),
         "set_control_status" => ("control status", "管控状态"),
         "set_need_tags" => ("needs", "特殊需要"),
-        "add_household" | "edit_household" | "remove_household" | "add_building" => ("roster change", "修改名册"),
+        "add_household" | "edit_household" | "remove_household" | "add_building" => {
+            ("roster change", "修改名册")
+        }
         "add_care_entry" | "edit_care_entry" => ("care record", "照护记录"),
         "review_conflict" => ("review", "核实冲突"),
         _ => ("a change", "一项修改"),
@@ -768,10 +772,13 @@ mod tests {
 
     use doorstep_replica::SyncReport;
 
-    use super::{DocumentNames, Names, conflict_text, last_sync_line, quarantine_line, standing, synced_text};
+    use super::{
+        DocumentNames, Names, conflict_text, last_sync_line, quarantine_line, standing, synced_text,
+    };
 
     fn uuid_pattern() -> regex::Regex {
-        regex::Regex::new(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}").unwrap()
+        regex::Regex::new(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+            .unwrap()
     }
 
     #[test]
@@ -818,7 +825,11 @@ mod tests {
         let requests = doorstep_core::id::DocumentId::from_uuid(uuid_of(4));
         documents.labels.insert(format!("document:{requests}"), "requests / 居民请求".into());
         let in_requests = quarantine_line(
-            &doorstep_replica::QuarantinedChange { document: requests.to_string(), operation: None, ..change.clone() },
+            &doorstep_replica::QuarantinedChange {
+                document: requests.to_string(),
+                operation: None,
+                ..change.clone()
+            },
             &documents,
         );
         assert!(in_requests.starts_with("a change / 一项修改, in requests / 居民请求: "), "{in_requests}");
@@ -826,11 +837,16 @@ mod tests {
             &doorstep_replica::QuarantinedChange { document: uuid_of(5).to_string(), ..change.clone() },
             &documents,
         );
-        assert!(gone.contains("in a document no longer on this phone (a closed round) / 本机已不再保存的文件"), "{gone}");
+        assert!(
+            gone.contains("in a document no longer on this phone (a closed round) / 本机已不再保存的文件"),
+            "{gone}"
+        );
         // A relay sentence that names an ID or a raw time gives way to the rule's English.
         let with_ids = quarantine_line(
             &doorstep_replica::QuarantinedChange {
-                reason: format!("the round is closed and task {task}'s new attempt was made at 1796104357275 (Unix ms)"),
+                reason: format!(
+                    "the round is closed and task {task}'s new attempt was made at 1796104357275 (Unix ms)"
+                ),
                 ..change.clone()
             },
             &documents,
@@ -862,8 +878,13 @@ mod tests {
         names.addresses.0.insert(household, ("香樟苑 1号楼1单元101".into(), "1-1-101".into()));
         names.rounds.0.insert(round, "蔬菜包 第1轮".into());
         names.people = crate::people::People::from_names([(wang, Some("王芳".to_owned()))]);
-        let conflict =
-            Conflict::DoubleDelivery { round, task, household, deliveries: Vec::new(), attempt_ids: Vec::new() };
+        let conflict = Conflict::DoubleDelivery {
+            round,
+            task,
+            household,
+            deliveries: Vec::new(),
+            attempt_ids: Vec::new(),
+        };
         let review = |by| doorstep_core::schema::review::Review {
             id: doorstep_core::id::ReviewId::from_uuid(uuid_of(8)),
             subject: conflict.subject(),

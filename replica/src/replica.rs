@@ -262,7 +262,11 @@ impl Replica {
 
     /// The labels remembered by [`Replica::remember_labels`] (empty before any).
     pub fn labels(&self) -> Result<BTreeMap<String, String>, ReplicaError> {
-        Ok(self.store.meta("labels")?.and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default())
+        Ok(self
+            .store
+            .meta("labels")?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default())
     }
 
     /// The compounds held.

@@ -24,7 +24,8 @@ fn uuid() -> Regex {
 /// of the indented line after the door's line.
 fn handle_under(tasks: &str, address: &str) -> String {
     let lines: Vec<&str> = tasks.lines().collect();
-    let door = lines.iter().position(|l| l.starts_with(address)).unwrap_or_else(|| panic!("{address} in\n{tasks}"));
+    let door =
+        lines.iter().position(|l| l.starts_with(address)).unwrap_or_else(|| panic!("{address} in\n{tasks}"));
     lines[door + 1].split_whitespace().next().unwrap().to_owned()
 }
 
@@ -65,7 +66,10 @@ fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
     zhao.ok(&["join", "--relay", &relay.url, "--name", "赵敏", &relay.invite(&compound, "volunteer")]);
     let (_, all, _) = zhao.text(&["tasks", "--all"]);
     assert!(
-        all.lines().nth(1).unwrap().starts_with("    1-1-101  生活物资 / Groceries: 蔬菜包1份 [待领取 / Open] 普通 / Normal"),
+        all.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("    1-1-101  生活物资 / Groceries: 蔬菜包1份 [待领取 / Open] 普通 / Normal"),
         "{all}"
     );
     assert_eq!(handle_under(&all, "香樟苑 1号楼1单元101"), "1-1-101");
@@ -83,8 +87,9 @@ fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
     let (ok, _, not_released) = li.text(&["release", "1号楼1单元101"]);
     assert!(!ok);
     assert!(
-        not_released.contains("cannot release the task at 香樟苑 1号楼1单元101 (蔬菜包 第1轮), which another volunteer holds")
-            && not_released.contains("无法放弃香樟苑 1号楼1单元101（蔬菜包 第1轮）的任务（由其他志愿者领取）"),
+        not_released.contains(
+            "cannot release the task at 香樟苑 1号楼1单元101 (蔬菜包 第1轮), which another volunteer holds"
+        ) && not_released.contains("无法放弃香樟苑 1号楼1单元101（蔬菜包 第1轮）的任务（由其他志愿者领取）"),
         "{not_released}"
     );
     let (ok, _, unknown) = li.text(&["claim", "9-9-909"]);
@@ -167,15 +172,19 @@ fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
     read.push(("tasks --all, two rounds", both));
 
     // The coordinator cancels 1-1-202's task: Li's attempt there names who cancelled it and why.
-    let round = coordinator.ok(&["rounds"]).as_array().unwrap()
+    let round = coordinator
+        .ok(&["rounds"])
+        .as_array()
+        .unwrap()
         .iter()
         .find(|r| r["round"]["title"] == "蔬菜包 第1轮")
         .unwrap()
         .clone();
     let at_202 = coordinator.ok(&["find", "1-1-202"])["id"].clone();
-    let task_202 = round["tasks"].as_array().unwrap().iter().find(|t| t["task"]["household"] == at_202).unwrap()
-        ["task"]["id"]
-        .clone();
+    let task_202 =
+        round["tasks"].as_array().unwrap().iter().find(|t| t["task"]["household"] == at_202).unwrap()["task"]
+            ["id"]
+            .clone();
     let cancel = json!({"op": "cancel_task", "round": round["round"]["document"], "task": task_202, "reason": "住户已转院"});
     coordinator.ok(&["op", &cancel.to_string()]);
     coordinator.sync();
@@ -191,7 +200,10 @@ fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
 
     // The medicine round closes while Li is offline: Li's later attempt there is set aside, and the
     // quarantine names the door and the round although the phone let the closed round go.
-    let medicine = coordinator.ok(&["rounds"]).as_array().unwrap()
+    let medicine = coordinator
+        .ok(&["rounds"])
+        .as_array()
+        .unwrap()
         .iter()
         .find(|r| r["round"]["title"] == "药品 第1轮")
         .unwrap()["round"]["document"]
@@ -221,7 +233,10 @@ fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
     li.sync();
     coordinator.sync();
     let (_, requests, _) = coordinator.text(&["requests"]);
-    assert!(requests.contains("香樟苑 1号楼1单元201 [待处理 / New]") && requests.contains("需要降压药"), "{requests}");
+    assert!(
+        requests.contains("香樟苑 1号楼1单元201 [待处理 / New]") && requests.contains("需要降压药"),
+        "{requests}"
+    );
     read.push(("requests", requests));
     for (what, text) in &read {
         assert!(!text.contains('\u{1b}'), "no ANSI codes in piped output of {what}: {text:?}");

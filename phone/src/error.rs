@@ -29,16 +29,34 @@ pub enum PhoneError {
         "which relay? 请指定中继服务器: give --relay URL (or DOORSTEP_RELAY), or the doorstep:// link from the invite's QR code"
     )]
     NoRelay,
-    /// No task matches.
+    /// Nothing the phone holds is named by what was typed.
     #[error(
-        "no open task matches {0:?}; run `doorstep phone tasks --all` to see task IDs / 没有与 {0:?} 相符的任务，请用 `doorstep phone tasks --all` 查看任务编号"
+        "no task at {0:?}: type the door `doorstep phone tasks` shows, e.g. 1-1-101 (or 1号楼1单元101) / 找不到 {0:?} 的任务：请输入 `doorstep phone tasks` 显示的门牌，如 1-1-101（或 1号楼1单元101）"
     )]
     UnknownTask(String),
-    /// Several tasks match a prefix.
+    /// The door has no task in an open round.
     #[error(
-        "{0:?} matches several tasks; give more characters of the ID / {0:?} 与多个任务相符，请多输入几位编号"
+        "{0} has no task in an open round; sync, then see `doorstep phone tasks --all` / {0} 没有进行中轮次的任务，请同步后用 `doorstep phone tasks --all` 查看"
     )]
-    AmbiguousTask(String),
+    NoTaskAtDoor(String),
+    /// What was typed names several tasks (a door with tasks in two rounds), or a number the
+    /// door does not have: the choices, each with what to type.
+    #[error(
+        "{typed:?} does not name one task at {address}; type one of these / {typed:?} 不能确定 {address} 的哪一个任务，请输入以下之一:\n  {}",
+        choices.join("\n  ")
+    )]
+    ChooseTask {
+        /// What was typed.
+        typed: String,
+        /// The door (or doors).
+        address: String,
+        /// "1-1-101/2: 蔬菜包 第2轮, 生活物资 / Groceries, 待领取 / Open", one per task.
+        choices: Vec<String>,
+    },
+    /// Core refused an operation on a task: the rule, said with the task's door, round and
+    /// people named instead of IDs.
+    #[error("{0}")]
+    TaskRefused(String),
     /// The task to claim is someone else's already: named by its door, not its ID.
     #[error(
         "the task at {address} ({items}) is already assigned to another volunteer; only an unassigned task can be claimed / {address}（{items}）的任务已分配给其他志愿者，只能领取未分配的任务"
@@ -55,7 +73,7 @@ pub enum PhoneError {
     )]
     NoConflict(String),
     /// The address did not lead to one household.
-    #[error(transparent)]
+    #[error("{0} / {zh}", zh = lookup_zh(.0))]
     Lookup(#[from] doorstep_core::query::LookupError),
     /// The phone holds several compounds and the command needs one.
     #[error(
@@ -94,6 +112,20 @@ pub enum PhoneError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// A lookup error in Chinese, said after core's English.
+fn lookup_zh(error: &doorstep_core::query::LookupError) -> String {
+    use doorstep_core::query::LookupError;
+    match error {
+        LookupError::BadAddress(_) => {
+            "无法识别这个地址，请写成 17号楼3单元702、17栋3单元702室 或 17-3-702".to_owned()
+        }
+        LookupError::NotFound(text) => format!("本小区没有 {text} 这一户"),
+        LookupError::Ambiguous { text, candidates } => {
+            format!("{text} 对应 {} 户：{}，请加上小区名或单元号", candidates.len(), candidates.join("、"))
+        }
+    }
 }
 
 #[cfg(test)]

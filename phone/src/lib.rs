@@ -8,7 +8,10 @@
 
 mod clock;
 mod error;
+mod handle;
 mod key_file;
+mod people;
+mod refusal;
 mod render;
 mod resolve;
 
@@ -86,7 +89,9 @@ pub enum PhoneCommand {
     Sync,
     /// Who this phone is, its compounds, unsynced changes and last sync.
     Status,
-    /// My tasks, grouped by door in climbing order (`--all`: every open task of the compound).
+    /// My tasks, grouped by door in climbing order (`--all`: every open task of the compound),
+    /// each with the handle `claim`, `attempt` and `release` take: its door ("1-1-101"), or
+    /// "1-1-101/2" where a door has tasks in several rounds.
     Tasks {
         /// Every pending task, not only mine.
         #[arg(long)]
@@ -94,17 +99,19 @@ pub enum PhoneCommand {
     },
     /// Takes an unassigned task.
     Claim {
-        /// Task ID (or a unique prefix of at least 6 characters).
+        /// The task's handle as `tasks` shows it: its door ("1-1-101" or "1号楼1单元101"), with
+        /// "/2" where the door has several tasks. Scripts may give a task ID (or a prefix of at
+        /// least 6 characters).
         task: String,
     },
     /// Releases a task.
     Release {
-        /// Task ID or prefix.
+        /// The task's handle as `tasks` shows it ("1-1-101", "1-1-101/2"), or a task ID.
         task: String,
     },
     /// Records what happened at the door.
     Attempt {
-        /// Task ID or prefix.
+        /// The task's handle as `tasks` shows it ("1-1-101", "1-1-101/2"), or a task ID.
         task: String,
         /// delivered | nobody_home | refused | wrong_address (or 已送达 …).
         outcome: Outcome,
@@ -150,7 +157,8 @@ pub enum PhoneCommand {
     /// Marks a conflict reviewed (coordinators): the task of a double delivery or competing
     /// assignment, or the address of a household with concurrent statuses.
     Review {
-        /// Task ID (or a unique prefix of at least 6 characters), or a household's address.
+        /// The handle `conflicts` shows ("1-1-101", "1-1-101/2"): the task's door, or the
+        /// household's address for concurrent statuses. Scripts may give a task ID.
         target: String,
         /// What you found or did ("已核实，第二份转给 2-1-302").
         #[arg(long, default_value = "")]
@@ -191,6 +199,11 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             lock(&replica).remember_relay(&relay, &joined.token)?;
             lock(&replica).remember_person_name(&name)?;
             let client = client.with_token(joined.token.clone());
+            // The coordinators' names, for the reviews and cancellations the phone will show; a
+            // failure here costs only the names.
+            if let Ok(me) = client.me().await {
+                people::remember(&mut lock(&replica), &me, &[])?;
+            }
             let report = http::sync(&replica, &client, now).await?;
             let compound = lock(&replica)
                 .compounds()
@@ -211,6 +224,7 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             if let Some(name) = &me.name {
                 lock(&replica).remember_person_name(name)?;
             }
+            people::remember(&mut lock(&replica), &me, &[])?;
             let report = http::sync(&replica, &client, now).await?;
             out.signed_in(&me, &report);
         }
@@ -220,10 +234,15 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
                 return Err(PhoneError::NotJoined);
             };
             let client = relay_client(&url, Some(token), ca)?;
+            // What the phone calls its rounds and doors now: a change the relay refuses may be
+            // in a round this sync drops, and the quarantine still names it by them.
+            let before = render::DocumentNames::of(&lock(&replica));
             let report = match http::sync(&replica, &client, now).await {
                 Err(TransportError::Removed { compounds }) => return Err(PhoneError::Removed(compounds)),
                 other => other?,
             };
+            remember_labels(&mut lock(&replica), &before)?;
+            people::learn_after_sync(&replica, &client).await?;
             let r = lock(&replica);
             out.synced(&report, r.unsynced_changes(), r.set_aside_count()?);
         }
@@ -233,20 +252,23 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             let person = r.identity().map(|i| i.person);
             let doors: Vec<_> =
                 r.compounds().flat_map(|c| query::doors_for(c, if all { None } else { person })).collect();
-            out.doors(&doors);
+            out.doors(&doors, &handle::Handles::of(&r));
         }
         PhoneCommand::Claim { task } => {
-            let (compound, round, task) = resolve::task(&lock(&replica), &task)?;
-            resolve::refuse_if_taken(&lock(&replica), compound, task)?;
-            apply(&replica, compound, Operation::ClaimTask { round, task }, &out)?;
+            let named = resolve::task(&lock(&replica), &task)?;
+            resolve::refuse_if_taken(&lock(&replica), &named)?;
+            let op = Operation::ClaimTask { round: named.task.round, task: named.task.id };
+            apply_to_task(&replica, &named, op, refusal::Action::Claim, &out)?;
         }
         PhoneCommand::Release { task } => {
-            let (compound, round, task) = resolve::task(&lock(&replica), &task)?;
-            apply(&replica, compound, Operation::UnassignTask { round, task }, &out)?;
+            let named = resolve::task(&lock(&replica), &task)?;
+            let op = Operation::UnassignTask { round: named.task.round, task: named.task.id };
+            apply_to_task(&replica, &named, op, refusal::Action::Release, &out)?;
         }
         PhoneCommand::Attempt { task, outcome, note } => {
-            let (compound, round, task) = resolve::task(&lock(&replica), &task)?;
-            apply(&replica, compound, Operation::RecordAttempt { round, task, outcome, note }, &out)?;
+            let named = resolve::task(&lock(&replica), &task)?;
+            let op = Operation::RecordAttempt { round: named.task.round, task: named.task.id, outcome, note };
+            apply_to_task(&replica, &named, op, refusal::Action::Attempt, &out)?;
         }
         PhoneCommand::Request { address, text, category, urgency, channel } => {
             let (compound, household) = resolve::household(&lock(&replica), &address)?;
@@ -266,7 +288,11 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             let rounds: Vec<_> = r
                 .compounds()
                 .flat_map(|c| {
-                    let tasks = c.tasks();
+                    // Each round's tasks in the order a volunteer climbs, as `tasks` lists doors.
+                    let climb: std::collections::HashMap<_, _> =
+                        c.households().into_iter().map(|h| (h.id, h.address.climb_key())).collect();
+                    let mut tasks = c.tasks();
+                    tasks.sort_by_key(|t| (climb.get(&t.household).cloned(), t.kind, t.id));
                     c.round_infos()
                         .into_iter()
                         .map(move |info| {
@@ -277,7 +303,7 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
                         .collect::<Vec<_>>()
                 })
                 .collect();
-            out.rounds(&rounds, &render::Addresses::of(&r));
+            out.rounds(&rounds, &render::Addresses::of(&r), &handle::Handles::of(&r));
         }
         PhoneCommand::Counts => {
             let r = lock(&replica);
@@ -289,8 +315,12 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             let conflicts: Vec<_> = r.compounds().flat_map(query::conflict_reviews).collect();
             out.conflicts(
                 &conflicts,
-                &render::Addresses::of(&r),
-                &render::RoundTitles::of(&r),
+                &render::Names {
+                    addresses: render::Addresses::of(&r),
+                    rounds: render::RoundTitles::of(&r),
+                    handles: handle::Handles::of(&r),
+                    people: people::People::of(&r),
+                },
                 render::time_zone(&r),
             );
         }
@@ -304,11 +334,12 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             out.requests(&requests, &render::Addresses::of(&r));
         }
         PhoneCommand::Quarantine { export } => {
-            let changes = lock(&replica).quarantine()?;
+            let r = lock(&replica);
+            let changes = r.quarantine()?;
             if let Some(path) = export {
                 render::export_quarantine(&path, &changes)?;
             }
-            out.quarantine(&changes);
+            out.quarantine(&changes, &render::DocumentNames::of(&r));
         }
         PhoneCommand::Op { operation } => {
             let op: Operation =
@@ -356,6 +387,37 @@ fn refuse_if_removed(replica: &Replica) -> Result<(), PhoneError> {
     }
     let removed = replica.removed_from()?;
     if removed.is_empty() { Ok(()) } else { Err(PhoneError::Removed(removed)) }
+}
+
+/// Remembers, from `before` (the names the phone held before a sync), the labels of what is set
+/// aside now, and forgets those of changes no longer set aside.
+fn remember_labels(replica: &mut Replica, before: &render::DocumentNames) -> Result<(), PhoneError> {
+    let changes = replica.quarantine()?;
+    let now = render::DocumentNames::of(replica).labels_for(&changes);
+    let mut labels = before.labels_for(&changes);
+    labels.extend(now);
+    if labels != replica.labels()? {
+        replica.remember_labels(&labels)?;
+    }
+    Ok(())
+}
+
+/// Carries out an operation on `task`, saying a refusal with its door, round and people.
+fn apply_to_task(
+    replica: &Mutex<Replica>,
+    task: &handle::Named,
+    op: Operation,
+    action: refusal::Action,
+    out: &render::Output,
+) -> Result<(), PhoneError> {
+    let mut r = lock(replica);
+    match r.apply(now(), task.compound, &op) {
+        Ok(applied) => {
+            out.applied(&applied, r.unsynced_changes());
+            Ok(())
+        }
+        Err(error) => Err(refusal::explain(error, action, task, &people::People::of(&r))),
+    }
 }
 
 fn apply(

@@ -16,6 +16,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::PhoneError;
+use crate::handle::{Handles, door_handle};
+use crate::people::People;
 
 /// Text or JSON.
 #[derive(Debug, Clone, Copy)]
@@ -50,7 +52,7 @@ impl Output {
     pub fn signed_in(&self, me: &doorstep_replica::http::Me, report: &SyncReport) {
         self.emit(json!({"person": me.person, "name": me.name, "sync": report}), || {
             let fetched = report.fetched.len();
-            let who = me.name.clone().unwrap_or_else(|| format!("person {}", me.person));
+            let who = me.name.clone().unwrap_or_else(|| "this phone's person / 本机用户".to_owned());
             format!(
                 "signed in as {who}; {} fetched / 已登录为 {who}，取得 {fetched} 份文件",
                 plural(fetched, "document", "documents")
@@ -85,16 +87,16 @@ impl Output {
         });
         self.emit(&value, || {
             let mut s = match replica.identity() {
-                Some(i) => match &name {
-                    Some(name) => format!("{name} (person {})\n", i.person),
-                    None => format!("person / 人员 {}\n", i.person),
+                Some(_) => match &name {
+                    Some(name) => format!("{name}\n"),
+                    None => "signed in; the relay did not give a name / 已登录（中继未提供姓名）\n".to_owned(),
                 },
                 None if !removed_from.is_empty() => format!("{}\n", removed_message(&removed_from)),
                 None => "not joined yet / 尚未加入小区\n".to_owned(),
             };
             for c in replica.compounds() {
                 let (zh, en) = replica.role(c.id()).map_or(("?", "?"), role_words);
-                s.push_str(&format!("{} as {en} / 以{zh}身份 ({})\n", c.name(), c.id()));
+                s.push_str(&format!("{} as {en} / 以{zh}身份\n", c.name()));
             }
             s.push_str(&format!("{}; ", standing(replica.unsynced_changes(), set_aside)));
             s.push_str(&match replica.last_sync() {
@@ -109,8 +111,25 @@ impl Output {
         Ok(())
     }
 
-    pub fn doors(&self, doors: &[Door]) {
-        self.emit(doors, || {
+    /// `tasks`: each door, then each task under it with the handle `claim`, `attempt` and
+    /// `release` take (the JSON gives it as `handle` beside the task's ID).
+    pub fn doors(&self, doors: &[Door], handles: &Handles) {
+        let value: Vec<_> = doors
+            .iter()
+            .map(|d| {
+                let tasks: Vec<_> = d
+                    .tasks
+                    .iter()
+                    .map(|t| {
+                        let mut v = serde_json::to_value(t).unwrap_or_default();
+                        v["handle"] = json!(handles.handle_of(t.id));
+                        v
+                    })
+                    .collect();
+                json!({"household": d.household, "tasks": tasks})
+            })
+            .collect();
+        self.emit(value, || {
             if doors.is_empty() {
                 return "no tasks / 没有任务".to_owned();
             }
@@ -118,17 +137,26 @@ impl Output {
             for door in doors {
                 s.push_str(&format!("{}\n", household_line(&door.household)));
                 for t in &door.tasks {
+                    let status = t.status();
                     s.push_str(&format!(
-                        "    {} {} {} [{}] {}\n",
-                        t.id,
+                        "    {}  {} / {}: {} [{} / {}] {} / {}\n",
+                        handles.handle_of(t.id).unwrap_or("?"),
                         t.kind.label_zh(),
+                        t.kind.label_en(),
                         t.items,
-                        t.status().label_zh(),
-                        t.priority.label_zh()
+                        status.label_zh(),
+                        status.label_en(),
+                        t.priority.label_zh(),
+                        t.priority.label_en()
                     ));
                 }
             }
-            s.trim_end().to_owned()
+            let example = doors.first().and_then(|d| d.tasks.first()).and_then(|t| handles.handle_of(t.id));
+            s.push_str(&format!(
+                "claim or record with the handle shown, e.g. `doorstep phone claim {e}` / 领取或记录时输入上面的门牌，如 `doorstep phone claim {e}`",
+                e = example.unwrap_or("1-1-101")
+            ));
+            s
         });
     }
 
@@ -143,7 +171,7 @@ impl Output {
     }
 
     /// `rounds`: each round with every task (door, status, attempts), as its help says.
-    pub fn rounds(&self, rounds: &[(RoundInfo, Vec<Task>)], addresses: &Addresses) {
+    pub fn rounds(&self, rounds: &[(RoundInfo, Vec<Task>)], addresses: &Addresses, handles: &Handles) {
         let value: Vec<_> = rounds
             .iter()
             .map(|(info, tasks)| {
@@ -157,7 +185,7 @@ impl Output {
             }
             rounds
                 .iter()
-                .map(|(info, tasks)| round_text(info, tasks, addresses))
+                .map(|(info, tasks)| round_text(info, tasks, addresses, handles))
                 .collect::<Vec<_>>()
                 .join("\n")
         });
@@ -169,9 +197,9 @@ impl Output {
                 .iter()
                 .map(|(name, c)| {
                     let statuses: Vec<String> =
-                        c.by_status.iter().map(|(k, v)| format!("{} {v}", k.label_zh())).collect();
+                        c.by_status.iter().map(|(k, v)| format!("{} / {} {v}", k.label_zh(), k.label_en())).collect();
                     let tasks: Vec<String> =
-                        c.by_task_status.iter().map(|(k, v)| format!("{} {v}", k.label_zh())).collect();
+                        c.by_task_status.iter().map(|(k, v)| format!("{} / {} {v}", k.label_zh(), k.label_en())).collect();
                     format!(
                         "{name}: {h} 户 / households, {p} 人 / people, 60岁以上 / aged 60+ {a}, 特殊需要 / special needs {n}\n  \
                          管控状态 / control status: {}\n  任务 / tasks: {}",
@@ -188,55 +216,14 @@ impl Output {
         });
     }
 
-    pub fn conflicts(
-        &self,
-        conflicts: &[ConflictReview],
-        addresses: &Addresses,
-        rounds: &RoundTitles,
-        offset: UtcOffset,
-    ) {
+    /// `conflicts`: each by door and round, with the handle `review` takes, and who reviewed
+    /// it by name ("a coordinator / 协调员" when the phone does not know the name).
+    pub fn conflicts(&self, conflicts: &[ConflictReview], names: &Names, offset: UtcOffset) {
         self.emit(conflicts, || {
             if conflicts.is_empty() {
                 return "no conflicts to review / 没有待审核的冲突".to_owned();
             }
-            conflicts
-                .iter()
-                .map(|c| {
-                    let what = match &c.conflict {
-                        Conflict::DoubleDelivery { household, deliveries, round, .. } => format!(
-                            "{}{}: 重复送达 {n} 次 / delivered {n} times",
-                            addresses.of_household(*household),
-                            rounds.title_of(*round),
-                            n = deliveries.len()
-                        ),
-                        Conflict::CompetingAssignment { household, candidates, round, .. } => format!(
-                            "{}{}: 同时分派给 {n} 人 / assigned concurrently to {n} people",
-                            addresses.of_household(*household),
-                            rounds.title_of(*round),
-                            n = candidates.len()
-                        ),
-                        Conflict::ConcurrentStatus { household, candidates, .. } => format!(
-                            "{}: {n} 个同时设定的状态 / {n} concurrent statuses",
-                            addresses.of_household(*household),
-                            n = candidates.len()
-                        ),
-                    };
-                    match &c.review {
-                        None => format!("{what}\n  待核实 / to review"),
-                        Some(r) => {
-                            let note =
-                                if r.note.is_empty() { String::new() } else { format!(": {}", r.note) };
-                            format!(
-                                "{what}\n  已核实 / reviewed by person {} at {} ({}){note}",
-                                r.by,
-                                offset.local_time(r.at),
-                                offset.label()
-                            )
-                        }
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
+            conflicts.iter().map(|c| conflict_text(c, names, offset)).collect::<Vec<_>>().join("\n")
         });
     }
 
@@ -249,11 +236,14 @@ impl Output {
                 .iter()
                 .map(|r| {
                     format!(
-                        "{} [{}] {} {}: {}",
+                        "{} [{} / {}] {} / {}, {} / {}: {}",
                         addresses.of_household(r.household),
                         r.status.label_zh(),
+                        r.status.label_en(),
                         r.urgency.label_zh(),
+                        r.urgency.label_en(),
                         r.category.label_zh(),
+                        r.category.label_en(),
                         r.text
                     )
                 })
@@ -262,23 +252,222 @@ impl Output {
         });
     }
 
-    pub fn quarantine(&self, changes: &[QuarantinedChange]) {
+    pub fn quarantine(&self, changes: &[QuarantinedChange], documents: &DocumentNames) {
         self.emit(changes, || {
             if changes.is_empty() {
                 return "no refused changes / 没有被拒绝的修改".to_owned();
             }
-            changes.iter().map(quarantine_line).collect::<Vec<_>>().join("\n")
+            changes.iter().map(|c| quarantine_line(c, documents)).collect::<Vec<_>>().join("\n")
         });
     }
 }
 
-/// One set-aside change: what it was, why the relay refused it (the rule in Chinese, then the
-/// relay's own sentence) and where it stands with the coordinators.
-fn quarantine_line(c: &QuarantinedChange) -> String {
-    let what = c.operation.as_deref().unwrap_or(&c.hash);
-    let why = doorstep_core::permission::Rule::from_code(&c.rule)
-        .map_or("中继拒绝了这项修改", doorstep_core::permission::Rule::explain_zh);
-    format!("{what}: {why} / {} ({}; document {}) — {}", c.reason, c.rule, c.document, review_line(c))
+/// What the conflict lines name things by: doors, rounds, task handles and people.
+#[derive(Debug, Default)]
+pub struct Names {
+    /// Every household's door.
+    pub addresses: Addresses,
+    /// Every round's title.
+    pub rounds: RoundTitles,
+    /// Every open task's handle.
+    pub handles: Handles,
+    /// The people the phone can name.
+    pub people: People,
+}
+
+/// One conflict: the door and round, what clashed, and either the `review` command to settle it
+/// or who reviewed it, when, and their note.
+fn conflict_text(c: &ConflictReview, names: &Names, offset: UtcOffset) -> String {
+    let (what, handle) = match &c.conflict {
+        Conflict::DoubleDelivery { household, deliveries, round, task, .. } => (
+            format!(
+                "{}{}: 重复送达 {n} 次 / delivered {n} times",
+                names.addresses.of_household(*household),
+                names.rounds.title_of(*round),
+                n = deliveries.len()
+            ),
+            names.handles.handle_of(*task).map_or_else(|| names.addresses.door_of(*household), str::to_owned),
+        ),
+        Conflict::CompetingAssignment { household, candidates, round, task, .. } => (
+            format!(
+                "{}{}: 同时分派给 {n} 人 / assigned concurrently to {n} people",
+                names.addresses.of_household(*household),
+                names.rounds.title_of(*round),
+                n = candidates.len()
+            ),
+            names.handles.handle_of(*task).map_or_else(|| names.addresses.door_of(*household), str::to_owned),
+        ),
+        Conflict::ConcurrentStatus { household, candidates, .. } => (
+            format!(
+                "{}: {n} 个同时设定的状态 / {n} concurrent statuses",
+                names.addresses.of_household(*household),
+                n = candidates.len()
+            ),
+            names.addresses.door_of(*household),
+        ),
+    };
+    match &c.review {
+        None => format!("{what}\n  待核实 / to review: doorstep phone review {handle}"),
+        Some(r) => {
+            let note = if r.note.is_empty() { String::new() } else { format!(": {}", r.note) };
+            let who = names.people.coordinator(r.by);
+            format!(
+                "{what}\n  已核实 / reviewed by {who} at {} ({}){note}",
+                offset.local_time(r.at),
+                offset.label()
+            )
+        }
+    }
+}
+
+/// One set-aside change: what it was, in which document, why the relay refused it (the rule in
+/// Chinese, then the relay's own sentence) and where it stands with the coordinators. Things are
+/// named by door, round and list, never by ID.
+fn quarantine_line(c: &QuarantinedChange, documents: &DocumentNames) -> String {
+    let what = documents.operation(c.operation.as_deref());
+    let rule = doorstep_core::permission::Rule::from_code(&c.rule);
+    let why = rule.map_or("中继拒绝了这项修改", doorstep_core::permission::Rule::explain_zh);
+    // The relay's own sentence when it names no ID or raw time; else the rule's English.
+    let reason = match rule {
+        Some(rule) if names_an_id(&c.reason) => rule.explain().to_owned(),
+        None if names_an_id(&c.reason) => "the relay refused this change".to_owned(),
+        _ => c.reason.clone(),
+    };
+    let code =
+        if reason.contains(&format!("({})", c.rule)) { String::new() } else { format!(" ({})", c.rule) };
+    format!("{what}, in {}: {why} / {reason}{code} — {}", documents.document(&c.document), review_line(c))
+}
+
+/// Whether `text` holds a UUID or a raw Unix time, which a person should not have to read.
+fn names_an_id(text: &str) -> bool {
+    text.contains("Unix ms")
+        || text.split(|c: char| !(c.is_ascii_hexdigit() || c == '-')).any(|word| {
+            word.len() == 36 && word.char_indices().all(|(i, c)| (c == '-') == matches!(i, 8 | 13 | 18 | 23))
+        })
+}
+
+/// What the phone calls its documents and the operations in them: "round 蔬菜包 第1轮 / 配送轮次
+/// 蔬菜包 第1轮", "the roster of 香樟苑 / 香樟苑 住户名册", "attempt / 上门记录 at 香樟苑
+/// 1号楼1单元101". Labels are kept by key: `document:<id>`, `round:<id>` (its title),
+/// `task:<id>` and `household:<id>` (the door). What the phone no longer holds (a round that
+/// closed) is named from the labels it remembered when it set the change aside.
+#[derive(Debug, Default)]
+pub struct DocumentNames {
+    labels: std::collections::HashMap<String, String>,
+}
+
+impl DocumentNames {
+    /// The names of every document the replica holds, its doors, tasks and rounds, and the
+    /// labels it remembered for what it no longer holds.
+    pub fn of(replica: &Replica) -> Self {
+        use doorstep_core::schema::vocabulary::DocKind;
+        let rounds = RoundTitles::of(replica);
+        let mut labels = std::collections::HashMap::new();
+        for c in replica.compounds() {
+            for d in c.documents() {
+                let name = match d.kind() {
+                    DocKind::Round => match rounds.0.get(&d.id()) {
+                        Some(title) => format!("round {title} / 配送轮次 {title}"),
+                        None => "a round / 配送轮次".to_owned(),
+                    },
+                    DocKind::Roster => format!("the roster of {} / {} 住户名册", c.name(), c.name()),
+                    DocKind::Requests => "requests / 居民请求".to_owned(),
+                    DocKind::Care => "the care ledger / 健康档案".to_owned(),
+                };
+                labels.insert(format!("document:{}", d.id()), name);
+            }
+            let households: std::collections::HashMap<_, _> =
+                c.households().into_iter().map(|h| (h.id, h.address.to_string())).collect();
+            for (id, address) in &households {
+                labels.insert(format!("household:{id}"), address.clone());
+            }
+            for t in c.tasks() {
+                if let Some(address) = households.get(&t.household) {
+                    labels.insert(format!("task:{}", t.id), address.clone());
+                }
+            }
+        }
+        for (round, title) in &rounds.0 {
+            labels.insert(format!("round:{round}"), title.clone());
+        }
+        for (key, label) in replica.labels().unwrap_or_default() {
+            labels.entry(key).or_insert(label);
+        }
+        Self { labels }
+    }
+
+    /// The labels that name `changes` (their documents, and the doors and rounds their
+    /// operations touched), to remember before a sync may drop what they name.
+    pub fn labels_for(&self, changes: &[QuarantinedChange]) -> std::collections::BTreeMap<String, String> {
+        let mut keys = Vec::new();
+        for c in changes {
+            keys.push(format!("document:{}", c.document));
+            let value: serde_json::Value =
+                c.operation.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+            for field in ["task", "household", "round"] {
+                if let Some(id) = value.get(field).and_then(|v| v.as_str()) {
+                    keys.push(format!("{field}:{id}"));
+                }
+            }
+        }
+        keys.into_iter().filter_map(|k| self.labels.get(&k).cloned().map(|label| (k, label))).collect()
+    }
+
+    /// The document by what it is; a document the phone no longer holds and has no label for
+    /// (a closed round it let go of) is said as such.
+    fn document(&self, id: &str) -> String {
+        self.labels.get(&format!("document:{id}")).cloned().unwrap_or_else(|| {
+            "a document no longer on this phone (a closed round) / 本机已不再保存的文件（已结束的轮次）"
+                .to_owned()
+        })
+    }
+
+    /// The operation behind a change in both languages, with the door and round it touched.
+    fn operation(&self, json: Option<&str>) -> String {
+        let Some(value) = json.and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()) else {
+            return "a change / 一项修改".to_owned();
+        };
+        let tag = value.get("op").and_then(|t| t.as_str()).unwrap_or_default();
+        let (en, zh) = operation_words(tag);
+        let label = |field: &str| {
+            let id = value.get(field).and_then(|v| v.as_str())?;
+            self.labels.get(&format!("{field}:{id}"))
+        };
+        let mut s = format!("{en} / {zh}");
+        if let Some(door) = label("household").or_else(|| label("task")) {
+            s.push_str(&format!(" at {door}"));
+        }
+        if let Some(title) = label("round") {
+            s.push_str(&format!(", {title}"));
+        }
+        s
+    }
+}
+
+/// An operation's tag in English and Chinese ("record_attempt" → attempt, 上门记录).
+fn operation_words(tag: &str) -> (&'static str, &'static str) {
+    match tag {
+        "record_attempt" => ("attempt", "上门记录"),
+        "claim_task" => ("claim", "领取任务"),
+        "unassign_task" => ("release", "放弃任务"),
+        "assign_task" | "assign_building" => ("assignment", "分派任务"),
+        "cancel_task" => ("cancellation", "取消任务"),
+        "add_task" => ("new task", "新增任务"),
+        "create_round" => ("new round", "新建轮次"),
+        "close_round" => ("closing the round", "结束轮次"),
+        "reopen_round" => ("reopening the round", "重新开启轮次"),
+        "add_request" => ("request", "登记需求"),
+        "triage_request" | "link_request" => ("request handling", "处理需求"),
+        "edit_notes" => ("notes", "修改备注"),
+        "set_control_status" => ("control status", "管控状态"),
+        "set_need_tags" => ("needs", "特殊需要"),
+        "add_household" | "edit_household" | "remove_household" | "add_building" => {
+            ("roster change", "修改名册")
+        }
+        "add_care_entry" | "edit_care_entry" => ("care record", "照护记录"),
+        "review_conflict" => ("review", "核实冲突"),
+        _ => ("a change", "一项修改"),
+    }
 }
 
 /// Where a set-aside change stands with the coordinators, in the words the app shows.
@@ -306,24 +495,35 @@ fn review_line(c: &QuarantinedChange) -> String {
     }
 }
 
-/// Every household's address on the phone, so lines name doors rather than IDs.
+/// Every household's address on the phone, and its door as a handle ("1-1-101"), so lines name
+/// doors rather than IDs.
 #[derive(Debug, Default)]
-pub struct Addresses(std::collections::HashMap<doorstep_core::id::HouseholdId, String>);
+pub struct Addresses(std::collections::HashMap<doorstep_core::id::HouseholdId, (String, String)>);
 
 impl Addresses {
     /// The addresses of every compound the replica holds.
     pub fn of(replica: &Replica) -> Self {
-        Self(
-            replica.compounds().flat_map(|c| c.households()).map(|h| (h.id, h.address.to_string())).collect(),
-        )
+        let mut all = std::collections::HashMap::new();
+        for c in replica.compounds() {
+            let households = c.households();
+            for h in &households {
+                all.insert(h.id, (h.address.to_string(), door_handle(&h.address, &households)));
+            }
+        }
+        Self(all)
+    }
+
+    /// The household's door as a handle ("1-1-101"), or "?" when the roster does not hold it.
+    fn door_of(&self, id: doorstep_core::id::HouseholdId) -> String {
+        self.0.get(&id).map_or_else(|| "?".to_owned(), |(_, door)| door.clone())
     }
 
     /// The household's address, or a plain note when the roster does not hold it.
     fn of_household(&self, id: doorstep_core::id::HouseholdId) -> String {
-        self.0
-            .get(&id)
-            .cloned()
-            .unwrap_or_else(|| format!("household {id} (not in this phone's roster / 不在本机名册中)"))
+        self.0.get(&id).map_or_else(
+            || "a household not in this phone's roster / 不在本机名册中的住户".to_owned(),
+            |(address, _)| address.clone(),
+        )
     }
 }
 
@@ -419,22 +619,23 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: usize) -> String
 
 /// A round's line and one line per task: door, status (Chinese / English), what to bring and how
 /// many attempts.
-fn round_text(info: &RoundInfo, tasks: &[Task], addresses: &Addresses) -> String {
+fn round_text(info: &RoundInfo, tasks: &[Task], addresses: &Addresses, handles: &Handles) -> String {
     let done = tasks.iter().filter(|t| t.status() == TaskStatus::Delivered).count();
     let mut s = format!(
-        "{} [{} / {}] {}: 已送达 / delivered {done}/{} ({})",
+        "{} [{} / {}] {}: 已送达 / delivered {done}/{}",
         info.title,
         info.status.label_zh(),
         info.status.label_en(),
         info.date,
         tasks.len(),
-        info.document
     );
     for t in tasks {
         let status = t.status();
         let attempts = t.attempts.len();
+        // An open round's task leads with its handle; a closed round's takes no more work.
+        let handle = handles.handle_of(t.id).map_or_else(String::new, |h| format!("{h}  "));
         s.push_str(&format!(
-            "\n    {} [{} / {}] {}, {attempts} 次上门 / {}",
+            "\n    {handle}{} [{} / {}] {}, {attempts} 次上门 / {}",
             addresses.of_household(t.household),
             status.label_zh(),
             status.label_en(),
@@ -521,16 +722,26 @@ pub fn time_zone(replica: &Replica) -> UtcOffset {
 }
 
 fn household_line(h: &Household) -> String {
-    let needs: Vec<&str> = h.needs.iter().map(|n| n.label_zh()).collect();
+    let needs_zh: Vec<&str> = h.needs.iter().map(|n| n.label_zh()).collect();
+    let needs_en: Vec<&str> = h.needs.iter().map(|n| n.label_en()).collect();
     format!(
-        "{} {}层 {} ({}, 60+ {}) {}{}",
+        "{} {}层 / floor {} {} ({}, 60+ {}) {} / {}{}",
         h.address,
         h.address.floor,
+        h.address.floor,
         h.head,
-        h.people.map_or_else(|| "人数未填".to_owned(), |people| format!("{people}人")),
+        h.people.map_or_else(
+            || "人数未填 / people not given".to_owned(),
+            |people| format!("{people}人 / {}", plural(people as usize, "person", "people"))
+        ),
         h.aged_60_plus,
         h.status.label_zh(),
-        if needs.is_empty() { String::new() } else { format!(" [{}]", needs.join("、")) }
+        h.status.label_en(),
+        if needs_zh.is_empty() {
+            String::new()
+        } else {
+            format!(" [{} / {}]", needs_zh.join("、"), needs_en.join(", "))
+        }
     )
 }
 
@@ -561,19 +772,41 @@ mod tests {
 
     use doorstep_replica::SyncReport;
 
-    use super::{last_sync_line, quarantine_line, standing, synced_text};
+    use super::{
+        DocumentNames, Names, conflict_text, last_sync_line, quarantine_line, standing, synced_text,
+    };
+
+    fn uuid_pattern() -> regex::Regex {
+        regex::Regex::new(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+            .unwrap()
+    }
 
     #[test]
     fn a_set_aside_change_says_its_rule_in_chinese_before_the_relays_sentence() {
+        let round = doorstep_core::id::DocumentId::from_uuid(uuid_of(1));
+        let household = doorstep_core::id::HouseholdId::from_uuid(uuid_of(2));
+        let task = doorstep_core::id::TaskId::from_uuid(uuid_of(3));
+        let _ = household;
+        let mut documents = DocumentNames::default();
+        for (key, label) in [
+            (format!("document:{round}"), "round 蔬菜包 第1轮 / 配送轮次 蔬菜包 第1轮"),
+            (format!("task:{task}"), "香樟苑 1号楼1单元101"),
+            (format!("round:{round}"), "蔬菜包 第1轮"),
+        ] {
+            documents.labels.insert(key, label.to_owned());
+        }
         let change = doorstep_replica::QuarantinedChange {
             hash: "ab12".into(),
-            document: "round-1".into(),
+            document: round.to_string(),
             rule: "closed_rounds_are_final".into(),
             reason: "round 蔬菜包 was closed at 18:00".into(),
             bytes: Vec::new(),
             at: 0,
             person: None,
-            operation: Some("attempt at 1号楼1单元101".into()),
+            operation: Some(
+                serde_json::json!({"op": "record_attempt", "round": round, "task": task, "outcome": "delivered", "note": ""})
+                    .to_string(),
+            ),
             made_at: None,
             review_state: "under_review".into(),
             reviewed_by: None,
@@ -581,15 +814,98 @@ mod tests {
             reviewed_at: None,
             review_note: None,
         };
-        let line = quarantine_line(&change);
-        assert!(
-            line.starts_with("attempt at 1号楼1单元101: 已结束的配送轮次不再接受修改 / round 蔬菜包"),
-            "{line}"
+        let line = quarantine_line(&change, &documents);
+        assert_eq!(
+            line,
+            "attempt / 上门记录 at 香樟苑 1号楼1单元101, 蔬菜包 第1轮, in round 蔬菜包 第1轮 / 配送轮次 蔬菜包 第1轮: \
+             已结束的配送轮次不再接受修改 / round 蔬菜包 was closed at 18:00 (closed_rounds_are_final) — under review / 待协调员处理"
         );
-        assert!(line.contains("under review / 待协调员处理"), "{line}");
-        let unknown =
-            quarantine_line(&doorstep_replica::QuarantinedChange { rule: "malformed".into(), ..change });
+        // A change in the requests list, and one in a document the phone let go of, are named
+        // by what they are; none names an ID.
+        let requests = doorstep_core::id::DocumentId::from_uuid(uuid_of(4));
+        documents.labels.insert(format!("document:{requests}"), "requests / 居民请求".into());
+        let in_requests = quarantine_line(
+            &doorstep_replica::QuarantinedChange {
+                document: requests.to_string(),
+                operation: None,
+                ..change.clone()
+            },
+            &documents,
+        );
+        assert!(in_requests.starts_with("a change / 一项修改, in requests / 居民请求: "), "{in_requests}");
+        let gone = quarantine_line(
+            &doorstep_replica::QuarantinedChange { document: uuid_of(5).to_string(), ..change.clone() },
+            &documents,
+        );
+        assert!(
+            gone.contains("in a document no longer on this phone (a closed round) / 本机已不再保存的文件"),
+            "{gone}"
+        );
+        // A relay sentence that names an ID or a raw time gives way to the rule's English.
+        let with_ids = quarantine_line(
+            &doorstep_replica::QuarantinedChange {
+                reason: format!(
+                    "the round is closed and task {task}'s new attempt was made at 1796104357275 (Unix ms)"
+                ),
+                ..change.clone()
+            },
+            &documents,
+        );
+        assert!(
+            with_ids.contains(": 已结束的配送轮次不再接受修改 / a closed round takes no more changes (closed_rounds_are_final) — "),
+            "{with_ids}"
+        );
+        let unknown = quarantine_line(
+            &doorstep_replica::QuarantinedChange { rule: "malformed".into(), ..change },
+            &documents,
+        );
         assert!(unknown.contains("中继拒绝了这项修改 / "), "{unknown}");
+        for text in [&line, &in_requests, &gone, &with_ids, &unknown] {
+            assert!(!text.contains("Unix ms"), "{text}");
+            assert!(!uuid_pattern().is_match(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_reviewed_conflict_names_its_reviewer_or_a_coordinator_never_an_id() {
+        use doorstep_core::query::{Conflict, ConflictReview};
+        let round = doorstep_core::id::DocumentId::from_uuid(uuid_of(1));
+        let household = doorstep_core::id::HouseholdId::from_uuid(uuid_of(2));
+        let task = doorstep_core::id::TaskId::from_uuid(uuid_of(3));
+        let wang = doorstep_core::id::PersonId::from_uuid(uuid_of(6));
+        let stranger = doorstep_core::id::PersonId::from_uuid(uuid_of(7));
+        let mut names = Names::default();
+        names.addresses.0.insert(household, ("香樟苑 1号楼1单元101".into(), "1-1-101".into()));
+        names.rounds.0.insert(round, "蔬菜包 第1轮".into());
+        names.people = crate::people::People::from_names([(wang, Some("王芳".to_owned()))]);
+        let conflict = Conflict::DoubleDelivery {
+            round,
+            task,
+            household,
+            deliveries: Vec::new(),
+            attempt_ids: Vec::new(),
+        };
+        let review = |by| doorstep_core::schema::review::Review {
+            id: doorstep_core::id::ReviewId::from_uuid(uuid_of(8)),
+            subject: conflict.subject(),
+            covers: std::collections::BTreeSet::new(),
+            by,
+            at: Timestamp::from_millis(1_795_413_959_000),
+            note: "已核实".into(),
+        };
+        let open = ConflictReview { conflict: conflict.clone(), review: None };
+        let by_wang = ConflictReview { conflict: conflict.clone(), review: Some(review(wang)) };
+        let by_stranger = ConflictReview { conflict: conflict.clone(), review: Some(review(stranger)) };
+        let offset = UtcOffset::default();
+        let open = conflict_text(&open, &names, offset);
+        assert!(open.ends_with("待核实 / to review: doorstep phone review 1-1-101"), "{open}");
+        let by_wang = conflict_text(&by_wang, &names, offset);
+        assert!(by_wang.contains("已核实 / reviewed by 王芳 at "), "{by_wang}");
+        let by_stranger = conflict_text(&by_stranger, &names, offset);
+        assert!(by_stranger.contains("reviewed by a coordinator / 协调员 at "), "{by_stranger}");
+        for text in [&open, &by_wang, &by_stranger] {
+            assert!(!uuid_pattern().is_match(text), "{text}");
+        }
     }
 
     #[test]

@@ -1,49 +1,30 @@
-//! Turning what a person types (a task ID prefix, an address) into IDs.
+//! Turning what a person types (a task's handle, an address) into IDs.
 
-use doorstep_core::id::{CompoundId, DocumentId, TaskId};
+use doorstep_core::id::{CompoundId, TaskId};
 use doorstep_core::query;
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::review::ConflictSubject;
 use doorstep_replica::Replica;
 
 use super::PhoneError;
+use crate::handle::{Handles, Named};
 
-/// The open task whose ID is `text` or starts with it (at least 6 characters).
-pub fn task(replica: &Replica, text: &str) -> Result<(CompoundId, DocumentId, TaskId), PhoneError> {
-    let text = text.trim().to_ascii_lowercase();
-    let mut found = Vec::new();
-    for c in replica.compounds() {
-        for t in c.open_tasks() {
-            let id = t.id.to_string();
-            if id == text || (text.len() >= 6 && id.starts_with(&text)) {
-                found.push((c.id(), t.round, t.id));
-            }
-        }
-    }
-    match found.len() {
-        0 => Err(PhoneError::UnknownTask(text)),
-        1 => Ok(found.remove(0)),
-        _ => Err(PhoneError::AmbiguousTask(text)),
-    }
+/// The task named by `text`: the handle `tasks` shows ("1-1-101", "1-1-101/2"), the door
+/// written out ("1号楼1单元101"), or for scripts a task ID or a unique prefix of one.
+pub fn task(replica: &Replica, text: &str) -> Result<Named, PhoneError> {
+    Handles::of(replica).resolve(&replica.compounds().collect::<Vec<_>>(), text)
 }
 
 /// Refuses a volunteer's claim of a task another person holds, naming its door and what it
 /// brings: the rule core would apply, said without IDs. Anything else is left to core.
-pub fn refuse_if_taken(replica: &Replica, compound: CompoundId, task: TaskId) -> Result<(), PhoneError> {
-    let Some(c) = replica.compounds().find(|c| c.id() == compound) else { return Ok(()) };
-    if replica.role(compound) != Some(doorstep_core::Role::Volunteer) {
+pub fn refuse_if_taken(replica: &Replica, task: &Named) -> Result<(), PhoneError> {
+    if replica.role(task.compound) != Some(doorstep_core::Role::Volunteer) {
         return Ok(());
     }
     let me = replica.identity().map(|i| i.person);
-    let Some(t) = c.open_tasks().into_iter().find(|t| t.id == task) else { return Ok(()) };
-    match t.assignee {
+    match task.task.assignee {
         Some(holder) if Some(holder) != me => {
-            let address = c
-                .households()
-                .into_iter()
-                .find(|h| h.id == t.household)
-                .map_or_else(|| t.household.to_string(), |h| h.address.to_string());
-            Err(PhoneError::TaskTaken { address, items: t.items })
+            Err(PhoneError::TaskTaken { address: task.address.clone(), items: task.task.items.clone() })
         }
         _ => Ok(()),
     }
@@ -71,35 +52,41 @@ pub fn only_compound(replica: &Replica) -> Result<CompoundId, PhoneError> {
     }
 }
 
-/// The conflict at `target`: a double delivery or competing assignment on the task whose ID is
-/// `target` or starts with it (at least 6 characters), or concurrent statuses of the household
-/// at the address `target`. A task with both kinds of conflict names the double delivery.
+/// The conflict at `target`: a double delivery or competing assignment on the task `target`
+/// names (its handle as `conflicts` shows it, or a task ID or prefix), or concurrent statuses of
+/// the household at the address `target`. A task with both kinds of conflict names the double
+/// delivery.
 pub fn conflict(replica: &Replica, target: &str) -> Result<(CompoundId, ConflictSubject), PhoneError> {
-    let text = target.trim().to_ascii_lowercase();
-    let mut found: Vec<(CompoundId, ConflictSubject)> = Vec::new();
+    // A script's task ID, or a prefix of one unique among the tasks in conflict.
+    let id = target.trim().to_ascii_lowercase();
+    let mut by_id: Vec<(CompoundId, ConflictSubject)> = Vec::new();
     for c in replica.compounds() {
-        for conflict in query::conflicts(c) {
-            let subject = conflict.subject();
-            let on_task = match subject {
-                ConflictSubject::DoubleDelivery { task, .. }
-                | ConflictSubject::CompetingAssignment { task, .. } => {
-                    let id = task.to_string();
-                    id == text || (text.len() >= 6 && id.starts_with(&text))
-                }
-                ConflictSubject::ConcurrentStatus { .. } => false,
-            };
-            if on_task && !found.iter().any(|(_, s)| task_of(s) == task_of(&subject)) {
-                found.push((c.id(), subject));
+        for subject in query::conflicts(c).iter().map(query::Conflict::subject) {
+            let matches = task_of(&subject)
+                .is_some_and(|t| t.to_string() == id || (id.len() >= 6 && t.to_string().starts_with(&id)));
+            if matches && !by_id.iter().any(|(_, s)| task_of(s) == task_of(&subject)) {
+                by_id.push((c.id(), subject));
             }
         }
     }
-    match found.len() {
-        1 => return Ok(found.remove(0)),
-        0 => {}
-        _ => return Err(PhoneError::AmbiguousTask(text)),
+    if by_id.len() == 1 {
+        return Ok(by_id.remove(0));
     }
-    // Not a task: an address with concurrent statuses.
-    let Ok((compound, household)) = household(replica, target) else {
+    // The handle `conflicts` shows: a task's door ("1-1-101", "1-1-101/2").
+    if let Ok(named) = task(replica, target) {
+        let on_task = replica
+            .compounds()
+            .filter(|c| c.id() == named.compound)
+            .flat_map(query::conflicts)
+            .map(|c| c.subject())
+            .find(|s| task_of(s) == Some(named.task.id));
+        if let Some(subject) = on_task {
+            return Ok((named.compound, subject));
+        }
+    }
+    // Not a task with a conflict: an address with concurrent statuses.
+    let door = target.split('/').next().unwrap_or(target);
+    let Ok((compound, household)) = household(replica, door) else {
         return Err(PhoneError::NoConflict(target.to_owned()));
     };
     let subject = ConflictSubject::ConcurrentStatus { household: household.id };

@@ -109,6 +109,19 @@ pub struct Me {
     /// Their name in their compound (absent from a relay that does not say it).
     #[serde(default)]
     pub name: Option<String>,
+    /// The coordinators and admins of their compounds, by name: the people whose reviews and
+    /// cancellations the phone shows (empty from a relay that does not say them).
+    #[serde(default)]
+    pub coordinators: Vec<NamedPerson>,
+}
+
+/// A person and their name, as the compound's members list has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedPerson {
+    /// The person.
+    pub person: PersonId,
+    /// Their name ("王芳").
+    pub name: String,
 }
 
 /// The relay's JSON error body.

@@ -245,6 +245,48 @@ impl Replica {
         Ok(self.store.meta("person_name")?.map(|n| String::from_utf8_lossy(&n).into_owned()))
     }
 
+    /// Remembers what the relay said of other people's names, by person: `None` for a person
+    /// the relay did not name (asked about, so not asked again). Sealed like every meta value,
+    /// and wiped with the sign-in.
+    pub fn remember_people_names(
+        &mut self,
+        names: &BTreeMap<PersonId, Option<String>>,
+    ) -> Result<(), ReplicaError> {
+        // Person IDs and strings always serialize; a pair list keeps the IDs out of map keys.
+        let pairs: Vec<(&PersonId, &Option<String>)> = names.iter().collect();
+        let value = serde_json::to_vec(&pairs).unwrap_or_default();
+        self.store.commit(&[Write::Meta { key: "people_names", value: &value }])
+    }
+
+    /// The names remembered by [`Replica::remember_people_names`] (empty before any); a value
+    /// this version cannot read counts as none remembered.
+    pub fn people_names(&self) -> Result<BTreeMap<PersonId, Option<String>>, ReplicaError> {
+        Ok(self
+            .store
+            .meta("people_names")?
+            .and_then(|bytes| serde_json::from_slice::<Vec<(PersonId, Option<String>)>>(&bytes).ok())
+            .map(|pairs| pairs.into_iter().collect())
+            .unwrap_or_default())
+    }
+
+    /// Remembers what things the device no longer holds were called, by ID (a closed round's
+    /// title by its document, a task's door by the task), so what was set aside in them can
+    /// still be named. Sealed like every meta value, and wiped with the sign-in.
+    pub fn remember_labels(&mut self, labels: &BTreeMap<String, String>) -> Result<(), ReplicaError> {
+        // Strings always serialize.
+        let value = serde_json::to_vec(labels).unwrap_or_default();
+        self.store.commit(&[Write::Meta { key: "labels", value: &value }])
+    }
+
+    /// The labels remembered by [`Replica::remember_labels`] (empty before any).
+    pub fn labels(&self) -> Result<BTreeMap<String, String>, ReplicaError> {
+        Ok(self
+            .store
+            .meta("labels")?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default())
+    }
+
     /// The compounds held.
     pub fn compounds(&self) -> impl Iterator<Item = &Compound> {
         self.compounds.values()

@@ -1,8 +1,12 @@
 //! What a volunteer reads from the terminal phone, run as a person runs it (text output piped,
 //! `RUST_BACKTRACE=1` set): every line in Chinese with the English beside it, the person named
 //! rather than an ID, counts that agree with their English nouns, what the last sync brought,
-//! rounds with their tasks by door, conflicts and refused claims by door rather than task ID,
-//! no stack trace and no colour codes.
+//! rounds with their tasks by door, conflicts and refusals by door, round and name, tasks
+//! claimed and recorded by the handle `tasks` shows, no UUID anywhere, no stack trace and no
+//! colour codes.
+
+use regex::Regex;
+use serde_json::json;
 
 use crate::harness::{Phone, Relay, sample};
 
@@ -11,10 +15,18 @@ fn has_chinese(text: &str) -> bool {
     text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
 }
 
-/// Whether `text` holds a 36-character UUID.
-fn has_uuid(text: &str) -> bool {
-    text.split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
-        .any(|word| word.len() == 36 && word.chars().filter(|c| *c == '-').count() == 4)
+/// A UUID, in either case.
+fn uuid() -> Regex {
+    Regex::new(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}").unwrap()
+}
+
+/// The handle of the task listed under the door `address` by `tasks` text output: the first word
+/// of the indented line after the door's line.
+fn handle_under(tasks: &str, address: &str) -> String {
+    let lines: Vec<&str> = tasks.lines().collect();
+    let door =
+        lines.iter().position(|l| l.starts_with(address)).unwrap_or_else(|| panic!("{address} in\n{tasks}"));
+    lines[door + 1].split_whitespace().next().unwrap().to_owned()
 }
 
 #[test]
@@ -26,6 +38,7 @@ fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
     coordinator.join_as(&relay, "王芳", &relay.invite(&compound, "coordinator"));
     coordinator.create_vegetable_round();
     coordinator.sync();
+    let mut read: Vec<(&str, String)> = Vec::new();
 
     // Joining names the person and the compound, with the role in both languages.
     let li = Phone::new(dir.path(), "li");
@@ -37,50 +50,89 @@ fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
         "{joined}"
     );
     assert!(stderr.is_empty(), "no log lines for a volunteer to read: {stderr}");
+    read.push(("join", joined));
 
-    // `status` names Li and says what the last sync brought from the relay.
+    // `status` names Li and the compound, without their IDs, and says what the last sync brought.
     let (_, status, _) = li.text(&["status"]);
-    assert!(status.starts_with("李强 (person "), "{status}");
-    assert!(status.contains("香樟苑 as volunteer / 以志愿者身份"), "{status}");
+    assert!(status.starts_with("李强\n香樟苑 as volunteer / 以志愿者身份\n"), "{status}");
     assert!(
         status.contains("the relay had news for 3 documents then / 当时中继带来 3 份文件的更新"),
         "{status}"
     );
+    read.push(("status", status));
 
-    // A second volunteer takes a task; Li's claim of it is refused by door, not by IDs.
+    // `tasks` gives each task a handle: its door. A second volunteer claims 1-1-101 by it.
     let zhao = Phone::new(dir.path(), "zhao");
     zhao.ok(&["join", "--relay", &relay.url, "--name", "赵敏", &relay.invite(&compound, "volunteer")]);
-    let task = zhao.doors(true)[0]["tasks"][0]["id"].as_str().unwrap().to_owned();
-    zhao.ok(&["claim", &task]);
+    let (_, all, _) = zhao.text(&["tasks", "--all"]);
+    assert!(
+        all.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("    1-1-101  生活物资 / Groceries: 蔬菜包1份 [待领取 / Open] 普通 / Normal"),
+        "{all}"
+    );
+    assert_eq!(handle_under(&all, "香樟苑 1号楼1单元101"), "1-1-101");
+    let (ok, claimed, stderr) = zhao.text(&["claim", "1-1-101"]);
+    assert!(ok && claimed.contains("已保存在手机上"), "{claimed}{stderr}");
+    read.push(("tasks --all", all));
     zhao.sync();
     li.sync();
-    let (ok, _, refused) = li.text(&["claim", &task]);
+
+    // Li's claim and release of Zhao's task are refused by door and round, never by IDs.
+    let (ok, _, refused) = li.text(&["claim", "1-1-101"]);
     assert!(!ok);
     assert!(refused.contains("香樟苑 1号楼1单元101") && refused.contains("已分配给其他志愿者"), "{refused}");
-    assert!(!has_uuid(&refused), "a claim error names the door, not IDs: {refused}");
     assert!(!refused.contains("stack backtrace"), "no stack trace for a person's mistake: {refused}");
-    let (ok, _, unknown) = li.text(&["claim", "zzzzzz"]);
-    assert!(!ok && has_chinese(&unknown) && unknown.contains("no open task"), "{unknown}");
+    let (ok, _, not_released) = li.text(&["release", "1号楼1单元101"]);
+    assert!(!ok);
+    assert!(
+        not_released.contains(
+            "cannot release the task at 香樟苑 1号楼1单元101 (蔬菜包 第1轮), which another volunteer holds"
+        ) && not_released.contains("无法放弃香樟苑 1号楼1单元101（蔬菜包 第1轮）的任务（由其他志愿者领取）"),
+        "{not_released}"
+    );
+    let (ok, _, unknown) = li.text(&["claim", "9-9-909"]);
+    assert!(!ok && unknown.contains("找不到") && unknown.contains("e.g. 1-1-101"), "{unknown}");
+    read.extend([("claim refused", refused), ("release refused", not_released), ("unknown handle", unknown)]);
+
+    // Li claims a free task and records an attempt with the handle `tasks` shows.
+    let (_, mine_all, _) = li.text(&["tasks", "--all"]);
+    let free = handle_under(&mine_all, "香樟苑 1号楼1单元201");
+    assert_eq!(free, "1-1-201");
+    li.ok(&["claim", &free]);
+    li.ok(&["attempt", &free, "nobody_home", "--note", "敲门无人"]);
+    let (_, mine, _) = li.text(&["tasks"]);
+    assert!(mine.contains("    1-1-201  生活物资 / Groceries: 蔬菜包1份 [未送达 / Attempted]"), "{mine}");
+    read.push(("tasks", mine));
 
     // A sync reads in both languages, its counts agreeing with their nouns.
-    li.ok(&["attempt", &task, "delivered"]);
-    zhao.ok(&["attempt", &task, "delivered"]);
+    li.ok(&["attempt", "1-1-101", "delivered"]);
+    zhao.ok(&["attempt", "1-1-101", "delivered"]);
     let (_, synced, _) = li.text(&["sync"]);
     assert!(synced.starts_with("synced in 1 request ("), "{synced}");
     assert!(synced.contains("同步完成，1 次请求"), "{synced}");
     assert!(!synced.contains("1 requests") && !synced.contains("1 documents"), "{synced}");
+    read.push(("sync", synced));
     zhao.sync();
     coordinator.sync();
 
-    // The coordinator's conflicts name the door and the round, never the task's ID.
+    // The coordinator's conflicts name the door and the round, and the handle to review it by.
     let (_, conflicts, _) = coordinator.text(&["conflicts"]);
     assert!(
-        conflicts.contains("香樟苑 1号楼1单元101, 蔬菜包 第1轮: 重复送达 2 次 / delivered 2 times"),
+        conflicts.contains("香樟苑 1号楼1单元101, 蔬菜包 第1轮: 重复送达 2 次 / delivered 2 times\n  待核实 / to review: doorstep phone review 1-1-101"),
         "{conflicts}"
     );
-    assert!(!has_uuid(&conflicts), "{conflicts}");
+    read.push(("conflicts (coordinator)", conflicts));
+    coordinator.ok(&["review", "1-1-101", "--note", "已核实"]);
+    coordinator.sync();
+    // Li's phone names the reviewer, whom the relay named when Li's phone first saw the review.
+    li.sync();
+    let (_, reviewed, _) = li.text(&["conflicts"]);
+    assert!(reviewed.contains("已核实 / reviewed by 王芳 at "), "{reviewed}");
+    read.push(("conflicts (volunteer)", reviewed));
 
-    // `rounds` lists every task of the round by door, as its help says.
+    // `rounds` lists every task of the round by door, as its help says, with its handle.
     let (_, rounds, _) = coordinator.text(&["rounds"]);
     let lines: Vec<&str> = rounds.lines().collect();
     assert!(
@@ -89,25 +141,108 @@ fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
     );
     assert_eq!(lines.len(), 43, "the round and its 42 tasks: {rounds}");
     assert!(
-        lines.iter().any(|l| l.contains("香樟苑 1号楼1单元101 [已送达 / Delivered]")
+        lines.iter().any(|l| l.starts_with("    1-1-101  香樟苑 1号楼1单元101 [已送达 / Delivered]")
             && l.contains("2 次上门 / 2 attempts")),
         "{rounds}"
     );
+    read.push(("rounds", rounds));
+
+    // A second round to 1-1-101 and 1-1-201: at 1-1-201, with two tasks still to do, the bare
+    // door is ambiguous and the phone lists the choices; at 1-1-101, whose first task is
+    // delivered, the bare door names the one still to do.
+    let at = |door: &str| coordinator.ok(&["find", door])["id"].as_str().unwrap().to_owned();
+    let second = json!({
+        "op": "create_round", "title": "药品 第1轮", "kind": "medicine", "date": "2026-11-24",
+        "selection": {"by": "households", "ids": [at("1-1-101"), at("1-1-201")]}, "items": "降压药", "priority": "urgent"
+    });
+    coordinator.ok(&["op", &second.to_string()]);
+    coordinator.sync();
+    li.sync();
+    let (ok, _, choose) = li.text(&["attempt", "1-1-201", "delivered"]);
+    assert!(!ok);
+    assert!(
+        choose.contains("1-1-201/1: 蔬菜包 第1轮, 生活物资 / Groceries, 未送达 / Attempted")
+            && choose.contains("1-1-201/2: 药品 第1轮, 药品 / Medicine, 待领取 / Open")
+            && choose.contains("请输入以下之一"),
+        "{choose}"
+    );
+    read.push(("ambiguous handle", choose));
+    let (_, both, _) = li.text(&["tasks", "--all"]);
+    assert!(both.contains("    1-1-101  药品 / Medicine: 降压药 [待领取 / Open] 紧急 / Urgent"), "{both}");
+    read.push(("tasks --all, two rounds", both));
+
+    // The coordinator cancels 1-1-202's task: Li's attempt there names who cancelled it and why.
+    let round = coordinator
+        .ok(&["rounds"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["round"]["title"] == "蔬菜包 第1轮")
+        .unwrap()
+        .clone();
+    let at_202 = coordinator.ok(&["find", "1-1-202"])["id"].clone();
+    let task_202 =
+        round["tasks"].as_array().unwrap().iter().find(|t| t["task"]["household"] == at_202).unwrap()["task"]
+            ["id"]
+            .clone();
+    let cancel = json!({"op": "cancel_task", "round": round["round"]["document"], "task": task_202, "reason": "住户已转院"});
+    coordinator.ok(&["op", &cancel.to_string()]);
+    coordinator.sync();
+    li.sync();
+    let (ok, _, cancelled) = li.text(&["attempt", "1-1-202", "delivered"]);
+    assert!(!ok);
+    assert!(
+        cancelled.contains("cannot record an attempt on the task at 香樟苑 1号楼1单元202 (蔬菜包 第1轮): 王芳 cancelled it (住户已转院)")
+            && cancelled.contains("王芳已取消该任务（住户已转院）"),
+        "{cancelled}"
+    );
+    read.push(("attempt on a cancelled task", cancelled));
+
+    // The medicine round closes while Li is offline: Li's later attempt there is set aside, and the
+    // quarantine names the door and the round although the phone let the closed round go.
+    let medicine = coordinator
+        .ok(&["rounds"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["round"]["title"] == "药品 第1轮")
+        .unwrap()["round"]["document"]
+        .clone();
+    coordinator.ok(&["op", &json!({"op": "close_round", "round": medicine}).to_string()]);
+    coordinator.sync();
+    li.ok(&["attempt", "1-1-101", "nobody_home"]);
+    li.sync();
+    let (_, quarantine, _) = li.text(&["quarantine"]);
+    assert!(
+        quarantine.starts_with(
+            "attempt / 上门记录 at 香樟苑 1号楼1单元101, 药品 第1轮, in round 药品 第1轮 / 配送轮次 药品 第1轮: 已结束的配送轮次不再接受修改 / "
+        ),
+        "{quarantine}"
+    );
+    read.push(("quarantine", quarantine));
+    let (_, status, _) = li.text(&["status"]);
+    read.push(("status with a set-aside change", status));
 
     // Counts, empty lists and requests are bilingual too; no line carries a colour code.
     let (_, counts, _) = coordinator.text(&["counts"]);
     assert!(counts.contains("户 / households") && counts.contains("任务 / tasks: "), "{counts}");
-    let (_, quarantine, _) = li.text(&["quarantine"]);
-    assert_eq!(quarantine.trim(), "no refused changes / 没有被拒绝的修改");
+    read.push(("counts", counts));
+    let (_, nothing_set_aside, _) = zhao.text(&["quarantine"]);
+    assert_eq!(nothing_set_aside.trim(), "no refused changes / 没有被拒绝的修改");
     li.ok(&["request", "1号楼1单元201", "需要降压药", "--category", "medicine"]);
     li.sync();
     coordinator.sync();
     let (_, requests, _) = coordinator.text(&["requests"]);
-    assert!(requests.contains("香樟苑 1号楼1单元201") && requests.contains("需要降压药"), "{requests}");
-    for text in [&joined, &status, &synced, &conflicts, &rounds, &counts, &requests, &refused] {
-        assert!(!text.contains('\u{1b}'), "no ANSI codes in piped output: {text:?}");
+    assert!(
+        requests.contains("香樟苑 1号楼1单元201 [待处理 / New]") && requests.contains("需要降压药"),
+        "{requests}"
+    );
+    read.push(("requests", requests));
+    for (what, text) in &read {
+        assert!(!text.contains('\u{1b}'), "no ANSI codes in piped output of {what}: {text:?}");
+        assert!(!uuid().is_match(text), "{what} shows no UUID:\n{text}");
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            assert!(has_chinese(line), "every line has its Chinese: {line:?} in\n{text}");
+            assert!(has_chinese(line), "every line has its Chinese: {line:?} in {what}:\n{text}");
         }
     }
 }

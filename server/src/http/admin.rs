@@ -33,6 +33,17 @@ pub struct Me {
     name: Option<String>,
     district_admin: bool,
     memberships: Vec<MembershipView>,
+    /// The coordinators and admins of the caller's compounds, by name (removed ones too: their
+    /// past reviews and cancellations still name them), so a phone can say who reviewed a
+    /// conflict or cancelled a task instead of showing an ID. Volunteers are not listed.
+    coordinators: Vec<NamedPerson>,
+}
+
+/// A person and their name in the compound's members list.
+#[derive(Debug, Serialize)]
+struct NamedPerson {
+    person: PersonId,
+    name: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,16 +62,21 @@ impl From<&Membership> for MembershipView {
 pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Result<Json<Me>, AppError> {
     let p = principal(&state, &auth).await?;
     let mut name = None;
+    let mut coordinators: Vec<NamedPerson> = Vec::new();
     for m in &p.memberships {
-        let members = state.relay.storage().members(m.compound).await?;
-        if let Some(me) = members.into_iter().find(|member| member.person == p.person) {
-            name = Some(me.name);
-            break;
+        for member in state.relay.storage().members(m.compound).await? {
+            if member.person == p.person && name.is_none() {
+                name = Some(member.name.clone());
+            }
+            if member.role.is_coordinating() && !coordinators.iter().any(|c| c.person == member.person) {
+                coordinators.push(NamedPerson { person: member.person, name: member.name });
+            }
         }
     }
     Ok(Json(Me {
         person: p.person,
         name,
+        coordinators,
         district_admin: p.district_admin,
         memberships: p.memberships.iter().map(MembershipView::from).collect(),
     }))

@@ -100,3 +100,27 @@ async fn volunteers_may_not_invite_coordinators_or_create_compounds() {
         relay.json("POST", "/v1/compounds", &coordinator.token, Some(serde_json::json!({"name": "x"}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn me_names_the_compounds_coordinators_and_no_volunteers() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("北林小区").await;
+    let coordinator = relay.phone(compound, Role::Coordinator, "王芳").await;
+    let volunteer = relay.phone(compound, Role::Volunteer, "李强").await;
+    let other = relay.phone(compound, Role::Volunteer, "赵敏").await;
+
+    let (status, me) = relay.json("GET", "/v1/me", &volunteer.token, None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["name"], "李强");
+    let coordinators = me["coordinators"].as_array().unwrap();
+    assert!(
+        coordinators.iter().any(|c| c["person"] == coordinator.person.to_string() && c["name"] == "王芳"),
+        "{me}"
+    );
+    assert!(
+        coordinators.iter().all(|c| c["person"] != volunteer.person.to_string()
+            && c["person"] != other.person.to_string()
+            && c["name"] != "赵敏"),
+        "volunteers are not listed: {me}"
+    );
+}

@@ -8,7 +8,8 @@
 //! - the process sets its phones up (untimed) and prints `ready`;
 //! - it waits for `go` on stdin, then syncs all its phones at once;
 //! - per phone it prints `result {"ok": bool, "ms": f64, "error": str, "retries": n, "shed": n,
-//!   "reasons": {reason: n}}` (the last three optional), latency counted from `go`;
+//!   "reasons": {reason: n}, "statuses": {status: n}}` (the last four optional), latency counted
+//!   from `go`;
 //! - at the end `finished {"cpu_ms": f64}`: the CPU time (user + system) the process used from
 //!   `go` to then.
 
@@ -109,6 +110,8 @@ pub struct ClientResults {
     pub shed: u32,
     /// Retries by reason, numbers masked (Doorstep's phones only).
     pub retry_reasons: BTreeMap<String, u32>,
+    /// Retries by what the relay answered: `503`, `408`, `timeout`, … (Doorstep's phones only).
+    pub retry_statuses: BTreeMap<String, u32>,
     /// CPU time of all client processes together from `go` to their end.
     pub cpu: Duration,
     /// How many processes the phones were spread over.
@@ -195,10 +198,12 @@ impl ClientResults {
         let count = |key: &str| u32::try_from(result[key].as_u64().unwrap_or(0)).unwrap_or(u32::MAX);
         self.retries += count("retries");
         self.shed += count("shed");
-        if let Some(reasons) = result["reasons"].as_object() {
-            for (reason, n) in reasons {
-                *self.retry_reasons.entry(reason.clone()).or_insert(0) +=
-                    u32::try_from(n.as_u64().unwrap_or(0)).unwrap_or(u32::MAX);
+        for (key, tally) in [("reasons", &mut self.retry_reasons), ("statuses", &mut self.retry_statuses)] {
+            if let Some(counts) = result[key].as_object() {
+                for (class, n) in counts {
+                    *tally.entry(class.clone()).or_insert(0) +=
+                        u32::try_from(n.as_u64().unwrap_or(0)).unwrap_or(u32::MAX);
+                }
             }
         }
         if result["ok"].as_bool() == Some(true) {

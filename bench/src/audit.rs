@@ -1,0 +1,137 @@
+//! None lost: after a burst, what of the phones' offline edits the relay's copy of a compound
+//! holds. A new phone joins the compound after the burst and syncs, so everything it holds came
+//! from the relay; every attempt a phone wrote must be among its tasks' attempts (the same task,
+//! the same note, which names the phone), and every note a phone wrote must be inside the
+//! household's merged notes.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use doorstep_core::id::{CompoundId, HouseholdId, TaskId};
+use doorstep_core::schema::household::Household;
+use doorstep_core::schema::task::Task;
+
+use crate::phone::Phone;
+use crate::relay_process::RelayProcess;
+use crate::workload::Edit;
+
+/// How many times the auditing phone tries its sync before giving up (the relay may still be
+/// shedding a late retry when the burst ends).
+const SYNC_TRIES: u32 = 5;
+
+/// The phones' offline edits against the relay's copy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Audit {
+    /// Attempts the phones wrote.
+    pub attempts_written: usize,
+    /// Of those, attempts the relay's copy holds.
+    pub attempts_found: usize,
+    /// Notes the phones wrote (a phone's later note on the same household replaces its earlier
+    /// one on the phone itself, so only the last counts).
+    pub notes_written: usize,
+    /// Of those, notes inside the relay's copy of the household's notes.
+    pub notes_found: usize,
+}
+
+impl Audit {
+    /// Edits written that the relay's copy does not hold.
+    pub fn missing(&self) -> usize {
+        (self.attempts_written - self.attempts_found) + (self.notes_written - self.notes_found)
+    }
+
+    /// Adds another compound's tally.
+    pub fn add(&mut self, other: Audit) {
+        self.attempts_written += other.attempts_written;
+        self.attempts_found += other.attempts_found;
+        self.notes_written += other.notes_written;
+        self.notes_found += other.notes_found;
+    }
+
+    /// "15,000 of 15,000 attempts, 5,000 of 5,000 notes; 0 missing".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} of {} attempts, {} of {} notes; {} missing",
+            self.attempts_found,
+            self.attempts_written,
+            self.notes_found,
+            self.notes_written,
+            self.missing()
+        )
+    }
+}
+
+/// Tallies each phone's edits (`written[phone]`) against the relay's `tasks` and `households`;
+/// `original` holds each household's notes before the phones' edits, which every note edit
+/// starts from.
+pub fn tally(
+    written: &[Vec<Edit>],
+    original: &HashMap<HouseholdId, String>,
+    tasks: &[Task],
+    households: &[Household],
+) -> Audit {
+    let mut held: HashMap<(TaskId, &str), usize> = HashMap::new();
+    for task in tasks {
+        for attempt in &task.attempts {
+            *held.entry((task.id, attempt.note.as_str())).or_insert(0) += 1;
+        }
+    }
+    let notes: HashMap<HouseholdId, &str> = households.iter().map(|h| (h.id, h.notes.as_str())).collect();
+    let mut audit = Audit::default();
+    for edits in written {
+        let mut last_note: HashMap<HouseholdId, &str> = HashMap::new();
+        for edit in edits {
+            match edit {
+                Edit::Attempt { task, note, .. } => {
+                    audit.attempts_written += 1;
+                    if let Some(n) = held.get_mut(&(*task, note.as_str()))
+                        && *n > 0
+                    {
+                        *n -= 1;
+                        audit.attempts_found += 1;
+                    }
+                }
+                Edit::Notes { household, text } => {
+                    let before = original.get(household).map_or("", String::as_str);
+                    last_note.insert(*household, text.strip_prefix(before).unwrap_or(text));
+                }
+            }
+        }
+        for (household, added) in last_note {
+            audit.notes_written += 1;
+            if notes.get(&household).is_some_and(|merged| merged.contains(added)) {
+                audit.notes_found += 1;
+            }
+        }
+    }
+    audit
+}
+
+/// The relay's copy of `compound`'s tasks and households, as a volunteer's phone that joins now
+/// (its replica under `phones_dir`) receives it.
+pub async fn relay_copy(
+    relay: &RelayProcess,
+    compound: CompoundId,
+    phones_dir: &Path,
+) -> anyhow::Result<(Vec<Task>, Vec<Household>)> {
+    let code = relay.invite(compound, "volunteer").await?;
+    let phone = Phone::join(&relay.url, phones_dir, &code, "auditor").await?;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match phone.sync().await {
+            Ok(_) => break,
+            Err(e) if tries < SYNC_TRIES => {
+                eprintln!("the auditing phone's sync failed ({e:#}); trying again");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => return Err(e.context("the auditing phone could not sync with the relay")),
+        }
+    }
+    Ok(phone
+        .with_replica(move |r| {
+            let c = r.compound(compound)?;
+            Ok::<_, doorstep_replica::ReplicaError>((c.tasks(), c.households()))
+        })
+        .await??)
+}

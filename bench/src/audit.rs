@@ -4,7 +4,7 @@
 //! the same note, which names the phone), and every note a phone wrote must be inside the
 //! household's merged notes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
@@ -20,23 +20,28 @@ use crate::workload::Edit;
 /// shedding a late retry when the burst ends).
 const SYNC_TRIES: u32 = 5;
 
-/// The phones' offline edits against the relay's copy.
+/// The phones' offline edits against the relay's copy: those of the phones in sync, which must
+/// all be there, and those of the phones not in sync by the deadline, some of which may be.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Audit {
-    /// Attempts the phones wrote.
+    /// Attempts the phones in sync wrote.
     pub attempts_written: usize,
     /// Of those, attempts the relay's copy holds.
     pub attempts_found: usize,
-    /// Notes the phones wrote (a phone's later note on the same household replaces its earlier
-    /// one on the phone itself, so only the last counts).
+    /// Notes the phones in sync wrote (a phone's later note on the same household replaces its
+    /// earlier one on the phone itself, so only the last counts).
     pub notes_written: usize,
     /// Of those, notes inside the relay's copy of the household's notes.
     pub notes_found: usize,
+    /// Edits (attempts and notes) the phones not in sync wrote.
+    pub unsynced_written: usize,
+    /// Of those, edits the relay's copy holds all the same.
+    pub unsynced_found: usize,
 }
 
 impl Audit {
-    /// Edits written that the relay's copy does not hold.
-    pub fn missing(&self) -> usize {
+    /// Edits of phones in sync that the relay's copy does not hold: lost.
+    pub fn lost(&self) -> usize {
         (self.attempts_written - self.attempts_found) + (self.notes_written - self.notes_found)
     }
 
@@ -46,26 +51,37 @@ impl Audit {
         self.attempts_found += other.attempts_found;
         self.notes_written += other.notes_written;
         self.notes_found += other.notes_found;
+        self.unsynced_written += other.unsynced_written;
+        self.unsynced_found += other.unsynced_found;
     }
 
-    /// "15,000 of 15,000 attempts, 5,000 of 5,000 notes; 0 missing".
+    /// "phones in sync: 15000 of 15000 attempts, 5000 of 5000 notes, 0 lost; phones not in
+    /// sync: 12 of 60 edits".
     pub fn describe(&self) -> String {
-        format!(
-            "{} of {} attempts, {} of {} notes; {} missing",
+        let mut out = format!(
+            "phones in sync: {} of {} attempts, {} of {} notes, {} lost",
             self.attempts_found,
             self.attempts_written,
             self.notes_found,
             self.notes_written,
-            self.missing()
-        )
+            self.lost()
+        );
+        if self.unsynced_written > 0 {
+            out.push_str(&format!(
+                "; phones not in sync: {} of {} edits",
+                self.unsynced_found, self.unsynced_written
+            ));
+        }
+        out
     }
 }
 
-/// Tallies each phone's edits (`written[phone]`) against the relay's `tasks` and `households`;
-/// `original` holds each household's notes before the phones' edits, which every note edit
-/// starts from.
+/// Tallies each phone's edits (`written`: its name and its edits) against the relay's `tasks`
+/// and `households`, the phones named in `not_in_sync` apart; `original` holds each household's
+/// notes before the phones' edits, which every note edit starts from.
 pub fn tally(
-    written: &[Vec<Edit>],
+    written: &[(String, Vec<Edit>)],
+    not_in_sync: &BTreeSet<String>,
     original: &HashMap<HouseholdId, String>,
     tasks: &[Task],
     households: &[Household],
@@ -78,17 +94,18 @@ pub fn tally(
     }
     let notes: HashMap<HouseholdId, &str> = households.iter().map(|h| (h.id, h.notes.as_str())).collect();
     let mut audit = Audit::default();
-    for edits in written {
+    for (name, edits) in written {
+        let mut attempts = (0, 0);
         let mut last_note: HashMap<HouseholdId, &str> = HashMap::new();
         for edit in edits {
             match edit {
                 Edit::Attempt { task, note, .. } => {
-                    audit.attempts_written += 1;
+                    attempts.0 += 1;
                     if let Some(n) = held.get_mut(&(*task, note.as_str()))
                         && *n > 0
                     {
                         *n -= 1;
-                        audit.attempts_found += 1;
+                        attempts.1 += 1;
                     }
                 }
                 Edit::Notes { household, text } => {
@@ -97,11 +114,19 @@ pub fn tally(
                 }
             }
         }
-        for (household, added) in last_note {
-            audit.notes_written += 1;
-            if notes.get(&household).is_some_and(|merged| merged.contains(added)) {
-                audit.notes_found += 1;
-            }
+        let notes_written = last_note.len();
+        let notes_found = last_note
+            .into_iter()
+            .filter(|(household, added)| notes.get(household).is_some_and(|merged| merged.contains(added)))
+            .count();
+        if not_in_sync.contains(name) {
+            audit.unsynced_written += attempts.0 + notes_written;
+            audit.unsynced_found += attempts.1 + notes_found;
+        } else {
+            audit.attempts_written += attempts.0;
+            audit.attempts_found += attempts.1;
+            audit.notes_written += notes_written;
+            audit.notes_found += notes_found;
         }
     }
     audit

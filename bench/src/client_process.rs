@@ -7,13 +7,13 @@
 //! Both kinds speak one line protocol on stdin and stdout:
 //! - the process sets its phones up (untimed) and prints `ready`;
 //! - it waits for `go` on stdin, then syncs all its phones at once;
-//! - per phone it prints `result {"ok": bool, "ms": f64, "error": str, "retries": n, "shed": n,
+//! - per phone it prints `result {"phone": name, "ok": bool, "ms": f64, "error": str, "retries": n, "shed": n,
 //!   "reasons": {reason: n}, "statuses": {status: n}}` (the last four optional), latency counted
 //!   from `go`;
 //! - at the end `finished {"cpu_ms": f64}`: the CPU time (user + system) the process used from
 //!   `go` to then.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write as _};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -104,6 +104,8 @@ pub struct ClientResults {
     pub failed: usize,
     /// Why the first of them failed.
     pub first_error: Option<String>,
+    /// The names of the phones not in sync, where the process said them (Doorstep's phones).
+    pub failed_phones: BTreeSet<String>,
     /// Syncs or connections retried after a failure.
     pub retries: u32,
     /// Of those, syncs the relay refused with 503 and `Retry-After`.
@@ -211,6 +213,9 @@ impl ClientResults {
                 .push(Duration::from_secs_f64(result["ms"].as_f64().unwrap_or(0.0).max(0.0) / 1000.0));
         } else {
             self.failed += 1;
+            if let Some(name) = result["phone"].as_str() {
+                self.failed_phones.insert(name.to_owned());
+            }
             self.first_error.get_or_insert_with(|| match &result["error"] {
                 serde_json::Value::String(e) => e.clone(),
                 other => other.to_string(),

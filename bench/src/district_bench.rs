@@ -66,6 +66,7 @@ struct BuildingRound {
 /// A compound of the district, set up: its rounds and its households' notes before the burst.
 #[derive(Debug)]
 struct DistrictCompound {
+    index: usize,
     id: CompoundId,
     rounds: Vec<BuildingRound>,
     original: HashMap<HouseholdId, String>,
@@ -79,6 +80,11 @@ impl DistrictCompound {
         let slot = i / self.rounds.len();
         (building.round, door_edits(i, slot, EDITS, &building.tasks, &building.doors))
     }
+}
+
+/// The name volunteer `i` of compound number `compound` joins under.
+fn volunteer_name(compound: usize, i: usize) -> String {
+    format!("volunteer-{compound}-{i}")
 }
 
 /// The households of `households` grouped by building (estate and building label), in the order
@@ -146,7 +152,7 @@ async fn set_up_compound(
             Ok(BuildingRound { round, tasks, doors })
         })
         .collect::<anyhow::Result<_>>()?;
-    Ok(DistrictCompound { id, rounds, original })
+    Ok(DistrictCompound { index, id, rounds, original })
 }
 
 /// Every compound's volunteers joined, synced once, given their offline edits and closed for the
@@ -168,7 +174,7 @@ async fn offline_volunteers(
                 let _permit = permits.acquire_owned().await?;
                 let compound = &compounds[c];
                 let code = relay.invite(compound.id, "volunteer").await?;
-                let phone = Phone::join(&relay.url, &phones_dir, &code, &format!("volunteer-{c}-{i}")).await?;
+                let phone = Phone::join(&relay.url, &phones_dir, &code, &volunteer_name(c, i)).await?;
                 phone.sync().await?;
                 let (round, edits) = compound.edits(i);
                 phone.apply_all(edits.iter().map(|e| operation(round, e)).collect()).await?;
@@ -211,9 +217,10 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, shape: Shape, deadline: Dur
 
     let mut audit = Audit::default();
     for compound in set_up.iter() {
-        let written: Vec<Vec<Edit>> = (0..volunteers).map(|i| compound.edits(i).1).collect();
+        let written: Vec<(String, Vec<Edit>)> =
+            (0..volunteers).map(|i| (volunteer_name(compound.index, i), compound.edits(i).1)).collect();
         let (tasks, households) = relay_copy(&relay, compound.id, phones_dir).await?;
-        audit.add(tally(&written, &compound.original, &tasks, &households));
+        audit.add(tally(&written, &burst.failed_phones, &compound.original, &tasks, &households));
     }
     if let Some(e) = &burst.first_error {
         println!("district: {} phones failed; first: {e}", burst.failed);
@@ -229,7 +236,7 @@ fn table(compounds: usize, volunteers: usize, phones: usize, rounds: usize, b: &
     format!(
         "| compounds × volunteers | phones | rounds | completion | edits/s | p50 | p90 | p99 | failed | retried (shed with 503) | relay CPU | per edit | relay peak RSS | client CPU | /healthz p99 | edits in the relay's copies | setup (untimed) |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n\
-         | {compounds} × {volunteers} | {phones} | {rounds} | {} | {:.0} | {} | {} | {} | {} | {} ({}) | {} | {per_edit} | {} | {} in {} processes | {} | {} | {} |",
+         | {compounds} × {volunteers} | {phones} | {rounds} | {} | {:.0} | {} | {} | {} | {} | {} ({}) | {} | {per_edit} | {} | {} in {} process{} | {} | {} | {} |",
         secs(b.completion),
         b.edits_per_second(),
         latency(b.p50()),
@@ -242,6 +249,7 @@ fn table(compounds: usize, volunteers: usize, phones: usize, rounds: usize, b: &
         bytes(b.cost.peak),
         secs(b.client_cpu),
         b.client_processes,
+        if b.client_processes == 1 { "" } else { "es" },
         latency(percentile(&b.health, 99.0)),
         audit.describe(),
         secs(b.setup),

@@ -79,6 +79,8 @@ fn jitter() -> f64 {
 /// What one phone's burst came to, as its `result` line says.
 #[derive(Debug, Serialize)]
 struct Outcome {
+    /// The name the phone joined under.
+    phone: String,
     ok: bool,
     ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,6 +99,7 @@ async fn sync_until_in_sync(phone: Phone, released: Instant, deadline: Duration)
     let mut shed = 0u32;
     let mut reasons = BTreeMap::new();
     let mut statuses = BTreeMap::new();
+    let name = phone.name.clone();
     let mut last_error = String::new();
     let attempts = async {
         loop {
@@ -145,7 +148,7 @@ async fn sync_until_in_sync(phone: Phone, released: Instant, deadline: Duration)
         (false, true) => Some(format!("not in sync after {}", secs(deadline))),
         (false, false) => Some(format!("not in sync after {}; last error: {last_error}", secs(deadline))),
     };
-    Outcome { ok: in_time, ms, error, retries, shed, reasons, statuses }
+    Outcome { phone: name, ok: in_time, ms, error, retries, shed, reasons, statuses }
 }
 
 /// What a failed sync came to, as a short class: the relay's HTTP status (`503` when it shed

@@ -45,6 +45,8 @@ pub struct Burst {
     pub failed: usize,
     /// Why the first failed phone failed.
     pub first_error: Option<String>,
+    /// The names of the phones not in sync (Doorstep's phones).
+    pub failed_phones: std::collections::BTreeSet<String>,
     /// Syncs (Doorstep) or connections (automerge-repo) retried after a failure.
     pub retries: u32,
     /// Of those, syncs the relay refused with 503 and `Retry-After` (shedding load).
@@ -77,6 +79,7 @@ impl Burst {
             latencies: clients.latencies,
             failed: clients.failed,
             first_error: clients.first_error,
+            failed_phones: clients.failed_phones,
             retries: clients.retries,
             shed: clients.shed,
             health,
@@ -238,10 +241,10 @@ async fn doorstep_burst(
     let label = format!("doorstep, {n} phones");
     let burst = release(&site.relay, phones, deadline, setup_start, &label).await?;
 
-    let written: Vec<_> = (0..n).map(|i| site.edits(i, EDITS)).collect();
+    let written: Vec<_> = (0..n).map(|i| (format!("phone-{i}"), site.edits(i, EDITS))).collect();
     let original = site.doors.iter().map(|d| (d.household, d.notes.clone())).collect();
     let (tasks, households) = relay_copy(&site.relay, site.compound, phones_dir).await?;
-    let audit = tally(&written, &original, &tasks, &households);
+    let audit = tally(&written, &burst.failed_phones, &original, &tasks, &households);
     println!("{label}: the relay's copy holds {} of the phones' edits", audit.describe());
     Ok((burst, workload))
 }

@@ -225,7 +225,7 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, shape: Shape, deadline: Dur
     if let Some(e) = &burst.first_error {
         println!("district: {} phones failed; first: {e}", burst.failed);
     }
-    println!("district: the relay's copies hold {} of the phones' edits", audit.describe());
+    println!("district: the phones' edits in the relay's copies: {}", audit.describe());
     println!("\n{}", table(compounds, volunteers, phones, rounds, &burst, &audit));
     Ok(())
 }

@@ -245,7 +245,7 @@ async fn doorstep_burst(
     let original = site.doors.iter().map(|d| (d.household, d.notes.clone())).collect();
     let (tasks, households) = relay_copy(&site.relay, site.compound, phones_dir).await?;
     let audit = tally(&written, &burst.failed_phones, &original, &tasks, &households);
-    println!("{label}: the relay's copy holds {} of the phones' edits", audit.describe());
+    println!("{label}: the phones' edits in the relay's copy: {}", audit.describe());
     Ok((burst, workload))
 }
 

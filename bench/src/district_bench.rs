@@ -168,7 +168,8 @@ async fn offline_volunteers(
     let mut joining = JoinSet::new();
     for i in 0..volunteers {
         for c in 0..compounds.len() {
-            let (relay, compounds, permits) = (Arc::clone(relay), Arc::clone(compounds), Arc::clone(&permits));
+            let (relay, compounds, permits) =
+                (Arc::clone(relay), Arc::clone(compounds), Arc::clone(&permits));
             let phones_dir = phones_dir.to_owned();
             joining.spawn(async move {
                 let _permit = permits.acquire_owned().await?;
@@ -231,7 +232,14 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, shape: Shape, deadline: Dur
 }
 
 /// The district's figures as a Markdown table.
-fn table(compounds: usize, volunteers: usize, phones: usize, rounds: usize, b: &Burst, audit: &Audit) -> String {
+fn table(
+    compounds: usize,
+    volunteers: usize,
+    phones: usize,
+    rounds: usize,
+    b: &Burst,
+    audit: &Audit,
+) -> String {
     let per_edit = b.server_cpu_per_edit().map_or_else(|| "–".to_owned(), ms);
     format!(
         "| compounds × volunteers | phones | rounds | completion | edits/s | p50 | p90 | p99 | failed | retried (shed with 503) | relay CPU | per edit | relay peak RSS | client CPU | /healthz p99 | edits in the relay's copies | setup (untimed) |\n\

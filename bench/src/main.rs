@@ -111,12 +111,18 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
             }
             "--compounds" => {
                 options.compounds = Some(
-                    args.next().and_then(|n| n.parse().ok()).filter(|&n| n > 0).ok_or("--compounds needs a number above 0")?,
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or("--compounds needs a number above 0")?,
                 );
             }
             "--volunteers" => {
                 options.volunteers = Some(
-                    args.next().and_then(|n| n.parse().ok()).filter(|&n| n > 0).ok_or("--volunteers needs a number above 0")?,
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or("--volunteers needs a number above 0")?,
                 );
             }
             "--postgres" => options.postgres = Some(args.next().ok_or("--postgres needs a URL")?),

@@ -210,7 +210,10 @@ pub async fn release(
     let health = health.await?;
     println!("{label}: {}", queue_figures(&relay.url).await);
     let statuses: Vec<String> = clients.retry_statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
-    println!("{label}: retries by what the relay answered: {}", if statuses.is_empty() { "none".to_owned() } else { statuses.join(", ") });
+    println!(
+        "{label}: retries by what the relay answered: {}",
+        if statuses.is_empty() { "none".to_owned() } else { statuses.join(", ") }
+    );
     for (reason, count) in &clients.retry_reasons {
         println!("{label}: retried {count} times after: {reason}");
     }

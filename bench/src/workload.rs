@@ -190,7 +190,9 @@ pub fn door_edits(label: usize, slot: usize, n: usize, tasks: &[TaskId], doors: 
         .map(|k| {
             if k % 4 == 3 {
                 let door = &doors[(slot * 7 + k) % doors.len()];
-                Edit::Notes { household: door.household, text: format!("{}已联系{label}-{k};", door.notes) }
+                Edit::Notes {
+                    household: door.household, text: format!("{}已联系{label}-{k};", door.notes)
+                }
             } else {
                 Edit::Attempt {
                     task: tasks[(slot * n + k) % tasks.len()],
@@ -211,7 +213,9 @@ pub fn operation(round: DocumentId, edit: &Edit) -> Operation {
             outcome: if *outcome == "delivered" { Outcome::Delivered } else { Outcome::NobodyHome },
             note: note.clone(),
         },
-        Edit::Notes { household, text } => Operation::EditNotes { household: *household, notes: text.clone() },
+        Edit::Notes { household, text } => {
+            Operation::EditNotes { household: *household, notes: text.clone() }
+        }
     }
 }
 

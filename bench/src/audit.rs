@@ -160,3 +160,117 @@ pub async fn relay_copy(
         })
         .await??)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use doorstep_core::Timestamp;
+    use doorstep_core::id::{DocumentId, PersonId};
+    use doorstep_core::schema::address::Address;
+    use doorstep_core::schema::control_status::ControlStatus;
+    use doorstep_core::schema::task::Attempt;
+    use doorstep_core::schema::vocabulary::{Outcome, Priority, TaskKind};
+
+    use super::*;
+
+    fn id<T: std::str::FromStr>(n: u8) -> T
+    where
+        T::Err: std::fmt::Debug,
+    {
+        format!("00000000-0000-4000-8000-0000000000{n:02x}").parse().unwrap()
+    }
+
+    fn household(n: u8, notes: &str) -> Household {
+        Household {
+            id: id(n),
+            building: id(200),
+            address: Address {
+                estate: String::new(),
+                building: "1".into(),
+                unit: "1".into(),
+                floor: 1,
+                flat: format!("{n}"),
+            },
+            head: "户主".into(),
+            phone: String::new(),
+            people: Some(1),
+            aged_60_plus: 0,
+            children_under_6: 0,
+            needs: BTreeSet::new(),
+            status: ControlStatus::Normal,
+            lift: false,
+            notes: notes.into(),
+        }
+    }
+
+    fn task(n: u8, notes: &[&str]) -> Task {
+        Task {
+            id: id(n),
+            round: id::<DocumentId>(201),
+            household: id(n),
+            kind: TaskKind::Groceries,
+            items: String::new(),
+            priority: Priority::Normal,
+            assignee: None,
+            request: None,
+            cancelled: None,
+            attempts: notes
+                .iter()
+                .map(|note| Attempt {
+                    by: id::<PersonId>(202),
+                    at: Timestamp::from_millis(0),
+                    outcome: Outcome::Delivered,
+                    note: (*note).into(),
+                })
+                .collect(),
+        }
+    }
+
+    fn attempt(task: u8, note: &str) -> Edit {
+        Edit::Attempt { task: id(task), outcome: "delivered", note: note.into() }
+    }
+
+    fn notes(household: u8, text: &str) -> Edit {
+        Edit::Notes { household: id(household), text: text.into() }
+    }
+
+    #[test]
+    fn an_edit_missing_from_the_relays_copy_counts_as_lost_and_a_failed_phones_apart() {
+        let original = HashMap::from([(id(1), "旧".to_owned()), (id(2), String::new())]);
+        let written = vec![
+            // Phone a: both attempts and its later note on household 1 are held.
+            (
+                "a".to_owned(),
+                vec![attempt(1, "a0"), attempt(1, "a1"), notes(1, "旧a-1;"), notes(1, "旧a-2;")],
+            ),
+            // Phone b: one attempt is missing, its note is held.
+            ("b".to_owned(), vec![attempt(2, "b0"), attempt(2, "b1"), notes(2, "b-1;")]),
+            // Phone c failed: one of its edits reached the relay all the same.
+            ("c".to_owned(), vec![attempt(2, "c0"), notes(2, "c-1;")]),
+        ];
+        let tasks = [task(1, &["a0", "a1"]), task(2, &["b0", "c0"])];
+        let households = [household(1, "旧b?a-2;"), household(2, "b-1;")];
+        let failed = BTreeSet::from(["c".to_owned()]);
+        let audit = tally(&written, &failed, &original, &tasks, &households);
+        assert_eq!(
+            audit,
+            Audit {
+                attempts_written: 4,
+                attempts_found: 3,
+                notes_written: 2,
+                notes_found: 2,
+                unsynced_written: 2,
+                unsynced_found: 1,
+            }
+        );
+        assert_eq!(audit.lost(), 1);
+    }
+
+    #[test]
+    fn the_same_attempt_twice_needs_two_in_the_relays_copy() {
+        let written = vec![("a".to_owned(), vec![attempt(1, "x"), attempt(1, "x")])];
+        let audit = tally(&written, &BTreeSet::new(), &HashMap::new(), &[task(1, &["x"])], &[]);
+        assert_eq!((audit.attempts_found, audit.lost()), (1, 1));
+    }
+}

@@ -226,3 +226,18 @@ pub fn run(manifest: &Path) -> anyhow::Result<()> {
     println!("finished {}", serde_json::json!({ "cpu_ms": cpu.as_secs_f64() * 1000.0 }));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_sync_is_classed_by_what_the_relay_answered() {
+        assert_eq!(status_class("the relay is busy (503); retry after 3 s", true), "503");
+        assert_eq!(status_class("the relay answered 408 Request Timeout: slow", false), "408");
+        assert_eq!(status_class("3 changes still unsynced after the sync; refused: []", false), "unsynced");
+        assert_eq!(status_class("error sending request: operation timed out", false), "timeout");
+        assert_eq!(status_class("error sending request: Connection refused", false), "connection");
+        assert_eq!(status_class("something else", false), "other");
+    }
+}

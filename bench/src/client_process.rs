@@ -7,12 +7,13 @@
 //! Both kinds speak one line protocol on stdin and stdout:
 //! - the process sets its phones up (untimed) and prints `ready`;
 //! - it waits for `go` on stdin, then syncs all its phones at once;
-//! - per phone it prints `result {"ok": bool, "ms": f64, "error": str, "retries": n, "shed": n,
-//!   "reasons": {reason: n}}` (the last three optional), latency counted from `go`;
+//! - per phone it prints `result {"phone": name, "ok": bool, "ms": f64, "error": str, "retries": n, "shed": n,
+//!   "reasons": {reason: n}, "statuses": {status: n}}` (the last four optional), latency counted
+//!   from `go`;
 //! - at the end `finished {"cpu_ms": f64}`: the CPU time (user + system) the process used from
 //!   `go` to then.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write as _};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -103,12 +104,16 @@ pub struct ClientResults {
     pub failed: usize,
     /// Why the first of them failed.
     pub first_error: Option<String>,
+    /// The names of the phones not in sync, where the process said them (Doorstep's phones).
+    pub failed_phones: BTreeSet<String>,
     /// Syncs or connections retried after a failure.
     pub retries: u32,
     /// Of those, syncs the relay refused with 503 and `Retry-After`.
     pub shed: u32,
     /// Retries by reason, numbers masked (Doorstep's phones only).
     pub retry_reasons: BTreeMap<String, u32>,
+    /// Retries by what the relay answered: `503`, `408`, `timeout`, … (Doorstep's phones only).
+    pub retry_statuses: BTreeMap<String, u32>,
     /// CPU time of all client processes together from `go` to their end.
     pub cpu: Duration,
     /// How many processes the phones were spread over.
@@ -195,10 +200,12 @@ impl ClientResults {
         let count = |key: &str| u32::try_from(result[key].as_u64().unwrap_or(0)).unwrap_or(u32::MAX);
         self.retries += count("retries");
         self.shed += count("shed");
-        if let Some(reasons) = result["reasons"].as_object() {
-            for (reason, n) in reasons {
-                *self.retry_reasons.entry(reason.clone()).or_insert(0) +=
-                    u32::try_from(n.as_u64().unwrap_or(0)).unwrap_or(u32::MAX);
+        for (key, tally) in [("reasons", &mut self.retry_reasons), ("statuses", &mut self.retry_statuses)] {
+            if let Some(counts) = result[key].as_object() {
+                for (class, n) in counts {
+                    *tally.entry(class.clone()).or_insert(0) +=
+                        u32::try_from(n.as_u64().unwrap_or(0)).unwrap_or(u32::MAX);
+                }
             }
         }
         if result["ok"].as_bool() == Some(true) {
@@ -206,6 +213,9 @@ impl ClientResults {
                 .push(Duration::from_secs_f64(result["ms"].as_f64().unwrap_or(0.0).max(0.0) / 1000.0));
         } else {
             self.failed += 1;
+            if let Some(name) = result["phone"].as_str() {
+                self.failed_phones.insert(name.to_owned());
+            }
             self.first_error.get_or_insert_with(|| match &result["error"] {
                 serde_json::Value::String(e) => e.clone(),
                 other => other.to_string(),

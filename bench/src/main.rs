@@ -9,6 +9,8 @@
 //! doorstep-bench sync       one phone's sync on the wire: warm, reconnect, cold start
 //! doorstep-bench relay      a compound's team returning at once, against automerge-repo too,
 //!                           and where the relay's time goes on the round
+//! doorstep-bench district   a district returning at once: 8 compounds × 130 volunteers on one
+//!                           relay, a round per building (not in `all`)
 //! doorstep-bench compounds  relay memory with many compounds touched once
 //! doorstep-bench backends   the team's return on SQLite, on PostgreSQL and on two relays sharing
 //!                           PostgreSQL: server CPU per edit and PostgreSQL's share (not in `all`)
@@ -24,6 +26,10 @@
 //!   --peer DIR              the automerge-repo peer (default: bench/peer of this source tree)
 //!   --no-peer               skip the automerge-repo comparison
 //!   --phones N              `relay`: one burst of N phones instead of 130 and 1,000
+//!   --deadline SECS         `relay`, `district`: how long each Doorstep phone has from its
+//!                           release to be in sync (default 90; automerge-repo's stays 90)
+//!   --compounds N           `district`: compounds on the relay (default 8)
+//!   --volunteers N          `district`: volunteers per compound (default 130)
 //!   --peer-max N            run automerge-repo with up to N phones (default 130)
 //!   --postgres URL          `backends`: the PostgreSQL server (default: $DOORSTEP_TEST_POSTGRES)
 //! ```
@@ -31,10 +37,12 @@
 
 mod anatomy;
 mod at_rest_bench;
+mod audit;
 mod backends_bench;
 mod client_process;
 mod compounds_bench;
 mod core_bench;
+mod district_bench;
 mod figures;
 mod machine;
 mod peer;
@@ -48,7 +56,7 @@ mod workload;
 
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|relay|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
+const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|relay|district|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--deadline SECS] [--compounds N] [--volunteers N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
 
 #[derive(Debug)]
 struct Options {
@@ -60,6 +68,9 @@ struct Options {
     export_dir: Option<PathBuf>,
     phones: Option<usize>,
     peer_max: usize,
+    deadline: std::time::Duration,
+    compounds: Option<usize>,
+    volunteers: Option<usize>,
     postgres: Option<String>,
 }
 
@@ -75,6 +86,9 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         export_dir: None,
         phones: None,
         peer_max: peer::DEFAULT_MAX_PHONES,
+        deadline: team_bench::DEADLINE,
+        compounds: None,
+        volunteers: None,
         postgres: std::env::var("DOORSTEP_TEST_POSTGRES").ok(),
     };
     while let Some(arg) = args.next() {
@@ -86,6 +100,30 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
             "--phones" => {
                 options.phones =
                     Some(args.next().and_then(|n| n.parse().ok()).ok_or("--phones needs a number")?);
+            }
+            "--deadline" => {
+                let secs: u64 = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&s| s > 0)
+                    .ok_or("--deadline needs a number of seconds above 0")?;
+                options.deadline = std::time::Duration::from_secs(secs);
+            }
+            "--compounds" => {
+                options.compounds = Some(
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or("--compounds needs a number above 0")?,
+                );
+            }
+            "--volunteers" => {
+                options.volunteers = Some(
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or("--volunteers needs a number above 0")?,
+                );
             }
             "--postgres" => options.postgres = Some(args.next().ok_or("--postgres needs a URL")?),
             "--peer-max" => {
@@ -101,7 +139,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
     if options.command == "export" && options.export_dir.is_none() {
         return Err("export needs a folder".into());
     }
-    if !["core", "at-rest", "sync", "relay", "compounds", "backends", "all", "export"]
+    if !["core", "at-rest", "sync", "relay", "district", "compounds", "backends", "all", "export"]
         .contains(&options.command.as_str())
     {
         return Err(format!("unknown command {:?}", options.command));
@@ -173,8 +211,21 @@ fn main() -> anyhow::Result<()> {
                 "node, or bench/peer/node_modules, is missing: run `npm ci` in bench/peer, or scripts/bench"
             };
             let phones = phones_dir()?;
-            team_bench::run(&doorstep, phones.path(), peer.as_ref(), Some(skipped), quick, options.phones)
-                .await?;
+            team_bench::run(
+                &doorstep,
+                phones.path(),
+                peer.as_ref(),
+                Some(skipped),
+                quick,
+                options.phones,
+                options.deadline,
+            )
+            .await?;
+        }
+        if command == "district" {
+            let phones = phones_dir()?;
+            let shape = district_bench::Shape::new(quick, options.compounds, options.volunteers);
+            district_bench::run(&doorstep, phones.path(), shape, options.deadline).await?;
         }
         if command == "backends" {
             let phones = phones_dir()?;

@@ -57,6 +57,8 @@ pub struct Phone {
     token: String,
     /// The compound it joined.
     pub compound: CompoundId,
+    /// The name it joined under.
+    pub name: String,
     /// The replica's folder, removed with the phone; `None` for a phone handed over by another
     /// process, which keeps the folder.
     dir: Option<tempfile::TempDir>,
@@ -74,6 +76,8 @@ pub struct HandedOver {
     pub token: String,
     /// The compound it joined.
     pub compound: CompoundId,
+    /// The name it joined under.
+    pub name: String,
 }
 
 fn lock(replica: &Mutex<Replica>) -> MutexGuard<'_, Replica> {
@@ -100,6 +104,7 @@ impl Phone {
             url: url.trim_end_matches('/').to_owned(),
             token: joined.token,
             compound: joined.compound,
+            name: name.to_owned(),
             dir: Some(dir),
         })
     }
@@ -118,6 +123,7 @@ impl Phone {
             url: self.url,
             token: self.token,
             compound: self.compound,
+            name: self.name,
         };
         Ok((handed, dir))
     }
@@ -132,6 +138,7 @@ impl Phone {
             url: handed.url,
             token: handed.token,
             compound: handed.compound,
+            name: handed.name,
             dir: None,
         })
     }

@@ -15,18 +15,21 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::audit::{relay_copy, tally};
 use crate::client_process::{ClientResults, PHONES_PER_PROCESS};
 use crate::figures::{bytes, ms, secs};
 use crate::peer::Peer;
 use crate::phone_worker;
 use crate::proc_stats::{Phase, PhaseCost};
-use crate::workload::{Site, offline_team};
+use crate::relay_process::RelayProcess;
+use crate::workload::{ClosedPhone, Site, offline_team};
 
 /// Offline edits each phone brings back.
 pub const EDITS: usize = 20;
 
-/// How long every phone, on either server, has from its release to be in sync; a phone not in
-/// sync by then counts as failed. The whole benchmark must finish in fifteen minutes.
+/// How long every phone, on either server, has from its release to be in sync unless
+/// `--deadline` says otherwise (for Doorstep's phones); a phone not in sync by then counts as
+/// failed. The whole benchmark must finish in fifteen minutes.
 pub const DEADLINE: Duration = Duration::from_secs(90);
 
 /// What one burst measured, for either server.
@@ -42,6 +45,8 @@ pub struct Burst {
     pub failed: usize,
     /// Why the first failed phone failed.
     pub first_error: Option<String>,
+    /// The names of the phones not in sync (Doorstep's phones).
+    pub failed_phones: std::collections::BTreeSet<String>,
     /// Syncs (Doorstep) or connections (automerge-repo) retried after a failure.
     pub retries: u32,
     /// Of those, syncs the relay refused with 503 and `Retry-After` (shedding load).
@@ -74,6 +79,7 @@ impl Burst {
             latencies: clients.latencies,
             failed: clients.failed,
             first_error: clients.first_error,
+            failed_phones: clients.failed_phones,
             retries: clients.retries,
             shed: clients.shed,
             health,
@@ -102,7 +108,7 @@ impl Burst {
 
     /// The `p`th percentile of every phone's latency, a phone never in sync counting as slower
     /// than any other; `None` when the percentile falls on such a phone.
-    fn latency(&self, p: f64) -> Option<Duration> {
+    pub fn latency(&self, p: f64) -> Option<Duration> {
         let mut l = self.latencies.clone();
         l.sort();
         let rank = ((p / 100.0) * (self.phones.max(1) - 1) as f64).round() as usize;
@@ -168,18 +174,63 @@ pub fn percentile(samples: &[Duration], p: f64) -> Option<Duration> {
     s.get(rank).copied()
 }
 
-fn latency(d: Option<Duration>) -> String {
+/// A latency, or "not in sync" for a percentile that falls on a phone never in sync.
+pub fn latency(d: Option<Duration>) -> String {
     d.map_or_else(|| "not in sync".to_owned(), ms)
+}
+
+/// Hands `phones` (set up and closed, see [`offline_team`]) to worker processes, releases them
+/// all at once on `relay` and measures the burst until every phone is in sync or `deadline`
+/// has passed for it; `setup_start` is when setting the burst up began. Prints the relay's queue
+/// counters and the retries by reason, each line starting with `label`.
+pub async fn release(
+    relay: &RelayProcess,
+    phones: Vec<ClosedPhone>,
+    deadline: Duration,
+    setup_start: Instant,
+    label: &str,
+) -> anyhow::Result<Burst> {
+    let n = phones.len();
+    let manifests = tempfile::tempdir()?;
+    let manifests_path = manifests.path().to_owned();
+    let (mut workers, replicas) =
+        tokio::task::spawn_blocking(move || phone_worker::start(phones, &manifests_path, deadline)).await??;
+    let setup = setup_start.elapsed();
+
+    let phase = Phase::start(relay.pid());
+    let released = Instant::now();
+    workers.release()?;
+    let (health_stop, health_stopped) = watch::channel(false);
+    let health = tokio::spawn(probe_health(relay.url.clone(), health_stopped));
+    let clients =
+        tokio::task::spawn_blocking(move || workers.collect(deadline + Duration::from_secs(30))).await??;
+    let completion = released.elapsed();
+    let cost = phase.finish();
+    let _ = health_stop.send(true);
+    let health = health.await?;
+    println!("{label}: {}", queue_figures(&relay.url).await);
+    let statuses: Vec<String> = clients.retry_statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+    println!(
+        "{label}: retries by what the relay answered: {}",
+        if statuses.is_empty() { "none".to_owned() } else { statuses.join(", ") }
+    );
+    for (reason, count) in &clients.retry_reasons {
+        println!("{label}: retried {count} times after: {reason}");
+    }
+    drop(replicas);
+    Ok(Burst::from_clients(n, completion, clients, health, cost, setup))
 }
 
 /// Doorstep: a fresh relay with the sample compound, `n` phones joined and synced, each with
 /// [`EDITS`] offline edits, then handed to worker processes (`phone_worker.rs`) and released
-/// together. With `export`, the documents and edits are written there first for the
+/// together, each with `deadline` to be in sync; afterwards the relay's copy is checked for
+/// every edit. With `export`, the documents and edits are written there first for the
 /// automerge-repo peer.
 async fn doorstep_burst(
     doorstep: &Path,
     phones_dir: &Path,
     n: usize,
+    deadline: Duration,
     export: Option<&Path>,
 ) -> anyhow::Result<(Burst, Option<PathBuf>)> {
     let setup_start = Instant::now();
@@ -190,29 +241,14 @@ async fn doorstep_burst(
     };
     let site = Arc::new(site);
     let phones = offline_team(&site, std::slice::from_ref(&site.relay.url), n, EDITS).await?;
-    let manifests = tempfile::tempdir()?;
-    let manifests_path = manifests.path().to_owned();
-    let (mut workers, replicas) =
-        tokio::task::spawn_blocking(move || phone_worker::start(phones, &manifests_path)).await??;
-    let setup = setup_start.elapsed();
+    let label = format!("doorstep, {n} phones");
+    let burst = release(&site.relay, phones, deadline, setup_start, &label).await?;
 
-    let phase = Phase::start(site.relay.pid());
-    let released = Instant::now();
-    workers.release()?;
-    let (health_stop, health_stopped) = watch::channel(false);
-    let health = tokio::spawn(probe_health(site.relay.url.clone(), health_stopped));
-    let clients =
-        tokio::task::spawn_blocking(move || workers.collect(DEADLINE + Duration::from_secs(30))).await??;
-    let completion = released.elapsed();
-    let cost = phase.finish();
-    let _ = health_stop.send(true);
-    let health = health.await?;
-    println!("doorstep, {n} phones: {}", queue_figures(&site.relay.url).await);
-    for (reason, count) in &clients.retry_reasons {
-        println!("doorstep, {n} phones: retried {count} times after: {reason}");
-    }
-    drop(replicas);
-    let burst = Burst::from_clients(n, completion, clients, health, cost, setup);
+    let written: Vec<_> = (0..n).map(|i| (format!("phone-{i}"), site.edits(i, EDITS))).collect();
+    let original = site.doors.iter().map(|d| (d.household, d.notes.clone())).collect();
+    let (tasks, households) = relay_copy(&site.relay, site.compound, phones_dir).await?;
+    let audit = tally(&written, &burst.failed_phones, &original, &tasks, &households);
+    println!("{label}: the phones' edits in the relay's copy: {}", audit.describe());
     Ok((burst, workload))
 }
 
@@ -256,6 +292,7 @@ pub async fn run(
     skipped: Option<&str>,
     quick: bool,
     only: Option<usize>,
+    deadline: Duration,
 ) -> anyhow::Result<()> {
     let sizes: Vec<usize> = match only {
         Some(n) => vec![n],
@@ -264,7 +301,11 @@ pub async fn run(
     };
     println!("\n## A compound's team returning at once ({EDITS} offline edits per phone)");
     println!("target: Doorstep ≥ 3× automerge-repo's throughput and ≤ ½ its p99");
-    println!("every phone has {} from its release to be in sync, or counts as failed", secs(DEADLINE));
+    println!(
+        "every Doorstep phone has {} from its release to be in sync (automerge-repo's {}), or counts as failed",
+        secs(deadline),
+        secs(DEADLINE)
+    );
     println!(
         "phones run in processes of their own on both sides, at most {PHONES_PER_PROCESS} per process; server CPU per edit divides by every phone's edits, in sync or not"
     );
@@ -279,7 +320,7 @@ pub async fn run(
         let workdir = tempfile::tempdir()?;
         let compare = peer.filter(|p| n <= p.max_phones);
         let (ours, workload) =
-            doorstep_burst(doorstep, phones_dir, n, compare.map(|_| workdir.path())).await?;
+            doorstep_burst(doorstep, phones_dir, n, deadline, compare.map(|_| workdir.path())).await?;
         if let Some(e) = &ours.first_error {
             println!("doorstep, {n} phones: {} failed; first: {e}", ours.failed);
         }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::phone::Phone;
+use crate::phone::{HandedOver, Phone};
 use crate::relay_process::RelayProcess;
 
 /// The sample ledger, as a coordinator's spreadsheet exports it.
@@ -23,7 +23,12 @@ pub const SAMPLE: &[u8] = include_bytes!("../../../shared/data/xiangzhangyuan-ro
 
 /// The sample's header and its first `households` rows: a smaller compound of the same shape.
 pub fn sample_slice(households: usize) -> Vec<u8> {
-    let text = String::from_utf8_lossy(SAMPLE);
+    ledger_slice(SAMPLE, households)
+}
+
+/// A ledger's header and its first `households` rows.
+pub fn ledger_slice(ledger: &[u8], households: usize) -> Vec<u8> {
+    let text = String::from_utf8_lossy(ledger);
     let mut out: String = text.lines().take(households + 1).collect::<Vec<_>>().join("\n");
     out.push('\n');
     out.into_bytes()
@@ -137,38 +142,12 @@ impl Site {
     /// The `n` offline edits of phone number `phone`: mostly attempts on the tasks of its share of
     /// the round, and every fourth a note on a household's notes.
     pub fn edits(&self, phone: usize, n: usize) -> Vec<Edit> {
-        (0..n)
-            .map(|k| {
-                if k % 4 == 3 {
-                    let door = &self.doors[(phone * 7 + k) % self.doors.len()];
-                    Edit::Notes {
-                        household: door.household,
-                        text: format!("{}已联系{phone}-{k};", door.notes),
-                    }
-                } else {
-                    Edit::Attempt {
-                        task: self.tasks[(phone * n + k) % self.tasks.len()],
-                        outcome: if k % 3 == 1 { "nobody_home" } else { "delivered" },
-                        note: format!("第{k}次 志愿者{phone}"),
-                    }
-                }
-            })
-            .collect()
+        door_edits(phone, phone, n, &self.tasks, &self.doors)
     }
 
     /// An edit as the operation a Doorstep phone carries out.
     pub fn operation(&self, edit: &Edit) -> Operation {
-        match edit {
-            Edit::Attempt { task, outcome, note } => Operation::RecordAttempt {
-                round: self.round,
-                task: *task,
-                outcome: if *outcome == "delivered" { Outcome::Delivered } else { Outcome::NobodyHome },
-                note: note.clone(),
-            },
-            Edit::Notes { household, text } => {
-                Operation::EditNotes { household: *household, notes: text.clone() }
-            }
-        }
+        operation(self.round, edit)
     }
 
     /// Writes the documents a volunteer's phone holds (as Automerge `save()` bytes, from the
@@ -202,18 +181,61 @@ impl Site {
     }
 }
 
+/// The `n` offline edits of the volunteer called `label` (its number, written into every note so
+/// that the relay's copy can be checked for it) who takes share `slot` of `tasks` and `doors`:
+/// attempts on tasks `slot × n …`, and every fourth edit a note on a household's notes, each on a
+/// different household while `doors` has more than 16.
+pub fn door_edits(label: usize, slot: usize, n: usize, tasks: &[TaskId], doors: &[Door]) -> Vec<Edit> {
+    (0..n)
+        .map(|k| {
+            if k % 4 == 3 {
+                let door = &doors[(slot * 7 + k) % doors.len()];
+                Edit::Notes {
+                    household: door.household, text: format!("{}已联系{label}-{k};", door.notes)
+                }
+            } else {
+                Edit::Attempt {
+                    task: tasks[(slot * n + k) % tasks.len()],
+                    outcome: if k % 3 == 1 { "nobody_home" } else { "delivered" },
+                    note: format!("第{k}次 志愿者{label}"),
+                }
+            }
+        })
+        .collect()
+}
+
+/// An edit on `round` as the operation a Doorstep phone carries out.
+pub fn operation(round: DocumentId, edit: &Edit) -> Operation {
+    match edit {
+        Edit::Attempt { task, outcome, note } => Operation::RecordAttempt {
+            round,
+            task: *task,
+            outcome: if *outcome == "delivered" { Outcome::Delivered } else { Outcome::NobodyHome },
+            note: note.clone(),
+        },
+        Edit::Notes { household, text } => {
+            Operation::EditNotes { household: *household, notes: text.clone() }
+        }
+    }
+}
+
+/// A phone set up and closed, ready for a worker process ([`Phone::hand_over`]): what the
+/// worker needs, and the folder holding its replica, which must outlive the worker.
+pub type ClosedPhone = (HandedOver, tempfile::TempDir);
+
 /// How many phones join and take their first sync at once while a team is set up.
 const SETUP_CONCURRENCY: usize = 16;
 
 /// A team about to come back in signal: `n` volunteers, phone `i` joined through
-/// `urls[i % urls.len()]`, each synced once and then given `edits` offline edits. Phones come
-/// back in the order they finished setting up.
+/// `urls[i % urls.len()]`, each synced once, given `edits` offline edits and closed for a worker
+/// process (so that a few thousand phones' replicas are not all open in this process). Phones
+/// come back in the order they finished setting up.
 pub async fn offline_team(
     site: &Arc<Site>,
     urls: &[String],
     n: usize,
     edits: usize,
-) -> anyhow::Result<Vec<Phone>> {
+) -> anyhow::Result<Vec<ClosedPhone>> {
     let permits = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
     let mut joining = JoinSet::new();
     for i in 0..n {
@@ -224,7 +246,7 @@ pub async fn offline_team(
             phone.sync().await?;
             let ops = site.edits(i, edits).iter().map(|e| site.operation(e)).collect();
             phone.apply_all(ops).await?;
-            anyhow::Ok(phone)
+            phone.hand_over()
         });
     }
     let mut phones = Vec::with_capacity(n);

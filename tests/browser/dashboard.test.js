@@ -9,7 +9,7 @@ import { test as nodeTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Relay, browser, screenshot, readLedger, sharedData, tempDir, cleanup, inOrder } from './harness.js';
+import { Relay, browser, screenshot, readLedger, sharedData, tempDir, cleanup, inOrder, screens } from './harness.js';
 import { ROSTER, tid, compound, dashboard } from './world.js';
 
 const STATUS = { 正常: 'normal', 居家监测: 'home_monitoring', 居家隔离: 'home_quarantine', 集中隔离: 'central_quarantine', 确诊: 'confirmed' };
@@ -875,10 +875,7 @@ const boxes = (p, selector) =>
       }),
   );
 
-for (const [device, options, tag] of [
-  ['a phone (390 px)', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }, 'phone'],
-  ['a desktop (1400 px)', { viewport: { width: 1400, height: 900 } }, 'desktop'],
-]) {
+for (const [device, options, tag] of screens) {
   test(`on ${device} every page fits the width and nothing is out of reach`, async (t) => {
     const world = await readOnlyCompound();
     const { page: p } = await openDashboard(t, world, options);

@@ -28,6 +28,17 @@ export const chromiumPath = process.env.DOORSTEP_CHROMIUM || '/usr/bin/chromium'
 
 export const screenshotDir = process.env.DOORSTEP_SCREENSHOTS || path.join(repo, 'target', 'screenshots');
 
+/**
+ * The two screens every page is tested on: a desktop at 1400 px and a phone at 390 px (touch,
+ * twice the pixels), each as [what the test title says, the browser context's options, the tag
+ * in screenshot names].
+ * @type {Array<[string, object, string]>}
+ */
+export const screens = [
+  ['a desktop (1400 px)', { viewport: { width: 1400, height: 900 } }, 'desktop'],
+  ['a phone (390 px)', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }, 'phone'],
+];
+
 /** A fresh temporary directory, removed by `cleanup`. */
 export function tempDir(prefix) {
   return mkdtempSync(path.join(tmpdir(), `doorstep-${prefix}-`));

@@ -10,7 +10,7 @@ import { test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Relay, tempDir, cleanup, screenshot, inOrder } from './harness.js';
+import { Relay, tempDir, cleanup, screenshot, inOrder, screens } from './harness.js';
 import { compound, dashboard, tid } from './world.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -48,10 +48,7 @@ const overflow = (page) => page.evaluate(() => document.documentElement.scrollWi
 
 const BLANK = ['户内人数 为空，已按“未填”导入，请补填', 'is empty; imported as unknown (未填), please fill it in'];
 
-for (const [device, options, tag] of [
-  ['a desktop (1400 px)', { viewport: { width: 1400, height: 900 } }, 'desktop'],
-  ['a phone (390 px)', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }, 'phone'],
-]) {
+for (const [device, options, tag] of screens) {
   test(`on ${device} a messy GB18030 ledger imports every household, each problem a warning in Chinese and English`, async () => {
     const dir = tempDir(`import-messy-${tag}`);
     const relay = await Relay.start(dir);

@@ -9,7 +9,7 @@ import { test as nodeTest } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
-import { Relay, Phone, browser, screenshot, tempDir, cleanup, inOrder } from './harness.js';
+import { Relay, Phone, browser, screenshot, tempDir, cleanup, inOrder, screens } from './harness.js';
 import { Session } from './world.js';
 
 const tests = [];
@@ -38,10 +38,7 @@ function wallClock(ms, minutes) {
 /** Names in the live members table. */
 const liveNames = (page) => page.$$eval(`${tid('member-row')} td.lead`, (tds) => tds.map((td) => td.textContent.trim()));
 
-for (const [device, options, tag] of [
-  ['a desktop (1400 px)', { viewport: { width: 1400, height: 900 } }, 'desktop'],
-  ['a phone (390 px)', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }, 'phone'],
-]) {
+for (const [device, options, tag] of screens) {
   test(`on ${device} a coordinator invites with a code and QR, and removes a person`, async () => {
     const dir = tempDir(`members-${tag}`);
     const relay = await Relay.start(dir);
@@ -240,10 +237,7 @@ async function inviteCount(relay) {
   return Number(stdout.trim());
 }
 
-for (const [device, options, tag] of [
-  ['a desktop (1400 px)', { viewport: { width: 1400, height: 900 } }, 'desktop'],
-  ['a phone (390 px)', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }, 'phone'],
-]) {
+for (const [device, options, tag] of screens) {
   test(`on ${device} a coordinator removed while the members page is open is told so in Chinese and English, and nothing changes`, async () => {
     const dir = tempDir(`members-removed-${tag}`);
     const relay = await Relay.start(dir);

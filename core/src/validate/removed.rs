@@ -12,6 +12,7 @@ use automerge::legacy::ObjectId;
 use automerge::{Automerge, Change, Parent, Prop, ReadDoc};
 
 use super::contain::contained;
+use super::schema::in_changes;
 use super::violation::Problem;
 use crate::permission::Rule;
 use crate::rulebook::table;
@@ -19,15 +20,12 @@ use crate::schema::vocabulary::DocKind;
 
 /// Refuses `changes` if any writes into an object of `before` that is no longer reachable there.
 pub(super) fn check(before: &Automerge, kind: DocKind, changes: &[Change], who: &str) -> Result<(), Problem> {
-    let created_here = |counter: u64, actor: &automerge::ActorId| {
-        changes.iter().any(|c| c.actor_id() == actor && (c.start_op().get()..=c.max_op()).contains(&counter))
-    };
     let mut targets = BTreeSet::new();
     for change in changes {
         let expanded = contained("a change's operations", || change.decode()).map_err(Problem::malformed)?;
         for op in expanded.operations {
             if let ObjectId::Id(id) = &op.obj
-                && !created_here(id.counter(), id.actor())
+                && !in_changes(changes, id.counter(), id.actor())
             {
                 targets.insert(op.obj.to_string());
             }

@@ -155,7 +155,13 @@ fn written_by(changes: &[Change], id: &ObjId) -> bool {
     let ObjId::Id(counter, actor, _) = id else {
         return false;
     };
-    changes.iter().any(|c| c.actor_id() == actor && (c.start_op().get()..=c.max_op()).contains(counter))
+    in_changes(changes, *counter, actor)
+}
+
+/// Whether operation `counter` of `actor` is one of `changes`': an actor's change holds the
+/// operations from its start op to its max op.
+pub(super) fn in_changes(changes: &[Change], counter: u64, actor: &automerge::ActorId) -> bool {
+    changes.iter().any(|c| c.actor_id() == actor && (c.start_op().get()..=c.max_op()).contains(&counter))
 }
 
 /// Whether `value` has the shape of a field of `kind`.

@@ -155,8 +155,10 @@ async fn burst(
 
     let manifests = tempfile::tempdir()?;
     let manifests_path = manifests.path().to_owned();
-    let (mut workers, replicas) =
-        tokio::task::spawn_blocking(move || phone_worker::start(phones, &manifests_path, DEADLINE)).await??;
+    let (mut workers, replicas) = tokio::task::spawn_blocking(move || {
+        phone_worker::start(phones, &manifests_path, phone_worker::Pacing::with_deadline(DEADLINE))
+    })
+    .await??;
     let relays_before: Vec<Duration> = pids.iter().map(|p| cpu_time(*p).unwrap_or_default()).collect();
     let postgres_before = postgres.map(PostgresProcesses::cpu).unwrap_or_default();
     let released = Instant::now();

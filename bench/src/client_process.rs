@@ -116,6 +116,8 @@ pub struct ClientResults {
     pub retry_statuses: BTreeMap<String, u32>,
     /// CPU time of all client processes together from `go` to their end.
     pub cpu: Duration,
+    /// Sync requests the phones sent, shed ones included (Doorstep's phones only).
+    pub requests: u64,
     /// How many processes the phones were spread over.
     pub processes: usize,
 }
@@ -176,6 +178,7 @@ impl ClientProcesses {
                             serde_json::from_str(json.trim()).unwrap_or(serde_json::Value::Null);
                         let cpu_ms = report["cpu_ms"].as_f64().unwrap_or(0.0);
                         out.cpu += Duration::from_secs_f64(cpu_ms.max(0.0) / 1000.0);
+                        out.requests += report["requests"].as_u64().unwrap_or(0);
                         if let Some(done) = finished.get_mut(p) {
                             *done = true;
                         }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use doorstep_core::id::{CompoundId, DocumentId, HouseholdId, TaskId};
@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 use crate::audit::{Audit, relay_copy, tally};
 use crate::figures::{bytes, ms, secs};
 use crate::phone::Phone;
+use crate::phone_worker::Pacing;
 use crate::relay_process::RelayProcess;
 use crate::team_bench::{Burst, EDITS, latency, percentile, release};
 use crate::workload::{ClosedPhone, Door, Edit, door_edits, ledger_slice, operation};
@@ -192,7 +193,7 @@ async fn offline_volunteers(
 
 /// Sets the district up, releases every volunteer at once, checks the relay's copy of every
 /// compound for every edit, and prints the table.
-pub async fn run(doorstep: &Path, phones_dir: &Path, shape: Shape, deadline: Duration) -> anyhow::Result<()> {
+pub async fn run(doorstep: &Path, phones_dir: &Path, shape: Shape, pacing: Pacing) -> anyhow::Result<()> {
     let Shape { compounds, volunteers, households } = shape;
     let phones = compounds * volunteers;
     println!(
@@ -203,7 +204,8 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, shape: Shape, deadline: Dur
         LEDGERS.map(|(name, _)| name).join(" and "),
         households.map_or_else(String::new, |n| format!(" (first {n} households of each)"))
     );
-    println!("every phone has {} from its release to be in sync, or counts as failed\n", secs(deadline));
+    println!("every phone has {} from its release to be in sync, or counts as failed", secs(pacing.deadline));
+    println!("phones: {}\n", pacing.describe());
 
     let setup_start = Instant::now();
     let relay = Arc::new(RelayProcess::start(doorstep, 600)?);
@@ -214,7 +216,7 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, shape: Shape, deadline: Dur
     let rounds: usize = set_up.iter().map(|c| c.rounds.len()).sum();
     let set_up = Arc::new(set_up);
     let closed = offline_volunteers(&relay, &set_up, phones_dir, volunteers).await?;
-    let burst = release(&relay, closed, deadline, setup_start, "district").await?;
+    let burst = release(&relay, closed, pacing, setup_start, "district").await?;
 
     let mut audit = Audit::default();
     for compound in set_up.iter() {

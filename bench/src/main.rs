@@ -42,6 +42,7 @@ mod backends_bench;
 mod client_process;
 mod compounds_bench;
 mod core_bench;
+mod cpu_turns;
 mod district_bench;
 mod figures;
 mod machine;
@@ -56,7 +57,7 @@ mod workload;
 
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|relay|district|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--deadline SECS] [--compounds N] [--volunteers N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
+const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|relay|district|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--deadline SECS] [--serial-phones] [--open-on-sync] [--compounds N] [--volunteers N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
 
 #[derive(Debug)]
 struct Options {
@@ -68,7 +69,7 @@ struct Options {
     export_dir: Option<PathBuf>,
     phones: Option<usize>,
     peer_max: usize,
-    deadline: std::time::Duration,
+    pacing: phone_worker::Pacing,
     compounds: Option<usize>,
     volunteers: Option<usize>,
     postgres: Option<String>,
@@ -86,7 +87,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         export_dir: None,
         phones: None,
         peer_max: peer::DEFAULT_MAX_PHONES,
-        deadline: team_bench::DEADLINE,
+        pacing: phone_worker::Pacing::with_deadline(team_bench::DEADLINE),
         compounds: None,
         volunteers: None,
         postgres: std::env::var("DOORSTEP_TEST_POSTGRES").ok(),
@@ -107,8 +108,10 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
                     .and_then(|n| n.parse().ok())
                     .filter(|&s| s > 0)
                     .ok_or("--deadline needs a number of seconds above 0")?;
-                options.deadline = std::time::Duration::from_secs(secs);
+                options.pacing.deadline = std::time::Duration::from_secs(secs);
             }
+            "--serial-phones" => options.pacing.serial_cpu = true,
+            "--open-on-sync" => options.pacing.open_on_sync = true,
             "--compounds" => {
                 options.compounds = Some(
                     args.next()
@@ -218,14 +221,14 @@ fn main() -> anyhow::Result<()> {
                 Some(skipped),
                 quick,
                 options.phones,
-                options.deadline,
+                options.pacing,
             )
             .await?;
         }
         if command == "district" {
             let phones = phones_dir()?;
             let shape = district_bench::Shape::new(quick, options.compounds, options.volunteers);
-            district_bench::run(&doorstep, phones.path(), shape, options.deadline).await?;
+            district_bench::run(&doorstep, phones.path(), shape, options.pacing).await?;
         }
         if command == "backends" {
             let phones = phones_dir()?;

@@ -5,7 +5,7 @@
 //! IO on the two async workers.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
@@ -14,6 +14,8 @@ use doorstep_core::{Applied, Operation, Timestamp};
 use doorstep_replica::http::RelayClient;
 use doorstep_replica::{Replica, SyncReport, SyncRun};
 use serde::{Deserialize, Serialize};
+
+use crate::cpu_turns::CpuTurns;
 
 /// The device clock.
 pub fn now() -> Timestamp {
@@ -62,6 +64,8 @@ pub struct Phone {
     /// The replica's folder, removed with the phone; `None` for a phone handed over by another
     /// process, which keeps the folder.
     dir: Option<tempfile::TempDir>,
+    /// Its place when phones take turns at CPU work: its index in its worker's release order.
+    turn_order: u64,
 }
 
 /// What another process needs to carry on with a phone: its replica's file, its relay and its
@@ -84,8 +88,34 @@ fn lock(replica: &Mutex<Replica>) -> MutexGuard<'_, Replica> {
     replica.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
-    tokio::task::spawn_blocking(f).await.context("a phone's blocking task failed")
+/// Sync requests this process's phones have sent (each `POST /v1/sync`, shed ones included).
+pub static REQUESTS_SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Set in a worker process whose phones take turns at CPU work ([`take_turns_at_cpu_work`]).
+static CPU_TURNS: OnceLock<&'static CpuTurns> = OnceLock::new();
+
+/// From now on the phones of this process do their CPU work one at a time, the earliest
+/// released first (see `cpu_turns.rs`); their network waits still overlap.
+pub fn take_turns_at_cpu_work() {
+    let _ = CPU_TURNS.set(Box::leak(Box::default()));
+}
+
+/// Runs `f` on tokio's blocking pool, after waiting for the turn of a phone with `order` when
+/// this process's phones take turns.
+async fn blocking<T: Send + 'static>(
+    order: u64,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let turn = match CPU_TURNS.get() {
+        Some(turns) => Some(turns.take(order).await),
+        None => None,
+    };
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        f()
+    })
+    .await
+    .context("a phone's blocking task failed")
 }
 
 impl Phone {
@@ -106,6 +136,7 @@ impl Phone {
             compound: joined.compound,
             name: name.to_owned(),
             dir: Some(dir),
+            turn_order: 0,
         })
     }
 
@@ -128,8 +159,9 @@ impl Phone {
         Ok((handed, dir))
     }
 
-    /// Opens a phone another process handed over.
-    pub fn take_over(handed: HandedOver) -> anyhow::Result<Self> {
+    /// Opens a phone another process handed over; `turn_order` is its place when phones take
+    /// turns at CPU work.
+    pub fn take_over(handed: HandedOver, turn_order: u64) -> anyhow::Result<Self> {
         let replica = Replica::open(&handed.replica)?;
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
         Ok(Self {
@@ -140,7 +172,13 @@ impl Phone {
             compound: handed.compound,
             name: handed.name,
             dir: None,
+            turn_order,
         })
+    }
+
+    /// [`Phone::take_over`] as CPU work of this process's phones (on the blocking pool, in turn).
+    pub async fn open(handed: HandedOver, turn_order: u64) -> anyhow::Result<Self> {
+        blocking(turn_order, move || Self::take_over(handed, turn_order)).await?
     }
 
     /// Runs `f` on the replica, on the blocking pool.
@@ -149,7 +187,7 @@ impl Phone {
         f: impl FnOnce(&mut Replica) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let replica = Arc::clone(&self.replica);
-        blocking(move || f(&mut lock(&replica))).await
+        blocking(self.turn_order, move || f(&mut lock(&replica))).await
     }
 
     /// Carries out an operation durably (committed to the phone's SQLite file on return).
@@ -175,10 +213,10 @@ impl Phone {
     pub async fn sync(&self) -> anyhow::Result<Synced> {
         let start = Instant::now();
         let replica = Arc::clone(&self.replica);
-        let mut run: SyncRun = blocking(move || lock(&replica).start_sync()).await?;
+        let mut run: SyncRun = blocking(self.turn_order, move || lock(&replica).start_sync()).await?;
         loop {
             let replica = Arc::clone(&self.replica);
-            let (back, body) = blocking(move || {
+            let (back, body) = blocking(self.turn_order, move || {
                 let body = run.next_request(&lock(&replica));
                 (run, body)
             })
@@ -187,7 +225,7 @@ impl Phone {
             let Some(body) = body else { break };
             let answer = self.exchange(body).await?;
             let replica = Arc::clone(&self.replica);
-            let (back, handled) = blocking(move || {
+            let (back, handled) = blocking(self.turn_order, move || {
                 let handled = run.handle_response(&mut lock(&replica), &answer, now());
                 (run, handled)
             })
@@ -196,12 +234,13 @@ impl Phone {
             handled?;
         }
         let replica = Arc::clone(&self.replica);
-        let report = blocking(move || run.finish(&mut lock(&replica), now())).await??;
+        let report = blocking(self.turn_order, move || run.finish(&mut lock(&replica), now())).await??;
         Ok(Synced { report, took: start.elapsed() })
     }
 
     /// One sync request; a 503 with `Retry-After` comes back as [`Busy`].
     async fn exchange(&self, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+        REQUESTS_SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let response = self
             .http
             .post(format!("{}/v1/sync", self.url))

@@ -25,12 +25,53 @@ pub const COMMAND: &str = "client-worker";
 /// The pause before a failed sync is retried; the n-th retry waits n times as long, at most 5 s.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
+/// How the worker processes run their phones.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Pacing {
+    /// How long each phone has from its release to be in sync.
+    pub deadline: Duration,
+    /// The phones of one worker process take turns at their CPU work (building a request,
+    /// applying and storing a reply), one at a time and the earliest released first
+    /// (`cpu_turns.rs`), as the phones of one automerge-repo client process share Node's single
+    /// thread. Without it, a worker's 50 phones share the cores at once, so each is slowed by all
+    /// the others and nearly all finish together (`--serial-phones`).
+    pub serial_cpu: bool,
+    /// A phone's replica is opened (its documents loaded) when a sync attempt begins and closed
+    /// when it ends, instead of all of a worker's phones being held open from before the release:
+    /// what lets a few thousand phones, each holding its compound's documents, fit in the
+    /// machine's memory. Opening is CPU work inside the timed burst (`--open-on-sync`).
+    pub open_on_sync: bool,
+}
+
+impl Pacing {
+    /// Each phone has `deadline`; its CPU work runs beside the others'; replicas open throughout.
+    pub fn with_deadline(deadline: Duration) -> Self {
+        Self { deadline, serial_cpu: false, open_on_sync: false }
+    }
+
+    /// How the phones were run, for the report.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}; {}",
+            if self.serial_cpu {
+                "each worker process runs one phone's CPU work at a time, the earliest released first (--serial-phones)"
+            } else {
+                "a worker's phones do their CPU work at the same time, sharing the cores"
+            },
+            if self.open_on_sync {
+                "a phone's replica is opened when its sync attempt begins, inside the timed burst (--open-on-sync)"
+            } else {
+                "replicas are opened before the release"
+            }
+        )
+    }
+}
+
 /// One worker's phones, written by the benchmark for the worker to read.
 #[derive(Debug, Serialize, Deserialize)]
 struct Manifest {
     phones: Vec<HandedOver>,
-    /// How long each phone has from its release to be in sync, in milliseconds.
-    deadline_ms: u64,
+    pacing: Pacing,
 }
 
 /// How long the workers may take to open their phones' replicas: a worker opens its share one
@@ -41,20 +82,19 @@ fn ready_limit(phones: usize) -> Duration {
 
 /// Hands `phones` (closed by [`Phone::hand_over`], with the folders holding their replicas) over
 /// to worker processes of at most [`PHONES_PER_PROCESS`](crate::client_process::PHONES_PER_PROCESS)
-/// phones each, with their manifests in `dir`; each phone has `deadline` from its release to be
-/// in sync. Waits until every worker is ready. Returns the workers and the replicas' folders,
+/// phones each, with their manifests in `dir`; each phone has `pacing.deadline` from its release
+/// to be in sync, run as `pacing` says. Waits until every worker is ready. Returns the workers and the replicas' folders,
 /// which must outlive them.
 pub fn start(
     phones: Vec<(HandedOver, tempfile::TempDir)>,
     dir: &Path,
-    deadline: Duration,
+    pacing: Pacing,
 ) -> anyhow::Result<(ClientProcesses, Vec<tempfile::TempDir>)> {
     let exe = std::env::current_exe().context("finding doorstep-bench's own binary")?;
     let (handed, folders): (Vec<HandedOver>, Vec<tempfile::TempDir>) = phones.into_iter().unzip();
-    let deadline_ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX);
     let mut commands = Vec::new();
     for (p, (first, count)) in shares(handed.len()).into_iter().enumerate() {
-        let manifest = Manifest { phones: handed[first..first + count].to_vec(), deadline_ms };
+        let manifest = Manifest { phones: handed[first..first + count].to_vec(), pacing };
         let path = dir.join(format!("phones-{p}.json"));
         std::fs::write(&path, serde_json::to_vec(&manifest)?)?;
         let mut command = Command::new(&exe);
@@ -93,40 +133,79 @@ struct Outcome {
     statuses: BTreeMap<String, u32>,
 }
 
-/// Syncs one phone until it is in sync or `deadline` passes, retrying as the app does.
-async fn sync_until_in_sync(phone: Phone, released: Instant, deadline: Duration) -> Outcome {
+/// A worker's phone: open from before the release, or closed until a sync attempt opens it
+/// ([`Pacing::open_on_sync`]).
+enum Held {
+    Open(Phone),
+    /// With its place in the worker's release order.
+    Closed(HandedOver, u64),
+}
+
+impl Held {
+    fn name(&self) -> &str {
+        match self {
+            Held::Open(phone) => &phone.name,
+            Held::Closed(handed, _) => &handed.name,
+        }
+    }
+}
+
+/// Why one sync attempt did not leave the phone in sync: the error, and the wait the relay asked
+/// for when it shed the request.
+struct Failed {
+    error: String,
+    busy: Option<Duration>,
+}
+
+/// One sync run of `phone`, then whether anything is left unsynced.
+async fn attempt(phone: &Phone) -> Result<(), Failed> {
+    match phone.sync().await {
+        Ok(synced) => match phone.unsynced().await {
+            Ok(0) => Ok(()),
+            Ok(left) => {
+                let report = &synced.report;
+                let refused: Vec<String> = report
+                    .rejected
+                    .iter()
+                    .chain(&report.retrying)
+                    .map(|r| format!("{}: {}", r.rule, r.reason))
+                    .collect();
+                Err(Failed {
+                    error: format!("{left} changes still unsynced after the sync; refused: {refused:?}"),
+                    busy: None,
+                })
+            }
+            Err(e) => Err(Failed { error: e.to_string(), busy: None }),
+        },
+        Err(e) => {
+            Err(Failed { busy: e.downcast_ref::<Busy>().map(|b| b.retry_after), error: format!("{e:#}") })
+        }
+    }
+}
+
+/// Syncs one phone until it is in sync or `deadline` passes, retrying as the app does. A closed
+/// phone is opened for each attempt and closed after it.
+async fn sync_until_in_sync(phone: Held, released: Instant, deadline: Duration) -> Outcome {
     let mut retries = 0;
     let mut shed = 0u32;
     let mut reasons = BTreeMap::new();
     let mut statuses = BTreeMap::new();
-    let name = phone.name.clone();
+    let name = phone.name().to_owned();
     let mut last_error = String::new();
     let attempts = async {
         loop {
-            let mut busy = None;
-            last_error = match phone.sync().await {
-                Ok(synced) => match phone.unsynced().await {
-                    Ok(0) => return,
-                    Ok(left) => {
-                        let report = &synced.report;
-                        let refused: Vec<String> = report
-                            .rejected
-                            .iter()
-                            .chain(&report.retrying)
-                            .map(|r| format!("{}: {}", r.rule, r.reason))
-                            .collect();
-                        format!("{left} changes still unsynced after the sync; refused: {refused:?}")
-                    }
-                    Err(e) => e.to_string(),
+            let outcome = match &phone {
+                Held::Open(open) => attempt(open).await,
+                Held::Closed(handed, order) => match Phone::open(handed.clone(), *order).await {
+                    Ok(opened) => attempt(&opened).await,
+                    Err(e) => Err(Failed { error: format!("opening the replica: {e:#}"), busy: None }),
                 },
-                Err(e) => {
-                    busy = e.downcast_ref::<Busy>().map(|b| b.retry_after);
-                    if busy.is_some() {
-                        shed += 1;
-                    }
-                    format!("{e:#}")
-                }
             };
+            let Err(Failed { error, busy }) = outcome else { return };
+            last_error = error;
+            if busy.is_some() {
+                shed += 1;
+            }
             // As the app does: a failed sync (a timeout, a busy relay) is retried after a
             // pause; whatever arrived is kept, so the retry carries on from there. A relay
             // shedding load says how long to wait; the phone adds up to half as much again at
@@ -191,12 +270,21 @@ fn reason_class(error: &str) -> String {
 /// The worker: opens the phones of `manifest`, says `ready`, waits for `go`, syncs them all at
 /// once and reports (the protocol of `client_process.rs`).
 pub fn run(manifest: &Path) -> anyhow::Result<()> {
-    let Manifest { phones, deadline_ms } = serde_json::from_slice(
+    let Manifest { phones, pacing } = serde_json::from_slice(
         &std::fs::read(manifest).with_context(|| format!("reading {}", manifest.display()))?,
     )?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let deadline = Duration::from_millis(deadline_ms);
-    let phones = phones.into_iter().map(Phone::take_over).collect::<anyhow::Result<Vec<_>>>()?;
+    let deadline = pacing.deadline;
+    if pacing.serial_cpu {
+        crate::phone::take_turns_at_cpu_work();
+    }
+    let phones: Vec<Held> = (0u64..)
+        .zip(phones)
+        .map(|(order, p)| match pacing.open_on_sync {
+            true => Ok(Held::Closed(p, order)),
+            false => Phone::take_over(p, order).map(Held::Open),
+        })
+        .collect::<anyhow::Result<_>>()?;
     println!("ready");
     let mut line = String::new();
     while line.trim() != "go" {
@@ -223,7 +311,11 @@ pub fn run(manifest: &Path) -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
     let cpu = cpu_time(me).unwrap_or_default().saturating_sub(cpu_before);
-    println!("finished {}", serde_json::json!({ "cpu_ms": cpu.as_secs_f64() * 1000.0 }));
+    let requests = crate::phone::REQUESTS_SENT.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "finished {}",
+        serde_json::json!({ "cpu_ms": cpu.as_secs_f64() * 1000.0, "requests": requests })
+    );
     Ok(())
 }
 

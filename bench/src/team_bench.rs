@@ -19,7 +19,7 @@ use crate::audit::{relay_copy, tally};
 use crate::client_process::{ClientResults, PHONES_PER_PROCESS};
 use crate::figures::{bytes, ms, secs};
 use crate::peer::Peer;
-use crate::phone_worker;
+use crate::phone_worker::{self, Pacing};
 use crate::proc_stats::{Phase, PhaseCost};
 use crate::relay_process::RelayProcess;
 use crate::workload::{ClosedPhone, Site, offline_team};
@@ -180,13 +180,13 @@ pub fn latency(d: Option<Duration>) -> String {
 }
 
 /// Hands `phones` (set up and closed, see [`offline_team`]) to worker processes, releases them
-/// all at once on `relay` and measures the burst until every phone is in sync or `deadline`
-/// has passed for it; `setup_start` is when setting the burst up began. Prints the relay's queue
+/// all at once on `relay` and measures the burst until every phone is in sync or
+/// `pacing.deadline` has passed for it; `setup_start` is when setting the burst up began. Prints the relay's queue
 /// counters and the retries by reason, each line starting with `label`.
 pub async fn release(
     relay: &RelayProcess,
     phones: Vec<ClosedPhone>,
-    deadline: Duration,
+    pacing: Pacing,
     setup_start: Instant,
     label: &str,
 ) -> anyhow::Result<Burst> {
@@ -194,7 +194,7 @@ pub async fn release(
     let manifests = tempfile::tempdir()?;
     let manifests_path = manifests.path().to_owned();
     let (mut workers, replicas) =
-        tokio::task::spawn_blocking(move || phone_worker::start(phones, &manifests_path, deadline)).await??;
+        tokio::task::spawn_blocking(move || phone_worker::start(phones, &manifests_path, pacing)).await??;
     let setup = setup_start.elapsed();
 
     let phase = Phase::start(relay.pid());
@@ -203,12 +203,18 @@ pub async fn release(
     let (health_stop, health_stopped) = watch::channel(false);
     let health = tokio::spawn(probe_health(relay.url.clone(), health_stopped));
     let clients =
-        tokio::task::spawn_blocking(move || workers.collect(deadline + Duration::from_secs(30))).await??;
+        tokio::task::spawn_blocking(move || workers.collect(pacing.deadline + Duration::from_secs(30)))
+            .await??;
     let completion = released.elapsed();
     let cost = phase.finish();
     let _ = health_stop.send(true);
     let health = health.await?;
     println!("{label}: {}", queue_figures(&relay.url).await);
+    println!(
+        "{label}: the phones sent {} sync requests, {:.2} per phone",
+        clients.requests,
+        clients.requests as f64 / n.max(1) as f64
+    );
     let statuses: Vec<String> = clients.retry_statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
     println!(
         "{label}: retries by what the relay answered: {}",
@@ -223,14 +229,14 @@ pub async fn release(
 
 /// Doorstep: a fresh relay with the sample compound, `n` phones joined and synced, each with
 /// [`EDITS`] offline edits, then handed to worker processes (`phone_worker.rs`) and released
-/// together, each with `deadline` to be in sync; afterwards the relay's copy is checked for
+/// together, run as `pacing` says; afterwards the relay's copy is checked for
 /// every edit. With `export`, the documents and edits are written there first for the
 /// automerge-repo peer.
 async fn doorstep_burst(
     doorstep: &Path,
     phones_dir: &Path,
     n: usize,
-    deadline: Duration,
+    pacing: Pacing,
     export: Option<&Path>,
 ) -> anyhow::Result<(Burst, Option<PathBuf>)> {
     let setup_start = Instant::now();
@@ -242,7 +248,7 @@ async fn doorstep_burst(
     let site = Arc::new(site);
     let phones = offline_team(&site, std::slice::from_ref(&site.relay.url), n, EDITS).await?;
     let label = format!("doorstep, {n} phones");
-    let burst = release(&site.relay, phones, deadline, setup_start, &label).await?;
+    let burst = release(&site.relay, phones, pacing, setup_start, &label).await?;
 
     let written: Vec<_> = (0..n).map(|i| (format!("phone-{i}"), site.edits(i, EDITS))).collect();
     let original = site.doors.iter().map(|d| (d.household, d.notes.clone())).collect();
@@ -292,7 +298,7 @@ pub async fn run(
     skipped: Option<&str>,
     quick: bool,
     only: Option<usize>,
-    deadline: Duration,
+    pacing: Pacing,
 ) -> anyhow::Result<()> {
     let sizes: Vec<usize> = match only {
         Some(n) => vec![n],
@@ -303,9 +309,10 @@ pub async fn run(
     println!("target: Doorstep ≥ 3× automerge-repo's throughput and ≤ ½ its p99");
     println!(
         "every Doorstep phone has {} from its release to be in sync (automerge-repo's {}), or counts as failed",
-        secs(deadline),
+        secs(pacing.deadline),
         secs(DEADLINE)
     );
+    println!("Doorstep's phones: {}", pacing.describe());
     println!(
         "phones run in processes of their own on both sides, at most {PHONES_PER_PROCESS} per process; server CPU per edit divides by every phone's edits, in sync or not"
     );
@@ -320,7 +327,7 @@ pub async fn run(
         let workdir = tempfile::tempdir()?;
         let compare = peer.filter(|p| n <= p.max_phones);
         let (ours, workload) =
-            doorstep_burst(doorstep, phones_dir, n, deadline, compare.map(|_| workdir.path())).await?;
+            doorstep_burst(doorstep, phones_dir, n, pacing, compare.map(|_| workdir.path())).await?;
         if let Some(e) = &ours.first_error {
             println!("doorstep, {n} phones: {} failed; first: {e}", ours.failed);
         }

@@ -83,13 +83,22 @@ impl DrainRate {
     }
 }
 
-/// Whether a queue holding `queued` messages, draining at `rate`, takes one more. Until a batch
-/// of the document has been measured, the queue takes one batch's worth.
+/// Whether a queue holding `queued` messages, draining at `rate`, takes one more: whether the
+/// messages ahead of it drain within `max_wait`. Until a batch of the document has been
+/// measured, the queue takes one batch's worth.
+///
+/// An empty queue always takes one. The rate is measured only by batches, so a queue that
+/// refused even its first message after one slow batch (a stalled fsync, a starved CPU: one
+/// message in 5 s is a rate that "cannot" drain one message in 2.5 s) would never run another
+/// batch to measure a better rate, and would refuse the document's every sync until a restart.
 pub fn admits(queued: usize, rate: &DrainRate, limits: &QueueLimits) -> bool {
     if queued >= limits.max_queued {
         return false;
     }
-    match rate.wait_for(queued + 1) {
+    if queued == 0 {
+        return true;
+    }
+    match rate.wait_for(queued) {
         Some(wait) => wait <= limits.max_wait,
         None => queued < limits.max_batch.max(1),
     }
@@ -150,11 +159,30 @@ mod tests {
         let mut rate = DrainRate::default();
         assert!(admits(5, &rate, &limits), "an unmeasured queue takes one batch's worth");
         assert!(!admits(10, &rate, &limits), "and no more until a batch is measured");
-        rate.record(50, Duration::from_secs(1));
-        assert!(admits(60, &rate, &limits), "60 messages at 50 a second drain in 1.2 s");
-        assert!(!admits(100, &rate, &limits), "100 would wait 2 s, the longest allowed");
+        rate.record(40, Duration::from_secs(1));
+        assert!(admits(60, &rate, &limits), "60 messages ahead at 40 a second drain in 1.5 s");
+        assert!(admits(80, &rate, &limits), "80 ahead drain in 2 s, the longest allowed");
+        assert!(!admits(81, &rate, &limits), "81 ahead would wait longer");
         rate.record(1000, Duration::from_secs(1));
         assert!(!admits(100, &rate, &limits), "the bound holds however fast the queue drains");
+    }
+
+    #[test]
+    fn an_empty_queue_takes_a_message_however_slow_its_last_batch_was() {
+        // A 5,000-phone district burst on two starved cores: one batch of a compound's roster
+        // took 5 s for one message. Every later sync of that compound was refused with 503 and
+        // no batch ran again, so the rate was never measured anew: the document was shut out
+        // until the relay restarted (found by `doorstep-bench district --compounds 40`).
+        let limits = QueueLimits::default();
+        let mut rate = DrainRate::default();
+        rate.record(1, Duration::from_secs(5));
+        assert!(admits(0, &rate, &limits), "nothing is ahead of the first message");
+        assert!(!admits(13, &rate, &limits), "a long queue at that rate is still refused");
+        // The message admitted runs a batch, and the rate heals with what it measures.
+        for _ in 0..10 {
+            rate.record(20, Duration::from_millis(200));
+        }
+        assert!(admits(100, &rate, &limits), "{:?} a second now", rate.per_second());
     }
 
     #[test]

@@ -223,6 +223,34 @@ async fn a_full_queue_sheds_with_503_and_retry_after_while_health_stays_up() {
     assert_eq!(attempts_seen(&mut fx).await, 3, "every phone's attempt is in, the shed one's on its retry");
 }
 
+/// One slow batch must not shut a document out. The rate a queue drains at is measured only by
+/// its batches; a queue that refused even its first message on a slow rate would run no batch
+/// to measure a better one, and would refuse the document's every sync until the relay
+/// restarted. A 5,000-phone district burst on two starved cores did exactly that (a compound's
+/// roster took 5 s for one message, and no batch ran again). Here the relay may keep a message
+/// waiting 1 ms at most, so every batch it measures is too slow for that, as the starved one was
+/// for the default 2.5 s: phones that come one after another still each find the queue empty
+/// and are taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_whose_batches_were_slow_still_takes_a_phone_that_finds_its_queue_empty() {
+    let queue = QueueLimits { max_wait: Duration::from_millis(1), ..QueueLimits::default() };
+    let mut fx = Fixture::with_config(Config { queue, ..Config::default() }).await;
+    let mut phones = team(&fx, 3).await;
+    for (n, phone) in phones.iter_mut().enumerate() {
+        let (_, upload) = with_upload(phone, fx.round, n);
+        let answer = post(&fx.relay, &phone.token, &upload).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "phone {n}, alone in the round's queue, was refused: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+    let metrics = fx.relay.metrics().await;
+    assert_eq!(metric(&metrics, "doorstep_sync_shed_total"), 0, "{metrics}");
+    assert_eq!(attempts_seen(&mut fx).await, 3, "every phone's attempt is in");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_message_in_a_batch_changes_nothing_and_the_others_are_taken() {
     let config = Config { compact_every: 1000, ..Config::default() };

@@ -41,18 +41,22 @@ pub struct Pacing {
     /// what lets a few thousand phones, each holding its compound's documents, fit in the
     /// machine's memory. Opening is CPU work inside the timed burst (`--open-on-sync`).
     pub open_on_sync: bool,
+    /// The worker processes run at the lowest priority (`nice -n 19`), so that the relay gets
+    /// the cores whenever it has work, as a relay on a machine of its own does; the phones, which
+    /// in the field each have a CPU of their own, use what is left (`--niced-phones`).
+    pub niced: bool,
 }
 
 impl Pacing {
     /// Each phone has `deadline`; its CPU work runs beside the others'; replicas open throughout.
     pub fn with_deadline(deadline: Duration) -> Self {
-        Self { deadline, serial_cpu: false, open_on_sync: false }
+        Self { deadline, serial_cpu: false, open_on_sync: false, niced: false }
     }
 
     /// How the phones were run, for the report.
     pub fn describe(&self) -> String {
         format!(
-            "{}; {}",
+            "{}; {}; {}",
             if self.serial_cpu {
                 "each worker process runs one phone's CPU work at a time, the earliest released first (--serial-phones)"
             } else {
@@ -62,6 +66,11 @@ impl Pacing {
                 "a phone's replica is opened when its sync attempt begins, inside the timed burst (--open-on-sync)"
             } else {
                 "replicas are opened before the release"
+            },
+            if self.niced {
+                "the phones' processes run at nice 19, below the relay (--niced-phones)"
+            } else {
+                "the phones' processes run at the relay's priority"
             }
         )
     }
@@ -97,7 +106,13 @@ pub fn start(
         let manifest = Manifest { phones: handed[first..first + count].to_vec(), pacing };
         let path = dir.join(format!("phones-{p}.json"));
         std::fs::write(&path, serde_json::to_vec(&manifest)?)?;
-        let mut command = Command::new(&exe);
+        let mut command = if pacing.niced {
+            let mut nice = Command::new("nice");
+            nice.args(["-n", "19"]).arg(&exe);
+            nice
+        } else {
+            Command::new(&exe)
+        };
         command.arg(COMMAND).arg(&path);
         commands.push(command);
     }

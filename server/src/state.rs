@@ -28,6 +28,11 @@ pub struct Shared {
     pub streams: Arc<StreamSlots>,
     /// What the storage integrity check at start found wrong, if anything; `/healthz` reports it.
     pub damage: OnceLock<String>,
+    /// Turns at the sync batches' CPU work: at most one batch per core works at once. Without
+    /// them a district's return runs a batch per busy document on the blocking pool at the same
+    /// time (hundreds of threads), and the async workers that answer `/healthz` and read the
+    /// requests wait behind all of them for the cores.
+    pub batch_turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -39,6 +44,8 @@ impl AppState {
             relay.shared_throttles(),
         );
         let streams = StreamSlots::new(config.streams.clone());
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let batch_turns = Arc::new(tokio::sync::Semaphore::new(cores));
         Self(Arc::new(Shared {
             relay,
             config,
@@ -46,6 +53,7 @@ impl AppState {
             limiter,
             streams,
             damage: OnceLock::new(),
+            batch_turns,
         }))
     }
 }

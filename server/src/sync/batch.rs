@@ -204,8 +204,11 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
     let header = cached.record.header;
     let was_open = cached.record.open;
     let started = std::time::Instant::now();
+    // A closed semaphore is never closed here; without a turn the batch still runs.
+    let turn = Arc::clone(&state.batch_turns).acquire_owned().await.ok();
     let now = clock::now();
     let worked = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let worked = work_batch(&mut cached.doc, &header, inputs, now);
         (cached, worked)
     })

@@ -295,9 +295,12 @@ pub fn run(manifest: &Path) -> anyhow::Result<()> {
     }
     let phones: Vec<Held> = (0u64..)
         .zip(phones)
-        .map(|(order, p)| match pacing.open_on_sync {
-            true => Ok(Held::Closed(p, order)),
-            false => Phone::take_over(p, order).map(Held::Open),
+        .map(|(order, p)| {
+            if pacing.open_on_sync {
+                Ok(Held::Closed(p, order))
+            } else {
+                Phone::take_over(p, order).map(Held::Open)
+            }
         })
         .collect::<anyhow::Result<_>>()?;
     println!("ready");

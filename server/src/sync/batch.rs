@@ -204,7 +204,8 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
     let header = cached.record.header;
     let was_open = cached.record.open;
     let started = std::time::Instant::now();
-    // A closed semaphore is never closed here; without a turn the batch still runs.
+    // The semaphore is never closed, so this always gets a turn; were it closed, the batch
+    // would run without one rather than not at all.
     let turn = Arc::clone(&state.batch_turns).acquire_owned().await.ok();
     let now = clock::now();
     let worked = tokio::task::spawn_blocking(move || {

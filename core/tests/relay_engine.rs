@@ -90,6 +90,39 @@ fn two_people_claiming_one_new_actor_in_a_batch_get_it_once() {
     assert!(reply.is_some(), "the refused phone still hears what the relay holds");
 }
 
+#[test]
+fn a_batch_chunk_holds_every_change_it_took_and_only_those() {
+    let fx = Fixture::default();
+    let people = [fx.people.coordinator, fx.people.coordinator2];
+    let relay = fx.compound.document(roster_edit(&fx, 1, &people[0], "").1).unwrap();
+    let header = *relay.header();
+    let roster = header.id;
+    let mut batch = Vec::new();
+    for (n, who) in [(11u8, people[0]), (12, people[1]), (13, people[0]), (11, people[0])] {
+        let (phone, _) = roster_edit(&fx, n, &who, &format!("{n} 楼"));
+        let bytes = message_with_changes(phone.document(roster).unwrap().automerge(), relay.automerge());
+        batch.push(Queued {
+            author: who,
+            incoming: read(roster, &bytes),
+            owners: HashMap::new(),
+            state: PeerState::new(),
+            budget: Unlimited,
+        });
+    }
+    let mut doc = relay.automerge().clone();
+    let outcome = engine::sync_batch(&mut doc, &header, batch, now(&fx));
+    assert!(outcome.verdicts.iter().all(|v| matches!(v, Verdict::Accepted { .. })), "{:?}", outcome.verdicts);
+    let mut stored = relay.automerge().clone();
+    stored.load_incremental(&outcome.chunk).unwrap();
+    let added = stored.get_changes_meta(&relay.automerge().get_heads()).len();
+    assert_eq!(added, 3, "three new changes; the fourth message repeated the first's");
+    assert!(
+        outcome.chunk.len() <= doc.save_after(&relay.automerge().get_heads()).len() * 11 / 10,
+        "each change once"
+    );
+    assert_eq!(stored.get_heads(), doc.get_heads(), "what is stored is what the relay holds");
+}
+
 /// A budget spent before one step.
 #[derive(Debug)]
 struct SpentBefore(&'static str);

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use automerge::Automerge;
 
-use super::batch::{Verdict, chunk_since, verdict};
+use super::batch::{Verdict, verdict};
 use super::budget::Budget;
 use super::incoming::Incoming;
 use super::take::take;
@@ -50,9 +50,8 @@ pub fn apply(
     now: Timestamp,
     budget: &impl Budget,
 ) -> Result<Accepted, Refused> {
-    let before = doc.get_heads();
-    let taken = take(doc, header, author, incoming, owners, now, budget);
-    let chunk = chunk_since(doc, &before);
+    let mut taken = take(doc, header, author, incoming, owners, now, budget);
+    let chunk = taken.as_mut().map(|t| std::mem::take(&mut t.chunk)).unwrap_or_default();
     match verdict(doc, header.id, taken, state, &SavedOnce::default()) {
         Verdict::Accepted { bindings, state, reply } => Ok(Accepted { chunk, bindings, reply, state }),
         Verdict::Refused { rejection, reply } => Err(Refused { rejection, reply }),

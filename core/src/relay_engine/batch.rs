@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use automerge::{Automerge, ChangeHash};
+use automerge::Automerge;
 
 use super::answer::{answer, answer_turned};
 use super::budget::Budget;
@@ -90,23 +90,24 @@ pub fn take_batch<B: Budget>(
     messages: Vec<Queued<B>>,
     now: Timestamp,
 ) -> TakenBatch {
-    let before = doc.get_heads();
     let mut bound: HashMap<String, PersonId> = HashMap::new();
+    let mut chunk = Vec::new();
     let mut taken = Vec::with_capacity(messages.len());
     for queued in messages {
         let mut owners = queued.owners;
         for (actor, person) in &bound {
             owners.entry(actor.clone()).or_insert(*person);
         }
-        let result = take(doc, header, &queued.author, queued.incoming, &owners, now, &queued.budget);
-        if let Ok(t) = &result {
+        let mut result = take(doc, header, &queued.author, queued.incoming, &owners, now, &queued.budget);
+        if let Ok(t) = &mut result {
             for actor in &t.bindings {
                 bound.insert(actor.clone(), queued.author.person);
             }
+            chunk.append(&mut t.chunk);
         }
         taken.push((result, queued.state));
     }
-    TakenBatch { chunk: chunk_since(doc, &before), taken }
+    TakenBatch { chunk, taken }
 }
 
 /// Answers every message of a taken batch from the document with the whole batch in, so a phone
@@ -120,11 +121,6 @@ pub fn answer_batch(doc: &mut Automerge, header: &Header, batch: TakenBatch) -> 
         .map(|(result, state)| verdict(doc, header.id, result, state, &saved))
         .collect();
     BatchOutcome { chunk: batch.chunk, verdicts }
-}
-
-/// The changes `doc` took since `before`, as one chunk (empty if none).
-pub(super) fn chunk_since(doc: &mut Automerge, before: &[ChangeHash]) -> Vec<u8> {
-    if doc.get_heads() == before { Vec::new() } else { doc.save_after(before) }
 }
 
 /// Answers a message once its batch is in: a taken one from its device's `state`, a turned one

@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use automerge::sync::Message;
-use automerge::{Automerge, Change, ReadDoc};
+use automerge::{Automerge, Change, ChangeHash, ReadDoc};
 
 use super::budget::Budget;
 use super::incoming::Incoming;
@@ -25,6 +25,10 @@ pub struct Taken {
     pub message: Message,
     /// Whether the message changed the document (it carried changes the document lacked).
     pub changed: bool,
+    /// The changes it added to the document, each as its own bytes, in the order applied: what
+    /// the relay stores for it. Copied from the message rather than saved from the document,
+    /// which in Automerge 0.12 rebuilds changes from the whole op set (BENCHMARKS.md §4).
+    pub chunk: Vec<u8>,
 }
 
 /// A message whose changes were refused; the document is unchanged.
@@ -90,15 +94,17 @@ pub fn take(
     if let Err(stopped) = budget.check("checking its changes") {
         return Err(Turned { rejection: rejection::over_budget(header.id, &stopped), message: None });
     }
-    let before = doc.get_heads();
-    if !new.is_empty()
-        && let Err(violation) = validate::check_and_apply(doc, header, author, new, now)
-    {
-        return Err(Turned {
-            rejection: rejection::from_violation(header.id, violation),
-            message: Some(message),
-        });
-    }
-    let changed = doc.get_heads() != before;
-    Ok(Taken { bindings: bindings.into_iter().collect(), message, changed })
+    let bytes: HashMap<ChangeHash, Vec<u8>> =
+        new.iter().map(|c| (c.hash(), c.raw_bytes().to_vec())).collect();
+    let applied = match validate::check_and_apply(doc, header, author, new, now) {
+        Ok(applied) => applied,
+        Err(violation) => {
+            return Err(Turned {
+                rejection: rejection::from_violation(header.id, violation),
+                message: Some(message),
+            });
+        }
+    };
+    let chunk: Vec<u8> = applied.iter().filter_map(|hash| bytes.get(hash)).flatten().copied().collect();
+    Ok(Taken { bindings: bindings.into_iter().collect(), message, changed: !applied.is_empty(), chunk })
 }

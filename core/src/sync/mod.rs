@@ -15,6 +15,7 @@
 mod client;
 mod error;
 mod grants_digest;
+mod lacking;
 mod message_check;
 mod message_limits;
 mod peer_state;
@@ -37,25 +38,31 @@ pub use wire::{
     WIRE_VERSION,
 };
 
-use automerge::Automerge;
 use automerge::sync::{Message, SyncDoc};
+use automerge::{Automerge, ChangeHash};
 
+use self::lacking::LackingCounts;
 use crate::validate::contain::contained;
 
 /// The message to send to a peer about `doc`, if there is anything to say.
 pub fn generate(doc: &Automerge, state: &mut PeerState) -> Option<Vec<u8>> {
     state.trust_known_heads(doc);
-    state.changes_for_a_holder(doc, |state| doc.generate_sync_message(state)).map(Message::encode)
+    let lacking = |heads: &[ChangeHash]| doc.get_changes_meta(heads).len();
+    state.changes_for_a_holder(doc, lacking, |state| doc.generate_sync_message(state)).map(Message::encode)
 }
 
-/// A document saved once, for every whole-document reply generated from the same state of it.
+/// What every reply generated from the same state of a document can share: the document saved
+/// once, and the changes since each last sync the peers announced, listed once (`lacking.rs`).
 ///
 /// Automerge saves (and compresses) the whole document anew for every peer it sends the whole
 /// document to; after a team's batch, the relay answers dozens of phones from one state of the
 /// document, and saving a full roster for each was most of the relay's work on a team's return.
 /// Make one per state of the document: it must not outlive a change to it.
 #[derive(Debug, Default)]
-pub struct SavedOnce(std::cell::OnceCell<Vec<u8>>);
+pub struct SavedOnce {
+    document: std::cell::OnceCell<Vec<u8>>,
+    lacking: LackingCounts,
+}
 
 /// [`generate`] for a peer of a relay answering many from one state of `doc`: a peer that
 /// should get the whole document gets `saved`'s copy, saved at most once.
@@ -65,13 +72,17 @@ pub struct SavedOnce(std::cell::OnceCell<Vec<u8>>);
 /// whole-document message. Unlike Automerge, `state` does not record the document's hashes as
 /// sent: the relay keeps only a peer's shared heads between requests, never what it sent.
 pub fn generate_sharing(doc: &Automerge, state: &mut PeerState, saved: &SavedOnce) -> Option<Vec<u8>> {
+    let since = state.heard_last_sync();
     state.trust_known_heads(doc);
-    if !state.wants_whole_document(doc) {
-        return generate(doc, state);
+    let lacking = |heads: &[ChangeHash]| saved.lacking.count(doc, heads, &since);
+    if !state.wants_whole_document(doc, lacking) {
+        return state
+            .changes_for_a_holder(doc, lacking, |state| doc.generate_sync_message(state))
+            .map(Message::encode);
     }
     let mut message = state.without_changes(|state| doc.generate_sync_message(state))?;
     message.version = automerge::sync::MessageVersion::V2;
-    message.changes = saved.0.get_or_init(|| doc.save()).clone().into();
+    message.changes = saved.document.get_or_init(|| doc.save()).clone().into();
     Some(message.encode())
 }
 

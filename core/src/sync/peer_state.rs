@@ -85,6 +85,17 @@ impl PeerState {
         }
     }
 
+    /// The last sync the peer announced in its message (the heads it shared with us when its
+    /// last session ended), before [`PeerState::trust_known_heads`] replaces it.
+    pub(crate) fn heard_last_sync(&self) -> Vec<ChangeHash> {
+        self.0
+            .their_have
+            .as_ref()
+            .and_then(|have| have.first())
+            .map(|have| have.last_sync.clone())
+            .unwrap_or_default()
+    }
+
     pub(crate) fn inner_mut(&mut self) -> &mut State {
         &mut self.0
     }
@@ -98,12 +109,15 @@ impl PeerState {
     /// document: 2–18× the bytes of the changes, and a whole-document load on the other side.
     /// A peer far behind still gets Automerge's choice, where the whole document is the smaller
     /// and cheaper message (BENCHMARKS.md §4).
+    ///
+    /// `lacking` counts the changes of `doc` that are not ancestors of the heads it is given.
     pub(crate) fn changes_for_a_holder<T>(
         &mut self,
         doc: &Automerge,
+        lacking: impl Fn(&[ChangeHash]) -> usize,
         generate: impl FnOnce(&mut State) -> T,
     ) -> T {
-        let hide = self.holds(doc).is_some_and(|heads| doc.get_changes_meta(&heads).len() <= FEW_CHANGES);
+        let hide = self.holds(doc).is_some_and(|heads| lacking(&heads) <= FEW_CHANGES);
         if !hide {
             return generate(&mut self.0);
         }
@@ -118,8 +132,13 @@ impl PeerState {
 
     /// Whether the reply should be the whole document: the peer reads whole-document messages,
     /// and it holds nothing of the document or lacks more than a few of its changes (then the
-    /// whole document is the smaller and cheaper message, BENCHMARKS.md §4).
-    pub(crate) fn wants_whole_document(&self, doc: &Automerge) -> bool {
+    /// whole document is the smaller and cheaper message, BENCHMARKS.md §4). `lacking` counts as
+    /// for [`PeerState::changes_for_a_holder`].
+    pub(crate) fn wants_whole_document(
+        &self,
+        doc: &Automerge,
+        lacking: impl Fn(&[ChangeHash]) -> usize,
+    ) -> bool {
         let reads_whole =
             self.0.their_capabilities.as_ref().is_some_and(|c| c.contains(&Capability::MessageV2));
         let has_nothing =
@@ -133,8 +152,7 @@ impl PeerState {
             .is_none_or(|have| have.last_sync.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()));
         reads_whole
             && knows_ours
-            && (has_nothing
-                || self.holds(doc).is_some_and(|heads| doc.get_changes_meta(&heads).len() > FEW_CHANGES))
+            && (has_nothing || self.holds(doc).is_some_and(|heads| lacking(&heads) > FEW_CHANGES))
     }
 
     /// Runs `generate` as for a peer that takes no changes: the message then carries our heads,

@@ -125,7 +125,7 @@ mod tests {
             receive(&mut relay, &mut state, hello).unwrap();
             replies.push(generate_sharing(&relay, &mut state, &saved).expect("a reply"));
         }
-        let saved_bytes = saved.0.get().expect("saved once").clone();
+        let saved_bytes = saved.document.get().expect("saved once").clone();
         for (mut phone, reply) in phones.into_iter().zip(replies) {
             let mut message = decode(&reply, &MessageLimits::for_replies()).unwrap();
             assert_eq!(whole_document(&message), Some(saved_bytes.clone()), "the one saved copy");

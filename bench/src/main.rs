@@ -28,6 +28,12 @@
 //!   --phones N              `relay`: one burst of N phones instead of 130 and 1,000
 //!   --deadline SECS         `relay`, `district`: how long each Doorstep phone has from its
 //!                           release to be in sync (default 90; automerge-repo's stays 90)
+//!   --serial-phones         `relay`, `district`: a worker's phones take turns at CPU work
+//!   --open-on-sync          `relay`, `district`: a phone's replica is opened per sync attempt
+//!   --niced-phones          `relay`, `district`: the phones' processes run at nice 19
+//!   --phones-own-cpu        `relay`, `district`: each phone's CPU work as if on a CPU of its
+//!                           own (request built before the release, reply applied after the
+//!                           burst, its CPU time added); see `phone_worker/own_cpu.rs`
 //!   --compounds N           `district`: compounds on the relay (default 8)
 //!   --volunteers N          `district`: volunteers per compound (default 130)
 //!   --peer-max N            run automerge-repo with up to N phones (default 130)
@@ -57,7 +63,7 @@ mod workload;
 
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|relay|district|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--deadline SECS] [--serial-phones] [--open-on-sync] [--niced-phones] [--compounds N] [--volunteers N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
+const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|relay|district|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--deadline SECS] [--serial-phones] [--open-on-sync] [--niced-phones] [--phones-own-cpu] [--compounds N] [--volunteers N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
 
 #[derive(Debug)]
 struct Options {
@@ -113,6 +119,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
             "--serial-phones" => options.pacing.serial_cpu = true,
             "--open-on-sync" => options.pacing.open_on_sync = true,
             "--niced-phones" => options.pacing.niced = true,
+            "--phones-own-cpu" => options.pacing.own_cpu = true,
             "--compounds" => {
                 options.compounds = Some(
                     args.next()

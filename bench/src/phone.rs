@@ -32,6 +32,26 @@ pub struct Synced {
     pub took: Duration,
 }
 
+/// A sync run whose first request is built and not yet sent ([`Phone::prepare_sync`]).
+#[derive(Debug)]
+pub struct Prepared {
+    /// The run, to be completed with the reply ([`Phone::complete`]).
+    pub run: SyncRun,
+    /// The request.
+    pub body: Vec<u8>,
+    /// The CPU time building it took.
+    pub cpu: Duration,
+}
+
+/// The CPU time the calling thread has used, from the scheduler's nanosecond count
+/// (`/proc/thread-self/schedstat`); zero where that is not available.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok()))
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
 /// The relay refused a request because it is shedding load (503 with `Retry-After`).
 #[derive(Debug, Clone, Copy)]
 pub struct Busy {
@@ -213,8 +233,25 @@ impl Phone {
     pub async fn sync(&self) -> anyhow::Result<Synced> {
         let start = Instant::now();
         let replica = Arc::clone(&self.replica);
-        let mut run: SyncRun = blocking(self.turn_order, move || lock(&replica).start_sync()).await?;
+        let run: SyncRun = blocking(self.turn_order, move || lock(&replica).start_sync()).await?;
+        let report = self.carry_on(run, None).await?;
+        Ok(Synced { report, took: start.elapsed() })
+    }
+
+    /// Carries a sync run on until neither side has anything to say: first `answer`, the reply
+    /// to a request already sent, if there is one.
+    async fn carry_on(&self, mut run: SyncRun, mut answer: Option<Vec<u8>>) -> anyhow::Result<SyncReport> {
         loop {
+            if let Some(answer) = answer.take() {
+                let replica = Arc::clone(&self.replica);
+                let (back, handled) = blocking(self.turn_order, move || {
+                    let handled = run.handle_response(&mut lock(&replica), &answer, now());
+                    (run, handled)
+                })
+                .await?;
+                run = back;
+                handled?;
+            }
             let replica = Arc::clone(&self.replica);
             let (back, body) = blocking(self.turn_order, move || {
                 let body = run.next_request(&lock(&replica));
@@ -223,19 +260,65 @@ impl Phone {
             .await?;
             run = back;
             let Some(body) = body else { break };
-            let answer = self.exchange(body).await?;
-            let replica = Arc::clone(&self.replica);
-            let (back, handled) = blocking(self.turn_order, move || {
-                let handled = run.handle_response(&mut lock(&replica), &answer, now());
-                (run, handled)
-            })
-            .await?;
-            run = back;
-            handled?;
+            answer = Some(self.exchange(body).await?);
         }
         let replica = Arc::clone(&self.replica);
-        let report = blocking(self.turn_order, move || run.finish(&mut lock(&replica), now())).await??;
-        Ok(Synced { report, took: start.elapsed() })
+        Ok(blocking(self.turn_order, move || run.finish(&mut lock(&replica), now())).await??)
+    }
+
+    /// Starts a sync run and builds its first request without sending it (`--phones-own-cpu`),
+    /// with the CPU time that took on this thread.
+    pub async fn prepare_sync(&self) -> anyhow::Result<Prepared> {
+        let replica = Arc::clone(&self.replica);
+        blocking(self.turn_order, move || {
+            let start = thread_cpu();
+            let replica = lock(&replica);
+            let mut run = replica.start_sync();
+            let body = run.next_request(&replica).context("a phone with nothing to say")?;
+            Ok(Prepared { run, body, cpu: thread_cpu().saturating_sub(start) })
+        })
+        .await?
+    }
+
+    /// Sends one request of a run prepared by [`Phone::prepare_sync`]; a 503 with `Retry-After`
+    /// comes back as [`Busy`]. The same request may be sent again after a failure.
+    pub async fn send(&self, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+        self.exchange(body).await
+    }
+
+    /// Applies the reply to a prepared run's request and finishes the run. Returns the report
+    /// and the CPU time the phone spent, measured on the thread that did the work; when the reply
+    /// leaves more to exchange, the rest of the run is carried on over the network and its whole
+    /// duration is counted instead.
+    pub async fn complete(
+        &self,
+        mut run: SyncRun,
+        answer: Vec<u8>,
+    ) -> anyhow::Result<(SyncReport, Duration)> {
+        let replica = Arc::clone(&self.replica);
+        let (run, handled, more, cpu) = blocking(self.turn_order, move || {
+            let start = thread_cpu();
+            let mut replica = lock(&replica);
+            let handled = run.handle_response(&mut replica, &answer, now());
+            let more = if handled.is_ok() { run.next_request(&replica) } else { None };
+            (run, handled, more, thread_cpu().saturating_sub(start))
+        })
+        .await?;
+        handled?;
+        if let Some(body) = more {
+            let live = Instant::now();
+            let answer = self.exchange(body).await?;
+            let report = self.carry_on(run, Some(answer)).await?;
+            return Ok((report, cpu + live.elapsed()));
+        }
+        let replica = Arc::clone(&self.replica);
+        let (report, finishing) = blocking(self.turn_order, move || {
+            let start = thread_cpu();
+            let report = run.finish(&mut lock(&replica), now());
+            (report, thread_cpu().saturating_sub(start))
+        })
+        .await?;
+        Ok((report?, cpu + finishing))
     }
 
     /// One sync request; a 503 with `Retry-After` comes back as [`Busy`].

@@ -45,16 +45,28 @@ pub struct Pacing {
     /// the cores whenever it has work, as a relay on a machine of its own does; the phones, which
     /// in the field each have a CPU of their own, use what is left (`--niced-phones`).
     pub niced: bool,
+    /// Each phone's CPU work is done as if on a CPU of its own, as real phones have: its first
+    /// request is built before the release and sent after as long as building it took; the
+    /// reply is applied once every phone has its reply, and the CPU time applying it takes is
+    /// added to the time the reply arrived. The relay alone then has the machine's cores during
+    /// the burst, and it faces every phone's request at once (`--phones-own-cpu`).
+    pub own_cpu: bool,
 }
 
 impl Pacing {
     /// Each phone has `deadline`; its CPU work runs beside the others'; replicas open throughout.
     pub fn with_deadline(deadline: Duration) -> Self {
-        Self { deadline, serial_cpu: false, open_on_sync: false, niced: false }
+        Self { deadline, serial_cpu: false, open_on_sync: false, niced: false, own_cpu: false }
     }
 
     /// How the phones were run, for the report.
     pub fn describe(&self) -> String {
+        if self.own_cpu {
+            return "each phone's CPU work as if on a CPU of its own: its request built before the release and sent \
+                    after as long as building took, its reply applied after the burst and the CPU time that took \
+                    added to the reply's arrival (--phones-own-cpu)"
+                .to_owned();
+        }
         format!(
             "{}; {}; {}",
             if self.serial_cpu {
@@ -130,6 +142,8 @@ fn jitter() -> f64 {
     let bits = std::collections::hash_map::RandomState::new().build_hasher().finish();
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
+
+mod own_cpu;
 
 /// What one phone's burst came to, as its `result` line says.
 #[derive(Debug, Serialize)]
@@ -293,6 +307,9 @@ pub fn run(manifest: &Path) -> anyhow::Result<()> {
     if pacing.serial_cpu {
         crate::phone::take_turns_at_cpu_work();
     }
+    if pacing.own_cpu {
+        return own_cpu::run(phones, deadline, &runtime);
+    }
     let phones: Vec<Held> = (0u64..)
         .zip(phones)
         .map(|(order, p)| {
@@ -303,14 +320,7 @@ pub fn run(manifest: &Path) -> anyhow::Result<()> {
             }
         })
         .collect::<anyhow::Result<_>>()?;
-    println!("ready");
-    let mut line = String::new();
-    while line.trim() != "go" {
-        line.clear();
-        if std::io::stdin().lock().read_line(&mut line)? == 0 {
-            anyhow::bail!("stdin closed before go");
-        }
-    }
+    wait_for_go()?;
     let me = std::process::id();
     let cpu_before = cpu_time(me).unwrap_or_default();
     let released = Instant::now();
@@ -328,13 +338,30 @@ pub fn run(manifest: &Path) -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     })?;
-    let cpu = cpu_time(me).unwrap_or_default().saturating_sub(cpu_before);
+    report_finished(cpu_time(me).unwrap_or_default().saturating_sub(cpu_before));
+    Ok(())
+}
+
+/// Says `ready` and waits for `go` on standard input.
+fn wait_for_go() -> anyhow::Result<()> {
+    println!("ready");
+    let mut line = String::new();
+    while line.trim() != "go" {
+        line.clear();
+        if std::io::stdin().lock().read_line(&mut line)? == 0 {
+            anyhow::bail!("stdin closed before go");
+        }
+    }
+    Ok(())
+}
+
+/// The worker's last line: its CPU time during the burst and the requests its phones sent.
+fn report_finished(cpu: Duration) {
     let requests = crate::phone::REQUESTS_SENT.load(std::sync::atomic::Ordering::Relaxed);
     println!(
         "finished {}",
         serde_json::json!({ "cpu_ms": cpu.as_secs_f64() * 1000.0, "requests": requests })
     );
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,202 @@
+//! A worker's burst with each phone's CPU work done as if on a CPU of its own
+//! (`--phones-own-cpu`, [`Pacing::own_cpu`](super::Pacing)).
+//!
+//! Real phones build their requests and apply their replies on their own CPUs; simulated on
+//! the relay's machine, a team's CPU work is several times the relay's and decides when the last
+//! phone is done. Here each phone's request is built before the release; at the release the
+//! phone waits as long as building it took and sends it, so the relay faces the whole team at
+//! once with the machine to itself. Once every phone of the worker has its reply, the replies
+//! are applied, and the CPU time applying one took (measured on the thread that did it) is added
+//! to the moment it arrived. A reply that leaves more to exchange is carried on over the network
+//! and its whole duration counted. A reply that refuses some of the phone's work (a document
+//! busy for longer than a sync may wait) is applied at once, inside the burst, and the phone
+//! syncs again after a pause as the app does, all of it counted as it happens.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use doorstep_core::sync::SyncResponse;
+
+use super::{Outcome, RETRY_PAUSE, attempt, jitter, reason_class, report_finished, status_class};
+use crate::figures::secs;
+use crate::phone::{Busy, HandedOver, Phone, Prepared};
+use crate::proc_stats::cpu_time;
+use doorstep_replica::SyncRun;
+
+/// What came of a phone's request.
+enum Reply {
+    /// No answer before the deadline.
+    None,
+    /// An answer that refused nothing, applied after the burst: when it arrived, from the release.
+    Deferred { run: SyncRun, answer: Vec<u8>, arrived: Duration },
+    /// An answer that refused some of the phone's work, applied at once and synced again live:
+    /// when the phone was in sync, if it was before the deadline.
+    Live(Result<Duration, String>),
+}
+
+/// One phone's request on the network: sent until answered or out of time.
+struct Sent {
+    phone: Phone,
+    reply: Reply,
+    last_error: String,
+    retries: u32,
+    shed: u32,
+    reasons: BTreeMap<String, u32>,
+    statuses: BTreeMap<String, u32>,
+}
+
+/// Opens the phones and builds their requests, says `ready`, waits for `go`, sends every
+/// request at once, then applies the replies and reports each phone.
+pub(super) fn run(
+    phones: Vec<HandedOver>,
+    deadline: Duration,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let prepared: Vec<(Phone, Prepared)> = runtime.block_on(async {
+        let mut prepared = Vec::with_capacity(phones.len());
+        for (order, handed) in (0u64..).zip(phones) {
+            let phone = Phone::take_over(handed, order)?;
+            let first = phone.prepare_sync().await?;
+            prepared.push((phone, first));
+        }
+        anyhow::Ok(prepared)
+    })?;
+    super::wait_for_go()?;
+    let me = std::process::id();
+    let cpu_before = cpu_time(me).unwrap_or_default();
+    let released = Instant::now();
+    runtime.block_on(async {
+        let mut sending = JoinSet::new();
+        for (phone, first) in prepared {
+            sending.spawn(send(phone, first, released, deadline));
+        }
+        let mut sent = Vec::new();
+        while let Some(done) = sending.join_next().await {
+            sent.push(done?);
+        }
+        sent.sort_by_key(|s| match &s.reply {
+            Reply::Deferred { arrived, .. } => Some(*arrived),
+            _ => None,
+        });
+        for one in sent {
+            let outcome = complete(one, deadline).await;
+            println!("result {}", serde_json::to_string(&outcome).unwrap_or_default());
+        }
+        anyhow::Ok(())
+    })?;
+    report_finished(cpu_time(me).unwrap_or_default().saturating_sub(cpu_before));
+    Ok(())
+}
+
+/// Waits as long as building the request took, then sends it until the relay answers or the
+/// deadline passes, retrying as the app does.
+async fn send(phone: Phone, first: Prepared, released: Instant, deadline: Duration) -> Sent {
+    let Prepared { run, body, cpu } = first;
+    tokio::time::sleep(cpu).await;
+    let mut sent = Sent {
+        phone,
+        reply: Reply::None,
+        last_error: String::new(),
+        retries: 0,
+        shed: 0,
+        reasons: BTreeMap::new(),
+        statuses: BTreeMap::new(),
+    };
+    while released.elapsed() < deadline {
+        let error = match sent.phone.send(body.clone()).await {
+            Ok(answer) if refuses_nothing(&answer) => {
+                sent.reply = Reply::Deferred { run, answer, arrived: released.elapsed() };
+                return sent;
+            }
+            Ok(answer) => {
+                let live = carry_on_live(&sent.phone, run, answer, released, deadline).await;
+                sent.reply = Reply::Live(live);
+                return sent;
+            }
+            Err(e) => e,
+        };
+        let busy = error.downcast_ref::<Busy>().map(|b| b.retry_after);
+        sent.last_error = format!("{error:#}");
+        sent.retries += 1;
+        if busy.is_some() {
+            sent.shed += 1;
+        }
+        *sent.reasons.entry(reason_class(&sent.last_error)).or_insert(0) += 1;
+        *sent.statuses.entry(status_class(&sent.last_error, busy.is_some())).or_insert(0) += 1;
+        let pause = match busy {
+            Some(retry_after) => retry_after.mul_f64(1.0 + 0.5 * jitter()),
+            None => (RETRY_PAUSE * sent.retries).min(Duration::from_secs(5)),
+        };
+        tokio::time::sleep(pause).await;
+    }
+    sent
+}
+
+/// Whether a reply refuses none of the phone's messages (an unreadable one counts as refusing).
+fn refuses_nothing(answer: &[u8]) -> bool {
+    SyncResponse::decode(answer).is_ok_and(|response| response.rejected.is_empty())
+}
+
+/// A reply that refused some of the phone's work: applied now, then synced again after a
+/// pause until in sync, as the app does. When the phone was in sync, from the release.
+async fn carry_on_live(
+    phone: &Phone,
+    run: SyncRun,
+    answer: Vec<u8>,
+    released: Instant,
+    deadline: Duration,
+) -> Result<Duration, String> {
+    phone.complete(run, answer).await.map_err(|e| format!("{e:#}"))?;
+    let mut last_error = "changes still unsynced after the sync".to_owned();
+    let again = async {
+        for n in 1u32.. {
+            tokio::time::sleep((RETRY_PAUSE * n).min(Duration::from_secs(5))).await;
+            match attempt(phone).await {
+                Ok(()) => return,
+                Err(failed) => last_error = failed.error,
+            }
+        }
+    };
+    match tokio::time::timeout(deadline.saturating_sub(released.elapsed()), again).await {
+        Ok(()) => Ok(released.elapsed()),
+        Err(_) => Err(last_error),
+    }
+}
+
+/// Applies a phone's deferred reply and says whether it is in sync, and when: the reply's
+/// arrival plus the CPU time applying it took.
+async fn complete(sent: Sent, deadline: Duration) -> Outcome {
+    let Sent { phone, reply, mut last_error, retries, shed, reasons, statuses } = sent;
+    let name = phone.name.clone();
+    let took = match reply {
+        Reply::None => None,
+        Reply::Live(Ok(took)) => Some(took),
+        Reply::Live(Err(error)) => {
+            last_error = error;
+            None
+        }
+        Reply::Deferred { run, answer, arrived } => match phone.complete(run, answer).await {
+            Ok((_, cpu)) => match phone.unsynced().await {
+                Ok(0) => Some(arrived + cpu),
+                Ok(left) => {
+                    last_error = format!("{left} changes still unsynced after a reply that refused nothing");
+                    None
+                }
+                Err(e) => {
+                    last_error = format!("{e:#}");
+                    None
+                }
+            },
+            Err(e) => {
+                last_error = format!("{e:#}");
+                None
+            }
+        },
+    };
+    let ok = took.is_some_and(|t| t <= deadline);
+    let ms = took.unwrap_or(deadline).as_secs_f64() * 1000.0;
+    let error = (!ok).then(|| format!("not in sync after {}; last error: {last_error}", secs(deadline)));
+    Outcome { phone: name, ok, ms, error, retries, shed, reasons, statuses }
+}

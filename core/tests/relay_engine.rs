@@ -14,7 +14,7 @@ use doorstep_core::relay_engine::{
     self as engine, Budget, Incoming, OverBudget, Queued, Unlimited, Verdict, rejection,
 };
 use doorstep_core::schema::vocabulary::DocKind;
-use doorstep_core::sync::{MessageLimits, PeerState, decode, generate, receive};
+use doorstep_core::sync::{KeptChanges, MessageLimits, PeerState, decode, generate, receive};
 use doorstep_core::{Actor, Compound, Operation, Selection, Timestamp};
 use support::{Fixture, TestEnv, device, fork};
 
@@ -73,7 +73,7 @@ fn two_people_claiming_one_new_actor_in_a_batch_get_it_once() {
     let batch = vec![queued(&first, coordinator), queued(&second, coordinator2)];
     let mut doc = relay.automerge().clone();
     let before = doc.get_heads();
-    let outcome = engine::sync_batch(&mut doc, &header, batch, now(&fx));
+    let outcome = engine::sync_batch(&mut doc, &mut KeptChanges::default(), &header, batch, now(&fx));
     assert!(!outcome.chunk.is_empty(), "the first message's change is to be committed");
     assert_ne!(doc.get_heads(), before);
     let [first, second] = <[Verdict; 2]>::try_from(outcome.verdicts).unwrap();
@@ -110,7 +110,7 @@ fn a_batch_chunk_holds_every_change_it_took_and_only_those() {
         });
     }
     let mut doc = relay.automerge().clone();
-    let outcome = engine::sync_batch(&mut doc, &header, batch, now(&fx));
+    let outcome = engine::sync_batch(&mut doc, &mut KeptChanges::default(), &header, batch, now(&fx));
     assert!(outcome.verdicts.iter().all(|v| matches!(v, Verdict::Accepted { .. })), "{:?}", outcome.verdicts);
     let mut stored = relay.automerge().clone();
     stored.load_incremental(&outcome.chunk).unwrap();

@@ -21,6 +21,7 @@ use automerge::{ActorId, Automerge};
 use doorstep_core::document::Header;
 use doorstep_core::id::DocumentId;
 use doorstep_core::schema::vocabulary::{DocKind, RoundStatus};
+use doorstep_core::sync::KeptChanges;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::storage::{DocumentRecord, Storage, StorageError, StoredDocument};
@@ -54,6 +55,9 @@ pub struct CachedDoc {
     pub stored_bytes: usize,
     /// Chunks stored since the last compaction.
     pub chunks_since_compaction: usize,
+    /// The bytes of the changes its sync batches took since it was loaded, for replies
+    /// (`doorstep_core::sync::KeptChanges`).
+    pub kept: KeptChanges,
 }
 
 impl CachedDoc {
@@ -66,6 +70,7 @@ impl CachedDoc {
             known_seq: 0,
             stored_bytes,
             chunks_since_compaction: 0,
+            kept: KeptChanges::default(),
         }
     }
 }
@@ -157,7 +162,14 @@ async fn load(id: DocumentId, actor: ActorId, stored: StoredDocument) -> Result<
         let known_seq = stored.chunks.last().map_or(stored.compacted_seq, |c| c.seq);
         let mut record = stored.record;
         record.open = is_open(&record.header, &doc);
-        Ok(CachedDoc { record, doc, known_seq, stored_bytes, chunks_since_compaction: stored.chunks.len() })
+        Ok(CachedDoc {
+            record,
+            doc,
+            known_seq,
+            stored_bytes,
+            chunks_since_compaction: stored.chunks.len(),
+            kept: KeptChanges::default(),
+        })
     })
     .await
     .map_err(|e| CacheError::Storage(StorageError::Task(e.to_string())))?

@@ -20,7 +20,7 @@ pub fn answer(
     id: DocumentId,
     state: &mut PeerState,
     taken: Taken,
-    saved: &SavedOnce,
+    saved: &SavedOnce<'_>,
 ) -> Result<Option<Vec<u8>>, Rejection> {
     let nothing_taken = !taken.changed && taken.bindings.is_empty();
     // A phone that announced exactly our heads and needs nothing gets no reply for the
@@ -44,7 +44,11 @@ pub fn answer(
 
 /// The reply to a turned message: its heads and bloom filter received into a fresh state (the
 /// changes were stripped, so `doc` does not change), and a reply generated from there.
-pub fn answer_turned(doc: &mut Automerge, message: Option<Message>, saved: &SavedOnce) -> Option<Vec<u8>> {
+pub fn answer_turned(
+    doc: &mut Automerge,
+    message: Option<Message>,
+    saved: &SavedOnce<'_>,
+) -> Option<Vec<u8>> {
     let message = message?;
     let mut fresh = PeerState::new();
     sync::receive(doc, &mut fresh, message)

@@ -51,7 +51,10 @@ pub fn apply(
     budget: &impl Budget,
 ) -> Result<Accepted, Refused> {
     let mut taken = take(doc, header, author, incoming, owners, now, budget);
-    let chunk = taken.as_mut().map(|t| std::mem::take(&mut t.chunk)).unwrap_or_default();
+    let chunk: Vec<u8> = taken
+        .as_mut()
+        .map(|t| std::mem::take(&mut t.changes).into_iter().flat_map(|(_, bytes)| bytes).collect())
+        .unwrap_or_default();
     match verdict(doc, header.id, taken, state, &SavedOnce::default()) {
         Verdict::Accepted { bindings, state, reply } => Ok(Accepted { chunk, bindings, reply, state }),
         Verdict::Refused { rejection, reply } => Err(Refused { rejection, reply }),

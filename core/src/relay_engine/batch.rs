@@ -12,7 +12,7 @@ use super::take::{Taken, Turned, take};
 use crate::document::Header;
 use crate::id::{DocumentId, PersonId};
 use crate::role::Actor;
-use crate::sync::{PeerState, Rejection, SavedOnce};
+use crate::sync::{KeptChanges, PeerState, Rejection, SavedOnce};
 use crate::time::Timestamp;
 
 /// One message of a batch, with what its caller looked up for it.
@@ -71,21 +71,23 @@ pub struct TakenBatch {
 /// Syncs every message of a batch with `doc`: [`take_batch`], then [`answer_batch`].
 pub fn sync_batch<B: Budget>(
     doc: &mut Automerge,
+    kept: &mut KeptChanges,
     header: &Header,
     messages: Vec<Queued<B>>,
     now: Timestamp,
 ) -> BatchOutcome {
-    let taken = take_batch(doc, header, messages, now);
-    answer_batch(doc, header, taken)
+    let taken = take_batch(doc, kept, header, messages, now);
+    answer_batch(doc, kept, header, taken)
 }
 
 /// Takes every message of a batch: each message's new changes are bound to its author and
 /// checked and applied against the document as the messages before it left it (a refused one
 /// changes nothing and does not stop the others); an actor bound by an earlier message of the
 /// batch counts as bound for the later ones, so two people cannot both claim a new actor in one
-/// batch.
+/// batch. The bytes of every change taken are also kept in `kept`, the document's, for replies.
 pub fn take_batch<B: Budget>(
     doc: &mut Automerge,
+    kept: &mut KeptChanges,
     header: &Header,
     messages: Vec<Queued<B>>,
     now: Timestamp,
@@ -103,7 +105,10 @@ pub fn take_batch<B: Budget>(
             for actor in &t.bindings {
                 bound.insert(actor.clone(), queued.author.person);
             }
-            chunk.append(&mut t.chunk);
+            for (hash, bytes) in std::mem::take(&mut t.changes) {
+                chunk.extend_from_slice(&bytes);
+                kept.keep(hash, &bytes);
+            }
         }
         taken.push((result, queued.state));
     }
@@ -112,9 +117,15 @@ pub fn take_batch<B: Budget>(
 
 /// Answers every message of a taken batch from the document with the whole batch in, so a phone
 /// also receives what the others in its batch brought; the document is saved at most once for
-/// all the phones that should get it whole.
-pub fn answer_batch(doc: &mut Automerge, header: &Header, batch: TakenBatch) -> BatchOutcome {
-    let saved = SavedOnce::default();
+/// all the phones that should get it whole, and a reply's changes come from `kept` when it
+/// holds them all.
+pub fn answer_batch(
+    doc: &mut Automerge,
+    kept: &KeptChanges,
+    header: &Header,
+    batch: TakenBatch,
+) -> BatchOutcome {
+    let saved = SavedOnce::keeping(kept);
     let verdicts = batch
         .taken
         .into_iter()
@@ -130,7 +141,7 @@ pub(super) fn verdict(
     id: DocumentId,
     result: Result<Taken, Turned>,
     mut state: PeerState,
-    saved: &SavedOnce,
+    saved: &SavedOnce<'_>,
 ) -> Verdict {
     match result {
         Ok(taken) => {

@@ -25,10 +25,10 @@ pub struct Taken {
     pub message: Message,
     /// Whether the message changed the document (it carried changes the document lacked).
     pub changed: bool,
-    /// The changes it added to the document, each as its own bytes, in the order applied: what
-    /// the relay stores for it. Copied from the message rather than saved from the document,
-    /// which in Automerge 0.12 rebuilds changes from the whole op set (BENCHMARKS.md §4).
-    pub chunk: Vec<u8>,
+    /// The changes it added to the document, each with its own bytes, in the order applied: what
+    /// the relay stores and keeps for it. Copied from the message rather than saved from the
+    /// document, which in Automerge 0.12 rebuilds changes from the whole op set (BENCHMARKS.md §4).
+    pub changes: Vec<(ChangeHash, Vec<u8>)>,
 }
 
 /// A message whose changes were refused; the document is unchanged.
@@ -105,6 +105,8 @@ pub fn take(
             });
         }
     };
-    let chunk: Vec<u8> = applied.iter().filter_map(|hash| bytes.get(hash)).flatten().copied().collect();
-    Ok(Taken { bindings: bindings.into_iter().collect(), message, changed: !applied.is_empty(), chunk })
+    let mut bytes = bytes;
+    let changes: Vec<(ChangeHash, Vec<u8>)> =
+        applied.iter().filter_map(|hash| bytes.remove(hash).map(|b| (*hash, b))).collect();
+    Ok(Taken { bindings: bindings.into_iter().collect(), message, changed: !applied.is_empty(), changes })
 }

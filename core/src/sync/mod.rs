@@ -15,6 +15,7 @@
 mod client;
 mod error;
 mod grants_digest;
+mod kept_changes;
 mod lacking;
 mod message_check;
 mod message_limits;
@@ -26,6 +27,7 @@ mod wire;
 pub use client::{ClientSession, DocumentSet, REQUEST_BYTES, REQUEST_DOCUMENTS, ResponseOutcome};
 pub use error::SyncError;
 pub use grants_digest::{BadDigestLength, GrantsDigest};
+pub use kept_changes::{KEPT_BYTES, KeptChanges};
 pub use message_check::{MessageProblem, MessageShape, check_message};
 pub use message_limits::{BLOOM_BITS_PER_ENTRY, BLOOM_PROBES, MessageLimits};
 pub use peer_state::PeerState;
@@ -52,16 +54,25 @@ pub fn generate(doc: &Automerge, state: &mut PeerState) -> Option<Vec<u8>> {
 }
 
 /// What every reply generated from the same state of a document can share: the document saved
-/// once, and the changes since each last sync the peers announced, listed once (`lacking.rs`).
+/// once, the changes since each last sync the peers announced, listed once (`lacking.rs`), and
+/// the bytes of the changes the relay took (`kept_changes.rs`), if it keeps them.
 ///
 /// Automerge saves (and compresses) the whole document anew for every peer it sends the whole
 /// document to; after a team's batch, the relay answers dozens of phones from one state of the
 /// document, and saving a full roster for each was most of the relay's work on a team's return.
 /// Make one per state of the document: it must not outlive a change to it.
 #[derive(Debug, Default)]
-pub struct SavedOnce {
+pub struct SavedOnce<'a> {
     document: std::cell::OnceCell<Vec<u8>>,
     lacking: LackingCounts,
+    kept: Option<&'a KeptChanges>,
+}
+
+impl<'a> SavedOnce<'a> {
+    /// For replies that may take their changes' bytes from `kept`.
+    pub fn keeping(kept: &'a KeptChanges) -> Self {
+        Self { kept: Some(kept), ..Self::default() }
+    }
 }
 
 /// [`generate`] for a peer of a relay answering many from one state of `doc`: a peer that
@@ -71,11 +82,14 @@ pub struct SavedOnce {
 /// Bloom filter) with the saved document as its changes, exactly the shape of Automerge's
 /// whole-document message. Unlike Automerge, `state` does not record the document's hashes as
 /// sent: the relay keeps only a peer's shared heads between requests, never what it sent.
-pub fn generate_sharing(doc: &Automerge, state: &mut PeerState, saved: &SavedOnce) -> Option<Vec<u8>> {
+pub fn generate_sharing(doc: &Automerge, state: &mut PeerState, saved: &SavedOnce<'_>) -> Option<Vec<u8>> {
     let since = state.heard_last_sync();
     state.trust_known_heads(doc);
     let lacking = |heads: &[ChangeHash]| saved.lacking.count(doc, heads, &since);
     if !state.wants_whole_document(doc, lacking) {
+        if let Some(reply) = saved.kept.and_then(|kept| from_kept(doc, state, kept)) {
+            return reply;
+        }
         return state
             .changes_for_a_holder(doc, lacking, |state| doc.generate_sync_message(state))
             .map(Message::encode);
@@ -86,11 +100,26 @@ pub fn generate_sharing(doc: &Automerge, state: &mut PeerState, saved: &SavedOnc
     Some(message.encode())
 }
 
+/// The reply to a peer that holds the document and lacks a few changes, all of them kept:
+/// Automerge's message for a peer that takes no changes (our heads, needs and Bloom filter) with
+/// the kept bytes as its changes, in the order the document holds them. `None` when Automerge
+/// should answer: the peer asked for changes by hash, its heads include one we lack, it lacks
+/// nothing or many, or a change it lacks is not kept.
+fn from_kept(doc: &Automerge, state: &mut PeerState, kept: &KeptChanges) -> Option<Option<Vec<u8>>> {
+    let lacking = state.lacks_exactly(doc)?;
+    let changes = kept.all_of(lacking)?;
+    let mut message = state.without_changes(|state| doc.generate_sync_message(state));
+    if let Some(message) = message.as_mut() {
+        message.changes = changes.into();
+    }
+    Some(message.map(Message::encode))
+}
+
 /// [`generate_sharing`] with a panic inside Automerge returned as an error, as [`try_generate`].
 pub fn try_generate_sharing(
     doc: &Automerge,
     state: &mut PeerState,
-    saved: &SavedOnce,
+    saved: &SavedOnce<'_>,
 ) -> Result<Option<Vec<u8>>, SyncError> {
     contained("a reply to the peer's sync state", || generate_sharing(doc, state, saved))
         .map_err(SyncError::Malformed)

@@ -155,6 +155,28 @@ impl PeerState {
             && (has_nothing || self.holds(doc).is_some_and(|heads| lacking(&heads) > FEW_CHANGES))
     }
 
+    /// The changes of `doc` the peer lacks, in the order `doc` holds them, when that is exactly
+    /// what Automerge would send: the peer's heads are known and all in `doc`, its `have` is those
+    /// heads with an empty filter ([`PeerState::trust_known_heads`] made it so), it asks for no
+    /// change by hash, and it lacks at least one change and at most a few. `None` otherwise.
+    pub(crate) fn lacks_exactly(&self, doc: &Automerge) -> Option<Vec<ChangeHash>> {
+        let theirs = self.0.their_heads.as_ref().filter(|heads| !heads.is_empty())?;
+        let empty_filter = BloomFilter::default().to_bytes();
+        let trusted = self.0.their_have.as_ref().is_some_and(|have| {
+            matches!(have.as_slice(), [only] if only.last_sync == *theirs && only.bloom.to_bytes() == empty_filter)
+        });
+        let asks = self.0.their_need.as_ref().is_some_and(|need| !need.is_empty());
+        if !trusted
+            || asks
+            || self.0.peer_read_only
+            || !theirs.iter().all(|h| doc.get_change_meta_by_hash(h).is_some())
+        {
+            return None;
+        }
+        let lacking: Vec<ChangeHash> = doc.get_changes_meta(theirs).into_iter().map(|c| c.hash).collect();
+        (!lacking.is_empty() && lacking.len() <= FEW_CHANGES).then_some(lacking)
+    }
+
     /// Runs `generate` as for a peer that takes no changes: the message then carries our heads,
     /// needs and Bloom filter, and no change, so Automerge neither collects nor saves any.
     pub(crate) fn without_changes<T>(&mut self, generate: impl FnOnce(&mut State) -> T) -> T {

@@ -24,8 +24,8 @@ use doorstep_core::relay_engine::{
     self as engine, BatchOutcome, Incoming, Queued, Unlimited, Verdict, rejection,
 };
 use doorstep_core::sync::{
-    DocMessage, DocumentGrant, GrantsDigest, MessageLimits, PeerState, Rejection, SyncRequest, SyncResponse,
-    WIRE_VERSION,
+    DocMessage, DocumentGrant, GrantsDigest, KeptChanges, MessageLimits, PeerState, Rejection, SyncRequest,
+    SyncResponse, WIRE_VERSION,
 };
 use doorstep_core::{Actor, Compound, Role, Timestamp};
 
@@ -63,6 +63,8 @@ pub struct Hub {
     /// when it was closed at that moment.
     pub rejections: Vec<Refusal>,
     states: BTreeMap<(PhoneId, DocumentId), Vec<u8>>,
+    /// The bytes of the changes each document took, for replies, as the relay keeps them.
+    kept: BTreeMap<DocumentId, KeptChanges>,
     /// Documents the hub keeps but no longer lists (a closed round leaving the phones).
     withheld: BTreeSet<DocumentId>,
     /// Phones whose person's membership a coordinator revoked.
@@ -81,6 +83,7 @@ impl Hub {
             now: crate::support::MORNING,
             rejections: Vec::new(),
             states: BTreeMap::new(),
+            kept: BTreeMap::new(),
             withheld: BTreeSet::new(),
             revoked: BTreeSet::new(),
             handled: 0,
@@ -221,8 +224,13 @@ impl Hub {
         };
         let header = *held.header();
         let queued = Queued { author, incoming, owners, state, budget: Unlimited };
-        let BatchOutcome { chunk: _, verdicts } =
-            engine::sync_batch(held.automerge_mut(), &header, vec![queued], self.now);
+        let BatchOutcome { chunk: _, verdicts } = engine::sync_batch(
+            held.automerge_mut(),
+            self.kept.entry(doc).or_default(),
+            &header,
+            vec![queued],
+            self.now,
+        );
         let mut outcome = Outcome { reply: None, rejection: None };
         for verdict in verdicts {
             match verdict {

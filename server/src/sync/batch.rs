@@ -29,7 +29,7 @@ use doorstep_core::Timestamp;
 use doorstep_core::document::Header;
 use doorstep_core::id::{DocumentId, PersonId};
 use doorstep_core::relay_engine::{self as engine, BatchOutcome, Incoming, Verdict};
-use doorstep_core::sync::PeerState;
+use doorstep_core::sync::{KeptChanges, PeerState};
 use doorstep_core::{Actor, Role};
 use tokio::sync::{OwnedMutexGuard, oneshot};
 
@@ -137,15 +137,16 @@ type Input = engine::Queued<WorkBudget>;
 /// The engine's batch, its take and answer steps timed and logged at debug.
 fn work_batch(
     doc: &mut automerge::Automerge,
+    kept: &mut KeptChanges,
     header: &Header,
     inputs: Vec<Input>,
     now: Timestamp,
 ) -> BatchOutcome {
     let started = std::time::Instant::now();
-    let taken = engine::take_batch(doc, header, inputs, now);
+    let taken = engine::take_batch(doc, kept, header, inputs, now);
     let took_in = started.elapsed();
     let answering = std::time::Instant::now();
-    let worked = engine::answer_batch(doc, header, taken);
+    let worked = engine::answer_batch(doc, kept, header, taken);
     tracing::debug!(
         doc = %header.id,
         take_ms = took_in.as_secs_f64() * 1000.0,
@@ -210,7 +211,7 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
     let now = clock::now();
     let worked = tokio::task::spawn_blocking(move || {
         let _turn = turn;
-        let worked = work_batch(&mut cached.doc, &header, inputs, now);
+        let worked = work_batch(&mut cached.doc, &mut cached.kept, &header, inputs, now);
         (cached, worked)
     })
     .await;

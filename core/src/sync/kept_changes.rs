@@ -1,0 +1,148 @@
+//! The bytes of the changes a relay took, kept for its replies.
+//!
+//! Automerge 0.12 keeps no change bytes: every reply carrying changes rebuilds them from the op
+//! set, walking every op in their counter range, and a team's changes are concurrent, so that
+//! range holds the whole team's ops (24 % of the relay's time in a district's return,
+//! BENCHMARKS.md §4). The relay already had each change's bytes when it took it; keeping them per
+//! document lets a reply be Automerge's own message with those bytes as its changes, the shape
+//! the whole-document reply already has. A change not kept (one from before the document was
+//! loaded, a coordinator's edit on the dashboard, anything past the byte budget) makes the reply
+//! fall back to Automerge.
+
+use std::collections::HashMap;
+
+use automerge::ChangeHash;
+
+/// The most change bytes kept for one document; past it, the oldest are dropped all at once.
+pub const KEPT_BYTES: usize = 4 << 20;
+
+/// Change bytes by hash, for one document.
+#[derive(Debug, Default, Clone)]
+pub struct KeptChanges {
+    bytes: HashMap<ChangeHash, Vec<u8>>,
+    total: usize,
+}
+
+impl KeptChanges {
+    /// Keeps the bytes of a change the document took.
+    pub fn keep(&mut self, hash: ChangeHash, bytes: &[u8]) {
+        if bytes.len() > KEPT_BYTES {
+            return;
+        }
+        if self.total + bytes.len() > KEPT_BYTES {
+            self.bytes.clear();
+            self.total = 0;
+        }
+        if self.bytes.insert(hash, bytes.to_vec()).is_none() {
+            self.total += bytes.len();
+        }
+    }
+
+    /// The bytes of every one of `hashes`, in that order, if all are kept.
+    pub(crate) fn all_of(&self, hashes: impl IntoIterator<Item = ChangeHash>) -> Option<Vec<Vec<u8>>> {
+        hashes.into_iter().map(|hash| self.bytes.get(&hash).cloned()).collect()
+    }
+
+    /// Bytes kept.
+    pub fn kept_bytes(&self) -> usize {
+        self.total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, Automerge, ROOT};
+
+    use super::*;
+    use crate::sync::{MessageLimits, PeerState, SavedOnce, decode, generate, generate_sharing, receive};
+
+    fn edit(doc: &mut Automerge, key: &str) {
+        let mut tx = doc.transaction();
+        tx.put(ROOT, key, "门口").unwrap();
+        tx.commit();
+    }
+
+    /// The relay's reply to `phone`'s first message of a session, answered from `relay` with
+    /// `kept`, decoded.
+    fn reply_to(
+        phone: &Automerge,
+        phone_state: &mut PeerState,
+        relay: &mut Automerge,
+        kept: &KeptChanges,
+    ) -> (automerge::sync::Message, bool) {
+        phone_state.presume_peer_holds_shared_heads();
+        let hello = generate(phone, phone_state).unwrap();
+        let mut relay_state = PeerState::new();
+        receive(relay, &mut relay_state, decode(&hello, &MessageLimits::default()).unwrap()).unwrap();
+        let mut probe = relay_state.clone();
+        probe.trust_known_heads(relay);
+        let from_kept = crate::sync::from_kept(relay, &mut probe, kept).is_some();
+        let reply = generate_sharing(relay, &mut relay_state, &SavedOnce::keeping(kept)).unwrap();
+        (decode(&reply, &MessageLimits::for_replies()).unwrap(), from_kept)
+    }
+
+    #[test]
+    fn a_reply_carries_the_kept_bytes_of_the_changes_the_phone_lacks_or_falls_back_to_automerge() {
+        let mut relay = Automerge::new().with_actor(ActorId::from([1; 16]));
+        edit(&mut relay, "roster");
+        let mut phone = relay.fork().with_actor(ActorId::from([2; 16]));
+        // The phone's last session ended in step with the relay.
+        let mut phone_state = PeerState::new();
+        for _ in 0..4 {
+            if let Some(m) = generate(&phone, &mut phone_state) {
+                let mut rs = PeerState::new();
+                receive(&mut relay, &mut rs, decode(&m, &MessageLimits::default()).unwrap()).unwrap();
+                if let Some(r) = generate(&relay, &mut rs) {
+                    receive(&mut phone, &mut phone_state, decode(&r, &MessageLimits::default()).unwrap())
+                        .unwrap();
+                }
+            }
+        }
+        let mut phone_state = PeerState::decode(&phone_state.encode()).unwrap();
+        // Meanwhile three other phones' changes reach the relay, and are kept as it took them.
+        let mut kept = KeptChanges::default();
+        let mut sent = Vec::new();
+        for n in 3..6u8 {
+            let mut other = relay.fork().with_actor(ActorId::from([n; 16]));
+            edit(&mut other, &format!("attempt-{n}"));
+            let change = other.get_last_local_change().unwrap();
+            kept.keep(change.hash(), change.raw_bytes());
+            sent.push(change.raw_bytes().to_vec());
+            relay.apply_changes([change]).unwrap();
+        }
+        let (message, kept_used) = reply_to(&phone, &mut phone_state.clone(), &mut relay.clone(), &kept);
+        assert!(kept_used, "answered from the kept bytes");
+        let mut carried: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
+        carried.sort();
+        sent.sort();
+        assert_eq!(carried, sent, "the reply carries exactly the kept bytes of the three");
+        let mut mine = phone.clone();
+        receive(&mut mine, &mut phone_state.clone(), message).unwrap();
+        assert_eq!(mine.get_heads(), relay.get_heads(), "and the phone is in step");
+
+        // A change the relay did not keep (a coordinator's edit on the dashboard): Automerge answers.
+        edit(&mut relay, "dashboard");
+        let (message, kept_used) = reply_to(&phone, &mut phone_state.clone(), &mut relay.clone(), &kept);
+        assert!(!kept_used, "one change not kept: Automerge answers");
+        let mut mine = phone.clone();
+        receive(&mut mine, &mut phone_state, message).unwrap();
+        assert_eq!(mine.get_heads(), relay.get_heads(), "in step all the same");
+    }
+
+    #[test]
+    fn past_the_budget_the_old_bytes_are_dropped_and_what_is_asked_must_all_be_kept() {
+        let mut kept = KeptChanges::default();
+        let (a, b, c) = (ChangeHash([1; 32]), ChangeHash([2; 32]), ChangeHash([3; 32]));
+        kept.keep(a, &[1; 100]);
+        kept.keep(b, &[2; 100]);
+        assert_eq!(kept.all_of([b, a]), Some(vec![vec![2; 100], vec![1; 100]]));
+        assert_eq!(kept.all_of([a, c]), None, "one not kept: none");
+        kept.keep(c, &vec![3; KEPT_BYTES - 150]);
+        assert_eq!(kept.all_of([a]), None, "dropped to make room");
+        assert_eq!(kept.all_of([c]).map(|v| v[0].len()), Some(KEPT_BYTES - 150));
+        assert!(kept.kept_bytes() <= KEPT_BYTES);
+    }
+}

@@ -280,12 +280,6 @@ impl Phone {
         .await?
     }
 
-    /// Sends one request of a run prepared by [`Phone::prepare_sync`]; a 503 with `Retry-After`
-    /// comes back as [`Busy`]. The same request may be sent again after a failure.
-    pub async fn send(&self, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
-        self.exchange(body).await
-    }
-
     /// Applies the reply to a prepared run's request and finishes the run. Returns the report
     /// and the CPU time the phone spent, measured on the thread that did the work; when the reply
     /// leaves more to exchange, the rest of the run is carried on over the network and its whole
@@ -321,8 +315,9 @@ impl Phone {
         Ok((report?, cpu + finishing))
     }
 
-    /// One sync request; a 503 with `Retry-After` comes back as [`Busy`].
-    async fn exchange(&self, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    /// One sync request; a 503 with `Retry-After` comes back as [`Busy`]. A request that failed
+    /// may be sent again as it is.
+    pub async fn exchange(&self, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
         REQUESTS_SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let response = self
             .http

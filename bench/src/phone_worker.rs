@@ -212,15 +212,57 @@ async fn attempt(phone: &Phone) -> Result<(), Failed> {
     }
 }
 
+/// A phone's failed attempts during the burst: counted by reason and by what the relay
+/// answered, and the pause before the next, as the app pauses.
+#[derive(Debug, Default)]
+struct Retries {
+    count: u32,
+    shed: u32,
+    reasons: BTreeMap<String, u32>,
+    statuses: BTreeMap<String, u32>,
+    last_error: String,
+}
+
+impl Retries {
+    /// Counts a failed attempt and returns the pause before the next. A relay shedding load says
+    /// how long to wait; the phone adds up to half as much again at random, so the shed phones do
+    /// not all come back at once. Any other failure (a timeout, a refused connection) waits 1 s,
+    /// 2 s, … at most 5 s.
+    fn failed(&mut self, error: String, busy: Option<Duration>) -> Duration {
+        self.count += 1;
+        if busy.is_some() {
+            self.shed += 1;
+        }
+        *self.reasons.entry(reason_class(&error)).or_insert(0) += 1;
+        *self.statuses.entry(status_class(&error, busy.is_some())).or_insert(0) += 1;
+        self.last_error = error;
+        match busy {
+            Some(retry_after) => retry_after.mul_f64(1.0 + 0.5 * jitter()),
+            None => (RETRY_PAUSE * self.count).min(Duration::from_secs(5)),
+        }
+    }
+
+    /// The phone's `result` line: in sync `took` after the release, or not in sync by `deadline`.
+    fn outcome(self, phone: String, took: Option<Duration>, deadline: Duration) -> Outcome {
+        let ok = took.is_some();
+        let ms = took.unwrap_or(deadline).as_secs_f64() * 1000.0;
+        let error = match (ok, self.last_error.is_empty()) {
+            (true, _) => None,
+            (false, true) => Some(format!("not in sync after {}", secs(deadline))),
+            (false, false) => {
+                Some(format!("not in sync after {}; last error: {}", secs(deadline), self.last_error))
+            }
+        };
+        let Self { count: retries, shed, reasons, statuses, .. } = self;
+        Outcome { phone, ok, ms, error, retries, shed, reasons, statuses }
+    }
+}
+
 /// Syncs one phone until it is in sync or `deadline` passes, retrying as the app does. A closed
 /// phone is opened for each attempt and closed after it.
 async fn sync_until_in_sync(phone: Held, released: Instant, deadline: Duration) -> Outcome {
-    let mut retries = 0;
-    let mut shed = 0u32;
-    let mut reasons = BTreeMap::new();
-    let mut statuses = BTreeMap::new();
+    let mut retries = Retries::default();
     let name = phone.name().to_owned();
-    let mut last_error = String::new();
     let attempts = async {
         loop {
             let outcome = match &phone {
@@ -231,32 +273,15 @@ async fn sync_until_in_sync(phone: Held, released: Instant, deadline: Duration) 
                 },
             };
             let Err(Failed { error, busy }) = outcome else { return };
-            last_error = error;
-            if busy.is_some() {
-                shed += 1;
-            }
-            // As the app does: a failed sync (a timeout, a busy relay) is retried after a
-            // pause; whatever arrived is kept, so the retry carries on from there. A relay
-            // shedding load says how long to wait; the phone adds up to half as much again at
-            // random, so the shed phones do not all come back at once.
-            retries += 1;
-            *reasons.entry(reason_class(&last_error)).or_insert(0u32) += 1;
-            *statuses.entry(status_class(&last_error, busy.is_some())).or_insert(0u32) += 1;
-            let pause = match busy {
-                Some(retry_after) => retry_after.mul_f64(1.0 + 0.5 * jitter()),
-                None => (RETRY_PAUSE * retries).min(Duration::from_secs(5)),
-            };
+            // As the app does: a failed sync is retried after a pause; whatever arrived is
+            // kept, so the retry carries on from there.
+            let pause = retries.failed(error, busy);
             tokio::time::sleep(pause).await;
         }
     };
     let in_time = tokio::time::timeout(deadline, attempts).await.is_ok();
-    let ms = released.elapsed().as_secs_f64() * 1000.0;
-    let error = match (in_time, last_error.is_empty()) {
-        (true, _) => None,
-        (false, true) => Some(format!("not in sync after {}", secs(deadline))),
-        (false, false) => Some(format!("not in sync after {}; last error: {last_error}", secs(deadline))),
-    };
-    Outcome { phone: name, ok: in_time, ms, error, retries, shed, reasons, statuses }
+    let took = in_time.then(|| released.elapsed());
+    retries.outcome(name, took, deadline)
 }
 
 /// What a failed sync came to, as a short class: the relay's HTTP status (`503` when it shed

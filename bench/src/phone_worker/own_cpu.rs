@@ -12,15 +12,13 @@
 //! busy for longer than a sync may wait) is applied at once, inside the burst, and the phone
 //! syncs again after a pause as the app does, all of it counted as it happens.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
 use doorstep_core::sync::SyncResponse;
 
-use super::{Outcome, RETRY_PAUSE, attempt, jitter, reason_class, report_finished, status_class};
-use crate::figures::secs;
+use super::{Failed, Outcome, Retries, attempt, report_finished};
 use crate::phone::{Busy, HandedOver, Phone, Prepared};
 use crate::proc_stats::cpu_time;
 use doorstep_replica::SyncRun;
@@ -33,18 +31,14 @@ enum Reply {
     Deferred { run: SyncRun, answer: Vec<u8>, arrived: Duration },
     /// An answer that refused some of the phone's work, applied at once and synced again live:
     /// when the phone was in sync, if it was before the deadline.
-    Live(Result<Duration, String>),
+    Live(Option<Duration>),
 }
 
 /// One phone's request on the network: sent until answered or out of time.
 struct Sent {
     phone: Phone,
     reply: Reply,
-    last_error: String,
-    retries: u32,
-    shed: u32,
-    reasons: BTreeMap<String, u32>,
-    statuses: BTreeMap<String, u32>,
+    retries: Retries,
 }
 
 /// Opens the phones and builds their requests, says `ready`, waits for `go`, sends every
@@ -95,40 +89,23 @@ pub(super) fn run(
 async fn send(phone: Phone, first: Prepared, released: Instant, deadline: Duration) -> Sent {
     let Prepared { run, body, cpu } = first;
     tokio::time::sleep(cpu).await;
-    let mut sent = Sent {
-        phone,
-        reply: Reply::None,
-        last_error: String::new(),
-        retries: 0,
-        shed: 0,
-        reasons: BTreeMap::new(),
-        statuses: BTreeMap::new(),
-    };
+    let mut sent = Sent { phone, reply: Reply::None, retries: Retries::default() };
     while released.elapsed() < deadline {
-        let error = match sent.phone.send(body.clone()).await {
+        let error = match sent.phone.exchange(body.clone()).await {
             Ok(answer) if refuses_nothing(&answer) => {
                 sent.reply = Reply::Deferred { run, answer, arrived: released.elapsed() };
                 return sent;
             }
             Ok(answer) => {
-                let live = carry_on_live(&sent.phone, run, answer, released, deadline).await;
+                let live =
+                    carry_on_live(&sent.phone, run, answer, released, deadline, &mut sent.retries).await;
                 sent.reply = Reply::Live(live);
                 return sent;
             }
             Err(e) => e,
         };
         let busy = error.downcast_ref::<Busy>().map(|b| b.retry_after);
-        sent.last_error = format!("{error:#}");
-        sent.retries += 1;
-        if busy.is_some() {
-            sent.shed += 1;
-        }
-        *sent.reasons.entry(reason_class(&sent.last_error)).or_insert(0) += 1;
-        *sent.statuses.entry(status_class(&sent.last_error, busy.is_some())).or_insert(0) += 1;
-        let pause = match busy {
-            Some(retry_after) => retry_after.mul_f64(1.0 + 0.5 * jitter()),
-            None => (RETRY_PAUSE * sent.retries).min(Duration::from_secs(5)),
-        };
+        let pause = sent.retries.failed(format!("{error:#}"), busy);
         tokio::time::sleep(pause).await;
     }
     sent
@@ -140,63 +117,63 @@ fn refuses_nothing(answer: &[u8]) -> bool {
 }
 
 /// A reply that refused some of the phone's work: applied now, then synced again after a
-/// pause until in sync, as the app does. When the phone was in sync, from the release.
+/// pause until in sync, as the app does, each failed attempt counted in `retries`. When the phone
+/// was in sync, from the release, if it was by `deadline`.
 async fn carry_on_live(
     phone: &Phone,
     run: SyncRun,
     answer: Vec<u8>,
     released: Instant,
     deadline: Duration,
-) -> Result<Duration, String> {
-    phone.complete(run, answer).await.map_err(|e| format!("{e:#}"))?;
-    let mut last_error = "changes still unsynced after the sync".to_owned();
-    let again = async {
-        for n in 1u32.. {
-            tokio::time::sleep((RETRY_PAUSE * n).min(Duration::from_secs(5))).await;
-            match attempt(phone).await {
-                Ok(()) => return,
-                Err(failed) => last_error = failed.error,
+    retries: &mut Retries,
+) -> Option<Duration> {
+    if let Err(e) = phone.complete(run, answer).await {
+        retries.last_error = format!("{e:#}");
+        return None;
+    }
+    let mut outcome =
+        phone.unsynced().await.map_err(|e| Failed { error: format!("{e:#}"), busy: None }).and_then(|left| {
+            if left == 0 {
+                Ok(())
+            } else {
+                Err(Failed { error: format!("{left} changes still unsynced after the sync"), busy: None })
             }
+        });
+    let again = async {
+        while let Err(Failed { error, busy }) = outcome {
+            tokio::time::sleep(retries.failed(error, busy)).await;
+            outcome = attempt(phone).await;
         }
     };
-    match tokio::time::timeout(deadline.saturating_sub(released.elapsed()), again).await {
-        Ok(()) => Ok(released.elapsed()),
-        Err(_) => Err(last_error),
-    }
+    let left = deadline.saturating_sub(released.elapsed());
+    tokio::time::timeout(left, again).await.ok().map(|()| released.elapsed())
 }
 
 /// Applies a phone's deferred reply and says whether it is in sync, and when: the reply's
 /// arrival plus the CPU time applying it took.
 async fn complete(sent: Sent, deadline: Duration) -> Outcome {
-    let Sent { phone, reply, mut last_error, retries, shed, reasons, statuses } = sent;
-    let name = phone.name.clone();
+    let Sent { phone, reply, mut retries } = sent;
     let took = match reply {
         Reply::None => None,
-        Reply::Live(Ok(took)) => Some(took),
-        Reply::Live(Err(error)) => {
-            last_error = error;
-            None
-        }
+        Reply::Live(took) => took,
         Reply::Deferred { run, answer, arrived } => match phone.complete(run, answer).await {
             Ok((_, cpu)) => match phone.unsynced().await {
                 Ok(0) => Some(arrived + cpu),
                 Ok(left) => {
-                    last_error = format!("{left} changes still unsynced after a reply that refused nothing");
+                    retries.last_error =
+                        format!("{left} changes still unsynced after a reply that refused nothing");
                     None
                 }
                 Err(e) => {
-                    last_error = format!("{e:#}");
+                    retries.last_error = format!("{e:#}");
                     None
                 }
             },
             Err(e) => {
-                last_error = format!("{e:#}");
+                retries.last_error = format!("{e:#}");
                 None
             }
         },
     };
-    let ok = took.is_some_and(|t| t <= deadline);
-    let ms = took.unwrap_or(deadline).as_secs_f64() * 1000.0;
-    let error = (!ok).then(|| format!("not in sync after {}; last error: {last_error}", secs(deadline)));
-    Outcome { phone: name, ok, ms, error, retries, shed, reasons, statuses }
+    retries.outcome(phone.name.clone(), took.filter(|t| *t <= deadline), deadline)
 }

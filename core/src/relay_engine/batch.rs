@@ -107,7 +107,7 @@ pub fn take_batch<B: Budget>(
             }
             for (hash, bytes) in std::mem::take(&mut t.changes) {
                 chunk.extend_from_slice(&bytes);
-                kept.keep(hash, &bytes);
+                kept.keep(hash, bytes);
             }
         }
         taken.push((result, queued.state));

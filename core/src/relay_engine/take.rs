@@ -94,7 +94,7 @@ pub fn take(
     if let Err(stopped) = budget.check("checking its changes") {
         return Err(Turned { rejection: rejection::over_budget(header.id, &stopped), message: None });
     }
-    let bytes: HashMap<ChangeHash, Vec<u8>> =
+    let mut bytes: HashMap<ChangeHash, Vec<u8>> =
         new.iter().map(|c| (c.hash(), c.raw_bytes().to_vec())).collect();
     let applied = match validate::check_and_apply(doc, header, author, new, now) {
         Ok(applied) => applied,
@@ -105,7 +105,6 @@ pub fn take(
             });
         }
     };
-    let mut bytes = bytes;
     let changes: Vec<(ChangeHash, Vec<u8>)> =
         applied.iter().filter_map(|hash| bytes.remove(hash).map(|b| (*hash, b))).collect();
     Ok(Taken { bindings: bindings.into_iter().collect(), message, changed: !applied.is_empty(), changes })

@@ -25,7 +25,7 @@ pub struct KeptChanges {
 
 impl KeptChanges {
     /// Keeps the bytes of a change the document took.
-    pub fn keep(&mut self, hash: ChangeHash, bytes: &[u8]) {
+    pub fn keep(&mut self, hash: ChangeHash, bytes: Vec<u8>) {
         if bytes.len() > KEPT_BYTES {
             return;
         }
@@ -33,8 +33,9 @@ impl KeptChanges {
             self.bytes.clear();
             self.total = 0;
         }
-        if self.bytes.insert(hash, bytes.to_vec()).is_none() {
-            self.total += bytes.len();
+        let len = bytes.len();
+        if self.bytes.insert(hash, bytes).is_none() {
+            self.total += len;
         }
     }
 
@@ -109,7 +110,7 @@ mod tests {
             let mut other = relay.fork().with_actor(ActorId::from([n; 16]));
             edit(&mut other, &format!("attempt-{n}"));
             let change = other.get_last_local_change().unwrap();
-            kept.keep(change.hash(), change.raw_bytes());
+            kept.keep(change.hash(), change.raw_bytes().to_vec());
             sent.push(change.raw_bytes().to_vec());
             relay.apply_changes([change]).unwrap();
         }
@@ -136,11 +137,11 @@ mod tests {
     fn past_the_budget_the_old_bytes_are_dropped_and_what_is_asked_must_all_be_kept() {
         let mut kept = KeptChanges::default();
         let (a, b, c) = (ChangeHash([1; 32]), ChangeHash([2; 32]), ChangeHash([3; 32]));
-        kept.keep(a, &[1; 100]);
-        kept.keep(b, &[2; 100]);
+        kept.keep(a, vec![1; 100]);
+        kept.keep(b, vec![2; 100]);
         assert_eq!(kept.all_of([b, a]), Some(vec![vec![2; 100], vec![1; 100]]));
         assert_eq!(kept.all_of([a, c]), None, "one not kept: none");
-        kept.keep(c, &vec![3; KEPT_BYTES - 150]);
+        kept.keep(c, vec![3; KEPT_BYTES - 150]);
         assert_eq!(kept.all_of([a]), None, "dropped to make room");
         assert_eq!(kept.all_of([c]).map(|v| v[0].len()), Some(KEPT_BYTES - 150));
         assert!(kept.kept_bytes() <= KEPT_BYTES);

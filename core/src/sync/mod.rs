@@ -27,7 +27,7 @@ mod wire;
 pub use client::{ClientSession, DocumentSet, REQUEST_BYTES, REQUEST_DOCUMENTS, ResponseOutcome};
 pub use error::SyncError;
 pub use grants_digest::{BadDigestLength, GrantsDigest};
-pub use kept_changes::{KEPT_BYTES, KeptChanges};
+pub use kept_changes::KeptChanges;
 pub use message_check::{MessageProblem, MessageShape, check_message};
 pub use message_limits::{BLOOM_BITS_PER_ENTRY, BLOOM_PROBES, MessageLimits};
 pub use peer_state::PeerState;

@@ -180,7 +180,8 @@ fn evaluate(doc: &Automerge, context: &Context<'_>, changes: &[Change]) -> Resul
     touched.expand_replaced_collections(&collections, doc, &after);
     let effect = Effect { header, author, before: doc, after: &after, touched: &touched, changes, now };
     rules::check(&effect)?;
-    removed::check(doc, header.kind, changes, &effect.who())?;
+    let patched: HashSet<automerge::ObjId> = patches.iter().map(|p| p.obj.clone()).collect();
+    removed::check(doc, header.kind, changes, &patched, &effect.who())?;
     Ok(after)
 }
 

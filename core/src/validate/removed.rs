@@ -5,11 +5,17 @@
 //! knock always reaches a coordinator). Automerge reports no patch for such writes, so they are
 //! found from the changes' operations: every object written that existed before the batch must
 //! still be reachable.
+//!
+//! Walking an object's path up to the root costs a search of the whole op set per level, which
+//! made this check a tenth of the relay's work when a thousand phones came back at once (perf,
+//! BENCHMARKS.md §4). An object the batch's patches name is reachable after the batch, and so was
+//! before it: no change can bring back an object whose key was deleted or overwritten, since a
+//! new value is a new object. Only the objects written without a patch are walked.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use automerge::legacy::ObjectId;
-use automerge::{Automerge, Change, Parent, Prop, ReadDoc};
+use automerge::{Automerge, Change, ObjId, Parent, Prop, ReadDoc};
 
 use super::contain::contained;
 use super::schema::in_changes;
@@ -19,7 +25,14 @@ use crate::rulebook::table;
 use crate::schema::vocabulary::DocKind;
 
 /// Refuses `changes` if any writes into an object of `before` that is no longer reachable there.
-pub(super) fn check(before: &Automerge, kind: DocKind, changes: &[Change], who: &str) -> Result<(), Problem> {
+/// `patched` holds the objects the batch's patches name (reachable after it, so before it too).
+pub(super) fn check(
+    before: &Automerge,
+    kind: DocKind,
+    changes: &[Change],
+    patched: &HashSet<ObjId>,
+    who: &str,
+) -> Result<(), Problem> {
     let mut targets = BTreeSet::new();
     for change in changes {
         let expanded = contained("a change's operations", || change.decode()).map_err(Problem::malformed)?;
@@ -34,6 +47,9 @@ pub(super) fn check(before: &Automerge, kind: DocKind, changes: &[Change], who: 
     for target in targets {
         let path = contained("an object's path", || {
             let obj = before.import_obj(&target).ok()?;
+            if patched.contains(&obj) {
+                return None;
+            }
             let parents = before.parents(&obj).ok()?;
             Some(parents.collect::<Vec<Parent>>())
         })

@@ -124,6 +124,12 @@ async fn lock_within(
     tokio::time::timeout(budget.remaining(), relay.cache().lock(id)).await.ok()
 }
 
+/// How long a queued message waits for its batch before its phone is told to sync again: the
+/// request's timeout less one document's work, and never less than that work.
+fn queue_patience(limits: &crate::config::Limits) -> std::time::Duration {
+    limits.request_timeout.saturating_sub(limits.document_work).max(limits.document_work)
+}
+
 fn busy(id: DocumentId) -> DocOutcome {
     DocOutcome::rejected(reject(
         id,
@@ -192,12 +198,15 @@ async fn existing(
     };
     let job = Job::new(*caller, role, incoming, owners, stored_state, size, budget.clone());
     // Admission let the message in only if its batch should start within `max_wait`. The wait
-    // is bounded again here, from the moment it is queued, for a document held longer by other
-    // work (a large relay write): by one document's work budget, not by what is left of it, since
-    // on a loaded relay reading the message and looking up its owners may have used most of it
-    // already, and giving up then would throw that work away. Once its batch has taken it, its
-    // outcome is awaited.
-    let patience = state.config.limits.document_work;
+    // is bounded again here, from the moment it is queued, for a document held longer than
+    // admission foresaw (a large relay write, batches slower than the rate measured so far): by
+    // what the request's timeout leaves once a batch's work is set aside, not by one document's
+    // work budget. Giving up sooner throws nothing of the batch away but sends the phone back
+    // into the stampede: at 1,000 phones, messages given up after 5 s came back at once, were
+    // shed with `Retry-After` slots up to 30 s, and missed the 90 s deadline (BENCHMARKS.md §4).
+    // A message whose request is gone is dropped unread when its turn comes; once its batch has
+    // taken it, its outcome is awaited.
+    let patience = queue_patience(&state.config.limits);
     match queue::submit(state, id, place, job).outcome(patience).await {
         Ok(outcome) => outcome,
         Err(queue::NoOutcome::GaveUp) => busy(id),

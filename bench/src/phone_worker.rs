@@ -135,14 +135,6 @@ pub fn start(
     Ok((workers, folders))
 }
 
-/// A number in [0, 1) for jitter; the standard library's hasher keys are random per process and
-/// per `RandomState`.
-fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let bits = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    (bits >> 11) as f64 / (1u64 << 53) as f64
-}
-
 mod own_cpu;
 
 /// What one phone's burst came to, as its `result` line says.
@@ -225,8 +217,8 @@ struct Retries {
 
 impl Retries {
     /// Counts a failed attempt and returns the pause before the next. A relay shedding load says
-    /// how long to wait; the phone adds up to half as much again at random, so the shed phones do
-    /// not all come back at once. Any other failure (a timeout, a refused connection) waits 1 s,
+    /// how long to wait, and the phone waits that and a little more at random, as the app does
+    /// (`RetryPolicy::after_asked`). Any other failure (a timeout, a refused connection) waits 1 s,
     /// 2 s, … at most 5 s.
     fn failed(&mut self, error: String, busy: Option<Duration>) -> Duration {
         self.count += 1;
@@ -237,7 +229,7 @@ impl Retries {
         *self.statuses.entry(status_class(&error, busy.is_some())).or_insert(0) += 1;
         self.last_error = error;
         match busy {
-            Some(retry_after) => retry_after.mul_f64(1.0 + 0.5 * jitter()),
+            Some(retry_after) => doorstep_replica::RetryPolicy::after_asked(retry_after),
             None => (RETRY_PAUSE * self.count).min(Duration::from_secs(5)),
         }
     }

@@ -80,7 +80,9 @@ mod tests {
         receive(relay, &mut relay_state, decode(&hello, &MessageLimits::default()).unwrap()).unwrap();
         let mut probe = relay_state.clone();
         probe.trust_known_heads(relay);
-        let from_kept = crate::sync::from_kept(relay, &mut probe, kept).is_some();
+        let lists = crate::sync::lacking::LackingCounts::default();
+        let from_kept =
+            crate::sync::from_kept(relay, &mut probe, kept, |heads| lists.list(relay, heads, &[])).is_some();
         let reply = generate_sharing(relay, &mut relay_state, &SavedOnce::keeping(kept)).unwrap();
         (decode(&reply, &MessageLimits::for_replies()).unwrap(), from_kept)
     }

@@ -9,16 +9,32 @@
 //! Phones that come back together announce the same last sync (the state they all left with).
 //! The changes since it are listed once per state of the document; a phone lacks all of them
 //! except the ones its own heads reach, found by walking back from its heads through the list,
-//! which costs what the phone itself sent.
+//! which costs what the phone itself sent. A reply built from the kept bytes of those changes
+//! (`kept_changes.rs`) needs them listed, not only counted: the same list serves, when the walk
+//! shows the phone's last sync is an ancestor of its heads, so that nothing before it is lacking.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use automerge::{Automerge, ChangeHash};
 
-/// The changes since each last sync asked about, for one state of a document.
+/// The changes since each last sync asked about, for one state of a document: in the order the
+/// document holds them, and as a set.
 #[derive(Debug, Default)]
-pub(crate) struct LackingCounts(RefCell<HashMap<Vec<ChangeHash>, HashSet<ChangeHash>>>);
+pub(crate) struct LackingCounts(RefCell<HashMap<Vec<ChangeHash>, Since>>);
+
+#[derive(Debug)]
+struct Since {
+    ordered: Vec<ChangeHash>,
+    set: HashSet<ChangeHash>,
+}
+
+/// What a walk back from a peer's heads through the changes since its last sync met: the ones
+/// among them it reached, and the changes outside them where it stopped.
+struct Walk {
+    reached: HashSet<ChangeHash>,
+    stopped_at: HashSet<ChangeHash>,
+}
 
 impl LackingCounts {
     /// How many changes of `doc` are not ancestors of `heads`, for a peer whose last sync was
@@ -26,22 +42,55 @@ impl LackingCounts {
     /// is a state it held); otherwise it may count too few, which only changes which reply a
     /// peer gets, never what it holds afterwards.
     pub(crate) fn count(&self, doc: &Automerge, heads: &[ChangeHash], since: &[ChangeHash]) -> usize {
+        self.with_since(doc, since, |after| after.set.len() - walk(doc, heads, &after.set).reached.len())
+    }
+
+    /// The changes of `doc` that are not ancestors of `heads`, in the order `doc` holds them, as
+    /// `get_changes_meta(heads)` lists them: from the list since `since` when the walk shows every
+    /// head of `since` is an ancestor of `heads` (then nothing before `since` is lacking), else
+    /// from Automerge.
+    pub(crate) fn list(
+        &self,
+        doc: &Automerge,
+        heads: &[ChangeHash],
+        since: &[ChangeHash],
+    ) -> Vec<ChangeHash> {
+        let exact = self.with_since(doc, since, |after| {
+            let walk = walk(doc, heads, &after.set);
+            since
+                .iter()
+                .all(|h| walk.stopped_at.contains(h))
+                .then(|| after.ordered.iter().filter(|h| !walk.reached.contains(*h)).copied().collect())
+        });
+        exact.unwrap_or_else(|| doc.get_changes_meta(heads).into_iter().map(|change| change.hash).collect())
+    }
+
+    fn with_since<T>(&self, doc: &Automerge, since: &[ChangeHash], read: impl FnOnce(&Since) -> T) -> T {
         let mut key = since.to_vec();
         key.sort_unstable();
         let mut memo = self.0.borrow_mut();
-        let after = memo
-            .entry(key)
-            .or_insert_with(|| doc.get_changes_meta(since).into_iter().map(|change| change.hash).collect());
-        let mut reached = HashSet::new();
-        let mut to_visit = heads.to_vec();
-        while let Some(hash) = to_visit.pop() {
-            if after.contains(&hash) && reached.insert(hash) {
-                to_visit
-                    .extend(doc.get_change_meta_by_hash(&hash).map(|change| change.deps).unwrap_or_default());
-            }
-        }
-        after.len() - reached.len()
+        let after = memo.entry(key).or_insert_with(|| {
+            let ordered: Vec<ChangeHash> =
+                doc.get_changes_meta(since).into_iter().map(|change| change.hash).collect();
+            Since { set: ordered.iter().copied().collect(), ordered }
+        });
+        read(after)
     }
+}
+
+/// Walks back from `heads` through `after`'s changes.
+fn walk(doc: &Automerge, heads: &[ChangeHash], after: &HashSet<ChangeHash>) -> Walk {
+    let mut reached = HashSet::new();
+    let mut stopped_at = HashSet::new();
+    let mut to_visit = heads.to_vec();
+    while let Some(hash) = to_visit.pop() {
+        if !after.contains(&hash) {
+            stopped_at.insert(hash);
+        } else if reached.insert(hash) {
+            to_visit.extend(doc.get_change_meta_by_hash(&hash).map(|change| change.deps).unwrap_or_default());
+        }
+    }
+    Walk { reached, stopped_at }
 }
 
 #[cfg(test)]
@@ -89,5 +138,30 @@ mod tests {
             counts.count(&relay, &phones[0].get_heads(), &[]),
             relay.get_changes_meta(&phones[0].get_heads()).len()
         );
+    }
+
+    #[test]
+    fn the_list_a_peer_lacks_is_automerges_whatever_last_sync_it_announces() {
+        let mut relay = Automerge::new().with_actor(ActorId::from([1; 16]));
+        edit(&mut relay, "base");
+        let since = relay.get_heads();
+        let mut phone = relay.fork().with_actor(ActorId::from([2; 16]));
+        edit(&mut phone, "phone");
+        let mut other = relay.fork().with_actor(ActorId::from([3; 16]));
+        for i in 0..4 {
+            edit(&mut other, &format!("other-{i}"));
+        }
+        relay.merge(&mut phone).unwrap();
+        relay.merge(&mut other).unwrap();
+        let hashes = |heads: &[ChangeHash]| -> Vec<ChangeHash> {
+            relay.get_changes_meta(heads).into_iter().map(|c| c.hash).collect()
+        };
+        let lists = LackingCounts::default();
+        assert_eq!(lists.list(&relay, &phone.get_heads(), &since), hashes(&phone.get_heads()));
+        assert_eq!(lists.list(&relay, &since, &since), hashes(&since));
+        assert_eq!(lists.list(&relay, &relay.get_heads(), &since), Vec::<ChangeHash>::new());
+        // A last sync the peer never held (another phone's heads): not taken on trust.
+        let bogus = other.get_heads();
+        assert_eq!(lists.list(&relay, &phone.get_heads(), &bogus), hashes(&phone.get_heads()));
     }
 }

@@ -87,7 +87,8 @@ pub fn generate_sharing(doc: &Automerge, state: &mut PeerState, saved: &SavedOnc
     state.trust_known_heads(doc);
     let lacking = |heads: &[ChangeHash]| saved.lacking.count(doc, heads, &since);
     if !state.wants_whole_document(doc, lacking) {
-        if let Some(reply) = saved.kept.and_then(|kept| from_kept(doc, state, kept)) {
+        let list = |heads: &[ChangeHash]| saved.lacking.list(doc, heads, &since);
+        if let Some(reply) = saved.kept.and_then(|kept| from_kept(doc, state, kept, list)) {
             return reply;
         }
         return state
@@ -105,8 +106,14 @@ pub fn generate_sharing(doc: &Automerge, state: &mut PeerState, saved: &SavedOnc
 /// the kept bytes as its changes, in the order the document holds them. `None` when Automerge
 /// should answer: the peer asked for changes by hash, its heads include one we lack, it lacks
 /// nothing or many, or a change it lacks is not kept.
-fn from_kept(doc: &Automerge, state: &mut PeerState, kept: &KeptChanges) -> Option<Option<Vec<u8>>> {
-    let lacking = state.lacks_exactly(doc)?;
+/// `list` gives the changes of `doc` that are not ancestors of the heads it is given, in order.
+fn from_kept(
+    doc: &Automerge,
+    state: &mut PeerState,
+    kept: &KeptChanges,
+    list: impl FnOnce(&[ChangeHash]) -> Vec<ChangeHash>,
+) -> Option<Option<Vec<u8>>> {
+    let lacking = state.lacks_exactly(doc, list)?;
     let changes = kept.all_of(lacking)?;
     let mut message = state.without_changes(|state| doc.generate_sync_message(state));
     if let Some(message) = message.as_mut() {

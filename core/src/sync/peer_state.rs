@@ -159,7 +159,12 @@ impl PeerState {
     /// what Automerge would send: the peer's heads are known and all in `doc`, its `have` is those
     /// heads with an empty filter ([`PeerState::trust_known_heads`] made it so), it asks for no
     /// change by hash, and it lacks at least one change and at most a few. `None` otherwise.
-    pub(crate) fn lacks_exactly(&self, doc: &Automerge) -> Option<Vec<ChangeHash>> {
+    /// `list` gives the changes of `doc` that are not ancestors of the heads it is given, in order.
+    pub(crate) fn lacks_exactly(
+        &self,
+        doc: &Automerge,
+        list: impl FnOnce(&[ChangeHash]) -> Vec<ChangeHash>,
+    ) -> Option<Vec<ChangeHash>> {
         let theirs = self.0.their_heads.as_ref().filter(|heads| !heads.is_empty())?;
         let empty_filter = BloomFilter::default().to_bytes();
         let trusted = self.0.their_have.as_ref().is_some_and(|have| {
@@ -173,7 +178,7 @@ impl PeerState {
         {
             return None;
         }
-        let lacking: Vec<ChangeHash> = doc.get_changes_meta(theirs).into_iter().map(|c| c.hash).collect();
+        let lacking = list(theirs);
         (!lacking.is_empty() && lacking.len() <= FEW_CHANGES).then_some(lacking)
     }
 

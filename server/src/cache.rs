@@ -220,6 +220,12 @@ impl DocCache {
         guard.loaded.is_some().then_some(guard)
     }
 
+    /// Whether the cache has a slot for the document: it is in memory, being loaded, or
+    /// locked by someone.
+    pub fn has_slot(&self, id: DocumentId) -> bool {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner).contains_key(&id)
+    }
+
     /// How many documents are in memory.
     pub fn len(&self) -> usize {
         let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
@@ -260,6 +266,9 @@ impl DocCache {
             }
             false
         });
+        if evicted > 0 {
+            slots.shrink_to_fit();
+        }
         self.evicted.fetch_add(evicted, Ordering::Relaxed);
         out
     }

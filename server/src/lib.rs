@@ -113,9 +113,11 @@ async fn sweep_idle(state: &AppState) {
         tracing::debug!(documents = to_compact.len(), "compacting evicted documents");
         state.relay.compact_evicted(to_compact).await;
     }
+    let forgotten = state.relay.queues().forget_idle(|id| cache.has_slot(id));
     if cache.evicted() == evicted_before {
         return;
     }
+    tracing::debug!(queues = forgotten, "forgot the work queues of evicted documents");
     if let Err(e) = state.relay.storage().release_memory().await {
         tracing::warn!(error = %e, "the store kept its caches");
     }

@@ -100,7 +100,7 @@ impl Metrics {
 
     /// The Prometheus text exposition, with the gauges read at the moment of asking.
     pub fn render(&self, gauges: &Gauges) -> String {
-        let Gauges { docs_cached, docs_evicted, resident_bytes } = *gauges;
+        let Gauges { docs_cached, docs_evicted, work_queues, resident_bytes } = *gauges;
         let mut out = String::new();
         // Writing to a String cannot fail; the results are ignored for that reason.
         let _ = writeln!(out, "# HELP doorstep_http_requests_total HTTP requests by route and status.");
@@ -189,6 +189,9 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE doorstep_documents_evicted_total counter");
         let _ = writeln!(out, "doorstep_documents_evicted_total {docs_evicted}");
+        let _ = writeln!(out, "# HELP doorstep_work_queues Documents with a work queue held in memory.");
+        let _ = writeln!(out, "# TYPE doorstep_work_queues gauge");
+        let _ = writeln!(out, "doorstep_work_queues {work_queues}");
         if let Some(rss) = resident_bytes {
             let _ = writeln!(out, "# HELP doorstep_process_resident_bytes The relay's resident memory.");
             let _ = writeln!(out, "# TYPE doorstep_process_resident_bytes gauge");
@@ -205,6 +208,8 @@ pub struct Gauges {
     pub docs_cached: usize,
     /// Documents evicted since start (a counter kept by the cache).
     pub docs_evicted: u64,
+    /// Documents with a work queue (in use, or evicted and not yet swept).
+    pub work_queues: usize,
     /// The process's resident memory, where the system tells it.
     pub resident_bytes: Option<u64>,
 }
@@ -225,7 +230,12 @@ mod tests {
         m.batch(4);
         m.shed();
         m.memory_trimmed();
-        let text = m.render(&Gauges { docs_cached: 5, docs_evicted: 7, resident_bytes: Some(10 << 20) });
+        let text = m.render(&Gauges {
+            docs_cached: 5,
+            docs_evicted: 7,
+            work_queues: 2,
+            resident_bytes: Some(10 << 20),
+        });
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"415\"} 1"));
         assert!(
@@ -236,6 +246,7 @@ mod tests {
         assert!(text.contains("doorstep_sync_documents_in_total 3"));
         assert!(text.contains("doorstep_sync_bytes_out_total 200"));
         assert!(text.contains("doorstep_documents_cached 5"));
+        assert!(text.contains("doorstep_work_queues 2"));
         assert!(text.contains("doorstep_sync_batches_total 2"), "{text}");
         assert!(text.contains("doorstep_sync_batched_messages_total 5"));
         assert!(text.contains("doorstep_sync_largest_batch 4"));

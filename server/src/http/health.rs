@@ -32,6 +32,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let gauges = Gauges {
         docs_cached: cache.len(),
         docs_evicted: cache.evicted(),
+        work_queues: state.relay.queues().len(),
         resident_bytes: memory::resident_bytes(),
     };
     let text = state.metrics.render(&gauges);

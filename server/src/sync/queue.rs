@@ -51,8 +51,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Every document's queue. A queue is made only for a document a caller may sync, so the map
-/// holds at most one small entry per stored document.
+/// Every document's queue. A queue is made only for a document a caller may sync, and
+/// [`WorkQueues::forget_idle`] drops those of documents that have left memory, so the map holds
+/// an entry only for documents in use.
 #[derive(Debug, Default)]
 pub struct WorkQueues {
     queues: Mutex<HashMap<DocumentId, Shared>>,
@@ -124,6 +125,34 @@ impl WorkQueues {
     /// Messages queued for a document: waiting, being worked on or promised a place.
     pub fn queued(&self, id: DocumentId) -> usize {
         lock(&self.queues).get(&id).map_or(0, |q| lock(q).queued())
+    }
+
+    /// Drops the queues that nothing uses (nothing queued or promised, no task, no place held)
+    /// of documents `in_memory` says have left memory, with their measured drain rates and
+    /// retry slots: those describe a burst an idle time ago. Returns how many were dropped.
+    pub fn forget_idle(&self, in_memory: impl Fn(DocumentId) -> bool) -> usize {
+        let mut queues = lock(&self.queues);
+        let before = queues.len();
+        queues.retain(|id, queue| {
+            if in_memory(*id) || Arc::strong_count(queue) > 1 {
+                return true;
+            }
+            let q = lock(queue);
+            q.running || q.queued() > 0
+        });
+        let forgotten = before - queues.len();
+        queues.shrink_to_fit();
+        forgotten
+    }
+
+    /// How many documents have a queue.
+    pub fn len(&self) -> usize {
+        lock(&self.queues).len()
+    }
+
+    /// Whether no document has a queue.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Messages read and waiting in a document's queue for their batch.
@@ -211,6 +240,9 @@ async fn work_queue(state: AppState, id: DocumentId, queue: Shared) {
             if q.waiting.is_empty() {
                 q.running = false;
                 q.in_batch = 0;
+                // The buffer a burst grew is given back: a thousand documents' queues each
+                // holding one would keep the heap's pages from being returned after the burst.
+                q.waiting = VecDeque::new();
                 running.finished = true;
                 return;
             }

@@ -66,10 +66,11 @@ async fn an_eviction_sweep_gives_the_freed_memory_back() {
     assert!(fx.volunteers[0].sync(&fx.relay).await.rejected.is_empty());
     let before = fx.relay.metrics().await;
     assert!(metric(&before, "doorstep_process_resident_bytes").is_some_and(|b| b > 0), "{before}");
+    assert!(metric(&before, "doorstep_work_queues") >= Some(1), "the sync went through queues: {before}");
     let trims_before = metric(&before, "doorstep_memory_trims_total").unwrap();
 
     // Wait (generously: the machine may be loaded) for the sweep that evicts the documents.
-    let mut after = before;
+    let mut after = before.clone();
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         after = fx.relay.metrics().await;
@@ -78,6 +79,11 @@ async fn an_eviction_sweep_gives_the_freed_memory_back() {
         }
     }
     assert_eq!(cached(&after), 0, "idle documents left memory");
+    assert_eq!(
+        metric(&after, "doorstep_work_queues"),
+        Some(0),
+        "the evicted documents' queues were forgotten"
+    );
     assert!(metric(&after, "doorstep_documents_evicted_total") >= Some(3), "{after}");
     assert!(
         metric(&after, "doorstep_memory_trims_total") > Some(trims_before),

@@ -152,6 +152,10 @@ pub struct Config {
     pub join: JoinLimits,
     /// A document nobody has touched for this long leaves memory (it stays on disk).
     pub idle_eviction: Duration,
+    /// How long after a sweep that evicted documents the relay returns freed memory once more,
+    /// at the first sweep after it: by then the threads that worked on those documents have
+    /// left and handed back the blocks they kept (`memory.rs`).
+    pub return_memory_again: Duration,
     /// After this many stored chunks a document is compacted into one snapshot.
     pub compact_every: usize,
     /// How long an invite code stays valid by default.
@@ -168,6 +172,7 @@ impl Default for Config {
             streams: StreamLimits::default(),
             join: JoinLimits::default(),
             idle_eviction: Duration::from_secs(10 * 60),
+            return_memory_again: crate::memory::AFTER_THREADS_LEAVE,
             compact_every: 64,
             invite_lifetime: Duration::from_secs(7 * 24 * 3600),
             queue: crate::sync::admission::QueueLimits::default(),

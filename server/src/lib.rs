@@ -76,10 +76,11 @@ pub async fn serve(
         let every = (state.config.idle_eviction / 2).max(std::time::Duration::from_millis(100));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
+            let mut return_again = None;
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => sweep_idle(&state).await,
+                    _ = tick.tick() => sweep_idle(&state, &mut return_again).await,
                     _ = stop_rx.changed() => break,
                 }
             }
@@ -104,8 +105,9 @@ pub async fn serve(
 
 /// One eviction sweep: documents idle for the configured time leave memory, those with chunks
 /// are compacted on the way out, and if any left, the store's page caches are emptied and the
-/// memory goes back to the system (`memory.rs`: without it the process stays at its peak size).
-async fn sweep_idle(state: &AppState) {
+/// memory goes back to the system (`memory.rs`: without it the process stays at its peak size),
+/// and once more at the first sweep [`Config::return_memory_again`] later (`return_again`).
+async fn sweep_idle(state: &AppState, return_again: &mut Option<std::time::Instant>) {
     let cache = state.relay.cache();
     let evicted_before = cache.evicted();
     let to_compact = cache.evict_idle(state.config.idle_eviction);
@@ -114,16 +116,24 @@ async fn sweep_idle(state: &AppState) {
         state.relay.compact_evicted(to_compact).await;
     }
     let forgotten = state.relay.queues().forget_idle(|id| cache.has_slot(id));
-    if cache.evicted() == evicted_before {
-        return;
+    if cache.evicted() != evicted_before {
+        tracing::debug!(queues = forgotten, "forgot the work queues of evicted documents");
+        if let Err(e) = state.relay.storage().release_memory().await {
+            tracing::warn!(error = %e, "the store kept its caches");
+        }
+        return_freed_memory(state, "after eviction").await;
+        *return_again = Some(std::time::Instant::now() + state.config.return_memory_again);
+    } else if return_again.is_some_and(|at| std::time::Instant::now() >= at) {
+        *return_again = None;
+        return_freed_memory(state, "after the eviction's threads left").await;
     }
-    tracing::debug!(queues = forgotten, "forgot the work queues of evicted documents");
-    if let Err(e) = state.relay.storage().release_memory().await {
-        tracing::warn!(error = %e, "the store kept its caches");
-    }
+}
+
+/// Hands the allocator's free pages back to the system, off the async workers, and counts it.
+async fn return_freed_memory(state: &AppState, when: &'static str) {
     match tokio::task::spawn_blocking(memory::return_freed_memory).await {
         Ok(returned) => {
-            tracing::debug!(returned, "gave freed memory back after eviction");
+            tracing::debug!(returned, when, "gave freed memory back");
             state.metrics.memory_trimmed();
         }
         Err(e) => tracing::warn!(error = %e, "returning freed memory failed"),

@@ -115,22 +115,22 @@ async fn sweep_idle(state: &AppState, return_again: &mut Option<std::time::Insta
         tracing::debug!(documents = to_compact.len(), "compacting evicted documents");
         state.relay.compact_evicted(to_compact).await;
     }
-    let forgotten = state.relay.queues().forget_idle(|id| cache.has_slot(id));
     if cache.evicted() != evicted_before {
+        let forgotten = state.relay.queues().forget_idle(|id| cache.has_slot(id));
         tracing::debug!(queues = forgotten, "forgot the work queues of evicted documents");
         if let Err(e) = state.relay.storage().release_memory().await {
             tracing::warn!(error = %e, "the store kept its caches");
         }
-        return_freed_memory(state, "after eviction").await;
+        trim_and_count(state, "after eviction").await;
         *return_again = Some(std::time::Instant::now() + state.config.return_memory_again);
     } else if return_again.is_some_and(|at| std::time::Instant::now() >= at) {
         *return_again = None;
-        return_freed_memory(state, "after the eviction's threads left").await;
+        trim_and_count(state, "after the eviction's threads left").await;
     }
 }
 
 /// Hands the allocator's free pages back to the system, off the async workers, and counts it.
-async fn return_freed_memory(state: &AppState, when: &'static str) {
+async fn trim_and_count(state: &AppState, when: &'static str) {
     match tokio::task::spawn_blocking(memory::return_freed_memory).await {
         Ok(returned) => {
             tracing::debug!(returned, when, "gave freed memory back");

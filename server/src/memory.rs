@@ -9,7 +9,6 @@
 //! A city's relay serves bursts (a district's shift change) and then idles for hours; the memory
 //! of a burst should not stay taken for the idle hours.
 //!
-//!
 //! One trim right after the eviction is not enough. Each thread keeps a small cache of blocks it
 //! freed (glibc's tcache: up to 7 blocks of each size up to 1 KiB), which the arenas count as in
 //! use, so no trim can return the pages they sit in while the thread lives. The blocking threads

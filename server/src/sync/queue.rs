@@ -141,7 +141,9 @@ impl WorkQueues {
             q.running || q.queued() > 0
         });
         let forgotten = before - queues.len();
-        queues.shrink_to_fit();
+        if forgotten > 0 {
+            queues.shrink_to_fit();
+        }
         forgotten
     }
 

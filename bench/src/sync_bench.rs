@@ -50,6 +50,7 @@ async fn document_list_bytes(phone: &Phone) -> anyhow::Result<usize> {
                 messages: vec![],
                 documents: Some(vec![]),
                 rejected: vec![],
+                reads_compact: false,
             };
             let listed = SyncResponse { documents: Some(documents), ..empty.clone() };
             listed.encode().len() - empty.encode().len()

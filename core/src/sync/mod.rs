@@ -13,6 +13,7 @@
 //! filters run with Automerge's panics contained.
 
 mod client;
+mod compact_request;
 mod error;
 mod grants_digest;
 mod kept_changes;
@@ -25,6 +26,7 @@ mod whole_document;
 mod wire;
 
 pub use client::{ClientSession, DocumentSet, REQUEST_BYTES, REQUEST_DOCUMENTS, ResponseOutcome};
+pub use compact_request::COMPACT_VERSION;
 pub use error::SyncError;
 pub use grants_digest::{BadDigestLength, GrantsDigest};
 pub use kept_changes::KeptChanges;

@@ -44,6 +44,36 @@ impl SyncRequest {
     pub fn new(messages: Vec<DocMessage>) -> Self {
         Self { version: WIRE_VERSION, messages, documents_digest: None }
     }
+
+    /// CBOR bytes of the plain form, which every relay reads.
+    pub fn encode(&self) -> Vec<u8> {
+        to_cbor(self)
+    }
+
+    /// CBOR bytes of the compact form (`compact_request.rs`), for a relay that said it reads it:
+    /// the same request, with IDs as bytes and each untouched document as its heads.
+    pub fn encode_compact(&self) -> Vec<u8> {
+        to_cbor(&super::compact_request::encode(self))
+    }
+
+    /// Parses either form (a plain request is a CBOR map, a compact one an array) and checks
+    /// the version.
+    pub fn decode(bytes: &[u8]) -> Result<Self, SyncError> {
+        if super::compact_request::is_compact(bytes) {
+            let compact = from_cbor(bytes)?;
+            return super::compact_request::decode(compact).map_err(SyncError::MalformedBatch);
+        }
+        let value: Self = from_cbor(bytes)?;
+        if value.version != WIRE_VERSION {
+            return Err(SyncError::WireVersion { found: value.version, supported: WIRE_VERSION });
+        }
+        Ok(value)
+    }
+
+    /// Whether `bytes` are a request in the compact form (whether or not it reads).
+    pub fn is_compact(bytes: &[u8]) -> bool {
+        super::compact_request::is_compact(bytes)
+    }
 }
 
 /// A document the caller may hold, and in which role.
@@ -129,6 +159,9 @@ pub struct SyncResponse {
     pub documents: Option<Vec<DocumentGrant>>,
     /// Messages refused, per document.
     pub rejected: Vec<Rejection>,
+    /// The relay reads requests in the compact form (`compact_request.rs`). Said only in answer
+    /// to a plain request; a phone that already sends compact ones knows. Older phones ignore it.
+    pub reads_compact: bool,
 }
 
 /// [`SyncResponse`] as CBOR carries it. A listed response has `documents` and no
@@ -145,6 +178,8 @@ struct SyncResponseOnTheWire {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     documents_unchanged: bool,
     rejected: Vec<Rejection>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    reads_compact: bool,
 }
 
 /// A response whose document list is neither given nor said to be unchanged, or both.
@@ -168,7 +203,13 @@ impl TryFrom<SyncResponseOnTheWire> for SyncResponse {
             (None, false) => return Err(AmbiguousDocumentList::Missing),
             (Some(_), true) => return Err(AmbiguousDocumentList::Both),
         };
-        Ok(Self { version: wire.version, messages: wire.messages, documents, rejected: wire.rejected })
+        Ok(Self {
+            version: wire.version,
+            messages: wire.messages,
+            documents,
+            rejected: wire.rejected,
+            reads_compact: wire.reads_compact,
+        })
     }
 }
 
@@ -180,6 +221,7 @@ impl From<SyncResponse> for SyncResponseOnTheWire {
             documents_unchanged: response.documents.is_none(),
             documents: response.documents,
             rejected: response.rejected,
+            reads_compact: response.reads_compact,
         }
     }
 }
@@ -227,7 +269,6 @@ macro_rules! wire_codec {
     };
 }
 
-wire_codec!(SyncRequest);
 wire_codec!(SyncResponse);
 
 #[cfg(test)]
@@ -266,7 +307,13 @@ mod tests {
     }
 
     fn response(documents: Option<Vec<DocumentGrant>>) -> SyncResponse {
-        SyncResponse { version: WIRE_VERSION, messages: Vec::new(), documents, rejected: Vec::new() }
+        SyncResponse {
+            version: WIRE_VERSION,
+            messages: Vec::new(),
+            documents,
+            rejected: Vec::new(),
+            reads_compact: false,
+        }
     }
 
     fn cbor<T: Serialize>(value: &T) -> Vec<u8> {

@@ -159,7 +159,8 @@ impl Hub {
         // As the relay does: the list only when it differs from the one whose digest came.
         let grants = self.grants_to(phone);
         let documents = (request.documents_digest != Some(GrantsDigest::of(&grants))).then_some(grants);
-        let response = SyncResponse { version: WIRE_VERSION, messages, documents, rejected };
+        let response =
+            SyncResponse { version: WIRE_VERSION, messages, documents, rejected, reads_compact: false };
         response.encode()
     }
 

@@ -146,8 +146,13 @@ pub async fn sync_batch(
             });
         }
     };
-    let mut response =
-        SyncResponse { version: WIRE_VERSION, messages: Vec::new(), documents: None, rejected: Vec::new() };
+    let mut response = SyncResponse {
+        version: WIRE_VERSION,
+        messages: Vec::new(),
+        documents: None,
+        rejected: Vec::new(),
+        reads_compact: false,
+    };
     for (doc, reason) in looping.iter().cloned() {
         metrics.rejection(rejection::REFETCH_LOOP);
         response.rejected.push(rejection::reject(doc, rejection::REFETCH_LOOP, None, reason));

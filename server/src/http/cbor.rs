@@ -20,6 +20,8 @@ pub struct CborSync {
     pub request: SyncRequest,
     /// Its body size in bytes.
     pub size: usize,
+    /// Whether it came in the compact form (core's `sync/compact_request.rs`).
+    pub compact: bool,
 }
 
 impl FromRequest<AppState> for CborSync {
@@ -50,6 +52,6 @@ impl FromRequest<AppState> for CborSync {
             }
             other => AppError::malformed(format!("the body is not a sync request: {other}")),
         })?;
-        Ok(CborSync { request, size: bytes.len() })
+        Ok(CborSync { request, size: bytes.len(), compact: SyncRequest::is_compact(&bytes) })
     }
 }

@@ -18,7 +18,9 @@ pub async fn sync(
 ) -> Result<Response, AppError> {
     let caller = Caller { person: session.person, device: session.device };
     let docs_in = body.request.messages.len();
-    let response = sync_batch(&state, caller, body.request).await?;
+    let mut response = sync_batch(&state, caller, body.request).await?;
+    // A phone that sent the plain form learns that this relay reads the compact one.
+    response.reads_compact = !body.compact;
     let bytes = response.encode();
     state.metrics.sync(docs_in, response.messages.len(), body.size, bytes.len());
     tracing::debug!(

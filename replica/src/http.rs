@@ -461,7 +461,14 @@ async fn sync_once(
     let mut run = lock(replica).start_sync();
     loop {
         let Some(body) = run.next_request(&lock(replica)) else { break };
-        let answer = match relay.exchange(body).await {
+        let mut answer = relay.exchange(body).await;
+        if let Err(TransportError::Refused { status: 400, .. }) = &answer {
+            let plain = run.plain_again(&mut lock(replica))?;
+            if let Some(plain) = plain {
+                answer = relay.exchange(plain).await;
+            }
+        }
+        let answer = match answer {
             Err(TransportError::Removed { .. }) => {
                 let compounds = lock(replica).wipe_after_token_revoked()?;
                 return Err(TransportError::Removed { compounds });

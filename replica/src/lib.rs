@@ -16,6 +16,7 @@
 
 mod actor_rotation;
 mod cipher;
+mod compact_requests;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;

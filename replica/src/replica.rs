@@ -11,6 +11,7 @@ use doorstep_core::sync::{DocumentGrant, PeerState};
 use doorstep_core::{Actor, Applied, Compound, Env, Operation, Role, Timestamp};
 
 use crate::cipher::ReplicaKey;
+use crate::compact_requests;
 use crate::error::ReplicaError;
 use crate::journal::NewEntry;
 use crate::known_grants;
@@ -55,6 +56,8 @@ pub struct Replica {
     pub(crate) peer_states: BTreeMap<DocumentId, PeerState>,
     /// The list of documents last applied (see `known_grants.rs`).
     pub(crate) known_grants: Option<Vec<DocumentGrant>>,
+    /// The relay reads requests in the compact form (see `compact_requests.rs`).
+    pub(crate) relay_reads_compact: bool,
     last_sync: Option<Timestamp>,
     /// Documents the last sync brought new content for (see [`Replica::last_sync_news`]).
     last_sync_news: Option<usize>,
@@ -110,6 +113,7 @@ impl Replica {
             }
         }
         let known_grants = known_grants::load(&store)?;
+        let relay_reads_compact = compact_requests::load(&store)?;
         let mut replica = Self {
             store,
             device,
@@ -119,6 +123,7 @@ impl Replica {
             saved: HashMap::new(),
             peer_states: BTreeMap::new(),
             known_grants,
+            relay_reads_compact,
             last_sync,
             last_sync_news,
             load_problems: Vec::new(),
@@ -214,8 +219,10 @@ impl Replica {
             Write::Meta { key: "relay_url", value: url.as_bytes() },
             Write::Meta { key: "relay_token", value: token.as_bytes() },
             known_grants::forget(),
+            compact_requests::forget(),
         ])?;
         self.known_grants = None;
+        self.relay_reads_compact = false;
         Ok(())
     }
 
@@ -223,6 +230,12 @@ impl Replica {
     /// answer "unchanged" instead of sending it (see `known_grants.rs`).
     pub fn keeps_document_list(&self) -> bool {
         self.known_grants.is_some()
+    }
+
+    /// Whether this device sends its sync requests in the compact form, which the relay said it
+    /// reads (see `compact_requests.rs`).
+    pub fn sends_compact_requests(&self) -> bool {
+        self.relay_reads_compact
     }
 
     /// The relay URL and token remembered by [`Replica::remember_relay`].

@@ -13,11 +13,12 @@ use automerge::ChangeHash;
 use doorstep_core::Compound;
 use doorstep_core::document::Document;
 use doorstep_core::id::{CompoundId, DocumentId};
-use doorstep_core::sync::{ClientSession, DocumentSet, PeerState, Rejection, SyncResponse};
+use doorstep_core::sync::{ClientSession, DocumentSet, PeerState, Rejection, SyncRequest, SyncResponse};
 use doorstep_core::{Role, Timestamp};
 use serde::Serialize;
 
 use crate::actor_rotation::rotate_device_actor;
+use crate::compact_requests;
 use crate::error::ReplicaError;
 use crate::known_grants;
 use crate::replica::Replica;
@@ -92,6 +93,9 @@ pub struct SyncRun {
     /// (the relay commits before it answers). A document dropped in the same answer (the
     /// coordinator's own `close_round`) keeps none of these in quarantine.
     accepted: HashSet<ChangeHash>,
+    /// The last request, when it went in the compact form: sent again in the plain form if
+    /// the relay cannot read it ([`SyncRun::plain_again`]).
+    compact_sent: Option<SyncRequest>,
 }
 
 /// The documents a run still syncs: every held one but those refused transiently.
@@ -136,6 +140,7 @@ impl Replica {
             sent: HashMap::new(),
             last_sent: HashMap::new(),
             accepted: HashSet::new(),
+            compact_sent: None,
         }
     }
 }
@@ -168,10 +173,26 @@ impl SyncRun {
                 }
             }
         }
-        let bytes = request.encode();
+        let bytes = if replica.relay_reads_compact { request.encode_compact() } else { request.encode() };
+        self.compact_sent = replica.relay_reads_compact.then_some(request);
         self.report.requests += 1;
         self.report.bytes_up += bytes.len();
         Some(bytes)
+    }
+
+    /// After the relay refused the last request as unreadable (400): if it went in the compact
+    /// form, the same request in the plain form, which every relay reads, and the replica
+    /// forgets that the relay reads compact ones (an older relay, or one rolled back) until it
+    /// says so again. `None` when the last request was plain: the refusal stands.
+    pub fn plain_again(&mut self, replica: &mut Replica) -> Result<Option<Vec<u8>>, ReplicaError> {
+        let Some(request) = self.compact_sent.take() else { return Ok(None) };
+        tracing::info!("the relay did not read a compact request; sending it in the plain form");
+        replica.store_mut().commit(&[compact_requests::forget()])?;
+        replica.relay_reads_compact = false;
+        let bytes = request.encode();
+        self.report.requests += 1;
+        self.report.bytes_up += bytes.len();
+        Ok(Some(bytes))
     }
 
     /// Applies the relay's response bytes and persists everything it changed.
@@ -183,6 +204,10 @@ impl SyncRun {
     ) -> Result<(), ReplicaError> {
         self.report.bytes_down += bytes.len();
         let response = SyncResponse::decode(bytes)?;
+        if response.reads_compact && !replica.relay_reads_compact {
+            replica.store_mut().commit(&[compact_requests::remember()])?;
+            replica.relay_reads_compact = true;
+        }
         let refused: HashSet<DocumentId> = response.rejected.iter().map(|r| r.doc).collect();
         for (doc, hashes) in self.last_sent.drain() {
             if !refused.contains(&doc) {

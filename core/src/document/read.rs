@@ -53,11 +53,6 @@ pub(crate) fn int(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Result<i64, Sch
     as_int(key, scalar(doc, obj, key).as_ref())
 }
 
-/// A required count (non-negative integer that fits `u32`).
-pub(crate) fn count(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Result<u32, SchemaError> {
-    as_count(key, scalar(doc, obj, key).as_ref())
-}
-
 /// A required boolean.
 pub(crate) fn boolean(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Result<bool, SchemaError> {
     as_boolean(key, scalar(doc, obj, key).as_ref())
@@ -219,7 +214,8 @@ fn as_int(key: &str, value: Option<&ScalarValue>) -> Result<i64, SchemaError> {
     }
 }
 
-fn as_count(key: &str, value: Option<&ScalarValue>) -> Result<u32, SchemaError> {
+/// A count (a non-negative integer that fits `u32`) read from `value`.
+pub(crate) fn as_count(key: &str, value: Option<&ScalarValue>) -> Result<u32, SchemaError> {
     u32::try_from(as_int(key, value)?).map_err(|_| SchemaError::new(key, "is not a count"))
 }
 

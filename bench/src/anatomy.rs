@@ -217,7 +217,7 @@ pub fn run(quick: bool) {
             changes.extend(copy.get_changes(&base_heads));
         }
         relay.apply_changes(changes).unwrap();
-        let runs = 5;
+        let runs = 15;
         let clone = median(|| timed(|| relay.clone()).1, runs);
         let saved = relay.save();
         let save = median(|| timed(|| relay.save()).1, runs);

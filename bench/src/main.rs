@@ -9,6 +9,7 @@
 //! doorstep-bench sync       one phone's sync on the wire: warm, reconnect, cold start
 //! doorstep-bench relay      a compound's team returning at once, against automerge-repo too,
 //!                           and where the relay's time goes on the round
+//! doorstep-bench anatomy    only where the relay's time goes on the round (no relay process)
 //! doorstep-bench district   a district returning at once: 8 compounds × 130 volunteers on one
 //!                           relay, a round per building (not in `all`)
 //! doorstep-bench compounds  relay memory with many compounds touched once
@@ -63,7 +64,7 @@ mod workload;
 
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|relay|district|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--deadline SECS] [--serial-phones] [--open-on-sync] [--niced-phones] [--phones-own-cpu] [--compounds N] [--volunteers N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
+const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|relay|anatomy|district|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--deadline SECS] [--serial-phones] [--open-on-sync] [--niced-phones] [--phones-own-cpu] [--compounds N] [--volunteers N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
 
 #[derive(Debug)]
 struct Options {
@@ -150,7 +151,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
     if options.command == "export" && options.export_dir.is_none() {
         return Err("export needs a folder".into());
     }
-    if !["core", "at-rest", "sync", "relay", "district", "compounds", "backends", "all", "export"]
+    if !["core", "at-rest", "sync", "relay", "anatomy", "district", "compounds", "backends", "all", "export"]
         .contains(&options.command.as_str())
     {
         return Err(format!("unknown command {:?}", options.command));
@@ -192,6 +193,10 @@ fn main() -> anyhow::Result<()> {
     println!("doorstep-bench {command}{} — {}", if quick { " --quick" } else { "" }, machine::describe());
     if matches!(command, "core" | "all") {
         core_bench::run(quick);
+    }
+    if command == "anatomy" {
+        anatomy::run(quick);
+        return Ok(());
     }
     if command == "core" {
         return Ok(());

@@ -26,6 +26,9 @@ pub struct QueueLimits {
     pub max_wait: Duration,
     /// Messages taken from the queue for one turn of the document's lock, at most.
     pub max_batch: usize,
+    /// Messages a batch takes, at least, when that many wait, whatever the measured rate (see
+    /// [`batch_size`]).
+    pub min_batch: usize,
     /// How long one batch should hold the document: once the rate is measured, a batch takes
     /// no more messages than drain in this time, so that on a slow or loaded machine a message
     /// taken at the back of a batch is still answered within its budget.
@@ -44,6 +47,7 @@ impl Default for QueueLimits {
             max_queued: 1024,
             max_wait: Duration::from_millis(2500),
             max_batch: 64,
+            min_batch: 16,
             batch_time: Duration::from_millis(500),
             longest_retry_after: Duration::from_secs(30),
         }
@@ -104,11 +108,20 @@ pub fn admits(queued: usize, rate: &DrainRate, limits: &QueueLimits) -> bool {
     }
 }
 
-/// How many messages the next batch takes: what drains in `batch_time`, between one and
-/// `max_batch` (all of `max_batch` until the rate is measured).
+/// How many messages the next batch takes: what drains in `batch_time`, between `min_batch`
+/// and `max_batch` (all of `max_batch` until the rate is measured).
+///
+/// The floor breaks a loop the rate would otherwise fall into. A batch has costs that do not
+/// grow with its size (the lock, the commit's fsync, the whole document saved for phones far
+/// behind, a wait for a core), so a batch of one or two measures a rate far below what the
+/// document drains in full batches; a lower rate makes smaller batches, which measure lower
+/// still. Late in a 1,000-phone burst the round's rate fell that way from 100 to 2 messages a
+/// second with 20–60 messages waiting, and the phones shed meanwhile were given slots 10 s
+/// out (BENCHMARKS.md §4).
 pub fn batch_size(rate: &DrainRate, limits: &QueueLimits) -> usize {
     let most = limits.max_batch.max(1);
-    rate.per_second().map_or(most, |r| ((r * limits.batch_time.as_secs_f64()) as usize).clamp(1, most))
+    let least = limits.min_batch.clamp(1, most);
+    rate.per_second().map_or(most, |r| ((r * limits.batch_time.as_secs_f64()) as usize).clamp(least, most))
 }
 
 /// The retry slots of one document: when the next refused phone should come back.
@@ -153,6 +166,7 @@ mod tests {
             max_queued: 100,
             max_wait: Duration::from_secs(2),
             max_batch: 10,
+            min_batch: 1,
             batch_time: Duration::from_millis(500),
             longest_retry_after: Duration::from_secs(30),
         };
@@ -190,11 +204,15 @@ mod tests {
         let limits = QueueLimits::default();
         let mut rate = DrainRate::default();
         assert_eq!(batch_size(&rate, &limits), 64, "unmeasured: a full batch");
-        rate.record(20, Duration::from_secs(1));
-        assert_eq!(batch_size(&rate, &limits), 10, "20 a second: half a second's worth");
+        rate.record(80, Duration::from_secs(1));
+        assert_eq!(batch_size(&rate, &limits), 40, "80 a second: half a second's worth");
         let mut slow = DrainRate::default();
         slow.record(1, Duration::from_secs(4));
-        assert_eq!(batch_size(&slow, &limits), 1, "at least one");
+        assert_eq!(batch_size(&slow, &limits), 16, "a slow batch of one does not make the next one smaller");
+        let few = QueueLimits { max_batch: 8, ..limits };
+        assert_eq!(batch_size(&slow, &few), 8, "the floor never exceeds the ceiling");
+        let none = QueueLimits { min_batch: 0, ..limits };
+        assert_eq!(batch_size(&slow, &none), 1, "at least one");
     }
 
     #[test]

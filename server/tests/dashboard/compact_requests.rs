@@ -6,40 +6,19 @@
 //! request again in the plain form, and the phone stops sending compact ones.
 
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use doorstep_core::Operation;
 use doorstep_core::id::CompoundId;
 use doorstep_core::sync::{SyncRequest, SyncResponse};
-use doorstep_core::{Operation, Timestamp};
 use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient};
 use serde_json::json;
 
-use crate::harness::Dash;
-
-fn now() -> Timestamp {
-    Timestamp::from_millis(
-        i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap(),
-    )
-}
-
-async fn invite(dash: &Dash, compound: CompoundId) -> String {
-    let (status, invite) = dash
-        .relay
-        .json(
-            "POST",
-            &format!("/v1/compounds/{compound}/invites"),
-            &dash.relay.admin_token,
-            Some(json!({ "role": "volunteer" })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{invite}");
-    invite["code"].as_str().unwrap().to_owned()
-}
+use crate::harness::{Dash, now};
 
 /// A phone that has joined `compound` through `url` and synced once.
 async fn joined_phone(
@@ -50,9 +29,10 @@ async fn joined_phone(
 ) -> (Mutex<Replica>, RelayClient, String) {
     let replica = Mutex::new(Replica::open(path).unwrap());
     let client = RelayClient::new(url, None).unwrap();
-    let joined = http::join_as(&replica, &client, &invite(dash, compound).await, "李强的手机", Some("李强"))
-        .await
-        .unwrap();
+    let joined =
+        http::join_as(&replica, &client, &dash.volunteer_invite(compound).await, "李强的手机", Some("李强"))
+            .await
+            .unwrap();
     (replica, client.with_token(joined.token.clone()), joined.token)
 }
 

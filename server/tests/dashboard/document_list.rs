@@ -3,37 +3,14 @@
 //! a revocation still reach it, and joining again starts from the relay's list.
 
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use doorstep_core::id::CompoundId;
+use doorstep_core::Role;
 use doorstep_core::schema::vocabulary::DocKind;
-use doorstep_core::{Role, Timestamp};
 use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient};
 use reqwest::StatusCode;
-use serde_json::json;
 
-use crate::harness::Dash;
-
-fn now() -> Timestamp {
-    Timestamp::from_millis(
-        i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap(),
-    )
-}
-
-async fn invite(dash: &Dash, compound: CompoundId) -> String {
-    let (status, invite) = dash
-        .relay
-        .json(
-            "POST",
-            &format!("/v1/compounds/{compound}/invites"),
-            &dash.relay.admin_token,
-            Some(json!({ "role": "volunteer" })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{invite}");
-    invite["code"].as_str().unwrap().to_owned()
-}
+use crate::harness::{Dash, now};
 
 fn kinds(replica: &Mutex<Replica>) -> Vec<DocKind> {
     let replica = replica.lock().unwrap();
@@ -50,9 +27,10 @@ async fn a_phone_gets_the_document_list_only_when_it_changed() {
     let path = dir.path().join("phone.db");
     let replica = Mutex::new(Replica::open(&path).unwrap());
     let client = RelayClient::new(dash.url(), None).unwrap();
-    let joined = http::join_as(&replica, &client, &invite(&dash, compound).await, "李强的手机", Some("李强"))
-        .await
-        .unwrap();
+    let joined =
+        http::join_as(&replica, &client, &dash.volunteer_invite(compound).await, "李强的手机", Some("李强"))
+            .await
+            .unwrap();
     let client = client.with_token(joined.token.clone());
 
     let first = http::sync(&replica, &client, now).await.unwrap();
@@ -104,7 +82,7 @@ async fn a_phone_gets_the_document_list_only_when_it_changed() {
 
     // Joining again (here as another person) starts from the relay's list, not the kept one.
     let rejoined =
-        http::join_as(&replica, &client, &invite(&dash, compound).await, "李强的手机", Some("赵敏"))
+        http::join_as(&replica, &client, &dash.volunteer_invite(compound).await, "李强的手机", Some("赵敏"))
             .await
             .unwrap();
     assert!(!replica.lock().unwrap().keeps_document_list(), "joining forgets the kept list");

@@ -133,6 +133,21 @@ impl Dash {
         (compound, coordinator)
     }
 
+    /// A volunteer's invite code for `compound`, made with the admin token.
+    pub async fn volunteer_invite(&self, compound: CompoundId) -> String {
+        let (status, invite) = self
+            .relay
+            .json(
+                "POST",
+                &format!("/v1/compounds/{compound}/invites"),
+                &self.relay.admin_token,
+                Some(json!({ "role": "volunteer" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{invite}");
+        invite["code"].as_str().unwrap().to_owned()
+    }
+
     /// `POST /dashboard/login`.
     pub async fn login_raw(&self, token: &str) -> Answer {
         let res = self
@@ -160,6 +175,12 @@ impl Dash {
     pub fn anonymous(&self) -> Session {
         Session { url: self.url().to_owned(), http: self.http.clone(), cookie: String::new() }
     }
+}
+
+/// The wall clock as a phone's replica reads it.
+pub fn now() -> doorstep_core::Timestamp {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    doorstep_core::Timestamp::from_millis(i64::try_from(ms).unwrap())
 }
 
 impl Drop for Dash {

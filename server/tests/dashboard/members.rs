@@ -4,22 +4,15 @@
 //! rules keep out.
 
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use doorstep_core::{Role, Timestamp};
+use doorstep_core::Role;
 use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient};
 use doorstep_server::join_link::JoinLink;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::Dash;
-
-fn now() -> Timestamp {
-    Timestamp::from_millis(
-        i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap(),
-    )
-}
+use crate::harness::{Dash, now};
 
 /// Reads the relay's QR code SVG the way a camera would: draws the SVG's dark rectangles onto a
 /// bitmap of its view box, then finds and decodes the code with `rqrr`. Fails on any SVG this

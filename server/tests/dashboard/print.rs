@@ -5,7 +5,7 @@ use doorstep_core::{Role, Timestamp};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::Dash;
+use crate::harness::{Dash, now};
 use crate::operations::round_for_building_1;
 use crate::overview::beilin;
 
@@ -113,11 +113,6 @@ fn minutes_between(offset: UtcOffset, from: Timestamp, to: Timestamp) -> Vec<Str
         at += 60_000;
     }
     out
-}
-
-fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    Timestamp::from_millis(i64::try_from(ms).unwrap())
 }
 
 /// Fetches the sheet and returns its 打印时间, checking it is written in `offset`.

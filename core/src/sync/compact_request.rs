@@ -28,7 +28,7 @@ use super::wire::{DocMessage, SyncRequest, WIRE_VERSION};
 use crate::id::DocumentId;
 
 /// The first element of a compact request, where a plain one has its `version` field.
-pub const COMPACT_VERSION: u32 = 2;
+const COMPACT_VERSION: u32 = 2;
 
 /// The message an untouched document opens a session with: our heads, nothing needed, the same
 /// heads as the last sync with an empty Bloom filter (no change since), no changes, and the flag

@@ -26,7 +26,6 @@ mod whole_document;
 mod wire;
 
 pub use client::{ClientSession, DocumentSet, REQUEST_BYTES, REQUEST_DOCUMENTS, ResponseOutcome};
-pub use compact_request::COMPACT_VERSION;
 pub use error::SyncError;
 pub use grants_digest::{BadDigestLength, GrantsDigest};
 pub use kept_changes::KeptChanges;

@@ -116,12 +116,12 @@ pub fn take_batch<B: Budget>(
 }
 
 /// Answers every message of a taken batch from the document with the whole batch in, so a phone
-/// also receives what the others in its batch brought; the phones that should get the whole
-/// document get `kept`'s save and the changes since it, or one fresh save, then kept for the
-/// next batches; a reply's changes come from `kept` when it holds them all.
+/// also receives what the others in its batch brought; the document is saved at most once for
+/// all the phones that should get it whole, and a reply's changes come from `kept` when it
+/// holds them all.
 pub fn answer_batch(
     doc: &mut Automerge,
-    kept: &mut KeptChanges,
+    kept: &KeptChanges,
     header: &Header,
     batch: TakenBatch,
 ) -> BatchOutcome {
@@ -131,9 +131,6 @@ pub fn answer_batch(
         .into_iter()
         .map(|(result, state)| verdict(doc, header.id, result, state, &saved))
         .collect();
-    if let Some((heads, bytes)) = saved.into_fresh_save() {
-        kept.keep_saved(heads, bytes);
-    }
     BatchOutcome { chunk: batch.chunk, verdicts }
 }
 

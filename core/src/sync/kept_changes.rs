@@ -8,40 +8,19 @@
 //! the whole-document reply already has. A change not kept (one from before the document was
 //! loaded, a coordinator's edit on the dashboard, anything past the byte budget) makes the reply
 //! fall back to Automerge.
-//!
-//! The relay's last whole save of the document is kept here too. A phone far behind is sent the
-//! whole document, compressed, and a save of a roster or a round a team is writing costs more
-//! than anything else in the reply (BENCHMARKS.md §4); the document changes with every batch,
-//! so a save made for one batch was thrown away before the next. The reply can instead be that
-//! save followed by the kept bytes of the changes since, which a phone loads as one document
-//! (Automerge's load takes a document chunk followed by change chunks). That costs the phone
-//! some bytes (changes uncompressed, where a fresh save would compress them), so the copy is
-//! reused only while the changes since it add at most [`STALE_SHARE`] of its size.
 
 use std::collections::HashMap;
 
-use automerge::{Automerge, ChangeHash};
+use automerge::ChangeHash;
 
 /// The most change bytes kept for one document; past it, the oldest are dropped all at once.
 pub const KEPT_BYTES: usize = 4 << 20;
 
-/// A saved copy is reused while the changes since it add at most this share of its bytes
-/// (one eighth): at most an eighth more to download for a phone sent the whole document.
-pub const STALE_SHARE: (usize, usize) = (1, 8);
-
-/// Change bytes by hash, and the last whole save, for one document.
+/// Change bytes by hash, for one document.
 #[derive(Debug, Default, Clone)]
 pub struct KeptChanges {
     bytes: HashMap<ChangeHash, Vec<u8>>,
     total: usize,
-    saved: Option<SavedCopy>,
-}
-
-/// A whole save of the document and the heads it was saved at.
-#[derive(Debug, Clone)]
-struct SavedCopy {
-    heads: Vec<ChangeHash>,
-    bytes: Vec<u8>,
 }
 
 impl KeptChanges {
@@ -68,37 +47,6 @@ impl KeptChanges {
     /// Bytes kept.
     pub fn kept_bytes(&self) -> usize {
         self.total
-    }
-
-    /// Keeps `bytes`, a whole save of the document at `heads`, for later replies.
-    pub fn keep_saved(&mut self, heads: Vec<ChangeHash>, bytes: Vec<u8>) {
-        self.saved = Some(SavedCopy { heads, bytes });
-    }
-
-    /// The whole of `doc` as chunks to load in order: the kept save, then the kept bytes of
-    /// every change since it, in the order `doc` holds them. `None` if there is no kept save,
-    /// `doc` does not hold its heads, a change since it is not kept, or the changes since add
-    /// more than [`STALE_SHARE`] of its size. `since` gives the changes of `doc` that are not
-    /// ancestors of the heads it is given, in order.
-    pub(crate) fn whole_from_saved(
-        &self,
-        doc: &Automerge,
-        since: impl FnOnce(&[ChangeHash]) -> Vec<ChangeHash>,
-    ) -> Option<Vec<Vec<u8>>> {
-        let saved = self.saved.as_ref()?;
-        if !saved.heads.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()) {
-            return None;
-        }
-        let changes = self.all_of(since(&saved.heads))?;
-        let added: usize = changes.iter().map(Vec::len).sum();
-        let (share, of) = STALE_SHARE;
-        if added * of > saved.bytes.len() * share {
-            return None;
-        }
-        let mut chunks = Vec::with_capacity(changes.len() + 1);
-        chunks.push(saved.bytes.clone());
-        chunks.extend(changes);
-        Some(chunks)
     }
 }
 

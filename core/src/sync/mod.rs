@@ -64,44 +64,15 @@ pub fn generate(doc: &Automerge, state: &mut PeerState) -> Option<Vec<u8>> {
 /// Make one per state of the document: it must not outlive a change to it.
 #[derive(Debug, Default)]
 pub struct SavedOnce<'a> {
-    document: std::cell::OnceCell<WholeDocument>,
+    document: std::cell::OnceCell<Vec<u8>>,
     lacking: LackingCounts,
     kept: Option<&'a KeptChanges>,
 }
 
-/// The whole document as a reply carries it: chunks to load in order.
-#[derive(Debug)]
-struct WholeDocument {
-    chunks: Vec<Vec<u8>>,
-    /// Saved for this reply (not a kept save with the changes since it), at these heads.
-    saved_at: Option<Vec<ChangeHash>>,
-}
-
 impl<'a> SavedOnce<'a> {
-    /// For replies that may take their changes' bytes, and the whole document, from `kept`.
+    /// For replies that may take their changes' bytes from `kept`.
     pub fn keeping(kept: &'a KeptChanges) -> Self {
         Self { kept: Some(kept), ..Self::default() }
-    }
-
-    /// The whole of `doc`: the kept save and the kept changes since it while they are few
-    /// enough (`KeptChanges::whole_from_saved`), else a fresh save, made at most once.
-    fn whole(&self, doc: &Automerge) -> Vec<Vec<u8>> {
-        let whole = self.document.get_or_init(|| {
-            let since = |heads: &[ChangeHash]| self.lacking.list(doc, heads, heads);
-            match self.kept.and_then(|kept| kept.whole_from_saved(doc, since)) {
-                Some(chunks) => WholeDocument { chunks, saved_at: None },
-                None => WholeDocument { chunks: vec![doc.save()], saved_at: Some(doc.get_heads()) },
-            }
-        });
-        whole.chunks.clone()
-    }
-
-    /// The save made for these replies and its heads, if one was made, for the caller to keep
-    /// (`KeptChanges::keep_saved`).
-    pub fn into_fresh_save(self) -> Option<(Vec<ChangeHash>, Vec<u8>)> {
-        let whole = self.document.into_inner()?;
-        let heads = whole.saved_at?;
-        whole.chunks.into_iter().next().map(|bytes| (heads, bytes))
     }
 }
 
@@ -127,7 +98,7 @@ pub fn generate_sharing(doc: &Automerge, state: &mut PeerState, saved: &SavedOnc
     }
     let mut message = state.without_changes(|state| doc.generate_sync_message(state))?;
     message.version = automerge::sync::MessageVersion::V2;
-    message.changes = saved.whole(doc).into();
+    message.changes = saved.document.get_or_init(|| doc.save()).clone().into();
     Some(message.encode())
 }
 

@@ -18,28 +18,13 @@ use automerge::{Automerge, ReadDoc};
 
 use super::SyncError;
 use crate::validate::contain::contained;
-use crate::validate::{CHANGE_CHUNK, CHUNK_MAGIC, COMPRESSED_CHANGE_CHUNK, DOCUMENT_CHUNK};
+use crate::validate::{CHUNK_MAGIC, DOCUMENT_CHUNK};
 
-/// The whole document `message` carries, if that is all its changes are: a document chunk,
-/// alone or followed by the changes made since it was saved (a relay reusing its last save,
-/// `kept_changes.rs`), as one run of bytes Automerge loads as a document.
+/// The whole document `message` carries, if that is all its changes are.
 fn whole_document(message: &Message) -> Option<Vec<u8>> {
     let mut chunks = message.changes.iter();
-    let first = chunks.next()?;
-    let is_chunk = |bytes: &[u8], kinds: &[u8]| {
-        bytes.len() > 9 && bytes[..4] == CHUNK_MAGIC && kinds.contains(&bytes[8])
-    };
-    if !is_chunk(first, &[DOCUMENT_CHUNK]) {
-        return None;
-    }
-    let mut whole = first.to_vec();
-    for change in chunks {
-        if !is_chunk(change, &[CHANGE_CHUNK, COMPRESSED_CHANGE_CHUNK]) {
-            return None;
-        }
-        whole.extend_from_slice(change);
-    }
-    Some(whole)
+    let (Some(bytes), None) = (chunks.next(), chunks.next()) else { return None };
+    (bytes.len() > 9 && bytes[..4] == CHUNK_MAGIC && bytes[8] == DOCUMENT_CHUNK).then(|| bytes.to_vec())
 }
 
 /// If `message` carries a whole document that holds everything `doc` holds, replaces `doc` with
@@ -140,7 +125,7 @@ mod tests {
             receive(&mut relay, &mut state, hello).unwrap();
             replies.push(generate_sharing(&relay, &mut state, &saved).expect("a reply"));
         }
-        let saved_bytes = saved.document.get().expect("saved once").chunks[0].clone();
+        let saved_bytes = saved.document.get().expect("saved once").clone();
         for (mut phone, reply) in phones.into_iter().zip(replies) {
             let mut message = decode(&reply, &MessageLimits::for_replies()).unwrap();
             assert_eq!(whole_document(&message), Some(saved_bytes.clone()), "the one saved copy");
@@ -149,81 +134,6 @@ mod tests {
             receive(&mut phone, &mut PeerState::new(), message).unwrap();
             assert_eq!(phone.get_heads(), relay.get_heads());
         }
-    }
-
-    #[test]
-    fn a_later_batch_sends_the_kept_save_and_the_changes_since_until_they_grow_too_many() {
-        use crate::sync::{KeptChanges, MessageLimits, SavedOnce, decode, generate_sharing};
-        let mut relay = Automerge::new().with_actor(ActorId::from([1; 16]));
-        with_key(&mut relay, "header");
-        let phone = relay.fork().with_actor(ActorId::from([3; 16]));
-        // A roster's worth of households, one change each, so that a save outweighs a few changes.
-        for i in 0..2000 {
-            with_key(&mut relay, &format!("household-{i}"));
-        }
-        let mut kept = KeptChanges::default();
-        // Another phone's change, taken by the relay (and kept) after the document was saved.
-        let later = |relay: &mut Automerge, kept: &mut KeptChanges, n: u8| {
-            let mut other = relay.fork().with_actor(ActorId::from([n; 16]));
-            with_key(&mut other, &format!("attempt-{n}"));
-            let change = other.get_last_local_change().unwrap();
-            kept.keep(change.hash(), change.raw_bytes().to_vec());
-            relay.apply_changes([change]).unwrap();
-        };
-        // The reply to a phone far behind, as a relay's batch makes it, keeping a fresh save.
-        let reply = |relay: &Automerge, kept: &mut KeptChanges| {
-            let mut ours = automerge::sync::State::new();
-            let hello = phone.clone().generate_sync_message(&mut ours).unwrap();
-            let (mut relay_copy, mut state) = (relay.clone(), PeerState::new());
-            receive(&mut relay_copy, &mut state, hello).unwrap();
-            let saved = SavedOnce::keeping(kept);
-            let reply = generate_sharing(&relay_copy, &mut state, &saved).expect("a reply");
-            if let Some((heads, bytes)) = saved.into_fresh_save() {
-                kept.keep_saved(heads, bytes);
-            }
-            decode(&reply, &MessageLimits::for_replies()).unwrap()
-        };
-        let adopted = |mut message: Message, relay: &Automerge| {
-            let mut mine = phone.clone();
-            let snapshot = adopt(&mut mine, &mut message).unwrap().expect("adopted whole");
-            assert_eq!(mine.get_heads(), relay.get_heads());
-            assert_eq!(
-                Automerge::load(&snapshot).unwrap().get_heads(),
-                relay.get_heads(),
-                "a snapshot to store"
-            );
-        };
-
-        let first = reply(&relay, &mut kept);
-        assert_eq!(first.changes.len(), 1, "a fresh save");
-        let saved_len = first.changes.iter().next().unwrap().len();
-        adopted(first, &relay);
-
-        later(&mut relay, &mut kept, 10);
-        later(&mut relay, &mut kept, 11);
-        let second = reply(&relay, &mut kept);
-        let chunks: Vec<&[u8]> = second.changes.iter().collect();
-        assert_eq!(chunks.len(), 3, "the kept save and the two changes since");
-        assert_eq!(chunks[0].len(), saved_len, "the same save");
-        adopted(second, &relay);
-
-        // Changes since that add more than an eighth of the save: saved afresh.
-        let mut n = 12;
-        while within_share(&relay, &kept) {
-            later(&mut relay, &mut kept, n);
-            n += 1;
-        }
-        let third = reply(&relay, &mut kept);
-        assert_eq!(third.changes.len(), 1, "saved afresh");
-        adopted(third, &relay);
-    }
-
-    /// Whether the changes the relay took since its kept save still add few enough bytes to it.
-    fn within_share(relay: &Automerge, kept: &crate::sync::KeptChanges) -> bool {
-        kept.whole_from_saved(relay, |heads| {
-            relay.get_changes_meta(heads).into_iter().map(|c| c.hash).collect()
-        })
-        .is_some()
     }
 
     #[test]

@@ -12,8 +12,8 @@ use crate::limits;
 
 /// Chunk types of the Automerge binary format.
 pub(crate) const DOCUMENT: u8 = 0;
-pub(crate) const CHANGE: u8 = 1;
-pub(crate) const COMPRESSED_CHANGE: u8 = 2;
+pub(super) const CHANGE: u8 = 1;
+pub(super) const COMPRESSED_CHANGE: u8 = 2;
 /// The bit of a column specification that marks its data as DEFLATE-compressed.
 pub(super) const DEFLATE_COLUMN: u64 = 0b1000;
 /// Most columns a chunk may declare (Automerge 0.12 writes about twenty).

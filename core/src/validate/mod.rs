@@ -21,12 +21,9 @@ mod schema;
 mod touched;
 mod violation;
 
-/// How an Automerge chunk starts, and the chunk types of a whole document and of a change (the
-/// sync engine reads them).
+/// How an Automerge chunk starts, and the chunk type of a whole document (the sync engine reads both).
 pub(crate) use changes::MAGIC as CHUNK_MAGIC;
 pub use changes::changes_in;
 pub use check::{Violation, ViolationKind, check_and_apply};
 pub use first_change::new_document_header;
-pub(crate) use inflate::{
-    CHANGE as CHANGE_CHUNK, COMPRESSED_CHANGE as COMPRESSED_CHANGE_CHUNK, DOCUMENT as DOCUMENT_CHUNK,
-};
+pub(crate) use inflate::DOCUMENT as DOCUMENT_CHUNK;

@@ -81,15 +81,16 @@ impl DrainRate {
         self.per_second
     }
 
-    /// How long `queued` messages take to drain, once the rate is known.
-    pub fn wait_for(&self, queued: usize) -> Option<Duration> {
-        self.per_second.map(|rate| Duration::from_secs_f64(queued as f64 / rate.max(1e-3)))
+    /// Messages a second: as measured, or until a batch has been measured, the guess
+    /// [`unmeasured_rate`].
+    pub fn or_guess(&self, limits: &QueueLimits) -> f64 {
+        self.per_second.unwrap_or_else(|| unmeasured_rate(limits)).max(1e-3)
     }
 }
 
 /// Whether a queue holding `queued` messages, draining at `rate`, takes one more: whether the
 /// messages ahead of it drain within `max_wait`. Until a batch of the document has been
-/// measured, the queue takes one batch's worth.
+/// measured, at the guessed rate ([`unmeasured_rate`]: a full batch per `batch_time`).
 ///
 /// An empty queue always takes one. The rate is measured only by batches, so a queue that
 /// refused even its first message after one slow batch (a stalled fsync, a starved CPU: one
@@ -102,10 +103,7 @@ pub fn admits(queued: usize, rate: &DrainRate, limits: &QueueLimits) -> bool {
     if queued == 0 {
         return true;
     }
-    match rate.wait_for(queued) {
-        Some(wait) => wait <= limits.max_wait,
-        None => queued < limits.max_batch.max(1),
-    }
+    Duration::from_secs_f64(queued as f64 / rate.or_guess(limits)) <= limits.max_wait
 }
 
 /// How many messages the next batch takes: what drains in `batch_time`, between `min_batch`
@@ -122,6 +120,23 @@ pub fn batch_size(rate: &DrainRate, limits: &QueueLimits) -> usize {
     let most = limits.max_batch.max(1);
     let least = limits.min_batch.clamp(1, most);
     rate.per_second().map_or(most, |r| ((r * limits.batch_time.as_secs_f64()) as usize).clamp(least, most))
+}
+
+/// The rate assumed for a queue whose batches have not been measured yet (a burst on a document
+/// that has just come into memory): a full batch in its time.
+///
+/// It errs fast on purpose. Until the first batch is measured, a queue takes what drains in
+/// `max_wait` at this rate (320 messages by default): a team of 130 arriving at once is queued
+/// whole, where one batch's worth (64) used to be, and the rest shed and came back seconds later.
+/// Phones refused before the first batch is measured keep the slot they were given, and later
+/// slots follow theirs. A guess too fast brings some back before
+/// their turn, to be refused once more with a slot from the measured rate: one round trip more.
+/// A guess too slow leaves the relay idle while they wait. The guess was one batch per
+/// `max_wait`: 26 messages a second, where a 1,000-phone round drains 100–500 in full batches.
+/// A team of 1,000 arriving in the first second of a burst was handed slots up to 30 s out, and
+/// the round's queue sat empty for 20 s of a 35 s burst while they waited (BENCHMARKS.md §4).
+fn unmeasured_rate(limits: &QueueLimits) -> f64 {
+    limits.max_batch.max(1) as f64 / limits.batch_time.as_secs_f64().max(1e-3)
 }
 
 /// The retry slots of one document: when the next refused phone should come back.
@@ -141,12 +156,7 @@ impl RetrySlots {
         rate: &DrainRate,
         limits: &QueueLimits,
     ) -> Duration {
-        // Until the rate is measured, assume one batch per `max_wait`: pessimistic, so the first
-        // stampede is spread rather than repeated.
-        let per_second = rate
-            .per_second()
-            .unwrap_or(limits.max_batch.max(1) as f64 / limits.max_wait.as_secs_f64().max(1e-3))
-            .max(1e-3);
+        let per_second = rate.or_guess(limits);
         let drained = now + Duration::from_secs_f64(queued as f64 / per_second);
         let slot = self.next.filter(|next| *next > drained).unwrap_or(drained);
         let longest = now + limits.longest_retry_after;
@@ -171,8 +181,11 @@ mod tests {
             longest_retry_after: Duration::from_secs(30),
         };
         let mut rate = DrainRate::default();
-        assert!(admits(5, &rate, &limits), "an unmeasured queue takes one batch's worth");
-        assert!(!admits(10, &rate, &limits), "and no more until a batch is measured");
+        assert!(
+            admits(39, &rate, &limits),
+            "unmeasured, a queue drains a full batch per batch time: 20 a second"
+        );
+        assert!(!admits(41, &rate, &limits), "41 would wait longer than 2 s at that rate");
         rate.record(40, Duration::from_secs(1));
         assert!(admits(60, &rate, &limits), "60 messages ahead at 40 a second drain in 1.5 s");
         assert!(admits(80, &rate, &limits), "80 ahead drain in 2 s, the longest allowed");
@@ -213,6 +226,26 @@ mod tests {
         assert_eq!(batch_size(&slow, &few), 8, "the floor never exceeds the ceiling");
         let none = QueueLimits { min_batch: 0, ..limits };
         assert_eq!(batch_size(&slow, &none), 1, "at least one");
+    }
+
+    #[test]
+    fn phones_refused_before_the_rate_is_measured_are_not_sent_far_away() {
+        let limits = QueueLimits::default();
+        let unmeasured = DrainRate::default();
+        let mut slots = RetrySlots::default();
+        let now = Instant::now();
+        // A thousand phones arrive before the first batch of a round ends; 320 are queued (what
+        // drains in `max_wait` at the guessed 128 a second).
+        assert!(admits(319, &unmeasured, &limits) && !admits(321, &unmeasured, &limits));
+        let waits: Vec<Duration> = (0..680).map(|_| slots.assign(now, 320, &unmeasured, &limits)).collect();
+        assert_eq!(waits[0], Duration::from_millis(2500), "the first comes back once the queue has drained");
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]), "later refusals wait longer");
+        let last = waits[679];
+        assert!(
+            last > Duration::from_millis(7700) && last < Duration::from_millis(7900),
+            "the last comes back once the queue and the 679 before it drained at 128 a second, \
+             not 30 s out: {last:?}"
+        );
     }
 
     #[test]

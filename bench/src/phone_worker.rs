@@ -47,9 +47,10 @@ pub struct Pacing {
     pub niced: bool,
     /// Each phone's CPU work is done as if on a CPU of its own, as real phones have: its first
     /// request is built before the release and sent after as long as building it took; the
-    /// reply is applied once every phone has its reply, and the CPU time applying it takes is
-    /// added to the time the reply arrived. The relay alone then has the machine's cores during
-    /// the burst, and it faces every phone's request at once (`--phones-own-cpu`).
+    /// reply is applied once every phone of its worker has its reply, at nice 19, and the CPU
+    /// time applying it takes is added to the time the reply arrived. The relay alone then has
+    /// the machine's cores during the burst, and it faces every phone's request at once
+    /// (`--phones-own-cpu`).
     pub own_cpu: bool,
 }
 
@@ -63,8 +64,8 @@ impl Pacing {
     pub fn describe(&self) -> String {
         if self.own_cpu {
             return "each phone's CPU work as if on a CPU of its own: its request built before the release and sent \
-                    after as long as building took, its reply applied after the burst and the CPU time that took \
-                    added to the reply's arrival (--phones-own-cpu)"
+                    after as long as building took, its reply applied after the burst at nice 19 and the CPU time \
+                    that took added to the reply's arrival (--phones-own-cpu)"
                 .to_owned();
         }
         format!(

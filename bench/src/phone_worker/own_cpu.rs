@@ -8,10 +8,10 @@
 //! once with the machine to itself. Once every phone of the worker has its reply, the replies
 //! are applied, at nice 19 so that the phones still in the burst keep the relay's cores, and the
 //! CPU time applying one took (measured on the thread that did it) is added to the moment it
-//! arrived. A reply that leaves more to exchange is carried on over the network
-//! and its whole duration counted. A reply that refuses some of the phone's work (a document
-//! busy for longer than a sync may wait) is applied at once, inside the burst, and the phone
-//! syncs again after a pause as the app does, all of it counted as it happens.
+//! arrived. A reply that leaves more to exchange is carried on over the network and its whole
+//! duration counted. A reply that refuses some of the phone's work (a document busy for longer
+//! than a sync may wait) is applied at once, inside the burst, and the phone syncs again after a
+//! pause as the app does, all of it counted as it happens.
 
 use std::time::{Duration, Instant};
 

@@ -9,6 +9,8 @@
 //! The wait is estimated with Little's law: a queue holding `L` messages, drained at `λ`
 //! messages a second, empties in `L / λ` seconds. `λ` is measured, not configured: every batch
 //! the queue runs reports how many messages it answered and how long it held the document.
+//! Until a queue's first batch has been measured, `λ` is guessed on the fast side
+//! (`unmeasured_rate`).
 //!
 //! `Retry-After` is a slot, not a constant. Telling a thousand refused phones "come back in 3 s"
 //! only moves the stampede 3 s later; so each refused phone is given the next free slot after
@@ -82,7 +84,7 @@ impl DrainRate {
     }
 
     /// Messages a second: as measured, or until a batch has been measured, the guess
-    /// [`unmeasured_rate`].
+    /// `unmeasured_rate`.
     pub fn or_guess(&self, limits: &QueueLimits) -> f64 {
         self.per_second.unwrap_or_else(|| unmeasured_rate(limits)).max(1e-3)
     }
@@ -90,7 +92,7 @@ impl DrainRate {
 
 /// Whether a queue holding `queued` messages, draining at `rate`, takes one more: whether the
 /// messages ahead of it drain within `max_wait`. Until a batch of the document has been
-/// measured, at the guessed rate ([`unmeasured_rate`]: a full batch per `batch_time`).
+/// measured, at the guessed rate (`unmeasured_rate`: a full batch per `batch_time`).
 ///
 /// An empty queue always takes one. The rate is measured only by batches, so a queue that
 /// refused even its first message after one slow batch (a stalled fsync, a starved CPU: one
@@ -129,12 +131,12 @@ pub fn batch_size(rate: &DrainRate, limits: &QueueLimits) -> usize {
 /// `max_wait` at this rate (320 messages by default): a team of 130 arriving at once is queued
 /// whole, where one batch's worth (64) used to be, and the rest shed and came back seconds later.
 /// Phones refused before the first batch is measured keep the slot they were given, and later
-/// slots follow theirs. A guess too fast brings some back before
-/// their turn, to be refused once more with a slot from the measured rate: one round trip more.
-/// A guess too slow leaves the relay idle while they wait. The guess was one batch per
-/// `max_wait`: 26 messages a second, where a 1,000-phone round drains 100–500 in full batches.
-/// A team of 1,000 arriving in the first second of a burst was handed slots up to 30 s out, and
-/// the round's queue sat empty for 20 s of a 35 s burst while they waited (BENCHMARKS.md §4).
+/// slots follow theirs. A guess too fast brings some back before their turn, to be refused once
+/// more with a slot from the measured rate: one round trip more. A guess too slow leaves the
+/// relay idle while they wait. The guess was one batch per `max_wait`: 26 messages a second,
+/// where a 1,000-phone round drains 100–500 in full batches. A team of 1,000 arriving in the
+/// first second of a burst was handed slots up to 30 s out, and the round's queue sat empty for
+/// 20 s of a 35 s burst while they waited (BENCHMARKS.md §4).
 fn unmeasured_rate(limits: &QueueLimits) -> f64 {
     limits.max_batch.max(1) as f64 / limits.batch_time.as_secs_f64().max(1e-3)
 }

@@ -13,6 +13,7 @@ use doorstep_core::permission::Rule;
 use doorstep_core::relay_engine::{
     self as engine, Budget, Incoming, OverBudget, Queued, Unlimited, Verdict, rejection,
 };
+use doorstep_core::schema::control_status::ControlStatus;
 use doorstep_core::schema::vocabulary::DocKind;
 use doorstep_core::sync::{KeptChanges, MessageLimits, PeerState, decode, generate, receive};
 use doorstep_core::{Actor, Compound, Operation, Selection, Timestamp};
@@ -120,6 +121,72 @@ fn a_batch_chunk_holds_every_change_it_took_and_only_those() {
         outcome.chunk.len() <= doc.save_after(&relay.automerge().get_heads()).len() * 11 / 10,
         "each change once"
     );
+    assert_eq!(stored.get_heads(), doc.get_heads(), "what is stored is what the relay holds");
+}
+
+/// A phone's edit to the roster under device `n`: a coordinator's change of the household's
+/// control status, whoever the relay will take it to be from.
+fn status_edit(fx: &Fixture, n: u8) -> Compound {
+    let mut phone = fork(&fx.compound, device(n));
+    let mut env = TestEnv::seeded(u64::from(n));
+    env.set_now(Timestamp::from_millis(fx.env.now().as_millis() + 60_000));
+    let op = Operation::SetControlStatus {
+        household: fx.household("2-1-101"),
+        status: ControlStatus::HomeMonitoring,
+    };
+    phone.apply(&mut env.env(), &fx.people.coordinator, &op).unwrap();
+    phone
+}
+
+#[test]
+fn a_message_refused_mid_batch_leaves_the_others_as_if_each_had_come_alone() {
+    // The messages of a batch share one spare copy of the document; a refused message in the
+    // middle must neither leak into the document nor spoil the copy the next message is checked on.
+    let fx = Fixture::default();
+    let people = &fx.people;
+    let relay = fx.compound.document(roster_edit(&fx, 1, &people.coordinator, "").1).unwrap();
+    let header = *relay.header();
+    let roster = header.id;
+    let messages: Vec<(Vec<u8>, Actor)> = vec![
+        (roster_edit(&fx, 11, &people.coordinator, "一楼").0, people.coordinator),
+        (status_edit(&fx, 12), people.volunteer),
+        (roster_edit(&fx, 13, &people.volunteer2, "三楼").0, people.volunteer2),
+        (status_edit(&fx, 14), people.coordinator2),
+    ]
+    .into_iter()
+    .map(|(phone, who)| {
+        (message_with_changes(phone.document(roster).unwrap().automerge(), relay.automerge()), who)
+    })
+    .collect();
+    let queued = |(bytes, author): &(Vec<u8>, Actor)| Queued {
+        author: *author,
+        incoming: read(roster, bytes),
+        owners: HashMap::new(),
+        state: PeerState::new(),
+        budget: Unlimited,
+    };
+    let mut doc = relay.automerge().clone();
+    let batch = messages.iter().map(queued).collect();
+    let outcome = engine::sync_batch(&mut doc, &mut KeptChanges::default(), &header, batch, now(&fx));
+    let accepted: Vec<bool> =
+        outcome.verdicts.iter().map(|v| matches!(v, Verdict::Accepted { .. })).collect();
+    assert_eq!(accepted, [true, false, true, true], "{:?}", outcome.verdicts);
+    let Verdict::Refused { rejection, .. } = &outcome.verdicts[1] else { unreachable!() };
+    assert_ne!(
+        rejection.rule,
+        Rule::ActorsBelongToTheirPerson.code(),
+        "refused by the validator: {rejection:?}"
+    );
+
+    let mut alone = relay.automerge().clone();
+    for message in &messages {
+        let Queued { author, incoming, owners, state, budget } = queued(message);
+        let _ = engine::apply(&mut alone, &header, &author, incoming, &owners, state, now(&fx), &budget);
+    }
+    assert_eq!(doc.get_heads(), alone.get_heads(), "the batch took exactly what one message at a time takes");
+    assert_eq!(doc.save(), alone.save());
+    let mut stored = relay.automerge().clone();
+    stored.load_incremental(&outcome.chunk).unwrap();
     assert_eq!(stored.get_heads(), doc.get_heads(), "what is stored is what the relay holds");
 }
 

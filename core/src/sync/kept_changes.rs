@@ -9,34 +9,40 @@
 //! loaded, a coordinator's edit on the dashboard, anything past the byte budget) makes the reply
 //! fall back to Automerge.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use automerge::ChangeHash;
 
-/// The most change bytes kept for one document; past it, the oldest are dropped all at once.
+/// The most change bytes kept for one document; past it, the oldest are dropped, as many as
+/// make room.
 pub const KEPT_BYTES: usize = 4 << 20;
 
 /// Change bytes by hash, for one document.
 #[derive(Debug, Default, Clone)]
 pub struct KeptChanges {
     bytes: HashMap<ChangeHash, Vec<u8>>,
+    /// The kept hashes, oldest first.
+    order: VecDeque<ChangeHash>,
     total: usize,
 }
 
 impl KeptChanges {
-    /// Keeps the bytes of a change the document took.
+    /// Keeps the bytes of a change the document took, dropping the oldest kept to stay within
+    /// [`KEPT_BYTES`]. A reply needs the changes the phone lacks, which are the newest: a
+    /// phone that synced an hour ago lacks the last hour's, so the newest are the ones to keep.
     pub fn keep(&mut self, hash: ChangeHash, bytes: Vec<u8>) {
-        if bytes.len() > KEPT_BYTES {
+        if bytes.len() > KEPT_BYTES || self.bytes.contains_key(&hash) {
             return;
         }
-        if self.total + bytes.len() > KEPT_BYTES {
-            self.bytes.clear();
-            self.total = 0;
+        while self.total + bytes.len() > KEPT_BYTES {
+            let Some(oldest) = self.order.pop_front() else { break };
+            if let Some(dropped) = self.bytes.remove(&oldest) {
+                self.total -= dropped.len();
+            }
         }
-        let len = bytes.len();
-        if self.bytes.insert(hash, bytes).is_none() {
-            self.total += len;
-        }
+        self.total += bytes.len();
+        self.bytes.insert(hash, bytes);
+        self.order.push_back(hash);
     }
 
     /// The bytes of every one of `hashes`, in that order, if all are kept.
@@ -136,7 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn past_the_budget_the_old_bytes_are_dropped_and_what_is_asked_must_all_be_kept() {
+    fn past_the_budget_the_oldest_bytes_are_dropped_and_what_is_asked_must_all_be_kept() {
         let mut kept = KeptChanges::default();
         let (a, b, c) = (ChangeHash([1; 32]), ChangeHash([2; 32]), ChangeHash([3; 32]));
         kept.keep(a, vec![1; 100]);
@@ -144,8 +150,32 @@ mod tests {
         assert_eq!(kept.all_of([b, a]), Some(vec![vec![2; 100], vec![1; 100]]));
         assert_eq!(kept.all_of([a, c]), None, "one not kept: none");
         kept.keep(c, vec![3; KEPT_BYTES - 150]);
-        assert_eq!(kept.all_of([a]), None, "dropped to make room");
+        assert_eq!(kept.all_of([a]), None, "the oldest dropped to make room");
+        assert_eq!(kept.all_of([b]), Some(vec![vec![2; 100]]), "and only as many as make room");
         assert_eq!(kept.all_of([c]).map(|v| v[0].len()), Some(KEPT_BYTES - 150));
         assert!(kept.kept_bytes() <= KEPT_BYTES);
+        kept.keep(b, vec![2; 100]);
+        assert_eq!(kept.kept_bytes(), KEPT_BYTES - 50, "a change kept twice counts once");
+    }
+
+    #[test]
+    fn a_long_burst_keeps_its_newest_changes_within_the_budget() {
+        let mut kept = KeptChanges::default();
+        let hash = |n: u32| {
+            let mut h = [0; 32];
+            h[..4].copy_from_slice(&n.to_be_bytes());
+            ChangeHash(h)
+        };
+        let size = 1000;
+        let fit = KEPT_BYTES / size;
+        let count = u32::try_from(fit * 5 / 2).unwrap();
+        for n in 0..count {
+            kept.keep(hash(n), vec![0; size]);
+            assert!(kept.kept_bytes() <= KEPT_BYTES);
+        }
+        assert_eq!(kept.kept_bytes(), fit * size, "full, not emptied");
+        let newest = count - u32::try_from(fit).unwrap();
+        assert!(kept.all_of((newest..count).map(hash)).is_some(), "every one of the newest that fit");
+        assert_eq!(kept.all_of([hash(newest - 1)]), None, "and none older");
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use automerge::sync::{Capability, State, SyncDoc};
 use automerge::transaction::Transactable;
-use automerge::{ActorId, Automerge, ChangeHash, ObjType, ROOT, ReadDoc, Value};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ObjType, ROOT, ReadDoc, Value};
 use doorstep_core::document::Header;
 use doorstep_core::id::PersonId;
 use doorstep_core::import::read_roster_csv;
@@ -191,6 +191,16 @@ fn check_attempts(
     took
 }
 
+/// How long the document takes `changes` (no check, no patches) on a copy of `relay` that
+/// already holds `first`: the cost of Automerge's own apply. Applying changes under an actor new
+/// to the document also renumbers the actor of every op the document holds (Automerge 0.12 keeps
+/// its actors sorted, `OpSet::insert_actor`), unless the new actor sorts after all of them.
+fn apply_time(relay: &Automerge, first: &[Change], changes: &[Change]) -> Duration {
+    let mut doc = relay.clone();
+    doc.apply_changes(first.to_vec()).unwrap();
+    timed(|| doc.apply_changes(changes.to_vec()).unwrap()).1
+}
+
 fn median(mut f: impl FnMut() -> Duration, runs: usize) -> Duration {
     let mut samples: Vec<Duration> = (0..runs).map(|_| f()).collect();
     percentile(&mut samples, 50.0)
@@ -204,8 +214,8 @@ pub fn run(quick: bool) {
         "each phone: 15 attempts, one change each; \"behind\" = a phone that synced before the team came back and has its own 15 new changes\n"
     );
     println!(
-        "| phones | changes | clone (validation copy) | check and apply a phone's 15 attempts | save() | load | reply to a phone behind: whole document | reply: changes only |\n\
-         |---|---|---|---|---|---|---|---|"
+        "| phones | changes | clone (validation copy) | check and apply a phone's 15 attempts | of which applying them: under an actor new to the document / one it holds | save() | load | reply to a phone behind: whole document | reply: changes only |\n\
+         |---|---|---|---|---|---|---|---|---|"
     );
     let (base, header) = round_document();
     let base_heads = base.get_heads();
@@ -224,13 +234,19 @@ pub fn run(quick: bool) {
         let load = median(|| timed(|| Automerge::load(&saved).unwrap()).1, runs);
         let late = phone_copy(&base, phones + 1, 15);
         let check = median(|| check_attempts(&relay, &header, &late, &base_heads, phones + 1), runs);
+        let twice = phone_copy(&base, phones + 1, 30).get_changes(&base_heads);
+        let (first, then) = twice.split_at(15);
+        let new_actor = median(|| apply_time(&relay, &[], first), runs);
+        let known_actor = median(|| apply_time(&relay, first, then), runs);
         let (whole_size, whole_time) = reply(&relay, &late, &base_heads, true);
         let (changes_size, changes_time) = reply(&relay, &late, &base_heads, false);
         println!(
-            "| {phones} | {} | {} | {} | {} ({}) | {} | {} in {} | {} in {} |",
+            "| {phones} | {} | {} | {} | {} / {} | {} ({}) | {} | {} in {} | {} in {} |",
             relay.get_changes(&[]).len(),
             ms(clone),
             ms(check),
+            ms(new_actor),
+            ms(known_actor),
             ms(save),
             bytes(saved.len()),
             ms(load),

@@ -255,6 +255,71 @@ async fn a_full_queue_sheds_with_503_and_retry_after_while_health_stays_up() {
     assert_eq!(attempts_seen(&mut fx).await, 3, "every phone's attempt is in, the shed one's on its retry");
 }
 
+/// One member cannot fill a document's queue. A queue takes up to `max_queued` messages, and
+/// one that has not measured a batch yet takes what its guessed rate drains in `max_wait` (320
+/// by default), so what stops a single device, modified or stuck in a loop, from taking every
+/// place is its token's request rate: a burst of `rate_burst`, then `rate_per_second`. Here one
+/// phone sends the same upload 100 times at once while the round is held and nothing drains:
+/// beyond its burst it is answered 429 at once, and a teammate's upload still finds a place and
+/// is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_device_flooding_a_document_is_held_to_its_token_rate_and_a_teammate_still_gets_in() {
+    let mut fx = Fixture::new().await;
+    let state = fx.relay.state.clone().unwrap();
+    let burst = state.config.limits.rate_burst;
+    let mut phones = team(&fx, 2).await;
+    let (_, flood) = with_upload(&mut phones[0], fx.round, 0);
+    let (_, honest) = with_upload(&mut phones[1], fx.round, 1);
+
+    let held = state.relay.cache().lock(fx.round).await;
+    let relay = &fx.relay;
+    let round = fx.round;
+    let flooding = futures_util::future::join_all((0..100).map(|_| post(relay, &phones[0].token, &flood)));
+    let teammate = async {
+        // The flood has taken what it can once the queue stops growing.
+        let mut from_flood = usize::MAX;
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let queued = state.relay.queues().queued(round);
+            if queued == from_flood {
+                break;
+            }
+            from_flood = queued;
+        }
+        let release = async {
+            while state.relay.queues().queued(round) <= from_flood {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let health = relay.http.get(format!("{}/healthz", relay.url)).send().await.unwrap();
+            assert_eq!(health.status(), StatusCode::OK, "health answers while the round is flooded");
+            drop(held);
+        };
+        let (answer, ()) = tokio::join!(post(relay, &phones[1].token, &honest), release);
+        (from_flood, answer)
+    };
+    let (flood_answers, (from_flood, honest_answer)) = tokio::join!(flooding, teammate);
+
+    let taken = flood_answers.iter().filter(|a| a.status == StatusCode::OK).count();
+    let limited = flood_answers.iter().filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(taken + limited, 100, "every flooding request is either taken or rate limited");
+    assert_eq!(taken, from_flood, "what the flood queued is what was taken");
+    // The burst, and a second of what the token earns back while the flood lasts.
+    let allowed = burst + state.config.limits.rate_per_second;
+    assert!(
+        (1..100).contains(&taken) && f64::from(u32::try_from(taken).unwrap()) <= allowed,
+        "{taken} of 100 taken; the token's burst is {burst}"
+    );
+    let body: serde_json::Value = serde_json::from_slice(
+        &flood_answers.iter().find(|a| a.status == StatusCode::TOO_MANY_REQUESTS).unwrap().body,
+    )
+    .unwrap();
+    assert_eq!(body["error"], "rate_limited", "{body}");
+    assert_eq!(honest_answer.status, StatusCode::OK, "{}", String::from_utf8_lossy(&honest_answer.body));
+    let response = SyncResponse::decode(&honest_answer.body).unwrap();
+    assert!(response.rejected.is_empty(), "{:?}", response.rejected);
+    assert_eq!(attempts_seen(&mut fx).await, 2, "the flooder's attempt once, the teammate's too");
+}
+
 /// One slow batch must not shut a document out. The rate a queue drains at is measured only by
 /// its batches; a queue that refused even its first message on a slow rate would run no batch
 /// to measure a better one, and would refuse the document's every sync until the relay

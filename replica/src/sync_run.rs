@@ -166,10 +166,12 @@ impl SyncRun {
                 .unwrap_or_default();
             let sent = self.sent.entry(message.doc).or_default();
             let last = self.last_sent.entry(message.doc).or_default();
-            for change in doc.automerge().get_changes(&shared) {
-                if change.actor_id() == device {
-                    sent.insert(change.hash());
-                    last.insert(change.hash());
+            // Only each change's actor and hash are needed: the metadata, not the change itself,
+            // which Automerge 0.12 would rebuild from the op set for every document of every request.
+            for change in doc.automerge().get_changes_meta(&shared) {
+                if change.actor.as_ref() == device {
+                    sent.insert(change.hash);
+                    last.insert(change.hash);
                 }
             }
         }

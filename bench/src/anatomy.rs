@@ -219,6 +219,7 @@ pub fn run(quick: bool) {
     );
     let (base, header) = round_document();
     let base_heads = base.get_heads();
+    let mut listing = Vec::new();
     for &phones in sizes {
         let mut relay = base.clone();
         let mut changes = Vec::new();
@@ -238,6 +239,12 @@ pub fn run(quick: bool) {
         let (first, then) = twice.split_at(15);
         let new_actor = median(|| apply_time(&relay, &[], first), runs);
         let known_actor = median(|| apply_time(&relay, first, then), runs);
+        let mut phone = relay.clone();
+        phone.apply_changes(first.to_vec()).unwrap();
+        let since = relay.get_heads();
+        let as_changes = median(|| timed(|| phone.get_changes(&since).len()).1, runs);
+        let as_metadata = median(|| timed(|| phone.get_changes_meta(&since).len()).1, runs);
+        listing.push((phones, as_changes, as_metadata));
         let (whole_size, whole_time) = reply(&relay, &late, &base_heads, true);
         let (changes_size, changes_time) = reply(&relay, &late, &base_heads, false);
         println!(
@@ -255,6 +262,13 @@ pub fn run(quick: bool) {
             bytes(changes_size),
             ms(changes_time)
         );
+    }
+    println!(
+        "\n## A phone's next request, after the team's edits: listing its own 15 changes since its last sync\n\n\
+         | phones | the changes (`get_changes`) | their metadata (`get_changes_meta`) |\n|---|---|---|"
+    );
+    for (phones, as_changes, as_metadata) in listing {
+        println!("| {phones} | {} | {} |", ms(as_changes), ms(as_metadata));
     }
     warm(&base, quick);
 }

@@ -108,8 +108,16 @@ pub fn admits(queued: usize, rate: &DrainRate, limits: &QueueLimits) -> bool {
     Duration::from_secs_f64(queued as f64 / rate.or_guess(limits)) <= limits.max_wait
 }
 
-/// How many messages the next batch takes: what drains in `batch_time`, between `min_batch`
-/// and `max_batch` (all of `max_batch` until the rate is measured).
+/// How many of the `waiting` messages the next batch takes: what drains in `batch_time` (all
+/// of `max_batch` until the rate is measured) and at most a quarter of those waiting, between
+/// `min_batch` and `max_batch`.
+///
+/// The quarter is for the phones' wait. A queue is answered in arrival order, a batch at a
+/// time, and a phone waits for the end of the batch that holds it. In batches of 64, a team of
+/// 130 was answered in two big steps, so the median phone waited for the second, at about 0.9
+/// of the burst. In quarters (33, 25, 18, 16, …) the first phones are answered after a quarter
+/// of the work, and the median phone, in the third batch, after about 0.6 of it. A long queue
+/// (a team of 1,000) still runs full batches, whose fixed costs it needs to amortize.
 ///
 /// The floor breaks a loop the rate would otherwise fall into. A batch has costs that do not
 /// grow with its size (the lock, the commit's fsync, the whole document saved for phones far
@@ -118,10 +126,11 @@ pub fn admits(queued: usize, rate: &DrainRate, limits: &QueueLimits) -> bool {
 /// still. Late in a 1,000-phone burst the round's rate fell that way from 100 to 2 messages a
 /// second with 20–60 messages waiting, and the phones shed meanwhile were given slots 10 s
 /// out (BENCHMARKS.md §4).
-pub fn batch_size(rate: &DrainRate, limits: &QueueLimits) -> usize {
+pub fn batch_size(rate: &DrainRate, limits: &QueueLimits, waiting: usize) -> usize {
     let most = limits.max_batch.max(1);
     let least = limits.min_batch.clamp(1, most);
-    rate.per_second().map_or(most, |r| ((r * limits.batch_time.as_secs_f64()) as usize).clamp(least, most))
+    let drains = rate.per_second().map_or(most, |r| (r * limits.batch_time.as_secs_f64()) as usize);
+    drains.min(waiting.div_ceil(4)).clamp(least, most)
 }
 
 /// The rate assumed for a queue whose batches have not been measured yet (a burst on a document
@@ -218,16 +227,41 @@ mod tests {
     fn a_batch_takes_what_drains_in_its_time() {
         let limits = QueueLimits::default();
         let mut rate = DrainRate::default();
-        assert_eq!(batch_size(&rate, &limits), 64, "unmeasured: a full batch");
+        assert_eq!(batch_size(&rate, &limits, 1000), 64, "unmeasured: a full batch");
         rate.record(80, Duration::from_secs(1));
-        assert_eq!(batch_size(&rate, &limits), 40, "80 a second: half a second's worth");
+        assert_eq!(batch_size(&rate, &limits, 1000), 40, "80 a second: half a second's worth");
         let mut slow = DrainRate::default();
         slow.record(1, Duration::from_secs(4));
-        assert_eq!(batch_size(&slow, &limits), 16, "a slow batch of one does not make the next one smaller");
+        assert_eq!(
+            batch_size(&slow, &limits, 1000),
+            16,
+            "a slow batch of one does not make the next one smaller"
+        );
         let few = QueueLimits { max_batch: 8, ..limits };
-        assert_eq!(batch_size(&slow, &few), 8, "the floor never exceeds the ceiling");
+        assert_eq!(batch_size(&slow, &few, 1000), 8, "the floor never exceeds the ceiling");
         let none = QueueLimits { min_batch: 0, ..limits };
-        assert_eq!(batch_size(&slow, &none), 1, "at least one");
+        assert_eq!(batch_size(&slow, &none, 1000), 1, "at least one");
+    }
+
+    #[test]
+    fn a_team_is_answered_in_quarters_of_what_waits_and_a_long_queue_in_full_batches() {
+        let limits = QueueLimits::default();
+        let unmeasured = DrainRate::default();
+        let mut waiting = 130;
+        let mut batches = Vec::new();
+        while waiting > 0 {
+            let n = waiting.min(batch_size(&unmeasured, &limits, waiting));
+            batches.push(n);
+            waiting -= n;
+        }
+        assert_eq!(batches, [33, 25, 18, 16, 16, 16, 6], "a team of 130");
+        let first_three: usize = batches.iter().take(3).sum();
+        assert!(first_three >= 65, "the median phone is in the third batch: {batches:?}");
+        assert_eq!(batch_size(&unmeasured, &limits, 1000), 64, "a long queue runs full batches");
+        assert_eq!(batch_size(&unmeasured, &limits, 3), 16, "a short one takes what waits (the floor)");
+        let mut measured = DrainRate::default();
+        measured.record(40, Duration::from_secs(1));
+        assert_eq!(batch_size(&measured, &limits, 1000), 20, "what drains in its time, if fewer");
     }
 
     #[test]

@@ -248,7 +248,8 @@ async fn work_queue(state: AppState, id: DocumentId, queue: Shared) {
                 running.finished = true;
                 return;
             }
-            let n = q.waiting.len().min(admission::batch_size(&q.drain, &state.config.queue));
+            let n =
+                q.waiting.len().min(admission::batch_size(&q.drain, &state.config.queue, q.waiting.len()));
             let jobs: Vec<Job> = q.waiting.drain(..n).inspect(Job::mark_taken).collect();
             q.in_batch = jobs.len();
             jobs

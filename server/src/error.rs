@@ -215,7 +215,9 @@ impl From<SyncBatchError> for AppError {
                 AppError::TooLarge(e.to_string())
             }
             SyncBatchError::DuplicateDocument(_) => AppError::invalid(e.to_string()),
-            SyncBatchError::Busy { retry_after, .. } => AppError::Busy { reason: e.to_string(), retry_after },
+            SyncBatchError::Busy { retry_after, .. } | SyncBatchError::RelayBusy { retry_after, .. } => {
+                AppError::Busy { reason: e.to_string(), retry_after }
+            }
             SyncBatchError::Storage(s) => s.into(),
         }
     }

@@ -78,7 +78,8 @@ impl Metrics {
         self.sync_largest_batch.fetch_max(n, Ordering::Relaxed);
     }
 
-    /// Counts a sync request refused with 503 because a document's queue was too long.
+    /// Counts a sync request refused with 503 because a document's queue, or the relay's work
+    /// across documents, was too long.
     pub fn shed(&self) {
         self.sync_shed.fetch_add(1, Ordering::Relaxed);
     }
@@ -100,7 +101,7 @@ impl Metrics {
 
     /// The Prometheus text exposition, with the gauges read at the moment of asking.
     pub fn render(&self, gauges: &Gauges) -> String {
-        let Gauges { docs_cached, docs_evicted, work_queues, resident_bytes } = *gauges;
+        let Gauges { docs_cached, docs_evicted, work_queues, messages_queued, resident_bytes } = *gauges;
         let mut out = String::new();
         // Writing to a String cannot fail; the results are ignored for that reason.
         let _ = writeln!(out, "# HELP doorstep_http_requests_total HTTP requests by route and status.");
@@ -162,7 +163,7 @@ impl Metrics {
             ),
             (
                 "doorstep_sync_shed_total",
-                "Sync requests refused with 503 and Retry-After because a document's queue was too long.",
+                "Sync requests refused with 503 and Retry-After because a document's queue, or the relay's work across documents, was too long.",
                 &self.sync_shed,
             ),
             (
@@ -192,6 +193,12 @@ impl Metrics {
         let _ = writeln!(out, "# HELP doorstep_work_queues Documents with a work queue held in memory.");
         let _ = writeln!(out, "# TYPE doorstep_work_queues gauge");
         let _ = writeln!(out, "doorstep_work_queues {work_queues}");
+        let _ = writeln!(
+            out,
+            "# HELP doorstep_sync_messages_queued Sync messages admitted across all documents and not yet answered."
+        );
+        let _ = writeln!(out, "# TYPE doorstep_sync_messages_queued gauge");
+        let _ = writeln!(out, "doorstep_sync_messages_queued {messages_queued}");
         if let Some(rss) = resident_bytes {
             let _ = writeln!(out, "# HELP doorstep_process_resident_bytes The relay's resident memory.");
             let _ = writeln!(out, "# TYPE doorstep_process_resident_bytes gauge");
@@ -210,6 +217,8 @@ pub struct Gauges {
     pub docs_evicted: u64,
     /// Documents with a work queue (in use, or evicted and not yet swept).
     pub work_queues: usize,
+    /// Sync messages admitted across all documents and not yet answered.
+    pub messages_queued: usize,
     /// The process's resident memory, where the system tells it.
     pub resident_bytes: Option<u64>,
 }
@@ -234,6 +243,7 @@ mod tests {
             docs_cached: 5,
             docs_evicted: 7,
             work_queues: 2,
+            messages_queued: 9,
             resident_bytes: Some(10 << 20),
         });
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"200\"} 2"), "{text}");
@@ -247,6 +257,7 @@ mod tests {
         assert!(text.contains("doorstep_sync_bytes_out_total 200"));
         assert!(text.contains("doorstep_documents_cached 5"));
         assert!(text.contains("doorstep_work_queues 2"));
+        assert!(text.contains("doorstep_sync_messages_queued 9"));
         assert!(text.contains("doorstep_sync_batches_total 2"), "{text}");
         assert!(text.contains("doorstep_sync_batched_messages_total 5"));
         assert!(text.contains("doorstep_sync_largest_batch 4"));

@@ -39,6 +39,9 @@ pub struct QueueLimits {
     /// asked to wait longer than its own longest wait (30 s), keeping its changes for the next
     /// run, so this matches it.
     pub longest_retry_after: Duration,
+    /// Messages admitted across all documents (waiting, being worked on or promised a place),
+    /// at most; a request that would pass it is refused (see [`admits_relay_wide`]).
+    pub max_queued_relay_wide: usize,
 }
 
 impl Default for QueueLimits {
@@ -52,6 +55,7 @@ impl Default for QueueLimits {
             min_batch: 16,
             batch_time: Duration::from_millis(500),
             longest_retry_after: Duration::from_secs(30),
+            max_queued_relay_wide: 2048,
         }
     }
 }
@@ -88,6 +92,37 @@ impl DrainRate {
     pub fn or_guess(&self, limits: &QueueLimits) -> f64 {
         self.per_second.unwrap_or_else(|| unmeasured_rate(limits)).max(1e-3)
     }
+
+    /// Records a document's batch of `messages` answered in `took`, if it is big enough to say
+    /// what the document drains: at least `min_batch` messages.
+    ///
+    /// A batch has costs that do not grow with its size (the lock, the commit's fsync, the whole
+    /// document saved for a phone far behind, a wait for a core). A batch of one or two measures
+    /// mostly those: a team's phones synced one at a time before a shift change set their
+    /// round's rate at 10–60 messages a second, where it drains 300 in full batches, and when
+    /// the team came back at once 1–43 of 130 phones were refused by a queue that would have
+    /// drained in a second (BENCHMARKS.md §4). A document whose batches stay small is not busy
+    /// enough to need its own bound; the relay-wide one (`max_queued_relay_wide`) holds it.
+    pub fn record_batch(&mut self, messages: usize, took: Duration, limits: &QueueLimits) {
+        if messages >= limits.min_batch.clamp(1, limits.max_batch.max(1)) {
+            self.record(messages, took);
+        }
+    }
+}
+
+/// Whether the relay, holding `queued` admitted messages across all documents, takes a request
+/// of `messages` more: within `max_queued_relay_wide`, or when nothing is admitted at all (a
+/// request bigger than the bound must still be able to run alone).
+///
+/// Each document's own bound (`admits`) is set by its measured rate and is what spreads one
+/// document's crowd. This one bounds the relay's work in hand, whatever its documents: the
+/// messages read and held in memory, and the blocking work queued behind them. Without it, a
+/// district's eight compounds of 130 coming back at once, each volunteer with a roster and
+/// twenty rounds, were all admitted by queues whose rates were not yet measured: 21,840 messages
+/// read at once, the relay's peak at 486–690 MiB in three runs and `/healthz` at 58–392 ms p99,
+/// against 335–454 MiB and 52–86 ms with 2,048 (BENCHMARKS.md §4).
+pub fn admits_relay_wide(queued: usize, messages: usize, limits: &QueueLimits) -> bool {
+    queued == 0 || queued.saturating_add(messages) <= limits.max_queued_relay_wide
 }
 
 /// Whether a queue holding `queued` messages, draining at `rate`, takes one more: whether the
@@ -167,7 +202,26 @@ impl RetrySlots {
         rate: &DrainRate,
         limits: &QueueLimits,
     ) -> Duration {
-        let per_second = rate.or_guess(limits);
+        self.assign_at(now, queued, rate.or_guess(limits), limits)
+    }
+
+    /// As [`RetrySlots::assign`], for a queue draining `per_second` messages a second.
+    ///
+    /// A slot is one message wide, even for the relay as a whole, whose requests carry a message
+    /// per document (about 21 for a volunteer of a compound with twenty rounds open). Slots a
+    /// request wide were tried: a district's refused volunteers came back spread at the rate the
+    /// relay could take them, were shed 900 times instead of 2,000, and took twice as long
+    /// (17.7–22.0 s against 9.1–10.6 s): each document's batches held a few phones instead of
+    /// the crowd, so their fixed costs were paid more often (relay CPU 15–16 s against 12 s).
+    /// A crowd at the door is what fills a batch (BENCHMARKS.md §4).
+    pub fn assign_at(
+        &mut self,
+        now: Instant,
+        queued: usize,
+        per_second: f64,
+        limits: &QueueLimits,
+    ) -> Duration {
+        let per_second = per_second.max(1e-3);
         let drained = now + Duration::from_secs_f64(queued as f64 / per_second);
         let slot = self.next.filter(|next| *next > drained).unwrap_or(drained);
         let longest = now + limits.longest_retry_after;
@@ -190,6 +244,7 @@ mod tests {
             min_batch: 1,
             batch_time: Duration::from_millis(500),
             longest_retry_after: Duration::from_secs(30),
+            max_queued_relay_wide: 4096,
         };
         let mut rate = DrainRate::default();
         assert!(
@@ -221,6 +276,22 @@ mod tests {
             rate.record(20, Duration::from_millis(200));
         }
         assert!(admits(100, &rate, &limits), "{:?} a second now", rate.per_second());
+    }
+
+    #[test]
+    fn a_batch_too_small_to_say_what_a_document_drains_is_not_measured() {
+        let limits = QueueLimits::default();
+        let mut rate = DrainRate::default();
+        // A team synced one phone at a time before the shift change: batches of one, each
+        // mostly the lock, the fsync and a wait for a core.
+        for _ in 0..130 {
+            rate.record_batch(1, Duration::from_millis(60), &limits);
+        }
+        assert_eq!(rate.per_second(), None, "batches of one say nothing of what the round drains");
+        assert!(admits(129, &rate, &limits), "the team coming back at once is queued whole");
+        rate.record_batch(16, Duration::from_millis(100), &limits);
+        let measured = rate.per_second().expect("a batch of min_batch is measured");
+        assert!((measured - 160.0).abs() < 1e-6, "{measured}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod batch;
 pub mod budget;
 mod document;
 pub mod queue;
+pub mod relay_load;
 
 /// The rule codes and builders of rejections live with core's relay engine, which makes most of
 /// them; the relay's own (busy, damaged, a refetch loop) use the same codes.
@@ -70,6 +71,19 @@ pub enum SyncBatchError {
     /// The same document twice.
     #[error("document {0} appears more than once in the request; send one message per document")]
     DuplicateDocument(DocumentId),
+    /// The relay holds as much sync work across its documents as it may; nothing was read.
+    #[error(
+        "the relay is busy: {queued} sync messages are queued across its documents; nothing was \
+         accepted, sync again in {} s (中继服务器繁忙，本次未接收任何内容，请 {} 秒后再同步)",
+        crate::error::whole_seconds(*retry_after),
+        crate::error::whole_seconds(*retry_after)
+    )]
+    RelayBusy {
+        /// Messages queued across all documents.
+        queued: usize,
+        /// When there will be room.
+        retry_after: std::time::Duration,
+    },
     /// A document's work queue is too long to answer this request in time; nothing was read.
     #[error(
         "the relay is busy: {queued} sync messages are queued for document {doc}; nothing was \
@@ -138,11 +152,11 @@ pub async fn sync_batch(
         Ok(places) => places,
         Err(busy) => {
             metrics.shed();
-            tracing::info!(doc = %busy.doc, queued = busy.queued, retry_after = ?busy.retry_after, "sync shed");
-            return Err(SyncBatchError::Busy {
-                doc: busy.doc,
-                queued: busy.queued,
-                retry_after: busy.retry_after,
+            tracing::info!(doc = ?busy.doc, queued = busy.queued, retry_after = ?busy.retry_after, "sync shed");
+            let (queued, retry_after) = (busy.queued, busy.retry_after);
+            return Err(match busy.doc {
+                Some(doc) => SyncBatchError::Busy { doc, queued, retry_after },
+                None => SyncBatchError::RelayBusy { queued, retry_after },
             });
         }
     };

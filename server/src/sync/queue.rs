@@ -21,10 +21,11 @@ use tokio::sync::oneshot;
 use super::admission::{self, DrainRate, QueueLimits, RetrySlots};
 use super::batch::{self, Job};
 use super::document::DocOutcome;
+use super::relay_load::RelayLoad;
 use crate::state::AppState;
 
 /// One document's queue.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Queue {
     waiting: VecDeque<Job>,
     /// Places promised to admitted requests whose messages are not queued yet.
@@ -35,9 +36,24 @@ struct Queue {
     running: bool,
     drain: DrainRate,
     retry: RetrySlots,
+    /// The relay's count of messages admitted across all documents, which this queue's changes
+    /// move (see [`Counted`]).
+    relay: Arc<RelayLoad>,
 }
 
 impl Queue {
+    fn new(relay: Arc<RelayLoad>) -> Self {
+        Self {
+            waiting: VecDeque::new(),
+            promised: 0,
+            in_batch: 0,
+            running: false,
+            drain: DrainRate::default(),
+            retry: RetrySlots::default(),
+            relay,
+        }
+    }
+
     fn queued(&self) -> usize {
         self.waiting.len() + self.promised + self.in_batch
     }
@@ -51,20 +67,56 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A queue, locked, whose changes to what it holds are passed on to the relay's count when the
+/// lock is let go: every change to a queue goes through one of these, so the relay-wide count is
+/// the sum of the queues' without being summed.
+struct Counted<'a> {
+    queue: MutexGuard<'a, Queue>,
+    before: usize,
+}
+
+fn counted(queue: &Shared) -> Counted<'_> {
+    let queue = lock(queue);
+    let before = queue.queued();
+    Counted { queue, before }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.queue.relay.moved(self.before, self.queue.queued());
+    }
+}
+
+impl std::ops::Deref for Counted<'_> {
+    type Target = Queue;
+    fn deref(&self) -> &Queue {
+        &self.queue
+    }
+}
+
+impl std::ops::DerefMut for Counted<'_> {
+    fn deref_mut(&mut self) -> &mut Queue {
+        &mut self.queue
+    }
+}
+
 /// Every document's queue. A queue is made only for a document a caller may sync, and
 /// [`WorkQueues::forget_idle`] drops those of documents that have left memory, so the map holds
 /// an entry only for documents in use.
 #[derive(Debug, Default)]
 pub struct WorkQueues {
     queues: Mutex<HashMap<DocumentId, Shared>>,
+    relay: Arc<RelayLoad>,
 }
 
-/// A request refused because a document's queue is too long.
+/// A request refused because a document's queue, or the relay's work across documents, is too
+/// long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Busy {
-    /// The document whose queue refused it (the one with the longest wait).
-    pub doc: DocumentId,
-    /// Messages queued for that document when it was refused.
+    /// The document whose queue refused it (the one with the longest wait), or `None` when the
+    /// relay as a whole did.
+    pub doc: Option<DocumentId>,
+    /// Messages queued for that document, or across all documents, when it was refused.
     pub queued: usize,
     /// When to come back.
     pub retry_after: Duration,
@@ -81,7 +133,7 @@ pub struct Place {
 impl Drop for Place {
     fn drop(&mut self) {
         if !self.used {
-            let mut q = lock(&self.queue);
+            let mut q = counted(&self.queue);
             q.promised = q.promised.saturating_sub(1);
         }
     }
@@ -89,22 +141,33 @@ impl Drop for Place {
 
 impl WorkQueues {
     fn queue(&self, id: DocumentId) -> Shared {
-        Arc::clone(lock(&self.queues).entry(id).or_default())
+        Arc::clone(
+            lock(&self.queues)
+                .entry(id)
+                .or_insert_with(|| Arc::new(Mutex::new(Queue::new(Arc::clone(&self.relay))))),
+        )
     }
 
-    /// A place in each document's queue, or, if some queue is too long, no place anywhere and
-    /// the longest wait among the queues that refused.
+    /// A place in each document's queue, or, if the relay's work in hand or some queue is too
+    /// long, no place anywhere and the longest wait among those that refused.
     pub fn admit(
         &self,
         docs: impl IntoIterator<Item = DocumentId>,
         limits: &QueueLimits,
     ) -> Result<HashMap<DocumentId, Place>, Busy> {
         let now = Instant::now();
+        let docs: Vec<DocumentId> = docs.into_iter().collect();
+        if docs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        if let Err(full) = self.relay.admit(docs.len(), limits, now) {
+            return Err(Busy { doc: None, queued: full.queued, retry_after: full.retry_after });
+        }
         let mut places = HashMap::new();
         let mut refused: Option<Busy> = None;
         for id in docs {
             let queue = self.queue(id);
-            let mut q = lock(&queue);
+            let mut q = counted(&queue);
             let queued = q.queued();
             if admission::admits(queued, &q.drain, limits) {
                 q.promised += 1;
@@ -114,7 +177,7 @@ impl WorkQueues {
                 let drain = q.drain;
                 let retry_after = q.retry.assign(now, queued, &drain, limits);
                 if refused.is_none_or(|r| r.retry_after < retry_after) {
-                    refused = Some(Busy { doc: id, queued, retry_after });
+                    refused = Some(Busy { doc: Some(id), queued, retry_after });
                 }
             }
         }
@@ -125,6 +188,11 @@ impl WorkQueues {
     /// Messages queued for a document: waiting, being worked on or promised a place.
     pub fn queued(&self, id: DocumentId) -> usize {
         lock(&self.queues).get(&id).map_or(0, |q| lock(q).queued())
+    }
+
+    /// Messages queued across all documents.
+    pub fn queued_relay_wide(&self) -> usize {
+        self.relay.queued()
     }
 
     /// Drops the queues that nothing uses (nothing queued or promised, no task, no place held)
@@ -198,7 +266,7 @@ impl Pending {
 pub fn submit(state: &AppState, id: DocumentId, mut place: Place, job: Job) -> Pending {
     let (job, answer, taken) = job.with_answer();
     let start = {
-        let mut q = lock(&place.queue);
+        let mut q = counted(&place.queue);
         q.promised = q.promised.saturating_sub(1);
         place.used = true;
         q.waiting.push_back(job);
@@ -221,7 +289,7 @@ struct Running {
 impl Drop for Running {
     fn drop(&mut self) {
         if !self.finished {
-            let mut q = lock(&self.queue);
+            let mut q = counted(&self.queue);
             q.running = false;
             q.in_batch = 0;
             q.waiting.clear();
@@ -236,7 +304,7 @@ async fn work_queue(state: AppState, id: DocumentId, queue: Shared) {
         // (or a relay write) held the document joins this batch.
         let slot = state.relay.cache().lock(id).await;
         let jobs: Vec<Job> = {
-            let mut q = lock(&queue);
+            let mut q = counted(&queue);
             // A message whose request is gone is dropped here, unread.
             q.waiting.retain(|job| !job.abandoned());
             if q.waiting.is_empty() {
@@ -259,14 +327,18 @@ async fn work_queue(state: AppState, id: DocumentId, queue: Shared) {
         batch::run(&state, slot, id, jobs).await;
         let took = started.elapsed();
         state.metrics.batch(count);
-        let mut q = lock(&queue);
+        let mut q = counted(&queue);
         q.in_batch = 0;
-        q.drain.record(count, took);
+        q.drain.record_batch(count, took, &state.config.queue);
+        let (waiting, relay) = (q.waiting.len(), Arc::clone(&q.relay));
+        drop(q);
+        relay.answered(count, Instant::now());
         tracing::debug!(
             doc = %id,
             messages = count,
             millis = took.as_secs_f64() * 1000.0,
-            waiting = q.waiting.len(),
+            waiting,
+            relay_wide = relay.queued(),
             "batch done"
         );
     }

@@ -255,6 +255,68 @@ async fn a_full_queue_sheds_with_503_and_retry_after_while_health_stays_up() {
     assert_eq!(attempts_seen(&mut fx).await, 3, "every phone's attempt is in, the shed one's on its retry");
 }
 
+/// The relay bounds its work in hand across documents, whatever each document's queue would
+/// take: with the round held and two phones' round messages waiting in it, a third phone's
+/// request, which fits the round's queue easily, would pass the relay-wide bound and is shed
+/// with 503 and a reason that says the relay, not one document, is full. Nothing of it is
+/// stored; the gauge shows the work in hand and falls back to nothing once it is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_sheds_what_would_pass_its_bound_on_work_across_documents() {
+    // Room for one round message waiting and a second request whole (three documents), not
+    // for a third request once two round messages wait.
+    let queue = QueueLimits { max_queued_relay_wide: 4, ..QueueLimits::default() };
+    let mut fx = Fixture::with_config(Config { queue, ..Config::default() }).await;
+    let state = fx.relay.state.clone().unwrap();
+    let mut phones = team(&fx, 3).await;
+    let mut uploads = Vec::new();
+    for (n, phone) in phones.iter_mut().enumerate() {
+        uploads.push(with_upload(phone, fx.round, n));
+    }
+    assert!(
+        uploads.iter().all(|(_, u)| u.messages.len() == 3),
+        "a volunteer's request carries the three documents it holds, the round one of them"
+    );
+    let chunks_before = chunks_of(&fx.relay, fx.round);
+
+    let held = state.relay.cache().lock(fx.round).await;
+    let relay = &fx.relay;
+    let queues = state.relay.queues();
+    let wait_for = |n: usize| async move {
+        while queues.queued_relay_wide() != n || queues.queued(fx.round) != n {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let first = relay.sync(&phones[0].token, &uploads[0].1);
+    let second = async {
+        wait_for(1).await;
+        relay.sync(&phones[1].token, &uploads[1].1).await
+    };
+    let third = async {
+        wait_for(2).await;
+        let shed = post(relay, &phones[2].token, &uploads[2].1).await;
+        let gauge = metric(&relay.metrics().await, "doorstep_sync_messages_queued");
+        drop(held);
+        (shed, gauge)
+    };
+    let (first, second, (shed, gauge)) = tokio::join!(first, second, third);
+
+    assert_shed(&shed);
+    let reason = String::from_utf8_lossy(&shed.body);
+    assert!(reason.contains("across its documents"), "the relay as a whole refused it: {reason}");
+    assert_eq!(gauge, 2, "the two round messages waiting for the held round are the work in hand");
+    for response in [&first, &second] {
+        assert!(response.rejected.is_empty(), "{:?}", response.rejected);
+    }
+    assert_eq!(chunks_of(&fx.relay, fx.round) - chunks_before, 1, "the shed request stored nothing");
+    let metrics = fx.relay.metrics().await;
+    assert_eq!(metric(&metrics, "doorstep_sync_shed_total"), 1, "{metrics}");
+    assert_eq!(metric(&metrics, "doorstep_sync_messages_queued"), 0, "nothing left in hand: {metrics}");
+
+    let synced = phones[2].sync(&fx.relay).await;
+    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+    assert_eq!(attempts_seen(&mut fx).await, 3, "every phone's attempt is in, the shed one's on its retry");
+}
+
 /// One member cannot fill a document's queue. A queue takes up to `max_queued` messages, and
 /// one that has not measured a batch yet takes what its guessed rate drains in `max_wait` (320
 /// by default), so what stops a single device, modified or stuck in a loop, from taking every

@@ -121,6 +121,15 @@ async fn team(fx: &Fixture, size: usize) -> Vec<Phone> {
     phones
 }
 
+/// A relay with `queue` limits and a team of three, each phone with an attempt recorded offline
+/// and the request that carries it.
+async fn three_with_uploads(queue: QueueLimits) -> (Fixture, Vec<Phone>, Vec<(ClientSession, SyncRequest)>) {
+    let fx = Fixture::with_config(Config { queue, ..Config::default() }).await;
+    let mut phones = team(&fx, 3).await;
+    let uploads = phones.iter_mut().enumerate().map(|(n, phone)| with_upload(phone, fx.round, n)).collect();
+    (fx, phones, uploads)
+}
+
 /// Attempts on the round as the coordinator's phone sees it after syncing.
 async fn attempts_seen(fx: &mut Fixture) -> usize {
     fx.coordinator.sync(&fx.relay).await;
@@ -214,13 +223,8 @@ async fn a_queued_message_outwaits_one_documents_work_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_sheds_with_503_and_retry_after_while_health_stays_up() {
     let queue = QueueLimits { max_queued: 2, ..QueueLimits::default() };
-    let mut fx = Fixture::with_config(Config { queue, ..Config::default() }).await;
+    let (mut fx, mut phones, uploads) = three_with_uploads(queue).await;
     let state = fx.relay.state.clone().unwrap();
-    let mut phones = team(&fx, 3).await;
-    let mut uploads = Vec::new();
-    for (n, phone) in phones.iter_mut().enumerate() {
-        uploads.push(with_upload(phone, fx.round, n));
-    }
     let chunks_before = chunks_of(&fx.relay, fx.round);
 
     let held = state.relay.cache().lock(fx.round).await;
@@ -265,13 +269,8 @@ async fn the_relay_sheds_what_would_pass_its_bound_on_work_across_documents() {
     // Room for one round message waiting and a second request whole (three documents), not
     // for a third request once two round messages wait.
     let queue = QueueLimits { max_queued_relay_wide: 4, ..QueueLimits::default() };
-    let mut fx = Fixture::with_config(Config { queue, ..Config::default() }).await;
+    let (mut fx, mut phones, uploads) = three_with_uploads(queue).await;
     let state = fx.relay.state.clone().unwrap();
-    let mut phones = team(&fx, 3).await;
-    let mut uploads = Vec::new();
-    for (n, phone) in phones.iter_mut().enumerate() {
-        uploads.push(with_upload(phone, fx.round, n));
-    }
     assert!(
         uploads.iter().all(|(_, u)| u.messages.len() == 3),
         "a volunteer's request carries the three documents it holds, the round one of them"

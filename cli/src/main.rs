@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 use doorstep_core::Role;
 use doorstep_core::id::{CompoundId, PersonId};
@@ -15,6 +16,7 @@ use doorstep_server::admin::{self, Principal};
 use doorstep_server::relay::{Opened, Relay};
 use doorstep_server::storage;
 use doorstep_server::storage::sqlite::SqliteStorage;
+use doorstep_server::sync::admission::QueueLimits;
 use doorstep_server::{AppState, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -70,6 +72,13 @@ enum Command {
         /// Requests per second each token may make on average.
         #[arg(long, default_value_t = 10.0)]
         rate: f64,
+        /// Sync messages (one per document of a request) the relay holds admitted across all
+        /// documents, at most; a sync that would pass it is refused with 503 and Retry-After,
+        /// before any of it is checked. Higher: fewer refusals in a burst, more memory held (BENCHMARKS.md
+        /// §4, "A bound on the relay's work in hand").
+        #[arg(long, default_value_t = QueueLimits::default().max_queued_relay_wide,
+              value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+        sync_messages_in_hand: usize,
     },
     /// A phone in the terminal: join, see tasks by door, record attempts, take requests, sync.
     Phone(doorstep_phone::PhoneArgs),
@@ -190,6 +199,7 @@ fn run() -> anyhow::Result<()> {
                 demo,
                 idle_seconds,
                 rate,
+                sync_messages_in_hand,
             } => {
                 let tls = match (tls_cert, tls_key) {
                     (Some(cert), Some(key)) => Some(
@@ -212,6 +222,7 @@ fn run() -> anyhow::Result<()> {
                     demo,
                     idle_seconds,
                     rate,
+                    sync_messages_in_hand,
                 })
                 .await
             }
@@ -259,10 +270,21 @@ struct Serve {
     demo: bool,
     idle_seconds: u64,
     rate: f64,
+    sync_messages_in_hand: usize,
 }
 
 async fn serve(serve: Serve) -> anyhow::Result<()> {
-    let Serve { db, listen, tls, connections, check_integrity, demo, idle_seconds, rate } = serve;
+    let Serve {
+        db,
+        listen,
+        tls,
+        connections,
+        check_integrity,
+        demo,
+        idle_seconds,
+        rate,
+        sync_messages_in_hand,
+    } = serve;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let damage = if check_integrity { integrity(&db).await? } else { None };
     let relay = open(&db).await?;
@@ -320,6 +342,7 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
         idle_eviction: Duration::from_secs(idle_seconds.max(1)),
         limits: doorstep_server::Limits { rate_per_second: rate, ..defaults.limits.clone() },
         connections,
+        queue: QueueLimits { max_queued_relay_wide: sync_messages_in_hand, ..defaults.queue },
         ..defaults
     };
     let state = AppState::new(relay, config);

@@ -31,7 +31,17 @@ async fn the_binary_serves_a_demo_and_stops_cleanly_on_sigterm() {
     let db = dir.path().join("demo.db");
     let child = doorstep()
         // Twenty syncs in a row below would pass the default 10 requests/s per token.
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--rate", "1000", "--db"])
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--rate",
+            "1000",
+            "--sync-messages-in-hand",
+            "4096",
+        ])
+        .arg("--db")
         .arg(&db)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -134,6 +144,19 @@ async fn the_binary_serves_a_demo_and_stops_cleanly_on_sigterm() {
         assert!(started.elapsed() < Duration::from_secs(20), "no exit after SIGTERM");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The relay's bound on sync work in hand is the operator's to set, and a bound that would refuse
+/// everything is refused at start with the flag named.
+#[test]
+fn a_bound_on_sync_work_of_nothing_is_refused_at_start() {
+    let out = doorstep().args(["serve", "--sync-messages-in-hand", "0"]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("--sync-messages-in-hand") && stderr.contains("0"), "{stderr}");
+    let help = doorstep().args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("--sync-messages-in-hand") && help.contains("[default: 2048]"), "{help}");
 }
 
 #[test]

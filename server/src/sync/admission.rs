@@ -40,7 +40,7 @@ pub struct QueueLimits {
     /// run, so this matches it.
     pub longest_retry_after: Duration,
     /// Messages admitted across all documents (waiting, being worked on or promised a place),
-    /// at most; a request that would pass it is refused (see [`admits_relay_wide`]).
+    /// at most; a request that would pass it is refused (see [`super::relay_load`]).
     pub max_queued_relay_wide: usize,
 }
 
@@ -108,21 +108,6 @@ impl DrainRate {
             self.record(messages, took);
         }
     }
-}
-
-/// Whether the relay, holding `queued` admitted messages across all documents, takes a request
-/// of `messages` more: within `max_queued_relay_wide`, or when nothing is admitted at all (a
-/// request bigger than the bound must still be able to run alone).
-///
-/// Each document's own bound (`admits`) is set by its measured rate and is what spreads one
-/// document's crowd. This one bounds the relay's work in hand, whatever its documents: the
-/// messages read and held in memory, and the blocking work queued behind them. Without it, a
-/// district's eight compounds of 130 coming back at once, each volunteer with a roster and
-/// twenty rounds, were all admitted by queues whose rates were not yet measured: 21,840 messages
-/// read at once, the relay's peak at 486–690 MiB in three runs and `/healthz` at 58–392 ms p99,
-/// against 335–454 MiB and 52–86 ms with 2,048 (BENCHMARKS.md §4).
-pub fn admits_relay_wide(queued: usize, messages: usize, limits: &QueueLimits) -> bool {
-    queued == 0 || queued.saturating_add(messages) <= limits.max_queued_relay_wide
 }
 
 /// Whether a queue holding `queued` messages, draining at `rate`, takes one more: whether the

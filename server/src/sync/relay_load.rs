@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::admission::{self, DrainRate, QueueLimits, RetrySlots};
+use super::admission::{DrainRate, QueueLimits, RetrySlots};
 
 /// How long a measuring window runs, at least, unless the relay runs out of work first.
 const WINDOW: Duration = Duration::from_secs(1);
@@ -86,7 +86,7 @@ impl RelayLoad {
     pub fn admit(&self, messages: usize, limits: &QueueLimits, now: Instant) -> Result<(), RelayFull> {
         let queued = self.queued();
         let mut meter = self.meter.lock().unwrap_or_else(PoisonError::into_inner);
-        if admission::admits_relay_wide(queued, messages, limits) {
+        if admits_relay_wide(queued, messages, limits) {
             meter.window.get_or_insert(Window::new(now));
             return Ok(());
         }
@@ -124,6 +124,21 @@ impl RelayLoad {
     pub fn per_second(&self) -> Option<f64> {
         self.meter.lock().unwrap_or_else(PoisonError::into_inner).drain.per_second()
     }
+}
+
+/// Whether the relay, holding `queued` admitted messages across all documents, takes a request
+/// of `messages` more: within `max_queued_relay_wide`, or when nothing is admitted at all (a
+/// request bigger than the bound must still be able to run alone).
+///
+/// Each document's own bound (`admission::admits`) is set by its measured rate and is what spreads one
+/// document's crowd. This one bounds the relay's work in hand, whatever its documents: the
+/// messages read and held in memory, and the blocking work queued behind them. Without it, a
+/// district's eight compounds of 130 coming back at once, each volunteer with a roster and
+/// twenty rounds, were all admitted by queues whose rates were not yet measured: 21,840 messages
+/// read at once, the relay's peak at 486–690 MiB in three runs and `/healthz` at 58–392 ms p99,
+/// against 335–454 MiB and 52–86 ms with 2,048 (BENCHMARKS.md §4).
+fn admits_relay_wide(queued: usize, messages: usize, limits: &QueueLimits) -> bool {
+    queued == 0 || queued.saturating_add(messages) <= limits.max_queued_relay_wide
 }
 
 /// The rate assumed until the relay has been measured busy: its whole bound in `max_wait`. It

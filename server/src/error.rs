@@ -46,9 +46,9 @@ pub enum AppError {
         retry_after: Duration,
     },
     /// 429 with its own code: a per-caller cap other than the token's request rate (join
-    /// attempts from one address, live streams of one device or person).
+    /// attempts from one address, live streams or syncs in progress of one device or person).
     Throttled {
-        /// The code (`join_throttled`, `too_many_streams`).
+        /// The code (`join_throttled`, `too_many_streams`, `sync_in_progress`).
         error: &'static str,
         /// The sentence.
         reason: String,
@@ -218,6 +218,11 @@ impl From<SyncBatchError> for AppError {
             SyncBatchError::Busy { retry_after, .. } | SyncBatchError::RelayBusy { retry_after, .. } => {
                 AppError::Busy { reason: e.to_string(), retry_after }
             }
+            SyncBatchError::InProgress(in_progress) => AppError::Throttled {
+                error: "sync_in_progress",
+                reason: in_progress.to_string(),
+                retry_after: Some(in_progress.retry_after()),
+            },
             SyncBatchError::Storage(s) => s.into(),
         }
     }

@@ -53,6 +53,7 @@ pub struct Relay {
     throttles_shared: bool,
     refetch: RefetchGuard,
     queues: crate::sync::queue::WorkQueues,
+    syncs_in_hand: crate::sync::syncs_in_hand::SyncsInHand,
     // Other relays' commits, folded in as they happen; `None` on a store of our own (SQLite).
     _following: Option<follow::Following>,
 }
@@ -109,6 +110,7 @@ impl Relay {
             throttles,
             throttles_shared,
             queues: crate::sync::queue::WorkQueues::default(),
+            syncs_in_hand: crate::sync::syncs_in_hand::SyncsInHand::default(),
             _following: following,
         };
         Ok(Opened { relay, admin_token })
@@ -158,6 +160,11 @@ impl Relay {
     /// Each document's queue of sync messages waiting for their batch.
     pub fn queues(&self) -> &crate::sync::queue::WorkQueues {
         &self.queues
+    }
+
+    /// The sync requests each device and person has in hand.
+    pub fn syncs_in_hand(&self) -> &crate::sync::syncs_in_hand::SyncsInHand {
+        &self.syncs_in_hand
     }
 
     /// The district admin the relay's own writes are attributed to.

@@ -42,6 +42,11 @@ pub struct QueueLimits {
     /// Messages admitted across all documents (waiting, being worked on or promised a place),
     /// at most; a request that would pass it is refused (see [`super::relay_load`]).
     pub max_queued_relay_wide: usize,
+    /// Sync requests one device may have in hand at once; the next is refused with 429 (see
+    /// [`super::syncs_in_hand`]).
+    pub syncs_per_device: usize,
+    /// Sync requests one person may have in hand at once, over all their devices.
+    pub syncs_per_person: usize,
 }
 
 impl Default for QueueLimits {
@@ -56,6 +61,8 @@ impl Default for QueueLimits {
             batch_time: Duration::from_millis(500),
             longest_retry_after: Duration::from_secs(30),
             max_queued_relay_wide: 2048,
+            syncs_per_device: 2,
+            syncs_per_person: 4,
         }
     }
 }
@@ -230,6 +237,7 @@ mod tests {
             batch_time: Duration::from_millis(500),
             longest_retry_after: Duration::from_secs(30),
             max_queued_relay_wide: 4096,
+            ..QueueLimits::default()
         };
         let mut rate = DrainRate::default();
         assert!(

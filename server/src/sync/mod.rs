@@ -16,6 +16,7 @@ pub mod budget;
 mod document;
 pub mod queue;
 pub mod relay_load;
+pub mod syncs_in_hand;
 
 /// The rule codes and builders of rejections live with core's relay engine, which makes most of
 /// them; the relay's own (busy, damaged, a refetch loop) use the same codes.
@@ -99,6 +100,10 @@ pub enum SyncBatchError {
         /// When its queue will have room.
         retry_after: std::time::Duration,
     },
+    /// The caller's device or person already has as many sync requests in hand as it may;
+    /// nothing was read.
+    #[error(transparent)]
+    InProgress(#[from] syncs_in_hand::SyncInProgress),
     /// Storage failed before any document could be looked at.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -111,6 +116,9 @@ pub async fn sync_batch(
     request: SyncRequest,
 ) -> Result<SyncResponse, SyncBatchError> {
     let (relay, config, metrics) = (&state.relay, &state.config, &state.metrics);
+    // One member's phone must not hold a crowd's share of the relay's work: its place first,
+    // before anything of the request is looked at, held until it is answered.
+    let _in_hand = relay.syncs_in_hand().acquire(caller, &config.queue)?;
     let known_digest = request.documents_digest;
     let limit = config.limits.max_docs_per_request;
     if request.messages.len() > limit {

@@ -25,8 +25,10 @@ use crate::replica::Replica;
 use crate::set_aside::set_aside_refused;
 use crate::store::Write;
 
-/// Most requests one run makes before it stops (a normal backlog needs one).
-const MAX_REQUESTS: u32 = 16;
+/// Most requests one run makes before it stops (a normal backlog needs one). A request carries
+/// at most `REQUEST_BYTES` (64 KiB) of changes, so a run sends up to 4 MiB; a backlog past that
+/// goes on in the next run.
+const MAX_REQUESTS: u32 = 64;
 
 /// What a sync run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -164,12 +166,15 @@ impl SyncRun {
                 .get(&message.doc)
                 .map(|s| s.shared_heads().to_vec())
                 .unwrap_or_default();
+            // What the message carries: a backlog past the request's budget goes over several
+            // requests, and only what went can be what the relay took or refused.
+            let carried: HashSet<ChangeHash> = self.session.carried(message.doc).iter().copied().collect();
             let sent = self.sent.entry(message.doc).or_default();
             let last = self.last_sent.entry(message.doc).or_default();
             // Only each change's actor and hash are needed: the metadata, not the change itself,
             // which Automerge 0.12 would rebuild from the op set for every document of every request.
             for change in doc.automerge().get_changes_meta(&shared) {
-                if change.actor.as_ref() == device {
+                if change.actor.as_ref() == device && carried.contains(&change.hash) {
                     sent.insert(change.hash);
                     last.insert(change.hash);
                 }

@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use automerge::ChangeHash;
+
 use super::wire::{DocMessage, DocumentGrant, Rejection, SyncRequest, SyncResponse, WIRE_VERSION};
 use super::{GrantsDigest, PeerState, SyncError};
 use crate::document::{Document, Header};
@@ -50,10 +52,13 @@ pub struct ResponseOutcome {
 /// several compounds) spreads them over several requests instead of never syncing again.
 pub const REQUEST_DOCUMENTS: usize = 128;
 
-/// Most message bytes one request carries before the next document waits for the next request:
-/// half the relay's default body limit (8 MiB), which a full roster's first upload (about 1 MB)
-/// stays far below. One document's message larger than this still goes, alone.
-pub const REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Most message bytes one request carries; what does not fit waits for the next request of the
+/// session: other documents whole, and a document's own changes past the first that fit (see
+/// `upload_budget.rs`). 64 KiB is eight seconds on a landing's 64 kbit/s, well inside the
+/// relay's 30 s for a request, and about 280 offline edits: a day's normal backlog still goes in
+/// one request. A single change larger than this (a roster imported on the phone) still goes,
+/// alone.
+pub const REQUEST_BYTES: usize = 64 * 1024;
 
 /// One sync session with the relay.
 #[derive(Debug, Default)]
@@ -61,6 +66,8 @@ pub struct ClientSession {
     states: BTreeMap<DocumentId, PeerState>,
     /// Documents this session has offered the relay at least once.
     announced: BTreeSet<DocumentId>,
+    /// The changes each document's message in the last request carries.
+    carried: BTreeMap<DocumentId, Vec<ChangeHash>>,
     requests_made: u32,
     /// The list of documents this device last applied, whose digest each request carries.
     known_grants: Option<Vec<DocumentGrant>>,
@@ -70,7 +77,13 @@ impl ClientSession {
     /// Starts a session from the states persisted after the last one. Without
     /// [`ClientSession::with_known_grants`] the relay sends its list of documents every time.
     pub fn new(persisted: BTreeMap<DocumentId, PeerState>) -> Self {
-        Self { states: persisted, announced: BTreeSet::new(), requests_made: 0, known_grants: None }
+        Self {
+            states: persisted,
+            announced: BTreeSet::new(),
+            carried: BTreeMap::new(),
+            requests_made: 0,
+            known_grants: None,
+        }
     }
 
     /// Starts from the list of documents this device last applied (persisted beside the sync
@@ -99,6 +112,7 @@ impl ClientSession {
     pub fn request(&mut self, docs: &impl DocumentSet) -> Option<SyncRequest> {
         let mut messages = Vec::new();
         let mut bytes = 0usize;
+        self.carried.clear();
         for id in docs.document_ids() {
             if messages.len() >= REQUEST_DOCUMENTS {
                 break;
@@ -117,7 +131,8 @@ impl ClientSession {
                 // request that tells the relay nothing it does not already know.
                 continue;
             }
-            let Some(message) = super::generate(doc.automerge(), state) else {
+            let room = REQUEST_BYTES.saturating_sub(bytes);
+            let Some((message, carried)) = super::generate_within(doc.automerge(), state, room) else {
                 self.announced.insert(id);
                 continue;
             };
@@ -128,6 +143,7 @@ impl ClientSession {
             }
             bytes += message.len();
             self.announced.insert(id);
+            self.carried.insert(id, carried);
             messages.push(DocMessage { doc: id, message });
         }
         if messages.is_empty() && self.requests_made > 0 {
@@ -214,6 +230,12 @@ impl ClientSession {
     /// Replaces the state of one document (after the document was rewritten locally).
     pub fn reset(&mut self, doc: DocumentId, state: PeerState) {
         self.states.insert(doc, state);
+    }
+
+    /// The changes the last request's message for `doc` carries (none when it had no message
+    /// for it): what the relay takes if it does not refuse the document.
+    pub fn carried(&self, doc: DocumentId) -> &[ChangeHash] {
+        self.carried.get(&doc).map_or(&[], Vec::as_slice)
     }
 
     /// How many requests this session has built.

@@ -22,6 +22,7 @@ mod message_check;
 mod message_limits;
 mod peer_state;
 mod set_aside;
+mod upload_budget;
 mod whole_document;
 mod wire;
 
@@ -49,9 +50,27 @@ use crate::validate::contain::contained;
 
 /// The message to send to a peer about `doc`, if there is anything to say.
 pub fn generate(doc: &Automerge, state: &mut PeerState) -> Option<Vec<u8>> {
+    generate_message(doc, state).map(Message::encode)
+}
+
+fn generate_message(doc: &Automerge, state: &mut PeerState) -> Option<Message> {
     state.trust_known_heads(doc);
     let lacking = |heads: &[ChangeHash]| doc.get_changes_meta(heads).len();
-    state.changes_for_a_holder(doc, lacking, |state| doc.generate_sync_message(state)).map(Message::encode)
+    state.changes_for_a_holder(doc, lacking, |state| doc.generate_sync_message(state))
+}
+
+/// A message [`generate`]d for a request with `budget` bytes left for changes: if its changes
+/// pass the budget, it carries the first of them (at least one) and the next message the rest
+/// (see `upload_budget.rs`). Returns the message and the hashes of the changes it carries.
+pub fn generate_within(
+    doc: &Automerge,
+    state: &mut PeerState,
+    budget: usize,
+) -> Option<(Vec<u8>, Vec<ChangeHash>)> {
+    let sent_before = state.inner_mut().sent_hashes.clone();
+    let mut message = generate_message(doc, state)?;
+    let carried = upload_budget::fit(doc, state, &mut message, &sent_before, budget);
+    Some((message.encode(), carried))
 }
 
 /// What every reply generated from the same state of a document can share: the document saved

@@ -15,6 +15,7 @@ mod connections;
 mod document_list;
 mod fuzz_replay;
 mod harness;
+mod landing;
 mod many_documents;
 mod poison;
 mod poison_cost;

@@ -1,0 +1,109 @@
+//! A volunteer's backlog on a landing's link: a few seconds of 64 kbit/s at a time. A request
+//! carries at most `REQUEST_BYTES` (64 KiB, eight seconds of that link) of a document's changes
+//! and the next request the rest, each taken and committed by the relay as it comes; so what one
+//! window of signal sent stays sent when the link drops, and the next window sends only the rest.
+//! The phone is a real replica file, the relay real, over real HTTP.
+
+use std::sync::Mutex;
+
+use doorstep_core::sync::{REQUEST_BYTES, SyncResponse};
+use doorstep_core::{Operation, Role, Timestamp};
+use doorstep_replica::Replica;
+use doorstep_replica::http::{self, RelayClient};
+use reqwest::StatusCode;
+
+use crate::harness::Fixture;
+
+fn device_now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    Timestamp::from_millis(millis)
+}
+
+/// Notes of `chars` characters drawn at random from common ones, which compress little, as a
+/// household's long notes in a real hand do.
+fn notes(seed: &mut u64, chars: usize) -> String {
+    const COMMON: &[char] = &[
+        '门', '口', '放', '老', '人', '独', '居', '药', '品', '蔬', '菜', '米', '面', '油', '奶', '粉', '透',
+        '析', '孕', '妇', '隔', '离', '电', '话', '楼', '梯', '上', '下', '左', '右', '东', '西', '南', '北',
+        '早', '晚', '周',
+    ];
+    (0..chars)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            if seed.is_multiple_of(4) {
+                COMMON[usize::try_from(*seed % COMMON.len() as u64).unwrap()]
+            } else {
+                char::from_u32(0x4e00 + u32::try_from(*seed % 2000).unwrap()).unwrap()
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_past_one_requests_budget_goes_up_in_pieces_and_a_dropped_link_keeps_what_went() {
+    let mut fx = Fixture::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+    let transport = RelayClient::new(&fx.relay.url, None).unwrap();
+    let code = fx.relay.invite(&fx.relay.admin_token, fx.compound, Role::Volunteer).await;
+    let joined = http::join(&replica, &transport, &code, "李强的手机").await.unwrap();
+    let token = joined.token.clone();
+    let transport = transport.with_token(joined.token);
+    http::sync(&replica, &transport, device_now).await.unwrap();
+
+    // A long day offline: households' long notes rewritten twelve times, 4,000 characters each
+    // (about 24 KB a change, 290 KB in all: a minute at 64 kbit/s).
+    let households = replica.lock().unwrap().compounds().next().unwrap().households();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut written = std::collections::BTreeMap::new();
+    for household in households.iter().cycle().take(12) {
+        let text = notes(&mut seed, 4000);
+        let edit = Operation::EditNotes { household: household.id, notes: text.clone() };
+        replica.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
+        written.insert(household.id, text);
+    }
+    let backlog = replica.lock().unwrap().unsynced_changes();
+    assert_eq!(backlog, 12);
+
+    // The first window of signal: one request, then the link drops.
+    let (mut run, body) = {
+        let guard = replica.lock().unwrap();
+        let mut run = guard.start_sync();
+        let body = run.next_request(&guard).unwrap();
+        (run, body)
+    };
+    let first = body.len();
+    let res = fx.relay.sync_raw(Some(&token), Some("application/cbor"), body).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer = res.bytes().await.unwrap();
+    assert!(SyncResponse::decode(&answer).unwrap().rejected.is_empty());
+    run.handle_response(&mut replica.lock().unwrap(), &answer, device_now()).unwrap();
+    assert!(
+        first <= 10 * 8000,
+        "one request carries at most the budget ({REQUEST_BYTES} B) and the messages' own bytes, ten seconds of 64 kbit/s: {first} B"
+    );
+    let left = replica.lock().unwrap().unsynced_changes();
+    assert!(left > 0 && left < backlog, "what went in the first window was taken: {left} of {backlog} left");
+
+    // The next window: the rest, and only the rest, in requests of the same size.
+    let report = http::sync(&replica, &transport, device_now).await.unwrap();
+    assert!(report.rejected.is_empty() && report.set_aside == 0, "{report:?}");
+    assert!(report.requests >= 2, "{report:?}");
+    assert!(
+        report.bytes_up <= report.requests as usize * (REQUEST_BYTES + 4096),
+        "no request past the budget: {report:?}"
+    );
+    assert_eq!(replica.lock().unwrap().unsynced_changes(), 0, "the relay has the whole day");
+
+    // And the coordinator sees every household's new notes.
+    fx.coordinator.sync(&fx.relay).await;
+    let seen = fx.coordinator.compound().households();
+    for (id, text) in &written {
+        let household = seen.iter().find(|h| h.id == *id).unwrap();
+        assert_eq!(&household.notes, text);
+    }
+}

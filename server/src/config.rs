@@ -62,8 +62,9 @@ impl Default for Limits {
 #[derive(Debug, Clone)]
 pub struct Connections {
     /// Longest a client may take to send a request's headers (the TLS handshake included),
-    /// counted from when the relay starts waiting for them; then the connection is closed. This
-    /// is what ends a slowloris client that dribbles its headers a byte at a time.
+    /// counted from the connection's opening for its first request and from the first byte of
+    /// each later one; then the connection is closed. This is what ends a slowloris client that
+    /// dribbles its headers a byte at a time. Between requests the idle timeout applies.
     pub header_read_timeout: Duration,
     /// A connection on which no byte moved for this long, with no request being handled, is
     /// closed. Live streams send a keep-alive every 15 s, so they never look idle.

@@ -2,9 +2,13 @@
 //! `axum::serve` does not offer (SECURITY.md, "Connections").
 //!
 //! - **Header-read timeout** ([`Connections::header_read_timeout`]): a client must send a
-//!   request's headers (and, on the TLS port, finish its handshake) within it, counted from
-//!   when the relay starts waiting; hyper's HTTP/1 server closes a connection that does not.
-//!   This ends slowloris clients.
+//!   request's headers (and, on the TLS port, finish its handshake) within it, counted from the
+//!   connection's opening for its first request and from the first byte of each later one; the
+//!   connection is closed otherwise. This ends slowloris clients. It is this loop's and not
+//!   hyper's: hyper counts from when it is ready for the next request, that is from when the
+//!   last answer went into the socket's buffer, and on a landing's 64 kbit/s a 75 KB answer is
+//!   still crossing the link ten seconds later; the phone's next request on that connection
+//!   then met a connection closed under it. Between requests, the idle timeout applies.
 //! - **Idle timeout** ([`Connections::idle_timeout`]): a connection on which no byte moved for
 //!   that long, with no request being handled, is closed.
 //! - **Caps**: at most [`Connections::max_connections`] connections (lowered at start to fit
@@ -207,7 +211,8 @@ async fn http<I>(
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout).keep_alive(true);
+    // No header timeout of hyper's: see the module's note; this loop applies it.
+    builder.timer(TokioTimer::new()).header_read_timeout(None).keep_alive(true);
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     let idle = config.idle_timeout;
@@ -215,11 +220,14 @@ async fn http<I>(
     if draining {
         connection.as_mut().graceful_shutdown();
     }
+    let head_timeout = config.header_read_timeout;
     loop {
         let check_at = if slot.in_flight() > 0 {
             tokio::time::Instant::now() + idle
         } else {
-            tokio::time::Instant::from_std(slot.last_active()) + idle
+            let idle_at = slot.last_active() + idle;
+            let head_at = slot.head_since().map(|since| since + head_timeout);
+            tokio::time::Instant::from_std(head_at.map_or(idle_at, |at| at.min(idle_at)))
         };
         tokio::select! {
             served = connection.as_mut() => {
@@ -232,8 +240,17 @@ async fn http<I>(
                 tracing::debug!(%peer, "connection evicted to make room");
                 return;
             }
+            // A request's head began: the deadline is set from it on the next turn.
+            () = slot.head_began() => {}
             () = tokio::time::sleep_until(check_at) => {
-                if slot.in_flight() == 0 && slot.last_active().elapsed() >= idle {
+                if slot.in_flight() > 0 {
+                    continue;
+                }
+                if slot.head_since().is_some_and(|since| since.elapsed() >= head_timeout) {
+                    tracing::debug!(%peer, "request headers not complete in time; connection closed");
+                    return;
+                }
+                if slot.last_active().elapsed() >= idle {
                     tracing::debug!(%peer, "idle connection closed");
                     return;
                 }

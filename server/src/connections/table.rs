@@ -34,17 +34,55 @@ pub struct Slot {
     epoch: Instant,
     // Milliseconds after `epoch` at which a byte last moved either way.
     last_active: AtomicU64,
+    // One more than the milliseconds after `epoch` at which the head of the next request began
+    // to arrive (its first byte, or the connection's opening for the first request); 0 while a
+    // request is being handled or the connection idles between requests.
+    head_since: AtomicU64,
     in_flight: AtomicUsize,
     proven: AtomicBool,
     // Notified when the table evicts this connection to make room for another.
     close: Notify,
+    // Notified when the head of a request begins to arrive, so the connection's task sets its
+    // deadline.
+    head_began: Notify,
 }
 
 impl Slot {
     /// Records that bytes moved.
     pub fn touch(&self) {
-        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_active.store(now, Ordering::Relaxed);
+        self.last_active.store(self.millis(), Ordering::Relaxed);
+    }
+
+    fn millis(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// Records that bytes were read: with no request being handled, they are the first of the
+    /// next request's head, unless its head had begun already.
+    pub fn read_bytes(&self) {
+        self.touch();
+        if self.in_flight() == 0
+            && self
+                .head_since
+                .compare_exchange(0, self.millis() + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.head_began.notify_one();
+        }
+    }
+
+    /// Completes when the head of a request has begun to arrive since the last call.
+    pub async fn head_began(&self) {
+        self.head_began.notified().await;
+    }
+
+    /// When the head of the request the relay waits for began to arrive, if it did and no
+    /// request is being handled: a connection idle between requests waits for none.
+    pub fn head_since(&self) -> Option<Instant> {
+        match self.head_since.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(self.epoch + Duration::from_millis(since - 1)),
+        }
     }
 
     /// When bytes last moved.
@@ -60,6 +98,7 @@ impl Slot {
     /// Marks a request as being handled until the guard is dropped.
     pub fn begin(self: &Arc<Self>) -> Busy {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.head_since.store(0, Ordering::Relaxed);
         Busy(Arc::clone(self))
     }
 
@@ -207,11 +246,15 @@ impl Table {
             opened: Instant::now(),
             epoch: self.epoch,
             last_active: AtomicU64::new(0),
+            // A new connection's first request: its head is awaited from the opening.
+            head_since: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             proven: AtomicBool::new(false),
             close: Notify::new(),
+            head_began: Notify::new(),
         });
         slot.touch();
+        slot.head_since.store(slot.millis() + 1, Ordering::Relaxed);
         open.insert(slot.id, Arc::clone(&slot));
         Ok((Lease { table: Arc::clone(self), slot }, made))
     }

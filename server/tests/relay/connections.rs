@@ -105,6 +105,39 @@ async fn a_slowloris_client_is_closed_after_the_header_timeout() {
     assert_eq!(request(&mut other, "/healthz", None).await, Some(200));
 }
 
+/// The header timeout counts from a request's first byte, not from the previous answer: on a
+/// landing's link a phone is still receiving a long answer well after the relay wrote it into
+/// the socket, and its next request on the same connection must find it open. Between
+/// requests, only the idle timeout applies; a second request dribbled slowly is still closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_alive_connection_waits_past_the_header_timeout_for_its_next_request() {
+    let relay = relay_with(Connections {
+        header_read_timeout: Duration::from_millis(800),
+        idle_timeout: Duration::from_secs(60),
+        ..Connections::default()
+    })
+    .await;
+    let mut phone = connect_from(&relay, [127, 0, 0, 1]).await;
+    assert_eq!(request(&mut phone, "/healthz", None).await, Some(200));
+    // The answer "still crossing the link": twice the header timeout without a byte.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(request(&mut phone, "/healthz", None).await, Some(200), "the connection was kept");
+
+    // A slowloris on the same kind of connection: its second request's head never completes.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    phone.write_all(b"GET /healthz HTTP/1.1\r\nhost: relay\r\n").await.unwrap();
+    let mut closed = false;
+    for i in 0..25 {
+        if phone.write_all(format!("x-slow-{i}: a\r\n").as_bytes()).await.is_err()
+            || closed_within(&mut phone, Duration::from_millis(200)).await
+        {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "a head dribbled for 5 s past an 800 ms timeout is closed");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_connection_is_closed_and_a_busy_one_is_kept() {
     let relay = relay_with(Connections {

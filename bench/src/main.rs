@@ -7,6 +7,8 @@
 //! doorstep-bench at-rest    a phone plain and encrypted at rest, against a relay: first sync,
 //!                           open, 1,000 operations, upload
 //! doorstep-bench sync       one phone's sync on the wire: warm, reconnect, cold start
+//! doorstep-bench landing    one phone's sync on a landing's link (64 kbit/s, 300 ms round
+//!                           trips): first sync, reconnect, knocks, a long day in windows of signal
 //! doorstep-bench relay      a compound's team returning at once, against automerge-repo too,
 //!                           and where the relay's time goes on the round
 //! doorstep-bench anatomy    only where the relay's time goes on the round (no relay process)
@@ -52,19 +54,21 @@ mod core_bench;
 mod cpu_turns;
 mod district_bench;
 mod figures;
+mod landing_bench;
 mod machine;
 mod peer;
 mod phone;
 mod phone_worker;
 mod proc_stats;
 mod relay_process;
+mod slow_link;
 mod sync_bench;
 mod team_bench;
 mod workload;
 
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|relay|anatomy|district|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--deadline SECS] [--serial-phones] [--open-on-sync] [--niced-phones] [--phones-own-cpu] [--compounds N] [--volunteers N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
+const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|landing|relay|anatomy|district|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--deadline SECS] [--serial-phones] [--open-on-sync] [--niced-phones] [--phones-own-cpu] [--compounds N] [--volunteers N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
 
 #[derive(Debug)]
 struct Options {
@@ -151,8 +155,20 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
     if options.command == "export" && options.export_dir.is_none() {
         return Err("export needs a folder".into());
     }
-    if !["core", "at-rest", "sync", "relay", "anatomy", "district", "compounds", "backends", "all", "export"]
-        .contains(&options.command.as_str())
+    if ![
+        "core",
+        "at-rest",
+        "sync",
+        "landing",
+        "relay",
+        "anatomy",
+        "district",
+        "compounds",
+        "backends",
+        "all",
+        "export",
+    ]
+    .contains(&options.command.as_str())
     {
         return Err(format!("unknown command {:?}", options.command));
     }
@@ -218,6 +234,10 @@ fn main() -> anyhow::Result<()> {
             let disk = tempfile::tempdir()?;
             let site = workload::Site::build(&doorstep, 600, disk.path()).await?;
             sync_bench::run(&site, quick).await?;
+        }
+        if matches!(command, "landing" | "all") {
+            let disk = tempfile::tempdir()?;
+            landing_bench::run(&doorstep, disk.path(), quick).await?;
         }
         if matches!(command, "relay" | "all") {
             let peer = if options.no_peer { None } else { peer::Peer::find(&options.peer, options.peer_max) };

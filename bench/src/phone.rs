@@ -231,9 +231,22 @@ impl Phone {
 
     /// Syncs until neither side has anything to say, as `doorstep_replica::http::sync` does.
     pub async fn sync(&self) -> anyhow::Result<Synced> {
+        self.sync_with_budget(None).await
+    }
+
+    /// [`Phone::sync`] with requests of at most `budget` bytes of messages instead of the
+    /// replica's own budget, when given.
+    pub async fn sync_with_budget(&self, budget: Option<usize>) -> anyhow::Result<Synced> {
         let start = Instant::now();
         let replica = Arc::clone(&self.replica);
-        let run: SyncRun = blocking(self.turn_order, move || lock(&replica).start_sync()).await?;
+        let run: SyncRun = blocking(self.turn_order, move || {
+            let run = lock(&replica).start_sync();
+            match budget {
+                Some(bytes) => run.with_request_bytes(bytes),
+                None => run,
+            }
+        })
+        .await?;
         let report = self.carry_on(run, None).await?;
         Ok(Synced { report, took: start.elapsed() })
     }

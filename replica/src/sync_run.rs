@@ -395,6 +395,14 @@ impl SyncRun {
         Ok(())
     }
 
+    /// Carries at most `bytes` of messages per request instead of core's `REQUEST_BYTES` (64
+    /// KiB): for a benchmark comparing budgets on a slow link.
+    #[must_use]
+    pub fn with_request_bytes(mut self, bytes: usize) -> Self {
+        self.session = self.session.with_request_bytes(bytes);
+        self
+    }
+
     /// Whether some document was refused transiently and waits for another run.
     pub fn has_deferred(&self) -> bool {
         !self.deferred.is_empty()

@@ -68,6 +68,8 @@ pub struct ClientSession {
     announced: BTreeSet<DocumentId>,
     /// The changes each document's message in the last request carries.
     carried: BTreeMap<DocumentId, Vec<ChangeHash>>,
+    /// Most message bytes one request carries ([`REQUEST_BYTES`] unless set).
+    request_bytes: usize,
     requests_made: u32,
     /// The list of documents this device last applied, whose digest each request carries.
     known_grants: Option<Vec<DocumentGrant>>,
@@ -81,6 +83,7 @@ impl ClientSession {
             states: persisted,
             announced: BTreeSet::new(),
             carried: BTreeMap::new(),
+            request_bytes: REQUEST_BYTES,
             requests_made: 0,
             known_grants: None,
         }
@@ -92,6 +95,14 @@ impl ClientSession {
     #[must_use]
     pub fn with_known_grants(mut self, grants: Option<Vec<DocumentGrant>>) -> Self {
         self.known_grants = grants;
+        self
+    }
+
+    /// Carries at most `bytes` of messages per request instead of [`REQUEST_BYTES`] (for a
+    /// benchmark comparing budgets; at least one message still goes in each request).
+    #[must_use]
+    pub fn with_request_bytes(mut self, bytes: usize) -> Self {
+        self.request_bytes = bytes;
         self
     }
 
@@ -131,12 +142,12 @@ impl ClientSession {
                 // request that tells the relay nothing it does not already know.
                 continue;
             }
-            let room = REQUEST_BYTES.saturating_sub(bytes);
+            let room = self.request_bytes.saturating_sub(bytes);
             let Some((message, carried)) = super::generate_within(doc.automerge(), state, room) else {
                 self.announced.insert(id);
                 continue;
             };
-            if !messages.is_empty() && bytes + message.len() > REQUEST_BYTES {
+            if !messages.is_empty() && bytes + message.len() > self.request_bytes {
                 // Full: this document goes in the next request, as if not generated now.
                 *state = before;
                 continue;

@@ -1,0 +1,170 @@
+//! One phone's sync on a landing's link: 64 kbit/s each way and 300 ms round trips
+//! (`slow_link.rs`), against the real relay process, with the real replica and HTTP transport.
+//!
+//! What a volunteer waits for on the stairs: a new volunteer's first sync, a reconnect with
+//! nothing new, a round's knocks, and a long day's backlog (long notes rewritten), the last
+//! with this phone's request budget (64 KiB of changes a request) and with the budget phones had
+//! before (4 MiB, so a backlog went in one request), on a steady link and in windows of signal.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use doorstep_core::Operation;
+
+use crate::figures::{bytes, ms};
+use crate::phone::Phone;
+use crate::slow_link::{LinkShape, SlowLink};
+use crate::workload::Site;
+
+/// The budget phones had before this one: a backlog went in one request.
+const BUDGET_BEFORE: usize = 4 * 1024 * 1024;
+
+/// Notes of `chars` characters drawn at random from common Chinese ones, which compress little,
+/// as a household's long notes in a real hand do.
+fn notes(seed: &mut u64, chars: usize) -> String {
+    (0..chars)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            char::from_u32(0x4e00 + u32::try_from(*seed % 2000).unwrap_or(0)).unwrap_or('门')
+        })
+        .collect()
+}
+
+/// A long day's backlog on `phone`: `edits` households' notes rewritten, 4,000 characters each.
+async fn long_day(site: &Site, phone: &Phone, edits: usize, seed: u64) -> anyhow::Result<()> {
+    let mut seed = seed;
+    let ops: Vec<Operation> = site
+        .doors
+        .iter()
+        .cycle()
+        .take(edits)
+        .map(|door| Operation::EditNotes { household: door.household, notes: notes(&mut seed, 4000) })
+        .collect();
+    phone.apply_all(ops).await
+}
+
+/// A volunteer joined over `link` and synced once.
+async fn synced(site: &Site, link: &SlowLink, name: &str) -> anyhow::Result<Phone> {
+    let phone = site.volunteer_at(&link.url, name).await?;
+    phone.sync().await?;
+    Ok(phone)
+}
+
+fn row(what: &str, outcome: &anyhow::Result<crate::phone::Synced>, took: Duration, left: usize) {
+    match outcome {
+        Ok(s) => println!(
+            "| {what} | {} | {} | {} | {} | {left} |",
+            s.report.requests,
+            bytes(s.report.bytes_up),
+            bytes(s.report.bytes_down),
+            ms(took)
+        ),
+        Err(e) => {
+            let reason = e.to_string().replace('|', "/");
+            let reason: String = reason.chars().take(90).collect();
+            println!("| {what} | – | – | – | {} (failed: {reason}) | {left} |", ms(took));
+        }
+    }
+}
+
+/// Runs the scenarios on a fresh site of its own.
+pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Result<()> {
+    let site = Site::build(doorstep, 600, phones_dir).await?;
+    // The smoke run uses a link ten times faster, so that CI spends seconds on it.
+    let shape = if quick {
+        LinkShape { bytes_per_second: 80_000.0, one_way: Duration::from_millis(15) }
+    } else {
+        LinkShape::landing()
+    };
+    let link = SlowLink::start(&site.relay.url, shape).await?;
+    println!(
+        "\n## One phone's sync on a landing: {:.0} kbit/s each way, {} ms round trips\n",
+        shape.bytes_per_second * 8.0 / 1000.0,
+        (shape.one_way * 2).as_millis()
+    );
+    println!("| what | requests | up | down | time | changes left on the phone |\n|---|---|---|---|---|---|");
+
+    let start = Instant::now();
+    let cold = site.volunteer_at(&link.url, "landing-cold").await?;
+    let joined = start.elapsed();
+    let first = cold.sync().await;
+    row(
+        &format!("a new volunteer's first sync (join took {})", ms(joined)),
+        &first,
+        first.as_ref().map_or(start.elapsed(), |s| s.took),
+        cold.unsynced().await?,
+    );
+
+    let mut reconnects = Vec::new();
+    for _ in 0..3 {
+        reconnects.push(cold.sync().await?);
+    }
+    reconnects.sort_by_key(|s| s.took);
+    let median = reconnects.swap_remove(1);
+    let took = median.took;
+    row("reconnect with nothing new (median of 3)", &Ok(median), took, cold.unsynced().await?);
+
+    for (n, label) in [(20, 0), (200, 1)] {
+        let phone = synced(&site, &link, &format!("landing-knocks-{n}")).await?;
+        let ops = site.edits(20_000 + label, n).iter().map(|e| site.operation(e)).collect();
+        phone.apply_all(ops).await?;
+        let outcome = phone.sync().await;
+        let took = outcome.as_ref().map_or(Duration::ZERO, |s| s.took);
+        row(&format!("{n} knocks recorded offline"), &outcome, took, phone.unsynced().await?);
+    }
+
+    let edits = if quick { 4 } else { 12 };
+    for (budget, name) in
+        [(None, "this phone: 64 KiB a request"), (Some(BUDGET_BEFORE), "before: one request")]
+    {
+        let phone = synced(&site, &link, &format!("landing-day-{}", budget.unwrap_or(0))).await?;
+        long_day(&site, &phone, edits, 0x9e37_79b9_7f4a_7c15).await?;
+        let start = Instant::now();
+        let outcome = phone.sync_with_budget(budget).await;
+        row(
+            &format!("a long day, {edits} long notes ({name})"),
+            &outcome,
+            start.elapsed(),
+            phone.unsynced().await?,
+        );
+    }
+    if quick {
+        return Ok(());
+    }
+
+    println!(
+        "\n## The long day in windows of signal: the link up for W s, then cut; windows until in sync (at most 8)\n"
+    );
+    println!("| budget | W | windows until in sync | changes left after each window |\n|---|---|---|---|");
+    for window in [Duration::from_secs(5), Duration::from_secs(10)] {
+        for (budget, name) in [(None, "64 KiB a request"), (Some(BUDGET_BEFORE), "before: 4 MiB")] {
+            // A link of its own, so that cutting it cuts only this phone.
+            let own = SlowLink::start(&site.relay.url, shape).await?;
+            let phone =
+                synced(&site, &own, &format!("window-{}-{}", window.as_secs(), budget.unwrap_or(0))).await?;
+            long_day(&site, &phone, edits, 0x2545_f491_4f6c_dd1d).await?;
+            let mut left = Vec::new();
+            let mut done = None;
+            for n in 1..=8 {
+                own.restore();
+                let _ = tokio::time::timeout(window, phone.sync_with_budget(budget)).await;
+                own.cut();
+                let unsynced = phone.unsynced().await?;
+                left.push(unsynced.to_string());
+                if unsynced == 0 {
+                    done = Some(n);
+                    break;
+                }
+            }
+            println!(
+                "| {name} | {} s | {} | {} |",
+                window.as_secs(),
+                done.map_or_else(|| "not in 8".to_owned(), |n| n.to_string()),
+                left.join(", ")
+            );
+        }
+    }
+    Ok(())
+}

@@ -273,7 +273,18 @@ impl Phone {
             .await?;
             run = back;
             let Some(body) = body else { break };
-            answer = Some(self.exchange(body).await?);
+            match self.exchange(body).await {
+                Ok(bytes) => answer = Some(bytes),
+                Err(e) => {
+                    // As the app does: a request the link did not carry makes the next ones
+                    // smaller; a relay shedding load says nothing of the link.
+                    if e.downcast_ref::<Busy>().is_none() {
+                        let replica = Arc::clone(&self.replica);
+                        blocking(self.turn_order, move || run.request_failed(&mut lock(&replica))).await??;
+                    }
+                    return Err(e);
+                }
+            }
         }
         let replica = Arc::clone(&self.replica);
         Ok(blocking(self.turn_order, move || run.finish(&mut lock(&replica), now())).await??)

@@ -473,6 +473,11 @@ async fn sync_once(
                 let compounds = lock(replica).wipe_after_token_revoked()?;
                 return Err(TransportError::Removed { compounds });
             }
+            Err(e @ (TransportError::Network(_) | TransportError::Refused { status: 408, .. })) => {
+                // The link did not carry the request: the next ones carry less.
+                run.request_failed(&mut lock(replica))?;
+                return Err(e);
+            }
             other => other?,
         };
         run.handle_response(&mut lock(replica), &answer, clock())?;

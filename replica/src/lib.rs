@@ -24,6 +24,7 @@ mod journal;
 mod known_grants;
 mod quarantine;
 mod replica;
+pub mod request_budget;
 mod retry;
 mod review;
 mod set_aside;

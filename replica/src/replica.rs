@@ -15,6 +15,7 @@ use crate::compact_requests;
 use crate::error::ReplicaError;
 use crate::journal::NewEntry;
 use crate::known_grants;
+use crate::request_budget;
 use crate::store::{Store, Write};
 
 /// Fold a document's chunks into a snapshot once it has this many.
@@ -58,6 +59,8 @@ pub struct Replica {
     pub(crate) known_grants: Option<Vec<DocumentGrant>>,
     /// The relay reads requests in the compact form (see `compact_requests.rs`).
     pub(crate) relay_reads_compact: bool,
+    /// Bytes of changes one sync request carries, fitted to the link (see `request_budget.rs`).
+    pub(crate) request_budget: usize,
     last_sync: Option<Timestamp>,
     /// Documents the last sync brought new content for (see [`Replica::last_sync_news`]).
     last_sync_news: Option<usize>,
@@ -114,6 +117,7 @@ impl Replica {
         }
         let known_grants = known_grants::load(&store)?;
         let relay_reads_compact = compact_requests::load(&store)?;
+        let request_budget = request_budget::load(&store)?;
         let mut replica = Self {
             store,
             device,
@@ -124,6 +128,7 @@ impl Replica {
             peer_states: BTreeMap::new(),
             known_grants,
             relay_reads_compact,
+            request_budget,
             last_sync,
             last_sync_news,
             load_problems: Vec::new(),
@@ -508,6 +513,12 @@ impl Replica {
             c.remove(header.id);
         }
         Ok(())
+    }
+
+    /// Bytes of changes the next sync request carries at most, fitted to the link (see
+    /// `request_budget.rs`).
+    pub fn request_budget(&self) -> usize {
+        self.request_budget
     }
 
     pub(crate) fn store_mut(&mut self) -> &mut Store {

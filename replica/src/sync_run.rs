@@ -22,6 +22,7 @@ use crate::compact_requests;
 use crate::error::ReplicaError;
 use crate::known_grants;
 use crate::replica::Replica;
+use crate::request_budget;
 use crate::set_aside::set_aside_refused;
 use crate::store::Write;
 
@@ -98,6 +99,13 @@ pub struct SyncRun {
     /// The last request, when it went in the compact form: sent again in the plain form if
     /// the relay cannot read it ([`SyncRun::plain_again`]).
     compact_sent: Option<SyncRequest>,
+    /// Bytes of changes a request carries now, fitted to the link (`request_budget.rs`).
+    budget: usize,
+    /// Whether the budget was set for this run ([`SyncRun::with_request_bytes`]) and does not
+    /// follow the link.
+    budget_fixed: bool,
+    /// The last request's size.
+    last_request_bytes: usize,
 }
 
 /// The documents a run still syncs: every held one but those refused transiently.
@@ -136,13 +144,18 @@ impl Replica {
             .map(|(id, state)| (*id, PeerState::decode(&state.encode()).unwrap_or_default()))
             .collect();
         SyncRun {
-            session: ClientSession::new(states).with_known_grants(self.known_grants.clone()),
+            session: ClientSession::new(states)
+                .with_known_grants(self.known_grants.clone())
+                .with_request_bytes(self.request_budget),
             report: SyncReport::default(),
             deferred: BTreeSet::new(),
             sent: HashMap::new(),
             last_sent: HashMap::new(),
             accepted: HashSet::new(),
             compact_sent: None,
+            budget: self.request_budget,
+            budget_fixed: false,
+            last_request_bytes: 0,
         }
     }
 }
@@ -184,7 +197,29 @@ impl SyncRun {
         self.compact_sent = replica.relay_reads_compact.then_some(request);
         self.report.requests += 1;
         self.report.bytes_up += bytes.len();
+        self.last_request_bytes = bytes.len();
         Some(bytes)
+    }
+
+    /// After the last request was not carried: no answer came (the connection dropped or timed
+    /// out) or the relay gave up reading it (408). The next requests, in this run or the next
+    /// one, carry half as much (see `request_budget.rs`).
+    pub fn request_failed(&mut self, replica: &mut Replica) -> Result<(), ReplicaError> {
+        if self.budget_fixed {
+            return Ok(());
+        }
+        self.follow_link(replica, request_budget::halved(self.budget))
+    }
+
+    fn follow_link(&mut self, replica: &mut Replica, budget: usize) -> Result<(), ReplicaError> {
+        if budget == self.budget {
+            return Ok(());
+        }
+        tracing::info!(from = self.budget, to = budget, "sync request budget fitted to the link");
+        self.budget = budget;
+        self.session.set_request_bytes(budget);
+        replica.request_budget = budget;
+        request_budget::keep(replica.store_mut(), budget)
     }
 
     /// After the relay refused the last request as unreadable (400): if it went in the compact
@@ -211,6 +246,10 @@ impl SyncRun {
     ) -> Result<(), ReplicaError> {
         self.report.bytes_down += bytes.len();
         let response = SyncResponse::decode(bytes)?;
+        // The link carried a request of at least half the budget: it may carry twice as much.
+        if !self.budget_fixed && self.last_request_bytes >= self.budget / 2 {
+            self.follow_link(replica, request_budget::doubled(self.budget))?;
+        }
         if response.reads_compact && !replica.relay_reads_compact {
             replica.store_mut().commit(&[compact_requests::remember()])?;
             replica.relay_reads_compact = true;
@@ -395,11 +434,13 @@ impl SyncRun {
         Ok(())
     }
 
-    /// Carries at most `bytes` of messages per request instead of core's `REQUEST_BYTES` (64
-    /// KiB): for a benchmark comparing budgets on a slow link.
+    /// Carries at most `bytes` of messages per request for this whole run, instead of the
+    /// budget that follows the link: for a benchmark comparing budgets on a slow link.
     #[must_use]
     pub fn with_request_bytes(mut self, bytes: usize) -> Self {
         self.session = self.session.with_request_bytes(bytes);
+        self.budget = bytes;
+        self.budget_fixed = true;
         self
     }
 

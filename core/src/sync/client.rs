@@ -98,12 +98,18 @@ impl ClientSession {
         self
     }
 
-    /// Carries at most `bytes` of messages per request instead of [`REQUEST_BYTES`] (for a
-    /// benchmark comparing budgets; at least one message still goes in each request).
+    /// Carries at most `bytes` of messages per request instead of [`REQUEST_BYTES`] (a phone
+    /// on a slow link, or a benchmark comparing budgets; at least one message still goes in
+    /// each request).
     #[must_use]
     pub fn with_request_bytes(mut self, bytes: usize) -> Self {
         self.request_bytes = bytes;
         self
+    }
+
+    /// [`ClientSession::with_request_bytes`] for the requests still to come.
+    pub fn set_request_bytes(&mut self, bytes: usize) {
+        self.request_bytes = bytes;
     }
 
     /// Forgets the kept list: the next request carries no digest, and the relay sends its list.

@@ -107,3 +107,50 @@ async fn a_backlog_past_one_requests_budget_goes_up_in_pieces_and_a_dropped_link
         assert_eq!(&household.notes, text);
     }
 }
+
+/// A request the link dropped halves the budget, kept in the phone's file for the next sync;
+/// an answered request of about the budget's size doubles it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_request_makes_the_next_ones_smaller_and_answered_ones_grow_them_back() {
+    let fx = Fixture::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.sqlite");
+    let replica = Mutex::new(Replica::open(&path).unwrap());
+    let transport = RelayClient::new(&fx.relay.url, None).unwrap();
+    let code = fx.relay.invite(&fx.relay.admin_token, fx.compound, Role::Volunteer).await;
+    let joined = http::join(&replica, &transport, &code, "李强的手机").await.unwrap();
+    let transport = transport.with_token(joined.token);
+    http::sync(&replica, &transport, device_now).await.unwrap();
+    assert_eq!(replica.lock().unwrap().request_budget(), 64 * 1024);
+
+    let households = replica.lock().unwrap().compounds().next().unwrap().households();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for household in households.iter().cycle().take(40) {
+        let edit = Operation::EditNotes { household: household.id, notes: notes(&mut seed, 1000) };
+        replica.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
+    }
+
+    // The first request goes out and the link drops before an answer.
+    {
+        let mut guard = replica.lock().unwrap();
+        let mut run = guard.start_sync();
+        let body = run.next_request(&guard).unwrap();
+        assert!(body.len() > 48 * 1024, "a full request: {} B", body.len());
+        run.request_failed(&mut guard).unwrap();
+    }
+    // The next sync, after the app restarted: half as much a request.
+    drop(replica);
+    let replica = Mutex::new(Replica::open(&path).unwrap());
+    assert_eq!(replica.lock().unwrap().request_budget(), 32 * 1024, "kept in the phone's file");
+    let body = {
+        let guard = replica.lock().unwrap();
+        guard.start_sync().next_request(&guard).unwrap()
+    };
+    assert!(body.len() <= 34 * 1024, "half the budget and the messages' own bytes: {} B", body.len());
+
+    // Answered requests grow it back, and the whole backlog arrives.
+    let report = http::sync(&replica, &transport, device_now).await.unwrap();
+    assert!(report.rejected.is_empty() && report.set_aside == 0, "{report:?}");
+    assert_eq!(replica.lock().unwrap().unsynced_changes(), 0);
+    assert_eq!(replica.lock().unwrap().request_budget(), 64 * 1024, "{report:?}");
+}

@@ -1,0 +1,72 @@
+//! How many bytes of changes one sync request carries, fitted to the link the phone has had.
+//!
+//! Core cuts a backlog to a request's budget (`sync/upload_budget.rs`), 64 KiB at most: eight
+//! seconds at a landing's 64 kbit/s. A volunteer's window of signal on the stairs may be shorter
+//! than that, and a request the link drops half-way sends nothing: measured with
+//! `doorstep-bench landing`, windows of 5 s moved none of a long day's backlog at 64 KiB a
+//! request. So the budget follows the link: a request the link did not carry (no answer: the
+//! connection dropped or timed out, or the relay gave up reading it, 408) halves it, down to
+//! 8 KiB, one second of that link; each answered request doubles it again, up to 64 KiB. It is
+//! kept in the replica's file, so the next sync, in the next window, starts from what the last
+//! one learned.
+
+use doorstep_core::sync::REQUEST_BYTES;
+
+use crate::error::ReplicaError;
+use crate::store::{Store, Write};
+
+/// The meta key: the budget in bytes, as decimal text; absent while it is the most.
+const REQUEST_BUDGET: &str = "request_budget";
+
+/// The smallest budget: about a second of a 64 kbit/s link.
+pub const LEAST: usize = 8 * 1024;
+
+/// The largest budget: core's `REQUEST_BYTES`.
+pub const MOST: usize = REQUEST_BYTES;
+
+/// The kept budget, or the most when none is kept (or the kept one is unreadable).
+pub(crate) fn load(store: &Store) -> Result<usize, ReplicaError> {
+    let kept = store.meta(REQUEST_BUDGET)?;
+    Ok(kept
+        .and_then(|bytes| std::str::from_utf8(&bytes).ok().and_then(|s| s.parse::<usize>().ok()))
+        .map_or(MOST, |b| b.clamp(LEAST, MOST)))
+}
+
+/// After a request the link did not carry.
+pub(crate) fn halved(budget: usize) -> usize {
+    (budget / 2).max(LEAST)
+}
+
+/// After a request that was answered.
+pub(crate) fn doubled(budget: usize) -> usize {
+    budget.saturating_mul(2).min(MOST)
+}
+
+/// Keeps `budget` in the replica's file for the next sync.
+pub(crate) fn keep(store: &mut Store, budget: usize) -> Result<(), ReplicaError> {
+    if budget >= MOST {
+        return store.commit(&[Write::DeleteMeta { key: REQUEST_BUDGET }]);
+    }
+    let text = budget.to_string();
+    store.commit(&[Write::Meta { key: REQUEST_BUDGET, value: text.as_bytes() }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_halves_to_a_floor_and_doubles_to_a_ceiling() {
+        let mut budget = MOST;
+        let mut seen = vec![budget];
+        for _ in 0..5 {
+            budget = halved(budget);
+            seen.push(budget);
+        }
+        assert_eq!(seen, vec![65_536, 32_768, 16_384, 8_192, 8_192, 8_192]);
+        for _ in 0..4 {
+            budget = doubled(budget);
+        }
+        assert_eq!(budget, MOST);
+    }
+}

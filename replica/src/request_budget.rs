@@ -6,9 +6,9 @@
 //! `doorstep-bench landing`, windows of 5 s moved none of a long day's backlog at 64 KiB a
 //! request. So the budget follows the link: a request the link did not carry (no answer: the
 //! connection dropped or timed out, or the relay gave up reading it, 408) halves it, down to
-//! 8 KiB, one second of that link; each answered request doubles it again, up to 64 KiB. It is
-//! kept in the replica's file, so the next sync, in the next window, starts from what the last
-//! one learned.
+//! 8 KiB, one second of that link; two requests in a row of at least half the budget, answered,
+//! double it again, up to 64 KiB. It is kept in the replica's file, so the next sync, in the next
+//! window, starts from what the last one learned.
 
 use doorstep_core::sync::REQUEST_BYTES;
 
@@ -23,6 +23,9 @@ pub const LEAST: usize = 8 * 1024;
 
 /// The largest budget: core's `REQUEST_BYTES`.
 pub const MOST: usize = REQUEST_BYTES;
+
+/// Requests of at least half the budget answered in a row before it doubles.
+pub const CARRIED_TO_GROW: u32 = 2;
 
 /// The kept budget, or the most when none is kept (or the kept one is unreadable).
 pub(crate) fn load(store: &Store) -> Result<usize, ReplicaError> {

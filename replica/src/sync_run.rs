@@ -106,6 +106,8 @@ pub struct SyncRun {
     budget_fixed: bool,
     /// The last request's size.
     last_request_bytes: usize,
+    /// Requests of at least half the budget answered in a row since it last changed.
+    carried_in_a_row: u32,
 }
 
 /// The documents a run still syncs: every held one but those refused transiently.
@@ -156,6 +158,7 @@ impl Replica {
             budget: self.request_budget,
             budget_fixed: false,
             last_request_bytes: 0,
+            carried_in_a_row: 0,
         }
     }
 }
@@ -212,6 +215,7 @@ impl SyncRun {
     }
 
     fn follow_link(&mut self, replica: &mut Replica, budget: usize) -> Result<(), ReplicaError> {
+        self.carried_in_a_row = 0;
         if budget == self.budget {
             return Ok(());
         }
@@ -246,9 +250,14 @@ impl SyncRun {
     ) -> Result<(), ReplicaError> {
         self.report.bytes_down += bytes.len();
         let response = SyncResponse::decode(bytes)?;
-        // The link carried a request of at least half the budget: it may carry twice as much.
+        // The link carried two requests in a row of at least half the budget: it may carry
+        // twice as much. One is not enough: on the stairs, the request after a doubling is the
+        // one the end of the window cuts, and the budget would swing between two sizes.
         if !self.budget_fixed && self.last_request_bytes >= self.budget / 2 {
-            self.follow_link(replica, request_budget::doubled(self.budget))?;
+            self.carried_in_a_row += 1;
+            if self.carried_in_a_row >= request_budget::CARRIED_TO_GROW {
+                self.follow_link(replica, request_budget::doubled(self.budget))?;
+            }
         }
         if response.reads_compact && !replica.relay_reads_compact {
             replica.store_mut().commit(&[compact_requests::remember()])?;

@@ -21,6 +21,11 @@ async fn relay_with(connections: Connections) -> TestRelay {
     TestRelay::start_with(Config { connections, ..Config::default() }).await
 }
 
+/// A relay with these header-read and idle timeouts and the rest as default.
+async fn relay_with_timeouts(header_read_timeout: Duration, idle_timeout: Duration) -> TestRelay {
+    relay_with(Connections { header_read_timeout, idle_timeout, ..Connections::default() }).await
+}
+
 /// A TCP connection to the relay from the loopback address `from` (any of 127.0.0.0/8).
 pub async fn connect_from(relay: &TestRelay, from: [u8; 4]) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
@@ -74,32 +79,27 @@ pub async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
     matches!(tokio::time::timeout(wait, stream.read(&mut byte)).await, Ok(Ok(0) | Err(_)))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slowloris_client_is_closed_after_the_header_timeout() {
-    let relay = relay_with(Connections {
-        header_read_timeout: Duration::from_millis(800),
-        idle_timeout: Duration::from_secs(60),
-        ..Connections::default()
-    })
-    .await;
-    let mut slow = connect_from(&relay, [127, 0, 0, 1]).await;
-    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: relay\r\n").await.unwrap();
-    // Dribble a header line every 200 ms, for up to 10 s: far past the timeout.
-    let mut sent = 0;
-    let mut closed = false;
-    for i in 0..50 {
-        if slow.write_all(format!("x-slow-{i}: a\r\n").as_bytes()).await.is_err() {
-            closed = true;
-            break;
-        }
-        sent += 1;
-        if closed_within(&mut slow, Duration::from_millis(200)).await {
-            closed = true;
-            break;
+/// Starts a request and sends its header lines one every 200 ms, up to `lines`; returns how many
+/// went before the relay closed the connection, or `None` if it never did.
+async fn dribble_headers(stream: &mut TcpStream, lines: usize) -> Option<usize> {
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nhost: relay\r\n").await.ok()?;
+    for i in 0..lines {
+        if stream.write_all(format!("x-slow-{i}: a\r\n").as_bytes()).await.is_err()
+            || closed_within(stream, Duration::from_millis(200)).await
+        {
+            return Some(i);
         }
     }
-    assert!(closed, "the relay still waits for headers after {sent} dribbled lines");
-    assert!(sent < 50);
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slowloris_client_is_closed_after_the_header_timeout() {
+    let relay = relay_with_timeouts(Duration::from_millis(800), Duration::from_secs(60)).await;
+    let mut slow = connect_from(&relay, [127, 0, 0, 1]).await;
+    // A header line every 200 ms, for up to 10 s: far past the timeout.
+    let sent = dribble_headers(&mut slow, 50).await;
+    assert!(sent.is_some(), "the relay still waits for headers after 50 dribbled lines");
     // Meanwhile, and afterwards, the relay answers others.
     let mut other = connect_from(&relay, [127, 0, 0, 1]).await;
     assert_eq!(request(&mut other, "/healthz", None).await, Some(200));
@@ -111,12 +111,7 @@ async fn a_slowloris_client_is_closed_after_the_header_timeout() {
 /// requests, only the idle timeout applies; a second request dribbled slowly is still closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_alive_connection_waits_past_the_header_timeout_for_its_next_request() {
-    let relay = relay_with(Connections {
-        header_read_timeout: Duration::from_millis(800),
-        idle_timeout: Duration::from_secs(60),
-        ..Connections::default()
-    })
-    .await;
+    let relay = relay_with_timeouts(Duration::from_millis(800), Duration::from_secs(60)).await;
     let mut phone = connect_from(&relay, [127, 0, 0, 1]).await;
     assert_eq!(request(&mut phone, "/healthz", None).await, Some(200));
     // The answer "still crossing the link": twice the header timeout without a byte.
@@ -125,27 +120,13 @@ async fn a_kept_alive_connection_waits_past_the_header_timeout_for_its_next_requ
 
     // A slowloris on the same kind of connection: its second request's head never completes.
     tokio::time::sleep(Duration::from_millis(1600)).await;
-    phone.write_all(b"GET /healthz HTTP/1.1\r\nhost: relay\r\n").await.unwrap();
-    let mut closed = false;
-    for i in 0..25 {
-        if phone.write_all(format!("x-slow-{i}: a\r\n").as_bytes()).await.is_err()
-            || closed_within(&mut phone, Duration::from_millis(200)).await
-        {
-            closed = true;
-            break;
-        }
-    }
-    assert!(closed, "a head dribbled for 5 s past an 800 ms timeout is closed");
+    let sent = dribble_headers(&mut phone, 25).await;
+    assert!(sent.is_some(), "a head dribbled for 5 s past an 800 ms timeout is closed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_connection_is_closed_and_a_busy_one_is_kept() {
-    let relay = relay_with(Connections {
-        header_read_timeout: Duration::from_secs(60),
-        idle_timeout: Duration::from_millis(700),
-        ..Connections::default()
-    })
-    .await;
+    let relay = relay_with_timeouts(Duration::from_secs(60), Duration::from_millis(700)).await;
     let mut idle = connect_from(&relay, [127, 0, 0, 1]).await;
     assert_eq!(request(&mut idle, "/healthz", None).await, Some(200));
     assert!(

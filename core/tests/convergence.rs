@@ -427,6 +427,9 @@ struct Case {
     modified: Vec<bool>,
     seed: u64,
     steps: Vec<Step>,
+    /// Bytes of messages each phone's requests carry at most, when small enough to cut its
+    /// backlogs into pieces (see core `sync/upload_budget.rs`); `None`: the phone's own budget.
+    request_bytes: Option<usize>,
 }
 
 /// Honest phones only.
@@ -469,8 +472,11 @@ fn cases(with_modified: bool) -> impl Strategy<Value = Case> {
         // Drawn last, so that the cases recorded before revocations existed keep their other
         // steps. The first phone (a coordinator) is never revoked.
         let revoke = prop::option::weighted(0.3, (1..n, any::<u16>()));
-        (Just(roles), modified, Just(seed), acts, syncs, revoke).prop_map(
-            |(roles, modified, seed, acts, syncs, revoke)| {
+        // Drawn after the revocation, for the same reason: a budget small enough that a
+        // phone's backlog goes over several requests, in half the cases.
+        let request_bytes = prop::option::weighted(0.5, 200usize..3000);
+        (Just(roles), modified, Just(seed), acts, syncs, revoke, request_bytes).prop_map(
+            |(roles, modified, seed, acts, syncs, revoke, request_bytes)| {
                 let mut steps: Vec<Step> =
                     acts.into_iter().map(|(phone, pick)| Step::Act { phone, pick }).collect();
                 for (phone, at) in syncs {
@@ -479,7 +485,7 @@ fn cases(with_modified: bool) -> impl Strategy<Value = Case> {
                 if let Some((phone, at)) = revoke {
                     steps.insert(usize::from(at) % (steps.len() + 1), Step::Revoke { phone });
                 }
-                Case { roles, modified, seed, steps }
+                Case { roles, modified, seed, steps, request_bytes }
             },
         )
     })
@@ -531,6 +537,7 @@ fn run(case: &Case) -> Tally {
     let mut net = network_from(property_start().clone(), case.seed, Faults::FLAKY, &case.roles);
     for (phone, modified) in net.phones.iter_mut().zip(&case.modified) {
         phone.modified = *modified;
+        phone.request_bytes = case.request_bytes;
     }
     let people: Vec<PersonId> = net.phones.iter().map(|p| p.actor.person).collect();
     let rounds_at_start = net.hub.compound().rounds().count();

@@ -51,6 +51,9 @@ pub struct Phone {
     pub set_aside: BTreeSet<automerge::ChangeHash>,
     /// Whether this phone is modified to send hand-made changes besides operations.
     pub modified: bool,
+    /// Bytes of messages a request carries at most, when smaller than the phone's own budget:
+    /// a backlog past it is cut at a change boundary and goes over several requests.
+    pub request_bytes: Option<usize>,
     persisted: BTreeMap<DocumentId, Vec<u8>>,
     known_grants: Option<Vec<DocumentGrant>>,
 }
@@ -67,6 +70,7 @@ impl Phone {
             made: Vec::new(),
             set_aside: BTreeSet::new(),
             modified: false,
+            request_bytes: None,
             persisted: BTreeMap::new(),
             known_grants: None,
         }
@@ -144,7 +148,11 @@ impl Phone {
             .iter()
             .map(|(id, bytes)| (*id, PeerState::decode(bytes).expect("a persisted state decodes")))
             .collect();
-        ClientSession::new(states).with_known_grants(self.known_grants.clone())
+        let session = ClientSession::new(states).with_known_grants(self.known_grants.clone());
+        match self.request_bytes {
+            Some(bytes) => session.with_request_bytes(bytes),
+            None => session,
+        }
     }
 
     /// Persists the session's states, as a replica does after each response.

@@ -181,5 +181,45 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Res
             );
         }
     }
+
+    println!(
+        "\n## A new volunteer's first sync in windows of signal: the link up for W s, then cut; windows until every document arrived (at most 8)\n"
+    );
+    println!("| phone | W | windows until every document arrived |\n|---|---|---|");
+    let window = Duration::from_secs(8);
+    for (budget, name) in [
+        (None, "this phone: one document a request once a request was dropped"),
+        (Some(BUDGET_BEFORE), "before: every document in one answer"),
+    ] {
+        let own = SlowLink::start(&site.relay.url, shape).await?;
+        let phone = site.volunteer_at(&own.url, &format!("first-{}", budget.unwrap_or(0))).await?;
+        let mut done = None;
+        for n in 1..=8 {
+            own.restore();
+            let cut = async {
+                tokio::time::sleep(window).await;
+                own.cut();
+            };
+            let _ = tokio::join!(cut, phone.sync_with_budget(budget));
+            let (held, missing) = phone
+                .with_replica(|r| {
+                    let docs: Vec<bool> = r
+                        .compounds()
+                        .flat_map(|c| c.documents().map(|d| d.is_placeholder()).collect::<Vec<_>>())
+                        .collect();
+                    (docs.len(), docs.iter().filter(|p| **p).count())
+                })
+                .await?;
+            if held > 0 && missing == 0 {
+                done = Some(n);
+                break;
+            }
+        }
+        println!(
+            "| {name} | {} s | {} |",
+            window.as_secs(),
+            done.map_or_else(|| "not in 8".to_owned(), |n| n.to_string())
+        );
+    }
     Ok(())
 }

@@ -146,9 +146,13 @@ impl Replica {
             .map(|(id, state)| (*id, PeerState::decode(&state.encode()).unwrap_or_default()))
             .collect();
         SyncRun {
-            session: ClientSession::new(states)
-                .with_known_grants(self.known_grants.clone())
-                .with_request_bytes(self.request_budget),
+            session: {
+                let mut session = ClientSession::new(states)
+                    .with_known_grants(self.known_grants.clone())
+                    .with_request_bytes(self.request_budget);
+                session.set_fetches_per_request(request_budget::fetches_per_request(self.request_budget));
+                session
+            },
             report: SyncReport::default(),
             deferred: BTreeSet::new(),
             sent: HashMap::new(),
@@ -222,6 +226,7 @@ impl SyncRun {
         tracing::info!(from = self.budget, to = budget, "sync request budget fitted to the link");
         self.budget = budget;
         self.session.set_request_bytes(budget);
+        self.session.set_fetches_per_request(request_budget::fetches_per_request(budget));
         replica.request_budget = budget;
         request_budget::keep(replica.store_mut(), budget)
     }

@@ -70,6 +70,8 @@ pub struct ClientSession {
     carried: BTreeMap<DocumentId, Vec<ChangeHash>>,
     /// Most message bytes one request carries ([`REQUEST_BYTES`] unless set).
     request_bytes: usize,
+    /// Most documents not held yet one request asks for, when set: each comes back whole.
+    fetches_per_request: Option<usize>,
     requests_made: u32,
     /// The list of documents this device last applied, whose digest each request carries.
     known_grants: Option<Vec<DocumentGrant>>,
@@ -84,6 +86,7 @@ impl ClientSession {
             announced: BTreeSet::new(),
             carried: BTreeMap::new(),
             request_bytes: REQUEST_BYTES,
+            fetches_per_request: None,
             requests_made: 0,
             known_grants: None,
         }
@@ -112,6 +115,14 @@ impl ClientSession {
         self.request_bytes = bytes;
     }
 
+    /// Asks for at most `fetches` documents not held yet per request (`None`: all of them).
+    /// Each comes back whole in the answer, which the request's budget does not bound: on a
+    /// link known to be slow, one a request keeps each answer to one document's size, so it can
+    /// finish before the link drops, and what arrived stays.
+    pub fn set_fetches_per_request(&mut self, fetches: Option<usize>) {
+        self.fetches_per_request = fetches;
+    }
+
     /// Forgets the kept list: the next request carries no digest, and the relay sends its list.
     pub fn forget_known_grants(&mut self) {
         self.known_grants = None;
@@ -129,12 +140,18 @@ impl ClientSession {
     pub fn request(&mut self, docs: &impl DocumentSet) -> Option<SyncRequest> {
         let mut messages = Vec::new();
         let mut bytes = 0usize;
+        let mut fetches = 0usize;
         self.carried.clear();
         for id in docs.document_ids() {
             if messages.len() >= REQUEST_DOCUMENTS {
                 break;
             }
             let Some(doc) = docs.get(id) else { continue };
+            let fetch = doc.is_placeholder();
+            if fetch && self.fetches_per_request.is_some_and(|most| fetches >= most) {
+                // Asked for in the next request, as if not looked at now.
+                continue;
+            }
             let state = self.states.entry(id).or_default();
             let before = state.clone();
             let first = !self.announced.contains(&id);
@@ -161,6 +178,7 @@ impl ClientSession {
             bytes += message.len();
             self.announced.insert(id);
             self.carried.insert(id, carried);
+            fetches += usize::from(fetch);
             messages.push(DocMessage { doc: id, message });
         }
         if messages.is_empty() && self.requests_made > 0 {

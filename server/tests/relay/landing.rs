@@ -154,3 +154,47 @@ async fn a_dropped_request_makes_the_next_ones_smaller_and_answered_ones_grow_th
     assert_eq!(replica.lock().unwrap().unsynced_changes(), 0);
     assert_eq!(replica.lock().unwrap().request_budget(), 64 * 1024, "{report:?}");
 }
+
+/// A new volunteer's first sync on a link that has dropped a request asks for one document at a
+/// time: each comes back whole, and three in one answer (75 KiB for the sample compound) take
+/// longer to cross a landing's link than a short window of signal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_link_that_dropped_a_request_a_new_phone_fetches_one_document_a_request() {
+    let fx = Fixture::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+    let transport = RelayClient::new(&fx.relay.url, None).unwrap();
+    let code = fx.relay.invite(&fx.relay.admin_token, fx.compound, Role::Volunteer).await;
+    let joined = http::join(&replica, &transport, &code, "李强的手机").await.unwrap();
+    let transport = transport.with_token(joined.token);
+    {
+        // Its first request was lost on the way.
+        let mut guard = replica.lock().unwrap();
+        let mut run = guard.start_sync();
+        run.next_request(&guard).unwrap();
+        run.request_failed(&mut guard).unwrap();
+    }
+    let report = http::sync(&replica, &transport, device_now).await.unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    let held: Vec<_> = replica
+        .lock()
+        .unwrap()
+        .compounds()
+        .flat_map(|c| c.documents().map(|d| d.id()).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(report.fetched.len(), held.len(), "every document it may hold arrived: {report:?}");
+    assert!(held.len() >= 3, "{held:?}");
+    assert!(
+        report.requests as usize > held.len(),
+        "the list, then one document a request: {} requests for {} documents",
+        report.requests,
+        held.len()
+    );
+    let placeholders = replica
+        .lock()
+        .unwrap()
+        .compounds()
+        .flat_map(|c| c.documents().filter(|d| d.is_placeholder()).map(|d| d.id()).collect::<Vec<_>>())
+        .count();
+    assert_eq!(placeholders, 0);
+}

@@ -53,6 +53,18 @@ async fn synced(site: &Site, link: &SlowLink, name: &str) -> anyhow::Result<Phon
     Ok(phone)
 }
 
+/// One window of signal: the link up, the phone syncing, and the link cut at the end of the
+/// window whatever the phone is doing, so a request on the way fails as it would on the stairs
+/// and the phone learns from it.
+async fn sync_in_window(link: &SlowLink, window: Duration, phone: &Phone, budget: Option<usize>) {
+    link.restore();
+    let cut = async {
+        tokio::time::sleep(window).await;
+        link.cut();
+    };
+    let _ = tokio::join!(cut, phone.sync_with_budget(budget));
+}
+
 fn row(what: &str, outcome: &anyhow::Result<crate::phone::Synced>, took: Duration, left: usize) {
     match outcome {
         Ok(s) => println!(
@@ -158,14 +170,7 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Res
             let mut left = Vec::new();
             let mut done = None;
             for n in 1..=8 {
-                own.restore();
-                // The link goes at the end of the window, whatever the phone is doing: a request
-                // on the way fails as it would on the stairs, and the phone learns from it.
-                let cut = async {
-                    tokio::time::sleep(window).await;
-                    own.cut();
-                };
-                let _ = tokio::join!(cut, phone.sync_with_budget(budget));
+                sync_in_window(&own, window, &phone, budget).await;
                 let unsynced = phone.unsynced().await?;
                 left.push(unsynced.to_string());
                 if unsynced == 0 {
@@ -199,12 +204,7 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Res
         let phone = site.volunteer_at(&own.url, &format!("first-{}", budget.unwrap_or(0))).await?;
         let mut done = None;
         for n in 1..=8 {
-            own.restore();
-            let cut = async {
-                tokio::time::sleep(window).await;
-                own.cut();
-            };
-            let _ = tokio::join!(cut, phone.sync_with_budget(budget));
+            sync_in_window(&own, window, &phone, budget).await;
             let (held, missing) = phone
                 .with_replica(|r| {
                     let docs: Vec<bool> = r

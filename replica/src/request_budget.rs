@@ -11,7 +11,7 @@
 //! window, starts from what the last one learned. While the budget is below its most, a request
 //! also asks for one document not held yet at a time, since each comes back whole.
 
-use doorstep_core::sync::REQUEST_BYTES;
+use doorstep_core::sync::{ClientSession, REQUEST_BYTES};
 
 use crate::error::ReplicaError;
 use crate::store::{Store, Write};
@@ -36,12 +36,19 @@ pub(crate) fn load(store: &Store) -> Result<usize, ReplicaError> {
         .map_or(MOST, |b| b.clamp(LEAST, MOST)))
 }
 
+/// Fits `session`'s requests to `budget`: the bytes of changes each carries, and how many
+/// documents not held yet each asks for.
+pub(crate) fn fit(session: &mut ClientSession, budget: usize) {
+    session.set_request_bytes(budget);
+    session.set_fetches_per_request(fetches_per_request(budget));
+}
+
 /// Documents not held yet one request asks for: all of them on a link that has carried full
 /// requests (the budget at its most), one at a time once a request was dropped. A document comes
 /// back whole, and a new volunteer's three (75 KiB for the 香樟苑 sample) or a coordinator's
 /// many compounds in one answer take longer to cross a landing's link than a window of signal,
 /// or than the phone waits for an answer (60 s): 480 KB at 64 kbit/s.
-pub(crate) fn fetches_per_request(budget: usize) -> Option<usize> {
+fn fetches_per_request(budget: usize) -> Option<usize> {
     (budget < MOST).then_some(1)
 }
 

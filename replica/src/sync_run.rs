@@ -99,8 +99,6 @@ pub struct SyncRun {
     /// The last request, when it went in the compact form: sent again in the plain form if
     /// the relay cannot read it ([`SyncRun::plain_again`]).
     compact_sent: Option<SyncRequest>,
-    /// Bytes of changes a request carries now, fitted to the link (`request_budget.rs`).
-    budget: usize,
     /// Whether the budget was set for this run ([`SyncRun::with_request_bytes`]) and does not
     /// follow the link.
     budget_fixed: bool,
@@ -147,10 +145,8 @@ impl Replica {
             .collect();
         SyncRun {
             session: {
-                let mut session = ClientSession::new(states)
-                    .with_known_grants(self.known_grants.clone())
-                    .with_request_bytes(self.request_budget);
-                session.set_fetches_per_request(request_budget::fetches_per_request(self.request_budget));
+                let mut session = ClientSession::new(states).with_known_grants(self.known_grants.clone());
+                request_budget::fit(&mut session, self.request_budget);
                 session
             },
             report: SyncReport::default(),
@@ -159,7 +155,6 @@ impl Replica {
             last_sent: HashMap::new(),
             accepted: HashSet::new(),
             compact_sent: None,
-            budget: self.request_budget,
             budget_fixed: false,
             last_request_bytes: 0,
             carried_in_a_row: 0,
@@ -215,18 +210,17 @@ impl SyncRun {
         if self.budget_fixed {
             return Ok(());
         }
-        self.follow_link(replica, request_budget::halved(self.budget))
+        self.follow_link(replica, request_budget::halved(self.session.request_bytes()))
     }
 
     fn follow_link(&mut self, replica: &mut Replica, budget: usize) -> Result<(), ReplicaError> {
         self.carried_in_a_row = 0;
-        if budget == self.budget {
+        let before = self.session.request_bytes();
+        if budget == before {
             return Ok(());
         }
-        tracing::info!(from = self.budget, to = budget, "sync request budget fitted to the link");
-        self.budget = budget;
-        self.session.set_request_bytes(budget);
-        self.session.set_fetches_per_request(request_budget::fetches_per_request(budget));
+        tracing::info!(from = before, to = budget, "sync request budget fitted to the link");
+        request_budget::fit(&mut self.session, budget);
         replica.request_budget = budget;
         request_budget::keep(replica.store_mut(), budget)
     }
@@ -258,10 +252,11 @@ impl SyncRun {
         // The link carried two requests in a row of at least half the budget: it may carry
         // twice as much. One is not enough: on the stairs, the request after a doubling is the
         // one the end of the window cuts, and the budget would swing between two sizes.
-        if !self.budget_fixed && self.last_request_bytes >= self.budget / 2 {
+        let budget = self.session.request_bytes();
+        if !self.budget_fixed && self.last_request_bytes >= budget / 2 {
             self.carried_in_a_row += 1;
             if self.carried_in_a_row >= request_budget::CARRIED_TO_GROW {
-                self.follow_link(replica, request_budget::doubled(self.budget))?;
+                self.follow_link(replica, request_budget::doubled(budget))?;
             }
         }
         if response.reads_compact && !replica.relay_reads_compact {
@@ -453,7 +448,6 @@ impl SyncRun {
     #[must_use]
     pub fn with_request_bytes(mut self, bytes: usize) -> Self {
         self.session = self.session.with_request_bytes(bytes);
-        self.budget = bytes;
         self.budget_fixed = true;
         self
     }

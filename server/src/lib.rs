@@ -19,6 +19,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod connections;
+pub mod counts_by_key;
 /// Spreadsheet-safe CSV cells, shared with core's importer (which undoes the quoting on re-import).
 pub use doorstep_core::csv_cell;
 pub mod dashboard;

@@ -115,6 +115,11 @@ impl ClientSession {
         self.request_bytes = bytes;
     }
 
+    /// Most message bytes the next request carries.
+    pub fn request_bytes(&self) -> usize {
+        self.request_bytes
+    }
+
     /// Asks for at most `fetches` documents not held yet per request (`None`: all of them).
     /// Each comes back whole in the answer, which the request's budget does not bound: on a
     /// link known to be slow, one a request keeps each answer to one document's size, so it can

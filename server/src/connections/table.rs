@@ -54,7 +54,7 @@ impl Slot {
     }
 
     fn millis(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+        millis_since(self.epoch)
     }
 
     /// Records that bytes were read: with no request being handled, they are the first of the
@@ -247,17 +247,21 @@ impl Table {
             epoch: self.epoch,
             last_active: AtomicU64::new(0),
             // A new connection's first request: its head is awaited from the opening.
-            head_since: AtomicU64::new(0),
+            head_since: AtomicU64::new(millis_since(self.epoch) + 1),
             in_flight: AtomicUsize::new(0),
             proven: AtomicBool::new(false),
             close: Notify::new(),
             head_began: Notify::new(),
         });
         slot.touch();
-        slot.head_since.store(slot.millis() + 1, Ordering::Relaxed);
         open.insert(slot.id, Arc::clone(&slot));
         Ok((Lease { table: Arc::clone(self), slot }, made))
     }
+}
+
+/// Milliseconds since `epoch`, short of `u64::MAX` so that one more still fits.
+fn millis_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
 }
 
 /// The idle connection among those `matching` that is least worth keeping.

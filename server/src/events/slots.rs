@@ -9,12 +9,12 @@
 //! callers who coordinate. Reaching a personal cap is a 429 (`too_many_streams`): the caller
 //! has streams open already; a full relay is a 503.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use doorstep_core::id::PersonId;
 
 use crate::config::StreamLimits;
+use crate::counts_by_key::CountsByKey;
 use crate::error::AppError;
 use crate::storage::SecretHash;
 
@@ -34,8 +34,8 @@ pub struct Listener {
 struct Held {
     total: usize,
     members: usize,
-    per_person: HashMap<PersonId, usize>,
-    per_device: HashMap<SecretHash, usize>,
+    per_person: CountsByKey<PersonId>,
+    per_device: CountsByKey<SecretHash>,
 }
 
 /// The relay's stream slots.
@@ -73,14 +73,14 @@ impl StreamSlots {
         let l = &self.limits;
         let mut held = self.held();
         if let Some(device) = listener.device
-            && held.per_device.get(&device).copied().unwrap_or(0) >= l.per_device
+            && held.per_device.of(&device) >= l.per_device
         {
             return Err(too_many(format!(
                 "this device already has {} live streams open, the most one device may hold; close one (an old tab or app instance) first",
                 l.per_device
             )));
         }
-        if held.per_person.get(&listener.person).copied().unwrap_or(0) >= l.per_person {
+        if held.per_person.of(&listener.person) >= l.per_person {
             return Err(too_many(format!(
                 "this person already has {} live streams open, the most one person may hold; close a tab or sign out on another device first",
                 l.per_person
@@ -102,9 +102,9 @@ impl StreamSlots {
         if !listener.coordinating {
             held.members += 1;
         }
-        *held.per_person.entry(listener.person).or_default() += 1;
+        held.per_person.add(listener.person);
         if let Some(device) = listener.device {
-            *held.per_device.entry(device).or_default() += 1;
+            held.per_device.add(device);
         }
         Ok(StreamPermit { slots: Arc::clone(self), listener })
     }
@@ -121,19 +121,9 @@ impl Drop for StreamPermit {
         if !self.listener.coordinating {
             held.members = held.members.saturating_sub(1);
         }
-        if let Some(n) = held.per_person.get_mut(&self.listener.person) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                held.per_person.remove(&self.listener.person);
-            }
-        }
-        if let Some(device) = self.listener.device
-            && let Some(n) = held.per_device.get_mut(&device)
-        {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                held.per_device.remove(&device);
-            }
+        held.per_person.remove(&self.listener.person);
+        if let Some(device) = self.listener.device {
+            held.per_device.remove(&device);
         }
     }
 }

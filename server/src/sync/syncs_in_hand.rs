@@ -15,7 +15,6 @@
 //! batch, so the device's earlier sync has been answered by then. Phones treat 429 as
 //! transient and retry after it.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -23,6 +22,7 @@ use doorstep_core::id::PersonId;
 
 use super::Caller;
 use super::admission::QueueLimits;
+use crate::counts_by_key::CountsByKey;
 use crate::storage::DeviceId;
 
 /// The sync requests each device and person has in hand.
@@ -34,8 +34,8 @@ pub struct SyncsInHand {
 
 #[derive(Debug, Default)]
 struct Held {
-    per_device: HashMap<DeviceId, usize>,
-    per_person: HashMap<PersonId, usize>,
+    per_device: CountsByKey<DeviceId>,
+    per_person: CountsByKey<PersonId>,
 }
 
 fn lock(held: &Mutex<Held>) -> MutexGuard<'_, Held> {
@@ -98,16 +98,16 @@ impl SyncsInHand {
     pub fn acquire(&self, caller: Caller, limits: &QueueLimits) -> Result<SyncPermit, SyncInProgress> {
         let mut held = lock(&self.held);
         let retry_after = limits.max_wait;
-        let device = held.per_device.get(&caller.device).copied().unwrap_or(0);
+        let device = held.per_device.of(&caller.device);
         if device >= limits.syncs_per_device {
             return Err(SyncInProgress::Device { held: device, retry_after });
         }
-        let person = held.per_person.get(&caller.person).copied().unwrap_or(0);
+        let person = held.per_person.of(&caller.person);
         if person >= limits.syncs_per_person {
             return Err(SyncInProgress::Person { held: person, retry_after });
         }
-        *held.per_device.entry(caller.device).or_default() += 1;
-        *held.per_person.entry(caller.person).or_default() += 1;
+        held.per_device.add(caller.device);
+        held.per_person.add(caller.person);
         Ok(SyncPermit { held: Arc::clone(&self.held), caller })
     }
 
@@ -120,19 +120,8 @@ impl SyncsInHand {
 impl Drop for SyncPermit {
     fn drop(&mut self) {
         let mut held = lock(&self.held);
-        release(&mut held.per_device, self.caller.device);
-        release(&mut held.per_person, self.caller.person);
-    }
-}
-
-/// One fewer for `key`; a key with none left leaves the map, so it holds only callers with a
-/// request in hand.
-fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: K) {
-    if let Some(n) = counts.get_mut(&key) {
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            counts.remove(&key);
-        }
+        held.per_device.remove(&self.caller.device);
+        held.per_person.remove(&self.caller.person);
     }
 }
 

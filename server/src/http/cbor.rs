@@ -1,10 +1,12 @@
-//! The sync body: `Content-Type: application/cbor`, size-limited, decoded into a core wire type.
+//! The sync body: `Content-Type: application/cbor`, size-limited, inflated when it came with
+//! `Content-Encoding: deflate` (core's `sync/body_deflate.rs`), decoded into a core wire type.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use doorstep_core::sync::body_deflate::{self, DEFLATE, InflateError};
 use doorstep_core::sync::{SyncError, SyncRequest};
 
 use crate::error::AppError;
@@ -18,8 +20,10 @@ pub const CBOR: &str = "application/cbor";
 pub struct CborSync {
     /// The request.
     pub request: SyncRequest,
-    /// Its body size in bytes.
+    /// Its body size in bytes, as it came (compressed, when it was).
     pub size: usize,
+    /// Whether it came compressed.
+    pub deflated: bool,
     /// Whether it came in the compact form (core's `sync/compact_request.rs`).
     pub compact: bool,
 }
@@ -37,6 +41,16 @@ impl FromRequest<AppState> for CborSync {
             )));
         }
         let limit = state.config.limits.max_body_bytes;
+        let deflated = match req.headers().get(CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim()) {
+            None | Some("") => false,
+            Some(coding) if coding.eq_ignore_ascii_case("identity") => false,
+            Some(coding) if coding.eq_ignore_ascii_case(DEFLATE) => true,
+            Some(other) => {
+                return Err(AppError::UnsupportedMediaType(format!(
+                    "a sync body may be sent as Content-Encoding: {DEFLATE} or uncompressed, not {other}"
+                )));
+            }
+        };
         let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::TooLarge(format!(
@@ -46,12 +60,23 @@ impl FromRequest<AppState> for CborSync {
                 AppError::malformed(format!("the request body could not be read: {}", e.body_text()))
             }
         })?;
+        let size = bytes.len();
+        let bytes = if deflated {
+            Bytes::from(body_deflate::inflate(&bytes, limit).map_err(|e| match e {
+                InflateError::TooLarge { .. } => AppError::TooLarge(format!(
+                    "the request body inflates to more than {limit} bytes; sync fewer documents per request"
+                )),
+                InflateError::Malformed(_) => AppError::malformed(e.to_string()),
+            })?)
+        } else {
+            bytes
+        };
         let request = SyncRequest::decode(&bytes).map_err(|e| match e {
             SyncError::WireVersion { .. } => {
                 AppError::BadRequest { error: "wire_version", reason: e.to_string() }
             }
             other => AppError::malformed(format!("the body is not a sync request: {other}")),
         })?;
-        Ok(CborSync { request, size: bytes.len(), compact: SyncRequest::is_compact(&bytes) })
+        Ok(CborSync { request, size, deflated, compact: SyncRequest::is_compact(&bytes) })
     }
 }

@@ -1,8 +1,10 @@
 //! `POST /v1/sync`: a phone's document messages in, replies and its document list out (CBOR).
 
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use doorstep_core::sync::body_deflate::{self, DEFLATE};
 
 use super::auth::Authenticated;
 use super::cbor::{CBOR, CborSync};
@@ -10,26 +12,56 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::sync::{Caller, sync_batch};
 
-/// Syncs a batch.
+/// Syncs a batch. Every answer, refusals too, says the relay reads compressed requests
+/// (`Accept-Encoding: deflate`, RFC 7694); the answer is compressed when the phone reads that
+/// and it is smaller so.
 pub async fn sync(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Authenticated(session): Authenticated,
+    body: Result<CborSync, AppError>,
+) -> Response {
+    let reads_deflate =
+        headers.get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(body_deflate::accepts_deflate);
+    let mut response = match body {
+        Ok(body) => {
+            answer(&state, session, body, reads_deflate).await.unwrap_or_else(IntoResponse::into_response)
+        }
+        Err(refused) => refused.into_response(),
+    };
+    response.headers_mut().insert(ACCEPT_ENCODING, HeaderValue::from_static(DEFLATE));
+    response.headers_mut().insert(VARY, HeaderValue::from_static("accept-encoding"));
+    response
+}
+
+async fn answer(
+    state: &AppState,
+    session: crate::storage::Session,
     body: CborSync,
+    reads_deflate: bool,
 ) -> Result<Response, AppError> {
     let caller = Caller { person: session.person, device: session.device };
     let docs_in = body.request.messages.len();
-    let mut response = sync_batch(&state, caller, body.request).await?;
+    let mut response = sync_batch(state, caller, body.request).await?;
     // A phone that sent the plain form learns that this relay reads the compact one.
     response.reads_compact = !body.compact;
-    let bytes = response.encode();
-    state.metrics.sync(docs_in, response.messages.len(), body.size, bytes.len());
+    let plain = response.encode();
+    let deflated = if reads_deflate { body_deflate::compress(&plain) } else { None };
+    let bytes_out = deflated.as_ref().map_or(plain.len(), Vec::len);
+    state.metrics.sync(docs_in, response.messages.len(), body.size, bytes_out);
     tracing::debug!(
         docs_in,
         docs_out = response.messages.len(),
         rejected = response.rejected.len(),
         granted = response.documents.as_ref().map(Vec::len),
         documents_unchanged = response.documents.is_none(),
+        deflated_in = body.deflated,
+        bytes_in = body.size,
+        bytes_out,
         "synced"
     );
-    Ok(([(CONTENT_TYPE, CBOR)], bytes).into_response())
+    Ok(match deflated {
+        Some(bytes) => ([(CONTENT_TYPE, CBOR), (CONTENT_ENCODING, DEFLATE)], bytes).into_response(),
+        None => ([(CONTENT_TYPE, CBOR)], plain).into_response(),
+    })
 }

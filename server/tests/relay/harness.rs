@@ -255,6 +255,15 @@ impl TestRelay {
     }
 }
 
+/// The device clock of a phone in the test: the real time (the relay refuses times far from
+/// its own).
+pub fn device_now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    Timestamp::from_millis(millis)
+}
+
 /// `RequestBuilder::json` needs reqwest's `json` feature; this sends the same bytes.
 pub trait JsonBody {
     /// Sets a JSON body.

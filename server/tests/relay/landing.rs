@@ -7,19 +7,12 @@
 use std::sync::Mutex;
 
 use doorstep_core::sync::{REQUEST_BYTES, SyncResponse};
-use doorstep_core::{Operation, Role, Timestamp};
+use doorstep_core::{Operation, Role};
 use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient};
 use reqwest::StatusCode;
 
-use crate::harness::Fixture;
-
-fn device_now() -> Timestamp {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    Timestamp::from_millis(millis)
-}
+use crate::harness::{Fixture, device_now};
 
 /// Notes of `chars` characters drawn at random from common ones, which compress little, as a
 /// household's long notes in a real hand do.

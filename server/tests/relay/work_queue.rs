@@ -17,7 +17,7 @@ use doorstep_core::document::Document;
 use doorstep_core::id::DocumentId;
 use doorstep_core::schema::vocabulary::{DocKind, Outcome};
 use doorstep_core::sync::{ClientSession, PeerState, SyncRequest, SyncResponse};
-use doorstep_core::{Operation, Role, Timestamp};
+use doorstep_core::{Operation, Role};
 use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient};
 use doorstep_server::{Config, Limits};
@@ -27,7 +27,7 @@ use doorstep_server::storage::sqlite::SqliteStorage;
 use doorstep_server::sync::admission::QueueLimits;
 use reqwest::StatusCode;
 
-use crate::harness::{Fixture, Phone, TestRelay};
+use crate::harness::{Fixture, Phone, TestRelay, device_now};
 
 /// A phone with an attempt recorded offline, a session, and its first request, which carries
 /// the attempt.
@@ -628,15 +628,6 @@ async fn a_whole_team_returning_at_once_is_answered_or_shed_and_nothing_is_lost(
     last.sync(&fx.relay).await;
     let attempts: usize = last.compound().tasks().iter().map(|t| t.attempts.len()).sum();
     assert_eq!(attempts, TEAM, "and every phone");
-}
-
-/// The device clock of a phone in the test: the real time (the relay refuses times far from
-/// its own).
-fn device_now() -> Timestamp {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    Timestamp::from_millis(millis)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

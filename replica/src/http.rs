@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use doorstep_core::id::{CompoundId, PersonId};
+use doorstep_core::sync::body_deflate::{self, DEFLATE};
 use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange};
 use doorstep_core::{Role, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -231,18 +232,36 @@ impl RelayClient {
         serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))
     }
 
-    /// Sends one sync request's bytes and returns the response's bytes.
-    pub async fn exchange(&self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+    /// Sends one sync request (compressed, when `body` is) and returns the answer.
+    pub async fn exchange(&self, body: &SyncBody) -> Result<Exchanged, TransportError> {
+        match &body.deflated {
+            Some(compressed) => self.send_sync(compressed.clone(), true).await,
+            None => self.send_sync(body.plain.clone(), false).await,
+        }
+    }
+
+    async fn send_sync(&self, body: Vec<u8>, deflated: bool) -> Result<Exchanged, TransportError> {
+        let sent = body.len();
         let mut request = self
             .http
             .post(format!("{}/v1/sync", self.base))
             .header("content-type", "application/cbor")
+            .header("accept-encoding", DEFLATE)
             .body(body);
+        if deflated {
+            request = request.header("content-encoding", DEFLATE);
+        }
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.map_err(network)?;
-        checked(response).await
+        let relay_reads_deflate = response
+            .headers()
+            .get("accept-encoding")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(body_deflate::accepts_deflate);
+        let (answer, received) = read_answer(response).await?;
+        Ok(Exchanged { answer, sent, received, relay_reads_deflate })
     }
 
     /// Sends set-aside operations to the review inbox and asks after earlier ones
@@ -267,6 +286,54 @@ impl RelayClient {
         Ok((answer, up, bytes.len()))
     }
 }
+
+/// A sync request's bytes as they go on the wire: compressed when the relay said it reads that
+/// and compressing makes them smaller (core's `sync/body_deflate.rs`).
+#[derive(Debug, Clone)]
+pub struct SyncBody {
+    plain: Vec<u8>,
+    deflated: Option<Vec<u8>>,
+}
+
+impl SyncBody {
+    /// `plain`, compressed if `deflate` and that makes it smaller.
+    pub fn new(plain: Vec<u8>, deflate: bool) -> Self {
+        let deflated = if deflate { body_deflate::compress(&plain) } else { None };
+        Self { plain, deflated }
+    }
+
+    /// Whether it goes compressed.
+    pub fn is_deflated(&self) -> bool {
+        self.deflated.is_some()
+    }
+
+    /// The same request uncompressed.
+    pub fn uncompressed(self) -> Self {
+        Self { plain: self.plain, deflated: None }
+    }
+
+    /// The request's own size, uncompressed.
+    pub fn plain_len(&self) -> usize {
+        self.plain.len()
+    }
+}
+
+/// One sync request answered.
+#[derive(Debug, Clone)]
+pub struct Exchanged {
+    /// The answer's bytes (inflated, when it came compressed).
+    pub answer: Vec<u8>,
+    /// The bytes the link carried up (compressed, when the request went so).
+    pub sent: usize,
+    /// The bytes the link carried down.
+    pub received: usize,
+    /// Whether the relay says it reads compressed requests (`Accept-Encoding: deflate`).
+    pub relay_reads_deflate: bool,
+}
+
+/// The most a compressed answer may inflate to: more than any answer of the relay's, far less
+/// than would take the phone's memory.
+const ANSWER_INFLATED_BYTES: usize = 256 * 1024 * 1024;
 
 /// Seconds the relay has to answer a request once connected.
 const ANSWER_TIMEOUT_SECS: u64 = 60;
@@ -313,15 +380,33 @@ fn untrusted_certificate(_: &reqwest::Error) -> Option<String> {
 }
 
 async fn checked(response: reqwest::Response) -> Result<Vec<u8>, TransportError> {
+    Ok(read_answer(response).await?.0)
+}
+
+/// The answer's bytes (inflated when it came with `Content-Encoding: deflate`) and how many
+/// the link carried, or the relay's refusal.
+async fn read_answer(response: reqwest::Response) -> Result<(Vec<u8>, usize), TransportError> {
     let status = response.status().as_u16();
+    let deflated = response
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(DEFLATE));
     let retry_after: Option<u64> = response
         .headers()
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
     let bytes = response.bytes().await.map_err(network)?.to_vec();
+    let received = bytes.len();
+    let bytes = if deflated {
+        body_deflate::inflate(&bytes, ANSWER_INFLATED_BYTES)
+            .map_err(|e| TransportError::BadResponse(format!("a compressed answer: {e}")))?
+    } else {
+        bytes
+    };
     if status < 300 {
-        return Ok(bytes);
+        return Ok((bytes, received));
     }
     let (code, reason) = serde_json::from_slice::<ErrorBody>(&bytes)
         .map(|b| (b.error, b.reason))
@@ -461,11 +546,22 @@ async fn sync_once(
     let mut run = lock(replica).start_sync();
     loop {
         let Some(body) = run.next_request(&lock(replica)) else { break };
-        let mut answer = relay.exchange(body).await;
+        let body = SyncBody::new(body, lock(replica).sends_compressed_requests());
+        let mut answer = relay.exchange(&body).await;
+        if body.is_deflated() && matches!(&answer, Err(TransportError::Refused { status: 400 | 415, .. })) {
+            // A relay rolled back to one that does not read compressed requests: the same
+            // request uncompressed, and none compressed until an answer says so again.
+            tracing::info!("the relay did not read a compressed request; sending it uncompressed");
+            lock(replica).learn_relay_reads_deflate(false)?;
+            let body = body.uncompressed();
+            run.sent_again(body.plain_len());
+            answer = relay.exchange(&body).await;
+        }
         if let Err(TransportError::Refused { status: 400, .. }) = &answer {
             let plain = run.plain_again(&mut lock(replica))?;
             if let Some(plain) = plain {
-                answer = relay.exchange(plain).await;
+                let plain = SyncBody::new(plain, lock(replica).sends_compressed_requests());
+                answer = relay.exchange(&plain).await;
             }
         }
         let answer = match answer {
@@ -480,7 +576,10 @@ async fn sync_once(
             }
             other => other?,
         };
-        run.handle_response(&mut lock(replica), &answer, clock())?;
+        let mut held = lock(replica);
+        run.handle_response(&mut held, &answer.answer, clock())?;
+        run.carried_on_the_wire(answer.sent, answer.received);
+        held.learn_relay_reads_deflate(answer.relay_reads_deflate)?;
     }
     let deferred = run.has_deferred();
     Ok((run.finish(&mut lock(replica), clock())?, deferred))

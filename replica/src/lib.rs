@@ -16,13 +16,13 @@
 
 mod actor_rotation;
 mod cipher;
-mod compact_requests;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
 mod journal;
 mod known_grants;
 mod quarantine;
+mod relay_reads;
 mod replica;
 pub mod request_budget;
 mod retry;

@@ -11,10 +11,10 @@ use doorstep_core::sync::{DocumentGrant, PeerState};
 use doorstep_core::{Actor, Applied, Compound, Env, Operation, Role, Timestamp};
 
 use crate::cipher::ReplicaKey;
-use crate::compact_requests;
 use crate::error::ReplicaError;
 use crate::journal::NewEntry;
 use crate::known_grants;
+use crate::relay_reads::{self, RelayReads};
 use crate::request_budget;
 use crate::store::{Store, Write};
 
@@ -57,8 +57,10 @@ pub struct Replica {
     pub(crate) peer_states: BTreeMap<DocumentId, PeerState>,
     /// The list of documents last applied (see `known_grants.rs`).
     pub(crate) known_grants: Option<Vec<DocumentGrant>>,
-    /// The relay reads requests in the compact form (see `compact_requests.rs`).
+    /// The relay reads requests in the compact form (see `relay_reads.rs`).
     pub(crate) relay_reads_compact: bool,
+    /// The relay reads compressed request bodies (see `relay_reads.rs`).
+    relay_reads_deflate: bool,
     /// Bytes of changes one sync request carries, fitted to the link (see `request_budget.rs`).
     pub(crate) request_budget: usize,
     last_sync: Option<Timestamp>,
@@ -116,7 +118,8 @@ impl Replica {
             }
         }
         let known_grants = known_grants::load(&store)?;
-        let relay_reads_compact = compact_requests::load(&store)?;
+        let relay_reads_compact = relay_reads::load(&store, RelayReads::CompactRequests)?;
+        let relay_reads_deflate = relay_reads::load(&store, RelayReads::DeflatedBodies)?;
         let request_budget = request_budget::load(&store)?;
         let mut replica = Self {
             store,
@@ -128,6 +131,7 @@ impl Replica {
             peer_states: BTreeMap::new(),
             known_grants,
             relay_reads_compact,
+            relay_reads_deflate,
             request_budget,
             last_sync,
             last_sync_news,
@@ -224,10 +228,12 @@ impl Replica {
             Write::Meta { key: "relay_url", value: url.as_bytes() },
             Write::Meta { key: "relay_token", value: token.as_bytes() },
             known_grants::forget(),
-            compact_requests::forget(),
+            relay_reads::forget(RelayReads::CompactRequests),
+            relay_reads::forget(RelayReads::DeflatedBodies),
         ])?;
         self.known_grants = None;
         self.relay_reads_compact = false;
+        self.relay_reads_deflate = false;
         Ok(())
     }
 
@@ -238,9 +244,26 @@ impl Replica {
     }
 
     /// Whether this device sends its sync requests in the compact form, which the relay said it
-    /// reads (see `compact_requests.rs`).
+    /// reads (see `relay_reads.rs`).
     pub fn sends_compact_requests(&self) -> bool {
         self.relay_reads_compact
+    }
+
+    /// Whether this device compresses its sync requests (`Content-Encoding: deflate`), which
+    /// the relay said it reads (see `relay_reads.rs`).
+    pub fn sends_compressed_requests(&self) -> bool {
+        self.relay_reads_deflate
+    }
+
+    /// Keeps what the relay's last answer said of compressed requests (its `Accept-Encoding`).
+    pub fn learn_relay_reads_deflate(&mut self, reads: bool) -> Result<(), ReplicaError> {
+        if reads == self.relay_reads_deflate {
+            return Ok(());
+        }
+        let form = RelayReads::DeflatedBodies;
+        self.store.commit(&[if reads { relay_reads::remember(form) } else { relay_reads::forget(form) }])?;
+        self.relay_reads_deflate = reads;
+        Ok(())
     }
 
     /// The relay URL and token remembered by [`Replica::remember_relay`].

@@ -18,9 +18,9 @@ use doorstep_core::{Role, Timestamp};
 use serde::Serialize;
 
 use crate::actor_rotation::rotate_device_actor;
-use crate::compact_requests;
 use crate::error::ReplicaError;
 use crate::known_grants;
+use crate::relay_reads::{self, RelayReads};
 use crate::replica::Replica;
 use crate::request_budget;
 use crate::set_aside::set_aside_refused;
@@ -104,6 +104,8 @@ pub struct SyncRun {
     budget_fixed: bool,
     /// The last request's size.
     last_request_bytes: usize,
+    /// The last answer's size, as [`SyncRun::handle_response`] counted it.
+    last_answer_bytes: usize,
     /// Requests of at least half the budget answered in a row since it last changed.
     carried_in_a_row: u32,
 }
@@ -157,6 +159,7 @@ impl Replica {
             compact_sent: None,
             budget_fixed: false,
             last_request_bytes: 0,
+            last_answer_bytes: 0,
             carried_in_a_row: 0,
         }
     }
@@ -203,6 +206,23 @@ impl SyncRun {
         Some(bytes)
     }
 
+    /// The last request was sent again as it is (uncompressed, after a relay refused it
+    /// compressed): counted as another request of `bytes`.
+    pub fn sent_again(&mut self, bytes: usize) {
+        self.report.requests += 1;
+        self.report.bytes_up += bytes;
+        self.last_request_bytes = bytes;
+    }
+
+    /// What the link carried for the last request and its answer, when that differs from their
+    /// own sizes (compressed with `Content-Encoding: deflate`): the report counts the link's
+    /// bytes, the ones a volunteer waits for. Call after [`SyncRun::handle_response`].
+    pub fn carried_on_the_wire(&mut self, sent: usize, received: usize) {
+        self.report.bytes_up = self.report.bytes_up.saturating_sub(self.last_request_bytes) + sent;
+        self.report.bytes_down = self.report.bytes_down.saturating_sub(self.last_answer_bytes) + received;
+        self.last_answer_bytes = received;
+    }
+
     /// After the last request was not carried: no answer came (the connection dropped or timed
     /// out) or the relay gave up reading it (408). The next requests, in this run or the next
     /// one, carry half as much (see `request_budget.rs`).
@@ -232,11 +252,12 @@ impl SyncRun {
     pub fn plain_again(&mut self, replica: &mut Replica) -> Result<Option<Vec<u8>>, ReplicaError> {
         let Some(request) = self.compact_sent.take() else { return Ok(None) };
         tracing::info!("the relay did not read a compact request; sending it in the plain form");
-        replica.store_mut().commit(&[compact_requests::forget()])?;
+        replica.store_mut().commit(&[relay_reads::forget(RelayReads::CompactRequests)])?;
         replica.relay_reads_compact = false;
         let bytes = request.encode();
         self.report.requests += 1;
         self.report.bytes_up += bytes.len();
+        self.last_request_bytes = bytes.len();
         Ok(Some(bytes))
     }
 
@@ -248,6 +269,7 @@ impl SyncRun {
         now: Timestamp,
     ) -> Result<(), ReplicaError> {
         self.report.bytes_down += bytes.len();
+        self.last_answer_bytes = bytes.len();
         let response = SyncResponse::decode(bytes)?;
         // The link carried two requests in a row of at least half the budget: it may carry
         // twice as much. One is not enough: on the stairs, the request after a doubling is the
@@ -260,7 +282,7 @@ impl SyncRun {
             }
         }
         if response.reads_compact && !replica.relay_reads_compact {
-            replica.store_mut().commit(&[compact_requests::remember()])?;
+            replica.store_mut().commit(&[relay_reads::remember(RelayReads::CompactRequests)])?;
             replica.relay_reads_compact = true;
         }
         let refused: HashSet<DocumentId> = response.rejected.iter().map(|r| r.doc).collect();

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use doorstep_core::{Operation, Timestamp};
 use doorstep_replica::Replica;
-use doorstep_replica::http::RelayClient;
+use doorstep_replica::http::{RelayClient, SyncBody};
 use serde_json::json;
 
 use crate::harness::{Phone, Relay, sample};
@@ -48,7 +48,8 @@ fn a_note_written_while_a_refused_change_is_in_flight_is_not_set_aside_and_arriv
         // The guard is dropped before the exchange, as the HTTP transport does.
         let next = run.next_request(&replica.lock().unwrap());
         let Some(body) = next else { break };
-        let answer = runtime.block_on(client.exchange(body)).unwrap();
+        let deflate = replica.lock().unwrap().sends_compressed_requests();
+        let answer = runtime.block_on(client.exchange(&SyncBody::new(body, deflate))).unwrap().answer;
         if !wrote_note {
             // The first request carries the refused change; while it is on its way, the
             // volunteer writes a note.

@@ -11,6 +11,7 @@ mod cache;
 mod catalogue;
 mod catalogue_edges;
 mod compaction_race;
+mod compressed_bodies;
 mod connections;
 mod document_list;
 mod fuzz_replay;

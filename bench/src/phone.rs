@@ -5,14 +5,15 @@
 //! IO on the two async workers.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use doorstep_core::id::CompoundId;
 use doorstep_core::{Applied, Operation, Timestamp};
-use doorstep_replica::http::RelayClient;
-use doorstep_replica::{Replica, SyncReport, SyncRun};
+use doorstep_replica::http::{Exchanged, RelayClient, SyncBody, TransportError};
+use doorstep_replica::{Replica, ReplicaError, SyncReport, SyncRun};
 use serde::{Deserialize, Serialize};
 
 use crate::cpu_turns::CpuTurns;
@@ -72,9 +73,11 @@ impl std::error::Error for Busy {}
 pub struct Phone {
     // A std mutex: it is locked only inside blocking-pool closures, never across an `.await`.
     replica: Arc<Mutex<Replica>>,
-    // The sync requests go out here rather than through `RelayClient::exchange`, so that a 503's
-    // `Retry-After` reaches the retry loop.
-    http: reqwest::Client,
+    /// The relay, with this phone's token.
+    relay: RelayClient,
+    /// Whether the relay said it reads compressed requests: kept here for the exchanges on the
+    /// network and written to the replica with each answer, as the app does.
+    relay_reads_deflate: AtomicBool,
     url: String,
     token: String,
     /// The compound it joined.
@@ -102,6 +105,14 @@ pub struct HandedOver {
     pub compound: CompoundId,
     /// The name it joined under.
     pub name: String,
+}
+
+/// Applies an answer as the app does: the report counts the bytes the link carried, and the
+/// replica keeps whether the relay reads compressed requests.
+fn handle(run: &mut SyncRun, replica: &mut Replica, answer: &Exchanged) -> Result<(), ReplicaError> {
+    run.handle_response(replica, &answer.answer, now())?;
+    run.carried_on_the_wire(answer.sent, answer.received);
+    replica.learn_relay_reads_deflate(answer.relay_reads_deflate)
 }
 
 fn lock(replica: &Mutex<Replica>) -> MutexGuard<'_, Replica> {
@@ -147,10 +158,10 @@ impl Phone {
         let joined = relay.join(code, name, Some(name)).await?;
         let mut replica = replica;
         replica.set_identity(joined.person)?;
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
         Ok(Self {
             replica: Arc::new(Mutex::new(replica)),
-            http,
+            relay: relay.with_token(joined.token.clone()),
+            relay_reads_deflate: AtomicBool::new(false),
             url: url.trim_end_matches('/').to_owned(),
             token: joined.token,
             compound: joined.compound,
@@ -183,10 +194,11 @@ impl Phone {
     /// turns at CPU work.
     pub fn take_over(handed: HandedOver, turn_order: u64) -> anyhow::Result<Self> {
         let replica = Replica::open(&handed.replica)?;
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+        let relay_reads_deflate = AtomicBool::new(replica.sends_compressed_requests());
         Ok(Self {
             replica: Arc::new(Mutex::new(replica)),
-            http,
+            relay: RelayClient::new(&handed.url, Some(handed.token.clone()))?,
+            relay_reads_deflate,
             url: handed.url,
             token: handed.token,
             compound: handed.compound,
@@ -223,7 +235,7 @@ impl Phone {
             for op in &ops {
                 r.apply(now(), compound, op)?;
             }
-            Ok::<_, doorstep_replica::ReplicaError>(())
+            Ok::<_, ReplicaError>(())
         })
         .await??;
         Ok(())
@@ -253,12 +265,12 @@ impl Phone {
 
     /// Carries a sync run on until neither side has anything to say: first `answer`, the reply
     /// to a request already sent, if there is one.
-    async fn carry_on(&self, mut run: SyncRun, mut answer: Option<Vec<u8>>) -> anyhow::Result<SyncReport> {
+    async fn carry_on(&self, mut run: SyncRun, mut answer: Option<Exchanged>) -> anyhow::Result<SyncReport> {
         loop {
             if let Some(answer) = answer.take() {
                 let replica = Arc::clone(&self.replica);
                 let (back, handled) = blocking(self.turn_order, move || {
-                    let handled = run.handle_response(&mut lock(&replica), &answer, now());
+                    let handled = handle(&mut run, &mut lock(&replica), &answer);
                     (run, handled)
                 })
                 .await?;
@@ -311,13 +323,13 @@ impl Phone {
     pub async fn complete(
         &self,
         mut run: SyncRun,
-        answer: Vec<u8>,
+        answer: Exchanged,
     ) -> anyhow::Result<(SyncReport, Duration)> {
         let replica = Arc::clone(&self.replica);
         let (run, handled, more, cpu) = blocking(self.turn_order, move || {
             let start = thread_cpu();
             let mut replica = lock(&replica);
-            let handled = run.handle_response(&mut replica, &answer, now());
+            let handled = handle(&mut run, &mut replica, &answer);
             let more = if handled.is_ok() { run.next_request(&replica) } else { None };
             (run, handled, more, thread_cpu().saturating_sub(start))
         })
@@ -339,29 +351,21 @@ impl Phone {
         Ok((report?, cpu + finishing))
     }
 
-    /// One sync request; a 503 with `Retry-After` comes back as [`Busy`]. A request that failed
-    /// may be sent again as it is.
-    pub async fn exchange(&self, body: Vec<u8>) -> anyhow::Result<Vec<u8>> {
-        REQUESTS_SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let response = self
-            .http
-            .post(format!("{}/v1/sync", self.url))
-            .header("content-type", "application/cbor")
-            .bearer_auth(&self.token)
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        let bytes = response.bytes().await?.to_vec();
-        match (status.as_u16(), retry_after) {
-            (200..=299, _) => Ok(bytes),
-            (503, Some(secs)) => Err(Busy { retry_after: Duration::from_secs(secs) }.into()),
-            _ => anyhow::bail!("the relay answered {status}: {}", String::from_utf8_lossy(&bytes)),
+    /// One sync request, compressed when the relay said it reads that, as the app sends it; a
+    /// 503 with `Retry-After` comes back as [`Busy`]. A request that failed may be sent again as
+    /// it is.
+    pub async fn exchange(&self, body: Vec<u8>) -> anyhow::Result<Exchanged> {
+        REQUESTS_SENT.fetch_add(1, Ordering::Relaxed);
+        let body = SyncBody::new(body, self.relay_reads_deflate.load(Ordering::Relaxed));
+        match self.relay.exchange(&body).await {
+            Ok(exchanged) => {
+                self.relay_reads_deflate.store(exchanged.relay_reads_deflate, Ordering::Relaxed);
+                Ok(exchanged)
+            }
+            Err(TransportError::Server { status: 503, retry_after_secs: Some(secs), .. }) => {
+                Err(Busy { retry_after: Duration::from_secs(secs) }.into())
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -23,13 +23,14 @@ use super::{Failed, Outcome, Retries, attempt, report_finished};
 use crate::phone::{Busy, HandedOver, Phone, Prepared};
 use crate::proc_stats::cpu_time;
 use doorstep_replica::SyncRun;
+use doorstep_replica::http::Exchanged;
 
 /// What came of a phone's request.
 enum Reply {
     /// No answer before the deadline.
     None,
     /// An answer that refused nothing, applied after the burst: when it arrived, from the release.
-    Deferred { run: SyncRun, answer: Vec<u8>, arrived: Duration },
+    Deferred { run: SyncRun, answer: Exchanged, arrived: Duration },
     /// An answer that refused some of the phone's work, applied at once and synced again live:
     /// when the phone was in sync, if it was before the deadline.
     Live(Option<Duration>),
@@ -119,7 +120,7 @@ async fn send(phone: Phone, first: Prepared, released: Instant, deadline: Durati
     let mut sent = Sent { phone, reply: Reply::None, retries: Retries::default() };
     while released.elapsed() < deadline {
         let error = match sent.phone.exchange(body.clone()).await {
-            Ok(answer) if refuses_nothing(&answer) => {
+            Ok(answer) if refuses_nothing(&answer.answer) => {
                 sent.reply = Reply::Deferred { run, answer, arrived: released.elapsed() };
                 return sent;
             }
@@ -149,7 +150,7 @@ fn refuses_nothing(answer: &[u8]) -> bool {
 async fn carry_on_live(
     phone: &Phone,
     run: SyncRun,
-    answer: Vec<u8>,
+    answer: Exchanged,
     released: Instant,
     deadline: Duration,
     retries: &mut Retries,

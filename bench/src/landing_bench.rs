@@ -158,8 +158,13 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Res
         {
             // A link of its own, so that cutting it cuts only this phone.
             let own = SlowLink::start(&site.relay.url, shape).await?;
-            let phone =
-                synced(&site, &own, &format!("window-{}-{}", window.as_secs(), budget.unwrap_or(0))).await?;
+            // Joined and synced at the base, in signal: the roster's history grows with every
+            // long day above, and a new volunteer's first sync of it on this link is measured
+            // on a compound of its own below.
+            let volunteer = format!("window-{}-{}", window.as_secs(), budget.unwrap_or(0));
+            let mut phone = site.volunteer_at(&site.relay.url, &volunteer).await?;
+            phone.sync().await?;
+            phone.reroute(&own.url)?;
             long_day(
                 &site,
                 &phone,

@@ -171,6 +171,14 @@ impl Phone {
         })
     }
 
+    /// The same phone reaching the relay at another URL from now on (the base's Wi-Fi, then a
+    /// landing's link to the same relay).
+    pub fn reroute(&mut self, url: &str) -> anyhow::Result<()> {
+        self.relay = RelayClient::new(url, Some(self.token.clone()))?;
+        url.trim_end_matches('/').clone_into(&mut self.url);
+        Ok(())
+    }
+
     /// Closes the replica and hands the phone over to another process ([`Phone::take_over`]).
     /// The returned folder holds the replica: keep it until that process is done.
     pub fn hand_over(self) -> anyhow::Result<(HandedOver, tempfile::TempDir)> {

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use doorstep_core::id::{CompoundId, PersonId};
-use doorstep_core::sync::body_deflate::{self, DEFLATE};
+use doorstep_core::sync::body_deflate::{self, DEFLATE, Effort};
 use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange};
 use doorstep_core::{Role, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -298,7 +298,7 @@ pub struct SyncBody {
 impl SyncBody {
     /// `plain`, compressed if `deflate` and that makes it smaller.
     pub fn new(plain: Vec<u8>, deflate: bool) -> Self {
-        let deflated = if deflate { body_deflate::compress(&plain) } else { None };
+        let deflated = if deflate { body_deflate::compress(&plain, Effort::Smallest) } else { None };
         Self { plain, deflated }
     }
 

@@ -144,6 +144,17 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Res
             phone.unsynced().await?,
         );
     }
+    // The long days above rewrote notes by the hundred kilobytes: a new volunteer's first sync
+    // now fetches that history with the roster, an answer of minutes on this link.
+    let start = Instant::now();
+    let late = site.volunteer_at(&link.url, "landing-late").await?;
+    let outcome = late.sync().await;
+    row(
+        "a new volunteer's first sync after those long days",
+        &outcome,
+        outcome.as_ref().map_or(start.elapsed(), |s| s.took),
+        late.unsynced().await?,
+    );
     if quick {
         return Ok(());
     }

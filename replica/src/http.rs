@@ -158,7 +158,17 @@ pub struct RelayClient {
 impl RelayClient {
     /// A client for the relay at `base` ("http://127.0.0.1:7700").
     pub fn new(base: &str, token: Option<String>) -> Result<Self, TransportError> {
-        Self::build(base, token, reqwest::Client::builder())
+        Self::build(base, token, reqwest::Client::builder(), Duration::from_secs(STALL_SECS))
+    }
+
+    /// [`RelayClient::new`] giving up on an answer after `stall` without a byte from the relay
+    /// instead of [`STALL_SECS`] (a caller with a deadline of its own).
+    pub fn with_stall_timeout(
+        base: &str,
+        token: Option<String>,
+        stall: Duration,
+    ) -> Result<Self, TransportError> {
+        Self::build(base, token, reqwest::Client::builder(), stall)
     }
 
     /// A client for a relay at an `https://` `base` whose certificate is signed by the private
@@ -174,20 +184,29 @@ impl RelayClient {
         if cas.is_empty() {
             return Err(TransportError::BadCaCertificate("no certificate in it".to_owned()));
         }
-        Self::build(base, token, reqwest::Client::builder().tls_certs_merge(cas))
+        Self::build(
+            base,
+            token,
+            reqwest::Client::builder().tls_certs_merge(cas),
+            Duration::from_secs(STALL_SECS),
+        )
     }
 
     fn build(
         base: &str,
         token: Option<String>,
         builder: reqwest::ClientBuilder,
+        stall: Duration,
     ) -> Result<Self, TransportError> {
         // rustls with the ring provider, the one the relay uses too; installing it twice is harmless.
         #[cfg(feature = "tls")]
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // No deadline for a whole answer shorter than a backstop: on a landing's 64 kbit/s a new
+        // volunteer's first answer may take minutes, and is worth waiting for while it comes.
         let http = builder
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(ANSWER_TIMEOUT_SECS))
+            .read_timeout(stall)
+            .timeout(Duration::from_secs(WHOLE_ANSWER_SECS))
             .build()
             .map_err(|e| TransportError::Network(e.to_string()))?;
         Ok(Self { http, base: base.trim_end_matches('/').to_owned(), token })
@@ -335,8 +354,14 @@ pub struct Exchanged {
 /// than would take the phone's memory.
 const ANSWER_INFLATED_BYTES: usize = 256 * 1024 * 1024;
 
-/// Seconds the relay has to answer a request once connected.
-const ANSWER_TIMEOUT_SECS: u64 = 60;
+/// Seconds without a byte from the relay after which a request is given up: until the answer
+/// starts (the relay gives up on its own work at 30 s, with 408), then between its reads.
+pub const STALL_SECS: u64 = 60;
+
+/// Seconds a whole exchange may take, however steadily its answer comes: a backstop against a
+/// relay that trickles forever. A new volunteer's first answer of a few megabytes takes minutes
+/// on a landing's 64 kbit/s.
+const WHOLE_ANSWER_SECS: u64 = 15 * 60;
 
 /// Says what went wrong on the way and, since every caller keeps its work, that nothing is lost.
 fn network(e: reqwest::Error) -> TransportError {
@@ -346,7 +371,8 @@ fn network(e: reqwest::Error) -> TransportError {
     let kept = "your work is kept on this phone and syncs next time / 工作已保存在手机上，下次同步";
     TransportError::Network(if e.is_timeout() {
         format!(
-            "the relay did not answer within {ANSWER_TIMEOUT_SECS} s (timed out; 中继无响应，已超时) — {kept}"
+            "the relay stopped answering: nothing came for {STALL_SECS} s, or the answer took over {} minutes (timed out; 中继无响应，已超时) — {kept}",
+            WHOLE_ANSWER_SECS / 60
         )
     } else if e.is_connect() {
         format!("no connection ({e}; 无法连接) — {kept}")

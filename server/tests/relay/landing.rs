@@ -191,3 +191,73 @@ async fn on_a_link_that_dropped_a_request_a_new_phone_fetches_one_document_a_req
         .count();
     assert_eq!(placeholders, 0);
 }
+
+/// A TCP proxy to the relay at `relay` (an `http://` URL) that hands the relay's bytes to the
+/// phone `bytes_per_second` at a time, a tenth of a second apart, or none at all when
+/// `stalled`; the phone's bytes go through at once.
+async fn trickle(relay: &str, bytes_per_second: usize, stalled: bool) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let target = relay.trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((phone, _)) = listener.accept().await {
+            let relay = tokio::net::TcpStream::connect(&target).await.unwrap();
+            let (mut from_phone, mut to_phone) = phone.into_split();
+            let (mut from_relay, mut to_relay) = relay.into_split();
+            tokio::spawn(async move { tokio::io::copy(&mut from_phone, &mut to_relay).await });
+            tokio::spawn(async move {
+                let mut step = vec![0_u8; bytes_per_second / 10];
+                loop {
+                    if stalled {
+                        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                    }
+                    let Ok(n @ 1..) = from_relay.read(&mut step).await else { break };
+                    if to_phone.write_all(&step[..n]).await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            });
+        }
+    });
+    url
+}
+
+/// A new volunteer's first answer (every document whole) on a slow link takes as long as it
+/// takes while it keeps coming; what gives up is a relay that sends nothing at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_keeps_coming_is_waited_for_however_long_and_a_stalled_one_is_not() {
+    let fx = Fixture::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+    let code = fx.relay.invite(&fx.relay.admin_token, fx.compound, Role::Volunteer).await;
+    let joined = http::join(&replica, &RelayClient::new(&fx.relay.url, None).unwrap(), &code, "新志愿者")
+        .await
+        .unwrap();
+    let stall = std::time::Duration::from_secs(1);
+
+    // 400 bytes a second: the first answer (about 2 KB here) takes several times the stall
+    // timeout.
+    let slow = trickle(&fx.relay.url, 400, false).await;
+    let transport = RelayClient::with_stall_timeout(&slow, Some(joined.token.clone()), stall).unwrap();
+    let started = std::time::Instant::now();
+    let report = http::sync(&replica, &transport, device_now).await.unwrap();
+    let took = started.elapsed();
+    assert!(took > stall * 3, "the answer took {took:?}: {report:?}");
+    assert!(report.bytes_down > 1500, "{report:?}");
+    assert_eq!(report.fetched.len(), 3, "every document arrived: {report:?}");
+    assert_eq!(replica.lock().unwrap().compounds().next().unwrap().households().len(), 6);
+
+    // A relay that sends nothing: given up after the stall timeout, with the work kept.
+    let household = replica.lock().unwrap().compounds().next().unwrap().households()[0].id;
+    let edit = Operation::EditNotes { household, notes: "门口放".into() };
+    replica.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
+    let stalled = trickle(&fx.relay.url, 2000, true).await;
+    let transport = RelayClient::with_stall_timeout(&stalled, Some(joined.token), stall).unwrap();
+    let started = std::time::Instant::now();
+    let error = http::sync(&replica, &transport, device_now).await.unwrap_err();
+    assert!(started.elapsed() < stall * 5, "{:?}", started.elapsed());
+    assert!(error.to_string().contains("stopped answering"), "{error}");
+    assert_eq!(replica.lock().unwrap().unsynced_changes(), 1, "the note is kept for the next sync");
+}

@@ -14,7 +14,7 @@ use doorstep_server::{Config, Limits};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{Fixture, TestRelay, device_now};
+use crate::harness::{Fixture, TestRelay, device_now, first_request};
 
 /// A phone on a real replica file, joined and synced once, with its transport and token.
 async fn joined_phone(
@@ -56,12 +56,7 @@ async fn a_phone_compresses_once_the_relay_says_it_reads_that_and_the_relay_take
         replica.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
         written.insert(household.id, field_notes(door));
     }
-    let (mut run, body) = {
-        let guard = replica.lock().unwrap();
-        let mut run = guard.start_sync();
-        let body = run.next_request(&guard).unwrap();
-        (run, body)
-    };
+    let (mut run, body) = first_request(&replica);
     let plain = body.len();
     let exchanged = transport.exchange(&SyncBody::new(body, true)).await.unwrap();
     assert!(
@@ -91,12 +86,7 @@ async fn a_phone_compresses_once_the_relay_says_it_reads_that_and_the_relay_take
     let up = http::sync(&replica, &transport, device_now).await.unwrap();
     assert!(up.rejected.is_empty() && up.set_aside == 0 && up.requests >= 2, "{up:?}");
     assert_eq!(replica.lock().unwrap().unsynced_changes(), 0);
-    let (mut run, body) = {
-        let guard = other.lock().unwrap();
-        let mut run = guard.start_sync();
-        let body = run.next_request(&guard).unwrap();
-        (run, body)
-    };
+    let (mut run, body) = first_request(&other);
     let exchanged = other_transport.exchange(&SyncBody::new(body, true)).await.unwrap();
     assert!(exchanged.answer.len() > 64 * 1024, "{} B", exchanged.answer.len());
     assert!(

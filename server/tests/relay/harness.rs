@@ -264,6 +264,17 @@ pub fn device_now() -> Timestamp {
     Timestamp::from_millis(millis)
 }
 
+/// A sync run started on a phone's replica and its first request, built as the app builds it
+/// (the replica locked only while building).
+pub fn first_request(
+    replica: &std::sync::Mutex<doorstep_replica::Replica>,
+) -> (doorstep_replica::SyncRun, Vec<u8>) {
+    let guard = replica.lock().unwrap();
+    let mut run = guard.start_sync();
+    let body = run.next_request(&guard).unwrap();
+    (run, body)
+}
+
 /// `RequestBuilder::json` needs reqwest's `json` feature; this sends the same bytes.
 pub trait JsonBody {
     /// Sets a JSON body.

@@ -12,7 +12,7 @@ use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient};
 use reqwest::StatusCode;
 
-use crate::harness::{Fixture, device_now};
+use crate::harness::{Fixture, device_now, first_request};
 
 /// Notes of `chars` characters drawn at random from common ones, which compress little, as a
 /// household's long notes in a real hand do.
@@ -63,12 +63,7 @@ async fn a_backlog_past_one_requests_budget_goes_up_in_pieces_and_a_dropped_link
     assert_eq!(backlog, 12);
 
     // The first window of signal: one request, then the link drops.
-    let (mut run, body) = {
-        let guard = replica.lock().unwrap();
-        let mut run = guard.start_sync();
-        let body = run.next_request(&guard).unwrap();
-        (run, body)
-    };
+    let (mut run, body) = first_request(&replica);
     let first = body.len();
     let res = fx.relay.sync_raw(Some(&token), Some("application/cbor"), body).await;
     assert_eq!(res.status(), StatusCode::OK);

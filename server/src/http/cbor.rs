@@ -61,16 +61,7 @@ impl FromRequest<AppState> for CborSync {
             }
         })?;
         let size = bytes.len();
-        let bytes = if deflated {
-            Bytes::from(body_deflate::inflate(&bytes, limit).map_err(|e| match e {
-                InflateError::TooLarge { .. } => AppError::TooLarge(format!(
-                    "the request body inflates to more than {limit} bytes; sync fewer documents per request"
-                )),
-                InflateError::Malformed(_) => AppError::malformed(e.to_string()),
-            })?)
-        } else {
-            bytes
-        };
+        let bytes = if deflated { inflated(bytes, limit).await? } else { bytes };
         let request = SyncRequest::decode(&bytes).map_err(|e| match e {
             SyncError::WireVersion { .. } => {
                 AppError::BadRequest { error: "wire_version", reason: e.to_string() }
@@ -79,4 +70,27 @@ impl FromRequest<AppState> for CborSync {
         })?;
         Ok(CborSync { request, size, deflated, compact: SyncRequest::is_compact(&bytes) })
     }
+}
+
+/// Compressed bodies at least this long are inflated on the blocking pool, not on the async
+/// workers: a few kilobytes of DEFLATE may inflate to the whole body limit, milliseconds of CPU.
+const INFLATE_ON_THE_BLOCKING_POOL: usize = 1024;
+
+/// A compressed body inflated into at most `limit` bytes.
+async fn inflated(bytes: Bytes, limit: usize) -> Result<Bytes, AppError> {
+    let short = bytes.len() < INFLATE_ON_THE_BLOCKING_POOL;
+    let inflate = move || body_deflate::inflate(&bytes, limit);
+    let result = if short {
+        inflate()
+    } else {
+        tokio::task::spawn_blocking(inflate)
+            .await
+            .map_err(|e| AppError::Unavailable(format!("inflating the request failed ({e}); sync again")))?
+    };
+    result.map(Bytes::from).map_err(|e| match e {
+        InflateError::TooLarge { .. } => AppError::TooLarge(format!(
+            "the request body inflates to more than {limit} bytes; sync fewer documents per request"
+        )),
+        InflateError::Malformed(_) => AppError::malformed(e.to_string()),
+    })
 }

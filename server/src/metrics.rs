@@ -149,8 +149,16 @@ impl Metrics {
                 "Document messages sent in sync responses.",
                 &self.sync_docs_out,
             ),
-            ("doorstep_sync_bytes_in_total", "Sync request body bytes.", &self.bytes_in),
-            ("doorstep_sync_bytes_out_total", "Sync response body bytes.", &self.bytes_out),
+            (
+                "doorstep_sync_bytes_in_total",
+                "Sync request body bytes, as the link carried them (compressed when they came so).",
+                &self.bytes_in,
+            ),
+            (
+                "doorstep_sync_bytes_out_total",
+                "Sync response body bytes, as the link carried them (compressed when they went so).",
+                &self.bytes_out,
+            ),
             (
                 "doorstep_sync_batches_total",
                 "Batches taken from the documents' work queues (one lock turn and one commit each).",

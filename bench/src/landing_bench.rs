@@ -12,10 +12,16 @@ use std::time::{Duration, Instant};
 
 use doorstep_core::Operation;
 
-use crate::figures::{bytes, ms};
+use crate::figures::{bytes, ms, percentile};
 use crate::phone::Phone;
 use crate::slow_link::{LinkShape, SlowLink};
 use crate::workload::Site;
+
+/// A team back at once on landings' links.
+const TEAM: usize = 20;
+
+/// Knocks each of the team recorded offline.
+const TEAM_KNOCKS: usize = 20;
 
 /// The budget phones had before this one: a backlog went in one request.
 const BUDGET_BEFORE: usize = 4 * 1024 * 1024;
@@ -155,6 +161,7 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Res
         outcome.as_ref().map_or(start.elapsed(), |s| s.took),
         late.unsynced().await?,
     );
+    team_back(&site, shape, if quick { 4 } else { TEAM }).await?;
     if quick {
         return Ok(());
     }
@@ -241,5 +248,67 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Res
             done.map_or_else(|| "not in 8".to_owned(), |n| n.to_string())
         );
     }
+    Ok(())
+}
+
+/// A team of `team` volunteers, each with a round's knocks recorded offline and a landing's link
+/// of its own, syncing at once. Each comes back to the changes of the teammates the relay took
+/// before it, so the last answers carry most of the team's day.
+async fn team_back(site: &Site, shape: LinkShape, team: usize) -> anyhow::Result<()> {
+    println!("\n## A team back at once, each on a landing's link of its own ({TEAM_KNOCKS} knocks each)\n");
+    println!(
+        "| phones | in sync | completion | p50 | up per phone (mean) | down per phone (mean, most) | requests |\n|---|---|---|---|---|---|---|"
+    );
+    let mut links = Vec::new();
+    let mut phones = Vec::new();
+    for n in 0..team {
+        let own = SlowLink::start(&site.relay.url, shape).await?;
+        // Joined and synced at the base, in signal; back on the landing with the day's knocks.
+        let mut phone = site.volunteer_at(&site.relay.url, &format!("landing-team-{n}")).await?;
+        phone.sync().await?;
+        phone.reroute(&own.url)?;
+        let ops = site.edits(40_000 + n, TEAM_KNOCKS).iter().map(|e| site.operation(e)).collect();
+        phone.apply_all(ops).await?;
+        links.push(own);
+        phones.push(std::sync::Arc::new(phone));
+    }
+    let start = Instant::now();
+    let mut syncing = tokio::task::JoinSet::new();
+    for phone in &phones {
+        let phone = std::sync::Arc::clone(phone);
+        syncing.spawn(async move {
+            let outcome = phone.sync().await;
+            let left = phone.unsynced().await;
+            (outcome, left, start.elapsed())
+        });
+    }
+    let (mut took, mut up, mut down, mut most, mut requests, mut in_sync) = (Vec::new(), 0, 0, 0, 0, 0);
+    while let Some(joined) = syncing.join_next().await {
+        let (outcome, left, at) = joined?;
+        match outcome {
+            Ok(synced) if left.is_ok_and(|l| l == 0) => {
+                in_sync += 1;
+                took.push(at);
+                up += synced.report.bytes_up;
+                down += synced.report.bytes_down;
+                most = most.max(synced.report.bytes_down);
+                requests += synced.report.requests;
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("doorstep-bench landing: a teammate's sync failed: {e:#}"),
+        }
+    }
+    let completion = took.iter().max().copied().unwrap_or_default();
+    let p50 = if took.is_empty() { Duration::ZERO } else { percentile(&mut took, 50.0) };
+    let each = in_sync.max(1);
+    println!(
+        "| {team} | {in_sync} | {} | {} | {} | {}, {} | {requests} |",
+        ms(completion),
+        ms(p50),
+        bytes(up / each),
+        bytes(down / each),
+        bytes(most)
+    );
+    drop(links);
     Ok(())
 }

@@ -13,9 +13,9 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::sync::{Caller, sync_batch};
 
-/// Syncs a batch. Every answer, refusals too, says the relay reads compressed requests
-/// (`Accept-Encoding: deflate`, RFC 7694); the answer is compressed when the phone reads that
-/// and it is smaller so.
+/// Syncs a batch. Every answer from here, a refused body's too, says the relay reads
+/// compressed requests (`Accept-Encoding: deflate`, RFC 7694); the answer is compressed when
+/// the phone reads that and it is smaller so.
 pub async fn sync(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -9,6 +9,7 @@ use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use doorstep_core::sync::body_deflate::{self, DEFLATE, InflateError};
 use doorstep_core::sync::{SyncError, SyncRequest};
 
+use super::off_the_workers;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -78,15 +79,10 @@ const INFLATE_ON_THE_BLOCKING_POOL: usize = 1024;
 
 /// A compressed body inflated into at most `limit` bytes.
 async fn inflated(bytes: Bytes, limit: usize) -> Result<Bytes, AppError> {
-    let short = bytes.len() < INFLATE_ON_THE_BLOCKING_POOL;
-    let inflate = move || body_deflate::inflate(&bytes, limit);
-    let result = if short {
-        inflate()
-    } else {
-        tokio::task::spawn_blocking(inflate)
-            .await
-            .map_err(|e| AppError::Unavailable(format!("inflating the request failed ({e}); sync again")))?
-    };
+    let heavy = bytes.len() >= INFLATE_ON_THE_BLOCKING_POOL;
+    let result =
+        off_the_workers::run(heavy, "inflating the request", move || body_deflate::inflate(&bytes, limit))
+            .await?;
     result.map(Bytes::from).map_err(|e| match e {
         InflateError::TooLarge { .. } => AppError::TooLarge(format!(
             "the request body inflates to more than {limit} bytes; sync fewer documents per request"

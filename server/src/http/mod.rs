@@ -25,6 +25,7 @@ mod health;
 mod join;
 pub(crate) mod json;
 mod middleware;
+mod off_the_workers;
 mod set_aside;
 mod sync;
 

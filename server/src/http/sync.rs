@@ -9,6 +9,7 @@ use doorstep_core::sync::body_deflate::{self, DEFLATE, Effort};
 
 use super::auth::Authenticated;
 use super::cbor::{CBOR, CborSync};
+use super::off_the_workers;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::sync::{Caller, sync_batch};
@@ -79,14 +80,10 @@ async fn encode(
     if !reads_deflate {
         return Ok((plain, None));
     }
-    if plain.len() < COMPRESS_ON_THE_BLOCKING_POOL {
-        let deflated = body_deflate::compress(&plain, Effort::Fastest);
-        return Ok((plain, deflated));
-    }
-    tokio::task::spawn_blocking(move || {
+    let heavy = plain.len() >= COMPRESS_ON_THE_BLOCKING_POOL;
+    off_the_workers::run(heavy, "compressing the answer", move || {
         let deflated = body_deflate::compress(&plain, Effort::Fastest);
         (plain, deflated)
     })
     .await
-    .map_err(|e| AppError::Unavailable(format!("compressing the answer failed ({e}); sync again")))
 }

@@ -50,6 +50,16 @@ impl KeptChanges {
         hashes.into_iter().map(|hash| self.bytes.get(&hash).cloned()).collect()
     }
 
+    /// The bytes the changes `hashes` add up to, if all are kept.
+    pub(crate) fn bytes_of_all(&self, hashes: &[ChangeHash]) -> Option<usize> {
+        hashes.iter().map(|hash| self.bytes.get(hash).map(Vec::len)).sum()
+    }
+
+    /// The kept bytes of `hash`.
+    pub(crate) fn bytes_of(&self, hash: &ChangeHash) -> Option<&[u8]> {
+        self.bytes.get(hash).map(Vec::as_slice)
+    }
+
     /// Bytes kept.
     pub fn kept_bytes(&self) -> usize {
         self.total

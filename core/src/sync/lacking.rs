@@ -12,11 +12,19 @@
 //! which costs what the phone itself sent. A reply built from the kept bytes of those changes
 //! (`kept_changes.rs`) needs them listed, not only counted: the same list serves, when the walk
 //! shows the phone's last sync is an ancestor of its heads, so that nothing before it is lacking.
+//!
+//! Whether a reply carries the changes or the whole document is decided by their bytes
+//! (`changes_or_whole.rs`). Those too are summed once per last sync, over the kept bytes of the
+//! changes since it, with the share DEFLATE leaves of them measured on a sample; a phone lacks
+//! that sum less the bytes of the changes its own heads reach.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use automerge::{Automerge, ChangeHash};
+
+use super::KeptChanges;
+use super::body_deflate::{self, Effort};
 
 /// The changes since each last sync asked about, for one state of a document: in the order the
 /// document holds them, and as a set.
@@ -27,7 +35,28 @@ pub(crate) struct LackingCounts(RefCell<HashMap<Vec<ChangeHash>, Since>>);
 struct Since {
     ordered: Vec<ChangeHash>,
     set: HashSet<ChangeHash>,
+    /// The kept bytes of every change since, if all are kept.
+    kept: OnceCell<Option<KeptSince>>,
 }
+
+#[derive(Debug, Clone, Copy)]
+struct KeptSince {
+    bytes: usize,
+    /// What DEFLATE leaves of a sample of them, as a share.
+    deflated_share: f64,
+}
+
+/// The bytes of the changes a peer lacks, as kept, and as an estimate of what they come to
+/// compressed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct LackingBytes {
+    pub(crate) plain: usize,
+    pub(crate) deflated: usize,
+}
+
+/// The compressed share of the changes since a last sync is measured on at most this many of
+/// their bytes, the newest: enough for DEFLATE's window, and a bounded cost per state.
+const SAMPLE_BYTES: usize = 64 << 10;
 
 /// What a walk back from a peer's heads through the changes since its last sync met: the ones
 /// among them it reached, and the changes outside them where it stopped.
@@ -65,6 +94,28 @@ impl LackingCounts {
         exact.unwrap_or_else(|| doc.get_changes_meta(heads).into_iter().map(|change| change.hash).collect())
     }
 
+    /// The kept bytes of the changes of `doc` that are not ancestors of `heads`, counted as
+    /// [`LackingCounts::count`] counts them; `None` if one of them, or of the changes since
+    /// `since`, is not kept.
+    pub(crate) fn bytes(
+        &self,
+        doc: &Automerge,
+        heads: &[ChangeHash],
+        since: &[ChangeHash],
+        kept: &KeptChanges,
+    ) -> Option<LackingBytes> {
+        self.with_since(doc, since, |after| {
+            let all = *after.kept.get_or_init(|| kept_since(&after.ordered, kept));
+            let all = all?;
+            let reached: Vec<ChangeHash> = walk(doc, heads, &after.set).reached.into_iter().collect();
+            let plain = all.bytes.checked_sub(kept.bytes_of_all(&reached)?)?;
+            // Truncation of an estimate: exact to a byte is not needed.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+            let deflated = (plain as f64 * all.deflated_share).ceil() as usize;
+            Some(LackingBytes { plain, deflated })
+        })
+    }
+
     fn with_since<T>(&self, doc: &Automerge, since: &[ChangeHash], read: impl FnOnce(&Since) -> T) -> T {
         let mut key = since.to_vec();
         key.sort_unstable();
@@ -72,10 +123,26 @@ impl LackingCounts {
         let after = memo.entry(key).or_insert_with(|| {
             let ordered: Vec<ChangeHash> =
                 doc.get_changes_meta(since).into_iter().map(|change| change.hash).collect();
-            Since { set: ordered.iter().copied().collect(), ordered }
+            Since { set: ordered.iter().copied().collect(), ordered, kept: OnceCell::new() }
         });
         read(after)
     }
+}
+
+/// The kept bytes of `ordered`, and the share DEFLATE leaves of the newest of them.
+fn kept_since(ordered: &[ChangeHash], kept: &KeptChanges) -> Option<KeptSince> {
+    let bytes = kept.bytes_of_all(ordered)?;
+    let mut sample = Vec::new();
+    for hash in ordered.iter().rev() {
+        if sample.len() >= SAMPLE_BYTES {
+            break;
+        }
+        sample.extend_from_slice(kept.bytes_of(hash)?);
+    }
+    let deflated = body_deflate::compress(&sample, Effort::Fastest).map_or(sample.len(), |z| z.len());
+    #[allow(clippy::cast_precision_loss)]
+    let deflated_share = if sample.is_empty() { 1.0 } else { deflated as f64 / sample.len() as f64 };
+    Some(KeptSince { bytes, deflated_share })
 }
 
 /// Walks back from `heads` through `after`'s changes.
@@ -163,5 +230,40 @@ mod tests {
         // A last sync the peer never held (another phone's heads): not taken on trust.
         let bogus = other.get_heads();
         assert_eq!(lists.list(&relay, &phone.get_heads(), &bogus), hashes(&phone.get_heads()));
+    }
+
+    #[test]
+    fn each_peer_lacks_the_kept_bytes_of_what_the_others_made_and_none_if_one_is_not_kept() {
+        let mut relay = Automerge::new().with_actor(ActorId::from([1; 16]));
+        edit(&mut relay, "base");
+        let since = relay.get_heads();
+        let mut kept = KeptChanges::default();
+        let mut phones = Vec::new();
+        for n in 2..6u8 {
+            let mut phone = relay.fork().with_actor(ActorId::from([n; 16]));
+            for i in 0..usize::from(n) {
+                edit(&mut phone, &format!("phone-{n}-{i}"));
+                let change = phone.get_last_local_change().unwrap();
+                kept.keep(change.hash(), change.raw_bytes().to_vec());
+            }
+            phones.push(phone);
+        }
+        for phone in &mut phones {
+            relay.merge(phone).unwrap();
+        }
+        let lists = LackingCounts::default();
+        for phone in &phones {
+            let lacking: Vec<ChangeHash> =
+                relay.get_changes_meta(&phone.get_heads()).into_iter().map(|c| c.hash).collect();
+            let plain = kept.bytes_of_all(&lacking).unwrap();
+            let bytes = lists.bytes(&relay, &phone.get_heads(), &since, &kept).unwrap();
+            assert_eq!(bytes.plain, plain, "the others' changes, less its own");
+            assert!(bytes.deflated > 0 && bytes.deflated <= plain, "{bytes:?}");
+        }
+        assert_eq!(lists.0.borrow().len(), 1, "summed once for the common last sync");
+        // A change the relay did not keep (a coordinator's edit on the dashboard): not counted.
+        edit(&mut relay, "dashboard");
+        let lists = LackingCounts::default();
+        assert_eq!(lists.bytes(&relay, &phones[0].get_heads(), &since, &kept), None);
     }
 }

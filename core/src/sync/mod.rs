@@ -13,6 +13,7 @@
 //! filters run with Automerge's panics contained.
 
 pub mod body_deflate;
+mod changes_or_whole;
 mod client;
 mod compact_request;
 mod error;
@@ -46,6 +47,7 @@ pub use wire::{
 use automerge::sync::{Message, SyncDoc};
 use automerge::{Automerge, ChangeHash};
 
+use self::changes_or_whole::{FEW_CHANGES, changes_outweigh_whole};
 use self::lacking::LackingCounts;
 use crate::validate::contain::contained;
 
@@ -56,8 +58,8 @@ pub fn generate(doc: &Automerge, state: &mut PeerState) -> Option<Vec<u8>> {
 
 fn generate_message(doc: &Automerge, state: &mut PeerState) -> Option<Message> {
     state.trust_known_heads(doc);
-    let lacking = |heads: &[ChangeHash]| doc.get_changes_meta(heads).len();
-    state.changes_for_a_holder(doc, lacking, |state| doc.generate_sync_message(state))
+    let few = |heads: &[ChangeHash]| doc.get_changes_meta(heads).len() <= FEW_CHANGES;
+    state.changes_for_a_holder(doc, few, |state| doc.generate_sync_message(state))
 }
 
 /// A message [`generate`]d for a request with `budget` bytes left for changes: if its changes
@@ -94,10 +96,16 @@ impl<'a> SavedOnce<'a> {
     pub fn keeping(kept: &'a KeptChanges) -> Self {
         Self { kept: Some(kept), ..Self::default() }
     }
+
+    /// `doc` saved, the first time it is asked for.
+    fn whole(&self, doc: &Automerge) -> &Vec<u8> {
+        self.document.get_or_init(|| doc.save())
+    }
 }
 
 /// [`generate`] for a peer of a relay answering many from one state of `doc`: a peer that
-/// should get the whole document gets `saved`'s copy, saved at most once.
+/// should get the whole document (it holds nothing, or the changes it lacks outweigh the
+/// document on the link, `changes_or_whole.rs`) gets `saved`'s copy, saved at most once.
 ///
 /// The message is Automerge's own for a peer that takes no changes (our heads, needs and
 /// Bloom filter) with the saved document as its changes, exactly the shape of Automerge's
@@ -106,27 +114,28 @@ impl<'a> SavedOnce<'a> {
 pub fn generate_sharing(doc: &Automerge, state: &mut PeerState, saved: &SavedOnce<'_>) -> Option<Vec<u8>> {
     let since = state.heard_last_sync();
     state.trust_known_heads(doc);
-    let lacking = |heads: &[ChangeHash]| saved.lacking.count(doc, heads, &since);
-    if !state.wants_whole_document(doc, lacking) {
+    let outweigh =
+        |peer: &PeerState, heads: &[ChangeHash]| changes_outweigh_whole(doc, peer, heads, &since, saved);
+    if !state.wants_whole_document(doc, outweigh) {
         let list = |heads: &[ChangeHash]| saved.lacking.list(doc, heads, &since);
         if let Some(reply) = saved.kept.and_then(|kept| from_kept(doc, state, kept, list)) {
             return reply;
         }
         return state
-            .changes_for_a_holder(doc, lacking, |state| doc.generate_sync_message(state))
+            .changes_for_a_holder(doc, |_| true, |state| doc.generate_sync_message(state))
             .map(Message::encode);
     }
     let mut message = state.without_changes(|state| doc.generate_sync_message(state))?;
     message.version = automerge::sync::MessageVersion::V2;
-    message.changes = saved.document.get_or_init(|| doc.save()).clone().into();
+    message.changes = saved.whole(doc).clone().into();
     Some(message.encode())
 }
 
-/// The reply to a peer that holds the document and lacks a few changes, all of them kept:
+/// The reply to a peer that holds the document and lacks changes, all of them kept:
 /// Automerge's message for a peer that takes no changes (our heads, needs and Bloom filter) with
 /// the kept bytes as its changes, in the order the document holds them. `None` when Automerge
 /// should answer: the peer asked for changes by hash, its heads include one we lack, it lacks
-/// nothing or many, or a change it lacks is not kept.
+/// nothing, or a change it lacks is not kept.
 /// `list` gives the changes of `doc` that are not ancestors of the heads it is given, in order.
 fn from_kept(
     doc: &Automerge,

@@ -6,35 +6,53 @@ use automerge::{Automerge, ChangeHash};
 
 use super::SyncError;
 
-/// Automerge's per-peer, per-document sync state.
+/// Automerge's per-peer, per-document sync state, and how replies reach the peer.
 #[derive(Debug, Clone, Default)]
-pub struct PeerState(State);
+pub struct PeerState {
+    state: State,
+    /// Replies to the peer travel compressed (it said it reads `Content-Encoding: deflate`),
+    /// so the changes it lacks are weighed compressed against the whole document. Known for
+    /// this exchange only; never persisted.
+    replies_deflated: bool,
+}
 
 impl PeerState {
     /// A fresh state: we know nothing of the peer's copy.
     pub fn new() -> Self {
-        Self(State::new())
+        Self { state: State::new(), replies_deflated: false }
     }
 
     /// Restores a state saved by [`PeerState::encode`]. Only the shared heads survive, which is
     /// what makes a new session after a failed one correct.
     pub fn decode(bytes: &[u8]) -> Result<Self, SyncError> {
-        State::decode(bytes).map(Self).map_err(|e| SyncError::BadState(e.to_string()))
+        State::decode(bytes)
+            .map(|state| Self { state, replies_deflated: false })
+            .map_err(|e| SyncError::BadState(e.to_string()))
     }
 
     /// The part of the state worth keeping between sessions.
     pub fn encode(&self) -> Vec<u8> {
-        self.0.encode()
+        self.state.encode()
+    }
+
+    /// Says whether replies to the peer travel compressed, for this exchange.
+    pub fn set_replies_deflated(&mut self, deflated: bool) {
+        self.replies_deflated = deflated;
+    }
+
+    /// Whether replies to the peer travel compressed.
+    pub(crate) fn replies_deflated(&self) -> bool {
+        self.replies_deflated
     }
 
     /// The heads both sides are known to share.
     pub fn shared_heads(&self) -> &[ChangeHash] {
-        &self.0.shared_heads
+        &self.state.shared_heads
     }
 
     /// The peer's heads, as last heard in this session.
     pub fn their_heads(&self) -> Option<&[ChangeHash]> {
-        self.0.their_heads.as_deref()
+        self.state.their_heads.as_deref()
     }
 
     /// Before the first message of a session: takes the peer to hold exactly the heads both
@@ -47,13 +65,13 @@ impl PeerState {
     /// backup), it refuses the changes as `missing_dependencies`; the caller then starts the
     /// document over with [`PeerState::new`] and the ordinary exchange finds what is missing.
     pub(crate) fn presume_peer_holds_shared_heads(&mut self) {
-        if self.0.their_heads.is_some() || self.0.shared_heads.is_empty() {
+        if self.state.their_heads.is_some() || self.state.shared_heads.is_empty() {
             return;
         }
-        let shared = self.0.shared_heads.clone();
-        self.0.their_heads = Some(shared.clone());
-        self.0.their_need = Some(Vec::new());
-        self.0.their_have = Some(vec![Have { last_sync: shared, bloom: BloomFilter::default() }]);
+        let shared = self.state.shared_heads.clone();
+        self.state.their_heads = Some(shared.clone());
+        self.state.their_need = Some(Vec::new());
+        self.state.their_have = Some(vec![Have { last_sync: shared, bloom: BloomFilter::default() }]);
     }
 
     /// Whether the peer, as last heard, holds exactly what `doc` holds, knows that we hold it
@@ -62,12 +80,12 @@ impl PeerState {
     /// reply is its acknowledgement.
     pub fn in_step_with(&self, doc: &Automerge) -> bool {
         let ours = sorted(doc.get_heads());
-        let theirs = self.0.their_heads.clone().map(sorted);
+        let theirs = self.state.their_heads.clone().map(sorted);
         let known_shared =
-            self.0.their_have.as_ref().and_then(|have| have.first()).map(|h| sorted(h.last_sync.clone()));
+            self.state.their_have.as_ref().and_then(|have| have.first()).map(|h| sorted(h.last_sync.clone()));
         theirs.as_ref() == Some(&ours)
             && known_shared.as_ref() == Some(&ours)
-            && self.0.their_need.as_ref().is_none_or(Vec::is_empty)
+            && self.state.their_need.as_ref().is_none_or(Vec::is_empty)
     }
 
     /// When we hold every head the peer announced, the changes it lacks are exactly ours that
@@ -76,19 +94,20 @@ impl PeerState {
     /// back until the peer asks for it (one more round trip). Replacing the peer's `have` with
     /// its heads and an empty filter makes Automerge send exactly what the peer lacks.
     pub(crate) fn trust_known_heads(&mut self, doc: &Automerge) {
-        let Some(theirs) = self.0.their_heads.as_ref() else { return };
-        if theirs.is_empty() || self.0.their_have.is_none() {
+        let Some(theirs) = self.state.their_heads.as_ref() else { return };
+        if theirs.is_empty() || self.state.their_have.is_none() {
             return;
         }
         if theirs.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()) {
-            self.0.their_have = Some(vec![Have { last_sync: theirs.clone(), bloom: BloomFilter::default() }]);
+            self.state.their_have =
+                Some(vec![Have { last_sync: theirs.clone(), bloom: BloomFilter::default() }]);
         }
     }
 
     /// The last sync the peer announced in its message (the heads it shared with us when its
     /// last session ended), before [`PeerState::trust_known_heads`] replaces it.
     pub(crate) fn heard_last_sync(&self) -> Vec<ChangeHash> {
-        self.0
+        self.state
             .their_have
             .as_ref()
             .and_then(|have| have.first())
@@ -97,106 +116,104 @@ impl PeerState {
     }
 
     pub(crate) fn inner_mut(&mut self) -> &mut State {
-        &mut self.0
+        &mut self.state
     }
 
     /// Runs `generate` with the peer's support for whole-document messages hidden, when the
-    /// peer already holds the document and lacks only a few of its changes.
+    /// peer already holds the document and `send_changes` says the changes it lacks should go
+    /// as changes.
     ///
     /// Automerge 0.12 answers with the whole document whenever the changes to send are more
     /// than a third of the document's change COUNT. Our rosters and rounds are one or two large
     /// changes followed by small ones, so a phone a few edits behind was sent the whole
     /// document: 2–18× the bytes of the changes, and a whole-document load on the other side.
-    /// A peer far behind still gets Automerge's choice, where the whole document is the smaller
-    /// and cheaper message (BENCHMARKS.md §4).
     ///
-    /// `lacking` counts the changes of `doc` that are not ancestors of the heads it is given.
+    /// `send_changes` is given the heads the peer holds.
     pub(crate) fn changes_for_a_holder<T>(
         &mut self,
         doc: &Automerge,
-        lacking: impl Fn(&[ChangeHash]) -> usize,
+        send_changes: impl FnOnce(&[ChangeHash]) -> bool,
         generate: impl FnOnce(&mut State) -> T,
     ) -> T {
-        let hide = self.holds(doc).is_some_and(|heads| lacking(&heads) <= FEW_CHANGES);
+        let hide = self.holds(doc).is_some_and(|heads| send_changes(&heads));
         if !hide {
-            return generate(&mut self.0);
+            return generate(&mut self.state);
         }
-        let capabilities = self.0.their_capabilities.take();
-        self.0.their_capabilities = capabilities
+        let capabilities = self.state.their_capabilities.take();
+        self.state.their_capabilities = capabilities
             .as_ref()
             .map(|caps| caps.iter().filter(|c| **c != Capability::MessageV2).cloned().collect());
-        let out = generate(&mut self.0);
-        self.0.their_capabilities = capabilities;
+        let out = generate(&mut self.state);
+        self.state.their_capabilities = capabilities;
         out
     }
 
     /// Whether the reply should be the whole document: the peer reads whole-document messages,
-    /// and it holds nothing of the document or lacks more than a few of its changes (then the
-    /// whole document is the smaller and cheaper message, BENCHMARKS.md §4). `lacking` counts as
-    /// for [`PeerState::changes_for_a_holder`].
+    /// and it holds nothing of the document, or `outweighs_whole` says the changes it lacks are
+    /// the bigger message. `outweighs_whole` is given this state and the heads the peer holds.
     pub(crate) fn wants_whole_document(
         &self,
         doc: &Automerge,
-        lacking: impl Fn(&[ChangeHash]) -> usize,
+        outweighs_whole: impl FnOnce(&Self, &[ChangeHash]) -> bool,
     ) -> bool {
         let reads_whole =
-            self.0.their_capabilities.as_ref().is_some_and(|c| c.contains(&Capability::MessageV2));
+            self.state.their_capabilities.as_ref().is_some_and(|c| c.contains(&Capability::MessageV2));
         let has_nothing =
-            self.0.their_heads.as_ref().is_some_and(Vec::is_empty) && self.0.shared_heads.is_empty();
+            self.state.their_heads.as_ref().is_some_and(Vec::is_empty) && self.state.shared_heads.is_empty();
         // A peer whose last sync names changes we lack is sent a reset by Automerge, not a document.
         let knows_ours = self
-            .0
+            .state
             .their_have
             .as_ref()
             .and_then(|have| have.first())
             .is_none_or(|have| have.last_sync.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()));
         reads_whole
             && knows_ours
-            && (has_nothing || self.holds(doc).is_some_and(|heads| lacking(&heads) > FEW_CHANGES))
+            && (has_nothing || self.holds(doc).is_some_and(|heads| outweighs_whole(self, &heads)))
     }
 
     /// The changes of `doc` the peer lacks, in the order `doc` holds them, when that is exactly
     /// what Automerge would send: the peer's heads are known and all in `doc`, its `have` is those
     /// heads with an empty filter ([`PeerState::trust_known_heads`] made it so), it asks for no
-    /// change by hash, and it lacks at least one change and at most a few. `None` otherwise.
+    /// change by hash, and it lacks at least one change. `None` otherwise.
     /// `list` gives the changes of `doc` that are not ancestors of the heads it is given, in order.
     pub(crate) fn lacks_exactly(
         &self,
         doc: &Automerge,
         list: impl FnOnce(&[ChangeHash]) -> Vec<ChangeHash>,
     ) -> Option<Vec<ChangeHash>> {
-        let theirs = self.0.their_heads.as_ref().filter(|heads| !heads.is_empty())?;
+        let theirs = self.state.their_heads.as_ref().filter(|heads| !heads.is_empty())?;
         let empty_filter = BloomFilter::default().to_bytes();
-        let trusted = self.0.their_have.as_ref().is_some_and(|have| {
+        let trusted = self.state.their_have.as_ref().is_some_and(|have| {
             matches!(have.as_slice(), [only] if only.last_sync == *theirs && only.bloom.to_bytes() == empty_filter)
         });
-        let asks = self.0.their_need.as_ref().is_some_and(|need| !need.is_empty());
+        let asks = self.state.their_need.as_ref().is_some_and(|need| !need.is_empty());
         if !trusted
             || asks
-            || self.0.peer_read_only
+            || self.state.peer_read_only
             || !theirs.iter().all(|h| doc.get_change_meta_by_hash(h).is_some())
         {
             return None;
         }
         let lacking = list(theirs);
-        (!lacking.is_empty() && lacking.len() <= FEW_CHANGES).then_some(lacking)
+        (!lacking.is_empty()).then_some(lacking)
     }
 
     /// Runs `generate` as for a peer that takes no changes: the message then carries our heads,
     /// needs and Bloom filter, and no change, so Automerge neither collects nor saves any.
     pub(crate) fn without_changes<T>(&mut self, generate: impl FnOnce(&mut State) -> T) -> T {
-        let read_only = std::mem::replace(&mut self.0.peer_read_only, true);
-        let out = generate(&mut self.0);
-        self.0.peer_read_only = read_only;
+        let read_only = std::mem::replace(&mut self.state.peer_read_only, true);
+        let out = generate(&mut self.state);
+        self.state.peer_read_only = read_only;
         out
     }
 
     /// The heads the peer is known to hold, if it holds the document at all and we have every
     /// one of them (so the changes it lacks can be counted).
     fn holds(&self, doc: &Automerge) -> Option<Vec<ChangeHash>> {
-        let heads = match self.0.their_heads.as_deref() {
+        let heads = match self.state.their_heads.as_deref() {
             Some(theirs) if !theirs.is_empty() => theirs,
-            _ if !self.0.shared_heads.is_empty() => self.0.shared_heads.as_slice(),
+            _ if !self.state.shared_heads.is_empty() => self.state.shared_heads.as_slice(),
             _ => return None,
         };
         heads.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()).then(|| heads.to_vec())
@@ -207,9 +224,6 @@ fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
     heads.sort_unstable();
     heads
 }
-
-/// A peer lacking at most this many changes is sent them, never the whole document.
-const FEW_CHANGES: usize = 256;
 
 #[cfg(test)]
 mod tests {

@@ -42,7 +42,7 @@ async fn answer(
     body: CborSync,
     reads_deflate: bool,
 ) -> Result<Response, AppError> {
-    let caller = Caller { person: session.person, device: session.device };
+    let caller = Caller { person: session.person, device: session.device, replies_deflated: reads_deflate };
     let docs_in = body.request.messages.len();
     let mut response = sync_batch(state, caller, body.request).await?;
     // A phone that sent the plain form learns that this relay reads the compact one.

@@ -104,7 +104,8 @@ impl Job {
     /// The part that goes to the blocking pool and the part that waits for the answer.
     fn split(self) -> (Waiting, Input) {
         let Job { caller, role, incoming, owners, stored_state, size: _, budget, answer, taken: _ } = self;
-        let state = stored_state.as_deref().and_then(|b| PeerState::decode(b).ok()).unwrap_or_default();
+        let mut state = stored_state.as_deref().and_then(|b| PeerState::decode(b).ok()).unwrap_or_default();
+        state.set_replies_deflated(caller.replies_deflated);
         let author = Actor { person: caller.person, role };
         // Taken by its batch, the message runs to its end unless its request is gone: the
         // deadline bounded its wait, and the batch's size bounds the work.

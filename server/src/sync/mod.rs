@@ -42,6 +42,9 @@ pub struct Caller {
     pub person: PersonId,
     /// Their device.
     pub device: DeviceId,
+    /// The answer travels compressed (the request said `Accept-Encoding: deflate`), so the
+    /// changes a reply would carry are weighed compressed against the whole document.
+    pub replies_deflated: bool,
 }
 
 /// A request refused as a whole.

@@ -10,6 +10,7 @@ mod bad_input;
 mod cache;
 mod catalogue;
 mod catalogue_edges;
+mod changes_or_whole;
 mod compaction_race;
 mod compressed_bodies;
 mod connections;

@@ -1,0 +1,88 @@
+//! A teammate back after the team's day gets the changes it lacks, not the whole document, when
+//! they are the smaller on the link (core `sync/changes_or_whole.rs`): here, 300 notes written by
+//! fifteen volunteers, far more than the 256 changes past which the relay used to send the
+//! roster whole, but a fraction of the roster's bytes once compressed.
+
+use std::sync::Mutex;
+
+use doorstep_core::schema::vocabulary::DocKind;
+use doorstep_core::sync::{MessageLimits, SyncResponse, decode};
+use doorstep_core::{Operation, Role};
+use doorstep_replica::Replica;
+use doorstep_replica::http::{self, RelayClient, SyncBody};
+
+use crate::harness::{TestRelay, device_now, first_request};
+
+/// A compound's roster of `households`, as the district's spreadsheets come.
+fn big_roster(households: usize) -> String {
+    let mut csv = String::from(
+        "\u{feff}小区,楼号,单元,楼层,房号,户主,联系电话,户内人数,60岁以上人数,6岁以下儿童,重点人群,管控状态,有无电梯,备注\n",
+    );
+    for n in 0..households {
+        let (building, unit, floor, door) = (n / 60 + 1, n / 20 % 3 + 1, n / 2 % 10 + 1, n % 2 + 1);
+        let flag = if n % 9 == 0 { "独居老人" } else { "" };
+        let members = n % 5 + 1;
+        let elderly = (n % 3).min(members);
+        csv.push_str(&format!(
+            "香樟苑,{building}号楼,{unit}单元,{floor},{floor}0{door},住户{n},199{n:08},{members},{elderly},0,{flag},正常,无,\n"
+        ));
+    }
+    csv
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teammate_back_gets_the_teams_changes_compressed_not_the_whole_roster() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    let report = relay.import_roster(compound, &big_roster(1200)).await;
+    assert_eq!(report["imported"], 1200, "{report}");
+
+    // 李强 synced at the base this morning, on a real replica file.
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Mutex::new(Replica::open(dir.path().join("李强.sqlite")).unwrap());
+    let transport = RelayClient::new(&relay.url, None).unwrap();
+    let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+    let joined = http::join(&replica, &transport, &code, "李强").await.unwrap();
+    let transport = transport.with_token(joined.token);
+    http::sync(&replica, &transport, device_now).await.unwrap();
+
+    // Fifteen teammates each write twenty doors' notes and come back before him.
+    let mut last = None;
+    for t in 0..15 {
+        let mut phone = relay.phone(compound, Role::Volunteer, &format!("队员{t}")).await;
+        phone.sync(&relay).await;
+        let households = phone.compound().households();
+        for d in 0..20 {
+            let household = households[(t * 20 + d) * 3].id;
+            let notes = format!("{t}队{d}号门：老人独居，蔬菜包放门口后敲门三下；药品当面交给家属。");
+            phone.apply(&Operation::EditNotes { household, notes }).unwrap();
+        }
+        let synced = phone.sync(&relay).await;
+        assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+        last = Some(phone);
+    }
+    let last = last.unwrap();
+    let roster = last.doc_of(DocKind::Roster);
+    let whole = roster.automerge().save().len();
+
+    // His first request, sent and answered compressed, as the app does.
+    let (mut run, body) = first_request(&replica);
+    let exchanged = transport.exchange(&SyncBody::new(body, true)).await.unwrap();
+    let answer = SyncResponse::decode(&exchanged.answer).unwrap();
+    let message = answer.messages.iter().find(|m| m.doc == roster.id()).expect("a reply for the roster");
+    let message = decode(&message.message, &MessageLimits::for_replies()).unwrap();
+    assert_eq!(message.changes.len(), 300, "the 300 changes he lacks, not the roster whole");
+    assert!(
+        exchanged.received * 2 < whole,
+        "{} B on the link for the whole answer, against a roster of {whole} B",
+        exchanged.received
+    );
+
+    // And he holds the team's day after that one answer.
+    run.handle_response(&mut replica.lock().unwrap(), &exchanged.answer, device_now()).unwrap();
+    run.finish(&mut replica.lock().unwrap(), device_now()).unwrap();
+    let guard = replica.lock().unwrap();
+    let his = guard.compounds().next().unwrap();
+    let held = his.documents().find(|d| d.kind() == DocKind::Roster).unwrap();
+    assert_eq!(held.heads(), roster.heads(), "in step with the team after one exchange");
+}

@@ -89,14 +89,25 @@ fn row(what: &str, outcome: &anyhow::Result<crate::phone::Synced>, took: Duratio
 }
 
 /// Runs the scenarios on a fresh site of its own.
-pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Result<()> {
-    let site = Site::build(doorstep, 600, phones_dir).await?;
-    // The smoke run uses a link ten times faster, so that CI spends seconds on it.
-    let shape = if quick {
+/// The landing's link; the smoke run uses one ten times faster, so that CI spends seconds on it.
+fn link_shape(quick: bool) -> LinkShape {
+    if quick {
         LinkShape { bytes_per_second: 80_000.0, one_way: Duration::from_millis(15) }
     } else {
         LinkShape::landing()
-    };
+    }
+}
+
+/// Only the team of twenty back at once on landings' links (`doorstep-bench landing-team`): the
+/// part of the landing bench that weighs the relay's answers, in two minutes instead of fifteen.
+pub async fn run_team(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Result<()> {
+    let site = Site::build(doorstep, 600, phones_dir).await?;
+    team_back(&site, link_shape(quick), if quick { 4 } else { TEAM }).await
+}
+
+pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Result<()> {
+    let site = Site::build(doorstep, 600, phones_dir).await?;
+    let shape = link_shape(quick);
     let link = SlowLink::start(&site.relay.url, shape).await?;
     println!(
         "\n## One phone's sync on a landing: {:.0} kbit/s each way, {} ms round trips\n",

@@ -9,6 +9,7 @@
 //! doorstep-bench sync       one phone's sync on the wire: warm, reconnect, cold start
 //! doorstep-bench landing    one phone's sync on a landing's link (64 kbit/s, 300 ms round
 //!                           trips): first sync, reconnect, knocks, a long day in windows of signal
+//! doorstep-bench landing-team  only the landing bench's team of twenty back at once
 //! doorstep-bench relay      a compound's team returning at once, against automerge-repo too,
 //!                           and where the relay's time goes on the round
 //! doorstep-bench anatomy    only where the relay's time goes on the round (no relay process)
@@ -68,7 +69,7 @@ mod workload;
 
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|landing|relay|anatomy|district|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--deadline SECS] [--serial-phones] [--open-on-sync] [--niced-phones] [--phones-own-cpu] [--compounds N] [--volunteers N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
+const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|landing|landing-team|relay|anatomy|district|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--deadline SECS] [--serial-phones] [--open-on-sync] [--niced-phones] [--phones-own-cpu] [--compounds N] [--volunteers N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
 
 #[derive(Debug)]
 struct Options {
@@ -160,6 +161,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         "at-rest",
         "sync",
         "landing",
+        "landing-team",
         "relay",
         "anatomy",
         "district",
@@ -238,6 +240,10 @@ fn main() -> anyhow::Result<()> {
         if matches!(command, "landing" | "all") {
             let disk = tempfile::tempdir()?;
             landing_bench::run(&doorstep, disk.path(), quick).await?;
+        }
+        if command == "landing-team" {
+            let disk = tempfile::tempdir()?;
+            landing_bench::run_team(&doorstep, disk.path(), quick).await?;
         }
         if matches!(command, "relay" | "all") {
             let peer = if options.no_peer { None } else { peer::Peer::find(&options.peer, options.peer_max) };

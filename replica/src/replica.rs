@@ -7,7 +7,7 @@ use std::path::Path;
 use automerge::{ActorId, ChangeHash};
 use doorstep_core::document::{Document, Header};
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
-use doorstep_core::sync::{DocumentGrant, PeerState};
+use doorstep_core::sync::{DocumentGrant, PeerState, ReceivedChanges};
 use doorstep_core::{Actor, Applied, Compound, Env, Operation, Role, Timestamp};
 
 use crate::cipher::ReplicaKey;
@@ -451,6 +451,28 @@ impl Replica {
         self.store.commit(&[write])?;
         self.saved.insert(id, Saved { heads, chunks: 0 });
         Ok(())
+    }
+
+    /// Stores the changes the relay sent for document `id` as they came, as a new chunk, when the
+    /// file holds the document exactly as it was before they arrived: they are then what
+    /// `save_after` would write, without Automerge rebuilding them from the op set. Otherwise,
+    /// or when the document is due to be folded into a snapshot, as [`Replica::persist`].
+    pub(crate) fn persist_received(
+        &mut self,
+        compound: CompoundId,
+        id: DocumentId,
+        received: &ReceivedChanges,
+    ) -> Result<(), ReplicaError> {
+        let Some(doc) = self.compounds.get(&compound).and_then(|c| c.document(id)) else { return Ok(()) };
+        match self.saved.get(&id) {
+            Some(saved) if saved.heads == received.since && saved.chunks + 1 < COMPACT_AFTER_CHUNKS => {
+                let (heads, chunks) = (doc.heads(), saved.chunks + 1);
+                self.store.commit(&[Write::Append { doc: id, chunk: &received.bytes }])?;
+                self.saved.insert(id, Saved { heads, chunks });
+                Ok(())
+            }
+            _ => self.persist(compound, &[id]),
+        }
     }
 
     /// [`Replica::persist`] with more writes in the same transaction (the journal entry of the

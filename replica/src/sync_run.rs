@@ -296,14 +296,18 @@ impl SyncRun {
             self.report.document_lists += 1;
         }
 
-        // Content that arrived: a document adopted whole is stored as the snapshot it came as.
+        // Content that arrived: a document adopted whole is stored as the snapshot it came as,
+        // changes that were exactly the document's new ones as the chunk they came as.
         for id in &outcome.changed {
             if let Some(compound) =
                 replica.compounds.values().find(|c| c.document(*id).is_some()).map(Compound::id)
             {
-                match outcome.adopted.iter().find(|(adopted, _)| adopted == id) {
-                    Some((_, snapshot)) => replica.persist_snapshot(compound, *id, snapshot)?,
-                    None => replica.persist(compound, &[*id])?,
+                let adopted = outcome.adopted.iter().find(|(adopted, _)| adopted == id);
+                let received = outcome.received.iter().find(|(received, _)| received == id);
+                match (adopted, received) {
+                    (Some((_, snapshot)), _) => replica.persist_snapshot(compound, *id, snapshot)?,
+                    (None, Some((_, changes))) => replica.persist_received(compound, *id, changes)?,
+                    (None, None) => replica.persist(compound, &[*id])?,
                 }
             }
         }

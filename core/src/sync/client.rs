@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::ChangeHash;
+use automerge::{ChangeHash, ReadDoc};
 
 use super::wire::{DocMessage, DocumentGrant, Rejection, SyncRequest, SyncResponse, WIRE_VERSION};
 use super::{GrantsDigest, PeerState, SyncError};
@@ -45,6 +45,22 @@ pub struct ResponseOutcome {
     /// Documents replaced by the whole document the relay sent (see `whole_document.rs`), with
     /// its bytes: a snapshot of the document as it is now, to store instead of a new chunk.
     pub adopted: Vec<(DocumentId, Vec<u8>)>,
+    /// Documents whose new changes are exactly the ones the relay sent, with their bytes as
+    /// they came: the chunk to store, instead of one rebuilt from the op set.
+    pub received: Vec<(DocumentId, ReceivedChanges)>,
+}
+
+/// The changes the relay sent for a document, every one of them new to it and applied, and
+/// nothing else new: their bytes, one after another, are what Automerge's `save_after(since)`
+/// would write. Automerge 0.12 keeps no change bytes and would rebuild them from the op set,
+/// walking every op in their range (a team's changes are concurrent, so the range holds the
+/// whole team's ops): most of a phone's work on a reply of many changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedChanges {
+    /// The document's heads before they came.
+    pub since: Vec<ChangeHash>,
+    /// The changes' bytes, in the order the relay sent them.
+    pub bytes: Vec<u8>,
 }
 
 /// Most documents one request carries. The relay refuses a request naming more than its cap
@@ -207,19 +223,31 @@ impl ClientSession {
             let applied = super::decode(&message, &super::MessageLimits::for_replies())
                 .and_then(|mut m| {
                     let snapshot = super::whole_document::adopt(doc.automerge_mut(), &mut m)?;
+                    let sent = (m.changes.len(), m.changes.iter().flatten().copied().collect::<Vec<u8>>());
                     super::receive(doc.automerge_mut(), state, m)?;
-                    Ok(snapshot)
+                    Ok((snapshot, sent))
                 })
-                .and_then(|snapshot| {
+                .and_then(|(snapshot, (count, bytes))| {
                     let received = doc.heads();
                     doc.adopt_synced().map_err(|source| SyncError::Document { id, source })?;
-                    // A migration made a change of its own: the snapshot no longer says it all.
-                    Ok(snapshot.filter(|_| doc.heads() == received))
+                    // A migration made a change of its own: the snapshot no longer says it all,
+                    // nor do the changes sent.
+                    let unmigrated = doc.heads() == received;
+                    let am = doc.automerge();
+                    let exactly_sent = count > 0
+                        && am.get_missing_deps(&[]).is_empty()
+                        && am.get_changes_meta(&before).len() == count;
+                    let changes = (unmigrated && exactly_sent)
+                        .then(|| ReceivedChanges { since: before.clone(), bytes });
+                    Ok((snapshot.filter(|_| unmigrated), changes))
                 });
             match applied {
-                Ok(snapshot) if doc.heads() != before => {
+                Ok((snapshot, changes)) if doc.heads() != before => {
                     out.changed.push(id);
-                    out.adopted.extend(snapshot.map(|bytes| (id, bytes)));
+                    match snapshot {
+                        Some(bytes) => out.adopted.push((id, bytes)),
+                        None => out.received.extend(changes.map(|changes| (id, changes))),
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {

@@ -28,7 +28,9 @@ mod upload_budget;
 mod whole_document;
 mod wire;
 
-pub use client::{ClientSession, DocumentSet, REQUEST_BYTES, REQUEST_DOCUMENTS, ResponseOutcome};
+pub use client::{
+    ClientSession, DocumentSet, REQUEST_BYTES, REQUEST_DOCUMENTS, ReceivedChanges, ResponseOutcome,
+};
 pub use error::SyncError;
 pub use grants_digest::{BadDigestLength, GrantsDigest};
 pub use kept_changes::KeptChanges;

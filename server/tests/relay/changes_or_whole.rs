@@ -1,12 +1,13 @@
 //! A teammate back after the team's day gets the changes it lacks, not the whole document, when
 //! they are the smaller on the link (core `sync/changes_or_whole.rs`): here, 300 notes written by
 //! fifteen volunteers, far more than the 256 changes past which the relay used to send the
-//! roster whole, but a fraction of the roster's bytes once compressed.
+//! roster whole, but a fraction of the roster's bytes once compressed. The phone stores them as
+//! they came (core `ReceivedChanges`), instead of Automerge rebuilding them from the document.
 
 use std::sync::Mutex;
 
 use doorstep_core::schema::vocabulary::DocKind;
-use doorstep_core::sync::{MessageLimits, SyncResponse, decode};
+use doorstep_core::sync::{ClientSession, MessageLimits, ReceivedChanges, SyncResponse, decode};
 use doorstep_core::{Operation, Role};
 use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient, SyncBody};
@@ -46,7 +47,11 @@ async fn a_teammate_back_gets_the_teams_changes_compressed_not_the_whole_roster(
     let transport = transport.with_token(joined.token);
     http::sync(&replica, &transport, device_now).await.unwrap();
 
-    // Fifteen teammates each write twenty doors' notes and come back before him.
+    // So did 赵敏, whose phone's sync session is driven by hand below.
+    let mut zhao = relay.phone(compound, Role::Volunteer, "赵敏").await;
+    zhao.sync(&relay).await;
+
+    // Fifteen teammates each write twenty doors' notes and come back before them.
     let mut last = None;
     for t in 0..15 {
         let mut phone = relay.phone(compound, Role::Volunteer, &format!("队员{t}")).await;
@@ -72,6 +77,7 @@ async fn a_teammate_back_gets_the_teams_changes_compressed_not_the_whole_roster(
     let message = answer.messages.iter().find(|m| m.doc == roster.id()).expect("a reply for the roster");
     let message = decode(&message.message, &MessageLimits::for_replies()).unwrap();
     assert_eq!(message.changes.len(), 300, "the 300 changes he lacks, not the roster whole");
+    let sent: Vec<u8> = message.changes.iter().flatten().copied().collect();
     assert!(
         exchanged.received * 2 < whole,
         "{} B on the link for the whole answer, against a roster of {whole} B",
@@ -81,8 +87,40 @@ async fn a_teammate_back_gets_the_teams_changes_compressed_not_the_whole_roster(
     // And he holds the team's day after that one answer.
     run.handle_response(&mut replica.lock().unwrap(), &exchanged.answer, device_now()).unwrap();
     run.finish(&mut replica.lock().unwrap(), device_now()).unwrap();
-    let guard = replica.lock().unwrap();
-    let his = guard.compounds().next().unwrap();
-    let held = his.documents().find(|d| d.kind() == DocKind::Roster).unwrap();
-    assert_eq!(held.heads(), roster.heads(), "in step with the team after one exchange");
+    let in_step = |replica: &Replica| {
+        let his = replica.compounds().next().unwrap();
+        his.documents().find(|d| d.kind() == DocKind::Roster).unwrap().heads() == roster.heads()
+    };
+    assert!(in_step(&replica.lock().unwrap()), "in step with the team after one exchange");
+
+    // The session hands the phone those changes as they came, to store without Automerge
+    // rebuilding them from the document.
+    let mut session = ClientSession::new(zhao.states.clone()).with_known_grants(zhao.known_grants.clone());
+    let request = session.request(&zhao.compounds).unwrap();
+    let before = zhao.doc_of(DocKind::Roster).heads();
+    let hers = RelayClient::new(&relay.url, None).unwrap().with_token(zhao.token.clone());
+    let exchanged = hers.exchange(&SyncBody::new(request.encode(), true)).await.unwrap();
+    let outcome = session.handle(&mut zhao.compounds, SyncResponse::decode(&exchanged.answer).unwrap());
+    let (_, received) =
+        outcome.received.iter().find(|(id, _)| *id == roster.id()).expect("the roster's changes");
+    assert_eq!(received, &ReceivedChanges { since: before, bytes: sent.clone() });
+    assert_eq!(zhao.doc_of(DocKind::Roster).heads(), roster.heads());
+
+    // His phone stored them so: the newest chunk of the roster is the bytes the relay sent
+    // (byte for byte what Automerge's `save_after` would have rebuilt).
+    drop(replica);
+    let file = dir.path().join("李强.sqlite");
+    let stored: Vec<u8> = rusqlite::Connection::open(&file)
+        .unwrap()
+        .query_row(
+            "SELECT bytes FROM chunks WHERE doc = ?1 ORDER BY seq DESC LIMIT 1",
+            [roster.id().to_string()],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, sent, "the chunk stored is the changes sent");
+    let reopened = Replica::open(&file).unwrap();
+    assert!(in_step(&reopened), "and the file holds the team's day");
+    let notes = reopened.compounds().next().unwrap().households();
+    assert_eq!(notes.iter().filter(|h| h.notes.contains("蔬菜包放门口")).count(), 300);
 }

@@ -134,14 +134,25 @@ mod tests {
         assert_eq!(phone.get_heads(), relay.get_heads(), "the phone holds everything after one reply");
     }
 
+    /// A relay holding a roster of `households`, a phone that left with it, and the edits of a
+    /// team back before the phone (as [`team_edits`]), kept.
+    fn team_back(
+        households: usize,
+        phones: u64,
+        each: u64,
+        key: impl Fn(u64, u64) -> String,
+    ) -> (Automerge, Automerge, KeptChanges) {
+        let mut relay = roster(households);
+        let phone = relay.fork().with_actor(ActorId::from([2; 16]));
+        let mut kept = KeptChanges::default();
+        team_edits(&mut relay, &mut kept, phones, each, key);
+        (relay, phone, kept)
+    }
+
     /// A team of twenty's return: 380 changes the phone lacks, far more than 256, which
     /// compress to fewer bytes than the roster; plain, they outweigh it.
     fn team_of_twenty() -> (Automerge, Automerge, KeptChanges) {
-        let mut relay = roster(1500);
-        let phone = relay.fork().with_actor(ActorId::from([2; 16]));
-        let mut kept = KeptChanges::default();
-        team_edits(&mut relay, &mut kept, 19, 20, |n, e| format!("attempt-{n}-{e}"));
-        (relay, phone, kept)
+        team_back(1500, 19, 20, |n, e| format!("attempt-{n}-{e}"))
     }
 
     #[test]
@@ -180,12 +191,9 @@ mod tests {
 
     #[test]
     fn changes_heavier_than_the_document_even_compressed_go_as_the_whole_document() {
-        let mut relay = roster(800);
-        let phone = relay.fork().with_actor(ActorId::from([2; 16]));
-        let mut kept = KeptChanges::default();
         // A district's return: thousands of edits in rows, each change with its own dependency
         // hash (which does not compress); the document holds them in a few bytes each.
-        team_edits(&mut relay, &mut kept, 200, 20, |n, _| format!("status-{}", n % 5));
+        let (mut relay, phone, kept) = team_back(800, 200, 20, |n, _| format!("status-{}", n % 5));
         let changes: Vec<u8> = relay
             .get_changes_meta(&phone.get_heads())
             .iter()
@@ -200,10 +208,7 @@ mod tests {
 
     #[test]
     fn a_few_edits_go_as_changes_without_saving_the_document() {
-        let mut relay = roster(800);
-        let phone = relay.fork().with_actor(ActorId::from([2; 16]));
-        let mut kept = KeptChanges::default();
-        team_edits(&mut relay, &mut kept, 4, 5, |n, e| format!("attempt-{n}-{e}"));
+        let (relay, phone, kept) = team_back(800, 4, 5, |n, e| format!("attempt-{n}-{e}"));
         for deflated in [true, false] {
             let reply = reply(&phone, &mut relay.clone(), &kept, deflated);
             assert_eq!(reply.message.changes.len(), 20);

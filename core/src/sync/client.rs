@@ -13,6 +13,7 @@ use super::wire::{DocMessage, DocumentGrant, Rejection, SyncRequest, SyncRespons
 use super::{GrantsDigest, PeerState, SyncError};
 use crate::document::{Document, Header};
 use crate::id::DocumentId;
+use crate::validate::DOCUMENT_CHUNK;
 
 /// Any set of documents a session can sync (a replica's compounds, a test's peer).
 pub trait DocumentSet {
@@ -223,7 +224,12 @@ impl ClientSession {
             let applied = super::decode(&message, &super::MessageLimits::for_replies())
                 .and_then(|mut m| {
                     let snapshot = super::whole_document::adopt(doc.automerge_mut(), &mut m)?;
-                    let sent = (m.changes.len(), m.changes.iter().flatten().copied().collect::<Vec<u8>>());
+                    // A whole document not adopted is merged as usual; its bytes are no chunk of
+                    // changes to store.
+                    let only_changes =
+                        m.changes.iter().all(|c| c.get(8).is_some_and(|t| *t != DOCUMENT_CHUNK));
+                    let count = if only_changes { m.changes.len() } else { 0 };
+                    let sent = (count, m.changes.iter().flatten().copied().collect::<Vec<u8>>());
                     super::receive(doc.automerge_mut(), state, m)?;
                     Ok((snapshot, sent))
                 })

@@ -36,9 +36,7 @@ pub fn answer(
         }
         Err(e) => {
             tracing::warn!(doc = %id, error = %e, "sync message state not applied; starting afresh");
-            let replies_deflated = state.replies_deflated();
-            *state = PeerState::new();
-            state.set_replies_deflated(replies_deflated);
+            *state = state.afresh();
             Ok(sync::try_generate_sharing(doc, state, saved).ok().flatten())
         }
     }

@@ -224,27 +224,30 @@ impl ClientSession {
             let applied = super::decode(&message, &super::MessageLimits::for_replies())
                 .and_then(|mut m| {
                     let snapshot = super::whole_document::adopt(doc.automerge_mut(), &mut m)?;
-                    // A whole document not adopted is merged as usual; its bytes are no chunk of
-                    // changes to store.
-                    let only_changes =
-                        m.changes.iter().all(|c| c.get(8).is_some_and(|t| *t != DOCUMENT_CHUNK));
-                    let count = if only_changes { m.changes.len() } else { 0 };
-                    let sent = (count, m.changes.iter().flatten().copied().collect::<Vec<u8>>());
+                    // Kept only where they could be the chunk to store: changes (a whole
+                    // document not adopted is merged as usual) for a document the phone held (a
+                    // new one is stored whole).
+                    let only_changes = !m.changes.is_empty()
+                        && m.changes.iter().all(|c| c.get(8).is_some_and(|t| *t != DOCUMENT_CHUNK));
+                    let sent = (only_changes && !before.is_empty())
+                        .then(|| (m.changes.len(), m.changes.iter().flatten().copied().collect::<Vec<u8>>()));
                     super::receive(doc.automerge_mut(), state, m)?;
                     Ok((snapshot, sent))
                 })
-                .and_then(|(snapshot, (count, bytes))| {
+                .and_then(|(snapshot, sent)| {
                     let received = doc.heads();
                     doc.adopt_synced().map_err(|source| SyncError::Document { id, source })?;
                     // A migration made a change of its own: the snapshot no longer says it all,
                     // nor do the changes sent.
                     let unmigrated = doc.heads() == received;
                     let am = doc.automerge();
-                    let exactly_sent = count > 0
-                        && am.get_missing_deps(&[]).is_empty()
-                        && am.get_changes_meta(&before).len() == count;
-                    let changes = (unmigrated && exactly_sent)
-                        .then(|| ReceivedChanges { since: before.clone(), bytes });
+                    let changes = sent
+                        .filter(|(count, _)| {
+                            unmigrated
+                                && am.get_missing_deps(&[]).is_empty()
+                                && am.get_changes_meta(&before).len() == *count
+                        })
+                        .map(|(_, bytes)| ReceivedChanges { since: before.clone(), bytes });
                     Ok((snapshot.filter(|_| unmigrated), changes))
                 });
             match applied {

@@ -51,8 +51,8 @@ impl KeptChanges {
     }
 
     /// The bytes the changes `hashes` add up to, if all are kept.
-    pub(crate) fn bytes_of_all(&self, hashes: &[ChangeHash]) -> Option<usize> {
-        hashes.iter().map(|hash| self.bytes.get(hash).map(Vec::len)).sum()
+    pub(crate) fn bytes_of_all<'h>(&self, hashes: impl IntoIterator<Item = &'h ChangeHash>) -> Option<usize> {
+        hashes.into_iter().map(|hash| self.bytes.get(hash).map(Vec::len)).sum()
     }
 
     /// The kept bytes of `hash`.

@@ -107,7 +107,7 @@ impl LackingCounts {
         self.with_since(doc, since, |after| {
             let all = *after.kept.get_or_init(|| kept_since(&after.ordered, kept));
             let all = all?;
-            let reached: Vec<ChangeHash> = walk(doc, heads, &after.set).reached.into_iter().collect();
+            let reached = walk(doc, heads, &after.set).reached;
             let plain = all.bytes.checked_sub(kept.bytes_of_all(&reached)?)?;
             // Truncation of an estimate: exact to a byte is not needed.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]

@@ -35,6 +35,12 @@ impl PeerState {
         self.state.encode()
     }
 
+    /// A fresh state for the same peer in the same exchange: nothing known of its copy, its
+    /// replies travelling as before.
+    pub(crate) fn afresh(&self) -> Self {
+        Self { state: State::new(), replies_deflated: self.replies_deflated }
+    }
+
     /// Says whether replies to the peer travel compressed, for this exchange.
     pub fn set_replies_deflated(&mut self, deflated: bool) {
         self.replies_deflated = deflated;

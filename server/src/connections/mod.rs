@@ -10,7 +10,10 @@
 //!   still crossing the link ten seconds later; the phone's next request on that connection
 //!   then met a connection closed under it. Between requests, the idle timeout applies.
 //! - **Idle timeout** ([`Connections::idle_timeout`]): a connection on which no byte moved for
-//!   that long, with no request being handled, is closed.
+//!   that long, with no request being handled, is closed. An answer still draining from the
+//!   socket to the client counts as bytes moving ([`send_queue`]): on a landing's link the
+//!   phone receives a long answer well after the relay wrote it, and then sends its next request
+//!   on the same connection. A client that stops reading drains nothing and is idle.
 //! - **Caps**: at most [`Connections::max_connections`] connections (lowered at start to fit
 //!   the open-file limit, see [`fd_limit`]) and [`Connections::max_per_address`] from one
 //!   client address. A full table makes room by closing the idle connection least worth
@@ -28,6 +31,7 @@
 
 mod activity;
 pub mod fd_limit;
+mod send_queue;
 pub mod table;
 pub mod tls;
 
@@ -51,6 +55,7 @@ use tokio_rustls::TlsAcceptor;
 use tower_service::Service as _;
 
 use self::activity::Watched;
+use self::send_queue::SendQueue;
 use self::table::{Lease, Made, Table};
 use crate::client::Client;
 use crate::config::Connections;
@@ -151,10 +156,11 @@ async fn connection(
     // Phones' requests are small; waiting to fill a packet only adds latency.
     let _ = stream.set_nodelay(true);
     let slot = Arc::clone(lease.slot());
+    let queue = SendQueue::of(&stream);
     match &serving.tls {
         None => {
             let io = Watched::new(stream, Arc::clone(&slot));
-            http(io, peer, false, &lease, &serving, router, stopping).await;
+            http(io, queue, peer, false, &lease, &serving, router, stopping).await;
         }
         Some(acceptor) => {
             let handshake = async {
@@ -169,17 +175,19 @@ async fn connection(
                 () = evicted => None,
             };
             match tls {
-                Some(io) => http(io, peer, true, &lease, &serving, router, stopping).await,
+                Some(io) => http(io, queue, peer, true, &lease, &serving, router, stopping).await,
                 None => tracing::debug!(%peer, "no TLS handshake; connection closed"),
             }
         }
     }
 }
 
-/// HTTP/1 on an established byte stream, until the client leaves, the connection idles out, the
-/// table evicts it, or the relay shuts down.
+/// HTTP/1 on an established byte stream (whose socket's unsent bytes `queue` tells), until the
+/// client leaves, the connection idles out, the table evicts it, or the relay shuts down.
+#[expect(clippy::too_many_arguments, reason = "the connection's parts, each used once")]
 async fn http<I>(
     io: I,
+    queue: SendQueue,
     peer: SocketAddr,
     tls: bool,
     lease: &Lease,
@@ -221,9 +229,15 @@ async fn http<I>(
         connection.as_mut().graceful_shutdown();
     }
     let head_timeout = config.header_read_timeout;
+    // What the socket still held at the last look: a different figure means bytes moved.
+    let mut unsent_seen = 0;
     loop {
+        let unsent = drained(queue, &mut unsent_seen, &slot);
         let check_at = if slot.in_flight() > 0 {
             tokio::time::Instant::now() + idle
+        } else if unsent > 0 {
+            // Look again soon, so that the idle timeout after the last byte left is nearly whole.
+            tokio::time::Instant::now() + idle / 8
         } else {
             let idle_at = slot.last_active() + idle;
             let head_at = slot.head_since().map(|since| since + head_timeout);
@@ -246,6 +260,7 @@ async fn http<I>(
                 if slot.in_flight() > 0 {
                     continue;
                 }
+                drained(queue, &mut unsent_seen, &slot);
                 if slot.head_since().is_some_and(|since| since.elapsed() >= head_timeout) {
                     tracing::debug!(%peer, "request headers not complete in time; connection closed");
                     return;
@@ -263,6 +278,17 @@ async fn http<I>(
             }
         }
     }
+}
+
+/// Records on `slot` that bytes moved if the socket's unsent bytes changed since `seen`, which it
+/// updates; returns them.
+fn drained(queue: SendQueue, seen: &mut usize, slot: &table::Slot) -> usize {
+    let unsent = queue.unsent();
+    if unsent != *seen {
+        slot.touch();
+        *seen = unsent;
+    }
+    unsent
 }
 
 /// Whether a response says the credential was not accepted (so it proves nothing).

@@ -146,6 +146,59 @@ async fn an_idle_connection_is_closed_and_a_busy_one_is_kept() {
     }
 }
 
+/// An answer still crossing a slow link is not idleness. The relay writes a whole answer into
+/// the socket's buffer at once; on a landing's 64 kbit/s the phone is still receiving it long
+/// after, and its next request comes on the same connection. Counted from the last write, the
+/// idle timeout closed that connection under the phone. A reader that stops reading altogether
+/// is still closed after the idle timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_whose_answer_is_still_draining_to_a_slow_reader_is_not_idle() {
+    let relay = relay_with_timeouts(Duration::from_secs(60), Duration::from_secs(1)).await;
+    // A small receive buffer, so that the answer waits in the relay's socket, as it does on a
+    // slow link, and not in ours. (Loopback opens the window a half buffer at a time, every
+    // quarter second at the rate read here: the steps the relay sees the answer drain by.)
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut phone = socket.connect(addr_of(&relay)).await.unwrap();
+    let path = "/dashboard/assets/i18n.js";
+    let head = format!("GET {path} HTTP/1.1\r\nhost: relay\r\naccept-encoding: identity\r\n\r\n");
+    phone.write_all(head.as_bytes()).await.unwrap();
+    // Read it at 16 KiB a second: a 29 KB file takes almost two seconds, past the idle timeout.
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let complete = |answer: &[u8]| {
+        let end = answer.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+        let head = String::from_utf8_lossy(&answer[..end]).to_lowercase();
+        let length: usize =
+            head.lines().find_map(|l| l.strip_prefix("content-length:"))?.trim().parse().ok()?;
+        (answer.len() >= end + length).then_some(length)
+    };
+    let length = loop {
+        if let Some(length) = complete(&answer) {
+            break length;
+        }
+        let n = phone.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the relay closed the connection {:?} into its answer", started.elapsed());
+        answer.extend_from_slice(&chunk[..n]);
+        tokio::time::sleep(Duration::from_millis(62)).await;
+    };
+    assert!(length > 20_000, "a long enough answer: {length} B");
+    assert!(started.elapsed() > Duration::from_millis(1500), "{:?}", started.elapsed());
+    // The next request on the same connection is answered.
+    assert_eq!(request(&mut phone, "/healthz", None).await, Some(200), "the connection was kept");
+
+    // A reader that stops: closed once nothing has drained for the idle timeout.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stopped = socket.connect(addr_of(&relay)).await.unwrap();
+    stopped.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut drained = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), stopped.read_to_end(&mut drained)).await;
+    assert!(closed.is_ok(), "a reader that stopped is closed after the idle timeout");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_connections_from_one_address_are_capped_and_healthz_still_answers() {
     let relay = relay_with(Connections {

@@ -261,6 +261,30 @@ impl RelayClient {
 
     async fn send_sync(&self, body: Vec<u8>, deflated: bool) -> Result<Exchanged, TransportError> {
         let sent = body.len();
+        let response = match self.post_sync(body.clone(), deflated).await {
+            // A kept-alive connection closed as the request went out, before any answer: by the
+            // relay (an older one counted its idle timeout from its last write, while a long
+            // answer was still crossing a landing's link) or by a box on the way. The link
+            // itself is up, so the same request goes again, once, on a new connection. A sync
+            // request may be sent twice: the relay takes a change it already holds as a no-op.
+            Err(e) if closed_before_answer(&e) => {
+                tracing::info!(error = %e, "the connection closed before the relay answered; sending the request again");
+                self.post_sync(body, deflated).await
+            }
+            sent => sent,
+        }
+        .map_err(network)?;
+        let relay_reads_deflate = response
+            .headers()
+            .get("accept-encoding")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(body_deflate::accepts_deflate);
+        let (answer, received) = read_answer(response).await?;
+        Ok(Exchanged { answer, sent, received, relay_reads_deflate })
+    }
+
+    /// `POST /v1/sync` with `body`, up to the answer's head.
+    async fn post_sync(&self, body: Vec<u8>, deflated: bool) -> Result<reqwest::Response, reqwest::Error> {
         let mut request = self
             .http
             .post(format!("{}/v1/sync", self.base))
@@ -273,14 +297,7 @@ impl RelayClient {
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.map_err(network)?;
-        let relay_reads_deflate = response
-            .headers()
-            .get("accept-encoding")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(body_deflate::accepts_deflate);
-        let (answer, received) = read_answer(response).await?;
-        Ok(Exchanged { answer, sent, received, relay_reads_deflate })
+        request.send().await
     }
 
     /// Sends set-aside operations to the review inbox and asks after earlier ones
@@ -379,6 +396,26 @@ fn network(e: reqwest::Error) -> TransportError {
     } else {
         format!("{e} — {kept}")
     })
+}
+
+/// Whether `e` says an open connection closed (or was reset) after the request went out and
+/// before any answer came: not a connection that could not be made, nor a timeout.
+fn closed_before_answer(e: &reqwest::Error) -> bool {
+    if e.is_timeout() || e.is_connect() || e.is_status() || e.is_body() || e.is_decode() {
+        return false;
+    }
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = current {
+        if error.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message) {
+            return true;
+        }
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+            return matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe);
+        }
+        current = error.source();
+    }
+    false
 }
 
 /// The certificate problem behind `e`, when the TLS handshake refused the relay's certificate.

@@ -256,3 +256,88 @@ async fn an_answer_that_keeps_coming_is_waited_for_however_long_and_a_stalled_on
     assert!(error.to_string().contains("stopped answering"), "{error}");
     assert_eq!(replica.lock().unwrap().unsynced_changes(), 1, "the note is kept for the next sync");
 }
+
+/// A TCP proxy to the relay at `relay` that carries one request and its answer on each
+/// connection and closes the connection when the phone sends the next request on it, as a box
+/// on the way (or a relay that took an answer still crossing the link for idleness) closes a
+/// kept-alive connection just as the phone reuses it. Returns its URL and how many connections
+/// it closed that way.
+async fn closes_kept_alive(relay: &str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let target = relay.trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let closed = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&closed);
+    tokio::spawn(async move {
+        while let Ok((phone, _)) = listener.accept().await {
+            let relay = tokio::net::TcpStream::connect(&target).await.unwrap();
+            let (mut from_phone, mut to_phone) = phone.into_split();
+            let (mut from_relay, mut to_relay) = relay.into_split();
+            let answered = Arc::new(AtomicBool::new(false));
+            let answering = Arc::clone(&answered);
+            let back = tokio::spawn(async move {
+                let mut buf = vec![0_u8; 16 << 10];
+                while let Ok(n @ 1..) = from_relay.read(&mut buf).await {
+                    answering.store(true, Ordering::SeqCst);
+                    if to_phone.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let counted = Arc::clone(&counted);
+            tokio::spawn(async move {
+                let mut buf = vec![0_u8; 16 << 10];
+                while let Ok(n @ 1..) = from_phone.read(&mut buf).await {
+                    if answered.load(Ordering::SeqCst) {
+                        // The next request on this connection: close it, forwarding nothing.
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        back.abort();
+                        return;
+                    }
+                    if to_relay.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (url, closed)
+}
+
+/// A kept-alive connection closed as the phone's next request goes out is not a dropped link:
+/// the phone sends that request again, once, on a new connection, in the same sync, and the
+/// sync completes with the budget of its requests untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_alive_connection_closed_under_the_next_request_is_retried_on_a_new_one() {
+    let fx = Fixture::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+    let code = fx.relay.invite(&fx.relay.admin_token, fx.compound, Role::Volunteer).await;
+    let joined = http::join(&replica, &RelayClient::new(&fx.relay.url, None).unwrap(), &code, "王芳的手机")
+        .await
+        .unwrap();
+    let (url, closed) = closes_kept_alive(&fx.relay.url).await;
+    let transport = RelayClient::new(&url, Some(joined.token)).unwrap();
+
+    // A first sync takes more than one request, each after the first on the connection the one
+    // before it used.
+    let report = http::sync(&replica, &transport, device_now).await.unwrap();
+    assert!(report.requests >= 2, "{report:?}");
+    assert_eq!(report.fetched.len(), 3, "every document arrived: {report:?}");
+    let first = closed.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(first >= 1, "the proxy closed a kept-alive connection under a request");
+
+    // Work done since goes up through the same kind of link, and the next sync's first request
+    // finds the last sync's connection closed under it too.
+    let household = replica.lock().unwrap().compounds().next().unwrap().households()[0].id;
+    let edit = Operation::EditNotes { household, notes: "三楼东户，敲门两次".into() };
+    replica.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
+    let budget_before = replica.lock().unwrap().request_budget();
+    http::sync(&replica, &transport, device_now).await.unwrap();
+    assert!(closed.load(std::sync::atomic::Ordering::SeqCst) > first);
+    assert_eq!(replica.lock().unwrap().unsynced_changes(), 0, "the note reached the relay");
+    assert_eq!(replica.lock().unwrap().request_budget(), budget_before, "no request was taken for dropped");
+}

@@ -23,6 +23,7 @@ mod lacking;
 mod message_check;
 mod message_limits;
 mod peer_state;
+pub mod reply_budget;
 mod set_aside;
 mod upload_budget;
 mod whole_document;
@@ -116,6 +117,9 @@ impl<'a> SavedOnce<'a> {
 pub fn generate_sharing(doc: &Automerge, state: &mut PeerState, saved: &SavedOnce<'_>) -> Option<Vec<u8>> {
     let since = state.heard_last_sync();
     state.trust_known_heads(doc);
+    if let Some(cut) = reply_budget::reply_within(doc, state, saved) {
+        return cut.map(Message::encode);
+    }
     let outweigh =
         |peer: &PeerState, heads: &[ChangeHash]| changes_outweigh_whole(doc, peer, heads, &since, saved);
     if !state.wants_whole_document(doc, outweigh) {

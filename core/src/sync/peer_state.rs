@@ -14,19 +14,22 @@ pub struct PeerState {
     /// so the changes it lacks are weighed compressed against the whole document. Known for
     /// this exchange only; never persisted.
     replies_deflated: bool,
+    /// The most bytes the peer asked a reply to carry, its link having dropped requests lately
+    /// (`reply_budget.rs`). Known for this exchange only; never persisted.
+    reply_budget: Option<usize>,
 }
 
 impl PeerState {
     /// A fresh state: we know nothing of the peer's copy.
     pub fn new() -> Self {
-        Self { state: State::new(), replies_deflated: false }
+        Self { state: State::new(), replies_deflated: false, reply_budget: None }
     }
 
     /// Restores a state saved by [`PeerState::encode`]. Only the shared heads survive, which is
     /// what makes a new session after a failed one correct.
     pub fn decode(bytes: &[u8]) -> Result<Self, SyncError> {
         State::decode(bytes)
-            .map(|state| Self { state, replies_deflated: false })
+            .map(|state| Self { state, replies_deflated: false, reply_budget: None })
             .map_err(|e| SyncError::BadState(e.to_string()))
     }
 
@@ -38,7 +41,7 @@ impl PeerState {
     /// A fresh state for the same peer in the same exchange: nothing known of its copy, its
     /// replies travelling as before.
     pub(crate) fn afresh(&self) -> Self {
-        Self { state: State::new(), replies_deflated: self.replies_deflated }
+        Self { state: State::new(), replies_deflated: self.replies_deflated, reply_budget: self.reply_budget }
     }
 
     /// Says whether replies to the peer travel compressed, for this exchange.
@@ -49,6 +52,16 @@ impl PeerState {
     /// Whether replies to the peer travel compressed.
     pub(crate) fn replies_deflated(&self) -> bool {
         self.replies_deflated
+    }
+
+    /// Says the most bytes a reply to the peer may carry, for this exchange (`None`: no bound).
+    pub fn set_reply_budget(&mut self, budget: Option<usize>) {
+        self.reply_budget = budget;
+    }
+
+    /// The most bytes a reply to the peer may carry, if it asked for a bound.
+    pub(crate) fn reply_budget(&self) -> Option<usize> {
+        self.reply_budget
     }
 
     /// The heads both sides are known to share.

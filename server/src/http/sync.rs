@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use doorstep_core::sync::SyncResponse;
 use doorstep_core::sync::body_deflate::{self, DEFLATE, Effort};
+use doorstep_core::sync::reply_budget::{REPLY_BUDGET_HEADER, parse_reply_budget};
 
 use super::auth::Authenticated;
 use super::cbor::{CBOR, CborSync};
@@ -25,24 +26,51 @@ pub async fn sync(
 ) -> Response {
     let reads_deflate =
         headers.get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(body_deflate::accepts_deflate);
-    let mut response = match body {
-        Ok(body) => {
-            answer(&state, session, body, reads_deflate).await.unwrap_or_else(IntoResponse::into_response)
+    let mut response = match (body, reply_budget(&headers)) {
+        (Ok(body), Ok(budget)) => {
+            let link = Link { reads_deflate, reply_budget: budget };
+            answer(&state, session, body, link).await.unwrap_or_else(IntoResponse::into_response)
         }
-        Err(refused) => refused.into_response(),
+        (Err(refused), _) | (_, Err(refused)) => refused.into_response(),
     };
     response.headers_mut().insert(ACCEPT_ENCODING, HeaderValue::from_static(DEFLATE));
     response.headers_mut().insert(VARY, HeaderValue::from_static("accept-encoding"));
     response
 }
 
+/// How the answer reaches the phone, as its request's headers say.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    /// It reads compressed answers.
+    reads_deflate: bool,
+    /// It asked for replies of at most so many bytes.
+    reply_budget: Option<usize>,
+}
+
+/// The reply budget the request asks for, if any; a value that is not a number of bytes is
+/// refused by name.
+fn reply_budget(headers: &HeaderMap) -> Result<Option<usize>, AppError> {
+    let Some(value) = headers.get(REPLY_BUDGET_HEADER) else { return Ok(None) };
+    parse_reply_budget(value.as_bytes()).map(Some).ok_or_else(|| {
+        AppError::malformed(format!(
+            "the {REPLY_BUDGET_HEADER} header must be a whole number of bytes (the most a reply may carry); leave it out for no bound"
+        ))
+    })
+}
+
 async fn answer(
     state: &AppState,
     session: crate::storage::Session,
     body: CborSync,
-    reads_deflate: bool,
+    link: Link,
 ) -> Result<Response, AppError> {
-    let caller = Caller { person: session.person, device: session.device, replies_deflated: reads_deflate };
+    let reads_deflate = link.reads_deflate;
+    let caller = Caller {
+        person: session.person,
+        device: session.device,
+        replies_deflated: reads_deflate,
+        reply_budget: link.reply_budget,
+    };
     let docs_in = body.request.messages.len();
     let mut response = sync_batch(state, caller, body.request).await?;
     // A phone that sent the plain form learns that this relay reads the compact one.

@@ -106,6 +106,7 @@ impl Job {
         let Job { caller, role, incoming, owners, stored_state, size: _, budget, answer, taken: _ } = self;
         let mut state = stored_state.as_deref().and_then(|b| PeerState::decode(b).ok()).unwrap_or_default();
         state.set_replies_deflated(caller.replies_deflated);
+        state.set_reply_budget(caller.reply_budget);
         let author = Actor { person: caller.person, role };
         // Taken by its batch, the message runs to its end unless its request is gone: the
         // deadline bounded its wait, and the batch's size bounds the work.

@@ -45,6 +45,9 @@ pub struct Caller {
     /// The answer travels compressed (the request said `Accept-Encoding: deflate`), so the
     /// changes a reply would carry are weighed compressed against the whole document.
     pub replies_deflated: bool,
+    /// The most bytes a reply may carry, when the phone's link has dropped requests lately and
+    /// it asked for small replies (core `sync/reply_budget.rs`).
+    pub reply_budget: Option<usize>,
 }
 
 /// A request refused as a whole.

@@ -136,6 +136,7 @@ mod tests {
             person: format!("00000000-0000-7000-8000-0000000000{person:02x}").parse().unwrap(),
             device: DeviceId(device),
             replies_deflated: true,
+            reply_budget: None,
         }
     }
 

@@ -1,0 +1,201 @@
+//! A reply cut to what the phone's link has lately carried.
+//!
+//! A phone whose requests the link has dropped asks for replies of at most a budget of bytes
+//! (8–32 KiB: one to four seconds of a landing's 64 kbit/s). A reply is sent whole or not at
+//! all: the round a volunteer lacks after a day away, or a roster whose notes were rewritten by
+//! the hundred kilobytes, takes longer to cross than a window of signal on the stairs, and a
+//! reply cut off by the link brought nothing. Window after window the phone asked again and got
+//! the same reply, never in sync.
+//!
+//! So when neither the changes the phone lacks nor the whole document fit the budget, the reply
+//! carries the first of those changes in the order the document holds them (each one's
+//! dependencies before it), as many as fit and at least one. The phone applies and stores them,
+//! and its next request, from its new heads, gets the next ones: each window of signal keeps what
+//! it carried. A phone that holds nothing of the document gets its changes from the first, as
+//! many as fit, instead of the whole document. The reply still says the relay's heads, so the
+//! phone knows there is more. Replies that fit go as before, whole document or changes,
+//! whichever is smaller.
+
+use automerge::sync::{Message, SyncDoc};
+use automerge::{Automerge, ChangeHash, ReadDoc};
+
+use super::{PeerState, SavedOnce};
+
+/// The request header in which a phone asks for replies of at most so many bytes. A relay that
+/// does not know it answers as before.
+pub const REPLY_BUDGET_HEADER: &str = "x-doorstep-reply-bytes";
+
+/// The least budget a relay honours: a smaller one is raised to it (a reply still carries at
+/// least one change, whatever the budget).
+pub const LEAST_REPLY_BUDGET: usize = 1024;
+
+/// The budget a request's header value asks for, raised to [`LEAST_REPLY_BUDGET`]; `None` if the
+/// value is not a whole number of bytes.
+pub fn parse_reply_budget(value: &[u8]) -> Option<usize> {
+    std::str::from_utf8(value).ok()?.trim().parse::<usize>().ok().map(|b| b.max(LEAST_REPLY_BUDGET))
+}
+
+/// The reply to a peer that asked for replies of at most its budget, when what it lacks does
+/// not fit: the first changes it lacks, as many as fit, at least one. `None` when the normal
+/// reply should go: the peer set no budget, its heads are not known or not all in `doc`, it
+/// lacks nothing, or its changes or the whole document fit the budget.
+pub(crate) fn reply_within(
+    doc: &Automerge,
+    state: &mut PeerState,
+    saved: &SavedOnce<'_>,
+) -> Option<Option<Message>> {
+    let budget = state.reply_budget()?;
+    let theirs = state.their_heads()?.to_vec();
+    if !theirs.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()) {
+        return None;
+    }
+    let lacking: Vec<ChangeHash> = doc.get_changes_meta(&theirs).into_iter().map(|m| m.hash).collect();
+    if lacking.is_empty() {
+        return None;
+    }
+    let bytes_of = |hash: &ChangeHash| -> Option<Vec<u8>> {
+        match saved.kept.and_then(|kept| kept.bytes_of(hash)) {
+            Some(kept) => Some(kept.to_vec()),
+            None => doc.get_change_by_hash(hash).map(|c| c.raw_bytes().to_vec()),
+        }
+    };
+    let mut prefix = Vec::new();
+    let mut size = 0usize;
+    let mut all_fit = true;
+    for hash in &lacking {
+        let bytes = bytes_of(hash)?;
+        if !prefix.is_empty() && size + bytes.len() > budget {
+            all_fit = false;
+            break;
+        }
+        size += bytes.len();
+        prefix.push(bytes);
+    }
+    if (all_fit && size <= budget) || saved.whole(doc).len() <= budget {
+        return None;
+    }
+    let mut message = state.without_changes(|state| doc.generate_sync_message(state));
+    if let Some(message) = message.as_mut() {
+        message.changes = prefix.into();
+    }
+    Some(message)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use automerge::sync::Message;
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, Automerge, ObjType, ROOT};
+
+    use crate::sync::{
+        KeptChanges, MessageLimits, PeerState, SavedOnce, decode, generate, generate_sharing, receive,
+        whole_document,
+    };
+
+    /// A roster of 600 households in one change, and 40 notes of 2,000 characters rewritten on
+    /// it: about 240 KB of changes on a document that saves to far more than a landing's window
+    /// carries.
+    fn roster_with_long_notes() -> (Automerge, KeptChanges) {
+        let mut relay = Automerge::new().with_actor(ActorId::from([1; 16]));
+        let mut tx = relay.transaction();
+        for i in 0..600 {
+            let household = tx.put_object(ROOT, format!("household-{i}"), ObjType::Map).unwrap();
+            tx.put(&household, "address", format!("{} 号楼 {} 单元 {}", i / 40, i % 4, 100 + i)).unwrap();
+            tx.put(&household, "head", format!("张{i}")).unwrap();
+        }
+        tx.commit();
+        let mut kept = KeptChanges::default();
+        let mut volunteer = relay.fork().with_actor(ActorId::from([3; 16]));
+        let mut seed = 0x9e37_79b9_u64;
+        for n in 0..40 {
+            let text: String = (0..2000)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    char::from_u32(0x4e00 + u32::try_from(seed % 2000).unwrap()).unwrap()
+                })
+                .collect();
+            let mut tx = volunteer.transaction();
+            tx.put(ROOT, format!("notes-{}", n % 10), text).unwrap();
+            tx.commit();
+            let change = volunteer.get_last_local_change().unwrap().clone();
+            kept.keep(change.hash(), change.raw_bytes().to_vec());
+            relay.apply_changes([change]).unwrap();
+        }
+        (relay, kept)
+    }
+
+    /// Syncs `phone` with `relay` request by request, the relay answering each as a fresh
+    /// exchange (it keeps nothing of a peer between requests) with replies of at most `budget`;
+    /// returns the changes' bytes of each reply.
+    fn sync_within(
+        phone: &mut Automerge,
+        relay: &mut Automerge,
+        kept: &KeptChanges,
+        budget: Option<usize>,
+    ) -> Vec<usize> {
+        let mut phone_state = PeerState::new();
+        let mut replies = Vec::new();
+        for _ in 0..200 {
+            let Some(hello) = generate(phone, &mut phone_state) else { break };
+            let mut relay_state = PeerState::new();
+            relay_state.set_reply_budget(budget);
+            receive(relay, &mut relay_state, decode(&hello, &MessageLimits::default()).unwrap()).unwrap();
+            let saved = SavedOnce::keeping(kept);
+            let Some(reply) = generate_sharing(relay, &mut relay_state, &saved) else { break };
+            let mut message: Message = decode(&reply, &MessageLimits::for_replies()).unwrap();
+            replies.push(message.changes.iter().map(<[u8]>::len).sum());
+            whole_document::adopt(phone, &mut message).unwrap();
+            receive(phone, &mut phone_state, message).unwrap();
+            if phone.get_heads() == relay.get_heads() {
+                break;
+            }
+        }
+        replies
+    }
+
+    #[test]
+    fn a_phone_that_asks_small_replies_gets_the_changes_it_lacks_in_pieces_that_fit() {
+        let (mut relay, kept) = roster_with_long_notes();
+        let base = relay.get_changes(&[]).first().unwrap().clone();
+        let mut phone = Automerge::new().with_actor(ActorId::from([2; 16]));
+        phone.apply_changes([base]).unwrap();
+        let whole = relay.save().len();
+        let budget = 16 << 10;
+        assert!(whole > budget, "the case: the document saves to {whole} B");
+
+        let replies = sync_within(&mut phone, &mut relay, &kept, Some(budget));
+        assert_eq!(phone.get_heads(), relay.get_heads(), "in step at the end");
+        assert!(replies.len() > 4, "in pieces: {replies:?}");
+        assert!(replies.iter().all(|&b| b <= budget), "each piece fits: {replies:?}");
+
+        // Without a budget, one reply, as before.
+        let mut again = Automerge::new().with_actor(ActorId::from([4; 16]));
+        again.apply_changes([relay.get_changes(&[]).first().unwrap().clone()]).unwrap();
+        let replies = sync_within(&mut again, &mut relay, &kept, None);
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        assert_eq!(again.get_heads(), relay.get_heads());
+    }
+
+    #[test]
+    fn a_phone_holding_nothing_gets_the_document_from_its_first_change_in_pieces() {
+        let (mut relay, kept) = roster_with_long_notes();
+        let mut phone = Automerge::new().with_actor(ActorId::from([2; 16]));
+        let budget = 16 << 10;
+        let replies = sync_within(&mut phone, &mut relay, &kept, Some(budget));
+        assert_eq!(phone.get_heads(), relay.get_heads(), "in step at the end");
+        assert!(replies.len() > 4, "in pieces: {replies:?}");
+        // The first piece is the roster's one change, bigger than the budget: at least one goes.
+        assert!(replies.iter().skip(1).all(|&b| b <= budget), "{replies:?}");
+
+        // A budget the whole document fits: the whole document, once.
+        let mut roomy = Automerge::new().with_actor(ActorId::from([5; 16]));
+        let whole = relay.save().len();
+        let replies = sync_within(&mut roomy, &mut relay, &kept, Some(whole));
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        assert_eq!(roomy.get_heads(), relay.get_heads());
+    }
+}

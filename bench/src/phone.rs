@@ -359,12 +359,15 @@ impl Phone {
         Ok((report?, cpu + finishing))
     }
 
-    /// One sync request, compressed when the relay said it reads that, as the app sends it; a
+    /// One sync request, compressed when the relay said it reads that and asking for replies
+    /// within the replica's budget once its link dropped a request, as the app sends it; a
     /// 503 with `Retry-After` comes back as [`Busy`]. A request that failed may be sent again as
     /// it is.
     pub async fn exchange(&self, body: Vec<u8>) -> anyhow::Result<Exchanged> {
         REQUESTS_SENT.fetch_add(1, Ordering::Relaxed);
-        let body = SyncBody::new(body, self.relay_reads_deflate.load(Ordering::Relaxed));
+        let reply_budget = lock(&self.replica).reply_budget();
+        let body = SyncBody::new(body, self.relay_reads_deflate.load(Ordering::Relaxed))
+            .with_reply_budget(reply_budget);
         match self.relay.exchange(&body).await {
             Ok(exchanged) => {
                 self.relay_reads_deflate.store(exchanged.relay_reads_deflate, Ordering::Relaxed);

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use doorstep_core::id::{CompoundId, PersonId};
 use doorstep_core::sync::body_deflate::{self, DEFLATE, Effort};
+use doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER;
 use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange};
 use doorstep_core::{Role, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -254,14 +255,19 @@ impl RelayClient {
     /// Sends one sync request (compressed, when `body` is) and returns the answer.
     pub async fn exchange(&self, body: &SyncBody) -> Result<Exchanged, TransportError> {
         match &body.deflated {
-            Some(compressed) => self.send_sync(compressed.clone(), true).await,
-            None => self.send_sync(body.plain.clone(), false).await,
+            Some(compressed) => self.send_sync(compressed.clone(), true, body.reply_budget).await,
+            None => self.send_sync(body.plain.clone(), false, body.reply_budget).await,
         }
     }
 
-    async fn send_sync(&self, body: Vec<u8>, deflated: bool) -> Result<Exchanged, TransportError> {
+    async fn send_sync(
+        &self,
+        body: Vec<u8>,
+        deflated: bool,
+        reply_budget: Option<usize>,
+    ) -> Result<Exchanged, TransportError> {
         let sent = body.len();
-        let response = match self.post_sync(body.clone(), deflated).await {
+        let response = match self.post_sync(body.clone(), deflated, reply_budget).await {
             // A kept-alive connection closed as the request went out, before any answer: by the
             // relay (an older one counted its idle timeout from its last write, while a long
             // answer was still crossing a landing's link) or by a box on the way. The link
@@ -269,7 +275,7 @@ impl RelayClient {
             // request may be sent twice: the relay takes a change it already holds as a no-op.
             Err(e) if closed_before_answer(&e) => {
                 tracing::info!(error = %e, "the connection closed before the relay answered; sending the request again");
-                self.post_sync(body, deflated).await
+                self.post_sync(body, deflated, reply_budget).await
             }
             sent => sent,
         }
@@ -284,7 +290,12 @@ impl RelayClient {
     }
 
     /// `POST /v1/sync` with `body`, up to the answer's head.
-    async fn post_sync(&self, body: Vec<u8>, deflated: bool) -> Result<reqwest::Response, reqwest::Error> {
+    async fn post_sync(
+        &self,
+        body: Vec<u8>,
+        deflated: bool,
+        reply_budget: Option<usize>,
+    ) -> Result<reqwest::Response, reqwest::Error> {
         let mut request = self
             .http
             .post(format!("{}/v1/sync", self.base))
@@ -293,6 +304,9 @@ impl RelayClient {
             .body(body);
         if deflated {
             request = request.header("content-encoding", DEFLATE);
+        }
+        if let Some(budget) = reply_budget {
+            request = request.header(REPLY_BUDGET_HEADER, budget.to_string());
         }
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -329,13 +343,20 @@ impl RelayClient {
 pub struct SyncBody {
     plain: Vec<u8>,
     deflated: Option<Vec<u8>>,
+    /// The most bytes each reply should carry (core `sync/reply_budget.rs`), if bounded.
+    reply_budget: Option<usize>,
 }
 
 impl SyncBody {
     /// `plain`, compressed if `deflate` and that makes it smaller.
     pub fn new(plain: Vec<u8>, deflate: bool) -> Self {
         let deflated = if deflate { body_deflate::compress(&plain, Effort::Smallest) } else { None };
-        Self { plain, deflated }
+        Self { plain, deflated, reply_budget: None }
+    }
+
+    /// The same request, asking for replies of at most `budget` bytes each (`None`: no bound).
+    pub fn with_reply_budget(self, budget: Option<usize>) -> Self {
+        Self { reply_budget: budget, ..self }
     }
 
     /// Whether it goes compressed.
@@ -345,7 +366,7 @@ impl SyncBody {
 
     /// The same request uncompressed.
     pub fn uncompressed(self) -> Self {
-        Self { plain: self.plain, deflated: None }
+        Self { deflated: None, ..self }
     }
 
     /// The request's own size, uncompressed.
@@ -609,7 +630,11 @@ async fn sync_once(
     let mut run = lock(replica).start_sync();
     loop {
         let Some(body) = run.next_request(&lock(replica)) else { break };
-        let body = SyncBody::new(body, lock(replica).sends_compressed_requests());
+        let (deflate, reply_budget) = {
+            let held = lock(replica);
+            (held.sends_compressed_requests(), held.reply_budget())
+        };
+        let body = SyncBody::new(body, deflate).with_reply_budget(reply_budget);
         let mut answer = relay.exchange(&body).await;
         if body.is_deflated() && matches!(&answer, Err(TransportError::Refused { status: 400 | 415, .. })) {
             // A relay rolled back to one that does not read compressed requests: the same
@@ -623,7 +648,8 @@ async fn sync_once(
         if let Err(TransportError::Refused { status: 400, .. }) = &answer {
             let plain = run.plain_again(&mut lock(replica))?;
             if let Some(plain) = plain {
-                let plain = SyncBody::new(plain, lock(replica).sends_compressed_requests());
+                let deflate = lock(replica).sends_compressed_requests();
+                let plain = SyncBody::new(plain, deflate).with_reply_budget(reply_budget);
                 answer = relay.exchange(&plain).await;
             }
         }

@@ -566,6 +566,12 @@ impl Replica {
         self.request_budget
     }
 
+    /// The most bytes a reply from the relay should carry: the request budget, once the link
+    /// has dropped a request and it is below its most; else no bound (see `request_budget.rs`).
+    pub fn reply_budget(&self) -> Option<usize> {
+        (self.request_budget < request_budget::MOST).then_some(self.request_budget)
+    }
+
     pub(crate) fn store_mut(&mut self) -> &mut Store {
         &mut self.store
     }

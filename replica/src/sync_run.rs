@@ -271,11 +271,11 @@ impl SyncRun {
         self.report.bytes_down += bytes.len();
         self.last_answer_bytes = bytes.len();
         let response = SyncResponse::decode(bytes)?;
-        // The link carried two requests in a row of at least half the budget: it may carry
-        // twice as much. One is not enough: on the stairs, the request after a doubling is the
+        // The link carried two exchanges in a row of at least half the budget, up or down (a
+        // reply cut to the budget counts): it may carry twice as much. One is not enough: on the stairs, the request after a doubling is the
         // one the end of the window cuts, and the budget would swing between two sizes.
         let budget = self.session.request_bytes();
-        if !self.budget_fixed && self.last_request_bytes >= budget / 2 {
+        if !self.budget_fixed && self.last_request_bytes.max(bytes.len()) >= budget / 2 {
             self.carried_in_a_row += 1;
             if self.carried_in_a_row >= request_budget::CARRIED_TO_GROW {
                 self.follow_link(replica, request_budget::doubled(budget))?;

@@ -341,3 +341,84 @@ async fn a_kept_alive_connection_closed_under_the_next_request_is_retried_on_a_n
     assert_eq!(replica.lock().unwrap().unsynced_changes(), 0, "the note reached the relay");
     assert_eq!(replica.lock().unwrap().request_budget(), budget_before, "no request was taken for dropped");
 }
+
+/// A phone whose link dropped a request asks for small replies: what it lacks comes in pieces
+/// of about its budget, each kept as it arrives, instead of one reply longer than a window of
+/// signal. A teammate's day of long notes (about 110 KB on the wire) reaches a phone asking for
+/// 8 KiB replies in many requests, and a new phone's first sync on such a link gets the roster
+/// from its first change on. A budget that is not a number is refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_on_a_link_that_dropped_a_request_gets_what_it_lacks_in_pieces_of_its_budget() {
+    let fx = Fixture::new().await;
+    let joined_phone = |name: &'static str| {
+        let relay = &fx.relay;
+        let compound = fx.compound;
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+            let transport = RelayClient::new(&relay.url, None).unwrap();
+            let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+            let joined = http::join(&replica, &transport, &code, name).await.unwrap();
+            (dir, replica, transport.with_token(joined.token))
+        }
+    };
+    let drop_requests = |replica: &Mutex<Replica>, times: usize| {
+        let mut guard = replica.lock().unwrap();
+        let mut run = guard.start_sync();
+        for _ in 0..times {
+            run.request_failed(&mut guard).unwrap();
+        }
+    };
+
+    let (_writer_dir, writer, writer_link) = joined_phone("王芳的手机").await;
+    http::sync(&writer, &writer_link, device_now).await.unwrap();
+    let (_dir, phone, link) = joined_phone("李强的手机").await;
+    http::sync(&phone, &link, device_now).await.unwrap();
+
+    // The teammate's long day, synced over a good link.
+    let households = writer.lock().unwrap().compounds().next().unwrap().households();
+    let mut seed = 0x1234_5678_9abc_def1_u64;
+    for household in households.iter().cycle().take(16) {
+        let edit = Operation::EditNotes { household: household.id, notes: notes(&mut seed, 1500) };
+        writer.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
+    }
+    http::sync(&writer, &writer_link, device_now).await.unwrap();
+
+    // Three requests dropped: the phone's budget is at its least, and it says so.
+    drop_requests(&phone, 3);
+    assert_eq!(phone.lock().unwrap().reply_budget(), Some(8 * 1024));
+    let report = http::sync(&phone, &link, device_now).await.unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    let notes_of = |replica: &Mutex<Replica>| -> Vec<String> {
+        let held = replica.lock().unwrap().compounds().next().unwrap().households();
+        held.into_iter().map(|h| h.notes).collect()
+    };
+    assert_eq!(notes_of(&phone), notes_of(&writer), "every note arrived");
+    assert!(report.requests >= 6, "in pieces: {report:?}");
+    assert!(report.bytes_down > 40_000, "{report:?}");
+    // Pieces answered at about its budget grew it back.
+    assert!(phone.lock().unwrap().request_budget() > 8 * 1024, "{report:?}");
+
+    // A new phone on a link that dropped its first requests: the roster, history and all, from
+    // its first change on.
+    let (_new_dir, new_phone, new_link) = joined_phone("新志愿者").await;
+    drop_requests(&new_phone, 3);
+    let report = http::sync(&new_phone, &new_link, device_now).await.unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert_eq!(notes_of(&new_phone), notes_of(&writer), "the roster arrived whole");
+    assert!(report.requests >= 6, "in pieces: {report:?}");
+
+    // A budget that is not a number of bytes.
+    let refused = reqwest::Client::new()
+        .post(format!("{}/v1/sync", fx.relay.url))
+        .bearer_auth(&fx.relay.admin_token)
+        .header("content-type", "application/cbor")
+        .header(doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER, "a lot")
+        .body(first_request(&phone).1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let reason = refused.text().await.unwrap();
+    assert!(reason.contains("x-doorstep-reply-bytes"), "{reason}");
+}

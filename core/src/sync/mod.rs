@@ -117,7 +117,7 @@ impl<'a> SavedOnce<'a> {
 pub fn generate_sharing(doc: &Automerge, state: &mut PeerState, saved: &SavedOnce<'_>) -> Option<Vec<u8>> {
     let since = state.heard_last_sync();
     state.trust_known_heads(doc);
-    if let Some(cut) = reply_budget::reply_within(doc, state, saved) {
+    if let Some(cut) = reply_budget::reply_within(doc, state, saved, &since) {
         return cut.map(Message::encode);
     }
     let outweigh =

@@ -38,18 +38,21 @@ pub fn parse_reply_budget(value: &[u8]) -> Option<usize> {
 /// The reply to a peer that asked for replies of at most its budget, when what it lacks does
 /// not fit: the first changes it lacks, as many as fit, at least one. `None` when the normal
 /// reply should go: the peer set no budget, its heads are not known or not all in `doc`, it
-/// lacks nothing, or its changes or the whole document fit the budget.
+/// lacks nothing, or its changes or the whole document fit the budget. `since` is the last sync
+/// the peer announced (what it lacks is listed from `saved`'s list since then, shared by every
+/// reply from this state of the document).
 pub(crate) fn reply_within(
     doc: &Automerge,
     state: &mut PeerState,
     saved: &SavedOnce<'_>,
+    since: &[ChangeHash],
 ) -> Option<Option<Message>> {
     let budget = state.reply_budget()?;
     let theirs = state.their_heads()?.to_vec();
     if !theirs.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()) {
         return None;
     }
-    let lacking: Vec<ChangeHash> = doc.get_changes_meta(&theirs).into_iter().map(|m| m.hash).collect();
+    let lacking = saved.lacking.list(doc, &theirs, since);
     if lacking.is_empty() {
         return None;
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use doorstep_core::Operation;
 
-use crate::figures::{bytes, ms, percentile};
+use crate::figures::{bytes, kib, ms, percentile};
 use crate::phone::Phone;
 use crate::slow_link::{LinkShape, SlowLink};
 use crate::workload::Site;
@@ -61,14 +61,15 @@ async fn synced(site: &Site, link: &SlowLink, name: &str) -> anyhow::Result<Phon
 
 /// One window of signal: the link up, the phone syncing, and the link cut at the end of the
 /// window whatever the phone is doing, so a request on the way fails as it would on the stairs
-/// and the phone learns from it.
-async fn sync_in_window(link: &SlowLink, window: Duration, phone: &Phone, budget: Option<usize>) {
+/// and the phone learns from it. Whether the sync ran to its end within the window.
+async fn sync_in_window(link: &SlowLink, window: Duration, phone: &Phone, budget: Option<usize>) -> bool {
     link.restore();
     let cut = async {
         tokio::time::sleep(window).await;
         link.cut();
     };
-    let _ = tokio::join!(cut, phone.sync_with_budget(budget));
+    let ((), synced) = tokio::join!(cut, phone.sync_with_budget(budget));
+    synced.is_ok()
 }
 
 fn row(what: &str, outcome: &anyhow::Result<crate::phone::Synced>, took: Duration, left: usize) {
@@ -221,6 +222,8 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Res
         }
     }
 
+    late_in_windows(&site, shape).await?;
+
     println!(
         "\n## A new volunteer's first sync in windows of signal: the link up for W s, then cut; windows until every document arrived (at most 8)\n"
     );
@@ -257,6 +260,36 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Res
             "| {name} | {} s | {} |",
             window.as_secs(),
             done.map_or_else(|| "not in 8".to_owned(), |n| n.to_string())
+        );
+    }
+    Ok(())
+}
+
+/// A new volunteer's first sync of the roster the long days above gave a history of hundreds of
+/// kilobytes, in windows of signal: windows until a sync ran to its end, and what the phone
+/// received in all. Before replies were cut to the phone's budget (`reply_budget.rs`), each
+/// window's answer was the whole roster, longer than the window, and nothing arrived.
+async fn late_in_windows(site: &Site, shape: LinkShape) -> anyhow::Result<()> {
+    const MOST: usize = 12;
+    println!(
+        "\n## A new volunteer's first sync of the roster with the long days' history, in windows of signal: windows until in sync (at most {MOST})\n"
+    );
+    println!("| W | windows until in sync | received over the link in all |\n|---|---|---|");
+    for window in [Duration::from_secs(10), Duration::from_secs(5)] {
+        let own = SlowLink::start(&site.relay.url, shape).await?;
+        let phone = site.volunteer_at(&own.url, &format!("late-window-{}", window.as_secs())).await?;
+        let mut done = None;
+        for n in 1..=MOST {
+            if sync_in_window(&own, window, &phone, None).await {
+                done = Some(n);
+                break;
+            }
+        }
+        println!(
+            "| {} s | {} | {} |",
+            window.as_secs(),
+            done.map_or_else(|| format!("not in {MOST}"), |n| n.to_string()),
+            kib(own.carried_down()),
         );
     }
     Ok(())

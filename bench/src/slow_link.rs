@@ -10,6 +10,8 @@
 //! length over the rate, plus the delay once, as on a real link.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -40,6 +42,7 @@ pub struct SlowLink {
     pub url: String,
     up: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    down: Arc<AtomicUsize>,
 }
 
 impl SlowLink {
@@ -49,8 +52,14 @@ impl SlowLink {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let (up, link_up) = watch::channel(true);
-        let task = tokio::spawn(accept(listener, target, shape, link_up));
-        Ok(Self { url, up, task })
+        let down = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(accept(listener, target, shape, link_up, Arc::clone(&down)));
+        Ok(Self { url, up, task, down })
+    }
+
+    /// Bytes the link has delivered to phones so far.
+    pub fn carried_down(&self) -> usize {
+        self.down.load(Ordering::Relaxed)
     }
 
     /// Cuts the link: every connection is dropped, and new ones are closed at once.
@@ -70,18 +79,30 @@ impl Drop for SlowLink {
     }
 }
 
-async fn accept(listener: TcpListener, target: SocketAddr, shape: LinkShape, link_up: watch::Receiver<bool>) {
+async fn accept(
+    listener: TcpListener,
+    target: SocketAddr,
+    shape: LinkShape,
+    link_up: watch::Receiver<bool>,
+    down: Arc<AtomicUsize>,
+) {
     while let Ok((phone, _)) = listener.accept().await {
         if !*link_up.borrow() {
             drop(phone);
             continue;
         }
-        tokio::spawn(carry(phone, target, shape, link_up.clone()));
+        tokio::spawn(carry(phone, target, shape, link_up.clone(), Arc::clone(&down)));
     }
 }
 
 /// One connection, from its handshake to its end or the link's cut.
-async fn carry(phone: TcpStream, target: SocketAddr, shape: LinkShape, mut link_up: watch::Receiver<bool>) {
+async fn carry(
+    phone: TcpStream,
+    target: SocketAddr,
+    shape: LinkShape,
+    mut link_up: watch::Receiver<bool>,
+    down: Arc<AtomicUsize>,
+) {
     let Ok(relay) = TcpStream::connect(target).await else { return };
     let _ = phone.set_nodelay(true);
     let _ = relay.set_nodelay(true);
@@ -90,7 +111,11 @@ async fn carry(phone: TcpStream, target: SocketAddr, shape: LinkShape, mut link_
     let (phone_read, phone_write) = phone.into_split();
     let (relay_read, relay_write) = relay.into_split();
     let both = async {
-        tokio::join!(direction(phone_read, relay_write, shape), direction(relay_read, phone_write, shape));
+        let up = Arc::new(AtomicUsize::new(0));
+        tokio::join!(
+            direction(phone_read, relay_write, shape, up),
+            direction(relay_read, phone_write, shape, down)
+        );
     };
     tokio::select! {
         () = both => {}
@@ -103,6 +128,7 @@ async fn direction(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     shape: LinkShape,
+    delivered: Arc<AtomicUsize>,
 ) {
     let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(64);
     let reader = async move {
@@ -128,6 +154,7 @@ async fn direction(
             if to.write_all(&chunk).await.is_err() {
                 return;
             }
+            delivered.fetch_add(chunk.len(), Ordering::Relaxed);
         }
         let _ = to.shutdown().await;
     };

@@ -222,7 +222,7 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Res
         }
     }
 
-    late_in_windows(&site, shape).await?;
+    late_in_windows(&site, shape, edits * 3).await?;
 
     println!(
         "\n## A new volunteer's first sync in windows of signal: the link up for W s, then cut; windows until every document arrived (at most 8)\n"
@@ -265,34 +265,84 @@ pub async fn run(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Res
     Ok(())
 }
 
-/// A new volunteer's first sync of the roster the long days above gave a history of hundreds of
-/// kilobytes, in windows of signal: windows until a sync ran to its end, and what the phone
-/// received in all. Before replies were cut to the phone's budget (`reply_budget.rs`), each
-/// window's answer was the whole roster, longer than the window, and nothing arrived.
-async fn late_in_windows(site: &Site, shape: LinkShape) -> anyhow::Result<()> {
+/// Only the section below, on a compound of its own (`doorstep-bench landing-late`, about five
+/// minutes).
+pub async fn run_late(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow::Result<()> {
+    let site = Site::build(doorstep, 600, phones_dir).await?;
+    late_in_windows(&site, link_shape(quick), if quick { 4 } else { 36 }).await
+}
+
+/// A teammate's day of `edits` long notes, then, on landings' links: a new volunteer's first sync
+/// of the roster and its history, and a volunteer who synced before that day catching up; on a
+/// steady link and in windows of signal (windows until a sync ran to its end, at most 12, and the
+/// bytes the link delivered in all). Before replies were cut to the phone's budget
+/// (`reply_budget.rs`), each window's answer was longer than the window and nothing arrived.
+async fn late_in_windows(site: &Site, shape: LinkShape, edits: usize) -> anyhow::Result<()> {
     const MOST: usize = 12;
+    const WINDOWS: [Duration; 2] = [Duration::from_secs(10), Duration::from_secs(5)];
+    // The volunteers who catch up synced at the base before the teammate's day.
+    let mut holders = Vec::new();
+    for (n, window) in WINDOWS.iter().enumerate() {
+        let phone = site.volunteer_at(&site.relay.url, &format!("back-window-{n}")).await?;
+        phone.sync().await?;
+        holders.push((*window, phone));
+    }
+    let steady_holder = site.volunteer_at(&site.relay.url, "back-steady").await?;
+    steady_holder.sync().await?;
+    let writer = site.volunteer_at(&site.relay.url, "late-writer").await?;
+    writer.sync().await?;
+    long_day(site, &writer, edits, 0x6a09_e667_f3bc_c908).await?;
+    writer.sync().await?;
+
     println!(
-        "\n## A new volunteer's first sync of the roster with the long days' history, in windows of signal: windows until in sync (at most {MOST})\n"
+        "\n## After a teammate's day of {edits} long notes: catching up on a landing's link, steady and in windows of signal (at most {MOST})\n"
     );
-    println!("| W | windows until in sync | received over the link in all |\n|---|---|---|");
-    for window in [Duration::from_secs(10), Duration::from_secs(5)] {
-        let own = SlowLink::start(&site.relay.url, shape).await?;
-        let phone = site.volunteer_at(&own.url, &format!("late-window-{}", window.as_secs())).await?;
-        let mut done = None;
-        for n in 1..=MOST {
-            if sync_in_window(&own, window, &phone, None).await {
-                done = Some(n);
-                break;
-            }
+    println!(
+        "| phone | link | windows until in sync | time | received over the link in all |\n|---|---|---|---|---|"
+    );
+    let steady = |what: &str, synced: anyhow::Result<crate::phone::Synced>, link: &SlowLink| match synced {
+        Ok(synced) => {
+            println!("| {what} | steady | – | {} | {} |", ms(synced.took), kib(link.carried_down()))
         }
-        println!(
-            "| {} s | {} | {} |",
-            window.as_secs(),
-            done.map_or_else(|| format!("not in {MOST}"), |n| n.to_string()),
-            kib(own.carried_down()),
-        );
+        Err(e) => println!("| {what} | steady | – | failed: {e:#} | {} |", kib(link.carried_down())),
+    };
+    let own = SlowLink::start(&site.relay.url, shape).await?;
+    let cold = site.volunteer_at(&own.url, "late-steady").await?;
+    steady("a new volunteer's first sync", cold.sync().await, &own);
+    let own = SlowLink::start(&site.relay.url, shape).await?;
+    let mut holder = steady_holder;
+    holder.reroute(&own.url)?;
+    steady("a volunteer back from before that day", holder.sync().await, &own);
+
+    for window in WINDOWS {
+        let own = SlowLink::start(&site.relay.url, shape).await?;
+        let cold = site.volunteer_at(&own.url, &format!("late-window-{}", window.as_secs())).await?;
+        windows_row("a new volunteer's first sync", &own, window, &cold, MOST).await;
+    }
+    for (window, mut phone) in holders {
+        let own = SlowLink::start(&site.relay.url, shape).await?;
+        phone.reroute(&own.url)?;
+        windows_row("a volunteer back from before that day", &own, window, &phone, MOST).await;
     }
     Ok(())
+}
+
+/// Syncs `phone` in windows of `window` on `link` until a sync runs to its end (at most `most`
+/// windows) and prints the row.
+async fn windows_row(what: &str, link: &SlowLink, window: Duration, phone: &Phone, most: usize) {
+    let mut done = None;
+    for n in 1..=most {
+        if sync_in_window(link, window, phone, None).await {
+            done = Some(n);
+            break;
+        }
+    }
+    println!(
+        "| {what} | windows of {} s | {} | – | {} |",
+        window.as_secs(),
+        done.map_or_else(|| format!("not in {most}"), |n| n.to_string()),
+        kib(link.carried_down()),
+    );
 }
 
 /// A team of `team` volunteers, each with a round's knocks recorded offline and a landing's link

@@ -10,6 +10,7 @@
 //! doorstep-bench landing    one phone's sync on a landing's link (64 kbit/s, 300 ms round
 //!                           trips): first sync, reconnect, knocks, a long day in windows of signal
 //! doorstep-bench landing-team  only the landing bench's team of twenty back at once
+//! doorstep-bench landing-late  only the landing bench's catching up after a teammate's day, steady and in windows
 //! doorstep-bench relay      a compound's team returning at once, against automerge-repo too,
 //!                           and where the relay's time goes on the round
 //! doorstep-bench anatomy    only where the relay's time goes on the round (no relay process)
@@ -69,7 +70,7 @@ mod workload;
 
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|landing|landing-team|relay|anatomy|district|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--deadline SECS] [--serial-phones] [--open-on-sync] [--niced-phones] [--phones-own-cpu] [--compounds N] [--volunteers N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
+const USAGE: &str = "usage: doorstep-bench <core|at-rest|sync|landing|landing-team|landing-late|relay|anatomy|district|compounds|backends|all> [--quick] [--doorstep PATH] [--peer DIR] [--no-peer] [--phones N] [--peer-max N] [--deadline SECS] [--serial-phones] [--open-on-sync] [--niced-phones] [--phones-own-cpu] [--compounds N] [--volunteers N] [--postgres URL]\n       doorstep-bench export DIR [--phones N]";
 
 #[derive(Debug)]
 struct Options {
@@ -162,6 +163,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
         "sync",
         "landing",
         "landing-team",
+        "landing-late",
         "relay",
         "anatomy",
         "district",
@@ -244,6 +246,10 @@ fn main() -> anyhow::Result<()> {
         if command == "landing-team" {
             let disk = tempfile::tempdir()?;
             landing_bench::run_team(&doorstep, disk.path(), quick).await?;
+        }
+        if command == "landing-late" {
+            let disk = tempfile::tempdir()?;
+            landing_bench::run_late(&doorstep, disk.path(), quick).await?;
         }
         if matches!(command, "relay" | "all") {
             let peer = if options.no_peer { None } else { peer::Peer::find(&options.peer, options.peer_max) };

@@ -293,7 +293,7 @@ impl Phone {
             .await?;
             run = back;
             let Some(body) = body else { break };
-            match self.exchange(body).await {
+            match self.exchange(body, run.reply_budget()).await {
                 Ok(bytes) => answer = Some(bytes),
                 Err(e) => {
                     // As the app does: a request the link did not carry makes the next ones
@@ -345,7 +345,7 @@ impl Phone {
         handled?;
         if let Some(body) = more {
             let live = Instant::now();
-            let answer = self.exchange(body).await?;
+            let answer = self.exchange(body, run.reply_budget()).await?;
             let report = self.carry_on(run, Some(answer)).await?;
             return Ok((report, cpu + live.elapsed()));
         }
@@ -360,12 +360,11 @@ impl Phone {
     }
 
     /// One sync request, compressed when the relay said it reads that and asking for replies
-    /// within the replica's budget once its link dropped a request, as the app sends it; a
+    /// within `reply_budget` (the run's, [`SyncRun::reply_budget`]), as the app sends it; a
     /// 503 with `Retry-After` comes back as [`Busy`]. A request that failed may be sent again as
     /// it is.
-    pub async fn exchange(&self, body: Vec<u8>) -> anyhow::Result<Exchanged> {
+    pub async fn exchange(&self, body: Vec<u8>, reply_budget: Option<usize>) -> anyhow::Result<Exchanged> {
         REQUESTS_SENT.fetch_add(1, Ordering::Relaxed);
-        let reply_budget = lock(&self.replica).reply_budget();
         let body = SyncBody::new(body, self.relay_reads_deflate.load(Ordering::Relaxed))
             .with_reply_budget(reply_budget);
         match self.relay.exchange(&body).await {

@@ -630,10 +630,8 @@ async fn sync_once(
     let mut run = lock(replica).start_sync();
     loop {
         let Some(body) = run.next_request(&lock(replica)) else { break };
-        let (deflate, reply_budget) = {
-            let held = lock(replica);
-            (held.sends_compressed_requests(), held.reply_budget())
-        };
+        let reply_budget = run.reply_budget();
+        let deflate = lock(replica).sends_compressed_requests();
         let body = SyncBody::new(body, deflate).with_reply_budget(reply_budget);
         let mut answer = relay.exchange(&body).await;
         if body.is_deflated() && matches!(&answer, Err(TransportError::Refused { status: 400 | 415, .. })) {

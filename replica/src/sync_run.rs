@@ -108,6 +108,10 @@ pub struct SyncRun {
     last_answer_bytes: usize,
     /// Requests of at least half the budget answered in a row since it last changed.
     carried_in_a_row: u32,
+    /// The link dropped a request lately (this run, or the budget it started from was below its
+    /// most): each request asks the relay for replies within the budget, even once the budget
+    /// is back at its most, so that a reply is never longer than the link has lately carried.
+    asks_small_replies: bool,
 }
 
 /// The documents a run still syncs: every held one but those refused transiently.
@@ -161,6 +165,7 @@ impl Replica {
             last_request_bytes: 0,
             last_answer_bytes: 0,
             carried_in_a_row: 0,
+            asks_small_replies: self.reply_budget().is_some(),
         }
     }
 }
@@ -230,7 +235,15 @@ impl SyncRun {
         if self.budget_fixed {
             return Ok(());
         }
+        self.asks_small_replies = true;
         self.follow_link(replica, request_budget::halved(self.session.request_bytes()))
+    }
+
+    /// The most bytes each reply should carry, asked of the relay with the next request: the
+    /// budget, while the link has lately dropped a request; `None` (no bound) otherwise. See
+    /// core's `sync/reply_budget.rs`.
+    pub fn reply_budget(&self) -> Option<usize> {
+        (self.asks_small_replies && !self.budget_fixed).then(|| self.session.request_bytes())
     }
 
     fn follow_link(&mut self, replica: &mut Replica, budget: usize) -> Result<(), ReplicaError> {

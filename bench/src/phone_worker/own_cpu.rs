@@ -118,8 +118,9 @@ async fn send(phone: Phone, first: Prepared, released: Instant, deadline: Durati
     let Prepared { run, body, cpu } = first;
     tokio::time::sleep(cpu).await;
     let mut sent = Sent { phone, reply: Reply::None, retries: Retries::default() };
+    let reply_budget = run.reply_budget();
     while released.elapsed() < deadline {
-        let error = match sent.phone.exchange(body.clone()).await {
+        let error = match sent.phone.exchange(body.clone(), reply_budget).await {
             Ok(answer) if refuses_nothing(&answer.answer) => {
                 sent.reply = Reply::Deferred { run, answer, arrived: released.elapsed() };
                 return sent;

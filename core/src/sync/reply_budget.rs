@@ -1,20 +1,22 @@
 //! A reply cut to what the phone's link has lately carried.
 //!
 //! A phone whose requests the link has dropped asks for replies of at most a budget of bytes
-//! (8–32 KiB: one to four seconds of a landing's 64 kbit/s). A reply is sent whole or not at
-//! all: the round a volunteer lacks after a day away, or a roster whose notes were rewritten by
-//! the hundred kilobytes, takes longer to cross than a window of signal on the stairs, and a
-//! reply cut off by the link brought nothing. Window after window the phone asked again and got
-//! the same reply, never in sync.
+//! (its request budget, 8–64 KiB: one to eight seconds of a landing's 64 kbit/s). A reply is
+//! sent whole or not at all: the round a volunteer lacks after a day away, or a roster whose
+//! notes were rewritten by the hundred kilobytes, takes longer to cross than a window of signal
+//! on the stairs, and a reply cut off by the link brought nothing. Window after window the phone
+//! asked again and got the same reply, never in sync.
 //!
 //! So when neither the changes the phone lacks nor the whole document fit the budget, the reply
 //! carries the first of those changes in the order the document holds them (each one's
 //! dependencies before it), as many as fit and at least one. The phone applies and stores them,
 //! and its next request, from its new heads, gets the next ones: each window of signal keeps what
-//! it carried. A phone that holds nothing of the document gets its changes from the first, as
-//! many as fit, instead of the whole document. The reply still says the relay's heads, so the
-//! phone knows there is more. Replies that fit go as before, whole document or changes,
-//! whichever is smaller.
+//! it carried. A phone that holds nothing of the document gets its changes from the first on.
+//! The reply still says the relay's heads, so the phone knows there is more.
+//!
+//! Replies that fit go as before, whole document or changes, whichever is smaller; so does the
+//! whole document when it is no bigger than the piece would be (a roster imported as one change
+//! saves, compressed in columns, smaller than that change).
 
 use automerge::sync::{Message, SyncDoc};
 use automerge::{Automerge, ChangeHash, ReadDoc};
@@ -38,7 +40,8 @@ pub fn parse_reply_budget(value: &[u8]) -> Option<usize> {
 /// The reply to a peer that asked for replies of at most its budget, when what it lacks does
 /// not fit: the first changes it lacks, as many as fit, at least one. `None` when the normal
 /// reply should go: the peer set no budget, its heads are not known or not all in `doc`, it
-/// lacks nothing, or its changes or the whole document fit the budget. `since` is the last sync
+/// lacks nothing, its changes or the whole document fit the budget, or the piece would be no
+/// smaller than the whole document. `since` is the last sync
 /// the peer announced (what it lacks is listed from `saved`'s list since then, shared by every
 /// reply from this state of the document).
 pub(crate) fn reply_within(
@@ -74,7 +77,10 @@ pub(crate) fn reply_within(
         size += bytes.len();
         prefix.push(bytes);
     }
-    if (all_fit && size <= budget) || saved.whole(doc).len() <= budget {
+    // The whole document goes as before when it fits, or when it is no bigger than the piece:
+    // a roster imported as one change saves (compressed, in columns) smaller than that change.
+    let whole = saved.whole(doc).len();
+    if (all_fit && size <= budget) || whole <= budget || size >= whole {
         return None;
     }
     let mut message = state.without_changes(|state| doc.generate_sync_message(state));
@@ -200,5 +206,18 @@ mod tests {
         let replies = sync_within(&mut roomy, &mut relay, &kept, Some(whole));
         assert_eq!(replies.len(), 1, "{replies:?}");
         assert_eq!(roomy.get_heads(), relay.get_heads());
+    }
+
+    #[test]
+    fn a_document_that_saves_smaller_than_its_first_change_goes_whole_whatever_the_budget() {
+        let (relay, kept) = roster_with_long_notes();
+        let mut roster = relay.fork_at(&[relay.get_changes(&[]).first().unwrap().hash()]).unwrap();
+        let import = roster.get_changes(&[]).first().unwrap().raw_bytes().len();
+        let whole = roster.save().len();
+        assert!(whole < import, "the case: {whole} B whole, {import} B the import");
+        let mut phone = Automerge::new().with_actor(ActorId::from([2; 16]));
+        let replies = sync_within(&mut phone, &mut roster, &kept, Some(whole / 4));
+        assert_eq!(replies, vec![whole], "the whole document, once, not the bigger change");
+        assert_eq!(phone.get_heads(), roster.get_heads());
     }
 }

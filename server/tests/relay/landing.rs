@@ -387,6 +387,7 @@ async fn a_phone_on_a_link_that_dropped_a_request_gets_what_it_lacks_in_pieces_o
     // Three requests dropped: the phone's budget is at its least, and it says so.
     drop_requests(&phone, 3);
     assert_eq!(phone.lock().unwrap().reply_budget(), Some(8 * 1024));
+    assert_eq!(phone.lock().unwrap().start_sync().reply_budget(), Some(8 * 1024), "a run asks it");
     let report = http::sync(&phone, &link, device_now).await.unwrap();
     assert!(report.rejected.is_empty(), "{report:?}");
     let notes_of = |replica: &Mutex<Replica>| -> Vec<String> {
@@ -396,8 +397,12 @@ async fn a_phone_on_a_link_that_dropped_a_request_gets_what_it_lacks_in_pieces_o
     assert_eq!(notes_of(&phone), notes_of(&writer), "every note arrived");
     assert!(report.requests >= 6, "in pieces: {report:?}");
     assert!(report.bytes_down > 40_000, "{report:?}");
-    // Pieces answered at about its budget grew it back.
+    // Pieces answered at about its budget grew it back; a run on a link that carried them all
+    // asks no bound.
     assert!(phone.lock().unwrap().request_budget() > 8 * 1024, "{report:?}");
+    let budget = phone.lock().unwrap().request_budget();
+    let expected = (budget < 64 * 1024).then_some(budget);
+    assert_eq!(phone.lock().unwrap().start_sync().reply_budget(), expected);
 
     // A new phone on a link that dropped its first requests: the roster, history and all, from
     // its first change on.

@@ -61,7 +61,9 @@ async fn synced(site: &Site, link: &SlowLink, name: &str) -> anyhow::Result<Phon
 
 /// One window of signal: the link up, the phone syncing, and the link cut at the end of the
 /// window whatever the phone is doing, so a request on the way fails as it would on the stairs
-/// and the phone learns from it. Whether the sync ran to its end within the window.
+/// and the phone learns from it. Whether the phone is in sync after it: the sync ran to its end
+/// within the window with nothing refused, deferred or failed, and every document it may hold
+/// arrived.
 async fn sync_in_window(link: &SlowLink, window: Duration, phone: &Phone, budget: Option<usize>) -> bool {
     link.restore();
     let cut = async {
@@ -69,7 +71,15 @@ async fn sync_in_window(link: &SlowLink, window: Duration, phone: &Phone, budget
         link.cut();
     };
     let ((), synced) = tokio::join!(cut, phone.sync_with_budget(budget));
-    synced.is_ok()
+    let Ok(synced) = synced else { return false };
+    let report = &synced.report;
+    let clean = report.rejected.is_empty() && report.retrying.is_empty() && report.failed.is_empty();
+    let missing = phone
+        .with_replica(|r| {
+            r.compounds().map(|c| c.documents().filter(|d| d.is_placeholder()).count()).sum::<usize>()
+        })
+        .await;
+    clean && missing.is_ok_and(|m| m == 0)
 }
 
 fn row(what: &str, outcome: &anyhow::Result<crate::phone::Synced>, took: Duration, left: usize) {

@@ -308,21 +308,29 @@ async fn late_in_windows(site: &Site, shape: LinkShape, edits: usize) -> anyhow:
         "\n## After a teammate's day of {edits} long notes: catching up on a landing's link, steady and in windows of signal (at most {MOST})\n"
     );
     println!(
-        "| phone | link | windows until in sync | time | received over the link in all |\n|---|---|---|---|---|"
+        "| phone | link | windows until in sync | time | received over the link in all | changes held at the end |\n|---|---|---|---|---|---|"
     );
-    let steady = |what: &str, synced: anyhow::Result<crate::phone::Synced>, link: &SlowLink| match synced {
-        Ok(synced) => {
-            println!("| {what} | steady | – | {} | {} |", ms(synced.took), kib(link.carried_down()))
-        }
-        Err(e) => println!("| {what} | steady | – | failed: {e:#} | {} |", kib(link.carried_down())),
-    };
+    let steady =
+        |what: &str, synced: anyhow::Result<crate::phone::Synced>, link: &SlowLink, held: usize| match synced
+        {
+            Ok(synced) => println!(
+                "| {what} | steady | – | {} | {} | {held} |",
+                ms(synced.took),
+                kib(link.carried_down())
+            ),
+            Err(e) => {
+                println!("| {what} | steady | – | failed: {e:#} | {} | {held} |", kib(link.carried_down()))
+            }
+        };
     let own = SlowLink::start(&site.relay.url, shape).await?;
     let cold = site.volunteer_at(&own.url, "late-steady").await?;
-    steady("a new volunteer's first sync", cold.sync().await, &own);
+    let synced = cold.sync().await;
+    steady("a new volunteer's first sync", synced, &own, changes_held(&cold).await);
     let own = SlowLink::start(&site.relay.url, shape).await?;
     let mut holder = steady_holder;
     holder.reroute(&own.url)?;
-    steady("a volunteer back from before that day", holder.sync().await, &own);
+    let synced = holder.sync().await;
+    steady("a volunteer back from before that day", synced, &own, changes_held(&holder).await);
 
     for window in WINDOWS {
         let own = SlowLink::start(&site.relay.url, shape).await?;
@@ -337,6 +345,18 @@ async fn late_in_windows(site: &Site, shape: LinkShape, edits: usize) -> anyhow:
     Ok(())
 }
 
+/// The changes of every document `phone` holds.
+async fn changes_held(phone: &Phone) -> usize {
+    phone
+        .with_replica(|r| {
+            r.compounds()
+                .map(|c| c.documents().map(|d| d.automerge().get_changes_meta(&[]).len()).sum::<usize>())
+                .sum::<usize>()
+        })
+        .await
+        .unwrap_or(0)
+}
+
 /// Syncs `phone` in windows of `window` on `link` until a sync runs to its end (at most `most`
 /// windows) and prints the row.
 async fn windows_row(what: &str, link: &SlowLink, window: Duration, phone: &Phone, most: usize) {
@@ -348,10 +368,11 @@ async fn windows_row(what: &str, link: &SlowLink, window: Duration, phone: &Phon
         }
     }
     println!(
-        "| {what} | windows of {} s | {} | – | {} |",
+        "| {what} | windows of {} s | {} | – | {} | {} |",
         window.as_secs(),
         done.map_or_else(|| format!("not in {most}"), |n| n.to_string()),
         kib(link.carried_down()),
+        changes_held(phone).await,
     );
 }
 

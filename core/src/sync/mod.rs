@@ -131,10 +131,17 @@ pub fn generate_sharing(doc: &Automerge, state: &mut PeerState, saved: &SavedOnc
             .changes_for_a_holder(doc, |_| true, |state| doc.generate_sync_message(state))
             .map(Message::encode);
     }
+    whole_message(doc, state, saved).map(Message::encode)
+}
+
+/// Automerge's message for a peer that takes no changes (our heads, needs and Bloom filter) with
+/// `saved`'s copy of the whole document as its changes: the shape of Automerge's own
+/// whole-document message.
+fn whole_message(doc: &Automerge, state: &mut PeerState, saved: &SavedOnce<'_>) -> Option<Message> {
     let mut message = state.without_changes(|state| doc.generate_sync_message(state))?;
     message.version = automerge::sync::MessageVersion::V2;
     message.changes = saved.whole(doc).clone().into();
-    Some(message.encode())
+    Some(message)
 }
 
 /// The reply to a peer that holds the document and lacks changes, all of them kept:

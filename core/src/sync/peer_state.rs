@@ -167,6 +167,11 @@ impl PeerState {
         out
     }
 
+    /// Whether the peer reads whole-document messages.
+    pub(crate) fn reads_whole(&self) -> bool {
+        self.state.their_capabilities.as_ref().is_some_and(|c| c.contains(&Capability::MessageV2))
+    }
+
     /// Whether the reply should be the whole document: the peer reads whole-document messages,
     /// and it holds nothing of the document, or `outweighs_whole` says the changes it lacks are
     /// the bigger message. `outweighs_whole` is given this state and the heads the peer holds.
@@ -175,8 +180,7 @@ impl PeerState {
         doc: &Automerge,
         outweighs_whole: impl FnOnce(&Self, &[ChangeHash]) -> bool,
     ) -> bool {
-        let reads_whole =
-            self.state.their_capabilities.as_ref().is_some_and(|c| c.contains(&Capability::MessageV2));
+        let reads_whole = self.reads_whole();
         let has_nothing =
             self.state.their_heads.as_ref().is_some_and(Vec::is_empty) && self.state.shared_heads.is_empty();
         // A peer whose last sync names changes we lack is sent a reset by Automerge, not a document.

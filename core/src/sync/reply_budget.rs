@@ -38,10 +38,10 @@ pub fn parse_reply_budget(value: &[u8]) -> Option<usize> {
 }
 
 /// The reply to a peer that asked for replies of at most its budget, when what it lacks does
-/// not fit: the first changes it lacks, as many as fit, at least one. `None` when the normal
-/// reply should go: the peer set no budget, its heads are not known or not all in `doc`, it
-/// lacks nothing, its changes or the whole document fit the budget, or the piece would be no
-/// smaller than the whole document. `since` is the last sync
+/// not fit: the first changes it lacks, as many as fit, at least one; or the whole document, when
+/// no piece can be smaller than it. `None` when the normal reply should go: the peer set no
+/// budget, its heads are not known or not all in `doc`, it lacks nothing, or its changes or the
+/// whole document fit the budget. `since` is the last sync
 /// the peer announced (what it lacks is listed from `saved`'s list since then, shared by every
 /// reply from this state of the document).
 pub(crate) fn reply_within(
@@ -67,21 +67,29 @@ pub(crate) fn reply_within(
     };
     let mut prefix = Vec::new();
     let mut size = 0usize;
-    let mut all_fit = true;
+    // The first change that did not fit, by its size.
+    let mut next = None;
     for hash in &lacking {
         let bytes = bytes_of(hash)?;
         if !prefix.is_empty() && size + bytes.len() > budget {
-            all_fit = false;
+            next = Some(bytes.len());
             break;
         }
         size += bytes.len();
         prefix.push(bytes);
     }
-    // The whole document goes as before when it fits, or when it is no bigger than the piece:
-    // a roster imported as one change saves (compressed, in columns) smaller than that change.
-    let whole = saved.whole(doc).len();
-    if (all_fit && size <= budget) || whole <= budget || size >= whole {
+    if next.is_none() && size <= budget {
         return None;
+    }
+    let whole = saved.whole(doc).len();
+    if whole <= budget {
+        return None;
+    }
+    // No piece can be smaller than the whole document when the piece, or a change it would
+    // leave for later, is not: a roster imported as one change saves (compressed, in columns)
+    // several times smaller than that change. The whole document then goes at once.
+    if size >= whole || next.is_some_and(|n| n >= whole) {
+        return state.reads_whole().then(|| super::whole_message(doc, state, saved));
     }
     let mut message = state.without_changes(|state| doc.generate_sync_message(state));
     if let Some(message) = message.as_mut() {
@@ -206,6 +214,33 @@ mod tests {
         let replies = sync_within(&mut roomy, &mut relay, &kept, Some(whole));
         assert_eq!(replies.len(), 1, "{replies:?}");
         assert_eq!(roomy.get_heads(), relay.get_heads());
+    }
+
+    /// A roster's header and kind, two small changes, then its import: cutting after the small
+    /// ones would leave a phone holding part of the document, which the import (bytes not kept:
+    /// counted, one change) would then reach as that change, seven times the whole document.
+    #[test]
+    fn small_changes_before_one_heavier_than_the_document_do_not_make_a_piece() {
+        let kept = KeptChanges::default();
+        let mut roster = Automerge::new().with_actor(ActorId::from([7; 16]));
+        for key in ["header", "kind"] {
+            let mut tx = roster.transaction();
+            tx.put(ROOT, key, "roster").unwrap();
+            tx.commit();
+        }
+        let mut with_import = Automerge::new().with_actor(ActorId::from([1; 16]));
+        with_import.merge(&mut roster).unwrap();
+        let mut tx = with_import.transaction();
+        for i in 0..600 {
+            let household = tx.put_object(ROOT, format!("household-{i}"), ObjType::Map).unwrap();
+            tx.put(&household, "address", format!("{} 号楼 {} 单元 {}", i / 40, i % 4, 100 + i)).unwrap();
+        }
+        tx.commit();
+        let whole = with_import.save().len();
+        let mut phone = Automerge::new().with_actor(ActorId::from([2; 16]));
+        let replies = sync_within(&mut phone, &mut with_import, &kept, Some(whole / 2));
+        assert_eq!(replies, vec![whole], "the whole document at once, not two small changes first");
+        assert_eq!(phone.get_heads(), with_import.get_heads());
     }
 
     #[test]

@@ -254,20 +254,14 @@ impl RelayClient {
 
     /// Sends one sync request (compressed, when `body` is) and returns the answer.
     pub async fn exchange(&self, body: &SyncBody) -> Result<Exchanged, TransportError> {
-        match &body.deflated {
-            Some(compressed) => self.send_sync(compressed.clone(), true, body.reply_budget).await,
-            None => self.send_sync(body.plain.clone(), false, body.reply_budget).await,
-        }
-    }
-
-    async fn send_sync(
-        &self,
-        body: Vec<u8>,
-        deflated: bool,
-        reply_budget: Option<usize>,
-    ) -> Result<Exchanged, TransportError> {
-        let sent = body.len();
-        let response = match self.post_sync(body.clone(), deflated, reply_budget).await {
+        let (bytes, deflated) = match &body.deflated {
+            Some(compressed) => (compressed, true),
+            None => (&body.plain, false),
+        };
+        let sent = bytes.len();
+        let reply_budget = body.reply_budget;
+        // One copy of the body per attempt: reqwest takes it by value.
+        let response = match self.post_sync(bytes.clone(), deflated, reply_budget).await {
             // A kept-alive connection closed as the request went out, before any answer: by the
             // relay (an older one counted its idle timeout from its last write, while a long
             // answer was still crossing a landing's link) or by a box on the way. The link
@@ -275,7 +269,7 @@ impl RelayClient {
             // request may be sent twice: the relay takes a change it already holds as a no-op.
             Err(e) if closed_before_answer(&e) => {
                 tracing::info!(error = %e, "the connection closed before the relay answered; sending the request again");
-                self.post_sync(body, deflated, reply_budget).await
+                self.post_sync(bytes.clone(), deflated, reply_budget).await
             }
             sent => sent,
         }

@@ -5,6 +5,7 @@ use automerge::sync::{BloomFilter, Capability, Have, State};
 use automerge::{Automerge, ChangeHash};
 
 use super::SyncError;
+use super::reply_budget::ReplyBudget;
 
 /// Automerge's per-peer, per-document sync state, and how replies reach the peer.
 #[derive(Debug, Clone, Default)]
@@ -16,7 +17,7 @@ pub struct PeerState {
     replies_deflated: bool,
     /// The most bytes the peer asked a reply to carry, its link having dropped requests lately
     /// (`reply_budget.rs`). Known for this exchange only; never persisted.
-    reply_budget: Option<usize>,
+    reply_budget: Option<ReplyBudget>,
 }
 
 impl PeerState {
@@ -55,12 +56,12 @@ impl PeerState {
     }
 
     /// Says the most bytes a reply to the peer may carry, for this exchange (`None`: no bound).
-    pub fn set_reply_budget(&mut self, budget: Option<usize>) {
+    pub fn set_reply_budget(&mut self, budget: Option<ReplyBudget>) {
         self.reply_budget = budget;
     }
 
     /// The most bytes a reply to the peer may carry, if it asked for a bound.
-    pub(crate) fn reply_budget(&self) -> Option<usize> {
+    pub(crate) fn reply_budget(&self) -> Option<ReplyBudget> {
         self.reply_budget
     }
 

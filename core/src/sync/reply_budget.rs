@@ -14,6 +14,11 @@
 //! it carried. A phone that holds nothing of the document gets its changes from the first on.
 //! The reply still says the relay's heads, so the phone knows there is more.
 //!
+//! The budget bounds the whole answer, not each document's reply: the relay makes the replies
+//! of a request's documents one after another, each with what the ones before it left
+//! ([`ReplyBudget::after`]). A document whose next change does not fit what is left gets only
+//! the relay's heads in that answer, and its piece in a later one.
+//!
 //! Replies that fit go as before, whole document or changes, whichever is smaller; so does the
 //! whole document when it is no bigger than the piece would be (a roster imported as one change
 //! saves, compressed in columns, smaller than that change).
@@ -35,6 +40,43 @@ pub const LEAST_REPLY_BUDGET: usize = 1024;
 /// value is not a whole number of bytes.
 pub fn parse_reply_budget(value: &[u8]) -> Option<usize> {
     std::str::from_utf8(value).ok()?.trim().parse::<usize>().ok().map(|b| b.max(LEAST_REPLY_BUDGET))
+}
+
+/// What one document's reply may carry of a phone's budget, which bounds the whole answer: the
+/// replies of a request's documents are made one after another, each with what the ones before
+/// it left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyBudget {
+    bytes: usize,
+    /// The reply carries the first change the phone lacks even when it alone is over `bytes`:
+    /// true until an earlier reply of the answer has taken some of the budget, so that every
+    /// answer brings something and a change bigger than the budget still arrives.
+    at_least_one: bool,
+}
+
+impl ReplyBudget {
+    /// The budget a phone asked for (see [`parse_reply_budget`]), for the first reply of its
+    /// answer.
+    pub fn asked(bytes: usize) -> Self {
+        Self { bytes, at_least_one: true }
+    }
+
+    /// What is left for the next reply once the answer's earlier replies took `spent` bytes.
+    /// Replies under [`LEAST_REPLY_BUDGET`] are taken as acknowledgements, not pieces: the next
+    /// reply still carries at least one change. Past that, a document whose next change does not
+    /// fit what is left gets none in this answer, only the relay's heads; it gets its piece in a
+    /// later answer, once the documents before it lack nothing.
+    pub fn after(self, spent: usize) -> Self {
+        Self {
+            bytes: self.bytes.saturating_sub(spent),
+            at_least_one: self.at_least_one && spent < LEAST_REPLY_BUDGET,
+        }
+    }
+
+    /// The most bytes of changes the reply may carry.
+    pub fn bytes(self) -> usize {
+        self.bytes
+    }
 }
 
 /// The reply to a peer that asked for replies of at most its budget, when what it lacks does
@@ -65,31 +107,36 @@ pub(crate) fn reply_within(
             None => doc.get_change_by_hash(hash).map(|c| c.raw_bytes().to_vec()),
         }
     };
+    let (limit, at_least_one) = (budget.bytes(), budget.at_least_one);
     let mut prefix = Vec::new();
     let mut size = 0usize;
     // The first change that did not fit, by its size.
     let mut next = None;
     for hash in &lacking {
         let bytes = bytes_of(hash)?;
-        if !prefix.is_empty() && size + bytes.len() > budget {
+        if size + bytes.len() > limit && (!prefix.is_empty() || !at_least_one) {
             next = Some(bytes.len());
             break;
         }
         size += bytes.len();
         prefix.push(bytes);
     }
-    if next.is_none() && size <= budget {
+    if next.is_none() && size <= limit {
         return None;
     }
     let whole = saved.whole(doc).len();
-    if whole <= budget {
+    if whole <= limit {
         return None;
     }
     // No piece can be smaller than the whole document when the piece, or a change it would
     // leave for later, is not: a roster imported as one change saves (compressed, in columns)
-    // several times smaller than that change. The whole document then goes at once.
+    // several times smaller than that change. The whole document then goes at once, unless the
+    // answer's earlier replies took the budget: then nothing goes in this answer.
     if size >= whole || next.is_some_and(|n| n >= whole) {
-        return state.reads_whole().then(|| super::whole_message(doc, state, saved));
+        if at_least_one {
+            return state.reads_whole().then(|| super::whole_message(doc, state, saved));
+        }
+        prefix.clear();
     }
     let mut message = state.without_changes(|state| doc.generate_sync_message(state));
     if let Some(message) = message.as_mut() {
@@ -106,6 +153,7 @@ mod tests {
     use automerge::transaction::Transactable;
     use automerge::{ActorId, Automerge, ObjType, ROOT};
 
+    use super::ReplyBudget;
     use crate::sync::{
         KeptChanges, MessageLimits, PeerState, SavedOnce, decode, generate, generate_sharing, receive,
         whole_document,
@@ -159,7 +207,7 @@ mod tests {
         for _ in 0..200 {
             let Some(hello) = generate(phone, &mut phone_state) else { break };
             let mut relay_state = PeerState::new();
-            relay_state.set_reply_budget(budget);
+            relay_state.set_reply_budget(budget.map(ReplyBudget::asked));
             receive(relay, &mut relay_state, decode(&hello, &MessageLimits::default()).unwrap()).unwrap();
             let saved = SavedOnce::keeping(kept);
             let Some(reply) = generate_sharing(relay, &mut relay_state, &saved) else { break };
@@ -195,6 +243,51 @@ mod tests {
         let replies = sync_within(&mut again, &mut relay, &kept, None);
         assert_eq!(replies.len(), 1, "{replies:?}");
         assert_eq!(again.get_heads(), relay.get_heads());
+    }
+
+    /// One exchange of a phone holding the roster's first change with `relay`, answered within
+    /// `budget`: the bytes of changes the reply carried.
+    fn one_reply_within(relay: &mut Automerge, kept: &KeptChanges, budget: ReplyBudget) -> usize {
+        let mut phone = Automerge::new().with_actor(ActorId::from([2; 16]));
+        phone.apply_changes([relay.get_changes(&[]).first().unwrap().clone()]).unwrap();
+        let hello = generate(&mut phone, &mut PeerState::new()).unwrap();
+        let mut relay_state = PeerState::new();
+        relay_state.set_reply_budget(Some(budget));
+        receive(relay, &mut relay_state, decode(&hello, &MessageLimits::default()).unwrap()).unwrap();
+        let reply = generate_sharing(relay, &mut relay_state, &SavedOnce::keeping(kept)).unwrap();
+        let message: Message = decode(&reply, &MessageLimits::for_replies()).unwrap();
+        message.changes.iter().map(<[u8]>::len).sum()
+    }
+
+    /// Two documents of one answer lacking more than the budget: the second gets what the first
+    /// left, and nothing once the first took it; after a mere acknowledgement, its piece.
+    #[test]
+    fn the_budget_bounds_the_whole_answer_not_each_document() {
+        let (mut first, kept_first) = roster_with_long_notes();
+        let (mut second, kept_second) = roster_with_long_notes();
+        let asked = ReplyBudget::asked(40 << 10);
+
+        let spent = one_reply_within(&mut first, &kept_first, asked);
+        assert!(spent > 20 << 10 && spent <= 40 << 10, "the first takes its piece: {spent} B");
+        let left = asked.after(spent);
+        let second_got = one_reply_within(&mut second, &kept_second, left);
+        assert!(
+            second_got <= left.bytes(),
+            "the second gets at most what is left: {second_got} B of {}",
+            left.bytes()
+        );
+        assert!(spent + second_got <= 40 << 10, "the answer within the budget");
+
+        let taken = asked.after(40 << 10);
+        assert_eq!(one_reply_within(&mut second, &kept_second, taken), 0, "nothing left: nothing sent");
+
+        let after_ack = asked.after(300);
+        assert!(
+            one_reply_within(&mut second, &kept_second, after_ack) > 0,
+            "an acknowledgement takes no piece"
+        );
+        // A change bigger than a budget still arrives when nothing came before it.
+        assert!(one_reply_within(&mut second, &kept_second, ReplyBudget::asked(1024)) > 1024);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use doorstep_core::sync::SyncResponse;
 use doorstep_core::sync::body_deflate::{self, DEFLATE, Effort};
-use doorstep_core::sync::reply_budget::{REPLY_BUDGET_HEADER, parse_reply_budget};
+use doorstep_core::sync::reply_budget::{REPLY_BUDGET_HEADER, ReplyBudget, parse_reply_budget};
 
 use super::auth::Authenticated;
 use super::cbor::{CBOR, CborSync};
@@ -69,7 +69,7 @@ async fn answer(
         person: session.person,
         device: session.device,
         replies_deflated: reads_deflate,
-        reply_budget: link.reply_budget,
+        reply_budget: link.reply_budget.map(ReplyBudget::asked),
     };
     let docs_in = body.request.messages.len();
     let mut response = sync_batch(state, caller, body.request).await?;

@@ -25,6 +25,7 @@ pub use doorstep_core::relay_engine::rejection;
 use std::collections::BTreeSet;
 
 use doorstep_core::id::{DocumentId, PersonId};
+use doorstep_core::sync::reply_budget::ReplyBudget;
 use doorstep_core::sync::{
     DocMessage, GrantsDigest, MessageShape, SyncRequest, SyncResponse, WIRE_VERSION, check_message,
 };
@@ -45,9 +46,10 @@ pub struct Caller {
     /// The answer travels compressed (the request said `Accept-Encoding: deflate`), so the
     /// changes a reply would carry are weighed compressed against the whole document.
     pub replies_deflated: bool,
-    /// The most bytes a reply may carry, when the phone's link has dropped requests lately and
-    /// it asked for small replies (core `sync/reply_budget.rs`).
-    pub reply_budget: Option<usize>,
+    /// The most bytes the answer may carry, when the phone's link has dropped requests lately
+    /// and it asked for small replies (core `sync/reply_budget.rs`): for one document, what the
+    /// answer's earlier documents left of it.
+    pub reply_budget: Option<ReplyBudget>,
 }
 
 /// A request refused as a whole.
@@ -186,16 +188,37 @@ pub async fn sync_batch(
         response.rejected.push(rejection::reject(doc, rejection::REFETCH_LOOP, None, reason));
     }
     let mut states = Vec::new();
-    // Every document at once: each waits in its own queue, so the request takes as long as its
-    // slowest document, not the sum of them.
-    let syncing =
-        request.messages.into_iter().filter(|m| !looping.iter().any(|(d, _)| *d == m.doc)).map(|message| {
-            let doc = message.doc;
-            let place = places.remove(&doc);
-            let (access, caller) = (&access, &caller);
-            async move { (doc, document::sync_document(state, caller, access, message, place).await) }
-        });
-    let outcomes = futures_util::future::join_all(syncing).await;
+    let messages: Vec<DocMessage> =
+        request.messages.into_iter().filter(|m| !looping.iter().any(|(d, _)| *d == m.doc)).collect();
+    let outcomes = match caller.reply_budget {
+        // Every document at once: each waits in its own queue, so the request takes as long as
+        // its slowest document, not the sum of them.
+        None => {
+            let syncing = messages.into_iter().map(|message| {
+                let doc = message.doc;
+                let place = places.remove(&doc);
+                let (access, caller) = (&access, &caller);
+                async move { (doc, document::sync_document(state, caller, access, message, place).await) }
+            });
+            futures_util::future::join_all(syncing).await
+        }
+        // A phone on a link that drops requests: its budget bounds the whole answer, so the
+        // documents go one after another, each replying within what the ones before it left.
+        // Its link, not the relay, is what it waits for.
+        Some(asked) => {
+            let mut outcomes = Vec::with_capacity(messages.len());
+            let mut spent = 0usize;
+            for message in messages {
+                let doc = message.doc;
+                let place = places.remove(&doc);
+                let caller = Caller { reply_budget: Some(asked.after(spent)), ..caller };
+                let outcome = document::sync_document(state, &caller, &access, message, place).await;
+                spent += outcome.reply.as_ref().map_or(0, Vec::len);
+                outcomes.push((doc, outcome));
+            }
+            outcomes
+        }
+    };
     for (doc, outcome) in outcomes {
         if let Some(reply) = outcome.reply {
             response.messages.push(DocMessage { doc, message: reply });

@@ -427,3 +427,98 @@ async fn a_phone_on_a_link_that_dropped_a_request_gets_what_it_lacks_in_pieces_o
     let reason = refused.text().await.unwrap();
     assert!(reason.contains("x-doorstep-reply-bytes"), "{reason}");
 }
+
+/// The budget bounds the whole answer, not each document's reply: a phone lacking a teammate's
+/// long notes on the roster and long attempt notes on the round, asking 8 KiB replies, gets
+/// answers of at most its budget (and a message's heads), the round's notes coming once the
+/// roster's are in. Before, each document replied within the budget, and an answer carried two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_budget_bounds_the_whole_answer_of_several_documents() {
+    let fx = Fixture::new().await;
+    let phone_of = |name: &'static str| {
+        let relay = &fx.relay;
+        let compound = fx.compound;
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+            let transport = RelayClient::new(&relay.url, None).unwrap();
+            let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+            let joined = http::join(&replica, &transport, &code, name).await.unwrap();
+            let transport = transport.with_token(joined.token.clone());
+            http::sync(&replica, &transport, device_now).await.unwrap();
+            (dir, replica, transport, joined.token)
+        }
+    };
+    let (_writer_dir, writer, writer_link, _) = phone_of("王芳的手机").await;
+    let (_dir, phone, _link, token) = phone_of("李强的手机").await;
+
+    let mut seed = 0x0bad_cafe_1234_5678_u64;
+    let households = writer.lock().unwrap().compounds().next().unwrap().households();
+    let tasks = writer.lock().unwrap().compounds().next().unwrap().open_tasks();
+    assert!(!tasks.is_empty(), "the fixture's round has tasks");
+    for n in 0..6 {
+        let mut guard = writer.lock().unwrap();
+        let household = households[n % households.len()].id;
+        guard
+            .apply(
+                device_now(),
+                fx.compound,
+                &Operation::EditNotes { household, notes: notes(&mut seed, 1500) },
+            )
+            .unwrap();
+        let task = tasks[n % tasks.len()].id;
+        let attempt = Operation::RecordAttempt {
+            round: fx.round,
+            task,
+            outcome: doorstep_core::schema::vocabulary::Outcome::NobodyHome,
+            note: notes(&mut seed, 1500),
+        };
+        guard.apply(device_now(), fx.compound, &attempt).unwrap();
+    }
+    let report = http::sync(&writer, &writer_link, device_now).await.unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
+
+    // The phone's link dropped three requests: it asks for 8 KiB replies. Each request is sent
+    // by hand, to weigh each answer.
+    let client = reqwest::Client::new();
+    let mut guard = phone.into_inner().unwrap();
+    let mut run = guard.start_sync();
+    for _ in 0..3 {
+        run.request_failed(&mut guard).unwrap();
+    }
+    let mut answers = Vec::new();
+    while let Some(body) = run.next_request(&guard) {
+        let budget = run.reply_budget().expect("the run asks small replies");
+        let answer = client
+            .post(format!("{}/v1/sync", fx.relay.url))
+            .bearer_auth(&token)
+            .header("content-type", "application/cbor")
+            .header(doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER, budget.to_string())
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        let bytes = answer.bytes().await.unwrap();
+        let response = SyncResponse::decode(&bytes).unwrap();
+        let changes: usize = response.messages.iter().map(|m| m.message.len()).sum();
+        answers.push((budget, changes, response.messages.len()));
+        run.handle_response(&mut guard, &bytes, device_now()).unwrap();
+        assert!(answers.len() < 40, "the run ends: {answers:?}");
+    }
+    let notes_of = |replica: &Replica| -> (Vec<String>, Vec<usize>) {
+        let compound = replica.compounds().next().unwrap();
+        (
+            compound.households().into_iter().map(|h| h.notes).collect(),
+            compound.tasks().into_iter().map(|t| t.attempts.len()).collect(),
+        )
+    };
+    assert_eq!(notes_of(&guard), notes_of(&writer.lock().unwrap()), "every note arrived: {answers:?}");
+    // One note is about 4.6 KB: two documents' pieces would be over the budget together.
+    let slack = 1024;
+    assert!(
+        answers.iter().all(|&(budget, replies, _)| replies <= budget + slack),
+        "each answer within its budget: {answers:?}"
+    );
+    assert!(answers.len() >= 4, "in pieces: {answers:?}");
+}

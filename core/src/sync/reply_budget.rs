@@ -250,7 +250,7 @@ mod tests {
     fn one_reply_within(relay: &mut Automerge, kept: &KeptChanges, budget: ReplyBudget) -> usize {
         let mut phone = Automerge::new().with_actor(ActorId::from([2; 16]));
         phone.apply_changes([relay.get_changes(&[]).first().unwrap().clone()]).unwrap();
-        let hello = generate(&mut phone, &mut PeerState::new()).unwrap();
+        let hello = generate(&phone, &mut PeerState::new()).unwrap();
         let mut relay_state = PeerState::new();
         relay_state.set_reply_budget(Some(budget));
         receive(relay, &mut relay_state, decode(&hello, &MessageLimits::default()).unwrap()).unwrap();

@@ -111,7 +111,7 @@ pub struct HandedOver {
 /// replica keeps whether the relay reads compressed requests.
 fn handle(run: &mut SyncRun, replica: &mut Replica, answer: &Exchanged) -> Result<(), ReplicaError> {
     run.handle_response(replica, &answer.answer, now())?;
-    run.carried_on_the_wire(answer.sent, answer.received);
+    run.carried_on_the_wire(answer.sent, answer.received, answer.took);
     replica.learn_relay_reads_deflate(answer.relay_reads_deflate)
 }
 

@@ -261,6 +261,7 @@ impl RelayClient {
         let sent = bytes.len();
         let reply_budget = body.reply_budget;
         // One copy of the body per attempt: reqwest takes it by value.
+        let mut started = std::time::Instant::now();
         let response = match self.post_sync(bytes.clone(), deflated, reply_budget).await {
             // A kept-alive connection closed as the request went out, before any answer: by the
             // relay (an older one counted its idle timeout from its last write, while a long
@@ -269,6 +270,7 @@ impl RelayClient {
             // request may be sent twice: the relay takes a change it already holds as a no-op.
             Err(e) if closed_before_answer(&e) => {
                 tracing::info!(error = %e, "the connection closed before the relay answered; sending the request again");
+                started = std::time::Instant::now();
                 self.post_sync(bytes.clone(), deflated, reply_budget).await
             }
             sent => sent,
@@ -280,7 +282,7 @@ impl RelayClient {
             .and_then(|v| v.to_str().ok())
             .is_some_and(body_deflate::accepts_deflate);
         let (answer, received) = read_answer(response).await?;
-        Ok(Exchanged { answer, sent, received, relay_reads_deflate })
+        Ok(Exchanged { answer, sent, received, relay_reads_deflate, took: started.elapsed() })
     }
 
     /// `POST /v1/sync` with `body`, up to the answer's head.
@@ -380,6 +382,8 @@ pub struct Exchanged {
     pub received: usize,
     /// Whether the relay says it reads compressed requests (`Accept-Encoding: deflate`).
     pub relay_reads_deflate: bool,
+    /// From the request's start to the answer's last byte.
+    pub took: Duration,
 }
 
 /// The most a compressed answer may inflate to: more than any answer of the relay's, far less
@@ -659,7 +663,7 @@ async fn sync_once(
         };
         let mut held = lock(replica);
         run.handle_response(&mut held, &answer.answer, clock())?;
-        run.carried_on_the_wire(answer.sent, answer.received);
+        run.carried_on_the_wire(answer.sent, answer.received, answer.took);
         held.learn_relay_reads_deflate(answer.relay_reads_deflate)?;
     }
     let deferred = run.has_deferred();

@@ -21,6 +21,7 @@ mod error;
 pub mod http;
 mod journal;
 mod known_grants;
+pub mod link_rate;
 mod quarantine;
 mod relay_reads;
 mod replica;

@@ -14,6 +14,7 @@ use crate::cipher::ReplicaKey;
 use crate::error::ReplicaError;
 use crate::journal::NewEntry;
 use crate::known_grants;
+use crate::link_rate::LinkRate;
 use crate::relay_reads::{self, RelayReads};
 use crate::request_budget;
 use crate::store::{Store, Write};
@@ -63,6 +64,8 @@ pub struct Replica {
     relay_reads_deflate: bool,
     /// Bytes of changes one sync request carries, fitted to the link (see `request_budget.rs`).
     pub(crate) request_budget: usize,
+    /// How fast the link lately carried the syncs' exchanges (see `link_rate.rs`); in memory.
+    pub(crate) link_rate: LinkRate,
     last_sync: Option<Timestamp>,
     /// Documents the last sync brought new content for (see [`Replica::last_sync_news`]).
     last_sync_news: Option<usize>,
@@ -133,6 +136,7 @@ impl Replica {
             relay_reads_compact,
             relay_reads_deflate,
             request_budget,
+            link_rate: LinkRate::default(),
             last_sync,
             last_sync_news,
             load_problems: Vec::new(),

@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::actor_rotation::rotate_device_actor;
 use crate::error::ReplicaError;
 use crate::known_grants;
+use crate::link_rate::LinkRate;
 use crate::relay_reads::{self, RelayReads};
 use crate::replica::Replica;
 use crate::request_budget;
@@ -112,6 +113,9 @@ pub struct SyncRun {
     /// most): each request asks the relay for replies within the budget, even once the budget
     /// is back at its most, so that a reply is never longer than the link has lately carried.
     asks_small_replies: bool,
+    /// How fast the link carried this run's exchanges, from the replica's and back to it (see
+    /// `link_rate.rs`).
+    link_rate: LinkRate,
 }
 
 /// The documents a run still syncs: every held one but those refused transiently.
@@ -166,6 +170,7 @@ impl Replica {
             last_answer_bytes: 0,
             carried_in_a_row: 0,
             asks_small_replies: self.reply_budget().is_some(),
+            link_rate: self.link_rate,
         }
     }
 }
@@ -219,13 +224,16 @@ impl SyncRun {
         self.last_request_bytes = bytes;
     }
 
-    /// What the link carried for the last request and its answer, when that differs from their
-    /// own sizes (compressed with `Content-Encoding: deflate`): the report counts the link's
-    /// bytes, the ones a volunteer waits for. Call after [`SyncRun::handle_response`].
-    pub fn carried_on_the_wire(&mut self, sent: usize, received: usize) {
+    /// What the link carried for the last request and its answer (compressed with
+    /// `Content-Encoding: deflate`, when they went so), and how long that took from the
+    /// request's start to the answer's last byte: the report counts the link's bytes, the ones a
+    /// volunteer waits for, and the replies asked for follow the link's rate
+    /// ([`SyncRun::reply_budget`]). Call after [`SyncRun::handle_response`].
+    pub fn carried_on_the_wire(&mut self, sent: usize, received: usize, took: std::time::Duration) {
         self.report.bytes_up = self.report.bytes_up.saturating_sub(self.last_request_bytes) + sent;
         self.report.bytes_down = self.report.bytes_down.saturating_sub(self.last_answer_bytes) + received;
         self.last_answer_bytes = received;
+        self.link_rate.carried(sent + received, took);
     }
 
     /// After the last request was not carried: no answer came (the connection dropped or timed
@@ -236,14 +244,18 @@ impl SyncRun {
             return Ok(());
         }
         self.asks_small_replies = true;
+        replica.link_rate = self.link_rate;
         self.follow_link(replica, request_budget::halved(self.session.request_bytes()))
     }
 
-    /// The most bytes each reply should carry, asked of the relay with the next request: the
-    /// budget, while the link has lately dropped a request; `None` (no bound) otherwise. See
-    /// core's `sync/reply_budget.rs`.
+    /// The most bytes each answer should carry, asked of the relay with the next request, while
+    /// the link has lately dropped a request: about two seconds of the link at the rate it
+    /// carried this run's or the last runs' exchanges, within the request budget (the budget
+    /// until a rate is known; see `link_rate.rs`). `None` (no bound) otherwise. See core's
+    /// `sync/reply_budget.rs`.
     pub fn reply_budget(&self) -> Option<usize> {
-        (self.asks_small_replies && !self.budget_fixed).then(|| self.session.request_bytes())
+        (self.asks_small_replies && !self.budget_fixed)
+            .then(|| self.link_rate.piece_within(self.session.request_bytes()))
     }
 
     fn follow_link(&mut self, replica: &mut Replica, budget: usize) -> Result<(), ReplicaError> {
@@ -498,6 +510,7 @@ impl SyncRun {
 
     /// Ends a run that reached quiescence: records the sync time.
     pub fn finish(self, replica: &mut Replica, now: Timestamp) -> Result<SyncReport, ReplicaError> {
+        replica.link_rate = self.link_rate;
         replica.set_last_sync(now, self.report.news())?;
         Ok(self.report)
     }

@@ -522,3 +522,57 @@ async fn a_reply_budget_bounds_the_whole_answer_of_several_documents() {
     );
     assert!(answers.len() >= 4, "in pieces: {answers:?}");
 }
+
+/// On a link that dropped a request, the replies asked for follow the link's rate: about two
+/// seconds of it, not the request budget, which grows back to pieces a window of signal would
+/// cut. Through a proxy handing the phone 6,000 bytes a second, the phone that caught up with a
+/// teammate's notes asks afterwards for replies of about 12 KB while its request budget grew to
+/// 32 KiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_link_that_dropped_a_request_the_replies_asked_for_follow_its_rate() {
+    let fx = Fixture::new().await;
+    let joined_phone = |name: &'static str| {
+        let relay = &fx.relay;
+        let compound = fx.compound;
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+            let transport = RelayClient::new(&relay.url, None).unwrap();
+            let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+            let joined = http::join(&replica, &transport, &code, name).await.unwrap();
+            http::sync(&replica, &transport.with_token(joined.token.clone()), device_now).await.unwrap();
+            (dir, replica, joined.token)
+        }
+    };
+    let (_writer_dir, writer, writer_token) = joined_phone("王芳的手机").await;
+    let (_dir, phone, token) = joined_phone("李强的手机").await;
+    let households = writer.lock().unwrap().compounds().next().unwrap().households();
+    let mut seed = 0x5eed_1234_u64;
+    for household in households.iter().cycle().take(10) {
+        let edit = Operation::EditNotes { household: household.id, notes: notes(&mut seed, 1500) };
+        writer.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
+    }
+    let writer_link = RelayClient::new(&fx.relay.url, Some(writer_token)).unwrap();
+    http::sync(&writer, &writer_link, device_now).await.unwrap();
+
+    {
+        let mut guard = phone.lock().unwrap();
+        let mut run = guard.start_sync();
+        for _ in 0..3 {
+            run.request_failed(&mut guard).unwrap();
+        }
+        assert_eq!(run.reply_budget(), Some(8 * 1024), "no rate known yet: the budget");
+    }
+    let slow = trickle(&fx.relay.url, 6000, false).await;
+    let report =
+        http::sync(&phone, &RelayClient::new(&slow, Some(token)).unwrap(), device_now).await.unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert_eq!(phone.lock().unwrap().unsynced_changes(), 0);
+    let request_budget = phone.lock().unwrap().request_budget();
+    let asked = phone.lock().unwrap().start_sync().reply_budget().unwrap();
+    assert!(request_budget >= 32 * 1024, "the request budget grew back: {request_budget} B, {report:?}");
+    assert!(
+        (doorstep_replica::link_rate::LEAST_PIECE..=16_000).contains(&asked),
+        "about two seconds of 6,000 B/s asked, not the {request_budget} B budget: {asked} B"
+    );
+}

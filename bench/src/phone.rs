@@ -267,7 +267,42 @@ impl Phone {
             }
         })
         .await?;
-        let report = self.carry_on(run, None).await?;
+        let mut report = self.carry_on(run, None).await?;
+        // As the app does (`http::sync`): on a link that drops requests, the documents held
+        // nothing of come as copies kept byte by byte, then a run for the changes since.
+        let copies_wanted =
+            self.with_replica(|r| r.reply_budget().is_some() && !r.documents_lacking().is_empty()).await?;
+        if copies_wanted && budget.is_none() {
+            let fetched = match doorstep_replica::http::fetch_copies(&self.replica, &self.relay).await {
+                Ok(fetched) => fetched,
+                Err(e) => {
+                    if matches!(e, TransportError::Network(_)) {
+                        let replica = Arc::clone(&self.replica);
+                        blocking(self.turn_order, move || {
+                            let mut held = lock(&replica);
+                            let mut run = held.start_sync();
+                            run.request_failed(&mut held)
+                        })
+                        .await??;
+                    }
+                    return Err(e.into());
+                }
+            };
+            report.requests += fetched.requests;
+            report.bytes_down += fetched.bytes_down;
+            if !fetched.adopted.is_empty() {
+                let replica = Arc::clone(&self.replica);
+                let run = blocking(self.turn_order, move || lock(&replica).start_sync()).await?;
+                let since = self.carry_on(run, None).await?;
+                report.requests += since.requests;
+                report.bytes_up += since.bytes_up;
+                report.bytes_down += since.bytes_down;
+                report.changed.extend(since.changed);
+                report.rejected.extend(since.rejected);
+                report.retrying = since.retrying;
+                report.failed.extend(since.failed);
+            }
+        }
         Ok(Synced { report, took: start.elapsed() })
     }
 

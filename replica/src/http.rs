@@ -5,13 +5,17 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use doorstep_core::id::{CompoundId, PersonId};
+use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::sync::body_deflate::{self, DEFLATE, Effort};
+use doorstep_core::sync::document_copy::{
+    COPY_BYTES_HEADER, COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER,
+};
 use doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER;
 use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange};
 use doorstep_core::{Role, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::copy_fetch::PartialCopy;
 use crate::{Replica, ReplicaError, RetryPolicy, SyncReport};
 
 /// What can go wrong talking to the relay. Each variant is something a caller acts on
@@ -283,6 +287,34 @@ impl RelayClient {
             .is_some_and(body_deflate::accepts_deflate);
         let (answer, received) = read_answer(response).await?;
         Ok(Exchanged { answer, sent, received, relay_reads_deflate, took: started.elapsed() })
+    }
+
+    /// `GET /v1/documents/{doc}/copy`, from the byte after what `so_far` holds when it is part
+    /// of a copy (core's `sync/document_copy.rs`), up to the answer's head: its body is read as
+    /// it comes, by [`fetch_copies`].
+    async fn copy(&self, doc: DocumentId, so_far: &PartialCopy) -> Result<reqwest::Response, TransportError> {
+        let mut url = format!("{}/v1/documents/{doc}/copy", self.base);
+        if !so_far.heads.is_empty() {
+            // Hex hashes, commas and a number: nothing to escape.
+            url.push_str(&format!(
+                "?heads={}&from={}&digest={}",
+                so_far.heads,
+                so_far.bytes.len(),
+                so_far.digest
+            ));
+        }
+        let mut request = self.http.get(url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(network)?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(read_answer(response)
+            .await
+            .err()
+            .unwrap_or_else(|| TransportError::BadResponse("a refused copy read as an answer".into())))
     }
 
     /// `POST /v1/sync` with `body`, up to the answer's head.
@@ -618,9 +650,144 @@ async fn sync_documents(
     }
 }
 
+/// What [`fetch_copies`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CopiesFetched {
+    /// Requests made.
+    pub requests: u32,
+    /// Bytes of copies received.
+    pub bytes_down: usize,
+    /// Documents taken whole from their copy.
+    pub adopted: Vec<DocumentId>,
+}
+
+/// New bytes of a copy kept in the replica's file at least this often as they arrive (and
+/// whatever arrived when the link drops): a kill loses no more.
+const COPY_KEPT_EVERY: usize = 4 * 1024;
+
+/// Fetches the documents this device holds nothing of as copies, each from where the last
+/// window of signal left it (core's `sync/document_copy.rs`); a phone whose link drops requests
+/// calls it. Every byte that arrives is kept, and a complete copy is taken as the document. A
+/// document the relay will not give (no longer the caller's, removed, its heads gone) is left
+/// to the sync, which says why. Stops at the first error of the link, with what arrived kept.
+pub async fn fetch_copies(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+) -> Result<CopiesFetched, TransportError> {
+    let mut done = CopiesFetched::default();
+    let lacking = lock(replica).documents_lacking();
+    for doc in lacking {
+        let mut copy = lock(replica).copy_so_far(doc)?.unwrap_or_default();
+        done.requests += 1;
+        let mut response = match relay.copy(doc, &copy).await {
+            Ok(response) => response,
+            Err(e @ (TransportError::Refused { .. } | TransportError::Forbidden(_))) => {
+                tracing::info!(doc = %doc, error = %e, "no copy of the document; the sync fetches it");
+                if matches!(e, TransportError::Refused { status: 409, .. }) {
+                    lock(replica).keep_copy(doc, &PartialCopy::default())?;
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let header = |name: &str| {
+            response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned).unwrap_or_default()
+        };
+        let (heads, digest) = (header(COPY_HEADS_HEADER), header(COPY_DIGEST_HEADER));
+        let (total, from) =
+            (header(COPY_BYTES_HEADER).parse::<usize>(), header(COPY_FROM_HEADER).parse::<usize>());
+        let (Ok(total), Ok(from)) = (total, from) else {
+            return Err(TransportError::BadResponse(format!("the copy of {doc} came without its length")));
+        };
+        if from == 0 || from != copy.bytes.len() || digest != copy.digest {
+            copy = PartialCopy { heads, digest, total, bytes: Vec::new() };
+        }
+        let mut unkept = 0;
+        let read = loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    done.bytes_down += chunk.len();
+                    copy.bytes.extend_from_slice(&chunk);
+                    unkept += chunk.len();
+                    if copy.bytes.len() > copy.total {
+                        break Err(TransportError::BadResponse(format!(
+                            "the copy of {doc} is longer than it said"
+                        )));
+                    }
+                    if unkept >= COPY_KEPT_EVERY && !copy.is_complete() {
+                        lock(replica).keep_copy(doc, &copy)?;
+                        unkept = 0;
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(network(e)),
+            }
+        };
+        if let Err(e) = read {
+            lock(replica).keep_copy(doc, &copy)?;
+            return Err(e);
+        }
+        if !copy.is_complete() {
+            lock(replica).keep_copy(doc, &copy)?;
+            return Err(TransportError::Network(format!("the copy of {doc} ended early")));
+        }
+        if lock(replica).adopt_copy(doc, &copy)? {
+            done.adopted.push(doc);
+        }
+    }
+    Ok(done)
+}
+
+/// One sync: a run of requests until quiescent, and on a link that drops requests, the copies
+/// of the documents held nothing of yet (the run leaves them out), then another run for the
+/// changes since those copies. Returns the report and whether some document was refused
+/// transiently and waits for another sync.
+async fn sync_once(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+    clock: &impl Fn() -> Timestamp,
+) -> Result<(SyncReport, bool), TransportError> {
+    let (mut report, deferred) = sync_run(replica, relay, clock).await?;
+    let copies_wanted = {
+        let held = lock(replica);
+        held.reply_budget().is_some() && !held.documents_lacking().is_empty()
+    };
+    if !copies_wanted {
+        return Ok((report, deferred));
+    }
+    let fetched = match fetch_copies(replica, relay).await {
+        Ok(fetched) => fetched,
+        Err(TransportError::Removed { .. }) => {
+            let compounds = lock(replica).wipe_after_token_revoked()?;
+            return Err(TransportError::Removed { compounds });
+        }
+        Err(e @ TransportError::Network(_)) => {
+            // The link dropped the copy: what arrived is kept, and the next requests carry less.
+            let mut held = lock(replica);
+            let mut run = held.start_sync();
+            run.request_failed(&mut held)?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    report.requests += fetched.requests;
+    report.bytes_down += fetched.bytes_down;
+    for doc in &fetched.adopted {
+        if !report.fetched.contains(doc) {
+            report.fetched.push(*doc);
+        }
+    }
+    if fetched.adopted.is_empty() {
+        return Ok((report, deferred));
+    }
+    let (since, deferred_since) = sync_run(replica, relay, clock).await?;
+    merge(&mut report, since);
+    Ok((report, deferred || deferred_since))
+}
+
 /// One sync run: requests until quiescent. Returns the report and whether some document was
 /// refused transiently and waits for another run.
-async fn sync_once(
+async fn sync_run(
     replica: &Mutex<Replica>,
     relay: &RelayClient,
     clock: &impl Fn() -> Timestamp,

@@ -16,6 +16,7 @@
 
 mod actor_rotation;
 mod cipher;
+pub mod copy_fetch;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;

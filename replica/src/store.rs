@@ -374,6 +374,9 @@ impl Store {
                     tx.prepare_cached("DELETE FROM documents WHERE id = ?1")?.execute([doc.to_string()])?;
                     tx.prepare_cached("DELETE FROM peer_states WHERE doc = ?1")?
                         .execute([doc.to_string()])?;
+                    // A copy of it being fetched (`copy_fetch.rs`).
+                    tx.prepare_cached("DELETE FROM meta WHERE key IN ('copy:' || ?1, 'copy-bytes:' || ?1)")?
+                        .execute([doc.to_string()])?;
                 }
                 Write::PeerState { doc, state } => {
                     let doc = doc.to_string();

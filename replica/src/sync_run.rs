@@ -116,23 +116,39 @@ pub struct SyncRun {
     /// How fast the link carried this run's exchanges, from the replica's and back to it (see
     /// `link_rate.rs`).
     link_rate: LinkRate,
+    /// The run started on a link that had dropped a request: documents held nothing of are left
+    /// to [`crate::http::fetch_copies`], which keeps every byte of them that arrives, instead of
+    /// coming whole in an answer that a window of signal cuts.
+    lacking_left_out: bool,
 }
 
-/// The documents a run still syncs: every held one but those refused transiently.
+/// The documents a run still syncs: every held one but those refused transiently, and, on a
+/// link that drops requests, those held nothing of yet (fetched as copies, `copy_fetch.rs`).
 struct Syncing<'a> {
     compounds: &'a BTreeMap<CompoundId, Compound>,
     deferred: &'a BTreeSet<DocumentId>,
+    lacking_left_out: bool,
+}
+
+impl Syncing<'_> {
+    fn syncs(&self, id: DocumentId) -> bool {
+        if self.deferred.contains(&id) {
+            return false;
+        }
+        let lacking = || DocumentSet::get(self.compounds, id).is_some_and(Document::is_placeholder);
+        !(self.lacking_left_out && lacking())
+    }
 }
 
 impl DocumentSet for Syncing<'_> {
     fn document_ids(&self) -> Vec<DocumentId> {
         let mut ids = self.compounds.document_ids();
-        ids.retain(|id| !self.deferred.contains(id));
+        ids.retain(|id| self.syncs(*id));
         ids
     }
 
     fn get(&self, id: DocumentId) -> Option<&Document> {
-        if self.deferred.contains(&id) { None } else { DocumentSet::get(self.compounds, id) }
+        if self.syncs(id) { DocumentSet::get(self.compounds, id) } else { None }
     }
 
     fn get_mut(&mut self, _id: DocumentId) -> Option<&mut Document> {
@@ -171,6 +187,7 @@ impl Replica {
             carried_in_a_row: 0,
             asks_small_replies: self.reply_budget().is_some(),
             link_rate: self.link_rate,
+            lacking_left_out: self.reply_budget().is_some(),
         }
     }
 }
@@ -182,7 +199,11 @@ impl SyncRun {
             tracing::warn!(requests = MAX_REQUESTS, "sync run stopped after too many requests");
             return None;
         }
-        let syncing = Syncing { compounds: &replica.compounds, deferred: &self.deferred };
+        let syncing = Syncing {
+            compounds: &replica.compounds,
+            deferred: &self.deferred,
+            lacking_left_out: self.lacking_left_out,
+        };
         let request = self.session.request(&syncing)?;
         let device = replica.device_actor();
         self.last_sent.clear();

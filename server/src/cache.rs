@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use automerge::{ActorId, Automerge};
+use automerge::{ActorId, Automerge, ChangeHash};
 use doorstep_core::document::Header;
 use doorstep_core::id::DocumentId;
 use doorstep_core::schema::vocabulary::{DocKind, RoundStatus};
@@ -58,6 +58,10 @@ pub struct CachedDoc {
     /// The bytes of the changes its sync batches took since it was loaded, for replies
     /// (`doorstep_core::sync::KeptChanges`).
     pub kept: KeptChanges,
+    /// The last copy of it served (`GET /v1/documents/{id}/copy`), with the heads it was saved
+    /// at: the phones completing it window after window, and the others of a team fetching it,
+    /// are served these bytes, not a save each.
+    pub copy: Option<(Vec<ChangeHash>, Arc<Vec<u8>>)>,
 }
 
 impl CachedDoc {
@@ -71,6 +75,7 @@ impl CachedDoc {
             stored_bytes,
             chunks_since_compaction: 0,
             kept: KeptChanges::default(),
+            copy: None,
         }
     }
 }
@@ -169,6 +174,7 @@ async fn load(id: DocumentId, actor: ActorId, stored: StoredDocument) -> Result<
             stored_bytes,
             chunks_since_compaction: stored.chunks.len(),
             kept: KeptChanges::default(),
+            copy: None,
         })
     })
     .await

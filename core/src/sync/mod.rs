@@ -16,6 +16,7 @@ pub mod body_deflate;
 mod changes_or_whole;
 mod client;
 mod compact_request;
+pub mod document_copy;
 mod error;
 mod grants_digest;
 mod kept_changes;

@@ -3,6 +3,7 @@
 //! | route | auth | body |
 //! |---|---|---|
 //! | `POST /v1/sync` | token | CBOR `SyncRequest` → CBOR `SyncResponse` |
+//! | `GET /v1/documents/{id}/copy?heads=&from=&digest=` | token | the document saved whole at those heads, from byte `from` (a phone whose link drops requests fetches what it lacks so; `document_copy.rs`) |
 //! | `POST /v1/set-aside` | token | JSON `{items, awaiting}` → `{received, refused, outcomes}`: the review inbox ([`crate::set_aside`]); 413 over the limits |
 //! | `POST /v1/join` | invite code | JSON `{invite_code, device_name, name?}` → `{token, person, compound, role}` |
 //! | `GET /v1/me` | token | who am I, my memberships, my compounds' coordinators by name |
@@ -20,6 +21,7 @@
 mod admin;
 mod auth;
 mod cbor;
+mod document_copy;
 mod events;
 mod health;
 mod join;
@@ -42,6 +44,7 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/sync", post(sync::sync))
+        .route("/v1/documents/{id}/copy", get(document_copy::copy))
         .route("/v1/set-aside", post(set_aside::exchange))
         .route("/v1/join", post(join::join))
         .route("/v1/me", get(admin::me))

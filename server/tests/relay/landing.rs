@@ -346,7 +346,7 @@ async fn a_kept_alive_connection_closed_under_the_next_request_is_retried_on_a_n
 /// of about its budget, each kept as it arrives, instead of one reply longer than a window of
 /// signal. A teammate's day of long notes (about 110 KB on the wire) reaches a phone asking for
 /// 8 KiB replies in many requests, and a new phone's first sync on such a link gets the roster
-/// from its first change on. A budget that is not a number is refused by name.
+/// and its history as a copy. A budget that is not a number is refused by name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_on_a_link_that_dropped_a_request_gets_what_it_lacks_in_pieces_of_its_budget() {
     let fx = Fixture::new().await;
@@ -404,14 +404,15 @@ async fn a_phone_on_a_link_that_dropped_a_request_gets_what_it_lacks_in_pieces_o
     let expected = (budget < 64 * 1024).then_some(budget);
     assert_eq!(phone.lock().unwrap().start_sync().reply_budget(), expected);
 
-    // A new phone on a link that dropped its first requests: the roster, history and all, from
-    // its first change on.
+    // A new phone on a link that dropped its first requests: the roster, history and all, as a
+    // copy kept byte by byte (`document_copy.rs`), each document a request of its own.
     let (_new_dir, new_phone, new_link) = joined_phone("新志愿者").await;
     drop_requests(&new_phone, 3);
     let report = http::sync(&new_phone, &new_link, device_now).await.unwrap();
     assert!(report.rejected.is_empty(), "{report:?}");
     assert_eq!(notes_of(&new_phone), notes_of(&writer), "the roster arrived whole");
-    assert!(report.requests >= 6, "in pieces: {report:?}");
+    assert_eq!(report.fetched.len(), 3, "{report:?}");
+    assert!(report.requests >= 4, "the list, then a copy a document: {report:?}");
 
     // A budget that is not a number of bytes.
     let refused = reqwest::Client::new()

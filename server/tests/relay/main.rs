@@ -14,6 +14,7 @@ mod changes_or_whole;
 mod compaction_race;
 mod compressed_bodies;
 mod connections;
+mod document_copy;
 mod document_list;
 mod fuzz_replay;
 mod harness;

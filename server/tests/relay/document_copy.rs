@@ -1,0 +1,201 @@
+//! A new volunteer on a landing whose link drops requests gets the roster as a copy, kept byte
+//! by byte across windows of signal shorter than the roster takes to cross
+//! (`GET /v1/documents/{id}/copy`, core's `sync/document_copy.rs`). Real relay, real replica
+//! file, real HTTP through a proxy that cuts every connection after so many bytes.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use doorstep_core::Role;
+use doorstep_core::sync::document_copy::{COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER};
+use doorstep_replica::Replica;
+use doorstep_replica::http::{self, RelayClient};
+use reqwest::StatusCode;
+
+use crate::harness::{TestRelay, device_now};
+
+/// A roster of `households`, each with a line of notes: about 50 KB saved for 600, imported as
+/// one change of more than that.
+fn roster_csv(households: usize) -> String {
+    let mut csv = String::from(
+        "小区,楼号,单元,楼层,房号,户主,联系电话,户内人数,60岁以上人数,6岁以下儿童,重点人群,管控状态,有无电梯,备注\n",
+    );
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for i in 0..households {
+        let notes: String = (0..24)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from_u32(0x4e00 + u32::try_from(seed % 3000).unwrap()).unwrap()
+            })
+            .collect();
+        let (building, floor, room) = (i / 40 + 1, (i % 40) / 4 + 1, (i % 4) + 1);
+        csv.push_str(&format!(
+            "香樟苑,{building}号楼,1单元,{floor},{floor}0{room},住户{i},199{:08},2,1,0,,正常,无,{notes}\n",
+            10_000_000 + i
+        ));
+    }
+    csv
+}
+
+/// A TCP proxy to `relay` that carries at most `down` bytes of each connection's answers to the
+/// phone, then closes it: a window of signal. Returns its URL and the bytes it carried down.
+async fn windows_of(relay: &str, down: usize) -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let target = relay.trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let carried = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&carried);
+    tokio::spawn(async move {
+        while let Ok((phone, _)) = listener.accept().await {
+            let relay = tokio::net::TcpStream::connect(&target).await.unwrap();
+            let (mut from_phone, mut to_phone) = phone.into_split();
+            let (mut from_relay, mut to_relay) = relay.into_split();
+            let counted = Arc::clone(&counted);
+            let up = tokio::spawn(async move { tokio::io::copy(&mut from_phone, &mut to_relay).await });
+            tokio::spawn(async move {
+                let mut left = down;
+                let mut buf = vec![0_u8; 4096];
+                while left > 0 {
+                    let Ok(n @ 1..) = from_relay.read(&mut buf[..left.min(4096)]).await else { break };
+                    if to_phone.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    counted.fetch_add(n, Ordering::SeqCst);
+                    left -= n;
+                }
+                up.abort();
+                let _ = to_phone.shutdown().await;
+            });
+        }
+    });
+    (url, carried)
+}
+
+/// Windows of 16 KiB each, shorter than the roster: before copies, the roster went whole (no
+/// piece of a roster imported as one change is smaller) and never arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_volunteer_on_a_link_that_drops_gets_the_roster_as_a_copy_kept_across_windows() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    let report = relay.import_roster(compound, &roster_csv(600)).await;
+    assert_eq!(report["imported"], 600, "{report}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+    let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+    let joined =
+        http::join(&replica, &RelayClient::new(&relay.url, None).unwrap(), &code, "新志愿者").await.unwrap();
+    {
+        // Its link dropped requests on the way up the stairs.
+        let mut guard = replica.lock().unwrap();
+        let mut run = guard.start_sync();
+        for _ in 0..3 {
+            run.request_failed(&mut guard).unwrap();
+        }
+    }
+    let (url, carried) = windows_of(&relay.url, 16 * 1024).await;
+    let transport = RelayClient::new(&url, Some(joined.token.clone())).unwrap();
+    let mut windows = 0;
+    let households = loop {
+        windows += 1;
+        assert!(windows <= 30, "in sync within 30 windows; {} B carried", carried.load(Ordering::SeqCst));
+        let synced = http::sync(&replica, &transport, device_now).await;
+        let held = replica.lock().unwrap();
+        let lacking = held.documents_lacking();
+        if synced.is_ok() && lacking.is_empty() && held.compounds().next().is_some() {
+            break held.compounds().next().unwrap().households().len();
+        }
+    };
+    assert_eq!(households, 600);
+    assert!(windows >= 4, "the roster took several windows: {windows}");
+    // Every byte a window carried was kept: the roster crossed about once, not once per window.
+    let roster = reqwest::Client::new()
+        .get(format!("{}/v1/documents/{}/copy", relay.url, roster_id(&replica)))
+        .bearer_auth(&joined.token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .len();
+    let carried = carried.load(Ordering::SeqCst);
+    assert!(carried < roster * 2, "{carried} B carried for a {roster} B roster in {windows} windows");
+}
+
+fn roster_id(replica: &Mutex<Replica>) -> doorstep_core::id::DocumentId {
+    let held = replica.lock().unwrap();
+    let compound = held.compounds().next().unwrap();
+    compound
+        .documents()
+        .find(|d| d.kind() == doorstep_core::schema::vocabulary::DocKind::Roster)
+        .unwrap()
+        .id()
+}
+
+/// The copy endpoint's answers: the rest from `from` when the digest names the copy at those
+/// heads, the whole copy from byte 0 otherwise, and a refusal naming what is wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_resumes_only_the_copy_it_names_and_refuses_what_it_cannot_give() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    relay.import_roster(compound, &roster_csv(50)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+    let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+    let link = RelayClient::new(&relay.url, None).unwrap();
+    let joined = http::join(&replica, &link, &code, "李强").await.unwrap();
+    http::sync(&replica, &link.with_token(joined.token.clone()), device_now).await.unwrap();
+    let roster = roster_id(&replica);
+    let client = reqwest::Client::new();
+    let get = |query: String| {
+        client
+            .get(format!("{}/v1/documents/{roster}/copy{query}", relay.url))
+            .bearer_auth(&joined.token)
+            .send()
+    };
+
+    let whole = get(String::new()).await.unwrap();
+    assert_eq!(whole.status(), StatusCode::OK);
+    let heads = whole.headers()[COPY_HEADS_HEADER].to_str().unwrap().to_owned();
+    let digest = whole.headers()[COPY_DIGEST_HEADER].to_str().unwrap().to_owned();
+    let bytes = whole.bytes().await.unwrap();
+
+    let rest = get(format!("?heads={heads}&from=100&digest={digest}")).await.unwrap();
+    assert_eq!(rest.headers()[COPY_FROM_HEADER], "100");
+    assert_eq!(rest.bytes().await.unwrap(), bytes[100..]);
+
+    let other = get(format!("?heads={heads}&from=100&digest={}", "0".repeat(64))).await.unwrap();
+    assert_eq!(other.headers()[COPY_FROM_HEADER], "0", "another copy: from the first byte");
+    assert_eq!(other.bytes().await.unwrap(), bytes);
+
+    let bad = get("?heads=nonsense".into()).await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains("change hashes"));
+    let gone = get(format!("?heads={}", "ab".repeat(32))).await.unwrap();
+    assert_eq!(gone.status(), StatusCode::CONFLICT);
+
+    // A document outside the caller's compounds.
+    let elsewhere = relay.create_compound("别的小区").await;
+    relay.import_roster(elsewhere, &roster_csv(3)).await;
+    let unknown = client
+        .get(format!(
+            "{}/v1/documents/{}/copy",
+            relay.url,
+            doorstep_core::id::DocumentId::from_uuid(uuid::Uuid::from_u128(
+                0x1234_5678_9abc_def0_1234_5678_9abc_def0
+            ))
+        ))
+        .bearer_auth(&joined.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let anonymous =
+        reqwest::Client::new().get(format!("{}/v1/documents/{roster}/copy", relay.url)).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}

@@ -293,14 +293,7 @@ impl Phone {
             if !fetched.adopted.is_empty() {
                 let replica = Arc::clone(&self.replica);
                 let run = blocking(self.turn_order, move || lock(&replica).start_sync()).await?;
-                let since = self.carry_on(run, None).await?;
-                report.requests += since.requests;
-                report.bytes_up += since.bytes_up;
-                report.bytes_down += since.bytes_down;
-                report.changed.extend(since.changed);
-                report.rejected.extend(since.rejected);
-                report.retrying = since.retrying;
-                report.failed.extend(since.failed);
+                report.add(self.carry_on(run, None).await?);
             }
         }
         Ok(Synced { report, took: start.elapsed() })

@@ -614,7 +614,7 @@ async fn sync_documents(
     loop {
         let (wait, error) = match sync_once(replica, relay, clock).await {
             Ok((report, deferred)) => {
-                merge(&mut total, report);
+                total.add(report);
                 if !deferred {
                     return Ok(total);
                 }
@@ -781,7 +781,7 @@ async fn sync_once(
         return Ok((report, deferred));
     }
     let (since, deferred_since) = sync_run(replica, relay, clock).await?;
-    merge(&mut report, since);
+    report.add(since);
     Ok((report, deferred || deferred_since))
 }
 
@@ -835,25 +835,6 @@ async fn sync_run(
     }
     let deferred = run.has_deferred();
     Ok((run.finish(&mut lock(replica), clock())?, deferred))
-}
-
-/// Adds one run's report to the total. Transient refusals of an earlier run that a later run
-/// got through are not reported.
-fn merge(total: &mut SyncReport, run: SyncReport) {
-    total.requests += run.requests;
-    total.bytes_up += run.bytes_up;
-    total.bytes_down += run.bytes_down;
-    total.document_lists += run.document_lists;
-    total.changed.extend(run.changed);
-    total.fetched.extend(run.fetched);
-    total.dropped.extend(run.dropped);
-    total.rejected.extend(run.rejected);
-    total.set_aside += run.set_aside;
-    total.reapplied += run.reapplied;
-    total.retries += run.retries;
-    total.failed.extend(run.failed);
-    total.removed_from.extend(run.removed_from);
-    total.retrying = run.retrying;
 }
 
 /// How long a failed exchange asks to wait before trying again, or `None` if trying again now

@@ -71,6 +71,27 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// Adds a later run's report to this one. Transient refusals of an earlier run that a later
+    /// run got through are not reported.
+    pub fn add(&mut self, run: SyncReport) {
+        self.requests += run.requests;
+        self.bytes_up += run.bytes_up;
+        self.bytes_down += run.bytes_down;
+        self.document_lists += run.document_lists;
+        self.changed.extend(run.changed);
+        self.fetched.extend(run.fetched);
+        self.dropped.extend(run.dropped);
+        self.rejected.extend(run.rejected);
+        self.set_aside += run.set_aside;
+        self.reapplied += run.reapplied;
+        self.retries += run.retries;
+        self.failed.extend(run.failed);
+        self.removed_from.extend(run.removed_from);
+        self.retrying = run.retrying;
+        self.set_aside_sent += run.set_aside_sent;
+        self.set_aside_decided += run.set_aside_decided;
+    }
+
     /// Documents this sync brought new content for, each counted once: those the relay's
     /// replies changed and those it sent whole for the first time.
     pub fn news(&self) -> usize {

@@ -36,6 +36,21 @@ fn notes(seed: &mut u64, chars: usize) -> String {
         .collect()
 }
 
+/// A volunteer's phone joined to `compound` over a good link: its file's folder, the replica,
+/// its transport (with its token) and the token.
+async fn joined_volunteer(
+    relay: &crate::harness::TestRelay,
+    compound: doorstep_core::id::CompoundId,
+    name: &str,
+) -> (tempfile::TempDir, Mutex<Replica>, RelayClient, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+    let transport = RelayClient::new(&relay.url, None).unwrap();
+    let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+    let joined = http::join(&replica, &transport, &code, name).await.unwrap();
+    (dir, replica, transport.with_token(joined.token.clone()), joined.token)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_past_one_requests_budget_goes_up_in_pieces_and_a_dropped_link_keeps_what_went() {
     let mut fx = Fixture::new().await;
@@ -350,17 +365,10 @@ async fn a_kept_alive_connection_closed_under_the_next_request_is_retried_on_a_n
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_on_a_link_that_dropped_a_request_gets_what_it_lacks_in_pieces_of_its_budget() {
     let fx = Fixture::new().await;
-    let joined_phone = |name: &'static str| {
-        let relay = &fx.relay;
-        let compound = fx.compound;
-        async move {
-            let dir = tempfile::tempdir().unwrap();
-            let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
-            let transport = RelayClient::new(&relay.url, None).unwrap();
-            let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
-            let joined = http::join(&replica, &transport, &code, name).await.unwrap();
-            (dir, replica, transport.with_token(joined.token))
-        }
+    let (relay, compound) = (&fx.relay, fx.compound);
+    let joined_phone = move |name: &'static str| async move {
+        let (dir, replica, transport, _) = joined_volunteer(relay, compound, name).await;
+        (dir, replica, transport)
     };
     let drop_requests = |replica: &Mutex<Replica>, times: usize| {
         let mut guard = replica.lock().unwrap();
@@ -436,19 +444,11 @@ async fn a_phone_on_a_link_that_dropped_a_request_gets_what_it_lacks_in_pieces_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_budget_bounds_the_whole_answer_of_several_documents() {
     let fx = Fixture::new().await;
-    let phone_of = |name: &'static str| {
-        let relay = &fx.relay;
-        let compound = fx.compound;
-        async move {
-            let dir = tempfile::tempdir().unwrap();
-            let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
-            let transport = RelayClient::new(&relay.url, None).unwrap();
-            let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
-            let joined = http::join(&replica, &transport, &code, name).await.unwrap();
-            let transport = transport.with_token(joined.token.clone());
-            http::sync(&replica, &transport, device_now).await.unwrap();
-            (dir, replica, transport, joined.token)
-        }
+    let (relay, compound) = (&fx.relay, fx.compound);
+    let phone_of = move |name: &'static str| async move {
+        let joined = joined_volunteer(relay, compound, name).await;
+        http::sync(&joined.1, &joined.2, device_now).await.unwrap();
+        joined
     };
     let (_writer_dir, writer, writer_link, _) = phone_of("王芳的手机").await;
     let (_dir, phone, _link, token) = phone_of("李强的手机").await;
@@ -532,18 +532,11 @@ async fn a_reply_budget_bounds_the_whole_answer_of_several_documents() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_link_that_dropped_a_request_the_replies_asked_for_follow_its_rate() {
     let fx = Fixture::new().await;
-    let joined_phone = |name: &'static str| {
-        let relay = &fx.relay;
-        let compound = fx.compound;
-        async move {
-            let dir = tempfile::tempdir().unwrap();
-            let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
-            let transport = RelayClient::new(&relay.url, None).unwrap();
-            let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
-            let joined = http::join(&replica, &transport, &code, name).await.unwrap();
-            http::sync(&replica, &transport.with_token(joined.token.clone()), device_now).await.unwrap();
-            (dir, replica, joined.token)
-        }
+    let (relay, compound) = (&fx.relay, fx.compound);
+    let joined_phone = move |name: &'static str| async move {
+        let (dir, replica, transport, token) = joined_volunteer(relay, compound, name).await;
+        http::sync(&replica, &transport, device_now).await.unwrap();
+        (dir, replica, token)
     };
     let (_writer_dir, writer, writer_token) = joined_phone("王芳的手机").await;
     let (_dir, phone, token) = joined_phone("李强的手机").await;

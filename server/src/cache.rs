@@ -17,11 +17,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use automerge::{ActorId, Automerge, ChangeHash};
+use automerge::{ActorId, Automerge};
 use doorstep_core::document::Header;
 use doorstep_core::id::DocumentId;
 use doorstep_core::schema::vocabulary::{DocKind, RoundStatus};
 use doorstep_core::sync::KeptChanges;
+use doorstep_core::sync::document_copy::SavedCopy;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::storage::{DocumentRecord, Storage, StorageError, StoredDocument};
@@ -58,10 +59,10 @@ pub struct CachedDoc {
     /// The bytes of the changes its sync batches took since it was loaded, for replies
     /// (`doorstep_core::sync::KeptChanges`).
     pub kept: KeptChanges,
-    /// The last copy of it served (`GET /v1/documents/{id}/copy`), with the heads it was saved
-    /// at: the phones completing it window after window, and the others of a team fetching it,
-    /// are served these bytes, not a save each.
-    pub copy: Option<(Vec<ChangeHash>, Arc<Vec<u8>>)>,
+    /// The last copy of it served (`GET /v1/documents/{id}/copy`): the phones completing it
+    /// window after window, and the others of a team fetching it, are served these bytes, not a
+    /// save each.
+    pub copy: Option<Arc<SavedCopy>>,
 }
 
 impl CachedDoc {

@@ -1,8 +1,7 @@
 //! `GET /v1/documents/{id}/copy?heads=&from=&digest=`: a document the caller may sync, saved
-//! whole at given heads (its own when none are given), from byte `from` on. A phone whose link
-//! drops requests fetches the documents it lacks this way and keeps every byte as it arrives;
-//! see core's `sync/document_copy.rs`. When the copy at those heads is not the one `digest`
-//! names, the answer starts at byte 0 (`x-doorstep-copy-from: 0`).
+//! whole, from byte `from` on when `heads` and `digest` name the copy it serves, else from byte
+//! 0 (`x-doorstep-copy-from: 0`). A phone whose link drops requests fetches the documents it
+//! lacks this way and keeps every byte as it arrives; see core's `sync/document_copy.rs`.
 
 use std::sync::Arc;
 
@@ -12,7 +11,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use doorstep_core::id::DocumentId;
 use doorstep_core::sync::document_copy::{
-    COPY_BYTES_HEADER, COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER, copy_at, digest, heads_text,
+    COPY_BYTES_HEADER, COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER, SavedCopy, heads_text,
     parse_heads,
 };
 use serde::Deserialize;
@@ -72,36 +71,32 @@ pub async fn copy(
     {
         return Err(AppError::NotFound(format!("document {doc} was removed")));
     }
-    // The copy served last, when it is the one asked for (a phone completing it, or a team
-    // fetching it): no save.
+    // The copy served last, when it is the one asked for (a phone completing it) or the
+    // document as it is now (the rest of a team): no save. Otherwise the document as it is now,
+    // saved once per state of it; never rebuilt at older heads, which would cost a replay of the
+    // document per request: a phone whose copy is gone starts over on the new one.
     let served = slot.held().and_then(|cached| {
-        let (at, bytes) = cached.copy.as_ref()?;
-        let asked = heads.clone().unwrap_or_else(|| cached.doc.get_heads());
-        (*at == asked).then(|| (at.clone(), Arc::clone(bytes)))
+        let copy = cached.copy.as_ref()?;
+        let mut now = cached.doc.get_heads();
+        now.sort_unstable();
+        (heads.as_ref() == Some(&copy.heads) || copy.heads == now).then(|| Arc::clone(copy))
     });
-    let saved = match served {
-        Some(served) => Some(served),
+    let copy = match served {
+        Some(copy) => copy,
         // Saving a document takes milliseconds per hundred kilobytes: off the async workers,
         // under the document's lock.
-        None => {
-            off_the_workers::run(true, "saving the document's copy", move || {
-                let cached = slot.held()?;
-                let (at, bytes) = copy_at(&cached.doc, heads.as_deref())?;
-                let bytes = Arc::new(bytes);
-                cached.copy = Some((at.clone(), Arc::clone(&bytes)));
-                Some((at, bytes))
-            })
-            .await?
-        }
+        None => off_the_workers::run(true, "saving the document's copy", move || {
+            let cached = slot.held()?;
+            let copy = Arc::new(SavedCopy::of(&cached.doc));
+            cached.copy = Some(Arc::clone(&copy));
+            Some(copy)
+        })
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("document {doc} was removed")))?,
     };
-    let Some((heads, bytes)) = saved else {
-        return Err(AppError::Conflict(format!(
-            "document {doc} holds no such heads; fetch its copy afresh, without heads"
-        )));
-    };
-    let named = digest(&bytes);
+    let bytes = &copy.bytes;
     let from = match (query.from, query.digest.as_deref()) {
-        (Some(from), Some(asked)) if asked == named && from <= bytes.len() => from,
+        (Some(from), Some(asked)) if asked == copy.digest && from <= bytes.len() => from,
         _ => 0,
     };
     tracing::debug!(doc = %doc, bytes = bytes.len(), from, "document copy");
@@ -110,8 +105,8 @@ pub async fn copy(
     let mut response = bytes[from..].to_vec().into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-    headers.insert(COPY_HEADS_HEADER, header(heads_text(&heads))?);
-    headers.insert(COPY_DIGEST_HEADER, header(named)?);
+    headers.insert(COPY_HEADS_HEADER, header(heads_text(&copy.heads))?);
+    headers.insert(COPY_DIGEST_HEADER, header(copy.digest.clone())?);
     headers.insert(COPY_BYTES_HEADER, header(bytes.len().to_string())?);
     headers.insert(COPY_FROM_HEADER, header(from.to_string())?);
     Ok(response)

@@ -85,6 +85,12 @@ impl Replica {
             .collect()
     }
 
+    /// The relay gave no copy of `doc` (a relay older than copies, or a document no longer
+    /// this device's): until the app restarts, syncs take it as they did before copies.
+    pub fn copy_refused(&mut self, doc: DocumentId) {
+        self.copies_refused.insert(doc);
+    }
+
     /// What arrived so far of the copy of `doc` being fetched, if any.
     pub fn copy_so_far(&self, doc: DocumentId) -> Result<Option<PartialCopy>, ReplicaError> {
         load(self.store(), doc)

@@ -659,6 +659,8 @@ pub struct CopiesFetched {
     pub bytes_down: usize,
     /// Documents taken whole from their copy.
     pub adopted: Vec<DocumentId>,
+    /// Documents the relay gave no copy of: left to the sync.
+    pub refused: Vec<DocumentId>,
 }
 
 /// New bytes of a copy kept in the replica's file at least this often as they arrive (and
@@ -670,6 +672,7 @@ const COPY_KEPT_EVERY: usize = 4 * 1024;
 /// calls it. Every byte that arrives is kept, and a complete copy is taken as the document. A
 /// document the relay will not give (no longer the caller's, removed, its heads gone) is left
 /// to the sync, which says why. Stops at the first error of the link, with what arrived kept.
+/// An answer from byte 0 (the relay serves another copy now) starts the copy over.
 pub async fn fetch_copies(
     replica: &Mutex<Replica>,
     relay: &RelayClient,
@@ -682,10 +685,11 @@ pub async fn fetch_copies(
         let mut response = match relay.copy(doc, &copy).await {
             Ok(response) => response,
             Err(e @ (TransportError::Refused { .. } | TransportError::Forbidden(_))) => {
+                // A relay older than copies, or a document no longer the caller's: the sync
+                // takes it as before, and says why.
                 tracing::info!(doc = %doc, error = %e, "no copy of the document; the sync fetches it");
-                if matches!(e, TransportError::Refused { status: 409, .. }) {
-                    lock(replica).keep_copy(doc, &PartialCopy::default())?;
-                }
+                lock(replica).copy_refused(doc);
+                done.refused.push(doc);
                 continue;
             }
             Err(e) => return Err(e),
@@ -740,7 +744,7 @@ pub async fn fetch_copies(
 
 /// One sync: a run of requests until quiescent, and on a link that drops requests, the copies
 /// of the documents held nothing of yet (the run leaves them out), then another run for the
-/// changes since those copies. Returns the report and whether some document was refused
+/// changes since those copies and for the documents the relay gave no copy of. Returns the report and whether some document was refused
 /// transiently and waits for another sync.
 async fn sync_once(
     replica: &Mutex<Replica>,
@@ -777,7 +781,7 @@ async fn sync_once(
             report.fetched.push(*doc);
         }
     }
-    if fetched.adopted.is_empty() {
+    if fetched.adopted.is_empty() && fetched.refused.is_empty() {
         return Ok((report, deferred));
     }
     let (since, deferred_since) = sync_run(replica, relay, clock).await?;

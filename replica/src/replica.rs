@@ -66,6 +66,8 @@ pub struct Replica {
     pub(crate) request_budget: usize,
     /// How fast the link lately carried the syncs' exchanges (see `link_rate.rs`); in memory.
     pub(crate) link_rate: LinkRate,
+    /// Documents the relay gave no copy of (see `copy_fetch.rs`); in memory.
+    pub(crate) copies_refused: std::collections::BTreeSet<DocumentId>,
     last_sync: Option<Timestamp>,
     /// Documents the last sync brought new content for (see [`Replica::last_sync_news`]).
     last_sync_news: Option<usize>,
@@ -137,6 +139,7 @@ impl Replica {
             relay_reads_deflate,
             request_budget,
             link_rate: LinkRate::default(),
+            copies_refused: std::collections::BTreeSet::new(),
             last_sync,
             last_sync_news,
             load_problems: Vec::new(),

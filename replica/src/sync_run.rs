@@ -149,6 +149,7 @@ struct Syncing<'a> {
     compounds: &'a BTreeMap<CompoundId, Compound>,
     deferred: &'a BTreeSet<DocumentId>,
     lacking_left_out: bool,
+    copies_refused: &'a BTreeSet<DocumentId>,
 }
 
 impl Syncing<'_> {
@@ -156,7 +157,10 @@ impl Syncing<'_> {
         if self.deferred.contains(&id) {
             return false;
         }
-        let lacking = || DocumentSet::get(self.compounds, id).is_some_and(Document::is_placeholder);
+        let lacking = || {
+            DocumentSet::get(self.compounds, id).is_some_and(Document::is_placeholder)
+                && !self.copies_refused.contains(&id)
+        };
         !(self.lacking_left_out && lacking())
     }
 }
@@ -224,6 +228,7 @@ impl SyncRun {
             compounds: &replica.compounds,
             deferred: &self.deferred,
             lacking_left_out: self.lacking_left_out,
+            copies_refused: &replica.copies_refused,
         };
         let request = self.session.request(&syncing)?;
         let device = replica.device_actor();

@@ -207,3 +207,71 @@ async fn a_copy_resumes_only_the_copy_it_names_and_refuses_what_it_cannot_give()
         reqwest::Client::new().get(format!("{}/v1/documents/{roster}/copy", relay.url)).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// A TCP proxy to `relay` that answers every `GET /v1/documents/…` itself with a bare 404, as a
+/// relay older than copies does, and forwards everything else, one request a connection.
+async fn without_copies(relay: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let target = relay.trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut phone, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0_u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if phone.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                if head.starts_with(b"GET /v1/documents/") {
+                    let _ = phone
+                        .write_all(
+                            b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        )
+                        .await;
+                    return;
+                }
+                // One request a connection: the relay closes it after its answer.
+                head.truncate(head.len() - 2);
+                head.extend_from_slice(b"connection: close\r\n\r\n");
+                let mut relay = tokio::net::TcpStream::connect(&target).await.unwrap();
+                if relay.write_all(&head).await.is_err() {
+                    return;
+                }
+                let _ = tokio::io::copy_bidirectional(&mut phone, &mut relay).await;
+            });
+        }
+    });
+    url
+}
+
+/// A phone on a link that drops requests, syncing with a relay that has no copies (an older
+/// one): the documents come by sync as before, not left out for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_without_copies_still_gets_a_new_phone_its_documents() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    relay.import_roster(compound, &roster_csv(50)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+    let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+    let joined =
+        http::join(&replica, &RelayClient::new(&relay.url, None).unwrap(), &code, "新志愿者").await.unwrap();
+    {
+        let mut guard = replica.lock().unwrap();
+        let mut run = guard.start_sync();
+        for _ in 0..3 {
+            run.request_failed(&mut guard).unwrap();
+        }
+    }
+    let old = without_copies(&relay.url).await;
+    let report =
+        http::sync(&replica, &RelayClient::new(&old, Some(joined.token)).unwrap(), device_now).await.unwrap();
+    let held = replica.lock().unwrap();
+    assert!(held.documents_lacking().is_empty(), "{report:?}");
+    assert_eq!(held.compounds().next().unwrap().households().len(), 50, "{report:?}");
+}

@@ -1,7 +1,8 @@
 //! A document's copy being fetched over a link that drops requests (core's
 //! `sync/document_copy.rs`): what arrived so far is kept in the replica's file, sealed like every
-//! value, so that the next window of signal asks only for the rest, even after the app was
-//! killed. Dropped with its document, and with everything when the device is wiped.
+//! value, in parts appended as they arrive, so that the next window of signal asks only for the
+//! rest, even after the app was killed. Dropped with its document, and with everything when the
+//! device is wiped.
 
 use doorstep_core::document::Document;
 use doorstep_core::id::DocumentId;
@@ -40,11 +41,14 @@ fn named_key(doc: DocumentId) -> String {
     format!("copy:{doc}")
 }
 
-fn bytes_key(doc: DocumentId) -> String {
-    format!("copy-bytes:{doc}")
+/// The keys of a copy's parts start so; each part's key ends with its offset, zero-padded, so
+/// that key order is the copy's order.
+fn parts_prefix(doc: DocumentId) -> String {
+    format!("copy-part:{doc}:")
 }
 
-/// The copy of `doc` kept so far, if any (one that cannot be read counts as none).
+/// The copy of `doc` kept so far, if any (one that cannot be read, or whose parts do not follow
+/// one another, counts as none).
 pub(crate) fn load(store: &Store, doc: DocumentId) -> Result<Option<PartialCopy>, ReplicaError> {
     let Some(named) = store.meta(&named_key(doc))? else { return Ok(None) };
     let named = String::from_utf8_lossy(&named).into_owned();
@@ -54,25 +58,47 @@ pub(crate) fn load(store: &Store, doc: DocumentId) -> Result<Option<PartialCopy>
     else {
         return Ok(None);
     };
-    let bytes = store.meta(&bytes_key(doc))?.unwrap_or_default();
+    let mut bytes = Vec::new();
+    for (key, part) in store.meta_starting_with(&parts_prefix(doc))? {
+        let offset = key.rsplit(':').next().and_then(|o| o.parse::<usize>().ok());
+        if offset != Some(bytes.len()) {
+            return Ok(None);
+        }
+        bytes.extend_from_slice(&part);
+    }
     Ok(Some(PartialCopy { heads: heads.to_owned(), digest: digest.to_owned(), total, bytes }))
 }
 
-/// Keeps `copy` of `doc`, in one transaction.
-pub(crate) fn keep(store: &mut Store, doc: DocumentId, copy: &PartialCopy) -> Result<(), ReplicaError> {
+/// Starts keeping a new copy of `doc` (what was kept of another one is forgotten), with the
+/// bytes it has so far.
+pub(crate) fn start(store: &mut Store, doc: DocumentId, copy: &PartialCopy) -> Result<(), ReplicaError> {
     // Heads, digest and length, a line each.
     let named = format!("{}\n{}\n{}", copy.heads, copy.digest, copy.total);
-    let (named_key, bytes_key) = (named_key(doc), bytes_key(doc));
+    let (named_key, prefix) = (named_key(doc), parts_prefix(doc));
     store.commit(&[
+        Write::DeleteMetaStartingWith { prefix: &prefix },
         Write::Meta { key: &named_key, value: named.as_bytes() },
-        Write::Meta { key: &bytes_key, value: &copy.bytes },
-    ])
+    ])?;
+    append(store, doc, copy, 0)
+}
+
+/// Keeps the bytes of `copy` from `offset` on, as one more part: what is kept is never written
+/// again, so a copy costs its size in writes however many parts it arrives in.
+pub(crate) fn append(
+    store: &mut Store,
+    doc: DocumentId,
+    copy: &PartialCopy,
+    offset: usize,
+) -> Result<(), ReplicaError> {
+    let Some(part) = copy.bytes.get(offset..).filter(|p| !p.is_empty()) else { return Ok(()) };
+    let key = format!("{}{offset:012}", parts_prefix(doc));
+    store.commit(&[Write::Meta { key: &key, value: part }])
 }
 
 /// Forgets the copy of `doc`.
 pub(crate) fn forget(store: &mut Store, doc: DocumentId) -> Result<(), ReplicaError> {
-    let (named_key, bytes_key) = (named_key(doc), bytes_key(doc));
-    store.commit(&[Write::DeleteMeta { key: &named_key }, Write::DeleteMeta { key: &bytes_key }])
+    let (named_key, prefix) = (named_key(doc), parts_prefix(doc));
+    store.commit(&[Write::DeleteMeta { key: &named_key }, Write::DeleteMetaStartingWith { prefix: &prefix }])
 }
 
 impl Replica {
@@ -96,9 +122,19 @@ impl Replica {
         load(self.store(), doc)
     }
 
-    /// Keeps what arrived so far of the copy of `doc`.
-    pub fn keep_copy(&mut self, doc: DocumentId, copy: &PartialCopy) -> Result<(), ReplicaError> {
-        keep(self.store_mut(), doc, copy)
+    /// Starts keeping a new copy of `doc`, forgetting what was kept of another.
+    pub fn start_copy(&mut self, doc: DocumentId, copy: &PartialCopy) -> Result<(), ReplicaError> {
+        start(self.store_mut(), doc, copy)
+    }
+
+    /// Keeps the bytes of the copy of `doc` that arrived from `offset` on.
+    pub fn keep_copy_from(
+        &mut self,
+        doc: DocumentId,
+        copy: &PartialCopy,
+        offset: usize,
+    ) -> Result<(), ReplicaError> {
+        append(self.store_mut(), doc, copy, offset)
     }
 
     /// Takes a complete copy of `doc` as the document, at the heads it was saved at, in place of
@@ -140,5 +176,46 @@ impl Replica {
         }
         forget(self.store_mut(), doc)?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn copy_of(bytes: &[u8]) -> PartialCopy {
+        PartialCopy { heads: "ab".repeat(32), digest: digest(bytes), total: bytes.len(), bytes: Vec::new() }
+    }
+
+    /// Parts appended as they arrive come back as one copy; a new copy forgets the old one's
+    /// parts; a document dropped takes its copy with it.
+    #[test]
+    fn a_copy_kept_in_parts_comes_back_whole_and_goes_with_its_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_with(&dir.path().join("phone.sqlite"), None).unwrap();
+        let doc: DocumentId = "01a23bb0-8d93-71e9-8cb6-3806acc33064".parse().unwrap();
+        let whole: Vec<u8> = (0..20_000_u32).map(|i| (i % 251) as u8).collect();
+        let mut copy = copy_of(&whole);
+        start(&mut store, doc, &copy).unwrap();
+        let mut kept = 0;
+        for part in whole.chunks(4_500) {
+            copy.bytes.extend_from_slice(part);
+            append(&mut store, doc, &copy, kept).unwrap();
+            kept = copy.bytes.len();
+        }
+        let back = load(&store, doc).unwrap().unwrap();
+        assert_eq!(back, copy);
+        assert!(back.is_whole());
+
+        let other = copy_of(b"another copy");
+        start(&mut store, doc, &other).unwrap();
+        assert_eq!(load(&store, doc).unwrap().unwrap().bytes, Vec::<u8>::new(), "the old parts are gone");
+
+        append(&mut store, doc, &PartialCopy { bytes: b"another".to_vec(), ..other }, 0).unwrap();
+        store.commit(&[Write::Delete { doc }]).unwrap();
+        assert!(load(&store, doc).unwrap().is_none());
+        assert!(store.meta_starting_with("copy").unwrap().is_empty(), "nothing of it left");
     }
 }

@@ -705,22 +705,22 @@ pub async fn fetch_copies(
         };
         if from == 0 || from != copy.bytes.len() || digest != copy.digest {
             copy = PartialCopy { heads, digest, total, bytes: Vec::new() };
+            lock(replica).start_copy(doc, &copy)?;
         }
-        let mut unkept = 0;
+        let mut kept = copy.bytes.len();
         let read = loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     done.bytes_down += chunk.len();
                     copy.bytes.extend_from_slice(&chunk);
-                    unkept += chunk.len();
                     if copy.bytes.len() > copy.total {
                         break Err(TransportError::BadResponse(format!(
                             "the copy of {doc} is longer than it said"
                         )));
                     }
-                    if unkept >= COPY_KEPT_EVERY && !copy.is_complete() {
-                        lock(replica).keep_copy(doc, &copy)?;
-                        unkept = 0;
+                    if copy.bytes.len() - kept >= COPY_KEPT_EVERY && !copy.is_complete() {
+                        lock(replica).keep_copy_from(doc, &copy, kept)?;
+                        kept = copy.bytes.len();
                     }
                 }
                 Ok(None) => break Ok(()),
@@ -728,11 +728,11 @@ pub async fn fetch_copies(
             }
         };
         if let Err(e) = read {
-            lock(replica).keep_copy(doc, &copy)?;
+            lock(replica).keep_copy_from(doc, &copy, kept)?;
             return Err(e);
         }
         if !copy.is_complete() {
-            lock(replica).keep_copy(doc, &copy)?;
+            lock(replica).keep_copy_from(doc, &copy, kept)?;
             return Err(TransportError::Network(format!("the copy of {doc} ended early")));
         }
         if lock(replica).adopt_copy(doc, &copy)? {

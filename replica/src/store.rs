@@ -81,6 +81,8 @@ pub(crate) enum Write<'a> {
     Meta { key: &'a str, value: &'a [u8] },
     /// A key of the meta table removed.
     DeleteMeta { key: &'a str },
+    /// Every key of the meta table that starts with `prefix` removed.
+    DeleteMetaStartingWith { prefix: &'a str },
     /// A change the relay refused, kept for the user to see and export.
     Quarantine { hash: &'a str, doc: DocumentId, rule: &'a str, reason: &'a str, bytes: &'a [u8], at: i64 },
     /// An operation and the changes it made, for the journal.
@@ -375,8 +377,11 @@ impl Store {
                     tx.prepare_cached("DELETE FROM peer_states WHERE doc = ?1")?
                         .execute([doc.to_string()])?;
                     // A copy of it being fetched (`copy_fetch.rs`).
-                    tx.prepare_cached("DELETE FROM meta WHERE key IN ('copy:' || ?1, 'copy-bytes:' || ?1)")?
-                        .execute([doc.to_string()])?;
+                    tx.prepare_cached(
+                        "DELETE FROM meta WHERE key = 'copy:' || ?1
+                         OR substr(key, 1, length('copy-part:' || ?1 || ':')) = 'copy-part:' || ?1 || ':'",
+                    )?
+                    .execute([doc.to_string()])?;
                 }
                 Write::PeerState { doc, state } => {
                     let doc = doc.to_string();
@@ -408,6 +413,10 @@ impl Store {
                 }
                 Write::DeleteMeta { key } => {
                     tx.prepare_cached("DELETE FROM meta WHERE key = ?1")?.execute([key])?;
+                }
+                Write::DeleteMetaStartingWith { prefix } => {
+                    tx.prepare_cached("DELETE FROM meta WHERE substr(key, 1, length(?1)) = ?1")?
+                        .execute([prefix])?;
                 }
                 Write::Quarantine { hash, doc, rule, reason, bytes, at } => {
                     let bytes = codec.encode(&quarantine_context(hash), bytes)?;
@@ -482,6 +491,21 @@ impl Store {
         let value: Option<Vec<u8>> =
             self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?;
         value.map(|v| self.codec.decode(&meta_context(key), v)).transpose()
+    }
+
+    /// Every key of the meta table that starts with `prefix`, with its value, in key order.
+    pub fn meta_starting_with(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, ReplicaError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+        )?;
+        let rows = stmt.query_map([prefix], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let mut found = Vec::new();
+        for row in rows {
+            let (key, value) = row?;
+            let value = self.codec.decode(&meta_context(&key), value)?;
+            found.push((key, value));
+        }
+        Ok(found)
     }
 
     /// Every stored document. Rows that cannot be parsed are reported, not skipped silently.

@@ -269,9 +269,9 @@ impl Phone {
         .await?;
         let mut report = self.carry_on(run, None).await?;
         // As the app does (`http::sync`): on a link that drops requests, the documents held
-        // nothing of come as copies kept byte by byte, then a run for the changes since.
-        let copies_wanted =
-            self.with_replica(|r| r.reply_budget().is_some() && !r.documents_lacking().is_empty()).await?;
+        // nothing of or far behind come as copies kept byte by byte, then a run for the changes
+        // since.
+        let copies_wanted = self.with_replica(|r| r.wants_copies()).await?;
         if copies_wanted && budget.is_none() {
             let fetched = match doorstep_replica::http::fetch_copies(&self.replica, &self.relay).await {
                 Ok(fetched) => fetched,
@@ -290,7 +290,8 @@ impl Phone {
             };
             report.requests += fetched.requests;
             report.bytes_down += fetched.bytes_down;
-            if !fetched.adopted.is_empty() {
+            report.changed.extend(&fetched.merged);
+            if fetched.sync_follows() {
                 let replica = Arc::clone(&self.replica);
                 let run = blocking(self.turn_order, move || lock(&replica).start_sync()).await?;
                 report.add(self.carry_on(run, None).await?);

@@ -3,9 +3,17 @@
 //! value, in parts appended as they arrive, so that the next window of signal asks only for the
 //! rest, even after the app was killed. Dropped with its document, and with everything when the
 //! device is wiped.
+//!
+//! Copies are asked for the documents this device holds nothing of, and for those it holds but
+//! whose relay, as last heard, is ahead of it: the relay serves those only when the changes
+//! lacked are many and the copy not much bigger, and the copy is merged into what the device
+//! holds.
+
+use std::collections::BTreeSet;
 
 use doorstep_core::document::Document;
 use doorstep_core::id::DocumentId;
+use doorstep_core::sync::PeerState;
 use doorstep_core::sync::document_copy::{digest, heads_text};
 
 use crate::error::ReplicaError;
@@ -37,8 +45,44 @@ impl PartialCopy {
     }
 }
 
+/// What the replica knows of copies beyond what its file keeps; in memory.
+#[derive(Debug, Default)]
+pub(crate) struct CopyMemory {
+    /// Documents the relay gave no copy of (a relay older than copies, or a document no longer
+    /// this device's): until the app restarts, syncs take them as they did before copies.
+    pub(crate) refused: BTreeSet<DocumentId>,
+    /// Documents held whose copy the relay declined (the changes lacked are fewer): the sync
+    /// takes them until they are in step again.
+    pub(crate) declined: BTreeSet<DocumentId>,
+    /// Documents held whose relay, as last heard, holds changes this device lacks; kept in the
+    /// file too (`relay-ahead:<doc>`), so that an app killed between windows of signal still
+    /// knows.
+    pub(crate) relay_ahead: BTreeSet<DocumentId>,
+}
+
+const NAMED_PREFIX: &str = "copy:";
+const AHEAD_PREFIX: &str = "relay-ahead:";
+
 fn named_key(doc: DocumentId) -> String {
-    format!("copy:{doc}")
+    format!("{NAMED_PREFIX}{doc}")
+}
+
+fn ahead_key(doc: DocumentId) -> String {
+    format!("{AHEAD_PREFIX}{doc}")
+}
+
+/// The documents whose relay `store` remembers ahead, or with a copy begun.
+pub(crate) fn relay_ahead(store: &Store) -> Result<BTreeSet<DocumentId>, ReplicaError> {
+    let mut ahead = BTreeSet::new();
+    for prefix in [AHEAD_PREFIX, NAMED_PREFIX] {
+        ahead.extend(
+            store
+                .meta_starting_with(prefix)?
+                .into_iter()
+                .filter_map(|(key, _)| key.strip_prefix(prefix).and_then(|d| d.parse::<DocumentId>().ok())),
+        );
+    }
+    Ok(ahead)
 }
 
 /// The keys of a copy's parts start so; each part's key ends with its offset, zero-padded, so
@@ -111,10 +155,107 @@ impl Replica {
             .collect()
     }
 
+    /// The documents this device holds whose relay, as last heard, holds changes it lacks, and
+    /// whose copy the relay has not declined: a copy may bring them faster than their changes
+    /// on a link that drops requests.
+    pub fn documents_behind(&self) -> Vec<DocumentId> {
+        self.copies
+            .relay_ahead
+            .iter()
+            .filter(|id| !self.copies.declined.contains(id) && !self.copies.refused.contains(id))
+            .filter(|id| {
+                self.compounds.values().any(|c| c.document(**id).is_some_and(|d| !d.is_placeholder()))
+            })
+            .copied()
+            .collect()
+    }
+
+    /// Whether a sync should fetch copies after its run: the link dropped a request lately and
+    /// some document waits for one.
+    pub fn wants_copies(&self) -> bool {
+        self.reply_budget().is_some()
+            && !(self.documents_lacking().is_empty() && self.documents_behind().is_empty())
+    }
+
+    /// Whether a sync run that leaves copies for later leaves `doc` out: held nothing of and
+    /// not refused a copy, or behind and neither refused nor declined one.
+    pub(crate) fn waits_for_a_copy(&self, doc: &Document) -> bool {
+        let id = doc.id();
+        if doc.is_placeholder() {
+            !self.copies.refused.contains(&id)
+        } else {
+            self.copies.relay_ahead.contains(&id)
+                && !self.copies.declined.contains(&id)
+                && !self.copies.refused.contains(&id)
+        }
+    }
+
+    /// After an answer: whether the relay, as `state` last heard it, holds changes of `doc`
+    /// that this device lacks; kept in the file too when `keep` (the link drops requests, and
+    /// the app may be killed before the next window), in memory only otherwise. A document back
+    /// in step forgets its declined copy and any copy begun of it.
+    pub(crate) fn note_relay_heads(
+        &mut self,
+        doc: DocumentId,
+        state: &PeerState,
+        keep: bool,
+    ) -> Result<(), ReplicaError> {
+        let Some(held) = self.compounds.values().find_map(|c| c.document(doc)) else { return Ok(()) };
+        if held.is_placeholder() {
+            return Ok(());
+        }
+        let ahead = state.their_heads().is_some_and(|theirs| {
+            theirs.iter().any(|h| held.automerge().get_change_meta_by_hash(h).is_none())
+        });
+        if ahead {
+            let key = ahead_key(doc);
+            if self.copies.relay_ahead.insert(doc) && keep && self.store().meta(&key)?.is_none() {
+                self.store_mut().commit(&[Write::Meta { key: &key, value: b"" }])?;
+            }
+        } else {
+            self.back_in_step(doc)?;
+        }
+        Ok(())
+    }
+
+    /// `doc` holds what its relay was last heard to hold: no copy of it is wanted.
+    fn back_in_step(&mut self, doc: DocumentId) -> Result<(), ReplicaError> {
+        if !self.copies.relay_ahead.remove(&doc) {
+            return Ok(());
+        }
+        self.copies.declined.remove(&doc);
+        // Only what the file holds is deleted: a sync in signal writes nothing for this.
+        let (ahead, named) = (ahead_key(doc), named_key(doc));
+        if self.store().meta(&ahead)?.is_some() || self.store().meta(&named)?.is_some() {
+            let prefix = parts_prefix(doc);
+            self.store_mut().commit(&[
+                Write::DeleteMeta { key: &ahead },
+                Write::DeleteMeta { key: &named },
+                Write::DeleteMetaStartingWith { prefix: &prefix },
+            ])?;
+        }
+        Ok(())
+    }
+
     /// The relay gave no copy of `doc` (a relay older than copies, or a document no longer
     /// this device's): until the app restarts, syncs take it as they did before copies.
     pub fn copy_refused(&mut self, doc: DocumentId) {
-        self.copies_refused.insert(doc);
+        self.copies.refused.insert(doc);
+    }
+
+    /// The relay declined a copy of `doc`, which this device holds: the changes it lacks are
+    /// fewer. The sync takes it, and any copy begun is forgotten.
+    pub fn copy_declined(&mut self, doc: DocumentId) -> Result<(), ReplicaError> {
+        self.copies.declined.insert(doc);
+        forget(self.store_mut(), doc)
+    }
+
+    /// The heads this device holds of `doc`, as a copy's `since` names them, if it holds it.
+    pub fn held_heads(&self, doc: DocumentId) -> Option<String> {
+        let held = self.compounds.values().find_map(|c| c.document(doc)).filter(|d| !d.is_placeholder())?;
+        let mut heads = held.heads();
+        heads.sort_unstable();
+        Some(heads_text(&heads))
     }
 
     /// What arrived so far of the copy of `doc` being fetched, if any.
@@ -137,42 +278,56 @@ impl Replica {
         append(self.store_mut(), doc, copy, offset)
     }
 
-    /// Takes a complete copy of `doc` as the document, at the heads it was saved at, in place of
-    /// the nothing this device held; the next sync gets the changes since. Returns whether it
-    /// was taken: a copy that is not the one the relay named (its digest), that does not load as
-    /// the document expected, or of a document this device holds by now, is forgotten instead,
-    /// and the document is fetched again.
+    /// Takes a complete copy of `doc`: as the document, at the heads it was saved at, in place
+    /// of the nothing this device held; or merged into what it holds, its own changes kept. The
+    /// next sync gets the changes since. Returns whether it was taken: a copy that is not the
+    /// one the relay named (its digest), or that does not load as the document expected, is
+    /// forgotten instead, and the document is fetched again.
     pub fn adopt_copy(&mut self, doc: DocumentId, copy: &PartialCopy) -> Result<bool, ReplicaError> {
-        let placeholder = self
-            .compounds
-            .values()
-            .find_map(|c| c.document(doc))
-            .filter(|d| d.is_placeholder())
-            .map(|d| *d.header());
+        let header =
+            self.compounds.values().find_map(|c| c.document(doc)).map(|d| (*d.header(), d.is_placeholder()));
         let device = self.device_actor().clone();
-        let loaded = match placeholder {
-            Some(header) if copy.is_whole() => {
+        let loaded = match header {
+            Some((header, _)) if copy.is_whole() => {
                 std::panic::catch_unwind(|| Document::load(header, &copy.bytes, device))
                     .ok()
                     .and_then(Result::ok)
             }
             _ => None,
         };
-        let Some(loaded) = loaded else {
+        let (Some(mut loaded), Some((_, placeholder))) = (loaded, header) else {
             tracing::warn!(doc = %doc, bytes = copy.bytes.len(), "a document's copy was not taken; it is fetched again");
             forget(self.store_mut(), doc)?;
             return Ok(false);
         };
         let compound = loaded.compound();
-        // A document migrated on loading holds more than the copy: saved whole.
-        let as_copied = heads_text(&loaded.heads()) == copy.heads;
-        if let Some(held) = self.compounds.get_mut(&compound) {
-            held.insert(loaded);
-        }
-        if as_copied {
-            self.persist_snapshot(compound, doc, &copy.bytes)?;
+        if placeholder {
+            // A document migrated on loading holds more than the copy: saved whole.
+            let as_copied = heads_text(&loaded.heads()) == copy.heads;
+            if let Some(held) = self.compounds.get_mut(&compound) {
+                held.insert(loaded);
+            }
+            if as_copied {
+                self.persist_snapshot(compound, doc, &copy.bytes)?;
+            } else {
+                self.persist(compound, &[doc])?;
+            }
+            self.back_in_step(doc)?;
         } else {
+            let Some(held) = self.compounds.get_mut(&compound).and_then(|c| c.document_mut(doc)) else {
+                return Ok(false);
+            };
+            let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                held.automerge_mut().merge(loaded.automerge_mut())
+            }));
+            if !matches!(merged, Ok(Ok(_))) {
+                tracing::warn!(doc = %doc, "a document's copy did not merge; its changes are fetched instead");
+                self.copies.declined.insert(doc);
+                forget(self.store_mut(), doc)?;
+                return Ok(false);
+            }
             self.persist(compound, &[doc])?;
+            self.back_in_step(doc)?;
         }
         forget(self.store_mut(), doc)?;
         Ok(true)

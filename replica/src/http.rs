@@ -292,24 +292,44 @@ impl RelayClient {
     /// `GET /v1/documents/{doc}/copy`, from the byte after what `so_far` holds when it is part
     /// of a copy (core's `sync/document_copy.rs`), up to the answer's head: its body is read as
     /// it comes, by [`fetch_copies`].
-    async fn copy(&self, doc: DocumentId, so_far: &PartialCopy) -> Result<reqwest::Response, TransportError> {
-        let mut url = format!("{}/v1/documents/{doc}/copy", self.base);
+    ///
+    /// `since`: the heads this device holds of the document, when it holds it; the relay then
+    /// answers `204 No Content` (`Ok(None)`) when the changes lacked are fewer than a copy is
+    /// worth.
+    async fn copy(
+        &self,
+        doc: DocumentId,
+        so_far: &PartialCopy,
+        since: Option<&str>,
+    ) -> Result<Option<reqwest::Response>, TransportError> {
+        // Hex hashes, commas and numbers: nothing to escape.
+        let mut query = Vec::new();
         if !so_far.heads.is_empty() {
-            // Hex hashes, commas and a number: nothing to escape.
-            url.push_str(&format!(
-                "?heads={}&from={}&digest={}",
+            query.push(format!(
+                "heads={}&from={}&digest={}",
                 so_far.heads,
                 so_far.bytes.len(),
                 so_far.digest
             ));
+        }
+        if let Some(since) = since {
+            query.push(format!("since={since}"));
+        }
+        let mut url = format!("{}/v1/documents/{doc}/copy", self.base);
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(&query.join("&"));
         }
         let mut request = self.http.get(url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.map_err(network)?;
+        if response.status() == reqwest::StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
         if response.status().is_success() {
-            return Ok(response);
+            return Ok(Some(response));
         }
         Err(read_answer(response)
             .await
@@ -659,8 +679,24 @@ pub struct CopiesFetched {
     pub bytes_down: usize,
     /// Documents taken whole from their copy.
     pub adopted: Vec<DocumentId>,
+    /// Documents held whose copy was merged into them.
+    pub merged: Vec<DocumentId>,
     /// Documents the relay gave no copy of: left to the sync.
     pub refused: Vec<DocumentId>,
+    /// Documents held whose copy the relay declined, the changes lacked being fewer: left to
+    /// the sync.
+    pub declined: Vec<DocumentId>,
+}
+
+impl CopiesFetched {
+    /// Whether a sync run should follow: a document taken or merged has changes since, or
+    /// some document is left to the sync.
+    pub fn sync_follows(&self) -> bool {
+        !(self.adopted.is_empty()
+            && self.merged.is_empty()
+            && self.refused.is_empty()
+            && self.declined.is_empty())
+    }
 }
 
 /// New bytes of a copy kept in the replica's file at least this often as they arrive (and
@@ -678,12 +714,26 @@ pub async fn fetch_copies(
     relay: &RelayClient,
 ) -> Result<CopiesFetched, TransportError> {
     let mut done = CopiesFetched::default();
-    let lacking = lock(replica).documents_lacking();
-    for doc in lacking {
-        let mut copy = lock(replica).copy_so_far(doc)?.unwrap_or_default();
+    let wanted = {
+        let held = lock(replica);
+        let mut wanted = held.documents_lacking();
+        wanted.extend(held.documents_behind());
+        wanted
+    };
+    for doc in wanted {
+        let (mut copy, since) = {
+            let held = lock(replica);
+            (held.copy_so_far(doc)?.unwrap_or_default(), held.held_heads(doc))
+        };
         done.requests += 1;
-        let mut response = match relay.copy(doc, &copy).await {
-            Ok(response) => response,
+        let mut response = match relay.copy(doc, &copy, since.as_deref()).await {
+            Ok(Some(response)) => response,
+            Ok(None) => {
+                tracing::debug!(doc = %doc, "the relay declined a copy: the changes lacked are fewer");
+                lock(replica).copy_declined(doc)?;
+                done.declined.push(doc);
+                continue;
+            }
             Err(e @ (TransportError::Refused { .. } | TransportError::Forbidden(_))) => {
                 // A relay older than copies, or a document no longer the caller's: the sync
                 // takes it as before, and says why.
@@ -736,15 +786,16 @@ pub async fn fetch_copies(
             return Err(TransportError::Network(format!("the copy of {doc} ended early")));
         }
         if lock(replica).adopt_copy(doc, &copy)? {
-            done.adopted.push(doc);
+            if since.is_some() { done.merged.push(doc) } else { done.adopted.push(doc) }
         }
     }
     Ok(done)
 }
 
 /// One sync: a run of requests until quiescent, and on a link that drops requests, the copies
-/// of the documents held nothing of yet (the run leaves them out), then another run for the
-/// changes since those copies and for the documents the relay gave no copy of. Returns the report and whether some document was refused
+/// of the documents held nothing of yet or far behind the relay (the run leaves them out), then
+/// another run for the changes since those copies and for the documents the relay gave no copy
+/// of. Returns the report and whether some document was refused
 /// transiently and waits for another sync.
 async fn sync_once(
     replica: &Mutex<Replica>,
@@ -752,11 +803,7 @@ async fn sync_once(
     clock: &impl Fn() -> Timestamp,
 ) -> Result<(SyncReport, bool), TransportError> {
     let (mut report, deferred) = sync_run(replica, relay, clock).await?;
-    let copies_wanted = {
-        let held = lock(replica);
-        held.reply_budget().is_some() && !held.documents_lacking().is_empty()
-    };
-    if !copies_wanted {
+    if !lock(replica).wants_copies() {
         return Ok((report, deferred));
     }
     let fetched = match fetch_copies(replica, relay).await {
@@ -781,7 +828,8 @@ async fn sync_once(
             report.fetched.push(*doc);
         }
     }
-    if fetched.adopted.is_empty() && fetched.refused.is_empty() {
+    report.changed.extend(&fetched.merged);
+    if !fetched.sync_follows() {
         return Ok((report, deferred));
     }
     let (since, deferred_since) = sync_run(replica, relay, clock).await?;

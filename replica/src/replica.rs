@@ -11,6 +11,7 @@ use doorstep_core::sync::{DocumentGrant, PeerState, ReceivedChanges};
 use doorstep_core::{Actor, Applied, Compound, Env, Operation, Role, Timestamp};
 
 use crate::cipher::ReplicaKey;
+use crate::copy_fetch::{CopyMemory, relay_ahead};
 use crate::error::ReplicaError;
 use crate::journal::NewEntry;
 use crate::known_grants;
@@ -66,8 +67,9 @@ pub struct Replica {
     pub(crate) request_budget: usize,
     /// How fast the link lately carried the syncs' exchanges (see `link_rate.rs`); in memory.
     pub(crate) link_rate: LinkRate,
-    /// Documents the relay gave no copy of (see `copy_fetch.rs`); in memory.
-    pub(crate) copies_refused: std::collections::BTreeSet<DocumentId>,
+    /// What the replica knows of documents' copies beyond what it keeps of them (see
+    /// `copy_fetch.rs`); in memory.
+    pub(crate) copies: CopyMemory,
     last_sync: Option<Timestamp>,
     /// Documents the last sync brought new content for (see [`Replica::last_sync_news`]).
     last_sync_news: Option<usize>,
@@ -139,7 +141,7 @@ impl Replica {
             relay_reads_deflate,
             request_budget,
             link_rate: LinkRate::default(),
-            copies_refused: std::collections::BTreeSet::new(),
+            copies: CopyMemory::default(),
             last_sync,
             last_sync_news,
             load_problems: Vec::new(),
@@ -166,6 +168,7 @@ impl Replica {
                 replica.peer_states.insert(id, state);
             }
         }
+        replica.copies.relay_ahead = relay_ahead(&replica.store)?;
         Ok(replica)
     }
 
@@ -646,6 +649,7 @@ impl Replica {
         self.roles.clear();
         self.saved.clear();
         self.peer_states.clear();
+        self.copies = CopyMemory::default();
         self.known_grants = None;
         self.person = None;
         self.last_sync = None;

@@ -376,9 +376,9 @@ impl Store {
                     tx.prepare_cached("DELETE FROM documents WHERE id = ?1")?.execute([doc.to_string()])?;
                     tx.prepare_cached("DELETE FROM peer_states WHERE doc = ?1")?
                         .execute([doc.to_string()])?;
-                    // A copy of it being fetched (`copy_fetch.rs`).
+                    // A copy of it being fetched, and whether its relay is ahead (`copy_fetch.rs`).
                     tx.prepare_cached(
-                        "DELETE FROM meta WHERE key = 'copy:' || ?1
+                        "DELETE FROM meta WHERE key = 'copy:' || ?1 OR key = 'relay-ahead:' || ?1
                          OR substr(key, 1, length('copy-part:' || ?1 || ':')) = 'copy-part:' || ?1 || ':'",
                     )?
                     .execute([doc.to_string()])?;

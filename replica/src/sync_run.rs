@@ -7,12 +7,12 @@
 //! rest of the run and the transport tries again later. A permanent one sets aside the refused
 //! operation only (see `set_aside.rs`); the rest of the document's queue goes up.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use automerge::ChangeHash;
 use doorstep_core::Compound;
 use doorstep_core::document::Document;
-use doorstep_core::id::{CompoundId, DocumentId};
+use doorstep_core::id::DocumentId;
 use doorstep_core::sync::{ClientSession, DocumentSet, PeerState, Rejection, SyncRequest, SyncResponse};
 use doorstep_core::{Role, Timestamp};
 use serde::Serialize;
@@ -137,19 +137,18 @@ pub struct SyncRun {
     /// How fast the link carried this run's exchanges, from the replica's and back to it (see
     /// `link_rate.rs`).
     link_rate: LinkRate,
-    /// The run started on a link that had dropped a request: documents held nothing of are left
-    /// to [`crate::http::fetch_copies`], which keeps every byte of them that arrives, instead of
-    /// coming whole in an answer that a window of signal cuts.
-    lacking_left_out: bool,
+    /// The run started on a link that had dropped a request: documents held nothing of, and
+    /// those far behind the relay, are left to [`crate::http::fetch_copies`], which keeps every
+    /// byte of them that arrives, instead of coming in answers that a window of signal cuts.
+    copies_left_out: bool,
 }
 
 /// The documents a run still syncs: every held one but those refused transiently, and, on a
-/// link that drops requests, those held nothing of yet (fetched as copies, `copy_fetch.rs`).
+/// link that drops requests, those waiting for a copy (`copy_fetch.rs`).
 struct Syncing<'a> {
-    compounds: &'a BTreeMap<CompoundId, Compound>,
+    replica: &'a Replica,
     deferred: &'a BTreeSet<DocumentId>,
-    lacking_left_out: bool,
-    copies_refused: &'a BTreeSet<DocumentId>,
+    copies_left_out: bool,
 }
 
 impl Syncing<'_> {
@@ -157,23 +156,22 @@ impl Syncing<'_> {
         if self.deferred.contains(&id) {
             return false;
         }
-        let lacking = || {
-            DocumentSet::get(self.compounds, id).is_some_and(Document::is_placeholder)
-                && !self.copies_refused.contains(&id)
+        let waits = || {
+            DocumentSet::get(&self.replica.compounds, id).is_some_and(|d| self.replica.waits_for_a_copy(d))
         };
-        !(self.lacking_left_out && lacking())
+        !(self.copies_left_out && waits())
     }
 }
 
 impl DocumentSet for Syncing<'_> {
     fn document_ids(&self) -> Vec<DocumentId> {
-        let mut ids = self.compounds.document_ids();
+        let mut ids = self.replica.compounds.document_ids();
         ids.retain(|id| self.syncs(*id));
         ids
     }
 
     fn get(&self, id: DocumentId) -> Option<&Document> {
-        if self.syncs(id) { DocumentSet::get(self.compounds, id) } else { None }
+        if self.syncs(id) { DocumentSet::get(&self.replica.compounds, id) } else { None }
     }
 
     fn get_mut(&mut self, _id: DocumentId) -> Option<&mut Document> {
@@ -212,7 +210,7 @@ impl Replica {
             carried_in_a_row: 0,
             asks_small_replies: self.reply_budget().is_some(),
             link_rate: self.link_rate,
-            lacking_left_out: self.reply_budget().is_some(),
+            copies_left_out: self.reply_budget().is_some(),
         }
     }
 }
@@ -224,12 +222,7 @@ impl SyncRun {
             tracing::warn!(requests = MAX_REQUESTS, "sync run stopped after too many requests");
             return None;
         }
-        let syncing = Syncing {
-            compounds: &replica.compounds,
-            deferred: &self.deferred,
-            lacking_left_out: self.lacking_left_out,
-            copies_refused: &replica.copies_refused,
-        };
+        let syncing = Syncing { replica, deferred: &self.deferred, copies_left_out: self.copies_left_out };
         let request = self.session.request(&syncing)?;
         let device = replica.device_actor();
         self.last_sent.clear();
@@ -363,7 +356,15 @@ impl SyncRun {
                 self.accepted.extend(hashes);
             }
         }
+        let answered: Vec<DocumentId> = response.messages.iter().map(|m| m.doc).collect();
         let outcome = self.session.handle(&mut replica.compounds, response);
+        // Documents whose relay is ahead by more than this answer brought: a copy may bring
+        // them faster once the link drops requests (`copy_fetch.rs`).
+        for doc in answered {
+            if let Some(state) = self.session.states().get(&doc) {
+                replica.note_relay_heads(doc, state, self.asks_small_replies)?;
+            }
+        }
         if outcome.documents_listed {
             self.report.document_lists += 1;
         }

@@ -15,6 +15,14 @@
 //! answers from the first byte and the phone starts over. A complete copy whose digest does
 //! not match is thrown away. The phone then holds the document at those heads, and its sync
 //! gets the changes since, in pieces.
+//!
+//! A phone that holds a document but lags far behind it (a volunteer back from the morning
+//! after a teammate's day of long notes) gets the changes it lacks one at a time, and a change
+//! is the smallest piece a sync can carry: the one a window's end cuts is lost. Such a phone
+//! may ask for a copy too, naming its own heads (`since`): the relay serves it when it is not
+//! much bigger than the changes the phone lacks ([`copy_serves_better`]) and otherwise answers
+//! `204 No Content`, and the sync carries the changes. The phone merges the copy into what it
+//! holds, its own changes untouched.
 
 use automerge::{Automerge, ChangeHash};
 use sha2::{Digest, Sha256};
@@ -27,6 +35,10 @@ pub const COPY_DIGEST_HEADER: &str = "x-doorstep-copy-digest";
 pub const COPY_BYTES_HEADER: &str = "x-doorstep-copy-bytes";
 /// Answer header: the offset in the copy of the answer's first byte.
 pub const COPY_FROM_HEADER: &str = "x-doorstep-copy-from";
+
+/// A document the phone holds is sent as a copy only when the changes it lacks come to at least
+/// this much: fewer go in a window or two as they are.
+pub const LEAST_LACKING_FOR_A_COPY: usize = 16 * 1024;
 
 /// The most heads a copy may be asked at: a document's heads are its concurrent tips, a few.
 pub const MAX_COPY_HEADS: usize = 64;
@@ -77,6 +89,23 @@ impl SavedCopy {
     }
 }
 
+/// The bytes of the changes in `doc` that a peer holding `since` lacks (their stored, compressed
+/// form, the form a sync carries them in). Heads `doc` does not hold (the peer's own changes not
+/// yet sent) name nothing the peer is known to hold; none known means the whole history.
+pub fn lacking_bytes(doc: &Automerge, since: &[ChangeHash]) -> usize {
+    let known: Vec<ChangeHash> =
+        since.iter().filter(|h| doc.get_change_meta_by_hash(h).is_some()).copied().collect();
+    doc.get_changes(&known).iter().map(|c| c.raw_bytes().len()).sum()
+}
+
+/// Whether a phone that lacks `lacking` bytes of a document's changes is better served a copy of
+/// `copy` bytes, kept byte by byte across windows of signal, than the changes, a window's end
+/// losing the one it cuts: when the changes are more than a window or two
+/// ([`LEAST_LACKING_FOR_A_COPY`]) and the copy is at most half as big again as they are.
+pub fn copy_serves_better(copy: usize, lacking: usize) -> bool {
+    lacking >= LEAST_LACKING_FOR_A_COPY && copy.saturating_mul(2) <= lacking.saturating_mul(3)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -110,6 +139,33 @@ mod tests {
         assert_eq!(SavedCopy::of(&reloaded), first, "loaded again");
         assert_eq!(first.digest.len(), 64);
         assert_eq!(parse_heads(&heads_text(&first.heads)).unwrap(), first.heads);
+    }
+
+    /// What a phone lacks is counted from the heads it shares with the document; a copy is
+    /// served only when those changes are many and the copy not much bigger.
+    #[test]
+    fn a_copy_serves_a_phone_far_behind_not_one_a_change_behind() {
+        let mut doc = roster(300);
+        let held = doc.get_heads();
+        let all = lacking_bytes(&doc, &[]);
+        assert_eq!(lacking_bytes(&doc, &held), 0);
+        for i in 0..40 {
+            let mut tx = doc.transaction();
+            let note: String = (0..3_000).map(|j| char::from(b'a' + ((i * 7 + j * 13) % 26) as u8)).collect();
+            tx.put(ROOT, format!("note-{i}"), note).unwrap();
+            tx.commit();
+        }
+        let behind = lacking_bytes(&doc, &held);
+        assert!(behind > 0 && behind < lacking_bytes(&doc, &[]) && lacking_bytes(&doc, &[]) > all);
+        let own = ChangeHash([9; 32]);
+        assert_eq!(lacking_bytes(&doc, &[held[0], own]), behind, "a head the relay lacks names nothing");
+        assert_eq!(lacking_bytes(&doc, &[own]), lacking_bytes(&doc, &[]));
+
+        let copy = SavedCopy::of(&doc).bytes.len();
+        assert!(!copy_serves_better(copy, 2_000), "a change behind: the sync carries it");
+        assert!(copy_serves_better(40_000, 40_000));
+        assert!(copy_serves_better(60_000, 40_000));
+        assert!(!copy_serves_better(60_001, 40_000), "a copy much bigger than the changes");
     }
 
     #[test]

@@ -1,18 +1,21 @@
-//! `GET /v1/documents/{id}/copy?heads=&from=&digest=`: a document the caller may sync, saved
-//! whole, from byte `from` on when `heads` and `digest` name the copy it serves, else from byte
-//! 0 (`x-doorstep-copy-from: 0`). A phone whose link drops requests fetches the documents it
-//! lacks this way and keeps every byte as it arrives; see core's `sync/document_copy.rs`.
+//! `GET /v1/documents/{id}/copy?heads=&from=&digest=&since=`: a document the caller may sync,
+//! saved whole, from byte `from` on when `heads` and `digest` name the copy it serves, else from
+//! byte 0 (`x-doorstep-copy-from: 0`). A phone whose link drops requests fetches the documents it
+//! lacks this way and keeps every byte as it arrives; see core's `sync/document_copy.rs`. A phone
+//! that holds the document names its heads (`since`): a new copy is served only when it is not
+//! much bigger than the changes the phone lacks, else `204 No Content` (the sync carries them).
 
 use std::sync::Arc;
 
+use automerge::ChangeHash;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use doorstep_core::id::DocumentId;
 use doorstep_core::sync::document_copy::{
-    COPY_BYTES_HEADER, COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER, SavedCopy, heads_text,
-    parse_heads,
+    COPY_BYTES_HEADER, COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER, LEAST_LACKING_FOR_A_COPY,
+    SavedCopy, copy_serves_better, heads_text, lacking_bytes, parse_heads,
 };
 use serde::Deserialize;
 
@@ -32,6 +35,20 @@ pub struct CopyQuery {
     from: Option<usize>,
     /// The digest of the copy the phone is completing.
     digest: Option<String>,
+    /// The heads the phone holds, hex, comma-separated, when it holds the document.
+    since: Option<String>,
+}
+
+fn heads_param(text: Option<&str>, name: &str) -> Result<Option<Vec<ChangeHash>>, AppError> {
+    text.map(|text| {
+        parse_heads(text).ok_or_else(|| {
+            AppError::malformed(format!(
+                "{name} must be up to {} change hashes in hex, separated by commas",
+                doorstep_core::sync::document_copy::MAX_COPY_HEADS
+            ))
+        })
+    })
+    .transpose()
 }
 
 /// Answers a copy, or the part of it from `from` on.
@@ -42,15 +59,8 @@ pub async fn copy(
     Query(query): Query<CopyQuery>,
 ) -> Result<Response, AppError> {
     let doc: DocumentId = id(&doc)?;
-    let heads = match query.heads.as_deref() {
-        None => None,
-        Some(text) => Some(parse_heads(text).ok_or_else(|| {
-            AppError::malformed(format!(
-                "heads must be up to {} change hashes in hex, separated by commas",
-                doorstep_core::sync::document_copy::MAX_COPY_HEADS
-            ))
-        })?),
-    };
+    let heads = heads_param(query.heads.as_deref(), "heads")?;
+    let since = heads_param(query.since.as_deref(), "since")?;
     let relay = &state.relay;
     let access = Access::load(relay.storage(), session.person).await?;
     match access.decide(doc) {
@@ -75,24 +85,40 @@ pub async fn copy(
     // document as it is now (the rest of a team): no save. Otherwise the document as it is now,
     // saved once per state of it; never rebuilt at older heads, which would cost a replay of the
     // document per request: a phone whose copy is gone starts over on the new one.
-    let served = slot.held().and_then(|cached| {
+    let kept = slot.held().and_then(|cached| {
         let copy = cached.copy.as_ref()?;
         let mut now = cached.doc.get_heads();
         now.sort_unstable();
         (heads.as_ref() == Some(&copy.heads) || copy.heads == now).then(|| Arc::clone(copy))
     });
-    let copy = match served {
-        Some(copy) => copy,
-        // Saving a document takes milliseconds per hundred kilobytes: off the async workers,
-        // under the document's lock.
-        None => off_the_workers::run(true, "saving the document's copy", move || {
-            let cached = slot.held()?;
+    let completing = kept.as_ref().is_some_and(|copy| query.digest.as_deref() == Some(copy.digest.as_str()));
+    // A phone holding the document is weighed first (its changes counted) unless it is
+    // completing a copy already begun.
+    let weighed = since.filter(|_| !completing);
+    // Counting changes and saving a document take milliseconds per hundred kilobytes: off the
+    // async workers, under the document's lock.
+    let heavy = weighed.is_some() || kept.is_none();
+    let served = off_the_workers::run(heavy, "saving the document's copy", move || {
+        let cached = slot.held()?;
+        let lacking = weighed.as_ref().map(|since| lacking_bytes(&cached.doc, since));
+        if lacking.is_some_and(|lacking| lacking < LEAST_LACKING_FOR_A_COPY) {
+            return Some(None);
+        }
+        let copy = kept.unwrap_or_else(|| {
             let copy = Arc::new(SavedCopy::of(&cached.doc));
             cached.copy = Some(Arc::clone(&copy));
-            Some(copy)
-        })
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("document {doc} was removed")))?,
+            copy
+        });
+        match lacking {
+            Some(lacking) if !copy_serves_better(copy.bytes.len(), lacking) => Some(None),
+            _ => Some(Some(copy)),
+        }
+    })
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("document {doc} was removed")))?;
+    let Some(copy) = served else {
+        tracing::debug!(doc = %doc, "no copy: the changes the phone lacks are fewer");
+        return Ok(StatusCode::NO_CONTENT.into_response());
     };
     let bytes = &copy.bytes;
     let from = match (query.from, query.digest.as_deref()) {

@@ -3,7 +3,7 @@
 //! | route | auth | body |
 //! |---|---|---|
 //! | `POST /v1/sync` | token | CBOR `SyncRequest` → CBOR `SyncResponse` |
-//! | `GET /v1/documents/{id}/copy?heads=&from=&digest=` | token | the document saved whole at those heads, from byte `from` (a phone whose link drops requests fetches what it lacks so; `document_copy.rs`) |
+//! | `GET /v1/documents/{id}/copy?heads=&from=&digest=&since=` | token | the document saved whole at those heads, from byte `from` (a phone whose link drops requests fetches what it lacks so; `document_copy.rs`); with `since`, the phone's own heads, `204` when the changes it lacks are fewer than a copy is worth |
 //! | `POST /v1/set-aside` | token | JSON `{items, awaiting}` → `{received, refused, outcomes}`: the review inbox ([`crate::set_aside`]); 413 over the limits |
 //! | `POST /v1/join` | invite code | JSON `{invite_code, device_name, name?}` → `{token, person, compound, role}` |
 //! | `GET /v1/me` | token | who am I, my memberships, my compounds' coordinators by name |

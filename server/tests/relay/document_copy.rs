@@ -1,5 +1,6 @@
 //! A new volunteer on a landing whose link drops requests gets the roster as a copy, kept byte
-//! by byte across windows of signal shorter than the roster takes to cross
+//! by byte across windows of signal shorter than the roster takes to cross, and a volunteer far
+//! behind gets the day the same way, merged into its own work
 //! (`GET /v1/documents/{id}/copy`, core's `sync/document_copy.rs`). Real relay, real replica
 //! file, real HTTP through a proxy that cuts every connection after so many bytes.
 
@@ -177,6 +178,14 @@ async fn a_copy_resumes_only_the_copy_it_names_and_refuses_what_it_cannot_give()
     assert_eq!(other.headers()[COPY_FROM_HEADER], "0", "another copy: from the first byte");
     assert_eq!(other.bytes().await.unwrap(), bytes);
 
+    // A phone that holds the document as it is: no copy, the sync carries what little it lacks.
+    let in_step = get(format!("?since={heads}")).await.unwrap();
+    assert_eq!(in_step.status(), StatusCode::NO_CONTENT);
+    assert!(in_step.bytes().await.unwrap().is_empty());
+    let bad_since = get("?since=nonsense".into()).await.unwrap();
+    assert_eq!(bad_since.status(), StatusCode::BAD_REQUEST);
+    assert!(bad_since.text().await.unwrap().contains("since must be"));
+
     let bad = get("?heads=nonsense".into()).await.unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     assert!(bad.text().await.unwrap().contains("change hashes"));
@@ -274,4 +283,111 @@ async fn a_relay_without_copies_still_gets_a_new_phone_its_documents() {
     let held = replica.lock().unwrap();
     assert!(held.documents_lacking().is_empty(), "{report:?}");
     assert_eq!(held.compounds().next().unwrap().households().len(), 50, "{report:?}");
+}
+
+/// A volunteer back from the morning, on a link whose windows of signal are shorter than one of
+/// a teammate's long notes: before copies of documents held, each window's answer was a note
+/// cut short and lost, and the phone never caught up. Now the relay, seeing it far behind,
+/// serves the roster as a copy kept byte by byte, merged into what the phone holds; the note
+/// the phone wrote offline reaches the relay, and the coordinator sees both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volunteer_far_behind_on_a_link_that_drops_gets_the_day_as_a_copy_merged_with_its_own_work() {
+    use doorstep_core::Operation;
+
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    relay.import_roster(compound, &roster_csv(100)).await;
+    let join = |name: &'static str| {
+        let relay = &relay;
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+            let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+            let link = RelayClient::new(&relay.url, None).unwrap();
+            let joined = http::join(&replica, &link, &code, name).await.unwrap();
+            let link = link.with_token(joined.token.clone());
+            http::sync(&replica, &link, device_now).await.unwrap();
+            (dir, replica, joined.token)
+        }
+    };
+    let (dir, back, token) = join("早班志愿者").await;
+    let (_teammate_dir, teammate, teammate_token) = join("队友").await;
+
+    // The teammate's day: six households' long notes, each longer than a window.
+    let households = teammate.lock().unwrap().compounds().next().unwrap().households();
+    let mut seed = 0x243f_6a88_85a3_08d3_u64;
+    let mut written = std::collections::BTreeMap::new();
+    for household in households.iter().take(6) {
+        let text = crate::landing::notes(&mut seed, 4000);
+        let edit = Operation::EditNotes { household: household.id, notes: text.clone() };
+        teammate.lock().unwrap().apply(device_now(), compound, &edit).unwrap();
+        written.insert(household.id, text);
+    }
+    let teammate_link = RelayClient::new(&relay.url, Some(teammate_token.clone())).unwrap();
+    http::sync(&teammate, &teammate_link, device_now).await.unwrap();
+    // The volunteer's own note, written offline on another household.
+    let own = (households[50].id, "三楼东户老人需要降压药，敲门后等一会".to_owned());
+    let edit = Operation::EditNotes { household: own.0, notes: own.1.clone() };
+    back.lock().unwrap().apply(device_now(), compound, &edit).unwrap();
+    {
+        // Its link dropped requests on the way down the stairs.
+        let mut guard = back.lock().unwrap();
+        let mut run = guard.start_sync();
+        for _ in 0..3 {
+            run.request_failed(&mut guard).unwrap();
+        }
+    }
+
+    // A first window long enough for one note: the phone hears how far ahead the relay is.
+    let (first, _) = windows_of(&relay.url, 20 * 1024).await;
+    let cut = http::sync(&back, &RelayClient::new(&first, Some(token.clone())).unwrap(), device_now).await;
+    assert!(cut.is_err(), "the first window ended the sync: {cut:?}");
+    // Then windows shorter than one note.
+    let (url, carried) = windows_of(&relay.url, 8 * 1024).await;
+    let transport = RelayClient::new(&url, Some(token)).unwrap();
+    let path = dir.path().join("phone.sqlite");
+    let mut windows = 0;
+    loop {
+        windows += 1;
+        assert!(
+            windows <= 40,
+            "in sync within 40 windows of 8 KiB; {} B carried",
+            carried.load(Ordering::SeqCst)
+        );
+        // The app killed between windows: only what the file kept counts.
+        *back.lock().unwrap() = Replica::open(&path).unwrap();
+        let synced = http::sync(&back, &transport, device_now).await;
+        let held = back.lock().unwrap();
+        let notes_here = held.compounds().next().unwrap().households();
+        let caught_up =
+            written.iter().all(|(id, text)| notes_here.iter().any(|h| h.id == *id && h.notes == *text));
+        if synced.is_ok() && caught_up && held.unsynced_changes() == 0 {
+            break;
+        }
+    }
+    assert!(windows >= 3, "the day took several windows: {windows}");
+
+    // The coordinator's view, through a teammate's steady sync: both sides' work.
+    http::sync(&teammate, &teammate_link, device_now).await.unwrap();
+    let seen = teammate.lock().unwrap().compounds().next().unwrap().households();
+    assert_eq!(
+        seen.iter().find(|h| h.id == own.0).unwrap().notes,
+        own.1,
+        "the offline note reached the relay"
+    );
+    for (id, text) in &written {
+        assert_eq!(&seen.iter().find(|h| h.id == *id).unwrap().notes, text);
+    }
+    let copy = reqwest::Client::new()
+        .get(format!("{}/v1/documents/{}/copy", relay.url, roster_id(&back)))
+        .bearer_auth(&teammate_token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .len();
+    let carried = carried.load(Ordering::SeqCst);
+    assert!(carried < copy * 2, "{carried} B carried in {windows} windows for a {copy} B roster");
 }

@@ -16,7 +16,7 @@ use crate::harness::{Fixture, device_now, first_request};
 
 /// Notes of `chars` characters drawn at random from common ones, which compress little, as a
 /// household's long notes in a real hand do.
-fn notes(seed: &mut u64, chars: usize) -> String {
+pub(crate) fn notes(seed: &mut u64, chars: usize) -> String {
     const COMMON: &[char] = &[
         '门', '口', '放', '老', '人', '独', '居', '药', '品', '蔬', '菜', '米', '面', '油', '奶', '粉', '透',
         '析', '孕', '妇', '隔', '离', '电', '话', '楼', '梯', '上', '下', '左', '右', '东', '西', '南', '北',
@@ -38,6 +38,17 @@ fn notes(seed: &mut u64, chars: usize) -> String {
 
 /// A volunteer's phone joined to `compound` over a good link: its file's folder, the replica,
 /// its transport (with its token) and the token.
+/// The roster `replica` holds.
+fn roster_of(replica: &Mutex<Replica>) -> doorstep_core::id::DocumentId {
+    let held = replica.lock().unwrap();
+    let compound = held.compounds().next().unwrap();
+    compound
+        .documents()
+        .find(|d| d.kind() == doorstep_core::schema::vocabulary::DocKind::Roster)
+        .unwrap()
+        .id()
+}
+
 async fn joined_volunteer(
     relay: &crate::harness::TestRelay,
     compound: doorstep_core::id::CompoundId,
@@ -392,8 +403,12 @@ async fn a_phone_on_a_link_that_dropped_a_request_gets_what_it_lacks_in_pieces_o
     }
     http::sync(&writer, &writer_link, device_now).await.unwrap();
 
-    // Three requests dropped: the phone's budget is at its least, and it says so.
+    // Three requests dropped: the phone's budget is at its least, and it says so. The pieces
+    // themselves are tried here: the roster's copy, which a phone this far behind would get
+    // instead (`document_copy.rs`), is taken as refused.
     drop_requests(&phone, 3);
+    let roster = roster_of(&phone);
+    phone.lock().unwrap().copy_refused(roster);
     assert_eq!(phone.lock().unwrap().reply_budget(), Some(8 * 1024));
     assert_eq!(phone.lock().unwrap().start_sync().reply_budget(), Some(8 * 1024), "a run asks it");
     let report = http::sync(&phone, &link, device_now).await.unwrap();
@@ -557,6 +572,9 @@ async fn on_a_link_that_dropped_a_request_the_replies_asked_for_follow_its_rate(
         }
         assert_eq!(run.reply_budget(), Some(8 * 1024), "no rate known yet: the budget");
     }
+    // The pieces and their rate are tried here, not the roster's copy (`document_copy.rs`).
+    let roster = roster_of(&phone);
+    phone.lock().unwrap().copy_refused(roster);
     let slow = trickle(&fx.relay.url, 6000, false).await;
     let report =
         http::sync(&phone, &RelayClient::new(&slow, Some(token)).unwrap(), device_now).await.unwrap();

@@ -329,7 +329,13 @@ impl Phone {
                     // smaller; a relay shedding load says nothing of the link.
                     if e.downcast_ref::<Busy>().is_none() {
                         let replica = Arc::clone(&self.replica);
-                        blocking(self.turn_order, move || run.request_failed(&mut lock(&replica))).await??;
+                        let advised = self.relay.take_copies_advised();
+                        blocking(self.turn_order, move || {
+                            let mut held = lock(&replica);
+                            run.request_failed(&mut held)?;
+                            held.copies_advised(&advised)
+                        })
+                        .await??;
                     }
                     return Err(e);
                 }

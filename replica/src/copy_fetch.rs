@@ -207,13 +207,28 @@ impl Replica {
         let ahead = state.their_heads().is_some_and(|theirs| {
             theirs.iter().any(|h| held.automerge().get_change_meta_by_hash(h).is_none())
         });
-        if ahead {
-            let key = ahead_key(doc);
-            if self.copies.relay_ahead.insert(doc) && keep && self.store().meta(&key)?.is_none() {
-                self.store_mut().commit(&[Write::Meta { key: &key, value: b"" }])?;
+        if ahead { self.relay_ahead_of(doc, keep) } else { self.back_in_step(doc) }
+    }
+
+    /// The relay is ahead of this device on `doc`; kept in the file too when `keep`.
+    fn relay_ahead_of(&mut self, doc: DocumentId, keep: bool) -> Result<(), ReplicaError> {
+        let key = ahead_key(doc);
+        if self.copies.relay_ahead.insert(doc) && keep && self.store().meta(&key)?.is_none() {
+            self.store_mut().commit(&[Write::Meta { key: &key, value: b"" }])?;
+        }
+        Ok(())
+    }
+
+    /// The head of an answer the link then cut advised copies of `docs`
+    /// ([`crate::http::RelayClient::take_copies_advised`]): the relay is ahead on those this
+    /// device holds, by more than the link carries.
+    pub fn copies_advised(&mut self, docs: &[DocumentId]) -> Result<(), ReplicaError> {
+        for doc in docs {
+            let held =
+                self.compounds.values().find_map(|c| c.document(*doc)).is_some_and(|d| !d.is_placeholder());
+            if held {
+                self.relay_ahead_of(*doc, true)?;
             }
-        } else {
-            self.back_in_step(doc)?;
         }
         Ok(())
     }

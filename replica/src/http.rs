@@ -2,13 +2,14 @@
 //! and `POST /v1/sync` carrying the CBOR batches a [`SyncRun`](crate::SyncRun) builds. The
 //! replica is locked only between network calls, never across one.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::sync::body_deflate::{self, DEFLATE, Effort};
 use doorstep_core::sync::document_copy::{
-    COPY_BYTES_HEADER, COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER,
+    COPY_ADVISED_HEADER, COPY_BYTES_HEADER, COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER,
+    parse_advised,
 };
 use doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER;
 use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange};
@@ -158,6 +159,9 @@ pub struct RelayClient {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    /// What the head of the last sync answer advised copies of (core `sync/document_copy.rs`,
+    /// `COPY_ADVISED_HEADER`): read even when the body that follows is cut.
+    copies_advised: Arc<Mutex<Vec<DocumentId>>>,
 }
 
 impl RelayClient {
@@ -214,7 +218,7 @@ impl RelayClient {
             .timeout(Duration::from_secs(WHOLE_ANSWER_SECS))
             .build()
             .map_err(|e| TransportError::Network(e.to_string()))?;
-        Ok(Self { http, base: base.trim_end_matches('/').to_owned(), token })
+        Ok(Self { http, base: base.trim_end_matches('/').to_owned(), token, copies_advised: Arc::default() })
     }
 
     /// The same relay with another token.
@@ -280,6 +284,12 @@ impl RelayClient {
             sent => sent,
         }
         .map_err(network)?;
+        *self.copies_advised.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = response
+            .headers()
+            .get(COPY_ADVISED_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(parse_advised)
+            .unwrap_or_default();
         let relay_reads_deflate = response
             .headers()
             .get("accept-encoding")
@@ -287,6 +297,12 @@ impl RelayClient {
             .is_some_and(body_deflate::accepts_deflate);
         let (answer, received) = read_answer(response).await?;
         Ok(Exchanged { answer, sent, received, relay_reads_deflate, took: started.elapsed() })
+    }
+
+    /// The documents the head of the last sync answer advised copies of: the relay is ahead of
+    /// this device on them by a change longer than the replies it asked for. Taken once.
+    pub fn take_copies_advised(&self) -> Vec<DocumentId> {
+        std::mem::take(&mut *self.copies_advised.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// `GET /v1/documents/{doc}/copy`, from the byte after what `so_far` holds when it is part
@@ -874,8 +890,11 @@ async fn sync_run(
                 return Err(TransportError::Removed { compounds });
             }
             Err(e @ (TransportError::Network(_) | TransportError::Refused { status: 408, .. })) => {
-                // The link did not carry the request: the next ones carry less.
-                run.request_failed(&mut lock(replica))?;
+                // The link did not carry the request: the next ones carry less, and a document
+                // whose reply was too long for it comes as a copy.
+                let mut held = lock(replica);
+                run.request_failed(&mut held)?;
+                held.copies_advised(&relay.take_copies_advised())?;
                 return Err(e);
             }
             other => other?,

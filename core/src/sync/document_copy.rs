@@ -25,6 +25,8 @@
 //! holds, its own changes untouched.
 
 use automerge::{Automerge, ChangeHash};
+
+use crate::id::DocumentId;
 use sha2::{Digest, Sha256};
 
 /// Answer header: the heads the copy was saved at, hex, comma-separated.
@@ -39,6 +41,24 @@ pub const COPY_FROM_HEADER: &str = "x-doorstep-copy-from";
 /// A document the phone holds is sent as a copy only when the changes it lacks come to at least
 /// this much: fewer go in a window or two as they are.
 pub const LEAST_LACKING_FOR_A_COPY: usize = 16 * 1024;
+
+/// Answer header of `POST /v1/sync` to a phone that asked for small replies: the documents whose
+/// reply in this answer is over its budget (a change bigger than the budget goes whole),
+/// comma-separated. The head crosses a window of signal that such a body may not: the phone then
+/// knows the relay is ahead on them even when no answer ever arrives whole, and asks for their
+/// copies.
+pub const COPY_ADVISED_HEADER: &str = "x-doorstep-copy-advised";
+
+/// Documents as [`COPY_ADVISED_HEADER`] carries them.
+pub fn advised_text(docs: &[DocumentId]) -> String {
+    docs.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The documents [`COPY_ADVISED_HEADER`] names, at most [`MAX_COPY_HEADS`]; anything that is not a
+/// document ID is passed over.
+pub fn parse_advised(text: &str) -> Vec<DocumentId> {
+    text.split(',').filter_map(|d| d.trim().parse().ok()).take(MAX_COPY_HEADS).collect()
+}
 
 /// The most heads a copy may be asked at: a document's heads are its concurrent tips, a few.
 pub const MAX_COPY_HEADS: usize = 64;

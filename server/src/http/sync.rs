@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use doorstep_core::sync::SyncResponse;
 use doorstep_core::sync::body_deflate::{self, DEFLATE, Effort};
+use doorstep_core::sync::document_copy::{COPY_ADVISED_HEADER, advised_text};
 use doorstep_core::sync::reply_budget::{REPLY_BUDGET_HEADER, ReplyBudget, parse_reply_budget};
 
 use super::auth::Authenticated;
@@ -13,7 +14,7 @@ use super::cbor::{CBOR, CborSync};
 use super::off_the_workers;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::sync::{Caller, sync_batch};
+use crate::sync::{Answered, Caller, sync_batch};
 
 /// Syncs a batch. Every answer from here, a refused body's too, says the relay reads
 /// compressed requests (`Accept-Encoding: deflate`, RFC 7694); the answer is compressed when
@@ -72,7 +73,7 @@ async fn answer(
         reply_budget: link.reply_budget.map(ReplyBudget::asked),
     };
     let docs_in = body.request.messages.len();
-    let mut response = sync_batch(state, caller, body.request).await?;
+    let Answered { mut response, copies_advised } = sync_batch(state, caller, body.request).await?;
     // A phone that sent the plain form learns that this relay reads the compact one.
     response.reads_compact = !body.compact;
     let (plain, deflated) = encode(&response, reads_deflate).await?;
@@ -89,10 +90,16 @@ async fn answer(
         bytes_out,
         "synced"
     );
-    Ok(match deflated {
+    let mut answer = match deflated {
         Some(bytes) => ([(CONTENT_TYPE, CBOR), (CONTENT_ENCODING, DEFLATE)], bytes).into_response(),
         None => ([(CONTENT_TYPE, CBOR)], plain).into_response(),
-    })
+    };
+    if !copies_advised.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&advised_text(&copies_advised))
+    {
+        answer.headers_mut().insert(COPY_ADVISED_HEADER, value);
+    }
+    Ok(answer)
 }
 
 /// Answers past this many bytes are compressed on the blocking pool, not on the async workers

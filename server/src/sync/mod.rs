@@ -117,12 +117,22 @@ pub enum SyncBatchError {
     Storage(#[from] StorageError),
 }
 
+/// A request's answer, and what its HTTP head says beside it.
+#[derive(Debug)]
+pub struct Answered {
+    /// The answer.
+    pub response: SyncResponse,
+    /// The documents whose reply is over the phone's reply budget (core
+    /// `sync/document_copy.rs`, `COPY_ADVISED_HEADER`).
+    pub copies_advised: Vec<DocumentId>,
+}
+
 /// Syncs every document message of `request` for `caller`.
 pub async fn sync_batch(
     state: &AppState,
     caller: Caller,
     request: SyncRequest,
-) -> Result<SyncResponse, SyncBatchError> {
+) -> Result<Answered, SyncBatchError> {
     let (relay, config, metrics) = (&state.relay, &state.config, &state.metrics);
     // One member's phone must not hold a crowd's share of the relay's work: its place first,
     // before anything of the request is looked at, held until it is answered.
@@ -188,6 +198,7 @@ pub async fn sync_batch(
         response.rejected.push(rejection::reject(doc, rejection::REFETCH_LOOP, None, reason));
     }
     let mut states = Vec::new();
+    let mut copies_advised = Vec::new();
     let messages: Vec<DocMessage> =
         request.messages.into_iter().filter(|m| !looping.iter().any(|(d, _)| *d == m.doc)).collect();
     let outcomes = match caller.reply_budget {
@@ -211,9 +222,16 @@ pub async fn sync_batch(
             for message in messages {
                 let doc = message.doc;
                 let place = places.remove(&doc);
-                let caller = Caller { reply_budget: Some(asked.after(spent)), ..caller };
+                let given = asked.after(spent);
+                let caller = Caller { reply_budget: Some(given), ..caller };
                 let outcome = document::sync_document(state, &caller, &access, message, place).await;
-                spent += outcome.reply.as_ref().map_or(0, Vec::len);
+                let reply = outcome.reply.as_ref().map_or(0, Vec::len);
+                // A change bigger than the budget went whole: the answer may be longer than the
+                // phone's window of signal, and the head of it says so.
+                if reply > given.bytes() {
+                    copies_advised.push(doc);
+                }
+                spent += reply;
                 outcomes.push((doc, outcome));
             }
             outcomes
@@ -242,7 +260,7 @@ pub async fn sync_batch(
     // The list the phone already holds is not sent again: `None` says "unchanged", which only a
     // phone that sent this digest reads. Any other list, the empty one included, is sent whole.
     response.documents = (known_digest != Some(GrantsDigest::of(&grants))).then_some(grants);
-    Ok(response)
+    Ok(Answered { response, copies_advised })
 }
 
 /// Refuses a request whose messages together carry more changes or hashes than one request may.

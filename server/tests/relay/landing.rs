@@ -515,9 +515,12 @@ async fn a_reply_budget_bounds_the_whole_answer_of_several_documents() {
             .await
             .unwrap();
         assert_eq!(answer.status(), StatusCode::OK);
+        let advised = answer.headers().get(doorstep_core::sync::document_copy::COPY_ADVISED_HEADER).cloned();
         let bytes = answer.bytes().await.unwrap();
         let response = SyncResponse::decode(&bytes).unwrap();
         let changes: usize = response.messages.iter().map(|m| m.message.len()).sum();
+        // An answer within the budget advises no copy (`document_copy.rs` has one over it).
+        assert!(changes > budget || advised.is_none(), "{changes} B within {budget} B, advised {advised:?}");
         answers.push((budget, changes, response.messages.len()));
         run.handle_response(&mut guard, &bytes, device_now()).unwrap();
         assert!(answers.len() < 40, "the run ends: {answers:?}");

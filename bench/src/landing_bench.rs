@@ -284,11 +284,11 @@ pub async fn run_late(doorstep: &Path, phones_dir: &Path, quick: bool) -> anyhow
 
 /// A teammate's day of `edits` long notes, then, on landings' links: a new volunteer's first sync
 /// of the roster and its history, and a volunteer who synced before that day catching up; on a
-/// steady link and in windows of signal (windows until a sync ran to its end, at most 12, and the
+/// steady link and in windows of signal (windows until a sync ran to its end, at most 16, and the
 /// bytes the link delivered in all). Before replies were cut to the phone's budget
 /// (`reply_budget.rs`), each window's answer was longer than the window and nothing arrived.
 async fn late_in_windows(site: &Site, shape: LinkShape, edits: usize) -> anyhow::Result<()> {
-    const MOST: usize = 12;
+    const MOST: usize = 16;
     const WINDOWS: [Duration; 2] = [Duration::from_secs(10), Duration::from_secs(5)];
     // The volunteers who catch up synced at the base before the teammate's day.
     let mut holders = Vec::new();

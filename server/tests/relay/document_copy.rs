@@ -8,13 +8,22 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use doorstep_core::Role;
 use doorstep_core::sync::document_copy::{COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER};
 use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient};
 use reqwest::StatusCode;
 
 use crate::harness::{TestRelay, device_now};
+use crate::landing::{joined_volunteer, roster_of};
+
+/// The phone's link dropped three requests: it asks for small replies, and copies.
+fn link_dropped_requests(replica: &Mutex<Replica>) {
+    let mut guard = replica.lock().unwrap();
+    let mut run = guard.start_sync();
+    for _ in 0..3 {
+        run.request_failed(&mut guard).unwrap();
+    }
+}
 
 /// A roster of `households`, each with a line of notes: about 50 KB saved for 600, imported as
 /// one change of more than that.
@@ -86,21 +95,11 @@ async fn a_new_volunteer_on_a_link_that_drops_gets_the_roster_as_a_copy_kept_acr
     let report = relay.import_roster(compound, &roster_csv(600)).await;
     assert_eq!(report["imported"], 600, "{report}");
 
-    let dir = tempfile::tempdir().unwrap();
-    let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
-    let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
-    let joined =
-        http::join(&replica, &RelayClient::new(&relay.url, None).unwrap(), &code, "新志愿者").await.unwrap();
-    {
-        // Its link dropped requests on the way up the stairs.
-        let mut guard = replica.lock().unwrap();
-        let mut run = guard.start_sync();
-        for _ in 0..3 {
-            run.request_failed(&mut guard).unwrap();
-        }
-    }
+    let (dir, replica, _, token) = joined_volunteer(&relay, compound, "新志愿者").await;
+    // Its link dropped requests on the way up the stairs.
+    link_dropped_requests(&replica);
     let (url, carried) = windows_of(&relay.url, 16 * 1024).await;
-    let transport = RelayClient::new(&url, Some(joined.token.clone())).unwrap();
+    let transport = RelayClient::new(&url, Some(token.clone())).unwrap();
     let mut windows = 0;
     let households = loop {
         windows += 1;
@@ -119,8 +118,8 @@ async fn a_new_volunteer_on_a_link_that_drops_gets_the_roster_as_a_copy_kept_acr
     assert!(windows >= 4, "the roster took several windows: {windows}");
     // Every byte a window carried was kept: the roster crossed about once, not once per window.
     let roster = reqwest::Client::new()
-        .get(format!("{}/v1/documents/{}/copy", relay.url, roster_id(&replica)))
-        .bearer_auth(&joined.token)
+        .get(format!("{}/v1/documents/{}/copy", relay.url, roster_of(&replica)))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()
@@ -132,16 +131,6 @@ async fn a_new_volunteer_on_a_link_that_drops_gets_the_roster_as_a_copy_kept_acr
     assert!(carried < roster * 2, "{carried} B carried for a {roster} B roster in {windows} windows");
 }
 
-fn roster_id(replica: &Mutex<Replica>) -> doorstep_core::id::DocumentId {
-    let held = replica.lock().unwrap();
-    let compound = held.compounds().next().unwrap();
-    compound
-        .documents()
-        .find(|d| d.kind() == doorstep_core::schema::vocabulary::DocKind::Roster)
-        .unwrap()
-        .id()
-}
-
 /// The copy endpoint's answers: the rest from `from` when heads and digest name the copy it
 /// serves, the whole copy from byte 0 otherwise, and a refusal naming what is wrong.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,19 +138,12 @@ async fn a_copy_resumes_only_the_copy_it_names_and_refuses_what_it_cannot_give()
     let relay = TestRelay::start().await;
     let compound = relay.create_compound("香樟苑").await;
     relay.import_roster(compound, &roster_csv(50)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
-    let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
-    let link = RelayClient::new(&relay.url, None).unwrap();
-    let joined = http::join(&replica, &link, &code, "李强").await.unwrap();
-    http::sync(&replica, &link.with_token(joined.token.clone()), device_now).await.unwrap();
-    let roster = roster_id(&replica);
+    let (_dir, replica, link, token) = joined_volunteer(&relay, compound, "李强").await;
+    http::sync(&replica, &link, device_now).await.unwrap();
+    let roster = roster_of(&replica);
     let client = reqwest::Client::new();
     let get = |query: String| {
-        client
-            .get(format!("{}/v1/documents/{roster}/copy{query}", relay.url))
-            .bearer_auth(&joined.token)
-            .send()
+        client.get(format!("{}/v1/documents/{roster}/copy{query}", relay.url)).bearer_auth(&token).send()
     };
 
     let whole = get(String::new()).await.unwrap();
@@ -207,7 +189,7 @@ async fn a_copy_resumes_only_the_copy_it_names_and_refuses_what_it_cannot_give()
                 0x1234_5678_9abc_def0_1234_5678_9abc_def0
             ))
         ))
-        .bearer_auth(&joined.token)
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
@@ -265,21 +247,11 @@ async fn a_relay_without_copies_still_gets_a_new_phone_its_documents() {
     let relay = TestRelay::start().await;
     let compound = relay.create_compound("香樟苑").await;
     relay.import_roster(compound, &roster_csv(50)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
-    let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
-    let joined =
-        http::join(&replica, &RelayClient::new(&relay.url, None).unwrap(), &code, "新志愿者").await.unwrap();
-    {
-        let mut guard = replica.lock().unwrap();
-        let mut run = guard.start_sync();
-        for _ in 0..3 {
-            run.request_failed(&mut guard).unwrap();
-        }
-    }
+    let (_dir, replica, _, token) = joined_volunteer(&relay, compound, "新志愿者").await;
+    link_dropped_requests(&replica);
     let old = without_copies(&relay.url).await;
     let report =
-        http::sync(&replica, &RelayClient::new(&old, Some(joined.token)).unwrap(), device_now).await.unwrap();
+        http::sync(&replica, &RelayClient::new(&old, Some(token)).unwrap(), device_now).await.unwrap();
     let held = replica.lock().unwrap();
     assert!(held.documents_lacking().is_empty(), "{report:?}");
     assert_eq!(held.compounds().next().unwrap().households().len(), 50, "{report:?}");
@@ -299,18 +271,11 @@ async fn a_volunteer_far_behind_on_a_link_that_drops_gets_the_day_as_a_copy_merg
     let relay = TestRelay::start().await;
     let compound = relay.create_compound("香樟苑").await;
     relay.import_roster(compound, &roster_csv(100)).await;
-    let join = |name: &'static str| {
-        let relay = &relay;
-        async move {
-            let dir = tempfile::tempdir().unwrap();
-            let replica = Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
-            let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
-            let link = RelayClient::new(&relay.url, None).unwrap();
-            let joined = http::join(&replica, &link, &code, name).await.unwrap();
-            let link = link.with_token(joined.token.clone());
-            http::sync(&replica, &link, device_now).await.unwrap();
-            (dir, replica, joined.token)
-        }
+    let relay_ref = &relay;
+    let join = move |name: &'static str| async move {
+        let (dir, replica, link, token) = joined_volunteer(relay_ref, compound, name).await;
+        http::sync(&replica, &link, device_now).await.unwrap();
+        (dir, replica, token)
     };
     let (dir, back, token) = join("早班志愿者").await;
     let (_teammate_dir, teammate, teammate_token) = join("队友").await;
@@ -331,14 +296,8 @@ async fn a_volunteer_far_behind_on_a_link_that_drops_gets_the_day_as_a_copy_merg
     let own = (households[50].id, "三楼东户老人需要降压药，敲门后等一会".to_owned());
     let edit = Operation::EditNotes { household: own.0, notes: own.1.clone() };
     back.lock().unwrap().apply(device_now(), compound, &edit).unwrap();
-    {
-        // Its link dropped requests on the way down the stairs.
-        let mut guard = back.lock().unwrap();
-        let mut run = guard.start_sync();
-        for _ in 0..3 {
-            run.request_failed(&mut guard).unwrap();
-        }
-    }
+    // Its link dropped requests on the way down the stairs.
+    link_dropped_requests(&back);
 
     // Windows shorter than one note: no answer with a note in it ever arrives whole, but its
     // head does, and says the relay advises a copy.
@@ -378,7 +337,7 @@ async fn a_volunteer_far_behind_on_a_link_that_drops_gets_the_day_as_a_copy_merg
         assert_eq!(&seen.iter().find(|h| h.id == *id).unwrap().notes, text);
     }
     let copy = reqwest::Client::new()
-        .get(format!("{}/v1/documents/{}/copy", relay.url, roster_id(&back)))
+        .get(format!("{}/v1/documents/{}/copy", relay.url, roster_of(&back)))
         .bearer_auth(&teammate_token)
         .send()
         .await

@@ -39,7 +39,7 @@ pub(crate) fn notes(seed: &mut u64, chars: usize) -> String {
 /// A volunteer's phone joined to `compound` over a good link: its file's folder, the replica,
 /// its transport (with its token) and the token.
 /// The roster `replica` holds.
-fn roster_of(replica: &Mutex<Replica>) -> doorstep_core::id::DocumentId {
+pub(crate) fn roster_of(replica: &Mutex<Replica>) -> doorstep_core::id::DocumentId {
     let held = replica.lock().unwrap();
     let compound = held.compounds().next().unwrap();
     compound
@@ -49,7 +49,7 @@ fn roster_of(replica: &Mutex<Replica>) -> doorstep_core::id::DocumentId {
         .id()
 }
 
-async fn joined_volunteer(
+pub(crate) async fn joined_volunteer(
     relay: &crate::harness::TestRelay,
     compound: doorstep_core::id::CompoundId,
     name: &str,

@@ -297,7 +297,8 @@ impl Replica {
     /// of the nothing this device held; or merged into what it holds, its own changes kept. The
     /// next sync gets the changes since. Returns whether it was taken: a copy that is not the
     /// one the relay named (its digest), or that does not load as the document expected, is
-    /// forgotten instead, and the document is fetched again.
+    /// forgotten instead, and the sync fetches the document (no copy of it is asked for again
+    /// until the app restarts).
     pub fn adopt_copy(&mut self, doc: DocumentId, copy: &PartialCopy) -> Result<bool, ReplicaError> {
         let header =
             self.compounds.values().find_map(|c| c.document(doc)).map(|d| (*d.header(), d.is_placeholder()));
@@ -311,7 +312,10 @@ impl Replica {
             _ => None,
         };
         let (Some(mut loaded), Some((_, placeholder))) = (loaded, header) else {
-            tracing::warn!(doc = %doc, bytes = copy.bytes.len(), "a document's copy was not taken; it is fetched again");
+            // Not fetched as a copy again until the app restarts: a copy that never loads would
+            // otherwise cost every window of signal its bytes. The sync takes the document.
+            tracing::warn!(doc = %doc, bytes = copy.bytes.len(), "a document's copy was not taken; the sync fetches it");
+            self.copies.refused.insert(doc);
             forget(self.store_mut(), doc)?;
             return Ok(false);
         };
@@ -337,7 +341,7 @@ impl Replica {
             }));
             if !matches!(merged, Ok(Ok(_))) {
                 tracing::warn!(doc = %doc, "a document's copy did not merge; its changes are fetched instead");
-                self.copies.declined.insert(doc);
+                self.copies.refused.insert(doc);
                 forget(self.store_mut(), doc)?;
                 return Ok(false);
             }
@@ -354,6 +358,47 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    /// A copy that does not load as the document (or is not the one the relay named) is
+    /// forgotten, and the document is left to the sync, not fetched as a copy window after
+    /// window; one that loads is taken, at its heads.
+    #[test]
+    fn a_copy_that_does_not_load_is_left_to_the_sync_not_fetched_again() {
+        use doorstep_core::compound::Compound;
+        use doorstep_core::document::Header;
+        use doorstep_core::schema::vocabulary::DocKind;
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut replica = Replica::open(dir.path().join("phone.sqlite")).unwrap();
+        let compound = "01a23bb0-8d93-71e9-8cb6-3806acc33065".parse().unwrap();
+        let doc: DocumentId = "01a23bb0-8d93-71e9-8cb6-3806acc33066".parse().unwrap();
+        let header = Header { id: doc, kind: DocKind::Roster, compound };
+        let device = replica.device_actor().clone();
+        let mut held = Compound::new(compound, device.clone());
+        held.insert(Document::placeholder(header, device));
+        replica.compounds.insert(compound, held);
+        assert_eq!(replica.documents_lacking(), vec![doc]);
+
+        let garbage = b"not an automerge document".to_vec();
+        let mut copy = copy_of(&garbage);
+        start(replica.store_mut(), doc, &copy).unwrap();
+        copy.bytes = garbage;
+        assert!(!replica.adopt_copy(doc, &copy).unwrap());
+        assert!(replica.copy_so_far(doc).unwrap().is_none(), "forgotten");
+        let placeholder = replica.compounds.get(&compound).and_then(|c| c.document(doc)).unwrap();
+        assert!(!replica.waits_for_a_copy(placeholder), "the sync takes it");
+
+        let real = Document::create(header, automerge::ActorId::from([7; 16])).unwrap();
+        let saved = real.save();
+        let whole = PartialCopy {
+            heads: heads_text(&real.heads()),
+            digest: digest(&saved),
+            total: saved.len(),
+            bytes: saved,
+        };
+        assert!(replica.adopt_copy(doc, &whole).unwrap(), "a copy that loads is taken");
+        assert!(replica.documents_lacking().is_empty());
+    }
 
     fn copy_of(bytes: &[u8]) -> PartialCopy {
         PartialCopy { heads: "ab".repeat(32), digest: digest(bytes), total: bytes.len(), bytes: Vec::new() }

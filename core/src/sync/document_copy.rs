@@ -13,8 +13,8 @@
 //! rest (`from`), naming the heads and the digest of the copy it is completing; if the relay's
 //! copy at those heads is not the same bytes (it cannot tell itself; the digest says), it
 //! answers from the first byte and the phone starts over. A complete copy whose digest does
-//! not match is thrown away. The phone then holds the document at those heads, and its sync
-//! gets the changes since, in pieces.
+//! not match is thrown away, and the sync takes the document. The phone then holds the
+//! document at those heads, and its sync gets the changes since, in pieces.
 //!
 //! A phone that holds a document but lags far behind it (a volunteer back from the morning
 //! after a teammate's day of long notes) gets the changes it lacks one at a time, and a change

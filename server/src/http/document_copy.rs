@@ -100,7 +100,12 @@ pub async fn copy(
     let heavy = weighed.is_some() || kept.is_none();
     let served = off_the_workers::run(heavy, "saving the document's copy", move || {
         let cached = slot.held()?;
-        let lacking = weighed.as_ref().map(|since| lacking_bytes(&cached.doc, since));
+        // Heads of which the relay holds none (a phone that holds only its own changes) lack
+        // the whole history: the copy, without counting it.
+        let lacking = weighed
+            .as_ref()
+            .filter(|since| since.iter().any(|h| cached.doc.get_change_meta_by_hash(h).is_some()))
+            .map(|since| lacking_bytes(&cached.doc, since));
         if lacking.is_some_and(|lacking| lacking < LEAST_LACKING_FOR_A_COPY) {
             return Some(None);
         }

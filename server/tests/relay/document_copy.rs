@@ -164,6 +164,10 @@ async fn a_copy_resumes_only_the_copy_it_names_and_refuses_what_it_cannot_give()
     let in_step = get(format!("?since={heads}")).await.unwrap();
     assert_eq!(in_step.status(), StatusCode::NO_CONTENT);
     assert!(in_step.bytes().await.unwrap().is_empty());
+    // Heads the relay holds none of (only the phone's own changes): the whole history lacked.
+    let own_only = get(format!("?since={}", "cd".repeat(32))).await.unwrap();
+    assert_eq!(own_only.status(), StatusCode::OK);
+    assert_eq!(own_only.bytes().await.unwrap(), bytes);
     let bad_since = get("?since=nonsense".into()).await.unwrap();
     assert_eq!(bad_since.status(), StatusCode::BAD_REQUEST);
     assert!(bad_since.text().await.unwrap().contains("since must be"));

@@ -39,11 +39,14 @@ fn main() {
     out.push_str("pub const ASSETS: &[(&str, &str, &[u8])] = &[\n");
     for (name, path) in &files {
         let bytes = std::fs::read(path).expect("a dashboard asset is readable");
+        // Named from the crate's own directory when compiled, not this checkout's absolute path:
+        // a build directory shared by two checkouts (worktrees, CI clones) must not embed the
+        // other one's files, or fail when it is gone.
         let _ = writeln!(
             out,
-            "    ({name:?}, \"{:016x}\", include_bytes!({:?})),",
+            "    ({name:?}, \"{:016x}\", include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {:?}))),",
             fnv1a(&bytes),
-            path.display().to_string()
+            format!("/assets/dashboard/{name}")
         );
     }
     out.push_str("];\n");

@@ -16,6 +16,12 @@ use reqwest::StatusCode;
 use crate::harness::{TestRelay, device_now};
 use crate::landing::{joined_volunteer, roster_of};
 
+/// The length of the relay's copy of `doc` as it is now.
+async fn copy_bytes(relay: &TestRelay, token: &str, doc: doorstep_core::id::DocumentId) -> usize {
+    let url = format!("{}/v1/documents/{doc}/copy", relay.url);
+    reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap().bytes().await.unwrap().len()
+}
+
 /// The phone's link dropped three requests: it asks for small replies, and copies.
 fn link_dropped_requests(replica: &Mutex<Replica>) {
     let mut guard = replica.lock().unwrap();
@@ -117,16 +123,7 @@ async fn a_new_volunteer_on_a_link_that_drops_gets_the_roster_as_a_copy_kept_acr
     assert_eq!(households, 600);
     assert!(windows >= 4, "the roster took several windows: {windows}");
     // Every byte a window carried was kept: the roster crossed about once, not once per window.
-    let roster = reqwest::Client::new()
-        .get(format!("{}/v1/documents/{}/copy", relay.url, roster_of(&replica)))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .len();
+    let roster = copy_bytes(&relay, &token, roster_of(&replica)).await;
     let carried = carried.load(Ordering::SeqCst);
     assert!(carried < roster * 2, "{carried} B carried for a {roster} B roster in {windows} windows");
 }
@@ -340,16 +337,7 @@ async fn a_volunteer_far_behind_on_a_link_that_drops_gets_the_day_as_a_copy_merg
     for (id, text) in &written {
         assert_eq!(&seen.iter().find(|h| h.id == *id).unwrap().notes, text);
     }
-    let copy = reqwest::Client::new()
-        .get(format!("{}/v1/documents/{}/copy", relay.url, roster_of(&back)))
-        .bearer_auth(&teammate_token)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .len();
+    let copy = copy_bytes(&relay, &teammate_token, roster_of(&back)).await;
     let carried = carried.load(Ordering::SeqCst);
     assert!(carried < copy * 2, "{carried} B carried in {windows} windows for a {copy} B roster");
 }

@@ -273,24 +273,8 @@ impl Phone {
         // since.
         let copies_wanted = self.with_replica(|r| r.wants_copies()).await?;
         if copies_wanted && budget.is_none() {
-            let fetched = match doorstep_replica::http::fetch_copies(&self.replica, &self.relay).await {
-                Ok(fetched) => fetched,
-                Err(e) => {
-                    if matches!(e, TransportError::Network(_)) {
-                        let replica = Arc::clone(&self.replica);
-                        blocking(self.turn_order, move || {
-                            let mut held = lock(&replica);
-                            let mut run = held.start_sync();
-                            run.request_failed(&mut held)
-                        })
-                        .await??;
-                    }
-                    return Err(e.into());
-                }
-            };
-            report.requests += fetched.requests;
-            report.bytes_down += fetched.bytes_down;
-            report.changed.extend(&fetched.merged);
+            let fetched = doorstep_replica::http::fetch_copies(&self.replica, &self.relay).await?;
+            fetched.count_in(&mut report);
             if fetched.sync_follows() {
                 let replica = Arc::clone(&self.replica);
                 let run = blocking(self.turn_order, move || lock(&replica).start_sync()).await?;

@@ -162,12 +162,14 @@ impl Replica {
         self.copies
             .relay_ahead
             .iter()
-            .filter(|id| !self.copies.declined.contains(id) && !self.copies.refused.contains(id))
-            .filter(|id| {
-                self.compounds.values().any(|c| c.document(**id).is_some_and(|d| !d.is_placeholder()))
-            })
+            .filter(|id| self.held(**id).is_some_and(|d| self.waits_for_a_copy(d)))
             .copied()
             .collect()
+    }
+
+    /// `doc`, if this device holds something of it.
+    fn held(&self, doc: DocumentId) -> Option<&Document> {
+        self.compounds.values().find_map(|c| c.document(doc)).filter(|d| !d.is_placeholder())
     }
 
     /// Whether a sync should fetch copies after its run: the link dropped a request lately and
@@ -200,10 +202,7 @@ impl Replica {
         state: &PeerState,
         keep: bool,
     ) -> Result<(), ReplicaError> {
-        let Some(held) = self.compounds.values().find_map(|c| c.document(doc)) else { return Ok(()) };
-        if held.is_placeholder() {
-            return Ok(());
-        }
+        let Some(held) = self.held(doc) else { return Ok(()) };
         let ahead = state.their_heads().is_some_and(|theirs| {
             theirs.iter().any(|h| held.automerge().get_change_meta_by_hash(h).is_none())
         });
@@ -212,9 +211,10 @@ impl Replica {
 
     /// The relay is ahead of this device on `doc`; kept in the file too when `keep`.
     fn relay_ahead_of(&mut self, doc: DocumentId, keep: bool) -> Result<(), ReplicaError> {
-        let key = ahead_key(doc);
-        if self.copies.relay_ahead.insert(doc) && keep && self.store().meta(&key)?.is_none() {
-            self.store_mut().commit(&[Write::Meta { key: &key, value: b"" }])?;
+        // Every key the file holds is in memory since the replica opened: a new one is written
+        // once.
+        if self.copies.relay_ahead.insert(doc) && keep {
+            self.store_mut().commit(&[Write::Meta { key: &ahead_key(doc), value: b"" }])?;
         }
         Ok(())
     }
@@ -224,9 +224,7 @@ impl Replica {
     /// device holds, by more than the link carries.
     pub fn copies_advised(&mut self, docs: &[DocumentId]) -> Result<(), ReplicaError> {
         for doc in docs {
-            let held =
-                self.compounds.values().find_map(|c| c.document(*doc)).is_some_and(|d| !d.is_placeholder());
-            if held {
+            if self.held(*doc).is_some() {
                 self.relay_ahead_of(*doc, true)?;
             }
         }
@@ -267,10 +265,8 @@ impl Replica {
 
     /// The heads this device holds of `doc`, as a copy's `since` names them, if it holds it.
     pub fn held_heads(&self, doc: DocumentId) -> Option<String> {
-        let held = self.compounds.values().find_map(|c| c.document(doc)).filter(|d| !d.is_placeholder())?;
-        let mut heads = held.heads();
-        heads.sort_unstable();
-        Some(heads_text(&heads))
+        // The relay sorts them.
+        self.held(doc).map(|held| heads_text(&held.heads()))
     }
 
     /// What arrived so far of the copy of `doc` being fetched, if any.

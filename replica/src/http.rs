@@ -705,6 +705,19 @@ pub struct CopiesFetched {
 }
 
 impl CopiesFetched {
+    /// Counts the copies in a sync's report: their requests and bytes, the documents taken
+    /// among those fetched, the ones merged among those changed.
+    pub fn count_in(&self, report: &mut SyncReport) {
+        report.requests += self.requests;
+        report.bytes_down += self.bytes_down;
+        for doc in &self.adopted {
+            if !report.fetched.contains(doc) {
+                report.fetched.push(*doc);
+            }
+        }
+        report.changed.extend(&self.merged);
+    }
+
     /// Whether a sync run should follow: a document taken or merged has changes since, or
     /// some document is left to the sync.
     pub fn sync_follows(&self) -> bool {
@@ -719,13 +732,29 @@ impl CopiesFetched {
 /// whatever arrived when the link drops): a kill loses no more.
 const COPY_KEPT_EVERY: usize = 4 * 1024;
 
-/// Fetches the documents this device holds nothing of as copies, each from where the last
-/// window of signal left it (core's `sync/document_copy.rs`); a phone whose link drops requests
-/// calls it. Every byte that arrives is kept, and a complete copy is taken as the document. A
-/// document the relay will not give (no longer the caller's, removed, its heads gone) is left
-/// to the sync, which says why. Stops at the first error of the link, with what arrived kept.
-/// An answer from byte 0 (the relay serves another copy now) starts the copy over.
+/// Fetches the documents this device holds nothing of, or is far behind on, as copies, each
+/// from where the last window of signal left it (core's `sync/document_copy.rs`); a phone whose
+/// link drops requests calls it. Every byte that arrives is kept, and a complete copy is taken as
+/// the document or merged into it. A document the relay will not give (no longer the caller's,
+/// removed) or declines (the changes lacked are fewer) is left to the sync. Stops at the first
+/// error of the link, with what arrived kept and the next requests carrying less, as after a
+/// sync request the link dropped. An answer from byte 0 (the relay serves another copy now)
+/// starts the copy over.
 pub async fn fetch_copies(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+) -> Result<CopiesFetched, TransportError> {
+    let fetched = fetch_each_copy(replica, relay).await;
+    if let Err(TransportError::Network(_)) = &fetched {
+        let mut held = lock(replica);
+        let mut run = held.start_sync();
+        run.request_failed(&mut held)?;
+    }
+    fetched
+}
+
+/// [`fetch_copies`], up to the first error.
+async fn fetch_each_copy(
     replica: &Mutex<Replica>,
     relay: &RelayClient,
 ) -> Result<CopiesFetched, TransportError> {
@@ -828,23 +857,9 @@ async fn sync_once(
             let compounds = lock(replica).wipe_after_token_revoked()?;
             return Err(TransportError::Removed { compounds });
         }
-        Err(e @ TransportError::Network(_)) => {
-            // The link dropped the copy: what arrived is kept, and the next requests carry less.
-            let mut held = lock(replica);
-            let mut run = held.start_sync();
-            run.request_failed(&mut held)?;
-            return Err(e);
-        }
         Err(e) => return Err(e),
     };
-    report.requests += fetched.requests;
-    report.bytes_down += fetched.bytes_down;
-    for doc in &fetched.adopted {
-        if !report.fetched.contains(doc) {
-            report.fetched.push(*doc);
-        }
-    }
-    report.changed.extend(&fetched.merged);
+    fetched.count_in(&mut report);
     if !fetched.sync_follows() {
         return Ok((report, deferred));
     }

@@ -51,7 +51,12 @@ pub const COPY_ADVISED_HEADER: &str = "x-doorstep-copy-advised";
 
 /// Documents as [`COPY_ADVISED_HEADER`] carries them.
 pub fn advised_text(docs: &[DocumentId]) -> String {
-    docs.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    comma_separated(docs)
+}
+
+/// What a header or a query lists: each item's text, separated by commas.
+fn comma_separated<T: std::fmt::Display>(items: &[T]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// The documents [`COPY_ADVISED_HEADER`] names, at most [`MAX_COPY_HEADS`]; anything that is not a
@@ -71,7 +76,7 @@ pub fn digest(bytes: &[u8]) -> String {
 
 /// Heads as the copy's header and query carry them.
 pub fn heads_text(heads: &[ChangeHash]) -> String {
-    heads.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    comma_separated(heads)
 }
 
 /// Heads from [`heads_text`]'s form, sorted; `None` if any is not a change hash, or there are
@@ -124,6 +129,24 @@ pub fn lacking_bytes(doc: &Automerge, since: &[ChangeHash]) -> usize {
 /// ([`LEAST_LACKING_FOR_A_COPY`]) and the copy is at most half as big again as they are.
 pub fn copy_serves_better(copy: usize, lacking: usize) -> bool {
     lacking >= LEAST_LACKING_FOR_A_COPY && copy.saturating_mul(2) <= lacking.saturating_mul(3)
+}
+
+/// Whether a phone holding `since` of `doc` (`None`: nothing of it) is served a copy: always
+/// when it holds nothing the document holds (the whole history lacked, nothing to count);
+/// otherwise by [`copy_serves_better`], with the changes it lacks counted, and the copy's size
+/// asked of `copy_bytes` only when they come to [`LEAST_LACKING_FOR_A_COPY`] (a relay saves
+/// the document for that).
+pub fn copy_serves(
+    doc: &Automerge,
+    since: Option<&[ChangeHash]>,
+    copy_bytes: impl FnOnce() -> usize,
+) -> bool {
+    let Some(since) = since.filter(|since| since.iter().any(|h| doc.get_change_meta_by_hash(h).is_some()))
+    else {
+        return true;
+    };
+    let lacking = lacking_bytes(doc, since);
+    lacking >= LEAST_LACKING_FOR_A_COPY && copy_serves_better(copy_bytes(), lacking)
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use doorstep_core::id::DocumentId;
 use doorstep_core::sync::document_copy::{
-    COPY_BYTES_HEADER, COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER, LEAST_LACKING_FOR_A_COPY,
-    SavedCopy, copy_serves_better, heads_text, lacking_bytes, parse_heads,
+    COPY_BYTES_HEADER, COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER, SavedCopy, copy_serves,
+    heads_text, parse_heads,
 };
 use serde::Deserialize;
 
@@ -100,24 +100,16 @@ pub async fn copy(
     let heavy = weighed.is_some() || kept.is_none();
     let served = off_the_workers::run(heavy, "saving the document's copy", move || {
         let cached = slot.held()?;
-        // Heads of which the relay holds none (a phone that holds only its own changes) lack
-        // the whole history: the copy, without counting it.
-        let lacking = weighed
-            .as_ref()
-            .filter(|since| since.iter().any(|h| cached.doc.get_change_meta_by_hash(h).is_some()))
-            .map(|since| lacking_bytes(&cached.doc, since));
-        if lacking.is_some_and(|lacking| lacking < LEAST_LACKING_FOR_A_COPY) {
-            return Some(None);
-        }
-        let copy = kept.unwrap_or_else(|| {
-            let copy = Arc::new(SavedCopy::of(&cached.doc));
-            cached.copy = Some(Arc::clone(&copy));
-            copy
-        });
-        match lacking {
-            Some(lacking) if !copy_serves_better(copy.bytes.len(), lacking) => Some(None),
-            _ => Some(Some(copy)),
-        }
+        let mut copy = kept;
+        let mut saved_once = || {
+            Arc::clone(copy.get_or_insert_with(|| {
+                let saved = Arc::new(SavedCopy::of(&cached.doc));
+                cached.copy = Some(Arc::clone(&saved));
+                saved
+            }))
+        };
+        let serves = copy_serves(&cached.doc, weighed.as_deref(), || saved_once().bytes.len());
+        Some(serves.then(saved_once))
     })
     .await?
     .ok_or_else(|| AppError::NotFound(format!("document {doc} was removed")))?;

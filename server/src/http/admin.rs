@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +14,7 @@ use doorstep_core::id::{CompoundId, PersonId};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
-use super::json::{JsonBody, id};
+use super::json::{JsonBody, QueryParams, id};
 use crate::admin::{self, ImportReport, Invite, Principal};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -190,7 +190,7 @@ pub async fn import_roster(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(compound): Path<String>,
-    Query(options): Query<ImportOptions>,
+    QueryParams(options): QueryParams<ImportOptions>,
     body: Bytes,
 ) -> Result<Json<ImportReport>, AppError> {
     let compound: CompoundId = id(&compound)?;

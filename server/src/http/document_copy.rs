@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use automerge::ChangeHash;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,7 @@ use doorstep_core::sync::document_copy::{
 use serde::Deserialize;
 
 use super::auth::Authenticated;
-use super::json::id;
+use super::json::{QueryParams, id};
 use super::off_the_workers;
 use crate::access::{Access, Decision};
 use crate::error::AppError;
@@ -56,7 +56,7 @@ pub async fn copy(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
     Path(doc): Path<String>,
-    Query(query): Query<CopyQuery>,
+    QueryParams(query): QueryParams<CopyQuery>,
 ) -> Result<Response, AppError> {
     let doc: DocumentId = id(&doc)?;
     let heads = heads_param(query.heads.as_deref(), "heads")?;

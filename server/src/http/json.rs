@@ -1,8 +1,9 @@
-//! JSON bodies and path IDs whose failures answer in the relay's error format, not axum's plain
-//! text.
+//! JSON bodies, query strings and path IDs whose failures answer in the relay's error format,
+//! not axum's plain text.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
@@ -21,6 +22,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 Err(AppError::UnsupportedMediaType("send the body as Content-Type: application/json".into()))
             }
             Err(e) => Err(AppError::malformed(format!("the JSON body is not acceptable: {}", e.body_text()))),
+        }
+    }
+}
+
+/// A query string (`?from=…`) read into `T`; one that does not read answers `malformed`, naming
+/// the parameter.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(QueryParams(value)),
+            Err(e) => {
+                Err(AppError::malformed(format!("the query string is not acceptable: {}", e.body_text())))
+            }
         }
     }
 }

@@ -168,6 +168,12 @@ async fn a_copy_resumes_only_the_copy_it_names_and_refuses_what_it_cannot_give()
     let bad_since = get("?since=nonsense".into()).await.unwrap();
     assert_eq!(bad_since.status(), StatusCode::BAD_REQUEST);
     assert!(bad_since.text().await.unwrap().contains("since must be"));
+    // A byte offset that is not one: the relay's error, naming the parameter, not axum's text.
+    let bad_from = get(format!("?heads={heads}&from=-1&digest={digest}")).await.unwrap();
+    assert_eq!(bad_from.status(), StatusCode::BAD_REQUEST);
+    let refusal: serde_json::Value = serde_json::from_str(&bad_from.text().await.unwrap()).unwrap();
+    assert_eq!(refusal["error"], "malformed", "{refusal}");
+    assert!(refusal["reason"].as_str().unwrap().contains("from"), "{refusal}");
 
     let bad = get("?heads=nonsense".into()).await.unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);

@@ -101,7 +101,14 @@ impl Metrics {
 
     /// The Prometheus text exposition, with the gauges read at the moment of asking.
     pub fn render(&self, gauges: &Gauges) -> String {
-        let Gauges { docs_cached, docs_evicted, work_queues, messages_queued, resident_bytes } = *gauges;
+        let Gauges {
+            docs_cached,
+            docs_evicted,
+            work_queues,
+            messages_queued,
+            pieces_held_bytes,
+            resident_bytes,
+        } = *gauges;
         let mut out = String::new();
         // Writing to a String cannot fail; the results are ignored for that reason.
         let _ = writeln!(out, "# HELP doorstep_http_requests_total HTTP requests by route and status.");
@@ -207,6 +214,12 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE doorstep_sync_messages_queued gauge");
         let _ = writeln!(out, "doorstep_sync_messages_queued {messages_queued}");
+        let _ = writeln!(
+            out,
+            "# HELP doorstep_sync_pieces_held_bytes Bytes of sync requests held in part, sent in pieces by phones on links that drop requests."
+        );
+        let _ = writeln!(out, "# TYPE doorstep_sync_pieces_held_bytes gauge");
+        let _ = writeln!(out, "doorstep_sync_pieces_held_bytes {pieces_held_bytes}");
         if let Some(rss) = resident_bytes {
             let _ = writeln!(out, "# HELP doorstep_process_resident_bytes The relay's resident memory.");
             let _ = writeln!(out, "# TYPE doorstep_process_resident_bytes gauge");
@@ -227,6 +240,8 @@ pub struct Gauges {
     pub work_queues: usize,
     /// Sync messages admitted across all documents and not yet answered.
     pub messages_queued: usize,
+    /// Bytes of sync requests held in part (`held_requests.rs`).
+    pub pieces_held_bytes: usize,
     /// The process's resident memory, where the system tells it.
     pub resident_bytes: Option<u64>,
 }
@@ -252,6 +267,7 @@ mod tests {
             docs_evicted: 7,
             work_queues: 2,
             messages_queued: 9,
+            pieces_held_bytes: 11,
             resident_bytes: Some(10 << 20),
         });
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"200\"} 2"), "{text}");
@@ -265,6 +281,7 @@ mod tests {
         assert!(text.contains("doorstep_sync_bytes_out_total 200"));
         assert!(text.contains("doorstep_documents_cached 5"));
         assert!(text.contains("doorstep_work_queues 2"));
+        assert!(text.contains("doorstep_sync_pieces_held_bytes 11"));
         assert!(text.contains("doorstep_sync_messages_queued 9"));
         assert!(text.contains("doorstep_sync_batches_total 2"), "{text}");
         assert!(text.contains("doorstep_sync_batched_messages_total 5"));

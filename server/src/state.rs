@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
 use crate::events::StreamSlots;
+use crate::held_requests::HeldRequests;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::relay::Relay;
@@ -33,6 +34,8 @@ pub struct Shared {
     /// time (hundreds of threads), and the async workers that answer `/healthz` and read the
     /// requests wait behind all of them for the cores.
     pub batch_turns: Arc<tokio::sync::Semaphore>,
+    /// Sync requests held in part, sent in pieces by phones on links that drop requests.
+    pub held_requests: HeldRequests,
 }
 
 impl AppState {
@@ -54,6 +57,7 @@ impl AppState {
             streams,
             damage: OnceLock::new(),
             batch_turns,
+            held_requests: HeldRequests::default(),
         }))
     }
 }

@@ -25,6 +25,7 @@ mod message_check;
 mod message_limits;
 mod peer_state;
 pub mod reply_budget;
+pub mod request_pieces;
 mod set_aside;
 mod upload_budget;
 mod whole_document;

@@ -61,6 +61,14 @@ impl FromRequest<AppState> for CborSync {
                 AppError::malformed(format!("the request body could not be read: {}", e.body_text()))
             }
         })?;
+        Self::decode(bytes, deflated, limit).await
+    }
+}
+
+impl CborSync {
+    /// `bytes` (compressed when `deflated`) read as a sync request of at most `limit` bytes:
+    /// a body sent whole, or one held in pieces (`sync_pieces.rs`).
+    pub async fn decode(bytes: Bytes, deflated: bool, limit: usize) -> Result<Self, AppError> {
         let size = bytes.len();
         let bytes = if deflated { inflated(bytes, limit).await? } else { bytes };
         let request = SyncRequest::decode(&bytes).map_err(|e| match e {

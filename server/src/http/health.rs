@@ -34,6 +34,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         docs_evicted: cache.evicted(),
         work_queues: state.relay.queues().len(),
         messages_queued: state.relay.queues().queued_relay_wide(),
+        pieces_held_bytes: state.held_requests.bytes(),
         resident_bytes: memory::resident_bytes(),
     };
     let text = state.metrics.render(&gauges);

@@ -3,6 +3,7 @@
 //! | route | auth | body |
 //! |---|---|---|
 //! | `POST /v1/sync` | token | CBOR `SyncRequest` → CBOR `SyncResponse` |
+//! | `GET, POST /v1/sync/pieces?digest=&total=&from=&encoding=` | token | a sync request in pieces, every byte that arrives kept (a phone whose link drops requests sends long ones so; `sync_pieces.rs`): `POST` a piece from byte `from` → `202` `{held, taken}` until the request is whole, then the sync's own answer; `GET` → `{held, taken}` |
 //! | `GET /v1/documents/{id}/copy?heads=&from=&digest=&since=` | token | the document saved whole at those heads, from byte `from` (a phone whose link drops requests fetches what it lacks so; `document_copy.rs`); with `since`, the phone's own heads, `204` when the changes it lacks are fewer than a copy is worth |
 //! | `POST /v1/set-aside` | token | JSON `{items, awaiting}` → `{received, refused, outcomes}`: the review inbox ([`crate::set_aside`]); 413 over the limits |
 //! | `POST /v1/join` | invite code | JSON `{invite_code, device_name, name?}` → `{token, person, compound, role}` |
@@ -30,6 +31,7 @@ mod middleware;
 mod off_the_workers;
 mod set_aside;
 mod sync;
+mod sync_pieces;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -44,6 +46,7 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/sync", post(sync::sync))
+        .route("/v1/sync/pieces", get(sync_pieces::held).post(sync_pieces::send))
         .route("/v1/documents/{id}/copy", get(document_copy::copy))
         .route("/v1/set-aside", post(set_aside::exchange))
         .route("/v1/join", post(join::join))

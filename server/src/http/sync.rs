@@ -25,12 +25,23 @@ pub async fn sync(
     Authenticated(session): Authenticated,
     body: Result<CborSync, AppError>,
 ) -> Response {
+    synced(&state, &headers, session, body).await
+}
+
+/// The answer to a sync request whose body is `body`: sent whole, or held in pieces
+/// (`sync_pieces.rs`); `headers` are those of the request that brought its last byte.
+pub(super) async fn synced(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: crate::storage::Session,
+    body: Result<CborSync, AppError>,
+) -> Response {
     let reads_deflate =
         headers.get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(body_deflate::accepts_deflate);
-    let mut response = match (body, reply_budget(&headers)) {
+    let mut response = match (body, reply_budget(headers)) {
         (Ok(body), Ok(budget)) => {
             let link = Link { reads_deflate, reply_budget: budget };
-            answer(&state, session, body, link).await.unwrap_or_else(IntoResponse::into_response)
+            answer(state, session, body, link).await.unwrap_or_else(IntoResponse::into_response)
         }
         (Err(refused), _) | (_, Err(refused)) => refused.into_response(),
     };

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use doorstep_core::id::CompoundId;
 use doorstep_core::{Applied, Operation, Timestamp};
-use doorstep_replica::http::{Exchanged, RelayClient, SyncBody, TransportError};
+use doorstep_replica::http::{Exchanged, RelayClient, SyncBody, TransportError, Unsent};
 use doorstep_replica::{Replica, ReplicaError, SyncReport, SyncRun};
 use serde::{Deserialize, Serialize};
 
@@ -267,7 +267,23 @@ impl Phone {
             }
         })
         .await?;
-        let mut report = self.carry_on(run, None).await?;
+        // As the app does: the rest of a request an earlier window began in pieces, first.
+        let mut run = run;
+        let earlier = match doorstep_replica::http::finish_earlier_request(
+            &self.replica,
+            &self.relay,
+            &mut run,
+        )
+        .await
+        {
+            Ok(earlier) => earlier,
+            Err(e) => {
+                let replica = Arc::clone(&self.replica);
+                blocking(self.turn_order, move || run.piece_cut(&mut lock(&replica))).await??;
+                return Err(e.into());
+            }
+        };
+        let mut report = self.carry_on(run, earlier).await?;
         // As the app does (`http::sync`): on a link that drops requests, the documents held
         // nothing of or far behind come as copies kept byte by byte, then a run for the changes
         // since.
@@ -306,17 +322,22 @@ impl Phone {
             .await?;
             run = back;
             let Some(body) = body else { break };
-            match self.exchange(body, run.reply_budget()).await {
-                Ok(bytes) => answer = Some(bytes),
-                Err(e) => {
+            match self.send(&mut run, body).await {
+                Ok(sent) => answer = sent,
+                Err((e, in_pieces)) => {
                     // As the app does: a request the link did not carry makes the next ones
-                    // smaller; a relay shedding load says nothing of the link.
+                    // smaller (unless it went in pieces, kept by the relay as far as it came);
+                    // a relay shedding load says nothing of the link.
                     if e.downcast_ref::<Busy>().is_none() {
                         let replica = Arc::clone(&self.replica);
                         let advised = self.relay.take_copies_advised();
                         blocking(self.turn_order, move || {
                             let mut held = lock(&replica);
-                            run.request_failed(&mut held)?;
+                            if in_pieces {
+                                run.piece_cut(&mut held)?;
+                            } else {
+                                run.request_failed(&mut held)?;
+                            }
                             held.copies_advised(&advised)
                         })
                         .await??;
@@ -376,6 +397,33 @@ impl Phone {
         })
         .await?;
         Ok((report?, cpu + finishing))
+    }
+
+    /// The request `run` built last, sent as the app sends it (`http::send_request`): in
+    /// pieces when it is long for the link, else whole; `Ok(None)` when the relay took the
+    /// same bytes earlier. A 503 with `Retry-After` comes back as [`Busy`]; an error says
+    /// whether the request went in pieces.
+    async fn send(
+        &self,
+        run: &mut SyncRun,
+        body: Vec<u8>,
+    ) -> Result<Option<Exchanged>, (anyhow::Error, bool)> {
+        REQUESTS_SENT.fetch_add(1, Ordering::Relaxed);
+        let body = SyncBody::new(body, self.relay_reads_deflate.load(Ordering::Relaxed))
+            .with_reply_budget(run.reply_budget());
+        match doorstep_replica::http::send_request(&self.replica, &self.relay, run, &body).await {
+            Ok(sent) => {
+                if let Some(exchanged) = &sent {
+                    self.relay_reads_deflate.store(exchanged.relay_reads_deflate, Ordering::Relaxed);
+                }
+                Ok(sent)
+            }
+            Err(Unsent {
+                error: TransportError::Server { status: 503, retry_after_secs: Some(secs), .. },
+                in_pieces,
+            }) => Err((Busy { retry_after: Duration::from_secs(secs) }.into(), in_pieces)),
+            Err(Unsent { error, in_pieces }) => Err((error.into(), in_pieces)),
+        }
     }
 
     /// One sync request, compressed when the relay said it reads that and asking for replies

@@ -12,12 +12,14 @@ use doorstep_core::sync::document_copy::{
     parse_advised,
 };
 use doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER;
+use doorstep_core::sync::request_pieces::{DEFLATED, PIECES_PATH, PiecesHeld};
 use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange};
 use doorstep_core::{Role, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::copy_fetch::PartialCopy;
-use crate::{Replica, ReplicaError, RetryPolicy, SyncReport};
+use crate::request_in_pieces::RequestInPieces;
+use crate::{Replica, ReplicaError, RetryPolicy, SyncReport, SyncRun};
 
 /// What can go wrong talking to the relay. Each variant is something a caller acts on
 /// differently: retry later, sign in again, tell the user, update the app.
@@ -284,6 +286,17 @@ impl RelayClient {
             sent => sent,
         }
         .map_err(network)?;
+        self.answered(response, sent, started).await
+    }
+
+    /// A sync answer (to `POST /v1/sync`, or to the piece that completed a request in pieces):
+    /// its head's advice kept, its body read.
+    async fn answered(
+        &self,
+        response: reqwest::Response,
+        sent: usize,
+        started: std::time::Instant,
+    ) -> Result<Exchanged, TransportError> {
         *self.copies_advised.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = response
             .headers()
             .get(COPY_ADVISED_HEADER)
@@ -297,6 +310,62 @@ impl RelayClient {
             .is_some_and(body_deflate::accepts_deflate);
         let (answer, received) = read_answer(response).await?;
         Ok(Exchanged { answer, sent, received, relay_reads_deflate, took: started.elapsed() })
+    }
+
+    /// How much of `request` the relay holds, or that it took it (`GET /v1/sync/pieces`).
+    pub async fn pieces_held(&self, request: &RequestInPieces) -> Result<PiecesHeld, TransportError> {
+        let mut call = self.http.get(self.pieces_url(request, None));
+        if let Some(token) = &self.token {
+            call = call.bearer_auth(token);
+        }
+        let bytes = checked(call.send().await.map_err(network)?).await?;
+        serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))
+    }
+
+    /// `POST /v1/sync/pieces`: `request`'s bytes from byte `from` on. The relay keeps what
+    /// arrives even when the link drops the rest.
+    pub async fn send_pieces(
+        &self,
+        request: &RequestInPieces,
+        from: usize,
+    ) -> Result<PiecesSent, TransportError> {
+        let piece = request.bytes.get(from..).unwrap_or_default().to_vec();
+        let sent = piece.len();
+        let mut call = self
+            .http
+            .post(self.pieces_url(request, Some(from)))
+            .header("content-type", "application/octet-stream")
+            .header("accept-encoding", DEFLATE)
+            .body(piece);
+        if let Some(budget) = request.reply_budget {
+            call = call.header(REPLY_BUDGET_HEADER, budget.to_string());
+        }
+        if let Some(token) = &self.token {
+            call = call.bearer_auth(token);
+        }
+        let started = std::time::Instant::now();
+        let response = call.send().await.map_err(network)?;
+        if response.status() == reqwest::StatusCode::ACCEPTED {
+            let bytes = checked(response).await?;
+            let held =
+                serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))?;
+            return Ok(PiecesSent::Held(held));
+        }
+        Ok(PiecesSent::Answered(self.answered(response, sent, started).await?))
+    }
+
+    fn pieces_url(&self, request: &RequestInPieces, from: Option<usize>) -> String {
+        // Hex digits and numbers: nothing to escape.
+        let mut url =
+            format!("{}{PIECES_PATH}?digest={}&total={}", self.base, request.digest, request.bytes.len());
+        if request.deflated {
+            url.push_str("&encoding=");
+            url.push_str(DEFLATED);
+        }
+        if let Some(from) = from {
+            url.push_str(&format!("&from={from}"));
+        }
+        url
     }
 
     /// The documents the head of the last sync answer advised copies of: the relay is ahead of
@@ -423,6 +492,11 @@ impl SyncBody {
         Self { reply_budget: budget, ..self }
     }
 
+    /// Its bytes as they go on the wire.
+    pub fn wire(&self) -> &[u8] {
+        self.deflated.as_deref().unwrap_or(&self.plain)
+    }
+
     /// Whether it goes compressed.
     pub fn is_deflated(&self) -> bool {
         self.deflated.is_some()
@@ -452,6 +526,15 @@ pub struct Exchanged {
     pub relay_reads_deflate: bool,
     /// From the request's start to the answer's last byte.
     pub took: Duration,
+}
+
+/// What a piece of a request in pieces brought back.
+#[derive(Debug, Clone)]
+pub enum PiecesSent {
+    /// The request is not whole yet: the relay holds so much of it (or took it earlier).
+    Held(PiecesHeld),
+    /// The piece completed the request, and this is the sync's answer.
+    Answered(Exchanged),
 }
 
 /// The most a compressed answer may inflate to: more than any answer of the relay's, far less
@@ -876,12 +959,29 @@ async fn sync_run(
     clock: &impl Fn() -> Timestamp,
 ) -> Result<(SyncReport, bool), TransportError> {
     let mut run = lock(replica).start_sync();
+    match finish_earlier_request(replica, relay, &mut run).await {
+        Ok(Some(answer)) => {
+            let mut held = lock(replica);
+            run.handle_response(&mut held, &answer.answer, clock())?;
+            run.carried_on_the_wire(answer.sent, answer.received, answer.took);
+            held.learn_relay_reads_deflate(answer.relay_reads_deflate)?;
+        }
+        Ok(None) => {}
+        Err(e) => return Err(not_carried(replica, relay, &mut run, e, true)?),
+    }
     loop {
         let Some(body) = run.next_request(&lock(replica)) else { break };
         let reply_budget = run.reply_budget();
         let deflate = lock(replica).sends_compressed_requests();
         let body = SyncBody::new(body, deflate).with_reply_budget(reply_budget);
-        let mut answer = relay.exchange(&body).await;
+        let mut answer = match send_request(replica, relay, &mut run, &body).await {
+            Ok(Some(answer)) => Ok(answer),
+            Ok(None) => continue,
+            Err(Unsent { error, in_pieces: true }) => {
+                return Err(not_carried(replica, relay, &mut run, error, true)?);
+            }
+            Err(Unsent { error, in_pieces: false }) => Err(error),
+        };
         if body.is_deflated() && matches!(&answer, Err(TransportError::Refused { status: 400 | 415, .. })) {
             // A relay rolled back to one that does not read compressed requests: the same
             // request uncompressed, and none compressed until an answer says so again.
@@ -900,19 +1000,8 @@ async fn sync_run(
             }
         }
         let answer = match answer {
-            Err(TransportError::Removed { .. }) => {
-                let compounds = lock(replica).wipe_after_token_revoked()?;
-                return Err(TransportError::Removed { compounds });
-            }
-            Err(e @ (TransportError::Network(_) | TransportError::Refused { status: 408, .. })) => {
-                // The link did not carry the request: the next ones carry less, and a document
-                // whose reply was too long for it comes as a copy.
-                let mut held = lock(replica);
-                run.request_failed(&mut held)?;
-                held.copies_advised(&relay.take_copies_advised())?;
-                return Err(e);
-            }
-            other => other?,
+            Ok(answer) => answer,
+            Err(e) => return Err(not_carried(replica, relay, &mut run, e, false)?),
         };
         let mut held = lock(replica);
         run.handle_response(&mut held, &answer.answer, clock())?;
@@ -921,6 +1010,181 @@ async fn sync_run(
     }
     let deferred = run.has_deferred();
     Ok((run.finish(&mut lock(replica), clock())?, deferred))
+}
+
+/// A request that was not answered.
+#[derive(Debug)]
+pub struct Unsent {
+    /// Why.
+    pub error: TransportError,
+    /// It went in pieces: the relay kept what the link carried of it, and the replica keeps it
+    /// to send the rest ([`SyncRun::piece_cut`] rather than [`SyncRun::request_failed`]).
+    pub in_pieces: bool,
+}
+
+/// Sends `body`, the request `run` built last: in pieces when it is long for the link
+/// (`request_in_pieces.rs`), kept in the replica's file until the relay took it; else whole.
+/// `Ok(None)`: the relay took these very bytes earlier, and there is no answer to handle.
+pub async fn send_request(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+    run: &mut SyncRun,
+    body: &SyncBody,
+) -> Result<Option<Exchanged>, Unsent> {
+    let reply_budget = body.reply_budget;
+    let in_pieces = lock(replica).sends_in_pieces(body.wire().len(), reply_budget.is_some());
+    if in_pieces {
+        let request = RequestInPieces::new(
+            body.wire().to_vec(),
+            body.is_deflated(),
+            reply_budget,
+            run.carried_by_last_request(),
+        );
+        let unsent = |error| Unsent { error, in_pieces: true };
+        lock(replica).keep_request_in_pieces(request.clone()).map_err(|e| unsent(e.into()))?;
+        match send_in_pieces(relay, &request, Some(0)).await {
+            Ok(InPieces::Answered(answer)) => {
+                lock(replica).forget_request_in_pieces().map_err(|e| unsent(e.into()))?;
+                return Ok(Some(answer));
+            }
+            Ok(InPieces::Taken) => {
+                // The same bytes were taken before (a request made again after its answer was
+                // lost): nothing of them to send.
+                lock(replica).forget_request_in_pieces().map_err(|e| unsent(e.into()))?;
+                run.relay_took_earlier_request();
+                return Ok(None);
+            }
+            Ok(InPieces::NotTaken) => lock(replica).let_go_of_pieces(false).map_err(|e| unsent(e.into()))?,
+            Ok(InPieces::Unsupported) => {
+                lock(replica).let_go_of_pieces(true).map_err(|e| unsent(e.into()))?
+            }
+            Err(error) => return Err(unsent(error)),
+        }
+    }
+    relay.exchange(body).await.map(Some).map_err(|error| Unsent { error, in_pieces: false })
+}
+
+/// Before a run's first request: the rest of the request an earlier run began sending in
+/// pieces, if there is one. `Ok(Some(answer))`: its answer, for `run` to handle as its own;
+/// `Ok(None)`: nothing to handle (none kept; the relay took it and its answer was lost, so the
+/// run's first messages ask before they carry changes; or the relay would not take it in
+/// pieces, and its work goes whole in the run's requests). An error leaves it kept.
+pub async fn finish_earlier_request(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+    run: &mut SyncRun,
+) -> Result<Option<Exchanged>, TransportError> {
+    let Some(request) = lock(replica).request_in_pieces().cloned() else { return Ok(None) };
+    match send_in_pieces(relay, &request, None).await? {
+        InPieces::Answered(answer) => {
+            lock(replica).forget_request_in_pieces()?;
+            run.sends_earlier_request(&request);
+            Ok(Some(answer))
+        }
+        InPieces::Taken => {
+            lock(replica).forget_request_in_pieces()?;
+            run.relay_took_earlier_request();
+            Ok(None)
+        }
+        InPieces::NotTaken => {
+            lock(replica).let_go_of_pieces(false)?;
+            Ok(None)
+        }
+        InPieces::Unsupported => {
+            lock(replica).let_go_of_pieces(true)?;
+            Ok(None)
+        }
+    }
+}
+
+/// What became of a request sent in pieces.
+#[derive(Debug, Clone)]
+enum InPieces {
+    /// The piece that completed it brought the sync's answer.
+    Answered(Exchanged),
+    /// The relay took it earlier; its answer was lost.
+    Taken,
+    /// The relay refused it as a request in pieces: send its work whole.
+    NotTaken,
+    /// The relay takes no requests in pieces (older than them).
+    Unsupported,
+}
+
+/// Sends `request` in pieces from byte `from` (when known; else it asks the relay how much it
+/// holds). An error is the link's or the relay's, with `request` kept for the next window.
+async fn send_in_pieces(
+    relay: &RelayClient,
+    request: &RequestInPieces,
+    from: Option<usize>,
+) -> Result<InPieces, TransportError> {
+    let mut from = from;
+    // Three pieces at most: after a piece the link cut whose count the relay still told, or a
+    // count that was not the relay's, the rest goes at once on a new connection; a link that is
+    // gone fails that at once.
+    for _ in 0..3 {
+        let start = match from {
+            Some(start) => start,
+            None => match relay.pieces_held(request).await {
+                Ok(held) if held.taken => return Ok(InPieces::Taken),
+                Ok(held) => held.held,
+                Err(TransportError::Refused { status: 404 | 405, .. }) => return Ok(InPieces::Unsupported),
+                Err(e) => return Err(e),
+            },
+        };
+        match relay.send_pieces(request, start).await {
+            Ok(PiecesSent::Answered(answer)) => return Ok(InPieces::Answered(answer)),
+            Ok(PiecesSent::Held(held)) if held.taken => return Ok(InPieces::Taken),
+            Ok(PiecesSent::Held(held)) => from = Some(held.held),
+            Err(TransportError::Refused { status: 409, .. }) => from = None,
+            Err(TransportError::Refused { status: 404 | 405, .. }) => return Ok(InPieces::Unsupported),
+            Err(TransportError::Server { status: 503, retry_after_secs: None, reason }) => {
+                // The relay holds as many requests in part as it keeps (or its storage failed):
+                // this one goes whole.
+                tracing::info!(%reason, "the relay holds no more requests in pieces; sending it whole");
+                return Ok(InPieces::NotTaken);
+            }
+            Err(TransportError::Refused { status: 408, reason }) => {
+                return Err(TransportError::Refused { status: 408, reason });
+            }
+            Err(TransportError::Refused { status, reason }) => {
+                tracing::info!(status, %reason, "the relay did not take the request in pieces; sending it whole");
+                return Ok(InPieces::NotTaken);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(InPieces::NotTaken)
+}
+
+/// The error a sync run ends with when a request was not answered, after what it teaches: a
+/// revoked token wipes the compounds; a link that did not carry the request (no answer, or the
+/// relay gave up reading it, 408) makes the next ones carry less (unless it went in pieces, of
+/// which the relay kept what came) and a document whose reply was too long for it come as a
+/// copy.
+fn not_carried(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+    run: &mut SyncRun,
+    error: TransportError,
+    in_pieces: bool,
+) -> Result<TransportError, TransportError> {
+    match error {
+        TransportError::Removed { .. } => {
+            let compounds = lock(replica).wipe_after_token_revoked()?;
+            Ok(TransportError::Removed { compounds })
+        }
+        e @ (TransportError::Network(_) | TransportError::Refused { status: 408, .. }) => {
+            let mut held = lock(replica);
+            if in_pieces {
+                run.piece_cut(&mut held)?;
+            } else {
+                run.request_failed(&mut held)?;
+            }
+            held.copies_advised(&relay.take_copies_advised())?;
+            Ok(e)
+        }
+        other => Ok(other),
+    }
 }
 
 /// How long a failed exchange asks to wait before trying again, or `None` if trying again now

@@ -27,6 +27,7 @@ mod quarantine;
 mod relay_reads;
 mod replica;
 pub mod request_budget;
+pub mod request_in_pieces;
 mod retry;
 mod review;
 mod set_aside;

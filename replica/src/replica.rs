@@ -18,6 +18,7 @@ use crate::known_grants;
 use crate::link_rate::LinkRate;
 use crate::relay_reads::{self, RelayReads};
 use crate::request_budget;
+use crate::request_in_pieces::RequestInPieces;
 use crate::store::{Store, Write};
 
 /// Fold a document's chunks into a snapshot once it has this many.
@@ -70,6 +71,11 @@ pub struct Replica {
     /// What the replica knows of documents' copies beyond what it keeps of them (see
     /// `copy_fetch.rs`); in memory.
     pub(crate) copies: CopyMemory,
+    /// The sync request being sent in pieces, as kept in the file (see `request_in_pieces.rs`).
+    pub(crate) in_pieces: Option<RequestInPieces>,
+    /// The relay said it takes no requests in pieces (an older relay): they go whole until the
+    /// app restarts; in memory.
+    pub(crate) relay_lacks_pieces: bool,
     last_sync: Option<Timestamp>,
     /// Documents the last sync brought new content for (see [`Replica::last_sync_news`]).
     last_sync_news: Option<usize>,
@@ -128,6 +134,7 @@ impl Replica {
         let relay_reads_compact = relay_reads::load(&store, RelayReads::CompactRequests)?;
         let relay_reads_deflate = relay_reads::load(&store, RelayReads::DeflatedBodies)?;
         let request_budget = request_budget::load(&store)?;
+        let in_pieces = RequestInPieces::load(&store)?;
         let mut replica = Self {
             store,
             device,
@@ -142,6 +149,8 @@ impl Replica {
             request_budget,
             link_rate: LinkRate::default(),
             copies: CopyMemory::default(),
+            in_pieces,
+            relay_lacks_pieces: false,
             last_sync,
             last_sync_news,
             load_problems: Vec::new(),
@@ -650,6 +659,7 @@ impl Replica {
         self.saved.clear();
         self.peer_states.clear();
         self.copies = CopyMemory::default();
+        self.in_pieces = None;
         self.known_grants = None;
         self.person = None;
         self.last_sync = None;

@@ -24,6 +24,7 @@ use crate::link_rate::LinkRate;
 use crate::relay_reads::{self, RelayReads};
 use crate::replica::Replica;
 use crate::request_budget;
+use crate::request_in_pieces::RequestInPieces;
 use crate::set_aside::set_aside_refused;
 use crate::store::Write;
 
@@ -256,6 +257,33 @@ impl SyncRun {
         Some(bytes)
     }
 
+    /// This device's changes the last request carries, per document: kept with a request sent
+    /// in pieces, since its answer may come in a later run.
+    pub fn carried_by_last_request(&self) -> Vec<(DocumentId, Vec<ChangeHash>)> {
+        self.last_sent.iter().map(|(doc, hashes)| (*doc, hashes.iter().copied().collect())).collect()
+    }
+
+    /// The request an earlier run began sending in pieces goes on now (`request_in_pieces.rs`):
+    /// its answer is handled as this run's, what it carries as sent by this run.
+    pub fn sends_earlier_request(&mut self, request: &RequestInPieces) {
+        self.last_sent.clear();
+        for (doc, hashes) in &request.carries {
+            self.sent.entry(*doc).or_default().extend(hashes.iter().copied());
+            self.last_sent.entry(*doc).or_default().extend(hashes.iter().copied());
+        }
+        self.compact_sent = None;
+        self.report.requests += 1;
+        self.report.bytes_up += request.bytes.len();
+        self.last_request_bytes = request.bytes.len();
+    }
+
+    /// The relay took an earlier run's request in pieces but its answer was lost: this run's
+    /// first messages ask the relay's heads before they carry changes, rather than carry the
+    /// same changes again.
+    pub fn relay_took_earlier_request(&mut self) {
+        self.session.ask_before_sending();
+    }
+
     /// The last request was sent again as it is (uncompressed, after a relay refused it
     /// compressed): counted as another request of `bytes`.
     pub fn sent_again(&mut self, bytes: usize) {
@@ -280,11 +308,24 @@ impl SyncRun {
     /// out) or the relay gave up reading it (408). The next requests, in this run or the next
     /// one, carry half as much (see `request_budget.rs`).
     pub fn request_failed(&mut self, replica: &mut Replica) -> Result<(), ReplicaError> {
+        self.link_dropped(replica, false)
+    }
+
+    /// [`SyncRun::request_failed`] for a request that went in pieces: the budget stays, since
+    /// the relay kept what the link carried of it and the next window sends the rest.
+    pub fn piece_cut(&mut self, replica: &mut Replica) -> Result<(), ReplicaError> {
+        self.link_dropped(replica, true)
+    }
+
+    fn link_dropped(&mut self, replica: &mut Replica, in_pieces: bool) -> Result<(), ReplicaError> {
         if self.budget_fixed {
             return Ok(());
         }
         self.asks_small_replies = true;
         replica.link_rate = self.link_rate;
+        if in_pieces {
+            return Ok(());
+        }
         self.follow_link(replica, request_budget::halved(self.session.request_bytes()))
     }
 

@@ -92,6 +92,9 @@ pub struct ClientSession {
     requests_made: u32,
     /// The list of documents this device last applied, whose digest each request carries.
     known_grants: Option<Vec<DocumentGrant>>,
+    /// A document's first message waits to hear the relay's heads before it carries changes,
+    /// instead of carrying those since the shared heads ([`ClientSession::ask_before_sending`]).
+    asks_first: bool,
 }
 
 impl ClientSession {
@@ -106,7 +109,16 @@ impl ClientSession {
             fetches_per_request: None,
             requests_made: 0,
             known_grants: None,
+            asks_first: false,
         }
+    }
+
+    /// Each document's first message of the session asks the relay's heads and carries no
+    /// changes: the relay took this device's changes in a request whose answer was lost (a
+    /// request sent in pieces, core's `sync/request_pieces.rs`), so the shared heads kept are
+    /// behind, and the changes since them would go up again for nothing.
+    pub fn ask_before_sending(&mut self) {
+        self.asks_first = true;
     }
 
     /// Starts from the list of documents this device last applied (persisted beside the sync
@@ -177,7 +189,7 @@ impl ClientSession {
             let state = self.states.entry(id).or_default();
             let before = state.clone();
             let first = !self.announced.contains(&id);
-            if first {
+            if first && !self.asks_first {
                 // A document's first message of a session carries this device's changes since
                 // the last session.
                 state.presume_peer_holds_shared_heads();

@@ -23,6 +23,7 @@ mod many_documents;
 mod poison;
 mod poison_cost;
 mod proxies;
+mod request_pieces;
 mod restart;
 mod reviews;
 mod rules;

@@ -1,0 +1,256 @@
+//! A volunteer's long day goes up in windows of signal shorter than one request: the request
+//! goes in pieces (`/v1/sync/pieces`, core's `sync/request_pieces.rs`), the relay keeps every
+//! byte that arrives, and the next window sends the rest. Real relay, real replica file, real
+//! HTTP through a proxy that cuts every connection after so many bytes up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use doorstep_core::Operation;
+use doorstep_core::sync::request_pieces::{PiecesHeld, digest};
+use doorstep_replica::Replica;
+use doorstep_replica::http::{self, RelayClient};
+use doorstep_replica::request_in_pieces::RequestInPieces;
+use reqwest::StatusCode;
+
+use crate::harness::{Fixture, device_now};
+use crate::landing::{joined_volunteer, notes};
+
+/// A TCP proxy to `relay` whose link carries up to the phone's bytes that `window` holds: the
+/// test opens a window of signal by setting it, and every byte the phone sends takes from it;
+/// once it is spent, the connection is dropped both ways, whatever was on its way. Returns its
+/// URL and the bytes it carried up in all.
+async fn windows_up(relay: &str, window: Arc<AtomicUsize>) -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let target = relay.trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let carried = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&carried);
+    tokio::spawn(async move {
+        while let Ok((phone, _)) = listener.accept().await {
+            let relay = tokio::net::TcpStream::connect(&target).await.unwrap();
+            let (mut from_phone, mut to_phone) = phone.into_split();
+            let (mut from_relay, mut to_relay) = relay.into_split();
+            let counted = Arc::clone(&counted);
+            let window = Arc::clone(&window);
+            let down = tokio::spawn(async move { tokio::io::copy(&mut from_relay, &mut to_phone).await });
+            tokio::spawn(async move {
+                let mut buf = vec![0_u8; 4096];
+                while let Ok(n @ 1..) = from_phone.read(&mut buf).await {
+                    let taken = window
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| Some(left.saturating_sub(n)))
+                        .unwrap()
+                        .min(n);
+                    if taken > 0 && to_relay.write_all(&buf[..taken]).await.is_err() {
+                        break;
+                    }
+                    counted.fetch_add(taken, Ordering::SeqCst);
+                    if taken < n {
+                        break;
+                    }
+                }
+                // The window ended (or the phone closed): nothing more either way.
+                down.abort();
+            });
+        }
+    });
+    (url, carried)
+}
+
+/// Bytes up one window of signal carries: shorter than one long note, compressed.
+const WINDOW: usize = 4 * 1024;
+
+/// A long day (six households' notes rewritten, 4,000 characters each, the most a note holds:
+/// about 12 KB a change, 11 KB of it compressed) through windows of 4 KiB up, the app killed
+/// between them. Before requests in pieces, a change was the smallest piece a request carried,
+/// none fitted a window, and the day never went up (checked: not in 40 windows; with pieces,
+/// about 20).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_day_goes_up_in_windows_shorter_than_a_request_each_byte_kept() {
+    let mut fx = Fixture::new().await;
+    let (dir, replica, good_link, token) = joined_volunteer(&fx.relay, fx.compound, "李强的手机").await;
+    http::sync(&replica, &good_link, device_now).await.unwrap();
+    let households = replica.lock().unwrap().compounds().next().unwrap().households();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut written = std::collections::BTreeMap::new();
+    for household in households.iter().cycle().take(6) {
+        let text = notes(&mut seed, 4000);
+        let edit = Operation::EditNotes { household: household.id, notes: text.clone() };
+        replica.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
+        written.insert(household.id, text);
+    }
+    assert_eq!(replica.lock().unwrap().unsynced_changes(), 6);
+
+    let window = Arc::new(AtomicUsize::new(0));
+    let (url, carried) = windows_up(&fx.relay.url, Arc::clone(&window)).await;
+    let path = dir.path().join("phone.sqlite");
+    let mut windows = 0;
+    let mut left_after = Vec::new();
+    loop {
+        windows += 1;
+        assert!(windows <= 40, "up within 40 windows; left after each: {left_after:?}");
+        // The app killed between windows: only what the file kept counts. A new transport
+        // too: no connection outlives its window.
+        *replica.lock().unwrap() = Replica::open(&path).unwrap();
+        let transport = RelayClient::new(&url, Some(token.clone())).unwrap();
+        window.store(WINDOW, Ordering::SeqCst);
+        let synced = http::sync(&replica, &transport, device_now).await;
+        let left = replica.lock().unwrap().unsynced_changes();
+        left_after.push(left);
+        if synced.is_ok() && left == 0 {
+            break;
+        }
+    }
+    let up = carried.load(Ordering::SeqCst);
+    assert!(windows >= 4, "the day took several windows: {windows}, {left_after:?}");
+    // Each byte a window carried was kept: the day crossed once, each window but the last full.
+    assert!(up > (windows - 1) * WINDOW, "{up} B up in {windows} windows");
+    assert!(
+        replica.lock().unwrap().request_in_pieces().is_none(),
+        "the request in pieces is forgotten once answered"
+    );
+
+    // The coordinator sees every household's new notes.
+    fx.coordinator.sync(&fx.relay).await;
+    let seen = fx.coordinator.compound().households();
+    for (id, text) in &written {
+        assert_eq!(&seen.iter().find(|h| h.id == *id).unwrap().notes, text);
+    }
+}
+
+/// The endpoint by hand: pieces kept in order and counted; a piece not from the byte held is
+/// refused with the count to resume from; a request whose bytes do not match its digest is
+/// dropped; an unreadable one is refused as `/v1/sync` refuses it; a request taken is said to be
+/// taken and not synced again; no token, no pieces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pieces_endpoint_keeps_counts_and_refuses_by_name() {
+    let fx = Fixture::new().await;
+    let (_dir, replica, _, token) = joined_volunteer(&fx.relay, fx.compound, "王芳的手机").await;
+    let client = reqwest::Client::new();
+    let url = |d: &str, total: usize, from: Option<usize>| {
+        let mut u = format!("{}/v1/sync/pieces?digest={d}&total={total}", fx.relay.url);
+        if let Some(from) = from {
+            u.push_str(&format!("&from={from}"));
+        }
+        u
+    };
+    let held = |res: reqwest::Response| async move {
+        let status = res.status();
+        let body = res.bytes().await.unwrap();
+        (
+            status,
+            serde_json::from_slice::<PiecesHeld>(&body).ok(),
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    };
+
+    // A real first request of this phone, plain CBOR.
+    let (_run, body) = crate::harness::first_request(&replica);
+    let name = digest(&body);
+    let total = body.len();
+    let status = client.get(url(&name, total, None)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(held(status).await.1, Some(PiecesHeld { held: 0, taken: false }));
+
+    let half = total / 2;
+    let res = client.post(url(&name, total, Some(0))).bearer_auth(&token).body(body[..half].to_vec()).send();
+    let (status, counted, text) = held(res.await.unwrap()).await;
+    assert_eq!(
+        (status, counted),
+        (StatusCode::ACCEPTED, Some(PiecesHeld { held: half, taken: false })),
+        "{text}"
+    );
+
+    // Not from the byte held: 409, naming it.
+    let res = client.post(url(&name, total, Some(1))).bearer_auth(&token).body(body[1..].to_vec()).send();
+    let (status, _, text) = held(res.await.unwrap()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{text}");
+    assert!(text.contains(&format!("from byte {half}")), "{text}");
+
+    // No token: 401, nothing kept.
+    let res = client.post(url(&name, total, Some(half))).body(body[half..].to_vec()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // The rest: the sync's own answer.
+    let res =
+        client.post(url(&name, total, Some(half))).bearer_auth(&token).body(body[half..].to_vec()).send();
+    let res = res.await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/cbor");
+    let answer = doorstep_core::sync::SyncResponse::decode(&res.bytes().await.unwrap()).unwrap();
+    assert!(answer.documents.is_some(), "the answer of a first request lists the documents");
+    let status = client.get(url(&name, total, None)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(held(status).await.1, Some(PiecesHeld { held: total, taken: true }));
+    let res = client.post(url(&name, total, Some(total))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT, "a request taken is not synced again");
+
+    // Bytes that are not what the digest names: dropped, said so.
+    let wrong = digest(b"another request");
+    let res =
+        client.post(url(&wrong, total, Some(0))).bearer_auth(&token).body(body.clone()).send().await.unwrap();
+    let (status, _, text) = held(res).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("digest"), "{text}");
+    let status = client.get(url(&wrong, total, None)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(held(status).await.1, Some(PiecesHeld { held: 0, taken: false }));
+
+    // Bytes that match their digest but are no sync request: refused as /v1/sync refuses them.
+    let junk = vec![0xff_u8; 100];
+    let res =
+        client.post(url(&digest(&junk), 100, Some(0))).bearer_auth(&token).body(junk).send().await.unwrap();
+    let (status, _, text) = held(res).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("not a sync request"), "{text}");
+
+    // A name that is no digest, a length past the body limit, a piece past the named length, an
+    // unknown encoding.
+    let res = client.get(url("../etc", 10, None)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = client.get(url(&name, 1 << 40, None)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let other = digest(b"short");
+    let res =
+        client.post(url(&other, 4, Some(0))).bearer_auth(&token).body(vec![1_u8; 8]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let res = client
+        .get(format!("{}&encoding=gzip", url(&name, total, None)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+/// The relay took a request in pieces but the window closed on its answer: the next sync (the
+/// app killed in between) hears that it was taken, forgets it, and does not send its changes
+/// again; the phone is in sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_taken_whose_answer_was_lost_is_not_sent_again() {
+    let fx = Fixture::new().await;
+    let (dir, replica, transport, _) = joined_volunteer(&fx.relay, fx.compound, "赵敏的手机").await;
+    http::sync(&replica, &transport, device_now).await.unwrap();
+    let household = replica.lock().unwrap().compounds().next().unwrap().households()[0].id;
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let edit = Operation::EditNotes { household, notes: notes(&mut seed, 4000) };
+    replica.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
+
+    // The request goes in pieces; the relay takes it and answers, and the answer is lost.
+    let (run, body) = crate::harness::first_request(&replica);
+    let request = RequestInPieces::new(body, false, None, run.carried_by_last_request());
+    replica.lock().unwrap().keep_request_in_pieces(request.clone()).unwrap();
+    let sent = transport.send_pieces(&request, 0).await.unwrap();
+    assert!(matches!(sent, http::PiecesSent::Answered(_)), "{sent:?}");
+
+    *replica.lock().unwrap() = Replica::open(dir.path().join("phone.sqlite")).unwrap();
+    assert!(replica.lock().unwrap().request_in_pieces().is_some(), "kept across the restart");
+    let report = http::sync(&replica, &transport, device_now).await.unwrap();
+    assert!(
+        report.bytes_up < request.bytes.len() / 2,
+        "the note went up once, not again: {} B up now, the request was {} B",
+        report.bytes_up,
+        request.bytes.len()
+    );
+    let held = replica.lock().unwrap();
+    assert!(held.request_in_pieces().is_none());
+    assert_eq!(held.unsynced_changes(), 0);
+}

@@ -15,6 +15,7 @@ use reqwest::StatusCode;
 
 use crate::harness::{TestRelay, device_now};
 use crate::landing::{joined_volunteer, roster_of};
+use crate::link_proxy::{Joined, proxy};
 
 /// The length of the relay's copy of `doc` as it is now.
 async fn copy_bytes(relay: &TestRelay, token: &str, doc: doorstep_core::id::DocumentId) -> usize {
@@ -60,34 +61,28 @@ fn roster_csv(households: usize) -> String {
 /// phone, then closes it: a window of signal. Returns its URL and the bytes it carried down.
 async fn windows_of(relay: &str, down: usize) -> (String, Arc<AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let target = relay.trim_start_matches("http://").to_owned();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let carried = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&carried);
-    tokio::spawn(async move {
-        while let Ok((phone, _)) = listener.accept().await {
-            let relay = tokio::net::TcpStream::connect(&target).await.unwrap();
-            let (mut from_phone, mut to_phone) = phone.into_split();
-            let (mut from_relay, mut to_relay) = relay.into_split();
-            let counted = Arc::clone(&counted);
+    let url = proxy(relay, move |mut link: Joined| {
+        let counted = Arc::clone(&counted);
+        async move {
+            let (mut from_phone, mut to_relay) = (link.from_phone, link.to_relay);
             let up = tokio::spawn(async move { tokio::io::copy(&mut from_phone, &mut to_relay).await });
-            tokio::spawn(async move {
-                let mut left = down;
-                let mut buf = vec![0_u8; 4096];
-                while left > 0 {
-                    let Ok(n @ 1..) = from_relay.read(&mut buf[..left.min(4096)]).await else { break };
-                    if to_phone.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                    counted.fetch_add(n, Ordering::SeqCst);
-                    left -= n;
+            let mut left = down;
+            let mut buf = vec![0_u8; 4096];
+            while left > 0 {
+                let Ok(n @ 1..) = link.from_relay.read(&mut buf[..left.min(4096)]).await else { break };
+                if link.to_phone.write_all(&buf[..n]).await.is_err() {
+                    break;
                 }
-                up.abort();
-                let _ = to_phone.shutdown().await;
-            });
+                counted.fetch_add(n, Ordering::SeqCst);
+                left -= n;
+            }
+            up.abort();
+            let _ = link.to_phone.shutdown().await;
         }
-    });
+    })
+    .await;
     (url, carried)
 }
 

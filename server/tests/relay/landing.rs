@@ -292,18 +292,14 @@ async fn closes_kept_alive(relay: &str) -> (String, std::sync::Arc<std::sync::at
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let target = relay.trim_start_matches("http://").to_owned();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let closed = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&closed);
-    tokio::spawn(async move {
-        while let Ok((phone, _)) = listener.accept().await {
-            let relay = tokio::net::TcpStream::connect(&target).await.unwrap();
-            let (mut from_phone, mut to_phone) = phone.into_split();
-            let (mut from_relay, mut to_relay) = relay.into_split();
+    let url = crate::link_proxy::proxy(relay, move |mut link: crate::link_proxy::Joined| {
+        let counted = Arc::clone(&counted);
+        async move {
             let answered = Arc::new(AtomicBool::new(false));
             let answering = Arc::clone(&answered);
+            let (mut from_relay, mut to_phone) = (link.from_relay, link.to_phone);
             let back = tokio::spawn(async move {
                 let mut buf = vec![0_u8; 16 << 10];
                 while let Ok(n @ 1..) = from_relay.read(&mut buf).await {
@@ -313,23 +309,21 @@ async fn closes_kept_alive(relay: &str) -> (String, std::sync::Arc<std::sync::at
                     }
                 }
             });
-            let counted = Arc::clone(&counted);
-            tokio::spawn(async move {
-                let mut buf = vec![0_u8; 16 << 10];
-                while let Ok(n @ 1..) = from_phone.read(&mut buf).await {
-                    if answered.load(Ordering::SeqCst) {
-                        // The next request on this connection: close it, forwarding nothing.
-                        counted.fetch_add(1, Ordering::SeqCst);
-                        back.abort();
-                        return;
-                    }
-                    if to_relay.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
+            let mut buf = vec![0_u8; 16 << 10];
+            while let Ok(n @ 1..) = link.from_phone.read(&mut buf).await {
+                if answered.load(Ordering::SeqCst) {
+                    // The next request on this connection: close it, forwarding nothing.
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    back.abort();
+                    return;
                 }
-            });
+                if link.to_relay.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
         }
-    });
+    })
+    .await;
     (url, closed)
 }
 

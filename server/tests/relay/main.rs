@@ -19,6 +19,7 @@ mod document_list;
 mod fuzz_replay;
 mod harness;
 mod landing;
+mod link_proxy;
 mod many_documents;
 mod poison;
 mod poison_cost;

@@ -15,6 +15,7 @@ use reqwest::StatusCode;
 
 use crate::harness::{Fixture, device_now};
 use crate::landing::{joined_volunteer, notes};
+use crate::link_proxy::{Joined, proxy};
 
 /// A TCP proxy to `relay` whose link carries up to the phone's bytes that `window` holds: the
 /// test opens a window of signal by setting it, and every byte the phone sends takes from it;
@@ -22,39 +23,33 @@ use crate::landing::{joined_volunteer, notes};
 /// URL and the bytes it carried up in all.
 async fn windows_up(relay: &str, window: Arc<AtomicUsize>) -> (String, Arc<AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let target = relay.trim_start_matches("http://").to_owned();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let carried = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&carried);
-    tokio::spawn(async move {
-        while let Ok((phone, _)) = listener.accept().await {
-            let relay = tokio::net::TcpStream::connect(&target).await.unwrap();
-            let (mut from_phone, mut to_phone) = phone.into_split();
-            let (mut from_relay, mut to_relay) = relay.into_split();
-            let counted = Arc::clone(&counted);
-            let window = Arc::clone(&window);
+    let url = proxy(relay, move |mut link: Joined| {
+        let counted = Arc::clone(&counted);
+        let window = Arc::clone(&window);
+        async move {
+            let (mut from_relay, mut to_phone) = (link.from_relay, link.to_phone);
             let down = tokio::spawn(async move { tokio::io::copy(&mut from_relay, &mut to_phone).await });
-            tokio::spawn(async move {
-                let mut buf = vec![0_u8; 4096];
-                while let Ok(n @ 1..) = from_phone.read(&mut buf).await {
-                    let taken = window
-                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| Some(left.saturating_sub(n)))
-                        .unwrap()
-                        .min(n);
-                    if taken > 0 && to_relay.write_all(&buf[..taken]).await.is_err() {
-                        break;
-                    }
-                    counted.fetch_add(taken, Ordering::SeqCst);
-                    if taken < n {
-                        break;
-                    }
+            let mut buf = vec![0_u8; 4096];
+            while let Ok(n @ 1..) = link.from_phone.read(&mut buf).await {
+                let taken = window
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| Some(left.saturating_sub(n)))
+                    .unwrap()
+                    .min(n);
+                if taken > 0 && link.to_relay.write_all(&buf[..taken]).await.is_err() {
+                    break;
                 }
-                // The window ended (or the phone closed): nothing more either way.
-                down.abort();
-            });
+                counted.fetch_add(taken, Ordering::SeqCst);
+                if taken < n {
+                    break;
+                }
+            }
+            // The window ended (or the phone closed): nothing more either way.
+            down.abort();
         }
-    });
+    })
+    .await;
     (url, carried)
 }
 

@@ -57,6 +57,9 @@ pub enum AppError {
     },
     /// 408: the request took longer than the relay waits.
     Timeout(Duration),
+    /// 408 with code `body_cut`: the connection ended before the whole body arrived (a link
+    /// that dropped, or closed only the phone's way): nothing of it was read; send it again.
+    BodyCut(String),
     /// 503: the relay's storage failed; a retry may succeed.
     Unavailable(String),
     /// 503 with code `unavailable` and `Retry-After`: the relay is shedding load and read
@@ -88,7 +91,7 @@ impl AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RateLimited { .. } | AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            AppError::Timeout(_) | AppError::BodyCut(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Unavailable(_) | AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -108,6 +111,7 @@ impl AppError {
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Throttled { error, .. } => error,
             AppError::Timeout(_) => "timeout",
+            AppError::BodyCut(_) => "body_cut",
             // The same code as a storage failure: phones treat both as transient and retry.
             AppError::Unavailable(_) | AppError::Busy { .. } => "unavailable",
         }
@@ -126,6 +130,7 @@ impl AppError {
             | AppError::TooLarge(r)
             | AppError::UnsupportedMediaType(r)
             | AppError::Unavailable(r)
+            | AppError::BodyCut(r)
             | AppError::Busy { reason: r, .. }
             | AppError::Throttled { reason: r, .. } => r.clone(),
             AppError::RateLimited { retry_after } => format!(

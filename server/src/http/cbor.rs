@@ -58,7 +58,13 @@ impl FromRequest<AppState> for CborSync {
                     "the request body is larger than {limit} bytes; sync fewer documents per request"
                 ))
             } else {
-                AppError::malformed(format!("the request body could not be read: {}", e.body_text()))
+                // The stream of the body failed: the connection ended before it was whole. Not a
+                // malformed body (a phone would take 400 for a relay that cannot read its form,
+                // and fall back to the plain one for nothing), but a link that did not carry it.
+                AppError::BodyCut(format!(
+                    "the request body did not arrive whole ({}); send it again",
+                    e.body_text()
+                ))
             }
         })?;
         Self::decode(bytes, deflated, limit).await

@@ -1118,10 +1118,13 @@ async fn send_in_pieces(
     from: Option<usize>,
 ) -> Result<InPieces, TransportError> {
     let mut from = from;
-    // Three pieces at most: after a piece the link cut whose count the relay still told, or a
-    // count that was not the relay's, the rest goes at once on a new connection; a link that is
-    // gone fails that at once.
-    for _ in 0..3 {
+    // After a piece the link or the relay cut (the relay stops waiting for a body at its request
+    // timeout, and a slow link may take longer than that for a long request) the rest goes at
+    // once, from what the relay holds, for as long as each piece carries more of it; a link
+    // that is gone fails that at once.
+    let mut last_start = None;
+    let mut without_progress = 0;
+    loop {
         let start = match from {
             Some(start) => start,
             None => match relay.pieces_held(request).await {
@@ -1131,20 +1134,28 @@ async fn send_in_pieces(
                 Err(e) => return Err(e),
             },
         };
+        if last_start.is_some_and(|last| start <= last) {
+            without_progress += 1;
+            if without_progress >= 3 {
+                return Err(TransportError::Network(format!(
+                    "the link cut the request {without_progress} times without carrying more of it; the relay keeps its first {start} bytes for the next sync"
+                )));
+            }
+        }
+        last_start = Some(start);
         match relay.send_pieces(request, start).await {
             Ok(PiecesSent::Answered(answer)) => return Ok(InPieces::Answered(answer)),
             Ok(PiecesSent::Held(held)) if held.taken => return Ok(InPieces::Taken),
             Ok(PiecesSent::Held(held)) => from = Some(held.held),
-            Err(TransportError::Refused { status: 409, .. }) => from = None,
+            // 409: the relay holds another count than asked; 408: it stopped waiting for the
+            // piece and kept what came. Either way, ask it.
+            Err(TransportError::Refused { status: 408 | 409, .. }) => from = None,
             Err(TransportError::Refused { status: 404 | 405, .. }) => return Ok(InPieces::Unsupported),
             Err(TransportError::Server { status: 503, retry_after_secs: None, reason }) => {
                 // The relay holds as many requests in part as it keeps (or its storage failed):
                 // this one goes whole.
                 tracing::info!(%reason, "the relay holds no more requests in pieces; sending it whole");
                 return Ok(InPieces::NotTaken);
-            }
-            Err(TransportError::Refused { status: 408, reason }) => {
-                return Err(TransportError::Refused { status: 408, reason });
             }
             Err(TransportError::Refused { status, reason }) => {
                 tracing::info!(status, %reason, "the relay did not take the request in pieces; sending it whole");
@@ -1153,7 +1164,6 @@ async fn send_in_pieces(
             Err(e) => return Err(e),
         }
     }
-    Ok(InPieces::NotTaken)
 }
 
 /// The error a sync run ends with when a request was not answered, after what it teaches: a

@@ -295,3 +295,42 @@ async fn a_body_the_link_cut_is_a_dropped_request_and_a_cut_piece_is_kept() {
     assert!(piece.starts_with("HTTP/1.1 202"), "{piece}");
     assert!(piece.contains(r#"{"held":1000,"taken":false}"#), "{piece}");
 }
+
+/// A steady link slower than the relay waits for a body: each of four long notes takes longer
+/// to cross than the relay's request timeout (here 2 s; 30 s in production, which a long
+/// request on a bad landing's link can pass too). Sent whole, every request carrying a note was
+/// refused 408, however small the budget (checked: never up); in pieces, each piece the relay
+/// stopped waiting for is kept and the rest goes, and one sync gets it all up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_longer_than_the_relay_waits_goes_up_in_pieces_in_one_sync() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = doorstep_server::Config::default();
+    config.limits.request_timeout = std::time::Duration::from_secs(2);
+    let fx = Fixture::with_config(config).await;
+    let (_dir, replica, good_link, token) = joined_volunteer(&fx.relay, fx.compound, "周杰的手机").await;
+    http::sync(&replica, &good_link, device_now).await.unwrap();
+    let households = replica.lock().unwrap().compounds().next().unwrap().households();
+    let mut seed = 0x6a09_e667_f3bc_c908_u64;
+    for household in households.iter().take(4) {
+        let edit = Operation::EditNotes { household: household.id, notes: notes(&mut seed, 4000) };
+        replica.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
+    }
+    // 4 KB a second up (a tenth of it every 100 ms): one note takes longer than the relay waits.
+    let url = proxy(&fx.relay.url, |mut link: Joined| async move {
+        let (mut from_relay, mut to_phone) = (link.from_relay, link.to_phone);
+        let down = tokio::spawn(async move { tokio::io::copy(&mut from_relay, &mut to_phone).await });
+        let mut buf = vec![0_u8; 400];
+        while let Ok(n @ 1..) = link.from_phone.read(&mut buf).await {
+            if link.to_relay.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        down.abort();
+    })
+    .await;
+    let slow = RelayClient::new(&url, Some(token)).unwrap();
+    let report = http::sync(&replica, &slow, device_now).await.unwrap();
+    assert!(report.rejected.is_empty() && report.failed.is_empty(), "{report:?}");
+    assert_eq!(replica.lock().unwrap().unsynced_changes(), 0, "{report:?}");
+}

@@ -218,31 +218,22 @@ async fn on_a_link_that_dropped_a_request_a_new_phone_fetches_one_document_a_req
 /// `stalled`; the phone's bytes go through at once.
 async fn trickle(relay: &str, bytes_per_second: usize, stalled: bool) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let target = relay.trim_start_matches("http://").to_owned();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((phone, _)) = listener.accept().await {
-            let relay = tokio::net::TcpStream::connect(&target).await.unwrap();
-            let (mut from_phone, mut to_phone) = phone.into_split();
-            let (mut from_relay, mut to_relay) = relay.into_split();
-            tokio::spawn(async move { tokio::io::copy(&mut from_phone, &mut to_relay).await });
-            tokio::spawn(async move {
-                let mut step = vec![0_u8; bytes_per_second / 10];
-                loop {
-                    if stalled {
-                        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-                    }
-                    let Ok(n @ 1..) = from_relay.read(&mut step).await else { break };
-                    if to_phone.write_all(&step[..n]).await.is_err() {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            });
+    crate::link_proxy::proxy(relay, move |mut link: crate::link_proxy::Joined| async move {
+        let (mut from_phone, mut to_relay) = (link.from_phone, link.to_relay);
+        tokio::spawn(async move { tokio::io::copy(&mut from_phone, &mut to_relay).await });
+        let mut step = vec![0_u8; bytes_per_second / 10];
+        loop {
+            if stalled {
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            }
+            let Ok(n @ 1..) = link.from_relay.read(&mut step).await else { break };
+            if link.to_phone.write_all(&step[..n]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-    });
-    url
+    })
+    .await
 }
 
 /// A new volunteer's first answer (every document whole) on a slow link takes as long as it

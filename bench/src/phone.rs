@@ -110,9 +110,7 @@ pub struct HandedOver {
 /// Applies an answer as the app does: the report counts the bytes the link carried, and the
 /// replica keeps whether the relay reads compressed requests.
 fn handle(run: &mut SyncRun, replica: &mut Replica, answer: &Exchanged) -> Result<(), ReplicaError> {
-    run.handle_response(replica, &answer.answer, now())?;
-    run.carried_on_the_wire(answer.sent, answer.received, answer.took);
-    replica.learn_relay_reads_deflate(answer.relay_reads_deflate)
+    doorstep_replica::http::handle_answer(run, replica, answer, now())
 }
 
 fn lock(replica: &Mutex<Replica>) -> MutexGuard<'_, Replica> {

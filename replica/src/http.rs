@@ -961,10 +961,7 @@ async fn sync_run(
     let mut run = lock(replica).start_sync();
     match finish_earlier_request(replica, relay, &mut run).await {
         Ok(Some(answer)) => {
-            let mut held = lock(replica);
-            run.handle_response(&mut held, &answer.answer, clock())?;
-            run.carried_on_the_wire(answer.sent, answer.received, answer.took);
-            held.learn_relay_reads_deflate(answer.relay_reads_deflate)?;
+            handle_answer(&mut run, &mut lock(replica), &answer, clock())?;
         }
         Ok(None) => {}
         Err(e) => return Err(not_carried(replica, relay, &mut run, e, true)?),
@@ -1003,10 +1000,7 @@ async fn sync_run(
             Ok(answer) => answer,
             Err(e) => return Err(not_carried(replica, relay, &mut run, e, false)?),
         };
-        let mut held = lock(replica);
-        run.handle_response(&mut held, &answer.answer, clock())?;
-        run.carried_on_the_wire(answer.sent, answer.received, answer.took);
-        held.learn_relay_reads_deflate(answer.relay_reads_deflate)?;
+        handle_answer(&mut run, &mut lock(replica), &answer, clock())?;
     }
     let deferred = run.has_deferred();
     Ok((run.finish(&mut lock(replica), clock())?, deferred))
@@ -1095,6 +1089,19 @@ pub async fn finish_earlier_request(
             Ok(None)
         }
     }
+}
+
+/// Applies a sync answer to `run` and the replica: its replies, what the link carried and how
+/// fast, and whether the relay reads compressed requests.
+pub fn handle_answer(
+    run: &mut SyncRun,
+    replica: &mut Replica,
+    answer: &Exchanged,
+    now: Timestamp,
+) -> Result<(), ReplicaError> {
+    run.handle_response(replica, &answer.answer, now)?;
+    run.carried_on_the_wire(answer.sent, answer.received, answer.took);
+    replica.learn_relay_reads_deflate(answer.relay_reads_deflate)
 }
 
 /// What became of a request sent in pieces.

@@ -16,10 +16,14 @@ use serde::Deserialize;
 use super::auth::Authenticated;
 use super::cbor::CborSync;
 use super::json::QueryParams;
+use super::off_the_workers;
 use super::sync::synced;
 use crate::error::AppError;
 use crate::held_requests::{Named, PieceRefused};
 use crate::state::AppState;
+
+/// Requests at least this long have their digest checked on the blocking pool.
+const DIGEST_ON_THE_BLOCKING_POOL: usize = 64 * 1024;
 
 /// The query.
 #[derive(Debug, Deserialize)]
@@ -119,7 +123,14 @@ async fn keep(
         let status = held.status(device, request);
         return Ok((StatusCode::ACCEPTED, Json(status)).into_response());
     };
-    if digest(&bytes) != request.digest {
+    // SHA-256 of up to the body limit: milliseconds, off the async workers when long.
+    let heavy = bytes.len() >= DIGEST_ON_THE_BLOCKING_POOL;
+    let (bytes, named) = off_the_workers::run(heavy, "checking the request's digest", move || {
+        let named = digest(&bytes);
+        (bytes, named)
+    })
+    .await?;
+    if named != request.digest {
         held.discard(device, request.digest);
         return Err(AppError::malformed(
             "the request's bytes do not match its digest; send it again from byte 0",

@@ -2,20 +2,24 @@
 //! (core's `sync/request_pieces.rs`) kept as they arrive, so that the next window of signal
 //! sends only the rest.
 //!
-//! In memory only: a relay restarted holds none, and the phone, asking, starts again from the
-//! first byte. Each device holds one request at a time (a new one replaces it), kept an hour
-//! after its last piece; all of them together hold at most [`HeldRequests::most_bytes`], past
-//! which a new request is refused (the phone sends it whole, or later). A request the relay
-//! took is remembered for the same hour by its digest alone, so that a phone whose link cut
-//! the answer learns it was taken.
+//! Kept in the store (the `held_requests` and `held_request_pieces` tables), not in a relay's
+//! memory: a relay restarted, or another relay on the same PostgreSQL, goes on from the bytes
+//! held, and a device revoked loses what it held in the same transaction. Each device holds one
+//! request at a time (a new one replaces it), kept an hour after its last piece; all of them
+//! together hold at most [`HeldRequests`]' bound, past which a piece is refused (the phone
+//! sends the request whole, or later). A request the relay took is remembered by its digest
+//! alone for the same hour, so that a phone whose link cut the answer learns it was taken.
+//!
+//! This file decides where a piece goes ([`place`]); the store carries that out in one
+//! transaction with what it read, so relays sharing a store never interleave two pieces.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
+use doorstep_core::Timestamp;
 use doorstep_core::sync::request_pieces::PiecesHeld;
 
-use crate::storage::DeviceId;
+use crate::storage::{DeviceId, HeldRequest, NewPiece, Storage, StorageError};
 
 /// How long a request in part, or the memory of one taken, is kept after its last piece.
 pub const KEPT_FOR: Duration = Duration::from_secs(60 * 60);
@@ -25,7 +29,7 @@ pub const KEPT_FOR: Duration = Duration::from_secs(60 * 60);
 pub const MOST_BYTES: usize = 64 * 1024 * 1024;
 
 /// A request named by its digest and length.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Named<'a> {
     /// SHA-256 of its bytes, hex.
     pub digest: &'a str,
@@ -60,6 +64,9 @@ pub enum PieceRefused {
         /// The named length.
         total: usize,
     },
+    /// The relay took this request already and answered it.
+    #[error("the relay already took this request and answered it; sync again for what changed since")]
+    Taken,
     /// All devices' requests in part hold as much as the relay keeps.
     #[error(
         "the relay holds as many requests in part as it keeps ({most} bytes); send this one whole to /v1/sync, or try again later"
@@ -70,48 +77,85 @@ pub enum PieceRefused {
     },
 }
 
-#[derive(Debug)]
-struct Partial {
-    digest: String,
-    total: usize,
-    deflated: bool,
-    bytes: Vec<u8>,
-    touched: Instant,
+/// Where a piece goes, given what the store holds of the device's request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// It starts the request: whatever else the device held is replaced.
+    Start,
+    /// Its bytes from `skip` on follow the bytes held (the first `skip` are held already: a
+    /// piece sent again, or two relays sent the same bytes; the digest names them, so they are
+    /// the same).
+    Append {
+        /// Bytes of the piece already held.
+        skip: usize,
+    },
+    /// Everything it carries is held already.
+    Nothing,
 }
 
-#[derive(Debug, Default)]
-struct Held {
-    partial: HashMap<DeviceId, Partial>,
-    taken: HashMap<DeviceId, (String, Instant)>,
-    bytes: usize,
-}
-
-impl Held {
-    fn forget_stale(&mut self, now: Instant) {
-        let mut freed = 0;
-        self.partial.retain(|_, p| {
-            let keep = now.duration_since(p.touched) < KEPT_FOR;
-            if !keep {
-                freed += p.bytes.len();
-            }
-            keep
-        });
-        self.bytes -= freed;
-        self.taken.retain(|_, (_, at)| now.duration_since(*at) < KEPT_FOR);
+/// Where a piece of `request` from byte `at`, `len` bytes long, goes, when the device holds
+/// `current` and all devices' requests in part hold `held_everywhere` bytes (the device's own
+/// included) of at most `most`.
+pub fn place(
+    current: Option<&HeldRequest>,
+    request: Named<'_>,
+    at: usize,
+    len: usize,
+    held_everywhere: u64,
+    most: usize,
+) -> Result<Placement, PieceRefused> {
+    if at.saturating_add(len) > request.total {
+        return Err(PieceRefused::PastTheEnd { total: request.total });
     }
-
-    fn drop_partial(&mut self, device: DeviceId) {
-        if let Some(p) = self.partial.remove(&device) {
-            self.bytes -= p.bytes.len();
+    let room = |own: usize, adding: usize| {
+        let others = held_everywhere.saturating_sub(own as u64);
+        if others.saturating_add(adding as u64) > most as u64 {
+            Err(PieceRefused::Full { most })
+        } else {
+            Ok(())
         }
+    };
+    let Some(held) = current.filter(|c| c.digest == request.digest) else {
+        if at != 0 {
+            return Err(PieceRefused::NotNext { held: 0 });
+        }
+        let own = current.filter(|c| !c.taken).map_or(0, |c| c.held);
+        room(own, len)?;
+        return Ok(Placement::Start);
+    };
+    if held.taken {
+        return Err(PieceRefused::Taken);
+    }
+    if held.total != request.total || held.deflated != request.deflated {
+        return Err(PieceRefused::Renamed { total: held.total, deflated: held.deflated });
+    }
+    if at > held.held {
+        return Err(PieceRefused::NotNext { held: held.held });
+    }
+    let skip = held.held - at;
+    if skip >= len {
+        return Ok(Placement::Nothing);
+    }
+    room(0, len - skip)?;
+    Ok(Placement::Append { skip })
+}
+
+/// What `current` says of `request`.
+pub fn status(current: Option<&HeldRequest>, request: Named<'_>) -> PiecesHeld {
+    match current.filter(|c| c.digest == request.digest) {
+        Some(c) if c.taken => PiecesHeld { held: request.total, taken: true },
+        Some(c) if c.total == request.total && c.deflated == request.deflated => {
+            PiecesHeld { held: c.held, taken: false }
+        }
+        _ => PiecesHeld { held: 0, taken: false },
     }
 }
 
-/// The requests held in part, shared by the relay's handlers.
+/// The relay's side of requests in pieces: its bound, and the gauge of what the store holds.
 #[derive(Debug)]
 pub struct HeldRequests {
-    held: Mutex<Held>,
     most_bytes: usize,
+    held_bytes: AtomicU64,
 }
 
 impl Default for HeldRequests {
@@ -123,113 +167,100 @@ impl Default for HeldRequests {
 impl HeldRequests {
     /// Holding at most `most_bytes` across devices.
     pub fn new(most_bytes: usize) -> Self {
-        Self { held: Mutex::new(Held::default()), most_bytes }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
-        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        Self { most_bytes, held_bytes: AtomicU64::new(0) }
     }
 
     /// What `device` holds of `request`: its bytes so far, or that it was taken.
-    pub fn status(&self, device: DeviceId, request: Named<'_>) -> PiecesHeld {
-        let held = self.lock();
-        if held.taken.get(&device).is_some_and(|(digest, _)| digest == request.digest) {
-            return PiecesHeld { held: request.total, taken: true };
-        }
-        let bytes = held
-            .partial
-            .get(&device)
-            .filter(|p| {
-                p.digest == request.digest && p.total == request.total && p.deflated == request.deflated
-            })
-            .map_or(0, |p| p.bytes.len());
-        PiecesHeld { held: bytes, taken: false }
+    pub async fn status(
+        &self,
+        store: &dyn Storage,
+        device: DeviceId,
+        request: Named<'_>,
+    ) -> Result<PiecesHeld, StorageError> {
+        Ok(status(store.held_request(device).await?.as_ref(), request))
     }
 
-    /// Keeps `piece`, the bytes of `request` from byte `at` on; returns the bytes now held. A
-    /// piece from byte 0 of a request not held starts it, replacing the device's other one.
-    pub fn append(
+    /// Keeps `piece`, the bytes of `request` from byte `at` on; the bytes now held. A piece from
+    /// byte 0 of a request not held starts it, replacing the device's other one (and whatever
+    /// any device last touched more than [`KEPT_FOR`] ago is forgotten).
+    pub async fn append(
         &self,
+        store: &dyn Storage,
         device: DeviceId,
         request: Named<'_>,
         at: usize,
-        piece: &[u8],
-    ) -> Result<usize, PieceRefused> {
-        if at.saturating_add(piece.len()) > request.total {
-            return Err(PieceRefused::PastTheEnd { total: request.total });
-        }
-        let now = Instant::now();
-        let mut held = self.lock();
-        let same = held.partial.get(&device).is_some_and(|p| p.digest == request.digest);
-        if !same {
-            if at != 0 {
-                return Err(PieceRefused::NotNext { held: 0 });
-            }
-            held.forget_stale(now);
-            held.drop_partial(device);
-            held.taken.remove(&device);
-            held.partial.insert(
-                device,
-                Partial {
-                    digest: request.digest.to_owned(),
-                    total: request.total,
-                    deflated: request.deflated,
-                    bytes: Vec::new(),
-                    touched: now,
-                },
-            );
-        }
-        let most = self.most_bytes;
-        let room = most.saturating_sub(held.bytes);
-        let Some(partial) = held.partial.get_mut(&device) else {
-            return Err(PieceRefused::NotNext { held: 0 });
+        piece: Vec<u8>,
+    ) -> Result<Result<usize, PieceRefused>, StorageError> {
+        let now = crate::clock::now();
+        let piece = NewPiece {
+            device,
+            digest: request.digest.to_owned(),
+            total: request.total,
+            deflated: request.deflated,
+            at,
+            bytes: piece,
+            most_bytes: self.most_bytes,
+            now,
+            forget_before: before(now, KEPT_FOR),
         };
-        if partial.total != request.total || partial.deflated != request.deflated {
-            return Err(PieceRefused::Renamed { total: partial.total, deflated: partial.deflated });
-        }
-        if partial.bytes.len() != at {
-            return Err(PieceRefused::NotNext { held: partial.bytes.len() });
-        }
-        if piece.len() > room {
-            return Err(PieceRefused::Full { most });
-        }
-        partial.bytes.extend_from_slice(piece);
-        partial.touched = now;
-        let now_held = partial.bytes.len();
-        held.bytes += piece.len();
-        Ok(now_held)
+        let kept = store.hold_piece(piece).await?;
+        Ok(kept.map(|kept| {
+            self.held_bytes.store(kept.held_everywhere, Ordering::Relaxed);
+            kept.held
+        }))
     }
 
-    /// A copy of `request`'s bytes when all of them are held.
-    pub fn whole(&self, device: DeviceId, request: Named<'_>) -> Option<Vec<u8>> {
-        let held = self.lock();
-        held.partial
-            .get(&device)
-            .filter(|p| p.digest == request.digest && p.bytes.len() == p.total)
-            .map(|p| p.bytes.clone())
+    /// `request`'s bytes when all of them are held.
+    pub async fn whole(
+        &self,
+        store: &dyn Storage,
+        device: DeviceId,
+        request: Named<'_>,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        store.held_request_bytes(device, request.digest.to_owned()).await
     }
 
-    /// `request` was synced and answered: its bytes are let go, and its digest remembered.
-    pub fn taken(&self, device: DeviceId, digest: &str) {
-        let mut held = self.lock();
-        if held.partial.get(&device).is_some_and(|p| p.digest == digest) {
-            held.drop_partial(device);
-        }
-        held.taken.insert(device, (digest.to_owned(), Instant::now()));
+    /// `request` was synced and answered (`taken`): its bytes are let go and its digest
+    /// remembered; or it is not what it was named, or was refused as a request: let go.
+    pub async fn settle(
+        &self,
+        store: &dyn Storage,
+        device: DeviceId,
+        digest: &str,
+        taken: bool,
+    ) -> Result<(), StorageError> {
+        let now = crate::clock::now();
+        let left = store.settle_held_request(device, digest.to_owned(), taken, now).await?;
+        self.held_bytes.store(left, Ordering::Relaxed);
+        Ok(())
     }
 
-    /// `request` is not what it was named (its bytes do not match its digest): let go.
-    pub fn discard(&self, device: DeviceId, digest: &str) {
-        let mut held = self.lock();
-        if held.partial.get(&device).is_some_and(|p| p.digest == digest) {
-            held.drop_partial(device);
-        }
-    }
-
-    /// Bytes held across devices (the `/metrics` gauge).
+    /// Bytes held across devices, as last seen (the `/metrics` gauge).
     pub fn bytes(&self) -> usize {
-        self.lock().bytes
+        usize::try_from(self.held_bytes.load(Ordering::Relaxed)).unwrap_or(usize::MAX)
     }
+}
+
+/// The request from its pieces, each starting where the one before ended.
+pub fn whole(total: usize, pieces: Vec<(i64, Vec<u8>)>) -> Result<Option<Vec<u8>>, StorageError> {
+    let mut out = Vec::with_capacity(total);
+    for (at, piece) in pieces {
+        if usize::try_from(at).ok() != Some(out.len()) {
+            return Err(StorageError::Corrupt(format!(
+                "a held request's piece starts at byte {at}, not at {}",
+                out.len()
+            )));
+        }
+        out.extend_from_slice(&piece);
+    }
+    Ok((out.len() == total).then_some(out))
+}
+
+/// `span` before `now`.
+fn before(now: Timestamp, span: Duration) -> Timestamp {
+    Timestamp::from_millis(
+        now.as_millis().saturating_sub(i64::try_from(span.as_millis()).unwrap_or(i64::MAX)),
+    )
 }
 
 #[cfg(test)]
@@ -238,45 +269,43 @@ mod tests {
 
     use super::*;
 
-    const DEVICE: DeviceId = DeviceId(7);
-
     fn named(digest: &str, total: usize) -> Named<'_> {
         Named { digest, total, deflated: true }
     }
 
-    #[test]
-    fn pieces_held_in_order_make_the_whole_request_and_a_taken_one_is_remembered() {
-        let held = HeldRequests::default();
-        let request = named("aa", 10);
-        assert_eq!(held.status(DEVICE, request), PiecesHeld { held: 0, taken: false });
-        assert_eq!(held.append(DEVICE, request, 0, b"0123").unwrap(), 4);
-        assert_eq!(held.append(DEVICE, request, 2, b"23"), Err(PieceRefused::NotNext { held: 4 }));
-        assert_eq!(held.append(DEVICE, request, 4, b"4567890"), Err(PieceRefused::PastTheEnd { total: 10 }));
-        assert!(held.whole(DEVICE, request).is_none());
-        assert_eq!(held.append(DEVICE, request, 4, b"456789").unwrap(), 10);
-        assert_eq!(held.whole(DEVICE, request).unwrap(), b"0123456789");
-        assert_eq!(held.bytes(), 10);
-        held.taken(DEVICE, "aa");
-        assert_eq!(held.bytes(), 0);
-        assert_eq!(held.status(DEVICE, request), PiecesHeld { held: 10, taken: true });
-        assert_eq!(held.status(DEVICE, named("bb", 10)), PiecesHeld { held: 0, taken: false });
+    fn holding(digest: &str, total: usize, held: usize) -> HeldRequest {
+        HeldRequest { digest: digest.into(), total, deflated: true, held, taken: false }
     }
 
     #[test]
-    fn a_new_request_replaces_the_devices_other_one_and_the_bound_holds() {
-        let held = HeldRequests::new(8);
-        held.append(DEVICE, named("aa", 10), 0, b"01234").unwrap();
-        assert_eq!(held.append(DEVICE, named("bb", 6), 3, b"x"), Err(PieceRefused::NotNext { held: 0 }));
-        held.append(DEVICE, named("bb", 6), 0, b"012").unwrap();
-        assert_eq!(held.status(DEVICE, named("aa", 10)).held, 0, "replaced");
-        assert_eq!(held.bytes(), 3);
-        held.append(DeviceId(8), named("cc", 9), 0, b"0123").unwrap();
-        assert_eq!(held.append(DeviceId(8), named("cc", 9), 4, b"45"), Err(PieceRefused::Full { most: 8 }));
+    fn a_piece_follows_the_bytes_held_and_what_is_held_already_is_skipped() {
+        let request = named("aa", 10);
+        assert_eq!(place(None, request, 0, 4, 0, 100), Ok(Placement::Start));
+        assert_eq!(place(None, request, 2, 4, 0, 100), Err(PieceRefused::NotNext { held: 0 }));
+        let current = holding("aa", 10, 4);
+        assert_eq!(place(Some(&current), request, 4, 6, 4, 100), Ok(Placement::Append { skip: 0 }));
+        assert_eq!(place(Some(&current), request, 2, 6, 4, 100), Ok(Placement::Append { skip: 2 }));
+        assert_eq!(place(Some(&current), request, 1, 3, 4, 100), Ok(Placement::Nothing));
+        assert_eq!(place(Some(&current), request, 5, 1, 4, 100), Err(PieceRefused::NotNext { held: 4 }));
+        assert_eq!(place(Some(&current), request, 4, 7, 4, 100), Err(PieceRefused::PastTheEnd { total: 10 }));
         assert_eq!(
-            held.append(DEVICE, Named { digest: "bb", total: 6, deflated: false }, 3, b"3"),
-            Err(PieceRefused::Renamed { total: 6, deflated: true })
+            place(Some(&current), Named { deflated: false, ..request }, 4, 1, 4, 100),
+            Err(PieceRefused::Renamed { total: 10, deflated: true })
         );
-        held.discard(DEVICE, "bb");
-        assert_eq!(held.bytes(), 4);
+        let taken = HeldRequest { taken: true, ..current.clone() };
+        assert_eq!(place(Some(&taken), request, 4, 1, 0, 100), Err(PieceRefused::Taken));
+        assert_eq!(status(Some(&taken), request), PiecesHeld { held: 10, taken: true });
+        assert_eq!(status(Some(&current), request), PiecesHeld { held: 4, taken: false });
+        assert_eq!(status(Some(&current), named("bb", 10)), PiecesHeld { held: 0, taken: false });
+    }
+
+    #[test]
+    fn a_new_request_replaces_the_devices_other_one_within_the_bound() {
+        let current = holding("aa", 10, 5);
+        // Starting another frees the device's own 5 bytes: 3 others + 5 new fit in 8.
+        assert_eq!(place(Some(&current), named("bb", 6), 0, 5, 8, 8), Ok(Placement::Start));
+        assert_eq!(place(Some(&current), named("bb", 6), 3, 1, 8, 8), Err(PieceRefused::NotNext { held: 0 }));
+        assert_eq!(place(Some(&current), named("aa", 10), 5, 1, 8, 8), Err(PieceRefused::Full { most: 8 }));
+        assert_eq!(place(None, named("cc", 9), 0, 9, 0, 8), Err(PieceRefused::Full { most: 8 }));
     }
 }

@@ -9,9 +9,10 @@ use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 
 use super::{DocChanged, Events};
 use crate::storage::{
-    ActorBinding, Catchup, Committed, CompoundRecord, DeviceId, DocCommit, DocumentRecord, Joined, Member,
-    MemberDevice, Membership, NewInvite, NewPerson, NewSetAside, Redemption, SecretHash, SetAsideDecided,
-    SetAsideRecord, Storage, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
+    ActorBinding, Catchup, Committed, CompoundRecord, DeviceId, DocCommit, DocumentRecord, HeldRequest,
+    Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside, PieceKept,
+    Redemption, SecretHash, SetAsideDecided, SetAsideRecord, Storage, StoreFuture, StoredDocument,
+    SyncStateWrite, TokenStatus,
 };
 
 impl Events {
@@ -68,6 +69,31 @@ impl Storage for Announcing {
 
     fn revoke_devices(&self, person: PersonId, at: Timestamp) -> StoreFuture<'_, usize> {
         self.inner.revoke_devices(person, at)
+    }
+
+    fn held_request(&self, device: DeviceId) -> StoreFuture<'_, Option<HeldRequest>> {
+        self.inner.held_request(device)
+    }
+
+    fn hold_piece(
+        &self,
+        piece: NewPiece,
+    ) -> StoreFuture<'_, Result<PieceKept, crate::held_requests::PieceRefused>> {
+        self.inner.hold_piece(piece)
+    }
+
+    fn held_request_bytes(&self, device: DeviceId, digest: String) -> StoreFuture<'_, Option<Vec<u8>>> {
+        self.inner.held_request_bytes(device, digest)
+    }
+
+    fn settle_held_request(
+        &self,
+        device: DeviceId,
+        digest: String,
+        taken: bool,
+        at: Timestamp,
+    ) -> StoreFuture<'_, u64> {
+        self.inner.settle_held_request(device, digest, taken, at)
     }
 
     fn memberships(&self, person: PersonId) -> StoreFuture<'_, Vec<Membership>> {

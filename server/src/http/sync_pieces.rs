@@ -4,6 +4,8 @@
 //! synced as if its body had come whole to `POST /v1/sync`, and the piece that completed it gets
 //! that answer; a piece that leaves it incomplete gets `202` and [`PiecesHeld`].
 
+use std::time::{Duration, Instant};
+
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -21,9 +23,16 @@ use super::sync::synced;
 use crate::error::AppError;
 use crate::held_requests::{Named, PieceRefused};
 use crate::state::AppState;
+use crate::storage::DeviceId;
 
 /// Requests at least this long have their digest checked on the blocking pool.
 const DIGEST_ON_THE_BLOCKING_POOL: usize = 64 * 1024;
+
+/// Bytes arriving are written to the store at least this often while they come.
+const KEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// ... or as soon as this many wait.
+const KEEP_BYTES: usize = 1024 * 1024;
 
 /// The query.
 #[derive(Debug, Deserialize)]
@@ -71,7 +80,7 @@ pub async fn held(
     QueryParams(query): QueryParams<PiecesQuery>,
 ) -> Result<Json<PiecesHeld>, AppError> {
     let request = query.named(state.config.limits.max_body_bytes)?;
-    Ok(Json(state.held_requests.status(session.device, request)))
+    Ok(Json(state.held_requests.status(state.relay.storage(), session.device, request).await?))
 }
 
 /// Keeps a piece, and syncs the request once it is whole.
@@ -88,6 +97,44 @@ pub async fn send(
     }
 }
 
+/// How a piece's body ended.
+enum Ended {
+    /// All of it came.
+    Whole,
+    /// The link dropped the rest.
+    Cut,
+    /// It came slower than the relay waits for one request.
+    OutOfTime,
+}
+
+/// Bytes of a piece that arrived and are not yet in the store.
+struct Arriving {
+    /// Where they start in the request.
+    at: usize,
+    bytes: Vec<u8>,
+    /// When the first of them came.
+    since: Option<Instant>,
+}
+
+impl Arriving {
+    /// Writes what arrived to the store; the bytes the store now holds.
+    async fn keep(&mut self, state: &AppState, device: DeviceId, request: Named<'_>) -> Result<(), AppError> {
+        self.since = None;
+        if self.bytes.is_empty() {
+            return Ok(());
+        }
+        let bytes = std::mem::take(&mut self.bytes);
+        let len = bytes.len();
+        state
+            .held_requests
+            .append(state.relay.storage(), device, request, self.at, bytes)
+            .await?
+            .map_err(refused)?;
+        self.at += len;
+        Ok(())
+    }
+}
+
 async fn keep(
     state: &AppState,
     headers: &HeaderMap,
@@ -97,30 +144,57 @@ async fn keep(
 ) -> Result<Response, AppError> {
     let limit = state.config.limits.max_body_bytes;
     let request = query.named(limit)?;
-    let held = &state.held_requests;
+    let (held, store) = (&state.held_requests, state.relay.storage());
     let device = session.device;
-    if held.status(device, request).taken {
-        return Err(AppError::Conflict(
-            "the relay already took this request and answered it; sync again for what changed since".into(),
-        ));
+    if held.status(store, device, request).await?.taken {
+        return Err(refused(PieceRefused::Taken));
     }
-    let mut at = query.from.unwrap_or(0);
-    // Each piece is kept as it arrives: if the link drops the rest (the connection closes, or
-    // the relay stops waiting), what came is held for the next window.
+    // What arrives is kept as it arrives: written to the store at least every second while it
+    // comes, so a link that goes silent without closing loses no more than that; and when it
+    // ends, is cut, or runs past what the relay waits for one request.
+    let timeout = state.config.limits.request_timeout;
+    let deadline = Instant::now() + timeout.saturating_sub((timeout / 4).min(Duration::from_secs(5)));
+    let mut arriving = Arriving { at: query.from.unwrap_or(0), bytes: Vec::new(), since: None };
     let mut stream = body.into_data_stream();
-    while let Some(piece) = stream.next().await {
-        let Ok(piece) = piece else {
+    let ended = loop {
+        let keep_by = arriving.since.map_or(deadline, |since| (since + KEEP_EVERY).min(deadline));
+        match tokio::time::timeout_at(keep_by.into(), stream.next()).await {
+            Ok(Some(Ok(piece))) => {
+                arriving.since.get_or_insert_with(Instant::now);
+                if arriving.at + arriving.bytes.len() + piece.len() > request.total {
+                    return Err(refused(PieceRefused::PastTheEnd { total: request.total }));
+                }
+                arriving.bytes.extend_from_slice(&piece);
+                if arriving.bytes.len() >= KEEP_BYTES {
+                    arriving.keep(state, device, request).await?;
+                }
+            }
+            Ok(Some(Err(_))) => break Ended::Cut,
+            Ok(None) => break Ended::Whole,
+            Err(_) if Instant::now() >= deadline => break Ended::OutOfTime,
+            Err(_) => arriving.keep(state, device, request).await?,
+        }
+    };
+    let from_zero = query.from.unwrap_or(0) == 0 && arriving.at == 0;
+    if arriving.bytes.is_empty() && from_zero {
+        // An empty piece from byte 0 names the request (and starts it if it is new).
+        held.append(store, device, request, 0, Vec::new()).await?.map_err(refused)?;
+    }
+    arriving.keep(state, device, request).await?;
+    match ended {
+        Ended::Whole => {}
+        Ended::Cut => {
             // The link dropped the rest: what came is held, and said so in case the phone still
             // hears (a link closed only the phone's way).
-            tracing::info!(%device, held = at, total = request.total, "request in pieces cut off; kept what arrived");
-            let status = held.status(device, request);
+            tracing::info!(%device, held = arriving.at, total = request.total, "request in pieces cut off; kept what arrived");
+            let status = held.status(store, device, request).await?;
             return Ok((StatusCode::ACCEPTED, Json(status)).into_response());
-        };
-        at = held.append(device, request, at, &piece).map_err(refused)?;
+        }
+        Ended::OutOfTime => return Err(AppError::Timeout(timeout)),
     }
-    let Some(bytes) = held.whole(device, request) else {
+    let Some(bytes) = held.whole(store, device, request).await? else {
         // What is held, whatever this piece said it started from (an empty piece asks too).
-        let status = held.status(device, request);
+        let status = held.status(store, device, request).await?;
         return Ok((StatusCode::ACCEPTED, Json(status)).into_response());
     };
     // SHA-256 of up to the body limit: milliseconds, off the async workers when long.
@@ -131,25 +205,33 @@ async fn keep(
     })
     .await?;
     if named != request.digest {
-        held.discard(device, request.digest);
+        held.settle(store, device, request.digest, false).await?;
         return Err(AppError::malformed(
             "the request's bytes do not match its digest; send it again from byte 0",
         ));
     }
     let body = CborSync::decode(Bytes::from(bytes), request.deflated, limit).await;
     let response = synced(state, headers, session, body).await;
-    if response.status().is_success() {
-        held.taken(device, request.digest);
+    let settled = if response.status().is_success() {
+        held.settle(store, device, request.digest, true).await
     } else if response.status().is_client_error() {
         // Refused as a request (unreadable, too large): it would be refused again.
-        held.discard(device, request.digest);
+        held.settle(store, device, request.digest, false).await
+    } else {
+        Ok(())
+    };
+    if let Err(e) = settled {
+        // The answer stands; the phone asking later finds the request whole and is answered again.
+        tracing::warn!(%device, error = %e, "a request in pieces was answered but not settled in the store");
     }
     Ok(response)
 }
 
 fn refused(e: PieceRefused) -> AppError {
     match e {
-        PieceRefused::NotNext { .. } | PieceRefused::Renamed { .. } => AppError::Conflict(e.to_string()),
+        PieceRefused::NotNext { .. } | PieceRefused::Renamed { .. } | PieceRefused::Taken => {
+            AppError::Conflict(e.to_string())
+        }
         PieceRefused::PastTheEnd { .. } => AppError::TooLarge(e.to_string()),
         PieceRefused::Full { .. } => AppError::Unavailable(e.to_string()),
     }

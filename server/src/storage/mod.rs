@@ -332,6 +332,53 @@ pub struct SetAsideRecord {
     pub decided: Option<SetAsideDecided>,
 }
 
+/// What the store holds of a device's sync request in pieces (`crate::held_requests`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRequest {
+    /// SHA-256 of the request's bytes, hex.
+    pub digest: String,
+    /// Its length as first named.
+    pub total: usize,
+    /// Its bytes are compressed.
+    pub deflated: bool,
+    /// Bytes held, from the first.
+    pub held: usize,
+    /// The relay took it and answered it; its bytes are let go.
+    pub taken: bool,
+}
+
+/// A piece of a device's sync request to keep.
+#[derive(Debug, Clone)]
+pub struct NewPiece {
+    /// The device.
+    pub device: DeviceId,
+    /// SHA-256 of the whole request's bytes, hex.
+    pub digest: String,
+    /// The whole request's length.
+    pub total: usize,
+    /// The request's bytes are compressed.
+    pub deflated: bool,
+    /// The first byte the piece carries.
+    pub at: usize,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// The most bytes all devices' requests in part may hold together.
+    pub most_bytes: usize,
+    /// When.
+    pub now: Timestamp,
+    /// Requests last touched before this are forgotten when a new one starts.
+    pub forget_before: Timestamp,
+}
+
+/// A piece kept (or found held already).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PieceKept {
+    /// Bytes of the request now held.
+    pub held: usize,
+    /// Bytes all devices' requests in part hold together.
+    pub held_everywhere: u64,
+}
+
 /// A change another process committed to the same database, as a store that can tell reports
 /// it (PostgreSQL's LISTEN/NOTIFY).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -469,6 +516,26 @@ pub trait Storage: Send + Sync + fmt::Debug {
         device: DeviceId,
         hashes: Vec<String>,
     ) -> StoreFuture<'_, Vec<SetAsideRecord>>;
+
+    /// What `device` holds of its request in pieces, if anything.
+    fn held_request(&self, device: DeviceId) -> StoreFuture<'_, Option<HeldRequest>>;
+    /// Keeps a piece where [`crate::held_requests::place`] puts it, deciding on what the store
+    /// holds within the same transaction; why not, if it does not go there.
+    fn hold_piece(
+        &self,
+        piece: NewPiece,
+    ) -> StoreFuture<'_, Result<PieceKept, crate::held_requests::PieceRefused>>;
+    /// The bytes of `device`'s request `digest`, when all of them are held.
+    fn held_request_bytes(&self, device: DeviceId, digest: String) -> StoreFuture<'_, Option<Vec<u8>>>;
+    /// Lets go of the bytes of `device`'s request `digest`, remembering it as taken if `taken`;
+    /// the bytes all devices' requests in part still hold.
+    fn settle_held_request(
+        &self,
+        device: DeviceId,
+        digest: String,
+        taken: bool,
+        at: Timestamp,
+    ) -> StoreFuture<'_, u64>;
 
     /// Changes other processes commit from now on, for a store shared by several relays; `None`
     /// for a store that cannot tell (SQLite: an admin command's writes are found when the

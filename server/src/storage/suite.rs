@@ -224,6 +224,62 @@ pub async fn an_older_compaction_never_replaces_a_newer_one(s: Arc<dyn Storage>)
     assert!(loaded.chunks.is_empty());
 }
 
+pub async fn requests_in_pieces_are_kept_whole_settled_bounded_and_let_go_at_revocation(s: Arc<dyn Storage>) {
+    use crate::held_requests::PieceRefused;
+    let p = person(s.as_ref(), 1, true).await;
+    let q = person(s.as_ref(), 2, false).await;
+    let phone = s.create_device(p, "phone".into(), SecretHash([1; 32]), T0).await.unwrap();
+    let other = s.create_device(q, "other".into(), SecretHash([2; 32]), T0).await.unwrap();
+    let piece = |device, digest: &str, at: usize, bytes: &[u8]| NewPiece {
+        device,
+        digest: digest.into(),
+        total: 10,
+        deflated: true,
+        at,
+        bytes: bytes.to_vec(),
+        most_bytes: 16,
+        now: later(at as i64),
+        forget_before: T0,
+    };
+    assert_eq!(s.held_request(phone).await.unwrap(), None);
+    assert_eq!(s.hold_piece(piece(phone, "aa", 0, b"0123")).await.unwrap().unwrap().held, 4);
+    // A piece sent again, overlapping what is held: only its new bytes are kept.
+    assert_eq!(s.hold_piece(piece(phone, "aa", 2, b"2345")).await.unwrap().unwrap().held, 6);
+    assert_eq!(
+        s.hold_piece(piece(phone, "aa", 8, b"89")).await.unwrap(),
+        Err(PieceRefused::NotNext { held: 6 })
+    );
+    assert_eq!(s.held_request_bytes(phone, "aa".into()).await.unwrap(), None, "not whole yet");
+    let kept = s.hold_piece(piece(phone, "aa", 6, b"6789")).await.unwrap().unwrap();
+    assert_eq!(kept, PieceKept { held: 10, held_everywhere: 10 });
+    assert_eq!(s.held_request_bytes(phone, "aa".into()).await.unwrap().unwrap(), b"0123456789");
+    // The bound counts every device's bytes.
+    assert_eq!(
+        s.hold_piece(piece(other, "bb", 0, b"0123456")).await.unwrap(),
+        Err(PieceRefused::Full { most: 16 })
+    );
+    assert_eq!(s.settle_held_request(phone, "aa".into(), true, later(20)).await.unwrap(), 0);
+    let taken = s.held_request(phone).await.unwrap().unwrap();
+    assert!(taken.taken && taken.digest == "aa", "{taken:?}");
+    assert_eq!(s.held_request_bytes(phone, "aa".into()).await.unwrap(), None, "its bytes let go");
+    assert_eq!(s.hold_piece(piece(phone, "aa", 0, b"0")).await.unwrap(), Err(PieceRefused::Taken));
+    // A new request replaces the taken one; a discarded one is forgotten.
+    assert_eq!(s.hold_piece(piece(phone, "cc", 0, b"01")).await.unwrap().unwrap().held, 2);
+    assert_eq!(s.settle_held_request(phone, "cc".into(), false, later(30)).await.unwrap(), 0);
+    assert_eq!(s.held_request(phone).await.unwrap(), None);
+    // Revoking a person's devices lets go of what they held; others keep theirs.
+    s.hold_piece(piece(phone, "dd", 0, b"0123")).await.unwrap().unwrap();
+    s.hold_piece(piece(other, "ee", 0, b"012")).await.unwrap().unwrap();
+    s.revoke_devices(p, later(40)).await.unwrap();
+    assert_eq!(s.held_request(phone).await.unwrap(), None);
+    assert_eq!(s.held_request(other).await.unwrap().unwrap().held, 3);
+    // A request left untouched past `forget_before` goes when another starts.
+    let fresh = NewPiece { forget_before: later(1_000), ..piece(phone, "ff", 0, b"0") };
+    let q_phone = s.create_device(q, "second".into(), SecretHash([3; 32]), T0).await.unwrap();
+    s.hold_piece(NewPiece { device: q_phone, ..fresh }).await.unwrap().unwrap();
+    assert_eq!(s.held_request(other).await.unwrap(), None, "stale");
+}
+
 pub async fn dashboard_sessions_expire_close_and_are_bounded_per_person(s: Arc<dyn Storage>) {
     let p = person(s.as_ref(), 1, true).await;
     let q = person(s.as_ref(), 2, false).await;
@@ -366,7 +422,8 @@ macro_rules! storage_suite {
                 an_older_compaction_never_replaces_a_newer_one,
                 releasing_memory_keeps_every_document_and_connection,
                 dashboard_sessions_expire_close_and_are_bounded_per_person,
-                set_aside_items_are_stored_once_and_decided_once);
+                set_aside_items_are_stored_once_and_decided_once,
+                requests_in_pieces_are_kept_whole_settled_bounded_and_let_go_at_revocation);
         }
     };
     (@tests $make:expr; $($name:ident),+) => {

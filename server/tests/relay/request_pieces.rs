@@ -156,8 +156,13 @@ async fn the_pieces_endpoint_keeps_counts_and_refuses_by_name() {
         "{text}"
     );
 
-    // Not from the byte held: 409, naming it.
-    let res = client.post(url(&name, total, Some(1))).bearer_auth(&token).body(body[1..].to_vec()).send();
+    // Past the byte held (a gap): 409, naming it. (A piece from before it is taken, the bytes held
+    // skipped: the digest names them, so they are the same.)
+    let res = client
+        .post(url(&name, total, Some(half + 1)))
+        .bearer_auth(&token)
+        .body(body[half + 1..].to_vec())
+        .send();
     let (status, _, text) = held(res.await.unwrap()).await;
     assert_eq!(status, StatusCode::CONFLICT, "{text}");
     assert!(text.contains(&format!("from byte {half}")), "{text}");
@@ -214,6 +219,82 @@ async fn the_pieces_endpoint_keeps_counts_and_refuses_by_name() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+/// Sends `bytes` of the request `name` (`total` long) from byte `from` to `relay`; the status and
+/// the body.
+async fn piece(
+    relay: &str,
+    token: &str,
+    name: &str,
+    total: usize,
+    from: usize,
+    bytes: &[u8],
+) -> (StatusCode, Vec<u8>) {
+    let res = reqwest::Client::new()
+        .post(format!("{relay}/v1/sync/pieces?digest={name}&total={total}&from={from}"))
+        .bearer_auth(token)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.bytes().await.unwrap().to_vec())
+}
+
+/// What `relay` says it holds of the request `name`.
+async fn holds(relay: &str, token: &str, name: &str, total: usize) -> PiecesHeld {
+    let res = reqwest::Client::new()
+        .get(format!("{relay}/v1/sync/pieces?digest={name}&total={total}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    serde_json::from_slice(&res.bytes().await.unwrap()).unwrap()
+}
+
+/// The bytes a relay holds of a request in pieces are in its store, not its memory: the relay
+/// restarted goes on from them (before: the phone started the request again from byte 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_pieces_outlives_a_restart_of_the_relay() {
+    let mut fx = Fixture::new().await;
+    let (_dir, replica, _, token) = joined_volunteer(&fx.relay, fx.compound, "王芳的手机").await;
+    let (_run, body) = crate::harness::first_request(&replica);
+    let (name, total, half) = (digest(&body), body.len(), body.len() / 2);
+    let (status, _) = piece(&fx.relay.url, &token, &name, total, 0, &body[..half]).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    let relay = std::mem::replace(&mut fx.relay, crate::harness::TestRelay::external("http://127.0.0.1:9"));
+    fx.relay = relay.restart().await;
+    assert_eq!(holds(&fx.relay.url, &token, &name, total).await, PiecesHeld { held: half, taken: false });
+    let (status, answer) = piece(&fx.relay.url, &token, &name, total, half, &body[half..]).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&answer));
+    let answer = doorstep_core::sync::SyncResponse::decode(&answer).unwrap();
+    assert!(answer.documents.is_some(), "the first request's own answer");
+    assert_eq!(holds(&fx.relay.url, &token, &name, total).await, PiecesHeld { held: total, taken: true });
+}
+
+/// Two relays on one PostgreSQL database (a balancer in front): a request begun on one is
+/// finished on the other, and the first then knows it was taken. Needs `DOORSTEP_TEST_POSTGRES`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_pieces_begun_on_one_relay_is_finished_on_another() {
+    use doorstep_server::storage::postgres::scratch::ScratchDatabase;
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let a = crate::harness::TestRelay::start_on(db.url(), doorstep_server::Config::default()).await;
+    let mut b = crate::harness::TestRelay::start_on(db.url(), doorstep_server::Config::default()).await;
+    b.admin_token = a.admin_token.clone();
+    let compound = a.create_compound("共享苑").await;
+    a.import_roster(compound, crate::harness::ROSTER_CSV).await;
+    let (_dir, replica, _, token) = joined_volunteer(&a, compound, "王芳的手机").await;
+    let (_run, body) = crate::harness::first_request(&replica);
+    let (name, total, third) = (digest(&body), body.len(), body.len() / 3);
+    assert_eq!(piece(&a.url, &token, &name, total, 0, &body[..third]).await.0, StatusCode::ACCEPTED);
+    assert_eq!(holds(&b.url, &token, &name, total).await, PiecesHeld { held: third, taken: false });
+    // A piece sent again to the other relay, from before the byte held: its new bytes are kept.
+    assert_eq!(piece(&b.url, &token, &name, total, 0, &body[..2 * third]).await.0, StatusCode::ACCEPTED);
+    let (status, answer) = piece(&b.url, &token, &name, total, 2 * third, &body[2 * third..]).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(holds(&a.url, &token, &name, total).await, PiecesHeld { held: total, taken: true });
 }
 
 /// The relay took a request in pieces but the window closed on its answer: the next sync (the

@@ -18,6 +18,7 @@
 //!   relay, and a restarted one, sees the same buckets.
 
 mod documents;
+mod held_requests;
 mod notify;
 mod people;
 pub mod schema;
@@ -41,9 +42,9 @@ use tokio_postgres::{NoTls, Row};
 
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
-    Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewSetAside, Redemption, RemoteChange,
-    SecretHash, SetAsideDecided, SetAsideRecord, Storage, StorageError, StoreFuture, StoredDocument,
-    SyncStateWrite, TokenStatus,
+    HeldRequest, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside,
+    PieceKept, Redemption, RemoteChange, SecretHash, SetAsideDecided, SetAsideRecord, Storage, StorageError,
+    StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 /// Connections each relay keeps at most. Two cores serve a few syncs at a time; eight leaves
@@ -238,7 +239,11 @@ impl Storage for PostgresStorage {
     }
 
     fn revoke_devices(&self, person: PersonId, at: Timestamp) -> StoreFuture<'_, usize> {
-        on_connection!(self, |db| people::revoke_devices(&db, person, at).await)
+        in_transaction!(self, |tx| {
+            let live = people::revoke_devices(&tx, person, at).await?;
+            held_requests::forget_person(&tx, &person.to_string()).await?;
+            live
+        })
     }
 
     fn memberships(&self, person: PersonId) -> StoreFuture<'_, Vec<Membership>> {
@@ -379,6 +384,31 @@ impl Storage for PostgresStorage {
 
     fn close_session(&self, secret_hash: SecretHash) -> StoreFuture<'_, ()> {
         on_connection!(self, |db| sessions::close_session(&db, secret_hash).await)
+    }
+
+    fn held_request(&self, device: DeviceId) -> StoreFuture<'_, Option<HeldRequest>> {
+        on_connection!(self, |db| held_requests::held(&db, device).await)
+    }
+
+    fn hold_piece(
+        &self,
+        piece: NewPiece,
+    ) -> StoreFuture<'_, Result<PieceKept, crate::held_requests::PieceRefused>> {
+        in_transaction!(self, |tx| held_requests::hold_piece(&tx, &piece).await?)
+    }
+
+    fn held_request_bytes(&self, device: DeviceId, digest: String) -> StoreFuture<'_, Option<Vec<u8>>> {
+        on_connection!(self, |db| held_requests::bytes(&db, device, &digest).await)
+    }
+
+    fn settle_held_request(
+        &self,
+        device: DeviceId,
+        digest: String,
+        taken: bool,
+        at: Timestamp,
+    ) -> StoreFuture<'_, u64> {
+        in_transaction!(self, |tx| held_requests::settle(&tx, device, &digest, taken, at).await?)
     }
 
     fn put_set_aside(&self, items: Vec<NewSetAside>) -> StoreFuture<'_, ()> {

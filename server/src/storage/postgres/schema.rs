@@ -13,7 +13,7 @@ use super::{execute, query_opt};
 use crate::storage::StorageError;
 
 /// The schema version this relay writes.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// The current schema, for a new database.
 pub const SQL: &str = include_str!("schema.sql");
@@ -24,6 +24,7 @@ pub const MIGRATIONS: [&str; VERSION as usize] = [
     include_str!("migrations/002_dashboard_sessions.sql"),
     include_str!("migrations/003_throttles.sql"),
     include_str!("migrations/004_set_aside.sql"),
+    include_str!("migrations/005_held_requests.sql"),
 ];
 
 /// The advisory lock key migrations hold ("doorstep" in ASCII, as a number).

@@ -126,3 +126,20 @@ CREATE TABLE set_aside (
 );
 
 CREATE INDEX set_aside_by_compound ON set_aside(compound, id);
+
+CREATE TABLE held_requests (
+    device BIGINT PRIMARY KEY REFERENCES devices(id),
+    digest TEXT NOT NULL,
+    total BIGINT NOT NULL,
+    deflated BOOLEAN NOT NULL,
+    held BIGINT NOT NULL,
+    taken BOOLEAN NOT NULL,
+    touched_at BIGINT NOT NULL
+);
+
+CREATE TABLE held_request_pieces (
+    device BIGINT NOT NULL REFERENCES devices(id),
+    at BIGINT NOT NULL,
+    bytes BYTEA NOT NULL,
+    PRIMARY KEY (device, at)
+);

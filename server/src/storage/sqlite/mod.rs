@@ -16,6 +16,7 @@
 //! WAL lets run beside the writer.
 
 mod documents;
+mod held_requests;
 pub mod integrity;
 mod people;
 pub mod schema;
@@ -31,9 +32,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
-    Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewSetAside, Redemption, SecretHash,
-    SetAsideDecided, SetAsideRecord, Storage, StorageError, StoreFuture, StoredDocument, SyncStateWrite,
-    TokenStatus,
+    HeldRequest, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside,
+    PieceKept, Redemption, SecretHash, SetAsideDecided, SetAsideRecord, Storage, StorageError, StoreFuture,
+    StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 /// Readers kept open between calls.
@@ -189,7 +190,11 @@ impl Storage for SqliteStorage {
     }
 
     fn revoke_devices(&self, person: PersonId, at: Timestamp) -> StoreFuture<'_, usize> {
-        self.write(move |conn| people::revoke_devices(conn, person, at))
+        self.transact(move |tx| {
+            let live = people::revoke_devices(tx, person, at)?;
+            held_requests::forget_person(tx, &person.to_string())?;
+            Ok(live)
+        })
     }
 
     fn memberships(&self, person: PersonId) -> StoreFuture<'_, Vec<Membership>> {
@@ -314,6 +319,31 @@ impl Storage for SqliteStorage {
 
     fn close_session(&self, secret_hash: SecretHash) -> StoreFuture<'_, ()> {
         self.write(move |conn| sessions::close_session(conn, secret_hash))
+    }
+
+    fn held_request(&self, device: DeviceId) -> StoreFuture<'_, Option<HeldRequest>> {
+        self.read(move |conn| held_requests::held(conn, device))
+    }
+
+    fn hold_piece(
+        &self,
+        piece: NewPiece,
+    ) -> StoreFuture<'_, Result<PieceKept, crate::held_requests::PieceRefused>> {
+        self.transact(move |tx| held_requests::hold_piece(tx, &piece))
+    }
+
+    fn held_request_bytes(&self, device: DeviceId, digest: String) -> StoreFuture<'_, Option<Vec<u8>>> {
+        self.read(move |conn| held_requests::bytes(conn, device, &digest))
+    }
+
+    fn settle_held_request(
+        &self,
+        device: DeviceId,
+        digest: String,
+        taken: bool,
+        at: Timestamp,
+    ) -> StoreFuture<'_, u64> {
+        self.transact(move |tx| held_requests::settle(tx, device, &digest, taken, at))
     }
 
     fn put_set_aside(&self, items: Vec<NewSetAside>) -> StoreFuture<'_, ()> {

@@ -115,3 +115,20 @@ CREATE TABLE set_aside (
 ) STRICT;
 
 CREATE INDEX set_aside_by_compound ON set_aside(compound, id);
+
+CREATE TABLE held_requests (
+    device INTEGER PRIMARY KEY REFERENCES devices(id),
+    digest TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    deflated INTEGER NOT NULL,
+    held INTEGER NOT NULL,
+    taken INTEGER NOT NULL,
+    touched_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE held_request_pieces (
+    device INTEGER NOT NULL REFERENCES devices(id),
+    at INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (device, at)
+) STRICT;

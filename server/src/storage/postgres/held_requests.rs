@@ -1,0 +1,186 @@
+//! Sync requests held in part (`crate::held_requests`), in PostgreSQL: every relay on the
+//! database goes on from the bytes any of them kept. A device's pieces are placed under a
+//! transaction-scoped advisory lock on the device, so two relays never interleave them.
+
+use deadpool_postgres::GenericClient;
+use doorstep_core::Timestamp;
+
+use super::{execute, query, query_one, query_opt};
+use crate::held_requests::{Named, PieceRefused, Placement, place, whole};
+use crate::storage::{DeviceId, HeldRequest, NewPiece, PieceKept, StorageError};
+
+fn count(n: i64, what: &str) -> Result<usize, StorageError> {
+    usize::try_from(n).map_err(|_| StorageError::Corrupt(format!("a held request's {what} is {n}")))
+}
+
+fn signed(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Serialises the callers working on `device`'s request until the transaction ends.
+async fn lock_device(db: &impl GenericClient, device: DeviceId) -> Result<(), StorageError> {
+    // The key space is shared with nothing else in this database.
+    query(db, "SELECT pg_advisory_xact_lock($1)", &[&device.0]).await?;
+    Ok(())
+}
+
+pub(super) async fn held(
+    db: &impl GenericClient,
+    device: DeviceId,
+) -> Result<Option<HeldRequest>, StorageError> {
+    let row = query_opt(
+        db,
+        "SELECT digest, total, deflated, held, taken FROM held_requests WHERE device = $1",
+        &[&device.0],
+    )
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(HeldRequest {
+        digest: row.try_get(0)?,
+        total: count(row.try_get(1)?, "length")?,
+        deflated: row.try_get(2)?,
+        held: count(row.try_get(3)?, "bytes")?,
+        taken: row.try_get(4)?,
+    }))
+}
+
+async fn held_everywhere(db: &impl GenericClient) -> Result<u64, StorageError> {
+    let row = query_one(db, "SELECT COALESCE(SUM(held), 0)::BIGINT FROM held_requests WHERE NOT taken", &[])
+        .await?;
+    Ok(u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0))
+}
+
+async fn forget(db: &impl GenericClient, device: DeviceId) -> Result<(), StorageError> {
+    execute(db, "DELETE FROM held_request_pieces WHERE device = $1", &[&device.0]).await?;
+    execute(db, "DELETE FROM held_requests WHERE device = $1", &[&device.0]).await?;
+    Ok(())
+}
+
+pub(super) async fn hold_piece(
+    db: &impl GenericClient,
+    piece: &NewPiece,
+) -> Result<Result<PieceKept, PieceRefused>, StorageError> {
+    lock_device(db, piece.device).await?;
+    let current = held(db, piece.device).await?;
+    let everywhere = held_everywhere(db).await?;
+    let named = Named { digest: &piece.digest, total: piece.total, deflated: piece.deflated };
+    let placement =
+        match place(current.as_ref(), named, piece.at, piece.bytes.len(), everywhere, piece.most_bytes) {
+            Ok(placement) => placement,
+            Err(refused) => return Ok(Err(refused)),
+        };
+    let (held, added) = match placement {
+        Placement::Nothing => (current.map_or(0, |c| c.held), 0),
+        Placement::Start => {
+            forget_stale(db, piece.forget_before).await?;
+            forget(db, piece.device).await?;
+            execute(
+                db,
+                "INSERT INTO held_requests (device, digest, total, deflated, held, taken, touched_at)
+                 VALUES ($1, $2, $3, $4, 0, FALSE, $5)",
+                &[
+                    &piece.device.0,
+                    &piece.digest,
+                    &signed(piece.total),
+                    &piece.deflated,
+                    &piece.now.as_millis(),
+                ],
+            )
+            .await?;
+            append(db, piece, 0, 0).await?
+        }
+        Placement::Append { skip } => append(db, piece, current.map_or(0, |c| c.held), skip).await?,
+    };
+    Ok(Ok(PieceKept { held, held_everywhere: everywhere.saturating_add(added) }))
+}
+
+async fn append(
+    db: &impl GenericClient,
+    piece: &NewPiece,
+    held: usize,
+    skip: usize,
+) -> Result<(usize, u64), StorageError> {
+    let new = &piece.bytes[skip.min(piece.bytes.len())..];
+    if !new.is_empty() {
+        execute(
+            db,
+            "INSERT INTO held_request_pieces (device, at, bytes) VALUES ($1, $2, $3)",
+            &[&piece.device.0, &signed(held), &new],
+        )
+        .await?;
+    }
+    let now_held = held + new.len();
+    execute(
+        db,
+        "UPDATE held_requests SET held = $2, touched_at = $3 WHERE device = $1",
+        &[&piece.device.0, &signed(now_held), &piece.now.as_millis()],
+    )
+    .await?;
+    Ok((now_held, new.len() as u64))
+}
+
+pub(super) async fn bytes(
+    db: &impl GenericClient,
+    device: DeviceId,
+    digest: &str,
+) -> Result<Option<Vec<u8>>, StorageError> {
+    let Some(request) =
+        held(db, device).await?.filter(|r| r.digest == digest && !r.taken && r.held == r.total)
+    else {
+        return Ok(None);
+    };
+    let rows =
+        query(db, "SELECT at, bytes FROM held_request_pieces WHERE device = $1 ORDER BY at", &[&device.0])
+            .await?;
+    let pieces = rows
+        .iter()
+        .map(|r| Ok((r.try_get::<_, i64>(0)?, r.try_get::<_, Vec<u8>>(1)?)))
+        .collect::<Result<Vec<_>, StorageError>>()?;
+    whole(request.total, pieces)
+}
+
+pub(super) async fn settle(
+    db: &impl GenericClient,
+    device: DeviceId,
+    digest: &str,
+    taken: bool,
+    at: Timestamp,
+) -> Result<u64, StorageError> {
+    lock_device(db, device).await?;
+    if held(db, device).await?.is_some_and(|r| r.digest == digest) {
+        execute(db, "DELETE FROM held_request_pieces WHERE device = $1", &[&device.0]).await?;
+        if taken {
+            execute(
+                db,
+                "UPDATE held_requests SET held = total, taken = TRUE, touched_at = $2 WHERE device = $1",
+                &[&device.0, &at.as_millis()],
+            )
+            .await?;
+        } else {
+            execute(db, "DELETE FROM held_requests WHERE device = $1", &[&device.0]).await?;
+        }
+    }
+    held_everywhere(db).await
+}
+
+async fn forget_stale(db: &impl GenericClient, before: Timestamp) -> Result<(), StorageError> {
+    execute(
+        db,
+        "DELETE FROM held_request_pieces WHERE device IN (SELECT device FROM held_requests WHERE touched_at < $1)",
+        &[&before.as_millis()],
+    )
+    .await?;
+    execute(db, "DELETE FROM held_requests WHERE touched_at < $1", &[&before.as_millis()]).await?;
+    Ok(())
+}
+
+/// Lets go of what a person's devices hold (their tokens revoked).
+pub(super) async fn forget_person(db: &impl GenericClient, person: &str) -> Result<(), StorageError> {
+    for sql in [
+        "DELETE FROM held_request_pieces WHERE device IN (SELECT id FROM devices WHERE person = $1)",
+        "DELETE FROM held_requests WHERE device IN (SELECT id FROM devices WHERE person = $1)",
+    ] {
+        execute(db, sql, &[&person]).await?;
+    }
+    Ok(())
+}

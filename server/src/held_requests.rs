@@ -181,8 +181,8 @@ impl HeldRequests {
     }
 
     /// Keeps `piece`, the bytes of `request` from byte `at` on; the bytes now held. A piece from
-    /// byte 0 of a request not held starts it, replacing the device's other one (and whatever
-    /// any device last touched more than [`KEPT_FOR`] ago is forgotten).
+    /// byte 0 of a request not held starts it, replacing the device's other one. Whatever any
+    /// device last touched more than [`KEPT_FOR`] ago is forgotten first.
     pub async fn append(
         &self,
         store: &dyn Storage,

@@ -366,7 +366,7 @@ pub struct NewPiece {
     pub most_bytes: usize,
     /// When.
     pub now: Timestamp,
-    /// Requests last touched before this are forgotten when a new one starts.
+    /// Requests (and taken ones' digests) last touched before this are forgotten first.
     pub forget_before: Timestamp,
 }
 
@@ -420,7 +420,8 @@ pub trait Storage: Send + Sync + fmt::Debug {
     ) -> StoreFuture<'_, DeviceId>;
     /// Looks a token up by its hash.
     fn authenticate(&self, token_hash: SecretHash) -> StoreFuture<'_, TokenStatus>;
-    /// Revokes every token of a person (a lost phone); returns how many were live.
+    /// Revokes every token of a person (a lost phone) and lets go of the requests in pieces their
+    /// devices held; returns how many were live.
     fn revoke_devices(&self, person: PersonId, at: Timestamp) -> StoreFuture<'_, usize>;
 
     /// A person's live memberships.

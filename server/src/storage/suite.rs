@@ -273,10 +273,11 @@ pub async fn requests_in_pieces_are_kept_whole_settled_bounded_and_let_go_at_rev
     s.revoke_devices(p, later(40)).await.unwrap();
     assert_eq!(s.held_request(phone).await.unwrap(), None);
     assert_eq!(s.held_request(other).await.unwrap().unwrap().held, 3);
-    // A request left untouched past `forget_before` goes when another starts.
-    let fresh = NewPiece { forget_before: later(1_000), ..piece(phone, "ff", 0, b"0") };
+    // A request left untouched past `forget_before` is forgotten at the next piece, and no longer
+    // counts against the bound: 3 stale bytes + 14 new would not fit in 16.
     let q_phone = s.create_device(q, "second".into(), SecretHash([3; 32]), T0).await.unwrap();
-    s.hold_piece(NewPiece { device: q_phone, ..fresh }).await.unwrap().unwrap();
+    let fresh = NewPiece { total: 14, forget_before: later(1_000), ..piece(q_phone, "ff", 0, &[7; 14]) };
+    assert_eq!(s.hold_piece(fresh).await.unwrap().unwrap().held, 14);
     assert_eq!(s.held_request(other).await.unwrap(), None, "stale");
 }
 

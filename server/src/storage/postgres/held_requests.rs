@@ -61,6 +61,8 @@ pub(super) async fn hold_piece(
     piece: &NewPiece,
 ) -> Result<Result<PieceKept, PieceRefused>, StorageError> {
     lock_device(db, piece.device).await?;
+    // Forgotten first, so that requests nobody finished do not count against the bound.
+    forget_stale(db, piece.forget_before).await?;
     let current = held(db, piece.device).await?;
     let everywhere = held_everywhere(db).await?;
     let named = Named { digest: &piece.digest, total: piece.total, deflated: piece.deflated };
@@ -72,7 +74,6 @@ pub(super) async fn hold_piece(
     let (held, added) = match placement {
         Placement::Nothing => (current.map_or(0, |c| c.held), 0),
         Placement::Start => {
-            forget_stale(db, piece.forget_before).await?;
             forget(db, piece.device).await?;
             execute(
                 db,

@@ -46,6 +46,8 @@ pub(super) fn hold_piece(
     tx: &Transaction<'_>,
     piece: &NewPiece,
 ) -> Result<Result<PieceKept, PieceRefused>, StorageError> {
+    // Forgotten first, so that requests nobody finished do not count against the bound.
+    forget_stale(tx, piece.forget_before)?;
     let current = held(tx, piece.device)?;
     let everywhere = held_everywhere(tx)?;
     let named = Named { digest: &piece.digest, total: piece.total, deflated: piece.deflated };
@@ -57,7 +59,6 @@ pub(super) fn hold_piece(
     let (held, added) = match placement {
         Placement::Nothing => (current.map_or(0, |c| c.held), 0),
         Placement::Start => {
-            forget_stale(tx, piece.forget_before)?;
             forget(tx, piece.device)?;
             tx.execute(
                 "INSERT INTO held_requests (device, digest, total, deflated, held, taken, touched_at)

@@ -154,14 +154,20 @@ async fn keep(
     // ends, is cut, or runs past what the relay waits for one request.
     let timeout = state.config.limits.request_timeout;
     let deadline = Instant::now() + timeout.saturating_sub((timeout / 4).min(Duration::from_secs(5)));
-    let mut arriving = Arriving { at: query.from.unwrap_or(0), bytes: Vec::new(), since: None };
+    let from = query.from.unwrap_or(0);
+    if from > request.total {
+        return Err(refused(PieceRefused::PastTheEnd { total: request.total }));
+    }
+    let mut arriving = Arriving { at: from, bytes: Vec::new(), since: None };
     let mut stream = body.into_data_stream();
     let ended = loop {
         let keep_by = arriving.since.map_or(deadline, |since| (since + KEEP_EVERY).min(deadline));
         match tokio::time::timeout_at(keep_by.into(), stream.next()).await {
             Ok(Some(Ok(piece))) => {
                 arriving.since.get_or_insert_with(Instant::now);
-                if arriving.at + arriving.bytes.len() + piece.len() > request.total {
+                if arriving.at.saturating_add(arriving.bytes.len()).saturating_add(piece.len())
+                    > request.total
+                {
                     return Err(refused(PieceRefused::PastTheEnd { total: request.total }));
                 }
                 arriving.bytes.extend_from_slice(&piece);
@@ -175,7 +181,7 @@ async fn keep(
             Err(_) => arriving.keep(state, device, request).await?,
         }
     };
-    let from_zero = query.from.unwrap_or(0) == 0 && arriving.at == 0;
+    let from_zero = from == 0 && arriving.at == 0;
     if arriving.bytes.is_empty() && from_zero {
         // An empty piece from byte 0 names the request (and starts it if it is new).
         held.append(store, device, request, 0, Vec::new()).await?.map_err(refused)?;

@@ -213,6 +213,14 @@ async fn the_pieces_endpoint_keeps_counts_and_refuses_by_name() {
         client.post(url(&other, 4, Some(0))).bearer_auth(&token).body(vec![1_u8; 8]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let res = client
+        .post(url(&other, 4, Some(usize::MAX)))
+        .bearer_auth(&token)
+        .body(vec![1_u8; 8])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE, "a piece from past any length");
+    let res = client
         .get(format!("{}&encoding=gzip", url(&name, total, None)))
         .bearer_auth(&token)
         .send()

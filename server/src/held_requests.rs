@@ -241,10 +241,13 @@ impl HeldRequests {
     }
 }
 
-/// The request from its pieces, each starting where the one before ended.
-pub fn whole(total: usize, pieces: Vec<(i64, Vec<u8>)>) -> Result<Option<Vec<u8>>, StorageError> {
+/// The request from its pieces, as `(total, at, bytes)` rows in order: `None` without any (not
+/// held whole); each piece must start where the one before ended.
+pub fn whole(pieces: Vec<(i64, i64, Vec<u8>)>) -> Result<Option<Vec<u8>>, StorageError> {
+    let Some(&(total, _, _)) = pieces.first() else { return Ok(None) };
+    let total = crate::storage::loaded_len(total, "a held request's length")?;
     let mut out = Vec::with_capacity(total);
-    for (at, piece) in pieces {
+    for (_, at, piece) in pieces {
         if usize::try_from(at).ok() != Some(out.len()) {
             return Err(StorageError::Corrupt(format!(
                 "a held request's piece starts at byte {at}, not at {}",

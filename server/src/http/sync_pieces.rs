@@ -117,7 +117,7 @@ struct Arriving {
 }
 
 impl Arriving {
-    /// Writes what arrived to the store; the bytes the store now holds.
+    /// Writes what arrived to the store, and moves `at` past it.
     async fn keep(&mut self, state: &AppState, device: DeviceId, request: Named<'_>) -> Result<(), AppError> {
         self.since = None;
         if self.bytes.is_empty() {

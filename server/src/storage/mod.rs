@@ -389,6 +389,16 @@ pub struct RemoteChange {
     pub seq: i64,
 }
 
+/// A length as stored (SQL integers are signed).
+pub(crate) fn stored_len(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A stored length read back; `what` names it when the row is damaged.
+pub(crate) fn loaded_len(n: i64, what: &str) -> Result<usize, StorageError> {
+    usize::try_from(n).map_err(|_| StorageError::Corrupt(format!("{what} is {n}, not a length")))
+}
+
 /// Opens the store at `address`: a `postgres://` or `postgresql://` URL is a PostgreSQL
 /// database, anything else the path of an SQLite file (created on first use).
 pub async fn open(address: &str) -> Result<Arc<dyn Storage>, StorageError> {

@@ -1,26 +1,18 @@
 //! Sync requests held in part (`crate::held_requests`), in PostgreSQL: every relay on the
-//! database goes on from the bytes any of them kept. A device's pieces are placed under a
-//! transaction-scoped advisory lock on the device, so two relays never interleave them.
+//! database goes on from the bytes any of them kept. A device's pieces are placed with its row in
+//! `devices` locked, so two relays never interleave them.
 
 use deadpool_postgres::GenericClient;
 use doorstep_core::Timestamp;
 
 use super::{execute, query, query_one, query_opt};
 use crate::held_requests::{Named, PieceRefused, Placement, place, whole};
-use crate::storage::{DeviceId, HeldRequest, NewPiece, PieceKept, StorageError};
+use crate::storage::{DeviceId, HeldRequest, NewPiece, PieceKept, StorageError, loaded_len, stored_len};
 
-fn count(n: i64, what: &str) -> Result<usize, StorageError> {
-    usize::try_from(n).map_err(|_| StorageError::Corrupt(format!("a held request's {what} is {n}")))
-}
-
-fn signed(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Serialises the callers working on `device`'s request until the transaction ends.
+/// Serialises the callers working on `device`'s request until the transaction ends: its row in
+/// `devices` locked (a revocation, which updates that row, takes turns with them too).
 async fn lock_device(db: &impl GenericClient, device: DeviceId) -> Result<(), StorageError> {
-    // The key space is shared with nothing else in this database.
-    query(db, "SELECT pg_advisory_xact_lock($1)", &[&device.0]).await?;
+    query(db, "SELECT id FROM devices WHERE id = $1 FOR NO KEY UPDATE", &[&device.0]).await?;
     Ok(())
 }
 
@@ -37,9 +29,9 @@ pub(super) async fn held(
     let Some(row) = row else { return Ok(None) };
     Ok(Some(HeldRequest {
         digest: row.try_get(0)?,
-        total: count(row.try_get(1)?, "length")?,
+        total: loaded_len(row.try_get(1)?, "a held request's length")?,
         deflated: row.try_get(2)?,
-        held: count(row.try_get(3)?, "bytes")?,
+        held: loaded_len(row.try_get(3)?, "a held request's bytes held")?,
         taken: row.try_get(4)?,
     }))
 }
@@ -82,7 +74,7 @@ pub(super) async fn hold_piece(
                 &[
                     &piece.device.0,
                     &piece.digest,
-                    &signed(piece.total),
+                    &stored_len(piece.total),
                     &piece.deflated,
                     &piece.now.as_millis(),
                 ],
@@ -106,7 +98,7 @@ async fn append(
         execute(
             db,
             "INSERT INTO held_request_pieces (device, at, bytes) VALUES ($1, $2, $3)",
-            &[&piece.device.0, &signed(held), &new],
+            &[&piece.device.0, &stored_len(held), &new],
         )
         .await?;
     }
@@ -114,7 +106,7 @@ async fn append(
     execute(
         db,
         "UPDATE held_requests SET held = $2, touched_at = $3 WHERE device = $1",
-        &[&piece.device.0, &signed(now_held), &piece.now.as_millis()],
+        &[&piece.device.0, &stored_len(now_held), &piece.now.as_millis()],
     )
     .await?;
     Ok((now_held, new.len() as u64))
@@ -125,19 +117,19 @@ pub(super) async fn bytes(
     device: DeviceId,
     digest: &str,
 ) -> Result<Option<Vec<u8>>, StorageError> {
-    let Some(request) =
-        held(db, device).await?.filter(|r| r.digest == digest && !r.taken && r.held == r.total)
-    else {
-        return Ok(None);
-    };
-    let rows =
-        query(db, "SELECT at, bytes FROM held_request_pieces WHERE device = $1 ORDER BY at", &[&device.0])
-            .await?;
-    let pieces = rows
+    // One statement, so the pieces are read from the same snapshot as the request.
+    let rows = query(
+        db,
+        "SELECT h.total, p.at, p.bytes FROM held_requests h JOIN held_request_pieces p ON p.device = h.device
+         WHERE h.device = $1 AND h.digest = $2 AND NOT h.taken AND h.held = h.total ORDER BY p.at",
+        &[&device.0, &digest],
+    )
+    .await?;
+    let rows = rows
         .iter()
-        .map(|r| Ok((r.try_get::<_, i64>(0)?, r.try_get::<_, Vec<u8>>(1)?)))
+        .map(|r| Ok((r.try_get::<_, i64>(0)?, r.try_get::<_, i64>(1)?, r.try_get::<_, Vec<u8>>(2)?)))
         .collect::<Result<Vec<_>, StorageError>>()?;
-    whole(request.total, pieces)
+    whole(rows)
 }
 
 pub(super) async fn settle(

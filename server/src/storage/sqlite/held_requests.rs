@@ -5,15 +5,7 @@ use doorstep_core::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::held_requests::{Named, PieceRefused, Placement, place, whole};
-use crate::storage::{DeviceId, HeldRequest, NewPiece, PieceKept, StorageError};
-
-fn count(n: i64, what: &str) -> Result<usize, StorageError> {
-    usize::try_from(n).map_err(|_| StorageError::Corrupt(format!("a held request's {what} is {n}")))
-}
-
-fn signed(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
+use crate::storage::{DeviceId, HeldRequest, NewPiece, PieceKept, StorageError, loaded_len, stored_len};
 
 pub(super) fn held(conn: &Connection, device: DeviceId) -> Result<Option<HeldRequest>, StorageError> {
     let row: Option<(String, i64, bool, i64, bool)> = conn
@@ -23,9 +15,9 @@ pub(super) fn held(conn: &Connection, device: DeviceId) -> Result<Option<HeldReq
     let Some((digest, total, deflated, held, taken)) = row else { return Ok(None) };
     Ok(Some(HeldRequest {
         digest,
-        total: count(total, "length")?,
+        total: loaded_len(total, "a held request's length")?,
         deflated,
-        held: count(held, "bytes")?,
+        held: loaded_len(held, "a held request's bytes held")?,
         taken,
     }))
 }
@@ -66,7 +58,7 @@ pub(super) fn hold_piece(
                 params![
                     piece.device.0,
                     piece.digest,
-                    signed(piece.total),
+                    stored_len(piece.total),
                     piece.deflated,
                     piece.now.as_millis()
                 ],
@@ -90,13 +82,13 @@ fn append(
     if !new.is_empty() {
         tx.execute(
             "INSERT INTO held_request_pieces (device, at, bytes) VALUES (?1, ?2, ?3)",
-            params![piece.device.0, signed(held), new],
+            params![piece.device.0, stored_len(held), new],
         )?;
     }
     let now_held = held + new.len();
     tx.execute(
         "UPDATE held_requests SET held = ?2, touched_at = ?3 WHERE device = ?1",
-        params![piece.device.0, signed(now_held), piece.now.as_millis()],
+        params![piece.device.0, stored_len(now_held), piece.now.as_millis()],
     )?;
     Ok((now_held, new.len() as u64))
 }
@@ -106,15 +98,15 @@ pub(super) fn bytes(
     device: DeviceId,
     digest: &str,
 ) -> Result<Option<Vec<u8>>, StorageError> {
-    let Some(request) = held(conn, device)?.filter(|r| r.digest == digest && !r.taken && r.held == r.total)
-    else {
-        return Ok(None);
-    };
-    let mut stmt =
-        conn.prepare_cached("SELECT at, bytes FROM held_request_pieces WHERE device = ?1 ORDER BY at")?;
-    let pieces: Vec<(i64, Vec<u8>)> =
-        stmt.query_map([device.0], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-    whole(request.total, pieces)
+    // One statement, so the pieces are read from the same state of the database as the request.
+    let mut stmt = conn.prepare_cached(
+        "SELECT h.total, p.at, p.bytes FROM held_requests h JOIN held_request_pieces p ON p.device = h.device
+         WHERE h.device = ?1 AND h.digest = ?2 AND h.taken = 0 AND h.held = h.total ORDER BY p.at",
+    )?;
+    let rows: Vec<(i64, i64, Vec<u8>)> = stmt
+        .query_map(params![device.0, digest], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    whole(rows)
 }
 
 pub(super) fn settle(

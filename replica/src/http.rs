@@ -314,12 +314,26 @@ impl RelayClient {
 
     /// How much of `request` the relay holds, or that it took it (`GET /v1/sync/pieces`).
     pub async fn pieces_held(&self, request: &RequestInPieces) -> Result<PiecesHeld, TransportError> {
+        let response = match self.ask_held(request).await {
+            // Asked right after a cut piece, on a pooled connection the relay had just closed:
+            // the question goes again, once, on a new connection.
+            Err(e) if closed_before_answer(&e) => {
+                tracing::info!(error = %e, "the connection closed before the relay answered; asking again");
+                self.ask_held(request).await
+            }
+            asked => asked,
+        }
+        .map_err(network)?;
+        let bytes = checked(response).await?;
+        serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))
+    }
+
+    async fn ask_held(&self, request: &RequestInPieces) -> Result<reqwest::Response, reqwest::Error> {
         let mut call = self.http.get(self.pieces_url(request, None));
         if let Some(token) = &self.token {
             call = call.bearer_auth(token);
         }
-        let bytes = checked(call.send().await.map_err(network)?).await?;
-        serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))
+        call.send().await
     }
 
     /// `POST /v1/sync/pieces`: `request`'s bytes from byte `from` on. The relay keeps what
@@ -344,7 +358,10 @@ impl RelayClient {
             call = call.bearer_auth(token);
         }
         let started = std::time::Instant::now();
-        let response = call.send().await.map_err(network)?;
+        let response = match call.send().await {
+            Err(e) if closed_before_answer(&e) => return Ok(PiecesSent::Cut(network(e).to_string())),
+            sent => sent.map_err(network)?,
+        };
         if response.status() == reqwest::StatusCode::ACCEPTED {
             let bytes = checked(response).await?;
             let held =
@@ -535,6 +552,10 @@ pub enum PiecesSent {
     Held(PiecesHeld),
     /// The piece completed the request, and this is the sync's answer.
     Answered(Exchanged),
+    /// The connection closed (or was reset) with the piece on its way and no answer: the link
+    /// dropped it, or the relay's early answer (its 408 at its body deadline) reached the phone
+    /// as a reset while the piece was still being written. The relay kept what came.
+    Cut(String),
 }
 
 /// The most a compressed answer may inflate to: more than any answer of the relay's, far less
@@ -1141,13 +1162,18 @@ async fn send_in_pieces(
                 Err(e) => return Err(e),
             },
         };
+        // A status asked right after a cut can come before the relay has kept the cut piece's
+        // bytes (it notices the cut and writes them; a link gone silent, within a second): the
+        // same bytes then go again, and are skipped. Three such sends in a row end the sync.
         if last_start.is_some_and(|last| start <= last) {
             without_progress += 1;
-            if without_progress >= 3 {
-                return Err(TransportError::Network(format!(
-                    "the link cut the request {without_progress} times without carrying more of it; the relay keeps its first {start} bytes for the next sync"
-                )));
-            }
+        } else {
+            without_progress = 0;
+        }
+        if without_progress >= 3 {
+            return Err(TransportError::Network(format!(
+                "the link cut the request {without_progress} times in a row without carrying more of it; the relay keeps its first {start} bytes for the next sync"
+            )));
         }
         last_start = Some(start);
         match relay.send_pieces(request, start).await {
@@ -1157,6 +1183,12 @@ async fn send_in_pieces(
             // 409: the relay holds another count than asked; 408: it stopped waiting for the
             // piece and kept what came. Either way, ask it.
             Err(TransportError::Refused { status: 408 | 409, .. }) => from = None,
+            // No answer: the relay kept what came; ask it, on a new connection. A link that is
+            // gone fails that ask at once, and the sync ends with its error.
+            Ok(PiecesSent::Cut(reason)) => {
+                tracing::info!(%reason, "a piece went unanswered; asking the relay what it holds");
+                from = None;
+            }
             Err(TransportError::Refused { status: 404 | 405, .. }) => return Ok(InPieces::Unsupported),
             Err(TransportError::Server { status: 503, retry_after_secs: None, reason }) => {
                 // The relay holds as many requests in part as it keeps (or its storage failed):

@@ -423,3 +423,46 @@ async fn a_request_longer_than_the_relay_waits_goes_up_in_pieces_in_one_sync() {
     assert!(report.rejected.is_empty() && report.failed.is_empty(), "{report:?}");
     assert_eq!(replica.lock().unwrap().unsynced_changes(), 0, "{report:?}");
 }
+
+/// A TCP proxy to `relay` that carries each connection's first `most` bytes up and then drops
+/// it both ways, unanswered, whatever was on its way; a new connection carries `most` again.
+async fn cut_each_connection_after(relay: &str, most: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    proxy(relay, move |mut link: Joined| async move {
+        let (mut from_relay, mut to_phone) = (link.from_relay, link.to_phone);
+        let down = tokio::spawn(async move { tokio::io::copy(&mut from_relay, &mut to_phone).await });
+        let (mut buf, mut left) = (vec![0_u8; 1024], most);
+        while let Ok(n @ 1..) = link.from_phone.read(&mut buf).await {
+            let taken = n.min(left);
+            if link.to_relay.write_all(&buf[..taken]).await.is_err() || taken < n {
+                break;
+            }
+            left -= taken;
+        }
+        down.abort();
+    })
+    .await
+}
+
+/// A link that drops a piece on its way with no answer at all (or a relay's early 408 that
+/// reaches the phone as a reset connection): the phone asks the relay what it holds, on a new
+/// connection, and sends the rest, in the same sync. Before, the sync ended at the first
+/// unanswered piece, and a sync whose every connection is cut like this never got a long day
+/// up (checked: fails with "error sending request").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_piece_dropped_unanswered_is_asked_about_and_the_rest_goes_in_the_same_sync() {
+    let fx = Fixture::new().await;
+    let (_dir, replica, good_link, token) = joined_volunteer(&fx.relay, fx.compound, "王芳的手机").await;
+    http::sync(&replica, &good_link, device_now).await.unwrap();
+    let households = replica.lock().unwrap().compounds().next().unwrap().households();
+    let mut seed = 0xbb67_ae85_84ca_a73b_u64;
+    for household in households.iter().take(4) {
+        let edit = Operation::EditNotes { household: household.id, notes: notes(&mut seed, 4000) };
+        replica.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
+    }
+    let url = cut_each_connection_after(&fx.relay.url, 12 * 1024).await;
+    let cut = RelayClient::new(&url, Some(token)).unwrap();
+    let report = http::sync(&replica, &cut, device_now).await.unwrap();
+    assert!(report.rejected.is_empty() && report.failed.is_empty(), "{report:?}");
+    assert_eq!(replica.lock().unwrap().unsynced_changes(), 0, "{report:?}");
+}

@@ -35,6 +35,11 @@ pub struct Limits {
     /// how long a message holds its document's lock, so how long other phones on the same
     /// document can be made to wait.
     pub document_work: Duration,
+    /// How often a request piece still arriving is written to the store while its bytes come
+    /// (`http/sync_pieces.rs`): a link that goes silent without closing leaves at most this much
+    /// of what it carried in the relay's memory (a status question has it written at once,
+    /// `pieces_arriving.rs`).
+    pub keep_pieces_every: Duration,
 }
 
 impl Default for Limits {
@@ -54,6 +59,7 @@ impl Default for Limits {
             max_changes_per_request: 50_000,
             max_hashes_per_request: 65_536,
             document_work: Duration::from_secs(5),
+            keep_pieces_every: Duration::from_secs(1),
         }
     }
 }

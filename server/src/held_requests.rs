@@ -19,6 +19,7 @@ use std::time::Duration;
 use doorstep_core::Timestamp;
 use doorstep_core::sync::request_pieces::PiecesHeld;
 
+use crate::pieces_arriving::PiecesArriving;
 use crate::storage::{DeviceId, HeldRequest, NewPiece, Storage, StorageError};
 
 /// How long a request in part, or the memory of one taken, is kept after its last piece.
@@ -156,6 +157,8 @@ pub fn status(current: Option<&HeldRequest>, request: Named<'_>) -> PiecesHeld {
 pub struct HeldRequests {
     most_bytes: usize,
     held_bytes: AtomicU64,
+    /// The pieces this relay is receiving now, asked to keep what they hold before a status.
+    pub arriving: PiecesArriving,
 }
 
 impl Default for HeldRequests {
@@ -167,16 +170,18 @@ impl Default for HeldRequests {
 impl HeldRequests {
     /// Holding at most `most_bytes` across devices.
     pub fn new(most_bytes: usize) -> Self {
-        Self { most_bytes, held_bytes: AtomicU64::new(0) }
+        Self { most_bytes, held_bytes: AtomicU64::new(0), arriving: PiecesArriving::default() }
     }
 
-    /// What `device` holds of `request`: its bytes so far, or that it was taken.
+    /// What `device` holds of `request`: its bytes so far, or that it was taken; counting what
+    /// its pieces still arriving at this relay hold, asked to keep it first.
     pub async fn status(
         &self,
         store: &dyn Storage,
         device: DeviceId,
         request: Named<'_>,
     ) -> Result<PiecesHeld, StorageError> {
+        self.arriving.keep_all(device).await;
         Ok(status(store.held_request(device).await?.as_ref(), request))
     }
 

@@ -32,6 +32,7 @@ pub mod http;
 pub use doorstep_core::join_link;
 pub mod memory;
 pub mod metrics;
+pub mod pieces_arriving;
 pub mod rate_limit;
 pub mod refetch_guard;
 pub mod relay;

@@ -28,10 +28,8 @@ use crate::storage::DeviceId;
 /// Requests at least this long have their digest checked on the blocking pool.
 const DIGEST_ON_THE_BLOCKING_POOL: usize = 64 * 1024;
 
-/// Bytes arriving are written to the store at least this often while they come.
-const KEEP_EVERY: Duration = Duration::from_secs(1);
-
-/// ... or as soon as this many wait.
+/// Bytes arriving are written to the store at least every `limits.keep_pieces_every` while they
+/// come, or as soon as this many wait.
 const KEEP_BYTES: usize = 1024 * 1024;
 
 /// The query.
@@ -153,16 +151,27 @@ async fn keep(
     // comes, so a link that goes silent without closing loses no more than that; and when it
     // ends, is cut, or runs past what the relay waits for one request.
     let timeout = state.config.limits.request_timeout;
+    let keep_every = state.config.limits.keep_pieces_every;
     let deadline = Instant::now() + timeout.saturating_sub((timeout / 4).min(Duration::from_secs(5)));
     let from = query.from.unwrap_or(0);
     if from > request.total {
         return Err(refused(PieceRefused::PastTheEnd { total: request.total }));
     }
     let mut arriving = Arriving { at: from, bytes: Vec::new(), since: None };
+    // A status question of this device meanwhile asks for what arrived to be kept at once.
+    let arrival = held.arriving.begin(device);
     let mut stream = body.into_data_stream();
     let ended = loop {
-        let keep_by = arriving.since.map_or(deadline, |since| (since + KEEP_EVERY).min(deadline));
-        match tokio::time::timeout_at(keep_by.into(), stream.next()).await {
+        let keep_by = arriving.since.map_or(deadline, |since| (since + keep_every).min(deadline));
+        let next = tokio::select! {
+            next = tokio::time::timeout_at(keep_by.into(), stream.next()) => next,
+            () = arrival.asked_to_keep() => {
+                arriving.keep(state, device, request).await?;
+                arrival.kept();
+                continue;
+            }
+        };
+        match next {
             Ok(Some(Ok(piece))) => {
                 arriving.since.get_or_insert_with(Instant::now);
                 if arriving.at.saturating_add(arriving.bytes.len()).saturating_add(piece.len())
@@ -187,6 +196,8 @@ async fn keep(
         held.append(store, device, request, 0, Vec::new()).await?.map_err(refused)?;
     }
     arriving.keep(state, device, request).await?;
+    arrival.kept();
+    drop(arrival);
     match ended {
         Ended::Whole => {}
         Ended::Cut => {

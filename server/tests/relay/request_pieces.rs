@@ -466,3 +466,52 @@ async fn a_piece_dropped_unanswered_is_asked_about_and_the_rest_goes_in_the_same
     assert!(report.rejected.is_empty() && report.failed.is_empty(), "{report:?}");
     assert_eq!(replica.lock().unwrap().unsynced_changes(), 0, "{report:?}");
 }
+
+/// A piece whose link went silent without closing (a phone that climbed back into the
+/// stairwell): the relay holds what arrived of it in memory until its next write to the store.
+/// A status question asks the piece to write it at once, so the phone's next window resumes
+/// after every byte the relay has instead of sending them again. Here the relay writes only
+/// every minute, so without the question the status would say 0 until then (checked: `held: 0`
+/// throughout before `pieces_arriving.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_piece_still_arriving_is_counted_by_a_status_question_at_once() {
+    use tokio::io::AsyncWriteExt;
+    let mut config = doorstep_server::Config::default();
+    config.limits.keep_pieces_every = std::time::Duration::from_secs(60);
+    let fx = Fixture::with_config(config).await;
+    let (_dir, _replica, _, token) = joined_volunteer(&fx.relay, fx.compound, "刘洋的手机").await;
+    let host = fx.relay.url.trim_start_matches("http://").to_owned();
+    let name = digest(b"still on its way");
+    let mut silent = tokio::net::TcpStream::connect(&host).await.unwrap();
+    silent
+        .write_all(
+            format!(
+                "POST /v1/sync/pieces?digest={name}&total=5000&from=0 HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {token}\r\ncontent-length: 5000\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    silent.write_all(&[0xa5_u8; 1000]).await.unwrap();
+    // The relay reads the bytes when it gets to them; the question is asked until it has.
+    let mut held = 0;
+    for _ in 0..100 {
+        held = holds(&fx.relay.url, &token, &name, 5000).await.held;
+        if held == 1000 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(held, 1000, "the status did not count the bytes still arriving");
+    // The link stays silent; the piece goes on arriving, and the next bytes count too.
+    silent.write_all(&[0xa5_u8; 500]).await.unwrap();
+    for _ in 0..100 {
+        held = holds(&fx.relay.url, &token, &name, 5000).await.held;
+        if held == 1500 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(held, 1500);
+    drop(silent);
+}

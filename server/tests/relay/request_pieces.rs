@@ -385,6 +385,20 @@ async fn a_body_the_link_cut_is_a_dropped_request_and_a_cut_piece_is_kept() {
     assert!(piece.contains(r#"{"held":1000,"taken":false}"#), "{piece}");
 }
 
+/// Four households' notes rewritten offline, 4,000 random characters each (the most a note
+/// holds): about 29 KB of request compressed, more than one piece of the tests' links carries.
+fn four_long_notes(
+    replica: &std::sync::Mutex<Replica>,
+    compound: doorstep_core::id::CompoundId,
+    mut seed: u64,
+) {
+    let households = replica.lock().unwrap().compounds().next().unwrap().households();
+    for household in households.iter().take(4) {
+        let edit = Operation::EditNotes { household: household.id, notes: notes(&mut seed, 4000) };
+        replica.lock().unwrap().apply(device_now(), compound, &edit).unwrap();
+    }
+}
+
 /// A steady link slower than the relay waits for a body: each of four long notes takes longer
 /// to cross than the relay's request timeout (here 2 s; 30 s in production, which a long
 /// request on a bad landing's link can pass too). Sent whole, every request carrying a note was
@@ -398,12 +412,7 @@ async fn a_request_longer_than_the_relay_waits_goes_up_in_pieces_in_one_sync() {
     let fx = Fixture::with_config(config).await;
     let (_dir, replica, good_link, token) = joined_volunteer(&fx.relay, fx.compound, "周杰的手机").await;
     http::sync(&replica, &good_link, device_now).await.unwrap();
-    let households = replica.lock().unwrap().compounds().next().unwrap().households();
-    let mut seed = 0x6a09_e667_f3bc_c908_u64;
-    for household in households.iter().take(4) {
-        let edit = Operation::EditNotes { household: household.id, notes: notes(&mut seed, 4000) };
-        replica.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
-    }
+    four_long_notes(&replica, fx.compound, 0x6a09_e667_f3bc_c908_u64);
     // 4 KB a second up (a tenth of it every 100 ms): one note takes longer than the relay waits.
     let url = proxy(&fx.relay.url, |mut link: Joined| async move {
         let (mut from_relay, mut to_phone) = (link.from_relay, link.to_phone);
@@ -454,12 +463,7 @@ async fn a_piece_dropped_unanswered_is_asked_about_and_the_rest_goes_in_the_same
     let fx = Fixture::new().await;
     let (_dir, replica, good_link, token) = joined_volunteer(&fx.relay, fx.compound, "王芳的手机").await;
     http::sync(&replica, &good_link, device_now).await.unwrap();
-    let households = replica.lock().unwrap().compounds().next().unwrap().households();
-    let mut seed = 0xbb67_ae85_84ca_a73b_u64;
-    for household in households.iter().take(4) {
-        let edit = Operation::EditNotes { household: household.id, notes: notes(&mut seed, 4000) };
-        replica.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
-    }
+    four_long_notes(&replica, fx.compound, 0xbb67_ae85_84ca_a73b_u64);
     let url = cut_each_connection_after(&fx.relay.url, 12 * 1024).await;
     let cut = RelayClient::new(&url, Some(token)).unwrap();
     let report = http::sync(&replica, &cut, device_now).await.unwrap();

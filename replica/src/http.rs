@@ -271,20 +271,13 @@ impl RelayClient {
         let sent = bytes.len();
         let reply_budget = body.reply_budget;
         // One copy of the body per attempt: reqwest takes it by value.
+        // A sync request may be sent twice: the relay takes a change it already holds as a no-op.
         let mut started = std::time::Instant::now();
-        let response = match self.post_sync(bytes.clone(), deflated, reply_budget).await {
-            // A kept-alive connection closed as the request went out, before any answer: by the
-            // relay (an older one counted its idle timeout from its last write, while a long
-            // answer was still crossing a landing's link) or by a box on the way. The link
-            // itself is up, so the same request goes again, once, on a new connection. A sync
-            // request may be sent twice: the relay takes a change it already holds as a no-op.
-            Err(e) if closed_before_answer(&e) => {
-                tracing::info!(error = %e, "the connection closed before the relay answered; sending the request again");
-                started = std::time::Instant::now();
-                self.post_sync(bytes.clone(), deflated, reply_budget).await
-            }
-            sent => sent,
-        }
+        let response = once_more_if_closed(|| {
+            started = std::time::Instant::now();
+            self.post_sync(bytes.clone(), deflated, reply_budget)
+        })
+        .await
         .map_err(network)?;
         self.answered(response, sent, started).await
     }
@@ -314,16 +307,9 @@ impl RelayClient {
 
     /// How much of `request` the relay holds, or that it took it (`GET /v1/sync/pieces`).
     pub async fn pieces_held(&self, request: &RequestInPieces) -> Result<PiecesHeld, TransportError> {
-        let response = match self.ask_held(request).await {
-            // Asked right after a cut piece, on a pooled connection the relay had just closed:
-            // the question goes again, once, on a new connection.
-            Err(e) if closed_before_answer(&e) => {
-                tracing::info!(error = %e, "the connection closed before the relay answered; asking again");
-                self.ask_held(request).await
-            }
-            asked => asked,
-        }
-        .map_err(network)?;
+        // Asked right after a cut piece, it may go out on a pooled connection the relay had just
+        // closed.
+        let response = once_more_if_closed(|| self.ask_held(request)).await.map_err(network)?;
         let bytes = checked(response).await?;
         serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))
     }
@@ -587,6 +573,25 @@ fn network(e: reqwest::Error) -> TransportError {
     } else {
         format!("{e} — {kept}")
     })
+}
+
+/// Sends with `send`, and once more when a kept-alive connection closed as the request went out,
+/// before any answer: by the relay (an older one counted its idle timeout from its last write,
+/// while a long answer was still crossing a landing's link; or it had just closed the connection
+/// under a cut piece) or by a box on the way. The link itself is up, so the same request goes
+/// again, once, on a new connection.
+async fn once_more_if_closed<F, Fut>(mut send: F) -> Result<reqwest::Response, reqwest::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<reqwest::Response, reqwest::Error>>,
+{
+    match send().await {
+        Err(e) if closed_before_answer(&e) => {
+            tracing::info!(error = %e, "the connection closed before the relay answered; sending the request again");
+            send().await
+        }
+        sent => sent,
+    }
 }
 
 /// Whether `e` says an open connection closed (or was reset) after the request went out and
@@ -1162,9 +1167,9 @@ async fn send_in_pieces(
                 Err(e) => return Err(e),
             },
         };
-        // A status asked right after a cut can come before the relay has kept the cut piece's
-        // bytes (it notices the cut and writes them; a link gone silent, within a second): the
-        // same bytes then go again, and are skipped. Three such sends in a row end the sync.
+        // A status asked right after a cut can come before the relay has read the cut piece's
+        // last bytes (it notices the cut when the phone does): the same bytes then go again,
+        // and are skipped. Three such sends in a row end the sync.
         if last_start.is_some_and(|last| start <= last) {
             without_progress += 1;
         } else {

@@ -196,7 +196,7 @@ async fn keep(
         held.append(store, device, request, 0, Vec::new()).await?.map_err(refused)?;
     }
     arriving.keep(state, device, request).await?;
-    arrival.kept();
+    // Ended: a status question waiting on this piece is let go (what it held is in the store).
     drop(arrival);
     match ended {
         Ended::Whole => {}

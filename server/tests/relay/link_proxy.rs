@@ -38,3 +38,21 @@ where
     });
     url
 }
+
+/// Carries `link`: the relay's bytes down as they come, the phone's up as `allow` lets them.
+/// `allow(n)` is told each read of the phone's bytes (up to 4 KiB) and says how many of them go
+/// up; fewer than all drops the connection both ways, whatever was on its way, as a link that
+/// stops does.
+pub(crate) async fn carry_up_as_allowed(mut link: Joined, mut allow: impl FnMut(usize) -> usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut from_relay, mut to_phone) = (link.from_relay, link.to_phone);
+    let down = tokio::spawn(async move { tokio::io::copy(&mut from_relay, &mut to_phone).await });
+    let mut buf = vec![0_u8; 4096];
+    while let Ok(n @ 1..) = link.from_phone.read(&mut buf).await {
+        let taken = allow(n).min(n);
+        if (taken > 0 && link.to_relay.write_all(&buf[..taken]).await.is_err()) || taken < n {
+            break;
+        }
+    }
+    down.abort();
+}

@@ -15,39 +15,25 @@ use reqwest::StatusCode;
 
 use crate::harness::{Fixture, device_now};
 use crate::landing::{joined_volunteer, notes};
-use crate::link_proxy::{Joined, proxy};
+use crate::link_proxy::{Joined, carry_up_as_allowed, proxy};
 
 /// A TCP proxy to `relay` whose link carries up to the phone's bytes that `window` holds: the
 /// test opens a window of signal by setting it, and every byte the phone sends takes from it;
 /// once it is spent, the connection is dropped both ways, whatever was on its way. Returns its
 /// URL and the bytes it carried up in all.
 async fn windows_up(relay: &str, window: Arc<AtomicUsize>) -> (String, Arc<AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let carried = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&carried);
-    let url = proxy(relay, move |mut link: Joined| {
-        let counted = Arc::clone(&counted);
-        let window = Arc::clone(&window);
-        async move {
-            let (mut from_relay, mut to_phone) = (link.from_relay, link.to_phone);
-            let down = tokio::spawn(async move { tokio::io::copy(&mut from_relay, &mut to_phone).await });
-            let mut buf = vec![0_u8; 4096];
-            while let Ok(n @ 1..) = link.from_phone.read(&mut buf).await {
-                let taken = window
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| Some(left.saturating_sub(n)))
-                    .unwrap()
-                    .min(n);
-                if taken > 0 && link.to_relay.write_all(&buf[..taken]).await.is_err() {
-                    break;
-                }
-                counted.fetch_add(taken, Ordering::SeqCst);
-                if taken < n {
-                    break;
-                }
-            }
-            // The window ended (or the phone closed): nothing more either way.
-            down.abort();
-        }
+    let url = proxy(relay, move |link: Joined| {
+        let (counted, window) = (Arc::clone(&counted), Arc::clone(&window));
+        carry_up_as_allowed(link, move |n| {
+            let taken = window
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| Some(left.saturating_sub(n)))
+                .unwrap()
+                .min(n);
+            counted.fetch_add(taken, Ordering::SeqCst);
+            taken
+        })
     })
     .await;
     (url, carried)
@@ -436,19 +422,13 @@ async fn a_request_longer_than_the_relay_waits_goes_up_in_pieces_in_one_sync() {
 /// A TCP proxy to `relay` that carries each connection's first `most` bytes up and then drops
 /// it both ways, unanswered, whatever was on its way; a new connection carries `most` again.
 async fn cut_each_connection_after(relay: &str, most: usize) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    proxy(relay, move |mut link: Joined| async move {
-        let (mut from_relay, mut to_phone) = (link.from_relay, link.to_phone);
-        let down = tokio::spawn(async move { tokio::io::copy(&mut from_relay, &mut to_phone).await });
-        let (mut buf, mut left) = (vec![0_u8; 1024], most);
-        while let Ok(n @ 1..) = link.from_phone.read(&mut buf).await {
+    proxy(relay, move |link: Joined| {
+        let mut left = most;
+        carry_up_as_allowed(link, move |n| {
             let taken = n.min(left);
-            if link.to_relay.write_all(&buf[..taken]).await.is_err() || taken < n {
-                break;
-            }
             left -= taken;
-        }
-        down.abort();
+            taken
+        })
     })
     .await
 }

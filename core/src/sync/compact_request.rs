@@ -104,6 +104,13 @@ impl<'de> Deserialize<'de> for Body {
                     }
                     let hash = ChangeHash::try_from(head.as_slice())
                         .map_err(|_| de::Error::custom(format!("a head is 32 bytes, not {}", head.len())))?;
+                    // Automerge lists heads sorted, each once, and its encoder relies on it (a
+                    // debug build asserts it): anything else is not a phone's message.
+                    if heads.last().is_some_and(|last| *last >= hash) {
+                        return Err(de::Error::custom(
+                            "a document's heads are listed in ascending order, each once, as Automerge lists them",
+                        ));
+                    }
                     heads.push(hash);
                 }
                 Ok(Body::Heads(heads))
@@ -281,6 +288,17 @@ mod tests {
         out
     }
 
+    /// `n` different heads in ascending order.
+    fn ascending_heads(n: u32) -> Vec<ByteBuf> {
+        (0..n)
+            .map(|i| {
+                let mut head = vec![0u8; 32];
+                head[..4].copy_from_slice(&i.to_be_bytes());
+                ByteBuf::from(head)
+            })
+            .collect()
+    }
+
     #[test]
     fn a_broken_compact_request_is_refused_with_what_is_wrong() {
         let id = ByteBuf::from(uuid::Uuid::from_u128(9).as_bytes().to_vec());
@@ -298,8 +316,20 @@ mod tests {
             (cbor(&(2u32, None::<ByteBuf>, vec![(id.clone(), 5u32)])), "32-byte heads"),
             (cbor(&(2u32, Some(ByteBuf::from(vec![1u8; 3])), Vec::<(ByteBuf, ByteBuf)>::new())), "digest"),
             (
-                cbor(&(2u32, None::<ByteBuf>, vec![(id.clone(), vec![head.clone(); 4097])])),
+                cbor(&(2u32, None::<ByteBuf>, vec![(id.clone(), ascending_heads(4097))])),
                 "more than 4096 heads",
+            ),
+            (
+                cbor(&(
+                    2u32,
+                    None::<ByteBuf>,
+                    vec![(id.clone(), vec![ByteBuf::from(vec![9u8; 32]), head.clone()])],
+                )),
+                "ascending order",
+            ),
+            (
+                cbor(&(2u32, None::<ByteBuf>, vec![(id.clone(), vec![head.clone(), head.clone()])])),
+                "each once",
             ),
             (cbor(&(2u32,)), ""),
             (vec![0x83, 0x02], ""),

@@ -57,9 +57,10 @@ async fn malformed_requests_get_specific_errors_and_the_relay_keeps_serving() {
     let future = SyncRequest { version: WIRE_VERSION + 1, documents_digest: None, messages: vec![] }.encode();
     expect(relay, &token, cbor, future, StatusCode::BAD_REQUEST, "wire_version").await;
     // The compact form (an array): a document ID that is not 16 bytes, a head that is not 32, a
-    // compact version the relay does not know, a truncated one; each a 400 saying what is wrong.
-    // CBOR by hand: [version, null, [[id, [head]]]], byte strings shorter than 256 bytes.
-    let compact = |id: Vec<u8>, head: Vec<u8>, version: u8| {
+    // compact version the relay does not know, a truncated one, heads out of Automerge's order
+    // (which its encoder asserts in debug builds); each a 400 saying what is wrong.
+    // CBOR by hand: [version, null, [[id, [head, …]]]], byte strings shorter than 256 bytes.
+    let compact = |id: Vec<u8>, heads: Vec<Vec<u8>>, version: u8| {
         let byte_string = |bytes: Vec<u8>| {
             let mut out = vec![0x58, u8::try_from(bytes.len()).unwrap()];
             out.extend(bytes);
@@ -67,15 +68,19 @@ async fn malformed_requests_get_specific_errors_and_the_relay_keeps_serving() {
         };
         let mut out = vec![0x83, version, 0xf6, 0x81, 0x82];
         out.extend(byte_string(id));
-        out.push(0x81);
-        out.extend(byte_string(head));
+        out.push(0x80 | u8::try_from(heads.len()).unwrap());
+        for head in heads {
+            out.extend(byte_string(head));
+        }
         out
     };
     for (body, says) in [
-        (compact(vec![1; 5], vec![2; 32], 2), "16 bytes, not 5"),
-        (compact(vec![1; 16], vec![2; 31], 2), "32 bytes, not 31"),
-        (compact(vec![1; 16], vec![2; 32], 9), "starts with 2, not 9"),
-        (compact(vec![1; 16], vec![2; 32], 2)[..20].to_vec(), "not a sync request"),
+        (compact(vec![1; 5], vec![vec![2; 32]], 2), "16 bytes, not 5"),
+        (compact(vec![1; 16], vec![vec![2; 31]], 2), "32 bytes, not 31"),
+        (compact(vec![1; 16], vec![vec![2; 32]], 9), "starts with 2, not 9"),
+        (compact(vec![1; 16], vec![vec![2; 32]], 2)[..20].to_vec(), "not a sync request"),
+        (compact(vec![1; 16], vec![vec![0xff; 32], vec![0; 32]], 2), "ascending order"),
+        (compact(vec![1; 16], vec![vec![2; 32], vec![2; 32]], 2), "each once"),
     ] {
         let answer = expect(relay, &token, cbor, body, StatusCode::BAD_REQUEST, "malformed").await;
         assert!(answer["reason"].as_str().unwrap().contains(says), "{says}: {answer}");
@@ -131,7 +136,7 @@ async fn malformed_requests_get_specific_errors_and_the_relay_keeps_serving() {
     assert_eq!(health.status(), StatusCode::OK);
     let metrics = fx.relay.metrics().await;
     for line in [
-        "doorstep_http_requests_total{route=\"/v1/sync\",status=\"400\"} 9",
+        "doorstep_http_requests_total{route=\"/v1/sync\",status=\"400\"} 11",
         "doorstep_http_requests_total{route=\"/v1/sync\",status=\"413\"} 2",
         "doorstep_http_requests_total{route=\"/v1/sync\",status=\"415\"} 2",
         "doorstep_sync_rejections_total{rule=\"unknown_document\"} 1",

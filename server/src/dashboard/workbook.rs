@@ -24,7 +24,7 @@ use std::io::Cursor;
 use std::time::Instant;
 
 use calamine::{DataRef, Dimensions, Reader, Xlsx};
-use doorstep_core::import::{ImportError, MAX_FIELD_CHARS, MAX_INPUT_BYTES, MAX_ROWS};
+use doorstep_core::import::{self, ImportError, MAX_FIELD_CHARS, MAX_INPUT_BYTES, MAX_ROWS};
 
 use super::workbook_bounds::{self, MAX_ENTRIES};
 
@@ -33,8 +33,10 @@ pub const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 /// An .xls workbook (Excel 97–2003) is an OLE compound file.
 pub const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 
-/// Columns read from a sheet; a roster has 14, and a sheet that uses more is not a roster.
-pub const MAX_COLUMNS: u32 = 256;
+/// Columns read from a sheet, the same bound as a CSV header row's; a roster has 14, and a sheet
+/// that uses more is not a roster.
+#[allow(clippy::cast_possible_truncation)]
+pub const MAX_COLUMNS: u32 = import::MAX_COLUMNS as u32;
 /// Rows read from a sheet: the import's row limit, plus room for titles and blank rows.
 pub const MAX_SHEET_ROWS: u32 = 101_000;
 /// Cells read from a sheet, empty ones included (a cell Excel wrote only for its formatting
@@ -100,6 +102,13 @@ pub enum WorkbookError {
         /// How many the sheet has.
         regions: usize,
     },
+    /// The merged regions, taken together, span more rows than a sheet may have cells: they
+    /// overlap, which Excel itself does not allow.
+    #[error(
+        "第一个工作表的合并单元格相互重叠，或合计跨越超过 {MAX_CELLS} 个单元格；请取消合并后再导入，或另存为 CSV / \
+         the first sheet's merged regions overlap or together span more than {MAX_CELLS} cells; unmerge them and import again, or save the sheet as CSV"
+    )]
+    MergedRegionsTooLarge,
     /// One cell holds more text than a roster cell may.
     #[error(
         "单元格 {cell} 有 {chars} 个字，一个单元格最多 {MAX_FIELD_CHARS} 个字 / \
@@ -205,7 +214,12 @@ impl Grid {
     /// reads the sheet (楼号 merged over all of a building's rows). Only rows that hold
     /// something else get it, so a region drawn past the table adds no rows; a horizontal span
     /// keeps its value in its first column, as Excel's own "Save As CSV" does.
-    fn fill_merged(&mut self, regions: &[Dimensions]) -> Result<(), WorkbookError> {
+    ///
+    /// Excel's merged regions never overlap, so together they span at most the sheet's cells: a
+    /// workbook whose regions span more (the same region thousands of times over the whole
+    /// sheet) is refused once they do, and the work stops at `deadline` like reading the cells.
+    fn fill_merged(&mut self, regions: &[Dimensions], deadline: Instant) -> Result<(), WorkbookError> {
+        let mut spanned = 0usize;
         for region in regions {
             let (top, column) = region.start;
             // A region one row high (a title merged across the table) has no rows below; a
@@ -216,12 +230,19 @@ impl Grid {
             let Some(value) = self.cells.get(&top).and_then(|cells| cells.get(&column)).cloned() else {
                 continue;
             };
-            let below: Vec<u32> = self
-                .cells
-                .range(top.saturating_add(1)..=region.end.0)
-                .filter(|(_, cells)| !cells.contains_key(&column))
-                .map(|(row, _)| *row)
-                .collect();
+            let mut below = Vec::new();
+            for (row, cells) in self.cells.range(top.saturating_add(1)..=region.end.0) {
+                spanned += 1;
+                if spanned > MAX_CELLS {
+                    return Err(WorkbookError::MergedRegionsTooLarge);
+                }
+                if spanned.is_multiple_of(CELLS_PER_DEADLINE_CHECK) && Instant::now() > deadline {
+                    return Err(WorkbookError::TimedOut);
+                }
+                if !cells.contains_key(&column) {
+                    below.push(*row);
+                }
+            }
             for row in below {
                 self.insert(row, column, value.clone())?;
             }
@@ -287,7 +308,7 @@ fn read_first_sheet(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, Workboo
     if regions.len() > MAX_MERGED_REGIONS {
         return Err(WorkbookError::TooManyMergedRegions { regions: regions.len() });
     }
-    grid.fill_merged(&regions)?;
+    grid.fill_merged(&regions, deadline)?;
     Ok(grid_to_csv(sheet, grid))
 }
 
@@ -468,5 +489,46 @@ mod tests {
         let e = sheet_to_csv(&inverted, later()).unwrap_err();
         assert!(matches!(e, WorkbookError::ReaderFailed), "{e}");
         assert!(e.to_string().contains("save it again as a new .xlsx or as CSV"), "{e}");
+    }
+
+    /// A workbook of `rows` rows (楼号 in column A, 7 in B1) whose sheet repeats the merge
+    /// B1:B`rows` `copies` times.
+    fn merged_over_and_over(rows: u32, copies: usize) -> Vec<u8> {
+        let bytes = workbook(|s| {
+            for row in 0..rows {
+                s.write_string(row, 0, "楼").unwrap();
+            }
+            s.write_string(0, 1, "7").unwrap();
+        });
+        with_part(&bytes, "xl/worksheets/sheet1.xml", |xml| {
+            let merge = format!("<mergeCell ref=\"B1:B{rows}\"/>");
+            let merges =
+                format!("</sheetData><mergeCells count=\"{copies}\">{}</mergeCells>", merge.repeat(copies));
+            xml.replacen("</sheetData>", &merges, 1)
+        })
+    }
+
+    /// Excel never writes overlapping merged regions. A crafted sheet repeating one region over
+    /// the whole table thousands of times made the relay walk every row once per region, long
+    /// after answering 408; now the regions may span no more rows together than a sheet may
+    /// have cells, and the walk stops at the deadline.
+    #[test]
+    fn merged_regions_that_overlap_past_a_sheets_cells_are_refused_and_stop_at_the_deadline() {
+        let once = sheet_to_csv(&merged_over_and_over(3_000, 1), later()).unwrap();
+        assert_eq!(once.csv.lines().filter(|line| *line == "楼,7").count(), 3_000, "a merge fills its rows");
+        let started = Instant::now();
+        let e = sheet_to_csv(&merged_over_and_over(3_000, 1_000), later()).unwrap_err();
+        assert!(matches!(e, WorkbookError::MergedRegionsTooLarge), "{e}");
+        assert!(e.to_string().contains("unmerge them"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "refused once past the bound");
+        // Under the bound, a deadline that has passed stops the walk.
+        let mut grid = Grid::default();
+        for row in 0..3_000 {
+            grid.insert(row, 0, "楼".into()).unwrap();
+        }
+        grid.insert(0, 1, "7".into()).unwrap();
+        let regions = vec![Dimensions::new((0, 1), (2_999, 1)); 600];
+        let e = grid.fill_merged(&regions, Instant::now()).unwrap_err();
+        assert!(matches!(e, WorkbookError::TimedOut), "{e}");
     }
 }

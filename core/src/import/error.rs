@@ -38,6 +38,17 @@ pub enum ImportError {
         /// The most rows accepted.
         limit: usize,
     },
+    /// A row where the header is looked for is wider than a roster may be.
+    #[error(
+        "表头行有 {columns} 列，台账最多 {limit} 列；请删除多余的列 / the header row has {columns} columns; \
+         a roster has at most {limit}, so delete the extra columns"
+    )]
+    TooManyColumns {
+        /// The row's width, up to its last non-empty cell.
+        columns: usize,
+        /// The most columns accepted.
+        limit: usize,
+    },
     /// There is no header row at all.
     #[error(
         "the file is empty; it needs a header row such as 小区,楼号,单元,楼层,房号,户主,... and one row per household"
@@ -77,9 +88,28 @@ pub enum ImportError {
     },
 }
 
+/// The headers found, as many as a message can show: the first [`FOUND_SHOWN`], each cut to
+/// [`FOUND_CHARS`] characters, and how many more there were.
 fn found_list(found: &[String]) -> String {
-    if found.is_empty() { "nothing".to_owned() } else { quoted_list(found) }
+    if found.is_empty() {
+        return "nothing".to_owned();
+    }
+    let shown: Vec<String> = found
+        .iter()
+        .take(FOUND_SHOWN)
+        .map(|header| match header.char_indices().nth(FOUND_CHARS) {
+            Some((cut, _)) => format!("{}…", &header[..cut]),
+            None => header.clone(),
+        })
+        .collect();
+    let more = found.len().saturating_sub(FOUND_SHOWN);
+    if more == 0 { quoted_list(&shown) } else { format!("{} and {more} more", quoted_list(&shown)) }
 }
+
+/// Headers named in a missing-column message.
+const FOUND_SHOWN: usize = 20;
+/// Characters of each.
+const FOUND_CHARS: usize = 40;
 
 fn quoted_list(items: &[String]) -> String {
     items.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
@@ -159,6 +189,17 @@ mod tests {
         );
         let error = RowError { column: None, reason: "has 3 fields".to_owned(), ..error };
         assert_eq!(error.to_string(), "line 12: has 3 fields");
+    }
+
+    #[test]
+    fn a_long_list_of_headers_found_is_shortened() {
+        let e = ImportError::MissingColumns {
+            missing: vec!["户主".to_owned()],
+            found: (0..200).map(|i| format!("{i}{}", "长".repeat(100))).collect(),
+        };
+        let said = e.to_string();
+        assert!(said.contains("and 180 more"), "{said}");
+        assert!(said.chars().count() < 1_500, "{said}");
     }
 
     #[test]

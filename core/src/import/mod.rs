@@ -16,8 +16,8 @@
 //! - Nothing changes until the caller shows the preview and the coordinator accepts the good
 //!   rows (or fixes the sheet and tries again).
 //!
-//! Limits ([`MAX_INPUT_BYTES`], [`MAX_ROWS`], [`MAX_FIELD_CHARS`], [`MAX_ERRORS`]) keep a
-//! hostile or mistaken upload from exhausting a phone's or the relay's memory. The two sample
+//! Limits ([`MAX_INPUT_BYTES`], [`MAX_ROWS`], [`MAX_COLUMNS`], [`MAX_FIELD_CHARS`], [`MAX_ERRORS`]) keep a
+//! hostile or mistaken upload from exhausting a phone's or the relay's memory and time. The two sample
 //! ledgers in `shared/data` (857 and 1,040 households) are 72 KB and 83 KB (November 2026), so
 //! the 10 MiB limit leaves room for about 100,000 households.
 //!
@@ -43,6 +43,6 @@ pub use columns::RosterColumn;
 pub use encoding::decode;
 pub use error::{ImportError, RowError, RowMessage, RowWarning};
 pub use roster_csv::{
-    ImportedRow, MAX_ERRORS, MAX_FIELD_CHARS, MAX_INPUT_BYTES, MAX_PEOPLE, MAX_ROWS, RosterPreview,
-    read_roster_csv,
+    ImportedRow, MAX_COLUMNS, MAX_ERRORS, MAX_FIELD_CHARS, MAX_INPUT_BYTES, MAX_PEOPLE, MAX_ROWS,
+    RosterPreview, read_roster_csv,
 };

@@ -20,6 +20,9 @@ use crate::schema::need_tag::NeedTag;
 pub const MAX_INPUT_BYTES: usize = 10 * 1024 * 1024;
 /// The most household rows accepted in one file.
 pub const MAX_ROWS: usize = 100_000;
+/// The most columns a header row may name, up to its last non-empty cell (the same bound as an
+/// .xlsx upload's): a ledger has a few dozen, and matching a header costs work per column.
+pub const MAX_COLUMNS: usize = 256;
 /// The longest value accepted in one cell, in characters.
 pub const MAX_FIELD_CHARS: usize = 2_000;
 /// The most row errors kept; later ones are only counted, in [`RosterPreview::omitted_errors`].
@@ -201,8 +204,10 @@ struct Columns {
 
 impl Columns {
     fn from_record(record: &StringRecord) -> Result<Self, ImportError> {
-        let headers: Vec<String> =
+        let mut headers: Vec<String> =
             record.iter().map(|h| h.trim().trim_start_matches('\u{FEFF}').to_owned()).collect();
+        // Empty columns after the table (Excel exports them) name nothing.
+        headers.truncate(headers.iter().rposition(|h| !h.is_empty()).map_or(0, |last| last + 1));
         let mut index = HashMap::new();
         for (i, header) in headers.iter().enumerate() {
             let Some(column) = RosterColumn::from_header(header) else {
@@ -262,6 +267,15 @@ fn find_header(
             continue;
         }
         searched += 1;
+        let width = record
+            .iter()
+            .enumerate()
+            .filter(|(_, field)| !field.trim().is_empty())
+            .last()
+            .map_or(0, |(i, _)| i + 1);
+        if width > MAX_COLUMNS {
+            return Err(ImportError::TooManyColumns { columns: width, limit: MAX_COLUMNS });
+        }
         // A title row cannot name a column twice, so a duplicate means this is the header row.
         let columns = Columns::from_record(&record)?;
         if columns.missing().is_empty() {
@@ -1431,5 +1445,24 @@ mod tests {
             too_many.push_str("1,1,a\n");
         }
         assert_eq!(fails(too_many.as_bytes()), ImportError::TooManyRows { limit: MAX_ROWS });
+    }
+
+    /// Matching a header costs work per column: a one-line file of a million columns kept the
+    /// relay busy long after it answered. A header row is refused past `MAX_COLUMNS`, counted
+    /// up to its last non-empty cell, so the empty columns Excel exports after a table still
+    /// import, and the refusal does not echo every header back.
+    #[test]
+    fn a_header_row_wider_than_a_roster_is_refused_and_trailing_empty_columns_are_not_counted() {
+        let wide: String = (0..MAX_COLUMNS + 44).map(|i| format!("列{i},")).collect();
+        let e = fails(format!("{wide}\n1,1,a\n").as_bytes());
+        assert_eq!(e, ImportError::TooManyColumns { columns: MAX_COLUMNS + 44, limit: MAX_COLUMNS });
+        assert!(e.to_string().contains("delete the extra columns"), "{e}");
+        assert!(e.to_string().len() < 300, "{e}");
+        let bare = fails(&vec![b','; 1_000_000].into_iter().chain(*b"x").collect::<Vec<u8>>());
+        assert_eq!(bare, ImportError::TooManyColumns { columns: 1_000_001, limit: MAX_COLUMNS });
+        let trailing = format!("楼号,房号,户主{}\n1,101,张三\n", ",".repeat(100_000));
+        let preview = read_roster_csv(trailing.as_bytes()).unwrap();
+        assert_eq!(preview.households.len(), 1, "{:?}", preview.errors);
+        assert!(preview.ignored_columns.is_empty());
     }
 }

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use doorstep_core::sync::body_deflate::{self, DEFLATE, InflateError};
 use doorstep_core::sync::{SyncError, SyncRequest};
 
@@ -52,6 +52,15 @@ impl FromRequest<AppState> for CborSync {
                 )));
             }
         };
+        // A body declared longer than the limit is refused before a byte of it is read, so a
+        // client that asked `Expect: 100-continue` hears 413 instead of being told to send it.
+        let declared =
+            req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+        if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
+            return Err(AppError::TooLarge(format!(
+                "the request body is larger than {limit} bytes; sync fewer documents per request"
+            )));
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::TooLarge(format!(

@@ -92,6 +92,13 @@ fn cases() -> Vec<Case> {
         ),
         case("unknown route", get("/v2/sync", ""), 404, Some("not_found")),
         case("wrong method", get("/v1/sync", "authorization: Bearer {volunteer}\r\n"), 405, None),
+        // Refused from its declared length: no `100 Continue` first, nothing of it read.
+        case(
+            "a sync body declared at 100 MB, 100-continue",
+            "POST /v1/sync HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {volunteer}\r\ncontent-type: application/cbor\r\ncontent-length: 100000000\r\nexpect: 100-continue\r\nconnection: close\r\n\r\n",
+            413,
+            Some("too_large"),
+        ),
         // Join.
         case(
             "join: unknown code",

@@ -14,7 +14,7 @@ use doorstep_core::sync::document_copy::{
 use doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER;
 use doorstep_core::sync::request_pieces::{DEFLATED, PIECES_PATH, PiecesHeld};
 use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange};
-use doorstep_core::{Role, Timestamp};
+use doorstep_core::{Role, Timestamp, limits};
 use serde::{Deserialize, Serialize};
 
 use crate::copy_fetch::PartialCopy;
@@ -215,6 +215,7 @@ impl RelayClient {
         // No deadline for a whole answer shorter than a backstop: on a landing's 64 kbit/s a new
         // volunteer's first answer may take minutes, and is worth waiting for while it comes.
         let http = builder
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(stall)
             .timeout(Duration::from_secs(WHOLE_ANSWER_SECS))
@@ -544,8 +545,8 @@ pub enum PiecesSent {
     Cut(String),
 }
 
-/// The most a compressed answer may inflate to: more than any answer of the relay's, far less
-/// than would take the phone's memory.
+/// The most an answer may be, as it comes or inflated: more than any answer of the relay's, far
+/// less than would take the phone's memory.
 const ANSWER_INFLATED_BYTES: usize = 256 * 1024 * 1024;
 
 /// Seconds without a byte from the relay after which a request is given up: until the answer
@@ -656,7 +657,8 @@ async fn read_answer(response: reqwest::Response) -> Result<(Vec<u8>, usize), Tr
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
-    let bytes = response.bytes().await.map_err(network)?.to_vec();
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let bytes = body_within(response, ANSWER_INFLATED_BYTES).await?;
     let received = bytes.len();
     let bytes = if deflated {
         body_deflate::inflate(&bytes, ANSWER_INFLATED_BYTES)
@@ -671,6 +673,15 @@ async fn read_answer(response: reqwest::Response) -> Result<(Vec<u8>, usize), Tr
         .map(|b| (b.error, b.reason))
         .unwrap_or_else(|_| (String::new(), String::from_utf8_lossy(&bytes).chars().take(300).collect()));
     Err(match status {
+        // Redirects are not followed (the token would not go with them across origins, and a
+        // POST would turn into a GET): the phone says where the address leads instead.
+        300..=399 => TransportError::Refused {
+            status,
+            reason: format!(
+                "the relay's address redirects to {}; set the relay address to where it leads (an http:// address of an https:// relay?) / 中继地址被重定向，请改用新地址",
+                location.as_deref().unwrap_or("another address")
+            ),
+        },
         401 if code == TOKEN_REVOKED => TransportError::Removed { compounds: Vec::new() },
         401 => TransportError::Unauthorized(reason),
         403 => TransportError::Forbidden(reason),
@@ -678,6 +689,28 @@ async fn read_answer(response: reqwest::Response) -> Result<(Vec<u8>, usize), Tr
         400..=499 => TransportError::Refused { status, reason },
         _ => TransportError::Server { status, reason, retry_after_secs: retry_after },
     })
+}
+
+/// The answer's body, if it is at most `limit` bytes: refused from its declared length, or as
+/// soon as more than that arrives, so a broken or hostile relay cannot take the phone's memory.
+async fn body_within(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, TransportError> {
+    let too_large = || {
+        TransportError::BadResponse(format!(
+            "the relay's answer is longer than the {limit} bytes a phone reads; your work is kept on this phone"
+        ))
+    };
+    let declared = response.content_length().map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = response.chunk().await.map_err(network)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 /// Syncs `replica` with the relay until neither side has anything to say, retrying what is
@@ -907,6 +940,13 @@ async fn fetch_each_copy(
         let (Ok(total), Ok(from)) = (total, from) else {
             return Err(TransportError::BadResponse(format!("the copy of {doc} came without its length")));
         };
+        // No document the relay holds saves to more: a larger claim is not taken onto the disk.
+        if total > limits::DOCUMENT_INFLATED_BYTES {
+            return Err(TransportError::BadResponse(format!(
+                "the copy of {doc} says it is {total} bytes, more than any document ({} at most)",
+                limits::DOCUMENT_INFLATED_BYTES
+            )));
+        }
         if from == 0 || from != copy.bytes.len() || digest != copy.digest {
             copy = PartialCopy { heads, digest, total, bytes: Vec::new() };
             lock(replica).start_copy(doc, &copy)?;

@@ -8,6 +8,7 @@ mod durability;
 mod encryption;
 mod fault_window;
 mod harness;
+mod hostile_relay;
 mod in_flight;
 #[path = "../../replica/tests/support/leaks.rs"]
 mod leaks;

@@ -392,8 +392,14 @@ impl SyncRun {
             replica.relay_reads_compact = true;
         }
         let refused: HashSet<DocumentId> = response.rejected.iter().map(|r| r.doc).collect();
+        // Taken only when the relay answered the document. An answer that says nothing of it
+        // (a broken relay, or an answer forged on a plain-HTTP path) does not count: should that
+        // same answer withdraw the document, these changes go to quarantine, not with it. A
+        // relay in step with the phone says nothing either; its changes are then quarantined
+        // too if the document is withdrawn in this run, which costs a duplicate, never work.
+        let replied: HashSet<DocumentId> = response.messages.iter().map(|m| m.doc).collect();
         for (doc, hashes) in self.last_sent.drain() {
-            if !refused.contains(&doc) {
+            if replied.contains(&doc) && !refused.contains(&doc) {
                 self.accepted.extend(hashes);
             }
         }

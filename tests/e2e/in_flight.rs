@@ -78,3 +78,48 @@ fn a_note_written_while_a_refused_change_is_in_flight_is_not_set_aside_and_arriv
     assert_eq!(seen["notes"], "在途中写下：老人腿脚不便");
     assert_eq!(seen["status"], "normal");
 }
+
+/// An answer that says nothing of the documents the request carried changes for, and lists none
+/// as the phone's (a broken relay, or 41 bytes forged on a plain-HTTP path), withdraws them; the
+/// changes the relay never answered for go to quarantine with them, not out of the phone. Before,
+/// "no rejection" counted as taken and the note was gone from the phone and never reached the
+/// relay.
+#[test]
+fn an_answer_that_says_nothing_and_withdraws_everything_keeps_the_unsynced_note() {
+    use doorstep_core::sync::{SyncResponse, WIRE_VERSION};
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
+    let volunteer = Phone::unencrypted(dir.path(), "volunteer");
+    volunteer.join(&relay, &relay.invite(&compound, "volunteer"));
+    let household = volunteer.ok(&["find", "北林小区1号楼1单元102"])["id"].as_str().unwrap().to_owned();
+
+    let replica = Mutex::new(Replica::open(&volunteer.db).unwrap());
+    let compound_id = replica.lock().unwrap().compounds().next().unwrap().id();
+    let note =
+        Operation::EditNotes { household: household.parse().unwrap(), notes: "三楼，敲门两次".into() };
+    replica.lock().unwrap().apply(now(), compound_id, &note).unwrap();
+    let mut run = replica.lock().unwrap().start_sync();
+    let sent = run.next_request(&replica.lock().unwrap());
+    assert!(sent.is_some(), "the note goes up");
+    let forged = SyncResponse {
+        version: WIRE_VERSION,
+        messages: vec![],
+        documents: Some(vec![]),
+        rejected: vec![],
+        reads_compact: false,
+    }
+    .encode();
+    run.handle_response(&mut replica.lock().unwrap(), &forged, now()).unwrap();
+    let report = run.finish(&mut replica.lock().unwrap(), now()).unwrap();
+    assert!(!report.removed_from.is_empty(), "the answer withdrew the compound: {report:?}");
+    let set_aside = replica.lock().unwrap().quarantine().unwrap();
+    assert_eq!(set_aside.len(), 1, "the note is kept: {set_aside:?}");
+    assert!(set_aside[0].operation.as_deref().unwrap().contains("三楼，敲门两次"), "{set_aside:?}");
+    drop(replica);
+
+    // The real relay gives the compound back; the note waits in quarantine for a coordinator.
+    let after = volunteer.sync();
+    assert_eq!(after["set_aside"], 1, "{after}");
+    assert!(volunteer.ok(&["find", "北林小区1号楼1单元102"])["id"].is_string());
+}

@@ -212,7 +212,11 @@ fn transport(error: TransportError) -> DoorstepError {
         // An invite code that is unknown (404), used (409) or expired (410) is the user's input.
         TransportError::Refused { status: 404 | 409 | 410, reason } => DoorstepError::InvalidInput { reason },
         TransportError::Refused { reason, .. } => DoorstepError::Rejected { reason },
-        e @ TransportError::BadResponse(_) => DoorstepError::Internal { reason: e.to_string() },
+        // An answer that cannot be read came from something on the way as often as from the
+        // relay (a sign-in page, a proxy cutting it): the work stays, and the next sync tries again.
+        e @ TransportError::BadResponse(_) => {
+            DoorstepError::Network { reason: e.to_string(), retry_after_secs: None }
+        }
         e @ TransportError::Untrusted(_) => DoorstepError::Untrusted { reason: e.to_string() },
         e @ TransportError::BadCaCertificate(_) => DoorstepError::InvalidInput { reason: e.to_string() },
     }
@@ -274,6 +278,9 @@ mod tests {
         type Expect = fn(&DoorstepError) -> bool;
         let cases: Vec<(TransportError, Expect)> = vec![
             (TransportError::Network("timeout".into()), |e| {
+                matches!(e, DoorstepError::Network { retry_after_secs: None, .. })
+            }),
+            (TransportError::BadResponse("a Wi-Fi sign-in page".into()), |e| {
                 matches!(e, DoorstepError::Network { retry_after_secs: None, .. })
             }),
             (TransportError::RateLimited { retry_after_secs: 7 }, |e| {

@@ -658,6 +658,18 @@ async fn read_answer(response: reqwest::Response) -> Result<(Vec<u8>, usize), Tr
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
     let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // The relay answers CBOR or JSON, never a web page: a page is from something on the way (a
+    // Wi-Fi sign-in page that took the request), and reading it as an answer would say "malformed".
+    let web_page = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
+    if web_page && status < 300 {
+        return Err(TransportError::BadResponse(
+            "the answer is a web page, not the relay's: the network may want you to sign in first (a Wi-Fi login page); sign in, then sync again — your work is kept on this phone / 收到的是网页而不是中继的回应，可能需要先登录网络；工作已保存在手机上".to_owned(),
+        ));
+    }
     let bytes = body_within(response, ANSWER_INFLATED_BYTES).await?;
     let received = bytes.len();
     let bytes = if deflated {

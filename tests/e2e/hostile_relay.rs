@@ -57,3 +57,15 @@ fn a_redirect_is_not_followed_and_says_where_it_leads() {
         assert!(e.to_string().contains("redirects to https://relay.example/v1/sync"), "{status}: {e}");
     }
 }
+
+#[test]
+fn a_wifi_sign_in_page_is_named_as_one_not_as_a_malformed_answer() {
+    // Before: "malformed sync batch: Syntax(0)", and in the bindings "a bug: report it".
+    let e = sync_through(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: 52\r\n\r\n<html><body>Free WiFi: accept the terms</body></html>",
+    )
+    .unwrap_err();
+    assert!(matches!(e, TransportError::BadResponse(_)), "{e:?}");
+    assert!(e.to_string().contains("a web page, not the relay's"), "{e}");
+    assert!(e.to_string().contains("your work is kept"), "{e}");
+}

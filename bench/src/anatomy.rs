@@ -81,8 +81,8 @@ fn phone_copy(base: &Automerge, phone: usize, n: usize) -> Automerge {
 
 /// The relay's reply to a phone that synced last at `shared` and has made its own edits since,
 /// with Automerge's own choice and with whole-document replies switched off. Returns the reply's
-/// size and the time the relay took to generate it.
-fn reply(relay: &Automerge, phone: &Automerge, shared: &[ChangeHash], whole: bool) -> (usize, Duration) {
+/// bytes and the time the relay took to generate it.
+fn reply(relay: &Automerge, phone: &Automerge, shared: &[ChangeHash], whole: bool) -> (Vec<u8>, Duration) {
     let mut phone_state = State::new();
     phone_state.shared_heads = shared.to_vec();
     let first = phone.generate_sync_message(&mut phone_state).unwrap();
@@ -93,7 +93,7 @@ fn reply(relay: &Automerge, phone: &Automerge, shared: &[ChangeHash], whole: boo
         relay_state.their_capabilities = Some(vec![Capability::MessageV1]);
     }
     let (message, took) = timed(|| relay_copy.generate_sync_message(&mut relay_state));
-    (message.map_or(0, |m| m.encode().len()), took)
+    (message.map_or_else(Vec::new, automerge::sync::Message::encode), took)
 }
 
 /// Bytes each way of a full sync between a phone and the relay that share `shared`, with
@@ -130,6 +130,24 @@ fn exchange(relay: &Automerge, phone: &Automerge, shared: &[ChangeHash], whole: 
     }
     assert_eq!(relay.get_heads(), phone.get_heads(), "the exchange did not converge");
     (up, down)
+}
+
+/// Prints what compressing the replies above for the link costs the relay: one zlib stream at
+/// the fastest level, as `body_deflate` does for every answer a phone can read compressed.
+fn compressed_replies(replies: &[(usize, Vec<u8>, Vec<u8>)]) {
+    use doorstep_core::sync::body_deflate::{self, Effort};
+    println!(
+        "\n## Compressing a reply for the link (`body_deflate`, the relay's fastest level, median of 15)\n\n\
+         | phones | reply | bytes | compressed | time |\n|---|---|---|---|---|"
+    );
+    for (phones, whole, changes) in replies {
+        for (what, body) in [("whole document", whole), ("changes only", changes)] {
+            let compress = || body_deflate::compress(body, Effort::Fastest).map_or(body.len(), |z| z.len());
+            let size = compress();
+            let time = median(|| timed(compress).1, 15);
+            println!("| {phones} | {what} | {} | {} | {} |", bytes(body.len()), bytes(size), ms(time));
+        }
+    }
 }
 
 /// Prints the warm-sync bytes of the round alone, with and without whole-document messages.
@@ -220,6 +238,7 @@ pub fn run(quick: bool) {
     let (base, header) = round_document();
     let base_heads = base.get_heads();
     let mut listing = Vec::new();
+    let mut compressing = Vec::new();
     for &phones in sizes {
         let mut relay = base.clone();
         let mut changes = Vec::new();
@@ -245,8 +264,10 @@ pub fn run(quick: bool) {
         let as_changes = median(|| timed(|| phone.get_changes(&since).len()).1, runs);
         let as_metadata = median(|| timed(|| phone.get_changes_meta(&since).len()).1, runs);
         listing.push((phones, as_changes, as_metadata));
-        let (whole_size, whole_time) = reply(&relay, &late, &base_heads, true);
-        let (changes_size, changes_time) = reply(&relay, &late, &base_heads, false);
+        let (whole_reply, whole_time) = reply(&relay, &late, &base_heads, true);
+        let (changes_reply, changes_time) = reply(&relay, &late, &base_heads, false);
+        let (whole_size, changes_size) = (whole_reply.len(), changes_reply.len());
+        compressing.push((phones, whole_reply, changes_reply));
         println!(
             "| {phones} | {} | {} | {} | {} / {} | {} ({}) | {} | {} in {} | {} in {} |",
             relay.get_changes(&[]).len(),
@@ -270,5 +291,6 @@ pub fn run(quick: bool) {
     for (phones, as_changes, as_metadata) in listing {
         println!("| {phones} | {} | {} |", ms(as_changes), ms(as_metadata));
     }
+    compressed_replies(&compressing);
     warm(&base, quick);
 }

@@ -74,6 +74,15 @@ impl Output {
         let set_aside = replica.set_aside_count()?;
         let removed_from = replica.removed_from()?;
         let name = replica.person_name()?;
+        // A phone whose token was revoked was wiped, unsynced changes included: "all synced"
+        // would say the work reached the relay.
+        let wiped =
+            replica.identity().is_none() && !removed_from.is_empty() && replica.compounds().next().is_none();
+        let where_it_stands = if wiped {
+            "nothing is kept on this phone, changes not yet synced included / 本机不再保留任何数据（含未同步的修改）".to_owned()
+        } else {
+            standing(replica.unsynced_changes(), set_aside)
+        };
         let value = json!({
             "person": replica.identity().map(|i| i.person),
             "name": name,
@@ -82,7 +91,7 @@ impl Output {
             "last_sync": replica.last_sync().map(|t| t.as_millis()),
             "quarantined": set_aside,
             "set_aside": set_aside,
-            "standing": standing(replica.unsynced_changes(), set_aside),
+            "standing": where_it_stands,
             "removed_from": removed_from,
         });
         self.emit(&value, || {
@@ -98,7 +107,11 @@ impl Output {
                 let (zh, en) = replica.role(c.id()).map_or(("?", "?"), role_words);
                 s.push_str(&format!("{} as {en} / 以{zh}身份\n", c.name()));
             }
-            s.push_str(&format!("{}; ", standing(replica.unsynced_changes(), set_aside)));
+            if wiped {
+                s.push_str(&where_it_stands);
+                return s;
+            }
+            s.push_str(&format!("{where_it_stands}; "));
             s.push_str(&match replica.last_sync() {
                 Some(t) => last_sync_line(t, crate::clock::now(), time_zone(replica), replica.last_sync_news()),
                 None => "never synced / 从未同步".to_owned(),

@@ -78,6 +78,12 @@ fn a_lost_phone_whose_token_is_revoked_wipes_every_compound_and_says_so() {
     assert_eq!(status["removed_from"], json!(["香樟苑"]), "{status}");
     assert!(status["compounds"].as_array().unwrap().is_empty(), "{status}");
     assert_eq!(status["quarantined"], 0, "{status}");
+    // Not "all synced": whatever was not synced went with the wipe.
+    let standing = status["standing"].as_str().unwrap();
+    assert!(
+        standing.contains("nothing is kept on this phone") && !standing.contains("all synced"),
+        "{status}"
+    );
 }
 
 /// A relay with 香樟苑 imported from the sample ledger, a coordinator's request taken down, and a

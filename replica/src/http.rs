@@ -312,7 +312,7 @@ impl RelayClient {
         // closed.
         let response = once_more_if_closed(|| self.ask_held(request)).await.map_err(network)?;
         let bytes = checked(response).await?;
-        serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))
+        plausible(&bytes, request)
     }
 
     async fn ask_held(&self, request: &RequestInPieces) -> Result<reqwest::Response, reqwest::Error> {
@@ -351,9 +351,7 @@ impl RelayClient {
         };
         if response.status() == reqwest::StatusCode::ACCEPTED {
             let bytes = checked(response).await?;
-            let held =
-                serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))?;
-            return Ok(PiecesSent::Held(held));
+            return Ok(PiecesSent::Held(plausible(&bytes, request)?));
         }
         Ok(PiecesSent::Answered(self.answered(response, sent, started).await?))
     }
@@ -701,6 +699,20 @@ async fn read_answer(response: reqwest::Response) -> Result<(Vec<u8>, usize), Tr
         400..=499 => TransportError::Refused { status, reason },
         _ => TransportError::Server { status, reason, retry_after_secs: retry_after },
     })
+}
+
+/// What the relay says it holds of `request`, if that can be so: never more than its length.
+fn plausible(answer: &[u8], request: &RequestInPieces) -> Result<PiecesHeld, TransportError> {
+    let held: PiecesHeld =
+        serde_json::from_slice(answer).map_err(|e| TransportError::BadResponse(e.to_string()))?;
+    if held.held > request.bytes.len() {
+        return Err(TransportError::BadResponse(format!(
+            "the relay says it holds {} bytes of a request of {}; your work is kept on this phone",
+            held.held,
+            request.bytes.len()
+        )));
+    }
+    Ok(held)
 }
 
 /// The answer's body, if it is at most `limit` bytes: refused from its declared length, or as

@@ -69,3 +69,19 @@ fn a_wifi_sign_in_page_is_named_as_one_not_as_a_malformed_answer() {
     assert!(e.to_string().contains("a web page, not the relay's"), "{e}");
     assert!(e.to_string().contains("your work is kept"), "{e}");
 }
+
+#[test]
+fn a_relay_that_says_it_holds_more_of_a_request_than_it_is_long_is_not_believed() {
+    use doorstep_replica::request_in_pieces::RequestInPieces;
+    // Before: "the relay keeps its first 99999999999 bytes" of a 4 KB request.
+    let client = RelayClient::new(
+        &stand_in(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 34\r\n\r\n{\"held\":99999999999,\"taken\":false}"),
+        Some("dst_token".into()),
+    )
+    .unwrap();
+    let request = RequestInPieces::new(vec![7; 4096], false, None, Vec::new());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let e = runtime.block_on(client.pieces_held(&request)).unwrap_err();
+    assert!(matches!(e, TransportError::BadResponse(_)), "{e:?}");
+    assert!(e.to_string().contains("holds 99999999999 bytes of a request of 4096"), "{e}");
+}

@@ -17,7 +17,7 @@ use doorstep_replica::{Replica, ReplicaKey};
 
 use crate::figures::{kib, ms, peak_memory, percentile, resident_memory, timed};
 
-const SAMPLE: &[u8] = include_bytes!("../../../shared/data/xiangzhangyuan-roster.csv");
+const SAMPLE: &[u8] = include_bytes!("../../data/xiangzhangyuan-roster.csv");
 
 struct Scenario {
     name: &'static str,

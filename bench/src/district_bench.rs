@@ -28,7 +28,7 @@ use crate::team_bench::{Burst, EDITS, latency, percentile, release};
 use crate::workload::{ClosedPhone, Door, Edit, door_edits, ledger_slice, operation};
 
 /// The second sample ledger: a compound of three estates.
-const BEILIN: &[u8] = include_bytes!("../../../shared/data/beilin-roster.csv");
+const BEILIN: &[u8] = include_bytes!("../../data/beilin-roster.csv");
 
 /// The ledgers the compounds are imported from, in turn.
 const LEDGERS: [(&str, &[u8]); 2] = [("香樟苑", crate::workload::SAMPLE), ("北林", BEILIN)];

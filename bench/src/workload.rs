@@ -19,7 +19,7 @@ use crate::phone::{HandedOver, Phone};
 use crate::relay_process::RelayProcess;
 
 /// The sample ledger, as a coordinator's spreadsheet exports it.
-pub const SAMPLE: &[u8] = include_bytes!("../../../shared/data/xiangzhangyuan-roster.csv");
+pub const SAMPLE: &[u8] = include_bytes!("../../data/xiangzhangyuan-roster.csv");
 
 /// The sample's header and its first `households` rows: a smaller compound of the same shape.
 pub fn sample_slice(households: usize) -> Vec<u8> {

@@ -1351,7 +1351,7 @@ mod validate_cost {
     use super::*;
 
     /// The 1,040-household sample ledger (香樟苑).
-    const SAMPLE_ROSTER: &[u8] = include_bytes!("../../../shared/data/xiangzhangyuan-roster.csv");
+    const SAMPLE_ROSTER: &[u8] = include_bytes!("../../data/xiangzhangyuan-roster.csv");
 
     /// The best of `runs` timings of `f`, in microseconds.
     fn best_micros(runs: usize, mut f: impl FnMut()) -> u128 {

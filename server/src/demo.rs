@@ -1,5 +1,5 @@
 //! `doorstep serve --demo`: on an empty store, a compound to try the relay with, seeded from the
-//! sample ledger in `shared/data` (香樟苑, 1,040 households), with a coordinator, two volunteers
+//! sample ledger in `data/` (香樟苑, 1,040 households), with a coordinator, two volunteers
 //! and an open vegetable round for building 1.
 
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
@@ -14,7 +14,7 @@ use crate::secret;
 use crate::storage::NewPerson;
 
 /// The sample ledger, embedded so the binary seeds without the repository at hand.
-pub const SAMPLE_ROSTER: &[u8] = include_bytes!("../../../shared/data/xiangzhangyuan-roster.csv");
+pub const SAMPLE_ROSTER: &[u8] = include_bytes!("../../data/xiangzhangyuan-roster.csv");
 
 /// A person the demo made, with their token.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ import { chromium } from 'playwright-core';
 const run = promisify(execFile);
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const sharedData = path.resolve(repo, '../shared/data');
+export const sharedData = path.resolve(repo, 'data');
 
 /** The `doorstep` binary that scripts/test-browser built. */
 export function doorstepBin() {

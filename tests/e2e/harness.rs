@@ -277,7 +277,7 @@ impl Phone {
     }
 }
 
-/// The sample ledgers shipped beside the repository.
+/// The sample ledgers kept in the repository's `data/`.
 pub fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data").join(name)
 }

@@ -18,7 +18,7 @@
 //!
 //! Limits ([`MAX_INPUT_BYTES`], [`MAX_ROWS`], [`MAX_COLUMNS`], [`MAX_FIELD_CHARS`], [`MAX_ERRORS`]) keep a
 //! hostile or mistaken upload from exhausting a phone's or the relay's memory and time. The two sample
-//! ledgers in `shared/data` (857 and 1,040 households) are 72 KB and 83 KB (November 2026), so
+//! ledgers in `data/` (857 and 1,040 households) are 72 KB and 83 KB (November 2026), so
 //! the 10 MiB limit leaves room for about 100,000 households.
 //!
 //! ```

@@ -896,8 +896,8 @@ mod tests {
 
     use super::*;
 
-    const BEILIN: &[u8] = include_bytes!("../../../../shared/data/beilin-roster.csv");
-    const XIANGZHANGYUAN: &[u8] = include_bytes!("../../../../shared/data/xiangzhangyuan-roster.csv");
+    const BEILIN: &[u8] = include_bytes!("../../../data/beilin-roster.csv");
+    const XIANGZHANGYUAN: &[u8] = include_bytes!("../../../data/xiangzhangyuan-roster.csv");
     const HEADER: &str = "小区,楼号,单元,楼层,房号,户主,联系电话,户内人数,60岁以上人数,6岁以下儿童,重点人群,管控状态,有无电梯,备注";
 
     /// One line per household and per row error, in file order.

@@ -10,7 +10,7 @@ use aho_corasick::AhoCorasick;
 
 /// The 香樟苑 sample ledger (1,040 households), beside the repository.
 pub fn ledger_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/xiangzhangyuan-roster.csv")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/xiangzhangyuan-roster.csv")
 }
 
 /// A replica file and its `-wal` and `-shm`, as bytes, whichever exist.

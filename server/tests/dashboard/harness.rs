@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use crate::relay_harness::{Phone, TestRelay};
 
 /// The 857-household sample ledger of 北林 (UTF-8 with BOM, Chinese headers).
-pub const BEILIN: &[u8] = include_bytes!("../../../../shared/data/beilin-roster.csv");
+pub const BEILIN: &[u8] = include_bytes!("../../../data/beilin-roster.csv");
 
 /// The relay's six-household roster from the relay tests.
 pub use crate::relay_harness::ROSTER_CSV;

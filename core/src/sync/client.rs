@@ -113,12 +113,22 @@ impl ClientSession {
         }
     }
 
-    /// Each document's first message of the session asks the relay's heads and carries no
-    /// changes: the relay took this device's changes in a request whose answer was lost (a
-    /// request sent in pieces, core's `sync/request_pieces.rs`), so the shared heads kept are
-    /// behind, and the changes since them would go up again for nothing.
+    /// Each document's next message asks the relay's heads and carries no changes: the relay
+    /// took this device's changes in a request whose answer was lost (a request sent in pieces,
+    /// core's `sync/request_pieces.rs`), so the shared heads kept are behind, and the changes
+    /// since them would go up again for nothing.
+    ///
+    /// Documents this session already announced (the lost answer was to this session's own
+    /// request) are asked about afresh, from the shared heads alone: Automerge holds back a
+    /// message that would repeat the one in flight, and the run would end with its changes
+    /// still counted unsynced, to build the same request, named taken, at every later sync.
     pub fn ask_before_sending(&mut self) {
         self.asks_first = true;
+        for id in std::mem::take(&mut self.announced) {
+            if let Some(state) = self.states.get_mut(&id) {
+                *state = state.as_at_session_start();
+            }
+        }
     }
 
     /// Starts from the list of documents this device last applied (persisted beside the sync

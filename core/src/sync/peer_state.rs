@@ -39,6 +39,13 @@ impl PeerState {
         self.state.encode()
     }
 
+    /// The state as a new session starts from it: the shared heads kept, everything this
+    /// session sent and heard of the peer forgotten.
+    pub(crate) fn as_at_session_start(&self) -> Self {
+        let state = State::decode(&self.state.encode()).unwrap_or_else(|_| State::new());
+        Self { state, replies_deflated: self.replies_deflated, reply_budget: self.reply_budget }
+    }
+
     /// A fresh state for the same peer in the same exchange: nothing known of its copy, its
     /// replies travelling as before.
     pub(crate) fn afresh(&self) -> Self {

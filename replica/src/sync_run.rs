@@ -188,11 +188,7 @@ impl Replica {
         // still carry the last run's sent-message bookkeeping, with which Automerge stays silent
         // about documents it believes in sync, and the relay's newer changes would never be asked
         // for until the app restarted.
-        let states = self
-            .peer_states
-            .iter()
-            .map(|(id, state)| (*id, PeerState::decode(&state.encode()).unwrap_or_default()))
-            .collect();
+        let states = self.peer_states.iter().map(|(id, state)| (*id, state.as_at_session_start())).collect();
         SyncRun {
             session: {
                 let mut session = ClientSession::new(states).with_known_grants(self.known_grants.clone());
@@ -471,12 +467,8 @@ impl SyncRun {
             self.report.set_aside += done.set_aside;
             self.report.reapplied += done.reapplied;
             for doc in rebuilt.iter().chain(reused.iter().map(|r| &r.doc)) {
-                let kept = self
-                    .session
-                    .states()
-                    .get(doc)
-                    .and_then(|s| PeerState::decode(&s.encode()).ok())
-                    .unwrap_or_default();
+                let kept =
+                    self.session.states().get(doc).map(PeerState::as_at_session_start).unwrap_or_default();
                 self.session.reset(*doc, kept);
                 // The relay's reply could not be applied over the old actor's changes either;
                 // it comes again now that they are gone.
@@ -520,7 +512,7 @@ impl SyncRun {
                 .session
                 .states()
                 .get(&rejection.doc)
-                .and_then(|s| PeerState::decode(&s.encode()).ok())
+                .map(PeerState::as_at_session_start)
                 .unwrap_or_default();
             self.session.reset(rejection.doc, kept);
             self.report.rejected.push(rejection);

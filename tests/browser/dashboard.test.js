@@ -9,7 +9,7 @@ import { test as nodeTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Relay, browser, screenshot, readLedger, sharedData, tempDir, cleanup, inOrder, screens } from './harness.js';
+import { Relay, browser, screenshot, readLedger, sampleData, tempDir, cleanup, inOrder, screens } from './harness.js';
 import { ROSTER, tid, compound, dashboard } from './world.js';
 
 const STATUS = { 正常: 'normal', 居家监测: 'home_monitoring', 居家隔离: 'home_quarantine', 集中隔离: 'central_quarantine', 确诊: 'confirmed' };
@@ -154,7 +154,7 @@ test('importing the roster shows a preview first, then commits 857 households', 
   const { page } = await openDashboard(t, world);
   const cbase = () => world.cbase;
   await open(page, '#/sheets', 'sheets');
-  await page.setInputFiles(tid('import-file'), path.join(sharedData, ROSTER));
+  await page.setInputFiles(tid('import-file'), path.join(sampleData, ROSTER));
   const t0 = Date.now();
   await page.click(tid('import-preview'));
   await waitData(page, tid('import-households'), 'count', 857);
@@ -749,7 +749,7 @@ test('the exported XLSX re-imports to the same roster', async (t) => {
 
 /** A copy of the ledger's header with four new rows, two of them bad (lines 3 and 4); returns its path. */
 function brokenSpreadsheet() {
-  const lines = readFileSync(path.join(sharedData, ROSTER), 'utf8').split(/\r?\n/).filter(Boolean);
+  const lines = readFileSync(path.join(sampleData, ROSTER), 'utf8').split(/\r?\n/).filter(Boolean);
   const bad = [
     lines[0],
     '北林小区,9号楼,1单元,1,101,新住户甲,13800000001,2,0,0,,正常,无,',

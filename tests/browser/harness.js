@@ -15,7 +15,7 @@ import { chromium } from 'playwright-core';
 const run = promisify(execFile);
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const sharedData = path.resolve(repo, 'data');
+export const sampleData = path.resolve(repo, 'data');
 
 /** The `doorstep` binary that scripts/test-browser built. */
 export function doorstepBin() {
@@ -265,7 +265,7 @@ export function parseCsv(text) {
 
 /** The sample ledger's rows as objects keyed by their Chinese headers. */
 export function readLedger(name) {
-  const [columns, ...rows] = parseCsv(readFileSync(path.join(sharedData, name), 'utf8').replace(/^\uFEFF/, ''));
+  const [columns, ...rows] = parseCsv(readFileSync(path.join(sampleData, name), 'utf8').replace(/^\uFEFF/, ''));
   return rows.map((cells) => {
     if (cells.length !== columns.length) throw new Error(`unexpected CSV row: ${cells.join(',')}`);
     return Object.fromEntries(columns.map((c, i) => [c, cells[i]]));

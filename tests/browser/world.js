@@ -6,7 +6,7 @@
 
 import { mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Phone, browser, sharedData } from './harness.js';
+import { Phone, browser, sampleData } from './harness.js';
 
 export const ROSTER = 'beilin-roster.csv';
 
@@ -73,7 +73,7 @@ export async function compound(relay, dir, name, needs = {}) {
     world.coordinatorPhones.push(p);
   }
   if (needs.roster) {
-    const csv = readFileSync(path.join(sharedData, ROSTER));
+    const csv = readFileSync(path.join(sampleData, ROSTER));
     const out = await world.session.send('POST', `${world.cbase}/import?mode=commit`, csv, 'text/csv');
     if (out.added !== 857) throw new Error(`the ledger imported ${JSON.stringify(out)}`);
   }

@@ -40,8 +40,8 @@ impl PeerState {
     }
 
     /// The state as a new session starts from it: the shared heads kept, everything this
-    /// session sent and heard of the peer forgotten.
-    pub(crate) fn as_at_session_start(&self) -> Self {
+    /// session sent and heard of the peer forgotten (what [`PeerState::encode`] keeps).
+    pub fn as_at_session_start(&self) -> Self {
         let state = State::decode(&self.state.encode()).unwrap_or_else(|_| State::new());
         Self { state, replies_deflated: self.replies_deflated, reply_budget: self.reply_budget }
     }

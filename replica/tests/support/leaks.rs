@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use aho_corasick::AhoCorasick;
 
-/// The 香樟苑 sample ledger (1,040 households), beside the repository.
+/// The 香樟苑 sample ledger (1,040 households), in the repository's `data/`.
 pub fn ledger_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/xiangzhangyuan-roster.csv")
 }

@@ -267,3 +267,242 @@ pub fn honest_messages() -> Vec<(bool, Vec<u8>)> {
     }
     out
 }
+
+/// The note the phone template's offline delivery carries, to find it again wherever the
+/// answer sent it (the round, or quarantine).
+pub const OFFLINE_NOTE: &str = "放在门口的鞋柜上-fuzz";
+
+/// A volunteer's phone in a real replica file: the seeded compound as the relay held it, then a
+/// claim and a delivery recorded offline, not yet synced. Written once per process; every
+/// `phone_answer` input starts from a copy of these bytes.
+#[derive(Debug)]
+pub struct PhoneTemplate {
+    /// Where this process's copies go (tmpfs when there is one, so the replica's fsyncs are free).
+    dir: std::path::PathBuf,
+    /// The replica file, closed (its WAL checkpointed into it).
+    bytes: Vec<u8>,
+    /// The request the phone's first sync after its offline work sends, as the relay reads it.
+    pub first_request: Vec<u8>,
+    /// The relay as it stood when the phone last synced.
+    relay: HonestRelay,
+}
+
+/// The phone template.
+pub fn phone_template() -> &'static PhoneTemplate {
+    static TEMPLATE: OnceLock<PhoneTemplate> = OnceLock::new();
+    TEMPLATE.get_or_init(build_phone_template)
+}
+
+fn build_phone_template() -> PhoneTemplate {
+    let seed = seed();
+    let shm = std::path::Path::new("/dev/shm");
+    let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+    forget_scratch_of_ended_processes(&base);
+    let dir = base.join(format!("{SCRATCH_PREFIX}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let path = dir.join("template.sqlite");
+    drop(doorstep_replica::Replica::open(&path).expect("a new replica"));
+    // A fixed device actor instead of the random one a new replica draws: the phone's changes
+    // then have the same hashes in every process, and the seed answers written by one (the
+    // replay test) name the changes of another (the fuzzer).
+    rusqlite::Connection::open(&path)
+        .and_then(|db| db.execute("UPDATE meta SET value = ?1 WHERE key = 'actor'", [&PHONE_ACTOR[..]]))
+        .expect("the device actor is fixed");
+    let mut replica = doorstep_replica::Replica::open(&path).expect("the replica opens again");
+    assert_eq!(replica.device_actor().to_bytes(), PHONE_ACTOR, "the fixed actor is the phone's");
+    replica.set_identity(person(5)).expect("the volunteer joins");
+    let device = replica.device_actor().clone();
+    let mut compound = Compound::new(seed.phone.id(), device.clone());
+    for (header, doc) in [&seed.round, &seed.roster] {
+        compound
+            .insert(Document::load(*header, &doc.save(), device.clone()).expect("the relay's copy loads"));
+    }
+    let task = compound.tasks()[2].id;
+    let round = seed.round.0.id;
+    replica.adopt(compound, Role::Volunteer).expect("the phone adopts the compound");
+    // One sync with the relay before the day's work, so the phone keeps the relay's heads and
+    // its first request afterwards carries its changes, as a returning volunteer's does.
+    let mut relay = HonestRelay::seeded();
+    let mut run = replica.start_sync();
+    while let Some(request) = run.next_request(&replica) {
+        let answer = relay.answer(&request).encode();
+        run.handle_response(&mut replica, &answer, seed.now).expect("the honest answer is taken");
+    }
+    run.finish(&mut replica, seed.now).expect("the sync ends");
+    let id = seed.phone.id();
+    for op in [
+        Operation::ClaimTask { round, task },
+        Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: OFFLINE_NOTE.into() },
+    ] {
+        replica.apply(seed.now, id, &op).expect("an offline operation");
+    }
+    assert!(replica.unsynced_changes() > 0, "the template has work to sync");
+    let first_request = replica.start_sync().next_request(&replica).expect("a first request");
+    drop(replica);
+    let bytes = std::fs::read(&path).expect("the template's bytes");
+    PhoneTemplate { dir, bytes, first_request, relay }
+}
+
+/// The relay's side of the seeded documents as an honest relay answers a phone: each message
+/// received into its copy, a reply generated, every document granted to the volunteer. No rules
+/// are checked: the phone it answers is honest.
+#[derive(Debug, Clone)]
+pub struct HonestRelay {
+    docs: Vec<(Header, Automerge, PeerState)>,
+}
+
+impl HonestRelay {
+    fn seeded() -> Self {
+        let seed = seed();
+        Self {
+            docs: [&seed.round, &seed.roster]
+                .into_iter()
+                .map(|(header, doc)| (*header, doc.clone(), PeerState::new()))
+                .collect(),
+        }
+    }
+
+    /// The answer to a request's bytes (plain or compact).
+    pub fn answer(&mut self, request: &[u8]) -> sync::SyncResponse {
+        let mut messages = Vec::new();
+        if let Ok(request) = SyncRequest::decode(request) {
+            for message in &request.messages {
+                let Some((_, doc, state)) = self.docs.iter_mut().find(|(h, _, _)| h.id == message.doc) else {
+                    continue;
+                };
+                let Ok(decoded) = sync::decode(&message.message, &MessageLimits::default()) else { continue };
+                if sync::receive(doc, state, decoded).is_err() {
+                    continue;
+                }
+                if let Some(reply) = sync::generate(doc, state) {
+                    messages.push(sync::DocMessage { doc: message.doc, message: reply });
+                }
+            }
+        }
+        let grants = self
+            .docs
+            .iter()
+            .map(|(header, _, _)| sync::DocumentGrant { header: *header, role: Role::Volunteer });
+        sync::SyncResponse {
+            version: sync::WIRE_VERSION,
+            messages,
+            documents: Some(grants.collect()),
+            rejected: Vec::new(),
+            reads_compact: true,
+        }
+    }
+}
+
+/// The template phone's device actor.
+const PHONE_ACTOR: [u8; 16] = [0xD0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3];
+
+/// The scratch directories' names: this prefix and the process's ID.
+const SCRATCH_PREFIX: &str = "doorstep-fuzz-phone-";
+
+/// Removes the scratch directories of processes that have ended (the replay tests' processes
+/// end without a chance to clean up after a static).
+fn forget_scratch_of_ended_processes(base: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(SCRATCH_PREFIX) else { continue };
+        if !std::path::Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Target `phone_answer`: any bytes as the relay's answer to a volunteer's first sync, through
+/// the phone's real replica (`SyncRun::handle_response` on a SQLite file). Whatever the answer
+/// says, the phone must not panic, its file must open again, and the delivery it recorded
+/// offline must still be on the phone: in the round, or set aside for a coordinator.
+pub fn phone_answer(data: &[u8]) {
+    let template = phone_template();
+    // One file per thread: the replay tests run side by side in one process.
+    let name = format!("phone-{:?}.sqlite", std::thread::current().id()).replace(['(', ')'], "");
+    let path = template.dir.join(&name);
+    for leftover in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(template.dir.join(format!("{name}{leftover}")));
+    }
+    std::fs::write(&path, &template.bytes).expect("a copy of the template");
+    let now = seed().now;
+    {
+        let mut replica = doorstep_replica::Replica::open(&path).expect("the template opens");
+        let mut run = replica.start_sync();
+        let _ = run.next_request(&replica);
+        if run.handle_response(&mut replica, data, now).is_ok() {
+            // What the phone would send next, after believing the answer.
+            let _ = run.next_request(&replica);
+        }
+        let _ = run.finish(&mut replica, now);
+        let _ = replica.unsynced_changes();
+        if said_taken(data, seed().round.0.id) {
+            // The answer says the relay took the delivery: the phone may let it go with the
+            // document. Only TLS tells a forged answer from the relay's (SECURITY.md).
+            return;
+        }
+        assert_offline_work_kept(&replica, "after the answer");
+    }
+    let reopened = doorstep_replica::Replica::open(&path).expect("the phone's file opens after any answer");
+    assert_offline_work_kept(&reopened, "after reopening the file");
+}
+
+/// Whether `answer` says the relay took what the request carried for the round: it replies for
+/// the round and refuses nothing of it (the phone's rule, `SyncRun::handle_response`).
+fn said_taken(answer: &[u8], round: doorstep_core::id::DocumentId) -> bool {
+    let Ok(response) = sync::SyncResponse::decode(answer) else { return false };
+    response.messages.iter().any(|m| m.doc == round) && !response.rejected.iter().any(|r| r.doc == round)
+}
+
+fn assert_offline_work_kept(replica: &doorstep_replica::Replica, when: &str) {
+    let in_round = replica
+        .compounds()
+        .any(|c| c.tasks().iter().any(|t| t.attempts.iter().any(|a| a.note == OFFLINE_NOTE)));
+    if in_round {
+        return;
+    }
+    let quarantine = replica.quarantine().expect("the quarantine reads");
+    let set_aside = quarantine.iter().any(|q| {
+        q.operation.as_deref().is_some_and(|op| op.contains(OFFLINE_NOTE)) || change_carries_note(&q.bytes)
+    });
+    assert!(set_aside, "{when}: the offline delivery is neither in the round nor set aside");
+}
+
+/// Whether a raw change writes the offline note.
+fn change_carries_note(bytes: &[u8]) -> bool {
+    let Ok(change) = automerge::Change::try_from(bytes) else { return false };
+    change.decode().operations.iter().any(|op| {
+        matches!(&op.action, automerge::legacy::OpType::Put(automerge::ScalarValue::Str(s)) if s.contains(OFFLINE_NOTE))
+    })
+}
+
+/// Answers for the seed corpus of `phone_answer`: the relay's honest reply to the template's
+/// first request, and the same reply with the document list withdrawn, unchanged, or with a
+/// refusal of each kind the phone treats differently.
+pub fn honest_answers() -> Vec<Vec<u8>> {
+    let seed = seed();
+    let template = phone_template();
+    let honest = template.relay.clone().answer(&template.first_request);
+    let round = seed.round.0.id;
+    // The change the relay blames: the last the phone's request carries for the round.
+    let blamed = SyncRequest::decode(&template.first_request)
+        .ok()
+        .and_then(|r| r.messages.into_iter().find(|m| m.doc == round))
+        .and_then(|m| sync::decode(&m.message, &MessageLimits::default()).ok())
+        .and_then(|m| validate::changes_in(&m).ok())
+        .and_then(|changes| changes.last().map(|c| c.hash().to_string()));
+    let refused = |rule: &str| sync::Rejection {
+        doc: round,
+        change: blamed.clone(),
+        rule: rule.to_owned(),
+        reason: format!("refused as {rule}"),
+    };
+    let mut answers = vec![honest.encode()];
+    answers.push(sync::SyncResponse { documents: Some(Vec::new()), ..honest.clone() }.encode());
+    answers.push(sync::SyncResponse { documents: None, ..honest.clone() }.encode());
+    for rule in ["cancelled_tasks_take_no_attempts", "missing_dependencies", "actor_reused", "unavailable"] {
+        answers.push(sync::SyncResponse { rejected: vec![refused(rule)], ..honest.clone() }.encode());
+    }
+    answers
+}

@@ -107,3 +107,27 @@ fn the_seeded_documents_accept_the_phones_honest_messages() {
         assert!(applied.is_ok(), "{:?}", applied.err().map(|r| r.rejection));
     }
 }
+
+#[test]
+fn the_phone_answer_corpus_and_crashes_replay_cleanly() {
+    if std::env::var_os("DOORSTEP_WRITE_FUZZ_SEEDS").is_some() {
+        let dir = fuzz_dir().join("corpus/phone_answer");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, answer) in targets::honest_answers().into_iter().enumerate() {
+            std::fs::write(dir.join(format!("seed-{i}")), answer).unwrap();
+        }
+    }
+    let count = replay("phone_answer", targets::phone_answer);
+    println!("phone_answer: {count} inputs replayed");
+    assert!(count > 0, "the corpus is in the repository");
+}
+
+#[test]
+fn the_phone_answer_seeds_reach_the_phones_documents() {
+    // The honest answer must be one the phone takes whole, or the fuzzer starts shallow.
+    let answers = targets::honest_answers();
+    assert!(answers.len() >= 7, "{} seed answers", answers.len());
+    let decoded = doorstep_core::sync::SyncResponse::decode(&answers[0]).unwrap();
+    assert!(!decoded.messages.is_empty(), "the honest answer replies to the phone's documents");
+    targets::phone_answer(&answers[0]);
+}

@@ -244,6 +244,16 @@ impl ClientSession {
             let before = doc.heads();
             let state = self.states.entry(id).or_default();
             let applied = super::decode(&message, &super::MessageLimits::for_replies())
+                .and_then(|m| {
+                    // Automerge inflates and expands a reply's chunks with no bound: a bomb from
+                    // a broken relay or a forger on the path would take the phone's memory.
+                    for (entry, bytes) in m.changes.iter().enumerate() {
+                        crate::validate::check_chunk_bounds(bytes).map_err(|problem| {
+                            SyncError::Malformed(format!("the reply's change entry {entry}: {problem}"))
+                        })?;
+                    }
+                    Ok(m)
+                })
                 .and_then(|mut m| {
                     let snapshot = super::whole_document::adopt(doc.automerge_mut(), &mut m)?;
                     // Kept only where they could be the chunk to store: changes (a whole

@@ -59,6 +59,21 @@ pub fn changes_in(message: &Message) -> Result<Vec<Change>, Violation> {
     Ok(changes)
 }
 
+/// Refuses Automerge bytes (a sync message's entry, or a saved document) with a chunk Automerge
+/// would inflate or expand past what any change or document may hold: a DEFLATE bomb or a
+/// run-length bomb, which would take a process's memory or hours of its CPU inside Automerge.
+/// The changes are not read, only their chunks' headers and columns walked. For bytes a phone
+/// takes from its relay (replies, copies), which it hands to Automerge as they are; the relay
+/// checks what phones send with [`changes_in`], which does the same and more.
+pub fn check_chunk_bounds(bytes: &[u8]) -> Result<(), String> {
+    for (position, (kind, chunk)) in split(bytes)?.into_iter().enumerate() {
+        let at = |problem: String| format!("its chunk {position} {problem}");
+        check_inflated(kind, chunk).map_err(at)?;
+        check_op_rows(kind, chunk).map_err(at)?;
+    }
+    Ok(())
+}
+
 /// Splits bytes into Automerge chunks, each as its type and its bytes (header included).
 fn split(mut bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, String> {
     let mut chunks = Vec::new();

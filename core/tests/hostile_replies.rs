@@ -1,0 +1,168 @@
+//! Replies a phone must not hand to Automerge: chunks that inflate or expand past what any change
+//! or document may hold. Automerge inflates a compressed change or column with `read_to_end` and
+//! expands run-length columns one operation at a time, with no bound, so a few kilobytes from a
+//! broken relay, or from a forger on a plain-HTTP path, would take the phone's memory (a failed
+//! allocation aborts the app at every sync after) or its CPU for hours. The relay has refused
+//! such chunks from phones since stage one (`validate/inflate.rs`, `validate/op_rows.rs`); the
+//! phone now refuses them in replies too, before Automerge sees them, and keeps the document as
+//! it was.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use doorstep_core::sync::{ClientSession, DocMessage, SyncResponse, WIRE_VERSION};
+use doorstep_core::validate::check_chunk_bounds;
+use sha2::{Digest, Sha256};
+use support::{Fixture, device, fork};
+
+/// An Automerge chunk of `kind` around `body`, with the checksum Automerge verifies (the first
+/// four bytes of SHA-256 over the type, the length and the body).
+fn chunk(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut typed = vec![kind];
+    leb(&mut typed, body.len() as u64);
+    typed.extend(body);
+    let checksum = Sha256::digest(&typed);
+    let mut out = vec![0x85, 0x6f, 0x4a, 0x83];
+    out.extend(&checksum[..4]);
+    out.extend(typed);
+    out
+}
+
+fn leb(out: &mut Vec<u8>, mut n: u64) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// DEFLATE of `megabytes` MiB of zeros, about a thousandth of that in size.
+fn deflate_bomb(megabytes: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..megabytes {
+        encoder.write_all(&zeros).unwrap();
+    }
+    encoder.finish().unwrap()
+}
+
+/// A change body (no dependencies, a 16-byte actor, seq 1, start op 1, time 0, no message, no
+/// other actors) whose one op column is a single run-length entry: 2^40 times the same actor.
+fn run_length_bomb() -> Vec<u8> {
+    let mut body = vec![0, 16];
+    body.extend([7u8; 16]);
+    body.extend([1, 1, 0, 0, 0]);
+    let mut column = Vec::new();
+    let mut run: i64 = 1 << 40;
+    loop {
+        let byte = (run & 0x7f) as u8;
+        run >>= 7;
+        if run == 0 && byte & 0x40 == 0 {
+            column.push(byte);
+            break;
+        }
+        column.push(byte | 0x80);
+    }
+    column.push(0);
+    body.extend([1, 0x01, column.len() as u8]);
+    body.extend(column);
+    body
+}
+
+/// A sync message (V1) with no heads, needs or filters, carrying `changes`.
+fn reply_carrying(changes: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = vec![0x42, 0, 0, 0];
+    leb(&mut out, changes.len() as u64);
+    for change in changes {
+        leb(&mut out, change.len() as u64);
+        out.extend(change);
+    }
+    out
+}
+
+/// The phone's roster after `reply` arrives for it: whether the reply failed, with what error,
+/// and whether the document moved.
+fn phone_takes(reply: Vec<u8>) -> (Option<String>, bool) {
+    let fx = Fixture::default();
+    let mut phone = fork(&fx.compound, device(9));
+    let roster = phone
+        .documents()
+        .find(|d| d.kind() == doorstep_core::schema::vocabulary::DocKind::Roster)
+        .expect("a roster")
+        .id();
+    let before = phone.document(roster).unwrap().heads();
+    let mut session = ClientSession::new(BTreeMap::new());
+    let response = SyncResponse {
+        version: WIRE_VERSION,
+        messages: vec![DocMessage { doc: roster, message: reply }],
+        documents: None,
+        rejected: Vec::new(),
+        reads_compact: false,
+    };
+    let outcome = session.handle(&mut phone, response);
+    let failed = outcome.failed.iter().find(|(id, _)| *id == roster).map(|(_, e)| e.to_string());
+    (failed, phone.document(roster).unwrap().heads() != before)
+}
+
+#[test]
+fn a_reply_whose_change_inflates_past_a_change_is_refused_before_automerge_inflates_it() {
+    // 256 MiB of zeros in a compressed change chunk of about 250 KB. Before the check, the phone
+    // inflated all of it (2.5 s in a debug build) and only then found it was not a change; an
+    // answer of a few megabytes would have asked for gigabytes.
+    let bomb = chunk(2, &deflate_bomb(256));
+    assert!(bomb.len() < 300_000, "{} bytes", bomb.len());
+    let (failed, moved) = phone_takes(reply_carrying(&[bomb]));
+    let failed = failed.expect("the reply is refused");
+    assert!(failed.contains("inflates to more than 1048576 bytes"), "{failed}");
+    assert!(!moved, "the roster is as it was");
+}
+
+#[test]
+fn a_reply_whose_change_describes_a_trillion_operations_is_refused() {
+    // Refused by its columns' run lengths, before Automerge reads the change (Automerge 0.12
+    // also refuses this particular change, for other reasons, once it has read it).
+    let (failed, moved) = phone_takes(reply_carrying(&[chunk(1, &run_length_bomb())]));
+    let failed = failed.expect("the reply is refused");
+    assert!(failed.contains("describes more than 1000000 rows"), "{failed}");
+    assert!(!moved, "the roster is as it was");
+}
+
+#[test]
+fn a_whole_document_whose_column_inflates_past_a_document_is_refused() {
+    // A document chunk (no actors, no heads) with one compressed column of 80 MiB.
+    let column = deflate_bomb(80);
+    let mut body = vec![0, 0, 1, 0x18];
+    leb(&mut body, column.len() as u64);
+    body.push(0);
+    body.extend(&column);
+    let document = chunk(0, &body);
+    let refused = check_chunk_bounds(&document).expect_err("a document bomb");
+    assert!(refused.contains("inflate"), "{refused}");
+    let (failed, moved) = phone_takes(reply_carrying(&[document]));
+    assert!(failed.is_some(), "the reply is refused");
+    assert!(!moved, "the roster is as it was");
+}
+
+#[test]
+fn an_honest_reply_passes_the_check() {
+    let mut fx = Fixture::default();
+    let phone = fork(&fx.compound, device(9));
+    let coordinator = fx.people.coordinator;
+    let draft = support::draft("2-1-1501");
+    fx.ok(&coordinator, &doorstep_core::Operation::AddHousehold { draft });
+    for doc in fx.compound.documents() {
+        let bytes = doc.save();
+        check_chunk_bounds(&bytes).expect("a saved document passes");
+        let held = phone.document(doc.id()).unwrap().heads();
+        for change in doc.automerge().get_changes(&held) {
+            check_chunk_bounds(change.raw_bytes()).expect("a change passes");
+        }
+    }
+}

@@ -79,6 +79,12 @@ enum Command {
         #[arg(long, default_value_t = QueueLimits::default().max_queued_relay_wide,
               value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
         sync_messages_in_hand: usize,
+        /// Mebibytes of sync request bodies (as sent, inflated and decoded) the relay holds at
+        /// once, at most; a request that finds no room is refused with 503 and Retry-After
+        /// before it is read. Bounds what compressed bodies can make the relay allocate
+        /// (SECURITY.md, "Request bodies in hand").
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(8..))]
+        bodies_in_hand_mib: u32,
     },
     /// A phone in the terminal: join, see tasks by door, record attempts, take requests, sync.
     Phone(doorstep_phone::PhoneArgs),
@@ -200,6 +206,7 @@ fn run() -> anyhow::Result<()> {
                 idle_seconds,
                 rate,
                 sync_messages_in_hand,
+                bodies_in_hand_mib,
             } => {
                 let tls = match (tls_cert, tls_key) {
                     (Some(cert), Some(key)) => Some(
@@ -223,6 +230,7 @@ fn run() -> anyhow::Result<()> {
                     idle_seconds,
                     rate,
                     sync_messages_in_hand,
+                    bodies_in_hand_mib,
                 })
                 .await
             }
@@ -271,6 +279,7 @@ struct Serve {
     idle_seconds: u64,
     rate: f64,
     sync_messages_in_hand: usize,
+    bodies_in_hand_mib: u32,
 }
 
 async fn serve(serve: Serve) -> anyhow::Result<()> {
@@ -284,6 +293,7 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
         idle_seconds,
         rate,
         sync_messages_in_hand,
+        bodies_in_hand_mib,
     } = serve;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let damage = if check_integrity { integrity(&db).await? } else { None };
@@ -340,7 +350,11 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
     let defaults = Config::default();
     let config = Config {
         idle_eviction: Duration::from_secs(idle_seconds.max(1)),
-        limits: doorstep_server::Limits { rate_per_second: rate, ..defaults.limits.clone() },
+        limits: doorstep_server::Limits {
+            rate_per_second: rate,
+            bodies_in_hand: bodies_in_hand_mib as usize * 1024 * 1024,
+            ..defaults.limits.clone()
+        },
         connections,
         queue: QueueLimits { max_queued_relay_wide: sync_messages_in_hand, ..defaults.queue },
         ..defaults

@@ -40,6 +40,10 @@ pub struct Limits {
     /// of what it carried in the relay's memory (a status question has it written at once,
     /// `pieces_arriving.rs`).
     pub keep_pieces_every: Duration,
+    /// Most bytes of sync request bodies the relay holds at once, as sent, inflated and decoded
+    /// (`bodies_in_hand.rs`); a request that finds no room is refused with 503 and `Retry-After`.
+    /// At least three times `max_body_bytes` (one request at its largest) whatever is set.
+    pub bodies_in_hand: usize,
 }
 
 impl Default for Limits {
@@ -60,6 +64,9 @@ impl Default for Limits {
             max_hashes_per_request: 65_536,
             document_work: Duration::from_secs(5),
             keep_pieces_every: Duration::from_secs(1),
+            // A district's return of a thousand phones holds a few tens of megabytes; 256 MiB
+            // is 32 requests at the body limit.
+            bodies_in_hand: 256 * 1024 * 1024,
         }
     }
 }

@@ -14,6 +14,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod bodies_in_hand;
 pub mod cache;
 pub mod client;
 pub mod clock;

@@ -3,6 +3,7 @@
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
+use crate::bodies_in_hand::BodiesInHand;
 use crate::config::Config;
 use crate::events::StreamSlots;
 use crate::held_requests::HeldRequests;
@@ -36,6 +37,8 @@ pub struct Shared {
     pub batch_turns: Arc<tokio::sync::Semaphore>,
     /// Sync requests held in part, sent in pieces by phones on links that drop requests.
     pub held_requests: HeldRequests,
+    /// Room for sync request bodies, bounded across the relay.
+    pub bodies_in_hand: BodiesInHand,
 }
 
 impl AppState {
@@ -49,6 +52,7 @@ impl AppState {
         let streams = StreamSlots::new(config.streams.clone());
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let batch_turns = Arc::new(tokio::sync::Semaphore::new(cores));
+        let (config_bodies, config_max_body) = (config.limits.bodies_in_hand, config.limits.max_body_bytes);
         Self(Arc::new(Shared {
             relay,
             config,
@@ -58,6 +62,7 @@ impl AppState {
             damage: OnceLock::new(),
             batch_turns,
             held_requests: HeldRequests::default(),
+            bodies_in_hand: BodiesInHand::new(config_bodies, config_max_body, cores),
         }))
     }
 }

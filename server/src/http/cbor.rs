@@ -10,6 +10,7 @@ use doorstep_core::sync::body_deflate::{self, DEFLATE, InflateError};
 use doorstep_core::sync::{SyncError, SyncRequest};
 
 use super::off_the_workers;
+use crate::bodies_in_hand::{BodiesInHand, HeldBytes};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -27,6 +28,9 @@ pub struct CborSync {
     pub deflated: bool,
     /// Whether it came in the compact form (core's `sync/compact_request.rs`).
     pub compact: bool,
+    /// The room the body takes among the relay's bodies in hand (`bodies_in_hand.rs`), given
+    /// back when the request is answered and this is dropped.
+    pub held: HeldBytes,
 }
 
 impl FromRequest<AppState> for CborSync {
@@ -61,6 +65,9 @@ impl FromRequest<AppState> for CborSync {
                 "the request body is larger than {limit} bytes; sync fewer documents per request"
             )));
         }
+        // Room for the body as sent, before a byte of it is read.
+        let room = declared.and_then(|length| usize::try_from(length).ok()).unwrap_or(limit);
+        let held = state.bodies_in_hand.hold(room)?;
         let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::TooLarge(format!(
@@ -76,23 +83,38 @@ impl FromRequest<AppState> for CborSync {
                 ))
             }
         })?;
-        Self::decode(bytes, deflated, limit).await
+        Self::decode(bytes, deflated, limit, held, &state.bodies_in_hand).await
     }
 }
 
 impl CborSync {
     /// `bytes` (compressed when `deflated`) read as a sync request of at most `limit` bytes:
-    /// a body sent whole, or one held in pieces (`sync_pieces.rs`).
-    pub async fn decode(bytes: Bytes, deflated: bool, limit: usize) -> Result<Self, AppError> {
+    /// a body sent whole, or one held in pieces (`sync_pieces.rs`). `held` is the room the bytes
+    /// already take; what they inflate to and the decoded copy are held in `in_hand` too.
+    pub async fn decode(
+        bytes: Bytes,
+        deflated: bool,
+        limit: usize,
+        held: HeldBytes,
+        in_hand: &BodiesInHand,
+    ) -> Result<Self, AppError> {
         let size = bytes.len();
-        let bytes = if deflated { inflated(bytes, limit).await? } else { bytes };
+        let (bytes, held) = if deflated {
+            let inflated = inflated(bytes, limit, in_hand).await?;
+            let more = in_hand.hold(inflated.len())?;
+            (inflated, held.and(more))
+        } else {
+            (bytes, held)
+        };
+        // The decoded request copies the messages out of the bytes.
+        let held = held.and(in_hand.hold(bytes.len())?);
         let request = SyncRequest::decode(&bytes).map_err(|e| match e {
             SyncError::WireVersion { .. } => {
                 AppError::BadRequest { error: "wire_version", reason: e.to_string() }
             }
             other => AppError::malformed(format!("the body is not a sync request: {other}")),
         })?;
-        Ok(CborSync { request, size, deflated, compact: SyncRequest::is_compact(&bytes) })
+        Ok(CborSync { request, size, deflated, compact: SyncRequest::is_compact(&bytes), held })
     }
 }
 
@@ -100,9 +122,11 @@ impl CborSync {
 /// workers: a few kilobytes of DEFLATE may inflate to the whole body limit, milliseconds of CPU.
 const INFLATE_ON_THE_BLOCKING_POOL: usize = 1024;
 
-/// A compressed body inflated into at most `limit` bytes.
-async fn inflated(bytes: Bytes, limit: usize) -> Result<Bytes, AppError> {
+/// A compressed body inflated into at most `limit` bytes. A long one waits for its turn among
+/// the bodies inflating at once (one per core), so the buffers being inflated stay bounded.
+async fn inflated(bytes: Bytes, limit: usize, in_hand: &BodiesInHand) -> Result<Bytes, AppError> {
     let heavy = bytes.len() >= INFLATE_ON_THE_BLOCKING_POOL;
+    let _turn = if heavy { Some(in_hand.inflating().await?) } else { None };
     let result =
         off_the_workers::run(heavy, "inflating the request", move || body_deflate::inflate(&bytes, limit))
             .await?;

@@ -88,6 +88,9 @@ async fn answer(
     // A phone that sent the plain form learns that this relay reads the compact one.
     response.reads_compact = !body.compact;
     let (plain, deflated) = encode(&response, reads_deflate).await?;
+    // The request's bytes are gone (its messages were taken or refused): its room among the
+    // relay's bodies in hand goes back.
+    drop(body.held);
     let bytes_out = deflated.as_ref().map_or(plain.len(), Vec::len);
     state.metrics.sync(docs_in, response.messages.len(), body.size, bytes_out);
     tracing::debug!(

@@ -209,6 +209,8 @@ async fn keep(
         }
         Ended::OutOfTime => return Err(AppError::Timeout(timeout)),
     }
+    // Room for the whole request before it is read from the store.
+    let room = state.bodies_in_hand.hold(request.total)?;
     let Some(bytes) = held.whole(store, device, request).await? else {
         // What is held, whatever this piece said it started from (an empty piece asks too).
         let status = held.status(store, device, request).await?;
@@ -227,7 +229,8 @@ async fn keep(
             "the request's bytes do not match its digest; send it again from byte 0",
         ));
     }
-    let body = CborSync::decode(Bytes::from(bytes), request.deflated, limit).await;
+    let body =
+        CborSync::decode(Bytes::from(bytes), request.deflated, limit, room, &state.bodies_in_hand).await;
     let response = synced(state, headers, session, body).await;
     let settled = if response.status().is_success() {
         held.settle(store, device, request.digest, true).await

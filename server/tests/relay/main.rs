@@ -7,6 +7,7 @@
 mod admin_api;
 mod auth;
 mod bad_input;
+mod bodies_in_hand;
 mod cache;
 mod catalogue;
 mod catalogue_edges;

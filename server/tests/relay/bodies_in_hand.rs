@@ -1,0 +1,178 @@
+//! The bytes of request bodies the relay holds at once are bounded (`bodies_in_hand.rs`): a
+//! body that finds no room is refused with 503 and `Retry-After` before it is read, the room
+//! comes back when a request ends, however it ends, and compressed bodies sent at once by every
+//! member cannot make the relay hold more than the room.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use doorstep_core::sync::{DocMessage, SyncRequest, WIRE_VERSION};
+use doorstep_server::{Config, Limits};
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::harness::Fixture;
+
+const MIB: usize = 1024 * 1024;
+
+/// A relay whose bodies in hand are `room` bytes, with rate limits out of the way.
+async fn fixture(room: usize, max_body: usize) -> Fixture {
+    let limits = Limits {
+        rate_per_second: 1000.0,
+        rate_burst: 1000.0,
+        bodies_in_hand: room,
+        max_body_bytes: max_body,
+        ..Limits::default()
+    };
+    Fixture::with_config(Config { limits, ..Config::default() }).await
+}
+
+/// Waits until the relay holds `test(held)` bytes of bodies, or fails after ten seconds.
+async fn until_held(fx: &Fixture, test: impl Fn(usize) -> bool, what: &str) {
+    let in_hand = &fx.relay.state.as_ref().unwrap().bodies_in_hand;
+    let since = Instant::now();
+    while !test(in_hand.held()) {
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "{what}: the relay holds {} bytes",
+            in_hand.held()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The headers of a sync request declaring `length` bytes of body.
+fn sync_head(address: &str, token: &str, length: usize) -> String {
+    format!(
+        "POST /v1/sync HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/cbor\r\nContent-Length: {length}\r\n\r\n"
+    )
+}
+
+/// A client that declares `length` bytes and sends a kilobyte of them, then waits.
+async fn slow_client(address: &str, token: &str, length: usize) -> tokio::net::TcpStream {
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    slow.write_all(sync_head(address, token, length).as_bytes()).await.unwrap();
+    slow.write_all(&[0u8; 1024]).await.unwrap();
+    slow
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_finds_no_room_is_refused_with_a_wait_and_the_room_comes_back() {
+    // Room for three bodies at the limit (the least the relay allows: one request at its most).
+    let mut fx = fixture(12 * MIB, 4 * MIB).await;
+    let token = fx.volunteers[0].token.clone();
+    let address = fx.relay.url.trim_start_matches("http://").to_owned();
+    // Three clients declare 4 MiB each and send a kilobyte: the relay holds all its room.
+    let mut slow = Vec::new();
+    for _ in 0..3 {
+        slow.push(slow_client(&address, &token, 4 * MIB).await);
+    }
+    until_held(&fx, |held| held == 12 * MIB, "three slow bodies").await;
+
+    // Another body finds no room: 503, a wait, and a reason, before a byte of it is read (the
+    // client here sends only its headers).
+    let mut other = tokio::net::TcpStream::connect(&address).await.unwrap();
+    other.write_all(sync_head(&address, &token, 4 * MIB).as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), other.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 503"), "{answer}");
+    assert!(answer.contains("retry-after: 2"), "{answer}");
+    assert!(answer.contains("\"error\":\"unavailable\""), "{answer}");
+    assert!(answer.contains("request bodies"), "{answer}");
+
+    // One slow client goes away: its room comes back, and a phone's sync fits in it.
+    drop(slow.pop());
+    until_held(&fx, |held| held == 8 * MIB, "after one slow client left").await;
+    let synced = fx.volunteers[1].sync(&fx.relay).await;
+    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+
+    // All gone: a body at the limit is read whole (and refused for what it is, not for room).
+    drop(slow);
+    until_held(&fx, |held| held == 0, "after the slow clients left").await;
+    let big = vec![0xA5u8; 4 * MIB];
+    let read = fx.relay.sync_raw(Some(&token), Some("application/cbor"), big).await;
+    assert_eq!(read.status(), StatusCode::BAD_REQUEST);
+    until_held(&fx, |held| held == 0, "after the big body was answered").await;
+}
+
+/// A sync request whose one message is 8 MiB less a little of zeros, compressed: about 8 KB that
+/// inflate to the body limit.
+fn compressed_bomb() -> Vec<u8> {
+    let request = SyncRequest {
+        version: WIRE_VERSION,
+        documents_digest: None,
+        messages: vec![DocMessage {
+            doc: doorstep_core::id::DocumentId::from_uuid(uuid::Uuid::nil()),
+            message: vec![0; 8 * MIB - 256],
+        }],
+    }
+    .encode();
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&request).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_bodies_sent_at_once_are_held_within_the_room_and_the_rest_told_to_wait() {
+    let room = 40 * MIB;
+    let mut fx = fixture(room, 8 * MIB).await;
+    let bomb = compressed_bomb();
+    assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+    let tokens: Vec<String> =
+        fx.volunteers.iter().map(|p| p.token.clone()).chain([fx.coordinator.token.clone()]).collect();
+    let in_hand = fx.relay.state.as_ref().unwrap().bodies_in_hand.clone();
+    let most_held = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let watching = {
+        let (in_hand, most_held) = (in_hand.clone(), std::sync::Arc::clone(&most_held));
+        tokio::spawn(async move {
+            loop {
+                most_held.fetch_max(in_hand.held(), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+    let mut sent = Vec::new();
+    for i in 0..48 {
+        let (http, url, token, bomb) =
+            (fx.relay.http.clone(), fx.relay.url.clone(), tokens[i % tokens.len()].clone(), bomb.clone());
+        sent.push(tokio::spawn(async move {
+            let res = http
+                .post(format!("{url}/v1/sync"))
+                .bearer_auth(token)
+                .header("content-type", "application/cbor")
+                .header("content-encoding", "deflate")
+                .body(bomb)
+                .send()
+                .await
+                .unwrap();
+            (res.status(), res.headers().get("retry-after").cloned())
+        }));
+    }
+    let mut waits = 0;
+    for answer in sent {
+        let (status, retry_after) = answer.await.unwrap();
+        match status {
+            // Read whole: the nil document is not one the caller may hold, refused as such.
+            StatusCode::OK => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(retry_after.is_some(), "a wait comes with the refusal");
+                waits += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    watching.abort();
+    let most = most_held.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "48 bodies of {} bytes inflating to 8 MiB: {waits} told to wait, at most {most} bytes held",
+        bomb.len()
+    );
+    assert!(waits > 0, "48 bodies of 16 MiB each cannot all fit in 40 MiB at once");
+    assert!(most <= room, "held {most} bytes, room {room}");
+    until_held(&fx, |held| held == 0, "after every answer").await;
+    // The relay still serves its phones.
+    let synced = fx.volunteers[0].sync(&fx.relay).await;
+    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+}

@@ -130,7 +130,10 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/dashboard", get(assets::index))
         .route("/dashboard/", get(assets::index))
         .route("/dashboard/assets/{file}", get(assets::file))
-        .route("/dashboard/login", post(login::login))
+        .route(
+            "/dashboard/login",
+            post(login::login).layer(axum::extract::DefaultBodyLimit::max(crate::http::SIGN_IN_BODY_BYTES)),
+        )
         .route("/dashboard/logout", post(login::logout))
         .nest("/dashboard/api", api)
         .with_state(DashState { sessions: Sessions::new(app.relay.shared_storage()), app })

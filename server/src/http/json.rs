@@ -21,6 +21,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             Err(JsonRejection::MissingJsonContentType(_)) => {
                 Err(AppError::UnsupportedMediaType("send the body as Content-Type: application/json".into()))
             }
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::TooLarge(
+                "the JSON body is longer than this request takes; send only the fields it names".into(),
+            )),
             Err(e) => Err(AppError::malformed(format!("the JSON body is not acceptable: {}", e.body_text()))),
         }
     }

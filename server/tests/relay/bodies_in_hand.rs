@@ -1,7 +1,8 @@
 //! The bytes of request bodies the relay holds at once are bounded (`bodies_in_hand.rs`): a
 //! body that finds no room is refused with 503 and `Retry-After` before it is read, the room
 //! comes back when a request ends, however it ends, and compressed bodies sent at once by every
-//! member cannot make the relay hold more than the room.
+//! member cannot make the relay hold more than the room. The two routes anyone may call without
+//! a token take bodies of at most 16 KiB.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use doorstep_server::{Config, Limits};
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::Fixture;
+use crate::harness::{Fixture, JsonResponse, TestRelay};
 
 const MIB: usize = 1024 * 1024;
 
@@ -175,4 +176,29 @@ async fn compressed_bodies_sent_at_once_are_held_within_the_room_and_the_rest_to
     // The relay still serves its phones.
     let synced = fx.volunteers[0].sync(&fx.relay).await;
     assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_or_a_sign_in_body_past_16_kib_is_refused_with_413_and_a_real_join_still_works() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    // Anyone may call these two without a token: each used to read a body up to the 8 MiB limit.
+    let long = serde_json::json!({"invite_code": "x".repeat(100 * 1024), "device_name": "p", "name": "n"})
+        .to_string();
+    for path in ["/v1/join", "/dashboard/login"] {
+        let res = relay
+            .http
+            .post(format!("{}{path}", relay.url))
+            .header("content-type", "application/json")
+            .body(long.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        let body = res.json_value().await.unwrap();
+        assert_eq!(body["error"], "too_large", "{path}: {body}");
+    }
+    let code = relay.invite(&relay.admin_token, compound, doorstep_core::Role::Volunteer).await;
+    let (status, body) = relay.join(&code, "李强").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -16,7 +16,9 @@
 //! - what it inflates to and the decoded request's copy of it are held once they are known, until
 //!   the request is answered;
 //! - a request that finds no room is refused with 503 and `Retry-After`, as a shed request is,
-//!   before it takes more memory; the phone comes back after the wait.
+//!   before it takes more memory; the phone comes back after the wait;
+//! - a set-aside exchange (JSON) holds its declared length twice, as read and as parsed, before
+//!   it is read (`http/room_for_body.rs`).
 //!
 //! Inflating is CPU work and needs its output buffer whole before its size is known, so at most
 //! one compressed body per core inflates at once ([`BodiesInHand::inflating`]): what inflation

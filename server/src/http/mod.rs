@@ -29,6 +29,7 @@ mod join;
 pub(crate) mod json;
 mod middleware;
 mod off_the_workers;
+mod room_for_body;
 mod set_aside;
 mod sync;
 mod sync_pieces;

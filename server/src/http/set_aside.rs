@@ -7,6 +7,7 @@ use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange};
 
 use super::auth::Authenticated;
 use super::json::JsonBody;
+use super::room_for_body::RoomForBody;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -14,6 +15,8 @@ use crate::state::AppState;
 pub async fn exchange(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
+    // Held until the exchange is answered.
+    RoomForBody(_room): RoomForBody,
     JsonBody(body): JsonBody<SetAsideExchange>,
 ) -> Result<Json<SetAsideAnswer>, AppError> {
     Ok(Json(crate::set_aside::exchange(&state, session, body, crate::clock::now()).await?))

@@ -202,3 +202,33 @@ async fn a_join_or_a_sign_in_body_past_16_kib_is_refused_with_413_and_a_real_joi
     let (status, body) = relay.join(&code, "李强").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_aside_exchange_takes_its_room_before_it_is_read() {
+    let fx = fixture(12 * MIB, 4 * MIB).await;
+    let token = fx.volunteers[0].token.clone();
+    let address = fx.relay.url.trim_start_matches("http://").to_owned();
+    let _slow = [slow_client(&address, &token, 4 * MIB).await, slow_client(&address, &token, 4 * MIB).await];
+    until_held(&fx, |held| held == 8 * MIB, "two slow bodies").await;
+    // An exchange declaring 4 MiB needs 8 (as read and as parsed); 4 are left: 503 before a
+    // byte of it is read.
+    let mut other = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /v1/set-aside HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        4 * MIB
+    );
+    other.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), other.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 503"), "{answer}");
+    assert!(answer.contains("retry-after: 2"), "{answer}");
+    // A phone's small exchange fits in what is left, and the room it took comes back.
+    let (status, body) = fx
+        .relay
+        .json("POST", "/v1/set-aside", &token, Some(serde_json::json!({"items": [], "awaiting": []})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    until_held(&fx, |held| held == 8 * MIB, "after the small exchange").await;
+}

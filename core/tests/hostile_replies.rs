@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use doorstep_core::sync::{ClientSession, DocMessage, SyncResponse, WIRE_VERSION};
 use doorstep_core::validate::check_chunk_bounds;
 use sha2::{Digest, Sha256};
+use support::bombs::{deflate_bomb, run_length_bomb};
 use support::{Fixture, device, fork};
 
 /// An Automerge chunk of `kind` around `body`, with the checksum Automerge verifies (the first
@@ -40,40 +41,6 @@ fn leb(out: &mut Vec<u8>, mut n: u64) {
         }
         out.push(byte | 0x80);
     }
-}
-
-/// DEFLATE of `megabytes` MiB of zeros, about a thousandth of that in size.
-fn deflate_bomb(megabytes: usize) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    let zeros = vec![0u8; 1 << 20];
-    for _ in 0..megabytes {
-        encoder.write_all(&zeros).unwrap();
-    }
-    encoder.finish().unwrap()
-}
-
-/// A change body (no dependencies, a 16-byte actor, seq 1, start op 1, time 0, no message, no
-/// other actors) whose one op column is a single run-length entry: 2^40 times the same actor.
-fn run_length_bomb() -> Vec<u8> {
-    let mut body = vec![0, 16];
-    body.extend([7u8; 16]);
-    body.extend([1, 1, 0, 0, 0]);
-    let mut column = Vec::new();
-    let mut run: i64 = 1 << 40;
-    loop {
-        let byte = (run & 0x7f) as u8;
-        run >>= 7;
-        if run == 0 && byte & 0x40 == 0 {
-            column.push(byte);
-            break;
-        }
-        column.push(byte | 0x80);
-    }
-    column.push(0);
-    body.extend([1, 0x01, column.len() as u8]);
-    body.extend(column);
-    body
 }
 
 /// A sync message (V1) with no heads, needs or filters, carrying `changes`.

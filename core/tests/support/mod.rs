@@ -5,6 +5,8 @@
 //! Each test binary uses a different subset of these helpers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bombs;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{ActorId, ChangeHash};

@@ -18,6 +18,10 @@ use reqwest::StatusCode;
 use crate::harness::Fixture;
 use crate::poison::{Hash, Raw, bloom, leb, stranger};
 
+#[path = "../../../core/tests/support/bombs.rs"]
+mod bombs;
+use bombs::{deflate_bomb, run_length_bomb};
+
 /// Who sends a case.
 #[derive(Debug, Clone)]
 enum Who {
@@ -168,41 +172,6 @@ fn chunk(kind: u8, body: &[u8], checksum: [u8; 4]) -> Vec<u8> {
     leb(&mut out, body.len() as u64);
     out.extend(body);
     out
-}
-
-/// DEFLATE of `megabytes` MiB of zeros (about a thousandth of that in size).
-/// A change body (no dependencies, a 16-byte actor, seq 1, start op 1, time 0, no message, no
-/// other actors) whose one op column is a single run-length entry: 2^40 times the same actor.
-fn rle_bomb_change() -> Vec<u8> {
-    let mut body = vec![0, 16];
-    body.extend([7u8; 16]);
-    body.extend([1, 1, 0, 0, 0]);
-    // One column (id 0, type actor), 7 bytes: the run length 2^40 as signed LEB128, then actor 0.
-    let mut column = Vec::new();
-    let mut run: i64 = 1 << 40;
-    loop {
-        let byte = (run & 0x7f) as u8;
-        run >>= 7;
-        if run == 0 && byte & 0x40 == 0 {
-            column.push(byte);
-            break;
-        }
-        column.push(byte | 0x80);
-    }
-    column.push(0);
-    body.extend([1, 0x01, column.len() as u8]);
-    body.extend(column);
-    body
-}
-
-fn deflate_bomb(megabytes: usize) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    let zeros = vec![0u8; 1 << 20];
-    for _ in 0..megabytes {
-        encoder.write_all(&zeros).unwrap();
-    }
-    encoder.finish().unwrap()
 }
 
 /// Every case, given the round's heads on the relay (so probing messages have something to
@@ -544,7 +513,7 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
                 Target::Round,
                 Raw {
                     heads: h.clone(),
-                    changes: vec![chunk(1, &rle_bomb_change(), [0, 0, 0, 0])],
+                    changes: vec![chunk(1, &run_length_bomb(), [0, 0, 0, 0])],
                     ..Raw::default()
                 }
                 .encode(),

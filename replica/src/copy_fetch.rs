@@ -300,12 +300,17 @@ impl Replica {
             self.compounds.values().find_map(|c| c.document(doc)).map(|d| (*d.header(), d.is_placeholder()));
         let device = self.device_actor().clone();
         // Automerge inflates and expands a document's columns with no bound: a copy that would
-        // take the phone's memory is refused like one that does not load.
-        let bounded = doorstep_core::validate::check_chunk_bounds(&copy.bytes)
-            .inspect_err(|problem| tracing::warn!(doc = %doc, %problem, "a document's copy is a bomb"))
-            .is_ok();
+        // take the phone's memory (or is not Automerge chunks at all) is refused like one that
+        // does not load, before Automerge reads it.
+        let bounded = || {
+            doorstep_core::validate::check_chunk_bounds(&copy.bytes)
+                .inspect_err(
+                    |problem| tracing::warn!(doc = %doc, %problem, "a document's copy refused unread"),
+                )
+                .is_ok()
+        };
         let loaded = match header {
-            Some((header, _)) if copy.is_whole() && bounded => {
+            Some((header, _)) if copy.is_whole() && bounded() => {
                 std::panic::catch_unwind(|| Document::load(header, &copy.bytes, device))
                     .ok()
                     .and_then(Result::ok)

@@ -52,7 +52,8 @@ impl AppState {
         let streams = StreamSlots::new(config.streams.clone());
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let batch_turns = Arc::new(tokio::sync::Semaphore::new(cores));
-        let (config_bodies, config_max_body) = (config.limits.bodies_in_hand, config.limits.max_body_bytes);
+        let bodies_in_hand =
+            BodiesInHand::new(config.limits.bodies_in_hand, config.limits.max_body_bytes, cores);
         Self(Arc::new(Shared {
             relay,
             config,
@@ -62,7 +63,7 @@ impl AppState {
             damage: OnceLock::new(),
             batch_turns,
             held_requests: HeldRequests::default(),
-            bodies_in_hand: BodiesInHand::new(config_bodies, config_max_body, cores),
+            bodies_in_hand,
         }))
     }
 }

@@ -5,11 +5,12 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use doorstep_core::sync::body_deflate::{self, DEFLATE, InflateError};
 use doorstep_core::sync::{SyncError, SyncRequest};
 
 use super::off_the_workers;
+use super::room_for_body::declared_length;
 use crate::bodies_in_hand::{BodiesInHand, HeldBytes};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -58,8 +59,7 @@ impl FromRequest<AppState> for CborSync {
         };
         // A body declared longer than the limit is refused before a byte of it is read, so a
         // client that asked `Expect: 100-continue` hears 413 instead of being told to send it.
-        let declared =
-            req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+        let declared = declared_length(req.headers());
         if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
             return Err(AppError::TooLarge(format!(
                 "the request body is larger than {limit} bytes; sync fewer documents per request"

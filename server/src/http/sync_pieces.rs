@@ -209,13 +209,14 @@ async fn keep(
         }
         Ended::OutOfTime => return Err(AppError::Timeout(timeout)),
     }
-    // Room for the whole request before it is read from the store.
-    let room = state.bodies_in_hand.hold(request.total)?;
     let Some(bytes) = held.whole(store, device, request).await? else {
         // What is held, whatever this piece said it started from (an empty piece asks too).
         let status = held.status(store, device, request).await?;
         return Ok((StatusCode::ACCEPTED, Json(status)).into_response());
     };
+    // The whole request, read back from the store (one per device, at most the body limit),
+    // takes its room among the bodies in hand; a piece that did not complete it takes none.
+    let room = state.bodies_in_hand.hold(bytes.len())?;
     // SHA-256 of up to the body limit: milliseconds, off the async workers when long.
     let heavy = bytes.len() >= DIGEST_ON_THE_BLOCKING_POOL;
     let (bytes, named) = off_the_workers::run(heavy, "checking the request's digest", move || {

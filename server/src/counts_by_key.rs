@@ -1,6 +1,6 @@
-//! How many of something each caller holds now (live streams, syncs in progress), for the caps
-//! per device and per person: a count per key, and no entry for a key whose count is back to
-//! nothing, so the map holds only callers with something in hand.
+//! How many of something each caller holds now (live streams, syncs in progress, bytes of request
+//! bodies), for the caps per device and per person: a count per key, and no entry for a key whose
+//! count is back to nothing, so the map holds only callers with something in hand.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -23,14 +23,26 @@ impl<K: Hash + Eq> CountsByKey<K> {
 
     /// One more for `key`.
     pub fn add(&mut self, key: K) {
-        *self.0.entry(key).or_default() += 1;
+        self.add_many(key, 1);
+    }
+
+    /// `n` more for `key` (bytes held, say).
+    pub fn add_many(&mut self, key: K, n: usize) {
+        if n > 0 {
+            *self.0.entry(key).or_default() += n;
+        }
     }
 
     /// One fewer for `key`; at zero it leaves the map.
     pub fn remove(&mut self, key: &K) {
-        if let Some(n) = self.0.get_mut(key) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
+        self.remove_many(key, 1);
+    }
+
+    /// `n` fewer for `key`; at zero it leaves the map.
+    pub fn remove_many(&mut self, key: &K, n: usize) {
+        if let Some(count) = self.0.get_mut(key) {
+            *count = count.saturating_sub(n);
+            if *count == 0 {
                 self.0.remove(key);
             }
         }
@@ -63,6 +75,12 @@ mod tests {
         counts.remove(&"c");
         assert_eq!((counts.of(&"a"), counts.of(&"b"), counts.len()), (1, 0, 1));
         counts.remove(&"a");
+        assert!(counts.is_empty());
+        counts.add_many("a", 5);
+        counts.add_many("b", 0);
+        counts.remove_many(&"a", 3);
+        assert_eq!((counts.of(&"a"), counts.len()), (2, 1));
+        counts.remove_many(&"a", 7);
         assert!(counts.is_empty());
     }
 }

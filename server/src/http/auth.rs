@@ -42,6 +42,8 @@ impl FromRequestParts<AppState> for Authenticated {
                     .await
                     .map_err(|retry_after| AppError::RateLimited { retry_after })?;
                 tracing::Span::current().record("person", tracing::field::display(session.person));
+                // The body readers charge the bytes they hold to this person (`body_in_hand.rs`).
+                parts.extensions.insert(session);
                 Ok(Authenticated(session))
             }
             TokenStatus::Revoked => Err(AppError::TokenRevoked(

@@ -2,15 +2,13 @@
 //! `Content-Encoding: deflate` (core's `sync/body_deflate.rs`), decoded into a core wire type.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
 use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use doorstep_core::sync::body_deflate::{self, DEFLATE, InflateError};
 use doorstep_core::sync::{SyncError, SyncRequest};
 
+use super::body_in_hand::{self, declared_length};
 use super::off_the_workers;
-use super::room_for_body::declared_length;
 use crate::bodies_in_hand::{BodiesInHand, HeldBytes};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -59,30 +57,15 @@ impl FromRequest<AppState> for CborSync {
         };
         // A body declared longer than the limit is refused before a byte of it is read, so a
         // client that asked `Expect: 100-continue` hears 413 instead of being told to send it.
+        let too_large =
+            format!("the request body is larger than {limit} bytes; sync fewer documents per request");
         let declared = declared_length(req.headers());
         if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
-            return Err(AppError::TooLarge(format!(
-                "the request body is larger than {limit} bytes; sync fewer documents per request"
-            )));
+            return Err(AppError::TooLarge(too_large));
         }
-        // Room for the body as sent, before a byte of it is read.
-        let room = declared.and_then(|length| usize::try_from(length).ok()).unwrap_or(limit);
-        let held = state.bodies_in_hand.hold(room)?;
-        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::TooLarge(format!(
-                    "the request body is larger than {limit} bytes; sync fewer documents per request"
-                ))
-            } else {
-                // The stream of the body failed: the connection ended before it was whole. Not a
-                // malformed body (a phone would take 400 for a relay that cannot read its form,
-                // and fall back to the plain one for nothing), but a link that did not carry it.
-                AppError::BodyCut(format!(
-                    "the request body did not arrive whole ({}); send it again",
-                    e.body_text()
-                ))
-            }
-        })?;
+        // Its bytes held as they arrive, charged to the caller's person.
+        let mut held = body_in_hand::held_for(state, req.extensions());
+        let bytes = body_in_hand::read(req.into_body(), declared, limit, &mut held, &too_large).await?;
         Self::decode(bytes, deflated, limit, held, &state.bodies_in_hand).await
     }
 }
@@ -90,24 +73,24 @@ impl FromRequest<AppState> for CborSync {
 impl CborSync {
     /// `bytes` (compressed when `deflated`) read as a sync request of at most `limit` bytes:
     /// a body sent whole, or one held in pieces (`sync_pieces.rs`). `held` is the room the bytes
-    /// already take; what they inflate to and the decoded copy are held in `in_hand` too.
+    /// already take; what they inflate to and the decoded copy are held in it too.
     pub async fn decode(
         bytes: Bytes,
         deflated: bool,
         limit: usize,
-        held: HeldBytes,
+        mut held: HeldBytes,
         in_hand: &BodiesInHand,
     ) -> Result<Self, AppError> {
         let size = bytes.len();
-        let (bytes, held) = if deflated {
+        let bytes = if deflated {
             let inflated = inflated(bytes, limit, in_hand).await?;
-            let more = in_hand.hold(inflated.len())?;
-            (inflated, held.and(more))
+            held.hold(inflated.len())?;
+            inflated
         } else {
-            (bytes, held)
+            bytes
         };
         // The decoded request copies the messages out of the bytes.
-        let held = held.and(in_hand.hold(bytes.len())?);
+        held.hold(bytes.len())?;
         let request = SyncRequest::decode(&bytes).map_err(|e| match e {
             SyncError::WireVersion { .. } => {
                 AppError::BadRequest { error: "wire_version", reason: e.to_string() }

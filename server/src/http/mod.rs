@@ -21,6 +21,7 @@
 
 mod admin;
 mod auth;
+mod body_in_hand;
 mod cbor;
 mod document_copy;
 mod events;
@@ -29,7 +30,6 @@ mod join;
 pub(crate) mod json;
 mod middleware;
 mod off_the_workers;
-mod room_for_body;
 mod set_aside;
 mod sync;
 mod sync_pieces;

@@ -6,8 +6,7 @@ use axum::extract::State;
 use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange};
 
 use super::auth::Authenticated;
-use super::json::JsonBody;
-use super::room_for_body::RoomForBody;
+use super::body_in_hand::HeldJson;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -15,9 +14,8 @@ use crate::state::AppState;
 pub async fn exchange(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
-    // Held until the exchange is answered.
-    RoomForBody(_room): RoomForBody,
-    JsonBody(body): JsonBody<SetAsideExchange>,
+    // Its bytes held among the bodies in hand until the exchange is answered.
+    HeldJson(body, _held): HeldJson<SetAsideExchange>,
 ) -> Result<Json<SetAsideAnswer>, AppError> {
     Ok(Json(crate::set_aside::exchange(&state, session, body, crate::clock::now()).await?))
 }

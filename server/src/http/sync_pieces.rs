@@ -216,7 +216,8 @@ async fn keep(
     };
     // The whole request, read back from the store (one per device, at most the body limit),
     // takes its room among the bodies in hand; a piece that did not complete it takes none.
-    let room = state.bodies_in_hand.hold(bytes.len())?;
+    let mut room = state.bodies_in_hand.for_request(Some(session.person));
+    room.hold(bytes.len())?;
     // SHA-256 of up to the body limit: milliseconds, off the async workers when long.
     let heavy = bytes.len() >= DIGEST_ON_THE_BLOCKING_POOL;
     let (bytes, named) = off_the_workers::run(heavy, "checking the request's digest", move || {

@@ -1,8 +1,9 @@
 //! The bytes of request bodies the relay holds at once are bounded (`bodies_in_hand.rs`): a
-//! body that finds no room is refused with 503 and `Retry-After` before it is read, the room
-//! comes back when a request ends, however it ends, and compressed bodies sent at once by every
-//! member cannot make the relay hold more than the room. The two routes anyone may call without
-//! a token take bodies of at most 16 KiB.
+//! body's bytes are held as they arrive (a client that declares a long body and goes quiet holds
+//! what it sent), a body that finds no room is refused with 503 and `Retry-After`, one member's
+//! requests hold at most their share, the room comes back when a request ends, however it ends,
+//! and compressed bodies sent at once by every member cannot make the relay hold more than the
+//! room. The two routes anyone may call without a token take bodies of at most 16 KiB.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -50,34 +51,62 @@ fn sync_head(address: &str, token: &str, length: usize) -> String {
     )
 }
 
-/// A client that declares `length` bytes and sends a kilobyte of them, then waits.
-async fn slow_client(address: &str, token: &str, length: usize) -> tokio::net::TcpStream {
+/// A client that declares `length` bytes of a sync body and sends `sent` of them, then waits.
+async fn slow_client(address: &str, token: &str, length: usize, sent: usize) -> tokio::net::TcpStream {
     let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
     slow.write_all(sync_head(address, token, length).as_bytes()).await.unwrap();
-    slow.write_all(&[0u8; 1024]).await.unwrap();
+    slow.write_all(&vec![0u8; sent]).await.unwrap();
     slow
+}
+
+/// What the relay answers to a request of `head` and `body` sent on a connection of its own.
+async fn answer_to(address: &str, head: &str, body: &[u8]) -> String {
+    let mut other = tokio::net::TcpStream::connect(address).await.unwrap();
+    other.write_all(head.as_bytes()).await.unwrap();
+    // The relay may answer before the body is all sent, and close: the answer is what counts.
+    let _ = other.write_all(body).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), other.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).to_lowercase()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_declares_a_long_body_and_goes_quiet_holds_only_what_it_sent() {
+    let mut fx = fixture(12 * MIB, 4 * MIB).await;
+    let token = fx.volunteers[0].token.clone();
+    let address = fx.relay.url.trim_start_matches("http://").to_owned();
+    // Three clients declare 4 MiB each, send a kilobyte and go quiet. Holding what they declared
+    // took all the room until the request timeout, and every other phone was refused; one member
+    // could do that within their token's burst, again and again.
+    let mut slow = Vec::new();
+    for _ in 0..3 {
+        slow.push(slow_client(&address, &token, 4 * MIB, 1024).await);
+    }
+    until_held(&fx, |held| held == 3 * 1024, "three quiet bodies, a kilobyte each").await;
+    let synced = fx.volunteers[1].sync(&fx.relay).await;
+    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+    drop(slow);
+    until_held(&fx, |held| held == 0, "after the quiet clients left").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_finds_no_room_is_refused_with_a_wait_and_the_room_comes_back() {
-    // Room for three bodies at the limit (the least the relay allows: one request at its most).
+    // Room for three bodies at the limit (the least the relay allows: one request at its most),
+    // which is then also one person's share.
     let mut fx = fixture(12 * MIB, 4 * MIB).await;
     let token = fx.volunteers[0].token.clone();
     let address = fx.relay.url.trim_start_matches("http://").to_owned();
-    // Three clients declare 4 MiB each and send a kilobyte: the relay holds all its room.
+    // Three clients send all but a kilobyte of 4 MiB bodies: the relay holds all its room less
+    // three kilobytes.
     let mut slow = Vec::new();
     for _ in 0..3 {
-        slow.push(slow_client(&address, &token, 4 * MIB).await);
+        slow.push(slow_client(&address, &token, 4 * MIB, 4 * MIB - 1024).await);
     }
-    until_held(&fx, |held| held == 12 * MIB, "three slow bodies").await;
+    until_held(&fx, |held| held == 12 * MIB - 3 * 1024, "three bodies all but sent").await;
 
-    // Another body finds no room: 503, a wait, and a reason, before a byte of it is read (the
-    // client here sends only its headers).
-    let mut other = tokio::net::TcpStream::connect(&address).await.unwrap();
-    other.write_all(sync_head(&address, &token, 4 * MIB).as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), other.read_to_end(&mut answer)).await;
-    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    // Another member's body of 64 KiB finds no room: 503, a wait, and a reason.
+    let other = fx.volunteers[1].token.clone();
+    let answer = answer_to(&address, &sync_head(&address, &other, 64 * 1024), &[0u8; 64 * 1024]).await;
     assert!(answer.starts_with("http/1.1 503"), "{answer}");
     assert!(answer.contains("retry-after: 2"), "{answer}");
     assert!(answer.contains("\"error\":\"unavailable\""), "{answer}");
@@ -85,7 +114,7 @@ async fn a_body_that_finds_no_room_is_refused_with_a_wait_and_the_room_comes_bac
 
     // One slow client goes away: its room comes back, and a phone's sync fits in it.
     drop(slow.pop());
-    until_held(&fx, |held| held == 8 * MIB, "after one slow client left").await;
+    until_held(&fx, |held| held == 8 * MIB - 2 * 1024, "after one slow client left").await;
     let synced = fx.volunteers[1].sync(&fx.relay).await;
     assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
 
@@ -96,6 +125,36 @@ async fn a_body_that_finds_no_room_is_refused_with_a_wait_and_the_room_comes_bac
     let read = fx.relay.sync_raw(Some(&token), Some("application/cbor"), big).await;
     assert_eq!(read.status(), StatusCode::BAD_REQUEST);
     until_held(&fx, |held| held == 0, "after the big body was answered").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_member_holds_at_most_their_share_and_the_others_still_sync() {
+    // 64 MiB of room and bodies of at most 2 MiB: a person's share is an eighth, 8 MiB.
+    let mut fx = fixture(64 * MIB, 2 * MIB).await;
+    let in_hand = fx.relay.state.as_ref().unwrap().bodies_in_hand.clone();
+    assert_eq!(in_hand.person_share(), 8 * MIB);
+    let (mallory, token) = (fx.volunteers[0].person, fx.volunteers[0].token.clone());
+    let address = fx.relay.url.trim_start_matches("http://").to_owned();
+    // One member's four requests, all but sent: their share, less four kilobytes.
+    let mut hers = Vec::new();
+    for _ in 0..4 {
+        hers.push(slow_client(&address, &token, 2 * MIB, 2 * MIB - 1024).await);
+    }
+    until_held(&fx, |held| held == 8 * MIB - 4 * 1024, "one member's four bodies").await;
+    assert_eq!(in_hand.held_by(mallory), 8 * MIB - 4 * 1024);
+    // Their fifth is refused for their share (the room has 56 MiB left): 429 with its own code.
+    let answer = answer_to(&address, &sync_head(&address, &token, 64 * 1024), &[0u8; 64 * 1024]).await;
+    assert!(answer.starts_with("http/1.1 429"), "{answer}");
+    assert!(answer.contains("retry-after: 2"), "{answer}");
+    assert!(answer.contains("\"error\":\"bodies_in_hand\""), "{answer}");
+    assert!(answer.contains("one person's may"), "{answer}");
+    assert_eq!(in_hand.held_by(mallory), 8 * MIB - 4 * 1024, "the refused request holds nothing");
+    // Everyone else syncs.
+    let synced = fx.volunteers[1].sync(&fx.relay).await;
+    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+    drop(hers);
+    until_held(&fx, |held| held == 0, "after the member's requests ended").await;
+    assert_eq!(in_hand.held_by(mallory), 0);
 }
 
 /// A sync request whose one message is 8 MiB less a little of zeros, compressed: about 8 KB that
@@ -157,7 +216,8 @@ async fn compressed_bodies_sent_at_once_are_held_within_the_room_and_the_rest_to
         match status {
             // Read whole: the nil document is not one the caller may hold, refused as such.
             StatusCode::OK => {}
-            StatusCode::SERVICE_UNAVAILABLE => {
+            // No room, or the member's share of it held by their other requests.
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => {
                 assert!(retry_after.is_some(), "a wait comes with the refusal");
                 waits += 1;
             }
@@ -204,31 +264,32 @@ async fn a_join_or_a_sign_in_body_past_16_kib_is_refused_with_413_and_a_real_joi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_set_aside_exchange_takes_its_room_before_it_is_read() {
+async fn a_set_aside_exchange_is_held_as_read_and_as_parsed() {
     let fx = fixture(12 * MIB, 4 * MIB).await;
-    let token = fx.volunteers[0].token.clone();
+    let (token, other) = (fx.volunteers[0].token.clone(), fx.volunteers[1].token.clone());
     let address = fx.relay.url.trim_start_matches("http://").to_owned();
-    let _slow = [slow_client(&address, &token, 4 * MIB).await, slow_client(&address, &token, 4 * MIB).await];
-    until_held(&fx, |held| held == 8 * MIB, "two slow bodies").await;
-    // An exchange declaring 4 MiB needs 8 (as read and as parsed); 4 are left: 503 before a
-    // byte of it is read.
-    let mut other = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let _slow = [
+        slow_client(&address, &other, 4 * MIB, 4 * MIB - 1024).await,
+        slow_client(&address, &other, 4 * MIB, 4 * MIB - 1024).await,
+    ];
+    let two = 8 * MIB - 2 * 1024;
+    until_held(&fx, |held| held == two, "two bodies all but sent").await;
+    // An exchange of 3 MiB needs 6 (as read and as parsed); 4 are left: 503.
+    let body = serde_json::json!({"items": [], "awaiting": [], "padding": "x".repeat(3 * MIB)}).to_string();
     let head = format!(
         "POST /v1/set-aside HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        4 * MIB
+        body.len()
     );
-    other.write_all(head.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), other.read_to_end(&mut answer)).await;
-    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    let answer = answer_to(&address, &head, body.as_bytes()).await;
     assert!(answer.starts_with("http/1.1 503"), "{answer}");
     assert!(answer.contains("retry-after: 2"), "{answer}");
+    until_held(&fx, |held| held == two, "after the refused exchange").await;
     // A phone's small exchange fits in what is left, and the room it took comes back.
     let (status, body) = fx
         .relay
         .json("POST", "/v1/set-aside", &token, Some(serde_json::json!({"items": [], "awaiting": []})))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    until_held(&fx, |held| held == 8 * MIB, "after the small exchange").await;
+    until_held(&fx, |held| held == two, "after the small exchange").await;
 }

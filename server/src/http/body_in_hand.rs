@@ -1,0 +1,93 @@
+//! Reading a request body into the relay's bodies in hand (`bodies_in_hand.rs`): its bytes are
+//! held as they arrive, charged to the person whose token sent it, so a client that declares a
+//! long body and goes quiet holds only what it sent, and one member cannot take the room of
+//! everyone. For `/v1/sync` (`cbor.rs`) and the set-aside exchange ([`HeldJson`]).
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{Extensions, HeaderMap};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::bodies_in_hand::HeldBytes;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::storage::Session;
+
+/// The body length a request declares (`Content-Length`), if it declares one that reads.
+pub(super) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+}
+
+/// Nothing held yet for a body of the request with these extensions: charged to the person of
+/// its token (`auth.rs` leaves the session there), or to no one on a route without one.
+pub(super) fn held_for(state: &AppState, extensions: &Extensions) -> HeldBytes {
+    state.bodies_in_hand.for_request(extensions.get::<Session>().map(|session| session.person))
+}
+
+/// `body` read whole, at most `limit` bytes, each byte held in `held` as it arrives. Past the
+/// limit: 413 with `too_large` as the reason. A stream that fails (the link dropped): 408
+/// `body_cut`. No room: what `HeldBytes::hold` answers.
+pub(super) async fn read(
+    body: Body,
+    declared: Option<u64>,
+    limit: usize,
+    held: &mut HeldBytes,
+    too_large: &str,
+) -> Result<Bytes, AppError> {
+    // Room for the declared length is only reserved, not held: pages not yet written take no
+    // memory, and a body that comes whole is not copied as it grows.
+    let expected = declared.and_then(|length| usize::try_from(length).ok()).unwrap_or(0).min(limit);
+    let mut bytes = Vec::with_capacity(expected);
+    let mut stream = body.into_data_stream();
+    while let Some(piece) = stream.next().await {
+        let piece = piece.map_err(|e| {
+            // Not a malformed body (a phone would take 400 for a relay that cannot read its form,
+            // and fall back to the plain one for nothing), but a link that did not carry it.
+            AppError::BodyCut(format!("the request body did not arrive whole ({e}); send it again"))
+        })?;
+        if bytes.len().saturating_add(piece.len()) > limit {
+            return Err(AppError::TooLarge(too_large.to_owned()));
+        }
+        held.hold(piece.len())?;
+        bytes.extend_from_slice(&piece);
+    }
+    Ok(Bytes::from(bytes))
+}
+
+/// A JSON body read into the bodies in hand, and held once more as parsed, until the handler
+/// ends and drops the held bytes.
+#[derive(Debug)]
+pub struct HeldJson<T>(pub T, pub HeldBytes);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for HeldJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+        let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        if !media.eq_ignore_ascii_case("application/json") {
+            return Err(AppError::UnsupportedMediaType(
+                "send the body as Content-Type: application/json".into(),
+            ));
+        }
+        let limit = state.config.limits.max_body_bytes;
+        let declared = declared_length(req.headers());
+        if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
+            return Err(too_long_json(limit));
+        }
+        let mut held = held_for(state, req.extensions());
+        let bytes = read(req.into_body(), declared, limit, &mut held, &too_long_json(limit).reason()).await?;
+        held.hold(bytes.len())?;
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|e| AppError::malformed(format!("the JSON body is not acceptable: {e}")))?;
+        Ok(HeldJson(value, held))
+    }
+}
+
+fn too_long_json(limit: usize) -> AppError {
+    AppError::TooLarge(format!(
+        "the JSON body is longer than this request takes ({limit} bytes); send fewer items at once"
+    ))
+}

@@ -10,11 +10,10 @@
 use std::time::Instant;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use doorstep_core::ImportPolicy;
 use doorstep_core::import::{RosterPreview, read_roster_csv};
@@ -26,6 +25,7 @@ use super::signed_in::SignedIn;
 use super::workbook::{self, OLE_MAGIC, ZIP_MAGIC};
 use super::{DashState, Params, blocking};
 use crate::error::AppError;
+use crate::http::body_in_hand;
 
 /// The query string.
 #[derive(Debug, Clone, Deserialize)]
@@ -128,16 +128,14 @@ pub async fn import(
     Path(compound): Path<String>,
     Params(params): Params<ImportParams>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, DashError> {
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(format!(
-            "the file is larger than the relay accepts ({} bytes); split it by estate (小区)",
-            state.app.config.limits.max_body_bytes
-        )),
-        _ => AppError::malformed(format!("the upload could not be read: {}", e.body_text())),
-    })?;
+    // Whether this person runs the compound, before a byte of the upload is read.
     let scope = signed.scope(&state, &compound).await?;
+    let limit = state.app.config.limits.max_body_bytes;
+    let (body, _held) =
+        body_in_hand::upload(&state.app.bodies_in_hand, signed.principal.person, &headers, body, limit)
+            .await?;
     let accept_good_rows = match params.accept_good_rows.as_deref().map(str::trim) {
         None | Some("" | "false" | "0") => false,
         Some("true" | "1") => true,

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +15,7 @@ use doorstep_core::id::{CompoundId, PersonId};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
+use super::body_in_hand;
 use super::json::{JsonBody, QueryParams, id};
 use crate::admin::{self, ImportReport, Invite, Principal};
 use crate::error::AppError;
@@ -191,10 +193,13 @@ pub async fn import_roster(
     auth: Authenticated,
     Path(compound): Path<String>,
     QueryParams(options): QueryParams<ImportOptions>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<ImportReport>, AppError> {
     let compound: CompoundId = id(&compound)?;
     let p = principal(&state, &auth).await?;
+    let limit = state.config.limits.max_body_bytes;
+    let (body, _held) = body_in_hand::upload(&state.bodies_in_hand, p.person, &headers, body, limit).await?;
     let report =
         admin::import_roster(&state.relay, &p, compound, body.to_vec(), options.accept_good_rows).await?;
     Ok(Json(report))

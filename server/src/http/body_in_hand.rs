@@ -1,7 +1,9 @@
 //! Reading a request body into the relay's bodies in hand (`bodies_in_hand.rs`): its bytes are
 //! held as they arrive, charged to the person whose token sent it, so a client that declares a
 //! long body and goes quiet holds only what it sent, and one member cannot take the room of
-//! everyone. For `/v1/sync` (`cbor.rs`) and the set-aside exchange ([`HeldJson`]).
+//! everyone. For `/v1/sync` (`cbor.rs`), the set-aside exchange ([`HeldJson`]) and the roster
+//! uploads ([`upload`]): the routes whose bodies may be as long as the body limit. Every other
+//! route with a body takes at most [`super::JSON_BODY_BYTES`] or [`super::SIGN_IN_BODY_BYTES`].
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
@@ -10,7 +12,9 @@ use axum::http::{Extensions, HeaderMap};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::bodies_in_hand::HeldBytes;
+use doorstep_core::id::PersonId;
+
+use crate::bodies_in_hand::{BodiesInHand, HeldBytes};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::storage::Session;
@@ -29,7 +33,7 @@ pub(super) fn held_for(state: &AppState, extensions: &Extensions) -> HeldBytes {
 /// `body` read whole, at most `limit` bytes, each byte held in `held` as it arrives. Past the
 /// limit: 413 with `too_large` as the reason. A stream that fails (the link dropped): 408
 /// `body_cut`. No room: what `HeldBytes::hold` answers.
-pub(super) async fn read(
+pub(crate) async fn read(
     body: Body,
     declared: Option<u64>,
     limit: usize,
@@ -54,6 +58,28 @@ pub(super) async fn read(
         bytes.extend_from_slice(&piece);
     }
     Ok(Bytes::from(bytes))
+}
+
+/// An upload (a roster file) of at most `limit` bytes read whole, its bytes charged to `person`
+/// as they arrive and held once more for what it is read into, until the returned bytes held are
+/// dropped. Past the limit: 413 saying to split the file.
+pub(crate) async fn upload(
+    in_hand: &BodiesInHand,
+    person: PersonId,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<(Bytes, HeldBytes), AppError> {
+    let too_large =
+        format!("the file is larger than the relay accepts ({limit} bytes); split it by estate (小区)");
+    let declared = declared_length(headers);
+    if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(AppError::TooLarge(too_large));
+    }
+    let mut held = in_hand.for_request(Some(person));
+    let bytes = read(body, declared, limit, &mut held, &too_large).await?;
+    held.hold(bytes.len())?;
+    Ok((bytes, held))
 }
 
 /// A JSON body read into the bodies in hand, and held once more as parsed, until the handler

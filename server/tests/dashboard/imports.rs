@@ -317,3 +317,33 @@ async fn a_messy_gb18030_ledger_imports_every_real_household_and_names_every_pro
         assert_eq!(heads, ["谢燕杰"], "searching {typed}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_may_be_as_long_as_the_body_limit_and_an_operation_past_256_kib_is_refused() {
+    let (_dash, compound, session) = setup().await;
+    // 5,000 households: about 340 KB, more than a JSON route takes, well within the body limit.
+    let mut csv = String::from("小区,楼号,单元,楼层,房号,户主,联系电话,户内人数,管控状态\n");
+    for n in 0..5000 {
+        let (building, floor, flat) = (n / 100 + 1, n % 100 / 4 + 1, n % 4 + 1);
+        csv.push_str(&format!(
+            "北林小区,{building}号楼,1单元,{floor},{floor}0{flat},住户{n},1990000{n:04},2,正常\n"
+        ));
+    }
+    assert!(csv.len() > 256 * 1024, "{} bytes", csv.len());
+    let preview = session
+        .post_bytes(
+            &format!("/dashboard/api/compounds/{compound}/import?mode=preview"),
+            "text/csv",
+            csv.into_bytes(),
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
+    assert_eq!(preview.json()["households"], 5000, "{}", preview.text());
+    // An operation is a JSON object of a few fields: one of 300 KiB is refused before it is read
+    // whole (it took the 8 MiB body limit before).
+    let long = session
+        .operate(compound, &json!({"op": "create_round", "title": "x".repeat(300 * 1024), "kind": "groceries", "date": "2026-11-23"}))
+        .await;
+    assert_eq!(long.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", long.text());
+    assert_eq!(long.json()["error"], "too_large");
+}

@@ -293,3 +293,37 @@ async fn a_set_aside_exchange_is_held_as_read_and_as_parsed() {
     assert_eq!(status, StatusCode::OK, "{body}");
     until_held(&fx, |held| held == two, "after the small exchange").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_upload_is_held_as_it_arrives_and_a_json_route_takes_256_kib() {
+    let fx = fixture(12 * MIB, 4 * MIB).await;
+    let in_hand = fx.relay.state.as_ref().unwrap().bodies_in_hand.clone();
+    let (person, token) = (fx.coordinator.person, fx.coordinator.token.clone());
+    let address = fx.relay.url.trim_start_matches("http://").to_owned();
+    // A roster upload declaring 2 MiB, half sent: the coordinator's share holds the half.
+    let mut upload = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /v1/compounds/{}/roster HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+        fx.compound,
+        2 * MIB
+    );
+    upload.write_all(head.as_bytes()).await.unwrap();
+    upload.write_all(&vec![b'x'; MIB]).await.unwrap();
+    until_held(&fx, |held| held == MIB, "half an upload").await;
+    assert_eq!(in_hand.held_by(person), MIB);
+    drop(upload);
+    until_held(&fx, |held| held == 0, "after the upload was cut").await;
+    // A JSON route of a few fields takes 256 KiB, not the 8 MiB body limit.
+    let (status, body) = fx
+        .relay
+        .json(
+            "POST",
+            "/v1/compounds",
+            &fx.relay.admin_token,
+            Some(serde_json::json!({"name": "x".repeat(300 * 1024)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"], "too_large", "{body}");
+}

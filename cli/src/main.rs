@@ -79,10 +79,11 @@ enum Command {
         #[arg(long, default_value_t = QueueLimits::default().max_queued_relay_wide,
               value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
         sync_messages_in_hand: usize,
-        /// Mebibytes of sync request bodies (as sent, inflated and decoded) the relay holds at
-        /// once, at most; a request that finds no room is refused with 503 and Retry-After
-        /// before it is read. Bounds what compressed bodies can make the relay allocate
-        /// (SECURITY.md, "Request bodies in hand").
+        /// Mebibytes of request bodies (sync, set-aside, roster uploads: as they arrive,
+        /// inflated and decoded) the relay holds at once, at most; a request that finds no room
+        /// is refused with 503 and Retry-After, and one person's requests hold at most an eighth.
+        /// Bounds what compressed or stalled bodies can make the relay allocate (SECURITY.md,
+        /// "Request bodies in hand").
         #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(8..))]
         bodies_in_hand_mib: u32,
     },

@@ -23,8 +23,9 @@
 //!   `Retry-After`;
 //! - a request that finds no room is refused with 503 and `Retry-After`, as a shed request is,
 //!   before it takes more memory; the phone comes back after the wait;
-//! - a JSON body of a member's request (the set-aside exchange) is held as it arrives and once
-//!   more as parsed (`http/body_in_hand.rs`).
+//! - a JSON body of a member's request (the set-aside exchange) and a roster upload are held as
+//!   they arrive and once more as parsed (`http/body_in_hand.rs`); the bytes of a request in
+//!   pieces as they arrive, until they are written to the store (`http/sync_pieces.rs`).
 //!
 //! Inflating is CPU work and needs its output buffer whole before its size is known, so at most
 //! one compressed body per core inflates at once ([`BodiesInHand::inflating`]): what inflation
@@ -187,6 +188,11 @@ impl HeldBytes {
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// The person they are charged to.
+    pub fn person(&self) -> Option<PersonId> {
+        self.person
     }
 }
 

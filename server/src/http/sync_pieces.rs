@@ -20,6 +20,7 @@ use super::cbor::CborSync;
 use super::json::QueryParams;
 use super::off_the_workers;
 use super::sync::synced;
+use crate::bodies_in_hand::HeldBytes;
 use crate::error::AppError;
 use crate::held_requests::{Named, PieceRefused};
 use crate::state::AppState;
@@ -110,18 +111,23 @@ struct Arriving {
     /// Where they start in the request.
     at: usize,
     bytes: Vec<u8>,
+    /// Their room among the relay's bodies in hand, charged to the caller's person.
+    held: HeldBytes,
     /// When the first of them came.
     since: Option<Instant>,
 }
 
 impl Arriving {
-    /// Writes what arrived to the store, and moves `at` past it.
+    /// Writes what arrived to the store, moves `at` past it, and gives back its room.
     async fn keep(&mut self, state: &AppState, device: DeviceId, request: Named<'_>) -> Result<(), AppError> {
         self.since = None;
         if self.bytes.is_empty() {
             return Ok(());
         }
         let bytes = std::mem::take(&mut self.bytes);
+        // The bytes are moved into the store's write; their room goes back once it is done.
+        let fresh = state.bodies_in_hand.for_request(self.held.person());
+        let _held = std::mem::replace(&mut self.held, fresh);
         let len = bytes.len();
         state
             .held_requests
@@ -157,7 +163,8 @@ async fn keep(
     if from > request.total {
         return Err(refused(PieceRefused::PastTheEnd { total: request.total }));
     }
-    let mut arriving = Arriving { at: from, bytes: Vec::new(), since: None };
+    let room = state.bodies_in_hand.for_request(Some(session.person));
+    let mut arriving = Arriving { at: from, bytes: Vec::new(), held: room, since: None };
     // A status question of this device meanwhile asks for what arrived to be kept at once.
     let arrival = held.arriving.begin(device);
     let mut stream = body.into_data_stream();
@@ -178,6 +185,11 @@ async fn keep(
                     > request.total
                 {
                     return Err(refused(PieceRefused::PastTheEnd { total: request.total }));
+                }
+                if let Err(no_room) = arriving.held.hold(piece.len()) {
+                    // What came before this is kept; the phone asks and goes on from there.
+                    arriving.keep(state, device, request).await?;
+                    return Err(no_room);
                 }
                 arriving.bytes.extend_from_slice(&piece);
                 if arriving.bytes.len() >= KEEP_BYTES {

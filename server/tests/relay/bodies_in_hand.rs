@@ -327,3 +327,39 @@ async fn a_roster_upload_is_held_as_it_arrives_and_a_json_route_takes_256_kib() 
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(body["error"], "too_large", "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_piece_arriving_is_held_until_it_is_in_the_store() {
+    let fx = fixture(12 * MIB, 4 * MIB).await;
+    let in_hand = fx.relay.state.as_ref().unwrap().bodies_in_hand.clone();
+    let (person, token) = (fx.volunteers[0].person, fx.volunteers[0].token.clone());
+    let address = fx.relay.url.trim_start_matches("http://").to_owned();
+    // A request in pieces of 2 MiB: this piece sends half a mebibyte of it and goes quiet.
+    let mut piece = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /v1/sync/pieces?digest={}&total={}&from=0 HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: {}\r\n\r\n",
+        "0".repeat(64),
+        2 * MIB,
+        2 * MIB
+    );
+    piece.write_all(head.as_bytes()).await.unwrap();
+    piece.write_all(&vec![7u8; MIB / 2]).await.unwrap();
+    // Held for the person while it waits in memory, given back once written to the store (at
+    // most a second later), while the piece is still open.
+    until_held(&fx, |held| held == MIB / 2, "half a mebibyte arriving").await;
+    assert_eq!(in_hand.held_by(person), MIB / 2);
+    until_held(&fx, |held| held == 0, "once it is in the store").await;
+    let status = fx
+        .relay
+        .http
+        .get(format!("{}/v1/sync/pieces?digest={}&total={}", fx.relay.url, "0".repeat(64), 2 * MIB))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let status = status.json_value().await.unwrap();
+    assert_eq!(status["held"], MIB / 2, "{status}");
+    drop(piece);
+}

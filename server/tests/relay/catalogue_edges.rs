@@ -99,6 +99,46 @@ fn cases() -> Vec<Case> {
             413,
             Some("too_large"),
         ),
+        case(
+            "a set-aside body declared at 100 MB, 100-continue",
+            "POST /v1/set-aside HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {volunteer}\r\ncontent-type: application/json\r\ncontent-length: 100000000\r\nexpect: 100-continue\r\nconnection: close\r\n\r\n",
+            413,
+            Some("too_large"),
+        ),
+        // Bodies read into the bodies in hand as they arrive (`http/body_in_hand.rs`).
+        case(
+            "a chunked sync body past the body limit",
+            format!(
+                "POST /v1/sync HTTP/1.1\r\nhost: {{host}}\r\nauthorization: Bearer {{volunteer}}\r\ncontent-type: application/cbor\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+                8 * 1024 * 1024 + 1,
+                "a".repeat(8 * 1024 * 1024 + 1)
+            ),
+            413,
+            Some("too_large"),
+        ),
+        case(
+            "a set-aside exchange that is not JSON",
+            post("/v1/set-aside", "authorization: Bearer {volunteer}\r\n", "application/json", "items=1"),
+            400,
+            Some("malformed"),
+        ),
+        case(
+            "a set-aside exchange sent as a form",
+            post("/v1/set-aside", "authorization: Bearer {volunteer}\r\n", "text/plain", "{}"),
+            415,
+            Some("unsupported_media_type"),
+        ),
+        case(
+            "a roster upload of a volunteer",
+            post(
+                "/v1/compounds/{compound}/roster",
+                "authorization: Bearer {volunteer}\r\n",
+                "text/csv",
+                "a,b\n",
+            ),
+            403,
+            Some("forbidden"),
+        ),
         // Join.
         case(
             "join: unknown code",

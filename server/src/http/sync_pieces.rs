@@ -248,7 +248,7 @@ async fn keep(
     let response = synced(state, headers, session, body).await;
     let settled = if response.status().is_success() {
         held.settle(store, device, request.digest, true).await
-    } else if response.status().is_client_error() {
+    } else if refused_as_a_request(response.status()) {
         // Refused as a request (unreadable, too large): it would be refused again.
         held.settle(store, device, request.digest, false).await
     } else {
@@ -259,6 +259,14 @@ async fn keep(
         tracing::warn!(%device, error = %e, "a request in pieces was answered but not settled in the store");
     }
     Ok(response)
+}
+
+/// Whether an answer refused the request for what it is (unreadable, too large): sent again, it
+/// would be refused again, so its bytes are let go. A wait is not such a refusal: 429 (the
+/// person's share of the bodies in hand, or syncs in progress) and 408 leave the bytes held, and
+/// the phone completes the request again after the wait without sending a byte of it.
+fn refused_as_a_request(status: StatusCode) -> bool {
+    status.is_client_error() && !matches!(status, StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS)
 }
 
 fn refused(e: PieceRefused) -> AppError {

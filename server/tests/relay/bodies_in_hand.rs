@@ -363,3 +363,40 @@ async fn a_piece_arriving_is_held_until_it_is_in_the_store() {
     assert_eq!(status["held"], MIB / 2, "{status}");
     drop(piece);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_pieces_told_to_wait_for_room_keeps_its_bytes() {
+    let fx = fixture(12 * MIB, 4 * MIB).await;
+    let token = fx.volunteers[0].token.clone();
+    let address = fx.relay.url.trim_start_matches("http://").to_owned();
+    // The member's share (here the whole room) all but held by three bodies of theirs.
+    let slow = [
+        slow_client(&address, &token, 4 * MIB, 4 * MIB - 1024).await,
+        slow_client(&address, &token, 4 * MIB, 4 * MIB - 1024).await,
+        slow_client(&address, &token, 4 * MIB, 4 * MIB - 1024).await,
+    ];
+    until_held(&fx, |held| held == 12 * MIB - 3 * 1024, "three bodies all but sent").await;
+    // A request in pieces of 2 KiB, sent whole in one piece: read back from the store into the
+    // 3 KiB left, with no room for its decoded copy.
+    let request = vec![0u8; 2 * 1024];
+    let digest = doorstep_core::sync::request_pieces::digest(&request);
+    let url = |from: usize| {
+        format!("{}/v1/sync/pieces?digest={digest}&total={}&from={from}", fx.relay.url, request.len())
+    };
+    let sent = fx.relay.http.post(url(0)).bearer_auth(&token).body(request.clone()).send().await.unwrap();
+    assert_eq!(sent.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Its bytes stay held: a wait is not a refusal of the request (they were let go before).
+    let status =
+        fx.relay.http.get(url(0)).bearer_auth(&token).send().await.unwrap().json_value().await.unwrap();
+    assert_eq!(
+        (status["held"].as_u64(), status["taken"].as_bool()),
+        (Some(2 * 1024), Some(false)),
+        "{status}"
+    );
+    // Once there is room, completing it again sends none of its bytes (it is refused now for
+    // what it is, zeros: not a sync request).
+    drop(slow);
+    until_held(&fx, |held| held == 0, "after the bodies left").await;
+    let again = fx.relay.http.post(url(request.len())).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+}

@@ -19,6 +19,9 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::storage::Session;
 
+/// The most of a body's declared length reserved before its bytes arrive.
+const RESERVED_AT_ONCE: usize = 64 * 1024;
+
 /// The body length a request declares (`Content-Length`), if it declares one that reads.
 pub(super) fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
@@ -40,10 +43,11 @@ pub(crate) async fn read(
     held: &mut HeldBytes,
     too_large: &str,
 ) -> Result<Bytes, AppError> {
-    // Room for the declared length is only reserved, not held: pages not yet written take no
-    // memory, and a body that comes whole is not copied as it grows.
-    let expected = declared.and_then(|length| usize::try_from(length).ok()).unwrap_or(0).min(limit);
-    let mut bytes = Vec::with_capacity(expected);
+    // What a phone's request usually is, reserved at once; a longer body grows as it arrives.
+    // Not the declared length: a client that declares the limit and goes quiet would have the
+    // relay reserve it (address space, which a relay under strict overcommit runs out of).
+    let expected = declared.and_then(|length| usize::try_from(length).ok()).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(expected.min(RESERVED_AT_ONCE));
     let mut stream = body.into_data_stream();
     while let Some(piece) = stream.next().await {
         let piece = piece.map_err(|e| {

@@ -283,4 +283,85 @@ mod tests {
         let least = BodiesInHand::new(0, 1024 * 1024, 1);
         assert_eq!(least.person_share(), 3 * 1024 * 1024);
     }
+
+    /// What a request does to the room, in the property test below.
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// A new request, of one of three people or of no one known.
+        Begin(Option<u8>),
+        /// The `n`th live request holds this many bytes more.
+        Hold(usize, usize),
+        /// The `n`th live request ends.
+        End(usize),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            proptest::option::of(0u8..3).prop_map(Step::Begin),
+            (0usize..8, 0usize..(3 * 1024 * 1024)).prop_map(|(n, bytes)| Step::Hold(n, bytes)),
+            (0usize..8, 0usize..2000).prop_map(|(n, bytes)| Step::Hold(n, bytes)),
+            (0usize..8).prop_map(Step::End),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("DOORSTEP_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+        ))]
+        /// Against a model of the room and the shares: a hold is refused exactly when it would
+        /// pass the person's share (429) or the room (503), a refused hold changes nothing, the
+        /// counts always equal what the live requests hold, and nothing stays once they end.
+        #[test]
+        fn the_room_and_the_shares_count_exactly_what_live_requests_hold(steps in proptest::collection::vec(step(), 0..80)) {
+            let in_hand = BodiesInHand::new(10 * 1024 * 1024, 1024 * 1024, 2);
+            let (room, share) = (in_hand.units as usize, in_hand.person_units);
+            // Live requests: what they hold, and the model's view of it (person, bytes, units).
+            let mut live: Vec<(HeldBytes, Option<PersonId>, usize, usize)> = Vec::new();
+            for step in steps {
+                match step {
+                    Step::Begin(who) => {
+                        let who = who.map(|n| person(u128::from(n) + 1));
+                        live.push((in_hand.for_request(who), who, 0, 0));
+                    }
+                    Step::Hold(n, more) if !live.is_empty() => {
+                        let n = n % live.len();
+                        let total: usize = live.iter().map(|l| l.3).sum();
+                        let theirs: usize = live.iter().filter(|l| l.1.is_some() && l.1 == live[n].1).map(|l| l.3).sum();
+                        let (held, who, bytes, units) = &mut live[n];
+                        let cap = if who.is_some() { share } else { room };
+                        let wanted = (*bytes + more).div_ceil(UNIT).min(cap);
+                        let extra = wanted.saturating_sub(*units);
+                        let outcome = held.hold(more);
+                        if extra > 0 && who.is_some() && theirs + extra > share {
+                            proptest::prop_assert!(matches!(outcome, Err(AppError::Throttled { .. })), "{outcome:?}");
+                        } else if extra > 0 && total + extra > room {
+                            proptest::prop_assert!(matches!(outcome, Err(AppError::Busy { .. })), "{outcome:?}");
+                        } else {
+                            proptest::prop_assert!(outcome.is_ok(), "{outcome:?}");
+                            *bytes += more;
+                            *units = (*units).max(wanted);
+                        }
+                        proptest::prop_assert_eq!(held.bytes(), *bytes);
+                    }
+                    Step::End(n) if !live.is_empty() => {
+                        let n = n % live.len();
+                        drop(live.swap_remove(n));
+                    }
+                    Step::Hold(..) | Step::End(_) => {}
+                }
+                let total: usize = live.iter().map(|l| l.3).sum();
+                proptest::prop_assert_eq!(in_hand.held(), total * UNIT);
+                proptest::prop_assert!(total <= room);
+                for n in 1..=3u128 {
+                    let theirs: usize = live.iter().filter(|l| l.1 == Some(person(n))).map(|l| l.3).sum();
+                    proptest::prop_assert_eq!(in_hand.held_by(person(n)), theirs * UNIT);
+                    proptest::prop_assert!(theirs <= share);
+                }
+            }
+            drop(live);
+            proptest::prop_assert_eq!(in_hand.held(), 0);
+            proptest::prop_assert!(in_hand.people().is_empty());
+        }
+    }
 }

@@ -145,7 +145,7 @@ impl HeldBytes {
             self.bytes = bytes;
             return Ok(());
         }
-        let in_hand = self.in_hand.clone();
+        let in_hand = &self.in_hand;
         let mut people = in_hand.people();
         if let Some(person) = self.person {
             let held = people.of(&person);
@@ -190,9 +190,12 @@ impl HeldBytes {
         self.bytes
     }
 
-    /// The person they are charged to.
-    pub fn person(&self) -> Option<PersonId> {
-        self.person
+    /// What this holds, moved out to be given back when the result is dropped; this holds
+    /// nothing after, for the same person.
+    #[must_use]
+    pub fn take(&mut self) -> HeldBytes {
+        let nothing = self.in_hand.for_request(self.person);
+        std::mem::replace(self, nothing)
     }
 }
 

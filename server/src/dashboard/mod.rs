@@ -125,9 +125,7 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/compounds/{compound}/import", post(import::import))
         .route("/compounds/{compound}/export/{file}", get(export::ledger))
         .route("/compounds/{compound}/export/rounds/{file}", get(export::round_results))
-        .route("/compounds/{compound}/print/rounds/{round}", get(print::round_sheet))
-        // JSON of a few fields; the import reads its upload into the bodies in hand itself.
-        .layer(axum::extract::DefaultBodyLimit::max(crate::http::JSON_BODY_BYTES));
+        .route("/compounds/{compound}/print/rounds/{round}", get(print::round_sheet));
     Router::new()
         .route("/dashboard", get(assets::index))
         .route("/dashboard/", get(assets::index))

@@ -7,10 +7,12 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::{Extensions, HeaderMap};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+
+use super::json;
 
 use doorstep_core::id::PersonId;
 
@@ -33,9 +35,11 @@ pub(super) fn held_for(state: &AppState, extensions: &Extensions) -> HeldBytes {
     state.bodies_in_hand.for_request(extensions.get::<Session>().map(|session| session.person))
 }
 
-/// `body` read whole, at most `limit` bytes, each byte held in `held` as it arrives. Past the
-/// limit: 413 with `too_large` as the reason. A stream that fails (the link dropped): 408
-/// `body_cut`. No room: what `HeldBytes::hold` answers.
+/// `body` read whole, at most `limit` bytes, each byte held in `held` as it arrives. Declared
+/// longer than the limit: 413 with `too_large` as the reason before a byte of it is read (so a
+/// client that asked `Expect: 100-continue` is not told to send it), or once more has come. A
+/// stream that fails (the link dropped): 408 `body_cut`. No room: what `HeldBytes::hold`
+/// answers.
 pub(crate) async fn read(
     body: Body,
     declared: Option<u64>,
@@ -43,6 +47,9 @@ pub(crate) async fn read(
     held: &mut HeldBytes,
     too_large: &str,
 ) -> Result<Bytes, AppError> {
+    if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(AppError::TooLarge(too_large.to_owned()));
+    }
     // What a phone's request usually is, reserved at once; a longer body grows as it arrives.
     // Not the declared length: a client that declares the limit and goes quiet would have the
     // relay reserve it (address space, which a relay under strict overcommit runs out of).
@@ -76,12 +83,8 @@ pub(crate) async fn upload(
 ) -> Result<(Bytes, HeldBytes), AppError> {
     let too_large =
         format!("the file is larger than the relay accepts ({limit} bytes); split it by estate (小区)");
-    let declared = declared_length(headers);
-    if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
-        return Err(AppError::TooLarge(too_large));
-    }
     let mut held = in_hand.for_request(Some(person));
-    let bytes = read(body, declared, limit, &mut held, &too_large).await?;
+    let bytes = read(body, declared_length(headers), limit, &mut held, &too_large).await?;
     held.hold(bytes.len())?;
     Ok((bytes, held))
 }
@@ -95,29 +98,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for HeldJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
-        let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let media = content_type.split(';').next().unwrap_or("").trim();
-        if !media.eq_ignore_ascii_case("application/json") {
-            return Err(AppError::UnsupportedMediaType(
-                "send the body as Content-Type: application/json".into(),
-            ));
+        if !json::is_json(req.headers()) {
+            return Err(json::not_json());
         }
         let limit = state.config.limits.max_body_bytes;
-        let declared = declared_length(req.headers());
-        if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
-            return Err(too_long_json(limit));
-        }
-        let mut held = held_for(state, req.extensions());
-        let bytes = read(req.into_body(), declared, limit, &mut held, &too_long_json(limit).reason()).await?;
+        let too_large = format!(
+            "the JSON body is longer than this request takes ({limit} bytes); send fewer items at once"
+        );
+        let (mut held, declared) = (held_for(state, req.extensions()), declared_length(req.headers()));
+        let bytes = read(req.into_body(), declared, limit, &mut held, &too_large).await?;
         held.hold(bytes.len())?;
-        let value = serde_json::from_slice(&bytes)
-            .map_err(|e| AppError::malformed(format!("the JSON body is not acceptable: {e}")))?;
+        let axum::Json(value) = axum::Json::from_bytes(&bytes).map_err(json::refused)?;
         Ok(HeldJson(value, held))
     }
-}
-
-fn too_long_json(limit: usize) -> AppError {
-    AppError::TooLarge(format!(
-        "the JSON body is longer than this request takes ({limit} bytes); send fewer items at once"
-    ))
 }

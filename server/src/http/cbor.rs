@@ -55,15 +55,11 @@ impl FromRequest<AppState> for CborSync {
                 )));
             }
         };
-        // A body declared longer than the limit is refused before a byte of it is read, so a
-        // client that asked `Expect: 100-continue` hears 413 instead of being told to send it.
         let too_large =
             format!("the request body is larger than {limit} bytes; sync fewer documents per request");
         let declared = declared_length(req.headers());
-        if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
-            return Err(AppError::TooLarge(too_large));
-        }
-        // Its bytes held as they arrive, charged to the caller's person.
+        // Its bytes held as they arrive, charged to the caller's person; one declared longer than
+        // the limit is refused before a byte of it is read.
         let mut held = body_in_hand::held_for(state, req.extensions());
         let bytes = body_in_hand::read(req.into_body(), declared, limit, &mut held, &too_large).await?;
         Self::decode(bytes, deflated, limit, held, &state.bodies_in_hand).await

@@ -16,17 +16,38 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(JsonBody(value)),
-            Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(AppError::UnsupportedMediaType("send the body as Content-Type: application/json".into()))
-            }
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::TooLarge(
-                "the JSON body is longer than this request takes; send only the fields it names".into(),
-            )),
-            Err(e) => Err(AppError::malformed(format!("the JSON body is not acceptable: {}", e.body_text()))),
-        }
+        axum::Json::<T>::from_request(req, state)
+            .await
+            .map(|axum::Json(value)| JsonBody(value))
+            .map_err(refused)
     }
+}
+
+/// A JSON body axum would not read, in the relay's error format (`body_in_hand.rs` reads its long
+/// JSON bodies itself and answers the same way).
+pub(super) fn refused(e: JsonRejection) -> AppError {
+    match e {
+        JsonRejection::MissingJsonContentType(_) => not_json(),
+        e if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(
+            "the JSON body is longer than this request takes; send only the fields it names".into(),
+        ),
+        e => AppError::malformed(format!("the JSON body is not acceptable: {}", e.body_text())),
+    }
+}
+
+/// A body sent without a JSON content type.
+pub(super) fn not_json() -> AppError {
+    AppError::UnsupportedMediaType("send the body as Content-Type: application/json".into())
+}
+
+/// Whether the request says its body is JSON (`application/json`, or a `+json` type), as axum's
+/// `Json` asks.
+pub(super) fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(media) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let media = media.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
 }
 
 /// A query string (`?from=…`) read into `T`; one that does not read answers `malformed`, naming

@@ -49,11 +49,11 @@ use crate::state::AppState;
 /// at once took a demo relay from 20 MiB to 260 MiB.
 pub const SIGN_IN_BODY_BYTES: usize = 16 * 1024;
 
-/// The most a body may be on the routes that take a JSON object of a few fields (a coordinator's
-/// operation, an invite, a revocation): the longest text a field takes is 4,000 characters, 48
-/// KB at most as JSON escapes. The routes whose bodies may be as long as the body limit (sync,
-/// the set-aside exchange, roster uploads) read them into the bodies in hand instead
-/// (`body_in_hand.rs`).
+/// The most a body may be on every route that takes a JSON object of a few fields (a
+/// coordinator's operation, an invite, a revocation): the longest text a field takes is 4,000
+/// characters, 48 KB at most as JSON escapes. It is the router's default; the routes whose bodies
+/// may be as long as the body limit (sync, requests in pieces, the set-aside exchange, roster
+/// uploads) read them into the bodies in hand instead (`body_in_hand.rs`), bounded there.
 pub const JSON_BODY_BYTES: usize = 256 * 1024;
 
 /// The relay's router.
@@ -65,31 +65,21 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/set-aside", post(set_aside::exchange))
         .route("/v1/join", post(join::join).layer(DefaultBodyLimit::max(SIGN_IN_BODY_BYTES)))
         .route("/v1/me", get(admin::me))
-        .route(
-            "/v1/compounds",
-            get(admin::compounds).post(admin::create_compound).layer(DefaultBodyLimit::max(JSON_BODY_BYTES)),
-        )
-        .route(
-            "/v1/compounds/{id}/invites",
-            post(admin::create_invite).layer(DefaultBodyLimit::max(JSON_BODY_BYTES)),
-        )
+        .route("/v1/compounds", get(admin::compounds).post(admin::create_compound))
+        .route("/v1/compounds/{id}/invites", post(admin::create_invite))
         .route("/v1/compounds/{id}/members", get(admin::members))
-        .route(
-            "/v1/compounds/{id}/members/{person}/revoke",
-            post(admin::revoke).layer(DefaultBodyLimit::max(JSON_BODY_BYTES)),
-        )
+        .route("/v1/compounds/{id}/members/{person}/revoke", post(admin::revoke))
         .route("/v1/compounds/{id}/roster", post(admin::import_roster))
         .route("/v1/compounds/{id}/roster.csv", get(admin::export_roster))
-        .route(
-            "/v1/persons/{id}/revoke-devices",
-            post(admin::revoke_devices).layer(DefaultBodyLimit::max(JSON_BODY_BYTES)),
-        )
+        .route("/v1/persons/{id}/revoke-devices", post(admin::revoke_devices))
         .route("/v1/events", get(events::events))
         .merge(crate::dashboard::router(state.clone()))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes))
+        // Every body an extractor reads whole; the routes whose bodies may be as long as the body
+        // limit read them into the bodies in hand, bounded there (`body_in_hand.rs`).
+        .layer(DefaultBodyLimit::max(JSON_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
         .with_state(state)
 }

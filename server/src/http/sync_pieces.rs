@@ -126,8 +126,7 @@ impl Arriving {
         }
         let bytes = std::mem::take(&mut self.bytes);
         // The bytes are moved into the store's write; their room goes back once it is done.
-        let fresh = state.bodies_in_hand.for_request(self.held.person());
-        let _held = std::mem::replace(&mut self.held, fresh);
+        let _held = self.held.take();
         let len = bytes.len();
         state
             .held_requests

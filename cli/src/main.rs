@@ -86,6 +86,13 @@ enum Command {
         /// "Request bodies in hand").
         #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(8..))]
         bodies_in_hand_mib: u32,
+        /// Mebibytes of sync requests held in part (phones on links that drop requests send long
+        /// ones in pieces; the relay keeps them in its database for an hour) across all devices,
+        /// at most. When full, the largest request of whoever holds the most is let go of for a
+        /// person who holds less; past that a piece is refused and the phone sends its request
+        /// whole (SECURITY.md, "Who can send what").
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+        pieces_held_mib: u32,
     },
     /// A phone in the terminal: join, see tasks by door, record attempts, take requests, sync.
     Phone(doorstep_phone::PhoneArgs),
@@ -208,6 +215,7 @@ fn run() -> anyhow::Result<()> {
                 rate,
                 sync_messages_in_hand,
                 bodies_in_hand_mib,
+                pieces_held_mib,
             } => {
                 let tls = match (tls_cert, tls_key) {
                     (Some(cert), Some(key)) => Some(
@@ -232,6 +240,7 @@ fn run() -> anyhow::Result<()> {
                     rate,
                     sync_messages_in_hand,
                     bodies_in_hand_mib,
+                    pieces_held_mib,
                 })
                 .await
             }
@@ -281,6 +290,7 @@ struct Serve {
     rate: f64,
     sync_messages_in_hand: usize,
     bodies_in_hand_mib: u32,
+    pieces_held_mib: u32,
 }
 
 async fn serve(serve: Serve) -> anyhow::Result<()> {
@@ -295,6 +305,7 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
         rate,
         sync_messages_in_hand,
         bodies_in_hand_mib,
+        pieces_held_mib,
     } = serve;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let damage = if check_integrity { integrity(&db).await? } else { None };
@@ -354,6 +365,7 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
         limits: doorstep_server::Limits {
             rate_per_second: rate,
             bodies_in_hand: bodies_in_hand_mib as usize * 1024 * 1024,
+            pieces_held: pieces_held_mib as usize * 1024 * 1024,
             ..defaults.limits.clone()
         },
         connections,

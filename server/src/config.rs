@@ -44,6 +44,10 @@ pub struct Limits {
     /// (`bodies_in_hand.rs`); a request that finds no room is refused with 503 and `Retry-After`.
     /// At least three times `max_body_bytes` (one request at its largest) whatever is set.
     pub bodies_in_hand: usize,
+    /// Most bytes of sync requests held in part across all devices, in the store
+    /// (`held_requests.rs`): full, the largest request of whoever holds the most makes room for
+    /// a person holding less; past that a piece is refused and the phone sends its request whole.
+    pub pieces_held: usize,
 }
 
 impl Default for Limits {
@@ -67,6 +71,7 @@ impl Default for Limits {
             // A district's return of a thousand phones holds a few tens of megabytes; 256 MiB
             // is 32 requests at the body limit.
             bodies_in_hand: 256 * 1024 * 1024,
+            pieces_held: crate::held_requests::MOST_BYTES,
         }
     }
 }

@@ -6,12 +6,21 @@
 //! memory: a relay restarted, or another relay on the same PostgreSQL, goes on from the bytes
 //! held, and a device revoked loses what it held in the same transaction. Each device holds one
 //! request at a time (a new one replaces it), kept an hour after its last piece; all of them
-//! together hold at most [`HeldRequests`]' bound, past which a piece is refused (the phone
-//! sends the request whole, or later). A request the relay took is remembered by its digest
-//! alone for the same hour, so that a phone whose link cut the answer learns it was taken.
+//! together hold at most [`HeldRequests`]' bound. A request the relay took is remembered by its
+//! digest alone for the same hour, so that a phone whose link cut the answer learns it was taken.
 //!
-//! This file decides where a piece goes ([`place`]); the store carries that out in one
-//! transaction with what it read, so relays sharing a store never interleave two pieces.
+//! **The bound is shared fairly between people.** A piece that does not fit makes room by
+//! letting go of the largest request of the person holding the most, for as long as that person
+//! holds more than the piece's own person would with it ([`let_go`]); only when nobody holds more
+//! is the piece refused (the phone sends the request whole, or later). So members who fill the
+//! bound with requests they never finish hold it only until someone holding less needs room: to
+//! keep out a request of `n` bytes they must each hold `n`, and so be the bound's size over `n`
+//! people (64 for a 1 MiB request under the default 64 MiB). The device let go of finds its next
+//! piece answered 409, asks what is held (nothing), and starts again.
+//!
+//! This file decides where a piece goes ([`place`]) and whose request makes room ([`let_go`]);
+//! the store carries that out in one transaction with what it read, so relays sharing a store
+//! never interleave two pieces.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -95,33 +104,20 @@ pub enum Placement {
 }
 
 /// Where a piece of `request` from byte `at`, `len` bytes long, goes, when the device holds
-/// `current` and all devices' requests in part hold `held_everywhere` bytes (the device's own
-/// included) of at most `most`.
+/// `current`; whether it fits within the bound is [`Holding::fits`].
 pub fn place(
     current: Option<&HeldRequest>,
     request: Named<'_>,
     at: usize,
     len: usize,
-    held_everywhere: u64,
-    most: usize,
 ) -> Result<Placement, PieceRefused> {
     if at.saturating_add(len) > request.total {
         return Err(PieceRefused::PastTheEnd { total: request.total });
     }
-    let room = |own: usize, adding: usize| {
-        let others = held_everywhere.saturating_sub(own as u64);
-        if others.saturating_add(adding as u64) > most as u64 {
-            Err(PieceRefused::Full { most })
-        } else {
-            Ok(())
-        }
-    };
     let Some(held) = current.filter(|c| c.digest == request.digest) else {
         if at != 0 {
             return Err(PieceRefused::NotNext { held: 0 });
         }
-        let own = current.filter(|c| !c.taken).map_or(0, |c| c.held);
-        room(own, len)?;
         return Ok(Placement::Start);
     };
     if held.taken {
@@ -137,8 +133,57 @@ pub fn place(
     if skip >= len {
         return Ok(Placement::Nothing);
     }
-    room(0, len - skip)?;
     Ok(Placement::Append { skip })
+}
+
+impl Placement {
+    /// What the device's request in part holds before and after a piece of `len` bytes placed
+    /// so, against `current`.
+    pub fn device_holds(self, current: Option<&HeldRequest>, len: usize) -> Holding {
+        let before = current.filter(|c| !c.taken).map_or(0, |c| c.held) as u64;
+        let after = match self {
+            Self::Start => len as u64,
+            Self::Append { skip } => before.saturating_add(len.saturating_sub(skip) as u64),
+            Self::Nothing => before,
+        };
+        Holding { before, after }
+    }
+}
+
+/// What a device's request in part holds before and after a piece.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holding {
+    /// Before the piece.
+    pub before: u64,
+    /// After it.
+    pub after: u64,
+}
+
+impl Holding {
+    /// Whether the piece fits when all devices' requests in part hold `held_everywhere` bytes
+    /// (this device's `before` among them) of at most `most`. A piece that adds nothing always
+    /// fits.
+    pub fn fits(self, held_everywhere: u64, most: usize) -> bool {
+        self.after <= self.before
+            || held_everywhere.saturating_sub(self.before).saturating_add(self.after) <= most as u64
+    }
+}
+
+/// The largest request in part of the person who holds the most, among everyone but the
+/// person placing a piece.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Largest {
+    /// Its device.
+    pub device: DeviceId,
+    /// The bytes all of that person's requests in part hold.
+    pub person_holds: u64,
+}
+
+/// Whose request is let go of to make room for a piece that does not fit, when its person would
+/// hold `person_would_hold` with it and `largest` is the largest request of whoever else holds
+/// the most: that one, if its person holds more; else nobody's, and the piece is refused.
+pub fn let_go(largest: Option<Largest>, person_would_hold: u64) -> Option<DeviceId> {
+    largest.filter(|l| l.person_holds > person_would_hold).map(|l| l.device)
 }
 
 /// What `current` says of `request`.
@@ -157,20 +202,20 @@ pub fn status(current: Option<&HeldRequest>, request: Named<'_>) -> PiecesHeld {
 pub struct HeldRequests {
     most_bytes: usize,
     held_bytes: AtomicU64,
+    let_go: AtomicU64,
     /// The pieces this relay is receiving now, asked to keep what they hold before a status.
     pub arriving: PiecesArriving,
-}
-
-impl Default for HeldRequests {
-    fn default() -> Self {
-        Self::new(MOST_BYTES)
-    }
 }
 
 impl HeldRequests {
     /// Holding at most `most_bytes` across devices.
     pub fn new(most_bytes: usize) -> Self {
-        Self { most_bytes, held_bytes: AtomicU64::new(0), arriving: PiecesArriving::default() }
+        Self {
+            most_bytes,
+            held_bytes: AtomicU64::new(0),
+            let_go: AtomicU64::new(0),
+            arriving: PiecesArriving::default(),
+        }
     }
 
     /// What `device` holds of `request`: its bytes so far, or that it was taken; counting what
@@ -211,6 +256,14 @@ impl HeldRequests {
         let kept = store.hold_piece(piece).await?;
         Ok(kept.map(|kept| {
             self.held_bytes.store(kept.held_everywhere, Ordering::Relaxed);
+            if kept.let_go_of > 0 {
+                self.let_go.fetch_add(u64::from(kept.let_go_of), Ordering::Relaxed);
+                tracing::info!(
+                    %device,
+                    let_go_of = kept.let_go_of,
+                    "requests in part of people holding more were let go of to make room for this one"
+                );
+            }
             kept.held
         }))
     }
@@ -238,6 +291,11 @@ impl HeldRequests {
         let left = store.settle_held_request(device, digest.to_owned(), taken, now).await?;
         self.held_bytes.store(left, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Requests in part let go of to make room since the relay started (the `/metrics` counter).
+    pub fn let_go(&self) -> u64 {
+        self.let_go.load(Ordering::Relaxed)
     }
 
     /// Bytes held across devices, as last seen (the `/metrics` gauge).
@@ -288,20 +346,20 @@ mod tests {
     #[test]
     fn a_piece_follows_the_bytes_held_and_what_is_held_already_is_skipped() {
         let request = named("aa", 10);
-        assert_eq!(place(None, request, 0, 4, 0, 100), Ok(Placement::Start));
-        assert_eq!(place(None, request, 2, 4, 0, 100), Err(PieceRefused::NotNext { held: 0 }));
+        assert_eq!(place(None, request, 0, 4), Ok(Placement::Start));
+        assert_eq!(place(None, request, 2, 4), Err(PieceRefused::NotNext { held: 0 }));
         let current = holding("aa", 10, 4);
-        assert_eq!(place(Some(&current), request, 4, 6, 4, 100), Ok(Placement::Append { skip: 0 }));
-        assert_eq!(place(Some(&current), request, 2, 6, 4, 100), Ok(Placement::Append { skip: 2 }));
-        assert_eq!(place(Some(&current), request, 1, 3, 4, 100), Ok(Placement::Nothing));
-        assert_eq!(place(Some(&current), request, 5, 1, 4, 100), Err(PieceRefused::NotNext { held: 4 }));
-        assert_eq!(place(Some(&current), request, 4, 7, 4, 100), Err(PieceRefused::PastTheEnd { total: 10 }));
+        assert_eq!(place(Some(&current), request, 4, 6), Ok(Placement::Append { skip: 0 }));
+        assert_eq!(place(Some(&current), request, 2, 6), Ok(Placement::Append { skip: 2 }));
+        assert_eq!(place(Some(&current), request, 1, 3), Ok(Placement::Nothing));
+        assert_eq!(place(Some(&current), request, 5, 1), Err(PieceRefused::NotNext { held: 4 }));
+        assert_eq!(place(Some(&current), request, 4, 7), Err(PieceRefused::PastTheEnd { total: 10 }));
         assert_eq!(
-            place(Some(&current), Named { deflated: false, ..request }, 4, 1, 4, 100),
+            place(Some(&current), Named { deflated: false, ..request }, 4, 1),
             Err(PieceRefused::Renamed { total: 10, deflated: true })
         );
         let taken = HeldRequest { taken: true, ..current.clone() };
-        assert_eq!(place(Some(&taken), request, 4, 1, 0, 100), Err(PieceRefused::Taken));
+        assert_eq!(place(Some(&taken), request, 4, 1), Err(PieceRefused::Taken));
         assert_eq!(status(Some(&taken), request), PiecesHeld { held: 10, taken: true });
         assert_eq!(status(Some(&current), request), PiecesHeld { held: 4, taken: false });
         assert_eq!(status(Some(&current), named("bb", 10)), PiecesHeld { held: 0, taken: false });
@@ -311,9 +369,27 @@ mod tests {
     fn a_new_request_replaces_the_devices_other_one_within_the_bound() {
         let current = holding("aa", 10, 5);
         // Starting another frees the device's own 5 bytes: 3 others + 5 new fit in 8.
-        assert_eq!(place(Some(&current), named("bb", 6), 0, 5, 8, 8), Ok(Placement::Start));
-        assert_eq!(place(Some(&current), named("bb", 6), 3, 1, 8, 8), Err(PieceRefused::NotNext { held: 0 }));
-        assert_eq!(place(Some(&current), named("aa", 10), 5, 1, 8, 8), Err(PieceRefused::Full { most: 8 }));
-        assert_eq!(place(None, named("cc", 9), 0, 9, 0, 8), Err(PieceRefused::Full { most: 8 }));
+        let start = place(Some(&current), named("bb", 6), 0, 5).unwrap();
+        assert_eq!(start, Placement::Start);
+        assert!(start.device_holds(Some(&current), 5).fits(8, 8));
+        assert_eq!(place(Some(&current), named("bb", 6), 3, 1), Err(PieceRefused::NotNext { held: 0 }));
+        let append = place(Some(&current), named("aa", 10), 5, 1).unwrap();
+        assert_eq!(append.device_holds(Some(&current), 1), Holding { before: 5, after: 6 });
+        assert!(!append.device_holds(Some(&current), 1).fits(8, 8));
+        let new = place(None, named("cc", 9), 0, 9).unwrap();
+        assert!(!new.device_holds(None, 9).fits(0, 8));
+        // A piece sent again adds nothing and fits even past the bound.
+        let again = place(Some(&current), named("aa", 10), 0, 5).unwrap();
+        assert_eq!(again, Placement::Nothing);
+        assert!(again.device_holds(Some(&current), 5).fits(100, 8));
+    }
+
+    #[test]
+    fn room_is_made_only_from_someone_who_holds_more_than_the_piece_s_person_would() {
+        let largest = |person_holds| Some(Largest { device: DeviceId(7), person_holds });
+        assert_eq!(let_go(largest(9), 8), Some(DeviceId(7)));
+        assert_eq!(let_go(largest(8), 8), None, "as much: nobody is let go of for a peer");
+        assert_eq!(let_go(largest(3), 8), None);
+        assert_eq!(let_go(None, 0), None);
     }
 }

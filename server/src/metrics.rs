@@ -107,6 +107,7 @@ impl Metrics {
             work_queues,
             messages_queued,
             pieces_held_bytes,
+            pieces_let_go,
             resident_bytes,
         } = *gauges;
         let mut out = String::new();
@@ -220,6 +221,12 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE doorstep_sync_pieces_held_bytes gauge");
         let _ = writeln!(out, "doorstep_sync_pieces_held_bytes {pieces_held_bytes}");
+        let _ = writeln!(
+            out,
+            "# HELP doorstep_sync_pieces_let_go_total Requests in part let go of to make room for a person who held less."
+        );
+        let _ = writeln!(out, "# TYPE doorstep_sync_pieces_let_go_total counter");
+        let _ = writeln!(out, "doorstep_sync_pieces_let_go_total {pieces_let_go}");
         if let Some(rss) = resident_bytes {
             let _ = writeln!(out, "# HELP doorstep_process_resident_bytes The relay's resident memory.");
             let _ = writeln!(out, "# TYPE doorstep_process_resident_bytes gauge");
@@ -242,6 +249,8 @@ pub struct Gauges {
     pub messages_queued: usize,
     /// Bytes of sync requests held in part (`held_requests.rs`).
     pub pieces_held_bytes: usize,
+    /// Requests in part this relay let go of to make room (a counter kept by `held_requests.rs`).
+    pub pieces_let_go: u64,
     /// The process's resident memory, where the system tells it.
     pub resident_bytes: Option<u64>,
 }
@@ -268,6 +277,7 @@ mod tests {
             work_queues: 2,
             messages_queued: 9,
             pieces_held_bytes: 11,
+            pieces_let_go: 2,
             resident_bytes: Some(10 << 20),
         });
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"200\"} 2"), "{text}");
@@ -282,6 +292,7 @@ mod tests {
         assert!(text.contains("doorstep_documents_cached 5"));
         assert!(text.contains("doorstep_work_queues 2"));
         assert!(text.contains("doorstep_sync_pieces_held_bytes 11"));
+        assert!(text.contains("doorstep_sync_pieces_let_go_total 2"));
         assert!(text.contains("doorstep_sync_messages_queued 9"));
         assert!(text.contains("doorstep_sync_batches_total 2"), "{text}");
         assert!(text.contains("doorstep_sync_batched_messages_total 5"));

@@ -54,6 +54,7 @@ impl AppState {
         let batch_turns = Arc::new(tokio::sync::Semaphore::new(cores));
         let bodies_in_hand =
             BodiesInHand::new(config.limits.bodies_in_hand, config.limits.max_body_bytes, cores);
+        let held_requests = HeldRequests::new(config.limits.pieces_held);
         Self(Arc::new(Shared {
             relay,
             config,
@@ -62,7 +63,7 @@ impl AppState {
             streams,
             damage: OnceLock::new(),
             batch_turns,
-            held_requests: HeldRequests::default(),
+            held_requests,
             bodies_in_hand,
         }))
     }

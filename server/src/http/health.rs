@@ -35,6 +35,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         work_queues: state.relay.queues().len(),
         messages_queued: state.relay.queues().queued_relay_wide(),
         pieces_held_bytes: state.held_requests.bytes(),
+        pieces_let_go: state.held_requests.let_go(),
         resident_bytes: memory::resident_bytes(),
     };
     let text = state.metrics.render(&gauges);

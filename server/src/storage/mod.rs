@@ -377,6 +377,8 @@ pub struct PieceKept {
     pub held: usize,
     /// Bytes all devices' requests in part hold together.
     pub held_everywhere: u64,
+    /// Other people's requests let go of to make room for it (`held_requests::let_go`).
+    pub let_go_of: u32,
 }
 
 /// A change another process committed to the same database, as a store that can tell reports

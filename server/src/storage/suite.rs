@@ -251,11 +251,12 @@ pub async fn requests_in_pieces_are_kept_whole_settled_bounded_and_let_go_at_rev
     );
     assert_eq!(s.held_request_bytes(phone, "aa".into()).await.unwrap(), None, "not whole yet");
     let kept = s.hold_piece(piece(phone, "aa", 6, b"6789")).await.unwrap().unwrap();
-    assert_eq!(kept, PieceKept { held: 10, held_everywhere: 10 });
+    assert_eq!(kept, PieceKept { held: 10, held_everywhere: 10, let_go_of: 0 });
     assert_eq!(s.held_request_bytes(phone, "aa".into()).await.unwrap().unwrap(), b"0123456789");
-    // The bound counts every device's bytes.
+    // The bound counts every device's bytes; a person's own requests make no room for each other.
+    let tablet = s.create_device(p, "tablet".into(), SecretHash([4; 32]), T0).await.unwrap();
     assert_eq!(
-        s.hold_piece(piece(other, "bb", 0, b"0123456")).await.unwrap(),
+        s.hold_piece(piece(tablet, "bb", 0, b"0123456")).await.unwrap(),
         Err(PieceRefused::Full { most: 16 })
     );
     assert_eq!(s.settle_held_request(phone, "aa".into(), true, later(20)).await.unwrap(), 0);
@@ -279,6 +280,53 @@ pub async fn requests_in_pieces_are_kept_whole_settled_bounded_and_let_go_at_rev
     let fresh = NewPiece { total: 14, forget_before: later(1_000), ..piece(q_phone, "ff", 0, &[7; 14]) };
     assert_eq!(s.hold_piece(fresh).await.unwrap().unwrap().held, 14);
     assert_eq!(s.held_request(other).await.unwrap(), None, "stale");
+}
+
+pub async fn a_full_bound_lets_go_of_whoever_holds_the_most_for_someone_holding_less(s: Arc<dyn Storage>) {
+    use crate::held_requests::PieceRefused;
+    let hoarder = person(s.as_ref(), 1, false).await;
+    let second = person(s.as_ref(), 2, false).await;
+    let volunteer = person(s.as_ref(), 3, false).await;
+    let device = |p, n: u8| {
+        let s = Arc::clone(&s);
+        async move { s.create_device(p, format!("d{n}"), SecretHash([n; 32]), T0).await.unwrap() }
+    };
+    let (a, b, c) = (device(hoarder, 1).await, device(second, 2).await, device(volunteer, 3).await);
+    let piece = |device, digest: &str, at: usize, len: usize| NewPiece {
+        device,
+        digest: digest.into(),
+        total: 12,
+        deflated: true,
+        at,
+        bytes: vec![7; len],
+        most_bytes: 16,
+        now: later(at as i64),
+        forget_before: T0,
+    };
+    // Two people hold 8 and 6 of the 16 bytes, never finishing.
+    s.hold_piece(piece(a, "aa", 0, 8)).await.unwrap().unwrap();
+    s.hold_piece(piece(b, "bb", 0, 6)).await.unwrap().unwrap();
+    // A volunteer's 4 bytes do not fit (18): the one holding the most (8 > 4) is let go of.
+    let kept = s.hold_piece(piece(c, "cc", 0, 4)).await.unwrap().unwrap();
+    assert_eq!(kept, PieceKept { held: 4, held_everywhere: 10, let_go_of: 1 });
+    assert_eq!(s.held_request(a).await.unwrap(), None, "the hoarder's request is let go of");
+    assert_eq!(s.held_request(b).await.unwrap().unwrap().held, 6, "the other is kept");
+    // The volunteer goes on: 6 + 8 fit.
+    assert_eq!(s.hold_piece(piece(c, "cc", 4, 4)).await.unwrap().unwrap().held, 8);
+    // The hoarder starting again with 8 would hold as much as the most anyone holds (8): refused,
+    // and nobody is let go of.
+    assert_eq!(s.hold_piece(piece(a, "aa", 0, 8)).await.unwrap(), Err(PieceRefused::Full { most: 16 }));
+    assert_eq!(s.held_request(c).await.unwrap().unwrap().held, 8);
+    assert_eq!(s.held_request(b).await.unwrap().unwrap().held, 6);
+    // With 2 it fits beside them; the volunteer then finishes, letting go of the larger of the two
+    // others (6 > 12 is false: nobody holds more than the volunteer would) — refused, the
+    // volunteer sends the rest whole.
+    assert_eq!(s.hold_piece(piece(a, "aa", 0, 2)).await.unwrap().unwrap().held, 2);
+    assert_eq!(s.hold_piece(piece(c, "cc", 8, 4)).await.unwrap(), Err(PieceRefused::Full { most: 16 }));
+    // A request the relay took counts for nobody and is never let go of.
+    s.settle_held_request(b, "bb".into(), true, later(50)).await.unwrap();
+    assert_eq!(s.hold_piece(piece(c, "cc", 8, 4)).await.unwrap().unwrap().held, 12);
+    assert!(s.held_request(b).await.unwrap().unwrap().taken);
 }
 
 pub async fn dashboard_sessions_expire_close_and_are_bounded_per_person(s: Arc<dyn Storage>) {
@@ -424,7 +472,8 @@ macro_rules! storage_suite {
                 releasing_memory_keeps_every_document_and_connection,
                 dashboard_sessions_expire_close_and_are_bounded_per_person,
                 set_aside_items_are_stored_once_and_decided_once,
-                requests_in_pieces_are_kept_whole_settled_bounded_and_let_go_at_revocation);
+                requests_in_pieces_are_kept_whole_settled_bounded_and_let_go_at_revocation,
+                a_full_bound_lets_go_of_whoever_holds_the_most_for_someone_holding_less);
         }
     };
     (@tests $make:expr; $($name:ident),+) => {

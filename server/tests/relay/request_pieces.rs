@@ -3,10 +3,11 @@
 //! byte that arrives, and the next window sends the rest. Real relay, real replica file, real
 //! HTTP through a proxy that cuts every connection after so many bytes up.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use doorstep_core::Operation;
+use doorstep_core::id::CompoundId;
 use doorstep_core::sync::request_pieces::{PiecesHeld, digest};
 use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient};
@@ -52,20 +53,48 @@ async fn a_long_day_goes_up_in_windows_shorter_than_a_request_each_byte_kept() {
     let mut fx = Fixture::new().await;
     let (dir, replica, good_link, token) = joined_volunteer(&fx.relay, fx.compound, "李强的手机").await;
     http::sync(&replica, &good_link, device_now).await.unwrap();
+    let written = a_long_day(&replica, fx.compound);
+    let (windows, left_after, up) = up_in_windows(&fx.relay.url, &replica, dir.path(), &token).await;
+    assert!(windows >= 4, "the day took several windows: {windows}, {left_after:?}");
+    // Each byte a window carried was kept: the day crossed once, each window but the last full.
+    assert!(up > (windows - 1) * WINDOW, "{up} B up in {windows} windows");
+    assert!(
+        replica.lock().unwrap().request_in_pieces().is_none(),
+        "the request in pieces is forgotten once answered"
+    );
+    the_coordinator_sees(&mut fx, &written).await;
+}
+
+/// Six households' notes rewritten offline, 4,000 characters each; what each now says.
+fn a_long_day(
+    replica: &Mutex<Replica>,
+    compound: CompoundId,
+) -> std::collections::BTreeMap<doorstep_core::id::HouseholdId, String> {
     let households = replica.lock().unwrap().compounds().next().unwrap().households();
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let mut written = std::collections::BTreeMap::new();
     for household in households.iter().cycle().take(6) {
         let text = notes(&mut seed, 4000);
         let edit = Operation::EditNotes { household: household.id, notes: text.clone() };
-        replica.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
+        replica.lock().unwrap().apply(device_now(), compound, &edit).unwrap();
         written.insert(household.id, text);
     }
     assert_eq!(replica.lock().unwrap().unsynced_changes(), 6);
+    written
+}
 
+/// Syncs the phone whose file is `phone.sqlite` in `dir` through windows of [`WINDOW`] bytes up,
+/// the app killed between them, until nothing is left to sync (at most 40 windows); the windows
+/// it took, the changes left after each, and the bytes carried up.
+async fn up_in_windows(
+    relay: &str,
+    replica: &Mutex<Replica>,
+    dir: &std::path::Path,
+    token: &str,
+) -> (usize, Vec<usize>, usize) {
     let window = Arc::new(AtomicUsize::new(0));
-    let (url, carried) = windows_up(&fx.relay.url, Arc::clone(&window)).await;
-    let path = dir.path().join("phone.sqlite");
+    let (url, carried) = windows_up(relay, Arc::clone(&window)).await;
+    let path = dir.join("phone.sqlite");
     let mut windows = 0;
     let mut left_after = Vec::new();
     loop {
@@ -74,30 +103,79 @@ async fn a_long_day_goes_up_in_windows_shorter_than_a_request_each_byte_kept() {
         // The app killed between windows: only what the file kept counts. A new transport
         // too: no connection outlives its window.
         *replica.lock().unwrap() = Replica::open(&path).unwrap();
-        let transport = RelayClient::new(&url, Some(token.clone())).unwrap();
+        let transport = RelayClient::new(&url, Some(token.to_owned())).unwrap();
         window.store(WINDOW, Ordering::SeqCst);
-        let synced = http::sync(&replica, &transport, device_now).await;
+        let synced = http::sync(replica, &transport, device_now).await;
         let left = replica.lock().unwrap().unsynced_changes();
         left_after.push(left);
         if synced.is_ok() && left == 0 {
-            break;
+            return (windows, left_after, carried.load(Ordering::SeqCst));
         }
     }
-    let up = carried.load(Ordering::SeqCst);
-    assert!(windows >= 4, "the day took several windows: {windows}, {left_after:?}");
-    // Each byte a window carried was kept: the day crossed once, each window but the last full.
-    assert!(up > (windows - 1) * WINDOW, "{up} B up in {windows} windows");
-    assert!(
-        replica.lock().unwrap().request_in_pieces().is_none(),
-        "the request in pieces is forgotten once answered"
-    );
+}
 
-    // The coordinator sees every household's new notes.
+/// The coordinator sees every household's new notes.
+async fn the_coordinator_sees(
+    fx: &mut Fixture,
+    written: &std::collections::BTreeMap<doorstep_core::id::HouseholdId, String>,
+) {
     fx.coordinator.sync(&fx.relay).await;
     let seen = fx.coordinator.compound().households();
-    for (id, text) in &written {
+    for (id, text) in written {
         assert_eq!(&seen.iter().find(|h| h.id == *id).unwrap().notes, text);
     }
+}
+
+/// Members who fill the requests held in part with requests they never finish no longer keep
+/// everyone else's long requests out for the hour. Four members each hold 128 KiB of a request
+/// named 1 MiB long, filling a bound of 512 KiB; a fifth is refused (nobody holds more than it
+/// would). A volunteer's long day through windows of 4 KiB then lets go of one of them and goes
+/// up in pieces. Before: every piece of it was refused, the phone sent the day whole, no window
+/// carried it, and it was not up in 40 windows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_who_fill_the_requests_held_in_part_cannot_keep_a_long_day_out() {
+    const HOARD: usize = 128 * 1024;
+    let mut config = doorstep_server::config::Config::default();
+    config.limits.pieces_held = 4 * HOARD;
+    let mut fx = Fixture::with_config(config).await;
+    let mut hoarders = Vec::new();
+    for n in 0..5 {
+        let (_dir, _replica, _, token) =
+            joined_volunteer(&fx.relay, fx.compound, &format!("囤积者{n}")).await;
+        let name = digest(format!("never finished {n}").as_bytes());
+        let (status, body) = piece(&fx.relay.url, &token, &name, 1024 * 1024, 0, &[n; HOARD]).await;
+        hoarders.push((token, name));
+        if n < 4 {
+            assert_eq!(status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&body));
+        } else {
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "the bound is full");
+            assert!(
+                String::from_utf8_lossy(&body).contains("requests in part"),
+                "{}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+    assert!(fx.relay.metrics().await.contains(&format!("doorstep_sync_pieces_held_bytes {}", 4 * HOARD)));
+
+    let (dir, replica, good_link, token) = joined_volunteer(&fx.relay, fx.compound, "李强的手机").await;
+    http::sync(&replica, &good_link, device_now).await.unwrap();
+    let written = a_long_day(&replica, fx.compound);
+    let (windows, left_after, _) = up_in_windows(&fx.relay.url, &replica, dir.path(), &token).await;
+    assert!(windows >= 4, "the day went up in pieces: {windows} windows, {left_after:?}");
+    the_coordinator_sees(&mut fx, &written).await;
+    assert!(fx.relay.metrics().await.contains("doorstep_sync_pieces_let_go_total 1"));
+    // One hoarder was let go of (its next piece is told to start again); the others still hold.
+    let mut let_go = 0;
+    for (token, name) in &hoarders[..4] {
+        let held = holds(&fx.relay.url, token, name, 1024 * 1024).await;
+        match held.held {
+            0 => let_go += 1,
+            HOARD => {}
+            other => panic!("a hoarder holds {other} bytes"),
+        }
+    }
+    assert_eq!(let_go, 1);
 }
 
 /// The endpoint by hand: pieces kept in order and counted; a piece not from the byte held is
@@ -405,11 +483,7 @@ async fn a_body_the_link_cut_is_a_dropped_request_and_a_cut_piece_is_kept() {
 
 /// Four households' notes rewritten offline, 4,000 random characters each (the most a note
 /// holds): about 29 KB of request compressed, more than one piece of the tests' links carries.
-fn four_long_notes(
-    replica: &std::sync::Mutex<Replica>,
-    compound: doorstep_core::id::CompoundId,
-    mut seed: u64,
-) {
+fn four_long_notes(replica: &Mutex<Replica>, compound: CompoundId, mut seed: u64) {
     let households = replica.lock().unwrap().compounds().next().unwrap().households();
     for household in households.iter().take(4) {
         let edit = Operation::EditNotes { household: household.id, notes: notes(&mut seed, 4000) };

@@ -6,7 +6,7 @@ use deadpool_postgres::GenericClient;
 use doorstep_core::Timestamp;
 
 use super::{execute, query, query_one, query_opt};
-use crate::held_requests::{Named, PieceRefused, Placement, place, whole};
+use crate::held_requests::{Largest, Named, PieceRefused, Placement, let_go, place, whole};
 use crate::storage::{DeviceId, HeldRequest, NewPiece, PieceKept, StorageError, loaded_len, stored_len};
 
 /// Serialises the callers working on `device`'s request until the transaction ends: its row in
@@ -48,6 +48,46 @@ async fn forget(db: &impl GenericClient, device: DeviceId) -> Result<(), Storage
     Ok(())
 }
 
+/// The bytes the requests in part of `device`'s person hold, all its devices together.
+async fn person_holds(db: &impl GenericClient, device: DeviceId) -> Result<u64, StorageError> {
+    let row = query_one(
+        db,
+        "SELECT COALESCE(SUM(h.held), 0)::BIGINT FROM held_requests h JOIN devices d ON d.id = h.device
+         WHERE NOT h.taken AND d.person = (SELECT person FROM devices WHERE id = $1)",
+        &[&device.0],
+    )
+    .await?;
+    Ok(u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0))
+}
+
+/// The largest request in part of whoever holds the most, other than `device`'s person, whose
+/// device no other transaction is working on (a relay placing a piece of it holds its row; that
+/// request is passed over rather than waited for, so two relays making room never wait on each
+/// other).
+async fn largest_elsewhere(
+    db: &impl GenericClient,
+    device: DeviceId,
+) -> Result<Option<Largest>, StorageError> {
+    let row = query_opt(
+        db,
+        "SELECT h.device, t.holds FROM held_requests h
+         JOIN devices d ON d.id = h.device
+         JOIN (SELECT d2.person AS person, SUM(h2.held)::BIGINT AS holds
+               FROM held_requests h2 JOIN devices d2 ON d2.id = h2.device
+               WHERE NOT h2.taken GROUP BY d2.person) t ON t.person = d.person
+         WHERE NOT h.taken AND h.held > 0 AND d.person <> (SELECT person FROM devices WHERE id = $1)
+         ORDER BY t.holds DESC, h.held DESC, h.device
+         LIMIT 1 FOR NO KEY UPDATE OF d SKIP LOCKED",
+        &[&device.0],
+    )
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(Largest {
+        device: DeviceId(row.try_get(0)?),
+        person_holds: u64::try_from(row.try_get::<_, i64>(1)?).unwrap_or(0),
+    }))
+}
+
 pub(super) async fn hold_piece(
     db: &impl GenericClient,
     piece: &NewPiece,
@@ -56,15 +96,28 @@ pub(super) async fn hold_piece(
     // Forgotten first, so that requests nobody finished do not count against the bound.
     forget_stale(db, piece.forget_before).await?;
     let current = held(db, piece.device).await?;
-    let everywhere = held_everywhere(db).await?;
     let named = Named { digest: &piece.digest, total: piece.total, deflated: piece.deflated };
-    let placement =
-        match place(current.as_ref(), named, piece.at, piece.bytes.len(), everywhere, piece.most_bytes) {
-            Ok(placement) => placement,
-            Err(refused) => return Ok(Err(refused)),
+    let placement = match place(current.as_ref(), named, piece.at, piece.bytes.len()) {
+        Ok(placement) => placement,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let holding = placement.device_holds(current.as_ref(), piece.bytes.len());
+    let mut everywhere = held_everywhere(db).await?;
+    let mut let_go_of = 0;
+    while !holding.fits(everywhere, piece.most_bytes) {
+        let would_hold = person_holds(db, piece.device)
+            .await?
+            .saturating_sub(holding.before)
+            .saturating_add(holding.after);
+        let Some(other) = let_go(largest_elsewhere(db, piece.device).await?, would_hold) else {
+            return Ok(Err(PieceRefused::Full { most: piece.most_bytes }));
         };
-    let (held, added) = match placement {
-        Placement::Nothing => (current.map_or(0, |c| c.held), 0),
+        forget(db, other).await?;
+        let_go_of += 1;
+        everywhere = held_everywhere(db).await?;
+    }
+    let held = match placement {
+        Placement::Nothing => current.map_or(0, |c| c.held),
         Placement::Start => {
             forget(db, piece.device).await?;
             execute(
@@ -84,7 +137,8 @@ pub(super) async fn hold_piece(
         }
         Placement::Append { skip } => append(db, piece, current.map_or(0, |c| c.held), skip).await?,
     };
-    Ok(Ok(PieceKept { held, held_everywhere: everywhere.saturating_add(added) }))
+    let held_everywhere = everywhere.saturating_sub(holding.before).saturating_add(holding.after);
+    Ok(Ok(PieceKept { held, held_everywhere, let_go_of }))
 }
 
 async fn append(
@@ -92,7 +146,7 @@ async fn append(
     piece: &NewPiece,
     held: usize,
     skip: usize,
-) -> Result<(usize, u64), StorageError> {
+) -> Result<usize, StorageError> {
     let new = &piece.bytes[skip.min(piece.bytes.len())..];
     if !new.is_empty() {
         execute(
@@ -109,7 +163,7 @@ async fn append(
         &[&piece.device.0, &stored_len(now_held), &piece.now.as_millis()],
     )
     .await?;
-    Ok((now_held, new.len() as u64))
+    Ok(now_held)
 }
 
 pub(super) async fn bytes(

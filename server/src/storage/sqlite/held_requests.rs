@@ -4,7 +4,7 @@
 use doorstep_core::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::held_requests::{Named, PieceRefused, Placement, place, whole};
+use crate::held_requests::{Largest, Named, PieceRefused, Placement, let_go, place, whole};
 use crate::storage::{DeviceId, HeldRequest, NewPiece, PieceKept, StorageError, loaded_len, stored_len};
 
 pub(super) fn held(conn: &Connection, device: DeviceId) -> Result<Option<HeldRequest>, StorageError> {
@@ -34,6 +34,38 @@ fn forget(tx: &Transaction<'_>, device: DeviceId) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// The bytes the requests in part of `device`'s person hold, all its devices together.
+fn person_holds(tx: &Transaction<'_>, device: DeviceId) -> Result<u64, StorageError> {
+    let n: i64 = tx.query_row(
+        "SELECT COALESCE(SUM(h.held), 0) FROM held_requests h JOIN devices d ON d.id = h.device
+         WHERE h.taken = 0 AND d.person = (SELECT person FROM devices WHERE id = ?1)",
+        [device.0],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The largest request in part of whoever holds the most, other than `device`'s person.
+fn largest_elsewhere(tx: &Transaction<'_>, device: DeviceId) -> Result<Option<Largest>, StorageError> {
+    let row: Option<(i64, i64)> = tx
+        .query_row(
+            "SELECT h.device, t.holds FROM held_requests h
+             JOIN devices d ON d.id = h.device
+             JOIN (SELECT d2.person AS person, SUM(h2.held) AS holds
+                   FROM held_requests h2 JOIN devices d2 ON d2.id = h2.device
+                   WHERE h2.taken = 0 GROUP BY d2.person) t ON t.person = d.person
+             WHERE h.taken = 0 AND h.held > 0 AND d.person <> (SELECT person FROM devices WHERE id = ?1)
+             ORDER BY t.holds DESC, h.held DESC, h.device LIMIT 1",
+            [device.0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(row.map(|(device, holds)| Largest {
+        device: DeviceId(device),
+        person_holds: u64::try_from(holds).unwrap_or(0),
+    }))
+}
+
 pub(super) fn hold_piece(
     tx: &Transaction<'_>,
     piece: &NewPiece,
@@ -41,15 +73,26 @@ pub(super) fn hold_piece(
     // Forgotten first, so that requests nobody finished do not count against the bound.
     forget_stale(tx, piece.forget_before)?;
     let current = held(tx, piece.device)?;
-    let everywhere = held_everywhere(tx)?;
     let named = Named { digest: &piece.digest, total: piece.total, deflated: piece.deflated };
-    let placement =
-        match place(current.as_ref(), named, piece.at, piece.bytes.len(), everywhere, piece.most_bytes) {
-            Ok(placement) => placement,
-            Err(refused) => return Ok(Err(refused)),
+    let placement = match place(current.as_ref(), named, piece.at, piece.bytes.len()) {
+        Ok(placement) => placement,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let holding = placement.device_holds(current.as_ref(), piece.bytes.len());
+    let mut everywhere = held_everywhere(tx)?;
+    let mut let_go_of = 0;
+    while !holding.fits(everywhere, piece.most_bytes) {
+        let would_hold =
+            person_holds(tx, piece.device)?.saturating_sub(holding.before).saturating_add(holding.after);
+        let Some(other) = let_go(largest_elsewhere(tx, piece.device)?, would_hold) else {
+            return Ok(Err(PieceRefused::Full { most: piece.most_bytes }));
         };
-    let (held, added) = match placement {
-        Placement::Nothing => (current.map_or(0, |c| c.held), 0),
+        forget(tx, other)?;
+        let_go_of += 1;
+        everywhere = held_everywhere(tx)?;
+    }
+    let held = match placement {
+        Placement::Nothing => current.map_or(0, |c| c.held),
         Placement::Start => {
             forget(tx, piece.device)?;
             tx.execute(
@@ -67,17 +110,12 @@ pub(super) fn hold_piece(
         }
         Placement::Append { skip } => append(tx, piece, current.map_or(0, |c| c.held), skip)?,
     };
-    Ok(Ok(PieceKept { held, held_everywhere: everywhere.saturating_add(added) }))
+    let held_everywhere = everywhere.saturating_sub(holding.before).saturating_add(holding.after);
+    Ok(Ok(PieceKept { held, held_everywhere, let_go_of }))
 }
 
-/// Appends the piece's bytes from `skip` on after the `held` bytes held; the bytes now held and
-/// how many were added.
-fn append(
-    tx: &Transaction<'_>,
-    piece: &NewPiece,
-    held: usize,
-    skip: usize,
-) -> Result<(usize, u64), StorageError> {
+/// Appends the piece's bytes from `skip` on after the `held` bytes held; the bytes now held.
+fn append(tx: &Transaction<'_>, piece: &NewPiece, held: usize, skip: usize) -> Result<usize, StorageError> {
     let new = &piece.bytes[skip.min(piece.bytes.len())..];
     if !new.is_empty() {
         tx.execute(
@@ -90,7 +128,7 @@ fn append(
         "UPDATE held_requests SET held = ?2, touched_at = ?3 WHERE device = ?1",
         params![piece.device.0, stored_len(now_held), piece.now.as_millis()],
     )?;
-    Ok((now_held, new.len() as u64))
+    Ok(now_held)
 }
 
 pub(super) fn bytes(

@@ -37,6 +37,7 @@ pub mod pieces_arriving;
 pub mod rate_limit;
 pub mod refetch_guard;
 pub mod relay;
+pub mod roster_reading;
 pub mod secret;
 pub mod set_aside;
 pub mod state;

@@ -10,6 +10,7 @@ use crate::held_requests::HeldRequests;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::relay::Relay;
+use crate::roster_reading::RosterReaders;
 
 /// The relay, its configuration and its counters, cheap to clone into each request.
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct Shared {
     pub held_requests: HeldRequests,
     /// Room for sync request bodies, bounded across the relay.
     pub bodies_in_hand: BodiesInHand,
+    /// The threads roster uploads are read on, one per core.
+    pub roster_readers: RosterReaders,
 }
 
 impl AppState {
@@ -65,6 +68,7 @@ impl AppState {
             batch_turns,
             held_requests,
             bodies_in_hand,
+            roster_readers: RosterReaders::new(cores),
         }))
     }
 }

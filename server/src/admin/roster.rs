@@ -8,13 +8,14 @@
 
 use doorstep_core::ImportPolicy;
 use doorstep_core::id::CompoundId;
-use doorstep_core::import::{RosterColumn, RowMessage, read_roster_csv};
+use doorstep_core::import::{RosterColumn, RosterPreview, RowMessage, read_roster_csv};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::vocabulary::DocKind;
 use serde::Serialize;
 
 use super::{AdminError, Principal, require_compound};
 use crate::relay::{Relay, RelayError};
+use crate::roster_reading::RosterReaders;
 
 /// A row left out (or imported with a warning), by line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -82,6 +83,32 @@ pub async fn import_roster(
     let preview = tokio::task::spawn_blocking(move || read_roster_csv(&bytes))
         .await
         .map_err(|e| AdminError::Relay(RelayError::Task(e.to_string())))??;
+    import_read(relay, compound, preview, accept_good_rows).await
+}
+
+/// [`import_roster`], the file read on the relay's roster readers (`roster_reading.rs`): what the
+/// admin API does, so that uploads sent at once are read one per core.
+pub async fn import_roster_read_on(
+    readers: &RosterReaders,
+    relay: &Relay,
+    principal: &Principal,
+    compound: CompoundId,
+    bytes: Vec<u8>,
+    accept_good_rows: bool,
+) -> Result<ImportReport, AdminError> {
+    require_compound(relay, compound).await?;
+    principal.require_running(compound, "import a roster")?;
+    let preview = readers.read(move || read_roster_csv(&bytes)).await??;
+    import_read(relay, compound, preview, accept_good_rows).await
+}
+
+/// Imports the rows read from a roster file.
+async fn import_read(
+    relay: &Relay,
+    compound: CompoundId,
+    preview: RosterPreview,
+    accept_good_rows: bool,
+) -> Result<ImportReport, AdminError> {
     let mut skipped: Vec<RowProblem> = preview.errors.iter().map(RowProblem::from).collect();
     if preview.omitted_errors > 0 {
         skipped.push(RowProblem::more(preview.omitted_errors, "行有错误", "rows with errors"));

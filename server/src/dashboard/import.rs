@@ -23,7 +23,7 @@ use super::error::{DashError, RowProblem};
 use super::export::XLSX;
 use super::signed_in::SignedIn;
 use super::workbook::{self, OLE_MAGIC, ZIP_MAGIC};
-use super::{DashState, Params, blocking};
+use super::{DashState, Params};
 use crate::error::AppError;
 use crate::http::body_in_hand;
 
@@ -161,7 +161,14 @@ pub async fn import(
     // The read stops itself at the request's deadline: when the relay answers 408, the
     // blocking thread is not left inflating and parsing for nobody.
     let deadline = Instant::now() + state.app.config.limits.request_timeout;
-    let read = blocking(move || read(workbook, &body, deadline)).await??;
+    // On the roster readers' threads, one per core (`roster_reading.rs`): a read builds far more
+    // than the upload's bytes.
+    let read = state
+        .app
+        .roster_readers
+        .read(move || read(workbook, &body, deadline))
+        .await
+        .map_err(DashError::from)??;
 
     if !commit {
         let preview = Preview {

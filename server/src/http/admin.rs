@@ -200,8 +200,15 @@ pub async fn import_roster(
     let p = principal(&state, &auth).await?;
     let limit = state.config.limits.max_body_bytes;
     let (body, _held) = body_in_hand::upload(&state.bodies_in_hand, p.person, &headers, body, limit).await?;
-    let report =
-        admin::import_roster(&state.relay, &p, compound, body.to_vec(), options.accept_good_rows).await?;
+    let report = admin::import_roster_read_on(
+        &state.roster_readers,
+        &state.relay,
+        &p,
+        compound,
+        body.to_vec(),
+        options.accept_good_rows,
+    )
+    .await?;
     Ok(Json(report))
 }
 

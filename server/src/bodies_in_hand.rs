@@ -154,7 +154,7 @@ impl HeldBytes {
                     error: PERSON_SHARE_CODE,
                     reason: format!(
                         "your requests hold as many bytes of bodies as one person's may at once ({} MiB); \
-                         nothing of this one was kept, sync again once they are answered",
+                         nothing of this one was kept; send it again once they are answered (a phone syncs again by itself)",
                         BodiesInHand::mib(in_hand.person_units)
                     ),
                     retry_after: Some(RETRY_AFTER),

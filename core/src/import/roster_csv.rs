@@ -3,6 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use csv::StringRecord;
+use sha2::{Digest, Sha256};
 
 use super::columns::RosterColumn;
 use super::encoding::decode;
@@ -125,8 +126,10 @@ pub fn read_roster_csv(bytes: &[u8]) -> Result<RosterPreview, ImportError> {
     let columns = find_header(&mut records)?;
     let mut preview = RosterPreview { ignored_columns: columns.ignored(), ..RosterPreview::default() };
     // Each flat's first line, and the row's roster cells there, to tell an identical row
-    // (safe to drop) from a different household written at the same address.
-    let mut seen: HashMap<FlatKey, (usize, Vec<String>)> = HashMap::new();
+    // (safe to drop) from a different household written at the same address. Both by their
+    // SHA-256, only ever compared: 72 bytes a flat instead of its fourteen strings (100,000
+    // households held about 60 MiB more while read).
+    let mut seen: HashMap<Fingerprint, (usize, Fingerprint)> = HashMap::new();
     let mut rows = 0;
     for record in records {
         let (line, record) = record?;
@@ -141,12 +144,7 @@ pub fn read_roster_csv(bytes: &[u8]) -> Result<RosterPreview, ImportError> {
             Row { line, record: &record, columns: &columns, errors: Vec::new(), warnings: Vec::new() };
         let read = row.read();
         if let Some(address) = &read.address {
-            let key = (
-                address.estate.clone(),
-                address.building.clone(),
-                address.unit.clone(),
-                address.flat.clone(),
-            );
+            let key = fingerprint([address.estate.as_str(), &address.building, &address.unit, &address.flat]);
             let cells = row.roster_cells();
             match seen.get(&key) {
                 Some((first, first_cells)) if *first_cells == cells => {
@@ -192,8 +190,17 @@ pub fn read_roster_csv(bytes: &[u8]) -> Result<RosterPreview, ImportError> {
     Ok(preview)
 }
 
-/// A flat's address as a key: estate, building, unit, flat.
-type FlatKey = (String, String, String, String);
+/// SHA-256 of texts, each prefixed by its length, so that no two lists of texts share one.
+type Fingerprint = [u8; 32];
+
+fn fingerprint<'a>(texts: impl IntoIterator<Item = &'a str>) -> Fingerprint {
+    let mut hasher = Sha256::new();
+    for text in texts {
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    }
+    hasher.finalize().into()
+}
 
 /// Which field of a record each column is in, and what the headers said.
 #[derive(Debug)]
@@ -389,8 +396,8 @@ impl Row<'_> {
 
     /// The trimmed cells of the roster's columns, in column order: what makes two rows the same
     /// household record (a row number such as 序号 does not).
-    fn roster_cells(&self) -> Vec<String> {
-        RosterColumn::ALL.into_iter().map(|column| self.text(column).to_owned()).collect()
+    fn roster_cells(&self) -> Fingerprint {
+        fingerprint(RosterColumn::ALL.into_iter().map(|column| self.text(column)))
     }
 
     /// Checks the field count and cell lengths, without which nothing else can be trusted.

@@ -12,38 +12,73 @@
 //! their own, what roster reads take is bounded by the cores, however many are sent and by
 //! however many coordinators. Imports are rare and a read stops at its request's deadline, so
 //! waiting a turn costs an honest coordinator at most a few seconds; phones' syncs never wait on
-//! it.
+//! it. A reader thread ends after [`KEEP_ALIVE`] without work, as tokio's blocking threads do:
+//! kept for good, the two readers held what they had freed, and a relay after the 500-compound
+//! sweep kept 3–4 MiB more than before (BENCHMARKS.md §6).
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use crate::relay::RelayError;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// The threads roster uploads are read on.
+/// How long a reader thread waits for more work before it ends (as tokio's blocking threads
+/// do): a thread that lives on keeps the blocks it freed cached, out of reach of the relay's
+/// trim after an eviction sweep (BENCHMARKS.md §6).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// The threads roster uploads are read on: started when work comes, at most one per core.
 #[derive(Debug)]
 pub struct RosterReaders {
-    // A std mutex around the sender: `Sender` is `Send` but the state is shared.
-    jobs: Mutex<Sender<Job>>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    work: Condvar,
+    most: usize,
+    keep_alive: Duration,
+}
+
+#[derive(Default)]
+struct State {
+    jobs: VecDeque<Job>,
+    threads: usize,
+    idle: usize,
+    closed: bool,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("jobs", &self.jobs.len())
+            .field("threads", &self.threads)
+            .field("idle", &self.idle)
+            .finish()
+    }
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl RosterReaders {
-    /// `threads` threads (at least one); they end once this is dropped and their work is done.
+    /// At most `threads` reader threads (at least one), each ending after [`KEEP_ALIVE`] without
+    /// work.
     pub fn new(threads: usize) -> Self {
-        let (jobs, queue) = channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for n in 0..threads.max(1) {
-            let queue = Arc::clone(&queue);
-            let spawned = std::thread::Builder::new()
-                .name(format!("roster-reader-{n}"))
-                .spawn(move || read_rosters(&queue));
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "could not start a roster reader thread");
-            }
-        }
-        Self { jobs: Mutex::new(jobs) }
+        Self::with_keep_alive(threads, KEEP_ALIVE)
+    }
+
+    fn with_keep_alive(threads: usize, keep_alive: Duration) -> Self {
+        let shared =
+            Shared { state: Mutex::default(), work: Condvar::new(), most: threads.max(1), keep_alive };
+        Self { shared: Arc::new(shared) }
     }
 
     /// Runs `read` on a roster reader once one is free; its result. A read that panics is an
@@ -58,24 +93,72 @@ impl RosterReaders {
                 let _ = done.send(value);
             }
         });
-        self.jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(job)
-            .map_err(|_| RelayError::Task("no roster reader thread is running".into()))?;
+        self.queue(job)?;
         result.await.map_err(|_| RelayError::Task("reading the roster failed unexpectedly".into()))
+    }
+
+    fn queue(&self, job: Job) -> Result<(), RelayError> {
+        let mut state = self.shared.state();
+        state.jobs.push_back(job);
+        if state.idle > 0 {
+            self.shared.work.notify_one();
+            return Ok(());
+        }
+        if state.threads >= self.shared.most {
+            // Every reader is busy: the job waits its turn.
+            return Ok(());
+        }
+        let shared = Arc::clone(&self.shared);
+        let spawned = std::thread::Builder::new()
+            .name(format!("roster-reader-{}", state.threads))
+            .spawn(move || read_rosters(&shared));
+        match spawned {
+            Ok(_) => state.threads += 1,
+            Err(e) if state.threads == 0 => {
+                state.jobs.clear();
+                return Err(RelayError::Task(format!("could not start a thread to read the roster: {e}")));
+            }
+            // The readers running take it in turn.
+            Err(e) => tracing::warn!(error = %e, "could not start another roster reader"),
+        }
+        Ok(())
+    }
+
+    /// Reader threads running now.
+    pub fn threads(&self) -> usize {
+        self.shared.state().threads
     }
 }
 
-fn read_rosters(queue: &Mutex<Receiver<Job>>) {
+impl Drop for RosterReaders {
+    fn drop(&mut self) {
+        self.shared.state().closed = true;
+        self.shared.work.notify_all();
+    }
+}
+
+fn read_rosters(shared: &Shared) {
+    let mut state = shared.state();
     loop {
-        // The lock is held only while waiting for the next job, not while it runs.
-        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        match job {
-            Ok(job) => job(),
-            Err(_) => return,
+        if let Some(job) = state.jobs.pop_front() {
+            drop(state);
+            job();
+            state = shared.state();
+            continue;
+        }
+        if state.closed {
+            break;
+        }
+        state.idle += 1;
+        let (next, waited) =
+            shared.work.wait_timeout(state, shared.keep_alive).unwrap_or_else(PoisonError::into_inner);
+        state = next;
+        state.idle -= 1;
+        if waited.timed_out() && state.jobs.is_empty() {
+            break;
         }
     }
+    state.threads -= 1;
 }
 
 #[cfg(test)]
@@ -90,7 +173,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn rosters_are_read_on_their_own_threads_at_most_one_each_at_once() {
-        let readers = Arc::new(RosterReaders::new(2));
+        let readers = Arc::new(RosterReaders::with_keep_alive(2, Duration::from_secs(5)));
         let running = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         let reads = (0..12).map(|_| {
@@ -117,5 +200,16 @@ mod tests {
         // A read that panics is an error; the thread reads the next.
         assert!(readers.read(|| panic!("a damaged upload")).await.is_err());
         assert_eq!(readers.read(|| 7).await.unwrap(), 7);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reader_threads_end_when_idle_and_start_again_for_more_work() {
+        let readers = RosterReaders::with_keep_alive(2, Duration::from_millis(50));
+        assert_eq!(readers.threads(), 0, "none before any work");
+        assert_eq!(readers.read(|| 1).await.unwrap(), 1);
+        assert_eq!(readers.threads(), 1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(readers.threads(), 0, "ended after the keep-alive");
+        assert_eq!(readers.read(|| 2).await.unwrap(), 2);
     }
 }

@@ -178,6 +178,72 @@ async fn members_who_fill_the_requests_held_in_part_cannot_keep_a_long_day_out()
     assert_eq!(let_go, 1);
 }
 
+/// Two relays on one PostgreSQL; two members fill the bound with requests they never finish;
+/// then twelve volunteers send pieces at once, alternating relays: the relays make room for
+/// their pieces at the same moment (a device another transaction is working on is passed over,
+/// never waited for), and no piece fails for it: each is kept (202), told its request was let go
+/// of (409, and the phone starts again), or refused for room (503). What all hold never passes
+/// the bound (before the advisory lock: 104 KiB of 64 KiB, each of the pieces placed at once
+/// having read the sum before the others committed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_on_one_postgresql_making_room_at_once_never_fail_a_piece() {
+    use doorstep_server::storage::postgres::scratch::ScratchDatabase;
+    const PIECE: usize = 8 * 1024;
+    const TOTAL: usize = 8 * PIECE;
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let mut config = doorstep_server::Config::default();
+    config.limits.pieces_held = TOTAL;
+    let a = crate::harness::TestRelay::start_on(db.url(), config.clone()).await;
+    let mut b = crate::harness::TestRelay::start_on(db.url(), config).await;
+    b.admin_token = a.admin_token.clone();
+    let compound = a.create_compound("共享苑").await;
+    for n in 0..2 {
+        let (_dir, _replica, _, token) = joined_volunteer(&a, compound, &format!("囤积者{n}")).await;
+        let name = digest(format!("never finished {n}").as_bytes());
+        let (status, _) = piece(&a.url, &token, &name, TOTAL, 0, &[0; TOTAL / 2]).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let mut volunteers = Vec::new();
+    for n in 0..12 {
+        let (_dir, _replica, _, token) = joined_volunteer(&a, compound, &format!("志愿者{n}")).await;
+        volunteers.push((token, digest(format!("a request of volunteer {n}").as_bytes())));
+    }
+    let sends = volunteers.iter().enumerate().map(|(n, (token, name))| {
+        let relays = [a.url.clone(), b.url.clone()];
+        async move {
+            let (mut from, mut statuses) = (0, Vec::new());
+            for k in 0..6 {
+                let relay = &relays[(n + k) % 2];
+                let (status, body) = piece(relay, token, name, TOTAL, from, &[7; PIECE]).await;
+                match status {
+                    StatusCode::ACCEPTED => from += PIECE,
+                    // Let go of to make room: the phone asks, hears nothing is held, starts again.
+                    StatusCode::CONFLICT => from = 0,
+                    StatusCode::SERVICE_UNAVAILABLE => {}
+                    other => panic!("volunteer {n}'s piece {k}: {other} {}", String::from_utf8_lossy(&body)),
+                }
+                statuses.push(status);
+            }
+            statuses
+        }
+    });
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(sends).await.into_iter().flatten().collect();
+    assert!(statuses.contains(&StatusCode::ACCEPTED), "{statuses:?}");
+    let mut held = 0;
+    for (token, name) in &volunteers {
+        held += holds(&a.url, token, name, TOTAL).await.held;
+    }
+    assert!(held <= TOTAL, "{held} bytes held of a {TOTAL}-byte bound");
+    let let_go: u64 = [a.metrics().await, b.metrics().await]
+        .iter()
+        .filter_map(|m| m.lines().find_map(|l| l.strip_prefix("doorstep_sync_pieces_let_go_total ")))
+        .map(|n| n.parse::<u64>().unwrap())
+        .sum();
+    println!("{} pieces: {statuses:?}; {held} bytes held; {let_go} let go of", statuses.len());
+    assert!(let_go >= 2, "both members' requests were let go of: {let_go}");
+}
+
 /// The endpoint by hand: pieces kept in order and counted; a piece not from the byte held is
 /// refused with the count to resume from; a request whose bytes do not match its digest is
 /// dropped; an unreadable one is refused as `/v1/sync` refuses it; a request taken is said to be

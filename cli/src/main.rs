@@ -14,6 +14,7 @@ use doorstep_core::Role;
 use doorstep_core::id::{CompoundId, PersonId};
 use doorstep_server::admin::{self, Principal};
 use doorstep_server::relay::{Opened, Relay};
+use doorstep_server::roster_reading::RosterReaders;
 use doorstep_server::storage;
 use doorstep_server::storage::sqlite::SqliteStorage;
 use doorstep_server::sync::admission::QueueLimits;
@@ -471,7 +472,9 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::ImportRoster { compound, file, accept_good_rows } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            match admin::import_roster(&relay, &me, compound, bytes, accept_good_rows).await {
+            match admin::import_roster(&RosterReaders::new(1), &relay, &me, compound, bytes, accept_good_rows)
+                .await
+            {
                 Ok(report) => {
                     writeln!(
                         out,

@@ -10,6 +10,7 @@ use doorstep_core::{Operation, Role};
 use crate::admin::{self, AdminError, Principal};
 use crate::clock;
 use crate::relay::Relay;
+use crate::roster_reading::RosterReaders;
 use crate::secret;
 use crate::storage::NewPerson;
 
@@ -49,7 +50,15 @@ pub async fn seed(relay: &Relay) -> Result<Option<DemoSeed>, AdminError> {
     }
     let admin = Principal::relay_admin(relay);
     let compound = admin::create_compound(relay, &admin, "香樟苑").await?;
-    let report = admin::import_roster(relay, &admin, compound.id, SAMPLE_ROSTER.to_vec(), true).await?;
+    let report = admin::import_roster(
+        &RosterReaders::new(1),
+        relay,
+        &admin,
+        compound.id,
+        SAMPLE_ROSTER.to_vec(),
+        true,
+    )
+    .await?;
     let mut people = Vec::new();
     for (name, role) in [("王芳", Role::Coordinator), ("李强", Role::Volunteer), ("赵敏", Role::Volunteer)]
     {

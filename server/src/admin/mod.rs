@@ -16,7 +16,7 @@ pub use compound::create_compound;
 pub use error::AdminError;
 pub use invite::{Invite, JoinRequest, Joined, create_invite, join};
 pub use members::{issue_token, members, revoke_devices, revoke_membership};
-pub use roster::{ImportReport, RowProblem, export_roster, import_roster, import_roster_read_on};
+pub use roster::{ImportReport, RowProblem, export_roster, import_roster};
 
 use crate::relay::Relay;
 use crate::storage::Membership;

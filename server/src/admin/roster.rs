@@ -69,26 +69,10 @@ pub struct ImportReport {
     pub ignored_columns: Vec<String>,
 }
 
-/// Imports a roster CSV into `compound`. With row errors and without `accept_good_rows`, nothing
-/// is imported and the errors are returned.
+/// Imports a roster CSV into `compound`, the file read on `readers` (`roster_reading.rs`: the
+/// relay's, so that uploads sent at once are read one per core). With row errors and without
+/// `accept_good_rows`, nothing is imported and the errors are returned.
 pub async fn import_roster(
-    relay: &Relay,
-    principal: &Principal,
-    compound: CompoundId,
-    bytes: Vec<u8>,
-    accept_good_rows: bool,
-) -> Result<ImportReport, AdminError> {
-    require_compound(relay, compound).await?;
-    principal.require_running(compound, "import a roster")?;
-    let preview = tokio::task::spawn_blocking(move || read_roster_csv(&bytes))
-        .await
-        .map_err(|e| AdminError::Relay(RelayError::Task(e.to_string())))??;
-    import_read(relay, compound, preview, accept_good_rows).await
-}
-
-/// [`import_roster`], the file read on the relay's roster readers (`roster_reading.rs`): what the
-/// admin API does, so that uploads sent at once are read one per core.
-pub async fn import_roster_read_on(
     readers: &RosterReaders,
     relay: &Relay,
     principal: &Principal,

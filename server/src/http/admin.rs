@@ -200,7 +200,7 @@ pub async fn import_roster(
     let p = principal(&state, &auth).await?;
     let limit = state.config.limits.max_body_bytes;
     let (body, _held) = body_in_hand::upload(&state.bodies_in_hand, p.person, &headers, body, limit).await?;
-    let report = admin::import_roster_read_on(
+    let report = admin::import_roster(
         &state.roster_readers,
         &state.relay,
         &p,

@@ -50,15 +50,8 @@ pub async fn seed(relay: &Relay) -> Result<Option<DemoSeed>, AdminError> {
     }
     let admin = Principal::relay_admin(relay);
     let compound = admin::create_compound(relay, &admin, "香樟苑").await?;
-    let report = admin::import_roster(
-        &RosterReaders::new(1),
-        relay,
-        &admin,
-        compound.id,
-        SAMPLE_ROSTER.to_vec(),
-        true,
-    )
-    .await?;
+    let report =
+        admin::import_roster(&RosterReaders::new(1), relay, &admin, compound.id, SAMPLE_ROSTER, true).await?;
     let mut people = Vec::new();
     for (name, role) in [("王芳", Role::Coordinator), ("李强", Role::Volunteer), ("赵敏", Role::Volunteer)]
     {

@@ -125,7 +125,8 @@ impl RosterReaders {
     }
 
     /// Reader threads running now.
-    pub fn threads(&self) -> usize {
+    #[cfg(test)]
+    fn threads(&self) -> usize {
         self.shared.state().threads
     }
 }

@@ -77,12 +77,12 @@ pub async fn import_roster(
     relay: &Relay,
     principal: &Principal,
     compound: CompoundId,
-    bytes: Vec<u8>,
+    bytes: impl AsRef<[u8]> + Send + 'static,
     accept_good_rows: bool,
 ) -> Result<ImportReport, AdminError> {
     require_compound(relay, compound).await?;
     principal.require_running(compound, "import a roster")?;
-    let preview = readers.read(move || read_roster_csv(&bytes)).await??;
+    let preview = readers.read(move || read_roster_csv(bytes.as_ref())).await??;
     import_read(relay, compound, preview, accept_good_rows).await
 }
 

@@ -19,6 +19,7 @@
 //! Merged cells take their merged value down the rows they cover, so a ledger whose 楼号 cell
 //! is merged over all of a building's rows reads as if 楼号 were typed on every row.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::time::Instant;
@@ -334,7 +335,8 @@ fn read_first_sheet(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, Workboo
         if row >= MAX_SHEET_ROWS {
             return Err(WorkbookError::TooManyRows { row: row + 1 });
         }
-        let text = text_of(cell.get_value());
+        let value = cell.get_value();
+        let text = text_of(value);
         if text.is_empty() {
             continue;
         }
@@ -400,17 +402,18 @@ fn cell_name(row: u32, column: u32) -> String {
     letters.iter().rev().collect::<String>() + &(row + 1).to_string()
 }
 
-/// A cell as text, the way the coordinator sees it in Excel.
-fn text_of(value: &DataRef<'_>) -> String {
+/// A cell as text, the way the coordinator sees it in Excel; borrowed when it is text already
+/// (the grid copies it into its own string).
+fn text_of<'a>(value: &'a DataRef<'_>) -> Cow<'a, str> {
     match value {
-        DataRef::Empty => String::new(),
-        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
-        DataRef::SharedString(s) => (*s).to_owned(),
-        DataRef::Int(i) => i.to_string(),
-        DataRef::Float(f) => number(*f),
-        DataRef::Bool(b) => b.to_string(),
-        DataRef::DateTime(d) => d.to_string(),
-        DataRef::Error(e) => e.to_string(),
+        DataRef::Empty => Cow::Borrowed(""),
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cow::Borrowed(s),
+        DataRef::SharedString(s) => Cow::Borrowed(s),
+        DataRef::Int(i) => Cow::Owned(i.to_string()),
+        DataRef::Float(f) => Cow::Owned(number(*f)),
+        DataRef::Bool(b) => Cow::Owned(b.to_string()),
+        DataRef::DateTime(d) => Cow::Owned(d.to_string()),
+        DataRef::Error(e) => Cow::Owned(e.to_string()),
     }
 }
 

@@ -205,7 +205,7 @@ pub async fn import_roster(
         &state.relay,
         &p,
         compound,
-        body.to_vec(),
+        body,
         options.accept_good_rows,
     )
     .await?;

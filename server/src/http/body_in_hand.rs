@@ -83,8 +83,20 @@ pub(crate) async fn upload(
 ) -> Result<(Bytes, HeldBytes), AppError> {
     let too_large =
         format!("the file is larger than the relay accepts ({limit} bytes); split it by estate (小区)");
-    let mut held = in_hand.for_request(Some(person));
-    let bytes = read(body, declared_length(headers), limit, &mut held, &too_large).await?;
+    let held = in_hand.for_request(Some(person));
+    read_to_parse(body, declared_length(headers), limit, held, &too_large).await
+}
+
+/// `body` read as [`read`] reads it, then held once more for what it is parsed into, until the
+/// returned bytes held are dropped.
+async fn read_to_parse(
+    body: Body,
+    declared: Option<u64>,
+    limit: usize,
+    mut held: HeldBytes,
+    too_large: &str,
+) -> Result<(Bytes, HeldBytes), AppError> {
+    let bytes = read(body, declared, limit, &mut held, too_large).await?;
     held.hold(bytes.len())?;
     Ok((bytes, held))
 }
@@ -105,9 +117,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for HeldJson<T> {
         let too_large = format!(
             "the JSON body is longer than this request takes ({limit} bytes); send fewer items at once"
         );
-        let (mut held, declared) = (held_for(state, req.extensions()), declared_length(req.headers()));
-        let bytes = read(req.into_body(), declared, limit, &mut held, &too_large).await?;
-        held.hold(bytes.len())?;
+        let (held, declared) = (held_for(state, req.extensions()), declared_length(req.headers()));
+        let (bytes, held) = read_to_parse(req.into_body(), declared, limit, held, &too_large).await?;
         let axum::Json(value) = axum::Json::from_bytes(&bytes).map_err(json::refused)?;
         Ok(HeldJson(value, held))
     }

@@ -113,17 +113,20 @@ pub(super) async fn hold_piece(
     let holding = placement.device_holds(current.as_ref(), piece.bytes.len());
     let mut everywhere = held_everywhere(db).await?;
     let mut let_go_of = 0;
-    while !holding.fits(everywhere, piece.most_bytes) {
+    if !holding.fits(everywhere, piece.most_bytes) {
+        // What the piece's person would hold with it: letting go of others' requests leaves it.
         let would_hold = person_holds(db, piece.device)
             .await?
             .saturating_sub(holding.before)
             .saturating_add(holding.after);
-        let Some(other) = let_go(largest_elsewhere(db, piece.device).await?, would_hold) else {
-            return Ok(Err(PieceRefused::Full { most: piece.most_bytes }));
-        };
-        forget(db, other).await?;
-        let_go_of += 1;
-        everywhere = held_everywhere(db).await?;
+        while !holding.fits(everywhere, piece.most_bytes) {
+            let Some(other) = let_go(largest_elsewhere(db, piece.device).await?, would_hold) else {
+                return Ok(Err(PieceRefused::Full { most: piece.most_bytes }));
+            };
+            forget(db, other).await?;
+            let_go_of += 1;
+            everywhere = held_everywhere(db).await?;
+        }
     }
     let held = match placement {
         Placement::Nothing => current.map_or(0, |c| c.held),

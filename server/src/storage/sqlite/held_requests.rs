@@ -81,15 +81,18 @@ pub(super) fn hold_piece(
     let holding = placement.device_holds(current.as_ref(), piece.bytes.len());
     let mut everywhere = held_everywhere(tx)?;
     let mut let_go_of = 0;
-    while !holding.fits(everywhere, piece.most_bytes) {
+    if !holding.fits(everywhere, piece.most_bytes) {
+        // What the piece's person would hold with it: letting go of others' requests leaves it.
         let would_hold =
             person_holds(tx, piece.device)?.saturating_sub(holding.before).saturating_add(holding.after);
-        let Some(other) = let_go(largest_elsewhere(tx, piece.device)?, would_hold) else {
-            return Ok(Err(PieceRefused::Full { most: piece.most_bytes }));
-        };
-        forget(tx, other)?;
-        let_go_of += 1;
-        everywhere = held_everywhere(tx)?;
+        while !holding.fits(everywhere, piece.most_bytes) {
+            let Some(other) = let_go(largest_elsewhere(tx, piece.device)?, would_hold) else {
+                return Ok(Err(PieceRefused::Full { most: piece.most_bytes }));
+            };
+            forget(tx, other)?;
+            let_go_of += 1;
+            everywhere = held_everywhere(tx)?;
+        }
     }
     let held = match placement {
         Placement::Nothing => current.map_or(0, |c| c.held),

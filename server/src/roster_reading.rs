@@ -82,13 +82,17 @@ impl RosterReaders {
     }
 
     /// Runs `read` on a roster reader once one is free; its result. A read that panics is an
-    /// error, and its thread goes on with the next.
+    /// error, and its thread goes on with the next. A read whose caller is gone by its turn (its
+    /// request answered 408, its client disconnected) is not run: nobody waits for it.
     pub async fn read<T: Send + 'static>(
         &self,
         read: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, RelayError> {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
+            if done.is_closed() {
+                return;
+            }
             if let Ok(value) = catch_unwind(AssertUnwindSafe(read)) {
                 let _ = done.send(value);
             }
@@ -201,6 +205,27 @@ mod tests {
         // A read that panics is an error; the thread reads the next.
         assert!(readers.read(|| panic!("a damaged upload")).await.is_err());
         assert_eq!(readers.read(|| 7).await.unwrap(), 7);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_whose_caller_left_while_it_waited_is_not_run() {
+        let readers = Arc::new(RosterReaders::with_keep_alive(1, Duration::from_secs(5)));
+        let busy = {
+            let readers = Arc::clone(&readers);
+            tokio::spawn(async move { readers.read(|| std::thread::sleep(Duration::from_millis(200))).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let ran = Arc::new(AtomicUsize::new(0));
+        let waiting = {
+            let (readers, ran) = (Arc::clone(&readers), Arc::clone(&ran));
+            tokio::spawn(async move { readers.read(move || ran.fetch_add(1, Ordering::SeqCst)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waiting.abort();
+        busy.await.unwrap().unwrap();
+        // The reader is free again and has taken the next job by now.
+        assert_eq!(readers.read(|| 7).await.unwrap(), 7);
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "the read nobody waited for was not run");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,7 @@
 //! Roster uploads (the dashboard's import, the admin API's) are read into rows on threads of
-//! their own, one per core, one upload at a time each; the others wait their turn in order.
+//! their own, one per core, one upload at a time each; the others wait their turn, and the turns
+//! go round the people waiting: one coordinator's session sending many uploads waits behind
+//! itself, not in front of another coordinator's import.
 //!
 //! Reading a roster builds far more than its bytes: an .xlsx's shared strings (up to 16 MiB
 //! inflated from a 50 KB upload), its cells, and the rows a CSV becomes (a 7 MB CSV of 100,000
@@ -20,6 +22,8 @@ use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+use doorstep_core::id::PersonId;
 
 use crate::relay::RelayError;
 
@@ -46,16 +50,47 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    jobs: VecDeque<Job>,
+    /// One line per person with reads waiting, in the order their next turn comes.
+    lines: VecDeque<Line>,
     threads: usize,
     idle: usize,
     closed: bool,
 }
 
+/// One person's reads waiting, in the order they sent them.
+struct Line {
+    person: PersonId,
+    jobs: VecDeque<Job>,
+}
+
+impl State {
+    fn push(&mut self, person: PersonId, job: Job) {
+        match self.lines.iter_mut().find(|line| line.person == person) {
+            Some(line) => line.jobs.push_back(job),
+            None => self.lines.push_back(Line { person, jobs: VecDeque::from([job]) }),
+        }
+    }
+
+    /// The next read: the first of the person whose turn it is, who then goes to the back of
+    /// the turns if they have more waiting.
+    fn next(&mut self) -> Option<Job> {
+        let mut line = self.lines.pop_front()?;
+        let job = line.jobs.pop_front();
+        if !line.jobs.is_empty() {
+            self.lines.push_back(line);
+        }
+        job
+    }
+
+    fn waiting(&self) -> usize {
+        self.lines.iter().map(|line| line.jobs.len()).sum()
+    }
+}
+
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("State")
-            .field("jobs", &self.jobs.len())
+            .field("waiting", &self.waiting())
             .field("threads", &self.threads)
             .field("idle", &self.idle)
             .finish()
@@ -81,11 +116,13 @@ impl RosterReaders {
         Self { shared: Arc::new(shared) }
     }
 
-    /// Runs `read` on a roster reader once one is free; its result. A read that panics is an
-    /// error, and its thread goes on with the next. A read whose caller is gone by its turn (its
-    /// request answered 408, its client disconnected) is not run: nobody waits for it.
+    /// Runs `read`, sent by `person`, on a roster reader once one is free and it is their turn;
+    /// its result. A read that panics is an error, and its thread goes on with the next. A read
+    /// whose caller is gone by its turn (its request answered 408, its client disconnected) is
+    /// not run: nobody waits for it.
     pub async fn read<T: Send + 'static>(
         &self,
+        person: PersonId,
         read: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, RelayError> {
         let (done, result) = tokio::sync::oneshot::channel();
@@ -97,13 +134,13 @@ impl RosterReaders {
                 let _ = done.send(value);
             }
         });
-        self.queue(job)?;
+        self.queue(person, job)?;
         result.await.map_err(|_| RelayError::Task("reading the roster failed unexpectedly".into()))
     }
 
-    fn queue(&self, job: Job) -> Result<(), RelayError> {
+    fn queue(&self, person: PersonId, job: Job) -> Result<(), RelayError> {
         let mut state = self.shared.state();
-        state.jobs.push_back(job);
+        state.push(person, job);
         if state.idle > 0 {
             self.shared.work.notify_one();
             return Ok(());
@@ -119,7 +156,7 @@ impl RosterReaders {
         match spawned {
             Ok(_) => state.threads += 1,
             Err(e) if state.threads == 0 => {
-                state.jobs.clear();
+                state.lines.clear();
                 return Err(RelayError::Task(format!("could not start a thread to read the roster: {e}")));
             }
             // The readers running take it in turn.
@@ -145,7 +182,7 @@ impl Drop for RosterReaders {
 fn read_rosters(shared: &Shared) {
     let mut state = shared.state();
     loop {
-        if let Some(job) = state.jobs.pop_front() {
+        if let Some(job) = state.next() {
             drop(state);
             job();
             state = shared.state();
@@ -159,7 +196,7 @@ fn read_rosters(shared: &Shared) {
             shared.work.wait_timeout(state, shared.keep_alive).unwrap_or_else(PoisonError::into_inner);
         state = next;
         state.idle -= 1;
-        if waited.timed_out() && state.jobs.is_empty() {
+        if waited.timed_out() && state.lines.is_empty() {
             break;
         }
     }
@@ -176,6 +213,14 @@ mod tests {
 
     use super::*;
 
+    fn person(n: u128) -> PersonId {
+        PersonId::from_uuid(uuid::Uuid::from_u128(n))
+    }
+
+    fn someone() -> PersonId {
+        person(1)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn rosters_are_read_on_their_own_threads_at_most_one_each_at_once() {
         let readers = Arc::new(RosterReaders::with_keep_alive(2, Duration::from_secs(5)));
@@ -185,7 +230,7 @@ mod tests {
             let (readers, running, most) = (Arc::clone(&readers), Arc::clone(&running), Arc::clone(&most));
             tokio::spawn(async move {
                 readers
-                    .read(move || {
+                    .read(someone(), move || {
                         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                         most.fetch_max(now, Ordering::SeqCst);
                         std::thread::sleep(Duration::from_millis(20));
@@ -203,8 +248,8 @@ mod tests {
         assert_eq!(most.load(Ordering::SeqCst), 2, "two at once, never more");
         assert!(threads.iter().all(|t| t.starts_with("roster-reader-")) && threads.len() <= 2, "{threads:?}");
         // A read that panics is an error; the thread reads the next.
-        assert!(readers.read(|| panic!("a damaged upload")).await.is_err());
-        assert_eq!(readers.read(|| 7).await.unwrap(), 7);
+        assert!(readers.read(someone(), || panic!("a damaged upload")).await.is_err());
+        assert_eq!(readers.read(someone(), || 7).await.unwrap(), 7);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,19 +257,23 @@ mod tests {
         let readers = Arc::new(RosterReaders::with_keep_alive(1, Duration::from_secs(5)));
         let busy = {
             let readers = Arc::clone(&readers);
-            tokio::spawn(async move { readers.read(|| std::thread::sleep(Duration::from_millis(200))).await })
+            tokio::spawn(async move {
+                readers.read(someone(), || std::thread::sleep(Duration::from_millis(200))).await
+            })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
         let ran = Arc::new(AtomicUsize::new(0));
         let waiting = {
             let (readers, ran) = (Arc::clone(&readers), Arc::clone(&ran));
-            tokio::spawn(async move { readers.read(move || ran.fetch_add(1, Ordering::SeqCst)).await })
+            tokio::spawn(
+                async move { readers.read(someone(), move || ran.fetch_add(1, Ordering::SeqCst)).await },
+            )
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
         waiting.abort();
         busy.await.unwrap().unwrap();
         // The reader is free again and has taken the next job by now.
-        assert_eq!(readers.read(|| 7).await.unwrap(), 7);
+        assert_eq!(readers.read(someone(), || 7).await.unwrap(), 7);
         assert_eq!(ran.load(Ordering::SeqCst), 0, "the read nobody waited for was not run");
     }
 
@@ -232,10 +281,44 @@ mod tests {
     async fn reader_threads_end_when_idle_and_start_again_for_more_work() {
         let readers = RosterReaders::with_keep_alive(2, Duration::from_millis(50));
         assert_eq!(readers.threads(), 0, "none before any work");
-        assert_eq!(readers.read(|| 1).await.unwrap(), 1);
+        assert_eq!(readers.read(someone(), || 1).await.unwrap(), 1);
         assert_eq!(readers.threads(), 1);
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(readers.threads(), 0, "ended after the keep-alive");
-        assert_eq!(readers.read(|| 2).await.unwrap(), 2);
+        assert_eq!(readers.read(someone(), || 2).await.unwrap(), 2);
+    }
+
+    #[test]
+    fn the_turns_go_round_the_people_waiting_not_first_come_first_served() {
+        let readers = RosterReaders::with_keep_alive(1, Duration::from_secs(5));
+        let (order, done) = std::sync::mpsc::channel();
+        let job = |name: &'static str| -> Job {
+            let order = order.clone();
+            Box::new(move || order.send(name).unwrap())
+        };
+        // The one reader is busy with a first upload while the others come.
+        let (started, go) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        readers
+            .queue(
+                person(1),
+                Box::new(move || {
+                    started.0.send(()).unwrap();
+                    go.1.recv().unwrap();
+                }),
+            )
+            .unwrap();
+        started.1.recv().unwrap();
+        // One coordinator's session sends five more; another coordinator sends one after them,
+        // a third one after that, and the second another.
+        for name in ["a1", "a2", "a3", "a4", "a5"] {
+            readers.queue(person(1), job(name)).unwrap();
+        }
+        readers.queue(person(2), job("b1")).unwrap();
+        readers.queue(person(3), job("c1")).unwrap();
+        readers.queue(person(2), job("b2")).unwrap();
+        go.0.send(()).unwrap();
+        let order: Vec<_> = (0..8).map(|_| done.recv_timeout(Duration::from_secs(5)).unwrap()).collect();
+        // A turn each, round the people waiting, each person's in the order they sent them.
+        assert_eq!(order, ["a1", "b1", "c1", "a2", "b2", "a3", "a4", "a5"]);
     }
 }

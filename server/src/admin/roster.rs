@@ -82,7 +82,7 @@ pub async fn import_roster(
 ) -> Result<ImportReport, AdminError> {
     require_compound(relay, compound).await?;
     principal.require_running(compound, "import a roster")?;
-    let preview = readers.read(move || read_roster_csv(bytes.as_ref())).await??;
+    let preview = readers.read(principal.person, move || read_roster_csv(bytes.as_ref())).await??;
     import_read(relay, compound, preview, accept_good_rows).await
 }
 

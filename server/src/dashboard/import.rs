@@ -161,12 +161,13 @@ pub async fn import(
     // The read stops itself at the request's deadline: when the relay answers 408, the
     // blocking thread is not left inflating and parsing for nobody.
     let deadline = Instant::now() + state.app.config.limits.request_timeout;
-    // On the roster readers' threads, one per core (`roster_reading.rs`): a read builds far more
-    // than the upload's bytes.
+    // On the roster readers' threads, one per core, in turns round the people waiting
+    // (`roster_reading.rs`): a read builds far more than the upload's bytes.
+    let person = signed.principal.person;
     let read = state
         .app
         .roster_readers
-        .read(move || read(workbook, &body, deadline))
+        .read(person, move || read(workbook, &body, deadline))
         .await
         .map_err(DashError::from)??;
 

@@ -6,7 +6,6 @@
 //! `Cache-Control: no-cache` with an `ETag`: a browser revalidates on every load (so a relay
 //! upgrade shows at once) and gets a bodiless 304 while nothing changed.
 
-use axum::extract::Path;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, REFERRER_POLICY,
     X_CONTENT_TYPE_OPTIONS,
@@ -15,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
+use crate::http::json::PathParams;
 
 include!(concat!(env!("OUT_DIR"), "/dashboard_assets.rs"));
 
@@ -72,7 +72,7 @@ pub async fn index(headers: HeaderMap) -> Result<Response, AppError> {
 }
 
 /// `GET /dashboard/assets/{file}`.
-pub async fn file(Path(name): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
+pub async fn file(PathParams(name): PathParams<String>, headers: HeaderMap) -> Result<Response, AppError> {
     serve(&name, &headers)
 }
 

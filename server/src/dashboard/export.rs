@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use doorstep_core::Compound;
@@ -26,6 +26,7 @@ use super::table::{Cell, Table, TableError};
 use super::{DashState, blocking, names, path_id};
 use crate::admin;
 use crate::error::AppError;
+use crate::http::json::PathParams;
 
 /// The media type of .xlsx files.
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -104,7 +105,7 @@ fn roster_table(csv: &str) -> Result<Table, DashError> {
 pub async fn ledger(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path((compound, name)): Path<(String, String)>,
+    PathParams((compound, name)): PathParams<(String, String)>,
 ) -> Result<Response, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let (stem, format) = file(&name)?;
@@ -207,7 +208,7 @@ pub fn round_table(
 pub async fn round_results(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path((compound, name)): Path<(String, String)>,
+    PathParams((compound, name)): PathParams<(String, String)>,
 ) -> Result<Response, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let (stem, format) = file(&name)?;

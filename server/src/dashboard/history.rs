@@ -6,7 +6,7 @@
 //! [`Relay::write_as`](crate::relay::Relay::write_as)), so the answer names the person.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use doorstep_core::document::Document;
 use doorstep_core::id::{DocumentId, HouseholdId, PersonId, TaskId};
 use doorstep_core::query::{self, HistoryEntry};
@@ -19,6 +19,7 @@ use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
 use super::{DashState, blocking, names, path_id};
 use crate::error::AppError;
+use crate::http::json::PathParams;
 
 /// One change to the entity, with its author.
 #[derive(Debug, Clone, Serialize)]
@@ -41,7 +42,7 @@ pub struct HistoryItem {
 pub async fn household(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path((compound, household)): Path<(String, String)>,
+    PathParams((compound, household)): PathParams<(String, String)>,
 ) -> Result<Json<Vec<HistoryItem>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let household: HouseholdId = path_id(&household)?;
@@ -63,7 +64,7 @@ pub async fn household(
 pub async fn task(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path((compound, round, task)): Path<(String, String, String)>,
+    PathParams((compound, round, task)): PathParams<(String, String, String)>,
 ) -> Result<Json<Vec<HistoryItem>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let round: DocumentId = path_id(&round)?;

@@ -2,7 +2,7 @@
 //! and one household with its tasks and requests, `GET …/households/{household}`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::id::HouseholdId;
 use doorstep_core::query;
@@ -20,6 +20,7 @@ use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
 use super::{DashState, Params, blocking, path_id};
 use crate::error::AppError;
+use crate::http::json::PathParams;
 
 /// The query string, as sent; an empty parameter means "any".
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -190,7 +191,7 @@ pub fn detail(compound: &Compound, id: HouseholdId) -> Option<HouseholdDetail> {
 pub async fn list(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
     Params(params): Params<FilterParams>,
 ) -> Result<Json<Vec<Household>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
@@ -203,7 +204,7 @@ pub async fn list(
 pub async fn one(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path((compound, household)): Path<(String, String)>,
+    PathParams((compound, household)): PathParams<(String, String)>,
 ) -> Result<Json<HouseholdDetail>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let household: HouseholdId = path_id(&household)?;

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -26,6 +26,7 @@ use super::workbook::{self, OLE_MAGIC, ZIP_MAGIC};
 use super::{DashState, Params};
 use crate::error::AppError;
 use crate::http::body_in_hand;
+use crate::http::json::PathParams;
 
 /// The query string.
 #[derive(Debug, Clone, Deserialize)]
@@ -125,7 +126,7 @@ fn read(workbook: bool, body: &[u8], deadline: Instant) -> Result<Read, DashErro
 pub async fn import(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
     Params(params): Params<ImportParams>,
     headers: HeaderMap,
     body: Body,

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::id::{HouseholdId, PersonId};
 use doorstep_core::query::{self, Conflict, ConflictReview};
@@ -24,6 +24,7 @@ use super::error::DashError;
 use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
 use super::{DashState, blocking, names};
+use crate::http::json::PathParams;
 
 /// A request with where it came from.
 #[derive(Debug, Clone, Serialize)]
@@ -111,7 +112,7 @@ pub fn conflicts(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<
 pub async fn list_requests(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
 ) -> Result<Json<Vec<InboxRequest>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let names = names(&state, scope.compound.id).await?;
@@ -123,7 +124,7 @@ pub async fn list_requests(
 pub async fn list_conflicts(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
 ) -> Result<Json<Vec<ReviewConflict>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let names = names(&state, scope.compound.id).await?;

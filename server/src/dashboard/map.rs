@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::id::{BadId, DocumentId, HouseholdId};
 use doorstep_core::query;
@@ -22,6 +22,7 @@ use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
 use super::{DashState, Params, blocking};
 use crate::error::AppError;
+use crate::http::json::PathParams;
 
 /// The map.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -153,7 +154,7 @@ fn open_round(compound: &Compound, id: DocumentId) -> Result<RoundDoors, AppErro
 pub async fn get(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
     Params(params): Params<MapParams>,
 ) -> Result<Json<Map>, DashError> {
     let scope = signed.scope(&state, &compound).await?;

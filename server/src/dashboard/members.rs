@@ -10,7 +10,7 @@
 //! replica's wipe-on-revoke), and the relay refuses anything more from them for it.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use doorstep_core::id::PersonId;
 use doorstep_core::{Role, Timestamp};
@@ -23,6 +23,7 @@ use crate::admin;
 use crate::client::Client;
 use crate::error::AppError;
 use crate::http::json::JsonBody;
+use crate::http::json::PathParams;
 use crate::join_link::JoinLink;
 use crate::storage::{Member, MemberDevice};
 
@@ -43,7 +44,7 @@ pub struct MemberView {
 pub async fn list(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
 ) -> Result<Json<Vec<MemberView>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let relay = &state.app.relay;
@@ -90,7 +91,7 @@ pub async fn invite(
     signed: SignedIn,
     client: Client,
     headers: HeaderMap,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
     JsonBody(body): JsonBody<InviteRequest>,
 ) -> Result<(StatusCode, Json<InviteShown>), DashError> {
     let scope = signed.scope(&state, &compound).await?;
@@ -123,7 +124,7 @@ pub struct Revoked {
 pub async fn revoke(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path((compound, person)): Path<(String, String)>,
+    PathParams((compound, person)): PathParams<(String, String)>,
 ) -> Result<Json<Revoked>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let person: PersonId = path_id(&person)?;
@@ -163,7 +164,7 @@ pub async fn new_token(
     signed: SignedIn,
     client: Client,
     headers: HeaderMap,
-    Path((compound, person)): Path<(String, String)>,
+    PathParams((compound, person)): PathParams<(String, String)>,
     JsonBody(body): JsonBody<TokenRequest>,
 ) -> Result<(StatusCode, Json<TokenShown>), DashError> {
     let scope = signed.scope(&state, &compound).await?;

@@ -5,7 +5,7 @@
 //! records who made it.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use doorstep_core::id::DocumentId;
 use doorstep_core::{Operation, OperationError};
 use serde::Serialize;
@@ -14,6 +14,7 @@ use super::DashState;
 use super::error::DashError;
 use super::signed_in::{Scope, SignedIn};
 use crate::http::json::JsonBody;
+use crate::http::json::PathParams;
 
 /// What the operation changed.
 #[derive(Debug, Clone, Serialize)]
@@ -30,7 +31,7 @@ pub struct OperationDone {
 pub async fn apply(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
     JsonBody(op): JsonBody<Operation>,
 ) -> Result<Json<OperationDone>, DashError> {
     let scope = signed.scope(&state, &compound).await?;

@@ -3,7 +3,7 @@
 //! waiting for triage.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::query::{self, Counts};
 use doorstep_core::schema::vocabulary::{RequestStatus, RoundStatus};
@@ -14,6 +14,7 @@ use super::rounds::{self, RoundProgress};
 use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
 use super::{DashState, blocking};
+use crate::http::json::PathParams;
 
 /// The overview.
 #[derive(Debug, Clone, Serialize)]
@@ -47,7 +48,7 @@ pub fn overview(name: String, compound: &Compound) -> Overview {
 pub async fn get(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
 ) -> Result<Json<Overview>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::Open).await?;

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use doorstep_core::Compound;
@@ -26,6 +26,7 @@ use super::snapshot::{self, Rounds};
 use super::{DashState, Params, blocking, names, path_id};
 use crate::clock;
 use crate::error::AppError;
+use crate::http::json::PathParams;
 
 /// The query string: which building (label, with or without 号楼) of which estate.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -216,7 +217,7 @@ fn tick(task: &Task, outcome: Outcome) -> String {
 pub async fn round_sheet(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path((compound, round)): Path<(String, String)>,
+    PathParams((compound, round)): PathParams<(String, String)>,
     Params(params): Params<PrintParams>,
 ) -> Result<Response, DashError> {
     let scope = signed.scope(&state, &compound).await?;

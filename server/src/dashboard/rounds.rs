@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::document::round;
 use doorstep_core::id::{DocumentId, HouseholdId, PersonId};
@@ -19,6 +19,7 @@ use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
 use super::{DashState, blocking, names, path_id};
 use crate::error::AppError;
+use crate::http::json::PathParams;
 
 /// A round and how far it got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -152,7 +153,7 @@ pub fn detail(compound: &Compound, id: DocumentId, names: &HashMap<PersonId, Str
 pub async fn list(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
 ) -> Result<Json<Vec<RoundProgress>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
@@ -163,7 +164,7 @@ pub async fn list(
 pub async fn one(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path((compound, round)): Path<(String, String)>,
+    PathParams((compound, round)): PathParams<(String, String)>,
 ) -> Result<Json<RoundDetail>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let round: DocumentId = path_id(&round)?;

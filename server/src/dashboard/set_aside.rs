@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::id::{HouseholdId, PersonId, TaskId};
 use doorstep_core::sync::SetAsideDecision;
@@ -25,6 +25,7 @@ use super::snapshot::{self, Rounds};
 use super::{DashState, blocking, names};
 use crate::error::AppError;
 use crate::http::json::JsonBody;
+use crate::http::json::PathParams;
 use crate::storage::{SetAsideDecided, SetAsideRecord};
 
 /// Most items the inbox lists (newest first).
@@ -130,7 +131,7 @@ fn view(record: SetAsideRecord, compound: &Compound, names: &HashMap<PersonId, S
 pub async fn list(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
 ) -> Result<Json<Vec<SetAsideItem>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let records = state.app.relay.storage().set_aside_of(scope.compound.id, LIST_LIMIT).await?;
@@ -171,7 +172,7 @@ pub struct Applied {
 pub async fn apply(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path((compound, id)): Path<(String, String)>,
+    PathParams((compound, id)): PathParams<(String, String)>,
 ) -> Result<Json<Applied>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let record = item_in(&state, &scope, &id).await?;
@@ -216,7 +217,7 @@ pub struct Dismissal {
 pub async fn dismiss(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path((compound, id)): Path<(String, String)>,
+    PathParams((compound, id)): PathParams<(String, String)>,
     JsonBody(body): JsonBody<Dismissal>,
 ) -> Result<Json<SetAsideItem>, DashError> {
     let scope = signed.scope(&state, &compound).await?;

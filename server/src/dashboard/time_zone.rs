@@ -3,13 +3,14 @@
 //! the core operation `set_utc_offset` through `POST …/operations`, like any other edit.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Serialize;
 
 use super::DashState;
 use super::error::DashError;
 use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
+use crate::http::json::PathParams;
 
 /// The compound's time zone.
 #[derive(Debug, Clone, Serialize)]
@@ -24,7 +25,7 @@ pub struct TimeZone {
 pub async fn get(
     State(state): State<DashState>,
     signed: SignedIn,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
 ) -> Result<Json<TimeZone>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::Open).await?;

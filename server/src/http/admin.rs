@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
 use super::body_in_hand;
+use super::json::PathParams;
 use super::json::{JsonBody, QueryParams, id};
 use crate::admin::{self, ImportReport, Invite, Principal};
 use crate::error::AppError;
@@ -123,7 +124,7 @@ pub struct NewInvite {
 pub async fn create_invite(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
     JsonBody(body): JsonBody<NewInvite>,
 ) -> Result<(StatusCode, Json<Invite>), AppError> {
     let compound: CompoundId = id(&compound)?;
@@ -144,7 +145,7 @@ pub async fn create_invite(
 pub async fn members(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
 ) -> Result<Json<Vec<Member>>, AppError> {
     let compound: CompoundId = id(&compound)?;
     let p = principal(&state, &auth).await?;
@@ -155,7 +156,7 @@ pub async fn members(
 pub async fn revoke(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path((compound, person)): Path<(String, String)>,
+    PathParams((compound, person)): PathParams<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     let (compound, person): (CompoundId, PersonId) = (id(&compound)?, id(&person)?);
     let p = principal(&state, &auth).await?;
@@ -173,7 +174,7 @@ pub struct Revoked {
 pub async fn revoke_devices(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(person): Path<String>,
+    PathParams(person): PathParams<String>,
 ) -> Result<Json<Revoked>, AppError> {
     let person: PersonId = id(&person)?;
     let p = principal(&state, &auth).await?;
@@ -191,7 +192,7 @@ pub struct ImportOptions {
 pub async fn import_roster(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
     QueryParams(options): QueryParams<ImportOptions>,
     headers: HeaderMap,
     body: Body,
@@ -216,7 +217,7 @@ pub async fn import_roster(
 pub async fn export_roster(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(compound): Path<String>,
+    PathParams(compound): PathParams<String>,
 ) -> Result<Response, AppError> {
     let compound: CompoundId = id(&compound)?;
     let p = principal(&state, &auth).await?;

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use automerge::ChangeHash;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +20,7 @@ use doorstep_core::sync::document_copy::{
 use serde::Deserialize;
 
 use super::auth::Authenticated;
+use super::json::PathParams;
 use super::json::{QueryParams, id};
 use super::off_the_workers;
 use crate::access::{Access, Decision};
@@ -55,7 +56,7 @@ fn heads_param(text: Option<&str>, name: &str) -> Result<Option<Vec<ChangeHash>>
 pub async fn copy(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
-    Path(doc): Path<String>,
+    PathParams(doc): PathParams<String>,
     QueryParams(query): QueryParams<CopyQuery>,
 ) -> Result<Response, AppError> {
     let doc: DocumentId = id(&doc)?;

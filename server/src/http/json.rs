@@ -68,6 +68,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     }
 }
 
+/// A route's path parameters read into `T`. axum answers a segment that is not UTF-8 once
+/// percent-decoded (`%FF`) in plain text; this answers `malformed` in the relay's format.
+#[derive(Debug)]
+pub struct PathParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParams<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PathParams(value)),
+            Err(e) => Err(AppError::malformed(format!(
+                "the path is not acceptable: {}; IDs are UUIDs as the relay gave them",
+                e.body_text()
+            ))),
+        }
+    }
+}
+
 /// Parses an ID from a path segment.
 pub fn id<T>(text: &str) -> Result<T, AppError>
 where

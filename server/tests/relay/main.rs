@@ -17,6 +17,7 @@ mod compressed_bodies;
 mod connections;
 mod document_copy;
 mod document_list;
+mod every_route;
 mod fuzz_replay;
 mod harness;
 mod landing;

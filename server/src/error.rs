@@ -117,8 +117,14 @@ impl AppError {
         }
     }
 
-    /// The sentence in the body.
+    /// The sentence in the body, at most [`REASON_CHARS`] characters: a message that quotes what
+    /// was sent (serde's "unknown variant `…`" quotes a whole string) keeps its start and its end,
+    /// which says what was expected.
     pub fn reason(&self) -> String {
+        bounded(self.full_reason())
+    }
+
+    fn full_reason(&self) -> String {
         match self {
             AppError::Unauthorized(r)
             | AppError::TokenRevoked(r)
@@ -155,6 +161,32 @@ impl AppError {
     pub fn invalid(reason: impl Into<String>) -> Self {
         AppError::BadRequest { error: "invalid", reason: reason.into() }
     }
+}
+
+/// What a caller sent, as a refusal quotes it: at most [`QUOTED_CHARS`] characters, then `…`, so
+/// that a refusal and its log line stay short whatever was sent (a path segment may be kilobytes).
+pub fn excerpt(sent: &str) -> String {
+    match sent.char_indices().nth(QUOTED_CHARS) {
+        Some((cut, _)) => format!("{}…", &sent[..cut]),
+        None => sent.to_owned(),
+    }
+}
+
+/// The most characters of what a caller sent that a refusal quotes.
+pub const QUOTED_CHARS: usize = 64;
+
+/// The most characters a refusal's reason has.
+pub const REASON_CHARS: usize = 1000;
+
+/// `reason` with its middle cut out if it is longer than [`REASON_CHARS`].
+fn bounded(reason: String) -> String {
+    let chars = reason.chars().count();
+    if chars <= REASON_CHARS {
+        return reason;
+    }
+    let head: String = reason.chars().take(REASON_CHARS * 2 / 3).collect();
+    let tail: String = reason.chars().skip(chars - REASON_CHARS / 3).collect();
+    format!("{head} … {tail}")
 }
 
 impl std::fmt::Display for AppError {
@@ -249,5 +281,30 @@ impl From<AdminError> for AppError {
                 AppError::Unavailable("the relay could not complete this; try again shortly".into())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_reason_keeps_its_start_and_what_was_expected() {
+        let sent = "a".repeat(5_000);
+        let error = AppError::malformed(format!(
+            "role: unknown variant `{sent}`, expected `volunteer` or `coordinator`"
+        ));
+        let reason = error.reason();
+        assert!(reason.chars().count() <= REASON_CHARS + 3, "{} characters", reason.chars().count());
+        assert!(reason.starts_with("role: unknown variant `aaa"), "{reason}");
+        assert!(reason.ends_with("expected `volunteer` or `coordinator`"), "{reason}");
+        assert_eq!(AppError::malformed("short").reason(), "short");
+    }
+
+    #[test]
+    fn an_excerpt_is_at_most_its_characters_then_an_ellipsis() {
+        assert_eq!(excerpt("roster.csv"), "roster.csv");
+        let long = "香".repeat(100);
+        assert_eq!(excerpt(&long), format!("{}…", "香".repeat(QUOTED_CHARS)));
     }
 }

@@ -13,7 +13,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::error::AppError;
+use crate::error::{AppError, excerpt};
 use crate::http::json::PathParams;
 
 include!(concat!(env!("OUT_DIR"), "/dashboard_assets.rs"));
@@ -44,7 +44,7 @@ fn serve(name: &str, headers: &HeaderMap) -> Result<Response, AppError> {
     let (_, hash, bytes) = ASSETS
         .iter()
         .find(|(file, _, _)| *file == name)
-        .ok_or_else(|| AppError::NotFound(format!("the dashboard has no file {name}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("the dashboard has no file {}", excerpt(name))))?;
     let etag = format!("\"{hash}\"");
     let fresh = headers
         .get(IF_NONE_MATCH)

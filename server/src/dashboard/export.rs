@@ -25,7 +25,7 @@ use super::snapshot::{self, Rounds};
 use super::table::{Cell, Table, TableError};
 use super::{DashState, blocking, names, path_id};
 use crate::admin;
-use crate::error::AppError;
+use crate::error::{AppError, excerpt};
 use crate::http::json::PathParams;
 
 /// The media type of .xlsx files.
@@ -47,7 +47,7 @@ fn file(name: &str) -> Result<(&str, Format), AppError> {
     match name.rsplit_once('.') {
         Some((stem, "csv")) => Ok((stem, Format::Csv)),
         Some((stem, "xlsx")) => Ok((stem, Format::Xlsx)),
-        _ => Err(AppError::NotFound(format!("no export {name}; ask for a .csv or an .xlsx file"))),
+        _ => Err(AppError::NotFound(format!("no export {}; ask for a .csv or an .xlsx file", excerpt(name)))),
     }
 }
 
@@ -113,9 +113,11 @@ pub async fn ledger(
         "roster" => "台账",
         "special-needs" => "重点人群",
         _ => {
-            return Err(
-                AppError::NotFound(format!("no export {name}; there are roster and special-needs")).into()
-            );
+            return Err(AppError::NotFound(format!(
+                "no export {}; there are roster and special-needs",
+                excerpt(&name)
+            ))
+            .into());
         }
     };
     let csv = admin::export_roster(&state.app.relay, &signed.principal, scope.compound.id).await?;

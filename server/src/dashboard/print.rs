@@ -25,7 +25,7 @@ use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
 use super::{DashState, Params, blocking, names, path_id};
 use crate::clock;
-use crate::error::AppError;
+use crate::error::{AppError, excerpt};
 use crate::http::json::PathParams;
 
 /// The query string: which building (label, with or without 号楼) of which estate.
@@ -114,8 +114,8 @@ pub fn sheet(
     }
     if by_building.is_empty() {
         let place = match (estate, building) {
-            (_, Some(b)) => format!("building {b}"),
-            (Some(e), None) => format!("estate {e}"),
+            (_, Some(b)) => format!("building {}", excerpt(b)),
+            (Some(e), None) => format!("estate {}", excerpt(e)),
             (None, None) => "any building".to_owned(),
         };
         return Err(AppError::NotFound(format!("round {} has no tasks to deliver in {place}", info.title)));

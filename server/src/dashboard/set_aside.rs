@@ -23,7 +23,7 @@ use super::operations::{OperationDone, run};
 use super::signed_in::{Scope, SignedIn};
 use super::snapshot::{self, Rounds};
 use super::{DashState, blocking, names};
-use crate::error::AppError;
+use crate::error::{AppError, excerpt};
 use crate::http::json::JsonBody;
 use crate::http::json::PathParams;
 use crate::storage::{SetAsideDecided, SetAsideRecord};
@@ -142,8 +142,9 @@ pub async fn list(
 
 /// One item of this compound's inbox, or 404.
 async fn item_in(state: &DashState, scope: &Scope, id: &str) -> Result<SetAsideRecord, DashError> {
-    let number: i64 =
-        id.parse().map_err(|_| AppError::invalid(format!("{id:?} is not a set-aside item number")))?;
+    let number: i64 = id
+        .parse()
+        .map_err(|_| AppError::invalid(format!("{:?} is not a set-aside item number", excerpt(id))))?;
     match state.app.relay.storage().set_aside_item(number).await? {
         Some(record) if record.received.compound == scope.compound.id => Ok(record),
         _ => Err(AppError::NotFound(format!("no set-aside item {number} in this compound")).into()),

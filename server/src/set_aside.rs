@@ -87,7 +87,15 @@ pub async fn exchange(
             device: session.device,
             person: session.person,
             compound,
-            item: doorstep_core::sync::SetAsideUpload { person: Some(session.person), ..item },
+            // What the phone wrote for people to read is kept with any control character marked
+            // (PostgreSQL stores no NUL): refusing it would strand the work it describes.
+            item: doorstep_core::sync::SetAsideUpload {
+                person: Some(session.person),
+                summary: crate::admin::without_controls(&item.summary),
+                rule: crate::admin::without_controls(&item.rule),
+                reason: crate::admin::without_controls(&item.reason),
+                ..item
+            },
             received_at: now,
         });
     }

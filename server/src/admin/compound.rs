@@ -2,7 +2,7 @@
 
 use doorstep_core::{Actor, Compound, Role};
 
-use super::{AdminError, Principal};
+use super::{AdminError, Principal, checked_name};
 use crate::cache::is_open;
 use crate::clock;
 use crate::relay::Relay;
@@ -19,7 +19,7 @@ pub async fn create_compound(
     }
     let actor = Actor { person: relay.admin(), role: Role::Admin };
     let device = relay.actor().clone();
-    let name = name.trim().to_owned();
+    let name = checked_name("name", name)?;
     let (compound, documents) = {
         let name = name.clone();
         tokio::task::spawn_blocking(move || {

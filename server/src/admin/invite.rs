@@ -6,14 +6,11 @@ use doorstep_core::id::{CompoundId, PersonId};
 use doorstep_core::{Role, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::{AdminError, Principal, require_compound};
+use super::{AdminError, Principal, checked_name, require_compound};
 use crate::clock;
 use crate::relay::Relay;
 use crate::secret;
 use crate::storage::{NewInvite, NewPerson, Redemption};
-
-/// Longest name or device name accepted, in characters.
-const MAX_NAME: usize = doorstep_core::limits::SHORT_TEXT;
 
 /// A new invite; the code is shown once and stored only as a hash.
 #[derive(Debug, Clone, Serialize)]
@@ -89,22 +86,11 @@ pub struct Joined {
     pub role: Role,
 }
 
-fn check_name(field: &str, value: &str) -> Result<String, AdminError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(AdminError::Invalid(format!("{field} must not be empty")));
-    }
-    if value.chars().count() > MAX_NAME {
-        return Err(AdminError::Invalid(format!("{field} is longer than {MAX_NAME} characters")));
-    }
-    Ok(value.to_owned())
-}
-
 /// Redeems an invite: a new person with the invite's role, and a device token for them.
 pub async fn join(relay: &Relay, request: JoinRequest) -> Result<Joined, AdminError> {
-    let device_name = check_name("device_name", &request.device_name)?;
+    let device_name = checked_name("device_name", &request.device_name)?;
     let name = match &request.name {
-        Some(name) => check_name("name", name)?,
+        Some(name) => checked_name("name", name)?,
         None => device_name.clone(),
     };
     let token = secret::new_token();

@@ -81,10 +81,11 @@ pub async fn issue_token(
             "person {person} holds no live membership of any compound; invite them instead"
         )));
     }
+    let device_name = super::checked_name("device_name", device_name)?;
     let token = crate::secret::new_token();
     relay
         .storage()
-        .create_device(person, device_name.to_owned(), crate::secret::hash_token(&token), clock::now())
+        .create_device(person, device_name, crate::secret::hash_token(&token), clock::now())
         .await?;
     tracing::info!(%person, by = %principal.person, "device token issued");
     Ok(token)

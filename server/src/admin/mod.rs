@@ -7,6 +7,7 @@ mod compound;
 mod error;
 mod invite;
 mod members;
+mod names;
 mod roster;
 
 use doorstep_core::Role;
@@ -16,6 +17,7 @@ pub use compound::create_compound;
 pub use error::AdminError;
 pub use invite::{Invite, JoinRequest, Joined, create_invite, join};
 pub use members::{issue_token, members, revoke_devices, revoke_membership};
+pub use names::{MAX_NAME, checked_name, without_controls};
 pub use roster::{ImportReport, RowProblem, export_roster, import_roster};
 
 use crate::relay::Relay;

@@ -229,6 +229,12 @@ pub async fn dismiss(
         )
         .into());
     }
+    if crate::admin::without_controls(&reason) != reason {
+        return Err(AppError::invalid(
+            "the reason holds a control character; type it again without it (原因含有控制字符)",
+        )
+        .into());
+    }
     if reason.chars().count() > MAX_REASON_CHARS {
         return Err(AppError::invalid(format!(
             "the reason is {} characters; at most {MAX_REASON_CHARS} (原因过长)",

@@ -478,7 +478,11 @@ impl Fixture {
 
     /// Sets everything up on a relay with this configuration.
     pub async fn with_config(config: Config) -> Self {
-        let relay = TestRelay::start_with(config).await;
+        Self::around(TestRelay::start_with(config).await).await
+    }
+
+    /// Sets everything up on this relay (on a new database).
+    pub async fn around(relay: TestRelay) -> Self {
         let compound = relay.create_compound("香樟苑").await;
         let report = relay.import_roster(compound, ROSTER_CSV).await;
         assert_eq!(report["imported"], 6, "{report}");

@@ -157,3 +157,70 @@ async fn an_oversized_item_or_too_many_items_is_413_with_a_reason() {
         "nothing of a refused body is stored"
     );
 }
+
+/// A phone's summary, rule and reason holding control characters (a NUL, an escape): the item
+/// is received and stored with them marked, on both backends (PostgreSQL stores no NUL: the whole
+/// exchange was 503 "storage failed; try again shortly", every retry the same, the phone's work
+/// stranded); a coordinator's dismissal reason holding one is refused with 400 and says why.
+async fn control_characters_in_an_item(fx: Fixture) {
+    let li = &fx.volunteers[0];
+    let mut marked = item(li, '9');
+    marked["summary"] = json!("set_control_status · 1号楼\u{0}1单元101\u{1b}[2J");
+    marked["rule"] = json!("roster_is_edited_by_coordinators\u{0}");
+    marked["reason"] = json!("only coordinators\nedit the roster\u{7}");
+    let (status, answer) =
+        fx.relay.json("POST", "/v1/set-aside", &li.token, Some(json!({"items": [marked]}))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["received"].as_array().unwrap().len(), 1, "{answer}");
+    let storage = fx.relay.state.as_ref().unwrap().relay.storage();
+    let stored = storage.set_aside_of(fx.compound, 100).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let kept = &stored[0].received.item;
+    assert_eq!(kept.summary, "set_control_status · 1号楼\u{fffd}1单元101\u{fffd}[2J");
+    assert_eq!(kept.rule, "roster_is_edited_by_coordinators\u{fffd}");
+    assert_eq!(kept.reason, "only coordinators\nedit the roster\u{fffd}", "line breaks are kept");
+
+    // A coordinator's dismissal reason: typed by a person, so refused, not marked.
+    let login = fx
+        .relay
+        .http
+        .post(format!("{}/dashboard/login", fx.relay.url))
+        .header("content-type", "application/json")
+        .body(json!({"token": fx.coordinator.token}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let cookie =
+        login.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let dismiss = |reason: &str| {
+        fx.relay
+            .http
+            .post(format!(
+                "{}/dashboard/api/compounds/{}/set-aside/{}/dismiss",
+                fx.relay.url, fx.compound, stored[0].id
+            ))
+            .header("cookie", &cookie)
+            .header("content-type", "application/json")
+            .body(json!({"reason": reason}).to_string())
+            .send()
+    };
+    let refused = dismiss("已核实\u{0}").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("control character"), "{body}");
+    let taken = dismiss("已核实，该户正常\n(checked)").await.unwrap();
+    assert_eq!(taken.status(), StatusCode::OK, "{}", taken.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_an_item_are_marked_not_stranded() {
+    control_characters_in_an_item(Fixture::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_an_item_are_marked_not_stranded_on_postgresql() {
+    use doorstep_server::storage::postgres::scratch::ScratchDatabase;
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let relay = crate::harness::TestRelay::start_on(db.url(), doorstep_server::Config::default()).await;
+    control_characters_in_an_item(Fixture::around(relay).await).await;
+}

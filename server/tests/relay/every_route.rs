@@ -4,7 +4,7 @@
 //! of the wrong kind, bad codings, forged sessions), as each kind of caller. Where
 //! `catalogue_edges.rs` names one case and its answer, this draws thousands and holds every
 //! answer to what any bad input must get: an answer (never a dropped connection or a hang), never
-//! a 5xx but a 503 that says when to come back, every refusal that says something said in the
+//! a 5xx but a 503 that says when to come back, an honest volunteer's syncs all taken meanwhile, every refusal that says something said in the
 //! relay's JSON error format (a code and a reason) and quoting at most an excerpt of what was
 //! sent, and afterwards a relay that still serves and
 //! has changed nothing stored.
@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use doorstep_server::Config;
@@ -23,7 +24,11 @@ use rand::{Rng, RngCore, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{Fixture, JsonResponse, TestRelay};
+use doorstep_core::Operation;
+use doorstep_core::id::DocumentId;
+use doorstep_core::schema::vocabulary::Outcome;
+
+use crate::harness::{Fixture, JsonResponse, Phone, TestRelay};
 
 /// The longest a refusal may be: a reason, quoting at most excerpts of what was sent (an
 /// import's missing-column message names up to 20 headers of 40 characters).
@@ -424,8 +429,8 @@ fn judge(answer: &Answer) -> Option<String> {
     }
 }
 
-/// What must not change: the roster export, the member list, the round's copy.
-async fn fingerprint(relay: &TestRelay, ids: &Ids) -> (String, String, Vec<u8>) {
+/// What hostile requests must not change: the roster export and the member list.
+async fn fingerprint(relay: &TestRelay, ids: &Ids) -> (String, String) {
     let roster = relay
         .http
         .get(format!("{}/v1/compounds/{}/roster.csv", relay.url, ids.compound))
@@ -438,18 +443,39 @@ async fn fingerprint(relay: &TestRelay, ids: &Ids) -> (String, String, Vec<u8>) 
         .expect("export text");
     let (_, members) =
         relay.json("GET", &format!("/v1/compounds/{}/members", ids.compound), &relay.admin_token, None).await;
-    let round = relay
-        .http
-        .get(format!("{}/v1/documents/{}/copy", relay.url, ids.round))
-        .bearer_auth(&relay.admin_token)
-        .send()
-        .await
-        .expect("copy")
-        .bytes()
-        .await
-        .expect("copy bytes")
-        .to_vec();
-    (roster, members.to_string(), round)
+    (roster, members.to_string())
+}
+
+/// Every attempt on the round as a coordinator's phone syncing from nothing sees it.
+async fn attempts_on_the_relay(relay: &TestRelay, coordinator: &Phone) -> usize {
+    let mut fresh = Phone::new(&coordinator.token, coordinator.person);
+    fresh.sync(relay).await;
+    fresh.compound().tasks().iter().map(|t| t.attempts.len()).sum()
+}
+
+/// An honest volunteer at work through the storm until `done`: a knock recorded, then synced,
+/// again and again. Every sync must be answered 200 (the harness asserts it) and refuse nothing:
+/// what others send never turns an honest phone away. Returns the knocks recorded.
+async fn honest_volunteer_at_work(
+    relay: &TestRelay,
+    phone: &mut Phone,
+    round: DocumentId,
+    done: &AtomicBool,
+) -> usize {
+    let outcomes = [Outcome::NobodyHome, Outcome::Delivered, Outcome::Refused, Outcome::WrongAddress];
+    let mut knocks = 0;
+    while !done.load(Ordering::Relaxed) {
+        let tasks = phone.compound().tasks();
+        let task = tasks[knocks % tasks.len()].id;
+        let outcome = outcomes[knocks % outcomes.len()];
+        phone
+            .apply(&Operation::RecordAttempt { round, task, outcome, note: format!("敲门 {knocks}") })
+            .expect("a volunteer records a knock");
+        knocks += 1;
+        let synced = phone.sync(relay).await;
+        assert!(synced.rejected.is_empty(), "honest work refused during the storm: {:?}", synced.rejected);
+    }
+    knocks
 }
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -534,6 +560,10 @@ async fn sweep(fixture: Fixture) {
         host: addr.to_string(),
     };
     let before = fingerprint(relay, &ids).await;
+    let attempts_before = attempts_on_the_relay(relay, &fixture.coordinator).await;
+    let mut honest = Phone::new(&fixture.volunteers[1].token, fixture.volunteers[1].person);
+    honest.sync(relay).await;
+    let lanes_done = AtomicBool::new(false);
 
     let seed = env_number("DOORSTEP_EVERY_ROUTE_SEED", 0xd00e_5eed);
     let cases = env_number("DOORSTEP_EVERY_ROUTE_CASES", 2_500).max(LANES);
@@ -560,16 +590,22 @@ async fn sweep(fixture: Fixture) {
             })
         })
         .collect();
-    let mut failures = Vec::new();
-    let mut statuses = BTreeMap::<u16, usize>::new();
-    for lane in lanes {
-        let (lane_failures, lane_statuses) = lane.await.expect("a lane");
-        failures.extend(lane_failures);
-        for (status, n) in lane_statuses {
-            *statuses.entry(status).or_default() += n;
+    let collect = async {
+        let mut failures = Vec::new();
+        let mut statuses = BTreeMap::<u16, usize>::new();
+        for lane in lanes {
+            let (lane_failures, lane_statuses) = lane.await.expect("a lane");
+            failures.extend(lane_failures);
+            for (status, n) in lane_statuses {
+                *statuses.entry(status).or_default() += n;
+            }
         }
-    }
-    println!("seed {seed}, {cases} requests, answers by status: {statuses:?}");
+        lanes_done.store(true, Ordering::Relaxed);
+        (failures, statuses)
+    };
+    let ((failures, statuses), knocks) =
+        tokio::join!(collect, honest_volunteer_at_work(relay, &mut honest, fixture.round, &lanes_done));
+    println!("seed {seed}, {cases} requests, answers by status: {statuses:?}; {knocks} honest knocks synced");
     assert!(
         failures.is_empty(),
         "{} of {cases} answers wrong (seed {seed}):\n{}",
@@ -590,12 +626,11 @@ async fn sweep(fixture: Fixture) {
     let metrics = relay.metrics().await;
     assert!(metrics.lines().any(|l| l == "doorstep_sync_messages_queued 0"), "{metrics}");
 
-    // The relay still serves its members, and nothing stored changed.
+    // The relay still serves its members; the honest volunteer's knocks are all on it, and
+    // nothing else stored changed.
     let (health, _) = relay.json("GET", "/healthz", "", None).await;
     assert_eq!(health.as_u16(), 200);
-    let mut volunteer =
-        crate::harness::Phone::new(&fixture.volunteers[1].token, fixture.volunteers[1].person);
-    let synced = volunteer.sync(relay).await;
-    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+    assert!(knocks > 0, "the honest volunteer synced nothing during the storm");
+    assert_eq!(attempts_on_the_relay(relay, &fixture.coordinator).await, attempts_before + knocks);
     assert!(fingerprint(relay, &ids).await == before, "a hostile request changed what is stored");
 }

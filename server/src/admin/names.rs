@@ -27,12 +27,21 @@ pub fn checked_name(field: &str, value: &str) -> Result<String, AdminError> {
     Ok(value.to_owned())
 }
 
+/// Whether `c` is a control character other than tab and line breaks, which free text (a
+/// reason, a summary) may hold.
+fn is_stray_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// Whether free text holds a control character other than tab and line breaks.
+pub fn holds_stray_control(text: &str) -> bool {
+    text.chars().any(is_stray_control)
+}
+
 /// `text` with every control character but tab and line breaks replaced by U+FFFD: for text a
 /// phone wrote for people to read (a set-aside item's summary), which is kept, not refused.
 pub fn without_controls(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() && !matches!(c, '\t' | '\n' | '\r') { '\u{fffd}' } else { c })
-        .collect()
+    text.chars().map(|c| if is_stray_control(c) { '\u{fffd}' } else { c }).collect()
 }
 
 #[cfg(test)]

@@ -22,13 +22,12 @@ use super::{DashState, path_id, qr};
 use crate::admin;
 use crate::client::Client;
 use crate::error::AppError;
-use crate::http::json::JsonBody;
-use crate::http::json::PathParams;
+use crate::http::json::{JsonBody, PathParams};
 use crate::join_link::JoinLink;
 use crate::storage::{Member, MemberDevice};
 
 /// Longest device name accepted for a minted token, in characters.
-const MAX_DEVICE_NAME: usize = doorstep_core::limits::SHORT_TEXT;
+const MAX_DEVICE_NAME: usize = admin::MAX_NAME;
 
 /// A member and the devices they joined with.
 #[derive(Debug, Clone, Serialize)]

@@ -13,8 +13,7 @@ use serde::Serialize;
 use super::DashState;
 use super::error::DashError;
 use super::signed_in::{Scope, SignedIn};
-use crate::http::json::JsonBody;
-use crate::http::json::PathParams;
+use crate::http::json::{JsonBody, PathParams};
 
 /// What the operation changed.
 #[derive(Debug, Clone, Serialize)]

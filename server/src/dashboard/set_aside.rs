@@ -24,8 +24,7 @@ use super::signed_in::{Scope, SignedIn};
 use super::snapshot::{self, Rounds};
 use super::{DashState, blocking, names};
 use crate::error::{AppError, excerpt};
-use crate::http::json::JsonBody;
-use crate::http::json::PathParams;
+use crate::http::json::{JsonBody, PathParams};
 use crate::storage::{SetAsideDecided, SetAsideRecord};
 
 /// Most items the inbox lists (newest first).
@@ -229,7 +228,7 @@ pub async fn dismiss(
         )
         .into());
     }
-    if crate::admin::without_controls(&reason) != reason {
+    if crate::admin::holds_stray_control(&reason) {
         return Err(AppError::invalid(
             "the reason holds a control character; type it again without it (原因含有控制字符)",
         )

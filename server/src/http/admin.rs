@@ -16,8 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Authenticated;
 use super::body_in_hand;
-use super::json::PathParams;
-use super::json::{JsonBody, QueryParams, id};
+use super::json::{JsonBody, PathParams, QueryParams, id};
 use crate::admin::{self, ImportReport, Invite, Principal};
 use crate::error::AppError;
 use crate::state::AppState;

@@ -20,8 +20,7 @@ use doorstep_core::sync::document_copy::{
 use serde::Deserialize;
 
 use super::auth::Authenticated;
-use super::json::PathParams;
-use super::json::{QueryParams, id};
+use super::json::{PathParams, QueryParams, id};
 use super::off_the_workers;
 use crate::access::{Access, Decision};
 use crate::error::AppError;

@@ -28,7 +28,7 @@ use doorstep_core::Operation;
 use doorstep_core::id::DocumentId;
 use doorstep_core::schema::vocabulary::Outcome;
 
-use crate::harness::{Fixture, JsonResponse, Phone, TestRelay};
+use crate::harness::{Fixture, Phone, TestRelay};
 
 /// The longest a refusal may be: a reason, quoting at most excerpts of what was sent (an
 /// import's missing-column message names up to 20 headers of 40 characters).
@@ -516,45 +516,18 @@ fn sweep_config() -> Config {
 
 async fn sweep(fixture: Fixture) {
     let relay = &fixture.relay;
-    let login = relay
-        .http
-        .post(format!("{}/dashboard/login", relay.url))
-        .header("content-type", "application/json")
-        .body(serde_json::json!({"token": fixture.coordinator.token}).to_string())
-        .send()
-        .await
-        .expect("login");
-    let set_cookie =
-        login.headers().get("set-cookie").expect("a session").to_str().expect("ascii").to_owned();
-    let session =
-        set_cookie.split(';').next().expect("cookie").trim_start_matches("doorstep_session=").to_owned();
+    let cookie = relay.dashboard_cookie(&fixture.coordinator.token).await;
+    let session = cookie.trim_start_matches("doorstep_session=").to_owned();
     let compound = fixture.compound.to_string();
     let round = fixture.round.to_string();
-    let cookie = format!("doorstep_session={session}");
-    let detail: serde_json::Value = relay
-        .http
-        .get(format!("{}/dashboard/api/compounds/{compound}/rounds/{round}", relay.url))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("round")
-        .json_value()
-        .await
-        .expect("round json");
+    let detail =
+        relay.dashboard_get(&cookie, &format!("/dashboard/api/compounds/{compound}/rounds/{round}")).await;
     let task = detail["tasks"][0]["task"]["id"]
         .as_str()
         .map(str::to_owned)
         .unwrap_or_else(|| panic!("a task: {detail}"));
-    let households: serde_json::Value = relay
-        .http
-        .get(format!("{}/dashboard/api/compounds/{compound}/households", relay.url))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("households")
-        .json_value()
-        .await
-        .expect("households json");
+    let households =
+        relay.dashboard_get(&cookie, &format!("/dashboard/api/compounds/{compound}/households")).await;
     let household = households[0]["id"]
         .as_str()
         .map(str::to_owned)

@@ -249,6 +249,27 @@ impl TestRelay {
         SyncResponse::decode(&bytes).unwrap()
     }
 
+    /// Signs in to the dashboard with a device token; the `Cookie` header value of the session.
+    pub async fn dashboard_cookie(&self, token: &str) -> String {
+        let login = self
+            .http
+            .post(format!("{}/dashboard/login", self.url))
+            .header("content-type", "application/json")
+            .body(json!({"token": token}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let set_cookie = login.headers().get("set-cookie").expect("a session").to_str().unwrap();
+        set_cookie.split(';').next().unwrap().to_owned()
+    }
+
+    /// A dashboard API GET with a session cookie; the JSON answer, which must be a 200.
+    pub async fn dashboard_get(&self, cookie: &str, path: &str) -> Value {
+        let res = self.http.get(format!("{}{path}", self.url)).header("cookie", cookie).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        res.json_value().await.unwrap()
+    }
+
     /// The metrics text.
     pub async fn metrics(&self) -> String {
         self.http.get(format!("{}/metrics", self.url)).send().await.unwrap().text().await.unwrap()

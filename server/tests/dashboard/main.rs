@@ -16,6 +16,7 @@ mod imports;
 mod login;
 mod map;
 mod members;
+mod odd_values;
 mod operations;
 mod overview;
 mod print;

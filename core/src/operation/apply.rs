@@ -15,7 +15,7 @@ use crate::role::{Actor, Role};
 use crate::rulebook::table::{
     ATTEMPT, BUILDING, CANCELLATION, CARE_ENTRY, HOUSEHOLD, REQUEST, REVIEW, ROSTER, ROUND, TASK,
 };
-use crate::rulebook::{Entity, state};
+use crate::rulebook::{BadValue, Entity, state};
 use crate::schema::household::Building;
 use crate::schema::request::Request;
 use crate::schema::review::{ConflictSubject, Review};
@@ -721,17 +721,34 @@ fn check_counts(people: Option<u32>, aged: u32, children: u32) -> Result<(), Ope
 }
 
 pub(super) fn check_draft(draft: &crate::schema::household::HouseholdDraft) -> Result<(), OperationError> {
-    // The building's label is the address's "building".
-    BUILDING
-        .check_text("label", &draft.address.building)
-        .map_err(|bad| OperationError::Invalid { field: "building", reason: bad.reason })?;
-    text(&BUILDING, "estate", &draft.address.estate)?;
-    text(&HOUSEHOLD, "flat", &draft.address.flat)?;
-    text(&HOUSEHOLD, "unit", &draft.address.unit)?;
-    text(&HOUSEHOLD, "head", &draft.head)?;
-    text(&HOUSEHOLD, "phone", &draft.phone)?;
-    text(&HOUSEHOLD, "notes", &draft.notes)?;
-    check_counts(draft.people, draft.aged_60_plus, draft.children_under_6)
+    match draft_problems(draft).into_iter().next() {
+        Some(bad) => Err(OperationError::Invalid { field: bad.field, reason: bad.reason }),
+        None => Ok(()),
+    }
+}
+
+/// Every field of a household draft the table refuses, in the draft's order: what adding the
+/// household would refuse, and so what a roster import's preview marks as a bad row.
+pub(crate) fn draft_problems(draft: &crate::schema::household::HouseholdDraft) -> Vec<BadValue> {
+    let a = &draft.address;
+    let texts = [
+        // The building's label is the address's "building".
+        BUILDING.check_text("label", &a.building).map_err(|bad| BadValue { field: "building", ..bad }),
+        BUILDING.check_text("estate", &a.estate),
+        HOUSEHOLD.check_text("unit", &a.unit),
+        HOUSEHOLD.check_text("flat", &a.flat),
+        HOUSEHOLD.check_text("head", &draft.head),
+        HOUSEHOLD.check_text("phone", &draft.phone),
+        HOUSEHOLD.check_text("notes", &draft.notes),
+    ];
+    let counts = [
+        ("people", draft.people),
+        ("aged_60_plus", Some(draft.aged_60_plus)),
+        ("children_under_6", Some(draft.children_under_6)),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some(HOUSEHOLD.field(name)?.check_count(value?)));
+    texts.into_iter().chain(counts).filter_map(Result::err).collect()
 }
 
 fn check_care(draft: &crate::schema::request::CareDraft) -> Result<(), OperationError> {

@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use apply::draft_problems;
 pub use error::OperationError;
 pub use import_roster::{ImportPolicy, ImportSummary};
 pub use selection::Selection;

@@ -8,6 +8,9 @@
 //! whatever was taken leaves every page a coordinator opens, every export and the print sheet
 //! answering 200, and a volunteer's phone syncing it with nothing refused and reading it all.
 //!
+//! Every fortieth operation, the coordinator also imports a roster whose cells are now and then
+//! odd, accepting its good rows: the preview's good rows are the ones the commit takes.
+//!
 //! `DOORSTEP_ODD_VALUE_CASES` operations (default 300), `DOORSTEP_ODD_VALUE_SEED` for others.
 
 use doorstep_core::Role;
@@ -124,6 +127,56 @@ fn template(rng: &mut StdRng, ids: &Ids) -> Value {
         15 => json!({"op": "triage_request", "request": request, "status": "accepted", "urgency": "normal"}),
         _ => json!({"op": "unassign_task", "round": task_round, "task": task}),
     }
+}
+
+/// A roster CSV of the ledger's columns, its cells now ordinary, now odd: what a coordinator's
+/// spreadsheet holds after years of hands.
+fn odd_roster(rng: &mut StdRng) -> Vec<u8> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record([
+        "小区",
+        "楼号",
+        "单元",
+        "楼层",
+        "房号",
+        "户主",
+        "联系电话",
+        "户内人数",
+        "60岁以上人数",
+        "6岁以下儿童",
+        "重点人群",
+        "管控状态",
+        "有无电梯",
+        "备注",
+    ])
+    .unwrap();
+    for row in 0..20 {
+        let mut cells: Vec<String> = vec![
+            String::new(),
+            "8号楼".into(),
+            "1单元".into(),
+            (row / 4 + 1).to_string(),
+            format!("{}0{}", row / 4 + 1, row % 4 + 1),
+            "钱七".into(),
+            "13900000001".into(),
+            "2".into(),
+            "0".into(),
+            "0".into(),
+            "独居老人".into(),
+            "正常".into(),
+            "无".into(),
+            String::new(),
+        ];
+        for _ in 0..rng.random_range(0..3) {
+            let i = rng.random_range(0..cells.len());
+            cells[i] = match odd_value(rng) {
+                Value::String(t) => t,
+                other => other.to_string(),
+            };
+        }
+        out.write_record(&cells).unwrap();
+    }
+    out.into_inner().unwrap()
 }
 
 /// The paths of every leaf and container below `v`, except the operation's tag.
@@ -273,7 +326,7 @@ async fn odd_values_in_a_coordinators_operations_are_taken_or_refused_and_every_
     let seed: u64 =
         std::env::var("DOORSTEP_ODD_VALUE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1205);
     let mut rng = StdRng::seed_from_u64(seed);
-    let (mut taken, mut refused) = (0, 0);
+    let (mut taken, mut refused, mut imported) = (0, 0, 0);
     for case in 0..cases {
         let mut op = template(&mut rng, &ids);
         if rng.random_bool(0.8) {
@@ -299,6 +352,16 @@ async fn odd_values_in_a_coordinators_operations_are_taken_or_refused_and_every_
         } else {
             refused += 1;
         }
+        if case % 40 == 20 {
+            let roster = odd_roster(&mut rng);
+            let path =
+                format!("/dashboard/api/compounds/{compound}/import?mode=commit&accept_good_rows=true");
+            let answer = session.post_bytes(&path, "text/csv", roster.clone()).await;
+            judge(answer.status, &answer.text(), &String::from_utf8_lossy(&roster));
+            if answer.status.is_success() {
+                imported += answer.json()["added"].as_u64().unwrap_or(0);
+            }
+        }
         if case % 40 == 39 {
             ids = every_page(&session, compound, &person).await;
             let synced = volunteer.sync(&dash.relay).await;
@@ -311,7 +374,9 @@ async fn odd_values_in_a_coordinators_operations_are_taken_or_refused_and_every_
     let phone = volunteer.compound();
     let _ =
         (phone.households(), phone.tasks(), phone.requests(), query::counts(phone), query::conflicts(phone));
-    eprintln!("{cases} operations: {taken} taken, {refused} refused");
+    eprintln!(
+        "{cases} operations: {taken} taken, {refused} refused; {imported} households imported from odd rosters"
+    );
     assert!(
         taken > cases / 10 && refused > cases / 5,
         "both halves exercised: {taken} taken, {refused} refused"

@@ -7,6 +7,10 @@ pub const SHORT_TEXT: usize = 200;
 pub const LONG_TEXT: usize = 4000;
 /// Largest count of people in one household.
 pub const PEOPLE: u32 = 100;
+/// Longest a text field (notes) may grow by merging edits that were each within
+/// [`LONG_TEXT`] as their author made them: eight phones filling the same notes offline. Still
+/// within what an Excel cell holds (32,767).
+pub const MERGED_TEXT: usize = 8 * LONG_TEXT;
 /// Most tasks one round may hold.
 pub const TASKS_PER_ROUND: usize = 20_000;
 /// Largest single Automerge change the relay accepts, in bytes (uncompressed).

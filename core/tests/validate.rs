@@ -1485,3 +1485,87 @@ mod validate_cost {
         );
     }
 }
+
+/// Notes near the limit, two phones adding to them offline, each within the limit on its own
+/// phone: merged, the notes are over it. The relay takes both (each author kept within the
+/// limit as they saw it), and the merged notes can still be edited down, on a phone and at the
+/// relay; what grows notes already past the limit is refused on the phone and at the relay; and
+/// nothing grows them past `MERGED_TEXT`. Before: the second phone's honest edit was refused
+/// ("too large"), its work set aside.
+#[test]
+fn notes_merged_past_the_limit_from_honest_phones_are_taken_and_can_be_edited_down() {
+    let mut fx = Fixture::default();
+    let people = fx.people;
+    let roster = id_of(&fx, DocKind::Roster);
+    let household = fx.household("2-1-302");
+    let base = "字".repeat(limits::LONG_TEXT - 100);
+    let start = relay_doc(&fx.compound, roster);
+    fx.ok(&people.coordinator, &Operation::EditNotes { household, notes: base.clone() });
+    let since = relay_doc(&fx.compound, roster).get_heads();
+    let (mut a, mut b) = (phone(&fx, 7), phone(&fx, 8));
+    fx.env.advance(1000);
+    let grown = |tail: &str| Operation::EditNotes { household, notes: format!("{base}{}", tail.repeat(100)) };
+    a.apply(&mut fx.env.env(), &people.volunteer, &grown("甲")).unwrap();
+    b.apply(&mut fx.env.env(), &people.volunteer2, &grown("乙")).unwrap();
+    let from_a = batch(&fx.compound, &a, roster, &since);
+    let after_a = from_a.accepted(&people.volunteer);
+    let from_b = Batch {
+        header: from_a.header,
+        relay: after_a,
+        changes: batch(&fx.compound, &b, roster, &since).changes,
+    };
+    let merged = from_b.accepted(&people.volunteer2);
+    let notes = doorstep_core::document::roster::household(&merged, household).unwrap().notes;
+    assert_eq!(notes.chars().count(), limits::LONG_TEXT + 100, "both phones' words are kept");
+
+    // A phone holding the merged notes may edit them down, not up.
+    let mut c = fork(&fx.compound, device(6));
+    let merged_heads = merged.get_heads();
+    c.insert(doorstep_core::document::Document::load(from_a.header, &merged.save(), device(6)).unwrap());
+    let mut up = notes.clone();
+    up.push('丙');
+    fx.env.advance(1000);
+    let refused =
+        c.apply(&mut fx.env.env(), &people.volunteer, &Operation::EditNotes { household, notes: up });
+    assert!(
+        matches!(refused, Err(doorstep_core::OperationError::Invalid { field: "notes", .. })),
+        "{refused:?}"
+    );
+    let down: String = notes.chars().skip(1).collect();
+    c.apply(&mut fx.env.env(), &people.volunteer, &Operation::EditNotes { household, notes: down }).unwrap();
+    let edited = Batch {
+        header: from_a.header,
+        relay: merged.clone(),
+        changes: c.document(roster).unwrap().automerge().get_changes(&merged_heads),
+    };
+    edited.accepted(&people.volunteer);
+
+    // Growing notes already past the limit, made by hand, is refused at the relay; and so is
+    // any batch leaving them past MERGED_TEXT.
+    let by_hand = |insert: &str| {
+        let mut doc = merged.clone().with_actor(ActorId::from([0xD6; 16]));
+        let text = child(&doc, &entity(&doc, "households", &household.to_string()), "notes");
+        let mut tx = doc.transaction();
+        tx.splice_text(&text, 0, 0, insert).unwrap();
+        tx.commit();
+        Batch { header: from_a.header, relay: merged.clone(), changes: doc.get_changes(&merged_heads) }
+    };
+    by_hand("丁").refused_as(&people.volunteer, ViolationKind::TooLarge);
+
+    // Nine devices each filling the notes from the same old copy: each within the limit as its
+    // author saw it, merged past MERGED_TEXT.
+    let fills: Vec<Change> = (0..9u8)
+        .flat_map(|n| {
+            let mut doc = start.clone().with_actor(ActorId::from([0xA0 + n; 16]));
+            let text = child(&doc, &entity(&doc, "households", &household.to_string()), "notes");
+            let mut tx = doc.transaction();
+            tx.splice_text(&text, 0, 0, &"满".repeat(limits::LONG_TEXT - 100)).unwrap();
+            tx.commit();
+            doc.get_changes(&start.get_heads())
+        })
+        .collect();
+    let fill = |n: usize| Batch { header: from_a.header, relay: start.clone(), changes: fills[..n].to_vec() };
+    let _ = fill(8).accepted(&people.volunteer);
+    const { assert!(9 * (limits::LONG_TEXT - 100) > limits::MERGED_TEXT) };
+    fill(9).refused_as(&people.volunteer, ViolationKind::TooLarge);
+}

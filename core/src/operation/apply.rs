@@ -199,7 +199,10 @@ impl Compound {
             }
             Operation::EditNotes { household, notes } => {
                 may_write(role, "edit a household's notes", &HOUSEHOLD, &["notes"])?;
-                text(&HOUSEHOLD, "notes", notes)?;
+                let roster =
+                    self.single(DocKind::Roster).ok_or(OperationError::MissingDocument(DocKind::Roster))?;
+                let now = roster::household(roster.automerge(), *household).map(|h| h.notes);
+                merged_text(&HOUSEHOLD, "notes", notes, now.as_deref())?;
                 self.edit_household(env, *household, |tx, obj| {
                     Ok(roster::update_text(tx, obj, "notes", notes)?)
                 })
@@ -525,11 +528,13 @@ impl Compound {
             }
             Operation::EditCareEntry { entry, draft } => {
                 may_write(role, "write the care ledger", &CARE_ENTRY, CARE_DRAFT_FIELDS)?;
-                check_care(draft)?;
                 let doc = self.single_mut(DocKind::Care)?;
-                if roster::entity(doc.automerge(), care::ENTRIES, &entry.to_string()).is_none() {
+                let Some(obj) = roster::entity(doc.automerge(), care::ENTRIES, &entry.to_string()) else {
                     return Err(OperationError::UnknownCareEntry(*entry));
-                }
+                };
+                let now = care::read_entry(doc.automerge(), *entry, &obj).ok().map(|e| e.notes);
+                check_care_but_notes(draft)?;
+                merged_text(&CARE_ENTRY, "notes", &draft.notes, now.as_deref())?;
                 transact(doc, env, |tx| Ok(care::put_entry(tx, *entry, draft)?))?;
                 Ok(applied(doc.id(), None))
             }
@@ -707,6 +712,22 @@ pub(super) fn text(entity: &Entity, field: &'static str, value: &str) -> Result<
         .map_err(|bad| OperationError::Invalid { field: bad.field, reason: bad.reason })
 }
 
+/// Checks the new value of a text field that merges (notes): within its limit, or, for a text
+/// that merging phones' edits took past it, no longer than it is `now`, so that it can still be
+/// edited down. The relay judges each change the same way (`validate::schema`).
+fn merged_text(
+    entity: &Entity,
+    field: &'static str,
+    new: &str,
+    now: Option<&str>,
+) -> Result<(), OperationError> {
+    let shrinks = now.is_some_and(|now| new.chars().count() <= now.chars().count());
+    if shrinks && new.chars().count() <= limits::MERGED_TEXT {
+        return Ok(());
+    }
+    text(entity, field, new)
+}
+
 /// Checks counts by the table; an unknown 户内人数 (`None`) has nothing to check.
 fn check_counts(people: Option<u32>, aged: u32, children: u32) -> Result<(), OperationError> {
     let counts = [("people", people), ("aged_60_plus", Some(aged)), ("children_under_6", Some(children))];
@@ -752,8 +773,13 @@ pub(crate) fn draft_problems(draft: &crate::schema::household::HouseholdDraft) -
 }
 
 fn check_care(draft: &crate::schema::request::CareDraft) -> Result<(), OperationError> {
+    check_care_but_notes(draft)?;
+    text(&CARE_ENTRY, "notes", &draft.notes)
+}
+
+/// A care draft's fields that do not merge.
+fn check_care_but_notes(draft: &crate::schema::request::CareDraft) -> Result<(), OperationError> {
     text(&CARE_ENTRY, "person_name", &draft.person_name)?;
     text(&CARE_ENTRY, "schedule", &draft.schedule)?;
-    text(&CARE_ENTRY, "medicines", &draft.medicines)?;
-    text(&CARE_ENTRY, "notes", &draft.notes)
+    text(&CARE_ENTRY, "medicines", &draft.medicines)
 }

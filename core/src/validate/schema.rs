@@ -99,7 +99,7 @@ pub(super) fn check_fields(
         } else {
             check_shape(field, &winner, &id, label, changes)?;
         }
-        check_size(doc, field, &winner, &id, label)?;
+        check_size(doc, field, &winner, &id, label, changes)?;
     }
     Ok(())
 }
@@ -131,12 +131,19 @@ fn check_shape(
 
 /// The value a field holds (the winner of any conflict) within its kind's limit: strings and
 /// texts in characters, counts in people. A text field must hold an Automerge text.
+///
+/// A text is judged as each change's author saw it: phones editing notes offline each within
+/// the limit merge into notes over it, and neither phone's work may be refused for that. So a
+/// text over [`limits::LONG_TEXT`] passes when every change of the batch left it within the
+/// limit, or no longer than it found it, at that change (its own heads against its
+/// dependencies); and never past [`limits::MERGED_TEXT`], however it came about.
 fn check_size(
     doc: &Automerge,
     field: &Field,
     value: &Value<'_>,
     id: &ObjId,
     label: &str,
+    changes: &[Change],
 ) -> Result<(), Problem> {
     match (field.kind, value) {
         (Kind::Short | Kind::Long, Value::Scalar(s)) => {
@@ -147,7 +154,9 @@ fn check_size(
         }
         (Kind::Text, Value::Object(ObjType::Text)) => {
             let len = doc.text(id).map(|t| t.chars().count()).unwrap_or(0);
-            check_length(len, field.name, limits::LONG_TEXT, label)?;
+            if len > limits::MERGED_TEXT || !each_author_kept_it_within_the_limit(doc, id, changes) {
+                check_length(len, field.name, limits::LONG_TEXT, label)?;
+            }
         }
         (Kind::Text, _) => {
             return Err(Problem::schema(format!("{label}: field {:?} is not an Automerge text", field.name)));
@@ -166,6 +175,16 @@ fn check_size(
         _ => {}
     }
     Ok(())
+}
+
+/// Whether every one of `changes` left the text `id` within [`limits::LONG_TEXT`], or no longer
+/// than it was, as that change's author saw it. Read only for a text found over the limit.
+fn each_author_kept_it_within_the_limit(doc: &Automerge, id: &ObjId, changes: &[Change]) -> bool {
+    let len_at = |heads: &[automerge::ChangeHash]| doc.text_at(id, heads).map_or(0, |t| t.chars().count());
+    changes.iter().all(|change| {
+        let after = len_at(&[change.hash()]);
+        after <= limits::LONG_TEXT || after <= len_at(change.deps())
+    })
 }
 
 /// Whether the operation `id` is one of `changes`'.

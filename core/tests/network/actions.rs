@@ -289,7 +289,13 @@ fn edit_text(rng: &mut StdRng, old: &str, tag: &str) -> String {
         chars.drain(at..end);
     } else {
         let at = rng.random_range(0..=chars.len());
-        let word = format!("[{tag}]");
+        // Now and then a long paste, so that phones adding to the same notes offline merge
+        // them past the limit each kept within (the relay must take every one of them).
+        let word = if rng.random_bool(0.08) {
+            format!("[{tag}]{}", "长".repeat(2_100))
+        } else {
+            format!("[{tag}]")
+        };
         chars.splice(at..at, word.chars());
     }
     chars.into_iter().collect()

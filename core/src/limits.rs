@@ -13,6 +13,9 @@ pub const PEOPLE: u32 = 100;
 pub const MERGED_TEXT: usize = 8 * LONG_TEXT;
 /// Most tasks one round may hold.
 pub const TASKS_PER_ROUND: usize = 20_000;
+/// Most tasks a round may hold by merging tasks added offline, each within
+/// [`TASKS_PER_ROUND`] as its author added it.
+pub const MERGED_TASKS_PER_ROUND: usize = 2 * TASKS_PER_ROUND;
 /// Largest single Automerge change the relay accepts, in bytes (uncompressed).
 pub const CHANGE_BYTES: usize = 1024 * 1024;
 /// Most bytes the compressed columns of one document chunk in a sync message may inflate to

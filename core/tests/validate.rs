@@ -1569,3 +1569,78 @@ fn notes_merged_past_the_limit_from_honest_phones_are_taken_and_can_be_edited_do
     const { assert!(9 * (limits::LONG_TEXT - 100) > limits::MERGED_TEXT) };
     fill(9).refused_as(&people.volunteer, ViolationKind::TooLarge);
 }
+
+/// A round one task short of the most it may hold; two coordinators each add a task offline,
+/// each within the limit on their own phone: merged, the round holds one more than the limit.
+/// The relay takes both, as it takes merged notes; a phone holding the full round refuses to add
+/// another (before, the phone added it and the relay refused it: honest work set aside).
+#[test]
+fn tasks_added_offline_to_a_nearly_full_round_are_taken_and_a_full_round_takes_no_more() {
+    let mut fx = Fixture::default();
+    let people = fx.people;
+    let (round, task) = round_with_task(&mut fx);
+    // Fill the relay's round by hand with copies of one task, to one short of the limit.
+    let mut doc = relay_doc(&fx.compound, round).with_actor(ActorId::from([0xC0; 16]));
+    let tasks = child(&doc, &ROOT, "tasks");
+    let template = child(&doc, &tasks, &task.to_string());
+    let fields: Vec<(String, automerge::Value<'static>)> = doc
+        .map_range(&template, ..)
+        .map(|item| (item.key.to_string(), automerge::Value::from(item.value).to_owned()))
+        .collect();
+    let held = doc.length(&tasks);
+    let mut tx = doc.transaction();
+    for n in held..limits::TASKS_PER_ROUND - 1 {
+        let copy = tx
+            .put_object(
+                &tasks,
+                TaskId::from_uuid(uuid::Uuid::from_u128(0xF000_0000 + n as u128)).to_string(),
+                ObjType::Map,
+            )
+            .unwrap();
+        for (key, value) in &fields {
+            match value {
+                automerge::Value::Object(kind) => {
+                    tx.put_object(&copy, key.as_str(), *kind).unwrap();
+                }
+                automerge::Value::Scalar(s) => {
+                    tx.put(&copy, key.as_str(), s.as_ref().clone()).unwrap();
+                }
+            }
+        }
+    }
+    tx.commit();
+    let header = *fx.compound.document(round).unwrap().header();
+    fx.compound.insert(doorstep_core::document::Document::load(header, &doc.save(), device(1)).unwrap());
+    let full = relay_doc(&fx.compound, round);
+    assert_eq!(full.length(&tasks), limits::TASKS_PER_ROUND - 1);
+    let since = full.get_heads();
+
+    let household = fx.household("2-1-101");
+    let add = Operation::AddTask {
+        round,
+        household,
+        kind: doorstep_core::schema::vocabulary::TaskKind::Medicine,
+        items: "降压药".into(),
+        priority: doorstep_core::schema::vocabulary::Priority::Urgent,
+        request: None,
+    };
+    let (mut a, mut b) = (phone(&fx, 7), phone(&fx, 8));
+    fx.env.advance(1000);
+    a.apply(&mut fx.env.env(), &people.coordinator, &add).unwrap();
+    b.apply(&mut fx.env.env(), &people.coordinator2, &add).unwrap();
+    let from_a = batch(&fx.compound, &a, round, &since);
+    let after_a = from_a.accepted(&people.coordinator);
+    let from_b = Batch { header, relay: after_a, changes: batch(&fx.compound, &b, round, &since).changes };
+    let merged = from_b.accepted(&people.coordinator2);
+    assert_eq!(merged.length(&tasks), limits::TASKS_PER_ROUND + 1, "both tasks are kept");
+
+    // A phone holding the full round adds no more.
+    let mut c = fork(&fx.compound, device(6));
+    c.insert(doorstep_core::document::Document::load(header, &merged.save(), device(6)).unwrap());
+    fx.env.advance(1000);
+    let refused = c.apply(&mut fx.env.env(), &people.coordinator, &add);
+    assert!(
+        matches!(refused, Err(doorstep_core::OperationError::Invalid { field: "round", .. })),
+        "{refused:?}"
+    );
+}

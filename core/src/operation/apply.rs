@@ -305,6 +305,21 @@ impl Compound {
                 self.open_round(*round_id)?;
                 let id = TaskId::generate(env);
                 let doc = self.round_mut(*round_id)?;
+                let held = document::read::object(
+                    doc.automerge(),
+                    &automerge::ROOT,
+                    round::TASKS,
+                    automerge::ObjType::Map,
+                )
+                .map_or(0, |tasks| automerge::ReadDoc::length(doc.automerge(), &tasks));
+                if held >= limits::TASKS_PER_ROUND {
+                    return Err(OperationError::Invalid {
+                        field: "round",
+                        reason: format!(
+                            "the round holds {held} tasks, the most a round may hold; plan another round"
+                        ),
+                    });
+                }
                 transact(doc, env, |tx| {
                     let task = NewTask {
                         household: *household,

@@ -86,10 +86,19 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
     }
     check_removed_tasks(e)?;
     reviews::check(e)?;
-    if added {
-        let count =
-            read::object(e.after, &ROOT, round::TASKS, ObjType::Map).map_or(0, |m| e.after.length(&m));
-        if count > limits::TASKS_PER_ROUND {
+    if added && let Some(tasks) = read::object(e.after, &ROOT, round::TASKS, ObjType::Map) {
+        // Judged as each change's author saw the round, as merged texts are: coordinators
+        // adding tasks offline to a nearly full round merge past the limit each kept within.
+        let count = e.after.length(&tasks);
+        let count_at = |heads: &[automerge::ChangeHash]| e.after.length_at(&tasks, heads);
+        let each_kept_within = || {
+            e.changes.iter().all(|c| {
+                let after = count_at(&[c.hash()]);
+                after <= limits::TASKS_PER_ROUND || after <= count_at(c.deps())
+            })
+        };
+        if count > limits::TASKS_PER_ROUND && (count > limits::MERGED_TASKS_PER_ROUND || !each_kept_within())
+        {
             return Err(Problem::too_large(format!(
                 "the round holds {count} tasks; at most {} are allowed",
                 limits::TASKS_PER_ROUND

@@ -154,7 +154,10 @@ fn check_size(
         }
         (Kind::Text, Value::Object(ObjType::Text)) => {
             let len = doc.text(id).map(|t| t.chars().count()).unwrap_or(0);
-            if len > limits::MERGED_TEXT || !each_author_kept_it_within_the_limit(doc, id, changes) {
+            // Over the limit is rare; only then is each change's view read (`text_at`).
+            let over = len > limits::LONG_TEXT
+                && (len > limits::MERGED_TEXT || !each_author_kept_it_within_the_limit(doc, id, changes));
+            if over {
                 check_length(len, field.name, limits::LONG_TEXT, label)?;
             }
         }

@@ -291,11 +291,8 @@ fn edit_text(rng: &mut StdRng, old: &str, tag: &str) -> String {
         let at = rng.random_range(0..=chars.len());
         // Now and then a long paste, so that phones adding to the same notes offline merge
         // them past the limit each kept within (the relay must take every one of them).
-        let word = if rng.random_bool(0.3) {
-            format!("[{tag}]{}", "长".repeat(2_100))
-        } else {
-            format!("[{tag}]")
-        };
+        let word =
+            if rng.random_bool(0.3) { format!("[{tag}]{}", "长".repeat(2_100)) } else { format!("[{tag}]") };
         chars.splice(at..at, word.chars());
     }
     chars.into_iter().collect()

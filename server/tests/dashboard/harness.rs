@@ -83,12 +83,21 @@ impl Dash {
 
     /// A relay on a new database with `config`, its request rate made generous as in [`Dash::start`].
     pub async fn start_with(config: Config) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(dir.path().join("relay.db")).await.unwrap();
+        Self::start_on(Arc::new(storage), dir, config).await
+    }
+
+    /// A relay on `storage` (a PostgreSQL database, say) with `config`; `dir` lives as long.
+    pub async fn start_on(
+        storage: Arc<dyn doorstep_server::storage::Storage>,
+        dir: TempDir,
+        config: Config,
+    ) -> Self {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
-        let dir = tempfile::tempdir().unwrap();
-        let storage = SqliteStorage::open(dir.path().join("relay.db")).await.unwrap();
-        let opened = Relay::open(Arc::new(storage)).await.unwrap();
+        let opened = Relay::open(storage).await.unwrap();
         let config = Config {
             limits: Limits { rate_per_second: 1000.0, rate_burst: 1000.0, ..config.limits },
             ..config

@@ -312,7 +312,21 @@ async fn every_page(session: &Session, compound: CompoundId, volunteer: &str) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odd_values_in_a_coordinators_operations_are_taken_or_refused_and_every_page_still_opens() {
-    let dash = Dash::start().await;
+    sweep(Dash::start().await).await;
+}
+
+/// The same on the PostgreSQL backend, which stores no NUL in a text where SQLite does.
+/// Needs `DOORSTEP_TEST_POSTGRES` (run under `scripts/with-postgres`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_values_on_postgresql_too() {
+    use doorstep_server::storage::postgres::scratch::ScratchDatabase;
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let storage = doorstep_server::storage::open(db.url()).await.unwrap();
+    sweep(Dash::start_on(storage, tempfile::tempdir().unwrap(), doorstep_server::Config::default()).await)
+        .await;
+}
+
+async fn sweep(dash: Dash) {
     let (compound, coordinator) = dash.small_compound().await;
     let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
     volunteer.sync(&dash.relay).await;

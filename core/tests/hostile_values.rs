@@ -213,7 +213,7 @@ fn operation(rng: &mut StdRng, fx: &Fixture, held: &Holdings, people: &[PersonId
     let round = |rng: &mut StdRng| one_of(rng, &held.rounds);
     let task = |rng: &mut StdRng| one_of(rng, &held.tasks);
     let (coordinator, anyone) = (p.coordinator, one_of(rng, &[p.volunteer, p.coordinator, p.medic]));
-    match rng.random_range(0..20) {
+    match rng.random_range(0..22) {
         0 => (
             coordinator,
             Operation::SetUtcOffset {
@@ -317,6 +317,8 @@ fn operation(rng: &mut StdRng, fx: &Fixture, held: &Holdings, people: &[PersonId
             let (entry, household) = (one_of(rng, &held.care), household(rng));
             (p.medic, Operation::EditCareEntry { entry, draft: care_draft(rng, household, people) })
         }
+        20 => (coordinator, Operation::RemoveHousehold { household: household(rng) }),
+        21 => (coordinator, Operation::CloseRound { round: round(rng) }),
         _ => {
             let (round, task) = task(rng);
             (anyone, Operation::ClaimTask { round, task })

@@ -440,13 +440,17 @@ fn fixture() -> (Fixture, [PersonId; 4]) {
     (fx, people)
 }
 
+/// The first seed and how many cases: `DOORSTEP_HOSTILE_VALUE_SEED`, `DOORSTEP_HOSTILE_VALUE_CASES`.
+fn seeds() -> (u64, u64) {
+    let var =
+        |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    (var("DOORSTEP_HOSTILE_VALUE_SEED", 20_261_205), var("DOORSTEP_HOSTILE_VALUE_CASES", 300))
+}
+
 #[test]
 fn what_a_phone_lets_a_person_write_the_relay_takes_whatever_the_values() {
     let (fx, people) = fixture();
-    let cases: u64 =
-        std::env::var("DOORSTEP_HOSTILE_VALUE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    let first: u64 =
-        std::env::var("DOORSTEP_HOSTILE_VALUE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(20_261_205);
+    let (first, cases) = seeds();
     let (mut accepted, mut refused) = (0, 0);
     for seed in first..first + cases {
         let (a, r) = run(seed, &fx, &people);
@@ -531,10 +535,7 @@ fn run_pair(seed: u64, start: &Fixture, people: &[PersonId]) -> (usize, usize) {
 #[test]
 fn what_two_phones_write_offline_with_odd_values_the_relay_takes_merged() {
     let (fx, people) = fixture();
-    let cases: u64 =
-        std::env::var("DOORSTEP_HOSTILE_VALUE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    let first: u64 =
-        std::env::var("DOORSTEP_HOSTILE_VALUE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(20_261_205);
+    let (first, cases) = seeds();
     let (mut taken, mut on_purpose) = (0, 0);
     for seed in first..first + cases {
         let (t, p) = run_pair(seed, &fx, &people);

@@ -15,6 +15,7 @@
 
 use doorstep_core::Role;
 use doorstep_core::id::CompoundId;
+use doorstep_core::import::RosterColumn;
 use doorstep_core::query;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
@@ -133,23 +134,7 @@ fn template(rng: &mut StdRng, ids: &Ids) -> Value {
 /// spreadsheet holds after years of hands.
 fn odd_roster(rng: &mut StdRng) -> Vec<u8> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record([
-        "小区",
-        "楼号",
-        "单元",
-        "楼层",
-        "房号",
-        "户主",
-        "联系电话",
-        "户内人数",
-        "60岁以上人数",
-        "6岁以下儿童",
-        "重点人群",
-        "管控状态",
-        "有无电梯",
-        "备注",
-    ])
-    .unwrap();
+    out.write_record(RosterColumn::ALL.map(RosterColumn::header_zh)).unwrap();
     for row in 0..20 {
         let mut cells: Vec<String> = vec![
             String::new(),
@@ -297,7 +282,10 @@ async fn every_page(session: &Session, compound: CompoundId, volunteer: &str) ->
         }
         must(format!("{base}/export/rounds/{round}.csv")).await;
         must(format!("{base}/export/rounds/{round}.xlsx")).await;
-        must(format!("{base}/print/rounds/{round}")).await;
+        let sheet = must(format!("{base}/print/rounds/{round}")).await.text();
+        for markup in ["<script>alert", "</td></tr></table><b>x"] {
+            assert!(!sheet.contains(markup), "the print sheet holds {markup:?} unescaped");
+        }
         // A building the round has no task in is a 404; odd characters in it change nothing else.
         let odd = session.get(&format!("{base}/print/rounds/{round}?building=%E2%80%AE1&estate=%00")).await;
         judge(odd.status, &odd.text(), "an odd building to print");

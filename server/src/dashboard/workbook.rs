@@ -25,7 +25,7 @@ use std::io::Cursor;
 use std::time::Instant;
 
 use calamine::{DataRef, Dimensions, Reader, Xlsx};
-use doorstep_core::import::{self, ImportError, MAX_FIELD_CHARS, MAX_INPUT_BYTES, MAX_ROWS};
+use doorstep_core::import::{self, ImportError, MAX_INPUT_BYTES, MAX_ROWS};
 
 use super::workbook_bounds::{self, MAX_ENTRIES};
 
@@ -110,17 +110,6 @@ pub enum WorkbookError {
          the first sheet's merged regions overlap or together span more than {MAX_CELLS} cells; unmerge them and import again, or save the sheet as CSV"
     )]
     MergedRegionsTooLarge,
-    /// One cell holds more text than a roster cell may.
-    #[error(
-        "单元格 {cell} 有 {chars} 个字，一个单元格最多 {MAX_FIELD_CHARS} 个字 / \
-         cell {cell} holds {chars} characters; a cell may hold at most {MAX_FIELD_CHARS}"
-    )]
-    CellTooLong {
-        /// The cell as Excel names it ("C12").
-        cell: String,
-        /// Its length in characters.
-        chars: usize,
-    },
     /// The archive holds more files than a workbook needs.
     #[error(
         "这个 .xlsx 压缩包里有 {entries} 个文件，最多 {MAX_ENTRIES} 个；请在 Excel 中另存为新的工作簿或 CSV / \
@@ -340,10 +329,10 @@ fn read_first_sheet(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, Workboo
         if text.is_empty() {
             continue;
         }
-        let chars = text.chars().count();
-        if chars > MAX_FIELD_CHARS {
-            return Err(WorkbookError::CellTooLong { cell: cell_name(row, column), chars });
-        }
+        // A cell over a roster cell's length makes its row a bad row, as in a CSV (the reader
+        // names it); the sheet's text as a whole is bounded by the grid. A NUL, which Excel
+        // writes as `_x0000_`, would read as a file that is not text: it is marked instead.
+        let text = if text.contains('\0') { Cow::Owned(text.replace('\0', "\u{FFFD}")) } else { text };
         grid.insert(row, column, &text)?;
     }
     drop(cells);
@@ -388,18 +377,6 @@ fn grid_to_csv(sheet: String, grid: Grid) -> SheetCsv {
         next_row = row + 1;
     }
     SheetCsv { sheet, csv, rows }
-}
-
-/// A cell's name as Excel shows it: (11, 2) is "C12".
-fn cell_name(row: u32, column: u32) -> String {
-    let mut letters = Vec::new();
-    let mut n = column + 1;
-    while n > 0 {
-        let rem = (n - 1) % 26;
-        letters.push(char::from(b'A' + u8::try_from(rem).unwrap_or(0)));
-        n = (n - 1) / 26;
-    }
-    letters.iter().rev().collect::<String>() + &(row + 1).to_string()
 }
 
 /// A cell as text, the way the coordinator sees it in Excel; borrowed when it is text already
@@ -452,6 +429,33 @@ mod tests {
         fill(book.add_worksheet());
         book.add_worksheet().write_string(0, 0, "second sheet, ignored").unwrap();
         book.save_to_buffer().unwrap()
+    }
+
+    /// A cell longer than a roster cell makes its row a bad row, as in a CSV, and the good rows
+    /// beside it import; a NUL in a cell is marked, not read as a file that is not text. Before:
+    /// a 4,001-character cell refused the whole workbook, and a NUL made it "not a text file;
+    /// save as CSV".
+    #[test]
+    fn an_overlong_cell_or_a_nul_spoils_only_its_row() {
+        let bytes = workbook(|s| {
+            for (c, h) in ["楼号", "房号", "户主", "备注"].iter().enumerate() {
+                s.write_string(0, u16::try_from(c).unwrap(), *h).unwrap();
+            }
+            for r in 1..=3u32 {
+                s.write_string(r, 0, "1").unwrap();
+                s.write_number(r, 1, f64::from(100 + r)).unwrap();
+                s.write_string(r, 2, "张三").unwrap();
+            }
+            s.write_string(1, 3, "长".repeat(4_001)).unwrap();
+            s.write_string(2, 2, "王\0五").unwrap();
+        });
+        let sheet = sheet_to_csv(&bytes, later()).unwrap();
+        let preview = import::read_roster_csv(sheet.csv.as_bytes()).unwrap();
+        let good: Vec<&str> = preview.households.iter().map(|h| h.draft.head.as_str()).collect();
+        assert_eq!(good, ["王\u{FFFD}五", "张三"]);
+        assert_eq!(preview.errors.len(), 1, "{:?}", preview.errors);
+        assert_eq!((preview.errors[0].line, preview.errors[0].code), (2, "field_too_long"));
+        assert!(preview.errors[0].reason.contains("4001 characters"), "{}", preview.errors[0].reason);
     }
 
     #[test]

@@ -164,6 +164,26 @@ fn odd_roster(rng: &mut StdRng) -> Vec<u8> {
     out.into_inner().unwrap()
 }
 
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The same cells in an .xlsx workbook: numbers where a cell reads as one, as Excel keeps them.
+fn as_workbook(csv: &[u8]) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, record) in csv::ReaderBuilder::new().has_headers(false).from_reader(csv).records().enumerate() {
+        for (c, cell) in record.unwrap().iter().enumerate() {
+            let (r, c) = (u32::try_from(r).unwrap(), u16::try_from(c).unwrap());
+            match cell.parse::<f64>() {
+                Ok(n) if n.is_finite() => sheet.write_number(r, c, n).map(|_| ()),
+                // Excel refuses a cell past 32,767 characters; so does the sheet a person saves.
+                _ => sheet.write_string(r, c, cell).map(|_| ()),
+            }
+            .unwrap();
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
 /// The paths of every leaf and container below `v`, except the operation's tag.
 fn paths(v: &Value, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     match v {
@@ -358,7 +378,15 @@ async fn sweep(dash: Dash) {
             let roster = odd_roster(&mut rng);
             let path =
                 format!("/dashboard/api/compounds/{compound}/import?mode=commit&accept_good_rows=true");
-            let answer = session.post_bytes(&path, "text/csv", roster.clone()).await;
+            // Every other one as the workbook a coordinator saves from Excel.
+            let (kind, body) =
+                if case % 80 == 20 { (XLSX, as_workbook(&roster)) } else { ("text/csv", roster.clone()) };
+            let answer = session.post_bytes(&path, kind, body).await;
+            eprintln!(
+                "IMPORT {kind} {} {}",
+                answer.status,
+                answer.text().chars().take(400).collect::<String>()
+            );
             judge(answer.status, &answer.text(), &String::from_utf8_lossy(&roster));
             if answer.status.is_success() {
                 imported += answer.json()["added"].as_u64().unwrap_or(0);

@@ -255,6 +255,12 @@ fn judge(answer_status: StatusCode, body: &str, sent: &str) {
     assert!(body.len() <= 4096, "a {}-byte refusal for {sent}", body.len());
 }
 
+/// How many households the roster holds.
+async fn ok_households(session: &Session, base: &str) -> u64 {
+    let list = session.get_json(&format!("{base}/households")).await;
+    u64::try_from(list.as_array().map_or(0, Vec::len)).unwrap_or(u64::MAX)
+}
+
 /// Every page, export and print sheet a coordinator opens must open; returns what they name.
 async fn every_page(session: &Session, compound: CompoundId, volunteer: &str) -> Ids {
     let base = format!("/dashboard/api/compounds/{compound}");
@@ -278,7 +284,22 @@ async fn every_page(session: &Session, compound: CompoundId, volunteer: &str) ->
         ok.push(must(format!("{base}/{path}")).await);
     }
     for file in ["roster.csv", "roster.xlsx", "special-needs.csv", "special-needs.xlsx"] {
-        must(format!("{base}/export/{file}")).await;
+        let export = must(format!("{base}/export/{file}")).await;
+        // What the relay exports imports back: every household a good row (a preview changes
+        // nothing).
+        if file.starts_with("roster") {
+            let kind = if file.ends_with(".csv") { "text/csv" } else { XLSX };
+            let back =
+                session.post_bytes(&format!("{base}/import?mode=preview"), kind, export.bytes.clone()).await;
+            assert_eq!(back.status, StatusCode::OK, "{file} imported back: {}", back.text());
+            let preview = back.json();
+            let households = ok_households(session, &base).await;
+            assert_eq!(
+                (preview["households"].as_u64(), &preview["errors"]),
+                (Some(households), &json!([])),
+                "{file} does not import back as it was exported"
+            );
+        }
     }
     must(format!("{base}/households?text=%E2%80%AE%00x&building=%E3%80%80")).await;
     let households: Vec<String> =

@@ -34,6 +34,7 @@ pub mod fd_limit;
 mod send_queue;
 pub mod table;
 pub mod tls;
+mod unread_body;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -43,8 +44,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
+use axum::http::HeaderValue;
 use axum::http::StatusCode;
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::header::{AUTHORIZATION, CONNECTION, COOKIE};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -210,7 +212,16 @@ async fn http<I>(
             let credentials =
                 request.headers().contains_key(AUTHORIZATION) || request.headers().contains_key(COOKIE);
             request.extensions_mut().insert(client);
-            let response = router.call(request.map(axum::body::Body::new)).await?;
+            let (request, ended) = {
+                let (parts, body) = request.into_parts();
+                let (body, ended) = unread_body::watch(body);
+                (Request::from_parts(parts, axum::body::Body::new(body)), ended)
+            };
+            let mut response = router.call(request).await?;
+            // hyper closes a connection whose request body was left unread: say so.
+            if !ended.read_to_end() {
+                response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+            }
             if credentials && !refused(response.status()) {
                 slot.prove();
             }

@@ -413,6 +413,23 @@ async fn sweep(dash: Dash) {
                 imported += answer.json()["added"].as_u64().unwrap_or(0);
             }
         }
+        if case % 40 == 30 {
+            // A member joining under an odd name, and a device minted under one.
+            let base = format!("/dashboard/api/compounds/{compound}/members");
+            let invite = session.post_json(&format!("{base}/invites"), &json!({"role": "volunteer"})).await;
+            assert!(invite.status.is_success(), "{}", invite.text());
+            let code = invite.json()["code"].as_str().unwrap().to_owned();
+            let name = match odd_value(&mut rng) {
+                Value::String(t) => t,
+                other => other.to_string(),
+            };
+            let (status, body) = dash.relay.join(&code, &name).await;
+            judge(status, &body.to_string(), &format!("join as {name:?}"));
+            let device = odd_value(&mut rng);
+            let minted =
+                session.post_json(&format!("{base}/{person}/tokens"), &json!({"device_name": device})).await;
+            judge(minted.status, &minted.text(), &format!("a device named {device}"));
+        }
         if case % 40 == 39 {
             ids = every_page(&session, compound, &person).await;
             let synced = volunteer.sync(&dash.relay).await;

@@ -312,7 +312,7 @@ impl Compound {
                     automerge::ObjType::Map,
                 )
                 .map_or(0, |tasks| automerge::ReadDoc::length(doc.automerge(), &tasks));
-                if held >= limits::TASKS_PER_ROUND {
+                if !state::keeps_within(limits::TASKS_PER_ROUND, held, held + 1) {
                     return Err(OperationError::Invalid {
                         field: "round",
                         reason: format!(
@@ -736,8 +736,8 @@ fn merged_text(
     new: &str,
     now: Option<&str>,
 ) -> Result<(), OperationError> {
-    let shrinks = now.is_some_and(|now| new.chars().count() <= now.chars().count());
-    if shrinks && new.chars().count() <= limits::MERGED_TEXT {
+    let (new_len, now_len) = (new.chars().count(), now.map_or(0, |now| now.chars().count()));
+    if new_len <= limits::MERGED_TEXT && state::keeps_within(limits::LONG_TEXT, now_len, new_len) {
         return Ok(());
     }
     text(entity, field, new)

@@ -30,6 +30,14 @@ pub fn require_live_task(cancelled_as_the_author_saw_it: bool) -> Result<(), Rul
     if cancelled_as_the_author_saw_it { Err(Rule::CancelledTasksTakeNoAttempts) } else { Ok(()) }
 }
 
+/// A size a merge can take past its limit though every change kept it (a text's characters, a
+/// round's tasks): a change keeps within `limit` when it leaves the size (`after`, as its author
+/// saw it) within the limit or no larger than it found it (`before`). The phone asks it before
+/// an edit, the relay of each change; the merged size has a ceiling of its own.
+pub fn keeps_within(limit: usize, before: usize, after: usize) -> bool {
+    after <= limit || after <= before
+}
+
 /// A time written into a document lies within [`limits::TIME_BEHIND`] before and
 /// [`limits::TIME_AHEAD`] after the relay's clock `now`.
 pub fn require_time_near(at: Timestamp, now: Timestamp) -> Result<(), Rule> {

@@ -184,10 +184,9 @@ fn check_size(
 /// than it was, as that change's author saw it. Read only for a text found over the limit.
 fn each_author_kept_it_within_the_limit(doc: &Automerge, id: &ObjId, changes: &[Change]) -> bool {
     let len_at = |heads: &[automerge::ChangeHash]| doc.text_at(id, heads).map_or(0, |t| t.chars().count());
-    changes.iter().all(|change| {
-        let after = len_at(&[change.hash()]);
-        after <= limits::LONG_TEXT || after <= len_at(change.deps())
-    })
+    changes
+        .iter()
+        .all(|change| state::keeps_within(limits::LONG_TEXT, len_at(change.deps()), len_at(&[change.hash()])))
 }
 
 /// Whether the operation `id` is one of `changes`'.

@@ -93,8 +93,7 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
         let count_at = |heads: &[automerge::ChangeHash]| e.after.length_at(&tasks, heads);
         let each_kept_within = || {
             e.changes.iter().all(|c| {
-                let after = count_at(&[c.hash()]);
-                after <= limits::TASKS_PER_ROUND || after <= count_at(c.deps())
+                state::keeps_within(limits::TASKS_PER_ROUND, count_at(c.deps()), count_at(&[c.hash()]))
             })
         };
         if count > limits::TASKS_PER_ROUND && (count > limits::MERGED_TASKS_PER_ROUND || !each_kept_within())

@@ -15,6 +15,7 @@ use automerge::{Automerge, Change, LoadOptions, OnPartialLoad, ReadDoc, Verifica
 
 use super::contain::contained;
 use super::inflate::{CHANGE, COMPRESSED_CHANGE, DOCUMENT, check_inflated};
+use super::op_order::check_op_order;
 use super::op_rows::check_op_rows;
 use super::violation::{Violation, ViolationKind};
 use crate::id::DocumentId;
@@ -45,11 +46,16 @@ pub fn changes_in(message: &Message) -> Result<Vec<Change>, Violation> {
             match kind {
                 CHANGE | COMPRESSED_CHANGE => {
                     let change = contained("a change chunk", || Change::try_from(chunk)).map_err(at)?;
-                    changes.push(change.map_err(|e| at(format!("is not an Automerge change: {e}")))?);
+                    let change = change.map_err(|e| at(format!("is not an Automerge change: {e}")))?;
+                    // Nor a change whose object tree would be a cycle, which Automerge walks forever.
+                    ordered(&change).map_err(at)?;
+                    changes.push(change);
                 }
                 DOCUMENT => {
                     let loaded = contained("a document chunk", || document_changes(chunk)).map_err(at)?;
-                    changes.extend(loaded.map_err(at)?);
+                    let loaded = loaded.map_err(at)?;
+                    loaded.iter().try_for_each(ordered).map_err(at)?;
+                    changes.extend(loaded);
                 }
                 BUNDLE => return Err(at("is a change bundle, which the relay does not accept".into())),
                 other => return Err(at(format!("has unknown chunk type {other}"))),
@@ -57,6 +63,11 @@ pub fn changes_in(message: &Message) -> Result<Vec<Change>, Violation> {
         }
     }
     Ok(changes)
+}
+
+/// [`check_op_order`], with Automerge's decoding contained.
+fn ordered(change: &Change) -> Result<(), String> {
+    contained("a change's operations", || check_op_order(change))?
 }
 
 /// Refuses Automerge bytes (a sync message's entry, or a saved document) with a chunk Automerge

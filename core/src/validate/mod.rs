@@ -14,6 +14,7 @@ mod check;
 pub(crate) mod contain;
 mod first_change;
 mod inflate;
+mod op_order;
 mod op_rows;
 mod removed;
 mod rules;

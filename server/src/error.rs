@@ -62,6 +62,9 @@ pub enum AppError {
     BodyCut(String),
     /// 503: the relay's storage failed; a retry may succeed.
     Unavailable(String),
+    /// 500 with code `relay_fault`: the relay failed at something a retry will fail at again (an
+    /// export it could not write from what it stores); the sentence says what to do instead.
+    Fault(String),
     /// 503 with code `unavailable` and `Retry-After`: the relay is shedding load and read
     /// nothing of the request; the phone retries after the wait (with its own jitter).
     Busy {
@@ -93,6 +96,7 @@ impl AppError {
             AppError::RateLimited { .. } | AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout(_) | AppError::BodyCut(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Unavailable(_) | AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Fault(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -114,6 +118,7 @@ impl AppError {
             AppError::BodyCut(_) => "body_cut",
             // The same code as a storage failure: phones treat both as transient and retry.
             AppError::Unavailable(_) | AppError::Busy { .. } => "unavailable",
+            AppError::Fault(_) => "relay_fault",
         }
     }
 
@@ -136,6 +141,7 @@ impl AppError {
             | AppError::TooLarge(r)
             | AppError::UnsupportedMediaType(r)
             | AppError::Unavailable(r)
+            | AppError::Fault(r)
             | AppError::BodyCut(r)
             | AppError::Busy { reason: r, .. }
             | AppError::Throttled { reason: r, .. } => r.clone(),
@@ -227,6 +233,9 @@ impl From<StorageError> for AppError {
         match e {
             StorageError::Invite(problem) => problem.into(),
             StorageError::NotFound(what) => AppError::NotFound(what),
+            StorageError::AlreadyDecided(item) => {
+                AppError::Conflict(format!("set-aside item {item} was decided already; reload the inbox"))
+            }
             other => {
                 tracing::error!(error = %other, "storage failed");
                 AppError::Unavailable("the relay's storage failed; try again shortly".into())

@@ -109,6 +109,7 @@ impl Metrics {
             pieces_held_bytes,
             pieces_let_go,
             resident_bytes,
+            out_of_space,
         } = *gauges;
         let mut out = String::new();
         // Writing to a String cannot fail; the results are ignored for that reason.
@@ -227,6 +228,12 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE doorstep_sync_pieces_let_go_total counter");
         let _ = writeln!(out, "doorstep_sync_pieces_let_go_total {pieces_let_go}");
+        let _ = writeln!(
+            out,
+            "# HELP doorstep_storage_out_of_space 1 while the database's last write was refused for want of disk space."
+        );
+        let _ = writeln!(out, "# TYPE doorstep_storage_out_of_space gauge");
+        let _ = writeln!(out, "doorstep_storage_out_of_space {}", u8::from(out_of_space));
         if let Some(rss) = resident_bytes {
             let _ = writeln!(out, "# HELP doorstep_process_resident_bytes The relay's resident memory.");
             let _ = writeln!(out, "# TYPE doorstep_process_resident_bytes gauge");
@@ -253,6 +260,8 @@ pub struct Gauges {
     pub pieces_let_go: u64,
     /// The process's resident memory, where the system tells it.
     pub resident_bytes: Option<u64>,
+    /// Whether the database's last write was refused for want of disk space.
+    pub out_of_space: bool,
 }
 
 #[cfg(test)]
@@ -279,7 +288,9 @@ mod tests {
             pieces_held_bytes: 11,
             pieces_let_go: 2,
             resident_bytes: Some(10 << 20),
+            out_of_space: true,
         });
+        assert!(text.contains("doorstep_storage_out_of_space 1"), "{text}");
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"415\"} 1"));
         assert!(

@@ -4,9 +4,13 @@
 //! exchange. See `doorstep_core::sync::SetAsideExchange` for the wire.
 //!
 //! What the relay takes: only from a signed-in device, only items naming the caller (or no one,
-//! then the caller is taken), only for documents of a compound the caller is a member of, each
-//! stored once per device and change hash. An item over the shared size limits, or an exchange
-//! with too many, is refused whole with 413: an honest phone never sends one.
+//! then the caller is taken), only for documents of a compound the caller is or was a member of
+//! (work made before a coordinator removed them still reaches the coordinators), each stored
+//! once per device and change hash, and at most [`WAITING_PER_DEVICE`] waiting for a decision
+//! per device: past that, items are left unanswered and the phone sends them again with a later
+//! sync, so no one device can bury the inbox and no honest item is turned away for good. An
+//! item over the shared size limits, or an exchange with too many, is refused whole with 413:
+//! an honest phone never sends one.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,6 +24,10 @@ use doorstep_core::{Operation, Timestamp};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::storage::{NewSetAside, Session, SetAsideRecord};
+
+/// Most set-aside items of one device waiting for a coordinator's decision. An honest phone sets
+/// aside a handful in a lockdown (a knock after a round closed, a note on a household removed).
+pub const WAITING_PER_DEVICE: usize = 1_000;
 
 /// Stores what `session`'s device sent and answers with the outcomes it asked after.
 pub async fn exchange(
@@ -46,6 +54,9 @@ pub async fn exchange(
     let storage = state.relay.storage();
     let memberships: HashSet<CompoundId> =
         storage.memberships(session.person).await?.into_iter().map(|m| m.compound).collect();
+    let mut former: HashMap<CompoundId, bool> = HashMap::new();
+    let mut room = WAITING_PER_DEVICE.saturating_sub(storage.set_aside_waiting(session.device).await?);
+    let mut left_for_later = 0_usize;
     let mut answer = SetAsideAnswer::default();
     let mut taken = Vec::new();
     for item in exchange.items {
@@ -72,8 +83,10 @@ pub async fn exchange(
                 .push(refuse(format!("the item's operation is not an operation this relay knows: {e}")));
             continue;
         }
-        let compound = match storage.document(item.doc).await? {
-            Some(record) if memberships.contains(&record.header.compound) => record.header.compound,
+        let record = storage.document(item.doc).await?;
+        let compound = match record.map(|r| r.header.compound) {
+            Some(compound) if memberships.contains(&compound) => compound,
+            Some(compound) if was_member(storage, &mut former, compound, session.person).await? => compound,
             _ => {
                 answer.refused.push(refuse(format!(
                     "document {} is not in a compound you are a member of; set-aside work goes only to your own compound's coordinators (不属于你所在的小区)",
@@ -82,6 +95,12 @@ pub async fn exchange(
                 continue;
             }
         };
+        if room == 0 {
+            // Not answered: the phone keeps it as not sent and offers it again next time.
+            left_for_later += 1;
+            continue;
+        }
+        room -= 1;
         answer.received.push(item.id.clone());
         taken.push(NewSetAside {
             device: session.device,
@@ -98,6 +117,9 @@ pub async fn exchange(
             },
             received_at: now,
         });
+    }
+    if left_for_later > 0 {
+        tracing::info!(items = left_for_later, device = %session.device, "set-aside items left for a later sync: the device has {WAITING_PER_DEVICE} waiting");
     }
     if !taken.is_empty() {
         tracing::info!(items = taken.len(), device = %session.device, "set-aside items received for review");
@@ -119,6 +141,22 @@ pub async fn exchange(
         }
     }
     Ok(answer)
+}
+
+/// Whether `person` was once a member of `compound` (a coordinator removed them), looked up once
+/// per compound of an exchange.
+async fn was_member(
+    storage: &dyn crate::storage::Storage,
+    former: &mut HashMap<CompoundId, bool>,
+    compound: CompoundId,
+    person: PersonId,
+) -> Result<bool, AppError> {
+    if let Some(known) = former.get(&compound) {
+        return Ok(*known);
+    }
+    let was = storage.members(compound).await?.iter().any(|m| m.person == person);
+    former.insert(compound, was);
+    Ok(was)
 }
 
 /// What the phone learns of a decided item.

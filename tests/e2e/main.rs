@@ -19,6 +19,7 @@ mod restored;
 mod reviews;
 mod scale_out;
 mod security;
+mod set_aside_crash;
 mod set_aside_inbox;
 mod shared_phone;
 mod wipe;

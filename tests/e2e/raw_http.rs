@@ -33,10 +33,19 @@ fn connect(base: &str) -> (TcpStream, String) {
 
 /// Sends one request and reads the whole response (`Connection: close`).
 pub fn request(base: &str, method: &str, path: &str, cookie: Option<&str>, json: Option<&str>) -> Response {
+    send(base, method, path, cookie.map(|c| format!("Cookie: {c}")).as_deref(), json)
+}
+
+/// [`request`] with a device token (`Authorization: Bearer`) instead of a cookie.
+pub fn request_as(base: &str, method: &str, path: &str, token: &str, json: Option<&str>) -> Response {
+    send(base, method, path, Some(&format!("Authorization: Bearer {token}")), json)
+}
+
+fn send(base: &str, method: &str, path: &str, credential: Option<&str>, json: Option<&str>) -> Response {
     let (mut stream, host) = connect(base);
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    if let Some(cookie) = cookie {
-        head.push_str(&format!("Cookie: {cookie}\r\n"));
+    if let Some(credential) = credential {
+        head.push_str(&format!("{credential}\r\n"));
     }
     let body = json.unwrap_or("");
     if json.is_some() {

@@ -17,7 +17,7 @@ pub fn phone_token(db: &std::path::Path) -> String {
     doorstep_replica::Replica::open_encrypted(db, &key).unwrap().remembered_relay().unwrap().unwrap().1
 }
 
-fn dashboard_cookie(relay: &Relay, phone: &Phone) -> String {
+pub fn dashboard_cookie(relay: &Relay, phone: &Phone) -> String {
     let token = phone_token(&phone.db);
     let login =
         request(&relay.url, "POST", "/dashboard/login", None, Some(&json!({ "token": token }).to_string()));

@@ -6,6 +6,7 @@
 
 mod binary;
 mod damage;
+mod disk_full;
 #[path = "../../../server/tests/relay/harness.rs"]
 #[allow(dead_code)]
 mod harness;

@@ -2,7 +2,7 @@
 // Set aside: what volunteers' phones could not sync (the relay refused it for good), for a
 // coordinator to apply as their own operation or dismiss with a reason.
 
-import { t } from './i18n.js';
+import { t, label } from './i18n.js';
 import { h, fill, field, button } from './dom.js';
 import { fmtTime, shortId } from './format.js';
 import { api, cpath } from './api.js';
@@ -70,18 +70,27 @@ export function SetAside() {
     );
   }
 
+  /** A warning when the item asks for a change its sender's role does not allow them. */
+  function beyondRole(item) {
+    if (item.sender_may !== false) return null;
+    const who = item.person_name || shortId(item.person);
+    const role = item.sender_role ? label('role', item.sender_role) : '';
+    return h('p', { class: 'warn', testid: 'set-aside-beyond-role' }, t('set_aside.beyond_role', { who, role }));
+  }
+
   function card(item) {
     const what = item.op ? t('set_aside.what', { op: item.op }) : t('set_aside.what_unknown');
     return h(
       'li',
       { class: item.state === 'pending' ? 'card conflict' : 'card conflict reviewed', testid: 'set-aside-card', dataset: { id: item.id, state: item.state } },
-      h('h2', null, item.address || item.summary),
+      h('h2', null, item.address || what),
       h(
         'p',
         { class: 'meta' },
         t('set_aside.who_when', { who: item.person_name || shortId(item.person), at: fmtTime(item.made_at || item.set_aside_at) }),
       ),
-      h('p', null, what, ' · ', h('span', { class: 'hint' }, item.summary)),
+      h('p', null, what, ' · ', h('span', { class: 'hint' }, t('set_aside.phone_says', { summary: item.summary }))),
+      beyondRole(item),
       h('p', { testid: 'set-aside-why' }, t('set_aside.why', { rule: item.rule, reason: item.reason })),
       item.operation ? h('details', null, h('summary', null, t('set_aside.operation')), h('pre', null, JSON.stringify(item.operation, null, 2))) : null,
       item.state === 'pending' ? controls(item) : outcome(item),

@@ -112,6 +112,11 @@ impl From<AdminError> for DashError {
 
 impl From<RelayError> for DashError {
     fn from(e: RelayError) -> Self {
+        if let RelayError::Storage(StorageError::AlreadyDecided(item)) = e {
+            return DashError::App(AppError::Conflict(format!(
+                "set-aside item {item} was decided already; reload the inbox (该项已处理，请刷新)"
+            )));
+        }
         tracing::error!(error = %e, "relay failed");
         DashError::App(AppError::Unavailable("the relay could not complete this; try again shortly".into()))
     }

@@ -56,7 +56,7 @@ fn file(name: &str) -> Result<(&str, Format), AppError> {
 fn download(table: &Table, format: Format, ascii_name: &str, name: &str) -> Result<Response, DashError> {
     Ok(match format {
         Format::Csv => attachment(table.to_csv().map_err(failed)?.into_bytes(), CSV, "csv", ascii_name, name),
-        Format::Xlsx => attachment(table.to_xlsx().map_err(failed)?, XLSX, "xlsx", ascii_name, name),
+        Format::Xlsx => attachment(table.to_xlsx().map_err(xlsx_failed)?, XLSX, "xlsx", ascii_name, name),
     })
 }
 
@@ -79,9 +79,24 @@ fn attachment(bytes: Vec<u8>, media: &str, ext: &str, ascii_name: &str, name: &s
         .into_response()
 }
 
+/// An export the relay could not write from what it stores: its own fault, which a retry meets
+/// again, so it says so (500) rather than "try again shortly" (503).
 fn failed(e: TableError) -> DashError {
     tracing::error!(error = %e, "export failed");
-    AppError::Unavailable(format!("the export could not be written: {e}")).into()
+    AppError::Fault(format!(
+        "the relay could not write this export ({e}); this is a fault in the relay, not in the data: \
+         tell whoever runs it, and use `doorstep admin export` for the roster meanwhile"
+    ))
+    .into()
+}
+
+/// A workbook the relay could not write: the same table as CSV holds everything.
+fn xlsx_failed(e: TableError) -> DashError {
+    tracing::error!(error = %e, "xlsx export failed");
+    AppError::Fault(format!(
+        "the relay could not write this table as .xlsx ({e}); download it as .csv, which holds the same rows"
+    ))
+    .into()
 }
 
 /// RFC 5987 encoding for a download's UTF-8 file name.
@@ -225,6 +240,9 @@ pub async fn round_results(
 
 #[cfg(test)]
 mod tests {
+    use axum::http::StatusCode;
+    use rust_xlsxwriter::XlsxError;
+
     use super::*;
 
     #[test]
@@ -233,5 +251,16 @@ mod tests {
         assert_eq!(file("a.b.xlsx").ok(), Some(("a.b", Format::Xlsx)));
         assert!(file("roster.pdf").is_err());
         assert_eq!(percent_encode("台账 1.csv"), "%E5%8F%B0%E8%B4%A6%201.csv");
+    }
+
+    #[test]
+    fn a_workbook_that_cannot_be_written_is_the_relays_fault_and_points_to_the_csv() {
+        let e = TableError::Xlsx(XlsxError::SheetnameCannotBeBlank(String::new()));
+        let response = xlsx_failed(e).into_response();
+        // Not 503 "try again shortly": the same table fails the same way every time.
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let error = response.extensions().get::<AppError>().cloned();
+        let Some(AppError::Fault(reason)) = error else { panic!("{error:?}") };
+        assert!(reason.contains(".csv"), "{reason}");
     }
 }

@@ -14,6 +14,7 @@ use super::DashState;
 use super::error::DashError;
 use super::signed_in::{Scope, SignedIn};
 use crate::http::json::{JsonBody, PathParams};
+use crate::storage::Deciding;
 
 /// What the operation changed.
 #[derive(Debug, Clone, Serialize)]
@@ -39,6 +40,18 @@ pub async fn apply(
 
 /// Applies `op` as the scope's person in their role, as every dashboard edit is applied.
 pub(super) async fn run(state: &DashState, scope: &Scope, op: Operation) -> Result<OperationDone, DashError> {
+    Ok(run_deciding(state, scope, op, None).await?.0)
+}
+
+/// [`run`], storing `deciding` with the operation's first change
+/// ([`Relay::write_deciding_as`](crate::relay::Relay::write_deciding_as)); it comes back when
+/// the operation stored no change.
+pub(super) async fn run_deciding(
+    state: &DashState,
+    scope: &Scope,
+    op: Operation,
+    deciding: Option<Deciding>,
+) -> Result<(OperationDone, Option<Deciding>), DashError> {
     let actor = scope.actor;
     let kind = op_name(&op);
     let relay = &state.app.relay;
@@ -47,10 +60,14 @@ pub(super) async fn run(state: &DashState, scope: &Scope, op: Operation) -> Resu
         Operation::ReopenRound { round } => Some(*round),
         _ => None,
     };
-    let result = relay
-        .write_including_as(actor.person, scope.compound.id, reopened, move |compound, env, _relay_admin| {
-            compound.apply(env, &actor, &op)
-        })
+    let (result, deciding) = relay
+        .write_deciding_as(
+            actor.person,
+            scope.compound.id,
+            reopened,
+            deciding,
+            move |compound, env, _relay_admin| compound.apply(env, &actor, &op),
+        )
         .await?;
     let applied = match result {
         Ok(applied) => applied,
@@ -70,7 +87,9 @@ pub(super) async fn run(state: &DashState, scope: &Scope, op: Operation) -> Resu
         Err(e) => return Err(e.into()),
     };
     tracing::info!(compound = %scope.compound.id, person = %actor.person, op = kind, "dashboard operation");
-    Ok(OperationDone { changed: applied.changed, created: applied.created, new_entity: applied.new_entity })
+    let done =
+        OperationDone { changed: applied.changed, created: applied.created, new_entity: applied.new_entity };
+    Ok((done, deciding))
 }
 
 /// The operation's tag, for the log.

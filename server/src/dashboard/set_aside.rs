@@ -4,9 +4,11 @@
 //! any dashboard edit) or dismisses it with a reason. The phone that sent it learns the outcome on
 //! its next sync (see [`crate::set_aside`]).
 //!
-//! An item is decided once: the decision is recorded before the operation is applied, so two
-//! coordinators pressing "apply" together apply it once; if the operation is then refused, the
-//! decision is taken back and the item waits again, with the refusal shown to the coordinator.
+//! An item is decided once. "Apply" stores the decision in the same transaction as the
+//! operation's change ([`DocCommit::decides`](crate::storage::DocCommit)): two coordinators
+//! pressing "apply" together apply it once (the second commit finds it decided and stores
+//! nothing), a crash stores both or neither, and an operation refused by the rules decides
+//! nothing, so the item waits again with the refusal shown to the coordinator.
 
 use std::collections::HashMap;
 
@@ -15,19 +17,19 @@ use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::id::{HouseholdId, PersonId, TaskId};
 use doorstep_core::sync::SetAsideDecision;
-use doorstep_core::{Operation, Timestamp};
+use doorstep_core::{Actor, Operation, OperationError, Role, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::error::DashError;
-use super::operations::{OperationDone, run};
+use super::operations::{OperationDone, run_deciding};
 use super::signed_in::{Scope, SignedIn};
 use super::snapshot::{self, Rounds};
 use super::{DashState, blocking, names};
 use crate::error::{AppError, excerpt};
 use crate::http::json::{JsonBody, PathParams};
-use crate::storage::{SetAsideDecided, SetAsideRecord};
+use crate::storage::{Deciding, SetAsideDecided, SetAsideRecord};
 
-/// Most items the inbox lists (newest first).
+/// Most items the inbox lists: those waiting for a decision first, then decided ones, each newest first.
 const LIST_LIMIT: usize = 500;
 /// Most characters of a dismissal's reason.
 const MAX_REASON_CHARS: usize = 500;
@@ -73,6 +75,18 @@ pub struct SetAsideItem {
     pub decided_at: Option<i64>,
     /// The dismissal's reason.
     pub note: Option<String>,
+    /// The sender's role in the compound (their last one, if a coordinator removed them).
+    pub sender_role: Option<Role>,
+    /// For a waiting item with an operation: whether the sender's role lets them make it
+    /// themselves. `false` means the item asks a coordinator to make, as their own, a change its
+    /// sender could not make (a phone whose file was edited, or a forged item); the page warns.
+    pub sender_may: Option<bool>,
+}
+
+/// What the inbox knows of the people who sent items: names and roles.
+struct Senders {
+    names: HashMap<PersonId, String>,
+    roles: HashMap<PersonId, Role>,
 }
 
 /// The door an operation names, from the compound's roster and rounds.
@@ -89,7 +103,23 @@ fn door(compound: &Compound, operation: Option<&serde_json::Value>) -> Option<St
     compound.households().into_iter().find(|h| h.id == household).map(|h| h.address.to_string())
 }
 
-fn view(record: SetAsideRecord, compound: &Compound, names: &HashMap<PersonId, String>) -> SetAsideItem {
+/// Whether `person`, in `role`, may make `operation` themselves: it is tried on `trial`, a copy
+/// of the compound (a permission refusal is all that is asked; a change it makes stays in the
+/// copy, which is thrown away).
+fn sender_may(trial: &mut Compound, person: PersonId, role: Role, operation: &str) -> Option<bool> {
+    let op: Operation = serde_json::from_str(operation).ok()?;
+    let actor = Actor { person, role };
+    let tried = crate::clock::with_env(|env| trial.apply(env, &actor, &op));
+    Some(!matches!(tried, Err(OperationError::Forbidden { .. })))
+}
+
+fn view(
+    record: SetAsideRecord,
+    compound: &Compound,
+    trial: Option<&mut Compound>,
+    senders: &Senders,
+) -> SetAsideItem {
+    let names = &senders.names;
     let item = &record.received.item;
     let operation: Option<serde_json::Value> =
         item.operation.as_deref().and_then(|o| serde_json::from_str(o).ok());
@@ -102,6 +132,13 @@ fn view(record: SetAsideRecord, compound: &Compound, names: &HashMap<PersonId, S
                 ("dismissed", Some(d.by), Some(d.at.as_millis()), Some(reason.clone()))
             }
         },
+    };
+    let sender_role = senders.roles.get(&record.received.person).copied();
+    let sender_may = match (trial, &record.decided, sender_role, item.operation.as_deref()) {
+        (Some(trial), None, Some(role), Some(operation)) => {
+            sender_may(trial, record.received.person, role, operation)
+        }
+        _ => None,
     };
     SetAsideItem {
         id: record.id,
@@ -123,10 +160,21 @@ fn view(record: SetAsideRecord, compound: &Compound, names: &HashMap<PersonId, S
         decided_at,
         note,
         operation,
+        sender_role,
+        sender_may,
     }
 }
 
-/// `GET …/compounds/{compound}/set-aside`: the inbox, newest first, pending and decided.
+/// The compound's members' names and roles, removed members included.
+async fn senders(state: &DashState, compound: doorstep_core::id::CompoundId) -> Result<Senders, DashError> {
+    let members = state.app.relay.storage().members(compound).await?;
+    Ok(Senders {
+        names: members.iter().map(|m| (m.person, m.name.clone())).collect(),
+        roles: members.iter().map(|m| (m.person, m.role)).collect(),
+    })
+}
+
+/// `GET …/compounds/{compound}/set-aside`: the inbox, pending items first, then decided ones, each newest first.
 pub async fn list(
     State(state): State<DashState>,
     signed: SignedIn,
@@ -134,9 +182,15 @@ pub async fn list(
 ) -> Result<Json<Vec<SetAsideItem>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let records = state.app.relay.storage().set_aside_of(scope.compound.id, LIST_LIMIT).await?;
-    let names = names(&state, scope.compound.id).await?;
+    let senders = senders(&state, scope.compound.id).await?;
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
-    Ok(Json(blocking(move || records.into_iter().map(|r| view(r, &compound, &names)).collect()).await?))
+    Ok(Json(
+        blocking(move || {
+            let mut trial = compound.clone();
+            records.into_iter().map(|r| view(r, &compound, Some(&mut trial), &senders)).collect()
+        })
+        .await?,
+    ))
 }
 
 /// One item of this compound's inbox, or 404.
@@ -150,10 +204,33 @@ async fn item_in(state: &DashState, scope: &Scope, id: &str) -> Result<SetAsideR
     }
 }
 
-fn already_decided(record: &SetAsideRecord) -> DashError {
+/// The refusal of a decision on an item decided already, saying who decided it and how.
+async fn already_decided(state: &DashState, scope: &Scope, id: i64) -> DashError {
+    let decided = match state.app.relay.storage().set_aside_item(id).await {
+        Ok(Some(record)) => record.decided,
+        _ => None,
+    };
+    let Some(decided) = decided else {
+        return AppError::Conflict(format!(
+            "set-aside item {id} was decided already; reload the inbox (该项已处理，请刷新)"
+        ))
+        .into();
+    };
+    let who = if decided.by == scope.actor.person {
+        "you (你本人)".to_owned()
+    } else {
+        names(state, scope.compound.id)
+            .await
+            .ok()
+            .and_then(|n| n.get(&decided.by).cloned())
+            .unwrap_or_else(|| "another coordinator (其他协调员)".to_owned())
+    };
+    let how = match decided.decision {
+        SetAsideDecision::Applied => "applied (已采用)",
+        SetAsideDecision::Dismissed { .. } => "dismissed (未采用)",
+    };
     AppError::Conflict(format!(
-        "set-aside item {} was already decided by another coordinator; reload the inbox (该项已由其他协调员处理)",
-        record.id
+        "set-aside item {id} was already {how} by {who}; reload the inbox (该项已处理，请刷新)"
     ))
     .into()
 }
@@ -176,6 +253,9 @@ pub async fn apply(
 ) -> Result<Json<Applied>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let record = item_in(&state, &scope, &id).await?;
+    if record.decided.is_some() {
+        return Err(already_decided(&state, &scope, record.id).await);
+    }
     let Some(operation) = record.received.item.operation.as_deref() else {
         return Err(DashError::unprocessable(
             "refused",
@@ -185,25 +265,32 @@ pub async fn apply(
     let op: Operation = serde_json::from_str(operation).map_err(|e| {
         DashError::unprocessable("refused", format!("the item's operation does not read: {e}"))
     })?;
-    let storage = state.app.relay.storage();
     let decided = SetAsideDecided {
         decision: SetAsideDecision::Applied,
         by: scope.actor.person,
         at: crate::clock::now(),
     };
-    if !storage.decide_set_aside(record.id, decided).await? {
-        return Err(already_decided(&record));
-    }
-    match run(&state, &scope, op).await {
-        Ok(done) => {
-            tracing::info!(item = record.id, person = %scope.actor.person, "set-aside item applied");
-            Ok(Json(Applied { id: record.id, done }))
+    let deciding = Deciding { item: record.id, decided };
+    let done = match run_deciding(&state, &scope, op, Some(deciding)).await {
+        Ok((done, None)) => done,
+        // The operation changed nothing (what it says is so already): the decision alone.
+        Ok((done, Some(deciding))) => {
+            if !state.app.relay.storage().decide_set_aside(deciding.item, deciding.decided).await? {
+                return Err(already_decided(&state, &scope, record.id).await);
+            }
+            done
         }
+        // Decided meanwhile (the commit found it so, and stored nothing), or refused.
         Err(e) => {
-            storage.undecide_set_aside(record.id).await?;
-            Err(e)
+            let now = state.app.relay.storage().set_aside_item(record.id).await?;
+            if now.is_some_and(|r| r.decided.is_some()) {
+                return Err(already_decided(&state, &scope, record.id).await);
+            }
+            return Err(e);
         }
-    }
+    };
+    tracing::info!(item = record.id, person = %scope.actor.person, "set-aside item applied");
+    Ok(Json(Applied { id: record.id, done }))
 }
 
 /// A dismissal.
@@ -246,12 +333,12 @@ pub async fn dismiss(
     let at: Timestamp = crate::clock::now();
     let decided =
         SetAsideDecided { decision: SetAsideDecision::Dismissed { reason }, by: scope.actor.person, at };
-    if !storage.decide_set_aside(record.id, decided.clone()).await? {
-        return Err(already_decided(&record));
+    if record.decided.is_some() || !storage.decide_set_aside(record.id, decided.clone()).await? {
+        return Err(already_decided(&state, &scope, record.id).await);
     }
     tracing::info!(item = record.id, person = %scope.actor.person, "set-aside item dismissed");
-    let names = names(&state, scope.compound.id).await?;
+    let senders = senders(&state, scope.compound.id).await?;
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
     let record = SetAsideRecord { decided: Some(decided), ..record };
-    Ok(Json(blocking(move || view(record, &compound, &names)).await?))
+    Ok(Json(blocking(move || view(record, &compound, None, &senders)).await?))
 }

@@ -216,16 +216,16 @@ impl Storage for Announcing {
         self.inner.set_aside_of(compound, limit)
     }
 
+    fn set_aside_waiting(&self, device: DeviceId) -> StoreFuture<'_, usize> {
+        self.inner.set_aside_waiting(device)
+    }
+
     fn set_aside_item(&self, id: i64) -> StoreFuture<'_, Option<SetAsideRecord>> {
         self.inner.set_aside_item(id)
     }
 
     fn decide_set_aside(&self, id: i64, decided: SetAsideDecided) -> StoreFuture<'_, bool> {
         self.inner.decide_set_aside(id, decided)
-    }
-
-    fn undecide_set_aside(&self, id: i64) -> StoreFuture<'_, ()> {
-        self.inner.undecide_set_aside(id)
     }
 
     fn set_aside_outcomes(
@@ -242,5 +242,9 @@ impl Storage for Announcing {
 
     fn release_memory(&self) -> StoreFuture<'_, ()> {
         self.inner.release_memory()
+    }
+
+    fn out_of_space(&self) -> Option<crate::storage::space::OutOfSpace> {
+        self.inner.out_of_space()
     }
 }

@@ -11,13 +11,25 @@ use crate::memory;
 use crate::metrics::Gauges;
 use crate::state::AppState;
 
-/// Health: the process answers, the database passed its integrity check at start, and its
-/// storage reads. A damaged database is a 503 naming the damage: restarting will not cure it.
+/// Health: the process answers, the database passed its integrity check at start, its last
+/// write found room on the disk, and its storage reads. A damaged database is a 503 naming the
+/// damage: restarting will not cure it. A full disk is a 503 saying to free space: phones keep
+/// their changes meanwhile and the next write that succeeds makes the relay healthy again.
 pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError> {
     if let Some(damage) = state.damage.get() {
         let text = format!(
             "unhealthy: the database is damaged ({damage}); restore it from a backup\n\
              数据库已损坏，请从备份恢复\n"
+        );
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+            .into_response());
+    }
+    if let Some(full) = state.relay.storage().out_of_space() {
+        let text = format!(
+            "unhealthy: the disk holding the database is full ({} writes refused for want of space); \
+             phones keep their changes and sync once a write succeeds: free space on that disk\n\
+             数据库所在磁盘已满，手机上的记录仍保留：请清理磁盘空间\n",
+            full.failed_writes
         );
         return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
             .into_response());
@@ -37,6 +49,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         pieces_held_bytes: state.held_requests.bytes(),
         pieces_let_go: state.held_requests.let_go(),
         resident_bytes: memory::resident_bytes(),
+        out_of_space: state.relay.storage().out_of_space().is_some(),
     };
     let text = state.metrics.render(&gauges);
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)

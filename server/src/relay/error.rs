@@ -24,3 +24,10 @@ pub enum RelayError {
     #[error("relay task failed: {0}")]
     Task(String),
 }
+
+impl RelayError {
+    /// Whether a commit failed because the set-aside item it applies was decided already.
+    pub fn already_decided(&self) -> bool {
+        matches!(self, RelayError::Storage(StorageError::AlreadyDecided(_)))
+    }
+}

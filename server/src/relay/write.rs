@@ -13,7 +13,7 @@ use tokio::sync::OwnedMutexGuard;
 use super::{Relay, RelayError};
 use crate::cache::{CachedDoc, Slot};
 use crate::clock;
-use crate::storage::{DocCommit, DocumentRecord};
+use crate::storage::{Deciding, DocCommit, DocumentRecord, StorageError};
 
 /// What the work on a blocking thread hands back.
 struct Worked<T> {
@@ -65,6 +65,24 @@ impl Relay {
         closed: Option<DocumentId>,
         f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T + Send + 'static,
     ) -> Result<T, RelayError> {
+        let (out, _) = self.write_deciding_as(author, compound, closed, None, f).await?;
+        Ok(out)
+    }
+
+    /// [`Relay::write_including_as`] that stores `deciding` (a set-aside item applied) in the
+    /// same transaction as the first change it stores: both or neither, so a crash between them
+    /// cannot mark an item applied whose change was never stored. If the item was decided
+    /// meanwhile, that commit fails with [`StorageError::AlreadyDecided`](crate::storage::StorageError)
+    /// and its change is dropped from memory too. `deciding` comes back when no change was
+    /// stored (`f` refused, or changed nothing), for the caller to decide on its own.
+    pub async fn write_deciding_as<T: Send + 'static>(
+        &self,
+        author: PersonId,
+        compound: CompoundId,
+        closed: Option<DocumentId>,
+        mut deciding: Option<Deciding>,
+        f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T + Send + 'static,
+    ) -> Result<(T, Option<Deciding>), RelayError> {
         let device = self.actor_for(author).await?;
         let mut records: Vec<DocumentRecord> = self
             .storage
@@ -110,10 +128,15 @@ impl Relay {
         };
 
         let now = clock::now();
-        let mut failure = None;
+        let mut failure: Option<RelayError> = None;
         for ((mut cached, chunk), guard) in worked.before.into_iter().zip(guards.iter_mut()) {
             if chunk.is_empty() {
                 guard.put(cached);
+                continue;
+            }
+            if failure.as_ref().is_some_and(RelayError::already_decided) {
+                // The item was applied already: none of this operation's changes may be stored.
+                guard.invalidate();
                 continue;
             }
             cached.record.open = crate::cache::is_open(&cached.record.header, &cached.doc);
@@ -124,6 +147,7 @@ impl Relay {
                 known_seq: cached.known_seq,
                 bindings: Vec::new(),
                 sync_state: None,
+                decides: deciding.take(),
                 at: now,
             };
             match self.storage.commit(commit).await {
@@ -134,7 +158,9 @@ impl Relay {
                     guard.put(cached);
                 }
                 Err(e) => {
-                    tracing::error!(doc = %cached.record.header.id, error = %e, "relay write not stored");
+                    if !matches!(e, StorageError::AlreadyDecided(_)) {
+                        tracing::error!(doc = %cached.record.header.id, error = %e, "relay write not stored");
+                    }
                     guard.invalidate();
                     failure.get_or_insert(RelayError::from(e));
                 }
@@ -142,6 +168,9 @@ impl Relay {
         }
         drop(guards);
         for (header, doc, bytes) in worked.created {
+            if failure.as_ref().is_some_and(RelayError::already_decided) {
+                continue;
+            }
             let record = DocumentRecord { header, open: crate::cache::is_open(&header, &doc) };
             let commit = DocCommit {
                 record,
@@ -150,6 +179,7 @@ impl Relay {
                 known_seq: 0,
                 bindings: Vec::new(),
                 sync_state: None,
+                decides: deciding.take(),
                 at: now,
             };
             match self.storage.commit(commit).await {
@@ -162,7 +192,7 @@ impl Relay {
         }
         match failure {
             Some(e) => Err(e),
-            None => Ok(worked.out),
+            None => Ok((worked.out, deciding)),
         }
     }
 }

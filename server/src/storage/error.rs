@@ -63,7 +63,24 @@ pub enum StorageError {
     /// The database address is not one this relay can open.
     #[error("{0}")]
     BadAddress(String),
+    /// A set-aside item was decided already (by another coordinator, or the same one twice).
+    #[error("set-aside item {0} was decided already")]
+    AlreadyDecided(i64),
     /// The blocking task running the query panicked or was cancelled.
     #[error("storage task failed: {0}")]
     Task(String),
+}
+
+impl StorageError {
+    /// Whether the database refused a write for want of disk space (SQLite's `SQLITE_FULL`,
+    /// PostgreSQL's `disk_full`): the operator must free space; a retry after that succeeds.
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            StorageError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            StorageError::Postgres(e) => e.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL),
+            _ => false,
+        }
+    }
 }

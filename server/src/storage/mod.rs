@@ -21,6 +21,7 @@
 
 mod error;
 pub mod postgres;
+pub mod space;
 pub mod sqlite;
 
 use std::fmt;
@@ -221,8 +222,21 @@ pub struct DocCommit {
     pub bindings: Vec<ActorBinding>,
     /// The device's new sync state.
     pub sync_state: Option<SyncStateWrite>,
+    /// A set-aside item this commit's change applies, decided in the same transaction: the
+    /// commit fails with [`StorageError::AlreadyDecided`] and stores nothing if the item was
+    /// decided already, and the decision is never stored without the change.
+    pub decides: Option<Deciding>,
     /// When.
     pub at: Timestamp,
+}
+
+/// A set-aside item and its decision, stored with a document change ([`DocCommit::decides`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deciding {
+    /// The item's number.
+    pub item: i64,
+    /// The decision.
+    pub decided: SetAsideDecided,
 }
 
 /// What a commit did.
@@ -514,15 +528,16 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Stores set-aside items in the review inbox, in one transaction; an item a device sent
     /// before (same device and change hash) is left as it is.
     fn put_set_aside(&self, items: Vec<NewSetAside>) -> StoreFuture<'_, ()>;
-    /// A compound's set-aside items, newest first, at most `limit`.
+    /// A compound's set-aside items, at most `limit`: those waiting for a decision first, then
+    /// the decided ones, each newest first (so no number of decided items hides a waiting one).
     fn set_aside_of(&self, compound: CompoundId, limit: usize) -> StoreFuture<'_, Vec<SetAsideRecord>>;
+    /// How many of `device`'s set-aside items wait for a decision.
+    fn set_aside_waiting(&self, device: DeviceId) -> StoreFuture<'_, usize>;
     /// One set-aside item.
     fn set_aside_item(&self, id: i64) -> StoreFuture<'_, Option<SetAsideRecord>>;
     /// Records a decision about an item no one has decided yet; false if someone already did
     /// (or there is no such item).
     fn decide_set_aside(&self, id: i64, decided: SetAsideDecided) -> StoreFuture<'_, bool>;
-    /// Takes a decision back (the operation it applied could not be carried out).
-    fn undecide_set_aside(&self, id: i64) -> StoreFuture<'_, ()>;
     /// The decided items among `hashes` that `device` sent.
     fn set_aside_outcomes(
         &self,
@@ -570,6 +585,10 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn release_memory(&self) -> StoreFuture<'_, ()> {
         Box::pin(async { Ok(()) })
     }
+
+    /// `Some` while the store's writes are refused for want of disk space (`space.rs`). No
+    /// default, so a store that wraps another must pass it on.
+    fn out_of_space(&self) -> Option<space::OutOfSpace>;
 }
 
 #[cfg(test)]

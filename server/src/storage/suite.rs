@@ -50,6 +50,7 @@ fn commit(doc: DocumentRecord, chunk: &[u8], known_seq: i64) -> DocCommit {
         known_seq,
         bindings: Vec::new(),
         sync_state: None,
+        decides: None,
         at: T0,
     }
 }
@@ -431,6 +432,8 @@ pub async fn set_aside_items_are_stored_once_and_decided_once(s: Arc<dyn Storage
     assert_eq!(all[2].received.received_at, later(3));
     assert!(all.iter().all(|r| r.decided.is_none()));
     assert_eq!(s.set_aside_of(compound, 1).await.unwrap().len(), 1, "the limit holds");
+    assert_eq!(s.set_aside_waiting(device).await.unwrap(), 2);
+    assert_eq!(s.set_aside_waiting(other).await.unwrap(), 1);
 
     let first = all[2].id;
     let dismissed = SetAsideDecided {
@@ -439,9 +442,12 @@ pub async fn set_aside_items_are_stored_once_and_decided_once(s: Arc<dyn Storage
         at: later(4),
     };
     assert!(s.decide_set_aside(first, dismissed.clone()).await.unwrap());
+    assert_eq!(s.set_aside_waiting(device).await.unwrap(), 1, "a decided item no longer waits");
+    let listed = s.set_aside_of(compound, 10).await.unwrap();
+    assert_eq!(listed.last().map(|r| r.id), Some(first), "waiting items first, then decided ones");
     let applied = SetAsideDecided { decision: SetAsideDecision::Applied, by: a, at: later(5) };
     assert!(!s.decide_set_aside(first, applied.clone()).await.unwrap(), "decided once");
-    assert_eq!(s.set_aside_item(first).await.unwrap().unwrap().decided, Some(dismissed));
+    assert_eq!(s.set_aside_item(first).await.unwrap().unwrap().decided, Some(dismissed.clone()));
     assert!(s.set_aside_item(999_999).await.unwrap().is_none());
 
     let hashes = vec!["a".repeat(64), "b".repeat(64), "c".repeat(64)];
@@ -453,10 +459,23 @@ pub async fn set_aside_items_are_stored_once_and_decided_once(s: Arc<dyn Storage
         "the other device's item is undecided"
     );
 
-    s.undecide_set_aside(first).await.unwrap();
-    assert!(s.set_aside_item(first).await.unwrap().unwrap().decided.is_none(), "a decision taken back");
-    assert!(s.decide_set_aside(first, applied.clone()).await.unwrap());
-    assert_eq!(s.set_aside_outcomes(device, hashes).await.unwrap()[0].decided, Some(applied));
+    // Applying an item stores its decision with the change, in one transaction: a commit that
+    // decides an item decided already stores nothing, and one that decides a pending item
+    // stores both.
+    let second = all[1].id;
+    let record =
+        DocumentRecord { header: Header { id: roster, kind: DocKind::Roster, compound }, open: true };
+    let mut deciding = commit(record, b"the change that applies it", 0);
+    deciding.decides = Some(Deciding { item: first, decided: applied.clone() });
+    assert!(matches!(s.commit(deciding).await.unwrap_err(), StorageError::AlreadyDecided(id) if id == first));
+    assert!(s.changes_since(roster, 0).await.unwrap().chunks.is_empty(), "nothing stored with it");
+    assert_eq!(s.set_aside_item(first).await.unwrap().unwrap().decided, Some(dismissed), "unchanged");
+    let mut deciding = commit(record, b"the change that applies it", 0);
+    deciding.decides = Some(Deciding { item: second, decided: applied.clone() });
+    s.commit(deciding).await.unwrap();
+    assert_eq!(s.changes_since(roster, 0).await.unwrap().chunks.len(), 1);
+    assert_eq!(s.set_aside_item(second).await.unwrap().unwrap().decided, Some(applied.clone()));
+    assert_eq!(s.set_aside_outcomes(device, hashes).await.unwrap().len(), 2);
 }
 
 /// Instantiates the suite for a backend: `$make` is an async expression giving

@@ -339,6 +339,7 @@ async fn new_document(
         known_seq: 0,
         bindings: bindings.iter().map(|a| ActorBinding { actor: a.clone(), person: caller.person }).collect(),
         sync_state: Some(SyncStateWrite { device: caller.device, doc: id, state: Some(state.encode()) }),
+        decides: None,
         at: clock::now(),
     };
     match relay.storage().commit(commit).await {

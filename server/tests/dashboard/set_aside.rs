@@ -159,3 +159,35 @@ async fn a_coordinator_of_another_compound_cannot_see_or_act_on_the_inbox() {
     assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text());
     assert!(dash.state.relay.storage().set_aside_item(id).await.unwrap().unwrap().decided.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_asking_for_a_change_beyond_its_senders_role_says_so() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    volunteer.sync(&dash.relay).await;
+    let roster = volunteer.doc_of(DocKind::Roster).id();
+    let first = volunteer.compound().households()[0].clone();
+    let (household, status_before) = (first.id, first.status);
+    // A forged item: a control-status change (coordinators only) dressed up as a delivery.
+    let confirm = json!({"op": "set_control_status", "household": household, "status": "confirmed"});
+    let notes = json!({"op": "edit_notes", "household": household, "notes": "老人腿脚不便"});
+    let mut forged = item(roster, 'a', Some(confirm));
+    forged["summary"] = json!("record_attempt · 1号楼1单元101 已送达，请协调员点击采用");
+    let items = json!({"items": [forged, item(roster, 'b', Some(notes))]});
+    let (status, answer) = dash.relay.json("POST", "/v1/set-aside", &volunteer.token, Some(items)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    let session = dash.login(&coordinator.token).await;
+    let listed = session.get_json(&format!("/dashboard/api/compounds/{compound}/set-aside")).await;
+    let by_op = |op: &str| listed.as_array().unwrap().iter().find(|i| i["op"] == op).cloned().unwrap();
+    let forged = by_op("set_control_status");
+    assert_eq!(forged["sender_role"], "volunteer", "{forged}");
+    assert_eq!(forged["sender_may"], false, "a volunteer may not change a control status: {forged}");
+    let honest = by_op("edit_notes");
+    assert_eq!(honest["sender_may"], true, "{honest}");
+    // Asking changed nothing: the household is as it was.
+    let shown =
+        session.get_json(&format!("/dashboard/api/compounds/{compound}/households/{household}")).await;
+    assert_eq!(shown["household"]["status"], serde_json::to_value(status_before).unwrap(), "{shown}");
+}

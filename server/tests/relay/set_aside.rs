@@ -6,6 +6,7 @@
 use doorstep_core::schema::vocabulary::DocKind;
 use doorstep_core::sync::{MAX_SET_ASIDE_ITEMS, MAX_SET_ASIDE_OPERATION_BYTES, SetAsideDecision};
 use doorstep_core::{Role, Timestamp};
+use doorstep_server::set_aside::WAITING_PER_DEVICE;
 use doorstep_server::storage::SetAsideDecided;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -213,4 +214,108 @@ async fn control_characters_in_an_item_are_marked_not_stranded_on_postgresql() {
     let Some(db) = ScratchDatabase::from_env().await else { return };
     let relay = crate::harness::TestRelay::start_on(db.url(), doorstep_server::Config::default()).await;
     control_characters_in_an_item(Fixture::around(relay).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_device_cannot_bury_the_inbox_and_a_waiting_item_is_never_hidden_by_decided_ones() {
+    let config = doorstep_server::Config {
+        limits: doorstep_server::Limits {
+            rate_per_second: 10_000.0,
+            rate_burst: 10_000.0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let fx = Fixture::with_config(config).await;
+    let (li, zhao) = (&fx.volunteers[0], &fx.volunteers[1]);
+    let storage = fx.relay.state.as_ref().unwrap().relay.storage();
+
+    // Zhao's one honest item, sent first.
+    let (_, answer) =
+        fx.relay.json("POST", "/v1/set-aside", &zhao.token, Some(json!({"items": [item(zhao, 'a')]}))).await;
+    assert_eq!(answer["received"].as_array().unwrap().len(), 1, "{answer}");
+
+    // Li's device floods: the relay takes WAITING_PER_DEVICE and leaves the rest unanswered (the
+    // phone keeps them as not sent and offers them again), refusing none for good.
+    let hash = |n: usize| format!("{n:064x}");
+    let mut received = 0;
+    let mut refused = 0;
+    for chunk in (0..WAITING_PER_DEVICE + 40).collect::<Vec<_>>().chunks(MAX_SET_ASIDE_ITEMS) {
+        let items: Vec<Value> = chunk
+            .iter()
+            .map(|n| {
+                let mut one = item(li, 'b');
+                one["id"] = json!(hash(*n));
+                one
+            })
+            .collect();
+        let (status, answer) =
+            fx.relay.json("POST", "/v1/set-aside", &li.token, Some(json!({"items": items}))).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        received += answer["received"].as_array().unwrap().len();
+        refused += answer["refused"].as_array().unwrap().len();
+    }
+    assert_eq!((received, refused), (WAITING_PER_DEVICE, 0));
+    let device = storage.set_aside_of(fx.compound, 1).await.unwrap()[0].received.device;
+    assert_eq!(storage.set_aside_waiting(device).await.unwrap(), WAITING_PER_DEVICE);
+
+    // Decided items never hide a waiting one: with the list cut at 500, Zhao's item (the oldest)
+    // is still there once a coordinator has decided most of Li's.
+    let li_items: Vec<i64> = storage
+        .set_aside_of(fx.compound, 5_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.received.person == li.person)
+        .map(|r| r.id)
+        .collect();
+    for id in li_items.iter().take(600) {
+        let dismissed = SetAsideDecided {
+            decision: SetAsideDecision::Dismissed { reason: "重复".into() },
+            by: fx.coordinator.person,
+            at: Timestamp::from_millis(1_795_000_002_000),
+        };
+        assert!(storage.decide_set_aside(*id, dismissed).await.unwrap());
+    }
+    let listed = storage.set_aside_of(fx.compound, 500).await.unwrap();
+    assert!(listed.iter().any(|r| r.received.person == zhao.person), "the waiting item is listed");
+    let first_decided = listed.iter().position(|r| r.decided.is_some()).unwrap_or(listed.len());
+    assert!(listed[first_decided..].iter().all(|r| r.decided.is_some()), "waiting ones first");
+
+    // With room again, Li's device sends the rest.
+    let items: Vec<Value> = (WAITING_PER_DEVICE..WAITING_PER_DEVICE + 20)
+        .map(|n| {
+            let mut one = item(li, 'b');
+            one["id"] = json!(hash(n));
+            one
+        })
+        .collect();
+    let (_, answer) = fx.relay.json("POST", "/v1/set-aside", &li.token, Some(json!({"items": items}))).await;
+    assert_eq!(answer["received"].as_array().unwrap().len(), 20, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_made_before_a_volunteer_was_removed_still_reaches_the_coordinators() {
+    let fx = Fixture::new().await;
+    let li = &fx.volunteers[0];
+    let (status, answer) = fx
+        .relay
+        .json(
+            "POST",
+            &format!("/v1/compounds/{}/members/{}/revoke", fx.compound, li.person),
+            &fx.relay.admin_token,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    // Before: refused for good, "not in a compound you are a member of", and the phone kept it
+    // as not accepted, out of every coordinator's sight.
+    let (status, answer) =
+        fx.relay.json("POST", "/v1/set-aside", &li.token, Some(json!({"items": [item(li, 'a')]}))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["received"].as_array().unwrap().len(), 1, "{answer}");
+    let storage = fx.relay.state.as_ref().unwrap().relay.storage();
+    let stored = storage.set_aside_of(fx.compound, 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].received.person, li.person);
 }

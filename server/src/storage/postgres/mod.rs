@@ -114,6 +114,11 @@ impl PostgresStorage {
         let mut db = self.client().await?;
         let tx = db.transaction().await?;
         let (committed, notice) = documents::commit(&tx, commit).await?;
+        if let Some(deciding) = &commit.decides
+            && !set_aside::decide(&tx, deciding.item, &deciding.decided).await?
+        {
+            return Err(StorageError::AlreadyDecided(deciding.item));
+        }
         // Bindings after the document's row lock, in one order, so that two commits binding the
         // same actors cannot deadlock each other.
         let mut bindings: Vec<&ActorBinding> = commit.bindings.iter().collect();
@@ -216,6 +221,12 @@ macro_rules! on_connection {
 }
 
 impl Storage for PostgresStorage {
+    /// PostgreSQL's disk is its server's: a full one fails writes with `disk_full`, answered
+    /// `unavailable` like any storage failure, and the server's own monitoring reports it.
+    fn out_of_space(&self) -> Option<crate::storage::space::OutOfSpace> {
+        None
+    }
+
     fn create_person(&self, person: NewPerson, at: Timestamp) -> StoreFuture<'_, ()> {
         on_connection!(self, |db| people::create_person(&db, &person, at).await)
     }
@@ -423,12 +434,12 @@ impl Storage for PostgresStorage {
         on_connection!(self, |db| set_aside::item(&db, id).await)
     }
 
-    fn decide_set_aside(&self, id: i64, decided: SetAsideDecided) -> StoreFuture<'_, bool> {
-        on_connection!(self, |db| set_aside::decide(&db, id, &decided).await)
+    fn set_aside_waiting(&self, device: DeviceId) -> StoreFuture<'_, usize> {
+        on_connection!(self, |db| set_aside::waiting(&db, device).await)
     }
 
-    fn undecide_set_aside(&self, id: i64) -> StoreFuture<'_, ()> {
-        on_connection!(self, |db| set_aside::undecide(&db, id).await)
+    fn decide_set_aside(&self, id: i64, decided: SetAsideDecided) -> StoreFuture<'_, bool> {
+        on_connection!(self, |db| set_aside::decide(&db, id, &decided).await)
     }
 
     fn set_aside_outcomes(

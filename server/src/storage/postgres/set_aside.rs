@@ -5,7 +5,7 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::{execute, query, query_opt};
+use super::{execute, query, query_one, query_opt};
 use crate::storage::sqlite::set_aside::{RawRow, decision_columns, record};
 use crate::storage::{DeviceId, NewSetAside, SetAsideDecided, SetAsideRecord, StorageError};
 
@@ -71,11 +71,21 @@ pub(super) async fn of_compound(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = query(
         db,
-        &format!("SELECT {COLUMNS} FROM set_aside WHERE compound = $1 ORDER BY id DESC LIMIT $2"),
+        &format!(
+            "SELECT {COLUMNS} FROM set_aside WHERE compound = $1
+             ORDER BY decision IS NULL DESC, id DESC LIMIT $2"
+        ),
         &[&compound.to_string(), &limit],
     )
     .await?;
     rows.iter().map(|r| record(raw(r)?)).collect()
+}
+
+pub(super) async fn waiting(db: &impl GenericClient, device: DeviceId) -> Result<usize, StorageError> {
+    let row =
+        query_one(db, "SELECT COUNT(*) FROM set_aside WHERE device = $1 AND decision IS NULL", &[&device.0])
+            .await?;
+    Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(0))
 }
 
 pub(super) async fn item(db: &impl GenericClient, id: i64) -> Result<Option<SetAsideRecord>, StorageError> {
@@ -97,16 +107,6 @@ pub(super) async fn decide(
     )
     .await?;
     Ok(n == 1)
-}
-
-pub(super) async fn undecide(db: &impl GenericClient, id: i64) -> Result<(), StorageError> {
-    execute(
-        db,
-        "UPDATE set_aside SET decision = NULL, decided_by = NULL, decided_at = NULL, note = NULL WHERE id = $1",
-        &[&id],
-    )
-    .await?;
-    Ok(())
 }
 
 pub(super) async fn outcomes(

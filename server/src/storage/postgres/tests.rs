@@ -51,6 +51,7 @@ fn chunk(record: DocumentRecord, bytes: Vec<u8>) -> DocCommit {
         known_seq: 0,
         bindings: Vec::new(),
         sync_state: None,
+        decides: None,
         at: T0,
     }
 }

@@ -30,6 +30,7 @@ use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::{Role, Timestamp};
 use rusqlite::{Connection, OpenFlags};
 
+use super::space::{self, OutOfSpace, SpaceWatch};
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
     HeldRequest, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside,
@@ -54,6 +55,8 @@ struct Inner {
     writer: Mutex<Connection>,
     // Idle read connections; the same reasoning applies.
     readers: Mutex<Vec<Connection>>,
+    // Whether the last write found the disk full.
+    space: SpaceWatch,
 }
 
 impl SqliteStorage {
@@ -70,7 +73,12 @@ impl SqliteStorage {
         let mut writer = open_connection(&path, true)?;
         schema::init(&mut writer)?;
         Ok(Self {
-            inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }),
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                space: SpaceWatch::default(),
+            }),
         })
     }
 
@@ -109,9 +117,13 @@ impl SqliteStorage {
     ) -> StoreFuture<'static, T> {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
-                .await
-                .map_err(|e| StorageError::Task(e.to_string()))?
+            tokio::task::spawn_blocking(move || {
+                let outcome = f(&mut lock(&inner.writer));
+                inner.space.note(&outcome, || space::room(&inner.path));
+                outcome
+            })
+            .await
+            .map_err(|e| StorageError::Task(e.to_string()))?
         })
     }
 
@@ -155,6 +167,10 @@ fn shrink(conn: &Connection) -> Result<(), StorageError> {
 }
 
 impl Storage for SqliteStorage {
+    fn out_of_space(&self) -> Option<OutOfSpace> {
+        self.inner.space.out_of_space()
+    }
+
     fn release_memory(&self) -> StoreFuture<'_, ()> {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
@@ -288,7 +304,13 @@ impl Storage for SqliteStorage {
             for binding in &commit.bindings {
                 people::bind_actor(tx, binding, commit.at)?;
             }
-            documents::commit(tx, &commit)
+            let committed = documents::commit(tx, &commit)?;
+            if let Some(deciding) = &commit.decides
+                && !set_aside::decide(tx, deciding.item, &deciding.decided)?
+            {
+                return Err(StorageError::AlreadyDecided(deciding.item));
+            }
+            Ok(committed)
         })
     }
 
@@ -358,12 +380,12 @@ impl Storage for SqliteStorage {
         self.read(move |conn| set_aside::item(conn, id))
     }
 
-    fn decide_set_aside(&self, id: i64, decided: SetAsideDecided) -> StoreFuture<'_, bool> {
-        self.write(move |conn| set_aside::decide(conn, id, &decided))
+    fn set_aside_waiting(&self, device: DeviceId) -> StoreFuture<'_, usize> {
+        self.read(move |conn| set_aside::waiting(conn, device))
     }
 
-    fn undecide_set_aside(&self, id: i64) -> StoreFuture<'_, ()> {
-        self.write(move |conn| set_aside::undecide(conn, id))
+    fn decide_set_aside(&self, id: i64, decided: SetAsideDecided) -> StoreFuture<'_, bool> {
+        self.write(move |conn| set_aside::decide(conn, id, &decided))
     }
 
     fn set_aside_outcomes(

@@ -151,11 +151,19 @@ pub(super) fn of_compound(
 ) -> Result<Vec<SetAsideRecord>, StorageError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM set_aside WHERE compound = ?1 ORDER BY id DESC LIMIT ?2"
+        "SELECT {COLUMNS} FROM set_aside WHERE compound = ?1
+         ORDER BY decision IS NULL DESC, id DESC LIMIT ?2"
     ))?;
     let rows: Vec<RawRow> =
         stmt.query_map(params![compound.to_string(), limit], raw)?.collect::<Result<_, _>>()?;
     rows.into_iter().map(record).collect()
+}
+
+pub(super) fn waiting(conn: &Connection, device: DeviceId) -> Result<usize, StorageError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM set_aside WHERE device = ?1 AND decision IS NULL")?
+        .query_row([device.0], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 pub(super) fn item(conn: &Connection, id: i64) -> Result<Option<SetAsideRecord>, StorageError> {
@@ -174,14 +182,6 @@ pub(super) fn decide(conn: &Connection, id: i64, decided: &SetAsideDecided) -> R
         params![id, kind, decided.by.to_string(), decided.at.as_millis(), note],
     )?;
     Ok(n == 1)
-}
-
-pub(super) fn undecide(conn: &Connection, id: i64) -> Result<(), StorageError> {
-    conn.execute(
-        "UPDATE set_aside SET decision = NULL, decided_by = NULL, decided_at = NULL, note = NULL WHERE id = ?1",
-        [id],
-    )?;
-    Ok(())
 }
 
 pub(super) fn outcomes(

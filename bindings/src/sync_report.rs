@@ -6,8 +6,8 @@ use doorstep_core::id::DocumentId;
 use doorstep_core::sync::Rejection;
 use doorstep_replica::QuarantinedChange;
 
-/// A change (or a document's message) the relay refused, and why. Nothing of it was stored;
-/// the refused change waits in `quarantine()`.
+/// A change (or a document's message) the relay refused, and why. Nothing of it was stored but
+/// the changes in `taken`; the refused change waits in `quarantine()`.
 #[uniffi::remote(Record)]
 pub struct Rejection {
     /// The document.
@@ -18,6 +18,9 @@ pub struct Rejection {
     pub rule: String,
     /// A sentence a person can act on.
     pub reason: String,
+    /// The changes of the same message the relay took all the same (hex): those that do not
+    /// build on the refused one.
+    pub taken: Vec<String>,
 }
 
 /// A local change the relay refused, kept on the device for review and export.

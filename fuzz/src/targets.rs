@@ -485,18 +485,21 @@ pub fn honest_answers() -> Vec<Vec<u8>> {
     let template = phone_template();
     let honest = template.relay.clone().answer(&template.first_request);
     let round = seed.round.0.id;
-    // The change the relay blames: the last the phone's request carries for the round.
-    let blamed = SyncRequest::decode(&template.first_request)
+    // The round's changes the phone's request carries; the relay blames the last.
+    let carried: Vec<String> = SyncRequest::decode(&template.first_request)
         .ok()
         .and_then(|r| r.messages.into_iter().find(|m| m.doc == round))
         .and_then(|m| sync::decode(&m.message, &MessageLimits::default()).ok())
         .and_then(|m| validate::changes_in(&m).ok())
-        .and_then(|changes| changes.last().map(|c| c.hash().to_string()));
+        .map(|changes| changes.iter().map(|c| c.hash().to_string()).collect())
+        .unwrap_or_default();
+    let blamed = carried.last().cloned();
     let refused = |rule: &str| sync::Rejection {
         doc: round,
         change: blamed.clone(),
         rule: rule.to_owned(),
         reason: format!("refused as {rule}"),
+        taken: Vec::new(),
     };
     let mut answers = vec![honest.encode()];
     answers.push(sync::SyncResponse { documents: Some(Vec::new()), ..honest.clone() }.encode());
@@ -504,5 +507,11 @@ pub fn honest_answers() -> Vec<Vec<u8>> {
     for rule in ["cancelled_tasks_take_no_attempts", "missing_dependencies", "actor_reused", "unavailable"] {
         answers.push(sync::SyncResponse { rejected: vec![refused(rule)], ..honest.clone() }.encode());
     }
+    // Taken in part: the last change refused, the ones before it taken and stored.
+    let in_part = sync::Rejection {
+        taken: carried.iter().take(carried.len().saturating_sub(1)).cloned().collect(),
+        ..refused("closed_rounds_are_final")
+    };
+    answers.push(sync::SyncResponse { rejected: vec![in_part], ..honest.clone() }.encode());
     answers
 }

@@ -244,7 +244,7 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             remember_labels(&mut lock(&replica), &before)?;
             people::learn_after_sync(&replica, &client).await?;
             let r = lock(&replica);
-            out.synced(&report, r.unsynced_changes(), r.set_aside_count()?);
+            out.synced(&report, r.unsynced_changes(), render::SetAside::of(&r)?);
         }
         PhoneCommand::Status => out.status(&lock(&replica))?,
         PhoneCommand::Tasks { all } => {

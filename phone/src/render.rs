@@ -30,7 +30,7 @@ impl Output {
         let line = if self.json {
             serde_json::to_string(&value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
         } else {
-            text()
+            printable(&text()).into_owned()
         };
         // A reader that went away (`… | head`) is not an error worth a panic.
         let _ = writeln!(std::io::stdout().lock(), "{line}");
@@ -60,8 +60,8 @@ impl Output {
         });
     }
 
-    pub fn synced(&self, report: &SyncReport, unsynced: usize, set_aside: usize) {
-        self.emit(json!({"report": report, "unsynced": unsynced, "set_aside": set_aside}), || {
+    pub fn synced(&self, report: &SyncReport, unsynced: usize, set_aside: SetAside) {
+        self.emit(json!({"report": report, "unsynced": unsynced, "set_aside": set_aside.total()}), || {
             synced_text(report, unsynced, set_aside)
         });
     }
@@ -71,7 +71,7 @@ impl Output {
             .compounds()
             .map(|c| json!({"id": c.id(), "name": c.name(), "role": replica.role(c.id()), "documents": c.documents().count()}))
             .collect();
-        let set_aside = replica.set_aside_count()?;
+        let set_aside = SetAside::of(replica)?;
         let removed_from = replica.removed_from()?;
         let name = replica.person_name()?;
         // A phone whose token was revoked was wiped, unsynced changes included: "all synced"
@@ -89,8 +89,9 @@ impl Output {
             "compounds": compounds,
             "unsynced": replica.unsynced_changes(),
             "last_sync": replica.last_sync().map(|t| t.as_millis()),
-            "quarantined": set_aside,
-            "set_aside": set_aside,
+            "quarantined": set_aside.total(),
+            "set_aside": set_aside.total(),
+            "set_aside_states": {"under_review": set_aside.under_review, "to_send": set_aside.to_send, "not_accepted": set_aside.not_accepted},
             "standing": where_it_stands,
             "removed_from": removed_from,
         });
@@ -116,7 +117,7 @@ impl Output {
                 Some(t) => last_sync_line(t, crate::clock::now(), time_zone(replica), replica.last_sync_news()),
                 None => "never synced / 从未同步".to_owned(),
             });
-            if set_aside > 0 {
+            if set_aside.total() > 0 {
                 s.push_str("\nsee `doorstep phone quarantine` for what was set aside and why / 搁置的内容及原因见 `doorstep phone quarantine`");
             }
             s
@@ -180,7 +181,9 @@ impl Output {
     pub fn applied(&self, applied: &Applied, unsynced: usize) {
         // Saved locally: whether anything is set aside is said by `status` and `sync`.
         let value = json!({"changed": applied.changed, "created": applied.created, "new_entity": applied.new_entity, "unsynced": unsynced});
-        self.emit(value, || format!("saved on this phone / 已保存在手机上; {}", standing(unsynced, 0)));
+        self.emit(value, || {
+            format!("saved on this phone / 已保存在手机上; {}", standing(unsynced, SetAside::default()))
+        });
     }
 
     /// `rounds`: each round with every task (door, status, attempts), as its help says.
@@ -564,7 +567,7 @@ impl RoundTitles {
 
 /// A sync's summary: how many requests and bytes, what the relay brought, where the phone
 /// stands, and a line for anything refused, deferred or reviewed.
-fn synced_text(report: &SyncReport, unsynced: usize, set_aside: usize) -> String {
+fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> String {
     let requests = report.requests as usize;
     let news = report.news();
     let brought = if news == 0 {
@@ -670,22 +673,88 @@ fn role_words(role: doorstep_core::Role) -> (&'static str, &'static str) {
     (zh, role.as_str())
 }
 
+/// `text` as a terminal may show it: what other people wrote (a note, a request, a reason) reaches
+/// this terminal, and a control character in it (ESC starts a sequence that can recolour, move
+/// or retitle the terminal) is shown as U+FFFD instead of being obeyed. Line breaks and tabs stay.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{FFFD}' } else { c }).collect()
+}
+
 /// "1 request", "2 requests": the count with the English word that agrees with it.
 fn plural(n: usize, one: &str, many: &str) -> String {
     if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }
 
+/// What is set aside on the phone and not decided yet, by where it stands with the coordinators.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SetAside {
+    /// In the review inbox, waiting for a coordinator.
+    pub under_review: usize,
+    /// Not sent to the inbox yet (it goes with a later sync).
+    pub to_send: usize,
+    /// The relay would not take it into the inbox: to export for a coordinator.
+    pub not_accepted: usize,
+}
+
+impl SetAside {
+    /// The replica's set-aside items not decided yet.
+    pub fn of(replica: &Replica) -> Result<Self, PhoneError> {
+        let mut counts = SetAside::default();
+        for change in replica.quarantine()? {
+            match doorstep_replica::ReviewState::from_str_lossy(&change.review_state) {
+                doorstep_replica::ReviewState::UnderReview => counts.under_review += 1,
+                doorstep_replica::ReviewState::NotSent => counts.to_send += 1,
+                doorstep_replica::ReviewState::NotAccepted => counts.not_accepted += 1,
+                doorstep_replica::ReviewState::Applied | doorstep_replica::ReviewState::Dismissed => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// How many in all.
+    pub fn total(self) -> usize {
+        self.under_review + self.to_send + self.not_accepted
+    }
+
+    /// "3 set aside, under review", or where each stands when they do not all wait in the inbox.
+    fn words(self) -> String {
+        let k = self.total();
+        if self.under_review == k {
+            return format!("{k} set aside, under review / {k} 项待协调员处理");
+        }
+        let parts: Vec<(usize, &str, &str)> = [
+            (self.under_review, "under review", "项待协调员处理"),
+            (self.to_send, "to send for review", "项待上传"),
+            (
+                self.not_accepted,
+                "not accepted by the relay (export them for a coordinator)",
+                "项中继未接收（可导出交给协调员）",
+            ),
+        ]
+        .into_iter()
+        .filter(|(n, _, _)| *n > 0)
+        .collect();
+        let en: Vec<String> = parts.iter().map(|(n, en, _)| format!("{n} {en}")).collect();
+        let zh: Vec<String> = parts.iter().map(|(n, _, zh)| format!("{n} {zh}")).collect();
+        format!("{k} set aside: {} / {k} 项被搁置：{}", en.join(", "), zh.join("，"))
+    }
+}
+
 /// Where the phone stands, in the words the app shows: never "all synced" while anything is
 /// set aside.
-fn standing(unsynced: usize, set_aside: usize) -> String {
-    match (unsynced, set_aside) {
+fn standing(unsynced: usize, set_aside: SetAside) -> String {
+    match (unsynced, set_aside.total()) {
         (0, 0) => "all synced / 已全部同步".to_owned(),
         (n, 0) => format!("{} not yet synced / {n} 项未同步", changes(n)),
-        (0, k) => format!("{k} set aside, under review / {k} 项待协调员处理"),
-        (n, k) => format!(
-            "{} not yet synced, {k} set aside, under review / {n} 项未同步，{k} 项待协调员处理",
-            changes(n)
-        ),
+        (0, _) => set_aside.words(),
+        (n, _) => {
+            let words = set_aside.words();
+            let (en, zh) = words.split_once(" / ").unwrap_or((&words, ""));
+            format!("{} not yet synced, {en} / {n} 项未同步，{zh}", changes(n))
+        }
     }
 }
 
@@ -786,7 +855,8 @@ mod tests {
     use doorstep_replica::SyncReport;
 
     use super::{
-        DocumentNames, Names, conflict_text, last_sync_line, quarantine_line, standing, synced_text,
+        DocumentNames, Names, SetAside, conflict_text, last_sync_line, printable, quarantine_line, standing,
+        synced_text,
     };
 
     fn uuid_pattern() -> regex::Regex {
@@ -923,9 +993,22 @@ mod tests {
 
     #[test]
     fn counts_read_as_words() {
-        assert_eq!(standing(1, 0), "1 change not yet synced / 1 项未同步");
-        assert_eq!(standing(3, 0), "3 changes not yet synced / 3 项未同步");
-        assert_eq!(standing(0, 0), "all synced / 已全部同步");
+        assert_eq!(
+            printable("门口\u{1b}]0;pwned\u{7}\n第二行\t好"),
+            "门口\u{FFFD}]0;pwned\u{FFFD}\n第二行\t好"
+        );
+        assert_eq!(printable("\u{9b}31m红"), "\u{FFFD}31m红", "C1 controls too");
+        assert_eq!(standing(1, SetAside::default()), "1 change not yet synced / 1 项未同步");
+        assert_eq!(standing(3, SetAside::default()), "3 changes not yet synced / 3 项未同步");
+        assert_eq!(standing(0, SetAside::default()), "all synced / 已全部同步");
+        let waiting = SetAside { under_review: 2, ..SetAside::default() };
+        assert_eq!(standing(0, waiting), "2 set aside, under review / 2 项待协调员处理");
+        // Not all in the inbox: where each stands, not "under review" for all of them.
+        let mixed = SetAside { under_review: 2, to_send: 7, not_accepted: 1 };
+        assert_eq!(
+            standing(1, mixed),
+            "1 change not yet synced, 10 set aside: 2 under review, 7 to send for review, 1 not accepted by the relay (export them for a coordinator) / 1 项未同步，10 项被搁置：2 项待协调员处理，7 项待上传，1 项中继未接收（可导出交给协调员）"
+        );
     }
 
     #[test]
@@ -984,7 +1067,7 @@ mod tests {
     fn a_sync_reads_in_both_languages_with_counts_that_agree() {
         let one = SyncReport { requests: 1, bytes_up: 512, bytes_down: 640, ..SyncReport::default() };
         assert_eq!(
-            synced_text(&one, 0, 0),
+            synced_text(&one, 0, SetAside::default()),
             "synced in 1 request (512 B up, 640 B down) / 同步完成，1 次请求（上传 512 B，下载 640 B）; \
              nothing new from the relay / 中继没有新内容; all synced / 已全部同步"
         );
@@ -997,7 +1080,7 @@ mod tests {
             reapplied: 1,
             ..SyncReport::default()
         };
-        let text = synced_text(&two, 1, 0);
+        let text = synced_text(&two, 1, SetAside::default());
         assert!(text.starts_with("synced in 2 requests ("), "{text}");
         assert!(text.contains("the relay had news for 2 documents / 中继带来 2 份文件的更新"), "{text}");
         assert!(text.contains("1 change not yet synced / 1 项未同步"), "{text}");

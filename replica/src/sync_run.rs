@@ -399,6 +399,12 @@ impl SyncRun {
                 self.accepted.extend(hashes);
             }
         }
+        // A message taken in part: the relay names the changes it took despite the refusal.
+        for rejection in &response.rejected {
+            let sent = self.sent.get(&rejection.doc);
+            let taken = rejection.taken.iter().filter_map(|h| h.parse::<ChangeHash>().ok());
+            self.accepted.extend(taken.filter(|h| sent.is_some_and(|s| s.contains(h))));
+        }
         let answered: Vec<DocumentId> = response.messages.iter().map(|m| m.doc).collect();
         let outcome = self.session.handle(&mut replica.compounds, response);
         // Documents whose relay is ahead by more than this answer brought: a copy may bring

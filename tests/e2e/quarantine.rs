@@ -7,6 +7,21 @@ use serde_json::json;
 use crate::harness::{Phone, Relay, sample};
 use crate::raw_http::request;
 
+/// The round `round_id` as the coordinator's dashboard lists it (its counts of late and
+/// delivered knocks among them).
+fn round_on_the_dashboard(
+    relay: &Relay,
+    coordinator: &Phone,
+    compound: &str,
+    round_id: &str,
+) -> serde_json::Value {
+    let cookie = crate::set_aside_inbox::dashboard_cookie(relay, coordinator);
+    let path = format!("/dashboard/api/compounds/{compound}/rounds");
+    let rounds = request(&relay.url, "GET", &path, Some(&cookie), None);
+    let rounds: serde_json::Value = serde_json::from_str(&rounds.body).unwrap();
+    rounds.as_array().unwrap().iter().find(|r| r["round"]["document"] == round_id).cloned().unwrap()
+}
+
 #[test]
 fn an_attempt_on_a_round_closed_meanwhile_arrives_late_and_nothing_is_set_aside() {
     let dir = tempfile::tempdir().unwrap();
@@ -50,21 +65,7 @@ fn an_attempt_on_a_round_closed_meanwhile_arrives_late_and_nothing_is_set_aside(
     assert_eq!(volunteer.ok(&["quarantine"]), json!([]), "nothing set aside");
 
     // The coordinator sees the knock on the closed round, as late.
-    let token = crate::set_aside_inbox::phone_token(&coordinator.db);
-    let login =
-        request(&relay.url, "POST", "/dashboard/login", None, Some(&json!({ "token": token }).to_string()));
-    assert_eq!(login.status, 200, "{}", login.body);
-    let cookie = login.session_cookie().unwrap();
-    let rounds = request(
-        &relay.url,
-        "GET",
-        &format!("/dashboard/api/compounds/{compound}/rounds"),
-        Some(&cookie),
-        None,
-    );
-    let rounds: serde_json::Value = serde_json::from_str(&rounds.body).unwrap();
-    let closed_round =
-        rounds.as_array().unwrap().iter().find(|r| r["round"]["document"] == round_id.as_str()).unwrap();
+    let closed_round = round_on_the_dashboard(&relay, &coordinator, &compound, &round_id);
     assert_eq!(closed_round["late"], 1, "{closed_round}");
     assert_eq!(closed_round["delivered"], 1, "{closed_round}");
 
@@ -80,6 +81,62 @@ fn an_attempt_on_a_round_closed_meanwhile_arrives_late_and_nothing_is_set_aside(
         .map(|r| r["text"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(texts, ["想要一袋大米"]);
+}
+
+#[test]
+fn a_knock_after_the_round_closed_does_not_hold_back_the_knocks_made_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let compound = relay.compound_from("香樟苑", &sample("xiangzhangyuan-roster.csv"));
+    let coordinator = Phone::new(dir.path(), "coordinator");
+    coordinator.join(&relay, &relay.invite(&compound, "coordinator"));
+    coordinator.create_vegetable_round();
+    coordinator.sync();
+    let round_id = coordinator.ok(&["rounds"])[0]["tasks"][0]["task"]["round"].as_str().unwrap().to_owned();
+    let volunteer = Phone::new(dir.path(), "volunteer");
+    volunteer.join(&relay, &relay.invite(&compound, "volunteer"));
+    let doors: Vec<String> = volunteer
+        .doors(true)
+        .iter()
+        .take(4)
+        .map(|d| d["tasks"][0]["id"].as_str().unwrap().to_owned())
+        .collect();
+
+    // Two knocks offline, then the coordinator closes the round; two more knocks after the close.
+    volunteer.ok(&["attempt", &doors[0], "delivered", "--note", "关前一"]);
+    volunteer.ok(&["attempt", &doors[1], "delivered", "--note", "关前二"]);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    coordinator.ok(&["op", &json!({"op": "close_round", "round": round_id}).to_string()]);
+    coordinator.sync();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    volunteer.ok(&["attempt", &doors[2], "delivered", "--note", "关后一"]);
+    volunteer.ok(&["attempt", &doors[3], "nobody_home", "--note", "关后二"]);
+
+    // The relay takes the two made before the close (late) and refuses the first made after it;
+    // the second after it builds on that one and is set aside with it. Before, all four were set
+    // aside: the two good ones as "document_withdrawn", though nothing was wrong with them.
+    let report = volunteer.sync();
+    let rejected = report["report"]["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{report}");
+    assert_eq!(rejected[0]["rule"], "closed_rounds_are_final", "{report}");
+    assert_eq!(rejected[0]["taken"].as_array().map(Vec::len), Some(2), "{report}");
+    let set_aside: Vec<String> = volunteer
+        .ok(&["quarantine"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let op: serde_json::Value = serde_json::from_str(e["operation"].as_str().unwrap()).unwrap();
+            op["note"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let mut set_aside = set_aside;
+    set_aside.sort();
+    assert_eq!(set_aside, ["关后一", "关后二"], "only the knocks after the close: {report}");
+
+    // The coordinator's dashboard counts the two before the close as late deliveries.
+    let closed = round_on_the_dashboard(&relay, &coordinator, &compound, &round_id);
+    assert_eq!((closed["late"].as_i64(), closed["delivered"].as_i64()), (Some(2), Some(2)), "{closed}");
 }
 
 #[test]

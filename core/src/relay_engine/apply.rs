@@ -25,6 +25,8 @@ pub struct Accepted {
     pub reply: Option<Vec<u8>>,
     /// The peer state to persist.
     pub state: PeerState,
+    /// Taken in part: what was refused (see [`Verdict::Accepted`]).
+    pub refused: Option<Rejection>,
 }
 
 /// A message whose changes were refused; the document is unchanged.
@@ -56,7 +58,9 @@ pub fn apply(
         .map(|t| std::mem::take(&mut t.changes).into_iter().flat_map(|(_, bytes)| bytes).collect())
         .unwrap_or_default();
     match verdict(doc, header.id, taken, state, &SavedOnce::default()) {
-        Verdict::Accepted { bindings, state, reply } => Ok(Accepted { chunk, bindings, reply, state }),
+        Verdict::Accepted { bindings, state, reply, refused } => {
+            Ok(Accepted { chunk, bindings, reply, state, refused })
+        }
         Verdict::Refused { rejection, reply } => Err(Refused { rejection, reply }),
     }
 }

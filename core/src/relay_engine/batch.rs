@@ -41,6 +41,9 @@ pub enum Verdict {
         state: PeerState,
         /// The reply, if there is anything to say.
         reply: Option<Vec<u8>>,
+        /// Taken in part: what was refused (the rest is in the chunk, named in its `taken`). The
+        /// device's stored sync state should then be forgotten, as for a refused message.
+        refused: Option<Rejection>,
     },
     /// Nothing of it is in the document; the device's stored sync state should be forgotten.
     Refused {
@@ -144,10 +147,11 @@ pub(super) fn verdict(
     saved: &SavedOnce<'_>,
 ) -> Verdict {
     match result {
-        Ok(taken) => {
+        Ok(mut taken) => {
             let bindings = taken.bindings.clone();
+            let refused = taken.refused.take();
             match answer(doc, id, &mut state, taken, saved) {
-                Ok(reply) => Verdict::Accepted { bindings, state, reply },
+                Ok(reply) => Verdict::Accepted { bindings, state, reply, refused },
                 Err(rejection) => Verdict::Refused { rejection, reply: None },
             }
         }

@@ -64,7 +64,13 @@ pub fn reject(
     change: Option<ChangeHash>,
     reason: impl Into<String>,
 ) -> Rejection {
-    Rejection { doc, change: change.map(|h| h.to_string()), rule: rule.to_owned(), reason: reason.into() }
+    Rejection {
+        doc,
+        change: change.map(|h| h.to_string()),
+        rule: rule.to_owned(),
+        reason: reason.into(),
+        taken: Vec::new(),
+    }
 }
 
 /// The rejection for a verdict of the validator (whose codes are the ones above).

@@ -1,6 +1,6 @@
 //! Taking one message's changes into the document: the actor bindings, then the validator.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use automerge::sync::Message;
 use automerge::{Automerge, Change, ChangeHash, ReadDoc};
@@ -29,6 +29,9 @@ pub struct Taken {
     /// the relay stores and keeps for it. Copied from the message rather than saved from the
     /// document, which in Automerge 0.12 rebuilds changes from the whole op set (BENCHMARKS.md §4).
     pub changes: Vec<(ChangeHash, Vec<u8>)>,
+    /// Part of the message was refused: the change it names and every change built on it. The
+    /// rest was taken ([`Rejection::taken`] lists it for the phone).
+    pub refused: Option<Rejection>,
 }
 
 /// A message whose changes were refused; the document is unchanged.
@@ -96,16 +99,104 @@ pub fn take(
     }
     let mut bytes: HashMap<ChangeHash, Vec<u8>> =
         new.iter().map(|c| (c.hash(), c.raw_bytes().to_vec())).collect();
-    let applied = match validate::check_and_apply(doc, header, author, new, now) {
-        Ok(applied) => applied,
-        Err(violation) => {
-            return Err(Turned {
-                rejection: rejection::from_violation(header.id, violation),
-                message: Some(message),
-            });
-        }
+    let (applied, refused) = match validate::check_and_apply(doc, header, author, new, now) {
+        Ok(applied) => (applied, None),
+        Err(violation) => match take_apart(doc, header, author, &bytes, &violation, now, budget) {
+            Some(applied) => {
+                let mut rejection = rejection::from_violation(header.id, violation);
+                rejection.taken = applied.iter().map(ToString::to_string).collect();
+                (applied, Some(rejection))
+            }
+            None => {
+                return Err(Turned {
+                    rejection: rejection::from_violation(header.id, violation),
+                    message: Some(message),
+                });
+            }
+        },
     };
     let changes: Vec<(ChangeHash, Vec<u8>)> =
         applied.iter().filter_map(|hash| bytes.remove(hash).map(|b| (*hash, b))).collect();
-    Ok(Taken { bindings: bindings.into_iter().collect(), message, changed: !applied.is_empty(), changes })
+    // Only the changes taken are bound to the sender.
+    let bindings = if refused.is_some() {
+        let actors: BTreeSet<String> = changes
+            .iter()
+            .filter_map(|(_, b)| Change::from_bytes(b.clone()).ok())
+            .map(|c| c.actor_id().to_hex_string())
+            .collect();
+        bindings.into_iter().filter(|a| actors.contains(a)).collect()
+    } else {
+        bindings.into_iter().collect()
+    };
+    Ok(Taken { bindings, message, changed: !applied.is_empty(), changes, refused })
+}
+
+/// How many times a message is taken apart: an honest phone's changes are one chain per actor, so
+/// the first refusal names the change everything after it builds on, and a second try takes the
+/// rest. A few more cover a phone with several actors; beyond them the message is refused whole
+/// (each try checks the message's changes again).
+const TRIES_APART: usize = 3;
+
+/// The changes of a refused message (`bytes`, the ones `doc` lacked) that do not build on the
+/// change `violation` blames, applied to `doc` if every rule holds for them: the hashes applied.
+/// `None` (and `doc` unchanged) when the violation blames no single change, is not about a rule
+/// the change broke (malformed bytes, missing dependencies, a reused actor), the document is new
+/// to the relay (its first change must come whole), nothing independent passes, or the budget
+/// runs out.
+fn take_apart(
+    doc: &mut Automerge,
+    header: &Header,
+    author: &Actor,
+    bytes: &HashMap<ChangeHash, Vec<u8>>,
+    violation: &validate::Violation,
+    now: Timestamp,
+    budget: &impl Budget,
+) -> Option<Vec<ChangeHash>> {
+    use validate::ViolationKind;
+    if doc.get_heads().is_empty() {
+        return None;
+    }
+    let one_change_broke_a_rule =
+        |kind| matches!(kind, ViolationKind::Forbidden(_) | ViolationKind::Schema | ViolationKind::TooLarge);
+    if !one_change_broke_a_rule(violation.kind) {
+        return None;
+    }
+    let mut changes: Vec<Change> =
+        bytes.values().filter_map(|b| Change::from_bytes(b.clone()).ok()).collect();
+    let mut blamed = violation.change;
+    for _ in 0..TRIES_APART {
+        let hash = blamed?;
+        changes = without_builders_on(changes, hash);
+        if changes.is_empty()
+            || budget.check("checking the changes that do not build on a refused one").is_err()
+        {
+            return None;
+        }
+        match validate::check_and_apply(doc, header, author, changes.clone(), now) {
+            Ok(applied) => return (!applied.is_empty()).then_some(applied),
+            Err(next) if one_change_broke_a_rule(next.kind) => blamed = next.change,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// `changes` without `refused` and every change that builds on it, directly or through others.
+fn without_builders_on(changes: Vec<Change>, refused: ChangeHash) -> Vec<Change> {
+    let mut builders: HashMap<ChangeHash, Vec<ChangeHash>> = HashMap::new();
+    for change in &changes {
+        for dep in change.deps() {
+            builders.entry(*dep).or_default().push(change.hash());
+        }
+    }
+    let mut out: HashSet<ChangeHash> = HashSet::from([refused]);
+    let mut next = vec![refused];
+    while let Some(hash) = next.pop() {
+        for builder in builders.get(&hash).map(Vec::as_slice).unwrap_or_default() {
+            if out.insert(*builder) {
+                next.push(*builder);
+            }
+        }
+    }
+    changes.into_iter().filter(|c| !out.contains(&c.hash())).collect()
 }

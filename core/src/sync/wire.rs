@@ -85,7 +85,8 @@ pub struct DocumentGrant {
     pub role: Role,
 }
 
-/// Why the relay refused a document's message; nothing of it was stored.
+/// Why the relay refused a document's message, or part of it: nothing of it was stored except
+/// the changes named in [`Rejection::taken`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
     /// The document.
@@ -96,6 +97,12 @@ pub struct Rejection {
     pub rule: String,
     /// A sentence a person can act on.
     pub reason: String,
+    /// The message's changes the relay took all the same, as hex: when one change broke a rule,
+    /// the changes that do not build on it are taken and stored (a knock made before a round
+    /// closed is not held back by one made after). Empty when nothing of the message was stored;
+    /// absent on the wire then, and from relays that take nothing of a refused message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taken: Vec<String>,
 }
 
 /// Whether a refusal is about this moment or about the change itself. The class is a function

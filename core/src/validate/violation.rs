@@ -74,6 +74,7 @@ impl Violation {
             change: self.change.map(|c| c.to_string()),
             rule: self.kind.code().to_owned(),
             reason: self.reason.clone(),
+            taken: Vec::new(),
         }
     }
 }

@@ -224,6 +224,8 @@ impl Hub {
             return self.create(phone, author, doc, incoming, &owners, &sent);
         };
         let header = *held.header();
+        // As the round was when the message came: a message taken in part may reopen it.
+        let closed_at = doorstep_core::document::round::closed_at(held.automerge());
         let queued = Queued { author, incoming, owners, state, budget: Unlimited };
         let BatchOutcome { chunk: _, verdicts } = engine::sync_batch(
             held.automerge_mut(),
@@ -235,16 +237,18 @@ impl Hub {
         let mut outcome = Outcome { reply: None, rejection: None };
         for verdict in verdicts {
             match verdict {
-                Verdict::Accepted { bindings, state, reply } => {
+                Verdict::Accepted { bindings, state, reply, refused: None } => {
                     self.bind(bindings, author.person);
                     self.states.insert((phone, doc), state.encode());
                     outcome = Outcome { reply, rejection: None };
                 }
+                // Taken in part: the rest is in the document; the refusal is judged as any other.
+                Verdict::Accepted { bindings, reply, refused: Some(rejection), .. } => {
+                    self.bind(bindings, author.person);
+                    let Outcome { rejection, .. } = self.refused(phone, rejection, &sent, closed_at);
+                    outcome = Outcome { reply, rejection };
+                }
                 Verdict::Refused { rejection, reply } => {
-                    let closed_at = self
-                        .compound
-                        .document(doc)
-                        .and_then(|d| doorstep_core::document::round::closed_at(d.automerge()));
                     let Outcome { rejection, .. } = self.refused(phone, rejection, &sent, closed_at);
                     outcome = Outcome { reply, rejection };
                 }

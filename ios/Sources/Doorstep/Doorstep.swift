@@ -3926,8 +3926,8 @@ public func FfiConverterTypeQuarantinedChange_lower(_ value: QuarantinedChange) 
 
 
 /**
- * A change (or a document's message) the relay refused, and why. Nothing of it was stored;
- * the refused change waits in `quarantine()`.
+ * A change (or a document's message) the relay refused, and why. Nothing of it was stored but
+ * the changes in `taken`; the refused change waits in `quarantine()`.
  */
 public struct Rejection: Equatable, Hashable {
     /**
@@ -3946,6 +3946,11 @@ public struct Rejection: Equatable, Hashable {
      * A sentence a person can act on.
      */
     public var reason: String
+    /**
+     * The changes of the same message the relay took all the same (hex): those that do not
+     * build on the refused one.
+     */
+    public var taken: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3961,11 +3966,16 @@ public struct Rejection: Equatable, Hashable {
          */rule: String, 
         /**
          * A sentence a person can act on.
-         */reason: String) {
+         */reason: String, 
+        /**
+         * The changes of the same message the relay took all the same (hex): those that do not
+         * build on the refused one.
+         */taken: [String]) {
         self.doc = doc
         self.change = change
         self.rule = rule
         self.reason = reason
+        self.taken = taken
     }
 
     
@@ -3987,7 +3997,8 @@ public struct FfiConverterTypeRejection: FfiConverterRustBuffer {
                 doc: FfiConverterTypeDocumentId.read(from: &buf), 
                 change: FfiConverterOptionString.read(from: &buf), 
                 rule: FfiConverterString.read(from: &buf), 
-                reason: FfiConverterString.read(from: &buf)
+                reason: FfiConverterString.read(from: &buf), 
+                taken: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -3996,6 +4007,7 @@ public struct FfiConverterTypeRejection: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.change, into: &buf)
         FfiConverterString.write(value.rule, into: &buf)
         FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterSequenceString.write(value.taken, into: &buf)
     }
 }
 

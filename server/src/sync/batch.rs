@@ -234,6 +234,14 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
     let mut states = forgotten;
     for (job, verdict) in jobs.iter().zip(&verdicts) {
         match verdict {
+            Verdict::Accepted { bindings: actors, refused: Some(_), .. } => {
+                for actor in actors {
+                    bindings.entry(actor.clone()).or_insert(job.caller.person);
+                }
+                // Taken in part: forgotten like a refused message's, so the next sync negotiates
+                // from scratch over what the phone set aside.
+                states.push(SyncStateWrite { device: job.caller.device, doc: id, state: None });
+            }
             Verdict::Accepted { bindings: actors, state, .. } => {
                 for actor in actors {
                     bindings.entry(actor.clone()).or_insert(job.caller.person);
@@ -264,6 +272,7 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
         known_seq: cached.known_seq,
         bindings: bindings.clone(),
         sync_state: None,
+        decides: None,
         at: clock::now(),
     };
     let chunk_len = commit.chunk.len();
@@ -324,7 +333,7 @@ async fn save_states(state: &AppState, states: Vec<SyncStateWrite>) {
 fn answer(jobs: Vec<Waiting>, verdicts: Vec<Verdict>) {
     for (job, verdict) in jobs.into_iter().zip(verdicts) {
         let outcome = match verdict {
-            Verdict::Accepted { reply, .. } => DocOutcome { reply, rejection: None, state: None },
+            Verdict::Accepted { reply, refused, .. } => DocOutcome { reply, rejection: refused, state: None },
             Verdict::Refused { rejection, reply } => {
                 DocOutcome { reply, rejection: Some(rejection), state: None }
             }

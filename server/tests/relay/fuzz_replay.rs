@@ -126,8 +126,12 @@ fn the_phone_answer_corpus_and_crashes_replay_cleanly() {
 fn the_phone_answer_seeds_reach_the_phones_documents() {
     // The honest answer must be one the phone takes whole, or the fuzzer starts shallow.
     let answers = targets::honest_answers();
-    assert!(answers.len() >= 7, "{} seed answers", answers.len());
+    assert!(answers.len() >= 8, "{} seed answers", answers.len());
     let decoded = doorstep_core::sync::SyncResponse::decode(&answers[0]).unwrap();
     assert!(!decoded.messages.is_empty(), "the honest answer replies to the phone's documents");
     targets::phone_answer(&answers[0]);
+    // A message taken in part: the refused delivery must stay on the phone, set aside.
+    let in_part = doorstep_core::sync::SyncResponse::decode(answers.last().unwrap()).unwrap();
+    assert!(in_part.rejected.iter().any(|r| !r.taken.is_empty()), "the last seed takes a message in part");
+    targets::phone_answer(answers.last().unwrap());
 }

@@ -5333,8 +5333,8 @@ public object FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer<Quaranti
 
 
 /**
- * A change (or a document's message) the relay refused, and why. Nothing of it was stored;
- * the refused change waits in `quarantine()`.
+ * A change (or a document's message) the relay refused, and why. Nothing of it was stored but
+ * the changes in `taken`; the refused change waits in `quarantine()`.
  */
 data class Rejection (
     /**
@@ -5356,6 +5356,12 @@ data class Rejection (
      * A sentence a person can act on.
      */
     var `reason`: kotlin.String
+    , 
+    /**
+     * The changes of the same message the relay took all the same (hex): those that do not
+     * build on the refused one.
+     */
+    var `taken`: List<kotlin.String>
     
 ){
     
@@ -5376,6 +5382,7 @@ public object FfiConverterTypeRejection: FfiConverterRustBuffer<Rejection> {
             FfiConverterOptionalString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
         )
     }
 
@@ -5383,7 +5390,8 @@ public object FfiConverterTypeRejection: FfiConverterRustBuffer<Rejection> {
             FfiConverterTypeDocumentId.allocationSize(value.`doc`) +
             FfiConverterOptionalString.allocationSize(value.`change`) +
             FfiConverterString.allocationSize(value.`rule`) +
-            FfiConverterString.allocationSize(value.`reason`)
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterSequenceString.allocationSize(value.`taken`)
     )
 
     override fun write(value: Rejection, buf: ByteBuffer) {
@@ -5391,6 +5399,7 @@ public object FfiConverterTypeRejection: FfiConverterRustBuffer<Rejection> {
             FfiConverterOptionalString.write(value.`change`, buf)
             FfiConverterString.write(value.`rule`, buf)
             FfiConverterString.write(value.`reason`, buf)
+            FfiConverterSequenceString.write(value.`taken`, buf)
     }
 }
 

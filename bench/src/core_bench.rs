@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use doorstep_core::document::Document;
 use doorstep_core::id::PersonId;
-use doorstep_core::import::{ImportedRow, RosterPreview, read_roster_csv};
+use doorstep_core::import::{ImportedRow, RosterColumn, RosterPreview, read_roster_csv};
 use doorstep_core::schema::address::Address;
 use doorstep_core::schema::control_status::ControlStatus;
 use doorstep_core::schema::household::HouseholdDraft;
@@ -213,6 +213,7 @@ fn synthetic(n: usize) -> RosterPreview {
                 lift: false,
                 notes: if i % 11 == 0 { "高层无电梯,需送货上门".into() } else { String::new() },
             },
+            stated: RosterColumn::ALL.into_iter().collect(),
         });
     }
     RosterPreview { households, ..Default::default() }

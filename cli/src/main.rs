@@ -478,9 +478,11 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
                 Ok(report) => {
                     writeln!(
                         out,
-                        "导入 {imported} 户，更新 {updated} 户 / imported {imported} households, updated {updated}",
+                        "导入 {imported} 户，更新 {updated} 户，{unchanged} 户没有变化 / imported {imported} households, \
+                         updated {updated}, {unchanged} unchanged",
                         imported = report.imported,
-                        updated = report.updated
+                        updated = report.updated,
+                        unchanged = report.unchanged
                     )?;
                     for problem in &report.skipped {
                         writeln!(out, "未导入 skipped: {problem}")?;

@@ -28,6 +28,8 @@ pub mod validate;
 
 pub use compound::Compound;
 pub use env::{Entropy, Env};
-pub use operation::{Applied, ImportPolicy, ImportSummary, Operation, OperationError, Selection};
+pub use operation::{
+    Applied, ImportPolicy, ImportSummary, Operation, OperationError, PlanSummary, Selection,
+};
 pub use role::{Actor, Role};
 pub use time::Timestamp;

@@ -103,7 +103,7 @@ impl RosterColumn {
     fn other_headers(self) -> &'static [&'static str] {
         match self {
             RosterColumn::Estate => &["小区名称", "小区名"],
-            RosterColumn::Building => &["楼栋", "楼栋号", "栋号"],
+            RosterColumn::Building => &["楼栋", "楼栋号", "栋号", "栋"],
             RosterColumn::Unit => &["单元号"],
             RosterColumn::Floor => &[],
             RosterColumn::Flat => &["房间号", "门牌号", "室号", "address"],
@@ -119,6 +119,36 @@ impl RosterColumn {
         }
     }
 
+    /// Headers that name this column only when no other header does: a per-person ledger has
+    /// both 户主 and 姓名 (each resident's name), and there 姓名 is not the head.
+    fn weak_headers(self) -> &'static [&'static str] {
+        match self {
+            RosterColumn::Head => &["姓名"],
+            _ => &[],
+        }
+    }
+
+    /// Whether an empty cell in this column, on a household already in the roster, clears what
+    /// the roster holds. A blank 备注 or 重点人群 says "none"; a blank anywhere else is a cell
+    /// nobody filled in, and the roster's value stays (a blank 管控状态 must not turn 集中隔离
+    /// into 正常, nor a blank 联系电话 drop the number).
+    pub fn blank_clears(self) -> bool {
+        matches!(self, RosterColumn::Needs | RosterColumn::Notes)
+    }
+
+    /// Whether `cell` says nothing in this column: empty, or a mark ledgers use for "nothing
+    /// here" ("/", "—", "-"; and "无" for 管控状态 and 重点人群, where it is no value, unlike
+    /// 有无电梯, where 无 means no lift). For 重点人群 that clears the tags; elsewhere the
+    /// household keeps what it has.
+    pub fn is_blank(self, cell: &str) -> bool {
+        const DASHES: [&str; 6] = ["/", "-", "—", "－", "–", "／"];
+        let cell = cell.trim();
+        cell.is_empty()
+            || DASHES.contains(&cell)
+            || (matches!(self, RosterColumn::Status | RosterColumn::Needs)
+                && ["无", "none"].iter().any(|none| cell.eq_ignore_ascii_case(none)))
+    }
+
     /// Whether a file without this column is refused.
     pub fn is_required(self) -> bool {
         matches!(self, RosterColumn::Building | RosterColumn::Flat | RosterColumn::Head)
@@ -128,15 +158,66 @@ impl RosterColumn {
     /// ignoring spaces, full-width forms, letter case, `_`, required-field stars and a trailing
     /// parenthesised unit such as "(人)".
     pub fn from_header(header: &str) -> Option<RosterColumn> {
+        RosterColumn::matching(header).map(|(column, _)| column)
+    }
+
+    /// [`RosterColumn::from_header`], and whether the header is a weak one, which gives way to
+    /// another header naming the same column (姓名 beside 户主).
+    pub(crate) fn matching(header: &str) -> Option<(RosterColumn, bool)> {
         let key = header_key(header);
         if key.is_empty() {
             return None;
         }
-        RosterColumn::ALL.into_iter().find(|column| {
+        let strong = RosterColumn::ALL.into_iter().find(|column| {
             header_key(column.header_zh()) == key
                 || header_key(column.header_en()) == key
                 || column.other_headers().iter().any(|other| header_key(other) == key)
+        });
+        strong.map(|column| (column, false)).or_else(|| {
+            RosterColumn::ALL
+                .into_iter()
+                .find(|column| column.weak_headers().iter().any(|weak| header_key(weak) == key))
+                .map(|column| (column, true))
         })
+    }
+}
+
+/// A set of roster columns, in a word (a preview holds one per household).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ColumnSet(u16);
+
+impl ColumnSet {
+    fn bit(column: RosterColumn) -> u16 {
+        let at = RosterColumn::ALL.iter().position(|c| *c == column).unwrap_or_default();
+        1 << at
+    }
+
+    /// Adds `column`.
+    pub fn insert(&mut self, column: RosterColumn) {
+        self.0 |= Self::bit(column);
+    }
+
+    /// Whether `column` is in the set.
+    pub fn contains(self, column: RosterColumn) -> bool {
+        self.0 & Self::bit(column) != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The columns in the set, in the order of the ledger template.
+    pub fn iter(self) -> impl Iterator<Item = RosterColumn> {
+        RosterColumn::ALL.into_iter().filter(move |column| self.contains(*column))
+    }
+}
+
+impl FromIterator<RosterColumn> for ColumnSet {
+    fn from_iter<T: IntoIterator<Item = RosterColumn>>(iter: T) -> Self {
+        let mut set = ColumnSet::default();
+        iter.into_iter().for_each(|column| set.insert(column));
+        set
     }
 }
 
@@ -185,8 +266,17 @@ mod tests {
         check("Aged 60 Plus", Some(RosterColumn::Aged60Plus));
         check("children-under-6", Some(RosterColumn::ChildrenUnder6));
         check("有无电梯（有/无）", Some(RosterColumn::Lift));
+        check("栋", Some(RosterColumn::Building));
+        check("姓名", Some(RosterColumn::Head));
         check("身份证号", None);
         check("", None);
         check("()", None);
+    }
+
+    #[test]
+    fn a_column_set_holds_what_was_put_in() {
+        let set: ColumnSet = [RosterColumn::Notes, RosterColumn::Estate].into_iter().collect();
+        assert_eq!(set.iter().collect::<Vec<_>>(), [RosterColumn::Estate, RosterColumn::Notes]);
+        assert!(!set.contains(RosterColumn::Phone) && ColumnSet::default().is_empty());
     }
 }

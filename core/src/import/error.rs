@@ -3,12 +3,14 @@
 
 use std::fmt;
 
-/// The file as a whole cannot be read; nothing from it is imported.
+/// The file as a whole cannot be read; nothing from it is imported. Each message is in Chinese,
+/// then English, as the dashboard's import preview and the command line show it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImportError {
     /// The bytes are not text in an encoding we read.
     #[error(
-        "the file is not readable text ({reason}); in Excel use 另存为 (Save As) → \"CSV UTF-8 (逗号分隔)\""
+        "文件不是可以读取的文本（{reason}）；请在 Excel 中 另存为 → \"CSV UTF-8 (逗号分隔)\" / \
+         the file is not readable text ({reason}); in Excel use 另存为 (Save As) → \"CSV UTF-8 (逗号分隔)\""
     )]
     Encoding {
         /// What was wrong with the bytes.
@@ -16,7 +18,8 @@ pub enum ImportError {
     },
     /// The bytes are an Excel workbook, not a CSV export of one.
     #[error(
-        "the file is an Excel workbook ({format}), not CSV; in Excel use 另存为 (Save As) → \"CSV UTF-8 (逗号分隔)\""
+        "这是 Excel 工作簿（{format}），不是 CSV；请在 Excel 中 另存为 → \"CSV UTF-8 (逗号分隔)\" / \
+         the file is an Excel workbook ({format}), not CSV; in Excel use 另存为 (Save As) → \"CSV UTF-8 (逗号分隔)\""
     )]
     Workbook {
         /// ".xlsx" or ".xls".
@@ -24,7 +27,8 @@ pub enum ImportError {
     },
     /// The file is bigger than an import may be.
     #[error(
-        "the file is {bytes} bytes; an import may be at most {limit} bytes, so split it by estate (小区)"
+        "文件有 {bytes} 字节，一次最多导入 {limit} 字节；请按小区拆分 / \
+         the file is {bytes} bytes; an import may be at most {limit} bytes, so split it by estate (小区)"
     )]
     TooLarge {
         /// The file's size.
@@ -33,7 +37,10 @@ pub enum ImportError {
         limit: usize,
     },
     /// The file has more rows than an import may have.
-    #[error("the file has more than {limit} rows; split it by estate (小区) and import each part")]
+    #[error(
+        "文件超过 {limit} 行；请按小区拆分后分别导入 / \
+         the file has more than {limit} rows; split it by estate (小区) and import each part"
+    )]
     TooManyRows {
         /// The most rows accepted.
         limit: usize,
@@ -51,15 +58,19 @@ pub enum ImportError {
     },
     /// There is no header row at all.
     #[error(
-        "the file is empty; it needs a header row such as 小区,楼号,单元,楼层,房号,户主,... and one row per household"
+        "文件是空的；需要一行表头，如 小区,楼号,单元,楼层,房号,户主,…，下面每户一行 / \
+         the file is empty; it needs a header row such as 小区,楼号,单元,楼层,房号,户主,... and one row per household"
     )]
     Empty,
     /// The header row lacks columns we cannot do without.
     #[error(
-        "the header row has no {} column (found: {}); the file needs at least 楼号, 房号 and 户主 \
+        "表头没有 {} 列（找到的是：{}）；至少需要 楼号、房号 和 户主 三列 / \
+         the header row has no {} column (found: {}); the file needs at least 楼号, 房号 and 户主 \
          (or building, flat and head)",
+        missing.join("、"),
+        shown_names(found, true),
         missing.join(", "),
-        found_list(found)
+        shown_names(found, false)
     )]
     MissingColumns {
         /// The required columns that were not found, by their Chinese header.
@@ -69,7 +80,9 @@ pub enum ImportError {
     },
     /// Two headers mean the same column, so we cannot tell which to read.
     #[error(
-        "the headers {} all mean the {column} column; delete or rename all but one",
+        "表头 {} 都是 {column} 列，无法判断读哪一列；请删除或改名，只留一列 / \
+         the headers {} all mean the {column} column; delete or rename all but one",
+        quoted_list(headers),
         quoted_list(headers)
     )]
     DuplicateColumn {
@@ -79,7 +92,7 @@ pub enum ImportError {
         headers: Vec<String>,
     },
     /// The CSV itself could not be parsed.
-    #[error("line {line}: the CSV cannot be read: {reason}")]
+    #[error("第 {line} 行：无法按 CSV 读取（{reason}） / line {line}: the CSV cannot be read: {reason}")]
     Malformed {
         /// The 1-based line where reading failed.
         line: usize,
@@ -88,28 +101,33 @@ pub enum ImportError {
     },
 }
 
-/// The headers found, as many as a message can show: the first [`FOUND_SHOWN`], each cut to
-/// [`FOUND_CHARS`] characters, and how many more there were.
-fn found_list(found: &[String]) -> String {
-    if found.is_empty() {
-        return "nothing".to_owned();
+/// Names from a file (the headers found, a workbook's sheets), quoted, as many as a message can
+/// show: the first [`NAMES_SHOWN`], each cut to [`NAME_CHARS`] characters, and how many more
+/// there were; in Chinese (`zh`) or English.
+pub fn shown_names(names: &[String], zh: bool) -> String {
+    if names.is_empty() {
+        return if zh { "无" } else { "nothing" }.to_owned();
     }
-    let shown: Vec<String> = found
+    let shown: Vec<String> = names
         .iter()
-        .take(FOUND_SHOWN)
-        .map(|header| match header.char_indices().nth(FOUND_CHARS) {
+        .take(NAMES_SHOWN)
+        .map(|header| match header.char_indices().nth(NAME_CHARS) {
             Some((cut, _)) => format!("{}…", &header[..cut]),
             None => header.clone(),
         })
         .collect();
-    let more = found.len().saturating_sub(FOUND_SHOWN);
-    if more == 0 { quoted_list(&shown) } else { format!("{} and {more} more", quoted_list(&shown)) }
+    let more = names.len().saturating_sub(NAMES_SHOWN);
+    match (more, zh) {
+        (0, _) => quoted_list(&shown),
+        (_, true) => format!("{} 等，另有 {more} 个", quoted_list(&shown)),
+        (_, false) => format!("{} and {more} more", quoted_list(&shown)),
+    }
 }
 
-/// Headers named in a missing-column message.
-const FOUND_SHOWN: usize = 20;
+/// Names shown in a message.
+const NAMES_SHOWN: usize = 20;
 /// Characters of each.
-const FOUND_CHARS: usize = 40;
+const NAME_CHARS: usize = 40;
 
 fn quoted_list(items: &[String]) -> String {
     items.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
@@ -199,7 +217,32 @@ mod tests {
         };
         let said = e.to_string();
         assert!(said.contains("and 180 more"), "{said}");
-        assert!(said.chars().count() < 1_500, "{said}");
+        assert!(said.chars().count() < 3_000, "{said}");
+    }
+
+    /// A CSV's whole-file refusals were in English only, where a workbook's are in Chinese, then
+    /// English (the dashboard shows them as they are, Chinese first as its pages are).
+    #[test]
+    fn every_whole_file_refusal_is_in_chinese_then_english() {
+        let all = [
+            ImportError::Encoding { reason: "x".to_owned() },
+            ImportError::Workbook { format: ".xlsx" },
+            ImportError::TooLarge { bytes: 2, limit: 1 },
+            ImportError::TooManyRows { limit: 1 },
+            ImportError::TooManyColumns { columns: 2, limit: 1 },
+            ImportError::Empty,
+            ImportError::MissingColumns { missing: vec!["户主".to_owned()], found: Vec::new() },
+            ImportError::DuplicateColumn {
+                column: "户主".to_owned(), headers: vec!["户主".to_owned(); 2]
+            },
+            ImportError::Malformed { line: 3, reason: "x".to_owned() },
+        ];
+        for error in all {
+            let said = error.to_string();
+            let (zh, en) = said.split_once(" / ").unwrap_or_else(|| panic!("not bilingual: {said}"));
+            assert!(zh.chars().next().is_some_and(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c)), "{said}");
+            assert!(en.chars().next().is_some_and(|c| c.is_ascii_lowercase()), "{said}");
+        }
     }
 
     #[test]
@@ -210,7 +253,8 @@ mod tests {
         };
         assert_eq!(
             error.to_string(),
-            "the header row has no 楼号, 户主 column (found: \"小区\", \"房号\"); the file needs at least \
+            "表头没有 楼号、户主 列（找到的是：\"小区\", \"房号\"）；至少需要 楼号、房号 和 户主 三列 / \
+             the header row has no 楼号, 户主 column (found: \"小区\", \"房号\"); the file needs at least \
              楼号, 房号 and 户主 (or building, flat and head)"
         );
     }

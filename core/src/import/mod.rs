@@ -34,15 +34,17 @@
 //! ```
 
 mod columns;
+mod date_cells;
 mod encoding;
 mod error;
 mod phone;
 mod roster_csv;
 
-pub use columns::RosterColumn;
+pub use columns::{ColumnSet, RosterColumn};
+pub use date_cells::DateCells;
 pub use encoding::decode;
-pub use error::{ImportError, RowError, RowMessage, RowWarning};
+pub use error::{ImportError, RowError, RowMessage, RowWarning, shown_names};
 pub use roster_csv::{
     ImportedRow, MAX_COLUMNS, MAX_ERRORS, MAX_FIELD_CHARS, MAX_INPUT_BYTES, MAX_PEOPLE, MAX_ROWS,
-    RosterPreview, read_roster_csv,
+    RosterPreview, check_roster_header, read_roster_csv, read_roster_sheet,
 };

@@ -1,15 +1,17 @@
 //! Applying a roster preview to a compound: the step after the coordinator has seen the
 //! preview. A file with row errors changes nothing unless the caller accepts the good rows;
 //! then every household goes in as one Automerge change. A household already at the same
-//! address is updated in place (a re-import of a corrected sheet), never duplicated.
+//! address is updated in place (a re-import of a corrected sheet), never duplicated, and only
+//! in what the file states (`import_plan.rs`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use automerge::transaction::Transactable;
 use serde::Serialize;
 
 use super::OperationError;
 use super::apply::{check_draft, may_add, transact};
+use super::import_plan::FieldChanges;
 use crate::compound::Compound;
 use crate::document::roster;
 use crate::env::Env;
@@ -17,7 +19,7 @@ use crate::id::{BuildingId, HouseholdId};
 use crate::import::RosterPreview;
 use crate::role::Actor;
 use crate::rulebook::table::HOUSEHOLD;
-use crate::schema::household::{Building, HouseholdEdit};
+use crate::schema::household::Building;
 use crate::schema::vocabulary::DocKind;
 
 /// Whether rows with errors block the import.
@@ -34,18 +36,21 @@ pub enum ImportPolicy {
 pub struct ImportSummary {
     /// Households added.
     pub added: usize,
-    /// Households already present at the same address, updated.
+    /// Households already in the roster whose fields the file changed.
     pub updated: usize,
+    /// Households already in the roster that the file matched and left as they were.
+    pub unchanged: usize,
+    /// For each field changed, on how many households.
+    pub changes: Vec<FieldChanges>,
     /// Rows left out because of errors.
     pub rows_left_out: usize,
     /// Buildings added.
     pub buildings_added: usize,
 }
 
-type AddressKey = (String, String, String, String);
-
 impl Compound {
-    /// Imports `preview` into the roster (coordinators). See [`ImportPolicy`].
+    /// Imports `preview` into the roster (coordinators), as [`Compound::plan_import`] plans
+    /// it. See [`ImportPolicy`].
     pub fn import_roster(
         &mut self,
         env: &mut Env<'_>,
@@ -54,86 +59,240 @@ impl Compound {
         policy: ImportPolicy,
     ) -> Result<ImportSummary, OperationError> {
         may_add(actor.role, "import a roster", &HOUSEHOLD)?;
-        let left_out = preview.errors.len() + preview.omitted_errors;
-        if left_out > 0 && policy == ImportPolicy::AllOrNothing {
-            return Err(OperationError::ImportHasErrors {
-                rows: left_out,
-                first: preview.errors.first().map(ToString::to_string).unwrap_or_default(),
-            });
-        }
         for row in &preview.households {
             check_draft(&row.draft).map_err(|e| OperationError::Invalid {
                 field: "roster",
                 reason: format!("line {}: {e}", row.line),
             })?;
         }
+        let plan = self.plan_import(preview)?;
+        let left_out = preview.errors.len() + preview.omitted_errors + plan.errors.len();
+        if left_out > 0 && policy == ImportPolicy::AllOrNothing {
+            let first = preview.errors.iter().chain(&plan.errors).min_by_key(|e| e.line);
+            return Err(OperationError::ImportHasErrors {
+                rows: left_out,
+                first: first.map(ToString::to_string).unwrap_or_default(),
+            });
+        }
         let doc_id =
             self.single(DocKind::Roster).ok_or(OperationError::MissingDocument(DocKind::Roster))?.id();
         let doc = self.document(doc_id).ok_or(OperationError::MissingDocument(DocKind::Roster))?;
         let mut buildings: HashMap<(String, String), BuildingId> =
             roster::buildings(doc.automerge()).into_values().map(|b| ((b.estate, b.label), b.id)).collect();
-        let existing: BTreeMap<AddressKey, HouseholdId> = roster::households(doc.automerge())
-            .into_iter()
-            .map(|h| ((h.address.estate, h.address.building, h.address.unit, h.address.flat), h.id))
-            .collect();
         let mut new_buildings = Vec::new();
-        let mut plan = Vec::new();
-        for row in &preview.households {
-            let a = &row.draft.address;
+        let mut adds = Vec::new();
+        for draft in &plan.adds {
+            let a = &draft.address;
             let building = *buildings.entry((a.estate.clone(), a.building.clone())).or_insert_with(|| {
                 let b = Building {
                     id: BuildingId::generate(env),
                     estate: a.estate.clone(),
                     label: a.building.clone(),
-                    lift: row.draft.lift,
+                    lift: draft.lift,
                 };
                 let id = b.id;
                 new_buildings.push(b);
                 id
             });
-            let key = (a.estate.clone(), a.building.clone(), a.unit.clone(), a.flat.clone());
-            let target = existing
-                .get(&key)
-                .copied()
-                .map_or_else(|| (HouseholdId::generate(env), true), |id| (id, false));
-            plan.push((target, building, &row.draft));
+            adds.push((HouseholdId::generate(env), building, draft));
         }
-        let mut summary = ImportSummary {
+        let summary = ImportSummary {
+            added: plan.summary.add,
+            updated: plan.summary.update,
+            unchanged: plan.summary.unchanged,
+            changes: plan.summary.changes.clone(),
             rows_left_out: left_out,
             buildings_added: new_buildings.len(),
-            ..Default::default()
         };
         let doc = self.document_mut(doc_id).ok_or(OperationError::MissingDocument(DocKind::Roster))?;
         transact(doc, env, |tx| {
             for b in &new_buildings {
                 roster::put_building(tx, b)?;
             }
-            for ((id, is_new), building, draft) in &plan {
-                if *is_new {
-                    roster::put_household(tx, *id, *building, draft)?;
-                    summary.added += 1;
-                } else {
-                    let obj = roster::entity(&*tx, roster::HOUSEHOLDS, &id.to_string())
-                        .ok_or(OperationError::UnknownHousehold(*id))?;
-                    let edit = HouseholdEdit {
-                        head: Some(draft.head.clone()),
-                        phone: Some(draft.phone.clone()),
-                        // A blank count in the file is unknown, not a correction: the count
-                        // already recorded stays.
-                        people: draft.people,
-                        aged_60_plus: Some(draft.aged_60_plus),
-                        children_under_6: Some(draft.children_under_6),
-                        lift: Some(draft.lift),
-                    };
-                    roster::edit_household(tx, &obj, &edit)?;
-                    tx.put(&obj, "status", draft.status.as_str())?;
-                    roster::set_needs(tx, &obj, &draft.needs)?;
-                    roster::update_text(tx, &obj, "notes", &draft.notes)?;
-                    summary.updated += 1;
+            for (id, building, draft) in &adds {
+                roster::put_household(tx, *id, *building, draft)?;
+            }
+            // Only what changes is written: a field written with the value it already holds
+            // would still win over a phone's concurrent edit of it.
+            for update in &plan.updates {
+                let obj = roster::entity(&*tx, roster::HOUSEHOLDS, &update.id.to_string())
+                    .ok_or(OperationError::UnknownHousehold(update.id))?;
+                roster::edit_household(tx, &obj, &update.edit)?;
+                if let Some(status) = update.status {
+                    tx.put(&obj, "status", status.as_str())?;
+                }
+                if let Some(needs) = &update.needs {
+                    roster::set_needs(tx, &obj, needs)?;
+                }
+                if let Some(notes) = &update.notes {
+                    roster::update_text(tx, &obj, "notes", notes)?;
                 }
             }
             Ok(())
         })?;
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::id::PersonId;
+    use crate::import::read_roster_csv;
+    use crate::operation::PlanSummary;
+    use crate::role::Role;
+    use crate::schema::household::Household;
+    use crate::time::Timestamp;
+
+    const LEDGER: &str = "小区,楼号,单元,房号,户主,联系电话,户内人数,60岁以上人数,6岁以下儿童,重点人群,管控状态,有无电梯,备注\n\
+        香樟苑,1号楼,2单元,502,屈玉英,13912345678,3,1,1,独居老人,集中隔离,有,腿脚不便\n\
+        香樟苑,1号楼,2单元,601,耿文东,13800000001,2,0,0,,正常,有,\n\
+        香樟苑,1号楼,1单元,602,刘明,13800000002,2,0,0,,正常,有,\n";
+
+    struct Ledger {
+        compound: Compound,
+        coordinator: Actor,
+        seed: u128,
+    }
+
+    impl Ledger {
+        /// A compound with [`LEDGER`] imported.
+        fn new() -> Self {
+            let admin = Actor { person: PersonId::from_uuid(uuid::Uuid::from_u128(1)), role: Role::Admin };
+            let coordinator =
+                Actor { person: PersonId::from_uuid(uuid::Uuid::from_u128(2)), role: Role::Coordinator };
+            let mut seed = 0u128;
+            let mut entropy = || {
+                seed += 1;
+                seed
+            };
+            let mut env = Env::new(Timestamp::from_millis(1_790_000_000_000), &mut entropy);
+            let compound =
+                Compound::create(&mut env, &admin, automerge::ActorId::from([7u8; 16]), "香樟苑社区")
+                    .unwrap();
+            let mut ledger = Ledger { compound, coordinator, seed: 1_000 };
+            let done = ledger.import(LEDGER).unwrap();
+            assert_eq!((done.added, done.updated), (3, 0));
+            ledger
+        }
+
+        fn plan(&self, csv: &str) -> PlanSummary {
+            let preview = read_roster_csv(csv.as_bytes()).unwrap();
+            self.compound.plan_import(&preview).unwrap().summary
+        }
+
+        fn import(&mut self, csv: &str) -> Result<ImportSummary, OperationError> {
+            let preview = read_roster_csv(csv.as_bytes()).unwrap();
+            let seed = &mut self.seed;
+            let mut entropy = || {
+                *seed += 1;
+                *seed
+            };
+            let mut env = Env::new(Timestamp::from_millis(1_790_000_100_000), &mut entropy);
+            self.compound.import_roster(&mut env, &self.coordinator, &preview, ImportPolicy::AllOrNothing)
+        }
+
+        fn at(&self, flat: &str) -> Household {
+            let found: Vec<Household> =
+                self.compound.households().into_iter().filter(|h| h.address.flat == flat).collect();
+            assert_eq!(found.len(), 1, "{found:?}");
+            found.into_iter().next().unwrap()
+        }
+    }
+
+    /// The tester's data loss: a sheet of address and head only, committed over the compound,
+    /// blanked 屈玉英's phone, needs and notes, set 集中隔离 to 正常 and 60岁以上 to 0.
+    #[test]
+    fn a_reimport_without_a_column_keeps_what_the_roster_holds_there() {
+        let mut ledger = Ledger::new();
+        let before = ledger.at("502");
+        let fewer = "小区,楼号,单元,房号,户主\n香樟苑,1号楼,2单元,502,屈玉英\n香樟苑,1号楼,2单元,601,耿文东（已更正）\n";
+        assert_eq!(ledger.plan(fewer).to_string(), "add 0, update 1, unchanged 1, 户主 1");
+        let done = ledger.import(fewer).unwrap();
+        assert_eq!((done.added, done.updated, done.unchanged), (0, 1, 1));
+        assert_eq!(ledger.at("502"), before);
+        assert_eq!(ledger.at("601").head, "耿文东（已更正）");
+        assert_eq!(ledger.at("601").phone, "13800000001");
+    }
+
+    /// An empty cell in a column the file has: 备注 and 重点人群 empty say "none" and clear; an
+    /// empty 管控状态, phone, count or lift is a cell nobody filled in, and the roster's stays.
+    #[test]
+    fn an_empty_cell_clears_roster_notes_and_needs_and_keeps_the_rest() {
+        let mut ledger = Ledger::new();
+        let before = ledger.at("502");
+        let blanks = "小区,楼号,单元,房号,户主,联系电话,户内人数,60岁以上人数,6岁以下儿童,重点人群,管控状态,有无电梯,备注\n\
+            香樟苑,1号楼,2单元,502,屈玉英,,,,,,,,\n";
+        assert_eq!(ledger.plan(blanks).to_string(), "add 0, update 1, unchanged 0, 重点人群 1, 备注 1");
+        ledger.import(blanks).unwrap();
+        let after = ledger.at("502");
+        assert_eq!(after, Household { needs: Default::default(), notes: String::new(), ..before });
+    }
+
+    /// The preview counts what the commit changes, field by field, and the commit writes only that.
+    #[test]
+    fn the_plan_counts_each_field_the_import_changes() {
+        let mut ledger = Ledger::new();
+        let changes = "小区,楼号,单元,房号,户主,联系电话,管控状态\n\
+            香樟苑,1号楼,2单元,502,屈玉英,13912345678,居家隔离\n\
+            香樟苑,1号楼,2单元,601,耿文东,139 0000 0009,居家隔离\n\
+            香樟苑,1号楼,1单元,602,刘明,13900000008,正常\n\
+            香樟苑,2号楼,1单元,101,新户,13900000007,正常\n";
+        let plan = ledger.plan(changes);
+        assert_eq!(plan.to_string(), "add 1, update 3, unchanged 0, 联系电话 2, 管控状态 2");
+        let done = ledger.import(changes).unwrap();
+        assert_eq!((done.added, done.updated, done.changes), (1, 3, plan.changes));
+        assert_eq!(ledger.at("601").phone, "13900000009");
+        assert_eq!(ledger.at("502").status.label_zh(), "居家隔离");
+    }
+
+    /// A file without 小区 matched the estate "" and added a second 1号楼1单元602. It now matches
+    /// the one household at that building, unit and flat, and puts a new one in the compound's
+    /// only estate.
+    #[test]
+    fn a_file_without_an_estate_matches_by_building_unit_and_flat() {
+        let mut ledger = Ledger::new();
+        let no_estate = "楼号,单元,房号,户主,联系电话\n1号楼,1单元,602,刘明,19961665615\n3号楼,1单元,101,新户,13900000007\n";
+        let plan = ledger.plan(no_estate);
+        assert_eq!((plan.matched_without_estate, plan.estate_for_new.as_deref()), (1, Some("香樟苑")));
+        assert_eq!(plan.to_string(), "add 1, update 1, unchanged 0, 联系电话 1");
+        ledger.import(no_estate).unwrap();
+        assert_eq!(ledger.compound.households().len(), 4);
+        assert_eq!(ledger.at("602").phone, "19961665615");
+        assert_eq!(ledger.at("101").address.estate, "香樟苑");
+        assert_eq!(
+            roster::buildings(ledger.compound.single(DocKind::Roster).unwrap().automerge()).len(),
+            2,
+            "3号楼 in 香樟苑, no building without an estate"
+        );
+    }
+
+    /// With two estates, a row without 小区 that names a flat in both, or in neither, cannot be
+    /// placed: a bad row naming the estates, never a guess.
+    #[test]
+    fn a_row_without_an_estate_in_a_compound_of_several_is_a_bad_row_unless_one_flat_matches() {
+        let mut ledger = Ledger::new();
+        ledger
+            .import("小区,楼号,单元,房号,户主\n北林,1号楼,1单元,602,另一户\n北林,9号楼,1单元,101,九号楼\n")
+            .unwrap();
+        let preview = read_roster_csv(
+            "楼号,单元,房号,户主\n1号楼,1单元,602,刘明\n5号楼,1单元,101,无处\n9号楼,1单元,101,九号楼改\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        let plan = ledger.compound.plan_import(&preview).unwrap();
+        let codes: Vec<(usize, &str)> = plan.errors.iter().map(|e| (e.line, e.code)).collect();
+        assert_eq!(codes, [(2, "estate_ambiguous"), (3, "estate_unknown")]);
+        assert!(
+            plan.errors[0].reason_zh.contains("香樟苑、北林")
+                || plan.errors[0].reason_zh.contains("北林、香樟苑")
+        );
+        assert_eq!(plan.summary.to_string(), "add 0, update 1, unchanged 0, 户主 1");
+        assert_eq!(plan.estates, ["北林"], "the estate the placed row goes into, not the file's empty 小区");
+        assert!(matches!(
+            ledger.import("楼号,单元,房号,户主\n1号楼,1单元,602,刘明\n"),
+            Err(OperationError::ImportHasErrors { rows: 1, .. })
+        ));
     }
 }

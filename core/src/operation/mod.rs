@@ -5,6 +5,7 @@
 
 mod apply;
 mod error;
+mod import_plan;
 mod import_roster;
 mod selection;
 
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use apply::draft_problems;
 pub use error::OperationError;
+pub use import_plan::{FieldChanges, ImportPlan, PlanSummary};
 pub use import_roster::{ImportPolicy, ImportSummary};
 pub use selection::Selection;
 

@@ -85,17 +85,35 @@ export function Sheets() {
     );
   }
 
+  // What the commit would do to the roster as it is now: added, updated (and which fields, on
+  // how many households), unchanged, and how rows without a 小区 were placed.
+  function planSummary(plan) {
+    const en = I.lang() === 'en';
+    const changes = (plan.changes || []).map((c) => t('import.plan_change', { column: en ? c.column_en : c.column, n: c.households }));
+    return h(
+      'div',
+      { testid: 'import-plan', dataset: { add: plan.add, update: plan.update, unchanged: plan.unchanged } },
+      h('p', null, t('import.plan', { add: plan.add, update: plan.update, unchanged: plan.unchanged })),
+      changes.length ? h('p', { testid: 'import-plan-changes' }, t('import.plan_changes', { n: plan.update, list: changes.join(en ? ', ' : '、') })) : null,
+      plan.update || plan.unchanged ? h('p', { class: 'meta' }, t('import.plan_kept')) : null,
+      plan.matched_without_estate ? h('p', { testid: 'import-plan-no-estate' }, t('import.plan_no_estate', { n: plan.matched_without_estate })) : null,
+      plan.estate_for_new ? h('p', { testid: 'import-plan-estate' }, t('import.plan_estate_for_new', { estate: plan.estate_for_new })) : null,
+    );
+  }
+
   function showPreview(p) {
     const errors = p.errors || [];
     const warnings = p.warnings || [];
     const good = p.households || 0;
+    // The estates the households go into; none to name when neither the file nor the compound has one.
+    const estates = (p.estates || []).filter(Boolean);
     const commit = async (acceptGood) => {
       try {
         const q = acceptGood ? '&accept_good_rows=true' : '';
         const out = await api.post(cpath(`/import?mode=commit${q}`), bytes, { type: fileType(name) });
         invalidate('import');
         fill(result,
-          h('p', { class: 'banner ok', testid: 'import-done', dataset: out }, t('import.done', { added: out.added ?? 0, updated: out.updated ?? 0, left: out.rows_left_out ?? 0 })),
+          h('p', { class: 'banner ok', testid: 'import-done', dataset: out }, t('import.done', { added: out.added ?? 0, updated: out.updated ?? 0, unchanged: out.unchanged ?? 0, left: out.rows_left_out ?? 0 })),
         );
         toast(t('import.done_short'));
       } catch (e) {
@@ -110,7 +128,9 @@ export function Sheets() {
         { class: 'card', testid: 'import-preview-box' },
         h('h2', null, t('import.preview_title', { name })),
         h('p', { testid: 'import-households', dataset: { count: good } }, t('import.households', { n: good })),
-        (p.estates || []).length ? h('p', { testid: 'import-estates' }, t('import.estates', { list: p.estates.join('、') })) : null,
+        p.sheet && p.sheets > 1 ? h('p', { class: 'meta', testid: 'import-sheet' }, t('import.sheet', { sheet: p.sheet, n: p.sheets })) : null,
+        estates.length ? h('p', { testid: 'import-estates' }, t('import.estates', { list: estates.join('、') })) : null,
+        p.plan ? planSummary(p.plan) : null,
         (p.ignored_columns || []).length ? h('p', { class: 'meta', testid: 'import-ignored' }, t('import.ignored', { list: p.ignored_columns.join('、') })) : null,
         errors.length ? errorTable(errors) : h('p', { class: 'ok', testid: 'import-no-errors' }, t('import.no_errors')),
         p.omitted_errors ? h('p', { class: 'warn' }, t('import.omitted', { n: p.omitted_errors })) : null,

@@ -58,8 +58,10 @@ impl std::fmt::Display for RowProblem {
 pub struct ImportReport {
     /// Households added to the roster.
     pub imported: usize,
-    /// Households already at an address in the file, updated from it.
+    /// Households already in the roster whose fields the file changed.
     pub updated: usize,
+    /// Households already in the roster that the file matched and left as they were.
+    pub unchanged: usize,
     /// Rows left out because they could not be read.
     pub skipped: Vec<RowProblem>,
     /// Rows imported (or identical rows dropped) with something to check or fill in; they never
@@ -111,9 +113,9 @@ async fn import_read(
     let summary = relay
         .write(compound, move |compound, env, actor| compound.import_roster(env, actor, &preview, policy))
         .await??;
-    let (imported, updated) = (summary.added, summary.updated);
-    tracing::info!(%compound, imported, skipped = skipped.len(), "roster imported");
-    Ok(ImportReport { imported, updated, skipped, warnings, ignored_columns })
+    let (imported, updated, unchanged) = (summary.added, summary.updated, summary.unchanged);
+    tracing::info!(%compound, imported, updated, skipped = skipped.len(), "roster imported");
+    Ok(ImportReport { imported, updated, unchanged, skipped, warnings, ignored_columns })
 }
 
 /// The compound's roster as CSV (UTF-8 with BOM, the ledger template's columns), households in

@@ -1,8 +1,9 @@
 //! `POST …/import?mode=preview|commit[&accept_good_rows=true]`: a roster spreadsheet uploaded
 //! from the dashboard, as CSV (UTF-8, GB18030 or UTF-16) or as an .xlsx workbook.
 //!
-//! A workbook is turned into CSV first ([`super::workbook`]), so both go through core's
-//! `read_roster_csv` and every rule and row error is shared with the command line and phones.
+//! A workbook's roster sheet (the first visible one with a roster header row) is turned into CSV
+//! first ([`super::workbook`]), so both go through core's `read_roster_csv` and every rule and
+//! row error is shared with the command line and phones.
 //! `preview` reads and changes nothing; `commit` imports with core's `Compound::import_roster`
 //! as the signed-in coordinator, refusing a file with bad rows unless the coordinator accepts
 //! importing only the good ones.
@@ -15,15 +16,18 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use doorstep_core::ImportPolicy;
-use doorstep_core::import::{RosterPreview, read_roster_csv};
+use doorstep_core::id::CompoundId;
+use doorstep_core::import::{RosterPreview, RowError, read_roster_csv, read_roster_sheet};
+use doorstep_core::operation::FieldChanges;
+use doorstep_core::{ImportPolicy, PlanSummary};
 use serde::{Deserialize, Serialize};
 
 use super::error::{DashError, RowProblem};
 use super::export::XLSX;
 use super::signed_in::SignedIn;
+use super::snapshot::{self, Rounds};
 use super::workbook::{self, OLE_MAGIC, ZIP_MAGIC};
-use super::{DashState, Params};
+use super::{DashState, Params, blocking};
 use crate::error::AppError;
 use crate::http::body_in_hand;
 use crate::http::json::PathParams;
@@ -52,12 +56,21 @@ pub struct Preview {
     pub omitted_warnings: usize,
     /// Headers that name no roster column; their values would not be imported.
     pub ignored_columns: Vec<String>,
-    /// The estates (小区) of the households read, in file order.
+    /// The estates (小区) the households go into, in file order: for rows without a 小区, the
+    /// one the plan works out (the matched household's, or the compound's only estate); none
+    /// when there is nothing to say (a new compound taking a file without 小区).
     pub estates: Vec<String>,
     /// `csv` or `xlsx`.
     pub format: &'static str,
-    /// For a workbook, the sheet that was read.
+    /// For a workbook, the sheet that was read: the first visible one with a roster header row.
     pub sheet: Option<String>,
+    /// For a workbook, how many sheets it has (hidden ones included), so that the page can say
+    /// which was read when there was a choice.
+    pub sheets: Option<usize>,
+    /// What the commit would do to the roster as it is now: households added, households
+    /// updated and which fields change on how many, households the file leaves as they are,
+    /// and how rows without a 小区 were placed.
+    pub plan: PlanSummary,
 }
 
 /// What a commit did.
@@ -65,8 +78,12 @@ pub struct Preview {
 pub struct Committed {
     /// Households added.
     pub added: usize,
-    /// Households already at an address in the file, updated from it.
+    /// Households already in the roster whose fields the file changed.
     pub updated: usize,
+    /// Households already in the roster that the file matched and left as they were.
+    pub unchanged: usize,
+    /// For each field changed, on how many households.
+    pub changes: Vec<FieldChanges>,
     /// Rows left out because of errors (only with `accept_good_rows`).
     pub rows_left_out: usize,
     /// Buildings added.
@@ -82,13 +99,38 @@ struct Read {
     preview: RosterPreview,
     format: &'static str,
     sheet: Option<String>,
+    sheets: Option<usize>,
+}
+
+/// A file read and planned against the compound's roster as it is now.
+struct Planned {
+    read: Read,
+    plan: PlanSummary,
+    /// The estates the rows placed go into.
+    estates: Vec<String>,
+    /// Rows read that cannot be placed in the roster (no 小区, and the flat is in several
+    /// estates or none of several): left out like bad rows.
+    unplaced: Vec<RowError>,
+}
+
+impl Planned {
+    /// Every row left out, in file order.
+    fn left_out(&self) -> Vec<&RowError> {
+        let mut rows: Vec<&RowError> = self.read.preview.errors.iter().chain(&self.unplaced).collect();
+        rows.sort_by_key(|e| e.line);
+        rows
+    }
+
+    fn problems(&self) -> Vec<RowProblem> {
+        self.left_out().into_iter().map(RowProblem::from).collect()
+    }
+
+    fn is_clean(&self) -> bool {
+        self.read.preview.is_clean() && self.unplaced.is_empty()
+    }
 }
 
 impl Read {
-    fn problems(&self) -> Vec<RowProblem> {
-        self.preview.errors.iter().map(RowProblem::from).collect()
-    }
-
     fn warnings(&self) -> Vec<RowProblem> {
         self.preview.warnings.iter().map(RowProblem::from).collect()
     }
@@ -109,17 +151,30 @@ fn read(workbook: bool, body: &[u8], deadline: Instant) -> Result<Read, DashErro
     let unreadable = |reason: String| DashError::unprocessable("unreadable_file", reason);
     if !workbook {
         let preview = read_roster_csv(body).map_err(|e| unreadable(e.to_string()))?;
-        return Ok(Read { preview, format: "csv", sheet: None });
+        return Ok(Read { preview, format: "csv", sheet: None, sheets: None });
     }
     let sheet = workbook::sheet_to_csv(body, deadline).map_err(|e| unreadable(e.to_string()))?;
-    let mut preview = read_roster_csv(sheet.csv.as_bytes()).map_err(|e| unreadable(e.to_string()))?;
+    let mut preview =
+        read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates).map_err(|e| unreadable(e.to_string()))?;
     for message in preview.errors.iter_mut().chain(preview.warnings.iter_mut()) {
         message.line = sheet.sheet_row(message.line);
     }
     for row in &mut preview.households {
         row.line = sheet.sheet_row(row.line);
     }
-    Ok(Read { preview, format: "xlsx", sheet: Some(sheet.sheet) })
+    Ok(Read { preview, format: "xlsx", sheet: Some(sheet.sheet), sheets: Some(sheet.sheets) })
+}
+
+/// Plans `read` against the compound's roster as stored now (core's `Compound::plan_import`),
+/// as the commit will.
+async fn plan(state: &DashState, compound: CompoundId, read: Read) -> Result<Planned, DashError> {
+    let roster = snapshot::load(&state.app.relay, compound, Rounds::Open).await?;
+    blocking(move || {
+        let plan = roster.plan_import(&read.preview)?;
+        let (plan, estates, unplaced) = (plan.summary, plan.estates, plan.errors);
+        Ok(Planned { read, plan, estates, unplaced })
+    })
+    .await?
 }
 
 /// Previews or imports an upload.
@@ -172,39 +227,44 @@ pub async fn import(
         .await
         .map_err(DashError::from)??;
 
+    let planned = plan(&state, scope.compound.id, read).await?;
+    let read = &planned.read;
     if !commit {
         let preview = Preview {
-            households: read.preview.households.len(),
-            errors: read.problems(),
+            households: read.preview.households.len() - planned.unplaced.len(),
+            errors: planned.problems(),
             omitted_errors: read.preview.omitted_errors,
             warnings: read.warnings(),
             omitted_warnings: read.preview.omitted_warnings,
             ignored_columns: read.preview.ignored_columns.clone(),
-            estates: read.preview.estates().into_iter().map(str::to_owned).collect(),
+            estates: planned.estates.clone(),
             format: read.format,
             sheet: read.sheet.clone(),
+            sheets: read.sheets,
+            plan: planned.plan.clone(),
         };
         return Ok(Json(preview).into_response());
     }
 
-    if !read.preview.is_clean() && !accept_good_rows {
-        let rows = read.preview.errors.len() + read.preview.omitted_errors;
-        let first = read.preview.errors.first().map(ToString::to_string).unwrap_or_default();
-        let first_zh = read.preview.errors.first().map(|e| e.reason_zh.clone()).unwrap_or_default();
+    if !planned.is_clean() && !accept_good_rows {
+        let left_out = planned.left_out();
+        let rows = left_out.len() + read.preview.omitted_errors;
+        let first = left_out.first().map(ToString::to_string).unwrap_or_default();
+        let first_zh = left_out.first().map(|e| e.reason_zh.clone()).unwrap_or_default();
         return Err(DashError::Unprocessable {
             error: "bad_rows",
             reason: format!(
                 "{rows} 行无法导入（第一处：{first_zh}），什么都没有导入；请改正，或只导入无误的行 / \
                  {rows} rows cannot be imported (first: {first}); nothing was imported. Fix them, or import the good rows only"
             ),
-            errors: read.problems(),
+            errors: planned.problems(),
         });
     }
     let ignored_columns = read.preview.ignored_columns.clone();
     let warnings = read.warnings();
     let actor = scope.actor;
     let policy = if accept_good_rows { ImportPolicy::AcceptGoodRows } else { ImportPolicy::AllOrNothing };
-    let preview = read.preview;
+    let preview = planned.read.preview;
     let summary = state
         .app
         .relay
@@ -219,6 +279,8 @@ pub async fn import(
     Ok(Json(Committed {
         added: summary.added,
         updated: summary.updated,
+        unchanged: summary.unchanged,
+        changes: summary.changes,
         rows_left_out: summary.rows_left_out,
         buildings_added: summary.buildings_added,
         ignored_columns,

@@ -32,7 +32,7 @@
 //! | `POST …/compounds/{c}/members/{p}/revoke` | `{revoked}`; their phones wipe the compound at their next sync |
 //! | `POST …/compounds/{c}/members/{p}/tokens` `{"device_name"}` | 201 `{token, link, qr_svg}`; district admins only |
 //! | `GET …/compounds/{c}/time-zone` | `{minutes, label}`: the compound's UTC offset (default 480, `UTC+8`); set with the operation `set_utc_offset` |
-//! | `GET …/compounds/{c}/set-aside` | `[{id, person, person_name, address, summary, op, operation, made_at, rule, reason, state, decided_by_name, note, …}]`, newest first |
+//! | `GET …/compounds/{c}/set-aside` | `[{id, person, person_name, address, summary, op, operation, made_at, rule, reason, state, decided_by_name, note, …}]`, waiting first, then decided, each newest first |
 //! | `POST …/compounds/{c}/set-aside/{i}/apply` | applies the item's operation as the signed-in coordinator → `{id, done}`; 409 if decided, 422 if refused |
 //! | `POST …/compounds/{c}/set-aside/{i}/dismiss` `{"reason"}` | the item, dismissed; 409 if decided |
 //! | `POST …/compounds/{c}/operations` | core `Operation` JSON → `{changed, created, new_entity}`; 403/422 |
@@ -71,6 +71,7 @@ mod table;
 mod time_zone;
 pub mod workbook;
 pub mod workbook_bounds;
+pub mod workbook_sheets;
 
 use std::collections::HashMap;
 

@@ -1,9 +1,12 @@
 //! Reading an uploaded Excel workbook (.xlsx) as the CSV text core's importer reads, so that a
 //! workbook and its "Save As CSV" import by the same rules and fail with the same row errors.
 //!
-//! The first sheet is written out row by row, cell by cell: text as it is, whole numbers without
+//! The roster's sheet ([`workbook_sheets`]: the first visible one with a roster header row) is
+//! written out row by row, cell by cell: text as it is, whole numbers without
 //! Excel's ".0" (a phone number typed as a number, 19908923609, stays 19908923609), other numbers
-//! in their shortest form, booleans as `true`/`false`, error cells as Excel shows them (`#N/A`).
+//! in their shortest form, booleans as `true`/`false`, error cells as Excel shows them (`#N/A`),
+//! dates as `2026-11-20` (`09:30` after it with a time of day), each date cell marked
+//! ([`SheetCsv::dates`]) so that the importer refuses a date where an address or a count belongs.
 //! Each sheet row becomes the CSV line of the same number (empty rows become empty lines, which
 //! the importer skips), so "line 12" in a row error is row 12 in Excel; a cell holding a line
 //! break would shift the lines after it, so errors are mapped back to sheet rows.
@@ -12,38 +15,41 @@
 //! many, and how large they declare and really inflate to), so a zip bomb is refused without
 //! being inflated into memory. Cells are then streamed, never laid out as a whole-sheet grid: a
 //! sheet whose used range claims a million rows by sixteen thousand columns costs only the cells
-//! it really has, every cell (empty ones too) counts against [`MAX_CELLS`], [`MAX_COLUMNS`] and
-//! [`MAX_SHEET_ROWS`], and conversion stops as soon as the text outgrows what the importer
-//! accepts or the request's deadline passes.
+//! it really has, every cell (empty ones too) counts against [`MAX_COLUMNS`] and
+//! [`MAX_SHEET_ROWS`], and against [`MAX_CELLS`] together with the cells of the sheets read
+//! before it (`Budget`), and conversion stops as soon as the text of the sheets read outgrows
+//! what the importer accepts or the request's deadline passes.
 //!
 //! Merged cells take their merged value down the rows they cover, so a ledger whose 楼号 cell
 //! is merged over all of a building's rows reads as if 楼号 were typed on every row.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 use std::time::Instant;
 
-use calamine::{DataRef, Dimensions, Reader, Xlsx};
-use doorstep_core::import::{self, ImportError, MAX_INPUT_BYTES, MAX_ROWS};
+use calamine::{DataRef, Dimensions, ExcelDateTime, Reader, Xlsx};
+use doorstep_core::import::{self, DateCells, ImportError, MAX_INPUT_BYTES, MAX_ROWS, shown_names};
 
 use super::workbook_bounds::{self, MAX_ENTRIES};
+use super::workbook_sheets::{self, Closest};
 
 /// An .xlsx workbook is a ZIP archive.
 pub const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 /// An .xls workbook (Excel 97–2003) is an OLE compound file.
 pub const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 
-/// Columns read from a sheet, the same bound as a CSV header row's; a roster has 14, and a sheet
+/// Columns a sheet may use, the same bound as a CSV header row's; a roster has 14, and a sheet
 /// that uses more is not a roster.
 #[allow(clippy::cast_possible_truncation)]
 pub const MAX_COLUMNS: u32 = import::MAX_COLUMNS as u32;
-/// Rows read from a sheet: the import's row limit, plus room for titles and blank rows.
+/// Rows a sheet may use: the import's row limit, plus room for titles and blank rows.
 pub const MAX_SHEET_ROWS: u32 = 101_000;
-/// Cells read from a sheet, empty ones included (a cell Excel wrote only for its formatting
-/// still costs parsing): 100,000 households of 14 columns, with room to spare.
+/// Cells read, empty ones included (a cell Excel wrote only for its formatting still costs
+/// parsing), from all the sheets read together: 100,000 households of 14 columns, with room to
+/// spare.
 pub const MAX_CELLS: usize = 2_000_000;
-/// Merged regions read from a sheet; a ledger has one per building, or a few per row.
+/// Merged regions read from one sheet; a ledger has one per building, or a few per row.
 pub const MAX_MERGED_REGIONS: usize = 100_000;
 /// How many cells are read between deadline checks.
 const CELLS_PER_DEADLINE_CHECK: usize = 4_096;
@@ -70,46 +76,79 @@ pub enum WorkbookError {
     /// The workbook has no sheet.
     #[error("工作簿里没有工作表 / the workbook has no sheet")]
     NoSheet,
-    /// The sheet uses too many columns.
+    /// A sheet uses too many columns.
     #[error(
-        "第一个工作表用到了第 {column} 列；台账最多 {MAX_COLUMNS} 列，请删除多余的列 / \
-         the first sheet uses column {column}; a roster has at most {MAX_COLUMNS} columns, so delete the extra ones"
+        "工作表 {} 用到了第 {column} 列；台账最多 {MAX_COLUMNS} 列，请删除多余的列 / \
+         sheet {} uses column {column}; a roster has at most {MAX_COLUMNS} columns, so delete the extra ones",
+        shown(sheet),
+        shown(sheet)
     )]
     TooManyColumns {
+        /// The sheet's name.
+        sheet: String,
         /// The 1-based column.
         column: u32,
     },
-    /// The sheet uses rows past what an import may have.
+    /// A sheet uses rows past what an import may have.
     #[error(
-        "第一个工作表用到了第 {row} 行；一次最多导入 {MAX_ROWS} 户，请按小区拆分 / \
-         the first sheet uses row {row}; an import has at most {MAX_ROWS} households, so split it by estate (小区)"
+        "工作表 {} 用到了第 {row} 行；一次最多导入 {MAX_ROWS} 户，请按小区拆分 / \
+         sheet {} uses row {row}; an import has at most {MAX_ROWS} households, so split it by estate (小区)",
+        shown(sheet),
+        shown(sheet)
     )]
     TooManyRows {
+        /// The sheet's name.
+        sheet: String,
         /// The 1-based row.
         row: u32,
     },
-    /// The sheet has more cells (empty ones included) than an import may have.
+    /// The sheets read have more cells (empty ones included) than an import may have.
     #[error(
-        "第一个工作表的单元格超过 {MAX_CELLS} 个（含空白但有格式的单元格）；请删除多余的行列或按小区拆分 / \
-         the first sheet has more than {MAX_CELLS} cells (formatted empty cells included); delete unused rows and columns or split it by estate (小区)"
+        "读到工作表 {} 时，单元格已超过 {MAX_CELLS} 个（含空白但有格式的单元格，也含之前读过的工作表）；请删除多余的行列或按小区拆分 / \
+         reading sheet {} took the cells read past {MAX_CELLS} (formatted empty cells and the sheets read before it included); delete unused rows and columns or split it by estate (小区)",
+        shown(sheet),
+        shown(sheet)
     )]
-    TooManyCells,
-    /// The sheet has more merged regions than an import reads.
+    TooManyCells {
+        /// The sheet being read when the bound was passed.
+        sheet: String,
+    },
+    /// A sheet has more merged regions than an import reads.
     #[error(
-        "第一个工作表有 {regions} 个合并单元格，最多 {MAX_MERGED_REGIONS} 个 / \
-         the first sheet has {regions} merged regions; at most {MAX_MERGED_REGIONS} are read"
+        "工作表 {} 有 {regions} 个合并单元格，最多 {MAX_MERGED_REGIONS} 个 / \
+         sheet {} has {regions} merged regions; at most {MAX_MERGED_REGIONS} are read",
+        shown(sheet),
+        shown(sheet)
     )]
     TooManyMergedRegions {
+        /// The sheet's name.
+        sheet: String,
         /// How many the sheet has.
         regions: usize,
     },
-    /// The merged regions, taken together, span more rows than a sheet may have cells: they
-    /// overlap, which Excel itself does not allow.
+    /// The merged regions, taken together, span more rows than the sheets read may have cells:
+    /// they overlap, which Excel itself does not allow.
     #[error(
-        "第一个工作表的合并单元格相互重叠，或合计跨越超过 {MAX_CELLS} 个单元格；请取消合并后再导入，或另存为 CSV / \
-         the first sheet's merged regions overlap or together span more than {MAX_CELLS} cells; unmerge them and import again, or save the sheet as CSV"
+        "工作表 {} 的合并单元格相互重叠，或（连同之前读过的工作表）合计跨越超过 {MAX_CELLS} 个单元格；请取消合并后再导入，或另存为 CSV / \
+         the merged regions of sheet {} overlap or (with the sheets read before it) together span more than {MAX_CELLS} cells; unmerge them and import again, or save the sheet as CSV",
+        shown(sheet),
+        shown(sheet)
     )]
-    MergedRegionsTooLarge,
+    MergedRegionsTooLarge {
+        /// The sheet's name.
+        sheet: String,
+    },
+    /// No visible sheet has a roster header row.
+    #[error("{}", workbook_sheets::no_roster_sheet(read, hidden, closest.as_ref()))]
+    NoRosterSheet {
+        /// The sheets read, in tab order.
+        read: Vec<String>,
+        /// The hidden sheets, which were not read.
+        hidden: Vec<String>,
+        /// The sheet read that came closest to a roster header row, if any named one of the
+        /// required columns.
+        closest: Option<Closest>,
+    },
     /// The archive holds more files than a workbook needs.
     #[error(
         "这个 .xlsx 压缩包里有 {entries} 个文件，最多 {MAX_ENTRIES} 个；请在 Excel 中另存为新的工作簿或 CSV / \
@@ -165,15 +204,25 @@ pub enum WorkbookError {
     TooLarge(#[from] ImportError),
 }
 
-/// The first sheet as CSV, and where each CSV line came from.
+/// A sheet's name as a message shows it: quoted, and cut when a crafted workbook names it at
+/// length.
+fn shown(sheet: &str) -> String {
+    shown_names(&[sheet.to_owned()], true)
+}
+
+/// The roster's sheet as CSV, and where each CSV line came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SheetCsv {
     /// The sheet's name.
     pub sheet: String,
+    /// How many sheets the workbook has, hidden ones included.
+    pub sheets: usize,
     /// UTF-8 CSV text.
     pub csv: String,
     /// CSV line → sheet row (both 1-based), for every row that has cells.
     rows: BTreeMap<usize, usize>,
+    /// The cells Excel held as dates, written as their text (2026-05-01).
+    pub dates: DateCells,
 }
 
 impl SheetCsv {
@@ -193,7 +242,12 @@ impl SheetCsv {
 struct Grid {
     rows: BTreeMap<u32, Vec<Cell>>,
     text: String,
+    /// The text of this sheet's cells, and a little for the CSV's commas.
     size: usize,
+    /// The same for the sheets read before this one: the bound is on all of them together.
+    before: usize,
+    /// (row, column) of the cells that are dates; only those cost room here.
+    dates: BTreeSet<(u32, u32)>,
 }
 
 /// Where a cell's text lies in [`Grid::text`].
@@ -207,8 +261,9 @@ struct Cell {
 impl Grid {
     fn insert(&mut self, row: u32, column: u32, text: &str) -> Result<(), WorkbookError> {
         self.size += text.len() + 3;
-        if self.size > MAX_INPUT_BYTES {
-            return Err(ImportError::TooLarge { bytes: self.size, limit: MAX_INPUT_BYTES }.into());
+        if self.before + self.size > MAX_INPUT_BYTES {
+            let bytes = self.before + self.size;
+            return Err(ImportError::TooLarge { bytes, limit: MAX_INPUT_BYTES }.into());
         }
         // Within MAX_INPUT_BYTES (10 MiB), so an offset fits a u32; a cell written twice leaves
         // its first text behind, counted in `size` all the same.
@@ -249,9 +304,14 @@ impl Grid {
     ///
     /// Excel's merged regions never overlap, so together they span at most the sheet's cells: a
     /// workbook whose regions span more (the same region thousands of times over the whole
-    /// sheet) is refused once they do, and the work stops at `deadline` like reading the cells.
-    fn fill_merged(&mut self, regions: &[Dimensions], deadline: Instant) -> Result<(), WorkbookError> {
-        let mut spanned = 0usize;
+    /// sheet), counted with those of the sheets read before, is refused once they do, and the
+    /// work stops at the deadline like reading the cells.
+    fn fill_merged(
+        &mut self,
+        sheet: &str,
+        regions: &[Dimensions],
+        budget: &mut Budget,
+    ) -> Result<(), WorkbookError> {
         for region in regions {
             let (top, column) = region.start;
             // A region one row high (a title merged across the table) has no rows below; a
@@ -262,13 +322,14 @@ impl Grid {
             let Some(value) = self.get(top, column).map(str::to_owned) else {
                 continue;
             };
+            let date = self.dates.contains(&(top, column));
             let mut below = Vec::new();
             for (row, cells) in self.rows.range(top.saturating_add(1)..=region.end.0) {
-                spanned += 1;
-                if spanned > MAX_CELLS {
-                    return Err(WorkbookError::MergedRegionsTooLarge);
+                budget.spanned += 1;
+                if budget.spanned > MAX_CELLS {
+                    return Err(WorkbookError::MergedRegionsTooLarge { sheet: sheet.to_owned() });
                 }
-                if spanned.is_multiple_of(CELLS_PER_DEADLINE_CHECK) && Instant::now() > deadline {
+                if budget.spanned.is_multiple_of(CELLS_PER_DEADLINE_CHECK) && budget.past_deadline() {
                     return Err(WorkbookError::TimedOut);
                 }
                 if cells.binary_search_by_key(&column, |c| c.column).is_err() {
@@ -277,16 +338,51 @@ impl Grid {
             }
             for row in below {
                 self.insert(row, column, &value)?;
+                if date {
+                    self.dates.insert((row, column));
+                }
             }
         }
         Ok(())
     }
 }
 
-/// Reads the first sheet of an .xlsx workbook into CSV, refusing before anything is inflated
-/// a workbook whose parts inflate past the limits of [`workbook_bounds`], and stopping once
-/// `deadline` passes.
+/// What reading a workbook's sheets may take, counted across every sheet read, so that reading
+/// several costs no more than one sheet at the bounds: the cells read (empty ones included)
+/// against [`MAX_CELLS`], their text against the importer's [`MAX_INPUT_BYTES`], the rows merged
+/// regions fill against [`MAX_CELLS`]; and the request's deadline.
+#[derive(Debug)]
+pub(super) struct Budget {
+    deadline: Instant,
+    cells: usize,
+    text: usize,
+    spanned: usize,
+}
+
+impl Budget {
+    pub(super) fn new(deadline: Instant) -> Self {
+        Budget { deadline, cells: 0, text: 0, spanned: 0 }
+    }
+
+    fn past_deadline(&self) -> bool {
+        Instant::now() > self.deadline
+    }
+}
+
+/// Reads the roster's sheet of an .xlsx workbook into CSV: the first visible sheet with a
+/// roster header row ([`workbook_sheets`]). Refuses before anything is inflated a workbook whose
+/// parts inflate past the limits of [`workbook_bounds`], and stops once `deadline` passes.
 pub fn sheet_to_csv(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, WorkbookError> {
+    read_workbook(bytes, deadline, workbook_sheets::roster_sheet)
+}
+
+/// The workbook behind an upload: checked by [`workbook_bounds`] first, then opened, and the
+/// sheet `choose` picks read within one `Budget`.
+fn read_workbook<'a>(
+    bytes: &'a [u8],
+    deadline: Instant,
+    choose: impl FnOnce(&mut Xlsx<Cursor<&'a [u8]>>, &mut Budget) -> Result<SheetCsv, WorkbookError>,
+) -> Result<SheetCsv, WorkbookError> {
     if bytes.starts_with(OLE_MAGIC) {
         return Err(WorkbookError::OldFormat);
     }
@@ -294,35 +390,40 @@ pub fn sheet_to_csv(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, Workboo
     // calamine 0.38 panics on some malformed parts (an inverted range such as "Z9:A1" overflows
     // a subtraction in debug builds); a damaged upload is the coordinator's problem to fix, not
     // a failed request to retry, so a panic while reading is the same refusal as an error.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_first_sheet(bytes, deadline)))
-        .unwrap_or(Err(WorkbookError::ReaderFailed))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut workbook: Xlsx<_> =
+            Xlsx::new(Cursor::new(bytes)).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
+        choose(&mut workbook, &mut Budget::new(deadline))
+    }))
+    .unwrap_or(Err(WorkbookError::ReaderFailed))
 }
 
-/// Reads the first sheet of a workbook whose archive passed [`workbook_bounds::check_archive`].
-fn read_first_sheet(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, WorkbookError> {
-    let mut workbook: Xlsx<_> =
-        Xlsx::new(Cursor::new(bytes)).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
-    let sheet = workbook.sheet_names().into_iter().next().ok_or(WorkbookError::NoSheet)?;
-    let mut grid = Grid::default();
+/// Reads one sheet of a workbook whose archive passed [`workbook_bounds::check_archive`], its
+/// cost counted in `budget`.
+pub(super) fn read_sheet<R: std::io::Read + std::io::Seek>(
+    workbook: &mut Xlsx<R>,
+    sheet: &str,
+    budget: &mut Budget,
+) -> Result<SheetCsv, WorkbookError> {
+    let mut grid = Grid { before: budget.text, ..Grid::default() };
     let mut cells =
-        workbook.worksheet_cells_reader(&sheet).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
-    let mut read = 0usize;
+        workbook.worksheet_cells_reader(sheet).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
     while let Some(cell) = cells.next_cell().map_err(|e| WorkbookError::Unreadable(e.to_string()))? {
         // Every cell counts, empty or not: a sheet of a million formatted empty cells costs as
         // much to parse as a full one.
-        read += 1;
-        if read > MAX_CELLS {
-            return Err(WorkbookError::TooManyCells);
+        budget.cells += 1;
+        if budget.cells > MAX_CELLS {
+            return Err(WorkbookError::TooManyCells { sheet: sheet.to_owned() });
         }
-        if read.is_multiple_of(CELLS_PER_DEADLINE_CHECK) && Instant::now() > deadline {
+        if budget.cells.is_multiple_of(CELLS_PER_DEADLINE_CHECK) && budget.past_deadline() {
             return Err(WorkbookError::TimedOut);
         }
         let (row, column) = cell.get_position();
         if column >= MAX_COLUMNS {
-            return Err(WorkbookError::TooManyColumns { column: column + 1 });
+            return Err(WorkbookError::TooManyColumns { sheet: sheet.to_owned(), column: column + 1 });
         }
         if row >= MAX_SHEET_ROWS {
-            return Err(WorkbookError::TooManyRows { row: row + 1 });
+            return Err(WorkbookError::TooManyRows { sheet: sheet.to_owned(), row: row + 1 });
         }
         let value = cell.get_value();
         let text = text_of(value);
@@ -334,23 +435,30 @@ fn read_first_sheet(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, Workboo
         // writes as `_x0000_`, would read as a file that is not text: it is marked instead.
         let text = if text.contains('\0') { Cow::Owned(text.replace('\0', "\u{FFFD}")) } else { text };
         grid.insert(row, column, &text)?;
+        if matches!(value, DataRef::DateTimeIso(_))
+            || matches!(value, DataRef::DateTime(d) if d.is_datetime())
+        {
+            grid.dates.insert((row, column));
+        }
     }
     drop(cells);
     let regions =
-        workbook.merge_cells_by_sheet_name(&sheet).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
+        workbook.merge_cells_by_sheet_name(sheet).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
     if regions.len() > MAX_MERGED_REGIONS {
-        return Err(WorkbookError::TooManyMergedRegions { regions: regions.len() });
+        return Err(WorkbookError::TooManyMergedRegions { sheet: sheet.to_owned(), regions: regions.len() });
     }
-    grid.fill_merged(&regions, deadline)?;
-    Ok(grid_to_csv(sheet, grid))
+    grid.fill_merged(sheet, &regions, budget)?;
+    budget.text += grid.size;
+    Ok(grid_to_csv(sheet.to_owned(), workbook.sheets_metadata().len(), grid))
 }
 
 /// Writes the grid as CSV, every row as wide as the widest, as Excel's own "Save As CSV"
 /// writes them: a row whose last cells are empty still has their commas.
-fn grid_to_csv(sheet: String, grid: Grid) -> SheetCsv {
+fn grid_to_csv(sheet: String, sheets: usize, grid: Grid) -> SheetCsv {
     let width = grid.rows.values().filter_map(|cells| cells.last()).map(|c| c.column + 1).max().unwrap_or(0);
     let mut csv = String::with_capacity(grid.size + grid.rows.len() * usize::try_from(width).unwrap_or(0));
     let mut rows = BTreeMap::new();
+    let mut dates = DateCells::default();
     let mut line = 1usize;
     let mut next_row = 0u32;
     for (&row, cells) in &grid.rows {
@@ -367,6 +475,9 @@ fn grid_to_csv(sheet: String, grid: Grid) -> SheetCsv {
                 csv.push(',');
             }
             if let Some(cell) = cells_in_order.next_if(|c| c.column == column) {
+                if grid.dates.contains(&(row, column)) {
+                    dates.insert(line, column as usize);
+                }
                 let text = grid.text_of(*cell);
                 breaks += text.matches('\n').count();
                 push_field(&mut csv, text);
@@ -376,7 +487,7 @@ fn grid_to_csv(sheet: String, grid: Grid) -> SheetCsv {
         line += 1 + breaks;
         next_row = row + 1;
     }
-    SheetCsv { sheet, csv, rows }
+    SheetCsv { sheet, sheets, csv, rows, dates }
 }
 
 /// A cell as text, the way the coordinator sees it in Excel; borrowed when it is text already
@@ -389,8 +500,20 @@ fn text_of<'a>(value: &'a DataRef<'_>) -> Cow<'a, str> {
         DataRef::Int(i) => Cow::Owned(i.to_string()),
         DataRef::Float(f) => Cow::Owned(number(*f)),
         DataRef::Bool(b) => Cow::Owned(b.to_string()),
+        DataRef::DateTime(d) if d.is_datetime() => Cow::Owned(date_text(d)),
         DataRef::DateTime(d) => Cow::Owned(d.to_string()),
         DataRef::Error(e) => Cow::Owned(e.to_string()),
+    }
+}
+
+/// A date as a coordinator reads it: 2026-11-20, or 2026-11-20 09:30 when it has a time of day
+/// (Excel's serial number, 46346, means nothing to anyone).
+fn date_text(d: &ExcelDateTime) -> String {
+    let (year, month, day, hour, minute, second, _) = d.to_ymd_hms_milli();
+    match (hour, minute, second) {
+        (0, 0, 0) => format!("{year:04}-{month:02}-{day:02}"),
+        (_, _, 0) => format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}"),
+        _ => format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}"),
     }
 }
 
@@ -429,6 +552,15 @@ mod tests {
         fill(book.add_worksheet());
         book.add_worksheet().write_string(0, 0, "second sheet, ignored").unwrap();
         book.save_to_buffer().unwrap()
+    }
+
+    /// The first sheet as CSV, roster or not, within the same bounds as an upload's sheet: for
+    /// the tests of how cells become CSV.
+    fn first_sheet(bytes: &[u8]) -> Result<SheetCsv, WorkbookError> {
+        read_workbook(bytes, later(), |workbook, budget| {
+            let first = workbook.sheet_names().into_iter().next().unwrap();
+            read_sheet(workbook, &first, budget)
+        })
     }
 
     /// A cell longer than a roster cell makes its row a bad row, as in a CSV, and the good rows
@@ -470,7 +602,7 @@ mod tests {
             s.write_number(2, 0, 2.5).unwrap();
             s.write_boolean(2, 1, true).unwrap();
         });
-        let sheet = sheet_to_csv(&bytes, later()).unwrap();
+        let sheet = first_sheet(&bytes).unwrap();
         assert_eq!(
             sheet.csv,
             "房号,联系电话,备注\n702,19908923609,\"需送货上门, \"\"高层\"\"\"\n2.5,true,\n"
@@ -485,7 +617,7 @@ mod tests {
             s.write_string(3, 2, "two\nlines").unwrap();
             s.write_string(5, 1, "2").unwrap();
         });
-        let sheet = sheet_to_csv(&bytes, later()).unwrap();
+        let sheet = first_sheet(&bytes).unwrap();
         assert_eq!(sheet.csv, "\n\n,楼号,\n,1,\"two\nlines\"\n\n,2,\n");
         assert_eq!(sheet.sheet_row(3), 3);
         assert_eq!(sheet.sheet_row(4), 4);
@@ -501,7 +633,9 @@ mod tests {
         let wide = workbook(|s| {
             s.write_string(0, 300, "x").unwrap();
         });
-        assert!(matches!(sheet_to_csv(&wide, later()), Err(WorkbookError::TooManyColumns { column: 301 })));
+        let e = sheet_to_csv(&wide, later()).unwrap_err();
+        assert!(matches!(e, WorkbookError::TooManyColumns { column: 301, .. }), "{e}");
+        assert!(e.to_string().contains("sheet \"Sheet1\" uses column 301"), "{e}");
     }
 
     /// Rewrites one part of a workbook, keeping every other part as it is.
@@ -532,13 +666,13 @@ mod tests {
             s.write_string(2, 2, "1").unwrap();
         });
         let sheet = "xl/worksheets/sheet1.xml";
-        let plain = sheet_to_csv(&bytes, later()).unwrap();
+        let plain = first_sheet(&bytes).unwrap();
         assert_eq!(plain.csv, "楼号,,\n\n,,1\n");
         let inverted = with_part(&bytes, sheet, |xml| {
             assert!(xml.contains("<dimension ref=\"A1:C3\"/>"), "{xml}");
             xml.replace("<dimension ref=\"A1:C3\"/>", "<dimension ref=\"C3:A1\"/>")
         });
-        let e = sheet_to_csv(&inverted, later()).unwrap_err();
+        let e = first_sheet(&inverted).unwrap_err();
         assert!(matches!(e, WorkbookError::ReaderFailed), "{e}");
         assert!(e.to_string().contains("save it again as a new .xlsx or as CSV"), "{e}");
     }
@@ -566,11 +700,11 @@ mod tests {
     /// have cells, and the walk stops at the deadline.
     #[test]
     fn merged_regions_that_overlap_past_a_sheets_cells_are_refused_and_stop_at_the_deadline() {
-        let once = sheet_to_csv(&merged_over_and_over(3_000, 1), later()).unwrap();
+        let once = first_sheet(&merged_over_and_over(3_000, 1)).unwrap();
         assert_eq!(once.csv.lines().filter(|line| *line == "楼,7").count(), 3_000, "a merge fills its rows");
         let started = Instant::now();
         let e = sheet_to_csv(&merged_over_and_over(3_000, 1_000), later()).unwrap_err();
-        assert!(matches!(e, WorkbookError::MergedRegionsTooLarge), "{e}");
+        assert!(matches!(e, WorkbookError::MergedRegionsTooLarge { .. }), "{e}");
         assert!(e.to_string().contains("unmerge them"), "{e}");
         assert!(started.elapsed() < std::time::Duration::from_secs(30), "refused once past the bound");
         // Under the bound, a deadline that has passed stops the walk.
@@ -580,8 +714,39 @@ mod tests {
         }
         grid.insert(0, 1, "7").unwrap();
         let regions = vec![Dimensions::new((0, 1), (2_999, 1)); 600];
-        let e = grid.fill_merged(&regions, Instant::now()).unwrap_err();
+        let e = grid.fill_merged("s", &regions, &mut Budget::new(Instant::now())).unwrap_err();
         assert!(matches!(e, WorkbookError::TimedOut), "{e}");
+    }
+
+    /// Reading several sheets to find the roster costs no more than one sheet at the bounds:
+    /// the cells and the text of every sheet read count together. Here an instructions sheet of
+    /// one cell (15 bytes as CSV) comes before a roster header of three (27 bytes).
+    #[test]
+    fn the_bounds_hold_across_every_sheet_read() {
+        let mut book = Workbook::new();
+        book.add_worksheet().write_string(0, 0, "填表说明").unwrap();
+        let roster = book.add_worksheet();
+        for (c, header) in ["楼号", "房号", "户主"].into_iter().enumerate() {
+            roster.write_string(0, u16::try_from(c).unwrap(), header).unwrap();
+        }
+        let bytes = book.save_to_buffer().unwrap();
+        let read = |spent: Budget| {
+            read_workbook(&bytes, later(), |workbook, budget| {
+                *budget = spent;
+                workbook_sheets::roster_sheet(workbook, budget)
+            })
+        };
+        let cells_left = |cells| Budget { cells: MAX_CELLS - cells, ..Budget::new(later()) };
+        assert_eq!(read(cells_left(4)).unwrap().sheet, "Sheet2");
+        let e = read(cells_left(3)).unwrap_err();
+        assert!(matches!(&e, WorkbookError::TooManyCells { sheet } if sheet == "Sheet2"), "{e}");
+        let text_left = |bytes| Budget { text: MAX_INPUT_BYTES - bytes, ..Budget::new(later()) };
+        assert_eq!(read(text_left(42)).unwrap().sheet, "Sheet2");
+        let e = read(text_left(41)).unwrap_err();
+        assert!(
+            matches!(e, WorkbookError::TooLarge(ImportError::TooLarge { bytes, .. }) if bytes == MAX_INPUT_BYTES + 1),
+            "{e}"
+        );
     }
 
     #[test]
@@ -605,7 +770,7 @@ mod tests {
         grid.insert(2, 1, "b").unwrap();
         grid.insert(2, 1, "B").unwrap();
         grid.insert(0, 0, "楼号").unwrap();
-        let csv = grid_to_csv("s".into(), grid);
+        let csv = grid_to_csv("s".into(), 1, grid);
         assert_eq!(csv.csv, "楼号,,\n\na,B,c\n");
         assert_eq!((csv.sheet_row(1), csv.sheet_row(3)), (1, 3));
     }

@@ -238,7 +238,7 @@ pub fn bombs() -> Vec<Bomb> {
                 empty_size,
                 crc32fast::hash(&empty),
             ),
-            says: "the first sheet uses row 101001",
+            says: "sheet \"Sheet1\" uses row 101001",
         },
     ]
 }

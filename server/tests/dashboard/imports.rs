@@ -347,3 +347,182 @@ async fn an_upload_may_be_as_long_as_the_body_limit_and_an_operation_past_256_ki
     assert_eq!(long.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", long.text());
     assert_eq!(long.json()["error"], "too_large");
 }
+
+/// The tester's data loss, through the dashboard: a sheet of address, head and 管控状态 (one
+/// cell left blank) committed over the compound blanked phones, needs, notes and counts and
+/// set 集中隔离 to 正常. The preview now says what the commit changes, field by field, and the
+/// commit changes only that; a sheet without 小区 updates the household at its building, unit
+/// and flat instead of adding a second one with no estate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reimport_of_fewer_columns_previews_what_changes_and_keeps_the_rest() {
+    let (_dash, compound, session) = setup().await;
+    let import = |query: &'static str, body: &'static str| {
+        let session = session.clone();
+        async move {
+            let path = format!("/dashboard/api/compounds/{compound}/import{query}");
+            let answer = session.post_bytes(&path, "text/csv", body.as_bytes().to_vec()).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+            answer.json()
+        }
+    };
+    let ledger = "小区,楼号,单元,房号,户主,联系电话,60岁以上人数,重点人群,管控状态,备注\n\
+        香樟苑,1号楼,2单元,502,屈玉英,13912345678,1,独居老人,集中隔离,腿脚不便\n\
+        香樟苑,1号楼,1单元,602,刘明,13800000002,0,,正常,\n";
+    assert_eq!(import("?mode=commit", ledger).await["added"], 2);
+    let before = households(&session, compound).await;
+
+    let fewer = "小区,楼号,单元,房号,户主,管控状态\n香樟苑,1号楼,2单元,502,屈玉英,\n香樟苑,1号楼,1单元,602,刘明,居家隔离\n";
+    let preview = import("?mode=preview", fewer).await;
+    assert_eq!(
+        preview["plan"],
+        json!({"add": 0, "update": 1, "unchanged": 1, "matched_without_estate": 0, "estate_for_new": null,
+               "changes": [{"column": "管控状态", "column_en": "status", "households": 1}]})
+    );
+    let done = import("?mode=commit", fewer).await;
+    assert_eq!(
+        (done["added"].as_u64(), done["updated"].as_u64(), done["unchanged"].as_u64()),
+        (Some(0), Some(1), Some(1))
+    );
+    let after = households(&session, compound).await;
+    let at = |list: &[serde_json::Value], flat: &str| {
+        list.iter()
+            .find(|h| h["address"]["flat"] == flat)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {flat} in {list:?}"))
+    };
+    assert_eq!(at(&after, "502"), at(&before, "502"), "屈玉英's household is as it was");
+    assert_eq!(at(&after, "602")["status"], "home_quarantine");
+
+    let no_estate = "楼号,单元,房号,户主,联系电话\n1号楼,1单元,602,刘明,19961665615\n";
+    let preview = import("?mode=preview", no_estate).await;
+    assert_eq!(
+        (preview["plan"]["matched_without_estate"].as_u64(), preview["plan"]["add"].as_u64()),
+        (Some(1), Some(0))
+    );
+    // The estate the household is in, where the page read "小区：" with nothing after it.
+    assert_eq!(preview["estates"], json!(["香樟苑"]));
+    import("?mode=commit", no_estate).await;
+    let after = households(&session, compound).await;
+    assert_eq!(after.len(), 2, "no second 1号楼1单元602: {after:?}");
+    assert_eq!(at(&after, "602")["phone"], "19961665615");
+}
+
+/// Excel turns a flat typed "5-1" into a date: it was imported as flat 46143 on floor 461, a
+/// unit as 46024单元, a date in 备注 as a serial number. A date in an address or count cell is
+/// now a bad row naming the date and what to do; in 备注 it is written as the date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_date_excel_made_of_an_address_is_a_bad_row_and_a_date_in_notes_reads_as_a_date() {
+    use rust_xlsxwriter::{ExcelDateTime, Format};
+    let (_dash, compound, session) = setup().await;
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    for (c, header) in ["楼号", "单元", "房号", "户主", "备注"].iter().enumerate() {
+        sheet.write_string(0, u16::try_from(c).unwrap(), *header).unwrap();
+    }
+    let may_1 = ExcelDateTime::from_ymd(2026, 5, 1).unwrap();
+    let jan_2 = ExcelDateTime::from_ymd(2026, 1, 2).unwrap();
+    let nov_20 = ExcelDateTime::from_ymd(2026, 11, 20).unwrap();
+    sheet.write_number(1, 0, 1.0).unwrap();
+    sheet.write_number(1, 1, 1.0).unwrap();
+    sheet.write_datetime_with_format(1, 2, &may_1, &date).unwrap();
+    sheet.write_string(1, 3, "甲").unwrap();
+    sheet.write_number(2, 0, 1.0).unwrap();
+    sheet.write_datetime_with_format(2, 1, &jan_2, &date).unwrap();
+    sheet.write_number(2, 2, 301.0).unwrap();
+    sheet.write_string(2, 3, "乙").unwrap();
+    sheet.write_number(3, 0, 1.0).unwrap();
+    sheet.write_number(3, 1, 1.0).unwrap();
+    sheet.write_number(3, 2, 401.0).unwrap();
+    sheet.write_string(3, 3, "丙").unwrap();
+    sheet.write_datetime_with_format(3, 4, &nov_20, &date).unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+
+    let path = format!("/dashboard/api/compounds/{compound}/import?mode=preview");
+    let preview = session.post_bytes(&path, XLSX, bytes.clone()).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
+    let p = preview.json();
+    assert_eq!(p["households"], 1);
+    let errors: Vec<(u64, &str, &str, &str)> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["column"].as_str().unwrap(),
+                e["value"].as_str().unwrap(),
+                e["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(errors, [(2, "房号", "2026-05-01", "date_cell"), (3, "单元", "2026-01-02", "date_cell")]);
+    assert_eq!(
+        p["errors"][0]["reason_zh"],
+        "这一格是日期 2026-05-01：Excel 把输入的内容（可能是 5-1）变成了日期；请把 房号 列设为文本（设置单元格格式 → 文本）后重新输入"
+    );
+    assert!(p["errors"][1]["reason"].as_str().unwrap().starts_with("this cell is a date (2026-01-02)"));
+
+    let path = format!("/dashboard/api/compounds/{compound}/import?mode=commit&accept_good_rows=true");
+    let done = session.post_bytes(&path, XLSX, bytes).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    let list = households(&session, compound).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(
+        (list[0]["address"]["flat"].as_str(), list[0]["notes"].as_str()),
+        (Some("401"), Some("2026-11-20"))
+    );
+}
+
+/// A coordinator's workbook: 填表说明 first, then the roster (behind a title row), then last
+/// month's copy. Only the first sheet was read, and the upload refused for the instructions'
+/// lack of 楼号, 房号 and 户主; the roster is now found, and the preview says which sheet it read.
+/// A workbook with no roster sheet is refused naming the sheets looked at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_behind_an_instructions_sheet_imports_and_the_preview_names_its_sheet() {
+    let (_dash, compound, session) = setup().await;
+    let mut book = Workbook::new();
+    let instructions = book.add_worksheet();
+    instructions.set_name("填表说明").unwrap();
+    instructions.write_string(0, 0, "请按模板填写，每户一行；楼号只写数字").unwrap();
+    let roster = book.add_worksheet();
+    roster.set_name("台账").unwrap();
+    roster.write_string(0, 0, "香樟苑住户台账").unwrap();
+    for (c, header) in ["小区", "楼号", "单元", "房号", "户主"].into_iter().enumerate() {
+        roster.write_string(1, u16::try_from(c).unwrap(), header).unwrap();
+    }
+    for (r, (flat, head)) in [("101", "张三"), ("102", "李四")].into_iter().enumerate() {
+        let r = u32::try_from(r + 2).unwrap();
+        for (c, cell) in ["香樟苑", "1号楼", "1单元", flat, head].into_iter().enumerate() {
+            roster.write_string(r, u16::try_from(c).unwrap(), cell).unwrap();
+        }
+    }
+    roster.write_string(3, 3, "10二").unwrap();
+    let last_month = book.add_worksheet();
+    last_month.set_name("上月").unwrap();
+    last_month.write_string(0, 0, "楼号").unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+
+    let path = format!("/dashboard/api/compounds/{compound}/import?mode=preview");
+    let preview = session.post_bytes(&path, XLSX, bytes).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
+    let p = preview.json();
+    assert_eq!((p["sheet"].as_str(), p["sheets"].as_u64()), (Some("台账"), Some(3)), "{p}");
+    assert_eq!(p["households"], 1);
+    assert_eq!(p["errors"][0]["line"], 4, "the row as Excel numbers it on that sheet: {p}");
+    assert_eq!(p["estates"], json!(["香樟苑"]));
+
+    let mut book = Workbook::new();
+    book.add_worksheet().set_name("填表说明").unwrap().write_string(0, 0, "请按模板填写").unwrap();
+    let hidden = book.add_worksheet().set_name("数据字典").unwrap();
+    hidden.write_string(0, 0, "楼号").unwrap();
+    hidden.set_hidden(true);
+    let refused = session.post_bytes(&path, XLSX, book.save_to_buffer().unwrap()).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+    let r = refused.json();
+    assert_eq!(r["error"], "unreadable_file");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(reason.starts_with("没有找到台账：工作表 \"填表说明\" 中没有"), "{reason}");
+    assert!(reason.contains("no sheet read (\"填表说明\")"), "{reason}");
+    assert!(reason.contains("hidden sheets are not read (\"数据字典\")"), "{reason}");
+}

@@ -1,0 +1,258 @@
+//! What importing a roster preview would do to a compound's roster, worked out before anything
+//! is written: which rows add a household, which update one and which of its fields that
+//! changes, and which rows cannot be placed. The dashboard's preview shows it; the import
+//! (`import_roster.rs`) writes exactly it.
+//!
+//! A household already in the roster takes only what a row states ([`ImportedRow::stated`]): a
+//! column the file lacks, or a cell left empty where empty does not mean "none", leaves the
+//! roster's value as it is. A row without a 小区 is matched to the household at the same
+//! building, unit and flat when only one is there; a new one goes into the compound's estate
+//! when it has only one.
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use super::OperationError;
+use crate::compound::Compound;
+use crate::document::roster;
+use crate::id::HouseholdId;
+use crate::import::{ColumnSet, ImportedRow, RosterColumn, RosterPreview, RowError};
+use crate::schema::control_status::ControlStatus;
+use crate::schema::household::{Household, HouseholdDraft, HouseholdEdit};
+use crate::schema::need_tag::NeedTag;
+use crate::schema::vocabulary::DocKind;
+
+/// What an import would do, row by row, and in sum.
+#[derive(Debug, Clone)]
+pub struct ImportPlan<'a> {
+    /// New households, in file order, each with its estate as placed.
+    pub(crate) adds: Vec<Cow<'a, HouseholdDraft>>,
+    /// Households already in the roster that change.
+    pub(crate) updates: Vec<Update>,
+    /// Rows read from the file that cannot be placed in the roster (left out like a bad row).
+    pub errors: Vec<RowError>,
+    /// The estates (小区) the rows placed go into, as worked out for rows without a 小区, in
+    /// order of first appearance; never an empty name (a compound with no estate yet, taking a
+    /// file without 小区, has none to say).
+    pub estates: Vec<String>,
+    /// The counts the preview shows.
+    pub summary: PlanSummary,
+}
+
+/// The fields of one household the import changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Update {
+    pub(crate) id: HouseholdId,
+    pub(crate) edit: HouseholdEdit,
+    pub(crate) status: Option<ControlStatus>,
+    pub(crate) needs: Option<BTreeSet<NeedTag>>,
+    pub(crate) notes: Option<String>,
+}
+
+/// What an import would do, in numbers a coordinator reads before committing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PlanSummary {
+    /// Households the import adds.
+    pub add: usize,
+    /// Households already in the roster whose fields the import changes.
+    pub update: usize,
+    /// Households already in the roster that the file matches and leaves as they are.
+    pub unchanged: usize,
+    /// For each field the import changes, on how many households (template order).
+    pub changes: Vec<FieldChanges>,
+    /// Rows without a 小区 matched to a household by building, unit and flat.
+    pub matched_without_estate: usize,
+    /// The estate that new households without a 小区 go into: the compound's only one.
+    pub estate_for_new: Option<String>,
+}
+
+/// How many households an import changes one field of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChanges {
+    /// The column, by the template's Chinese header ("管控状态").
+    pub column: &'static str,
+    /// The column's English name ("status").
+    pub column_en: &'static str,
+    /// Households whose value changes.
+    pub households: usize,
+}
+
+type Place = (String, String, String);
+
+impl Compound {
+    /// What importing `preview` would do to the roster; nothing is written.
+    pub fn plan_import<'a>(&self, preview: &'a RosterPreview) -> Result<ImportPlan<'a>, OperationError> {
+        let doc = self.single(DocKind::Roster).ok_or(OperationError::MissingDocument(DocKind::Roster))?;
+        let households = roster::households(doc.automerge());
+        let estates: BTreeSet<String> =
+            roster::buildings(doc.automerge()).into_values().map(|b| b.estate).collect();
+        Ok(plan(preview, &households, &estates))
+    }
+}
+
+fn plan<'a>(
+    preview: &'a RosterPreview,
+    households: &[Household],
+    estates: &BTreeSet<String>,
+) -> ImportPlan<'a> {
+    let place = |h: &Household| (h.address.building.clone(), h.address.unit.clone(), h.address.flat.clone());
+    let exact: HashMap<(&str, Place), &Household> =
+        households.iter().map(|h| ((h.address.estate.as_str(), place(h)), h)).collect();
+    let mut by_place: HashMap<Place, Vec<&Household>> = HashMap::new();
+    for h in households {
+        by_place.entry(place(h)).or_default().push(h);
+    }
+    let only_estate = match estates.len() {
+        1 => estates.first().cloned(),
+        _ => None,
+    };
+    let mut out = ImportPlan {
+        adds: Vec::new(),
+        updates: Vec::new(),
+        errors: Vec::new(),
+        estates: Vec::new(),
+        summary: PlanSummary::default(),
+    };
+    let mut changed = [0usize; RosterColumn::ALL.len()];
+    // Which line placed each household (by its estate and place), to catch two rows that land
+    // on one household once the 小区 is worked out.
+    let mut placed: HashMap<(String, Place), usize> = HashMap::new();
+    for row in &preview.households {
+        let a = &row.draft.address;
+        let here = (a.building.clone(), a.unit.clone(), a.flat.clone());
+        let (estate, existing) = match exact.get(&(a.estate.as_str(), here.clone())) {
+            Some(h) => (a.estate.clone(), Some(*h)),
+            None if a.estate.is_empty() => match by_place.get(&here).map(Vec::as_slice) {
+                Some([h]) => {
+                    out.summary.matched_without_estate += 1;
+                    (h.address.estate.clone(), Some(*h))
+                }
+                Some(several) => {
+                    let names: Vec<&str> = several.iter().map(|h| h.address.estate.as_str()).collect();
+                    out.errors.push(unplaced(
+                        row,
+                        "estate_ambiguous",
+                        format!("没有写小区，{} 在 {} 都有这一户；请填写小区", a, names.join("、")),
+                        format!("no 小区 is given, and {} is in {}; fill in the 小区", a, names.join(", ")),
+                    ));
+                    continue;
+                }
+                None if estates.len() > 1 => {
+                    let names: Vec<&str> = estates.iter().map(String::as_str).collect();
+                    out.errors.push(unplaced(
+                        row,
+                        "estate_unknown",
+                        format!("没有写小区，本小区群有 {} 几个小区；请填写小区", names.join("、")),
+                        format!(
+                            "no 小区 is given, and the compound has several estates ({}); fill in the 小区",
+                            names.join(", ")
+                        ),
+                    ));
+                    continue;
+                }
+                None => match &only_estate {
+                    Some(estate) => {
+                        out.summary.estate_for_new = Some(estate.clone());
+                        (estate.clone(), None)
+                    }
+                    None => (String::new(), None),
+                },
+            },
+            None => (a.estate.clone(), None),
+        };
+        if let Some(first) = placed.insert((estate.clone(), here), row.line) {
+            out.errors.push(unplaced(
+                row,
+                "same_household",
+                format!("与第 {first} 行是同一户（{estate}），每户只能出现一次"),
+                format!("is the same household as line {first} ({estate}); each flat may appear once"),
+            ));
+            continue;
+        }
+        if !estate.is_empty() && !out.estates.contains(&estate) {
+            out.estates.push(estate.clone());
+        }
+        match existing {
+            Some(h) => {
+                let (update, columns) = update_of(h, &row.draft, row.stated);
+                if columns.is_empty() {
+                    out.summary.unchanged += 1;
+                } else {
+                    out.summary.update += 1;
+                    for (at, column) in RosterColumn::ALL.into_iter().enumerate() {
+                        changed[at] += usize::from(columns.contains(column));
+                    }
+                    out.updates.push(update);
+                }
+            }
+            None if estate == a.estate => out.adds.push(Cow::Borrowed(&row.draft)),
+            None => {
+                let mut draft = row.draft.clone();
+                draft.address.estate = estate;
+                out.adds.push(Cow::Owned(draft));
+            }
+        }
+    }
+    out.summary.add = out.adds.len();
+    out.summary.changes = RosterColumn::ALL
+        .into_iter()
+        .zip(changed)
+        .filter(|(_, households)| *households > 0)
+        .map(|(column, households)| FieldChanges {
+            column: column.header_zh(),
+            column_en: column.header_en(),
+            households,
+        })
+        .collect();
+    out
+}
+
+/// What `draft` changes on `h`, stating only the columns in `stated`, and which those are.
+fn update_of(h: &Household, draft: &HouseholdDraft, stated: ColumnSet) -> (Update, ColumnSet) {
+    let mut columns = ColumnSet::default();
+    let mut take = |column: RosterColumn, differs: bool| {
+        let take = stated.contains(column) && differs;
+        if take {
+            columns.insert(column);
+        }
+        take
+    };
+    let edit = HouseholdEdit {
+        head: take(RosterColumn::Head, h.head != draft.head).then(|| draft.head.clone()),
+        phone: take(RosterColumn::Phone, h.phone != draft.phone).then(|| draft.phone.clone()),
+        people: draft.people.filter(|_| take(RosterColumn::People, h.people != draft.people)),
+        aged_60_plus: take(RosterColumn::Aged60Plus, h.aged_60_plus != draft.aged_60_plus)
+            .then_some(draft.aged_60_plus),
+        children_under_6: take(RosterColumn::ChildrenUnder6, h.children_under_6 != draft.children_under_6)
+            .then_some(draft.children_under_6),
+        lift: take(RosterColumn::Lift, h.lift != draft.lift).then_some(draft.lift),
+    };
+    let needs = take(RosterColumn::Needs, h.needs != draft.needs).then(|| draft.needs.clone());
+    let status = take(RosterColumn::Status, h.status != draft.status).then_some(draft.status);
+    let notes = take(RosterColumn::Notes, h.notes != draft.notes).then(|| draft.notes.clone());
+    (Update { id: h.id, edit, status, needs, notes }, columns)
+}
+
+fn unplaced(row: &ImportedRow, code: &'static str, zh: String, en: String) -> RowError {
+    RowError {
+        line: row.line,
+        column: Some(RosterColumn::Estate.header_zh().to_owned()),
+        value: row.draft.address.to_string(),
+        code,
+        reason_zh: zh,
+        reason: en,
+    }
+}
+
+/// The counts of a plan, by column, for tests and logs: "管控状态 3, 联系电话 9".
+impl std::fmt::Display for PlanSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "add {}, update {}, unchanged {}", self.add, self.update, self.unchanged)?;
+        for change in &self.changes {
+            write!(f, ", {} {}", change.column, change.households)?;
+        }
+        Ok(())
+    }
+}

@@ -145,14 +145,18 @@ struct ErrorBody {
 /// The relay's code for a 401 whose token was revoked (rather than unknown or malformed).
 pub const TOKEN_REVOKED: &str = "token_revoked";
 
-/// What to tell the user when this device was removed: "你已被移出 香樟苑 / removed from 香樟苑".
+/// What to tell the user when this device was removed: "你已被移出 香樟苑 / removed from 香樟苑",
+/// or its token revoked. The phone cannot tell a removal from a phone reported lost (a token
+/// revoked while the person stays a member), so it names both.
 pub fn removed_message(compounds: &[String]) -> String {
     if compounds.is_empty() {
-        return "你已被移出小区，本机上的小区数据已清除 / you were removed from your compound and its data was wiped from this device".to_owned();
+        return "你已被移出小区，或这台手机已报失，本机上的小区数据已清除 / you were removed from your compound, or this phone was reported lost; its data was wiped from this device".to_owned();
     }
     let zh = compounds.join("、");
     let en = compounds.join(", ");
-    format!("你已被移出 {zh}，本机上的数据已清除 / removed from {en}; its data was wiped from this device")
+    format!(
+        "你已被移出 {zh}，或这台手机已报失，本机上的数据已清除 / removed from {en}, or this phone was reported lost; its data was wiped from this device"
+    )
 }
 
 /// A relay at a base URL, with this device's token.

@@ -103,6 +103,15 @@ fn measure(s: &Scenario, ops: usize) {
         .map(|_| timed(|| Document::load(*round.header(), &round_bytes, device.clone()).unwrap()).1)
         .collect();
     println!("| round load (median of 10) | {} |", ms(percentile(&mut round_loads, 50.0)));
+    // What a phone checks of a copy of the document before it loads it (validate::check_received:
+    // bombs and operation order, a load into a scratch document of its own).
+    let mut checks: Vec<Duration> = (0..10)
+        .map(|_| timed(|| doorstep_core::validate::check_received(&roster_bytes).unwrap()).1)
+        .collect();
+    println!(
+        "| roster copy checked before its load (median of 10) | {} |",
+        ms(percentile(&mut checks, 50.0))
+    );
     let (_, households_query) = timed(|| compound.households());
     println!("| read every household (typed) | {} |", ms(households_query));
 

@@ -13,7 +13,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use doorstep_core::sync::{ClientSession, DocMessage, SyncResponse, WIRE_VERSION};
-use doorstep_core::validate::check_chunk_bounds;
+use doorstep_core::validate::check_received;
 use sha2::{Digest, Sha256};
 use support::bombs::{deflate_bomb, run_length_bomb};
 use support::{Fixture, device, fork};
@@ -110,7 +110,7 @@ fn a_whole_document_whose_column_inflates_past_a_document_is_refused() {
     body.push(0);
     body.extend(&column);
     let document = chunk(0, &body);
-    let refused = check_chunk_bounds(&document).expect_err("a document bomb");
+    let refused = check_received(&document).expect_err("a document bomb");
     assert!(refused.contains("inflate"), "{refused}");
     let (failed, moved) = phone_takes(reply_carrying(&[document]));
     assert!(failed.is_some(), "the reply is refused");
@@ -126,10 +126,41 @@ fn an_honest_reply_passes_the_check() {
     fx.ok(&coordinator, &doorstep_core::Operation::AddHousehold { draft });
     for doc in fx.compound.documents() {
         let bytes = doc.save();
-        check_chunk_bounds(&bytes).expect("a saved document passes");
+        check_received(&bytes).expect("a saved document passes");
         let held = phone.document(doc.id()).unwrap().heads();
         for change in doc.automerge().get_changes(&held) {
-            check_chunk_bounds(change.raw_bytes()).expect("a change passes");
+            check_received(change.raw_bytes()).expect("a change passes");
         }
     }
+}
+
+#[test]
+fn a_reply_whose_change_makes_an_object_inside_itself_is_refused() {
+    // The shape the relay's fuzzer found (SECURITY.md "Object cycles"): a change whose operation
+    // makes a map inside itself. Automerge 0.12 applies it, and anything walking that object's
+    // path to the root (the phone's history view does) then never ends. A relay never sends one;
+    // a broken one, or a forger on a plain-HTTP path, must not be able to.
+    use automerge::legacy::{Key, ObjectId, OpId, OpType};
+    let mut fx = Fixture::default();
+    let roster = fx.compound.single(doorstep_core::schema::vocabulary::DocKind::Roster).unwrap().id();
+    let before = fx.compound.document(roster).unwrap().heads();
+    let household = fx.household("2-1-101");
+    let coordinator = fx.people.coordinator;
+    fx.ok(&coordinator, &doorstep_core::Operation::EditNotes { household, notes: "门口放".into() });
+    let honest = fx.compound.document(roster).unwrap().automerge().get_changes(&before).pop().unwrap();
+    check_received(honest.raw_bytes()).expect("the honest change passes");
+    let mut change = honest.decode();
+    let last = change.operations.len() - 1;
+    let own = OpId(change.start_op.get() + last as u64, change.actor_id.clone());
+    let op = &mut change.operations[last];
+    op.action = OpType::Make(automerge::ObjType::Map);
+    op.obj = ObjectId::Id(own);
+    op.key = Key::Map("loop".into());
+    op.insert = false;
+    op.pred = Vec::new().into();
+    let crafted = automerge::Change::from(change);
+    let (failed, moved) = phone_takes(reply_carrying(&[crafted.raw_bytes().to_vec()]));
+    let failed = failed.expect("the reply is refused");
+    assert!(failed.contains("not earlier than itself"), "{failed}");
+    assert!(!moved, "the roster is as it was");
 }

@@ -303,7 +303,7 @@ impl Replica {
         // take the phone's memory (or is not Automerge chunks at all) is refused like one that
         // does not load, before Automerge reads it.
         let bounded = || {
-            doorstep_core::validate::check_chunk_bounds(&copy.bytes)
+            doorstep_core::validate::check_received(&copy.bytes)
                 .inspect_err(
                     |problem| tracing::warn!(doc = %doc, %problem, "a document's copy refused unread"),
                 )

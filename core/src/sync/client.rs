@@ -248,7 +248,7 @@ impl ClientSession {
                     // Automerge inflates and expands a reply's chunks with no bound: a bomb from
                     // a broken relay or a forger on the path would take the phone's memory.
                     for (entry, bytes) in m.changes.iter().enumerate() {
-                        crate::validate::check_chunk_bounds(bytes).map_err(|problem| {
+                        crate::validate::check_received(bytes).map_err(|problem| {
                             SyncError::Malformed(format!("the reply's change entry {entry}: {problem}"))
                         })?;
                     }

@@ -39,23 +39,9 @@ pub fn changes_in(message: &Message) -> Result<Vec<Change>, Violation> {
             split(bytes).map_err(|e| malformed(entry, e))?.into_iter().enumerate()
         {
             let at = |problem: String| malformed(entry, format!("its chunk {position} {problem}"));
-            // Before Automerge inflates anything: a DEFLATE bomb is refused here.
-            check_inflated(kind, chunk).map_err(at)?;
-            // Nor a run-length bomb: columns describing more operations than a change may hold.
-            check_op_rows(kind, chunk).map_err(at)?;
             match kind {
-                CHANGE | COMPRESSED_CHANGE => {
-                    let change = contained("a change chunk", || Change::try_from(chunk)).map_err(at)?;
-                    let change = change.map_err(|e| at(format!("is not an Automerge change: {e}")))?;
-                    // Nor a change whose object tree would be a cycle, which Automerge walks forever.
-                    ordered(&change).map_err(at)?;
-                    changes.push(change);
-                }
-                DOCUMENT => {
-                    let loaded = contained("a document chunk", || document_changes(chunk)).map_err(at)?;
-                    let loaded = loaded.map_err(at)?;
-                    loaded.iter().try_for_each(ordered).map_err(at)?;
-                    changes.extend(loaded);
+                CHANGE | COMPRESSED_CHANGE | DOCUMENT => {
+                    changes.extend(chunk_changes(kind, chunk).map_err(at)?)
                 }
                 BUNDLE => return Err(at("is a change bundle, which the relay does not accept".into())),
                 other => return Err(at(format!("has unknown chunk type {other}"))),
@@ -70,17 +56,37 @@ fn ordered(change: &Change) -> Result<(), String> {
     contained("a change's operations", || check_op_order(change))?
 }
 
-/// Refuses Automerge bytes (a sync message's entry, or a saved document) with a chunk Automerge
-/// would inflate or expand past what any change or document may hold: a DEFLATE bomb or a
-/// run-length bomb, which would take a process's memory or hours of its CPU inside Automerge.
-/// The changes are not read, only their chunks' headers and columns walked. For bytes a phone
-/// takes from its relay (replies, copies), which it hands to Automerge as they are; the relay
-/// checks what phones send with [`changes_in`], which does the same and more.
-pub fn check_chunk_bounds(bytes: &[u8]) -> Result<(), String> {
+/// The changes of one change or document chunk, refused (with the problem) before Automerge
+/// inflates, expands or applies anything it would choke on inside one uninterruptible step: a
+/// DEFLATE bomb, a run-length bomb, an operation referring to itself or to a later operation.
+fn chunk_changes(kind: u8, chunk: &[u8]) -> Result<Vec<Change>, String> {
+    // Before Automerge inflates anything: a DEFLATE bomb is refused here.
+    check_inflated(kind, chunk)?;
+    // Nor a run-length bomb: columns describing more operations than a change may hold.
+    check_op_rows(kind, chunk)?;
+    let changes = if kind == DOCUMENT {
+        contained("a document chunk", || document_changes(chunk))??
+    } else {
+        let change = contained("a change chunk", || Change::try_from(chunk))?;
+        vec![change.map_err(|e| format!("is not an Automerge change: {e}"))?]
+    };
+    // Nor a change whose object tree would be a cycle, which Automerge walks forever.
+    changes.iter().try_for_each(ordered)?;
+    Ok(changes)
+}
+
+/// Refuses Automerge bytes (a sync message's entry, or a saved document) that the relay would
+/// refuse from a phone ([`changes_in`]'s checks of each chunk): a DEFLATE or run-length bomb,
+/// which would take a process's memory or hours of its CPU inside Automerge, or an operation
+/// referring to itself or to a later one, which makes the object tree a cycle that Automerge
+/// walks forever (a phone's history view, for one). For bytes a phone takes from its relay
+/// (replies, copies), which it then hands to Automerge as they are. Chunks of other types are
+/// left to Automerge, which refuses what it cannot read.
+pub fn check_received(bytes: &[u8]) -> Result<(), String> {
     for (position, (kind, chunk)) in split(bytes)?.into_iter().enumerate() {
-        let at = |problem: String| format!("its chunk {position} {problem}");
-        check_inflated(kind, chunk).map_err(at)?;
-        check_op_rows(kind, chunk).map_err(at)?;
+        if matches!(kind, CHANGE | COMPRESSED_CHANGE | DOCUMENT) {
+            chunk_changes(kind, chunk).map_err(|problem| format!("its chunk {position} {problem}"))?;
+        }
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ use doorstep_core::relay_engine::{self as engine, Unlimited, rejection};
 use doorstep_core::schema::vocabulary::DocKind;
 use doorstep_core::sync::{MessageLimits, PeerState, decode, generate};
 use doorstep_core::{Operation, Timestamp};
+use support::crafted::{counter_of, make_object_inside_itself};
 use support::{Fixture, TestEnv, device, fork};
 
 /// A coordinator's honest edit of the roster's notes, made on a phone: the relay's copy of the
@@ -74,11 +75,6 @@ fn relay_takes(fx: &Fixture, relay: &Automerge, change: ExpandedChange) -> (Resu
     (result, took)
 }
 
-/// The counter the change's `index`th operation has.
-fn counter_of(change: &ExpandedChange, index: usize) -> u64 {
-    change.start_op.get() + u64::try_from(index).unwrap()
-}
-
 #[test]
 fn the_honest_edit_is_taken() {
     let fx = Fixture::default();
@@ -92,14 +88,7 @@ fn an_object_made_inside_itself_is_refused_at_once() {
     let fx = Fixture::default();
     let (relay, mut change) = an_honest_edit(&fx);
     // The fuzzer's shape: the change's last operation made a map whose parent is itself.
-    let last = change.operations.len() - 1;
-    let own = OpId(counter_of(&change, last), change.actor_id.clone());
-    let op = &mut change.operations[last];
-    op.action = automerge::legacy::OpType::Make(automerge::ObjType::Map);
-    op.obj = ObjectId::Id(own);
-    op.key = Key::Map("loop".into());
-    op.insert = false;
-    op.pred = Vec::new().into();
+    make_object_inside_itself(&mut change);
     let (result, took) = relay_takes(&fx, &relay, change);
     let reason = result.expect_err("an object inside itself is refused");
     assert!(reason.contains("not earlier than itself"), "{reason}");

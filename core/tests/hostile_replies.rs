@@ -140,7 +140,6 @@ fn a_reply_whose_change_makes_an_object_inside_itself_is_refused() {
     // makes a map inside itself. Automerge 0.12 applies it, and anything walking that object's
     // path to the root (the phone's history view does) then never ends. A relay never sends one;
     // a broken one, or a forger on a plain-HTTP path, must not be able to.
-    use automerge::legacy::{Key, ObjectId, OpId, OpType};
     let mut fx = Fixture::default();
     let roster = fx.compound.single(doorstep_core::schema::vocabulary::DocKind::Roster).unwrap().id();
     let before = fx.compound.document(roster).unwrap().heads();
@@ -150,14 +149,7 @@ fn a_reply_whose_change_makes_an_object_inside_itself_is_refused() {
     let honest = fx.compound.document(roster).unwrap().automerge().get_changes(&before).pop().unwrap();
     check_received(honest.raw_bytes()).expect("the honest change passes");
     let mut change = honest.decode();
-    let last = change.operations.len() - 1;
-    let own = OpId(change.start_op.get() + last as u64, change.actor_id.clone());
-    let op = &mut change.operations[last];
-    op.action = OpType::Make(automerge::ObjType::Map);
-    op.obj = ObjectId::Id(own);
-    op.key = Key::Map("loop".into());
-    op.insert = false;
-    op.pred = Vec::new().into();
+    support::crafted::make_object_inside_itself(&mut change);
     let crafted = automerge::Change::from(change);
     let (failed, moved) = phone_takes(reply_carrying(&[crafted.raw_bytes().to_vec()]));
     let failed = failed.expect("the reply is refused");

@@ -6,6 +6,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bombs;
+pub mod crafted;
 
 use std::collections::{BTreeMap, BTreeSet};
 

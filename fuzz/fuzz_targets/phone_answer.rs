@@ -3,7 +3,9 @@
 //! recorded offline is still on the phone.
 #![no_main]
 
+// Each binary runs one of the shared targets; the others are compiled in unused.
 #[path = "../src/targets.rs"]
+#[allow(dead_code)]
 mod targets;
 
 // Automerge's panics on hostile input are contained where the phone reads a reply; libFuzzer's

@@ -2,7 +2,9 @@
 //! then `relay_engine::apply`), against a seeded round or roster (see `fuzz/src/targets.rs`).
 #![no_main]
 
+// Each binary runs one of the shared targets; the others are compiled in unused.
 #[path = "../src/targets.rs"]
+#[allow(dead_code)]
 mod targets;
 
 // The relay contains Automerge's panics on hostile input (`doorstep_core::validate::contain`)

@@ -69,6 +69,20 @@ impl Relay {
         relay
     }
 
+    /// The scene the delivery tests start from: a relay on a fresh database in `dir` holding
+    /// 香樟苑's roster, and its coordinator 王芳, joined, who has created the vegetable round
+    /// ([`Phone::create_vegetable_round`]) and synced it. Returns the relay, the compound's ID and
+    /// the coordinator's phone.
+    pub fn with_vegetable_round(dir: &Path) -> (Relay, String, Phone) {
+        let relay = Relay::start(dir);
+        let compound = relay.compound_from("香樟苑", &sample("xiangzhangyuan-roster.csv"));
+        let coordinator = Phone::new(dir, "coordinator");
+        coordinator.join_as(&relay, "王芳", &relay.invite(&compound, "coordinator"));
+        coordinator.create_vegetable_round();
+        coordinator.sync();
+        (relay, compound, coordinator)
+    }
+
     /// Starts a relay on the database at `db`: a PostgreSQL URL that other relays may share, or
     /// an SQLite file.
     pub fn start_on(db: &str) -> Relay {

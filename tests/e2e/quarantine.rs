@@ -86,12 +86,7 @@ fn an_attempt_on_a_round_closed_meanwhile_arrives_late_and_nothing_is_set_aside(
 #[test]
 fn a_knock_after_the_round_closed_does_not_hold_back_the_knocks_made_before_it() {
     let dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start(dir.path());
-    let compound = relay.compound_from("香樟苑", &sample("xiangzhangyuan-roster.csv"));
-    let coordinator = Phone::new(dir.path(), "coordinator");
-    coordinator.join(&relay, &relay.invite(&compound, "coordinator"));
-    coordinator.create_vegetable_round();
-    coordinator.sync();
+    let (relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
     let round_id = coordinator.ok(&["rounds"])[0]["tasks"][0]["task"]["round"].as_str().unwrap().to_owned();
     let volunteer = Phone::new(dir.path(), "volunteer");
     volunteer.join(&relay, &relay.invite(&compound, "volunteer"));

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::harness::{Phone, Relay, sample};
+use crate::harness::{Phone, Relay};
 
 fn double_deliveries(phone: &Phone) -> Vec<Value> {
     let conflicts = phone.ok(&["conflicts"]);
@@ -15,12 +15,7 @@ fn double_deliveries(phone: &Phone) -> Vec<Value> {
 #[test]
 fn a_coordinator_reviews_a_double_delivery_and_a_later_delivery_reopens_it() {
     let dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start(dir.path());
-    let compound = relay.compound_from("香樟苑", &sample("xiangzhangyuan-roster.csv"));
-    let coordinator = Phone::new(dir.path(), "coordinator");
-    coordinator.join(&relay, &relay.invite(&compound, "coordinator"));
-    coordinator.create_vegetable_round();
-    coordinator.sync();
+    let (relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
     let (wang, li) = (Phone::new(dir.path(), "wang"), Phone::new(dir.path(), "li"));
     wang.join(&relay, &relay.invite(&compound, "volunteer"));
     li.join(&relay, &relay.invite(&compound, "volunteer"));

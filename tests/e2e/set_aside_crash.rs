@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Phone, Relay, sample};
+use crate::harness::{Phone, Relay};
 use crate::raw_http::{request, request_as};
 use crate::set_aside_inbox::{dashboard_cookie, phone_token};
 
@@ -50,12 +50,7 @@ fn inbox(relay: &Relay, cookie: &str, path: &str) -> Vec<(i64, String, String)> 
 #[test]
 fn a_relay_killed_while_items_are_applied_never_shows_one_applied_without_its_change() {
     let dir = tempfile::tempdir().unwrap();
-    let mut relay = Relay::start(dir.path());
-    let compound = relay.compound_from("香樟苑", &sample("xiangzhangyuan-roster.csv"));
-    let coordinator = Phone::new(dir.path(), "coordinator");
-    coordinator.join_as(&relay, "王芳", &relay.invite(&compound, "coordinator"));
-    coordinator.create_vegetable_round();
-    coordinator.sync();
+    let (mut relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
     let volunteer = Phone::new(dir.path(), "volunteer");
     volunteer.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
     let tasks: Vec<(String, String)> = coordinator.ok(&["rounds"]).as_array().unwrap()[0]["tasks"]

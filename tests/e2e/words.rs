@@ -8,7 +8,7 @@
 use regex::Regex;
 use serde_json::json;
 
-use crate::harness::{Phone, Relay, sample};
+use crate::harness::{Phone, Relay};
 
 /// Whether `text` has a Chinese character (the Chinese half of a line).
 fn has_chinese(text: &str) -> bool {
@@ -32,12 +32,7 @@ fn handle_under(tasks: &str, address: &str) -> String {
 #[test]
 fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
     let dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start(dir.path());
-    let compound = relay.compound_from("香樟苑", &sample("xiangzhangyuan-roster.csv"));
-    let coordinator = Phone::new(dir.path(), "coordinator");
-    coordinator.join_as(&relay, "王芳", &relay.invite(&compound, "coordinator"));
-    coordinator.create_vegetable_round();
-    coordinator.sync();
+    let (relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
     let mut read: Vec<(&str, String)> = Vec::new();
 
     // Joining names the person and the compound, with the role in both languages.

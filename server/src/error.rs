@@ -233,9 +233,9 @@ impl From<StorageError> for AppError {
         match e {
             StorageError::Invite(problem) => problem.into(),
             StorageError::NotFound(what) => AppError::NotFound(what),
-            StorageError::AlreadyDecided(item) => {
-                AppError::Conflict(format!("set-aside item {item} was decided already; reload the inbox"))
-            }
+            StorageError::AlreadyDecided(item) => AppError::Conflict(format!(
+                "set-aside item {item} was decided already; reload the inbox (该项已处理，请刷新)"
+            )),
             other => {
                 tracing::error!(error = %other, "storage failed");
                 AppError::Unavailable("the relay's storage failed; try again shortly".into())

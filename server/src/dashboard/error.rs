@@ -112,10 +112,8 @@ impl From<AdminError> for DashError {
 
 impl From<RelayError> for DashError {
     fn from(e: RelayError) -> Self {
-        if let RelayError::Storage(StorageError::AlreadyDecided(item)) = e {
-            return DashError::App(AppError::Conflict(format!(
-                "set-aside item {item} was decided already; reload the inbox (该项已处理，请刷新)"
-            )));
+        if let RelayError::Storage(decided @ StorageError::AlreadyDecided(_)) = e {
+            return DashError::App(decided.into());
         }
         tracing::error!(error = %e, "relay failed");
         DashError::App(AppError::Unavailable("the relay could not complete this; try again shortly".into()))

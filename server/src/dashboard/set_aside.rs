@@ -27,7 +27,7 @@ use super::snapshot::{self, Rounds};
 use super::{DashState, blocking, names};
 use crate::error::{AppError, excerpt};
 use crate::http::json::{JsonBody, PathParams};
-use crate::storage::{Deciding, SetAsideDecided, SetAsideRecord};
+use crate::storage::{Deciding, SetAsideDecided, SetAsideRecord, StorageError};
 
 /// Most items the inbox lists: those waiting for a decision first, then decided ones, each newest first.
 const LIST_LIMIT: usize = 500;
@@ -211,10 +211,7 @@ async fn already_decided(state: &DashState, scope: &Scope, id: i64) -> DashError
         _ => None,
     };
     let Some(decided) = decided else {
-        return AppError::Conflict(format!(
-            "set-aside item {id} was decided already; reload the inbox (该项已处理，请刷新)"
-        ))
-        .into();
+        return AppError::from(StorageError::AlreadyDecided(id)).into();
     };
     let who = if decided.by == scope.actor.person {
         "you (你本人)".to_owned()

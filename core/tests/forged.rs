@@ -75,6 +75,24 @@ impl Batch {
     }
 }
 
+impl Batch {
+    /// The batch must be refused for `author` as a schema problem whose reason holds every one
+    /// of `words`, with the relay's document exactly as before.
+    fn schema_refused(&self, author: &Actor, words: &[&str]) -> Violation {
+        let (result, doc) = self.check(author);
+        let violation = match result {
+            Ok(applied) => panic!("{:?} was allowed to apply {applied:?}", author.role),
+            Err(v) => v,
+        };
+        assert_eq!(doc.save(), self.relay.save(), "a refused batch changed the document");
+        assert_eq!(violation.kind, ViolationKind::Schema, "{violation}");
+        for word in words {
+            assert!(violation.reason.contains(word), "{word:?} not in: {violation}");
+        }
+        violation
+    }
+}
+
 /// The relay's copy of document `id`.
 fn relay_doc(relay: &Compound, id: DocumentId) -> Automerge {
     relay.document(id).map(|d| d.automerge().clone()).unwrap_or_default()
@@ -547,4 +565,97 @@ fn a_review_in_a_round_written_before_reviews_existed_is_accepted() {
         forge_review(tx, task, &me, now);
     })
     .forbidden(&people.volunteer, Rule::ConflictsAreReviewedByCoordinators);
+}
+
+#[test]
+fn control_characters_and_direction_overrides_written_by_a_modified_phone_are_refused() {
+    let mut fx = Fixture::default();
+    let people = fx.people;
+    let roster = roster_id(&fx);
+    let (round, task) = round_with_task(&mut fx);
+    let k = fx.household("2-1-302").to_string();
+    // A head of household that shows as 王芳 reversed; a flat on two lines.
+    for (field, value, words) in [
+        ("head", "王\u{202E}芳", &["\"head\"", "U+202E", "bidirectional override"][..]),
+        ("flat", "302\n101", &["\"flat\"", "U+000A", "one line"][..]),
+        ("phone", "139\u{0}1234", &["\"phone\"", "U+0000", "control character"][..]),
+    ] {
+        let batch = forged(&fx, roster, |tx| {
+            tx.put(entity(tx, "households", &k), field, value).unwrap();
+        });
+        batch.schema_refused(&people.coordinator, words);
+    }
+    // A volunteer's note that clears the coordinator's terminal, on an attempt or in the notes.
+    let (me, now) = (people.volunteer.person.to_string(), fx.env.now().as_millis());
+    let t = task.to_string();
+    let attempt = forged(&fx, round, |tx| {
+        let list = child(tx, &entity(tx, "tasks", &t), "attempts");
+        let end = tx.length(&list);
+        insert_attempt(tx, &list, end, &me, now, "delivered");
+        let attempt = tx.get(&list, end).unwrap().unwrap().1;
+        tx.put(&attempt, "note", "\u{1B}[2J已送达").unwrap();
+    });
+    attempt.schema_refused(&people.volunteer, &["\"note\"", "U+001B"]);
+    let notes = forged(&fx, roster, |tx| {
+        let text = child(tx, &entity(tx, "households", &k), "notes");
+        tx.splice_text(&text, 0, 0, "\u{2066}独居\u{2069}").unwrap();
+    });
+    notes.schema_refused(&people.volunteer, &["\"notes\"", "gained U+2066"]);
+    // Line breaks and tabs are what a note is made of: taken.
+    let lines = forged(&fx, roster, |tx| {
+        let text = child(tx, &entity(tx, "households", &k), "notes");
+        tx.splice_text(&text, 0, 0, "独居\r\n\t敲门要大声").unwrap();
+    });
+    lines.accepted(&people.volunteer);
+}
+
+#[test]
+fn the_phone_refuses_the_same_characters_before_it_writes_naming_where_they_stand() {
+    let mut fx = Fixture::default();
+    let people = fx.people;
+    let household = fx.household("2-1-302");
+    let before = support::heads(&fx.compound);
+    let edit = doorstep_core::schema::household::HouseholdEdit {
+        head: Some("王\u{202E}芳".into()),
+        ..Default::default()
+    };
+    let err = fx.apply(&people.coordinator, &Operation::EditHousehold { household, edit }).unwrap_err();
+    assert_eq!(err.to_string(), "head: holds U+202E (a bidirectional override) at character 2; remove it");
+    let op = Operation::EditNotes { household, notes: "敲门\u{7}".into() };
+    let err = fx.apply(&people.volunteer, &op).unwrap_err();
+    assert!(err.to_string().contains("U+0007 (a control character) at character 3"), "{err}");
+    assert_eq!(support::heads(&fx.compound), before, "a refused operation changes nothing");
+    fx.ok(&people.volunteer, &Operation::EditNotes { household, notes: "独居\n敲门要大声".into() });
+}
+
+#[test]
+fn notes_that_already_hold_a_control_character_stay_editable_on_the_phone_and_the_relay() {
+    let mut fx = Fixture::default();
+    let people = fx.people;
+    let roster = roster_id(&fx);
+    let household = fx.household("2-1-302");
+    let k = household.to_string();
+    // Notes stored before the rule existed: put straight into the relay's copy, unchecked.
+    let old = forged(&fx, roster, |tx| {
+        let text = child(tx, &entity(tx, "households", &k), "notes");
+        tx.splice_text(&text, 0, 0, "旧\u{7}备注").unwrap();
+    });
+    let doc = fx.compound.document_mut(roster).unwrap().automerge_mut();
+    doc.apply_changes(old.changes.clone()).unwrap();
+    let since = relay_doc(&fx.compound, roster).get_heads();
+    let mut phone = fork(&fx.compound, device(12));
+    // The volunteer edits around the old character and keeps it: the phone and the relay take it.
+    let op = Operation::EditNotes { household, notes: "旧\u{7}备注，独居".into() };
+    phone.apply(&mut fx.env.env(), &people.volunteer, &op).unwrap();
+    let doc = honest(&fx, &phone, roster, &since).accepted(&people.volunteer);
+    let notes = doorstep_core::document::roster::household(&doc, household).unwrap().notes;
+    assert_eq!(notes, "旧\u{7}备注，独居");
+    // Adding a second one is refused on the phone, and by the relay when forged.
+    let op = Operation::EditNotes { household, notes: "\u{7}旧\u{7}备注".into() };
+    assert!(phone.apply(&mut fx.env.env(), &people.volunteer, &op).is_err());
+    let forged_too = forged(&fx, roster, |tx| {
+        let text = child(tx, &entity(tx, "households", &k), "notes");
+        tx.splice_text(&text, 0, 0, "\u{7}").unwrap();
+    });
+    forged_too.schema_refused(&people.volunteer, &["gained U+0007"]);
 }

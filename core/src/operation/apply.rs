@@ -15,7 +15,7 @@ use crate::role::{Actor, Role};
 use crate::rulebook::table::{
     ATTEMPT, BUILDING, CANCELLATION, CARE_ENTRY, HOUSEHOLD, REQUEST, REVIEW, ROSTER, ROUND, TASK,
 };
-use crate::rulebook::{BadValue, Entity, state};
+use crate::rulebook::{BadValue, Entity, characters, state};
 use crate::schema::household::Building;
 use crate::schema::request::Request;
 use crate::schema::review::{ConflictSubject, Review};
@@ -738,9 +738,26 @@ fn merged_text(
 ) -> Result<(), OperationError> {
     let (new_len, now_len) = (new.chars().count(), now.map_or(0, |now| now.chars().count()));
     if new_len <= limits::MERGED_TEXT && state::keeps_within(limits::LONG_TEXT, now_len, new_len) {
-        return Ok(());
+        return added_characters(entity, field, new, now);
     }
     text(entity, field, new)
+}
+
+/// Checks that an edit of a text that merges adds no character no text may hold: a text that
+/// already held some (written before the rule) can still be edited, as the relay judges each
+/// change (`validate::schema`).
+fn added_characters(
+    entity: &Entity,
+    field: &'static str,
+    new: &str,
+    now: Option<&str>,
+) -> Result<(), OperationError> {
+    let kind = entity.field(field).map_or(crate::rulebook::Kind::Text, |f| f.kind);
+    let count = |text: &str| characters::count_unwelcome(text, kind);
+    if characters::adds_unwelcome(now.map_or(0, count), count(new)) {
+        return text(entity, field, new);
+    }
+    Ok(())
 }
 
 /// Checks counts by the table; an unknown 户内人数 (`None`) has nothing to check.

@@ -18,6 +18,7 @@
 //! writer in [`document`](crate::document) (Automerge layout) and its typed struct in
 //! [`schema`](crate::schema).
 
+pub mod characters;
 pub mod state;
 pub mod table;
 
@@ -173,7 +174,8 @@ impl Field {
         }
     }
 
-    /// Checks a string value against the field's limit and whether it is required.
+    /// Checks a string value against the field's limit, whether it is required and the
+    /// characters no text holds ([`characters`]).
     pub fn check_text(&self, value: &str) -> Result<(), BadValue> {
         if self.required && value.trim().is_empty() {
             return Err(BadValue { field: self.name, reason: "must not be empty".into() });
@@ -184,7 +186,18 @@ impl Field {
                 field: self.name,
                 reason: format!("is {len} characters; at most {max} are allowed"),
             }),
-            _ => Ok(()),
+            Some(_) => self.check_characters(value),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks that a string value holds no character its kind may not ([`characters`]).
+    pub fn check_characters(&self, value: &str) -> Result<(), BadValue> {
+        match characters::first_unwelcome(value, self.kind) {
+            Some((place, c)) => {
+                Err(BadValue { field: self.name, reason: characters::describe(place, c, self.kind) })
+            }
+            None => Ok(()),
         }
     }
 

@@ -13,7 +13,7 @@ use automerge::{Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, V
 use super::violation::Problem;
 use crate::document::read;
 use crate::limits;
-use crate::rulebook::{Entity, Field, Kind, state, table};
+use crate::rulebook::{Entity, Field, Kind, characters, state, table};
 use crate::time::Timestamp;
 
 /// The header fields every document root holds.
@@ -94,12 +94,34 @@ pub(super) fn check_fields(
         let winner = Value::from(item.value);
         if item.conflict {
             for (value, id) in doc.get_all(obj, key).unwrap_or_default() {
-                check_shape(field, &value, &id, label, changes)?;
+                check_written(field, &value, &id, label, changes)?;
             }
         } else {
-            check_shape(field, &winner, &id, label, changes)?;
+            check_written(field, &winner, &id, label, changes)?;
         }
         check_size(doc, field, &winner, &id, label, changes)?;
+    }
+    Ok(())
+}
+
+/// A value `changes` wrote to a field: of its kind's shape ([`check_shape`]) and, a string,
+/// without a character no text holds ([`characters`]). Only the batch's own values are judged.
+fn check_written(
+    field: &Field,
+    value: &Value<'_>,
+    id: &ObjId,
+    label: &str,
+    changes: &[Change],
+) -> Result<(), Problem> {
+    if !written_by(changes, id) {
+        return Ok(());
+    }
+    check_shape(field, value, label)?;
+    if let Value::Scalar(s) = value
+        && let ScalarValue::Str(text) = s.as_ref()
+        && let Err(bad) = field.check_characters(text)
+    {
+        return Err(Problem::schema(format!("{label}: field {:?} {}", field.name, bad.reason)));
     }
     Ok(())
 }
@@ -111,14 +133,8 @@ pub(super) fn check_fields(
 /// shape, so one that got in would make the entity unreadable to the rules that guard honest
 /// work (an assignee held as a text made the task unclaimable for good). Only the batch's own
 /// values are judged: a value stored before this check existed never blocks someone else's edit.
-fn check_shape(
-    field: &Field,
-    value: &Value<'_>,
-    id: &ObjId,
-    label: &str,
-    changes: &[Change],
-) -> Result<(), Problem> {
-    if written_by(changes, id) && !fits(field.kind, value) {
+fn check_shape(field: &Field, value: &Value<'_>, label: &str) -> Result<(), Problem> {
+    if !fits(field.kind, value) {
         return Err(Problem::schema(format!(
             "{label}: field {:?} holds {}; it must hold {}",
             field.name,
@@ -153,12 +169,22 @@ fn check_size(
             }
         }
         (Kind::Text, Value::Object(ObjType::Text)) => {
-            let len = doc.text(id).map(|t| t.chars().count()).unwrap_or(0);
+            let text = doc.text(id).unwrap_or_default();
+            let len = text.chars().count();
             // Over the limit is rare; only then is each change's view read (`text_at`).
             let over = len > limits::LONG_TEXT
                 && (len > limits::MERGED_TEXT || !each_author_kept_it_within_the_limit(doc, id, changes));
             if over {
                 check_length(len, field.name, limits::LONG_TEXT, label)?;
+            }
+            // So is a character no text holds; then each change is asked whether it added one.
+            if characters::count_unwelcome(&text, Kind::Text) > 0
+                && let Some(added) = character_a_change_added(doc, id, changes)
+            {
+                return Err(Problem::schema(format!(
+                    "{label}: field {:?} gained U+{:04X}, a control character or a bidirectional override; remove it",
+                    field.name, added as u32
+                )));
             }
         }
         (Kind::Text, _) => {
@@ -187,6 +213,25 @@ fn each_author_kept_it_within_the_limit(doc: &Automerge, id: &ObjId, changes: &[
     changes
         .iter()
         .all(|change| state::keeps_within(limits::LONG_TEXT, len_at(change.deps()), len_at(&[change.hash()])))
+}
+
+/// A character no text holds that one of `changes` added to the text `id` (the text holds more
+/// such characters at the change than at the change's dependencies, as its author saw it, the
+/// phone's rule in `operation`), if any change added one. Read only for a text that holds such a character.
+fn character_a_change_added(doc: &Automerge, id: &ObjId, changes: &[Change]) -> Option<char> {
+    let unwelcome = |heads: &[automerge::ChangeHash]| -> Vec<char> {
+        let text = doc.text_at(id, heads).unwrap_or_default();
+        text.chars().filter(|&c| characters::is_unwelcome(c, Kind::Text)).collect()
+    };
+    changes.iter().find_map(|change| {
+        let (before, after) = (unwelcome(change.deps()), unwelcome(&[change.hash()]));
+        if !characters::adds_unwelcome(before.len(), after.len()) {
+            return None;
+        }
+        // More in all, so more of at least one of them: name that one.
+        let count = |chars: &[char], c: char| chars.iter().filter(|&&d| d == c).count();
+        after.iter().copied().find(|&c| count(&after, c) > count(&before, c))
+    })
 }
 
 /// Whether the operation `id` is one of `changes`'.

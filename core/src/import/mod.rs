@@ -33,6 +33,7 @@
 //! assert_eq!(preview.errors[0].to_string(), "line 3, column 户内人数: \"三\" is not a whole number");
 //! ```
 
+mod cell_characters;
 mod columns;
 mod date_cells;
 mod encoding;

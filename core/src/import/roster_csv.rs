@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use csv::StringRecord;
 use sha2::{Digest, Sha256};
 
+use super::cell_characters;
 use super::columns::{ColumnSet, RosterColumn};
 use super::date_cells::DateCells;
 use super::encoding::decode;
@@ -149,8 +150,13 @@ pub fn read_roster_sheet(bytes: &[u8], dates: &DateCells) -> Result<RosterPrevie
         if rows > MAX_ROWS {
             return Err(ImportError::TooManyRows { limit: MAX_ROWS });
         }
+        let notes = cell_characters::notes_column(&columns.index);
+        let (record, cleaned) = match cell_characters::clean_record(&record, notes, &columns.headers, line) {
+            Some((clean, warnings)) => (clean, warnings),
+            None => (record, Vec::new()),
+        };
         let mut row =
-            Row { line, record: &record, columns: &columns, dates, errors: Vec::new(), warnings: Vec::new() };
+            Row { line, record: &record, columns: &columns, dates, errors: Vec::new(), warnings: cleaned };
         let read = row.read();
         if let Some(address) = &read.address {
             let key = fingerprint([address.estate.as_str(), &address.building, &address.unit, &address.flat]);
@@ -522,7 +528,8 @@ impl Row<'_> {
         let chars = cell.chars().count();
         let zh = match entity.field(field).and_then(|f| f.max_chars()) {
             Some(max) if chars > max => format!("{header} 有 {chars} 个字，这一格最多 {max} 个"),
-            Some(_) => format!("{header} 为空，请填写"),
+            Some(_) if cell.trim().is_empty() => format!("{header} 为空，请填写"),
+            Some(_) => format!("{header} 含有不允许的字符（{}）", bad.reason),
             None => format!("{header} 为 {cell}，超过 {} 人；请核对", crate::limits::PEOPLE),
         };
         self.fail(column, &cell, "refused_by_rules", zh, format!("{header} {}", bad.reason));
@@ -1857,6 +1864,32 @@ mod tests {
         }
         assert!(!rows[2].stated.contains(RosterColumn::Lift), "a dash in 有无电梯 says nothing");
         assert!(rows[3].stated.contains(RosterColumn::Status));
+    }
+
+    #[test]
+    fn invisible_control_and_direction_characters_are_taken_out_and_the_row_says_so() {
+        // A head pasted with a direction override, a flat typed with Alt+Enter (a space, then read
+        // as flat 101 as "10 1" is), a bell in the
+        // phone, and notes on two lines (which they keep) with an escape in them.
+        let input = format!(
+            "{HEADER}\n北林小区,1号楼,1单元,1,\"10\n1\",王\u{202E}芳,139\u{7}12345678,2,0,0,,,,\"独居\r\n敲门\u{1B}要大声\"\n"
+        );
+        let preview = read_roster_csv(input.as_bytes()).unwrap();
+        assert!(preview.is_clean(), "{:?}", preview.errors);
+        let draft = &preview.households[0].draft;
+        assert_eq!((draft.address.flat.as_str(), draft.head.as_str()), ("101", "王芳"));
+        assert_eq!(draft.phone, "13912345678");
+        assert_eq!(draft.notes, "独居\r\n敲门要大声");
+        assert_eq!(
+            warnings(&preview),
+            [
+                "invisible_characters_removed 第 2 行，户主：去掉了 1 个看不见的控制字符或文字方向符，请核对这一格 / line 2, column 户主: 1 invisible control or text-direction character(s) were taken out; check the cell",
+                "invisible_characters_removed 第 2 行，联系电话：去掉了 1 个看不见的控制字符或文字方向符，请核对这一格 / line 2, column 联系电话: 1 invisible control or text-direction character(s) were taken out; check the cell",
+                "invisible_characters_removed 第 2 行，备注：去掉了 1 个看不见的控制字符或文字方向符，请核对这一格 / line 2, column 备注: 1 invisible control or text-direction character(s) were taken out; check the cell",
+            ]
+        );
+        // What the preview read, the roster takes.
+        assert!(crate::operation::draft_problems(draft).is_empty());
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! Names a person types (their own, a device's, a compound's), as the relay stores them outside
-//! the documents: trimmed, not empty, at most [`MAX_NAME`] characters, and free of control
-//! characters. A NUL is stored by SQLite but refused by PostgreSQL, which answered "storage
-//! failed; try again shortly" to a request that no retry could help; a line break or an escape
-//! sequence in a name garbles the lists and exports it appears in.
+//! the documents: trimmed, not empty, at most [`MAX_NAME`] characters, and free of the
+//! characters no text of a compound holds (core's `rulebook::characters`, one-line: control
+//! characters, tabs and line breaks, bidirectional overrides). A NUL is stored by SQLite but
+//! refused by PostgreSQL, which answered "storage failed; try again shortly" to a request that no
+//! retry could help; a line break or an escape sequence in a name garbles the lists and exports
+//! it appears in; an override shows a name in another order than it is written (a member
+//! passing for another on the dashboard's lists).
+
+use doorstep_core::rulebook::{Kind, characters};
 
 use super::AdminError;
 
@@ -18,30 +23,31 @@ pub fn checked_name(field: &str, value: &str) -> Result<String, AdminError> {
     if value.chars().count() > MAX_NAME {
         return Err(AdminError::Invalid(format!("{field} is longer than {MAX_NAME} characters")));
     }
-    if let Some(c) = value.chars().find(|c| c.is_control()) {
+    if let Some((place, c)) = characters::first_unwelcome(value, Kind::Short) {
         return Err(AdminError::Invalid(format!(
-            "{field} holds a control character (U+{:04X}); type it again without it (名称含有控制字符)",
-            u32::from(c)
+            "{field} {}; type it again without it (名称含有控制字符或文字方向符)",
+            characters::describe(place, c, Kind::Short)
         )));
     }
     Ok(value.to_owned())
 }
 
-/// Whether `c` is a control character other than tab and line breaks, which free text (a
-/// reason, a summary) may hold.
-fn is_stray_control(c: char) -> bool {
-    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+/// Whether `c` may not stand in free text (a reason, a summary), which may hold tabs and line
+/// breaks.
+fn is_stray(c: char) -> bool {
+    characters::is_unwelcome(c, Kind::Long)
 }
 
-/// Whether free text holds a control character other than tab and line breaks.
+/// Whether free text holds a character no text holds, tabs and line breaks aside.
 pub fn holds_stray_control(text: &str) -> bool {
-    text.chars().any(is_stray_control)
+    text.chars().any(is_stray)
 }
 
-/// `text` with every control character but tab and line breaks replaced by U+FFFD: for text a
-/// phone wrote for people to read (a set-aside item's summary), which is kept, not refused.
+/// `text` with every character no text holds, tabs and line breaks aside, replaced by U+FFFD:
+/// for text a phone wrote for people to read (a set-aside item's summary), which is kept, not
+/// refused.
 pub fn without_controls(text: &str) -> String {
-    text.chars().map(|c| if is_stray_control(c) { '\u{fffd}' } else { c }).collect()
+    text.chars().map(|c| if is_stray(c) { '\u{fffd}' } else { c }).collect()
 }
 
 #[cfg(test)]
@@ -56,10 +62,13 @@ mod tests {
         assert!(checked_name("name", "line\nbreak").is_err());
         assert!(checked_name("name", "\u{1b}[31m").is_err());
         assert!(checked_name("name", " ").is_err());
+        let Err(AdminError::Invalid(why)) = checked_name("name", "王芳\u{202E}") else { panic!("taken") };
+        assert!(why.contains("U+202E (a bidirectional override)"), "{why}");
     }
 
     #[test]
     fn text_without_controls_keeps_tabs_and_line_breaks() {
         assert_eq!(without_controls("a\0b\tc\nd\u{1b}"), "a\u{fffd}b\tc\nd\u{fffd}");
+        assert_eq!(without_controls("已送达\u{202E}"), "已送达\u{fffd}");
     }
 }

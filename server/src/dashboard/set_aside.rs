@@ -314,7 +314,7 @@ pub async fn dismiss(
     }
     if crate::admin::holds_stray_control(&reason) {
         return Err(AppError::invalid(
-            "the reason holds a control character; type it again without it (原因含有控制字符)",
+            "the reason holds a control character or a text-direction override; type it again without it (原因含有控制字符或文字方向符)",
         )
         .into());
     }

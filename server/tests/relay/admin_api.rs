@@ -76,17 +76,23 @@ async fn a_roster_with_bad_rows_is_refused_unless_good_rows_are_accepted_and_exp
 }
 
 /// A name holding a control character (a NUL, which PostgreSQL does not store; a line break or
-/// an escape that garbles the member list) is refused with 400 and a reason, at join and when a
-/// compound is made; nothing is stored.
+/// an escape that garbles the member list) or a bidirectional override is refused with 400 and a
+/// reason naming it, at join and when a compound is made; nothing is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_with_a_control_character_is_refused_at_join_and_for_a_compound() {
     let relay = TestRelay::start().await;
     let compound = relay.create_compound("香樟苑").await;
-    for name in ["李\u{0}强", "李强\n管理员", "\u{1b}[31m李强"] {
+    for (name, named) in [
+        ("李\u{0}强", "U+0000 (a control character)"),
+        ("李强\n管理员", "U+000A (a line break)"),
+        ("\u{1b}[31m李强", "U+001B (a control character)"),
+        // Shows as 强李, passing for another member on the dashboard's lists.
+        ("\u{202E}李强", "U+202E (a bidirectional override)"),
+    ] {
         let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
         let (status, body) = relay.join(&code, name).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{name:?}: {body}");
-        assert!(body["reason"].as_str().unwrap().contains("control character"), "{body}");
+        assert!(body["reason"].as_str().unwrap().contains(named), "{body}");
     }
     let (status, body) = relay
         .json("POST", "/v1/compounds", &relay.admin_token, Some(serde_json::json!({"name": "人和\u{0}花园"})))

@@ -645,9 +645,52 @@ fn judge_refusals(net: &Network, tally: &mut Tally) {
 
 /// The invariants every document the hub stores satisfies, whatever the phones sent: every
 /// entity of every collection reads as its typed struct (nothing the readers would skip), every
-/// attempt reads, created containers hold one value, and every recorded time follows the hub's
-/// clock.
+/// attempt reads, created containers hold one value, every recorded time follows the hub's
+/// clock, and no string or text holds a character no text holds.
 fn audit(net: &Network) {
+    for doc in net.hub.compound().documents() {
+        no_unwelcome_characters(doc.automerge());
+    }
+    audit_entities(net);
+}
+
+/// Every string value and every text of `doc`, the values that lost a conflict included, is free
+/// of the characters no text of a compound holds (tabs and line breaks aside: those only a
+/// one-line field may not hold, which the typed readers do not tell apart).
+fn no_unwelcome_characters(doc: &automerge::Automerge) {
+    use automerge::{ObjType, ROOT, ReadDoc, ScalarValue, Value};
+    use doorstep_core::rulebook::{Kind, characters};
+    let check = |what: &str, text: &str| {
+        let found = characters::first_unwelcome(text, Kind::Long);
+        assert!(found.is_none(), "{what} {text:?} holds {found:?}");
+    };
+    let mut objects = vec![(ROOT, ObjType::Map)];
+    while let Some((obj, kind)) = objects.pop() {
+        if kind == ObjType::Text {
+            check("a text", &doc.text(&obj).unwrap());
+            continue;
+        }
+        let keys: Vec<automerge::Prop> = match kind {
+            ObjType::List => (0..doc.length(&obj)).map(automerge::Prop::Seq).collect(),
+            _ => doc.keys(&obj).map(automerge::Prop::Map).collect(),
+        };
+        for key in keys {
+            for (value, id) in doc.get_all(&obj, key).unwrap() {
+                match value {
+                    Value::Object(t) => objects.push((id, t)),
+                    Value::Scalar(s) => {
+                        if let ScalarValue::Str(text) = s.as_ref() {
+                            check("a string", text);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The entity invariants of [`audit`].
+fn audit_entities(net: &Network) {
     use automerge::{ObjType, ROOT, ReadDoc};
     let hub = net.hub.compound();
     let window = |at: Timestamp| {

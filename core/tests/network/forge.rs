@@ -1,6 +1,7 @@
 //! A modified phone: besides the operations its app offers, it writes hand-made Automerge
 //! transactions into the documents it holds — random puts, deletes, replacements and inserts at
-//! random places, with values of the wrong type, foreign names and times far from now. Each is
+//! random places, with values of the wrong type, foreign names, times far from now and texts
+//! holding control characters or bidirectional overrides. Each is
 //! one real Automerge change under the phone's own actor, exactly what a patched app could send.
 
 use automerge::transaction::Transactable;
@@ -98,8 +99,14 @@ fn objects(doc: &automerge::Automerge) -> Vec<(ObjId, ObjType)> {
     out
 }
 
+/// Texts no field may hold: control characters, a line break in what may be a one-line field,
+/// bidirectional overrides and isolates.
+const UNWELCOME: &[&str] =
+    &["已送达\u{202E}", "\u{1B}[2J", "a\u{0}b", "\u{2066}1011\u{2069}", "\u{7}", "3\n单元"];
+
 fn value(rng: &mut StdRng, who: PersonId, now: Timestamp) -> ScalarValue {
-    match rng.random_range(0..8) {
+    match rng.random_range(0..9) {
+        8 => ScalarValue::Str((*UNWELCOME.choose(rng).unwrap_or(&"\u{7}")).into()),
         0 => ScalarValue::Str(who.to_string().into()),
         1 => ScalarValue::Str("delivered".into()),
         2 => ScalarValue::Int(now.as_millis()),
@@ -160,7 +167,9 @@ fn write(
             let len = tx.length(obj);
             let at = rng.random_range(0..=len);
             let del = if len > at { rng.random_range(0..=(len - at).min(3)) } else { 0 };
-            tx.splice_text(obj, at, del as isize, "伪")
+            let inserted =
+                if rng.random_bool(0.8) { "伪" } else { UNWELCOME.choose(rng).unwrap_or(&"\u{7}") };
+            tx.splice_text(obj, at, del as isize, inserted)
         }
     }
 }

@@ -8,9 +8,11 @@
 
 mod support;
 
+use doorstep_core::id::CareEntryId;
 use doorstep_core::permission::Rule;
 use doorstep_core::query::{Conflict, conflicts};
 use doorstep_core::schema::control_status::ControlStatus;
+use doorstep_core::schema::request::CareDraft;
 use doorstep_core::schema::vocabulary::{Outcome, TaskStatus};
 use doorstep_core::{Actor, Applied, Compound, Operation, OperationError, Selection};
 use support::{Fixture, TestEnv, device, fork, heads, sync_pair};
@@ -229,6 +231,51 @@ fn concurrent_notes_edits_merge() {
         assert_eq!(notes, "独居, 李秀英家, 敲门要大声");
     }
     assert_eq!(pair.conflicts(), [], "merged text is not a conflict");
+}
+
+/// Two care keepers edit different fields of one care entry offline, each sending the whole
+/// entry as the app shows it: both edits arrive, whichever device's change sorts last (Automerge
+/// writes nothing for a field put again with the value it holds, so the unchanged fields do not
+/// compete).
+#[test]
+fn concurrent_edits_of_different_fields_of_a_care_entry_both_survive() {
+    for second_device in [2, 250] {
+        let mut entry = None;
+        let mut pair = Pair::new(|fx| {
+            let draft = care_draft(fx.household("10-1-201"));
+            let medic = fx.people.medic;
+            entry = fx.ok(&medic, &Operation::AddCareEntry { draft }).new_entity;
+        });
+        pair.other = fork(&pair.fx.compound, device(second_device));
+        let entry: CareEntryId = entry.unwrap().parse().unwrap();
+        let (medic, coordinator) = (pair.fx.people.medic, pair.fx.people.coordinator);
+        let shown = care_draft(pair.fx.household("10-1-201"));
+        let schedule = CareDraft { schedule: "每周一、三、五下午血透".into(), ..shown.clone() };
+        let medicines = CareDraft { medicines: "促红素，降压药".into(), ..shown };
+        pair.on_first(medic, Operation::EditCareEntry { entry, draft: schedule });
+        pair.on_second(coordinator, Operation::EditCareEntry { entry, draft: medicines });
+        pair.merge();
+        for side in [&pair.fx.compound, &pair.other] {
+            let e = side.care_entries().into_iter().find(|e| e.id == entry).unwrap();
+            assert_eq!(
+                (e.schedule.as_str(), e.medicines.as_str()),
+                ("每周一、三、五下午血透", "促红素，降压药"),
+                "device {second_device}"
+            );
+        }
+    }
+}
+
+fn care_draft(household: doorstep_core::id::HouseholdId) -> CareDraft {
+    CareDraft {
+        household,
+        person_name: "陈刚".into(),
+        condition: doorstep_core::schema::need_tag::NeedTag::Dialysis,
+        schedule: "每周二、四、六上午血透".into(),
+        medicines: "促红素".into(),
+        insurance_card_held_by: None,
+        notes: String::new(),
+    }
 }
 
 #[test]

@@ -659,3 +659,39 @@ fn notes_that_already_hold_a_control_character_stay_editable_on_the_phone_and_th
     });
     forged_too.schema_refused(&people.volunteer, &["gained U+0007"]);
 }
+
+#[test]
+fn a_field_stored_with_a_control_character_before_the_rule_does_not_block_an_edit_of_another() {
+    let mut fx = Fixture::default();
+    let people = fx.people;
+    let roster = roster_id(&fx);
+    let household = fx.household("2-1-302");
+    let k = household.to_string();
+    // A head stored before the rule existed: put straight into the relay's copy, unchecked.
+    let old = forged(&fx, roster, |tx| {
+        tx.put(entity(tx, "households", &k), "head", "李秀\u{7}英").unwrap();
+    });
+    let doc = fx.compound.document_mut(roster).unwrap().automerge_mut();
+    doc.apply_changes(old.changes.clone()).unwrap();
+    let since = relay_doc(&fx.compound, roster).get_heads();
+    let mut phone = fork(&fx.compound, device(12));
+    // The dashboard's form or an app sends the head as it is beside the new phone number.
+    let edit = doorstep_core::schema::household::HouseholdEdit {
+        head: Some("李秀\u{7}英".into()),
+        phone: Some("13912345678".into()),
+        ..Default::default()
+    };
+    phone
+        .apply(&mut fx.env.env(), &people.coordinator, &Operation::EditHousehold { household, edit })
+        .unwrap();
+    let doc = honest(&fx, &phone, roster, &since).accepted(&people.coordinator);
+    let after = doorstep_core::document::roster::household(&doc, household).unwrap();
+    assert_eq!((after.head.as_str(), after.phone.as_str()), ("李秀\u{7}英", "13912345678"));
+    // Writing the character anew is refused.
+    let edit = doorstep_core::schema::household::HouseholdEdit {
+        head: Some("李秀英\u{7}".into()),
+        ..Default::default()
+    };
+    let op = Operation::EditHousehold { household, edit };
+    assert!(phone.apply(&mut fx.env.env(), &people.coordinator, &op).is_err());
+}

@@ -178,8 +178,18 @@ impl Compound {
             }
             Operation::EditHousehold { household, edit } => {
                 may_write(role, "edit a household", &HOUSEHOLD, EDITED_HOUSEHOLD_FIELDS)?;
-                for (field, value) in [("head", &edit.head), ("phone", &edit.phone)] {
-                    if let Some(v) = value {
+                // A value the household already holds is not written again (Automerge writes
+                // nothing for it), so only a changed one is judged.
+                let now = self
+                    .single(DocKind::Roster)
+                    .and_then(|roster| roster::household(roster.automerge(), *household));
+                let held = [now.as_ref().map(|h| &h.head), now.as_ref().map(|h| &h.phone)];
+                for ((field, value), held) in
+                    [("head", &edit.head), ("phone", &edit.phone)].into_iter().zip(held)
+                {
+                    if let Some(v) = value
+                        && held != Some(v)
+                    {
                         text(&HOUSEHOLD, field, v)?;
                     }
                 }
@@ -547,9 +557,9 @@ impl Compound {
                 let Some(obj) = roster::entity(doc.automerge(), care::ENTRIES, &entry.to_string()) else {
                     return Err(OperationError::UnknownCareEntry(*entry));
                 };
-                let now = care::read_entry(doc.automerge(), *entry, &obj).ok().map(|e| e.notes);
-                check_care_but_notes(draft)?;
-                merged_text(&CARE_ENTRY, "notes", &draft.notes, now.as_deref())?;
+                let now = care::read_entry(doc.automerge(), *entry, &obj).ok();
+                check_care_changes(draft, now.as_ref())?;
+                merged_text(&CARE_ENTRY, "notes", &draft.notes, now.as_ref().map(|e| e.notes.as_str()))?;
                 transact(doc, env, |tx| Ok(care::put_entry(tx, *entry, draft)?))?;
                 Ok(applied(doc.id(), None))
             }
@@ -805,13 +815,26 @@ pub(crate) fn draft_problems(draft: &crate::schema::household::HouseholdDraft) -
 }
 
 fn check_care(draft: &crate::schema::request::CareDraft) -> Result<(), OperationError> {
-    check_care_but_notes(draft)?;
+    check_care_changes(draft, None)?;
     text(&CARE_ENTRY, "notes", &draft.notes)
 }
 
-/// A care draft's fields that do not merge.
-fn check_care_but_notes(draft: &crate::schema::request::CareDraft) -> Result<(), OperationError> {
-    text(&CARE_ENTRY, "person_name", &draft.person_name)?;
-    text(&CARE_ENTRY, "schedule", &draft.schedule)?;
-    text(&CARE_ENTRY, "medicines", &draft.medicines)
+/// A care draft's fields that do not merge, those that differ from the entry as it is `now` (all
+/// of them for a new entry): only those are written (`care::put_entry`), so a field the edit
+/// leaves as it was is not judged again.
+fn check_care_changes(
+    draft: &crate::schema::request::CareDraft,
+    now: Option<&crate::schema::request::CareEntry>,
+) -> Result<(), OperationError> {
+    let fields = [
+        ("person_name", &draft.person_name, now.map(|e| &e.person_name)),
+        ("schedule", &draft.schedule, now.map(|e| &e.schedule)),
+        ("medicines", &draft.medicines, now.map(|e| &e.medicines)),
+    ];
+    for (field, value, held) in fields {
+        if held != Some(value) {
+            text(&CARE_ENTRY, field, value)?;
+        }
+    }
+    Ok(())
 }

@@ -628,6 +628,19 @@ fn the_phone_refuses_the_same_characters_before_it_writes_naming_where_they_stan
     fx.ok(&people.volunteer, &Operation::EditNotes { household, notes: "独居\n敲门要大声".into() });
 }
 
+/// Writes `edit` straight into the relay's copy of document `id`, unchecked, as a value stored
+/// before the character rule existed; the relay's heads after it.
+fn stored_before_the_rule(
+    fx: &mut Fixture,
+    id: DocumentId,
+    edit: impl FnOnce(&mut Transaction<'_>),
+) -> Vec<ChangeHash> {
+    let old = forged(fx, id, edit);
+    let doc = fx.compound.document_mut(id).unwrap().automerge_mut();
+    doc.apply_changes(old.changes).unwrap();
+    doc.get_heads()
+}
+
 #[test]
 fn notes_that_already_hold_a_control_character_stay_editable_on_the_phone_and_the_relay() {
     let mut fx = Fixture::default();
@@ -635,14 +648,10 @@ fn notes_that_already_hold_a_control_character_stay_editable_on_the_phone_and_th
     let roster = roster_id(&fx);
     let household = fx.household("2-1-302");
     let k = household.to_string();
-    // Notes stored before the rule existed: put straight into the relay's copy, unchecked.
-    let old = forged(&fx, roster, |tx| {
+    let since = stored_before_the_rule(&mut fx, roster, |tx| {
         let text = child(tx, &entity(tx, "households", &k), "notes");
         tx.splice_text(&text, 0, 0, "旧\u{7}备注").unwrap();
     });
-    let doc = fx.compound.document_mut(roster).unwrap().automerge_mut();
-    doc.apply_changes(old.changes.clone()).unwrap();
-    let since = relay_doc(&fx.compound, roster).get_heads();
     let mut phone = fork(&fx.compound, device(12));
     // The volunteer edits around the old character and keeps it: the phone and the relay take it.
     let op = Operation::EditNotes { household, notes: "旧\u{7}备注，独居".into() };
@@ -667,13 +676,9 @@ fn a_field_stored_with_a_control_character_before_the_rule_does_not_block_an_edi
     let roster = roster_id(&fx);
     let household = fx.household("2-1-302");
     let k = household.to_string();
-    // A head stored before the rule existed: put straight into the relay's copy, unchecked.
-    let old = forged(&fx, roster, |tx| {
+    let since = stored_before_the_rule(&mut fx, roster, |tx| {
         tx.put(entity(tx, "households", &k), "head", "李秀\u{7}英").unwrap();
     });
-    let doc = fx.compound.document_mut(roster).unwrap().automerge_mut();
-    doc.apply_changes(old.changes.clone()).unwrap();
-    let since = relay_doc(&fx.compound, roster).get_heads();
     let mut phone = fork(&fx.compound, device(12));
     // The dashboard's form or an app sends the head as it is beside the new phone number.
     let edit = doorstep_core::schema::household::HouseholdEdit {

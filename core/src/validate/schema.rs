@@ -132,7 +132,8 @@ fn check_written(
 /// an Automerge text, map or list for the containers. The typed readers skip a value of the wrong
 /// shape, so one that got in would make the entity unreadable to the rules that guard honest
 /// work (an assignee held as a text made the task unclaimable for good). Only the batch's own
-/// values are judged: a value stored before this check existed never blocks someone else's edit.
+/// values are asked ([`check_written`]): a value stored before this check existed never blocks
+/// someone else's edit.
 fn check_shape(field: &Field, value: &Value<'_>, label: &str) -> Result<(), Problem> {
     if !fits(field.kind, value) {
         return Err(Problem::schema(format!(

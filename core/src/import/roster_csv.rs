@@ -1868,9 +1868,9 @@ mod tests {
 
     #[test]
     fn invisible_control_and_direction_characters_are_taken_out_and_the_row_says_so() {
-        // A head pasted with a direction override, a flat typed with Alt+Enter (a space, then read
-        // as flat 101 as "10 1" is), a bell in the
-        // phone, and notes on two lines (which they keep) with an escape in them.
+        // A head pasted with a direction override, a flat typed with Alt+Enter (a space, then
+        // read as flat 101 as "10 1" is), a bell in the phone, and notes on two lines (which they
+        // keep) with an escape in them.
         let input = format!(
             "{HEADER}\n北林小区,1号楼,1单元,1,\"10\n1\",王\u{202E}芳,139\u{7}12345678,2,0,0,,,,\"独居\r\n敲门\u{1B}要大声\"\n"
         );

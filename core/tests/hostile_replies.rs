@@ -13,7 +13,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use doorstep_core::sync::{ClientSession, DocMessage, SyncResponse, WIRE_VERSION};
-use doorstep_core::validate::check_received;
+use doorstep_core::validate::{check_received, load_received_document};
 use sha2::{Digest, Sha256};
 use support::bombs::{deflate_bomb, run_length_bomb};
 use support::{Fixture, device, fork};
@@ -152,6 +152,34 @@ fn a_reply_whose_change_makes_an_object_inside_itself_is_refused() {
     support::crafted::make_object_inside_itself(&mut change);
     let crafted = automerge::Change::from(change);
     let (failed, moved) = phone_takes(reply_carrying(&[crafted.raw_bytes().to_vec()]));
+    let failed = failed.expect("the reply is refused");
+    assert!(failed.contains("not earlier than itself"), "{failed}");
+    assert!(!moved, "the roster is as it was");
+}
+
+#[test]
+fn a_whole_document_holding_an_object_made_inside_itself_is_refused_and_an_honest_one_loaded_once() {
+    // The same crafted change, inside a whole document (a copy, or a reply to a phone far
+    // behind): the check that loads it once for the phone (`load_received_document`) refuses it
+    // as the change check does, and the phone's roster does not move.
+    let mut fx = Fixture::default();
+    let roster = fx.compound.single(doorstep_core::schema::vocabulary::DocKind::Roster).unwrap().id();
+    let base = fx.compound.document(roster).unwrap().save();
+    let before = fx.compound.document(roster).unwrap().heads();
+    let household = fx.household("2-1-101");
+    let coordinator = fx.people.coordinator;
+    fx.ok(&coordinator, &doorstep_core::Operation::EditNotes { household, notes: "门口放".into() });
+    let honest = fx.compound.document(roster).unwrap();
+    let loaded = load_received_document(&honest.save()).expect("an honest copy passes").expect("one chunk");
+    assert_eq!(loaded.get_heads(), honest.heads(), "the document the check loaded is the copy");
+    let mut change = honest.automerge().get_changes(&before).pop().unwrap().decode();
+    support::crafted::make_object_inside_itself(&mut change);
+    let mut forged = automerge::Automerge::load(&base).unwrap();
+    forged.apply_changes([automerge::Change::from(change)]).unwrap();
+    let bytes = forged.save();
+    let refused = load_received_document(&bytes).expect_err("a cycle in a whole document");
+    assert!(refused.contains("not earlier than itself"), "{refused}");
+    let (failed, moved) = phone_takes(reply_carrying(&[bytes]));
     let failed = failed.expect("the reply is refused");
     assert!(failed.contains("not earlier than itself"), "{failed}");
     assert!(!moved, "the roster is as it was");

@@ -11,7 +11,8 @@
 
 use std::collections::BTreeSet;
 
-use doorstep_core::document::Document;
+use automerge::ActorId;
+use doorstep_core::document::{Document, Header};
 use doorstep_core::id::DocumentId;
 use doorstep_core::sync::PeerState;
 use doorstep_core::sync::document_copy::{digest, heads_text};
@@ -299,22 +300,8 @@ impl Replica {
         let header =
             self.compounds.values().find_map(|c| c.document(doc)).map(|d| (*d.header(), d.is_placeholder()));
         let device = self.device_actor().clone();
-        // Automerge inflates and expands a document's columns with no bound: a copy that would
-        // take the phone's memory (or is not Automerge chunks at all) is refused like one that
-        // does not load, before Automerge reads it.
-        let bounded = || {
-            doorstep_core::validate::check_received(&copy.bytes)
-                .inspect_err(
-                    |problem| tracing::warn!(doc = %doc, %problem, "a document's copy refused unread"),
-                )
-                .is_ok()
-        };
         let loaded = match header {
-            Some((header, _)) if copy.is_whole() && bounded() => {
-                std::panic::catch_unwind(|| Document::load(header, &copy.bytes, device))
-                    .ok()
-                    .and_then(Result::ok)
-            }
+            Some((header, _)) if copy.is_whole() => load_checked(doc, header, &copy.bytes, device),
             _ => None,
         };
         let (Some(mut loaded), Some((_, placeholder))) = (loaded, header) else {
@@ -359,6 +346,29 @@ impl Replica {
     }
 }
 
+/// The copy `bytes` of `doc` as the document, if it passes the checks a phone makes of what its
+/// relay sends and loads as the document expected. Automerge inflates and expands a document's
+/// columns with no bound: a copy that would take the phone's memory (or is not Automerge chunks
+/// at all) is refused like one that does not load, before Automerge reads it. A copy that is one
+/// document chunk (as the relay serves them) is loaded once, by its check.
+fn load_checked(doc: DocumentId, header: Header, bytes: &[u8], device: ActorId) -> Option<Document> {
+    let refused = |problem: String| tracing::warn!(doc = %doc, %problem, "a document's copy refused unread");
+    let loaded = match doorstep_core::validate::load_received_document(bytes) {
+        Ok(Some(checked)) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Document::from_automerge(header, checked.with_actor(device))
+        })),
+        Ok(None) => {
+            doorstep_core::validate::check_received(bytes).map_err(refused).ok()?;
+            std::panic::catch_unwind(|| Document::load(header, bytes, device))
+        }
+        Err(problem) => {
+            refused(problem);
+            return None;
+        }
+    };
+    loaded.ok().and_then(Result::ok)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -394,7 +404,7 @@ mod tests {
         let placeholder = replica.compounds.get(&compound).and_then(|c| c.document(doc)).unwrap();
         assert!(!replica.waits_for_a_copy(placeholder), "the sync takes it");
 
-        let real = Document::create(header, automerge::ActorId::from([7; 16])).unwrap();
+        let real = Document::create(header, ActorId::from([7; 16])).unwrap();
         let saved = real.save();
         let whole = PartialCopy {
             heads: heads_text(&real.heads()),

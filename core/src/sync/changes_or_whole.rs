@@ -129,7 +129,7 @@ mod tests {
     }
 
     fn in_step_after(mut phone: Automerge, mut message: Message, relay: &Automerge) {
-        whole_document::adopt(&mut phone, &mut message).unwrap();
+        whole_document::adopt(&mut phone, &mut message, None).unwrap();
         receive(&mut phone, &mut PeerState::new(), message).unwrap();
         assert_eq!(phone.get_heads(), relay.get_heads(), "the phone holds everything after one reply");
     }

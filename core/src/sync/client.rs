@@ -246,16 +246,13 @@ impl ClientSession {
             let applied = super::decode(&message, &super::MessageLimits::for_replies())
                 .and_then(|m| {
                     // Automerge inflates and expands a reply's chunks with no bound: a bomb from
-                    // a broken relay or a forger on the path would take the phone's memory.
-                    for (entry, bytes) in m.changes.iter().enumerate() {
-                        crate::validate::check_received(bytes).map_err(|problem| {
-                            SyncError::Malformed(format!("the reply's change entry {entry}: {problem}"))
-                        })?;
-                    }
-                    Ok(m)
+                    // a broken relay or a forger on the path would take the phone's memory. A
+                    // whole document is loaded once, by its check.
+                    let checked = checked_reply(&m)?;
+                    Ok((m, checked))
                 })
-                .and_then(|mut m| {
-                    let snapshot = super::whole_document::adopt(doc.automerge_mut(), &mut m)?;
+                .and_then(|(mut m, checked)| {
+                    let snapshot = super::whole_document::adopt(doc.automerge_mut(), &mut m, checked)?;
                     // Kept only where they could be the chunk to store: changes (a whole
                     // document not adopted is merged as usual) for a document the phone held (a
                     // new one is stored whole).
@@ -384,4 +381,24 @@ impl DocumentSet for BTreeMap<crate::id::CompoundId, crate::Compound> {
     fn get_mut(&mut self, id: DocumentId) -> Option<&mut Document> {
         self.values_mut().find_map(|c| c.document_mut(id))
     }
+}
+
+/// Checks every change entry of a relay's reply as [`validate::check_received`]
+/// (crate::validate::check_received) does; a reply whose one entry is a whole document gives the
+/// document its check loaded ([`validate::load_received_document`](crate::validate::load_received_document)),
+/// for [`whole_document::adopt`](super::whole_document::adopt) to take without loading it again.
+fn checked_reply(message: &automerge::sync::Message) -> Result<Option<automerge::Automerge>, SyncError> {
+    let refused = |entry: usize| {
+        move |problem: String| SyncError::Malformed(format!("the reply's change entry {entry}: {problem}"))
+    };
+    let mut entries = message.changes.iter();
+    if let (Some(bytes), None) = (entries.next(), entries.next())
+        && let Some(loaded) = crate::validate::load_received_document(bytes).map_err(refused(0))?
+    {
+        return Ok(Some(loaded));
+    }
+    for (entry, bytes) in message.changes.iter().enumerate() {
+        crate::validate::check_received(bytes).map_err(refused(entry))?;
+    }
+    Ok(None)
 }

@@ -213,7 +213,7 @@ mod tests {
             let Some(reply) = generate_sharing(relay, &mut relay_state, &saved) else { break };
             let mut message: Message = decode(&reply, &MessageLimits::for_replies()).unwrap();
             replies.push(message.changes.iter().map(<[u8]>::len).sum());
-            whole_document::adopt(phone, &mut message).unwrap();
+            whole_document::adopt(phone, &mut message, None).unwrap();
             receive(phone, &mut phone_state, message).unwrap();
             if phone.get_heads() == relay.get_heads() {
                 break;

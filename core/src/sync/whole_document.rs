@@ -31,15 +31,24 @@ fn whole_document(message: &Message) -> Option<Vec<u8>> {
 /// it (keeping `doc`'s actor), takes the changes out of `message` (its heads, needs and filter
 /// still go to `receive`) and returns the document's bytes, a snapshot of the new `doc`.
 /// Otherwise leaves both untouched and returns `None`, for `receive` to apply as usual.
-pub fn adopt(doc: &mut Automerge, message: &mut Message) -> Result<Option<Vec<u8>>, SyncError> {
+/// `loaded` is that document as the reply's check already loaded it, if it did; otherwise it is
+/// loaded here.
+pub fn adopt(
+    doc: &mut Automerge,
+    message: &mut Message,
+    loaded: Option<Automerge>,
+) -> Result<Option<Vec<u8>>, SyncError> {
     let Some(bytes) = whole_document(message) else { return Ok(None) };
     // Changes waiting for a dependency live only in `doc`'s queue; adopting would drop them.
     if !doc.get_missing_deps(&[]).is_empty() {
         return Ok(None);
     }
-    let loaded = contained("a whole document from the relay", || Automerge::load(&bytes))
-        .map_err(SyncError::Malformed)?
-        .map_err(|e| SyncError::Rejected(e.to_string()))?;
+    let loaded = match loaded {
+        Some(loaded) => loaded,
+        None => contained("a whole document from the relay", || Automerge::load(&bytes))
+            .map_err(SyncError::Malformed)?
+            .map_err(|e| SyncError::Rejected(e.to_string()))?,
+    };
     if !doc.get_heads().iter().all(|head| loaded.get_change_by_hash(head).is_some()) {
         return Ok(None);
     }
@@ -96,7 +105,7 @@ mod tests {
         with_key(&mut phone, "mine");
         relay.merge(&mut phone.clone()).unwrap();
         let mut reply = whole_reply(&relay, &phone);
-        let snapshot = adopt(&mut phone, &mut reply).unwrap().expect("adopted");
+        let snapshot = adopt(&mut phone, &mut reply, None).unwrap().expect("adopted");
         assert_eq!(phone.get_heads(), relay.get_heads());
         assert_eq!(phone.get_actor(), &ActorId::from([2; 16]), "the phone keeps its own actor");
         assert!(reply.changes.is_empty(), "the changes are not applied a second time");
@@ -130,7 +139,7 @@ mod tests {
             let mut message = decode(&reply, &MessageLimits::for_replies()).unwrap();
             assert_eq!(whole_document(&message), Some(saved_bytes.clone()), "the one saved copy");
             assert_eq!(message.heads, relay.get_heads());
-            assert!(adopt(&mut phone, &mut message).unwrap().is_some());
+            assert!(adopt(&mut phone, &mut message, None).unwrap().is_some());
             receive(&mut phone, &mut PeerState::new(), message).unwrap();
             assert_eq!(phone.get_heads(), relay.get_heads());
         }
@@ -141,7 +150,7 @@ mod tests {
         let (relay, mut phone) = shared_start();
         with_key(&mut phone, "made-while-the-request-was-in-flight");
         let mut reply = whole_reply(&relay, &phone);
-        assert!(adopt(&mut phone, &mut reply).unwrap().is_none());
+        assert!(adopt(&mut phone, &mut reply, None).unwrap().is_none());
         assert!(!reply.changes.is_empty(), "left for receive");
         let mut state = PeerState::new();
         receive(&mut phone, &mut state, reply).unwrap();

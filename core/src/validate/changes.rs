@@ -60,19 +60,46 @@ fn ordered(change: &Change) -> Result<(), String> {
 /// inflates, expands or applies anything it would choke on inside one uninterruptible step: a
 /// DEFLATE bomb, a run-length bomb, an operation referring to itself or to a later operation.
 fn chunk_changes(kind: u8, chunk: &[u8]) -> Result<Vec<Change>, String> {
-    // Before Automerge inflates anything: a DEFLATE bomb is refused here.
-    check_inflated(kind, chunk)?;
-    // Nor a run-length bomb: columns describing more operations than a change may hold.
-    check_op_rows(kind, chunk)?;
-    let changes = if kind == DOCUMENT {
-        contained("a document chunk", || document_changes(chunk))??
-    } else {
-        let change = contained("a change chunk", || Change::try_from(chunk))?;
-        vec![change.map_err(|e| format!("is not an Automerge change: {e}"))?]
-    };
-    // Nor a change whose object tree would be a cycle, which Automerge walks forever.
+    if kind == DOCUMENT {
+        return checked_document(chunk).map(|(_, changes)| changes);
+    }
+    bounded(kind, chunk)?;
+    let change = contained("a change chunk", || Change::try_from(chunk))?;
+    let change = change.map_err(|e| format!("is not an Automerge change: {e}"))?;
+    ordered(&change)?;
+    Ok(vec![change])
+}
+
+/// A document chunk loaded into a scratch document, and its changes, once the chunk passed
+/// [`chunk_changes`]'s checks.
+fn checked_document(chunk: &[u8]) -> Result<(Automerge, Vec<Change>), String> {
+    bounded(DOCUMENT, chunk)?;
+    let (scratch, changes) = contained("a document chunk", || load_document(chunk))??;
     changes.iter().try_for_each(ordered)?;
-    Ok(changes)
+    Ok((scratch, changes))
+}
+
+/// Refuses a chunk Automerge would inflate or expand past any bound, before it reads a byte of
+/// it: a DEFLATE bomb, or columns describing more operations than a change may hold (a
+/// run-length bomb).
+fn bounded(kind: u8, chunk: &[u8]) -> Result<(), String> {
+    check_inflated(kind, chunk)?;
+    check_op_rows(kind, chunk)
+}
+
+/// A whole document a phone takes from its relay (a copy of it, or a reply that is one compressed
+/// document), checked as [`check_received`] checks it and loaded once: the scratch document the
+/// check loads to take its changes out is the document returned, so the phone does not load the
+/// same bytes a second time (a third of what taking a copy cost, BENCHMARKS.md §7). `Ok(None)`
+/// when `bytes` are not exactly one document chunk; the caller then checks them with
+/// [`check_received`] and loads them as usual.
+pub fn load_received_document(bytes: &[u8]) -> Result<Option<Automerge>, String> {
+    match split(bytes)?.as_slice() {
+        [(DOCUMENT, chunk)] => checked_document(chunk)
+            .map(|(scratch, _)| Some(scratch))
+            .map_err(|problem| format!("its chunk 0 {problem}")),
+        _ => Ok(None),
+    }
 }
 
 /// Refuses Automerge bytes (a sync message's entry, or a saved document) that the relay would
@@ -135,8 +162,8 @@ fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
     None
 }
 
-/// The changes of a document chunk, in an order Automerge can apply them.
-fn document_changes(chunk: &[u8]) -> Result<Vec<Change>, String> {
+/// A document chunk loaded, and its changes in an order Automerge can apply them.
+fn load_document(chunk: &[u8]) -> Result<(Automerge, Vec<Change>), String> {
     let options =
         LoadOptions::new().on_partial_load(OnPartialLoad::Error).verification_mode(VerificationMode::Check);
     let scratch = Automerge::load_with_options(chunk, options)
@@ -144,7 +171,8 @@ fn document_changes(chunk: &[u8]) -> Result<Vec<Change>, String> {
     if !scratch.get_missing_deps(&[]).is_empty() {
         return Err("is a document whose history is incomplete".into());
     }
-    Ok(scratch.get_changes(&[]))
+    let changes = scratch.get_changes(&[]);
+    Ok((scratch, changes))
 }
 
 fn malformed(entry: usize, problem: String) -> Violation {

@@ -112,12 +112,12 @@ pub fn sheet(
             .doors
             .push((h, t));
     }
-    if by_building.is_empty() {
-        let place = match (estate, building) {
-            (_, Some(b)) => format!("building {}", excerpt(b)),
-            (Some(e), None) => format!("estate {}", excerpt(e)),
-            (None, None) => "any building".to_owned(),
-        };
+    let place = match (estate, building) {
+        (_, Some(b)) => Some(format!("building {}", excerpt(b))),
+        (Some(e), None) => Some(format!("estate {}", excerpt(e))),
+        (None, None) => None,
+    };
+    if let (true, Some(place)) = (by_building.is_empty(), place) {
         return Err(AppError::NotFound(format!("round {} has no tasks to deliver in {place}", info.title)));
     }
     let mut html = String::with_capacity(16 * 1024);
@@ -127,6 +127,18 @@ pub fn sheet(
         "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <title>配送单 {title}</title><style>{STYLE}</style></head><body>\n"
     );
+    // A whole round with nothing left to deliver (every task cancelled, or its household gone
+    // from the roster) is a sheet that says so, not an error page in the coordinator's new tab.
+    if by_building.is_empty() {
+        let _ = write!(
+            html,
+            "<h1>{title} <small>Delivery sheet</small></h1>\n<p class=\"meta\">{compound} · \
+             这一轮没有要送的户：任务都已取消，或住户已不在名册上。 \
+             <small>Nothing to deliver in this round: every task is cancelled or its household is no \
+             longer on the roster.</small></p>\n",
+            compound = esc(compound_name),
+        );
+    }
     // The compound's own time zone (UTC+8 unless a coordinator set another), named beside it.
     let offset = compound.utc_offset();
     let printed = format!("{} ({})", offset.local_time(clock::now()), offset.label());

@@ -75,6 +75,21 @@ async fn the_sheet_lists_the_buildings_doors_with_boxes_to_tick() {
     let none =
         session.get(&format!("/dashboard/api/compounds/{compound}/print/rounds/{round}?building=2")).await;
     assert_eq!(none.status, StatusCode::NOT_FOUND, "round 1 has no tasks in building 2");
+
+    // Every task cancelled: the round's sheet opens and says there is nothing to deliver.
+    let detail = session.get_json(&format!("/dashboard/api/compounds/{compound}/rounds/{round}")).await;
+    for task in detail["tasks"].as_array().unwrap() {
+        let id = task["task"]["id"].as_str().unwrap();
+        let cancel =
+            serde_json::json!({"op": "cancel_task", "round": round, "task": id, "reason": "住户已转移"});
+        let cancelled = session.operate(compound, &cancel).await;
+        assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
+    }
+    let empty = session.get(&format!("/dashboard/api/compounds/{compound}/print/rounds/{round}")).await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.text());
+    let html = empty.text();
+    assert!(html.contains("这一轮没有要送的户") && html.contains("Nothing to deliver"), "{html}");
+    assert_eq!(html.matches("<tr><td>").count(), 0, "{html}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

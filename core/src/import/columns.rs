@@ -5,6 +5,7 @@
 //! name after folding those differences away, in any order, and ignore columns we do not know
 //! (an ID-card column, a row number) rather than refuse the file.
 
+use crate::rulebook::{Kind, characters};
 use crate::schema::address::normalize_width;
 
 /// A column of the roster ledger (台账).
@@ -228,6 +229,10 @@ impl std::fmt::Display for RosterColumn {
 }
 
 fn header_key(header: &str) -> String {
+    // A control or text-direction character pasted into a header says nothing about its column
+    // (a cell's are taken out too, `cell_characters`); whitespace and line breaks go in
+    // `normalize_width`.
+    let header: String = header.chars().filter(|&c| !characters::is_unwelcome(c, Kind::Long)).collect();
     let key = normalize_width(header.trim_start_matches('\u{FEFF}')).to_lowercase().replace(['_', '-'], "");
     let key = key.trim_matches('*');
     // "户内人数(人)" → "户内人数"; the parentheses are ASCII after normalize_width.
@@ -259,6 +264,8 @@ mod tests {
     fn headers_are_folded() {
         check(" 户主 ", Some(RosterColumn::Head));
         check("\u{FEFF}小区", Some(RosterColumn::Estate));
+        check("户\u{202E}主", Some(RosterColumn::Head));
+        check("户内\n人数\u{7}", Some(RosterColumn::People));
         check("*楼号", Some(RosterColumn::Building));
         check("户内人数(人)", Some(RosterColumn::People));
         check("户内人数（人）", Some(RosterColumn::People));

@@ -142,3 +142,11 @@ test('the page loads nothing from elsewhere and runs no inline script', () => {
   assert.doesNotMatch(html, /\son[a-z]+=/, 'no inline event handlers');
   assert.doesNotMatch(app, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/, 'text is never parsed as HTML');
 });
+
+test('a control or text-direction character in a shown text is shown as its code point, not obeyed', async () => {
+  const { visible } = await import(pathToFileURL(path.join(assets, 'dom.js')).href);
+  assert.equal(visible('10\u202E11'), '10⟨U+202E⟩11');
+  assert.equal(visible('王\u0007芳\u2066'), '王⟨U+0007⟩芳⟨U+2066⟩');
+  assert.equal(visible('独居\n敲门\t要大声\r\n'), '独居\n敲门\t要大声\r\n', 'tabs and line breaks stay');
+  assert.equal(visible('👨‍👩‍👧 \u200B'), '👨‍👩‍👧 \u200B', 'joiners and zero-width spaces stay');
+});

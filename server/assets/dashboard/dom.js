@@ -58,7 +58,8 @@ export function fill(el, ...children) {
 }
 
 /**
- * Appends children to an element; arrays among them are flattened.
+ * Appends children to an element; arrays among them are flattened, and text is shown with
+ * `visible`.
  * @param {Element} el
  * @param {Child[]} children
  */
@@ -66,8 +67,23 @@ export function append(el, children) {
   // Checked as plain values: the type of an arbitrarily nested flatten is beyond the checker.
   for (const c of /** @type {any[]} */ (children).flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : String(c));
+    el.append(c instanceof Node ? c : visible(String(c)));
   }
+}
+
+/** The control and text-direction characters no text of a compound holds (core's
+ * `rulebook/characters.rs`), tabs and line breaks aside. */
+const UNWELCOME = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/gu;
+
+/**
+ * `text` with each character no text holds shown as its code point (⟨U+202E⟩) instead of obeyed:
+ * the relay refuses them since stop 41, but a text stored before (or a name) may still hold one,
+ * and an override would show a door or a note in another order than it is written.
+ * @param {string} text
+ * @returns {string}
+ */
+export function visible(text) {
+  return text.replace(UNWELCOME, (c) => `⟨U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}⟩`);
 }
 
 let uid = 0;

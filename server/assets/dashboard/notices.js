@@ -2,13 +2,13 @@
 // Messages to the person: the passing toast and the error banner.
 
 import { t } from './i18n.js';
-import { h, fill, button, byTestId } from './dom.js';
+import { h, fill, button, byTestId, visible } from './dom.js';
 
 let toastTimer = null;
 export function toast(text) {
   const el = byTestId('toast');
   if (!el) return;
-  el.textContent = text;
+  el.textContent = visible(String(text));
   el.hidden = false;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => {

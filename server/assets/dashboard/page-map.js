@@ -4,7 +4,7 @@
 
 import * as I from './i18n.js';
 import { t, label } from './i18n.js';
-import { h, fill, field, select } from './dom.js';
+import { h, fill, field, select, visible } from './dom.js';
 import { buildingName, numeric } from './format.js';
 import { state } from './state.js';
 import { api, cpath } from './api.js';
@@ -254,7 +254,7 @@ export function MapView(query) {
     const r = data.round;
     roundLine.hidden = !r;
     if (r) {
-      roundLine.textContent = t('map.round_progress', { title: r.round.title, doors: r.doors, delivered: r.delivered, attempted: r.attempted, pending: r.pending });
+      roundLine.textContent = visible(t('map.round_progress', { title: r.round.title, doors: r.doors, delivered: r.delivered, attempted: r.attempted, pending: r.pending }));
       Object.assign(roundLine.dataset, { round: r.round.document, doors: r.doors, delivered: r.delivered, attempted: r.attempted, pending: r.pending });
     }
     fill(grid, ...shown.map(drawBuilding));

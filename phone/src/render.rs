@@ -675,12 +675,17 @@ fn role_words(role: doorstep_core::Role) -> (&'static str, &'static str) {
 
 /// `text` as a terminal may show it: what other people wrote (a note, a request, a reason) reaches
 /// this terminal, and a control character in it (ESC starts a sequence that can recolour, move
-/// or retitle the terminal) is shown as U+FFFD instead of being obeyed. Line breaks and tabs stay.
+/// or retitle the terminal; a carriage return writes over the line) or a text-direction override
+/// (which shows what follows in another order) is shown as U+FFFD instead of being obeyed: the
+/// rulebook's characters no text holds (`rulebook::characters`), and the carriage return. Line
+/// breaks and tabs stay.
 fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    use doorstep_core::rulebook::{Kind, characters};
+    let obeyed = |c: char| c == '\r' || characters::is_unwelcome(c, Kind::Long);
+    if !text.chars().any(obeyed) {
         return std::borrow::Cow::Borrowed(text);
     }
-    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{FFFD}' } else { c }).collect()
+    text.chars().map(|c| if obeyed(c) { '\u{FFFD}' } else { c }).collect()
 }
 
 /// "1 request", "2 requests": the count with the English word that agrees with it.
@@ -998,6 +1003,11 @@ mod tests {
             "门口\u{FFFD}]0;pwned\u{FFFD}\n第二行\t好"
         );
         assert_eq!(printable("\u{9b}31m红"), "\u{FFFD}31m红", "C1 controls too");
+        assert_eq!(
+            printable("10\u{202E}11\r已送达"),
+            "10\u{FFFD}11\u{FFFD}已送达",
+            "overrides and carriage returns too"
+        );
         assert_eq!(standing(1, SetAside::default()), "1 change not yet synced / 1 项未同步");
         assert_eq!(standing(3, SetAside::default()), "3 changes not yet synced / 3 项未同步");
         assert_eq!(standing(0, SetAside::default()), "all synced / 已全部同步");

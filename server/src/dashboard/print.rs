@@ -55,8 +55,11 @@ section + section { page-break-before: always; margin-top: 2em; }
 @media print { body { margin: 0; } @page { size: A4 landscape; margin: 12mm; } }
 "#;
 
-/// Escapes text for HTML.
+/// Escapes text for HTML; a control or text-direction character a stored text still holds
+/// (written before the rulebook refused them) is shown as its code point, as the dashboard
+/// shows it, rather than reordering the sheet's line.
 fn esc(text: &str) -> String {
+    use doorstep_core::rulebook::{Kind, characters};
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -65,6 +68,9 @@ fn esc(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            c if characters::is_unwelcome(c, Kind::Long) => {
+                let _ = write!(out, "⟨U+{:04X}⟩", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -267,6 +273,12 @@ mod tests {
         T::Err: std::fmt::Debug,
     {
         format!("00000000-0000-7000-8000-0000000000{n:02x}").parse().unwrap()
+    }
+
+    #[test]
+    fn a_stored_control_or_direction_character_prints_as_its_code_point() {
+        assert_eq!(esc("李秀\u{202E}英 <b>"), "李秀⟨U+202E⟩英 &lt;b&gt;");
+        assert_eq!(esc("独居\n敲门\u{7}"), "独居\n敲门⟨U+0007⟩");
     }
 
     #[test]

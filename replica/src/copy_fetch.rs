@@ -353,18 +353,12 @@ impl Replica {
 /// document chunk (as the relay serves them) is loaded once, by its check.
 fn load_checked(doc: DocumentId, header: Header, bytes: &[u8], device: ActorId) -> Option<Document> {
     let refused = |problem: String| tracing::warn!(doc = %doc, %problem, "a document's copy refused unread");
-    let loaded = match doorstep_core::validate::load_received_document(bytes) {
-        Ok(Some(checked)) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let checked = doorstep_core::validate::load_received_document(bytes).map_err(refused).ok()?;
+    let loaded = match checked {
+        Some(checked) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             Document::from_automerge(header, checked.with_actor(device))
         })),
-        Ok(None) => {
-            doorstep_core::validate::check_received(bytes).map_err(refused).ok()?;
-            std::panic::catch_unwind(|| Document::load(header, bytes, device))
-        }
-        Err(problem) => {
-            refused(problem);
-            return None;
-        }
+        None => std::panic::catch_unwind(|| Document::load(header, bytes, device)),
     };
     loaded.ok().and_then(Result::ok)
 }

@@ -141,6 +141,7 @@ pub fn read_roster_sheet(bytes: &[u8], dates: &DateCells) -> Result<RosterPrevie
     // households held about 60 MiB more while read).
     let mut seen: HashMap<Fingerprint, (usize, Fingerprint)> = HashMap::new();
     let mut rows = 0;
+    let notes = cell_characters::notes_column(&columns.index);
     for record in records {
         let (line, record) = record?;
         if is_blank(&record) {
@@ -150,7 +151,6 @@ pub fn read_roster_sheet(bytes: &[u8], dates: &DateCells) -> Result<RosterPrevie
         if rows > MAX_ROWS {
             return Err(ImportError::TooManyRows { limit: MAX_ROWS });
         }
-        let notes = cell_characters::notes_column(&columns.index);
         let (record, cleaned) = match cell_characters::clean_record(&record, notes, &columns.headers, line) {
             Some((clean, warnings)) => (clean, warnings),
             None => (record, Vec::new()),

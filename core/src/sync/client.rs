@@ -383,22 +383,15 @@ impl DocumentSet for BTreeMap<crate::id::CompoundId, crate::Compound> {
     }
 }
 
-/// Checks every change entry of a relay's reply as [`validate::check_received`]
-/// (crate::validate::check_received) does; a reply whose one entry is a whole document gives the
-/// document its check loaded ([`validate::load_received_document`](crate::validate::load_received_document)),
-/// for [`whole_document::adopt`](super::whole_document::adopt) to take without loading it again.
+/// Checks every change entry of a relay's reply ([`validate::load_received_document`](crate::validate::load_received_document));
+/// a reply whose one entry is a whole document gives the document its check loaded, for
+/// [`whole_document::adopt`](super::whole_document::adopt) to take without loading it again.
 fn checked_reply(message: &automerge::sync::Message) -> Result<Option<automerge::Automerge>, SyncError> {
-    let refused = |entry: usize| {
-        move |problem: String| SyncError::Malformed(format!("the reply's change entry {entry}: {problem}"))
-    };
-    let mut entries = message.changes.iter();
-    if let (Some(bytes), None) = (entries.next(), entries.next())
-        && let Some(loaded) = crate::validate::load_received_document(bytes).map_err(refused(0))?
-    {
-        return Ok(Some(loaded));
-    }
+    let mut loaded = None;
     for (entry, bytes) in message.changes.iter().enumerate() {
-        crate::validate::check_received(bytes).map_err(refused(entry))?;
+        loaded = crate::validate::load_received_document(bytes).map_err(|problem| {
+            SyncError::Malformed(format!("the reply's change entry {entry}: {problem}"))
+        })?;
     }
-    Ok(None)
+    Ok(loaded.filter(|_| message.changes.len() == 1))
 }

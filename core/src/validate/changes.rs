@@ -87,21 +87,6 @@ fn bounded(kind: u8, chunk: &[u8]) -> Result<(), String> {
     check_op_rows(kind, chunk)
 }
 
-/// A whole document a phone takes from its relay (a copy of it, or a reply that is one compressed
-/// document), checked as [`check_received`] checks it and loaded once: the scratch document the
-/// check loads to take its changes out is the document returned, so the phone does not load the
-/// same bytes a second time (a third of what taking a copy cost, BENCHMARKS.md §7). `Ok(None)`
-/// when `bytes` are not exactly one document chunk; the caller then checks them with
-/// [`check_received`] and loads them as usual.
-pub fn load_received_document(bytes: &[u8]) -> Result<Option<Automerge>, String> {
-    match split(bytes)?.as_slice() {
-        [(DOCUMENT, chunk)] => checked_document(chunk)
-            .map(|(scratch, _)| Some(scratch))
-            .map_err(|problem| format!("its chunk 0 {problem}")),
-        _ => Ok(None),
-    }
-}
-
 /// Refuses Automerge bytes (a sync message's entry, or a saved document) that the relay would
 /// refuse from a phone ([`changes_in`]'s checks of each chunk): a DEFLATE or run-length bomb,
 /// which would take a process's memory or hours of its CPU inside Automerge, or an operation
@@ -110,12 +95,32 @@ pub fn load_received_document(bytes: &[u8]) -> Result<Option<Automerge>, String>
 /// (replies, copies), which it then hands to Automerge as they are. Chunks of other types are
 /// left to Automerge, which refuses what it cannot read.
 pub fn check_received(bytes: &[u8]) -> Result<(), String> {
-    for (position, (kind, chunk)) in split(bytes)?.into_iter().enumerate() {
-        if matches!(kind, CHANGE | COMPRESSED_CHANGE | DOCUMENT) {
-            chunk_changes(kind, chunk).map_err(|problem| format!("its chunk {position} {problem}"))?;
+    load_received_document(bytes).map(drop)
+}
+
+/// [`check_received`], which for a whole document (a copy of it, or a reply that is one
+/// compressed document) loads it into a scratch document to take its changes out; when `bytes`
+/// are exactly one document chunk, that scratch document is returned, so the phone does not load
+/// the same bytes a second time (a third of what taking a copy cost, BENCHMARKS.md §7). `Ok(None)`
+/// for bytes that passed but are not one document chunk: the caller loads them as usual.
+pub fn load_received_document(bytes: &[u8]) -> Result<Option<Automerge>, String> {
+    let chunks = split(bytes)?;
+    let whole = chunks.len() == 1;
+    let mut loaded = None;
+    for (position, (kind, chunk)) in chunks.into_iter().enumerate() {
+        let at = |problem: String| format!("its chunk {position} {problem}");
+        match kind {
+            DOCUMENT => {
+                let (scratch, _) = checked_document(chunk).map_err(at)?;
+                loaded = whole.then_some(scratch);
+            }
+            CHANGE | COMPRESSED_CHANGE => {
+                chunk_changes(kind, chunk).map_err(at)?;
+            }
+            _ => {}
         }
     }
-    Ok(())
+    Ok(loaded)
 }
 
 /// Splits bytes into Automerge chunks, each as its type and its bytes (header included).

@@ -210,22 +210,29 @@ fn check_size(
 /// Whether every one of `changes` left the text `id` within [`limits::LONG_TEXT`], or no longer
 /// than it was, as that change's author saw it. Read only for a text found over the limit.
 fn each_author_kept_it_within_the_limit(doc: &Automerge, id: &ObjId, changes: &[Change]) -> bool {
-    let len_at = |heads: &[automerge::ChangeHash]| doc.text_at(id, heads).map_or(0, |t| t.chars().count());
-    changes
-        .iter()
-        .all(|change| state::keeps_within(limits::LONG_TEXT, len_at(change.deps()), len_at(&[change.hash()])))
+    changes.iter().all(|change| {
+        let (before, after) = as_its_author_saw_it(doc, id, change);
+        state::keeps_within(limits::LONG_TEXT, before.chars().count(), after.chars().count())
+    })
+}
+
+/// The text `id` at `change`'s dependencies and at the change itself: what its author found and
+/// what they left, whatever else was written meanwhile.
+fn as_its_author_saw_it(doc: &Automerge, id: &ObjId, change: &Change) -> (String, String) {
+    let at = |heads: &[automerge::ChangeHash]| doc.text_at(id, heads).unwrap_or_default();
+    (at(change.deps()), at(&[change.hash()]))
 }
 
 /// A character no text holds that one of `changes` added to the text `id` (the text holds more
 /// such characters at the change than at the change's dependencies, as its author saw it, the
 /// phone's rule in `operation`), if any change added one. Read only for a text that holds such a character.
 fn character_a_change_added(doc: &Automerge, id: &ObjId, changes: &[Change]) -> Option<char> {
-    let unwelcome = |heads: &[automerge::ChangeHash]| -> Vec<char> {
-        let text = doc.text_at(id, heads).unwrap_or_default();
+    let unwelcome = |text: String| -> Vec<char> {
         text.chars().filter(|&c| characters::is_unwelcome(c, Kind::Text)).collect()
     };
     changes.iter().find_map(|change| {
-        let (before, after) = (unwelcome(change.deps()), unwelcome(&[change.hash()]));
+        let (before, after) = as_its_author_saw_it(doc, id, change);
+        let (before, after) = (unwelcome(before), unwelcome(after));
         if !characters::adds_unwelcome(before.len(), after.len()) {
             return None;
         }

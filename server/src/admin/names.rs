@@ -32,22 +32,17 @@ pub fn checked_name(field: &str, value: &str) -> Result<String, AdminError> {
     Ok(value.to_owned())
 }
 
-/// Whether `c` may not stand in free text (a reason, a summary), which may hold tabs and line
-/// breaks.
-fn is_stray(c: char) -> bool {
-    characters::is_unwelcome(c, Kind::Long)
-}
-
-/// Whether free text holds a character no text holds, tabs and line breaks aside.
+/// Whether free text (a reason, which may run over several lines) holds a character no text
+/// holds.
 pub fn holds_stray_control(text: &str) -> bool {
-    text.chars().any(is_stray)
+    characters::first_unwelcome(text, Kind::Long).is_some()
 }
 
 /// `text` with every character no text holds, tabs and line breaks aside, replaced by U+FFFD:
 /// for text a phone wrote for people to read (a set-aside item's summary), which is kept, not
 /// refused.
 pub fn without_controls(text: &str) -> String {
-    text.chars().map(|c| if is_stray(c) { '\u{fffd}' } else { c }).collect()
+    text.chars().map(|c| if characters::is_unwelcome(c, Kind::Long) { '\u{fffd}' } else { c }).collect()
 }
 
 #[cfg(test)]

@@ -600,7 +600,7 @@ fn control_characters_and_direction_overrides_written_by_a_modified_phone_are_re
         let text = child(tx, &entity(tx, "households", &k), "notes");
         tx.splice_text(&text, 0, 0, "\u{2066}独居\u{2069}").unwrap();
     });
-    notes.schema_refused(&people.volunteer, &["\"notes\"", "gained U+2066"]);
+    notes.schema_refused(&people.volunteer, &["\"notes\"", "gained U+2066 (a bidirectional isolate)"]);
     // Line breaks and tabs are what a note is made of: taken.
     let lines = forged(&fx, roster, |tx| {
         let text = child(tx, &entity(tx, "households", &k), "notes");

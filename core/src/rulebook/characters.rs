@@ -60,18 +60,24 @@ pub fn adds_unwelcome(before: usize, after: usize) -> bool {
 /// A sentence naming the character at `place`, for a reason: "holds U+202E (a bidirectional
 /// override) at character 3; remove it".
 pub fn describe(place: usize, c: char, kind: Kind) -> String {
-    let what = match c {
+    let line_break = matches!(c, '\t' | '\n' | '\r' | '\u{2028}' | '\u{2029}');
+    let hint = if multi_line(kind) || !line_break { "remove it" } else { "this field holds one line" };
+    format!("holds U+{:04X} ({}) at character {place}; {hint}", c as u32, what_it_is(c))
+}
+
+/// What a person is told `c` is, in a reason: the kind of invisible character, named as
+/// Unicode names it, so the one who reads it can look it up.
+pub fn what_it_is(c: char) -> &'static str {
+    match c {
         '\t' => "a tab",
         '\n' | '\r' | '\u{2028}' | '\u{2029}' => "a line break",
-        c if is_bidi_control(c) => "a bidirectional override",
+        '\u{202A}' | '\u{202B}' => "a bidirectional embedding",
+        '\u{202C}' => "the end of a bidirectional embedding or override",
+        '\u{202D}' | '\u{202E}' => "a bidirectional override",
+        '\u{2066}'..='\u{2068}' => "a bidirectional isolate",
+        '\u{2069}' => "the end of a bidirectional isolate",
         _ => "a control character",
-    };
-    let hint = if multi_line(kind) || !matches!(what, "a tab" | "a line break") {
-        "remove it"
-    } else {
-        "this field holds one line"
-    };
-    format!("holds U+{:04X} ({what}) at character {place}; {hint}", c as u32)
+    }
 }
 
 /// `text` with every character a text of `kind` may not hold taken out, a one-line text's tabs
@@ -130,6 +136,9 @@ mod tests {
             "holds U+000A (a line break) at character 2; this field holds one line"
         );
         assert_eq!(count_unwelcome("\u{7}a\u{7}\n", Kind::Long), 2);
+        assert!(describe(1, '\u{2067}', Kind::Text).contains("U+2067 (a bidirectional isolate)"));
+        assert!(describe(1, '\u{202B}', Kind::Text).contains("(a bidirectional embedding)"));
+        assert!(describe(1, '\u{1B}', Kind::Text).contains("U+001B (a control character)"));
     }
 
     #[test]

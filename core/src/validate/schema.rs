@@ -183,8 +183,10 @@ fn check_size(
                 && let Some(added) = character_a_change_added(doc, id, changes)
             {
                 return Err(Problem::schema(format!(
-                    "{label}: field {:?} gained U+{:04X}, a control character or a bidirectional override; remove it",
-                    field.name, added as u32
+                    "{label}: field {:?} gained U+{:04X} ({}); remove it",
+                    field.name,
+                    added as u32,
+                    characters::what_it_is(added)
                 )));
             }
         }

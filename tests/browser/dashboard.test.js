@@ -132,6 +132,15 @@ test('the sign-in page is Chinese by default and refuses a bad token', async (t)
   await signIn(page, 'dst_not-a-real-token');
   await page.waitForSelector(`${tid('login-error')}:not([hidden])`);
   assert.match(await page.textContent(tid('login-error')), /令牌无效/);
+  // A tooltip or a screen reader's label shows a stored control or direction character as its
+  // code point, as the page's text does; a field's value keeps it (a save writes it back).
+  const shown = await page.evaluate(async () => {
+    const { h } = await import('/dashboard/assets/dom.js');
+    const el = h('button', { title: '10\u202E11', 'aria-label': '王\u0007芳' });
+    const input = h('input', { value: '10\u202E11', placeholder: '\u2066x' });
+    return [el.title, el.getAttribute('aria-label'), input.value, input.placeholder];
+  });
+  assert.deepEqual(shown, ['10⟨U+202E⟩11', '王⟨U+0007⟩芳', '10\u202E11', '⟨U+2066⟩x']);
 });
 
 test("a coordinator signs in with their device token and sees the empty compound", async (t) => {

@@ -16,6 +16,11 @@ import { t, label } from './i18n.js';
  * @typedef {Record<string, any>} Attrs
  */
 
+/** Attributes a person reads (a tooltip, what a screen reader says, a hint in an empty field):
+ * their text is shown with `visible`, as children's is. A field's `value` is not: it is what a
+ * save writes back. */
+const SHOWN_ATTRIBUTES = new Set(['title', 'aria-label', 'placeholder', 'alt']);
+
 /**
  * Builds an element. `attrs.testid` sets data-testid; `on…` functions become listeners.
  * @template {keyof HTMLElementTagNameMap} K
@@ -36,7 +41,7 @@ export function h(tag, attrs, ...children) {
     else if (k === 'checked' || k === 'selected' || k === 'disabled' || k === 'required') /** @type {any} */ (el)[k] = true;
     else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
     else if (v === true) el.setAttribute(k, '');
-    else el.setAttribute(k, String(v));
+    else el.setAttribute(k, SHOWN_ATTRIBUTES.has(k) ? visible(String(v)) : String(v));
   }
   append(el, children);
   // A select's value can only be set once its options exist.

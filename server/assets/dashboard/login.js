@@ -3,7 +3,7 @@
 
 import * as I from './i18n.js';
 import { t } from './i18n.js';
-import { h, fill, field, button } from './dom.js';
+import { h, fill, field, button, visible } from './dom.js';
 import { STORED_COMPOUND, state } from './state.js';
 import { API, api, whenSignedOut } from './api.js';
 import { errorText } from './notices.js';
@@ -53,8 +53,8 @@ function renderLogin(message) {
           await start();
         } catch (e) {
           const key = e.status === 403 ? 'login.volunteer' : e.status === 401 ? 'login.bad_token' : null;
-          status.textContent = key ? t(key) : errorText(e);
-          if (e.status === 403 && e.body.reason) status.textContent += ` (${e.body.reason})`;
+          status.textContent = visible(key ? t(key) : errorText(e));
+          if (e.status === 403 && e.body.reason) status.textContent += visible(` (${e.body.reason})`);
           status.hidden = false;
         } finally {
           submit.disabled = false;

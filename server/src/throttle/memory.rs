@@ -35,7 +35,20 @@ impl MemoryThrottles {
 
     /// Takes one from `key`'s bucket at `now`, or says how long until one is available.
     pub fn take_at(&self, key: SecretHash, allowance: Allowance, now: Instant) -> Result<(), Duration> {
+        self.take_some_at(key, allowance, 1.0, now)
+    }
+
+    /// Takes `amount` from `key`'s bucket at `now` (at most the burst: see
+    /// [`Throttles::take_some`]), or says how long until it holds that much.
+    pub fn take_some_at(
+        &self,
+        key: SecretHash,
+        allowance: Allowance,
+        amount: f64,
+        now: Instant,
+    ) -> Result<(), Duration> {
         let Allowance { per_second, burst } = allowance.sane();
+        let amount = amount.clamp(0.0, burst);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         if buckets.len() >= SWEEP_AT {
             buckets.retain(|_, b| b.full_at > now);
@@ -44,11 +57,11 @@ impl MemoryThrottles {
         let refilled = bucket.tokens + now.saturating_duration_since(bucket.at).as_secs_f64() * per_second;
         bucket.tokens = refilled.min(burst);
         bucket.at = now;
-        let outcome = if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        let outcome = if bucket.tokens >= amount {
+            bucket.tokens -= amount;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_second))
+            Err(Duration::from_secs_f64((amount - bucket.tokens) / per_second))
         };
         bucket.full_at = now + Duration::from_secs_f64(((burst - bucket.tokens) / per_second).min(1e9));
         outcome
@@ -56,8 +69,13 @@ impl MemoryThrottles {
 }
 
 impl Throttles for MemoryThrottles {
-    fn take(&self, key: SecretHash, allowance: Allowance) -> StoreFuture<'_, Result<(), Duration>> {
-        let outcome = self.take_at(key, allowance, Instant::now());
+    fn take_some(
+        &self,
+        key: SecretHash,
+        allowance: Allowance,
+        amount: f64,
+    ) -> StoreFuture<'_, Result<(), Duration>> {
+        let outcome = self.take_some_at(key, allowance, amount, Instant::now());
         Box::pin(async move { Ok(outcome) })
     }
 }
@@ -81,6 +99,24 @@ mod tests {
         assert!((wait.as_secs_f64() - 0.5).abs() < 1e-6, "{wait:?}");
         assert!(throttles.take_at(key, allowance, start + Duration::from_millis(500)).is_ok());
         assert!(throttles.take_at(SecretHash([8; 32]), allowance, start).is_ok(), "another key");
+    }
+
+    #[test]
+    fn an_amount_is_taken_whole_or_not_at_all_and_one_past_the_burst_takes_a_full_bucket() {
+        let throttles = MemoryThrottles::new();
+        let bytes = Allowance { per_second: 100.0, burst: 1000.0 };
+        let key = SecretHash([9; 32]);
+        let start = Instant::now();
+        assert!(throttles.take_some_at(key, bytes, 700.0, start).is_ok());
+        let wait = throttles.take_some_at(key, bytes, 400.0, start).unwrap_err();
+        assert!((wait.as_secs_f64() - 1.0).abs() < 1e-6, "300 held, 400 asked, 100 a second: {wait:?}");
+        assert!(throttles.take_some_at(key, bytes, 300.0, start).is_ok(), "a refusal took nothing");
+        // More than the bucket ever holds waits for it to be full, then empties it.
+        let wait = throttles.take_some_at(key, bytes, 5000.0, start).unwrap_err();
+        assert!((wait.as_secs_f64() - 10.0).abs() < 1e-6, "{wait:?}");
+        let full = start + Duration::from_secs(10);
+        assert!(throttles.take_some_at(key, bytes, 5000.0, full).is_ok());
+        assert!(throttles.take_some_at(key, bytes, 1.0, full).is_err(), "emptied");
     }
 
     #[test]

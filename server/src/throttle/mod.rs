@@ -42,7 +42,19 @@ impl Allowance {
 
 /// Where the relay keeps its allowances; see the module docs.
 pub trait Throttles: Send + Sync + fmt::Debug {
-    /// Takes one from `key`'s bucket under `allowance`: `Ok(Ok(()))` if there was one,
-    /// `Ok(Err(wait))` with how long until there is one, `Err` if the store failed.
-    fn take(&self, key: SecretHash, allowance: Allowance) -> StoreFuture<'_, Result<(), Duration>>;
+    /// Takes `amount` from `key`'s bucket under `allowance`: `Ok(Ok(()))` if it held that much,
+    /// `Ok(Err(wait))` with how long until it will (nothing is taken then), `Err` if the store
+    /// failed. An amount above the burst is taken from a full bucket, emptying it: a bucket
+    /// can never hold more, and waiting would never end.
+    fn take_some(
+        &self,
+        key: SecretHash,
+        allowance: Allowance,
+        amount: f64,
+    ) -> StoreFuture<'_, Result<(), Duration>>;
+
+    /// Takes one from `key`'s bucket: [`take_some`](Self::take_some) of 1.
+    fn take(&self, key: SecretHash, allowance: Allowance) -> StoreFuture<'_, Result<(), Duration>> {
+        self.take_some(key, allowance, 1.0)
+    }
 }

@@ -19,23 +19,25 @@ use crate::throttle::{Allowance, Throttles};
 /// Every this many takes, this relay deletes the buckets that are full again.
 const SWEEP_EVERY: u64 = 256;
 
-/// Takes one from a bucket. `$1` key, `$2` refill per second, `$3` burst. Returns the tokens
-/// left and whether one was taken. The parameters are cast: PostgreSQL would otherwise infer
-/// integers from the arithmetic they appear in.
+/// Takes an amount from a bucket. `$1` key, `$2` refill per second, `$3` burst, `$4` the amount
+/// (at most the burst). Returns the tokens left and whether the amount was taken. The
+/// parameters are cast: PostgreSQL would otherwise infer integers from the arithmetic they
+/// appear in.
 const TAKE: &str = "
     WITH clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT AS now_ms)
     INSERT INTO throttles AS t (key, tokens, at_ms, full_at_ms, granted)
-    SELECT $1, $3::FLOAT8 - 1, now_ms, now_ms + ceil(1000 / $2::FLOAT8)::BIGINT, TRUE FROM clock
+    SELECT $1, $3::FLOAT8 - $4::FLOAT8, now_ms, now_ms + ceil(1000 * $4::FLOAT8 / $2::FLOAT8)::BIGINT, TRUE
+    FROM clock
     ON CONFLICT (key) DO UPDATE SET
-        granted = least($3::FLOAT8, t.tokens + greatest(0, EXCLUDED.at_ms - t.at_ms) * $2::FLOAT8 / 1000) >= 1,
+        granted = least($3::FLOAT8, t.tokens + greatest(0, EXCLUDED.at_ms - t.at_ms) * $2::FLOAT8 / 1000) >= $4::FLOAT8,
         tokens = least($3::FLOAT8, t.tokens + greatest(0, EXCLUDED.at_ms - t.at_ms) * $2::FLOAT8 / 1000)
-            - CASE WHEN least($3::FLOAT8, t.tokens + greatest(0, EXCLUDED.at_ms - t.at_ms) * $2::FLOAT8 / 1000) >= 1
-                   THEN 1 ELSE 0 END,
+            - CASE WHEN least($3::FLOAT8, t.tokens + greatest(0, EXCLUDED.at_ms - t.at_ms) * $2::FLOAT8 / 1000) >= $4::FLOAT8
+                   THEN $4::FLOAT8 ELSE 0 END,
         at_ms = EXCLUDED.at_ms,
         full_at_ms = EXCLUDED.at_ms + ceil(1000 * ($3::FLOAT8 - (
             least($3::FLOAT8, t.tokens + greatest(0, EXCLUDED.at_ms - t.at_ms) * $2::FLOAT8 / 1000)
-            - CASE WHEN least($3::FLOAT8, t.tokens + greatest(0, EXCLUDED.at_ms - t.at_ms) * $2::FLOAT8 / 1000) >= 1
-                   THEN 1 ELSE 0 END)) / $2::FLOAT8)::BIGINT
+            - CASE WHEN least($3::FLOAT8, t.tokens + greatest(0, EXCLUDED.at_ms - t.at_ms) * $2::FLOAT8 / 1000) >= $4::FLOAT8
+                   THEN $4::FLOAT8 ELSE 0 END)) / $2::FLOAT8)::BIGINT
     RETURNING tokens, granted";
 
 /// Deletes the buckets that are full again.
@@ -55,29 +57,36 @@ impl PostgresThrottles {
         Self { pool, takes: AtomicU64::new(0) }
     }
 
-    async fn take_one(
+    async fn take_amount(
         &self,
         key: SecretHash,
         allowance: Allowance,
+        amount: f64,
     ) -> Result<Result<(), Duration>, StorageError> {
         let Allowance { per_second, burst } = allowance.sane();
+        let amount = amount.clamp(0.0, burst);
         let db = self.pool.get().await.map_err(pool_error)?;
         if self.takes.fetch_add(1, Ordering::Relaxed).is_multiple_of(SWEEP_EVERY) {
             execute(&db, SWEEP, &[]).await?;
         }
-        let row = query_one(&db, TAKE, &[&key.0.as_slice(), &per_second, &burst]).await?;
+        let row = query_one(&db, TAKE, &[&key.0.as_slice(), &per_second, &burst, &amount]).await?;
         let tokens: f64 = row.try_get(0)?;
         let granted: bool = row.try_get(1)?;
         Ok(if granted {
             Ok(())
         } else {
-            Err(Duration::from_secs_f64(((1.0 - tokens) / per_second).max(0.0)))
+            Err(Duration::from_secs_f64(((amount - tokens) / per_second).max(0.0)))
         })
     }
 }
 
 impl Throttles for PostgresThrottles {
-    fn take(&self, key: SecretHash, allowance: Allowance) -> StoreFuture<'_, Result<(), Duration>> {
-        Box::pin(self.take_one(key, allowance))
+    fn take_some(
+        &self,
+        key: SecretHash,
+        allowance: Allowance,
+        amount: f64,
+    ) -> StoreFuture<'_, Result<(), Duration>> {
+        Box::pin(self.take_amount(key, allowance, amount))
     }
 }

@@ -94,6 +94,12 @@ enum Command {
         /// whole (SECURITY.md, "Who can send what").
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
         pieces_held_mib: u32,
+        /// Mebibytes of changes a volunteer or medic may add to one document in a day (four
+        /// times as much for coordinators and admins); past that the phone is told to keep its
+        /// work and send it later, so one member's modified phone cannot fill a document for
+        /// everyone (SECURITY.md, "A person's share of a document's growth").
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+        growth_share_mib: u32,
     },
     /// A phone in the terminal: join, see tasks by door, record attempts, take requests, sync.
     Phone(doorstep_phone::PhoneArgs),
@@ -217,6 +223,7 @@ fn run() -> anyhow::Result<()> {
                 sync_messages_in_hand,
                 bodies_in_hand_mib,
                 pieces_held_mib,
+                growth_share_mib,
             } => {
                 let tls = match (tls_cert, tls_key) {
                     (Some(cert), Some(key)) => Some(
@@ -242,6 +249,7 @@ fn run() -> anyhow::Result<()> {
                     sync_messages_in_hand,
                     bodies_in_hand_mib,
                     pieces_held_mib,
+                    growth_share_mib,
                 })
                 .await
             }
@@ -292,6 +300,7 @@ struct Serve {
     sync_messages_in_hand: usize,
     bodies_in_hand_mib: u32,
     pieces_held_mib: u32,
+    growth_share_mib: u32,
 }
 
 async fn serve(serve: Serve) -> anyhow::Result<()> {
@@ -307,6 +316,7 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
         sync_messages_in_hand,
         bodies_in_hand_mib,
         pieces_held_mib,
+        growth_share_mib,
     } = serve;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let damage = if check_integrity { integrity(&db).await? } else { None };
@@ -367,6 +377,7 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
             rate_per_second: rate,
             bodies_in_hand: bodies_in_hand_mib as usize * 1024 * 1024,
             pieces_held: pieces_held_mib as usize * 1024 * 1024,
+            growth_share: growth_share_mib as usize * 1024 * 1024,
             ..defaults.limits.clone()
         },
         connections,

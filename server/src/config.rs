@@ -48,6 +48,10 @@ pub struct Limits {
     /// (`held_requests.rs`): full, the largest request of whoever holds the most makes room for
     /// a person holding less; past that a piece is refused and the phone sends its request whole.
     pub pieces_held: usize,
+    /// Bytes of changes a volunteer or medic may add to one document in a day; coordinators and
+    /// admins four times as much (`growth_share.rs`). A message past what is left of it is
+    /// refused as `document_full` (transient: the phone keeps the work and sends it later).
+    pub growth_share: usize,
 }
 
 impl Default for Limits {
@@ -72,6 +76,9 @@ impl Default for Limits {
             // is 32 requests at the body limit.
             bodies_in_hand: 256 * 1024 * 1024,
             pieces_held: crate::held_requests::MOST_BYTES,
+            // An honest volunteer's long day offline adds 150–350 KiB to a document; a
+            // twentieth of this.
+            growth_share: 8 * 1024 * 1024,
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod growth_share;
 pub mod held_requests;
 pub mod http;
 /// The `doorstep://` links the members page shows as QR codes, shared with the terminal phone.

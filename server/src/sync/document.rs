@@ -26,6 +26,7 @@ use crate::access::{Access, Decision};
 use crate::cache::CachedDoc;
 use crate::clock;
 use crate::config::Config;
+use crate::growth_share;
 use crate::relay::Relay;
 use crate::state::AppState;
 use crate::storage::{ActorBinding, DocCommit, DocumentRecord, StorageError, SyncStateWrite};
@@ -100,6 +101,33 @@ async fn read(
         Err(e) => {
             Err(reject(id, rejection::MALFORMED, None, format!("the sync message could not be read: {e}")))
         }
+    }
+}
+
+/// Counts the bytes of the message's changes against its sender's share of the document's
+/// growth (`growth_share.rs`); past it, the refusal to answer with.
+async fn within_growth_share(
+    state: &AppState,
+    caller: &Caller,
+    role: Role,
+    id: DocumentId,
+    incoming: &Incoming,
+) -> Result<(), DocOutcome> {
+    let adding: usize = incoming.changes.iter().map(|c| c.raw_bytes().len()).sum();
+    if adding == 0 {
+        return Ok(());
+    }
+    let share = state.config.limits.growth_share;
+    match growth_share::take(state.relay.throttles(), caller.person, role, id, adding, share).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(over)) => {
+            tracing::warn!(
+                person = %caller.person, doc = %id, adding, share = over.share,
+                "a message past its sender's share of the document's growth was refused"
+            );
+            Err(forget_state(caller, reject(id, rejection::DOCUMENT_FULL, None, over.to_string())))
+        }
+        Err(e) => Err(unavailable(id, &e)),
     }
 }
 
@@ -188,6 +216,9 @@ async fn existing(
         Ok(incoming) => incoming,
         Err(rejection) => return forget_state(caller, rejection),
     };
+    if let Err(refused) = within_growth_share(state, caller, role, id, &incoming).await {
+        return refused;
+    }
     let owners = match owners(relay, &incoming).await {
         Ok(owners) => owners,
         Err(e) => return unavailable(id, &e),

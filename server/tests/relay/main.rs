@@ -19,6 +19,7 @@ mod document_copy;
 mod document_list;
 mod every_route;
 mod fuzz_replay;
+mod growth_share;
 mod harness;
 mod landing;
 mod link_proxy;

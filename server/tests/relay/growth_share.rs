@@ -1,0 +1,162 @@
+//! What one person may add to one document in a day (`growth_share.rs`): one member's phone
+//! cannot fill a document for everyone, and nothing it made is lost or set aside for it. The
+//! PostgreSQL test needs `DOORSTEP_TEST_POSTGRES` (run under `scripts/with-postgres`); without it
+//! it says it was skipped.
+
+use doorstep_core::schema::vocabulary::{DocKind, Outcome};
+use doorstep_core::{Operation, Role};
+use doorstep_server::storage::postgres::scratch::ScratchDatabase;
+use doorstep_server::{Config, Limits};
+
+use crate::harness::{Fixture, Phone, ROSTER_CSV, TestRelay};
+
+/// A share small enough to reach with a few notes.
+const SHARE: usize = 64 * 1024;
+
+/// `n` characters that no compression shrinks.
+fn noise(n: usize) -> String {
+    (0..n).map(|_| char::from_u32(0x4E00 + rand::random::<u32>() % 20_000).unwrap()).collect()
+}
+
+/// Rewrites the notes of every household `rounds` times, 3,000 characters each.
+fn rewrite_notes(phone: &mut Phone, rounds: usize) {
+    let households = phone.compound().households();
+    for _ in 0..rounds {
+        for household in &households {
+            phone.apply(&Operation::EditNotes { household: household.id, notes: noise(3000) }).unwrap();
+        }
+    }
+}
+
+fn notes_of(phone: &Phone) -> Vec<String> {
+    phone.compound().households().into_iter().map(|h| h.notes).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_members_phone_cannot_fill_a_document_for_everyone_and_keeps_what_it_made() {
+    let config = Config { limits: Limits { growth_share: SHARE, ..Limits::default() }, ..Config::default() };
+    let mut fx = Fixture::with_config(config).await;
+    let roster = fx.volunteers[0].doc_of(DocKind::Roster).id();
+
+    // Most of a day's share (six notes of 3,000 characters: about 55 KB) is taken.
+    rewrite_notes(&mut fx.volunteers[0], 1);
+    let first = fx.volunteers[0].sync(&fx.relay).await;
+    assert!(first.rejected.is_empty(), "{:?}", first.rejected);
+
+    // Then the roster takes nothing more from this person today; their round does.
+    rewrite_notes(&mut fx.volunteers[0], 1);
+    let task = fx.volunteers[0].compound().open_tasks()[0].id;
+    fx.volunteers[0]
+        .apply(&Operation::RecordAttempt {
+            round: fx.round,
+            task,
+            outcome: Outcome::Delivered,
+            note: "放门口".into(),
+        })
+        .unwrap();
+    let refused_notes = notes_of(&fx.volunteers[0]);
+    let second = fx.volunteers[0].sync_up_to(&fx.relay, 4).await;
+    let [rejection] = second.rejected.as_slice() else {
+        panic!("one refusal expected: {:?}", second.rejected)
+    };
+    assert_eq!((rejection.doc, rejection.rule.as_str()), (roster, "document_full"));
+    assert!(rejection.is_transient(), "the phone keeps the notes and sends them later");
+    for words in [format!("more than is left of the {SHARE} bytes one volunteer may add"), "in about".into()]
+    {
+        assert!(rejection.reason.contains(&words), "{words:?} in {}", rejection.reason);
+    }
+
+    // Everyone else's work goes on: the other volunteer's note and the coordinator's edit are
+    // taken, and the refused person's delivery in the round reached the coordinator.
+    let household = fx.volunteers[1].compound().households()[0].id;
+    fx.volunteers[1]
+        .apply(&Operation::EditNotes { household, notes: "独居老人，敲门要大声".into() })
+        .unwrap();
+    let other = fx.volunteers[1].sync(&fx.relay).await;
+    assert!(other.rejected.is_empty(), "{:?}", other.rejected);
+    rewrite_notes(&mut fx.coordinator, 1);
+    let coordinator = fx.coordinator.sync(&fx.relay).await;
+    assert!(coordinator.rejected.is_empty(), "a coordinator has four shares: {:?}", coordinator.rejected);
+    let delivered = fx.coordinator.compound().tasks().into_iter().find(|t| t.id == task).unwrap();
+    assert_eq!(delivered.attempts.len(), 1, "the delivery went up beside the refused notes");
+    let reached = |n: &String| refused_notes.iter().any(|refused| n.contains(refused.as_str()));
+    assert!(!notes_of(&fx.coordinator).iter().any(reached), "none of the refused notes reached the relay");
+
+    // The refused notes are still on the phone, offered again and refused again, not dropped.
+    let again = fx.volunteers[0].sync_up_to(&fx.relay, 4).await;
+    assert!(
+        again.rejected.iter().any(|r| r.doc == roster && r.rule == "document_full"),
+        "{:?}",
+        again.rejected
+    );
+    assert_eq!(
+        notes_of(&fx.volunteers[0]),
+        refused_notes,
+        "the phone still holds its notes as it wrote them"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_is_one_across_relays_on_one_postgresql_and_a_restart_does_not_refill_it() {
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let config =
+        || Config { limits: Limits { growth_share: SHARE, ..Limits::default() }, ..Config::default() };
+    let a = TestRelay::start_on(db.url(), config()).await;
+    let mut b = TestRelay::start_on(db.url(), config()).await;
+    let compound = a.create_compound("共享苑").await;
+    a.import_roster(compound, ROSTER_CSV).await;
+    let mut phone = a.phone(compound, Role::Volunteer, "王芳").await;
+    phone.sync(&a).await;
+    rewrite_notes(&mut phone, 1);
+    let taken = phone.sync(&a).await;
+    assert!(taken.rejected.is_empty(), "{:?}", taken.rejected);
+    // The next notes go to the other relay, as a balancer would send them: the same share.
+    rewrite_notes(&mut phone, 1);
+    let refused = phone.sync_up_to(&b, 4).await;
+    assert_eq!(refused.rejected.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(), ["document_full"]);
+    b.stop().await;
+    let b = TestRelay::start_on(db.url(), config()).await;
+    let again = phone.sync_up_to(&b, 4).await;
+    assert_eq!(
+        again.rejected.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(),
+        ["document_full"],
+        "a restarted relay remembers the share"
+    );
+}
+
+/// A measurement, not a check (`DOORSTEP_GROWTH_ATTACK_SECONDS=60`): one volunteer's phone
+/// rewrites every household's notes at 4,000 characters and syncs, again and again, on a relay
+/// with the default limits, and prints what the roster took and when it stopped taking it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn how_fast_one_phone_grows_a_document() {
+    let Some(seconds) =
+        std::env::var("DOORSTEP_GROWTH_ATTACK_SECONDS").ok().and_then(|s| s.parse::<u64>().ok())
+    else {
+        eprintln!("skipped: set DOORSTEP_GROWTH_ATTACK_SECONDS to measure");
+        return;
+    };
+    let mut fx = Fixture::with_config(Config::default()).await;
+    let started = std::time::Instant::now();
+    let (mut syncs, mut refused, mut writing) = (0, None, std::time::Duration::ZERO);
+    while started.elapsed().as_secs() < seconds && refused.is_none() {
+        let households = fx.volunteers[0].compound().households();
+        let write = std::time::Instant::now();
+        for household in &households {
+            let notes = noise(4000);
+            fx.volunteers[0].apply(&Operation::EditNotes { household: household.id, notes }).unwrap();
+        }
+        writing += write.elapsed();
+        let synced = fx.volunteers[0].sync_up_to(&fx.relay, 4).await;
+        syncs += 1;
+        refused = synced.rejected.first().map(|r| (started.elapsed(), r.rule.clone()));
+    }
+    let file = |name: &str| std::fs::metadata(fx.relay.dir.path().join(name)).map_or(0, |m| m.len());
+    eprintln!(
+        "{syncs} syncs of six 4,000-character notes in {:.1} s ({:.1} s writing them); first refusal: {refused:?}; the relay's \
+         database {:.1} MiB (and {:.1} MiB of write-ahead log)",
+        started.elapsed().as_secs_f64(),
+        writing.as_secs_f64(),
+        file("relay.db") as f64 / 1048576.0,
+        file("relay.db-wal") as f64 / 1048576.0,
+    );
+}

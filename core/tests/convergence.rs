@@ -646,41 +646,56 @@ fn judge_refusals(net: &Network, tally: &mut Tally) {
 /// The invariants every document the hub stores satisfies, whatever the phones sent: every
 /// entity of every collection reads as its typed struct (nothing the readers would skip), every
 /// attempt reads, created containers hold one value, every recorded time follows the hub's
-/// clock, and no string or text holds a character no text holds.
+/// clock, and no string or text holds a character no text of its kind holds.
 fn audit(net: &Network) {
     for doc in net.hub.compound().documents() {
-        no_unwelcome_characters(doc.automerge());
+        no_unwelcome_characters(doc.automerge(), doc.kind());
     }
     audit_entities(net);
 }
 
 /// Every string value and every text of `doc`, the values that lost a conflict included, is free
-/// of the characters no text of a compound holds (tabs and line breaks aside: those only a
-/// one-line field may not hold, which the typed readers do not tell apart).
-fn no_unwelcome_characters(doc: &automerge::Automerge) {
+/// of the characters no text of a compound holds; an entity's one-line fields (the schema
+/// table's `Short`: a head, a flat, a title) hold no tab or line break either. Values deeper in
+/// an entity (an attempt's note) are held to the multi-line rule.
+fn no_unwelcome_characters(doc: &automerge::Automerge, doc_kind: DocKind) {
     use automerge::{ObjType, ROOT, ReadDoc, ScalarValue, Value};
-    use doorstep_core::rulebook::{Kind, characters};
-    let check = |what: &str, text: &str| {
-        let found = characters::first_unwelcome(text, Kind::Long);
+    use doorstep_core::rulebook::{Entity, Kind, characters, table};
+    let check = |what: &str, text: &str, kind: Kind| {
+        let found = characters::first_unwelcome(text, kind);
         assert!(found.is_none(), "{what} {text:?} holds {found:?}");
     };
-    let mut objects = vec![(ROOT, ObjType::Map)];
-    while let Some((obj, kind)) = objects.pop() {
-        if kind == ObjType::Text {
-            check("a text", &doc.text(&obj).unwrap());
+    let (root, collections) = table::layout(doc_kind);
+    // Each object with the entity whose fields its keys are, if it is an entity's own map, and
+    // whether its children are entities of a collection.
+    let mut objects: Vec<(automerge::ObjId, ObjType, Option<&Entity>, Option<&Entity>)> =
+        vec![(ROOT, ObjType::Map, Some(root), None)];
+    while let Some((obj, obj_type, entity, members)) = objects.pop() {
+        if obj_type == ObjType::Text {
+            check("a text", &doc.text(&obj).unwrap(), Kind::Text);
             continue;
         }
-        let keys: Vec<automerge::Prop> = match kind {
+        let keys: Vec<automerge::Prop> = match obj_type {
             ObjType::List => (0..doc.length(&obj)).map(automerge::Prop::Seq).collect(),
             _ => doc.keys(&obj).map(automerge::Prop::Map).collect(),
         };
         for key in keys {
-            for (value, id) in doc.get_all(&obj, key).unwrap() {
+            let name = match &key {
+                automerge::Prop::Map(name) => Some(name.clone()),
+                automerge::Prop::Seq(_) => None,
+            };
+            let field = entity.zip(name.as_deref()).and_then(|(e, n)| e.field(n));
+            let collection = (entity.is_some_and(|e| std::ptr::eq(e, root)))
+                .then(|| collections.iter().find(|(c, _)| Some(*c) == name.as_deref()).map(|(_, e)| *e))
+                .flatten();
+            for (value, id) in doc.get_all(&obj, key.clone()).unwrap() {
                 match value {
-                    Value::Object(t) => objects.push((id, t)),
+                    Value::Object(t) => objects.push((id, t, members, collection)),
                     Value::Scalar(s) => {
                         if let ScalarValue::Str(text) = s.as_ref() {
-                            check("a string", text);
+                            let kind = field.map_or(Kind::Long, |f| f.kind);
+                            let kind = if kind == Kind::Short { Kind::Short } else { Kind::Long };
+                            check(&format!("the string {:?}", name.as_deref().unwrap_or("")), text, kind);
                         }
                     }
                 }

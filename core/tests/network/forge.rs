@@ -101,8 +101,16 @@ fn objects(doc: &automerge::Automerge) -> Vec<(ObjId, ObjType)> {
 
 /// Texts no field may hold: control characters, a line break in what may be a one-line field,
 /// bidirectional overrides and isolates.
-const UNWELCOME: &[&str] =
-    &["已送达\u{202E}", "\u{1B}[2J", "a\u{0}b", "\u{2066}1011\u{2069}", "\u{7}", "3\n单元"];
+const UNWELCOME: &[&str] = &[
+    "已送达\u{202E}",
+    "\u{1B}[2J",
+    "a\u{0}b",
+    "\u{2066}1011\u{2069}",
+    "\u{7}",
+    "3\n单元",
+    "王\t芳",
+    "1\u{2028}01",
+];
 
 fn value(rng: &mut StdRng, who: PersonId, now: Timestamp) -> ScalarValue {
     match rng.random_range(0..9) {
@@ -134,6 +142,16 @@ fn write(
             } else {
                 (*KEYS.choose(rng).unwrap_or(&"junk")).to_owned()
             };
+            // A string field rewritten with a text no field may hold (a head, a flat or a
+            // title with a line break): the one-line rule is only met where a string was.
+            let holds_a_string = matches!(
+                tx.get(obj, key.as_str()),
+                Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Str(_))
+            );
+            if holds_a_string && rng.random_bool(0.25) {
+                let text = *UNWELCOME.choose(rng).unwrap_or(&"3\n单元");
+                return tx.put(obj, key.as_str(), text);
+            }
             match rng.random_range(0..4) {
                 0 => tx.delete(obj, key.as_str()),
                 1 => tx

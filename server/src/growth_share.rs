@@ -16,8 +16,8 @@
 //! what is left is refused as `document_full`, which every phone already treats as transient:
 //! it keeps the work and sends it again later, never setting it aside; the reason says whose
 //! share, how much and when. Filling a 64 MiB document now takes eight volunteers' phones a
-//! day, or one of them eight days, in which the coordinators see who (the relay logs each
-//! refusal with the person and the document) and revoke them.
+//! day, or one of them eight days; the relay logs each refusal with the person and the
+//! document, for whoever runs it to find and revoke them (the dashboard does not show them).
 //!
 //! The buckets are the relay's [`Throttles`]: in the database when relays share PostgreSQL, so
 //! spreading requests over relays or waiting for a restart gains nothing. A message is counted

@@ -38,8 +38,9 @@ pub const DOCUMENT_DAMAGED: &str = "document_damaged";
 /// The device asked for the whole of this document too often (the relay's `refetch_guard`);
 /// the other documents of the request still synced, and this one will after a wait.
 pub const REFETCH_LOOP: &str = "refetch_loop";
-/// The document would grow past the most a document may hold: not the change's fault, so the
-/// phone keeps it until a coordinator closes old rounds.
+/// The document would grow past the most a document may hold, or past what its sender may add
+/// to it in a day (the relay's growth share): not the change's fault, so the phone keeps it and
+/// sends it again later.
 pub const DOCUMENT_FULL: &str = "document_full";
 /// A change reuses a sequence number its actor already used with other content (a phone
 /// restored from an older copy of its replica): the phone writes its work again under a new

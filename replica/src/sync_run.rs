@@ -110,6 +110,9 @@ pub struct SyncRun {
     report: SyncReport,
     /// Documents refused transiently in this run: they sit out its remaining requests.
     deferred: BTreeSet<DocumentId>,
+    /// Whether one of those refusals may pass within seconds ([`Rejection::may_pass_soon`]), so
+    /// the sync tries again after a short wait.
+    deferred_briefly: bool,
     /// This device's changes each document had when a request of this run was built: only
     /// these can be what the relay refused, never changes made while the sync was in flight.
     sent: HashMap<DocumentId, HashSet<ChangeHash>>,
@@ -197,6 +200,7 @@ impl Replica {
             },
             report: SyncReport::default(),
             deferred: BTreeSet::new(),
+            deferred_briefly: false,
             sent: HashMap::new(),
             last_sent: HashMap::new(),
             accepted: HashSet::new(),
@@ -500,6 +504,7 @@ impl SyncRun {
             if rejection.is_transient() {
                 tracing::info!(doc = %rejection.doc, rule = %rejection.rule, "relay busy for a document; it is sent again later");
                 self.deferred.insert(rejection.doc);
+                self.deferred_briefly |= rejection.may_pass_soon();
                 self.report.retrying.push(rejection);
                 continue;
             }
@@ -596,9 +601,12 @@ impl SyncRun {
         self
     }
 
-    /// Whether some document was refused transiently and waits for another run.
+    /// Whether some document was refused by a transient refusal that may pass within seconds
+    /// and waits for another run. One refused for longer (a document full, or its sender's
+    /// share of it used up) waits for the next sync instead: sending it again now only spends
+    /// the link.
     pub fn has_deferred(&self) -> bool {
-        !self.deferred.is_empty()
+        self.deferred_briefly
     }
 
     /// Ends a run that reached quiescence: records the sync time.

@@ -149,6 +149,17 @@ impl Rejection {
     pub fn is_transient(&self) -> bool {
         self.class() == RejectionClass::Transient
     }
+
+    /// Whether a transient refusal may pass within seconds (storage busy, work over its budget,
+    /// a dependency or actor to negotiate), so that the same sync tries again after a short
+    /// wait. A document at its size limit or its sender's day's share (`document_full`), a
+    /// whole fetch asked too often (`refetch_loop`) and a document damaged on the relay
+    /// (`document_damaged`) stay refused for minutes to days: sending the same changes again
+    /// within the sync only spends the link.
+    pub fn may_pass_soon(&self) -> bool {
+        use crate::relay_engine::rejection::{DOCUMENT_DAMAGED, DOCUMENT_FULL, REFETCH_LOOP};
+        self.is_transient() && ![DOCUMENT_FULL, REFETCH_LOOP, DOCUMENT_DAMAGED].contains(&self.rule.as_str())
+    }
 }
 
 /// The relay's response.

@@ -5,10 +5,12 @@
 
 use doorstep_core::schema::vocabulary::{DocKind, Outcome};
 use doorstep_core::{Operation, Role};
+use doorstep_replica::Replica;
+use doorstep_replica::http::{self, RelayClient};
 use doorstep_server::storage::postgres::scratch::ScratchDatabase;
 use doorstep_server::{Config, Limits};
 
-use crate::harness::{Fixture, Phone, ROSTER_CSV, TestRelay};
+use crate::harness::{Fixture, Phone, ROSTER_CSV, TestRelay, device_now};
 
 /// A share small enough to reach with a few notes.
 const SHARE: usize = 64 * 1024;
@@ -159,4 +161,38 @@ async fn how_fast_one_phone_grows_a_document() {
         file("relay.db") as f64 / 1048576.0,
         file("relay.db-wal") as f64 / 1048576.0,
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_past_its_share_keeps_its_work_and_does_not_send_it_again_within_the_sync() {
+    let config = Config { limits: Limits { growth_share: SHARE, ..Limits::default() }, ..Config::default() };
+    let fx = Fixture::with_config(config).await;
+    // The phone: a real replica file and the real HTTP transport, with its default retries.
+    let dir = tempfile::tempdir().unwrap();
+    let replica = std::sync::Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
+    let transport = RelayClient::new(&fx.relay.url, None).unwrap();
+    let code = fx.relay.invite(&fx.relay.admin_token, fx.compound, Role::Volunteer).await;
+    let joined = http::join(&replica, &transport, &code, "李强的手机").await.unwrap();
+    let transport = transport.with_token(joined.token);
+    http::sync(&replica, &transport, device_now).await.unwrap();
+    let household = replica.lock().unwrap().compounds().next().unwrap().households()[0].id;
+    let write = |n: usize| {
+        for _ in 0..n {
+            let notes = Operation::EditNotes { household, notes: noise(3000) };
+            replica.lock().unwrap().apply(device_now(), fx.compound, &notes).unwrap();
+        }
+    };
+    // Four notes, about 48 KB: most of the share.
+    write(4);
+    let taken = http::sync(&replica, &transport, device_now).await.unwrap();
+    assert!(taken.retrying.is_empty() && taken.rejected.is_empty(), "{taken:?}");
+    write(6);
+    let report = http::sync(&replica, &transport, device_now).await.unwrap();
+    assert!(report.retrying.iter().any(|r| r.rule == "document_full"), "{report:?}");
+    assert!(report.rejected.is_empty() && report.set_aside == 0, "nothing set aside: {report:?}");
+    assert!(replica.lock().unwrap().unsynced_changes() > 0, "the notes stay on the phone");
+    // Refused for hours, not seconds: the sync does not wait and send the notes again (before,
+    // its six retries sent them again: 13 requests, 0.5 MB up, about a minute of a 64 kbit/s link).
+    assert_eq!(report.retries, 0, "{report:?}");
+    assert!(report.bytes_up < 3 * SHARE / 2, "{} bytes up", report.bytes_up);
 }

@@ -5,12 +5,12 @@
 
 use doorstep_core::schema::vocabulary::{DocKind, Outcome};
 use doorstep_core::{Operation, Role};
-use doorstep_replica::Replica;
-use doorstep_replica::http::{self, RelayClient};
+use doorstep_replica::http;
 use doorstep_server::storage::postgres::scratch::ScratchDatabase;
 use doorstep_server::{Config, Limits};
 
 use crate::harness::{Fixture, Phone, ROSTER_CSV, TestRelay, device_now};
+use crate::landing::joined_volunteer;
 
 /// A share small enough to reach with a few notes.
 const SHARE: usize = 64 * 1024;
@@ -168,12 +168,7 @@ async fn a_phone_past_its_share_keeps_its_work_and_does_not_send_it_again_within
     let config = Config { limits: Limits { growth_share: SHARE, ..Limits::default() }, ..Config::default() };
     let fx = Fixture::with_config(config).await;
     // The phone: a real replica file and the real HTTP transport, with its default retries.
-    let dir = tempfile::tempdir().unwrap();
-    let replica = std::sync::Mutex::new(Replica::open(dir.path().join("phone.sqlite")).unwrap());
-    let transport = RelayClient::new(&fx.relay.url, None).unwrap();
-    let code = fx.relay.invite(&fx.relay.admin_token, fx.compound, Role::Volunteer).await;
-    let joined = http::join(&replica, &transport, &code, "李强的手机").await.unwrap();
-    let transport = transport.with_token(joined.token);
+    let (_dir, replica, transport, _) = joined_volunteer(&fx.relay, fx.compound, "李强的手机").await;
     http::sync(&replica, &transport, device_now).await.unwrap();
     let household = replica.lock().unwrap().compounds().next().unwrap().households()[0].id;
     let write = |n: usize| {

@@ -50,6 +50,7 @@ const FAMILIES = {
   'import.': ['line', 'column', 'value', 'reason'],
   'conflicts.kind.': ['double_delivery', 'competing_assignment', 'concurrent_status'],
   'live.': ['on', 'off', 'connecting'],
+  'members.doc.': ['roster', 'round', 'requests', 'care'],
 };
 
 test('every message key the modules use exists in Chinese and English', () => {

@@ -166,6 +166,14 @@ export const MESSAGES = {
   'members.never_synced': ['从未同步', 'never synced'],
   'members.device_revoked': ['已停用', 'revoked'],
   'members.none': ['还没有成员。', 'No members yet.'],
+  'members.share_refused': [
+    '这部手机向{doc}写入的数据超过每日份额，已被拒收 {times} 次（最近 {time}）。若此人并未写这么多，请移出。',
+    "This person's phone tried to add more than a day's share to the {doc}: refused {times} times (last {time}). If they did not write that much, remove them.",
+  ],
+  'members.doc.roster': ['住户台账', 'household roster'],
+  'members.doc.round': ['配送轮次', 'delivery round'],
+  'members.doc.requests': ['居民诉求', "residents' requests"],
+  'members.doc.care': ['健康台账', 'care ledger'],
   'members.revoked_title': ['已移出的成员', 'Removed members'],
   'members.revoke': ['移出', 'Remove'],
   'members.revoke_confirm': [

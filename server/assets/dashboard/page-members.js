@@ -260,10 +260,20 @@ export function Members() {
     );
   }
 
+  /** A warning under a person whose phone the relay refused for adding more than a day's share
+   * of a document (core's limit on what one member may add, `growth_share.rs`): a phone filling
+   * a document for everyone, or one to ask about. */
+  function shareRefused(m) {
+    const r = m.share_refused;
+    if (!r) return null;
+    return h('p', { class: 'warn', role: 'note', testid: 'member-share-refused' },
+      t('members.share_refused', { doc: t(`members.doc.${r.kind}`), times: r.times, time: fmtTime(r.last_at) }));
+  }
+
   function row(m, live) {
     const you = state.me && state.me.person === m.person ? t('members.you') : '';
     const cells = [
-      h('td', { class: 'lead' }, m.name, you),
+      h('td', { class: 'lead' }, m.name, you, shareRefused(m)),
       h('td', { dataset: { label: t('members.role') } }, label('role', m.role)),
       h('td', { dataset: { label: t('members.joined') } }, fmtTime(m.joined_at)),
       h('td', { class: 'wide', dataset: { label: t('members.devices') } }, devicesCell(m)),

@@ -22,6 +22,7 @@ use super::{DashState, path_id, qr};
 use crate::admin;
 use crate::client::Client;
 use crate::error::AppError;
+use crate::growth_share::ShareRefused;
 use crate::http::json::{JsonBody, PathParams};
 use crate::join_link::JoinLink;
 use crate::storage::{Member, MemberDevice};
@@ -37,6 +38,10 @@ pub struct MemberView {
     pub member: Member,
     /// Their devices, oldest first, with when each last synced.
     pub devices: Vec<MemberDevice>,
+    /// Messages of theirs this relay refused because they had used up their day's share of a
+    /// document's growth (`growth_share.rs`), if any since it started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share_refused: Option<ShareRefused>,
 }
 
 /// Lists the members, revoked ones included (with `revoked: true`), each with their devices.
@@ -55,7 +60,8 @@ pub async fn list(
             .map(|member| {
                 let (theirs, rest) = devices.drain(..).partition(|d| d.person == member.person);
                 devices = rest;
-                MemberView { member, devices: theirs }
+                let share_refused = state.app.share_refusals.of(member.person);
+                MemberView { member, devices: theirs, share_refused }
             })
             .collect(),
     ))

@@ -190,3 +190,37 @@ async fn a_district_admin_mints_a_new_token_whose_qr_signs_the_person_in() {
     let answer = admin.post_json(&gone, &json!({ "device_name": "x" })).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_refused_for_its_share_of_a_document_is_shown_beside_its_person() {
+    use doorstep_core::Operation;
+    use doorstep_server::{Config, Limits};
+    let config =
+        Config { limits: Limits { growth_share: 16 * 1024, ..Limits::default() }, ..Config::default() };
+    let dash = Dash::start_with(config).await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    volunteer.sync(&dash.relay).await;
+    let session = dash.login(&coordinator.token).await;
+    let list = session.get_json(&members_path(compound)).await;
+    assert!(member(&list, "李强").get("share_refused").is_none(), "{list}");
+
+    // Notes that no compression shrinks: the first sync's message empties the share (one
+    // larger than the whole share is taken from a full one), the next is refused.
+    let noise = || -> String {
+        (0..3000).map(|_| char::from_u32(0x4E00 + rand::random::<u32>() % 20_000).unwrap()).collect()
+    };
+    for _ in 0..2 {
+        let household = volunteer.compound().households()[0].id;
+        volunteer.apply(&Operation::EditNotes { household, notes: noise() }).unwrap();
+        volunteer.apply(&Operation::EditNotes { household, notes: noise() }).unwrap();
+        volunteer.sync_up_to(&dash.relay, 4).await;
+    }
+
+    let list = session.get_json(&members_path(compound)).await;
+    let refused = &member(&list, "李强")["share_refused"];
+    assert_eq!(refused["kind"], "roster", "{list}");
+    assert!(refused["times"].as_u64().unwrap() >= 1, "{refused}");
+    assert!(refused["last_at"].as_i64().unwrap() >= now().as_millis() - 60_000, "{refused}");
+    assert!(member(&list, "王芳").get("share_refused").is_none(), "only the person refused: {list}");
+}

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use doorstep_core::Role;
+use doorstep_core::document::Header;
 use doorstep_core::id::{DocumentId, PersonId};
 use doorstep_core::permission::Rule;
 use doorstep_core::relay_engine::{self as engine, Incoming};
@@ -110,9 +111,10 @@ async fn within_growth_share(
     state: &AppState,
     caller: &Caller,
     role: Role,
-    id: DocumentId,
+    header: &Header,
     incoming: &Incoming,
 ) -> Result<(), DocOutcome> {
+    let id = header.id;
     let adding: usize = incoming.changes.iter().map(|c| c.raw_bytes().len()).sum();
     if adding == 0 {
         return Ok(());
@@ -125,6 +127,7 @@ async fn within_growth_share(
                 person = %caller.person, doc = %id, adding, share = over.share,
                 "a message past its sender's share of the document's growth was refused"
             );
+            state.share_refusals.record(caller.person, id, header.kind, clock::now());
             Err(forget_state(caller, reject(id, rejection::DOCUMENT_FULL, None, over.to_string())))
         }
         Err(e) => Err(unavailable(id, &e)),
@@ -216,7 +219,7 @@ async fn existing(
         Ok(incoming) => incoming,
         Err(rejection) => return forget_state(caller, rejection),
     };
-    if let Err(refused) = within_growth_share(state, caller, role, id, &incoming).await {
+    if let Err(refused) = within_growth_share(state, caller, role, &record.header, &incoming).await {
         return refused;
     }
     let owners = match owners(relay, &incoming).await {

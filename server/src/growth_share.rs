@@ -124,8 +124,8 @@ impl ShareRefusals {
     /// Records that a message of `person` for `document` was refused at `at`.
     pub fn record(&self, person: PersonId, document: DocumentId, kind: DocKind, at: Timestamp) {
         let mut map = self.by_person.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = map.entry(person).or_insert(ShareRefused { times: 0, last_at: at, document, kind });
-        *entry = ShareRefused { times: entry.times + 1, last_at: at, document, kind };
+        let times = map.get(&person).map_or(0, |earlier| earlier.times) + 1;
+        map.insert(person, ShareRefused { times, last_at: at, document, kind });
     }
 
     /// `person`'s refusals, if any.

@@ -178,21 +178,18 @@ impl Compound {
             }
             Operation::EditHousehold { household, edit } => {
                 may_write(role, "edit a household", &HOUSEHOLD, EDITED_HOUSEHOLD_FIELDS)?;
-                // A value the household already holds is not written again (Automerge writes
-                // nothing for it), so only a changed one is judged.
                 let now = self
                     .single(DocKind::Roster)
                     .and_then(|roster| roster::household(roster.automerge(), *household));
-                let held = [now.as_ref().map(|h| &h.head), now.as_ref().map(|h| &h.phone)];
-                for ((field, value), held) in
-                    [("head", &edit.head), ("phone", &edit.phone)].into_iter().zip(held)
-                {
-                    if let Some(v) = value
-                        && held != Some(v)
-                    {
-                        text(&HOUSEHOLD, field, v)?;
-                    }
-                }
+                let fields = [
+                    ("head", edit.head.as_deref(), now.as_ref().map(|h| h.head.as_str())),
+                    ("phone", edit.phone.as_deref(), now.as_ref().map(|h| h.phone.as_str())),
+                ];
+                let written: Vec<_> = fields
+                    .into_iter()
+                    .filter_map(|(field, value, held)| Some((field, value?, held)))
+                    .collect();
+                changed_texts(&HOUSEHOLD, &written)?;
                 // A spreadsheet may leave the head of household blank, but an edit may not clear it.
                 if edit.head.as_ref().is_some_and(|h| h.trim().is_empty()) {
                     return Err(OperationError::Invalid {
@@ -826,14 +823,26 @@ fn check_care_changes(
     draft: &crate::schema::request::CareDraft,
     now: Option<&crate::schema::request::CareEntry>,
 ) -> Result<(), OperationError> {
-    let fields = [
-        ("person_name", &draft.person_name, now.map(|e| &e.person_name)),
-        ("schedule", &draft.schedule, now.map(|e| &e.schedule)),
-        ("medicines", &draft.medicines, now.map(|e| &e.medicines)),
-    ];
-    for (field, value, held) in fields {
+    changed_texts(
+        &CARE_ENTRY,
+        &[
+            ("person_name", &draft.person_name, now.map(|e| e.person_name.as_str())),
+            ("schedule", &draft.schedule, now.map(|e| e.schedule.as_str())),
+            ("medicines", &draft.medicines, now.map(|e| e.medicines.as_str())),
+        ],
+    )
+}
+
+/// Checks each `(field, value, held)` whose value differs from what the entity holds (`held`,
+/// `None` for a new entity): a value put again unchanged is not written (Automerge writes
+/// nothing for it), so a text stored before a rule never blocks an edit of another field.
+fn changed_texts(
+    entity: &Entity,
+    fields: &[(&'static str, &str, Option<&str>)],
+) -> Result<(), OperationError> {
+    for &(field, value, held) in fields {
         if held != Some(value) {
-            text(&CARE_ENTRY, field, value)?;
+            text(entity, field, value)?;
         }
     }
     Ok(())

@@ -58,6 +58,11 @@ pub const TRANSIENT: &[&str] = &[
     ACTOR_REUSED,
 ];
 
+/// The transient codes whose refusals last minutes to days (a document at its size limit or its
+/// sender's share of it used up, a whole fetch asked too often, a document damaged on disk):
+/// the phone keeps the changes for its next sync rather than send them again within this one.
+pub const LASTING: &[&str] = &[DOCUMENT_FULL, REFETCH_LOOP, DOCUMENT_DAMAGED];
+
 /// A rejection of document `doc`.
 pub fn reject(
     doc: DocumentId,

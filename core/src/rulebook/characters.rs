@@ -23,11 +23,15 @@ use super::Kind;
 
 /// Whether `c` may not appear in a text of `kind`.
 pub fn is_unwelcome(c: char, kind: Kind) -> bool {
-    let line_break = matches!(c, '\t' | '\n' | '\r' | '\u{2028}' | '\u{2029}');
-    if line_break {
+    if breaks_the_line(c) {
         return !multi_line(kind);
     }
     c.is_control() || is_bidi_control(c)
+}
+
+/// A tab or a line break: what only a multi-line text may hold.
+fn breaks_the_line(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{2028}' | '\u{2029}')
 }
 
 /// Whether texts of `kind` may run over several lines.
@@ -60,8 +64,8 @@ pub fn adds_unwelcome(before: usize, after: usize) -> bool {
 /// A sentence naming the character at `place`, for a reason: "holds U+202E (a bidirectional
 /// override) at character 3; remove it".
 pub fn describe(place: usize, c: char, kind: Kind) -> String {
-    let line_break = matches!(c, '\t' | '\n' | '\r' | '\u{2028}' | '\u{2029}');
-    let hint = if multi_line(kind) || !line_break { "remove it" } else { "this field holds one line" };
+    let hint =
+        if multi_line(kind) || !breaks_the_line(c) { "remove it" } else { "this field holds one line" };
     format!("holds U+{:04X} ({}) at character {place}; {hint}", c as u32, what_it_is(c))
 }
 
@@ -89,7 +93,7 @@ pub fn clean(text: &str, kind: Kind) -> (String, usize) {
     for c in text.chars() {
         if !is_unwelcome(c, kind) {
             out.push(c);
-        } else if matches!(c, '\t' | '\n' | '\r' | '\u{2028}' | '\u{2029}') {
+        } else if breaks_the_line(c) {
             if !out.ends_with(' ') {
                 out.push(' ');
             }

@@ -152,13 +152,10 @@ impl Rejection {
 
     /// Whether a transient refusal may pass within seconds (storage busy, work over its budget,
     /// a dependency or actor to negotiate), so that the same sync tries again after a short
-    /// wait. A document at its size limit or its sender's day's share (`document_full`), a
-    /// whole fetch asked too often (`refetch_loop`) and a document damaged on the relay
-    /// (`document_damaged`) stay refused for minutes to days: sending the same changes again
-    /// within the sync only spends the link.
+    /// wait; the lasting ones (`relay_engine::rejection::LASTING`) wait for the next sync, since
+    /// sending the same changes again within this one only spends the link.
     pub fn may_pass_soon(&self) -> bool {
-        use crate::relay_engine::rejection::{DOCUMENT_DAMAGED, DOCUMENT_FULL, REFETCH_LOOP};
-        self.is_transient() && ![DOCUMENT_FULL, REFETCH_LOOP, DOCUMENT_DAMAGED].contains(&self.rule.as_str())
+        self.is_transient() && !crate::relay_engine::rejection::LASTING.contains(&self.rule.as_str())
     }
 }
 

@@ -13,6 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{Dash, now};
+use crate::relay_harness::noise;
 
 /// Reads the relay's QR code SVG the way a camera would: draws the SVG's dark rectangles onto a
 /// bitmap of its view box, then finds and decodes the code with `rqrr`. Fails on any SVG this
@@ -207,13 +208,10 @@ async fn a_phone_refused_for_its_share_of_a_document_is_shown_beside_its_person(
 
     // Notes that no compression shrinks: the first sync's message empties the share (one
     // larger than the whole share is taken from a full one), the next is refused.
-    let noise = || -> String {
-        (0..3000).map(|_| char::from_u32(0x4E00 + rand::random::<u32>() % 20_000).unwrap()).collect()
-    };
     for _ in 0..2 {
         let household = volunteer.compound().households()[0].id;
-        volunteer.apply(&Operation::EditNotes { household, notes: noise() }).unwrap();
-        volunteer.apply(&Operation::EditNotes { household, notes: noise() }).unwrap();
+        volunteer.apply(&Operation::EditNotes { household, notes: noise(3000) }).unwrap();
+        volunteer.apply(&Operation::EditNotes { household, notes: noise(3000) }).unwrap();
         volunteer.sync_up_to(&dash.relay, 4).await;
     }
 

@@ -7,7 +7,7 @@ use doorstep_core::Operation;
 use doorstep_core::schema::vocabulary::{Category, Channel, Outcome, Urgency};
 use doorstep_server::{Config, Limits};
 
-use crate::harness::Fixture;
+use crate::harness::{Fixture, noise};
 
 fn cached(metrics: &str) -> usize {
     usize::try_from(metric(metrics, "doorstep_documents_cached").unwrap()).unwrap()
@@ -125,10 +125,7 @@ async fn a_document_may_not_grow_past_the_limit() {
     let household = fx.volunteers[0].compound().households()[0].id;
     let volunteer = &mut fx.volunteers[0];
     for i in 0..40 {
-        // Random characters, which no compression shrinks.
-        let noise: String =
-            (0..1200).map(|_| char::from_u32(0x4E00 + rand::random::<u32>() % 20_000).unwrap()).collect();
-        let text = format!("{i}: {noise}");
+        let text = format!("{i}: {}", noise(1200));
         volunteer
             .apply(&Operation::AddRequest {
                 household,

@@ -9,16 +9,11 @@ use doorstep_replica::http;
 use doorstep_server::storage::postgres::scratch::ScratchDatabase;
 use doorstep_server::{Config, Limits};
 
-use crate::harness::{Fixture, Phone, ROSTER_CSV, TestRelay, device_now};
+use crate::harness::{Fixture, Phone, ROSTER_CSV, TestRelay, device_now, noise};
 use crate::landing::joined_volunteer;
 
 /// A share small enough to reach with a few notes.
 const SHARE: usize = 64 * 1024;
-
-/// `n` characters that no compression shrinks.
-fn noise(n: usize) -> String {
-    (0..n).map(|_| char::from_u32(0x4E00 + rand::random::<u32>() % 20_000).unwrap()).collect()
-}
 
 /// Rewrites the notes of every household `rounds` times, 3,000 characters each.
 fn rewrite_notes(phone: &mut Phone, rounds: usize) {

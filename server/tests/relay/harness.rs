@@ -278,6 +278,12 @@ impl TestRelay {
 
 /// The device clock of a phone in the test: the real time (the relay refuses times far from
 /// its own).
+/// `n` CJK characters drawn at random, which no compression shrinks: notes that grow a document
+/// by what they hold.
+pub fn noise(n: usize) -> String {
+    (0..n).map(|_| char::from_u32(0x4E00 + rand::random::<u32>() % 20_000).unwrap_or('字')).collect()
+}
+
 pub fn device_now() -> Timestamp {
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

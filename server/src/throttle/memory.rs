@@ -66,6 +66,17 @@ impl MemoryThrottles {
         bucket.full_at = now + Duration::from_secs_f64(((burst - bucket.tokens) / per_second).min(1e9));
         outcome
     }
+
+    /// Puts `amount` back into `key`'s bucket at `now` (see [`Throttles::give_back`]).
+    pub fn give_back_at(&self, key: SecretHash, allowance: Allowance, amount: f64, now: Instant) {
+        let Allowance { per_second, burst } = allowance.sane();
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(bucket) = buckets.get_mut(&key) else { return };
+        let refilled = bucket.tokens + now.saturating_duration_since(bucket.at).as_secs_f64() * per_second;
+        bucket.tokens = (refilled + amount.max(0.0)).min(burst);
+        bucket.at = now;
+        bucket.full_at = now + Duration::from_secs_f64(((burst - bucket.tokens) / per_second).min(1e9));
+    }
 }
 
 impl Throttles for MemoryThrottles {
@@ -77,6 +88,11 @@ impl Throttles for MemoryThrottles {
     ) -> StoreFuture<'_, Result<(), Duration>> {
         let outcome = self.take_some_at(key, allowance, amount, Instant::now());
         Box::pin(async move { Ok(outcome) })
+    }
+
+    fn give_back(&self, key: SecretHash, allowance: Allowance, amount: f64) -> StoreFuture<'_, ()> {
+        self.give_back_at(key, allowance, amount, Instant::now());
+        Box::pin(async move { Ok(()) })
     }
 }
 
@@ -117,6 +133,24 @@ mod tests {
         let full = start + Duration::from_secs(10);
         assert!(throttles.take_some_at(key, bytes, 5000.0, full).is_ok());
         assert!(throttles.take_some_at(key, bytes, 1.0, full).is_err(), "emptied");
+    }
+
+    #[test]
+    fn what_is_given_back_can_be_taken_again_and_a_bucket_never_holds_more_than_its_burst() {
+        let throttles = MemoryThrottles::new();
+        let bytes = Allowance { per_second: 100.0, burst: 1000.0 };
+        let key = SecretHash([10; 32]);
+        let start = Instant::now();
+        assert!(throttles.take_some_at(key, bytes, 900.0, start).is_ok());
+        assert!(throttles.take_some_at(key, bytes, 600.0, start).is_err());
+        throttles.give_back_at(key, bytes, 500.0, start);
+        assert!(throttles.take_some_at(key, bytes, 600.0, start).is_ok(), "100 held, 500 given back");
+        throttles.give_back_at(key, bytes, 5000.0, start);
+        assert!(throttles.take_some_at(key, bytes, 1000.0, start).is_ok(), "full");
+        assert!(throttles.take_some_at(key, bytes, 1.0, start).is_err(), "and no more than full");
+        // A bucket never taken from is full: giving back to it keeps no entry.
+        throttles.give_back_at(SecretHash([11; 32]), bytes, 10.0, start);
+        assert!(!throttles.buckets.lock().unwrap().contains_key(&SecretHash([11; 32])));
     }
 
     #[test]

@@ -53,6 +53,11 @@ pub trait Throttles: Send + Sync + fmt::Debug {
         amount: f64,
     ) -> StoreFuture<'_, Result<(), Duration>>;
 
+    /// Puts `amount` back into `key`'s bucket under `allowance`, as if it had never been taken
+    /// (a bucket never holds more than its burst): for a caller that took before it knew how
+    /// much it would use. A bucket the store no longer holds is full, and stays so.
+    fn give_back(&self, key: SecretHash, allowance: Allowance, amount: f64) -> StoreFuture<'_, ()>;
+
     /// Takes one from `key`'s bucket: [`take_some`](Self::take_some) of 1.
     fn take(&self, key: SecretHash, allowance: Allowance) -> StoreFuture<'_, Result<(), Duration>> {
         self.take_some(key, allowance, 1.0)

@@ -40,6 +40,21 @@ const TAKE: &str = "
                    THEN $4::FLOAT8 ELSE 0 END)) / $2::FLOAT8)::BIGINT
     RETURNING tokens, granted";
 
+/// Puts an amount back into a bucket, refilled by the time since it was last touched and never
+/// above its burst. `$1` key, `$2` refill per second, `$3` burst, `$4` the amount. A bucket with
+/// no row is full, so nothing is inserted.
+const GIVE_BACK: &str = "
+    WITH clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT AS now_ms),
+    given AS (
+        SELECT t.key, now_ms,
+               least($3::FLOAT8, t.tokens + greatest(0, now_ms - t.at_ms) * $2::FLOAT8 / 1000 + $4::FLOAT8) AS tokens
+        FROM throttles t, clock WHERE t.key = $1)
+    UPDATE throttles AS t SET
+        tokens = given.tokens,
+        at_ms = given.now_ms,
+        full_at_ms = given.now_ms + ceil(1000 * ($3::FLOAT8 - given.tokens) / $2::FLOAT8)::BIGINT
+    FROM given WHERE t.key = given.key";
+
 /// Deletes the buckets that are full again.
 const SWEEP: &str =
     "DELETE FROM throttles WHERE full_at_ms < (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT";
@@ -78,6 +93,19 @@ impl PostgresThrottles {
             Err(Duration::from_secs_f64(((amount - tokens) / per_second).max(0.0)))
         })
     }
+
+    async fn give_back_amount(
+        &self,
+        key: SecretHash,
+        allowance: Allowance,
+        amount: f64,
+    ) -> Result<(), StorageError> {
+        let Allowance { per_second, burst } = allowance.sane();
+        let amount = amount.max(0.0);
+        let db = self.pool.get().await.map_err(pool_error)?;
+        execute(&db, GIVE_BACK, &[&key.0.as_slice(), &per_second, &burst, &amount]).await?;
+        Ok(())
+    }
 }
 
 impl Throttles for PostgresThrottles {
@@ -88,5 +116,9 @@ impl Throttles for PostgresThrottles {
         amount: f64,
     ) -> StoreFuture<'_, Result<(), Duration>> {
         Box::pin(self.take_amount(key, allowance, amount))
+    }
+
+    fn give_back(&self, key: SecretHash, allowance: Allowance, amount: f64) -> StoreFuture<'_, ()> {
+        Box::pin(self.give_back_amount(key, allowance, amount))
     }
 }

@@ -58,7 +58,7 @@ pub fn apply(
         .map(|t| std::mem::take(&mut t.changes).into_iter().flat_map(|(_, bytes)| bytes).collect())
         .unwrap_or_default();
     match verdict(doc, header.id, taken, state, &SavedOnce::default()) {
-        Verdict::Accepted { bindings, state, reply, refused } => {
+        Verdict::Accepted { bindings, state, reply, refused, .. } => {
             Ok(Accepted { chunk, bindings, reply, state, refused })
         }
         Verdict::Refused { rejection, reply } => Err(Refused { rejection, reply }),

@@ -44,6 +44,9 @@ pub enum Verdict {
         /// Taken in part: what was refused (the rest is in the chunk, named in its `taken`). The
         /// device's stored sync state should then be forgotten, as for a refused message.
         refused: Option<Rejection>,
+        /// The bytes of the changes it added to the document (changes the document already held,
+        /// or refused ones, count nothing).
+        added: usize,
     },
     /// Nothing of it is in the document; the device's stored sync state should be forgotten.
     Refused {
@@ -118,6 +121,18 @@ pub fn take_batch<B: Budget>(
     TakenBatch { chunk, taken }
 }
 
+impl TakenBatch {
+    /// Adds a message its caller refused before the batch (its sender's share of the document's
+    /// growth was used up, say), to be answered like one the batch refused: its changes are
+    /// dropped unread and a reply is generated from a fresh state, so its phone still hears what
+    /// everyone else brought. Its verdict comes after those of the messages taken.
+    pub fn push_turned(&mut self, rejection: Rejection, incoming: Incoming) {
+        let mut message = incoming.message;
+        message.changes = Vec::<Vec<u8>>::new().into();
+        self.taken.push((Err(Turned { rejection, message: Some(message) }), PeerState::new()));
+    }
+}
+
 /// Answers every message of a taken batch from the document with the whole batch in, so a phone
 /// also receives what the others in its batch brought; the document is saved at most once for
 /// all the phones that should get it whole, and a reply's changes come from `kept` when it
@@ -150,8 +165,9 @@ pub(super) fn verdict(
         Ok(mut taken) => {
             let bindings = taken.bindings.clone();
             let refused = taken.refused.take();
+            let added = taken.added;
             match answer(doc, id, &mut state, taken, saved) {
-                Ok(reply) => Verdict::Accepted { bindings, state, reply, refused },
+                Ok(reply) => Verdict::Accepted { bindings, state, reply, refused, added },
                 Err(rejection) => Verdict::Refused { rejection, reply: None },
             }
         }

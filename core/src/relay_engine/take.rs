@@ -29,6 +29,9 @@ pub struct Taken {
     /// the relay stores and keeps for it. Copied from the message rather than saved from the
     /// document, which in Automerge 0.12 rebuilds changes from the whole op set (BENCHMARKS.md §4).
     pub changes: Vec<(ChangeHash, Vec<u8>)>,
+    /// The bytes of those changes: what the message added to the document (changes it already
+    /// held count nothing).
+    pub added: usize,
     /// Part of the message was refused: the change it names and every change built on it. The
     /// rest was taken ([`Rejection::taken`] lists it for the phone).
     pub refused: Option<Rejection>,
@@ -128,7 +131,8 @@ pub fn take(
     } else {
         bindings.into_iter().collect()
     };
-    Ok(Taken { bindings, message, changed: !applied.is_empty(), changes, refused })
+    let added = changes.iter().map(|(_, bytes)| bytes.len()).sum();
+    Ok(Taken { bindings, message, changed: !applied.is_empty(), changes, added, refused })
 }
 
 /// How many times a message is taken apart: an honest phone's changes are one chain per actor, so

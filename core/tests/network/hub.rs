@@ -237,7 +237,7 @@ impl Hub {
         let mut outcome = Outcome { reply: None, rejection: None };
         for verdict in verdicts {
             match verdict {
-                Verdict::Accepted { bindings, state, reply, refused: None } => {
+                Verdict::Accepted { bindings, state, reply, refused: None, .. } => {
                     self.bind(bindings, author.person);
                     self.states.insert((phone, doc), state.encode());
                     outcome = Outcome { reply, rejection: None };

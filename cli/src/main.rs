@@ -95,7 +95,8 @@ enum Command {
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
         pieces_held_mib: u32,
         /// Mebibytes of changes a volunteer or medic may add to one document in a day (four
-        /// times as much for coordinators and admins); past that the phone is told to keep its
+        /// times as much for coordinators and admins, and four times that again to all of a
+        /// compound's documents together, new rounds included); past that the phone is told to keep its
         /// work and send it later, so one member's modified phone cannot fill a document for
         /// everyone (SECURITY.md, "A person's share of a document's growth").
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]

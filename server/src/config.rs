@@ -49,7 +49,8 @@ pub struct Limits {
     /// a person holding less; past that a piece is refused and the phone sends its request whole.
     pub pieces_held: usize,
     /// Bytes of changes a volunteer or medic may add to one document in a day; coordinators and
-    /// admins four times as much (`growth_share.rs`). A message past what is left of it is
+    /// admins four times as much, and each person four times their document's share to all of
+    /// a compound's documents together (`growth_share.rs`). A message past what is left of it is
     /// refused as `document_full` (transient: the phone keeps the work and sends it later).
     pub growth_share: usize,
 }

@@ -1,4 +1,4 @@
-//! What one person may add to one document in a day.
+//! What one person may add to one document, and to all of a compound's documents, in a day.
 //!
 //! Automerge keeps every change for good: a document only grows, and a document at the most it
 //! may hold (`Limits::max_document_bytes`) refuses everyone's work from then on, honest or not
@@ -8,35 +8,42 @@
 //! SECURITY.md). The roster would then take no coordinator's edit and no volunteer's note again,
 //! and every new phone would have to fetch all of it over a stairwell's link.
 //!
-//! So the bytes of the changes each person's sync messages carry are counted per document, in a
-//! token bucket that holds a day's share and refills over a day: `Limits::growth_share` for
-//! volunteers and medics, four times that for coordinators and admins (who build rounds and
-//! edit the roster in bulk from their phones). An honest volunteer's long day offline is
-//! 150–350 KiB (BENCHMARKS.md §3b), a twentieth of the default share of 8 MiB. A message past
-//! what is left is refused as `document_full`, which every phone already treats as transient:
-//! it keeps the work and sends it again later, never setting it aside; the reason says whose
-//! share, how much and when. Filling a 64 MiB document now takes eight volunteers' phones a
-//! day, or one of them eight days; the relay logs each refusal with the person and the
+//! So the bytes of the changes each person's sync messages carry are taken from two token
+//! buckets, each holding a day's share and refilling over a day: one for the document
+//! (`Limits::growth_share` for volunteers and medics, four times that for coordinators and
+//! admins, who build rounds and edit the roster in bulk from their phones), and one for all of
+//! the compound's documents together, rounds created offline included ([`COMPOUND_TIMES`] the
+//! document's). The second bounds what one person adds to the relay's disk: a round created by
+//! sync is a new document with a share of its own, so without it a modified coordinator's phone
+//! could make rounds without end. An honest volunteer's long day offline is 150–350 KiB
+//! (BENCHMARKS.md §3b), a twentieth of the default share of 8 MiB. A message past what is left is
+//! refused as `document_full`, which every phone already treats as transient: it keeps the work
+//! and sends it again later, never setting it aside; the reason says which share, how much and
+//! when. The refused message is still answered with the document's news (`sync/batch.rs`), so the
+//! phone hears everyone else's work meanwhile. Filling a 64 MiB document takes eight volunteers'
+//! phones a day, or one of them eight days; the relay logs each refusal with the person and the
 //! document, and the coordinators' members page shows it beside the person ([`ShareRefusals`]),
 //! so that those who can revoke them see it.
 //!
 //! The buckets are the relay's [`Throttles`]: in the database when relays share PostgreSQL, so
-//! spreading requests over relays or waiting for a restart gains nothing. A message is counted
-//! whole when it arrives, changes the relay already holds included (a phone sending its work
-//! again after a lost answer pays twice); the share is set far enough above an honest day for
-//! that not to matter.
+//! spreading requests over relays or waiting for a restart gains nothing. A message is charged
+//! whole when it arrives, before the relay knows which of its changes it already holds; once it
+//! is answered, what it did not add (changes held already, as when a phone sends its work again
+//! after a lost answer, and changes refused) is given back ([`Charge::settle`]). So over time only
+//! what a document took counts; a copy sent again while the share is nearly used up may be
+//! refused for the moment.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use doorstep_core::id::{DocumentId, PersonId};
+use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::schema::vocabulary::DocKind;
 use doorstep_core::{Role, Timestamp};
 use serde::Serialize;
 
 use crate::secret;
-use crate::storage::StorageError;
+use crate::storage::{SecretHash, StorageError};
 use crate::throttle::{Allowance, Throttles};
 
 /// The time over which a share refills.
@@ -44,6 +51,10 @@ pub const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How many times a volunteer's share coordinators and admins get.
 pub const COORDINATORS_TIMES: usize = 4;
+
+/// How many documents' shares a person's share of a whole compound is: every document of the
+/// compound together, rounds created offline included.
+pub const COMPOUND_TIMES: usize = 4;
 
 /// The bytes `role` may add to one document in a day, when volunteers may add `share`.
 pub fn share_of(role: Role, share: usize) -> usize {
@@ -53,20 +64,33 @@ pub fn share_of(role: Role, share: usize) -> usize {
     }
 }
 
-/// A message that would take a person past their share of a document's growth.
+/// Which of a person's shares a message would pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Share {
+    /// Their share of the one document.
+    Document,
+    /// Their share of all the compound's documents together.
+    Compound,
+}
+
+/// A message that would take a person past their share of a document's growth, or of their
+/// compound's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "this message adds {adding} bytes to document {doc}, more than is left of the {share} bytes one {role} may add to a \
-     document in a day; nothing of it was taken, and this phone keeps the work and sends it again in about \
+    "this message adds {adding} bytes to document {doc}, more than is left of the {share} bytes one {role} may add to \
+     {each} in a day; nothing of it was taken, and this phone keeps the work and sends it again in about \
      {retry_after_minutes} minutes. If this phone did not make that much, tell a coordinator \
-     (此文档今天由你添加的数据已达上限，工作保留在手机上，稍后自动重发)"
+     (此文档今天由你添加的数据已达上限，工作保留在手机上，稍后自动重发)",
+    each = match self.of { Share::Document => "a document", Share::Compound => "all of a compound's documents together (new rounds included)" }
 )]
 pub struct OverShare {
     /// The document.
     pub doc: DocumentId,
+    /// Which share is used up.
+    pub of: Share,
     /// The bytes of changes the message carries.
     pub adding: usize,
-    /// The day's share of the sender's role.
+    /// That share, for the sender's role.
     pub share: usize,
     /// The sender's role, as a word.
     pub role: &'static str,
@@ -74,26 +98,77 @@ pub struct OverShare {
     pub retry_after_minutes: u64,
 }
 
-/// Counts `adding` bytes against `person`'s share of `doc` (as `role`; volunteers' share is
-/// `share`), or refuses them, taking nothing.
+/// Bytes taken from a person's shares for one message, before it is known how many of them its
+/// document will take: [`Charge::settle`] gives back the rest.
+#[derive(Debug)]
+#[must_use = "a charge is settled once its message is done, or the bytes it did not add stay taken"]
+pub struct Charge {
+    buckets: Vec<(SecretHash, Allowance)>,
+    taken: usize,
+}
+
+impl Charge {
+    /// Nothing taken.
+    pub fn none() -> Self {
+        Self { buckets: Vec::new(), taken: 0 }
+    }
+
+    /// Gives back what the message did not add to its document: changes the relay already held
+    /// (a phone sending its work again after a lost answer) and changes refused. A store that
+    /// fails here keeps the bytes taken, which errs on the side of the document.
+    pub async fn settle(self, throttles: &dyn Throttles, added: usize) {
+        let unused = self.taken.saturating_sub(added);
+        if unused == 0 {
+            return;
+        }
+        for (key, allowance) in self.buckets {
+            if let Err(e) = throttles.give_back(key, allowance, unused as f64).await {
+                tracing::warn!(error = %e, "bytes a message did not add were not given back to its sender's share");
+            }
+        }
+    }
+}
+
+/// Takes `adding` bytes from `person`'s share (as `role`; volunteers' share of a document is
+/// `share`) of `doc` and of all the documents of `compound`, or refuses them, taking nothing.
 pub async fn take(
     throttles: &dyn Throttles,
     person: PersonId,
     role: Role,
+    compound: CompoundId,
     doc: DocumentId,
     adding: usize,
     share: usize,
-) -> Result<Result<(), OverShare>, StorageError> {
-    let share = share_of(role, share).max(1);
-    let allowance = Allowance { per_second: share as f64 / DAY.as_secs_f64(), burst: share as f64 };
-    let key = secret::hash_token(&format!("growth {person} {doc}"));
-    Ok(throttles.take_some(key, allowance, adding as f64).await?.map_err(|wait| OverShare {
-        doc,
-        adding,
-        share,
-        role: role.as_str(),
-        retry_after_minutes: (wait.as_secs_f64() / 60.0).ceil().max(1.0) as u64,
-    }))
+) -> Result<Result<Charge, OverShare>, StorageError> {
+    let of_document = share_of(role, share).max(1);
+    let of_compound = of_document.saturating_mul(COMPOUND_TIMES);
+    let bucket = |share: usize, key: String| {
+        let allowance = Allowance { per_second: share as f64 / DAY.as_secs_f64(), burst: share as f64 };
+        (secret::hash_token(&key), allowance)
+    };
+    let mut charge = Charge { buckets: Vec::with_capacity(2), taken: adding };
+    for (of, share, key) in [
+        (Share::Compound, of_compound, format!("growth {person} compound {compound}")),
+        (Share::Document, of_document, format!("growth {person} {doc}")),
+    ] {
+        let (key, allowance) = bucket(share, key);
+        // Nothing of a refused message is taken: what an earlier share gave goes back.
+        let wait = match throttles.take_some(key, allowance, adding as f64).await {
+            Ok(Ok(())) => {
+                charge.buckets.push((key, allowance));
+                continue;
+            }
+            Ok(Err(wait)) => wait,
+            Err(e) => {
+                charge.settle(throttles, 0).await;
+                return Err(e);
+            }
+        };
+        charge.settle(throttles, 0).await;
+        let retry_after_minutes = (wait.as_secs_f64() / 60.0).ceil().max(1.0) as u64;
+        return Ok(Err(OverShare { doc, of, adding, share, role: role.as_str(), retry_after_minutes }));
+    }
+    Ok(Ok(charge))
 }
 
 /// What the members page shows of a person's refusals for a used-up share.
@@ -144,19 +219,89 @@ mod tests {
     #[tokio::test]
     async fn a_share_is_per_person_and_document_and_coordinators_have_four() {
         let throttles = MemoryThrottles::new();
-        let id = |n: u128| uuid::Uuid::from_u128(n);
         let (alice, bob) = (PersonId::from_uuid(id(1)), PersonId::from_uuid(id(2)));
         let (roster, round) = (DocumentId::from_uuid(id(3)), DocumentId::from_uuid(id(4)));
-        let take = |person, role, doc, bytes| take(&throttles, person, role, doc, bytes, 1000);
+        let take = |person, role, doc, bytes| take(&throttles, person, role, compound(), doc, bytes, 1000);
         assert!(take(alice, Role::Volunteer, roster, 600).await.unwrap().is_ok());
         let over = take(alice, Role::Volunteer, roster, 600).await.unwrap().unwrap_err();
-        assert_eq!((over.adding, over.share, over.role), (600, 1000, "volunteer"));
+        assert_eq!((over.of, over.adding, over.share, over.role), (Share::Document, 600, 1000, "volunteer"));
         // 200 bytes short, at 1,000 a day: 288 minutes (less the moments since the first take).
         assert!((287..=288).contains(&over.retry_after_minutes), "{over}");
-        assert!(over.to_string().contains("more than is left of the 1000 bytes one volunteer"), "{over}");
-        assert!(take(alice, Role::Volunteer, roster, 400).await.unwrap().is_ok(), "the refusal took nothing");
+        assert!(
+            over.to_string()
+                .contains("more than is left of the 1000 bytes one volunteer may add to a document")
+        );
+        for _ in 0..10 {
+            assert!(take(alice, Role::Volunteer, roster, 600).await.unwrap().is_err());
+        }
+        assert!(
+            take(alice, Role::Volunteer, roster, 400).await.unwrap().is_ok(),
+            "the refusals took nothing"
+        );
+        // Nor from the compound's share, which the document's refusals had passed.
         assert!(take(alice, Role::Volunteer, round, 600).await.unwrap().is_ok(), "another document");
         assert!(take(bob, Role::Volunteer, roster, 600).await.unwrap().is_ok(), "another person");
-        assert!(take(bob, Role::Coordinator, round, 3900).await.unwrap().is_ok(), "four shares");
+        let carol = PersonId::from_uuid(id(5));
+        assert!(take(carol, Role::Coordinator, round, 3900).await.unwrap().is_ok(), "four shares");
+    }
+
+    #[tokio::test]
+    async fn all_of_a_compounds_documents_together_hold_four_shares_and_a_refusal_takes_from_neither() {
+        let throttles = MemoryThrottles::new();
+        let alice = PersonId::from_uuid(id(1));
+        let take = |doc: u128, bytes| {
+            take(
+                &throttles,
+                alice,
+                Role::Coordinator,
+                compound(),
+                DocumentId::from_uuid(id(doc)),
+                bytes,
+                1000,
+            )
+        };
+        // Rounds created one after another, each within its own share of 4,000.
+        for doc in 10..14 {
+            assert!(take(doc, 3900).await.unwrap().is_ok(), "round {doc}");
+        }
+        let over = take(14, 3900).await.unwrap().unwrap_err();
+        assert_eq!((over.of, over.share, over.role), (Share::Compound, 16_000, "coordinator"));
+        assert!(over.to_string().contains("all of a compound's documents together"), "{over}");
+        // The refusal took nothing: 400 is left of the compound's share.
+        assert!(take(14, 400).await.unwrap().is_ok());
+        assert!(take(15, 100).await.unwrap().is_err(), "the compound's share is used up");
+        let elsewhere = DocumentId::from_uuid(id(16));
+        let other = take_in(&throttles, alice, CompoundId::from_uuid(id(99)), elsewhere, 3900).await;
+        assert!(other.is_ok(), "another compound");
+    }
+
+    async fn take_in(
+        throttles: &MemoryThrottles,
+        person: PersonId,
+        compound: CompoundId,
+        doc: DocumentId,
+        bytes: usize,
+    ) -> Result<Charge, OverShare> {
+        take(throttles, person, Role::Coordinator, compound, doc, bytes, 1000).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn what_a_message_did_not_add_goes_back_to_both_shares() {
+        let throttles = MemoryThrottles::new();
+        let alice = PersonId::from_uuid(id(1));
+        let roster = DocumentId::from_uuid(id(3));
+        let take = |bytes| take(&throttles, alice, Role::Volunteer, compound(), roster, bytes, 1000);
+        // A message sent again after a lost answer: the relay held 900 of its 1,000 bytes.
+        take(1000).await.unwrap().unwrap().settle(&throttles, 100).await;
+        assert!(take(900).await.unwrap().is_ok(), "the 900 held already were given back");
+        assert!(take(100).await.unwrap().is_err());
+    }
+
+    fn id(n: u128) -> uuid::Uuid {
+        uuid::Uuid::from_u128(n)
+    }
+
+    fn compound() -> CompoundId {
+        CompoundId::from_uuid(id(100))
     }
 }

@@ -29,7 +29,7 @@ use doorstep_core::Timestamp;
 use doorstep_core::document::Header;
 use doorstep_core::id::{DocumentId, PersonId};
 use doorstep_core::relay_engine::{self as engine, BatchOutcome, Incoming, Verdict};
-use doorstep_core::sync::{KeptChanges, PeerState};
+use doorstep_core::sync::{KeptChanges, PeerState, Rejection};
 use doorstep_core::{Actor, Role};
 use tokio::sync::{OwnedMutexGuard, oneshot};
 
@@ -59,6 +59,9 @@ pub struct Job {
     pub size: usize,
     /// The message's work budget; its request holds the guard that cancels it.
     pub budget: WorkBudget,
+    /// Refused before it was queued (its sender's share of the document's growth is used up):
+    /// its changes are dropped unread and it is answered from a fresh state, with the news.
+    turned: Option<Rejection>,
     answer: Option<oneshot::Sender<DocOutcome>>,
     taken: Arc<AtomicBool>,
 }
@@ -75,7 +78,13 @@ impl Job {
         budget: WorkBudget,
     ) -> Self {
         let taken = Arc::new(AtomicBool::new(false));
-        Self { caller, role, incoming, owners, stored_state, size, budget, answer: None, taken }
+        Self { caller, role, incoming, owners, stored_state, size, budget, turned: None, answer: None, taken }
+    }
+
+    /// The job refused already for `rejection`, to be answered in its turn with the document's
+    /// news; it adds nothing to the document, so it takes none of the room left in it.
+    pub fn turned(self, rejection: Rejection) -> Self {
+        Self { turned: Some(rejection), size: 0, ..self }
     }
 
     /// The job with a channel for its outcome; the receiving end, and the flag set once a batch
@@ -102,8 +111,12 @@ impl Job {
     }
 
     /// The part that goes to the blocking pool and the part that waits for the answer.
-    fn split(self) -> (Waiting, Input) {
-        let Job { caller, role, incoming, owners, stored_state, size: _, budget, answer, taken: _ } = self;
+    fn split(self) -> (Waiting, Work) {
+        let Job { caller, role, incoming, owners, stored_state, size: _, budget, turned, answer, taken: _ } =
+            self;
+        if let Some(rejection) = turned {
+            return (Waiting { caller, stored_state, answer }, Work::Turned(rejection, incoming));
+        }
         let mut state = stored_state.as_deref().and_then(|b| PeerState::decode(b).ok()).unwrap_or_default();
         state.set_replies_deflated(caller.replies_deflated);
         state.set_reply_budget(caller.reply_budget);
@@ -111,7 +124,10 @@ impl Job {
         // Taken by its batch, the message runs to its end unless its request is gone: the
         // deadline bounded its wait, and the batch's size bounds the work.
         let budget = budget.without_deadline();
-        (Waiting { caller, stored_state, answer }, Input { author, incoming, owners, state, budget })
+        (
+            Waiting { caller, stored_state, answer },
+            Work::Take(Input { author, incoming, owners, state, budget }),
+        )
     }
 }
 
@@ -136,16 +152,29 @@ impl Waiting {
 /// What a message needs on the blocking pool: the engine's input for one message of a batch.
 type Input = engine::Queued<WorkBudget>;
 
+/// What the batch does with a message.
+#[derive(Debug)]
+enum Work {
+    /// Takes its changes, checked, and answers it.
+    Take(Input),
+    /// Answers it as refused already, with the document's news.
+    Turned(Rejection, Incoming),
+}
+
 /// The engine's batch, its take and answer steps timed and logged at debug.
 fn work_batch(
     doc: &mut automerge::Automerge,
     kept: &mut KeptChanges,
     header: &Header,
     inputs: Vec<Input>,
+    turned: Vec<(Rejection, Incoming)>,
     now: Timestamp,
 ) -> BatchOutcome {
     let started = std::time::Instant::now();
-    let taken = engine::take_batch(doc, kept, header, inputs, now);
+    let mut taken = engine::take_batch(doc, kept, header, inputs, now);
+    for (rejection, incoming) in turned {
+        taken.push_turned(rejection, incoming);
+    }
     let took_in = started.elapsed();
     let answering = std::time::Instant::now();
     let worked = engine::answer_batch(doc, kept, header, taken);
@@ -187,7 +216,7 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
     let mut admitted = Vec::with_capacity(jobs.len());
     let mut forgotten = Vec::new();
     for job in jobs {
-        if job.size > room {
+        if job.turned.is_none() && job.size > room {
             let outcome = document_full(&job.caller, id, config.limits.max_document_bytes);
             forgotten.extend(outcome.state.clone());
             job.finish(DocOutcome { state: None, ..outcome });
@@ -203,7 +232,17 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
     let Some(mut cached) = slot.take() else {
         return refuse_all(admitted, || unavailable(id, &"document vanished from its slot"));
     };
-    let (jobs, inputs): (Vec<Waiting>, Vec<Input>) = admitted.into_iter().map(Job::split).unzip();
+    // The messages refused already are answered after those taken, with their news.
+    admitted.sort_by_key(|job| job.turned.is_some());
+    let mut jobs = Vec::with_capacity(admitted.len());
+    let (mut inputs, mut turned) = (Vec::new(), Vec::new());
+    for (waiting, work) in admitted.into_iter().map(Job::split) {
+        jobs.push(waiting);
+        match work {
+            Work::Take(input) => inputs.push(input),
+            Work::Turned(rejection, incoming) => turned.push((rejection, incoming)),
+        }
+    }
     let header = cached.record.header;
     let was_open = cached.record.open;
     let started = std::time::Instant::now();
@@ -213,7 +252,7 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
     let now = clock::now();
     let worked = tokio::task::spawn_blocking(move || {
         let _turn = turn;
-        let worked = work_batch(&mut cached.doc, &mut cached.kept, &header, inputs, now);
+        let worked = work_batch(&mut cached.doc, &mut cached.kept, &header, inputs, turned, now);
         (cached, worked)
     })
     .await;
@@ -310,7 +349,7 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
                 let outcome = match verdict {
                     Verdict::Accepted { .. } => unavailable(id, &e),
                     Verdict::Refused { rejection, reply } => {
-                        DocOutcome { reply, rejection: Some(rejection), state: None }
+                        DocOutcome { reply, rejection: Some(rejection), ..DocOutcome::default() }
                     }
                 };
                 job.finish(outcome);
@@ -333,9 +372,11 @@ async fn save_states(state: &AppState, states: Vec<SyncStateWrite>) {
 fn answer(jobs: Vec<Waiting>, verdicts: Vec<Verdict>) {
     for (job, verdict) in jobs.into_iter().zip(verdicts) {
         let outcome = match verdict {
-            Verdict::Accepted { reply, refused, .. } => DocOutcome { reply, rejection: refused, state: None },
+            Verdict::Accepted { reply, refused, added, .. } => {
+                DocOutcome { reply, rejection: refused, state: None, added }
+            }
             Verdict::Refused { rejection, reply } => {
-                DocOutcome { reply, rejection: Some(rejection), state: None }
+                DocOutcome { reply, rejection: Some(rejection), ..DocOutcome::default() }
             }
         };
         job.finish(outcome);

@@ -26,7 +26,6 @@ use super::rejection::{self, reject};
 use crate::access::{Access, Decision};
 use crate::cache::CachedDoc;
 use crate::clock;
-use crate::config::Config;
 use crate::growth_share;
 use crate::relay::Relay;
 use crate::state::AppState;
@@ -41,6 +40,9 @@ pub struct DocOutcome {
     pub rejection: Option<Rejection>,
     /// A sync state still to write (when nothing else about the document had to be).
     pub state: Option<SyncStateWrite>,
+    /// The bytes of the changes the message added to the document: what its sender's share of
+    /// the document's growth is charged in the end (`growth_share.rs`).
+    pub added: usize,
 }
 
 impl DocOutcome {
@@ -79,7 +81,7 @@ pub async fn sync_document(
             None => unavailable(id, &"no place in the document's queue"),
         },
         Decision::Unknown if access.coordinates_any() => {
-            new_document(relay, config, caller, access, id, message.message, &budget).await
+            new_document(state, caller, access, id, message.message, &budget).await
         }
         Decision::Unknown => DocOutcome::rejected(reject(
             id,
@@ -105,32 +107,41 @@ async fn read(
     }
 }
 
-/// Counts the bytes of the message's changes against its sender's share of the document's
-/// growth (`growth_share.rs`); past it, the refusal to answer with.
+/// Why a message was not let past its sender's share of the growth of its document.
+enum NotWithinShare {
+    /// The share is used up: the refusal, to answer like any refused message (with the news
+    /// of the document, so the phone still hears everyone else's work).
+    Over(Rejection),
+    /// The store failed; nothing was taken.
+    Unavailable(DocOutcome),
+}
+
+/// Takes the bytes of the message's changes from its sender's shares of the document's growth
+/// and its compound's (`growth_share.rs`); past either, the refusal.
 async fn within_growth_share(
     state: &AppState,
     caller: &Caller,
     role: Role,
     header: &Header,
     incoming: &Incoming,
-) -> Result<(), DocOutcome> {
+) -> Result<growth_share::Charge, NotWithinShare> {
     let id = header.id;
     let adding: usize = incoming.changes.iter().map(|c| c.raw_bytes().len()).sum();
     if adding == 0 {
-        return Ok(());
+        return Ok(growth_share::Charge::none());
     }
-    let share = state.config.limits.growth_share;
-    match growth_share::take(state.relay.throttles(), caller.person, role, id, adding, share).await {
-        Ok(Ok(())) => Ok(()),
+    let (throttles, share) = (state.relay.throttles(), state.config.limits.growth_share);
+    match growth_share::take(throttles, caller.person, role, header.compound, id, adding, share).await {
+        Ok(Ok(charge)) => Ok(charge),
         Ok(Err(over)) => {
             tracing::warn!(
-                person = %caller.person, doc = %id, adding, share = over.share,
-                "a message past its sender's share of the document's growth was refused"
+                person = %caller.person, doc = %id, compound = %header.compound, adding, share = over.share,
+                of = ?over.of, "a message past its sender's share of the growth of its documents was refused"
             );
             state.share_refusals.record(caller.person, id, header.kind, clock::now());
-            Err(forget_state(caller, reject(id, rejection::DOCUMENT_FULL, None, over.to_string())))
+            Err(NotWithinShare::Over(reject(id, rejection::DOCUMENT_FULL, None, over.to_string())))
         }
-        Err(e) => Err(unavailable(id, &e)),
+        Err(e) => Err(NotWithinShare::Unavailable(unavailable(id, &e))),
     }
 }
 
@@ -219,18 +230,42 @@ async fn existing(
         Ok(incoming) => incoming,
         Err(rejection) => return forget_state(caller, rejection),
     };
-    if let Err(refused) = within_growth_share(state, caller, role, &record.header, &incoming).await {
-        return refused;
-    }
-    let owners = match owners(relay, &incoming).await {
-        Ok(owners) => owners,
-        Err(e) => return unavailable(id, &e),
+    let charge = match within_growth_share(state, caller, role, &record.header, &incoming).await {
+        Ok(charge) => charge,
+        // Answered in its turn like a refused message: its changes dropped, the document's news
+        // sent from a fresh state, the device's sync state forgotten.
+        Err(NotWithinShare::Over(rejection)) => {
+            let job = Job::new(*caller, role, incoming, HashMap::new(), None, 0, budget.clone());
+            let outcome = queued(state, id, place, job.turned(rejection.clone())).await;
+            // A queue that gave up on it still owes the phone the reason.
+            return match outcome.rejection {
+                Some(ref answered) if answered.rule == rejection.rule => outcome,
+                _ => forget_state(caller, rejection),
+            };
+        }
+        Err(NotWithinShare::Unavailable(outcome)) => return outcome,
     };
-    let stored_state = match relay.storage().sync_state(caller.device, id).await {
-        Ok(stored) => stored,
-        Err(e) => return unavailable(id, &e),
+    let looked_up = async {
+        let owners = owners(relay, &incoming).await?;
+        let stored_state = relay.storage().sync_state(caller.device, id).await?;
+        Ok::<_, StorageError>((owners, stored_state))
+    };
+    let (owners, stored_state) = match looked_up.await {
+        Ok(found) => found,
+        Err(e) => {
+            charge.settle(relay.throttles(), 0).await;
+            return unavailable(id, &e);
+        }
     };
     let job = Job::new(*caller, role, incoming, owners, stored_state, size, budget.clone());
+    let outcome = queued(state, id, place, job).await;
+    // What the document already held, or refused, goes back to the sender's shares.
+    charge.settle(relay.throttles(), outcome.added).await;
+    outcome
+}
+
+/// Queues `job` in `place` of document `id`'s work queue and waits for its outcome.
+async fn queued(state: &AppState, id: DocumentId, place: Place, job: Job) -> DocOutcome {
     // Admission let the message in only if its batch should start within `max_wait`. The wait
     // is bounded again here, from the moment it is queued, for a document held longer than
     // admission foresaw (a large relay write, batches slower than the rate measured so far): by
@@ -300,7 +335,7 @@ pub(super) async fn compact(relay: &Relay, cached: &mut CachedDoc) {
 /// negotiates from scratch.
 pub(super) fn forget_state(caller: &Caller, rejection: Rejection) -> DocOutcome {
     let state = SyncStateWrite { device: caller.device, doc: rejection.doc, state: None };
-    DocOutcome { reply: None, rejection: Some(rejection), state: Some(state) }
+    DocOutcome { rejection: Some(rejection), state: Some(state), ..DocOutcome::default() }
 }
 
 /// A message for a document the relay does not have, from someone who runs a compound: a round
@@ -308,15 +343,15 @@ pub(super) fn forget_state(caller: &Caller, rejection: Rejection) -> DocOutcome 
 /// from an empty document (asking for everything) and stores nothing; the next one carries the
 /// round, which is checked like any change and stored whole.
 async fn new_document(
-    relay: &Relay,
-    config: &Config,
+    state: &AppState,
     caller: &Caller,
     access: &Access,
     id: DocumentId,
     bytes: Vec<u8>,
     budget: &WorkBudget,
 ) -> DocOutcome {
-    let incoming = match read(id, bytes, config.limits.sync_message, budget).await {
+    let relay = &state.relay;
+    let incoming = match read(id, bytes, state.config.limits.sync_message, budget).await {
         Ok(incoming) => incoming,
         Err(rejection) => return DocOutcome::rejected(rejection),
     };
@@ -337,7 +372,7 @@ async fn new_document(
     }
     if incoming.changes.is_empty() {
         return match engine::answer_unheld(id, incoming.message) {
-            Ok(reply) => DocOutcome { reply, rejection: None, state: None },
+            Ok(reply) => DocOutcome { reply, ..DocOutcome::default() },
             Err(rejection) => DocOutcome::rejected(rejection),
         };
     }
@@ -352,6 +387,35 @@ async fn new_document(
         Err(e) => return unavailable(id, &e),
     };
     let role = access.role_in(header.compound);
+    // Someone with no role in the round's compound is refused by the engine, taking nothing.
+    let shared = match role {
+        Some(role) => within_growth_share(state, caller, role, &header, &incoming).await,
+        None => Ok(growth_share::Charge::none()),
+    };
+    let charge = match shared {
+        Ok(charge) => charge,
+        Err(NotWithinShare::Over(rejection)) => return DocOutcome::rejected(rejection),
+        Err(NotWithinShare::Unavailable(outcome)) => return outcome,
+    };
+    let outcome = create(relay, caller, role, header, incoming, owners, slot, budget).await;
+    charge.settle(relay.throttles(), outcome.added).await;
+    outcome
+}
+
+/// Creates the round `header` names from the changes of `incoming`, under its lock (`slot`).
+#[allow(clippy::too_many_arguments)]
+async fn create(
+    relay: &Relay,
+    caller: &Caller,
+    role: Option<Role>,
+    header: Header,
+    incoming: Incoming,
+    owners: HashMap<String, PersonId>,
+    mut slot: tokio::sync::OwnedMutexGuard<crate::cache::Slot>,
+    budget: &WorkBudget,
+) -> DocOutcome {
+    let id = header.id;
+    let added = incoming.changes.iter().map(|c| c.raw_bytes().len()).sum();
     let (person, actor, now, work_budget) =
         (caller.person, relay.actor().clone(), clock::now(), budget.clone());
     let worked = tokio::task::spawn_blocking(move || {
@@ -361,7 +425,11 @@ async fn new_document(
     let engine::Created { doc, header, snapshot, bindings, state, reply } = match worked {
         Ok(Ok(created)) => created,
         Ok(Err(refused)) => {
-            return DocOutcome { reply: refused.reply, rejection: Some(refused.rejection), state: None };
+            return DocOutcome {
+                reply: refused.reply,
+                rejection: Some(refused.rejection),
+                ..DocOutcome::default()
+            };
         }
         Err(e) => return unavailable(id, &e),
     };
@@ -383,7 +451,7 @@ async fn new_document(
             }
             tracing::info!(doc = %id, compound = %header.compound, person = %caller.person, "round created by sync");
             slot.put(created);
-            DocOutcome { reply, rejection: None, state: None }
+            DocOutcome { reply, rejection: None, state: None, added }
         }
         Err(StorageError::ActorTaken { actor, .. }) => {
             let rule = Rule::ActorsBelongToTheirPerson;

@@ -22,8 +22,9 @@
 //! when. The refused message is still answered with the document's news (`sync/batch.rs`), so the
 //! phone hears everyone else's work meanwhile. Filling a 64 MiB document takes eight volunteers'
 //! phones a day, or one of them eight days; the relay logs each refusal with the person and the
-//! document, and the coordinators' members page shows it beside the person ([`ShareRefusals`]),
-//! so that those who can revoke them see it.
+//! document, and the coordinators' members page shows it beside the person
+//! (`Storage::record_share_refusal`, kept with the relay's data), so that those who can revoke
+//! them see it.
 //!
 //! The buckets are the relay's [`Throttles`]: in the database when relays share PostgreSQL, so
 //! spreading requests over relays or waiting for a restart gains nothing. A message is charged
@@ -33,14 +34,10 @@
 //! what a document took counts; a copy sent again while the share is nearly used up may be
 //! refused for the moment.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use doorstep_core::Role;
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
-use doorstep_core::schema::vocabulary::DocKind;
-use doorstep_core::{Role, Timestamp};
-use serde::Serialize;
 
 use crate::secret;
 use crate::storage::{SecretHash, StorageError};
@@ -169,44 +166,6 @@ pub async fn take(
         return Ok(Err(OverShare { doc, of, adding, share, role: role.as_str(), retry_after_minutes }));
     }
     Ok(Ok(charge))
-}
-
-/// What the members page shows of a person's refusals for a used-up share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct ShareRefused {
-    /// Messages refused.
-    pub times: u64,
-    /// When the last was.
-    pub last_at: Timestamp,
-    /// The document of the last, and its kind.
-    pub document: DocumentId,
-    /// The kind of that document.
-    pub kind: DocKind,
-}
-
-/// The refusals for a used-up share this relay made since it started, per person: what the
-/// coordinators' members page shows beside the person, so that a phone filling a document is
-/// seen by those who can revoke it, not only in the relay's log. Kept in this relay's memory:
-/// a restart forgets them, and relays sharing PostgreSQL each show their own.
-#[derive(Debug, Default)]
-pub struct ShareRefusals {
-    // A std mutex: held for one map lookup, never across an `.await`. One entry per person
-    // refused, so bounded by the members.
-    by_person: Mutex<HashMap<PersonId, ShareRefused>>,
-}
-
-impl ShareRefusals {
-    /// Records that a message of `person` for `document` was refused at `at`.
-    pub fn record(&self, person: PersonId, document: DocumentId, kind: DocKind, at: Timestamp) {
-        let mut map = self.by_person.lock().unwrap_or_else(PoisonError::into_inner);
-        let times = map.get(&person).map_or(0, |earlier| earlier.times) + 1;
-        map.insert(person, ShareRefused { times, last_at: at, document, kind });
-    }
-
-    /// `person`'s refusals, if any.
-    pub fn of(&self, person: PersonId) -> Option<ShareRefused> {
-        self.by_person.lock().unwrap_or_else(PoisonError::into_inner).get(&person).copied()
-    }
 }
 
 #[cfg(test)]

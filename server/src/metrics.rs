@@ -35,6 +35,7 @@ pub struct Metrics {
     sync_batched_messages: AtomicU64,
     sync_largest_batch: AtomicU64,
     sync_shed: AtomicU64,
+    share_refusals: AtomicU64,
     memory_trims: AtomicU64,
 }
 
@@ -82,6 +83,12 @@ impl Metrics {
     /// across documents, was too long.
     pub fn shed(&self) {
         self.sync_shed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a document message refused because its sender had used up a share of the growth
+    /// of its compound's documents (`growth_share.rs`); it is also counted as `document_full`.
+    pub fn share_refused(&self) {
+        self.share_refusals.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a return of freed memory to the system after an eviction sweep (`memory.rs`).
@@ -184,6 +191,11 @@ impl Metrics {
                 &self.sync_shed,
             ),
             (
+                "doorstep_growth_share_refusals_total",
+                "Document messages refused because their sender had used up a day's share of the growth of a compound's documents (also counted as document_full).",
+                &self.share_refusals,
+            ),
+            (
                 "doorstep_memory_trims_total",
                 "Times freed memory was given back to the system after an eviction sweep.",
                 &self.memory_trims,
@@ -279,6 +291,7 @@ mod tests {
         m.batch(1);
         m.batch(4);
         m.shed();
+        m.share_refused();
         m.memory_trimmed();
         let text = m.render(&Gauges {
             docs_cached: 5,
@@ -298,6 +311,7 @@ mod tests {
         );
         assert!(text.contains("doorstep_http_request_duration_seconds_count{route=\"/v1/sync\"} 3"));
         assert!(text.contains("doorstep_sync_rejections_total{rule=\"schema\"} 1"));
+        assert!(text.contains("doorstep_growth_share_refusals_total 1"), "{text}");
         assert!(text.contains("doorstep_sync_documents_in_total 3"));
         assert!(text.contains("doorstep_sync_bytes_out_total 200"));
         assert!(text.contains("doorstep_documents_cached 5"));

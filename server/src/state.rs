@@ -6,7 +6,6 @@ use std::sync::{Arc, OnceLock};
 use crate::bodies_in_hand::BodiesInHand;
 use crate::config::Config;
 use crate::events::StreamSlots;
-use crate::growth_share::ShareRefusals;
 use crate::held_requests::HeldRequests;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
@@ -43,8 +42,6 @@ pub struct Shared {
     pub bodies_in_hand: BodiesInHand,
     /// The threads roster uploads are read on, one per core.
     pub roster_readers: RosterReaders,
-    /// Refusals for a used-up share of a document's growth, per person (the members page).
-    pub share_refusals: ShareRefusals,
 }
 
 impl AppState {
@@ -72,7 +69,6 @@ impl AppState {
             held_requests,
             bodies_in_hand,
             roster_readers: RosterReaders::new(cores),
-            share_refusals: ShareRefusals::default(),
         }))
     }
 }

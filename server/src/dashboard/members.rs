@@ -9,6 +9,8 @@
 //! next sync the person's phone is told the compound is gone and wipes its documents (the
 //! replica's wipe-on-revoke), and the relay refuses anything more from them for it.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -22,10 +24,9 @@ use super::{DashState, path_id, qr};
 use crate::admin;
 use crate::client::Client;
 use crate::error::AppError;
-use crate::growth_share::ShareRefused;
 use crate::http::json::{JsonBody, PathParams};
 use crate::join_link::JoinLink;
-use crate::storage::{Member, MemberDevice};
+use crate::storage::{Member, MemberDevice, ShareRefused};
 
 /// Longest device name accepted for a minted token, in characters.
 const MAX_DEVICE_NAME: usize = admin::MAX_NAME;
@@ -38,8 +39,8 @@ pub struct MemberView {
     pub member: Member,
     /// Their devices, oldest first, with when each last synced.
     pub devices: Vec<MemberDevice>,
-    /// Messages of theirs this relay refused because they had used up their day's share of a
-    /// document's growth (`growth_share.rs`), if any since it started.
+    /// Messages of theirs the relay refused because they had used up their day's share of the
+    /// growth of the compound's documents (`growth_share.rs`), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub share_refused: Option<ShareRefused>,
 }
@@ -54,13 +55,15 @@ pub async fn list(
     let relay = &state.app.relay;
     let members = admin::members(relay, &signed.principal, scope.compound.id).await?;
     let mut devices = relay.storage().member_devices(scope.compound.id).await?;
+    let mut share_refusals: HashMap<PersonId, ShareRefused> =
+        relay.storage().share_refusals(scope.compound.id).await?.into_iter().collect();
     Ok(Json(
         members
             .into_iter()
             .map(|member| {
                 let (theirs, rest) = devices.drain(..).partition(|d| d.person == member.person);
                 devices = rest;
-                let share_refused = state.app.share_refusals.of(member.person);
+                let share_refused = share_refusals.remove(&member.person);
                 MemberView { member, devices: theirs, share_refused }
             })
             .collect(),

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use doorstep_core::Role;
 use doorstep_core::Timestamp;
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
+use doorstep_core::schema::vocabulary::DocKind;
 
 use super::{DocChanged, Events};
 use crate::storage::{
     ActorBinding, Catchup, Committed, CompoundRecord, DeviceId, DocCommit, DocumentRecord, HeldRequest,
     Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside, PieceKept,
-    Redemption, SecretHash, SetAsideDecided, SetAsideRecord, Storage, StoreFuture, StoredDocument,
-    SyncStateWrite, TokenStatus,
+    Redemption, SecretHash, SetAsideDecided, SetAsideRecord, ShareRefused, Storage, StoreFuture,
+    StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 impl Events {
@@ -106,6 +107,21 @@ impl Storage for Announcing {
 
     fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>> {
         self.inner.member_devices(compound)
+    }
+
+    fn record_share_refusal(
+        &self,
+        person: PersonId,
+        compound: CompoundId,
+        document: DocumentId,
+        kind: DocKind,
+        at: Timestamp,
+    ) -> StoreFuture<'_, ()> {
+        self.inner.record_share_refusal(person, compound, document, kind, at)
+    }
+
+    fn share_refusals(&self, compound: CompoundId) -> StoreFuture<'_, Vec<(PersonId, ShareRefused)>> {
+        self.inner.share_refusals(compound)
     }
 
     fn set_membership(

@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 use doorstep_core::document::Header;
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
+use doorstep_core::schema::vocabulary::DocKind;
 use doorstep_core::{Role, Timestamp};
 
 pub use error::{InviteProblem, StorageError};
@@ -101,6 +102,21 @@ pub struct Membership {
     pub compound: CompoundId,
     /// Their role there.
     pub role: Role,
+}
+
+/// A person's messages refused because they had used up a day's share of the growth of a
+/// compound's documents (`growth_share.rs`): what the coordinators' members page shows beside
+/// them, so that a phone filling a document is seen by those who can revoke it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ShareRefused {
+    /// Messages refused.
+    pub times: u64,
+    /// When the last was.
+    pub last_at: Timestamp,
+    /// The document of the last.
+    pub document: DocumentId,
+    /// The kind of that document.
+    pub kind: DocKind,
 }
 
 /// A member of a compound, as a coordinator sees the list.
@@ -456,6 +472,18 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>>;
     /// The devices of everyone who holds or held a membership of a compound, oldest first.
     fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>>;
+    /// Counts a message of `person` for `document` (of `kind`, in `compound`) refused at `at`
+    /// for a used-up share of the compound's growth.
+    fn record_share_refusal(
+        &self,
+        person: PersonId,
+        compound: CompoundId,
+        document: DocumentId,
+        kind: DocKind,
+        at: Timestamp,
+    ) -> StoreFuture<'_, ()>;
+    /// The refusals for a used-up share in `compound`, per person refused.
+    fn share_refusals(&self, compound: CompoundId) -> StoreFuture<'_, Vec<(PersonId, ShareRefused)>>;
     /// Gives a person a role in a compound (or a new role, or back after a revocation).
     fn set_membership(
         &self,

@@ -147,6 +147,26 @@ pub async fn member_devices_name_every_device_and_its_last_sync(s: Arc<dyn Stora
     assert_eq!(joined, vec![(admin, T0), (v, later(5))]);
 }
 
+pub async fn share_refusals_count_per_person_and_compound_and_keep_the_last(s: Arc<dyn Storage>) {
+    let admin = person(s.as_ref(), 1, false).await;
+    let (compound, roster) = compound_with_roster(s.as_ref(), 1, admin).await;
+    let (other, elsewhere) = compound_with_roster(s.as_ref(), 2, admin).await;
+    let v = person(s.as_ref(), 2, false).await;
+    assert!(s.share_refusals(compound).await.unwrap().is_empty());
+    let round: DocumentId = uuid(900);
+    s.record_share_refusal(v, compound, roster, DocKind::Roster, later(1)).await.unwrap();
+    s.record_share_refusal(v, compound, round, DocKind::Round, later(2)).await.unwrap();
+    s.record_share_refusal(admin, compound, roster, DocKind::Roster, later(3)).await.unwrap();
+    s.record_share_refusal(v, other, elsewhere, DocKind::Roster, later(4)).await.unwrap();
+    let mut here = s.share_refusals(compound).await.unwrap();
+    here.sort_by_key(|(p, _)| *p == v);
+    let v_here = ShareRefused { times: 2, last_at: later(2), document: round, kind: DocKind::Round };
+    let admin_here = ShareRefused { times: 1, last_at: later(3), document: roster, kind: DocKind::Roster };
+    assert_eq!(here, vec![(admin, admin_here), (v, v_here)]);
+    let there = ShareRefused { times: 1, last_at: later(4), document: elsewhere, kind: DocKind::Roster };
+    assert_eq!(s.share_refusals(other).await.unwrap(), vec![(v, there)]);
+}
+
 pub async fn actors_bind_once(s: Arc<dyn Storage>) {
     let a = person(s.as_ref(), 1, true).await;
     let b = person(s.as_ref(), 2, false).await;
@@ -485,7 +505,8 @@ macro_rules! storage_suite {
         mod $backend {
             use super::*;
             storage_suite!(@tests $make; tokens_authenticate_until_revoked, invites_are_single_use_and_expire,
-                memberships_revoke_and_return, member_devices_name_every_device_and_its_last_sync, actors_bind_once, chunks_append_catch_up_and_compact,
+                memberships_revoke_and_return, member_devices_name_every_device_and_its_last_sync,
+                share_refusals_count_per_person_and_compound_and_keep_the_last, actors_bind_once, chunks_append_catch_up_and_compact,
                 commits_are_all_or_nothing, new_documents_and_round_status,
                 an_older_compaction_never_replaces_a_newer_one,
                 releasing_memory_keeps_every_document_and_connection,

@@ -138,7 +138,17 @@ async fn within_growth_share(
                 person = %caller.person, doc = %id, compound = %header.compound, adding, share = over.share,
                 of = ?over.of, "a message past its sender's share of the growth of its documents was refused"
             );
-            state.share_refusals.record(caller.person, id, header.kind, clock::now());
+            state.metrics.share_refused();
+            let recorded = state.relay.storage().record_share_refusal(
+                caller.person,
+                header.compound,
+                id,
+                header.kind,
+                clock::now(),
+            );
+            if let Err(e) = recorded.await {
+                tracing::warn!(error = %e, person = %caller.person, "a share refusal was not recorded for the members page");
+            }
             Err(NotWithinShare::Over(reject(id, rejection::DOCUMENT_FULL, None, over.to_string())))
         }
         Err(e) => Err(NotWithinShare::Unavailable(unavailable(id, &e))),

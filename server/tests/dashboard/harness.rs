@@ -110,8 +110,20 @@ impl Dash {
             let _ = stopped.await;
         }));
         let mut relay = TestRelay::external(&url);
-        relay.admin_token = opened.admin_token.unwrap();
+        // None on a database opened before ([`Dash::restart`] keeps the first one's).
+        relay.admin_token = opened.admin_token.unwrap_or_default();
         Self { state, relay, http: reqwest::Client::new(), stop: Some(stop), task: Some(task), _dir: dir }
+    }
+
+    /// Stops this relay and starts another with `config` on the same database file, keeping the
+    /// admin token.
+    pub async fn restart(mut self, config: Config) -> Self {
+        self.stop().await;
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap());
+        let storage = SqliteStorage::open(dir.path().join("relay.db")).await.unwrap();
+        let mut restarted = Self::start_on(Arc::new(storage), dir, config).await;
+        restarted.relay.admin_token = self.relay.admin_token.clone();
+        restarted
     }
 
     /// `http://127.0.0.1:PORT`.

@@ -197,8 +197,8 @@ async fn a_phone_refused_for_its_share_of_a_document_is_shown_beside_its_person(
     use doorstep_core::Operation;
     use doorstep_server::{Config, Limits};
     let config =
-        Config { limits: Limits { growth_share: 16 * 1024, ..Limits::default() }, ..Config::default() };
-    let dash = Dash::start_with(config).await;
+        || Config { limits: Limits { growth_share: 16 * 1024, ..Limits::default() }, ..Config::default() };
+    let dash = Dash::start_with(config()).await;
     let (compound, coordinator) = dash.small_compound().await;
     let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
     volunteer.sync(&dash.relay).await;
@@ -221,4 +221,10 @@ async fn a_phone_refused_for_its_share_of_a_document_is_shown_beside_its_person(
     assert!(refused["times"].as_u64().unwrap() >= 1, "{refused}");
     assert!(refused["last_at"].as_i64().unwrap() >= now().as_millis() - 60_000, "{refused}");
     assert!(member(&list, "王芳").get("share_refused").is_none(), "only the person refused: {list}");
+
+    // Kept with the relay's data: a restarted relay still shows it.
+    let dash = dash.restart(config()).await;
+    let session = dash.login(&coordinator.token).await;
+    let list = session.get_json(&members_path(compound)).await;
+    assert_eq!(member(&list, "李强")["share_refused"], *refused, "after a restart: {list}");
 }

@@ -25,6 +25,7 @@ pub mod schema;
 pub mod scratch;
 mod sessions;
 mod set_aside;
+mod share_refusals;
 #[cfg(test)]
 mod tests;
 mod throttles;
@@ -34,6 +35,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
+use doorstep_core::schema::vocabulary::DocKind;
 use doorstep_core::{Role, Timestamp};
 use tokio::sync::broadcast;
 use tokio_postgres::error::SqlState;
@@ -43,8 +45,8 @@ use tokio_postgres::{NoTls, Row};
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
     HeldRequest, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside,
-    PieceKept, Redemption, RemoteChange, SecretHash, SetAsideDecided, SetAsideRecord, Storage, StorageError,
-    StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
+    PieceKept, Redemption, RemoteChange, SecretHash, SetAsideDecided, SetAsideRecord, ShareRefused, Storage,
+    StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 /// Connections each relay keeps at most. Two cores serve a few syncs at a time; eight leaves
@@ -267,6 +269,21 @@ impl Storage for PostgresStorage {
 
     fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>> {
         on_connection!(self, |db| people::member_devices(&db, compound).await)
+    }
+
+    fn record_share_refusal(
+        &self,
+        person: PersonId,
+        compound: CompoundId,
+        document: DocumentId,
+        kind: DocKind,
+        at: Timestamp,
+    ) -> StoreFuture<'_, ()> {
+        on_connection!(self, |db| share_refusals::record(&db, person, compound, document, kind, at).await)
+    }
+
+    fn share_refusals(&self, compound: CompoundId) -> StoreFuture<'_, Vec<(PersonId, ShareRefused)>> {
+        on_connection!(self, |db| share_refusals::of_compound(&db, compound).await)
     }
 
     fn set_membership(

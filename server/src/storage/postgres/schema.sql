@@ -143,3 +143,13 @@ CREATE TABLE held_request_pieces (
     bytes BYTEA NOT NULL,
     PRIMARY KEY (device, at)
 );
+
+CREATE TABLE share_refusals (
+    person TEXT NOT NULL REFERENCES persons(id),
+    compound TEXT NOT NULL REFERENCES compounds(id),
+    times BIGINT NOT NULL,
+    last_at BIGINT NOT NULL,
+    document TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('roster', 'requests', 'care', 'round')),
+    PRIMARY KEY (compound, person)
+);

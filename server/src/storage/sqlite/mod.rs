@@ -22,11 +22,13 @@ mod people;
 pub mod schema;
 mod sessions;
 pub(crate) mod set_aside;
+pub(crate) mod share_refusals;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
+use doorstep_core::schema::vocabulary::DocKind;
 use doorstep_core::{Role, Timestamp};
 use rusqlite::{Connection, OpenFlags};
 
@@ -34,8 +36,8 @@ use super::space::{self, OutOfSpace, SpaceWatch};
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
     HeldRequest, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside,
-    PieceKept, Redemption, SecretHash, SetAsideDecided, SetAsideRecord, Storage, StorageError, StoreFuture,
-    StoredDocument, SyncStateWrite, TokenStatus,
+    PieceKept, Redemption, SecretHash, SetAsideDecided, SetAsideRecord, ShareRefused, Storage, StorageError,
+    StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
 
 /// Readers kept open between calls.
@@ -223,6 +225,21 @@ impl Storage for SqliteStorage {
 
     fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>> {
         self.read(move |conn| people::member_devices(conn, compound))
+    }
+
+    fn record_share_refusal(
+        &self,
+        person: PersonId,
+        compound: CompoundId,
+        document: DocumentId,
+        kind: DocKind,
+        at: Timestamp,
+    ) -> StoreFuture<'_, ()> {
+        self.transact(move |tx| share_refusals::record(tx, person, compound, document, kind, at))
+    }
+
+    fn share_refusals(&self, compound: CompoundId) -> StoreFuture<'_, Vec<(PersonId, ShareRefused)>> {
+        self.read(move |conn| share_refusals::of_compound(conn, compound))
     }
 
     fn set_membership(

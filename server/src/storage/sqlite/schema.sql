@@ -132,3 +132,13 @@ CREATE TABLE held_request_pieces (
     bytes BLOB NOT NULL,
     PRIMARY KEY (device, at)
 ) STRICT;
+
+CREATE TABLE share_refusals (
+    person TEXT NOT NULL REFERENCES persons(id),
+    compound TEXT NOT NULL REFERENCES compounds(id),
+    times INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('roster', 'requests', 'care', 'round')),
+    PRIMARY KEY (compound, person)
+) STRICT;

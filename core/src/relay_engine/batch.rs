@@ -127,8 +127,7 @@ impl TakenBatch {
     /// dropped unread and a reply is generated from a fresh state, so its phone still hears what
     /// everyone else brought. Its verdict comes after those of the messages taken.
     pub fn push_turned(&mut self, rejection: Rejection, incoming: Incoming) {
-        let mut message = incoming.message;
-        message.changes = Vec::<Vec<u8>>::new().into();
+        let message = incoming.without_changes().message;
         self.taken.push((Err(Turned { rejection, message: Some(message) }), PeerState::new()));
     }
 }

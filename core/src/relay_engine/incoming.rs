@@ -23,6 +23,16 @@ pub struct Incoming {
     pub actors: BTreeSet<String>,
 }
 
+impl Incoming {
+    /// The message with its changes dropped: its heads, needs and Bloom filter only, for a
+    /// message refused before anything of it is taken.
+    pub fn without_changes(self) -> Self {
+        let mut message = self.message;
+        message.changes = Vec::<Vec<u8>>::new().into();
+        Self { message, changes: Vec::new(), actors: BTreeSet::new() }
+    }
+}
+
 /// Checks a document message against `limits` and decodes it, within `budget`.
 pub fn read(
     doc: DocumentId,

@@ -245,7 +245,8 @@ async fn existing(
         // Answered in its turn like a refused message: its changes dropped, the document's news
         // sent from a fresh state, the device's sync state forgotten.
         Err(NotWithinShare::Over(rejection)) => {
-            let job = Job::new(*caller, role, incoming, HashMap::new(), None, 0, budget.clone());
+            let job =
+                Job::new(*caller, role, incoming.without_changes(), HashMap::new(), None, 0, budget.clone());
             let outcome = queued(state, id, place, job.turned(rejection.clone())).await;
             // A queue that gave up on it still owes the phone the reason.
             return match outcome.rejection {

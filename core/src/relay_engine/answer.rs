@@ -42,15 +42,17 @@ pub fn answer(
     }
 }
 
-/// The reply to a turned message: its heads and bloom filter received into a fresh state (the
-/// changes were stripped, so `doc` does not change), and a reply generated from there.
+/// The reply to a turned message: its heads and bloom filter received into `fresh`, a state
+/// that knows nothing of the peer's copy but still says how replies reach it (compressed, within
+/// the budget its link asked for: [`PeerState::afresh`]); the changes were stripped, so `doc`
+/// does not change. A reply generated from there.
 pub fn answer_turned(
     doc: &mut Automerge,
     message: Option<Message>,
+    mut fresh: PeerState,
     saved: &SavedOnce<'_>,
 ) -> Option<Vec<u8>> {
     let message = message?;
-    let mut fresh = PeerState::new();
     sync::receive(doc, &mut fresh, message)
         .and_then(|()| sync::try_generate_sharing(doc, &mut fresh, saved))
         .ok()

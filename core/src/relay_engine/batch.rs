@@ -125,10 +125,11 @@ impl TakenBatch {
     /// Adds a message its caller refused before the batch (its sender's share of the document's
     /// growth was used up, say), to be answered like one the batch refused: its changes are
     /// dropped unread and a reply is generated from a fresh state, so its phone still hears what
-    /// everyone else brought. Its verdict comes after those of the messages taken.
-    pub fn push_turned(&mut self, rejection: Rejection, incoming: Incoming) {
+    /// everyone else brought. `state` says how replies reach its sender (its stored sync state is
+    /// not needed: the answer starts afresh). Its verdict comes after those of the messages taken.
+    pub fn push_turned(&mut self, rejection: Rejection, incoming: Incoming, state: PeerState) {
         let message = incoming.without_changes().message;
-        self.taken.push((Err(Turned { rejection, message: Some(message) }), PeerState::new()));
+        self.taken.push((Err(Turned { rejection, message: Some(message) }), state));
     }
 }
 
@@ -171,7 +172,7 @@ pub(super) fn verdict(
             }
         }
         Err(turned) => {
-            let reply = answer_turned(doc, turned.message, saved);
+            let reply = answer_turned(doc, turned.message, state.afresh(), saved);
             Verdict::Refused { rejection: turned.rejection, reply }
         }
     }

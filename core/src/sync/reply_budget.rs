@@ -82,10 +82,15 @@ impl ReplyBudget {
 /// The reply to a peer that asked for replies of at most its budget, when what it lacks does
 /// not fit: the first changes it lacks, as many as fit, at least one; or the whole document, when
 /// no piece can be smaller than it. `None` when the normal reply should go: the peer set no
-/// budget, its heads are not known or not all in `doc`, it lacks nothing, or its changes or the
-/// whole document fit the budget. `since` is the last sync
-/// the peer announced (what it lacks is listed from `saved`'s list since then, shared by every
-/// reply from this state of the document).
+/// budget, its heads are not known, it lacks nothing, or its changes or the whole document fit
+/// the budget. `since` is the last sync the peer announced (what it lacks is listed from
+/// `saved`'s list since then, shared by every reply from this state of the document).
+///
+/// A peer whose heads are not all in `doc` holds work we lack (a message refused, or still to
+/// come in pieces): what it holds of ours is then taken as its heads we know and its last sync,
+/// which it held. That may list changes it already has (received since its last sync and built
+/// on), which costs bytes of the budget, never a change: the reply stays within what its link
+/// carries instead of going whole.
 pub(crate) fn reply_within(
     doc: &Automerge,
     state: &mut PeerState,
@@ -93,9 +98,13 @@ pub(crate) fn reply_within(
     since: &[ChangeHash],
 ) -> Option<Option<Message>> {
     let budget = state.reply_budget()?;
-    let theirs = state.their_heads()?.to_vec();
-    if !theirs.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()) {
-        return None;
+    let known = |h: &ChangeHash| doc.get_change_meta_by_hash(h).is_some();
+    let mut theirs = state.their_heads()?.to_vec();
+    if !theirs.iter().all(known) {
+        theirs.retain(known);
+        theirs.extend(since.iter().filter(|h| known(h)));
+        theirs.sort_unstable();
+        theirs.dedup();
     }
     let lacking = saved.lacking.list(doc, &theirs, since);
     if lacking.is_empty() {

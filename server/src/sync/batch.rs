@@ -114,12 +114,13 @@ impl Job {
     fn split(self) -> (Waiting, Work) {
         let Job { caller, role, incoming, owners, stored_state, size: _, budget, turned, answer, taken: _ } =
             self;
-        if let Some(rejection) = turned {
-            return (Waiting { caller, stored_state, answer }, Work::Turned(rejection, incoming));
-        }
         let mut state = stored_state.as_deref().and_then(|b| PeerState::decode(b).ok()).unwrap_or_default();
+        // Replies reach the phone as it asked, refused or not.
         state.set_replies_deflated(caller.replies_deflated);
         state.set_reply_budget(caller.reply_budget);
+        if let Some(rejection) = turned {
+            return (Waiting { caller, stored_state, answer }, Work::Turned(rejection, incoming, state));
+        }
         let author = Actor { person: caller.person, role };
         // Taken by its batch, the message runs to its end unless its request is gone: the
         // deadline bounded its wait, and the batch's size bounds the work.
@@ -158,7 +159,7 @@ enum Work {
     /// Takes its changes, checked, and answers it.
     Take(Input),
     /// Answers it as refused already, with the document's news.
-    Turned(Rejection, Incoming),
+    Turned(Rejection, Incoming, PeerState),
 }
 
 /// The engine's batch, its take and answer steps timed and logged at debug.
@@ -167,13 +168,13 @@ fn work_batch(
     kept: &mut KeptChanges,
     header: &Header,
     inputs: Vec<Input>,
-    turned: Vec<(Rejection, Incoming)>,
+    turned: Vec<(Rejection, Incoming, PeerState)>,
     now: Timestamp,
 ) -> BatchOutcome {
     let started = std::time::Instant::now();
     let mut taken = engine::take_batch(doc, kept, header, inputs, now);
-    for (rejection, incoming) in turned {
-        taken.push_turned(rejection, incoming);
+    for (rejection, incoming, state) in turned {
+        taken.push_turned(rejection, incoming, state);
     }
     let took_in = started.elapsed();
     let answering = std::time::Instant::now();
@@ -240,7 +241,7 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
         jobs.push(waiting);
         match work {
             Work::Take(input) => inputs.push(input),
-            Work::Turned(rejection, incoming) => turned.push((rejection, incoming)),
+            Work::Turned(rejection, incoming, state) => turned.push((rejection, incoming, state)),
         }
     }
     let header = cached.record.header;

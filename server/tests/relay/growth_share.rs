@@ -312,3 +312,69 @@ async fn charged_once(relay: TestRelay) {
     let synced = fx.volunteers[0].sync(&fx.relay).await;
     assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
 }
+
+/// A phone on a link that dropped requests asks for small replies; refused for its share, it
+/// still hears the news, and within that budget. (The answer to a refused message started from a
+/// state that knew nothing of how replies reach the phone: a volunteer far behind got everything
+/// at once, longer than the window of signal its link had lately carried.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_phone_hears_the_news_within_the_reply_budget_its_link_asked_for() {
+    let config = Config { limits: Limits { growth_share: 1024, ..Limits::default() }, ..Config::default() };
+    let fx = Fixture::with_config(config).await;
+    let (_dir, phone, link, token) = joined_volunteer(&fx.relay, fx.compound, "李强的手机").await;
+    http::sync(&phone, &link, device_now).await.unwrap();
+    // A first note takes the phone's whole share of 1 KiB (one larger than a share is taken from
+    // a full one).
+    let households = fx.coordinator.compound().households();
+    let note = |household| Operation::EditNotes { household, notes: noise(800) };
+    phone.lock().unwrap().apply(device_now(), fx.compound, &note(households[0].id)).unwrap();
+    let first = http::sync(&phone, &link, device_now).await.unwrap();
+    assert!(first.retrying.is_empty() && first.rejected.is_empty(), "{first:?}");
+
+    // A coordinator's long notes from the dashboard (the relay's own edits, not a phone's share):
+    // about 70 KB the phone lacks.
+    let cookie = fx.relay.dashboard_cookie(&fx.coordinator.token).await;
+    for household in households.iter().cycle().take(16) {
+        let op = serde_json::to_value(Operation::EditNotes { household: household.id, notes: noise(1500) })
+            .unwrap();
+        let res = reqwest::Client::new()
+            .post(format!("{}/dashboard/api/compounds/{}/operations", fx.relay.url, fx.compound))
+            .header("cookie", &cookie)
+            .header("content-type", "application/json")
+            .body(op.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    }
+
+    // The phone writes another note, past its share, offline, and its link dropped three
+    // requests: it asks for 8 KiB replies.
+    let mut guard = phone.into_inner().unwrap();
+    guard.apply(device_now(), fx.compound, &note(households[1].id)).unwrap();
+    let mut run = guard.start_sync();
+    for _ in 0..3 {
+        run.request_failed(&mut guard).unwrap();
+    }
+    let body = run.next_request(&guard).unwrap();
+    let budget = run.reply_budget().expect("the run asks small replies");
+    let answer = reqwest::Client::new()
+        .post(format!("{}/v1/sync", fx.relay.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/cbor")
+        .header(doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER, budget.to_string())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let response = doorstep_core::sync::SyncResponse::decode(&answer.bytes().await.unwrap()).unwrap();
+    let roster = fx.coordinator.doc_of(DocKind::Roster).id();
+    assert!(
+        response.rejected.iter().any(|r| r.doc == roster && r.rule == "document_full"),
+        "{:?}",
+        response.rejected
+    );
+    let news: usize = response.messages.iter().filter(|m| m.doc == roster).map(|m| m.message.len()).sum();
+    assert!(news > 1024, "the refused phone hears the news: {news} B");
+    assert!(news <= budget + 1024, "within the {budget} B it asked for: {news} B");
+}

@@ -82,9 +82,11 @@ impl Job {
     }
 
     /// The job refused already for `rejection`, to be answered in its turn with the document's
-    /// news; it adds nothing to the document, so it takes none of the room left in it.
+    /// news; its changes are dropped, and it adds nothing to the document, so it takes none of
+    /// the room left in it.
     pub fn turned(self, rejection: Rejection) -> Self {
-        Self { turned: Some(rejection), size: 0, ..self }
+        let incoming = self.incoming.without_changes();
+        Self { turned: Some(rejection), size: 0, incoming, ..self }
     }
 
     /// The job with a channel for its outcome; the receiving end, and the flag set once a batch
@@ -212,23 +214,20 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
         }
         Err(e) => return refuse_all(jobs, || load_failed(id, &e)),
     };
-    // The size limit, counted over the batch: each message admitted takes room from the next.
+    // The size limit, counted over the batch: each message admitted takes room from the next;
+    // one that finds too little is refused, and answered with the news like any refused message.
     let mut room = config.limits.max_document_bytes.saturating_sub(stored_bytes);
     let mut admitted = Vec::with_capacity(jobs.len());
-    let mut forgotten = Vec::new();
     for job in jobs {
         if job.turned.is_none() && job.size > room {
-            let outcome = document_full(&job.caller, id, config.limits.max_document_bytes);
-            forgotten.extend(outcome.state.clone());
-            job.finish(DocOutcome { state: None, ..outcome });
+            admitted.push(job.turned(document_full(id, config.limits.max_document_bytes)));
             continue;
         }
         room -= job.size;
         admitted.push(job);
     }
     if admitted.is_empty() {
-        drop(slot);
-        return save_states(state, forgotten).await;
+        return;
     }
     let Some(mut cached) = slot.take() else {
         return refuse_all(admitted, || unavailable(id, &"document vanished from its slot"));
@@ -271,7 +270,7 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
 
     // Each actor once, bound to the person whose message brought it.
     let mut bindings = BTreeMap::new();
-    let mut states = forgotten;
+    let mut states = Vec::new();
     for (job, verdict) in jobs.iter().zip(&verdicts) {
         match verdict {
             Verdict::Accepted { bindings: actors, refused: Some(_), .. } => {

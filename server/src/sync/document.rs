@@ -245,8 +245,7 @@ async fn existing(
         // Answered in its turn like a refused message: its changes dropped, the document's news
         // sent from a fresh state, the device's sync state forgotten.
         Err(NotWithinShare::Over(rejection)) => {
-            let job =
-                Job::new(*caller, role, incoming.without_changes(), HashMap::new(), None, 0, budget.clone());
+            let job = Job::new(*caller, role, incoming, HashMap::new(), None, 0, budget.clone());
             let outcome = queued(state, id, place, job.turned(rejection.clone())).await;
             // A queue that gave up on it still owes the phone the reason.
             return match outcome.rejection {
@@ -294,19 +293,15 @@ async fn queued(state: &AppState, id: DocumentId, place: Place, job: Job) -> Doc
     }
 }
 
-/// The refusal of a message that would grow its document past the most a document may hold;
-/// the device's sync state is forgotten with it.
-pub(super) fn document_full(caller: &Caller, id: DocumentId, limit: usize) -> DocOutcome {
-    forget_state(
-        caller,
-        reject(
-            id,
-            rejection::DOCUMENT_FULL,
-            None,
-            format!(
-                "document {id} would grow past {limit} bytes, the most a document may hold; \
-                 ask a coordinator to close old rounds or split the compound"
-            ),
+/// The refusal of a message that would grow its document past the most a document may hold.
+pub(super) fn document_full(id: DocumentId, limit: usize) -> Rejection {
+    reject(
+        id,
+        rejection::DOCUMENT_FULL,
+        None,
+        format!(
+            "document {id} would grow past {limit} bytes, the most a document may hold; \
+             ask a coordinator to close old rounds or split the compound"
         ),
     )
 }

@@ -141,4 +141,23 @@ async fn a_document_may_not_grow_past_the_limit() {
     assert_eq!(rejection.rule, "document_full");
     assert!(rejection.is_transient(), "the phone keeps the requests until the document has room");
     assert!(rejection.reason.contains("65536 bytes"), "{}", rejection.reason);
+
+    // A short request from another volunteer still fits; the refused phone, offering its forty
+    // again, is refused again but hears it (before, a message refused for a full document came
+    // back with no news of it).
+    let other = &mut fx.volunteers[1];
+    let short = Operation::AddRequest {
+        household,
+        channel: Channel::Phone,
+        category: Category::Medicine,
+        text: "降压药两盒".into(),
+        urgency: Urgency::Urgent,
+    };
+    other.apply(&short).unwrap();
+    let taken = other.sync(&fx.relay).await;
+    assert!(taken.rejected.is_empty(), "{:?}", taken.rejected);
+    let again = fx.volunteers[0].sync_up_to(&fx.relay, 4).await;
+    assert!(again.rejected.iter().any(|r| r.rule == "document_full"), "{:?}", again.rejected);
+    let heard = fx.volunteers[0].compound().requests().iter().any(|r| r.text == "降压药两盒");
+    assert!(heard, "the refused phone hears the request that fitted");
 }

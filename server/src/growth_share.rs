@@ -77,8 +77,9 @@ pub enum Share {
     "this message adds {adding} bytes to document {doc}, more than is left of the {share} bytes one {role} may add to \
      {each} in a day; nothing of it was taken, and this phone keeps the work and sends it again in about \
      {retry_after_minutes} minutes. If this phone did not make that much, tell a coordinator \
-     (此文档今天由你添加的数据已达上限，工作保留在手机上，稍后自动重发)",
-    each = match self.of { Share::Document => "a document", Share::Compound => "all of a compound's documents together (new rounds included)" }
+     ({zh}，工作保留在手机上，稍后自动重发)",
+    each = match self.of { Share::Document => "a document", Share::Compound => "all of a compound's documents together (new rounds included)" },
+    zh = match self.of { Share::Document => "此文档今天由你添加的数据已达上限", Share::Compound => "今天你向本小区各文件添加的数据已达上限" }
 )]
 pub struct OverShare {
     /// The document.
@@ -226,6 +227,7 @@ mod tests {
         let over = take(14, 3900).await.unwrap().unwrap_err();
         assert_eq!((over.of, over.share, over.role), (Share::Compound, 16_000, "coordinator"));
         assert!(over.to_string().contains("all of a compound's documents together"), "{over}");
+        assert!(over.to_string().contains("今天你向本小区各文件添加的数据已达上限"), "{over}");
         // The refusal took nothing: 400 is left of the compound's share.
         assert!(take(14, 400).await.unwrap().is_ok());
         assert!(take(15, 100).await.unwrap().is_err(), "the compound's share is used up");

@@ -24,6 +24,11 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// The bytes of its changes, as they came.
+    pub fn change_bytes(&self) -> usize {
+        self.changes.iter().map(|c| c.raw_bytes().len()).sum()
+    }
+
     /// The message with its changes dropped: its heads, needs and Bloom filter only, for a
     /// message refused before anything of it is taken.
     pub fn without_changes(self) -> Self {

@@ -126,7 +126,7 @@ async fn within_growth_share(
     incoming: &Incoming,
 ) -> Result<growth_share::Charge, NotWithinShare> {
     let id = header.id;
-    let adding: usize = incoming.changes.iter().map(|c| c.raw_bytes().len()).sum();
+    let adding = incoming.change_bytes();
     if adding == 0 {
         return Ok(growth_share::Charge::none());
     }
@@ -421,7 +421,7 @@ async fn create(
     budget: &WorkBudget,
 ) -> DocOutcome {
     let id = header.id;
-    let added = incoming.changes.iter().map(|c| c.raw_bytes().len()).sum();
+    let added = incoming.change_bytes();
     let (person, actor, now, work_budget) =
         (caller.person, relay.actor().clone(), clock::now(), budget.clone());
     let worked = tokio::task::spawn_blocking(move || {

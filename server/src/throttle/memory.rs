@@ -20,6 +20,27 @@ struct Bucket {
     full_at: Instant,
 }
 
+impl Bucket {
+    /// Refills the bucket for the time since it was last touched, adds `extra` (what a caller
+    /// gives back), never above the burst, then `change`s its tokens; notes when it is full
+    /// again. Returns what `change` returned.
+    fn touch<T>(
+        &mut self,
+        allowance: Allowance,
+        now: Instant,
+        extra: f64,
+        change: impl FnOnce(&mut f64) -> T,
+    ) -> T {
+        let Allowance { per_second, burst } = allowance;
+        let refilled = self.tokens + now.saturating_duration_since(self.at).as_secs_f64() * per_second;
+        self.tokens = (refilled + extra).min(burst);
+        self.at = now;
+        let outcome = change(&mut self.tokens);
+        self.full_at = now + Duration::from_secs_f64(((burst - self.tokens) / per_second).min(1e9));
+        outcome
+    }
+}
+
 /// Token buckets keyed by a hash, in memory.
 #[derive(Debug, Default)]
 pub struct MemoryThrottles {
@@ -47,35 +68,30 @@ impl MemoryThrottles {
         amount: f64,
         now: Instant,
     ) -> Result<(), Duration> {
-        let Allowance { per_second, burst } = allowance.sane();
+        let allowance = allowance.sane();
+        let Allowance { per_second, burst } = allowance;
         let amount = amount.clamp(0.0, burst);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         if buckets.len() >= SWEEP_AT {
             buckets.retain(|_, b| b.full_at > now);
         }
         let bucket = buckets.entry(key).or_insert(Bucket { tokens: burst, at: now, full_at: now });
-        let refilled = bucket.tokens + now.saturating_duration_since(bucket.at).as_secs_f64() * per_second;
-        bucket.tokens = refilled.min(burst);
-        bucket.at = now;
-        let outcome = if bucket.tokens >= amount {
-            bucket.tokens -= amount;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((amount - bucket.tokens) / per_second))
-        };
-        bucket.full_at = now + Duration::from_secs_f64(((burst - bucket.tokens) / per_second).min(1e9));
-        outcome
+        bucket.touch(allowance, now, 0.0, |tokens| {
+            if *tokens >= amount {
+                *tokens -= amount;
+                Ok(())
+            } else {
+                Err(Duration::from_secs_f64((amount - *tokens) / per_second))
+            }
+        })
     }
 
     /// Puts `amount` back into `key`'s bucket at `now` (see [`Throttles::give_back`]).
     pub fn give_back_at(&self, key: SecretHash, allowance: Allowance, amount: f64, now: Instant) {
-        let Allowance { per_second, burst } = allowance.sane();
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(bucket) = buckets.get_mut(&key) else { return };
-        let refilled = bucket.tokens + now.saturating_duration_since(bucket.at).as_secs_f64() * per_second;
-        bucket.tokens = (refilled + amount.max(0.0)).min(burst);
-        bucket.at = now;
-        bucket.full_at = now + Duration::from_secs_f64(((burst - bucket.tokens) / per_second).min(1e9));
+        if let Some(bucket) = buckets.get_mut(&key) {
+            bucket.touch(allowance.sane(), now, amount.max(0.0), |_| ());
+        }
     }
 }
 

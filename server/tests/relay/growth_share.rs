@@ -6,7 +6,6 @@
 use automerge::ReadDoc;
 use doorstep_core::schema::household::HouseholdEdit;
 use doorstep_core::schema::vocabulary::{DocKind, Outcome};
-use doorstep_core::sync::ClientSession;
 use doorstep_core::{Operation, Role};
 use doorstep_replica::http;
 use doorstep_server::storage::postgres::scratch::ScratchDatabase;
@@ -294,7 +293,7 @@ async fn charged_once(relay: TestRelay) {
     // Two notes, about 18 KB.
     notes(&mut fx.volunteers[0], 0..2);
     let phone = &fx.volunteers[0];
-    let mut session = ClientSession::new(phone.states.clone()).with_known_grants(phone.known_grants.clone());
+    let mut session = phone.session();
     let request = session.request(&phone.compounds).expect("a request");
     assert!(request.encode().len() > SHARE / 4, "the first request carries the notes");
     // The link drops the first two answers; the phone sends the same request again each time.
@@ -358,15 +357,7 @@ async fn a_refused_phone_hears_the_news_within_the_reply_budget_its_link_asked_f
     }
     let body = run.next_request(&guard).unwrap();
     let budget = run.reply_budget().expect("the run asks small replies");
-    let answer = reqwest::Client::new()
-        .post(format!("{}/v1/sync", fx.relay.url))
-        .bearer_auth(&token)
-        .header("content-type", "application/cbor")
-        .header(doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER, budget.to_string())
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let answer = fx.relay.sync_with_reply_budget(&token, body, budget).await;
     let response = doorstep_core::sync::SyncResponse::decode(&answer.bytes().await.unwrap()).unwrap();
     let roster = fx.coordinator.doc_of(DocKind::Roster).id();
     assert!(

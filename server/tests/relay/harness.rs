@@ -249,6 +249,25 @@ impl TestRelay {
         SyncResponse::decode(&bytes).unwrap()
     }
 
+    /// A sync request body sent as a phone whose link dropped requests sends it: asking for
+    /// replies of at most `budget` bytes. The response, unread.
+    pub async fn sync_with_reply_budget(
+        &self,
+        token: &str,
+        body: Vec<u8>,
+        budget: usize,
+    ) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/sync", self.url))
+            .bearer_auth(token)
+            .header("content-type", "application/cbor")
+            .header(doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER, budget.to_string())
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Signs in to the dashboard with a device token; the `Cookie` header value of the session.
     pub async fn dashboard_cookie(&self, token: &str) -> String {
         let login = self
@@ -394,10 +413,14 @@ impl Phone {
         out
     }
 
+    /// A sync session starting from what this phone persisted between sessions.
+    pub fn session(&self) -> ClientSession {
+        ClientSession::new(self.states.clone()).with_known_grants(self.known_grants.clone())
+    }
+
     /// Syncs for at most `max` requests (a phone whose change is rejected keeps offering it).
     pub async fn sync_up_to(&mut self, relay: &TestRelay, max: u32) -> Synced {
-        let mut session =
-            ClientSession::new(self.states.clone()).with_known_grants(self.known_grants.clone());
+        let mut session = self.session();
         let mut out = Synced::default();
         while let Some(request) = session.request(&self.compounds) {
             if out.requests >= max {

@@ -481,7 +481,6 @@ async fn a_reply_budget_bounds_the_whole_answer_of_several_documents() {
 
     // The phone's link dropped three requests: it asks for 8 KiB replies. Each request is sent
     // by hand, to weigh each answer.
-    let client = reqwest::Client::new();
     let mut guard = phone.into_inner().unwrap();
     let mut run = guard.start_sync();
     for _ in 0..3 {
@@ -490,15 +489,7 @@ async fn a_reply_budget_bounds_the_whole_answer_of_several_documents() {
     let mut answers = Vec::new();
     while let Some(body) = run.next_request(&guard) {
         let budget = run.reply_budget().expect("the run asks small replies");
-        let answer = client
-            .post(format!("{}/v1/sync", fx.relay.url))
-            .bearer_auth(&token)
-            .header("content-type", "application/cbor")
-            .header(doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER, budget.to_string())
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let answer = fx.relay.sync_with_reply_budget(&token, body, budget).await;
         assert_eq!(answer.status(), StatusCode::OK);
         let advised = answer.headers().get(doorstep_core::sync::document_copy::COPY_ADVISED_HEADER).cloned();
         let bytes = answer.bytes().await.unwrap();

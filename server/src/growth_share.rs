@@ -30,10 +30,12 @@
 //! spreading requests over relays or waiting for a restart gains nothing. A message is charged
 //! whole when it arrives, before the relay knows which of its changes it already holds; once it
 //! is answered, what it did not add (changes held already, as when a phone sends its work again
-//! after a lost answer, and changes refused) is given back ([`Charge::settle`]). So over time only
-//! what a document took counts; a copy sent again while the share is nearly used up may be
-//! refused for the moment.
+//! after a lost answer, and changes refused) is given back ([`Charge::settle`]), and a message
+//! dropped unread (its request gone before its batch) gives back all of it ([`HeldCharge`]). So
+//! over time only what a document took counts; a copy sent again while the share is nearly used
+//! up may be refused for the moment.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use doorstep_core::Role;
@@ -123,6 +125,52 @@ impl Charge {
             if let Err(e) = throttles.give_back(key, allowance, unused as f64).await {
                 tracing::warn!(error = %e, "bytes a message did not add were not given back to its sender's share");
             }
+        }
+    }
+}
+
+/// A charge that travels with its message through the document's work queue: settled by the
+/// batch that answers the message ([`HeldCharge::settle`], before the answer goes out, so the
+/// phone's next request finds the bytes back), or given back whole when the message is dropped
+/// unanswered. That is the lot of a message whose request went before its batch took it (a
+/// phone on a landing whose link gave out while the document was busy, or that gave up waiting):
+/// nothing of it was read, and without this its bytes stayed taken, so a volunteer on a bad link
+/// paid again for each request the link dropped.
+#[derive(Debug)]
+pub struct HeldCharge {
+    charge: Option<Charge>,
+    throttles: Arc<dyn Throttles>,
+}
+
+impl HeldCharge {
+    /// `charge`, taken from `throttles`.
+    pub fn new(charge: Charge, throttles: Arc<dyn Throttles>) -> Self {
+        Self { charge: Some(charge), throttles }
+    }
+
+    /// [`Charge::settle`]: gives back what the message did not add.
+    pub async fn settle(mut self, added: usize) {
+        if let Some(charge) = self.charge.take() {
+            charge.settle(self.throttles.as_ref(), added).await;
+        }
+    }
+}
+
+impl Drop for HeldCharge {
+    fn drop(&mut self) {
+        let Some(charge) = self.charge.take() else { return };
+        if charge.taken == 0 {
+            return;
+        }
+        let throttles = Arc::clone(&self.throttles);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { charge.settle(throttles.as_ref(), 0).await });
+            }
+            Err(_) => tracing::warn!(
+                bytes = charge.taken,
+                "a message dropped unanswered outside the runtime; its bytes stay taken from its sender's share"
+            ),
         }
     }
 }

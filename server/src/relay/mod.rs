@@ -151,6 +151,12 @@ impl Relay {
         self.throttles.as_ref()
     }
 
+    /// The same allowances, held: for what outlives a request (a charge travelling with its
+    /// message through a document's work queue).
+    pub fn throttles_held(&self) -> Arc<dyn Throttles> {
+        Arc::clone(&self.throttles)
+    }
+
     /// The store's allowances when several relays share it (PostgreSQL); `None` when they live
     /// in this relay's memory (SQLite).
     pub fn shared_throttles(&self) -> Option<Arc<dyn Throttles>> {

@@ -39,6 +39,7 @@ use super::document::{DocOutcome, compact, document_full, load_failed, unavailab
 use super::rejection::{self, reject};
 use crate::cache::{Slot, is_open};
 use crate::clock;
+use crate::growth_share::HeldCharge;
 use crate::state::AppState;
 use crate::storage::{ActorBinding, DocCommit, SyncStateWrite};
 
@@ -62,6 +63,9 @@ pub struct Job {
     /// Refused before it was queued (its sender's share of the document's growth is used up):
     /// its changes are dropped unread and it is answered from a fresh state, with the news.
     turned: Option<Rejection>,
+    /// What its changes took from its sender's growth shares: settled once it is answered,
+    /// given back whole if it is dropped unanswered.
+    charge: Option<HeldCharge>,
     answer: Option<oneshot::Sender<DocOutcome>>,
     taken: Arc<AtomicBool>,
 }
@@ -78,7 +82,25 @@ impl Job {
         budget: WorkBudget,
     ) -> Self {
         let taken = Arc::new(AtomicBool::new(false));
-        Self { caller, role, incoming, owners, stored_state, size, budget, turned: None, answer: None, taken }
+        Self {
+            caller,
+            role,
+            incoming,
+            owners,
+            stored_state,
+            size,
+            budget,
+            turned: None,
+            charge: None,
+            answer: None,
+            taken,
+        }
+    }
+
+    /// The job carrying what its changes took from its sender's growth shares
+    /// (`growth_share.rs`): whatever becomes of it, what it did not add goes back.
+    pub fn charged(self, charge: HeldCharge) -> Self {
+        Self { charge: Some(charge), ..self }
     }
 
     /// The job refused already for `rejection`, to be answered in its turn with the document's
@@ -109,26 +131,46 @@ impl Job {
     }
 
     fn finish(self, outcome: DocOutcome) {
-        Waiting { caller: self.caller, stored_state: self.stored_state, answer: self.answer }.finish(outcome);
+        Waiting {
+            caller: self.caller,
+            stored_state: self.stored_state,
+            charge: self.charge,
+            answer: self.answer,
+        }
+        .finish(outcome);
     }
 
     /// The part that goes to the blocking pool and the part that waits for the answer.
     fn split(self) -> (Waiting, Work) {
-        let Job { caller, role, incoming, owners, stored_state, size: _, budget, turned, answer, taken: _ } =
-            self;
+        let Job {
+            caller,
+            role,
+            incoming,
+            owners,
+            stored_state,
+            size: _,
+            budget,
+            turned,
+            charge,
+            answer,
+            taken: _,
+        } = self;
         let mut state = stored_state.as_deref().and_then(|b| PeerState::decode(b).ok()).unwrap_or_default();
         // Replies reach the phone as it asked, refused or not.
         state.set_replies_deflated(caller.replies_deflated);
         state.set_reply_budget(caller.reply_budget);
         if let Some(rejection) = turned {
-            return (Waiting { caller, stored_state, answer }, Work::Turned(rejection, incoming, state));
+            return (
+                Waiting { caller, stored_state, charge, answer },
+                Work::Turned(rejection, incoming, state),
+            );
         }
         let author = Actor { person: caller.person, role };
         // Taken by its batch, the message runs to its end unless its request is gone: the
         // deadline bounded its wait, and the batch's size bounds the work.
         let budget = budget.without_deadline();
         (
-            Waiting { caller, stored_state, answer },
+            Waiting { caller, stored_state, charge, answer },
             Work::Take(Input { author, incoming, owners, state, budget }),
         )
     }
@@ -139,6 +181,7 @@ impl Job {
 struct Waiting {
     caller: Caller,
     stored_state: Option<Vec<u8>>,
+    charge: Option<HeldCharge>,
     answer: Option<oneshot::Sender<DocOutcome>>,
 }
 
@@ -146,8 +189,21 @@ impl Waiting {
     fn finish(self, outcome: DocOutcome) {
         // The request may have given up meanwhile; what was committed stays committed, and its
         // phone's next sync finds the relay already has it.
-        if let Some(answer) = self.answer {
-            let _ = answer.send(outcome);
+        let send = move |outcome| {
+            if let Some(answer) = self.answer {
+                let _ = answer.send(outcome);
+            }
+        };
+        match self.charge {
+            // What the message did not add goes back before the phone hears the answer, so its
+            // next request finds it there, whether or not anyone still waits for this one.
+            Some(charge) => {
+                tokio::spawn(async move {
+                    charge.settle(outcome.added).await;
+                    send(outcome);
+                });
+            }
+            None => send(outcome),
         }
     }
 }

@@ -267,11 +267,11 @@ async fn existing(
             return unavailable(id, &e);
         }
     };
-    let job = Job::new(*caller, role, incoming, owners, stored_state, size, budget.clone());
-    let outcome = queued(state, id, place, job).await;
-    // What the document already held, or refused, goes back to the sender's shares.
-    charge.settle(relay.throttles(), outcome.added).await;
-    outcome
+    // What the document already held, or refused, goes back to the sender's shares once the
+    // message is answered; all of it if the message is dropped unread (its request gone).
+    let charge = growth_share::HeldCharge::new(charge, relay.throttles_held());
+    let job = Job::new(*caller, role, incoming, owners, stored_state, size, budget.clone()).charged(charge);
+    queued(state, id, place, job).await
 }
 
 /// Queues `job` in `place` of document `id`'s work queue and waits for its outcome.

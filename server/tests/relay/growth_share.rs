@@ -312,6 +312,58 @@ async fn charged_once(relay: TestRelay) {
     assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
 }
 
+/// A phone whose link gives out while its message waits for a busy document is charged nothing
+/// for it: the message is dropped unread when its turn comes, and its bytes go back. (They stayed
+/// taken: a volunteer on a landing paid for each request the link dropped, and a few dropped
+/// uploads of long notes used up a day's share with nothing added.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_dropped_before_its_batch_takes_nothing_from_the_share() {
+    let config = Config { limits: Limits { growth_share: SHARE, ..Limits::default() }, ..Config::default() };
+    let mut fx = Fixture::with_config(config).await;
+    let state = fx.relay.state.clone().unwrap();
+    let roster = fx.volunteers[0].doc_of(DocKind::Roster).id();
+    let notes = |phone: &mut Phone, households: std::ops::Range<usize>| {
+        for household in &phone.compound().households()[households] {
+            phone.apply(&Operation::EditNotes { household: household.id, notes: noise(3000) }).unwrap();
+        }
+    };
+    // Two notes, about 18 KB, in one request.
+    notes(&mut fx.volunteers[0], 0..2);
+    let phone = &fx.volunteers[0];
+    let request = phone.session().request(&phone.compounds).expect("a request");
+    assert!(request.encode().len() > SHARE / 4, "the request carries the notes");
+    // The roster is busy (held here, as a long batch would); three times the request waits for
+    // it and the link gives out (the request is dropped) before its turn.
+    let held = state.relay.cache().lock(roster).await;
+    for attempt in 1..=3 {
+        let waiting = async {
+            while state.relay.queues().waiting(roster) < attempt {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        };
+        tokio::select! {
+            _ = fx.relay.sync(&phone.token, &request) => panic!("attempt {attempt} answered while the roster was held"),
+            () = waiting => {}
+        }
+    }
+    drop(held);
+    // Their turn comes: they are dropped unread.
+    while state.relay.queues().waiting(roster) > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // Charged three times (54 KB of a 64 KiB share) and never given back, the phone could not
+    // now send these notes and four more (about 55 KB); given back, all of it fits.
+    notes(&mut fx.volunteers[0], 2..6);
+    let synced = fx.volunteers[0].sync_up_to(&fx.relay, 4).await;
+    assert!(synced.rejected.is_empty(), "the dropped requests' bytes stayed taken: {:?}", synced.rejected);
+    assert!(fx.coordinator.sync(&fx.relay).await.rejected.is_empty());
+    assert_eq!(
+        notes_of(&fx.coordinator)[..6],
+        notes_of(&fx.volunteers[0])[..6],
+        "the six notes reached the relay"
+    );
+}
+
 /// A phone on a link that dropped requests asks for small replies; refused for its share, it
 /// still hears the news, and within that budget. (The answer to a refused message started from a
 /// state that knew nothing of how replies reach the phone: a volunteer far behind got everything

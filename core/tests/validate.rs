@@ -1291,6 +1291,47 @@ mod validate_messages {
         batch.forbidden(&people.volunteer, Rule::RosterIsEditedByCoordinators);
     }
 
+    /// Automerge's change reader takes a change whose checksum (the first four bytes of its hash,
+    /// in its header) was altered; loading refuses it. Taken, such a change would be stored, and
+    /// lost with whatever followed it in its chunk when the document is loaded again: found by
+    /// the `relay_batch` fuzzer (`fuzz/artifacts/relay_batch/`).
+    #[test]
+    fn a_change_whose_checksum_was_altered_is_refused_before_anything_stores_it() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let household = fx.household("2-1-302");
+        let short = Operation::EditNotes { household, notes: "电梯坏了".into() };
+        let long = Operation::EditNotes { household, notes: "独居老人，敲门要大声。".repeat(40) };
+        for op in [short, long] {
+            let made = made_by(&mut fx, people.volunteer, &op, roster);
+            let mut change = made.changes[0].clone();
+            // As it travels (compressed when long), and as it is stored.
+            for good in [change.bytes().into_owned(), change.raw_bytes().to_vec()] {
+                let message = |chunk: Vec<u8>| Message {
+                    heads: vec![change.hash()],
+                    need: Vec::new(),
+                    have: Vec::new(),
+                    changes: ChunkList::from(vec![chunk]),
+                    flags: None,
+                    version: MessageVersion::V1,
+                };
+                assert_eq!(changes_in(&message(good.clone())).unwrap()[0].hash(), change.hash());
+                let mut altered = good.clone();
+                altered[4] ^= 0x01;
+                let refused = changes_in(&message(altered.clone())).unwrap_err();
+                assert_eq!(refused.kind, ViolationKind::Malformed);
+                assert!(refused.reason.contains("checksum"), "{}", refused.reason);
+                // Why: the reader alone takes it, with the same hash, and a stored copy with it
+                // does not load.
+                let read = Change::from_bytes(altered).expect("Automerge's reader takes it");
+                assert_eq!(read.hash(), change.hash());
+                let stored = [made.relay.save(), read.raw_bytes().to_vec()].concat();
+                assert!(Automerge::load(&stored).is_err(), "the altered change loads");
+            }
+        }
+    }
+
     #[test]
     fn malformed_chunks_are_reported_not_panicked_on() {
         let fx = Fixture::default();

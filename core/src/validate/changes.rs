@@ -66,8 +66,36 @@ fn chunk_changes(kind: u8, chunk: &[u8]) -> Result<Vec<Change>, String> {
     bounded(kind, chunk)?;
     let change = contained("a change chunk", || Change::try_from(chunk))?;
     let change = change.map_err(|e| format!("is not an Automerge change: {e}"))?;
+    checksum_matches(chunk, &change)?;
     ordered(&change)?;
     Ok(vec![change])
+}
+
+/// The checksum in a change chunk's header (and, for a compressed chunk, in the change it
+/// inflates to) is the first four bytes of the change's hash. Automerge's change reader does not
+/// check it, but loading does: a change whose checksum was altered would be taken, acknowledged
+/// and stored, and the relay reloading the document would stop reading the chunk that holds it
+/// there (`load_incremental` loads what it can and logs `BadChecksum`), losing that change and
+/// every change its batch's chunk held after it, other phones' work included.
+fn checksum_matches(chunk: &[u8], change: &Change) -> Result<(), String> {
+    let hash = change.hash();
+    let expected = &hash.0[..4];
+    let said = |bytes: &[u8]| bytes.get(MAGIC.len()..MAGIC.len() + 4).map(<[u8]>::to_vec);
+    for (what, header) in [("its header", said(chunk)), ("the change it holds", said(change.raw_bytes()))] {
+        if header.as_deref() != Some(expected) {
+            return Err(format!(
+                "has a checksum in {what} ({}) that does not match its contents (change {hash} begins {}): \
+                 its bytes were altered after it was made",
+                hex(header.as_deref().unwrap_or_default()),
+                hex(expected)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A document chunk loaded into a scratch document, and its changes, once the chunk passed

@@ -128,3 +128,47 @@ async fn a_revoked_volunteer_is_left_with_no_documents() {
     fx.coordinator.sync(&fx.relay).await;
     assert!(fx.coordinator.compound().requests().iter().all(|r| r.text != "after revocation"));
 }
+
+/// A change whose checksum was altered by a modified phone is refused as malformed, and the
+/// round is whole after a restart. (Automerge's change reader took it and the relay acknowledged
+/// and stored it; reloading the round after a restart stopped at its checksum, `partial load
+/// successful_chunks=0 err=BadChecksum`: the acknowledged change was gone, and with it every
+/// change stored after it in the same batch's chunk, other phones' work included. Found by the
+/// `relay_batch` fuzzer.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_with_an_altered_checksum_is_refused_and_the_round_still_loads() {
+    use doorstep_core::schema::vocabulary::Outcome;
+    let mut fx = Fixture::new().await;
+    let round = fx.round;
+    let volunteer = &mut fx.volunteers[0];
+    let task = volunteer.compound().open_tasks()[0].id;
+    volunteer
+        .apply(&Operation::RecordAttempt {
+            round, task, outcome: Outcome::Delivered, note: "放门口".into()
+        })
+        .unwrap();
+    let mut request = volunteer.session().request(&volunteer.compounds).expect("a request");
+    let carried = request.messages.iter_mut().find(|m| m.doc == round).expect("the round's message");
+    let mut message = automerge::sync::Message::decode(&carried.message).unwrap();
+    let mut chunks: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
+    assert!(!chunks.is_empty(), "the first request carries the attempt");
+    for chunk in &mut chunks {
+        chunk[4] ^= 0x01; // the first byte of the (first) change's checksum
+    }
+    message.changes = chunks.into();
+    carried.message = message.encode();
+    let response = fx.relay.sync(&volunteer.token, &request).await;
+    let rejection = response.rejected.iter().find(|r| r.doc == round).expect("the round is refused");
+    assert_eq!(rejection.rule, "malformed");
+    assert!(rejection.reason.contains("checksum"), "{}", rejection.reason);
+
+    // The round loads again from what the relay stored, and the honest copy goes in.
+    fx.relay = fx.relay.restart().await;
+    let coordinator = fx.coordinator.sync(&fx.relay).await;
+    assert!(coordinator.rejected.is_empty(), "{:?}", coordinator.rejected);
+    let synced = fx.volunteers[0].sync(&fx.relay).await;
+    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+    fx.coordinator.sync(&fx.relay).await;
+    let attempts: usize = fx.coordinator.compound().tasks().iter().map(|t| t.attempts.len()).sum();
+    assert_eq!(attempts, 1, "the honest delivery reached the coordinator");
+}

@@ -5,7 +5,7 @@
 //! Neither may panic on any input: a panic is a crash the fuzzer reports.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use automerge::{ActorId, Automerge};
 use doorstep_core::document::{Document, Header};
@@ -514,4 +514,208 @@ pub fn honest_answers() -> Vec<Vec<u8>> {
     };
     answers.push(sync::SyncResponse { rejected: vec![in_part], ..honest.clone() }.encode());
     answers
+}
+
+/// Target `relay_batch`: several phones' messages for one document through the relay's group
+/// commit, core's `relay_engine::take_batch` then `answer_batch`, with some of them turned before
+/// the batch (`TakenBatch::push_turned`, as the relay does with a message past its sender's
+/// growth share) and each sender's sync state as the relay might hold it.
+///
+/// The first byte picks the document (bit 0, as `relay_document`'s). Then up to
+/// [`MOST_IN_A_BATCH`] messages, each a control byte, a length (two bytes, little-endian, cut to
+/// what is left) and the message. The control byte picks the sender's role (bits 0–1), who they
+/// are (bits 2–3: the volunteer the seeded phone belongs to, another volunteer, the coordinator,
+/// the admin who made the seeded changes), whether it is turned (bit 4), and the state it is
+/// answered from (bits 5–6: fresh; fresh, read compressed; fresh, on a link that asked for the
+/// least reply budget; the state stored after a sync in step with the relay).
+///
+/// Whatever the messages, the batch must: give one verdict per message; commit exactly what its
+/// document took (the stored copy plus the chunk loads to the same heads as the document in
+/// memory, and the accepted messages' `added` bytes sum to the chunk's, which is what the growth
+/// share gives back by); answer only with replies a phone reads; and leave every task, attempt
+/// and household readable.
+pub fn relay_batch(data: &[u8]) {
+    let Some((&selector, mut rest)) = data.split_first() else { return };
+    let seed = seed();
+    let (header, relay_doc) = if selector & 1 == 0 { &seed.round } else { &seed.roster };
+    let limits = MessageLimits::default();
+    let mut queued = Vec::new();
+    let mut turned = Vec::new();
+    while queued.len() + turned.len() < MOST_IN_A_BATCH {
+        let Some((&control, after)) = rest.split_first() else { break };
+        let (length, after) = match after {
+            [low, high, tail @ ..] => (usize::from(u16::from_le_bytes([*low, *high])), tail),
+            _ => break,
+        };
+        let (bytes, after) = after.split_at(length.min(after.len()));
+        rest = after;
+        let role = [Role::Volunteer, Role::Coordinator, Role::Medic, Role::Admin][usize::from(control & 3)];
+        let who = [5, 6, 2, 1][usize::from((control >> 2) & 3)];
+        let author = Actor { person: person(who), role };
+        let state = batch_state(header, relay_doc, (control >> 5) & 3);
+        let Ok(incoming) = engine::read(header.id, bytes, &limits, &Unlimited) else { continue };
+        if control & 0x10 != 0 {
+            turned.push((incoming, state));
+        } else {
+            let owners = seed.owners.clone();
+            queued.push(engine::Queued { author, incoming, owners, state, budget: Unlimited });
+        }
+    }
+    let messages = queued.len() + turned.len();
+    let mut doc = relay_doc.clone();
+    let mut kept = sync::KeptChanges::default();
+    let mut batch = engine::take_batch(&mut doc, &mut kept, header, queued, seed.now);
+    for (incoming, state) in turned {
+        let rejection =
+            engine::rejection::reject(header.id, engine::rejection::DOCUMENT_FULL, None, "past its share");
+        batch.push_turned(rejection, incoming, state);
+    }
+    let outcome = engine::answer_batch(&mut doc, &kept, header, batch);
+    assert_eq!(outcome.verdicts.len(), messages, "one verdict per message");
+    let mut added = 0;
+    for verdict in &outcome.verdicts {
+        let reply = match verdict {
+            engine::Verdict::Accepted { reply, added: bytes, .. } => {
+                added += bytes;
+                reply
+            }
+            engine::Verdict::Refused { reply, .. } => reply,
+        };
+        if let Some(reply) = reply {
+            let read = sync::decode(reply, &MessageLimits::for_replies());
+            assert!(read.is_ok(), "a reply no phone reads: {read:?}");
+        }
+    }
+    assert_eq!(added, outcome.chunk.len(), "the messages' added bytes are not the chunk's");
+    let stored = Automerge::load(&[relay_doc.save(), outcome.chunk.clone()].concat())
+        .expect("the stored copy and the batch's chunk load");
+    let sorted = |mut heads: Vec<automerge::ChangeHash>| {
+        heads.sort();
+        heads
+    };
+    assert_eq!(
+        sorted(stored.get_heads()),
+        sorted(doc.get_heads()),
+        "what the batch commits is not what its document holds"
+    );
+    every_entity_reads(header, &doc);
+}
+
+/// The most messages one `relay_batch` input queues.
+const MOST_IN_A_BATCH: usize = 8;
+
+/// The sync state the relay answers a batch's message from (see [`relay_batch`]).
+fn batch_state(header: &Header, relay_doc: &Automerge, kind: u8) -> PeerState {
+    let mut state = PeerState::new();
+    match kind {
+        1 => state.set_replies_deflated(true),
+        2 => state.set_reply_budget(Some(sync::reply_budget::ReplyBudget::asked(
+            sync::reply_budget::LEAST_REPLY_BUDGET,
+        ))),
+        3 => state = stored_state_in_step(header, relay_doc),
+        _ => {}
+    }
+    state
+}
+
+/// The relay's stored state for a device that ended its last sync in step with `relay_doc`.
+fn stored_state_in_step(header: &Header, relay_doc: &Automerge) -> PeerState {
+    static STATES: OnceLock<Mutex<HashMap<doorstep_core::id::DocumentId, Vec<u8>>>> = OnceLock::new();
+    let mut states = STATES.get_or_init(Mutex::default).lock().unwrap_or_else(|e| e.into_inner());
+    let encoded = states.entry(header.id).or_insert_with(|| {
+        let mut phone_doc = relay_doc.clone();
+        let mut relay_doc = relay_doc.clone();
+        let (mut phone_state, mut relay_state) = (PeerState::new(), PeerState::new());
+        for _ in 0..4 {
+            if let Some(m) = sync::generate(&phone_doc, &mut phone_state) {
+                let m = sync::decode(&m, &MessageLimits::default()).expect("an honest message reads");
+                sync::receive(&mut relay_doc, &mut relay_state, m).expect("the relay takes it");
+            }
+            if let Some(r) = sync::generate(&relay_doc, &mut relay_state) {
+                let r = sync::decode(&r, &MessageLimits::for_replies()).expect("an honest reply reads");
+                sync::receive(&mut phone_doc, &mut phone_state, r).expect("the phone takes it");
+            }
+        }
+        relay_state.encode()
+    });
+    PeerState::decode(encoded).expect("a stored state decodes")
+}
+
+/// Every entity of `doc` reads as its typed struct: each task and its attempts list (one at
+/// most), each household. Hostile changes the validator let through would show here as an
+/// entry the readers skip.
+fn every_entity_reads(header: &Header, doc: &Automerge) {
+    use automerge::{ObjType, ROOT, ReadDoc, Value};
+    use doorstep_core::schema::vocabulary::DocKind;
+    let entries = |key: &str| {
+        let values = doc.get_all(ROOT, key).expect("the root reads");
+        assert!(values.len() <= 1, "collection {key:?} holds {} values", values.len());
+        match doc.get(ROOT, key).expect("the root reads") {
+            Some((Value::Object(ObjType::Map), map)) => doc.length(&map),
+            Some(other) => panic!("collection {key:?} is {other:?}"),
+            None => 0,
+        }
+    };
+    match header.kind {
+        DocKind::Round => {
+            let tasks = doorstep_core::document::round::tasks(header.id, doc);
+            assert_eq!(entries("tasks"), tasks.len(), "every task reads");
+            let map = doc.get(ROOT, "tasks").ok().flatten().map(|(_, m)| m);
+            for task in &tasks {
+                let Some(obj) = map.as_ref().and_then(|m| doc.get(m, task.id.to_string()).ok().flatten())
+                else {
+                    continue;
+                };
+                let lists = doc.get_all(&obj.1, "attempts").expect("the task reads");
+                assert!(lists.len() <= 1, "task {} has {} attempts lists", task.id, lists.len());
+                if let Some((_, list)) = lists.first() {
+                    assert_eq!(
+                        doc.length(list),
+                        task.attempts.len(),
+                        "every attempt of task {} reads",
+                        task.id
+                    );
+                }
+            }
+        }
+        DocKind::Roster => {
+            let households = doorstep_core::document::roster::households(doc);
+            assert_eq!(entries("households"), households.len(), "every household reads");
+        }
+        _ => {}
+    }
+}
+
+/// A `relay_batch` input: the document selector, then each message with its control byte.
+pub fn batch_input(is_roster: bool, messages: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut input = vec![u8::from(is_roster)];
+    for (control, message) in messages {
+        let length = u16::try_from(message.len()).expect("a seed message under 64 KiB");
+        input.push(*control);
+        input.extend(length.to_le_bytes());
+        input.extend(*message);
+    }
+    input
+}
+
+/// Batches for the seed corpus of `relay_batch`: each honest message of the seeded phone taken
+/// as its volunteer's, then the same again from another person answered within the least reply
+/// budget, and turned from a third answered from a stored state.
+pub fn honest_batches() -> Vec<Vec<u8>> {
+    const VOLUNTEER: u8 = 0;
+    const OTHER_VOLUNTEER_ON_A_BAD_LINK: u8 = (1 << 2) | (2 << 5);
+    const COORDINATOR_TURNED_IN_STEP: u8 = 1 | (2 << 2) | 0x10 | (3 << 5);
+    honest_messages()
+        .iter()
+        .map(|(is_roster, message)| {
+            batch_input(
+                *is_roster,
+                &[
+                    (VOLUNTEER, message),
+                    (OTHER_VOLUNTEER_ON_A_BAD_LINK, message),
+                    (COORDINATOR_TURNED_IN_STEP, message),
+                ],
+            )
+        })
+        .collect()
 }

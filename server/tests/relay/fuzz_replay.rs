@@ -109,6 +109,73 @@ fn the_seeded_documents_accept_the_phones_honest_messages() {
 }
 
 #[test]
+fn the_relay_batch_corpus_and_crashes_replay_cleanly() {
+    if std::env::var_os("DOORSTEP_WRITE_FUZZ_SEEDS").is_some() {
+        let dir = fuzz_dir().join("corpus/relay_batch");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, batch) in targets::honest_batches().into_iter().enumerate() {
+            std::fs::write(dir.join(format!("seed-{i}")), batch).unwrap();
+        }
+        let heads: Vec<crate::poison::Hash> =
+            targets::seed().round.1.get_heads().iter().map(|h| h.0).collect();
+        let honest = targets::honest_messages();
+        for (i, (_, poison)) in crate::poison::issue_poisons(&heads).into_iter().enumerate() {
+            let batch = targets::batch_input(false, &[(0, &honest[0].1), (1 << 2, &poison)]);
+            std::fs::write(dir.join(format!("poison-{i}")), batch).unwrap();
+        }
+    }
+    let count = replay("relay_batch", targets::relay_batch);
+    println!("relay_batch: {count} inputs replayed");
+    assert!(count > 0, "the corpus is in the repository");
+}
+
+#[test]
+fn a_seeded_batch_takes_the_honest_phone_and_answers_every_sender() {
+    // The seeds must reach past the reader into the batch: the volunteer's changes taken, the
+    // same message from another person answered from what the first brought, the turned one
+    // answered afresh.
+    use doorstep_core::relay_engine::{self as engine, Unlimited, Verdict};
+    let seed = targets::seed();
+    let (is_roster, message) = targets::honest_messages()
+        .into_iter()
+        .find(|(_, m)| {
+            doorstep_core::sync::decode(m, &Default::default()).is_ok_and(|d| !d.changes.is_empty())
+        })
+        .expect("an honest message with changes");
+    let (header, doc) = if is_roster { &seed.roster } else { &seed.round };
+    let read = || engine::read(header.id, &message, &Default::default(), &Unlimited).unwrap();
+    let queued = |who: u8| engine::Queued {
+        author: doorstep_core::Actor { person: targets::person(who), role: doorstep_core::Role::Volunteer },
+        incoming: read(),
+        owners: seed.owners.clone(),
+        state: doorstep_core::sync::PeerState::new(),
+        budget: Unlimited,
+    };
+    let mut doc = doc.clone();
+    let mut kept = doorstep_core::sync::KeptChanges::default();
+    let mut batch = engine::take_batch(&mut doc, &mut kept, header, vec![queued(5), queued(6)], seed.now);
+    let full = engine::rejection::reject(header.id, engine::rejection::DOCUMENT_FULL, None, "past its share");
+    batch.push_turned(full, read(), doorstep_core::sync::PeerState::new());
+    let outcome = engine::answer_batch(&mut doc, &kept, header, batch);
+    assert!(!outcome.chunk.is_empty(), "the volunteer's changes are taken");
+    match &outcome.verdicts[..] {
+        [
+            Verdict::Accepted { added, refused: None, .. },
+            Verdict::Accepted { added: 0, refused: None, .. },
+            Verdict::Refused { rejection, reply: Some(_) },
+        ] => {
+            assert_eq!(*added, outcome.chunk.len(), "the first message added the chunk");
+            assert_eq!(rejection.rule, engine::rejection::DOCUMENT_FULL);
+        }
+        other => panic!("unexpected verdicts: {other:?}"),
+    }
+    // And the corpus's seeds run through the target's checks.
+    for batch in targets::honest_batches() {
+        targets::relay_batch(&batch);
+    }
+}
+
+#[test]
 fn the_phone_answer_corpus_and_crashes_replay_cleanly() {
     if std::env::var_os("DOORSTEP_WRITE_FUZZ_SEEDS").is_some() {
         let dir = fuzz_dir().join("corpus/phone_answer");

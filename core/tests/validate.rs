@@ -1332,6 +1332,41 @@ mod validate_messages {
         }
     }
 
+    /// What the relay stores is read back whole or named as damaged: a batch's chunk (changes
+    /// back to back) names its changes; a compacted copy (a document chunk) names none; a byte
+    /// changed in either is caught by its checksum before Automerge's loader skips it.
+    #[test]
+    fn a_stored_chunk_names_its_changes_and_a_damaged_one_is_caught() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let roster = id_of(&fx, DocKind::Roster);
+        let mut made = Vec::new();
+        for notes in ["一楼", "二楼"] {
+            let op = Operation::EditNotes { household: fx.household("2-1-302"), notes: notes.into() };
+            made.push(made_by(&mut fx, people.volunteer, &op, roster).changes[0].clone());
+            fx.compound
+                .document_mut(roster)
+                .unwrap()
+                .automerge_mut()
+                .apply_changes([made[made.len() - 1].clone()])
+                .unwrap();
+        }
+        let batch: Vec<u8> = made.iter().flat_map(|c| c.raw_bytes().to_vec()).collect();
+        let hashes = doorstep_core::validate::stored_chunk_changes(&batch).unwrap();
+        assert_eq!(hashes, made.iter().map(Change::hash).collect::<Vec<_>>());
+        let snapshot = fx.compound.document(roster).unwrap().automerge().save();
+        assert_eq!(doorstep_core::validate::stored_chunk_changes(&snapshot).unwrap(), Vec::new());
+        for (what, good) in [("a batch's chunk", batch), ("a compacted copy", snapshot)] {
+            let mut damaged = good.clone();
+            *damaged.last_mut().unwrap() ^= 0x01;
+            let problem = doorstep_core::validate::stored_chunk_changes(&damaged).unwrap_err();
+            assert!(
+                problem.contains("checksum") || problem.contains("not an Automerge change"),
+                "{what}: {problem}"
+            );
+        }
+    }
+
     #[test]
     fn malformed_chunks_are_reported_not_panicked_on() {
         let fx = Fixture::default();

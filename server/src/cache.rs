@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use automerge::{ActorId, Automerge};
+use automerge::{ActorId, Automerge, ReadDoc};
 use doorstep_core::document::Header;
 use doorstep_core::id::DocumentId;
 use doorstep_core::schema::vocabulary::{DocKind, RoundStatus};
@@ -116,10 +116,8 @@ impl Slot {
                 } else if let Some(last) = catchup.chunks.last() {
                     let seq = last.seq;
                     for chunk in &catchup.chunks {
-                        cached
-                            .doc
-                            .load_incremental(&chunk.bytes)
-                            .map_err(|e| CacheError::Corrupt { id: self.id, reason: e.to_string() })?;
+                        load_chunk(&mut cached.doc, &chunk.bytes)
+                            .map_err(|reason| CacheError::Corrupt { id: self.id, reason })?;
                         cached.stored_bytes += chunk.bytes.len();
                         cached.chunks_since_compaction += 1;
                     }
@@ -155,6 +153,21 @@ impl Slot {
     }
 }
 
+/// Loads one stored chunk into `doc`, whole or not at all: Automerge's `load_incremental` stops
+/// at a chunk whose checksum fails and reports success for what it loaded before, which would
+/// leave the document silently shorter than what was acknowledged (and the next compaction would
+/// make that for good). A chunk that does not load whole is storage damage, reported like a
+/// snapshot that does not load.
+fn load_chunk(doc: &mut Automerge, bytes: &[u8]) -> Result<(), String> {
+    let changes = doorstep_core::validate::stored_chunk_changes(bytes)
+        .map_err(|problem| format!("a stored chunk of changes {problem}"))?;
+    doc.load_incremental(bytes).map_err(|e| e.to_string())?;
+    match changes.iter().find(|hash| doc.get_change_by_hash(hash).is_none()) {
+        Some(missing) => Err(format!("change {missing} of a stored chunk did not load")),
+        None => Ok(()),
+    }
+}
+
 async fn load(id: DocumentId, actor: ActorId, stored: StoredDocument) -> Result<CachedDoc, CacheError> {
     // Loading a large roster is CPU work; keep it off the async workers.
     tokio::task::spawn_blocking(move || {
@@ -162,7 +175,7 @@ async fn load(id: DocumentId, actor: ActorId, stored: StoredDocument) -> Result<
         let mut doc = Automerge::load(&stored.snapshot).map_err(corrupt)?.with_actor(actor);
         let mut stored_bytes = stored.snapshot.len();
         for chunk in &stored.chunks {
-            doc.load_incremental(&chunk.bytes).map_err(corrupt)?;
+            load_chunk(&mut doc, &chunk.bytes).map_err(|reason| CacheError::Corrupt { id, reason })?;
             stored_bytes += chunk.bytes.len();
         }
         let known_seq = stored.chunks.last().map_or(stored.compacted_seq, |c| c.seq);

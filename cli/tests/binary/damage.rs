@@ -148,3 +148,48 @@ async fn a_document_that_no_longer_loads_is_a_named_permanent_rejection() {
     let response = relay.sync(&volunteer.token, &requests).await;
     assert!(response.rejected.is_empty(), "{:?}", response.rejected);
 }
+
+/// A stored chunk of changes damaged on disk (one byte of a volunteer's note flipped) is storage
+/// damage like a snapshot that does not load. (Automerge's `load_incremental` stopped at the
+/// chunk's checksum and reported success: the relay served the roster without the note it had
+/// acknowledged, and its next compaction would have dropped the note for good.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_chunk_that_does_not_load_whole_is_a_named_permanent_rejection() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    relay.import_roster(compound, ROSTER_CSV).await;
+    let mut volunteer = relay.phone(compound, Role::Volunteer, "李强").await;
+    volunteer.sync(&relay).await;
+    let household = volunteer.compound().households()[0].id;
+    volunteer
+        .apply(&doorstep_core::Operation::EditNotes {
+            household, notes: "独居老人，敲门要大声".into()
+        })
+        .unwrap();
+    assert!(volunteer.sync(&relay).await.rejected.is_empty());
+    let roster = volunteer.doc_of(DocKind::Roster).id();
+    let db = relay.dir.path().join("relay.db");
+    let relay = {
+        let mut relay = relay;
+        relay.stop().await;
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let (seq, mut chunk): (i64, Vec<u8>) = conn
+            .query_row(
+                "SELECT seq, chunk FROM changes WHERE doc = ?1 ORDER BY seq DESC LIMIT 1",
+                [roster.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("the note is stored as a chunk");
+        *chunk.last_mut().unwrap() ^= 0x01;
+        conn.execute("UPDATE changes SET chunk = ?1 WHERE seq = ?2", rusqlite::params![chunk, seq]).unwrap();
+        drop(conn);
+        relay.restart().await
+    };
+
+    let request = volunteer.message_for(volunteer.doc_of(DocKind::Roster));
+    let response = relay.sync(&volunteer.token, &request).await;
+    let rejection = response.rejected.first().expect("the roster is refused, not served without the note");
+    assert_eq!((rejection.doc, rejection.rule.as_str()), (roster, "document_damaged"));
+    let requests = volunteer.message_for(volunteer.doc_of(DocKind::Requests));
+    assert!(relay.sync(&volunteer.token, &requests).await.rejected.is_empty(), "the other documents sync");
+}

@@ -11,7 +11,8 @@
 //! LEB128 length), so a malformed entry is reported with its position rather than half-loaded.
 
 use automerge::sync::Message;
-use automerge::{Automerge, Change, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
+use automerge::{Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
+use sha2::{Digest, Sha256};
 
 use super::contain::contained;
 use super::inflate::{CHANGE, COMPRESSED_CHANGE, DOCUMENT, check_inflated};
@@ -69,6 +70,58 @@ fn chunk_changes(kind: u8, chunk: &[u8]) -> Result<Vec<Change>, String> {
     checksum_matches(chunk, &change)?;
     ordered(&change)?;
     Ok(vec![change])
+}
+
+/// The changes a stored chunk must add to its document when it is loaded (Automerge chunks back
+/// to back, as the relay commits a batch), once every chunk's checksum is checked against its
+/// contents as loading checks it. Loading a stored chunk (`load_incremental`) stops at the first
+/// chunk that fails and still reports success for what came before, so a chunk damaged on disk
+/// would leave a document silently shorter, and the next compaction would make that for good: the
+/// caller checks that each change named here is in the document once the chunk is loaded. A
+/// document chunk (a compacted copy) names no changes; its checksum is still checked.
+pub fn stored_chunk_changes(bytes: &[u8]) -> Result<Vec<ChangeHash>, String> {
+    let mut hashes = Vec::new();
+    for (position, (kind, chunk)) in split(bytes)?.into_iter().enumerate() {
+        let at = |problem: String| format!("its chunk {position} {problem}");
+        match kind {
+            CHANGE | COMPRESSED_CHANGE => {
+                let change = contained("a stored change", || Change::try_from(chunk)).map_err(at)?;
+                let change = change.map_err(|e| at(format!("is not an Automerge change: {e}")))?;
+                checksum_matches(chunk, &change).map_err(at)?;
+                hashes.push(change.hash());
+            }
+            DOCUMENT => document_checksum_matches(chunk).map_err(at)?,
+            other => return Err(at(format!("has chunk type {other}, which the relay never stores"))),
+        }
+    }
+    Ok(hashes)
+}
+
+/// A document chunk's checksum against its contents: the first four bytes of the SHA-256 of its
+/// type, its length (LEB128, as Automerge writes it) and its data.
+fn document_checksum_matches(chunk: &[u8]) -> Result<(), String> {
+    let (length, leb_size) = uleb128(&chunk[9..]).ok_or("is cut short")?;
+    let data = &chunk[9 + leb_size..];
+    let mut header = vec![chunk[8]];
+    let mut rest = length;
+    loop {
+        let byte = (rest & 0x7f) as u8;
+        rest >>= 7;
+        if rest == 0 {
+            header.push(byte);
+            break;
+        }
+        header.push(byte | 0x80);
+    }
+    let hash: [u8; 32] = Sha256::new().chain_update(&header).chain_update(data).finalize().into();
+    if chunk[4..8] != hash[..4] {
+        return Err(format!(
+            "has a checksum ({}) that does not match its contents (begins {}): its bytes were damaged",
+            hex(&chunk[4..8]),
+            hex(&hash[..4])
+        ));
+    }
+    Ok(())
 }
 
 /// The checksum in a change chunk's header (and, for a compressed chunk, in the change it

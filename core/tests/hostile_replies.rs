@@ -184,3 +184,27 @@ fn a_whole_document_holding_an_object_made_inside_itself_is_refused_and_an_hones
     assert!(failed.contains("not earlier than itself"), "{failed}");
     assert!(!moved, "the roster is as it was");
 }
+
+#[test]
+fn a_reply_whose_change_has_an_altered_checksum_is_refused() {
+    // Automerge's change reader takes a change whose checksum bytes were altered, and so would
+    // the sync protocol; the phone stores the reply's changes as they came, and its file would
+    // then not load (`BadChecksum`): the document dropped at the next start, with whatever of
+    // the phone's own work it held.
+    let mut fx = Fixture::default();
+    let roster = fx.compound.single(doorstep_core::schema::vocabulary::DocKind::Roster).unwrap().id();
+    let before = fx.compound.document(roster).unwrap().heads();
+    let household = fx.household("2-1-101");
+    let coordinator = fx.people.coordinator;
+    fx.ok(&coordinator, &doorstep_core::Operation::EditNotes { household, notes: "门口放".into() });
+    let honest = fx.compound.document(roster).unwrap().automerge().get_changes(&before).pop().unwrap();
+    let mut altered = honest.raw_bytes().to_vec();
+    altered[4] ^= 0x01;
+    assert!(automerge::Change::from_bytes(altered.clone()).is_ok(), "Automerge's reader takes it");
+    let (failed, moved) = phone_takes(reply_carrying(&[altered]));
+    let failed = failed.expect("the reply is refused");
+    assert!(failed.contains("checksum"), "{failed}");
+    assert!(!moved, "the roster is as it was");
+    let (failed, moved) = phone_takes(reply_carrying(&[honest.raw_bytes().to_vec()]));
+    assert!(failed.is_none() && moved, "the honest change is taken: {failed:?}");
+}

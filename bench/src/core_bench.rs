@@ -131,6 +131,7 @@ fn measure(s: &Scenario, ops: usize) {
     );
     let (_, households_query) = timed(|| compound.households());
     println!("| read every household (typed) | {} |", ms(households_query));
+    relay_takes_what_it_holds(&compound, admin, ops, now, &mut entropy);
 
     // The phone: a replica on disk, operations durable on return; plain, then encrypted at rest
     // (every stored value sealed with XChaCha20-Poly1305, see replica/src/cipher.rs).
@@ -138,6 +139,57 @@ fn measure(s: &Scenario, ops: usize) {
     for at_rest in [None, Some(&key)] {
         phone(compound.clone(), person, now, ops, at_rest);
     }
+}
+
+/// The relay's side of a message that brings nothing new: the roster after `ops` notes, sent back
+/// whole (a V2 message of one document chunk, what a phone sends a peer that lacks much, or a
+/// modified phone sends to make the relay work), read and taken against a relay that holds every
+/// change of it. Each change held already used to be rebuilt from the op set to be found.
+fn relay_takes_what_it_holds(
+    compound: &Compound,
+    admin: Actor,
+    ops: usize,
+    now: Timestamp,
+    entropy: &mut impl FnMut() -> u128,
+) {
+    use doorstep_core::relay_engine::{self as engine, Unlimited};
+    let mut compound = compound.clone();
+    let households: Vec<_> = compound.households().into_iter().map(|h| h.id).collect();
+    let mut env = Env::new(now, entropy);
+    for i in 0..ops {
+        let op = Operation::EditNotes {
+            household: households[i % households.len()],
+            notes: format!("第{i}条 敲门要大声"),
+        };
+        compound.apply(&mut env, &admin, &op).unwrap();
+    }
+    let roster = compound.single(DocKind::Roster).unwrap();
+    let message = automerge::sync::Message {
+        heads: roster.heads(),
+        need: Vec::new(),
+        have: Vec::new(),
+        changes: vec![roster.save()].into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V2,
+    }
+    .encode();
+    let limits = doorstep_core::sync::MessageLimits::default();
+    let owners = std::collections::HashMap::new();
+    let mut takes: Vec<Duration> = (0..5)
+        .map(|_| {
+            let mut doc = roster.automerge().clone();
+            timed(|| {
+                let incoming = engine::read(roster.id(), &message, &limits, &Unlimited).unwrap();
+                engine::take(&mut doc, roster.header(), &admin, incoming, &owners, now, &Unlimited).unwrap()
+            })
+            .1
+        })
+        .collect();
+    println!(
+        "| relay: the roster after {ops} notes sent back whole, {} changes all held, read and taken (median of 5) | {} |",
+        roster.automerge().get_changes(&[]).len(),
+        ms(percentile(&mut takes, 50.0))
+    );
 }
 
 /// The replica's figures for one way of keeping the file: open (SQLite → documents, the roster

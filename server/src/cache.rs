@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use automerge::{ActorId, Automerge, ReadDoc};
+use automerge::{ActorId, Automerge};
 use doorstep_core::document::Header;
 use doorstep_core::id::DocumentId;
 use doorstep_core::schema::vocabulary::{DocKind, RoundStatus};

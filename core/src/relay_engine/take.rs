@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use automerge::sync::Message;
-use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{Automerge, Change, ChangeHash};
 
 use super::budget::Budget;
 use super::incoming::Incoming;
@@ -71,7 +71,7 @@ pub fn take(
     let mut seen = BTreeSet::new();
     let new: Vec<Change> = changes
         .into_iter()
-        .filter(|c| doc.get_change_by_hash(&c.hash()).is_none() && seen.insert(c.hash()))
+        .filter(|c| doc.get_change_meta_by_hash(&c.hash()).is_none() && seen.insert(c.hash()))
         .collect();
     let mut bindings = BTreeSet::new();
     for change in &new {

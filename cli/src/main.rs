@@ -98,9 +98,10 @@ enum Command {
         /// times as much for coordinators and admins, and four times that again to all of a
         /// compound's documents together, new rounds included); past that the phone is told to keep its
         /// work and send it later, so one member's modified phone cannot fill a document for
-        /// everyone (SECURITY.md, "A person's share of a document's growth").
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
-        growth_share_mib: u32,
+        /// everyone (SECURITY.md, "A person's share of a document's growth"). A fraction is
+        /// taken (0.25 is 256 KiB), down to one KiB.
+        #[arg(long, default_value_t = 8.0, value_parser = share_mib)]
+        growth_share_mib: f64,
     },
     /// A phone in the terminal: join, see tasks by door, record attempts, take requests, sync.
     Phone(doorstep_phone::PhoneArgs),
@@ -180,6 +181,15 @@ enum AdminCommand {
 
 /// Runs the command; a failure prints its cause chain as one line to stderr, with no stack
 /// trace even under `RUST_BACKTRACE` (a person's mistake is not a program fault), and exits 1.
+/// A share in mebibytes: a number of at least one KiB's worth (1/1024) and at most a GiB's.
+fn share_mib(value: &str) -> Result<f64, String> {
+    let mib: f64 = value.trim().parse().map_err(|_| format!("{value:?} is not a number of mebibytes"))?;
+    if !(1.0 / 1024.0..=1024.0).contains(&mib) {
+        return Err(format!("{value} MiB is outside 1/1024 (one KiB) to 1024 (one GiB)"));
+    }
+    Ok(mib)
+}
+
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -301,7 +311,7 @@ struct Serve {
     sync_messages_in_hand: usize,
     bodies_in_hand_mib: u32,
     pieces_held_mib: u32,
-    growth_share_mib: u32,
+    growth_share_mib: f64,
 }
 
 async fn serve(serve: Serve) -> anyhow::Result<()> {
@@ -378,7 +388,7 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
             rate_per_second: rate,
             bodies_in_hand: bodies_in_hand_mib as usize * 1024 * 1024,
             pieces_held: pieces_held_mib as usize * 1024 * 1024,
-            growth_share: growth_share_mib as usize * 1024 * 1024,
+            growth_share: (growth_share_mib * 1024.0 * 1024.0).round() as usize,
             ..defaults.limits.clone()
         },
         connections,

@@ -46,9 +46,10 @@ export function tempDir(prefix) {
 
 /** A relay process on loopback. */
 export class Relay {
-  static async start(dir) {
+  /** A relay on its own SQLite file in `dir`; `extra` are more `serve` flags. */
+  static async start(dir, extra = []) {
     const db = path.join(dir, 'relay.db');
-    const child = spawn(doorstepBin(), ['serve', '--db', db, '--listen', '127.0.0.1:0', '--rate', '1000'], {
+    const child = spawn(doorstepBin(), ['serve', '--db', db, '--listen', '127.0.0.1:0', '--rate', '1000', ...extra], {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

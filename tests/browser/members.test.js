@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import { Relay, Phone, browser, screenshot, tempDir, cleanup, inOrder, screens } from './harness.js';
-import { Session } from './world.js';
+import { Session, compound } from './world.js';
 
 const tests = [];
 /** Registers a test; `inOrder` (harness.js) decides the order they run in. */
@@ -324,5 +324,79 @@ for (const [device, options, tag] of screens) {
     }
   });
 }
+
+/** `n` characters no compression shrinks much: CJK from a fixed-seed generator. */
+function noise(n, seed) {
+  let x = seed;
+  let out = '';
+  for (let i = 0; i < n; i += 1) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    out += String.fromCodePoint(0x4e00 + (x % 20000));
+  }
+  return out;
+}
+
+test("a volunteer's phone refused for its share of the roster is named on the members page", async () => {
+  // A share of 1/1024 MiB (1 KiB) a day for a volunteer; a volunteer's phone rewrites one
+  // household's notes, 1,000 characters (about 3 KB: a message larger than a whole share is taken
+  // from a full one) at a time, until the relay refuses the roster's growth.
+  const dir = tempDir('members-share');
+  const relay = await Relay.start(dir, ['--growth-share-mib', String(1 / 1024)]);
+  const b = await browser();
+  const errors = [];
+  try {
+    const world = await compound(relay, dir, '香樟苑', { volunteers: 1 });
+    await world.session.operate(world.compound, { op: 'add_building', estate: '', label: '9', lift: false });
+    await world.session.operate(world.compound, {
+      op: 'add_household',
+      draft: {
+        address: { estate: '', building: '9', unit: '1', floor: 3, flat: '301' },
+        head: '赵六', phone: '', people: 1, aged_60_plus: 1, children_under_6: 0,
+        needs: [], status: 'normal', lift: false, notes: '',
+      },
+    });
+    const phone = world.phones[0];
+    await phone.sync();
+    const members = `${world.cbase}/members`;
+    const refusedOf = async () => (await world.session.send('GET', members)).find((m) => m.person === phone.person).share_refused;
+    let notes = 0;
+    while (!(await refusedOf())) {
+      assert.ok(notes < 10, `${notes} notes of 1,000 characters and the relay never refused the roster's growth`);
+      notes += 1;
+      await phone.run('notes', '9-1-301', noise(1000, notes));
+      await phone.sync();
+    }
+    const refused = await refusedOf();
+    assert.equal(refused.kind, 'roster');
+    assert.ok(refused.times >= 1, JSON.stringify(refused));
+
+    // The page says so under the volunteer's name, in Chinese, then in English.
+    const p = b.context.pages()[0] || (await b.context.newPage());
+    p.setDefaultTimeout(15_000);
+    p.on('pageerror', (e) => errors.push(String(e)));
+    await p.goto(`${relay.url}/dashboard`);
+    await p.fill(tid('login-token'), world.coordinatorToken);
+    await p.click(tid('login-submit'));
+    await p.waitForSelector('main[data-ready="overview"]');
+    await p.click(tid('nav-members'));
+    await p.waitForSelector('main[data-ready="members"]');
+    const row = `${tid('member-row')}[data-person="${phone.person}"]`;
+    const warning = (await p.textContent(`${row} ${tid('member-share-refused')}`)).trim();
+    assert.ok(warning.startsWith('这部手机向住户台账写入的数据超过每日份额，已被拒收'), warning);
+    assert.ok(warning.includes(`${refused.times} 次`), warning);
+    assert.equal(await p.$$eval(tid('member-share-refused'), (els) => els.length), 1, 'under the one person refused only');
+    await screenshot(p, 'members-share-refused');
+    await p.click(tid('lang-toggle'));
+    await p.waitForSelector('main[data-ready="members"]');
+    const english = (await p.textContent(`${row} ${tid('member-share-refused')}`)).trim();
+    assert.ok(english.startsWith("This person's phone tried to add more than a day's share to the household roster"), english);
+    assert.ok((await overflow(p)) <= 1, 'the page fits the width');
+    assert.deepEqual(errors, [], 'no script errors');
+  } finally {
+    await b.close();
+    await relay.stop();
+    cleanup(dir);
+  }
+});
 
 for (const [name, fn] of inOrder(tests)) nodeTest(name, fn);

@@ -25,6 +25,7 @@ pub mod counts_by_key;
 pub use doorstep_core::csv_cell;
 pub mod dashboard;
 pub mod demo;
+pub mod devices_seen;
 pub mod error;
 pub mod events;
 pub mod growth_share;
@@ -100,11 +101,14 @@ pub async fn serve(
         events.close();
     };
     let serving = connections::Serving { config: state.config.connections.clone(), tls };
+    let last = state.clone();
     let served = connections::serve(listener, app(state), serving, shutdown).await;
     let _ = stop_tx.send(true);
     if let Err(e) = evictor.await {
         tracing::warn!(error = %e, "eviction task ended abnormally");
     }
+    // What the last sweep did not write of when devices last synced.
+    last.relay.record_devices_seen().await;
     tracing::info!("relay stopped");
     served
 }
@@ -114,6 +118,7 @@ pub async fn serve(
 /// memory goes back to the system (`memory.rs`: without it the process stays at its peak size),
 /// and once more at the first sweep [`Config::return_memory_again`] later (`return_again`).
 async fn sweep_idle(state: &AppState, return_again: &mut Option<std::time::Instant>) {
+    state.relay.record_devices_seen().await;
     let cache = state.relay.cache();
     let evicted_before = cache.evicted();
     let to_compact = cache.evict_idle(state.config.idle_eviction);

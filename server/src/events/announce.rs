@@ -109,6 +109,10 @@ impl Storage for Announcing {
         self.inner.member_devices(compound)
     }
 
+    fn record_devices_seen(&self, seen: Vec<(DeviceId, Timestamp)>) -> StoreFuture<'_, ()> {
+        self.inner.record_devices_seen(seen)
+    }
+
     fn record_share_refusal(
         &self,
         person: PersonId,

@@ -54,6 +54,7 @@ pub struct Relay {
     refetch: RefetchGuard,
     queues: crate::sync::queue::WorkQueues,
     syncs_in_hand: crate::sync::syncs_in_hand::SyncsInHand,
+    devices_seen: crate::devices_seen::DevicesSeen,
     // Other relays' commits, folded in as they happen; `None` on a store of our own (SQLite).
     _following: Option<follow::Following>,
 }
@@ -111,6 +112,7 @@ impl Relay {
             throttles_shared,
             queues: crate::sync::queue::WorkQueues::default(),
             syncs_in_hand: crate::sync::syncs_in_hand::SyncsInHand::default(),
+            devices_seen: crate::devices_seen::DevicesSeen::default(),
             _following: following,
         };
         Ok(Opened { relay, admin_token })
@@ -171,6 +173,24 @@ impl Relay {
     /// The sync requests each device and person has in hand.
     pub fn syncs_in_hand(&self) -> &crate::sync::syncs_in_hand::SyncsInHand {
         &self.syncs_in_hand
+    }
+
+    /// When each device last asked to sync, not yet written (`devices_seen.rs`).
+    pub fn devices_seen(&self) -> &crate::devices_seen::DevicesSeen {
+        &self.devices_seen
+    }
+
+    /// Writes when the devices seen since the last call last asked to sync; what a failed write
+    /// did not store waits for the next.
+    pub async fn record_devices_seen(&self) {
+        let seen = self.devices_seen.take();
+        if seen.is_empty() {
+            return;
+        }
+        if let Err(e) = self.storage.record_devices_seen(seen.clone()).await {
+            tracing::warn!(error = %e, devices = seen.len(), "when devices last synced was not written; trying again at the next sweep");
+            self.devices_seen.put_back(seen);
+        }
     }
 
     /// The district admin the relay's own writes are attributed to.

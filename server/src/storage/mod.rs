@@ -145,7 +145,8 @@ pub struct MemberDevice {
     pub created_at: Timestamp,
     /// Whether its token was revoked.
     pub revoked: bool,
-    /// When it last synced a document, if it ever did (Unix milliseconds).
+    /// When it last asked to sync, or last synced a document, if it ever did (Unix
+    /// milliseconds).
     pub last_seen: Option<Timestamp>,
 }
 
@@ -472,6 +473,10 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>>;
     /// The devices of everyone who holds or held a membership of a compound, oldest first.
     fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>>;
+    /// Notes when each of `seen`'s devices last asked to sync, keeping a later time stored
+    /// already (relays sharing a database each write their own); a device no longer stored is
+    /// skipped.
+    fn record_devices_seen(&self, seen: Vec<(DeviceId, Timestamp)>) -> StoreFuture<'_, ()>;
     /// Counts a message of `person` for `document` (of `kind`, in `compound`) refused at `at`
     /// for a used-up share of the compound's growth.
     fn record_share_refusal(

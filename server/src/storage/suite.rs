@@ -128,7 +128,7 @@ pub async fn member_devices_name_every_device_and_its_last_sync(s: Arc<dyn Stora
     s.set_membership(v, compound, Role::Volunteer, later(5)).await.unwrap();
     s.set_membership(outsider, other, Role::Volunteer, later(5)).await.unwrap();
     let old = s.create_device(v, "old phone".into(), SecretHash([3; 32]), later(6)).await.unwrap();
-    s.create_device(v, "new phone".into(), SecretHash([4; 32]), later(7)).await.unwrap();
+    let new = s.create_device(v, "new phone".into(), SecretHash([4; 32]), later(7)).await.unwrap();
     s.create_device(outsider, "elsewhere".into(), SecretHash([5; 32]), later(7)).await.unwrap();
     s.put_sync_states(
         vec![SyncStateWrite { device: old, doc: roster, state: Some(b"s".to_vec()) }],
@@ -142,6 +142,16 @@ pub async fn member_devices_name_every_device_and_its_last_sync(s: Arc<dyn Stora
         devices.iter().map(|d| (d.name.as_str(), d.revoked, d.last_seen)).collect();
     assert_eq!(named, vec![("old phone", true, Some(later(9))), ("new phone", true, None)]);
     assert!(devices.iter().all(|d| d.person == v));
+    // A sync that changed no state still counts as the device's last: the later of the two
+    // times, whichever relay wrote it last; a device no longer stored is skipped.
+    s.record_devices_seen(vec![(old, later(8)), (new, later(12)), (DeviceId(987_654), later(12))])
+        .await
+        .unwrap();
+    s.record_devices_seen(vec![(new, later(11))]).await.unwrap();
+    let devices = s.member_devices(compound).await.unwrap();
+    let seen: Vec<(&str, Option<Timestamp>)> =
+        devices.iter().map(|d| (d.name.as_str(), d.last_seen)).collect();
+    assert_eq!(seen, vec![("old phone", Some(later(9))), ("new phone", Some(later(12)))]);
     let joined: Vec<(PersonId, Timestamp)> =
         s.members(compound).await.unwrap().iter().map(|m| (m.person, m.joined_at)).collect();
     assert_eq!(joined, vec![(admin, T0), (v, later(5))]);

@@ -137,6 +137,7 @@ pub async fn sync_batch(
     // One member's phone must not hold a crowd's share of the relay's work: its place first,
     // before anything of the request is looked at, held until it is answered.
     let _in_hand = relay.syncs_in_hand().acquire(caller, &config.queue)?;
+    relay.devices_seen().saw(caller.device, clock::now());
     let known_digest = request.documents_digest;
     let limit = config.limits.max_docs_per_request;
     if request.messages.len() > limit {

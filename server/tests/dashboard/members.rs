@@ -228,3 +228,51 @@ async fn a_phone_refused_for_its_share_of_a_document_is_shown_beside_its_person(
     let list = session.get_json(&members_path(compound)).await;
     assert_eq!(member(&list, "李强")["share_refused"], *refused, "after a restart: {list}");
 }
+
+/// A phone whose syncs bring and take nothing is still shown as having synced when it did: its
+/// stored sync states do not change, and the page showed the time of the last one that did (a
+/// phone syncing every minute looked silent since the morning, which is how coordinators tell a
+/// lost phone). Written by the eviction sweep, and at shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_syncing_with_nothing_new_shows_when_it_last_synced() {
+    use doorstep_server::Config;
+    let config = || Config { idle_eviction: std::time::Duration::from_millis(400), ..Config::default() };
+    let dash = Dash::start_with(config()).await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    // Twice: the second settles the states the first left (the relay then knows the phone holds
+    // what it sent), so the syncs after it change none.
+    volunteer.sync(&dash.relay).await;
+    volunteer.sync(&dash.relay).await;
+    let session = dash.login(&coordinator.token).await;
+    let last_sync = |list: &Value| member(list, "李强")["devices"][0]["last_seen"].as_i64();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let first = last_sync(&session.get_json(&members_path(compound)).await).expect("the first sync is shown");
+
+    // A second later the phone syncs again, with nothing to bring or take.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let again = now().as_millis();
+    let synced = volunteer.sync(&dash.relay).await;
+    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+    let mut shown = first;
+    for _ in 0..40 {
+        shown = last_sync(&session.get_json(&members_path(compound)).await).unwrap();
+        if shown >= again {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(shown >= again, "the page shows {shown}, the first sync ({first}), not the one at {again}");
+
+    // What the relay noted but no sweep wrote yet is written when it stops.
+    let dash = dash
+        .restart(Config { idle_eviction: std::time::Duration::from_secs(3600), ..Config::default() })
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let third = now().as_millis();
+    volunteer.sync(&dash.relay).await;
+    let dash = dash.restart(Config::default()).await;
+    let session = dash.login(&coordinator.token).await;
+    let shown = last_sync(&session.get_json(&members_path(compound)).await).unwrap();
+    assert!(shown >= third, "after a restart the page shows {shown}, not the sync at {third}");
+}

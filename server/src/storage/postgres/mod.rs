@@ -271,6 +271,10 @@ impl Storage for PostgresStorage {
         on_connection!(self, |db| people::member_devices(&db, compound).await)
     }
 
+    fn record_devices_seen(&self, seen: Vec<(DeviceId, Timestamp)>) -> StoreFuture<'_, ()> {
+        in_transaction!(self, |tx| people::record_devices_seen(&tx, &seen).await?)
+    }
+
     fn record_share_refusal(
         &self,
         person: PersonId,

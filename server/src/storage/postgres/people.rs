@@ -127,6 +127,25 @@ pub(super) async fn members(
         .collect()
 }
 
+/// Notes when devices last asked to sync, keeping a later time stored already (by this relay or
+/// another on the database).
+pub(super) async fn record_devices_seen(
+    db: &impl GenericClient,
+    seen: &[(DeviceId, Timestamp)],
+) -> Result<(), StorageError> {
+    for (device, at) in seen {
+        execute(
+            db,
+            "INSERT INTO devices_seen (device, last_at)
+             SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM devices WHERE id = $1)
+             ON CONFLICT (device) DO UPDATE SET last_at = GREATEST(devices_seen.last_at, excluded.last_at)",
+            &[&device.0, &at.as_millis()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 pub(super) async fn member_devices(
     db: &impl GenericClient,
     compound: CompoundId,
@@ -134,7 +153,8 @@ pub(super) async fn member_devices(
     let rows = query(
         db,
         "SELECT d.person, d.name, d.created_at, d.revoked_at IS NOT NULL,
-                (SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id)
+                GREATEST((SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id),
+                         (SELECT v.last_at FROM devices_seen v WHERE v.device = d.id))
          FROM devices d JOIN memberships m ON m.person = d.person
          WHERE m.compound = $1 ORDER BY d.created_at, d.id",
         &[&compound.to_string()],

@@ -153,3 +153,8 @@ CREATE TABLE share_refusals (
     kind TEXT NOT NULL CHECK (kind IN ('roster', 'requests', 'care', 'round')),
     PRIMARY KEY (compound, person)
 );
+
+CREATE TABLE devices_seen (
+    device BIGINT PRIMARY KEY REFERENCES devices(id),
+    last_at BIGINT NOT NULL
+);

@@ -227,6 +227,10 @@ impl Storage for SqliteStorage {
         self.read(move |conn| people::member_devices(conn, compound))
     }
 
+    fn record_devices_seen(&self, seen: Vec<(DeviceId, Timestamp)>) -> StoreFuture<'_, ()> {
+        self.transact(move |tx| people::record_devices_seen(tx, &seen))
+    }
+
     fn record_share_refusal(
         &self,
         person: PersonId,

@@ -111,13 +111,30 @@ pub(super) fn members(conn: &Connection, compound: CompoundId) -> Result<Vec<Mem
         .collect()
 }
 
+/// Notes when devices last asked to sync, keeping a later time stored already.
+pub(super) fn record_devices_seen(
+    conn: &Connection,
+    seen: &[(DeviceId, Timestamp)],
+) -> Result<(), StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO devices_seen (device, last_at)
+         SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?1)
+         ON CONFLICT (device) DO UPDATE SET last_at = MAX(last_at, excluded.last_at)",
+    )?;
+    for (device, at) in seen {
+        stmt.execute(rusqlite::params![device.0, at.as_millis()])?;
+    }
+    Ok(())
+}
+
 pub(super) fn member_devices(
     conn: &Connection,
     compound: CompoundId,
 ) -> Result<Vec<MemberDevice>, StorageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT d.person, d.name, d.created_at, d.revoked_at IS NOT NULL,
-                (SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id)
+                NULLIF(MAX(COALESCE((SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id), 0),
+                           COALESCE((SELECT v.last_at FROM devices_seen v WHERE v.device = d.id), 0)), 0)
          FROM devices d JOIN memberships m ON m.person = d.person
          WHERE m.compound = ?1 ORDER BY d.created_at, d.id",
     )?;

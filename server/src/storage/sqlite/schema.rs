@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use crate::storage::StorageError;
 
 /// The schema version this relay writes.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 /// The current schema, for a new database.
 pub const SQL: &str = include_str!("schema.sql");
@@ -22,6 +22,7 @@ const MIGRATIONS: [&str; VERSION as usize] = [
     include_str!("migrations/003_set_aside.sql"),
     include_str!("migrations/004_held_requests.sql"),
     include_str!("migrations/005_share_refusals.sql"),
+    include_str!("migrations/006_devices_seen.sql"),
 ];
 
 /// Brings the database to [`VERSION`]: creates it if empty, upgrades it if older.

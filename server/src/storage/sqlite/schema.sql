@@ -142,3 +142,8 @@ CREATE TABLE share_refusals (
     kind TEXT NOT NULL CHECK (kind IN ('roster', 'requests', 'care', 'round')),
     PRIMARY KEY (compound, person)
 ) STRICT;
+
+CREATE TABLE devices_seen (
+    device INTEGER PRIMARY KEY REFERENCES devices(id),
+    last_at INTEGER NOT NULL
+) STRICT;

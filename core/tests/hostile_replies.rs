@@ -134,19 +134,24 @@ fn an_honest_reply_passes_the_check() {
     }
 }
 
-#[test]
-fn a_reply_whose_change_makes_an_object_inside_itself_is_refused() {
-    // The shape the relay's fuzzer found (SECURITY.md "Object cycles"): a change whose operation
-    // makes a map inside itself. Automerge 0.12 applies it, and anything walking that object's
-    // path to the root (the phone's history view does) then never ends. A relay never sends one;
-    // a broken one, or a forger on a plain-HTTP path, must not be able to.
+/// A coordinator's note on the roster, as the relay would send it to a phone.
+fn coordinators_note() -> automerge::Change {
     let mut fx = Fixture::default();
     let roster = fx.compound.single(doorstep_core::schema::vocabulary::DocKind::Roster).unwrap().id();
     let before = fx.compound.document(roster).unwrap().heads();
     let household = fx.household("2-1-101");
     let coordinator = fx.people.coordinator;
     fx.ok(&coordinator, &doorstep_core::Operation::EditNotes { household, notes: "门口放".into() });
-    let honest = fx.compound.document(roster).unwrap().automerge().get_changes(&before).pop().unwrap();
+    fx.compound.document(roster).unwrap().automerge().get_changes(&before).pop().unwrap()
+}
+
+#[test]
+fn a_reply_whose_change_makes_an_object_inside_itself_is_refused() {
+    // The shape the relay's fuzzer found (SECURITY.md "Object cycles"): a change whose operation
+    // makes a map inside itself. Automerge 0.12 applies it, and anything walking that object's
+    // path to the root (the phone's history view does) then never ends. A relay never sends one;
+    // a broken one, or a forger on a plain-HTTP path, must not be able to.
+    let honest = coordinators_note();
     check_received(honest.raw_bytes()).expect("the honest change passes");
     let mut change = honest.decode();
     support::crafted::make_object_inside_itself(&mut change);
@@ -191,13 +196,7 @@ fn a_reply_whose_change_has_an_altered_checksum_is_refused() {
     // the sync protocol; the phone stores the reply's changes as they came, and its file would
     // then not load (`BadChecksum`): the document dropped at the next start, with whatever of
     // the phone's own work it held.
-    let mut fx = Fixture::default();
-    let roster = fx.compound.single(doorstep_core::schema::vocabulary::DocKind::Roster).unwrap().id();
-    let before = fx.compound.document(roster).unwrap().heads();
-    let household = fx.household("2-1-101");
-    let coordinator = fx.people.coordinator;
-    fx.ok(&coordinator, &doorstep_core::Operation::EditNotes { household, notes: "门口放".into() });
-    let honest = fx.compound.document(roster).unwrap().automerge().get_changes(&before).pop().unwrap();
+    let honest = coordinators_note();
     let mut altered = honest.raw_bytes().to_vec();
     altered[4] ^= 0x01;
     assert!(automerge::Change::from_bytes(altered.clone()).is_ok(), "Automerge's reader takes it");

@@ -108,13 +108,19 @@ async fn damaged_pages_are_found_at_start_and_healthz_says_so() {
     assert_eq!(health(&url).await, (StatusCode::OK, "ok\n".to_owned()));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_document_that_no_longer_loads_is_a_named_permanent_rejection() {
+/// A relay with a compound whose roster is imported, and a volunteer's phone that synced it.
+async fn a_volunteer_synced() -> (TestRelay, crate::harness::Phone) {
     let relay = TestRelay::start().await;
     let compound = relay.create_compound("香樟苑").await;
     relay.import_roster(compound, ROSTER_CSV).await;
     let mut volunteer = relay.phone(compound, Role::Volunteer, "李强").await;
     volunteer.sync(&relay).await;
+    (relay, volunteer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_that_no_longer_loads_is_a_named_permanent_rejection() {
+    let (relay, volunteer) = a_volunteer_synced().await;
     let roster = volunteer.doc_of(DocKind::Roster).id();
     let db = relay.dir.path().join("relay.db");
     let relay = {
@@ -155,11 +161,7 @@ async fn a_document_that_no_longer_loads_is_a_named_permanent_rejection() {
 /// acknowledged, and its next compaction would have dropped the note for good.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_chunk_that_does_not_load_whole_is_a_named_permanent_rejection() {
-    let relay = TestRelay::start().await;
-    let compound = relay.create_compound("香樟苑").await;
-    relay.import_roster(compound, ROSTER_CSV).await;
-    let mut volunteer = relay.phone(compound, Role::Volunteer, "李强").await;
-    volunteer.sync(&relay).await;
+    let (relay, mut volunteer) = a_volunteer_synced().await;
     let household = volunteer.compound().households()[0].id;
     volunteer
         .apply(&doorstep_core::Operation::EditNotes {

@@ -160,7 +160,7 @@ impl Slot {
 /// snapshot that does not load.
 fn load_chunk(doc: &mut Automerge, bytes: &[u8]) -> Result<(), String> {
     let changes = doorstep_core::validate::stored_chunk_changes(bytes)
-        .map_err(|problem| format!("a stored chunk of changes {problem}"))?;
+        .map_err(|problem| format!("a stored chunk of changes: {problem}"))?;
     doc.load_incremental(bytes).map_err(|e| e.to_string())?;
     match changes.iter().find(|hash| doc.get_change_meta_by_hash(hash).is_none()) {
         Some(missing) => Err(format!("change {missing} of a stored chunk did not load")),

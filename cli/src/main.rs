@@ -179,8 +179,6 @@ enum AdminCommand {
     },
 }
 
-/// Runs the command; a failure prints its cause chain as one line to stderr, with no stack
-/// trace even under `RUST_BACKTRACE` (a person's mistake is not a program fault), and exits 1.
 /// A share in mebibytes: a number of at least one KiB's worth (1/1024) and at most a GiB's.
 fn share_mib(value: &str) -> Result<f64, String> {
     let mib: f64 = value.trim().parse().map_err(|_| format!("{value:?} is not a number of mebibytes"))?;
@@ -190,6 +188,8 @@ fn share_mib(value: &str) -> Result<f64, String> {
     Ok(mib)
 }
 
+/// Runs the command; a failure prints its cause chain as one line to stderr, with no stack
+/// trace even under `RUST_BACKTRACE` (a person's mistake is not a program fault), and exits 1.
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,

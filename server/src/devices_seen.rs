@@ -7,8 +7,8 @@
 //! relay's one SQLite writer a transaction per request, in the burst of a team's return most of
 //! all; so the relay notes it in memory here and the eviction sweep writes what it noted in one
 //! transaction (`Storage::record_devices_seen`), keeping the later time when several relays
-//! share a database. What a relay noted since its last sweep is lost if it is killed, a few
-//! seconds of "last sync" at most.
+//! share a database. What a relay noted since its last sweep is lost if it is killed: at most
+//! one sweep's interval of "last sync" (half of `--idle-seconds`, five minutes by default).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -28,10 +28,7 @@ impl DevicesSeen {
     /// Notes that `device` asked to sync at `at`.
     pub fn saw(&self, device: DeviceId, at: Timestamp) {
         let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let last = seen.entry(device).or_insert(at);
-        if at > *last {
-            *last = at;
-        }
+        seen.entry(device).and_modify(|last| *last = (*last).max(at)).or_insert(at);
     }
 
     /// Everything noted since the last call, emptied.

@@ -148,6 +148,16 @@ impl HeldCharge {
         Self { charge: Some(charge), throttles }
     }
 
+    /// The charge still to settle for a message that added `added` bytes: `None` when it added
+    /// all it was charged for (a message's usual lot), so nothing goes back and nothing waits.
+    pub fn owing(mut self, added: usize) -> Option<Self> {
+        if self.charge.as_ref().is_none_or(|c| c.taken <= added) {
+            self.charge = None;
+            return None;
+        }
+        Some(self)
+    }
+
     /// [`Charge::settle`]: gives back what the message did not add.
     pub async fn settle(mut self, added: usize) {
         if let Some(charge) = self.charge.take() {

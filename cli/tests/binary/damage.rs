@@ -118,15 +118,24 @@ async fn a_volunteer_synced() -> (TestRelay, crate::harness::Phone) {
     (relay, volunteer)
 }
 
+/// The relay stopped, its database changed by `damage` (as a failing disk would), and started
+/// again on it.
+async fn damaged_while_stopped(
+    mut relay: TestRelay,
+    damage: impl FnOnce(&rusqlite::Connection),
+) -> TestRelay {
+    relay.stop().await;
+    let conn = rusqlite::Connection::open(relay.dir.path().join("relay.db")).unwrap();
+    damage(&conn);
+    drop(conn);
+    relay.restart().await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_that_no_longer_loads_is_a_named_permanent_rejection() {
     let (relay, volunteer) = a_volunteer_synced().await;
     let roster = volunteer.doc_of(DocKind::Roster).id();
-    let db = relay.dir.path().join("relay.db");
-    let relay = {
-        let mut relay = relay;
-        relay.stop().await;
-        let conn = rusqlite::Connection::open(&db).unwrap();
+    let relay = damaged_while_stopped(relay, |conn| {
         let changed = conn
             .execute(
                 "UPDATE documents SET snapshot = ?1 WHERE id = ?2",
@@ -134,9 +143,8 @@ async fn a_document_that_no_longer_loads_is_a_named_permanent_rejection() {
             )
             .unwrap();
         assert_eq!(changed, 1);
-        drop(conn);
-        relay.restart().await
-    };
+    })
+    .await;
 
     let request = volunteer.message_for(volunteer.doc_of(DocKind::Roster));
     let response = relay.sync(&volunteer.token, &request).await;
@@ -170,11 +178,7 @@ async fn a_stored_chunk_that_does_not_load_whole_is_a_named_permanent_rejection(
         .unwrap();
     assert!(volunteer.sync(&relay).await.rejected.is_empty());
     let roster = volunteer.doc_of(DocKind::Roster).id();
-    let db = relay.dir.path().join("relay.db");
-    let relay = {
-        let mut relay = relay;
-        relay.stop().await;
-        let conn = rusqlite::Connection::open(&db).unwrap();
+    let relay = damaged_while_stopped(relay, |conn| {
         let (seq, mut chunk): (i64, Vec<u8>) = conn
             .query_row(
                 "SELECT seq, chunk FROM changes WHERE doc = ?1 ORDER BY seq DESC LIMIT 1",
@@ -184,9 +188,8 @@ async fn a_stored_chunk_that_does_not_load_whole_is_a_named_permanent_rejection(
             .expect("the note is stored as a chunk");
         *chunk.last_mut().unwrap() ^= 0x01;
         conn.execute("UPDATE changes SET chunk = ?1 WHERE seq = ?2", rusqlite::params![chunk, seq]).unwrap();
-        drop(conn);
-        relay.restart().await
-    };
+    })
+    .await;
 
     let request = volunteer.message_for(volunteer.doc_of(DocKind::Roster));
     let response = relay.sync(&volunteer.token, &request).await;

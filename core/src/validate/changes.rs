@@ -65,11 +65,18 @@ fn chunk_changes(kind: u8, chunk: &[u8]) -> Result<Vec<Change>, String> {
         return checked_document(chunk).map(|(_, changes)| changes);
     }
     bounded(kind, chunk)?;
+    let change = checked_change(chunk)?;
+    ordered(&change)?;
+    Ok(vec![change])
+}
+
+/// A change chunk read by Automerge's change reader (its panics contained), and its checksum
+/// checked, which that reader does not do ([`checksum_matches`]).
+fn checked_change(chunk: &[u8]) -> Result<Change, String> {
     let change = contained("a change chunk", || Change::try_from(chunk))?;
     let change = change.map_err(|e| format!("is not an Automerge change: {e}"))?;
     checksum_matches(chunk, &change)?;
-    ordered(&change)?;
-    Ok(vec![change])
+    Ok(change)
 }
 
 /// The changes a stored chunk must add to its document when it is loaded (Automerge chunks back
@@ -91,12 +98,7 @@ pub fn stored_chunk_changes(bytes: &[u8]) -> Result<Vec<ChangeHash>, String> {
             }
             // The relay stores changes as their raw bytes, never compressed; one that is was
             // written by something else, and is read to be checked.
-            COMPRESSED_CHANGE => {
-                let change = contained("a stored change", || Change::try_from(chunk)).map_err(at)?;
-                let change = change.map_err(|e| at(format!("is not an Automerge change: {e}")))?;
-                checksum_matches(chunk, &change).map_err(at)?;
-                hashes.push(change.hash());
-            }
+            COMPRESSED_CHANGE => hashes.push(checked_change(chunk).map_err(at)?.hash()),
             other => return Err(at(format!("has chunk type {other}, which the relay never stores"))),
         }
     }
@@ -109,16 +111,7 @@ fn checked_chunk_hash(chunk: &[u8]) -> Result<[u8; 32], String> {
     let (length, leb_size) = uleb128(&chunk[9..]).ok_or("is cut short")?;
     let data = &chunk[9 + leb_size..];
     let mut header = vec![chunk[8]];
-    let mut rest = length;
-    loop {
-        let byte = (rest & 0x7f) as u8;
-        rest >>= 7;
-        if rest == 0 {
-            header.push(byte);
-            break;
-        }
-        header.push(byte | 0x80);
-    }
+    write_uleb128(&mut header, length);
     let hash: [u8; 32] = Sha256::new().chain_update(&header).chain_update(data).finalize().into();
     if chunk[4..8] != hash[..4] {
         return Err(format!(
@@ -235,6 +228,19 @@ fn split(mut bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, String> {
         offset += total;
     }
     Ok(chunks)
+}
+
+/// Appends `value` as the shortest unsigned LEB128, as Automerge writes a chunk's length.
+pub(super) fn write_uleb128(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
 }
 
 /// An unsigned LEB128 number and how many bytes it took, if the bytes hold one.

@@ -178,16 +178,7 @@ mod tests {
 
     fn chunk(kind: u8, body: &[u8]) -> Vec<u8> {
         let mut out = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, kind];
-        let mut length = body.len();
-        loop {
-            let byte = (length & 0x7f) as u8;
-            length >>= 7;
-            if length == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
-        }
+        crate::validate::changes::write_uleb128(&mut out, body.len() as u64);
         out.extend(body);
         out
     }

@@ -160,17 +160,7 @@ mod tests {
         doc.get_last_local_change().unwrap().raw_bytes().to_vec()
     }
 
-    fn leb(out: &mut Vec<u8>, mut v: u64) {
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
-        }
-    }
+    use crate::validate::changes::write_uleb128 as leb;
 
     fn sleb(out: &mut Vec<u8>, mut v: i64) {
         loop {

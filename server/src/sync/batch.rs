@@ -194,7 +194,7 @@ impl Waiting {
                 let _ = answer.send(outcome);
             }
         };
-        match self.charge {
+        match self.charge.and_then(|charge| charge.owing(outcome.added)) {
             // What the message did not add goes back before the phone hears the answer, so its
             // next request finds it there, whether or not anyone still waits for this one.
             Some(charge) => {

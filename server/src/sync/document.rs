@@ -124,15 +124,18 @@ async fn within_growth_share(
     role: Role,
     header: &Header,
     incoming: &Incoming,
-) -> Result<growth_share::Charge, NotWithinShare> {
+) -> Result<growth_share::HeldCharge, NotWithinShare> {
     let id = header.id;
     let adding = incoming.change_bytes();
+    let held = |charge| growth_share::HeldCharge::new(charge, state.relay.throttles_held());
     if adding == 0 {
-        return Ok(growth_share::Charge::none());
+        return Ok(held(growth_share::Charge::none()));
     }
     let (throttles, share) = (state.relay.throttles(), state.config.limits.growth_share);
     match growth_share::take(throttles, caller.person, role, header.compound, id, adding, share).await {
-        Ok(Ok(charge)) => Ok(charge),
+        // Held from here on, so a request dropped before its message is answered (looking up
+        // owners and sync state, waiting in the queue, creating a round) gives the bytes back.
+        Ok(Ok(charge)) => Ok(held(charge)),
         Ok(Err(over)) => {
             tracing::warn!(
                 person = %caller.person, doc = %id, compound = %header.compound, adding, share = over.share,
@@ -263,13 +266,12 @@ async fn existing(
     let (owners, stored_state) = match looked_up.await {
         Ok(found) => found,
         Err(e) => {
-            charge.settle(relay.throttles(), 0).await;
+            charge.settle(0).await;
             return unavailable(id, &e);
         }
     };
     // What the document already held, or refused, goes back to the sender's shares once the
     // message is answered; all of it if the message is dropped unread (its request gone).
-    let charge = growth_share::HeldCharge::new(charge, relay.throttles_held());
     let job = Job::new(*caller, role, incoming, owners, stored_state, size, budget.clone()).charged(charge);
     queued(state, id, place, job).await
 }
@@ -396,7 +398,7 @@ async fn new_document(
     // Someone with no role in the round's compound is refused by the engine, taking nothing.
     let shared = match role {
         Some(role) => within_growth_share(state, caller, role, &header, &incoming).await,
-        None => Ok(growth_share::Charge::none()),
+        None => Ok(growth_share::HeldCharge::new(growth_share::Charge::none(), relay.throttles_held())),
     };
     let charge = match shared {
         Ok(charge) => charge,
@@ -404,7 +406,9 @@ async fn new_document(
         Err(NotWithinShare::Unavailable(outcome)) => return outcome,
     };
     let outcome = create(relay, caller, role, header, incoming, owners, slot, budget).await;
-    charge.settle(relay.throttles(), outcome.added).await;
+    // A request dropped while the round is made gives all of its charge back, even if the
+    // store then takes the round: the error is on the coordinator's side.
+    charge.settle(outcome.added).await;
     outcome
 }
 

@@ -77,7 +77,10 @@ pub struct SyncReport {
     /// `quarantine()`.
     pub rejected: Vec<Rejection>,
     /// What the relay could not take just now (storage busy, a full document): kept on the
-    /// phone and sent again by a later sync, never set aside.
+    /// phone and sent again by a later sync, never set aside. A sync with anything here is not
+    /// "all synced": those documents' news did not arrive. One rule is cured by no wait:
+    /// `document_damaged` (the relay's stored copy does not load; its reason says a coordinator
+    /// must have the relay's database restored), so say that rather than "will sync later".
     pub retrying: Vec<Rejection>,
     /// Changes this sync set aside.
     pub set_aside: u32,

@@ -585,7 +585,7 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
         report.bytes_down,
         report.bytes_up,
         report.bytes_down,
-        standing(unsynced, set_aside)
+        sync_standing(report, unsynced, set_aside)
     );
     if !report.dropped.is_empty() {
         let n = report.dropped.len();
@@ -604,10 +604,13 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
         ));
     }
     for r in &report.retrying {
-        s.push_str(&format!(
-            "\nthe relay could not take it now ({}): {} — kept, will sync later / 中继暂时无法接收，已保留，稍后再同步",
-            r.rule, r.reason
-        ));
+        // The reason of a damaged document already says that only a restore helps.
+        let then = if r.rule == doorstep_core::relay_engine::rejection::DOCUMENT_DAMAGED {
+            "this phone keeps its changes until then / 在此之前，本机修改都保留在手机上"
+        } else {
+            "kept, will sync later / 中继暂时无法接收，已保留，稍后再同步"
+        };
+        s.push_str(&format!("\nthe relay could not take it now ({}): {} — {then}", r.rule, r.reason));
     }
     if report.reapplied > 0 {
         let n = report.reapplied;
@@ -759,6 +762,31 @@ fn standing(unsynced: usize, set_aside: SetAside) -> String {
             let words = set_aside.words();
             let (en, zh) = words.split_once(" / ").unwrap_or((&words, ""));
             format!("{} not yet synced, {en} / {n} 项未同步，{zh}", changes(n))
+        }
+    }
+}
+
+/// Where the phone stands after a sync: [`standing`], except that a sync in which documents
+/// could not sync (the relay busy, a document damaged on its disk) never reads "all synced"
+/// (the phone has nothing the relay has not taken, but it did not hear those documents' news).
+fn sync_standing(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> String {
+    let mut documents: Vec<_> = report.retrying.iter().map(|r| r.doc).collect();
+    documents.sort();
+    documents.dedup();
+    match documents.len() {
+        0 => standing(unsynced, set_aside),
+        n if unsynced == 0 && set_aside.total() == 0 => format!(
+            "all of this phone's changes are on the relay, but {} did not sync (below) / \
+             本机修改均已同步，但有 {n} 份文件本次未能同步（见下）",
+            plural(n, "document", "documents")
+        ),
+        n => {
+            let words = standing(unsynced, set_aside);
+            let (en, zh) = words.split_once(" / ").unwrap_or((&words, ""));
+            format!(
+                "{en}; {} did not sync (below) / {zh}；{n} 份文件本次未能同步（见下）",
+                plural(n, "document", "documents")
+            )
         }
     }
 }
@@ -1099,6 +1127,40 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("1 requests") && !text.contains("1 documents"), "{text}");
+    }
+
+    #[test]
+    fn a_sync_in_which_a_document_did_not_sync_never_reads_all_synced() {
+        use doorstep_core::relay_engine::rejection::{DOCUMENT_DAMAGED, UNAVAILABLE, reject};
+        let roster = doorstep_core::id::DocumentId::from_uuid(uuid_of(7));
+        let damaged = reject(roster, DOCUMENT_DAMAGED, None, "restore the relay's database from a backup");
+        let report =
+            SyncReport { requests: 1, retrying: vec![damaged.clone(), damaged], ..SyncReport::default() };
+        let text = synced_text(&report, 0, SetAside::default());
+        assert!(!text.contains("all synced") && !text.contains("已全部同步"), "{text}");
+        assert!(
+            text.contains(
+                "all of this phone's changes are on the relay, but 1 document did not sync (below) / \
+                 本机修改均已同步，但有 1 份文件本次未能同步（见下）"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("this phone keeps its changes until then"), "{text}");
+        assert!(
+            !text.contains("will sync later"),
+            "a damaged document does not come back by waiting: {text}"
+        );
+        let busy = SyncReport {
+            requests: 1,
+            retrying: vec![reject(roster, UNAVAILABLE, None, "the relay is busy")],
+            ..SyncReport::default()
+        };
+        let text = synced_text(&busy, 2, SetAside::default());
+        assert!(
+            text.contains("2 changes not yet synced; 1 document did not sync (below) / 2 项未同步；1 份文件本次未能同步（见下）"),
+            "{text}"
+        );
+        assert!(text.contains("kept, will sync later"), "{text}");
     }
 
     fn uuid_of(n: u128) -> uuid::Uuid {

@@ -4508,7 +4508,10 @@ public struct SyncReport: Equatable, Hashable {
     public var rejected: [Rejection]
     /**
      * What the relay could not take just now (storage busy, a full document): kept on the
-     * phone and sent again by a later sync, never set aside.
+     * phone and sent again by a later sync, never set aside. A sync with anything here is not
+     * "all synced": those documents' news did not arrive. One rule is cured by no wait:
+     * `document_damaged` (the relay's stored copy does not load; its reason says a coordinator
+     * must have the relay's database restored), so say that rather than "will sync later".
      */
     public var retrying: [Rejection]
     /**
@@ -4564,7 +4567,10 @@ public struct SyncReport: Equatable, Hashable {
          */rejected: [Rejection], 
         /**
          * What the relay could not take just now (storage busy, a full document): kept on the
-         * phone and sent again by a later sync, never set aside.
+         * phone and sent again by a later sync, never set aside. A sync with anything here is not
+         * "all synced": those documents' news did not arrive. One rule is cured by no wait:
+         * `document_damaged` (the relay's stored copy does not load; its reason says a coordinator
+         * must have the relay's database restored), so say that rather than "will sync later".
          */retrying: [Rejection], 
         /**
          * Changes this sync set aside.

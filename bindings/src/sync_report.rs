@@ -95,6 +95,13 @@ pub struct SyncReport {
     /// Set-aside changes a coordinator applied or dismissed, learned by this sync (see
     /// `quarantine()` for who and why).
     pub set_aside_decided: u32,
+    /// Operations the relay refused for a time this phone's wrong clock wrote, carried out again
+    /// at that time moved by the relay's clock, and synced: nothing set aside.
+    pub retimed: u32,
+    /// The relay's clock minus this phone's, in milliseconds, when they are more than five
+    /// minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
+    /// (what the phone records is stamped with its own clock).
+    pub clock_off_by_ms: Option<i64>,
 }
 
 impl From<doorstep_replica::SyncReport> for SyncReport {
@@ -114,6 +121,8 @@ impl From<doorstep_replica::SyncReport> for SyncReport {
             failed: r.failed,
             set_aside_sent: u32::try_from(r.set_aside_sent).unwrap_or(u32::MAX),
             set_aside_decided: u32::try_from(r.set_aside_decided).unwrap_or(u32::MAX),
+            retimed: u32::try_from(r.retimed).unwrap_or(u32::MAX),
+            clock_off_by_ms: r.clock_off_by_ms,
         }
     }
 }

@@ -612,6 +612,16 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
         };
         s.push_str(&format!("\nthe relay could not take it now ({}): {} — {then}", r.rule, r.reason));
     }
+    if let Some(off) = report.clock_off_by_ms {
+        s.push_str(&format!("\n{}", clock_off_text(off)));
+    }
+    if report.retimed > 0 {
+        let n = report.retimed;
+        s.push_str(&format!(
+            "\n{} recorded by this phone's wrong clock carried out again at the relay's time and synced / {n} 项按错误手机时间记录的修改已按中继时间重新执行并同步",
+            plural(n, "change", "changes")
+        ));
+    }
     if report.reapplied > 0 {
         let n = report.reapplied;
         s.push_str(&format!(
@@ -791,6 +801,21 @@ fn sync_standing(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> S
     }
 }
 
+/// What a sync says of a phone clock `off` milliseconds behind the relay's (ahead, if negative).
+fn clock_off_text(off: i64) -> String {
+    let minutes = off.unsigned_abs() / 60_000;
+    let (en, zh) = match (minutes / (24 * 60), minutes / 60 % 24, minutes % 60) {
+        (0, 0, m) => (plural(m as usize, "minute", "minutes"), format!("{m} 分钟")),
+        (0, h, m) => (format!("{h} h {m} min"), format!("{h} 小时 {m} 分钟")),
+        (d, h, _) => (format!("{} {h} h", plural(d as usize, "day", "days")), format!("{d} 天 {h} 小时")),
+    };
+    let (ahead_en, ahead_zh) = if off < 0 { ("ahead of", "快") } else { ("behind", "慢") };
+    format!(
+        "this phone's clock is {en} {ahead_en} the relay's: set the phone's date, time and time zone, or what it records goes to a coordinator for review / \
+         本机时钟比中继{ahead_zh} {zh}：请校正手机的日期、时间和时区，否则记录会交由协调员审核"
+    )
+}
+
 /// "1 change", "2 changes".
 fn changes(n: usize) -> String {
     plural(n, "change", "changes")
@@ -888,8 +913,8 @@ mod tests {
     use doorstep_replica::SyncReport;
 
     use super::{
-        DocumentNames, Names, SetAside, conflict_text, last_sync_line, printable, quarantine_line, standing,
-        synced_text,
+        DocumentNames, Names, SetAside, clock_off_text, conflict_text, last_sync_line, printable,
+        quarantine_line, standing, synced_text,
     };
 
     fn uuid_pattern() -> regex::Regex {
@@ -1161,6 +1186,28 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("kept, will sync later"), "{text}");
+    }
+
+    #[test]
+    fn a_sync_says_how_far_the_phones_clock_is_off_and_what_was_carried_out_again() {
+        let report = SyncReport {
+            requests: 2,
+            retimed: 2,
+            clock_off_by_ms: Some(-(3 * 24 * 60 + 2 * 60 + 5) * 60_000),
+            ..SyncReport::default()
+        };
+        let text = synced_text(&report, 0, SetAside::default());
+        assert!(text.contains("this phone's clock is 3 days 2 h ahead of the relay's"), "{text}");
+        assert!(text.contains("本机时钟比中继快 3 天 2 小时"), "{text}");
+        assert!(
+            text.contains("\n2 changes recorded by this phone's wrong clock carried out again"),
+            "{text}"
+        );
+        assert_eq!(
+            clock_off_text(40 * 60_000).split(" / ").next().unwrap().split(':').next().unwrap(),
+            "this phone's clock is 40 minutes behind the relay's"
+        );
+        assert!(clock_off_text(90 * 60_000).contains("1 h 30 min behind"));
     }
 
     fn uuid_of(n: u128) -> uuid::Uuid {

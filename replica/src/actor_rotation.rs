@@ -53,7 +53,8 @@ pub(crate) fn rotate_device_actor(
     let mut total = SetAsideOutcome::default();
     let mut rebuilt = Vec::new();
     for (doc, shared, mine) in &unsynced {
-        let plan = Rebuild { refused: &HashSet::new(), redo: mine, refusal: None, context: CONTEXT };
+        let plan =
+            Rebuild { refused: &HashSet::new(), redo: mine, refusal: None, context: CONTEXT, retime: None };
         let outcome = rebuild(replica, *doc, shared, &plan, now)?;
         total.set_aside += outcome.set_aside;
         total.reapplied += outcome.reapplied;

@@ -306,8 +306,10 @@ impl RelayClient {
             .get("accept-encoding")
             .and_then(|v| v.to_str().ok())
             .is_some_and(body_deflate::accepts_deflate);
+        let relay_time =
+            response.headers().get(reqwest::header::DATE).and_then(|v| v.to_str().ok()).and_then(relay_clock);
         let (answer, received) = read_answer(response).await?;
-        Ok(Exchanged { answer, sent, received, relay_reads_deflate, took: started.elapsed() })
+        Ok(Exchanged { answer, sent, received, relay_reads_deflate, took: started.elapsed(), relay_time })
     }
 
     /// How much of `request` the relay holds, or that it took it (`GET /v1/sync/pieces`).
@@ -532,6 +534,14 @@ pub struct Exchanged {
     pub relay_reads_deflate: bool,
     /// From the request's start to the answer's last byte.
     pub took: Duration,
+    /// The relay's clock when it answered (its `Date` header, to the second), if it said.
+    pub relay_time: Option<Timestamp>,
+}
+
+/// The time an HTTP `Date` header names (`Sun, 06 Nov 1994 08:49:37 GMT`), if it names one.
+fn relay_clock(date: &str) -> Option<Timestamp> {
+    let since_epoch = httpdate::parse_http_date(date).ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(since_epoch.as_millis()).ok().map(Timestamp::from_millis)
 }
 
 /// What a piece of a request in pieces brought back.
@@ -1193,6 +1203,9 @@ pub fn handle_answer(
     answer: &Exchanged,
     now: Timestamp,
 ) -> Result<(), ReplicaError> {
+    if let Some(relay_time) = answer.relay_time {
+        run.heard_relay_clock(relay_time, now);
+    }
     run.handle_response(replica, &answer.answer, now)?;
     run.carried_on_the_wire(answer.sent, answer.received, answer.took);
     replica.learn_relay_reads_deflate(answer.relay_reads_deflate)

@@ -113,6 +113,13 @@ pub(crate) fn rehash(tx: &Transaction<'_>, old: &str, new: &str) -> Result<(), R
     Ok(())
 }
 
+/// Moves a journaled operation's time, once it was carried out again at that time.
+pub(crate) fn retime(tx: &Transaction<'_>, entry: i64, made_at: Timestamp) -> Result<(), ReplicaError> {
+    tx.prepare_cached("UPDATE journal_entries SET made_at = ?2 WHERE id = ?1")?
+        .execute(params![entry, made_at.as_millis()])?;
+    Ok(())
+}
+
 /// Forgets a journaled change (the relay has it, or it was set aside); an entry with no change
 /// left goes too.
 pub(crate) fn forget(tx: &Transaction<'_>, hash: &str) -> Result<(), ReplicaError> {

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use automerge::{Change, ChangeHash};
 use doorstep_core::document::Document;
+use doorstep_core::permission::Rule;
 use doorstep_core::sync::{Rejection, SyncError};
 use doorstep_core::{Actor, Compound, Env, Timestamp};
 
@@ -30,6 +31,37 @@ pub(crate) struct SetAsideOutcome {
     pub set_aside: usize,
     /// Later operations carried out again on the rebuilt document.
     pub reapplied: usize,
+    /// Operations carried out again at their time moved by the relay's clock ([`Retime`]), the
+    /// refused one among them.
+    pub retimed: usize,
+}
+
+/// The relay's clock, heard in this sync, for operations recorded while the phone's clock was
+/// wrong (a phone whose date reset when its battery ran flat, or was set by hand): the relay
+/// refuses a time more than a day after or a month before its own clock
+/// (`times_follow_the_relays_clock`). Such an operation is carried out again at its time moved
+/// by the offset the phone's clock is off by now, which is when it happened if the clock was as
+/// wrong then; only when that time is one the relay takes, so an honest phone back after more
+/// than a month away still has its old work reviewed, not redated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Retime {
+    /// The relay's clock minus the phone's, in milliseconds.
+    pub offset_ms: i64,
+    /// The relay's clock now.
+    pub relay_now: Timestamp,
+}
+
+impl Retime {
+    /// The time to carry out an operation made at `made_at` (device time) at instead, if the
+    /// relay would refuse `made_at` and take the moved time.
+    pub fn moved(self, made_at: Timestamp) -> Option<Timestamp> {
+        use doorstep_core::rulebook::state::require_time_near;
+        if require_time_near(made_at, self.relay_now).is_ok() {
+            return None;
+        }
+        let moved = Timestamp::from_millis(made_at.as_millis().saturating_add(self.offset_ms));
+        require_time_near(moved, self.relay_now).is_ok().then_some(moved)
+    }
 }
 
 /// A change leaving the document, with the operation behind it when journaled, and why.
@@ -46,13 +78,16 @@ fn rebuild_error(e: impl std::fmt::Display) -> ReplicaError {
 
 /// Sets aside what `rejection` refused in its document: the refused change when one is named,
 /// else this device's changes that were sent in this run (never those made while the sync was
-/// in flight). `shared` are the heads the relay is known to have.
+/// in flight). `shared` are the heads the relay is known to have. With `retime` (the relay's
+/// clock heard in this sync) a change refused for its time is carried out again at its moved
+/// time when there is one, and set aside only when there is not.
 pub(crate) fn set_aside_refused(
     replica: &mut Replica,
     shared: &[ChangeHash],
     rejection: &Rejection,
     sent: &HashSet<ChangeHash>,
     now: Timestamp,
+    retime: Option<Retime>,
 ) -> Result<SetAsideOutcome, ReplicaError> {
     let device = replica.device_actor().clone();
     let id = rejection.doc;
@@ -79,7 +114,13 @@ pub(crate) fn set_aside_refused(
         replica,
         id,
         shared,
-        &Rebuild { refused: &refused, redo: &HashSet::new(), refusal: Some(rejection), context: &context },
+        &Rebuild {
+            refused: &refused,
+            redo: &HashSet::new(),
+            refusal: Some(rejection),
+            context: &context,
+            retime: retime.filter(|_| rejection.rule == Rule::TimesFollowTheRelaysClock.code()),
+        },
         now,
     )?;
     tracing::warn!(
@@ -87,7 +128,8 @@ pub(crate) fn set_aside_refused(
         rule = %rejection.rule,
         set_aside = outcome.set_aside,
         reapplied = outcome.reapplied,
-        "refused changes set aside; later operations carried out again"
+        retimed = outcome.retimed,
+        "refused changes set aside or carried out again at the relay's time; later operations carried out again"
     );
     Ok(outcome)
 }
@@ -105,6 +147,9 @@ pub(crate) struct Rebuild<'a> {
     /// Why a change is carried out again, for the reason of one that cannot be: "made after a
     /// change the relay refused (…)".
     pub context: &'a str,
+    /// The relay's clock, when the refusal was for a time the phone's wrong clock wrote: the
+    /// refused changes, and any carried out again, whose time it moves are carried out at that.
+    pub retime: Option<Retime>,
 }
 
 /// Rebuilds document `id` from the `shared` heads: the changes of `plan.refused` and
@@ -147,6 +192,7 @@ pub(crate) fn rebuild(
 
     let mut leaving: Vec<Leaving> = Vec::new();
     let mut rehashed: Vec<(String, String)> = Vec::new();
+    let mut retimed: Vec<(i64, Timestamp)> = Vec::new();
     let mut scratch: Option<Compound> = match Document::from_automerge(header, rebuilt) {
         Ok(rebuilt) => {
             // A copy of the compound to carry the later operations out on: an operation that also
@@ -165,7 +211,21 @@ pub(crate) fn rebuild(
     for change in local.iter().filter(|c| affected.contains(&c.hash())) {
         let hash = change.hash().to_string();
         let entry = journal.remove(&hash);
+        let moved = plan.retime.zip(entry.as_ref()).and_then(|(retime, e)| retime.moved(e.made_at));
         if let (true, Some(refusal)) = (refused.contains(&change.hash()), plan.refusal) {
+            // Refused for the time a wrong clock wrote: carried out again at the moved time, or
+            // set aside when that cannot be done.
+            let again = match (moved, &mut scratch, &entry, role) {
+                (Some(at), Some(scratch), Some(entry), Some(role)) => {
+                    reapply(scratch, id, entry, role, at).ok()
+                }
+                _ => None,
+            };
+            if let (Some(new), Some(entry), Some(at)) = (again, &entry, moved) {
+                rehashed.push((hash.clone(), new.map_or(hash, |h| h.to_string())));
+                retimed.push((entry.id, at));
+                continue;
+            }
             leaving.push(Leaving {
                 change: change.clone(),
                 entry,
@@ -175,7 +235,14 @@ pub(crate) fn rebuild(
             continue;
         }
         let outcome = match (&mut scratch, &entry, role) {
-            (Some(scratch), Some(entry), Some(role)) => Some(reapply(scratch, id, entry, role)),
+            (Some(scratch), Some(entry), Some(role)) => {
+                let at = moved.unwrap_or(entry.made_at);
+                let outcome = reapply(scratch, id, entry, role, at);
+                if outcome.is_ok() && moved.is_some() {
+                    retimed.push((entry.id, at));
+                }
+                Some(outcome)
+            }
             _ => None,
         };
         match outcome {
@@ -216,7 +283,11 @@ pub(crate) fn rebuild(
             writes.push(Write::JournalRehash { old, new });
         }
     }
-    let outcome = SetAsideOutcome { set_aside: leaving.len(), reapplied: rehashed.len() };
+    for (entry, made_at) in &retimed {
+        writes.push(Write::JournalRetime { entry: *entry, made_at: *made_at });
+    }
+    let outcome =
+        SetAsideOutcome { set_aside: leaving.len(), reapplied: rehashed.len(), retimed: retimed.len() };
     match scratch.and_then(|mut s| s.remove(id)) {
         Some(rebuilt) => replica.replace_document(rebuilt, &writes)?,
         None => replica.remove_document(header, &writes)?,
@@ -224,17 +295,18 @@ pub(crate) fn rebuild(
     Ok(outcome)
 }
 
-/// Carries a journaled operation out again on `scratch` and returns the new change it made in
-/// document `id`, if any.
+/// Carries a journaled operation out again on `scratch`, at time `at` (its own, or moved by the
+/// relay's clock), and returns the new change it made in document `id`, if any.
 fn reapply(
     scratch: &mut Compound,
     id: doorstep_core::id::DocumentId,
     entry: &JournalEntry,
     role: doorstep_core::Role,
+    at: Timestamp,
 ) -> Result<Option<ChangeHash>, doorstep_core::OperationError> {
     let before = scratch.document(id).map(Document::heads).unwrap_or_default();
     let mut draws = journal::replay(&entry.entropy);
-    let mut env = Env::new(entry.made_at, &mut draws);
+    let mut env = Env::new(at, &mut draws);
     scratch.apply(&mut env, &Actor { person: entry.person, role }, &entry.operation)?;
     let device = scratch.device().clone();
     Ok(scratch.document(id).and_then(|doc| {

@@ -89,6 +89,9 @@ pub(crate) enum Write<'a> {
     Journal(crate::journal::NewEntry<'a>),
     /// A journaled change carried out again under a new hash.
     JournalRehash { old: &'a str, new: &'a str },
+    /// A journaled operation carried out again at a time moved by the relay's clock
+    /// (`set_aside::Retime`): carried out so from now on.
+    JournalRetime { entry: i64, made_at: doorstep_core::Timestamp },
     /// A journaled change the relay now holds, or that was set aside.
     JournalForget { hash: &'a str },
     /// The operation behind a set-aside change, in readable form.
@@ -435,6 +438,7 @@ impl Store {
                 }
                 Write::Journal(entry) => crate::journal::record(&tx, codec, entry)?,
                 Write::JournalRehash { old, new } => crate::journal::rehash(&tx, old, new)?,
+                Write::JournalRetime { entry, made_at } => crate::journal::retime(&tx, *entry, *made_at)?,
                 Write::JournalForget { hash } => crate::journal::forget(&tx, hash)?,
                 Write::SetAsideOperation { hash, entry } => {
                     let context = set_aside_operation_context(hash);

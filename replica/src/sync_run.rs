@@ -25,7 +25,7 @@ use crate::relay_reads::{self, RelayReads};
 use crate::replica::Replica;
 use crate::request_budget;
 use crate::request_in_pieces::RequestInPieces;
-use crate::set_aside::set_aside_refused;
+use crate::set_aside::{Retime, set_aside_refused};
 use crate::store::Write;
 
 /// Most requests one run makes before it stops (a normal backlog needs one). A request carries
@@ -69,6 +69,13 @@ pub struct SyncReport {
     pub set_aside_sent: usize,
     /// Set-aside operations a coordinator applied or dismissed, learned by this sync.
     pub set_aside_decided: usize,
+    /// Operations the relay refused for a time the phone's wrong clock wrote, carried out again
+    /// at that time moved by the relay's clock, and synced (`set_aside::Retime`).
+    pub retimed: usize,
+    /// The relay's clock minus the phone's, in milliseconds, when they are more than
+    /// [`CLOCK_OFF_BY`] apart (the phone's date, time or time zone is wrong): what the phone
+    /// records is stamped with its own clock, so the app asks the volunteer to set it.
+    pub clock_off_by_ms: Option<i64>,
 }
 
 impl SyncReport {
@@ -91,6 +98,8 @@ impl SyncReport {
         self.retrying = run.retrying;
         self.set_aside_sent += run.set_aside_sent;
         self.set_aside_decided += run.set_aside_decided;
+        self.retimed += run.retimed;
+        self.clock_off_by_ms = run.clock_off_by_ms.or(self.clock_off_by_ms);
     }
 
     /// Documents this sync brought new content for, each counted once: those the relay's
@@ -145,7 +154,13 @@ pub struct SyncRun {
     /// those far behind the relay, are left to [`crate::http::fetch_copies`], which keeps every
     /// byte of them that arrives, instead of coming in answers that a window of signal cuts.
     copies_left_out: bool,
+    /// The relay's clock minus the phone's, from the last answer that gave the relay's time.
+    relay_clock_offset_ms: Option<i64>,
 }
+
+/// How far the phone's clock may be from the relay's before a sync says so: drift and an
+/// answer's time on the link are under this, a wrong date or time zone is not.
+pub const CLOCK_OFF_BY: i64 = 5 * 60 * 1000;
 
 /// The documents a run still syncs: every held one but those refused transiently, and, on a
 /// link that drops requests, those waiting for a copy (`copy_fetch.rs`).
@@ -212,11 +227,22 @@ impl Replica {
             asks_small_replies: self.reply_budget().is_some(),
             link_rate: self.link_rate,
             copies_left_out: self.reply_budget().is_some(),
+            relay_clock_offset_ms: None,
         }
     }
 }
 
 impl SyncRun {
+    /// The relay answered at `relay_time` (its clock), heard at `device_now` (the phone's). A
+    /// phone whose clock is off by more than [`CLOCK_OFF_BY`] is told so in the report, and what
+    /// the relay refuses for a time that clock wrote is carried out again by the relay's
+    /// (`set_aside::Retime`).
+    pub fn heard_relay_clock(&mut self, relay_time: Timestamp, device_now: Timestamp) {
+        let offset = relay_time.as_millis().saturating_sub(device_now.as_millis());
+        self.relay_clock_offset_ms = Some(offset);
+        self.report.clock_off_by_ms = (offset.abs() > CLOCK_OFF_BY).then_some(offset);
+    }
+
     /// The next request's bytes (CBOR `SyncRequest`), or `None` when in sync.
     pub fn next_request(&mut self, replica: &Replica) -> Option<Vec<u8>> {
         if self.session.requests_made() >= MAX_REQUESTS {
@@ -515,9 +541,14 @@ impl SyncRun {
                 .map(|s| s.shared_heads().to_vec())
                 .unwrap_or_default();
             let sent = self.sent.get(&rejection.doc).cloned().unwrap_or_default();
-            let done = set_aside_refused(replica, &shared, &rejection, &sent, now)?;
+            let retime = self.relay_clock_offset_ms.map(|offset_ms| Retime {
+                offset_ms,
+                relay_now: Timestamp::from_millis(now.as_millis().saturating_add(offset_ms)),
+            });
+            let done = set_aside_refused(replica, &shared, &rejection, &sent, now, retime)?;
             self.report.set_aside += done.set_aside;
-            self.report.reapplied += done.reapplied;
+            self.report.reapplied += done.reapplied.saturating_sub(done.retimed);
+            self.report.retimed += done.retimed;
             // The relay forgot its side; ours keeps the heads both sides share, which stay true.
             let kept = self
                 .session
@@ -526,7 +557,11 @@ impl SyncRun {
                 .map(PeerState::as_at_session_start)
                 .unwrap_or_default();
             self.session.reset(rejection.doc, kept);
-            self.report.rejected.push(rejection);
+            // Carried out again by the relay's clock, nothing set aside: not a refusal for the
+            // volunteer (the report's clock line says why).
+            if done.set_aside > 0 || done.retimed == 0 {
+                self.report.rejected.push(rejection);
+            }
         }
 
         // Documents no longer granted. Local changes the relay never received (an attempt made

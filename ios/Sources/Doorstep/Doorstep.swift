@@ -4539,6 +4539,17 @@ public struct SyncReport: Equatable, Hashable {
      * `quarantine()` for who and why).
      */
     public var setAsideDecided: UInt32
+    /**
+     * Operations the relay refused for a time this phone's wrong clock wrote, carried out again
+     * at that time moved by the relay's clock, and synced: nothing set aside.
+     */
+    public var retimed: UInt32
+    /**
+     * The relay's clock minus this phone's, in milliseconds, when they are more than five
+     * minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
+     * (what the phone records is stamped with its own clock).
+     */
+    public var clockOffByMs: Int64?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4590,7 +4601,16 @@ public struct SyncReport: Equatable, Hashable {
         /**
          * Set-aside changes a coordinator applied or dismissed, learned by this sync (see
          * `quarantine()` for who and why).
-         */setAsideDecided: UInt32) {
+         */setAsideDecided: UInt32, 
+        /**
+         * Operations the relay refused for a time this phone's wrong clock wrote, carried out again
+         * at that time moved by the relay's clock, and synced: nothing set aside.
+         */retimed: UInt32, 
+        /**
+         * The relay's clock minus this phone's, in milliseconds, when they are more than five
+         * minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
+         * (what the phone records is stamped with its own clock).
+         */clockOffByMs: Int64?) {
         self.requests = requests
         self.bytesUp = bytesUp
         self.bytesDown = bytesDown
@@ -4605,6 +4625,8 @@ public struct SyncReport: Equatable, Hashable {
         self.failed = failed
         self.setAsideSent = setAsideSent
         self.setAsideDecided = setAsideDecided
+        self.retimed = retimed
+        self.clockOffByMs = clockOffByMs
     }
 
     
@@ -4636,7 +4658,9 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 retries: FfiConverterUInt32.read(from: &buf), 
                 failed: FfiConverterSequenceString.read(from: &buf), 
                 setAsideSent: FfiConverterUInt32.read(from: &buf), 
-                setAsideDecided: FfiConverterUInt32.read(from: &buf)
+                setAsideDecided: FfiConverterUInt32.read(from: &buf), 
+                retimed: FfiConverterUInt32.read(from: &buf), 
+                clockOffByMs: FfiConverterOptionInt64.read(from: &buf)
         )
     }
 
@@ -4655,6 +4679,8 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.failed, into: &buf)
         FfiConverterUInt32.write(value.setAsideSent, into: &buf)
         FfiConverterUInt32.write(value.setAsideDecided, into: &buf)
+        FfiConverterUInt32.write(value.retimed, into: &buf)
+        FfiConverterOptionInt64.write(value.clockOffByMs, into: &buf)
     }
 }
 

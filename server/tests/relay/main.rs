@@ -35,3 +35,4 @@ mod set_aside;
 mod shared_throttles;
 mod sync_flow;
 mod work_queue;
+mod wrong_clock;

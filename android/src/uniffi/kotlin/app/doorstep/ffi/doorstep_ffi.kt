@@ -5808,6 +5808,19 @@ data class SyncReport (
      * `quarantine()` for who and why).
      */
     var `setAsideDecided`: kotlin.UInt
+    , 
+    /**
+     * Operations the relay refused for a time this phone's wrong clock wrote, carried out again
+     * at that time moved by the relay's clock, and synced: nothing set aside.
+     */
+    var `retimed`: kotlin.UInt
+    , 
+    /**
+     * The relay's clock minus this phone's, in milliseconds, when they are more than five
+     * minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
+     * (what the phone records is stamped with its own clock).
+     */
+    var `clockOffByMs`: kotlin.Long?
     
 ){
     
@@ -5838,6 +5851,8 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterSequenceString.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalLong.read(buf),
         )
     }
 
@@ -5855,7 +5870,9 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterUInt.allocationSize(value.`retries`) +
             FfiConverterSequenceString.allocationSize(value.`failed`) +
             FfiConverterUInt.allocationSize(value.`setAsideSent`) +
-            FfiConverterUInt.allocationSize(value.`setAsideDecided`)
+            FfiConverterUInt.allocationSize(value.`setAsideDecided`) +
+            FfiConverterUInt.allocationSize(value.`retimed`) +
+            FfiConverterOptionalLong.allocationSize(value.`clockOffByMs`)
     )
 
     override fun write(value: SyncReport, buf: ByteBuffer) {
@@ -5873,6 +5890,8 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterSequenceString.write(value.`failed`, buf)
             FfiConverterUInt.write(value.`setAsideSent`, buf)
             FfiConverterUInt.write(value.`setAsideDecided`, buf)
+            FfiConverterUInt.write(value.`retimed`, buf)
+            FfiConverterOptionalLong.write(value.`clockOffByMs`, buf)
     }
 }
 

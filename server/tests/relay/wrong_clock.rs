@@ -1,0 +1,127 @@
+//! A volunteer whose phone's clock is wrong (its date reset when the battery ran flat, set by
+//! hand, a wrong time zone), on a real replica file over real HTTP. The relay refuses a recorded
+//! time more than a day after or a month before its own clock (`times_follow_the_relays_clock`),
+//! which set the volunteer's whole day aside for a coordinator to review. The phone now hears
+//! the relay's clock in each answer (its `Date` header), says how far off its own is, and carries
+//! what the relay refused for its time out again at that time moved by the offset, which syncs.
+//! An honest phone back after more than a month away is not redated: its clock is right, so the
+//! old work still goes to review.
+
+use std::sync::Mutex;
+
+use doorstep_core::schema::vocabulary::Outcome;
+use doorstep_core::{Operation, Role, Timestamp};
+use doorstep_replica::http::{self, RelayClient};
+use doorstep_replica::{Replica, SyncReport};
+
+use crate::harness::{Fixture, device_now};
+
+const DAY: i64 = 24 * 60 * 60 * 1000;
+
+/// A volunteer's phone on a replica file in `dir`, joined to the fixture's compound and synced
+/// with a clock `off` milliseconds from the real one; then a claim and a delivery of the
+/// round's first free task recorded offline at `recorded_off` from the real time, and a sync
+/// with the clock `off` again. Returns the report, the replica and the task.
+async fn a_day_recorded(
+    fx: &Fixture,
+    dir: &std::path::Path,
+    off: i64,
+    recorded_off: i64,
+) -> (SyncReport, Mutex<Replica>, doorstep_core::id::TaskId) {
+    let clock = move || Timestamp::from_millis(device_now().as_millis() + off);
+    let replica = Mutex::new(Replica::open(dir.join("赵敏.sqlite")).unwrap());
+    let transport = RelayClient::new(&fx.relay.url, None).unwrap();
+    let code = fx.relay.invite(&fx.relay.admin_token, fx.compound, Role::Volunteer).await;
+    let joined = http::join(&replica, &transport, &code, "赵敏").await.unwrap();
+    let transport = transport.with_token(joined.token);
+    http::sync(&replica, &transport, clock).await.unwrap();
+
+    let task = {
+        let replica = replica.lock().unwrap();
+        let compound = replica.compounds().next().unwrap();
+        compound.tasks().into_iter().find(|t| t.round == fx.round && t.assignee.is_none()).unwrap().id
+    };
+    {
+        let mut replica = replica.lock().unwrap();
+        let at = |n: i64| Timestamp::from_millis(device_now().as_millis() + recorded_off + n * 60_000);
+        replica.apply(at(0), fx.compound, &Operation::ClaimTask { round: fx.round, task }).unwrap();
+        let delivered = Operation::RecordAttempt {
+            round: fx.round,
+            task,
+            outcome: Outcome::Delivered,
+            note: "药放门口，已电话告知".into(),
+        };
+        replica.apply(at(1), fx.compound, &delivered).unwrap();
+    }
+    let report = http::sync(&replica, &transport, clock).await.unwrap();
+    (report, replica, task)
+}
+
+/// The delivery as the coordinator's phone sees it after syncing: who and when.
+async fn delivery_seen_by_the_coordinator(
+    fx: &mut Fixture,
+    task: doorstep_core::id::TaskId,
+) -> Option<(doorstep_core::id::PersonId, Timestamp)> {
+    assert!(fx.coordinator.sync(&fx.relay).await.rejected.is_empty());
+    let tasks = fx.coordinator.compound().tasks();
+    let task = tasks.iter().find(|t| t.id == task).unwrap();
+    task.attempts.iter().find(|a| a.outcome == Outcome::Delivered).map(|a| (a.by, a.at))
+}
+
+fn assert_near_now(at: Timestamp, what: &str) {
+    let off = (at.as_millis() - device_now().as_millis()).abs();
+    assert!(off < 5 * 60_000, "{what} is {off} ms from the relay's clock");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_recorded_by_a_clock_three_days_ahead_syncs_at_the_relays_time() {
+    let mut fx = Fixture::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ahead = 3 * DAY + 2 * 60 * 60 * 1000;
+    let (report, replica, task) = a_day_recorded(&fx, dir.path(), ahead, ahead).await;
+
+    assert!(report.rejected.is_empty(), "nothing refused for good: {:?}", report.rejected);
+    assert_eq!(report.set_aside, 0, "{report:?}");
+    assert!(report.retimed >= 1, "the delivery was carried out again: {report:?}");
+    let off = report.clock_off_by_ms.expect("the sync says the clock is off");
+    assert!((off + ahead).abs() < 60_000, "off by {off} ms, the clock was {ahead} ms ahead");
+    let person = {
+        let replica = replica.lock().unwrap();
+        assert_eq!(replica.unsynced_changes(), 0, "the day is on the relay");
+        assert!(replica.quarantine().unwrap().is_empty(), "nothing set aside");
+        replica.identity().unwrap().person
+    };
+    let (by, at) = delivery_seen_by_the_coordinator(&mut fx, task).await.expect("the delivery arrived");
+    assert_eq!(by, person);
+    assert_near_now(at, "the delivery's time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_recorded_by_a_clock_reset_forty_days_back_syncs_at_the_relays_time() {
+    let mut fx = Fixture::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let behind = -40 * DAY;
+    let (report, _replica, task) = a_day_recorded(&fx, dir.path(), behind, behind).await;
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert_eq!(report.set_aside, 0, "{report:?}");
+    assert!(report.retimed >= 1, "the delivery was carried out again: {report:?}");
+    assert!(report.clock_off_by_ms.is_some_and(|off| (off - 40 * DAY).abs() < 60_000), "{report:?}");
+    let (_, at) = delivery_seen_by_the_coordinator(&mut fx, task).await.expect("the delivery arrived");
+    assert_near_now(at, "the delivery's time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_a_right_clock_dated_over_a_month_ago_is_reviewed_not_redated() {
+    // The phone's clock is right; the day was recorded 31 days ago (a phone offline for a
+    // month): moving it by the clock's offset changes nothing, so it goes to review as before.
+    let mut fx = Fixture::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (report, replica, task) = a_day_recorded(&fx, dir.path(), 0, -31 * DAY).await;
+    assert_eq!(report.clock_off_by_ms, None, "a right clock is not called wrong: {report:?}");
+    assert_eq!(report.retimed, 0, "{report:?}");
+    let rejection = report.rejected.first().expect("the month-old work is refused");
+    assert_eq!(rejection.rule, "times_follow_the_relays_clock");
+    assert!(report.set_aside >= 1, "{report:?}");
+    assert!(!replica.lock().unwrap().quarantine().unwrap().is_empty(), "set aside for review");
+    assert_eq!(delivery_seen_by_the_coordinator(&mut fx, task).await, None, "not redated to today");
+}

@@ -49,7 +49,7 @@ pub fn adopt(
             .map_err(SyncError::Malformed)?
             .map_err(|e| SyncError::Rejected(e.to_string()))?,
     };
-    if !doc.get_heads().iter().all(|head| loaded.get_change_by_hash(head).is_some()) {
+    if !doc.get_heads().iter().all(|head| loaded.get_change_meta_by_hash(head).is_some()) {
         return Ok(None);
     }
     *doc = loaded.with_actor(doc.get_actor().clone());

@@ -811,8 +811,8 @@ fn clock_off_text(off: i64) -> String {
     };
     let (ahead_en, ahead_zh) = if off < 0 { ("ahead of", "快") } else { ("behind", "慢") };
     format!(
-        "this phone's clock is {en} {ahead_en} the relay's: set the phone's date, time and time zone, or what it records goes to a coordinator for review / \
-         本机时钟比中继{ahead_zh} {zh}：请校正手机的日期、时间和时区，否则记录会交由协调员审核"
+        "this phone's clock is {en} {ahead_en} the relay's: set the phone's date, time and time zone (what it records carries its clock's time) / \
+         本机时钟比中继{ahead_zh} {zh}：请校正手机的日期、时间和时区（本机记录的时间取自手机时钟）"
     )
 }
 

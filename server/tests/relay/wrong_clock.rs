@@ -125,3 +125,50 @@ async fn work_a_right_clock_dated_over_a_month_ago_is_reviewed_not_redated() {
     assert!(!replica.lock().unwrap().quarantine().unwrap().is_empty(), "set aside for review");
     assert_eq!(delivery_seen_by_the_coordinator(&mut fx, task).await, None, "not redated to today");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_a_coordinator_planned_offline_by_a_clock_two_days_ahead_is_made_at_the_relays_time() {
+    // The relay takes the round and refuses its cancellation's time; the phone carries the
+    // cancellation out again at the moved time.
+    let mut fx = Fixture::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ahead = 2 * DAY + 3 * 60 * 60 * 1000;
+    let clock = move || Timestamp::from_millis(device_now().as_millis() + ahead);
+    let replica = Mutex::new(Replica::open(dir.path().join("王芳的平板.sqlite")).unwrap());
+    let transport = RelayClient::new(&fx.relay.url, None).unwrap();
+    let code = fx.relay.invite(&fx.relay.admin_token, fx.compound, Role::Coordinator).await;
+    let joined = http::join(&replica, &transport, &code, "王芳").await.unwrap();
+    let transport = transport.with_token(joined.token);
+    http::sync(&replica, &transport, clock).await.unwrap();
+    let round = {
+        let plan = Operation::CreateRound {
+            title: "药品 第2轮".into(),
+            kind: doorstep_core::schema::vocabulary::TaskKind::Medicine,
+            date: "2026-12-05".into(),
+            selection: doorstep_core::Selection::All,
+            items: "降压药".into(),
+            priority: doorstep_core::schema::vocabulary::Priority::Urgent,
+        };
+        let mut replica = replica.lock().unwrap();
+        let round = replica.apply(clock(), fx.compound, &plan).unwrap().created[0];
+        // A task cancelled before the round went out: the round's only recorded time.
+        let task =
+            replica.compounds().next().unwrap().tasks().into_iter().find(|t| t.round == round).unwrap().id;
+        let cancel = Operation::CancelTask { round, task, reason: "住户已转院".into() };
+        replica.apply(clock(), fx.compound, &cancel).unwrap();
+        round
+    };
+    let report = http::sync(&replica, &transport, clock).await.unwrap();
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert_eq!(report.set_aside, 0, "{report:?}");
+    assert!(report.retimed >= 1, "{report:?}");
+    assert_eq!(replica.lock().unwrap().unsynced_changes(), 0);
+
+    // A volunteer's phone gets the round, with its tasks, under the same ID.
+    let volunteer = &mut fx.volunteers[0];
+    assert!(volunteer.sync(&fx.relay).await.rejected.is_empty());
+    let tasks = volunteer.compound().tasks();
+    assert!(tasks.iter().any(|t| t.round == round), "the round reached the volunteer");
+    let cancelled = tasks.iter().find_map(|t| t.cancelled.as_ref().filter(|_| t.round == round));
+    assert_near_now(cancelled.expect("the cancellation arrived").at, "the cancellation's time");
+}

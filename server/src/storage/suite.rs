@@ -143,10 +143,17 @@ pub async fn member_devices_name_every_device_and_its_last_sync(s: Arc<dyn Stora
     assert_eq!(named, vec![("old phone", true, Some(later(9))), ("new phone", true, None)]);
     assert!(devices.iter().all(|d| d.person == v));
     // A sync that changed no state still counts as the device's last: the later of the two
-    // times, whichever relay wrote it last; a device no longer stored is skipped.
-    s.record_devices_seen(vec![(old, later(8)), (new, later(12)), (DeviceId(987_654), later(12))])
-        .await
-        .unwrap();
+    // times, whichever relay wrote it last; a device no longer stored is skipped; a device
+    // named twice in one sweep keeps its later time.
+    s.record_devices_seen(vec![
+        (new, later(10)),
+        (old, later(8)),
+        (new, later(12)),
+        (DeviceId(987_654), later(12)),
+        (new, later(7)),
+    ])
+    .await
+    .unwrap();
     s.record_devices_seen(vec![(new, later(11))]).await.unwrap();
     let devices = s.member_devices(compound).await.unwrap();
     let seen: Vec<(&str, Option<Timestamp>)> =

@@ -128,21 +128,28 @@ pub(super) async fn members(
 }
 
 /// Notes when devices last asked to sync, keeping a later time stored already (by this relay or
-/// another on the database).
+/// another on the database): one statement for a sweep's devices, each once (its latest time; a
+/// row may be updated once per statement), in the order of their IDs (so two relays writing the
+/// same devices take their rows' locks in the same order).
 pub(super) async fn record_devices_seen(
     db: &impl GenericClient,
     seen: &[(DeviceId, Timestamp)],
 ) -> Result<(), StorageError> {
+    let mut latest: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
     for (device, at) in seen {
-        execute(
-            db,
-            "INSERT INTO devices_seen (device, last_at)
-             SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM devices WHERE id = $1)
-             ON CONFLICT (device) DO UPDATE SET last_at = GREATEST(devices_seen.last_at, excluded.last_at)",
-            &[&device.0, &at.as_millis()],
-        )
-        .await?;
+        let last = latest.entry(device.0).or_insert(at.as_millis());
+        *last = (*last).max(at.as_millis());
     }
+    let (devices, times): (Vec<i64>, Vec<i64>) = latest.into_iter().unzip();
+    execute(
+        db,
+        "INSERT INTO devices_seen (device, last_at)
+         SELECT s.device, s.last_at FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS s(device, last_at)
+         WHERE EXISTS (SELECT 1 FROM devices WHERE id = s.device)
+         ON CONFLICT (device) DO UPDATE SET last_at = GREATEST(devices_seen.last_at, excluded.last_at)",
+        &[&devices, &times],
+    )
+    .await?;
     Ok(())
 }
 

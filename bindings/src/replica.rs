@@ -255,6 +255,7 @@ fn sync_state(replica: &doorstep_replica::Replica) -> SyncState {
         // A file that cannot be counted is reported by `quarantine()`; the count then reads 0.
         set_aside: replica.set_aside_count().map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
         last_sync: replica.last_sync(),
+        clock_off_by_ms: replica.clock_off_by_ms(),
     }
 }
 

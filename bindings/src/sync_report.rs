@@ -148,4 +148,8 @@ pub struct SyncState {
     pub set_aside: u32,
     /// When the last sync finished (device time), if ever.
     pub last_sync: Option<Timestamp>,
+    /// The relay's clock minus this phone's, in milliseconds, at the last sync, when they were
+    /// more than five minutes apart: keep asking the volunteer to set the phone's date, time and
+    /// time zone until a sync finds them right.
+    pub clock_off_by_ms: Option<i64>,
 }

@@ -89,6 +89,7 @@ impl Output {
             "compounds": compounds,
             "unsynced": replica.unsynced_changes(),
             "last_sync": replica.last_sync().map(|t| t.as_millis()),
+            "clock_off_by_ms": replica.clock_off_by_ms(),
             "quarantined": set_aside.total(),
             "set_aside": set_aside.total(),
             "set_aside_states": {"under_review": set_aside.under_review, "to_send": set_aside.to_send, "not_accepted": set_aside.not_accepted},
@@ -117,6 +118,9 @@ impl Output {
                 Some(t) => last_sync_line(t, crate::clock::now(), time_zone(replica), replica.last_sync_news()),
                 None => "never synced / 从未同步".to_owned(),
             });
+            if let Some(off) = replica.clock_off_by_ms() {
+                s.push_str(&format!("\nat the last sync / 上次同步时: {}", clock_off_text(off)));
+            }
             if set_aside.total() > 0 {
                 s.push_str("\nsee `doorstep phone quarantine` for what was set aside and why / 搁置的内容及原因见 `doorstep phone quarantine`");
             }
@@ -803,11 +807,15 @@ fn sync_standing(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> S
 
 /// What a sync says of a phone clock `off` milliseconds behind the relay's (ahead, if negative).
 fn clock_off_text(off: i64) -> String {
-    let minutes = off.unsigned_abs() / 60_000;
-    let (en, zh) = match (minutes / (24 * 60), minutes / 60 % 24, minutes % 60) {
-        (0, 0, m) => (plural(m as usize, "minute", "minutes"), format!("{m} 分钟")),
-        (0, h, m) => (format!("{h} h {m} min"), format!("{h} 小时 {m} 分钟")),
-        (d, h, _) => (format!("{} {h} h", plural(d as usize, "day", "days")), format!("{d} 天 {h} 小时")),
+    // To the nearest minute, or past a day to the nearest hour (a clock set a month back reads
+    // "30 days", not "29 days 23 h").
+    let minutes = (off.unsigned_abs() + 30_000) / 60_000;
+    let hours = (minutes + 30) / 60;
+    let (en, zh) = match (minutes / 60, minutes % 60, hours / 24, hours % 24) {
+        (0, m, _, _) => (plural(m as usize, "minute", "minutes"), format!("{m} 分钟")),
+        (h, m, 0, _) => (format!("{h} h {m} min"), format!("{h} 小时 {m} 分钟")),
+        (_, _, d, 0) => (plural(d as usize, "day", "days"), format!("{d} 天")),
+        (_, _, d, h) => (format!("{} {h} h", plural(d as usize, "day", "days")), format!("{d} 天 {h} 小时")),
     };
     let (ahead_en, ahead_zh) = if off < 0 { ("ahead of", "快") } else { ("behind", "慢") };
     format!(
@@ -1208,6 +1216,8 @@ mod tests {
             "this phone's clock is 40 minutes behind the relay's"
         );
         assert!(clock_off_text(90 * 60_000).contains("1 h 30 min behind"));
+        let a_month = clock_off_text(30 * 24 * 3_600_000 - 4_000);
+        assert!(a_month.contains("clock is 30 days behind") && a_month.contains("慢 30 天："), "{a_month}");
     }
 
     fn uuid_of(n: u128) -> uuid::Uuid {

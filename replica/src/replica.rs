@@ -48,6 +48,9 @@ struct Saved {
     chunks: usize,
 }
 
+/// The meta key of [`Replica::clock_off_by_ms`].
+const CLOCK_OFF_BY: &str = "clock_off_by_ms";
+
 /// A device's offline copy of its compounds.
 #[derive(Debug)]
 pub struct Replica {
@@ -79,6 +82,9 @@ pub struct Replica {
     last_sync: Option<Timestamp>,
     /// Documents the last sync brought new content for (see [`Replica::last_sync_news`]).
     last_sync_news: Option<usize>,
+    /// How far the phone's clock was from the relay's at the last sync (see
+    /// [`Replica::clock_off_by_ms`]).
+    clock_off_by_ms: Option<i64>,
     load_problems: Vec<String>,
 }
 
@@ -124,6 +130,10 @@ impl Replica {
             .meta("last_sync_news")?
             .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
             .map(|b| usize::try_from(u64::from_le_bytes(b)).unwrap_or(usize::MAX));
+        let clock_off_by_ms = store
+            .meta(CLOCK_OFF_BY)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(i64::from_le_bytes);
         let mut roles = BTreeMap::new();
         for (compound, role) in store.roles()? {
             if let (Ok(c), Ok(r)) = (compound.parse::<CompoundId>(), role.parse::<Role>()) {
@@ -153,6 +163,7 @@ impl Replica {
             relay_lacks_pieces: false,
             last_sync,
             last_sync_news,
+            clock_off_by_ms,
             load_problems: Vec::new(),
         };
         for stored in replica.store.documents()? {
@@ -606,15 +617,35 @@ impl Replica {
         };
     }
 
-    /// Records a completed sync: when, and how many documents it brought new content for.
-    pub(crate) fn set_last_sync(&mut self, at: Timestamp, news: usize) -> Result<(), ReplicaError> {
+    /// Records a completed sync: when, how many documents it brought new content for, and how
+    /// far the phone's clock was from the relay's (`None`: within five minutes, or not heard).
+    pub(crate) fn set_last_sync(
+        &mut self,
+        at: Timestamp,
+        news: usize,
+        clock_off_by_ms: Option<i64>,
+    ) -> Result<(), ReplicaError> {
+        let off = clock_off_by_ms.map(i64::to_le_bytes);
+        let clock = match &off {
+            Some(bytes) => Write::Meta { key: CLOCK_OFF_BY, value: bytes },
+            None => Write::DeleteMetaStartingWith { prefix: CLOCK_OFF_BY },
+        };
         self.store.commit(&[
             Write::Meta { key: "last_sync", value: &at.as_millis().to_le_bytes() },
             Write::Meta { key: "last_sync_news", value: &(news as u64).to_le_bytes() },
+            clock,
         ])?;
         self.last_sync = Some(at);
         self.last_sync_news = Some(news);
+        self.clock_off_by_ms = clock_off_by_ms;
         Ok(())
+    }
+
+    /// The relay's clock minus this phone's, in milliseconds, at the last completed sync, when
+    /// they were more than five minutes apart: the phone's date, time or time zone was wrong
+    /// then, and what it records carries its clock's time.
+    pub fn clock_off_by_ms(&self) -> Option<i64> {
+        self.clock_off_by_ms
     }
 
     /// Local changes (made on this device) the relay is not known to have: "N changes not yet
@@ -664,6 +695,7 @@ impl Replica {
         self.person = None;
         self.last_sync = None;
         self.last_sync_news = None;
+        self.clock_off_by_ms = None;
         let actor: [u8; 16] = rand::random();
         self.store.commit(&[Write::Meta { key: "actor", value: &actor }])?;
         self.device = ActorId::from(actor.to_vec());

@@ -647,7 +647,7 @@ impl SyncRun {
     /// Ends a run that reached quiescence: records the sync time.
     pub fn finish(self, replica: &mut Replica, now: Timestamp) -> Result<SyncReport, ReplicaError> {
         replica.link_rate = self.link_rate;
-        replica.set_last_sync(now, self.report.news())?;
+        replica.set_last_sync(now, self.report.news(), self.report.clock_off_by_ms)?;
         Ok(self.report)
     }
 

@@ -4717,6 +4717,12 @@ public struct SyncState: Equatable, Hashable {
      * When the last sync finished (device time), if ever.
      */
     public var lastSync: Timestamp?
+    /**
+     * The relay's clock minus this phone's, in milliseconds, at the last sync, when they were
+     * more than five minutes apart: keep asking the volunteer to set the phone's date, time and
+     * time zone until a sync finds them right.
+     */
+    public var clockOffByMs: Int64?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4730,10 +4736,16 @@ public struct SyncState: Equatable, Hashable {
          */setAside: UInt32, 
         /**
          * When the last sync finished (device time), if ever.
-         */lastSync: Timestamp?) {
+         */lastSync: Timestamp?, 
+        /**
+         * The relay's clock minus this phone's, in milliseconds, at the last sync, when they were
+         * more than five minutes apart: keep asking the volunteer to set the phone's date, time and
+         * time zone until a sync finds them right.
+         */clockOffByMs: Int64?) {
         self.unsyncedChanges = unsyncedChanges
         self.setAside = setAside
         self.lastSync = lastSync
+        self.clockOffByMs = clockOffByMs
     }
 
     
@@ -4754,7 +4766,8 @@ public struct FfiConverterTypeSyncState: FfiConverterRustBuffer {
             try SyncState(
                 unsyncedChanges: FfiConverterUInt32.read(from: &buf), 
                 setAside: FfiConverterUInt32.read(from: &buf), 
-                lastSync: FfiConverterOptionTypeTimestamp.read(from: &buf)
+                lastSync: FfiConverterOptionTypeTimestamp.read(from: &buf), 
+                clockOffByMs: FfiConverterOptionInt64.read(from: &buf)
         )
     }
 
@@ -4762,6 +4775,7 @@ public struct FfiConverterTypeSyncState: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.unsyncedChanges, into: &buf)
         FfiConverterUInt32.write(value.setAside, into: &buf)
         FfiConverterOptionTypeTimestamp.write(value.lastSync, into: &buf)
+        FfiConverterOptionInt64.write(value.clockOffByMs, into: &buf)
     }
 }
 

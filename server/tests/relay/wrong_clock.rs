@@ -27,7 +27,7 @@ async fn a_day_recorded(
     dir: &std::path::Path,
     off: i64,
     recorded_off: i64,
-) -> (SyncReport, Mutex<Replica>, doorstep_core::id::TaskId) {
+) -> (SyncReport, Mutex<Replica>, doorstep_core::id::TaskId, RelayClient) {
     let clock = move || Timestamp::from_millis(device_now().as_millis() + off);
     let replica = Mutex::new(Replica::open(dir.join("赵敏.sqlite")).unwrap());
     let transport = RelayClient::new(&fx.relay.url, None).unwrap();
@@ -54,7 +54,7 @@ async fn a_day_recorded(
         replica.apply(at(1), fx.compound, &delivered).unwrap();
     }
     let report = http::sync(&replica, &transport, clock).await.unwrap();
-    (report, replica, task)
+    (report, replica, task, transport)
 }
 
 /// The delivery as the coordinator's phone sees it after syncing: who and when.
@@ -78,7 +78,7 @@ async fn a_day_recorded_by_a_clock_three_days_ahead_syncs_at_the_relays_time() {
     let mut fx = Fixture::new().await;
     let dir = tempfile::tempdir().unwrap();
     let ahead = 3 * DAY + 2 * 60 * 60 * 1000;
-    let (report, replica, task) = a_day_recorded(&fx, dir.path(), ahead, ahead).await;
+    let (report, replica, task, transport) = a_day_recorded(&fx, dir.path(), ahead, ahead).await;
 
     assert!(report.rejected.is_empty(), "nothing refused for good: {:?}", report.rejected);
     assert_eq!(report.set_aside, 0, "{report:?}");
@@ -94,6 +94,18 @@ async fn a_day_recorded_by_a_clock_three_days_ahead_syncs_at_the_relays_time() {
     let (by, at) = delivery_seen_by_the_coordinator(&mut fx, task).await.expect("the delivery arrived");
     assert_eq!(by, person);
     assert_near_now(at, "the delivery's time");
+
+    // The phone remembers how far off its clock was (its status says so after a restart) until
+    // a sync finds it right.
+    drop(replica);
+    let file = dir.path().join("赵敏.sqlite");
+    let reopened = Mutex::new(Replica::open(&file).unwrap());
+    let remembered = reopened.lock().unwrap().clock_off_by_ms().expect("remembered after a restart");
+    assert!((remembered + ahead).abs() < 60_000, "{remembered}");
+    let report = http::sync(&reopened, &transport, device_now).await.unwrap();
+    assert_eq!(report.clock_off_by_ms, None, "{report:?}");
+    drop(reopened);
+    assert_eq!(Replica::open(&file).unwrap().clock_off_by_ms(), None, "the right clock is remembered too");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,7 +113,7 @@ async fn a_day_recorded_by_a_clock_reset_forty_days_back_syncs_at_the_relays_tim
     let mut fx = Fixture::new().await;
     let dir = tempfile::tempdir().unwrap();
     let behind = -40 * DAY;
-    let (report, _replica, task) = a_day_recorded(&fx, dir.path(), behind, behind).await;
+    let (report, _replica, task, _) = a_day_recorded(&fx, dir.path(), behind, behind).await;
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
     assert_eq!(report.set_aside, 0, "{report:?}");
     assert!(report.retimed >= 1, "the delivery was carried out again: {report:?}");
@@ -116,7 +128,7 @@ async fn work_a_right_clock_dated_over_a_month_ago_is_reviewed_not_redated() {
     // month): moving it by the clock's offset changes nothing, so it goes to review as before.
     let mut fx = Fixture::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let (report, replica, task) = a_day_recorded(&fx, dir.path(), 0, -31 * DAY).await;
+    let (report, replica, task, _) = a_day_recorded(&fx, dir.path(), 0, -31 * DAY).await;
     assert_eq!(report.clock_off_by_ms, None, "a right clock is not called wrong: {report:?}");
     assert_eq!(report.retimed, 0, "{report:?}");
     let rejection = report.rejected.first().expect("the month-old work is refused");

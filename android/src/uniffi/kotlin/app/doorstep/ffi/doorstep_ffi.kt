@@ -5916,6 +5916,13 @@ data class SyncState (
      * When the last sync finished (device time), if ever.
      */
     var `lastSync`: Timestamp?
+    , 
+    /**
+     * The relay's clock minus this phone's, in milliseconds, at the last sync, when they were
+     * more than five minutes apart: keep asking the volunteer to set the phone's date, time and
+     * time zone until a sync finds them right.
+     */
+    var `clockOffByMs`: kotlin.Long?
     
 ){
     
@@ -5935,19 +5942,22 @@ public object FfiConverterTypeSyncState: FfiConverterRustBuffer<SyncState> {
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterOptionalTypeTimestamp.read(buf),
+            FfiConverterOptionalLong.read(buf),
         )
     }
 
     override fun allocationSize(value: SyncState) = (
             FfiConverterUInt.allocationSize(value.`unsyncedChanges`) +
             FfiConverterUInt.allocationSize(value.`setAside`) +
-            FfiConverterOptionalTypeTimestamp.allocationSize(value.`lastSync`)
+            FfiConverterOptionalTypeTimestamp.allocationSize(value.`lastSync`) +
+            FfiConverterOptionalLong.allocationSize(value.`clockOffByMs`)
     )
 
     override fun write(value: SyncState, buf: ByteBuffer) {
             FfiConverterUInt.write(value.`unsyncedChanges`, buf)
             FfiConverterUInt.write(value.`setAside`, buf)
             FfiConverterOptionalTypeTimestamp.write(value.`lastSync`, buf)
+            FfiConverterOptionalLong.write(value.`clockOffByMs`, buf)
     }
 }
 

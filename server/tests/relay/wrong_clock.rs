@@ -18,6 +18,29 @@ use crate::harness::{Fixture, device_now};
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
 
+/// A clock `off` milliseconds from the real one.
+fn clock_off_by(off: i64) -> impl Fn() -> Timestamp + Copy {
+    move || Timestamp::from_millis(device_now().as_millis() + off)
+}
+
+/// A phone of `name` (as `role`) on a replica file in `dir`, joined to the fixture's compound
+/// and synced once, its clock `off` milliseconds from the real one.
+async fn joined(
+    fx: &Fixture,
+    dir: &std::path::Path,
+    role: Role,
+    name: &str,
+    off: i64,
+) -> (Mutex<Replica>, RelayClient) {
+    let replica = Mutex::new(Replica::open(dir.join(format!("{name}.sqlite"))).unwrap());
+    let transport = RelayClient::new(&fx.relay.url, None).unwrap();
+    let code = fx.relay.invite(&fx.relay.admin_token, fx.compound, role).await;
+    let joined = http::join(&replica, &transport, &code, name).await.unwrap();
+    let transport = transport.with_token(joined.token);
+    http::sync(&replica, &transport, clock_off_by(off)).await.unwrap();
+    (replica, transport)
+}
+
 /// A volunteer's phone on a replica file in `dir`, joined to the fixture's compound and synced
 /// with a clock `off` milliseconds from the real one; then a claim and a delivery of the
 /// round's first free task recorded offline at `recorded_off` from the real time, and a sync
@@ -28,13 +51,8 @@ async fn a_day_recorded(
     off: i64,
     recorded_off: i64,
 ) -> (SyncReport, Mutex<Replica>, doorstep_core::id::TaskId, RelayClient) {
-    let clock = move || Timestamp::from_millis(device_now().as_millis() + off);
-    let replica = Mutex::new(Replica::open(dir.join("赵敏.sqlite")).unwrap());
-    let transport = RelayClient::new(&fx.relay.url, None).unwrap();
-    let code = fx.relay.invite(&fx.relay.admin_token, fx.compound, Role::Volunteer).await;
-    let joined = http::join(&replica, &transport, &code, "赵敏").await.unwrap();
-    let transport = transport.with_token(joined.token);
-    http::sync(&replica, &transport, clock).await.unwrap();
+    let clock = clock_off_by(off);
+    let (replica, transport) = joined(fx, dir, Role::Volunteer, "赵敏", off).await;
 
     let task = {
         let replica = replica.lock().unwrap();
@@ -145,13 +163,8 @@ async fn a_round_a_coordinator_planned_offline_by_a_clock_two_days_ahead_is_made
     let mut fx = Fixture::new().await;
     let dir = tempfile::tempdir().unwrap();
     let ahead = 2 * DAY + 3 * 60 * 60 * 1000;
-    let clock = move || Timestamp::from_millis(device_now().as_millis() + ahead);
-    let replica = Mutex::new(Replica::open(dir.path().join("王芳的平板.sqlite")).unwrap());
-    let transport = RelayClient::new(&fx.relay.url, None).unwrap();
-    let code = fx.relay.invite(&fx.relay.admin_token, fx.compound, Role::Coordinator).await;
-    let joined = http::join(&replica, &transport, &code, "王芳").await.unwrap();
-    let transport = transport.with_token(joined.token);
-    http::sync(&replica, &transport, clock).await.unwrap();
+    let clock = clock_off_by(ahead);
+    let (replica, transport) = joined(&fx, dir.path(), Role::Coordinator, "王芳", ahead).await;
     let round = {
         let plan = Operation::CreateRound {
             title: "药品 第2轮".into(),

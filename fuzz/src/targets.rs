@@ -72,6 +72,9 @@ pub struct Seed {
     pub owners: HashMap<String, PersonId>,
     /// A volunteer's phone, forked from the relay's copy, with an attempt recorded offline.
     pub phone: Compound,
+    /// A round the coordinator created offline on a phone of their own, which the relay does
+    /// not hold: what the `relay_create` target's messages make.
+    pub offline_round: (Header, Automerge),
     /// The relay's clock while it syncs them: an hour after they were seeded, so an honest
     /// phone's times are within the window the validator allows on every run, whatever the
     /// date.
@@ -187,6 +190,25 @@ fn build_seed() -> Seed {
             },
         )
         .expect("the volunteer records an attempt");
+    let coordinator_device = ActorId::from(COORDINATOR_PHONE_ACTOR);
+    let mut coordinators_phone = Compound::new(compound.id(), coordinator_device.clone());
+    for doc in compound.documents() {
+        coordinators_phone
+            .insert(Document::load(*doc.header(), &doc.save(), coordinator_device.clone()).expect("reload"));
+    }
+    let offline_round_op = Operation::CreateRound {
+        title: "药品 第1轮".into(),
+        kind: TaskKind::Medicine,
+        date: "2026-11-23".into(),
+        selection: Selection::All,
+        items: "降压药".into(),
+        priority: Priority::Urgent,
+    };
+    let offline_round_id = coordinators_phone
+        .apply(&mut Env::new(tick(), &mut entropy), &coordinator, &offline_round_op)
+        .expect("a round created offline")
+        .created[0];
+    let offline_round = coordinators_phone.document(offline_round_id).expect("the offline round");
     let round = compound.document(round_id).expect("the round");
     let roster = compound
         .documents()
@@ -198,9 +220,16 @@ fn build_seed() -> Seed {
         roster: (*roster.header(), roster.automerge().clone()),
         owners,
         phone,
+        offline_round: (*offline_round.header(), offline_round.automerge().clone()),
         now: Timestamp::from_millis(SEEDED_AT + 3_600_000),
     }
 }
+
+/// The coordinator's own phone, which creates [`Seed::offline_round`].
+const COORDINATOR_PHONE_ACTOR: [u8; 16] = [0xD0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4];
+
+/// The relay's own actor, under which it writes what it creates.
+const RELAY_ACTOR: [u8; 16] = [0xD0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5];
 
 /// Deterministic IDs for the seeded documents.
 struct Counter(u128);
@@ -253,6 +282,100 @@ pub fn relay_document(data: &[u8]) {
             );
         }
     }
+}
+
+/// Target `relay_create`: a message for a document the relay does not hold (a round created
+/// offline, [`Seed::offline_round`]'s ID), through the relay's real path for it: core's
+/// `relay_engine::read`, then `answer_unheld` when it carries no changes, else `header_of` and
+/// `create`.
+///
+/// The first byte picks the author's role (bits 0–1), person (bits 2–3: the seeded volunteer,
+/// another volunteer, the coordinator, the admin who owns the seeded actor) and whether they
+/// are a member of the header's compound at all (bit 4 clear); the rest is the message.
+/// Whatever the message: only a coordinating member makes a document, and only a round with
+/// the ID it was sent for; what is made is stored whole, so its snapshot must load back to the
+/// document in memory and open on a phone as that header; every task and attempt reads; every
+/// reply is one a phone reads.
+pub fn relay_create(data: &[u8]) {
+    let Some((&selector, bytes)) = data.split_first() else { return };
+    let seed = seed();
+    let id = seed.offline_round.0.id;
+    let role = [Role::Volunteer, Role::Coordinator, Role::Medic, Role::Admin][usize::from(selector & 3)];
+    let who = person([5, 6, 2, 1][usize::from((selector >> 2) & 3)]);
+    let member = selector & 0x10 == 0;
+    let Ok(incoming) = engine::read(id, bytes, &MessageLimits::default(), &Unlimited) else { return };
+    if incoming.changes.is_empty() {
+        if let Ok(Some(reply)) = engine::answer_unheld(id, incoming.message) {
+            a_phone_reads(&reply);
+        }
+        return;
+    }
+    let Ok(header) = engine::header_of(id, &incoming.changes) else { return };
+    assert_eq!(header.id, id, "a header for another document than the one the message was sent for");
+    let actor = ActorId::from(RELAY_ACTOR);
+    let role_in_compound = member.then_some(role);
+    match engine::create(header, who, role_in_compound, incoming, &seed.owners, seed.now, &Unlimited, actor) {
+        Ok(created) => {
+            assert!(member && role.is_coordinating(), "a {role:?} (member: {member}) created a document");
+            assert_eq!(
+                created.header.kind,
+                doorstep_core::schema::vocabulary::DocKind::Round,
+                "a phone created a document that is not a round"
+            );
+            let loaded = Automerge::load(&created.snapshot).expect("what is stored whole loads");
+            let sorted = |mut heads: Vec<automerge::ChangeHash>| {
+                heads.sort();
+                heads
+            };
+            assert_eq!(
+                sorted(loaded.get_heads()),
+                sorted(created.doc.get_heads()),
+                "what is stored is not what the relay holds"
+            );
+            let opened = Document::load(created.header, &created.snapshot, ActorId::from(PHONE_ACTOR));
+            assert!(opened.is_ok(), "a created round no phone opens: {:?}", opened.err());
+            every_entity_reads(&created.header, &created.doc);
+            if let Some(reply) = &created.reply {
+                a_phone_reads(reply);
+            }
+        }
+        Err(refused) => {
+            if let Some(reply) = &refused.reply {
+                a_phone_reads(reply);
+            }
+        }
+    }
+}
+
+/// `reply` reads with the limits a phone reads replies with.
+fn a_phone_reads(reply: &[u8]) {
+    let read = sync::decode(reply, &MessageLimits::for_replies());
+    assert!(read.is_ok(), "a reply no phone reads: {read:?}");
+}
+
+/// The messages the coordinator's phone sends for the round it created offline, the relay
+/// answering the first from an empty document as it does: seeds for `relay_create`.
+pub fn offline_round_messages() -> Vec<Vec<u8>> {
+    let (_, phone_doc) = &seed().offline_round;
+    let mut phone_state = PeerState::new();
+    let mut relay_doc = Automerge::new();
+    let mut relay_state = PeerState::new();
+    let mut out = Vec::new();
+    for _ in 0..3 {
+        let Some(message) = sync::generate(phone_doc, &mut phone_state) else { break };
+        out.push(message.clone());
+        let decoded = sync::decode(&message, &MessageLimits::default()).expect("an honest message reads");
+        let carries_changes = !decoded.changes.is_empty();
+        sync::receive(&mut relay_doc, &mut relay_state, decoded).expect("the relay takes it");
+        if carries_changes {
+            break;
+        }
+        let Some(reply) = sync::generate(&relay_doc, &mut relay_state) else { break };
+        let reply = sync::decode(&reply, &MessageLimits::for_replies()).expect("an honest reply reads");
+        let mut phone_copy = phone_doc.clone();
+        sync::receive(&mut phone_copy, &mut phone_state, reply).expect("the phone takes it");
+    }
+    out
 }
 
 /// Honest messages for the seed corpus of both targets: the volunteer's phone syncing its round

@@ -202,3 +202,64 @@ fn the_phone_answer_seeds_reach_the_phones_documents() {
     assert!(in_part.rejected.iter().any(|r| !r.taken.is_empty()), "the last seed takes a message in part");
     targets::phone_answer(answers.last().unwrap());
 }
+
+#[test]
+fn the_relay_create_corpus_and_crashes_replay_cleanly() {
+    if std::env::var_os("DOORSTEP_WRITE_FUZZ_SEEDS").is_some() {
+        let dir = fuzz_dir().join("corpus/relay_create");
+        std::fs::create_dir_all(&dir).unwrap();
+        const COORDINATOR: u8 = 1 | (2 << 2);
+        const VOLUNTEER: u8 = 0;
+        const ADMIN_NOT_A_MEMBER: u8 = 3 | (3 << 2) | 0x10;
+        for (i, message) in targets::offline_round_messages().into_iter().enumerate() {
+            for selector in [COORDINATOR, VOLUNTEER, ADMIN_NOT_A_MEMBER] {
+                let input = [vec![selector], message.clone()].concat();
+                std::fs::write(dir.join(format!("seed-{i}-{selector:02x}")), input).unwrap();
+            }
+        }
+    }
+    let count = replay("relay_create", targets::relay_create);
+    println!("relay_create: {count} inputs replayed");
+    assert!(count > 0, "the corpus is in the repository");
+}
+
+#[test]
+fn the_seeded_offline_round_is_created_for_its_coordinator_only() {
+    // The seeds must reach past the header into `create`, or the fuzzer starts shallow: the
+    // coordinator's phone first asks (no changes), then sends the round, which the engine makes.
+    use doorstep_core::relay_engine::{self as engine, Unlimited};
+    let seed = targets::seed();
+    let (header, phone_doc) = &seed.offline_round;
+    let messages = targets::offline_round_messages();
+    assert_eq!(messages.len(), 2, "a question, then the round");
+    let read = |m: &[u8]| engine::read(header.id, m, &Default::default(), &Unlimited).unwrap();
+    assert!(read(&messages[0]).changes.is_empty(), "the first message asks");
+    let incoming = read(&messages[1]);
+    assert_eq!(engine::header_of(header.id, &incoming.changes).unwrap(), *header);
+    let create = |person: u8, role: Option<doorstep_core::Role>| {
+        engine::create(
+            *header,
+            targets::person(person),
+            role,
+            read(&messages[1]),
+            &seed.owners,
+            seed.now,
+            &Unlimited,
+            automerge::ActorId::from([9; 16]),
+        )
+    };
+    let created = create(2, Some(doorstep_core::Role::Coordinator)).expect("the coordinator's round is made");
+    assert_eq!(created.doc.get_heads(), phone_doc.get_heads(), "the whole round arrived");
+    let by_volunteer =
+        create(5, Some(doorstep_core::Role::Volunteer)).expect_err("a volunteer makes no round");
+    assert_eq!(
+        by_volunteer.rejection.rule,
+        doorstep_core::permission::Rule::RoundsArePlannedByCoordinators.code()
+    );
+    let outsider = create(1, None).expect_err("someone not of the compound makes nothing");
+    assert_eq!(outsider.rejection.rule, engine::rejection::FORBIDDEN);
+    // And the seeds run through the target's checks.
+    for message in &messages {
+        targets::relay_create(&[[1 | (2 << 2)].as_slice(), message].concat());
+    }
+}

@@ -550,10 +550,34 @@ fn forget_scratch_of_ended_processes(base: &std::path::Path) {
 }
 
 /// Target `phone_answer`: any bytes as the relay's answer to a volunteer's first sync, through
-/// the phone's real replica (`SyncRun::handle_response` on a SQLite file). Whatever the answer
-/// says, the phone must not panic, its file must open again, and the delivery it recorded
-/// offline must still be on the phone: in the round, or set aside for a coordinator.
+/// the phone's real replica (`SyncRun::handle_response` on a SQLite file), with the relay's
+/// clock (its `Date` header) unsaid or some way off the phone's, picked by the answer's length
+/// ([`relay_clock_of`]), so that an answer refusing a time reaches the phone's retiming too.
+/// Whatever the answer says, the phone must not panic, its file must open again, and the
+/// delivery it recorded offline must still be on the phone: in the round (carried out again at
+/// a moved time, or not), or set aside for a coordinator.
 pub fn phone_answer(data: &[u8]) {
+    let _ = answer_phone(data, relay_clock_of(data));
+}
+
+/// How far the relay's clock is from the phone's in a `phone_answer` run (`None`: the answer
+/// gave no time): one of a few offsets, by the answer's length, so the corpus keeps its meaning.
+pub fn relay_clock_of(data: &[u8]) -> Option<i64> {
+    const HOUR: i64 = 3_600_000;
+    [
+        None,
+        Some(0),
+        Some(-3 * 24 * HOUR),
+        Some(40 * 24 * HOUR),
+        Some(20 * HOUR),
+        Some(-29 * 24 * HOUR),
+        Some(2 * HOUR),
+    ][data.len() % 7]
+}
+
+/// [`phone_answer`] with the relay's clock `relay_clock` milliseconds from the phone's: the
+/// sync's report, when the run finished.
+pub fn answer_phone(data: &[u8], relay_clock: Option<i64>) -> Option<doorstep_replica::SyncReport> {
     let template = phone_template();
     // One file per thread: the replay tests run side by side in one process.
     let name = format!("phone-{:?}.sqlite", std::thread::current().id()).replace(['(', ')'], "");
@@ -563,25 +587,30 @@ pub fn phone_answer(data: &[u8]) {
     }
     std::fs::write(&path, &template.bytes).expect("a copy of the template");
     let now = seed().now;
-    {
+    let report = {
         let mut replica = doorstep_replica::Replica::open(&path).expect("the template opens");
         let mut run = replica.start_sync();
         let _ = run.next_request(&replica);
+        if let Some(offset) = relay_clock {
+            run.heard_relay_clock(Timestamp::from_millis(now.as_millis() + offset), now);
+        }
         if run.handle_response(&mut replica, data, now).is_ok() {
             // What the phone would send next, after believing the answer.
             let _ = run.next_request(&replica);
         }
-        let _ = run.finish(&mut replica, now);
+        let report = run.finish(&mut replica, now).ok();
         let _ = replica.unsynced_changes();
         if said_taken(data, seed().round.0.id) {
             // The answer says the relay took the delivery: the phone may let it go with the
             // document. Only TLS tells a forged answer from the relay's (SECURITY.md).
-            return;
+            return report;
         }
         assert_offline_work_kept(&replica, "after the answer");
-    }
+        report
+    };
     let reopened = doorstep_replica::Replica::open(&path).expect("the phone's file opens after any answer");
     assert_offline_work_kept(&reopened, "after reopening the file");
+    report
 }
 
 /// Whether `answer` says the relay took what the request carried for the round: it replies for
@@ -640,8 +669,18 @@ pub fn honest_answers() -> Vec<Vec<u8>> {
     let mut answers = vec![honest.encode()];
     answers.push(sync::SyncResponse { documents: Some(Vec::new()), ..honest.clone() }.encode());
     answers.push(sync::SyncResponse { documents: None, ..honest.clone() }.encode());
-    for rule in ["cancelled_tasks_take_no_attempts", "missing_dependencies", "actor_reused", "unavailable"] {
-        answers.push(sync::SyncResponse { rejected: vec![refused(rule)], ..honest.clone() }.encode());
+    for rule in [
+        "cancelled_tasks_take_no_attempts",
+        "missing_dependencies",
+        "actor_reused",
+        "unavailable",
+        "times_follow_the_relays_clock",
+    ] {
+        // A relay that refuses the round's message does not take it, so it does not answer
+        // with heads that hold the phone's changes.
+        let messages = honest.messages.iter().filter(|m| m.doc != round).cloned().collect();
+        answers
+            .push(sync::SyncResponse { rejected: vec![refused(rule)], messages, ..honest.clone() }.encode());
     }
     // Taken in part: the last change refused, the ones before it taken and stored.
     let in_part = sync::Rejection {

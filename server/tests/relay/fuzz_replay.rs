@@ -201,6 +201,25 @@ fn the_phone_answer_seeds_reach_the_phones_documents() {
     let in_part = doorstep_core::sync::SyncResponse::decode(answers.last().unwrap()).unwrap();
     assert!(in_part.rejected.iter().any(|r| !r.taken.is_empty()), "the last seed takes a message in part");
     targets::phone_answer(answers.last().unwrap());
+    // A refusal of the delivery's time, with the relay's clock 40 days ahead of the phone's (or
+    // three behind): the phone carries it out again at the moved time, nothing set aside; with
+    // the relay's clock unsaid, or the same as the phone's, it is set aside.
+    let time_refused = answers
+        .iter()
+        .find(|a| {
+            doorstep_core::sync::SyncResponse::decode(a)
+                .is_ok_and(|r| r.rejected.iter().any(|r| r.rule == "times_follow_the_relays_clock"))
+        })
+        .expect("a seed refuses the delivery's time");
+    const DAY: i64 = 24 * 3_600_000;
+    for offset in [40 * DAY, -3 * DAY] {
+        let report = targets::answer_phone(time_refused, Some(offset)).expect("the run finishes");
+        assert_eq!((report.retimed, report.set_aside), (1, 0), "relay clock {offset} ms off: {report:?}");
+    }
+    for offset in [None, Some(0)] {
+        let report = targets::answer_phone(time_refused, offset).expect("the run finishes");
+        assert_eq!((report.retimed, report.set_aside), (0, 1), "relay clock {offset:?}: {report:?}");
+    }
 }
 
 #[test]

@@ -313,3 +313,37 @@ fn reapply(
         doc.automerge().get_changes(&before).iter().rev().find(|c| c.actor_id() == &device).map(|c| c.hash())
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Retime;
+    use doorstep_core::Timestamp;
+
+    const DAY: i64 = 24 * 3_600_000;
+    const NOW: i64 = 1_796_500_000_000;
+
+    fn retime(offset_ms: i64) -> Retime {
+        Retime { offset_ms, relay_now: Timestamp::from_millis(NOW.saturating_add(offset_ms)) }
+    }
+
+    #[test]
+    fn only_a_time_the_relay_refuses_moves_and_only_to_one_it_takes() {
+        let at = |ms: i64| Timestamp::from_millis(ms);
+        // The phone's clock three days ahead: a knock it stamped now happened three days earlier.
+        assert_eq!(retime(-3 * DAY).moved(at(NOW)), Some(at(NOW - 3 * DAY)));
+        // Forty days behind: moved forward.
+        assert_eq!(retime(40 * DAY).moved(at(NOW)), Some(at(NOW + 40 * DAY)));
+        // A time the relay takes as it is stays (a clock twenty hours ahead).
+        assert_eq!(retime(-20 * 3_600_000).moved(at(NOW)), None);
+        // A right clock and work over a month old: moving changes nothing the relay would take.
+        assert_eq!(retime(0).moved(at(NOW - 31 * DAY)), None);
+        // A clock that was wrong then but is right now: the offset does not bring it in.
+        assert_eq!(retime(0).moved(at(NOW + 3 * DAY)), None);
+        // Times and offsets at the ends of the range move nowhere and panic nowhere.
+        for offset in [i64::MIN, i64::MAX, -1, 1] {
+            for made in [i64::MIN, 0, NOW, i64::MAX] {
+                let _ = retime(offset).moved(at(made));
+            }
+        }
+    }
+}

@@ -240,7 +240,7 @@ impl SyncRun {
     pub fn heard_relay_clock(&mut self, relay_time: Timestamp, device_now: Timestamp) {
         let offset = relay_time.as_millis().saturating_sub(device_now.as_millis());
         self.relay_clock_offset_ms = Some(offset);
-        self.report.clock_off_by_ms = (offset.abs() > CLOCK_OFF_BY).then_some(offset);
+        self.report.clock_off_by_ms = (offset.unsigned_abs() > CLOCK_OFF_BY.unsigned_abs()).then_some(offset);
     }
 
     /// The next request's bytes (CBOR `SyncRequest`), or `None` when in sync.

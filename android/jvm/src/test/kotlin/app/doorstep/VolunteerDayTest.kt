@@ -23,6 +23,7 @@ import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.BeforeAll
 import org.junit.jupiter.api.Test
@@ -140,6 +141,11 @@ class VolunteerDayTest {
             val synced = volunteer.syncState()
             assertEquals(0u, synced.unsyncedChanges)
             assertNotNull(synced.lastSync)
+            // The relay's clock (its Date header) agrees with this machine's: nothing to set, and
+            // nothing carried out again at a moved time.
+            assertNull(back.clockOffByMs, "a right clock is not called wrong: $back")
+            assertEquals(0u, back.retimed)
+            assertNull(synced.clockOffByMs)
 
             // The coordinator's view.
             val coordinatorChanges = recordChanges(coordinator)

@@ -165,11 +165,7 @@ fn build_seed() -> Seed {
             },
         )
         .expect("delivered");
-    let phone_device = ActorId::from([0xD0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
-    let mut phone = Compound::new(compound.id(), phone_device.clone());
-    for doc in compound.documents() {
-        phone.insert(Document::load(*doc.header(), &doc.save(), phone_device.clone()).expect("reload"));
-    }
+    let mut phone = phone_of(&compound, ActorId::from([0xD0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]));
     let second = tasks[1].id;
     phone
         .apply(
@@ -190,12 +186,7 @@ fn build_seed() -> Seed {
             },
         )
         .expect("the volunteer records an attempt");
-    let coordinator_device = ActorId::from(COORDINATOR_PHONE_ACTOR);
-    let mut coordinators_phone = Compound::new(compound.id(), coordinator_device.clone());
-    for doc in compound.documents() {
-        coordinators_phone
-            .insert(Document::load(*doc.header(), &doc.save(), coordinator_device.clone()).expect("reload"));
-    }
+    let mut coordinators_phone = phone_of(&compound, ActorId::from(COORDINATOR_PHONE_ACTOR));
     let offline_round_op = Operation::CreateRound {
         title: "药品 第1轮".into(),
         kind: TaskKind::Medicine,
@@ -223,6 +214,16 @@ fn build_seed() -> Seed {
         offline_round: (*offline_round.header(), offline_round.automerge().clone()),
         now: Timestamp::from_millis(SEEDED_AT + 3_600_000),
     }
+}
+
+/// A phone with `device`'s actor holding a copy of each of `compound`'s documents, as it would
+/// after syncing them.
+fn phone_of(compound: &Compound, device: ActorId) -> Compound {
+    let mut phone = Compound::new(compound.id(), device.clone());
+    for doc in compound.documents() {
+        phone.insert(Document::load(*doc.header(), &doc.save(), device.clone()).expect("reload"));
+    }
+    phone
 }
 
 /// The coordinator's own phone, which creates [`Seed::offline_round`].

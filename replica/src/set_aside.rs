@@ -29,7 +29,7 @@ pub const NOT_REAPPLIED: &str = "not_reapplied";
 pub(crate) struct SetAsideOutcome {
     /// Changes set aside.
     pub set_aside: usize,
-    /// Later operations carried out again on the rebuilt document.
+    /// Later operations carried out again on the rebuilt document at their own time.
     pub reapplied: usize,
     /// Operations carried out again at their time moved by the relay's clock ([`Retime`]), the
     /// refused one among them.
@@ -286,8 +286,12 @@ pub(crate) fn rebuild(
     for (entry, made_at) in &retimed {
         writes.push(Write::JournalRetime { entry: *entry, made_at: *made_at });
     }
-    let outcome =
-        SetAsideOutcome { set_aside: leaving.len(), reapplied: rehashed.len(), retimed: retimed.len() };
+    // Every retimed operation was also rehashed; the rest were carried out at their own time.
+    let outcome = SetAsideOutcome {
+        set_aside: leaving.len(),
+        reapplied: rehashed.len() - retimed.len(),
+        retimed: retimed.len(),
+    };
     match scratch.and_then(|mut s| s.remove(id)) {
         Some(rebuilt) => replica.replace_document(rebuilt, &writes)?,
         None => replica.remove_document(header, &writes)?,

@@ -547,7 +547,7 @@ impl SyncRun {
             });
             let done = set_aside_refused(replica, &shared, &rejection, &sent, now, retime)?;
             self.report.set_aside += done.set_aside;
-            self.report.reapplied += done.reapplied.saturating_sub(done.retimed);
+            self.report.reapplied += done.reapplied;
             self.report.retimed += done.retimed;
             // The relay forgot its side; ours keeps the heads both sides share, which stay true.
             let kept = self

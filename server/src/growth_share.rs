@@ -148,6 +148,11 @@ impl HeldCharge {
         Self { charge: Some(charge), throttles }
     }
 
+    /// Nothing taken (a message that adds nothing, or whose sender's role the engine refuses).
+    pub fn none(throttles: Arc<dyn Throttles>) -> Self {
+        Self { charge: None, throttles }
+    }
+
     /// The charge still to settle for a message that added `added` bytes: `None` when it added
     /// all it was charged for (a message's usual lot), so nothing goes back and nothing waits.
     pub fn owing(mut self, added: usize) -> Option<Self> {

@@ -201,15 +201,7 @@ mod tests {
         let column = deflate(&vec![0u8; limits::DOCUMENT_INFLATED_BYTES / 2 + 1]);
         // No actors, no heads; one change column and two op columns, all deflated.
         let mut body = vec![0, 0, 1, 0x18];
-        let leb = |out: &mut Vec<u8>, mut v: usize| loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
-        };
+        let leb = |out: &mut Vec<u8>, v: usize| crate::validate::changes::write_uleb128(out, v as u64);
         leb(&mut body, column.len());
         body.extend([2, 0x28]);
         leb(&mut body, column.len());

@@ -127,15 +127,14 @@ async fn within_growth_share(
 ) -> Result<growth_share::HeldCharge, NotWithinShare> {
     let id = header.id;
     let adding = incoming.change_bytes();
-    let held = |charge| growth_share::HeldCharge::new(charge, state.relay.throttles_held());
     if adding == 0 {
-        return Ok(held(growth_share::Charge::none()));
+        return Ok(growth_share::HeldCharge::none(state.relay.throttles_held()));
     }
     let (throttles, share) = (state.relay.throttles(), state.config.limits.growth_share);
     match growth_share::take(throttles, caller.person, role, header.compound, id, adding, share).await {
         // Held from here on, so a request dropped before its message is answered (looking up
         // owners and sync state, waiting in the queue, creating a round) gives the bytes back.
-        Ok(Ok(charge)) => Ok(held(charge)),
+        Ok(Ok(charge)) => Ok(growth_share::HeldCharge::new(charge, state.relay.throttles_held())),
         Ok(Err(over)) => {
             tracing::warn!(
                 person = %caller.person, doc = %id, compound = %header.compound, adding, share = over.share,
@@ -398,7 +397,7 @@ async fn new_document(
     // Someone with no role in the round's compound is refused by the engine, taking nothing.
     let shared = match role {
         Some(role) => within_growth_share(state, caller, role, &header, &incoming).await,
-        None => Ok(growth_share::HeldCharge::new(growth_share::Charge::none(), relay.throttles_held())),
+        None => Ok(growth_share::HeldCharge::none(relay.throttles_held())),
     };
     let charge = match shared {
         Ok(charge) => charge,

@@ -14,6 +14,7 @@ use doorstep_core::Compound;
 use doorstep_core::document::Document;
 use doorstep_core::id::DocumentId;
 use doorstep_core::sync::{ClientSession, DocumentSet, PeerState, Rejection, SyncRequest, SyncResponse};
+use doorstep_core::time::clock_is_off;
 use doorstep_core::{Role, Timestamp};
 use serde::Serialize;
 
@@ -73,7 +74,7 @@ pub struct SyncReport {
     /// at that time moved by the relay's clock, and synced (`set_aside::Retime`).
     pub retimed: usize,
     /// The relay's clock minus the phone's, in milliseconds, when they are more than
-    /// [`CLOCK_OFF_BY`] apart (the phone's date, time or time zone is wrong): what the phone
+    /// [`CLOCK_OFF_BY_MS`](doorstep_core::time::CLOCK_OFF_BY_MS) apart (the phone's date, time or time zone is wrong): what the phone
     /// records is stamped with its own clock, so the app asks the volunteer to set it.
     pub clock_off_by_ms: Option<i64>,
 }
@@ -158,10 +159,6 @@ pub struct SyncRun {
     relay_clock_offset_ms: Option<i64>,
 }
 
-/// How far the phone's clock may be from the relay's before a sync says so: drift and an
-/// answer's time on the link are under this, a wrong date or time zone is not.
-pub const CLOCK_OFF_BY: i64 = 5 * 60 * 1000;
-
 /// The documents a run still syncs: every held one but those refused transiently, and, on a
 /// link that drops requests, those waiting for a copy (`copy_fetch.rs`).
 struct Syncing<'a> {
@@ -234,13 +231,13 @@ impl Replica {
 
 impl SyncRun {
     /// The relay answered at `relay_time` (its clock), heard at `device_now` (the phone's). A
-    /// phone whose clock is off by more than [`CLOCK_OFF_BY`] is told so in the report, and what
+    /// phone whose clock is off by more than [`CLOCK_OFF_BY_MS`](doorstep_core::time::CLOCK_OFF_BY_MS) is told so in the report, and what
     /// the relay refuses for a time that clock wrote is carried out again by the relay's
     /// (`set_aside::Retime`).
     pub fn heard_relay_clock(&mut self, relay_time: Timestamp, device_now: Timestamp) {
         let offset = relay_time.as_millis().saturating_sub(device_now.as_millis());
         self.relay_clock_offset_ms = Some(offset);
-        self.report.clock_off_by_ms = (offset.unsigned_abs() > CLOCK_OFF_BY.unsigned_abs()).then_some(offset);
+        self.report.clock_off_by_ms = clock_is_off(offset).then_some(offset);
     }
 
     /// The next request's bytes (CBOR `SyncRequest`), or `None` when in sync.

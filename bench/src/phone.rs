@@ -267,20 +267,17 @@ impl Phone {
         .await?;
         // As the app does: the rest of a request an earlier window began in pieces, first.
         let mut run = run;
-        let earlier = match doorstep_replica::http::finish_earlier_request(
-            &self.replica,
-            &self.relay,
-            &mut run,
-        )
-        .await
-        {
-            Ok(earlier) => earlier,
-            Err(e) => {
-                let replica = Arc::clone(&self.replica);
-                blocking(self.turn_order, move || run.piece_cut(&mut lock(&replica))).await??;
-                return Err(e.into());
-            }
-        };
+        let earlier =
+            match doorstep_replica::http::finish_earlier_request(&self.replica, &self.relay, &mut run, now())
+                .await
+            {
+                Ok(earlier) => earlier,
+                Err(e) => {
+                    let replica = Arc::clone(&self.replica);
+                    blocking(self.turn_order, move || run.piece_cut(&mut lock(&replica))).await??;
+                    return Err(e.into());
+                }
+            };
         let mut report = self.carry_on(run, earlier).await?;
         // As the app does (`http::sync`): on a link that drops requests, the documents held
         // nothing of or far behind come as copies kept byte by byte, then a run for the changes
@@ -408,7 +405,8 @@ impl Phone {
     ) -> Result<Option<Exchanged>, (anyhow::Error, bool)> {
         REQUESTS_SENT.fetch_add(1, Ordering::Relaxed);
         let body = SyncBody::new(body, self.relay_reads_deflate.load(Ordering::Relaxed))
-            .with_reply_budget(run.reply_budget());
+            .with_reply_budget(run.reply_budget())
+            .with_phone_clock(now());
         match doorstep_replica::http::send_request(&self.replica, &self.relay, run, &body).await {
             Ok(sent) => {
                 if let Some(exchanged) = &sent {
@@ -431,7 +429,8 @@ impl Phone {
     pub async fn exchange(&self, body: Vec<u8>, reply_budget: Option<usize>) -> anyhow::Result<Exchanged> {
         REQUESTS_SENT.fetch_add(1, Ordering::Relaxed);
         let body = SyncBody::new(body, self.relay_reads_deflate.load(Ordering::Relaxed))
-            .with_reply_budget(reply_budget);
+            .with_reply_budget(reply_budget)
+            .with_phone_clock(now());
         match self.relay.exchange(&body).await {
             Ok(exchanged) => {
                 self.relay_reads_deflate.store(exchanged.relay_reads_deflate, Ordering::Relaxed);

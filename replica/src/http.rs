@@ -274,13 +274,13 @@ impl RelayClient {
             None => (&body.plain, false),
         };
         let sent = bytes.len();
-        let reply_budget = body.reply_budget;
+        let (reply_budget, phone_clock) = (body.reply_budget, body.phone_clock);
         // One copy of the body per attempt: reqwest takes it by value.
         // A sync request may be sent twice: the relay takes a change it already holds as a no-op.
         let mut started = std::time::Instant::now();
         let response = once_more_if_closed(|| {
             started = std::time::Instant::now();
-            self.post_sync(bytes.clone(), deflated, reply_budget)
+            self.post_sync(bytes.clone(), deflated, reply_budget, phone_clock)
         })
         .await
         .map_err(network)?;
@@ -329,12 +329,14 @@ impl RelayClient {
         call.send().await
     }
 
-    /// `POST /v1/sync/pieces`: `request`'s bytes from byte `from` on. The relay keeps what
-    /// arrives even when the link drops the rest.
+    /// `POST /v1/sync/pieces`: `request`'s bytes from byte `from` on, saying the phone's clock
+    /// reads `phone_clock` (when given). The relay keeps what arrives even when the link drops
+    /// the rest.
     pub async fn send_pieces(
         &self,
         request: &RequestInPieces,
         from: usize,
+        phone_clock: Option<Timestamp>,
     ) -> Result<PiecesSent, TransportError> {
         let piece = request.bytes.get(from..).unwrap_or_default().to_vec();
         let sent = piece.len();
@@ -346,6 +348,9 @@ impl RelayClient {
             .body(piece);
         if let Some(budget) = request.reply_budget {
             call = call.header(REPLY_BUDGET_HEADER, budget.to_string());
+        }
+        if let Some(date) = phone_clock.and_then(http_date) {
+            call = call.header(reqwest::header::DATE, date);
         }
         if let Some(token) = &self.token {
             call = call.bearer_auth(token);
@@ -436,6 +441,7 @@ impl RelayClient {
         body: Vec<u8>,
         deflated: bool,
         reply_budget: Option<usize>,
+        phone_clock: Option<Timestamp>,
     ) -> Result<reqwest::Response, reqwest::Error> {
         let mut request = self
             .http
@@ -448,6 +454,9 @@ impl RelayClient {
         }
         if let Some(budget) = reply_budget {
             request = request.header(REPLY_BUDGET_HEADER, budget.to_string());
+        }
+        if let Some(date) = phone_clock.and_then(http_date) {
+            request = request.header(reqwest::header::DATE, date);
         }
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -486,18 +495,31 @@ pub struct SyncBody {
     deflated: Option<Vec<u8>>,
     /// The most bytes each reply should carry (core `sync/reply_budget.rs`), if bounded.
     reply_budget: Option<usize>,
+    /// What the phone's clock read when the request was made, said in its `Date` header.
+    phone_clock: Option<Timestamp>,
 }
 
 impl SyncBody {
     /// `plain`, compressed if `deflate` and that makes it smaller.
     pub fn new(plain: Vec<u8>, deflate: bool) -> Self {
         let deflated = if deflate { body_deflate::compress(&plain, Effort::Smallest) } else { None };
-        Self { plain, deflated, reply_budget: None }
+        Self { plain, deflated, reply_budget: None, phone_clock: None }
     }
 
     /// The same request, asking for replies of at most `budget` bytes each (`None`: no bound).
     pub fn with_reply_budget(self, budget: Option<usize>) -> Self {
         Self { reply_budget: budget, ..self }
+    }
+
+    /// The same request saying the phone's clock reads `now` (its `Date` header), which the
+    /// relay shows the coordinators beside the device when it is wrong.
+    pub fn with_phone_clock(self, now: Timestamp) -> Self {
+        Self { phone_clock: Some(now), ..self }
+    }
+
+    /// What the phone's clock read, as the request says.
+    pub fn phone_clock(&self) -> Option<Timestamp> {
+        self.phone_clock
     }
 
     /// Its bytes as they go on the wire.
@@ -542,6 +564,15 @@ pub struct Exchanged {
 fn relay_clock(date: &str) -> Option<Timestamp> {
     let since_epoch = httpdate::parse_http_date(date).ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
     i64::try_from(since_epoch.as_millis()).ok().map(Timestamp::from_millis)
+}
+
+/// `at` as an HTTP `Date` header, to the second; none for a time the format cannot hold (before
+/// 1970, after 9999: a clock that wrong says nothing rather than fail the request).
+fn http_date(at: Timestamp) -> Option<String> {
+    /// 9999-12-31T23:59:59Z, the last time the format holds.
+    const LAST_MS: i64 = 253_402_300_799_000;
+    let millis = u64::try_from(at.as_millis()).ok().filter(|ms| *ms <= LAST_MS.unsigned_abs())?;
+    Some(httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_millis(millis)))
 }
 
 /// What a piece of a request in pieces brought back.
@@ -1063,7 +1094,7 @@ async fn sync_run(
     clock: &impl Fn() -> Timestamp,
 ) -> Result<(SyncReport, bool), TransportError> {
     let mut run = lock(replica).start_sync();
-    match finish_earlier_request(replica, relay, &mut run).await {
+    match finish_earlier_request(replica, relay, &mut run, clock()).await {
         Ok(Some(answer)) => {
             handle_answer(&mut run, &mut lock(replica), &answer, clock())?;
         }
@@ -1074,7 +1105,7 @@ async fn sync_run(
         let Some(body) = run.next_request(&lock(replica)) else { break };
         let reply_budget = run.reply_budget();
         let deflate = lock(replica).sends_compressed_requests();
-        let body = SyncBody::new(body, deflate).with_reply_budget(reply_budget);
+        let body = SyncBody::new(body, deflate).with_reply_budget(reply_budget).with_phone_clock(clock());
         let mut answer = match send_request(replica, relay, &mut run, &body).await {
             Ok(Some(answer)) => Ok(answer),
             Ok(None) => continue,
@@ -1096,7 +1127,8 @@ async fn sync_run(
             let plain = run.plain_again(&mut lock(replica))?;
             if let Some(plain) = plain {
                 let deflate = lock(replica).sends_compressed_requests();
-                let plain = SyncBody::new(plain, deflate).with_reply_budget(reply_budget);
+                let plain =
+                    SyncBody::new(plain, deflate).with_reply_budget(reply_budget).with_phone_clock(clock());
                 answer = relay.exchange(&plain).await;
             }
         }
@@ -1140,7 +1172,7 @@ pub async fn send_request(
         );
         let unsent = |error| Unsent { error, in_pieces: true };
         lock(replica).keep_request_in_pieces(request.clone()).map_err(|e| unsent(e.into()))?;
-        match send_in_pieces(relay, &request, Some(0)).await {
+        match send_in_pieces(relay, &request, Some(0), body.phone_clock).await {
             Ok(InPieces::Answered(answer)) => {
                 lock(replica).forget_request_in_pieces().map_err(|e| unsent(e.into()))?;
                 return Ok(Some(answer));
@@ -1171,9 +1203,10 @@ pub async fn finish_earlier_request(
     replica: &Mutex<Replica>,
     relay: &RelayClient,
     run: &mut SyncRun,
+    now: Timestamp,
 ) -> Result<Option<Exchanged>, TransportError> {
     let Some(request) = lock(replica).request_in_pieces().cloned() else { return Ok(None) };
-    match send_in_pieces(relay, &request, None).await? {
+    match send_in_pieces(relay, &request, None, Some(now)).await? {
         InPieces::Answered(answer) => {
             lock(replica).forget_request_in_pieces()?;
             run.sends_earlier_request(&request);
@@ -1225,11 +1258,13 @@ enum InPieces {
 }
 
 /// Sends `request` in pieces from byte `from` (when known; else it asks the relay how much it
-/// holds). An error is the link's or the relay's, with `request` kept for the next window.
+/// holds), saying the phone's clock reads `phone_clock`. An error is the link's or the relay's,
+/// with `request` kept for the next window.
 async fn send_in_pieces(
     relay: &RelayClient,
     request: &RequestInPieces,
     from: Option<usize>,
+    phone_clock: Option<Timestamp>,
 ) -> Result<InPieces, TransportError> {
     let mut from = from;
     // After a piece the link or the relay cut (the relay stops waiting for a body at its request
@@ -1262,7 +1297,7 @@ async fn send_in_pieces(
             )));
         }
         last_start = Some(start);
-        match relay.send_pieces(request, start).await {
+        match relay.send_pieces(request, start, phone_clock).await {
             Ok(PiecesSent::Answered(answer)) => return Ok(InPieces::Answered(answer)),
             Ok(PiecesSent::Held(held)) if held.taken => return Ok(InPieces::Taken),
             Ok(PiecesSent::Held(held)) => from = Some(held.held),
@@ -1383,4 +1418,30 @@ fn lock(replica: &Mutex<Replica>) -> std::sync::MutexGuard<'_, Replica> {
     // A panic while holding the lock cannot leave the replica half-written: every write is one
     // SQLite transaction, so the data behind a poisoned lock is still consistent.
     replica.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_date_header_reads_back_to_the_second_and_junk_or_the_unwritable_says_nothing() {
+        let at = Timestamp::from_millis(1_796_515_543_999);
+        let header = http_date(at).unwrap();
+        assert_eq!(header, "Sun, 06 Dec 2026 00:05:43 GMT");
+        assert_eq!(relay_clock(&header), Some(Timestamp::from_millis(1_796_515_543_000)), "to the second");
+        for junk in ["", "yesterday", "Sun, 06 Dec 2026 25:05:43 GMT", "Sun, 06 Dec 2026 00:05:43", "\u{0}"] {
+            assert_eq!(relay_clock(junk), None, "{junk:?}");
+        }
+        // A clock before 1970 or past 9999 sends no header rather than fail (httpdate panics).
+        assert_eq!(http_date(Timestamp::from_millis(-1)), None);
+        assert_eq!(http_date(Timestamp::from_millis(i64::MAX)), None);
+        assert_eq!(
+            http_date(Timestamp::from_millis(253_402_300_799_000)).unwrap(),
+            "Fri, 31 Dec 9999 23:59:59 GMT"
+        );
+        assert_eq!(http_date(Timestamp::from_millis(253_402_300_800_000)), None);
+    }
 }

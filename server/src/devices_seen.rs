@@ -9,6 +9,10 @@
 //! transaction (`Storage::record_devices_seen`), keeping the later time when several relays
 //! share a database. What a relay noted since its last sweep is lost if it is killed: at most
 //! one sweep's interval of "last sync" (half of `--idle-seconds`, five minutes by default).
+//!
+//! With the time, how far the phone's clock was from the relay's then, when its request said
+//! (its `Date` header): a phone whose date, time or time zone is wrong records every knock at a
+//! wrong time, and the coordinators are the ones who can tell its volunteer to set it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,30 +21,50 @@ use doorstep_core::Timestamp;
 
 use crate::storage::DeviceId;
 
-/// Devices seen since the last write, each with the last time.
+/// A device's request to sync, as the relay saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seen {
+    /// When it came, by the relay's clock.
+    pub at: Timestamp,
+    /// The phone's clock then minus the relay's (milliseconds; positive: the phone's is ahead),
+    /// when the request said what its clock read.
+    pub clock_off_by_ms: Option<i64>,
+}
+
+impl Seen {
+    /// A request at `at` whose `Date` said `phone_clock`, if it said one.
+    pub fn at(at: Timestamp, phone_clock: Option<Timestamp>) -> Self {
+        Seen {
+            at,
+            clock_off_by_ms: phone_clock.map(|phone| phone.as_millis().saturating_sub(at.as_millis())),
+        }
+    }
+}
+
+/// Devices seen since the last write, each with its last request.
 #[derive(Debug, Default)]
 pub struct DevicesSeen {
     // A std mutex: held for one map operation, never across an `.await`.
-    seen: Mutex<HashMap<DeviceId, Timestamp>>,
+    seen: Mutex<HashMap<DeviceId, Seen>>,
 }
 
 impl DevicesSeen {
-    /// Notes that `device` asked to sync at `at`.
-    pub fn saw(&self, device: DeviceId, at: Timestamp) {
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.entry(device).and_modify(|last| *last = (*last).max(at)).or_insert(at);
+    /// Notes that `device` asked to sync as `seen` says, unless a later request is noted.
+    pub fn saw(&self, device: DeviceId, seen: Seen) {
+        let mut all = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.entry(device).and_modify(|last| *last = (*last).max(seen)).or_insert(seen);
     }
 
     /// Everything noted since the last call, emptied.
-    pub fn take(&self) -> Vec<(DeviceId, Timestamp)> {
+    pub fn take(&self) -> Vec<(DeviceId, Seen)> {
         let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         std::mem::take(&mut *seen).into_iter().collect()
     }
 
-    /// Puts back what a failed write did not store, keeping any later time noted meanwhile.
-    pub fn put_back(&self, unwritten: Vec<(DeviceId, Timestamp)>) {
-        for (device, at) in unwritten {
-            self.saw(device, at);
+    /// Puts back what a failed write did not store, keeping any later request noted meanwhile.
+    pub fn put_back(&self, unwritten: Vec<(DeviceId, Seen)>) {
+        for (device, seen) in unwritten {
+            self.saw(device, seen);
         }
     }
 }
@@ -49,19 +73,26 @@ impl DevicesSeen {
 mod tests {
     use super::*;
 
+    fn at(ms: i64, phone_ms: Option<i64>) -> Seen {
+        Seen::at(Timestamp::from_millis(ms), phone_ms.map(Timestamp::from_millis))
+    }
+
     #[test]
-    fn the_last_time_is_kept_and_taking_empties() {
+    fn the_last_request_is_kept_and_taking_empties() {
         let seen = DevicesSeen::default();
         let (a, b) = (DeviceId(1), DeviceId(2));
-        seen.saw(a, Timestamp::from_millis(20));
-        seen.saw(a, Timestamp::from_millis(10));
-        seen.saw(b, Timestamp::from_millis(5));
+        seen.saw(a, at(20, Some(25)));
+        seen.saw(a, at(10, Some(100)));
+        seen.saw(b, at(5, None));
         let mut taken = seen.take();
         taken.sort();
-        assert_eq!(taken, vec![(a, Timestamp::from_millis(20)), (b, Timestamp::from_millis(5))]);
+        assert_eq!(taken, vec![(a, at(20, Some(25))), (b, at(5, None))]);
+        assert_eq!(taken[0].1.clock_off_by_ms, Some(5), "the later request's clock, ahead by 5 ms");
         assert!(seen.take().is_empty());
-        seen.saw(a, Timestamp::from_millis(30));
-        seen.put_back(vec![(a, Timestamp::from_millis(20))]);
-        assert_eq!(seen.take(), vec![(a, Timestamp::from_millis(30))], "a later time noted meanwhile stays");
+        seen.saw(a, at(30, Some(10)));
+        seen.put_back(vec![(a, at(20, Some(25)))]);
+        assert_eq!(seen.take(), vec![(a, at(30, Some(10)))], "a later request noted meanwhile stays");
+        assert_eq!(at(30, Some(10)).clock_off_by_ms, Some(-20), "a clock behind is negative");
+        assert_eq!(at(i64::MAX, Some(i64::MIN)).clock_off_by_ms, Some(i64::MIN), "saturates");
     }
 }

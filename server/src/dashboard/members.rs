@@ -15,6 +15,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use doorstep_core::id::PersonId;
+use doorstep_core::time::clock_is_off;
 use doorstep_core::{Role, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +38,8 @@ pub struct MemberView {
     /// Who they are, their role, when they joined, whether they were revoked.
     #[serde(flatten)]
     pub member: Member,
-    /// Their devices, oldest first, with when each last synced.
+    /// Their devices, oldest first, with when each last synced and how far off its clock was
+    /// then, when by more than [`doorstep_core::time::CLOCK_OFF_BY_MS`].
     pub devices: Vec<MemberDevice>,
     /// Messages of theirs the relay refused because they had used up their day's share of the
     /// growth of the compound's documents (`growth_share.rs`), if any.
@@ -61,8 +63,13 @@ pub async fn list(
         members
             .into_iter()
             .map(|member| {
-                let (theirs, rest) = devices.drain(..).partition(|d| d.person == member.person);
+                let (mut theirs, rest): (Vec<MemberDevice>, _) =
+                    devices.drain(..).partition(|d| d.person == member.person);
                 devices = rest;
+                for device in &mut theirs {
+                    // Seconds of drift are no one's concern; a wrong date is.
+                    device.clock_off_by_ms = device.clock_off_by_ms.filter(|off| clock_is_off(*off));
+                }
                 let share_refused = share_refusals.remove(&member.person);
                 MemberView { member, devices: theirs, share_refused }
             })

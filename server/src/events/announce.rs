@@ -9,6 +9,7 @@ use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::schema::vocabulary::DocKind;
 
 use super::{DocChanged, Events};
+use crate::devices_seen::Seen;
 use crate::storage::{
     ActorBinding, Catchup, Committed, CompoundRecord, DeviceId, DocCommit, DocumentRecord, HeldRequest,
     Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside, PieceKept,
@@ -109,7 +110,7 @@ impl Storage for Announcing {
         self.inner.member_devices(compound)
     }
 
-    fn record_devices_seen(&self, seen: Vec<(DeviceId, Timestamp)>) -> StoreFuture<'_, ()> {
+    fn record_devices_seen(&self, seen: Vec<(DeviceId, Seen)>) -> StoreFuture<'_, ()> {
         self.inner.record_devices_seen(seen)
     }
 

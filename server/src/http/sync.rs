@@ -1,9 +1,10 @@
 //! `POST /v1/sync`: a phone's document messages in, replies and its document list out (CBOR).
 
 use axum::extract::State;
-use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, DATE, VARY};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use doorstep_core::Timestamp;
 use doorstep_core::sync::SyncResponse;
 use doorstep_core::sync::body_deflate::{self, DEFLATE, Effort};
 use doorstep_core::sync::document_copy::{COPY_ADVISED_HEADER, advised_text};
@@ -40,7 +41,7 @@ pub(super) async fn synced(
         headers.get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(body_deflate::accepts_deflate);
     let mut response = match (body, reply_budget(headers)) {
         (Ok(body), Ok(budget)) => {
-            let link = Link { reads_deflate, reply_budget: budget };
+            let link = Link { reads_deflate, reply_budget: budget, phone_clock: phone_clock(headers) };
             answer(state, session, body, link).await.unwrap_or_else(IntoResponse::into_response)
         }
         (Err(refused), _) | (_, Err(refused)) => refused.into_response(),
@@ -57,6 +58,17 @@ struct Link {
     reads_deflate: bool,
     /// It asked for replies of at most so many bytes.
     reply_budget: Option<usize>,
+    /// Its clock, as its `Date` header says.
+    phone_clock: Option<Timestamp>,
+}
+
+/// What the phone's clock read when it sent the request: its `Date` header (RFC 9110 §6.6.1,
+/// which a client may send), to the second. One that does not parse is ignored: it only
+/// informs the members page, and the phone's work is checked against the relay's own clock.
+fn phone_clock(headers: &HeaderMap) -> Option<Timestamp> {
+    let date = headers.get(DATE)?.to_str().ok()?;
+    let since_epoch = httpdate::parse_http_date(date).ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(since_epoch.as_millis()).ok().map(Timestamp::from_millis)
 }
 
 /// The reply budget the request asks for, if any; a value that is not a number of bytes is
@@ -82,6 +94,7 @@ async fn answer(
         device: session.device,
         replies_deflated: reads_deflate,
         reply_budget: link.reply_budget.map(ReplyBudget::asked),
+        phone_clock: link.phone_clock,
     };
     let docs_in = body.request.messages.len();
     let Answered { mut response, copies_advised } = sync_batch(state, caller, body.request).await?;

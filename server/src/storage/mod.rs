@@ -35,6 +35,8 @@ use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::schema::vocabulary::DocKind;
 use doorstep_core::{Role, Timestamp};
 
+use crate::devices_seen::Seen;
+
 pub use error::{InviteProblem, StorageError};
 
 /// The future every storage call returns.
@@ -148,6 +150,10 @@ pub struct MemberDevice {
     /// When it last asked to sync, or last synced a document, if it ever did (Unix
     /// milliseconds).
     pub last_seen: Option<Timestamp>,
+    /// How far its clock was from the relay's at its last request that said (milliseconds,
+    /// positive: ahead), if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_off_by_ms: Option<i64>,
 }
 
 /// A compound.
@@ -473,10 +479,10 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>>;
     /// The devices of everyone who holds or held a membership of a compound, oldest first.
     fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>>;
-    /// Notes when each of `seen`'s devices last asked to sync, keeping a later time stored
-    /// already (relays sharing a database each write their own); a device no longer stored is
-    /// skipped.
-    fn record_devices_seen(&self, seen: Vec<(DeviceId, Timestamp)>) -> StoreFuture<'_, ()>;
+    /// Notes when each of `seen`'s devices last asked to sync and how far off its clock was
+    /// then, keeping a later request stored already (relays sharing a database each write their
+    /// own); a device no longer stored is skipped.
+    fn record_devices_seen(&self, seen: Vec<(DeviceId, Seen)>) -> StoreFuture<'_, ()>;
     /// Counts a message of `person` for `document` (of `kind`, in `compound`) refused at `at`
     /// for a used-up share of the compound's growth.
     fn record_share_refusal(

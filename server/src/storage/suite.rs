@@ -143,22 +143,32 @@ pub async fn member_devices_name_every_device_and_its_last_sync(s: Arc<dyn Stora
     assert_eq!(named, vec![("old phone", true, Some(later(9))), ("new phone", true, None)]);
     assert!(devices.iter().all(|d| d.person == v));
     // A sync that changed no state still counts as the device's last: the later of the two
-    // times, whichever relay wrote it last; a device no longer stored is skipped; a device
-    // named twice in one sweep keeps its later time.
+    // times, whichever relay wrote it last, with how far off its clock was then (or unsaid); a
+    // device no longer stored is skipped; a device named twice in one sweep keeps its later
+    // request.
+    let seen = |at: Timestamp, off: Option<i64>| Seen { at, clock_off_by_ms: off };
     s.record_devices_seen(vec![
-        (new, later(10)),
-        (old, later(8)),
-        (new, later(12)),
-        (DeviceId(987_654), later(12)),
-        (new, later(7)),
+        (new, seen(later(10), Some(-40))),
+        (old, seen(later(8), Some(7))),
+        (new, seen(later(12), Some(3_600_000))),
+        (DeviceId(987_654), seen(later(12), None)),
+        (new, seen(later(7), Some(-5))),
     ])
     .await
     .unwrap();
-    s.record_devices_seen(vec![(new, later(11))]).await.unwrap();
+    s.record_devices_seen(vec![(new, seen(later(11), Some(1)))]).await.unwrap();
     let devices = s.member_devices(compound).await.unwrap();
-    let seen: Vec<(&str, Option<Timestamp>)> =
-        devices.iter().map(|d| (d.name.as_str(), d.last_seen)).collect();
-    assert_eq!(seen, vec![("old phone", Some(later(9))), ("new phone", Some(later(12)))]);
+    let last: Vec<(&str, Option<Timestamp>, Option<i64>)> =
+        devices.iter().map(|d| (d.name.as_str(), d.last_seen, d.clock_off_by_ms)).collect();
+    assert_eq!(
+        last,
+        vec![("old phone", Some(later(9)), Some(7)), ("new phone", Some(later(12)), Some(3_600_000))],
+        "an earlier request's clock does not replace a later one's"
+    );
+    // A later request that did not say its clock says nothing of it.
+    s.record_devices_seen(vec![(new, seen(later(13), None))]).await.unwrap();
+    let devices = s.member_devices(compound).await.unwrap();
+    assert_eq!((devices[1].last_seen, devices[1].clock_off_by_ms), (Some(later(13)), None));
     let joined: Vec<(PersonId, Timestamp)> =
         s.members(compound).await.unwrap().iter().map(|m| (m.person, m.joined_at)).collect();
     assert_eq!(joined, vec![(admin, T0), (v, later(5))]);

@@ -24,6 +24,7 @@ pub use doorstep_core::relay_engine::rejection;
 
 use std::collections::BTreeSet;
 
+use doorstep_core::Timestamp;
 use doorstep_core::id::{DocumentId, PersonId};
 use doorstep_core::sync::reply_budget::ReplyBudget;
 use doorstep_core::sync::{
@@ -33,6 +34,7 @@ use doorstep_core::sync::{
 use crate::access::{Access, Decision};
 use crate::clock;
 use crate::config::Limits;
+use crate::devices_seen::Seen;
 use crate::state::AppState;
 use crate::storage::{DeviceId, StorageError};
 
@@ -50,6 +52,9 @@ pub struct Caller {
     /// and it asked for small replies (core `sync/reply_budget.rs`): for one document, what the
     /// answer's earlier documents left of it.
     pub reply_budget: Option<ReplyBudget>,
+    /// What the phone's clock read when it sent the request (its `Date` header), if it said;
+    /// kept to show the coordinators whose clock is wrong (`devices_seen.rs`).
+    pub phone_clock: Option<Timestamp>,
 }
 
 /// A request refused as a whole.
@@ -137,7 +142,7 @@ pub async fn sync_batch(
     // One member's phone must not hold a crowd's share of the relay's work: its place first,
     // before anything of the request is looked at, held until it is answered.
     let _in_hand = relay.syncs_in_hand().acquire(caller, &config.queue)?;
-    relay.devices_seen().saw(caller.device, clock::now());
+    relay.devices_seen().saw(caller.device, Seen::at(clock::now(), caller.phone_clock));
     let known_digest = request.documents_digest;
     let limit = config.limits.max_docs_per_request;
     if request.messages.len() > limit {

@@ -137,6 +137,7 @@ mod tests {
             device: DeviceId(device),
             replies_deflated: true,
             reply_budget: None,
+            phone_clock: None,
         }
     }
 

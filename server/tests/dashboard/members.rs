@@ -276,3 +276,80 @@ async fn a_phone_syncing_with_nothing_new_shows_when_it_last_synced() {
     let shown = last_sync(&session.get_json(&members_path(compound)).await).unwrap();
     assert!(shown >= third, "after a restart the page shows {shown}, not the sync at {third}");
 }
+
+/// A phone whose clock is wrong records every knock at a wrong time, and the coordinators are
+/// the ones who can tell its volunteer: each sync request says what the phone's clock read (its
+/// `Date` header), and the members page shows how far off it was at the device's last sync, past
+/// five minutes, until a sync with the clock set right. A request that does not say (the harness
+/// phone) shows nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_whose_clock_is_wrong_is_shown_until_it_is_set() {
+    use doorstep_core::Timestamp;
+    use doorstep_server::Config;
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+    let dash = Dash::start_with(Config {
+        idle_eviction: std::time::Duration::from_millis(400),
+        ..Config::default()
+    })
+    .await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut unsaid = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    unsaid.sync(&dash.relay).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Mutex::new(Replica::open(dir.path().join("zhao.sqlite")).unwrap());
+    let transport = RelayClient::new(&dash.relay.url, None).unwrap();
+    let code = dash.relay.invite(&dash.relay.admin_token, compound, Role::Volunteer).await;
+    let joined = http::join(&replica, &transport, &code, "赵敏").await.unwrap();
+    let transport = transport.with_token(joined.token);
+    let clock_off_by = |off: i64| move || Timestamp::from_millis(now().as_millis() + off);
+
+    let session = dash.login(&coordinator.token).await;
+    let shown = |list: &Value, name: &str| member(list, name)["devices"][0].clone();
+    // The sweep writes what the relay noted every 200 ms here; the page is asked until it shows.
+    let page_once = async |check: &dyn Fn(&Value) -> bool| {
+        let mut list = Value::Null;
+        for _ in 0..50 {
+            list = session.get_json(&members_path(compound)).await;
+            if check(&list) {
+                return list;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the members page never showed it: {list}");
+    };
+
+    // Three days and two hours ahead.
+    let ahead = 3 * DAY + 2 * 60 * 60 * 1000;
+    http::sync(&replica, &transport, clock_off_by(ahead)).await.unwrap();
+    let list = page_once(&|list| shown(list, "赵敏").get("clock_off_by_ms").is_some()).await;
+    let off = shown(&list, "赵敏")["clock_off_by_ms"].as_i64().unwrap();
+    assert!(
+        (off - ahead).abs() <= 2_000,
+        "shown {off} ms ahead, the phone was {ahead} (to the second, on loopback)"
+    );
+    assert!(shown(&list, "李强").get("clock_off_by_ms").is_none(), "a phone that did not say: {list}");
+
+    // Forty days behind: the later sync's clock replaces the earlier's.
+    http::sync(&replica, &transport, clock_off_by(-40 * DAY)).await.unwrap();
+    let list =
+        page_once(&|list| shown(list, "赵敏")["clock_off_by_ms"].as_i64().is_some_and(|off| off < 0)).await;
+    let off = shown(&list, "赵敏")["clock_off_by_ms"].as_i64().unwrap();
+    assert!((off + 40 * DAY).abs() <= 2_000, "shown {off}: {list}");
+
+    // Set right (a minute off is drift, not a wrong clock): nothing shown.
+    http::sync(&replica, &transport, clock_off_by(60_000)).await.unwrap();
+    let list = page_once(&|list| shown(list, "赵敏").get("clock_off_by_ms").is_none()).await;
+    assert!(shown(&list, "赵敏")["last_seen"].as_i64().is_some(), "{list}");
+
+    // Kept with the relay's data, as "last sync" is: wrong again, then a restart.
+    http::sync(&replica, &transport, clock_off_by(ahead)).await.unwrap();
+    page_once(&|list| shown(list, "赵敏").get("clock_off_by_ms").is_some()).await;
+    let dash = dash.restart(Config::default()).await;
+    let session = dash.login(&coordinator.token).await;
+    let list = session.get_json(&members_path(compound)).await;
+    assert!(
+        shown(&list, "赵敏")["clock_off_by_ms"].as_i64().is_some_and(|off| (off - ahead).abs() <= 2_000),
+        "{list}"
+    );
+}

@@ -48,6 +48,7 @@ use super::{
     PieceKept, Redemption, RemoteChange, SecretHash, SetAsideDecided, SetAsideRecord, ShareRefused, Storage,
     StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
+use crate::devices_seen::Seen;
 
 /// Connections each relay keeps at most. Two cores serve a few syncs at a time; eight leaves
 /// room for the dashboard and admin calls beside them, and eight relays stay under PostgreSQL's
@@ -271,7 +272,7 @@ impl Storage for PostgresStorage {
         on_connection!(self, |db| people::member_devices(&db, compound).await)
     }
 
-    fn record_devices_seen(&self, seen: Vec<(DeviceId, Timestamp)>) -> StoreFuture<'_, ()> {
+    fn record_devices_seen(&self, seen: Vec<(DeviceId, Seen)>) -> StoreFuture<'_, ()> {
         in_transaction!(self, |tx| people::record_devices_seen(&tx, &seen).await?)
     }
 

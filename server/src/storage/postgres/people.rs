@@ -5,6 +5,7 @@ use doorstep_core::id::{CompoundId, PersonId};
 use doorstep_core::{Role, Timestamp};
 
 use super::{execute, parsed, query, query_opt};
+use crate::devices_seen::Seen;
 use crate::storage::{
     ActorBinding, DeviceId, InviteProblem, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson,
     Redemption, SecretHash, Session, StorageError, TokenStatus,
@@ -127,27 +128,39 @@ pub(super) async fn members(
         .collect()
 }
 
-/// Notes when devices last asked to sync, keeping a later time stored already (by this relay or
-/// another on the database): one statement for a sweep's devices, each once (its latest time; a
-/// row may be updated once per statement), in the order of their IDs (so two relays writing the
-/// same devices take their rows' locks in the same order).
+/// Notes when devices last asked to sync and how far off their clocks were, keeping a later
+/// request stored already (by this relay or another on the database; the offset goes with its
+/// time): one statement for a sweep's devices, each once (its latest request; a row may be
+/// updated once per statement), in the order of their IDs (so two relays writing the same
+/// devices take their rows' locks in the same order).
 pub(super) async fn record_devices_seen(
     db: &impl GenericClient,
-    seen: &[(DeviceId, Timestamp)],
+    seen: &[(DeviceId, Seen)],
 ) -> Result<(), StorageError> {
-    let mut latest: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
-    for (device, at) in seen {
-        let last = latest.entry(device.0).or_insert(at.as_millis());
-        *last = (*last).max(at.as_millis());
+    let mut latest: std::collections::BTreeMap<i64, Seen> = std::collections::BTreeMap::new();
+    for (device, seen) in seen {
+        let last = latest.entry(device.0).or_insert(*seen);
+        *last = (*last).max(*seen);
     }
-    let (devices, times): (Vec<i64>, Vec<i64>) = latest.into_iter().unzip();
+    let mut devices = Vec::with_capacity(latest.len());
+    let mut times = Vec::with_capacity(latest.len());
+    let mut offsets = Vec::with_capacity(latest.len());
+    for (device, seen) in latest {
+        devices.push(device);
+        times.push(seen.at.as_millis());
+        offsets.push(seen.clock_off_by_ms);
+    }
     execute(
         db,
-        "INSERT INTO devices_seen (device, last_at)
-         SELECT s.device, s.last_at FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS s(device, last_at)
+        "INSERT INTO devices_seen (device, last_at, clock_off_by_ms)
+         SELECT s.device, s.last_at, s.clock_off_by_ms
+         FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) AS s(device, last_at, clock_off_by_ms)
          WHERE EXISTS (SELECT 1 FROM devices WHERE id = s.device)
-         ON CONFLICT (device) DO UPDATE SET last_at = GREATEST(devices_seen.last_at, excluded.last_at)",
-        &[&devices, &times],
+         ON CONFLICT (device) DO UPDATE SET
+           clock_off_by_ms = CASE WHEN excluded.last_at >= devices_seen.last_at
+                                  THEN excluded.clock_off_by_ms ELSE devices_seen.clock_off_by_ms END,
+           last_at = GREATEST(devices_seen.last_at, excluded.last_at)",
+        &[&devices, &times, &offsets],
     )
     .await?;
     Ok(())
@@ -161,7 +174,8 @@ pub(super) async fn member_devices(
         db,
         "SELECT d.person, d.name, d.created_at, d.revoked_at IS NOT NULL,
                 GREATEST((SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id),
-                         (SELECT v.last_at FROM devices_seen v WHERE v.device = d.id))
+                         (SELECT v.last_at FROM devices_seen v WHERE v.device = d.id)),
+                (SELECT v.clock_off_by_ms FROM devices_seen v WHERE v.device = d.id)
          FROM devices d JOIN memberships m ON m.person = d.person
          WHERE m.compound = $1 ORDER BY d.created_at, d.id",
         &[&compound.to_string()],
@@ -175,6 +189,7 @@ pub(super) async fn member_devices(
                 created_at: Timestamp::from_millis(row.try_get(2)?),
                 revoked: row.try_get(3)?,
                 last_seen: row.try_get::<_, Option<i64>>(4)?.map(Timestamp::from_millis),
+                clock_off_by_ms: row.try_get(5)?,
             })
         })
         .collect()

@@ -156,5 +156,6 @@ CREATE TABLE share_refusals (
 
 CREATE TABLE devices_seen (
     device BIGINT PRIMARY KEY REFERENCES devices(id),
-    last_at BIGINT NOT NULL
+    last_at BIGINT NOT NULL,
+    clock_off_by_ms BIGINT
 );

@@ -39,6 +39,7 @@ use super::{
     PieceKept, Redemption, SecretHash, SetAsideDecided, SetAsideRecord, ShareRefused, Storage, StorageError,
     StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
 };
+use crate::devices_seen::Seen;
 
 /// Readers kept open between calls.
 const IDLE_READERS: usize = 4;
@@ -227,7 +228,7 @@ impl Storage for SqliteStorage {
         self.read(move |conn| people::member_devices(conn, compound))
     }
 
-    fn record_devices_seen(&self, seen: Vec<(DeviceId, Timestamp)>) -> StoreFuture<'_, ()> {
+    fn record_devices_seen(&self, seen: Vec<(DeviceId, Seen)>) -> StoreFuture<'_, ()> {
         self.transact(move |tx| people::record_devices_seen(tx, &seen))
     }
 

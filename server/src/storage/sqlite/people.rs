@@ -5,6 +5,7 @@ use doorstep_core::{Role, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::parsed;
+use crate::devices_seen::Seen;
 use crate::storage::{
     ActorBinding, DeviceId, InviteProblem, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson,
     Redemption, SecretHash, Session, StorageError, TokenStatus,
@@ -111,21 +112,24 @@ pub(super) fn members(conn: &Connection, compound: CompoundId) -> Result<Vec<Mem
         .collect()
 }
 
-/// Notes when devices last asked to sync, keeping a later time stored already.
-pub(super) fn record_devices_seen(
-    conn: &Connection,
-    seen: &[(DeviceId, Timestamp)],
-) -> Result<(), StorageError> {
+/// Notes when devices last asked to sync and how far off their clocks were, keeping a later
+/// request stored already (the offset goes with its time).
+pub(super) fn record_devices_seen(conn: &Connection, seen: &[(DeviceId, Seen)]) -> Result<(), StorageError> {
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO devices_seen (device, last_at)
-         SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?1)
-         ON CONFLICT (device) DO UPDATE SET last_at = MAX(last_at, excluded.last_at)",
+        "INSERT INTO devices_seen (device, last_at, clock_off_by_ms)
+         SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM devices WHERE id = ?1)
+         ON CONFLICT (device) DO UPDATE SET
+           clock_off_by_ms = CASE WHEN excluded.last_at >= last_at THEN excluded.clock_off_by_ms ELSE clock_off_by_ms END,
+           last_at = MAX(last_at, excluded.last_at)",
     )?;
-    for (device, at) in seen {
-        stmt.execute(rusqlite::params![device.0, at.as_millis()])?;
+    for (device, seen) in seen {
+        stmt.execute(rusqlite::params![device.0, seen.at.as_millis(), seen.clock_off_by_ms])?;
     }
     Ok(())
 }
+
+/// A member device's row: person, name, created, revoked, last seen, clock off by.
+type DeviceRow = (String, String, i64, bool, Option<i64>, Option<i64>);
 
 pub(super) fn member_devices(
     conn: &Connection,
@@ -134,23 +138,25 @@ pub(super) fn member_devices(
     let mut stmt = conn.prepare_cached(
         "SELECT d.person, d.name, d.created_at, d.revoked_at IS NOT NULL,
                 NULLIF(MAX(COALESCE((SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id), 0),
-                           COALESCE((SELECT v.last_at FROM devices_seen v WHERE v.device = d.id), 0)), 0)
+                           COALESCE((SELECT v.last_at FROM devices_seen v WHERE v.device = d.id), 0)), 0),
+                (SELECT v.clock_off_by_ms FROM devices_seen v WHERE v.device = d.id)
          FROM devices d JOIN memberships m ON m.person = d.person
          WHERE m.compound = ?1 ORDER BY d.created_at, d.id",
     )?;
-    let rows: Vec<(String, String, i64, bool, Option<i64>)> = stmt
+    let rows: Vec<DeviceRow> = stmt
         .query_map([compound.to_string()], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
         })?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
-        .map(|(person, name, created_at, revoked, last_seen)| {
+        .map(|(person, name, created_at, revoked, last_seen, clock_off_by_ms)| {
             Ok(MemberDevice {
                 person: parsed(&person, "person id")?,
                 name,
                 created_at: Timestamp::from_millis(created_at),
                 revoked,
                 last_seen: last_seen.map(Timestamp::from_millis),
+                clock_off_by_ms,
             })
         })
         .collect()

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use crate::storage::StorageError;
 
 /// The schema version this relay writes.
-pub const VERSION: i64 = 6;
+pub const VERSION: i64 = 7;
 
 /// The current schema, for a new database.
 pub const SQL: &str = include_str!("schema.sql");
@@ -23,6 +23,7 @@ const MIGRATIONS: [&str; VERSION as usize] = [
     include_str!("migrations/004_held_requests.sql"),
     include_str!("migrations/005_share_refusals.sql"),
     include_str!("migrations/006_devices_seen.sql"),
+    include_str!("migrations/007_clock_off_by.sql"),
 ];
 
 /// Brings the database to [`VERSION`]: creates it if empty, upgrades it if older.
@@ -64,7 +65,10 @@ mod tests {
             .unwrap();
         stmt.query_map([], |row| {
             let sql: Option<String> = row.get(2)?;
+            // Spacing aside: `ALTER TABLE … ADD COLUMN` splices its column in as `NOT NULL , x
+            // INTEGER)`, where `schema.sql` writes `NOT NULL, x INTEGER )`.
             let sql = sql.unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ");
+            let sql = sql.replace(" ,", ",").replace(" )", ")");
             Ok((row.get(0)?, row.get(1)?, sql))
         })
         .unwrap()

@@ -145,5 +145,6 @@ CREATE TABLE share_refusals (
 
 CREATE TABLE devices_seen (
     device INTEGER PRIMARY KEY REFERENCES devices(id),
-    last_at INTEGER NOT NULL
+    last_at INTEGER NOT NULL,
+    clock_off_by_ms INTEGER
 ) STRICT;

@@ -128,8 +128,16 @@ export class Phone {
   }
 
   async run(...args) {
+    return this.runWithClock(null, ...args);
+  }
+
+  /** `run` with the phone's clock `offset` from the real one (`+3d`, `-40d`: libfaketime's
+   * `faketime -f`, which scripts/test-browser installs); `null` for the real clock. */
+  async runWithClock(offset, ...args) {
+    const command = [doorstepBin(), 'phone', '--db', this.db, '--json', ...args];
+    const [file, argv] = offset === null ? [command[0], command.slice(1)] : ['faketime', ['-f', offset, ...command]];
     try {
-      const { stdout } = await run(doorstepBin(), ['phone', '--db', this.db, '--json', ...args], {
+      const { stdout } = await run(file, argv, {
         env: { ...process.env, RUST_LOG: 'error' },
       });
       const text = stdout.trim();

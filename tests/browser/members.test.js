@@ -396,4 +396,57 @@ test("a volunteer's phone refused for its share of the roster is named on the me
   }
 });
 
+test("a phone whose clock is wrong is named on the members page until it is set right", async () => {
+  // The relay sweeps what it noted of each sync every half second here (`--idle-seconds 1`).
+  const dir = tempDir('members-clock');
+  const relay = await Relay.start(dir, ['--idle-seconds', '1']);
+  let ui = null;
+  try {
+    const world = await compound(relay, dir, '香樟苑', { volunteers: 2 });
+    const [wrong, right] = world.phones;
+    const members = `${world.cbase}/members`;
+    const offOf = async () =>
+      (await world.session.send('GET', members)).find((m) => m.person === wrong.person).devices[0].clock_off_by_ms;
+    const until = async (check, what) => {
+      for (let i = 0; i < 100 && !check(await offOf()); i += 1) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(check(await offOf()), what);
+    };
+    // Its date three days ahead (a battery run flat, a date set by hand).
+    await wrong.runWithClock('+3d', 'sync');
+    await until((off) => off > 0, 'the relay never showed the clock three days ahead');
+
+    ui = await dashboard(world);
+    const p = ui.page;
+    await p.click(tid('nav-members'));
+    await p.waitForSelector('main[data-ready="members"]');
+    const warningOf = (phone) => `${tid('member-row')}[data-person="${phone.person}"] ${tid('member-clock-off')}`;
+    const warning = (await p.textContent(warningOf(wrong))).trim();
+    assert.ok(warning.startsWith('手机时钟快了 3 天 0 小时：请提醒此人校准手机的日期、时间和时区'), warning);
+    assert.equal(await p.$$eval(tid('member-clock-off'), (els) => els.length), 1, 'beside the one wrong phone only');
+    assert.equal(await p.$(warningOf(right)), null);
+    await screenshot(p, 'members-clock-off');
+    await p.click(tid('lang-toggle'));
+    await p.waitForSelector('main[data-ready="members"]');
+    const english = (await p.textContent(warningOf(wrong))).trim();
+    assert.ok(english.startsWith("phone's clock 3 days 0 h ahead: ask them to set the phone's date, time and time zone"), english);
+    assert.ok((await overflow(p)) <= 1, 'the page fits the width');
+
+    // Set right, and synced: the warning goes at the page's next look.
+    await wrong.sync();
+    await until((off) => off === undefined, 'the warning stayed after a sync with the clock set right');
+    await p.click(tid('nav-overview'));
+    await p.waitForSelector('main[data-ready="overview"]');
+    await p.click(tid('nav-members'));
+    await p.waitForSelector('main[data-ready="members"]');
+    assert.equal(await p.$$eval(tid('member-clock-off'), (els) => els.length), 0);
+  } finally {
+    try {
+      if (ui) await ui.close();
+    } finally {
+      await relay.stop();
+      cleanup(dir);
+    }
+  }
+});
+
 for (const [name, fn] of inOrder(tests)) nodeTest(name, fn);

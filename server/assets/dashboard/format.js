@@ -23,6 +23,18 @@ export function fmtTime(ms) {
   });
 }
 
+/** How long `ms` milliseconds are (either sign): to the hour from a day on, to the minute under
+ * one: `3 天 2 小时`, `3 days 2 h`, `40 min`. */
+export function fmtSpan(ms) {
+  const minutes = Math.round(Math.abs(Number(ms)) / 60_000);
+  if (minutes >= 1440) {
+    const hours = Math.round(minutes / 60);
+    return t('span.days_hours', { days: Math.floor(hours / 24), hours: hours % 24 });
+  }
+  if (minutes >= 60) return t('span.hours_minutes', { hours: Math.floor(minutes / 60), minutes: minutes % 60 });
+  return t('span.minutes', { minutes });
+}
+
 /** Today's date on the compound's clock. */
 export function today() {
   const d = new Date(Date.now() + zoneMinutes() * 60_000);

@@ -165,6 +165,17 @@ export const MESSAGES = {
   'members.devices': ['设备（最近同步）', 'Devices (last sync)'],
   'members.never_synced': ['从未同步', 'never synced'],
   'members.device_revoked': ['已停用', 'revoked'],
+  'members.clock_ahead': [
+    '手机时钟快了 {span}：请提醒此人校准手机的日期、时间和时区（手机记录的时间以其时钟为准）',
+    "phone's clock {span} ahead: ask them to set the phone's date, time and time zone (what it records carries its clock's time)",
+  ],
+  'members.clock_behind': [
+    '手机时钟慢了 {span}：请提醒此人校准手机的日期、时间和时区（手机记录的时间以其时钟为准）',
+    "phone's clock {span} behind: ask them to set the phone's date, time and time zone (what it records carries its clock's time)",
+  ],
+  'span.days_hours': ['{days} 天 {hours} 小时', '{days} days {hours} h'],
+  'span.hours_minutes': ['{hours} 小时 {minutes} 分钟', '{hours} h {minutes} min'],
+  'span.minutes': ['{minutes} 分钟', '{minutes} min'],
   'members.none': ['还没有成员。', 'No members yet.'],
   'members.share_refused': [
     '这部手机向{doc}写入的数据超过每日份额，已被拒收 {times} 次（最近 {time}）。若此人并未写这么多，请移出。',

@@ -6,7 +6,7 @@
 
 import { t, label } from './i18n.js';
 import { h, fill, field, select, button } from './dom.js';
-import { zoneMinutes, fmtTime, zoneLabel } from './format.js';
+import { zoneMinutes, fmtTime, fmtSpan, zoneLabel } from './format.js';
 import { state } from './state.js';
 import { API, ApiError, api, cpath } from './api.js';
 import { toast, showError } from './notices.js';
@@ -197,9 +197,19 @@ export function Members() {
       (m.devices || []).map((d) =>
         h('li', { testid: 'member-device', dataset: { revoked: String(d.revoked) } },
           d.name, ' · ',
-          d.revoked ? t('members.device_revoked') : d.last_seen ? fmtTime(d.last_seen) : t('members.never_synced')),
+          d.revoked ? t('members.device_revoked') : d.last_seen ? fmtTime(d.last_seen) : t('members.never_synced'),
+          d.revoked ? null : clockOff(d)),
       ),
     );
+  }
+
+  /** A warning beside a device whose clock was wrong at its last sync (the relay says so only
+   * past five minutes, core's `CLOCK_OFF_BY_MS`): whatever it records is stamped with that clock. */
+  function clockOff(d) {
+    const off = d.clock_off_by_ms;
+    if (off === undefined || off === null) return null;
+    return h('p', { class: 'warn', role: 'note', testid: 'member-clock-off' },
+      t(off > 0 ? 'members.clock_ahead' : 'members.clock_behind', { span: fmtSpan(off) }));
   }
 
   /** The row's actions; a confirm step replaces them until the coordinator decides. */

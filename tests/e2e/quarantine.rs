@@ -164,6 +164,10 @@ fn one_refused_change_followed_by_ten_good_ones_sets_aside_only_the_refused_one(
     assert_eq!(rejected[0]["rule"], "roster_is_edited_by_coordinators", "{report}");
     assert_eq!(report["report"]["set_aside"], 1, "only the refused operation: {report}");
     assert_eq!(report["report"]["reapplied"], 10, "the ten later ones are carried out again: {report}");
+    // The refusal's answer, then the ten in the next request (its message for the roster carries
+    // them at once rather than first announcing heads the relay answers by asking for them: 4
+    // requests before), then the set-aside one to the review inbox.
+    assert_eq!(report["report"]["requests"], 3, "{report}");
     assert_eq!(report["unsynced"], 0, "the ten went up: {report}");
     assert_eq!(report["set_aside"], 1, "{report}");
     let status = volunteer.ok(&["status"]);

@@ -333,9 +333,14 @@ impl ClientSession {
         out
     }
 
-    /// Replaces the state of one document (after the document was rewritten locally).
+    /// Replaces the state of one document (after the document was rewritten locally, or the
+    /// relay refused its message and forgot its side). Its next message is as a session's first:
+    /// it carries this device's changes since the heads `state` says both sides share, instead
+    /// of announcing heads and waiting a round trip for the relay to ask for them (a state with
+    /// no shared heads starts the ordinary exchange).
     pub fn reset(&mut self, doc: DocumentId, state: PeerState) {
         self.states.insert(doc, state);
+        self.announced.remove(&doc);
     }
 
     /// The changes the last request's message for `doc` carries (none when it had no message

@@ -101,6 +101,9 @@ async fn a_day_recorded_by_a_clock_three_days_ahead_syncs_at_the_relays_time() {
     assert!(report.rejected.is_empty(), "nothing refused for good: {:?}", report.rejected);
     assert_eq!(report.set_aside, 0, "{report:?}");
     assert!(report.retimed >= 1, "the delivery was carried out again: {report:?}");
+    // The refusal's answer, then the day carried out again in the next request's first message
+    // (not a message of heads first, then the changes a round trip later).
+    assert_eq!(report.requests, 2, "{report:?}");
     let off = report.clock_off_by_ms.expect("the sync says the clock is off");
     assert!((off + ahead).abs() < 60_000, "off by {off} ms, the clock was {ahead} ms ahead");
     let person = {

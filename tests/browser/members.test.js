@@ -35,6 +35,25 @@ function wallClock(ms, minutes) {
   return `${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
 }
 
+/** Runs `body(relay, dir, shown)` against a relay of its own started with `flags`; a dashboard
+ * the body opens goes in `shown.ui`, and is closed (failing the test on a script error the page
+ * raised) before the relay stops and its folder goes. */
+async function onItsOwnRelay(prefix, flags, body) {
+  const dir = tempDir(prefix);
+  const relay = await Relay.start(dir, flags);
+  const shown = { ui: null };
+  try {
+    await body(relay, dir, shown);
+  } finally {
+    try {
+      if (shown.ui) await shown.ui.close();
+    } finally {
+      await relay.stop();
+      cleanup(dir);
+    }
+  }
+}
+
 /** Names in the live members table. */
 const liveNames = (page) => page.$$eval(`${tid('member-row')} td.lead`, (tds) => tds.map((td) => td.textContent.trim()));
 
@@ -340,10 +359,7 @@ test("a volunteer's phone refused for its share of the roster is named on the me
   // A share of 1/1024 MiB (1 KiB) a day for a volunteer; a volunteer's phone rewrites one
   // household's notes, 1,000 characters (about 3 KB: a message larger than a whole share is taken
   // from a full one) at a time, until the relay refuses the roster's growth.
-  const dir = tempDir('members-share');
-  const relay = await Relay.start(dir, ['--growth-share-mib', String(1 / 1024)]);
-  let ui = null;
-  try {
+  await onItsOwnRelay('members-share', ['--growth-share-mib', String(1 / 1024)], async (relay, dir, shown) => {
     const world = await compound(relay, dir, '香樟苑', { volunteers: 1 });
     await world.session.operate(world.compound, { op: 'add_building', estate: '', label: '9', lift: false });
     await world.session.operate(world.compound, {
@@ -370,8 +386,7 @@ test("a volunteer's phone refused for its share of the roster is named on the me
     assert.ok(refused.times >= 1, JSON.stringify(refused));
 
     // The page says so under the volunteer's name, in Chinese, then in English.
-    ui = await dashboard(world);
-    const p = ui.page;
+    const p = (shown.ui = await dashboard(world)).page;
     await p.click(tid('nav-members'));
     await p.waitForSelector('main[data-ready="members"]');
     const row = `${tid('member-row')}[data-person="${phone.person}"]`;
@@ -385,23 +400,12 @@ test("a volunteer's phone refused for its share of the roster is named on the me
     const english = (await p.textContent(`${row} ${tid('member-share-refused')}`)).trim();
     assert.ok(english.startsWith("This person's phone tried to add more than a day's share to the household roster"), english);
     assert.ok((await overflow(p)) <= 1, 'the page fits the width');
-  } finally {
-    try {
-      // Fails the test if the page raised a script error.
-      if (ui) await ui.close();
-    } finally {
-      await relay.stop();
-      cleanup(dir);
-    }
-  }
+  });
 });
 
 test("a phone whose clock is wrong is named on the members page until it is set right", async () => {
   // The relay sweeps what it noted of each sync every half second here (`--idle-seconds 1`).
-  const dir = tempDir('members-clock');
-  const relay = await Relay.start(dir, ['--idle-seconds', '1']);
-  let ui = null;
-  try {
+  await onItsOwnRelay('members-clock', ['--idle-seconds', '1'], async (relay, dir, shown) => {
     const world = await compound(relay, dir, '香樟苑', { volunteers: 2 });
     const [wrong, right] = world.phones;
     const members = `${world.cbase}/members`;
@@ -415,8 +419,7 @@ test("a phone whose clock is wrong is named on the members page until it is set 
     await wrong.runWithClock('+3d', 'sync');
     await until((off) => off > 0, 'the relay never showed the clock three days ahead');
 
-    ui = await dashboard(world);
-    const p = ui.page;
+    const p = (shown.ui = await dashboard(world)).page;
     await p.click(tid('nav-members'));
     await p.waitForSelector('main[data-ready="members"]');
     const warningOf = (phone) => `${tid('member-row')}[data-person="${phone.person}"] ${tid('member-clock-off')}`;
@@ -439,14 +442,7 @@ test("a phone whose clock is wrong is named on the members page until it is set 
     await p.click(tid('nav-members'));
     await p.waitForSelector('main[data-ready="members"]');
     assert.equal(await p.$$eval(tid('member-clock-off'), (els) => els.length), 0);
-  } finally {
-    try {
-      if (ui) await ui.close();
-    } finally {
-      await relay.stop();
-      cleanup(dir);
-    }
-  }
+  });
 });
 
 for (const [name, fn] of inOrder(tests)) nodeTest(name, fn);

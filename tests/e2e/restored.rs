@@ -46,6 +46,9 @@ fn a_phone_restored_from_an_old_file_keeps_working_and_loses_nothing() {
     assert_eq!(after["report"]["rejected"], serde_json::json!([]), "nothing refused: {after}");
     assert_eq!(after["report"]["failed"], serde_json::json!([]), "{after}");
     assert_eq!(after["report"]["reapplied"], 2, "both notes written again under a new actor: {after}");
+    // The refusal of the old actor's sequence numbers, then the two notes under the new actor in
+    // the next request (3 requests before: the next message only announced heads).
+    assert_eq!(after["report"]["requests"], 2, "{after}");
     let again = volunteer.sync();
     assert_eq!(again["unsynced"], 0, "{again}");
 

@@ -10,6 +10,9 @@
 //! share a database. What a relay noted since its last sweep is lost if it is killed: at most
 //! one sweep's interval of "last sync" (half of `--idle-seconds`, five minutes by default).
 //!
+//! The members page reads what is noted here too (`MemberDevice::with_noted`), so a sync shows
+//! the moment it happens on the relay it reached.
+//!
 //! With the time, how far the phone's clock was from the relay's then, when its request said
 //! (its `Date` header): a phone whose date, time or time zone is wrong records every knock at a
 //! wrong time, and the coordinators are the ones who can tell its volunteer to set it.
@@ -55,6 +58,11 @@ impl DevicesSeen {
         all.entry(device).and_modify(|last| *last = (*last).max(seen)).or_insert(seen);
     }
 
+    /// What was noted of `device` since the last write, if anything.
+    pub fn noted(&self, device: DeviceId) -> Option<Seen> {
+        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&device).copied()
+    }
+
     /// Everything noted since the last call, emptied.
     pub fn take(&self) -> Vec<(DeviceId, Seen)> {
         let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -71,6 +79,8 @@ impl DevicesSeen {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn at(ms: i64, phone_ms: Option<i64>) -> Seen {
@@ -94,5 +104,37 @@ mod tests {
         assert_eq!(seen.take(), vec![(a, at(30, Some(10)))], "a later request noted meanwhile stays");
         assert_eq!(at(30, Some(10)).clock_off_by_ms, Some(-20), "a clock behind is negative");
         assert_eq!(at(i64::MAX, Some(i64::MIN)).clock_off_by_ms, Some(i64::MIN), "saturates");
+    }
+
+    #[test]
+    fn a_device_shows_the_last_request_noted_of_it() {
+        let seen = DevicesSeen::default();
+        let device = |last_seen: Option<i64>, off: Option<i64>| crate::storage::MemberDevice {
+            device: DeviceId(7),
+            person: "00000000-0000-7000-8000-000000000001".parse().unwrap(),
+            name: "赵敏".into(),
+            created_at: Timestamp::from_millis(1),
+            revoked: false,
+            last_seen: last_seen.map(Timestamp::from_millis),
+            clock_off_by_ms: off,
+        };
+        assert_eq!(seen.noted(DeviceId(7)), None);
+        assert_eq!(device(Some(50), Some(9)).with_noted(seen.noted(DeviceId(7))), device(Some(50), Some(9)));
+        seen.saw(DeviceId(7), at(60, None));
+        assert_eq!(seen.noted(DeviceId(8)), None, "another device");
+        let noted = seen.noted(DeviceId(7));
+        assert_eq!(
+            device(Some(50), Some(9)).with_noted(noted),
+            device(Some(60), None),
+            "a later sync, clock unsaid"
+        );
+        assert_eq!(device(None, None).with_noted(noted), device(Some(60), None), "a first sync");
+        assert_eq!(
+            device(Some(70), Some(9)).with_noted(noted),
+            device(Some(70), None),
+            "a sync state written later in the same request keeps its time; the clock is the request's"
+        );
+        seen.take();
+        assert_eq!(seen.noted(DeviceId(7)), None, "written, so read from storage");
     }
 }

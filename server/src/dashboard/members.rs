@@ -56,7 +56,14 @@ pub async fn list(
     let scope = signed.scope(&state, &compound).await?;
     let relay = &state.app.relay;
     let members = admin::members(relay, &signed.principal, scope.compound.id).await?;
-    let mut devices = relay.storage().member_devices(scope.compound.id).await?;
+    let noted = relay.devices_seen();
+    let mut devices: Vec<MemberDevice> = (relay.storage().member_devices(scope.compound.id).await?)
+        .into_iter()
+        .map(|device| {
+            let seen = noted.noted(device.device);
+            device.with_noted(seen)
+        })
+        .collect();
     let mut share_refusals: HashMap<PersonId, ShareRefused> =
         relay.storage().share_refusals(scope.compound.id).await?.into_iter().collect();
     Ok(Json(

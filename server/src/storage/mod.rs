@@ -139,6 +139,9 @@ pub struct Member {
 /// A device of a compound's member, as the dashboard's members page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MemberDevice {
+    /// The device.
+    #[serde(skip)]
+    pub device: DeviceId,
     /// Its person.
     pub person: PersonId,
     /// The name the device gave when it joined ("张伟的手机").
@@ -154,6 +157,23 @@ pub struct MemberDevice {
     /// positive: ahead), if one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_off_by_ms: Option<i64>,
+}
+
+impl MemberDevice {
+    /// The device as it stands with `seen`, the last request of it this relay noted and has not
+    /// written yet (`devices_seen.rs`): the page shows a sync and its clock the moment it
+    /// happens, not at the next sweep. A request noted came after everything this relay wrote
+    /// of the device, so its clock is the latest known here (another relay on the same
+    /// database may hold a later one until its own sweep); its time counts when it is later
+    /// than the stored one (a sync state written in the same request is later still).
+    pub fn with_noted(self, seen: Option<Seen>) -> Self {
+        let Some(seen) = seen else { return self };
+        Self {
+            last_seen: Some(self.last_seen.map_or(seen.at, |last| last.max(seen.at))),
+            clock_off_by_ms: seen.clock_off_by_ms,
+            ..self
+        }
+    }
 }
 
 /// A compound.

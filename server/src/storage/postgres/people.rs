@@ -175,7 +175,7 @@ pub(super) async fn member_devices(
         "SELECT d.person, d.name, d.created_at, d.revoked_at IS NOT NULL,
                 GREATEST((SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id),
                          (SELECT v.last_at FROM devices_seen v WHERE v.device = d.id)),
-                (SELECT v.clock_off_by_ms FROM devices_seen v WHERE v.device = d.id)
+                (SELECT v.clock_off_by_ms FROM devices_seen v WHERE v.device = d.id), d.id
          FROM devices d JOIN memberships m ON m.person = d.person
          WHERE m.compound = $1 ORDER BY d.created_at, d.id",
         &[&compound.to_string()],
@@ -184,6 +184,7 @@ pub(super) async fn member_devices(
     rows.iter()
         .map(|row| {
             Ok(MemberDevice {
+                device: DeviceId(row.try_get(6)?),
                 person: parsed(&row.try_get::<_, String>(0)?, "person id")?,
                 name: row.try_get(1)?,
                 created_at: Timestamp::from_millis(row.try_get(2)?),

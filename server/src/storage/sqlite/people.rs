@@ -128,8 +128,8 @@ pub(super) fn record_devices_seen(conn: &Connection, seen: &[(DeviceId, Seen)]) 
     Ok(())
 }
 
-/// A member device's row: person, name, created, revoked, last seen, clock off by.
-type DeviceRow = (String, String, i64, bool, Option<i64>, Option<i64>);
+/// A member device's row: person, name, created, revoked, last seen, clock off by, device.
+type DeviceRow = (String, String, i64, bool, Option<i64>, Option<i64>, i64);
 
 pub(super) fn member_devices(
     conn: &Connection,
@@ -139,18 +139,19 @@ pub(super) fn member_devices(
         "SELECT d.person, d.name, d.created_at, d.revoked_at IS NOT NULL,
                 NULLIF(MAX(COALESCE((SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id), 0),
                            COALESCE((SELECT v.last_at FROM devices_seen v WHERE v.device = d.id), 0)), 0),
-                (SELECT v.clock_off_by_ms FROM devices_seen v WHERE v.device = d.id)
+                (SELECT v.clock_off_by_ms FROM devices_seen v WHERE v.device = d.id), d.id
          FROM devices d JOIN memberships m ON m.person = d.person
          WHERE m.compound = ?1 ORDER BY d.created_at, d.id",
     )?;
     let rows: Vec<DeviceRow> = stmt
         .query_map([compound.to_string()], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
         })?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
-        .map(|(person, name, created_at, revoked, last_seen, clock_off_by_ms)| {
+        .map(|(person, name, created_at, revoked, last_seen, clock_off_by_ms, device)| {
             Ok(MemberDevice {
+                device: DeviceId(device),
                 person: parsed(&person, "person id")?,
                 name,
                 created_at: Timestamp::from_millis(created_at),

@@ -37,6 +37,7 @@ pub struct Metrics {
     sync_shed: AtomicU64,
     share_refusals: AtomicU64,
     memory_trims: AtomicU64,
+    clocks_off: AtomicU64,
 }
 
 impl Metrics {
@@ -89,6 +90,12 @@ impl Metrics {
     /// of its compound's documents (`growth_share.rs`); it is also counted as `document_full`.
     pub fn share_refused(&self) {
         self.share_refusals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a sync request whose `Date` said a clock more than five minutes from the relay's
+    /// (core's `time::clock_is_off`; `devices_seen.rs`).
+    pub fn clock_off(&self) {
+        self.clocks_off.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a return of freed memory to the system after an eviction sweep (`memory.rs`).
@@ -196,6 +203,11 @@ impl Metrics {
                 &self.share_refusals,
             ),
             (
+                "doorstep_sync_clock_off_total",
+                "Sync requests whose Date header said a clock more than five minutes from the relay's: a phone's date, time or time zone is wrong (the members page names it); most requests at once: the relay's own clock is wrong.",
+                &self.clocks_off,
+            ),
+            (
                 "doorstep_memory_trims_total",
                 "Times freed memory was given back to the system after an eviction sweep.",
                 &self.memory_trims,
@@ -292,6 +304,7 @@ mod tests {
         m.batch(4);
         m.shed();
         m.share_refused();
+        m.clock_off();
         m.memory_trimmed();
         let text = m.render(&Gauges {
             docs_cached: 5,
@@ -312,6 +325,7 @@ mod tests {
         assert!(text.contains("doorstep_http_request_duration_seconds_count{route=\"/v1/sync\"} 3"));
         assert!(text.contains("doorstep_sync_rejections_total{rule=\"schema\"} 1"));
         assert!(text.contains("doorstep_growth_share_refusals_total 1"), "{text}");
+        assert!(text.contains("doorstep_sync_clock_off_total 1"), "{text}");
         assert!(text.contains("doorstep_sync_documents_in_total 3"));
         assert!(text.contains("doorstep_sync_bytes_out_total 200"));
         assert!(text.contains("doorstep_documents_cached 5"));

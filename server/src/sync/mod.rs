@@ -30,6 +30,7 @@ use doorstep_core::sync::reply_budget::ReplyBudget;
 use doorstep_core::sync::{
     DocMessage, GrantsDigest, MessageShape, SyncRequest, SyncResponse, WIRE_VERSION, check_message,
 };
+use doorstep_core::time::clock_is_off;
 
 use crate::access::{Access, Decision};
 use crate::clock;
@@ -142,7 +143,11 @@ pub async fn sync_batch(
     // One member's phone must not hold a crowd's share of the relay's work: its place first,
     // before anything of the request is looked at, held until it is answered.
     let _in_hand = relay.syncs_in_hand().acquire(caller, &config.queue)?;
-    relay.devices_seen().saw(caller.device, Seen::at(clock::now(), caller.phone_clock));
+    let seen = Seen::at(clock::now(), caller.phone_clock);
+    if seen.clock_off_by_ms.is_some_and(clock_is_off) {
+        metrics.clock_off();
+    }
+    relay.devices_seen().saw(caller.device, seen);
     let known_digest = request.documents_digest;
     let limit = config.limits.max_docs_per_request;
     if request.messages.len() > limit {

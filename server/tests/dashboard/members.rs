@@ -332,6 +332,20 @@ async fn a_phone_whose_clock_is_wrong_is_shown_until_it_is_set() {
     http::sync(&replica, &transport, clock_off_by(60_000)).await.unwrap();
     let shown = zhao().await;
     assert!(shown.get("clock_off_by_ms").is_none(), "{shown}");
+    // The operator's count: the requests of the two wrong syncs, none of the right one's or of
+    // the phone that did not say.
+    let clocks_off = |metrics: &str| {
+        metrics.lines().find_map(|l| l.strip_prefix("doorstep_sync_clock_off_total ")?.parse::<u64>().ok())
+    };
+    let wrong = clocks_off(&dash.relay.metrics().await).expect("counted on /metrics");
+    assert!(wrong >= 2, "{wrong}");
+    http::sync(&replica, &transport, clock_off_by(60_000)).await.unwrap();
+    unsaid.sync(&dash.relay).await;
+    assert_eq!(
+        clocks_off(&dash.relay.metrics().await),
+        Some(wrong),
+        "right or unsaid clocks are not counted"
+    );
 
     // Kept with the relay's data, as "last sync" is: wrong again, then a restart (the relay
     // writes what it noted when it stops).

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::sync::body_deflate::{self, DEFLATE, Effort};
+use doorstep_core::sync::clock_header;
 use doorstep_core::sync::document_copy::{
     COPY_ADVISED_HEADER, COPY_BYTES_HEADER, COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER,
     parse_advised,
@@ -306,8 +307,11 @@ impl RelayClient {
             .get("accept-encoding")
             .and_then(|v| v.to_str().ok())
             .is_some_and(body_deflate::accepts_deflate);
-        let relay_time =
-            response.headers().get(reqwest::header::DATE).and_then(|v| v.to_str().ok()).and_then(relay_clock);
+        let relay_time = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(clock_header::read);
         let (answer, received) = read_answer(response).await?;
         Ok(Exchanged { answer, sent, received, relay_reads_deflate, took: started.elapsed(), relay_time })
     }
@@ -349,7 +353,7 @@ impl RelayClient {
         if let Some(budget) = request.reply_budget {
             call = call.header(REPLY_BUDGET_HEADER, budget.to_string());
         }
-        if let Some(date) = phone_clock.and_then(http_date) {
+        if let Some(date) = phone_clock.and_then(clock_header::written) {
             call = call.header(reqwest::header::DATE, date);
         }
         if let Some(token) = &self.token {
@@ -455,7 +459,7 @@ impl RelayClient {
         if let Some(budget) = reply_budget {
             request = request.header(REPLY_BUDGET_HEADER, budget.to_string());
         }
-        if let Some(date) = phone_clock.and_then(http_date) {
+        if let Some(date) = phone_clock.and_then(clock_header::written) {
             request = request.header(reqwest::header::DATE, date);
         }
         if let Some(token) = &self.token {
@@ -517,11 +521,6 @@ impl SyncBody {
         Self { phone_clock: Some(now), ..self }
     }
 
-    /// What the phone's clock read, as the request says.
-    pub fn phone_clock(&self) -> Option<Timestamp> {
-        self.phone_clock
-    }
-
     /// Its bytes as they go on the wire.
     pub fn wire(&self) -> &[u8] {
         self.deflated.as_deref().unwrap_or(&self.plain)
@@ -558,21 +557,6 @@ pub struct Exchanged {
     pub took: Duration,
     /// The relay's clock when it answered (its `Date` header, to the second), if it said.
     pub relay_time: Option<Timestamp>,
-}
-
-/// The time an HTTP `Date` header names (`Sun, 06 Nov 1994 08:49:37 GMT`), if it names one.
-fn relay_clock(date: &str) -> Option<Timestamp> {
-    let since_epoch = httpdate::parse_http_date(date).ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(since_epoch.as_millis()).ok().map(Timestamp::from_millis)
-}
-
-/// `at` as an HTTP `Date` header, to the second; none for a time the format cannot hold (before
-/// 1970, after 9999: a clock that wrong says nothing rather than fail the request).
-fn http_date(at: Timestamp) -> Option<String> {
-    /// 9999-12-31T23:59:59Z, the last time the format holds.
-    const LAST_MS: i64 = 253_402_300_799_000;
-    let millis = u64::try_from(at.as_millis()).ok().filter(|ms| *ms <= LAST_MS.unsigned_abs())?;
-    Some(httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_millis(millis)))
 }
 
 /// What a piece of a request in pieces brought back.
@@ -1418,30 +1402,4 @@ fn lock(replica: &Mutex<Replica>) -> std::sync::MutexGuard<'_, Replica> {
     // A panic while holding the lock cannot leave the replica half-written: every write is one
     // SQLite transaction, so the data behind a poisoned lock is still consistent.
     replica.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-
-    #[test]
-    fn a_date_header_reads_back_to_the_second_and_junk_or_the_unwritable_says_nothing() {
-        let at = Timestamp::from_millis(1_796_515_543_999);
-        let header = http_date(at).unwrap();
-        assert_eq!(header, "Sun, 06 Dec 2026 00:05:43 GMT");
-        assert_eq!(relay_clock(&header), Some(Timestamp::from_millis(1_796_515_543_000)), "to the second");
-        for junk in ["", "yesterday", "Sun, 06 Dec 2026 25:05:43 GMT", "Sun, 06 Dec 2026 00:05:43", "\u{0}"] {
-            assert_eq!(relay_clock(junk), None, "{junk:?}");
-        }
-        // A clock before 1970 or past 9999 sends no header rather than fail (httpdate panics).
-        assert_eq!(http_date(Timestamp::from_millis(-1)), None);
-        assert_eq!(http_date(Timestamp::from_millis(i64::MAX)), None);
-        assert_eq!(
-            http_date(Timestamp::from_millis(253_402_300_799_000)).unwrap(),
-            "Fri, 31 Dec 9999 23:59:59 GMT"
-        );
-        assert_eq!(http_date(Timestamp::from_millis(253_402_300_800_000)), None);
-    }
 }

@@ -15,6 +15,7 @@
 pub mod body_deflate;
 mod changes_or_whole;
 mod client;
+pub mod clock_header;
 mod compact_request;
 pub mod document_copy;
 mod error;

@@ -61,7 +61,10 @@ pub async fn list(
         .into_iter()
         .map(|device| {
             let seen = noted.noted(device.device);
-            device.with_noted(seen)
+            let mut device = device.with_noted(seen);
+            // Seconds of drift are no one's concern; a wrong date is.
+            device.clock_off_by_ms = device.clock_off_by_ms.filter(|off| clock_is_off(*off));
+            device
         })
         .collect();
     let mut share_refusals: HashMap<PersonId, ShareRefused> =
@@ -70,13 +73,8 @@ pub async fn list(
         members
             .into_iter()
             .map(|member| {
-                let (mut theirs, rest): (Vec<MemberDevice>, _) =
-                    devices.drain(..).partition(|d| d.person == member.person);
+                let (theirs, rest) = devices.drain(..).partition(|d| d.person == member.person);
                 devices = rest;
-                for device in &mut theirs {
-                    // Seconds of drift are no one's concern; a wrong date is.
-                    device.clock_off_by_ms = device.clock_off_by_ms.filter(|off| clock_is_off(*off));
-                }
                 let share_refused = share_refusals.remove(&member.person);
                 MemberView { member, devices: theirs, share_refused }
             })

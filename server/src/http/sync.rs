@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use doorstep_core::Timestamp;
 use doorstep_core::sync::SyncResponse;
 use doorstep_core::sync::body_deflate::{self, DEFLATE, Effort};
+use doorstep_core::sync::clock_header;
 use doorstep_core::sync::document_copy::{COPY_ADVISED_HEADER, advised_text};
 use doorstep_core::sync::reply_budget::{REPLY_BUDGET_HEADER, ReplyBudget, parse_reply_budget};
 
@@ -66,9 +67,7 @@ struct Link {
 /// which a client may send), to the second. One that does not parse is ignored: it only
 /// informs the members page, and the phone's work is checked against the relay's own clock.
 fn phone_clock(headers: &HeaderMap) -> Option<Timestamp> {
-    let date = headers.get(DATE)?.to_str().ok()?;
-    let since_epoch = httpdate::parse_http_date(date).ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(since_epoch.as_millis()).ok().map(Timestamp::from_millis)
+    clock_header::read(headers.get(DATE)?.to_str().ok()?)
 }
 
 /// The reply budget the request asks for, if any; a value that is not a number of bytes is

@@ -173,10 +173,10 @@ pub(super) async fn member_devices(
     let rows = query(
         db,
         "SELECT d.person, d.name, d.created_at, d.revoked_at IS NOT NULL,
-                GREATEST((SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id),
-                         (SELECT v.last_at FROM devices_seen v WHERE v.device = d.id)),
-                (SELECT v.clock_off_by_ms FROM devices_seen v WHERE v.device = d.id), d.id
+                GREATEST((SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id), v.last_at),
+                v.clock_off_by_ms, d.id
          FROM devices d JOIN memberships m ON m.person = d.person
+         LEFT JOIN devices_seen v ON v.device = d.id
          WHERE m.compound = $1 ORDER BY d.created_at, d.id",
         &[&compound.to_string()],
     )

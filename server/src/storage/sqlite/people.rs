@@ -138,9 +138,10 @@ pub(super) fn member_devices(
     let mut stmt = conn.prepare_cached(
         "SELECT d.person, d.name, d.created_at, d.revoked_at IS NOT NULL,
                 NULLIF(MAX(COALESCE((SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id), 0),
-                           COALESCE((SELECT v.last_at FROM devices_seen v WHERE v.device = d.id), 0)), 0),
-                (SELECT v.clock_off_by_ms FROM devices_seen v WHERE v.device = d.id), d.id
+                           COALESCE(v.last_at, 0)), 0),
+                v.clock_off_by_ms, d.id
          FROM devices d JOIN memberships m ON m.person = d.person
+         LEFT JOIN devices_seen v ON v.device = d.id
          WHERE m.compound = ?1 ORDER BY d.created_at, d.id",
     )?;
     let rows: Vec<DeviceRow> = stmt

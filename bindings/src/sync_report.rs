@@ -98,8 +98,8 @@ pub struct SyncReport {
     /// Operations the relay refused for a time this phone's wrong clock wrote, carried out again
     /// at that time moved by the relay's clock, and synced: nothing set aside.
     pub retimed: u32,
-    /// The relay's clock minus this phone's, in milliseconds, when they are more than five
-    /// minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
+    /// This phone's clock minus the relay's, in milliseconds (positive: the phone's is ahead, as
+    /// on the members page), when they are more than five minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
     /// (what the phone records is stamped with its own clock).
     pub clock_off_by_ms: Option<i64>,
 }
@@ -148,8 +148,8 @@ pub struct SyncState {
     pub set_aside: u32,
     /// When the last sync finished (device time), if ever.
     pub last_sync: Option<Timestamp>,
-    /// The relay's clock minus this phone's, in milliseconds, at the last sync, when they were
-    /// more than five minutes apart: keep asking the volunteer to set the phone's date, time and
+    /// This phone's clock minus the relay's, in milliseconds (positive: ahead), at the last sync,
+    /// when they were more than five minutes apart: keep asking the volunteer to set the phone's date, time and
     /// time zone until a sync finds them right.
     pub clock_off_by_ms: Option<i64>,
 }

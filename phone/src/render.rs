@@ -817,7 +817,7 @@ fn clock_off_text(off: i64) -> String {
         (_, _, d, 0) => (plural(d as usize, "day", "days"), format!("{d} 天")),
         (_, _, d, h) => (format!("{} {h} h", plural(d as usize, "day", "days")), format!("{d} 天 {h} 小时")),
     };
-    let (ahead_en, ahead_zh) = if off < 0 { ("ahead of", "快") } else { ("behind", "慢") };
+    let (ahead_en, ahead_zh) = if off > 0 { ("ahead of", "快") } else { ("behind", "慢") };
     format!(
         "this phone's clock is {en} {ahead_en} the relay's: set the phone's date, time and time zone (what it records carries its clock's time) / \
          本机时钟比中继{ahead_zh} {zh}：请校正手机的日期、时间和时区（本机记录的时间取自手机时钟）"
@@ -1201,7 +1201,7 @@ mod tests {
         let report = SyncReport {
             requests: 2,
             retimed: 2,
-            clock_off_by_ms: Some(-(3 * 24 * 60 + 2 * 60 + 5) * 60_000),
+            clock_off_by_ms: Some((3 * 24 * 60 + 2 * 60 + 5) * 60_000),
             ..SyncReport::default()
         };
         let text = synced_text(&report, 0, SetAside::default());
@@ -1212,11 +1212,11 @@ mod tests {
             "{text}"
         );
         assert_eq!(
-            clock_off_text(40 * 60_000).split(" / ").next().unwrap().split(':').next().unwrap(),
+            clock_off_text(-40 * 60_000).split(" / ").next().unwrap().split(':').next().unwrap(),
             "this phone's clock is 40 minutes behind the relay's"
         );
-        assert!(clock_off_text(90 * 60_000).contains("1 h 30 min behind"));
-        let a_month = clock_off_text(30 * 24 * 3_600_000 - 4_000);
+        assert!(clock_off_text(-90 * 60_000).contains("1 h 30 min behind"));
+        let a_month = clock_off_text(-(30 * 24 * 3_600_000 - 4_000));
         assert!(a_month.contains("clock is 30 days behind") && a_month.contains("慢 30 天："), "{a_month}");
     }
 

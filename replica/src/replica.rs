@@ -49,7 +49,10 @@ struct Saved {
 }
 
 /// The meta key of [`Replica::clock_off_by_ms`].
-const CLOCK_OFF_BY: &str = "clock_off_by_ms";
+const CLOCK_OFF_BY: &str = "phone_clock_off_by_ms";
+/// Where files before 2026-12-06 kept it, with the other sign (the relay's clock minus the
+/// phone's): read once, negated, and deleted at the next sync.
+const CLOCK_OFF_BY_RELAY_MINUS_PHONE: &str = "clock_off_by_ms";
 
 /// A device's offline copy of its compounds.
 #[derive(Debug)]
@@ -130,10 +133,13 @@ impl Replica {
             .meta("last_sync_news")?
             .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
             .map(|b| usize::try_from(u64::from_le_bytes(b)).unwrap_or(usize::MAX));
-        let clock_off_by_ms = store
-            .meta(CLOCK_OFF_BY)?
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map(i64::from_le_bytes);
+        let meta_i64 = |key| -> Result<Option<i64>, ReplicaError> {
+            Ok(store.meta(key)?.and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok()).map(i64::from_le_bytes))
+        };
+        let clock_off_by_ms = match meta_i64(CLOCK_OFF_BY)? {
+            Some(off) => Some(off),
+            None => meta_i64(CLOCK_OFF_BY_RELAY_MINUS_PHONE)?.map(i64::saturating_neg),
+        };
         let mut roles = BTreeMap::new();
         for (compound, role) in store.roles()? {
             if let (Ok(c), Ok(r)) = (compound.parse::<CompoundId>(), role.parse::<Role>()) {
@@ -634,6 +640,7 @@ impl Replica {
             Write::Meta { key: "last_sync", value: &at.as_millis().to_le_bytes() },
             Write::Meta { key: "last_sync_news", value: &(news as u64).to_le_bytes() },
             clock,
+            Write::DeleteMetaStartingWith { prefix: CLOCK_OFF_BY_RELAY_MINUS_PHONE },
         ])?;
         self.last_sync = Some(at);
         self.last_sync_news = Some(news);
@@ -641,7 +648,8 @@ impl Replica {
         Ok(())
     }
 
-    /// The relay's clock minus this phone's, in milliseconds, at the last completed sync, when
+    /// This phone's clock minus the relay's, in milliseconds (positive: ahead), at the last
+    /// completed sync, when
     /// they were more than five minutes apart: the phone's date, time or time zone was wrong
     /// then, and what it records carries its clock's time.
     pub fn clock_off_by_ms(&self) -> Option<i64> {
@@ -767,4 +775,35 @@ fn new_changes(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_clock_offset_kept_with_the_old_sign_reads_as_the_phones_clock_minus_the_relays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("phone.sqlite");
+        drop(Replica::open(&path).unwrap());
+        // A file from before 2026-12-06: the relay's clock minus the phone's, three hours (the
+        // phone's clock three hours behind).
+        let three_hours: i64 = 3 * 3_600_000;
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                rusqlite::params![CLOCK_OFF_BY_RELAY_MINUS_PHONE, three_hours.to_le_bytes().to_vec()],
+            )
+            .unwrap();
+        let mut replica = Replica::open(&path).unwrap();
+        assert_eq!(replica.clock_off_by_ms(), Some(-three_hours), "behind is negative");
+
+        replica.set_last_sync(Timestamp::from_millis(1), 0, Some(60 * 60_000)).unwrap();
+        drop(replica);
+        let replica = Replica::open(&path).unwrap();
+        assert_eq!(replica.clock_off_by_ms(), Some(60 * 60_000), "the new sign, under its own key");
+        assert_eq!(replica.store.meta(CLOCK_OFF_BY_RELAY_MINUS_PHONE).unwrap(), None, "the old key gone");
+    }
 }

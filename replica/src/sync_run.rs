@@ -73,7 +73,8 @@ pub struct SyncReport {
     /// Operations the relay refused for a time the phone's wrong clock wrote, carried out again
     /// at that time moved by the relay's clock, and synced (`set_aside::Retime`).
     pub retimed: usize,
-    /// The relay's clock minus the phone's, in milliseconds, when they are more than
+    /// The phone's clock minus the relay's, in milliseconds (positive: the phone's is ahead, as
+    /// on the members page), when they are more than
     /// [`CLOCK_OFF_BY_MS`](doorstep_core::time::CLOCK_OFF_BY_MS) apart (the phone's date, time or time zone is wrong): what the phone
     /// records is stamped with its own clock, so the app asks the volunteer to set it.
     pub clock_off_by_ms: Option<i64>,
@@ -237,7 +238,7 @@ impl SyncRun {
     pub fn heard_relay_clock(&mut self, relay_time: Timestamp, device_now: Timestamp) {
         let offset = relay_time.as_millis().saturating_sub(device_now.as_millis());
         self.relay_clock_offset_ms = Some(offset);
-        self.report.clock_off_by_ms = clock_is_off(offset).then_some(offset);
+        self.report.clock_off_by_ms = clock_is_off(offset).then_some(offset.saturating_neg());
     }
 
     /// The next request's bytes (CBOR `SyncRequest`), or `None` when in sync.

@@ -4545,8 +4545,8 @@ public struct SyncReport: Equatable, Hashable {
      */
     public var retimed: UInt32
     /**
-     * The relay's clock minus this phone's, in milliseconds, when they are more than five
-     * minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
+     * This phone's clock minus the relay's, in milliseconds (positive: the phone's is ahead, as
+     * on the members page), when they are more than five minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
      * (what the phone records is stamped with its own clock).
      */
     public var clockOffByMs: Int64?
@@ -4607,8 +4607,8 @@ public struct SyncReport: Equatable, Hashable {
          * at that time moved by the relay's clock, and synced: nothing set aside.
          */retimed: UInt32, 
         /**
-         * The relay's clock minus this phone's, in milliseconds, when they are more than five
-         * minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
+         * This phone's clock minus the relay's, in milliseconds (positive: the phone's is ahead, as
+         * on the members page), when they are more than five minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
          * (what the phone records is stamped with its own clock).
          */clockOffByMs: Int64?) {
         self.requests = requests
@@ -4718,8 +4718,8 @@ public struct SyncState: Equatable, Hashable {
      */
     public var lastSync: Timestamp?
     /**
-     * The relay's clock minus this phone's, in milliseconds, at the last sync, when they were
-     * more than five minutes apart: keep asking the volunteer to set the phone's date, time and
+     * This phone's clock minus the relay's, in milliseconds (positive: ahead), at the last sync,
+     * when they were more than five minutes apart: keep asking the volunteer to set the phone's date, time and
      * time zone until a sync finds them right.
      */
     public var clockOffByMs: Int64?
@@ -4738,8 +4738,8 @@ public struct SyncState: Equatable, Hashable {
          * When the last sync finished (device time), if ever.
          */lastSync: Timestamp?, 
         /**
-         * The relay's clock minus this phone's, in milliseconds, at the last sync, when they were
-         * more than five minutes apart: keep asking the volunteer to set the phone's date, time and
+         * This phone's clock minus the relay's, in milliseconds (positive: ahead), at the last sync,
+         * when they were more than five minutes apart: keep asking the volunteer to set the phone's date, time and
          * time zone until a sync finds them right.
          */clockOffByMs: Int64?) {
         self.unsyncedChanges = unsyncedChanges

@@ -5816,8 +5816,8 @@ data class SyncReport (
     var `retimed`: kotlin.UInt
     , 
     /**
-     * The relay's clock minus this phone's, in milliseconds, when they are more than five
-     * minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
+     * This phone's clock minus the relay's, in milliseconds (positive: the phone's is ahead, as
+     * on the members page), when they are more than five minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
      * (what the phone records is stamped with its own clock).
      */
     var `clockOffByMs`: kotlin.Long?
@@ -5918,8 +5918,8 @@ data class SyncState (
     var `lastSync`: Timestamp?
     , 
     /**
-     * The relay's clock minus this phone's, in milliseconds, at the last sync, when they were
-     * more than five minutes apart: keep asking the volunteer to set the phone's date, time and
+     * This phone's clock minus the relay's, in milliseconds (positive: ahead), at the last sync,
+     * when they were more than five minutes apart: keep asking the volunteer to set the phone's date, time and
      * time zone until a sync finds them right.
      */
     var `clockOffByMs`: kotlin.Long?

@@ -177,19 +177,7 @@ pub(crate) fn edit_household(
     Ok(())
 }
 
-/// Replaces the text at `obj.key` with `new`, as a diff so concurrent edits merge.
-pub(crate) fn update_text(
-    tx: &mut impl Transactable,
-    obj: &ObjId,
-    key: &str,
-    new: &str,
-) -> Result<(), AutomergeError> {
-    let text = match tx.get(obj, key)? {
-        Some((automerge::Value::Object(ObjType::Text), id)) => id,
-        _ => tx.put_object(obj, key, ObjType::Text)?,
-    };
-    tx.update_text(&text, new)
-}
+pub(crate) use super::text_update::update_text;
 
 /// Makes the household's need tags exactly `wanted`, touching only the tags that change.
 pub(crate) fn set_needs(

@@ -29,7 +29,8 @@ use crate::error::{AppError, excerpt};
 use crate::http::json::{JsonBody, PathParams};
 use crate::storage::{Deciding, SetAsideDecided, SetAsideRecord, StorageError};
 
-/// Most items the inbox lists: those waiting for a decision first, then decided ones, each newest first.
+/// Most items the inbox lists: those waiting for a decision first, then decided ones, each newest
+/// first; past it, chosen by turns between the devices that sent them (`Storage::set_aside_of`).
 const LIST_LIMIT: usize = 500;
 /// Most characters of a dismissal's reason.
 const MAX_REASON_CHARS: usize = 500;

@@ -589,6 +589,8 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn put_set_aside(&self, items: Vec<NewSetAside>) -> StoreFuture<'_, ()>;
     /// A compound's set-aside items, at most `limit`: those waiting for a decision first, then
     /// the decided ones, each newest first (so no number of decided items hides a waiting one).
+    /// Past the limit the items are chosen by turns between the devices that sent them, each
+    /// device's newest first, so one device's many items never hide another's.
     fn set_aside_of(&self, compound: CompoundId, limit: usize) -> StoreFuture<'_, Vec<SetAsideRecord>>;
     /// How many of `device`'s set-aside items wait for a decision.
     fn set_aside_waiting(&self, device: DeviceId) -> StoreFuture<'_, usize>;

@@ -525,6 +525,51 @@ pub async fn set_aside_items_are_stored_once_and_decided_once(s: Arc<dyn Storage
     assert_eq!(s.set_aside_outcomes(device, hashes).await.unwrap().len(), 2);
 }
 
+pub async fn one_devices_many_set_aside_items_never_hide_anothers(s: Arc<dyn Storage>) {
+    use doorstep_core::sync::{SetAsideDecision, SetAsideUpload};
+    let a = person(s.as_ref(), 1, true).await;
+    let (compound, roster) = compound_with_roster(s.as_ref(), 1, a).await;
+    let honest = s.create_device(a, "phone".into(), SecretHash([7; 32]), T0).await.unwrap();
+    let flood = s.create_device(a, "second phone".into(), SecretHash([8; 32]), T0).await.unwrap();
+    let new = |device, n: usize| NewSetAside {
+        device,
+        person: a,
+        compound,
+        item: SetAsideUpload {
+            id: format!("{n:064x}"),
+            doc: roster,
+            person: Some(a),
+            operation: None,
+            summary: format!("item {n}"),
+            made_at: Some(1),
+            set_aside_at: 2,
+            rule: "forbidden".into(),
+            reason: "不行 / not allowed".into(),
+        },
+        received_at: later(3),
+    };
+    s.put_set_aside(vec![new(honest, 0), new(honest, 1)]).await.unwrap();
+    s.put_set_aside((2..40).map(|n| new(flood, n)).collect()).await.unwrap();
+    let decided = SetAsideDecided { decision: SetAsideDecision::Applied, by: a, at: later(4) };
+    let oldest_flood = s
+        .set_aside_of(compound, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.received.item.summary == "item 2");
+    assert!(s.decide_set_aside(oldest_flood.unwrap().id, decided).await.unwrap());
+
+    let listed = s.set_aside_of(compound, 6).await.unwrap();
+    let from = |device| listed.iter().filter(|r| r.received.device == device).count();
+    assert_eq!((from(honest), from(flood)), (2, 4), "turns between the devices: {listed:?}");
+    assert!(listed.iter().all(|r| r.decided.is_none()), "waiting items before decided ones");
+    assert!(listed.windows(2).all(|w| w[0].id > w[1].id), "listed newest first");
+    assert_eq!(listed[0].received.item.summary, "item 39");
+    let all = s.set_aside_of(compound, 100).await.unwrap();
+    assert_eq!(all.len(), 40);
+    assert_eq!(all.last().map(|r| r.received.item.summary.as_str()), Some("item 2"), "the decided one last");
+}
+
 /// Instantiates the suite for a backend: `$make` is an async expression giving
 /// `(Arc<dyn Storage>, guard)`, where the guard keeps the backend's resources alive.
 macro_rules! storage_suite {
@@ -538,7 +583,7 @@ macro_rules! storage_suite {
                 an_older_compaction_never_replaces_a_newer_one,
                 releasing_memory_keeps_every_document_and_connection,
                 dashboard_sessions_expire_close_and_are_bounded_per_person,
-                set_aside_items_are_stored_once_and_decided_once,
+                set_aside_items_are_stored_once_and_decided_once, one_devices_many_set_aside_items_never_hide_anothers,
                 requests_in_pieces_are_kept_whole_settled_bounded_and_let_go_at_revocation,
                 a_full_bound_lets_go_of_whoever_holds_the_most_for_someone_holding_less);
         }

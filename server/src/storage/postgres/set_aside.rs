@@ -6,7 +6,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{execute, query, query_one, query_opt};
-use crate::storage::sqlite::set_aside::{RawRow, decision_columns, record};
+use crate::storage::sqlite::set_aside::{FAIR_ORDER, RawRow, decision_columns, record, sort_for_the_inbox};
 use crate::storage::{DeviceId, NewSetAside, SetAsideDecided, SetAsideRecord, StorageError};
 
 const COLUMNS: &str = "id, device, change_hash, person, compound, doc, operation, summary, made_at,
@@ -72,13 +72,17 @@ pub(super) async fn of_compound(
     let rows = query(
         db,
         &format!(
-            "SELECT {COLUMNS} FROM set_aside WHERE compound = $1
-             ORDER BY decision IS NULL DESC, id DESC LIMIT $2"
+            "SELECT {COLUMNS} FROM (
+               SELECT *, ROW_NUMBER() OVER (PARTITION BY device, decision IS NULL ORDER BY id DESC) AS turn
+               FROM set_aside WHERE compound = $1) AS shares
+             ORDER BY {FAIR_ORDER} LIMIT $2"
         ),
         &[&compound.to_string(), &limit],
     )
     .await?;
-    rows.iter().map(|r| record(raw(r)?)).collect()
+    let mut records = rows.iter().map(|r| record(raw(r)?)).collect::<Result<Vec<_>, _>>()?;
+    sort_for_the_inbox(&mut records);
+    Ok(records)
 }
 
 pub(super) async fn waiting(db: &impl GenericClient, device: DeviceId) -> Result<usize, StorageError> {

@@ -9,6 +9,15 @@ use crate::storage::{DeviceId, NewSetAside, SetAsideDecided, SetAsideRecord, Sto
 
 const COLUMNS: &str = "id, device, change_hash, person, compound, doc, operation, summary, made_at,
     set_aside_at, rule, reason, received_at, decision, decided_by, decided_at, note";
+/// The order the inbox's items are chosen in, up to its limit: waiting ones first, then, by turns,
+/// each device's newest, then each device's next newest, … (`turn`, [`FAIR_SHARES`]), so that one
+/// device's thousand items share the list with another's one rather than hide it.
+pub(crate) const FAIR_ORDER: &str = "decision IS NULL DESC, turn, id DESC";
+/// A compound's items, each with its turn among its device's waiting (or decided) items, newest
+/// first.
+const FAIR_SHARES: &str =
+    "SELECT *, ROW_NUMBER() OVER (PARTITION BY device, decision IS NULL ORDER BY id DESC) AS turn
+     FROM set_aside WHERE compound = ?1";
 
 pub(super) fn put(conn: &Connection, items: &[NewSetAside]) -> Result<(), StorageError> {
     for n in items {
@@ -144,19 +153,24 @@ pub(crate) fn decision_columns(decision: &SetAsideDecision) -> (&'static str, Op
     }
 }
 
+/// The chosen items as the inbox lists them: waiting first, then decided, each newest first.
+pub(crate) fn sort_for_the_inbox(records: &mut [SetAsideRecord]) {
+    records.sort_by_key(|r| (r.decided.is_some(), std::cmp::Reverse(r.id)));
+}
+
 pub(super) fn of_compound(
     conn: &Connection,
     compound: doorstep_core::id::CompoundId,
     limit: usize,
 ) -> Result<Vec<SetAsideRecord>, StorageError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM set_aside WHERE compound = ?1
-         ORDER BY decision IS NULL DESC, id DESC LIMIT ?2"
-    ))?;
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM ({FAIR_SHARES}) ORDER BY {FAIR_ORDER} LIMIT ?2"))?;
     let rows: Vec<RawRow> =
         stmt.query_map(params![compound.to_string(), limit], raw)?.collect::<Result<_, _>>()?;
-    rows.into_iter().map(record).collect()
+    let mut records = rows.into_iter().map(record).collect::<Result<Vec<_>, _>>()?;
+    sort_for_the_inbox(&mut records);
+    Ok(records)
 }
 
 pub(super) fn waiting(conn: &Connection, device: DeviceId) -> Result<usize, StorageError> {

@@ -7,6 +7,8 @@ pub const SHORT_TEXT: usize = 200;
 pub const LONG_TEXT: usize = 4000;
 /// Largest count of people in one household.
 pub const PEOPLE: u32 = 100;
+/// Floors a household may be on, basements included.
+pub const FLOORS: std::ops::RangeInclusive<i32> = -9..=200;
 /// Longest a text field (notes) may grow by merging edits that were each within
 /// [`LONG_TEXT`] as their author made them: eight phones filling the same notes offline. Still
 /// within what an Excel cell holds (32,767).

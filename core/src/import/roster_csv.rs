@@ -29,14 +29,15 @@ pub const MAX_ROWS: usize = 100_000;
 /// The most columns a header row may name, up to its last non-empty cell (the same bound as an
 /// .xlsx upload's): a ledger has a few dozen, and matching a header costs work per column.
 pub const MAX_COLUMNS: usize = 256;
-/// The longest value accepted in one cell, in characters.
-pub const MAX_FIELD_CHARS: usize = 2_000;
+/// The longest value accepted in one cell, in characters: the longest the roster holds (notes),
+/// so a roster's export reads back in.
+pub const MAX_FIELD_CHARS: usize = crate::limits::LONG_TEXT;
 /// The most row errors kept; later ones are only counted, in [`RosterPreview::omitted_errors`].
 pub const MAX_ERRORS: usize = 1_000;
 /// The most people recorded for one household before we suspect a typo.
-pub const MAX_PEOPLE: u32 = 99;
+pub const MAX_PEOPLE: u32 = crate::limits::PEOPLE;
 /// Floors accepted, basements included.
-const FLOORS: std::ops::RangeInclusive<i32> = -9..=200;
+const FLOORS: std::ops::RangeInclusive<i32> = crate::limits::FLOORS;
 /// How many non-blank rows at the top may be titles above the header row.
 const HEADER_SEARCH_ROWS: usize = 10;
 /// How much of a bad value a row error repeats.
@@ -512,6 +513,7 @@ impl Row<'_> {
     /// A value the rulebook refuses, as an error on the cell it came from.
     fn refuse(&mut self, bad: &BadValue) {
         let (column, entity, field) = match bad.field {
+            "floor" => (RosterColumn::Floor, &HOUSEHOLD, "floor"),
             "estate" => (RosterColumn::Estate, &BUILDING, "estate"),
             "building" => (RosterColumn::Building, &BUILDING, "label"),
             "unit" => (RosterColumn::Unit, &HOUSEHOLD, "unit"),
@@ -524,6 +526,11 @@ impl Row<'_> {
             _ => (RosterColumn::Notes, &HOUSEHOLD, "notes"),
         };
         let header = self.columns.header(column);
+        // The row's own check of the cell already said what is wrong with it (a blank 户主, a
+        // count over 户内人数), in words that fit a spreadsheet better.
+        if self.errors.iter().any(|e| e.line == self.line && e.column.as_deref() == Some(header.as_str())) {
+            return;
+        }
         let cell = self.text(column).to_owned();
         let chars = cell.chars().count();
         let zh = match entity.field(field).and_then(|f| f.max_chars()) {
@@ -1371,7 +1378,7 @@ mod tests {
         check_rows(
             "北林小区,1号楼,1单元,1,101,甲,,三,0,0,,,,\n\
              北林小区,1号楼,1单元,1,102,乙,,-1,0,0,,,,\n\
-             北林小区,1号楼,1单元,1,103,丙,,100,0,0,,,,\n\
+             北林小区,1号楼,1单元,1,103,丙,,101,0,0,,,,\n\
              北林小区,1号楼,1单元,1,104,丁,,2,3,0,,,,\n\
              北林小区,1号楼,1单元,1,105,戊,,2,0,1.5,,,,\n\
              北林小区,1号楼,1单元,2,201,己,,３,2.0,1人,,,,\n\
@@ -1383,7 +1390,7 @@ mod tests {
             9: 北林小区 1号楼1单元203 f2 辛  0/0/0 [] normal lift=false ""
             line 2, column 户内人数: "三" is not a whole number
             line 3, column 户内人数: "-1" is negative
-            line 4, column 户内人数: "100" is more than 99; check the column
+            line 4, column 户内人数: "101" is more than 100; check the column
             line 5, column 60岁以上人数: 60岁以上人数 is 3, more than 户内人数 (2); check both cells
             line 6, column 6岁以下儿童: "1.5" is not a whole number
             "#,
@@ -1695,7 +1702,7 @@ mod tests {
         let error = &preview.errors[0];
         assert_eq!(
             error.to_string(),
-            "line 2, column 备注: the value is 2001 characters long; at most 2000 are accepted (is a quote \" left open above?)"
+            "line 2, column 备注: the value is 4001 characters long; at most 4000 are accepted (is a quote \" left open above?)"
         );
         assert_eq!(error.value.chars().count(), SHOWN_CHARS + 1);
     }

@@ -190,18 +190,28 @@ impl Compound {
                     .filter_map(|(field, value, held)| Some((field, value?, held)))
                     .collect();
                 changed_texts(&HOUSEHOLD, &written)?;
-                // A spreadsheet may leave the head of household blank, but an edit may not clear it.
-                if edit.head.as_ref().is_some_and(|h| h.trim().is_empty()) {
-                    return Err(OperationError::Invalid {
-                        field: "head",
-                        reason: "must not be empty".into(),
-                    });
+                // Every household has a head, as an import's row must (a roster that exports
+                // reads back in).
+                if let Some(bad) = edit.head.as_deref().and_then(head_problem) {
+                    return Err(OperationError::Invalid { field: bad.field, reason: bad.reason });
                 }
                 check_counts(
                     edit.people,
                     edit.aged_60_plus.unwrap_or(0),
                     edit.children_under_6.unwrap_or(0),
                 )?;
+                // The counts as they will stand, what the edit leaves as it was included.
+                let stands = |edited: Option<u32>, held: Option<u32>| edited.or(held).unwrap_or(0);
+                let people =
+                    if edit.people.is_some() { edit.people } else { now.as_ref().and_then(|h| h.people) };
+                let held = now.as_ref();
+                if let Some(bad) = counts_problem(
+                    people,
+                    stands(edit.aged_60_plus, held.map(|h| h.aged_60_plus)),
+                    stands(edit.children_under_6, held.map(|h| h.children_under_6)),
+                ) {
+                    return Err(OperationError::Invalid { field: bad.field, reason: bad.reason });
+                }
                 self.edit_household(env, *household, |tx, obj| Ok(roster::edit_household(tx, obj, edit)?))
             }
             Operation::EditNotes { household, notes } => {
@@ -787,8 +797,27 @@ pub(super) fn check_draft(draft: &crate::schema::household::HouseholdDraft) -> R
     }
 }
 
+/// A head of household that is blank: every household has one (an import's row must name it).
+fn head_problem(head: &str) -> Option<BadValue> {
+    head.trim().is_empty().then(|| BadValue { field: "head", reason: "must not be empty".into() })
+}
+
+/// More people over 60 or under 6 than live in the household, when how many do is known.
+fn counts_problem(people: Option<u32>, aged_60_plus: u32, children_under_6: u32) -> Option<BadValue> {
+    let people = people?;
+    [("aged_60_plus", aged_60_plus), ("children_under_6", children_under_6)].into_iter().find_map(
+        |(field, n)| {
+            (n > people).then(|| BadValue {
+                field,
+                reason: format!("is {n}, more than the {people} people of the household"),
+            })
+        },
+    )
+}
+
 /// Every field of a household draft the table refuses, in the draft's order: what adding the
-/// household would refuse, and so what a roster import's preview marks as a bad row.
+/// household would refuse, and so what a roster import's preview marks as a bad row. These are
+/// also the import's rules, so a roster's export always reads back in.
 pub(crate) fn draft_problems(draft: &crate::schema::household::HouseholdDraft) -> Vec<BadValue> {
     let a = &draft.address;
     let texts = [
@@ -808,7 +837,12 @@ pub(crate) fn draft_problems(draft: &crate::schema::household::HouseholdDraft) -
     ]
     .into_iter()
     .filter_map(|(name, value)| Some(HOUSEHOLD.field(name)?.check_count(value?)));
-    texts.into_iter().chain(counts).filter_map(Result::err).collect()
+    let floor = HOUSEHOLD.field("floor").map(|f| f.check_floor(i64::from(a.floor)));
+    let mut problems: Vec<BadValue> =
+        texts.into_iter().chain(counts).chain(floor).filter_map(Result::err).collect();
+    problems.extend(head_problem(&draft.head));
+    problems.extend(counts_problem(draft.people, draft.aged_60_plus, draft.children_under_6));
+    problems
 }
 
 fn check_care(draft: &crate::schema::request::CareDraft) -> Result<(), OperationError> {

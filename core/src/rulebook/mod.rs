@@ -38,6 +38,8 @@ pub enum Kind {
     Text,
     /// A count of people, at most [`limits::PEOPLE`](crate::limits::PEOPLE).
     Count,
+    /// A floor number within [`limits::FLOORS`](crate::limits::FLOORS).
+    Floor,
     /// Unix milliseconds; when written it must lie within the window of the relay's clock
     /// ([`limits::TIME_BEHIND`](crate::limits::TIME_BEHIND),
     /// [`limits::TIME_AHEAD`](crate::limits::TIME_AHEAD)).
@@ -199,6 +201,20 @@ impl Field {
             }
             None => Ok(()),
         }
+    }
+
+    /// Checks a floor against [`limits::FLOORS`](crate::limits::FLOORS).
+    pub fn check_floor(&self, value: i64) -> Result<(), BadValue> {
+        let floors = crate::limits::FLOORS;
+        if self.kind == Kind::Floor
+            && !(i64::from(*floors.start())..=i64::from(*floors.end())).contains(&value)
+        {
+            return Err(BadValue {
+                field: self.name,
+                reason: format!("{value} is not a floor between {} and {}", floors.start(), floors.end()),
+            });
+        }
+        Ok(())
     }
 
     /// Checks a count against [`limits::PEOPLE`](crate::limits::PEOPLE).

@@ -15,7 +15,7 @@ const fn required(name: &'static str, kind: Kind, writers: Writers) -> Field {
     Field { name, kind, required: true, writers }
 }
 
-use Kind::{Count, List, Long, Map, Record, Scalar, Short, Text, Time};
+use Kind::{Count, Floor, List, Long, Map, Record, Scalar, Short, Text, Time};
 use Writers::{AuthorOrCoordinators, CareKeepers, Coordinators, Everyone, Nobody};
 
 /// The header fields every document root holds; fixed once written (see `validate`'s header
@@ -56,7 +56,7 @@ pub const HOUSEHOLD: Entity = Entity {
     fields: &[
         field("building", Scalar, Coordinators),
         field("unit", Short, Coordinators),
-        field("floor", Scalar, Coordinators),
+        field("floor", Floor, Coordinators),
         required("flat", Short, Coordinators),
         field("head", Short, Coordinators),
         field("phone", Short, Coordinators),

@@ -193,6 +193,16 @@ fn check_size(
         (Kind::Text, _) => {
             return Err(Problem::schema(format!("{label}: field {:?} is not an Automerge text", field.name)));
         }
+        (Kind::Floor, Value::Scalar(s)) => {
+            let floor = match s.as_ref() {
+                ScalarValue::Int(n) => Some(*n),
+                ScalarValue::Uint(n) => Some(i64::try_from(*n).unwrap_or(i64::MAX)),
+                _ => None,
+            };
+            if let Some(bad) = floor.and_then(|n| field.check_floor(n).err()) {
+                return Err(Problem::schema(format!("{label}: field {:?}: {}", field.name, bad.reason)));
+            }
+        }
         (Kind::Count, Value::Scalar(s)) => {
             if let Ok(n) = read::as_count(field.name, Some(s.as_ref()))
                 && n > limits::PEOPLE
@@ -264,6 +274,7 @@ fn fits(kind: Kind, value: &Value<'_>) -> bool {
     match (kind, value) {
         (Kind::Short | Kind::Long, Value::Scalar(s)) => matches!(s.as_ref(), Str(_) | Null),
         (Kind::Count, Value::Scalar(s)) => matches!(s.as_ref(), Int(_) | Uint(_) | Null),
+        (Kind::Floor, Value::Scalar(s)) => matches!(s.as_ref(), Int(_) | Uint(_)),
         (Kind::Time, Value::Scalar(s)) => matches!(s.as_ref(), Int(_) | Uint(_) | Time(_) | Null),
         (Kind::Scalar, Value::Scalar(_)) => true,
         (Kind::Text, Value::Object(ObjType::Text)) => true,
@@ -293,6 +304,7 @@ fn expected(kind: Kind) -> &'static str {
     match kind {
         Kind::Short | Kind::Long => "a string or null",
         Kind::Count => "a whole number or null",
+        Kind::Floor => "a whole number (a floor)",
         Kind::Time => "Unix milliseconds or null",
         Kind::Scalar => {
             "a single value (an ID, a word of the vocabulary, a number or a boolean), not an object"

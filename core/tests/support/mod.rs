@@ -143,7 +143,7 @@ pub fn draft(address: &str) -> HouseholdDraft {
             floor: floor_of_flat(flat).unwrap_or(1),
             flat: (*flat).to_owned(),
         },
-        head: String::new(),
+        head: format!("户主{flat}"),
         phone: String::new(),
         people: Some(1),
         aged_60_plus: 0,

@@ -35,6 +35,14 @@ impl Role {
         matches!(self, Role::Admin | Role::Coordinator)
     }
 
+    /// Whether someone holding this role may invite people to the compound in role `invited`:
+    /// coordinators invite volunteers and medics, inviting a coordinator or an admin takes an
+    /// admin. Asked when the invite is made and again when it is redeemed, so the codes of
+    /// someone removed (or no longer coordinating) join no one.
+    pub fn may_invite(self, invited: Role) -> bool {
+        self.is_coordinating() && (!invited.is_coordinating() || self == Role::Admin)
+    }
+
     /// Whether this role may read the care ledger.
     pub fn reads_care(self) -> bool {
         matches!(self, Role::Admin | Role::Coordinator | Role::Medic)

@@ -249,7 +249,9 @@ impl From<InviteProblem> for AppError {
         match problem {
             InviteProblem::Unknown => AppError::NotFound(problem.to_string()),
             InviteProblem::Used => AppError::Conflict(problem.to_string()),
-            InviteProblem::Expired => AppError::Gone(problem.to_string()),
+            InviteProblem::Expired | InviteProblem::MakerMayNoLongerInvite => {
+                AppError::Gone(problem.to_string())
+            }
         }
     }
 }

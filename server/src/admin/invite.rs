@@ -36,7 +36,7 @@ pub async fn create_invite(
 ) -> Result<Invite, AdminError> {
     require_compound(relay, compound).await?;
     let own = principal.require_running(compound, "invite people")?;
-    if role.is_coordinating() && own != Role::Admin {
+    if !own.may_invite(role) {
         return Err(AdminError::Forbidden(format!(
             "a coordinator may not invite a {}; ask an admin",
             role.as_str()

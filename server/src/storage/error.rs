@@ -18,6 +18,12 @@ pub enum InviteProblem {
     /// The invite is past its expiry.
     #[error("this invite code has expired; ask your coordinator for a new one")]
     Expired,
+    /// Whoever made the invite may no longer invite people in its role to its compound (removed
+    /// from it, or no longer coordinating it).
+    #[error(
+        "this invite code was made by someone who can no longer invite people to this compound; ask a coordinator for a new one"
+    )]
+    MakerMayNoLongerInvite,
 }
 
 /// A failed storage call.

@@ -103,6 +103,31 @@ pub async fn invites_are_single_use_and_expire(s: Arc<dyn Storage>) {
     // A failed redemption created nobody.
     assert!(s.memberships(uuid(51)).await.unwrap().is_empty());
     assert_eq!(s.members(compound).await.unwrap().len(), 2);
+
+    // A coordinator's codes join people while they coordinate the compound, and no one once
+    // they are removed or made a volunteer; a district admin's without a membership do.
+    let coordinator = person(s.as_ref(), 3, false).await;
+    s.set_membership(coordinator, compound, Role::Coordinator, T0).await.unwrap();
+    let by = |code: u8, maker: PersonId, role: Role| NewInvite {
+        created_by: maker,
+        role,
+        ..invite(code, later(1000))
+    };
+    for code in [20, 21, 22] {
+        s.create_invite(by(code, coordinator, Role::Volunteer)).await.unwrap();
+    }
+    s.create_invite(by(23, admin, Role::Coordinator)).await.unwrap();
+    s.redeem_invite(redeem(20, 60, later(5))).await.unwrap();
+    s.set_membership(coordinator, compound, Role::Volunteer, later(6)).await.unwrap();
+    let demoted = s.redeem_invite(redeem(21, 61, later(7))).await.unwrap_err();
+    assert!(matches!(demoted, StorageError::Invite(InviteProblem::MakerMayNoLongerInvite)), "{demoted}");
+    s.set_membership(coordinator, compound, Role::Coordinator, later(8)).await.unwrap();
+    assert!(s.revoke_membership(coordinator, compound, later(9)).await.unwrap());
+    let removed = s.redeem_invite(redeem(22, 62, later(10))).await.unwrap_err();
+    assert!(matches!(removed, StorageError::Invite(InviteProblem::MakerMayNoLongerInvite)), "{removed}");
+    assert!(s.memberships(uuid(62)).await.unwrap().is_empty(), "nobody joined");
+    let by_the_district = s.redeem_invite(redeem(23, 63, later(11))).await.unwrap();
+    assert_eq!(by_the_district.role, Role::Coordinator);
 }
 
 pub async fn memberships_revoke_and_return(s: Arc<dyn Storage>) {

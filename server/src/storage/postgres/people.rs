@@ -6,6 +6,7 @@ use doorstep_core::{Role, Timestamp};
 
 use super::{execute, parsed, query, query_opt};
 use crate::devices_seen::Seen;
+use crate::storage::sqlite::people::require_maker_may_invite;
 use crate::storage::{
     ActorBinding, DeviceId, InviteProblem, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson,
     Redemption, SecretHash, Session, StorageError, TokenStatus,
@@ -252,7 +253,11 @@ pub(super) async fn create_invite(db: &impl GenericClient, invite: &NewInvite) -
 pub(super) async fn redeem_invite(db: &impl GenericClient, r: &Redemption) -> Result<Joined, StorageError> {
     let row = query_opt(
         db,
-        "SELECT compound, role, expires_at, used_at FROM invites WHERE code_hash = $1 FOR UPDATE",
+        // The maker's live membership of the invite's compound, if any.
+        "SELECT i.compound, i.role, i.expires_at, i.used_at, p.district_admin, m.role
+         FROM invites i JOIN persons p ON p.id = i.created_by
+         LEFT JOIN memberships m ON m.person = i.created_by AND m.compound = i.compound AND m.revoked_at IS NULL
+         WHERE i.code_hash = $1 FOR UPDATE OF i",
         &[&r.code_hash.0.as_slice()],
     )
     .await?;
@@ -265,6 +270,9 @@ pub(super) async fn redeem_invite(db: &impl GenericClient, r: &Redemption) -> Re
     }
     let compound: CompoundId = parsed(&row.try_get::<_, String>(0)?, "compound id")?;
     let role: Role = parsed(&row.try_get::<_, String>(1)?, "role")?;
+    let maker_role: Option<Role> =
+        row.try_get::<_, Option<String>>(5)?.map(|m| parsed(&m, "role")).transpose()?;
+    require_maker_may_invite(row.try_get(4)?, maker_role, role)?;
     create_person(db, &r.person, r.at).await?;
     set_membership(db, r.person.id, compound, role, r.at).await?;
     let device = create_device(db, r.person.id, &r.device_name, r.token_hash, r.at).await?;

@@ -18,7 +18,7 @@
 mod documents;
 mod held_requests;
 pub mod integrity;
-mod people;
+pub(crate) mod people;
 pub mod schema;
 mod sessions;
 pub(crate) mod set_aside;

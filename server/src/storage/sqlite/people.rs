@@ -208,15 +208,36 @@ pub(super) fn create_invite(conn: &Connection, invite: &NewInvite) -> Result<(),
     Ok(())
 }
 
+/// Fails unless the invite's maker may still invite people in `role` to its compound: a district
+/// admin, or in the role they hold there now (`maker_role`, `None` once removed).
+pub(crate) fn require_maker_may_invite(
+    maker_runs_the_district: bool,
+    maker_role: Option<Role>,
+    role: Role,
+) -> Result<(), InviteProblem> {
+    let maker = if maker_runs_the_district { Some(Role::Admin) } else { maker_role };
+    if maker.is_some_and(|maker| maker.may_invite(role)) {
+        Ok(())
+    } else {
+        Err(InviteProblem::MakerMayNoLongerInvite)
+    }
+}
+
 pub(super) fn redeem_invite(conn: &Connection, r: &Redemption) -> Result<Joined, StorageError> {
-    let invite: Option<(String, String, i64, Option<i64>)> = conn
+    type InviteRow = (String, String, i64, Option<i64>, bool, Option<String>);
+    let invite: Option<InviteRow> = conn
         .query_row(
-            "SELECT compound, role, expires_at, used_at FROM invites WHERE code_hash = ?1",
+            // The maker's live membership of the invite's compound, if any.
+            "SELECT i.compound, i.role, i.expires_at, i.used_at, p.district_admin, m.role
+             FROM invites i JOIN persons p ON p.id = i.created_by
+             LEFT JOIN memberships m ON m.person = i.created_by AND m.compound = i.compound AND m.revoked_at IS NULL
+             WHERE i.code_hash = ?1",
             [r.code_hash.0],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?)),
         )
         .optional()?;
-    let (compound, role, expires_at, used_at) = invite.ok_or(InviteProblem::Unknown)?;
+    let (compound, role, expires_at, used_at, maker_runs_the_district, maker_role) =
+        invite.ok_or(InviteProblem::Unknown)?;
     if used_at.is_some() {
         return Err(InviteProblem::Used.into());
     }
@@ -225,6 +246,8 @@ pub(super) fn redeem_invite(conn: &Connection, r: &Redemption) -> Result<Joined,
     }
     let compound: CompoundId = parsed(&compound, "compound id")?;
     let role: Role = parsed(&role, "role")?;
+    let maker_role: Option<Role> = maker_role.map(|m| parsed(&m, "role")).transpose()?;
+    require_maker_may_invite(maker_runs_the_district, maker_role, role)?;
     create_person(conn, &r.person, r.at)?;
     set_membership(conn, r.person.id, compound, role, r.at)?;
     let device = create_device(conn, r.person.id, &r.device_name, r.token_hash, r.at)?;

@@ -127,7 +127,7 @@ pub async fn exchange(
     }
     let awaiting: Vec<String> = exchange.awaiting.into_iter().filter(|h| is_change_hash(h)).collect();
     if !awaiting.is_empty() {
-        let decided = storage.set_aside_outcomes(session.device, awaiting).await?;
+        let decided = storage.set_aside_outcomes(session.person, awaiting).await?;
         let mut names: HashMap<CompoundId, HashMap<PersonId, String>> = HashMap::new();
         for record in decided {
             let compound = record.received.compound;

@@ -251,10 +251,10 @@ impl Storage for Announcing {
 
     fn set_aside_outcomes(
         &self,
-        device: DeviceId,
+        person: PersonId,
         hashes: Vec<String>,
     ) -> StoreFuture<'_, Vec<SetAsideRecord>> {
-        self.inner.set_aside_outcomes(device, hashes)
+        self.inner.set_aside_outcomes(person, hashes)
     }
 
     fn remote_changes(&self) -> Option<tokio::sync::broadcast::Receiver<crate::storage::RemoteChange>> {

@@ -599,10 +599,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Records a decision about an item no one has decided yet; false if someone already did
     /// (or there is no such item).
     fn decide_set_aside(&self, id: i64, decided: SetAsideDecided) -> StoreFuture<'_, bool>;
-    /// The decided items among `hashes` that `device` sent.
+    /// The decided items among `hashes` that `person` sent, from any of their devices (a phone
+    /// signed in again with a new token asks after what it sent with the old one).
     fn set_aside_outcomes(
         &self,
-        device: DeviceId,
+        person: PersonId,
         hashes: Vec<String>,
     ) -> StoreFuture<'_, Vec<SetAsideRecord>>;
 

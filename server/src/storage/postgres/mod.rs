@@ -466,10 +466,10 @@ impl Storage for PostgresStorage {
 
     fn set_aside_outcomes(
         &self,
-        device: DeviceId,
+        person: PersonId,
         hashes: Vec<String>,
     ) -> StoreFuture<'_, Vec<SetAsideRecord>> {
-        on_connection!(self, |db| set_aside::outcomes(&db, device, &hashes).await)
+        on_connection!(self, |db| set_aside::outcomes(&db, person, &hashes).await)
     }
 
     fn remote_changes(&self) -> Option<broadcast::Receiver<RemoteChange>> {

@@ -7,6 +7,8 @@ use tokio_postgres::Row;
 
 use super::{execute, query, query_one, query_opt};
 use crate::storage::sqlite::set_aside::{FAIR_ORDER, RawRow, decision_columns, record, sort_for_the_inbox};
+use doorstep_core::id::PersonId;
+
 use crate::storage::{DeviceId, NewSetAside, SetAsideDecided, SetAsideRecord, StorageError};
 
 const COLUMNS: &str = "id, device, change_hash, person, compound, doc, operation, summary, made_at,
@@ -115,16 +117,17 @@ pub(super) async fn decide(
 
 pub(super) async fn outcomes(
     db: &impl GenericClient,
-    device: DeviceId,
+    person: PersonId,
     hashes: &[String],
 ) -> Result<Vec<SetAsideRecord>, StorageError> {
+    // A hash two of the person's devices sent: the first one's.
     let rows = query(
         db,
         &format!(
-            "SELECT {COLUMNS} FROM set_aside
-             WHERE device = $1 AND change_hash = ANY($2) AND decision IS NOT NULL ORDER BY id"
+            "SELECT DISTINCT ON (change_hash) {COLUMNS} FROM set_aside
+             WHERE person = $1 AND change_hash = ANY($2) AND decision IS NOT NULL ORDER BY change_hash, id"
         ),
-        &[&device.0, &hashes],
+        &[&person.to_string(), &hashes],
     )
     .await?;
     rows.iter().map(|r| record(raw(r)?)).collect()

@@ -412,10 +412,10 @@ impl Storage for SqliteStorage {
 
     fn set_aside_outcomes(
         &self,
-        device: DeviceId,
+        person: PersonId,
         hashes: Vec<String>,
     ) -> StoreFuture<'_, Vec<SetAsideRecord>> {
-        self.read(move |conn| set_aside::outcomes(conn, device, &hashes))
+        self.read(move |conn| set_aside::outcomes(conn, person, &hashes))
     }
 }
 

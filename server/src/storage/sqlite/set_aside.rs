@@ -5,6 +5,8 @@ use doorstep_core::sync::{SetAsideDecision, SetAsideUpload};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::parsed;
+use doorstep_core::id::PersonId;
+
 use crate::storage::{DeviceId, NewSetAside, SetAsideDecided, SetAsideRecord, StorageError};
 
 const COLUMNS: &str = "id, device, change_hash, person, compound, doc, operation, summary, made_at,
@@ -200,15 +202,16 @@ pub(super) fn decide(conn: &Connection, id: i64, decided: &SetAsideDecided) -> R
 
 pub(super) fn outcomes(
     conn: &Connection,
-    device: DeviceId,
+    person: PersonId,
     hashes: &[String],
 ) -> Result<Vec<SetAsideRecord>, StorageError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM set_aside WHERE device = ?1 AND change_hash = ?2 AND decision IS NOT NULL"
+        "SELECT {COLUMNS} FROM set_aside WHERE person = ?1 AND change_hash = ?2 AND decision IS NOT NULL
+         ORDER BY id LIMIT 1"
     ))?;
     let mut out = Vec::new();
     for hash in hashes {
-        if let Some(row) = stmt.query_row(params![device.0, hash], raw).optional()? {
+        if let Some(row) = stmt.query_row(params![person.to_string(), hash], raw).optional()? {
             out.push(record(row)?);
         }
     }

@@ -9,14 +9,18 @@ use doorstep_core::sync::SyncError;
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicaError {
     /// Another person is to sign in on this phone while the changes of the person signed in now
-    /// are not yet synced: they would go up under the new person's token and be refused.
+    /// are not yet synced, or changes of theirs set aside are not yet sent for review: they would
+    /// go up under the new person's token and be refused.
     #[error(
-        "本机还有 {unsynced} 项未同步的记录，请先同步，再换人登录 / this phone holds {unsynced} changes \
-         not yet synced by the person signed in; sync them before another person signs in here"
+        "本机还有 {unsynced} 项未同步的记录、{to_send} 项待提交协调员处理的搁置记录，请先同步，再换人登录 / \
+         this phone holds {unsynced} changes not yet synced and {to_send} set-aside changes not yet \
+         sent for review, by the person signed in; sync them before another person signs in here"
     )]
     UnsyncedHandOver {
         /// Changes not yet synced.
         unsynced: usize,
+        /// Set-aside changes not yet sent to the coordinators' review inbox.
+        to_send: usize,
     },
     /// The SQLite file could not be read or written.
     #[error("local storage: {0}")]

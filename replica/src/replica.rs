@@ -247,13 +247,24 @@ impl Replica {
         Ok(())
     }
 
-    /// Fails while someone is signed in whose changes are not all synced: before another person
-    /// joins on this phone, so that no invite is spent on a hand-over that cannot happen yet.
+    /// Fails while someone is signed in whose changes are not all synced, or whose set-aside
+    /// changes are not all sent for review (the relay takes an item only from its author's
+    /// token): before another person joins on this phone, so that no invite is spent on a
+    /// hand-over that cannot happen yet and nothing is stranded on the phone.
     pub fn check_hand_over(&self) -> Result<(), ReplicaError> {
-        match (self.person, self.unsynced_changes()) {
-            (Some(_), unsynced) if unsynced > 0 => Err(ReplicaError::UnsyncedHandOver { unsynced }),
-            _ => Ok(()),
+        if self.person.is_none() {
+            return Ok(());
         }
+        let unsynced = self.unsynced_changes();
+        let to_send = self
+            .quarantine()?
+            .iter()
+            .filter(|c| crate::ReviewState::from_str_lossy(&c.review_state) == crate::ReviewState::NotSent)
+            .count();
+        if unsynced > 0 || to_send > 0 {
+            return Err(ReplicaError::UnsyncedHandOver { unsynced, to_send });
+        }
+        Ok(())
     }
 
     /// Remembers the relay this device syncs with and its device token. Mobile apps keep the
@@ -805,5 +816,26 @@ mod tests {
         let replica = Replica::open(&path).unwrap();
         assert_eq!(replica.clock_off_by_ms(), Some(60 * 60_000), "the new sign, under its own key");
         assert_eq!(replica.store.meta(CLOCK_OFF_BY_RELAY_MINUS_PHONE).unwrap(), None, "the old key gone");
+    }
+
+    #[test]
+    fn another_person_signs_in_only_once_what_was_set_aside_went_for_review() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut replica = Replica::open(dir.path().join("shared.sqlite")).unwrap();
+        let id = |n: u8| format!("00000000-0000-7000-8000-0000000000{n:02}");
+        let (morning, evening): (PersonId, PersonId) = (id(1).parse().unwrap(), id(2).parse().unwrap());
+        replica.set_identity(morning).unwrap();
+        let doc: DocumentId = id(3).parse().unwrap();
+        let hash = "ab".repeat(32);
+        let reason = "closed_rounds_are_final";
+        let write = Write::Quarantine { hash: &hash, doc, rule: reason, reason, bytes: b"change", at: 1 };
+        replica.store.commit(&[write]).unwrap();
+        // Not yet sent for review: the relay would take it only from the morning's token.
+        match replica.set_identity(evening) {
+            Err(ReplicaError::UnsyncedHandOver { unsynced: 0, to_send: 1 }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(replica.identity().map(|i| i.person), Some(morning), "still the morning's phone");
+        replica.set_identity(morning).expect("the same person signing in again is no hand-over");
     }
 }

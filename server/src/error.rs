@@ -40,6 +40,8 @@ pub enum AppError {
     TooLarge(String),
     /// 415: the body is not of the expected type.
     UnsupportedMediaType(String),
+    /// 405: the route takes other methods (the sentence names them).
+    MethodNotAllowed(String),
     /// 429: the token made too many requests; retry after this long.
     RateLimited {
         /// How long to wait.
@@ -93,6 +95,7 @@ impl AppError {
             AppError::Gone(_) => StatusCode::GONE,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::RateLimited { .. } | AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout(_) | AppError::BodyCut(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Unavailable(_) | AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -112,6 +115,7 @@ impl AppError {
             AppError::Gone(_) => "gone",
             AppError::TooLarge(_) => "too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
+            AppError::MethodNotAllowed(_) => "method_not_allowed",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Throttled { error, .. } => error,
             AppError::Timeout(_) => "timeout",
@@ -140,6 +144,7 @@ impl AppError {
             | AppError::Gone(r)
             | AppError::TooLarge(r)
             | AppError::UnsupportedMediaType(r)
+            | AppError::MethodNotAllowed(r)
             | AppError::Unavailable(r)
             | AppError::Fault(r)
             | AppError::BodyCut(r)
@@ -151,7 +156,7 @@ impl AppError {
             ),
             AppError::Timeout(limit) => {
                 format!(
-                    "the request took longer than {} seconds; try again with a smaller batch",
+                    "the request took longer than {} seconds; try again (a phone's sync sends less at a time)",
                     limit.as_secs()
                 )
             }

@@ -81,6 +81,7 @@ pub(crate) async fn upload(
     body: Body,
     limit: usize,
 ) -> Result<(Bytes, HeldBytes), AppError> {
+    json::refuse_encoded(headers)?;
     let too_large =
         format!("the file is larger than the relay accepts ({limit} bytes); split it by estate (小区)");
     let held = in_hand.for_request(Some(person));
@@ -113,6 +114,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for HeldJson<T> {
         if !json::is_json(req.headers()) {
             return Err(json::not_json());
         }
+        json::refuse_encoded(req.headers())?;
         let limit = state.config.limits.max_body_bytes;
         let too_large = format!(
             "the JSON body is longer than this request takes ({limit} bytes); send fewer items at once"

@@ -16,6 +16,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        refuse_encoded(req.headers())?;
         axum::Json::<T>::from_request(req, state)
             .await
             .map(|axum::Json(value)| JsonBody(value))
@@ -31,7 +32,27 @@ pub(super) fn refused(e: JsonRejection) -> AppError {
         e if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(
             "the JSON body is longer than this request takes; send only the fields it names".into(),
         ),
+        // The body stopped before its end (a link that dropped): the same answer a sync gets,
+        // which phones retry; nothing of it was read.
+        JsonRejection::BytesRejection(e) => AppError::BodyCut(format!(
+            "the request body did not arrive whole ({}); send it again",
+            e.body_text()
+        )),
         e => AppError::malformed(format!("the JSON body is not acceptable: {}", e.body_text())),
+    }
+}
+
+/// Fails with 415 for a body sent with a `Content-Encoding` other than `identity`: only a sync
+/// body may come compressed (`cbor.rs`); every other route would read the compressed bytes as
+/// the body itself and answer with a misleading refusal.
+pub(crate) fn refuse_encoded(headers: &axum::http::HeaderMap) -> Result<(), AppError> {
+    match headers.get(axum::http::header::CONTENT_ENCODING).map(|v| v.to_str().unwrap_or("?").trim()) {
+        None => Ok(()),
+        Some(coding) if coding.eq_ignore_ascii_case("identity") => Ok(()),
+        Some(coding) => Err(AppError::UnsupportedMediaType(format!(
+            "this route takes its body uncompressed, not as Content-Encoding: {}; send it without one",
+            crate::error::excerpt(coding)
+        ))),
     }
 }
 

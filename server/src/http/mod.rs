@@ -77,11 +77,19 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         // Every body an extractor reads whole; the routes whose bodies may be as long as the body
         // limit read them into the bodies in hand, bounded there (`body_in_hand.rs`).
         .layer(DefaultBodyLimit::max(JSON_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
         .with_state(state)
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> AppError {
+    AppError::MethodNotAllowed(format!(
+        "{} does not take {method}; see the route table in README.md for its methods",
+        crate::error::excerpt(uri.path())
+    ))
 }
 
 async fn not_found(uri: axum::http::Uri) -> AppError {

@@ -266,3 +266,67 @@ async fn asking_for_the_whole_document_in_a_loop_is_refused_for_that_document_on
     let coordinator = fx.coordinator.sync(&fx.relay).await;
     assert!(coordinator.rejected.is_empty());
 }
+
+/// The routes that take JSON or an upload answer in the relay's format what they cannot read: a
+/// body the link cut (408 `body_cut`, which phones retry, as a sync's: was 400 `malformed`), a
+/// body in a `Content-Encoding` only a sync reads (415 naming it: was read as the body itself,
+/// or said to be neither UTF-8 nor GB18030), and a method the route does not take (405 with a
+/// reason: was an empty body).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_routes_refuse_a_cut_body_an_encoded_body_and_a_wrong_method_in_the_relay_format() {
+    let fx = Fixture::new().await;
+    let host = fx.relay.url.trim_start_matches("http://").to_owned();
+    let cut = crate::request_pieces::cut_off(
+        &fx.relay.url,
+        &format!("POST /v1/join HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n"),
+        40,
+    )
+    .await;
+    assert!(cut.starts_with("HTTP/1.1 408"), "{cut}");
+    assert!(cut.contains("body_cut"), "{cut}");
+
+    let client = reqwest::Client::new();
+    let admin = &fx.relay.admin_token;
+    for (path, content_type, body) in [
+        ("/v1/join", "application/json", br#"{"invite_code":"x","device_name":"y"}"#.to_vec()),
+        ("/v1/set-aside", "application/json", br#"{"items":[],"awaiting":[]}"#.to_vec()),
+        (
+            &*format!("/v1/compounds/{}/roster", fx.compound),
+            "text/csv",
+            "楼号,房号,户主\n1,101,甲\n".as_bytes().to_vec(),
+        ),
+    ] {
+        for coding in ["gzip", "br", "x-bogus"] {
+            let res = client
+                .post(format!("{}{path}", fx.relay.url))
+                .bearer_auth(admin)
+                .header("content-type", content_type)
+                .header("content-encoding", coding)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{path} {coding}");
+            let answer = res.json_value().await.unwrap();
+            assert_eq!(answer["error"], "unsupported_media_type", "{answer}");
+            assert!(answer["reason"].as_str().unwrap().contains(coding), "{answer}");
+        }
+    }
+
+    for (method, path) in [("PUT", "/v1/sync"), ("DELETE", "/v1/join"), ("POST", "/healthz")] {
+        let res = client
+            .request(method.parse().unwrap(), format!("{}{path}", fx.relay.url))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        let answer = res.json_value().await.unwrap();
+        assert_eq!(answer["error"], "method_not_allowed", "{answer}");
+        assert!(answer["reason"].as_str().unwrap().contains(method), "{answer}");
+    }
+    assert_eq!(
+        client.get(format!("{}/healthz", fx.relay.url)).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+}

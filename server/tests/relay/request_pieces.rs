@@ -503,7 +503,7 @@ async fn a_request_the_relay_took_and_the_phone_forgot_is_not_built_again_foreve
 
 /// Sends `head` and then `sent` bytes of a body announced longer, closes the phone's way, and
 /// returns the relay's answer as text.
-async fn cut_off(relay: &str, head: &str, sent: usize) -> String {
+pub(crate) async fn cut_off(relay: &str, head: &str, sent: usize) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(relay.trim_start_matches("http://")).await.unwrap();
     stream.write_all(head.as_bytes()).await.unwrap();

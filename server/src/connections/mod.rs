@@ -45,8 +45,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::HeaderValue;
-use axum::http::StatusCode;
-use axum::http::header::{AUTHORIZATION, CONNECTION, COOKIE};
+use axum::http::header::CONNECTION;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -209,9 +208,8 @@ async fn http<I>(
         let client = Client::resolve(peer, tls, request.headers(), &trusted);
         async move {
             let busy = slot.begin();
-            let credentials =
-                request.headers().contains_key(AUTHORIZATION) || request.headers().contains_key(COOKIE);
             request.extensions_mut().insert(client);
+            request.extensions_mut().insert(table::CredentialAccepted::for_slot(&slot));
             let (request, ended) = {
                 let (parts, body) = request.into_parts();
                 let (body, ended) = unread_body::watch(body);
@@ -221,9 +219,6 @@ async fn http<I>(
             // hyper closes a connection whose request body was left unread: say so.
             if !ended.read_to_end() {
                 response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
-            }
-            if credentials && !refused(response.status()) {
-                slot.prove();
             }
             drop(busy);
             Ok::<_, Infallible>(response)
@@ -300,9 +295,4 @@ fn drained(queue: SendQueue, seen: &mut usize, slot: &table::Slot) -> usize {
         *seen = unsent;
     }
     unsent
-}
-
-/// Whether a response says the credential was not accepted (so it proves nothing).
-fn refused(status: StatusCode) -> bool {
-    matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS)
 }

@@ -5,15 +5,22 @@
 //! slots, or all of one address's slots, are taken), a new connection is not refused: the
 //! relay closes the connection least worth keeping and lets the new one in. In order:
 //!
-//! 1. never one that is handling a request;
-//! 2. first one that never carried a request with a credential the relay accepted (a stranger's
-//!    idle socket, a slowloris still dribbling its headers, a health check's keep-alive);
+//! 1. never one handling a request whose credential the relay accepted (a phone's upload on a
+//!    landing's link, a dashboard's event stream);
+//! 2. first an idle one that never carried a request with a credential the relay accepted (a
+//!    stranger's idle socket, a slowloris still dribbling its headers, a health check's
+//!    keep-alive);
 //! 3. then an idle authenticated one (its phone reconnects with its next request);
-//! 4. the oldest first, so a connection that just arrived is the last to go.
+//! 4. then one handling a request that showed no accepted credential (a join or a dashboard
+//!    sign-in whose body is still arriving: a stranger sending a body a byte a second holds its
+//!    slot as long as the request's timeout allows, and sixty of them filled a relay);
+//! 5. the oldest first, so a connection that just arrived is the last to go.
 //!
-//! Only when every slot is busy with a request is a new connection refused. So 1,100 idle
-//! sockets from strangers cannot keep `/healthz`, a phone or a dashboard out: each new arrival
-//! takes the place of the oldest idle stranger.
+//! A credential counts once the relay accepted it ([`Slot::prove`], called where the token or the
+//! dashboard session is checked, before the body is read). Only when every slot is busy with an
+//! authenticated request is a new connection refused. So 1,100 idle sockets or slow bodies from
+//! strangers cannot keep `/healthz`, a phone or a dashboard out: each new arrival takes the
+//! place of the oldest stranger.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -102,7 +109,7 @@ impl Slot {
         Busy(Arc::clone(self))
     }
 
-    /// Records that a request with an accepted credential travelled on this connection.
+    /// Records that a request with an accepted credential travels on this connection.
     pub fn prove(&self) {
         self.proven.store(true, Ordering::Relaxed);
     }
@@ -120,6 +127,31 @@ impl Slot {
     /// The client address this connection counts against.
     pub fn addr(&self) -> IpAddr {
         self.addr
+    }
+}
+
+/// A request's way to tell its connection's slot that the relay accepted its credential (the
+/// token checked, or the dashboard session), in the request's extensions: from then on the
+/// connection is a member's and is not closed to make room while the request is handled.
+#[derive(Debug, Clone)]
+pub struct CredentialAccepted(Arc<Slot>);
+
+impl CredentialAccepted {
+    /// The handle for `slot`'s requests.
+    pub fn for_slot(slot: &Arc<Slot>) -> Self {
+        Self(Arc::clone(slot))
+    }
+
+    /// Says the credential was accepted.
+    pub fn say(&self) {
+        self.0.prove();
+    }
+
+    /// Says so for the request with these extensions, if it came over a connection of the table.
+    pub fn say_for(extensions: &axum::http::Extensions) {
+        if let Some(accepted) = extensions.get::<Self>() {
+            accepted.say();
+        }
     }
 }
 
@@ -264,12 +296,21 @@ fn millis_since(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
 }
 
-/// The idle connection among those `matching` that is least worth keeping.
+/// The connection among those `matching` that is least worth keeping (see the module docs), if
+/// any may be closed.
 fn least_valuable(open: &HashMap<u64, Arc<Slot>>, matching: impl Fn(&Slot) -> bool) -> Option<Arc<Slot>> {
+    // 0: an idle stranger, 1: an idle member, 2: a stranger's request; a member's request never.
+    let rank = |s: &Slot| match (s.in_flight() > 0, s.is_proven()) {
+        (false, false) => Some(0),
+        (false, true) => Some(1),
+        (true, false) => Some(2),
+        (true, true) => None,
+    };
     open.values()
-        .filter(|s| matching(s) && s.in_flight() == 0)
-        .min_by_key(|s| (s.is_proven(), s.opened, s.id))
-        .cloned()
+        .filter(|s| matching(s))
+        .filter_map(|s| Some((rank(s)?, s)))
+        .min_by_key(|(rank, s)| (*rank, s.opened, s.id))
+        .map(|(_, s)| Arc::clone(s))
 }
 
 fn evict(open: &mut HashMap<u64, Arc<Slot>>, victim: &Slot) -> Made {
@@ -290,16 +331,18 @@ mod tests {
     }
 
     #[test]
-    fn a_full_table_closes_idle_strangers_first_and_busy_connections_never() {
+    fn a_full_table_closes_idle_strangers_first_and_busy_members_never() {
         let table = Table::new(3, 10, Vec::new());
         let (stranger, _) = table.admit(ip(1)).unwrap();
         let (member, _) = table.admit(ip(2)).unwrap();
         member.slot().prove();
         let (busy, _) = table.admit(ip(3)).unwrap();
+        busy.slot().prove();
         let guard = busy.slot().begin();
 
         let (newcomer, made) = table.admit(ip(4)).unwrap();
         assert_eq!(made, Made::Evicted { proven: false }, "the idle stranger went first");
+        newcomer.slot().prove();
         let _newcomer_busy = newcomer.slot().begin();
         assert!(!table.open().contains_key(&stranger.slot().id));
         let (_late, made) = table.admit(ip(5)).unwrap();
@@ -310,10 +353,33 @@ mod tests {
     }
 
     #[test]
+    fn a_strangers_request_in_progress_makes_room_after_every_idle_one() {
+        let table = Table::new(3, 10, Vec::new());
+        let (slow_body, _) = table.admit(ip(1)).unwrap();
+        let _slow = slow_body.slot().begin();
+        let (member, _) = table.admit(ip(2)).unwrap();
+        member.slot().prove();
+        let (upload, _) = table.admit(ip(3)).unwrap();
+        upload.slot().prove();
+        let _upload = upload.slot().begin();
+
+        let (newcomer, made) = table.admit(ip(4)).unwrap();
+        assert_eq!(made, Made::Evicted { proven: true }, "the idle member before a request");
+        newcomer.slot().prove();
+        let _newcomer = newcomer.slot().begin();
+        let (_late, made) = table.admit(ip(5)).unwrap();
+        assert_eq!(made, Made::Evicted { proven: false }, "then the stranger's request");
+        assert!(!table.open().contains_key(&slow_body.slot().id));
+        assert!(table.open().contains_key(&upload.slot().id), "a member's request is never closed");
+    }
+
+    #[test]
     fn when_every_connection_is_busy_the_newcomer_is_refused() {
         let table = Table::new(2, 10, Vec::new());
         let (a, _) = table.admit(ip(1)).unwrap();
         let (b, _) = table.admit(ip(2)).unwrap();
+        a.slot().prove();
+        b.slot().prove();
         let _ga = a.slot().begin();
         let _gb = b.slot().begin();
         assert_eq!(table.admit(ip(3)).unwrap_err(), Refusal::Full(2));

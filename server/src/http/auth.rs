@@ -44,6 +44,8 @@ impl FromRequestParts<AppState> for Authenticated {
                 tracing::Span::current().record("person", tracing::field::display(session.person));
                 // The body readers charge the bytes they hold to this person (`body_in_hand.rs`).
                 parts.extensions.insert(session);
+                // A member's request: its connection is not closed to make room for a stranger's.
+                crate::connections::table::CredentialAccepted::say_for(&parts.extensions);
                 Ok(Authenticated(session))
             }
             TokenStatus::Revoked => Err(AppError::TokenRevoked(

@@ -277,3 +277,38 @@ async fn a_full_relay_keeps_its_authenticated_users_and_answers_healthz() {
     let (status, _) = relay.json("GET", "/v1/me", &relay.admin_token, None).await;
     assert_eq!(status.as_u16(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_sending_bodies_a_byte_at_a_time_cannot_keep_healthz_or_a_member_out() {
+    // 16 slots, all taken by join requests whose bodies never finish (a stranger needs no
+    // token): they were requests in progress, never closed to make room, and /healthz failed
+    // for as long as they kept coming. A member's request in progress is still never closed.
+    let relay = relay_with(Connections {
+        max_connections: 16,
+        max_per_address: 16,
+        header_read_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(60),
+        ..Connections::default()
+    })
+    .await;
+    let mut slow = Vec::new();
+    for i in 0..24u8 {
+        let mut stream = connect_from(&relay, [127, 0, 2, 1 + i % 3]).await;
+        let head = "POST /v1/join HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\ncontent-length: 16000\r\n\r\n{";
+        // A connection the table closed at once refuses the write; the flood goes on.
+        let _ = stream.write_all(head.as_bytes()).await;
+        slow.push(stream);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut health = connect_from(&relay, [127, 0, 0, 5]).await;
+    assert_eq!(request(&mut health, "/healthz", None).await, Some(200), "healthz answers");
+    let (status, _) = relay.json("GET", "/v1/me", &relay.admin_token, None).await;
+    assert_eq!(status.as_u16(), 200, "a member gets in");
+    let mut still_open = 0;
+    for stream in &mut slow {
+        if !closed_within(stream, Duration::from_millis(20)).await {
+            still_open += 1;
+        }
+    }
+    assert!(still_open < 16, "{still_open} slow bodies still hold slots");
+}

@@ -312,3 +312,70 @@ async fn a_round_with_more_knocks_than_an_excel_cell_holds_still_exports() {
     let csv = String::from_utf8(download(&session, &format!("{path}.csv"), "text/csv").await).unwrap();
     assert_eq!(csv.matches("楼道灯坏了").count(), 10 * (4000 / 6), "the CSV holds every knock whole");
 }
+
+/// A household as the dashboard's form adds it, in 香樟苑 building 9.
+fn added(flat: &str, floor: i32, head: &str, people: Option<u32>, aged: u32, notes: &str) -> Value {
+    serde_json::json!({
+        "op": "add_household",
+        "draft": {
+            "address": {"estate": "香樟苑", "building": "9", "unit": "1", "floor": floor, "flat": flat},
+            "head": head, "phone": "13800000000", "people": people, "aged_60_plus": aged,
+            "children_under_6": 0, "needs": [], "status": "normal", "lift": false, "notes": notes,
+        }
+    })
+}
+
+/// What the dashboard takes, its export reads back in: households at every limit the rulebook
+/// allows survive the way out and back in, and what the import would refuse the dashboard
+/// refuses in the first place (a floor of 201 or -10, 100 people, a 4,000-character note, a blank
+/// head and more over-60s than people were taken, then exported into a file the import refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn households_at_every_limit_the_dashboard_takes_export_and_import_back() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let session = dash.login(&coordinator.token).await;
+    let long_note: String = "备".repeat(4000);
+    let long_head: String = "名".repeat(200);
+    for op in [
+        added("9901", -9, "地下", Some(1), 0, ""),
+        added("9902", 200, "顶楼", Some(2), 2, ""),
+        added("9903", 3, "大户", Some(100), 100, ""),
+        added("9904", 4, &long_head, None, 5, &long_note),
+        added("9905", 5, "换行", Some(1), 0, "一行\n二行\r\n三行"),
+    ] {
+        let answer = session.operate(compound, &op).await;
+        assert_eq!(answer.status, StatusCode::OK, "{op}: {}", answer.text());
+    }
+    for (op, field) in [
+        (added("9911", 201, "甲", Some(1), 0, ""), "floor"),
+        (added("9912", -10, "乙", Some(1), 0, ""), "floor"),
+        (added("9913", 1, "", Some(1), 0, ""), "head"),
+        (added("9914", 1, "  ", Some(1), 0, ""), "head"),
+        (added("9915", 1, "丙", Some(1), 3, ""), "aged_60_plus"),
+        (added("9916", 1, "丁", Some(101), 0, ""), "people"),
+    ] {
+        let answer = session.operate(compound, &op).await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{op}: {}", answer.text());
+        assert!(answer.text().contains(field), "{field}: {}", answer.text());
+    }
+    // An edit may not leave more over-60s than people either.
+    let households = session.get_json(&format!("/dashboard/api/compounds/{compound}/households")).await;
+    let big = households.as_array().unwrap().iter().find(|h| h["address"]["flat"] == "9903").unwrap();
+    let shrink = serde_json::json!({"op": "edit_household", "household": big["id"], "edit": {"people": 3}});
+    let answer = session.operate(compound, &shrink).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.text());
+    assert!(answer.text().contains("more than the 3 people"), "{}", answer.text());
+
+    let original =
+        essence(&session.get_json(&format!("/dashboard/api/compounds/{compound}/households")).await);
+    assert_eq!(original.len(), 11);
+    let base = format!("/dashboard/api/compounds/{compound}/export");
+    let csv = download(&session, &format!("{base}/roster.csv"), "text/csv").await;
+    let xlsx = download(&session, &format!("{base}/roster.xlsx"), XLSX).await;
+    for (name, content_type, bytes) in [("CSV 副本", "text/csv", csv), ("XLSX 副本", XLSX, xlsx)] {
+        let (copy, copy_session) = import_into_new(&dash, name, content_type, bytes).await;
+        let again =
+            essence(&copy_session.get_json(&format!("/dashboard/api/compounds/{copy}/households")).await);
+        assert_eq!(again, original, "{name}: the roster changed on the way out and back in");
+    }
+}

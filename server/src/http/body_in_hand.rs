@@ -58,6 +58,9 @@ pub(crate) async fn read(
     let mut stream = body.into_data_stream();
     while let Some(piece) = stream.next().await {
         let piece = piece.map_err(|e| {
+            if json::framing_is_broken(&e) {
+                return AppError::malformed(format!("the request body's HTTP framing does not parse ({e})"));
+            }
             // Not a malformed body (a phone would take 400 for a relay that cannot read its form,
             // and fall back to the plain one for nothing), but a link that did not carry it.
             AppError::BodyCut(format!("the request body did not arrive whole ({e}); send it again"))

@@ -33,13 +33,33 @@ pub(super) fn refused(e: JsonRejection) -> AppError {
             "the JSON body is longer than this request takes; send only the fields it names".into(),
         ),
         // The body stopped before its end (a link that dropped): the same answer a sync gets,
-        // which phones retry; nothing of it was read.
-        JsonRejection::BytesRejection(e) => AppError::BodyCut(format!(
+        // which phones retry; nothing of it was read. A body whose framing does not parse (a bad
+        // chunk size) is malformed, as before.
+        JsonRejection::BytesRejection(e) if !framing_is_broken(&e) => AppError::BodyCut(format!(
             "the request body did not arrive whole ({}); send it again",
             e.body_text()
         )),
         e => AppError::malformed(format!("the JSON body is not acceptable: {}", e.body_text())),
     }
+}
+
+/// Whether reading a body failed because its HTTP framing does not parse (somewhere in the
+/// error's chain), not because the link stopped carrying it.
+pub(super) fn framing_is_broken(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(error) = next {
+        // hyper reads a chunk size that does not parse as an `InvalidInput` (or `InvalidData`) I/O error under its
+        // body error; a link that stopped is an unexpected end.
+        if error.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_parse)
+            || error.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(io.kind(), std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput)
+            })
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 /// Fails with 415 for a body sent with a `Content-Encoding` other than `identity`: only a sync

@@ -41,6 +41,13 @@ fn field_notes(door: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_compresses_once_the_relay_says_it_reads_that_and_the_relay_takes_every_change() {
     let mut fx = Fixture::new().await;
+    // A roster the size of a real compound's, so that the other phone below, which lacks a day's
+    // notes, is answered with those changes and not with the whole document (which a six-household
+    // roster would be smaller as).
+    let beilin =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/beilin-roster.csv")).unwrap();
+    let report = fx.relay.import_roster(fx.compound, &beilin).await;
+    assert!(report["imported"].as_u64().is_some_and(|n| n > 800), "{report}");
     let dir = tempfile::tempdir().unwrap();
     let (replica, transport, _) = joined_phone(&fx, &dir, "李强的手机").await;
     assert!(

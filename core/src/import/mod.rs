@@ -38,6 +38,7 @@ mod columns;
 mod date_cells;
 mod encoding;
 mod error;
+mod formula_errors;
 mod phone;
 mod roster_csv;
 

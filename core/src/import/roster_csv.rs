@@ -11,6 +11,7 @@ use super::columns::{ColumnSet, RosterColumn};
 use super::date_cells::DateCells;
 use super::encoding::decode;
 use super::error::{ImportError, RowError, RowWarning};
+use super::formula_errors::formula_error;
 use super::phone::{PhoneCheck, check_phone};
 use crate::rulebook::BadValue;
 use crate::rulebook::table::{BUILDING, HOUSEHOLD};
@@ -431,7 +432,7 @@ struct Row<'a> {
 
 impl Row<'_> {
     fn read(&mut self) -> Read {
-        if !self.check_shape() || !self.check_dates() {
+        if !self.check_shape() || !self.check_dates() || !self.check_formula_errors() {
             return Read { draft: None, address: None };
         }
         let address = self.address();
@@ -627,6 +628,31 @@ impl Row<'_> {
                     "this cell is a date ({date}): Excel turned what was typed (perhaps {typed}) into a date; \
                      format the {header} column as text (设置单元格格式 → 文本) and type it again"
                 ),
+            });
+        }
+        self.errors.is_empty()
+    }
+
+    /// A cell holding an Excel error value (`#N/A`, `#REF!`, …: a formula that failed) is refused
+    /// in every column, 备注 included: imported, it would become the household's head, phone or
+    /// notes.
+    fn check_formula_errors(&mut self) -> bool {
+        let mut fields: Vec<(RosterColumn, usize)> =
+            self.columns.index.iter().map(|(column, at)| (*column, *at)).collect();
+        fields.extend(self.columns.more_phones.iter().map(|at| (RosterColumn::Phone, *at)));
+        fields.sort();
+        for (_, at) in fields {
+            let Some(error) = formula_error(self.field(at)) else { continue };
+            let header = self.columns.headers.get(at).cloned().unwrap_or_default();
+            self.errors.push(RowError {
+                line: self.line,
+                column: Some(header.clone()),
+                value: error.to_owned(),
+                code: "formula_error",
+                reason_zh: format!(
+                    "{header} 是公式错误 {error}（公式没有算出结果）；请改正公式，或直接输入内容"
+                ),
+                reason: format!("formula error {error} in {header}: fix the formula or type the value"),
             });
         }
         self.errors.is_empty()
@@ -1897,6 +1923,32 @@ mod tests {
         );
         // What the preview read, the roster takes.
         assert!(crate::operation::draft_problems(draft).is_empty());
+    }
+
+    /// A failed formula's error value (`#N/A` from a `VLOOKUP` that found nothing) was imported
+    /// as the head, the phone (with only a warning) and the notes of the household: it is a bad
+    /// row naming the cell, in every column, 备注 included.
+    #[test]
+    fn excel_error_values_make_a_bad_row_naming_the_cell() {
+        let input = format!(
+            "{HEADER},手机号码\n\
+             香樟苑,1号楼,1单元,2,201,#N/A,#N/A,2,0,0,,正常,无,#REF!,\n\
+             香樟苑,1号楼,1单元,2,202,王五,13900000000,2,0,0,,正常,无,#VALUE! 待查,#div/0!\n\
+             香樟苑,1号楼,1单元,2,203,赵六,13900000001,2,0,0,,正常,无,,\n"
+        );
+        let preview = read_roster_csv(input.as_bytes()).unwrap();
+        assert_eq!(preview.households.iter().map(|r| r.line).collect::<Vec<_>>(), [4]);
+        let bad: Vec<String> = preview.errors.iter().map(RowError::bilingual).collect();
+        assert_eq!(
+            bad,
+            [
+                "第 2 行，户主：户主 是公式错误 #N/A（公式没有算出结果）；请改正公式，或直接输入内容 / line 2, column 户主: formula error #N/A in 户主: fix the formula or type the value",
+                "第 2 行，联系电话：联系电话 是公式错误 #N/A（公式没有算出结果）；请改正公式，或直接输入内容 / line 2, column 联系电话: formula error #N/A in 联系电话: fix the formula or type the value",
+                "第 2 行，备注：备注 是公式错误 #REF!（公式没有算出结果）；请改正公式，或直接输入内容 / line 2, column 备注: formula error #REF! in 备注: fix the formula or type the value",
+                "第 3 行，手机号码：手机号码 是公式错误 #DIV/0!（公式没有算出结果）；请改正公式，或直接输入内容 / line 3, column 手机号码: formula error #DIV/0! in 手机号码: fix the formula or type the value",
+            ]
+        );
+        assert!(preview.errors.iter().all(|e| e.code == "formula_error"));
     }
 
     #[test]

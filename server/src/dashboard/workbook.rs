@@ -4,7 +4,9 @@
 //! The roster's sheet ([`workbook_sheets`]: the first visible one with a roster header row) is
 //! written out row by row, cell by cell: text as it is, whole numbers without
 //! Excel's ".0" (a phone number typed as a number, 19908923609, stays 19908923609), other numbers
-//! in their shortest form, booleans as `true`/`false`, error cells as Excel shows them (`#N/A`),
+//! in their shortest form, booleans as `true`/`false`, error cells as Excel shows them (`#N/A`,
+//! which the importer refuses as `formula_error`, as it does in a CSV; an error value calamine
+//! cannot read, such as `#SPILL!`, refuses the workbook naming it),
 //! dates as `2026-11-20` (`09:30` after it with a time of day), each date cell marked
 //! ([`SheetCsv::dates`]) so that the importer refuses a date where an address or a count belongs.
 //! Each sheet row becomes the CSV line of the same number (empty rows become empty lines, which
@@ -28,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 use std::time::Instant;
 
-use calamine::{DataRef, Dimensions, ExcelDateTime, Reader, Xlsx};
+use calamine::{CellErrorType, DataRef, Dimensions, ExcelDateTime, Reader, Xlsx, XlsxError};
 use doorstep_core::import::{self, DateCells, ImportError, MAX_INPUT_BYTES, MAX_ROWS, shown_names};
 
 use super::workbook_bounds::{self, MAX_ENTRIES};
@@ -61,6 +63,12 @@ pub enum WorkbookError {
     /// The bytes are not a workbook we read.
     #[error("无法作为 Excel 工作簿 (.xlsx) 读取 / the file cannot be read as an Excel workbook (.xlsx): {0}")]
     Unreadable(String),
+    /// A cell holds an error value the reader cannot take (a formula that failed).
+    #[error(
+        "工作表里有显示为公式错误 {0} 的单元格（公式没有算出结果），无法读取；请在 Excel 中按 Ctrl+F 查找 {0}，改正公式或直接输入内容后再导入 / \
+         a cell of the sheet shows the formula error {0}, so the sheet cannot be read; in Excel find {0} (Ctrl+F), fix the formula or type the value, and import again"
+    )]
+    FormulaError(String),
     /// The reader failed on a damaged part.
     #[error(
         "工作簿的内部结构已损坏，无法读取；请在 Excel 或 WPS 中打开后另存为新的 .xlsx 或 CSV / \
@@ -408,7 +416,12 @@ pub(super) fn read_sheet<R: std::io::Read + std::io::Seek>(
     let mut grid = Grid { before: budget.text, ..Grid::default() };
     let mut cells =
         workbook.worksheet_cells_reader(sheet).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
-    while let Some(cell) = cells.next_cell().map_err(|e| WorkbookError::Unreadable(e.to_string()))? {
+    while let Some(cell) = cells.next_cell().map_err(|e| match e {
+        // An error value calamine 0.38 does not read (#SPILL!, #CALC!, #GETTING_DATA) ends its reading of the
+        // sheet, so the cell cannot be named, only the value.
+        XlsxError::CellError(value) => WorkbookError::FormulaError(value),
+        e => WorkbookError::Unreadable(e.to_string()),
+    })? {
         // Every cell counts, empty or not: a sheet of a million formatted empty cells costs as
         // much to parse as a full one.
         budget.cells += 1;
@@ -502,6 +515,10 @@ fn text_of<'a>(value: &'a DataRef<'_>) -> Cow<'a, str> {
         DataRef::Bool(b) => Cow::Owned(b.to_string()),
         DataRef::DateTime(d) if d.is_datetime() => Cow::Owned(date_text(d)),
         DataRef::DateTime(d) => Cow::Owned(d.to_string()),
+        // As Excel shows it, so that the importer refuses it as a formula error
+        // (`doorstep_core::import::FORMULA_ERRORS`); calamine writes this one "#DATA!" (it reads
+        // it from .xlsb only; in an .xlsx it is a `FormulaError`, as #SPILL! is).
+        DataRef::Error(CellErrorType::GettingData) => Cow::Borrowed("#GETTING_DATA"),
         DataRef::Error(e) => Cow::Owned(e.to_string()),
     }
 }
@@ -653,6 +670,63 @@ mod tests {
             out.write_all(text.as_bytes()).unwrap();
         }
         out.finish().unwrap().into_inner()
+    }
+
+    /// A failed formula's error value (`#N/A` from a `VLOOKUP` that found nothing) was written
+    /// out as text and imported as the head, phone and notes; it is now a bad row naming the
+    /// cell, as the same cell of the sheet saved as CSV is. An error value calamine does not know
+    /// (#SPILL!) refuses the workbook naming it, not as "cannot be read".
+    #[test]
+    fn excel_error_values_are_bad_rows_naming_the_cell() {
+        use rust_xlsxwriter::Formula;
+        let bytes = workbook(|s| {
+            for (c, h) in ["楼号", "房号", "户主", "联系电话", "备注"].iter().enumerate() {
+                s.write_string(0, u16::try_from(c).unwrap(), *h).unwrap();
+            }
+            for r in 1..=3u32 {
+                s.write_number(r, 0, 1.0).unwrap();
+                s.write_number(r, 1, f64::from(100 + r)).unwrap();
+                s.write_string(r, 2, "张三").unwrap();
+            }
+            let failed = |result: &str| Formula::new("=VLOOKUP(B2,户籍!A:C,2,0)").set_result(result);
+            s.write_formula(1, 2, failed("#N/A")).unwrap();
+            s.write_formula(1, 3, failed("#N/A")).unwrap();
+            s.write_formula(1, 4, failed("#REF!")).unwrap();
+            s.write_formula(2, 4, failed("#DIV/0!")).unwrap();
+        });
+        let sheet = sheet_to_csv(&bytes, later()).unwrap();
+        let preview = import::read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates).unwrap();
+        assert_eq!(preview.households.iter().map(|h| h.line).collect::<Vec<_>>(), [4]);
+        let bad: Vec<(usize, &str, &str, &str)> = preview
+            .errors
+            .iter()
+            .map(|e| (e.line, e.column.as_deref().unwrap(), e.value.as_str(), e.code))
+            .collect();
+        assert_eq!(
+            bad,
+            [
+                (2, "户主", "#N/A", "formula_error"),
+                (2, "联系电话", "#N/A", "formula_error"),
+                (2, "备注", "#REF!", "formula_error"),
+                (3, "备注", "#DIV/0!", "formula_error"),
+            ]
+        );
+        assert_eq!(
+            preview.errors[0].to_string(),
+            "line 2, column 户主: formula error #N/A in 户主: fix the formula or type the value"
+        );
+
+        let spill = workbook(|s| {
+            s.write_string(0, 0, "楼号").unwrap();
+            s.write_formula(1, 0, Formula::new("=SEQUENCE(3)").set_result("#SPILL!")).unwrap();
+        });
+        let spill = with_part(&spill, "xl/worksheets/sheet1.xml", |xml| {
+            assert!(xml.contains(r#"t="str""#), "{xml}");
+            xml.replace(r#"t="str""#, r#"t="e""#)
+        });
+        let e = first_sheet(&spill).unwrap_err();
+        assert!(matches!(&e, WorkbookError::FormulaError(value) if value == "#SPILL!"), "{e}");
+        assert!(e.to_string().contains("shows the formula error #SPILL!"), "{e}");
     }
 
     /// A `<dimension>` that ends before it starts overflows a subtraction inside calamine 0.38.

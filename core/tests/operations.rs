@@ -941,6 +941,26 @@ fn one_household_per_address() {
     fx.ok(&c, &Operation::AddHousehold { draft: draft("2-2-302") });
 }
 
+/// A zero-width space pasted into the building ("2\u{200b}") made a second 2号楼1单元302 that
+/// nobody could tell from the first. The address is the same door, and a new one is written
+/// without the character, into the building that is there.
+#[test]
+fn an_address_differing_only_by_invisible_characters_is_the_same_door() {
+    let mut fx = Fixture::default();
+    let c = fx.people.coordinator;
+    for look_alike in ["2\u{200b}-1-302", "2-1\u{feff}-302", "2-1-30\u{ad}2", "2\u{2060}-1-302"] {
+        check_error(&mut fx, c, Operation::AddHousehold { draft: draft(look_alike) }, |e| {
+            matches!(e, OperationError::DuplicateAddress(_))
+        });
+    }
+    let buildings = fx.compound.households().iter().map(|h| h.building).collect::<BTreeSet<_>>().len();
+    fx.ok(&c, &Operation::AddHousehold { draft: draft("2\u{200c}-1\u{200d}-309") });
+    let added = fx.compound.households().into_iter().find(|h| h.address.flat == "309").unwrap();
+    assert_eq!((added.address.building.as_str(), added.address.unit.as_str()), ("2", "1"));
+    let after = fx.compound.households().iter().map(|h| h.building).collect::<BTreeSet<_>>().len();
+    assert_eq!(after, buildings, "into the building 2 that is there");
+}
+
 #[test]
 fn text_limits_and_required_fields() {
     let mut fx = Fixture::default();

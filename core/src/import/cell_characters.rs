@@ -7,26 +7,32 @@
 //! cell would make its whole row a bad row the coordinator cannot see the reason for; taking it
 //! out is what they would do, and the preview says so on the row, naming the column.
 
+use std::collections::HashMap;
+
 use csv::StringRecord;
 
 use super::columns::RosterColumn;
 use super::error::RowWarning;
 use crate::rulebook::{Kind, characters};
+use crate::schema::address::is_invisible;
 
-/// `record` with every cell cleaned, the cell at `notes` as a multi-line text and the others as
-/// one-line texts, and a warning for each cell that lost a character (line `line`, the column
-/// named by its header in `headers`); `None` when no cell holds such a character (nearly every
-/// row), so that the row is read as it is.
+/// `record` with every cell cleaned, the 备注 cell as a multi-line text and the others as
+/// one-line texts, the address cells (小区, 楼号, 单元, 楼层, 房号) also without the characters
+/// that show as nothing ([`is_invisible`]: a zero-width space made `1\u{200b}号楼` a second
+/// building 1), and a warning for each cell that lost a character (line `line`, the column named
+/// by its header in `headers`); `None` when no cell holds such a character (nearly every row),
+/// so that the row is read as it is.
 pub(super) fn clean_record(
     record: &StringRecord,
-    notes: Option<usize>,
+    index: &HashMap<RosterColumn, usize>,
     headers: &[String],
     line: usize,
 ) -> Option<(StringRecord, Vec<RowWarning>)> {
-    let untouched = record
-        .iter()
-        .enumerate()
-        .all(|(i, cell)| characters::first_unwelcome(cell, kind_of(i, notes)).is_none());
+    let kinds = Kinds::of(index);
+    let untouched = record.iter().enumerate().all(|(i, cell)| {
+        characters::first_unwelcome(cell, kinds.kind_of(i)).is_none()
+            && !(kinds.is_address(i) && cell.chars().any(is_invisible))
+    });
     if untouched {
         return None;
     }
@@ -35,19 +41,41 @@ pub(super) fn clean_record(
         .iter()
         .enumerate()
         .map(|(i, cell)| {
-            let (clean, removed) = characters::clean(cell, kind_of(i, notes));
+            let (clean, removed) = characters::clean(cell, kinds.kind_of(i));
+            let warning = |code, reason_zh, reason| RowWarning {
+                line,
+                column: headers.get(i).cloned(),
+                value: clean.chars().take(100).collect(),
+                code,
+                reason_zh,
+                reason,
+            };
             if removed > 0 {
-                warnings.push(RowWarning {
-                    line,
-                    column: headers.get(i).cloned(),
-                    value: clean.chars().take(100).collect(),
-                    code: "invisible_characters_removed",
-                    reason_zh: format!("去掉了 {removed} 个看不见的控制字符或文字方向符，请核对这一格"),
-                    reason: format!(
+                warnings.push(warning(
+                    "invisible_characters_removed",
+                    format!("去掉了 {removed} 个看不见的控制字符或文字方向符，请核对这一格"),
+                    format!(
                         "{removed} invisible control or text-direction character(s) were taken out; check the cell"
                     ),
-                });
+                ));
             }
+            let invisible = if kinds.is_address(i) { clean.chars().filter(|c| is_invisible(*c)).count() } else { 0 };
+            if invisible == 0 {
+                return clean;
+            }
+            let clean: String = clean.chars().filter(|c| !is_invisible(*c)).collect();
+            warnings.push(RowWarning {
+                value: clean.chars().take(100).collect(),
+                ..warning(
+                    "invisible_characters_removed",
+                    format!(
+                        "去掉了 {invisible} 个看不见的字符（零宽空格、软连字符等），按 {clean:?} 读取；请核对这一格"
+                    ),
+                    format!(
+                        "{invisible} invisible character(s) (zero-width space, soft hyphen or the like) were taken out, read as {clean:?}; check the cell"
+                    ),
+                )
+            });
             clean
         })
         .collect();
@@ -56,12 +84,33 @@ pub(super) fn clean_record(
     Some((clean, warnings))
 }
 
-/// The kind of text the cell at `i` becomes.
-fn kind_of(i: usize, notes: Option<usize>) -> Kind {
-    if Some(i) == notes { Kind::Text } else { Kind::Short }
+/// Which fields of a record are 备注 and which the address.
+struct Kinds {
+    notes: Option<usize>,
+    address: Vec<usize>,
 }
 
-/// The index of the 备注 column among `index`'s, if the file has one.
-pub(super) fn notes_column(index: &std::collections::HashMap<RosterColumn, usize>) -> Option<usize> {
-    index.get(&RosterColumn::Notes).copied()
+impl Kinds {
+    fn of(index: &HashMap<RosterColumn, usize>) -> Self {
+        let address = [
+            RosterColumn::Estate,
+            RosterColumn::Building,
+            RosterColumn::Unit,
+            RosterColumn::Floor,
+            RosterColumn::Flat,
+        ];
+        Kinds {
+            notes: index.get(&RosterColumn::Notes).copied(),
+            address: address.iter().filter_map(|column| index.get(column).copied()).collect(),
+        }
+    }
+
+    /// The kind of text the cell at `i` becomes.
+    fn kind_of(&self, i: usize) -> Kind {
+        if Some(i) == self.notes { Kind::Text } else { Kind::Short }
+    }
+
+    fn is_address(&self, i: usize) -> bool {
+        self.address.contains(&i)
+    }
 }

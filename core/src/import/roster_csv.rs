@@ -16,8 +16,8 @@ use super::phone::{PhoneCheck, check_phone};
 use crate::rulebook::BadValue;
 use crate::rulebook::table::{BUILDING, HOUSEHOLD};
 use crate::schema::address::{
-    Address, BUILDING_SUFFIXES, FLAT_SUFFIXES, UNIT_SUFFIXES, floor_of_flat, normalize_width, parse_address,
-    strip_label,
+    Address, FLAT_SUFFIXES, building_label, floor_of_flat, normalize_width, parse_address, strip_label,
+    unit_label,
 };
 use crate::schema::control_status::ControlStatus;
 use crate::schema::household::HouseholdDraft;
@@ -143,7 +143,6 @@ pub fn read_roster_sheet(bytes: &[u8], dates: &DateCells) -> Result<RosterPrevie
     // households held about 60 MiB more while read).
     let mut seen: HashMap<Fingerprint, (usize, Fingerprint)> = HashMap::new();
     let mut rows = 0;
-    let notes = cell_characters::notes_column(&columns.index);
     for record in records {
         let (line, record) = record?;
         if is_blank(&record) {
@@ -153,10 +152,11 @@ pub fn read_roster_sheet(bytes: &[u8], dates: &DateCells) -> Result<RosterPrevie
         if rows > MAX_ROWS {
             return Err(ImportError::TooManyRows { limit: MAX_ROWS });
         }
-        let (record, cleaned) = match cell_characters::clean_record(&record, notes, &columns.headers, line) {
-            Some((clean, warnings)) => (clean, warnings),
-            None => (record, Vec::new()),
-        };
+        let (record, cleaned) =
+            match cell_characters::clean_record(&record, &columns.index, &columns.headers, line) {
+                Some((clean, warnings)) => (clean, warnings),
+                None => (record, Vec::new()),
+            };
         let mut row =
             Row { line, record: &record, columns: &columns, dates, errors: Vec::new(), warnings: cleaned };
         let read = row.read();
@@ -727,8 +727,8 @@ impl Row<'_> {
         let unit_cell = self.text(RosterColumn::Unit).to_owned();
         let flat_cell = self.text(RosterColumn::Flat).to_owned();
         let mut estate = normalize_width(&estate_cell);
-        let mut building = strip_label(&building_cell, BUILDING_SUFFIXES);
-        let mut unit = strip_label(&unit_cell, UNIT_SUFFIXES);
+        let mut building = building_label(&building_cell);
+        let mut unit = unit_label(&unit_cell);
         let flat_label = strip_label(&flat_cell, FLAT_SUFFIXES);
 
         // Where a whole address is written, if anywhere.
@@ -1949,6 +1949,55 @@ mod tests {
             ]
         );
         assert!(preview.errors.iter().all(|e| e.code == "formula_error"));
+    }
+
+    /// A zero-width space or soft hyphen in 小区, 楼号, 单元 or 房号 made a look-alike building,
+    /// estate or flat (or a refusal: "1单元\u{200b}" is not a unit number). It is taken out, and
+    /// the row says so, naming the cell.
+    #[test]
+    fn invisible_characters_in_an_address_are_taken_out_and_the_row_says_so() {
+        let input = format!(
+            "{HEADER}\n\
+             香樟苑,1\u{200b}号楼,1单元,1,101,甲,13900000001,2,0,0,,,,\n\
+             香樟苑\u{200b},1号楼,1单元,2,201,乙,13900000002,2,0,0,,,,\n\
+             香樟苑,1号楼,1单元\u{200b},2,202,丙,13900000003,2,0,0,,,,\n\
+             香樟苑,1号楼,1单元,3,30\u{ad}1,丁,13900000004,2,0,0,,,,\n\
+             香樟苑,\u{feff}1号楼\u{2060},1单元,3,302,戊\u{200d},13900000005,2,0,0,,,,\n"
+        );
+        let preview = read_roster_csv(input.as_bytes()).unwrap();
+        assert!(preview.is_clean(), "{}", render(&preview));
+        let addresses: Vec<String> = preview.households.iter().map(|r| r.draft.address.to_string()).collect();
+        assert_eq!(
+            addresses,
+            [
+                "香樟苑 1号楼1单元101",
+                "香樟苑 1号楼1单元201",
+                "香樟苑 1号楼1单元202",
+                "香樟苑 1号楼1单元301",
+                "香樟苑 1号楼1单元302"
+            ]
+        );
+        assert_eq!(preview.estates(), ["香樟苑"]);
+        // The head is no address: a zero-width joiner there (an emoji's) is kept.
+        assert_eq!(preview.households[4].draft.head, "戊\u{200d}");
+        let said: Vec<(usize, Option<&str>, &str)> =
+            preview.warnings.iter().map(|w| (w.line, w.column.as_deref(), w.value.as_str())).collect();
+        assert_eq!(
+            said,
+            [
+                (2, Some("楼号"), "1号楼"),
+                (3, Some("小区"), "香樟苑"),
+                (4, Some("单元"), "1单元"),
+                (5, Some("房号"), "301"),
+                (6, Some("楼号"), "1号楼"),
+            ]
+        );
+        assert_eq!(
+            preview.warnings[0].bilingual(),
+            "第 2 行，楼号：去掉了 1 个看不见的字符（零宽空格、软连字符等），按 \"1号楼\" 读取；请核对这一格 / \
+             line 2, column 楼号: 1 invisible character(s) (zero-width space, soft hyphen or the like) were taken out, read as \"1号楼\"; check the cell"
+        );
+        assert!(preview.warnings.iter().all(|w| w.code == "invisible_characters_removed"));
     }
 
     #[test]

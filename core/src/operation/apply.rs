@@ -16,7 +16,8 @@ use crate::rulebook::table::{
     ATTEMPT, BUILDING, CANCELLATION, CARE_ENTRY, HOUSEHOLD, REQUEST, REVIEW, ROSTER, ROUND, TASK,
 };
 use crate::rulebook::{BadValue, Entity, characters, state};
-use crate::schema::household::Building;
+use crate::schema::address::{building_label, is_invisible, normalize_width};
+use crate::schema::household::{Building, HouseholdDraft};
 use crate::schema::request::Request;
 use crate::schema::review::{ConflictSubject, Review};
 use crate::schema::task::{Attempt, Cancellation};
@@ -128,36 +129,33 @@ impl Compound {
             }
             Operation::AddBuilding { estate, label, lift } => {
                 may_add(role, "add a building", &BUILDING)?;
-                text(&BUILDING, "estate", estate)?;
-                text(&BUILDING, "label", label)?;
-                let building = Building {
-                    id: BuildingId::generate(env),
-                    estate: estate.clone(),
-                    label: label.clone(),
-                    lift: *lift,
-                };
+                let visible = |s: &str| s.chars().filter(|c| !is_invisible(*c)).collect::<String>();
+                let (estate, label) = (visible(estate), visible(label));
+                text(&BUILDING, "estate", &estate)?;
+                text(&BUILDING, "label", &label)?;
+                let building = Building { id: BuildingId::generate(env), estate, label, lift: *lift };
                 let doc = self.single_mut(DocKind::Roster)?;
                 transact(doc, env, |tx| Ok(roster::put_building(tx, &building)?))?;
                 Ok(applied(doc.id(), Some(building.id.to_string())))
             }
             Operation::AddHousehold { draft } => {
                 may_add(role, "add a household", &HOUSEHOLD)?;
+                // An address is written without the characters that show as nothing, and is
+                // the same door as any written the same but for them (or for how the building
+                // and unit are spelled: `DoorKey`), so the roster never holds two of one door.
+                let draft = &HouseholdDraft { address: draft.address.without_invisible(), ..draft.clone() };
                 check_draft(draft)?;
                 let id = HouseholdId::generate(env);
                 let new_building = BuildingId::generate(env);
                 let doc = self.single_mut(DocKind::Roster)?;
                 let existing = roster::households(doc.automerge());
-                if existing.iter().any(|h| {
-                    h.address.estate == draft.address.estate
-                        && h.address.building == draft.address.building
-                        && h.address.unit == draft.address.unit
-                        && h.address.flat == draft.address.flat
-                }) {
+                let key = draft.address.door_key();
+                if existing.iter().any(|h| h.address.door_key() == key) {
                     return Err(OperationError::DuplicateAddress(draft.address.to_string()));
                 }
-                let found = roster::buildings(doc.automerge())
-                    .into_values()
-                    .find(|b| b.estate == draft.address.estate && b.label == draft.address.building);
+                let found = roster::buildings(doc.automerge()).into_values().find(|b| {
+                    normalize_width(&b.estate) == key.estate && building_label(&b.label) == key.building
+                });
                 transact(doc, env, |tx| {
                     let building = match found {
                         Some(b) => b.id,
@@ -790,7 +788,7 @@ fn check_counts(people: Option<u32>, aged: u32, children: u32) -> Result<(), Ope
     Ok(())
 }
 
-pub(super) fn check_draft(draft: &crate::schema::household::HouseholdDraft) -> Result<(), OperationError> {
+pub(super) fn check_draft(draft: &HouseholdDraft) -> Result<(), OperationError> {
     match draft_problems(draft).into_iter().next() {
         Some(bad) => Err(OperationError::Invalid { field: bad.field, reason: bad.reason }),
         None => Ok(()),
@@ -818,7 +816,7 @@ fn counts_problem(people: Option<u32>, aged_60_plus: u32, children_under_6: u32)
 /// Every field of a household draft the table refuses, in the draft's order: what adding the
 /// household would refuse, and so what a roster import's preview marks as a bad row. These are
 /// also the import's rules, so a roster's export always reads back in.
-pub(crate) fn draft_problems(draft: &crate::schema::household::HouseholdDraft) -> Vec<BadValue> {
+pub(crate) fn draft_problems(draft: &HouseholdDraft) -> Vec<BadValue> {
     let a = &draft.address;
     let texts = [
         // The building's label is the address's "building".

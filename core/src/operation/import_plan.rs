@@ -19,6 +19,7 @@ use crate::compound::Compound;
 use crate::document::roster;
 use crate::id::HouseholdId;
 use crate::import::{ColumnSet, ImportedRow, RosterColumn, RosterPreview, RowError};
+use crate::schema::address::{Address, normalize_width};
 use crate::schema::control_status::ControlStatus;
 use crate::schema::household::{Household, HouseholdDraft, HouseholdEdit};
 use crate::schema::need_tag::NeedTag;
@@ -97,12 +98,17 @@ fn plan<'a>(
     households: &[Household],
     estates: &BTreeSet<String>,
 ) -> ImportPlan<'a> {
-    let place = |h: &Household| (h.address.building.clone(), h.address.unit.clone(), h.address.flat.clone());
-    let exact: HashMap<(&str, Place), &Household> =
-        households.iter().map(|h| ((h.address.estate.as_str(), place(h)), h)).collect();
+    // Addresses are compared as `DoorKey`s, so that a household whose address differs only by
+    // an invisible character or the spelling of its building or unit is the same door.
+    let place = |a: &Address| {
+        let key = a.door_key();
+        (key.estate, (key.building, key.unit, key.flat))
+    };
+    let exact: HashMap<(String, Place), &Household> =
+        households.iter().map(|h| (place(&h.address), h)).collect();
     let mut by_place: HashMap<Place, Vec<&Household>> = HashMap::new();
     for h in households {
-        by_place.entry(place(h)).or_default().push(h);
+        by_place.entry(place(&h.address).1).or_default().push(h);
     }
     let only_estate = match estates.len() {
         1 => estates.first().cloned(),
@@ -121,8 +127,8 @@ fn plan<'a>(
     let mut placed: HashMap<(String, Place), usize> = HashMap::new();
     for row in &preview.households {
         let a = &row.draft.address;
-        let here = (a.building.clone(), a.unit.clone(), a.flat.clone());
-        let (estate, existing) = match exact.get(&(a.estate.as_str(), here.clone())) {
+        let (row_estate, here) = place(a);
+        let (estate, existing) = match exact.get(&(row_estate, here.clone())) {
             Some(h) => (a.estate.clone(), Some(*h)),
             None if a.estate.is_empty() => match by_place.get(&here).map(Vec::as_slice) {
                 Some([h]) => {
@@ -162,7 +168,7 @@ fn plan<'a>(
             },
             None => (a.estate.clone(), None),
         };
-        if let Some(first) = placed.insert((estate.clone(), here), row.line) {
+        if let Some(first) = placed.insert((normalize_width(&estate), here), row.line) {
             out.errors.push(unplaced(
                 row,
                 "same_household",

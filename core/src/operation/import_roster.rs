@@ -19,6 +19,7 @@ use crate::id::{BuildingId, HouseholdId};
 use crate::import::RosterPreview;
 use crate::role::Actor;
 use crate::rulebook::table::HOUSEHOLD;
+use crate::schema::address::{building_label, normalize_width};
 use crate::schema::household::Building;
 use crate::schema::vocabulary::DocKind;
 
@@ -77,13 +78,18 @@ impl Compound {
         let doc_id =
             self.single(DocKind::Roster).ok_or(OperationError::MissingDocument(DocKind::Roster))?.id();
         let doc = self.document(doc_id).ok_or(OperationError::MissingDocument(DocKind::Roster))?;
-        let mut buildings: HashMap<(String, String), BuildingId> =
-            roster::buildings(doc.automerge()).into_values().map(|b| ((b.estate, b.label), b.id)).collect();
+        // By estate and label as addresses are compared (`DoorKey`), so that a row's 1号楼 goes
+        // into the roster's building "1" however either was written.
+        let building_key = |estate: &str, label: &str| (normalize_width(estate), building_label(label));
+        let mut buildings: HashMap<(String, String), BuildingId> = roster::buildings(doc.automerge())
+            .into_values()
+            .map(|b| (building_key(&b.estate, &b.label), b.id))
+            .collect();
         let mut new_buildings = Vec::new();
         let mut adds = Vec::new();
         for draft in &plan.adds {
             let a = &draft.address;
-            let building = *buildings.entry((a.estate.clone(), a.building.clone())).or_insert_with(|| {
+            let building = *buildings.entry(building_key(&a.estate, &a.building)).or_insert_with(|| {
                 let b = Building {
                     id: BuildingId::generate(env),
                     estate: a.estate.clone(),
@@ -266,6 +272,22 @@ mod tests {
             2,
             "3号楼 in 香樟苑, no building without an estate"
         );
+    }
+
+    /// A zero-width space in 楼号 or 小区 made a second 1号楼2单元502 and a second estate 香樟苑
+    /// beside the first; the row is the household that is there.
+    #[test]
+    fn an_address_differing_only_by_invisible_characters_is_the_household_there() {
+        let mut ledger = Ledger::new();
+        let look_alike = "小区,楼号,单元,房号,户主\n\
+            香樟苑,1\u{200b}号楼,2单元,502,屈玉英\n\
+            香樟苑\u{200b},1号楼,2单元,601,耿文东（已更正）\n\
+            ,1号楼,1单元\u{feff},602,刘明\n";
+        assert_eq!(ledger.plan(look_alike).to_string(), "add 0, update 1, unchanged 2, 户主 1");
+        let done = ledger.import(look_alike).unwrap();
+        assert_eq!((done.added, done.updated, done.buildings_added), (0, 1, 0));
+        assert_eq!(ledger.compound.households().len(), 3);
+        assert_eq!(ledger.at("601").head, "耿文东（已更正）");
     }
 
     /// With two estates, a row without 小区 that names a flat in both, or in neither, cannot be

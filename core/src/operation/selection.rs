@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::schema::address::{building_label, normalize_width};
+
 use crate::id::HouseholdId;
 use crate::schema::control_status::ControlStatus;
 use crate::schema::household::Household;
@@ -43,8 +45,10 @@ impl Selection {
         match self {
             Selection::All => true,
             Selection::Building { estate, building } => {
-                household.address.building == *building
-                    && (estate.is_empty() || household.address.estate == *estate)
+                // As addresses are compared (`DoorKey`): "1号楼" and "1\u{200b}" are building 1.
+                building_label(&household.address.building) == building_label(building)
+                    && (estate.is_empty()
+                        || normalize_width(&household.address.estate) == normalize_width(estate))
             }
             Selection::Status { status } => household.status == *status,
             Selection::Need { need } => household.needs.contains(need),

@@ -31,6 +31,63 @@ impl Address {
     }
 }
 
+/// An address as addresses are compared, so that two ways of writing one door are one door:
+/// each part as [`normalize_width`] writes it, the building and unit labels as
+/// [`building_label`] and [`unit_label`] read them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DoorKey {
+    /// The estate.
+    pub estate: String,
+    /// The building.
+    pub building: String,
+    /// The unit.
+    pub unit: String,
+    /// The flat.
+    pub flat: String,
+}
+
+impl DoorKey {
+    /// The key of an address written as its four parts.
+    pub fn new(estate: &str, building: &str, unit: &str, flat: &str) -> Self {
+        DoorKey {
+            estate: normalize_width(estate),
+            building: building_label(building),
+            unit: unit_label(unit),
+            flat: normalize_width(flat),
+        }
+    }
+}
+
+impl Address {
+    /// The key two addresses of one door share ([`DoorKey`]).
+    pub fn door_key(&self) -> DoorKey {
+        DoorKey::new(&self.estate, &self.building, &self.unit, &self.flat)
+    }
+
+    /// The address with its invisible characters ([`is_invisible`]) taken out, as a new
+    /// household's is written.
+    pub fn without_invisible(&self) -> Address {
+        let clean = |s: &str| s.chars().filter(|c| !is_invisible(*c)).collect::<String>();
+        Address {
+            estate: clean(&self.estate),
+            building: clean(&self.building),
+            unit: clean(&self.unit),
+            floor: self.floor,
+            flat: clean(&self.flat),
+        }
+    }
+}
+
+/// A building's label as it is kept and compared: "1号楼", "１栋" and "1\u{200b}" are all "1".
+pub fn building_label(text: &str) -> String {
+    strip_label(text, BUILDING_SUFFIXES)
+}
+
+/// A unit's label as it is kept and compared: "3单元" and "3" are "3".
+pub fn unit_label(text: &str) -> String {
+    strip_label(text, UNIT_SUFFIXES)
+}
+
 impl std::fmt::Display for Address {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if !self.estate.is_empty() {
@@ -78,10 +135,19 @@ pub struct BadAddress {
     pub reason: &'static str,
 }
 
-/// Full-width digits, letters and dashes to ASCII; spaces removed.
+/// Characters that show as nothing and that Excel, WPS and chat apps leave in pasted text:
+/// zero-width space, non-joiner and joiner (U+200B–U+200D), word joiner (U+2060), a byte-order
+/// mark inside the text (U+FEFF) and the soft hyphen (U+00AD). In an address they would make
+/// `1\u{200b}号楼` a building beside 1号楼 that nobody can tell apart, so addresses drop them.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')
+}
+
+/// Full-width digits, letters and dashes to ASCII; spaces and invisible characters
+/// ([`is_invisible`]) removed.
 pub fn normalize_width(text: &str) -> String {
     text.chars()
-        .filter(|c| !c.is_whitespace())
+        .filter(|c| !c.is_whitespace() && !is_invisible(*c))
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             '—' | '–' | '‐' => '-',
@@ -214,6 +280,25 @@ mod tests {
         check("17号楼3单元", None);
         check("17-3-", None);
         check("17--702", None);
+    }
+
+    /// A zero-width space pasted into 楼号 made building "1\u{200b}" beside building "1".
+    #[test]
+    fn invisible_characters_are_no_part_of_an_address() {
+        check("1\u{200b}号楼1单元\u{feff}10\u{ad}1", Some(("", "1", Some("1"), "101")));
+        check("香樟苑\u{2060}1-1-101", Some(("香樟苑", "1", Some("1"), "101")));
+        assert_eq!(building_label("1\u{200b}号楼"), "1");
+        assert_eq!(unit_label("1单元\u{200d}"), "1");
+        let a = Address {
+            estate: "香樟苑\u{200b}".into(),
+            building: "1\u{200c}".into(),
+            unit: "1".into(),
+            floor: 1,
+            flat: "101".into(),
+        };
+        let b = Address { estate: "香樟苑".into(), building: "1".into(), ..a.clone() };
+        assert_eq!(a.door_key(), b.door_key());
+        assert_eq!(a.without_invisible(), b);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::id::HouseholdId;
 use doorstep_core::query;
-use doorstep_core::schema::address::{BUILDING_SUFFIXES, strip_label};
+use doorstep_core::schema::address::building_label;
 use doorstep_core::schema::control_status::ControlStatus;
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::need_tag::NeedTag;
@@ -59,7 +59,7 @@ impl TryFrom<FilterParams> for Filter {
         Ok(Filter {
             status: given(p.status).map(|s| s.parse()).transpose().map_err(invalid)?,
             need: given(p.need).map(|s| s.parse()).transpose().map_err(invalid)?,
-            building: given(p.building).map(|b| strip_label(&b, BUILDING_SUFFIXES)),
+            building: given(p.building).map(|b| building_label(&b)),
             estate: given(p.estate),
             text: given(p.q).map(|q| q.to_lowercase()),
         })
@@ -72,7 +72,7 @@ impl Filter {
         let a = &h.address;
         self.status.is_none_or(|s| h.status == s)
             && self.need.is_none_or(|n| h.needs.contains(&n))
-            && self.building.as_ref().is_none_or(|b| a.building == *b)
+            && self.building.as_ref().is_none_or(|b| building_label(&a.building) == *b)
             && self.estate.as_ref().is_none_or(|e| a.estate == *e)
             && self.text.as_ref().is_none_or(|q| {
                 let dashed = if a.unit.is_empty() {

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use doorstep_core::Compound;
 use doorstep_core::document::round;
 use doorstep_core::id::{DocumentId, HouseholdId, PersonId};
-use doorstep_core::schema::address::{BUILDING_SUFFIXES, NumericKey, strip_label};
+use doorstep_core::schema::address::{NumericKey, building_label};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::task::{RoundInfo, Task};
 use doorstep_core::schema::vocabulary::{Outcome, TaskStatus};
@@ -106,7 +106,7 @@ pub fn sheet(
         .iter()
         .filter(|t| t.status() != TaskStatus::Cancelled)
         .filter_map(|t| Some((households.get(&t.household)?, t)))
-        .filter(|(h, _)| building.is_none_or(|b| h.address.building == b))
+        .filter(|(h, _)| building.is_none_or(|b| building_label(&h.address.building) == b))
         .filter(|(h, _)| estate.is_none_or(|e| h.address.estate == e))
         .collect();
     doors.sort_by_key(|(h, t)| (h.address.climb_key(), t.id));
@@ -240,7 +240,7 @@ pub async fn round_sheet(
 ) -> Result<Response, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let round: DocumentId = path_id(&round)?;
-    let building = params.building.map(|b| strip_label(&b, BUILDING_SUFFIXES)).filter(|b| !b.is_empty());
+    let building = params.building.map(|b| building_label(&b)).filter(|b| !b.is_empty());
     let estate = params.estate.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
     let names = names(&state, scope.compound.id).await?;
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;

@@ -2000,6 +2000,36 @@ mod tests {
         assert!(preview.warnings.iter().all(|w| w.code == "invisible_characters_removed"));
     }
 
+    /// Ledgers spell building 1 as 1#楼, 1#, 1栋, 01 or 一号楼, and unit 1 as 一单元 or 01; each
+    /// was a new building or unit. They read as the numbers; a flat keeps its leading zeros.
+    #[test]
+    fn building_and_unit_numbers_read_the_same_however_they_are_spelled() {
+        check(
+            "楼号,单元,楼层,房号,户主\n\
+             1#楼,一单元,1,101,甲\n\
+             1#,01,1,102,乙\n\
+             1栋,1,1,103,丙\n\
+             01,一,1,104,丁\n\
+             十二号楼,十单元,1,0101,戊\n\
+             A座,二十一单元,1,101,己\n",
+            r#"
+            2: 1号楼1单元101 f1 甲  ?/0/0 [] normal lift=false ""
+            3: 1号楼1单元102 f1 乙  ?/0/0 [] normal lift=false ""
+            4: 1号楼1单元103 f1 丙  ?/0/0 [] normal lift=false ""
+            5: 1号楼1单元104 f1 丁  ?/0/0 [] normal lift=false ""
+            6: 12号楼10单元0101 f1 戊  ?/0/0 [] normal lift=false ""
+            7: A号楼21单元101 f1 己  ?/0/0 [] normal lift=false ""
+            "#,
+        );
+        // One flat spelled two ways is one flat, written twice.
+        let preview =
+            read_roster_csv("楼号,单元,房号,户主\n1#楼,一单元,101,甲\n01,1,101,乙\n".as_bytes()).unwrap();
+        assert_eq!(
+            preview.errors.iter().map(|e| (e.line, e.code)).collect::<Vec<_>>(),
+            [(3, "duplicate_flat")]
+        );
+    }
+
     #[test]
     fn every_row_the_preview_reads_is_one_the_roster_takes() {
         use rand::rngs::StdRng;

@@ -18,7 +18,7 @@ use super::OperationError;
 use crate::compound::Compound;
 use crate::document::roster;
 use crate::id::HouseholdId;
-use crate::import::{ColumnSet, ImportedRow, RosterColumn, RosterPreview, RowError};
+use crate::import::{ColumnSet, ImportedRow, RosterColumn, RosterPreview, RowError, RowWarning};
 use crate::schema::address::{Address, normalize_width};
 use crate::schema::control_status::ControlStatus;
 use crate::schema::household::{Household, HouseholdDraft, HouseholdEdit};
@@ -34,6 +34,10 @@ pub struct ImportPlan<'a> {
     pub(crate) updates: Vec<Update>,
     /// Rows read from the file that cannot be placed in the roster (left out like a bad row).
     pub errors: Vec<RowError>,
+    /// What to check on rows that are placed: a new household whose address is one already in
+    /// the roster but for the leading zeros of its flat (房号 "0101" beside "101"), which may be
+    /// the same door written two ways.
+    pub warnings: Vec<RowWarning>,
     /// The estates (小区) the rows placed go into, as worked out for rows without a 小区, in
     /// order of first appearance; never an empty name (a compound with no estate yet, taking a
     /// file without 小区, has none to say).
@@ -106,6 +110,18 @@ fn plan<'a>(
     };
     let exact: HashMap<(String, Place), &Household> =
         households.iter().map(|h| (place(&h.address), h)).collect();
+    // Flats are not numbers ("0101" and "101" may be two doors), but a new one that differs from
+    // one there only by its leading zeros is worth a second look.
+    let zeros = |estate: String, (building, unit, flat): Place| {
+        (estate, building, unit, flat.trim_start_matches('0').to_owned())
+    };
+    let unzeroed: HashMap<_, &Household> = households
+        .iter()
+        .map(|h| {
+            let (estate, place) = place(&h.address);
+            (zeros(estate, place), h)
+        })
+        .collect();
     let mut by_place: HashMap<Place, Vec<&Household>> = HashMap::new();
     for h in households {
         by_place.entry(place(&h.address).1).or_default().push(h);
@@ -118,6 +134,7 @@ fn plan<'a>(
         adds: Vec::new(),
         updates: Vec::new(),
         errors: Vec::new(),
+        warnings: Vec::new(),
         estates: Vec::new(),
         summary: PlanSummary::default(),
     };
@@ -168,6 +185,27 @@ fn plan<'a>(
             },
             None => (a.estate.clone(), None),
         };
+        if existing.is_none()
+            && let Some(there) = unzeroed.get(&zeros(normalize_width(&estate), here.clone()))
+        {
+            let (new, there) = (&row.draft.address, &there.address);
+            let flat = RosterColumn::Flat.header_zh();
+            out.warnings.push(RowWarning {
+                line: row.line,
+                column: Some(flat.to_owned()),
+                value: new.to_string(),
+                code: "flat_like_one_there",
+                reason_zh: format!(
+                    "{new} 将作为新的一户导入，但名单里已有 {there}，只差房号前面的 0；如果是同一户，请把 {flat} 写成 {:?}",
+                    there.flat
+                ),
+                reason: format!(
+                    "{new} will be added as a new household, but the roster has {there}, which differs only by the \
+                     leading zeros of the flat; if it is the same household, write {flat} as {:?}",
+                    there.flat
+                ),
+            });
+        }
         if let Some(first) = placed.insert((normalize_width(&estate), here), row.line) {
             out.errors.push(unplaced(
                 row,

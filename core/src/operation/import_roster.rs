@@ -145,7 +145,7 @@ impl Compound {
 mod tests {
     use super::*;
     use crate::id::PersonId;
-    use crate::import::read_roster_csv;
+    use crate::import::{RowWarning, read_roster_csv};
     use crate::operation::PlanSummary;
     use crate::role::Role;
     use crate::schema::household::Household;
@@ -288,6 +288,34 @@ mod tests {
         assert_eq!((done.added, done.updated, done.buildings_added), (0, 1, 0));
         assert_eq!(ledger.compound.households().len(), 3);
         assert_eq!(ledger.at("601").head, "耿文东（已更正）");
+    }
+
+    /// A ledger writing 1#楼, 01 or 一单元 doubled a roster imported from one writing 1号楼 and
+    /// 1单元. They are the households there. A flat is not a number ("0602" may be another door
+    /// than "602"): it is added, with a warning naming the household it looks like.
+    #[test]
+    fn another_spelling_of_a_building_or_unit_is_the_household_there_and_a_zero_flat_is_warned_of() {
+        let mut ledger = Ledger::new();
+        let spelled = "小区,楼号,单元,房号,户主\n\
+            香樟苑,1#楼,二单元,502,屈玉英\n\
+            香樟苑,01,02,601,耿文东\n\
+            香樟苑,一号楼,01单元,602,刘明\n\
+            香樟苑,1#,1,0602,刘明\n";
+        let preview = read_roster_csv(spelled.as_bytes()).unwrap();
+        let plan = ledger.compound.plan_import(&preview).unwrap();
+        assert_eq!(plan.summary.to_string(), "add 1, update 0, unchanged 3");
+        let warned: Vec<String> = plan.warnings.iter().map(RowWarning::bilingual).collect();
+        assert_eq!(
+            warned,
+            [
+                "第 5 行，房号：香樟苑 1号楼1单元0602 将作为新的一户导入，但名单里已有 香樟苑 1号楼1单元602，只差房号前面的 0；如果是同一户，请把 房号 写成 \"602\" / \
+              line 5, column 房号: 香樟苑 1号楼1单元0602 will be added as a new household, but the roster has 香樟苑 1号楼1单元602, \
+              which differs only by the leading zeros of the flat; if it is the same household, write 房号 as \"602\""
+            ]
+        );
+        let done = ledger.import(spelled).unwrap();
+        assert_eq!((done.added, done.unchanged, done.buildings_added), (1, 3, 0));
+        assert_eq!(ledger.compound.households().len(), 4);
     }
 
     /// With two estates, a row without 小区 that names a flat in both, or in neither, cannot be

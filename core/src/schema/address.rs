@@ -78,14 +78,44 @@ impl Address {
     }
 }
 
-/// A building's label as it is kept and compared: "1号楼", "１栋" and "1\u{200b}" are all "1".
+/// A building's label as it is kept and compared, however a ledger spells it: "1号楼", "1#楼",
+/// "1#", "１栋", "01", "一号楼" and "1\u{200b}" are all "1", "十二号楼" is "12"
+/// ([`canonical_number`]); a name ("A座" → "A") stays a name.
 pub fn building_label(text: &str) -> String {
-    strip_label(text, BUILDING_SUFFIXES)
+    canonical_number(strip_label(text, BUILDING_SUFFIXES))
 }
 
-/// A unit's label as it is kept and compared: "3单元" and "3" are "3".
+/// A unit's label as it is kept and compared: "3单元", "03", "三单元" and "3" are "3".
 pub fn unit_label(text: &str) -> String {
-    strip_label(text, UNIT_SUFFIXES)
+    canonical_number(strip_label(text, UNIT_SUFFIXES))
+}
+
+/// A building or unit number written in digits without its leading zeros ("01" → "1", "00" →
+/// "0"), and one written in Chinese numerals from 一 to 九十九 in digits ("十二" → "12"); any
+/// other label as it is. Not for flats: 房号 "0101" and "101" may be two doors.
+pub fn canonical_number(label: String) -> String {
+    if !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()) {
+        let trimmed = label.trim_start_matches('0');
+        return if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() };
+    }
+    match chinese_number(&label) {
+        Some(n) => n.to_string(),
+        None => label,
+    }
+}
+
+/// 一 … 九十九 as a number.
+fn chinese_number(text: &str) -> Option<u32> {
+    let digit = |c: char| "一二三四五六七八九".chars().position(|d| d == c).map(|at| at as u32 + 1);
+    let chars: Vec<char> = text.chars().collect();
+    match chars.as_slice() {
+        ['十'] => Some(10),
+        [d] => digit(*d),
+        ['十', d] => Some(10 + digit(*d)?),
+        [tens, '十'] => Some(digit(*tens)? * 10),
+        [tens, '十', d] => Some(digit(*tens)? * 10 + digit(*d)?),
+        _ => None,
+    }
 }
 
 impl std::fmt::Display for Address {
@@ -167,8 +197,8 @@ pub fn strip_label(label: &str, suffixes: &[&str]) -> String {
     label
 }
 
-/// Building label suffixes, longest first.
-pub const BUILDING_SUFFIXES: &[&str] = &["号楼", "栋", "幢", "座", "楼", "号"];
+/// Building label suffixes, longest first ("1#楼" and "1#" are ledgers' 1号楼).
+pub const BUILDING_SUFFIXES: &[&str] = &["号楼", "#楼", "栋", "幢", "座", "楼", "号", "#"];
 /// Unit label suffixes.
 pub const UNIT_SUFFIXES: &[&str] = &["单元", "门"];
 /// Flat label suffixes.
@@ -191,13 +221,13 @@ pub fn parse_address(text: &str) -> Result<AddressQuery, BadAddress> {
         return match parts.as_slice() {
             [b, u, f] if [b, u, f].iter().all(|p| ok(p)) => Ok(AddressQuery {
                 estate: non_empty(estate),
-                building: (*b).to_owned(),
-                unit: Some((*u).to_owned()),
+                building: canonical_number((*b).to_owned()),
+                unit: Some(canonical_number((*u).to_owned())),
                 flat: strip_label(f, FLAT_SUFFIXES),
             }),
             [b, f] if ok(b) && ok(f) => Ok(AddressQuery {
                 estate: non_empty(estate),
-                building: (*b).to_owned(),
+                building: canonical_number((*b).to_owned()),
                 unit: None,
                 flat: (*f).to_owned(),
             }),
@@ -233,7 +263,12 @@ pub fn parse_address(text: &str) -> Result<AddressQuery, BadAddress> {
     if flat.is_empty() || !flat.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(bad("no flat number after the building and unit"));
     }
-    Ok(AddressQuery { estate: non_empty(estate), building: building.to_owned(), unit, flat })
+    Ok(AddressQuery {
+        estate: non_empty(estate),
+        building: canonical_number(building.to_owned()),
+        unit: unit.map(canonical_number),
+        flat,
+    })
 }
 
 /// The floor a flat number implies ("702" → 7, "1102" → 11), when it is all digits.
@@ -299,6 +334,31 @@ mod tests {
         let b = Address { estate: "香樟苑".into(), building: "1".into(), ..a.clone() };
         assert_eq!(a.door_key(), b.door_key());
         assert_eq!(a.without_invisible(), b);
+    }
+
+    /// "1#楼", "1#", "1栋", "01" and "一号楼" in one ledger and "1号楼" in another doubled the
+    /// roster; they are one building 1. A flat keeps its zeros: "0101" and "101" may be two.
+    #[test]
+    fn a_building_or_unit_is_one_number_however_it_is_spelled() {
+        for spelled in ["1", "1号楼", "1#楼", "1#", "１＃", "1栋", "01", "001号楼", "一号楼", "一"]
+        {
+            assert_eq!(building_label(spelled), "1", "{spelled:?}");
+        }
+        for (spelled, label) in
+            [("十二号楼", "12"), ("十", "10"), ("二十", "20"), ("九十九栋", "99"), ("0", "0"), ("A座", "A")]
+        {
+            assert_eq!(building_label(spelled), label, "{spelled:?}");
+        }
+        assert_eq!(building_label("一百号楼"), "一百", "past 九十九 it stays as written");
+        for spelled in ["3", "3单元", "03", "三单元", "三"] {
+            assert_eq!(unit_label(spelled), "3", "{spelled:?}");
+        }
+        check("1#楼3单元702", Some(("", "1", Some("3"), "702")));
+        check("01-03-0702", Some(("", "1", Some("3"), "0702")));
+        check("01号楼702", Some(("", "1", None, "702")));
+        let key = |b: &str, u: &str, f: &str| DoorKey::new("", b, u, f);
+        assert_eq!(key("1#楼", "一单元", "101"), key("1", "1", "101"));
+        assert_ne!(key("1", "1", "0101"), key("1", "1", "101"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use doorstep_core::id::CompoundId;
-use doorstep_core::import::{RosterPreview, RowError, read_roster_csv, read_roster_sheet};
+use doorstep_core::import::{RosterPreview, RowError, RowWarning, read_roster_csv, read_roster_sheet};
 use doorstep_core::operation::FieldChanges;
 use doorstep_core::{ImportPolicy, PlanSummary};
 use serde::{Deserialize, Serialize};
@@ -111,6 +111,8 @@ struct Planned {
     /// Rows read that cannot be placed in the roster (no 小区, and the flat is in several
     /// estates or none of several): left out like bad rows.
     unplaced: Vec<RowError>,
+    /// What to check on rows placed (a new flat like one there but for its leading zeros).
+    placed_warnings: Vec<RowWarning>,
 }
 
 impl Planned {
@@ -128,11 +130,13 @@ impl Planned {
     fn is_clean(&self) -> bool {
         self.read.preview.is_clean() && self.unplaced.is_empty()
     }
-}
 
-impl Read {
+    /// Every warning, the file's and the plan's, in file order.
     fn warnings(&self) -> Vec<RowProblem> {
-        self.preview.warnings.iter().map(RowProblem::from).collect()
+        let mut warnings: Vec<&RowWarning> =
+            self.read.preview.warnings.iter().chain(&self.placed_warnings).collect();
+        warnings.sort_by_key(|w| w.line);
+        warnings.into_iter().map(RowProblem::from).collect()
     }
 }
 
@@ -171,8 +175,9 @@ async fn plan(state: &DashState, compound: CompoundId, read: Read) -> Result<Pla
     let roster = snapshot::load(&state.app.relay, compound, Rounds::Open).await?;
     blocking(move || {
         let plan = roster.plan_import(&read.preview)?;
-        let (plan, estates, unplaced) = (plan.summary, plan.estates, plan.errors);
-        Ok(Planned { read, plan, estates, unplaced })
+        let (plan, estates, unplaced, placed_warnings) =
+            (plan.summary, plan.estates, plan.errors, plan.warnings);
+        Ok(Planned { read, plan, estates, unplaced, placed_warnings })
     })
     .await?
 }
@@ -234,7 +239,7 @@ pub async fn import(
             households: read.preview.households.len() - planned.unplaced.len(),
             errors: planned.problems(),
             omitted_errors: read.preview.omitted_errors,
-            warnings: read.warnings(),
+            warnings: planned.warnings(),
             omitted_warnings: read.preview.omitted_warnings,
             ignored_columns: read.preview.ignored_columns.clone(),
             estates: planned.estates.clone(),
@@ -261,7 +266,7 @@ pub async fn import(
         });
     }
     let ignored_columns = read.preview.ignored_columns.clone();
-    let warnings = read.warnings();
+    let warnings = planned.warnings();
     let actor = scope.actor;
     let policy = if accept_good_rows { ImportPolicy::AcceptGoodRows } else { ImportPolicy::AllOrNothing };
     let preview = planned.read.preview;

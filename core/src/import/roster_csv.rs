@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::cell_characters;
 use super::columns::{ColumnSet, RosterColumn};
-use super::date_cells::DateCells;
+use super::date_cells::{DateCells, written_date};
 use super::encoding::decode;
 use super::error::{ImportError, RowError, RowWarning};
 use super::formula_errors::formula_error;
@@ -595,26 +595,29 @@ impl Row<'_> {
 
     /// A cell Excel held as a date is refused in every column but 备注, naming the date: Excel
     /// turns a flat typed "5-1" into 2026-05-01, which read as a number is flat 46143 on floor 461.
+    /// A CSV carries no mark of a date, so in the address cells (楼号, 单元, 楼层, 房号) a cell
+    /// written as Excel writes a date into a CSV (2026/5/1, 5月1日: [`written_date`]) is one too.
     fn check_dates(&mut self) -> bool {
-        if self.dates.is_empty() {
-            return true;
-        }
         let mut fields: Vec<(RosterColumn, usize)> =
             self.columns.index.iter().map(|(column, at)| (*column, *at)).collect();
         fields.extend(self.columns.more_phones.iter().map(|at| (RosterColumn::Phone, *at)));
         fields.sort();
         for (column, at) in fields {
-            if column == RosterColumn::Notes || !self.dates.contains(self.line, at) {
+            let written = || {
+                matches!(
+                    column,
+                    RosterColumn::Building | RosterColumn::Unit | RosterColumn::Floor | RosterColumn::Flat
+                ) && written_date(self.field(at)).is_some()
+            };
+            if column == RosterColumn::Notes || !(self.dates.contains(self.line, at) || written()) {
                 continue;
             }
             let date = self.field(at).to_owned();
             let header = self.columns.headers.get(at).cloned().unwrap_or_default();
             // What was probably typed: "5-1" for 2026-05-01.
-            let typed = match date.split(['-', ' ']).collect::<Vec<_>>().as_slice() {
-                [_, month, day, ..] => {
-                    format!("{}-{}", month.trim_start_matches('0'), day.trim_start_matches('0'))
-                }
-                _ => date.clone(),
+            let typed = match written_date(date.split(' ').next().unwrap_or_default()) {
+                Some((month, day)) => format!("{month}-{day}"),
+                None => date.clone(),
             };
             self.errors.push(RowError {
                 line: self.line,
@@ -2028,6 +2031,38 @@ mod tests {
             preview.errors.iter().map(|e| (e.line, e.code)).collect::<Vec<_>>(),
             [(3, "duplicate_flat")]
         );
+    }
+
+    /// A workbook's date in 楼号 or 单元 is refused (`date_cell`), but the same sheet saved as CSV
+    /// writes it as the date it shows (2026/5/1, 5月1日), which was imported as unit "2026/5/1".
+    #[test]
+    fn a_date_excel_wrote_into_a_csvs_address_is_refused_as_in_a_workbook() {
+        let input = "楼号,单元,楼层,房号,户主,备注\n\
+            3号楼,2026/5/1,1,101,甲,\n\
+            3号楼,5月1日,1,102,乙,\n\
+            2026-03-05,1单元,1,103,丙,\n\
+            3号楼,1单元,1,1-May,丁,\n\
+            3号楼,1单元,1,104,戊,2026/5/1 复查\n";
+        let preview = read_roster_csv(input.as_bytes()).unwrap();
+        assert_eq!(preview.households.iter().map(|r| r.line).collect::<Vec<_>>(), [6]);
+        let bad: Vec<(usize, Option<&str>, &str)> =
+            preview.errors.iter().map(|e| (e.line, e.column.as_deref(), e.code)).collect();
+        assert_eq!(
+            bad,
+            [
+                (2, Some("单元"), "date_cell"),
+                (3, Some("单元"), "date_cell"),
+                (4, Some("楼号"), "date_cell"),
+                (5, Some("房号"), "date_cell")
+            ]
+        );
+        assert_eq!(
+            preview.errors[0].bilingual(),
+            "第 2 行，单元：这一格是日期 2026/5/1：Excel 把输入的内容（可能是 5-1）变成了日期；请把 单元 列设为文本（设置单元格格式 → 文本）后重新输入 / \
+             line 2, column 单元: this cell is a date (2026/5/1): Excel turned what was typed (perhaps 5-1) into a date; \
+             format the 单元 column as text (设置单元格格式 → 文本) and type it again"
+        );
+        assert!(preview.errors[2].reason.contains("(perhaps 3-5)"), "{}", preview.errors[2].reason);
     }
 
     #[test]

@@ -516,14 +516,14 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
                         writeln!(out, "ignored columns: {}", report.ignored_columns.join(", "))?;
                     }
                 }
-                Err(admin::AdminError::BadRows(rows)) => {
-                    for problem in &rows {
+                Err(admin::AdminError::BadRows { rows, problems }) => {
+                    for problem in &problems {
                         writeln!(out, "{problem}")?;
                     }
+                    // Rows, not errors: a row with three bad cells is one row.
                     anyhow::bail!(
-                        "{n} 行有错误，什么都没有导入；请改正，或加 --accept-good-rows 只导入无误的行 / \
-                         {n} rows have errors and nothing was imported; fix them, or pass --accept-good-rows",
-                        n = rows.len()
+                        "{rows} 行有错误，什么都没有导入；请改正，或加 --accept-good-rows 只导入无误的行 / \
+                         {rows} rows have errors and nothing was imported; fix them, or pass --accept-good-rows"
                     );
                 }
                 Err(e) => return Err(e.into()),

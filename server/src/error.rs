@@ -288,7 +288,7 @@ impl From<AdminError> for AppError {
             AdminError::NotFound(r) => AppError::NotFound(r),
             AdminError::Invalid(_)
             | AdminError::Import(_)
-            | AdminError::BadRows(_)
+            | AdminError::BadRows { .. }
             | AdminError::Operation(_) => AppError::invalid(e.to_string()),
             AdminError::Invite(problem) => problem.into(),
             AdminError::Storage(s) => s.into(),

@@ -53,6 +53,9 @@ pub struct RosterPreview {
     pub errors: Vec<RowError>,
     /// Row errors beyond [`MAX_ERRORS`], counted but not kept.
     pub omitted_errors: usize,
+    /// How many rows were left out for errors, those beyond [`MAX_ERRORS`] included: a row with
+    /// three bad cells is three errors but one row.
+    pub bad_rows: usize,
     /// What the coordinator should check or fill in for rows that were read (or dropped as
     /// identical to an earlier row), in file order; at most [`MAX_ERRORS`]. Warnings never block
     /// an import.
@@ -202,7 +205,10 @@ pub fn read_roster_sheet(bytes: &[u8], dates: &DateCells) -> Result<RosterPrevie
                 row.warnings.into_iter().for_each(|warning| preview.push_warning(warning));
                 preview.households.push(ImportedRow { line: row.line, draft, stated })
             }
-            _ => row.errors.into_iter().for_each(|error| preview.push_error(error)),
+            _ => {
+                preview.bad_rows += usize::from(!row.errors.is_empty());
+                row.errors.into_iter().for_each(|error| preview.push_error(error))
+            }
         }
     }
     Ok(preview)
@@ -1745,7 +1751,14 @@ mod tests {
         }
         let preview = read_roster_csv(csv.as_bytes()).unwrap();
         assert_eq!((preview.errors.len(), preview.omitted_errors), (MAX_ERRORS, 200));
+        assert_eq!(preview.bad_rows, MAX_ERRORS + 200);
         assert_eq!(preview.errors[MAX_ERRORS - 1].line, MAX_ERRORS + 1);
+        // Three bad cells of one row are one bad row.
+        let few = read_roster_csv(
+            "楼号,房号,户主,户内人数,60岁以上人数\n1,101,甲,/,/\n1,102,,/,/\n1,103,丙,1,0\n".as_bytes(),
+        )
+        .unwrap();
+        assert_eq!((few.errors.len(), few.bad_rows), (5, 2));
     }
 
     #[test]

@@ -67,7 +67,8 @@ impl Compound {
             })?;
         }
         let plan = self.plan_import(preview)?;
-        let left_out = preview.errors.len() + preview.omitted_errors + plan.errors.len();
+        // Rows, not errors: a row with three bad cells is one row left out.
+        let left_out = preview.bad_rows + plan.errors.len();
         if left_out > 0 && policy == ImportPolicy::AllOrNothing {
             let first = preview.errors.iter().chain(&plan.errors).min_by_key(|e| e.line);
             return Err(OperationError::ImportHasErrors {
@@ -316,6 +317,31 @@ mod tests {
         let done = ledger.import(spelled).unwrap();
         assert_eq!((done.added, done.unchanged, done.buildings_added), (1, 3, 0));
         assert_eq!(ledger.compound.households().len(), 4);
+    }
+
+    /// "6 rows cannot be imported" was said of two rows with three bad cells each: the rows are
+    /// counted, not the errors.
+    #[test]
+    fn rows_left_out_are_counted_as_rows_not_as_errors() {
+        let mut ledger = Ledger::new();
+        let slashes = "小区,楼号,单元,房号,户主,户内人数,60岁以上人数,6岁以下儿童\n\
+            香樟苑,1号楼,2单元,502,屈玉英,/,/,/\n\
+            香樟苑,1号楼,2单元,601,耿文东,/,/,/\n\
+            香樟苑,1号楼,2单元,701,新户,2,0,0\n";
+        assert!(matches!(ledger.import(slashes), Err(OperationError::ImportHasErrors { rows: 2, .. })));
+        let preview = read_roster_csv(slashes.as_bytes()).unwrap();
+        assert_eq!(preview.errors.len(), 6);
+        let mut seed = 5_000u128;
+        let mut entropy = || {
+            seed += 1;
+            seed
+        };
+        let mut env = Env::new(Timestamp::from_millis(1_790_000_200_000), &mut entropy);
+        let done = ledger
+            .compound
+            .import_roster(&mut env, &ledger.coordinator, &preview, ImportPolicy::AcceptGoodRows)
+            .unwrap();
+        assert_eq!((done.added, done.rows_left_out), (1, 2));
     }
 
     /// With two estates, a row without 小区 that names a flat in both, or in neither, cannot be

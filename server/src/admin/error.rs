@@ -23,8 +23,17 @@ pub enum AdminError {
     #[error("the roster file cannot be imported: {0}")]
     Import(#[from] ImportError),
     /// Some rows of the roster file are bad, and the caller did not accept importing the rest.
-    #[error("{} rows of the roster file cannot be imported (first: {}); fix them, or import the good rows only", .0.len(), .0.first().map(|p| p.to_string()).unwrap_or_default())]
-    BadRows(Vec<RowProblem>),
+    #[error(
+        "{rows} rows of the roster file cannot be imported (first: {}); fix them, or import the good rows only",
+        problems.first().map(|p| p.to_string()).unwrap_or_default()
+    )]
+    BadRows {
+        /// How many rows (not errors: a row may have several).
+        rows: usize,
+        /// Their errors, the first [`MAX_ERRORS`](doorstep_core::import::MAX_ERRORS) and a line
+        /// counting the rest.
+        problems: Vec<RowProblem>,
+    },
     /// An operation was refused by core.
     #[error(transparent)]
     Operation(#[from] OperationError),

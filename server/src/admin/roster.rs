@@ -104,7 +104,7 @@ async fn import_read(
         warnings.push(RowProblem::more(preview.omitted_warnings, "条提醒", "warnings"));
     }
     if !skipped.is_empty() && !accept_good_rows {
-        return Err(AdminError::BadRows(skipped));
+        return Err(AdminError::BadRows { rows: preview.bad_rows, problems: skipped });
     }
     let ignored_columns = preview.ignored_columns.clone();
     let policy = if accept_good_rows { ImportPolicy::AcceptGoodRows } else { ImportPolicy::AllOrNothing };
@@ -114,7 +114,7 @@ async fn import_read(
         .write(compound, move |compound, env, actor| compound.import_roster(env, actor, &preview, policy))
         .await??;
     let (imported, updated, unchanged) = (summary.added, summary.updated, summary.unchanged);
-    tracing::info!(%compound, imported, updated, skipped = skipped.len(), "roster imported");
+    tracing::info!(%compound, imported, updated, skipped = summary.rows_left_out, "roster imported");
     Ok(ImportReport { imported, updated, unchanged, skipped, warnings, ignored_columns })
 }
 

@@ -253,7 +253,8 @@ pub async fn import(
 
     if !planned.is_clean() && !accept_good_rows {
         let left_out = planned.left_out();
-        let rows = left_out.len() + read.preview.omitted_errors;
+        // Rows, not errors: a row with three bad cells is one row.
+        let rows = read.preview.bad_rows + planned.unplaced.len();
         let first = left_out.first().map(ToString::to_string).unwrap_or_default();
         let first_zh = left_out.first().map(|e| e.reason_zh.clone()).unwrap_or_default();
         return Err(DashError::Unprocessable {

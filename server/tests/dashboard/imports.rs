@@ -90,6 +90,29 @@ async fn a_broken_csv_previews_its_row_errors_and_changes_nothing() {
     assert!(xls.json()["reason"].as_str().unwrap().contains(".xls"), "{}", xls.text());
 }
 
+/// Two rows with three bad cells each were "6 rows cannot be imported" and, with the good rows
+/// accepted, 6 rows left out: rows are counted, not errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_left_out_are_counted_as_rows_not_as_their_errors() {
+    let (_dash, compound, session) = setup().await;
+    let slashes = "小区,楼号,单元,楼层,房号,户主,户内人数,60岁以上人数,6岁以下儿童\n\
+        香樟苑,1号楼,1单元,1,101,斜杠,/,/,/\n\
+        香樟苑,1号楼,1单元,2,201,任强,/,/,/\n\
+        香樟苑,1号楼,1单元,3,301,好户,2,0,0\n";
+    let path = |query: &str| format!("/dashboard/api/compounds/{compound}/import?{query}");
+    let refused = session.post_bytes(&path("mode=commit"), "text/csv", slashes.as_bytes().to_vec()).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+    let r = refused.json();
+    assert_eq!(r["errors"].as_array().unwrap().len(), 6);
+    let reason = r["reason"].as_str().unwrap();
+    assert!(reason.starts_with("2 行无法导入") && reason.contains("/ 2 rows cannot be imported"), "{reason}");
+    let good = session
+        .post_bytes(&path("mode=commit&accept_good_rows=true"), "text/csv", slashes.as_bytes().to_vec())
+        .await;
+    assert_eq!(good.status, StatusCode::OK, "{}", good.text());
+    assert_eq!((good.json()["added"].as_u64(), good.json()["rows_left_out"].as_u64()), (Some(1), Some(2)));
+}
+
 /// Flat, building, floor, head, phone, people, needs, status.
 type LedgerRow = (&'static str, f64, f64, &'static str, f64, f64, &'static str, &'static str);
 

@@ -48,5 +48,5 @@ pub use encoding::decode;
 pub use error::{ImportError, RowError, RowMessage, RowWarning, shown_names};
 pub use roster_csv::{
     ImportedRow, MAX_COLUMNS, MAX_ERRORS, MAX_FIELD_CHARS, MAX_INPUT_BYTES, MAX_PEOPLE, MAX_ROWS,
-    RosterPreview, check_roster_header, read_roster_csv, read_roster_sheet,
+    RosterPreview, check_roster_header, line_breaks, read_roster_csv, read_roster_sheet,
 };

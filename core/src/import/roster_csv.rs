@@ -1139,7 +1139,8 @@ fn is_blank(record: &StringRecord) -> bool {
 /// The reader's own `Position::line` (csv 1.4) counts from the end of the previous record: it
 /// ignores skipped blank lines and the `\n` of a `\r\n`, so it drifts on Excel's CRLF output.
 /// Its byte offset has the same origin, so we skip the line breaks from there to where the
-/// record really starts and count the `\n`s before it, resuming from the last record.
+/// record really starts and count the line breaks before it ([`line_breaks`]), resuming from the
+/// last record.
 #[derive(Debug)]
 struct LineCounter<'a> {
     text: &'a str,
@@ -1155,13 +1156,23 @@ impl LineCounter<'_> {
             start += 1;
         }
         if start >= self.offset {
-            self.line += bytes[self.offset..start].iter().filter(|&&b| b == b'\n').count();
+            self.line += line_breaks(&bytes[self.offset..start]);
         } else {
-            self.line = 1 + bytes[..start].iter().filter(|&&b| b == b'\n').count();
+            self.line = 1 + line_breaks(&bytes[..start]);
         }
         self.offset = start;
         self.line
     }
+}
+
+/// How many line breaks `bytes` holds, as the CSV reader ends records: `\n`, `\r\n` (once) and a
+/// lone `\r` (an old Mac's line end: counting only `\n` put every row of such a file on line 1).
+pub fn line_breaks(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count()
 }
 
 /// A flat label: letters and digits only ("702", "702A").
@@ -2076,6 +2087,18 @@ mod tests {
              format the 单元 column as text (设置单元格格式 → 文本) and type it again"
         );
         assert!(preview.errors[2].reason.contains("(perhaps 3-5)"), "{}", preview.errors[2].reason);
+    }
+
+    /// An old Mac's CSV ends its lines with a lone \r: every error said line 1. A lone \r is a
+    /// line end, \r\n one line end, and a quoted cell's line breaks count as they do outside.
+    #[test]
+    fn lines_ending_in_a_lone_carriage_return_are_counted() {
+        let input = "楼号,房号,户主,户内人数\r1,101,甲,X\r1,102,乙,2\r\r1,103,丙,Y\r\n1,104,\"丁\r丁\",Z\n1,105,戊,W\r";
+        let preview = read_roster_csv(input.as_bytes()).unwrap();
+        let lines: Vec<usize> = preview.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [2, 5, 6, 8], "{}", render(&preview));
+        assert_eq!(preview.households[0].line, 3);
+        assert_eq!(line_breaks(b"a\rb\r\nc\nd\r"), 4);
     }
 
     #[test]

@@ -492,7 +492,8 @@ fn grid_to_csv(sheet: String, sheets: usize, grid: Grid) -> SheetCsv {
                     dates.insert(line, column as usize);
                 }
                 let text = grid.text_of(*cell);
-                breaks += text.matches('\n').count();
+                // As the importer counts them, so that a row error's line maps back to its row.
+                breaks += import::line_breaks(text.as_bytes());
                 push_field(&mut csv, text);
             }
         }

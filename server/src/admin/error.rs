@@ -19,9 +19,11 @@ pub enum AdminError {
     /// A bad argument.
     #[error("{0}")]
     Invalid(String),
-    /// The roster file cannot be read at all.
+    /// The roster file cannot be read at all. Its message is part of this one, not a source
+    /// (`#[from]` would make it one): the command line prints an error's sources after it, and
+    /// printed every refusal twice.
     #[error("the roster file cannot be imported: {0}")]
-    Import(#[from] ImportError),
+    Import(ImportError),
     /// Some rows of the roster file are bad, and the caller did not accept importing the rest.
     #[error(
         "{rows} rows of the roster file cannot be imported (first: {}); fix them, or import the good rows only",
@@ -48,11 +50,36 @@ pub enum AdminError {
     Storage(StorageError),
 }
 
+impl From<ImportError> for AdminError {
+    fn from(e: ImportError) -> Self {
+        AdminError::Import(e)
+    }
+}
+
 impl From<StorageError> for AdminError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::Invite(problem) => AdminError::Invite(problem),
             other => AdminError::Storage(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    /// `doorstep admin import-roster` of an empty file printed "error: the roster file cannot be
+    /// imported: 文件是空的… / the file is empty…: 文件是空的… / the file is empty…", the message
+    /// and then its source, the same message.
+    #[test]
+    fn a_refused_roster_file_says_why_once() {
+        let e = AdminError::from(ImportError::Empty);
+        assert!(e.source().is_none());
+        let said = e.to_string();
+        assert_eq!(said.matches(&ImportError::Empty.to_string()).count(), 1, "{said}");
+        assert!(said.starts_with("the roster file cannot be imported: 文件是空的"), "{said}");
     }
 }

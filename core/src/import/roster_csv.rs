@@ -16,8 +16,8 @@ use super::phone::{PhoneCheck, check_phone};
 use crate::rulebook::BadValue;
 use crate::rulebook::table::{BUILDING, HOUSEHOLD};
 use crate::schema::address::{
-    Address, FLAT_SUFFIXES, building_label, floor_of_flat, normalize_width, parse_address, strip_label,
-    unit_label,
+    Address, FLAT_SUFFIXES, building_label, floor_of_flat, is_label, is_plain_flat, normalize_width,
+    parse_address, strip_label, unit_label,
 };
 use crate::schema::control_status::ControlStatus;
 use crate::schema::household::HouseholdDraft;
@@ -741,7 +741,7 @@ impl Row<'_> {
         let flat_label = strip_label(&flat_cell, FLAT_SUFFIXES);
 
         // Where a whole address is written, if anywhere.
-        let whole = if !flat_cell.is_empty() && !is_plain(&flat_label) {
+        let whole = if !flat_cell.is_empty() && !is_plain_flat(&flat_label) {
             Some((RosterColumn::Flat, flat_cell.clone()))
         } else if flat_cell.is_empty() && !building_cell.is_empty() && parse_address(&building_cell).is_ok() {
             Some((RosterColumn::Building, building_cell.clone()))
@@ -1173,16 +1173,6 @@ pub fn line_breaks(bytes: &[u8]) -> usize {
         .enumerate()
         .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
         .count()
-}
-
-/// A flat label: letters and digits only ("702", "702A").
-fn is_plain(label: &str) -> bool {
-    !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric())
-}
-
-/// A building or unit label: a number or a short name, but not a whole address.
-fn is_label(label: &str) -> bool {
-    !label.contains('-') && !["号楼", "栋", "单元", "室"].iter().any(|s| label.contains(s))
 }
 
 fn shorten(value: &str) -> String {

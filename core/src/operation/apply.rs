@@ -140,10 +140,11 @@ impl Compound {
             }
             Operation::AddHousehold { draft } => {
                 may_add(role, "add a household", &HOUSEHOLD)?;
-                // An address is written without the characters that show as nothing, and is
-                // the same door as any written the same but for them (or for how the building
+                // An address is written as a roster import reads it (`Address::as_kept`: no
+                // characters that show as nothing, 3单元 as 3), so its export reads back in, and
+                // is the same door as any written the same but for them (or for how the building
                 // and unit are spelled: `DoorKey`), so the roster never holds two of one door.
-                let draft = &HouseholdDraft { address: draft.address.without_invisible(), ..draft.clone() };
+                let draft = &HouseholdDraft { address: draft.address.as_kept(), ..draft.clone() };
                 check_draft(draft)?;
                 let id = HouseholdId::generate(env);
                 let new_building = BuildingId::generate(env);
@@ -838,6 +839,8 @@ pub(crate) fn draft_problems(draft: &HouseholdDraft) -> Vec<BadValue> {
     let floor = HOUSEHOLD.field("floor").map(|f| f.check_floor(i64::from(a.floor)));
     let mut problems: Vec<BadValue> =
         texts.into_iter().chain(counts).chain(floor).filter_map(Result::err).collect();
+    problems
+        .extend(a.unreadable().into_iter().map(|(field, reason)| BadValue { field, reason: reason.into() }));
     problems.extend(head_problem(&draft.head));
     problems.extend(counts_problem(draft.people, draft.aged_60_plus, draft.children_under_6));
     problems

@@ -64,17 +64,37 @@ impl Address {
         DoorKey::new(&self.estate, &self.building, &self.unit, &self.flat)
     }
 
-    /// The address with its invisible characters ([`is_invisible`]) taken out, as a new
-    /// household's is written.
-    pub fn without_invisible(&self) -> Address {
-        let clean = |s: &str| s.chars().filter(|c| !is_invisible(*c)).collect::<String>();
+    /// The address as the roster keeps it, and so as its export reads back in: as a roster
+    /// import reads it, with the estate's widths normalised and its spaces out, the building and
+    /// unit as their labels ("1号楼" → "1", "3单元" → "3") and the flat without its suffix
+    /// ("702室" → "702", leading zeros kept), and no invisible characters anywhere.
+    pub fn as_kept(&self) -> Address {
         Address {
-            estate: clean(&self.estate),
-            building: clean(&self.building),
-            unit: clean(&self.unit),
+            estate: normalize_width(&self.estate),
+            building: building_label(&self.building),
+            unit: unit_label(&self.unit),
             floor: self.floor,
-            flat: clean(&self.flat),
+            flat: strip_label(&self.flat, FLAT_SUFFIXES),
         }
+    }
+
+    /// What a roster import would not read back of this address, as kept ([`Address::as_kept`]):
+    /// `(field, reason)` for a building or unit that is not a label ([`is_label`]) and a flat
+    /// that is not letters and digits ([`is_plain_flat`]; anything else in 房号 is read as a
+    /// whole address).
+    pub fn unreadable(&self) -> Vec<(&'static str, &'static str)> {
+        let mut problems = Vec::new();
+        if !self.building.is_empty() && !is_label(&self.building) {
+            problems.push(("building", "is not a building number or name: write it like 17 or A, without - or 号楼/栋/单元/室 inside"));
+        }
+        if !self.unit.is_empty() && !is_label(&self.unit) {
+            problems
+                .push(("unit", "is not a unit number: write it like 3, without - or 号楼/栋/单元/室 inside"));
+        }
+        if !is_plain_flat(&self.flat) {
+            problems.push(("flat", "is not a flat number: write letters and digits only, like 702 or 7A; the building and unit go in their own fields"));
+        }
+        problems
     }
 }
 
@@ -184,6 +204,17 @@ pub fn normalize_width(text: &str) -> String {
             _ => c,
         })
         .collect()
+}
+
+/// A building or unit label: a number or a short name, but not a whole address.
+pub fn is_label(label: &str) -> bool {
+    !label.contains('-') && !["号楼", "栋", "单元", "室"].iter().any(|s| label.contains(s))
+}
+
+/// A flat label a roster import reads as a flat: ASCII letters and digits ("702", "7A"); other
+/// text in 房号 is read as a whole address ("17-3-702").
+pub fn is_plain_flat(label: &str) -> bool {
+    !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 /// Strips one of `suffixes` from the end of a label ("1号楼" → "1").
@@ -333,7 +364,7 @@ mod tests {
         };
         let b = Address { estate: "香樟苑".into(), building: "1".into(), ..a.clone() };
         assert_eq!(a.door_key(), b.door_key());
-        assert_eq!(a.without_invisible(), b);
+        assert_eq!(a.as_kept(), b);
     }
 
     /// "1#楼", "1#", "1栋", "01" and "一号楼" in one ledger and "1号楼" in another doubled the

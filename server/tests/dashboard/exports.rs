@@ -358,6 +358,41 @@ async fn households_at_every_limit_the_dashboard_takes_export_and_import_back() 
         assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{op}: {}", answer.text());
         assert!(answer.text().contains(field), "{field}: {}", answer.text());
     }
+    // An address is kept as the import reads it: a unit written 3单元 is unit 3, a building
+    // written A座 is A, a flat written 9920室 is 9920 (they came back as 3单元单元 and were
+    // refused); one the import would read as a whole address, or not at all, is refused.
+    let at = |building: &str, unit: &str, flat: &str| {
+        let mut op = added(flat, 1, "地址", Some(1), 0, "");
+        op["draft"]["address"]["building"] = building.into();
+        op["draft"]["address"]["unit"] = unit.into();
+        op
+    };
+    for op in [at("A座", "3单元", "9920室"), at("9号楼", "2", "9921")] {
+        let answer = session.operate(compound, &op).await;
+        assert_eq!(answer.status, StatusCode::OK, "{op}: {}", answer.text());
+    }
+    for (op, field) in [
+        (at("A-1", "1", "9930"), "building"),
+        (at("9", "3-1", "9931"), "unit"),
+        (at("9", "1", "17-3-702"), "flat"),
+        (at("9", "1", "东101"), "flat"),
+    ] {
+        let answer = session.operate(compound, &op).await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{op}: {}", answer.text());
+        assert!(answer.text().contains(field), "{field}: {}", answer.text());
+    }
+    let kept = session.get_json(&format!("/dashboard/api/compounds/{compound}/households")).await;
+    let kept = kept
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["address"]["flat"] == "9920")
+        .expect("9920室 kept as 9920");
+    assert_eq!(
+        (kept["address"]["building"].as_str(), kept["address"]["unit"].as_str()),
+        (Some("A"), Some("3"))
+    );
+
     // An edit may not leave more over-60s than people either.
     let households = session.get_json(&format!("/dashboard/api/compounds/{compound}/households")).await;
     let big = households.as_array().unwrap().iter().find(|h| h["address"]["flat"] == "9903").unwrap();
@@ -368,7 +403,7 @@ async fn households_at_every_limit_the_dashboard_takes_export_and_import_back() 
 
     let original =
         essence(&session.get_json(&format!("/dashboard/api/compounds/{compound}/households")).await);
-    assert_eq!(original.len(), 11);
+    assert_eq!(original.len(), 13);
     let base = format!("/dashboard/api/compounds/{compound}/export");
     let csv = download(&session, &format!("{base}/roster.csv"), "text/csv").await;
     let xlsx = download(&session, &format!("{base}/roster.xlsx"), XLSX).await;

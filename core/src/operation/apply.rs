@@ -802,7 +802,11 @@ fn head_problem(head: &str) -> Option<BadValue> {
 }
 
 /// More people over 60 or under 6 than live in the household, when how many do is known.
-fn counts_problem(people: Option<u32>, aged_60_plus: u32, children_under_6: u32) -> Option<BadValue> {
+pub(super) fn counts_problem(
+    people: Option<u32>,
+    aged_60_plus: u32,
+    children_under_6: u32,
+) -> Option<BadValue> {
     let people = people?;
     [("aged_60_plus", aged_60_plus), ("children_under_6", children_under_6)].into_iter().find_map(
         |(field, n)| {

@@ -221,6 +221,34 @@ fn plan<'a>(
         match existing {
             Some(h) => {
                 let (update, columns) = update_of(h, &row.draft, row.stated);
+                // The counts as the household will hold them, what the row leaves blank kept: a
+                // row of 户内人数 1 beside a household of three over-60s would leave more over-60s
+                // than people (each row alone was checked).
+                let people = update.edit.people.or(h.people);
+                let aged = update.edit.aged_60_plus.unwrap_or(h.aged_60_plus);
+                let children = update.edit.children_under_6.unwrap_or(h.children_under_6);
+                if let Some(bad) = super::apply::counts_problem(people, aged, children) {
+                    let (column, count) = if bad.field == "aged_60_plus" {
+                        (RosterColumn::Aged60Plus, aged)
+                    } else {
+                        (RosterColumn::ChildrenUnder6, children)
+                    };
+                    let (header, people_header) = (column.header_zh(), RosterColumn::People.header_zh());
+                    let people = people.unwrap_or(0);
+                    out.errors.push(RowError {
+                        line: row.line,
+                        column: Some(header.to_owned()),
+                        value: row.draft.address.to_string(),
+                        code: "count_exceeds_people",
+                        reason_zh: format!(
+                            "名单里这一户的 {header} 为 {count}，多于这一行的 {people_header} {people}；请把 {header} 也填上"
+                        ),
+                        reason: format!(
+                            "the roster has {header} {count} for this household, more than this row's {people_header} ({people}); fill in {header} too"
+                        ),
+                    });
+                    continue;
+                }
                 if columns.is_empty() {
                     out.summary.unchanged += 1;
                 } else {

@@ -344,6 +344,33 @@ mod tests {
         assert_eq!((done.added, done.rows_left_out), (1, 2));
     }
 
+    /// A row that leaves 60岁以上人数 blank keeps the household's, so a 户内人数 below it would
+    /// leave more over-60s than people: a bad row saying to fill it in, the household unchanged.
+    #[test]
+    fn a_row_leaving_fewer_people_than_the_household_has_over_60s_is_a_bad_row() {
+        let mut ledger = Ledger::new();
+        ledger
+            .import("小区,楼号,单元,房号,户主,户内人数,60岁以上人数\n香樟苑,1号楼,1单元,909,三位老人,3,3\n")
+            .unwrap();
+        let preview = read_roster_csv(
+            "小区,楼号,单元,房号,户主,户内人数,60岁以上人数\n香樟苑,1号楼,1单元,909,三位老人,1,\n".as_bytes(),
+        )
+        .unwrap();
+        assert!(preview.errors.is_empty(), "the row alone is good: {:?}", preview.errors);
+        let plan = ledger.compound.plan_import(&preview).unwrap();
+        let codes: Vec<(usize, &str)> = plan.errors.iter().map(|e| (e.line, e.code)).collect();
+        assert_eq!(codes, [(2, "count_exceeds_people")]);
+        assert!(plan.errors[0].reason.contains("60岁以上人数 3"), "{}", plan.errors[0].reason);
+        assert!(matches!(
+            ledger.import(
+                "小区,楼号,单元,房号,户主,户内人数,60岁以上人数\n香樟苑,1号楼,1单元,909,三位老人,1,\n"
+            ),
+            Err(OperationError::ImportHasErrors { rows: 1, .. })
+        ));
+        let household = ledger.compound.households().into_iter().find(|h| h.address.flat == "909").unwrap();
+        assert_eq!((household.people, household.aged_60_plus), (Some(3), 3), "unchanged");
+    }
+
     /// With two estates, a row without 小区 that names a flat in both, or in neither, cannot be
     /// placed: a bad row naming the estates, never a guess.
     #[test]

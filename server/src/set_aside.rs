@@ -8,7 +8,9 @@
 //! (work made before a coordinator removed them still reaches the coordinators), each stored
 //! once per device and change hash, and at most [`WAITING_PER_DEVICE`] waiting for a decision
 //! per device: past that, items are left unanswered and the phone sends them again with a later
-//! sync, so no one device can bury the inbox and no honest item is turned away for good. An
+//! sync, so no honest item is turned away for good; the inbox lists items by turns between
+//! devices past its limit, so no one device can bury it. A decision goes back to the person who
+//! sent the item, whichever of their devices asks after it. An
 //! item over the shared size limits, or an exchange with too many, is refused whole with 413:
 //! an honest phone never sends one.
 

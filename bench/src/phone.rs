@@ -153,7 +153,7 @@ impl Phone {
         let dir = tempfile::tempdir_in(parent)?;
         let replica = Replica::open(dir.path().join("phone.sqlite"))?;
         let relay = RelayClient::new(url, None)?;
-        let joined = relay.join(code, name, Some(name)).await?;
+        let joined = relay.join(code, name, Some(name), None).await?;
         let mut replica = replica;
         replica.set_identity(joined.person)?;
         Ok(Self {

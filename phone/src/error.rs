@@ -12,6 +12,11 @@ pub enum PhoneError {
     /// Talking to the relay failed.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// A join whose answer did not arrive: the relay may or may not have taken it.
+    #[error(
+        "the join got no answer ({0}); run the same `doorstep phone join` again: this phone keeps its join key, so the same code still works for it / 加入没有收到回应；请再运行一次同样的加入命令，本机保留了加入密钥，同一个邀请码仍然有效"
+    )]
+    JoinUnanswered(String),
     /// The phone has not joined a compound.
     #[error(
         "this phone has not joined yet: run `doorstep phone join --relay URL --name YOUR-NAME CODE` first / 本机尚未加入小区：请先运行 `doorstep phone join`"

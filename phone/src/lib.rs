@@ -195,7 +195,10 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
                 None => (relay.ok_or(PhoneError::NoRelay)?, code),
             };
             let client = relay_client(&relay, None, ca)?;
-            let joined = http::join_as(&replica, &client, &code, &device, Some(&name)).await?;
+            let joined = match http::join_as(&replica, &client, &code, &device, Some(&name)).await {
+                Err(TransportError::Network(why)) => return Err(PhoneError::JoinUnanswered(why)),
+                other => other?,
+            };
             lock(&replica).remember_relay(&relay, &joined.token)?;
             lock(&replica).remember_person_name(&name)?;
             let client = client.with_token(joined.token.clone());

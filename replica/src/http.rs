@@ -96,6 +96,10 @@ pub struct JoinRequest {
     /// The person's name, as coordinators will see it; the relay uses the device name if absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The device's join key ([`Replica::join_key`]): a join sent again after its answer was lost
+    /// gets the same person and device, with a new token, instead of "used already".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_key: Option<String>,
 }
 
 /// `POST /v1/join` answer.
@@ -240,11 +244,13 @@ impl RelayClient {
         invite_code: &str,
         device_name: &str,
         name: Option<&str>,
+        join_key: Option<&str>,
     ) -> Result<JoinResponse, TransportError> {
         let body = JoinRequest {
             invite_code: invite_code.to_owned(),
             device_name: device_name.to_owned(),
             name: name.map(str::to_owned),
+            join_key: join_key.map(str::to_owned),
         };
         let response = self
             .http
@@ -1377,9 +1383,15 @@ pub async fn join_as(
     name: Option<&str>,
 ) -> Result<JoinResponse, TransportError> {
     // A hand-over that cannot happen yet must not spend the invite.
-    lock(replica).check_hand_over()?;
-    let joined = relay.join(invite_code, device_name, name).await?;
-    lock(replica).set_identity(joined.person)?;
+    let key = {
+        let mut replica = lock(replica);
+        replica.check_hand_over()?;
+        replica.join_key()?
+    };
+    let joined = relay.join(invite_code, device_name, name, Some(&key)).await?;
+    let mut replica = lock(replica);
+    replica.set_identity(joined.person)?;
+    replica.forget_join_key()?;
     Ok(joined)
 }
 

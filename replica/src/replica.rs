@@ -48,6 +48,8 @@ struct Saved {
     chunks: usize,
 }
 
+/// The meta key of [`Replica::join_key`].
+const JOIN_KEY: &str = "join_key";
 /// The meta key of [`Replica::clock_off_by_ms`].
 const CLOCK_OFF_BY: &str = "phone_clock_off_by_ms";
 /// Where files before 2026-12-06 kept it, with the other sign (the relay's clock minus the
@@ -245,6 +247,25 @@ impl Replica {
         self.person = Some(person);
         self.known_grants = None;
         Ok(())
+    }
+
+    /// The secret this device sends with its joins until one is answered
+    /// (`http::JoinRequest::join_key`): made at the first attempt and kept in the file, so a join
+    /// sent again after the relay took it but its answer was lost on the link gets the same
+    /// person and device rather than "used already".
+    pub fn join_key(&mut self) -> Result<String, ReplicaError> {
+        if let Some(key) = self.store.meta(JOIN_KEY)?.and_then(|k| String::from_utf8(k).ok()) {
+            return Ok(key);
+        }
+        let bytes: [u8; 16] = rand::random();
+        let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.store.commit(&[Write::Meta { key: JOIN_KEY, value: key.as_bytes() }])?;
+        Ok(key)
+    }
+
+    /// Forgets the join key once a join was answered: the next join is another.
+    pub fn forget_join_key(&mut self) -> Result<(), ReplicaError> {
+        self.store.commit(&[Write::DeleteMetaStartingWith { prefix: JOIN_KEY }])
     }
 
     /// Fails while someone is signed in whose changes are not all synced, or whose set-aside

@@ -71,7 +71,16 @@ pub struct JoinRequest {
     /// The person's name; the device name if absent.
     #[serde(default)]
     pub name: Option<String>,
+    /// A secret the phone made for this join and keeps until it has its answer: a join sent
+    /// again with it, after the relay took the first but its answer was lost on the link, gets
+    /// the same person and device with a new token (the first one's, never seen, stops working)
+    /// rather than "used already".
+    #[serde(default)]
+    pub join_key: Option<String>,
 }
+
+/// The longest join key taken (the phone's are 32 hex characters).
+const JOIN_KEY_CHARS: usize = 128;
 
 /// What joining gives the new device.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,6 +102,15 @@ pub async fn join(relay: &Relay, request: JoinRequest) -> Result<Joined, AdminEr
         Some(name) => checked_name("name", name)?,
         None => device_name.clone(),
     };
+    let join_key = match request.join_key.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(key) if key.len() > JOIN_KEY_CHARS || !key.bytes().all(|b| b.is_ascii_graphic()) => {
+            return Err(AdminError::Invalid(format!(
+                "join_key must be at most {JOIN_KEY_CHARS} printable ASCII characters"
+            )));
+        }
+        Some(key) => Some(secret::hash_token(key)),
+    };
     let token = secret::new_token();
     let person = clock::with_env(PersonId::generate);
     let joined = relay
@@ -102,6 +120,7 @@ pub async fn join(relay: &Relay, request: JoinRequest) -> Result<Joined, AdminEr
             person: NewPerson { id: person, name, district_admin: false },
             device_name,
             token_hash: secret::hash_token(&token),
+            join_key,
             at: clock::now(),
         })
         .await?;

@@ -319,9 +319,17 @@ pub struct Redemption {
     pub device_name: String,
     /// The new device token's hash.
     pub token_hash: SecretHash,
+    /// The hash of the join key the phone sent, if any: the same key again on a used invite,
+    /// within [`JOIN_RETRY_MS`] of its use, gets the person and device it made, the device under
+    /// `token_hash` from then on.
+    pub join_key: Option<SecretHash>,
     /// Now.
     pub at: Timestamp,
 }
+
+/// How long after an invite was used a join sent again with its join key is answered (a phone
+/// whose answer was lost retries within minutes; a day leaves it the night).
+pub const JOIN_RETRY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// What redeeming an invite created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

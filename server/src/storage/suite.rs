@@ -87,6 +87,7 @@ pub async fn invites_are_single_use_and_expire(s: Arc<dyn Storage>) {
         person: NewPerson { id: uuid(n), name: format!("v{n}"), district_admin: false },
         device_name: "phone".into(),
         token_hash: SecretHash([u8::try_from(n).unwrap(); 32]),
+        join_key: None,
         at,
     };
     let joined = s.redeem_invite(redeem(7, 50, later(5))).await.unwrap();
@@ -128,6 +129,36 @@ pub async fn invites_are_single_use_and_expire(s: Arc<dyn Storage>) {
     assert!(s.memberships(uuid(62)).await.unwrap().is_empty(), "nobody joined");
     let by_the_district = s.redeem_invite(redeem(23, 63, later(11))).await.unwrap();
     assert_eq!(by_the_district.role, Role::Coordinator);
+
+    // A join sent again with its key after its answer was lost: the same person and device,
+    // under the new token (the first one, never seen, stops working); another key, no key, or
+    // the same key past a day, is "used already" and makes nobody.
+    s.create_invite(invite(30, later(1000))).await.unwrap();
+    let keyed = |n: u32, key: Option<u8>, at| Redemption {
+        join_key: key.map(|k| SecretHash([k; 32])),
+        ..redeem(30, n, at)
+    };
+    let first = s.redeem_invite(keyed(70, Some(1), later(12))).await.unwrap();
+    let again = s.redeem_invite(keyed(71, Some(1), later(13))).await.unwrap();
+    assert_eq!(
+        (again.person, again.device, again.compound, again.role),
+        (first.person, first.device, compound, Role::Volunteer)
+    );
+    assert!(
+        matches!(s.authenticate(SecretHash([71; 32])).await.unwrap(), TokenStatus::Valid(d) if d.person == first.person)
+    );
+    assert!(
+        matches!(s.authenticate(SecretHash([70; 32])).await.unwrap(), TokenStatus::Unknown),
+        "the lost answer's token"
+    );
+    for (n, key, at) in
+        [(72, Some(2), later(14)), (73, None, later(15)), (74, Some(1), later(12 + JOIN_RETRY_MS + 1))]
+    {
+        let refused = s.redeem_invite(keyed(n, key, at)).await.unwrap_err();
+        assert!(matches!(refused, StorageError::Invite(InviteProblem::Used)), "{refused}");
+        assert!(s.memberships(uuid(n)).await.unwrap().is_empty());
+    }
+    assert!(matches!(s.authenticate(SecretHash([71; 32])).await.unwrap(), TokenStatus::Valid(_)), "kept");
 }
 
 pub async fn memberships_revoke_and_return(s: Arc<dyn Storage>) {

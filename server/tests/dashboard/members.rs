@@ -86,7 +86,8 @@ async fn an_invite_qr_joins_a_phone_and_revoking_wipes_it() {
     let client = client.with_token(joined.token.clone());
     http::sync(&replica, &client, now).await.unwrap();
     assert_eq!(replica.lock().unwrap().compounds().count(), 1);
-    let again = RelayClient::new(&relay, None).unwrap().join(&scanned_code, "第二台", Some("冒名")).await;
+    let again =
+        RelayClient::new(&relay, None).unwrap().join(&scanned_code, "第二台", Some("冒名"), None).await;
     assert!(again.is_err(), "an invite code is single-use");
 
     let list = session.get_json(&members_path(compound)).await;

@@ -124,3 +124,49 @@ async fn me_names_the_compounds_coordinators_and_no_volunteers() {
         "volunteers are not listed: {me}"
     );
 }
+
+/// A join the relay took whose answer the link lost: the phone sends it again with the same join
+/// key (kept in its file) and gets the same person and device, under a new token; the lost
+/// answer's token no longer works, the phone syncs, and its file forgets the key. Was: "used
+/// already", a member nobody holds, and a new invite to ask for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_whose_answer_was_lost_is_answered_again_for_the_same_phone() {
+    use std::sync::Mutex;
+
+    use doorstep_replica::Replica;
+    use doorstep_replica::http::{self, RelayClient};
+
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("北林小区").await;
+    let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("李强.sqlite");
+    let replica = Mutex::new(Replica::open(&file).unwrap());
+    let key = replica.lock().unwrap().join_key().unwrap();
+    // The first attempt: taken by the relay, its answer never reaches the phone.
+    let transport = RelayClient::new(&relay.url, None).unwrap();
+    let lost = transport.join(&code, "李强的手机", Some("李强"), Some(&key)).await.unwrap();
+    drop(replica);
+
+    // The volunteer tries again (the app reopened): the same key, from the file.
+    let replica = Mutex::new(Replica::open(&file).unwrap());
+    let joined = http::join_as(&replica, &transport, &code, "李强的手机", Some("李强")).await.unwrap();
+    assert_eq!((joined.person, joined.compound), (lost.person, compound));
+    assert_ne!(joined.token, lost.token);
+    let (status, _) = relay.json("GET", "/v1/me", &lost.token, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the lost answer's token");
+    let transport = transport.with_token(joined.token.clone());
+    let report = http::sync(&replica, &transport, crate::harness::device_now).await.unwrap();
+    assert!(report.failed.is_empty() && report.rejected.is_empty(), "{report:?}");
+    assert_ne!(replica.lock().unwrap().join_key().unwrap(), key, "a new join would send a new key");
+    let members =
+        relay.json("GET", &format!("/v1/compounds/{compound}/members"), &relay.admin_token, None).await.1;
+    assert_eq!(members.as_array().unwrap().len(), 2, "one member joined, beside the admin: {members}");
+
+    // Anyone else sending that code, with another key or none, is told it was used.
+    let other = RelayClient::new(&relay.url, None).unwrap();
+    for key in [Some("another-phones-key"), None] {
+        let refused = other.join(&code, "别人的手机", None, key).await.unwrap_err();
+        assert!(refused.to_string().contains("used already"), "{refused}");
+    }
+}

@@ -6,7 +6,7 @@ use doorstep_core::{Role, Timestamp};
 
 use super::{execute, parsed, query, query_opt};
 use crate::devices_seen::Seen;
-use crate::storage::sqlite::people::require_maker_may_invite;
+use crate::storage::sqlite::people::{JoinedBefore, require_maker_may_invite};
 use crate::storage::{
     ActorBinding, DeviceId, InviteProblem, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson,
     Redemption, SecretHash, Session, StorageError, TokenStatus,
@@ -254,7 +254,8 @@ pub(super) async fn redeem_invite(db: &impl GenericClient, r: &Redemption) -> Re
     let row = query_opt(
         db,
         // The maker's live membership of the invite's compound, if any.
-        "SELECT i.compound, i.role, i.expires_at, i.used_at, p.district_admin, m.role
+        "SELECT i.compound, i.role, i.expires_at, i.used_at, p.district_admin, m.role,
+                i.join_key_hash, i.used_device, i.used_by
          FROM invites i JOIN persons p ON p.id = i.created_by
          LEFT JOIN memberships m ON m.person = i.created_by AND m.compound = i.compound AND m.revoked_at IS NULL
          WHERE i.code_hash = $1 FOR UPDATE OF i",
@@ -262,14 +263,27 @@ pub(super) async fn redeem_invite(db: &impl GenericClient, r: &Redemption) -> Re
     )
     .await?;
     let row = row.ok_or(InviteProblem::Unknown)?;
-    if row.try_get::<_, Option<i64>>(3)?.is_some() {
-        return Err(InviteProblem::Used.into());
+    let compound: CompoundId = parsed(&row.try_get::<_, String>(0)?, "compound id")?;
+    let role: Role = parsed(&row.try_get::<_, String>(1)?, "role")?;
+    if let Some(used_at) = row.try_get::<_, Option<i64>>(3)? {
+        // Sent again with the key it was used with, soon after: the answer was lost.
+        let key: Option<Vec<u8>> = row.try_get(6)?;
+        let person: Option<String> = row.try_get(8)?;
+        let again = JoinedBefore::read(r, used_at, key.as_deref(), row.try_get(7)?, person.as_deref())?;
+        let rotated = execute(
+            db,
+            "UPDATE devices SET token_hash = $2 WHERE id = $1 AND revoked_at IS NULL",
+            &[&again.device.0, &r.token_hash.0.as_slice()],
+        )
+        .await?;
+        if rotated != 1 {
+            return Err(InviteProblem::Used.into());
+        }
+        return Ok(Joined { person: again.person, device: again.device, compound, role });
     }
     if row.try_get::<_, i64>(2)? <= r.at.as_millis() {
         return Err(InviteProblem::Expired.into());
     }
-    let compound: CompoundId = parsed(&row.try_get::<_, String>(0)?, "compound id")?;
-    let role: Role = parsed(&row.try_get::<_, String>(1)?, "role")?;
     let maker_role: Option<Role> =
         row.try_get::<_, Option<String>>(5)?.map(|m| parsed(&m, "role")).transpose()?;
     require_maker_may_invite(row.try_get(4)?, maker_role, role)?;
@@ -278,8 +292,14 @@ pub(super) async fn redeem_invite(db: &impl GenericClient, r: &Redemption) -> Re
     let device = create_device(db, r.person.id, &r.device_name, r.token_hash, r.at).await?;
     execute(
         db,
-        "UPDATE invites SET used_at = $2, used_by = $3 WHERE code_hash = $1",
-        &[&r.code_hash.0.as_slice(), &r.at.as_millis(), &r.person.id.to_string()],
+        "UPDATE invites SET used_at = $2, used_by = $3, used_device = $4, join_key_hash = $5 WHERE code_hash = $1",
+        &[
+            &r.code_hash.0.as_slice(),
+            &r.at.as_millis(),
+            &r.person.id.to_string(),
+            &device.0,
+            &r.join_key.map(|k| k.0.to_vec()),
+        ],
     )
     .await?;
     Ok(Joined { person: r.person.id, device, compound, role })

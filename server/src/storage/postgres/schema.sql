@@ -45,7 +45,9 @@ CREATE TABLE invites (
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     used_at BIGINT,
-    used_by TEXT REFERENCES persons(id)
+    used_by TEXT REFERENCES persons(id),
+    join_key_hash BYTEA,
+    used_device BIGINT REFERENCES devices(id)
 );
 
 CREATE TABLE actor_bindings (

@@ -7,8 +7,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::parsed;
 use crate::devices_seen::Seen;
 use crate::storage::{
-    ActorBinding, DeviceId, InviteProblem, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson,
-    Redemption, SecretHash, Session, StorageError, TokenStatus,
+    ActorBinding, DeviceId, InviteProblem, JOIN_RETRY_MS, Joined, Member, MemberDevice, Membership,
+    NewInvite, NewPerson, Redemption, SecretHash, Session, StorageError, TokenStatus,
 };
 
 pub(super) fn create_person(
@@ -208,6 +208,32 @@ pub(super) fn create_invite(conn: &Connection, invite: &NewInvite) -> Result<(),
     Ok(())
 }
 
+/// The person and device a used invite made, for a join sent again with the key it was used
+/// with, within [`JOIN_RETRY_MS`] of its use; [`InviteProblem::Used`] for any other.
+pub(crate) struct JoinedBefore {
+    pub person: PersonId,
+    pub device: DeviceId,
+}
+
+impl JoinedBefore {
+    pub(crate) fn read(
+        r: &Redemption,
+        used_at: i64,
+        key: Option<&[u8]>,
+        device: Option<i64>,
+        person: Option<&str>,
+    ) -> Result<Self, StorageError> {
+        let same_key = r.join_key.is_some_and(|sent| key == Some(sent.0.as_slice()));
+        let soon = r.at.as_millis().saturating_sub(used_at) <= JOIN_RETRY_MS;
+        match (same_key && soon, device, person) {
+            (true, Some(device), Some(person)) => {
+                Ok(Self { person: parsed(person, "person id")?, device: DeviceId(device) })
+            }
+            _ => Err(InviteProblem::Used.into()),
+        }
+    }
+}
+
 /// Fails unless the invite's maker may still invite people in `role` to its compound: a district
 /// admin, or in the role they hold there now (`maker_role`, `None` once removed).
 pub(crate) fn require_maker_may_invite(
@@ -224,36 +250,75 @@ pub(crate) fn require_maker_may_invite(
 }
 
 pub(super) fn redeem_invite(conn: &Connection, r: &Redemption) -> Result<Joined, StorageError> {
-    type InviteRow = (String, String, i64, Option<i64>, bool, Option<String>);
+    type InviteRow = (
+        String,
+        String,
+        i64,
+        Option<i64>,
+        bool,
+        Option<String>,
+        Option<Vec<u8>>,
+        Option<i64>,
+        Option<String>,
+    );
     let invite: Option<InviteRow> = conn
         .query_row(
             // The maker's live membership of the invite's compound, if any.
-            "SELECT i.compound, i.role, i.expires_at, i.used_at, p.district_admin, m.role
+            "SELECT i.compound, i.role, i.expires_at, i.used_at, p.district_admin, m.role,
+                    i.join_key_hash, i.used_device, i.used_by
              FROM invites i JOIN persons p ON p.id = i.created_by
              LEFT JOIN memberships m ON m.person = i.created_by AND m.compound = i.compound AND m.revoked_at IS NULL
              WHERE i.code_hash = ?1",
             [r.code_hash.0],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?)),
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                    row.get(7)?,
+                    row.get(8)?,
+                ))
+            },
         )
         .optional()?;
-    let (compound, role, expires_at, used_at, maker_runs_the_district, maker_role) =
+    let (compound, role, expires_at, used_at, maker_runs_the_district, maker_role, key, used_device, used_by) =
         invite.ok_or(InviteProblem::Unknown)?;
-    if used_at.is_some() {
-        return Err(InviteProblem::Used.into());
+    let compound: CompoundId = parsed(&compound, "compound id")?;
+    let role: Role = parsed(&role, "role")?;
+    if let Some(used_at) = used_at {
+        // Sent again with the key it was used with, soon after: the answer was lost.
+        let again = JoinedBefore::read(r, used_at, key.as_deref(), used_device, used_by.as_deref())?;
+        let rotated = conn.execute(
+            "UPDATE devices SET token_hash = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![again.device.0, r.token_hash.0],
+        )?;
+        if rotated != 1 {
+            return Err(InviteProblem::Used.into());
+        }
+        return Ok(Joined { person: again.person, device: again.device, compound, role });
     }
     if expires_at <= r.at.as_millis() {
         return Err(InviteProblem::Expired.into());
     }
-    let compound: CompoundId = parsed(&compound, "compound id")?;
-    let role: Role = parsed(&role, "role")?;
     let maker_role: Option<Role> = maker_role.map(|m| parsed(&m, "role")).transpose()?;
     require_maker_may_invite(maker_runs_the_district, maker_role, role)?;
     create_person(conn, &r.person, r.at)?;
     set_membership(conn, r.person.id, compound, role, r.at)?;
     let device = create_device(conn, r.person.id, &r.device_name, r.token_hash, r.at)?;
     let marked = conn.execute(
-        "UPDATE invites SET used_at = ?2, used_by = ?3 WHERE code_hash = ?1 AND used_at IS NULL",
-        params![r.code_hash.0, r.at.as_millis(), r.person.id.to_string()],
+        "UPDATE invites SET used_at = ?2, used_by = ?3, used_device = ?4, join_key_hash = ?5
+         WHERE code_hash = ?1 AND used_at IS NULL",
+        params![
+            r.code_hash.0,
+            r.at.as_millis(),
+            r.person.id.to_string(),
+            device.0,
+            r.join_key.map(|k| k.0.to_vec())
+        ],
     )?;
     if marked != 1 {
         return Err(InviteProblem::Used.into());

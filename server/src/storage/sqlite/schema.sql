@@ -44,7 +44,9 @@ CREATE TABLE invites (
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
     used_at INTEGER,
-    used_by TEXT REFERENCES persons(id)
+    used_by TEXT REFERENCES persons(id),
+    join_key_hash BLOB,
+    used_device INTEGER REFERENCES devices(id)
 ) STRICT;
 
 CREATE TABLE actor_bindings (

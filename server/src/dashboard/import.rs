@@ -140,15 +140,16 @@ impl Planned {
     }
 }
 
-/// Whether the upload is a workbook: by its declared type, or by its first bytes whatever the
-/// browser declared (a file picker often sends `application/octet-stream`).
+/// Whether the upload is a workbook: by its first bytes whatever the browser declared (a file
+/// picker often sends `application/octet-stream`), or by its declared type unless its bytes are
+/// text (a CSV renamed to .xlsx, which the page sends as a workbook, is read as the CSV it is).
 fn is_workbook(headers: &HeaderMap, body: &[u8]) -> bool {
     let declared = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let media = declared.split(';').next().unwrap_or_default().trim();
-    media.eq_ignore_ascii_case(XLSX)
-        || media.eq_ignore_ascii_case("application/vnd.ms-excel")
-        || body.starts_with(ZIP_MAGIC)
-        || body.starts_with(OLE_MAGIC)
+    let declared_a_workbook =
+        media.eq_ignore_ascii_case(XLSX) || media.eq_ignore_ascii_case("application/vnd.ms-excel");
+    let text = super::workbook_kind::not_a_workbook(body) == Some(super::workbook_kind::NotAWorkbook::Text);
+    body.starts_with(ZIP_MAGIC) || body.starts_with(OLE_MAGIC) || (declared_a_workbook && !text)
 }
 
 fn read(workbook: bool, body: &[u8], deadline: Instant) -> Result<Read, DashError> {

@@ -75,12 +75,10 @@ pub enum WorkbookError {
          the workbook's inner structure is damaged and cannot be read; open it in Excel or WPS and save it again as a new .xlsx or as CSV"
     )]
     ReaderFailed,
-    /// The workbook is in the old binary format.
-    #[error(
-        "这是 Excel 97-2003 工作簿 (.xls)，请在 Excel 中 另存为 → \"Excel 工作簿 (*.xlsx)\" 或 \"CSV UTF-8 (逗号分隔)\" 后上传 / \
-         the file is an Excel 97-2003 workbook (.xls); in Excel use 另存为 (Save As) → \"Excel 工作簿 (*.xlsx)\" or \"CSV UTF-8 (逗号分隔)\" and upload that"
-    )]
-    OldFormat,
+    /// The file is something else: an .xls, a password-protected workbook, a CSV under an
+    /// .xlsx name, an .ods, … (`workbook_kind.rs`).
+    #[error(transparent)]
+    NotAWorkbook(#[from] super::workbook_kind::NotAWorkbook),
     /// The workbook has no sheet.
     #[error("工作簿里没有工作表 / the workbook has no sheet")]
     NoSheet,
@@ -391,8 +389,8 @@ fn read_workbook<'a>(
     deadline: Instant,
     choose: impl FnOnce(&mut Xlsx<Cursor<&'a [u8]>>, &mut Budget) -> Result<SheetCsv, WorkbookError>,
 ) -> Result<SheetCsv, WorkbookError> {
-    if bytes.starts_with(OLE_MAGIC) {
-        return Err(WorkbookError::OldFormat);
+    if let Some(kind) = super::workbook_kind::not_a_workbook(bytes) {
+        return Err(kind.into());
     }
     workbook_bounds::check_archive(bytes, deadline)?;
     // calamine 0.38 panics on some malformed parts (an inverted range such as "Z9:A1" overflows
@@ -645,7 +643,10 @@ mod tests {
 
     #[test]
     fn what_is_not_an_xlsx_says_so() {
-        assert!(matches!(sheet_to_csv(OLE_MAGIC, later()), Err(WorkbookError::OldFormat)));
+        assert!(matches!(
+            sheet_to_csv(OLE_MAGIC, later()),
+            Err(WorkbookError::NotAWorkbook(super::super::workbook_kind::NotAWorkbook::OldExcel))
+        ));
         let e = sheet_to_csv(b"PK\x03\x04 not really a zip", later()).unwrap_err();
         assert!(e.to_string().contains("the file cannot be read as an Excel workbook"), "{e}");
         let wide = workbook(|s| {

@@ -549,3 +549,42 @@ async fn a_roster_behind_an_instructions_sheet_imports_and_the_preview_names_its
     assert!(reason.contains("no sheet read (\"填表说明\")"), "{reason}");
     assert!(reason.contains("hidden sheets are not read (\"数据字典\")"), "{reason}");
 }
+
+/// A file sent as a workbook that is not one is read for what it is: a CSV renamed to .xlsx (the
+/// page sends it as a workbook) previews as the CSV it is, and a password-protected workbook, an
+/// .ods or a Word document is refused naming it and what to do (they were "invalid Zip archive:
+/// Could not find EOCD", "File not found '_rels/.rels'", or called an .xls).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_sent_as_a_workbook_that_is_not_one_is_read_or_named_for_what_it_is() {
+    use std::io::Write;
+
+    let (_dash, compound, session) = setup().await;
+    let preview = format!("/dashboard/api/compounds/{compound}/import?mode=preview");
+    let renamed = session.post_bytes(&preview, XLSX, BROKEN.as_bytes().to_vec()).await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text());
+    assert_eq!(renamed.json()["format"], "csv");
+    assert_eq!(renamed.json()["households"], 2, "{}", renamed.text());
+
+    let zip_of = |names: &[&str]| {
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for name in names {
+            writer.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+            writer.write_all(b"x").unwrap();
+        }
+        writer.finish().unwrap().into_inner()
+    };
+    let mut protected = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1".to_vec();
+    protected.extend([0; 512]);
+    protected.extend("EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes));
+    for (bytes, says) in [
+        (protected, "password"),
+        (zip_of(&["mimetype", "content.xml", "styles.xml"]), "OpenDocument"),
+        (zip_of(&["[Content_Types].xml", "word/document.xml"]), "Word"),
+    ] {
+        let answer = session.post_bytes(&preview, XLSX, bytes).await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.text());
+        assert_eq!(answer.json()["error"], "unreadable_file");
+        assert!(answer.text().contains(says), "{says}: {}", answer.text());
+    }
+    assert!(households(&session, compound).await.is_empty(), "a preview changes nothing");
+}

@@ -138,16 +138,16 @@ impl RosterColumn {
     }
 
     /// Whether `cell` says nothing in this column: empty, or a mark ledgers use for "nothing
-    /// here" ("/", "—", "-"; and "无" for 管控状态 and 重点人群, where it is no value, unlike
-    /// 有无电梯, where 无 means no lift). For 重点人群 that clears the tags; elsewhere the
-    /// household keeps what it has.
+    /// here" ("/", "—", "-"; and "无" for 重点人群, where it is no tag). For 重点人群 that clears
+    /// the tags; elsewhere the household keeps what it has. "无" says something in 管控状态 (no
+    /// control: 正常, so a household released from quarantine is marked so, not left as it was)
+    /// and in 有无电梯 (no lift).
     pub fn is_blank(self, cell: &str) -> bool {
         const DASHES: [&str; 6] = ["/", "-", "—", "－", "–", "／"];
         let cell = cell.trim();
         cell.is_empty()
             || DASHES.contains(&cell)
-            || (matches!(self, RosterColumn::Status | RosterColumn::Needs)
-                && ["无", "none"].iter().any(|none| cell.eq_ignore_ascii_case(none)))
+            || (self == RosterColumn::Needs && ["无", "none"].iter().any(|none| cell.eq_ignore_ascii_case(none)))
     }
 
     /// Whether a file without this column is refused.

@@ -1055,6 +1055,10 @@ impl Row<'_> {
         if RosterColumn::Status.is_blank(&cell) {
             return Some(ControlStatus::default());
         }
+        // No control at all: 正常, written ("无管控" too).
+        if ["无", "none", "无管控"].iter().any(|none| cell.trim().eq_ignore_ascii_case(none)) {
+            return Some(ControlStatus::Normal);
+        }
         match cell.parse() {
             Ok(status) => Some(status),
             Err(e) => {
@@ -1907,11 +1911,14 @@ mod tests {
         assert_eq!(needs(2), [NeedTag::ElderlyAlone, NeedTag::Disabled]);
         assert!(needs(3).is_empty());
         assert_eq!((rows[0].draft.lift, rows[1].draft.lift, rows[3].draft.lift), (true, false, true));
-        // "无", "/" and "—" in 管控状态 state nothing: a re-import keeps what the household has.
-        for row in &rows[..3] {
+        // "/" and "—" in 管控状态 state nothing: a re-import keeps what the household has. "无"
+        // is no control, 正常, stated: a household released from quarantine is marked so.
+        for row in &rows[1..3] {
             assert_eq!(row.draft.status, ControlStatus::default());
             assert!(!row.stated.contains(RosterColumn::Status), "line {}", row.line);
         }
+        assert_eq!(rows[0].draft.status, ControlStatus::Normal);
+        assert!(rows[0].stated.contains(RosterColumn::Status), "无 says 正常");
         assert!(!rows[2].stated.contains(RosterColumn::Lift), "a dash in 有无电梯 says nothing");
         assert!(rows[3].stated.contains(RosterColumn::Status));
     }

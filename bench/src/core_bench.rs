@@ -284,7 +284,8 @@ fn synthetic(n: usize) -> RosterPreview {
                 head: format!("户主{i}"),
                 phone: format!("199{:08}", i),
                 people: Some((i % 5) as u32 + 1),
-                aged_60_plus: (i % 3) as u32,
+                // No more over-60s than people: the roster refuses a household with more.
+                aged_60_plus: ((i % 3) as u32).min((i % 5) as u32 + 1),
                 children_under_6: (i % 7 == 0) as u32,
                 needs,
                 status,

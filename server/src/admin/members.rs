@@ -6,7 +6,7 @@ use doorstep_core::id::{CompoundId, PersonId};
 use super::{AdminError, Principal, require_compound};
 use crate::clock;
 use crate::relay::Relay;
-use crate::storage::Member;
+use crate::storage::{DeviceId, Member};
 
 /// A compound's members, revoked ones included.
 pub async fn members(
@@ -62,6 +62,25 @@ pub async fn revoke_devices(
     let n = relay.storage().revoke_devices(person, clock::now()).await?;
     tracing::info!(%person, devices = n, "devices revoked");
     Ok(n)
+}
+
+/// Revokes one device token of a person (one lost phone of two: the other keeps its token and
+/// its work not yet synced). District admins only, as [`revoke_devices`]: a token spans every
+/// compound its person is in.
+pub async fn revoke_device(
+    relay: &Relay,
+    principal: &Principal,
+    person: PersonId,
+    device: DeviceId,
+) -> Result<(), AdminError> {
+    if !principal.district_admin {
+        return Err(AdminError::Forbidden("only a district admin may revoke a person's device".into()));
+    }
+    if !relay.storage().revoke_device(person, device, clock::now()).await? {
+        return Err(AdminError::NotFound(format!("person {person} holds no live device {device}")));
+    }
+    tracing::info!(%person, %device, by = %principal.person, "device revoked");
+    Ok(())
 }
 
 /// Mints a new device token for a person who holds a live membership somewhere (a phone that

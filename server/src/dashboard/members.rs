@@ -158,6 +158,37 @@ pub async fn revoke(
     Ok(Json(Revoked { revoked: person }))
 }
 
+/// What revoking one device did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRevoked {
+    /// The device's number.
+    pub revoked: i64,
+}
+
+/// Revokes one of a member's devices (a lost phone; their other phones keep working). District
+/// admins only, as [`admin::revoke_device`] rules; the phone wipes everything at its next sync.
+pub async fn revoke_device(
+    State(state): State<DashState>,
+    signed: SignedIn,
+    PathParams((compound, person, device)): PathParams<(String, String, String)>,
+) -> Result<Json<DeviceRevoked>, DashError> {
+    let scope = signed.scope(&state, &compound).await?;
+    let person: PersonId = path_id(&person)?;
+    let device: i64 = device.parse().map_err(|_| {
+        AppError::invalid(format!("device {:?} is not a device number", crate::error::excerpt(&device)))
+    })?;
+    let relay = &state.app.relay;
+    let member = admin::members(relay, &signed.principal, scope.compound.id)
+        .await?
+        .into_iter()
+        .any(|m| m.person == person);
+    if !member {
+        return Err(AppError::NotFound(format!("person {person} is no member of this compound")).into());
+    }
+    admin::revoke_device(relay, &signed.principal, person, crate::storage::DeviceId(device)).await?;
+    Ok(Json(DeviceRevoked { revoked: device }))
+}
+
 /// `POST …/members/{person}/tokens`'s body.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -27,9 +27,10 @@
 //! | `GET …/compounds/{c}/rounds/{r}/tasks/{t}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
 //! | `GET …/compounds/{c}/requests` | `[Request + {address, head, by_name}]`, newest first |
 //! | `GET …/compounds/{c}/conflicts` | `[Conflict + {address, head, names, review}]` |
-//! | `GET …/compounds/{c}/members` | `[Member + {joined_at, devices: [{name, created_at, revoked, last_seen, clock_off_by_ms?}], share_refused?: {times, last_at, document, kind}}]` |
+//! | `GET …/compounds/{c}/members` | `[Member + {joined_at, devices: [{id, name, created_at, revoked, last_seen, clock_off_by_ms?}], share_refused?: {times, last_at, document, kind}}]` |
 //! | `POST …/compounds/{c}/members/invites` `{"role"}` | 201 `{code, role, expires_at, link, qr_svg}`; 403 a coordinator inviting a coordinator |
 //! | `POST …/compounds/{c}/members/{p}/revoke` | `{revoked}`; their phones wipe the compound at their next sync |
+//! | `POST …/compounds/{c}/members/{p}/devices/{d}/revoke` | `{revoked: d}`; district admins; that phone (a lost one) wipes everything at its next sync, their others keep working |
 //! | `POST …/compounds/{c}/members/{p}/tokens` `{"device_name"}` | 201 `{token, link, qr_svg}`; district admins only |
 //! | `GET …/compounds/{c}/time-zone` | `{minutes, label}`: the compound's UTC offset (default 480, `UTC+8`); set with the operation `set_utc_offset` |
 //! | `GET …/compounds/{c}/set-aside` | `[{id, person, person_name, address, summary, op, operation, made_at, rule, reason, state, decided_by_name, note, …}]`, waiting first, then decided, each newest first |
@@ -121,6 +122,7 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/compounds/{compound}/set-aside/{item}/dismiss", post(set_aside::dismiss))
         .route("/compounds/{compound}/members/invites", post(members::invite))
         .route("/compounds/{compound}/members/{person}/revoke", post(members::revoke))
+        .route("/compounds/{compound}/members/{person}/devices/{device}/revoke", post(members::revoke_device))
         .route("/compounds/{compound}/members/{person}/tokens", post(members::new_token))
         .route("/compounds/{compound}/time-zone", get(time_zone::get))
         .route("/compounds/{compound}/operations", post(operations::apply))

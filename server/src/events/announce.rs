@@ -73,6 +73,10 @@ impl Storage for Announcing {
         self.inner.revoke_devices(person, at)
     }
 
+    fn revoke_device(&self, person: PersonId, device: DeviceId, at: Timestamp) -> StoreFuture<'_, bool> {
+        self.inner.revoke_device(person, device, at)
+    }
+
     fn held_request(&self, device: DeviceId) -> StoreFuture<'_, Option<HeldRequest>> {
         self.inner.held_request(device)
     }

@@ -136,11 +136,15 @@ pub struct Member {
     pub joined_at: Timestamp,
 }
 
+fn device_number<S: serde::Serializer>(device: &DeviceId, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_i64(device.0)
+}
+
 /// A device of a compound's member, as the dashboard's members page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MemberDevice {
-    /// The device.
-    #[serde(skip)]
+    /// The device (its number, which revoking it alone names).
+    #[serde(rename = "id", serialize_with = "device_number")]
     pub device: DeviceId,
     /// Its person.
     pub person: PersonId,
@@ -500,6 +504,9 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Revokes every token of a person (a lost phone) and lets go of the requests in pieces their
     /// devices held; returns how many were live.
     fn revoke_devices(&self, person: PersonId, at: Timestamp) -> StoreFuture<'_, usize>;
+    /// Revokes one of a person's tokens (one lost phone of two) and lets go of the request in
+    /// pieces it held; whether it was live and theirs.
+    fn revoke_device(&self, person: PersonId, device: DeviceId, at: Timestamp) -> StoreFuture<'_, bool>;
 
     /// A person's live memberships.
     fn memberships(&self, person: PersonId) -> StoreFuture<'_, Vec<Membership>>;

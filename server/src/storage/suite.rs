@@ -64,6 +64,17 @@ pub async fn tokens_authenticate_until_revoked(s: Arc<dyn Storage>) {
         TokenStatus::Valid(Session { device, person: p, district_admin: true })
     );
     assert_eq!(s.authenticate(SecretHash([2; 32])).await.unwrap(), TokenStatus::Unknown);
+    // One lost phone of two: that token only.
+    let spare = s.create_device(p, "spare phone".into(), SecretHash([3; 32]), T0).await.unwrap();
+    let other = person(s.as_ref(), 2, false).await;
+    assert!(!s.revoke_device(other, spare, later(1)).await.unwrap(), "not another person's device");
+    assert!(s.revoke_device(p, spare, later(1)).await.unwrap());
+    assert!(!s.revoke_device(p, spare, later(2)).await.unwrap(), "revoked already");
+    assert_eq!(s.authenticate(SecretHash([3; 32])).await.unwrap(), TokenStatus::Revoked);
+    assert!(
+        matches!(s.authenticate(hash).await.unwrap(), TokenStatus::Valid(_)),
+        "the other phone keeps working"
+    );
     assert_eq!(s.revoke_devices(p, later(1)).await.unwrap(), 1);
     assert_eq!(s.authenticate(hash).await.unwrap(), TokenStatus::Revoked);
     assert_eq!(s.district_admins().await.unwrap(), vec![p]);

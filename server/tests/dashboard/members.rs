@@ -193,6 +193,61 @@ async fn a_district_admin_mints_a_new_token_whose_qr_signs_the_person_in() {
     assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text());
 }
 
+/// One lost phone of two: a district admin revokes that device alone; its token is refused, the
+/// person's other phone keeps working (and its work not yet synced), and the list says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_admin_revokes_one_lost_phone_and_the_persons_other_phone_keeps_working() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let admin = dash.login(&dash.relay.admin_token).await;
+    let volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let minted = admin
+        .post_json(
+            &format!("{}/{}/tokens", members_path(compound), volunteer.person),
+            &json!({ "device_name": "备用机" }),
+        )
+        .await;
+    assert_eq!(minted.status, StatusCode::CREATED, "{}", minted.text());
+    let spare_token = minted.json()["token"].as_str().unwrap().to_owned();
+    let list = admin.get_json(&members_path(compound)).await;
+    let devices = member(&list, "李强")["devices"].as_array().unwrap().clone();
+    let lost =
+        devices.iter().find(|d| d["name"] == "备用机").unwrap()["id"].as_i64().expect("a device's number");
+    let path =
+        |person: &str, device: i64| format!("{}/{person}/devices/{device}/revoke", members_path(compound));
+
+    // A coordinator may not; a device of someone else, or none, is not found.
+    let head = dash.login(&coordinator.token).await;
+    let answer = head.post_json(&path(&volunteer.person.to_string(), lost), &json!({})).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text());
+    let answer = admin.post_json(&path(&coordinator.person.to_string(), lost), &json!({})).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text());
+    let answer = admin.post_json(&path(&volunteer.person.to_string(), 999_999), &json!({})).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text());
+    let answer =
+        admin.post_json(&path(&volunteer.person.to_string(), -1).replace("-1", "x1"), &json!({})).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
+
+    let answer = admin.post_json(&path(&volunteer.person.to_string(), lost), &json!({})).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json()["revoked"], lost);
+    let (status, refused) = dash.relay.json("GET", "/v1/me", &spare_token, None).await;
+    assert_eq!((status, refused["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("token_revoked")));
+    let (status, _) = dash.relay.json("GET", "/v1/me", &volunteer.token, None).await;
+    assert_eq!(status, StatusCode::OK, "the other phone keeps working");
+    let list = admin.get_json(&members_path(compound)).await;
+    let devices = member(&list, "李强")["devices"].as_array().unwrap().clone();
+    let revoked: Vec<(&str, bool)> =
+        devices.iter().map(|d| (d["name"].as_str().unwrap(), d["revoked"].as_bool().unwrap())).collect();
+    assert!(
+        revoked.contains(&("备用机", true)) && revoked.iter().filter(|(_, r)| !r).count() == 1,
+        "{revoked:?}"
+    );
+    assert_eq!(member(&list, "李强")["revoked"], false, "still a member");
+    let again = admin.post_json(&path(&volunteer.person.to_string(), lost), &json!({})).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.text());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_refused_for_its_share_of_a_document_is_shown_beside_its_person() {
     use doorstep_core::Operation;

@@ -234,6 +234,15 @@ async fn forget_stale(db: &impl GenericClient, before: Timestamp) -> Result<(), 
 }
 
 /// Lets go of what a person's devices hold (their tokens revoked).
+pub(super) async fn forget_device(db: &impl GenericClient, device: DeviceId) -> Result<(), StorageError> {
+    for sql in
+        ["DELETE FROM held_request_pieces WHERE device = $1", "DELETE FROM held_requests WHERE device = $1"]
+    {
+        execute(db, sql, &[&device.0]).await?;
+    }
+    Ok(())
+}
+
 pub(super) async fn forget_person(db: &impl GenericClient, person: &str) -> Result<(), StorageError> {
     for sql in [
         "DELETE FROM held_request_pieces WHERE device IN (SELECT id FROM devices WHERE person = $1)",

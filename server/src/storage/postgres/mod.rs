@@ -260,6 +260,16 @@ impl Storage for PostgresStorage {
         })
     }
 
+    fn revoke_device(&self, person: PersonId, device: DeviceId, at: Timestamp) -> StoreFuture<'_, bool> {
+        in_transaction!(self, |tx| {
+            let live = people::revoke_device(&tx, person, device, at).await?;
+            if live {
+                held_requests::forget_device(&tx, device).await?;
+            }
+            live
+        })
+    }
+
     fn memberships(&self, person: PersonId) -> StoreFuture<'_, Vec<Membership>> {
         on_connection!(self, |db| people::memberships(&db, person).await)
     }

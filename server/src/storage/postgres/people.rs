@@ -84,6 +84,21 @@ pub(super) async fn revoke_devices(
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
+pub(super) async fn revoke_device(
+    db: &impl GenericClient,
+    person: PersonId,
+    device: DeviceId,
+    at: Timestamp,
+) -> Result<bool, StorageError> {
+    let n = execute(
+        db,
+        "UPDATE devices SET revoked_at = $3 WHERE id = $2 AND person = $1 AND revoked_at IS NULL",
+        &[&person.to_string(), &device.0, &at.as_millis()],
+    )
+    .await?;
+    Ok(n == 1)
+}
+
 pub(super) async fn memberships(
     db: &impl GenericClient,
     person: PersonId,

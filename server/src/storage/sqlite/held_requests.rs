@@ -182,6 +182,13 @@ fn forget_stale(tx: &Transaction<'_>, before: Timestamp) -> Result<(), StorageEr
 }
 
 /// Lets go of what a person's devices hold (their tokens revoked).
+pub(super) fn forget_device(tx: &Transaction<'_>, device: DeviceId) -> Result<(), StorageError> {
+    for table in ["held_request_pieces", "held_requests"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE device = ?1"), [device.0])?;
+    }
+    Ok(())
+}
+
 pub(super) fn forget_person(tx: &Transaction<'_>, person: &str) -> Result<(), StorageError> {
     for table in ["held_request_pieces", "held_requests"] {
         tx.execute(

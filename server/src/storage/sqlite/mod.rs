@@ -216,6 +216,16 @@ impl Storage for SqliteStorage {
         })
     }
 
+    fn revoke_device(&self, person: PersonId, device: DeviceId, at: Timestamp) -> StoreFuture<'_, bool> {
+        self.transact(move |tx| {
+            let live = people::revoke_device(tx, person, device, at)?;
+            if live {
+                held_requests::forget_device(tx, device)?;
+            }
+            Ok(live)
+        })
+    }
+
     fn memberships(&self, person: PersonId) -> StoreFuture<'_, Vec<Membership>> {
         self.read(move |conn| people::memberships(conn, person))
     }

@@ -74,6 +74,18 @@ pub(super) fn revoke_devices(
     )?)
 }
 
+pub(super) fn revoke_device(
+    conn: &Connection,
+    person: PersonId,
+    device: DeviceId,
+    at: Timestamp,
+) -> Result<bool, StorageError> {
+    Ok(conn.execute(
+        "UPDATE devices SET revoked_at = ?3 WHERE id = ?2 AND person = ?1 AND revoked_at IS NULL",
+        params![person.to_string(), device.0, at.as_millis()],
+    )? == 1)
+}
+
 pub(super) fn memberships(conn: &Connection, person: PersonId) -> Result<Vec<Membership>, StorageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT compound, role FROM memberships WHERE person = ?1 AND revoked_at IS NULL ORDER BY compound",

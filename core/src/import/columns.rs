@@ -147,7 +147,8 @@ impl RosterColumn {
         let cell = cell.trim();
         cell.is_empty()
             || DASHES.contains(&cell)
-            || (self == RosterColumn::Needs && ["无", "none"].iter().any(|none| cell.eq_ignore_ascii_case(none)))
+            || (self == RosterColumn::Needs
+                && ["无", "none"].iter().any(|none| cell.eq_ignore_ascii_case(none)))
     }
 
     /// Whether a file without this column is refused.

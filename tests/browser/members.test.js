@@ -443,4 +443,46 @@ test("a phone whose clock is wrong is named on the members page until it is set 
   });
 });
 
+test("a district admin revokes a volunteer's lost phone alone, and their other phone keeps working", async () => {
+  await onItsOwnRelay('members-device', [], async (relay, dir, shown) => {
+    const world = await compound(relay, dir, '香樟苑', { volunteers: 1 });
+    const [kept] = world.phones;
+    // A second phone for the same volunteer, from a token the district admin minted.
+    const admin = await Session.signIn(relay, relay.adminToken);
+    const minted = await admin.send('POST', `${world.cbase}/members/${kept.person}/tokens`, JSON.stringify({ device_name: '备用机' }), 'application/json');
+    const lost = new Phone(world.dir, 'spare');
+    await lost.run('login', '--relay', relay.url, minted.token);
+    await lost.sync();
+
+    const p = (shown.ui = await dashboard(world, undefined, relay.adminToken)).page;
+    await p.click(tid('nav-members'));
+    await p.waitForSelector('main[data-ready="members"]');
+    const devices = `${tid('member-row')}[data-person="${kept.person}"] ${tid('member-device')}`;
+    const spare = p.locator(devices).filter({ hasText: '备用机' });
+    await spare.locator(tid('device-revoke')).click();
+    const asked = (await p.textContent(tid('device-revoke-confirm'))).trim();
+    assert.ok(asked.startsWith('停用 volunteer-1 的「备用机」？这台手机下次同步时会清除全部数据'), asked);
+    await screenshot(p, 'members-device-revoke');
+    await p.click(tid('device-revoke-yes'));
+    await p.waitForSelector(`${devices}[data-revoked="true"]`);
+    assert.equal(await p.locator(`${devices}[data-revoked="false"]`).count(), 1, 'the other phone is still live');
+    assert.equal(await p.locator(`${devices}[data-revoked="true"]`).filter({ hasText: '备用机' }).count(), 1);
+
+    // The lost phone is refused and wipes itself; the one in the volunteer's hand syncs on.
+    await assert.rejects(lost.sync(), /revoked|停用|removed|移出/);
+    const synced = await kept.sync();
+    assert.ok(synced && typeof synced === 'object', JSON.stringify(synced));
+
+    // A coordinator sees no such button.
+    const head = await dashboard(world);
+    try {
+      await head.page.click(tid('nav-members'));
+      await head.page.waitForSelector('main[data-ready="members"]');
+      assert.equal(await head.page.locator(tid('device-revoke')).count(), 0);
+    } finally {
+      await head.close();
+    }
+  });
+});
+
 for (const [name, fn] of inOrder(tests)) nodeTest(name, fn);

@@ -195,6 +195,13 @@ export const MESSAGES = {
   'members.revoked_toast': ['已移出 {name}', '{name} removed'],
   'members.you': ['（本人）', ' (you)'],
   'members.new_token': ['补发设备令牌', 'New device token'],
+  'members.device_revoke': ['停用此设备', 'Revoke this phone'],
+  'members.device_revoke_confirm': [
+    '停用 {name} 的「{device}」？这台手机下次同步时会清除全部数据（含未同步的记录）；{name} 的其他设备照常使用。',
+    "Revoke {name}'s \"{device}\"? That phone wipes everything at its next sync (its changes not yet synced included); {name}'s other phones keep working.",
+  ],
+  'members.device_revoke_yes': ['确认停用', 'Yes, revoke it'],
+  'members.device_revoked_toast': ['已停用「{device}」', '"{device}" revoked'],
   'members.device_name': ['新设备名称', 'New device name'],
   'members.device_default': ['{name}的新手机', "{name}'s new phone"],
   'members.mint': ['生成令牌', 'Make the token'],
@@ -214,6 +221,8 @@ export const MESSAGES = {
     'You may not remove {name} ({role}): coordinators remove volunteers and medics, removing a coordinator or an admin takes an admin, and nobody removes themselves here.',
   ],
   'members.refused.token': ['只有区级管理员可以补发设备令牌。', 'Only a district admin may issue a new device token.'],
+  'members.refused.device': ['只有区级管理员可以停用设备。', "Only a district admin may revoke a person's phone."],
+  'members.refused.device_gone': ['这台设备已被停用（可能刚被他人停用），列表已更新。', 'That phone was revoked already (perhaps just now, by someone else); the list is up to date again.'],
   'members.refused.device_name': ['设备名称须为 1 至 {max} 个字。', 'The device name must be 1 to {max} characters.'],
   'members.refused.not_running': [
     '你已不再负责{compound}（可能刚被管理员移出），不能邀请或移出成员，页面上的名单也不再更新。如有疑问，请联系本小区的管理员。',

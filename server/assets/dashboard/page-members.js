@@ -90,9 +90,10 @@ const DEVICE_NAME_MAX = 200;
  * HTTP status. The relay's admin rules answer in English (the `doorstep admin` command line
  * shares them), so the page says it in the reader's language: the same rule, in the
  * i18n style of every other page.
- * @type {Record<'invite' | 'revoke' | 'token', Record<number, string>>}
+ * @type {Record<'device' | 'invite' | 'revoke' | 'token', Record<number, string>>}
  */
 const REFUSALS = {
+  device: { 403: 'members.refused.device', 404: 'members.refused.device_gone' },
   invite: { 400: 'members.refused.bad_role', 403: 'members.refused.invite' },
   revoke: { 403: 'members.refused.revoke', 404: 'members.refused.gone' },
   token: { 400: 'members.refused.device_name', 403: 'members.refused.token', 404: 'members.refused.gone' },
@@ -126,7 +127,7 @@ function notRunning() {
  * Shows a refusal of the members API in the page's language; anything else (the network, the
  * relay's storage) as the relay said it. Returns whether the relay said the person is gone.
  * @param {unknown} e
- * @param {'invite' | 'revoke' | 'token'} action
+ * @param {'device' | 'invite' | 'revoke' | 'token'} action
  * @param {{ role: string, name?: string }} about the role asked for, or the person acted on
  * @returns {Promise<boolean>}
  */
@@ -194,11 +195,44 @@ export function Members() {
 
   function devicesCell(m) {
     return h('ul', { class: 'devices' },
-      (m.devices || []).map((d) =>
-        h('li', { testid: 'member-device', dataset: { revoked: String(d.revoked) } },
-          d.name, ' · ',
-          d.revoked ? t('members.device_revoked') : d.last_seen ? fmtTime(d.last_seen) : t('members.never_synced'),
-          d.revoked ? null : clockOff(d)),
+      (m.devices || []).map((d) => {
+        const li = h('li', { testid: 'member-device', dataset: { revoked: String(d.revoked) } });
+        return fill(li, ...deviceLine(m, d, li));
+      }),
+    );
+  }
+
+  /** A device's line: its name, when it last synced, a wrong clock, and for a district admin a
+   * button that revokes this phone alone (a lost one; the person's other phones keep working). */
+  function deviceLine(m, d, li) {
+    // Not on the signed-in person's own devices: that would end the session it is asked from.
+    const lost = !d.revoked && state.me && state.me.district_admin && state.me.person !== m.person
+      ? button(t('members.device_revoke'), 'device-revoke', () => confirmDevice(m, d, li), { class: 'danger small' })
+      : null;
+    return [
+      d.name, ' · ',
+      d.revoked ? t('members.device_revoked') : d.last_seen ? fmtTime(d.last_seen) : t('members.never_synced'),
+      d.revoked ? null : clockOff(d),
+      lost ? ' ' : null, lost,
+    ];
+  }
+
+  function confirmDevice(m, d, li) {
+    fill(li, ...deviceLine(m, d, li).slice(0, 4),
+      h('div', { class: 'confirm', role: 'alertdialog', testid: 'device-revoke-confirm' },
+        h('p', null, t('members.device_revoke_confirm', { device: d.name, name: m.name })),
+        button(t('members.device_revoke_yes'), 'device-revoke-yes', async () => {
+          try {
+            await api.post(cpath(`/members/${encodeURIComponent(m.person)}/devices/${encodeURIComponent(String(d.id))}/revoke`), {});
+            toast(t('members.device_revoked_toast', { device: d.name }));
+          } catch (e) {
+            await showRefusal(e, 'device', m);
+          }
+          await loadMembers();
+          await refresh();
+        }, { class: 'danger' }),
+        ' ',
+        button(t('common.cancel'), 'device-revoke-no', () => fill(li, ...deviceLine(m, d, li))),
       ),
     );
   }

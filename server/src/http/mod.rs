@@ -87,7 +87,7 @@ pub fn app(state: AppState) -> Router {
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> AppError {
     AppError::MethodNotAllowed(format!(
-        "{} does not take {method}; see the route table in README.md for its methods",
+        "{} does not take {method}; send with the method its route takes (POST to send, GET to read)",
         crate::error::excerpt(uri.path())
     ))
 }

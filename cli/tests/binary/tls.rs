@@ -146,7 +146,7 @@ async fn a_phone_joins_and_syncs_over_https_with_a_private_ca() {
 
     // Without the CA the phone refuses the relay's certificate.
     let untrusting = RelayClient::new(&relay.url, None).unwrap();
-    let refused = untrusting.join(&invite("volunteer").await, "陌生手机", None).await.unwrap_err();
+    let refused = untrusting.join(&invite("volunteer").await, "陌生手机", None, None).await.unwrap_err();
     assert!(matches!(refused, TransportError::Untrusted(_)), "{refused:?}");
     let said = refused.to_string();
     assert!(

@@ -990,6 +990,28 @@ mod validate_schema {
         let v = crowd.refused_as(&people.coordinator, ViolationKind::TooLarge);
         assert!(v.reason.contains("\"people\" is 5000"), "{v}");
 
+        // A floor past the rulebook's (one the roster's import would refuse on re-import), and a
+        // floor that is not a number, from a coordinator's modified phone; one within it is taken.
+        for (floor, refused) in
+            [(201i64, true), (-10, true), (i64::from(i32::MAX) + 1, true), (200, false), (-9, false)]
+        {
+            let h = household.clone();
+            let high = hostile(&fx, roster, move |tx| {
+                tx.put(entity(tx, "households", &h), "floor", floor).unwrap();
+            });
+            if refused {
+                let v = high.refused_as(&people.coordinator, ViolationKind::Schema);
+                assert!(v.reason.contains("is not a floor between -9 and 200"), "{v}");
+            } else {
+                high.accepted(&people.coordinator);
+            }
+        }
+        let h = household.clone();
+        let text_floor = hostile(&fx, roster, move |tx| {
+            tx.put(entity(tx, "households", &h), "floor", "七").unwrap();
+        });
+        text_floor.refused_as(&people.coordinator, ViolationKind::Schema);
+
         let h = household.clone();
         let huge_change = hostile(&fx, roster, move |tx| {
             tx.put(entity(tx, "households", &h), "phone", "1".repeat(limits::CHANGE_BYTES + 10)).unwrap();

@@ -4,7 +4,8 @@ use automerge::transaction::Transactable;
 use automerge::{Automerge, AutomergeError, ObjId, ObjType, ROOT, ScalarValue};
 
 use super::read::{self, SchemaError};
-use super::roster::{collection, update_text};
+use super::roster::collection;
+use super::text_update::update_text;
 use crate::id::CareEntryId;
 use crate::schema::request::{CareDraft, CareEntry};
 

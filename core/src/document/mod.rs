@@ -29,7 +29,7 @@ pub mod requests;
 pub mod reviews;
 pub mod roster;
 pub mod round;
-mod text_update;
+pub(crate) mod text_update;
 
 use automerge::{ActorId, Automerge, ChangeHash};
 

@@ -177,8 +177,6 @@ pub(crate) fn edit_household(
     Ok(())
 }
 
-pub(crate) use super::text_update::update_text;
-
 /// Makes the household's need tags exactly `wanted`, touching only the tags that change.
 pub(crate) fn set_needs(
     tx: &mut impl Transactable,

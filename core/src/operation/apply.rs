@@ -220,7 +220,7 @@ impl Compound {
                 let now = roster::household(roster.automerge(), *household).map(|h| h.notes);
                 merged_text(&HOUSEHOLD, "notes", notes, now.as_deref())?;
                 self.edit_household(env, *household, |tx, obj| {
-                    Ok(roster::update_text(tx, obj, "notes", notes)?)
+                    Ok(document::text_update::update_text(tx, obj, "notes", notes)?)
                 })
             }
             Operation::SetControlStatus { household, status } => {

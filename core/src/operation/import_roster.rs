@@ -132,7 +132,7 @@ impl Compound {
                     roster::set_needs(tx, &obj, needs)?;
                 }
                 if let Some(notes) = &update.notes {
-                    roster::update_text(tx, &obj, "notes", notes)?;
+                    crate::document::text_update::update_text(tx, &obj, "notes", notes)?;
                 }
             }
             Ok(())

@@ -148,8 +148,9 @@ fn is_workbook(headers: &HeaderMap, body: &[u8]) -> bool {
     let media = declared.split(';').next().unwrap_or_default().trim();
     let declared_a_workbook =
         media.eq_ignore_ascii_case(XLSX) || media.eq_ignore_ascii_case("application/vnd.ms-excel");
-    let text = super::workbook_kind::not_a_workbook(body) == Some(super::workbook_kind::NotAWorkbook::Text);
-    body.starts_with(ZIP_MAGIC) || body.starts_with(OLE_MAGIC) || (declared_a_workbook && !text)
+    body.starts_with(ZIP_MAGIC)
+        || body.starts_with(OLE_MAGIC)
+        || (declared_a_workbook && !super::workbook_kind::looks_like_text(body))
 }
 
 fn read(workbook: bool, body: &[u8], deadline: Instant) -> Result<Read, DashError> {

@@ -43,7 +43,8 @@ pub use error::{InviteProblem, StorageError};
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 'a>>;
 
 /// A device that joined with a token (one phone, one browser, one admin command line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct DeviceId(pub i64);
 
 impl fmt::Display for DeviceId {
@@ -136,15 +137,11 @@ pub struct Member {
     pub joined_at: Timestamp,
 }
 
-fn device_number<S: serde::Serializer>(device: &DeviceId, to: S) -> Result<S::Ok, S::Error> {
-    to.serialize_i64(device.0)
-}
-
 /// A device of a compound's member, as the dashboard's members page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MemberDevice {
     /// The device (its number, which revoking it alone names).
-    #[serde(rename = "id", serialize_with = "device_number")]
+    #[serde(rename = "id")]
     pub device: DeviceId,
     /// Its person.
     pub person: PersonId,

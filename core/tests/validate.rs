@@ -1742,3 +1742,110 @@ fn tasks_added_offline_to_a_nearly_full_round_are_taken_and_a_full_round_takes_n
         "{refused:?}"
     );
 }
+
+/// What no household may be (a head named, no more over-60s than people, an address an import
+/// reads back), judged per author as the phone judges an edit. Two coordinators offline, one
+/// lowering 户内人数 and one raising 60岁以上人数, each leave a household within the rules: both
+/// are taken, though merged the household holds more over-60s than people, and it can still be
+/// edited. A modified phone writing such a household itself is refused, field by field.
+#[test]
+fn household_rules_are_judged_as_each_author_saw_the_household() {
+    use doorstep_core::schema::household::HouseholdEdit;
+    let mut fx = Fixture::default();
+    let people = fx.people;
+    let roster = id_of(&fx, DocKind::Roster);
+    let household = fx.household("2-1-302");
+    let edit = |e: HouseholdEdit| Operation::EditHousehold { household, edit: e };
+    fx.ok(
+        &people.coordinator,
+        &edit(HouseholdEdit { people: Some(4), aged_60_plus: Some(1), ..HouseholdEdit::default() }),
+    );
+    let since = relay_doc(&fx.compound, roster).get_heads();
+    let (mut a, mut b) = (phone(&fx, 7), phone(&fx, 8));
+    fx.env.advance(1000);
+    a.apply(
+        &mut fx.env.env(),
+        &people.coordinator,
+        &edit(HouseholdEdit { people: Some(2), ..HouseholdEdit::default() }),
+    )
+    .unwrap();
+    b.apply(
+        &mut fx.env.env(),
+        &people.admin,
+        &edit(HouseholdEdit { aged_60_plus: Some(3), ..HouseholdEdit::default() }),
+    )
+    .unwrap();
+    let from_a = batch(&fx.compound, &a, roster, &since);
+    let after_a = from_a.accepted(&people.coordinator);
+    let from_b = Batch {
+        header: from_a.header,
+        relay: after_a,
+        changes: batch(&fx.compound, &b, roster, &since).changes,
+    };
+    let merged = from_b.accepted(&people.admin);
+    let h = doorstep_core::document::roster::household(&merged, household).unwrap();
+    assert_eq!((h.people, h.aged_60_plus), (Some(2), 3), "both coordinators' edits are kept");
+
+    // A phone holding the merged household may edit its phone number, and may not add a rule
+    // it breaks (more under-6s than people); the relay takes the first.
+    let mut c = fork(&fx.compound, device(6));
+    let merged_heads = merged.get_heads();
+    c.insert(doorstep_core::document::Document::load(from_a.header, &merged.save(), device(6)).unwrap());
+    fx.env.advance(1000);
+    let refused = c.apply(
+        &mut fx.env.env(),
+        &people.coordinator,
+        &edit(HouseholdEdit { children_under_6: Some(3), ..HouseholdEdit::default() }),
+    );
+    assert!(
+        matches!(refused, Err(doorstep_core::OperationError::Invalid { field: "children_under_6", .. })),
+        "{refused:?}"
+    );
+    c.apply(
+        &mut fx.env.env(),
+        &people.coordinator,
+        &edit(HouseholdEdit { phone: Some("13800000000".into()), ..HouseholdEdit::default() }),
+    )
+    .unwrap();
+    let phone_edit = Batch {
+        header: from_a.header,
+        relay: merged.clone(),
+        changes: c.document(roster).unwrap().automerge().get_changes(&merged_heads),
+    };
+    phone_edit.accepted(&people.coordinator);
+
+    // A modified coordinator's phone writing what the phone refuses, on the fixture's roster.
+    let key = household.to_string();
+    let building = {
+        let doc = relay_doc(&fx.compound, roster);
+        let household = entity(&doc, "households", &key);
+        match doc.get(&household, "building").unwrap().unwrap().0 {
+            automerge::Value::Scalar(s) => s.as_str().unwrap().to_owned(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let forged: Vec<(&str, ScalarValue, &str, &str)> = vec![
+        ("households", ScalarValue::Uint(9), "aged_60_plus", "more than the"),
+        ("households", ScalarValue::Str("  ".into()), "head", "must not be empty"),
+        ("households", ScalarValue::Str("3-1".into()), "unit", "is not a unit number"),
+        ("households", ScalarValue::Str("17-3-702".into()), "flat", "is not a flat number"),
+        ("buildings", ScalarValue::Str("2号楼".into()), "label", "is not a building number or name"),
+    ];
+    for (collection, value, field, reason) in forged {
+        let id = if collection == "households" { key.clone() } else { building.clone() };
+        let batch = hostile(&fx, roster, move |tx| {
+            let obj = entity(tx, collection, &id);
+            tx.put(obj, field, value).unwrap();
+        });
+        let v = batch.refused_as(&people.coordinator, ViolationKind::Schema);
+        assert!(v.reason.contains(field) && v.reason.contains(reason), "{field}: {v}");
+    }
+    for (collection, field, value) in [("households", "flat", "7A"), ("buildings", "label", "B")] {
+        let id = if collection == "households" { key.clone() } else { building.clone() };
+        hostile(&fx, roster, move |tx| {
+            let obj = entity(tx, collection, &id);
+            tx.put(obj, field, value).unwrap();
+        })
+        .accepted(&people.coordinator);
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
+use automerge::{ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 
 /// A document value that does not follow the schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,9 +101,17 @@ enum Field {
 impl Fields {
     /// Reads the fields of `obj`.
     pub fn of(doc: &impl ReadDoc, obj: &ObjId) -> Self {
+        Self::from_range(doc.map_range(obj, ..))
+    }
+
+    /// Reads the fields of `obj` as they were at `heads` (none if it did not exist yet).
+    pub fn at(doc: &impl ReadDoc, obj: &ObjId, heads: &[ChangeHash]) -> Self {
+        Self::from_range(doc.map_range_at(obj, .., heads))
+    }
+
+    fn from_range(range: automerge::iter::MapRange<'_>) -> Self {
         let mut conflicted = Vec::new();
-        let items = doc
-            .map_range(obj, ..)
+        let items = range
             .map(|item| {
                 if item.conflict {
                     conflicted.push(item.key.to_string());

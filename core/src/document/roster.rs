@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::transaction::Transactable;
-use automerge::{Automerge, AutomergeError, ObjId, ObjType, ROOT, ReadDoc};
+use automerge::{Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc};
 
 use super::read::{self, SchemaError};
 use crate::id::{BuildingId, HouseholdId};
@@ -41,12 +41,11 @@ pub fn buildings(doc: &Automerge) -> BTreeMap<BuildingId, Building> {
 }
 
 pub(crate) fn read_building(doc: &Automerge, id: BuildingId, obj: &ObjId) -> Result<Building, SchemaError> {
-    Ok(Building {
-        id,
-        estate: read::string(doc, obj, "estate")?,
-        label: read::string(doc, obj, "label")?,
-        lift: read::boolean(doc, obj, "lift")?,
-    })
+    building_of(&read::Fields::of(doc, obj), id)
+}
+
+fn building_of(f: &read::Fields, id: BuildingId) -> Result<Building, SchemaError> {
+    Ok(Building { id, estate: f.string("estate")?, label: f.string("label")?, lift: f.boolean("lift")? })
 }
 
 /// Every household whose building is known.
@@ -75,7 +74,31 @@ pub(crate) fn read_household(
     id: HouseholdId,
     obj: &ObjId,
 ) -> Result<Household, SchemaError> {
-    let f = read::Fields::of(doc, obj);
+    household_of(doc, &read::Fields::of(doc, obj), buildings, id)
+}
+
+/// The household at `obj` as it was at `heads`, in its building as it was then: what the author
+/// of a change whose dependencies are `heads` saw. `None` if it did not exist yet, or could not
+/// be read then. Its notes are read as they are now.
+pub(crate) fn household_at(
+    doc: &Automerge,
+    id: HouseholdId,
+    obj: &ObjId,
+    heads: &[ChangeHash],
+) -> Option<Household> {
+    let f = read::Fields::at(doc, obj, heads);
+    let building_id: BuildingId = f.parsed("building").ok()?;
+    let building_obj = entity(doc, BUILDINGS, &building_id.to_string())?;
+    let building = building_of(&read::Fields::at(doc, &building_obj, heads), building_id).ok()?;
+    household_of(doc, &f, &BTreeMap::from([(building_id, building)]), id).ok()
+}
+
+fn household_of(
+    doc: &Automerge,
+    f: &read::Fields,
+    buildings: &BTreeMap<BuildingId, Building>,
+    id: HouseholdId,
+) -> Result<Household, SchemaError> {
     let building_id: BuildingId = f.parsed("building")?;
     let building = buildings
         .get(&building_id)

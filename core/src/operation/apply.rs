@@ -15,8 +15,8 @@ use crate::role::{Actor, Role};
 use crate::rulebook::table::{
     ATTEMPT, BUILDING, CANCELLATION, CARE_ENTRY, HOUSEHOLD, REQUEST, REVIEW, ROSTER, ROUND, TASK,
 };
-use crate::rulebook::{BadValue, Entity, characters, state};
-use crate::schema::address::{building_label, is_invisible, normalize_width};
+use crate::rulebook::{BadValue, Entity, characters, household, state};
+use crate::schema::address::{building_label, is_invisible, normalize_width, unreadable_building};
 use crate::schema::household::{Building, HouseholdDraft};
 use crate::schema::request::Request;
 use crate::schema::review::{ConflictSubject, Review};
@@ -129,10 +129,15 @@ impl Compound {
             }
             Operation::AddBuilding { estate, label, lift } => {
                 may_add(role, "add a building", &BUILDING)?;
+                // Written as a household's address keeps it (`Address::as_kept`: "2号楼" as 2), and
+                // refused as its import would be: every household in it reads the label.
                 let visible = |s: &str| s.chars().filter(|c| !is_invisible(*c)).collect::<String>();
-                let (estate, label) = (visible(estate), visible(label));
+                let (estate, label) = (normalize_width(&visible(estate)), building_label(&visible(label)));
                 text(&BUILDING, "estate", &estate)?;
                 text(&BUILDING, "label", &label)?;
+                if let Some(reason) = unreadable_building(&label) {
+                    return Err(OperationError::Invalid { field: "label", reason: reason.into() });
+                }
                 let building = Building { id: BuildingId::generate(env), estate, label, lift: *lift };
                 let doc = self.single_mut(DocKind::Roster)?;
                 transact(doc, env, |tx| Ok(roster::put_building(tx, &building)?))?;
@@ -189,27 +194,28 @@ impl Compound {
                     .filter_map(|(field, value, held)| Some((field, value?, held)))
                     .collect();
                 changed_texts(&HOUSEHOLD, &written)?;
-                // Every household has a head, as an import's row must (a roster that exports
-                // reads back in).
-                if let Some(bad) = edit.head.as_deref().and_then(head_problem) {
-                    return Err(OperationError::Invalid { field: bad.field, reason: bad.reason });
-                }
                 check_counts(
                     edit.people,
                     edit.aged_60_plus.unwrap_or(0),
                     edit.children_under_6.unwrap_or(0),
                 )?;
-                // The counts as they will stand, what the edit leaves as it was included.
-                let stands = |edited: Option<u32>, held: Option<u32>| edited.or(held).unwrap_or(0);
-                let people =
-                    if edit.people.is_some() { edit.people } else { now.as_ref().and_then(|h| h.people) };
-                let held = now.as_ref();
-                if let Some(bad) = counts_problem(
-                    people,
-                    stands(edit.aged_60_plus, held.map(|h| h.aged_60_plus)),
-                    stands(edit.children_under_6, held.map(|h| h.children_under_6)),
-                ) {
-                    return Err(OperationError::Invalid { field: bad.field, reason: bad.reason });
+                // What no household may be, judged as the relay judges the change: by what the
+                // edit adds, so a household that already broke a rule (written before it, or
+                // merged from concurrent edits) can still be edited.
+                if let Some(now) = &now {
+                    let before = household::Together::from(now);
+                    let after = household::Together {
+                        head: edit.head.as_deref().unwrap_or(&now.head),
+                        people: edit.people.or(now.people),
+                        aged_60_plus: edit.aged_60_plus.unwrap_or(now.aged_60_plus),
+                        children_under_6: edit.children_under_6.unwrap_or(now.children_under_6),
+                        ..before
+                    };
+                    let added =
+                        household::added_problem(&household::problems(before), household::problems(after));
+                    if let Some(bad) = added {
+                        return Err(OperationError::Invalid { field: bad.field, reason: bad.reason });
+                    }
                 }
                 self.edit_household(env, *household, |tx, obj| Ok(roster::edit_household(tx, obj, edit)?))
             }
@@ -796,28 +802,6 @@ pub(super) fn check_draft(draft: &HouseholdDraft) -> Result<(), OperationError> 
     }
 }
 
-/// A head of household that is blank: every household has one (an import's row must name it).
-fn head_problem(head: &str) -> Option<BadValue> {
-    head.trim().is_empty().then(|| BadValue { field: "head", reason: "must not be empty".into() })
-}
-
-/// More people over 60 or under 6 than live in the household, when how many do is known.
-pub(super) fn counts_problem(
-    people: Option<u32>,
-    aged_60_plus: u32,
-    children_under_6: u32,
-) -> Option<BadValue> {
-    let people = people?;
-    [("aged_60_plus", aged_60_plus), ("children_under_6", children_under_6)].into_iter().find_map(
-        |(field, n)| {
-            (n > people).then(|| BadValue {
-                field,
-                reason: format!("is {n}, more than the {people} people of the household"),
-            })
-        },
-    )
-}
-
 /// Every field of a household draft the table refuses, in the draft's order: what adding the
 /// household would refuse, and so what a roster import's preview marks as a bad row. These are
 /// also the import's rules, so a roster's export always reads back in.
@@ -843,10 +827,7 @@ pub(crate) fn draft_problems(draft: &HouseholdDraft) -> Vec<BadValue> {
     let floor = HOUSEHOLD.field("floor").map(|f| f.check_floor(i64::from(a.floor)));
     let mut problems: Vec<BadValue> =
         texts.into_iter().chain(counts).chain(floor).filter_map(Result::err).collect();
-    problems
-        .extend(a.unreadable().into_iter().map(|(field, reason)| BadValue { field, reason: reason.into() }));
-    problems.extend(head_problem(&draft.head));
-    problems.extend(counts_problem(draft.people, draft.aged_60_plus, draft.children_under_6));
+    problems.extend(household::problems(household::Together::from(draft)));
     problems
 }
 

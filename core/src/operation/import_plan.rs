@@ -227,7 +227,9 @@ fn plan<'a>(
                 let people = update.edit.people.or(h.people);
                 let aged = update.edit.aged_60_plus.unwrap_or(h.aged_60_plus);
                 let children = update.edit.children_under_6.unwrap_or(h.children_under_6);
-                if let Some(bad) = super::apply::counts_problem(people, aged, children) {
+                if let Some(bad) =
+                    crate::rulebook::household::counts_problems(people, aged, children).into_iter().next()
+                {
                     let (column, count) = if bad.field == "aged_60_plus" {
                         (RosterColumn::Aged60Plus, aged)
                     } else {

@@ -19,6 +19,7 @@
 //! [`schema`](crate::schema).
 
 pub mod characters;
+pub mod household;
 pub mod state;
 pub mod table;
 

@@ -84,8 +84,8 @@ impl Address {
     /// whole address).
     pub fn unreadable(&self) -> Vec<(&'static str, &'static str)> {
         let mut problems = Vec::new();
-        if !self.building.is_empty() && !is_label(&self.building) {
-            problems.push(("building", "is not a building number or name: write it like 17 or A, without - or 号楼/栋/单元/室 inside"));
+        if let Some(reason) = unreadable_building(&self.building) {
+            problems.push(("building", reason));
         }
         if !self.unit.is_empty() && !is_label(&self.unit) {
             problems
@@ -204,6 +204,13 @@ pub fn normalize_width(text: &str) -> String {
             _ => c,
         })
         .collect()
+}
+
+/// Why a roster import would not read `label` back as a building's, if it would not.
+pub fn unreadable_building(label: &str) -> Option<&'static str> {
+    (!label.is_empty() && !is_label(label)).then_some(
+        "is not a building number or name: write it like 17 or A, without - or 号楼/栋/单元/室 inside",
+    )
 }
 
 /// A building or unit label: a number or a short name, but not a whole address.

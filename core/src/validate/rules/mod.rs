@@ -6,6 +6,7 @@
 mod care;
 mod entities;
 mod header;
+mod household_state;
 mod requests;
 mod reviews;
 mod roster;

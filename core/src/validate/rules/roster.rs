@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use automerge::{Automerge, ObjId, ObjType, ROOT, ReadDoc};
 
-use super::{Effect, entities, reviews};
+use super::{Effect, entities, household_state, reviews};
 use crate::document::{read, roster};
 use crate::id::{BuildingId, HouseholdId};
 use crate::permission::Rule;
@@ -54,6 +54,7 @@ fn check_buildings(e: &Effect<'_>) -> Result<(), Problem> {
         let id: BuildingId = schema::parse_key(&present.key, "building")?;
         roster::read_building(e.after, id, &present.obj)
             .map_err(|err| Problem::schema(format!("{}: {err}", present.label)))?;
+        household_state::check_building(e, &present)?;
     }
     removed.sort();
     if removed.is_empty() {
@@ -80,8 +81,10 @@ fn check_buildings(e: &Effect<'_>) -> Result<(), Problem> {
 fn check_households(e: &Effect<'_>) -> Result<(), Problem> {
     for present in entities::check(e, roster::HOUSEHOLDS, &HOUSEHOLD, |_| false)? {
         let id: HouseholdId = schema::parse_key(&present.key, "household")?;
-        roster::read_household(e.after, &own_building(e.after, &present.obj), id, &present.obj)
-            .map_err(|err| Problem::schema(format!("{}: {err}", present.label)))?;
+        let household =
+            roster::read_household(e.after, &own_building(e.after, &present.obj), id, &present.obj)
+                .map_err(|err| Problem::schema(format!("{}: {err}", present.label)))?;
+        household_state::check_household(e, id, &present, &household)?;
         check_needs(e.after, &present.obj, &present.label)?;
     }
     Ok(())

@@ -22,6 +22,10 @@ pub struct Env<'a> {
     pub now: Timestamp,
     /// Randomness for new IDs.
     pub entropy: &'a mut dyn Entropy,
+    /// Whether operations are rehearsed: checked, not written ([`Compound::rehearse`]).
+    ///
+    /// [`Compound::rehearse`]: crate::Compound::rehearse
+    pub(crate) rehearsal: bool,
 }
 
 impl std::fmt::Debug for Env<'_> {
@@ -33,7 +37,7 @@ impl std::fmt::Debug for Env<'_> {
 impl<'a> Env<'a> {
     /// An environment at `now` drawing IDs from `entropy`.
     pub fn new(now: Timestamp, entropy: &'a mut dyn Entropy) -> Self {
-        Self { now, entropy }
+        Self { now, entropy, rehearsal: false }
     }
 
     /// A UUIDv7 from `now` and the entropy source.

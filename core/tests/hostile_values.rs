@@ -356,8 +356,17 @@ fn run(seed: u64, start: &Fixture, people: &[PersonId]) -> (usize, usize) {
         let (actor, op) = operation(&mut rng, start, &held, people);
         let before = heads(&phone);
         env.advance(1000);
+        // A rehearsal answers as the operation will, and writes nothing.
+        let rehearsed = catch_unwind(AssertUnwindSafe(|| phone.rehearse(&mut env.env(), &actor, &op)))
+            .unwrap_or_else(|_| panic!("seed {seed}: the phone panicked rehearsing {op:?}"));
+        assert_eq!(heads(&phone), before, "seed {seed}: a rehearsal moved the documents: {op:?}");
         let result = catch_unwind(AssertUnwindSafe(|| phone.apply(&mut env.env(), &actor, &op)))
             .unwrap_or_else(|_| panic!("seed {seed}: the phone panicked on {op:?}"));
+        assert_eq!(
+            rehearsed.as_ref().map_err(ToString::to_string).err(),
+            result.as_ref().map_err(ToString::to_string).err(),
+            "seed {seed}: the rehearsal of {op:?} answered otherwise"
+        );
         let applied = match result {
             Err(e) => {
                 assert_eq!(

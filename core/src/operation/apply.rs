@@ -103,6 +103,18 @@ impl Compound {
         Ok(applied)
     }
 
+    /// Checks `op` for `actor` as [`Compound::apply`] would, and writes nothing: no document
+    /// changes and none is added. Every rule an operation asks is asked before it writes, so
+    /// the answer is `apply`'s but for what only writing could fail; it costs the checks, not
+    /// the writes (a long note rewritten is thousands of Automerge operations). The review
+    /// inbox asks it of every waiting item.
+    pub fn rehearse(&mut self, env: &mut Env<'_>, actor: &Actor, op: &Operation) -> Result<(), OperationError> {
+        let was = std::mem::replace(&mut env.rehearsal, true);
+        let result = self.apply_checked(env, actor, op).map(|_| ());
+        env.rehearsal = was;
+        result
+    }
+
     fn apply_checked(
         &mut self,
         env: &mut Env<'_>,
@@ -313,7 +325,9 @@ impl Compound {
                     }
                     Ok(())
                 })?;
-                self.insert(doc);
+                if !env.rehearsal {
+                    self.insert(doc);
+                }
                 Ok(Applied { changed: vec![header.id], created: vec![header.id], new_entity: None })
             }
             Operation::AddTask { round: round_id, household, kind, items, priority, request } => {
@@ -702,12 +716,16 @@ pub(super) fn forbid(role: Role, action: &'static str, rule: Rule) -> Result<(),
     require(role, rule).map_err(|rule| OperationError::forbidden(role, action, rule))
 }
 
-/// Runs `f` in one Automerge transaction stamped with the device time; rolls back on error.
-pub(super) fn transact<T>(
+/// Runs `f` in one Automerge transaction stamped with the device time; rolls back on error. A
+/// rehearsal writes nothing: every rule of an operation is asked before it writes.
+pub(super) fn transact<T: Default>(
     doc: &mut Document,
     env: &Env<'_>,
     f: impl FnOnce(&mut Transaction<'_>) -> Result<T, OperationError>,
 ) -> Result<T, OperationError> {
+    if env.rehearsal {
+        return Ok(T::default());
+    }
     let mut tx = doc.automerge_mut().transaction();
     match f(&mut tx) {
         Ok(v) => {

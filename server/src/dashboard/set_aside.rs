@@ -90,47 +90,50 @@ struct Senders {
     roles: HashMap<PersonId, Role>,
 }
 
-/// The door an operation names, from the compound's roster and rounds.
-fn door(compound: &Compound, operation: Option<&serde_json::Value>) -> Option<String> {
-    let op = operation?;
-    let household: Option<HouseholdId> = match op.get("household").and_then(|h| h.as_str()) {
-        Some(h) => h.parse().ok(),
-        None => {
-            let task: TaskId = op.get("task")?.as_str()?.parse().ok()?;
-            compound.tasks().into_iter().find(|t| t.id == task).map(|t| t.household)
-        }
-    };
-    let household = household?;
-    compound.households().into_iter().find(|h| h.id == household).map(|h| h.address.to_string())
+/// Every household's door and every task's household, read once for a listing: each item names
+/// a household or a task, and reading the roster once per item cost a listing of 500 items
+/// seconds.
+struct Doors {
+    households: HashMap<HouseholdId, String>,
+    tasks: HashMap<TaskId, HouseholdId>,
 }
 
-/// Whether `person`, in `role`, may make `operation` themselves: it is tried on `trial`, a copy
-/// of `compound` (a permission refusal is all that is asked). An operation that was carried out
-/// leaves the copy to be thrown away, so each item is tried on the compound as it is, and no
-/// item's cost grows with the ones listed before it (a note rewritten a hundred times would
-/// otherwise be read back through a hundred rewrites' removed characters).
-fn sender_may(
-    trial: &mut Option<Compound>,
-    compound: &Compound,
-    person: PersonId,
-    role: Role,
-    operation: &str,
-) -> Option<bool> {
+impl Doors {
+    fn of(compound: &Compound) -> Self {
+        Doors {
+            households: compound.households().into_iter().map(|h| (h.id, h.address.to_string())).collect(),
+            tasks: compound.tasks().into_iter().map(|t| (t.id, t.household)).collect(),
+        }
+    }
+
+    /// The door an operation names.
+    fn named_by(&self, operation: Option<&serde_json::Value>) -> Option<String> {
+        let op = operation?;
+        let household: HouseholdId = match op.get("household").and_then(|h| h.as_str()) {
+            Some(h) => h.parse().ok()?,
+            None => *self.tasks.get(&op.get("task")?.as_str()?.parse::<TaskId>().ok()?)?,
+        };
+        self.households.get(&household).cloned()
+    }
+}
+
+/// Whether `person`, in `role`, may make `operation` themselves: it is rehearsed on `compound`
+/// (`Compound::rehearse`: every rule asked, nothing written, so an item costs its checks, not
+/// its writes). A permission refusal is all that is asked.
+fn sender_may(compound: &mut Compound, person: PersonId, role: Role, operation: &str) -> Option<bool> {
     let op: Operation = serde_json::from_str(operation).ok()?;
     let actor = Actor { person, role };
-    let copy = trial.get_or_insert_with(|| compound.clone());
-    let tried = crate::clock::with_env(|env| copy.apply(env, &actor, &op));
-    if tried.is_ok() {
-        *trial = None;
-    }
+    let tried = crate::clock::with_env(|env| compound.rehearse(env, &actor, &op));
     Some(!matches!(tried, Err(OperationError::Forbidden { .. })))
 }
 
+/// An item as the inbox shows it; `rehearsal` is the compound to ask `sender_may` on, for a
+/// listing.
 fn view(
     record: SetAsideRecord,
-    compound: &Compound,
-    trial: Option<&mut Option<Compound>>,
+    rehearsal: Option<&mut Compound>,
     senders: &Senders,
+    doors: &Doors,
 ) -> SetAsideItem {
     let names = &senders.names;
     let item = &record.received.item;
@@ -147,9 +150,9 @@ fn view(
         },
     };
     let sender_role = senders.roles.get(&record.received.person).copied();
-    let sender_may = match (trial, &record.decided, sender_role, item.operation.as_deref()) {
-        (Some(trial), None, Some(role), Some(operation)) => {
-            sender_may(trial, compound, record.received.person, role, operation)
+    let sender_may = match (rehearsal, &record.decided, sender_role, item.operation.as_deref()) {
+        (Some(compound), None, Some(role), Some(operation)) => {
+            sender_may(compound, record.received.person, role, operation)
         }
         _ => None,
     };
@@ -158,7 +161,7 @@ fn view(
         person: record.received.person,
         person_name: names.get(&record.received.person).cloned(),
         device: record.received.device.0,
-        address: door(compound, operation.as_ref()),
+        address: doors.named_by(operation.as_ref()),
         summary: item.summary.clone(),
         op,
         document: item.doc.to_string(),
@@ -196,11 +199,11 @@ pub async fn list(
     let scope = signed.scope(&state, &compound).await?;
     let records = state.app.relay.storage().set_aside_of(scope.compound.id, LIST_LIMIT).await?;
     let senders = senders(&state, scope.compound.id).await?;
-    let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
+    let mut compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
     Ok(Json(
         blocking(move || {
-            let mut trial = None;
-            records.into_iter().map(|r| view(r, &compound, Some(&mut trial), &senders)).collect()
+            let doors = Doors::of(&compound);
+            records.into_iter().map(|r| view(r, Some(&mut compound), &senders, &doors)).collect()
         })
         .await?,
     ))
@@ -350,5 +353,5 @@ pub async fn dismiss(
     let senders = senders(&state, scope.compound.id).await?;
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
     let record = SetAsideRecord { decided: Some(decided), ..record };
-    Ok(Json(blocking(move || view(record, &compound, None, &senders)).await?))
+    Ok(Json(blocking(move || view(record, None, &senders, &Doors::of(&compound))).await?))
 }

@@ -108,7 +108,12 @@ impl Compound {
     /// the answer is `apply`'s but for what only writing could fail; it costs the checks, not
     /// the writes (a long note rewritten is thousands of Automerge operations). The review
     /// inbox asks it of every waiting item.
-    pub fn rehearse(&mut self, env: &mut Env<'_>, actor: &Actor, op: &Operation) -> Result<(), OperationError> {
+    pub fn rehearse(
+        &mut self,
+        env: &mut Env<'_>,
+        actor: &Actor,
+        op: &Operation,
+    ) -> Result<(), OperationError> {
         let was = std::mem::replace(&mut env.rehearsal, true);
         let result = self.apply_checked(env, actor, op).map(|_| ());
         env.rehearsal = was;

@@ -29,6 +29,10 @@ pub const CHANGE_OPS: u64 = 1_000_000;
 /// Most operations (and changes) the columns of one whole-document chunk in a sync message may
 /// describe.
 pub const DOCUMENT_OPS: u64 = 5_000_000;
+/// How deep an object may sit below a document's root. The deepest Doorstep writes is 4 (a
+/// round's `tasks` map, a task, its `attempts` list, an attempt); Automerge's patches carry each
+/// object's whole path, so a chain of nested objects costs the square of its depth to apply.
+pub const OBJECT_DEPTH: usize = 6;
 /// How long before the relay's clock a recorded time may lie: a phone may have been offline
 /// this long. Older times (a phone whose clock says 1970) are refused.
 pub const TIME_BEHIND: i64 = 30 * DAY;

@@ -32,6 +32,7 @@ const RELAY_NOW: doorstep_core::Timestamp =
 // ---------------------------------------------------------------------------------------------
 
 /// One document as the relay holds it, and a batch of changes a phone sends for it.
+#[derive(Clone)]
 struct Batch {
     header: Header,
     relay: Automerge,
@@ -465,6 +466,16 @@ mod validate_rounds {
         let v = take.forbidden(&volunteer, Rule::VolunteersClaimOnlyFreeTasks);
         assert!(v.reason.contains("which is assigned to"), "{v}");
         take.forbidden(&people.medic, Rule::VolunteersClaimOnlyFreeTasks);
+        // The same take, written as if concurrent (overwriting nothing) by a modified phone
+        // that had seen the task assigned: its author saw it taken, so it is a take.
+        let mut concurrent = take.changes[0].decode();
+        for op in &mut concurrent.operations {
+            op.pred = Vec::new().into();
+        }
+        concurrent.hash = None;
+        let forged = Batch { changes: vec![Change::from(concurrent)], ..take.clone() };
+        let v = forged.forbidden(&volunteer, Rule::VolunteersClaimOnlyFreeTasks);
+        assert!(v.reason.contains("had seen it assigned to"), "{v}");
         take.accepted(&people.coordinator);
 
         // Releasing: one's own task yes, someone else's no.
@@ -550,7 +561,27 @@ mod validate_rounds {
             let map = child(tx, &ROOT, "tasks");
             tx.delete(&map, k.as_str()).unwrap();
         });
-        for (what, batch) in [("edit", &rewrite), ("edit", &unset), ("remove", &remove)] {
+        // Written into, whatever the write reads as: a field no reader knows, an object.
+        let k = key.clone();
+        let unknown_field = hostile(&fx, round, move |tx| {
+            let list = child(tx, &entity(tx, "tasks", &k), "attempts");
+            let attempt = child_at(tx, &list, 0);
+            tx.put(&attempt, "zzz", "forged").unwrap();
+        });
+        let k = key.clone();
+        let nested = hostile(&fx, round, move |tx| {
+            let list = child(tx, &entity(tx, "tasks", &k), "attempts");
+            let attempt = child_at(tx, &list, 0);
+            let evidence = tx.put_object(&attempt, "evidence", ObjType::Map).unwrap();
+            tx.put(&evidence, "outcome", "refused").unwrap();
+        });
+        for (what, batch) in [
+            ("edit", &rewrite),
+            ("edit", &unset),
+            ("remove", &remove),
+            ("edit", &unknown_field),
+            ("edit", &nested),
+        ] {
             for author in [volunteer, people.coordinator, people.admin] {
                 let v = batch.forbidden(&author, Rule::AttemptsAreAppendOnly);
                 assert!(v.reason.contains(what), "{v}");
@@ -585,6 +616,38 @@ mod validate_rounds {
         });
         batch.forbidden(&people.volunteer, Rule::AttemptsAreAppendOnly);
         batch.accepted(&people.volunteer2);
+
+        // An attempt whose `by` holds the author and, beside it, someone else (two values at
+        // once, as two concurrent writes would leave): written by hand.
+        let (me, k) = (people.volunteer.person.to_string(), task.to_string());
+        let someone_else = people.volunteer2.person.to_string();
+        let two_names = hostile_changes(
+            &fx,
+            round,
+            vec![Box::new(move |tx: &mut Transaction<'_>| {
+                let list = child(tx, &entity(tx, "tasks", &k), "attempts");
+                let attempt = tx.insert_object(&list, 0, ObjType::Map).unwrap();
+                tx.put(&attempt, "by", me).unwrap();
+                tx.put(&attempt, "at", 1_795_392_000_000i64).unwrap();
+                tx.put(&attempt, "outcome", "delivered").unwrap();
+                tx.put(&attempt, "note", "").unwrap();
+            })],
+        );
+        let mut changes = two_names.changes.clone();
+        let mut expanded = changes[0].decode();
+        // A second `by` beside the first, overwriting nothing: a concurrent value in one change.
+        let by = expanded
+            .operations
+            .iter()
+            .position(|op| matches!(&op.key, automerge::legacy::Key::Map(k) if k == "by"))
+            .unwrap();
+        let mut second = expanded.operations[by].clone();
+        second.action = automerge::legacy::OpType::Put(ScalarValue::Str(someone_else.into()));
+        expanded.operations.push(second);
+        expanded.hash = None;
+        changes[0] = Change::from(expanded);
+        let v = Batch { changes, ..two_names }.rejected(&people.volunteer);
+        assert!(v.reason.contains("holds two values at once"), "{v}");
     }
 
     #[test]
@@ -1165,7 +1228,7 @@ mod validate_crafted {
         let batch = roster_batch(&fx, vec![dangling.clone()]);
         let v = batch.refused_as(&people.admin, ViolationKind::Malformed);
         assert_eq!(v.change, Some(dangling.hash()), "{v}");
-        assert!(v.reason.contains("Automerge cannot process the changes"), "{v}");
+        assert!(v.reason.contains("writes into an object the document does not hold"), "{v}");
     }
 
     #[test]

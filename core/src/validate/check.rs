@@ -16,6 +16,7 @@ use automerge::{Automerge, Change, ChangeHash, PatchLog, ReadDoc};
 
 use super::contain::contained;
 use super::first_change::check_first_change;
+use super::op_shapes::check_op_shapes;
 use super::removed;
 use super::rules::{self, Effect};
 use super::touched::Touched;
@@ -59,6 +60,9 @@ pub fn check_and_apply(
         }
     }
     let ordered = order(doc, batch).map_err(|(problem, change)| problem.place(document, change))?;
+    contained("a change's operations", || check_op_shapes(doc, &ordered))
+        .map_err(|reason| Problem::malformed(reason).place(document, None))?
+        .map_err(|(problem, change)| problem.place(document, Some(change)))?;
     let context = Context { header, author, now };
     let after =
         evaluate(doc, &context, &ordered).map_err(|problem| blame(doc, &context, &ordered, problem))?;

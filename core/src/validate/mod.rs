@@ -16,6 +16,7 @@ mod first_change;
 mod inflate;
 mod op_order;
 mod op_rows;
+mod op_shapes;
 mod removed;
 mod rules;
 mod schema;

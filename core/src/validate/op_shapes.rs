@@ -1,0 +1,244 @@
+//! Every operation of a batch has a shape Automerge writes, checked before Automerge applies it.
+//! Automerge 0.12 applies some shapes it never writes, and cannot then save the document in a
+//! form it loads again: the next compaction would store a snapshot no phone and no relay can
+//! read, and a whole compound would be lost to one volunteer's crafted change. And it applies a
+//! chain of nested objects at a cost the square of its depth (each patch carries its path), so a
+//! 32 KB change held a relay for minutes and took gigabytes. So a change is refused here when:
+//!
+//! - its first operation is not numbered above every operation of its dependencies (Automerge
+//!   numbers an author's operations above everything the author had seen);
+//! - an operation writes by key into a list or text, or by position into a map;
+//! - an operation deletes without naming what it deletes;
+//! - it writes what no Doorstep document holds: a counter or an increment, a table, a mark, an
+//!   object or anything but one character inside a text, or a put over a text's character;
+//! - it makes an object deeper than [`limits::OBJECT_DEPTH`] below the root;
+//! - it writes into an object neither the document nor the batch made.
+
+use std::collections::HashMap;
+
+use automerge::legacy::{Key, ObjectId, OpId, OpType};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ObjType, ReadDoc, ScalarValue};
+
+use super::violation::Problem;
+use crate::limits;
+
+/// Checks every operation of `changes` (ordered so that each follows its dependencies) against
+/// `doc`, the document they are about to be applied to; the change at fault, if any.
+pub(super) fn check_op_shapes(doc: &Automerge, changes: &[Change]) -> Result<(), (Problem, ChangeHash)> {
+    let mut objects = Objects { doc, made: HashMap::new() };
+    let mut max_ops: HashMap<ChangeHash, u64> = HashMap::new();
+    for change in changes {
+        let at_fault = |reason: String| (Problem::malformed(reason), change.hash());
+        let start = change.start_op().get();
+        for dep in change.deps() {
+            let before = max_ops
+                .get(dep)
+                .copied()
+                .or_else(|| doc.get_change_meta_by_hash(dep).map(|meta| meta.max_op))
+                .unwrap_or(0);
+            if start <= before {
+                return Err(at_fault(format!(
+                    "its first operation is numbered {start}, not above the {before} operations of change {dep} it depends on; Automerge never writes that, so the change was crafted"
+                )));
+            }
+        }
+        let decoded = change.decode();
+        for (index, op) in decoded.operations.iter().enumerate() {
+            let counter = start.saturating_add(u64::try_from(index).unwrap_or(u64::MAX));
+            let here = |what: String| {
+                at_fault(format!(
+                    "operation {counter} of the change {what}; Automerge never writes that for Doorstep, so the change was crafted"
+                ))
+            };
+            let (kind, depth) = objects
+                .of(&op.obj)
+                .ok_or_else(|| here("writes into an object the document does not hold".into()))?;
+            match (&op.key, kind) {
+                (Key::Map(_), ObjType::Map) | (Key::Seq(_), ObjType::List | ObjType::Text) => {}
+                (Key::Map(key), _) => return Err(here(format!("writes by key {key:?} into a {kind:?}"))),
+                (Key::Seq(_), _) => return Err(here(format!("writes by position into a {kind:?}"))),
+            }
+            match &op.action {
+                OpType::Delete if op.pred.is_empty() => {
+                    return Err(here("deletes without naming what it deletes".into()));
+                }
+                OpType::Delete => {}
+                OpType::Increment(_) | OpType::Put(ScalarValue::Counter(_)) => {
+                    return Err(here("writes a counter, which no Doorstep document holds".into()));
+                }
+                OpType::MarkBegin(_) | OpType::MarkEnd(_) => {
+                    return Err(here("writes a mark, which no Doorstep text holds".into()));
+                }
+                OpType::Make(ObjType::Table) => {
+                    return Err(here("makes a table, which no Doorstep document holds".into()));
+                }
+                OpType::Make(_) if kind == ObjType::Text => {
+                    return Err(here("makes an object inside a text".into()));
+                }
+                OpType::Make(made) => {
+                    if depth + 1 > limits::OBJECT_DEPTH {
+                        return Err(here(format!(
+                            "makes an object {} levels below the document's root; at most {} are allowed",
+                            depth + 1,
+                            limits::OBJECT_DEPTH
+                        )));
+                    }
+                    objects.made.insert((counter, change.actor_id().clone()), (*made, depth + 1));
+                }
+                OpType::Put(value) if kind == ObjType::Text => {
+                    let one_character = matches!(value, ScalarValue::Str(s) if s.chars().count() == 1);
+                    if !op.insert || !one_character {
+                        return Err(here("writes into a text what is not one new character".into()));
+                    }
+                }
+                OpType::Put(_) => {}
+            }
+        }
+        max_ops.insert(change.hash(), change.max_op());
+    }
+    Ok(())
+}
+
+/// The kind and depth of the objects a batch writes into: made by the batch, or held by the
+/// document.
+struct Objects<'a> {
+    doc: &'a Automerge,
+    made: HashMap<(u64, ActorId), (ObjType, usize)>,
+}
+
+impl Objects<'_> {
+    fn of(&self, obj: &ObjectId) -> Option<(ObjType, usize)> {
+        let ObjectId::Id(OpId(counter, actor)) = obj else {
+            return Some((ObjType::Map, 0));
+        };
+        if let Some(known) = self.made.get(&(*counter, actor.clone())) {
+            return Some(*known);
+        }
+        let id = automerge::ObjId::Id(*counter, actor.clone(), 0);
+        let kind = self.doc.object_type(&id).ok()?;
+        let depth = self.doc.parents(&id).ok()?.count();
+        Some((kind, depth))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use automerge::transaction::Transactable;
+    use automerge::{ExpandedChange, ROOT};
+
+    use super::*;
+
+    /// A document with a map, a list of maps and a text, as one change.
+    fn base() -> Automerge {
+        let mut doc = Automerge::new().with_actor(ActorId::from([1; 16]));
+        let mut tx = doc.transaction();
+        let task = tx.put_object(ROOT, "task", ObjType::Map).unwrap();
+        let attempts = tx.put_object(&task, "attempts", ObjType::List).unwrap();
+        let attempt = tx.insert_object(&attempts, 0, ObjType::Map).unwrap();
+        tx.put(&attempt, "outcome", "delivered").unwrap();
+        let notes = tx.put_object(&task, "notes", ObjType::Text).unwrap();
+        tx.splice_text(&notes, 0, 0, "门口👨‍👩‍👧x").unwrap();
+        tx.commit();
+        doc
+    }
+
+    /// The change an edit makes on a copy of `doc` by another actor, decoded.
+    fn edit(doc: &Automerge, f: impl FnOnce(&mut automerge::transaction::Transaction<'_>)) -> ExpandedChange {
+        let mut phone = doc.fork().with_actor(ActorId::from([2; 16]));
+        let mut tx = phone.transaction();
+        f(&mut tx);
+        tx.commit();
+        phone.get_changes(&doc.get_heads()).pop().unwrap().decode()
+    }
+
+    fn check(doc: &Automerge, change: ExpandedChange) -> Result<(), String> {
+        check_op_shapes(doc, &[Change::from(change)]).map_err(|(problem, _)| problem.reason)
+    }
+
+    fn object(doc: &Automerge, path: &[&str]) -> automerge::ObjId {
+        path.iter().fold(ROOT, |obj, key| doc.get(&obj, *key).unwrap().unwrap().1)
+    }
+
+    #[test]
+    fn changes_automerge_writes_for_doorstep_pass() {
+        let doc = base();
+        let whole = doc.get_changes(&[]);
+        check_op_shapes(&Automerge::new(), &whole).unwrap();
+        let (task, notes) = (object(&doc, &["task"]), object(&doc, &["task", "notes"]));
+        let attempts = object(&doc, &["task", "attempts"]);
+        let honest = edit(&doc, |tx| {
+            tx.splice_text(&notes, 1, 2, "外🙂").unwrap();
+            let attempt = tx.insert_object(&attempts, 1, ObjType::Map).unwrap();
+            tx.put(&attempt, "outcome", "refused").unwrap();
+            tx.put(&task, "status", "open").unwrap();
+            tx.delete(&task, "status").unwrap();
+            tx.delete(&attempts, 0).unwrap();
+            tx.put_object(&task, "cancelled", ObjType::Map).unwrap();
+        });
+        check(&doc, honest).unwrap();
+    }
+
+    #[test]
+    fn shapes_automerge_never_writes_are_refused() {
+        let doc = base();
+        let (task, notes) = (object(&doc, &["task"]), object(&doc, &["task", "notes"]));
+        let attempts = object(&doc, &["task", "attempts"]);
+        let put_status = |doc: &Automerge| edit(doc, |tx| tx.put(&task, "status", "open").unwrap());
+
+        let mut early = put_status(&doc);
+        early.start_op = std::num::NonZeroU64::new(3).unwrap();
+        assert!(check(&doc, early).unwrap_err().contains("not above the"));
+
+        let mut key_into_list = edit(&doc, |tx| tx.put(&attempts, 0, "x").unwrap());
+        key_into_list.operations[0].key = Key::Map("zzz".into());
+        key_into_list.operations[0].insert = false;
+        assert!(check(&doc, key_into_list).unwrap_err().contains("by key \"zzz\" into a List"));
+
+        let mut position_into_map = edit(&doc, |tx| tx.insert(&attempts, 0, "x").unwrap());
+        position_into_map.operations[0].obj = put_status(&doc).operations[0].obj.clone();
+        assert!(check(&doc, position_into_map).unwrap_err().contains("by position into a Map"));
+
+        let mut delete_nothing = edit(&doc, |tx| tx.delete(&task, "notes").unwrap());
+        delete_nothing.operations[0].pred = Vec::new().into();
+        assert!(check(&doc, delete_nothing).unwrap_err().contains("without naming"));
+
+        let counter = edit(&doc, |tx| tx.put(&task, "n", ScalarValue::counter(1)).unwrap());
+        assert!(check(&doc, counter).unwrap_err().contains("counter"));
+
+        let object_in_text = edit(&doc, |tx| {
+            tx.insert_object(&notes, 0, ObjType::Map).unwrap();
+        });
+        assert!(check(&doc, object_in_text).unwrap_err().contains("inside a text"));
+
+        let mut word_in_text = edit(&doc, |tx| tx.splice_text(&notes, 0, 0, "a").unwrap());
+        word_in_text.operations[0].action = OpType::Put(ScalarValue::Str("a whole word".into()));
+        assert!(check(&doc, word_in_text).unwrap_err().contains("not one new character"));
+
+        let mark = edit(&doc, |tx| {
+            tx.mark(
+                &notes,
+                automerge::marks::Mark::new("bold".into(), true, 0, 1),
+                automerge::marks::ExpandMark::None,
+            )
+            .unwrap();
+        });
+        assert!(check(&doc, mark).unwrap_err().contains("mark"));
+
+        let deep = edit(&doc, |tx| {
+            let mut obj = task.clone();
+            for _ in 0..limits::OBJECT_DEPTH {
+                obj = tx.put_object(&obj, "deeper", ObjType::Map).unwrap();
+            }
+        });
+        assert!(check(&doc, deep).unwrap_err().contains("levels below the document's root"));
+        let deep_enough = edit(&doc, |tx| {
+            let mut obj = task.clone();
+            for _ in 1..limits::OBJECT_DEPTH {
+                obj = tx.put_object(&obj, "deeper", ObjType::Map).unwrap();
+            }
+        });
+        check(&doc, deep_enough).unwrap();
+    }
+}

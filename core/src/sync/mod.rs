@@ -22,6 +22,7 @@ mod error;
 mod grants_digest;
 mod kept_changes;
 mod lacking;
+mod loadable_snapshot;
 mod message_check;
 mod message_limits;
 mod peer_state;
@@ -38,6 +39,7 @@ pub use client::{
 pub use error::SyncError;
 pub use grants_digest::{BadDigestLength, GrantsDigest};
 pub use kept_changes::KeptChanges;
+pub use loadable_snapshot::loadable_snapshot;
 pub use message_check::{MessageProblem, MessageShape, check_message};
 pub use message_limits::{BLOOM_BITS_PER_ENTRY, BLOOM_PROBES, MessageLimits};
 pub use peer_state::PeerState;

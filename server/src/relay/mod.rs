@@ -236,8 +236,16 @@ impl Relay {
         for cached in docs {
             let id = cached.record.header.id;
             let through = cached.known_seq;
-            let snapshot = match tokio::task::spawn_blocking(move || cached.doc.save()).await {
-                Ok(snapshot) => snapshot,
+            let snapshot = match tokio::task::spawn_blocking(move || {
+                doorstep_core::sync::loadable_snapshot(&cached.doc)
+            })
+            .await
+            {
+                Ok(Ok(snapshot)) => snapshot,
+                Ok(Err(e)) => {
+                    tracing::error!(doc = %id, error = %e, "not compacted: the document's saved copy would not load; its stored changes stay");
+                    continue;
+                }
                 Err(e) => {
                     tracing::error!(doc = %id, error = %e, "compaction task failed");
                     continue;

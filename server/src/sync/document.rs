@@ -313,7 +313,7 @@ pub(super) async fn compact(relay: &Relay, cached: &mut CachedDoc) {
     let id = cached.record.header.id;
     let doc = std::mem::take(&mut cached.doc);
     let (doc, snapshot) = match tokio::task::spawn_blocking(move || {
-        let snapshot = doc.save();
+        let snapshot = doorstep_core::sync::loadable_snapshot(&doc);
         (doc, snapshot)
     })
     .await
@@ -325,6 +325,13 @@ pub(super) async fn compact(relay: &Relay, cached: &mut CachedDoc) {
         }
     };
     cached.doc = doc;
+    let snapshot = match snapshot {
+        Ok(snapshot) => snapshot,
+        Err(e) => {
+            tracing::error!(doc = %id, error = %e, "not compacted: the document's saved copy would not load; its stored changes stay");
+            return;
+        }
+    };
     let size = snapshot.len();
     match relay.storage().compact(id, snapshot, cached.known_seq).await {
         Ok(true) => {

@@ -157,6 +157,8 @@ fn replica(error: ReplicaError) -> DoorstepError {
         }
         e @ ReplicaError::NotJoined => DoorstepError::Unauthorized { reason: e.to_string() },
         e @ (ReplicaError::Storage(_)
+        | ReplicaError::InUse
+        | ReplicaError::LockFile { .. }
         | ReplicaError::StoreTooNew { .. }
         | ReplicaError::BadIdentity(_)
         | ReplicaError::Journal(_)

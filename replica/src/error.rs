@@ -25,6 +25,19 @@ pub enum ReplicaError {
     /// The SQLite file could not be read or written.
     #[error("local storage: {0}")]
     Storage(#[from] rusqlite::Error),
+    /// Another replica has the file open: another copy of the app, or a command still running.
+    #[error(
+        "本机数据正被另一个程序使用，请关闭它或等它结束后再试 / this phone's data is open in another copy of the app (or another command is still running): close it, or let it finish, and try again"
+    )]
+    InUse,
+    /// The lock file beside the replica file could not be made or locked.
+    #[error("local storage: the lock file {path} could not be used: {reason}")]
+    LockFile {
+        /// The lock file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The local file was written by a newer app version.
     #[error("local database has schema version {found}; this app supports up to {supported}. Update the app")]
     StoreTooNew {

@@ -18,6 +18,7 @@ mod actor_rotation;
 mod cipher;
 pub mod copy_fetch;
 mod error;
+mod file_lock;
 #[cfg(feature = "http")]
 pub mod http;
 mod journal;

@@ -1,7 +1,7 @@
 //! The replica: compounds in memory, every change written through to SQLite before the call
 //! returns.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use automerge::{ActorId, ChangeHash};
@@ -91,6 +91,9 @@ pub struct Replica {
     /// [`Replica::clock_off_by_ms`]).
     clock_off_by_ms: Option<i64>,
     load_problems: Vec<String>,
+    /// The stored documents that did not load (their journal entries are kept, see
+    /// `sync_run::forget_synced_journal`).
+    unloadable: HashSet<DocumentId>,
 }
 
 impl Replica {
@@ -173,6 +176,7 @@ impl Replica {
             last_sync_news,
             clock_off_by_ms,
             load_problems: Vec::new(),
+            unloadable: HashSet::new(),
         };
         for stored in replica.store.documents()? {
             let id = stored.header.id;
@@ -188,6 +192,7 @@ impl Replica {
                 Err(e) => {
                     tracing::error!(doc = %id, error = %e, "stored document cannot be loaded; it will be fetched again at the next sync");
                     replica.load_problems.push(format!("document {id}: {e}"));
+                    replica.unloadable.insert(id);
                 }
             }
         }
@@ -414,6 +419,11 @@ impl Replica {
     /// Problems met while loading (documents that will be fetched again).
     pub fn load_problems(&self) -> &[String] {
         &self.load_problems
+    }
+
+    /// Whether the stored document `id` did not load when the file was opened.
+    pub(crate) fn did_not_load(&self, id: DocumentId) -> bool {
+        self.unloadable.contains(&id)
     }
 
     /// Adds a compound built elsewhere (e.g. by `Compound::create` on an admin's device) with

@@ -24,6 +24,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::cipher::{ReplicaKey, Sealer};
 use crate::error::ReplicaError;
+use crate::file_lock::FileLock;
 
 /// The meta key whose sealed value proves the key right. It is itself a sealed constant.
 const KEY_CHECK: &str = "key_check";
@@ -198,12 +199,15 @@ pub(crate) fn bytes_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<u8>>
 pub(crate) struct Store {
     conn: Connection,
     codec: Codec,
+    /// Held while the file is open: one replica per file ([`FileLock`]).
+    _lock: FileLock,
 }
 
 impl Store {
     /// Opens (creating if needed) and upgrades the file, sealed with `key` when given. A plain
     /// file opened with a key is encrypted in place.
     pub fn open_with(path: &Path, key: Option<&ReplicaKey>) -> Result<Self, ReplicaError> {
+        let lock = FileLock::take(path)?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -211,7 +215,7 @@ impl Store {
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = Self { conn, codec: Codec::Plain };
+        let mut store = Self { conn, codec: Codec::Plain, _lock: lock };
         store.upgrade()?;
         store.unlock(key)?;
         Ok(store)

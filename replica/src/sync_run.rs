@@ -713,6 +713,12 @@ fn forget_synced_journal(replica: &mut Replica) -> Result<(), ReplicaError> {
     let mut unsynced: HashMap<String, HashSet<String>> = HashMap::new();
     let mut done: Vec<String> = Vec::new();
     for (hash, doc) in journaled {
+        // A document that did not load is not held, but its operations are not done: their
+        // journal entries are the only record of them left (two copies of the app writing one
+        // file once made a round unloadable, and its knocks were forgotten here).
+        if doc.parse::<DocumentId>().is_ok_and(|id| replica.did_not_load(id)) {
+            continue;
+        }
         let pending = unsynced.entry(doc.clone()).or_insert_with(|| {
             let Some(id) = doc.parse::<DocumentId>().ok() else { return HashSet::new() };
             let Some(document) = DocumentSet::get(&replica.compounds, id) else { return HashSet::new() };
@@ -726,4 +732,98 @@ fn forget_synced_journal(replica: &mut Replica) -> Result<(), ReplicaError> {
     }
     let writes: Vec<Write<'_>> = done.iter().map(|hash| Write::JournalForget { hash }).collect();
     replica.store_mut().commit(&writes)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use doorstep_core::schema::address::Address;
+    use doorstep_core::schema::household::HouseholdDraft;
+    use doorstep_core::schema::vocabulary::{Outcome, Priority, TaskKind};
+    use doorstep_core::{Actor, Compound, Env, Operation, Role, Selection, Timestamp};
+
+    use super::*;
+
+    /// A stored document that does not load (two copies of the app once wrote one file and
+    /// made a round unloadable) keeps its journal: its knocks are recorded nowhere else.
+    #[test]
+    fn the_journal_of_a_document_that_did_not_load_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("phone.sqlite");
+        let now = Timestamp::from_millis(1_790_000_000_000);
+        let round = {
+            let mut replica = Replica::open(&path).unwrap();
+            let person: doorstep_core::id::PersonId = "01935f3e-0000-7000-8000-000000000001".parse().unwrap();
+            replica.set_identity(person).unwrap();
+            let mut seed = 7u128;
+            let mut entropy = move || {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                seed
+            };
+            let actor = Actor { person, role: Role::Admin };
+            let compound = Compound::create(
+                &mut Env::new(now, &mut entropy),
+                &actor,
+                replica.device_actor().clone(),
+                "香樟苑",
+            )
+            .unwrap();
+            let id = compound.id();
+            replica.adopt(compound, Role::Admin).unwrap();
+            let address = Address {
+                estate: String::new(),
+                building: "1".into(),
+                unit: "1".into(),
+                floor: 1,
+                flat: "101".into(),
+            };
+            let draft = HouseholdDraft {
+                address,
+                head: "王芳".into(),
+                phone: String::new(),
+                people: Some(1),
+                aged_60_plus: 0,
+                children_under_6: 0,
+                needs: Default::default(),
+                status: Default::default(),
+                lift: false,
+                notes: String::new(),
+            };
+            replica.apply(now, id, &Operation::AddHousehold { draft }).unwrap();
+            let create = Operation::CreateRound {
+                title: "蔬菜包".into(),
+                kind: TaskKind::Groceries,
+                date: "2026-11-23".into(),
+                selection: Selection::All,
+                items: "蔬菜包1份".into(),
+                priority: Priority::Normal,
+            };
+            replica.apply(now, id, &create).unwrap();
+            let task = replica.compounds().next().unwrap().open_tasks()[0].clone();
+            let knock = Operation::RecordAttempt {
+                round: task.round,
+                task: task.id,
+                outcome: Outcome::NobodyHome,
+                note: "敲门".into(),
+            };
+            replica.apply(now, id, &knock).unwrap();
+            task.round
+        };
+        let of_round = |replica: &Replica| -> usize {
+            let all = replica.store().journal_hashes().unwrap();
+            all.iter().filter(|(_, doc)| *doc == round.to_string()).count()
+        };
+        let before = of_round(&Replica::open(&path).unwrap());
+        assert!(before >= 2, "the round's creation and the knock are journaled");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("UPDATE documents SET snapshot = x'00112233' WHERE kind = 'round'", []).unwrap();
+        conn.execute("DELETE FROM chunks WHERE doc IN (SELECT id FROM documents WHERE kind = 'round')", [])
+            .unwrap();
+        drop(conn);
+        let mut replica = Replica::open(&path).unwrap();
+        assert!(replica.did_not_load(round), "{:?}", replica.load_problems());
+        forget_synced_journal(&mut replica).unwrap();
+        assert_eq!(of_round(&replica), before, "nothing of the round's journal is forgotten");
+    }
 }

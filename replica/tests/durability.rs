@@ -252,3 +252,25 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     println!("{iterations} kills, {} acknowledged operations, none lost", acknowledged.len());
     assert!(!acknowledged.is_empty(), "the worker never got to acknowledge anything");
 }
+
+/// Two copies of the app on one file (a screen and a background worker, or two commands) would
+/// each write the device's next change under its one actor and leave a document that no longer
+/// loads: the second is refused while the first is open, and the first writes on.
+#[test]
+fn a_second_copy_of_the_app_on_one_file_is_refused_while_the_first_writes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.sqlite");
+    let mut first = seeded(&path);
+    make_op(&mut first, 0);
+    match Replica::open(&path) {
+        Err(e @ doorstep_replica::ReplicaError::InUse) => {
+            assert!(e.to_string().contains("open in another copy of the app"), "{e}");
+        }
+        other => panic!("a second copy opened the file: {:?}", other.map(|_| ())),
+    }
+    make_op(&mut first, 1);
+    drop(first);
+    let reopened = Replica::open(&path).unwrap();
+    assert_eq!(recorded_marks(&reopened), [0, 1].into_iter().collect());
+    assert!(reopened.load_problems().is_empty(), "{:?}", reopened.load_problems());
+}

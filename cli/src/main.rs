@@ -484,7 +484,24 @@ async fn shutdown_signal() {
 }
 
 async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
+    // Run from the wrong folder, `--db doorstep.db` names a file that is not the relay's: only
+    // creating a compound may start a new database, and it says where.
+    let path = std::path::Path::new(&db);
+    let new_file = !storage::is_postgres(&db) && !path.exists();
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    if new_file && !matches!(command, AdminCommand::CreateCompound { .. }) {
+        anyhow::bail!(
+            "no database at {}: pass --db with the file the relay runs on (its log says \"database …\" at start), or start the relay first",
+            absolute.display()
+        );
+    }
     let relay = open(&db).await?;
+    if new_file {
+        eprintln!(
+            "no database was at {}: a new one was made there; if the relay runs on another file, pass it with --db",
+            absolute.display()
+        );
+    }
     let me = Principal::relay_admin(&relay);
     let mut out = std::io::stdout().lock();
     match command {

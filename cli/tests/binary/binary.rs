@@ -186,8 +186,14 @@ fn the_admin_commands_work_on_a_database_file() {
             doorstep().args(["admin", "--db"]).arg(&db).args(args).env("RUST_LOG", "warn").output().unwrap();
         (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
     };
+    // On a file that is not there, only creating a compound starts a database, and says so.
+    let (ok, _, stderr) =
+        run(&["invite", "--compound", "01935f3e-0000-7000-8000-000000000001", "--role", "volunteer"]);
+    assert!(!ok && stderr.contains("no database at") && stderr.contains("--db"), "{stderr}");
+    assert!(!db.exists(), "a refused command made no file");
     let (ok, stdout, stderr) = run(&["create-compound", "--name", "北林小区"]);
     assert!(ok, "{stderr}");
+    assert!(stderr.contains("a new one was made there"), "{stderr}");
     assert!(
         stdout.contains("admin token: dst_"),
         "the first command on a new file creates the admin: {stdout}"

@@ -66,6 +66,10 @@ pub enum StorageError {
     /// No PostgreSQL connection could be had from the pool.
     #[error("postgres connection pool: {0}")]
     Pool(String),
+    /// The file holds tables but no relay schema version: another application's, or a copy of
+    /// a relay's database that lost its version.
+    #[error("{0}")]
+    Unrecognised(String),
     /// The database address is not one this relay can open.
     #[error("{0}")]
     BadAddress(String),

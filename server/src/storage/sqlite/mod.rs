@@ -73,6 +73,7 @@ impl SqliteStorage {
 
     /// [`SqliteStorage::open`] for callers outside an async runtime.
     pub fn open_blocking(path: PathBuf) -> Result<Self, StorageError> {
+        private_file(&path);
         let mut writer = open_connection(&path, true)?;
         schema::init(&mut writer)?;
         Ok(Self {
@@ -147,6 +148,33 @@ impl SqliteStorage {
 /// the `Transaction` was dropped, so the connection is still good.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The database holds residents' names, phone numbers and care needs: a new file is made
+/// readable by its owner only (SQLite gives its `-wal` and `-shm` files the same mode), and an
+/// existing one that others may read is named in a warning.
+fn private_file(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                "the database file may be read by other users of this machine, and it holds residents' names and phone numbers: chmod 600 it (and its -wal and -shm files)"
+            ),
+            Ok(_) => {}
+            Err(_) => {
+                // Made empty here, so SQLite opens it rather than creating it with the umask's mode.
+                let made = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+                if let Err(e) = made {
+                    tracing::debug!(path = %path.display(), error = %e, "could not make the database file beforehand");
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 fn open_connection(path: &Path, create: bool) -> Result<Connection, StorageError> {
@@ -433,4 +461,26 @@ impl Storage for SqliteStorage {
 /// something else.
 fn parsed<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, StorageError> {
     text.parse().map_err(|_| StorageError::Corrupt(format!("{what} {text:?} does not parse")))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn a_new_database_and_its_wal_are_readable_by_their_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        let storage = SqliteStorage::open_blocking(path.clone()).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        let wal = dir.path().join("relay.db-wal");
+        assert!(wal.exists(), "WAL mode makes the -wal file");
+        assert_eq!(mode(&wal), 0o600);
+        drop(storage);
+    }
 }

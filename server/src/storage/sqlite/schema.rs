@@ -36,6 +36,7 @@ pub fn init(conn: &mut Connection) -> Result<(), StorageError> {
         return Err(StorageError::TooNew { found, supported: VERSION });
     }
     if found == 0 {
+        refuse_tables_without_a_version(&tx)?;
         tx.execute_batch(SQL)?;
     } else if found < VERSION {
         upgrade_from(&tx, found)?;
@@ -43,6 +44,34 @@ pub fn init(conn: &mut Connection) -> Result<(), StorageError> {
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
     Ok(())
+}
+
+/// A file with no schema version is the relay's to fill only if it holds no tables: tables
+/// there are another application's (the relay's would be added beside them), or a relay's
+/// database copied by `sqlite3 .dump` or `.recover`, which leave the version out (creating the
+/// schema over them fails in a way that says nothing useful).
+fn refuse_tables_without_a_version(conn: &Connection) -> Result<(), StorageError> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )?;
+    let tables: Vec<String> = stmt.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let ours = ["persons", "compounds", "memberships", "devices", "documents", "changes"];
+    let reason = if ours.iter().all(|t| tables.iter().any(|name| name == t)) {
+        format!(
+            "this file holds a relay's tables but no schema version (PRAGMA user_version is 0), as a copy made with sqlite3's .dump or .recover does: restore from a copy made with `.backup` or `VACUUM INTO` (DEPLOY.md), or, if the copy is of a relay at schema version {VERSION} (this relay's), set it with: sqlite3 FILE 'PRAGMA user_version = {VERSION}'"
+        )
+    } else {
+        let shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
+        format!(
+            "this file holds another application's tables ({}{}); the relay needs a database file of its own: pass --db with a new file",
+            shown.join(", "),
+            if tables.len() > shown.len() { ", …" } else { "" }
+        )
+    };
+    Err(StorageError::Unrecognised(reason))
 }
 
 /// Applies every migration after `version`.
@@ -104,5 +133,31 @@ mod tests {
         conn.pragma_update(None, "user_version", VERSION + 1).unwrap();
         let err = init(&mut conn).unwrap_err();
         assert!(matches!(err, StorageError::TooNew { found, .. } if found == VERSION + 1), "{err}");
+    }
+
+    #[test]
+    fn a_file_with_tables_but_no_version_is_refused_and_left_alone() {
+        // Another application's file.
+        let mut other = Connection::open_in_memory().unwrap();
+        other
+            .execute_batch("CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('王芳');")
+            .unwrap();
+        let refused = init(&mut other).unwrap_err().to_string();
+        assert!(refused.contains("another application's tables (contacts)"), "{refused}");
+        let count: i64 = other.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0)).unwrap();
+        assert_eq!(count, 1, "nothing was added beside its table");
+
+        // A relay's database copied with `.dump`: the tables, without the version.
+        let mut dumped = Connection::open_in_memory().unwrap();
+        init(&mut dumped).unwrap();
+        dumped.pragma_update(None, "user_version", 0).unwrap();
+        let refused = init(&mut dumped).unwrap_err().to_string();
+        assert!(
+            refused.contains(".dump") && refused.contains(&format!("PRAGMA user_version = {VERSION}")),
+            "{refused}"
+        );
+
+        // An empty file is the relay's to fill.
+        init(&mut Connection::open_in_memory().unwrap()).unwrap();
     }
 }

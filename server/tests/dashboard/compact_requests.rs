@@ -57,7 +57,7 @@ async fn once_the_relay_says_it_reads_them_requests_go_compact_and_news_still_ar
     assert!(again.bytes_up < 160, "a compact reconnect with two untouched documents: {} B", again.bytes_up);
 
     // Kept in the file: after a restart, still compact.
-    *replica.lock().unwrap() = Replica::open(&path).unwrap();
+    crate::relay_harness::reopen(&replica, &path);
     assert!(replica.lock().unwrap().sends_compact_requests());
 
     // The coordinator edits a household: the roster is untouched on the phone, so it goes as its
@@ -167,7 +167,7 @@ async fn a_relay_that_cannot_read_the_compact_form_gets_the_plain_one_and_the_ph
     assert_eq!(replica.lock().unwrap().unsynced_changes(), 0, "the edit went up");
     assert!(!replica.lock().unwrap().sends_compact_requests(), "the phone stopped sending compact requests");
     assert!(!replica.lock().unwrap().sends_compressed_requests(), "and compressed ones");
-    *replica.lock().unwrap() = Replica::open(&path).unwrap();
+    crate::relay_harness::reopen(&replica, &path);
     assert!(!replica.lock().unwrap().sends_compact_requests(), "and it is kept in the file");
     let plain = http::sync(&replica, &older, now).await.unwrap();
     assert_eq!(plain.requests, 1, "plain from the start now: {plain:?}");

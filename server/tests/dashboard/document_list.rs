@@ -45,7 +45,7 @@ async fn a_phone_gets_the_document_list_only_when_it_changed() {
     assert_eq!(kinds(&replica), held, "the kept list keeps the documents");
 
     // The list is in the file: after a restart, the reconnect still carries none.
-    *replica.lock().unwrap() = Replica::open(&path).unwrap();
+    crate::relay_harness::reopen(&replica, &path);
     assert!(replica.lock().unwrap().keeps_document_list());
     let restarted = http::sync(&replica, &client, now).await.unwrap();
     assert_eq!(restarted.document_lists, 0);

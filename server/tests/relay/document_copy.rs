@@ -107,7 +107,7 @@ async fn a_new_volunteer_on_a_link_that_drops_gets_the_roster_as_a_copy_kept_acr
         assert!(windows <= 30, "in sync within 30 windows; {} B carried", carried.load(Ordering::SeqCst));
         // The app killed between windows: only what the file kept counts.
         let path = dir.path().join("phone.sqlite");
-        *replica.lock().unwrap() = Replica::open(&path).unwrap();
+        crate::harness::reopen(&replica, &path);
         let synced = http::sync(&replica, &transport, device_now).await;
         let held = replica.lock().unwrap();
         let lacking = held.documents_lacking();
@@ -315,7 +315,7 @@ async fn a_volunteer_far_behind_on_a_link_that_drops_gets_the_day_as_a_copy_merg
             carried.load(Ordering::SeqCst)
         );
         // The app killed between windows: only what the file kept counts.
-        *back.lock().unwrap() = Replica::open(&path).unwrap();
+        crate::harness::reopen(&back, &path);
         let synced = http::sync(&back, &transport, device_now).await;
         let held = back.lock().unwrap();
         let notes_here = held.compounds().next().unwrap().households();

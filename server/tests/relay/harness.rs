@@ -561,3 +561,16 @@ impl Fixture {
         Self { relay, compound, coordinator, volunteers, round }
     }
 }
+
+/// Closes the phone's replica and opens its file again, as an app restart does: the file takes
+/// one replica at a time, so the old one is closed first (a placeholder holds the slot meanwhile).
+pub fn reopen(replica: &std::sync::Mutex<doorstep_replica::Replica>, path: &std::path::Path) {
+    let mut held = replica.lock().unwrap();
+    let placeholder = tempfile::tempdir().unwrap();
+    let closed = std::mem::replace(
+        &mut *held,
+        doorstep_replica::Replica::open(placeholder.path().join("placeholder.sqlite")).unwrap(),
+    );
+    drop(closed);
+    *held = doorstep_replica::Replica::open(path).unwrap();
+}

@@ -102,7 +102,7 @@ async fn up_in_windows(
         assert!(windows <= 40, "up within 40 windows; left after each: {left_after:?}");
         // The app killed between windows: only what the file kept counts. A new transport
         // too: no connection outlives its window.
-        *replica.lock().unwrap() = Replica::open(&path).unwrap();
+        crate::harness::reopen(replica, &path);
         let transport = RelayClient::new(&url, Some(token.to_owned())).unwrap();
         window.store(WINDOW, Ordering::SeqCst);
         let synced = http::sync(replica, &transport, device_now).await;
@@ -455,7 +455,7 @@ async fn a_request_taken_whose_answer_was_lost_is_not_sent_again() {
     let sent = transport.send_pieces(&request, 0, None).await.unwrap();
     assert!(matches!(sent, http::PiecesSent::Answered(_)), "{sent:?}");
 
-    *replica.lock().unwrap() = Replica::open(dir.path().join("phone.sqlite")).unwrap();
+    crate::harness::reopen(&replica, &dir.path().join("phone.sqlite"));
     assert!(replica.lock().unwrap().request_in_pieces().is_some(), "kept across the restart");
     let report = http::sync(&replica, &transport, device_now).await.unwrap();
     assert!(

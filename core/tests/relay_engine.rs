@@ -86,7 +86,8 @@ fn two_people_claiming_one_new_actor_in_a_batch_get_it_once() {
     let Verdict::Refused { rejection, reply } = second else {
         panic!("the second claim is refused: {second:?}")
     };
-    assert_eq!(rejection.rule, Rule::ActorsBelongToTheirPerson.code(), "{rejection:?}");
+    assert_eq!(rejection.rule, rejection::HELD_FOR_ITS_AUTHOR, "{rejection:?}");
+    assert!(rejection.is_transient(), "held on the phone, not set aside: {rejection:?}");
     assert!(rejection.change.is_some(), "the refused change is named");
     assert!(reply.is_some(), "the refused phone still hears what the relay holds");
 }
@@ -274,4 +275,67 @@ fn only_a_coordinating_member_creates_a_round_offline() {
     assert_eq!(created.bindings, vec![device(9).to_hex_string()]);
     let reloaded = Automerge::load(&created.snapshot).unwrap();
     assert_eq!(reloaded.get_heads(), created.doc.get_heads(), "the snapshot holds the round");
+}
+
+/// A relay restored from a backup lacks a change another volunteer's phone made after it; this
+/// phone had that change from the relay before the restore, and sends it with its own work.
+/// Only its author may send it, so it and what this phone built on it wait on this phone
+/// (`held_for_its_author`, transient: not set aside for a coordinator), the rest of this
+/// phone's work is taken, and once the author's phone has sent the change, everything is.
+#[test]
+fn another_persons_change_a_restored_relay_lacks_waits_for_its_author() {
+    let fx = Fixture::default();
+    let (me, them) = (fx.people.volunteer, fx.people.volunteer2);
+    let restored = fx.compound.clone();
+    let roster = restored.single(DocKind::Roster).unwrap().id();
+    let header = *restored.document(roster).unwrap().header();
+    let relay_doc = restored.document(roster).unwrap().automerge().clone();
+    let owners: HashMap<String, doorstep_core::id::PersonId> =
+        [(device(7).to_hex_string(), me.person), (device(8).to_hex_string(), them.person)].into();
+    let mut env = TestEnv::seeded(1);
+    env.set_now(Timestamp::from_millis(fx.env.now().as_millis() + 60_000));
+    let notes = |phone: &mut Compound, env: &mut TestEnv, who: &Actor, address: &str, text: &str| {
+        let household = fx.household(address);
+        phone.apply(&mut env.env(), who, &Operation::EditNotes { household, notes: text.into() }).unwrap();
+    };
+    // Their note (lost by the restore), my note before I had it, and my note after.
+    let mut theirs = fork(&restored, device(8));
+    notes(&mut theirs, &mut env, &them, "2-1-101", "他们的");
+    let mut mine = fork(&restored, device(7));
+    notes(&mut mine, &mut env, &me, "2-1-302", "我的一");
+    let their_doc = theirs.document(roster).unwrap().automerge().clone();
+    mine.document_mut(roster).unwrap().automerge_mut().merge(&mut their_doc.clone()).unwrap();
+    notes(&mut mine, &mut env, &me, "2-2-101", "我的二");
+    let my_doc = mine.document(roster).unwrap().automerge().clone();
+
+    let mut doc = relay_doc.clone();
+    let sent = read(roster, &message_with_changes(&my_doc, &doc));
+    let accepted =
+        engine::apply(&mut doc, &header, &me, sent, &owners, PeerState::new(), now(&fx), &Unlimited)
+            .expect("my own first note is taken");
+    let held = accepted.refused.expect("their change, and what I built on it, are held");
+    assert_eq!(held.rule, rejection::HELD_FOR_ITS_AUTHOR, "{held:?}");
+    assert!(held.is_transient() && !held.may_pass_soon(), "kept for the next sync: {held:?}");
+    assert!(held.reason.contains("only that phone may send it"), "{held:?}");
+    assert_eq!(held.taken.len(), 1, "my first note is taken: {held:?}");
+    let texts = |doc: &Automerge| -> Vec<String> {
+        ["2-1-101", "2-1-302", "2-2-101"]
+            .iter()
+            .map(|a| doorstep_core::document::roster::household(doc, fx.household(a)).unwrap().notes)
+            .collect()
+    };
+    assert_eq!(texts(&doc)[1], "我的一");
+    assert_ne!(texts(&doc)[0], "他们的", "their change is not taken from me");
+
+    // Their phone syncs: their change is theirs to send.
+    let sent = read(roster, &message_with_changes(&their_doc, &doc));
+    engine::apply(&mut doc, &header, &them, sent, &owners, PeerState::new(), now(&fx), &Unlimited)
+        .expect("their change is taken from them");
+    // Then mine again: the rest of my work goes up.
+    let sent = read(roster, &message_with_changes(&my_doc, &doc));
+    let accepted =
+        engine::apply(&mut doc, &header, &me, sent, &owners, PeerState::new(), now(&fx), &Unlimited)
+            .expect("the rest is taken");
+    assert!(accepted.refused.is_none(), "{:?}", accepted.refused);
+    assert_eq!(texts(&doc), ["他们的", "我的一", "我的二"]);
 }

@@ -4,8 +4,8 @@
 //! `roster_is_edited_by_coordinators`) or one of the codes below; phones and dashboards match
 //! on it, so these strings are part of the wire protocol. Each code has a class
 //! ([`RejectionClass`](crate::sync::RejectionClass)): `unavailable`, `refetch_loop`,
-//! `missing_dependencies`, `document_full`, `document_damaged`, `over_budget` and
-//! `actor_reused` are transient (nothing is wrong with the changes: the phone keeps them and
+//! `missing_dependencies`, `document_full`, `document_damaged`, `over_budget`,
+//! `actor_reused` and `held_for_its_author` are transient (nothing is wrong with the changes: the phone keeps them and
 //! retries with backoff); every other code is permanent (the phone sets the refused operation
 //! aside for a coordinator and syncs the rest).
 
@@ -47,6 +47,11 @@ pub const DOCUMENT_FULL: &str = "document_full";
 /// actor.
 pub const ACTOR_REUSED: &str = "actor_reused";
 
+/// Another person's change the relay does not hold (it was restored from a backup older than
+/// the change): only its author's phone may send it, so it and the changes built on it wait on
+/// the phone that forwarded it until the author's phone has synced.
+pub const HELD_FOR_ITS_AUTHOR: &str = "held_for_its_author";
+
 /// The codes whose refusals are about the moment or the relay, not the change.
 pub const TRANSIENT: &[&str] = &[
     UNAVAILABLE,
@@ -56,12 +61,13 @@ pub const TRANSIENT: &[&str] = &[
     DOCUMENT_DAMAGED,
     OVER_BUDGET,
     ACTOR_REUSED,
+    HELD_FOR_ITS_AUTHOR,
 ];
 
 /// The transient codes whose refusals last minutes to days (a document at its size limit or its
 /// sender's share of it used up, a whole fetch asked too often, a document damaged on disk):
 /// the phone keeps the changes for its next sync rather than send them again within this one.
-pub const LASTING: &[&str] = &[DOCUMENT_FULL, REFETCH_LOOP, DOCUMENT_DAMAGED];
+pub const LASTING: &[&str] = &[DOCUMENT_FULL, REFETCH_LOOP, DOCUMENT_DAMAGED, HELD_FOR_ITS_AUTHOR];
 
 /// A rejection of document `doc`.
 pub fn reject(

@@ -10,7 +10,6 @@ use super::incoming::Incoming;
 use super::rejection::{self, reject};
 use crate::document::Header;
 use crate::id::PersonId;
-use crate::permission::Rule;
 use crate::role::Actor;
 use crate::sync::Rejection;
 use crate::time::Timestamp;
@@ -73,29 +72,21 @@ pub fn take(
         .into_iter()
         .filter(|c| doc.get_change_meta_by_hash(&c.hash()).is_none() && seen.insert(c.hash()))
         .collect();
+    // Another person's changes the relay lacks (it was restored from an older backup, and this
+    // phone had them from it): only their author's phone may send them, so they, and what this
+    // phone built on them, wait here until it has; the rest is taken.
+    let (new, held) = hold_others_changes(new, owners, author.person, header);
     let mut bindings = BTreeSet::new();
     for change in &new {
         let actor = change.actor_id().to_hex_string();
-        match owners.get(&actor) {
-            Some(owner) if *owner == author.person => {}
-            Some(_) => {
-                let rule = Rule::ActorsBelongToTheirPerson;
-                let rejection = reject(
-                    header.id,
-                    rule.code(),
-                    Some(change.hash()),
-                    format!(
-                        "change {} was made under actor {actor}, which belongs to another person: {}",
-                        change.hash(),
-                        rule.explain()
-                    ),
-                );
-                return Err(Turned { rejection, message: Some(message) });
-            }
-            None => {
-                bindings.insert(actor);
-            }
+        if !owners.contains_key(&actor) {
+            bindings.insert(actor);
         }
+    }
+    if new.is_empty()
+        && let Some(rejection) = held
+    {
+        return Err(Turned { rejection, message: Some(message) });
     }
     if let Err(stopped) = budget.check("checking its changes") {
         return Err(Turned { rejection: rejection::over_budget(header.id, &stopped), message: None });
@@ -103,7 +94,13 @@ pub fn take(
     let mut bytes: HashMap<ChangeHash, Vec<u8>> =
         new.iter().map(|c| (c.hash(), c.raw_bytes().to_vec())).collect();
     let (applied, refused) = match validate::check_and_apply(doc, header, author, new, now) {
-        Ok(applied) => (applied, None),
+        Ok(applied) => {
+            let held = held.map(|mut rejection| {
+                rejection.taken = applied.iter().map(ToString::to_string).collect();
+                rejection
+            });
+            (applied, held)
+        }
         Err(violation) => match take_apart(doc, header, author, &bytes, &violation, now, budget) {
             Some(applied) => {
                 let mut rejection = rejection::from_violation(header.id, violation);
@@ -133,6 +130,42 @@ pub fn take(
     };
     let added = changes.iter().map(|(_, bytes)| bytes.len()).sum();
     Ok(Taken { bindings, message, changed: !applied.is_empty(), changes, added, refused })
+}
+
+/// Splits `changes` into the ones `author` may send and the refusal of the others: changes made
+/// under an actor bound to another person, and every change built on one of them.
+fn hold_others_changes(
+    changes: Vec<Change>,
+    owners: &HashMap<String, PersonId>,
+    author: PersonId,
+    header: &Header,
+) -> (Vec<Change>, Option<Rejection>) {
+    let others = |c: &Change| owners.get(&c.actor_id().to_hex_string()).is_some_and(|owner| *owner != author);
+    let Some(first) = changes.iter().find(|c| others(c)) else { return (changes, None) };
+    let (first, actor) = (first.hash(), first.actor_id().to_hex_string());
+    let mut held: HashSet<ChangeHash> = changes.iter().filter(|c| others(c)).map(Change::hash).collect();
+    loop {
+        let before = held.len();
+        for change in &changes {
+            if change.deps().iter().any(|d| held.contains(d)) {
+                held.insert(change.hash());
+            }
+        }
+        if held.len() == before {
+            break;
+        }
+    }
+    let count = held.len();
+    let rule = rejection::HELD_FOR_ITS_AUTHOR;
+    let reason = format!(
+        "change {first} was made on another person's phone (actor {actor}) and this relay does not hold it (was it restored from a backup?): only that phone may send it; it and the {} built on it stay on this phone and go up once that person's phone has synced",
+        match count - 1 {
+            1 => "1 change".to_owned(),
+            n => format!("{n} changes"),
+        }
+    );
+    let kept = changes.into_iter().filter(|c| !held.contains(&c.hash())).collect();
+    (kept, Some(reject(header.id, rule, Some(first), reason)))
 }
 
 /// How many times a message is taken apart: an honest phone's changes are one chain per actor, so

@@ -94,7 +94,8 @@ async fn a_change_under_another_persons_actor_is_rejected() {
     add_request(&mut forged, "forged");
     let synced = forged.sync_up_to(&fx.relay, 4).await;
     let rejection = synced.rejected.first().expect("rejected");
-    assert_eq!(rejection.rule, "actors_belong_to_their_person");
+    // Not taken from them: held (only the actor's own person may send its changes).
+    assert_eq!(rejection.rule, "held_for_its_author");
     assert!(rejection.change.is_some());
 
     fx.coordinator.sync(&fx.relay).await;

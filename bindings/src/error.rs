@@ -157,6 +157,9 @@ fn replica(error: ReplicaError) -> DoorstepError {
         }
         e @ ReplicaError::NotJoined => DoorstepError::Unauthorized { reason: e.to_string() },
         e @ (ReplicaError::Storage(_)
+        // Said as such ("phone storage is full … what you recorded is kept").
+        | ReplicaError::StorageFull(_)
+        | ReplicaError::StorageReadOnly(_)
         | ReplicaError::InUse
         | ReplicaError::LockFile { .. }
         | ReplicaError::StoreTooNew { .. }
@@ -169,6 +172,8 @@ fn replica(error: ReplicaError) -> DoorstepError {
         e @ (ReplicaError::KeyRequired | ReplicaError::WrongKey | ReplicaError::BadKey { .. }) => {
             DoorstepError::Locked { reason: e.to_string() }
         }
+        // Something on the way answered (a sign-in page, a cut body): retry, nothing is lost.
+        e @ ReplicaError::NotTheRelaysAnswer(_) => DoorstepError::Network { reason: e.to_string(), retry_after_secs: None },
         e @ (ReplicaError::Document(_) | ReplicaError::Sync(_)) => {
             DoorstepError::Internal { reason: e.to_string() }
         }
@@ -200,7 +205,7 @@ fn transport(error: TransportError) -> DoorstepError {
             DoorstepError::Network { reason: e.to_string(), retry_after_secs }
         }
         e @ TransportError::RateLimited { retry_after_secs } => {
-            DoorstepError::Network { reason: e.to_string(), retry_after_secs: Some(retry_after_secs) }
+            DoorstepError::Network { reason: e.to_string(), retry_after_secs }
         }
         TransportError::Unauthorized(reason) => DoorstepError::Unauthorized { reason },
         // The phone was removed and its compounds wiped; the message names them for the user.
@@ -216,7 +221,9 @@ fn transport(error: TransportError) -> DoorstepError {
         TransportError::Refused { reason, .. } => DoorstepError::Rejected { reason },
         // An answer that cannot be read came from something on the way as often as from the
         // relay (a sign-in page, a proxy cutting it): the work stays, and the next sync tries again.
-        e @ TransportError::BadResponse(_) => {
+        e @ (TransportError::BadResponse(_)
+        | TransportError::NotTheRelay(_)
+        | TransportError::SignInToNetwork(_)) => {
             DoorstepError::Network { reason: e.to_string(), retry_after_secs: None }
         }
         e @ TransportError::Untrusted(_) => DoorstepError::Untrusted { reason: e.to_string() },
@@ -275,6 +282,10 @@ mod tests {
         }
     }
 
+    fn rusqlite_failure(code: std::ffi::c_int) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
     #[test]
     fn transport_errors_map_to_what_the_caller_does_next() {
         type Expect = fn(&DoorstepError) -> bool;
@@ -285,9 +296,30 @@ mod tests {
             (TransportError::BadResponse("a Wi-Fi sign-in page".into()), |e| {
                 matches!(e, DoorstepError::Network { retry_after_secs: None, .. })
             }),
-            (TransportError::RateLimited { retry_after_secs: 7 }, |e| {
+            (TransportError::RateLimited { retry_after_secs: Some(7) }, |e| {
                 matches!(e, DoorstepError::Network { retry_after_secs: Some(7), .. })
             }),
+            (TransportError::NotTheRelay("Syntax(0)".into()), |e| {
+                matches!(e, DoorstepError::Network { retry_after_secs: None, reason }
+                    if reason.contains("did not come from the relay") && reason.contains("不是中继")
+                        && !reason.contains("Syntax"))
+            }),
+            (TransportError::Replica(ReplicaError::NotTheRelaysAnswer("Io(UnexpectedEof)".into())), |e| {
+                matches!(e, DoorstepError::Network { retry_after_secs: None, reason }
+                    if reason.contains("your work is kept"))
+            }),
+            (TransportError::SignInToNetwork("captive.example".into()), |e| {
+                matches!(e, DoorstepError::Network { retry_after_secs: None, reason }
+                    if reason.contains("sign in to it first") && reason.contains("先登录"))
+            }),
+            (
+                TransportError::Replica(ReplicaError::from(rusqlite_failure(rusqlite::ffi::SQLITE_FULL))),
+                |e| matches!(e, DoorstepError::Storage { reason } if reason.contains("phone storage is full")),
+            ),
+            (
+                TransportError::Replica(ReplicaError::from(rusqlite_failure(rusqlite::ffi::SQLITE_READONLY))),
+                |e| matches!(e, DoorstepError::Storage { reason } if reason.contains("read-only")),
+            ),
             (TransportError::Server { status: 503, reason: "disk".into(), retry_after_secs: Some(4) }, |e| {
                 matches!(e, DoorstepError::Network { retry_after_secs: Some(4), .. })
             }),

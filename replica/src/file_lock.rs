@@ -26,9 +26,18 @@ impl FileLock {
     /// Takes the lock for the replica file at `path`, waiting up to [`WAIT`] for another holder.
     pub(crate) fn take(path: &Path) -> Result<Self, ReplicaError> {
         let lock_path = lock_path(path);
-        let file =
-            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| {
-                ReplicaError::LockFile { path: lock_path.display().to_string(), reason: e.to_string() }
+        // A lock file that cannot be opened for writing (the folder or the phone's storage gone
+        // read-only) locks as well opened for reading: a lock needs no write, and the replica
+        // then shows what it holds.
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .or_else(|e| OpenOptions::new().read(true).open(&lock_path).map_err(|_| e))
+            .map_err(|e| ReplicaError::LockFile {
+                path: lock_path.display().to_string(),
+                reason: e.to_string(),
             })?;
         let started = Instant::now();
         loop {

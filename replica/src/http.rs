@@ -43,10 +43,11 @@ pub enum TransportError {
     #[error("forbidden: {0}")]
     Forbidden(String),
     /// The relay asks us to slow down (429).
-    #[error("the relay is busy; retry in {retry_after_secs} s")]
+    #[error("{}", busy_message(*retry_after_secs))]
     RateLimited {
-        /// Seconds to wait.
-        retry_after_secs: u64,
+        /// Seconds to wait, when the relay said a wait it could mean (at most
+        /// [`LONGEST_RETRY_AFTER_SECS`]); else the usual backoff.
+        retry_after_secs: Option<u64>,
     },
     /// The relay refused the request (other 4xx) with a reason.
     #[error("the relay refused the request ({status}): {reason}")]
@@ -57,7 +58,7 @@ pub enum TransportError {
         reason: String,
     },
     /// The relay failed or is overloaded (5xx; 503 with `Retry-After` when it sheds load).
-    #[error("the relay failed ({status}): {reason}")]
+    #[error("{}", server_message(*status, reason, *retry_after_secs))]
     Server {
         /// HTTP status.
         status: u16,
@@ -69,6 +70,17 @@ pub enum TransportError {
     /// The relay's answer could not be read.
     #[error("unreadable answer from the relay: {0}")]
     BadResponse(String),
+    /// An answer that does not read as the relay's (an empty or cut body, garbage, a sign-in page
+    /// not labelled as one): from something on the way as often as from the relay. The detail
+    /// (the decoder's) is for the log; the volunteer is told the work is kept.
+    #[error("{}", crate::NOT_FROM_THE_RELAY)]
+    NotTheRelay(String),
+    /// The request was redirected to another host: a Wi-Fi network's sign-in page (a captive
+    /// portal), not a relay that moved. Names the host it leads to.
+    #[error(
+        "这个网络要求先登录（Wi-Fi 登录页面，{0}）才能连接中继；请先登录网络，再同步，工作已保存在手机上 / the network wants you to sign in to it first (it sent the phone to {0}, a Wi-Fi sign-in page?); sign in to the network, then sync again; your work is kept on this phone"
+    )]
+    SignInToNetwork(String),
     /// The relay's HTTPS certificate is not signed by a CA this device trusts (a relay with its
     /// own CA needs that CA given to the phone), or has expired or names another host. Not
     /// transient: retrying changes nothing until the phone is told the relay's CA.
@@ -83,7 +95,52 @@ pub enum TransportError {
     BadCaCertificate(String),
     /// The local replica failed.
     #[error(transparent)]
-    Replica(#[from] ReplicaError),
+    Replica(ReplicaError),
+}
+
+impl From<ReplicaError> for TransportError {
+    fn from(error: ReplicaError) -> Self {
+        match error {
+            // A sync answer that did not decode is the transport's, as an unreadable join's is.
+            ReplicaError::NotTheRelaysAnswer(detail) => TransportError::NotTheRelay(detail),
+            other => TransportError::Replica(other),
+        }
+    }
+}
+
+/// The longest wait a relay's `Retry-After` is taken for (and shown as): a relay (or a box on
+/// the way) asking for days does not keep a phone from syncing for days.
+pub const LONGEST_RETRY_AFTER_SECS: u64 = 60 * 60;
+
+/// "约 3 分钟后 / in about 3 minutes": when to sync again, bounded by
+/// [`LONGEST_RETRY_AFTER_SECS`], or "later" when the relay said no time.
+fn when_again(retry_after_secs: Option<u64>) -> (String, String) {
+    match retry_after_secs.map(|s| s.min(LONGEST_RETRY_AFTER_SECS)) {
+        None => ("稍后".to_owned(), "later".to_owned()),
+        Some(s) if s < 90 => (format!("约 {s} 秒后"), format!("in about {s} s")),
+        Some(s) => {
+            let minutes = s.div_ceil(60);
+            (format!("约 {minutes} 分钟后"), format!("in about {minutes} minutes"))
+        }
+    }
+}
+
+/// What a 429 says: the relay is busy, the work is kept, when to try again.
+fn busy_message(retry_after_secs: Option<u64>) -> String {
+    let (zh, en) = when_again(retry_after_secs);
+    format!(
+        "中继正忙，工作已保存在手机上，请{zh}再同步 / the relay is busy: your work is kept on this phone; sync again {en}"
+    )
+}
+
+/// What a 5xx says: the relay has trouble (with its own reason, when it gave one in words),
+/// the work is kept, when to try again.
+fn server_message(status: u16, reason: &str, retry_after_secs: Option<u64>) -> String {
+    let (zh, en) = when_again(retry_after_secs);
+    let reason = if reason.is_empty() { String::new() } else { format!(": {reason}") };
+    format!(
+        "中继暂时出了问题（{status}），工作已保存在手机上，请{zh}再同步 / the relay is having trouble ({status}{reason}); your work is kept on this phone; sync again {en}"
+    )
 }
 
 /// `POST /v1/join` body.
@@ -261,7 +318,7 @@ impl RelayClient {
             .await
             .map_err(network)?;
         let bytes = checked(response).await?;
-        serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))
+        serde_json::from_slice(&bytes).map_err(not_the_relay)
     }
 
     /// Who the token belongs to (`GET /v1/me`).
@@ -271,7 +328,7 @@ impl RelayClient {
             request = request.bearer_auth(token);
         }
         let bytes = checked(request.send().await.map_err(network)?).await?;
-        serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))
+        serde_json::from_slice(&bytes).map_err(not_the_relay)
     }
 
     /// Sends one sync request (compressed, when `body` is) and returns the answer.
@@ -491,8 +548,7 @@ impl RelayClient {
             request = request.bearer_auth(token);
         }
         let bytes = checked(request.send().await.map_err(network)?).await?;
-        let answer =
-            serde_json::from_slice(&bytes).map_err(|e| TransportError::BadResponse(e.to_string()))?;
+        let answer = serde_json::from_slice(&bytes).map_err(not_the_relay)?;
         Ok((answer, up, bytes.len()))
     }
 }
@@ -672,6 +728,12 @@ fn untrusted_certificate(_: &reqwest::Error) -> Option<String> {
     None
 }
 
+/// A JSON answer that did not decode: not the relay's (see [`TransportError::NotTheRelay`]).
+fn not_the_relay(e: serde_json::Error) -> TransportError {
+    tracing::info!(error = %e, "an answer did not decode as the relay's");
+    TransportError::NotTheRelay(e.to_string())
+}
+
 async fn checked(response: reqwest::Response) -> Result<Vec<u8>, TransportError> {
     Ok(read_answer(response).await?.0)
 }
@@ -685,12 +747,19 @@ async fn read_answer(response: reqwest::Response) -> Result<(Vec<u8>, usize), Tr
         .get("content-encoding")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(DEFLATE));
-    let retry_after: Option<u64> = response
+    let retry_after = retry_after_secs(response.headers());
+    // Where a redirect leads, resolved against the address asked (a `Location` may be relative).
+    let location = response
         .headers()
-        .get("retry-after")
+        .get("location")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok());
-    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        .map(|to| response.url().join(to).map_or_else(|_| to.to_owned(), String::from));
+    // The host a redirect leads to, when it is not the relay's.
+    let other_host = location
+        .as_deref()
+        .and_then(|to| reqwest::Url::parse(to).ok())
+        .and_then(|to| to.host_str().map(str::to_owned))
+        .filter(|to| Some(to.as_str()) != response.url().host_str());
     // The relay answers CBOR or JSON, never a web page: a page is from something on the way (a
     // Wi-Fi sign-in page that took the request), and reading it as an answer would say "malformed".
     let web_page = response
@@ -716,10 +785,16 @@ async fn read_answer(response: reqwest::Response) -> Result<(Vec<u8>, usize), Tr
     }
     let (code, reason) = serde_json::from_slice::<ErrorBody>(&bytes)
         .map(|b| (b.error, b.reason))
-        .unwrap_or_else(|_| (String::new(), String::from_utf8_lossy(&bytes).chars().take(300).collect()));
+        .unwrap_or_else(|_| (String::new(), words_of(&bytes)));
+    // A redirect to another host is a network's sign-in page (a captive portal), not a relay
+    // that moved: the relay's address must not be set to it.
+    if let (300..=399, Some(host)) = (status, other_host) {
+        return Err(TransportError::SignInToNetwork(host));
+    }
     Err(match status {
         // Redirects are not followed (the token would not go with them across origins, and a
-        // POST would turn into a GET): the phone says where the address leads instead.
+        // POST would turn into a GET): the phone says where the address leads instead, on the
+        // same host (an http:// address of an https:// relay).
         300..=399 => TransportError::Refused {
             status,
             reason: format!(
@@ -730,16 +805,40 @@ async fn read_answer(response: reqwest::Response) -> Result<(Vec<u8>, usize), Tr
         401 if code == TOKEN_REVOKED => TransportError::Removed { compounds: Vec::new() },
         401 => TransportError::Unauthorized(reason),
         403 => TransportError::Forbidden(reason),
-        429 => TransportError::RateLimited { retry_after_secs: retry_after.unwrap_or(1) },
+        429 => TransportError::RateLimited { retry_after_secs: retry_after },
         400..=499 => TransportError::Refused { status, reason },
         _ => TransportError::Server { status, reason, retry_after_secs: retry_after },
     })
 }
 
+/// The wait a `Retry-After` asks for, in seconds (given as seconds, or as an HTTP date read
+/// against the answer's own `Date`), at most [`LONGEST_RETRY_AFTER_SECS`]; `None` for one that
+/// is negative or not a time, which gets the usual backoff.
+fn retry_after_secs(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let text = |name| headers.get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok());
+    let asked = text(reqwest::header::RETRY_AFTER)?.trim();
+    let secs = asked.parse::<u64>().ok().or_else(|| {
+        let until = clock_header::read(asked)?;
+        let now = clock_header::read(text(reqwest::header::DATE)?)?;
+        u64::try_from(until.as_millis().saturating_sub(now.as_millis()) / 1000).ok()
+    })?;
+    Some(secs.min(LONGEST_RETRY_AFTER_SECS))
+}
+
+/// The words of an error body that is not the relay's JSON, to show: plain text, one line, at
+/// most 200 characters; nothing of a web page or of bytes that are not text.
+fn words_of(body: &[u8]) -> String {
+    let Ok(text) = std::str::from_utf8(body) else { return String::new() };
+    if text.contains('<') || text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return String::new();
+    }
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() > 200 { line.chars().take(200).chain("…".chars()).collect() } else { line }
+}
+
 /// What the relay says it holds of `request`, if that can be so: never more than its length.
 fn plausible(answer: &[u8], request: &RequestInPieces) -> Result<PiecesHeld, TransportError> {
-    let held: PiecesHeld =
-        serde_json::from_slice(answer).map_err(|e| TransportError::BadResponse(e.to_string()))?;
+    let held: PiecesHeld = serde_json::from_slice(answer).map_err(not_the_relay)?;
     if held.held > request.bytes.len() {
         return Err(TransportError::BadResponse(format!(
             "the relay says it holds {} bytes of a request of {}; your work is kept on this phone",
@@ -1353,9 +1452,7 @@ fn not_carried(
 /// battery).
 fn retry_after(error: &TransportError) -> Option<Option<Duration>> {
     match error {
-        TransportError::RateLimited { retry_after_secs } => {
-            Some(Some(Duration::from_secs(*retry_after_secs)))
-        }
+        TransportError::RateLimited { retry_after_secs } => Some(retry_after_secs.map(Duration::from_secs)),
         TransportError::Server { retry_after_secs, .. } => Some(retry_after_secs.map(Duration::from_secs)),
         TransportError::Refused { status: 408, .. } => Some(None),
         _ => None,

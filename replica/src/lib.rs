@@ -36,7 +36,7 @@ mod store;
 mod sync_run;
 
 pub use cipher::{KEY_LEN, ReplicaKey};
-pub use error::ReplicaError;
+pub use error::{NOT_FROM_THE_RELAY, ReplicaError};
 pub use quarantine::QuarantinedChange;
 pub use replica::{Identity, Replica};
 pub use retry::RetryPolicy;

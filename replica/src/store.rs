@@ -20,7 +20,7 @@ use std::path::Path;
 use doorstep_core::document::Header;
 use doorstep_core::id::{CompoundId, DocumentId};
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::cipher::{ReplicaKey, Sealer};
 use crate::error::ReplicaError;
@@ -194,6 +194,31 @@ pub(crate) fn bytes_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<u8>>
     }
 }
 
+/// The replica file, and what SQLite is given to open it: its path, or a `file:` URI.
+struct ReadTarget {
+    path: std::path::PathBuf,
+    open: std::ffi::OsString,
+}
+
+/// The file at `path` opened read-only (`mode=ro`). With no `-wal` beside it (the last
+/// connection closed cleanly, so everything is in the file), also `immutable=1`: SQLite cannot
+/// read a WAL file in a read-only folder otherwise, as it cannot make the `-shm` index there.
+/// The replica's lock keeps every other writer of ours out meanwhile.
+fn read_only_uri(path: &Path) -> ReadTarget {
+    let mut uri = String::from("file:");
+    for &byte in path.to_string_lossy().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-_.~".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    uri.push_str(if Path::new(&wal).exists() { "?mode=ro" } else { "?mode=ro&immutable=1" });
+    ReadTarget { path: path.to_owned(), open: uri.into() }
+}
+
 /// The SQLite file.
 #[derive(Debug)]
 pub(crate) struct Store {
@@ -206,10 +231,43 @@ pub(crate) struct Store {
 impl Store {
     /// Opens (creating if needed) and upgrades the file, sealed with `key` when given. A plain
     /// file opened with a key is encrypted in place.
+    ///
+    /// A file on storage that takes no writes (gone read-only, or full so that SQLite cannot
+    /// make its shared-memory index) is opened read-only, so the phone still shows what it
+    /// holds; a write then fails with [`ReplicaError::StorageReadOnly`] or
+    /// [`ReplicaError::StorageFull`], which say so.
     pub fn open_with(path: &Path, key: Option<&ReplicaKey>) -> Result<Self, ReplicaError> {
-        let lock = FileLock::take(path)?;
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let plain = ReadTarget { path: path.to_owned(), open: path.as_os_str().to_owned() };
+        match Self::connect(&plain, OpenFlags::default(), key) {
+            Err(e @ (ReplicaError::StorageReadOnly(_) | ReplicaError::StorageFull(_))) if path.exists() => {
+                tracing::warn!(error = %e, "the replica's storage takes no writes; opening it read-only to show what it holds");
+                let read_only = OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                Self::connect(&read_only_uri(path), read_only, key).map_err(|again| match again {
+                    ReplicaError::Storage(_)
+                    | ReplicaError::StorageReadOnly(_)
+                    | ReplicaError::StorageFull(_) => e,
+                    other => other,
+                })
+            }
+            opened => opened,
+        }
+    }
+
+    /// [`Store::open_with`] with the SQLite open flags given.
+    fn connect(
+        target: &ReadTarget,
+        flags: OpenFlags,
+        key: Option<&ReplicaKey>,
+    ) -> Result<Self, ReplicaError> {
+        let lock = FileLock::take(&target.path)?;
+        let conn = Connection::open_with_flags(&target.open, flags)?;
+        // Set only when it is not WAL yet: opening a file that is needs no write.
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
@@ -326,6 +384,11 @@ impl Store {
         let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > VERSION {
             return Err(ReplicaError::StoreTooNew { found: version, supported: VERSION });
+        }
+        // A current file is opened without a write: a phone whose storage is full or read-only
+        // still opens and shows what it holds (a write then says why it cannot be made).
+        if version == VERSION {
+            return Ok(());
         }
         let tx = self.conn.transaction()?;
         if version < 1 {

@@ -400,7 +400,13 @@ impl SyncRun {
     ) -> Result<(), ReplicaError> {
         self.report.bytes_down += bytes.len();
         self.last_answer_bytes = bytes.len();
-        let response = SyncResponse::decode(bytes)?;
+        // An answer that does not decode came from something on the way as often as from the
+        // relay (a sign-in page not labelled as one, a cut or empty body): it is not a bug, and
+        // the work stays for the next try.
+        let response = SyncResponse::decode(bytes).map_err(|e| {
+            tracing::info!(error = %e, bytes = bytes.len(), "a sync answer did not decode");
+            ReplicaError::NotTheRelaysAnswer(e.to_string())
+        })?;
         // The link carried two exchanges in a row of at least half the budget, up or down (a
         // reply cut to the budget counts): it may carry twice as much. One is not enough: on the stairs, the request after a doubling is the
         // one the end of the window cuts, and the budget would swing between two sizes.

@@ -330,13 +330,15 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
         growth_share_mib,
     } = serve;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    // The address first: a start that cannot listen (the port in use) must not make a new
+    // database's district admin and print its token, shown once, for a relay that never ran.
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
     let damage = if check_integrity { integrity(&db).await? } else { None };
     let relay = open(&db).await?;
     let seeded =
         if demo { doorstep_server::demo::seed(&relay).await.context("seeding the demo")? } else { None };
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
-    let addr = listener.local_addr()?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "doorstep listening on {scheme}://{addr} (database {})", shown(&db))?;

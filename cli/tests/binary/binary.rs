@@ -177,6 +177,27 @@ fn a_bound_on_sync_work_of_nothing_is_refused_at_start() {
     assert!(help.contains("--sync-messages-in-hand") && help.contains("[default: 2048]"), "{help}");
 }
 
+/// A start that cannot listen makes no database and prints no admin token (shown once) for a
+/// relay that never ran.
+#[test]
+fn a_start_on_a_port_in_use_makes_no_database_and_no_admin() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("relay.db");
+    let out = doorstep()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
+        .arg(&db)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.contains(&format!("binding 127.0.0.1:{port}")), "{stderr}");
+    assert!(!stdout.contains("admin token"), "{stdout}");
+    assert!(!db.exists(), "no database was made");
+}
+
 #[test]
 fn the_admin_commands_work_on_a_database_file() {
     let dir = tempfile::tempdir().unwrap();

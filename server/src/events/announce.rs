@@ -272,4 +272,8 @@ impl Storage for Announcing {
     fn out_of_space(&self) -> Option<crate::storage::space::OutOfSpace> {
         self.inner.out_of_space()
     }
+
+    fn file_gone(&self) -> Option<String> {
+        self.inner.file_gone()
+    }
 }

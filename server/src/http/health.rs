@@ -11,8 +11,8 @@ use crate::memory;
 use crate::metrics::Gauges;
 use crate::state::AppState;
 
-/// Health: the process answers, the database passed its integrity check at start, its last
-/// write found room on the disk, and its storage reads. A damaged database is a 503 naming the
+/// Health: the process answers, the database passed its integrity check at start, its file is
+/// still the one at its path, its last write found room on the disk, and its storage reads. A damaged database is a 503 naming the
 /// damage: restarting will not cure it. A full disk is a 503 saying to free space: phones keep
 /// their changes meanwhile and the next write that succeeds makes the relay healthy again.
 pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError> {
@@ -20,6 +20,15 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
         let text = format!(
             "unhealthy: the database is damaged ({damage}); restore it from a backup\n\
              数据库已损坏，请从备份恢复\n"
+        );
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+            .into_response());
+    }
+    if let Some(gone) = state.relay.storage().file_gone() {
+        let text = format!(
+            "unhealthy: the database file was taken from under the relay ({gone}); what it writes now \
+             is lost when it stops: put the file back (with its -wal), or restore a backup, and restart\n\
+             数据库文件已被移走或替换：请放回原文件或从备份恢复后重启\n"
         );
         return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
             .into_response());

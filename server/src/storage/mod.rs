@@ -663,6 +663,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// `Some` while the store's writes are refused for want of disk space (`space.rs`). No
     /// default, so a store that wraps another must pass it on.
     fn out_of_space(&self) -> Option<space::OutOfSpace>;
+
+    /// `Some(what happened)` when the database file the store writes to is no longer at its
+    /// path (moved, deleted or replaced under the running relay: every write since goes to a
+    /// file nobody will open again). No default, so a store that wraps another passes it on.
+    fn file_gone(&self) -> Option<String>;
 }
 
 #[cfg(test)]

@@ -330,3 +330,18 @@ async fn json_routes_refuse_a_cut_body_an_encoded_body_and_a_wrong_method_in_the
         StatusCode::OK
     );
 }
+
+/// A database file moved away under the running relay: every write since goes to a file nobody
+/// opens again, so `/healthz` says so (it said ok, and those writes were gone at restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_fails_once_the_database_file_is_taken_from_under_the_relay() {
+    let relay = TestRelay::start().await;
+    let health = relay.http.get(format!("{}/healthz", relay.url)).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let db = relay.dir.path().join("relay.db");
+    std::fs::rename(&db, relay.dir.path().join("elsewhere.db")).unwrap();
+    let health = relay.http.get(format!("{}/healthz", relay.url)).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let text = health.text().await.unwrap();
+    assert!(text.contains("taken from under the relay") && text.contains("moved or deleted"), "{text}");
+}

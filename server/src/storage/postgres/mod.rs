@@ -230,6 +230,11 @@ impl Storage for PostgresStorage {
         None
     }
 
+    /// A PostgreSQL database has no file of the relay's to lose.
+    fn file_gone(&self) -> Option<String> {
+        None
+    }
+
     fn create_person(&self, person: NewPerson, at: Timestamp) -> StoreFuture<'_, ()> {
         on_connection!(self, |db| people::create_person(&db, &person, at).await)
     }

@@ -60,6 +60,8 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     // Whether the last write found the disk full.
     space: SpaceWatch,
+    // The file opened, as (device, inode), to tell it was moved or replaced under the relay.
+    identity: Option<(u64, u64)>,
 }
 
 impl SqliteStorage {
@@ -76,12 +78,14 @@ impl SqliteStorage {
         private_file(&path);
         let mut writer = open_connection(&path, true)?;
         schema::init(&mut writer)?;
+        let identity = file_identity(&path);
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 space: SpaceWatch::default(),
+                identity,
             }),
         })
     }
@@ -150,6 +154,20 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The file at `path` as (device, inode), where the platform says.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// The database holds residents' names, phone numbers and care needs: a new file is made
 /// readable by its owner only (SQLite gives its `-wal` and `-shm` files the same mode), and an
 /// existing one that others may read is named in a warning.
@@ -200,6 +218,16 @@ fn shrink(conn: &Connection) -> Result<(), StorageError> {
 impl Storage for SqliteStorage {
     fn out_of_space(&self) -> Option<OutOfSpace> {
         self.inner.space.out_of_space()
+    }
+
+    fn file_gone(&self) -> Option<String> {
+        let opened = self.inner.identity?;
+        let path = self.inner.path.display();
+        match file_identity(&self.inner.path) {
+            None => Some(format!("no file is at {path} any more (moved or deleted)")),
+            Some(now) if now != opened => Some(format!("the file at {path} is another file now (replaced)")),
+            Some(_) => None,
+        }
     }
 
     fn release_memory(&self) -> StoreFuture<'_, ()> {
@@ -470,6 +498,18 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+
+    #[test]
+    fn a_database_file_moved_away_under_the_store_is_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        let storage = SqliteStorage::open_blocking(path.clone()).unwrap();
+        assert_eq!(storage.file_gone(), None);
+        std::fs::rename(&path, dir.path().join("moved.db")).unwrap();
+        assert!(storage.file_gone().unwrap().contains("moved or deleted"), "{:?}", storage.file_gone());
+        std::fs::write(&path, b"").unwrap();
+        assert!(storage.file_gone().unwrap().contains("another file now"), "{:?}", storage.file_gone());
+    }
 
     #[test]
     fn a_new_database_and_its_wal_are_readable_by_their_owner_only() {

@@ -142,8 +142,8 @@ enum AdminCommand {
         /// The role it grants: volunteer, medic, coordinator or admin.
         #[arg(long)]
         role: Role,
-        /// Hours until it expires.
-        #[arg(long, default_value_t = 168)]
+        /// Hours until it expires (1 to 2160, ninety days).
+        #[arg(long, default_value_t = 168, value_parser = clap::value_parser!(u64).range(1..=2160))]
         hours: u64,
     },
     /// Revokes a person's membership of a compound, or with no compound every device token of the
@@ -550,7 +550,7 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Invite { compound, role, hours } => {
             let invite =
-                admin::create_invite(&relay, &me, compound, role, Duration::from_secs(hours.max(1) * 3600))
+                admin::create_invite(&relay, &me, compound, role, Duration::from_secs(hours * 3600))
                     .await?;
             writeln!(out, "{}", invite.code)?;
         }

@@ -550,8 +550,7 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Invite { compound, role, hours } => {
             let invite =
-                admin::create_invite(&relay, &me, compound, role, Duration::from_secs(hours * 3600))
-                    .await?;
+                admin::create_invite(&relay, &me, compound, role, Duration::from_secs(hours * 3600)).await?;
             writeln!(out, "{}", invite.code)?;
         }
         AdminCommand::Revoke { person, compound: Some(compound) } => {

@@ -146,15 +146,19 @@ enum AdminCommand {
         #[arg(long, default_value_t = 168, value_parser = clap::value_parser!(u64).range(1..=2160))]
         hours: u64,
     },
-    /// Revokes a person's membership of a compound, or with no compound every device token of the
-    /// person (a lost phone).
+    /// Revokes a person's membership of a compound; with no compound, every device token of the
+    /// person, or with `--device` one lost phone of theirs.
     Revoke {
         /// The person.
         #[arg(long)]
         person: PersonId,
         /// The compound.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "device")]
         compound: Option<CompoundId>,
+        /// One lost phone of the person's (its number, from `members`): the others keep their
+        /// tokens and their work not yet synced.
+        #[arg(long)]
+        device: Option<i64>,
     },
     /// Lists a compound's members with their person IDs (for `token` and `revoke`).
     Members {
@@ -553,18 +557,27 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
                 admin::create_invite(&relay, &me, compound, role, Duration::from_secs(hours * 3600)).await?;
             writeln!(out, "{}", invite.code)?;
         }
-        AdminCommand::Revoke { person, compound: Some(compound) } => {
+        AdminCommand::Revoke { person, compound: Some(compound), .. } => {
             admin::revoke_membership(&relay, &me, person, compound).await?;
             writeln!(out, "revoked {person} from {compound}")?;
         }
-        AdminCommand::Revoke { person, compound: None } => {
+        AdminCommand::Revoke { person, compound: None, device: Some(device) } => {
+            admin::revoke_device(&relay, &me, person, storage::DeviceId(device)).await?;
+            writeln!(out, "revoked device {device} of {person}; their other devices keep their tokens")?;
+        }
+        AdminCommand::Revoke { person, compound: None, device: None } => {
             let n = admin::revoke_devices(&relay, &me, person).await?;
             writeln!(out, "revoked {n} device tokens of {person}")?;
         }
         AdminCommand::Members { compound } => {
+            let devices = admin::member_devices(&relay, &me, compound).await?;
             for m in admin::members(&relay, &me, compound).await? {
                 let state = if m.revoked { "  (revoked / 已移出)" } else { "" };
                 writeln!(out, "{}  {:<11} {}{state}", m.person, m.role.as_str(), m.name)?;
+                for d in devices.iter().filter(|d| d.person == m.person) {
+                    let state = if d.revoked { "  (revoked / 已停用)" } else { "" };
+                    writeln!(out, "    device {}  {}{state}", d.device, d.name)?;
+                }
             }
         }
         AdminCommand::Token { person, device_name } => {

@@ -249,9 +249,28 @@ fn the_admin_commands_work_on_a_database_file() {
     let (ok, _, stderr) = run(&["invite", "--compound", &compound, "--role", "chef"]);
     assert!(!ok);
     assert!(stderr.contains("unknown role"), "{stderr}");
+    // A second phone of the admin's; `members` names each device, and one lost phone is
+    // revoked alone.
+    let (ok, _, stderr) = run(&["token", "--person", &admin, "--device-name", "备用手机"]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = run(&["members", "--compound", &compound]);
+    assert!(ok, "{stderr}");
+    let spare = stdout
+        .lines()
+        .find(|l| l.contains("备用手机"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("the spare phone is listed: {stdout}"))
+        .to_owned();
+    let (ok, stdout, stderr) = run(&["revoke", "--person", &admin, "--device", &spare]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains(&format!("revoked device {spare}")), "{stdout}");
+    let (_, stdout, _) = run(&["members", "--compound", &compound]);
+    assert!(stdout.lines().any(|l| l.contains("备用手机") && l.contains("revoked")), "{stdout}");
+    let (ok, _, stderr) = run(&["revoke", "--person", &admin, "--device", &spare]);
+    assert!(!ok && stderr.contains("no live device"), "{stderr}");
     let (ok, stdout, _) = run(&["revoke", "--person", &admin]);
     assert!(ok);
-    assert!(stdout.contains("revoked 1 device tokens"), "{stdout}");
+    assert!(stdout.contains("revoked 1 device tokens"), "the spare phone was revoked already: {stdout}");
     // Creating the compound made the admin its admin member; revoking works once.
     let (ok, stdout, stderr) = run(&["revoke", "--person", &admin, "--compound", &compound]);
     assert!(ok, "{stderr}");

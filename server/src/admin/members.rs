@@ -6,7 +6,7 @@ use doorstep_core::id::{CompoundId, PersonId};
 use super::{AdminError, Principal, require_compound};
 use crate::clock;
 use crate::relay::Relay;
-use crate::storage::{DeviceId, Member};
+use crate::storage::{DeviceId, Member, MemberDevice};
 
 /// A compound's members, revoked ones included.
 pub async fn members(
@@ -17,6 +17,18 @@ pub async fn members(
     require_compound(relay, compound).await?;
     principal.require_running(compound, "list members")?;
     Ok(relay.storage().members(compound).await?)
+}
+
+/// The devices of a compound's members (revoked ones included), oldest first: what revoking one
+/// lost phone names.
+pub async fn member_devices(
+    relay: &Relay,
+    principal: &Principal,
+    compound: CompoundId,
+) -> Result<Vec<MemberDevice>, AdminError> {
+    require_compound(relay, compound).await?;
+    principal.require_running(compound, "list members' devices")?;
+    Ok(relay.storage().member_devices(compound).await?)
 }
 
 /// Revokes a person's membership of a compound: their phone drops the compound's documents at its

@@ -1228,7 +1228,8 @@ mod validate_crafted {
         let batch = roster_batch(&fx, vec![dangling.clone()]);
         let v = batch.refused_as(&people.admin, ViolationKind::Malformed);
         assert_eq!(v.change, Some(dangling.hash()), "{v}");
-        assert!(v.reason.contains("writes into an object the document does not hold"), "{v}");
+        // Its numbers follow the change it no longer names, and its object is that change's.
+        assert!(v.reason.contains("so the change was crafted"), "{v}");
     }
 
     #[test]

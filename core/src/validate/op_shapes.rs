@@ -16,11 +16,15 @@
 
 use std::collections::HashMap;
 
-use automerge::legacy::{Key, ObjectId, OpId, OpType};
+use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ObjType, ReadDoc, ScalarValue};
 
 use super::violation::Problem;
 use crate::limits;
+
+/// The longest actor ID taken: Automerge makes 16-byte ones, and every phone downloads every
+/// actor of a document.
+const MAX_ACTOR_BYTES: usize = 32;
 
 /// Checks every operation of `changes` (ordered so that each follows its dependencies) against
 /// `doc`, the document they are about to be applied to; the change at fault, if any.
@@ -30,17 +34,35 @@ pub(super) fn check_op_shapes(doc: &Automerge, changes: &[Change]) -> Result<(),
     for change in changes {
         let at_fault = |reason: String| (Problem::malformed(reason), change.hash());
         let start = change.start_op().get();
+        // Automerge numbers a change's operations from one above every operation its author
+        // held, which is the highest of its dependencies': exactly, so a change can neither
+        // reuse numbers (the document would not load again) nor inflate them (to win every
+        // concurrent write, or to reach the end of the 32-bit numbers a saved document holds).
+        let mut seen_deps = std::collections::HashSet::new();
+        let mut highest = 0;
         for dep in change.deps() {
-            let before = max_ops
+            if !seen_deps.insert(dep) {
+                return Err(at_fault(format!(
+                    "it names dependency {dep} twice; Automerge never writes that, so the change was crafted"
+                )));
+            }
+            let max_op = max_ops
                 .get(dep)
                 .copied()
                 .or_else(|| doc.get_change_meta_by_hash(dep).map(|meta| meta.max_op))
                 .unwrap_or(0);
-            if start <= before {
-                return Err(at_fault(format!(
-                    "its first operation is numbered {start}, not above the {before} operations of change {dep} it depends on; Automerge never writes that, so the change was crafted"
-                )));
-            }
+            highest = highest.max(max_op);
+        }
+        if start != highest.saturating_add(1) {
+            return Err(at_fault(format!(
+                "its first operation is numbered {start}, where the operations it depends on end at {highest}; Automerge numbers a change's operations from the next, so the change was crafted"
+            )));
+        }
+        let actor_bytes = change.actor_id().to_bytes().len();
+        if actor_bytes > MAX_ACTOR_BYTES {
+            return Err(at_fault(format!(
+                "its actor is {actor_bytes} bytes; a phone's is 16, and at most {MAX_ACTOR_BYTES} are accepted"
+            )));
         }
         let decoded = change.decode();
         for (index, op) in decoded.operations.iter().enumerate() {
@@ -57,6 +79,24 @@ pub(super) fn check_op_shapes(doc: &Automerge, changes: &[Change]) -> Result<(),
                 (Key::Map(_), ObjType::Map) | (Key::Seq(_), ObjType::List | ObjType::Text) => {}
                 (Key::Map(key), _) => return Err(here(format!("writes by key {key:?} into a {kind:?}"))),
                 (Key::Seq(_), _) => return Err(here(format!("writes by position into a {kind:?}"))),
+            }
+            // In a list or a text, an insertion overwrites nothing, and anything else is the
+            // deletion of the element its key names (Doorstep never writes over an element).
+            if let Key::Seq(element) = &op.key {
+                if op.insert && !op.pred.is_empty() {
+                    return Err(here("inserts an element and names something it overwrites".into()));
+                }
+                if !op.insert {
+                    let names_its_element = match element {
+                        ElementId::Id(id) => op.pred.len() == 1 && op.pred.iter().all(|p| p == id),
+                        ElementId::Head => false,
+                    };
+                    if !matches!(op.action, OpType::Delete) || !names_its_element {
+                        return Err(here(
+                            "writes over a list or text element other than by deleting it".into(),
+                        ));
+                    }
+                }
             }
             match &op.action {
                 OpType::Delete if op.pred.is_empty() => {
@@ -188,9 +228,25 @@ mod tests {
         let attempts = object(&doc, &["task", "attempts"]);
         let put_status = |doc: &Automerge| edit(doc, |tx| tx.put(&task, "status", "open").unwrap());
 
-        let mut early = put_status(&doc);
-        early.start_op = std::num::NonZeroU64::new(3).unwrap();
-        assert!(check(&doc, early).unwrap_err().contains("not above the"));
+        for start in [3, doc.get_changes(&[])[0].max_op() + 2, u64::from(u32::MAX)] {
+            let mut numbered = put_status(&doc);
+            numbered.start_op = std::num::NonZeroU64::new(start).unwrap();
+            let refused = check(&doc, numbered).unwrap_err();
+            assert!(refused.contains("numbers a change's operations from the next"), "{start}: {refused}");
+        }
+        let mut twice = put_status(&doc);
+        twice.deps = vec![twice.deps[0], twice.deps[0]];
+        assert!(check(&doc, twice).unwrap_err().contains("twice"));
+        let mut long_actor = put_status(&doc);
+        long_actor.actor_id = ActorId::from(vec![7u8; 1000]);
+        assert!(check(&doc, long_actor).unwrap_err().contains("its actor is 1000 bytes"));
+
+        let mut insert_over = edit(&doc, |tx| tx.splice_text(&notes, 0, 0, "a").unwrap());
+        insert_over.operations[0].pred = vec![automerge::legacy::OpId(2, ActorId::from([1; 16]))].into();
+        assert!(check(&doc, insert_over).unwrap_err().contains("names something it overwrites"));
+        let mut delete_other = edit(&doc, |tx| tx.splice_text(&notes, 0, 1, "").unwrap());
+        delete_other.operations[0].pred = vec![automerge::legacy::OpId(7, ActorId::from([1; 16]))].into();
+        assert!(check(&doc, delete_other).unwrap_err().contains("other than by deleting it"));
 
         let mut key_into_list = edit(&doc, |tx| tx.put(&attempts, 0, "x").unwrap());
         key_into_list.operations[0].key = Key::Map("zzz".into());

@@ -242,10 +242,10 @@ mod tests {
         assert!(check(&doc, long_actor).unwrap_err().contains("its actor is 1000 bytes"));
 
         let mut insert_over = edit(&doc, |tx| tx.splice_text(&notes, 0, 0, "a").unwrap());
-        insert_over.operations[0].pred = vec![automerge::legacy::OpId(2, ActorId::from([1; 16]))].into();
+        insert_over.operations[0].pred = vec![OpId(2, ActorId::from([1; 16]))].into();
         assert!(check(&doc, insert_over).unwrap_err().contains("names something it overwrites"));
         let mut delete_other = edit(&doc, |tx| tx.splice_text(&notes, 0, 1, "").unwrap());
-        delete_other.operations[0].pred = vec![automerge::legacy::OpId(7, ActorId::from([1; 16]))].into();
+        delete_other.operations[0].pred = vec![OpId(7, ActorId::from([1; 16]))].into();
         assert!(check(&doc, delete_other).unwrap_err().contains("other than by deleting it"));
 
         let mut key_into_list = edit(&doc, |tx| tx.put(&attempts, 0, "x").unwrap());

@@ -29,8 +29,12 @@ pub enum TransportError {
     /// No connection, timeout, DNS: retry when back in signal.
     #[error("cannot reach the relay: {0}")]
     Network(String),
-    /// The token is missing or unknown to the relay (401 `unauthorized`): join again.
-    #[error("the relay did not accept this device's token: {0}")]
+    /// The token is missing or unknown to the relay (401 `unauthorized`): join again. After a
+    /// sync so answered, the replica lets a join with a new invite code go ahead although work
+    /// is unsynced, and sets that work aside for the coordinators' review (`lost_sign_in.rs`).
+    #[error(
+        "中继不认识这台手机的登录（中继可能从备份恢复过，或换了新的）；请向协调员要一个新的邀请码重新加入，本机未同步的工作不会丢失，会交给协调员处理 / the relay does not know this phone's sign-in (restored from a backup, or replaced?): join again with a new invite code from your coordinator; the work not yet synced is not lost, it goes to the coordinators for review (relay: {0})"
+    )]
     Unauthorized(String),
     /// The relay says this device's token was revoked (401 `token_revoked`): a coordinator
     /// removed the phone. [`sync`] wipes every compound from the replica before returning it.
@@ -896,9 +900,21 @@ pub async fn sync_with(
     clock: impl Fn() -> Timestamp,
     policy: &RetryPolicy,
 ) -> Result<SyncReport, TransportError> {
-    let mut report = sync_documents(replica, relay, &clock, policy).await?;
+    let mut report = sync_documents(replica, relay, &clock, policy).await.map_err(|e| unknown(replica, e))?;
     exchange_set_aside(replica, relay, &mut report).await?;
     Ok(report)
+}
+
+/// `error`, after remembering a 401 `unauthorized` (the relay does not know this token) on the
+/// replica: the next join may then go ahead with unsynced work, which it sets aside for review.
+fn unknown(replica: &Mutex<Replica>, error: TransportError) -> TransportError {
+    match &error {
+        TransportError::Unauthorized(_) => match lock(replica).note_sign_in_unknown() {
+            Ok(()) => error,
+            Err(e) => e.into(),
+        },
+        _ => error,
+    }
 }
 
 /// Sends what is set aside and not sent yet to the relay's review inbox, and learns what
@@ -1501,7 +1517,7 @@ pub async fn sign_in(replica: &Mutex<Replica>, relay: &RelayClient) -> Result<Me
             let compounds = lock(replica).wipe_after_token_revoked()?;
             return Err(TransportError::Removed { compounds });
         }
-        other => other?,
+        other => other.map_err(|e| unknown(replica, e))?,
     };
     lock(replica).set_identity(me.person)?;
     Ok(me)

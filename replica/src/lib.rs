@@ -24,6 +24,7 @@ pub mod http;
 mod journal;
 mod known_grants;
 pub mod link_rate;
+mod lost_sign_in;
 mod quarantine;
 mod relay_reads;
 mod replica;
@@ -37,6 +38,7 @@ mod sync_run;
 
 pub use cipher::{KEY_LEN, ReplicaKey};
 pub use error::{NOT_FROM_THE_RELAY, ReplicaError};
+pub use lost_sign_in::SIGN_IN_LOST;
 pub use quarantine::QuarantinedChange;
 pub use replica::{Identity, Replica};
 pub use retry::RetryPolicy;

@@ -61,7 +61,7 @@ const CLOCK_OFF_BY_RELAY_MINUS_PHONE: &str = "clock_off_by_ms";
 pub struct Replica {
     store: Store,
     device: ActorId,
-    person: Option<PersonId>,
+    pub(crate) person: Option<PersonId>,
     roles: BTreeMap<CompoundId, Role>,
     pub(crate) compounds: BTreeMap<CompoundId, Compound>,
     saved: HashMap<DocumentId, Saved>,
@@ -226,11 +226,21 @@ impl Replica {
     /// Records who this device acts for (after joining with an invite); forgets earlier removals.
     /// Another person than the one signed in (a shift hand-over on a shared phone) gets a new
     /// actor: the relay binds an actor to the first person who writes under it. Refused while
-    /// the person signed in has changes not yet synced ([`Replica::check_hand_over`]).
+    /// the person signed in has changes not yet synced ([`Replica::check_hand_over`]), unless the
+    /// relay no longer knows their sign-in: their unsynced work is then set aside for review
+    /// ([`Replica::set_aside_after_lost_sign_in`]) before the new person signs in.
     pub fn set_identity(&mut self, person: PersonId) -> Result<(), ReplicaError> {
         let new_actor: Option<[u8; 16]> = match self.person {
             Some(current) if current != person => {
                 self.check_hand_over()?;
+                if self.sign_in_unknown()? {
+                    // The relay will never take the earlier person's unsynced work from their
+                    // token: it goes to the coordinators' review, not up as the new person's.
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                    self.set_aside_after_lost_sign_in(Timestamp::from_millis(now))?;
+                }
                 Some(rand::random())
             }
             _ => None,
@@ -240,6 +250,7 @@ impl Replica {
         let mut writes = vec![
             Write::Meta { key: "person", value: person_text.as_bytes() },
             Write::Meta { key: REMOVED_FROM, value: b"" },
+            Write::DeleteMeta { key: crate::lost_sign_in::SIGN_IN_UNKNOWN },
             known_grants::forget(),
         ];
         if let Some(actor) = &new_actor {
@@ -277,8 +288,12 @@ impl Replica {
     /// changes are not all sent for review (the relay takes an item only from its author's
     /// token): before another person joins on this phone, so that no invite is spent on a
     /// hand-over that cannot happen yet and nothing is stranded on the phone.
+    ///
+    /// Not refused once the relay answered the token as unknown ([`Replica::sign_in_unknown`]):
+    /// that work can never go up under it, and the join that follows sets it aside for the
+    /// coordinators' review ([`Replica::set_aside_after_lost_sign_in`]) instead.
     pub fn check_hand_over(&self) -> Result<(), ReplicaError> {
-        if self.person.is_none() {
+        if self.person.is_none() || self.sign_in_unknown()? {
             return Ok(());
         }
         let unsynced = self.unsynced_changes();
@@ -300,6 +315,7 @@ impl Replica {
         self.store.commit(&[
             Write::Meta { key: "relay_url", value: url.as_bytes() },
             Write::Meta { key: "relay_token", value: token.as_bytes() },
+            Write::DeleteMeta { key: crate::lost_sign_in::SIGN_IN_UNKNOWN },
             known_grants::forget(),
             relay_reads::forget(RelayReads::CompactRequests),
             relay_reads::forget(RelayReads::DeflatedBodies),

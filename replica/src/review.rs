@@ -182,7 +182,14 @@ impl Replica {
                             Ok(doc) => doc,
                             Err(_) => continue,
                         },
-                        person: c.person.as_deref().and_then(|p| p.parse().ok()),
+                        // The relay takes an item naming only its sender: one made by an earlier
+                        // person whose sign-in the relay lost goes without a name, as the
+                        // sender's, its reason saying who made it (`lost_sign_in.rs`).
+                        person: c
+                            .person
+                            .as_deref()
+                            .and_then(|p| p.parse().ok())
+                            .filter(|p| self.person.is_none_or(|signed_in| signed_in == *p)),
                         summary: summary(self, c.operation.as_deref(), &c.document),
                         operation: c.operation.clone(),
                         made_at: c.made_at,

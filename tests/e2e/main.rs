@@ -12,6 +12,7 @@ mod hostile_relay;
 mod in_flight;
 #[path = "../../replica/tests/support/leaks.rs"]
 mod leaks;
+mod lost_sign_in;
 mod mission;
 mod quarantine;
 mod raw_http;

@@ -68,7 +68,7 @@ fn a_phone_the_restored_relay_no_longer_knows_joins_again_and_its_unsynced_work_
     // Kept and exportable on the phone as well.
     let export = dir.path().join("export.json");
     volunteer.ok(&["quarantine", "--export", export.to_str().unwrap()]);
-    assert!(std::fs::read_to_string(&export).unwrap().contains(&*kept[0]["hash"].as_str().unwrap()));
+    assert!(std::fs::read_to_string(&export).unwrap().contains(kept[0]["hash"].as_str().unwrap()));
 
     let cookie = dashboard_cookie(&relay, &coordinator);
     let inbox = request(

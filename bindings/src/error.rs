@@ -218,6 +218,8 @@ fn transport(error: TransportError) -> DoorstepError {
         }
         // An invite code that is unknown (404), used (409) or expired (410) is the user's input.
         TransportError::Refused { status: 404 | 409 | 410, reason } => DoorstepError::InvalidInput { reason },
+        // The code this phone joined with, typed again: the sentence says to sync.
+        e @ TransportError::AlreadyJoined { .. } => DoorstepError::InvalidInput { reason: e.to_string() },
         TransportError::Refused { reason, .. } => DoorstepError::Rejected { reason },
         // An answer that cannot be read came from something on the way as often as from the
         // relay (a sign-in page, a proxy cutting it): the work stays, and the next sync tries again.

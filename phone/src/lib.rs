@@ -179,6 +179,31 @@ pub enum PhoneCommand {
     },
 }
 
+/// `sync`: with the relay and token the phone keeps.
+async fn sync_now(
+    replica: &Mutex<Replica>,
+    ca: Option<&Path>,
+    out: &render::Output,
+) -> Result<(), PhoneError> {
+    let Some((url, token)) = lock(replica).remembered_relay()? else {
+        refuse_if_removed(&lock(replica))?;
+        return Err(PhoneError::NotJoined);
+    };
+    let client = relay_client(&url, Some(token), ca)?;
+    // What the phone calls its rounds and doors now: a change the relay refuses may be in a
+    // round this sync drops, and the quarantine still names it by them.
+    let before = render::DocumentNames::of(&lock(replica));
+    let report = match http::sync(replica, &client, now).await {
+        Err(TransportError::Removed { compounds }) => return Err(PhoneError::Removed(compounds)),
+        other => other?,
+    };
+    remember_labels(&mut lock(replica), &before)?;
+    people::learn_after_sync(replica, &client).await?;
+    let r = lock(replica);
+    out.synced(&report, r.unsynced_changes(), render::SetAside::of(&r)?);
+    Ok(())
+}
+
 /// Runs a phone command.
 pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
     let replica = Mutex::new(open_replica(&args)?);
@@ -197,6 +222,15 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             let client = relay_client(&relay, None, ca)?;
             let joined = match http::join_as(&replica, &client, &code, &device, Some(&name)).await {
                 Err(TransportError::Network(why)) => return Err(PhoneError::JoinUnanswered(why)),
+                // The code this phone joined with, typed again after the join was answered (the
+                // app killed before it looked done): it only has to sync.
+                Err(TransportError::AlreadyJoined { name: known })
+                    if lock(&replica).remembered_relay()?.is_some() =>
+                {
+                    let who = if known.is_empty() { name.as_str() } else { known.as_str() };
+                    eprintln!("already joined as {who} — syncing / 已以 {who} 的身份加入，正在同步");
+                    return sync_now(&replica, ca, &out).await;
+                }
                 other => other?,
             };
             lock(&replica).remember_relay(&relay, &joined.token)?;
@@ -231,24 +265,7 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             let report = http::sync(&replica, &client, now).await?;
             out.signed_in(&me, &report);
         }
-        PhoneCommand::Sync => {
-            let Some((url, token)) = lock(&replica).remembered_relay()? else {
-                refuse_if_removed(&lock(&replica))?;
-                return Err(PhoneError::NotJoined);
-            };
-            let client = relay_client(&url, Some(token), ca)?;
-            // What the phone calls its rounds and doors now: a change the relay refuses may be
-            // in a round this sync drops, and the quarantine still names it by them.
-            let before = render::DocumentNames::of(&lock(&replica));
-            let report = match http::sync(&replica, &client, now).await {
-                Err(TransportError::Removed { compounds }) => return Err(PhoneError::Removed(compounds)),
-                other => other?,
-            };
-            remember_labels(&mut lock(&replica), &before)?;
-            people::learn_after_sync(&replica, &client).await?;
-            let r = lock(&replica);
-            out.synced(&report, r.unsynced_changes(), render::SetAside::of(&r)?);
-        }
+        PhoneCommand::Sync => sync_now(&replica, ca, &out).await?,
         PhoneCommand::Status => out.status(&lock(&replica))?,
         PhoneCommand::Tasks { all } => {
             let r = lock(&replica);

@@ -97,6 +97,15 @@ pub enum TransportError {
         "根证书无法读取 / the relay's CA certificate is unusable: {0}; give a PEM file that starts with -----BEGIN CERTIFICATE-----"
     )]
     BadCaCertificate(String),
+    /// The invite code typed is the one this phone joined with, and the relay says it was used
+    /// (by this phone): nothing to join, and no new code to ask for; sync. Names the person.
+    #[error(
+        "这台手机已经用这个邀请码加入了（{name}），不需要新的邀请码，同步即可 / this phone already joined with this code, as {name}: no new code is needed, just sync"
+    )]
+    AlreadyJoined {
+        /// The person's name, as this phone knows it (empty if it does not).
+        name: String,
+    },
     /// The local replica failed.
     #[error(transparent)]
     Replica(ReplicaError),
@@ -1495,14 +1504,28 @@ pub async fn join_as(
     device_name: &str,
     name: Option<&str>,
 ) -> Result<JoinResponse, TransportError> {
-    // A hand-over that cannot happen yet must not spend the invite.
-    let key = {
+    // A hand-over that cannot happen yet must not spend the invite. The code this phone joined
+    // with, typed again, goes with the key it went with: the relay answers with the same person.
+    let (key, joined_before) = {
         let mut replica = lock(replica);
-        replica.check_hand_over()?;
-        replica.join_key()?
+        match replica.joined_with(invite_code)? {
+            Some(key) => (key, replica.identity().is_some()),
+            None => {
+                replica.check_hand_over()?;
+                (replica.join_key()?, false)
+            }
+        }
     };
-    let joined = relay.join(invite_code, device_name, name, Some(&key)).await?;
+    let joined = match relay.join(invite_code, device_name, name, Some(&key)).await {
+        // "Used already": by this phone, which is joined and only has to sync.
+        Err(TransportError::Refused { status: 409, .. }) if joined_before => {
+            let name = lock(replica).person_name()?.unwrap_or_default();
+            return Err(TransportError::AlreadyJoined { name });
+        }
+        other => other?,
+    };
     let mut replica = lock(replica);
+    replica.remember_joined_with(invite_code, &key)?;
     replica.set_identity(joined.person)?;
     replica.forget_join_key()?;
     Ok(joined)

@@ -50,6 +50,15 @@ struct Saved {
 
 /// The meta key of [`Replica::join_key`].
 const JOIN_KEY: &str = "join_key";
+/// The meta key of [`Replica::joined_with`] (not starting with [`JOIN_KEY`], which
+/// [`Replica::forget_join_key`] deletes by prefix).
+const JOINED_WITH: &str = "joined_with";
+
+/// An invite code as the replica keeps it: its SHA-256, hex, of the code without surrounding
+/// spaces and in upper case (the code itself is not kept).
+fn code_digest(code: &str) -> String {
+    doorstep_core::sync::document_copy::digest(code.trim().to_uppercase().as_bytes())
+}
 /// The meta key of [`Replica::clock_off_by_ms`].
 const CLOCK_OFF_BY: &str = "phone_clock_off_by_ms";
 /// Where files before 2026-12-06 kept it, with the other sign (the relay's clock minus the
@@ -282,6 +291,27 @@ impl Replica {
     /// Forgets the join key once a join was answered: the next join is another.
     pub fn forget_join_key(&mut self) -> Result<(), ReplicaError> {
         self.store.commit(&[Write::DeleteMetaStartingWith { prefix: JOIN_KEY }])
+    }
+
+    /// Remembers that the invite `code` was answered with a join sent with `key`: the same code
+    /// typed again (the app killed before the join looked done) goes with the same key, which
+    /// the relay answers with the same person and a new token, and a relay that says "used
+    /// already" is told as "already joined" ([`Replica::joined_with`]).
+    pub fn remember_joined_with(&mut self, code: &str, key: &str) -> Result<(), ReplicaError> {
+        let value = format!("{} {key}", code_digest(code));
+        self.store.commit(&[Write::Meta { key: JOINED_WITH, value: value.as_bytes() }])
+    }
+
+    /// The key the last answered join with invite `code` was sent with, if the last answered
+    /// join was with that code.
+    pub fn joined_with(&self, code: &str) -> Result<Option<String>, ReplicaError> {
+        let Some(stored) = self.store.meta(JOINED_WITH)?.and_then(|v| String::from_utf8(v).ok()) else {
+            return Ok(None);
+        };
+        Ok(stored
+            .split_once(' ')
+            .filter(|(digest, _)| *digest == code_digest(code))
+            .map(|(_, key)| key.to_owned()))
     }
 
     /// Fails while someone is signed in whose changes are not all synced, or whose set-aside

@@ -170,3 +170,50 @@ async fn a_join_whose_answer_was_lost_is_answered_again_for_the_same_phone() {
         assert!(refused.to_string().contains("used already"), "{refused}");
     }
 }
+
+/// A join stored on the phone whose app was killed before it looked done (no compound fetched
+/// yet): the volunteer types the same code again. The phone sends it with the key the answered
+/// join went with and gets the same person back, with a new token, and syncs. A relay that says
+/// "used already" for it all the same (past the day it answers a join again) is told as "already
+/// joined as 李强, just sync", never "ask your coordinator for a new one". Was: "used already".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_a_phone_joined_with_typed_again_says_already_joined_and_syncs() {
+    use std::sync::Mutex;
+
+    use doorstep_replica::Replica;
+    use doorstep_replica::http::{self, RelayClient, TransportError};
+
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("北林小区").await;
+    let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("李强.sqlite");
+    let transport = RelayClient::new(&relay.url, None).unwrap();
+    let replica = Mutex::new(Replica::open(&file).unwrap());
+    let first = http::join_as(&replica, &transport, &code, "李强的手机", Some("李强")).await.unwrap();
+    replica.lock().unwrap().remember_person_name("李强").unwrap();
+    // Killed here: joined, nothing fetched.
+    drop(replica);
+
+    let replica = Mutex::new(Replica::open(&file).unwrap());
+    let again = http::join_as(&replica, &transport, &code, "李强的手机", Some("李强"))
+        .await
+        .unwrap_or_else(|e| panic!("the code this phone joined with, typed again: {e}"));
+    assert_eq!((again.person, again.compound), (first.person, compound), "the same person");
+    let transport = transport.with_token(again.token.clone());
+    let report = http::sync(&replica, &transport, crate::harness::device_now).await.unwrap();
+    assert!(report.failed.is_empty() && !report.fetched.is_empty(), "{report:?}");
+
+    // The relay no longer answers that key again (its day is past): "used already" is this
+    // phone's own join.
+    replica.lock().unwrap().remember_joined_with(&code, "a-key-the-relay-no-longer-answers").unwrap();
+    let said = http::join_as(&replica, &transport, &code, "李强的手机", Some("李强")).await.unwrap_err();
+    assert!(matches!(&said, TransportError::AlreadyJoined { name } if name == "李强"), "{said:?}");
+    let shown = said.to_string();
+    assert!(
+        shown.contains("already joined with this code, as 李强") && shown.contains("just sync"),
+        "{shown}"
+    );
+    assert!(!shown.contains("new one"), "{shown}");
+    assert_eq!(replica.lock().unwrap().identity().map(|i| i.person), Some(first.person));
+}

@@ -29,6 +29,15 @@ pub const CHANGE_OPS: u64 = 1_000_000;
 /// Most operations (and changes) the columns of one whole-document chunk in a sync message may
 /// describe.
 pub const DOCUMENT_OPS: u64 = 5_000_000;
+/// Most actors the changes of one document message may be made under. A phone writes under its
+/// own (a new one when its file turns out to be an older copy); a phone forwarding its team's
+/// changes to a relay restored from an older backup carries one per teammate. Each is looked up
+/// before the message is taken, and 4,200 made-up ones in three requests once gave a document
+/// more heads than a sync may carry.
+pub const ACTORS_PER_MESSAGE: usize = 256;
+/// Most actors the relay has never seen that one message may bring: a phone's first sync, its
+/// sign-in on a shared phone, or its file restored from an older copy each bring one.
+pub const NEW_ACTORS_PER_MESSAGE: usize = 4;
 /// How deep an object may sit below a document's root. The deepest Doorstep writes is 4 (a
 /// round's `tasks` map, a task, its `attempts` list, an attempt); Automerge's patches carry each
 /// object's whole path, so a chain of nested objects costs the square of its depth to apply.

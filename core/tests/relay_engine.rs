@@ -339,3 +339,50 @@ fn another_persons_change_a_restored_relay_lacks_waits_for_its_author() {
     assert!(accepted.refused.is_none(), "{:?}", accepted.refused);
     assert_eq!(texts(&doc), ["他们的", "我的一", "我的二"]);
 }
+
+/// A phone writes under its own actor (a new one on a shared phone's sign-in, or when its file
+/// is an older copy): a message bringing changes under more actors the relay has never seen is
+/// refused whole (4,200 made-up ones gave a document more heads than a sync may carry).
+#[test]
+fn a_message_bringing_more_new_actors_than_a_phone_has_is_refused() {
+    let fx = Fixture::default();
+    let coordinator = fx.people.coordinator;
+    let roster = fx.compound.single(DocKind::Roster).unwrap().id();
+    let header = *fx.compound.document(roster).unwrap().header();
+    let relay_doc = fx.compound.document(roster).unwrap().automerge().clone();
+    let message_under = |actors: u8| {
+        let mut merged = relay_doc.clone();
+        for n in 0..actors {
+            let (phone, _) = roster_edit(&fx, 20 + n, &coordinator, &format!("第{n}个"));
+            merged.merge(&mut phone.document(roster).unwrap().automerge().clone()).unwrap();
+        }
+        read(roster, &message_with_changes(&merged, &relay_doc))
+    };
+    let limit = u8::try_from(doorstep_core::limits::NEW_ACTORS_PER_MESSAGE).unwrap();
+    let mut doc = relay_doc.clone();
+    let over = engine::apply(
+        &mut doc,
+        &header,
+        &coordinator,
+        message_under(limit + 1),
+        &HashMap::new(),
+        PeerState::new(),
+        now(&fx),
+        &Unlimited,
+    );
+    let refused = over.expect_err("one actor too many");
+    assert_eq!(refused.rejection.rule, rejection::MALFORMED, "{:?}", refused.rejection);
+    assert!(refused.rejection.reason.contains("actors the relay has never seen"), "{:?}", refused.rejection);
+    assert_eq!(doc.get_heads(), relay_doc.get_heads(), "nothing of it was taken");
+    engine::apply(
+        &mut doc,
+        &header,
+        &coordinator,
+        message_under(limit),
+        &HashMap::new(),
+        PeerState::new(),
+        now(&fx),
+        &Unlimited,
+    )
+    .expect("as many as a phone may bring are taken");
+}

@@ -49,6 +49,18 @@ pub fn read(
     let message = sync::decode(bytes, limits).map_err(|e| rejection::undecodable(doc, &e))?;
     budget.check("reading its changes").map_err(|e| rejection::over_budget(doc, &e))?;
     let changes = validate::changes_in(&message).map_err(|v| rejection::from_violation(doc, v))?;
-    let actors = changes.iter().map(|c| c.actor_id().to_hex_string()).collect();
+    let actors: BTreeSet<String> = changes.iter().map(|c| c.actor_id().to_hex_string()).collect();
+    if actors.len() > crate::limits::ACTORS_PER_MESSAGE {
+        return Err(rejection::reject(
+            doc,
+            rejection::TOO_LARGE,
+            None,
+            format!(
+                "the message's changes are made under {} actors; at most {} are taken in one message",
+                actors.len(),
+                crate::limits::ACTORS_PER_MESSAGE
+            ),
+        ));
+    }
     Ok(Incoming { message, changes, actors })
 }

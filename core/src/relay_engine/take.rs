@@ -88,6 +88,19 @@ pub fn take(
     {
         return Err(Turned { rejection, message: Some(message) });
     }
+    if bindings.len() > crate::limits::NEW_ACTORS_PER_MESSAGE {
+        let rejection = reject(
+            header.id,
+            rejection::MALFORMED,
+            new.first().map(Change::hash),
+            format!(
+                "the message brings changes under {} actors the relay has never seen; a phone writes under its own, and at most {} new ones are taken in one message",
+                bindings.len(),
+                crate::limits::NEW_ACTORS_PER_MESSAGE
+            ),
+        );
+        return Err(Turned { rejection, message: Some(message) });
+    }
     if let Err(stopped) = budget.check("checking its changes") {
         return Err(Turned { rejection: rejection::over_budget(header.id, &stopped), message: None });
     }

@@ -28,9 +28,13 @@ const MAX_ACTOR_BYTES: usize = 32;
 
 /// Checks every operation of `changes` (ordered so that each follows its dependencies) against
 /// `doc`, the document they are about to be applied to; the change at fault, if any.
-pub(super) fn check_op_shapes(doc: &Automerge, changes: &[Change]) -> Result<(), (Problem, ChangeHash)> {
+pub(super) fn check_op_shapes(
+    doc: &Automerge,
+    changes: &[Change],
+) -> Result<Vec<Overwrite>, (Problem, ChangeHash)> {
     let mut objects = Objects { doc, made: HashMap::new() };
     let mut max_ops: HashMap<ChangeHash, u64> = HashMap::new();
+    let mut overwrites = Vec::new();
     for change in changes {
         let at_fault = |reason: String| (Problem::malformed(reason), change.hash());
         let start = change.start_op().get();
@@ -65,6 +69,10 @@ pub(super) fn check_op_shapes(doc: &Automerge, changes: &[Change]) -> Result<(),
             )));
         }
         let decoded = change.decode();
+        // What each map key this change wrote holds after it, and the objects it made: a write
+        // names exactly what the key held when it was made (Automerge's `pred`).
+        let mut written: HashMap<(Option<OpRef>, String), Vec<OpRef>> = HashMap::new();
+        let mut made_here: std::collections::HashSet<OpRef> = std::collections::HashSet::new();
         for (index, op) in decoded.operations.iter().enumerate() {
             let counter = start.saturating_add(u64::try_from(index).unwrap_or(u64::MAX));
             let here = |what: String| {
@@ -97,6 +105,44 @@ pub(super) fn check_op_shapes(doc: &Automerge, changes: &[Change]) -> Result<(),
                         ));
                     }
                 }
+            }
+            if let Key::Map(key) = &op.key {
+                let obj = match &op.obj {
+                    ObjectId::Root => None,
+                    ObjectId::Id(OpId(c, a)) => Some((*c, a.clone())),
+                };
+                let mut named: Vec<OpRef> = op.pred.iter().map(|OpId(c, a)| (*c, a.clone())).collect();
+                named.sort();
+                let slot = (obj.clone(), key.to_string());
+                let held = match written.get(&slot) {
+                    Some(held) => Some(held.clone()),
+                    None if obj.as_ref().is_some_and(|o| made_here.contains(o)) => Some(Vec::new()),
+                    None => None,
+                };
+                match held {
+                    Some(held) if held != named => {
+                        return Err(here(format!(
+                            "writes {key:?} naming other operations than the ones it held"
+                        )));
+                    }
+                    Some(_) => {}
+                    None => overwrites.push(Overwrite {
+                        change: change.hash(),
+                        obj,
+                        key: key.to_string(),
+                        named,
+                        counter,
+                    }),
+                }
+                let now = if matches!(op.action, OpType::Delete) {
+                    Vec::new()
+                } else {
+                    vec![(counter, change.actor_id().clone())]
+                };
+                written.insert(slot, now);
+            }
+            if matches!(op.action, OpType::Make(_)) {
+                made_here.insert((counter, change.actor_id().clone()));
             }
             match &op.action {
                 OpType::Delete if op.pred.is_empty() => {
@@ -135,6 +181,58 @@ pub(super) fn check_op_shapes(doc: &Automerge, changes: &[Change]) -> Result<(),
             }
         }
         max_ops.insert(change.hash(), change.max_op());
+    }
+    Ok(overwrites)
+}
+
+/// An operation, as its counter and actor.
+type OpRef = (u64, ActorId);
+
+/// A write to a map key the document held before the change: what it names as overwritten must
+/// be what the key held at the change's dependencies, which only the document with the batch
+/// applied can say ([`check_overwrites`]). A write that names nothing though the key held a value
+/// its author had seen (a "concurrent" claim of a task they had seen assigned), or that names an
+/// operation of another key or object (which left whole-document copies that did not load), was
+/// made by hand.
+#[derive(Debug, Clone)]
+pub(super) struct Overwrite {
+    change: ChangeHash,
+    obj: Option<OpRef>,
+    key: String,
+    named: Vec<OpRef>,
+    counter: u64,
+}
+
+/// Checks the [`Overwrite`]s of the batch's `changes` against `after`, the document with the
+/// batch applied.
+pub(super) fn check_overwrites(
+    after: &Automerge,
+    changes: &[Change],
+    overwrites: &[Overwrite],
+) -> Result<(), Problem> {
+    for overwrite in overwrites {
+        let Some(change) = changes.iter().find(|c| c.hash() == overwrite.change) else { continue };
+        let obj = match &overwrite.obj {
+            None => automerge::ROOT,
+            Some((c, a)) => automerge::ObjId::Id(*c, a.clone(), 0),
+        };
+        let held = after.get_all_at(&obj, overwrite.key.as_str(), change.deps()).map(|values| {
+            let mut held: Vec<OpRef> = values
+                .into_iter()
+                .filter_map(|(_, id)| match id {
+                    automerge::ObjId::Id(c, a, _) => Some((c, a)),
+                    automerge::ObjId::Root => None,
+                })
+                .collect();
+            held.sort();
+            held
+        });
+        if held.as_ref().ok() != Some(&overwrite.named) {
+            return Err(Problem::malformed(format!(
+                "operation {} of change {} writes {:?} naming other operations than the ones it held when its author wrote it; Automerge never writes that, so the change was crafted",
+                overwrite.counter, overwrite.change, overwrite.key
+            )));
+        }
     }
     Ok(())
 }
@@ -194,8 +292,14 @@ mod tests {
         phone.get_changes(&doc.get_heads()).pop().unwrap().decode()
     }
 
+    /// Both halves: the shapes before the change is applied, what it overwrites after.
     fn check(doc: &Automerge, change: ExpandedChange) -> Result<(), String> {
-        check_op_shapes(doc, &[Change::from(change)]).map_err(|(problem, _)| problem.reason)
+        let change = Change::from(change);
+        let overwrites =
+            check_op_shapes(doc, std::slice::from_ref(&change)).map_err(|(problem, _)| problem.reason)?;
+        let mut after = doc.clone();
+        after.apply_changes([change.clone()]).map_err(|e| e.to_string())?;
+        check_overwrites(&after, &[change], &overwrites).map_err(|problem| problem.reason)
     }
 
     fn object(doc: &Automerge, path: &[&str]) -> automerge::ObjId {
@@ -260,6 +364,25 @@ mod tests {
         let mut delete_nothing = edit(&doc, |tx| tx.delete(&task, "notes").unwrap());
         delete_nothing.operations[0].pred = Vec::new().into();
         assert!(check(&doc, delete_nothing).unwrap_err().contains("without naming"));
+
+        // A write naming an operation of another key, and one naming nothing over a value its
+        // author had seen (a "concurrent" claim).
+        let mut other_key = edit(&doc, |tx| tx.delete(&task, "notes").unwrap());
+        let attempts_op = match &attempts {
+            automerge::ObjId::Id(c, a, _) => OpId(*c, a.clone()),
+            automerge::ObjId::Root => unreachable!(),
+        };
+        other_key.operations[0].pred = vec![attempts_op].into();
+        assert!(check(&doc, other_key).unwrap_err().contains("naming other operations"));
+        let mut as_if_concurrent = edit(&doc, |tx| tx.put(&task, "attempts", "x").unwrap());
+        as_if_concurrent.operations[0].pred = Vec::new().into();
+        assert!(check(&doc, as_if_concurrent).unwrap_err().contains("naming other operations"));
+        let mut twice_in_one = edit(&doc, |tx| {
+            tx.put(&task, "status", "open").unwrap();
+            tx.put(&task, "status", "closed").unwrap();
+        });
+        twice_in_one.operations[1].pred = Vec::new().into();
+        assert!(check(&doc, twice_in_one).unwrap_err().contains("naming other operations"));
 
         let counter = edit(&doc, |tx| tx.put(&task, "n", ScalarValue::counter(1)).unwrap());
         assert!(check(&doc, counter).unwrap_err().contains("counter"));

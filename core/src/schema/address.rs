@@ -200,7 +200,8 @@ pub fn normalize_width(text: &str) -> String {
         .filter(|c| !c.is_whitespace() && !is_invisible(*c))
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '—' | '–' | '‐' => '-',
+            // Every dash a keyboard or a spreadsheet writes reads as the hyphen it stands for.
+            '—' | '–' | '‐' | '\u{2011}' | '\u{2012}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' => '-',
             _ => c,
         })
         .collect()
@@ -215,6 +216,8 @@ pub fn unreadable_building(label: &str) -> Option<&'static str> {
 
 /// A building or unit label: a number or a short name, but not a whole address.
 pub fn is_label(label: &str) -> bool {
+    // As the import reads it: a full-width or typographic dash is a hyphen there.
+    let label = normalize_width(label);
     !label.contains('-') && !["号楼", "栋", "单元", "室"].iter().any(|s| label.contains(s))
 }
 
@@ -353,6 +356,18 @@ mod tests {
         check("17号楼3单元", None);
         check("17-3-", None);
         check("17--702", None);
+    }
+
+    /// A unit written with a full-width, typographic or minus-sign dash is a unit the import
+    /// reads as an address, as one written with a hyphen is.
+    #[test]
+    fn every_dash_is_a_hyphen_to_a_label() {
+        for dash in ['-', '－', '–', '—', '‐', '\u{2011}', '\u{2012}', '\u{2212}', '\u{FE58}', '\u{FE63}']
+        {
+            assert!(!is_label(&format!("3{dash}1")), "{dash:?}");
+        }
+        assert!(is_label("3") && is_label("A"));
+        check("17\u{2212}3\u{2212}702", Some(("", "17", Some("3"), "702")));
     }
 
     /// A zero-width space pasted into 楼号 made building "1\u{200b}" beside building "1".

@@ -32,7 +32,7 @@ pub(super) fn check_op_shapes(
     doc: &Automerge,
     changes: &[Change],
 ) -> Result<Vec<Overwrite>, (Problem, ChangeHash)> {
-    let mut objects = Objects { doc, made: HashMap::new() };
+    let mut objects = Objects { doc, known: HashMap::new() };
     let mut max_ops: HashMap<ChangeHash, u64> = HashMap::new();
     let mut overwrites = Vec::new();
     for change in changes {
@@ -169,7 +169,7 @@ pub(super) fn check_op_shapes(
                             limits::OBJECT_DEPTH
                         )));
                     }
-                    objects.made.insert((counter, change.actor_id().clone()), (*made, depth + 1));
+                    objects.known.insert((counter, change.actor_id().clone()), (*made, depth + 1));
                 }
                 OpType::Put(value) if kind == ObjType::Text => {
                     let one_character = matches!(value, ScalarValue::Str(s) if s.chars().count() == 1);
@@ -241,7 +241,7 @@ pub(super) fn check_overwrites(
 /// document (looked up once each: a 4,000-character splice writes 4,000 times into one text).
 struct Objects<'a> {
     doc: &'a Automerge,
-    made: HashMap<(u64, ActorId), (ObjType, usize)>,
+    known: HashMap<(u64, ActorId), (ObjType, usize)>,
 }
 
 impl Objects<'_> {
@@ -249,13 +249,13 @@ impl Objects<'_> {
         let ObjectId::Id(OpId(counter, actor)) = obj else {
             return Some((ObjType::Map, 0));
         };
-        if let Some(known) = self.made.get(&(*counter, actor.clone())) {
+        if let Some(known) = self.known.get(&(*counter, actor.clone())) {
             return Some(*known);
         }
         let id = automerge::ObjId::Id(*counter, actor.clone(), 0);
         let kind = self.doc.object_type(&id).ok()?;
         let depth = self.doc.parents(&id).ok()?.count();
-        self.made.insert((*counter, actor.clone()), (kind, depth));
+        self.known.insert((*counter, actor.clone()), (kind, depth));
         Some((kind, depth))
     }
 }

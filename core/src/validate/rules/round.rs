@@ -251,15 +251,6 @@ fn check_attempts(
         let attempt_label = format!("{label}'s attempt {index}");
         let attempt = attempt.as_ref().map_err(|err| Problem::schema(format!("{attempt_label}: {err}")))?;
         schema::check_fields(e.after, id, &ATTEMPT, &attempt_label, e.changes)?;
-        // One author writes an attempt once: a field holding two values at once (the author's
-        // name beside another's) was written by hand.
-        let fields = read::Fields::of(e.after, id);
-        if let Some(field) = ATTEMPT.fields.iter().find(|f| fields.is_conflicted(f.name)) {
-            return Err(Problem::schema(format!(
-                "{attempt_label}: field {:?} holds two values at once; an attempt is written once, by its author",
-                field.name
-            )));
-        }
         state::require_own_attempt(e.author.person, attempt.by).map_err(|rule| {
             forbid(
                 rule,
@@ -359,61 +350,14 @@ fn check_claims(e: &Effect<'_>, before_obj: &ObjId, obj: &ObjId, label: &str) ->
             }
         }
     }
-    // What the author saw when they wrote a value, whatever the write says it overwrote: a
-    // claim that names nothing overwritten, though its author had seen the task assigned to
-    // someone else, takes that person's task.
-    for (id, _) in new.iter().filter(|(id, _)| !old.iter().any(|(o, _)| o == id)) {
-        if let Some(seen) = assigned_as_its_author_saw_it(e, obj, id).into_iter().find(|(_, seen)| {
-            as_person(seen).map_or(true, |p| state::require_claim(e.author.role, me, p, None).is_err())
-        }) {
-            return Err(Problem::forbidden(
-                Rule::VolunteersClaimOnlyFreeTasks,
-                format!(
-                    "{} may not take {label}: their phone had seen it assigned to {}",
-                    e.who(),
-                    describe(&seen.1)
-                ),
-            ));
-        }
-    }
     Ok(())
-}
-
-/// The assignee values of `task` at the dependencies of the batch's change that wrote `write`:
-/// what its author saw.
-fn assigned_as_its_author_saw_it(
-    e: &Effect<'_>,
-    task: &ObjId,
-    write: &ObjId,
-) -> Vec<(ObjId, Option<Option<PersonId>>)> {
-    let ObjId::Id(counter, actor, _) = write else { return Vec::new() };
-    let Some(change) = e
-        .changes
-        .iter()
-        .find(|c| c.actor_id() == actor && (c.start_op().get()..=c.max_op()).contains(counter))
-    else {
-        return Vec::new();
-    };
-    assignee_values_at(e.after, task, change.deps())
 }
 
 /// Every value written to the task's assignee, with the ID of the write: `Some(None)` is
 /// nobody, `Some(Some(p))` a person, `None` something that is not an assignee at all.
 fn assignee_values(doc: &Automerge, task: &ObjId) -> Vec<(ObjId, Option<Option<PersonId>>)> {
-    typed_assignees(doc.get_all(task, "assignee").unwrap_or_default())
-}
-
-/// [`assignee_values`] at `heads`.
-fn assignee_values_at(
-    doc: &Automerge,
-    task: &ObjId,
-    heads: &[automerge::ChangeHash],
-) -> Vec<(ObjId, Option<Option<PersonId>>)> {
-    typed_assignees(doc.get_all_at(task, "assignee", heads).unwrap_or_default())
-}
-
-fn typed_assignees(values: Vec<(Value<'_>, ObjId)>) -> Vec<(ObjId, Option<Option<PersonId>>)> {
-    values
+    doc.get_all(task, "assignee")
+        .unwrap_or_default()
         .into_iter()
         .map(|(value, id)| {
             let value = match value {

@@ -3,7 +3,7 @@
 // replica files, and Debian's Chromium driven by playwright-core. Nothing is mocked.
 
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +120,15 @@ export class Relay {
   }
 }
 
+/** Debian's libfaketime, wherever this machine's architecture keeps it. */
+function libfaketime() {
+  const found = ['x86_64-linux-gnu', 'aarch64-linux-gnu', '.']
+    .map((arch) => path.join('/usr/lib', arch, 'faketime', 'libfaketime.so.1'))
+    .find((candidate) => existsSync(candidate));
+  if (!found) throw new Error('libfaketime.so.1 is not installed: run scripts/test-browser, which installs Debian\'s faketime');
+  return found;
+}
+
 /** A command-line phone (`doorstep phone --json`) with its own replica file. */
 export class Phone {
   constructor(dir, name) {
@@ -131,15 +140,21 @@ export class Phone {
     return this.runWithClock(null, ...args);
   }
 
-  /** `run` with the phone's clock `offset` from the real one (`+3d`, `-40d`: libfaketime's
-   * `faketime -f`, which scripts/test-browser installs); `null` for the real clock. */
+  /** `run` with the phone's clock `offset` from the real one (`+3d`, `-40d`), `null` for the
+   * real clock. The phone runs with Debian's libfaketime preloaded (scripts/test-browser installs
+   * it), not under the `faketime` wrapper: the wrapper names a POSIX semaphore after its own pid
+   * and refuses to start when a killed earlier run left one of that name behind. */
   async runWithClock(offset, ...args) {
-    const command = [doorstepBin(), 'phone', '--db', this.db, '--json', ...args];
-    const [file, argv] = offset === null ? [command[0], command.slice(1)] : ['faketime', ['-f', offset, ...command]];
+    const file = doorstepBin();
+    const argv = ['phone', '--db', this.db, '--json', ...args];
+    const env = { ...process.env, RUST_LOG: 'error' };
+    if (offset !== null) {
+      env.LD_PRELOAD = libfaketime();
+      env.FAKETIME = offset;
+      env.FAKETIME_DONT_FAKE_MONOTONIC = '1';
+    }
     try {
-      const { stdout } = await run(file, argv, {
-        env: { ...process.env, RUST_LOG: 'error' },
-      });
+      const { stdout } = await run(file, argv, { env });
       const text = stdout.trim();
       try {
         return JSON.parse(text);

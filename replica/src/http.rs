@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::sync::body_deflate::{self, DEFLATE, Effort};
-use doorstep_core::sync::clock_header;
 use doorstep_core::sync::document_copy::{
     COPY_ADVISED_HEADER, COPY_BYTES_HEADER, COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER,
     parse_advised,
@@ -15,6 +14,7 @@ use doorstep_core::sync::document_copy::{
 use doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER;
 use doorstep_core::sync::request_pieces::{DEFLATED, PIECES_PATH, PiecesHeld};
 use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange};
+use doorstep_core::sync::{answer_to, clock_header};
 use doorstep_core::{Role, Timestamp, limits};
 use serde::{Deserialize, Serialize};
 
@@ -355,13 +355,15 @@ impl RelayClient {
         // One copy of the body per attempt: reqwest takes it by value.
         // A sync request may be sent twice: the relay takes a change it already holds as a no-op.
         let mut started = std::time::Instant::now();
+        let mut request_id = String::new();
         let response = once_more_if_closed(|| {
             started = std::time::Instant::now();
-            self.post_sync(bytes.clone(), deflated, reply_budget, phone_clock)
+            request_id = answer_to::request_id(rand::random());
+            self.post_sync(bytes.clone(), deflated, reply_budget, phone_clock, request_id.clone())
         })
         .await
         .map_err(network)?;
-        self.answered(response, sent, started).await
+        self.answered(response, sent, started, request_id).await
     }
 
     /// A sync answer (to `POST /v1/sync`, or to the piece that completed a request in pieces):
@@ -371,7 +373,12 @@ impl RelayClient {
         response: reqwest::Response,
         sent: usize,
         started: std::time::Instant,
+        request_id: String,
     ) -> Result<Exchanged, TransportError> {
+        let answer_to = response
+            .headers()
+            .get(answer_to::ANSWER_TO_HEADER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         *self.copies_advised.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = response
             .headers()
             .get(COPY_ADVISED_HEADER)
@@ -389,7 +396,16 @@ impl RelayClient {
             .and_then(|v| v.to_str().ok())
             .and_then(clock_header::read);
         let (answer, received) = read_answer(response).await?;
-        Ok(Exchanged { answer, sent, received, relay_reads_deflate, took: started.elapsed(), relay_time })
+        Ok(Exchanged {
+            answer,
+            sent,
+            received,
+            relay_reads_deflate,
+            took: started.elapsed(),
+            relay_time,
+            request_id,
+            answer_to,
+        })
     }
 
     /// How much of `request` the relay holds, or that it took it (`GET /v1/sync/pieces`).
@@ -435,6 +451,8 @@ impl RelayClient {
         if let Some(token) = &self.token {
             call = call.bearer_auth(token);
         }
+        let request_id = answer_to::request_id(rand::random());
+        call = call.header(answer_to::REQUEST_HEADER, &request_id);
         let started = std::time::Instant::now();
         let response = match call.send().await {
             Err(e) if closed_before_answer(&e) => return Ok(PiecesSent::Cut(network(e).to_string())),
@@ -444,7 +462,7 @@ impl RelayClient {
             let bytes = checked(response).await?;
             return Ok(PiecesSent::Held(plausible(&bytes, request)?));
         }
-        Ok(PiecesSent::Answered(self.answered(response, sent, started).await?))
+        Ok(PiecesSent::Answered(self.answered(response, sent, started, request_id).await?))
     }
 
     fn pieces_url(&self, request: &RequestInPieces, from: Option<usize>) -> String {
@@ -522,12 +540,14 @@ impl RelayClient {
         deflated: bool,
         reply_budget: Option<usize>,
         phone_clock: Option<Timestamp>,
+        request_id: String,
     ) -> Result<reqwest::Response, reqwest::Error> {
         let mut request = self
             .http
             .post(format!("{}/v1/sync", self.base))
             .header("content-type", "application/cbor")
             .header("accept-encoding", DEFLATE)
+            .header(answer_to::REQUEST_HEADER, request_id)
             .body(body);
         if deflated {
             request = request.header("content-encoding", DEFLATE);
@@ -632,6 +652,10 @@ pub struct Exchanged {
     pub took: Duration,
     /// The relay's clock when it answered (its `Date` header, to the second), if it said.
     pub relay_time: Option<Timestamp>,
+    /// The id the request went with (core's `sync/answer_to.rs`).
+    pub request_id: String,
+    /// The request the answer says it answers, if it names one.
+    pub answer_to: Option<String>,
 }
 
 /// What a piece of a request in pieces brought back.
@@ -1343,13 +1367,25 @@ pub async fn finish_earlier_request(
 }
 
 /// Applies a sync answer to `run` and the replica: its replies, what the link carried and how
-/// fast, and whether the relay reads compressed requests.
+/// fast, and whether the relay reads compressed requests. An answer that names another request
+/// than the one sent, or none from a relay that names every one (core's `sync/answer_to.rs`), is
+/// not applied: it is not the relay's answer ([`ReplicaError::NotTheRelaysAnswer`]), and the
+/// phone's work stays as it was for the next sync.
 pub fn handle_answer(
     run: &mut SyncRun,
     replica: &mut Replica,
     answer: &Exchanged,
     now: Timestamp,
 ) -> Result<(), ReplicaError> {
+    let named =
+        answer_to::judge(&answer.request_id, answer.answer_to.as_deref(), replica.relay_names_requests())
+            .map_err(|e| {
+                tracing::warn!(error = %e, "a sync answer for another request; not applied");
+                ReplicaError::NotTheRelaysAnswer(e.to_string())
+            })?;
+    if named {
+        replica.learn_relay_names_requests()?;
+    }
     if let Some(relay_time) = answer.relay_time {
         run.heard_relay_clock(relay_time, now);
     }

@@ -16,6 +16,7 @@ mod lost_sign_in;
 mod mission;
 mod quarantine;
 mod raw_http;
+mod replayed_answer;
 mod restored;
 mod reviews;
 mod scale_out;

@@ -12,6 +12,7 @@
 //! `message_check.rs` for why), and the protocol steps that read a peer's heads and bloom
 //! filters run with Automerge's panics contained.
 
+pub mod answer_to;
 pub mod body_deflate;
 mod changes_or_whole;
 mod client;

@@ -1,5 +1,5 @@
 //! Around every request: a tracing span, a time limit, `Strict-Transport-Security` over HTTPS,
-//! the log line (with the `AppError` the
+//! the request's id named in the answer (core's `sync/answer_to.rs`), the log line (with the `AppError` the
 //! handler put on the response, if any) and the request metrics.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +10,7 @@ use axum::http::HeaderValue;
 use axum::http::header::STRICT_TRANSPORT_SECURITY;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use doorstep_core::sync::answer_to::{ANSWER_TO_HEADER, REQUEST_HEADER, is_request_id};
 use tracing::Instrument;
 
 use crate::client::Client;
@@ -35,10 +36,15 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let started = Instant::now();
     let limit = state.config.limits.request_timeout;
     let https = Client::of(req.extensions()).https;
+    let request_id = req.headers().get(REQUEST_HEADER).filter(|id| is_request_id(id.as_bytes())).cloned();
     let mut response = match tokio::time::timeout(limit, next.run(req).instrument(span.clone())).await {
         Ok(response) => response,
         Err(_) => AppError::Timeout(limit).into_response(),
     };
+    if let Some(id) = request_id {
+        // The phone applies a sync answer only when it names the request it sent.
+        response.headers_mut().insert(ANSWER_TO_HEADER, id);
+    }
     if https {
         // Over HTTPS, tell browsers to use nothing else for this host for a year.
         response.headers_mut().insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));

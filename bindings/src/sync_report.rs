@@ -98,6 +98,9 @@ pub struct SyncReport {
     /// Operations the relay refused for a time this phone's wrong clock wrote, carried out again
     /// at that time moved by the relay's clock, and synced: nothing set aside.
     pub retimed: u32,
+    /// Records kept from this phone's damaged copy of a document (one that did not load when the
+    /// replica opened, see `load_problems()`), carried out again on the relay's copy and synced.
+    pub recovered: u32,
     /// This phone's clock minus the relay's, in milliseconds (positive: the phone's is ahead, as
     /// on the members page), when they are more than five minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
     /// (what the phone records is stamped with its own clock).
@@ -122,6 +125,7 @@ impl From<doorstep_replica::SyncReport> for SyncReport {
             set_aside_sent: u32::try_from(r.set_aside_sent).unwrap_or(u32::MAX),
             set_aside_decided: u32::try_from(r.set_aside_decided).unwrap_or(u32::MAX),
             retimed: u32::try_from(r.retimed).unwrap_or(u32::MAX),
+            recovered: u32::try_from(r.recovered).unwrap_or(u32::MAX),
             clock_off_by_ms: r.clock_off_by_ms,
         }
     }

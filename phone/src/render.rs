@@ -74,6 +74,7 @@ impl Output {
         let set_aside = SetAside::of(replica)?;
         let removed_from = replica.removed_from()?;
         let name = replica.person_name()?;
+        let damaged = replica.damaged_documents();
         // A phone whose token was revoked was wiped, unsynced changes included: "all synced"
         // would say the work reached the relay.
         let wiped =
@@ -95,6 +96,7 @@ impl Output {
             "set_aside_states": {"under_review": set_aside.under_review, "to_send": set_aside.to_send, "not_accepted": set_aside.not_accepted},
             "standing": where_it_stands,
             "removed_from": removed_from,
+            "damaged": damaged.iter().map(|(doc, kept)| json!({"doc": doc, "kept": kept})).collect::<Vec<_>>(),
         });
         self.emit(&value, || {
             let mut s = match replica.identity() {
@@ -120,6 +122,12 @@ impl Output {
             });
             if let Some(off) = replica.clock_off_by_ms() {
                 s.push_str(&format!("\nat the last sync / 上次同步时: {}", clock_off_text(off)));
+            }
+            for (doc, kept) in &damaged {
+                s.push_str(&format!(
+                    "\nthis phone's copy of document {doc} is damaged and did not load; its {} kept, and carried out again on the relay's copy at the next sync / 本机文件 {doc} 的副本已损坏，无法读取；其中 {kept} 项记录已保留，下次同步时会在中继的版本上重新执行",
+                    plural(*kept, "record is", "records are")
+                ));
             }
             if set_aside.total() > 0 {
                 s.push_str("\nsee `doorstep phone quarantine` for what was set aside and why / 搁置的内容及原因见 `doorstep phone quarantine`");
@@ -624,6 +632,13 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
         s.push_str(&format!(
             "\n{} recorded by this phone's wrong clock carried out again at the relay's time and synced / {n} 项按错误手机时间记录的修改已按中继时间重新执行并同步",
             plural(n, "change", "changes")
+        ));
+    }
+    if report.recovered > 0 {
+        let n = report.recovered;
+        s.push_str(&format!(
+            "\n{} kept from this phone's damaged copy of a document carried out again on the relay's copy and synced / 本机损坏的文件副本中保留的 {n} 项记录已在中继的版本上重新执行并同步",
+            plural(n, "record", "records")
         ));
     }
     if report.reapplied > 0 {

@@ -1203,7 +1203,9 @@ async fn sync_once(
     relay: &RelayClient,
     clock: &impl Fn() -> Timestamp,
 ) -> Result<(SyncReport, bool), TransportError> {
-    let (mut report, deferred) = sync_run(replica, relay, clock).await?;
+    let (report, deferred) = sync_run(replica, relay, clock).await?;
+    let (report, deferred) = recover_damaged_copies(replica, relay, clock, report, deferred).await?;
+    let mut report = report;
     if !lock(replica).wants_copies() {
         return Ok((report, deferred));
     }
@@ -1217,6 +1219,29 @@ async fn sync_once(
     };
     fetched.count_in(&mut report);
     if !fetched.sync_follows() {
+        return Ok((report, deferred));
+    }
+    let (since, deferred_since) = sync_run(replica, relay, clock).await?;
+    report.add(since);
+    Ok((report, deferred || deferred_since))
+}
+
+/// After a run that fetched again a document whose stored copy did not load: its journaled
+/// operations carried out again on the relay's copy (`damaged_copy.rs`), and a run that sends them.
+async fn recover_damaged_copies(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+    clock: &impl Fn() -> Timestamp,
+    mut report: SyncReport,
+    deferred: bool,
+) -> Result<(SyncReport, bool), TransportError> {
+    if lock(replica).damaged_documents().is_empty() {
+        return Ok((report, deferred));
+    }
+    let done = crate::damaged_copy::carry_out_again(&mut lock(replica), clock())?;
+    report.recovered += done.reapplied;
+    report.set_aside += done.set_aside;
+    if done.reapplied == 0 {
         return Ok((report, deferred));
     }
     let (since, deferred_since) = sync_run(replica, relay, clock).await?;

@@ -17,6 +17,7 @@
 mod actor_rotation;
 mod cipher;
 pub mod copy_fetch;
+mod damaged_copy;
 mod error;
 mod file_lock;
 #[cfg(feature = "http")]

@@ -1,7 +1,7 @@
 //! The replica: compounds in memory, every change written through to SQLite before the call
 //! returns.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use automerge::{ActorId, ChangeHash};
@@ -102,9 +102,10 @@ pub struct Replica {
     /// [`Replica::clock_off_by_ms`]).
     clock_off_by_ms: Option<i64>,
     load_problems: Vec<String>,
-    /// The stored documents that did not load (their journal entries are kept, see
-    /// `sync_run::forget_synced_journal`).
-    unloadable: HashSet<DocumentId>,
+    /// The stored documents that did not load, with the journaled changes each kept (their
+    /// journal is kept, see `sync_run::forget_synced_journal`, and carried out again once the
+    /// relay's copy is held, see `damaged_copy.rs`).
+    unloadable: BTreeMap<DocumentId, usize>,
 }
 
 impl Replica {
@@ -189,7 +190,7 @@ impl Replica {
             last_sync_news,
             clock_off_by_ms,
             load_problems: Vec::new(),
-            unloadable: HashSet::new(),
+            unloadable: BTreeMap::new(),
         };
         for stored in replica.store.documents()? {
             let id = stored.header.id;
@@ -205,13 +206,20 @@ impl Replica {
                 Err(e) => {
                     tracing::error!(doc = %id, error = %e, "stored document cannot be loaded; it will be fetched again at the next sync");
                     replica.load_problems.push(format!("document {id}: {e}"));
-                    replica.unloadable.insert(id);
+                    replica.unloadable.insert(id, 0);
                 }
             }
         }
         for (doc, bytes) in replica.store.peer_states()? {
             if let (Ok(id), Ok(state)) = (doc.parse::<DocumentId>(), PeerState::decode(&bytes)) {
                 replica.peer_states.insert(id, state);
+            }
+        }
+        if !replica.unloadable.is_empty() {
+            for (_, doc) in replica.store.journal_hashes()? {
+                if let Some(kept) = doc.parse().ok().and_then(|id| replica.unloadable.get_mut(&id)) {
+                    *kept += 1;
+                }
             }
         }
         replica.copies.relay_ahead = relay_ahead(&replica.store)?;
@@ -491,9 +499,22 @@ impl Replica {
         &self.load_problems
     }
 
-    /// Whether the stored document `id` did not load when the file was opened.
+    /// Whether the stored document `id` did not load when the file was opened (and has not been
+    /// fetched again and its journal carried out again since).
     pub(crate) fn did_not_load(&self, id: DocumentId) -> bool {
-        self.unloadable.contains(&id)
+        self.unloadable.contains_key(&id)
+    }
+
+    /// The stored documents that did not load, each with the changes journaled in it: work made
+    /// on this phone that is not on the relay yet, carried out again on the relay's copy once
+    /// the sync has fetched it (`damaged_copy.rs`).
+    pub fn damaged_documents(&self) -> Vec<(DocumentId, usize)> {
+        self.unloadable.iter().map(|(id, kept)| (*id, *kept)).collect()
+    }
+
+    /// Document `id` is held again, its journal carried out again.
+    pub(crate) fn repaired(&mut self, id: DocumentId) {
+        self.unloadable.remove(&id);
     }
 
     /// Adds a compound built elsewhere (e.g. by `Compound::create` on an admin's device) with
@@ -769,17 +790,28 @@ impl Replica {
     }
 
     /// Local changes (made on this device) the relay is not known to have: "N changes not yet
-    /// synced". Derived from the sync state, never counted separately.
+    /// synced". Derived from the sync state, never counted separately, and the changes journaled
+    /// in stored copies that did not load ([`Replica::damaged_documents`]).
     pub fn unsynced_changes(&self) -> usize {
-        self.compounds
-            .values()
-            .flat_map(Compound::documents)
-            .map(|doc| {
-                let shared =
-                    self.peer_states.get(&doc.id()).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
-                doc.automerge().get_changes(&shared).iter().filter(|c| c.actor_id() == &self.device).count()
-            })
-            .sum()
+        let in_damaged_copies: usize = self.unloadable.values().sum();
+        in_damaged_copies
+            + self
+                .compounds
+                .values()
+                .flat_map(Compound::documents)
+                .map(|doc| {
+                    let shared = self
+                        .peer_states
+                        .get(&doc.id())
+                        .map(|s| s.shared_heads().to_vec())
+                        .unwrap_or_default();
+                    doc.automerge()
+                        .get_changes(&shared)
+                        .iter()
+                        .filter(|c| c.actor_id() == &self.device)
+                        .count()
+                })
+                .sum::<usize>()
     }
 
     /// When the last sync completed (device time).

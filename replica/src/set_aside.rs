@@ -301,7 +301,7 @@ pub(crate) fn rebuild(
 
 /// Carries a journaled operation out again on `scratch`, at time `at` (its own, or moved by the
 /// relay's clock), and returns the new change it made in document `id`, if any.
-fn reapply(
+pub(crate) fn reapply(
     scratch: &mut Compound,
     id: doorstep_core::id::DocumentId,
     entry: &JournalEntry,

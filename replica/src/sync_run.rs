@@ -73,6 +73,9 @@ pub struct SyncReport {
     /// Operations the relay refused for a time the phone's wrong clock wrote, carried out again
     /// at that time moved by the relay's clock, and synced (`set_aside::Retime`).
     pub retimed: usize,
+    /// Operations journaled in a stored copy of a document that did not load, carried out again
+    /// on the relay's copy once fetched, and synced (`damaged_copy.rs`).
+    pub recovered: usize,
     /// The phone's clock minus the relay's, in milliseconds (positive: the phone's is ahead, as
     /// on the members page), when they are more than
     /// [`CLOCK_OFF_BY_MS`](doorstep_core::time::CLOCK_OFF_BY_MS) apart (the phone's date, time or time zone is wrong): what the phone
@@ -101,6 +104,7 @@ impl SyncReport {
         self.set_aside_sent += run.set_aside_sent;
         self.set_aside_decided += run.set_aside_decided;
         self.retimed += run.retimed;
+        self.recovered += run.recovered;
         self.clock_off_by_ms = run.clock_off_by_ms.or(self.clock_off_by_ms);
     }
 

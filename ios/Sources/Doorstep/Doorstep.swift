@@ -4545,6 +4545,11 @@ public struct SyncReport: Equatable, Hashable {
      */
     public var retimed: UInt32
     /**
+     * Records kept from this phone's damaged copy of a document (one that did not load when the
+     * replica opened, see `load_problems()`), carried out again on the relay's copy and synced.
+     */
+    public var recovered: UInt32
+    /**
      * This phone's clock minus the relay's, in milliseconds (positive: the phone's is ahead, as
      * on the members page), when they are more than five minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
      * (what the phone records is stamped with its own clock).
@@ -4607,6 +4612,10 @@ public struct SyncReport: Equatable, Hashable {
          * at that time moved by the relay's clock, and synced: nothing set aside.
          */retimed: UInt32, 
         /**
+         * Records kept from this phone's damaged copy of a document (one that did not load when the
+         * replica opened, see `load_problems()`), carried out again on the relay's copy and synced.
+         */recovered: UInt32, 
+        /**
          * This phone's clock minus the relay's, in milliseconds (positive: the phone's is ahead, as
          * on the members page), when they are more than five minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
          * (what the phone records is stamped with its own clock).
@@ -4626,6 +4635,7 @@ public struct SyncReport: Equatable, Hashable {
         self.setAsideSent = setAsideSent
         self.setAsideDecided = setAsideDecided
         self.retimed = retimed
+        self.recovered = recovered
         self.clockOffByMs = clockOffByMs
     }
 
@@ -4660,6 +4670,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 setAsideSent: FfiConverterUInt32.read(from: &buf), 
                 setAsideDecided: FfiConverterUInt32.read(from: &buf), 
                 retimed: FfiConverterUInt32.read(from: &buf), 
+                recovered: FfiConverterUInt32.read(from: &buf), 
                 clockOffByMs: FfiConverterOptionInt64.read(from: &buf)
         )
     }
@@ -4680,6 +4691,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.setAsideSent, into: &buf)
         FfiConverterUInt32.write(value.setAsideDecided, into: &buf)
         FfiConverterUInt32.write(value.retimed, into: &buf)
+        FfiConverterUInt32.write(value.recovered, into: &buf)
         FfiConverterOptionInt64.write(value.clockOffByMs, into: &buf)
     }
 }

@@ -5816,6 +5816,12 @@ data class SyncReport (
     var `retimed`: kotlin.UInt
     , 
     /**
+     * Records kept from this phone's damaged copy of a document (one that did not load when the
+     * replica opened, see `load_problems()`), carried out again on the relay's copy and synced.
+     */
+    var `recovered`: kotlin.UInt
+    , 
+    /**
      * This phone's clock minus the relay's, in milliseconds (positive: the phone's is ahead, as
      * on the members page), when they are more than five minutes apart: the phone's date, time or time zone is wrong. Ask the volunteer to set it
      * (what the phone records is stamped with its own clock).
@@ -5852,6 +5858,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
             FfiConverterOptionalLong.read(buf),
         )
     }
@@ -5872,6 +5879,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterUInt.allocationSize(value.`setAsideSent`) +
             FfiConverterUInt.allocationSize(value.`setAsideDecided`) +
             FfiConverterUInt.allocationSize(value.`retimed`) +
+            FfiConverterUInt.allocationSize(value.`recovered`) +
             FfiConverterOptionalLong.allocationSize(value.`clockOffByMs`)
     )
 
@@ -5891,6 +5899,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterUInt.write(value.`setAsideSent`, buf)
             FfiConverterUInt.write(value.`setAsideDecided`, buf)
             FfiConverterUInt.write(value.`retimed`, buf)
+            FfiConverterUInt.write(value.`recovered`, buf)
             FfiConverterOptionalLong.write(value.`clockOffByMs`, buf)
     }
 }

@@ -72,6 +72,7 @@ mod table;
 mod time_zone;
 pub mod workbook;
 pub mod workbook_bounds;
+pub mod workbook_error_cells;
 pub mod workbook_kind;
 pub mod workbook_sheets;
 

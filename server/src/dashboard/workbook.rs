@@ -6,7 +6,7 @@
 //! Excel's ".0" (a phone number typed as a number, 19908923609, stays 19908923609), other numbers
 //! in their shortest form, booleans as `true`/`false`, error cells as Excel shows them (`#N/A`,
 //! which the importer refuses as `formula_error`, as it does in a CSV; an error value calamine
-//! cannot read, such as `#SPILL!`, refuses the workbook naming it),
+//! cannot read, such as `#SPILL!`, likewise, read as text by [`workbook_error_cells`]),
 //! dates as `2026-11-20` (`09:30` after it with a time of day), each date cell marked
 //! ([`SheetCsv::dates`]) so that the importer refuses a date where an address or a count belongs.
 //! Each sheet row becomes the CSV line of the same number (empty rows become empty lines, which
@@ -34,6 +34,8 @@ use calamine::{CellErrorType, DataRef, Dimensions, ExcelDateTime, Reader, Xlsx, 
 use doorstep_core::import::{self, DateCells, ImportError, MAX_INPUT_BYTES, MAX_ROWS, shown_names};
 
 use super::workbook_bounds::{self, MAX_ENTRIES};
+#[cfg(doc)]
+use super::workbook_error_cells;
 use super::workbook_sheets::{self, Closest};
 
 /// An .xlsx workbook is a ZIP archive.
@@ -357,7 +359,7 @@ impl Grid {
 /// several costs no more than one sheet at the bounds: the cells read (empty ones included)
 /// against [`MAX_CELLS`], their text against the importer's [`MAX_INPUT_BYTES`], the rows merged
 /// regions fill against [`MAX_CELLS`]; and the request's deadline.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Budget {
     deadline: Instant,
     cells: usize,
@@ -379,20 +381,36 @@ impl Budget {
 /// roster header row ([`workbook_sheets`]). Refuses before anything is inflated a workbook whose
 /// parts inflate past the limits of [`workbook_bounds`], and stops once `deadline` passes.
 pub fn sheet_to_csv(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, WorkbookError> {
-    read_workbook(bytes, deadline, workbook_sheets::roster_sheet)
+    read_workbook(bytes, deadline, |workbook, budget| workbook_sheets::roster_sheet(workbook, budget))
 }
 
 /// The workbook behind an upload: checked by [`workbook_bounds`] first, then opened, and the
-/// sheet `choose` picks read within one `Budget`.
-fn read_workbook<'a>(
-    bytes: &'a [u8],
+/// sheet `choose` picks read within one `Budget`. A workbook holding an error value calamine
+/// does not read (`#SPILL!`) is read again with its error cells as text
+/// ([`workbook_error_cells`]), so each is a bad row naming its cell, as `#N/A` is.
+fn read_workbook(
+    bytes: &[u8],
     deadline: Instant,
-    choose: impl FnOnce(&mut Xlsx<Cursor<&'a [u8]>>, &mut Budget) -> Result<SheetCsv, WorkbookError>,
+    choose: impl Fn(&mut Xlsx<Cursor<&[u8]>>, &mut Budget) -> Result<SheetCsv, WorkbookError>,
 ) -> Result<SheetCsv, WorkbookError> {
     if let Some(kind) = super::workbook_kind::not_a_workbook(bytes) {
         return Err(kind.into());
     }
     workbook_bounds::check_archive(bytes, deadline)?;
+    match open_and_choose(bytes, deadline, &choose) {
+        Err(WorkbookError::FormulaError(_)) => {
+            let as_text = super::workbook_error_cells::as_text(bytes)?;
+            open_and_choose(&as_text, deadline, &choose)
+        }
+        read => read,
+    }
+}
+
+fn open_and_choose(
+    bytes: &[u8],
+    deadline: Instant,
+    choose: &impl Fn(&mut Xlsx<Cursor<&[u8]>>, &mut Budget) -> Result<SheetCsv, WorkbookError>,
+) -> Result<SheetCsv, WorkbookError> {
     // calamine 0.38 panics on some malformed parts (an inverted range such as "Z9:A1" overflows
     // a subtraction in debug builds); a damaged upload is the coordinator's problem to fix, not
     // a failed request to retry, so a panic while reading is the same refusal as an error.
@@ -415,8 +433,8 @@ pub(super) fn read_sheet<R: std::io::Read + std::io::Seek>(
     let mut cells =
         workbook.worksheet_cells_reader(sheet).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
     while let Some(cell) = cells.next_cell().map_err(|e| match e {
-        // An error value calamine 0.38 does not read (#SPILL!, #CALC!, #GETTING_DATA) ends its reading of the
-        // sheet, so the cell cannot be named, only the value.
+        // An error value calamine 0.38 does not read (#SPILL!, #CALC!, #GETTING_DATA) ends its
+        // reading of the sheet: `read_workbook` reads the workbook again with it as text.
         XlsxError::CellError(value) => WorkbookError::FormulaError(value),
         e => WorkbookError::Unreadable(e.to_string()),
     })? {
@@ -676,8 +694,8 @@ mod tests {
 
     /// A failed formula's error value (`#N/A` from a `VLOOKUP` that found nothing) was written
     /// out as text and imported as the head, phone and notes; it is now a bad row naming the
-    /// cell, as the same cell of the sheet saved as CSV is. An error value calamine does not know
-    /// (#SPILL!) refuses the workbook naming it, not as "cannot be read".
+    /// cell, as the same cell of the sheet saved as CSV is; so is an error value calamine does not
+    /// know (#SPILL!, #CALC!), which refused the whole workbook before.
     #[test]
     fn excel_error_values_are_bad_rows_naming_the_cell() {
         use rust_xlsxwriter::Formula;
@@ -726,9 +744,37 @@ mod tests {
             assert!(xml.contains(r#"t="str""#), "{xml}");
             xml.replace(r#"t="str""#, r#"t="e""#)
         });
-        let e = first_sheet(&spill).unwrap_err();
-        assert!(matches!(&e, WorkbookError::FormulaError(value) if value == "#SPILL!"), "{e}");
-        assert!(e.to_string().contains("shows the formula error #SPILL!"), "{e}");
+        // calamine refuses #SPILL!; read again with error cells as text, it is a bad row naming
+        // its cell, as #N/A is, and the rows around it import.
+        let sheet = first_sheet(&spill).unwrap();
+        assert!(sheet.csv.contains("#SPILL!"), "{}", sheet.csv);
+        let spill = workbook(|s| {
+            for (c, h) in ["楼号", "房号", "户主"].iter().enumerate() {
+                s.write_string(0, u16::try_from(c).unwrap(), *h).unwrap();
+            }
+            for r in 1..=3u32 {
+                s.write_number(r, 0, 1.0).unwrap();
+                s.write_number(r, 1, f64::from(100 + r)).unwrap();
+                s.write_string(r, 2, "张三").unwrap();
+            }
+            s.write_formula(2, 2, Formula::new("=FILTER(户籍!A:A,户籍!B:B=B3)").set_result("#CALC!"))
+                .unwrap();
+            s.write_formula(3, 1, Formula::new("=SEQUENCE(3)").set_result("#SPILL!")).unwrap();
+        });
+        let spill =
+            with_part(&spill, "xl/worksheets/sheet1.xml", |xml| xml.replace(r#"t="str""#, r#"t="e""#));
+        assert!(matches!(open_and_choose(&spill, later(), &first_of), Err(WorkbookError::FormulaError(_))));
+        let sheet = sheet_to_csv(&spill, later()).unwrap();
+        let preview = import::read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates).unwrap();
+        assert_eq!(preview.households.iter().map(|h| h.line).collect::<Vec<_>>(), [2]);
+        let bad: Vec<(usize, &str, &str)> =
+            preview.errors.iter().map(|e| (e.line, e.column.as_deref().unwrap(), e.value.as_str())).collect();
+        assert_eq!(bad, [(3, "户主", "#CALC!"), (4, "房号", "#SPILL!")]);
+    }
+
+    fn first_of(workbook: &mut Xlsx<Cursor<&[u8]>>, budget: &mut Budget) -> Result<SheetCsv, WorkbookError> {
+        let first = workbook.sheet_names().into_iter().next().unwrap();
+        read_sheet(workbook, &first, budget)
     }
 
     /// A `<dimension>` that ends before it starts overflows a subtraction inside calamine 0.38.
@@ -808,7 +854,7 @@ mod tests {
         let bytes = book.save_to_buffer().unwrap();
         let read = |spent: Budget| {
             read_workbook(&bytes, later(), |workbook, budget| {
-                *budget = spent;
+                *budget = spent.clone();
                 workbook_sheets::roster_sheet(workbook, budget)
             })
         };

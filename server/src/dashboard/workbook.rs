@@ -380,6 +380,10 @@ impl Budget {
 /// Reads the roster's sheet of an .xlsx workbook into CSV: the first visible sheet with a
 /// roster header row ([`workbook_sheets`]). Refuses before anything is inflated a workbook whose
 /// parts inflate past the limits of [`workbook_bounds`], and stops once `deadline` passes.
+#[expect(
+    clippy::redundant_closure,
+    reason = "the function item takes one lifetime of the workbook's bytes; the closure takes any, as a second read needs"
+)]
 pub fn sheet_to_csv(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, WorkbookError> {
     read_workbook(bytes, deadline, |workbook, budget| workbook_sheets::roster_sheet(workbook, budget))
 }

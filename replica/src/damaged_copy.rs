@@ -29,40 +29,43 @@ pub struct CarriedOutAgain {
     pub set_aside: usize,
 }
 
-/// Carries out again, on the relay's copy now held, the journaled operations of every document
-/// whose stored copy did not load, and stops treating it as damaged; sets them aside for review
-/// when the relay's list of documents leaves it out. Documents not held yet (the relay did not
-/// send them in this sync) wait for a later one.
-pub(crate) fn carry_out_again(
-    replica: &mut Replica,
-    now: Timestamp,
-) -> Result<CarriedOutAgain, ReplicaError> {
-    let mut total = CarriedOutAgain::default();
-    for (id, _) in replica.damaged_documents() {
-        let held = replica.compounds.values().any(|c| c.document(id).is_some());
-        let granted = replica.known_grants.as_ref().map(|list| list.iter().any(|g| g.header.id == id));
-        let done = match (held, granted) {
-            (true, _) => of_document(replica, id, now)?,
-            // The relay no longer lets this phone hold it (a round closed meanwhile, or one made
-            // on this phone whose copy was damaged before it ever synced): its operations go to
-            // the coordinators' review.
-            (false, Some(false)) => set_aside_whole(replica, id, now)?,
-            // Not sent yet, or the list is not kept: a later sync.
-            (false, _) => continue,
-        };
-        total.reapplied += done.reapplied;
-        total.already_held += done.already_held;
-        total.set_aside += done.set_aside;
-        replica.repaired(id);
-        tracing::warn!(
-            doc = %id,
-            reapplied = done.reapplied,
-            already_held = done.already_held,
-            set_aside = done.set_aside,
-            "a document whose stored copy did not load was fetched again; its journaled operations carried out again"
-        );
+impl Replica {
+    /// Carries out again, on the relay's copy now held, the journaled operations of every
+    /// document whose stored copy did not load, and stops treating it as damaged; sets them aside
+    /// for review when the relay's list of documents leaves it out. Documents not held yet (the
+    /// relay did not send them in this sync) wait for a later one. A sync calls it after a run,
+    /// and runs again to send what it carried out.
+    pub fn carry_out_damaged_copies_again(
+        &mut self,
+        now: Timestamp,
+    ) -> Result<CarriedOutAgain, ReplicaError> {
+        let mut total = CarriedOutAgain::default();
+        for (id, _) in self.damaged_documents() {
+            let held = self.compounds.values().any(|c| c.document(id).is_some());
+            let granted = self.known_grants.as_ref().map(|list| list.iter().any(|g| g.header.id == id));
+            let done = match (held, granted) {
+                (true, _) => of_document(self, id, now)?,
+                // The relay no longer lets this phone hold it (a round closed meanwhile, or one
+                // made on this phone whose copy was damaged before it ever synced): its
+                // operations go to the coordinators' review.
+                (false, Some(false)) => set_aside_whole(self, id, now)?,
+                // Not sent yet, or the list is not kept: a later sync.
+                (false, _) => continue,
+            };
+            total.reapplied += done.reapplied;
+            total.already_held += done.already_held;
+            total.set_aside += done.set_aside;
+            self.repaired(id);
+            tracing::warn!(
+                doc = %id,
+                reapplied = done.reapplied,
+                already_held = done.already_held,
+                set_aside = done.set_aside,
+                "a document whose stored copy did not load was fetched again; its journaled operations carried out again"
+            );
+        }
+        Ok(total)
     }
-    Ok(total)
 }
 
 /// Sets aside every journaled operation of damaged document `id`, which the relay no longer lets

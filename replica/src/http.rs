@@ -322,14 +322,24 @@ impl RelayClient {
             name: name.map(str::to_owned),
             join_key: join_key.map(str::to_owned),
         };
+        let request_id = answer_to::request_id(rand::random());
         let response = self
             .http
             .post(format!("{}/v1/join", self.base))
             .header("content-type", "application/json")
+            .header(answer_to::REQUEST_HEADER, &request_id)
             .body(serde_json::to_vec(&body).map_err(|e| TransportError::BadResponse(e.to_string()))?)
             .send()
             .await
             .map_err(network)?;
+        // A join answered for another request (another phone's, replayed) would sign this phone
+        // in as that person; a relay older than request ids names none, which is taken.
+        let named = response
+            .headers()
+            .get(answer_to::ANSWER_TO_HEADER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        answer_to::judge(&request_id, named.as_deref(), false)
+            .map_err(|e| TransportError::NotTheRelay(e.to_string()))?;
         let bytes = checked(response).await?;
         serde_json::from_slice(&bytes).map_err(not_the_relay)
     }
@@ -1238,7 +1248,7 @@ async fn recover_damaged_copies(
     if lock(replica).damaged_documents().is_empty() {
         return Ok((report, deferred));
     }
-    let done = crate::damaged_copy::carry_out_again(&mut lock(replica), clock())?;
+    let done = lock(replica).carry_out_damaged_copies_again(clock())?;
     report.recovered += done.reapplied;
     report.set_aside += done.set_aside;
     if done.reapplied == 0 {

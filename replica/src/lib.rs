@@ -38,6 +38,7 @@ mod store;
 mod sync_run;
 
 pub use cipher::{KEY_LEN, ReplicaKey};
+pub use damaged_copy::CarriedOutAgain;
 pub use error::{NOT_FROM_THE_RELAY, ReplicaError};
 pub use lost_sign_in::SIGN_IN_LOST;
 pub use quarantine::QuarantinedChange;

@@ -221,3 +221,20 @@ fn a_relay_that_says_it_holds_more_of_a_request_than_it_is_long_is_not_believed(
     assert!(matches!(e, TransportError::BadResponse(_)), "{e:?}");
     assert!(e.to_string().contains("holds 99999999999 bytes of a request of 4096"), "{e}");
 }
+
+#[test]
+fn a_join_answered_for_another_request_does_not_sign_the_phone_in() {
+    // Another phone's join answer, replayed by a box on the path: it names that phone's request.
+    let body = r#"{"token":"dst_someone_else","person":"01935f3e-0000-7000-8000-000000000009","device":"d","compounds":[]}"#;
+    let answer = leaked(format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-doorstep-answer-to: 0123456789abcdef\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    let client = RelayClient::new(&stand_in(answer), None).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let e = runtime.block_on(client.join("ABCD-EFGH", "phone", Some("李强"), None)).unwrap_err();
+    assert!(
+        matches!(e, TransportError::NotTheRelay(ref detail) if detail.contains("not to this one")),
+        "{e:?}"
+    );
+}

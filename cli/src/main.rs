@@ -334,6 +334,13 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
         growth_share_mib,
     } = serve;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    // One relay per SQLite file, before anything else: a second relay on the file binds nothing,
+    // opens nothing and prints nothing but who serves it. Held until the relay stops.
+    let _serving = if storage::is_postgres(&db) {
+        None
+    } else {
+        Some(storage::sqlite::ServingLock::take(std::path::Path::new(&db))?)
+    };
     // The address first: a start that cannot listen (the port in use) must not make a new
     // database's district admin and print its token, shown once, for a relay that never ran.
     let listener =

@@ -279,3 +279,48 @@ fn the_admin_commands_work_on_a_database_file() {
     assert!(!ok);
     assert!(stderr.contains("no live membership"), "{stderr}");
 }
+
+/// One relay per SQLite file: a second `serve` on the file of a running relay is refused before
+/// it binds or prints anything, naming the relay that serves it; the admin commands still work
+/// beside the relay.
+#[test]
+fn a_second_relay_on_the_same_file_is_refused_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("relay.db");
+    let first = demo(&db, &[]);
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let second = doorstep()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
+        .arg(&db)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut second = KillOnDrop(second);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = second.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the second relay is running");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    std::io::Read::read_to_string(&mut second.0.stdout.take().unwrap(), &mut stdout).unwrap();
+    std::io::Read::read_to_string(&mut second.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stdout}{stderr}");
+    assert!(stderr.contains(&format!("another relay (pid {})", first.child.0.id())), "{stderr}");
+    assert!(stderr.contains(&db.display().to_string()) && stderr.contains("relay.db.lock"), "{stderr}");
+    assert!(stdout.is_empty(), "no token, no listening line: {stdout}");
+    let out = doorstep()
+        .args(["admin", "--db"])
+        .arg(&db)
+        .args(["invite", "--compound", &first.compound, "--role", "volunteer"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "admin beside the relay: {}", String::from_utf8_lossy(&out.stderr));
+}

@@ -70,6 +70,26 @@ pub enum StorageError {
     /// a relay's database that lost its version.
     #[error("{0}")]
     Unrecognised(String),
+    /// Another relay serves this SQLite file (it holds the lock file beside it).
+    #[error(
+        "{holder} is serving {path} (it holds {lock}); one relay per SQLite file: stop that relay first, or give this one another --db (several relays share one database only on PostgreSQL)"
+    )]
+    ServedElsewhere {
+        /// "another relay (pid N)", or without the pid when the lock file does not say.
+        holder: String,
+        /// The database file.
+        path: String,
+        /// The lock file beside it.
+        lock: String,
+    },
+    /// The lock file beside an SQLite database could not be opened or locked.
+    #[error("cannot take the lock file {path}: {reason}")]
+    LockFile {
+        /// The lock file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The database address is not one this relay can open.
     #[error("{0}")]
     BadAddress(String),

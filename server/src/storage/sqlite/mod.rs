@@ -20,6 +20,7 @@ mod held_requests;
 pub mod integrity;
 pub(crate) mod people;
 pub mod schema;
+mod serving_lock;
 mod sessions;
 pub(crate) mod set_aside;
 pub(crate) mod share_refusals;
@@ -32,6 +33,7 @@ use doorstep_core::schema::vocabulary::DocKind;
 use doorstep_core::{Role, Timestamp};
 use rusqlite::{Connection, OpenFlags};
 
+pub use self::serving_lock::ServingLock;
 use super::space::{self, OutOfSpace, SpaceWatch};
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,

@@ -107,7 +107,8 @@ enum Command {
     Phone(doorstep_phone::PhoneArgs),
     /// Administers the database file directly (works whether or not the relay is running).
     Admin {
-        /// The SQLite database file.
+        /// The database: the relay's SQLite file, or its PostgreSQL URL
+        /// (`postgres://user:password@host:port/database`).
         #[arg(long, env = "DOORSTEP_DB", default_value = "doorstep.db")]
         db: String,
         #[command(subcommand)]
@@ -285,10 +286,13 @@ async fn open(db: &str) -> anyhow::Result<Relay> {
     Ok(relay)
 }
 
-/// The database address as it may be logged: a PostgreSQL URL without its password.
+/// The database address as it may be logged: an SQLite file's absolute path (a relay started by
+/// a service manager in another directory than the operator thought makes its file there), a
+/// PostgreSQL URL without its password.
 fn shown(db: &str) -> String {
     if !storage::is_postgres(db) {
-        return db.to_owned();
+        let path = std::path::Path::new(db);
+        return std::path::absolute(path).unwrap_or_else(|_| path.to_owned()).display().to_string();
     }
     match (db.find("://"), db.rfind('@')) {
         (Some(scheme), Some(at)) if scheme < at => {
@@ -336,6 +340,7 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     // One relay per SQLite file, before anything else: a second relay on the file binds nothing,
     // opens nothing and prints nothing but who serves it. Held until the relay stops.
+    storage::check_address(&db)?;
     let _serving = if storage::is_postgres(&db) {
         None
     } else {
@@ -454,7 +459,7 @@ async fn integrity(db: &str) -> anyhow::Result<Option<String>> {
         return Ok(None);
     }
     let storage =
-        SqliteStorage::open(path).await.with_context(|| format!("opening database {}", path.display()))?;
+        SqliteStorage::open(path).await.with_context(|| format!("opening database {}", shown(db)))?;
     let started = std::time::Instant::now();
     match storage.check_integrity().await.context("checking the database")? {
         Integrity::Intact => {
@@ -499,6 +504,7 @@ async fn shutdown_signal() {
 async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
     // Run from the wrong folder, `--db doorstep.db` names a file that is not the relay's: only
     // creating a compound may start a new database, and it says where.
+    storage::check_address(&db)?;
     let path = std::path::Path::new(&db);
     let new_file = !storage::is_postgres(&db) && !path.exists();
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());

@@ -10,5 +10,6 @@ mod disk_full;
 #[path = "../../../server/tests/relay/harness.rs"]
 #[allow(dead_code)]
 mod harness;
+mod start_errors;
 #[cfg(feature = "tls")]
 mod tls;

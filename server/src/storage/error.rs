@@ -63,6 +63,10 @@ pub enum StorageError {
     /// PostgreSQL failed, or the connection to it did.
     #[error("postgres: {0}")]
     Postgres(#[from] tokio_postgres::Error),
+    /// The relay could not reach its PostgreSQL database at start (host and port named, and
+    /// what the server or the network said).
+    #[error("{0}")]
+    Connect(String),
     /// No PostgreSQL connection could be had from the pool.
     #[error("postgres connection pool: {0}")]
     Pool(String),
@@ -90,6 +94,10 @@ pub enum StorageError {
         /// Why.
         reason: String,
     },
+    /// The SQLite file's place does not let it be opened (a missing directory, a read-only file
+    /// or directory), said with what to do.
+    #[error("{0}")]
+    Place(String),
     /// The database address is not one this relay can open.
     #[error("{0}")]
     BadAddress(String),

@@ -470,11 +470,27 @@ pub(crate) fn loaded_len(n: i64, what: &str) -> Result<usize, StorageError> {
 /// Opens the store at `address`: a `postgres://` or `postgresql://` URL is a PostgreSQL
 /// database, anything else the path of an SQLite file (created on first use).
 pub async fn open(address: &str) -> Result<Arc<dyn Storage>, StorageError> {
+    check_address(address)?;
     if is_postgres(address) {
         Ok(Arc::new(postgres::PostgresStorage::open(address).await?))
     } else {
         Ok(Arc::new(sqlite::SqliteStorage::open(Path::new(address)).await?))
     }
+}
+
+/// Refuses an address with a scheme other than PostgreSQL's (`postgress://` mistyped, `mysql://`),
+/// which would otherwise be taken for the path of a new SQLite file. Names the scheme only: the
+/// rest may hold a password.
+pub fn check_address(address: &str) -> Result<(), StorageError> {
+    let Some((scheme, _)) = address.split_once("://") else { return Ok(()) };
+    let looks_like_a_scheme = !scheme.is_empty()
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if looks_like_a_scheme && !is_postgres(address) {
+        return Err(StorageError::BadAddress(format!(
+            "unknown database scheme {scheme}://: write postgres:// or postgresql:// for PostgreSQL, or the path of an SQLite file"
+        )));
+    }
+    Ok(())
 }
 
 /// Whether `address` names a PostgreSQL database rather than an SQLite file.

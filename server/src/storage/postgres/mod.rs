@@ -17,6 +17,7 @@
 //! - Join and whole-fetch allowances are token buckets in a table (`throttles.rs`), so every
 //!   relay, and a restarted one, sees the same buckets.
 
+mod connect_error;
 mod documents;
 mod held_requests;
 mod notify;
@@ -100,7 +101,7 @@ impl PostgresStorage {
             .create_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|e| StorageError::Pool(e.to_string()))?;
-        let mut client = pool.get().await.map_err(pool_error)?;
+        let mut client = pool.get().await.map_err(|e| connect_error::first_connection(&config, e))?;
         schema::init(&mut client).await?;
         drop(client);
         let origin: u64 = rand::random();

@@ -39,7 +39,16 @@ const MIGRATION_LOCK: i64 = 0x646f_6f72_7374_6570;
 pub async fn init(client: &mut deadpool_postgres::Client) -> Result<(), StorageError> {
     let tx = client.transaction().await?;
     execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS doorstep_schema (version BIGINT NOT NULL)").await?;
+    // Looked up before it is made: `CREATE TABLE IF NOT EXISTS` on a database that has it has
+    // PostgreSQL send a NOTICE, which the driver logs at every start.
+    let exists: bool = query_opt(&tx, "SELECT to_regclass('doorstep_schema') IS NOT NULL", &[])
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?
+        .unwrap_or(false);
+    if !exists {
+        tx.batch_execute("CREATE TABLE doorstep_schema (version BIGINT NOT NULL)").await?;
+    }
     let found: Option<i64> = query_opt(&tx, "SELECT version FROM doorstep_schema", &[])
         .await?
         .map(|row| row.try_get(0))

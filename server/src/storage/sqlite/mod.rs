@@ -19,6 +19,7 @@ mod documents;
 mod held_requests;
 pub mod integrity;
 pub(crate) mod people;
+pub mod place;
 pub mod schema;
 mod serving_lock;
 mod sessions;
@@ -78,8 +79,16 @@ impl SqliteStorage {
     /// [`SqliteStorage::open`] for callers outside an async runtime.
     pub fn open_blocking(path: PathBuf) -> Result<Self, StorageError> {
         private_file(&path);
-        let mut writer = open_connection(&path, true)?;
-        schema::init(&mut writer)?;
+        let opened = open_connection(&path, true).and_then(|mut writer| {
+            schema::init(&mut writer)?;
+            Ok(writer)
+        });
+        // SQLite's own words for a missing directory or a read-only place say nothing of which.
+        let writer = match opened {
+            Ok(writer) => writer,
+            Err(e @ StorageError::Sqlite(_)) => return Err(place::problem(&path).unwrap_or(e)),
+            Err(e) => return Err(e),
+        };
         let identity = file_identity(&path);
         Ok(Self {
             inner: Arc::new(Inner {

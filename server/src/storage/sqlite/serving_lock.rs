@@ -31,7 +31,13 @@ impl ServingLock {
         let lock_path = lock_path(path);
         let mut file =
             OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&lock_path).map_err(
-                |e| StorageError::LockFile { path: lock_path.display().to_string(), reason: e.to_string() },
+                |e| {
+                    // A missing or read-only directory, named as such.
+                    super::place::problem(path).unwrap_or_else(|| StorageError::LockFile {
+                        path: lock_path.display().to_string(),
+                        reason: e.to_string(),
+                    })
+                },
             )?;
         let started = Instant::now();
         loop {

@@ -1,0 +1,69 @@
+//! Why a relay could not reach its PostgreSQL database at start, in the operator's words: the
+//! pool's own error says "error connecting to server" whether nothing listens on the port or the
+//! server refused the database, user or password. Names the host and port, never the password.
+
+use deadpool_postgres::PoolError;
+use tokio_postgres::config::Host;
+
+use super::POOL_WAIT;
+use crate::storage::StorageError;
+
+/// The first connection's failure, said as what to check.
+pub(super) fn first_connection(config: &tokio_postgres::Config, e: PoolError) -> StorageError {
+    let at = address(config);
+    match e {
+        PoolError::Backend(e) => {
+            // The server answered and refused: its words (`database "x" does not exist`,
+            // `password authentication failed for user "y"`).
+            if let Some(db) = e.as_db_error() {
+                return StorageError::Connect(format!(
+                    "PostgreSQL at {at} refused the connection: {}",
+                    db.message()
+                ));
+            }
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                    let why = match io.kind() {
+                        std::io::ErrorKind::ConnectionRefused => {
+                            "connection refused (is PostgreSQL running, and listening on that address and port?)"
+                                .to_owned()
+                        }
+                        _ => io.to_string(),
+                    };
+                    return StorageError::Connect(format!("could not connect to PostgreSQL at {at}: {why}"));
+                }
+                cause = c.source();
+            }
+            StorageError::Connect(format!("could not connect to PostgreSQL at {at}: {e}"))
+        }
+        PoolError::Timeout(_) => StorageError::Connect(format!(
+            "could not connect to PostgreSQL at {at}: no answer within {} s",
+            POOL_WAIT.as_secs()
+        )),
+        other => StorageError::Pool(other.to_string()),
+    }
+}
+
+/// `host:port` (several, comma-separated, as the address gave them).
+fn address(config: &tokio_postgres::Config) -> String {
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            match host {
+                Host::Tcp(name) => format!("{name}:{port}"),
+                #[cfg(unix)]
+                Host::Unix(dir) => format!("{}/.s.PGSQL.{port}", dir.display()),
+            }
+        })
+        .collect();
+    if hosts.is_empty() {
+        format!("localhost:{}", ports.first().copied().unwrap_or(5432))
+    } else {
+        hosts.join(",")
+    }
+}

@@ -834,8 +834,8 @@ fn clock_off_text(off: i64) -> String {
     };
     let (ahead_en, ahead_zh) = if off > 0 { ("ahead of", "快") } else { ("behind", "慢") };
     format!(
-        "this phone's clock is {en} {ahead_en} the relay's: set the phone's date, time and time zone (what it records carries its clock's time) / \
-         本机时钟比中继{ahead_zh} {zh}：请校正手机的日期、时间和时区（本机记录的时间取自手机时钟）"
+        "this phone's clock is {en} {ahead_en} the relay's: this phone's clock or the relay's is wrong; if the phone's date, time or time zone is wrong, set it (what it records carries its clock's time); if it is right, tell your coordinator the relay's clock is wrong / \
+         本机时钟比中继{ahead_zh} {zh}：本机或中继的时钟有误；如手机的日期、时间或时区不对，请校正（本机记录的时间取自手机时钟）；如手机时间无误，请告诉协调员中继的时钟错了"
     )
 }
 
@@ -1233,6 +1233,10 @@ mod tests {
         assert!(clock_off_text(-90 * 60_000).contains("1 h 30 min behind"));
         let a_month = clock_off_text(-(30 * 24 * 3_600_000 - 4_000));
         assert!(a_month.contains("clock is 30 days behind") && a_month.contains("慢 30 天："), "{a_month}");
+        // The relay's clock may be the wrong one (a relay whose clock is wrong makes every
+        // honest phone look wrong): the text says either may be, in both languages.
+        assert!(a_month.contains("this phone's clock or the relay's is wrong"), "{a_month}");
+        assert!(a_month.contains("本机或中继的时钟有误") && a_month.contains("中继的时钟错了"), "{a_month}");
     }
 
     fn uuid_of(n: u128) -> uuid::Uuid {

@@ -39,6 +39,7 @@ pub mod pieces_arriving;
 pub mod rate_limit;
 pub mod refetch_guard;
 pub mod relay;
+pub mod relay_clock;
 pub mod roster_reading;
 pub mod secret;
 pub mod set_aside;

@@ -124,6 +124,7 @@ impl Metrics {
             pieces_let_go,
             resident_bytes,
             out_of_space,
+            relay_clock_doubt_ms,
         } = *gauges;
         let mut out = String::new();
         // Writing to a String cannot fail; the results are ignored for that reason.
@@ -258,6 +259,13 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE doorstep_storage_out_of_space gauge");
         let _ = writeln!(out, "doorstep_storage_out_of_space {}", u8::from(out_of_space));
+        let _ = writeln!(
+            out,
+            "# HELP doorstep_relay_clock_doubt_seconds How far most phones that synced in the last hour agree the relay's clock is off (their clock minus the relay's; positive: the relay's clock is behind), or 0 while they do not: set the server's time."
+        );
+        let _ = writeln!(out, "# TYPE doorstep_relay_clock_doubt_seconds gauge");
+        let _ =
+            writeln!(out, "doorstep_relay_clock_doubt_seconds {}", relay_clock_doubt_ms.unwrap_or(0) / 1000);
         if let Some(rss) = resident_bytes {
             let _ = writeln!(out, "# HELP doorstep_process_resident_bytes The relay's resident memory.");
             let _ = writeln!(out, "# TYPE doorstep_process_resident_bytes gauge");
@@ -286,6 +294,9 @@ pub struct Gauges {
     pub resident_bytes: Option<u64>,
     /// Whether the database's last write was refused for want of disk space.
     pub out_of_space: bool,
+    /// Most recent phones' clock minus the relay's, in milliseconds, when they agree on it and
+    /// it is far off: the relay's own clock is in doubt (`relay_clock.rs`).
+    pub relay_clock_doubt_ms: Option<i64>,
 }
 
 #[cfg(test)]
@@ -315,7 +326,9 @@ mod tests {
             pieces_let_go: 2,
             resident_bytes: Some(10 << 20),
             out_of_space: true,
+            relay_clock_doubt_ms: Some(-40 * 24 * 3600 * 1000),
         });
+        assert!(text.contains("doorstep_relay_clock_doubt_seconds -3456000"), "{text}");
         assert!(text.contains("doorstep_storage_out_of_space 1"), "{text}");
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"415\"} 1"));

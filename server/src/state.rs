@@ -40,6 +40,8 @@ pub struct Shared {
     pub held_requests: HeldRequests,
     /// Room for sync request bodies, bounded across the relay.
     pub bodies_in_hand: BodiesInHand,
+    /// Whether most phones say the relay's own clock is wrong (`relay_clock.rs`).
+    pub relay_clock: crate::relay_clock::RelayClock,
     /// The threads roster uploads are read on, one per core.
     pub roster_readers: RosterReaders,
 }
@@ -68,6 +70,7 @@ impl AppState {
             batch_turns,
             held_requests,
             bodies_in_hand,
+            relay_clock: crate::relay_clock::RelayClock::default(),
             roster_readers: RosterReaders::new(cores),
         }))
     }

@@ -44,7 +44,12 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
             .into_response());
     }
     state.relay.storage().district_admins().await?;
-    Ok("ok\n".into_response())
+    // A clock in doubt is said, not failed: the relay serves, and every relay behind a balancer
+    // taken out for it would leave none.
+    match state.relay_clock.doubt() {
+        Some(doubt) => Ok(format!("ok\nwarning: {doubt}\n").into_response()),
+        None => Ok("ok\n".into_response()),
+    }
 }
 
 /// The counters, in the Prometheus text format.
@@ -59,6 +64,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         pieces_let_go: state.held_requests.let_go(),
         resident_bytes: memory::resident_bytes(),
         out_of_space: state.relay.storage().out_of_space().is_some(),
+        relay_clock_doubt_ms: state.relay_clock.doubt().map(|d| d.phones_off_by_ms),
     };
     let text = state.metrics.render(&gauges);
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)

@@ -147,6 +147,7 @@ pub async fn sync_batch(
     if seen.clock_off_by_ms.is_some_and(clock_is_off) {
         metrics.clock_off();
     }
+    state.relay_clock.saw(caller.device, seen);
     relay.devices_seen().saw(caller.device, seen);
     let known_digest = request.documents_digest;
     let limit = config.limits.max_docs_per_request;

@@ -200,3 +200,32 @@ async fn a_round_a_coordinator_planned_offline_by_a_clock_two_days_ahead_is_made
     let cancelled = tasks.iter().find_map(|t| t.cancelled.as_ref().filter(|_| t.round == round));
     assert_near_now(cancelled.expect("the cancellation arrived").at, "the cancellation's time");
 }
+
+/// A relay whose own clock is forty days behind (the phones' are right): every phone that syncs
+/// is forty days ahead of it. After three of them, the relay says its own clock may be wrong, on
+/// `/healthz` (still 200) and in `/metrics`; one phone alone off is that phone's clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn most_phones_forty_days_ahead_put_the_relays_own_clock_in_doubt() {
+    let fx = Fixture::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let health = || async {
+        let res = reqwest::get(format!("{}/healthz", fx.relay.url)).await.unwrap();
+        (res.status(), res.text().await.unwrap())
+    };
+    let doubt_seconds = |metrics: String| -> i64 {
+        let line = metrics.lines().find(|l| l.starts_with("doorstep_relay_clock_doubt_seconds ")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let _first = joined(&fx, dir.path(), Role::Volunteer, "赵敏", 40 * DAY).await;
+    assert_eq!(health().await, (reqwest::StatusCode::OK, "ok\n".to_owned()), "one phone off is that phone");
+    assert_eq!(doubt_seconds(fx.relay.metrics().await), 0);
+    let _second = joined(&fx, dir.path(), Role::Volunteer, "李强", 40 * DAY).await;
+    let _third = joined(&fx, dir.path(), Role::Medic, "王医生", 40 * DAY).await;
+    let (status, text) = health().await;
+    assert_eq!(status, reqwest::StatusCode::OK, "the relay still serves: {text}");
+    assert!(text.starts_with("ok\nwarning: the relay's own clock may be wrong: "), "{text}");
+    assert!(text.contains("phones that synced in the last hour are 40 days ahead of it"), "{text}");
+    assert!(text.contains("timedatectl"), "{text}");
+    let off = doubt_seconds(fx.relay.metrics().await);
+    assert!((off - 40 * DAY / 1000).abs() < 60, "{off}");
+}

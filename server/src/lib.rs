@@ -49,6 +49,7 @@ pub mod sync;
 pub mod throttle;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -101,7 +102,11 @@ pub async fn serve(
         shutdown.await;
         events.close();
     };
-    let serving = connections::Serving { config: state.config.connections.clone(), tls };
+    let serving = connections::Serving {
+        config: state.config.connections.clone(),
+        tls,
+        handshake_failures: Arc::clone(&state.tls_handshake_failures),
+    };
     let last = state.clone();
     let served = connections::serve(listener, app(state), serving, shutdown).await;
     let _ = stop_tx.send(true);

@@ -125,6 +125,7 @@ impl Metrics {
             resident_bytes,
             out_of_space,
             relay_clock_doubt_ms,
+            tls_handshake_failures,
         } = *gauges;
         let mut out = String::new();
         // Writing to a String cannot fail; the results are ignored for that reason.
@@ -264,6 +265,12 @@ impl Metrics {
             "# HELP doorstep_relay_clock_doubt_seconds How far most phones that synced in the last hour agree the relay's clock is off (their clock minus the relay's; positive: the relay's clock is behind), or 0 while they do not: set the server's time."
         );
         let _ = writeln!(out, "# TYPE doorstep_relay_clock_doubt_seconds gauge");
+        let _ = writeln!(
+            out,
+            "# HELP doorstep_tls_handshake_failures_total TLS handshakes that failed on the relay's own HTTPS port (a client that does not trust the certificate, an expired certificate, a scanner)."
+        );
+        let _ = writeln!(out, "# TYPE doorstep_tls_handshake_failures_total counter");
+        let _ = writeln!(out, "doorstep_tls_handshake_failures_total {tls_handshake_failures}");
         let _ =
             writeln!(out, "doorstep_relay_clock_doubt_seconds {}", relay_clock_doubt_ms.unwrap_or(0) / 1000);
         if let Some(rss) = resident_bytes {
@@ -297,6 +304,9 @@ pub struct Gauges {
     /// Most recent phones' clock minus the relay's, in milliseconds, when they agree on it and
     /// it is far off: the relay's own clock is in doubt (`relay_clock.rs`).
     pub relay_clock_doubt_ms: Option<i64>,
+    /// TLS handshakes that failed on the relay's own HTTPS port since start (a counter kept by
+    /// `connections/handshake_failures.rs`).
+    pub tls_handshake_failures: u64,
 }
 
 #[cfg(test)]
@@ -327,7 +337,9 @@ mod tests {
             resident_bytes: Some(10 << 20),
             out_of_space: true,
             relay_clock_doubt_ms: Some(-40 * 24 * 3600 * 1000),
+            tls_handshake_failures: 3,
         });
+        assert!(text.contains("doorstep_tls_handshake_failures_total 3"), "{text}");
         assert!(text.contains("doorstep_relay_clock_doubt_seconds -3456000"), "{text}");
         assert!(text.contains("doorstep_storage_out_of_space 1"), "{text}");
         assert!(text.contains("doorstep_http_requests_total{route=\"/v1/sync\",status=\"200\"} 2"), "{text}");

@@ -40,6 +40,8 @@ pub struct Shared {
     pub held_requests: HeldRequests,
     /// Room for sync request bodies, bounded across the relay.
     pub bodies_in_hand: BodiesInHand,
+    /// Failed TLS handshakes on the relay's own HTTPS port.
+    pub tls_handshake_failures: Arc<crate::connections::handshake_failures::HandshakeFailures>,
     /// Whether most phones say the relay's own clock is wrong (`relay_clock.rs`).
     pub relay_clock: crate::relay_clock::RelayClock,
     /// The threads roster uploads are read on, one per core.
@@ -70,6 +72,7 @@ impl AppState {
             batch_turns,
             held_requests,
             bodies_in_hand,
+            tls_handshake_failures: Arc::default(),
             relay_clock: crate::relay_clock::RelayClock::default(),
             roster_readers: RosterReaders::new(cores),
         }))

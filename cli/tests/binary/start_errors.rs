@@ -180,3 +180,35 @@ fn the_startup_line_names_the_absolute_path() {
     let absolute = Path::new(dir.path()).join("relative.db");
     assert!(line.ends_with(&format!("(database {})", absolute.display())), "{line}");
 }
+
+/// A certificate past its notAfter is refused at start with that date (every phone would refuse
+/// the handshake), before the relay binds or makes a database.
+#[test]
+fn an_expired_certificate_is_refused_at_start_with_its_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2025, 3, 9);
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.path().join("exp.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("exp.key"), key.serialize_pem()).unwrap();
+    let db = dir.path().join("relay.db");
+    let (ok, stdout, stderr) = doorstep_as(
+        None,
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            db.to_str().unwrap(),
+            "--tls-cert",
+            dir.path().join("exp.pem").to_str().unwrap(),
+            "--tls-key",
+            dir.path().join("exp.key").to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("exp.pem expired on Mar  9 00:00:00 2025"), "{stderr}");
+    assert!(!db.exists(), "no database for a relay that never ran");
+}

@@ -153,6 +153,23 @@ async fn a_phone_joins_and_syncs_over_https_with_a_private_ca() {
         said.contains("不受信任") && said.contains("not trusted") && said.contains("--ca-cert"),
         "{said}"
     );
+    // The relay counts the handshake the phone broke off (it is what an expired or untrusted
+    // certificate looks like from the relay's side), once it has read the phone's alert.
+    let started = std::time::Instant::now();
+    loop {
+        let metrics = admin.get(format!("{}/metrics", relay.url)).send().await.unwrap().text().await.unwrap();
+        let failures: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("doorstep_tls_handshake_failures_total "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        if failures >= 1 {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "no failed handshake counted");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     // The dashboard's cookie is Secure over HTTPS.
     let (status, coordinator, _) = post(

@@ -30,7 +30,9 @@
 //! believes them (trusted proxies only).
 
 mod activity;
+pub mod certificate_expiry;
 pub mod fd_limit;
+pub mod handshake_failures;
 mod send_queue;
 pub mod table;
 pub mod tls;
@@ -68,6 +70,8 @@ pub struct Serving {
     pub config: Connections,
     /// TLS, if the relay serves HTTPS itself.
     pub tls: Option<TlsAcceptor>,
+    /// Where failed TLS handshakes are counted.
+    pub handshake_failures: Arc<handshake_failures::HandshakeFailures>,
 }
 
 impl std::fmt::Debug for Serving {
@@ -168,7 +172,13 @@ async fn connection(
                 if !tls::starts_like_tls(&mut stream).await {
                     return None;
                 }
-                acceptor.accept(Watched::new(stream, Arc::clone(&slot))).await.ok()
+                match acceptor.accept(Watched::new(stream, Arc::clone(&slot))).await {
+                    Ok(io) => Some(io),
+                    Err(e) => {
+                        serving.handshake_failures.failed(peer, &e);
+                        None
+                    }
+                }
             };
             let evicted = slot.evicted();
             let tls = tokio::select! {

@@ -14,6 +14,8 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::certificate_expiry::Expiry;
+
 /// Why the certificate or key could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -33,6 +35,16 @@ pub enum TlsError {
         /// What went wrong.
         reason: String,
     },
+    /// The relay's certificate is past its notAfter: every phone would refuse the handshake.
+    #[error(
+        "the certificate in {path} expired on {not_after} (证书已过期): renew it (certbot renew, or your CA) and start the relay again"
+    )]
+    Expired {
+        /// The file.
+        path: PathBuf,
+        /// Its notAfter.
+        not_after: String,
+    },
     /// rustls refused the pair (the key does not match the certificate, an unsupported key type).
     #[error("the certificate and key cannot be used together (证书与私钥不匹配): {0}")]
     Config(String),
@@ -48,6 +60,16 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
             path: cert.to_owned(),
             reason: "no CERTIFICATE block in the file".into(),
         });
+    }
+    match super::certificate_expiry::expiry(&certs[0], crate::clock::now()) {
+        Expiry::Expired { not_after } => return Err(TlsError::Expired { path: cert.to_owned(), not_after }),
+        Expiry::Soon { not_after, days } => tracing::warn!(
+            path = %cert.display(),
+            %not_after,
+            days,
+            "the relay's certificate expires in {days} days ({not_after}): renew it, or every phone's handshake fails then"
+        ),
+        Expiry::Fine => {}
     }
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| TlsError::Key { path: key.to_owned(), reason: e.to_string() })?;

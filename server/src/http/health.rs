@@ -65,6 +65,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         resident_bytes: memory::resident_bytes(),
         out_of_space: state.relay.storage().out_of_space().is_some(),
         relay_clock_doubt_ms: state.relay_clock.doubt().map(|d| d.phones_off_by_ms),
+        tls_handshake_failures: state.tls_handshake_failures.total(),
     };
     let text = state.metrics.render(&gauges);
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text)

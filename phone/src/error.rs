@@ -17,6 +17,20 @@ pub enum PhoneError {
         "the join got no answer ({0}); run the same `doorstep phone join` again: this phone keeps its join key, so the same code still works for it / 加入没有收到回应；请再运行一次同样的加入命令，本机保留了加入密钥，同一个邀请码仍然有效"
     )]
     JoinUnanswered(String),
+    /// A sync that left documents behind: the relay could not take them just now (`unavailable`:
+    /// its disk full or its storage failing; a document at its limit; another person's change
+    /// waiting for its author), or their replies could not be applied. The report was printed;
+    /// this makes `sync`'s exit status say it, for scripts and cron.
+    #[error(
+        "{documents} did not sync this time ({rules}); this phone keeps their changes and sends them at its next sync / {count} 份文件本次未能同步，本机保留这些修改，下次同步时再发送",
+        documents = if *.count == 1 { "1 document".to_owned() } else { format!("{} documents", .count) }
+    )]
+    SyncIncomplete {
+        /// Documents left behind.
+        count: usize,
+        /// Their refusals' rule codes, comma-separated ("unavailable").
+        rules: String,
+    },
     /// The phone has not joined a compound.
     #[error(
         "this phone has not joined yet: run `doorstep phone join --relay URL --name YOUR-NAME CODE` first / 本机尚未加入小区：请先运行 `doorstep phone join`"

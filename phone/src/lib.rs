@@ -21,8 +21,8 @@ use std::sync::Mutex;
 use clap::{Args, Subcommand};
 use doorstep_core::schema::vocabulary::{Category, Channel, Outcome, Urgency};
 use doorstep_core::{Operation, query};
-use doorstep_replica::Replica;
 use doorstep_replica::http::{self, RelayClient, TransportError};
+use doorstep_replica::{Replica, SyncReport};
 
 use crate::clock::now;
 use doorstep_core::join_link::JoinLink;
@@ -201,7 +201,26 @@ async fn sync_now(
     people::learn_after_sync(replica, &client).await?;
     let r = lock(replica);
     out.synced(&report, r.unsynced_changes(), render::SetAside::of(&r)?);
-    Ok(())
+    incomplete(&report)
+}
+
+/// A sync that left documents behind (the relay could not take them now, or a reply did not
+/// apply) fails, after its report: a script or cron job can tell that its work did not go up.
+fn incomplete(report: &SyncReport) -> Result<(), PhoneError> {
+    let mut documents: Vec<_> = report.retrying.iter().map(|r| r.doc.to_string()).collect();
+    documents.extend(report.failed.iter().map(|f| f.split(':').next().unwrap_or(f).to_owned()));
+    documents.sort();
+    documents.dedup();
+    if documents.is_empty() {
+        return Ok(());
+    }
+    let mut rules: Vec<&str> = report.retrying.iter().map(|r| r.rule.as_str()).collect();
+    if !report.failed.is_empty() {
+        rules.push("reply not applied");
+    }
+    rules.sort_unstable();
+    rules.dedup();
+    Err(PhoneError::SyncIncomplete { count: documents.len(), rules: rules.join(", ") })
 }
 
 /// Runs a phone command.

@@ -75,6 +75,26 @@ async fn a_full_disk_keeps_the_phones_work_tells_the_operator_and_heals_when_spa
     let Demo { child: _relay, url, volunteer: (person, token), stdout: _stdout, .. } =
         demo(&disk.0.join("relay.db"), &["--rate", "1000"]);
     let relay = TestRelay::external(&url);
+    // The terminal phone too (the real binary), signed in as the same volunteer on a file of
+    // its own, with a resident's request to send.
+    let terminal = dir.path().join("terminal.sqlite");
+    let phone_cmd = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_doorstep"))
+            .args(["phone", "--unencrypted", "--json", "--db"])
+            .arg(&terminal)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, _, stderr) = phone_cmd(&["login", "--relay", &url, &token]);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = phone_cmd(&["request", "1-1-101", "降压药两盒"]);
+    assert!(ok, "{stderr}");
     let mut phone = Phone::new(&token, person);
     assert!(phone.sync(&relay).await.rejected.is_empty());
     let delivered: Vec<_> = phone.compound().open_tasks().into_iter().take(3).collect();
@@ -100,11 +120,23 @@ async fn a_full_disk_keeps_the_phones_work_tells_the_operator_and_heals_when_spa
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
     assert!(text.contains("disk") && text.contains("full") && text.contains("磁盘"), "{text}");
     assert_eq!(out_of_space_gauge(&url).await, "doorstep_storage_out_of_space 1");
+    // `phone sync` prints its report (JSON here) and exits non-zero: nothing it held went up.
+    let (ok, stdout, stderr) = phone_cmd(&["sync"]);
+    assert!(!ok, "a sync that sent nothing exits non-zero: {stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(report["unsynced"].as_u64().unwrap() > 0, "{stdout}");
+    assert!(
+        stderr.contains("did not sync this time (unavailable)") && stderr.contains("next sync"),
+        "{stderr}"
+    );
 
     std::fs::remove_file(filler).unwrap();
     let synced = phone.sync(&relay).await;
     assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
     assert_eq!(health(&url).await, (StatusCode::OK, "ok\n".to_owned()));
+    let (ok, stdout, stderr) = phone_cmd(&["sync"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["unsynced"], 0, "{stdout}");
     assert_eq!(out_of_space_gauge(&url).await, "doorstep_storage_out_of_space 0");
 
     // The relay holds the deliveries: a new device of the same volunteer finds them.

@@ -118,12 +118,19 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
-    /// Creates a compound; prints its ID.
+    /// Creates a compound; prints its ID. Refused when a compound of that name exists already,
+    /// unless --again.
     CreateCompound {
         /// Its name ("香樟苑").
         #[arg(long)]
         name: String,
+        /// Make it even though a compound of this name exists (two compounds of one name are
+        /// told apart only by their IDs).
+        #[arg(long)]
+        again: bool,
     },
+    /// Lists the compounds: ID, members (live), name.
+    Compounds,
     /// Imports a roster spreadsheet (CSV, UTF-8 or GB18030) into a compound.
     ImportRoster {
         /// The compound.
@@ -524,9 +531,32 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
     let me = Principal::relay_admin(&relay);
     let mut out = std::io::stdout().lock();
     match command {
-        AdminCommand::CreateCompound { name } => {
+        AdminCommand::CreateCompound { name, again } => {
+            // A command run twice (it seemed to hang, its output scrolled away) must not make a
+            // second compound that volunteers' invites then split between.
+            let same: Vec<_> = relay
+                .storage()
+                .compounds()
+                .await?
+                .into_iter()
+                .filter(|c| c.name.trim() == name.trim())
+                .map(|c| c.id.to_string())
+                .collect();
+            if !same.is_empty() && !again {
+                anyhow::bail!(
+                    "a compound named {name} exists already ({}); `doorstep admin compounds` lists them. To make another of the same name, pass --again / 已有名为 {name} 的小区；如确需再建一个同名小区，请加 --again",
+                    same.join(", ")
+                );
+            }
             let record = admin::create_compound(&relay, &me, &name).await?;
             writeln!(out, "{}", record.id)?;
+        }
+        AdminCommand::Compounds => {
+            for compound in relay.storage().compounds().await? {
+                let members = admin::members(&relay, &me, compound.id).await?;
+                let live = members.iter().filter(|m| !m.revoked).count();
+                writeln!(out, "{}  {live:>4} members  {}", compound.id, compound.name)?;
+            }
         }
         AdminCommand::ImportRoster { compound, file, accept_good_rows } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;

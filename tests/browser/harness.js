@@ -91,7 +91,9 @@ export class Relay {
   }
 
   async createCompound(name) {
-    return (await this.admin('create-compound', '--name', name)).trim();
+    // Tests on one relay make many compounds of one name, each a test's own: `--again` says
+    // that is meant (the command refuses a name that exists otherwise).
+    return (await this.admin('create-compound', '--name', name, '--again')).trim();
   }
 
   async invite(compound, role) {

@@ -221,6 +221,29 @@ fn the_admin_commands_work_on_a_database_file() {
     );
     let admin = stdout.split("(person ").nth(1).unwrap().split(')').next().unwrap().to_owned();
     let compound = stdout.lines().last().unwrap().trim().to_owned();
+    // The same name again (a command run twice) is refused, naming the compound there; --again
+    // makes a second one, and `compounds` tells them apart.
+    let (ok, stdout, stderr) = run(&["create-compound", "--name", "北林小区"]);
+    assert!(!ok && stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("exists already") && stderr.contains(&compound) && stderr.contains("--again"),
+        "{stderr}"
+    );
+    let (ok, stdout, stderr) = run(&["create-compound", "--name", "北林小区", "--again"]);
+    assert!(ok, "{stderr}");
+    let second = stdout.trim().to_owned();
+    let (ok, stdout, stderr) = run(&["compounds"]);
+    assert!(ok, "{stderr}");
+    let listed: Vec<&str> = stdout.lines().collect();
+    assert_eq!(listed.len(), 2, "{stdout}");
+    for id in [&compound, &second] {
+        assert!(
+            listed
+                .iter()
+                .any(|l| l.starts_with(id.as_str()) && l.contains(" 1 members") && l.ends_with("北林小区")),
+            "{stdout}"
+        );
+    }
 
     let csv = dir.path().join("roster.csv");
     let bad = format!("{}香樟苑,3号楼,1单元,1,101,错行,1990,三,0,0,,正常,无,\n", crate::harness::ROSTER_CSV);

@@ -338,6 +338,16 @@ fn a_second_relay_on_the_same_file_is_refused_naming_the_first() {
     assert!(stderr.contains(&format!("another relay (pid {})", first.child.0.id())), "{stderr}");
     assert!(stderr.contains(&db.display().to_string()) && stderr.contains("relay.db.lock"), "{stderr}");
     assert!(stdout.is_empty(), "no token, no listening line: {stdout}");
+    // Named by its absolute path from another directory too.
+    let out = doorstep()
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", "relay.db"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("is serving {} (it holds", db.display())), "{stderr}");
     let out = doorstep()
         .args(["admin", "--db"])
         .arg(&db)

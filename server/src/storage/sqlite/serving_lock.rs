@@ -28,6 +28,9 @@ pub struct ServingLock {
 impl ServingLock {
     /// Takes the lock for the database at `path`, waiting up to [`WAIT`] for another holder.
     pub fn take(path: &Path) -> Result<Self, StorageError> {
+        // Named absolute in what the operator reads: a relay under a service manager runs in
+        // another directory than the shell they type in.
+        let path = &std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         let lock_path = lock_path(path);
         let mut file =
             OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&lock_path).map_err(

@@ -338,7 +338,7 @@ impl RelayClient {
             .headers()
             .get(answer_to::ANSWER_TO_HEADER)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        answer_to::judge(&request_id, named.as_deref(), false)
+        answer_to::judge(&request_id, named.as_deref())
             .map_err(|e| TransportError::NotTheRelay(e.to_string()))?;
         let bytes = checked(response).await?;
         serde_json::from_slice(&bytes).map_err(not_the_relay)
@@ -1403,8 +1403,7 @@ pub async fn finish_earlier_request(
 
 /// Applies a sync answer to `run` and the replica: its replies, what the link carried and how
 /// fast, and whether the relay reads compressed requests. An answer that names another request
-/// than the one sent, or none from a relay that names every one (core's `sync/answer_to.rs`), is
-/// not applied: it is not the relay's answer ([`ReplicaError::NotTheRelaysAnswer`]), and the
+/// than the one sent (core's `sync/answer_to.rs`) is not applied: it is not the relay's answer ([`ReplicaError::NotTheRelaysAnswer`]), and the
 /// phone's work stays as it was for the next sync.
 pub fn handle_answer(
     run: &mut SyncRun,
@@ -1412,15 +1411,10 @@ pub fn handle_answer(
     answer: &Exchanged,
     now: Timestamp,
 ) -> Result<(), ReplicaError> {
-    let named =
-        answer_to::judge(&answer.request_id, answer.answer_to.as_deref(), replica.relay_names_requests())
-            .map_err(|e| {
-                tracing::warn!(error = %e, "a sync answer for another request; not applied");
-                ReplicaError::NotTheRelaysAnswer(e.to_string())
-            })?;
-    if named {
-        replica.learn_relay_names_requests()?;
-    }
+    answer_to::judge(&answer.request_id, answer.answer_to.as_deref()).map_err(|e| {
+        tracing::warn!(error = %e, "a sync answer for another request; not applied");
+        ReplicaError::NotTheRelaysAnswer(e.to_string())
+    })?;
     if let Some(relay_time) = answer.relay_time {
         run.heard_relay_clock(relay_time, now);
     }

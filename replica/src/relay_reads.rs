@@ -4,10 +4,7 @@
 //!   `reads_compact`; forgotten when the relay refuses a compact request (an older relay, or one
 //!   rolled back), which is then sent again in the plain form;
 //! - compressed bodies (core's `sync/body_deflate.rs`): learned from `Accept-Encoding: deflate`
-//!   on its answers, forgotten by an answer without it;
-//! - each sync request's id, named back in its answer (core's `sync/answer_to.rs`): learned from
-//!   the first answer naming it, forgotten only when the phone joins or another relay is
-//!   remembered (an answer naming none from then on is refused, not a reason to forget).
+//!   on its answers, forgotten by an answer without it.
 
 use crate::error::ReplicaError;
 use crate::store::{Store, Write};
@@ -19,8 +16,6 @@ pub(crate) enum RelayReads {
     CompactRequests,
     /// Bodies sent with `Content-Encoding: deflate`.
     DeflatedBodies,
-    /// The request's id, which the relay names in its answer.
-    RequestIds,
 }
 
 impl RelayReads {
@@ -29,7 +24,6 @@ impl RelayReads {
         match self {
             RelayReads::CompactRequests => "relay_reads_compact",
             RelayReads::DeflatedBodies => "relay_reads_deflate",
-            RelayReads::RequestIds => "relay_names_requests",
         }
     }
 }

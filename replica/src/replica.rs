@@ -81,8 +81,6 @@ pub struct Replica {
     pub(crate) relay_reads_compact: bool,
     /// The relay reads compressed request bodies (see `relay_reads.rs`).
     relay_reads_deflate: bool,
-    /// The relay names each sync request's id in its answer (see `relay_reads.rs`).
-    relay_names_requests: bool,
     /// Bytes of changes one sync request carries, fitted to the link (see `request_budget.rs`).
     pub(crate) request_budget: usize,
     /// How fast the link lately carried the syncs' exchanges (see `link_rate.rs`); in memory.
@@ -166,7 +164,6 @@ impl Replica {
         let known_grants = known_grants::load(&store)?;
         let relay_reads_compact = relay_reads::load(&store, RelayReads::CompactRequests)?;
         let relay_reads_deflate = relay_reads::load(&store, RelayReads::DeflatedBodies)?;
-        let relay_names_requests = relay_reads::load(&store, RelayReads::RequestIds)?;
         let request_budget = request_budget::load(&store)?;
         let in_pieces = RequestInPieces::load(&store)?;
         let mut replica = Self {
@@ -180,7 +177,6 @@ impl Replica {
             known_grants,
             relay_reads_compact,
             relay_reads_deflate,
-            relay_names_requests,
             request_budget,
             link_rate: LinkRate::default(),
             copies: CopyMemory::default(),
@@ -273,8 +269,6 @@ impl Replica {
             Write::Meta { key: REMOVED_FROM, value: b"" },
             Write::DeleteMeta { key: crate::lost_sign_in::SIGN_IN_UNKNOWN },
             known_grants::forget(),
-            // Perhaps another relay: learned again from its first answer.
-            relay_reads::forget(RelayReads::RequestIds),
         ];
         if let Some(actor) = &new_actor {
             writes.push(Write::Meta { key: "actor", value: actor });
@@ -285,7 +279,6 @@ impl Replica {
         }
         self.person = Some(person);
         self.known_grants = None;
-        self.relay_names_requests = false;
         Ok(())
     }
 
@@ -364,12 +357,10 @@ impl Replica {
             known_grants::forget(),
             relay_reads::forget(RelayReads::CompactRequests),
             relay_reads::forget(RelayReads::DeflatedBodies),
-            relay_reads::forget(RelayReads::RequestIds),
         ])?;
         self.known_grants = None;
         self.relay_reads_compact = false;
         self.relay_reads_deflate = false;
-        self.relay_names_requests = false;
         Ok(())
     }
 
@@ -399,21 +390,6 @@ impl Replica {
         let form = RelayReads::DeflatedBodies;
         self.store.commit(&[if reads { relay_reads::remember(form) } else { relay_reads::forget(form) }])?;
         self.relay_reads_deflate = reads;
-        Ok(())
-    }
-
-    /// Whether the relay is known to name each sync request's id in its answer, so that an
-    /// answer naming none is not its own (see `relay_reads.rs`).
-    pub fn relay_names_requests(&self) -> bool {
-        self.relay_names_requests
-    }
-
-    /// Keeps that the relay names each sync request's id in its answer.
-    pub fn learn_relay_names_requests(&mut self) -> Result<(), ReplicaError> {
-        if !self.relay_names_requests {
-            self.store.commit(&[relay_reads::remember(RelayReads::RequestIds)])?;
-            self.relay_names_requests = true;
-        }
         Ok(())
     }
 

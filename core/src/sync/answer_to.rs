@@ -6,8 +6,9 @@
 //! ([`REQUEST_HEADER`]), the relay names it in its answer ([`ANSWER_TO_HEADER`]), and the phone
 //! applies only an answer naming the request it sent ([`judge`]).
 //!
-//! A relay older than the id names none; a phone takes an answer naming none until its relay
-//! has named one, and from then on refuses answers that name none (a box could strip the header).
+//! A relay older than the id names none, and its answers are taken as before: a relay rolled
+//! back to such a version must go on syncing its phones. So a box that takes the header out of
+//! a replayed answer is not caught; a box that rewrites answers is stopped by TLS only.
 
 /// The request header carrying the request's id: [`ID_LENGTH`] lowercase hex digits.
 pub const REQUEST_HEADER: &str = "x-doorstep-request";
@@ -29,32 +30,25 @@ pub fn is_request_id(header: &[u8]) -> bool {
     header.len() == ID_LENGTH && header.iter().all(u8::is_ascii_hexdigit)
 }
 
-/// Why an answer is not the one to the request sent.
+/// An answer naming another request than the one sent: replayed, or meant for another phone or
+/// relay.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NotThisAnswer {
-    /// It names another request: an answer replayed, or meant for another phone or relay.
-    #[error("the answer is to request {named}, not to this one ({sent}): replayed or misrouted on the way")]
-    Another {
-        /// The id sent.
-        sent: String,
-        /// The id the answer names.
-        named: String,
-    },
-    /// It names none, from a relay that names every request.
-    #[error("the answer names no request, and this relay names every one: altered or replayed on the way")]
-    Unnamed,
+#[error("the answer is to request {named}, not to this one ({sent}): replayed or misrouted on the way")]
+pub struct AnotherRequests {
+    /// The id sent.
+    pub sent: String,
+    /// The id the answer names.
+    pub named: String,
 }
 
-/// Whether an answer naming `named` (its [`ANSWER_TO_HEADER`], if any) answers the request
-/// `sent`, from a relay known to name every request when `relay_names_requests`. `Ok(true)`: it
-/// names this request (the relay names requests, if it was not known to); `Ok(false)`: it names
-/// none, from a relay not known to name any.
-pub fn judge(sent: &str, named: Option<&str>, relay_names_requests: bool) -> Result<bool, NotThisAnswer> {
+/// Whether an answer naming `named` (its [`ANSWER_TO_HEADER`], if any) may be taken as the
+/// answer to the request `sent`: when it names that request, or none (a relay older than ids).
+pub fn judge(sent: &str, named: Option<&str>) -> Result<(), AnotherRequests> {
     match named {
-        Some(named) if named.eq_ignore_ascii_case(sent) => Ok(true),
-        Some(named) => Err(NotThisAnswer::Another { sent: sent.to_owned(), named: named.to_owned() }),
-        None if relay_names_requests => Err(NotThisAnswer::Unnamed),
-        None => Ok(false),
+        Some(named) if !named.eq_ignore_ascii_case(sent) => {
+            Err(AnotherRequests { sent: sent.to_owned(), named: named.to_owned() })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -67,14 +61,12 @@ mod tests {
         let sent = request_id(0x0123_4567_89ab_cdef);
         assert_eq!(sent, "0123456789abcdef");
         assert!(is_request_id(sent.as_bytes()));
-        assert_eq!(judge(&sent, Some(&sent), false), Ok(true));
-        assert_eq!(judge(&sent, Some("0123456789ABCDEF"), true), Ok(true));
+        assert_eq!(judge(&sent, Some(&sent)), Ok(()));
+        assert_eq!(judge(&sent, Some("0123456789ABCDEF")), Ok(()));
         let other = request_id(7);
-        assert!(matches!(judge(&sent, Some(&other), false), Err(NotThisAnswer::Another { .. })));
-        assert!(matches!(judge(&sent, Some(&other), true), Err(NotThisAnswer::Another { .. })));
-        // An older relay names none: taken, until the relay has named one.
-        assert_eq!(judge(&sent, None, false), Ok(false));
-        assert_eq!(judge(&sent, None, true), Err(NotThisAnswer::Unnamed));
+        assert_eq!(judge(&sent, Some(&other)), Err(AnotherRequests { sent: sent.clone(), named: other }));
+        // An older relay names none: taken.
+        assert_eq!(judge(&sent, None), Ok(()));
     }
 
     #[test]

@@ -73,17 +73,21 @@ struct Inner {
 }
 
 impl RelayClock {
-    /// Notes a device's request; looks the devices over when one is new, else at most once a
-    /// minute, and warns at most once an hour.
+    /// Notes a device's request; looks the devices over when one is new or its clock moved,
+    /// else at most once a minute, and warns at most once an hour.
     pub fn saw(&self, device: DeviceId, seen: Seen) {
         let Some(off) = seen.clock_off_by_ms else { return };
         let now = seen.at;
         let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let new_device = inner.recent.insert(device, (now, off)).is_none();
+        // A device new here, or whose clock moved (set right, or wrong), is looked at at once.
+        let moved = inner
+            .recent
+            .insert(device, (now, off))
+            .is_none_or(|(_, before)| before.abs_diff(off) > SPREAD_MS.unsigned_abs());
         let looked_lately = inner
             .checked_at
             .is_some_and(|at| now.as_millis().saturating_sub(at.as_millis()) < CHECK_EVERY_MS);
-        if looked_lately && !new_device {
+        if looked_lately && !moved {
             return;
         }
         inner.checked_at = Some(now);
@@ -102,6 +106,14 @@ impl RelayClock {
                 "{doubt}"
             );
         }
+    }
+
+    /// Whether a device whose clock is `off_by_ms` from the relay's (positive: ahead) is off by
+    /// what most phones are, the relay's own clock being in doubt: then it is the relay's clock
+    /// that is wrong, not this phone's, and the members page says so instead of asking the
+    /// volunteer to set a right phone wrong.
+    pub fn explains(&self, off_by_ms: i64) -> bool {
+        self.doubt().is_some_and(|d| d.phones_off_by_ms.abs_diff(off_by_ms) <= SPREAD_MS.unsigned_abs())
     }
 
     /// What the last look found, if the relay's clock is in doubt.

@@ -443,6 +443,28 @@ test("a phone whose clock is wrong is named on the members page until it is set 
   });
 });
 
+test("when most phones are off by the same days the page says the relay's clock is wrong, not theirs", async () => {
+  await onItsOwnRelay('members-relay-clock', [], async (relay, dir, shown) => {
+    const world = await compound(relay, dir, '香樟苑', { volunteers: 3 });
+    // The relay's own clock forty days behind: every right phone is forty days ahead of it.
+    for (const phone of world.phones) await phone.runWithClock('+40d', 'sync');
+    const p = (shown.ui = await dashboard(world)).page;
+    await p.click(tid('nav-members'));
+    await p.waitForSelector('main[data-ready="members"]');
+    const warnings = await p.$$eval(tid('member-clock-off'), (els) => els.map((e) => e.textContent.trim()));
+    assert.equal(warnings.length, 3, String(warnings));
+    for (const warning of warnings) {
+      assert.ok(warning.startsWith('与中继的时钟相差 40 天 0 小时，多数手机也相差这么多：可能是中继服务器的时钟有误'), warning);
+      assert.ok(!warning.includes('请提醒此人校准手机'), warning);
+    }
+    await screenshot(p, 'members-relay-clock');
+    await p.click(tid('lang-toggle'));
+    await p.waitForSelector('main[data-ready="members"]');
+    const english = (await p.textContent(tid('member-clock-off'))).trim();
+    assert.ok(english.includes("the relay's own clock is probably wrong, not this phone's"), english);
+  });
+});
+
 test("a district admin revokes a volunteer's lost phone alone, and their other phone keeps working", async () => {
   await onItsOwnRelay('members-device', [], async (relay, dir, shown) => {
     const world = await compound(relay, dir, '香樟苑', { volunteers: 1 });

@@ -173,6 +173,10 @@ export const MESSAGES = {
     '手机时钟慢了 {span}：请提醒此人校准手机的日期、时间和时区（手机记录的时间以其时钟为准）',
     "phone's clock {span} behind: ask them to set the phone's date, time and time zone (what it records carries its clock's time)",
   ],
+  'members.relay_clock_in_doubt': [
+    '与中继的时钟相差 {span}，多数手机也相差这么多：可能是中继服务器的时钟有误，不是这台手机的问题；请联系中继的管理员校准服务器时间，不要让志愿者改手机时间',
+    "{span} off from the relay's clock, as most phones are: the relay's own clock is probably wrong, not this phone's; ask whoever runs the relay to set the server's time, and do not have volunteers change their phones",
+  ],
   'span.days_hours': ['{days} 天 {hours} 小时', '{days} days {hours} h'],
   'span.hours_minutes': ['{hours} 小时 {minutes} 分钟', '{hours} h {minutes} min'],
   'span.minutes': ['{minutes} 分钟', '{minutes} min'],

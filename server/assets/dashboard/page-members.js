@@ -242,8 +242,10 @@ export function Members() {
   function clockOff(d) {
     const off = d.clock_off_by_ms;
     if (off === undefined || off === null) return null;
-    return h('p', { class: 'warn', role: 'note', testid: 'member-clock-off' },
-      t(off > 0 ? 'members.clock_ahead' : 'members.clock_behind', { span: fmtSpan(off) }));
+    // Off by what most phones are: the relay's clock is the wrong one, not this phone's.
+    const key = d.relay_clock_in_doubt ? 'members.relay_clock_in_doubt'
+      : off > 0 ? 'members.clock_ahead' : 'members.clock_behind';
+    return h('p', { class: 'warn', role: 'note', testid: 'member-clock-off' }, t(key, { span: fmtSpan(off) }));
   }
 
   /** The row's actions; a confirm step replaces them until the coordinator decides. */

@@ -40,11 +40,23 @@ pub struct MemberView {
     pub member: Member,
     /// Their devices, oldest first, with when each last synced and how far off its clock was
     /// then, when by more than [`doorstep_core::time::CLOCK_OFF_BY_MS`].
-    pub devices: Vec<MemberDevice>,
+    pub devices: Vec<DeviceView>,
     /// Messages of theirs the relay refused because they had used up their day's share of the
     /// growth of the compound's documents (`growth_share.rs`), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub share_refused: Option<ShareRefused>,
+}
+
+/// A member's device as the page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceView {
+    /// The device.
+    #[serde(flatten)]
+    pub device: MemberDevice,
+    /// Its clock is off by what most phones' are, so the relay's own clock is in doubt
+    /// (`relay_clock.rs`), not this phone's; said only when so.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub relay_clock_in_doubt: bool,
 }
 
 /// Lists the members, revoked ones included (with `revoked: true`), each with their devices.
@@ -57,14 +69,16 @@ pub async fn list(
     let relay = &state.app.relay;
     let members = admin::members(relay, &signed.principal, scope.compound.id).await?;
     let noted = relay.devices_seen();
-    let mut devices: Vec<MemberDevice> = (relay.storage().member_devices(scope.compound.id).await?)
+    let mut devices: Vec<DeviceView> = (relay.storage().member_devices(scope.compound.id).await?)
         .into_iter()
         .map(|device| {
             let seen = noted.noted(device.device);
             let mut device = device.with_noted(seen);
             // Seconds of drift are no one's concern; a wrong date is.
             device.clock_off_by_ms = device.clock_off_by_ms.filter(|off| clock_is_off(*off));
-            device
+            let relay_clock_in_doubt =
+                device.clock_off_by_ms.is_some_and(|off| state.app.relay_clock.explains(off));
+            DeviceView { device, relay_clock_in_doubt }
         })
         .collect();
     let mut share_refusals: HashMap<PersonId, ShareRefused> =
@@ -73,7 +87,7 @@ pub async fn list(
         members
             .into_iter()
             .map(|member| {
-                let (theirs, rest) = devices.drain(..).partition(|d| d.person == member.person);
+                let (theirs, rest) = devices.drain(..).partition(|d| d.device.person == member.person);
                 devices = rest;
                 let share_refused = share_refusals.remove(&member.person);
                 MemberView { member, devices: theirs, share_refused }

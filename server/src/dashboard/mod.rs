@@ -27,7 +27,7 @@
 //! | `GET …/compounds/{c}/rounds/{r}/tasks/{t}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
 //! | `GET …/compounds/{c}/requests` | `[Request + {address, head, by_name}]`, newest first |
 //! | `GET …/compounds/{c}/conflicts` | `[Conflict + {address, head, names, review}]` |
-//! | `GET …/compounds/{c}/members` | `[Member + {joined_at, devices: [{id, name, created_at, revoked, last_seen, clock_off_by_ms?}], share_refused?: {times, last_at, document, kind}}]` |
+//! | `GET …/compounds/{c}/members` | `[Member + {joined_at, devices: [{id, name, created_at, revoked, last_seen, clock_off_by_ms?, relay_clock_in_doubt?}], share_refused?: {times, last_at, document, kind}}]` |
 //! | `POST …/compounds/{c}/members/invites` `{"role"}` | 201 `{code, role, expires_at, link, qr_svg}`; 403 a coordinator inviting a coordinator |
 //! | `POST …/compounds/{c}/members/{p}/revoke` | `{revoked}`; their phones wipe the compound at their next sync |
 //! | `POST …/compounds/{c}/members/{p}/devices/{d}/revoke` | `{revoked: d}`; district admins; that phone (a lost one) wipes everything at its next sync, their others keep working |

@@ -219,6 +219,10 @@ async fn most_phones_forty_days_ahead_put_the_relays_own_clock_in_doubt() {
     let _first = joined(&fx, dir.path(), Role::Volunteer, "赵敏", 40 * DAY).await;
     assert_eq!(health().await, (reqwest::StatusCode::OK, "ok\n".to_owned()), "one phone off is that phone");
     assert_eq!(doubt_seconds(fx.relay.metrics().await), 0);
+    let cookie = fx.relay.dashboard_cookie(&fx.relay.admin_token).await;
+    let members =
+        fx.relay.dashboard_get(&cookie, &format!("/dashboard/api/compounds/{}/members", fx.compound)).await;
+    assert!(!members.to_string().contains("relay_clock_in_doubt"), "one phone off is that phone: {members}");
     let _second = joined(&fx, dir.path(), Role::Volunteer, "李强", 40 * DAY).await;
     let _third = joined(&fx, dir.path(), Role::Medic, "王医生", 40 * DAY).await;
     let (status, text) = health().await;
@@ -228,4 +232,19 @@ async fn most_phones_forty_days_ahead_put_the_relays_own_clock_in_doubt() {
     assert!(text.contains("timedatectl"), "{text}");
     let off = doubt_seconds(fx.relay.metrics().await);
     assert!((off - 40 * DAY / 1000).abs() < 60, "{off}");
+
+    // The members page says the relay's clock is the wrong one beside those phones, instead of
+    // asking three volunteers to set right phones forty days back.
+    let cookie = fx.relay.dashboard_cookie(&fx.relay.admin_token).await;
+    let members =
+        fx.relay.dashboard_get(&cookie, &format!("/dashboard/api/compounds/{}/members", fx.compound)).await;
+    let off_devices: Vec<&serde_json::Value> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["devices"].as_array().unwrap())
+        .filter(|d| d.get("clock_off_by_ms").is_some())
+        .collect();
+    assert_eq!(off_devices.len(), 3, "{members}");
+    assert!(off_devices.iter().all(|d| d["relay_clock_in_doubt"] == true), "{members}");
 }

@@ -7,9 +7,7 @@
 //! An operation that cannot be carried out again (the task it records was cancelled meanwhile)
 //! is set aside for the coordinators' review with its reason, like any other.
 
-use std::collections::HashSet;
-
-use automerge::ChangeHash;
+use automerge::{ChangeHash, ReadDoc};
 use doorstep_core::Timestamp;
 use doorstep_core::id::DocumentId;
 
@@ -107,10 +105,11 @@ fn of_document(
     let Some(compound) = replica.compounds.values().find(|c| c.document(id).is_some()) else {
         return Ok(CarriedOutAgain::default());
     };
-    let held: HashSet<ChangeHash> = compound
-        .document(id)
-        .map(|doc| doc.automerge().get_changes(&[]).iter().map(|c| c.hash()).collect())
-        .unwrap_or_default();
+    let relays = compound.document(id).map(|doc| doc.automerge());
+    let held = |hash: &str| {
+        hash.parse::<ChangeHash>()
+            .is_ok_and(|h| relays.is_some_and(|doc| doc.get_change_by_hash(&h).is_some()))
+    };
     let role = replica.role(compound.id());
     // A copy of the compound to carry the operations out on: an operation that also touched
     // another document (which loaded, and holds its part) changes only the copy of that one.
@@ -121,7 +120,7 @@ fn of_document(
     let mut forgotten: Vec<String> = Vec::new();
     let mut failed: Vec<(String, crate::journal::JournalEntry, String)> = Vec::new();
     for (hash, entry) in journal {
-        if hash.parse::<ChangeHash>().is_ok_and(|h| held.contains(&h)) {
+        if held(&hash) {
             done.already_held += 1;
             forgotten.push(hash);
             continue;

@@ -13,7 +13,7 @@ use doorstep_core::id::DocumentId;
 
 use crate::error::ReplicaError;
 use crate::replica::Replica;
-use crate::set_aside::{NOT_REAPPLIED, reapply};
+use crate::set_aside::{DOCUMENT_WITHDRAWN, NOT_REAPPLIED, reapply, set_aside_writes};
 use crate::store::Write;
 
 /// What carrying out the journal of damaged copies again did.
@@ -81,16 +81,7 @@ fn set_aside_whole(
     // The damaged copy leaves the phone, as a withdrawn document does.
     let mut writes: Vec<Write<'_>> = vec![Write::Delete { doc: id }];
     for (hash, entry) in &journal {
-        writes.push(Write::Quarantine {
-            hash,
-            doc: id,
-            rule: "document_withdrawn",
-            reason: &reason,
-            bytes: &[],
-            at,
-        });
-        writes.push(Write::SetAsideOperation { hash, entry });
-        writes.push(Write::JournalForget { hash });
+        writes.extend(set_aside_writes(hash, id, (DOCUMENT_WITHDRAWN, &reason), &[], Some(entry), at));
     }
     replica.store_mut().commit(&writes)?;
     replica.peer_states.remove(&id);
@@ -151,9 +142,7 @@ fn of_document(
         .collect();
     let mut writes: Vec<Write<'_>> = Vec::new();
     for ((hash, entry, _), reason) in failed.iter().zip(&reasons) {
-        writes.push(Write::Quarantine { hash, doc: id, rule: NOT_REAPPLIED, reason, bytes: &[], at });
-        writes.push(Write::SetAsideOperation { hash, entry });
-        writes.push(Write::JournalForget { hash });
+        writes.extend(set_aside_writes(hash, id, (NOT_REAPPLIED, reason), &[], Some(entry), at));
     }
     for hash in &forgotten {
         writes.push(Write::JournalForget { hash });

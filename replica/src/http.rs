@@ -334,11 +334,7 @@ impl RelayClient {
             .map_err(network)?;
         // A join answered for another request (another phone's, replayed) would sign this phone
         // in as that person; a relay older than request ids names none, which is taken.
-        let named = response
-            .headers()
-            .get(answer_to::ANSWER_TO_HEADER)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        answer_to::judge(&request_id, named.as_deref())
+        answer_to::judge(&request_id, named_request(response.headers()).as_deref())
             .map_err(|e| TransportError::NotTheRelay(e.to_string()))?;
         let bytes = checked(response).await?;
         serde_json::from_slice(&bytes).map_err(not_the_relay)
@@ -385,10 +381,7 @@ impl RelayClient {
         started: std::time::Instant,
         request_id: String,
     ) -> Result<Exchanged, TransportError> {
-        let answer_to = response
-            .headers()
-            .get(answer_to::ANSWER_TO_HEADER)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let answer_to = named_request(response.headers());
         *self.copies_advised.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = response
             .headers()
             .get(COPY_ADVISED_HEADER)
@@ -693,6 +686,11 @@ pub const STALL_SECS: u64 = 60;
 /// relay that trickles forever. A new volunteer's first answer of a few megabytes takes minutes
 /// on a landing's 64 kbit/s.
 const WHOLE_ANSWER_SECS: u64 = 15 * 60;
+
+/// The request an answer says it answers (core's `sync/answer_to.rs`), if it names one.
+fn named_request(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers.get(answer_to::ANSWER_TO_HEADER).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
 
 /// Says what went wrong on the way and, since every caller keeps its work, that nothing is lost.
 fn network(e: reqwest::Error) -> TransportError {

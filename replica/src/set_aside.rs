@@ -24,6 +24,26 @@ use crate::store::Write;
 /// earlier one was refused.
 pub const NOT_REAPPLIED: &str = "not_reapplied";
 
+/// The rule code of changes set aside because the relay no longer lets the device hold their
+/// document (a closed round, a revoked membership).
+pub(crate) const DOCUMENT_WITHDRAWN: &str = "document_withdrawn";
+
+/// The writes that set change `hash` of `doc` aside for a coordinator's review: its bytes (none
+/// when the phone no longer holds them) kept with `rule` and `reason`, the journaled operation
+/// behind it in readable form when there is one, and its journal entry dropped.
+pub(crate) fn set_aside_writes<'a>(
+    hash: &'a str,
+    doc: doorstep_core::id::DocumentId,
+    (rule, reason): (&'a str, &'a str),
+    bytes: &'a [u8],
+    entry: Option<&'a JournalEntry>,
+    at: i64,
+) -> impl Iterator<Item = Write<'a>> {
+    let kept = Write::Quarantine { hash, doc, rule, reason, bytes, at };
+    let operation = entry.map(|entry| Write::SetAsideOperation { hash, entry });
+    std::iter::once(kept).chain(operation).chain(std::iter::once(Write::JournalForget { hash }))
+}
+
 /// What setting aside one refusal did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SetAsideOutcome {
@@ -272,11 +292,7 @@ pub(crate) fn rebuild(
     let bytes: Vec<Vec<u8>> = leaving.iter().map(|l| l.change.raw_bytes().to_vec()).collect();
     let mut writes: Vec<Write<'_>> = Vec::new();
     for ((l, hash), bytes) in leaving.iter().zip(&hashes).zip(&bytes) {
-        writes.push(Write::Quarantine { hash, doc: id, rule: &l.rule, reason: &l.reason, bytes, at });
-        if let Some(entry) = &l.entry {
-            writes.push(Write::SetAsideOperation { hash, entry });
-        }
-        writes.push(Write::JournalForget { hash });
+        writes.extend(set_aside_writes(hash, id, (&l.rule, &l.reason), bytes, l.entry.as_ref(), at));
     }
     for (old, new) in &rehashed {
         if old != new {

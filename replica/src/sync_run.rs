@@ -695,18 +695,15 @@ fn withhold_unsynced(
         replica.store().journal_of(doc)?.into_iter().collect();
     let mut writes: Vec<Write<'_>> = Vec::new();
     for (hash, bytes) in &unsynced {
-        writes.push(Write::Quarantine {
+        let rule = (crate::set_aside::DOCUMENT_WITHDRAWN, reason.as_str());
+        writes.extend(crate::set_aside::set_aside_writes(
             hash,
             doc,
-            rule: "document_withdrawn",
-            reason: &reason,
+            rule,
             bytes,
-            at: now.as_millis(),
-        });
-        if let Some(entry) = journal.get(hash) {
-            writes.push(Write::SetAsideOperation { hash, entry });
-        }
-        writes.push(Write::JournalForget { hash });
+            journal.get(hash),
+            now.as_millis(),
+        ));
     }
     replica.store_mut().commit(&writes)?;
     tracing::warn!(%doc, changes = unsynced.len(), "unsynced changes of a withdrawn document moved to quarantine");

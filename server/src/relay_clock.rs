@@ -42,6 +42,15 @@ pub struct Doubt {
     pub of: usize,
 }
 
+impl Doubt {
+    /// Whether a device whose clock is `off_by_ms` from the relay's (positive: ahead) is off by
+    /// what most phones are: then it is the relay's clock that is wrong, not this phone's, and
+    /// the members page says so instead of asking the volunteer to set a right phone wrong.
+    pub fn explains(&self, off_by_ms: i64) -> bool {
+        self.phones_off_by_ms.abs_diff(off_by_ms) <= SPREAD_MS.unsigned_abs()
+    }
+}
+
 impl std::fmt::Display for Doubt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let way = if self.phones_off_by_ms > 0 { "ahead of" } else { "behind" };
@@ -106,14 +115,6 @@ impl RelayClock {
                 "{doubt}"
             );
         }
-    }
-
-    /// Whether a device whose clock is `off_by_ms` from the relay's (positive: ahead) is off by
-    /// what most phones are, the relay's own clock being in doubt: then it is the relay's clock
-    /// that is wrong, not this phone's, and the members page says so instead of asking the
-    /// volunteer to set a right phone wrong.
-    pub fn explains(&self, off_by_ms: i64) -> bool {
-        self.doubt().is_some_and(|d| d.phones_off_by_ms.abs_diff(off_by_ms) <= SPREAD_MS.unsigned_abs())
     }
 
     /// What the last look found, if the relay's clock is in doubt.

@@ -69,6 +69,7 @@ pub async fn list(
     let relay = &state.app.relay;
     let members = admin::members(relay, &signed.principal, scope.compound.id).await?;
     let noted = relay.devices_seen();
+    let doubt = state.app.relay_clock.doubt();
     let mut devices: Vec<DeviceView> = (relay.storage().member_devices(scope.compound.id).await?)
         .into_iter()
         .map(|device| {
@@ -77,7 +78,7 @@ pub async fn list(
             // Seconds of drift are no one's concern; a wrong date is.
             device.clock_off_by_ms = device.clock_off_by_ms.filter(|off| clock_is_off(*off));
             let relay_clock_in_doubt =
-                device.clock_off_by_ms.is_some_and(|off| state.app.relay_clock.explains(off));
+                device.clock_off_by_ms.zip(doubt).is_some_and(|(off, doubt)| doubt.explains(off));
             DeviceView { device, relay_clock_in_doubt }
         })
         .collect();

@@ -351,7 +351,9 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
     let _serving = if storage::is_postgres(&db) {
         None
     } else {
-        Some(storage::sqlite::ServingLock::take(std::path::Path::new(&db))?)
+        // Taking it may wait up to 3 s for a relay that is stopping: off the runtime's threads.
+        let path = PathBuf::from(&db);
+        Some(tokio::task::spawn_blocking(move || storage::sqlite::ServingLock::take(&path)).await??)
     };
     // The address first: a start that cannot listen (the port in use) must not make a new
     // database's district admin and print its token, shown once, for a relay that never ran.

@@ -214,6 +214,9 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // A panic the relay or the phone contains (a reader that panics on crafted bytes) is one
+    // warning in the log, not a report on stderr per request.
+    doorstep_core::expected_panic::install_hook();
     // The terminal phone speaks in its own lines; the relay and admin commands log their progress.
     let default = if matches!(cli.command, Command::Phone(_)) { "warn" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

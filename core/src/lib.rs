@@ -11,6 +11,7 @@ pub mod compound;
 pub mod csv_cell;
 pub mod document;
 pub mod env;
+pub mod expected_panic;
 pub mod id;
 pub mod import;
 pub mod join_link;

@@ -22,6 +22,7 @@ struct Cli {
 /// even under `RUST_BACKTRACE` (a person's mistake is not a program fault), and exits 1.
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    doorstep_core::expected_panic::install_hook();
     // Warnings only by default (the phone's output is its own text), and colour codes only for a
     // person at a terminal, never into a redirected log file.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));

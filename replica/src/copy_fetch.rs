@@ -329,9 +329,8 @@ impl Replica {
             let Some(held) = self.compounds.get_mut(&compound).and_then(|c| c.document_mut(doc)) else {
                 return Ok(false);
             };
-            let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                held.automerge_mut().merge(loaded.automerge_mut())
-            }));
+            let merged =
+                doorstep_core::expected_panic::catch(|| held.automerge_mut().merge(loaded.automerge_mut()));
             if !matches!(merged, Ok(Ok(_))) {
                 tracing::warn!(doc = %doc, "a document's copy did not merge; its changes are fetched instead");
                 self.copies.refused.insert(doc);
@@ -355,10 +354,10 @@ fn load_checked(doc: DocumentId, header: Header, bytes: &[u8], device: ActorId) 
     let refused = |problem: String| tracing::warn!(doc = %doc, %problem, "a document's copy refused unread");
     let checked = doorstep_core::validate::load_received_document(bytes).map_err(refused).ok()?;
     let loaded = match checked {
-        Some(checked) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Some(checked) => doorstep_core::expected_panic::catch(|| {
             Document::from_automerge(header, checked.with_actor(device))
-        })),
-        None => std::panic::catch_unwind(|| Document::load(header, bytes, device)),
+        }),
+        None => doorstep_core::expected_panic::catch(|| Document::load(header, bytes, device)),
     };
     loaded.ok().and_then(Result::ok)
 }

@@ -19,7 +19,6 @@
 //! sweep kept 3–4 MiB more than before (BENCHMARKS.md §6).
 
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -130,8 +129,11 @@ impl RosterReaders {
             if done.is_closed() {
                 return;
             }
-            if let Ok(value) = catch_unwind(AssertUnwindSafe(read)) {
-                let _ = done.send(value);
+            match doorstep_core::expected_panic::catch(read) {
+                Ok(value) => {
+                    let _ = done.send(value);
+                }
+                Err(message) => tracing::warn!(%message, "reading a roster upload panicked; refusing it"),
             }
         });
         self.queue(person, job)?;

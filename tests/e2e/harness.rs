@@ -58,15 +58,36 @@ pub struct Relay {
     pub url: String,
     child: Option<Child>,
     pub admin_token: Option<String>,
+    /// Where the relay's log (its stderr) goes, if kept: see [`Relay::start_keeping_log`].
+    pub log: Option<PathBuf>,
 }
 
 impl Relay {
     /// Starts a relay on a fresh database in `dir`.
     pub fn start(dir: &Path) -> Relay {
         let mut relay =
-            Relay { db: dir.join("relay.db"), url: String::new(), child: None, admin_token: None };
+            Relay { db: dir.join("relay.db"), url: String::new(), child: None, admin_token: None, log: None };
         relay.spawn(None);
         relay
+    }
+
+    /// Starts a relay on a fresh database in `dir` whose log (warnings and above, with
+    /// `RUST_BACKTRACE=1` as an operator chasing a fault would set it) is kept in `dir/relay.log`.
+    pub fn start_keeping_log(dir: &Path) -> Relay {
+        let mut relay = Relay {
+            db: dir.join("relay.db"),
+            url: String::new(),
+            child: None,
+            admin_token: None,
+            log: Some(dir.join("relay.log")),
+        };
+        relay.spawn(None);
+        relay
+    }
+
+    /// What the relay has logged so far ([`Relay::start_keeping_log`]).
+    pub fn log_text(&self) -> String {
+        self.log.as_ref().map(|path| std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default()
     }
 
     /// The scene the delivery tests start from: a relay on a fresh database in `dir` holding
@@ -86,7 +107,8 @@ impl Relay {
     /// Starts a relay on the database at `db`: a PostgreSQL URL that other relays may share, or
     /// an SQLite file.
     pub fn start_on(db: &str) -> Relay {
-        let mut relay = Relay { db: PathBuf::from(db), url: String::new(), child: None, admin_token: None };
+        let mut relay =
+            Relay { db: PathBuf::from(db), url: String::new(), child: None, admin_token: None, log: None };
         relay.spawn(None);
         relay
     }
@@ -98,8 +120,18 @@ impl Relay {
             .arg(&self.db)
             .args(["--listen", &listen, "--rate", "1000"])
             .env("RUST_LOG", "warn")
+            .env("RUST_BACKTRACE", if self.log.is_some() { "1" } else { "0" })
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(match &self.log {
+                Some(path) => Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .expect("open the relay's log"),
+                ),
+                None => Stdio::null(),
+            })
             .spawn()
             .expect("start doorstep serve");
         let stdout = child.stdout.take().expect("stdout");
@@ -142,8 +174,13 @@ impl Relay {
         loop {
             // The port is free again at once after SIGKILL on Linux; retry briefly in case not.
             let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let mut fresh =
-                    Relay { db: self.db.clone(), url: String::new(), child: None, admin_token: None };
+                let mut fresh = Relay {
+                    db: self.db.clone(),
+                    url: String::new(),
+                    child: None,
+                    admin_token: None,
+                    log: self.log.clone(),
+                };
                 fresh.spawn(Some(&addr));
                 fresh
             }));

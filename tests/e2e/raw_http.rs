@@ -33,27 +33,39 @@ fn connect(base: &str) -> (TcpStream, String) {
 
 /// Sends one request and reads the whole response (`Connection: close`).
 pub fn request(base: &str, method: &str, path: &str, cookie: Option<&str>, json: Option<&str>) -> Response {
-    send(base, method, path, cookie.map(|c| format!("Cookie: {c}")).as_deref(), json)
+    let body = json.map(|json| ("application/json", json.as_bytes()));
+    send(base, method, path, cookie.map(|c| format!("Cookie: {c}")).as_deref(), body)
 }
 
 /// [`request`] with a device token (`Authorization: Bearer`) instead of a cookie.
 pub fn request_as(base: &str, method: &str, path: &str, token: &str, json: Option<&str>) -> Response {
-    send(base, method, path, Some(&format!("Authorization: Bearer {token}")), json)
+    let body = json.map(|json| ("application/json", json.as_bytes()));
+    send(base, method, path, Some(&format!("Authorization: Bearer {token}")), body)
 }
 
-fn send(base: &str, method: &str, path: &str, credential: Option<&str>, json: Option<&str>) -> Response {
+/// `POST path` with a session cookie and a body of `content_type` (an uploaded file).
+pub fn post_file(base: &str, path: &str, cookie: &str, content_type: &str, body: &[u8]) -> Response {
+    send(base, "POST", path, Some(&format!("Cookie: {cookie}")), Some((content_type, body)))
+}
+
+fn send(
+    base: &str,
+    method: &str,
+    path: &str,
+    credential: Option<&str>,
+    body: Option<(&str, &[u8])>,
+) -> Response {
     let (mut stream, host) = connect(base);
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     if let Some(credential) = credential {
         head.push_str(&format!("{credential}\r\n"));
     }
-    let body = json.unwrap_or("");
-    if json.is_some() {
-        head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+    if let Some((content_type, body)) = body {
+        head.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).expect("send request");
-    stream.write_all(body.as_bytes()).expect("send body");
+    stream.write_all(body.map_or(&[][..], |(_, body)| body)).expect("send body");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("read response");
     parse(&String::from_utf8_lossy(&raw))

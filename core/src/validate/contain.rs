@@ -4,16 +4,12 @@
 //! request or the process, so every Automerge call that consumes untrusted bytes runs here, on a
 //! scratch copy the caller throws away if it panics. The relay's own document is never touched.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use crate::expected_panic;
 
-/// Runs `f`, turning a panic inside it into an error that says what was being processed.
+/// Runs `f`, turning a panic inside it into an error that says what was being processed (and
+/// one warning in the log, in place of the panic hook's report).
 pub(crate) fn contained<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".to_owned());
+    expected_panic::catch(f).map_err(|message| {
         tracing::warn!(%message, "automerge panicked on {what}; refusing it");
         format!("Automerge cannot process {what} (it failed with: {message})")
     })

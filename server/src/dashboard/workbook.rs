@@ -418,12 +418,15 @@ fn open_and_choose(
     // calamine 0.38 panics on some malformed parts (an inverted range such as "Z9:A1" overflows
     // a subtraction in debug builds); a damaged upload is the coordinator's problem to fix, not
     // a failed request to retry, so a panic while reading is the same refusal as an error.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    doorstep_core::expected_panic::catch(|| {
         let mut workbook: Xlsx<_> =
             Xlsx::new(Cursor::new(bytes)).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
         choose(&mut workbook, &mut Budget::new(deadline))
-    }))
-    .unwrap_or(Err(WorkbookError::ReaderFailed))
+    })
+    .unwrap_or_else(|message| {
+        tracing::warn!(%message, "the workbook reader panicked on an upload; refusing it");
+        Err(WorkbookError::ReaderFailed)
+    })
 }
 
 /// Reads one sheet of a workbook whose archive passed [`workbook_bounds::check_archive`], its

@@ -254,9 +254,9 @@ impl From<InviteProblem> for AppError {
         match problem {
             InviteProblem::Unknown => AppError::NotFound(problem.to_string()),
             InviteProblem::Used => AppError::Conflict(problem.to_string()),
-            InviteProblem::Expired | InviteProblem::MakerMayNoLongerInvite => {
-                AppError::Gone(problem.to_string())
-            }
+            InviteProblem::Expired
+            | InviteProblem::MakerMayNoLongerInvite
+            | InviteProblem::MadeOnARevokedDevice => AppError::Gone(problem.to_string()),
         }
     }
 }

@@ -201,8 +201,8 @@ export const MESSAGES = {
   'members.new_token': ['补发设备令牌', 'New device token'],
   'members.device_revoke': ['停用此设备', 'Revoke this phone'],
   'members.device_revoke_confirm': [
-    '停用 {name} 的「{device}」？这台手机下次同步时会清除全部数据（含未同步的记录）；{name} 的其他设备照常使用。',
-    "Revoke {name}'s \"{device}\"? That phone wipes everything at its next sync (its changes not yet synced included); {name}'s other phones keep working.",
+    '停用 {name} 的「{device}」？这台手机下次同步时会清除全部数据（含未同步的记录），在它上面发出但还没人用过的邀请码也一并作废；{name} 的其他设备照常使用。',
+    "Revoke {name}'s \"{device}\"? That phone wipes everything at its next sync (its changes not yet synced included), and the invite codes made on it that nobody has used yet stop working; {name}'s other phones keep working.",
   ],
   'members.device_revoke_yes': ['确认停用', 'Yes, revoke it'],
   'members.device_revoked_toast': ['已停用「{device}」', '"{device}" revoked'],

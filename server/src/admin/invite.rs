@@ -53,6 +53,7 @@ pub async fn create_invite(
             compound,
             role,
             created_by: principal.person,
+            created_with: principal.device,
             created_at: now,
             expires_at,
         })

@@ -21,7 +21,7 @@ pub use names::{MAX_NAME, checked_name, holds_stray_control, without_controls};
 pub use roster::{ImportReport, RowProblem, export_roster, import_roster};
 
 use crate::relay::Relay;
-use crate::storage::Membership;
+use crate::storage::{DeviceId, Membership, Session};
 
 /// Who is asking, and what they hold.
 #[derive(Debug, Clone)]
@@ -32,18 +32,26 @@ pub struct Principal {
     pub district_admin: bool,
     /// Their live memberships.
     pub memberships: Vec<Membership>,
+    /// The device whose token they presented (`None` for the command line): what they make with
+    /// it, an invite, ends if that device is revoked.
+    pub device: Option<DeviceId>,
 }
 
 impl Principal {
-    /// Loads a person's memberships.
-    pub async fn load(relay: &Relay, person: PersonId, district_admin: bool) -> Result<Self, AdminError> {
-        let memberships = relay.storage().memberships(person).await?;
-        Ok(Self { person, district_admin, memberships })
+    /// Loads the memberships of the person signed in as `session`.
+    pub async fn load(relay: &Relay, session: &Session) -> Result<Self, AdminError> {
+        let memberships = relay.storage().memberships(session.person).await?;
+        Ok(Self {
+            person: session.person,
+            district_admin: session.district_admin,
+            memberships,
+            device: Some(session.device),
+        })
     }
 
     /// The relay's own district admin, as the command line acts.
     pub fn relay_admin(relay: &Relay) -> Self {
-        Self { person: relay.admin(), district_admin: true, memberships: Vec::new() }
+        Self { person: relay.admin(), district_admin: true, memberships: Vec::new(), device: None }
     }
 
     /// Their role in a compound; a district admin is an admin everywhere.

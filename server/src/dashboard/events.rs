@@ -61,13 +61,11 @@ impl Gate for SessionGate {
             .await
             .map_err(failed)?
             .ok_or("the session expired or was ended")?;
-        let district_admin = match storage.authenticate(record.token).await.map_err(failed)? {
-            TokenStatus::Valid(device) if device.person == record.person => device.district_admin,
+        let device = match storage.authenticate(record.token).await.map_err(failed)? {
+            TokenStatus::Valid(device) if device.person == record.person => device,
             _ => return Err("the device token of this session was revoked".into()),
         };
-        let principal = Principal::load(&self.state.app.relay, record.person, district_admin)
-            .await
-            .map_err(|e| e.to_string())?;
+        let principal = Principal::load(&self.state.app.relay, &device).await.map_err(|e| e.to_string())?;
         let role = principal.require_running(self.compound, "follow it").map_err(|e| e.to_string())?;
         Ok(Audience { roles: [(self.compound, role)].into_iter().collect(), only: Some(self.compound) })
     }

@@ -101,7 +101,7 @@ pub async fn login(
             .into());
         }
     };
-    let principal = Principal::load(relay, device.person, device.district_admin).await?;
+    let principal = Principal::load(relay, &device).await?;
     let me = me_of(&state, &principal).await?;
     if me.compounds.is_empty() && !principal.district_admin {
         let roles: Vec<&str> = principal.memberships.iter().map(|m| m.role.as_str()).collect();

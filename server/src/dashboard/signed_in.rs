@@ -65,8 +65,8 @@ impl FromRequestParts<DashState> for SignedIn {
             AppError::Unauthorized("the session expired or was ended; sign in again at /dashboard".into())
         })?;
         let relay = &state.app.relay;
-        let district_admin = match relay.storage().authenticate(record.token).await? {
-            TokenStatus::Valid(device) if device.person == record.person => device.district_admin,
+        let device = match relay.storage().authenticate(record.token).await? {
+            TokenStatus::Valid(device) if device.person == record.person => device,
             _ => {
                 state.sessions.close(session).await.map_err(AppError::from)?;
                 return Err(AppError::Unauthorized(
@@ -84,7 +84,7 @@ impl FromRequestParts<DashState> for SignedIn {
             .map_err(|retry_after| AppError::RateLimited { retry_after })?;
         tracing::Span::current().record("person", tracing::field::display(record.person));
         crate::connections::table::CredentialAccepted::say_for(&parts.extensions);
-        let principal = Principal::load(relay, record.person, district_admin).await?;
+        let principal = Principal::load(relay, &device).await?;
         Ok(SignedIn { session, principal })
     }
 }

@@ -23,7 +23,7 @@ use crate::state::AppState;
 use crate::storage::{CompoundRecord, Member, Membership};
 
 async fn principal(state: &AppState, auth: &Authenticated) -> Result<Principal, AppError> {
-    Ok(Principal::load(&state.relay, auth.0.person, auth.0.district_admin).await?)
+    Ok(Principal::load(&state.relay, &auth.0).await?)
 }
 
 /// `GET /v1/me`.

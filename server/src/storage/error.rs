@@ -24,6 +24,12 @@ pub enum InviteProblem {
         "this invite code was made by someone who can no longer invite people to this compound; ask a coordinator for a new one"
     )]
     MakerMayNoLongerInvite,
+    /// The invite was made on a phone revoked since (reported lost): whoever holds that phone
+    /// may hold the code too.
+    #[error(
+        "this invite code was made on a phone that has since been reported lost and revoked; ask a coordinator for a new one"
+    )]
+    MadeOnARevokedDevice,
 }
 
 /// A failed storage call.

@@ -303,6 +303,9 @@ pub struct NewInvite {
     pub role: Role,
     /// Who made it.
     pub created_by: PersonId,
+    /// The device it was made with (`None` from the admin command line): revoking that device
+    /// ends the invite.
+    pub created_with: Option<DeviceId>,
     /// When.
     pub created_at: Timestamp,
     /// Until when it can be redeemed.

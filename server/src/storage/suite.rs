@@ -88,6 +88,7 @@ pub async fn invites_are_single_use_and_expire(s: Arc<dyn Storage>) {
         compound,
         role: Role::Volunteer,
         created_by: admin,
+        created_with: None,
         created_at: T0,
         expires_at,
     };
@@ -140,6 +141,27 @@ pub async fn invites_are_single_use_and_expire(s: Arc<dyn Storage>) {
     assert!(s.memberships(uuid(62)).await.unwrap().is_empty(), "nobody joined");
     let by_the_district = s.redeem_invite(redeem(23, 63, later(11))).await.unwrap();
     assert_eq!(by_the_district.role, Role::Coordinator);
+
+    // An invite made on a phone revoked since (reported lost) joins nobody, whoever holds the
+    // code; the same person's invites made on another phone, or on the command line, still do.
+    let lost = s.create_device(admin, "lost phone".into(), SecretHash([40; 32]), T0).await.unwrap();
+    let kept = s.create_device(admin, "other phone".into(), SecretHash([41; 32]), T0).await.unwrap();
+    let made_on =
+        |code: u8, device: Option<DeviceId>| NewInvite { created_with: device, ..invite(code, later(1000)) };
+    for (code, device) in [(24, Some(lost)), (25, Some(lost)), (26, Some(kept)), (27, None)] {
+        s.create_invite(made_on(code, device)).await.unwrap();
+    }
+    s.redeem_invite(redeem(24, 64, later(12))).await.unwrap();
+    assert!(s.revoke_device(admin, lost, later(13)).await.unwrap());
+    let from_the_lost_phone = s.redeem_invite(redeem(25, 65, later(14))).await.unwrap_err();
+    assert!(
+        matches!(from_the_lost_phone, StorageError::Invite(InviteProblem::MadeOnARevokedDevice)),
+        "{from_the_lost_phone}"
+    );
+    assert!(s.memberships(uuid(65)).await.unwrap().is_empty(), "nobody joined");
+    assert_eq!(s.memberships(uuid(64)).await.unwrap().len(), 1, "a join made before the loss stands");
+    s.redeem_invite(redeem(26, 66, later(15))).await.unwrap();
+    s.redeem_invite(redeem(27, 67, later(16))).await.unwrap();
 
     // A join sent again with its key after its answer was lost: the same person and device,
     // under the new token (the first one, never seen, stops working); another key, no key, or

@@ -248,6 +248,63 @@ async fn a_district_admin_revokes_one_lost_phone_and_the_persons_other_phone_kee
     assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.text());
 }
 
+/// A coordinator's lost phone may hold invite codes sent from it and never used (in its chat
+/// history): revoking that phone ends them, so whoever finds it cannot join with one; the
+/// coordinator's invites made on their other phone still join.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invites_made_on_a_phone_revoked_since_join_nobody() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let admin = dash.login(&dash.relay.admin_token).await;
+    let minted = admin
+        .post_json(
+            &format!("{}/{}/tokens", members_path(compound), coordinator.person),
+            &json!({ "device_name": "王芳的旧手机" }),
+        )
+        .await;
+    assert_eq!(minted.status, StatusCode::CREATED, "{}", minted.text());
+    let lost_token = minted.json()["token"].as_str().unwrap().to_owned();
+    let list = admin.get_json(&members_path(compound)).await;
+    let devices = member(&list, "王芳")["devices"].as_array().unwrap().clone();
+    let lost = devices.iter().find(|d| d["name"] == "王芳的旧手机").unwrap()["id"].as_i64().unwrap();
+
+    // Made on the phone to be lost: one on its dashboard, one through the phones' API.
+    let on_the_lost_dashboard = dash.login(&lost_token).await;
+    let answer = on_the_lost_dashboard
+        .post_json(&format!("{}/invites", members_path(compound)), &json!({ "role": "volunteer" }))
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
+    let from_its_dashboard = answer.json()["code"].as_str().unwrap().to_owned();
+    let from_its_app = dash.relay.invite(&lost_token, compound, Role::Medic).await;
+    // Made on the phone she keeps, and one on the lost phone used before the loss.
+    let from_the_kept_phone = dash.relay.invite(&coordinator.token, compound, Role::Volunteer).await;
+    let used_before = dash.relay.invite(&lost_token, compound, Role::Volunteer).await;
+    let (status, _) = dash.relay.join(&used_before, "李强").await;
+    assert!(status.is_success(), "{status}");
+
+    let revoke = format!("{}/{}/devices/{lost}/revoke", members_path(compound), coordinator.person);
+    let answer = admin.post_json(&revoke, &json!({})).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+
+    for code in [&from_its_dashboard, &from_its_app] {
+        let (status, refused) = dash.relay.join(code, "捡到手机的人").await;
+        assert_eq!(status, StatusCode::GONE, "{refused}");
+        assert!(
+            refused["reason"].as_str().unwrap().contains("made on a phone that has since been reported lost"),
+            "{refused}"
+        );
+    }
+    let list = admin.get_json(&members_path(compound)).await;
+    assert!(
+        list.as_array().unwrap().iter().all(|m| m["name"] != "捡到手机的人"),
+        "nobody joined with a code from the lost phone: {list}"
+    );
+    let (status, joined) = dash.relay.join(&from_the_kept_phone, "赵敏").await;
+    assert!(status.is_success(), "{status} {joined}");
+    let list = admin.get_json(&members_path(compound)).await;
+    assert_eq!(member(&list, "李强")["revoked"], false, "a join made before the loss stands");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_refused_for_its_share_of_a_document_is_shown_beside_its_person() {
     use doorstep_core::Operation;

@@ -247,8 +247,8 @@ pub(super) async fn revoke_membership(
 pub(super) async fn create_invite(db: &impl GenericClient, invite: &NewInvite) -> Result<(), StorageError> {
     execute(
         db,
-        "INSERT INTO invites (code_hash, compound, role, created_by, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO invites (code_hash, compound, role, created_by, created_at, expires_at, created_with_device)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             &invite.code_hash.0.as_slice(),
             &invite.compound.to_string(),
@@ -256,6 +256,7 @@ pub(super) async fn create_invite(db: &impl GenericClient, invite: &NewInvite) -
             &invite.created_by.to_string(),
             &invite.created_at.as_millis(),
             &invite.expires_at.as_millis(),
+            &invite.created_with.map(|device| device.0),
         ],
     )
     .await?;
@@ -268,11 +269,13 @@ pub(super) async fn create_invite(db: &impl GenericClient, invite: &NewInvite) -
 pub(super) async fn redeem_invite(db: &impl GenericClient, r: &Redemption) -> Result<Joined, StorageError> {
     let row = query_opt(
         db,
-        // The maker's live membership of the invite's compound, if any.
+        // The maker's live membership of the invite's compound, if any, and whether the device
+        // it was made with has been revoked since.
         "SELECT i.compound, i.role, i.expires_at, i.used_at, p.district_admin, m.role,
-                i.join_key_hash, i.used_device, i.used_by
+                i.join_key_hash, i.used_device, i.used_by, d.revoked_at IS NOT NULL
          FROM invites i JOIN persons p ON p.id = i.created_by
          LEFT JOIN memberships m ON m.person = i.created_by AND m.compound = i.compound AND m.revoked_at IS NULL
+         LEFT JOIN devices d ON d.id = i.created_with_device
          WHERE i.code_hash = $1 FOR UPDATE OF i",
         &[&r.code_hash.0.as_slice()],
     )
@@ -298,6 +301,9 @@ pub(super) async fn redeem_invite(db: &impl GenericClient, r: &Redemption) -> Re
     }
     if row.try_get::<_, i64>(2)? <= r.at.as_millis() {
         return Err(InviteProblem::Expired.into());
+    }
+    if row.try_get::<_, bool>(9)? {
+        return Err(InviteProblem::MadeOnARevokedDevice.into());
     }
     let maker_role: Option<Role> =
         row.try_get::<_, Option<String>>(5)?.map(|m| parsed(&m, "role")).transpose()?;

@@ -47,7 +47,8 @@ CREATE TABLE invites (
     used_at BIGINT,
     used_by TEXT REFERENCES persons(id),
     join_key_hash BYTEA,
-    used_device BIGINT REFERENCES devices(id)
+    used_device BIGINT REFERENCES devices(id),
+    created_with_device BIGINT REFERENCES devices(id)
 );
 
 CREATE TABLE actor_bindings (

@@ -206,15 +206,16 @@ pub(super) fn revoke_membership(
 
 pub(super) fn create_invite(conn: &Connection, invite: &NewInvite) -> Result<(), StorageError> {
     conn.execute(
-        "INSERT INTO invites (code_hash, compound, role, created_by, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO invites (code_hash, compound, role, created_by, created_at, expires_at, created_with_device)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             invite.code_hash.0,
             invite.compound.to_string(),
             invite.role.as_str(),
             invite.created_by.to_string(),
             invite.created_at.as_millis(),
-            invite.expires_at.as_millis()
+            invite.expires_at.as_millis(),
+            invite.created_with.map(|device| device.0)
         ],
     )?;
     Ok(())
@@ -272,14 +273,17 @@ pub(super) fn redeem_invite(conn: &Connection, r: &Redemption) -> Result<Joined,
         Option<Vec<u8>>,
         Option<i64>,
         Option<String>,
+        bool,
     );
     let invite: Option<InviteRow> = conn
         .query_row(
-            // The maker's live membership of the invite's compound, if any.
+            // The maker's live membership of the invite's compound, if any, and whether the
+            // device it was made with has been revoked since.
             "SELECT i.compound, i.role, i.expires_at, i.used_at, p.district_admin, m.role,
-                    i.join_key_hash, i.used_device, i.used_by
+                    i.join_key_hash, i.used_device, i.used_by, d.revoked_at IS NOT NULL
              FROM invites i JOIN persons p ON p.id = i.created_by
              LEFT JOIN memberships m ON m.person = i.created_by AND m.compound = i.compound AND m.revoked_at IS NULL
+             LEFT JOIN devices d ON d.id = i.created_with_device
              WHERE i.code_hash = ?1",
             [r.code_hash.0],
             |row| {
@@ -293,12 +297,23 @@ pub(super) fn redeem_invite(conn: &Connection, r: &Redemption) -> Result<Joined,
                     row.get(6)?,
                     row.get(7)?,
                     row.get(8)?,
+                    row.get(9)?,
                 ))
             },
         )
         .optional()?;
-    let (compound, role, expires_at, used_at, maker_runs_the_district, maker_role, key, used_device, used_by) =
-        invite.ok_or(InviteProblem::Unknown)?;
+    let (
+        compound,
+        role,
+        expires_at,
+        used_at,
+        maker_runs_the_district,
+        maker_role,
+        key,
+        used_device,
+        used_by,
+        made_on_a_revoked_device,
+    ) = invite.ok_or(InviteProblem::Unknown)?;
     let compound: CompoundId = parsed(&compound, "compound id")?;
     let role: Role = parsed(&role, "role")?;
     if let Some(used_at) = used_at {
@@ -315,6 +330,9 @@ pub(super) fn redeem_invite(conn: &Connection, r: &Redemption) -> Result<Joined,
     }
     if expires_at <= r.at.as_millis() {
         return Err(InviteProblem::Expired.into());
+    }
+    if made_on_a_revoked_device {
+        return Err(InviteProblem::MadeOnARevokedDevice.into());
     }
     let maker_role: Option<Role> = maker_role.map(|m| parsed(&m, "role")).transpose()?;
     require_maker_may_invite(maker_runs_the_district, maker_role, role)?;

@@ -46,7 +46,8 @@ CREATE TABLE invites (
     used_at INTEGER,
     used_by TEXT REFERENCES persons(id),
     join_key_hash BLOB,
-    used_device INTEGER REFERENCES devices(id)
+    used_device INTEGER REFERENCES devices(id),
+    created_with_device INTEGER REFERENCES devices(id)
 ) STRICT;
 
 CREATE TABLE actor_bindings (

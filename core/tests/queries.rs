@@ -6,7 +6,7 @@
 mod support;
 
 use doorstep_core::query::{
-    LookupError, counts, doors_for, find_household, households_in_order, special_needs,
+    HouseholdBook, LookupError, counts, doors_for, find_household, households_in_order, special_needs,
 };
 use doorstep_core::schema::control_status::ControlStatus;
 use doorstep_core::schema::need_tag::NeedTag;
@@ -275,4 +275,30 @@ fn delivered_wins_over_a_concurrent_cancel() {
         assert_eq!(t.status(), TaskStatus::Delivered);
         assert!(t.cancelled.is_some());
     }
+}
+
+/// A household removed from the roster is still found, as it last stood, by whoever shows work
+/// that names it (a request taken at its door offline): its address, head and notes, marked as
+/// removed, with when; a live household is not marked, and an ID the roster never held is not
+/// found.
+#[test]
+fn a_removed_household_is_found_as_it_last_stood() {
+    let mut fx = Fixture::default();
+    let c = fx.people.coordinator;
+    let gone = fx.household("10-1-902");
+    let kept = fx.household("2-1-101");
+    fx.ok(&c, &Operation::EditNotes { household: gone, notes: "透析 周二周五".into() });
+    let before = fx.compound.households().into_iter().find(|h| h.id == gone).unwrap();
+    fx.ok(&c, &Operation::RemoveHousehold { household: gone });
+    assert!(fx.compound.households().iter().all(|h| h.id != gone));
+
+    let never = doorstep_core::id::HouseholdId::from_uuid(uuid::Uuid::from_u128(1));
+    let book = HouseholdBook::of(&fx.compound, [gone, kept, never]);
+    let found = book.get(gone).expect("the removed household, as it last stood");
+    assert_eq!(found, &before);
+    assert_eq!(found.notes, "透析 周二周五");
+    let removal = book.removal(gone).expect("marked as removed");
+    assert!(removal.at.as_millis() > 0 && !removal.actor.is_empty(), "{removal:?}");
+    assert!(book.get(kept).is_some() && book.removal(kept).is_none(), "a live household is not marked");
+    assert!(book.get(never).is_none() && book.removal(never).is_none(), "an ID never held is not found");
 }

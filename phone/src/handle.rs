@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use doorstep_core::Compound;
 use doorstep_core::id::{CompoundId, DocumentId, HouseholdId, TaskId};
+use doorstep_core::query::HouseholdBook;
 use doorstep_core::query::{self, LookupError};
 use doorstep_core::schema::address::{Address, parse_address};
 use doorstep_core::schema::household::Household;
@@ -78,11 +79,13 @@ impl Handles {
     }
 
     fn add_compound(&mut self, compound: &Compound) {
+        let open = compound.open_tasks();
+        let book = HouseholdBook::of(compound, open.iter().map(|t| t.household));
         let households = compound.households();
         let rounds: HashMap<DocumentId, RoundInfo> =
             compound.round_infos().into_iter().map(|info| (info.document, info)).collect();
         let mut by_door: HashMap<HouseholdId, Vec<Task>> = HashMap::new();
-        for task in compound.open_tasks() {
+        for task in open {
             by_door.entry(task.household).or_default().push(task);
         }
         for (household, mut tasks) in by_door {
@@ -92,10 +95,11 @@ impl Handles {
             });
             let found = households.iter().find(|h| h.id == household);
             let door = found.map_or_else(|| "?".to_owned(), |h| door_handle(&h.address, &households));
-            let address = found.map_or_else(
-                || "a household not in this phone's roster / 不在本机名册中的住户".to_owned(),
-                |h| h.address.to_string(),
-            );
+            let address = match (found, book.get(household)) {
+                (Some(h), _) => h.address.to_string(),
+                (None, Some(removed)) => removed_address(&removed.address),
+                (None, None) => "a household not in this phone's roster / 不在本机名册中的住户".to_owned(),
+            };
             let pending = tasks.iter().filter(|t| is_pending(t)).count();
             let alone = tasks.len() == 1;
             for (i, task) in tasks.into_iter().enumerate() {
@@ -209,6 +213,7 @@ impl Handles {
         }
         let households = compound.households();
         let household = households.iter().find(|h| h.id == task.household);
+        let book = HouseholdBook::of(compound, household.is_none().then_some(task.household));
         let round_title = compound
             .round_infos()
             .into_iter()
@@ -217,10 +222,11 @@ impl Handles {
         Named {
             compound: compound.id(),
             handle: household.map_or_else(|| "?".to_owned(), |h| door_handle(&h.address, &households)),
-            address: household.map_or_else(
-                || "a household not in this phone's roster / 不在本机名册中的住户".to_owned(),
-                |h| h.address.to_string(),
-            ),
+            address: match (household, book.get(task.household)) {
+                (Some(h), _) => h.address.to_string(),
+                (None, Some(removed)) => removed_address(&removed.address),
+                (None, None) => "a household not in this phone's roster / 不在本机名册中的住户".to_owned(),
+            },
             round_title,
             task,
         }
@@ -267,6 +273,12 @@ fn dashed_of(address: &Address) -> String {
     } else {
         format!("{}-{}-{}", address.building, address.unit, address.flat)
     }
+}
+
+/// The last address of a household removed from the roster, marked, for the work that still
+/// names it.
+pub fn removed_address(address: &Address) -> String {
+    format!("{address} (已从名册移除 / removed from the roster)")
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use doorstep_core::Applied;
-use doorstep_core::query::{Conflict, ConflictReview, Counts, Door};
+use doorstep_core::query::{Conflict, ConflictReview, Counts, Door, HouseholdBook};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::request::Request;
 use doorstep_core::schema::task::{RoundInfo, Task};
@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::PhoneError;
-use crate::handle::{Handles, door_handle};
+use crate::handle::{Handles, door_handle, removed_address};
 use crate::people::People;
 
 /// Text or JSON.
@@ -536,6 +536,21 @@ impl Addresses {
             let households = c.households();
             for h in &households {
                 all.insert(h.id, (h.address.to_string(), door_handle(&h.address, &households)));
+            }
+            // Households removed from the roster that requests or tasks still name: their last
+            // address, marked, and no handle (a household now at that door would take it).
+            let named: Vec<doorstep_core::id::HouseholdId> = c
+                .requests()
+                .iter()
+                .map(|r| r.household)
+                .chain(c.tasks().iter().map(|t| t.household))
+                .filter(|id| !all.contains_key(id))
+                .collect();
+            let book = HouseholdBook::of(c, named.iter().copied());
+            for id in named {
+                if let (Some(h), Some(_)) = (book.get(id), book.removal(id)) {
+                    all.insert(id, (removed_address(&h.address), "?".to_owned()));
+                }
             }
         }
         Self(all)

@@ -662,6 +662,30 @@ test('a request taken at the door is triaged and turned into a linked task', asy
   assert.ok(door.tasks.some((x) => x.request === id && x.kind === 'medicine'));
 });
 
+test('a request taken at a door removed meanwhile still names the door, marked removed', async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 1 });
+  const r = rows.find((x) => x.estate === '北林小区' && x.building === '2' && x.head);
+  const phone = world.phones[0];
+  // Offline at the door the volunteer takes a request; meanwhile a coordinator removes the household.
+  await phone.run('request', `${r.estate}${r.building}号楼${r.unit}单元${r.flat}`, '胰岛素用完了，今天必须送到', '--category', 'medicine', '--urgency', 'critical');
+  const all = await world.session.send('GET', `${world.cbase}/households`);
+  const gone = all.find((x) => x.head === r.head && x.address.flat === r.flat && x.address.building === r.building);
+  assert.ok(gone, 'the household is in the roster');
+  await world.session.operate(world.compound, { op: 'remove_household', household: gone.id });
+  await phone.sync();
+  const { page } = await openDashboard(t, world);
+  await open(page, '#/requests', 'requests');
+  const card = `${tid('request-card')}[data-status="new"]`;
+  await page.waitForSelector(card, { timeout: 10_000 });
+  const text = await page.textContent(card);
+  assert.match(text, /胰岛素用完了/);
+  assert.ok(text.includes(`${r.building}号楼`) && text.includes(r.flat) && text.includes(r.head), `the card names the door and its head: ${text}`);
+  assert.match(await page.textContent(`${card} ${tid('household-removed')}`), /已从名册移除/);
+  await page.click(`${card} a[href="#/households/${gone.id}"]`);
+  await page.waitForSelector(tid('household-removed-banner'), { timeout: 10_000 });
+  assert.match(await page.textContent(tid('household-removed-banner')), /已于 .* 从名册移除/);
+});
+
 /** Downloads the read-only compound's roster (`kind` csv or xlsx) from the sheets page, as a coordinator does; returns the file. */
 async function exportedRoster(page, kind, file) {
   await open(page, '#/sheets', 'sheets');

@@ -18,6 +18,7 @@ mod lost_sign_in;
 mod mission;
 mod quarantine;
 mod raw_http;
+mod removed_household;
 mod replayed_answer;
 mod restored;
 mod reviews;

@@ -61,6 +61,15 @@ pub enum Conflict {
 }
 
 impl Conflict {
+    /// The household the conflict is at.
+    pub fn household(&self) -> HouseholdId {
+        match self {
+            Conflict::DoubleDelivery { household, .. }
+            | Conflict::CompetingAssignment { household, .. }
+            | Conflict::ConcurrentStatus { household, .. } => *household,
+        }
+    }
+
     /// Which conflict this is, as a review names it.
     pub fn subject(&self) -> ConflictSubject {
         match self {

@@ -7,6 +7,7 @@ mod doors;
 mod history;
 mod late;
 mod lookup;
+mod removed;
 mod reviews;
 
 pub use conflicts::{Conflict, conflicts};
@@ -15,6 +16,7 @@ pub use doors::{Door, doors_for, households_in_order, special_needs};
 pub use history::{HistoryEntry, history};
 pub use late::{LateAttempt, late_attempts, late_in_round};
 pub use lookup::{LookupError, find_household};
+pub use removed::{HouseholdBook, Removal, removed_households};
 pub use reviews::{ConflictReview, all_reviews, conflict_reviews, unreviewed_conflicts};
 
 use crate::Compound;

@@ -324,6 +324,11 @@ export const MESSAGES = {
   'roster.none': ['没有符合条件的住户。', 'No household matches.'],
 
   'household.address': ['地址', 'Address'],
+  'household.removed': ['已从名册移除', 'Removed from the roster'],
+  'household.removed_at': [
+    '此户已于 {at} 从名册移除。下面是它移除前的样子，以及仍指向它的任务和求助。',
+    'This household was removed from the roster on {at}. It is shown as it last stood, with the tasks and requests that still name it.',
+  ],
   'household.head': ['户主', 'Head of household'],
   'household.phone': ['联系电话', 'Phone'],
   'household.people': ['户内人数', 'People'],

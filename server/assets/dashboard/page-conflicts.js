@@ -7,7 +7,7 @@ import { fmtTime, fmtAddress, shortId } from './format.js';
 import { api, cpath } from './api.js';
 import { households, rounds, personName, roundOf } from './compound-data.js';
 import { operate } from './operate.js';
-import { pageHeader, printButton } from './widgets.js';
+import { pageHeader, printButton, removedMark } from './widgets.js';
 import { attemptList } from './tasks.js';
 
 /** @returns {import('./state.js').View} */
@@ -60,6 +60,7 @@ export function Conflicts() {
       'p',
       { class: 'meta' },
       h('a', { href: `#/households/${c.household}` }, address),
+      removedMark(c.household_removed),
       c.head || (x ? x.head : '') ? ` ${c.head || x.head}` : '',
       c.round ? [' · ', h('a', { href: `#/rounds/${c.round}` }, titles.get(c.round) || shortId(c.round))] : null,
     );

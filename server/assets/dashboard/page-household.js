@@ -4,7 +4,7 @@
 import * as I from './i18n.js';
 import { t, label } from './i18n.js';
 import { h, fill, field, select, badge } from './dom.js';
-import { fmtAddress, peopleText } from './format.js';
+import { fmtAddress, fmtTime, peopleText } from './format.js';
 import { api, cpath } from './api.js';
 import { toast, showError } from './notices.js';
 import { households, rounds, roundOf } from './compound-data.js';
@@ -169,6 +169,7 @@ export function HouseholdView(id) {
     fill(head,
       pageHeader(fmtAddress(x.address), h('a', { href: '#/roster', class: 'button' }, t('household.back')), printButton()),
       h('p', { class: 'badges' }, badge('control_status', x.status, 'big'), needBadges(x.needs, 'big')),
+      d.removed_at ? h('p', { class: 'warn', testid: 'household-removed-banner' }, t('household.removed_at', { at: fmtTime(d.removed_at) })) : null,
     );
     const row = (k, v) => [h('dt', null, t(`household.${k}`)), h('dd', { dataset: { field: k } }, v)];
     fill(info,

@@ -9,7 +9,7 @@ import { api, cpath } from './api.js';
 import { showError } from './notices.js';
 import { households, knownHousehold, rounds, personName, roundOf } from './compound-data.js';
 import { operate } from './operate.js';
-import { pageHeader, printButton, kindSelect, prioritySelect } from './widgets.js';
+import { pageHeader, printButton, kindSelect, prioritySelect, removedMark } from './widgets.js';
 
 const CATEGORY_KIND = { groceries: 'groceries', medicine: 'medicine', medical: 'visit', other: 'other' };
 const URGENCY_PRIORITY = { normal: 'normal', urgent: 'high', critical: 'urgent' };
@@ -29,6 +29,7 @@ export function requestCard(r, opts) {
       o.compact
         ? null
         : h('a', { href: `#/households/${r.household}` }, hh ? `${fmtAddress(hh.address)} ${hh.head}` : `${r.address || shortId(r.household)} ${r.head || ''}`),
+      o.compact ? null : removedMark(r.household_removed),
       badge('category', r.category),
       badge('urgency', r.urgency),
       badge('request_status', r.status),

@@ -149,7 +149,7 @@ export function RoundView(id) {
           ),
           progress(delivered, g.rows.length, 'building-progress'),
           taskTable(
-            g.rows.map((r) => ({ task: r.task, status: r.status, household: r.householdObj || r.task.household })),
+            g.rows.map((r) => ({ task: r.task, status: r.status, household: r.householdObj || r.task.household, household_removed: r.household_removed })),
             { actions: true, roundOpen: open },
           ),
         );

@@ -9,7 +9,7 @@ import { api, cpath } from './api.js';
 import { toast, showError } from './notices.js';
 import { invalidate } from './compound-data.js';
 import { scheduleRefresh } from './live.js';
-import { pageHeader, printButton } from './widgets.js';
+import { pageHeader, printButton, removedMark } from './widgets.js';
 
 /** @returns {import('./state.js').View} */
 export function SetAside() {
@@ -83,7 +83,7 @@ export function SetAside() {
     return h(
       'li',
       { class: item.state === 'pending' ? 'card conflict' : 'card conflict reviewed', testid: 'set-aside-card', dataset: { id: item.id, state: item.state } },
-      h('h2', null, item.address || what),
+      h('h2', null, item.address || what, ' ', removedMark(item.household_removed)),
       h(
         'p',
         { class: 'meta' },

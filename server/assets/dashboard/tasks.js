@@ -7,6 +7,7 @@ import { fmtTime, fmtAddress, shortId } from './format.js';
 import { api, cpath } from './api.js';
 import { knownHousehold, personName, volunteerOptions } from './compound-data.js';
 import { operate } from './operate.js';
+import { removedMark } from './widgets.js';
 
 // Who changed a household or a task, what and when, newest first: the entries of
 // `…/history`, whose names come from the relay's actor bindings.
@@ -138,7 +139,7 @@ export function taskTable(rows, opts) {
             { testid: 'task-row', dataset: { task: task.id, status: row.status, household: task.household } },
             o.roundTitles
               ? h('td', { class: 'lead' }, h('a', { href: `#/rounds/${task.round}` }, row.round_title || shortId(task.round)))
-              : h('td', { class: 'lead' }, household ? h('a', { href: `#/households/${household.id}` }, fmtAddress(household.address)) : shortId(task.household)),
+              : h('td', { class: 'lead' }, household ? h('a', { href: `#/households/${household.id}` }, fmtAddress(household.address)) : shortId(task.household), removedMark(row.household_removed)),
             o.roundTitles ? null : h('td', { class: 'task-head', dataset: { label: t('household.head') } }, h('span', { testid: 'task-head' }, household ? household.head : '')),
             cell('task.kind', label('task_kind', task.kind)),
             cell('task.items', task.items, task.request ? h('a', { href: '#/requests', class: 'tag', title: t('task.from_request') }, t('task.request_tag')) : null),

@@ -24,6 +24,12 @@ export function progress(delivered, total, testid, extra) {
 }
 
 
+// A household removed from the roster since the work that names it was done: the work is shown
+// at its last address, marked.
+export function removedMark(removed) {
+  return removed ? h('span', { class: 'badge household-removed', testid: 'household-removed' }, t('household.removed')) : null;
+}
+
 // Attempts that reached a round after it was closed (made before the close): 迟到 / late.
 export function lateMark(n, round) {
   return n ? h('span', { class: 'warn', title: t('round.late_hint'), testid: 'round-late', dataset: { round, count: n } }, t('round.late', { n })) : null;

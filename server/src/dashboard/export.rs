@@ -14,9 +14,9 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use doorstep_core::Compound;
 use doorstep_core::document::round;
-use doorstep_core::id::{DocumentId, HouseholdId, PersonId};
+use doorstep_core::id::{DocumentId, PersonId};
 use doorstep_core::import::RosterColumn;
-use doorstep_core::schema::household::Household;
+use doorstep_core::query::HouseholdBook;
 use doorstep_core::schema::vocabulary::TaskStatus;
 
 use super::error::DashError;
@@ -174,17 +174,22 @@ pub fn round_table(
 ) -> Option<(String, Table)> {
     let doc = compound.rounds().find(|d| d.id() == id)?;
     let info = round::info(doc.id(), doc.automerge()).ok()?;
-    let households: HashMap<HouseholdId, Household> =
-        compound.households().into_iter().map(|h| (h.id, h)).collect();
     let name_of = |p: PersonId| names.get(&p).cloned().unwrap_or_else(|| p.to_string());
     let offset = compound.utc_offset();
     let mut tasks = round::tasks(doc.id(), doc.automerge());
-    tasks.sort_by_key(|t| (households.get(&t.household).map(|h| h.address.climb_key()), t.id));
+    let households = HouseholdBook::of(compound, tasks.iter().map(|t| t.household));
+    tasks.sort_by_key(|t| (households.get(t.household).map(|h| h.address.climb_key()), t.id));
     let rows = tasks
         .iter()
         .map(|task| {
-            let h = households.get(&task.household);
+            let h = households.get(task.household);
             let a = h.map(|h| &h.address);
+            // A household removed from the roster since keeps its last address, marked.
+            let flat = match (a, households.removal(task.household)) {
+                (Some(a), None) => a.flat.clone(),
+                (Some(a), Some(_)) => format!("{}（已移除）", a.flat),
+                (None, _) => format!("(已移除 {})", task.household),
+            };
             let mut status = task.status().label_zh().to_owned();
             if let (TaskStatus::Cancelled, Some(c)) = (task.status(), &task.cancelled) {
                 status = format!("{status}：{}", c.reason);
@@ -202,7 +207,7 @@ pub fn round_table(
                 Cell::from(a.map(|a| a.building.clone()).unwrap_or_default()),
                 Cell::from(a.map(|a| a.unit.clone()).unwrap_or_default()),
                 a.map_or(Cell::from(""), |a| Cell::Number(i64::from(a.floor))),
-                Cell::from(a.map_or_else(|| format!("(已移除 {})", task.household), |a| a.flat.clone())),
+                Cell::from(flat),
                 Cell::from(h.map(|h| h.head.clone()).unwrap_or_default()),
                 Cell::from(h.map(|h| h.phone.clone()).unwrap_or_default()),
                 Cell::from(task.items.clone()),

@@ -47,16 +47,13 @@ pub async fn household(
     let scope = signed.scope(&state, &compound).await?;
     let household: HouseholdId = path_id(&household)?;
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::Open).await?;
+    // A household removed since has its history too: what was done to it, and its removal.
     let entries = blocking(move || {
         let roster = compound.single(DocKind::Roster)?;
-        compound
-            .households()
-            .iter()
-            .any(|h| h.id == household)
-            .then(|| query::history(roster, &household.to_string()))
+        Some(query::history(roster, &household.to_string())).filter(|entries| !entries.is_empty())
     })
     .await?
-    .ok_or_else(|| AppError::NotFound(format!("no household {household} in this roster")))?;
+    .ok_or_else(|| AppError::NotFound(format!("no household {household} in this roster, now or before")))?;
     Ok(Json(authors(&state, scope.compound.id, entries).await?))
 }
 

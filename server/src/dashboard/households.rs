@@ -3,9 +3,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use doorstep_core::Compound;
 use doorstep_core::id::HouseholdId;
-use doorstep_core::query;
+use doorstep_core::query::{self, HouseholdBook};
 use doorstep_core::schema::address::building_label;
 use doorstep_core::schema::control_status::ControlStatus;
 use doorstep_core::schema::household::Household;
@@ -13,6 +12,7 @@ use doorstep_core::schema::need_tag::NeedTag;
 use doorstep_core::schema::request::Request;
 use doorstep_core::schema::task::Task;
 use doorstep_core::schema::vocabulary::TaskStatus;
+use doorstep_core::{Compound, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::error::DashError;
@@ -161,11 +161,16 @@ pub struct HouseholdDetail {
     pub tasks: Vec<HouseholdTask>,
     /// Its requests, newest first.
     pub requests: Vec<Request>,
+    /// When it was removed from the roster (by the removing device's clock), if it was: the
+    /// household is then shown as it last stood, for the work that still names it.
+    pub removed_at: Option<Timestamp>,
 }
 
-/// A household with its history, if it is in the roster.
+/// A household with its history, if the roster holds it or once held it.
 pub fn detail(compound: &Compound, id: HouseholdId) -> Option<HouseholdDetail> {
-    let household = compound.households().into_iter().find(|h| h.id == id)?;
+    let book = HouseholdBook::of(compound, [id]);
+    let household = book.get(id)?.clone();
+    let removed_at = book.removal(id).map(|removal| removal.at);
     let infos = compound.round_infos();
     let mut tasks: Vec<HouseholdTask> = compound
         .tasks()
@@ -184,7 +189,7 @@ pub fn detail(compound: &Compound, id: HouseholdId) -> Option<HouseholdDetail> {
     tasks.sort_by(|a, b| b.round_date.cmp(&a.round_date).then_with(|| a.task.id.cmp(&b.task.id)));
     let mut requests: Vec<Request> = compound.requests().into_iter().filter(|r| r.household == id).collect();
     requests.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.id.cmp(&a.id)));
-    Some(HouseholdDetail { household, tasks, requests })
+    Some(HouseholdDetail { household, tasks, requests, removed_at })
 }
 
 /// `GET /dashboard/api/compounds/{compound}/households`.
@@ -210,5 +215,7 @@ pub async fn one(
     let household: HouseholdId = path_id(&household)?;
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
     let found = blocking(move || detail(&compound, household)).await?;
-    Ok(Json(found.ok_or_else(|| AppError::NotFound(format!("no household {household} in this roster")))?))
+    Ok(Json(found.ok_or_else(|| {
+        AppError::NotFound(format!("no household {household} in this roster, now or before"))
+    })?))
 }

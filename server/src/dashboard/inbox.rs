@@ -14,8 +14,7 @@ use axum::Json;
 use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::id::{HouseholdId, PersonId};
-use doorstep_core::query::{self, Conflict, ConflictReview};
-use doorstep_core::schema::household::Household;
+use doorstep_core::query::{self, Conflict, ConflictReview, HouseholdBook};
 use doorstep_core::schema::request::Request;
 use doorstep_core::schema::review::Review;
 use serde::Serialize;
@@ -32,10 +31,14 @@ pub struct InboxRequest {
     /// The request, as core holds it.
     #[serde(flatten)]
     pub request: Request,
-    /// The household's address ("北林小区 1号楼1单元102"), if it is still in the roster.
+    /// The household's address ("北林小区 1号楼1单元102"), as it stood when removed if it was
+    /// removed from the roster since (`household_removed`).
     pub address: Option<String>,
     /// The head of the household.
     pub head: Option<String>,
+    /// Whether the household has been removed from the roster since (the request still stands:
+    /// the address is its last).
+    pub household_removed: bool,
     /// Who took the request down, if known.
     pub by_name: Option<String>,
 }
@@ -46,31 +49,30 @@ pub struct ReviewConflict {
     /// The conflict, as core reports it (`kind` says which).
     #[serde(flatten)]
     pub conflict: Conflict,
-    /// The household's address.
+    /// The household's address (its last, if removed from the roster since).
     pub address: Option<String>,
     /// The head of the household.
     pub head: Option<String>,
+    /// Whether the household has been removed from the roster since.
+    pub household_removed: bool,
     /// Names of the people the conflict and its review mention, by person ID.
     pub names: BTreeMap<PersonId, String>,
     /// The latest review covering the conflict as it stands, if a coordinator reviewed it.
     pub review: Option<Review>,
 }
 
-fn households(compound: &Compound) -> HashMap<HouseholdId, Household> {
-    compound.households().into_iter().map(|h| (h.id, h)).collect()
-}
-
 /// The requests, newest first.
 pub fn requests(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<InboxRequest> {
-    let households = households(compound);
-    let mut out: Vec<InboxRequest> = compound
-        .requests()
+    let requests = compound.requests();
+    let households = HouseholdBook::of(compound, requests.iter().map(|r| r.household));
+    let mut out: Vec<InboxRequest> = requests
         .into_iter()
         .map(|request| {
-            let household = households.get(&request.household);
+            let household = households.get(request.household);
             InboxRequest {
                 address: household.map(|h| h.address.to_string()),
                 head: household.map(|h| h.head.clone()),
+                household_removed: households.removal(request.household).is_some(),
                 by_name: names.get(&request.by).cloned(),
                 request,
             }
@@ -82,8 +84,9 @@ pub fn requests(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<I
 
 /// The conflicts, with addresses and names.
 pub fn conflicts(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<ReviewConflict> {
-    let households = households(compound);
-    query::conflict_reviews(compound)
+    let reviews = query::conflict_reviews(compound);
+    let households = HouseholdBook::of(compound, reviews.iter().map(|r| r.conflict.household()));
+    reviews
         .into_iter()
         .map(|ConflictReview { conflict, review }| {
             let (household, mut people): (HouseholdId, Vec<PersonId>) = match &conflict {
@@ -96,11 +99,12 @@ pub fn conflicts(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<
                 Conflict::ConcurrentStatus { household, .. } => (*household, Vec::new()),
             };
             people.extend(review.as_ref().map(|r| r.by));
-            let h = households.get(&household);
+            let h = households.get(household);
             ReviewConflict {
                 review,
                 address: h.map(|h| h.address.to_string()),
                 head: h.map(|h| h.head.clone()),
+                household_removed: households.removal(household).is_some(),
                 names: people.into_iter().filter_map(|p| Some((p, names.get(&p)?.clone()))).collect(),
                 conflict,
             }

@@ -19,14 +19,14 @@
 //! | `GET /dashboard/api/legend` | the map's `{fills, needs}` legend, for the roster's need marks |
 //! | `GET …/compounds/{c}/overview` | `{name, counts, rounds: [progress], requests_waiting, conflicts}` |
 //! | `GET …/compounds/{c}/households?status=&need=&building=&estate=&q=` | `[Household]`, climbing order |
-//! | `GET …/compounds/{c}/households/{h}` | `{household, tasks: [{task, status, round_title, round_date}], requests}` |
+//! | `GET …/compounds/{c}/households/{h}` | `{household, tasks: [{task, status, round_title, round_date}], requests, removed_at}` (a household removed since: as it last stood) |
 //! | `GET …/compounds/{c}/households/{h}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
 //! | `GET …/compounds/{c}/map?round=` | `{legend, round, buildings}`: buildings → units → floors (top first) → flats with `colour`, `needs` and, for an open round, `door` |
 //! | `GET …/compounds/{c}/rounds` | `[{round, total, delivered, attempted, open, assigned, cancelled, double_deliveries, late}]` |
 //! | `GET …/compounds/{c}/rounds/{r}` | `{round, progress, tasks: [{task, status, household, assignee_name, late_attempts}]}` |
 //! | `GET …/compounds/{c}/rounds/{r}/tasks/{t}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
-//! | `GET …/compounds/{c}/requests` | `[Request + {address, head, by_name}]`, newest first |
-//! | `GET …/compounds/{c}/conflicts` | `[Conflict + {address, head, names, review}]` |
+//! | `GET …/compounds/{c}/requests` | `[Request + {address, head, household_removed, by_name}]`, newest first |
+//! | `GET …/compounds/{c}/conflicts` | `[Conflict + {address, head, household_removed, names, review}]` |
 //! | `GET …/compounds/{c}/members` | `[Member + {joined_at, devices: [{id, name, created_at, revoked, last_seen, clock_off_by_ms?, relay_clock_in_doubt?}], share_refused?: {times, last_at, document, kind}}]` |
 //! | `POST …/compounds/{c}/members/invites` `{"role"}` | 201 `{code, role, expires_at, link, qr_svg}`; 403 a coordinator inviting a coordinator |
 //! | `POST …/compounds/{c}/members/{p}/revoke` | `{revoked}`; their phones wipe the compound at their next sync |

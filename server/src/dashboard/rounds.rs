@@ -1,14 +1,14 @@
 //! Rounds and their progress: `GET …/rounds` (open and closed) and `GET …/rounds/{round}` (its
 //! tasks door by door, in climbing order).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::document::round;
-use doorstep_core::id::{DocumentId, HouseholdId, PersonId};
-use doorstep_core::query::{LateAttempt, late_in_round};
+use doorstep_core::id::{DocumentId, PersonId};
+use doorstep_core::query::{HouseholdBook, LateAttempt, late_in_round};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::task::{RoundInfo, Task};
 use doorstep_core::schema::vocabulary::{RoundStatus, TaskStatus};
@@ -104,8 +104,11 @@ pub struct TaskAtDoor {
     pub task: Task,
     /// Its derived status.
     pub status: TaskStatus,
-    /// The household; `null` if it was removed from the roster since.
+    /// The household; as it stood when removed if it was removed from the roster since
+    /// (`household_removed`); `null` if the roster never held it.
     pub household: Option<Household>,
+    /// Whether the household has been removed from the roster since.
+    pub household_removed: bool,
     /// The assignee's name, if known.
     pub assignee_name: Option<String>,
     /// How many of its attempts arrived after the round was closed (迟到 / late).
@@ -130,21 +133,22 @@ pub fn detail(compound: &Compound, id: DocumentId, names: &HashMap<PersonId, Str
     let tasks = round::tasks(doc.id(), doc.automerge());
     let late = late_in_round(doc.id(), doc.automerge());
     let progress = RoundProgress::of(info.clone(), &tasks, &late);
-    let households: BTreeMap<HouseholdId, Household> =
-        compound.households().into_iter().map(|h| (h.id, h)).collect();
+    let households = HouseholdBook::of(compound, tasks.iter().map(|t| t.household));
     let mut tasks: Vec<TaskAtDoor> = tasks
         .into_iter()
         .map(|task| TaskAtDoor {
             late_attempts: u32::try_from(late.iter().filter(|l| l.task == task.id).count())
                 .unwrap_or(u32::MAX),
             status: task.status(),
-            household: households.get(&task.household).cloned(),
+            household: households.get(task.household).cloned(),
+            household_removed: households.removal(task.household).is_some(),
             assignee_name: task.assignee.and_then(|p| names.get(&p).cloned()),
             task,
         })
         .collect();
     tasks.sort_by_key(|t| {
-        (t.household.is_none(), t.household.as_ref().map(|h| h.address.climb_key()), t.task.id)
+        let live = t.household.as_ref().filter(|_| !t.household_removed);
+        (live.is_none(), t.household.as_ref().map(|h| h.address.climb_key()), t.task.id)
     });
     Some(RoundDetail { round: info, progress, tasks })
 }

@@ -16,6 +16,7 @@ use axum::Json;
 use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::id::{HouseholdId, PersonId, TaskId};
+use doorstep_core::query::HouseholdBook;
 use doorstep_core::sync::SetAsideDecision;
 use doorstep_core::{Actor, Operation, OperationError, Role, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -46,8 +47,11 @@ pub struct SetAsideItem {
     pub person_name: Option<String>,
     /// The device that sent it.
     pub device: i64,
-    /// The door it concerns, when the operation names a household or a task.
+    /// The door it concerns, when the operation names a household or a task (its last, if the
+    /// household was removed from the roster since).
     pub address: Option<String>,
+    /// Whether that household has been removed from the roster since.
+    pub household_removed: bool,
     /// The phone's one-line summary.
     pub summary: String,
     /// The operation's tag (`set_control_status`), if it was sent.
@@ -94,26 +98,40 @@ struct Senders {
 /// a household or a task, and reading the roster once per item cost a listing of 500 items
 /// seconds.
 struct Doors {
-    households: HashMap<HouseholdId, String>,
+    households: HouseholdBook,
     tasks: HashMap<TaskId, HouseholdId>,
 }
 
 impl Doors {
-    fn of(compound: &Compound) -> Self {
-        Doors {
-            households: compound.households().into_iter().map(|h| (h.id, h.address.to_string())).collect(),
-            tasks: compound.tasks().into_iter().map(|t| (t.id, t.household)).collect(),
-        }
+    /// The doors of `compound`, and of the households `records` name that were removed from the
+    /// roster since (as they last stood: a knock or a note made offline at a door removed
+    /// meanwhile still says where it was).
+    fn of<'a>(compound: &Compound, records: impl IntoIterator<Item = &'a SetAsideRecord>) -> Self {
+        let tasks: HashMap<TaskId, HouseholdId> =
+            compound.tasks().into_iter().map(|t| (t.id, t.household)).collect();
+        let named: Vec<HouseholdId> = records
+            .into_iter()
+            .filter_map(|r| serde_json::from_str(r.received.item.operation.as_deref()?).ok())
+            .filter_map(|op: serde_json::Value| household_named(&tasks, &op))
+            .collect();
+        Doors { households: HouseholdBook::of(compound, named), tasks }
     }
 
-    /// The door an operation names.
-    fn named_by(&self, operation: Option<&serde_json::Value>) -> Option<String> {
-        let op = operation?;
-        let household: HouseholdId = match op.get("household").and_then(|h| h.as_str()) {
-            Some(h) => h.parse().ok()?,
-            None => *self.tasks.get(&op.get("task")?.as_str()?.parse::<TaskId>().ok()?)?,
+    /// The door an operation names, and whether its household was removed from the roster since.
+    fn named_by(&self, operation: Option<&serde_json::Value>) -> (Option<String>, bool) {
+        let Some(household) = operation.and_then(|op| household_named(&self.tasks, op)) else {
+            return (None, false);
         };
-        self.households.get(&household).cloned()
+        let address = self.households.get(household).map(|h| h.address.to_string());
+        (address, self.households.removal(household).is_some())
+    }
+}
+
+/// The household an operation names, directly or through its task.
+fn household_named(tasks: &HashMap<TaskId, HouseholdId>, op: &serde_json::Value) -> Option<HouseholdId> {
+    match op.get("household").and_then(|h| h.as_str()) {
+        Some(h) => h.parse().ok(),
+        None => tasks.get(&op.get("task")?.as_str()?.parse::<TaskId>().ok()?).copied(),
     }
 }
 
@@ -156,12 +174,14 @@ fn view(
         }
         _ => None,
     };
+    let (address, household_removed) = doors.named_by(operation.as_ref());
     SetAsideItem {
         id: record.id,
         person: record.received.person,
         person_name: names.get(&record.received.person).cloned(),
         device: record.received.device.0,
-        address: doors.named_by(operation.as_ref()),
+        address,
+        household_removed,
         summary: item.summary.clone(),
         op,
         document: item.doc.to_string(),
@@ -202,7 +222,7 @@ pub async fn list(
     let mut compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
     Ok(Json(
         blocking(move || {
-            let doors = Doors::of(&compound);
+            let doors = Doors::of(&compound, &records);
             records.into_iter().map(|r| view(r, Some(&mut compound), &senders, &doors)).collect()
         })
         .await?,
@@ -353,5 +373,11 @@ pub async fn dismiss(
     let senders = senders(&state, scope.compound.id).await?;
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
     let record = SetAsideRecord { decided: Some(decided), ..record };
-    Ok(Json(blocking(move || view(record, None, &senders, &Doors::of(&compound))).await?))
+    Ok(Json(
+        blocking(move || {
+            let doors = Doors::of(&compound, [&record]);
+            view(record, None, &senders, &doors)
+        })
+        .await?,
+    ))
 }

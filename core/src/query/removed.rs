@@ -1,0 +1,112 @@
+//! Households removed from the roster, as they last stood, read from the roster's own history.
+//!
+//! A coordinator may remove a household (a duplicate row, a family moved out) while a volunteer,
+//! offline, takes an urgent request at its door, knocks there or edits its notes. That work names
+//! the household by ID, and it still reaches the coordinators, but the live roster no longer
+//! says where the door is. Automerge keeps every removed value: the household as it stood just
+//! before the change that removed it is the roster at that change's dependencies. So whoever
+//! shows such work (the dashboard's requests, rounds, review inbox and exports) can still give
+//! its address and head, marked as removed, instead of an ID.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use automerge::{ChangeHash, PatchAction, Prop};
+
+use crate::Compound;
+use crate::Timestamp;
+use crate::document::{Document, roster};
+use crate::id::HouseholdId;
+use crate::schema::household::Household;
+use crate::schema::vocabulary::DocKind;
+
+/// When and by which actor a household was removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    /// The removing change's time, by its writer's device clock.
+    pub at: Timestamp,
+    /// The Automerge actor that removed it, hex (the relay's bindings name the person).
+    pub actor: String,
+}
+
+/// The households a caller is about to show: every live one, and those of `referenced` no
+/// longer in the roster as they last stood, with their removal.
+#[derive(Debug, Clone, Default)]
+pub struct HouseholdBook {
+    by_id: HashMap<HouseholdId, Household>,
+    removed: BTreeMap<HouseholdId, Removal>,
+}
+
+impl HouseholdBook {
+    /// The live households of `compound`, and the removed ones among `referenced`. The roster's
+    /// history is read only when some referenced ID is not live.
+    pub fn of(compound: &Compound, referenced: impl IntoIterator<Item = HouseholdId>) -> Self {
+        let mut by_id: HashMap<HouseholdId, Household> =
+            compound.households().into_iter().map(|h| (h.id, h)).collect();
+        let missing: BTreeSet<HouseholdId> =
+            referenced.into_iter().filter(|id| !by_id.contains_key(id)).collect();
+        let mut removed = BTreeMap::new();
+        if let Some(roster) = compound.single(DocKind::Roster) {
+            for (id, (household, removal)) in removed_households(roster, &missing) {
+                by_id.insert(id, household);
+                removed.insert(id, removal);
+            }
+        }
+        Self { by_id, removed }
+    }
+
+    /// The household, live or as it stood when removed.
+    pub fn get(&self, id: HouseholdId) -> Option<&Household> {
+        self.by_id.get(&id)
+    }
+
+    /// Its removal, if it is no longer in the roster.
+    pub fn removal(&self, id: HouseholdId) -> Option<&Removal> {
+        self.removed.get(&id)
+    }
+}
+
+/// The households of `wanted` that `roster` once held and holds no more, each as it stood just
+/// before its last removal, with that removal. IDs the roster never held are left out.
+pub fn removed_households(
+    roster: &Document,
+    wanted: &BTreeSet<HouseholdId>,
+) -> BTreeMap<HouseholdId, (Household, Removal)> {
+    let doc = roster.automerge();
+    let live = roster::household_ids(doc);
+    let keys: BTreeMap<String, HouseholdId> =
+        wanted.iter().filter(|id| !live.contains(id)).map(|id| (id.to_string(), *id)).collect();
+    let mut found = BTreeMap::new();
+    if keys.is_empty() || roster.kind() != DocKind::Roster {
+        return found;
+    }
+    for change in doc.get_changes(&[]) {
+        let deps: Vec<ChangeHash> = change.deps().to_vec();
+        let removed_here: Vec<HouseholdId> = doc
+            .diff(&deps, &[change.hash()])
+            .into_iter()
+            .filter_map(|patch| match (patch.path.as_slice(), &patch.action) {
+                ([(_, Prop::Map(collection))], PatchAction::DeleteMap { key })
+                    if collection == roster::HOUSEHOLDS =>
+                {
+                    keys.get(key).copied()
+                }
+                _ => None,
+            })
+            .collect();
+        if removed_here.is_empty() {
+            continue;
+        }
+        let Ok(before) = doc.fork_at(&deps) else { continue };
+        let removal = Removal {
+            at: Timestamp::from_millis(change.timestamp()),
+            actor: change.actor_id().to_hex_string(),
+        };
+        for id in removed_here {
+            // A later removal (of a household brought back) overrides an earlier one.
+            if let Some(household) = roster::household(&before, id) {
+                found.insert(id, (household, removal.clone()));
+            }
+        }
+    }
+    found
+}

@@ -686,6 +686,26 @@ test('a request taken at a door removed meanwhile still names the door, marked r
   assert.match(await page.textContent(tid('household-removed-banner')), /已于 .* 从名册移除/);
 });
 
+test('review items from a volunteer removed meanwhile say whether they were made after the removal', async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 1 });
+  const phone = world.phones[0];
+  const r = rows.find((x) => x.estate === '北林小区' && x.building === '3');
+  const door = `${r.estate}${r.building}号楼${r.unit}单元${r.flat}`;
+  // Offline, a note before the removal and one after it (a lost phone still in someone's hands).
+  await phone.run('notes', door, '移出之前写的');
+  await world.session.send('POST', `${world.cbase}/members/${phone.person}/revoke`, '{}', 'application/json');
+  await phone.run('notes', door, '移出之后写的');
+  await phone.sync().catch(() => {});
+  const { page } = await openDashboard(t, world);
+  await open(page, '#/set_aside', 'set_aside');
+  const warnings = tid('set-aside-former-member');
+  await page.waitForFunction((s) => document.querySelectorAll(s).length === 2, warnings, { timeout: 10_000 });
+  const after = await page.textContent(`${warnings}[data-after="true"]`);
+  assert.match(after, /被移出本小区.*之后.*丢失的手机/);
+  const before = await page.textContent(`${warnings}[data-after="false"]`);
+  assert.match(before, /被移出本小区.*之前/);
+});
+
 /** Downloads the read-only compound's roster (`kind` csv or xlsx) from the sheets page, as a coordinator does; returns the file. */
 async function exportedRoster(page, kind, file) {
   await open(page, '#/sheets', 'sheets');

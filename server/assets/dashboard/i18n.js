@@ -430,6 +430,14 @@ export const MESSAGES = {
   'request.to_task': ['转为任务', 'Make a task'],
   'request.task_added': ['已转为任务', 'Task added'],
 
+  'set_aside.made_after_removal': [
+    '{who} 已于 {at} 被移出本小区，这一项是在那之后（按手机时钟）做的：可能来自丢失的手机。请先和本人核实再应用。',
+    '{who} was removed from this compound on {at}, and this was made after that (by the phone\'s clock): it may come from a lost phone. Check with them before applying it.',
+  ],
+  'set_aside.made_before_removal': [
+    '{who} 已于 {at} 被移出本小区；这一项是在那之前做的。',
+    '{who} was removed from this compound on {at}; this was made before that.',
+  ],
   'set_aside.title': ['志愿者手机上被搁置的操作', "Set aside on volunteers' phones"],
   'set_aside.hint': [
     '中继拒收的操作（不是网络问题）会在志愿者手机上搁置，并在同步时送到这里。采用：以您本人的身份重新执行该操作；驳回：写明原因，志愿者下次同步后可见。',

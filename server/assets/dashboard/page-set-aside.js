@@ -78,6 +78,18 @@ export function SetAside() {
     return h('p', { class: 'warn', testid: 'set-aside-beyond-role' }, t('set_aside.beyond_role', { who, role }));
   }
 
+  /** A warning when the sender has been removed from the compound: made after that, it came from a phone no longer theirs to use here. */
+  function formerMember(item) {
+    if (item.sender_removed_at == null) return null;
+    const who = item.person_name || shortId(item.person);
+    const after = item.made_at != null && item.made_at > item.sender_removed_at;
+    return h(
+      'p',
+      { class: 'warn', testid: 'set-aside-former-member', dataset: { after: String(after) } },
+      t(after ? 'set_aside.made_after_removal' : 'set_aside.made_before_removal', { who, at: fmtTime(item.sender_removed_at) }),
+    );
+  }
+
   function card(item) {
     const what = item.op ? t('set_aside.what', { op: item.op }) : t('set_aside.what_unknown');
     return h(
@@ -91,6 +103,7 @@ export function SetAside() {
       ),
       h('p', null, what, ' · ', h('span', { class: 'hint' }, t('set_aside.phone_says', { summary: item.summary }))),
       beyondRole(item),
+      formerMember(item),
       h('p', { testid: 'set-aside-why' }, t('set_aside.why', { rule: item.rule, reason: item.reason })),
       item.operation ? h('details', null, h('summary', null, t('set_aside.operation')), h('pre', null, JSON.stringify(item.operation, null, 2))) : null,
       item.state === 'pending' ? controls(item) : outcome(item),

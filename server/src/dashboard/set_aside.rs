@@ -86,12 +86,17 @@ pub struct SetAsideItem {
     /// themselves. `false` means the item asks a coordinator to make, as their own, a change its
     /// sender could not make (a phone whose file was edited, or a forged item); the page warns.
     pub sender_may: Option<bool>,
+    /// When the sender was removed from the compound, if they were (Unix ms): an item made after
+    /// it (`made_at`, by the phone's clock) came from a phone that was no longer theirs to use
+    /// for this compound, perhaps a lost one still in someone's hands; the page warns.
+    pub sender_removed_at: Option<i64>,
 }
 
-/// What the inbox knows of the people who sent items: names and roles.
+/// What the inbox knows of the people who sent items: names, roles, and removals.
 struct Senders {
     names: HashMap<PersonId, String>,
     roles: HashMap<PersonId, Role>,
+    removed_at: HashMap<PersonId, Timestamp>,
 }
 
 /// Every household's door and every task's household, read once for a listing: each item names
@@ -198,6 +203,7 @@ fn view(
         operation,
         sender_role,
         sender_may,
+        sender_removed_at: senders.removed_at.get(&record.received.person).map(|at| at.as_millis()),
     }
 }
 
@@ -207,6 +213,7 @@ async fn senders(state: &DashState, compound: doorstep_core::id::CompoundId) -> 
     Ok(Senders {
         names: members.iter().map(|m| (m.person, m.name.clone())).collect(),
         roles: members.iter().map(|m| (m.person, m.role)).collect(),
+        removed_at: members.iter().filter_map(|m| Some((m.person, m.revoked_at?))).collect(),
     })
 }
 

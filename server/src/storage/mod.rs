@@ -133,6 +133,8 @@ pub struct Member {
     pub role: Role,
     /// Whether the membership was revoked.
     pub revoked: bool,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
     /// When they joined the compound (Unix milliseconds).
     pub joined_at: Timestamp,
 }

@@ -191,3 +191,52 @@ async fn an_item_asking_for_a_change_beyond_its_senders_role_says_so() {
         session.get_json(&format!("/dashboard/api/compounds/{compound}/households/{household}")).await;
     assert_eq!(shown["household"]["status"], serde_json::to_value(status_before).unwrap(), "{shown}");
 }
+
+/// Items from a person removed from the compound say when they were removed, so the page can
+/// tell work made before the removal (honest, offline) from work made after it (a lost phone
+/// still in someone's hands); a member's items say nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_from_a_removed_member_say_when_they_were_removed() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut removed = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    removed.sync(&dash.relay).await;
+    let mut member = dash.relay.phone(compound, Role::Volunteer, "赵敏").await;
+    member.sync(&dash.relay).await;
+    let roster = removed.doc_of(DocKind::Roster).id();
+    let household = removed.compound().households()[0].id;
+    let session = dash.login(&coordinator.token).await;
+    let revoke = format!("/dashboard/api/compounds/{compound}/members/{}/revoke", removed.person);
+    let before = crate::harness::now().as_millis();
+    assert_eq!(session.post_json(&revoke, &json!({})).await.status, StatusCode::OK);
+    let after = crate::harness::now().as_millis();
+
+    let notes = |text: &str| Some(json!({"op": "edit_notes", "household": household, "notes": text}));
+    let made = |item: &mut Value, at: i64| item["made_at"] = json!(at);
+    let mut early = item(roster, 'a', notes("敲门前写的"));
+    made(&mut early, before - 3_600_000);
+    let mut late = item(roster, 'b', notes("移出后写的"));
+    made(&mut late, after + 60_000);
+    let (status, answer) =
+        dash.relay.json("POST", "/v1/set-aside", &removed.token, Some(json!({"items": [early, late]}))).await;
+    assert_eq!(status, StatusCode::OK, "a former member's work still reaches review: {answer}");
+    let (status, answer) = dash
+        .relay
+        .json("POST", "/v1/set-aside", &member.token, Some(json!({"items": [item(roster, 'c', notes("x"))]})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    let listed = session.get_json(&format!("/dashboard/api/compounds/{compound}/set-aside")).await;
+    let by_name = |name: &str| -> Vec<Value> {
+        listed.as_array().unwrap().iter().filter(|i| i["person_name"] == name).cloned().collect()
+    };
+    let from_removed = by_name("李强");
+    assert_eq!(from_removed.len(), 2, "{listed}");
+    for item in &from_removed {
+        let at = item["sender_removed_at"].as_i64().unwrap_or_else(|| panic!("removal named: {item}"));
+        assert!((before..=after).contains(&at), "{at} within the removal: {item}");
+    }
+    let from_member = by_name("赵敏");
+    assert_eq!(from_member.len(), 1, "{listed}");
+    assert!(from_member[0]["sender_removed_at"].is_null(), "{}", from_member[0]);
+}

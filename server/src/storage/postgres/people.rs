@@ -125,7 +125,7 @@ pub(super) async fn members(
 ) -> Result<Vec<Member>, StorageError> {
     let rows = query(
         db,
-        "SELECT m.person, p.name, m.role, m.revoked_at IS NOT NULL, m.created_at
+        "SELECT m.person, p.name, m.role, m.revoked_at, m.created_at
          FROM memberships m JOIN persons p ON p.id = m.person
          WHERE m.compound = $1 ORDER BY m.created_at, m.person",
         &[&compound.to_string()],
@@ -137,7 +137,8 @@ pub(super) async fn members(
                 person: parsed(&row.try_get::<_, String>(0)?, "person id")?,
                 name: row.try_get(1)?,
                 role: parsed(&row.try_get::<_, String>(2)?, "role")?,
-                revoked: row.try_get(3)?,
+                revoked: row.try_get::<_, Option<i64>>(3)?.is_some(),
+                revoked_at: row.try_get::<_, Option<i64>>(3)?.map(Timestamp::from_millis),
                 joined_at: Timestamp::from_millis(row.try_get(4)?),
             })
         })

@@ -102,22 +102,23 @@ pub(super) fn memberships(conn: &Connection, person: PersonId) -> Result<Vec<Mem
 
 pub(super) fn members(conn: &Connection, compound: CompoundId) -> Result<Vec<Member>, StorageError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT m.person, p.name, m.role, m.revoked_at IS NOT NULL, m.created_at
+        "SELECT m.person, p.name, m.role, m.revoked_at, m.created_at
          FROM memberships m JOIN persons p ON p.id = m.person
          WHERE m.compound = ?1 ORDER BY m.created_at, m.person",
     )?;
-    let rows: Vec<(String, String, String, bool, i64)> = stmt
+    let rows: Vec<(String, String, String, Option<i64>, i64)> = stmt
         .query_map([compound.to_string()], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
         })?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
-        .map(|(person, name, role, revoked, joined_at)| {
+        .map(|(person, name, role, revoked_at, joined_at)| {
             Ok(Member {
                 person: parsed(&person, "person id")?,
                 name,
                 role: parsed(&role, "role")?,
-                revoked,
+                revoked: revoked_at.is_some(),
+                revoked_at: revoked_at.map(Timestamp::from_millis),
                 joined_at: Timestamp::from_millis(joined_at),
             })
         })

@@ -92,6 +92,24 @@ pub struct SetAsideItem {
     pub sender_removed_at: Option<i64>,
 }
 
+/// A refusal of an item's operation, with what the coordinator can do about it where the rule
+/// alone does not say: a knock on a round closed meanwhile is brought back by reopening the round.
+fn with_what_to_do(refusal: DashError) -> DashError {
+    let closed = doorstep_core::permission::Rule::ClosedRoundsAreFinal.explain();
+    match refusal {
+        DashError::Unprocessable { error, reason, errors } if reason.contains(closed) => {
+            DashError::Unprocessable {
+                error,
+                reason: format!(
+                    "{reason}. To bring this back: reopen the round, apply it, then close the round again                  (reopening shows the round's open tasks on the volunteers' phones until it is closed)                  / 如需补录：先重新开放该轮次，应用后再关闭（开放期间志愿者手机上会重新出现该轮次未完成的任务）"
+                ),
+                errors,
+            }
+        }
+        other => other,
+    }
+}
+
 /// What the inbox knows of the people who sent items: names, roles, and removals.
 struct Senders {
     names: HashMap<PersonId, String>,
@@ -326,7 +344,7 @@ pub async fn apply(
             if now.is_some_and(|r| r.decided.is_some()) {
                 return Err(already_decided(&state, &scope, record.id).await);
             }
-            return Err(e);
+            return Err(with_what_to_do(e));
         }
     };
     tracing::info!(item = record.id, person = %scope.actor.person, "set-aside item applied");

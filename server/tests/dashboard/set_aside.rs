@@ -240,3 +240,39 @@ async fn items_from_a_removed_member_say_when_they_were_removed() {
     assert_eq!(from_member.len(), 1, "{listed}");
     assert!(from_member[0]["sender_removed_at"].is_null(), "{}", from_member[0]);
 }
+
+/// A knock set aside because its round was closed meanwhile: applying it is refused while the
+/// round is closed, and the refusal says how to bring it back; after reopening, it applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applying_a_knock_on_a_closed_round_says_to_reopen_it_first() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let session = dash.login(&coordinator.token).await;
+    let round = crate::operations::round_for_building_1(&session, compound).await;
+    volunteer.sync(&dash.relay).await;
+    let task = volunteer.compound().open_tasks()[0].id;
+    let closed = session.operate(compound, &json!({"op": "close_round", "round": round})).await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.text());
+    let knock =
+        json!({"op": "record_attempt", "round": round, "task": task, "outcome": "delivered", "note": ""});
+    let mut late = item(round, 'f', Some(knock));
+    late["rule"] = json!("closed_rounds_are_final");
+    let (status, answer) =
+        dash.relay.json("POST", "/v1/set-aside", &volunteer.token, Some(json!({"items": [late]}))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let path = format!("/dashboard/api/compounds/{compound}/set-aside");
+    let id = session.get_json(&path).await[0]["id"].clone();
+
+    let refused = session.post_json(&format!("{path}/{id}/apply"), &json!({})).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+    assert!(
+        refused.text().contains("reopen the round, apply it, then close the round again"),
+        "{}",
+        refused.text()
+    );
+    let reopened = session.operate(compound, &json!({"op": "reopen_round", "round": round})).await;
+    assert_eq!(reopened.status, StatusCode::OK, "{}", reopened.text());
+    let applied = session.post_json(&format!("{path}/{id}/apply"), &json!({})).await;
+    assert_eq!(applied.status, StatusCode::OK, "{}", applied.text());
+}

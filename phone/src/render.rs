@@ -705,6 +705,14 @@ fn round_text(info: &RoundInfo, tasks: &[Task], addresses: &Addresses, handles: 
             t.items,
             plural(attempts, "attempt", "attempts")
         ));
+        // A knock made before the phone learnt of a cancellation still counts (the door was
+        // delivered to); the cancellation must not vanish behind it.
+        if let (Some(cancelled), true) = (&t.cancelled, status != TaskStatus::Cancelled) {
+            s.push_str(&format!(
+                "\n        协调员已取消此任务 / cancelled by a coordinator: {}",
+                printable(&cancelled.reason)
+            ));
+        }
     }
     s
 }
@@ -936,7 +944,15 @@ pub fn export_quarantine(path: &Path, changes: &[QuarantinedChange]) -> Result<(
         })
         .collect();
     let text = serde_json::to_string_pretty(&rows).unwrap_or_default();
-    std::fs::write(path, text)
+    // Residents' words (a request's text, a note) are in it: readable by its owner only, as the
+    // phone's key file is. A file there already keeps its mode; it is truncated and written.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .and_then(|mut file| file.write_all(text.as_bytes()).and_then(|()| file.sync_all()))
         .map_err(|source| PhoneError::Export { path: path.display().to_string(), source })
 }
 

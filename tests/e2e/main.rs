@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod balancer;
+mod cancelled_meanwhile;
 mod contained_panics;
 mod damaged_copy;
 mod durability;

@@ -72,6 +72,12 @@ fn a_coordinator_applies_one_set_aside_operation_and_dismisses_another_and_the_v
     let exported: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
     assert_eq!(exported.as_array().unwrap().len(), 2, "{exported}");
     assert!(exported[0]["bytes_hex"].as_str().unwrap().len() > 20, "the change itself is exported");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&export).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "residents' words are readable by the phone's owner only");
+    }
 
     // Sent once: another sync sends nothing new and learns nothing yet.
     let again = volunteer.sync();

@@ -191,8 +191,11 @@ pub fn round_table(
                 (None, _) => format!("(已移除 {})", task.household),
             };
             let mut status = task.status().label_zh().to_owned();
-            if let (TaskStatus::Cancelled, Some(c)) = (task.status(), &task.cancelled) {
-                status = format!("{status}：{}", c.reason);
+            match (task.status(), &task.cancelled) {
+                (TaskStatus::Cancelled, Some(c)) => status = format!("{status}：{}", c.reason),
+                // Delivered or knocked at before the phone learnt of the cancellation: both stand.
+                (_, Some(c)) => status = format!("{status}（协调员已取消：{}）", c.reason),
+                _ => {}
             }
             let knocks: Vec<String> = task
                 .attempts

@@ -414,3 +414,29 @@ async fn households_at_every_limit_the_dashboard_takes_export_and_import_back() 
         assert_eq!(again, original, "{name}: the roster changed on the way out and back in");
     }
 }
+
+/// A volunteer delivers offline to a door a coordinator cancelled meanwhile (the resident got
+/// supplies elsewhere): the delivery counts, and the round's results still say it was cancelled
+/// and why, so the coordinator learns goods were left there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_to_a_door_cancelled_meanwhile_keeps_the_cancellation_in_the_results() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let session = dash.login(&coordinator.token).await;
+    let round = round_for_building_1(&session, compound).await;
+    volunteer.sync(&dash.relay).await;
+    let task = volunteer.compound().open_tasks()[0].id;
+    volunteer.apply(&Operation::ClaimTask { round, task }).unwrap();
+    volunteer
+        .apply(&Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: String::new() })
+        .unwrap();
+    let cancel = serde_json::json!({"op": "cancel_task", "round": round, "task": task, "reason": "已住院"});
+    let answer = session.operate(compound, &cancel).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    volunteer.sync(&dash.relay).await;
+
+    let path = format!("/dashboard/api/compounds/{compound}/export/rounds/{round}");
+    let csv = String::from_utf8(download(&session, &format!("{path}.csv"), "text/csv").await).unwrap();
+    assert!(csv.contains("已送达（协调员已取消：已住院）"), "{csv}");
+}

@@ -353,17 +353,50 @@ fn conflict_text(c: &ConflictReview, names: &Names, offset: UtcOffset) -> String
 /// named by door, round and list, never by ID.
 fn quarantine_line(c: &QuarantinedChange, documents: &DocumentNames) -> String {
     let what = documents.operation(c.operation.as_deref());
-    let rule = doorstep_core::permission::Rule::from_code(&c.rule);
-    let why = rule.map_or("中继拒绝了这项修改", doorstep_core::permission::Rule::explain_zh);
-    // The relay's own sentence when it names no ID or raw time; else the rule's English.
-    let reason = match rule {
-        Some(rule) if names_an_id(&c.reason) => rule.explain().to_owned(),
-        None if names_an_id(&c.reason) => "the relay refused this change".to_owned(),
-        _ => c.reason.clone(),
+    format!(
+        "{what}, in {}: {} — {}",
+        documents.document(&c.document),
+        refusal_words(&c.rule, &c.reason),
+        review_line(c)
+    )
+}
+
+/// Why the relay refused or deferred a change, in the volunteer's words: the rule in Chinese,
+/// then the relay's own sentence when it names no ID or raw time (else the rule's English), then
+/// the code for whoever helps them.
+fn refusal_words(code: &str, reason: &str) -> String {
+    use doorstep_core::relay_engine::rejection as relay;
+    use doorstep_replica::NOT_REAPPLIED;
+    let rule = doorstep_core::permission::Rule::from_code(code);
+    let (zh, en) = match (rule, code) {
+        (Some(rule), _) => (rule.explain_zh(), rule.explain()),
+        (None, NOT_REAPPLIED) => (
+            "这项修改无法在中继最新的数据上重新执行",
+            "this change could not be carried out again on the relay's latest copy",
+        ),
+        (None, "document_withdrawn") => (
+            "这份文件已不再分配给本机（例如轮次已结束）",
+            "the document is no longer this phone's (a round closed, say)",
+        ),
+        (None, relay::HELD_FOR_ITS_AUTHOR) => (
+            "这项修改基于另一位成员手机上的记录，要等那部手机同步后才能上传",
+            "it builds on another member's work that only their phone can send; it goes up once their phone has synced",
+        ),
+        (None, relay::UNAVAILABLE | relay::OVER_BUDGET) => {
+            ("中继暂时忙不过来", "the relay could not take it just now")
+        }
+        (None, relay::DOCUMENT_FULL) => {
+            ("这份文件或本人今天的额度已满", "the document, or this person's share of it today, is full")
+        }
+        (None, relay::TOO_LARGE) => ("这项修改太大", "the change is too large"),
+        (None, relay::FORBIDDEN | relay::UNKNOWN_DOCUMENT) => {
+            ("本机无权修改这份文件", "this phone may not change this document")
+        }
+        (None, _) => ("中继拒绝了这项修改", "the relay refused this change"),
     };
-    let code =
-        if reason.contains(&format!("({})", c.rule)) { String::new() } else { format!(" ({})", c.rule) };
-    format!("{what}, in {}: {why} / {reason}{code} — {}", documents.document(&c.document), review_line(c))
+    let reason = if names_an_id(reason) || reason.is_empty() { en } else { reason };
+    let code = if reason.contains(&format!("({code})")) { String::new() } else { format!(" ({code})") };
+    format!("{zh} / {reason}{code}")
 }
 
 /// Whether `text` holds a UUID or a raw Unix time, which a person should not have to read.
@@ -626,8 +659,8 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
     }
     for r in &report.rejected {
         s.push_str(&format!(
-            "\nrefused by the relay ({}): {} — set aside for a coordinator / 中继拒绝，已搁置待协调员处理",
-            r.rule, r.reason
+            "\nrefused by the relay / 中继拒绝: {} — set aside for a coordinator / 已搁置待协调员处理",
+            refusal_words(&r.rule, &r.reason)
         ));
     }
     for r in &report.retrying {
@@ -637,7 +670,10 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
         } else {
             "kept, will sync later / 中继暂时无法接收，已保留，稍后再同步"
         };
-        s.push_str(&format!("\nthe relay could not take it now ({}): {} — {then}", r.rule, r.reason));
+        s.push_str(&format!(
+            "\nthe relay could not take it now / 中继暂时无法接收: {} — {then}",
+            refusal_words(&r.rule, &r.reason)
+        ));
     }
     if let Some(off) = report.clock_off_by_ms {
         s.push_str(&format!("\n{}", clock_off_text(off)));
@@ -1240,6 +1276,46 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("kept, will sync later"), "{text}");
+    }
+
+    /// A sync's refusal lines are in the volunteer's words, as `quarantine`'s are: the rule in
+    /// Chinese, never an ID or a raw time, and a meaning for the phone's own codes.
+    #[test]
+    fn a_syncs_refusals_say_why_in_both_languages_and_name_no_id() {
+        use doorstep_core::relay_engine::rejection::{HELD_FOR_ITS_AUTHOR, reject};
+        let round = doorstep_core::id::DocumentId::from_uuid(uuid_of(1));
+        let task = uuid_of(3);
+        let closed = reject(
+            round,
+            "closed_rounds_are_final",
+            None,
+            format!(
+                "the round is closed and task {task}'s new attempt was made at 1796558503998 (Unix ms), after the close"
+            ),
+        );
+        let not_reapplied = reject(round, doorstep_replica::NOT_REAPPLIED, None, "");
+        let held = reject(
+            round,
+            HELD_FOR_ITS_AUTHOR,
+            None,
+            format!("change {task} was made on another person's phone"),
+        );
+        let report = SyncReport {
+            requests: 1,
+            rejected: vec![closed, not_reapplied],
+            retrying: vec![held],
+            ..SyncReport::default()
+        };
+        let text = synced_text(&report, 0, SetAside::default());
+        assert!(text.contains("已结束的配送轮次不再接受修改 / a closed round takes no more changes (closed_rounds_are_final)"), "{text}");
+        assert!(
+            text.contains(
+                "这项修改无法在中继最新的数据上重新执行 / this change could not be carried out again"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("要等那部手机同步后才能上传"), "{text}");
+        assert!(!text.contains("Unix ms") && !uuid_pattern().is_match(&text), "{text}");
     }
 
     #[test]

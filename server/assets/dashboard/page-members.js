@@ -202,11 +202,12 @@ export function Members() {
     );
   }
 
-  /** A device's line: its name, when it last synced, a wrong clock, and for a district admin a
-   * button that revokes this phone alone (a lost one; the person's other phones keep working). */
+  /** A device's line: its name, when it last synced, a wrong clock, and a button that revokes
+   * this phone alone (a lost one; the person's other phones keep working), for whoever may: a
+   * district admin anyone's, a coordinator a volunteer's or a medic's, as the relay rules. */
   function deviceLine(m, d, li) {
     // Not on the signed-in person's own devices: that would end the session it is asked from.
-    const lost = !d.revoked && state.me && state.me.district_admin && state.me.person !== m.person
+    const lost = !d.revoked && state.me && state.me.person !== m.person && mayRevoke(m)
       ? button(t('members.device_revoke'), 'device-revoke', () => confirmDevice(m, d, li), { class: 'danger small' })
       : null;
     return [

@@ -95,6 +95,41 @@ pub async fn revoke_device(
     Ok(())
 }
 
+/// Revokes one device of a member of `compound` from that compound's members page: a district
+/// admin may revoke anyone's; a coordinator (or a compound admin) the phones of the people they
+/// may invite there, volunteers and medics (a coordinator's or an admin's take a district
+/// admin). So a coordinator whose volunteer lost a phone ends its token at once, instead of only
+/// removing the volunteer from the compound, which leaves the token alive. The token spans every
+/// compound its person is in: it is the phone that is lost.
+pub async fn revoke_member_device(
+    relay: &Relay,
+    principal: &Principal,
+    compound: CompoundId,
+    person: PersonId,
+    device: DeviceId,
+) -> Result<(), AdminError> {
+    let own = principal.require_running(compound, "revoke a member's phone")?;
+    let member = relay
+        .storage()
+        .members(compound)
+        .await?
+        .into_iter()
+        .find(|m| m.person == person)
+        .ok_or_else(|| AdminError::NotFound(format!("person {person} is no member of this compound")))?;
+    if !principal.district_admin && !own.may_invite(member.role) {
+        return Err(AdminError::Forbidden(format!(
+            "a {} may revoke the phones of volunteers and medics only; a {}'s phone takes a district admin",
+            own.as_str(),
+            member.role.as_str()
+        )));
+    }
+    if !relay.storage().revoke_device(person, device, clock::now()).await? {
+        return Err(AdminError::NotFound(format!("person {person} holds no live device {device}")));
+    }
+    tracing::info!(%person, %device, %compound, by = %principal.person, "device revoked");
+    Ok(())
+}
+
 /// Mints a new device token for a person who holds a live membership somewhere (a phone that
 /// was reset, or a demo restarted after its first tokens scrolled away). District admins only;
 /// the token is shown once and only its hash is stored.

@@ -16,7 +16,10 @@ use doorstep_core::id::{CompoundId, PersonId};
 pub use compound::create_compound;
 pub use error::AdminError;
 pub use invite::{Invite, JoinRequest, Joined, create_invite, join};
-pub use members::{issue_token, member_devices, members, revoke_device, revoke_devices, revoke_membership};
+pub use members::{
+    issue_token, member_devices, members, revoke_device, revoke_devices, revoke_member_device,
+    revoke_membership,
+};
 pub use names::{MAX_NAME, checked_name, holds_stray_control, without_controls};
 pub use roster::{ImportReport, RowProblem, export_roster, import_roster};
 

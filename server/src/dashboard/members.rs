@@ -180,8 +180,9 @@ pub struct DeviceRevoked {
     pub revoked: i64,
 }
 
-/// Revokes one of a member's devices (a lost phone; their other phones keep working). District
-/// admins only, as [`admin::revoke_device`] rules; the phone wipes everything at its next sync.
+/// Revokes one of a member's devices (a lost phone; their other phones keep working), as
+/// [`admin::revoke_member_device`] rules: a district admin anyone's, a coordinator a volunteer's
+/// or a medic's; the phone wipes everything at its next sync.
 pub async fn revoke_device(
     State(state): State<DashState>,
     signed: SignedIn,
@@ -193,14 +194,14 @@ pub async fn revoke_device(
         AppError::invalid(format!("device {:?} is not a device number", crate::error::excerpt(&device)))
     })?;
     let relay = &state.app.relay;
-    let member = admin::members(relay, &signed.principal, scope.compound.id)
-        .await?
-        .into_iter()
-        .any(|m| m.person == person);
-    if !member {
-        return Err(AppError::NotFound(format!("person {person} is no member of this compound")).into());
-    }
-    admin::revoke_device(relay, &signed.principal, person, crate::storage::DeviceId(device)).await?;
+    admin::revoke_member_device(
+        relay,
+        &signed.principal,
+        scope.compound.id,
+        person,
+        crate::storage::DeviceId(device),
+    )
+    .await?;
     Ok(Json(DeviceRevoked { revoked: device }))
 }
 

@@ -216,10 +216,15 @@ async fn a_district_admin_revokes_one_lost_phone_and_the_persons_other_phone_kee
     let path =
         |person: &str, device: i64| format!("{}/{person}/devices/{device}/revoke", members_path(compound));
 
-    // A coordinator may not; a device of someone else, or none, is not found.
+    // A coordinator may not revoke another coordinator's phone (a volunteer's they may: below);
+    // a device of someone else, or none, is not found.
     let head = dash.login(&coordinator.token).await;
-    let answer = head.post_json(&path(&volunteer.person.to_string(), lost), &json!({})).await;
+    let other_head = dash.relay.phone(compound, Role::Coordinator, "赵敏").await;
+    let list = admin.get_json(&members_path(compound)).await;
+    let theirs = member(&list, "赵敏")["devices"][0]["id"].as_i64().unwrap();
+    let answer = head.post_json(&path(&other_head.person.to_string(), theirs), &json!({})).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text());
+    assert!(answer.text().contains("volunteers and medics only"), "{}", answer.text());
     let answer = admin.post_json(&path(&coordinator.person.to_string(), lost), &json!({})).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text());
     let answer = admin.post_json(&path(&volunteer.person.to_string(), 999_999), &json!({})).await;
@@ -246,6 +251,36 @@ async fn a_district_admin_revokes_one_lost_phone_and_the_persons_other_phone_kee
     assert_eq!(member(&list, "李强")["revoked"], false, "still a member");
     let again = admin.post_json(&path(&volunteer.person.to_string(), lost), &json!({})).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.text());
+}
+
+/// A volunteer lost a phone: their coordinator revokes that phone alone from the members page
+/// (before, only a district admin could, and a coordinator's only tool, removing the volunteer,
+/// left the token alive); the volunteer's other phone keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_revokes_a_volunteers_lost_phone() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let admin = dash.login(&dash.relay.admin_token).await;
+    let volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let minted = admin
+        .post_json(
+            &format!("{}/{}/tokens", members_path(compound), volunteer.person),
+            &json!({ "device_name": "备用机" }),
+        )
+        .await;
+    let spare_token = minted.json()["token"].as_str().unwrap().to_owned();
+    let head = dash.login(&coordinator.token).await;
+    let list = head.get_json(&members_path(compound)).await;
+    let devices = member(&list, "李强")["devices"].as_array().unwrap().clone();
+    let lost = devices.iter().find(|d| d["name"] == "备用机").unwrap()["id"].as_i64().unwrap();
+
+    let path = format!("{}/{}/devices/{lost}/revoke", members_path(compound), volunteer.person);
+    let answer = head.post_json(&path, &json!({})).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let (status, refused) = dash.relay.json("GET", "/v1/me", &spare_token, None).await;
+    assert_eq!((status, refused["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("token_revoked")));
+    let (status, _) = dash.relay.json("GET", "/v1/me", &volunteer.token, None).await;
+    assert_eq!(status, StatusCode::OK, "the other phone keeps working");
 }
 
 /// A coordinator's lost phone may hold invite codes sent from it and never used (in its chat

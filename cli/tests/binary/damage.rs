@@ -78,7 +78,7 @@ fn serve(db: &Path, extra: &[&str]) -> (KillOnDrop, String) {
 }
 
 async fn health(url: &str) -> (StatusCode, String) {
-    let res = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    let res = crate::harness::http_client().get(format!("{url}/healthz")).send().await.unwrap();
     (res.status(), res.text().await.unwrap())
 }
 

@@ -53,12 +53,19 @@ impl Drop for SmallDisk {
 }
 
 async fn health(url: &str) -> (StatusCode, String) {
-    let res = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    let res = crate::harness::http_client().get(format!("{url}/healthz")).send().await.unwrap();
     (res.status(), res.text().await.unwrap())
 }
 
 async fn out_of_space_gauge(url: &str) -> String {
-    let text = reqwest::get(format!("{url}/metrics")).await.unwrap().text().await.unwrap();
+    let text = crate::harness::http_client()
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     text.lines().find(|l| l.starts_with("doorstep_storage_out_of_space ")).unwrap_or("none").to_owned()
 }
 

@@ -31,6 +31,15 @@ pub const ROSTER_CSV: &str = "\u{feff}小区,楼号,单元,楼层,房号,户主,
 香樟苑,2号楼,2单元,1,101,张三,19914546423,4,0,1,,正常,无,
 ";
 
+/// A plain HTTP client. The `doorstep` binary's tests share this harness, and with its `tls`
+/// feature this process's reqwest is built with rustls and no provider of its own (the replica's
+/// `rustls-no-provider`), which panics on building a client until a provider is installed: the
+/// ring provider, the one the replica and the relay use. Installing it twice is harmless.
+pub fn http_client() -> reqwest::Client {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A relay running in this process.
 #[derive(Debug)]
 pub struct TestRelay {
@@ -98,7 +107,7 @@ impl TestRelay {
             url,
             admin_token: String::new(),
             dir: Arc::clone(dir),
-            http: reqwest::Client::new(),
+            http: http_client(),
             state: Some(state),
             stop: Some(stop),
             task: Some(task),
@@ -113,7 +122,7 @@ impl TestRelay {
             url: url.to_owned(),
             admin_token: String::new(),
             dir: Arc::new(tempfile::tempdir().unwrap()),
-            http: reqwest::Client::new(),
+            http: http_client(),
             state: None,
             stop: None,
             task: None,

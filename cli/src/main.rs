@@ -537,23 +537,15 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match command {
         AdminCommand::CreateCompound { name, again } => {
-            // A command run twice (it seemed to hang, its output scrolled away) must not make a
-            // second compound that volunteers' invites then split between.
-            let same: Vec<_> = relay
-                .storage()
-                .compounds()
-                .await?
-                .into_iter()
-                .filter(|c| c.name.trim() == name.trim())
-                .map(|c| c.id.to_string())
-                .collect();
-            if !same.is_empty() && !again {
-                anyhow::bail!(
+            // The relay refuses a name another compound has unless --again (admin::create_compound);
+            // here it says so in the command line's words.
+            let record = match admin::create_compound(&relay, &me, &name, again).await {
+                Err(admin::AdminError::NameTaken { name, existing }) => anyhow::bail!(
                     "a compound named {name} exists already ({}); `doorstep admin compounds` lists them. To make another of the same name, pass --again / 已有名为 {name} 的小区；如确需再建一个同名小区，请加 --again",
-                    same.join(", ")
-                );
-            }
-            let record = admin::create_compound(&relay, &me, &name).await?;
+                    existing.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                ),
+                other => other?,
+            };
             writeln!(out, "{}", record.id)?;
         }
         AdminCommand::Compounds => {

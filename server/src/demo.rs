@@ -49,7 +49,7 @@ pub async fn seed(relay: &Relay) -> Result<Option<DemoSeed>, AdminError> {
         return Ok(None);
     }
     let admin = Principal::relay_admin(relay);
-    let compound = admin::create_compound(relay, &admin, "香樟苑").await?;
+    let compound = admin::create_compound(relay, &admin, "香樟苑", false).await?;
     let report =
         admin::import_roster(&RosterReaders::new(1), relay, &admin, compound.id, SAMPLE_ROSTER, true).await?;
     let mut people = Vec::new();

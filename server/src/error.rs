@@ -286,6 +286,7 @@ impl From<AdminError> for AppError {
         match e {
             AdminError::Forbidden(r) => AppError::Forbidden(r),
             AdminError::NotFound(r) => AppError::NotFound(r),
+            AdminError::NameTaken { .. } => AppError::Conflict(e.to_string()),
             AdminError::Invalid(_)
             | AdminError::Import(_)
             | AdminError::BadRows { .. }

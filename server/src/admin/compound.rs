@@ -8,11 +8,15 @@ use crate::clock;
 use crate::relay::Relay;
 use crate::storage::{CompoundRecord, DocumentRecord};
 
-/// Creates a compound named `name`; the principal becomes its admin.
+/// Creates a compound named `name`; the principal becomes its admin. A name another compound
+/// has already is refused ([`AdminError::NameTaken`]) unless `again`: a request sent twice (it
+/// seemed to hang, its answer was lost, its output scrolled away) must not make a second compound
+/// that volunteers' invites then split between.
 pub async fn create_compound(
     relay: &Relay,
     principal: &Principal,
     name: &str,
+    again: bool,
 ) -> Result<CompoundRecord, AdminError> {
     if !principal.district_admin {
         return Err(AdminError::Forbidden("only a district admin may create a compound".into()));
@@ -20,6 +24,19 @@ pub async fn create_compound(
     let actor = Actor { person: relay.admin(), role: Role::Admin };
     let device = relay.actor().clone();
     let name = checked_name("name", name)?;
+    if !again {
+        let existing: Vec<_> = relay
+            .storage()
+            .compounds()
+            .await?
+            .into_iter()
+            .filter(|c| c.name.trim() == name.trim())
+            .map(|c| c.id)
+            .collect();
+        if !existing.is_empty() {
+            return Err(AdminError::NameTaken { name, existing });
+        }
+    }
     let (compound, documents) = {
         let name = name.clone();
         tokio::task::spawn_blocking(move || {

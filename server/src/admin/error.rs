@@ -19,6 +19,17 @@ pub enum AdminError {
     /// A bad argument.
     #[error("{0}")]
     Invalid(String),
+    /// A compound of this name exists already, and the caller did not say it means another.
+    #[error(
+        "a compound named {name} exists already ({}); to make another of the same name, say so (the API's \"again\": true, the command line's --again) / 已有名为 {name} 的小区；如确需再建一个同名小区，请明确说明",
+        existing.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    NameTaken {
+        /// The name asked for.
+        name: String,
+        /// The compounds that have it.
+        existing: Vec<doorstep_core::id::CompoundId>,
+    },
     /// The roster file cannot be read at all. Its message is part of this one, not a source
     /// (`#[from]` would make it one): the command line prints an error's sources after it, and
     /// printed every refusal twice.

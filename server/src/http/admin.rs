@@ -88,6 +88,9 @@ pub async fn me(State(state): State<AppState>, auth: Authenticated) -> Result<Js
 #[derive(Debug, Deserialize)]
 pub struct NewCompound {
     name: String,
+    /// A name another compound has already is refused (409) unless this says another is meant.
+    #[serde(default)]
+    again: bool,
 }
 
 /// Creates a compound (district admins).
@@ -97,7 +100,7 @@ pub async fn create_compound(
     JsonBody(body): JsonBody<NewCompound>,
 ) -> Result<(StatusCode, Json<CompoundRecord>), AppError> {
     let p = principal(&state, &auth).await?;
-    let record = admin::create_compound(&state.relay, &p, &body.name).await?;
+    let record = admin::create_compound(&state.relay, &p, &body.name, body.again).await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
 

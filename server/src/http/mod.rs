@@ -8,7 +8,7 @@
 //! | `POST /v1/set-aside` | token | JSON `{items, awaiting}` → `{received, refused, outcomes}`: the review inbox ([`crate::set_aside`]); 413 over the limits |
 //! | `POST /v1/join` | invite code | JSON `{invite_code, device_name, name?}` → `{token, person, compound, role}` |
 //! | `GET /v1/me` | token | who am I, my memberships, my compounds' coordinators by name |
-//! | `GET, POST /v1/compounds` | token | list / create (district admins) |
+//! | `GET, POST /v1/compounds` | token | list / create `{name, again?}` (district admins); 409 naming the compound that has the name already, unless `"again": true` |
 //! | `POST /v1/compounds/{id}/invites` | token | `{role, expires_in_hours?}` → `{code, …}` |
 //! | `GET /v1/compounds/{id}/members` | token | members |
 //! | `POST /v1/compounds/{id}/members/{person}/revoke` | token | 204 |

@@ -104,3 +104,36 @@ async fn a_name_with_a_control_character_is_refused_at_join_and_for_a_compound()
     let (_, compounds) = relay.json("GET", "/v1/compounds", &relay.admin_token, None).await;
     assert_eq!(compounds.as_array().unwrap().len(), 1, "{compounds}");
 }
+
+/// `POST /v1/compounds` with a name another compound has is refused (409, naming that compound)
+/// unless the request says another is meant, as `doorstep admin create-compound` refuses it
+/// unless `--again`: a request sent twice must not split a compound's volunteers between two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_compound_of_the_same_name_is_refused_unless_asked_for_again() {
+    let relay = TestRelay::start().await;
+    let create =
+        |body: serde_json::Value| relay.json("POST", "/v1/compounds", &relay.admin_token, Some(body));
+    let (status, first) = create(serde_json::json!({"name": "香樟苑"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let first = first["id"].as_str().unwrap().to_owned();
+
+    // Surrounding spaces make no other name.
+    let (status, refused) = create(serde_json::json!({"name": " 香樟苑 "})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"], "conflict", "{refused}");
+    let reason = refused["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("香樟苑") && reason.contains(&first) && reason.contains("\"again\": true"),
+        "{reason}"
+    );
+    let (_, compounds) = relay.json("GET", "/v1/compounds", &relay.admin_token, None).await;
+    assert_eq!(compounds.as_array().unwrap().len(), 1, "nothing made: {compounds}");
+
+    let (status, again) = create(serde_json::json!({"name": "香樟苑", "again": true})).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_ne!(again["id"].as_str().unwrap(), first);
+    let (status, other) = create(serde_json::json!({"name": "北林", "again": false})).await;
+    assert_eq!(status, StatusCode::CREATED, "another name needs nothing: {other}");
+    let (_, compounds) = relay.json("GET", "/v1/compounds", &relay.admin_token, None).await;
+    assert_eq!(compounds.as_array().unwrap().len(), 3, "{compounds}");
+}

@@ -174,10 +174,12 @@ impl TestRelay {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    /// Creates a compound as the admin.
+    /// Creates a compound as the admin. Tests name compounds freely (several "香樟苑" on one
+    /// relay), so it says another is meant (`"again": true`).
     pub async fn create_compound(&self, name: &str) -> CompoundId {
-        let (status, body) =
-            self.json("POST", "/v1/compounds", &self.admin_token, Some(json!({"name": name}))).await;
+        let (status, body) = self
+            .json("POST", "/v1/compounds", &self.admin_token, Some(json!({"name": name, "again": true})))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_str().unwrap().parse().unwrap()
     }

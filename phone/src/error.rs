@@ -18,9 +18,10 @@ pub enum PhoneError {
     )]
     JoinUnanswered(String),
     /// A sync that left documents behind: the relay could not take them just now (`unavailable`:
-    /// its disk full or its storage failing; a document at its limit; another person's change
-    /// waiting for its author), or their replies could not be applied. The report was printed;
-    /// this makes `sync`'s exit status say it, for scripts and cron.
+    /// its disk full or its storage failing; a document at its limit), or their replies could not
+    /// be applied. The report was printed; this makes `sync`'s exit status say it, for scripts
+    /// and cron. Another person's changes held for their author are printed but not counted:
+    /// they wait for that person's phone, not for this one.
     #[error(
         "{documents} did not sync this time ({rules}); this phone keeps their changes and sends them at its next sync / {count} 份文件本次未能同步，本机保留这些修改，下次同步时再发送",
         documents = if *.count == 1 { "1 document".to_owned() } else { format!("{} documents", .count) }

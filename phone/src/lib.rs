@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use clap::{Args, Subcommand};
+use doorstep_core::relay_engine::rejection::HELD_FOR_ITS_AUTHOR;
 use doorstep_core::schema::vocabulary::{Category, Channel, Outcome, Urgency};
 use doorstep_core::{Operation, query};
 use doorstep_replica::http::{self, RelayClient, TransportError};
@@ -206,15 +207,19 @@ async fn sync_now(
 
 /// A sync that left documents behind (the relay could not take them now, or a reply did not
 /// apply) fails, after its report: a script or cron job can tell that its work did not go up.
+/// Another person's changes held for their author (`held_for_its_author`: a relay restored from
+/// a backup older than them takes them only from their author's phone) are no failure of this
+/// phone's sync: the report names them, and they wait for that phone, not for this one to retry.
 fn incomplete(report: &SyncReport) -> Result<(), PhoneError> {
-    let mut documents: Vec<_> = report.retrying.iter().map(|r| r.doc.to_string()).collect();
+    let left_behind = report.retrying.iter().filter(|r| r.rule != HELD_FOR_ITS_AUTHOR);
+    let mut documents: Vec<_> = left_behind.clone().map(|r| r.doc.to_string()).collect();
     documents.extend(report.failed.iter().map(|f| f.split(':').next().unwrap_or(f).to_owned()));
     documents.sort();
     documents.dedup();
     if documents.is_empty() {
         return Ok(());
     }
-    let mut rules: Vec<&str> = report.retrying.iter().map(|r| r.rule.as_str()).collect();
+    let mut rules: Vec<&str> = left_behind.map(|r| r.rule.as_str()).collect();
     if !report.failed.is_empty() {
         rules.push("reply not applied");
     }
@@ -521,4 +526,32 @@ fn lock(replica: &Mutex<Replica>) -> std::sync::MutexGuard<'_, Replica> {
     // One command per process: a poisoned lock still guards a consistent replica, because every
     // write is one SQLite transaction.
     replica.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use doorstep_core::id::DocumentId;
+    use doorstep_core::relay_engine::rejection::{HELD_FOR_ITS_AUTHOR, UNAVAILABLE, reject};
+    use doorstep_replica::SyncReport;
+
+    use super::incomplete;
+    use crate::error::PhoneError;
+
+    /// `phone sync`'s exit status: documents the relay could not take now fail it; another
+    /// person's changes held for their author (a relay restored from an older backup) do not,
+    /// since they wait for that person's phone, not for this one.
+    #[test]
+    fn changes_held_for_their_author_do_not_fail_the_sync_but_documents_left_behind_do() {
+        let doc = |n| DocumentId::from_uuid(uuid::Uuid::from_u128(n));
+        let held = reject(doc(1), HELD_FOR_ITS_AUTHOR, None, "only that phone may send it");
+        let report = SyncReport { retrying: vec![held.clone()], ..SyncReport::default() };
+        assert!(incomplete(&report).is_ok());
+
+        let busy = reject(doc(2), UNAVAILABLE, None, "the relay is busy");
+        let report = SyncReport { retrying: vec![held, busy], ..SyncReport::default() };
+        let Err(PhoneError::SyncIncomplete { count, rules }) = incomplete(&report) else { panic!() };
+        assert_eq!((count, rules.as_str()), (1, UNAVAILABLE), "only the busy document counts");
+    }
 }

@@ -276,4 +276,8 @@ impl Storage for Announcing {
     fn file_gone(&self) -> Option<String> {
         self.inner.file_gone()
     }
+
+    fn answers(&self) -> StoreFuture<'_, ()> {
+        self.inner.answers()
+    }
 }

@@ -1,6 +1,8 @@
 //! `GET /healthz` and `GET /metrics`, unauthenticated so a load balancer and Prometheus can
 //! reach them; neither reveals anything about a compound.
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
@@ -10,9 +12,12 @@ use crate::error::AppError;
 use crate::memory;
 use crate::metrics::Gauges;
 use crate::state::AppState;
+use crate::storage::PROBE_WAIT;
 
 /// Health: the process answers, the database passed its integrity check at start, its file is
-/// still the one at its path, its last write found room on the disk, and its storage reads. A damaged database is a 503 naming the
+/// still the one at its path, its last write found room on the disk, and it answers a read
+/// within seconds (a PostgreSQL database that stopped answering is a 503 naming its address and
+/// what failed, never its password). A damaged database is a 503 naming the
 /// damage: restarting will not cure it. A full disk is a 503 saying to free space: phones keep
 /// their changes meanwhile and the next write that succeeds makes the relay healthy again.
 pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError> {
@@ -43,7 +48,22 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
         return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
             .into_response());
     }
-    state.relay.storage().district_admins().await?;
+    // Bounded: a database that does not answer (PostgreSQL stopped, its host unreachable) is a
+    // 503 naming it within seconds, not a health check that hangs until the balancer gives up.
+    let wait = PROBE_WAIT + Duration::from_secs(1);
+    let answer = match tokio::time::timeout(wait, state.relay.storage().answers()).await {
+        Ok(answer) => answer.err().map(|e| e.to_string()),
+        Err(_) => Some(format!("it did not answer within {} s", wait.as_secs())),
+    };
+    if let Some(why) = answer {
+        let text = format!(
+            "unhealthy: the database does not answer: {why}; phones keep their changes and sync once it \
+             answers again\n\
+             数据库无法访问，手机上的记录仍保留：请检查数据库\n"
+        );
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+            .into_response());
+    }
     // A clock in doubt is said, not failed: the relay serves, and every relay behind a balancer
     // taken out for it would leave none.
     match state.relay_clock.doubt() {

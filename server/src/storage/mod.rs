@@ -689,7 +689,18 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// path (moved, deleted or replaced under the running relay: every write since goes to a
     /// file nobody will open again). No default, so a store that wraps another passes it on.
     fn file_gone(&self) -> Option<String>;
+
+    /// One cheap read, for `/healthz`: `Ok` while the database answers, otherwise why not, in
+    /// the operator's words (for PostgreSQL its address and what failed, never its password),
+    /// within [`PROBE_WAIT`] or a little more. No default, so a store that wraps another
+    /// passes it on.
+    fn answers(&self) -> StoreFuture<'_, ()>;
 }
+
+/// How long [`Storage::answers`] waits for the database: a load balancer's health check gives
+/// up after a few seconds, and a relay whose database takes longer than this for a trivial
+/// query serves no phone well either.
+pub const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[cfg(test)]
 mod suite;

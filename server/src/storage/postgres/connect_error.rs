@@ -2,6 +2,8 @@
 //! pool's own error says "error connecting to server" whether nothing listens on the port or the
 //! server refused the database, user or password. Names the host and port, never the password.
 
+use std::time::Duration;
+
 use deadpool_postgres::PoolError;
 use tokio_postgres::config::Host;
 
@@ -10,6 +12,16 @@ use crate::storage::StorageError;
 
 /// The first connection's failure, said as what to check.
 pub(super) fn first_connection(config: &tokio_postgres::Config, e: PoolError) -> StorageError {
+    connection_failed(config, e, POOL_WAIT)
+}
+
+/// A connection that could not be had (within `waited`), said as what to check: at start, and
+/// when `/healthz` asks a running relay's database.
+pub(super) fn connection_failed(
+    config: &tokio_postgres::Config,
+    e: PoolError,
+    waited: Duration,
+) -> StorageError {
     let at = address(config);
     match e {
         PoolError::Backend(e) => {
@@ -39,14 +51,24 @@ pub(super) fn first_connection(config: &tokio_postgres::Config, e: PoolError) ->
         }
         PoolError::Timeout(_) => StorageError::Connect(format!(
             "could not connect to PostgreSQL at {at}: no answer within {} s",
-            POOL_WAIT.as_secs()
+            waited.as_secs()
         )),
         other => StorageError::Pool(other.to_string()),
     }
 }
 
+/// A trivial query that failed on a connection that was had (the server shutting down, the
+/// connection cut): PostgreSQL's own words if it said any.
+pub(super) fn query_failed(config: &tokio_postgres::Config, e: &tokio_postgres::Error) -> StorageError {
+    let at = address(config);
+    match e.as_db_error() {
+        Some(db) => StorageError::Connect(format!("PostgreSQL at {at} refused a query: {}", db.message())),
+        None => StorageError::Connect(format!("PostgreSQL at {at} failed a query: {e}")),
+    }
+}
+
 /// `host:port` (several, comma-separated, as the address gave them).
-fn address(config: &tokio_postgres::Config) -> String {
+pub(super) fn address(config: &tokio_postgres::Config) -> String {
     let ports = config.get_ports();
     let hosts: Vec<String> = config
         .get_hosts()

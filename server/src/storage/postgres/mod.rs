@@ -72,6 +72,8 @@ pub struct PostgresStorage {
 #[derive(Debug)]
 struct Inner {
     pool: Pool,
+    /// Where the database is, for `/healthz`'s words on it (its password is never said).
+    config: tokio_postgres::Config,
     /// This store's mark on its own notices, so it does not hear itself.
     origin: u64,
     listener: notify::Listener,
@@ -105,9 +107,9 @@ impl PostgresStorage {
         schema::init(&mut client).await?;
         drop(client);
         let origin: u64 = rand::random();
-        let listener = notify::Listener::start(config, origin).await?;
+        let listener = notify::Listener::start(config.clone(), origin).await?;
         let throttles = Arc::new(throttles::PostgresThrottles::new(pool.clone()));
-        Ok(Self { inner: Arc::new(Inner { pool, origin, listener, throttles }) })
+        Ok(Self { inner: Arc::new(Inner { pool, config, origin, listener, throttles }) })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StorageError> {
@@ -234,6 +236,32 @@ impl Storage for PostgresStorage {
     /// A PostgreSQL database has no file of the relay's to lose.
     fn file_gone(&self) -> Option<String> {
         None
+    }
+
+    /// `SELECT 1` on a pooled connection, a new one opened if the pooled ones are gone, each
+    /// step bounded by [`PROBE_WAIT`](crate::storage::PROBE_WAIT), not the pool's own waits.
+    fn answers(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let wait = crate::storage::PROBE_WAIT;
+            let config = &self.inner.config;
+            let timeouts =
+                deadpool_postgres::Timeouts { wait: Some(wait), create: Some(wait), recycle: Some(wait) };
+            let db = self
+                .inner
+                .pool
+                .timeout_get(&timeouts)
+                .await
+                .map_err(|e| connect_error::connection_failed(config, e, wait))?;
+            match tokio::time::timeout(wait, db.simple_query("SELECT 1")).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(connect_error::query_failed(config, &e)),
+                Err(_) => Err(StorageError::Connect(format!(
+                    "PostgreSQL at {} did not answer SELECT 1 within {} s",
+                    connect_error::address(config),
+                    wait.as_secs()
+                ))),
+            }
+        })
     }
 
     fn create_person(&self, person: NewPerson, at: Timestamp) -> StoreFuture<'_, ()> {

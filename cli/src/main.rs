@@ -320,7 +320,7 @@ fn shown(db: &str) -> String {
 struct Serve {
     db: String,
     listen: SocketAddr,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<doorstep_server::connections::tls::Tls>,
     connections: doorstep_server::config::Connections,
     check_integrity: bool,
     demo: bool,

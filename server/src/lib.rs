@@ -72,13 +72,19 @@ pub async fn run(
     serve(listener, state, None, shutdown).await
 }
 
-/// [`run`], over HTTPS when `tls` is given (see [`connections::tls::acceptor`]).
+/// [`run`], over HTTPS when `tls` is given (see [`connections::tls::acceptor`]); its
+/// certificate's validity is then looked at while serving (`/healthz`, and the log at each
+/// eviction sweep, at most once a day: `connections/certificate_expiry.rs`).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<connections::tls::Tls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let tls = tls.map(|tls| {
+        let _ = state.certificate.set(tls.certificate);
+        tls.acceptor
+    });
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let evictor = {
         let state = state.clone();
@@ -122,8 +128,12 @@ pub async fn serve(
 /// One eviction sweep: documents idle for the configured time leave memory, those with chunks
 /// are compacted on the way out, and if any left, the store's page caches are emptied and the
 /// memory goes back to the system (`memory.rs`: without it the process stays at its peak size),
-/// and once more at the first sweep [`Config::return_memory_again`] later (`return_again`).
+/// and once more at the first sweep [`Config::return_memory_again`] later (`return_again`). The
+/// relay's certificate, if it ends soon or has ended, is said in the log too, once a day.
 async fn sweep_idle(state: &AppState, return_again: &mut Option<std::time::Instant>) {
+    if let Some(certificate) = state.certificate.get() {
+        certificate.warn_if_due(clock::now());
+    }
     state.relay.record_devices_seen().await;
     let cache = state.relay.cache();
     let evicted_before = cache.evicted();

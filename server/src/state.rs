@@ -44,6 +44,8 @@ pub struct Shared {
     pub tls_handshake_failures: Arc<crate::connections::handshake_failures::HandshakeFailures>,
     /// Whether most phones say the relay's own clock is wrong (`relay_clock.rs`).
     pub relay_clock: crate::relay_clock::RelayClock,
+    /// The relay's own certificate, when it serves HTTPS itself; set by [`crate::serve`].
+    pub certificate: OnceLock<Arc<crate::connections::certificate_expiry::CertificateWatch>>,
     /// The threads roster uploads are read on, one per core.
     pub roster_readers: RosterReaders,
 }
@@ -74,6 +76,7 @@ impl AppState {
             bodies_in_hand,
             tls_handshake_failures: Arc::default(),
             relay_clock: crate::relay_clock::RelayClock::default(),
+            certificate: OnceLock::new(),
             roster_readers: RosterReaders::new(cores),
         }))
     }

@@ -25,6 +25,12 @@ use crate::harness::ROSTER_CSV;
 /// A CA and a relay certificate for 127.0.0.1 and localhost it signed, as PEM files in `dir`;
 /// returns the CA's PEM.
 fn make_certificates(dir: &Path) -> String {
+    make_certificates_ending(dir, None)
+}
+
+/// [`make_certificates`], the relay's certificate ending at `not_after` (seconds since the
+/// epoch) if given.
+fn make_certificates_ending(dir: &Path, not_after: Option<u64>) -> String {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.distinguished_name.push(DnType::CommonName, "Doorstep test CA");
@@ -32,6 +38,9 @@ fn make_certificates(dir: &Path) -> String {
     let relay_key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
     params.distinguished_name.push(DnType::CommonName, "doorstep relay");
+    if let Some(secs) = not_after {
+        params.not_after = rcgen::date_time_ymd(1970, 1, 1) + std::time::Duration::from_secs(secs);
+    }
     let cert = params.signed_by(&relay_key, &ca).unwrap();
     // The chain the relay presents: its certificate, then the CA's.
     std::fs::write(dir.join("relay.pem"), format!("{}{}", cert.pem(), ca.pem())).unwrap();
@@ -49,10 +58,15 @@ struct TlsRelay {
 }
 
 async fn start() -> TlsRelay {
+    start_ending(None).await
+}
+
+/// [`start`], the relay's certificate ending at `not_after` (seconds since the epoch) if given.
+async fn start_ending(not_after: Option<u64>) -> TlsRelay {
     // reqwest's rustls without a provider of its own: the ring provider, as the replica installs it.
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let ca_pem = make_certificates(dir.path());
+    let ca_pem = make_certificates_ending(dir.path(), not_after);
     let tls = acceptor(&dir.path().join("relay.pem"), &dir.path().join("relay.key")).unwrap();
     let storage = SqliteStorage::open(dir.path().join("relay.db")).await.unwrap();
     let opened = Relay::open(Arc::new(storage)).await.unwrap();
@@ -210,6 +224,37 @@ async fn plain_http_to_the_tls_port_is_told_to_use_https() {
     // And HTTPS on the same port still works.
     let res = client(&relay).get(format!("{}/healthz", relay.url)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// A relay that serves on past its certificate's notAfter says so: while it ends soon a warning
+/// line on `/healthz` (still 200), and once it has ended a 503 naming the file and the date,
+/// without a restart (the check at start alone let weeks of serving pass it silently).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_says_the_certificate_ends_soon_and_fails_once_it_has_ended() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let relay = start_ending(Some(now + 3)).await;
+    let health = |client: reqwest::Client| {
+        let url = format!("{}/healthz", relay.url);
+        async move {
+            let res = client.get(url).send().await.unwrap();
+            (res.status(), res.text().await.unwrap())
+        }
+    };
+    let (status, text) = health(client(&relay)).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.starts_with("ok\n"), "{text}");
+    assert!(
+        text.contains("warning: the relay's certificate in") && text.contains("expires in 0 days"),
+        "{text}"
+    );
+
+    // Past its notAfter: a load balancer's check (which does not judge the certificate) is
+    // told. Phones refuse the handshake by then.
+    tokio::time::sleep(std::time::Duration::from_millis(4_500)).await;
+    let anyway = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let (status, text) = health(anyway).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(text.contains("relay.pem") && text.contains("expired on") && text.contains("restart"), "{text}");
 }
 
 #[test]

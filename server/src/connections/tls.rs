@@ -14,7 +14,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::certificate_expiry::Expiry;
+use super::certificate_expiry::{CertificateWatch, Expiry};
 
 /// Why the certificate or key could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +50,23 @@ pub enum TlsError {
     Config(String),
 }
 
+/// The relay's TLS: the acceptor, and its certificate's validity watched while it serves
+/// ([`crate::serve`] hands it to `/healthz` and the log).
+pub struct Tls {
+    /// The acceptor.
+    pub acceptor: TlsAcceptor,
+    /// The certificate's validity.
+    pub certificate: Arc<CertificateWatch>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls").field("certificate", &self.certificate).finish_non_exhaustive()
+    }
+}
+
 /// The acceptor for the certificate chain in `cert` and the private key in `key`, both PEM.
-pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
+pub fn acceptor(cert: &Path, key: &Path) -> Result<Tls, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<_, _>>())
         .map_err(|e| TlsError::Certificate { path: cert.to_owned(), reason: e.to_string() })?;
@@ -61,16 +76,12 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
             reason: "no CERTIFICATE block in the file".into(),
         });
     }
-    match super::certificate_expiry::expiry(&certs[0], crate::clock::now()) {
-        Expiry::Expired { not_after } => return Err(TlsError::Expired { path: cert.to_owned(), not_after }),
-        Expiry::Soon { not_after, days } => tracing::warn!(
-            path = %cert.display(),
-            %not_after,
-            days,
-            "the relay's certificate expires in {days} days ({not_after}): renew it, or every phone's handshake fails then"
-        ),
-        Expiry::Fine => {}
+    let certificate = Arc::new(CertificateWatch::new(cert, &certs[0]));
+    let now = crate::clock::now();
+    if let Expiry::Expired { not_after } = certificate.expiry(now) {
+        return Err(TlsError::Expired { path: cert.to_owned(), not_after });
     }
+    certificate.warn_if_due(now);
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| TlsError::Key { path: key.to_owned(), reason: e.to_string() })?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
@@ -81,7 +92,7 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
         .with_single_cert(certs, key)
         .map_err(|e| TlsError::Config(e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(Tls { acceptor: TlsAcceptor::from(Arc::new(config)), certificate })
 }
 
 /// The first byte of every TLS connection: a handshake record.

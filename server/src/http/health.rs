@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 
+use crate::clock;
+use crate::connections::certificate_expiry::Expiry;
 use crate::error::AppError;
 use crate::memory;
 use crate::metrics::Gauges;
@@ -17,7 +19,9 @@ use crate::storage::PROBE_WAIT;
 /// Health: the process answers, the database passed its integrity check at start, its file is
 /// still the one at its path, its last write found room on the disk, and it answers a read
 /// within seconds (a PostgreSQL database that stopped answering is a 503 naming its address and
-/// what failed, never its password). A damaged database is a 503 naming the
+/// what failed, never its password), and the relay's own certificate (when it serves HTTPS)
+/// has not passed its notAfter (one that ends within 14 days is a warning line, still 200). A
+/// damaged database is a 503 naming the
 /// damage: restarting will not cure it. A full disk is a 503 saying to free space: phones keep
 /// their changes meanwhile and the next write that succeeds makes the relay healthy again.
 pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError> {
@@ -48,6 +52,17 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
         return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
             .into_response());
     }
+    let certificate =
+        state.certificate.get().map(|c| (c.path().display().to_string(), c.expiry(clock::now())));
+    if let Some((path, Expiry::Expired { not_after })) = &certificate {
+        let text = format!(
+            "unhealthy: the relay's certificate in {path} expired on {not_after}: every phone refuses the \
+             handshake; renew it (certbot renew, or your CA) and restart the relay\n\
+             中继的证书已过期，所有手机都无法连接：请更新证书并重启中继\n"
+        );
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+            .into_response());
+    }
     // Bounded: a database that does not answer (PostgreSQL stopped, its host unreachable) is a
     // 503 naming it within seconds, not a health check that hangs until the balancer gives up.
     let wait = PROBE_WAIT + Duration::from_secs(1);
@@ -64,12 +79,19 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
         return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
             .into_response());
     }
-    // A clock in doubt is said, not failed: the relay serves, and every relay behind a balancer
-    // taken out for it would leave none.
-    match state.relay_clock.doubt() {
-        Some(doubt) => Ok(format!("ok\nwarning: {doubt}\n").into_response()),
-        None => Ok("ok\n".into_response()),
+    // A clock in doubt, or a certificate that ends soon, is said, not failed: the relay serves,
+    // and every relay behind a balancer taken out for it would leave none.
+    let mut text = String::from("ok\n");
+    if let Some(doubt) = state.relay_clock.doubt() {
+        text.push_str(&format!("warning: {doubt}\n"));
     }
+    if let Some((path, Expiry::Soon { not_after, days })) = &certificate {
+        text.push_str(&format!(
+            "warning: the relay's certificate in {path} expires in {days} days ({not_after}): renew it and \
+             restart the relay, or every phone's handshake fails then\n"
+        ));
+    }
+    Ok(text.into_response())
 }
 
 /// The counters, in the Prometheus text format.

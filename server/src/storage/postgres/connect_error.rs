@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::PoolError;
+use deadpool_postgres::{PoolError, TimeoutType};
 use tokio_postgres::config::Host;
 
 use super::POOL_WAIT;
@@ -49,6 +49,11 @@ pub(super) fn connection_failed(
             }
             StorageError::Connect(format!("could not connect to PostgreSQL at {at}: {e}"))
         }
+        // Every pooled connection in use the whole time: PostgreSQL may be fine, the relay busy.
+        PoolError::Timeout(TimeoutType::Wait) => StorageError::Connect(format!(
+            "every connection of this relay to PostgreSQL at {at} stayed busy for {} s (the relay is overloaded, or its queries are stuck)",
+            waited.as_secs()
+        )),
         PoolError::Timeout(_) => StorageError::Connect(format!(
             "could not connect to PostgreSQL at {at}: no answer within {} s",
             waited.as_secs()

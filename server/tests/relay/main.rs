@@ -15,6 +15,7 @@ mod changes_or_whole;
 mod compaction_race;
 mod compressed_bodies;
 mod connections;
+mod database_black_hole;
 mod database_down;
 mod document_copy;
 mod document_list;

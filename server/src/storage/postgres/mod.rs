@@ -20,6 +20,7 @@
 mod connect_error;
 mod documents;
 mod held_requests;
+mod liveness;
 mod notify;
 mod people;
 pub mod schema;
@@ -91,6 +92,7 @@ impl PostgresStorage {
         })?;
         config.application_name("doorstep");
         config.connect_timeout(POOL_WAIT);
+        liveness::notice_dead_links(&mut config);
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -101,6 +103,8 @@ impl PostgresStorage {
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(POOL_WAIT))
             .create_timeout(Some(POOL_WAIT))
+            .recycle_timeout(Some(POOL_WAIT))
+            .pre_recycle(liveness::idle_connections_answer())
             .build()
             .map_err(|e| StorageError::Pool(e.to_string()))?;
         let mut client = pool.get().await.map_err(|e| connect_error::first_connection(&config, e))?;

@@ -5,10 +5,13 @@
 //! so PostgreSQL delivers it only if, and once, the commit is durable. Each store listens on a
 //! connection of its own (not a pooled one: a listening connection must stay open) and passes
 //! the notices of *other* processes on as [`RemoteChange`]s; its own commits are announced by
-//! the relay already. A lost connection is reopened with backoff. Notices sent while it was down
-//! are lost, which costs nothing in correctness: a relay's cache asks storage for newer chunks
-//! before every use of a document, so a notice only makes things happen sooner (the live
-//! streams, the cache folding chunks in ahead of the next request).
+//! the relay already. A lost connection is reopened with backoff, and so is one that stops
+//! answering (asked every [`LISTEN_CHECK`]: a network that drops idle connections silently
+//! leaves the socket open and the notices away). Notices sent while it was down are lost, so
+//! once it listens again the store asks which documents changed meanwhile (chunks past the last
+//! one it heard of, documents made since it lost the connection) and passes those on as notices
+//! too: a relay's cache asks storage for newer chunks before every use of a document anyway, but
+//! the live streams (the dashboard, a phone's events) learn of a change only by a notice.
 
 use std::time::Duration;
 
@@ -17,6 +20,7 @@ use futures_util::StreamExt as _;
 use tokio::sync::{broadcast, mpsc};
 use tokio_postgres::{AsyncMessage, NoTls};
 
+use super::liveness::{ANSWER_WAIT, LISTEN_CHECK};
 use crate::storage::{RemoteChange, StorageError};
 
 /// The channel every relay on one database listens on.
@@ -27,6 +31,15 @@ const CAPACITY: usize = 1024;
 
 /// Longest wait between two attempts to reopen the listening connection.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How far below the last chunk heard of the catch-up after a reopen looks: chunks are numbered
+/// when their transaction inserts them, not when it commits, so one numbered a little lower may
+/// commit later. A notice too many costs a stream a refresh.
+const SEQ_MARGIN: i64 = 1024;
+
+/// How long before the connection was lost the catch-up looks for new documents (clocks of
+/// relays on one database differ a little).
+const CREATED_MARGIN_MS: i64 = 60_000;
 
 /// A committed change to one document, as sent over NOTIFY.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +89,8 @@ impl Listener {
     pub async fn start(config: tokio_postgres::Config, origin: u64) -> Result<Self, StorageError> {
         let (changes, _) = broadcast::channel(CAPACITY);
         let first = Connection::open(&config).await?;
-        let task = tokio::spawn(run(config, origin, changes.clone(), first));
+        let heard = first.last_chunk().await?;
+        let task = tokio::spawn(run(config, origin, changes.clone(), first, heard));
         Ok(Self { changes, task })
     }
 
@@ -88,7 +102,7 @@ impl Listener {
 
 /// One listening connection: its client (dropping it closes the connection) and its notices.
 struct Connection {
-    _client: tokio_postgres::Client,
+    client: tokio_postgres::Client,
     notices: mpsc::UnboundedReceiver<Result<String, tokio_postgres::Error>>,
 }
 
@@ -112,7 +126,43 @@ impl Connection {
             }
         });
         client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
-        Ok(Self { _client: client, notices })
+        Ok(Self { client, notices })
+    }
+
+    /// The newest chunk's number, 0 for none.
+    async fn last_chunk(&self) -> Result<i64, StorageError> {
+        let row = self.client.query_one("SELECT coalesce(max(seq), 0)::BIGINT FROM changes", &[]).await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Whether the connection still answers, within [`ANSWER_WAIT`].
+    async fn answers(&self) -> bool {
+        matches!(tokio::time::timeout(ANSWER_WAIT, self.client.simple_query("")).await, Ok(Ok(_)))
+    }
+
+    /// The documents changed since chunk `after` or made since `since_ms`: what a store that
+    /// was not listening may have missed, as notices.
+    async fn missed(&self, after: i64, since_ms: i64) -> Result<Vec<RemoteChange>, StorageError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT d.id, d.compound, d.kind, max(c.seq) FROM changes c JOIN documents d ON d.id = c.doc
+                 WHERE c.seq > $1 GROUP BY d.id, d.compound, d.kind
+                 UNION ALL
+                 SELECT id, compound, kind, 0::BIGINT FROM documents WHERE created_at >= $2",
+                &[&after, &since_ms],
+            )
+            .await?;
+        let mut missed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (id, compound, kind): (String, String, String) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            let parsed = (id.parse(), compound.parse(), kind.parse());
+            if let (Ok(id), Ok(compound), Ok(kind)) = parsed {
+                missed.push(RemoteChange { header: Header { id, kind, compound }, seq: row.try_get(3)? });
+            }
+        }
+        Ok(missed)
     }
 }
 
@@ -121,38 +171,69 @@ async fn run(
     origin: u64,
     changes: broadcast::Sender<RemoteChange>,
     first: Connection,
+    mut heard: i64,
 ) {
     let mut connection = Some(first);
     let mut backoff = Duration::from_millis(100);
+    let mut lost_at_ms = 0;
     loop {
         if let Some(mut open) = connection.take() {
             backoff = Duration::from_millis(100);
+            let mut check = tokio::time::interval(LISTEN_CHECK);
+            check.tick().await;
             loop {
-                match open.notices.recv().await {
-                    Some(Ok(payload)) => match ChangeNotice::parse(&payload) {
-                        Some((from, _)) if from == origin => {}
-                        Some((_, notice)) => {
-                            // An error only means nobody subscribes just now.
-                            let _ = changes.send(RemoteChange { header: notice.header, seq: notice.seq });
+                tokio::select! {
+                    notice = open.notices.recv() => match notice {
+                        Some(Ok(payload)) => match ChangeNotice::parse(&payload) {
+                            Some((from, notice)) => {
+                                heard = heard.max(notice.seq);
+                                if from != origin {
+                                    // An error only means nobody subscribes just now.
+                                    let _ = changes.send(RemoteChange { header: notice.header, seq: notice.seq });
+                                }
+                            }
+                            None => tracing::debug!(payload, "ignoring a notice in an unknown format"),
+                        },
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, "lost the LISTEN connection; reopening it");
+                            break;
                         }
-                        None => tracing::debug!(payload, "ignoring a notice in an unknown format"),
+                        None => {
+                            tracing::warn!("the LISTEN connection closed; reopening it");
+                            break;
+                        }
                     },
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "lost the LISTEN connection; reopening it");
-                        break;
-                    }
-                    None => {
-                        tracing::warn!("the LISTEN connection closed; reopening it");
-                        break;
+                    _ = check.tick() => {
+                        if !open.answers().await {
+                            tracing::warn!(
+                                wait_s = ANSWER_WAIT.as_secs(),
+                                "the LISTEN connection did not answer (dropped by the network?); reopening it"
+                            );
+                            break;
+                        }
                     }
                 }
             }
+            lost_at_ms = crate::clock::now().as_millis();
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
         match Connection::open(&config).await {
             Ok(open) => {
                 tracing::info!("listening for other relays' changes again");
+                match open.missed(heard.saturating_sub(SEQ_MARGIN), lost_at_ms - CREATED_MARGIN_MS).await {
+                    Ok(missed) => {
+                        tracing::info!(
+                            documents = missed.len(),
+                            "passing on what changed while not listening"
+                        );
+                        for change in missed {
+                            heard = heard.max(change.seq);
+                            let _ = changes.send(change);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot ask what changed while not listening"),
+                }
                 connection = Some(open);
             }
             Err(e) => tracing::warn!(error = %e, retry_in = ?backoff, "cannot reopen the LISTEN connection"),

@@ -178,3 +178,59 @@ async fn allowances_are_shared_by_every_relay_and_survive_a_restart() {
     tokio::time::sleep(wait + Duration::from_millis(30)).await;
     assert!(throttles.take(quick, fast).await.unwrap().is_ok(), "refilled after the wait it named");
 }
+
+/// Forwards every connection to `listener` to `to` until aborted, which closes them all.
+fn forward(listener: tokio::net::TcpListener, to: std::net::SocketAddr) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            connections.spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    })
+}
+
+/// A store whose link to the database is cut for a while (its listening connection lost, the
+/// port refusing) misses the notices sent meanwhile; once it listens again it asks what changed
+/// and passes that on, so a relay's live streams learn of a commit another relay made during
+/// the gap. Before, they never did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_made_while_a_store_was_not_listening_is_passed_on_once_it_listens_again() {
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let pg: tokio_postgres::Config = db.url().parse().unwrap();
+    let tokio_postgres::config::Host::Tcp(host) = &pg.get_hosts()[0] else { panic!("{:?}", pg.get_hosts()) };
+    let server: std::net::SocketAddr = format!("{host}:{}", pg.get_ports()[0]).parse().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let cut_at = listener.local_addr().unwrap();
+    let link = forward(listener, server);
+    let proxied = format!("postgres://{}@{cut_at}/{}", pg.get_user().unwrap(), pg.get_dbname().unwrap());
+    let (b, _, record) = two_relays(&db).await;
+    let a = PostgresStorage::open(&proxied).await.unwrap();
+    let mut heard_by_a = a.remote_changes().unwrap();
+    b.commit(chunk(record, b"before".to_vec())).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), heard_by_a.recv()).await.unwrap().unwrap();
+    assert_eq!(first.header, record.header, "heard while listening");
+
+    link.abort();
+    let _ = link.await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    b.commit(chunk(record, b"during the gap".to_vec())).await.unwrap();
+    let during = b.changes_since(record.header.id, 0).await.unwrap().chunks.last().unwrap().seq;
+    assert!(during > first.seq);
+    let relinked = forward(tokio::net::TcpListener::bind(cut_at).await.unwrap(), server);
+    let caught_up = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let heard = heard_by_a.recv().await.unwrap();
+            if heard.header == record.header && heard.seq >= during {
+                return heard;
+            }
+        }
+    })
+    .await
+    .expect("the commit made during the gap was passed on once the store listened again");
+    assert_eq!(caught_up.seq, during);
+    relinked.abort();
+}

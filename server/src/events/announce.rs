@@ -55,6 +55,15 @@ impl Storage for Announcing {
         self.inner.district_admins()
     }
 
+    fn first_district_admin(
+        &self,
+        first: NewPerson,
+        token_hash: SecretHash,
+        at: Timestamp,
+    ) -> StoreFuture<'_, (PersonId, bool)> {
+        self.inner.first_district_admin(first, token_hash, at)
+    }
+
     fn create_device(
         &self,
         person: PersonId,

@@ -80,20 +80,12 @@ impl Relay {
         let throttles = shared.unwrap_or_else(|| Arc::new(MemoryThrottles::new()));
         let storage = events.announcing(storage);
         let now = clock::now();
-        let mut admin_token = None;
-        let admin = match storage.district_admins().await?.first() {
-            Some(admin) => *admin,
-            None => {
-                let id = clock::with_env(PersonId::generate);
-                storage
-                    .create_person(NewPerson { id, name: "admin".into(), district_admin: true }, now)
-                    .await?;
-                let token = secret::new_token();
-                storage.create_device(id, "first start".into(), secret::hash_token(&token), now).await?;
-                admin_token = Some(token);
-                id
-            }
-        };
+        // One step in storage: relays starting at once on one empty database make one admin.
+        let id = clock::with_env(PersonId::generate);
+        let token = secret::new_token();
+        let first = NewPerson { id, name: "admin".into(), district_admin: true };
+        let (admin, made) = storage.first_district_admin(first, secret::hash_token(&token), now).await?;
+        let admin_token = made.then_some(token);
         let actor = ActorId::from(clock::entropy().to_le_bytes().as_slice());
         storage.bind_actor(ActorBinding { actor: actor.to_hex_string(), person: admin }, now).await?;
         let cache = Arc::new(DocCache::new(actor.clone()));

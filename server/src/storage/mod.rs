@@ -509,6 +509,15 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn create_person(&self, person: NewPerson, at: Timestamp) -> StoreFuture<'_, ()>;
     /// The district admins, oldest first.
     fn district_admins(&self) -> StoreFuture<'_, Vec<PersonId>>;
+    /// The oldest district admin, or, on a store that has none, `first` made one with a device
+    /// whose token hashes to `token_hash`; whether it was made now. One step, so several relays
+    /// starting at once on one empty database make one admin, not one each.
+    fn first_district_admin(
+        &self,
+        first: NewPerson,
+        token_hash: SecretHash,
+        at: Timestamp,
+    ) -> StoreFuture<'_, (PersonId, bool)>;
     /// Issues a device token (stored as its hash).
     fn create_device(
         &self,

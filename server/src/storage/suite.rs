@@ -80,6 +80,18 @@ pub async fn tokens_authenticate_until_revoked(s: Arc<dyn Storage>) {
     assert_eq!(s.district_admins().await.unwrap(), vec![p]);
 }
 
+/// The first district admin is made once: asked again, the store names the one it has.
+pub async fn the_first_district_admin_is_made_once(s: Arc<dyn Storage>) {
+    let first = |n: u32| NewPerson { id: uuid(n), name: "admin".into(), district_admin: true };
+    let (made, now) = s.first_district_admin(first(70), SecretHash([70; 32]), T0).await.unwrap();
+    assert_eq!((made, now), (uuid(70), true));
+    let (again, now) = s.first_district_admin(first(71), SecretHash([71; 32]), later(1)).await.unwrap();
+    assert_eq!((again, now), (uuid(70), false), "the admin it has, no second one");
+    assert_eq!(s.district_admins().await.unwrap(), vec![uuid(70)]);
+    assert!(matches!(s.authenticate(SecretHash([70; 32])).await.unwrap(), TokenStatus::Valid(_)));
+    assert!(matches!(s.authenticate(SecretHash([71; 32])).await.unwrap(), TokenStatus::Unknown));
+}
+
 pub async fn invites_are_single_use_and_expire(s: Arc<dyn Storage>) {
     let admin = person(s.as_ref(), 1, true).await;
     let (compound, _) = compound_with_roster(s.as_ref(), 1, admin).await;
@@ -665,7 +677,7 @@ macro_rules! storage_suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
             use super::*;
-            storage_suite!(@tests $make; tokens_authenticate_until_revoked, invites_are_single_use_and_expire,
+            storage_suite!(@tests $make; tokens_authenticate_until_revoked, invites_are_single_use_and_expire, the_first_district_admin_is_made_once,
                 memberships_revoke_and_return, member_devices_name_every_device_and_its_last_sync,
                 share_refusals_count_per_person_and_compound_and_keep_the_last, actors_bind_once, chunks_append_catch_up_and_compact,
                 commits_are_all_or_nothing, new_documents_and_round_status,

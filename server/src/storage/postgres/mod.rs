@@ -276,6 +276,15 @@ impl Storage for PostgresStorage {
         on_connection!(self, |db| people::district_admins(&db).await)
     }
 
+    fn first_district_admin(
+        &self,
+        first: NewPerson,
+        token_hash: SecretHash,
+        at: Timestamp,
+    ) -> StoreFuture<'_, (PersonId, bool)> {
+        in_transaction!(self, |tx| people::first_district_admin(&tx, &first, token_hash, at).await?)
+    }
+
     fn create_device(
         &self,
         person: PersonId,

@@ -31,6 +31,28 @@ pub(super) async fn district_admins(db: &impl GenericClient) -> Result<Vec<Perso
     rows.iter().map(|row| parsed(&row.try_get::<_, String>(0)?, "person id")).collect()
 }
 
+/// The advisory lock a store holds while it looks for the district admin and makes the first
+/// ("admin" in ASCII): relays starting at once on one empty database take turns.
+const FIRST_ADMIN_LOCK: i64 = 0x0061_646d_696e;
+
+/// The oldest district admin, or `first` made one with its first device (see
+/// [`Storage::first_district_admin`](crate::storage::Storage::first_district_admin)), inside the
+/// caller's transaction, under [`FIRST_ADMIN_LOCK`].
+pub(super) async fn first_district_admin(
+    db: &impl GenericClient,
+    first: &NewPerson,
+    token_hash: SecretHash,
+    at: Timestamp,
+) -> Result<(PersonId, bool), StorageError> {
+    execute(db, "SELECT pg_advisory_xact_lock($1)", &[&FIRST_ADMIN_LOCK]).await?;
+    if let Some(admin) = district_admins(db).await?.first() {
+        return Ok((*admin, false));
+    }
+    create_person(db, first, at).await?;
+    create_device(db, first.id, "first start", token_hash, at).await?;
+    Ok((first.id, true))
+}
+
 pub(super) async fn create_device(
     db: &impl GenericClient,
     person: PersonId,

@@ -234,3 +234,25 @@ async fn a_commit_made_while_a_store_was_not_listening_is_passed_on_once_it_list
     assert_eq!(caught_up.seq, during);
     relinked.abort();
 }
+
+/// Relays starting at once on one empty database make one district admin between them, whose
+/// token exactly one of them prints. Before, two or three of three often made one each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn relays_starting_at_once_on_an_empty_database_make_one_admin() {
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let mut starting = Vec::new();
+    for _ in 0..4 {
+        let url = db.url().to_owned();
+        starting.push(tokio::spawn(async move {
+            let store = Arc::new(PostgresStorage::open(&url).await.unwrap());
+            crate::relay::Relay::open(store).await.unwrap().admin_token
+        }));
+    }
+    let mut tokens = Vec::new();
+    for start in starting {
+        tokens.extend(start.await.unwrap());
+    }
+    assert_eq!(tokens.len(), 1, "one relay made the admin and printed its token");
+    let store = PostgresStorage::open(db.url()).await.unwrap();
+    assert_eq!(store.district_admins().await.unwrap().len(), 1);
+}

@@ -266,6 +266,15 @@ impl Storage for SqliteStorage {
         self.read(people::district_admins)
     }
 
+    fn first_district_admin(
+        &self,
+        first: NewPerson,
+        token_hash: SecretHash,
+        at: Timestamp,
+    ) -> StoreFuture<'_, (PersonId, bool)> {
+        self.transact(move |tx| people::first_district_admin(tx, &first, token_hash, at))
+    }
+
     fn create_device(
         &self,
         person: PersonId,

@@ -30,6 +30,23 @@ pub(super) fn district_admins(conn: &Connection) -> Result<Vec<PersonId>, Storag
     ids.iter().map(|id| parsed(id, "person id")).collect()
 }
 
+/// The oldest district admin, or `first` made one with its first device (see
+/// [`Storage::first_district_admin`](crate::storage::Storage::first_district_admin)); in the
+/// caller's write transaction, which one writer at a time holds.
+pub(super) fn first_district_admin(
+    conn: &Connection,
+    first: &NewPerson,
+    token_hash: SecretHash,
+    at: Timestamp,
+) -> Result<(PersonId, bool), StorageError> {
+    if let Some(admin) = district_admins(conn)?.first() {
+        return Ok((*admin, false));
+    }
+    create_person(conn, first, at)?;
+    create_device(conn, first.id, "first start", token_hash, at)?;
+    Ok((first.id, true))
+}
+
 pub(super) fn create_device(
     conn: &Connection,
     person: PersonId,

@@ -31,6 +31,7 @@ mod share_refusals;
 #[cfg(test)]
 mod tests;
 mod throttles;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,19 +86,26 @@ impl PostgresStorage {
     /// Connects to `url` (`postgres://user:password@host:port/database`), brings the schema up
     /// to date and starts listening for other relays' changes.
     pub async fn open(url: &str) -> Result<Self, StorageError> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        let tls_choice = tls::choice(url)?;
+        let mut config: tokio_postgres::Config = tls_choice.url.parse().map_err(|e| {
             StorageError::BadAddress(format!(
                 "{url:?} is not a PostgreSQL address ({e}); write postgres://user:password@host:port/database"
             ))
         })?;
+        config.ssl_mode(tls_choice.mode);
+        let connector = if tls_choice.mode == tokio_postgres::config::SslMode::Disable {
+            None
+        } else {
+            Some(tls::connector(tls_choice.root_file.as_deref())?)
+        };
         config.application_name("doorstep");
         config.connect_timeout(POOL_WAIT);
         liveness::notice_dead_links(&mut config);
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
-        );
+        let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match &connector {
+            Some(tls) => Manager::from_config(config.clone(), tls.clone(), manager_config),
+            None => Manager::from_config(config.clone(), NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
@@ -111,7 +119,7 @@ impl PostgresStorage {
         schema::init(&mut client).await?;
         drop(client);
         let origin: u64 = rand::random();
-        let listener = notify::Listener::start(config.clone(), origin).await?;
+        let listener = notify::Listener::start(config.clone(), connector, origin).await?;
         let throttles = Arc::new(throttles::PostgresThrottles::new(pool.clone()));
         Ok(Self { inner: Arc::new(Inner { pool, config, origin, listener, throttles }) })
     }

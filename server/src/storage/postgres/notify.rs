@@ -21,6 +21,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::liveness::{ANSWER_WAIT, LISTEN_CHECK};
+use super::tls::RustlsConnect;
 use crate::storage::{RemoteChange, StorageError};
 
 /// The channel every relay on one database listens on.
@@ -86,11 +87,15 @@ impl Drop for Listener {
 impl Listener {
     /// Starts listening, and returns once the first `LISTEN` is in place, so that nothing
     /// committed after the store opened is missed.
-    pub async fn start(config: tokio_postgres::Config, origin: u64) -> Result<Self, StorageError> {
+    pub async fn start(
+        config: tokio_postgres::Config,
+        tls: Option<RustlsConnect>,
+        origin: u64,
+    ) -> Result<Self, StorageError> {
         let (changes, _) = broadcast::channel(CAPACITY);
-        let first = Connection::open(&config).await?;
+        let first = Connection::open(&config, tls.as_ref()).await?;
         let heard = first.last_chunk().await?;
-        let task = tokio::spawn(run(config, origin, changes.clone(), first, heard));
+        let task = tokio::spawn(run(config, tls, origin, changes.clone(), first, heard));
         Ok(Self { changes, task })
     }
 
@@ -107,8 +112,30 @@ struct Connection {
 }
 
 impl Connection {
-    async fn open(config: &tokio_postgres::Config) -> Result<Self, StorageError> {
-        let (client, mut connection) = config.connect(NoTls).await?;
+    async fn open(
+        config: &tokio_postgres::Config,
+        tls: Option<&RustlsConnect>,
+    ) -> Result<Self, StorageError> {
+        match tls {
+            Some(tls) => {
+                let (client, connection) = config.connect(tls.clone()).await?;
+                Self::listen(client, connection).await
+            }
+            None => {
+                let (client, connection) = config.connect(NoTls).await?;
+                Self::listen(client, connection).await
+            }
+        }
+    }
+
+    async fn listen<S, T>(
+        client: tokio_postgres::Client,
+        mut connection: tokio_postgres::Connection<S, T>,
+    ) -> Result<Self, StorageError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (tx, notices) = mpsc::unbounded_channel();
         // The connection object does the connection's I/O and hands over its notices; it must be
         // polled for the client's own queries to complete too.
@@ -168,6 +195,7 @@ impl Connection {
 
 async fn run(
     config: tokio_postgres::Config,
+    tls: Option<RustlsConnect>,
     origin: u64,
     changes: broadcast::Sender<RemoteChange>,
     first: Connection,
@@ -218,7 +246,7 @@ async fn run(
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
-        match Connection::open(&config).await {
+        match Connection::open(&config, tls.as_ref()).await {
             Ok(open) => {
                 tracing::info!("listening for other relays' changes again");
                 match open.missed(heard.saturating_sub(SEQ_MARGIN), lost_at_ms - CREATED_MARGIN_MS).await {

@@ -256,3 +256,44 @@ async fn relays_starting_at_once_on_an_empty_database_make_one_admin() {
     let store = PostgresStorage::open(db.url()).await.unwrap();
     assert_eq!(store.district_admins().await.unwrap().len(), 1);
 }
+
+/// `sslmode=require` with the cluster's CA as `sslrootcert`: the relay's connections are TLS
+/// (PostgreSQL's own `pg_stat_ssl` says so); without a root its certificate chains to, the
+/// relay refuses to connect rather than talk to whoever answers; with no `sslmode`, plaintext as
+/// before. Needs the TLS cluster `scripts/with-postgres` starts where openssl is found.
+#[tokio::test]
+async fn the_relay_speaks_tls_to_postgresql_when_its_address_asks_and_checks_the_certificate() {
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let Some(ca) = std::env::var_os("DOORSTEP_TEST_POSTGRES_CA") else {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "SKIPPED: the test cluster has no TLS (scripts/with-postgres makes one where openssl is found)"
+            );
+        }
+        return;
+    };
+    let ca = ca.to_str().unwrap().to_owned();
+    let joined =
+        |query: &str| format!("{}{}{query}", db.url(), if db.url().contains('?') { '&' } else { '?' });
+    let over_tls = |store: &PostgresStorage| {
+        let store = store.clone();
+        async move {
+            let client = store.client().await.unwrap();
+            let row = client
+                .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+                .await
+                .unwrap();
+            row.get::<_, bool>(0)
+        }
+    };
+    let tls = PostgresStorage::open(&joined(&format!("sslmode=require&sslrootcert={ca}"))).await.unwrap();
+    assert!(over_tls(&tls).await, "the pooled connection is TLS");
+    tls.district_admins().await.unwrap();
+
+    let unchecked = PostgresStorage::open(&joined("sslmode=require")).await.unwrap_err().to_string();
+    assert!(unchecked.to_lowercase().contains("certificate"), "refused for its certificate: {unchecked}");
+
+    let plain = PostgresStorage::open(db.url()).await.unwrap();
+    assert!(!over_tls(&plain).await, "no sslmode: plaintext, as before");
+}

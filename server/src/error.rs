@@ -208,6 +208,10 @@ impl std::fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
+/// The `Retry-After` of a 503 for a failed store: long enough for a database restart or a
+/// reconnect to be under way, short enough that a phone in signal for a minute tries again.
+const STORAGE_RETRY: Duration = Duration::from_secs(5);
+
 /// A wait as the whole seconds `Retry-After` carries: rounded up, at least one. The sentences that
 /// tell a person how long to wait use the same number.
 pub(crate) fn whole_seconds(wait: Duration) -> u64 {
@@ -221,6 +225,9 @@ impl IntoResponse for AppError {
         let retry_after = match &self {
             AppError::RateLimited { retry_after } | AppError::Busy { retry_after, .. } => Some(retry_after),
             AppError::Throttled { retry_after, .. } => retry_after.as_ref(),
+            // The store failed (its database unreachable, its disk full): any client, not only
+            // Doorstep's phones, is told when a retry is worth it.
+            AppError::Unavailable(_) => Some(&STORAGE_RETRY),
             _ => None,
         };
         if let Some(retry_after) = retry_after {

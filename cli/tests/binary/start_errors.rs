@@ -119,6 +119,17 @@ fn an_unknown_scheme_is_refused_without_its_password() {
         assert!(!stderr.contains("s3cret"), "{stderr}");
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file or directory made");
+    // A PostgreSQL address missing a slash is not a file path either.
+    let short = "postgres:/doorstep:s3cret@127.0.0.1:5432/doorstep";
+    let out = Command::new(env!("CARGO_BIN_EXE_doorstep"))
+        .args(serve_on(short))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("starts with postgres:// (two slashes)"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file or directory made");
 }
 
 /// Nothing listens on the port: the message says so, with the address and without the password.

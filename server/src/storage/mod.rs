@@ -487,6 +487,14 @@ pub async fn open(address: &str) -> Result<Arc<dyn Storage>, StorageError> {
 /// which would otherwise be taken for the path of a new SQLite file. Names the scheme only: the
 /// rest may hold a password.
 pub fn check_address(address: &str) -> Result<(), StorageError> {
+    // `postgres:/host/db` or `postgresql:host`: a PostgreSQL address missing a slash, never a file.
+    let lower = address.to_ascii_lowercase();
+    if !is_postgres(address) && (lower.starts_with("postgres:") || lower.starts_with("postgresql:")) {
+        return Err(StorageError::BadAddress(
+            "a PostgreSQL address starts with postgres:// (two slashes): postgres://user:password@host:port/database"
+                .into(),
+        ));
+    }
     let Some((scheme, _)) = address.split_once("://") else { return Ok(()) };
     let looks_like_a_scheme = !scheme.is_empty()
         && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));

@@ -64,6 +64,11 @@ async fn healthz_names_postgresql_when_it_stops_answering_and_heals_when_it_is_b
     assert!(text.contains("connection refused"), "what failed: {text}");
     assert!(!text.contains("s3cret-pw"), "{text}");
     assert!(took < Duration::from_secs(4), "bounded: {took:?}");
+    // A request that needs the database is a 503 that says when to try again.
+    let me =
+        relay.http.get(format!("{}/v1/me", relay.url)).bearer_auth(&relay.admin_token).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(me.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
 
     // It is back on the same address: healthy again, without restarting the relay.
     link = forward(TcpListener::bind(cut_at).await.unwrap(), server);

@@ -66,8 +66,9 @@ pub enum StorageError {
     /// SQLite failed.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    /// PostgreSQL failed, or the connection to it did.
-    #[error("postgres: {0}")]
+    /// PostgreSQL failed, or the connection to it did: the driver's words and PostgreSQL's own
+    /// beneath them (the driver alone says only "db error").
+    #[error("postgres: {}", with_causes(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// The relay could not reach its PostgreSQL database at start (host and port named, and
     /// what the server or the network said).
@@ -127,4 +128,19 @@ impl StorageError {
             _ => false,
         }
     }
+}
+
+/// An error and every cause beneath it, in one line.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = inner.source();
+    }
+    text
 }

@@ -297,3 +297,14 @@ async fn the_relay_speaks_tls_to_postgresql_when_its_address_asks_and_checks_the
     let plain = PostgresStorage::open(db.url()).await.unwrap();
     assert!(!over_tls(&plain).await, "no sslmode: plaintext, as before");
 }
+
+/// A failed statement says PostgreSQL's own words, not only the driver's "db error".
+#[tokio::test]
+async fn a_failed_statement_says_what_postgresql_said() {
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let store = PostgresStorage::open(db.url()).await.unwrap();
+    let client = store.client().await.unwrap();
+    let failed = client.execute("SELECT * FROM no_such_table", &[]).await.unwrap_err();
+    let said = crate::storage::StorageError::from(failed).to_string();
+    assert!(said.contains("db error") && said.contains("no_such_table"), "{said}");
+}

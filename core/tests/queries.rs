@@ -302,3 +302,23 @@ fn a_removed_household_is_found_as_it_last_stood() {
     assert!(book.get(kept).is_some() && book.removal(kept).is_none(), "a live household is not marked");
     assert!(book.get(never).is_none() && book.removal(never).is_none(), "an ID never held is not found");
 }
+
+/// What finding a removed household costs on a roster with a long history (printed, not
+/// asserted): `cargo test --release -p doorstep-core --test queries removed_household_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement"]
+#[allow(clippy::print_stdout)]
+fn removed_household_cost() {
+    let mut fx = Fixture::default();
+    let c = fx.people.coordinator;
+    let gone = fx.household("10-1-902");
+    let kept = fx.household("2-1-101");
+    for i in 0..2000 {
+        fx.ok(&c, &Operation::EditNotes { household: kept, notes: format!("第{i}次") });
+    }
+    fx.ok(&c, &Operation::RemoveHousehold { household: gone });
+    let started = std::time::Instant::now();
+    let book = HouseholdBook::of(&fx.compound, [gone]);
+    println!("a removed household found among 2,000 roster changes in {:?}", started.elapsed());
+    assert!(book.removal(gone).is_some());
+}

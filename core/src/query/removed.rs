@@ -10,7 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use automerge::{ChangeHash, PatchAction, Prop};
+use automerge::legacy::{Key, ObjectId, OpId, OpType};
+use automerge::{ROOT, ReadDoc};
 
 use crate::Compound;
 use crate::Timestamp;
@@ -65,6 +66,14 @@ impl HouseholdBook {
     }
 }
 
+/// The roster's households map, as the operations that write into it name it.
+fn households_map(doc: &automerge::Automerge) -> Option<ObjectId> {
+    match doc.get(ROOT, roster::HOUSEHOLDS).ok()?? {
+        (_, automerge::ObjId::Id(counter, actor, _)) => Some(ObjectId::Id(OpId(counter, actor))),
+        (_, automerge::ObjId::Root) => None,
+    }
+}
+
 /// The households of `wanted` that `roster` once held and holds no more, each as it stood just
 /// before its last removal, with that removal. IDs the roster never held are left out.
 pub fn removed_households(
@@ -79,24 +88,25 @@ pub fn removed_households(
     if keys.is_empty() || roster.kind() != DocKind::Roster {
         return found;
     }
+    // The removing changes are found by their own operations (a delete of a key of the
+    // households map), not by diffing the document at every change: a diff walks the whole
+    // document, and a roster's history is long.
+    let Some(households) = households_map(doc) else { return found };
     for change in doc.get_changes(&[]) {
-        let deps: Vec<ChangeHash> = change.deps().to_vec();
-        let removed_here: Vec<HouseholdId> = doc
-            .diff(&deps, &[change.hash()])
-            .into_iter()
-            .filter_map(|patch| match (patch.path.as_slice(), &patch.action) {
-                ([(_, Prop::Map(collection))], PatchAction::DeleteMap { key })
-                    if collection == roster::HOUSEHOLDS =>
-                {
-                    keys.get(key).copied()
-                }
-                _ => None,
+        let removed_here: Vec<HouseholdId> = change
+            .decode()
+            .operations
+            .iter()
+            .filter(|op| matches!(op.action, OpType::Delete) && op.obj == households)
+            .filter_map(|op| match &op.key {
+                Key::Map(key) => keys.get(key.as_str()).copied(),
+                Key::Seq(_) => None,
             })
             .collect();
         if removed_here.is_empty() {
             continue;
         }
-        let Ok(before) = doc.fork_at(&deps) else { continue };
+        let Ok(before) = doc.fork_at(change.deps()) else { continue };
         let removal = Removal {
             at: Timestamp::from_millis(change.timestamp()),
             actor: change.actor_id().to_hex_string(),

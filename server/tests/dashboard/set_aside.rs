@@ -276,3 +276,47 @@ async fn applying_a_knock_on_a_closed_round_says_to_reopen_it_first() {
     let applied = session.post_json(&format!("{path}/{id}/apply"), &json!({})).await;
     assert_eq!(applied.status, StatusCode::OK, "{}", applied.text());
 }
+
+/// A volunteer removed by mistake and invited back is a new person; the phone still asks after
+/// what it sent as the old one, and now hears the coordinator's decision instead of "under
+/// review" for ever. Someone of another compound asking after the same hash hears nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volunteer_invited_back_hears_the_decisions_on_what_they_sent_before() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut before = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    before.sync(&dash.relay).await;
+    let roster = before.doc_of(DocKind::Roster).id();
+    let household = before.compound().households()[0].id;
+    let status = json!({"op": "set_control_status", "household": household, "status": "home_quarantine"});
+    let (code, answer) = dash
+        .relay
+        .json(
+            "POST",
+            "/v1/set-aside",
+            &before.token,
+            Some(json!({"items": [item(roster, 'd', Some(status))]})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    let session = dash.login(&coordinator.token).await;
+    let path = format!("/dashboard/api/compounds/{compound}/set-aside");
+    let id = session.get_json(&path).await[0]["id"].clone();
+    assert_eq!(session.post_json(&format!("{path}/{id}/apply"), &json!({})).await.status, StatusCode::OK);
+    let revoke = format!("/dashboard/api/compounds/{compound}/members/{}/revoke", before.person);
+    assert_eq!(session.post_json(&revoke, &json!({})).await.status, StatusCode::OK);
+
+    let again = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    assert_ne!(again.person, before.person, "a new invite makes a new person");
+    let awaiting = json!({"awaiting": ["d".repeat(64)]});
+    let (_, answer) = dash.relay.json("POST", "/v1/set-aside", &again.token, Some(awaiting.clone())).await;
+    let outcomes = answer["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes.len(), 1, "{answer}");
+    assert_eq!(outcomes[0]["decision"], "applied");
+    assert_eq!(outcomes[0]["by_name"], "王芳");
+
+    let elsewhere = dash.relay.create_compound("金桂园").await;
+    let stranger = dash.relay.phone(elsewhere, Role::Volunteer, "赵敏").await;
+    let (_, answer) = dash.relay.json("POST", "/v1/set-aside", &stranger.token, Some(awaiting)).await;
+    assert!(answer["outcomes"].as_array().is_none_or(Vec::is_empty), "{answer}");
+}

@@ -120,12 +120,16 @@ pub(super) async fn outcomes(
     person: PersonId,
     hashes: &[String],
 ) -> Result<Vec<SetAsideRecord>, StorageError> {
-    // A hash two of the person's devices sent: the first one's.
+    // A hash two of the person's devices sent: the first one's; the person's own before one an
+    // earlier person of the same phone sent.
     let rows = query(
         db,
         &format!(
             "SELECT DISTINCT ON (change_hash) {COLUMNS} FROM set_aside
-             WHERE person = $1 AND change_hash = ANY($2) AND decision IS NOT NULL ORDER BY change_hash, id"
+             WHERE change_hash = ANY($2) AND decision IS NOT NULL
+               AND (person = $1 OR compound IN
+                    (SELECT compound FROM memberships WHERE person = $1 AND revoked_at IS NULL))
+             ORDER BY change_hash, person = $1 DESC, id"
         ),
         &[&person.to_string(), &hashes],
     )

@@ -206,8 +206,11 @@ pub(super) fn outcomes(
     hashes: &[String],
 ) -> Result<Vec<SetAsideRecord>, StorageError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM set_aside WHERE person = ?1 AND change_hash = ?2 AND decision IS NOT NULL
-         ORDER BY id LIMIT 1"
+        "SELECT {COLUMNS} FROM set_aside
+         WHERE change_hash = ?2 AND decision IS NOT NULL
+           AND (person = ?1 OR compound IN
+                (SELECT compound FROM memberships WHERE person = ?1 AND revoked_at IS NULL))
+         ORDER BY person = ?1 DESC, id LIMIT 1"
     ))?;
     let mut out = Vec::new();
     for hash in hashes {

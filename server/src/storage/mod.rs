@@ -650,10 +650,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// (or there is no such item).
     fn decide_set_aside(&self, id: i64, decided: SetAsideDecided) -> StoreFuture<'_, bool>;
     /// The decided items among `hashes` that `person` sent, from any of their devices (a phone
-    /// signed in again with a new token asks after what it sent with the old one), or that were
-    /// sent to a compound `person` is a member of (a volunteer removed by mistake and invited
-    /// back is a new person, on the same phone, asking after what they sent before). A change's
-    /// hash names a change only its phone and the relay have seen: it was refused.
+    /// signed in again with a new token asks after what it sent with the old one), or that a
+    /// person since removed from the compound sent to a compound `person` is a member of (a
+    /// volunteer removed by mistake and invited back is a new person, on the same phone, asking
+    /// after what they sent before). A change's hash names a change only its phone and the relay
+    /// have seen (it was refused), and a current member's items stay theirs alone.
     fn set_aside_outcomes(
         &self,
         person: PersonId,

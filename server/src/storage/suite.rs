@@ -606,13 +606,21 @@ pub async fn set_aside_items_are_stored_once_and_decided_once(s: Arc<dyn Storage
     assert_eq!(outcomes[0].id, first);
     let b = person(s.as_ref(), 2, false).await;
     assert!(s.set_aside_outcomes(b, hashes.clone()).await.unwrap().is_empty(), "not another person's");
-    // Unless that person is a member of the item's compound: the same phone invited back as a
-    // new person asks after what it sent as the old one. A removed member hears nothing more.
+    // Nor a fellow member's; but once the sender is removed from the compound, its members may
+    // hear it: the same phone invited back as a new person asks after what it sent as the old
+    // one. A member removed in turn hears nothing more.
     s.set_membership(b, compound, Role::Volunteer, T0).await.unwrap();
+    assert!(s.set_aside_outcomes(b, hashes.clone()).await.unwrap().is_empty(), "a fellow member's items");
+    assert!(s.revoke_membership(a, compound, later(1)).await.unwrap());
     let heard = s.set_aside_outcomes(b, hashes.clone()).await.unwrap();
-    assert_eq!(heard.iter().map(|r| r.id).collect::<Vec<_>>(), vec![first], "a member of the compound");
-    assert!(s.revoke_membership(b, compound, later(1)).await.unwrap());
+    assert_eq!(
+        heard.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![first],
+        "a removed sender's, to a member"
+    );
+    assert!(s.revoke_membership(b, compound, later(2)).await.unwrap());
     assert!(s.set_aside_outcomes(b, hashes.clone()).await.unwrap().is_empty(), "not once removed");
+    s.set_membership(a, compound, Role::Admin, later(3)).await.unwrap();
 
     // Applying an item stores its decision with the change, in one transaction: a commit that
     // decides an item decided already stores nothing, and one that decides a pending item

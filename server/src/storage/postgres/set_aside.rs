@@ -127,8 +127,10 @@ pub(super) async fn outcomes(
         &format!(
             "SELECT DISTINCT ON (change_hash) {COLUMNS} FROM set_aside
              WHERE change_hash = ANY($2) AND decision IS NOT NULL
-               AND (person = $1 OR compound IN
-                    (SELECT compound FROM memberships WHERE person = $1 AND revoked_at IS NULL))
+               AND (person = $1 OR (compound IN
+                    (SELECT compound FROM memberships WHERE person = $1 AND revoked_at IS NULL)
+                    AND EXISTS (SELECT 1 FROM memberships r WHERE r.person = set_aside.person
+                                AND r.compound = set_aside.compound AND r.revoked_at IS NOT NULL)))
              ORDER BY change_hash, person = $1 DESC, id"
         ),
         &[&person.to_string(), &hashes],

@@ -208,8 +208,10 @@ pub(super) fn outcomes(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM set_aside
          WHERE change_hash = ?2 AND decision IS NOT NULL
-           AND (person = ?1 OR compound IN
-                (SELECT compound FROM memberships WHERE person = ?1 AND revoked_at IS NULL))
+           AND (person = ?1 OR (compound IN
+                (SELECT compound FROM memberships WHERE person = ?1 AND revoked_at IS NULL)
+                AND EXISTS (SELECT 1 FROM memberships r WHERE r.person = set_aside.person
+                            AND r.compound = set_aside.compound AND r.revoked_at IS NOT NULL)))
          ORDER BY person = ?1 DESC, id LIMIT 1"
     ))?;
     let mut out = Vec::new();

@@ -73,7 +73,7 @@ impl JoinLink {
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| value)
                 .ok_or(BadLink::Missing(name))?;
-            let value = decode(raw).ok_or(BadLink::Garbled(name))?;
+            let value = percent_decode(raw).ok_or(BadLink::Garbled(name))?;
             if value.is_empty() { Err(BadLink::Missing(name)) } else { Ok(value) }
         };
         match action {
@@ -98,8 +98,8 @@ fn encode(text: &str) -> String {
 }
 
 /// Undoes [`encode`] (and any other valid percent-encoding); `None` if an escape is broken or
-/// the result is not UTF-8.
-fn decode(text: &str) -> Option<String> {
+/// the result is not UTF-8. Also read by the relay for a path in its database address.
+pub fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -81,7 +81,7 @@ impl Handles {
     fn add_compound(&mut self, compound: &Compound) {
         let open = compound.open_tasks();
         let book = HouseholdBook::of(compound, open.iter().map(|t| t.household));
-        let households = compound.households();
+        let households = book.live();
         let rounds: HashMap<DocumentId, RoundInfo> =
             compound.round_infos().into_iter().map(|info| (info.document, info)).collect();
         let mut by_door: HashMap<HouseholdId, Vec<Task>> = HashMap::new();
@@ -94,12 +94,8 @@ impl Handles {
                 (round.map(|r| r.date.clone()), round.map(|r| r.title.clone()), t.round, t.kind, t.id)
             });
             let found = households.iter().find(|h| h.id == household);
-            let door = found.map_or_else(|| "?".to_owned(), |h| door_handle(&h.address, &households));
-            let address = match (found, book.get(household)) {
-                (Some(h), _) => h.address.to_string(),
-                (None, Some(removed)) => removed_address(&removed.address),
-                (None, None) => "a household not in this phone's roster / 不在本机名册中的住户".to_owned(),
-            };
+            let door = found.map_or_else(|| "?".to_owned(), |h| door_handle(&h.address, households));
+            let address = address_text(&book, household);
             let pending = tasks.iter().filter(|t| is_pending(t)).count();
             let alone = tasks.len() == 1;
             for (i, task) in tasks.into_iter().enumerate() {
@@ -211,9 +207,9 @@ impl Handles {
         if let Some(&i) = self.by_task.get(&task.id) {
             return self.named[i].clone();
         }
-        let households = compound.households();
+        let book = HouseholdBook::of(compound, [task.household]);
+        let households = book.live();
         let household = households.iter().find(|h| h.id == task.household);
-        let book = HouseholdBook::of(compound, household.is_none().then_some(task.household));
         let round_title = compound
             .round_infos()
             .into_iter()
@@ -221,12 +217,8 @@ impl Handles {
             .map_or_else(|| "a round not on this phone / 本机没有的轮次".to_owned(), |r| r.title);
         Named {
             compound: compound.id(),
-            handle: household.map_or_else(|| "?".to_owned(), |h| door_handle(&h.address, &households)),
-            address: match (household, book.get(task.household)) {
-                (Some(h), _) => h.address.to_string(),
-                (None, Some(removed)) => removed_address(&removed.address),
-                (None, None) => "a household not in this phone's roster / 不在本机名册中的住户".to_owned(),
-            },
+            handle: household.map_or_else(|| "?".to_owned(), |h| door_handle(&h.address, households)),
+            address: address_text(&book, task.household),
             round_title,
             task,
         }
@@ -275,11 +267,19 @@ fn dashed_of(address: &Address) -> String {
     }
 }
 
-/// The last address of a household removed from the roster, marked, for the work that still
-/// names it.
-pub fn removed_address(address: &Address) -> String {
-    format!("{address} (已从名册移除 / removed from the roster)")
+/// A household's address as lines show it: the roster's, the last one marked as removed for a
+/// household removed since (the work that names it still says where the door was), or a plain
+/// note for one the phone never held.
+pub fn address_text(book: &HouseholdBook, id: HouseholdId) -> String {
+    match (book.get(id), book.removal(id)) {
+        (Some(h), None) => h.address.to_string(),
+        (Some(h), Some(_)) => format!("{} (已从名册移除 / removed from the roster)", h.address),
+        (None, _) => NOT_IN_THE_ROSTER.to_owned(),
+    }
 }
+
+/// What lines say of a household the phone's roster never held.
+pub const NOT_IN_THE_ROSTER: &str = "a household not in this phone's roster / 不在本机名册中的住户";
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::PhoneError;
-use crate::handle::{Handles, door_handle, removed_address};
+use crate::handle::{Handles, NOT_IN_THE_ROSTER, address_text, door_handle};
 use crate::people::People;
 
 /// Text or JSON.
@@ -366,7 +366,7 @@ fn quarantine_line(c: &QuarantinedChange, documents: &DocumentNames) -> String {
 /// the code for whoever helps them.
 fn refusal_words(code: &str, reason: &str) -> String {
     use doorstep_core::relay_engine::rejection as relay;
-    use doorstep_replica::NOT_REAPPLIED;
+    use doorstep_replica::{DOCUMENT_WITHDRAWN, NOT_REAPPLIED};
     let rule = doorstep_core::permission::Rule::from_code(code);
     let (zh, en) = match (rule, code) {
         (Some(rule), _) => (rule.explain_zh(), rule.explain()),
@@ -374,7 +374,7 @@ fn refusal_words(code: &str, reason: &str) -> String {
             "这项修改无法在中继最新的数据上重新执行",
             "this change could not be carried out again on the relay's latest copy",
         ),
-        (None, "document_withdrawn") => (
+        (None, DOCUMENT_WITHDRAWN) => (
             "这份文件已不再分配给本机（例如轮次已结束）",
             "the document is no longer this phone's (a round closed, say)",
         ),
@@ -566,10 +566,6 @@ impl Addresses {
     pub fn of(replica: &Replica) -> Self {
         let mut all = std::collections::HashMap::new();
         for c in replica.compounds() {
-            let households = c.households();
-            for h in &households {
-                all.insert(h.id, (h.address.to_string(), door_handle(&h.address, &households)));
-            }
             // Households removed from the roster that requests or tasks still name: their last
             // address, marked, and no handle (a household now at that door would take it).
             let named: Vec<doorstep_core::id::HouseholdId> = c
@@ -577,12 +573,15 @@ impl Addresses {
                 .iter()
                 .map(|r| r.household)
                 .chain(c.tasks().iter().map(|t| t.household))
-                .filter(|id| !all.contains_key(id))
                 .collect();
             let book = HouseholdBook::of(c, named.iter().copied());
+            let households = book.live();
+            for h in households {
+                all.insert(h.id, (h.address.to_string(), door_handle(&h.address, households)));
+            }
             for id in named {
-                if let (Some(h), Some(_)) = (book.get(id), book.removal(id)) {
-                    all.insert(id, (removed_address(&h.address), "?".to_owned()));
+                if book.removal(id).is_some() {
+                    all.insert(id, (address_text(&book, id), "?".to_owned()));
                 }
             }
         }
@@ -596,10 +595,7 @@ impl Addresses {
 
     /// The household's address, or a plain note when the roster does not hold it.
     fn of_household(&self, id: doorstep_core::id::HouseholdId) -> String {
-        self.0.get(&id).map_or_else(
-            || "a household not in this phone's roster / 不在本机名册中的住户".to_owned(),
-            |(address, _)| address.clone(),
-        )
+        self.0.get(&id).map_or_else(|| NOT_IN_THE_ROSTER.to_owned(), |(address, _)| address.clone())
     }
 }
 

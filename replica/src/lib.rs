@@ -45,5 +45,5 @@ pub use quarantine::QuarantinedChange;
 pub use replica::{Identity, Replica};
 pub use retry::RetryPolicy;
 pub use review::ReviewState;
-pub use set_aside::NOT_REAPPLIED;
+pub use set_aside::{DOCUMENT_WITHDRAWN, NOT_REAPPLIED};
 pub use sync_run::{SyncReport, SyncRun};

@@ -26,7 +26,7 @@ pub const NOT_REAPPLIED: &str = "not_reapplied";
 
 /// The rule code of changes set aside because the relay no longer lets the device hold their
 /// document (a closed round, a revoked membership).
-pub(crate) const DOCUMENT_WITHDRAWN: &str = "document_withdrawn";
+pub const DOCUMENT_WITHDRAWN: &str = "document_withdrawn";
 
 /// The writes that set change `hash` of `doc` aside for a coordinator's review: its bytes (none
 /// when the phone no longer holds them) kept with `rule` and `reason`, the journaled operation

@@ -33,36 +33,41 @@ pub struct Removal {
 /// longer in the roster as they last stood, with their removal.
 #[derive(Debug, Clone, Default)]
 pub struct HouseholdBook {
-    by_id: HashMap<HouseholdId, Household>,
-    removed: BTreeMap<HouseholdId, Removal>,
+    /// The roster's households, as [`Compound::households`] reads them.
+    live: Vec<Household>,
+    /// Where each live household is in `live`.
+    index: HashMap<HouseholdId, usize>,
+    removed: BTreeMap<HouseholdId, (Household, Removal)>,
 }
 
 impl HouseholdBook {
-    /// The live households of `compound`, and the removed ones among `referenced`. The roster's
-    /// history is read only when some referenced ID is not live.
+    /// The live households of `compound` (the roster read once), and the removed ones among
+    /// `referenced`. The roster's history is read only when some referenced ID is not live.
     pub fn of(compound: &Compound, referenced: impl IntoIterator<Item = HouseholdId>) -> Self {
-        let mut by_id: HashMap<HouseholdId, Household> =
-            compound.households().into_iter().map(|h| (h.id, h)).collect();
+        let live = compound.households();
+        let index: HashMap<HouseholdId, usize> = live.iter().enumerate().map(|(i, h)| (h.id, i)).collect();
         let missing: BTreeSet<HouseholdId> =
-            referenced.into_iter().filter(|id| !by_id.contains_key(id)).collect();
-        let mut removed = BTreeMap::new();
-        if let Some(roster) = compound.single(DocKind::Roster) {
-            for (id, (household, removal)) in removed_households(roster, &missing) {
-                by_id.insert(id, household);
-                removed.insert(id, removal);
-            }
-        }
-        Self { by_id, removed }
+            referenced.into_iter().filter(|id| !index.contains_key(id)).collect();
+        let removed = compound
+            .single(DocKind::Roster)
+            .map(|roster| removed_households(roster, &missing))
+            .unwrap_or_default();
+        Self { live, index, removed }
+    }
+
+    /// The roster's households, as [`Compound::households`] gives them.
+    pub fn live(&self) -> &[Household] {
+        &self.live
     }
 
     /// The household, live or as it stood when removed.
     pub fn get(&self, id: HouseholdId) -> Option<&Household> {
-        self.by_id.get(&id)
+        self.index.get(&id).map(|&i| &self.live[i]).or_else(|| self.removed.get(&id).map(|(h, _)| h))
     }
 
     /// Its removal, if it is no longer in the roster.
     pub fn removal(&self, id: HouseholdId) -> Option<&Removal> {
-        self.removed.get(&id)
+        self.removed.get(&id).map(|(_, removal)| removal)
     }
 }
 

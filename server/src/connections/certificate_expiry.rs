@@ -38,6 +38,22 @@ pub enum Expiry {
     },
 }
 
+impl Expiry {
+    /// What the log and `/healthz` say after "the relay's certificate": when it ends or ended,
+    /// and what to do; `None` while it is fine.
+    pub fn said(&self) -> Option<String> {
+        match self {
+            Expiry::Fine => None,
+            Expiry::Soon { not_after, days } => Some(format!(
+                "expires in {days} days ({not_after}): renew it and restart the relay, or every phone's handshake fails then"
+            )),
+            Expiry::Expired { not_after } => Some(format!(
+                "expired on {not_after}: every phone refuses the handshake; renew it (certbot renew, or your CA) and restart the relay"
+            )),
+        }
+    }
+}
+
 /// The validity of `certificate` (the relay's own, first in the chain) at `now`.
 pub fn expiry(certificate: &CertificateDer<'_>, now: Timestamp) -> Expiry {
     judged(not_after(certificate).as_ref(), now)
@@ -105,18 +121,14 @@ impl CertificateWatch {
             *warned_at = Some(now);
         }
         let path = self.path.display();
-        match expiry {
-            Expiry::Soon { not_after, days } => tracing::warn!(
-                %path,
-                %not_after,
-                days,
-                "the relay's certificate expires in {days} days ({not_after}): renew it and restart the relay, or every phone's handshake fails then"
-            ),
-            Expiry::Expired { not_after } => tracing::error!(
-                %path,
-                %not_after,
-                "the relay's certificate expired on {not_after}: every phone refuses the handshake; renew it (certbot renew, or your CA) and restart the relay"
-            ),
+        let said = expiry.said().unwrap_or_default();
+        match &expiry {
+            Expiry::Soon { not_after, days } => {
+                tracing::warn!(%path, %not_after, days, "the relay's certificate {said}");
+            }
+            Expiry::Expired { not_after } => {
+                tracing::error!(%path, %not_after, "the relay's certificate {said}")
+            }
             Expiry::Fine => {}
         }
     }

@@ -30,8 +30,7 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
             "unhealthy: the database is damaged ({damage}); restore it from a backup\n\
              数据库已损坏，请从备份恢复\n"
         );
-        return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
-            .into_response());
+        return Ok(unhealthy(text));
     }
     if let Some(gone) = state.relay.storage().file_gone() {
         let text = format!(
@@ -39,8 +38,7 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
              is lost when it stops: put the file back (with its -wal), or restore a backup, and restart\n\
              数据库文件已被移走或替换：请放回原文件或从备份恢复后重启\n"
         );
-        return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
-            .into_response());
+        return Ok(unhealthy(text));
     }
     if let Some(full) = state.relay.storage().out_of_space() {
         let text = format!(
@@ -49,19 +47,17 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
              数据库所在磁盘已满，手机上的记录仍保留：请清理磁盘空间\n",
             full.failed_writes
         );
-        return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
-            .into_response());
+        return Ok(unhealthy(text));
     }
     let certificate =
         state.certificate.get().map(|c| (c.path().display().to_string(), c.expiry(clock::now())));
-    if let Some((path, Expiry::Expired { not_after })) = &certificate {
+    if let Some((path, expired @ Expiry::Expired { .. })) = &certificate {
+        let said = expired.said().unwrap_or_default();
         let text = format!(
-            "unhealthy: the relay's certificate in {path} expired on {not_after}: every phone refuses the \
-             handshake; renew it (certbot renew, or your CA) and restart the relay\n\
+            "unhealthy: the relay's certificate in {path} {said}\n\
              中继的证书已过期，所有手机都无法连接：请更新证书并重启中继\n"
         );
-        return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
-            .into_response());
+        return Ok(unhealthy(text));
     }
     // Bounded: a database that does not answer (PostgreSQL stopped, its host unreachable) is a
     // 503 naming it within seconds, not a health check that hangs until the balancer gives up.
@@ -76,8 +72,7 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
              answers again\n\
              数据库无法访问，手机上的记录仍保留：请检查数据库\n"
         );
-        return Ok((StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text)
-            .into_response());
+        return Ok(unhealthy(text));
     }
     // A clock in doubt, or a certificate that ends soon, is said, not failed: the relay serves,
     // and every relay behind a balancer taken out for it would leave none.
@@ -85,13 +80,18 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
     if let Some(doubt) = state.relay_clock.doubt() {
         text.push_str(&format!("warning: {doubt}\n"));
     }
-    if let Some((path, Expiry::Soon { not_after, days })) = &certificate {
+    if let Some((path, soon @ Expiry::Soon { .. })) = &certificate {
         text.push_str(&format!(
-            "warning: the relay's certificate in {path} expires in {days} days ({not_after}): renew it and \
-             restart the relay, or every phone's handshake fails then\n"
+            "warning: the relay's certificate in {path} {}\n",
+            soon.said().unwrap_or_default()
         ));
     }
     Ok(text.into_response())
+}
+
+/// A 503 with `text`, the cause and what to do, for a balancer's log and a person.
+fn unhealthy(text: String) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, [(CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }
 
 /// The counters, in the Prometheus text format.

@@ -41,9 +41,9 @@ use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::schema::vocabulary::DocKind;
 use doorstep_core::{Role, Timestamp};
 use tokio::sync::broadcast;
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
 
 use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
@@ -93,19 +93,15 @@ impl PostgresStorage {
             ))
         })?;
         config.ssl_mode(tls_choice.mode);
-        let connector = if tls_choice.mode == tokio_postgres::config::SslMode::Disable {
-            None
-        } else {
-            Some(tls::connector(tls_choice.root_file.as_deref())?)
-        };
+        let connector = tls::connector(&tls_choice)?;
         config.application_name("doorstep");
         config.connect_timeout(POOL_WAIT);
         liveness::notice_dead_links(&mut config);
-        let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
-        let manager = match &connector {
-            Some(tls) => Manager::from_config(config.clone(), tls.clone(), manager_config),
-            None => Manager::from_config(config.clone(), NoTls, manager_config),
-        };
+        let manager = Manager::from_config(
+            config.clone(),
+            connector.clone(),
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)

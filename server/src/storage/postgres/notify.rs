@@ -18,7 +18,7 @@ use std::time::Duration;
 use doorstep_core::document::Header;
 use futures_util::StreamExt as _;
 use tokio::sync::{broadcast, mpsc};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use super::liveness::{ANSWER_WAIT, LISTEN_CHECK};
 use super::tls::RustlsConnect;
@@ -89,11 +89,11 @@ impl Listener {
     /// committed after the store opened is missed.
     pub async fn start(
         config: tokio_postgres::Config,
-        tls: Option<RustlsConnect>,
+        tls: RustlsConnect,
         origin: u64,
     ) -> Result<Self, StorageError> {
         let (changes, _) = broadcast::channel(CAPACITY);
-        let first = Connection::open(&config, tls.as_ref()).await?;
+        let first = Connection::open(&config, &tls).await?;
         let heard = first.last_chunk().await?;
         let task = tokio::spawn(run(config, tls, origin, changes.clone(), first, heard));
         Ok(Self { changes, task })
@@ -112,30 +112,8 @@ struct Connection {
 }
 
 impl Connection {
-    async fn open(
-        config: &tokio_postgres::Config,
-        tls: Option<&RustlsConnect>,
-    ) -> Result<Self, StorageError> {
-        match tls {
-            Some(tls) => {
-                let (client, connection) = config.connect(tls.clone()).await?;
-                Self::listen(client, connection).await
-            }
-            None => {
-                let (client, connection) = config.connect(NoTls).await?;
-                Self::listen(client, connection).await
-            }
-        }
-    }
-
-    async fn listen<S, T>(
-        client: tokio_postgres::Client,
-        mut connection: tokio_postgres::Connection<S, T>,
-    ) -> Result<Self, StorageError>
-    where
-        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
+    async fn open(config: &tokio_postgres::Config, tls: &RustlsConnect) -> Result<Self, StorageError> {
+        let (client, mut connection) = config.connect(tls.clone()).await?;
         let (tx, notices) = mpsc::unbounded_channel();
         // The connection object does the connection's I/O and hands over its notices; it must be
         // polled for the client's own queries to complete too.
@@ -195,7 +173,7 @@ impl Connection {
 
 async fn run(
     config: tokio_postgres::Config,
-    tls: Option<RustlsConnect>,
+    tls: RustlsConnect,
     origin: u64,
     changes: broadcast::Sender<RemoteChange>,
     first: Connection,
@@ -246,7 +224,7 @@ async fn run(
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
-        match Connection::open(&config, tls.as_ref()).await {
+        match Connection::open(&config, &tls).await {
             Ok(open) => {
                 tracing::info!("listening for other relays' changes again");
                 match open.missed(heard.saturating_sub(SEQ_MARGIN), lost_at_ms - CREATED_MARGIN_MS).await {

@@ -17,7 +17,7 @@
 
 use std::future::Future;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -64,7 +64,11 @@ pub(super) fn choice(url: &str) -> Result<TlsChoice, StorageError> {
                     }
                 };
             }
-            "sslrootcert" => root_file = Some(PathBuf::from(percent_decoded(value))),
+            "sslrootcert" => {
+                let path =
+                    doorstep_core::join_link::percent_decode(value).unwrap_or_else(|| value.to_owned());
+                root_file = Some(PathBuf::from(path));
+            }
             _ => kept.push(pair),
         }
     }
@@ -72,32 +76,14 @@ pub(super) fn choice(url: &str) -> Result<TlsChoice, StorageError> {
     Ok(TlsChoice { url, mode, root_file })
 }
 
-/// `%XX` sequences decoded (a path with spaces in an address).
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The connector: rustls with the roots of `root_file`, or the machine's.
-pub(super) fn connector(root_file: Option<&Path>) -> Result<RustlsConnect, StorageError> {
+/// The connector every connection is made with: rustls with the roots of the address's
+/// `sslrootcert`, or the machine's. With `sslmode` off, tokio-postgres never asks it for TLS,
+/// and no roots are read.
+pub(super) fn connector(choice: &TlsChoice) -> Result<RustlsConnect, StorageError> {
     let mut roots = RootCertStore::empty();
-    match root_file {
-        Some(path) => {
+    match (choice.mode, choice.root_file.as_deref()) {
+        (SslMode::Disable, _) => {}
+        (_, Some(path)) => {
             let unreadable = |reason: String| {
                 StorageError::BadAddress(format!(
                     "sslrootcert {}: {reason}; name a PEM file of the CA certificates to trust",
@@ -114,7 +100,7 @@ pub(super) fn connector(root_file: Option<&Path>) -> Result<RustlsConnect, Stora
                 roots.add(cert).map_err(|e| unreadable(e.to_string()))?;
             }
         }
-        None => {
+        (_, None) => {
             let found = rustls_native_certs::load_native_certs();
             for cert in found.certs {
                 let _ = roots.add(cert);
@@ -148,17 +134,17 @@ where
     type TlsConnect = RustlsConnector;
     type Error = io::Error;
 
+    /// Asked for every connection, TLS or not: the host is only named as a server once TLS is
+    /// wanted (a Unix socket's directory is no server name).
     fn make_tls_connect(&mut self, host: &str) -> Result<RustlsConnector, io::Error> {
-        let name = ServerName::try_from(host.to_owned())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("host {host:?}: {e}")))?;
-        Ok(RustlsConnector { config: Arc::clone(&self.0), name })
+        Ok(RustlsConnector { config: Arc::clone(&self.0), host: host.to_owned() })
     }
 }
 
 /// One connection's TLS handshake.
 pub(super) struct RustlsConnector {
     config: Arc<ClientConfig>,
-    name: ServerName<'static>,
+    host: String,
 }
 
 impl<S> TlsConnect<S> for RustlsConnector
@@ -171,7 +157,10 @@ where
 
     fn connect(self, stream: S) -> Self::Future {
         Box::pin(async move {
-            let tls = tokio_rustls::TlsConnector::from(self.config).connect(self.name, stream).await?;
+            let host = self.host;
+            let name = ServerName::try_from(host.clone())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("host {host:?}: {e}")))?;
+            let tls = tokio_rustls::TlsConnector::from(self.config).connect(name, stream).await?;
             Ok(RustlsStream(tls))
         })
     }

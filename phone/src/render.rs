@@ -461,7 +461,8 @@ impl DocumentNames {
     /// operations touched), to remember before a sync may drop what they name.
     pub fn labels_for(&self, changes: &[QuarantinedChange]) -> std::collections::BTreeMap<String, String> {
         let mut keys = Vec::new();
-        for c in changes {
+        // An item the phone let go of when it left the compound names nothing any more.
+        for c in changes.iter().filter(|c| c.reason != doorstep_replica::LET_GO) {
             keys.push(format!("document:{}", c.document));
             let value: serde_json::Value =
                 c.operation.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();

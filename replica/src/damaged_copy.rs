@@ -81,7 +81,14 @@ fn set_aside_whole(
     // The damaged copy leaves the phone, as a withdrawn document does.
     let mut writes: Vec<Write<'_>> = vec![Write::Delete { doc: id }];
     for (hash, entry) in &journal {
-        writes.extend(set_aside_writes(hash, id, (DOCUMENT_WITHDRAWN, &reason), &[], Some(entry), at));
+        writes.extend(set_aside_writes(
+            hash,
+            (entry.compound, id),
+            (DOCUMENT_WITHDRAWN, &reason),
+            &[],
+            Some(entry),
+            at,
+        ));
     }
     replica.store_mut().commit(&writes)?;
     replica.peer_states.remove(&id);
@@ -142,7 +149,14 @@ fn of_document(
         .collect();
     let mut writes: Vec<Write<'_>> = Vec::new();
     for ((hash, entry, _), reason) in failed.iter().zip(&reasons) {
-        writes.extend(set_aside_writes(hash, id, (NOT_REAPPLIED, reason), &[], Some(entry), at));
+        writes.extend(set_aside_writes(
+            hash,
+            (entry.compound, id),
+            (NOT_REAPPLIED, reason),
+            &[],
+            Some(entry),
+            at,
+        ));
     }
     for hash in &forgotten {
         writes.push(Write::JournalForget { hash });

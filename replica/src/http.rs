@@ -942,7 +942,7 @@ pub async fn sync_with(
     policy: &RetryPolicy,
 ) -> Result<SyncReport, TransportError> {
     let mut report = sync_documents(replica, relay, &clock, policy).await.map_err(|e| unknown(replica, e))?;
-    exchange_set_aside(replica, relay, &mut report).await?;
+    exchange_set_aside(replica, relay, clock(), &mut report).await?;
     Ok(report)
 }
 
@@ -966,10 +966,12 @@ fn unknown(replica: &Mutex<Replica>, error: TransportError) -> TransportError {
 pub async fn exchange_set_aside(
     replica: &Mutex<Replica>,
     relay: &RelayClient,
+    now: Timestamp,
     report: &mut SyncReport,
 ) -> Result<(), TransportError> {
     let exchange = lock(replica).set_aside_exchange()?;
     if exchange.is_empty() {
+        lock(replica).let_go_of_left_compounds(now)?;
         return Ok(());
     }
     let sent = exchange.items.len();
@@ -980,7 +982,9 @@ pub async fn exchange_set_aside(
             report.bytes_down += down;
             report.set_aside_sent +=
                 answer.received.iter().filter(|id| exchange.items.iter().any(|i| &i.id == *id)).count();
-            report.set_aside_decided += lock(replica).record_set_aside_answer(&answer)?;
+            let mut replica = lock(replica);
+            report.set_aside_decided += replica.record_set_aside_answer(&answer)?;
+            replica.let_go_of_left_compounds(now)?;
             Ok(())
         }
         Err(TransportError::Removed { .. }) => {

@@ -27,6 +27,9 @@ const COMPACT_AFTER_CHUNKS: usize = 256;
 /// The meta key listing the compounds this device was removed from, one name a line.
 const REMOVED_FROM: &str = "removed_from";
 
+/// The meta key of other people's names ([`Replica::remember_people_names`]).
+pub(crate) const PEOPLE_NAMES: &str = "people_names";
+
 /// Who this device acts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Identity {
@@ -423,7 +426,7 @@ impl Replica {
         // Person IDs and strings always serialize; a pair list keeps the IDs out of map keys.
         let pairs: Vec<(&PersonId, &Option<String>)> = names.iter().collect();
         let value = serde_json::to_vec(&pairs).unwrap_or_default();
-        self.store.commit(&[Write::Meta { key: "people_names", value: &value }])
+        self.store.commit(&[Write::Meta { key: PEOPLE_NAMES, value: &value }])
     }
 
     /// The names remembered by [`Replica::remember_people_names`] (empty before any); a value
@@ -431,7 +434,7 @@ impl Replica {
     pub fn people_names(&self) -> Result<BTreeMap<PersonId, Option<String>>, ReplicaError> {
         Ok(self
             .store
-            .meta("people_names")?
+            .meta(PEOPLE_NAMES)?
             .and_then(|bytes| serde_json::from_slice::<Vec<(PersonId, Option<String>)>>(&bytes).ok())
             .map(|pairs| pairs.into_iter().collect())
             .unwrap_or_default())
@@ -937,7 +940,9 @@ mod tests {
         let doc: DocumentId = id(3).parse().unwrap();
         let hash = "ab".repeat(32);
         let reason = "closed_rounds_are_final";
-        let write = Write::Quarantine { hash: &hash, doc, rule: reason, reason, bytes: b"change", at: 1 };
+        let compound: CompoundId = id(4).parse().unwrap();
+        let write =
+            Write::Quarantine { hash: &hash, compound, doc, rule: reason, reason, bytes: b"change", at: 1 };
         replica.store.commit(&[write]).unwrap();
         // Not yet sent for review: the relay would take it only from the morning's token.
         match replica.set_identity(evening) {

@@ -250,10 +250,17 @@ impl Replica {
             };
             rows.push((outcome.id.clone(), state, Some(kept)));
         }
-        // Only items this phone set aside; an answer naming anything else is ignored.
+        // Only items this phone set aside; an answer naming anything else is ignored. An item
+        // the phone let go of keeps no coordinator's name or note (`let_go.rs`).
         let known: std::collections::HashSet<String> =
             self.store().quarantine()?.into_iter().map(|c| c.hash).collect();
         rows.retain(|(hash, _, _)| known.contains(hash));
+        let let_go = self.store().let_go_hashes()?;
+        for (hash, _, outcome) in &mut rows {
+            if let (true, Some(kept)) = (let_go.contains(hash.as_str()), outcome.as_mut()) {
+                *kept = crate::let_go::stripped(kept);
+            }
+        }
         let writes: Vec<Write<'_>> = rows
             .iter()
             .map(|(hash, state, outcome)| Write::Review { hash, state: *state, outcome: outcome.as_ref() })

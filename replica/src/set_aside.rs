@@ -28,18 +28,18 @@ pub const NOT_REAPPLIED: &str = "not_reapplied";
 /// document (a closed round, a revoked membership).
 pub const DOCUMENT_WITHDRAWN: &str = "document_withdrawn";
 
-/// The writes that set change `hash` of `doc` aside for a coordinator's review: its bytes (none
+/// The writes that set change `hash` of `doc` (in `compound`) aside for a coordinator's review: its bytes (none
 /// when the phone no longer holds them) kept with `rule` and `reason`, the journaled operation
 /// behind it in readable form when there is one, and its journal entry dropped.
 pub(crate) fn set_aside_writes<'a>(
     hash: &'a str,
-    doc: doorstep_core::id::DocumentId,
+    (compound, doc): (doorstep_core::id::CompoundId, doorstep_core::id::DocumentId),
     (rule, reason): (&'a str, &'a str),
     bytes: &'a [u8],
     entry: Option<&'a JournalEntry>,
     at: i64,
 ) -> impl Iterator<Item = Write<'a>> {
-    let kept = Write::Quarantine { hash, doc, rule, reason, bytes, at };
+    let kept = Write::Quarantine { hash, compound, doc, rule, reason, bytes, at };
     let operation = entry.map(|entry| Write::SetAsideOperation { hash, entry });
     std::iter::once(kept).chain(operation).chain(std::iter::once(Write::JournalForget { hash }))
 }
@@ -187,6 +187,7 @@ pub(crate) fn rebuild(
     let Some(compound) = replica.compounds.values().find(|c| c.document(id).is_some()) else {
         return Ok(SetAsideOutcome::default());
     };
+    let compound_id = compound.id();
     let Some(doc) = compound.document(id) else { return Ok(SetAsideOutcome::default()) };
     let local: Vec<Change> = doc.automerge().get_changes(shared);
     let refused = plan.refused;
@@ -292,7 +293,14 @@ pub(crate) fn rebuild(
     let bytes: Vec<Vec<u8>> = leaving.iter().map(|l| l.change.raw_bytes().to_vec()).collect();
     let mut writes: Vec<Write<'_>> = Vec::new();
     for ((l, hash), bytes) in leaving.iter().zip(&hashes).zip(&bytes) {
-        writes.extend(set_aside_writes(hash, id, (&l.rule, &l.reason), bytes, l.entry.as_ref(), at));
+        writes.extend(set_aside_writes(
+            hash,
+            (compound_id, id),
+            (&l.rule, &l.reason),
+            bytes,
+            l.entry.as_ref(),
+            at,
+        ));
     }
     for (old, new) in &rehashed {
         if old != new {

@@ -31,8 +31,10 @@ const KEY_CHECK: &str = "key_check";
 const KEY_CHECK_PLAIN: &[u8] = b"doorstep replica key v1";
 
 /// The schema version this code writes (`PRAGMA user_version`). Version 2 adds the operation
-/// journal's tables (`journal.rs`); version 3 what became of set-aside items (`review.rs`).
-pub(crate) const VERSION: i64 = 3;
+/// journal's tables (`journal.rs`); version 3 what became of set-aside items (`review.rs`);
+/// version 4 the compound of each set-aside item and when the phone let go of what it said
+/// (`let_go.rs`).
+pub(crate) const VERSION: i64 = 4;
 
 /// The schema, as a fresh database gets it.
 const SCHEMA_V1: &str = "
@@ -85,7 +87,18 @@ pub(crate) enum Write<'a> {
     /// Every key of the meta table that starts with `prefix` removed.
     DeleteMetaStartingWith { prefix: &'a str },
     /// A change the relay refused, kept for the user to see and export.
-    Quarantine { hash: &'a str, doc: DocumentId, rule: &'a str, reason: &'a str, bytes: &'a [u8], at: i64 },
+    Quarantine {
+        hash: &'a str,
+        compound: CompoundId,
+        doc: DocumentId,
+        rule: &'a str,
+        reason: &'a str,
+        bytes: &'a [u8],
+        at: i64,
+    },
+    /// A set-aside change whose compound the phone left, once the relay holds it: its bytes,
+    /// operation and reason go, and its outcome keeps no name or note (`let_go.rs`).
+    LetGo { hash: &'a str, reason: &'a str, at: i64 },
     /// An operation and the changes it made, for the journal.
     Journal(crate::journal::NewEntry<'a>),
     /// A journaled change carried out again under a new hash.
@@ -171,6 +184,19 @@ fn quarantine_context(hash: &str) -> String {
 }
 fn quarantine_reason_context(hash: &str) -> String {
     format!("quarantine reason {hash}")
+}
+
+/// A set-aside item's reason as stored: as text in a plain file, as a sealed blob in an
+/// encrypted one.
+fn quarantine_reason_value(
+    codec: &Codec,
+    hash: &str,
+    reason: &str,
+) -> Result<rusqlite::types::Value, ReplicaError> {
+    Ok(match codec {
+        Codec::Plain => reason.to_owned().into(),
+        Codec::Sealed(sealer) => sealer.seal(&quarantine_reason_context(hash), reason.as_bytes())?.into(),
+    })
 }
 fn set_aside_operation_context(hash: &str) -> String {
     format!("set_aside operation {hash}")
@@ -400,6 +426,9 @@ impl Store {
         if version < 3 {
             tx.execute_batch(crate::review::SCHEMA)?;
         }
+        if version < 4 {
+            tx.execute_batch(crate::let_go::SCHEMA)?;
+        }
         tx.pragma_update(None, "user_version", VERSION)?;
         tx.commit()?;
         Ok(())
@@ -488,20 +517,27 @@ impl Store {
                     tx.prepare_cached("DELETE FROM meta WHERE substr(key, 1, length(?1)) = ?1")?
                         .execute([prefix])?;
                 }
-                Write::Quarantine { hash, doc, rule, reason, bytes, at } => {
+                Write::Quarantine { hash, compound, doc, rule, reason, bytes, at } => {
                     let bytes = codec.encode(&quarantine_context(hash), bytes)?;
-                    // A plain file keeps the reason as text, an encrypted one as a sealed blob.
-                    let reason: rusqlite::types::Value = match codec {
-                        Codec::Plain => (*reason).to_owned().into(),
-                        Codec::Sealed(sealer) => {
-                            sealer.seal(&quarantine_reason_context(hash), reason.as_bytes())?.into()
-                        }
-                    };
+                    let reason = quarantine_reason_value(codec, hash, reason)?;
                     tx.prepare_cached(
-                        "INSERT OR IGNORE INTO quarantine (hash, doc, rule, reason, bytes, at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        "INSERT OR IGNORE INTO quarantine (hash, compound, doc, rule, reason, bytes, at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     )?
-                    .execute(params![hash, doc.to_string(), rule, reason, bytes, at])?;
+                    .execute(params![
+                        hash,
+                        compound.to_string(),
+                        doc.to_string(),
+                        rule,
+                        reason,
+                        bytes,
+                        at
+                    ])?;
+                }
+                Write::LetGo { hash, reason, at } => {
+                    let bytes = codec.encode(&quarantine_context(hash), &[])?;
+                    let reason = quarantine_reason_value(codec, hash, reason)?;
+                    crate::let_go::record(&tx, codec, hash, bytes, reason, *at)?;
                 }
                 Write::Journal(entry) => crate::journal::record(&tx, codec, entry)?,
                 Write::JournalRehash { old, new } => crate::journal::rehash(&tx, old, new)?,
@@ -683,6 +719,17 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Set-aside items the relay has received that the phone still keeps whole, with their
+    /// compound (`let_go.rs`).
+    pub fn received_and_kept(&self) -> Result<Vec<(String, Option<String>)>, ReplicaError> {
+        crate::let_go::received_and_kept(&self.conn)
+    }
+
+    /// The set-aside items the phone let go of (`let_go.rs`).
+    pub fn let_go_hashes(&self) -> Result<std::collections::HashSet<String>, ReplicaError> {
+        crate::let_go::let_go_hashes(&self.conn)
     }
 
     /// How many changes are set aside and not yet decided by a coordinator.

@@ -676,7 +676,11 @@ fn withhold_unsynced(
     let device = replica.device_actor().clone();
     let shared: Vec<ChangeHash> =
         replica.peer_states.get(&doc).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
-    let Some(document) = replica.compounds.values().find_map(|c| c.document(doc)) else { return Ok(0) };
+    let Some((compound, document)) =
+        replica.compounds.values().find_map(|c| c.document(doc).map(|d| (c.id(), d)))
+    else {
+        return Ok(0);
+    };
     let kind = document.kind();
     let unsynced: Vec<(String, Vec<u8>)> = document
         .automerge()
@@ -698,7 +702,7 @@ fn withhold_unsynced(
         let rule = (crate::set_aside::DOCUMENT_WITHDRAWN, reason.as_str());
         writes.extend(crate::set_aside::set_aside_writes(
             hash,
-            doc,
+            (compound, doc),
             rule,
             bytes,
             journal.get(hash),

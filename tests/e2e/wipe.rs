@@ -1,8 +1,9 @@
 //! A phone that leaves gives nothing away (DESIGN §9). After a membership revoke or a device
 //! token revoke, the bytes of the phone's SQLite file and its `-wal`/`-shm` hold none of the
 //! roster's names and phone numbers nor the residents' request texts: not in live rows, not in
-//! free pages, not inside Automerge's compressed columns. The phone here is `--unencrypted`, so
-//! that the search sees what the wipe itself leaves.
+//! free pages, not inside Automerge's compressed columns; nor, once the review inbox has it, the
+//! work the volunteer did offline before the membership went. The phone here is `--unencrypted`,
+//! so that the search sees what the wipe itself leaves.
 
 use std::path::Path;
 
@@ -11,6 +12,8 @@ use serde_json::json;
 
 use crate::harness::{Phone, Relay, sample};
 use crate::leaks::{Secrets, replica_bytes};
+use crate::raw_http::request;
+use crate::set_aside_inbox::dashboard_cookie;
 
 /// A resident's medicine request, taken down by the coordinator before the revoke.
 const REQUEST_TEXT: &str = "硝苯地平 每日两次 请送到门口";
@@ -18,33 +21,58 @@ const REQUEST_TEXT: &str = "硝苯地平 每日两次 请送到门口";
 /// A note the volunteer writes offline just before being removed (no roster data in it).
 const OWN_NOTE: &str = "volunteer-own-note-7731";
 
+/// A resident's request the volunteer takes down offline just before being removed.
+const OWN_REQUEST: &str = "胰岛素笔芯两支 明早前送到";
+
 #[test]
 fn a_revoked_membership_leaves_no_roster_name_phone_or_request_in_the_phone_s_file() {
     let dir = tempfile::tempdir().unwrap();
-    let (relay, compound, volunteer, person) = volunteer_with_roster(dir.path());
-    let secrets = Secrets::from_ledger(&[REQUEST_TEXT]);
+    let scene = volunteer_with_roster(dir.path());
+    let (relay, volunteer) = (&scene.relay, &scene.volunteer);
+    let secrets = Secrets::from_ledger(&[REQUEST_TEXT, OWN_REQUEST]);
     assert!(
         !secrets.found_in(&replica_bytes(&volunteer.db)).is_empty(),
         "the detector finds the roster in a phone that holds it"
     );
 
-    // The volunteer writes a note offline, then loses the membership.
+    // The volunteer writes a note and takes down a resident's request offline, then loses the
+    // membership.
     volunteer.ok(&["notes", "1-1-101", OWN_NOTE]);
-    relay.admin(&["revoke", "--person", &person, "--compound", &compound]);
+    volunteer.ok(&["request", "1-1-101", OWN_REQUEST, "--category", "medicine"]);
+    relay.admin(&["revoke", "--person", &scene.person, "--compound", &scene.compound]);
     let report = volunteer.sync();
     assert_eq!(report["report"]["removed_from"], json!(["香樟苑"]), "{report}");
+    // The relay refused both as the membership was gone; both went to the review inbox in the
+    // same sync ...
+    assert_eq!(report["report"]["set_aside"], 2, "{report}");
+    assert_eq!(report["report"]["set_aside_sent"], 2, "{report}");
+    let cookie = dashboard_cookie(relay, &scene.coordinator);
+    let inbox = request(
+        &relay.url,
+        "GET",
+        &format!("/dashboard/api/compounds/{}/set-aside", scene.compound),
+        Some(&cookie),
+        None,
+    );
+    assert!(inbox.body.contains(OWN_REQUEST), "the coordinators have the request: {}", inbox.body);
 
-    let leaks = secrets.found_in(&replica_bytes(&volunteer.db));
+    // ... so the phone keeps nothing of them: not the resident's words, not its own note, not
+    // the roster.
+    let bytes = replica_bytes(&volunteer.db);
+    let leaks = secrets.found_in(&bytes);
     assert!(leaks.is_empty(), "the revoked phone's file still holds: {:?}", &leaks[..leaks.len().min(10)]);
+    assert!(AhoCorasick::new([OWN_NOTE]).unwrap().find(&bytes).is_none(), "nor the volunteer's note");
 
-    // The device's own unsynced note is kept aside (its own work, no roster in it; the relay
-    // refused it as the membership was gone) ...
+    // It still lists them, by hash, as under review, and says why it holds no more of them.
     let quarantine = volunteer.ok(&["quarantine"]);
-    assert_eq!(quarantine.as_array().unwrap().len(), 1, "only this device's own change: {quarantine}");
-    let export = volunteer.db.with_extension("refused.json");
-    volunteer.ok(&["quarantine", "--export", export.to_str().unwrap()]);
-    assert!(!std::fs::read(&export).unwrap().is_empty(), "and it can be exported for a coordinator");
-    // ... and the phone says plainly why it holds nothing.
+    let items = quarantine.as_array().unwrap();
+    assert_eq!(items.len(), 2, "only this device's own changes: {quarantine}");
+    for item in items {
+        assert_eq!(item["review_state"], "under_review", "{item}");
+        assert_eq!(item["reason"], doorstep_replica::LET_GO, "{item}");
+        assert!(item["operation"].is_null(), "{item}");
+    }
+    // ... and says plainly why it holds nothing.
     let err = volunteer.run(&["find", "1-1-101"]).unwrap_err();
     assert!(err.contains("你已被移出 香樟苑") && err.contains("removed from 香樟苑"), "{err}");
 }
@@ -52,7 +80,7 @@ fn a_revoked_membership_leaves_no_roster_name_phone_or_request_in_the_phone_s_fi
 #[test]
 fn a_lost_phone_whose_token_is_revoked_wipes_every_compound_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let (relay, _compound, volunteer, person) = volunteer_with_roster(dir.path());
+    let Scene { relay, volunteer, person, .. } = volunteer_with_roster(dir.path());
     let secrets = Secrets::from_ledger(&[REQUEST_TEXT]);
     volunteer.ok(&["notes", "1-1-101", OWN_NOTE]);
 
@@ -88,7 +116,16 @@ fn a_lost_phone_whose_token_is_revoked_wipes_every_compound_and_says_so() {
 
 /// A relay with 香樟苑 imported from the sample ledger, a coordinator's request taken down, and a
 /// volunteer's phone holding the roster and the requests.
-fn volunteer_with_roster(dir: &Path) -> (Relay, String, Phone, String) {
+struct Scene {
+    relay: Relay,
+    compound: String,
+    coordinator: Phone,
+    volunteer: Phone,
+    /// The volunteer's person ID.
+    person: String,
+}
+
+fn volunteer_with_roster(dir: &Path) -> Scene {
     let relay = Relay::start(dir);
     let compound = relay.compound_from("香樟苑", &sample("xiangzhangyuan-roster.csv"));
     let coordinator = Phone::new(dir, "coordinator");
@@ -101,5 +138,5 @@ fn volunteer_with_roster(dir: &Path) -> (Relay, String, Phone, String) {
     let joined = volunteer.join(&relay, &relay.invite(&compound, "volunteer"));
     let person = joined["person"].as_str().unwrap().to_owned();
     assert_eq!(volunteer.ok(&["find", "1-1-101"])["head"], "管建强", "the volunteer holds the roster");
-    (relay, compound, volunteer, person)
+    Scene { relay, compound, coordinator, volunteer, person }
 }

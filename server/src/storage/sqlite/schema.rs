@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use crate::storage::StorageError;
 
 /// The schema version this relay writes.
-pub const VERSION: i64 = 10;
+pub const VERSION: i64 = 11;
 
 /// The current schema, for a new database.
 pub const SQL: &str = include_str!("schema.sql");
@@ -27,6 +27,7 @@ const MIGRATIONS: [&str; VERSION as usize] = [
     include_str!("migrations/008_set_aside_by_person.sql"),
     include_str!("migrations/009_join_retries.sql"),
     include_str!("migrations/010_invite_devices.sql"),
+    include_str!("migrations/011_set_aside_by_change.sql"),
 ];
 
 /// Brings the database to [`VERSION`]: creates it if empty, upgrades it if older.

@@ -119,6 +119,7 @@ CREATE TABLE set_aside (
 
 CREATE INDEX set_aside_by_compound ON set_aside(compound, id);
 CREATE INDEX set_aside_by_person ON set_aside(person, change_hash);
+CREATE INDEX set_aside_by_change ON set_aside(change_hash);
 
 CREATE TABLE held_requests (
     device INTEGER PRIMARY KEY REFERENCES devices(id),

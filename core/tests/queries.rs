@@ -10,7 +10,7 @@ use doorstep_core::query::{
 };
 use doorstep_core::schema::control_status::ControlStatus;
 use doorstep_core::schema::need_tag::NeedTag;
-use doorstep_core::schema::vocabulary::{Outcome, Priority, TaskKind, TaskStatus};
+use doorstep_core::schema::vocabulary::{DocKind, Outcome, Priority, TaskKind, TaskStatus};
 use doorstep_core::{Operation, Selection};
 use support::{CLIMBING_ORDER, Fixture, draft};
 
@@ -321,4 +321,130 @@ fn removed_household_cost() {
     let book = HouseholdBook::of(&fx.compound, [gone]);
     println!("a removed household found among 2,000 roster changes in {:?}", started.elapsed());
     assert!(book.removal(gone).is_some());
+}
+
+/// The history of an entity as a diff of the document before and after each change reads it:
+/// slow (each diff walks the whole document) but plainly right, to check `history` against.
+fn history_by_diff(document: &doorstep_core::document::Document, key: &str) -> Vec<(String, Vec<String>)> {
+    use automerge::{PatchAction, Prop};
+    let collection = match document.kind() {
+        DocKind::Roster => "households",
+        DocKind::Round => "tasks",
+        DocKind::Requests => "requests",
+        DocKind::Care => "entries",
+    };
+    let doc = document.automerge();
+    let mut entries = Vec::new();
+    for change in doc.get_changes(&[]) {
+        let mut fields = std::collections::BTreeSet::new();
+        for patch in doc.diff(change.deps(), &[change.hash()]) {
+            let path: Vec<&Prop> = patch.path.iter().map(|(_, prop)| prop).collect();
+            match (path.as_slice(), &patch.action) {
+                ([Prop::Map(c)], PatchAction::PutMap { key: k, .. }) if c == collection && k == key => {
+                    fields.insert("created".to_owned());
+                }
+                ([Prop::Map(c)], PatchAction::DeleteMap { key: k }) if c == collection && k == key => {
+                    fields.insert("deleted".to_owned());
+                }
+                ([Prop::Map(c), Prop::Map(k), Prop::Map(f), ..], _) if c == collection && k == key => {
+                    fields.insert(f.clone());
+                }
+                (
+                    [Prop::Map(c), Prop::Map(k)],
+                    PatchAction::PutMap { key: f, .. } | PatchAction::DeleteMap { key: f },
+                ) if c == collection && k == key => {
+                    fields.insert(f.clone());
+                }
+                _ => {}
+            }
+        }
+        if fields.contains("created") {
+            fields.retain(|f| f == "created");
+        }
+        if !fields.is_empty() {
+            entries.push((change.hash().to_string(), fields.into_iter().collect()));
+        }
+    }
+    entries
+}
+
+#[test]
+fn an_entitys_history_names_each_change_that_touched_it_and_the_fields_it_set() {
+    use doorstep_core::query::history;
+    let mut fx = Fixture::default();
+    let (c, v) = (fx.people.coordinator, fx.people.volunteer);
+    let kept = fx.household("2-1-101");
+    let gone = fx.household("10-1-902");
+    fx.ok(&v, &Operation::EditNotes { household: kept, notes: "腿脚不便".into() });
+    fx.ok(&c, &Operation::SetControlStatus { household: kept, status: ControlStatus::HomeQuarantine });
+    fx.ok(&c, &Operation::SetNeedTags { household: kept, needs: [NeedTag::Dialysis].into() });
+    fx.ok(&v, &Operation::EditNotes { household: kept, notes: "腿脚不便，周三透析".into() });
+    fx.ok(&v, &Operation::EditNotes { household: gone, notes: "搬走了".into() });
+    fx.ok(&c, &Operation::RemoveHousehold { household: gone });
+    fx.ok(&c, &Operation::AddHousehold { draft: draft("2-2-909") });
+    let added = fx.compound.households().into_iter().find(|h| h.address.flat == "909").unwrap().id;
+    let round = fx.round("蔬菜包 第1轮", Selection::All);
+    let task = fx.task_at(round, "2-1-101");
+    let other = fx.task_at(round, "2-1-302");
+    fx.ok(&v, &Operation::ClaimTask { round, task });
+    let attempt =
+        |task, outcome| Operation::RecordAttempt { round, task, outcome, note: "敲门无人".into() };
+    fx.ok(&v, &attempt(task, Outcome::NobodyHome));
+    fx.ok(&v, &attempt(task, Outcome::Delivered));
+    fx.ok(&c, &Operation::CancelTask { round, task: other, reason: "已转运".into() });
+
+    let roster = fx.compound.single(DocKind::Roster).unwrap();
+    let fields = |entries: Vec<doorstep_core::query::HistoryEntry>| -> Vec<Vec<String>> {
+        entries.into_iter().map(|e| e.fields).collect()
+    };
+    let of = |words: &[&[&str]]| -> Vec<Vec<String>> {
+        words.iter().map(|w| w.iter().map(|f| (*f).to_owned()).collect()).collect()
+    };
+    assert_eq!(
+        fields(history(roster, &kept.to_string())),
+        of(&[&["created"], &["notes"], &["status"], &["needs"], &["notes"]]),
+    );
+    assert_eq!(fields(history(roster, &gone.to_string())), of(&[&["created"], &["notes"], &["deleted"]]));
+    assert_eq!(fields(history(roster, &added.to_string())), of(&[&["created"]]));
+    let round_doc = fx.compound.document(round).unwrap();
+    let task_history = fields(history(round_doc, &task.to_string()));
+    assert_eq!(task_history[0], ["created"]);
+    assert!(task_history[1..].iter().all(|f| !f.is_empty()) && task_history.len() == 4, "{task_history:?}");
+    assert!(task_history[2..].iter().all(|f| f.contains(&"attempts".to_owned())), "{task_history:?}");
+
+    // The same as a diff of the document at every change says, for every entity.
+    let households = fx.compound.households().into_iter().map(|h| h.id.to_string());
+    for key in households.chain([gone.to_string()]) {
+        let read: Vec<(String, Vec<String>)> =
+            history(roster, &key).into_iter().map(|e| (e.change, e.fields)).collect();
+        assert_eq!(read, history_by_diff(roster, &key), "household {key}");
+    }
+    for t in fx.tasks(round) {
+        let key = t.id.to_string();
+        let read: Vec<(String, Vec<String>)> =
+            history(round_doc, &key).into_iter().map(|e| (e.change, e.fields)).collect();
+        assert_eq!(read, history_by_diff(round_doc, &key), "task {key}");
+    }
+}
+
+/// What a household's history costs on a roster with a long history (printed, not asserted):
+/// `cargo test --release -p doorstep-core --test queries household_history_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement"]
+#[allow(clippy::print_stdout)]
+fn household_history_cost() {
+    let mut fx = Fixture::default();
+    let c = fx.people.coordinator;
+    let kept = fx.household("2-1-101");
+    for i in 0..2000 {
+        fx.ok(&c, &Operation::EditNotes { household: kept, notes: format!("第{i}次") });
+    }
+    let roster = fx.compound.single(DocKind::Roster).unwrap();
+    let started = std::time::Instant::now();
+    let entries = doorstep_core::query::history(roster, &kept.to_string());
+    println!("a household's history over 2,000 roster changes in {:?}", started.elapsed());
+    let started = std::time::Instant::now();
+    let by_diff = history_by_diff(roster, &kept.to_string());
+    println!("the same by a diff at every change in {:?}", started.elapsed());
+    assert_eq!(entries.len(), by_diff.len());
 }

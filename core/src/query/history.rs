@@ -3,11 +3,12 @@
 //! entry, with the actor that wrote it. Which person an actor is, only the relay knows (its
 //! actor bindings); this query names actors and the caller names people.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use automerge::{ChangeHash, PatchAction, Prop};
+use automerge::legacy::{Key, ObjectId, OpType};
 use serde::Serialize;
 
+use super::change_ops;
 use crate::Timestamp;
 use crate::document::Document;
 use crate::schema::vocabulary::DocKind;
@@ -38,41 +39,45 @@ fn collection(kind: DocKind) -> &'static str {
 
 /// Every change of `document` that touched the entity `key` (a household ID in the roster, a
 /// task ID in a round, …), oldest first (in causal order).
+///
+/// Each change is read by its own operations ([`super::change_ops`]): an operation on the
+/// collection at `key` creates or deletes the entity, one on the entity's object sets the field
+/// it names, and one on an object made inside the entity (its `notes` text, its `attempts` list
+/// and the attempts in it) touches the field that object lies under.
 pub fn history(document: &Document, key: &str) -> Vec<HistoryEntry> {
     let doc = document.automerge();
-    let collection = collection(document.kind());
+    let Some(collection) = change_ops::root_map(doc, collection(document.kind())) else {
+        return Vec::new();
+    };
+    // The objects of the entity, each with the field it lies under (`None`: the entity itself).
+    let mut inside: HashMap<ObjectId, Option<String>> = HashMap::new();
     let mut entries = Vec::new();
     for change in doc.get_changes(&[]) {
-        let deps: Vec<ChangeHash> = change.deps().to_vec();
         let mut fields = BTreeSet::new();
-        for patch in doc.diff(&deps, &[change.hash()]) {
-            let path: Vec<&Prop> = patch.path.iter().map(|(_, prop)| prop).collect();
-            match path.as_slice() {
-                // The entity itself was added or removed from its collection.
-                [Prop::Map(c)] if c == collection => match &patch.action {
-                    PatchAction::PutMap { key: k, .. } if k == key => {
-                        fields.insert("created".to_owned());
-                    }
-                    PatchAction::DeleteMap { key: k } if k == key => {
-                        fields.insert("deleted".to_owned());
-                    }
-                    _ => {}
-                },
-                // A field of the entity (`[tasks, T]` + key) or something inside one
-                // (`[tasks, T, attempts]`, `[households, H, notes]`).
-                [Prop::Map(c), Prop::Map(k), rest @ ..] if c == collection && k == key => {
-                    let field = match (rest.first(), &patch.action) {
-                        (Some(Prop::Map(f)), _) => Some(f.clone()),
-                        (Some(Prop::Seq(_)), _) => None,
-                        (None, PatchAction::PutMap { key: f, .. } | PatchAction::DeleteMap { key: f }) => {
-                            Some(f.clone())
-                        }
-                        (None, _) => None,
-                    };
-                    fields.extend(field);
+        for (id, op) in change_ops::operations(&change) {
+            let field = if op.obj == collection {
+                match &op.key {
+                    Key::Map(k) if k.as_str() == key => match op.action {
+                        OpType::Delete => Some("deleted".to_owned()),
+                        _ => Some("created".to_owned()),
+                    },
+                    _ => continue,
                 }
-                _ => {}
+            } else if let Some(under) = inside.get(&op.obj) {
+                let named = match &op.key {
+                    Key::Map(f) => Some(f.to_string()),
+                    Key::Seq(_) => None,
+                };
+                under.clone().or(named)
+            } else {
+                continue;
+            };
+            if matches!(op.action, OpType::Make(_)) {
+                // The entity itself, or an object inside it under `field`.
+                let under = if op.obj == collection { None } else { field.clone() };
+                inside.insert(ObjectId::Id(id), under);
             }
+            fields.extend(field);
         }
         // A change that adds the entity also sets all its fields: it is its creation.
         if fields.contains("created") {

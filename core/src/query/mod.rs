@@ -1,6 +1,7 @@
 //! Typed questions a volunteer or a coordinator asks of a compound. Everything is computed from
 //! the documents on demand; nothing here is stored, so it cannot disagree with the documents.
 
+mod change_ops;
 mod conflicts;
 mod counts;
 mod doors;

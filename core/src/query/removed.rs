@@ -10,8 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use automerge::legacy::{Key, ObjectId, OpId, OpType};
-use automerge::{ROOT, ReadDoc};
+use automerge::legacy::{Key, OpType};
 
 use crate::Compound;
 use crate::Timestamp;
@@ -71,14 +70,6 @@ impl HouseholdBook {
     }
 }
 
-/// The roster's households map, as the operations that write into it name it.
-fn households_map(doc: &automerge::Automerge) -> Option<ObjectId> {
-    match doc.get(ROOT, roster::HOUSEHOLDS).ok()?? {
-        (_, automerge::ObjId::Id(counter, actor, _)) => Some(ObjectId::Id(OpId(counter, actor))),
-        (_, automerge::ObjId::Root) => None,
-    }
-}
-
 /// The households of `wanted` that `roster` once held and holds no more, each as it stood just
 /// before its last removal, with that removal. IDs the roster never held are left out.
 pub fn removed_households(
@@ -96,12 +87,11 @@ pub fn removed_households(
     // The removing changes are found by their own operations (a delete of a key of the
     // households map), not by diffing the document at every change: a diff walks the whole
     // document, and a roster's history is long.
-    let Some(households) = households_map(doc) else { return found };
+    let Some(households) = super::change_ops::root_map(doc, roster::HOUSEHOLDS) else { return found };
     for change in doc.get_changes(&[]) {
-        let removed_here: Vec<HouseholdId> = change
-            .decode()
-            .operations
+        let removed_here: Vec<HouseholdId> = super::change_ops::operations(&change)
             .iter()
+            .map(|(_, op)| op)
             .filter(|op| matches!(op.action, OpType::Delete) && op.obj == households)
             .filter_map(|op| match &op.key {
                 Key::Map(key) => keys.get(key.as_str()).copied(),

@@ -156,7 +156,7 @@ impl AppError {
             ),
             AppError::Timeout(limit) => {
                 format!(
-                    "the request took longer than {} seconds; try again (a phone's sync sends less at a time)",
+                    "the relay did not finish this request within {} seconds (its body still arriving on a slow link, or the relay or its database busy or unreachable); try again: a phone's sync sends less at a time",
                     limit.as_secs()
                 )
             }

@@ -13,7 +13,7 @@ use doorstep_core::sync::document_copy::{
 };
 use doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER;
 use doorstep_core::sync::request_pieces::{DEFLATED, PIECES_PATH, PiecesHeld};
-use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange};
+use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange, WipeReport};
 use doorstep_core::sync::{answer_to, clock_header};
 use doorstep_core::{Role, Timestamp, limits};
 use serde::{Deserialize, Serialize};
@@ -587,6 +587,41 @@ impl RelayClient {
         let answer = serde_json::from_slice(&bytes).map_err(not_the_relay)?;
         Ok((answer, up, bytes.len()))
     }
+
+    /// Says, with the revoked token, how much of this phone's work the relay never got as the
+    /// phone wiped itself (`POST /v1/wiped`).
+    pub async fn report_wipe(&self, report: WipeReport) -> Result<(), TransportError> {
+        let body = serde_json::to_vec(&report).map_err(|e| TransportError::BadResponse(e.to_string()))?;
+        let mut request = self
+            .http
+            .post(format!("{}/v1/wiped", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        checked(request.send().await.map_err(network)?).await?;
+        Ok(())
+    }
+}
+
+/// Wipes this phone after the relay said its token was revoked, then tells the relay how much of
+/// its work went with the wipe (once, best effort: the wipe stands whatever the answer), and
+/// returns the error to give the caller.
+async fn wipe_revoked(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+) -> Result<TransportError, TransportError> {
+    let (compounds, unsent) = {
+        let mut replica = lock(replica);
+        let unsent = replica.work_the_relay_lacks()?;
+        (replica.wipe_after_token_revoked()?, unsent)
+    };
+    let report = WipeReport { unsent: u32::try_from(unsent).unwrap_or(u32::MAX) };
+    if let Err(e) = relay.report_wipe(report).await {
+        tracing::warn!(error = %e, unsent, "the relay was not told how much work went with the wipe");
+    }
+    Ok(TransportError::Removed { compounds })
 }
 
 /// A sync request's bytes as they go on the wire: compressed when the relay said it reads that
@@ -987,10 +1022,7 @@ pub async fn exchange_set_aside(
             replica.let_go_of_left_compounds(now)?;
             Ok(())
         }
-        Err(TransportError::Removed { .. }) => {
-            let compounds = lock(replica).wipe_after_token_revoked()?;
-            Err(TransportError::Removed { compounds })
-        }
+        Err(TransportError::Removed { .. }) => Err(wipe_revoked(replica, relay).await?),
         Err(e) => {
             tracing::warn!(error = %e, items = sent, "set-aside items not sent to the review inbox; kept for the next sync");
             report.failed.push(format!("review inbox: {e}"));
@@ -1223,10 +1255,7 @@ async fn sync_once(
     }
     let fetched = match fetch_copies(replica, relay).await {
         Ok(fetched) => fetched,
-        Err(TransportError::Removed { .. }) => {
-            let compounds = lock(replica).wipe_after_token_revoked()?;
-            return Err(TransportError::Removed { compounds });
-        }
+        Err(TransportError::Removed { .. }) => return Err(wipe_revoked(replica, relay).await?),
         Err(e) => return Err(e),
     };
     fetched.count_in(&mut report);
@@ -1274,7 +1303,7 @@ async fn sync_run(
             handle_answer(&mut run, &mut lock(replica), &answer, clock())?;
         }
         Ok(None) => {}
-        Err(e) => return Err(not_carried(replica, relay, &mut run, e, true)?),
+        Err(e) => return Err(not_carried(replica, relay, &mut run, e, true).await?),
     }
     loop {
         let Some(body) = run.next_request(&lock(replica)) else { break };
@@ -1285,7 +1314,7 @@ async fn sync_run(
             Ok(Some(answer)) => Ok(answer),
             Ok(None) => continue,
             Err(Unsent { error, in_pieces: true }) => {
-                return Err(not_carried(replica, relay, &mut run, error, true)?);
+                return Err(not_carried(replica, relay, &mut run, error, true).await?);
             }
             Err(Unsent { error, in_pieces: false }) => Err(error),
         };
@@ -1309,7 +1338,7 @@ async fn sync_run(
         }
         let answer = match answer {
             Ok(answer) => answer,
-            Err(e) => return Err(not_carried(replica, relay, &mut run, e, false)?),
+            Err(e) => return Err(not_carried(replica, relay, &mut run, e, false).await?),
         };
         handle_answer(&mut run, &mut lock(replica), &answer, clock())?;
     }
@@ -1512,7 +1541,7 @@ async fn send_in_pieces(
 /// relay gave up reading it, 408) makes the next ones carry less (unless it went in pieces, of
 /// which the relay kept what came) and a document whose reply was too long for it come as a
 /// copy.
-fn not_carried(
+async fn not_carried(
     replica: &Mutex<Replica>,
     relay: &RelayClient,
     run: &mut SyncRun,
@@ -1520,10 +1549,7 @@ fn not_carried(
     in_pieces: bool,
 ) -> Result<TransportError, TransportError> {
     match error {
-        TransportError::Removed { .. } => {
-            let compounds = lock(replica).wipe_after_token_revoked()?;
-            Ok(TransportError::Removed { compounds })
-        }
+        TransportError::Removed { .. } => wipe_revoked(replica, relay).await,
         e @ (TransportError::Network(_) | TransportError::Refused { status: 408, .. }) => {
             let mut held = lock(replica);
             if in_pieces {
@@ -1603,10 +1629,7 @@ pub async fn join_as(
 pub async fn sign_in(replica: &Mutex<Replica>, relay: &RelayClient) -> Result<Me, TransportError> {
     let me = match relay.me().await {
         // A revoked token: this device is not to hold the compound, whatever it holds now.
-        Err(TransportError::Removed { .. }) => {
-            let compounds = lock(replica).wipe_after_token_revoked()?;
-            return Err(TransportError::Removed { compounds });
-        }
+        Err(TransportError::Removed { .. }) => return Err(wipe_revoked(replica, relay).await?),
         other => other.map_err(|e| unknown(replica, e))?,
     };
     lock(replica).set_identity(me.person)?;

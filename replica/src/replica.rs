@@ -805,6 +805,23 @@ impl Replica {
         self.last_sync_news
     }
 
+    /// This device's work the relay does not hold: its unsynced changes and its set-aside items
+    /// the review inbox never received (not sent yet, or not taken). What a wipe destroys.
+    pub fn work_the_relay_lacks(&self) -> Result<usize, ReplicaError> {
+        let unreceived = self
+            .store
+            .quarantine()?
+            .iter()
+            .filter(|c| {
+                matches!(
+                    crate::review::ReviewState::from_str_lossy(&c.review_state),
+                    crate::review::ReviewState::NotSent | crate::review::ReviewState::NotAccepted
+                )
+            })
+            .count();
+        Ok(self.unsynced_changes() + unreceived)
+    }
+
     /// Wipes everything of every compound from this device after the relay said its token was
     /// revoked (a lost or stolen phone): documents, sync states, roles, set-aside changes, the
     /// sign-in and the device actor, with the file scrubbed so none of it is recoverable. This

@@ -117,6 +117,7 @@ mod tests {
             revoked: false,
             last_seen: last_seen.map(Timestamp::from_millis),
             clock_off_by_ms: off,
+            wiped: None,
         };
         assert_eq!(seen.noted(DeviceId(7)), None);
         assert_eq!(device(Some(50), Some(9)).with_noted(seen.noted(DeviceId(7))), device(Some(50), Some(9)));

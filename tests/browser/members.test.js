@@ -473,9 +473,20 @@ test("a district admin revokes a volunteer's lost phone alone, and their other p
     // A second phone for the same volunteer, from a token the district admin minted.
     const admin = await Session.signIn(relay, relay.adminToken);
     const minted = await admin.send('POST', `${world.cbase}/members/${kept.person}/tokens`, JSON.stringify({ device_name: '备用机' }), 'application/json');
+    await world.session.operate(world.compound, { op: 'add_building', estate: '', label: '9', lift: false });
+    await world.session.operate(world.compound, {
+      op: 'add_household',
+      draft: {
+        address: { estate: '', building: '9', unit: '1', floor: 3, flat: '301' },
+        head: '赵六', phone: '', people: 1, aged_60_plus: 1, children_under_6: 0,
+        needs: [], status: 'normal', lift: false, notes: '',
+      },
+    });
     const lost = new Phone(world.dir, 'spare');
     await lost.run('login', '--relay', relay.url, minted.token);
     await lost.sync();
+    // Work written on it offline that never reaches the relay: it goes with the wipe.
+    await lost.run('notes', '9-1-301', '备用机上写的，未同步');
 
     const p = (shown.ui = await dashboard(world, undefined, relay.adminToken)).page;
     await p.click(tid('nav-members'));
@@ -504,6 +515,9 @@ test("a district admin revokes a volunteer's lost phone alone, and their other p
       await head.page.waitForSelector('main[data-ready="members"]');
       assert.equal(await head.page.locator(`${devices} ${tid('device-revoke')}`).count(), 1);
       assert.equal(await head.page.locator(tid('device-revoke')).count(), 1, 'none on the coordinator\'s own phone');
+      // Beside the revoked phone: what went with its wipe, for the coordinator to ask about.
+      const wiped = (await head.page.textContent(`${devices} ${tid('member-wiped')}`)).trim();
+      assert.ok(wiped.includes('有 1 条工作尚未送达中继，已随之删除'), wiped);
     } finally {
       await head.close();
     }

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::harness::{Phone, Relay, sample};
 use crate::leaks::{Secrets, replica_bytes};
-use crate::raw_http::request;
+use crate::raw_http::{request, request_as};
 use crate::set_aside_inbox::dashboard_cookie;
 
 /// A resident's medicine request, taken down by the coordinator before the revoke.
@@ -80,9 +80,15 @@ fn a_revoked_membership_leaves_no_roster_name_phone_or_request_in_the_phone_s_fi
 #[test]
 fn a_lost_phone_whose_token_is_revoked_wipes_every_compound_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let Scene { relay, volunteer, person, .. } = volunteer_with_roster(dir.path());
+    let Scene { relay, compound, coordinator, volunteer, person } = volunteer_with_roster(dir.path());
     let secrets = Secrets::from_ledger(&[REQUEST_TEXT]);
     volunteer.ok(&["notes", "1-1-101", OWN_NOTE]);
+    // The phone is unencrypted (see `volunteer_with_roster`).
+    let token =
+        doorstep_replica::Replica::open(&volunteer.db).unwrap().remembered_relay().unwrap().unwrap().1;
+    // Before the revoke, the token is live: a phone does not say it wiped itself.
+    let live = request_as(&relay.url, "POST", "/v1/wiped", &token, Some(r#"{"unsent":3}"#));
+    assert_eq!(live.status, 409, "{}", live.body);
 
     relay.admin(&["revoke", "--person", &person]);
     let err = volunteer.run(&["sync"]).unwrap_err();
@@ -102,6 +108,37 @@ fn a_lost_phone_whose_token_is_revoked_wipes_every_compound_and_says_so() {
     assert!(err.contains("你已被移出 香樟苑"), "{err}");
     let err = volunteer.run(&["sync"]).unwrap_err();
     assert!(err.contains("removed from 香樟苑") && !err.contains("has not joined"), "{err}");
+    // The coordinator sees, beside the revoked phone, that one change went with the wipe: the
+    // note the volunteer wrote offline, which they may have to write again.
+    let cookie = dashboard_cookie(&relay, &coordinator);
+    let members = request(
+        &relay.url,
+        "GET",
+        &format!("/dashboard/api/compounds/{compound}/members"),
+        Some(&cookie),
+        None,
+    );
+    let members: serde_json::Value = serde_json::from_str(&members.body).unwrap();
+    let devices: Vec<&serde_json::Value> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["person"] == person.as_str())
+        .flat_map(|m| m["devices"].as_array().unwrap())
+        .collect();
+    assert_eq!(devices.len(), 1, "{members}");
+    assert_eq!(
+        (devices[0]["revoked"].clone(), devices[0]["wiped"]["unsent"].clone()),
+        (json!(true), json!(1)),
+        "{members}"
+    );
+    // Said once: the first word stands; an unknown token is not heard.
+    let again = request_as(&relay.url, "POST", "/v1/wiped", &token, Some(r#"{"unsent":0}"#));
+    assert_eq!(again.status, 204, "{}", again.body);
+    let unknown = request_as(&relay.url, "POST", "/v1/wiped", "no-such-token", Some(r#"{"unsent":0}"#));
+    assert_eq!(unknown.status, 401, "{}", unknown.body);
+    assert!(relay.log_text().contains("a revoked phone wiped itself with work the relay never got"));
+
     let status = volunteer.ok(&["status"]);
     assert_eq!(status["removed_from"], json!(["香樟苑"]), "{status}");
     assert!(status["compounds"].as_array().unwrap().is_empty(), "{status}");
@@ -126,7 +163,7 @@ struct Scene {
 }
 
 fn volunteer_with_roster(dir: &Path) -> Scene {
-    let relay = Relay::start(dir);
+    let relay = Relay::start_keeping_log(dir);
     let compound = relay.compound_from("香樟苑", &sample("xiangzhangyuan-roster.csv"));
     let coordinator = Phone::new(dir, "coordinator");
     coordinator.join(&relay, &relay.invite(&compound, "coordinator"));

@@ -32,6 +32,7 @@ pub mod request_pieces;
 mod set_aside;
 mod upload_budget;
 mod whole_document;
+mod wipe_report;
 mod wire;
 
 pub use client::{
@@ -48,6 +49,7 @@ pub use set_aside::{
     MAX_SET_ASIDE_AWAITING, MAX_SET_ASIDE_ITEMS, MAX_SET_ASIDE_OPERATION_BYTES, MAX_SET_ASIDE_TEXT_BYTES,
     SetAsideAnswer, SetAsideDecision, SetAsideExchange, SetAsideOutcome, SetAsideRefusal, SetAsideUpload,
 };
+pub use wipe_report::WipeReport;
 pub use wire::{
     AmbiguousDocumentList, DocMessage, DocumentGrant, Rejection, RejectionClass, SyncRequest, SyncResponse,
     WIRE_VERSION,

@@ -165,6 +165,11 @@ export const MESSAGES = {
   'members.devices': ['设备（最近同步）', 'Devices (last sync)'],
   'members.never_synced': ['从未同步', 'never synced'],
   'members.device_revoked': ['已停用', 'revoked'],
+  'members.wiped_with_unsent': [
+    '此手机已于 {time} 自行清除，有 {n} 条工作尚未送达中继，已随之删除：若手机仍在志愿者手中，请让他们重新记录',
+    'this phone wiped itself at {time} with {n} pieces of work the relay never got, which went with it: if the phone is still with the volunteer, ask them to record that work again',
+  ],
+  'members.wiped_clean': ['此手机已于 {time} 自行清除，没有未送达的工作', 'this phone wiped itself at {time}; no unsent work went with it'],
   'members.clock_ahead': [
     '手机时钟快了 {span}：请提醒此人校准手机的日期、时间和时区（手机记录的时间以其时钟为准）',
     "phone's clock {span} ahead: ask them to set the phone's date, time and time zone (what it records carries its clock's time)",

@@ -213,9 +213,20 @@ export function Members() {
     return [
       d.name, ' · ',
       d.revoked ? t('members.device_revoked') : d.last_seen ? fmtTime(d.last_seen) : t('members.never_synced'),
-      d.revoked ? null : clockOff(d),
+      d.revoked ? wipedNote(d) : clockOff(d),
       lost ? ' ' : null, lost,
     ];
+  }
+
+  /** What a revoked phone said as it wiped itself: how much of its work the relay never got
+   * (then gone with the wipe), so a coordinator who revoked a phone still in a volunteer's hands
+   * knows what to ask them to record again. */
+  function wipedNote(d) {
+    if (!d.wiped) return null;
+    const time = fmtTime(d.wiped.at);
+    return d.wiped.unsent > 0
+      ? h('p', { class: 'warn', role: 'note', testid: 'member-wiped' }, t('members.wiped_with_unsent', { time, n: d.wiped.unsent }))
+      : h('p', { class: 'hint', testid: 'member-wiped' }, t('members.wiped_clean', { time }));
   }
 
   function confirmDevice(m, d, li) {

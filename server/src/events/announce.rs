@@ -14,7 +14,7 @@ use crate::storage::{
     ActorBinding, Catchup, Committed, CompoundRecord, DeviceId, DocCommit, DocumentRecord, HeldRequest,
     Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside, PieceKept,
     Redemption, SecretHash, SetAsideDecided, SetAsideRecord, ShareRefused, Storage, StoreFuture,
-    StoredDocument, SyncStateWrite, TokenStatus,
+    StoredDocument, SyncStateWrite, TokenStatus, WipeHeard, Wiped,
 };
 
 impl Events {
@@ -84,6 +84,10 @@ impl Storage for Announcing {
 
     fn revoke_device(&self, person: PersonId, device: DeviceId, at: Timestamp) -> StoreFuture<'_, bool> {
         self.inner.revoke_device(person, device, at)
+    }
+
+    fn record_wipe(&self, token_hash: SecretHash, wiped: Wiped) -> StoreFuture<'_, WipeHeard> {
+        self.inner.record_wipe(token_hash, wiped)
     }
 
     fn held_request(&self, device: DeviceId) -> StoreFuture<'_, Option<HeldRequest>> {

@@ -1,6 +1,7 @@
 //! `Authorization: Bearer <token>` on every API request, and the token's rate limit.
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -8,6 +9,24 @@ use crate::error::AppError;
 use crate::secret;
 use crate::state::AppState;
 use crate::storage::{Session, TokenStatus};
+
+/// The device token a request carries as `Authorization: Bearer <token>`.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AppError> {
+    let header = headers.get(AUTHORIZATION).ok_or_else(|| {
+        AppError::Unauthorized("no Authorization header; send `Authorization: Bearer <device token>`".into())
+    })?;
+    let value = header
+        .to_str()
+        .map_err(|_| AppError::Unauthorized("the Authorization header is not readable text".into()))?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            AppError::Unauthorized("the Authorization header must be `Bearer <device token>`".into())
+        })
+}
 
 /// The device behind the request's token, checked against storage and the rate limit.
 #[derive(Debug, Clone, Copy)]
@@ -17,22 +36,7 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            AppError::Unauthorized(
-                "no Authorization header; send `Authorization: Bearer <device token>`".into(),
-            )
-        })?;
-        let value = header
-            .to_str()
-            .map_err(|_| AppError::Unauthorized("the Authorization header is not readable text".into()))?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                AppError::Unauthorized("the Authorization header must be `Bearer <device token>`".into())
-            })?;
+        let token = bearer_token(&parts.headers)?;
         let hash = secret::hash_token(token);
         match state.relay.storage().authenticate(hash).await? {
             TokenStatus::Valid(session) => {

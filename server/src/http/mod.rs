@@ -33,6 +33,7 @@ mod off_the_workers;
 mod set_aside;
 mod sync;
 mod sync_pieces;
+mod wiped;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -63,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/sync/pieces", get(sync_pieces::held).post(sync_pieces::send))
         .route("/v1/documents/{id}/copy", get(document_copy::copy))
         .route("/v1/set-aside", post(set_aside::exchange))
+        .route("/v1/wiped", post(wiped::wiped))
         .route("/v1/join", post(join::join).layer(DefaultBodyLimit::max(SIGN_IN_BODY_BYTES)))
         .route("/v1/me", get(admin::me))
         .route("/v1/compounds", get(admin::compounds).post(admin::create_compound))

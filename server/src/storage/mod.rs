@@ -160,6 +160,31 @@ pub struct MemberDevice {
     /// positive: ahead), if one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_off_by_ms: Option<i64>,
+    /// What the phone said as it wiped itself after its token was revoked, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wiped: Option<Wiped>,
+}
+
+/// What a revoked phone said as it wiped itself (`POST /v1/wiped`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Wiped {
+    /// When the relay heard it (Unix milliseconds).
+    pub at: Timestamp,
+    /// Its changes and set-aside items the relay never got: they went with the wipe.
+    pub unsent: u32,
+}
+
+/// What became of a revoked phone's word that it wiped itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WipeHeard {
+    /// Recorded on the device, whose person this is.
+    Recorded { person: PersonId, device: DeviceId },
+    /// The device had said so already; the first word stands.
+    AlreadyHeard,
+    /// The token is live: a phone with a live token does not wipe itself.
+    NotRevoked,
+    /// No token has this hash.
+    Unknown,
 }
 
 impl MemberDevice {
@@ -542,6 +567,9 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Revokes one of a person's tokens (one lost phone of two) and lets go of the request in
     /// pieces it held; whether it was live and theirs.
     fn revoke_device(&self, person: PersonId, device: DeviceId, at: Timestamp) -> StoreFuture<'_, bool>;
+    /// Records what the revoked device whose token hashes to `token_hash` said as it wiped
+    /// itself, the first time it says so.
+    fn record_wipe(&self, token_hash: SecretHash, wiped: Wiped) -> StoreFuture<'_, WipeHeard>;
 
     /// A person's live memberships.
     fn memberships(&self, person: PersonId) -> StoreFuture<'_, Vec<Membership>>;

@@ -275,6 +275,29 @@ pub async fn member_devices_name_every_device_and_its_last_sync(s: Arc<dyn Stora
     assert_eq!(joined, vec![(admin, T0), (v, later(5))]);
 }
 
+/// A revoked phone's word that it wiped itself is kept once, on that device, and shown with it.
+pub async fn a_revoked_phone_says_once_what_went_with_its_wipe(s: Arc<dyn Storage>) {
+    let admin = person(s.as_ref(), 1, false).await;
+    let (compound, _) = compound_with_roster(s.as_ref(), 1, admin).await;
+    let v = person(s.as_ref(), 2, false).await;
+    s.set_membership(v, compound, Role::Volunteer, later(1)).await.unwrap();
+    let lost = s.create_device(v, "lost phone".into(), SecretHash([3; 32]), later(2)).await.unwrap();
+    s.create_device(v, "other phone".into(), SecretHash([4; 32]), later(2)).await.unwrap();
+    let wiped = |at, unsent| Wiped { at: later(at), unsent };
+
+    assert_eq!(s.record_wipe(SecretHash([9; 32]), wiped(3, 1)).await.unwrap(), WipeHeard::Unknown);
+    assert_eq!(s.record_wipe(SecretHash([3; 32]), wiped(3, 1)).await.unwrap(), WipeHeard::NotRevoked);
+    assert!(s.revoke_device(v, lost, later(4)).await.unwrap());
+    assert_eq!(
+        s.record_wipe(SecretHash([3; 32]), wiped(5, 7)).await.unwrap(),
+        WipeHeard::Recorded { person: v, device: lost }
+    );
+    assert_eq!(s.record_wipe(SecretHash([3; 32]), wiped(6, 0)).await.unwrap(), WipeHeard::AlreadyHeard);
+    let devices = s.member_devices(compound).await.unwrap();
+    let said: Vec<(&str, Option<Wiped>)> = devices.iter().map(|d| (d.name.as_str(), d.wiped)).collect();
+    assert_eq!(said, vec![("lost phone", Some(wiped(5, 7))), ("other phone", None)], "the first word stands");
+}
+
 pub async fn share_refusals_count_per_person_and_compound_and_keep_the_last(s: Arc<dyn Storage>) {
     let admin = person(s.as_ref(), 1, false).await;
     let (compound, roster) = compound_with_roster(s.as_ref(), 1, admin).await;
@@ -694,6 +717,7 @@ macro_rules! storage_suite {
             use super::*;
             storage_suite!(@tests $make; tokens_authenticate_until_revoked, invites_are_single_use_and_expire, the_first_district_admin_is_made_once,
                 memberships_revoke_and_return, member_devices_name_every_device_and_its_last_sync,
+                a_revoked_phone_says_once_what_went_with_its_wipe,
                 share_refusals_count_per_person_and_compound_and_keep_the_last, actors_bind_once, chunks_append_catch_up_and_compact,
                 commits_are_all_or_nothing, new_documents_and_round_status,
                 an_older_compaction_never_replaces_a_newer_one,

@@ -49,7 +49,7 @@ use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
     HeldRequest, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside,
     PieceKept, Redemption, RemoteChange, SecretHash, SetAsideDecided, SetAsideRecord, ShareRefused, Storage,
-    StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
+    StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus, WipeHeard, Wiped,
 };
 use crate::devices_seen::Seen;
 
@@ -327,6 +327,10 @@ impl Storage for PostgresStorage {
 
     fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>> {
         on_connection!(self, |db| people::members(&db, compound).await)
+    }
+
+    fn record_wipe(&self, token_hash: SecretHash, wiped: Wiped) -> StoreFuture<'_, WipeHeard> {
+        in_transaction!(self, |tx| people::record_wipe(&tx, token_hash, wiped).await?)
     }
 
     fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>> {

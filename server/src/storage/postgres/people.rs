@@ -9,7 +9,7 @@ use crate::devices_seen::Seen;
 use crate::storage::sqlite::people::{JoinedBefore, require_maker_may_invite};
 use crate::storage::{
     ActorBinding, DeviceId, InviteProblem, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson,
-    Redemption, SecretHash, Session, StorageError, TokenStatus,
+    Redemption, SecretHash, Session, StorageError, TokenStatus, WipeHeard, Wiped,
 };
 
 pub(super) async fn create_person(
@@ -121,6 +121,37 @@ pub(super) async fn revoke_device(
     Ok(n == 1)
 }
 
+pub(super) async fn record_wipe(
+    db: &impl GenericClient,
+    token_hash: SecretHash,
+    wiped: Wiped,
+) -> Result<WipeHeard, StorageError> {
+    let row = query_opt(
+        db,
+        "SELECT id, person, revoked_at, wiped_at FROM devices WHERE token_hash = $1 FOR UPDATE",
+        &[&token_hash.0.as_slice()],
+    )
+    .await?;
+    let Some(row) = row else { return Ok(WipeHeard::Unknown) };
+    let device: i64 = row.try_get(0)?;
+    Ok(match (row.try_get::<_, Option<i64>>(2)?, row.try_get::<_, Option<i64>>(3)?) {
+        (None, _) => WipeHeard::NotRevoked,
+        (Some(_), Some(_)) => WipeHeard::AlreadyHeard,
+        (Some(_), None) => {
+            execute(
+                db,
+                "UPDATE devices SET wiped_at = $2, wiped_unsent = $3 WHERE id = $1 AND wiped_at IS NULL",
+                &[&device, &wiped.at.as_millis(), &i64::from(wiped.unsent)],
+            )
+            .await?;
+            WipeHeard::Recorded {
+                person: parsed(&row.try_get::<_, String>(1)?, "person id")?,
+                device: DeviceId(device),
+            }
+        }
+    })
+}
+
 pub(super) async fn memberships(
     db: &impl GenericClient,
     person: PersonId,
@@ -213,7 +244,7 @@ pub(super) async fn member_devices(
         db,
         "SELECT d.person, d.name, d.created_at, d.revoked_at IS NOT NULL,
                 GREATEST((SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id), v.last_at),
-                v.clock_off_by_ms, d.id
+                v.clock_off_by_ms, d.id, d.wiped_at, d.wiped_unsent
          FROM devices d JOIN memberships m ON m.person = d.person
          LEFT JOIN devices_seen v ON v.device = d.id
          WHERE m.compound = $1 ORDER BY d.created_at, d.id",
@@ -230,6 +261,13 @@ pub(super) async fn member_devices(
                 revoked: row.try_get(3)?,
                 last_seen: row.try_get::<_, Option<i64>>(4)?.map(Timestamp::from_millis),
                 clock_off_by_ms: row.try_get(5)?,
+                wiped: row.try_get::<_, Option<i64>>(7)?.map(|at| {
+                    let unsent = row.try_get::<_, Option<i64>>(8).ok().flatten().unwrap_or_default();
+                    Wiped {
+                        at: Timestamp::from_millis(at),
+                        unsent: u32::try_from(unsent).unwrap_or(u32::MAX),
+                    }
+                }),
             })
         })
         .collect()

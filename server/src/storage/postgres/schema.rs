@@ -13,7 +13,7 @@ use super::{execute, query_opt};
 use crate::storage::StorageError;
 
 /// The schema version this relay writes.
-pub const VERSION: i64 = 12;
+pub const VERSION: i64 = 13;
 
 /// The current schema, for a new database.
 pub const SQL: &str = include_str!("schema.sql");
@@ -32,6 +32,7 @@ pub const MIGRATIONS: [&str; VERSION as usize] = [
     include_str!("migrations/010_join_retries.sql"),
     include_str!("migrations/011_invite_devices.sql"),
     include_str!("migrations/012_set_aside_by_change.sql"),
+    include_str!("migrations/013_wipe_reports.sql"),
 ];
 
 /// The advisory lock key migrations hold ("doorstep" in ASCII, as a number).

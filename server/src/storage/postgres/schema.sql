@@ -32,7 +32,9 @@ CREATE TABLE devices (
     name TEXT NOT NULL,
     token_hash BYTEA NOT NULL UNIQUE,
     created_at BIGINT NOT NULL,
-    revoked_at BIGINT
+    revoked_at BIGINT,
+    wiped_at BIGINT,
+    wiped_unsent BIGINT
 );
 
 CREATE INDEX devices_by_person ON devices(person);

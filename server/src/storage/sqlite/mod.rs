@@ -40,7 +40,7 @@ use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
     HeldRequest, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside,
     PieceKept, Redemption, SecretHash, SetAsideDecided, SetAsideRecord, ShareRefused, Storage, StorageError,
-    StoreFuture, StoredDocument, SyncStateWrite, TokenStatus,
+    StoreFuture, StoredDocument, SyncStateWrite, TokenStatus, WipeHeard, Wiped,
 };
 use crate::devices_seen::Seen;
 
@@ -313,6 +313,10 @@ impl Storage for SqliteStorage {
 
     fn members(&self, compound: CompoundId) -> StoreFuture<'_, Vec<Member>> {
         self.read(move |conn| people::members(conn, compound))
+    }
+
+    fn record_wipe(&self, token_hash: SecretHash, wiped: Wiped) -> StoreFuture<'_, WipeHeard> {
+        self.transact(move |tx| people::record_wipe(tx, token_hash, wiped))
     }
 
     fn member_devices(&self, compound: CompoundId) -> StoreFuture<'_, Vec<MemberDevice>> {

@@ -8,7 +8,7 @@ use super::parsed;
 use crate::devices_seen::Seen;
 use crate::storage::{
     ActorBinding, DeviceId, InviteProblem, JOIN_RETRY_MS, Joined, Member, MemberDevice, Membership,
-    NewInvite, NewPerson, Redemption, SecretHash, Session, StorageError, TokenStatus,
+    NewInvite, NewPerson, Redemption, SecretHash, Session, StorageError, TokenStatus, WipeHeard, Wiped,
 };
 
 pub(super) fn create_person(
@@ -103,6 +103,29 @@ pub(super) fn revoke_device(
     )? == 1)
 }
 
+pub(super) fn record_wipe(
+    conn: &Connection,
+    token_hash: SecretHash,
+    wiped: Wiped,
+) -> Result<WipeHeard, StorageError> {
+    let row: Option<(i64, String, Option<i64>, Option<i64>)> = conn
+        .prepare_cached("SELECT id, person, revoked_at, wiped_at FROM devices WHERE token_hash = ?1")?
+        .query_row([token_hash.0], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+        .optional()?;
+    Ok(match row {
+        None => WipeHeard::Unknown,
+        Some((_, _, None, _)) => WipeHeard::NotRevoked,
+        Some((_, _, Some(_), Some(_))) => WipeHeard::AlreadyHeard,
+        Some((device, person, Some(_), None)) => {
+            conn.execute(
+                "UPDATE devices SET wiped_at = ?2, wiped_unsent = ?3 WHERE id = ?1 AND wiped_at IS NULL",
+                params![device, wiped.at.as_millis(), wiped.unsent],
+            )?;
+            WipeHeard::Recorded { person: parsed(&person, "person id")?, device: DeviceId(device) }
+        }
+    })
+}
+
 pub(super) fn memberships(conn: &Connection, person: PersonId) -> Result<Vec<Membership>, StorageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT compound, role FROM memberships WHERE person = ?1 AND revoked_at IS NULL ORDER BY compound",
@@ -159,7 +182,7 @@ pub(super) fn record_devices_seen(conn: &Connection, seen: &[(DeviceId, Seen)]) 
 }
 
 /// A member device's row: person, name, created, revoked, last seen, clock off by, device.
-type DeviceRow = (String, String, i64, bool, Option<i64>, Option<i64>, i64);
+type DeviceRow = (String, String, i64, bool, Option<i64>, Option<i64>, i64, Option<i64>, Option<u32>);
 
 pub(super) fn member_devices(
     conn: &Connection,
@@ -169,18 +192,28 @@ pub(super) fn member_devices(
         "SELECT d.person, d.name, d.created_at, d.revoked_at IS NOT NULL,
                 NULLIF(MAX(COALESCE((SELECT MAX(s.updated_at) FROM sync_states s WHERE s.device = d.id), 0),
                            COALESCE(v.last_at, 0)), 0),
-                v.clock_off_by_ms, d.id
+                v.clock_off_by_ms, d.id, d.wiped_at, d.wiped_unsent
          FROM devices d JOIN memberships m ON m.person = d.person
          LEFT JOIN devices_seen v ON v.device = d.id
          WHERE m.compound = ?1 ORDER BY d.created_at, d.id",
     )?;
     let rows: Vec<DeviceRow> = stmt
         .query_map([compound.to_string()], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+                row.get(7)?,
+                row.get(8)?,
+            ))
         })?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
-        .map(|(person, name, created_at, revoked, last_seen, clock_off_by_ms, device)| {
+        .map(|(person, name, created_at, revoked, last_seen, clock_off_by_ms, device, wiped_at, unsent)| {
             Ok(MemberDevice {
                 device: DeviceId(device),
                 person: parsed(&person, "person id")?,
@@ -189,6 +222,8 @@ pub(super) fn member_devices(
                 revoked,
                 last_seen: last_seen.map(Timestamp::from_millis),
                 clock_off_by_ms,
+                wiped: wiped_at
+                    .map(|at| Wiped { at: Timestamp::from_millis(at), unsent: unsent.unwrap_or_default() }),
             })
         })
         .collect()

@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use crate::storage::StorageError;
 
 /// The schema version this relay writes.
-pub const VERSION: i64 = 11;
+pub const VERSION: i64 = 12;
 
 /// The current schema, for a new database.
 pub const SQL: &str = include_str!("schema.sql");
@@ -28,6 +28,7 @@ const MIGRATIONS: [&str; VERSION as usize] = [
     include_str!("migrations/009_join_retries.sql"),
     include_str!("migrations/010_invite_devices.sql"),
     include_str!("migrations/011_set_aside_by_change.sql"),
+    include_str!("migrations/012_wipe_reports.sql"),
 ];
 
 /// Brings the database to [`VERSION`]: creates it if empty, upgrades it if older.

@@ -31,7 +31,9 @@ CREATE TABLE devices (
     name TEXT NOT NULL,
     token_hash BLOB NOT NULL UNIQUE,
     created_at INTEGER NOT NULL,
-    revoked_at INTEGER
+    revoked_at INTEGER,
+    wiped_at INTEGER,
+    wiped_unsent INTEGER
 ) STRICT;
 
 CREATE INDEX devices_by_person ON devices(person);

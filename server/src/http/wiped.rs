@@ -1,0 +1,47 @@
+//! `POST /v1/wiped`: the one request a revoked token is still heard on. A phone answered 401
+//! `token_revoked` wipes itself, then says how much of its work the relay never got
+//! ([`doorstep_core::sync::WipeReport`]); the members page shows it beside the revoked phone. The
+//! first word of each device stands; a live token is refused (409), an unknown one 401.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use doorstep_core::sync::WipeReport;
+
+use super::auth::bearer_token;
+use super::json::JsonBody;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::storage::{WipeHeard, Wiped};
+use crate::{clock, secret};
+
+/// Records what a revoked phone said as it wiped itself.
+pub async fn wiped(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(report): JsonBody<WipeReport>,
+) -> Result<StatusCode, AppError> {
+    let hash = secret::hash_token(bearer_token(&headers)?);
+    let wiped = Wiped { at: clock::now(), unsent: report.unsent };
+    match state.relay.storage().record_wipe(hash, wiped).await? {
+        WipeHeard::Recorded { person, device } => {
+            if report.unsent > 0 {
+                tracing::warn!(
+                    %person,
+                    device = device.0,
+                    unsent = report.unsent,
+                    "a revoked phone wiped itself with work the relay never got"
+                );
+            } else {
+                tracing::info!(%person, device = device.0, "a revoked phone wiped itself");
+            }
+            Ok(StatusCode::NO_CONTENT)
+        }
+        WipeHeard::AlreadyHeard => Ok(StatusCode::NO_CONTENT),
+        WipeHeard::NotRevoked => Err(AppError::Conflict(
+            "this device's token is live: a phone wipes itself only after its token was revoked".into(),
+        )),
+        WipeHeard::Unknown => Err(AppError::Unauthorized(
+            "this token is not known to the relay; join again with an invite code".into(),
+        )),
+    }
+}

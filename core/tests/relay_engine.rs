@@ -340,6 +340,56 @@ fn another_persons_change_a_restored_relay_lacks_waits_for_its_author() {
     assert_eq!(texts(&doc), ["他们的", "我的一", "我的二"]);
 }
 
+/// A relay restored from a backup older than a volunteer's first change has never seen their
+/// actor. Another phone that had their work before the restore and offers it first, saying the
+/// actor it writes under, is not bound to it: the work waits for the phone that wrote it, which
+/// is bound to it when it sends it. A phone that says nothing (older than the header) is bound to
+/// every unseen actor, as before.
+#[test]
+fn an_unseen_actor_is_bound_only_to_the_phone_that_says_it_writes_under_it() {
+    let fx = Fixture::default();
+    let (me, them) = (fx.people.volunteer, fx.people.volunteer2);
+    let restored = fx.compound.clone();
+    let roster = restored.single(DocKind::Roster).unwrap().id();
+    let header = *restored.document(roster).unwrap().header();
+    let relay_doc = restored.document(roster).unwrap().automerge().clone();
+    // Neither actor is bound: both phones' first changes came after the backup.
+    let owners: HashMap<String, doorstep_core::id::PersonId> = HashMap::new();
+    let mut env = TestEnv::seeded(1);
+    env.set_now(Timestamp::from_millis(fx.env.now().as_millis() + 60_000));
+    let household = fx.household("2-1-101");
+    let mut theirs = fork(&restored, device(8));
+    theirs.apply(&mut env.env(), &them, &Operation::EditNotes { household, notes: "他们的".into() }).unwrap();
+    let mut mine = fork(&restored, device(7));
+    let their_doc = theirs.document(roster).unwrap().automerge().clone();
+    mine.document_mut(roster).unwrap().automerge_mut().merge(&mut their_doc.clone()).unwrap();
+    let my_doc = mine.document(roster).unwrap().automerge().clone();
+    let hex = |n: u8| Some(device(n).to_hex_string());
+
+    // I offer their change first, saying I write under my own actor: it waits, nothing bound.
+    let mut doc = relay_doc.clone();
+    let sent = read(roster, &message_with_changes(&my_doc, &doc)).written_by(hex(7));
+    let turned = engine::apply(&mut doc, &header, &me, sent, &owners, PeerState::new(), now(&fx), &Unlimited)
+        .expect_err("nothing of mine to take");
+    assert_eq!(turned.rejection.rule, rejection::HELD_FOR_ITS_AUTHOR, "{:?}", turned.rejection);
+    assert!(turned.rejection.reason.contains(&device(8).to_hex_string()), "{:?}", turned.rejection);
+
+    // Their phone sends it, saying it writes under that actor: taken, and bound to them.
+    let sent = read(roster, &message_with_changes(&their_doc, &doc)).written_by(hex(8));
+    let accepted =
+        engine::apply(&mut doc, &header, &them, sent, &owners, PeerState::new(), now(&fx), &Unlimited)
+            .expect("their change is taken from them");
+    assert_eq!(accepted.bindings, vec![device(8).to_hex_string()]);
+
+    // Unsaid, as an older phone sends: the unseen actor is bound to whoever sends it.
+    let mut doc = relay_doc;
+    let sent = read(roster, &message_with_changes(&my_doc, &doc));
+    let accepted =
+        engine::apply(&mut doc, &header, &me, sent, &owners, PeerState::new(), now(&fx), &Unlimited)
+            .expect("taken as before the header");
+    assert_eq!(accepted.bindings, vec![device(8).to_hex_string()]);
+}
+
 /// A phone writes under its own actor (a new one on a shared phone's sign-in, or when its file
 /// is an older copy): a message bringing changes under more actors the relay has never seen is
 /// refused whole (4,200 made-up ones gave a document more heads than a sync may carry).

@@ -382,6 +382,10 @@ fn refusal_words(code: &str, reason: &str) -> String {
             "这项修改基于另一位成员手机上的记录，要等那部手机同步后才能上传",
             "it builds on another member's work that only their phone can send; it goes up once their phone has synced",
         ),
+        (None, relay::NOT_HELD) => (
+            "中继没有这份文件（可能从较早的备份恢复）；本机保留它和这些修改，等协调员的手机把它带回中继后再上传",
+            "the relay does not hold this document (restored from an older backup?); this phone keeps it and these changes until a coordinator's phone brings it back",
+        ),
         (None, relay::UNAVAILABLE | relay::OVER_BUDGET) => {
             ("中继暂时忙不过来", "the relay could not take it just now")
         }
@@ -680,6 +684,16 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
         s.push_str(&format!(
             "\n{} recorded by this phone's wrong clock carried out again at the relay's time and synced / {n} 项按错误手机时间记录的修改已按中继时间重新执行并同步",
             plural(n, "change", "changes")
+        ));
+    }
+    if !report.renegotiated.is_empty() {
+        let mut documents = report.renegotiated.clone();
+        documents.sort();
+        documents.dedup();
+        let n = documents.len();
+        s.push_str(&format!(
+            "\nthe relay had lost part of the history of {} (restored from a backup?): this phone offered it again / 中继丢失了 {n} 份文件的部分历史（可能从备份恢复），本机已重新提交",
+            plural(n, "document", "documents")
         ));
     }
     if report.recovered > 0 {

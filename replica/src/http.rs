@@ -14,7 +14,7 @@ use doorstep_core::sync::document_copy::{
 use doorstep_core::sync::reply_budget::REPLY_BUDGET_HEADER;
 use doorstep_core::sync::request_pieces::{DEFLATED, PIECES_PATH, PiecesHeld};
 use doorstep_core::sync::{SetAsideAnswer, SetAsideExchange, WipeReport};
-use doorstep_core::sync::{answer_to, clock_header};
+use doorstep_core::sync::{answer_to, clock_header, writer_header};
 use doorstep_core::{Role, Timestamp, limits};
 use serde::{Deserialize, Serialize};
 
@@ -357,7 +357,8 @@ impl RelayClient {
             None => (&body.plain, false),
         };
         let sent = bytes.len();
-        let (reply_budget, phone_clock) = (body.reply_budget, body.phone_clock);
+        let (reply_budget, phone_clock, writer) =
+            (body.reply_budget, body.phone_clock, body.writer.as_deref());
         // One copy of the body per attempt: reqwest takes it by value.
         // A sync request may be sent twice: the relay takes a change it already holds as a no-op.
         let mut started = std::time::Instant::now();
@@ -365,7 +366,7 @@ impl RelayClient {
         let response = once_more_if_closed(|| {
             started = std::time::Instant::now();
             request_id = answer_to::request_id(rand::random());
-            self.post_sync(bytes.clone(), deflated, reply_budget, phone_clock, request_id.clone())
+            self.post_sync(bytes.clone(), deflated, reply_budget, (phone_clock, writer), request_id.clone())
         })
         .await
         .map_err(network)?;
@@ -429,13 +430,14 @@ impl RelayClient {
     }
 
     /// `POST /v1/sync/pieces`: `request`'s bytes from byte `from` on, saying the phone's clock
-    /// reads `phone_clock` (when given). The relay keeps what arrives even when the link drops
+    /// reads `phone_clock` and it writes under `writer` (when given). The relay keeps what arrives even when the link drops
     /// the rest.
     pub async fn send_pieces(
         &self,
         request: &RequestInPieces,
         from: usize,
         phone_clock: Option<Timestamp>,
+        writer: Option<&str>,
     ) -> Result<PiecesSent, TransportError> {
         let piece = request.bytes.get(from..).unwrap_or_default().to_vec();
         let sent = piece.len();
@@ -450,6 +452,9 @@ impl RelayClient {
         }
         if let Some(date) = phone_clock.and_then(clock_header::written) {
             call = call.header(reqwest::header::DATE, date);
+        }
+        if let Some(writer) = writer {
+            call = call.header(writer_header::WRITER_HEADER, writer);
         }
         if let Some(token) = &self.token {
             call = call.bearer_auth(token);
@@ -542,7 +547,7 @@ impl RelayClient {
         body: Vec<u8>,
         deflated: bool,
         reply_budget: Option<usize>,
-        phone_clock: Option<Timestamp>,
+        (phone_clock, writer): (Option<Timestamp>, Option<&str>),
         request_id: String,
     ) -> Result<reqwest::Response, reqwest::Error> {
         let mut request = self
@@ -560,6 +565,9 @@ impl RelayClient {
         }
         if let Some(date) = phone_clock.and_then(clock_header::written) {
             request = request.header(reqwest::header::DATE, date);
+        }
+        if let Some(writer) = writer {
+            request = request.header(writer_header::WRITER_HEADER, writer);
         }
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -634,13 +642,16 @@ pub struct SyncBody {
     reply_budget: Option<usize>,
     /// What the phone's clock read when the request was made, said in its `Date` header.
     phone_clock: Option<Timestamp>,
+    /// The actor the phone writes under, said in its `x-doorstep-writer` header (core
+    /// `sync/writer_header.rs`).
+    writer: Option<String>,
 }
 
 impl SyncBody {
     /// `plain`, compressed if `deflate` and that makes it smaller.
     pub fn new(plain: Vec<u8>, deflate: bool) -> Self {
         let deflated = if deflate { body_deflate::compress(&plain, Effort::Smallest) } else { None };
-        Self { plain, deflated, reply_budget: None, phone_clock: None }
+        Self { plain, deflated, reply_budget: None, phone_clock: None, writer: None }
     }
 
     /// The same request, asking for replies of at most `budget` bytes each (`None`: no bound).
@@ -652,6 +663,13 @@ impl SyncBody {
     /// relay shows the coordinators beside the device when it is wrong.
     pub fn with_phone_clock(self, now: Timestamp) -> Self {
         Self { phone_clock: Some(now), ..self }
+    }
+
+    /// The same request saying the phone writes under `actor`: the one actor the relay has not
+    /// seen that it binds to this phone's person (a relay restored from an older backup must not
+    /// bind another phone's new actor to whoever offers its work first).
+    pub fn with_writer(self, actor: &automerge::ActorId) -> Self {
+        Self { writer: writer_header::written(actor), ..self }
     }
 
     /// Its bytes as they go on the wire.
@@ -1309,7 +1327,11 @@ async fn sync_run(
         let Some(body) = run.next_request(&lock(replica)) else { break };
         let reply_budget = run.reply_budget();
         let deflate = lock(replica).sends_compressed_requests();
-        let body = SyncBody::new(body, deflate).with_reply_budget(reply_budget).with_phone_clock(clock());
+        let writer = lock(replica).device_actor().clone();
+        let body = SyncBody::new(body, deflate)
+            .with_reply_budget(reply_budget)
+            .with_phone_clock(clock())
+            .with_writer(&writer);
         let mut answer = match send_request(replica, relay, &mut run, &body).await {
             Ok(Some(answer)) => Ok(answer),
             Ok(None) => continue,
@@ -1331,8 +1353,10 @@ async fn sync_run(
             let plain = run.plain_again(&mut lock(replica))?;
             if let Some(plain) = plain {
                 let deflate = lock(replica).sends_compressed_requests();
-                let plain =
-                    SyncBody::new(plain, deflate).with_reply_budget(reply_budget).with_phone_clock(clock());
+                let plain = SyncBody::new(plain, deflate)
+                    .with_reply_budget(reply_budget)
+                    .with_phone_clock(clock())
+                    .with_writer(&writer);
                 answer = relay.exchange(&plain).await;
             }
         }
@@ -1376,7 +1400,7 @@ pub async fn send_request(
         );
         let unsent = |error| Unsent { error, in_pieces: true };
         lock(replica).keep_request_in_pieces(request.clone()).map_err(|e| unsent(e.into()))?;
-        match send_in_pieces(relay, &request, Some(0), body.phone_clock).await {
+        match send_in_pieces(relay, &request, Some(0), body.phone_clock, body.writer.as_deref()).await {
             Ok(InPieces::Answered(answer)) => {
                 lock(replica).forget_request_in_pieces().map_err(|e| unsent(e.into()))?;
                 return Ok(Some(answer));
@@ -1410,7 +1434,8 @@ pub async fn finish_earlier_request(
     now: Timestamp,
 ) -> Result<Option<Exchanged>, TransportError> {
     let Some(request) = lock(replica).request_in_pieces().cloned() else { return Ok(None) };
-    match send_in_pieces(relay, &request, None, Some(now)).await? {
+    let writer = writer_header::written(lock(replica).device_actor());
+    match send_in_pieces(relay, &request, None, Some(now), writer.as_deref()).await? {
         InPieces::Answered(answer) => {
             lock(replica).forget_request_in_pieces()?;
             run.sends_earlier_request(&request);
@@ -1468,13 +1493,14 @@ enum InPieces {
 }
 
 /// Sends `request` in pieces from byte `from` (when known; else it asks the relay how much it
-/// holds), saying the phone's clock reads `phone_clock`. An error is the link's or the relay's,
+/// holds), saying the phone's clock reads `phone_clock` and it writes under `writer`. An error is the link's or the relay's,
 /// with `request` kept for the next window.
 async fn send_in_pieces(
     relay: &RelayClient,
     request: &RequestInPieces,
     from: Option<usize>,
     phone_clock: Option<Timestamp>,
+    writer: Option<&str>,
 ) -> Result<InPieces, TransportError> {
     let mut from = from;
     // After a piece the link or the relay cut (the relay stops waiting for a body at its request
@@ -1507,7 +1533,7 @@ async fn send_in_pieces(
             )));
         }
         last_start = Some(start);
-        match relay.send_pieces(request, start, phone_clock).await {
+        match relay.send_pieces(request, start, phone_clock, writer).await {
             Ok(PiecesSent::Answered(answer)) => return Ok(InPieces::Answered(answer)),
             Ok(PiecesSent::Held(held)) if held.taken => return Ok(InPieces::Taken),
             Ok(PiecesSent::Held(held)) => from = Some(held.held),

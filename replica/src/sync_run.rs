@@ -76,6 +76,10 @@ pub struct SyncReport {
     /// Operations journaled in a stored copy of a document that did not load, carried out again
     /// on the relay's copy once fetched, and synced (`damaged_copy.rs`).
     pub recovered: usize,
+    /// Documents whose history the relay turned out to lack although this phone believed it
+    /// shared (a relay restored from an older backup), negotiated again from nothing in the same
+    /// sync: not a refusal; what did not go up after it shows in the unsynced count.
+    pub renegotiated: Vec<DocumentId>,
     /// The phone's clock minus the relay's, in milliseconds (positive: the phone's is ahead, as
     /// on the members page), when they are more than
     /// [`CLOCK_OFF_BY_MS`](doorstep_core::time::CLOCK_OFF_BY_MS) apart (the phone's date, time or time zone is wrong): what the phone
@@ -105,6 +109,7 @@ impl SyncReport {
         self.set_aside_decided += run.set_aside_decided;
         self.retimed += run.retimed;
         self.recovered += run.recovered;
+        self.renegotiated.extend(run.renegotiated);
         self.clock_off_by_ms = run.clock_off_by_ms.or(self.clock_off_by_ms);
     }
 
@@ -532,8 +537,15 @@ impl SyncRun {
                 // older backup): forget them and let the next request find what is missing.
                 tracing::warn!(doc = %rejection.doc, "the relay lacks changes we believed it had; negotiating the document again");
                 self.session.reset(rejection.doc, PeerState::new());
-                self.report.retrying.push(rejection);
+                self.report.renegotiated.push(rejection.doc);
                 continue;
+            }
+            if rejection.rule == doorstep_core::relay_engine::rejection::NOT_HELD {
+                // The relay does not hold the document at all (restored from a backup older than
+                // it): nothing of it is shared, so all of this phone's work in it counts as not
+                // yet synced, and goes whole once a coordinator's phone has brought it back.
+                tracing::warn!(doc = %rejection.doc, "the relay does not hold a document this phone holds; kept, with its work");
+                self.session.reset(rejection.doc, PeerState::new());
             }
             if rejection.is_transient() {
                 tracing::info!(doc = %rejection.doc, rule = %rejection.rule, "relay busy for a document; it is sent again later");

@@ -19,6 +19,7 @@ mod lost_sign_in;
 mod mission;
 mod quarantine;
 mod raw_http;
+mod relay_restored;
 mod removed_household;
 mod replayed_answer;
 mod restored;

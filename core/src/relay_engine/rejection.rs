@@ -5,7 +5,7 @@
 //! on it, so these strings are part of the wire protocol. Each code has a class
 //! ([`RejectionClass`](crate::sync::RejectionClass)): `unavailable`, `refetch_loop`,
 //! `missing_dependencies`, `document_full`, `document_damaged`, `over_budget`,
-//! `actor_reused` and `held_for_its_author` are transient (nothing is wrong with the changes: the phone keeps them and
+//! `actor_reused`, `held_for_its_author` and `not_held` are transient (nothing is wrong with the changes: the phone keeps them and
 //! retries with backoff); every other code is permanent (the phone sets the refused operation
 //! aside for a coordinator and syncs the rest).
 
@@ -52,6 +52,12 @@ pub const ACTOR_REUSED: &str = "actor_reused";
 /// the phone that forwarded it until the author's phone has synced.
 pub const HELD_FOR_ITS_AUTHOR: &str = "held_for_its_author";
 
+/// A document the relay does not hold, offered by a phone that may not create it (a volunteer's
+/// round on a relay restored from a backup older than the round): the phone keeps it and its
+/// changes, and sends them once a coordinator's phone holding it has brought it back. Never a
+/// reason to drop the document or set its work aside.
+pub const NOT_HELD: &str = "not_held";
+
 /// The codes whose refusals are about the moment or the relay, not the change.
 pub const TRANSIENT: &[&str] = &[
     UNAVAILABLE,
@@ -62,12 +68,13 @@ pub const TRANSIENT: &[&str] = &[
     OVER_BUDGET,
     ACTOR_REUSED,
     HELD_FOR_ITS_AUTHOR,
+    NOT_HELD,
 ];
 
 /// The transient codes whose refusals last minutes to days (a document at its size limit or its
 /// sender's share of it used up, a whole fetch asked too often, a document damaged on disk):
 /// the phone keeps the changes for its next sync rather than send them again within this one.
-pub const LASTING: &[&str] = &[DOCUMENT_FULL, REFETCH_LOOP, DOCUMENT_DAMAGED, HELD_FOR_ITS_AUTHOR];
+pub const LASTING: &[&str] = &[DOCUMENT_FULL, REFETCH_LOOP, DOCUMENT_DAMAGED, HELD_FOR_ITS_AUTHOR, NOT_HELD];
 
 /// A rejection of document `doc`.
 pub fn reject(

@@ -63,7 +63,7 @@ pub fn take(
     now: Timestamp,
     budget: &impl Budget,
 ) -> Result<Taken, Turned> {
-    let Incoming { mut message, changes, .. } = incoming;
+    let Incoming { mut message, changes, writer, .. } = incoming;
     // Whatever happens, the message's changes are never handed to Automerge's receive: it would
     // queue those with missing dependencies and apply them later, unchecked.
     message.changes = Vec::<Vec<u8>>::new().into();
@@ -74,8 +74,10 @@ pub fn take(
         .collect();
     // Another person's changes the relay lacks (it was restored from an older backup, and this
     // phone had them from it): only their author's phone may send them, so they, and what this
-    // phone built on them, wait here until it has; the rest is taken.
-    let (new, held) = hold_others_changes(new, owners, author.person, header);
+    // phone built on them, wait here until it has; the rest is taken. So do changes under an
+    // actor the relay has never seen that is not the one the phone says it writes under: after
+    // a restore, the first phone to offer another's new actor would otherwise be bound to it.
+    let (new, held) = hold_others_changes(new, owners, author.person, writer.as_deref(), header);
     let mut bindings = BTreeSet::new();
     for change in &new {
         let actor = change.actor_id().to_hex_string();
@@ -146,14 +148,22 @@ pub fn take(
 }
 
 /// Splits `changes` into the ones `author` may send and the refusal of the others: changes made
-/// under an actor bound to another person, and every change built on one of them.
+/// under an actor bound to another person, or, when the phone said which actor it writes under
+/// (`writer`), under an unbound actor other than that one; and every change built on one of them.
 fn hold_others_changes(
     changes: Vec<Change>,
     owners: &HashMap<String, PersonId>,
     author: PersonId,
+    writer: Option<&str>,
     header: &Header,
 ) -> (Vec<Change>, Option<Rejection>) {
-    let others = |c: &Change| owners.get(&c.actor_id().to_hex_string()).is_some_and(|owner| *owner != author);
+    let others = |c: &Change| {
+        let actor = c.actor_id().to_hex_string();
+        match owners.get(&actor) {
+            Some(owner) => *owner != author,
+            None => writer.is_some_and(|w| w != actor),
+        }
+    };
     let Some(first) = changes.iter().find(|c| others(c)) else { return (changes, None) };
     let (first, actor) = (first.hash(), first.actor_id().to_hex_string());
     let mut held: HashSet<ChangeHash> = changes.iter().filter(|c| others(c)).map(Change::hash).collect();
@@ -171,7 +181,7 @@ fn hold_others_changes(
     let count = held.len();
     let rule = rejection::HELD_FOR_ITS_AUTHOR;
     let reason = format!(
-        "change {first} was made on another person's phone (actor {actor}) and this relay does not hold it (was it restored from a backup?): only that phone may send it; it and the {} built on it stay on this phone and go up once that person's phone has synced",
+        "change {first} was made on another phone (actor {actor}) and this relay does not hold it (was it restored from a backup?): only that phone may send it; it and the {} built on it stay on this phone and go up once that phone has synced",
         match count - 1 {
             1 => "1 change".to_owned(),
             n => format!("{n} changes"),

@@ -313,7 +313,17 @@ impl ClientSession {
             },
         };
         let granted: BTreeSet<DocumentId> = grants.iter().map(|g| g.header.id).collect();
-        let held: BTreeSet<DocumentId> = docs.document_ids().into_iter().collect();
+        // A document the relay says it does not hold (restored from a backup older than it) is
+        // not withdrawn: the phone keeps it, and its work, until a coordinator's phone brings it
+        // back.
+        let not_held: BTreeSet<DocumentId> = out
+            .rejected
+            .iter()
+            .filter(|r| r.rule == crate::relay_engine::rejection::NOT_HELD)
+            .map(|r| r.doc)
+            .collect();
+        let held: BTreeSet<DocumentId> =
+            docs.document_ids().into_iter().filter(|id| !not_held.contains(id)).collect();
         out.to_fetch = grants.iter().filter(|g| !held.contains(&g.header.id)).map(|g| g.header).collect();
         out.to_drop = held
             .difference(&granted)

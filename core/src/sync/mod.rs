@@ -34,6 +34,7 @@ mod upload_budget;
 mod whole_document;
 mod wipe_report;
 mod wire;
+pub mod writer_header;
 
 pub use client::{
     ClientSession, DocumentSet, REQUEST_BYTES, REQUEST_DOCUMENTS, ReceivedChanges, ResponseOutcome,

@@ -198,13 +198,8 @@ impl Hub {
             return self.refused(phone, rejection::reject(doc, rule.code(), None, reason), &[], None);
         }
         if self.compound.document(doc).is_none() && !role.is_coordinating() {
-            let reason = format!("the relay has no document {doc}");
-            return self.refused(
-                phone,
-                rejection::reject(doc, rejection::UNKNOWN_DOCUMENT, None, reason),
-                &[],
-                None,
-            );
+            let reason = format!("the relay does not hold document {doc}");
+            return self.refused(phone, rejection::reject(doc, rejection::NOT_HELD, None, reason), &[], None);
         }
         let incoming = match engine::read(doc, bytes, &MessageLimits::default(), &Unlimited) {
             Ok(incoming) => incoming,

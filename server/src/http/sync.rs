@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 use doorstep_core::Timestamp;
 use doorstep_core::sync::SyncResponse;
 use doorstep_core::sync::body_deflate::{self, DEFLATE, Effort};
-use doorstep_core::sync::clock_header;
 use doorstep_core::sync::document_copy::{COPY_ADVISED_HEADER, advised_text};
 use doorstep_core::sync::reply_budget::{REPLY_BUDGET_HEADER, ReplyBudget, parse_reply_budget};
+use doorstep_core::sync::{clock_header, writer_header};
 
 use super::auth::Authenticated;
 use super::cbor::{CBOR, CborSync};
@@ -42,7 +42,13 @@ pub(super) async fn synced(
         headers.get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(body_deflate::accepts_deflate);
     let mut response = match (body, reply_budget(headers)) {
         (Ok(body), Ok(budget)) => {
-            let link = Link { reads_deflate, reply_budget: budget, phone_clock: phone_clock(headers) };
+            let writer =
+                match headers.get(writer_header::WRITER_HEADER).map(|v| writer_header::read(v.as_bytes())) {
+                    Some(Err(why)) => return AppError::malformed(why).into_response(),
+                    said => said.and_then(Result::ok),
+                };
+            let link =
+                Link { reads_deflate, reply_budget: budget, phone_clock: phone_clock(headers), writer };
             answer(state, session, body, link).await.unwrap_or_else(IntoResponse::into_response)
         }
         (Err(refused), _) | (_, Err(refused)) => refused.into_response(),
@@ -61,6 +67,8 @@ struct Link {
     reply_budget: Option<usize>,
     /// Its clock, as its `Date` header says.
     phone_clock: Option<Timestamp>,
+    /// The actor it writes under, as its `x-doorstep-writer` header says.
+    writer: Option<[u8; 16]>,
 }
 
 /// What the phone's clock read when it sent the request: its `Date` header (RFC 9110 §6.6.1,
@@ -94,6 +102,7 @@ async fn answer(
         replies_deflated: reads_deflate,
         reply_budget: link.reply_budget.map(ReplyBudget::asked),
         phone_clock: link.phone_clock,
+        writer: link.writer,
     };
     let docs_in = body.request.messages.len();
     let Answered { mut response, copies_advised } = sync_batch(state, caller, body.request).await?;

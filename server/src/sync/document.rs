@@ -16,7 +16,7 @@ use doorstep_core::document::Header;
 use doorstep_core::id::{DocumentId, PersonId};
 use doorstep_core::permission::Rule;
 use doorstep_core::relay_engine::{self as engine, Incoming};
-use doorstep_core::sync::{DocMessage, MessageLimits, Rejection};
+use doorstep_core::sync::{DocMessage, MessageLimits, Rejection, writer_header};
 
 use super::Caller;
 use super::batch::Job;
@@ -83,11 +83,15 @@ pub async fn sync_document(
         Decision::Unknown if access.coordinates_any() => {
             new_document(state, caller, access, id, message.message, &budget).await
         }
+        // A document this relay never held, or lost (restored from an older backup): the phone
+        // keeps it and its work; a coordinator's phone holding it brings it back.
         Decision::Unknown => DocOutcome::rejected(reject(
             id,
-            rejection::UNKNOWN_DOCUMENT,
+            rejection::NOT_HELD,
             None,
-            format!("the relay has no document {id}; drop it, or sync with the relay that made it"),
+            format!(
+                "the relay does not hold document {id} (was it restored from an older backup?): this phone keeps it and its changes, and sends them once a coordinator's phone that holds it has synced"
+            ),
         )),
     }
 }
@@ -239,7 +243,7 @@ async fn existing(
     let id = record.header.id;
     let size = bytes.len();
     let incoming = match read(id, bytes, state.config.limits.sync_message, budget).await {
-        Ok(incoming) => incoming,
+        Ok(incoming) => incoming.written_by(caller.writer.as_ref().map(writer_header::hex)),
         Err(rejection) => return forget_state(caller, rejection),
     };
     let charge = match within_growth_share(state, caller, role, &record.header, &incoming).await {
@@ -366,7 +370,7 @@ async fn new_document(
 ) -> DocOutcome {
     let relay = &state.relay;
     let incoming = match read(id, bytes, state.config.limits.sync_message, budget).await {
-        Ok(incoming) => incoming,
+        Ok(incoming) => incoming.written_by(caller.writer.as_ref().map(writer_header::hex)),
         Err(rejection) => return DocOutcome::rejected(rejection),
     };
     let Some(mut slot) = lock_within(relay, id, budget).await else { return busy(id) };

@@ -56,6 +56,9 @@ pub struct Caller {
     /// What the phone's clock read when it sent the request (its `Date` header), if it said;
     /// kept to show the coordinators whose clock is wrong (`devices_seen.rs`).
     pub phone_clock: Option<Timestamp>,
+    /// The actor the phone says it writes under (its `x-doorstep-writer` header), if it said:
+    /// the one unseen actor its changes bind to it (core `sync/writer_header.rs`).
+    pub writer: Option<[u8; 16]>,
 }
 
 /// A request refused as a whole.

@@ -125,7 +125,7 @@ async fn malformed_requests_get_specific_errors_and_the_relay_keeps_serving() {
     mixed.messages.push(DocMessage { doc: roster, message: b"not a sync message".to_vec() });
     let response = relay.sync(&token, &mixed).await;
     let rules: Vec<&str> = response.rejected.iter().map(|r| r.rule.as_str()).collect();
-    assert_eq!(rules, ["unknown_document", "malformed"], "{:?}", response.rejected);
+    assert_eq!(rules, ["not_held", "malformed"], "{:?}", response.rejected);
     assert_eq!(response.messages.len(), 1, "the requests document was answered");
     assert_eq!(response.documents.map(|d| d.len()), Some(3));
 
@@ -139,7 +139,7 @@ async fn malformed_requests_get_specific_errors_and_the_relay_keeps_serving() {
         "doorstep_http_requests_total{route=\"/v1/sync\",status=\"400\"} 11",
         "doorstep_http_requests_total{route=\"/v1/sync\",status=\"413\"} 2",
         "doorstep_http_requests_total{route=\"/v1/sync\",status=\"415\"} 2",
-        "doorstep_sync_rejections_total{rule=\"unknown_document\"} 1",
+        "doorstep_sync_rejections_total{rule=\"not_held\"} 1",
         "doorstep_sync_rejections_total{rule=\"malformed\"} 1",
     ] {
         assert!(metrics.contains(line), "missing {line} in\n{metrics}");

@@ -638,12 +638,12 @@ fn cases(heads: &[Hash], real: &Raw) -> Vec<Case> {
         case(
             "a message for a document that does not exist",
             msg(Target::Unknown, Raw { heads: h.clone(), ..Raw::default() }.encode()),
-            Expect::Rule("unknown_document", &[]),
+            Expect::Rule("not_held", &[]),
         ),
         case(
             "a bloom bomb for a document that does not exist",
             msg(Target::Unknown, ok_bloom_with(1, 8, u64::from(u32::MAX), 1)),
-            Expect::Rule("unknown_document", &[]),
+            Expect::Rule("not_held", &[]),
         ),
         // --- Per-request budgets. ---
         case(

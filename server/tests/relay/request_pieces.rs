@@ -452,7 +452,7 @@ async fn a_request_taken_whose_answer_was_lost_is_not_sent_again() {
     let (run, body) = crate::harness::first_request(&replica);
     let request = RequestInPieces::new(body, false, None, run.carried_by_last_request());
     replica.lock().unwrap().keep_request_in_pieces(request.clone()).unwrap();
-    let sent = transport.send_pieces(&request, 0, None).await.unwrap();
+    let sent = transport.send_pieces(&request, 0, None, None).await.unwrap();
     assert!(matches!(sent, http::PiecesSent::Answered(_)), "{sent:?}");
 
     crate::harness::reopen(&replica, &dir.path().join("phone.sqlite"));
@@ -489,7 +489,7 @@ async fn a_request_the_relay_took_and_the_phone_forgot_is_not_built_again_foreve
     let body = http::SyncBody::new(plain, replica.lock().unwrap().sends_compressed_requests());
     let request =
         RequestInPieces::new(body.wire().to_vec(), body.is_deflated(), None, run.carried_by_last_request());
-    let sent = transport.send_pieces(&request, 0, None).await.unwrap();
+    let sent = transport.send_pieces(&request, 0, None, None).await.unwrap();
     assert!(matches!(sent, http::PiecesSent::Answered(_)), "{sent:?}");
     assert_eq!(replica.lock().unwrap().unsynced_changes(), 4, "the phone has not heard");
 

@@ -89,8 +89,10 @@ pub(crate) fn record(
 impl Replica {
     /// Lets go of the set-aside work of compounds this phone no longer holds that the relay has
     /// received, and of other people's names once it holds no compound, then scrubs the file so
-    /// none of it stays in free pages or the WAL. Returns how many items it let go of.
-    pub(crate) fn let_go_of_left_compounds(&mut self, now: Timestamp) -> Result<usize, ReplicaError> {
+    /// none of it stays in free pages or the WAL. Returns how many items it let go of. The
+    /// review exchange calls it after every answer (`http::exchange_set_aside`); a transport of
+    /// its own calls it the same way.
+    pub fn let_go_of_left_compounds(&mut self, now: Timestamp) -> Result<usize, ReplicaError> {
         let held: HashSet<CompoundId> = self.compounds.keys().copied().collect();
         let holds_none = held.is_empty();
         let leaving: Vec<String> = self

@@ -48,6 +48,26 @@ fn roster_edit(fx: &Fixture, n: u8, who: &Actor, notes: &str) -> (Compound, Docu
     (phone, roster)
 }
 
+/// A relay restored from a backup holding `fx`'s compound as it is, and a phone's clock a minute
+/// later.
+struct Restored {
+    compound: Compound,
+    roster: DocumentId,
+    header: doorstep_core::document::Header,
+    relay_doc: Automerge,
+    env: TestEnv,
+}
+
+fn restored(fx: &Fixture) -> Restored {
+    let compound = fx.compound.clone();
+    let roster = compound.single(DocKind::Roster).unwrap().id();
+    let header = *compound.document(roster).unwrap().header();
+    let relay_doc = compound.document(roster).unwrap().automerge().clone();
+    let mut env = TestEnv::seeded(1);
+    env.set_now(Timestamp::from_millis(fx.env.now().as_millis() + 60_000));
+    Restored { compound, roster, header, relay_doc, env }
+}
+
 fn now(fx: &Fixture) -> Timestamp {
     Timestamp::from_millis(fx.env.now().as_millis() + 120_000)
 }
@@ -286,14 +306,9 @@ fn only_a_coordinating_member_creates_a_round_offline() {
 fn another_persons_change_a_restored_relay_lacks_waits_for_its_author() {
     let fx = Fixture::default();
     let (me, them) = (fx.people.volunteer, fx.people.volunteer2);
-    let restored = fx.compound.clone();
-    let roster = restored.single(DocKind::Roster).unwrap().id();
-    let header = *restored.document(roster).unwrap().header();
-    let relay_doc = restored.document(roster).unwrap().automerge().clone();
+    let Restored { compound: restored, roster, header, relay_doc, mut env } = restored(&fx);
     let owners: HashMap<String, doorstep_core::id::PersonId> =
         [(device(7).to_hex_string(), me.person), (device(8).to_hex_string(), them.person)].into();
-    let mut env = TestEnv::seeded(1);
-    env.set_now(Timestamp::from_millis(fx.env.now().as_millis() + 60_000));
     let notes = |phone: &mut Compound, env: &mut TestEnv, who: &Actor, address: &str, text: &str| {
         let household = fx.household(address);
         phone.apply(&mut env.env(), who, &Operation::EditNotes { household, notes: text.into() }).unwrap();
@@ -349,14 +364,9 @@ fn another_persons_change_a_restored_relay_lacks_waits_for_its_author() {
 fn an_unseen_actor_is_bound_only_to_the_phone_that_says_it_writes_under_it() {
     let fx = Fixture::default();
     let (me, them) = (fx.people.volunteer, fx.people.volunteer2);
-    let restored = fx.compound.clone();
-    let roster = restored.single(DocKind::Roster).unwrap().id();
-    let header = *restored.document(roster).unwrap().header();
-    let relay_doc = restored.document(roster).unwrap().automerge().clone();
+    let Restored { compound: restored, roster, header, relay_doc, mut env } = restored(&fx);
     // Neither actor is bound: both phones' first changes came after the backup.
     let owners: HashMap<String, doorstep_core::id::PersonId> = HashMap::new();
-    let mut env = TestEnv::seeded(1);
-    env.set_now(Timestamp::from_millis(fx.env.now().as_millis() + 60_000));
     let household = fx.household("2-1-101");
     let mut theirs = fork(&restored, device(8));
     theirs.apply(&mut env.env(), &them, &Operation::EditNotes { household, notes: "他们的".into() }).unwrap();

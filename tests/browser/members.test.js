@@ -355,21 +355,26 @@ function noise(n, seed) {
   return out;
 }
 
+/** Adds building 9 and its door 9-1-301 (赵六) to the world's compound. */
+async function addDoor9301(world) {
+  await world.session.operate(world.compound, { op: 'add_building', estate: '', label: '9', lift: false });
+  await world.session.operate(world.compound, {
+    op: 'add_household',
+    draft: {
+      address: { estate: '', building: '9', unit: '1', floor: 3, flat: '301' },
+      head: '赵六', phone: '', people: 1, aged_60_plus: 1, children_under_6: 0,
+      needs: [], status: 'normal', lift: false, notes: '',
+    },
+  });
+}
+
 test("a volunteer's phone refused for its share of the roster is named on the members page", async () => {
   // A share of 1/1024 MiB (1 KiB) a day for a volunteer; a volunteer's phone rewrites one
   // household's notes, 1,000 characters (about 3 KB: a message larger than a whole share is taken
   // from a full one) at a time, until the relay refuses the roster's growth.
   await onItsOwnRelay('members-share', ['--growth-share-mib', String(1 / 1024)], async (relay, dir, shown) => {
     const world = await compound(relay, dir, '香樟苑', { volunteers: 1 });
-    await world.session.operate(world.compound, { op: 'add_building', estate: '', label: '9', lift: false });
-    await world.session.operate(world.compound, {
-      op: 'add_household',
-      draft: {
-        address: { estate: '', building: '9', unit: '1', floor: 3, flat: '301' },
-        head: '赵六', phone: '', people: 1, aged_60_plus: 1, children_under_6: 0,
-        needs: [], status: 'normal', lift: false, notes: '',
-      },
-    });
+    await addDoor9301(world);
     const phone = world.phones[0];
     await phone.sync();
     const members = `${world.cbase}/members`;
@@ -473,15 +478,7 @@ test("a district admin revokes a volunteer's lost phone alone, and their other p
     // A second phone for the same volunteer, from a token the district admin minted.
     const admin = await Session.signIn(relay, relay.adminToken);
     const minted = await admin.send('POST', `${world.cbase}/members/${kept.person}/tokens`, JSON.stringify({ device_name: '备用机' }), 'application/json');
-    await world.session.operate(world.compound, { op: 'add_building', estate: '', label: '9', lift: false });
-    await world.session.operate(world.compound, {
-      op: 'add_household',
-      draft: {
-        address: { estate: '', building: '9', unit: '1', floor: 3, flat: '301' },
-        head: '赵六', phone: '', people: 1, aged_60_plus: 1, children_under_6: 0,
-        needs: [], status: 'normal', lift: false, notes: '',
-      },
-    });
+    await addDoor9301(world);
     const lost = new Phone(world.dir, 'spare');
     await lost.run('login', '--relay', relay.url, minted.token);
     await lost.sync();

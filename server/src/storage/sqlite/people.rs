@@ -197,21 +197,8 @@ pub(super) fn member_devices(
          LEFT JOIN devices_seen v ON v.device = d.id
          WHERE m.compound = ?1 ORDER BY d.created_at, d.id",
     )?;
-    let rows: Vec<DeviceRow> = stmt
-        .query_map([compound.to_string()], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-                row.get(6)?,
-                row.get(7)?,
-                row.get(8)?,
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
+    let rows: Vec<DeviceRow> =
+        stmt.query_map([compound.to_string()], |row| DeviceRow::try_from(row))?.collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|(person, name, created_at, revoked, last_seen, clock_off_by_ms, device, wiped_at, unsent)| {
             Ok(MemberDevice {
@@ -339,20 +326,7 @@ pub(super) fn redeem_invite(conn: &Connection, r: &Redemption) -> Result<Joined,
              LEFT JOIN devices d ON d.id = i.created_with_device
              WHERE i.code_hash = ?1",
             [r.code_hash.0],
-            |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get(5)?,
-                    row.get(6)?,
-                    row.get(7)?,
-                    row.get(8)?,
-                    row.get(9)?,
-                ))
-            },
+            |row| InviteRow::try_from(row),
         )
         .optional()?;
     let (

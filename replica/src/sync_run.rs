@@ -13,6 +13,7 @@ use automerge::ChangeHash;
 use doorstep_core::Compound;
 use doorstep_core::document::Document;
 use doorstep_core::id::DocumentId;
+use doorstep_core::relay_engine::rejection::HELD_FOR_ITS_AUTHOR;
 use doorstep_core::sync::{ClientSession, DocumentSet, PeerState, Rejection, SyncRequest, SyncResponse};
 use doorstep_core::time::clock_is_off;
 use doorstep_core::{Role, Timestamp};
@@ -503,8 +504,13 @@ impl SyncRun {
         // The relay holds other changes under this device's actor: the phone runs on an older
         // copy of its data. Its unsynced work is written again under a new actor, and the
         // documents rebuilt are negotiated again in this same run.
+        // So is a change of this device's held for "another phone": the relay bound this
+        // device's actor to someone else (a relay restored from an older backup, where another
+        // phone offered this one's work first, before phones said which actor they write
+        // under); written again under a new actor, the work is this phone's person's again.
+        let own_held = |r: &Rejection| r.rule == HELD_FOR_ITS_AUTHOR && written_here(replica, r);
         let (reused, rejected): (Vec<Rejection>, Vec<Rejection>) =
-            outcome.rejected.into_iter().partition(Rejection::actor_reused);
+            outcome.rejected.into_iter().partition(|r| r.actor_reused() || own_held(r));
         if !reused.is_empty() {
             // The file is an older copy of itself (restored from a backup): whatever it kept of
             // the relay's answers is forgotten, the document list with the rest.
@@ -675,6 +681,20 @@ impl SyncRun {
     pub fn report(&self) -> &SyncReport {
         &self.report
     }
+}
+
+/// Whether the change `rejection` names was written under this device's current actor.
+fn written_here(replica: &Replica, rejection: &Rejection) -> bool {
+    use automerge::ReadDoc;
+    let Some(hash) = rejection.change.as_deref().and_then(|h| h.parse::<ChangeHash>().ok()) else {
+        return false;
+    };
+    replica
+        .compounds
+        .values()
+        .find_map(|c| c.document(rejection.doc))
+        .and_then(|doc| doc.automerge().get_change_by_hash(&hash))
+        .is_some_and(|change| change.actor_id() == replica.device_actor())
 }
 
 /// Keeps this device's changes to `doc` that the relay is not known to have in quarantine,

@@ -205,3 +205,59 @@ fn a_round_the_restored_relay_never_had_stays_on_the_volunteers_phone_with_its_k
         "the coordinator sees the delivery: {rounds}"
     );
 }
+
+/// A relay restored before phones said which actor they write under could bind a volunteer's
+/// actor to whoever offered their work first. The volunteer's phone, told its own change is held
+/// for "another phone", writes its unsynced work again under a new actor, which is its own: its
+/// work goes up, or to the review inbox, instead of waiting on the phone for ever.
+#[test]
+fn a_phone_whose_actor_the_relay_bound_to_someone_else_writes_its_work_again_under_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
+    let volunteer = Phone::new(dir.path(), "volunteer");
+    volunteer.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
+    back_up(&mut relay, &dir.path().join("backup"));
+    volunteer.ok(&["notes", "1-1-301", "恢复前写的"]);
+    volunteer.sync();
+    restore(&mut relay, &dir.path().join("backup"));
+
+    // As an older relay did: the volunteer's actor bound to the coordinator.
+    let (actor, person) = actor_and_person(&volunteer);
+    let (_, coordinator_person) = actor_and_person(&coordinator);
+    relay.kill9();
+    rusqlite::Connection::open(&relay.db)
+        .unwrap()
+        .execute(
+            "INSERT INTO actor_bindings (actor, person, bound_at) VALUES (?1, ?2, 1)",
+            [&actor, &coordinator_person],
+        )
+        .unwrap();
+    relay.restart();
+    volunteer.ok(&["notes", "1-1-401", "恢复后写的"]);
+
+    let (ok, said) = sync_text(&volunteer);
+    assert!(ok, "{said}");
+    // The note made after the restore is journaled: written again, it goes up. The one synced
+    // before it is no longer in the journal, so it cannot be written again: it goes to the
+    // coordinators' review inbox, as the volunteer's, instead of waiting on the phone for ever.
+    assert!(said.contains("1 later change carried out again and synced"), "{said}");
+    assert!(said.contains("1 set-aside change sent to the coordinators for review"), "{said}");
+    let status = volunteer.ok(&["status"]);
+    assert_eq!(status["unsynced"], 0, "nothing waits on the phone: {status}");
+    let (new_actor, _) = actor_and_person(&volunteer);
+    assert_ne!(new_actor, actor, "a new actor");
+    assert_eq!(bound_to(&relay, &new_actor).as_deref(), Some(person.as_str()), "and it is the volunteer's");
+    coordinator.sync();
+    assert_eq!(notes(&coordinator, "1-1-401"), "恢复后写的");
+    let cookie = crate::set_aside_inbox::dashboard_cookie(&relay, &coordinator);
+    let inbox = crate::raw_http::request(
+        &relay.url,
+        "GET",
+        &format!("/dashboard/api/compounds/{compound}/set-aside"),
+        Some(&cookie),
+        None,
+    );
+    let items: Value = serde_json::from_str(&inbox.body).unwrap();
+    assert_eq!(items.as_array().map(Vec::len), Some(1), "{items}");
+    assert_eq!(items[0]["person"], person.as_str(), "the volunteer's: {items}");
+}

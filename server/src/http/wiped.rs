@@ -1,7 +1,8 @@
 //! `POST /v1/wiped`: the one request a revoked token is still heard on. A phone answered 401
 //! `token_revoked` wipes itself, then says how much of its work the relay never got
 //! ([`doorstep_core::sync::WipeReport`]); the members page shows it beside the revoked phone. The
-//! first word of each device stands; a live token is refused (409), an unknown one 401.
+//! first word of each device stands; a live token is refused (409), an unknown one 401, and the
+//! token's requests count against its rate like any API request's.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -21,6 +22,8 @@ pub async fn wiped(
     JsonBody(report): JsonBody<WipeReport>,
 ) -> Result<StatusCode, AppError> {
     let hash = secret::hash_token(bearer_token(&headers)?);
+    // Within the same per-token rate as every API request: each one looks its token up.
+    state.limiter.check(hash).await.map_err(|retry_after| AppError::RateLimited { retry_after })?;
     let wiped = Wiped { at: clock::now(), unsent: report.unsent };
     match state.relay.storage().record_wipe(hash, wiped).await? {
         WipeHeard::Recorded { person, device } => {

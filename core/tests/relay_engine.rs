@@ -374,7 +374,7 @@ fn an_unseen_actor_is_bound_only_to_the_phone_that_says_it_writes_under_it() {
     let their_doc = theirs.document(roster).unwrap().automerge().clone();
     mine.document_mut(roster).unwrap().automerge_mut().merge(&mut their_doc.clone()).unwrap();
     let my_doc = mine.document(roster).unwrap().automerge().clone();
-    let hex = |n: u8| Some(device(n).to_hex_string());
+    let hex = |n: u8| Some(vec![device(n).to_hex_string()]);
 
     // I offer their change first, saying I write under my own actor: it waits, nothing bound.
     let mut doc = relay_doc.clone();

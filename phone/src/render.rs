@@ -658,9 +658,16 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
     if !report.removed_from.is_empty() {
         s.push_str(&format!("\n{}", removed_message(&report.removed_from)));
     }
+    // "Set aside" only when this sync set something aside: a refusal that kept nothing of this
+    // phone's (another's change, a document withdrawn with nothing unsynced) says so.
+    let then = if report.set_aside > 0 {
+        "set aside for a coordinator / 已搁置待协调员处理"
+    } else {
+        "nothing of this phone's work was set aside / 本机没有修改因此被搁置"
+    };
     for r in &report.rejected {
         s.push_str(&format!(
-            "\nrefused by the relay / 中继拒绝: {} — set aside for a coordinator / 已搁置待协调员处理",
+            "\nrefused by the relay / 中继拒绝: {} — {then}",
             refusal_words(&r.rule, &r.reason)
         ));
     }
@@ -1040,6 +1047,7 @@ mod tests {
         let change = doorstep_replica::QuarantinedChange {
             hash: "ab12".into(),
             document: round.to_string(),
+            compound: None,
             rule: "closed_rounds_are_final".into(),
             reason: "round 蔬菜包 was closed at 18:00".into(),
             bytes: Vec::new(),

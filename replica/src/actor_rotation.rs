@@ -46,7 +46,11 @@ pub(crate) fn rotate_device_actor(
     }
 
     let actor: [u8; 16] = rand::random();
-    replica.store_mut().commit(&[Write::Meta { key: "actor", value: &actor }])?;
+    let past = replica.past_actors_write();
+    replica.store_mut().commit(&[
+        Write::Meta { key: "actor", value: &actor },
+        Write::Meta { key: crate::past_actors::PAST_ACTORS, value: &past },
+    ])?;
     let new = ActorId::from(actor.to_vec());
     replica.set_device_actor(new.clone());
 

@@ -665,11 +665,12 @@ impl SyncBody {
         Self { phone_clock: Some(now), ..self }
     }
 
-    /// The same request saying the phone writes under `actor`: the one actor the relay has not
-    /// seen that it binds to this phone's person (a relay restored from an older backup must not
-    /// bind another phone's new actor to whoever offers its work first).
-    pub fn with_writer(self, actor: &automerge::ActorId) -> Self {
-        Self { writer: writer_header::written(actor), ..self }
+    /// The same request saying the phone writes and wrote under `actors` (its current one
+    /// first): the only actors the relay has not seen that it binds to this phone's person (a
+    /// relay restored from an older backup must not bind another phone's new actor to whoever
+    /// offers its work first).
+    pub fn with_writers<'a>(self, actors: impl IntoIterator<Item = &'a automerge::ActorId>) -> Self {
+        Self { writer: writer_header::written(actors), ..self }
     }
 
     /// Its bytes as they go on the wire.
@@ -1327,11 +1328,11 @@ async fn sync_run(
         let Some(body) = run.next_request(&lock(replica)) else { break };
         let reply_budget = run.reply_budget();
         let deflate = lock(replica).sends_compressed_requests();
-        let writer = lock(replica).device_actor().clone();
+        let writers: Vec<automerge::ActorId> = lock(replica).own_actors().cloned().collect();
         let body = SyncBody::new(body, deflate)
             .with_reply_budget(reply_budget)
             .with_phone_clock(clock())
-            .with_writer(&writer);
+            .with_writers(&writers);
         let mut answer = match send_request(replica, relay, &mut run, &body).await {
             Ok(Some(answer)) => Ok(answer),
             Ok(None) => continue,
@@ -1356,7 +1357,7 @@ async fn sync_run(
                 let plain = SyncBody::new(plain, deflate)
                     .with_reply_budget(reply_budget)
                     .with_phone_clock(clock())
-                    .with_writer(&writer);
+                    .with_writers(&writers);
                 answer = relay.exchange(&plain).await;
             }
         }
@@ -1434,7 +1435,7 @@ pub async fn finish_earlier_request(
     now: Timestamp,
 ) -> Result<Option<Exchanged>, TransportError> {
     let Some(request) = lock(replica).request_in_pieces().cloned() else { return Ok(None) };
-    let writer = writer_header::written(lock(replica).device_actor());
+    let writer = writer_header::written(lock(replica).own_actors());
     match send_in_pieces(relay, &request, None, Some(now), writer.as_deref()).await? {
         InPieces::Answered(answer) => {
             lock(replica).forget_request_in_pieces()?;

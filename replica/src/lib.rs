@@ -27,6 +27,7 @@ mod known_grants;
 mod let_go;
 pub mod link_rate;
 mod lost_sign_in;
+mod past_actors;
 mod quarantine;
 mod relay_reads;
 mod replica;

@@ -13,6 +13,8 @@ pub struct QuarantinedChange {
     pub hash: String,
     /// The document it was made in.
     pub document: String,
+    /// The compound it was made in, when recorded (items set aside since replica schema 4).
+    pub compound: Option<String>,
     /// The rule's code.
     pub rule: String,
     /// The relay's explanation.

@@ -73,6 +73,8 @@ const CLOCK_OFF_BY_RELAY_MINUS_PHONE: &str = "clock_off_by_ms";
 pub struct Replica {
     store: Store,
     device: ActorId,
+    /// The actors this device wrote under before `device`, newest first (`past_actors.rs`).
+    pub(crate) past_actors: Vec<ActorId>,
     pub(crate) person: Option<PersonId>,
     roles: BTreeMap<CompoundId, Role>,
     pub(crate) compounds: BTreeMap<CompoundId, Compound>,
@@ -169,9 +171,11 @@ impl Replica {
         let relay_reads_deflate = relay_reads::load(&store, RelayReads::DeflatedBodies)?;
         let request_budget = request_budget::load(&store)?;
         let in_pieces = RequestInPieces::load(&store)?;
+        let past_actors = crate::past_actors::load(&store)?;
         let mut replica = Self {
             store,
             device,
+            past_actors,
             person,
             roles,
             compounds: BTreeMap::new(),
@@ -230,12 +234,20 @@ impl Replica {
         &self.device
     }
 
-    /// Writes every later change under `actor` (already persisted by the caller).
+    /// Writes every later change under `actor` (already persisted by the caller, with
+    /// [`Replica::past_actors_write`]'s value).
     pub(crate) fn set_device_actor(&mut self, actor: ActorId) {
         for compound in self.compounds.values_mut() {
             compound.set_device(actor.clone());
         }
+        self.past_actors = crate::past_actors::after(&self.device, &self.past_actors);
         self.device = actor;
+    }
+
+    /// The value of the past actors to persist with a new device actor: the current one joins
+    /// them.
+    pub(crate) fn past_actors_write(&self) -> Vec<u8> {
+        crate::past_actors::encode(&crate::past_actors::after(&self.device, &self.past_actors))
     }
 
     /// The person signed in, if any.
@@ -273,8 +285,10 @@ impl Replica {
             Write::DeleteMeta { key: crate::lost_sign_in::SIGN_IN_UNKNOWN },
             known_grants::forget(),
         ];
+        let past = self.past_actors_write();
         if let Some(actor) = &new_actor {
             writes.push(Write::Meta { key: "actor", value: actor });
+            writes.push(Write::Meta { key: crate::past_actors::PAST_ACTORS, value: &past });
         }
         self.store.commit(&writes)?;
         if let Some(actor) = new_actor {
@@ -847,6 +861,7 @@ impl Replica {
         let actor: [u8; 16] = rand::random();
         self.store.commit(&[Write::Meta { key: "actor", value: &actor }])?;
         self.device = ActorId::from(actor.to_vec());
+        self.past_actors.clear();
         self.remember_removal(&names)?;
         tracing::warn!(
             compounds = names.len(),

@@ -182,6 +182,7 @@ impl Replica {
                             Ok(doc) => doc,
                             Err(_) => continue,
                         },
+                        compound: c.compound.as_deref().and_then(|id| id.parse().ok()),
                         // The relay takes an item naming only its sender: one made by an earlier
                         // person whose sign-in the relay lost goes without a name, as the
                         // sender's, its reason saying who made it (`lost_sign_in.rs`).

@@ -672,11 +672,11 @@ impl Store {
     /// it was journaled.
     pub fn quarantine(&self) -> Result<Vec<crate::QuarantinedChange>, ReplicaError> {
         let mut stmt = self.conn.prepare(
-            "SELECT q.hash, q.doc, q.rule, q.reason, q.bytes, q.at, o.person, o.operation, o.made_at
+            "SELECT q.hash, q.doc, q.rule, q.reason, q.bytes, q.at, o.person, o.operation, o.made_at, q.compound
              FROM quarantine q LEFT JOIN set_aside_operations o ON o.hash = q.hash
              ORDER BY q.at, q.hash",
         )?;
-        let rows: Vec<(QuarantineRow, SetAsideRow)> = stmt
+        let rows: Vec<(QuarantineRow, SetAsideRow, Option<String>)> = stmt
             .query_map([], |r| {
                 let operation = match r.get_ref(7)? {
                     ValueRef::Null => None,
@@ -685,12 +685,13 @@ impl Store {
                 Ok((
                     (r.get(0)?, r.get(1)?, r.get(2)?, bytes_at(r, 3)?, r.get(4)?, r.get(5)?),
                     (r.get(6)?, operation, r.get(8)?),
+                    r.get(9)?,
                 ))
             })?
             .collect::<Result<_, _>>()?;
         let reviews = crate::review::all(&self.conn, &self.codec)?;
         rows.into_iter()
-            .map(|((hash, document, rule, reason, bytes, at), (person, operation, made_at))| {
+            .map(|((hash, document, rule, reason, bytes, at), (person, operation, made_at), compound)| {
                 let (state, outcome) = reviews
                     .get(&hash)
                     .cloned()
@@ -705,6 +706,7 @@ impl Store {
                     reason: String::from_utf8_lossy(&reason).into_owned(),
                     hash,
                     document,
+                    compound,
                     rule,
                     bytes,
                     at,

@@ -552,6 +552,9 @@ impl SyncRun {
                 // yet synced, and goes whole once a coordinator's phone has brought it back.
                 tracing::warn!(doc = %rejection.doc, "the relay does not hold a document this phone holds; kept, with its work");
                 self.session.reset(rejection.doc, PeerState::new());
+                // Dropped in this same answer (its compound no longer this phone's), all of this
+                // device's work in it is set aside, none taken for shared.
+                replica.peer_states.insert(rejection.doc, PeerState::new());
             }
             if rejection.is_transient() {
                 tracing::info!(doc = %rejection.doc, rule = %rejection.rule, "relay busy for a document; it is sent again later");
@@ -624,6 +627,9 @@ impl SyncRun {
                 }
             }
             self.report.dropped.push(*id);
+            // A document dropped waits for nothing: what was kept of it is set aside.
+            self.report.retrying.retain(|r| r.doc != *id);
+            self.deferred.remove(id);
         }
         // A withdrawn document leaves nothing behind: not in free pages, not in the WAL.
         if !outcome.to_drop.is_empty() {

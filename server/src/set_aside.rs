@@ -85,8 +85,10 @@ pub async fn exchange(
                 .push(refuse(format!("the item's operation is not an operation this relay knows: {e}")));
             continue;
         }
+        // The document's compound; for a document this relay does not hold (restored from a
+        // backup older than a round), the one the phone names.
         let record = storage.document(item.doc).await?;
-        let compound = match record.map(|r| r.header.compound) {
+        let compound = match record.map(|r| r.header.compound).or(item.compound) {
             Some(compound) if memberships.contains(&compound) => compound,
             Some(compound) if was_member(storage, &mut former, compound, session.person).await? => compound,
             _ => {

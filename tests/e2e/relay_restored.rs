@@ -261,3 +261,97 @@ fn a_phone_whose_actor_the_relay_bound_to_someone_else_writes_its_work_again_und
     assert_eq!(items.as_array().map(Vec::len), Some(1), "{items}");
     assert_eq!(items[0]["person"], person.as_str(), "the volunteer's: {items}");
 }
+
+/// A shared phone handed over after the backup: the first person's work is under the phone's
+/// earlier actor, which the restored relay never saw. The phone names its earlier actors too, so
+/// that work is its own to send and goes up (as the person signed in now, the only one this phone
+/// can send for), instead of being held for "another phone" for ever.
+#[test]
+fn a_handed_over_phone_sends_the_work_made_under_its_earlier_actor() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
+    let shared = Phone::new(dir.path(), "shared");
+    shared.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
+    let own = Phone::new(dir.path(), "own");
+    own.join_as(&relay, "赵敏", &relay.invite(&compound, "volunteer"));
+    let (_, second) = actor_and_person(&own);
+    let minted = relay.admin(&["token", "--person", &second]);
+    let token = minted.split_whitespace().find(|w| w.starts_with("dst_")).unwrap().to_owned();
+    back_up(&mut relay, &dir.path().join("backup"));
+
+    shared.ok(&["notes", "1-1-301", "李强交班前写的"]);
+    shared.sync();
+    let (first_actor, _) = actor_and_person(&shared);
+    shared.ok(&["login", "--relay", &relay.url, &token]);
+    let (second_actor, _) = actor_and_person(&shared);
+    assert_ne!(first_actor, second_actor, "a new person writes under a new actor");
+    shared.ok(&["notes", "1-1-401", "赵敏接班后写的"]);
+    shared.sync();
+    restore(&mut relay, &dir.path().join("backup"));
+
+    let (ok, said) = sync_text(&shared);
+    assert!(ok, "{said}");
+    assert!(!said.contains("held_for_its_author"), "{said}");
+    assert_eq!(shared.ok(&["status"])["unsynced"], 0);
+    assert!(bound_to(&relay, &first_actor).is_some(), "the earlier actor is bound again");
+    coordinator.sync();
+    assert_eq!(notes(&coordinator, "1-1-301"), "李强交班前写的");
+    assert_eq!(notes(&coordinator, "1-1-401"), "赵敏接班后写的");
+}
+
+/// A volunteer removed from the compound after the restore keeps nothing of a round the relay no
+/// longer holds: `not_held` keeps a document only in a compound the phone still belongs to. The
+/// knock on it goes to the review inbox (the phone names the compound, which the relay cannot
+/// tell from a document it does not hold), and the phone says it was removed.
+#[test]
+fn a_volunteer_removed_after_a_restore_keeps_nothing_of_a_round_the_relay_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
+    let volunteer = Phone::new(dir.path(), "volunteer");
+    let joined = volunteer.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
+    let person = joined["person"].as_str().unwrap().to_owned();
+    back_up(&mut relay, &dir.path().join("backup"));
+    let round = json!({
+        "op": "create_round", "title": "药品 第2轮", "kind": "medicine", "date": "2026-11-24",
+        "selection": {"by": "building", "estate": "香樟苑", "building": "2"},
+        "items": "降压药", "priority": "urgent"
+    });
+    coordinator.ok(&["op", &round.to_string()]);
+    coordinator.sync();
+    volunteer.sync();
+    let task = volunteer
+        .doors(true)
+        .iter()
+        .flat_map(|d| d["tasks"].as_array().cloned().unwrap_or_default())
+        .find(|t| t["kind"] == "medicine")
+        .unwrap();
+    let id = task["id"].as_str().unwrap().to_owned();
+    volunteer.ok(&["claim", &id]);
+    volunteer.ok(&["attempt", &id, "delivered", "--note", "药已送到"]);
+    volunteer.sync();
+    restore(&mut relay, &dir.path().join("backup"));
+    relay.admin(&["revoke", "--person", &person, "--compound", &compound]);
+
+    let report = volunteer.sync();
+    assert_eq!(report["report"]["removed_from"], json!(["香樟苑"]), "{report}");
+    assert!(report["report"]["set_aside_sent"].as_u64().unwrap() >= 1, "the knock went for review: {report}");
+    let status = volunteer.ok(&["status"]);
+    assert!(status["compounds"].as_array().unwrap().is_empty(), "{status}");
+    let cookie = crate::set_aside_inbox::dashboard_cookie(&relay, &coordinator);
+    let inbox = crate::raw_http::request(
+        &relay.url,
+        "GET",
+        &format!("/dashboard/api/compounds/{compound}/set-aside"),
+        Some(&cookie),
+        None,
+    );
+    // The claim and the knock, the volunteer's, for the round the relay does not hold: as raw
+    // changes (synced before the restore, they were no longer in the phone's journal).
+    let items: Value = serde_json::from_str(&inbox.body).unwrap();
+    let items = items.as_array().unwrap();
+    assert_eq!(items.len(), 2, "the coordinators have the claim and the knock: {items:?}");
+    assert!(
+        items.iter().all(|i| i["person_name"] == "李强" && i["rule"] == "document_withdrawn"),
+        "{items:?}"
+    );
+}

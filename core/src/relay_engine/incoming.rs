@@ -21,17 +21,17 @@ pub struct Incoming {
     /// The actors (hex) the changes were made under: whose owners the caller looks up before
     /// the message is taken.
     pub actors: BTreeSet<String>,
-    /// The actor (hex) the sending phone says it writes under, if it said (its request's
-    /// `x-doorstep-writer`): the one actor the relay has never seen that it binds to the sender.
-    /// Unsaid, every such actor is bound to the sender, as before phones said.
-    pub writer: Option<String>,
+    /// The actors (hex) the sending phone says it writes and wrote under, if it said (its
+    /// request's `x-doorstep-writer`): the only actors the relay has never seen that it binds to
+    /// the sender. Unsaid, every such actor is bound to the sender, as before phones said.
+    pub writers: Option<Vec<String>>,
 }
 
 impl Incoming {
-    /// The same message, sent by a phone that says it writes under `writer` (hex).
+    /// The same message, sent by a phone that says it writes and wrote under `writers` (hex).
     #[must_use]
-    pub fn written_by(self, writer: Option<String>) -> Self {
-        Self { writer, ..self }
+    pub fn written_by(self, writers: Option<Vec<String>>) -> Self {
+        Self { writers, ..self }
     }
 
     /// The bytes of its changes, as they came.
@@ -44,7 +44,7 @@ impl Incoming {
     pub fn without_changes(self) -> Self {
         let mut message = self.message;
         message.changes = Vec::<Vec<u8>>::new().into();
-        Self { message, changes: Vec::new(), actors: BTreeSet::new(), writer: self.writer }
+        Self { message, changes: Vec::new(), actors: BTreeSet::new(), writers: self.writers }
     }
 }
 
@@ -72,5 +72,5 @@ pub fn read(
             ),
         ));
     }
-    Ok(Incoming { message, changes, actors, writer: None })
+    Ok(Incoming { message, changes, actors, writers: None })
 }

@@ -63,7 +63,7 @@ pub fn take(
     now: Timestamp,
     budget: &impl Budget,
 ) -> Result<Taken, Turned> {
-    let Incoming { mut message, changes, writer, .. } = incoming;
+    let Incoming { mut message, changes, writers, .. } = incoming;
     // Whatever happens, the message's changes are never handed to Automerge's receive: it would
     // queue those with missing dependencies and apply them later, unchecked.
     message.changes = Vec::<Vec<u8>>::new().into();
@@ -75,9 +75,9 @@ pub fn take(
     // Another person's changes the relay lacks (it was restored from an older backup, and this
     // phone had them from it): only their author's phone may send them, so they, and what this
     // phone built on them, wait here until it has; the rest is taken. So do changes under an
-    // actor the relay has never seen that is not the one the phone says it writes under: after
+    // actor the relay has never seen that is not one the phone says it writes under: after
     // a restore, the first phone to offer another's new actor would otherwise be bound to it.
-    let (new, held) = hold_others_changes(new, owners, author.person, writer.as_deref(), header);
+    let (new, held) = hold_others_changes(new, owners, author.person, writers.as_deref(), header);
     let mut bindings = BTreeSet::new();
     for change in &new {
         let actor = change.actor_id().to_hex_string();
@@ -148,20 +148,20 @@ pub fn take(
 }
 
 /// Splits `changes` into the ones `author` may send and the refusal of the others: changes made
-/// under an actor bound to another person, or, when the phone said which actor it writes under
-/// (`writer`), under an unbound actor other than that one; and every change built on one of them.
+/// under an actor bound to another person, or, when the phone said which actors it writes under
+/// (`writers`), under an unbound actor not among them; and every change built on one of them.
 fn hold_others_changes(
     changes: Vec<Change>,
     owners: &HashMap<String, PersonId>,
     author: PersonId,
-    writer: Option<&str>,
+    writers: Option<&[String]>,
     header: &Header,
 ) -> (Vec<Change>, Option<Rejection>) {
     let others = |c: &Change| {
         let actor = c.actor_id().to_hex_string();
         match owners.get(&actor) {
             Some(owner) => *owner != author,
-            None => writer.is_some_and(|w| w != actor),
+            None => writers.is_some_and(|w| !w.contains(&actor)),
         }
     };
     let Some(first) = changes.iter().find(|c| others(c)) else { return (changes, None) };

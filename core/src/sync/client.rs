@@ -315,12 +315,15 @@ impl ClientSession {
         let granted: BTreeSet<DocumentId> = grants.iter().map(|g| g.header.id).collect();
         // A document the relay says it does not hold (restored from a backup older than it) is
         // not withdrawn: the phone keeps it, and its work, until a coordinator's phone brings it
-        // back.
+        // back; but only in a compound the relay still lets the phone hold (a person removed
+        // from the compound meanwhile keeps nothing of it).
+        let granted_compounds: BTreeSet<_> = grants.iter().map(|g| g.header.compound).collect();
         let not_held: BTreeSet<DocumentId> = out
             .rejected
             .iter()
             .filter(|r| r.rule == crate::relay_engine::rejection::NOT_HELD)
             .map(|r| r.doc)
+            .filter(|id| docs.get(*id).is_some_and(|d| granted_compounds.contains(&d.header().compound)))
             .collect();
         let held: BTreeSet<DocumentId> =
             docs.document_ids().into_iter().filter(|id| !not_held.contains(id)).collect();

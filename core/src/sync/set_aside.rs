@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::id::{DocumentId, PersonId};
+use crate::id::{CompoundId, DocumentId, PersonId};
 
 /// Most items one exchange may carry; a phone with more sends them over several syncs.
 pub const MAX_SET_ASIDE_ITEMS: usize = 32;
@@ -26,6 +26,11 @@ pub struct SetAsideUpload {
     pub id: String,
     /// The document it was made in.
     pub doc: DocumentId,
+    /// The compound it was made in, when the phone recorded it: the relay's when it no longer
+    /// holds the document (restored from a backup older than a round), so the work still
+    /// reaches that compound's coordinators. Absent from older phones' items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compound: Option<CompoundId>,
     /// Who made it, when the phone journaled the operation; the relay takes the signed-in
     /// person otherwise, and refuses an item naming anyone else.
     pub person: Option<PersonId>,

@@ -3745,6 +3745,10 @@ public struct QuarantinedChange: Equatable, Hashable {
      */
     public var document: String
     /**
+     * The compound it was made in, when recorded (items set aside since replica schema 4).
+     */
+    public var compound: String?
+    /**
      * The rule's code.
      */
     public var rule: String
@@ -3805,6 +3809,9 @@ public struct QuarantinedChange: Equatable, Hashable {
          * The document it was made in.
          */document: String, 
         /**
+         * The compound it was made in, when recorded (items set aside since replica schema 4).
+         */compound: String?, 
+        /**
          * The rule's code.
          */rule: String, 
         /**
@@ -3844,6 +3851,7 @@ public struct QuarantinedChange: Equatable, Hashable {
          */reviewNote: String?) {
         self.hash = hash
         self.document = document
+        self.compound = compound
         self.rule = rule
         self.reason = reason
         self.bytes = bytes
@@ -3876,6 +3884,7 @@ public struct FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer {
             try QuarantinedChange(
                 hash: FfiConverterString.read(from: &buf), 
                 document: FfiConverterString.read(from: &buf), 
+                compound: FfiConverterOptionString.read(from: &buf), 
                 rule: FfiConverterString.read(from: &buf), 
                 reason: FfiConverterString.read(from: &buf), 
                 bytes: FfiConverterData.read(from: &buf), 
@@ -3894,6 +3903,7 @@ public struct FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer {
     public static func write(_ value: QuarantinedChange, into buf: inout [UInt8]) {
         FfiConverterString.write(value.hash, into: &buf)
         FfiConverterString.write(value.document, into: &buf)
+        FfiConverterOptionString.write(value.compound, into: &buf)
         FfiConverterString.write(value.rule, into: &buf)
         FfiConverterString.write(value.reason, into: &buf)
         FfiConverterData.write(value.bytes, into: &buf)

@@ -42,13 +42,13 @@ pub(super) async fn synced(
         headers.get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(body_deflate::accepts_deflate);
     let mut response = match (body, reply_budget(headers)) {
         (Ok(body), Ok(budget)) => {
-            let writer =
+            let writers =
                 match headers.get(writer_header::WRITER_HEADER).map(|v| writer_header::read(v.as_bytes())) {
                     Some(Err(why)) => return AppError::malformed(why).into_response(),
                     said => said.and_then(Result::ok),
                 };
             let link =
-                Link { reads_deflate, reply_budget: budget, phone_clock: phone_clock(headers), writer };
+                Link { reads_deflate, reply_budget: budget, phone_clock: phone_clock(headers), writers };
             answer(state, session, body, link).await.unwrap_or_else(IntoResponse::into_response)
         }
         (Err(refused), _) | (_, Err(refused)) => refused.into_response(),
@@ -67,8 +67,8 @@ struct Link {
     reply_budget: Option<usize>,
     /// Its clock, as its `Date` header says.
     phone_clock: Option<Timestamp>,
-    /// The actor it writes under, as its `x-doorstep-writer` header says.
-    writer: Option<[u8; 16]>,
+    /// The actors it writes and wrote under, as its `x-doorstep-writer` header says.
+    writers: Option<writer_header::Writers>,
 }
 
 /// What the phone's clock read when it sent the request: its `Date` header (RFC 9110 §6.6.1,
@@ -102,7 +102,7 @@ async fn answer(
         replies_deflated: reads_deflate,
         reply_budget: link.reply_budget.map(ReplyBudget::asked),
         phone_clock: link.phone_clock,
-        writer: link.writer,
+        writers: link.writers,
     };
     let docs_in = body.request.messages.len();
     let Answered { mut response, copies_advised } = sync_batch(state, caller, body.request).await?;

@@ -584,6 +584,7 @@ pub async fn set_aside_items_are_stored_once_and_decided_once(s: Arc<dyn Storage
     let item = |hash: char| SetAsideUpload {
         id: hash.to_string().repeat(64),
         doc: roster,
+        compound: None,
         person: Some(a),
         operation: Some(r#"{"op":"close_round","round":"x"}"#.into()),
         summary: "close_round".into(),
@@ -677,6 +678,7 @@ pub async fn one_devices_many_set_aside_items_never_hide_anothers(s: Arc<dyn Sto
         item: SetAsideUpload {
             id: format!("{n:064x}"),
             doc: roster,
+            compound: None,
             person: Some(a),
             operation: None,
             summary: format!("item {n}"),

@@ -243,7 +243,7 @@ async fn existing(
     let id = record.header.id;
     let size = bytes.len();
     let incoming = match read(id, bytes, state.config.limits.sync_message, budget).await {
-        Ok(incoming) => incoming.written_by(caller.writer.as_ref().map(writer_header::hex)),
+        Ok(incoming) => incoming.written_by(caller.writers.as_ref().map(writer_header::Writers::hex)),
         Err(rejection) => return forget_state(caller, rejection),
     };
     let charge = match within_growth_share(state, caller, role, &record.header, &incoming).await {
@@ -370,7 +370,7 @@ async fn new_document(
 ) -> DocOutcome {
     let relay = &state.relay;
     let incoming = match read(id, bytes, state.config.limits.sync_message, budget).await {
-        Ok(incoming) => incoming.written_by(caller.writer.as_ref().map(writer_header::hex)),
+        Ok(incoming) => incoming.written_by(caller.writers.as_ref().map(writer_header::Writers::hex)),
         Err(rejection) => return DocOutcome::rejected(rejection),
     };
     let Some(mut slot) = lock_within(relay, id, budget).await else { return busy(id) };

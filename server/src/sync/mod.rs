@@ -38,6 +38,7 @@ use crate::config::Limits;
 use crate::devices_seen::Seen;
 use crate::state::AppState;
 use crate::storage::{DeviceId, StorageError};
+use doorstep_core::sync::writer_header;
 
 /// Who is syncing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,9 +57,9 @@ pub struct Caller {
     /// What the phone's clock read when it sent the request (its `Date` header), if it said;
     /// kept to show the coordinators whose clock is wrong (`devices_seen.rs`).
     pub phone_clock: Option<Timestamp>,
-    /// The actor the phone says it writes under (its `x-doorstep-writer` header), if it said:
-    /// the one unseen actor its changes bind to it (core `sync/writer_header.rs`).
-    pub writer: Option<[u8; 16]>,
+    /// The actors the phone says it writes and wrote under (its `x-doorstep-writer` header), if
+    /// it said: the only unseen actors its changes bind to it (core `sync/writer_header.rs`).
+    pub writers: Option<writer_header::Writers>,
 }
 
 /// A request refused as a whole.

@@ -138,7 +138,7 @@ mod tests {
             replies_deflated: true,
             reply_budget: None,
             phone_clock: None,
-            writer: None,
+            writers: None,
         }
     }
 

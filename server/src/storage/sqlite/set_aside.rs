@@ -133,6 +133,7 @@ pub(crate) fn record(row: RawRow) -> Result<SetAsideRecord, StorageError> {
             item: SetAsideUpload {
                 id: hash,
                 doc: parsed(&doc, "document id")?,
+                compound: None,
                 person: Some(parsed(&person, "person id")?),
                 operation,
                 summary,

@@ -5202,6 +5202,11 @@ data class QuarantinedChange (
     var `document`: kotlin.String
     , 
     /**
+     * The compound it was made in, when recorded (items set aside since replica schema 4).
+     */
+    var `compound`: kotlin.String?
+    , 
+    /**
      * The rule's code.
      */
     var `rule`: kotlin.String
@@ -5280,6 +5285,7 @@ public object FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer<Quaranti
         return QuarantinedChange(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterByteArray.read(buf),
@@ -5298,6 +5304,7 @@ public object FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer<Quaranti
     override fun allocationSize(value: QuarantinedChange) = (
             FfiConverterString.allocationSize(value.`hash`) +
             FfiConverterString.allocationSize(value.`document`) +
+            FfiConverterOptionalString.allocationSize(value.`compound`) +
             FfiConverterString.allocationSize(value.`rule`) +
             FfiConverterString.allocationSize(value.`reason`) +
             FfiConverterByteArray.allocationSize(value.`bytes`) +
@@ -5315,6 +5322,7 @@ public object FfiConverterTypeQuarantinedChange: FfiConverterRustBuffer<Quaranti
     override fun write(value: QuarantinedChange, buf: ByteBuffer) {
             FfiConverterString.write(value.`hash`, buf)
             FfiConverterString.write(value.`document`, buf)
+            FfiConverterOptionalString.write(value.`compound`, buf)
             FfiConverterString.write(value.`rule`, buf)
             FfiConverterString.write(value.`reason`, buf)
             FfiConverterByteArray.write(value.`bytes`, buf)

@@ -330,6 +330,9 @@ fn a_volunteer_removed_after_a_restore_keeps_nothing_of_a_round_the_relay_lost()
     volunteer.ok(&["attempt", &id, "delivered", "--note", "药已送到"]);
     volunteer.sync();
     restore(&mut relay, &dir.path().join("backup"));
+    // Still a member: the phone keeps the round the relay does not hold, its work unsynced.
+    let (ok, said) = sync_text(&volunteer);
+    assert!(!ok && said.contains("not_held"), "{said}");
     relay.admin(&["revoke", "--person", &person, "--compound", &compound]);
 
     let report = volunteer.sync();

@@ -333,10 +333,13 @@ impl ClientSession {
             .copied()
             .filter(|id| {
                 // A document made on this device that the relay has never acknowledged holding
-                // (no shared heads) is on its way up, not revoked: keep it until it is granted.
+                // (no shared heads) is on its way up, not revoked: keep it until it is granted,
+                // unless the relay grants nothing of its compound any more.
                 let placeholder = docs.get(*id).is_none_or(Document::is_placeholder);
                 let acknowledged = self.states.get(id).is_some_and(|s| !s.shared_heads().is_empty());
-                placeholder || acknowledged
+                let compound_gone =
+                    docs.get(*id).is_some_and(|d| !granted_compounds.contains(&d.header().compound));
+                placeholder || acknowledged || compound_gone
             })
             .collect();
         for id in &out.to_drop {

@@ -136,7 +136,8 @@ pub enum PhoneCommand {
         #[arg(long, default_value = "door")]
         channel: Channel,
     },
-    /// Replaces a household's notes.
+    /// Replaces a household's notes (another phone's edit made meanwhile merges with it, as
+    /// notes are shared text).
     Notes {
         /// The household's address.
         address: String,

@@ -29,6 +29,7 @@ pub mod link_rate;
 mod lost_sign_in;
 mod past_actors;
 mod quarantine;
+mod raw_change_words;
 mod relay_reads;
 mod replica;
 pub mod request_budget;

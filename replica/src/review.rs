@@ -141,12 +141,15 @@ pub(crate) fn all(
     Ok(out)
 }
 
-/// A line a person reads for an operation: its tag and the door it names, when the phone knows it.
-fn summary(replica: &Replica, operation: Option<&str>, document: &str) -> String {
-    let Some(json) = operation else { return format!("a change to document {document}") };
-    let Ok(op) = serde_json::from_str::<Operation>(json) else {
-        return format!("a change to document {document}");
+/// A line a person reads for an operation: its tag and the door it names, when the phone knows
+/// it; for a change without one, what the change itself writes (`raw_change_words.rs`).
+fn summary(replica: &Replica, operation: Option<&str>, document: &str, bytes: &[u8]) -> String {
+    let raw = || match crate::raw_change_words::words(bytes) {
+        Some(words) => format!("a change to document {document}: {words}"),
+        None => format!("a change to document {document}"),
     };
+    let Some(json) = operation else { return raw() };
+    let Ok(op) = serde_json::from_str::<Operation>(json) else { return raw() };
     let tag = serde_json::to_value(&op)
         .ok()
         .and_then(|v| v.get("op").and_then(|t| t.as_str()).map(str::to_owned))
@@ -191,7 +194,7 @@ impl Replica {
                             .as_deref()
                             .and_then(|p| p.parse().ok())
                             .filter(|p| self.person.is_none_or(|signed_in| signed_in == *p)),
-                        summary: summary(self, c.operation.as_deref(), &c.document),
+                        summary: summary(self, c.operation.as_deref(), &c.document, &c.bytes),
                         operation: c.operation.clone(),
                         made_at: c.made_at,
                         set_aside_at: c.at,

@@ -349,7 +349,8 @@ fn a_volunteer_removed_after_a_restore_keeps_nothing_of_a_round_the_relay_lost()
         None,
     );
     // The claim and the knock, the volunteer's, for the round the relay does not hold: as raw
-    // changes (synced before the restore, they were no longer in the phone's journal).
+    // changes (synced before the restore, they were no longer in the phone's journal), each
+    // saying what it wrote.
     let items: Value = serde_json::from_str(&inbox.body).unwrap();
     let items = items.as_array().unwrap();
     assert_eq!(items.len(), 2, "the coordinators have the claim and the knock: {items:?}");
@@ -357,4 +358,6 @@ fn a_volunteer_removed_after_a_restore_keeps_nothing_of_a_round_the_relay_lost()
         items.iter().all(|i| i["person_name"] == "李强" && i["rule"] == "document_withdrawn"),
         "{items:?}"
     );
+    let said = |i: &Value| i["summary"].as_str().unwrap_or_default().contains("note 药已送到");
+    assert!(items.iter().any(said), "the knock's note is readable: {items:?}");
 }

@@ -82,6 +82,29 @@ fn sync_text(phone: &Phone) -> (bool, String) {
     (ok, format!("{out}{err}"))
 }
 
+/// The coordinator makes a medicine round for building 2 (“药品 第2轮”) and syncs; the volunteer
+/// syncs, claims one of its tasks, knocks (“药已送到”) and syncs.
+fn knock_on_a_round_made_now(coordinator: &Phone, volunteer: &Phone) {
+    let round = json!({
+        "op": "create_round", "title": "药品 第2轮", "kind": "medicine", "date": "2026-11-24",
+        "selection": {"by": "building", "estate": "香樟苑", "building": "2"},
+        "items": "降压药", "priority": "urgent"
+    });
+    coordinator.ok(&["op", &round.to_string()]);
+    coordinator.sync();
+    volunteer.sync();
+    let task = volunteer
+        .doors(true)
+        .iter()
+        .flat_map(|d| d["tasks"].as_array().cloned().unwrap_or_default())
+        .find(|t| t["kind"] == "medicine")
+        .expect("a task of the new round");
+    let id = task["id"].as_str().unwrap().to_owned();
+    volunteer.ok(&["claim", &id]);
+    volunteer.ok(&["attempt", &id, "delivered", "--note", "药已送到"]);
+    volunteer.sync();
+}
+
 #[test]
 fn offline_work_on_top_of_work_the_relay_lost_goes_up_in_the_same_sync_without_a_false_alarm() {
     let dir = tempfile::tempdir().unwrap();
@@ -158,25 +181,7 @@ fn a_round_the_restored_relay_never_had_stays_on_the_volunteers_phone_with_its_k
     volunteer.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
     back_up(&mut relay, &dir.path().join("backup"));
 
-    // A round made after the backup, and a knock on it.
-    let round = json!({
-        "op": "create_round", "title": "药品 第2轮", "kind": "medicine", "date": "2026-11-24",
-        "selection": {"by": "building", "estate": "香樟苑", "building": "2"},
-        "items": "降压药", "priority": "urgent"
-    });
-    coordinator.ok(&["op", &round.to_string()]);
-    coordinator.sync();
-    volunteer.sync();
-    let doors = volunteer.doors(true);
-    let task = doors
-        .iter()
-        .flat_map(|d| d["tasks"].as_array().cloned().unwrap_or_default())
-        .find(|t| t["kind"] == "medicine")
-        .expect("a task of the new round");
-    let id = task["id"].as_str().unwrap().to_owned();
-    volunteer.ok(&["claim", &id]);
-    volunteer.ok(&["attempt", &id, "delivered", "--note", "药已送到"]);
-    volunteer.sync();
+    knock_on_a_round_made_now(&coordinator, &volunteer);
     restore(&mut relay, &dir.path().join("backup"));
 
     // The volunteer syncs first: the relay does not hold the round. The phone keeps it and the
@@ -311,24 +316,7 @@ fn a_volunteer_removed_after_a_restore_keeps_nothing_of_a_round_the_relay_lost()
     let joined = volunteer.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
     let person = joined["person"].as_str().unwrap().to_owned();
     back_up(&mut relay, &dir.path().join("backup"));
-    let round = json!({
-        "op": "create_round", "title": "药品 第2轮", "kind": "medicine", "date": "2026-11-24",
-        "selection": {"by": "building", "estate": "香樟苑", "building": "2"},
-        "items": "降压药", "priority": "urgent"
-    });
-    coordinator.ok(&["op", &round.to_string()]);
-    coordinator.sync();
-    volunteer.sync();
-    let task = volunteer
-        .doors(true)
-        .iter()
-        .flat_map(|d| d["tasks"].as_array().cloned().unwrap_or_default())
-        .find(|t| t["kind"] == "medicine")
-        .unwrap();
-    let id = task["id"].as_str().unwrap().to_owned();
-    volunteer.ok(&["claim", &id]);
-    volunteer.ok(&["attempt", &id, "delivered", "--note", "药已送到"]);
-    volunteer.sync();
+    knock_on_a_round_made_now(&coordinator, &volunteer);
     restore(&mut relay, &dir.path().join("backup"));
     // Still a member: the phone keeps the round the relay does not hold, its work unsynced.
     let (ok, said) = sync_text(&volunteer);

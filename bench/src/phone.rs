@@ -404,9 +404,11 @@ impl Phone {
         body: Vec<u8>,
     ) -> Result<Option<Exchanged>, (anyhow::Error, bool)> {
         REQUESTS_SENT.fetch_add(1, Ordering::Relaxed);
+        let writers: Vec<automerge::ActorId> = lock(&self.replica).own_actors().cloned().collect();
         let body = SyncBody::new(body, self.relay_reads_deflate.load(Ordering::Relaxed))
             .with_reply_budget(run.reply_budget())
-            .with_phone_clock(now());
+            .with_phone_clock(now())
+            .with_writers(&writers);
         match doorstep_replica::http::send_request(&self.replica, &self.relay, run, &body).await {
             Ok(sent) => {
                 if let Some(exchanged) = &sent {

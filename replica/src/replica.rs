@@ -285,10 +285,10 @@ impl Replica {
             Write::DeleteMeta { key: crate::lost_sign_in::SIGN_IN_UNKNOWN },
             known_grants::forget(),
         ];
-        let past = self.past_actors_write();
-        if let Some(actor) = &new_actor {
+        let past = new_actor.map(|_| self.past_actors_write());
+        if let (Some(actor), Some(past)) = (&new_actor, &past) {
             writes.push(Write::Meta { key: "actor", value: actor });
-            writes.push(Write::Meta { key: crate::past_actors::PAST_ACTORS, value: &past });
+            writes.push(Write::Meta { key: crate::past_actors::PAST_ACTORS, value: past });
         }
         self.store.commit(&writes)?;
         if let Some(actor) = new_actor {

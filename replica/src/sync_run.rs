@@ -13,7 +13,7 @@ use automerge::ChangeHash;
 use doorstep_core::Compound;
 use doorstep_core::document::Document;
 use doorstep_core::id::DocumentId;
-use doorstep_core::relay_engine::rejection::HELD_FOR_ITS_AUTHOR;
+use doorstep_core::relay_engine::rejection::{HELD_FOR_ITS_AUTHOR, NOT_HELD};
 use doorstep_core::sync::{ClientSession, DocumentSet, PeerState, Rejection, SyncRequest, SyncResponse};
 use doorstep_core::time::clock_is_off;
 use doorstep_core::{Role, Timestamp};
@@ -546,7 +546,7 @@ impl SyncRun {
                 self.report.renegotiated.push(rejection.doc);
                 continue;
             }
-            if rejection.rule == doorstep_core::relay_engine::rejection::NOT_HELD {
+            if rejection.rule == NOT_HELD {
                 // The relay does not hold the document at all (restored from a backup older than
                 // it): nothing of it is shared, so all of this phone's work in it counts as not
                 // yet synced, and goes whole once a coordinator's phone has brought it back.

@@ -12,7 +12,7 @@ use doorstep_server::join_link::JoinLink;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Dash, now};
+use crate::harness::{Dash, Session, now};
 use crate::relay_harness::noise;
 
 /// Reads the relay's QR code SVG the way a camera would: draws the SVG's dark rectangles onto a
@@ -44,6 +44,22 @@ fn decode_qr(svg: &str) -> String {
 
 fn members_path(compound: impl std::fmt::Display) -> String {
     format!("/dashboard/api/compounds/{compound}/members")
+}
+
+/// A second phone's device token for `person`, named 备用机, minted by a district admin.
+async fn spare_phone(
+    admin: &Session,
+    compound: impl std::fmt::Display,
+    person: impl std::fmt::Display,
+) -> String {
+    let minted = admin
+        .post_json(
+            &format!("{}/{person}/tokens", members_path(compound)),
+            &json!({ "device_name": "备用机" }),
+        )
+        .await;
+    assert_eq!(minted.status, StatusCode::CREATED, "{}", minted.text());
+    minted.json()["token"].as_str().unwrap().to_owned()
 }
 
 fn member<'a>(list: &'a Value, name: &str) -> &'a Value {
@@ -201,14 +217,7 @@ async fn a_district_admin_revokes_one_lost_phone_and_the_persons_other_phone_kee
     let (compound, coordinator) = dash.small_compound().await;
     let admin = dash.login(&dash.relay.admin_token).await;
     let volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
-    let minted = admin
-        .post_json(
-            &format!("{}/{}/tokens", members_path(compound), volunteer.person),
-            &json!({ "device_name": "备用机" }),
-        )
-        .await;
-    assert_eq!(minted.status, StatusCode::CREATED, "{}", minted.text());
-    let spare_token = minted.json()["token"].as_str().unwrap().to_owned();
+    let spare_token = spare_phone(&admin, compound, volunteer.person).await;
     let list = admin.get_json(&members_path(compound)).await;
     let devices = member(&list, "李强")["devices"].as_array().unwrap().clone();
     let lost =
@@ -262,13 +271,7 @@ async fn a_coordinator_revokes_a_volunteers_lost_phone() {
     let (compound, coordinator) = dash.small_compound().await;
     let admin = dash.login(&dash.relay.admin_token).await;
     let volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
-    let minted = admin
-        .post_json(
-            &format!("{}/{}/tokens", members_path(compound), volunteer.person),
-            &json!({ "device_name": "备用机" }),
-        )
-        .await;
-    let spare_token = minted.json()["token"].as_str().unwrap().to_owned();
+    let spare_token = spare_phone(&admin, compound, volunteer.person).await;
     let head = dash.login(&coordinator.token).await;
     let list = head.get_json(&members_path(compound)).await;
     let devices = member(&list, "李强")["devices"].as_array().unwrap().clone();

@@ -144,6 +144,27 @@ async fn malformed_requests_get_specific_errors_and_the_relay_keeps_serving() {
     ] {
         assert!(metrics.contains(line), "missing {line} in\n{metrics}");
     }
+
+    // A writer header that names no actor is refused by name, before anything is taken.
+    let request = fx.volunteers[0].message_for(fx.volunteers[0].doc_of(DocKind::Requests));
+    for junk in ["not hex", "ab", "0123456789abcdef0123456789abcdef,,"] {
+        let refused = relay
+            .http
+            .post(format!("{}/v1/sync", relay.url))
+            .bearer_auth(&token)
+            .header("content-type", "application/cbor")
+            .header(doorstep_core::sync::writer_header::WRITER_HEADER, junk)
+            .body(request.encode())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{junk:?}");
+        let reason = refused.text().await.unwrap();
+        assert!(
+            reason.contains("x-doorstep-writer") && reason.contains("32 hex digits"),
+            "{junk:?}: {reason}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -446,3 +446,52 @@ fn a_message_bringing_more_new_actors_than_a_phone_has_is_refused() {
     )
     .expect("as many as a phone may bring are taken");
 }
+
+/// A phone refused before anything of its message is taken (its share used up) still hears
+/// everyone else's news, all of it: what it holds is read through the dependencies of the
+/// changes it sent, not guessed from its Bloom filter, which takes about 1 change in 120 for one
+/// it holds. The coordinator's correction here is made until the phone's filter does take it
+/// for held; before, the refusal's reply left it out, and again at every sync that sent the
+/// same refused notes (CI saw this once, as growth_share's correction not reaching the phone).
+#[test]
+fn a_refused_phone_hears_a_change_its_bloom_filter_would_have_hidden() {
+    use automerge::transaction::Transactable;
+    let fx = Fixture::default();
+    let me = fx.people.volunteer;
+    let (phone, roster) = roster_edit(&fx, 7, &me, "我的笔记");
+    let phone_doc = phone.document(roster).unwrap().automerge().clone();
+    let relay = fx.compound.document(roster).unwrap();
+    let header = *relay.header();
+    let sent = message_with_changes(&phone_doc, relay.automerge());
+    let filter = decode(&sent, &MessageLimits::default()).unwrap().have[0].bloom.clone();
+    let (doc, correction) = (0..20_000)
+        .find_map(|n: u32| {
+            let mut doc = relay.automerge().clone().with_actor(device(3));
+            let mut tx = doc.transaction();
+            tx.put(automerge::ROOT, "correction", n).unwrap();
+            let hash = tx.commit().0.unwrap();
+            filter.contains_hash(&hash).then_some((doc, hash))
+        })
+        .expect("some correction is a false positive of the phone's filter");
+
+    let mut doc = doc;
+    let mut taken = engine::take_batch(
+        &mut doc,
+        &mut KeptChanges::default(),
+        &header,
+        Vec::<Queued<Unlimited>>::new(),
+        now(&fx),
+    );
+    let full = rejection::reject(roster, rejection::DOCUMENT_FULL, None, "the share is used up");
+    // Stripped of its changes as the relay queues a refused message (it keeps no bytes of them).
+    taken.push_turned(full, read(roster, &sent).without_changes(), PeerState::new());
+    let outcome = engine::answer_batch(&mut doc, &KeptChanges::default(), &header, taken);
+    let [Verdict::Refused { reply: Some(reply), .. }] = outcome.verdicts.as_slice() else {
+        panic!("refused, with a reply: {:?}", outcome.verdicts)
+    };
+    let reply = decode(reply, &MessageLimits::default()).unwrap();
+    let carried: Vec<_> =
+        reply.changes.iter().map(|c| automerge::Change::from_bytes(c.to_vec()).unwrap().hash()).collect();
+    assert!(carried.contains(&correction), "the correction came with the refusal: {carried:?}");
+    assert_eq!(carried.len(), 1, "and nothing the phone holds: {carried:?}");
+}

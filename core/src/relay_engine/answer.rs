@@ -7,7 +7,7 @@ use automerge::sync::Message;
 use super::rejection::{self, reject};
 use super::take::Taken;
 use crate::id::DocumentId;
-use crate::sync::{self, PeerState, Rejection, SavedOnce};
+use crate::sync::{self, PeerState, Rejection, SavedOnce, UntakenChanges};
 
 /// Receives a taken message's heads, needs and bloom filter into `state` and generates the
 /// reply. [`read`](super::read) checked them, so a failure here (Automerge's panics are
@@ -23,6 +23,7 @@ pub fn answer(
     saved: &SavedOnce<'_>,
 ) -> Result<Option<Vec<u8>>, Rejection> {
     let nothing_taken = !taken.changed && taken.bindings.is_empty();
+    state.saw_untaken(taken.untaken);
     // A phone that announced exactly our heads and needs nothing gets no reply for the
     // document: on a reconnect with nothing new, that is most of the response's bytes.
     let protocol = sync::receive(doc, state, taken.message).and_then(|()| {
@@ -45,14 +46,18 @@ pub fn answer(
 /// The reply to a turned message: its heads and bloom filter received into `fresh`, a state
 /// that knows nothing of the peer's copy but still says how replies reach it (compressed, within
 /// the budget its link asked for: [`PeerState::afresh`]); the changes were stripped, so `doc`
-/// does not change. A reply generated from there.
+/// does not change. A reply generated from there, what the phone holds read through the changes
+/// it sent that were `untaken` (`sync/untaken_changes.rs`), so everyone else's news reaches it
+/// whole and not as its Bloom filter guesses.
 pub fn answer_turned(
     doc: &mut Automerge,
     message: Option<Message>,
+    untaken: UntakenChanges,
     mut fresh: PeerState,
     saved: &SavedOnce<'_>,
 ) -> Option<Vec<u8>> {
     let message = message?;
+    fresh.saw_untaken(untaken);
     sync::receive(doc, &mut fresh, message)
         .and_then(|()| sync::try_generate_sharing(doc, &mut fresh, saved))
         .ok()

@@ -128,8 +128,8 @@ impl TakenBatch {
     /// everyone else brought. `state` says how replies reach its sender (its stored sync state is
     /// not needed: the answer starts afresh). Its verdict comes after those of the messages taken.
     pub fn push_turned(&mut self, rejection: Rejection, incoming: Incoming, state: PeerState) {
-        let message = incoming.without_changes().message;
-        self.taken.push((Err(Turned { rejection, message: Some(message) }), state));
+        let Incoming { message, dropped, .. } = incoming.without_changes();
+        self.taken.push((Err(Turned { rejection, message: Some(message), untaken: dropped }), state));
     }
 }
 
@@ -171,9 +171,9 @@ pub(super) fn verdict(
                 Err(rejection) => Verdict::Refused { rejection, reply: None },
             }
         }
-        Err(turned) => {
-            let reply = answer_turned(doc, turned.message, state.afresh(), saved);
-            Verdict::Refused { rejection: turned.rejection, reply }
+        Err(Turned { rejection, message, untaken }) => {
+            let reply = answer_turned(doc, message, untaken, state.afresh(), saved);
+            Verdict::Refused { rejection, reply }
         }
     }
 }

@@ -8,7 +8,7 @@ use automerge::sync::Message;
 use super::budget::Budget;
 use super::rejection;
 use crate::id::DocumentId;
-use crate::sync::{self, MessageLimits, Rejection};
+use crate::sync::{self, MessageLimits, Rejection, UntakenChanges};
 use crate::validate;
 
 /// A decoded message and the changes it carries.
@@ -25,6 +25,9 @@ pub struct Incoming {
     /// request's `x-doorstep-writer`): the only actors the relay has never seen that it binds to
     /// the sender. Unsaid, every such actor is bound to the sender, as before phones said.
     pub writers: Option<Vec<String>>,
+    /// The hashes and dependencies of the changes [`Incoming::without_changes`] dropped: what
+    /// the phone holds is read through them (`sync/untaken_changes.rs`).
+    pub dropped: UntakenChanges,
 }
 
 impl Incoming {
@@ -40,11 +43,13 @@ impl Incoming {
     }
 
     /// The message with its changes dropped: its heads, needs and Bloom filter only, for a
-    /// message refused before anything of it is taken.
+    /// message refused before anything of it is taken, and each dropped change's hash and
+    /// dependencies (a few dozen bytes each, where the changes may be kilobytes).
     pub fn without_changes(self) -> Self {
         let mut message = self.message;
         message.changes = Vec::<Vec<u8>>::new().into();
-        Self { message, changes: Vec::new(), actors: BTreeSet::new(), writers: self.writers }
+        let dropped = if self.changes.is_empty() { self.dropped } else { UntakenChanges::of(&self.changes) };
+        Self { message, changes: Vec::new(), actors: BTreeSet::new(), writers: self.writers, dropped }
     }
 }
 
@@ -72,5 +77,5 @@ pub fn read(
             ),
         ));
     }
-    Ok(Incoming { message, changes, actors, writers: None })
+    Ok(Incoming { message, changes, actors, writers: None, dropped: UntakenChanges::default() })
 }

@@ -11,7 +11,7 @@ use super::rejection::{self, reject};
 use crate::document::Header;
 use crate::id::PersonId;
 use crate::role::Actor;
-use crate::sync::Rejection;
+use crate::sync::{Rejection, UntakenChanges};
 use crate::time::Timestamp;
 use crate::validate;
 
@@ -34,6 +34,9 @@ pub struct Taken {
     /// Part of the message was refused: the change it names and every change built on it. The
     /// rest was taken ([`Rejection::taken`] lists it for the phone).
     pub refused: Option<Rejection>,
+    /// The message's changes the document lacked, to read the phone's heads through those not
+    /// taken (`sync/untaken_changes.rs`).
+    pub untaken: UntakenChanges,
 }
 
 /// A message whose changes were refused; the document is unchanged.
@@ -44,6 +47,8 @@ pub struct Turned {
     /// The message without its changes, to answer from a fresh state so the phone still
     /// receives everyone else's changes; `None` when the work stopped on its budget.
     pub message: Option<Message>,
+    /// Its changes the document lacked, through which the phone's heads are read.
+    pub untaken: UntakenChanges,
 }
 
 /// Checks the new changes of `incoming` (the ones `doc` lacks) and applies them, on behalf of
@@ -72,6 +77,7 @@ pub fn take(
         .into_iter()
         .filter(|c| doc.get_change_meta_by_hash(&c.hash()).is_none() && seen.insert(c.hash()))
         .collect();
+    let untaken = UntakenChanges::of(&new);
     // Another person's changes the relay lacks (it was restored from an older backup, and this
     // phone had them from it): only their author's phone may send them, so they, and what this
     // phone built on them, wait here until it has; the rest is taken. So do changes under an
@@ -88,7 +94,7 @@ pub fn take(
     if new.is_empty()
         && let Some(rejection) = held
     {
-        return Err(Turned { rejection, message: Some(message) });
+        return Err(Turned { rejection, message: Some(message), untaken });
     }
     if bindings.len() > crate::limits::NEW_ACTORS_PER_MESSAGE {
         let rejection = reject(
@@ -101,10 +107,14 @@ pub fn take(
                 crate::limits::NEW_ACTORS_PER_MESSAGE
             ),
         );
-        return Err(Turned { rejection, message: Some(message) });
+        return Err(Turned { rejection, message: Some(message), untaken });
     }
     if let Err(stopped) = budget.check("checking its changes") {
-        return Err(Turned { rejection: rejection::over_budget(header.id, &stopped), message: None });
+        return Err(Turned {
+            rejection: rejection::over_budget(header.id, &stopped),
+            message: None,
+            untaken,
+        });
     }
     let mut bytes: HashMap<ChangeHash, Vec<u8>> =
         new.iter().map(|c| (c.hash(), c.raw_bytes().to_vec())).collect();
@@ -126,6 +136,7 @@ pub fn take(
                 return Err(Turned {
                     rejection: rejection::from_violation(header.id, violation),
                     message: Some(message),
+                    untaken,
                 });
             }
         },
@@ -144,7 +155,7 @@ pub fn take(
         bindings.into_iter().collect()
     };
     let added = changes.iter().map(|(_, bytes)| bytes.len()).sum();
-    Ok(Taken { bindings, message, changed: !applied.is_empty(), changes, added, refused })
+    Ok(Taken { bindings, message, changed: !applied.is_empty(), changes, added, refused, untaken })
 }
 
 /// Splits `changes` into the ones `author` may send and the refusal of the others: changes made

@@ -30,6 +30,7 @@ mod peer_state;
 pub mod reply_budget;
 pub mod request_pieces;
 mod set_aside;
+mod untaken_changes;
 mod upload_budget;
 mod whole_document;
 mod wipe_report;
@@ -50,6 +51,7 @@ pub use set_aside::{
     MAX_SET_ASIDE_AWAITING, MAX_SET_ASIDE_ITEMS, MAX_SET_ASIDE_OPERATION_BYTES, MAX_SET_ASIDE_TEXT_BYTES,
     SetAsideAnswer, SetAsideDecision, SetAsideExchange, SetAsideOutcome, SetAsideRefusal, SetAsideUpload,
 };
+pub use untaken_changes::UntakenChanges;
 pub use wipe_report::WipeReport;
 pub use wire::{
     AmbiguousDocumentList, DocMessage, DocumentGrant, Rejection, RejectionClass, SyncRequest, SyncResponse,

@@ -6,6 +6,7 @@ use automerge::{Automerge, ChangeHash};
 
 use super::SyncError;
 use super::reply_budget::ReplyBudget;
+use super::untaken_changes::UntakenChanges;
 
 /// Automerge's per-peer, per-document sync state, and how replies reach the peer.
 #[derive(Debug, Clone, Default)]
@@ -18,19 +19,22 @@ pub struct PeerState {
     /// The most bytes the peer asked a reply to carry, its link having dropped requests lately
     /// (`reply_budget.rs`). Known for this exchange only; never persisted.
     reply_budget: Option<ReplyBudget>,
+    /// The changes of the peer's message this side did not take (`untaken_changes.rs`): what
+    /// it holds is read through them. Known for this exchange only; never persisted.
+    untaken: UntakenChanges,
 }
 
 impl PeerState {
     /// A fresh state: we know nothing of the peer's copy.
     pub fn new() -> Self {
-        Self { state: State::new(), replies_deflated: false, reply_budget: None }
+        Self { state: State::new(), ..Self::default() }
     }
 
     /// Restores a state saved by [`PeerState::encode`]. Only the shared heads survive, which is
     /// what makes a new session after a failed one correct.
     pub fn decode(bytes: &[u8]) -> Result<Self, SyncError> {
         State::decode(bytes)
-            .map(|state| Self { state, replies_deflated: false, reply_budget: None })
+            .map(|state| Self { state, ..Self::default() })
             .map_err(|e| SyncError::BadState(e.to_string()))
     }
 
@@ -43,13 +47,23 @@ impl PeerState {
     /// session sent and heard of the peer forgotten (what [`PeerState::encode`] keeps).
     pub fn as_at_session_start(&self) -> Self {
         let state = State::decode(&self.state.encode()).unwrap_or_else(|_| State::new());
-        Self { state, replies_deflated: self.replies_deflated, reply_budget: self.reply_budget }
+        Self {
+            state,
+            replies_deflated: self.replies_deflated,
+            reply_budget: self.reply_budget,
+            ..Self::default()
+        }
     }
 
     /// A fresh state for the same peer in the same exchange: nothing known of its copy, its
     /// replies travelling as before.
     pub(crate) fn afresh(&self) -> Self {
-        Self { state: State::new(), replies_deflated: self.replies_deflated, reply_budget: self.reply_budget }
+        Self {
+            state: State::new(),
+            replies_deflated: self.replies_deflated,
+            reply_budget: self.reply_budget,
+            ..Self::default()
+        }
     }
 
     /// Says whether replies to the peer travel compressed, for this exchange.
@@ -119,16 +133,23 @@ impl PeerState {
     /// are not ancestors of those heads: no Bloom filter is needed to find them. Automerge
     /// still consults the peer's filter, whose 1% false positives per change hold a change
     /// back until the peer asks for it (one more round trip). Replacing the peer's `have` with
-    /// its heads and an empty filter makes Automerge send exactly what the peer lacks.
+    /// its heads and an empty filter makes Automerge send exactly what the peer lacks. Heads we
+    /// did not take from its message are read through their dependencies
+    /// ([`PeerState::saw_untaken`]).
     pub(crate) fn trust_known_heads(&mut self, doc: &Automerge) {
         let Some(theirs) = self.state.their_heads.as_ref() else { return };
         if theirs.is_empty() || self.state.their_have.is_none() {
             return;
         }
-        if theirs.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()) {
-            self.state.their_have =
-                Some(vec![Have { last_sync: theirs.clone(), bloom: BloomFilter::default() }]);
+        if let Some(held) = self.untaken.held_heads(doc, theirs) {
+            self.state.their_have = Some(vec![Have { last_sync: held, bloom: BloomFilter::default() }]);
         }
+    }
+
+    /// Says which changes of the peer's message this side did not take (refused, or held for
+    /// their author): its heads may be among them, and what it holds is read through them.
+    pub fn saw_untaken(&mut self, untaken: UntakenChanges) {
+        self.untaken = untaken;
     }
 
     /// The last sync the peer announced in its message (the heads it shared with us when its
@@ -240,14 +261,17 @@ impl PeerState {
     }
 
     /// The heads the peer is known to hold, if it holds the document at all and we have every
-    /// one of them (so the changes it lacks can be counted).
+    /// one of them (so the changes it lacks can be counted); heads we did not take from its
+    /// message are read through their dependencies.
     fn holds(&self, doc: &Automerge) -> Option<Vec<ChangeHash>> {
-        let heads = match self.state.their_heads.as_deref() {
-            Some(theirs) if !theirs.is_empty() => theirs,
-            _ if !self.state.shared_heads.is_empty() => self.state.shared_heads.as_slice(),
-            _ => return None,
-        };
-        heads.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()).then(|| heads.to_vec())
+        match self.state.their_heads.as_deref() {
+            Some(theirs) if !theirs.is_empty() => self.untaken.held_heads(doc, theirs),
+            _ if !self.state.shared_heads.is_empty() => {
+                let shared = &self.state.shared_heads;
+                shared.iter().all(|h| doc.get_change_meta_by_hash(h).is_some()).then(|| shared.clone())
+            }
+            _ => None,
+        }
     }
 }
 

@@ -206,7 +206,7 @@ async fn a_phone_past_its_share_keeps_its_work_and_does_not_send_it_again_within
     // a used-up share came with no news: the correction waited for the share to come back).
     let households = replica.lock().unwrap().compounds().next().unwrap().households();
     let head = households.iter().find(|h| h.id == corrected).map(|h| h.head.as_str());
-    assert_eq!(head, Some("陈桂英（更正）"), "the correction reached the refused phone");
+    assert_eq!(head, Some("陈桂英（更正）"), "the correction reached the refused phone: {report:?}");
     assert!(report.rejected.is_empty() && report.set_aside == 0, "nothing set aside: {report:?}");
     assert!(replica.lock().unwrap().unsynced_changes() > 0, "the notes stay on the phone");
     // Refused for hours, not seconds: the sync does not wait and send the notes again (before,

@@ -7,7 +7,8 @@
 //! held, and a device revoked loses what it held in the same transaction. Each device holds one
 //! request at a time (a new one replaces it), kept an hour after its last piece; all of them
 //! together hold at most [`HeldRequests`]' bound. A request the relay took is remembered by its
-//! digest alone for the same hour, so that a phone whose link cut the answer learns it was taken.
+//! digest alone for the same hour, so that a phone whose link cut the answer learns it was taken;
+//! the same bytes sent again from byte 0 are a new request, synced and answered again.
 //!
 //! **The bound is shared fairly between people.** A piece that does not fit makes room by
 //! letting go of the largest request of the person holding the most, for as long as that person
@@ -121,7 +122,12 @@ pub fn place(
         return Ok(Placement::Start);
     };
     if held.taken {
-        return Err(PieceRefused::Taken);
+        // From byte 0 it is a new request with the same bytes (a phone resuming one asks what
+        // is held first, and is told it was taken): the same refused work offered again at the
+        // next sync, whose state did not move. Refused as taken, it cost the phone its bytes
+        // again, a status question and a request asking the relay's heads before sending them a
+        // third time. Syncing the same bytes twice takes nothing twice.
+        return if at == 0 { Ok(Placement::Start) } else { Err(PieceRefused::Taken) };
     }
     if held.total != request.total || held.deflated != request.deflated {
         return Err(PieceRefused::Renamed { total: held.total, deflated: held.deflated });
@@ -360,6 +366,7 @@ mod tests {
         );
         let taken = HeldRequest { taken: true, ..current.clone() };
         assert_eq!(place(Some(&taken), request, 4, 1), Err(PieceRefused::Taken));
+        assert_eq!(place(Some(&taken), request, 0, 4), Ok(Placement::Start), "the same bytes anew");
         assert_eq!(status(Some(&taken), request), PiecesHeld { held: 10, taken: true });
         assert_eq!(status(Some(&current), request), PiecesHeld { held: 4, taken: false });
         assert_eq!(status(Some(&current), named("bb", 10)), PiecesHeld { held: 0, taken: false });

@@ -149,7 +149,10 @@ async fn keep(
     let request = query.named(limit)?;
     let (held, store) = (&state.held_requests, state.relay.storage());
     let device = session.device;
-    if held.status(store, device, request).await?.taken {
+    // A piece past byte 0 of a request taken already is refused here, before its bytes are
+    // read; from byte 0 it is a new request with the same bytes (`held_requests::place`).
+    let from = query.from.unwrap_or(0);
+    if from > 0 && held.status(store, device, request).await?.taken {
         return Err(refused(PieceRefused::Taken));
     }
     // What arrives is kept as it arrives: written to the store at least every second while it
@@ -158,7 +161,6 @@ async fn keep(
     let timeout = state.config.limits.request_timeout;
     let keep_every = state.config.limits.keep_pieces_every;
     let deadline = Instant::now() + timeout.saturating_sub((timeout / 4).min(Duration::from_secs(5)));
-    let from = query.from.unwrap_or(0);
     if from > request.total {
         return Err(refused(PieceRefused::PastTheEnd { total: request.total }));
     }

@@ -213,6 +213,19 @@ async fn a_phone_past_its_share_keeps_its_work_and_does_not_send_it_again_within
     // its six retries sent them again: 13 requests, 0.5 MB up, about a minute of a 64 kbit/s link).
     assert_eq!(report.retries, 0, "{report:?}");
     assert!(report.bytes_up < 3 * SHARE / 2, "{} bytes up", report.bytes_up);
+    // The next sync offers the same request (nothing moved) and is refused the same way, in one
+    // request: before, the relay refused its bytes as a request already taken, and the phone
+    // asked what it held, asked the relay's heads and sent the notes a third time (3 requests,
+    // 2.3 times the bytes; on a landing's 64 kbit/s, seconds of every sync for the whole day).
+    // (The first of these two differs from the refused one by the correction's head; the second
+    // is the first's very bytes.)
+    for _ in 0..2 {
+        let again = http::sync(&replica, &transport, device_now).await.unwrap();
+        assert!(again.retrying.iter().any(|r| r.rule == "document_full"), "{again:?}");
+        assert_eq!(again.requests, 1, "{again:?}");
+        let (before, now) = (report.bytes_up, again.bytes_up);
+        assert!(now < before * 11 / 10, "{before} then {now} bytes up");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -435,7 +435,9 @@ pub async fn requests_in_pieces_are_kept_whole_settled_bounded_and_let_go_at_rev
     let taken = s.held_request(phone).await.unwrap().unwrap();
     assert!(taken.taken && taken.digest == "aa", "{taken:?}");
     assert_eq!(s.held_request_bytes(phone, "aa".into()).await.unwrap(), None, "its bytes let go");
-    assert_eq!(s.hold_piece(piece(phone, "aa", 0, b"0")).await.unwrap(), Err(PieceRefused::Taken));
+    assert_eq!(s.hold_piece(piece(phone, "aa", 4, b"4")).await.unwrap(), Err(PieceRefused::Taken));
+    // The same bytes from byte 0 are a new request (`held_requests::place`), and start anew.
+    assert_eq!(s.hold_piece(piece(phone, "aa", 0, b"0")).await.unwrap().unwrap().held, 1);
     // A new request replaces the taken one; a discarded one is forgotten.
     assert_eq!(s.hold_piece(piece(phone, "cc", 0, b"01")).await.unwrap().unwrap().held, 2);
     assert_eq!(s.settle_held_request(phone, "cc".into(), false, later(30)).await.unwrap(), 0);

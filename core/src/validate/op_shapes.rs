@@ -189,8 +189,8 @@ pub(super) fn check_op_shapes(
 type OpRef = (u64, ActorId);
 
 /// A write to a map key the document held before the change: what it names as overwritten must
-/// be what the key held at the change's dependencies, which only the document with the batch
-/// applied can say ([`check_overwrites`]). A write that names nothing though the key held a value
+/// be what the key held at the change's dependencies (some of it, for a key in conflict), which
+/// only the document with the batch applied can say ([`check_overwrites`]). A write that names nothing though the key held a value
 /// its author had seen (a "concurrent" claim of a task they had seen assigned), or that names an
 /// operation of another key or object (which left whole-document copies that did not load), was
 /// made by hand.

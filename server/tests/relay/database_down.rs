@@ -61,7 +61,9 @@ async fn healthz_names_postgresql_when_it_stops_answering_and_heals_when_it_is_b
     println!("/healthz with PostgreSQL gone, in {took:?}: {status} {text}");
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
     assert!(text.contains("PostgreSQL") && text.contains(&cut_at.to_string()), "{text}");
-    assert!(text.contains("connection refused"), "what failed: {text}");
+    // What failed, whichever the probe met first: a new connection refused, or a pooled one the
+    // cut closed under its query (CI met the latter once).
+    assert!(text.contains("connection refused") || text.contains("connection closed"), "what failed: {text}");
     assert!(!text.contains("s3cret-pw"), "{text}");
     assert!(took < Duration::from_secs(4), "bounded: {took:?}");
     // A request that needs the database is a 503 that says when to try again.

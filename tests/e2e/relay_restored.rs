@@ -82,6 +82,15 @@ fn sync_text(phone: &Phone) -> (bool, String) {
     (ok, format!("{out}{err}"))
 }
 
+/// A relay with the vegetable round, its coordinator's phone, and volunteer 李强's phone joined
+/// to the compound: the opening most of these tests share.
+fn volunteer_on_the_round(dir: &Path) -> (Relay, String, Phone, Phone) {
+    let (relay, compound, coordinator) = Relay::with_vegetable_round(dir);
+    let volunteer = Phone::new(dir, "volunteer");
+    volunteer.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
+    (relay, compound, coordinator, volunteer)
+}
+
 /// The coordinator makes a medicine round for building 2 (“药品 第2轮”) and syncs; the volunteer
 /// syncs, claims one of its tasks, knocks (“药已送到”) and syncs.
 fn knock_on_a_round_made_now(coordinator: &Phone, volunteer: &Phone) {
@@ -136,9 +145,7 @@ fn offline_work_on_top_of_work_the_relay_lost_goes_up_in_the_same_sync_without_a
 #[test]
 fn a_volunteers_new_work_offered_first_by_another_phone_waits_for_theirs_and_is_theirs() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
-    let volunteer = Phone::new(dir.path(), "volunteer");
-    volunteer.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
+    let (mut relay, compound, coordinator, volunteer) = volunteer_on_the_round(dir.path());
     let other = Phone::new(dir.path(), "other");
     other.join_as(&relay, "赵敏", &relay.invite(&compound, "volunteer"));
     other.sync();
@@ -176,9 +183,7 @@ fn a_volunteers_new_work_offered_first_by_another_phone_waits_for_theirs_and_is_
 #[test]
 fn a_round_the_restored_relay_never_had_stays_on_the_volunteers_phone_with_its_knocks() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
-    let volunteer = Phone::new(dir.path(), "volunteer");
-    volunteer.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
+    let (mut relay, _compound, coordinator, volunteer) = volunteer_on_the_round(dir.path());
     back_up(&mut relay, &dir.path().join("backup"));
 
     knock_on_a_round_made_now(&coordinator, &volunteer);
@@ -218,9 +223,7 @@ fn a_round_the_restored_relay_never_had_stays_on_the_volunteers_phone_with_its_k
 #[test]
 fn a_phone_whose_actor_the_relay_bound_to_someone_else_writes_its_work_again_under_a_new_one() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
-    let volunteer = Phone::new(dir.path(), "volunteer");
-    volunteer.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
+    let (mut relay, compound, coordinator, volunteer) = volunteer_on_the_round(dir.path());
     back_up(&mut relay, &dir.path().join("backup"));
     volunteer.ok(&["notes", "1-1-301", "恢复前写的"]);
     volunteer.sync();
@@ -311,10 +314,8 @@ fn a_handed_over_phone_sends_the_work_made_under_its_earlier_actor() {
 #[test]
 fn a_volunteer_removed_after_a_restore_keeps_nothing_of_a_round_the_relay_lost() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
-    let volunteer = Phone::new(dir.path(), "volunteer");
-    let joined = volunteer.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
-    let person = joined["person"].as_str().unwrap().to_owned();
+    let (mut relay, compound, coordinator, volunteer) = volunteer_on_the_round(dir.path());
+    let (_, person) = actor_and_person(&volunteer);
     back_up(&mut relay, &dir.path().join("backup"));
     knock_on_a_round_made_now(&coordinator, &volunteer);
     restore(&mut relay, &dir.path().join("backup"));

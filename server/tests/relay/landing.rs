@@ -36,8 +36,6 @@ pub(crate) fn notes(seed: &mut u64, chars: usize) -> String {
         .collect()
 }
 
-/// A volunteer's phone joined to `compound` over a good link: its file's folder, the replica,
-/// its transport (with its token) and the token.
 /// The roster `replica` holds.
 pub(crate) fn roster_of(replica: &Mutex<Replica>) -> doorstep_core::id::DocumentId {
     let held = replica.lock().unwrap();
@@ -49,6 +47,8 @@ pub(crate) fn roster_of(replica: &Mutex<Replica>) -> doorstep_core::id::Document
         .id()
 }
 
+/// A volunteer's phone joined to `compound` over a good link: its file's folder, the replica,
+/// its transport (with its token) and the token.
 pub(crate) async fn joined_volunteer(
     relay: &crate::harness::TestRelay,
     compound: doorstep_core::id::CompoundId,

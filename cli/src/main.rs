@@ -176,9 +176,9 @@ enum AdminCommand {
     },
     /// Mints a new device token for a person (a reset phone, or a restarted demo); prints it once.
     Token {
-        /// The person.
+        /// The person; without it, the district admin (a lost first-start token).
         #[arg(long)]
-        person: PersonId,
+        person: Option<PersonId>,
         /// A name for the device the token is for.
         #[arg(long, default_value = "reissued")]
         device_name: String,
@@ -621,6 +621,7 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
             }
         }
         AdminCommand::Token { person, device_name } => {
+            let person = person.unwrap_or(me.person);
             let token = admin::issue_token(&relay, &me, person, &device_name).await?;
             writeln!(out, "{token}")?;
         }

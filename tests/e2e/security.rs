@@ -47,3 +47,26 @@ fn forged_token(db: &std::path::Path) {
     conn.execute("UPDATE meta SET value = CAST('not-a-real-token' AS BLOB) WHERE key = 'relay_token'", [])
         .unwrap();
 }
+
+/// The relay's operator mints the district admin a new token from the command line, with no
+/// `--person`, even after the admin's last membership ended: a lost first-start token is not a
+/// relay nobody can run any more.
+#[test]
+fn the_operator_mints_the_district_admin_a_token_though_they_hold_no_membership() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
+    let members = relay.admin(&["members", "--compound", &compound]);
+    let admin = members.lines().find(|l| l.contains(" admin ")).expect(&members);
+    let admin = admin.split_whitespace().next().unwrap().to_owned();
+    relay.admin(&["revoke", "--person", &admin, "--compound", &compound]);
+
+    let minted = relay.admin(&["token"]);
+    let token = minted.split_whitespace().find(|w| w.starts_with("dst_")).expect(&minted).to_owned();
+    let phone = Phone::new(dir.path(), "admin");
+    phone.ok(&["login", "--relay", &relay.url, &token]);
+    let status = phone.ok(&["status"]);
+    assert!(status["compounds"].as_array().unwrap().is_empty(), "no membership, and signed in: {status}");
+    let again = relay.admin(&["token", "--person", &admin]);
+    assert!(again.contains("dst_"), "by ID too: {again}");
+}

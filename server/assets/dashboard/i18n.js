@@ -226,8 +226,8 @@ export const MESSAGES = {
   ],
   'members.refused.bad_role': ['服务器不认识角色「{role}」，请刷新页面后再试。', 'The relay does not know the role "{role}"; reload the page and try again.'],
   'members.refused.revoke': [
-    '不能移出 {name}（{role}）：协调员只能移出志愿者和医护人员，移出协调员或管理员须由管理员操作，也不能在这里移出自己。',
-    'You may not remove {name} ({role}): coordinators remove volunteers and medics, removing a coordinator or an admin takes an admin, and nobody removes themselves here.',
+    '不能移出 {name}（{role}）：协调员只能移出志愿者和医护人员，移出协调员或管理员须由管理员操作，区管理员只能由区管理员移出，谁也不能移出自己。',
+    'You may not remove {name} ({role}): coordinators remove volunteers and medics, removing a coordinator or an admin takes an admin, only a district admin removes a district admin, and nobody removes themselves.',
   ],
   'members.refused.token': ['只有区级管理员可以补发设备令牌。', 'Only a district admin may issue a new device token.'],
   'members.refused.device': ['只有区级管理员可以停用设备。', "Only a district admin may revoke a person's phone."],

@@ -33,7 +33,11 @@ pub async fn member_devices(
 
 /// Revokes a person's membership of a compound: their phone drops the compound's documents at its
 /// next sync, and the relay refuses their messages for them. Coordinators may revoke volunteers
-/// and medics; revoking a coordinator or an admin takes an admin.
+/// and medics; revoking a coordinator or an admin takes an admin. Nobody signed in removes
+/// themselves (the last admin of a compound would leave it run by no one of its own), and only a
+/// district admin ends a district admin's membership: a compound's admin who could would take
+/// the compound off the phone of the one person who runs every compound. The relay's operator
+/// (the command line) may do either.
 pub async fn revoke_membership(
     relay: &Relay,
     principal: &Principal,
@@ -42,6 +46,17 @@ pub async fn revoke_membership(
 ) -> Result<(), AdminError> {
     require_compound(relay, compound).await?;
     let own = principal.require_running(compound, "revoke a member")?;
+    let operator = principal.device.is_none();
+    if person == principal.person && !operator {
+        return Err(AdminError::Forbidden(
+            "不能移出自己，请另一位协调员或管理员操作 / you may not remove yourself; ask another coordinator or an admin".into(),
+        ));
+    }
+    if !principal.district_admin && relay.storage().district_admins().await?.contains(&person) {
+        return Err(AdminError::Forbidden(
+            "只有区管理员可以移出区管理员 / only a district admin may remove a district admin from a compound".into(),
+        ));
+    }
     let target = relay
         .storage()
         .members(compound)
@@ -142,7 +157,11 @@ pub async fn issue_token(
     if !principal.district_admin {
         return Err(AdminError::Forbidden("only a district admin may issue a token for a person".into()));
     }
-    if relay.storage().memberships(person).await?.is_empty() {
+    // A district admin runs every compound with or without a membership of one: the way back in
+    // for one who lost their token, or removed every membership of their own, before an invite
+    // (which makes a new person, never a district admin) could help.
+    let district_admin = relay.storage().district_admins().await?.contains(&person);
+    if !district_admin && relay.storage().memberships(person).await?.is_empty() {
         return Err(AdminError::NotFound(format!(
             "person {person} holds no live membership of any compound; invite them instead"
         )));

@@ -163,12 +163,6 @@ pub async fn revoke(
 ) -> Result<Json<Revoked>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let person: PersonId = path_id(&person)?;
-    if person == signed.principal.person {
-        return Err(AppError::Forbidden(
-            "不能在这里移出自己，请另一位协调员或管理员操作 / you may not remove yourself here; ask another coordinator or an admin".into(),
-        )
-        .into());
-    }
     admin::revoke_membership(&state.app.relay, &signed.principal, person, scope.compound.id).await?;
     Ok(Json(Revoked { revoked: person }))
 }

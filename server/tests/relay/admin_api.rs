@@ -137,3 +137,62 @@ async fn a_second_compound_of_the_same_name_is_refused_unless_asked_for_again() 
     let (_, compounds) = relay.json("GET", "/v1/compounds", &relay.admin_token, None).await;
     assert_eq!(compounds.as_array().unwrap().len(), 3, "{compounds}");
 }
+
+/// Nobody signed in removes themselves from a compound, and a compound's admin does not remove
+/// the district admin: either left a compound's last admin gone, or the one person who runs
+/// every compound without it on their phone. The relay's operator still may, and mints the
+/// district admin a token though they hold no membership at all (an invite makes a new person,
+/// never a district admin, so "invite them instead" was no way back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_removes_themselves_or_the_district_admin_and_the_operator_can_always_let_them_back_in() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    let (_, me) = relay.json("GET", "/v1/me", &relay.admin_token, None).await;
+    let district_admin: doorstep_core::id::PersonId = me["person"].as_str().unwrap().parse().unwrap();
+    let compound_admin = relay.phone(compound, Role::Admin, "刘伟").await;
+    let coordinator = relay.phone(compound, Role::Coordinator, "王芳").await;
+    let revoke = |token: &str, person: doorstep_core::id::PersonId| {
+        let token = token.to_owned();
+        let path = format!("/v1/compounds/{compound}/members/{person}/revoke");
+        let relay = &relay;
+        async move { relay.json("POST", &path, &token, None).await }
+    };
+
+    let (status, body) = revoke(&compound_admin.token, district_admin).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["reason"].as_str().unwrap().contains("only a district admin may remove a district admin"),
+        "{body}"
+    );
+    for (token, person) in [
+        (&compound_admin.token, compound_admin.person),
+        (&relay.admin_token, district_admin),
+        (&coordinator.token, coordinator.person),
+    ] {
+        let (status, body) = revoke(token, person).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body["reason"].as_str().unwrap().contains("may not remove yourself"), "{body}");
+    }
+    let (_, members) =
+        relay.json("GET", &format!("/v1/compounds/{compound}/members"), &relay.admin_token, None).await;
+    let live = members.as_array().unwrap().iter().filter(|m| m["revoked"] == false).count();
+    assert_eq!(live, 3, "nobody was removed: {members}");
+
+    // Another admin may remove the compound's admin; the operator, the district admin.
+    let (status, body) = revoke(&relay.admin_token, compound_admin.person).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let app = relay.state.as_ref().unwrap();
+    let operator = doorstep_server::admin::Principal::relay_admin(&app.relay);
+    doorstep_server::admin::revoke_membership(&app.relay, &operator, district_admin, compound).await.unwrap();
+    assert!(app.relay.storage().memberships(district_admin).await.unwrap().is_empty());
+    let token =
+        doorstep_server::admin::issue_token(&app.relay, &operator, district_admin, "备用手机").await.unwrap();
+    let (status, me) = relay.json("GET", "/v1/me", &token, None).await;
+    assert_eq!(status, StatusCode::OK, "the new token works: {me}");
+    let (status, body) = relay.json("GET", &format!("/v1/compounds/{compound}/members"), &token, None).await;
+    assert_eq!(status, StatusCode::OK, "and still runs the compound: {body}");
+    // A person with no membership who is no district admin is still told to be invited.
+    let refused =
+        doorstep_server::admin::issue_token(&app.relay, &operator, compound_admin.person, "x").await;
+    assert!(refused.unwrap_err().to_string().contains("invite them instead"));
+}

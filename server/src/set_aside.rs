@@ -4,8 +4,9 @@
 //! exchange. See `doorstep_core::sync::SetAsideExchange` for the wire.
 //!
 //! What the relay takes: only from a signed-in device, only items naming the caller (or no one,
-//! then the caller is taken), only for documents of a compound the caller is or was a member of
-//! (work made before a coordinator removed them still reaches the coordinators), each stored
+//! then the caller is taken), only for documents of a compound the caller is, or was until a
+//! coordinator removed them at most [`FORMER_MEMBER_DAYS`] ago, a member of (work made before
+//! the removal still reaches the coordinators, by the phone's first sync after it), each stored
 //! once per device and change hash, and at most [`WAITING_PER_DEVICE`] waiting for a decision
 //! per device: past that, items are left unanswered and the phone sends them again with a later
 //! sync, so no honest item is turned away for good; the inbox lists items by turns between
@@ -30,6 +31,13 @@ use crate::storage::{NewSetAside, Session, SetAsideRecord};
 /// Most set-aside items of one device waiting for a coordinator's decision. An honest phone sets
 /// aside a handful in a lockdown (a knock after a round closed, a note on a household removed).
 pub const WAITING_PER_DEVICE: usize = 1_000;
+
+/// How long after a coordinator removed someone the relay still takes set-aside work from their
+/// phone for that compound. Their phone sends it at its first sync after the removal (then wipes
+/// the compound); a phone offline a month in a lockdown still gets through. Past it, a token the
+/// person still holds (for their other compounds, or a lost phone) can no longer post to a
+/// compound's inbox that is no longer theirs.
+pub const FORMER_MEMBER_DAYS: i64 = 30;
 
 /// Stores what `session`'s device sent and answers with the outcomes it asked after.
 pub async fn exchange(
@@ -56,7 +64,7 @@ pub async fn exchange(
     let storage = state.relay.storage();
     let memberships: HashSet<CompoundId> =
         storage.memberships(session.person).await?.into_iter().map(|m| m.compound).collect();
-    let mut former: HashMap<CompoundId, bool> = HashMap::new();
+    let mut former: HashMap<CompoundId, Option<Timestamp>> = HashMap::new();
     let mut room = WAITING_PER_DEVICE.saturating_sub(storage.set_aside_waiting(session.device).await?);
     let mut left_for_later = 0_usize;
     let mut answer = SetAsideAnswer::default();
@@ -90,12 +98,22 @@ pub async fn exchange(
         let record = storage.document(item.doc).await?;
         let compound = match record.map(|r| r.header.compound).or(item.compound) {
             Some(compound) if memberships.contains(&compound) => compound,
-            Some(compound) if was_member(storage, &mut former, compound, session.person).await? => compound,
-            _ => {
-                answer.refused.push(refuse(format!(
-                    "document {} is not in a compound you are a member of; set-aside work goes only to your own compound's coordinators (不属于你所在的小区)",
-                    item.doc
-                )));
+            Some(compound) => match removed_at(storage, &mut former, compound, session.person).await? {
+                Some(at) if now.as_millis() - at.as_millis() <= FORMER_MEMBER_DAYS * DAY_MS => compound,
+                Some(at) => {
+                    answer.refused.push(refuse(format!(
+                        "you were removed from this compound on {} UTC, more than {FORMER_MEMBER_DAYS} days ago; its coordinators no longer take set-aside work from you, so tell one of them yourself (你已被移出该小区超过 {FORMER_MEMBER_DAYS} 天，请直接联系协调员)",
+                        doorstep_core::schema::utc_offset::UtcOffset::from_minutes(0).map(|utc| utc.local_time(at)).unwrap_or_default()
+                    )));
+                    continue;
+                }
+                None => {
+                    answer.refused.push(refuse(not_yours(item.doc)));
+                    continue;
+                }
+            },
+            None => {
+                answer.refused.push(refuse(not_yours(item.doc)));
                 continue;
             }
         };
@@ -147,20 +165,30 @@ pub async fn exchange(
     Ok(answer)
 }
 
-/// Whether `person` was once a member of `compound` (a coordinator removed them), looked up once
-/// per compound of an exchange.
-async fn was_member(
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The refusal of an item for a document of no compound the sender is or was a member of.
+fn not_yours(doc: doorstep_core::id::DocumentId) -> String {
+    format!(
+        "document {doc} is not in a compound you are a member of; set-aside work goes only to your own compound's coordinators (不属于你所在的小区)"
+    )
+}
+
+/// When a coordinator removed `person` from `compound`, if they were once a member of it, looked
+/// up once per compound of an exchange.
+async fn removed_at(
     storage: &dyn crate::storage::Storage,
-    former: &mut HashMap<CompoundId, bool>,
+    former: &mut HashMap<CompoundId, Option<Timestamp>>,
     compound: CompoundId,
     person: PersonId,
-) -> Result<bool, AppError> {
+) -> Result<Option<Timestamp>, AppError> {
     if let Some(known) = former.get(&compound) {
         return Ok(*known);
     }
-    let was = storage.members(compound).await?.iter().any(|m| m.person == person);
-    former.insert(compound, was);
-    Ok(was)
+    let at =
+        storage.members(compound).await?.iter().filter(|m| m.person == person).find_map(|m| m.revoked_at);
+    former.insert(compound, at);
+    Ok(at)
 }
 
 /// What the phone learns of a decided item.

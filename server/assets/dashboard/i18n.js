@@ -440,8 +440,8 @@ export const MESSAGES = {
     '{who} was removed from this compound on {at}, and this was made after that (by the phone\'s clock): it may come from a lost phone. Check with them before applying it.',
   ],
   'set_aside.made_before_removal': [
-    '{who} 已于 {at} 被移出本小区；这一项是在那之前做的。',
-    '{who} was removed from this compound on {at}; this was made before that.',
+    '{who} 已于 {at} 被移出本小区；这一项是在那之前做的（按手机时钟，手机可能有误）。',
+    '{who} was removed from this compound on {at}; this was made before that (by the phone\'s clock, which the phone may get wrong).',
   ],
   'set_aside.title': ['志愿者手机上被搁置的操作', "Set aside on volunteers' phones"],
   'set_aside.hint': [

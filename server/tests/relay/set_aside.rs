@@ -6,7 +6,7 @@
 use doorstep_core::schema::vocabulary::DocKind;
 use doorstep_core::sync::{MAX_SET_ASIDE_ITEMS, MAX_SET_ASIDE_OPERATION_BYTES, SetAsideDecision};
 use doorstep_core::{Role, Timestamp};
-use doorstep_server::set_aside::WAITING_PER_DEVICE;
+use doorstep_server::set_aside::{FORMER_MEMBER_DAYS, WAITING_PER_DEVICE};
 use doorstep_server::storage::SetAsideDecided;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -318,4 +318,33 @@ async fn work_made_before_a_volunteer_was_removed_still_reaches_the_coordinators
     let stored = storage.set_aside_of(fx.compound, 10).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].received.person, li.person);
+}
+
+/// A person removed from a compound more than [`FORMER_MEMBER_DAYS`] ago can no longer post to
+/// its inbox with the token they keep for their other compounds (or on a lost phone): the item
+/// is refused with a reason, and nothing is stored. Within the window it still goes in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_removed_long_ago_no_longer_posts_to_the_compounds_inbox() {
+    let fx = Fixture::new().await;
+    let (li, zhao) = (&fx.volunteers[0], &fx.volunteers[1]);
+    let storage = fx.relay.state.as_ref().unwrap().relay.storage();
+    let now = doorstep_server::clock::now().as_millis();
+    let day = 24 * 60 * 60 * 1000;
+    let long_ago = Timestamp::from_millis(now - (FORMER_MEMBER_DAYS + 1) * day);
+    assert!(storage.revoke_membership(li.person, fx.compound, long_ago).await.unwrap());
+    let lately = Timestamp::from_millis(now - (FORMER_MEMBER_DAYS - 1) * day);
+    assert!(storage.revoke_membership(zhao.person, fx.compound, lately).await.unwrap());
+
+    let (status, answer) =
+        fx.relay.json("POST", "/v1/set-aside", &li.token, Some(json!({"items": [item(li, 'a')]}))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["received"].as_array().unwrap().len(), 0, "{answer}");
+    let reason = answer["refused"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains(&format!("more than {FORMER_MEMBER_DAYS} days ago")), "{answer}");
+    let (_, answer) =
+        fx.relay.json("POST", "/v1/set-aside", &zhao.token, Some(json!({"items": [item(zhao, 'b')]}))).await;
+    assert_eq!(answer["received"].as_array().unwrap().len(), 1, "within the window: {answer}");
+    let stored = storage.set_aside_of(fx.compound, 10).await.unwrap();
+    assert_eq!(stored.len(), 1, "only the one within the window");
+    assert_eq!(stored[0].received.person, zhao.person);
 }

@@ -59,6 +59,10 @@ pub enum AppError {
     },
     /// 408: the request took longer than the relay waits.
     Timeout(Duration),
+    /// 408: a roster import took longer than the relay waits, and was stopped (its write is
+    /// dropped unless it was being stored as the time ran out); sending the same file again
+    /// would take as long.
+    ImportTimeout(Duration),
     /// 408 with code `body_cut`: the connection ended before the whole body arrived (a link
     /// that dropped, or closed only the phone's way): nothing of it was read; send it again.
     BodyCut(String),
@@ -97,7 +101,9 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::RateLimited { .. } | AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Timeout(_) | AppError::BodyCut(_) => StatusCode::REQUEST_TIMEOUT,
+            AppError::Timeout(_) | AppError::ImportTimeout(_) | AppError::BodyCut(_) => {
+                StatusCode::REQUEST_TIMEOUT
+            }
             AppError::Unavailable(_) | AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Fault(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -118,7 +124,7 @@ impl AppError {
             AppError::MethodNotAllowed(_) => "method_not_allowed",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Throttled { error, .. } => error,
-            AppError::Timeout(_) => "timeout",
+            AppError::Timeout(_) | AppError::ImportTimeout(_) => "timeout",
             AppError::BodyCut(_) => "body_cut",
             // The same code as a storage failure: phones treat both as transient and retry.
             AppError::Unavailable(_) | AppError::Busy { .. } => "unavailable",
@@ -160,6 +166,11 @@ impl AppError {
                     limit.as_secs()
                 )
             }
+            AppError::ImportTimeout(limit) => format!(
+                "导入未能在 {0} 秒内完成，已停止（名册多半没有导入其中任何一户：再预览一次可看到还会新增多少）；这么大的文件请按楼栋拆开导入，或在中继所在的机器上用 `doorstep admin import-roster` 导入 / \
+                 the import did not finish within {0} seconds and was stopped (most likely nothing of it was imported: a new preview of the file shows what it would still add); split a file this big by building, or import it with `doorstep admin import-roster` on the relay's machine",
+                limit.as_secs()
+            ),
         }
     }
 

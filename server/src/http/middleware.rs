@@ -36,9 +36,11 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let started = Instant::now();
     let limit = state.config.limits.request_timeout;
     let https = Client::of(req.extensions()).https;
+    let imports_a_roster = req.method() == axum::http::Method::POST && is_roster_import(&route);
     let request_id = req.headers().get(REQUEST_HEADER).filter(|id| is_request_id(id.as_bytes())).cloned();
     let mut response = match tokio::time::timeout(limit, next.run(req).instrument(span.clone())).await {
         Ok(response) => response,
+        Err(_) if imports_a_roster => AppError::ImportTimeout(limit).into_response(),
         Err(_) => AppError::Timeout(limit).into_response(),
     };
     if let Some(id) = request_id {
@@ -68,4 +70,10 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     }
     state.metrics.request(&route, status.as_u16(), took);
     response
+}
+
+/// Whether `route` imports a roster spreadsheet (the dashboard's upload, or the API's): a 408
+/// there says that nothing was imported and what to do instead of trying again.
+fn is_roster_import(route: &str) -> bool {
+    route.ends_with("/compounds/{compound}/import") || route == "/v1/compounds/{id}/roster"
 }

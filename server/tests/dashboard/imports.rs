@@ -588,3 +588,34 @@ async fn a_file_sent_as_a_workbook_that_is_not_one_is_read_or_named_for_what_it_
     }
     assert!(households(&session, compound).await.is_empty(), "a preview changes nothing");
 }
+
+/// An import past the request's time limit is answered 408 saying it was stopped, what the
+/// roster most likely holds of it (nothing), and what to do instead: "try again", the answer
+/// for a phone's sync, would take as long again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_past_the_time_limit_says_it_was_stopped_and_what_to_do_instead() {
+    let mut config = doorstep_server::config::Config::default();
+    config.limits.request_timeout = std::time::Duration::from_millis(300);
+    let dash = Dash::start_with(config).await;
+    let compound = dash.relay.create_compound("北林").await;
+    let coordinator = dash.relay.phone(compound, Role::Coordinator, "王芳").await;
+    let session = dash.login(&coordinator.token).await;
+    let mut csv = String::from("小区,楼号,单元,楼层,房号,户主,联系电话,户内人数\n");
+    for n in 0..5_000 {
+        let (building, floor) = (n / 100 + 1, n % 100 / 4 + 1);
+        let flat = floor * 100 + n % 4 + 1;
+        csv.push_str(&format!("北林,{building}号楼,1单元,{floor},{flat},户主{n},1380000{n:04},2\n"));
+    }
+    let answer = session
+        .post_bytes(
+            &format!("/dashboard/api/compounds/{compound}/import?mode=commit"),
+            "text/csv",
+            csv.into_bytes(),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::REQUEST_TIMEOUT, "{}", answer.text());
+    let reason = answer.json()["reason"].as_str().unwrap().to_owned();
+    assert!(reason.contains("was stopped") && reason.contains("doorstep admin import-roster"), "{reason}");
+    assert!(!reason.contains("try again"), "{reason}");
+    assert!(households(&session, compound).await.is_empty(), "nothing of it was imported");
+}

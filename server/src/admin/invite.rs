@@ -37,9 +37,10 @@ pub async fn create_invite(
     require_compound(relay, compound).await?;
     let own = principal.require_running(compound, "invite people")?;
     if !own.may_invite(role) {
+        let role = role.as_str();
+        let article = if role.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
         return Err(AdminError::Forbidden(format!(
-            "a coordinator may not invite a {}; ask an admin",
-            role.as_str()
+            "a coordinator may not invite {article} {role}; ask an admin"
         )));
     }
     let code = secret::new_invite_code();

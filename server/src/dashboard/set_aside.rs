@@ -101,7 +101,9 @@ fn with_what_to_do(refusal: DashError) -> DashError {
             DashError::Unprocessable {
                 error,
                 reason: format!(
-                    "{reason}. To bring this back: reopen the round, apply it, then close the round again                  (reopening shows the round's open tasks on the volunteers' phones until it is closed)                  / 如需补录：先重新开放该轮次，应用后再关闭（开放期间志愿者手机上会重新出现该轮次未完成的任务）"
+                    "{reason}. To bring this back: reopen the round, apply it, then close the round again \
+                     (reopening shows the round's open tasks on the volunteers' phones until it is closed) \
+                     / 如需补录：先重新开放该轮次，应用后再关闭（开放期间志愿者手机上会重新出现该轮次未完成的任务）"
                 ),
                 errors,
             }

@@ -43,7 +43,8 @@ pub async fn join(
         return Err(AppError::Throttled {
             error: "join_throttled",
             reason: format!(
-                "too many join attempts from this network; wait {secs:.0} seconds and check the invite code                  (加入尝试过多，请 {secs:.0} 秒后再试，并核对邀请码)"
+                "too many join attempts from this network; wait {secs:.0} seconds and check the invite code \
+                 (加入尝试过多，请 {secs:.0} 秒后再试，并核对邀请码)"
             ),
             retry_after: Some(wait),
         });

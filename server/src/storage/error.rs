@@ -8,26 +8,30 @@ use doorstep_core::id::PersonId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum InviteProblem {
     /// No invite has this code.
-    #[error("no invite has this code; check it for typos or ask your coordinator for a new one")]
+    #[error(
+        "no invite has this code; check it for typos or ask your coordinator for a new one (没有这个邀请码：请核对是否输错，或向协调员要一个新的邀请码)"
+    )]
     Unknown,
     /// The invite was redeemed already (invites are single-use).
     #[error(
-        "this invite code was used already; each code joins one device, so ask your coordinator for a new one"
+        "this invite code was used already; each code joins one device, so ask your coordinator for a new one (此邀请码已被使用，每个邀请码只能加入一台手机，请向协调员要一个新的邀请码)"
     )]
     Used,
     /// The invite is past its expiry.
-    #[error("this invite code has expired; ask your coordinator for a new one")]
+    #[error(
+        "this invite code has expired; ask your coordinator for a new one (此邀请码已过期，请向协调员要一个新的邀请码)"
+    )]
     Expired,
     /// Whoever made the invite may no longer invite people in its role to its compound (removed
     /// from it, or no longer coordinating it).
     #[error(
-        "this invite code was made by someone who can no longer invite people to this compound; ask a coordinator for a new one"
+        "this invite code was made by someone who can no longer invite people to this compound; ask a coordinator for a new one (生成此邀请码的人已无权邀请他人加入这个小区，请向协调员要一个新的邀请码)"
     )]
     MakerMayNoLongerInvite,
     /// The invite was made on a phone revoked since (reported lost): whoever holds that phone
     /// may hold the code too.
     #[error(
-        "this invite code was made on a phone that has since been reported lost and revoked; ask a coordinator for a new one"
+        "this invite code was made on a phone that has since been reported lost and revoked; ask a coordinator for a new one (此邀请码是在一台已挂失停用的手机上生成的，请向协调员要一个新的邀请码)"
     )]
     MadeOnARevokedDevice,
 }

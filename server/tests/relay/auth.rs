@@ -5,7 +5,7 @@ use doorstep_core::sync::{SyncRequest, WIRE_VERSION};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{JsonResponse, TestRelay};
+use crate::harness::{JsonBody, JsonResponse, TestRelay};
 
 async fn sync_status(relay: &TestRelay, token: Option<&str>) -> (StatusCode, Value) {
     let body = SyncRequest { version: WIRE_VERSION, documents_digest: None, messages: vec![] }.encode();
@@ -216,4 +216,89 @@ async fn the_code_a_phone_joined_with_typed_again_says_already_joined_and_syncs(
     );
     assert!(!shown.contains("new one"), "{shown}");
     assert_eq!(replica.lock().unwrap().identity().map(|i| i.person), Some(first.person));
+}
+
+/// Every refusal of a join says why in Chinese and in English, as the relay's other refusals do
+/// (they were English only), and a coordinator refused an admin's invite is told so in English
+/// a person writes ("an admin", was "a admin").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_refusals_say_why_in_chinese_and_english() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("北林小区").await;
+    let said = |body: &Value| body["reason"].as_str().unwrap().to_owned();
+
+    let (status, unknown) = relay.join("AAAA-BBBB-CCCC", "赵敏").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
+    assert!(said(&unknown).contains("没有这个邀请码"), "{unknown}");
+
+    let used = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+    assert_eq!(relay.join(&used, "李强").await.0, StatusCode::OK);
+    let (status, again) = relay.join(&used, "赵敏").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert!(said(&again).contains("used already") && said(&again).contains("已被使用"), "{again}");
+
+    // Made by a coordinator removed since.
+    let removed = relay.phone(compound, Role::Coordinator, "王芳").await;
+    let theirs = relay.invite(&removed.token, compound, Role::Volunteer).await;
+    let path = format!("/v1/compounds/{compound}/members/{}/revoke", removed.person);
+    assert!(relay.json("POST", &path, &relay.admin_token, None).await.0.is_success());
+    let (status, refused) = relay.join(&theirs, "赵敏").await;
+    assert_eq!(status, StatusCode::GONE, "{refused}");
+    assert!(
+        said(&refused).contains("can no longer invite") && said(&refused).contains("已无权邀请"),
+        "{refused}"
+    );
+
+    // Made on a phone revoked since.
+    let lost = relay.phone(compound, Role::Coordinator, "刘洋").await;
+    let on_it = relay.invite(&lost.token, compound, Role::Volunteer).await;
+    let path = format!("/v1/persons/{}/revoke-devices", lost.person);
+    assert_eq!(relay.json("POST", &path, &relay.admin_token, None).await.0, StatusCode::OK);
+    let (status, refused) = relay.join(&on_it, "赵敏").await;
+    assert_eq!(status, StatusCode::GONE, "{refused}");
+    assert!(said(&refused).contains("reported lost") && said(&refused).contains("已挂失停用"), "{refused}");
+
+    let coordinator = relay.phone(compound, Role::Coordinator, "陈静").await;
+    for (role, article) in [("admin", "an admin"), ("coordinator", "a coordinator")] {
+        let body = serde_json::json!({ "role": role });
+        let path = format!("/v1/compounds/{compound}/invites");
+        let (status, refused) = relay.json("POST", &path, &coordinator.token, Some(body)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+        assert!(said(&refused).contains(&format!("may not invite {article};")), "{refused}");
+    }
+}
+
+/// An expired invite and a throttled address are told in both languages too, and the throttle's
+/// sentence runs on with one space (it had 18 in a row, from a broken line continuation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_code_and_a_throttled_address_say_why_in_chinese_and_english() {
+    use doorstep_server::Config;
+    use doorstep_server::config::JoinLimits;
+
+    let config = Config {
+        invite_lifetime: std::time::Duration::ZERO,
+        join: JoinLimits { per_second: 0.001, burst: 1.0 },
+        ..Config::default()
+    };
+    let relay = TestRelay::start_with(config).await;
+    let compound = relay.create_compound("北林小区").await;
+    let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+    let (status, expired) = relay.join(&code, "李强").await;
+    assert_eq!(status, StatusCode::GONE, "{expired}");
+    let reason = expired["reason"].as_str().unwrap();
+    assert!(reason.contains("has expired") && reason.contains("已过期"), "{reason}");
+
+    // From another address than the relay's own host, which is not throttled.
+    let guesser =
+        reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 61])).build().unwrap();
+    let mut last = Value::Null;
+    for _ in 0..2 {
+        let body = serde_json::json!({"invite_code": "AAAA-BBBB-CCCC", "device_name": "guesser"});
+        let res = guesser.post(format!("{}/v1/join", relay.url)).json_body(&body).send().await.unwrap();
+        last = res.json_value().await.unwrap();
+    }
+    assert_eq!(last["error"], "join_throttled", "{last}");
+    let reason = last["reason"].as_str().unwrap();
+    assert!(reason.contains("check the invite code (加入尝试过多"), "{reason}");
+    assert!(!reason.contains("  "), "{reason}");
 }

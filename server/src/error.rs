@@ -274,7 +274,8 @@ impl From<InviteProblem> for AppError {
             InviteProblem::Used => AppError::Conflict(problem.to_string()),
             InviteProblem::Expired
             | InviteProblem::MakerMayNoLongerInvite
-            | InviteProblem::MadeOnARevokedDevice => AppError::Gone(problem.to_string()),
+            | InviteProblem::MadeOnARevokedDevice
+            | InviteProblem::JoinerRemoved => AppError::Gone(problem.to_string()),
         }
     }
 }

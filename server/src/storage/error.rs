@@ -34,6 +34,12 @@ pub enum InviteProblem {
         "this invite code was made on a phone that has since been reported lost and revoked; ask a coordinator for a new one (此邀请码是在一台已挂失停用的手机上生成的，请向协调员要一个新的邀请码)"
     )]
     MadeOnARevokedDevice,
+    /// The invite's join sent again with its join key, but the person it made has been removed
+    /// from its compound since: their way back is a new invite, not this one's device.
+    #[error(
+        "you were removed from this compound; ask a coordinator for a new invite (你已被移出这个小区，如需重新加入，请向协调员要一个新的邀请码)"
+    )]
+    JoinerRemoved,
 }
 
 /// A failed storage call.

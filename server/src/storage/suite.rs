@@ -204,6 +204,13 @@ pub async fn invites_are_single_use_and_expire(s: Arc<dyn Storage>) {
         assert!(s.memberships(uuid(n)).await.unwrap().is_empty());
     }
     assert!(matches!(s.authenticate(SecretHash([71; 32])).await.unwrap(), TokenStatus::Valid(_)), "kept");
+    // Once the person it made is removed from the compound, the same key gets them nothing back:
+    // no new token, no membership, and a refusal that says why.
+    assert!(s.revoke_membership(first.person, compound, later(16)).await.unwrap());
+    let removed = s.redeem_invite(keyed(75, Some(1), later(17))).await.unwrap_err();
+    assert!(matches!(removed, StorageError::Invite(InviteProblem::JoinerRemoved)), "{removed}");
+    assert!(matches!(s.authenticate(SecretHash([75; 32])).await.unwrap(), TokenStatus::Unknown));
+    assert!(s.memberships(first.person).await.unwrap().is_empty());
 }
 
 pub async fn memberships_revoke_and_return(s: Arc<dyn Storage>) {

@@ -218,6 +218,43 @@ async fn the_code_a_phone_joined_with_typed_again_says_already_joined_and_syncs(
     assert_eq!(replica.lock().unwrap().identity().map(|i| i.person), Some(first.person));
 }
 
+/// A join sent again with its join key after the person it made was removed from the compound:
+/// 410, saying they were removed, and nothing changed (their token stays the one it was, and no
+/// membership comes back). Was: 200 "joined" as a volunteer with a new token, `/v1/me` showing no
+/// memberships, and the first token answering "unknown" rather than revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_sent_again_after_its_person_was_removed_says_so() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("北林小区").await;
+    let code = relay.invite(&relay.admin_token, compound, Role::Volunteer).await;
+    let join = || async {
+        let body = serde_json::json!({
+            "invite_code": code, "device_name": "李强的手机", "name": "李强", "join_key": "0123456789abcdef",
+        });
+        let res = relay.http.post(format!("{}/v1/join", relay.url)).json_body(&body).send().await.unwrap();
+        (res.status(), res.json_value().await.unwrap())
+    };
+    let (status, joined) = join().await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    let (token, person) = (joined["token"].as_str().unwrap().to_owned(), joined["person"].clone());
+    let path = format!("/v1/compounds/{compound}/members/{}/revoke", person.as_str().unwrap());
+    let (status, body) = relay.json("POST", &path, &relay.admin_token, None).await;
+    assert!(status.is_success(), "{status} {body}");
+
+    let (status, again) = join().await;
+    assert_eq!(status, StatusCode::GONE, "{again}");
+    assert_eq!(again["error"], "gone");
+    let reason = again["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("you were removed from this compound; ask a coordinator for a new invite"),
+        "{reason}"
+    );
+    assert!(reason.contains("你已被移出"), "{reason}");
+    let (status, me) = relay.json("GET", "/v1/me", &token, None).await;
+    assert_eq!(status, StatusCode::OK, "the removed person's token is the one it was: {me}");
+    assert_eq!(me["memberships"], serde_json::json!([]), "{me}");
+}
+
 /// Every refusal of a join says why in Chinese and in English, as the relay's other refusals do
 /// (they were English only), and a coordinator refused an admin's invite is told so in English
 /// a person writes ("an admin", was "a admin").

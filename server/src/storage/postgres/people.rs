@@ -349,6 +349,15 @@ pub(super) async fn redeem_invite(db: &impl GenericClient, r: &Redemption) -> Re
         let key: Option<Vec<u8>> = row.try_get(6)?;
         let person: Option<String> = row.try_get(8)?;
         let again = JoinedBefore::read(r, used_at, key.as_deref(), row.try_get(7)?, person.as_deref())?;
+        let member = query_opt(
+            db,
+            "SELECT 1 FROM memberships WHERE person = $1 AND compound = $2 AND revoked_at IS NULL",
+            &[&again.person.to_string(), &compound.to_string()],
+        )
+        .await?;
+        if member.is_none() {
+            return Err(InviteProblem::JoinerRemoved.into());
+        }
         let rotated = execute(
             db,
             "UPDATE devices SET token_hash = $2 WHERE id = $1 AND revoked_at IS NULL",

@@ -346,6 +346,14 @@ pub(super) fn redeem_invite(conn: &Connection, r: &Redemption) -> Result<Joined,
     if let Some(used_at) = used_at {
         // Sent again with the key it was used with, soon after: the answer was lost.
         let again = JoinedBefore::read(r, used_at, key.as_deref(), used_device, used_by.as_deref())?;
+        let still_a_member: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM memberships WHERE person = ?1 AND compound = ?2 AND revoked_at IS NULL)",
+            params![again.person.to_string(), compound.to_string()],
+            |row| row.get(0),
+        )?;
+        if !still_a_member {
+            return Err(InviteProblem::JoinerRemoved.into());
+        }
         let rotated = conn.execute(
             "UPDATE devices SET token_hash = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             params![again.device.0, r.token_hash.0],

@@ -103,15 +103,19 @@ impl Access {
         Some(Decision::Allowed { record: *record, role })
     }
 
-    /// The verdict for a document outside the caller's compounds.
+    /// The verdict for a document outside the caller's compounds. The refusal names neither
+    /// the document's compound nor anything else of it, as `GET /v1/documents/{id}/copy` does
+    /// not: a document ID tells a caller who is not a member nothing. A phone removed from a
+    /// compound learns it from its memberships (the list of documents it may hold), not from
+    /// this sentence.
     pub fn decide_elsewhere(stored: Option<DocumentRecord>) -> Decision {
         match stored {
             Some(record) => Decision::Forbidden {
                 rule: "forbidden",
                 reason: format!(
-                    "document {} belongs to compound {}, of which you are not (or no longer) a member; \
-                     ask its coordinator for an invite",
-                    record.header.id, record.header.compound
+                    "no document {} in your compounds; sync to learn the documents you may hold \
+                     (你所在的小区里没有这个文档)",
+                    record.header.id
                 ),
             },
             None => Decision::Unknown,

@@ -176,10 +176,7 @@ impl Hub {
                     doc,
                     rejection::FORBIDDEN,
                     None,
-                    format!(
-                        "document {doc} belongs to compound {}, of which you are not (or no longer) a member",
-                        self.compound.id()
-                    ),
+                    format!("no document {doc} in your compounds; sync to learn the documents you may hold"),
                 ),
                 None => rejection::reject(
                     doc,

@@ -173,3 +173,49 @@ async fn a_change_with_an_altered_checksum_is_refused_and_the_round_still_loads(
     let attempts: usize = fx.coordinator.compound().tasks().iter().map(|t| t.attempts.len()).sum();
     assert_eq!(attempts, 1, "the honest delivery reached the coordinator");
 }
+
+/// A member of another compound naming one of this compound's documents is refused without
+/// being told whose it is, as the copy route refuses it: the sync's refusal names no compound
+/// (it said "belongs to compound …"), and the phone's rule code stays `forbidden`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_of_another_compound_is_refused_without_naming_its_compound() {
+    use doorstep_core::Role;
+
+    use crate::harness::JsonResponse;
+
+    let fx = Fixture::new().await;
+    let elsewhere = fx.relay.create_compound("南苑小区").await;
+    let stranger = fx.relay.phone(elsewhere, Role::Coordinator, "外人").await;
+    let roster = fx.coordinator.doc_of(DocKind::Roster).clone();
+    let empty = doorstep_core::document::Document::placeholder(*roster.header(), stranger.device.clone());
+    let message = doorstep_core::sync::generate(empty.automerge(), &mut PeerState::new()).unwrap();
+    let request = SyncRequest {
+        version: WIRE_VERSION,
+        documents_digest: None,
+        messages: vec![DocMessage { doc: roster.id(), message }],
+    };
+    let response = fx.relay.sync(&stranger.token, &request).await;
+    assert_eq!(response.rejected.len(), 1, "{:?}", response.rejected);
+    let refused = &response.rejected[0];
+    assert_eq!((refused.doc, refused.rule.as_str()), (roster.id(), "forbidden"));
+    assert!(!refused.reason.contains(&fx.compound.to_string()), "{}", refused.reason);
+    assert!(!refused.reason.contains("belongs to"), "{}", refused.reason);
+    assert!(
+        refused.reason.contains("no document") && refused.reason.contains("in your compounds"),
+        "{}",
+        refused.reason
+    );
+    assert!(response.messages.is_empty(), "nothing of the roster is sent");
+
+    let copy = fx
+        .relay
+        .http
+        .get(format!("{}/v1/documents/{}/copy", fx.relay.url, roster.id()))
+        .bearer_auth(&stranger.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copy.status(), StatusCode::NOT_FOUND);
+    let copy = copy.json_value().await.unwrap();
+    assert!(!copy["reason"].as_str().unwrap().contains(&fx.compound.to_string()), "{copy}");
+}

@@ -367,6 +367,8 @@ export const MESSAGES = {
   'task.priority': ['优先级', 'Priority'],
   'task.status': ['状态', 'Status'],
   'task.assignee': ['负责人', 'Assignee'],
+  'task.assignee_removed': ['已移出', 'removed'],
+  'task.assignee_removed_hint': ['负责人已被移出本小区，请改派', 'The assignee was removed from the compound; reassign the task'],
   'task.attempts': ['上门记录', 'Attempts'],
   'task.cancel': ['取消任务', 'Cancel task'],
   'task.cancel_reason': ['取消原因', 'Reason'],

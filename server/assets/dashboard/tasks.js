@@ -7,7 +7,7 @@ import { fmtTime, fmtAddress, shortId } from './format.js';
 import { api, cpath } from './api.js';
 import { knownHousehold, personName, volunteerOptions } from './compound-data.js';
 import { operate } from './operate.js';
-import { removedMark } from './widgets.js';
+import { assigneeRemovedMark, removedMark } from './widgets.js';
 
 // Who changed a household or a task, what and when, newest first: the entries of
 // `…/history`, whose names come from the relay's actor bindings.
@@ -121,9 +121,13 @@ export function taskTable(rows, opts) {
           const household =
             row.household && typeof row.household === 'object' ? row.household : knownHousehold(row.household || task.household);
           const live = row.status !== 'delivered' && row.status !== 'cancelled';
+          // Someone removed since is not among the members to choose from: shown as chosen, marked.
+          const gone = row.assignee_removed && task.assignee
+            ? [[task.assignee, `${row.assignee_name || personName(task.assignee)} (${t('task.assignee_removed')})`]]
+            : [];
           const assignee =
             o.actions && live && o.roundOpen
-              ? select('task-assignee', volunteerOptions(true), task.assignee || '', {
+              ? select('task-assignee', [...volunteerOptions(true), ...gone], task.assignee || '', {
                   'aria-label': t('task.assignee'),
                   onchange: (ev) =>
                     operate(
@@ -145,7 +149,7 @@ export function taskTable(rows, opts) {
             cell('task.items', task.items, task.request ? h('a', { href: '#/requests', class: 'tag', title: t('task.from_request') }, t('task.request_tag')) : null),
             cell('task.priority', badge('priority', task.priority)),
             cell('task.status', badge('task_status', row.status)),
-            cell('task.assignee', assignee),
+            cell('task.assignee', assignee, ' ', assigneeRemovedMark(live && row.assignee_removed)),
             h('td', { class: 'wide', dataset: { label: t('task.attempts') } }, attemptList(task.attempts), task.cancelled ? h('p', { class: 'meta' }, t('task.cancelled_by', { who: personName(task.cancelled.by), reason: task.cancelled.reason || '' })) : null, taskHistory(task)),
             o.actions ? h('td', { class: 'no-print wide' }, live && o.roundOpen ? cancelControl(task) : null) : null,
           );

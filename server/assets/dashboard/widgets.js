@@ -30,6 +30,12 @@ export function removedMark(removed) {
   return removed ? h('span', { class: 'badge household-removed', testid: 'household-removed' }, t('household.removed')) : null;
 }
 
+// A task assigned to someone who is no longer a member of the compound (removed since): nobody
+// will deliver it until it is reassigned.
+export function assigneeRemovedMark(removed) {
+  return removed ? h('span', { class: 'badge household-removed', testid: 'assignee-removed', title: t('task.assignee_removed_hint') }, t('task.assignee_removed')) : null;
+}
+
 // Attempts that reached a round after it was closed (made before the close): 迟到 / late.
 export function lateMark(n, round) {
   return n ? h('span', { class: 'warn', title: t('round.late_hint'), testid: 'round-late', dataset: { round, count: n } }, t('round.late', { n })) : null;

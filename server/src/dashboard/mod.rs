@@ -23,7 +23,7 @@
 //! | `GET …/compounds/{c}/households/{h}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
 //! | `GET …/compounds/{c}/map?round=` | `{legend, round, buildings}`: buildings → units → floors (top first) → flats with `colour`, `needs` and, for an open round, `door` |
 //! | `GET …/compounds/{c}/rounds` | `[{round, total, delivered, attempted, open, assigned, cancelled, double_deliveries, late}]` |
-//! | `GET …/compounds/{c}/rounds/{r}` | `{round, progress, tasks: [{task, status, household, assignee_name, late_attempts}]}` |
+//! | `GET …/compounds/{c}/rounds/{r}` | `{round, progress, tasks: [{task, status, household, assignee_name, assignee_removed, late_attempts}]}` |
 //! | `GET …/compounds/{c}/rounds/{r}/tasks/{t}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
 //! | `GET …/compounds/{c}/requests` | `[Request + {address, head, household_removed, by_name}]`, newest first |
 //! | `GET …/compounds/{c}/conflicts` | `[Conflict + {address, head, household_removed, names, review}]` |
@@ -36,7 +36,7 @@
 //! | `GET …/compounds/{c}/set-aside` | `[{id, person, person_name, address, summary, op, operation, made_at, rule, reason, state, decided_by_name, note, …}]`, waiting first, then decided, each newest first |
 //! | `POST …/compounds/{c}/set-aside/{i}/apply` | applies the item's operation as the signed-in coordinator → `{id, done}`; 409 if decided, 422 if refused |
 //! | `POST …/compounds/{c}/set-aside/{i}/dismiss` `{"reason"}` | the item, dismissed; 409 if decided |
-//! | `POST …/compounds/{c}/operations` | core `Operation` JSON → `{changed, created, new_entity}`; 403/422 |
+//! | `POST …/compounds/{c}/operations` | core `Operation` JSON → `{changed, created, new_entity}`; 403/422 (422 `not_a_member`: a task given to someone who is not a live member) |
 //! | `POST …/compounds/{c}/import?mode=preview\|commit[&accept_good_rows=true]` | CSV or XLSX body |
 //! | `GET …/compounds/{c}/export/{roster,special-needs}.{csv,xlsx}` | downloads |
 //! | `GET …/compounds/{c}/export/rounds/{r}.{csv,xlsx}` | a round's results |
@@ -47,6 +47,7 @@
 //! everywhere).
 
 mod assets;
+mod assignees;
 mod error;
 mod events;
 mod export;

@@ -35,6 +35,7 @@ pub async fn apply(
     JsonBody(op): JsonBody<Operation>,
 ) -> Result<Json<OperationDone>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
+    super::assignees::require_live_assignee(&state, scope.compound.id, &op).await?;
     Ok(Json(run(&state, &scope, op).await?))
 }
 

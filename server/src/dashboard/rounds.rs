@@ -1,7 +1,7 @@
 //! Rounds and their progress: `GET …/rounds` (open and closed) and `GET …/rounds/{round}` (its
 //! tasks door by door, in climbing order).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::extract::State;
@@ -14,6 +14,7 @@ use doorstep_core::schema::task::{RoundInfo, Task};
 use doorstep_core::schema::vocabulary::{RoundStatus, TaskStatus};
 use serde::Serialize;
 
+use super::assignees::live_members;
 use super::error::DashError;
 use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
@@ -111,6 +112,10 @@ pub struct TaskAtDoor {
     pub household_removed: bool,
     /// The assignee's name, if known.
     pub assignee_name: Option<String>,
+    /// Whether the task is assigned to someone who is not a live member of the compound (removed
+    /// since, or never one: an offline coordinator's assignment that arrived after the removal):
+    /// nobody will deliver it until a coordinator reassigns it.
+    pub assignee_removed: bool,
     /// How many of its attempts arrived after the round was closed (迟到 / late).
     pub late_attempts: u32,
 }
@@ -127,7 +132,12 @@ pub struct RoundDetail {
 }
 
 /// A round's tasks by door, in climbing order (tasks whose household is gone come last).
-pub fn detail(compound: &Compound, id: DocumentId, names: &HashMap<PersonId, String>) -> Option<RoundDetail> {
+pub fn detail(
+    compound: &Compound,
+    id: DocumentId,
+    names: &HashMap<PersonId, String>,
+    live: &HashSet<PersonId>,
+) -> Option<RoundDetail> {
     let doc = compound.rounds().find(|d| d.id() == id)?;
     let info = round::info(doc.id(), doc.automerge()).ok()?;
     let tasks = round::tasks(doc.id(), doc.automerge());
@@ -143,6 +153,7 @@ pub fn detail(compound: &Compound, id: DocumentId, names: &HashMap<PersonId, Str
             household: households.get(task.household).cloned(),
             household_removed: households.removal(task.household).is_some(),
             assignee_name: task.assignee.and_then(|p| names.get(&p).cloned()),
+            assignee_removed: task.assignee.is_some_and(|p| !live.contains(&p)),
             task,
         })
         .collect();
@@ -173,7 +184,8 @@ pub async fn one(
     let scope = signed.scope(&state, &compound).await?;
     let round: DocumentId = path_id(&round)?;
     let names = names(&state, scope.compound.id).await?;
+    let live = live_members(&state, scope.compound.id).await?;
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
-    let found = blocking(move || detail(&compound, round, &names)).await?;
+    let found = blocking(move || detail(&compound, round, &names, &live)).await?;
     Ok(Json(found.ok_or_else(|| AppError::NotFound(format!("no round {round} in this compound")))?))
 }

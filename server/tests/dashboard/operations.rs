@@ -247,3 +247,67 @@ async fn reviewing_a_conflict_that_is_not_there_is_refused_with_a_reason() {
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.text());
     assert!(answer.text().contains("no double_delivery conflict"), "{}", answer.text());
 }
+
+/// The dashboard gives a task only to a live member of the compound: someone removed, a person
+/// of another compound or an ID nobody holds is refused with 422 `not_a_member` saying why (was:
+/// 200, a task assigned to nobody who could deliver or claim it). A coordinator's phone assigning
+/// offline to someone removed meanwhile is not refused by sync; the round view marks that task
+/// `assignee_removed`, as it marks one assigned before the removal, so it gets reassigned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_is_given_only_to_a_live_member_and_one_held_by_someone_removed_is_marked() {
+    let dash = Dash::start().await;
+    let (compound, mut coordinator) = dash.small_compound().await;
+    let volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let stays = dash.relay.phone(compound, Role::Volunteer, "赵敏").await;
+    let elsewhere = dash.relay.create_compound("南苑小区").await;
+    let stranger = dash.relay.phone(elsewhere, Role::Volunteer, "外人").await;
+    let session = dash.login(&coordinator.token).await;
+    let round = round_for_building_1(&session, compound).await;
+    let detail_path = format!("/dashboard/api/compounds/{compound}/rounds/{round}");
+    let detail = session.get_json(&detail_path).await;
+    let task = |i: usize| detail["tasks"][i]["task"]["id"].as_str().unwrap().to_owned();
+    let assign = |i: usize, who: String| json!({"op": "assign_task", "round": round, "task": task(i), "volunteer": who});
+
+    let given = session.operate(compound, &assign(0, volunteer.person.to_string())).await;
+    assert_eq!(given.status, StatusCode::OK, "{}", given.text());
+    let removal = format!("/dashboard/api/compounds/{compound}/members/{}/revoke", volunteer.person);
+    let removed = session.post_json(&removal, &json!({})).await;
+    assert!(removed.status.is_success(), "{}", removed.text());
+
+    let made_up = "01a24ced-0000-7000-8000-000000000000".to_owned();
+    for (who, says) in [
+        (volunteer.person.to_string(), "李强 was removed from this compound"),
+        (stranger.person.to_string(), "is not a member of this compound"),
+        (made_up, "is not a member of this compound"),
+    ] {
+        let refused = session.operate(compound, &assign(1, who)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+        let body = refused.json();
+        assert_eq!(body["error"], "not_a_member", "{body}");
+        assert!(body["reason"].as_str().unwrap().contains(says), "{body}");
+        assert!(body["reason"].as_str().unwrap().contains("请改派给现有成员"), "{body}");
+    }
+    let building = json!({"op": "assign_building", "round": round, "estate": "", "building": "1", "volunteer": volunteer.person});
+    assert_eq!(session.operate(compound, &building).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let given = session.operate(compound, &assign(1, stays.person.to_string())).await;
+    assert_eq!(given.status, StatusCode::OK, "{}", given.text());
+
+    // The coordinator's phone, which had not heard of the removal, gives the third task to 李强:
+    // sync takes it.
+    coordinator.sync(&dash.relay).await;
+    let third: doorstep_core::id::TaskId = task(2).parse().unwrap();
+    coordinator
+        .apply(&doorstep_core::Operation::AssignTask { round, task: third, volunteer: volunteer.person })
+        .unwrap();
+    let synced = coordinator.sync(&dash.relay).await;
+    assert!(synced.rejected.is_empty(), "{:?}", synced.rejected);
+
+    let detail = session.get_json(&detail_path).await;
+    let marks: Vec<(&str, bool)> = detail["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["assignee_name"].as_str().unwrap_or_default(), t["assignee_removed"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(marks, [("李强", true), ("赵敏", false), ("李强", true)], "{detail}");
+}

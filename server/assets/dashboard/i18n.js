@@ -222,7 +222,7 @@ export const MESSAGES = {
   // What the relay's member rules refuse (its own sentences are English, shared with the command line).
   'members.refused.invite': [
     '不能邀请{role}：协调员只能邀请志愿者和医护人员，邀请协调员或管理员须由管理员操作。',
-    'You may not invite a {role}: coordinators invite volunteers and medics; inviting a coordinator or an admin takes an admin.',
+    'You may not invite someone as {role}: coordinators invite volunteers and medics; inviting a coordinator or an admin takes an admin.',
   ],
   'members.refused.bad_role': ['服务器不认识角色「{role}」，请刷新页面后再试。', 'The relay does not know the role "{role}"; reload the page and try again.'],
   'members.refused.revoke': [

@@ -686,6 +686,22 @@ test('a request taken at a door removed meanwhile still names the door, marked r
   assert.match(await page.textContent(tid('household-removed-banner')), /已于 .* 从名册移除/);
 });
 
+test("a task held by a volunteer removed since is marked, and can be given to a current member", async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 2, round: true });
+  const [gone, stays] = world.phones;
+  await world.session.send('POST', `${world.cbase}/members/${gone.person}/revoke`, '{}', 'application/json');
+  const { page } = await openDashboard(t, world);
+  await open(page, `#/rounds/${world.round}`, 'rounds');
+  await page.waitForSelector(tid('assignee-removed'));
+  const marks = await page.$$eval(tid('assignee-removed'), (els) => els.length);
+  assert.equal(marks, 111, 'every task of the removed volunteer is marked');
+  assert.match(await page.textContent(tid('assignee-removed')), /已移出/);
+  // Given to a current member, the mark goes.
+  await page.selectOption(tid('assign-volunteer'), { label: `${stays.name} (志愿者)` });
+  await page.click(tid('assign-building-submit'));
+  await page.waitForFunction((s) => document.querySelectorAll(s).length === 0, tid('assignee-removed'), { timeout: 10_000 });
+});
+
 test('review items from a volunteer removed meanwhile say whether they were made after the removal', async (t) => {
   const world = await ownCompound('北林社区', { roster: true, volunteers: 1 });
   const phone = world.phones[0];

@@ -1,7 +1,8 @@
 //! A spreadsheet's cells cleaned of the characters no text of a compound holds
 //! ([`rulebook::characters`](crate::rulebook::characters)): control characters and
 //! bidirectional overrides are taken out, and a line break or tab inside a one-line cell (a
-//! name typed with Alt+Enter in Excel) becomes a space. 备注 keeps its line breaks.
+//! name typed with Alt+Enter in a workbook) becomes a space. 备注 keeps its line breaks. (In a CSV
+//! file such a line break is a quote left open first: `open_quote`.)
 //!
 //! A roster is read before it is checked, so without this a stray character pasted into one
 //! cell would make its whole row a bad row the coordinator cannot see the reason for; taking it

@@ -39,6 +39,7 @@ mod date_cells;
 mod encoding;
 mod error;
 mod formula_errors;
+mod open_quote;
 mod phone;
 mod roster_csv;
 

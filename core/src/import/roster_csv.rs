@@ -12,6 +12,7 @@ use super::date_cells::{DateCells, written_date};
 use super::encoding::decode;
 use super::error::{ImportError, RowError, RowWarning};
 use super::formula_errors::formula_error;
+use super::open_quote::{OpenQuote, open_quote};
 use super::phone::{PhoneCheck, check_phone};
 use crate::rulebook::BadValue;
 use crate::rulebook::table::{BUILDING, HOUSEHOLD};
@@ -54,7 +55,8 @@ pub struct RosterPreview {
     /// Row errors beyond [`MAX_ERRORS`], counted but not kept.
     pub omitted_errors: usize,
     /// How many rows were left out for errors, those beyond [`MAX_ERRORS`] included: a row with
-    /// three bad cells is three errors but one row.
+    /// three bad cells is three errors but one row, and a row holding a quote left open counts
+    /// every line it spans, as the rows it swallowed were not read either.
     pub bad_rows: usize,
     /// What the coordinator should check or fill in for rows that were read (or dropped as
     /// identical to an earlier row), in file order; at most [`MAX_ERRORS`]. Warnings never block
@@ -122,17 +124,32 @@ impl RosterPreview {
 /// too large) is an [`ImportError`]. Otherwise every row is either a household or a
 /// [`RowError`], and nothing changes until the caller decides what to do with the preview.
 pub fn read_roster_csv(bytes: &[u8]) -> Result<RosterPreview, ImportError> {
-    read_roster_sheet(bytes, &DateCells::default())
+    read(bytes, &DateCells::default(), Source::Csv)
 }
 
 /// [`read_roster_csv`] of the CSV text a workbook's sheet became, `dates` the cells that were
 /// dates there: one in any column but 备注 makes its row a bad row (`date_cell`), since Excel
 /// turns a flat, unit or count typed as "5-1" into a date; in 备注 it is kept as its text.
 pub fn read_roster_sheet(bytes: &[u8], dates: &DateCells) -> Result<RosterPreview, ImportError> {
+    read(bytes, dates, Source::Sheet)
+}
+
+/// Where the CSV text came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A CSV file, written by a spreadsheet or by hand: a quote may be left open in it.
+    Csv,
+    /// A workbook's sheet, written as CSV by the relay: every cell is quoted as it must be, so a
+    /// line break in a cell was typed there (Alt+Enter).
+    Sheet,
+}
+
+fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview, ImportError> {
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(ImportError::TooLarge { bytes: bytes.len(), limit: MAX_INPUT_BYTES });
     }
     let text = decode(bytes)?;
+    let delimiter = sniff_delimiter(&text);
     let mut records = records(&text).peekable();
     let columns = find_header(&mut records)?;
     let mut preview = RosterPreview {
@@ -154,6 +171,14 @@ pub fn read_roster_sheet(bytes: &[u8], dates: &DateCells) -> Result<RosterPrevie
         rows += 1;
         if rows > MAX_ROWS {
             return Err(ImportError::TooManyRows { limit: MAX_ROWS });
+        }
+        if source == Source::Csv
+            && let Some(open) = open_quote(&record, |i| columns.is_one_line(i), columns.width(), delimiter)
+        {
+            // Most of the lines it swallowed were rows, and none of them was read.
+            preview.bad_rows += open.lines;
+            preview.push_error(columns.open_quote_error(line, &record, open));
+            continue;
         }
         let (record, cleaned) =
             match cell_characters::clean_record(&record, &columns.index, &columns.headers, line) {
@@ -344,6 +369,45 @@ impl Columns {
     /// sometimes exports empty columns after the table.
     fn width(&self) -> usize {
         self.headers.iter().rposition(|h| !h.is_empty()).map_or(0, |last| last + 1)
+    }
+
+    /// Whether field `i` is a roster cell of one line: any read into the roster but 备注.
+    fn is_one_line(&self, i: usize) -> bool {
+        self.more_phones.contains(&i)
+            || self.index.iter().any(|(column, at)| *at == i && *column != RosterColumn::Notes)
+    }
+
+    /// The row error of a row starting on `line` that holds a quote left open ([`open_quote`]).
+    fn open_quote_error(&self, line: usize, record: &StringRecord, open: OpenQuote) -> RowError {
+        let header = self.headers.get(open.field).cloned();
+        let shown = header.clone().unwrap_or_else(|| format!("#{}", open.field + 1));
+        let last = line + open.lines - 1;
+        let (zh, en) = if open.row_like {
+            (
+                format!("{shown} 从这一行一直延续到第 {last} 行，其中有一行像是表格的一行"),
+                format!("the cell runs on to line {last}, and a line of it reads like a row of this file"),
+            )
+        } else {
+            (
+                format!("{shown} 这一格里有换行（一直延续到第 {last} 行），这一列每格只能有一行"),
+                format!("the cell contains a line break (it runs on to line {last}); {shown} holds one line"),
+            )
+        };
+        RowError {
+            line,
+            column: header,
+            value: shorten(record.get(open.field).unwrap_or_default()),
+            code: "open_quote",
+            reason_zh: format!(
+                "{zh}——是不是有一个引号 \" 没有闭合？第 {line} 到 {last} 行（共 {} 行）都没有导入；请补上或删去引号后重新导入",
+                open.lines
+            ),
+            reason: format!(
+                "{en} — is a quote \" left open? Lines {line} to {last} ({} lines) were not imported; \
+                 close or delete the quote and import again",
+                open.lines
+            ),
+        }
     }
 
     fn missing(&self) -> Vec<RosterColumn> {
@@ -1683,6 +1747,70 @@ mod tests {
         );
     }
 
+    /// A quote left open in a cell took the rows under it into that cell, and the import said
+    /// nothing: flat 102 vanished into 101's head, two rows into 101's notes. Now the row is a
+    /// bad row naming the cell, and every line it swallowed counts as left out; a note on two
+    /// lines still imports.
+    #[test]
+    fn a_quote_left_open_is_a_bad_row_counting_the_lines_it_swallowed() {
+        let row = |flat: u32, head: &str, notes: &str| {
+            format!("香樟苑,81号楼,1单元,1,{flat},{head},13800138000,2,0,0,,正常,无,{notes}\n")
+        };
+        let midquote =
+            format!("{HEADER}\n{}{}{}", row(101, "\"张三", ""), row(102, "李四\"", ""), row(103, "王五", ""));
+        let preview = read_roster_csv(midquote.as_bytes()).unwrap();
+        assert_eq!(preview.households.iter().map(|h| h.line).collect::<Vec<_>>(), [4]);
+        assert_eq!(preview.bad_rows, 2);
+        let error = &preview.errors[0];
+        assert_eq!((error.line, error.column.as_deref(), error.code), (2, Some("户主"), "open_quote"));
+        assert_eq!(
+            error.to_string(),
+            "line 2, column 户主: the cell contains a line break (it runs on to line 3); 户主 holds one \
+             line — is a quote \" left open? Lines 2 to 3 (2 lines) were not imported; close or delete \
+             the quote and import again"
+        );
+        assert!(error.reason_zh.contains("引号"), "{}", error.reason_zh);
+
+        // Opened in 户主 and closed three rows down: four rows gone, four left out.
+        let openq_head = format!(
+            "{HEADER}\n{}{}{}{}{}",
+            row(101, "\"张三", ""),
+            row(102, "张三", ""),
+            row(103, "张三", ""),
+            row(104, "张三", "\"x\""),
+            row(105, "张三", "")
+        );
+        let preview = read_roster_csv(openq_head.as_bytes()).unwrap();
+        assert_eq!((preview.households.len(), preview.bad_rows, preview.errors.len()), (1, 4, 1));
+        assert_eq!(preview.errors[0].code, "open_quote");
+
+        // Opened in 备注, the last column, and never closed: the rows under it are in the note.
+        let unbal = format!(
+            "{HEADER}\n{}{}{}",
+            row(101, "张三", "\"未闭合"),
+            row(102, "李四", ""),
+            row(103, "王五", "")
+        );
+        let preview = read_roster_csv(unbal.as_bytes()).unwrap();
+        assert!(preview.households.is_empty());
+        assert_eq!(preview.bad_rows, 3);
+        let error = &preview.errors[0];
+        assert_eq!((error.line, error.column.as_deref(), error.code), (2, Some("备注"), "open_quote"));
+        assert!(
+            error.reason.starts_with("the cell runs on to line 4, and a line of it reads like a row"),
+            "{error}"
+        );
+
+        // A note on several lines, commas and all, is a note; so is one in a column not read.
+        let honest = format!(
+            "{HEADER},其他\n{}",
+            row(101, "张三", "\"独居, 耳背\n敲门要大声, 等一会\n子女电话 139...\",\"a\nb\"")
+        );
+        let preview = read_roster_csv(honest.as_bytes()).unwrap();
+        assert!(preview.is_clean(), "{:?}", preview.errors);
+        assert_eq!(preview.households[0].draft.notes, "独居, 耳背\n敲门要大声, 等一会\n子女电话 139...");
+    }
+
     #[test]
     fn rows_with_the_wrong_number_of_fields_are_reported() {
         check(
@@ -1925,13 +2053,15 @@ mod tests {
 
     #[test]
     fn invisible_control_and_direction_characters_are_taken_out_and_the_row_says_so() {
-        // A head pasted with a direction override, a flat typed with Alt+Enter (a space, then
-        // read as flat 101 as "10 1" is), a bell in the phone, and notes on two lines (which they
-        // keep) with an escape in them.
+        // A head pasted with a direction override, a flat typed with Alt+Enter in a workbook (a
+        // space, then read as flat 101 as "10 1" is; in a CSV it is an open quote, below), a bell
+        // in the phone, and notes on two lines (which they keep) with an escape in them.
         let input = format!(
             "{HEADER}\n北林小区,1号楼,1单元,1,\"10\n1\",王\u{202E}芳,139\u{7}12345678,2,0,0,,,,\"独居\r\n敲门\u{1B}要大声\"\n"
         );
-        let preview = read_roster_csv(input.as_bytes()).unwrap();
+        let csv = read_roster_csv(input.as_bytes()).unwrap();
+        assert_eq!((csv.errors[0].code, csv.errors[0].column.as_deref()), ("open_quote", Some("房号")));
+        let preview = read_roster_sheet(input.as_bytes(), &DateCells::default()).unwrap();
         assert!(preview.is_clean(), "{:?}", preview.errors);
         let draft = &preview.households[0].draft;
         assert_eq!((draft.address.flat.as_str(), draft.head.as_str()), ("101", "王芳"));

@@ -18,9 +18,9 @@ use crate::rulebook::{Kind, characters};
 use crate::schema::address::is_invisible;
 
 /// `record` with every cell cleaned, the 备注 cell as a multi-line text and the others as
-/// one-line texts, the address cells (小区, 楼号, 单元, 楼层, 房号) also without the characters
-/// that show as nothing ([`is_invisible`]: a zero-width space made `1\u{200b}号楼` a second
-/// building 1), and a warning for each cell that lost a character (line `line`, the column named
+/// one-line texts, the address cells (小区, 楼号, 单元, 楼层, 房号), 户主 and 联系电话 also without the
+/// characters that show as nothing ([`is_invisible`]: a zero-width space made `1\u{200b}号楼` a
+/// second building 1, and `张\u{200b}三` a head no search for 张三 finds), and a warning for each cell that lost a character (line `line`, the column named
 /// by its header in `headers`); `None` when no cell holds such a character (nearly every row),
 /// so that the row is read as it is.
 pub(super) fn clean_record(
@@ -32,7 +32,7 @@ pub(super) fn clean_record(
     let kinds = Kinds::of(index);
     let untouched = record.iter().enumerate().all(|(i, cell)| {
         characters::first_unwelcome(cell, kinds.kind_of(i)).is_none()
-            && !(kinds.is_address(i) && cell.chars().any(is_invisible))
+            && !(kinds.is_word(i) && cell.chars().any(is_invisible))
     });
     if untouched {
         return None;
@@ -60,7 +60,7 @@ pub(super) fn clean_record(
                     ),
                 ));
             }
-            let invisible = if kinds.is_address(i) { clean.chars().filter(|c| is_invisible(*c)).count() } else { 0 };
+            let invisible = if kinds.is_word(i) { clean.chars().filter(|c| is_invisible(*c)).count() } else { 0 };
             if invisible == 0 {
                 return clean;
             }
@@ -85,24 +85,27 @@ pub(super) fn clean_record(
     Some((clean, warnings))
 }
 
-/// Which fields of a record are 备注 and which the address.
+/// Which fields of a record are 备注 and which are words no invisible character belongs in (the
+/// address, 户主 and 联系电话).
 struct Kinds {
     notes: Option<usize>,
-    address: Vec<usize>,
+    words: Vec<usize>,
 }
 
 impl Kinds {
     fn of(index: &HashMap<RosterColumn, usize>) -> Self {
-        let address = [
+        let words = [
             RosterColumn::Estate,
             RosterColumn::Building,
             RosterColumn::Unit,
             RosterColumn::Floor,
             RosterColumn::Flat,
+            RosterColumn::Head,
+            RosterColumn::Phone,
         ];
         Kinds {
             notes: index.get(&RosterColumn::Notes).copied(),
-            address: address.iter().filter_map(|column| index.get(column).copied()).collect(),
+            words: words.iter().filter_map(|column| index.get(column).copied()).collect(),
         }
     }
 
@@ -111,7 +114,7 @@ impl Kinds {
         if Some(i) == self.notes { Kind::Text } else { Kind::Short }
     }
 
-    fn is_address(&self, i: usize) -> bool {
-        self.address.contains(&i)
+    fn is_word(&self, i: usize) -> bool {
+        self.words.contains(&i)
     }
 }

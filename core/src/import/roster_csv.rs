@@ -2132,8 +2132,8 @@ mod tests {
             ]
         );
         assert_eq!(preview.estates(), ["香樟苑"]);
-        // The head is no address: a zero-width joiner there (an emoji's) is kept.
-        assert_eq!(preview.households[4].draft.head, "戊\u{200d}");
+        // Nor does the head keep them (below).
+        assert_eq!(preview.households[4].draft.head, "戊");
         let said: Vec<(usize, Option<&str>, &str)> =
             preview.warnings.iter().map(|w| (w.line, w.column.as_deref(), w.value.as_str())).collect();
         assert_eq!(
@@ -2144,6 +2144,7 @@ mod tests {
                 (4, Some("单元"), "1单元"),
                 (5, Some("房号"), "301"),
                 (6, Some("楼号"), "1号楼"),
+                (6, Some("户主"), "戊"),
             ]
         );
         assert_eq!(
@@ -2152,6 +2153,37 @@ mod tests {
              line 2, column 楼号: 1 invisible character(s) (zero-width space, soft hyphen or the like) were taken out, read as \"1号楼\"; check the cell"
         );
         assert!(preview.warnings.iter().all(|w| w.code == "invisible_characters_removed"));
+    }
+
+    /// A zero-width space pasted into 户主 was kept: 张\u{200b}三 was a head no search for 张三
+    /// found, and a head of only U+200B was not blank. They are taken out, as in an address, with
+    /// a warning, and a head of nothing else is blank.
+    #[test]
+    fn invisible_characters_in_a_head_or_phone_are_taken_out_and_an_invisible_head_is_blank() {
+        let input = format!(
+            "{HEADER}\n\
+             香樟苑,99号楼,1单元,1,101,张\u{200b}三,13800138000,2,0,0,,正常,无,\n\
+             香樟苑,99号楼,1单元,1,102,\u{202e}四李,13800138000,2,0,0,,正常,无,\n\
+             香樟苑,99号楼,1单元,1,103,\u{200b},13800138000,2,0,0,,正常,无,\n\
+             香樟苑,99号楼,1单元,1,104,王五\u{feff},138\u{2060}00138000,2,0,0,,正常,无,\n"
+        );
+        let preview = read_roster_csv(input.as_bytes()).unwrap();
+        let heads: Vec<(&str, &str)> =
+            preview.households.iter().map(|r| (r.draft.head.as_str(), r.draft.phone.as_str())).collect();
+        assert_eq!(heads, [("张三", "13800138000"), ("四李", "13800138000"), ("王五", "13800138000")]);
+        let said: Vec<(usize, Option<&str>, &str)> =
+            preview.warnings.iter().map(|w| (w.line, w.column.as_deref(), w.code)).collect();
+        assert_eq!(
+            said,
+            [
+                (2, Some("户主"), "invisible_characters_removed"),
+                (3, Some("户主"), "invisible_characters_removed"),
+                (5, Some("户主"), "invisible_characters_removed"),
+                (5, Some("联系电话"), "invisible_characters_removed"),
+            ]
+        );
+        assert_eq!(preview.errors.len(), 1, "{:?}", preview.errors);
+        assert_eq!((preview.errors[0].line, preview.errors[0].code), (4, "head_blank"));
     }
 
     /// Ledgers spell building 1 as 1#楼, 1#, 1栋, 01 or 一号楼, and unit 1 as 一单元 or 01; each

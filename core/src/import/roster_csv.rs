@@ -162,6 +162,10 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
     // SHA-256, only ever compared: 72 bytes a flat instead of its fourteen strings (100,000
     // households held about 60 MiB more while read).
     let mut seen: HashMap<Fingerprint, (usize, Fingerprint)> = HashMap::new();
+    // Excel writes every row as wide as the widest, so that empty fields after the table (in the
+    // header row or in every row) are its own; a row wider than both the header row and most
+    // rows under it has a comma outside quotes.
+    let room = columns.fields.max(common_width(&text, delimiter, columns.rows_above));
     let mut rows = 0;
     for record in records {
         let (line, record) = record?;
@@ -185,8 +189,15 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
                 Some((clean, warnings)) => (clean, warnings),
                 None => (record, Vec::new()),
             };
-        let mut row =
-            Row { line, record: &record, columns: &columns, dates, errors: Vec::new(), warnings: cleaned };
+        let mut row = Row {
+            line,
+            record: &record,
+            columns: &columns,
+            room,
+            dates,
+            errors: Vec::new(),
+            warnings: cleaned,
+        };
         let read = row.read();
         if let Some(address) = &read.address {
             let key = fingerprint([address.estate.as_str(), &address.building, &address.unit, &address.flat]);
@@ -287,6 +298,10 @@ struct Columns {
     /// Further 联系电话 columns (a landline and a mobile), read into the one phone field.
     more_phones: Vec<usize>,
     headers: Vec<String>,
+    /// The header row's fields, the empty ones after the last header included.
+    fields: usize,
+    /// The non-blank rows up to the end of the header (titles, the header row and a second one).
+    rows_above: usize,
 }
 
 impl Columns {
@@ -295,7 +310,13 @@ impl Columns {
             record.iter().map(|h| h.trim().trim_start_matches('\u{FEFF}').to_owned()).collect();
         // Empty columns after the table (Excel exports them) name nothing.
         headers.truncate(headers.iter().rposition(|h| !h.is_empty()).map_or(0, |last| last + 1));
-        let mut columns = Columns { index: HashMap::new(), more_phones: Vec::new(), headers };
+        let mut columns = Columns {
+            index: HashMap::new(),
+            more_phones: Vec::new(),
+            headers,
+            fields: record.len(),
+            rows_above: 0,
+        };
         // Weak headers (姓名) after the others, so that they give way to them.
         let mut named: Vec<(usize, RosterColumn, bool)> = columns
             .headers
@@ -464,7 +485,9 @@ fn find_header<I: Iterator<Item = Result<(usize, StringRecord), ImportError>>>(
                 && columns.take_second_row(next)
             {
                 records.next();
+                searched += 1;
             }
+            columns.rows_above = searched;
             return Ok(columns);
         }
         if closest.as_ref().is_none_or(|c| columns.index.len() > c.index.len()) {
@@ -495,6 +518,8 @@ struct Row<'a> {
     line: usize,
     record: &'a StringRecord,
     columns: &'a Columns,
+    /// The most fields a row may have when those past the header's are empty.
+    room: usize,
     dates: &'a DateCells,
     errors: Vec<RowError>,
     warnings: Vec<RowWarning>,
@@ -626,6 +651,25 @@ impl Row<'_> {
         let expected = self.columns.width();
         let got = self.record.len();
         let extra_is_blank = self.record.iter().skip(expected).all(|f| f.trim().is_empty());
+        if got > self.room && extra_is_blank {
+            let shown = self.record.iter().collect::<Vec<_>>().join(",");
+            self.errors.push(RowError {
+                line: self.line,
+                column: None,
+                value: shorten(&shown),
+                code: "field_count",
+                reason_zh: format!(
+                    "这一行有 {got} 格，比表头（{expected} 格）和其他行都多；引号外的逗号（如 户内人数 写成 1,000，\
+                     或 户主 写成 张三,李四）会把后面的每一格都挤到右边一列；请给这一格加上引号或删去逗号"
+                ),
+                reason: format!(
+                    "the row has {got} fields, more than the header row ({expected}) and the other rows: a comma \
+                     outside quotes (1,000 in 户内人数, or 张三,李四 in 户主) moves every cell after it one column \
+                     to the right; put that cell in quotes or delete the comma"
+                ),
+            });
+            return false;
+        }
         if got < expected || !extra_is_blank {
             let shown = self.record.iter().collect::<Vec<_>>().join(",");
             self.errors.push(RowError {
@@ -1196,6 +1240,24 @@ fn sniff_delimiter(text: &str) -> u8 {
     let first_line = text.lines().find(|line| !line.trim().is_empty()).unwrap_or("");
     let count = |c: char| first_line.matches(c).count();
     if count('\t') > count(',') { b'\t' } else { b',' }
+}
+
+/// The number of fields most non-blank records of `text` after the first `skip` have, the
+/// smaller on a tie.
+fn common_width(text: &str, delimiter: u8, skip: usize) -> usize {
+    let reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let mut widths: HashMap<usize, usize> = HashMap::new();
+    for record in reader.into_records().flatten().filter(|record| !is_blank(record)).skip(skip) {
+        *widths.entry(record.len()).or_default() += 1;
+    }
+    widths
+        .into_iter()
+        .max_by_key(|&(width, count)| (count, std::cmp::Reverse(width)))
+        .map_or(0, |(width, _)| width)
 }
 
 fn is_blank(record: &StringRecord) -> bool {
@@ -1820,10 +1882,10 @@ mod tests {
              1,103,丙,,,\n\
              1,104,丁,ok\n",
             r#"
-            4: 1号楼103 f1 丙  ?/0/0 [] normal lift=false ""
             5: 1号楼104 f1 丁  ?/0/0 [] normal lift=false "ok"
             line 2: the row has 3 fields but the header row has 4; check for a comma outside quotes or a missing field
             line 3: the row has 5 fields but the header row has 4; check for a comma outside quotes or a missing field
+            line 4: the row has 6 fields, more than the header row (4) and the other rows: a comma outside quotes (1,000 in 户内人数, or 张三,李四 in 户主) moves every cell after it one column to the right; put that cell in quotes or delete the comma
             "#,
         );
         check(
@@ -1837,6 +1899,35 @@ mod tests {
         let preview = read_roster_csv("楼号,房号,户主\n1,101,甲\n1,102\n".as_bytes()).unwrap();
         assert_eq!(preview.errors[0].value, "1,102");
         assert_eq!(preview.errors[0].column, None);
+    }
+
+    /// An unquoted comma in a row whose last cells are blank moved every cell after it one
+    /// column right and the row imported: 联系电话 was 李四. A row longer than the header row and
+    /// the file's other rows is a bad row; empty fields every row has (Excel's trailing commas)
+    /// are not.
+    #[test]
+    fn a_row_longer_than_the_others_has_a_comma_outside_quotes_but_trailing_commas_everywhere_are_excels() {
+        let shift =
+            "楼号,房号,户主,联系电话,备注\n76号楼,101,张三,李四,13800138000,\n76号楼,102,王五,13900139000,\n";
+        let preview = read_roster_csv(shift.as_bytes()).unwrap();
+        assert_eq!(preview.households.iter().map(|h| h.line).collect::<Vec<_>>(), [3]);
+        let error = &preview.errors[0];
+        assert_eq!((error.line, error.code, error.column.as_deref()), (2, "field_count", None));
+        assert!(error.reason.contains("a comma outside quotes (1,000 in 户内人数"), "{error}");
+        assert!(error.reason_zh.contains("引号外的逗号"), "{}", error.reason_zh);
+        let people = "楼号,房号,户主,户内人数,备注\n1,101,张三,1,000,\n1,102,李四,2,\n1,103,王五,3,\n";
+        let preview = read_roster_csv(people.as_bytes()).unwrap();
+        assert_eq!((preview.households.len(), preview.errors[0].line), (2, 2));
+
+        // Trailing commas in every row, the header's too or not, are the sheet's width.
+        for trailing in [
+            "楼号,房号,户主,备注,,,\n1,101,张三,,,,\n1,102,李四,独居,,,\n",
+            "楼号,房号,户主,备注\n1,101,张三,,,,\n1,102,李四,独居,,,\n1,103,王五,,,,\n",
+            "楼号,房号,户主,备注\n1,101,张三,,,,\n",
+        ] {
+            let preview = read_roster_csv(trailing.as_bytes()).unwrap();
+            assert!(preview.is_clean() && !preview.households.is_empty(), "{trailing}: {:?}", preview.errors);
+        }
     }
 
     #[test]

@@ -17,9 +17,9 @@
 //! many, and how large they declare and really inflate to), so a zip bomb is refused without
 //! being inflated into memory. Cells are then streamed, never laid out as a whole-sheet grid: a
 //! sheet whose used range claims a million rows by sixteen thousand columns costs only the cells
-//! it really has, every cell (empty ones too) counts against [`MAX_COLUMNS`] and
-//! [`MAX_SHEET_ROWS`], and against [`MAX_CELLS`] together with the cells of the sheets read
-//! before it (`Budget`), and conversion stops as soon as the text of the sheets read outgrows
+//! it really has, every cell that is not empty counts against [`MAX_COLUMNS`] and
+//! [`MAX_SHEET_ROWS`] (the first past them is named), and every cell, empty ones too, against
+//! [`MAX_CELLS`] together with the cells of the sheets read before it (`Budget`), and conversion stops as soon as the text of the sheets read outgrows
 //! what the importer accepts or the request's deadline passes.
 //!
 //! Merged cells take their merged value down the rows they cover, so a ledger whose 楼号 cell
@@ -86,8 +86,8 @@ pub enum WorkbookError {
     NoSheet,
     /// A sheet uses too many columns.
     #[error(
-        "工作表 {} 用到了第 {column} 列；台账最多 {MAX_COLUMNS} 列，请删除多余的列 / \
-         sheet {} uses column {column}; a roster has at most {MAX_COLUMNS} columns, so delete the extra ones",
+        "工作表 {} 的单元格 {cell} 用到了第 {column} 列；台账最多 {MAX_COLUMNS} 列，请删除多余的列 / \
+         sheet {} uses column {column} (cell {cell}); a roster has at most {MAX_COLUMNS} columns, so delete the extra ones",
         shown(sheet),
         shown(sheet)
     )]
@@ -96,11 +96,13 @@ pub enum WorkbookError {
         sheet: String,
         /// The 1-based column.
         column: u32,
+        /// The cell that is not empty there, as Excel names it (`KP1`).
+        cell: String,
     },
     /// A sheet uses rows past what an import may have.
     #[error(
-        "工作表 {} 用到了第 {row} 行；一次最多导入 {MAX_ROWS} 户，请按小区拆分 / \
-         sheet {} uses row {row}; an import has at most {MAX_ROWS} households, so split it by estate (小区)",
+        "工作表 {} 的单元格 {cell} 用到了第 {row} 行；一次最多导入 {MAX_ROWS} 户，请按小区拆分 / \
+         sheet {} uses row {row} (cell {cell}); an import has at most {MAX_ROWS} households, so split it by estate (小区)",
         shown(sheet),
         shown(sheet)
     )]
@@ -109,6 +111,8 @@ pub enum WorkbookError {
         sheet: String,
         /// The 1-based row.
         row: u32,
+        /// The cell that is not empty there, as Excel names it (`A1048576`).
+        cell: String,
     },
     /// The sheets read have more cells (empty ones included) than an import may have.
     #[error(
@@ -455,16 +459,20 @@ pub(super) fn read_sheet<R: std::io::Read + std::io::Seek>(
             return Err(WorkbookError::TimedOut);
         }
         let (row, column) = cell.get_position();
-        if column >= MAX_COLUMNS {
-            return Err(WorkbookError::TooManyColumns { sheet: sheet.to_owned(), column: column + 1 });
-        }
-        if row >= MAX_SHEET_ROWS {
-            return Err(WorkbookError::TooManyRows { sheet: sheet.to_owned(), row: row + 1 });
-        }
         let value = cell.get_value();
         let text = text_of(value);
+        // An empty cell (one Excel wrote for its formatting, or a blank string) is no part of
+        // the sheet's rows and columns, however far out: it counts only against the cells read.
         if text.is_empty() {
             continue;
+        }
+        if column >= MAX_COLUMNS {
+            let cell = cell_name(row, column);
+            return Err(WorkbookError::TooManyColumns { sheet: sheet.to_owned(), column: column + 1, cell });
+        }
+        if row >= MAX_SHEET_ROWS {
+            let cell = cell_name(row, column);
+            return Err(WorkbookError::TooManyRows { sheet: sheet.to_owned(), row: row + 1, cell });
         }
         // A cell over a roster cell's length makes its row a bad row, as in a CSV (the reader
         // names it); the sheet's text as a whole is bounded by the grid. A NUL, which Excel
@@ -486,6 +494,18 @@ pub(super) fn read_sheet<R: std::io::Read + std::io::Seek>(
     grid.fill_merged(sheet, &regions, budget)?;
     budget.text += grid.size;
     Ok(grid_to_csv(sheet.to_owned(), workbook.sheets_metadata().len(), grid))
+}
+
+/// A cell's name as Excel shows it, from its 0-based row and column: `A1`, `KP1`, `XFD1048576`.
+fn cell_name(row: u32, column: u32) -> String {
+    let mut letters = Vec::new();
+    let mut n = column + 1;
+    while n > 0 {
+        let digit = u8::try_from((n - 1) % 26).unwrap_or(0);
+        letters.push(char::from(b'A' + digit));
+        n = (n - 1) / 26;
+    }
+    letters.iter().rev().collect::<String>() + &(u64::from(row) + 1).to_string()
 }
 
 /// Writes the grid as CSV, every row as wide as the widest, as Excel's own "Save As CSV"
@@ -679,7 +699,48 @@ mod tests {
         });
         let e = sheet_to_csv(&wide, later()).unwrap_err();
         assert!(matches!(e, WorkbookError::TooManyColumns { column: 301, .. }), "{e}");
-        assert!(e.to_string().contains("sheet \"Sheet1\" uses column 301"), "{e}");
+        assert!(e.to_string().contains("sheet \"Sheet1\" uses column 301 (cell KO1)"), "{e}");
+    }
+
+    /// One empty cell Excel kept for its formatting at the sheet's last row or column refused
+    /// the whole workbook ("uses row 1048576"): empty cells are no part of the rows and columns
+    /// read, and a cell that is not empty past them is named.
+    #[test]
+    fn an_empty_formatted_cell_far_out_is_ignored_and_a_far_cell_with_a_value_is_named() {
+        let household = |s: &mut rust_xlsxwriter::Worksheet| {
+            for (c, (h, v)) in [("楼号", "1"), ("房号", "101"), ("户主", "张三")].iter().enumerate() {
+                s.write_string(0, u16::try_from(c).unwrap(), *h).unwrap();
+                s.write_string(1, u16::try_from(c).unwrap(), *v).unwrap();
+            }
+        };
+        let bold = rust_xlsxwriter::Format::new().set_bold();
+        for far in [(1_048_575, 0), (0, 16_383)] {
+            let bytes = workbook(|s| {
+                household(s);
+                s.write_blank(far.0, far.1, &bold).unwrap();
+            });
+            let sheet = sheet_to_csv(&bytes, later()).unwrap();
+            assert_eq!(sheet.csv, "楼号,房号,户主\n1,101,张三\n", "{far:?}");
+        }
+        let e = sheet_to_csv(
+            &workbook(|s| {
+                household(s);
+                s.write_string(1_048_575, 0, "x").unwrap();
+            }),
+            later(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("sheet \"Sheet1\" uses row 1048576 (cell A1048576)"), "{e}");
+        assert!(e.to_string().contains("单元格 A1048576"), "{e}");
+        let e = sheet_to_csv(
+            &workbook(|s| {
+                household(s);
+                s.write_string(0, 16_383, "x").unwrap();
+            }),
+            later(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("uses column 16384 (cell XFD1)"), "{e}");
     }
 
     /// Rewrites one part of a workbook, keeping every other part as it is.

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::roster_csv::HEADER_SEARCH_ROWS;
+
 /// The file as a whole cannot be read; nothing from it is imported. Each message is in Chinese,
 /// then English, as the dashboard's import preview and the command line show it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,19 +66,24 @@ pub enum ImportError {
     Empty,
     /// The header row lacks columns we cannot do without.
     #[error(
-        "表头没有 {} 列（找到的是：{}）；至少需要 楼号、房号 和 户主 三列 / \
+        "表头没有 {} 列（找到的是：{}）；至少需要 楼号、房号 和 户主 三列{} / \
          the header row has no {} column (found: {}); the file needs at least 楼号, 房号 and 户主 \
-         (or building, flat and head)",
+         (or building, flat and head){}",
         missing.join("、"),
         shown_names(found, true),
+        if *cut_short { format!("；{}", header_search_note(true)) } else { String::new() },
         missing.join(", "),
-        shown_names(found, false)
+        shown_names(found, false),
+        if *cut_short { format!("; {}", header_search_note(false)) } else { String::new() }
     )]
     MissingColumns {
         /// The required columns that were not found, by their Chinese header.
         missing: Vec<String>,
         /// The headers of the row that came closest to a header row, as written.
         found: Vec<String>,
+        /// Whether the search for the header row stopped at [`HEADER_SEARCH_ROWS`] non-blank rows
+        /// with more rows below.
+        cut_short: bool,
     },
     /// Two headers mean the same column, so we cannot tell which to read.
     #[error(
@@ -99,6 +106,19 @@ pub enum ImportError {
         /// What the CSV reader reported.
         reason: String,
     },
+}
+
+/// What a refusal adds when the header row may be below the rows searched
+/// ([`HEADER_SEARCH_ROWS`]), in Chinese (`zh`) or English.
+pub fn header_search_note(zh: bool) -> String {
+    if zh {
+        format!("只在前 {HEADER_SEARCH_ROWS} 个非空行里找表头；表头在更下面时，请删去它上面的行")
+    } else {
+        format!(
+            "only the first {HEADER_SEARCH_ROWS} non-blank rows are searched for the header row; \
+             if it is further down, delete the rows above it"
+        )
+    }
 }
 
 /// Names from a file (the headers found, a workbook's sheets), quoted, as many as a message can
@@ -214,6 +234,7 @@ mod tests {
         let e = ImportError::MissingColumns {
             missing: vec!["户主".to_owned()],
             found: (0..200).map(|i| format!("{i}{}", "长".repeat(100))).collect(),
+            cut_short: false,
         };
         let said = e.to_string();
         assert!(said.contains("and 180 more"), "{said}");
@@ -231,7 +252,11 @@ mod tests {
             ImportError::TooManyRows { limit: 1 },
             ImportError::TooManyColumns { columns: 2, limit: 1 },
             ImportError::Empty,
-            ImportError::MissingColumns { missing: vec!["户主".to_owned()], found: Vec::new() },
+            ImportError::MissingColumns {
+                missing: vec!["户主".to_owned()],
+                found: Vec::new(),
+                cut_short: true,
+            },
             ImportError::DuplicateColumn {
                 column: "户主".to_owned(), headers: vec!["户主".to_owned(); 2]
             },
@@ -250,6 +275,7 @@ mod tests {
         let error = ImportError::MissingColumns {
             missing: vec!["楼号".to_owned(), "户主".to_owned()],
             found: vec!["小区".to_owned(), "房号".to_owned()],
+            cut_short: false,
         };
         assert_eq!(
             error.to_string(),

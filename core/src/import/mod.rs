@@ -46,8 +46,8 @@ mod roster_csv;
 pub use columns::{ColumnSet, RosterColumn};
 pub use date_cells::DateCells;
 pub use encoding::decode;
-pub use error::{ImportError, RowError, RowMessage, RowWarning, shown_names};
+pub use error::{ImportError, RowError, RowMessage, RowWarning, header_search_note, shown_names};
 pub use roster_csv::{
-    ImportedRow, MAX_COLUMNS, MAX_ERRORS, MAX_FIELD_CHARS, MAX_INPUT_BYTES, MAX_PEOPLE, MAX_ROWS,
-    RosterPreview, check_roster_header, line_breaks, read_roster_csv, read_roster_sheet,
+    HEADER_SEARCH_ROWS, ImportedRow, MAX_COLUMNS, MAX_ERRORS, MAX_FIELD_CHARS, MAX_INPUT_BYTES, MAX_PEOPLE,
+    MAX_ROWS, RosterPreview, check_roster_header, line_breaks, read_roster_csv, read_roster_sheet,
 };

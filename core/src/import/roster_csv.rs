@@ -40,8 +40,8 @@ pub const MAX_ERRORS: usize = 1_000;
 pub const MAX_PEOPLE: u32 = crate::limits::PEOPLE;
 /// Floors accepted, basements included.
 const FLOORS: std::ops::RangeInclusive<i32> = crate::limits::FLOORS;
-/// How many non-blank rows at the top may be titles above the header row.
-const HEADER_SEARCH_ROWS: usize = 10;
+/// How many non-blank rows at the top are searched for the header row (titles above it).
+pub const HEADER_SEARCH_ROWS: usize = 10;
 /// How much of a bad value a row error repeats.
 const SHOWN_CHARS: usize = 100;
 
@@ -59,8 +59,9 @@ pub struct RosterPreview {
     /// every line it spans, as the rows it swallowed were not read either.
     pub bad_rows: usize,
     /// What the coordinator should check or fill in for rows that were read (or dropped as
-    /// identical to an earlier row), in file order; at most [`MAX_ERRORS`]. Warnings never block
-    /// an import.
+    /// identical to an earlier row), in file order, or that no row is under the header row
+    /// (`no_households`, on the header's line); at most [`MAX_ERRORS`]. Warnings never block an
+    /// import.
     pub warnings: Vec<RowWarning>,
     /// Warnings beyond [`MAX_ERRORS`], counted but not kept.
     pub omitted_warnings: usize,
@@ -247,6 +248,20 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
             }
         }
     }
+    if rows == 0 {
+        let line = columns.line;
+        preview.push_warning(RowWarning {
+            line,
+            column: None,
+            value: String::new(),
+            code: "no_households",
+            reason_zh: format!("第 {line} 行的表头下面没有任何一户，什么也没有导入；请在表头下面每户写一行"),
+            reason: format!(
+                "there are no households under the header row (line {line}), so nothing is imported; \
+                 write one row per household under it"
+            ),
+        });
+    }
     Ok(preview)
 }
 
@@ -302,6 +317,8 @@ struct Columns {
     fields: usize,
     /// The non-blank rows up to the end of the header (titles, the header row and a second one).
     rows_above: usize,
+    /// The header row's line.
+    line: usize,
 }
 
 impl Columns {
@@ -316,6 +333,7 @@ impl Columns {
             headers,
             fields: record.len(),
             rows_above: 0,
+            line: 0,
         };
         // Weak headers (姓名) after the others, so that they give way to them.
         let mut named: Vec<(usize, RosterColumn, bool)> = columns
@@ -464,7 +482,7 @@ fn find_header<I: Iterator<Item = Result<(usize, StringRecord), ImportError>>>(
     let mut searched = 0;
     while searched < HEADER_SEARCH_ROWS {
         let Some(record) = records.next() else { break };
-        let (_, record) = record?;
+        let (line, record) = record?;
         if is_blank(&record) {
             continue;
         }
@@ -488,17 +506,22 @@ fn find_header<I: Iterator<Item = Result<(usize, StringRecord), ImportError>>>(
                 searched += 1;
             }
             columns.rows_above = searched;
+            columns.line = line;
             return Ok(columns);
         }
         if closest.as_ref().is_none_or(|c| columns.index.len() > c.index.len()) {
             closest = Some(columns);
         }
     }
+    // Whether rows below the last one searched went unsearched.
+    let cut_short = searched == HEADER_SEARCH_ROWS
+        && records.any(|record| record.is_ok_and(|(_, record)| !is_blank(&record)));
     match closest {
         None => Err(ImportError::Empty),
         Some(columns) => Err(ImportError::MissingColumns {
             missing: columns.missing().iter().map(|c| c.header_zh().to_owned()).collect(),
             found: columns.headers.into_iter().filter(|h| !h.is_empty()).collect(),
+            cut_short,
         }),
     }
 }
@@ -1993,7 +2016,8 @@ mod tests {
             fails("小区,楼号,单元,楼层,户主\n北林小区,1号楼,1单元,1,甲\n".as_bytes()),
             ImportError::MissingColumns {
                 missing: vec!["房号".to_owned()],
-                found: ["小区", "楼号", "单元", "楼层", "户主"].map(str::to_owned).to_vec()
+                found: ["小区", "楼号", "单元", "楼层", "户主"].map(str::to_owned).to_vec(),
+                cut_short: false,
             }
         );
         assert_eq!(
@@ -2001,6 +2025,7 @@ mod tests {
             ImportError::MissingColumns {
                 missing: ["楼号", "房号", "户主"].map(str::to_owned).to_vec(),
                 found: vec!["某某台账".to_owned()],
+                cut_short: false,
             }
         );
         assert_eq!(
@@ -2026,6 +2051,38 @@ mod tests {
             too_many.push_str("1,1,a\n");
         }
         assert_eq!(fails(too_many.as_bytes()), ImportError::TooManyRows { limit: MAX_ROWS });
+    }
+
+    /// A header below the rows searched was refused as a file without 楼号, 房号 and 户主
+    /// (found: "标题"), and a header with no rows under it imported nothing without a word.
+    #[test]
+    fn a_header_too_far_down_or_with_no_rows_under_it_says_so() {
+        let low = format!("{}楼号,房号,户主\n1,101,张三\n", "标题,,\n".repeat(49));
+        let e = fails(low.as_bytes());
+        assert!(matches!(e, ImportError::MissingColumns { cut_short: true, .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("; only the first 10 non-blank rows are searched for the header row; if it is further down, delete the rows above it"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("只在前 10 个非空行里找表头"), "{e}");
+        let short = fails("标题,,\n名字,地址,\n".as_bytes());
+        assert!(!short.to_string().contains("searched"), "{short}");
+
+        for empty in [format!("{HEADER}\n"), HEADER.to_owned(), format!("标题\n\n{HEADER}\r\n,,,\r\n\r\n")]
+        {
+            let preview = read_roster_csv(empty.as_bytes()).unwrap();
+            assert!(preview.households.is_empty() && preview.is_clean());
+            assert_eq!(warnings(&preview).len(), 1, "{empty:?}");
+            assert_eq!(preview.warnings[0].code, "no_households");
+            let line = if empty.starts_with("标题") { 3 } else { 1 };
+            assert_eq!(
+                preview.warnings[0].to_string(),
+                format!(
+                    "line {line}: there are no households under the header row (line {line}), so nothing is \
+                     imported; write one row per household under it"
+                )
+            );
+        }
     }
 
     /// Matching a header costs work per column: a one-line file of a million columns kept the
@@ -2058,6 +2115,7 @@ mod tests {
             Err(ImportError::MissingColumns {
                 missing: ["楼号", "房号", "户主"].map(str::to_owned).to_vec(),
                 found: vec!["填表说明".to_owned()],
+                cut_short: false,
             })
         );
         assert_eq!(check_roster_header("\n\n"), Err(ImportError::Empty));

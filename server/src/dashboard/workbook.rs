@@ -151,10 +151,13 @@ pub enum WorkbookError {
         sheet: String,
     },
     /// No visible sheet has a roster header row.
-    #[error("{}", workbook_sheets::no_roster_sheet(read, hidden, closest.as_ref()))]
+    #[error("{}", workbook_sheets::no_roster_sheet(read, hidden, closest.as_ref(), searched_short))]
     NoRosterSheet {
         /// The sheets read, in tab order.
         read: Vec<String>,
+        /// The sheets read whose search for a header row stopped with rows below the rows
+        /// searched ([`import::HEADER_SEARCH_ROWS`]).
+        searched_short: Vec<String>,
         /// The hidden sheets, which were not read.
         hidden: Vec<String>,
         /// The sheet read that came closest to a roster header row, if any named one of the

@@ -43,12 +43,16 @@ pub(super) fn roster_sheet<R: Read + Seek>(
     }
     let required = RosterColumn::ALL.iter().filter(|c| c.is_required()).count();
     let mut read = Vec::new();
+    let mut searched_short = Vec::new();
     let mut closest: Option<Closest> = None;
     for sheet in sheets.iter().filter(|s| s.typ == SheetType::WorkSheet && s.visible == SheetVisible::Visible)
     {
         let csv = workbook::read_sheet(workbook, &sheet.name, budget)?;
         match import::check_roster_header(&csv.csv) {
-            Err(ImportError::MissingColumns { missing, found }) => {
+            Err(ImportError::MissingColumns { missing, found, cut_short }) => {
+                if cut_short {
+                    searched_short.push(sheet.name.clone());
+                }
                 // A row naming none of the required columns is no nearer a roster than a title.
                 if missing.len() < required
                     && closest.as_ref().is_none_or(|c| missing.len() < c.missing.len())
@@ -68,11 +72,16 @@ pub(super) fn roster_sheet<R: Read + Seek>(
         .filter(|s| s.typ == SheetType::WorkSheet && s.visible != SheetVisible::Visible)
         .map(|s| s.name.clone())
         .collect();
-    Err(WorkbookError::NoRosterSheet { read, hidden, closest })
+    Err(WorkbookError::NoRosterSheet { read, hidden, closest, searched_short })
 }
 
 /// The refusal when no sheet read has a roster header row, in Chinese, then English.
-pub(super) fn no_roster_sheet(read: &[String], hidden: &[String], closest: Option<&Closest>) -> String {
+pub(super) fn no_roster_sheet(
+    read: &[String],
+    hidden: &[String],
+    closest: Option<&Closest>,
+    searched_short: &[String],
+) -> String {
     let (mut zh, mut en) = if read.is_empty() {
         ("工作簿里没有可见的工作表".to_owned(), "the workbook has no visible sheet".to_owned())
     } else {
@@ -98,6 +107,14 @@ pub(super) fn no_roster_sheet(read: &[String], hidden: &[String], closest: Optio
             " (the closest, {sheet}, has no {} column; found: {})",
             c.missing.join(", "),
             shown_names(&c.found, false)
+        );
+    }
+    if !searched_short.is_empty() {
+        zh += &format!("；工作表 {} {}", shown_names(searched_short, true), import::header_search_note(true));
+        en += &format!(
+            "; in sheet {}, {}",
+            shown_names(searched_short, false),
+            import::header_search_note(false)
         );
     }
     if !hidden.is_empty() {
@@ -210,7 +227,7 @@ mod tests {
         hidden.set_hidden(true);
         let e = sheet_to_csv(&book.save_to_buffer().unwrap(), later()).unwrap_err();
         assert!(
-            matches!(&e, WorkbookError::NoRosterSheet { read, hidden, closest: Some(c) }
+            matches!(&e, WorkbookError::NoRosterSheet { read, hidden, closest: Some(c), .. }
                 if read == &["填表说明", "Sheet2", "空白"] && hidden == &["数据字典"] && c.sheet == "Sheet2"),
             "{e:?}"
         );
@@ -228,6 +245,22 @@ mod tests {
         instructions(book.add_worksheet());
         let e = sheet_to_csv(&book.save_to_buffer().unwrap(), later()).unwrap_err().to_string();
         assert!(e.starts_with("没有找到台账：工作表 \"填表说明\" 中没有"), "{e}");
+        assert!(!e.contains("非空行"), "{e}");
+        // A header row below the rows searched: the refusal says only those were.
+        let mut book = Workbook::new();
+        let low = book.add_worksheet();
+        let title: &[&str] = &["标题"];
+        let mut rows = vec![title; 49];
+        rows.extend([&["楼号", "房号", "户主"][..], &["1", "101", "张三"][..]]);
+        write_rows(low, &rows);
+        let e = sheet_to_csv(&book.save_to_buffer().unwrap(), later()).unwrap_err().to_string();
+        assert!(e.contains("；工作表 \"Sheet1\" 只在前 10 个非空行里找表头"), "{e}");
+        assert!(
+            e.contains(
+                "; in sheet \"Sheet1\", only the first 10 non-blank rows are searched for the header row"
+            ),
+            "{e}"
+        );
         assert!(!e.contains("请按模板填写") && !e.contains("closest"), "{e}");
     }
 }

@@ -13,7 +13,9 @@ use doorstep_core::id::DocumentId;
 
 use crate::error::ReplicaError;
 use crate::replica::Replica;
-use crate::set_aside::{DOCUMENT_WITHDRAWN, NOT_REAPPLIED, reapply, set_aside_writes};
+use crate::set_aside::{
+    DOCUMENT_WITHDRAWN, Leaving, NOT_REAPPLIED, one_per_operation, reapply, set_aside_writes,
+};
 use crate::store::Write;
 
 /// What carrying out the journal of damaged copies again did.
@@ -80,19 +82,21 @@ fn set_aside_whole(
     let at = now.as_millis();
     // The damaged copy leaves the phone, as a withdrawn document does.
     let mut writes: Vec<Write<'_>> = vec![Write::Delete { doc: id }];
-    for (hash, entry) in &journal {
-        writes.extend(set_aside_writes(
-            hash,
-            (entry.compound, id),
-            (DOCUMENT_WITHDRAWN, &reason),
-            &[],
-            Some(entry),
-            at,
-        ));
+    let items = one_per_operation(
+        journal
+            .into_iter()
+            .map(|(hash, entry)| Leaving::new(hash, Vec::new(), Some(entry), DOCUMENT_WITHDRAWN, &reason))
+            .collect(),
+    );
+    for item in &items {
+        // Every item here has its journal entry.
+        if let Some(entry) = &item.entry {
+            writes.extend(item.writes((entry.compound, id), at));
+        }
     }
     replica.store_mut().commit(&writes)?;
     replica.peer_states.remove(&id);
-    Ok(CarriedOutAgain { set_aside: journal.len(), ..CarriedOutAgain::default() })
+    Ok(CarriedOutAgain { set_aside: items.len(), ..CarriedOutAgain::default() })
 }
 
 fn of_document(

@@ -19,7 +19,8 @@ pub struct QuarantinedChange {
     pub rule: String,
     /// The relay's explanation.
     pub reason: String,
-    /// The raw change, for export.
+    /// The raw change, for export: the operation's changes one after the other when it made
+    /// several in the document (a round it created), which are one item.
     #[serde(skip)]
     pub bytes: Vec<u8>,
     /// When it was quarantined (device time, Unix ms).

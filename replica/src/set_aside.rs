@@ -44,6 +44,60 @@ pub(crate) fn set_aside_writes<'a>(
     std::iter::once(kept).chain(operation).chain(std::iter::once(Write::JournalForget { hash }))
 }
 
+/// One set-aside item: what leaves a document for one operation, and why.
+pub(crate) struct Leaving {
+    /// The hash the item goes by: its first change's.
+    pub hash: String,
+    /// Its changes' bytes, one after the other (none when the phone no longer holds them).
+    pub bytes: Vec<u8>,
+    /// The operation behind it, when journaled.
+    pub entry: Option<JournalEntry>,
+    pub rule: String,
+    pub reason: String,
+    /// The hashes of the operation's other changes in the document, which leave with it.
+    pub also: Vec<String>,
+}
+
+impl Leaving {
+    pub fn new(hash: String, bytes: Vec<u8>, entry: Option<JournalEntry>, rule: &str, reason: &str) -> Self {
+        Leaving { hash, bytes, entry, rule: rule.to_owned(), reason: reason.to_owned(), also: Vec::new() }
+    }
+
+    /// The writes that set this item aside in document `doc` of `compound` at time `at`.
+    pub fn writes(
+        &self,
+        place: (doorstep_core::id::CompoundId, doorstep_core::id::DocumentId),
+        at: i64,
+    ) -> impl Iterator<Item = Write<'_>> {
+        set_aside_writes(&self.hash, place, (&self.rule, &self.reason), &self.bytes, self.entry.as_ref(), at)
+            .chain(self.also.iter().map(|hash| Write::JournalForget { hash }))
+    }
+}
+
+/// One item per operation: an operation may make several changes in one document (a round it
+/// creates is made of the document's header and its contents), and a coordinator must be
+/// asked about it once — applying two items of one operation made two rounds. The changes of
+/// one journaled operation join its first one (kept in the order given, which is the
+/// changes' order in the document); a change whose operation is not journaled is an item of
+/// its own.
+pub(crate) fn one_per_operation(leaving: Vec<Leaving>) -> Vec<Leaving> {
+    let mut items: Vec<Leaving> = Vec::new();
+    for l in leaving {
+        let first = l.entry.as_ref().and_then(|entry| {
+            items.iter_mut().find(|item| item.entry.as_ref().is_some_and(|e| e.id == entry.id))
+        });
+        match first {
+            Some(item) => {
+                item.bytes.extend_from_slice(&l.bytes);
+                item.also.push(l.hash);
+                item.also.extend(l.also);
+            }
+            None => items.push(l),
+        }
+    }
+    items
+}
+
 /// What setting aside one refusal did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SetAsideOutcome {
@@ -82,14 +136,6 @@ impl Retime {
         let moved = Timestamp::from_millis(made_at.as_millis().saturating_add(self.offset_ms));
         require_time_near(moved, self.relay_now).is_ok().then_some(moved)
     }
-}
-
-/// A change leaving the document, with the operation behind it when journaled, and why.
-struct Leaving {
-    change: Change,
-    entry: Option<JournalEntry>,
-    rule: String,
-    reason: String,
 }
 
 fn rebuild_error(e: impl std::fmt::Display) -> ReplicaError {
@@ -247,12 +293,13 @@ pub(crate) fn rebuild(
                 retimed.push((entry.id, at));
                 continue;
             }
-            leaving.push(Leaving {
-                change: change.clone(),
+            leaving.push(Leaving::new(
+                hash,
+                change.raw_bytes().to_vec(),
                 entry,
-                rule: refusal.rule.clone(),
-                reason: refusal.reason.clone(),
-            });
+                &refusal.rule,
+                &refusal.reason,
+            ));
             continue;
         }
         let outcome = match (&mut scratch, &entry, role) {
@@ -270,37 +317,31 @@ pub(crate) fn rebuild(
             Some(Ok(Some(new))) => rehashed.push((hash, new.to_string())),
             // Carried out again, but it changes nothing any more in this document.
             Some(Ok(None)) => rehashed.push((hash.clone(), hash)),
-            Some(Err(e)) => leaving.push(Leaving {
-                change: change.clone(),
+            Some(Err(e)) => leaving.push(Leaving::new(
+                hash,
+                change.raw_bytes().to_vec(),
                 entry,
-                rule: NOT_REAPPLIED.to_owned(),
-                reason: format!("{}, and could not be carried out again: {e}", plan.context),
-            }),
-            None => leaving.push(Leaving {
-                change: change.clone(),
+                NOT_REAPPLIED,
+                &format!("{}, and could not be carried out again: {e}", plan.context),
+            )),
+            None => leaving.push(Leaving::new(
+                hash,
+                change.raw_bytes().to_vec(),
                 entry,
-                rule: NOT_REAPPLIED.to_owned(),
-                reason: format!(
+                NOT_REAPPLIED,
+                &format!(
                     "{}, and this phone has no record of the operation to carry it out again",
                     plan.context
                 ),
-            }),
+            )),
         }
     }
 
     let at = now.as_millis();
-    let hashes: Vec<String> = leaving.iter().map(|l| l.change.hash().to_string()).collect();
-    let bytes: Vec<Vec<u8>> = leaving.iter().map(|l| l.change.raw_bytes().to_vec()).collect();
+    let leaving = one_per_operation(leaving);
     let mut writes: Vec<Write<'_>> = Vec::new();
-    for ((l, hash), bytes) in leaving.iter().zip(&hashes).zip(&bytes) {
-        writes.extend(set_aside_writes(
-            hash,
-            (compound_id, id),
-            (&l.rule, &l.reason),
-            bytes,
-            l.entry.as_ref(),
-            at,
-        ));
+    for l in &leaving {
+        writes.extend(l.writes((compound_id, id), at));
     }
     for (old, new) in &rehashed {
         if old != new {

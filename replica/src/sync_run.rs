@@ -27,7 +27,7 @@ use crate::relay_reads::{self, RelayReads};
 use crate::replica::Replica;
 use crate::request_budget;
 use crate::request_in_pieces::RequestInPieces;
-use crate::set_aside::{Retime, set_aside_refused};
+use crate::set_aside::{Leaving, Retime, set_aside_refused};
 use crate::store::Write;
 
 /// Most requests one run makes before it stops (a normal backlog needs one). A request carries
@@ -703,8 +703,8 @@ fn written_here(replica: &Replica, rejection: &Rejection) -> bool {
         .is_some_and(|change| change.actor_id() == replica.device_actor())
 }
 
-/// Keeps this device's changes to `doc` that the relay is not known to have in quarantine,
-/// before the document leaves the device.
+/// Keeps this device's changes to `doc` that the relay is not known to have in quarantine, one
+/// item per operation, before the document leaves the device. Returns how many items.
 fn withhold_unsynced(
     replica: &mut Replica,
     doc: DocumentId,
@@ -735,21 +735,21 @@ fn withhold_unsynced(
     );
     let journal: HashMap<String, crate::journal::JournalEntry> =
         replica.store().journal_of(doc)?.into_iter().collect();
+    let leaving: Vec<Leaving> = unsynced
+        .into_iter()
+        .map(|(hash, bytes)| {
+            let entry = journal.get(&hash).cloned();
+            Leaving::new(hash, bytes, entry, crate::set_aside::DOCUMENT_WITHDRAWN, &reason)
+        })
+        .collect();
+    let items = crate::set_aside::one_per_operation(leaving);
     let mut writes: Vec<Write<'_>> = Vec::new();
-    for (hash, bytes) in &unsynced {
-        let rule = (crate::set_aside::DOCUMENT_WITHDRAWN, reason.as_str());
-        writes.extend(crate::set_aside::set_aside_writes(
-            hash,
-            (compound, doc),
-            rule,
-            bytes,
-            journal.get(hash),
-            now.as_millis(),
-        ));
+    for item in &items {
+        writes.extend(item.writes((compound, doc), now.as_millis()));
     }
     replica.store_mut().commit(&writes)?;
-    tracing::warn!(%doc, changes = unsynced.len(), "unsynced changes of a withdrawn document moved to quarantine");
-    Ok(unsynced.len())
+    tracing::warn!(%doc, items = items.len(), "unsynced changes of a withdrawn document moved to quarantine");
+    Ok(items.len())
 }
 
 /// Drops from the journal every change the relay now holds (or that left the device): only

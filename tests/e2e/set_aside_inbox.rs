@@ -158,3 +158,42 @@ fn a_coordinator_applies_one_set_aside_operation_and_dismisses_another_and_the_v
     assert!(plain.contains("applied by 王芳 / 已由 王芳 采用"), "{plain}");
     assert!(plain.contains(&format!("dismissed by 王芳: {reason}")), "{plain}");
 }
+
+/// A round a coordinator created offline, removed from the compound before she synced, is one
+/// item in her phone's list and in the inbox, not one per change it made (a new round's
+/// document is made of its header and its contents): applying it makes one round, not two
+/// with every door delivered twice.
+#[test]
+fn a_round_created_offline_by_a_removed_coordinator_is_one_item_and_applying_it_makes_one_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
+    let removed = Phone::new(dir.path(), "removed");
+    removed.join_as(&relay, "陈静", &relay.invite(&compound, "coordinator"));
+    let person = removed.ok(&["status"])["person"].as_str().unwrap().to_owned();
+    let round = json!({
+        "op": "create_round", "title": "CJ offline round", "kind": "groceries", "date": "2026-12-07",
+        "selection": {"by": "building", "estate": "香樟苑", "building": "2"}, "items": "米",
+        "priority": "normal"
+    });
+    removed.ok(&["op", &round.to_string()]);
+    relay.admin(&["revoke", "--person", &person, "--compound", &compound]);
+    let report = removed.sync();
+    assert_eq!(report["report"]["set_aside"], 1, "one operation, one item: {report}");
+    assert_eq!(report["report"]["set_aside_sent"], 1, "{report}");
+    assert_eq!(removed.ok(&["quarantine"]).as_array().unwrap().len(), 1);
+
+    let cookie = dashboard_cookie(&relay, &coordinator);
+    let path = format!("/dashboard/api/compounds/{compound}/set-aside");
+    let inbox = request(&relay.url, "GET", &path, Some(&cookie), None);
+    let items: Vec<Value> = serde_json::from_str(&inbox.body).unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["operation"], round, "{items:?}");
+    let applied =
+        request(&relay.url, "POST", &format!("{path}/{}/apply", items[0]["id"]), Some(&cookie), Some("{}"));
+    assert_eq!(applied.status, 200, "{}", applied.body);
+    coordinator.sync();
+    let rounds = coordinator.ok(&["rounds"]);
+    let titles: Vec<&str> =
+        rounds.as_array().unwrap().iter().filter_map(|r| r["round"]["title"].as_str()).collect();
+    assert_eq!(titles.iter().filter(|t| **t == "CJ offline round").count(), 1, "{titles:?}");
+}

@@ -384,7 +384,7 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
             if let Some(path) = export {
                 render::export_quarantine(&path, &changes)?;
             }
-            out.quarantine(&changes, &render::DocumentNames::of(&r));
+            out.quarantine(&changes, &render::DocumentNames::of(&r), &people::People::of(&r));
         }
         PhoneCommand::Op { operation } => {
             let op: Operation =

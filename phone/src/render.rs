@@ -280,12 +280,12 @@ impl Output {
         });
     }
 
-    pub fn quarantine(&self, changes: &[QuarantinedChange], documents: &DocumentNames) {
+    pub fn quarantine(&self, changes: &[QuarantinedChange], documents: &DocumentNames, people: &People) {
         self.emit(changes, || {
             if changes.is_empty() {
                 return "no refused changes / 没有被拒绝的修改".to_owned();
             }
-            changes.iter().map(|c| quarantine_line(c, documents)).collect::<Vec<_>>().join("\n")
+            changes.iter().map(|c| quarantine_line(c, documents, people)).collect::<Vec<_>>().join("\n")
         });
     }
 }
@@ -351,13 +351,13 @@ fn conflict_text(c: &ConflictReview, names: &Names, offset: UtcOffset) -> String
 /// One set-aside change: what it was, in which document, why the relay refused it (the rule in
 /// Chinese, then the relay's own sentence) and where it stands with the coordinators. Things are
 /// named by door, round and list, never by ID.
-fn quarantine_line(c: &QuarantinedChange, documents: &DocumentNames) -> String {
+fn quarantine_line(c: &QuarantinedChange, documents: &DocumentNames, people: &People) -> String {
     let what = documents.operation(c.operation.as_deref());
     format!(
         "{what}, in {}: {} — {}",
         documents.document(&c.document),
         refusal_words(&c.rule, &c.reason),
-        review_line(c)
+        review_line(c, people)
     )
 }
 
@@ -536,28 +536,37 @@ fn operation_words(tag: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// Where a set-aside change stands with the coordinators, in the words the app shows.
-fn review_line(c: &QuarantinedChange) -> String {
-    let who = c
-        .reviewed_by_name
-        .clone()
-        .or_else(|| c.reviewed_by.clone())
-        .unwrap_or_else(|| "a coordinator".to_owned());
-    let note = c.review_note.clone().unwrap_or_default();
+/// Where a set-aside change stands with the coordinators, in the words the app shows: the
+/// coordinator who decided it by name (the relay's, or one the phone remembers), never by ID,
+/// and their reason when the phone has it (one it let go of when it left the compound keeps
+/// none, `let_go.rs`).
+fn review_line(c: &QuarantinedChange, people: &People) -> String {
+    let (who_en, who_zh) = match (c.reviewed_by_name.as_deref(), c.reviewed_by.as_deref()) {
+        (Some(name), _) if !name.trim().is_empty() => (name.to_owned(), format!(" {name} ")),
+        (_, Some(person)) => match person.parse().ok().and_then(|p| people.name(p)) {
+            Some(name) => (name.to_owned(), format!(" {name} ")),
+            None => ("a coordinator".to_owned(), "协调员".to_owned()),
+        },
+        _ => ("a coordinator".to_owned(), "协调员".to_owned()),
+    };
+    let note = c.review_note.as_deref().map(str::trim).filter(|n| !n.is_empty());
     match doorstep_replica::ReviewState::from_str_lossy(&c.review_state) {
         doorstep_replica::ReviewState::NotSent => {
             "set aside, sent for review at the next sync / 已搁置，下次同步时提交协调员".to_owned()
         }
         doorstep_replica::ReviewState::UnderReview => "under review / 待协调员处理".to_owned(),
-        doorstep_replica::ReviewState::Applied => format!("applied by {who} / 已由 {who} 采用"),
-        doorstep_replica::ReviewState::Dismissed => {
-            format!("dismissed by {who}: {note} / 已由 {who} 驳回：{note}")
-        }
-        doorstep_replica::ReviewState::NotAccepted => {
-            format!(
+        doorstep_replica::ReviewState::Applied => format!("applied by {who_en} / 已由{who_zh}采用"),
+        doorstep_replica::ReviewState::Dismissed => match note {
+            Some(note) => format!("dismissed by {who_en}: {note} / 已由{who_zh}驳回：{note}"),
+            None => format!("dismissed by {who_en} / 已由{who_zh}驳回"),
+        },
+        doorstep_replica::ReviewState::NotAccepted => match note {
+            Some(note) => format!(
                 "not taken for review: {note}; export it for a coordinator / 未能提交审核，请导出交给协调员"
-            )
-        }
+            ),
+            None => "not taken for review; export it for a coordinator / 未能提交审核，请导出交给协调员"
+                .to_owned(),
+        },
     }
 }
 
@@ -1018,12 +1027,14 @@ mod tests {
 
     use doorstep_core::schema::utc_offset::UtcOffset;
 
+    use doorstep_core::id::PersonId;
     use doorstep_replica::SyncReport;
 
     use super::{
         DocumentNames, Names, SetAside, clock_off_text, conflict_text, last_sync_line, printable,
         quarantine_line, standing, synced_text,
     };
+    use crate::people::People;
 
     fn uuid_pattern() -> regex::Regex {
         regex::Regex::new(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -1064,7 +1075,7 @@ mod tests {
             reviewed_at: None,
             review_note: None,
         };
-        let line = quarantine_line(&change, &documents);
+        let line = quarantine_line(&change, &documents, &People::default());
         assert_eq!(
             line,
             "attempt / 上门记录 at 香樟苑 1号楼1单元101, 蔬菜包 第1轮, in round 蔬菜包 第1轮 / 配送轮次 蔬菜包 第1轮: \
@@ -1081,11 +1092,13 @@ mod tests {
                 ..change.clone()
             },
             &documents,
+            &People::default(),
         );
         assert!(in_requests.starts_with("a change / 一项修改, in requests / 居民请求: "), "{in_requests}");
         let gone = quarantine_line(
             &doorstep_replica::QuarantinedChange { document: uuid_of(5).to_string(), ..change.clone() },
             &documents,
+            &People::default(),
         );
         assert!(
             gone.contains("in a document no longer on this phone (a closed round) / 本机已不再保存的文件"),
@@ -1100,6 +1113,7 @@ mod tests {
                 ..change.clone()
             },
             &documents,
+            &People::default(),
         );
         assert!(
             with_ids.contains(": 已结束的配送轮次不再接受修改 / a closed round takes no more changes (closed_rounds_are_final) — "),
@@ -1108,6 +1122,7 @@ mod tests {
         let unknown = quarantine_line(
             &doorstep_replica::QuarantinedChange { rule: "malformed".into(), ..change },
             &documents,
+            &People::default(),
         );
         assert!(unknown.contains("中继拒绝了这项修改 / "), "{unknown}");
         for text in [&line, &in_requests, &gone, &with_ids, &unknown] {
@@ -1117,17 +1132,59 @@ mod tests {
     }
 
     #[test]
+    fn a_decided_set_aside_item_names_its_coordinator_or_a_coordinator_and_its_reason_never_an_id() {
+        let wang = PersonId::from_uuid(uuid_of(6));
+        let stranger = PersonId::from_uuid(uuid_of(7));
+        let people = People::from_names([(wang, Some("王芳".to_owned()))]);
+        let documents = DocumentNames::default();
+        let item = |by: PersonId, note: Option<&str>| doorstep_replica::QuarantinedChange {
+            hash: "ab12".into(),
+            document: uuid_of(5).to_string(),
+            compound: None,
+            rule: "forbidden".into(),
+            reason: doorstep_replica::LET_GO.into(),
+            bytes: Vec::new(),
+            at: 0,
+            person: None,
+            operation: None,
+            made_at: None,
+            review_state: "dismissed".into(),
+            reviewed_by: Some(by.to_string()),
+            reviewed_by_name: None,
+            reviewed_at: Some(1),
+            review_note: note.map(str::to_owned),
+        };
+        // Known by the phone, with the reason kept.
+        let line = quarantine_line(&item(wang, Some("已由协调员另行记录")), &documents, &people);
+        assert!(
+            line.ends_with("dismissed by 王芳: 已由协调员另行记录 / 已由 王芳 驳回：已由协调员另行记录"),
+            "{line}"
+        );
+        // Unknown, and no reason kept (an item let go of): no ID, no empty colon.
+        let line = quarantine_line(&item(stranger, None), &documents, &people);
+        assert!(line.ends_with("dismissed by a coordinator / 已由协调员驳回"), "{line}");
+        let applied =
+            doorstep_replica::QuarantinedChange { review_state: "applied".into(), ..item(stranger, None) };
+        let applied = quarantine_line(&applied, &documents, &people);
+        assert!(applied.ends_with("applied by a coordinator / 已由协调员采用"), "{applied}");
+        for text in [&line, &applied] {
+            assert!(!uuid_pattern().is_match(text), "{text}");
+            assert!(!text.contains(": /") && !text.contains("："), "{text}");
+        }
+    }
+
+    #[test]
     fn a_reviewed_conflict_names_its_reviewer_or_a_coordinator_never_an_id() {
         use doorstep_core::query::{Conflict, ConflictReview};
         let round = doorstep_core::id::DocumentId::from_uuid(uuid_of(1));
         let household = doorstep_core::id::HouseholdId::from_uuid(uuid_of(2));
         let task = doorstep_core::id::TaskId::from_uuid(uuid_of(3));
-        let wang = doorstep_core::id::PersonId::from_uuid(uuid_of(6));
-        let stranger = doorstep_core::id::PersonId::from_uuid(uuid_of(7));
+        let wang = PersonId::from_uuid(uuid_of(6));
+        let stranger = PersonId::from_uuid(uuid_of(7));
         let mut names = Names::default();
         names.addresses.0.insert(household, ("香樟苑 1号楼1单元101".into(), "1-1-101".into()));
         names.rounds.0.insert(round, "蔬菜包 第1轮".into());
-        names.people = crate::people::People::from_names([(wang, Some("王芳".to_owned()))]);
+        names.people = People::from_names([(wang, Some("王芳".to_owned()))]);
         let conflict = Conflict::DoubleDelivery {
             round,
             task,

@@ -20,6 +20,7 @@ pub mod copy_fetch;
 mod damaged_copy;
 mod error;
 mod file_lock;
+mod handed_over;
 #[cfg(feature = "http")]
 pub mod http;
 mod journal;

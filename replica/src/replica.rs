@@ -286,9 +286,13 @@ impl Replica {
             known_grants::forget(),
         ];
         let past = new_actor.map(|_| self.past_actors_write());
-        if let (Some(actor), Some(past)) = (&new_actor, &past) {
+        // The earlier person's compounds: the first sync drops those the new person is no member
+        // of, which is no removal of theirs (`handed_over.rs`).
+        let handed_over = new_actor.map(|_| crate::handed_over::encode(self.compounds.keys().copied()));
+        if let (Some(actor), Some(past), Some(handed_over)) = (&new_actor, &past, &handed_over) {
             writes.push(Write::Meta { key: "actor", value: actor });
             writes.push(Write::Meta { key: crate::past_actors::PAST_ACTORS, value: past });
+            writes.push(Write::Meta { key: crate::handed_over::HANDED_OVER, value: handed_over });
         }
         self.store.commit(&writes)?;
         if let Some(actor) = new_actor {

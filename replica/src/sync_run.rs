@@ -602,6 +602,8 @@ impl SyncRun {
         } else {
             replica.compounds.values().map(|c| (c.id(), c.name())).collect()
         };
+        // A compound of the person signed in before a hand-over is no removal of this one.
+        let handed_over = if outcome.to_drop.is_empty() { HashSet::new() } else { replica.handed_over()? };
         for id in &outcome.to_drop {
             let Some(compound) =
                 replica.compounds.values().find(|c| c.document(*id).is_some()).map(Compound::id)
@@ -621,7 +623,7 @@ impl SyncRun {
                 replica.compounds.remove(&compound);
                 replica.store_mut().commit(&[Write::DeleteRole { compound }])?;
                 replica.set_role(compound, None::<Role>);
-                if !name.is_empty() {
+                if !name.is_empty() && !handed_over.contains(&compound) {
                     replica.remember_removal(std::slice::from_ref(&name))?;
                     self.report.removed_from.push(name);
                 }
@@ -679,6 +681,7 @@ impl SyncRun {
     /// Ends a run that reached quiescence: records the sync time.
     pub fn finish(self, replica: &mut Replica, now: Timestamp) -> Result<SyncReport, ReplicaError> {
         replica.link_rate = self.link_rate;
+        replica.forget_handed_over()?;
         replica.set_last_sync(now, self.report.news(), self.report.clock_off_by_ms)?;
         Ok(self.report)
     }

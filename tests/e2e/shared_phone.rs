@@ -56,3 +56,31 @@ fn a_second_volunteer_on_a_shared_phone_writes_under_their_own_name() {
     assert_eq!(by(&morning).last().map(String::as_str), Some("李强"), "{:?}", by(&morning));
     assert_eq!(by(&night).last().map(String::as_str), Some("王磊"), "{:?}", by(&night));
 }
+
+/// A phone handed over to someone of another compound (a join as someone new, or a sign-in
+/// with another person's token) does not tell them they were removed from the compound the
+/// earlier person's work was in, which they never joined; a removal of their own after that is
+/// still said.
+#[test]
+fn a_phone_handed_over_to_another_compound_does_not_say_its_new_person_was_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let first = relay.compound_from("北林", &sample("beilin-roster.csv"));
+    let second = relay.compound_from("香樟苑", &sample("xiangzhangyuan-roster.csv"));
+    let phone = Phone::new(dir.path(), "shared");
+    phone.ok(&["join", "--relay", &relay.url, "--name", "李强", &relay.invite(&first, "volunteer")]);
+    phone.ok(&["join", "--relay", &relay.url, "--name", "赵敏", &relay.invite(&second, "volunteer")]);
+    let status = phone.ok(&["status"]);
+    assert_eq!(status["removed_from"], json!([]), "{status}");
+    let (ok, text, _) = phone.text(&["status"]);
+    assert!(ok && !text.contains("removed") && !text.contains("移出"), "{text}");
+    phone.sync();
+    assert_eq!(phone.ok(&["status"])["removed_from"], json!([]));
+
+    // Her own removal is hers, and said.
+    let person = phone.ok(&["status"])["person"].as_str().unwrap().to_owned();
+    relay.admin(&["revoke", "--person", &person, "--compound", &second]);
+    let report = phone.sync();
+    assert_eq!(report["report"]["removed_from"], json!(["香樟苑"]), "{report}");
+    assert_eq!(phone.ok(&["status"])["removed_from"], json!(["香樟苑"]));
+}

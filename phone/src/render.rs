@@ -111,6 +111,11 @@ impl Output {
                 let (zh, en) = replica.role(c.id()).map_or(("?", "?"), role_words);
                 s.push_str(&format!("{} as {en} / 以{zh}身份\n", c.name()));
             }
+            // Removed from a compound while still signed in (a membership revoked): said here
+            // too, not only by the sync that learnt it.
+            if replica.identity().is_some() && !removed_from.is_empty() {
+                s.push_str(&format!("{}\n", removed_message(&removed_from)));
+            }
             if wiped {
                 s.push_str(&where_it_stands);
                 return s;
@@ -355,7 +360,7 @@ fn quarantine_line(c: &QuarantinedChange, documents: &DocumentNames, people: &Pe
     let what = documents.operation(c.operation.as_deref());
     format!(
         "{what}, in {}: {} — {}",
-        documents.document(&c.document),
+        documents.document(c),
         refusal_words(&c.rule, &c.reason),
         review_line(c, people)
     )
@@ -430,6 +435,21 @@ impl DocumentNames {
         let mut labels = std::collections::HashMap::new();
         for c in replica.compounds() {
             for d in c.documents() {
+                // What it is, naming nothing: what an item let go of when the phone left the
+                // compound keeps (`labels_for`).
+                let kind = match d.kind() {
+                    DocKind::Round => "a round of a compound this phone left / 本机已离开的小区的配送轮次",
+                    DocKind::Roster => {
+                        "the roster of a compound this phone left / 本机已离开的小区的住户名册"
+                    }
+                    DocKind::Requests => {
+                        "the requests of a compound this phone left / 本机已离开的小区的居民请求"
+                    }
+                    DocKind::Care => {
+                        "the care ledger of a compound this phone left / 本机已离开的小区的健康档案"
+                    }
+                };
+                labels.insert(format!("kind:{}", d.id()), kind.to_owned());
                 let name = match d.kind() {
                     DocKind::Round => match rounds.0.get(&d.id()) {
                         Some(title) => format!("round {title} / 配送轮次 {title}"),
@@ -465,8 +485,13 @@ impl DocumentNames {
     /// operations touched), to remember before a sync may drop what they name.
     pub fn labels_for(&self, changes: &[QuarantinedChange]) -> std::collections::BTreeMap<String, String> {
         let mut keys = Vec::new();
-        // An item the phone let go of when it left the compound names nothing any more.
-        for c in changes.iter().filter(|c| c.reason != doorstep_replica::LET_GO) {
+        for c in changes {
+            // An item the phone let go of when it left the compound names nothing any more but
+            // the kind of document it was in (the roster, requests, a round).
+            if c.reason == doorstep_replica::LET_GO {
+                keys.push(format!("kind:{}", c.document));
+                continue;
+            }
             keys.push(format!("document:{}", c.document));
             let value: serde_json::Value =
                 c.operation.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
@@ -479,13 +504,24 @@ impl DocumentNames {
         keys.into_iter().filter_map(|k| self.labels.get(&k).cloned().map(|label| (k, label))).collect()
     }
 
-    /// The document by what it is; a document the phone no longer holds and has no label for
-    /// (a closed round it let go of) is said as such.
-    fn document(&self, id: &str) -> String {
-        self.labels.get(&format!("document:{id}")).cloned().unwrap_or_else(|| {
-            "a document no longer on this phone (a closed round) / 本机已不再保存的文件（已结束的轮次）"
-                .to_owned()
-        })
+    /// The document of change `c` by what it is. One the phone no longer holds and has no label
+    /// for is a closed round it let go of; for an item let go of when the phone left the
+    /// compound, the kind of document it was, in a compound the phone left.
+    fn document(&self, c: &QuarantinedChange) -> String {
+        let id = &c.document;
+        let held = self.labels.get(&format!("document:{id}"));
+        let left = (c.reason == doorstep_replica::LET_GO).then(|| self.labels.get(&format!("kind:{id}")));
+        match (held, left) {
+            (Some(label), _) => label.clone(),
+            (None, Some(Some(kind))) => kind.clone(),
+            (None, Some(None)) => {
+                "a document of a compound this phone left / 本机已离开的小区的文件".to_owned()
+            }
+            (None, None) => {
+                "a document no longer on this phone (a closed round) / 本机已不再保存的文件（已结束的轮次）"
+                    .to_owned()
+            }
+        }
     }
 
     /// The operation behind a change in both languages, with the door and round it touched.

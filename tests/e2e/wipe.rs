@@ -72,9 +72,23 @@ fn a_revoked_membership_leaves_no_roster_name_phone_or_request_in_the_phone_s_fi
         assert_eq!(item["reason"], doorstep_replica::LET_GO, "{item}");
         assert!(item["operation"].is_null(), "{item}");
     }
-    // ... and says plainly why it holds nothing.
+    // Its list says what each was in (the roster, the requests), not "a closed round".
+    let (ok, listed, _) = volunteer.text(&["quarantine"]);
+    assert!(ok, "{listed}");
+    assert!(
+        listed.contains("in the roster of a compound this phone left / 本机已离开的小区的住户名册"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("in the requests of a compound this phone left / 本机已离开的小区的居民请求"),
+        "{listed}"
+    );
+    assert!(!listed.contains("closed round"), "{listed}");
+    // ... and says plainly why it holds nothing, in `status` as well as in the sync that learnt it.
     let err = volunteer.run(&["find", "1-1-101"]).unwrap_err();
     assert!(err.contains("你已被移出 香樟苑") && err.contains("removed from 香樟苑"), "{err}");
+    let (ok, status, _) = volunteer.text(&["status"]);
+    assert!(ok && status.contains("你已被移出 香樟苑") && status.contains("removed from 香樟苑"), "{status}");
 }
 
 #[test]

@@ -281,7 +281,14 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
                 None => (relay.ok_or(PhoneError::NoRelay)?, token),
             };
             let client = relay_client(&relay, Some(token.clone()), ca)?;
-            let me = http::sign_in(&replica, &client).await?;
+            let signed_in_before = lock(&replica).identity().is_some();
+            let me = match http::sign_in(&replica, &client).await {
+                // Nothing was lost on a phone that never signed in: the token typed is wrong.
+                Err(TransportError::Unauthorized(_)) if !signed_in_before => {
+                    return Err(PhoneError::UnknownToken);
+                }
+                other => other?,
+            };
             lock(&replica).remember_relay(&relay, &token)?;
             if let Some(name) = &me.name {
                 lock(&replica).remember_person_name(name)?;

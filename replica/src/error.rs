@@ -16,8 +16,10 @@ pub enum ReplicaError {
     /// go up under the new person's token and be refused.
     #[error(
         "本机还有 {unsynced} 项未同步的记录、{to_send} 项待提交协调员处理的搁置记录，请先同步，再换人登录 / \
-         this phone holds {unsynced} changes not yet synced and {to_send} set-aside changes not yet \
-         sent for review, by the person signed in; sync them before another person signs in here"
+         this phone holds {} not yet synced and {} not yet sent for review, by the person signed \
+         in; sync them before another person signs in here",
+        count(*.unsynced, "change", "changes"),
+        count(*.to_send, "set-aside change", "set-aside changes")
     )]
     UnsyncedHandOver {
         /// Changes not yet synced.
@@ -139,6 +141,11 @@ impl From<rusqlite::Error> for ReplicaError {
     }
 }
 
+/// "1 change", "2 changes".
+fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -167,5 +174,13 @@ mod tests {
         }
         let other = ReplicaError::from(failure(ffi::SQLITE_CORRUPT));
         assert!(matches!(other, ReplicaError::Storage(_)), "{other:?}");
+    }
+
+    #[test]
+    fn a_hand_over_refused_for_one_change_says_one_change() {
+        let one = ReplicaError::UnsyncedHandOver { unsynced: 1, to_send: 1 }.to_string();
+        assert!(one.contains("holds 1 change not yet synced and 1 set-aside change not yet sent"), "{one}");
+        let two = ReplicaError::UnsyncedHandOver { unsynced: 2, to_send: 0 }.to_string();
+        assert!(two.contains("holds 2 changes not yet synced and 0 set-aside changes not yet sent"), "{two}");
     }
 }

@@ -26,6 +26,13 @@ fn a_bad_token_is_refused_and_a_revoked_volunteer_loses_the_compound() {
         Phone::new(dir.path(), "second").run(&["join", "--relay", &relay.url, "--name", "赵敏", &code]);
     assert!(again.is_err(), "a used invite code is refused");
 
+    // A token mistyped on a phone that never signed in is said to be the token's fault, not a
+    // sign-in the relay lost.
+    let fresh = Phone::new(dir.path(), "fresh");
+    let err = fresh.run(&["login", "--relay", &relay.url, "dst_nothex"]).unwrap_err();
+    assert!(err.contains("the relay does not know this token") && err.contains("dst_"), "{err}");
+    assert!(!err.contains("restored from a backup"), "{err}");
+
     // A phone whose token was tampered with is refused with a reason.
     let conn_path = volunteer.db.clone();
     let forged = Phone { db: dir.path().join("forged.sqlite"), unencrypted: true };

@@ -584,9 +584,11 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
                         writeln!(out, "{problem}")?;
                     }
                     // Rows, not errors: a row with three bad cells is one row.
+                    let rows_have =
+                        if rows == 1 { "1 row has".to_owned() } else { format!("{rows} rows have") };
                     anyhow::bail!(
                         "{rows} 行有错误，什么都没有导入；请改正，或加 --accept-good-rows 只导入无误的行 / \
-                         {rows} rows have errors and nothing was imported; fix them, or pass --accept-good-rows"
+                         {rows_have} errors and nothing was imported; fix them, or pass --accept-good-rows"
                     );
                 }
                 Err(e) => return Err(e.into()),

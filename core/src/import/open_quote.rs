@@ -5,10 +5,12 @@
 //!
 //! A CSV (not a workbook's sheet, whose cells come quoted by us) row whose cell holds a line
 //! break is therefore a bad row, naming the cell, when the cell is a roster cell other than 备注
-//! (a head, a phone or an address is one line), or when it is 备注 or a column the roster does
-//! not read and a line after its first reads like a row of this file (about as many separators as
-//! the header has). A note on two lines ("独居\n敲门要大声") imports as before. Every physical
-//! line the row spans counts as a row left out, as most of them were rows.
+//! (a head, a phone or an address is one line) and also holds the file's separator (it took in
+//! other cells), or when it is 备注 or a column the roster does not read and a line after its
+//! first reads like a row of this file (about as many separators as the header has). A note on
+//! two lines ("独居\n敲门要大声") imports as before, and a head typed on two lines (Alt+Enter,
+//! "张三\n李四") is read as one, as in a workbook. Every physical line the row spans counts as a
+//! row left out, as most of them were rows.
 
 use csv::StringRecord;
 
@@ -49,7 +51,9 @@ pub(super) fn open_quote(
         if !spans(cell) {
             None
         } else if one_line(i) {
-            Some((i, false))
+            // A head or an address typed on two lines (Alt+Enter) is read as one line, as in a
+            // workbook; one that also holds the file's separator took in other cells.
+            cell.as_bytes().contains(&delimiter).then_some((i, false))
         } else {
             cell.trim().split(['\n', '\r']).skip(1).any(row_like).then_some((i, true))
         }
@@ -80,6 +84,7 @@ mod tests {
         let one_line = |i: usize| i < 3;
         assert_eq!(open_quote(&record(&["1", "101", "张三", "独居\n敲门要大声"]), one_line, 4, b','), None);
         assert_eq!(open_quote(&record(&["1", "101", "张三\n", "\n独居"]), one_line, 4, b','), None);
+        assert_eq!(open_quote(&record(&["1", "101", "张三\n李四", ""]), one_line, 4, b','), None);
         assert_eq!(
             open_quote(&record(&["1", "101", "张三,1\n1,102,李四", ""]), one_line, 4, b','),
             Some(OpenQuote { field: 2, lines: 2, row_like: false })

@@ -44,8 +44,9 @@ pub enum PhoneError {
     /// A `doorstep://` link that cannot be read, or of the wrong kind for the command.
     #[error("{0}")]
     BadLink(String),
-    /// `login` on a phone that never signed in, with a token the relay does not know (mistyped,
-    /// or cut short when pasted): not a sign-in the relay lost.
+    /// `login` with a token the relay does not know (mistyped, or cut short when pasted) that is
+    /// not the one this phone signed in with: not a sign-in the relay lost, and the phone is
+    /// left as it was.
     #[error(
         "the relay does not know this token: paste the whole token your coordinator gave you (it starts with dst_), or scan the sign-in QR code again / 中继不认识这个登录令牌：请完整粘贴协调员给你的令牌（以 dst_ 开头），或重新扫描登录二维码"
     )]

@@ -281,10 +281,11 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
                 None => (relay.ok_or(PhoneError::NoRelay)?, token),
             };
             let client = relay_client(&relay, Some(token.clone()), ca)?;
-            let signed_in_before = lock(&replica).identity().is_some();
+            // Only the token this phone signed in with, unknown to the relay, is a sign-in lost;
+            // any other (mistyped, cut short, on a phone that never signed in) is the token's fault.
+            let own = lock(&replica).is_own_sign_in(&relay, &token)?;
             let me = match http::sign_in(&replica, &client).await {
-                // Nothing was lost on a phone that never signed in: the token typed is wrong.
-                Err(TransportError::Unauthorized(_)) if !signed_in_before => {
+                Err(TransportError::Unauthorized(_)) if !own => {
                     return Err(PhoneError::UnknownToken);
                 }
                 other => other?,

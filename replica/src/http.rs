@@ -1652,11 +1652,16 @@ pub async fn join_as(
 }
 
 /// Signs this device in with a device token it already has (a demo token, or one moved from
-/// another device), recording the person on the replica.
+/// another device), recording the person on the replica. A token the relay does not know is
+/// taken as this phone's sign-in lost ([`Replica::note_sign_in_unknown`]) only when it is the
+/// one the phone signed in with ([`Replica::is_own_sign_in`]); any other (mistyped, cut short)
+/// is answered [`TransportError::Unauthorized`] with the phone left as it was.
 pub async fn sign_in(replica: &Mutex<Replica>, relay: &RelayClient) -> Result<Me, TransportError> {
+    let own = lock(replica).is_own_sign_in(&relay.base, relay.token.as_deref().unwrap_or_default())?;
     let me = match relay.me().await {
         // A revoked token: this device is not to hold the compound, whatever it holds now.
         Err(TransportError::Removed { .. }) => return Err(wipe_revoked(replica, relay).await?),
+        Err(e @ TransportError::Unauthorized(_)) if !own => return Err(e),
         other => other.map_err(|e| unknown(replica, e))?,
     };
     lock(replica).set_identity(me.person)?;

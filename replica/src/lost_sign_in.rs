@@ -36,6 +36,19 @@ impl Replica {
         self.store_mut().commit(&[Write::Meta { key: SIGN_IN_UNKNOWN, value: b"1" }])
     }
 
+    /// Whether `token` at the relay at `url` is the sign-in this phone holds (someone signed
+    /// in, and that relay and token remembered by [`Replica::remember_relay`]): only then does
+    /// the relay's "unknown" answer to it speak of this phone's sign-in. Another token (one
+    /// mistyped or cut short at `login`, or another person's) the relay does not know is that
+    /// token's fault, and leaves the phone as it was.
+    pub fn is_own_sign_in(&self, url: &str, token: &str) -> Result<bool, ReplicaError> {
+        if self.person.is_none() {
+            return Ok(false);
+        }
+        let bare = |u: &str| u.trim_end_matches('/').to_owned();
+        Ok(self.remembered_relay()?.is_some_and(|(u, t)| bare(&u) == bare(url) && t == token))
+    }
+
     /// Whether the relay's last word on this device's token was that it does not know it.
     pub fn sign_in_unknown(&self) -> Result<bool, ReplicaError> {
         Ok(self.store().meta(SIGN_IN_UNKNOWN)?.is_some_and(|v| !v.is_empty()))

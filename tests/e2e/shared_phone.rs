@@ -84,3 +84,45 @@ fn a_phone_handed_over_to_another_compound_does_not_say_its_new_person_was_remov
     assert_eq!(report["report"]["removed_from"], json!(["香樟苑"]), "{report}");
     assert_eq!(phone.ok(&["status"])["removed_from"], json!(["香樟苑"]));
 }
+
+/// A token mistyped at `login` on a phone someone is signed in on (with work not yet synced)
+/// leaves the phone exactly as it was: it is said to be the token's fault, not a sign-in the
+/// relay lost, so a later sign-in with another person's good token is still refused until the
+/// work is synced, instead of setting that work aside.
+#[test]
+fn a_mistyped_token_at_login_leaves_a_signed_in_phone_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
+    let phone = Phone::new(dir.path(), "shared");
+    phone.ok(&["join", "--relay", &relay.url, "--name", "李强", &relay.invite(&compound, "volunteer")]);
+    phone.ok(&["notes", "北林小区1号楼1单元101", "早班：老人要降压药"]);
+    let other = Phone::new(dir.path(), "other");
+    other.ok(&["join", "--relay", &relay.url, "--name", "王磊", &relay.invite(&compound, "volunteer")]);
+    let wang = other.ok(&["status"])["person"].as_str().unwrap().to_owned();
+    let minted = relay.admin(&["token", "--person", &wang]);
+    let token = minted.split_whitespace().find(|w| w.starts_with("dst_")).expect(&minted).to_owned();
+
+    let before = phone.ok(&["status"]);
+    assert_eq!(before["unsynced"], 1, "{before}");
+    let typo = &token[..token.len() - 6];
+    let err = phone.run(&["login", "--relay", &relay.url, typo]).unwrap_err();
+    assert!(err.contains("the relay does not know this token") && err.contains("dst_"), "{err}");
+    assert!(!err.contains("restored from a backup"), "{err}");
+    assert_eq!(phone.ok(&["status"]), before, "the phone is as it was");
+
+    // 王磊's good token: refused while 李强's note is unsynced, nothing set aside.
+    let refused = phone.run(&["login", "--relay", &relay.url, &token]).unwrap_err();
+    assert!(refused.contains("sync them before"), "{refused}");
+    let after = phone.ok(&["status"]);
+    assert_eq!((after["name"].clone(), after["unsynced"].clone()), (json!("李强"), json!(1)), "{after}");
+    assert_eq!(after["set_aside"], 0, "{after}");
+
+    // The stored sign-in still works: the note syncs, and the hand-over then goes ahead.
+    assert_eq!(phone.sync()["unsynced"], 0);
+    phone.ok(&["login", "--relay", &relay.url, &token]);
+    assert_eq!(phone.ok(&["status"])["name"], "王磊");
+    let coordinator = Phone::new(dir.path(), "coordinator");
+    coordinator.join(&relay, &relay.invite(&compound, "coordinator"));
+    assert_eq!(coordinator.ok(&["find", "北林小区1号楼1单元101"])["notes"], "早班：老人要降压药");
+}

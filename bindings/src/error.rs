@@ -218,6 +218,8 @@ fn transport(error: TransportError) -> DoorstepError {
         }
         // An invite code that is unknown (404), used (409) or expired (410) is the user's input.
         TransportError::Refused { status: 404 | 409 | 410, reason } => DoorstepError::InvalidInput { reason },
+        // Another phone's revoked token typed at sign-in: the user's input; nothing was wiped.
+        e @ TransportError::RevokedTokenTyped => DoorstepError::InvalidInput { reason: e.to_string() },
         // The code this phone joined with, typed again: the sentence says to sync.
         e @ TransportError::AlreadyJoined { .. } => DoorstepError::InvalidInput { reason: e.to_string() },
         TransportError::Refused { reason, .. } => DoorstepError::Rejected { reason },

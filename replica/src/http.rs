@@ -43,6 +43,14 @@ pub enum TransportError {
         /// The compounds' names, as the replica knew them.
         compounds: Vec<String>,
     },
+    /// A token typed at sign-in that is not this phone's own sign-in, and that the relay says was
+    /// revoked (401 `token_revoked`): it was another phone's, reported lost, or its person's,
+    /// removed. The phone is left as it was: the work of whoever is signed in on it is theirs,
+    /// and only the phone's own revoked token wipes it.
+    #[error(
+        "这个登录令牌已被停用（它所在的手机已报失，或它的主人已被移出）；本机上的数据没有改动，请用协调员现在给你的令牌登录 / this token was revoked (the phone it was on was reported lost, or its person was removed); nothing on this phone was changed: sign in with a token your coordinator gives you now"
+    )]
+    RevokedTokenTyped,
     /// The caller may not do this (403).
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -1655,12 +1663,16 @@ pub async fn join_as(
 /// another device), recording the person on the replica. A token the relay does not know is
 /// taken as this phone's sign-in lost ([`Replica::note_sign_in_unknown`]) only when it is the
 /// one the phone signed in with ([`Replica::is_own_sign_in`]); any other (mistyped, cut short)
-/// is answered [`TransportError::Unauthorized`] with the phone left as it was.
+/// is answered [`TransportError::Unauthorized`] with the phone left as it was. Likewise a revoked
+/// token wipes the phone only when it is the phone's own; another is
+/// [`TransportError::RevokedTokenTyped`], the phone untouched.
 pub async fn sign_in(replica: &Mutex<Replica>, relay: &RelayClient) -> Result<Me, TransportError> {
     let own = lock(replica).is_own_sign_in(&relay.base, relay.token.as_deref().unwrap_or_default())?;
     let me = match relay.me().await {
-        // A revoked token: this device is not to hold the compound, whatever it holds now.
-        Err(TransportError::Removed { .. }) => return Err(wipe_revoked(replica, relay).await?),
+        // This device's own token revoked: it is not to hold the compound, whatever it holds now.
+        Err(TransportError::Removed { .. }) if own => return Err(wipe_revoked(replica, relay).await?),
+        // Another phone's revoked token, typed here: what this phone holds is not its to wipe.
+        Err(TransportError::Removed { .. }) => return Err(TransportError::RevokedTokenTyped),
         Err(e @ TransportError::Unauthorized(_)) if !own => return Err(e),
         other => other.map_err(|e| unknown(replica, e))?,
     };

@@ -126,3 +126,33 @@ fn a_mistyped_token_at_login_leaves_a_signed_in_phone_as_it_was() {
     coordinator.join(&relay, &relay.invite(&compound, "coordinator"));
     assert_eq!(coordinator.ok(&["find", "北林小区1号楼1单元101"])["notes"], "早班：老人要降压药");
 }
+
+/// Another person's revoked token (their lost phone's) typed at `login` on a phone someone is
+/// signed in on leaves it as it was: the revoked token is not this phone's, so what it holds,
+/// and the unsynced work of the person signed in, is not its to wipe. The phone says the token
+/// was revoked. (Only the phone's own revoked token wipes it, at its next sync.)
+#[test]
+fn another_persons_revoked_token_at_login_wipes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(dir.path());
+    let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
+    let phone = Phone::new(dir.path(), "shared");
+    phone.ok(&["join", "--relay", &relay.url, "--name", "李强", &relay.invite(&compound, "volunteer")]);
+    phone.ok(&["notes", "北林小区1号楼1单元101", "早班：老人要降压药"]);
+    let lost = Phone::new(dir.path(), "lost");
+    lost.ok(&["join", "--relay", &relay.url, "--name", "赵敏", &relay.invite(&compound, "volunteer")]);
+    let zhao = lost.ok(&["status"])["person"].as_str().unwrap().to_owned();
+    let minted = relay.admin(&["token", "--person", &zhao]);
+    let token = minted.split_whitespace().find(|w| w.starts_with("dst_")).expect(&minted).to_owned();
+    relay.admin(&["revoke", "--person", &zhao]);
+
+    let before = phone.ok(&["status"]);
+    assert_eq!(before["unsynced"], 1, "{before}");
+    let err = phone.run(&["login", "--relay", &relay.url, &token]).unwrap_err();
+    assert!(
+        err.contains("this token was revoked") && err.contains("nothing on this phone was changed"),
+        "{err}"
+    );
+    assert_eq!(phone.ok(&["status"]), before, "the phone is as it was");
+    assert_eq!(phone.sync()["unsynced"], 0, "and its own sign-in still syncs");
+}

@@ -261,6 +261,25 @@ fn the_admin_commands_work_on_a_database_file() {
         ),
         "{stdout}"
     );
+    // A re-import leaving 户内人数 and 联系电话 blank keeps what the roster holds, and says so
+    // (it said "imported as unknown (未填)" and "fill it in").
+    let again = dir.path().join("again.csv");
+    std::fs::write(
+        &again,
+        "小区,楼号,单元,楼层,房号,户主,联系电话,户内人数\n香樟苑,1号楼,1单元,2,201,任强,,\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = run(&["import-roster", "--compound", &compound, again.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let checks: Vec<&str> = stdout.lines().filter(|l| l.starts_with("请核对 check: ")).collect();
+    assert_eq!(
+        checks,
+        [
+            "请核对 check: 第 2 行，联系电话：联系电话 为空，保留原值 19911257346 / line 2, column 联系电话: 联系电话 is empty; left as it was (19911257346)",
+            "请核对 check: 第 2 行，户内人数：户内人数 为空，保留原值 2 / line 2, column 户内人数: 户内人数 is empty; left as it was (2)",
+        ],
+        "{stdout}"
+    );
 
     let (ok, stdout, _) = run(&["export", "--compound", &compound]);
     assert!(ok);

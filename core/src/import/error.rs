@@ -156,7 +156,7 @@ fn quoted_list(items: &[String]) -> String {
 /// What the importer says about one row: why it cannot be imported ([`RowError`]) or what the
 /// coordinator should check or fill in although it was ([`RowWarning`]). The other rows are
 /// unaffected either way.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RowMessage {
     /// The 1-based physical line in the file where the row starts (the header row is line 1).
     pub line: usize,

@@ -5,7 +5,8 @@
 //!
 //! A household already in the roster takes only what a row states ([`ImportedRow::stated`]): a
 //! column the file lacks, or a cell left empty where empty does not mean "none", leaves the
-//! roster's value as it is. A row without a 小区 is matched to the household at the same
+//! roster's value as it is, and the file's warning about such a blank cell says so ("户内人数
+//! is empty; left as it was (2)"), not that it was imported blank. A row without a 小区 is matched to the household at the same
 //! building, unit and flat when only one is there; a new one goes into the compound's estate
 //! when it has only one.
 
@@ -34,9 +35,11 @@ pub struct ImportPlan<'a> {
     pub(crate) updates: Vec<Update>,
     /// Rows read from the file that cannot be placed in the roster (left out like a bad row).
     pub errors: Vec<RowError>,
-    /// What to check on rows that are placed: a new household whose address is one already in
-    /// the roster but for the leading zeros of its flat (房号 "0101" beside "101"), which may be
-    /// the same door written two ways.
+    /// Every warning, in file order: the file's ([`RosterPreview::warnings`]), a blank 户内人数
+    /// or 联系电话 of a household already in the roster saying the stored value was left as it
+    /// was; and the plan's own, a new household whose address is one already in the roster, or
+    /// another new one of the file, but for the leading zeros of its flat (房号 "0101" beside
+    /// "101"), which may be the same door written two ways.
     pub warnings: Vec<RowWarning>,
     /// The estates (小区) the rows placed go into, as worked out for rows without a 小区, in
     /// order of first appearance; never an empty name (a compound with no estate yet, taking a
@@ -142,6 +145,8 @@ fn plan<'a>(
     // Which line placed each household (by its estate and place), to catch two rows that land
     // on one household once the 小区 is worked out.
     let mut placed: HashMap<(String, Place), usize> = HashMap::new();
+    // The household each line updates or leaves as it is, for the file's warnings about blanks.
+    let mut matched: HashMap<usize, &Household> = HashMap::new();
     for row in &preview.households {
         let a = &row.draft.address;
         let (row_estate, here) = place(a);
@@ -251,6 +256,7 @@ fn plan<'a>(
                     });
                     continue;
                 }
+                matched.insert(row.line, h);
                 if columns.is_empty() {
                     out.summary.unchanged += 1;
                 } else {
@@ -269,6 +275,15 @@ fn plan<'a>(
             }
         }
     }
+    let mut warnings: Vec<RowWarning> = preview
+        .warnings
+        .iter()
+        .map(|w| matched.get(&w.line).and_then(|h| left_as_it_was(w, h)).unwrap_or_else(|| w.clone()))
+        .collect();
+    warnings.append(&mut out.warnings);
+    // Stable: a line's warnings stay in the order they were found.
+    warnings.sort_by_key(|w| w.line);
+    out.warnings = warnings;
     out.summary.add = out.adds.len();
     out.summary.changes = RosterColumn::ALL
         .into_iter()
@@ -307,6 +322,24 @@ fn update_of(h: &Household, draft: &HouseholdDraft, stated: ColumnSet) -> (Updat
     let status = take(RosterColumn::Status, h.status != draft.status).then_some(draft.status);
     let notes = take(RosterColumn::Notes, h.notes != draft.notes).then(|| draft.notes.clone());
     (Update { id: h.id, edit, status, needs, notes }, columns)
+}
+
+/// The file's warning `w` about a blank 户内人数 or 联系电话, said of `h`, the household in the
+/// roster its row matched, which keeps what it holds (a blank there states nothing): `None` when
+/// `w` is another warning, or `h` has nothing stored either (the warning to fill it in stands).
+fn left_as_it_was(w: &RowWarning, h: &Household) -> Option<RowWarning> {
+    let (code, kept) = match w.code {
+        "people_blank" => ("people_blank_kept", h.people?.to_string()),
+        "phone_blank" if !h.phone.is_empty() => ("phone_blank_kept", h.phone.clone()),
+        _ => return None,
+    };
+    let header = w.column.clone().unwrap_or_default();
+    Some(RowWarning {
+        code,
+        reason_zh: format!("{header} 为空，保留原值 {kept}"),
+        reason: format!("{header} is empty; left as it was ({kept})"),
+        ..w.clone()
+    })
 }
 
 fn unplaced(row: &ImportedRow, code: &'static str, zh: String, en: String) -> RowError {

@@ -16,7 +16,7 @@ use crate::compound::Compound;
 use crate::document::roster;
 use crate::env::Env;
 use crate::id::{BuildingId, HouseholdId};
-use crate::import::RosterPreview;
+use crate::import::{RosterPreview, RowWarning};
 use crate::role::Actor;
 use crate::rulebook::table::HOUSEHOLD;
 use crate::schema::address::{building_label, normalize_width};
@@ -47,6 +47,10 @@ pub struct ImportSummary {
     pub rows_left_out: usize,
     /// Buildings added.
     pub buildings_added: usize,
+    /// What the coordinator should still check or fill in, in file order: the file's warnings
+    /// and the plan's ([`ImportPlan::warnings`](super::ImportPlan::warnings)), a blank cell of
+    /// a household already there saying the value stored was kept.
+    pub warnings: Vec<RowWarning>,
 }
 
 impl Compound {
@@ -110,6 +114,7 @@ impl Compound {
             changes: plan.summary.changes.clone(),
             rows_left_out: left_out,
             buildings_added: new_buildings.len(),
+            warnings: plan.warnings.clone(),
         };
         let doc = self.document_mut(doc_id).ok_or(OperationError::MissingDocument(DocKind::Roster))?;
         transact(doc, env, |tx| {
@@ -146,7 +151,7 @@ impl Compound {
 mod tests {
     use super::*;
     use crate::id::PersonId;
-    use crate::import::{RowWarning, read_roster_csv};
+    use crate::import::read_roster_csv;
     use crate::operation::PlanSummary;
     use crate::role::Role;
     use crate::schema::household::Household;
@@ -317,6 +322,44 @@ mod tests {
         let done = ledger.import(spelled).unwrap();
         assert_eq!((done.added, done.unchanged, done.buildings_added), (1, 3, 0));
         assert_eq!(ledger.compound.households().len(), 4);
+    }
+
+    /// A re-import leaving 户内人数 or 联系电话 blank for a household already there keeps what
+    /// the roster holds, and its warning said "imported as unknown (未填)" / "fill it in": it
+    /// says the value was left as it was, in the plan and in what the import answers. A new
+    /// household's blank is still imported as unknown.
+    #[test]
+    fn a_blank_count_or_phone_of_a_household_there_is_warned_of_as_left_as_it_was() {
+        let mut ledger = Ledger::new();
+        let blanks = "小区,楼号,单元,房号,户主,联系电话,户内人数\n\
+            香樟苑,1号楼,2单元,502,屈玉英,,\n\
+            香樟苑,1号楼,2单元,701,新户,,\n";
+        let preview = read_roster_csv(blanks.as_bytes()).unwrap();
+        let plan = ledger.compound.plan_import(&preview).unwrap();
+        let warned: Vec<(&str, String)> = plan.warnings.iter().map(|w| (w.code, w.bilingual())).collect();
+        assert_eq!(
+            warned,
+            [
+                (
+                    "phone_blank_kept",
+                    "第 2 行，联系电话：联系电话 为空，保留原值 13912345678 / line 2, column 联系电话: 联系电话 is empty; \
+                     left as it was (13912345678)"
+                        .to_owned()
+                ),
+                (
+                    "people_blank_kept",
+                    "第 2 行，户内人数：户内人数 为空，保留原值 3 / line 2, column 户内人数: 户内人数 is empty; left as it was (3)"
+                        .to_owned()
+                ),
+                ("phone_blank", preview.warnings[2].bilingual()),
+                ("people_blank", preview.warnings[3].bilingual()),
+            ]
+        );
+        assert!(warned[3].1.contains("imported as unknown"), "{}", warned[3].1);
+        let done = ledger.import(blanks).unwrap();
+        assert_eq!(done.warnings, plan.warnings);
+        let kept = ledger.at("502");
+        assert_eq!((kept.people, kept.phone.as_str()), (Some(3), "13912345678"));
     }
 
     /// "6 rows cannot be imported" was said of two rows with three bad cells each: the rows are

@@ -99,14 +99,11 @@ async fn import_read(
     if preview.omitted_errors > 0 {
         skipped.push(RowProblem::more(preview.omitted_errors, "行有错误", "rows with errors"));
     }
-    let mut warnings: Vec<RowProblem> = preview.warnings.iter().map(RowProblem::from).collect();
-    if preview.omitted_warnings > 0 {
-        warnings.push(RowProblem::more(preview.omitted_warnings, "条提醒", "warnings"));
-    }
     if !skipped.is_empty() && !accept_good_rows {
         return Err(AdminError::BadRows { rows: preview.bad_rows, problems: skipped });
     }
     let ignored_columns = preview.ignored_columns.clone();
+    let omitted_warnings = preview.omitted_warnings;
     let policy = if accept_good_rows { ImportPolicy::AcceptGoodRows } else { ImportPolicy::AllOrNothing };
     // One Automerge change for the whole file: households already at an address are updated,
     // never duplicated (a re-import of a corrected sheet).
@@ -114,6 +111,12 @@ async fn import_read(
         .write(compound, move |compound, env, actor| compound.import_roster(env, actor, &preview, policy))
         .await??;
     let (imported, updated, unchanged) = (summary.added, summary.updated, summary.unchanged);
+    // The plan's warnings, not the file's: a blank cell of a household already there says the
+    // value stored was kept, and a new flat like another but for its leading zeros is named.
+    let mut warnings: Vec<RowProblem> = summary.warnings.iter().map(RowProblem::from).collect();
+    if omitted_warnings > 0 {
+        warnings.push(RowProblem::more(omitted_warnings, "条提醒", "warnings"));
+    }
     tracing::info!(%compound, imported, updated, skipped = summary.rows_left_out, "roster imported");
     Ok(ImportReport { imported, updated, unchanged, skipped, warnings, ignored_columns })
 }

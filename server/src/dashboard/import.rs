@@ -111,8 +111,9 @@ struct Planned {
     /// Rows read that cannot be placed in the roster (no 小区, and the flat is in several
     /// estates or none of several): left out like bad rows.
     unplaced: Vec<RowError>,
-    /// What to check on rows placed (a new flat like one there but for its leading zeros).
-    placed_warnings: Vec<RowWarning>,
+    /// Every warning, the file's and the plan's, in file order (core's `ImportPlan::warnings`:
+    /// a blank cell of a household already there says the value stored was kept).
+    warnings: Vec<RowWarning>,
 }
 
 impl Planned {
@@ -133,10 +134,7 @@ impl Planned {
 
     /// Every warning, the file's and the plan's, in file order.
     fn warnings(&self) -> Vec<RowProblem> {
-        let mut warnings: Vec<&RowWarning> =
-            self.read.preview.warnings.iter().chain(&self.placed_warnings).collect();
-        warnings.sort_by_key(|w| w.line);
-        warnings.into_iter().map(RowProblem::from).collect()
+        self.warnings.iter().map(RowProblem::from).collect()
     }
 }
 
@@ -177,9 +175,8 @@ async fn plan(state: &DashState, compound: CompoundId, read: Read) -> Result<Pla
     let roster = snapshot::load(&state.app.relay, compound, Rounds::Open).await?;
     blocking(move || {
         let plan = roster.plan_import(&read.preview)?;
-        let (plan, estates, unplaced, placed_warnings) =
-            (plan.summary, plan.estates, plan.errors, plan.warnings);
-        Ok(Planned { read, plan, estates, unplaced, placed_warnings })
+        let (plan, estates, unplaced, warnings) = (plan.summary, plan.estates, plan.errors, plan.warnings);
+        Ok(Planned { read, plan, estates, unplaced, warnings })
     })
     .await?
 }

@@ -428,6 +428,24 @@ async fn a_reimport_of_fewer_columns_previews_what_changes_and_keeps_the_rest() 
     let after = households(&session, compound).await;
     assert_eq!(after.len(), 2, "no second 1号楼1单元602: {after:?}");
     assert_eq!(at(&after, "602")["phone"], "19961665615");
+
+    // A blank 联系电话 of a household there keeps the phone stored, and the warning says so (it
+    // said "is empty; fill it in"), in the preview and in the commit's answer.
+    let blank_phone = "小区,楼号,单元,房号,户主,联系电话\n香樟苑,1号楼,2单元,502,屈玉英,\n";
+    let kept = json!([{"line": 2, "code": "phone_blank_kept", "reason_zh": "联系电话 为空，保留原值 13912345678",
+                       "reason": "联系电话 is empty; left as it was (13912345678)"}]);
+    let warnings = |answer: &serde_json::Value| {
+        let mut warnings = answer["warnings"].clone();
+        for w in warnings.as_array_mut().unwrap() {
+            w.as_object_mut()
+                .unwrap()
+                .retain(|k, _| ["line", "code", "reason_zh", "reason"].contains(&k.as_str()));
+        }
+        warnings
+    };
+    assert_eq!(warnings(&import("?mode=preview", blank_phone).await), kept);
+    assert_eq!(warnings(&import("?mode=commit", blank_phone).await), kept);
+    assert_eq!(at(&households(&session, compound).await, "502")["phone"], "13912345678");
 }
 
 /// Excel turns a flat typed "5-1" into a date: it was imported as flat 46143 on floor 461, a

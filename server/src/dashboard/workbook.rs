@@ -9,6 +9,10 @@
 //! cannot read, such as `#SPILL!`, likewise, read as text by [`workbook_error_cells`]),
 //! dates as `2026-11-20` (`09:30` after it with a time of day), each date cell marked
 //! ([`SheetCsv::dates`]) so that the importer refuses a date where an address or a count belongs.
+//! A formula whose value the file does not hold (a workbook a program wrote and no spreadsheet
+//! ever calculated; calamine reads it as an empty cell, its formula aside) refuses the roster's
+//! sheet, naming the cell ([`WorkbookError::FormulaWithoutValue`]): read as a blank, its row
+//! would import without what the formula says.
 //! Each sheet row becomes the CSV line of the same number (empty rows become empty lines, which
 //! the importer skips), so "line 12" in a row error is row 12 in Excel; a cell holding a line
 //! break would shift the lines after it, so errors are mapped back to sheet rows.
@@ -208,6 +212,23 @@ pub enum WorkbookError {
         /// Its declared uncompressed size.
         declared: u64,
     },
+    /// A cell of the roster's sheet is a formula whose value the file does not hold (a workbook
+    /// a program wrote, never opened in Excel): read as a blank, its row would import without
+    /// what the formula says.
+    #[error(
+        "工作表 {} 的单元格 {cell} 是公式，但文件里没有它算出的值（这样的单元格共 {count} 个）；请在 Excel 或 WPS 中打开文件，保存后重新上传 / \
+         cell {cell} of sheet {} is a formula with no computed value ({count} such cells); open the file in Excel or WPS, save it, and upload it again",
+        shown(sheet),
+        shown(sheet)
+    )]
+    FormulaWithoutValue {
+        /// The sheet's name.
+        sheet: String,
+        /// The first such cell, as Excel names it (`F2`).
+        cell: String,
+        /// How many cells of the sheet are such.
+        count: usize,
+    },
     /// Reading took longer than the request may.
     #[error(
         "读取工作簿超时，已停止；请按小区拆分或另存为 CSV 后再试 / \
@@ -238,6 +259,9 @@ pub struct SheetCsv {
     rows: BTreeMap<usize, usize>,
     /// The cells Excel held as dates, written as their text (2026-05-01).
     pub dates: DateCells,
+    /// The first cell that is a formula with no value stored (0-based row and column), and how
+    /// many there are: a sheet read for its roster is refused with them.
+    uncomputed: Option<((u32, u32), usize)>,
 }
 
 impl SheetCsv {
@@ -263,6 +287,8 @@ struct Grid {
     before: usize,
     /// (row, column) of the cells that are dates; only those cost room here.
     dates: BTreeSet<(u32, u32)>,
+    /// The first cell that is a formula with no value stored, and how many there are.
+    uncomputed: Option<((u32, u32), usize)>,
 }
 
 /// Where a cell's text lies in [`Grid::text`].
@@ -408,12 +434,22 @@ fn read_workbook(
         return Err(kind.into());
     }
     workbook_bounds::check_archive(bytes, deadline)?;
-    match open_and_choose(bytes, deadline, &choose) {
+    let sheet = match open_and_choose(bytes, deadline, &choose) {
         Err(WorkbookError::FormulaError(_)) => {
             let as_text = super::workbook_error_cells::as_text(bytes)?;
             open_and_choose(&as_text, deadline, &choose)
         }
         read => read,
+    }?;
+    // A formula's value, not the formula, is what the sheet says; a workbook that never
+    // stored one is refused rather than read as blanks.
+    match sheet.uncomputed {
+        Some(((row, column), count)) => Err(WorkbookError::FormulaWithoutValue {
+            sheet: sheet.sheet,
+            cell: cell_name(row, column),
+            count,
+        }),
+        None => Ok(sheet),
     }
 }
 
@@ -446,7 +482,9 @@ pub(super) fn read_sheet<R: std::io::Read + std::io::Seek>(
     let mut grid = Grid { before: budget.text, ..Grid::default() };
     let mut cells =
         workbook.worksheet_cells_reader(sheet).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
-    while let Some(cell) = cells.next_cell().map_err(|e| match e {
+    // With each cell's formula, if it has one, to tell a formula whose value the file does not
+    // hold from a blank cell (calamine reads both as empty).
+    while let Some(cell) = cells.next_cell_with_formula_metadata().map_err(|e| match e {
         // An error value calamine 0.38 does not read (#SPILL!, #CALC!, #GETTING_DATA) ends its
         // reading of the sheet: `read_workbook` reads the workbook again with it as text.
         XlsxError::CellError(value) => WorkbookError::FormulaError(value),
@@ -461,8 +499,13 @@ pub(super) fn read_sheet<R: std::io::Read + std::io::Seek>(
         if budget.cells.is_multiple_of(CELLS_PER_DEADLINE_CHECK) && budget.past_deadline() {
             return Err(WorkbookError::TimedOut);
         }
-        let (row, column) = cell.get_position();
-        let value = cell.get_value();
+        let (row, column) = cell.pos;
+        let value = &cell.value;
+        if cell.formula.is_some() && matches!(value, DataRef::Empty) {
+            let (first, count) = grid.uncomputed.get_or_insert(((row, column), 0));
+            *count += 1;
+            *first = (*first).min((row, column));
+        }
         let text = text_of(value);
         // An empty cell (one Excel wrote for its formatting, or a blank string) is no part of
         // the sheet's rows and columns, however far out: it counts only against the cells read.
@@ -547,7 +590,7 @@ fn grid_to_csv(sheet: String, sheets: usize, grid: Grid) -> SheetCsv {
         line += 1 + breaks;
         next_row = row + 1;
     }
-    SheetCsv { sheet, sheets, csv, rows, dates }
+    SheetCsv { sheet, sheets, csv, rows, dates, uncomputed: grid.uncomputed }
 }
 
 /// A cell as text, the way the coordinator sees it in Excel; borrowed when it is text already
@@ -841,6 +884,55 @@ mod tests {
         let bad: Vec<(usize, &str, &str)> =
             preview.errors.iter().map(|e| (e.line, e.column.as_deref().unwrap(), e.value.as_str())).collect();
         assert_eq!(bad, [(3, "户主", "#CALC!"), (4, "房号", "#SPILL!")]);
+    }
+
+    /// A formula cell with no value stored (`<c t="str"><f>…</f></c>`, as a workbook a program
+    /// writes has) was read as a blank: "户主 is empty", a blank 户内人数 imported as unknown. It
+    /// is a refusal naming the cell and saying to save the file in Excel or WPS; a formula with a
+    /// value stored, even an empty one, reads as its value, and so does another sheet's formula.
+    #[test]
+    fn a_formula_with_no_value_stored_is_refused_naming_its_cell() {
+        use rust_xlsxwriter::Formula;
+        let ledger = |s: &mut rust_xlsxwriter::Worksheet| {
+            for (c, h) in ["楼号", "房号", "户主", "户内人数", "备注"].iter().enumerate() {
+                s.write_string(0, u16::try_from(c).unwrap(), *h).unwrap();
+            }
+            for r in 1..=3u32 {
+                s.write_number(r, 0, 1.0).unwrap();
+                s.write_number(r, 1, f64::from(100 + r)).unwrap();
+                s.write_string(r, 2, "张三").unwrap();
+            }
+            s.write_formula(2, 2, Formula::new(r#"="王"&"五""#).set_result("UNSTORED")).unwrap();
+            s.write_formula(3, 3, Formula::new("=1+1").set_result("UNSTORED")).unwrap();
+            s.write_formula(1, 4, Formula::new(r#"="""#).set_result("")).unwrap();
+        };
+        let unstored = |xml: String| xml.replace("<v>UNSTORED</v>", "");
+        let bytes = with_part(&workbook(ledger), "xl/worksheets/sheet1.xml", unstored);
+        let e = sheet_to_csv(&bytes, later()).unwrap_err();
+        assert!(
+            matches!(&e, WorkbookError::FormulaWithoutValue { cell, count: 2, .. } if cell == "C3"),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "工作表 \"Sheet1\" 的单元格 C3 是公式，但文件里没有它算出的值（这样的单元格共 2 个）；请在 Excel 或 WPS 中打开文件，保存后重新上传 / \
+             cell C3 of sheet \"Sheet1\" is a formula with no computed value (2 such cells); open the file in Excel or WPS, save it, and upload it again"
+        );
+
+        // Stored, the values read as they are.
+        let sheet = sheet_to_csv(&workbook(ledger), later()).unwrap();
+        assert!(sheet.csv.contains("1,102,UNSTORED,,\n"), "{}", sheet.csv);
+
+        // On a sheet before the roster's (instructions), it is not the roster's problem.
+        let mut book = Workbook::new();
+        let notes = book.add_worksheet();
+        notes.write_string(0, 0, "说明").unwrap();
+        notes.write_formula(1, 0, Formula::new("=TODAY()").set_result("UNSTORED")).unwrap();
+        ledger(book.add_worksheet());
+        let bytes = book.save_to_buffer().unwrap();
+        let bytes = with_part(&bytes, "xl/worksheets/sheet1.xml", unstored);
+        let bytes = with_part(&bytes, "xl/worksheets/sheet2.xml", |xml| xml.replace("UNSTORED", "X"));
+        assert_eq!(sheet_to_csv(&bytes, later()).unwrap().sheet, "Sheet2");
     }
 
     fn first_of(workbook: &mut Xlsx<Cursor<&[u8]>>, budget: &mut Budget) -> Result<SheetCsv, WorkbookError> {

@@ -11,6 +11,7 @@
 //! when it has only one.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
@@ -37,9 +38,10 @@ pub struct ImportPlan<'a> {
     pub errors: Vec<RowError>,
     /// Every warning, in file order: the file's ([`RosterPreview::warnings`]), a blank 户内人数
     /// or 联系电话 of a household already in the roster saying the stored value was left as it
-    /// was; and the plan's own, a new household whose address is one already in the roster, or
-    /// another new one of the file, but for the leading zeros of its flat (房号 "0101" beside
-    /// "101"), which may be the same door written two ways.
+    /// was; and the plan's own, a new household whose address is one already in the roster
+    /// (`flat_like_one_there`), or another new one of the file (`flat_like_another_row`, naming
+    /// its line), but for the leading zeros of its flat (房号 "0101" beside "101"), which may be
+    /// the same door written two ways.
     pub warnings: Vec<RowWarning>,
     /// The estates (小区) the rows placed go into, as worked out for rows without a 小区, in
     /// order of first appearance; never an empty name (a compound with no estate yet, taking a
@@ -147,6 +149,9 @@ fn plan<'a>(
     let mut placed: HashMap<(String, Place), usize> = HashMap::new();
     // The household each line updates or leaves as it is, for the file's warnings about blanks.
     let mut matched: HashMap<usize, &Household> = HashMap::new();
+    // The new households so far, by their place without the flat's leading zeros, and the line
+    // of each: "0101" under "101" in the same file would add two.
+    let mut added_unzeroed: HashMap<_, (usize, &Address)> = HashMap::new();
     for row in &preview.households {
         let a = &row.draft.address;
         let (row_estate, here) = place(a);
@@ -190,9 +195,11 @@ fn plan<'a>(
             },
             None => (a.estate.clone(), None),
         };
-        if existing.is_none()
-            && let Some(there) = unzeroed.get(&zeros(normalize_width(&estate), here.clone()))
-        {
+        let like_there = existing
+            .is_none()
+            .then(|| unzeroed.get(&zeros(normalize_width(&estate), here.clone())))
+            .flatten();
+        if let Some(there) = like_there {
             let (new, there) = (&row.draft.address, &there.address);
             let flat = RosterColumn::Flat.header_zh();
             out.warnings.push(RowWarning {
@@ -211,7 +218,7 @@ fn plan<'a>(
                 ),
             });
         }
-        if let Some(first) = placed.insert((normalize_width(&estate), here), row.line) {
+        if let Some(first) = placed.insert((normalize_width(&estate), here.clone()), row.line) {
             out.errors.push(unplaced(
                 row,
                 "same_household",
@@ -219,6 +226,31 @@ fn plan<'a>(
                 format!("is the same household as line {first} ({estate}); each flat may appear once"),
             ));
             continue;
+        }
+        if existing.is_none() && like_there.is_none() {
+            match added_unzeroed.entry(zeros(normalize_width(&estate), here)) {
+                Entry::Occupied(earlier) => {
+                    let (first, earlier) = *earlier.get();
+                    let new = &row.draft.address;
+                    let flat = RosterColumn::Flat.header_zh();
+                    out.warnings.push(RowWarning {
+                        line: row.line,
+                        column: Some(flat.to_owned()),
+                        value: new.to_string(),
+                        code: "flat_like_another_row",
+                        reason_zh: format!(
+                            "{new} 与第 {first} 行的 {earlier} 只差房号前面的 0，两行都将作为新的一户导入；如果是同一户，请删去一行"
+                        ),
+                        reason: format!(
+                            "{new} and {earlier} on line {first} differ only by the leading zeros of the flat, and both \
+                             will be added as new households; if they are the same household, delete one of the rows"
+                        ),
+                    });
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert((row.line, &row.draft.address));
+                }
+            }
         }
         if !estate.is_empty() && !out.estates.contains(&estate) {
             out.estates.push(estate.clone());

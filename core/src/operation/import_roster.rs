@@ -362,6 +362,32 @@ mod tests {
         assert_eq!((kept.people, kept.phone.as_str()), (Some(3), "13912345678"));
     }
 
+    /// Flats 101 and 0101 of a building new to the roster, in one file, were both added with no
+    /// word: the second is warned of as the first is against the roster, naming both lines (a
+    /// warning, as there: "0101" may be another door). A third spelling names the first line.
+    #[test]
+    fn two_new_flats_of_one_file_differing_only_by_leading_zeros_are_warned_of() {
+        let mut ledger = Ledger::new();
+        let zeros = "小区,楼号,单元,房号,户主\n\
+            香樟苑,83号楼,1单元,101,张三\n\
+            香樟苑,83号楼,1单元,0101,李四\n\
+            香樟苑,83号楼,2单元,0101,王五\n\
+            香樟苑,83号楼,1单元,00101,赵六\n";
+        let preview = read_roster_csv(zeros.as_bytes()).unwrap();
+        let plan = ledger.compound.plan_import(&preview).unwrap();
+        let warned: Vec<(usize, &str)> = plan.warnings.iter().map(|w| (w.line, w.code)).collect();
+        assert_eq!(warned, [(3, "flat_like_another_row"), (5, "flat_like_another_row")]);
+        assert_eq!(
+            plan.warnings[0].bilingual(),
+            "第 3 行，房号：香樟苑 83号楼1单元0101 与第 2 行的 香樟苑 83号楼1单元101 只差房号前面的 0，两行都将作为新的一户导入；如果是同一户，请删去一行 / \
+             line 3, column 房号: 香樟苑 83号楼1单元0101 and 香樟苑 83号楼1单元101 on line 2 differ only by the leading zeros of \
+             the flat, and both will be added as new households; if they are the same household, delete one of the rows"
+        );
+        assert!(plan.warnings[1].reason.contains("on line 2"), "{}", plan.warnings[1].reason);
+        let done = ledger.import(zeros).unwrap();
+        assert_eq!((done.added, done.warnings.len()), (4, 2));
+    }
+
     /// "6 rows cannot be imported" was said of two rows with three bad cells each: the rows are
     /// counted, not the errors.
     #[test]

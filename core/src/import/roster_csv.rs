@@ -130,7 +130,9 @@ pub fn read_roster_csv(bytes: &[u8]) -> Result<RosterPreview, ImportError> {
 
 /// [`read_roster_csv`] of the CSV text a workbook's sheet became, `dates` the cells that were
 /// dates there: one in any column but 备注 makes its row a bad row (`date_cell`), since Excel
-/// turns a flat, unit or count typed as "5-1" into a date; in 备注 it is kept as its text.
+/// turns a flat, unit or count typed as "5-1" into a date; in 备注 it is kept as its text. A NUL
+/// in a sheet (Excel's `_x0000_`) is a cell's control character, taken out with a warning like
+/// the others, where in a CSV file it says the file is not text.
 pub fn read_roster_sheet(bytes: &[u8], dates: &DateCells) -> Result<RosterPreview, ImportError> {
     read(bytes, dates, Source::Sheet)
 }
@@ -149,7 +151,13 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(ImportError::TooLarge { bytes: bytes.len(), limit: MAX_INPUT_BYTES });
     }
-    let text = decode(bytes)?;
+    let text = match (source, std::str::from_utf8(bytes)) {
+        // A sheet is the relay's own UTF-8: a NUL there is a cell's character (Excel's `_x0000_`),
+        // taken out with the other control characters (`cell_characters.rs`) and said on its row,
+        // not the sign of a file that is not text it is in a CSV file.
+        (Source::Sheet, Ok(text)) => text.to_owned(),
+        _ => decode(bytes)?,
+    };
     let delimiter = sniff_delimiter(&text);
     let mut records = records(&text).peekable();
     let columns = find_header(&mut records)?;

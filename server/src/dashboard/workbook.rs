@@ -521,9 +521,9 @@ pub(super) fn read_sheet<R: std::io::Read + std::io::Seek>(
             return Err(WorkbookError::TooManyRows { sheet: sheet.to_owned(), row: row + 1, cell });
         }
         // A cell over a roster cell's length makes its row a bad row, as in a CSV (the reader
-        // names it); the sheet's text as a whole is bounded by the grid. A NUL, which Excel
-        // writes as `_x0000_`, would read as a file that is not text: it is marked instead.
-        let text = if text.contains('\0') { Cow::Owned(text.replace('\0', "\u{FFFD}")) } else { text };
+        // names it); the sheet's text as a whole is bounded by the grid. A NUL (Excel's
+        // `_x0000_`) or another control character is taken out by the importer, which says so on
+        // the row, naming the column (`read_roster_sheet`), as in a CSV cell.
         grid.insert(row, column, &text)?;
         if matches!(value, DataRef::DateTimeIso(_))
             || matches!(value, DataRef::DateTime(d) if d.is_datetime())
@@ -671,30 +671,48 @@ mod tests {
     }
 
     /// A cell longer than a roster cell makes its row a bad row, as in a CSV, and the good rows
-    /// beside it import; a NUL in a cell is marked, not read as a file that is not text. Before:
-    /// a 4,001-character cell refused the whole workbook, and a NUL made it "not a text file;
-    /// save as CSV".
+    /// beside it import; a NUL in a cell (Excel's `_x0000_`) is taken out, as another control
+    /// character is there and in a CSV cell, with a warning naming the cell's row and column.
+    /// Before: a 4,001-character cell refused the whole workbook, a NUL made it "not a text
+    /// file; save as CSV", and then it was kept as U+FFFD without a word (`张�三`).
     #[test]
     fn an_overlong_cell_or_a_nul_spoils_only_its_row() {
         let bytes = workbook(|s| {
             for (c, h) in ["楼号", "房号", "户主", "备注"].iter().enumerate() {
                 s.write_string(0, u16::try_from(c).unwrap(), *h).unwrap();
             }
-            for r in 1..=3u32 {
+            for r in 1..=4u32 {
                 s.write_string(r, 0, "1").unwrap();
                 s.write_number(r, 1, f64::from(100 + r)).unwrap();
                 s.write_string(r, 2, "张三").unwrap();
             }
             s.write_string(1, 3, "长".repeat(4_001)).unwrap();
             s.write_string(2, 2, "王\0五").unwrap();
+            s.write_string(3, 2, "李\u{1}四").unwrap();
         });
         let sheet = sheet_to_csv(&bytes, later()).unwrap();
-        let preview = import::read_roster_csv(sheet.csv.as_bytes()).unwrap();
+        let preview = import::read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates).unwrap();
         let good: Vec<&str> = preview.households.iter().map(|h| h.draft.head.as_str()).collect();
-        assert_eq!(good, ["王\u{FFFD}五", "张三"]);
+        assert_eq!(good, ["王五", "李四", "张三"]);
         assert_eq!(preview.errors.len(), 1, "{:?}", preview.errors);
         assert_eq!((preview.errors[0].line, preview.errors[0].code), (2, "field_too_long"));
         assert!(preview.errors[0].reason.contains("4001 characters"), "{}", preview.errors[0].reason);
+        let warned: Vec<String> = preview.warnings.iter().map(import::RowMessage::bilingual).collect();
+        assert_eq!(
+            warned,
+            [3, 4].map(|line| format!(
+                "第 {line} 行，户主：去掉了 1 个看不见的控制字符或文字方向符，请核对这一格 / line {line}, column 户主: \
+                 1 invisible control or text-direction character(s) were taken out; check the cell"
+            ))
+        );
+        // The same cells in a CSV file: the control character alike; a NUL there is a file that
+        // is not text.
+        let csv = "楼号,房号,户主\n1,103,李\u{1}四\n";
+        assert_eq!(
+            import::read_roster_csv(csv.as_bytes()).unwrap().warnings[0].bilingual(),
+            warned[0].replace("第 3 行", "第 2 行").replace("line 3", "line 2")
+        );
+        assert!(import::read_roster_csv(b"1,2,3\n1,103,\0").is_err());
     }
 
     #[test]

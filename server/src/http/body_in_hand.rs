@@ -85,10 +85,25 @@ pub(crate) async fn upload(
     limit: usize,
 ) -> Result<(Bytes, HeldBytes), AppError> {
     json::refuse_encoded(headers)?;
-    let too_large =
-        format!("the file is larger than the relay accepts ({limit} bytes); split it by estate (小区)");
+    let too_large = upload_too_large(limit);
     let held = in_hand.for_request(Some(person));
     read_to_parse(body, declared_length(headers), limit, held, &too_large).await
+}
+
+/// The 413 of an upload past `limit` bytes, in Chinese, then English, as the dashboard's import
+/// shows every refusal of a file, its size in MiB as a coordinator reads a file's size.
+fn upload_too_large(limit: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    #[allow(clippy::cast_precision_loss, reason = "a size shown to one decimal")]
+    let mib = if limit.is_multiple_of(MIB) {
+        format!("{} MiB", limit / MIB)
+    } else {
+        format!("{:.1} MiB", limit as f64 / MIB as f64)
+    };
+    format!(
+        "文件大于中继接受的上限（{mib}）；请按小区拆分后分别导入 / \
+         the file is larger than the relay accepts ({mib}); split it by estate (小区)"
+    )
 }
 
 /// `body` read as [`read`] reads it, then held once more for what it is parsed into, until the
@@ -126,5 +141,16 @@ impl<T: DeserializeOwned> FromRequest<AppState> for HeldJson<T> {
         let (bytes, held) = read_to_parse(req.into_body(), declared, limit, held, &too_large).await?;
         let axum::Json(value) = axum::Json::from_bytes(&bytes).map_err(json::refused)?;
         Ok(HeldJson(value, held))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::upload_too_large;
+
+    #[test]
+    fn an_upload_past_the_limit_is_told_its_limit_in_mib() {
+        assert!(upload_too_large(8 * 1024 * 1024).contains("（8 MiB）"));
+        assert!(upload_too_large(3 * 1024 * 1024 / 2).contains("(1.5 MiB)"));
     }
 }

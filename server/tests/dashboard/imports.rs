@@ -362,6 +362,21 @@ async fn an_upload_may_be_as_long_as_the_body_limit_and_an_operation_past_256_ki
         .await;
     assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
     assert_eq!(preview.json()["households"], 5000, "{}", preview.text());
+    // Past the body limit (8 MiB): 413 in Chinese and English, the limit in MiB (it said
+    // "(8388608 bytes)", in English only).
+    let past = session
+        .post_bytes(
+            &format!("/dashboard/api/compounds/{compound}/import?mode=preview"),
+            "text/csv",
+            vec![b'1'; 8 * 1024 * 1024 + 1],
+        )
+        .await;
+    assert_eq!(past.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", past.text());
+    assert_eq!(
+        past.json()["reason"],
+        "文件大于中继接受的上限（8 MiB）；请按小区拆分后分别导入 / \
+         the file is larger than the relay accepts (8 MiB); split it by estate (小区)"
+    );
     // An operation is a JSON object of a few fields: one of 300 KiB is refused before it is read
     // whole (it took the 8 MiB body limit before).
     let long = session

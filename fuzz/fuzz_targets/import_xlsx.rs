@@ -1,10 +1,11 @@
 //! Any bytes through the dashboard's workbook reader (the zip bounds, calamine, merged cells)
-//! and then the roster importer: an answer or an error, never a panic.
+//! and then the roster importer as the dashboard reads a sheet (`read_roster_sheet`, with the
+//! sheet's date cells): an answer or an error, never a panic.
 #![no_main]
 
 use std::time::{Duration, Instant};
 
-use doorstep_core::import::read_roster_csv;
+use doorstep_core::import::read_roster_sheet;
 use doorstep_server::dashboard::workbook::sheet_to_csv;
 use libfuzzer_sys::fuzz_target;
 
@@ -16,6 +17,6 @@ fuzz_target!(init: {
 }, |data: &[u8]| {
     let deadline = Instant::now() + Duration::from_secs(10);
     if let Ok(sheet) = sheet_to_csv(data, deadline) {
-        let _ = read_roster_csv(sheet.csv.as_bytes());
+        let _ = read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates);
     }
 });

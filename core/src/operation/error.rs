@@ -72,7 +72,7 @@ pub enum OperationError {
     DuplicateAddress(String),
     /// A roster file had rows that could not be read and the caller did not accept the rest.
     #[error(
-        "{rows} rows of the file cannot be imported (first: {first}); nothing was imported. Fix them, or accept the good rows"
+        "rows of the file that cannot be imported: {rows} (first: {first}); nothing was imported. Fix them, or accept the good rows"
     )]
     ImportHasErrors {
         /// How many rows have errors.

@@ -37,7 +37,7 @@ pub enum AdminError {
     Import(ImportError),
     /// Some rows of the roster file are bad, and the caller did not accept importing the rest.
     #[error(
-        "{rows} rows of the roster file cannot be imported (first: {}); fix them, or import the good rows only",
+        "rows of the roster file that cannot be imported: {rows} (first: {}); fix them, or import the good rows only",
         problems.first().map(|p| p.to_string()).unwrap_or_default()
     )]
     BadRows {

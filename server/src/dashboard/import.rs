@@ -260,7 +260,7 @@ pub async fn import(
             error: "bad_rows",
             reason: format!(
                 "{rows} 行无法导入（第一处：{first_zh}），什么都没有导入；请改正，或只导入无误的行 / \
-                 {rows} rows cannot be imported (first: {first}); nothing was imported. Fix them, or import the good rows only"
+                 rows that cannot be imported: {rows} (first: {first}); nothing was imported. Fix them, or import the good rows only"
             ),
             errors: planned.problems(),
         });

@@ -105,7 +105,10 @@ async fn rows_left_out_are_counted_as_rows_not_as_their_errors() {
     let r = refused.json();
     assert_eq!(r["errors"].as_array().unwrap().len(), 6);
     let reason = r["reason"].as_str().unwrap();
-    assert!(reason.starts_with("2 行无法导入") && reason.contains("/ 2 rows cannot be imported"), "{reason}");
+    assert!(
+        reason.starts_with("2 行无法导入") && reason.contains("/ rows that cannot be imported: 2"),
+        "{reason}"
+    );
     let good = session
         .post_bytes(&path("mode=commit&accept_good_rows=true"), "text/csv", slashes.as_bytes().to_vec())
         .await;

@@ -85,6 +85,23 @@ fn a_phone_handed_over_to_another_compound_does_not_say_its_new_person_was_remov
     assert_eq!(phone.ok(&["status"])["removed_from"], json!(["香樟苑"]));
 }
 
+/// 北林 on a new relay, and the shared phone signed in as volunteer 李强 with a note not yet
+/// synced; then `who` (another volunteer) joined on a phone of their own, and a token minted for
+/// them: the relay, the compound, the shared phone, and that token.
+fn li_with_a_note_and_a_token_of(dir: &std::path::Path, who: &str) -> (Relay, String, Phone, String) {
+    let relay = Relay::start(dir);
+    let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
+    let phone = Phone::new(dir, "shared");
+    phone.ok(&["join", "--relay", &relay.url, "--name", "李强", &relay.invite(&compound, "volunteer")]);
+    phone.ok(&["notes", "北林小区1号楼1单元101", "早班：老人要降压药"]);
+    let other = Phone::new(dir, "other");
+    other.ok(&["join", "--relay", &relay.url, "--name", who, &relay.invite(&compound, "volunteer")]);
+    let person = other.ok(&["status"])["person"].as_str().unwrap().to_owned();
+    let minted = relay.admin(&["token", "--person", &person]);
+    let token = minted.split_whitespace().find(|w| w.starts_with("dst_")).expect(&minted).to_owned();
+    (relay, compound, phone, token)
+}
+
 /// A token mistyped at `login` on a phone someone is signed in on (with work not yet synced)
 /// leaves the phone exactly as it was: it is said to be the token's fault, not a sign-in the
 /// relay lost, so a later sign-in with another person's good token is still refused until the
@@ -92,16 +109,7 @@ fn a_phone_handed_over_to_another_compound_does_not_say_its_new_person_was_remov
 #[test]
 fn a_mistyped_token_at_login_leaves_a_signed_in_phone_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start(dir.path());
-    let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
-    let phone = Phone::new(dir.path(), "shared");
-    phone.ok(&["join", "--relay", &relay.url, "--name", "李强", &relay.invite(&compound, "volunteer")]);
-    phone.ok(&["notes", "北林小区1号楼1单元101", "早班：老人要降压药"]);
-    let other = Phone::new(dir.path(), "other");
-    other.ok(&["join", "--relay", &relay.url, "--name", "王磊", &relay.invite(&compound, "volunteer")]);
-    let wang = other.ok(&["status"])["person"].as_str().unwrap().to_owned();
-    let minted = relay.admin(&["token", "--person", &wang]);
-    let token = minted.split_whitespace().find(|w| w.starts_with("dst_")).expect(&minted).to_owned();
+    let (relay, compound, phone, token) = li_with_a_note_and_a_token_of(dir.path(), "王磊");
 
     let before = phone.ok(&["status"]);
     assert_eq!(before["unsynced"], 1, "{before}");
@@ -134,16 +142,8 @@ fn a_mistyped_token_at_login_leaves_a_signed_in_phone_as_it_was() {
 #[test]
 fn another_persons_revoked_token_at_login_wipes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start(dir.path());
-    let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
-    let phone = Phone::new(dir.path(), "shared");
-    phone.ok(&["join", "--relay", &relay.url, "--name", "李强", &relay.invite(&compound, "volunteer")]);
-    phone.ok(&["notes", "北林小区1号楼1单元101", "早班：老人要降压药"]);
-    let lost = Phone::new(dir.path(), "lost");
-    lost.ok(&["join", "--relay", &relay.url, "--name", "赵敏", &relay.invite(&compound, "volunteer")]);
-    let zhao = lost.ok(&["status"])["person"].as_str().unwrap().to_owned();
-    let minted = relay.admin(&["token", "--person", &zhao]);
-    let token = minted.split_whitespace().find(|w| w.starts_with("dst_")).expect(&minted).to_owned();
+    let (relay, _compound, phone, token) = li_with_a_note_and_a_token_of(dir.path(), "赵敏");
+    let zhao = Phone::new(dir.path(), "other").ok(&["status"])["person"].as_str().unwrap().to_owned();
     relay.admin(&["revoke", "--person", &zhao]);
 
     let before = phone.ok(&["status"]);

@@ -5,22 +5,11 @@
 //! removed meanwhile did nothing wrong, and the round view marks such a task
 //! (`assignee_removed`) so that it is reassigned.
 
-use std::collections::HashSet;
-
 use doorstep_core::Operation;
 use doorstep_core::id::{CompoundId, PersonId};
 
 use super::DashState;
 use super::error::DashError;
-
-/// The people who hold a live membership of `compound`.
-pub(super) async fn live_members(
-    state: &DashState,
-    compound: CompoundId,
-) -> Result<HashSet<PersonId>, DashError> {
-    let members = state.app.relay.storage().members(compound).await?;
-    Ok(members.into_iter().filter(|m| !m.revoked).map(|m| m.person).collect())
-}
 
 /// The person `op` gives tasks to, if it gives any.
 fn assignee(op: &Operation) -> Option<PersonId> {

@@ -14,11 +14,10 @@ use doorstep_core::schema::task::{RoundInfo, Task};
 use doorstep_core::schema::vocabulary::{RoundStatus, TaskStatus};
 use serde::Serialize;
 
-use super::assignees::live_members;
 use super::error::DashError;
 use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
-use super::{DashState, blocking, names, path_id};
+use super::{DashState, blocking, path_id};
 use crate::error::AppError;
 use crate::http::json::PathParams;
 
@@ -183,8 +182,11 @@ pub async fn one(
 ) -> Result<Json<RoundDetail>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let round: DocumentId = path_id(&round)?;
-    let names = names(&state, scope.compound.id).await?;
-    let live = live_members(&state, scope.compound.id).await?;
+    // One read of the members gives both the names (removed people too: their past work keeps
+    // its name) and who is still a member (a task given to anyone else is marked).
+    let members = state.app.relay.storage().members(scope.compound.id).await?;
+    let live: HashSet<PersonId> = members.iter().filter(|m| !m.revoked).map(|m| m.person).collect();
+    let names: HashMap<PersonId, String> = members.into_iter().map(|m| (m.person, m.name)).collect();
     let compound = snapshot::load(&state.app.relay, scope.compound.id, Rounds::All).await?;
     let found = blocking(move || detail(&compound, round, &names, &live)).await?;
     Ok(Json(found.ok_or_else(|| AppError::NotFound(format!("no round {round} in this compound")))?))

@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::builder::TypedValueParser as _;
@@ -131,12 +131,13 @@ enum AdminCommand {
     },
     /// Lists the compounds: ID, members (live), name.
     Compounds,
-    /// Imports a roster spreadsheet (CSV, UTF-8 or GB18030) into a compound.
+    /// Imports a roster spreadsheet into a compound: a CSV (UTF-8, GB18030 or UTF-16) or an
+    /// Excel workbook (.xlsx: its first visible sheet with a roster header row).
     ImportRoster {
         /// The compound.
         #[arg(long)]
         compound: CompoundId,
-        /// The CSV file.
+        /// The CSV or .xlsx file.
         file: PathBuf,
         /// Import the good rows even if some rows have errors.
         #[arg(long)]
@@ -472,7 +473,7 @@ async fn integrity(db: &str) -> anyhow::Result<Option<String>> {
     }
     let storage =
         SqliteStorage::open(path).await.with_context(|| format!("opening database {}", shown(db)))?;
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     match storage.check_integrity().await.context("checking the database")? {
         Integrity::Intact => {
             tracing::info!(millis = started.elapsed().as_millis() as u64, "database integrity check passed");
@@ -557,10 +558,18 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::ImportRoster { compound, file, accept_good_rows } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            match admin::import_roster(&RosterReaders::new(1), &relay, &me, compound, bytes, accept_good_rows)
+            let readers = RosterReaders::new(1);
+            let deadline = Instant::now() + admin::UNHURRIED_READ;
+            match admin::import_roster(&readers, &relay, &me, compound, bytes, accept_good_rows, deadline)
                 .await
             {
                 Ok(report) => {
+                    if let Some(sheet) = &report.sheet {
+                        writeln!(
+                            out,
+                            "读取工作表 {sheet:?}，行号为该表的行号 / read sheet {sheet:?}; rows are numbered as in the sheet"
+                        )?;
+                    }
                     writeln!(
                         out,
                         "导入 {imported} 户，更新 {updated} 户，{unchanged} 户没有变化 / imported {imported} households, \
@@ -579,7 +588,13 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
                         writeln!(out, "ignored columns: {}", report.ignored_columns.join(", "))?;
                     }
                 }
-                Err(admin::AdminError::BadRows { rows, problems }) => {
+                Err(admin::AdminError::BadRows { rows, problems, sheet }) => {
+                    if let Some(sheet) = &sheet {
+                        writeln!(
+                            out,
+                            "读取工作表 {sheet:?}，行号为该表的行号 / read sheet {sheet:?}; rows are numbered as in the sheet"
+                        )?;
+                    }
                     for problem in &problems {
                         writeln!(out, "{problem}")?;
                     }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use doorstep_core::import::read_roster_sheet;
-use doorstep_server::dashboard::workbook::sheet_to_csv;
+use doorstep_server::workbook::sheet_to_csv;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(init: {

@@ -2,6 +2,8 @@
 //! sample ledger in `data/` (香樟苑, 1,040 households), with a coordinator, two volunteers
 //! and an open vegetable round for building 1.
 
+use std::time::Instant;
+
 use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::operation::Selection;
 use doorstep_core::schema::vocabulary::{Priority, TaskKind};
@@ -50,8 +52,10 @@ pub async fn seed(relay: &Relay) -> Result<Option<DemoSeed>, AdminError> {
     }
     let admin = Principal::relay_admin(relay);
     let compound = admin::create_compound(relay, &admin, "香樟苑", false).await?;
+    let readers = RosterReaders::new(1);
+    let deadline = Instant::now() + admin::UNHURRIED_READ;
     let report =
-        admin::import_roster(&RosterReaders::new(1), relay, &admin, compound.id, SAMPLE_ROSTER, true).await?;
+        admin::import_roster(&readers, relay, &admin, compound.id, SAMPLE_ROSTER, true, deadline).await?;
     let mut people = Vec::new();
     for (name, role) in [("王芳", Role::Coordinator), ("李强", Role::Volunteer), ("赵敏", Role::Volunteer)]
     {

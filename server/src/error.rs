@@ -308,6 +308,7 @@ impl From<AdminError> for AppError {
             AdminError::NameTaken { .. } => AppError::Conflict(e.to_string()),
             AdminError::Invalid(_)
             | AdminError::Import(_)
+            | AdminError::Workbook(_)
             | AdminError::BadRows { .. }
             | AdminError::Operation(_) => AppError::invalid(e.to_string()),
             AdminError::Invite(problem) => problem.into(),

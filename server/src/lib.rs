@@ -40,6 +40,7 @@ pub mod rate_limit;
 pub mod refetch_guard;
 pub mod relay;
 pub mod relay_clock;
+pub mod roster_file;
 pub mod roster_reading;
 pub mod secret;
 pub mod set_aside;
@@ -47,6 +48,7 @@ pub mod state;
 pub mod storage;
 pub mod sync;
 pub mod throttle;
+pub mod workbook;
 
 use std::future::Future;
 use std::sync::Arc;

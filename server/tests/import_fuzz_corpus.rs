@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use doorstep_core::import::{MAX_ERRORS, read_roster_csv};
-use doorstep_server::dashboard::workbook::sheet_to_csv;
+use doorstep_server::workbook::sheet_to_csv;
 
 fn inputs(target: &str) -> Vec<PathBuf> {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");

@@ -281,6 +281,24 @@ fn the_admin_commands_work_on_a_database_file() {
         "{stdout}"
     );
 
+    // A workbook imports as the dashboard reads it (the command line read only CSV, and said
+    // to save the file as CSV): the roster sheet after the instructions, rows numbered as in the
+    // sheet, the sheet named.
+    let book = dir.path().join("台账.xlsx");
+    std::fs::write(
+        &book,
+        crate::harness::roster_workbook(&["香樟苑,3号楼,1单元,1,101,错行,1990,三,0,0,,正常,无,"]),
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = run(&["import-roster", "--compound", &compound, book.to_str().unwrap()]);
+    assert!(!ok, "a bad row refuses the workbook too");
+    assert!(stdout.contains("read sheet \"名册\"") && stdout.contains("line 9, column 户内人数"), "{stdout}");
+    assert!(stderr.contains("--accept-good-rows"), "{stderr}");
+    std::fs::write(&book, crate::harness::roster_workbook(&[])).unwrap();
+    let (ok, stdout, stderr) = run(&["import-roster", "--compound", &compound, book.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("read sheet \"名册\"") && stdout.contains("updated 0, 6 unchanged"), "{stdout}");
+
     let (ok, stdout, _) = run(&["export", "--compound", &compound]);
     assert!(ok);
     assert_eq!(stdout.lines().count(), 7);

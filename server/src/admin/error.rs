@@ -5,7 +5,9 @@ use doorstep_core::import::ImportError;
 
 use super::roster::RowProblem;
 use crate::relay::RelayError;
+use crate::roster_file::RosterFileError;
 use crate::storage::{InviteProblem, StorageError};
+use crate::workbook::WorkbookError;
 
 /// A refused or failed admin action.
 #[derive(Debug, thiserror::Error)]
@@ -35,9 +37,14 @@ pub enum AdminError {
     /// printed every refusal twice.
     #[error("the roster file cannot be imported: {0}")]
     Import(ImportError),
+    /// The roster workbook cannot be read at all (not a workbook we read, too large, no roster
+    /// sheet, …); as [`AdminError::Import`], its message is part of this one.
+    #[error("the roster file cannot be imported: {0}")]
+    Workbook(WorkbookError),
     /// Some rows of the roster file are bad, and the caller did not accept importing the rest.
     #[error(
-        "rows of the roster file that cannot be imported: {rows} (first: {}); fix them, or import the good rows only",
+        "rows of the roster file that cannot be imported: {rows}{} (first: {}); fix them, or import the good rows only",
+        sheet.as_ref().map(|s| format!(" in sheet {s:?}")).unwrap_or_default(),
         problems.first().map(|p| p.to_string()).unwrap_or_default()
     )]
     BadRows {
@@ -46,6 +53,8 @@ pub enum AdminError {
         /// Their errors, the first [`MAX_ERRORS`](doorstep_core::import::MAX_ERRORS) and a line
         /// counting the rest.
         problems: Vec<RowProblem>,
+        /// For a workbook, the sheet read, whose rows the errors number.
+        sheet: Option<String>,
     },
     /// An operation was refused by core.
     #[error(transparent)]
@@ -64,6 +73,15 @@ pub enum AdminError {
 impl From<ImportError> for AdminError {
     fn from(e: ImportError) -> Self {
         AdminError::Import(e)
+    }
+}
+
+impl From<RosterFileError> for AdminError {
+    fn from(e: RosterFileError) -> Self {
+        match e {
+            RosterFileError::Csv(e) => AdminError::Import(e),
+            RosterFileError::Workbook(e) => AdminError::Workbook(e),
+        }
     }
 }
 

@@ -21,7 +21,7 @@ pub use members::{
     revoke_membership,
 };
 pub use names::{MAX_NAME, checked_name, holds_stray_control, without_controls};
-pub use roster::{ImportReport, RowProblem, export_roster, import_roster};
+pub use roster::{ImportReport, RowProblem, UNHURRIED_READ, export_roster, import_roster};
 
 use crate::relay::Relay;
 use crate::storage::{DeviceId, Membership, Session};

@@ -1,21 +1,29 @@
 //! Importing a roster spreadsheet into a compound, and exporting the roster back out.
 //!
-//! Import reads the whole file first (core's `read_roster_csv`, which never touches a document)
-//! and refuses it if any row is bad, unless the caller accepts importing the good rows only: a
-//! coordinator should see "line 12, column 户内人数: \"三\" is not a whole number" before half a
+//! Import reads the whole file first (a CSV, or a workbook's roster sheet: `roster_file.rs`,
+//! which never touches a document) and refuses it if any row is bad, unless the caller accepts
+//! importing the good rows only: a coordinator should see "line 12, column 户内人数: \"三\" is not a whole number" before half a
 //! ledger lands. Export writes the ledger template's Chinese columns with a byte-order mark, as
 //! Excel expects, and reads back through the importer unchanged.
 
+use std::time::{Duration, Instant};
+
 use doorstep_core::ImportPolicy;
 use doorstep_core::id::CompoundId;
-use doorstep_core::import::{RosterColumn, RosterPreview, RowMessage, read_roster_csv};
+use doorstep_core::import::{RosterColumn, RosterPreview, RowMessage};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::vocabulary::DocKind;
 use serde::Serialize;
 
 use super::{AdminError, Principal, require_compound};
 use crate::relay::{Relay, RelayError};
+use crate::roster_file;
 use crate::roster_reading::RosterReaders;
+
+/// How long a roster read may take when no request waits on it (the command line, the demo's
+/// seed): a workbook's own bounds (`workbook/bounds.rs`) stop a hostile file long before; this
+/// only keeps a read from running on for nobody.
+pub const UNHURRIED_READ: Duration = Duration::from_secs(600);
 
 /// A row left out (or imported with a warning), by line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,11 +77,15 @@ pub struct ImportReport {
     pub warnings: Vec<RowProblem>,
     /// Headers that name no roster column; their values were not imported.
     pub ignored_columns: Vec<String>,
+    /// For a workbook, the sheet that was read (the first visible one with a roster header
+    /// row); row numbers are that sheet's.
+    pub sheet: Option<String>,
 }
 
-/// Imports a roster CSV into `compound`, the file read on `readers` (`roster_reading.rs`: the
-/// relay's, so that uploads sent at once are read one per core). With row errors and without
-/// `accept_good_rows`, nothing is imported and the errors are returned.
+/// Imports a roster file into `compound`: a CSV, or an .xlsx workbook's roster sheet (told by
+/// its first bytes, `roster_file.rs`), read on `readers` (`roster_reading.rs`: the relay's, so
+/// that uploads sent at once are read one per core) and stopped once `deadline` passes. With
+/// row errors and without `accept_good_rows`, nothing is imported and the errors are returned.
 pub async fn import_roster(
     readers: &RosterReaders,
     relay: &Relay,
@@ -81,11 +93,22 @@ pub async fn import_roster(
     compound: CompoundId,
     bytes: impl AsRef<[u8]> + Send + 'static,
     accept_good_rows: bool,
+    deadline: Instant,
 ) -> Result<ImportReport, AdminError> {
     require_compound(relay, compound).await?;
     principal.require_running(compound, "import a roster")?;
-    let preview = readers.read(principal.person, move || read_roster_csv(bytes.as_ref())).await??;
-    import_read(relay, compound, preview, accept_good_rows).await
+    let file = readers
+        .read(principal.person, move || {
+            let bytes = bytes.as_ref();
+            roster_file::read(roster_file::starts_like_a_workbook(bytes), bytes, deadline)
+        })
+        .await??;
+    let sheet = file.sheet;
+    match import_read(relay, compound, file.preview, accept_good_rows).await {
+        Ok(report) => Ok(ImportReport { sheet, ..report }),
+        Err(AdminError::BadRows { rows, problems, .. }) => Err(AdminError::BadRows { rows, problems, sheet }),
+        Err(e) => Err(e),
+    }
 }
 
 /// Imports the rows read from a roster file.
@@ -100,7 +123,7 @@ async fn import_read(
         skipped.push(RowProblem::more(preview.omitted_errors, "行有错误", "rows with errors"));
     }
     if !skipped.is_empty() && !accept_good_rows {
-        return Err(AdminError::BadRows { rows: preview.bad_rows, problems: skipped });
+        return Err(AdminError::BadRows { rows: preview.bad_rows, problems: skipped, sheet: None });
     }
     let ignored_columns = preview.ignored_columns.clone();
     let omitted_warnings = preview.omitted_warnings;
@@ -118,7 +141,7 @@ async fn import_read(
         warnings.push(RowProblem::more(omitted_warnings, "条提醒", "warnings"));
     }
     tracing::info!(%compound, imported, updated, skipped = summary.rows_left_out, "roster imported");
-    Ok(ImportReport { imported, updated, unchanged, skipped, warnings, ignored_columns })
+    Ok(ImportReport { imported, updated, unchanged, skipped, warnings, ignored_columns, sheet: None })
 }
 
 /// The compound's roster as CSV (UTF-8 with BOM, the ledger template's columns), households in

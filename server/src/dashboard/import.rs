@@ -2,7 +2,7 @@
 //! from the dashboard, as CSV (UTF-8, GB18030 or UTF-16) or as an .xlsx workbook.
 //!
 //! A workbook's roster sheet (the first visible one with a roster header row) is turned into CSV
-//! first ([`super::workbook`]), so both go through core's `read_roster_csv` and every rule and
+//! first ([`crate::roster_file`]), so both go through core's `read_roster_csv` and every rule and
 //! row error is shared with the command line and phones.
 //! `preview` reads and changes nothing; `commit` imports with core's `Compound::import_roster`
 //! as the signed-in coordinator, refusing a file with bad rows unless the coordinator accepts
@@ -17,7 +17,7 @@ use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use doorstep_core::id::CompoundId;
-use doorstep_core::import::{RosterPreview, RowError, RowWarning, read_roster_csv, read_roster_sheet};
+use doorstep_core::import::{RowError, RowWarning};
 use doorstep_core::operation::FieldChanges;
 use doorstep_core::{ImportPolicy, PlanSummary};
 use serde::{Deserialize, Serialize};
@@ -26,11 +26,11 @@ use super::error::{DashError, RowProblem};
 use super::export::XLSX;
 use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
-use super::workbook::{self, OLE_MAGIC, ZIP_MAGIC};
 use super::{DashState, Params, blocking};
 use crate::error::AppError;
 use crate::http::body_in_hand;
 use crate::http::json::PathParams;
+use crate::roster_file::{self, RosterFile};
 
 /// The query string.
 #[derive(Debug, Clone, Deserialize)]
@@ -94,17 +94,9 @@ pub struct Committed {
     pub warnings: Vec<RowProblem>,
 }
 
-/// A file read: the preview, with row numbers as the coordinator sees them.
-struct Read {
-    preview: RosterPreview,
-    format: &'static str,
-    sheet: Option<String>,
-    sheets: Option<usize>,
-}
-
 /// A file read and planned against the compound's roster as it is now.
 struct Planned {
-    read: Read,
+    read: RosterFile,
     plan: PlanSummary,
     /// The estates the rows placed go into.
     estates: Vec<String>,
@@ -146,32 +138,13 @@ fn is_workbook(headers: &HeaderMap, body: &[u8]) -> bool {
     let media = declared.split(';').next().unwrap_or_default().trim();
     let declared_a_workbook =
         media.eq_ignore_ascii_case(XLSX) || media.eq_ignore_ascii_case("application/vnd.ms-excel");
-    body.starts_with(ZIP_MAGIC)
-        || body.starts_with(OLE_MAGIC)
-        || (declared_a_workbook && !super::workbook_kind::looks_like_text(body))
-}
-
-fn read(workbook: bool, body: &[u8], deadline: Instant) -> Result<Read, DashError> {
-    let unreadable = |reason: String| DashError::unprocessable("unreadable_file", reason);
-    if !workbook {
-        let preview = read_roster_csv(body).map_err(|e| unreadable(e.to_string()))?;
-        return Ok(Read { preview, format: "csv", sheet: None, sheets: None });
-    }
-    let sheet = workbook::sheet_to_csv(body, deadline).map_err(|e| unreadable(e.to_string()))?;
-    let mut preview =
-        read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates).map_err(|e| unreadable(e.to_string()))?;
-    for message in preview.errors.iter_mut().chain(preview.warnings.iter_mut()) {
-        message.line = sheet.sheet_row(message.line);
-    }
-    for row in &mut preview.households {
-        row.line = sheet.sheet_row(row.line);
-    }
-    Ok(Read { preview, format: "xlsx", sheet: Some(sheet.sheet), sheets: Some(sheet.sheets) })
+    roster_file::starts_like_a_workbook(body)
+        || (declared_a_workbook && !crate::workbook::kind::looks_like_text(body))
 }
 
 /// Plans `read` against the compound's roster as stored now (core's `Compound::plan_import`),
 /// as the commit will.
-async fn plan(state: &DashState, compound: CompoundId, read: Read) -> Result<Planned, DashError> {
+async fn plan(state: &DashState, compound: CompoundId, read: RosterFile) -> Result<Planned, DashError> {
     let roster = snapshot::load(&state.app.relay, compound, Rounds::Open).await?;
     blocking(move || {
         let plan = roster.plan_import(&read.preview)?;
@@ -227,7 +200,10 @@ pub async fn import(
     let read = state
         .app
         .roster_readers
-        .read(person, move || read(workbook, &body, deadline))
+        .read(person, move || {
+            roster_file::read(workbook, &body, deadline)
+                .map_err(|e| DashError::unprocessable("unreadable_file", e.to_string()))
+        })
         .await
         .map_err(DashError::from)??;
 

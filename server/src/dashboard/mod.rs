@@ -71,11 +71,6 @@ mod signed_in;
 mod snapshot;
 mod table;
 mod time_zone;
-pub mod workbook;
-pub mod workbook_bounds;
-pub mod workbook_error_cells;
-pub mod workbook_kind;
-pub mod workbook_sheets;
 
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! The coordinators' and admins' JSON API: compounds, invites, members, roster import and export.
 //! Every route takes a device token; what the person may do is decided in [`crate::admin`].
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Body;
@@ -190,7 +190,8 @@ pub struct ImportOptions {
     accept_good_rows: bool,
 }
 
-/// Imports a roster CSV (the body, as uploaded).
+/// Imports a roster file (the body, as uploaded): a CSV or an .xlsx workbook, read within the
+/// request's time.
 pub async fn import_roster(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -210,6 +211,7 @@ pub async fn import_roster(
         compound,
         body,
         options.accept_good_rows,
+        Instant::now() + state.config.limits.request_timeout,
     )
     .await?;
     Ok(Json(report))

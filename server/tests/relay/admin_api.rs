@@ -3,7 +3,7 @@
 use doorstep_core::Role;
 use reqwest::StatusCode;
 
-use crate::harness::{JsonResponse, ROSTER_CSV, TestRelay};
+use crate::harness::{JsonResponse, ROSTER_CSV, TestRelay, roster_workbook};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_roster_with_bad_rows_is_refused_unless_good_rows_are_accepted_and_exports_round_trip() {
@@ -78,6 +78,59 @@ async fn a_roster_with_bad_rows_is_refused_unless_good_rows_are_accepted_and_exp
 /// A name holding a control character (a NUL, which PostgreSQL does not store; a line break or
 /// an escape that garbles the member list) or a bidirectional override is refused with 400 and a
 /// reason naming it, at join and when a compound is made; nothing is stored.
+/// The admin API takes a workbook as the dashboard does (it read only CSV, and refused an .xlsx
+/// with "save it as CSV"): the roster sheet after the instructions, its rows numbered as in the
+/// sheet, a bad row refusing the import unless the good rows are accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_imports_a_workbook_naming_the_sheet_and_its_rows() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    let coordinator = relay.phone(compound, Role::Coordinator, "王芳").await;
+    let url = format!("{}/v1/compounds/{compound}/roster", relay.url);
+    let book = roster_workbook(&["香樟苑,3号楼,1单元,1,101,错行,1990,三,0,0,,正常,无,"]);
+
+    let res = relay.http.post(&url).bearer_auth(&coordinator.token).body(book.clone()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body = res.json_value().await.unwrap();
+    let reason = body["reason"].as_str().unwrap();
+    // The header is sheet row 2, so the bad household (CSV line 8) is sheet row 9.
+    assert!(reason.contains("in sheet \"名册\"") && reason.contains("line 9, column 户内人数"), "{body}");
+
+    let res = relay
+        .http
+        .post(format!("{url}?accept_good_rows=true"))
+        .bearer_auth(&coordinator.token)
+        .body(book)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let report = res.json_value().await.unwrap();
+    assert_eq!((report["imported"].as_u64(), report["sheet"].as_str()), (Some(6), Some("名册")), "{report}");
+    assert_eq!(report["skipped"][0]["line"], 9, "{report}");
+
+    // A CSV's report names no sheet.
+    let res = relay.http.post(&url).bearer_auth(&coordinator.token).body(ROSTER_CSV).send().await.unwrap();
+    let report = res.json_value().await.unwrap();
+    assert_eq!((report["unchanged"].as_u64(), report["sheet"].is_null()), (Some(6), true), "{report}");
+
+    // A workbook with no roster sheet is refused naming the sheets looked at, not as a CSV.
+    let mut empty = rust_xlsxwriter::Workbook::new();
+    empty.add_worksheet().set_name("说明").unwrap().write_string(0, 0, "空").unwrap();
+    let res = relay
+        .http
+        .post(&url)
+        .bearer_auth(&coordinator.token)
+        .body(empty.save_to_buffer().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body = res.json_value().await.unwrap();
+    let reason = body["reason"].as_str().unwrap();
+    assert!(reason.contains("\"说明\"") && !reason.contains("Save As"), "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_with_a_control_character_is_refused_at_join_and_for_a_compound() {
     let relay = TestRelay::start().await;

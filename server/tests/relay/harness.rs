@@ -31,6 +31,27 @@ pub const ROSTER_CSV: &str = "\u{feff}小区,楼号,单元,楼层,房号,户主,
 香樟苑,2号楼,2单元,1,101,张三,19914546423,4,0,1,,正常,无,
 ";
 
+/// [`ROSTER_CSV`] as a coordinator's workbook holds it: a 填表说明 sheet first, then the roster
+/// on sheet 名册 under a title row, so that its header is sheet row 2 and the CSV's line N is
+/// sheet row N + 1; `extra` rows (CSV lines without the line break) follow the households.
+pub fn roster_workbook(extra: &[&str]) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let help = book.add_worksheet().set_name("填表说明").unwrap();
+    help.write_string(0, 0, "每户一行；楼号、房号、户主必填").unwrap();
+    let roster = book.add_worksheet().set_name("名册").unwrap();
+    roster.write_string(0, 0, "香樟苑住户台账").unwrap();
+    let lines = ROSTER_CSV.trim_start_matches('\u{feff}').lines().chain(extra.iter().copied());
+    for (i, line) in lines.enumerate() {
+        let row = u32::try_from(i + 1).unwrap();
+        for (c, cell) in line.split(',').enumerate() {
+            if !cell.is_empty() {
+                roster.write_string(row, u16::try_from(c).unwrap(), cell).unwrap();
+            }
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
 /// A plain HTTP client. The `doorstep` binary's tests share this harness, and with its `tls`
 /// feature this process's reqwest is built with rustls and no provider of its own (the replica's
 /// `rustls-no-provider`), which panics on building a client until a provider is installed: the

@@ -1,12 +1,12 @@
 //! Reading an uploaded Excel workbook (.xlsx) as the CSV text core's importer reads, so that a
 //! workbook and its "Save As CSV" import by the same rules and fail with the same row errors.
 //!
-//! The roster's sheet ([`workbook_sheets`]: the first visible one with a roster header row) is
+//! The roster's sheet ([`sheets`]: the first visible one with a roster header row) is
 //! written out row by row, cell by cell: text as it is, whole numbers without
 //! Excel's ".0" (a phone number typed as a number, 19908923609, stays 19908923609), other numbers
 //! in their shortest form, booleans as `true`/`false`, error cells as Excel shows them (`#N/A`,
 //! which the importer refuses as `formula_error`, as it does in a CSV; an error value calamine
-//! cannot read, such as `#SPILL!`, likewise, read as text by [`workbook_error_cells`]),
+//! cannot read, such as `#SPILL!`, likewise, read as text by [`error_cells`]),
 //! dates as `2026-11-20` (`09:30` after it with a time of day), each date cell marked
 //! ([`SheetCsv::dates`]) so that the importer refuses a date where an address or a count belongs.
 //! A formula whose value the file does not hold (a workbook a program wrote and no spreadsheet
@@ -17,7 +17,7 @@
 //! the importer skips), so "line 12" in a row error is row 12 in Excel; a cell holding a line
 //! break would shift the lines after it, so errors are mapped back to sheet rows.
 //!
-//! Before calamine inflates anything, [`workbook_bounds`] checks the archive's entries (how
+//! Before calamine inflates anything, [`bounds`] checks the archive's entries (how
 //! many, and how large they declare and really inflate to), so a zip bomb is refused without
 //! being inflated into memory. Cells are then streamed, never laid out as a whole-sheet grid: a
 //! sheet whose used range claims a million rows by sixteen thousand columns costs only the cells
@@ -37,10 +37,13 @@ use std::time::Instant;
 use calamine::{CellErrorType, DataRef, Dimensions, ExcelDateTime, Reader, Xlsx, XlsxError};
 use doorstep_core::import::{self, DateCells, ImportError, MAX_INPUT_BYTES, MAX_ROWS, shown_names};
 
-use super::workbook_bounds::{self, MAX_ENTRIES};
-#[cfg(doc)]
-use super::workbook_error_cells;
-use super::workbook_sheets::{self, Closest};
+pub mod bounds;
+pub mod error_cells;
+pub mod kind;
+pub mod sheets;
+
+use bounds::MAX_ENTRIES;
+use sheets::Closest;
 
 /// An .xlsx workbook is a ZIP archive.
 pub const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
@@ -82,9 +85,9 @@ pub enum WorkbookError {
     )]
     ReaderFailed,
     /// The file is something else: an .xls, a password-protected workbook, a CSV under an
-    /// .xlsx name, an .ods, … (`workbook_kind.rs`).
+    /// .xlsx name, an .ods, … (`kind.rs`).
     #[error(transparent)]
-    NotAWorkbook(#[from] super::workbook_kind::NotAWorkbook),
+    NotAWorkbook(#[from] kind::NotAWorkbook),
     /// The workbook has no sheet.
     #[error("工作簿里没有工作表 / the workbook has no sheet")]
     NoSheet,
@@ -155,7 +158,7 @@ pub enum WorkbookError {
         sheet: String,
     },
     /// No visible sheet has a roster header row.
-    #[error("{}", workbook_sheets::no_roster_sheet(read, hidden, closest.as_ref(), searched_short))]
+    #[error("{}", sheets::no_roster_sheet(read, hidden, closest.as_ref(), searched_short))]
     NoRosterSheet {
         /// The sheets read, in tab order.
         read: Vec<String>,
@@ -198,7 +201,7 @@ pub enum WorkbookError {
     InflatesTooLarge {
         /// Bytes inflated (or declared) when the limit was passed.
         bytes: u64,
-        /// [`workbook_bounds::MAX_INFLATED_BYTES`].
+        /// [`bounds::MAX_INFLATED_BYTES`].
         limit: u64,
     },
     /// A part inflates to more than its header declares: the file is damaged or crafted.
@@ -393,7 +396,7 @@ impl Grid {
 /// against [`MAX_CELLS`], their text against the importer's [`MAX_INPUT_BYTES`], the rows merged
 /// regions fill against [`MAX_CELLS`]; and the request's deadline.
 #[derive(Debug, Clone)]
-pub(super) struct Budget {
+struct Budget {
     deadline: Instant,
     cells: usize,
     text: usize,
@@ -401,7 +404,7 @@ pub(super) struct Budget {
 }
 
 impl Budget {
-    pub(super) fn new(deadline: Instant) -> Self {
+    fn new(deadline: Instant) -> Self {
         Budget { deadline, cells: 0, text: 0, spanned: 0 }
     }
 
@@ -411,32 +414,32 @@ impl Budget {
 }
 
 /// Reads the roster's sheet of an .xlsx workbook into CSV: the first visible sheet with a
-/// roster header row ([`workbook_sheets`]). Refuses before anything is inflated a workbook whose
-/// parts inflate past the limits of [`workbook_bounds`], and stops once `deadline` passes.
+/// roster header row ([`sheets`]). Refuses before anything is inflated a workbook whose
+/// parts inflate past the limits of [`bounds`], and stops once `deadline` passes.
 #[expect(
     clippy::redundant_closure,
     reason = "the function item takes one lifetime of the workbook's bytes; the closure takes any, as a second read needs"
 )]
 pub fn sheet_to_csv(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, WorkbookError> {
-    read_workbook(bytes, deadline, |workbook, budget| workbook_sheets::roster_sheet(workbook, budget))
+    read_workbook(bytes, deadline, |workbook, budget| sheets::roster_sheet(workbook, budget))
 }
 
-/// The workbook behind an upload: checked by [`workbook_bounds`] first, then opened, and the
+/// The workbook behind an upload: checked by [`bounds`] first, then opened, and the
 /// sheet `choose` picks read within one `Budget`. A workbook holding an error value calamine
 /// does not read (`#SPILL!`) is read again with its error cells as text
-/// ([`workbook_error_cells`]), so each is a bad row naming its cell, as `#N/A` is.
+/// ([`error_cells`]), so each is a bad row naming its cell, as `#N/A` is.
 fn read_workbook(
     bytes: &[u8],
     deadline: Instant,
     choose: impl Fn(&mut Xlsx<Cursor<&[u8]>>, &mut Budget) -> Result<SheetCsv, WorkbookError>,
 ) -> Result<SheetCsv, WorkbookError> {
-    if let Some(kind) = super::workbook_kind::not_a_workbook(bytes) {
+    if let Some(kind) = kind::not_a_workbook(bytes) {
         return Err(kind.into());
     }
-    workbook_bounds::check_archive(bytes, deadline)?;
+    bounds::check_archive(bytes, deadline)?;
     let sheet = match open_and_choose(bytes, deadline, &choose) {
         Err(WorkbookError::FormulaError(_)) => {
-            let as_text = super::workbook_error_cells::as_text(bytes)?;
+            let as_text = error_cells::as_text(bytes)?;
             open_and_choose(&as_text, deadline, &choose)
         }
         read => read,
@@ -472,9 +475,9 @@ fn open_and_choose(
     })
 }
 
-/// Reads one sheet of a workbook whose archive passed [`workbook_bounds::check_archive`], its
+/// Reads one sheet of a workbook whose archive passed [`bounds::check_archive`], its
 /// cost counted in `budget`.
-pub(super) fn read_sheet<R: std::io::Read + std::io::Seek>(
+fn read_sheet<R: std::io::Read + std::io::Seek>(
     workbook: &mut Xlsx<R>,
     sheet: &str,
     budget: &mut Budget,
@@ -543,6 +546,8 @@ pub(super) fn read_sheet<R: std::io::Read + std::io::Seek>(
 }
 
 /// A cell's name as Excel shows it, from its 0-based row and column: `A1`, `KP1`, `XFD1048576`.
+// Not `rust_xlsxwriter::utility::row_col_to_cell`: that takes a u16 column (Excel's own limit),
+// and the cell named here may be one past every limit in a damaged or hostile file.
 fn cell_name(row: u32, column: u32) -> String {
     let mut letters = Vec::new();
     let mut n = column + 1;
@@ -754,7 +759,7 @@ mod tests {
     fn what_is_not_an_xlsx_says_so() {
         assert!(matches!(
             sheet_to_csv(OLE_MAGIC, later()),
-            Err(WorkbookError::NotAWorkbook(super::super::workbook_kind::NotAWorkbook::OldExcel))
+            Err(WorkbookError::NotAWorkbook(kind::NotAWorkbook::OldExcel))
         ));
         let e = sheet_to_csv(b"PK\x03\x04 not really a zip", later()).unwrap_err();
         assert!(e.to_string().contains("the file cannot be read as an Excel workbook"), "{e}");
@@ -1036,7 +1041,7 @@ mod tests {
         let read = |spent: Budget| {
             read_workbook(&bytes, later(), |workbook, budget| {
                 *budget = spent.clone();
-                workbook_sheets::roster_sheet(workbook, budget)
+                sheets::roster_sheet(workbook, budget)
             })
         };
         let cells_left = |cells| Budget { cells: MAX_CELLS - cells, ..Budget::new(later()) };

@@ -7,7 +7,7 @@
 //! one as a formula error naming its row and column, as it does `#N/A`
 //! (`doorstep_core::import::FORMULA_ERRORS`), and imports the rest.
 //!
-//! Only called once a workbook's archive passed `workbook_bounds::check_archive`, and only
+//! Only called once a workbook's archive passed `bounds::check_archive`, and only
 //! when calamine refused an error value: a workbook without one is never rewritten.
 
 use std::io::{Cursor, Read, Write};
@@ -15,7 +15,7 @@ use std::io::{Cursor, Read, Write};
 use zip::ZipArchive;
 use zip::write::SimpleFileOptions;
 
-use super::workbook::WorkbookError;
+use super::WorkbookError;
 
 /// The workbook in `bytes` with the error cells of its sheets marked as text; every other part
 /// copied as it is, still compressed.

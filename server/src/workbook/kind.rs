@@ -6,7 +6,7 @@ use std::io::Cursor;
 
 use zip::ZipArchive;
 
-use super::workbook::{OLE_MAGIC, ZIP_MAGIC};
+use super::{OLE_MAGIC, ZIP_MAGIC};
 
 /// A file that is not an Excel workbook (.xlsx), by what its bytes say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -91,7 +91,7 @@ pub fn not_a_workbook(bytes: &[u8]) -> Option<NotAWorkbook> {
 
 /// Whether the start of `bytes` reads as text: UTF-8 (or GB18030's bytes, which are never NUL
 /// nor control characters other than tabs and line ends).
-pub(super) fn looks_like_text(bytes: &[u8]) -> bool {
+pub fn looks_like_text(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(4096)];
     !head.is_empty() && head.iter().all(|&b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r'))
 }

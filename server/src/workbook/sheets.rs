@@ -19,7 +19,7 @@ use std::io::{Read, Seek};
 use calamine::{Reader, SheetType, SheetVisible, Xlsx};
 use doorstep_core::import::{self, ImportError, RosterColumn, shown_names};
 
-use super::workbook::{self, Budget, SheetCsv, WorkbookError};
+use super::{Budget, SheetCsv, WorkbookError};
 
 /// The sheet read that came closest to a roster header row, and what it lacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub(super) fn roster_sheet<R: Read + Seek>(
     let mut closest: Option<Closest> = None;
     for sheet in sheets.iter().filter(|s| s.typ == SheetType::WorkSheet && s.visible == SheetVisible::Visible)
     {
-        let csv = workbook::read_sheet(workbook, &sheet.name, budget)?;
+        let csv = super::read_sheet(workbook, &sheet.name, budget)?;
         match import::check_roster_header(&csv.csv) {
             Err(ImportError::MissingColumns { missing, found, cut_short }) => {
                 if cut_short {
@@ -135,7 +135,7 @@ mod tests {
 
     use rust_xlsxwriter::{Workbook, Worksheet};
 
-    use super::super::workbook::sheet_to_csv;
+    use super::super::sheet_to_csv;
     use super::*;
 
     fn later() -> Instant {

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use zip::ZipArchive;
 
-use super::workbook::WorkbookError;
+use super::WorkbookError;
 
 /// The most entries (files) an uploaded workbook may hold. Excel writes about a dozen for a
 /// one-sheet workbook; a thousand leaves room for many sheets, images and comments.

@@ -624,7 +624,8 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Revoke { person, compound: None, device: None } => {
             let n = admin::revoke_devices(&relay, &me, person).await?;
-            writeln!(out, "revoked {n} device tokens of {person}")?;
+            let tokens = if n == 1 { "token" } else { "tokens" };
+            writeln!(out, "revoked {n} device {tokens} of {person}")?;
         }
         AdminCommand::Members { compound } => {
             let devices = admin::member_devices(&relay, &me, compound).await?;

@@ -405,3 +405,51 @@ async fn a_request_in_pieces_told_to_wait_for_room_keeps_its_bytes() {
     let again = fx.relay.http.post(url(request.len())).bearer_auth(&token).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
 }
+
+/// A body refused for its declared length is read on after the 413 and thrown away
+/// (`lingering_body.rs`), so a client still sending it sees the answer. The relay closed the
+/// connection under such a client: its next write failed ("broken pipe"), or the reset threw
+/// away the 413 unread, and a coordinator's browser said "cannot reach the server" instead of
+/// "split the file". What is read on is bounded: a client that keeps sending is cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_refused_for_its_length_is_read_on_so_the_client_sees_the_413() {
+    let fx = fixture(12 * MIB, MIB).await;
+    let token = fx.volunteers[0].token.clone();
+    let address = fx.relay.url.trim_start_matches("http://").to_owned();
+    let mut client = tokio::net::TcpStream::connect(&address).await.unwrap();
+    client.write_all(sync_head(&address, &token, 3 * MIB).as_bytes()).await.unwrap();
+    // Sent in pieces over half a second, as a slower link would: the relay answers on the
+    // headers, long before the body is through.
+    let piece = vec![0u8; 48 * 1024];
+    for n in 0..(3 * MIB / piece.len()) {
+        client.write_all(&piece).await.unwrap_or_else(|e| panic!("piece {n} of the body: {e}"));
+        tokio::time::sleep(Duration::from_millis(8)).await;
+    }
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        while !String::from_utf8_lossy(&answer).contains("too_large") {
+            match client.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    read.await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413") && answer.contains("too_large"), "{answer}");
+
+    // A client that declares a gigabyte and keeps sending is cut off once the relay has read
+    // on its bound (16 MiB), not read for as long as it sends.
+    let mut endless = tokio::net::TcpStream::connect(&address).await.unwrap();
+    endless.write_all(sync_head(&address, &token, 1 << 30).as_bytes()).await.unwrap();
+    let piece = vec![0u8; MIB];
+    let mut sent = 0;
+    let cut = tokio::time::timeout(Duration::from_secs(20), async {
+        while endless.write_all(&piece).await.is_ok() {
+            sent += 1;
+        }
+    });
+    assert!(cut.await.is_ok(), "still sending after 20 s, {sent} MiB in");
+    assert!((16..64).contains(&sent), "cut off after {sent} MiB");
+}

@@ -152,4 +152,35 @@ for (const [device, options, tag] of screens) {
   });
 }
 
+test('a file past the relay\'s limit is refused on the page before it is sent, saying both sizes', async () => {
+  const dir = tempDir('import-too-large');
+  const relay = await Relay.start(dir);
+  try {
+    const world = await compound(relay, dir, '香樟苑');
+    const ui = await dashboard(world, screens[0][1]);
+    try {
+      const p = ui.page;
+      const sent = [];
+      p.on('request', (r) => {
+        if (r.url().includes('/import?')) sent.push(r.url());
+      });
+      await open(p, '#/sheets', 'sheets');
+      // 9 MiB against the relay's 8: on a slow link the relay stops reading a refused upload
+      // after a while, and the browser said only "cannot reach the server".
+      const buffer = Buffer.alloc(9 * 1024 * 1024, 0x31);
+      await p.setInputFiles(tid('import-file'), { name: '台账.csv', mimeType: 'text/csv', buffer });
+      await p.click(tid('import-preview'));
+      await p.waitForSelector(`${tid('error-banner')}:not([hidden])`);
+      const said = await p.textContent(tid('error-banner'));
+      assert.match(said, /文件为 9 MiB，大于中继接受的上限（8 MiB）；请按小区拆分后分别导入/);
+      assert.deepEqual(sent, [], 'nothing was sent');
+    } finally {
+      await ui.close();
+    }
+  } finally {
+    await relay.stop();
+    cleanup(dir);
+  }
+});
+
 for (const [name, fn] of inOrder(tests)) nodeTest(name, fn);

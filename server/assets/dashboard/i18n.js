@@ -512,6 +512,7 @@ export const MESSAGES = {
   ],
   'import.file': ['表格文件', 'Spreadsheet file'],
   'import.choose': ['请先选择文件', 'Choose a file first'],
+  'import.too_large': ['文件为 {size}，大于中继接受的上限（{limit}）；请按小区拆分后分别导入', 'The file is {size}, larger than the relay accepts ({limit}); split it by estate (小区)'],
   'import.preview': ['预览', 'Preview'],
   'import.preview_title': ['预览：{name}', 'Preview: {name}'],
   'import.households': ['可导入 {n} 户', '{n} households can be imported'],

@@ -9,7 +9,13 @@ import { api, cpath } from './api.js';
 import { toast, showError } from './notices.js';
 import { invalidate, households, rounds, roundOf, buildingsOf, buildingKey, parseBuildingKey } from './compound-data.js';
 import { pageHeader } from './widgets.js';
+import { state } from './state.js';
 import { printHref } from './page-round.js';
+
+/** A file's size as a coordinator reads one: "8 MiB", "9.5 MiB". */
+function mib(bytes) {
+  return `${(bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, '')} MiB`;
+}
 
 function fileType(name) {
   return /\.xlsx$/i.test(name) ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'text/csv';
@@ -32,6 +38,12 @@ export function Sheets() {
         const f = file.files && file.files[0];
         if (!f) {
           showError({ body: { error: t('import.choose') } });
+          return;
+        }
+        // Past the relay's limit: said here, before the file is sent, in the relay's words.
+        const max = state.me && state.me.max_upload_bytes;
+        if (max && f.size > max) {
+          showError({ body: { error: t('import.too_large', { size: mib(f.size), limit: mib(max) }) } });
           return;
         }
         previewBtn.disabled = true;

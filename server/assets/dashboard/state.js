@@ -10,7 +10,7 @@ export const STORED_COMPOUND = 'doorstep.compound';
 
 /**
  * Who is signed in (`GET /dashboard/api/me`).
- * @typedef {{ person: string, name?: string, district_admin?: boolean, compounds?: CompoundRole[] }} Me
+ * @typedef {{ person: string, name?: string, district_admin?: boolean, compounds?: CompoundRole[], max_upload_bytes?: number }} Me
  */
 
 /**

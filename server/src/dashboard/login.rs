@@ -42,6 +42,11 @@ pub struct Me {
     pub district_admin: bool,
     /// The compounds they run, oldest first.
     pub compounds: Vec<MyCompound>,
+    /// The longest roster file the relay takes (its body limit), so that the page refuses a
+    /// longer one before sending it: on a slow link the relay stops reading a refused upload
+    /// after a while (`http/lingering_body.rs`), and the browser would say only that the server
+    /// cannot be reached.
+    pub max_upload_bytes: usize,
 }
 
 /// A compound the person runs.
@@ -72,7 +77,13 @@ async fn me_of(state: &DashState, principal: &Principal) -> Result<Me, DashError
         Some(c) => names(state, c.id).await?.remove(&principal.person),
         None => None,
     };
-    Ok(Me { person: principal.person, name, district_admin: principal.district_admin, compounds })
+    Ok(Me {
+        person: principal.person,
+        name,
+        district_admin: principal.district_admin,
+        compounds,
+        max_upload_bytes: state.app.config.limits.max_body_bytes,
+    })
 }
 
 /// Signs in with a device token.

@@ -47,7 +47,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::HeaderValue;
-use axum::http::header::CONNECTION;
+use axum::http::header::{CONNECTION, EXPECT};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -222,11 +222,14 @@ async fn http<I>(
             request.extensions_mut().insert(table::CredentialAccepted::for_slot(&slot));
             let (request, ended) = {
                 let (parts, body) = request.into_parts();
-                let (body, ended) = unread_body::watch(body);
+                // A body the answer leaves unread is read on after it, unless the client asked
+                // to be told whether to send it (`Expect: 100-continue`).
+                let read_on = !parts.headers.contains_key(EXPECT);
+                let (body, ended) = unread_body::watch(body, read_on);
                 (Request::from_parts(parts, axum::body::Body::new(body)), ended)
             };
             let mut response = router.call(request).await?;
-            // hyper closes a connection whose request body was left unread: say so.
+            // A connection whose request body was left unread is closed after it: say so.
             if !ended.read_to_end() {
                 response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             }

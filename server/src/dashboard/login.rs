@@ -44,7 +44,7 @@ pub struct Me {
     pub compounds: Vec<MyCompound>,
     /// The longest roster file the relay takes (its body limit), so that the page refuses a
     /// longer one before sending it: on a slow link the relay stops reading a refused upload
-    /// after a while (`http/lingering_body.rs`), and the browser would say only that the server
+    /// after a while (`connections/unread_body.rs`), and the browser would say only that the server
     /// cannot be reached.
     pub max_upload_bytes: usize,
 }

@@ -38,8 +38,6 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let https = Client::of(req.extensions()).https;
     let imports_a_roster = req.method() == axum::http::Method::POST && is_roster_import(&route);
     let request_id = req.headers().get(REQUEST_HEADER).filter(|id| is_request_id(id.as_bytes())).cloned();
-    // A body left unread by the answer is read on after it, so the client sees the answer.
-    let req = super::lingering_body::lingering(req);
     let mut response = match tokio::time::timeout(limit, next.run(req).instrument(span.clone())).await {
         Ok(response) => response,
         Err(_) if imports_a_roster => AppError::ImportTimeout(limit).into_response(),

@@ -28,7 +28,6 @@ mod events;
 mod health;
 mod join;
 pub(crate) mod json;
-mod lingering_body;
 mod middleware;
 mod off_the_workers;
 mod set_aside;

@@ -407,7 +407,7 @@ async fn a_request_in_pieces_told_to_wait_for_room_keeps_its_bytes() {
 }
 
 /// A body refused for its declared length is read on after the 413 and thrown away
-/// (`lingering_body.rs`), so a client still sending it sees the answer. The relay closed the
+/// (`connections/unread_body.rs`), so a client still sending it sees the answer. The relay closed the
 /// connection under such a client: its next write failed ("broken pipe"), or the reset threw
 /// away the 413 unread, and a coordinator's browser said "cannot reach the server" instead of
 /// "split the file". What is read on is bounded: a client that keeps sending is cut off.

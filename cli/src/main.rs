@@ -560,16 +560,23 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let readers = RosterReaders::new(1);
             let deadline = Instant::now() + admin::UNHURRIED_READ;
-            match admin::import_roster(&readers, &relay, &me, compound, bytes, accept_good_rows, deadline)
-                .await
-            {
+            let imported =
+                admin::import_roster(&readers, &relay, &me, compound, bytes, accept_good_rows, deadline)
+                    .await;
+            // A workbook's rows are its sheet's: say which sheet, whether it imported or not.
+            let sheet = match &imported {
+                Ok(report) => report.sheet.as_ref(),
+                Err(admin::AdminError::BadRows { sheet, .. }) => sheet.as_ref(),
+                Err(_) => None,
+            };
+            if let Some(sheet) = sheet {
+                writeln!(
+                    out,
+                    "读取工作表 {sheet:?}，行号为该表的行号 / read sheet {sheet:?}; rows are numbered as in the sheet"
+                )?;
+            }
+            match imported {
                 Ok(report) => {
-                    if let Some(sheet) = &report.sheet {
-                        writeln!(
-                            out,
-                            "读取工作表 {sheet:?}，行号为该表的行号 / read sheet {sheet:?}; rows are numbered as in the sheet"
-                        )?;
-                    }
                     writeln!(
                         out,
                         "导入 {imported} 户，更新 {updated} 户，{unchanged} 户没有变化 / imported {imported} households, \
@@ -588,13 +595,7 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
                         writeln!(out, "ignored columns: {}", report.ignored_columns.join(", "))?;
                     }
                 }
-                Err(admin::AdminError::BadRows { rows, problems, sheet }) => {
-                    if let Some(sheet) = &sheet {
-                        writeln!(
-                            out,
-                            "读取工作表 {sheet:?}，行号为该表的行号 / read sheet {sheet:?}; rows are numbered as in the sheet"
-                        )?;
-                    }
+                Err(admin::AdminError::BadRows { rows, problems, .. }) => {
                     for problem in &problems {
                         writeln!(out, "{problem}")?;
                     }

@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use doorstep_core::ImportPolicy;
 use doorstep_core::id::CompoundId;
-use doorstep_core::import::{RosterColumn, RosterPreview, RowMessage};
+use doorstep_core::import::{RosterColumn, RowMessage};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::vocabulary::DocKind;
 use serde::Serialize;
 
 use super::{AdminError, Principal, require_compound};
 use crate::relay::{Relay, RelayError};
-use crate::roster_file;
+use crate::roster_file::{self, RosterFile};
 use crate::roster_reading::RosterReaders;
 
 /// How long a roster read may take when no request waits on it (the command line, the demo's
@@ -103,27 +103,23 @@ pub async fn import_roster(
             roster_file::read(roster_file::starts_like_a_workbook(bytes), bytes, deadline)
         })
         .await??;
-    let sheet = file.sheet;
-    match import_read(relay, compound, file.preview, accept_good_rows).await {
-        Ok(report) => Ok(ImportReport { sheet, ..report }),
-        Err(AdminError::BadRows { rows, problems, .. }) => Err(AdminError::BadRows { rows, problems, sheet }),
-        Err(e) => Err(e),
-    }
+    import_read(relay, compound, file, accept_good_rows).await
 }
 
-/// Imports the rows read from a roster file.
+/// Imports the rows read from a roster file; a report or refusal names the workbook's sheet read.
 async fn import_read(
     relay: &Relay,
     compound: CompoundId,
-    preview: RosterPreview,
+    file: RosterFile,
     accept_good_rows: bool,
 ) -> Result<ImportReport, AdminError> {
+    let RosterFile { preview, sheet, .. } = file;
     let mut skipped: Vec<RowProblem> = preview.errors.iter().map(RowProblem::from).collect();
     if preview.omitted_errors > 0 {
         skipped.push(RowProblem::more(preview.omitted_errors, "行有错误", "rows with errors"));
     }
     if !skipped.is_empty() && !accept_good_rows {
-        return Err(AdminError::BadRows { rows: preview.bad_rows, problems: skipped, sheet: None });
+        return Err(AdminError::BadRows { rows: preview.bad_rows, problems: skipped, sheet });
     }
     let ignored_columns = preview.ignored_columns.clone();
     let omitted_warnings = preview.omitted_warnings;
@@ -141,7 +137,7 @@ async fn import_read(
         warnings.push(RowProblem::more(omitted_warnings, "条提醒", "warnings"));
     }
     tracing::info!(%compound, imported, updated, skipped = summary.rows_left_out, "roster imported");
-    Ok(ImportReport { imported, updated, unchanged, skipped, warnings, ignored_columns, sheet: None })
+    Ok(ImportReport { imported, updated, unchanged, skipped, warnings, ignored_columns, sheet })
 }
 
 /// The compound's roster as CSV (UTF-8 with BOM, the ledger template's columns), households in

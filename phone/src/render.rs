@@ -673,6 +673,22 @@ impl RoundTitles {
 
 /// A sync's summary: how many requests and bytes, what the relay brought, where the phone
 /// stands, and a line for anything refused, deferred or reviewed.
+/// Each distinct line once, in the order first met, with how many times it came when more than
+/// once (" (×3)"): a refusal of several documents for one reason is one line, not a screenful.
+fn once_each<T: PartialEq>(lines: impl Iterator<Item = T>) -> Vec<(T, String)> {
+    let mut counted: Vec<(T, usize)> = Vec::new();
+    for line in lines {
+        match counted.iter_mut().find(|(seen, _)| *seen == line) {
+            Some((_, n)) => *n += 1,
+            None => counted.push((line, 1)),
+        }
+    }
+    counted
+        .into_iter()
+        .map(|(line, n)| (line, if n > 1 { format!(" (×{n})") } else { String::new() }))
+        .collect()
+}
+
 fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> String {
     let requests = report.requests as usize;
     let news = report.news();
@@ -710,23 +726,20 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
     } else {
         "nothing of this phone's work was set aside / 本机没有修改因此被搁置"
     };
-    for r in &report.rejected {
-        s.push_str(&format!(
-            "\nrefused by the relay / 中继拒绝: {} — {then}",
-            refusal_words(&r.rule, &r.reason)
-        ));
+    for (words, times) in once_each(report.rejected.iter().map(|r| refusal_words(&r.rule, &r.reason))) {
+        s.push_str(&format!("\nrefused by the relay / 中继拒绝: {words}{times} — {then}"));
     }
-    for r in &report.retrying {
+    let retrying = report.retrying.iter().map(|r| {
         // The reason of a damaged document already says that only a restore helps.
         let then = if r.rule == doorstep_core::relay_engine::rejection::DOCUMENT_DAMAGED {
             "this phone keeps its changes until then / 在此之前，本机修改都保留在手机上"
         } else {
             "kept, will sync later / 中继暂时无法接收，已保留，稍后再同步"
         };
-        s.push_str(&format!(
-            "\nthe relay could not take it now / 中继暂时无法接收: {} — {then}",
-            refusal_words(&r.rule, &r.reason)
-        ));
+        (refusal_words(&r.rule, &r.reason), then)
+    });
+    for ((words, then), times) in once_each(retrying) {
+        s.push_str(&format!("\nthe relay could not take it now / 中继暂时无法接收: {words}{times} — {then}"));
     }
     if let Some(off) = report.clock_off_by_ms {
         s.push_str(&format!("\n{}", clock_off_text(off)));
@@ -1428,6 +1441,26 @@ mod tests {
         );
         assert!(text.contains("要等那部手机同步后才能上传"), "{text}");
         assert!(!text.contains("Unix ms") && !uuid_pattern().is_match(&text), "{text}");
+    }
+
+    /// A member removed while offline has every document refused for one reason: the sync
+    /// says it once, with how many, not once per document.
+    #[test]
+    fn one_refusal_of_several_documents_is_one_line_with_its_count() {
+        use doorstep_core::relay_engine::rejection::{UNAVAILABLE, reject};
+        let documents = [1, 2, 3].map(|n| doorstep_core::id::DocumentId::from_uuid(uuid_of(n)));
+        let report = SyncReport {
+            requests: 2,
+            rejected: documents.iter().map(|d| reject(*d, "forbidden", None, "")).collect(),
+            retrying: documents[..2].iter().map(|d| reject(*d, UNAVAILABLE, None, "busy")).collect(),
+            set_aside: 1,
+            ..SyncReport::default()
+        };
+        let text = synced_text(&report, 0, SetAside::default());
+        assert_eq!(text.matches("refused by the relay").count(), 1, "{text}");
+        assert!(text.contains("(forbidden) (×3) — set aside for a coordinator"), "{text}");
+        assert_eq!(text.matches("could not take it now").count(), 1, "{text}");
+        assert!(text.contains(" (×2) — kept, will sync later"), "{text}");
     }
 
     #[test]

@@ -13,44 +13,44 @@ use super::{OLE_MAGIC, ZIP_MAGIC};
 pub enum NotAWorkbook {
     /// An Office file protected by a password: an OLE container holding an encrypted package.
     #[error(
-        "这个工作簿设了打开密码，无法读取；请在 Excel 中打开，文件 → 信息 → 保护工作簿 → 用密码进行加密，清空密码后保存，再上传 / \
-         the workbook is protected by a password and cannot be read; open it in Excel, remove the password (File → Info → Protect Workbook → Encrypt with Password, empty it), save and upload it again"
+        "这个工作簿设了打开密码，无法读取；请在 Excel 中打开，文件 → 信息 → 保护工作簿 → 用密码进行加密，清空密码后保存，再导入 / \
+         the workbook is protected by a password and cannot be read; open it in Excel, remove the password (File → Info → Protect Workbook → Encrypt with Password, empty it), save and import it again"
     )]
     PasswordProtected,
     /// The Excel 97–2003 binary format.
     #[error(
-        "这是 Excel 97-2003 工作簿 (.xls)，请在 Excel 中 另存为 → \"Excel 工作簿 (*.xlsx)\" 或 \"CSV UTF-8 (逗号分隔)\" 后上传 / \
-         the file is an Excel 97-2003 workbook (.xls); in Excel use 另存为 (Save As) → \"Excel 工作簿 (*.xlsx)\" or \"CSV UTF-8 (逗号分隔)\" and upload that"
+        "这是 Excel 97-2003 工作簿 (.xls)，请在 Excel 中 另存为 → \"Excel 工作簿 (*.xlsx)\" 或 \"CSV UTF-8 (逗号分隔)\" 后导入 / \
+         the file is an Excel 97-2003 workbook (.xls); in Excel use 另存为 (Save As) → \"Excel 工作簿 (*.xlsx)\" or \"CSV UTF-8 (逗号分隔)\" and import that"
     )]
     OldExcel,
     /// Text, as a CSV is, under an .xlsx name.
     #[error(
-        "这个文件是文本（CSV），不是 Excel 工作簿，只是文件名以 .xlsx 结尾；请把文件名改为以 .csv 结尾后上传 / \
-         the file is text (a CSV), not an Excel workbook, though its name ends in .xlsx; rename it to end in .csv and upload it again"
+        "这个文件是文本（CSV），不是 Excel 工作簿，只是文件名以 .xlsx 结尾；请把文件名改为以 .csv 结尾后导入 / \
+         the file is text (a CSV), not an Excel workbook, though its name ends in .xlsx; rename it to end in .csv and import it again"
     )]
     Text,
     /// An OpenDocument spreadsheet (LibreOffice, WPS's .ods).
     #[error(
-        "这是 OpenDocument 表格 (.ods)，请另存为 Excel 工作簿 (.xlsx) 或 CSV UTF-8 后上传 / \
-         the file is an OpenDocument spreadsheet (.ods); save it as an Excel workbook (.xlsx) or as CSV UTF-8 and upload that"
+        "这是 OpenDocument 表格 (.ods)，请另存为 Excel 工作簿 (.xlsx) 或 CSV UTF-8 后导入 / \
+         the file is an OpenDocument spreadsheet (.ods); save it as an Excel workbook (.xlsx) or as CSV UTF-8 and import that"
     )]
     OpenDocument,
     /// An Apple Numbers document.
     #[error(
-        "这是 Numbers 表格，请在 Numbers 中 文件 → 导出为 → Excel 或 CSV 后上传 / \
-         the file is an Apple Numbers spreadsheet; in Numbers use File → Export To → Excel or CSV and upload that"
+        "这是 Numbers 表格，请在 Numbers 中 文件 → 导出为 → Excel 或 CSV 后导入 / \
+         the file is an Apple Numbers spreadsheet; in Numbers use File → Export To → Excel or CSV and import that"
     )]
     Numbers,
     /// A Word or PowerPoint document.
     #[error(
-        "这是 Word 或 PowerPoint 文件，不是表格；请上传名单的 Excel 工作簿 (.xlsx) 或 CSV / \
-         the file is a Word or PowerPoint document, not a spreadsheet; upload the roster's Excel workbook (.xlsx) or CSV"
+        "这是 Word 或 PowerPoint 文件，不是表格；请导入名单的 Excel 工作簿 (.xlsx) 或 CSV / \
+         the file is a Word or PowerPoint document, not a spreadsheet; import the roster's Excel workbook (.xlsx) or CSV"
     )]
     Document,
     /// Anything else.
     #[error(
-        "这个文件既不是 Excel 工作簿 (.xlsx) 也不是 CSV；请在 Excel 或 WPS 中另存为其中之一后上传 / \
-         the file is neither an Excel workbook (.xlsx) nor a CSV; save it as one of them in Excel or WPS and upload that"
+        "这个文件既不是 Excel 工作簿 (.xlsx) 也不是 CSV；请在 Excel 或 WPS 中另存为其中之一后导入 / \
+         the file is neither an Excel workbook (.xlsx) nor a CSV; save it as one of them in Excel or WPS and import that"
     )]
     Unknown,
 }

@@ -219,8 +219,8 @@ pub enum WorkbookError {
     /// a program wrote, never opened in Excel): read as a blank, its row would import without
     /// what the formula says.
     #[error(
-        "工作表 {} 的单元格 {cell} 是公式，但文件里没有它算出的值（这样的单元格共 {count} 个）；请在 Excel 或 WPS 中打开文件，保存后重新上传 / \
-         cell {cell} of sheet {} is a formula with no computed value ({count} such cells); open the file in Excel or WPS, save it, and upload it again",
+        "工作表 {} 的单元格 {cell} 是公式，但文件里没有它算出的值（这样的单元格共 {count} 个）；请在 Excel 或 WPS 中打开文件，保存后重新导入 / \
+         cell {cell} of sheet {} is a formula with no computed value ({count} such cells); open the file in Excel or WPS, save it, and import it again",
         shown(sheet),
         shown(sheet)
     )]
@@ -938,8 +938,8 @@ mod tests {
         );
         assert_eq!(
             e.to_string(),
-            "工作表 \"Sheet1\" 的单元格 C3 是公式，但文件里没有它算出的值（这样的单元格共 2 个）；请在 Excel 或 WPS 中打开文件，保存后重新上传 / \
-             cell C3 of sheet \"Sheet1\" is a formula with no computed value (2 such cells); open the file in Excel or WPS, save it, and upload it again"
+            "工作表 \"Sheet1\" 的单元格 C3 是公式，但文件里没有它算出的值（这样的单元格共 2 个）；请在 Excel 或 WPS 中打开文件，保存后重新导入 / \
+             cell C3 of sheet \"Sheet1\" is a formula with no computed value (2 such cells); open the file in Excel or WPS, save it, and import it again"
         );
 
         // Stored, the values read as they are.

@@ -21,12 +21,23 @@ function invitableRoles() {
   return admin ? ['volunteer', 'medic', 'coordinator', 'admin'] : ['volunteer', 'medic'];
 }
 
-/** Whether the relay would let the signed-in person remove `m`: not themselves, and a
- *  coordinator or admin only if they are an admin. */
+/** Whether the relay would let the signed-in person remove `m`: not themselves, a coordinator
+ *  or admin only if they are an admin, and a district admin only if they are one too. */
 function mayRevoke(m) {
   if (state.me && state.me.person === m.person) return false;
-  const admin = (state.me && state.me.district_admin) || (state.compound && state.compound.role === 'admin');
+  const district = Boolean(state.me && state.me.district_admin);
+  if (m.district_admin) return district;
+  const admin = district || (state.compound && state.compound.role === 'admin');
   return admin || !(m.role === 'coordinator' || m.role === 'admin');
+}
+
+/** Whether the relay would let the signed-in person revoke one of `m`'s phones: a district admin
+ *  anyone's but their own; anyone else a volunteer's or a medic's only (a phone's token works in
+ *  every compound its person is in). */
+function mayRevokeDevice(m) {
+  if (!state.me || state.me.person === m.person) return false;
+  if (state.me.district_admin) return true;
+  return !m.district_admin && !(m.role === 'coordinator' || m.role === 'admin');
 }
 
 /** A QR code the relay drew, shown as an image (the SVG is never parsed into the page). */
@@ -204,10 +215,11 @@ export function Members() {
 
   /** A device's line: its name, when it last synced, a wrong clock, and a button that revokes
    * this phone alone (a lost one; the person's other phones keep working), for whoever may: a
-   * district admin anyone's, a coordinator a volunteer's or a medic's, as the relay rules. */
+   * district admin anyone's, a coordinator or compound admin a volunteer's or a medic's, as the
+   * relay rules. */
   function deviceLine(m, d, li) {
     // Not on the signed-in person's own devices: that would end the session it is asked from.
-    const lost = !d.revoked && state.me && state.me.person !== m.person && mayRevoke(m)
+    const lost = !d.revoked && mayRevokeDevice(m)
       ? button(t('members.device_revoke'), 'device-revoke', () => confirmDevice(m, d, li), { class: 'danger small' })
       : null;
     return [

@@ -41,6 +41,9 @@ pub struct MemberView {
     /// Their devices, oldest first, with when each last synced and how far off its clock was
     /// then, when by more than [`doorstep_core::time::CLOCK_OFF_BY_MS`].
     pub devices: Vec<DeviceView>,
+    /// They are a district admin: their phone and membership take a district admin to revoke.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub district_admin: bool,
     /// Messages of theirs the relay refused because they had used up their day's share of the
     /// growth of the compound's documents (`growth_share.rs`), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,6 +87,7 @@ pub async fn list(
         .collect();
     let mut share_refusals: HashMap<PersonId, ShareRefused> =
         relay.storage().share_refusals(scope.compound.id).await?.into_iter().collect();
+    let district_admins = relay.storage().district_admins().await?;
     Ok(Json(
         members
             .into_iter()
@@ -91,7 +95,8 @@ pub async fn list(
                 let (theirs, rest) = devices.drain(..).partition(|d| d.device.person == member.person);
                 devices = rest;
                 let share_refused = share_refusals.remove(&member.person);
-                MemberView { member, devices: theirs, share_refused }
+                let district_admin = district_admins.contains(&member.person);
+                MemberView { member, devices: theirs, district_admin, share_refused }
             })
             .collect(),
     ))

@@ -262,6 +262,56 @@ async fn a_district_admin_revokes_one_lost_phone_and_the_persons_other_phone_kee
     assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.text());
 }
 
+/// A compound's own admin runs its members but not the district: the district admin's phone
+/// (whose token works in every compound), and a coordinator's or another admin's, take a district
+/// admin to revoke; a volunteer's they may. The list says who is a district admin, for the page
+/// to offer the button only where the relay would take it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compound_admin_may_not_revoke_the_phone_of_a_district_admin_or_a_coordinator() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let compound_admin = dash.relay.phone(compound, Role::Admin, "周主任").await;
+    let volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let district = dash.login(&dash.relay.admin_token).await;
+    let district_admin = district.get_json("/dashboard/api/me").await["person"].as_str().unwrap().to_owned();
+    let page = dash.login(&compound_admin.token).await;
+    let list = page.get_json(&members_path(compound)).await;
+    let listed = |person: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["person"] == person)
+            .unwrap_or_else(|| panic!("{person} in {list}"))
+    };
+    assert_eq!(listed(&district_admin)["district_admin"], true, "{list}");
+    assert!(listed(&coordinator.person.to_string()).get("district_admin").is_none(), "{list}");
+    let first_device = |person: &str| listed(person)["devices"][0]["id"].as_i64().unwrap();
+    let revoke =
+        |person: &str| format!("{}/{person}/devices/{}/revoke", members_path(compound), first_device(person));
+
+    for (person, whose) in
+        [(district_admin.clone(), "district admin"), (coordinator.person.to_string(), "coordinator")]
+    {
+        let answer = page.post_json(&revoke(&person), &json!({})).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{whose}: {}", answer.text());
+        assert!(
+            answer.text().contains(&format!("a {whose}'s phone takes a district admin")),
+            "{}",
+            answer.text()
+        );
+    }
+    let (status, _) = dash.relay.json("GET", "/v1/me", &dash.relay.admin_token, None).await;
+    assert_eq!(status, StatusCode::OK, "the district admin's phone still works");
+    let (status, _) = dash.relay.json("GET", "/v1/me", &coordinator.token, None).await;
+    assert_eq!(status, StatusCode::OK, "the coordinator's phone still works");
+
+    let answer = page.post_json(&revoke(&volunteer.person.to_string()), &json!({})).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    // The district admin may revoke the coordinator's phone.
+    let answer = district.post_json(&revoke(&coordinator.person.to_string()), &json!({})).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+}
+
 /// A volunteer lost a phone: their coordinator revokes that phone alone from the members page
 /// (before, only a district admin could, and a coordinator's only tool, removing the volunteer,
 /// left the token alive); the volunteer's other phone keeps working.

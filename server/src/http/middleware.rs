@@ -1,13 +1,13 @@
 //! Around every request: a tracing span, a time limit, `Strict-Transport-Security` over HTTPS,
-//! the request's id named in the answer (core's `sync/answer_to.rs`), the log line (with the `AppError` the
+//! `Cache-Control: no-store` and `nosniff` unless the handler said otherwise, the request's id named in the answer (core's `sync/answer_to.rs`), the log line (with the `AppError` the
 //! handler put on the response, if any) and the request metrics.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
-use axum::http::header::STRICT_TRANSPORT_SECURITY;
+use axum::http::header::{CACHE_CONTROL, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use doorstep_core::sync::answer_to::{ANSWER_TO_HEADER, REQUEST_HEADER, is_request_id};
@@ -47,6 +47,7 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         // The phone applies a sync answer only when it names the request it sent.
         response.headers_mut().insert(ANSWER_TO_HEADER, id);
     }
+    not_kept_by_browsers(response.headers_mut());
     if https {
         // Over HTTPS, tell browsers to use nothing else for this host for a year.
         response.headers_mut().insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
@@ -70,6 +71,17 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     }
     state.metrics.request(&route, status.as_u16(), took);
     response
+}
+
+/// An answer is kept by no browser or proxy cache unless its handler said how to cache it (the
+/// dashboard's own script and styles: `no-cache` with an `ETag`): a household list holds phone
+/// numbers and health tags (dialysis, pregnant), and the disk cache of a shared office computer
+/// kept them after the coordinator signed out. No answer is read as another type than it says.
+fn not_kept_by_browsers(headers: &mut HeaderMap) {
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
 }
 
 /// Whether `route` imports a roster spreadsheet (the dashboard's upload, or the API's): a 408

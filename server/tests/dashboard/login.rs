@@ -133,6 +133,38 @@ async fn a_page_on_another_site_cannot_post_with_the_cookie() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
+/// The dashboard's answers hold phone numbers and health tags: a shared office computer's
+/// browser cache keeps none of them after the coordinator signs out, nor does a proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_answer_holding_personal_data_is_kept_by_the_browser_cache() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let session = dash.login(&coordinator.token).await;
+    for path in [
+        "/dashboard/api/me".to_owned(),
+        format!("/dashboard/api/compounds/{compound}/households"),
+        format!("/dashboard/api/compounds/{compound}/members"),
+        format!("/dashboard/api/compounds/{compound}/rounds"),
+        format!("/dashboard/api/compounds/{compound}/export/roster.csv"),
+        format!("/dashboard/api/compounds/{compound}/nothing-here"),
+    ] {
+        let answer = session.get(&path).await;
+        assert_eq!(answer.header("cache-control"), "no-store", "{path}: {}", answer.status);
+        assert_eq!(answer.header("x-content-type-options"), "nosniff", "{path}");
+    }
+    let roster = dash
+        .http
+        .get(format!("{}/v1/compounds/{compound}/roster.csv", dash.url()))
+        .bearer_auth(&coordinator.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(roster.status(), StatusCode::OK);
+    assert_eq!(roster.headers()["cache-control"], "no-store");
+    // The page's own files are revalidated, not refused to the cache.
+    assert_eq!(dash.anonymous().get("/dashboard/assets/app.js").await.header("cache-control"), "no-cache");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_and_its_files_are_served_from_the_binary() {
     let dash = Dash::start().await;

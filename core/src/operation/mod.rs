@@ -236,6 +236,41 @@ pub enum Operation {
     },
 }
 
+impl Operation {
+    /// The door the operation is about, when it names one itself (an operation on a task names
+    /// its task instead: [`Operation::task`]). Read from the typed operation, never from the
+    /// JSON it came in: a field the operation does not have is ignored on the way in, so a
+    /// `"household"` beside a task would name a door the operation does not touch.
+    pub fn household(&self) -> Option<HouseholdId> {
+        match self {
+            Operation::EditHousehold { household, .. }
+            | Operation::EditNotes { household, .. }
+            | Operation::SetControlStatus { household, .. }
+            | Operation::SetNeedTags { household, .. }
+            | Operation::RemoveHousehold { household }
+            | Operation::AddTask { household, .. }
+            | Operation::AddRequest { household, .. } => Some(*household),
+            Operation::AddCareEntry { draft } | Operation::EditCareEntry { draft, .. } => {
+                Some(draft.household)
+            }
+            _ => None,
+        }
+    }
+
+    /// The task the operation is about, if it is about one.
+    pub fn task(&self) -> Option<TaskId> {
+        match self {
+            Operation::AssignTask { task, .. }
+            | Operation::ClaimTask { task, .. }
+            | Operation::UnassignTask { task, .. }
+            | Operation::CancelTask { task, .. }
+            | Operation::RecordAttempt { task, .. }
+            | Operation::LinkRequest { task, .. } => Some(*task),
+            _ => None,
+        }
+    }
+}
+
 /// What an operation changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {

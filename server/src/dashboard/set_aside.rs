@@ -136,14 +136,13 @@ impl Doors {
             compound.tasks().into_iter().map(|t| (t.id, t.household)).collect();
         let named: Vec<HouseholdId> = records
             .into_iter()
-            .filter_map(|r| serde_json::from_str(r.received.item.operation.as_deref()?).ok())
-            .filter_map(|op: serde_json::Value| household_named(&tasks, &op))
+            .filter_map(|r| household_named(&tasks, r.received.item.operation.as_deref()?))
             .collect();
         Doors { households: HouseholdBook::of(compound, named), tasks }
     }
 
     /// The door an operation names, and whether its household was removed from the roster since.
-    fn named_by(&self, operation: Option<&serde_json::Value>) -> (Option<String>, bool) {
+    fn named_by(&self, operation: Option<&str>) -> (Option<String>, bool) {
         let Some(household) = operation.and_then(|op| household_named(&self.tasks, op)) else {
             return (None, false);
         };
@@ -152,12 +151,12 @@ impl Doors {
     }
 }
 
-/// The household an operation names, directly or through its task.
-fn household_named(tasks: &HashMap<TaskId, HouseholdId>, op: &serde_json::Value) -> Option<HouseholdId> {
-    match op.get("household").and_then(|h| h.as_str()) {
-        Some(h) => h.parse().ok(),
-        None => tasks.get(&op.get("task")?.as_str()?.parse::<TaskId>().ok()?).copied(),
-    }
+/// The household an operation is about, directly or through its task: as the operation applied
+/// would touch it, so a field the operation does not have (a `"household"` beside a task, from a
+/// modified phone) cannot put another door on the card than the one Apply changes.
+fn household_named(tasks: &HashMap<TaskId, HouseholdId>, operation: &str) -> Option<HouseholdId> {
+    let op: Operation = serde_json::from_str(operation).ok()?;
+    op.household().or_else(|| tasks.get(&op.task()?).copied())
 }
 
 /// Whether `person`, in `role`, may make `operation` themselves: it is rehearsed on `compound`
@@ -199,7 +198,7 @@ fn view(
         }
         _ => None,
     };
-    let (address, household_removed) = doors.named_by(operation.as_ref());
+    let (address, household_removed) = doors.named_by(item.operation.as_deref());
     SetAsideItem {
         id: record.id,
         person: record.received.person,
@@ -324,6 +323,21 @@ pub async fn apply(
     };
     let op: Operation = serde_json::from_str(operation).map_err(|e| {
         DashError::unprocessable("refused", format!("the item's operation does not read: {e}"))
+    })?;
+    // Applying is the coordinator's own edit: it gives tasks to live members only, as the
+    // round page does.
+    super::assignees::require_live_assignee(&state, scope.compound.id, &op).await.map_err(|refusal| {
+        match refusal {
+            DashError::Unprocessable { error, reason, errors } => DashError::Unprocessable {
+                error,
+                reason: format!(
+                    "{reason}; dismiss this item, and assign the task on the round's page \
+                 / 请驳回此项，并在轮次页面改派"
+                ),
+                errors,
+            },
+            other => other,
+        }
     })?;
     let decided = SetAsideDecided {
         decision: SetAsideDecision::Applied,

@@ -277,6 +277,61 @@ async fn applying_a_knock_on_a_closed_round_says_to_reopen_it_first() {
     assert_eq!(applied.status, StatusCode::OK, "{}", applied.text());
 }
 
+/// A modified phone's item cannot show the coordinator one door while Apply changes another:
+/// the card names the door the operation applied would touch (its task's), not a `"household"`
+/// field the operation does not have. And applying is the coordinator's own edit: it gives a
+/// task to live members of the compound only, as the round page does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_items_door_is_the_one_its_operation_touches_and_it_assigns_to_live_members_only() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let gone = dash.relay.phone(compound, Role::Volunteer, "赵敏").await;
+    let session = dash.login(&coordinator.token).await;
+    let round = crate::operations::round_for_building_1(&session, compound).await;
+    volunteer.sync(&dash.relay).await;
+    let tasks = volunteer.compound().open_tasks();
+    let (task, decoy) = (&tasks[0], &tasks[1]);
+    assert_ne!(task.household, decoy.household);
+    let address = |household| {
+        volunteer.compound().households().into_iter().find(|h| h.id == household).unwrap().address.to_string()
+    };
+    let knock = json!({"op": "record_attempt", "round": round, "task": task.id, "outcome": "delivered",
+        "note": "", "household": decoy.household});
+    let assign = json!({"op": "assign_task", "round": round, "task": task.id, "volunteer": gone.person});
+    let items = json!({"items": [item(round, 'a', Some(knock)), item(round, 'b', Some(assign))]});
+    let (status, answer) = dash.relay.json("POST", "/v1/set-aside", &volunteer.token, Some(items)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let removed = session
+        .post_json(&format!("/dashboard/api/compounds/{compound}/members/{}/revoke", gone.person), &json!({}))
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.text());
+
+    let path = format!("/dashboard/api/compounds/{compound}/set-aside");
+    let listed = session.get_json(&path).await;
+    let card = |op: &str| listed.as_array().unwrap().iter().find(|i| i["op"] == op).unwrap().clone();
+    assert_eq!(card("record_attempt")["address"], address(task.household), "{listed}");
+    assert_eq!(card("assign_task")["address"], address(task.household), "{listed}");
+
+    let refused = session.post_json(&format!("{path}/{}/apply", card("assign_task")["id"]), &json!({})).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+    assert_eq!(refused.json()["error"], "not_a_member", "{}", refused.text());
+    assert!(
+        refused.text().contains("dismiss this item, and assign the task on the round's page"),
+        "{}",
+        refused.text()
+    );
+    let round_now = session.get_json(&format!("/dashboard/api/compounds/{compound}/rounds/{round}")).await;
+    assert!(
+        !round_now.to_string().contains(&gone.person.to_string()),
+        "nobody removed holds the task: {round_now}"
+    );
+    assert_eq!(
+        session.get_json(&path).await.as_array().unwrap().iter().filter(|i| i["state"] == "pending").count(),
+        2
+    );
+}
+
 /// A volunteer removed by mistake and invited back is a new person; the phone still asks after
 /// what it sent as the old one, and now hears the coordinator's decision instead of "under
 /// review" for ever. Someone of another compound asking after the same hash hears nothing.

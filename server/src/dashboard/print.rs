@@ -35,8 +35,8 @@ pub struct PrintParams {
     estate: Option<String>,
 }
 
-/// The content security policy of the sheet: no script, nothing fetched.
-const POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'";
+/// The content security policy of the sheet: no script, nothing fetched, framed by no other site.
+const POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'";
 
 const STYLE: &str = r#"
 body { font-family: "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif; margin: 1.5em; color: #000; }

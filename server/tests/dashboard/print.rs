@@ -28,7 +28,11 @@ async fn the_sheet_lists_the_buildings_doors_with_boxes_to_tick() {
     let sheet = session.get(&path).await;
     assert_eq!(sheet.status, StatusCode::OK, "{}", sheet.text());
     assert_eq!(sheet.header("content-type"), "text/html; charset=utf-8");
-    assert!(sheet.header("content-security-policy").starts_with("default-src 'none'"));
+    let policy = sheet.header("content-security-policy");
+    assert!(
+        policy.starts_with("default-src 'none'") && policy.contains("frame-ancestors 'self'"),
+        "{policy}"
+    );
     let html = sheet.text();
     for expected in [
         "蔬菜包 第1轮",

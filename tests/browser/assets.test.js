@@ -67,11 +67,16 @@ test('every message key the modules use exists in Chinese and English', () => {
 
 test('each message has both languages with the same placeholders', () => {
   for (const [key, pair] of Object.entries(I.MESSAGES)) {
-    assert.equal(pair.length, 2, key);
-    assert.ok(pair[0] && pair[1], `${key} is empty in a language`);
+    // A third form is the English for a count of one: only where there is a count.
+    assert.ok(pair.length === 2 || (pair.length === 3 && pair[0].includes('{n}')), key);
+    assert.ok(pair.every(Boolean), `${key} is empty in a language`);
     const holes = (s) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
     assert.deepEqual(holes(pair[1]), holes(pair[0]), `${key} placeholders`);
+    if (pair[2]) assert.deepEqual(holes(pair[2]), holes(pair[0]), `${key} placeholders of the singular`);
   }
+  assert.equal(inLanguage('en', () => I.t('import.errors', { n: 1 })), '1 row has errors');
+  assert.equal(inLanguage('en', () => I.t('import.errors', { n: 2 })), '2 rows have errors');
+  assert.equal(inLanguage(null, () => I.t('import.errors', { n: 1 })), '1 行有错误');
   assert.equal(inLanguage(null, () => I.t('overview.requests_waiting', { n: 3 })), '待处理诉求 3 件');
   assert.equal(inLanguage('en', () => I.t('overview.requests_waiting', { n: 3 })), 'Requests waiting: 3');
   assert.equal(inLanguage(null, () => I.lang()), 'zh', 'Chinese unless English was chosen');

@@ -168,6 +168,7 @@ export const MESSAGES = {
   'members.wiped_with_unsent': [
     '此手机已于 {time} 自行清除，有 {n} 条工作尚未送达中继，已随之删除：若手机仍在志愿者手中，请让他们重新记录',
     'this phone wiped itself at {time} with {n} pieces of work the relay never got, which went with it: if the phone is still with the volunteer, ask them to record that work again',
+    'this phone wiped itself at {time} with {n} piece of work the relay never got, which went with it: if the phone is still with the volunteer, ask them to record that work again',
   ],
   'members.wiped_clean': ['此手机已于 {time} 自行清除，没有未送达的工作', 'this phone wiped itself at {time}; no unsent work went with it'],
   'members.clock_ahead': [
@@ -396,7 +397,7 @@ export const MESSAGES = {
     '待上门 {open}（已分配 {assigned}），未送达 {attempted}，已取消 {cancelled}',
     '{open} not visited yet ({assigned} assigned), {attempted} attempted, {cancelled} cancelled',
   ],
-  'round.will_create': ['将为 {n} 户各创建一个任务', 'Creates one task for each of {n} households'],
+  'round.will_create': ['将为 {n} 户各创建一个任务', 'Creates one task for each of {n} households', 'Creates one task for {n} household'],
   'round.close': ['结束轮次', 'Close round'],
   'round.close_question': ['结束后志愿者不能再记录此轮次。确定吗？', 'Volunteers can no longer record attempts once it is closed. Sure?'],
   'round.close_confirm': ['确定结束', 'Close it'],
@@ -515,23 +516,23 @@ export const MESSAGES = {
   'import.too_large': ['文件为 {size}，大于中继接受的上限（{limit}）；请按小区拆分后分别导入', 'The file is {size}, larger than the relay accepts ({limit}); split it by estate (小区)'],
   'import.preview': ['预览', 'Preview'],
   'import.preview_title': ['预览：{name}', 'Preview: {name}'],
-  'import.households': ['可导入 {n} 户', '{n} households can be imported'],
+  'import.households': ['可导入 {n} 户', '{n} households can be imported', '{n} household can be imported'],
   'import.estates': ['小区：{list}', 'Estates: {list}'],
-  'import.sheet': ['读取的是工作表“{sheet}”（工作簿共 {n} 个工作表，隐藏的不读）', 'Read from sheet "{sheet}" (the workbook has {n} sheets; hidden ones are not read)'],
+  'import.sheet': ['读取的是工作表“{sheet}”（工作簿共 {n} 个工作表，隐藏的不读）', 'Read from sheet "{sheet}" (the workbook has {n} sheets; hidden ones are not read)', 'Read from sheet "{sheet}" (the workbook has {n} sheet)'],
   'import.ignored': ['未识别的列（将被忽略）：{list}', 'Columns not recognised (ignored): {list}'],
   'import.plan': ['确认后将新增 {add} 户，更新 {update} 户，{unchanged} 户没有变化。', 'On import: {add} added, {update} updated, {unchanged} unchanged.'],
-  'import.plan_changes': ['将更新 {n} 户：{list}', '{n} households will change: {list}'],
+  'import.plan_changes': ['将更新 {n} 户：{list}', '{n} households will change: {list}', '{n} household will change: {list}'],
   'import.plan_change': ['{column} {n} 户', '{column} on {n}'],
   'import.plan_kept': [
     '表格里没有的列、以及空着的格子（备注、重点人群除外）不会改动已有住户的内容。',
     'Columns the file does not have, and empty cells (except 备注 and 重点人群, where empty means none), leave existing households as they are.',
   ],
-  'import.plan_no_estate': ['表格没有写小区：{n} 户按楼号、单元、房号对上了已有住户。', 'No 小区 in the file: {n} rows matched existing households by building, unit and flat.'],
+  'import.plan_no_estate': ['表格没有写小区：{n} 户按楼号、单元、房号对上了已有住户。', 'No 小区 in the file: {n} rows matched existing households by building, unit and flat.', 'No 小区 in the file: {n} row matched an existing household by building, unit and flat.'],
   'import.plan_estate_for_new': ['没有写小区的新住户将归入 {estate}。', 'New households without a 小区 go into {estate}.'],
   'import.no_errors': ['没有发现错误。', 'No errors found.'],
   'import.omitted': ['另有 {n} 行错误未列出', '{n} more rows with errors are not listed'],
-  'import.errors': ['{n} 行有错误', '{n} rows have errors'],
-  'import.warnings': ['{n} 条提醒（不影响导入，请导入后补填或核对）', '{n} warnings (they do not block the import; fill in or check afterwards)'],
+  'import.errors': ['{n} 行有错误', '{n} rows have errors', '{n} row has errors'],
+  'import.warnings': ['{n} 条提醒（不影响导入，请导入后补填或核对）', '{n} warnings (they do not block the import; fill in or check afterwards)', '{n} warning (it does not block the import; fill in or check afterwards)'],
   'import.omitted_warnings': ['另有 {n} 条提醒未列出', '{n} more warnings are not listed'],
   'import.line': ['行号', 'Line'],
   'import.column': ['列', 'Column'],
@@ -540,9 +541,10 @@ export const MESSAGES = {
   'import.blocked': [
     '{n} 行有错误：修改表格后重新预览，或只导入无误的行。',
     '{n} rows have errors: fix the spreadsheet and preview again, or import only the good rows.',
+    '{n} row has errors: fix the spreadsheet and preview again, or import only the good rows.',
   ],
-  'import.commit': ['确认导入 {n} 户', 'Import {n} households'],
-  'import.commit_good': ['只导入无误的 {n} 户（跳过 {bad} 行）', 'Import the {n} good rows only (leave out {bad})'],
+  'import.commit': ['确认导入 {n} 户', 'Import {n} households', 'Import {n} household'],
+  'import.commit_good': ['只导入无误的 {n} 户（跳过 {bad} 行）', 'Import the {n} good rows only (leave out {bad})', 'Import the {n} good row only (leave out {bad})'],
   'import.done': ['导入完成：新增 {added} 户，更新 {updated} 户，{unchanged} 户没有变化，跳过 {left} 行。', 'Imported: {added} added, {updated} updated, {unchanged} unchanged, {left} rows left out.'],
   'import.done_short': ['导入完成', 'Imported'],
   'import.refused': ['未导入：表格有错误。', 'Nothing imported: the spreadsheet has errors.'],
@@ -577,7 +579,9 @@ export function setLang(value) {
 
 export function t(key, params) {
   const pair = MESSAGES[key];
-  let text = pair ? pair[lang() === 'en' ? 1 : 0] : key;
+  // A message counting something may have a third form: its English for a count of one.
+  const one = params && Number(params.n) === 1 && pair && pair[2];
+  let text = pair ? (lang() === 'en' ? one || pair[1] : pair[0]) : key;
   if (params) text = text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
   return text;
 }

@@ -190,6 +190,13 @@ enum AdminCommand {
         #[arg(long)]
         compound: CompoundId,
     },
+    /// Moves the district in the SQLite file (--db) into an empty PostgreSQL database, for
+    /// several relays: people, tokens, compounds, documents, phones' sync states and the review
+    /// inbox. Stop the relay first; the file is left as it was, a backup.
+    MoveToPostgres {
+        /// The PostgreSQL database, empty (`postgres://user:password@host:port/database`).
+        to: String,
+    },
 }
 
 /// A share in mebibytes: a number of at least one KiB's worth (1/1024) and at most a GiB's.
@@ -515,6 +522,9 @@ async fn shutdown_signal() {
 }
 
 async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
+    if let AdminCommand::MoveToPostgres { to } = &command {
+        return move_to_postgres(&db, to).await;
+    }
     // Run from the wrong folder, `--db doorstep.db` names a file that is not the relay's: only
     // creating a compound may start a new database, and it says where.
     storage::check_address(&db)?;
@@ -648,6 +658,43 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
             let csv = admin::export_roster(&relay, &me, compound).await?;
             out.write_all(csv.as_bytes())?;
         }
+        AdminCommand::MoveToPostgres { .. } => unreachable!("moved before the database is opened"),
     }
+    Ok(())
+}
+
+/// `admin move-to-postgres`: the SQLite file `db` into the empty PostgreSQL database `to`.
+async fn move_to_postgres(db: &str, to: &str) -> anyhow::Result<()> {
+    if storage::is_postgres(db) {
+        anyhow::bail!(
+            "--db names a PostgreSQL database; the district moves from the relay's SQLite file: pass --db with it"
+        );
+    }
+    if !storage::is_postgres(to) {
+        anyhow::bail!(
+            "{} is not a PostgreSQL address; write postgres://user:password@host:port/database",
+            shown(to)
+        );
+    }
+    storage::check_address(to)?;
+    let path = std::path::Path::new(db);
+    if !path.exists() {
+        anyhow::bail!(
+            "no database at {}: pass --db with the file the relay runs on (its log says \"database …\" at start)",
+            std::path::absolute(path).unwrap_or_else(|_| path.to_owned()).display()
+        );
+    }
+    let moved = storage::postgres::from_sqlite::move_district(path, to).await?;
+    let mut out = std::io::stdout().lock();
+    for (table, rows) in &moved.tables {
+        writeln!(out, "{table:<16} {rows:>9} rows")?;
+    }
+    writeln!(
+        out,
+        "已迁移到 PostgreSQL；请用 --db {0} 启动中继，手机无需重新加入，原文件保留为备份 / moved: start the relays with --db {0}; \
+         phones keep their sign-in and sync on, coordinators sign in to the dashboard again; {1} is left as it was, a backup",
+        shown(to),
+        db
+    )?;
     Ok(())
 }

@@ -206,3 +206,85 @@ fn notes_of(phone: &Phone) -> BTreeSet<String> {
         .filter(|n| n.starts_with("kill"))
         .collect()
 }
+
+/// A district outgrows its one relay: the operator stops it, moves its SQLite file into an empty
+/// PostgreSQL database (`admin move-to-postgres`) and starts the relay on it at the same address.
+/// No phone joins again: each signs in with its token, syncs on from the state it had (nothing
+/// fetched again), and an attempt recorded offline before the move goes up after it; the review
+/// inbox moved with its items; a new member joins (the devices' numbering goes on after the
+/// moved ones). A second move into the now full database is refused and changes nothing.
+#[test]
+fn a_district_moved_from_sqlite_to_postgres_syncs_on_without_any_phone_joining_again() {
+    let Some(db) = scratch() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (mut relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
+    let volunteer = Phone::new(dir.path(), "volunteer");
+    volunteer.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
+    let late = Phone::unencrypted(dir.path(), "late");
+    late.join_as(&relay, "赵敏", &relay.invite(&compound, "volunteer"));
+    let tasks: Vec<String> = volunteer
+        .doors(true)
+        .iter()
+        .flat_map(|d| d["tasks"].as_array().unwrap().clone())
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    volunteer.ok(&["attempt", &tasks[0], "delivered", "--note", "before the move"]);
+    volunteer.sync();
+    // A forbidden edit from a tampered phone goes to the review inbox.
+    let conn = rusqlite::Connection::open(&late.db).unwrap();
+    conn.execute("UPDATE roles SET role = 'coordinator'", []).unwrap();
+    drop(conn);
+    let household = late.ok(&["find", "香樟苑1号楼1单元101"])["id"].as_str().unwrap().to_owned();
+    let forbidden = json!({"op": "set_control_status", "household": household, "status": "confirmed"});
+    late.ok(&["op", &forbidden.to_string()]);
+    assert_eq!(late.sync()["report"]["set_aside_sent"], 1);
+    // Recorded offline, synced only after the move.
+    late.ok(&["attempt", &tasks[1], "nobody_home", "--note", "during the move"]);
+
+    relay.kill9();
+    let moved = relay.admin(&["move-to-postgres", db.url()]);
+    assert!(moved.contains("changes") && moved.contains("moved: start the relays with --db"), "{moved}");
+    let again = std::process::Command::new(crate::harness::doorstep())
+        .args(["admin", "--db"])
+        .arg(&relay.db)
+        .args(["move-to-postgres", db.url()])
+        .output()
+        .unwrap();
+    let refusal = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && refusal.contains("already holds"), "{refusal}");
+    relay.db = std::path::PathBuf::from(db.url());
+    relay.restart();
+
+    let on = volunteer.sync();
+    assert_eq!(on["report"]["fetched"], json!([]), "nothing fetched again: {on}");
+    let up = late.sync();
+    assert_eq!(up["unsynced"], 0, "{up}");
+    let seen = coordinator.sync();
+    assert!(seen["report"]["changed"].as_array().is_some_and(|c| !c.is_empty()), "{seen}");
+    let attempts: Vec<String> = coordinator
+        .doors(true)
+        .iter()
+        .flat_map(|d| d["tasks"].as_array().unwrap().clone())
+        .filter(|t| tasks[..2].contains(&t["id"].as_str().unwrap().to_owned()))
+        .flat_map(|t| t["attempts"].as_array().cloned().unwrap_or_default())
+        .map(|a| a["note"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(attempts.contains(&"during the move".to_owned()), "{attempts:?}");
+
+    let cookie = crate::set_aside_inbox::dashboard_cookie(&relay, &coordinator);
+    let inbox = request(
+        &relay.url,
+        "GET",
+        &format!("/dashboard/api/compounds/{compound}/set-aside"),
+        Some(&cookie),
+        None,
+    );
+    assert_eq!(inbox.status, 200, "{}", inbox.body);
+    assert!(inbox.body.contains("set_control_status"), "the inbox moved: {}", inbox.body);
+
+    let newcomer = Phone::new(dir.path(), "newcomer");
+    newcomer.join_as(&relay, "孙丽", &relay.invite(&compound, "volunteer"));
+    assert!(!newcomer.doors(true).is_empty());
+}

@@ -19,6 +19,7 @@
 
 mod connect_error;
 mod documents;
+pub mod from_sqlite;
 mod held_requests;
 mod liveness;
 mod notify;

@@ -14,6 +14,7 @@ use automerge::sync::Message;
 use automerge::{Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode};
 use sha2::{Digest, Sha256};
 
+use super::canonical::check_canonical;
 use super::contain::contained;
 use super::inflate::{CHANGE, COMPRESSED_CHANGE, DOCUMENT, check_inflated};
 use super::op_order::check_op_order;
@@ -67,6 +68,7 @@ fn chunk_changes(kind: u8, chunk: &[u8]) -> Result<Vec<Change>, String> {
     bounded(kind, chunk)?;
     let change = checked_change(chunk)?;
     ordered(&change)?;
+    contained("a change's operations", || check_canonical(&change))??;
     Ok(vec![change])
 }
 

@@ -463,10 +463,15 @@ fn apply_to_task(
     action: refusal::Action,
     out: &render::Output,
 ) -> Result<(), PhoneError> {
+    let did = match &op {
+        Operation::RecordAttempt { outcome, .. } => (outcome.label_zh(), outcome.label_en()),
+        Operation::ClaimTask { .. } => ("已认领", "Claimed"),
+        _ => ("已放弃", "Released"),
+    };
     let mut r = lock(replica);
     match r.apply(now(), task.compound, &op) {
         Ok(applied) => {
-            out.applied(&applied, r.unsynced_changes());
+            out.applied_to_task(&applied, r.unsynced_changes(), task, did);
             Ok(())
         }
         Err(error) => Err(refusal::explain(error, action, task, &people::People::of(&r))),

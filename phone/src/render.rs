@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::PhoneError;
-use crate::handle::{Handles, NOT_IN_THE_ROSTER, address_text, door_handle};
+use crate::handle::{Handles, NOT_IN_THE_ROSTER, Named, address_text, door_handle};
 use crate::people::People;
 
 /// Text or JSON.
@@ -200,6 +200,32 @@ impl Output {
         let value = json!({"changed": applied.changed, "created": applied.created, "new_entity": applied.new_entity, "unsynced": unsynced});
         self.emit(value, || {
             format!("saved on this phone / 已保存在手机上; {}", standing(unsynced, SetAside::default()))
+        });
+    }
+
+    /// `claim`, `attempt`, `release`: saved, and which task it was, by its door, round and kind,
+    /// so a handle typed from a list a sync has renumbered since shows the task it recorded on.
+    pub fn applied_to_task(&self, applied: &Applied, unsynced: usize, named: &Named, did: (&str, &str)) {
+        let task = &named.task;
+        let value = json!({
+            "changed": applied.changed, "created": applied.created, "new_entity": applied.new_entity,
+            "unsynced": unsynced,
+            "task": {"id": task.id, "handle": named.handle, "address": named.address,
+                     "round_title": named.round_title, "kind": task.kind},
+        });
+        self.emit(value, || {
+            format!(
+                "{} / {}: {} {} — {}, {} / {} ({})\nsaved on this phone / 已保存在手机上; {}",
+                did.0,
+                did.1,
+                named.address,
+                task.items,
+                named.round_title,
+                task.kind.label_zh(),
+                task.kind.label_en(),
+                named.handle,
+                standing(unsynced, SetAside::default())
+            )
         });
     }
 

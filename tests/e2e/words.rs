@@ -96,7 +96,14 @@ fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
     let free = handle_under(&mine_all, "香樟苑 1号楼1单元201");
     assert_eq!(free, "1-1-201");
     li.ok(&["claim", &free]);
-    li.ok(&["attempt", &free, "nobody_home", "--note", "敲门无人"]);
+    // What it recorded, and on which task: a list renumbered by a sync since it was read would
+    // show here.
+    let (ok, knocked, _) = li.text(&["attempt", &free, "nobody_home", "--note", "敲门无人"]);
+    assert!(
+        ok && knocked.starts_with("无人应答 / Nobody home: 香樟苑 1号楼1单元201 蔬菜包1份 — 蔬菜包 第1轮, 生活物资 / Groceries (1-1-201)\nsaved on this phone"),
+        "{knocked}"
+    );
+    read.push(("attempt", knocked));
     let (_, mine, _) = li.text(&["tasks"]);
     assert!(mine.contains("    1-1-201  生活物资 / Groceries: 蔬菜包1份 [未送达 / Attempted]"), "{mine}");
     read.push(("tasks", mine));

@@ -17,6 +17,7 @@ mod compressed_bodies;
 mod connections;
 mod database_black_hole;
 mod database_down;
+mod database_lock;
 mod document_copy;
 mod document_list;
 mod every_route;

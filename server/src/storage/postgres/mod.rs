@@ -26,6 +26,9 @@ mod notify;
 mod people;
 pub mod schema;
 pub mod scratch;
+mod session_bounds;
+
+pub use session_bounds::{IDLE_IN_TRANSACTION, LOCK_WAIT, STATEMENT_LIMIT};
 mod sessions;
 mod set_aside;
 mod share_refusals;
@@ -98,6 +101,7 @@ impl PostgresStorage {
         config.application_name("doorstep");
         config.connect_timeout(POOL_WAIT);
         liveness::notice_dead_links(&mut config);
+        session_bounds::bound_sessions(&mut config);
         let manager = Manager::from_config(
             config.clone(),
             connector.clone(),

@@ -342,7 +342,13 @@ impl Phone {
             }
         }
         let replica = Arc::clone(&self.replica);
-        Ok(blocking(self.turn_order, move || run.finish(&mut lock(&replica), now())).await??)
+        Ok(blocking(self.turn_order, move || {
+            let mut replica = lock(&replica);
+            let report = run.finish(&mut replica)?;
+            replica.record_sync(now(), &report)?;
+            Ok::<_, ReplicaError>(report)
+        })
+        .await??)
     }
 
     /// Starts a sync run and builds its first request without sending it (`--phones-own-cpu`),
@@ -387,7 +393,11 @@ impl Phone {
         let replica = Arc::clone(&self.replica);
         let (report, finishing) = blocking(self.turn_order, move || {
             let start = thread_cpu();
-            let report = run.finish(&mut lock(&replica), now());
+            let mut replica = lock(&replica);
+            let report = run.finish(&mut replica).and_then(|report| {
+                replica.record_sync(now(), &report)?;
+                Ok(report)
+            });
             (report, thread_cpu().saturating_sub(start))
         })
         .await?;

@@ -1278,7 +1278,7 @@ async fn sync_once(
     let (report, deferred) = recover_damaged_copies(replica, relay, clock, report, deferred).await?;
     let mut report = report;
     if !lock(replica).wants_copies() {
-        return Ok((report, deferred));
+        return completed(replica, clock, report, deferred);
     }
     let fetched = match fetch_copies(replica, relay).await {
         Ok(fetched) => fetched,
@@ -1287,11 +1287,24 @@ async fn sync_once(
     };
     fetched.count_in(&mut report);
     if !fetched.sync_follows() {
-        return Ok((report, deferred));
+        return completed(replica, clock, report, deferred);
     }
     let (since, deferred_since) = sync_run(replica, relay, clock).await?;
     report.add(since);
-    Ok((report, deferred || deferred_since))
+    completed(replica, clock, report, deferred || deferred_since)
+}
+
+/// A sync that got through every step: its time is recorded as the last sync. Only then: a
+/// sync cut off while it fetched a new round whole had already recorded its first run, and the
+/// phone said "last sync just now" with the round missing.
+fn completed(
+    replica: &Mutex<Replica>,
+    clock: &impl Fn() -> Timestamp,
+    report: SyncReport,
+    deferred: bool,
+) -> Result<(SyncReport, bool), TransportError> {
+    lock(replica).record_sync(clock(), &report)?;
+    Ok((report, deferred))
 }
 
 /// After a run that fetched again a document whose stored copy did not load: its journaled
@@ -1376,7 +1389,7 @@ async fn sync_run(
         handle_answer(&mut run, &mut lock(replica), &answer, clock())?;
     }
     let deferred = run.has_deferred();
-    Ok((run.finish(&mut lock(replica), clock())?, deferred))
+    Ok((run.finish(&mut lock(replica))?, deferred))
 }
 
 /// A request that was not answered.

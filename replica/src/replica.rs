@@ -753,6 +753,12 @@ impl Replica {
         };
     }
 
+    /// Records a sync that got through every step (`report` is the whole sync's): its time,
+    /// what it brought and how far off the phone's clock was, for `status`.
+    pub fn record_sync(&mut self, at: Timestamp, report: &crate::SyncReport) -> Result<(), ReplicaError> {
+        self.set_last_sync(at, report.news(), report.clock_off_by_ms)
+    }
+
     /// Records a completed sync: when, how many documents it brought new content for, and how
     /// far the phone's clock was from the relay's (`None`: within five minutes, or not heard).
     pub(crate) fn set_last_sync(

@@ -678,11 +678,11 @@ impl SyncRun {
         self.deferred_briefly
     }
 
-    /// Ends a run that reached quiescence: records the sync time.
-    pub fn finish(self, replica: &mut Replica, now: Timestamp) -> Result<SyncReport, ReplicaError> {
+    /// Ends a run that reached quiescence. The sync's time is recorded by whoever runs the
+    /// whole sync, once every step of it got through (`http::sync`'s `completed`).
+    pub fn finish(self, replica: &mut Replica) -> Result<SyncReport, ReplicaError> {
         replica.link_rate = self.link_rate;
         replica.forget_handed_over()?;
-        replica.set_last_sync(now, self.report.news(), self.report.clock_off_by_ms)?;
         Ok(self.report)
     }
 

@@ -59,7 +59,7 @@ fn a_note_written_while_a_refused_change_is_in_flight_is_not_set_aside_and_arriv
         run.handle_response(&mut replica.lock().unwrap(), &answer, now()).unwrap();
         rejected.extend(run.report().rejected.iter().cloned());
     }
-    let report = run.finish(&mut replica.lock().unwrap(), now()).unwrap();
+    let report = run.finish(&mut replica.lock().unwrap()).unwrap();
     assert!(wrote_note, "the note was written while a request was in flight: {report:?}");
     assert_eq!(report.rejected.len(), 1, "{report:?}");
     assert_eq!(report.rejected[0].rule, "roster_is_edited_by_coordinators");
@@ -111,7 +111,7 @@ fn an_answer_that_says_nothing_and_withdraws_everything_keeps_the_unsynced_note(
     }
     .encode();
     run.handle_response(&mut replica.lock().unwrap(), &forged, now()).unwrap();
-    let report = run.finish(&mut replica.lock().unwrap(), now()).unwrap();
+    let report = run.finish(&mut replica.lock().unwrap()).unwrap();
     assert!(!report.removed_from.is_empty(), "the answer withdrew the compound: {report:?}");
     let set_aside = replica.lock().unwrap().quarantine().unwrap();
     assert_eq!(set_aside.len(), 1, "the note is kept: {set_aside:?}");

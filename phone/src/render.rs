@@ -81,6 +81,13 @@ impl Output {
             replica.identity().is_none() && !removed_from.is_empty() && replica.compounds().next().is_none();
         let where_it_stands = if wiped {
             "nothing is kept on this phone, changes not yet synced included / 本机不再保留任何数据（含未同步的修改）".to_owned()
+        } else if replica.identity().is_some()
+            && replica.last_sync().is_none()
+            && replica.compounds().next().is_none()
+        {
+            // Signed in, but the sign-in's first download was cut off: "all synced" would send the
+            // volunteer up the stairs with no tasks.
+            "signed in, but nothing has come from the relay yet: sync where there is signal / 已登录，但尚未从中继取得任何数据：请在有信号处同步".to_owned()
         } else {
             standing(replica.unsynced_changes(), set_aside)
         };

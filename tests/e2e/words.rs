@@ -248,3 +248,24 @@ fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
         }
     }
 }
+
+/// A sign-in whose first download was cut off leaves a phone that knows who it is and nothing
+/// else: `status` says nothing has come yet and to sync where there is signal, never "all
+/// synced", which would send the volunteer up the stairs with no tasks.
+#[test]
+fn a_phone_signed_in_with_nothing_fetched_yet_does_not_say_all_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Phone::unencrypted(dir.path(), "cut");
+    {
+        let mut replica = doorstep_replica::Replica::open(&phone.db).unwrap();
+        replica.set_identity("01a24e14-88ed-7be2-9550-9f5aaeb30c6e".parse().unwrap()).unwrap();
+        replica.remember_relay("http://127.0.0.1:9", "dst_not_checked_here").unwrap();
+    }
+    let (ok, status, _) = phone.text(&["status"]);
+    assert!(ok, "{status}");
+    assert!(
+        status.contains("signed in, but nothing has come from the relay yet: sync where there is signal / 已登录，但尚未从中继取得任何数据"),
+        "{status}"
+    );
+    assert!(!status.contains("all synced"), "{status}");
+}

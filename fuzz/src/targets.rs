@@ -466,7 +466,7 @@ fn build_phone_template() -> PhoneTemplate {
         let answer = relay.answer(&request).encode();
         run.handle_response(&mut replica, &answer, seed.now).expect("the honest answer is taken");
     }
-    run.finish(&mut replica, seed.now).expect("the sync ends");
+    run.finish(&mut replica).expect("the sync ends");
     let id = seed.phone.id();
     for op in [
         Operation::ClaimTask { round, task },
@@ -599,7 +599,7 @@ pub fn answer_phone(data: &[u8], relay_clock: Option<i64>) -> Option<doorstep_re
             // What the phone would send next, after believing the answer.
             let _ = run.next_request(&replica);
         }
-        let report = run.finish(&mut replica, now).ok();
+        let report = run.finish(&mut replica).ok();
         let _ = replica.unsynced_changes();
         if said_taken(data, seed().round.0.id) {
             // The answer says the relay took the delivery: the phone may let it go with the

@@ -86,7 +86,7 @@ async fn a_teammate_back_gets_the_teams_changes_compressed_not_the_whole_roster(
 
     // And he holds the team's day after that one answer.
     run.handle_response(&mut replica.lock().unwrap(), &exchanged.answer, device_now()).unwrap();
-    run.finish(&mut replica.lock().unwrap(), device_now()).unwrap();
+    run.finish(&mut replica.lock().unwrap()).unwrap();
     let in_step = |replica: &Replica| {
         let his = replica.compounds().next().unwrap();
         his.documents().find(|d| d.kind() == DocKind::Roster).unwrap().heads() == roster.heads()

@@ -75,7 +75,7 @@ async fn a_phone_compresses_once_the_relay_says_it_reads_that_and_the_relay_take
     assert!(SyncResponse::decode(&exchanged.answer).unwrap().rejected.is_empty());
     run.handle_response(&mut replica.lock().unwrap(), &exchanged.answer, device_now()).unwrap();
     run.carried_on_the_wire(exchanged.sent, exchanged.received, exchanged.took);
-    let report = run.finish(&mut replica.lock().unwrap(), device_now()).unwrap();
+    let report = run.finish(&mut replica.lock().unwrap()).unwrap();
     assert_eq!(report.bytes_up, exchanged.sent, "the report counts what the link carried: {report:?}");
     assert_eq!(replica.lock().unwrap().unsynced_changes(), 0, "the relay has the whole day");
     let metrics = fx.relay.metrics().await;
@@ -104,7 +104,7 @@ async fn a_phone_compresses_once_the_relay_says_it_reads_that_and_the_relay_take
     );
     run.handle_response(&mut other.lock().unwrap(), &exchanged.answer, device_now()).unwrap();
     run.carried_on_the_wire(exchanged.sent, exchanged.received, exchanged.took);
-    let report = run.finish(&mut other.lock().unwrap(), device_now()).unwrap();
+    let report = run.finish(&mut other.lock().unwrap()).unwrap();
     assert_eq!(report.bytes_down, exchanged.received, "{report:?}");
     let down = http::sync(&other, &other_transport, device_now).await.unwrap();
     assert!(down.failed.is_empty(), "{down:?}");

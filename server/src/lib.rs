@@ -40,6 +40,7 @@ pub mod rate_limit;
 pub mod refetch_guard;
 pub mod relay;
 pub mod relay_clock;
+pub mod requests_in_hand;
 pub mod roster_file;
 pub mod roster_reading;
 pub mod secret;

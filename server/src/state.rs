@@ -48,6 +48,8 @@ pub struct Shared {
     pub certificate: OnceLock<Arc<crate::connections::certificate_expiry::CertificateWatch>>,
     /// The threads roster uploads are read on, one per core.
     pub roster_readers: RosterReaders,
+    /// The requests each person has in hand (`requests_in_hand.rs`).
+    pub requests_in_hand: crate::requests_in_hand::RequestsInHand,
 }
 
 impl AppState {
@@ -78,6 +80,7 @@ impl AppState {
             relay_clock: crate::relay_clock::RelayClock::default(),
             certificate: OnceLock::new(),
             roster_readers: RosterReaders::new(cores),
+            requests_in_hand: crate::requests_in_hand::RequestsInHand::default(),
         }))
     }
 }

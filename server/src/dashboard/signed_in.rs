@@ -83,6 +83,7 @@ impl FromRequestParts<DashState> for SignedIn {
             .await
             .map_err(|retry_after| AppError::RateLimited { retry_after })?;
         tracing::Span::current().record("person", tracing::field::display(record.person));
+        state.app.requests_in_hand.take_for(parts, record.person)?;
         crate::connections::table::CredentialAccepted::say_for(&parts.extensions);
         let principal = Principal::load(relay, &device).await?;
         Ok(SignedIn { session, principal })

@@ -46,6 +46,7 @@ impl FromRequestParts<AppState> for Authenticated {
                     .await
                     .map_err(|retry_after| AppError::RateLimited { retry_after })?;
                 tracing::Span::current().record("person", tracing::field::display(session.person));
+                state.requests_in_hand.take_for(parts, session.person)?;
                 // The body readers charge the bytes they hold to this person (`body_in_hand.rs`).
                 parts.extensions.insert(session);
                 // A member's request: its connection is not closed to make room for a stranger's.

@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use crate::client::Client;
 use crate::error::AppError;
+use crate::requests_in_hand::Slot;
 use crate::state::AppState;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -23,7 +24,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub const HSTS: &str = "max-age=31536000";
 
 /// Observes one request.
-pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let span = tracing::info_span!(
@@ -38,11 +39,16 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let https = Client::of(req.extensions()).https;
     let imports_a_roster = req.method() == axum::http::Method::POST && is_roster_import(&route);
     let request_id = req.headers().get(REQUEST_HEADER).filter(|id| is_request_id(id.as_bytes())).cloned();
+    // The person's place among their requests in hand, taken when they are known and given back
+    // when the answer is made (`requests_in_hand.rs`).
+    let in_hand = Slot::default();
+    req.extensions_mut().insert(in_hand.clone());
     let mut response = match tokio::time::timeout(limit, next.run(req).instrument(span.clone())).await {
         Ok(response) => response,
         Err(_) if imports_a_roster => AppError::ImportTimeout(limit).into_response(),
         Err(_) => AppError::Timeout(limit).into_response(),
     };
+    in_hand.release();
     if let Some(id) = request_id {
         // The phone applies a sync answer only when it names the request it sent.
         response.headers_mut().insert(ANSWER_TO_HEADER, id);

@@ -41,6 +41,9 @@ const MIGRATION_LOCK: i64 = 0x646f_6f72_7374_6570;
 /// Brings the database to [`VERSION`]: creates it if empty, upgrades it if older.
 pub async fn init(client: &mut deadpool_postgres::Client) -> Result<(), StorageError> {
     let tx = client.transaction().await?;
+    // The session bounds (`session_bounds.rs`) are for serving: a migration may take minutes on
+    // a large database, and relays starting together wait for the one migrating.
+    tx.batch_execute("SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0").await?;
     execute(&tx, "SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
     // Looked up before it is made: `CREATE TABLE IF NOT EXISTS` on a database that has it has
     // PostgreSQL send a NOTICE, which the driver logs at every start.

@@ -114,9 +114,10 @@ pub async fn revoke_device(
 /// admin may revoke anyone's; a coordinator (or a compound admin) the phones of volunteers and
 /// medics only. A coordinator's, an admin's or a district admin's phone takes a district admin:
 /// its token works in every compound its person is in, so a compound's own admin could otherwise
-/// lock the district admin out of all of them. So a coordinator whose volunteer lost a phone ends its token at once, instead of only
-/// removing the volunteer from the compound, which leaves the token alive. The token spans every
-/// compound its person is in: it is the phone that is lost.
+/// lock the district admin out of all of them. So a coordinator whose volunteer lost a phone
+/// ends its token at once, instead of only removing the volunteer from the compound, which
+/// leaves the token alive. The token spans every compound its person is in: it is the phone that
+/// is lost.
 pub async fn revoke_member_device(
     relay: &Relay,
     principal: &Principal,
@@ -133,13 +134,9 @@ pub async fn revoke_member_device(
         .find(|m| m.person == person)
         .ok_or_else(|| AdminError::NotFound(format!("person {person} is no member of this compound")))?;
     if !principal.district_admin {
-        let whose = if relay.storage().district_admins().await?.contains(&person) {
-            Some("district admin")
-        } else {
-            member.role.is_coordinating().then_some(member.role.as_str())
-        };
-        if let Some(whose) = whose.or_else(|| (!own.may_invite(member.role)).then_some(member.role.as_str()))
-        {
+        let district_admin = relay.storage().district_admins().await?.contains(&person);
+        if district_admin || member.role.is_coordinating() || !own.may_invite(member.role) {
+            let whose = if district_admin { "district admin" } else { member.role.as_str() };
             return Err(AdminError::Forbidden(format!(
                 "只有区管理员可以注销协调员、管理员的手机 / a {} may revoke the phones of volunteers and medics only; a {whose}'s phone takes a district admin",
                 own.as_str(),

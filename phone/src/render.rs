@@ -203,26 +203,19 @@ impl Output {
     }
 
     pub fn applied(&self, applied: &Applied, unsynced: usize) {
-        // Saved locally: whether anything is set aside is said by `status` and `sync`.
-        let value = json!({"changed": applied.changed, "created": applied.created, "new_entity": applied.new_entity, "unsynced": unsynced});
-        self.emit(value, || {
-            format!("saved on this phone / 已保存在手机上; {}", standing(unsynced, SetAside::default()))
-        });
+        self.emit(applied_value(applied, unsynced), || saved_line(unsynced));
     }
 
     /// `claim`, `attempt`, `release`: saved, and which task it was, by its door, round and kind,
     /// so a handle typed from a list a sync has renumbered since shows the task it recorded on.
     pub fn applied_to_task(&self, applied: &Applied, unsynced: usize, named: &Named, did: (&str, &str)) {
         let task = &named.task;
-        let value = json!({
-            "changed": applied.changed, "created": applied.created, "new_entity": applied.new_entity,
-            "unsynced": unsynced,
-            "task": {"id": task.id, "handle": named.handle, "address": named.address,
-                     "round_title": named.round_title, "kind": task.kind},
-        });
+        let mut value = applied_value(applied, unsynced);
+        value["task"] = json!({"id": task.id, "handle": named.handle, "address": named.address,
+                               "round_title": named.round_title, "kind": task.kind});
         self.emit(value, || {
             format!(
-                "{} / {}: {} {} — {}, {} / {} ({})\nsaved on this phone / 已保存在手机上; {}",
+                "{} / {}: {} {} — {}, {} / {} ({})\n{}",
                 did.0,
                 did.1,
                 named.address,
@@ -231,7 +224,7 @@ impl Output {
                 task.kind.label_zh(),
                 task.kind.label_en(),
                 named.handle,
-                standing(unsynced, SetAside::default())
+                saved_line(unsynced)
             )
         });
     }
@@ -950,6 +943,16 @@ impl SetAside {
 
 /// Where the phone stands, in the words the app shows: never "all synced" while anything is
 /// set aside.
+/// What an operation saved on the phone changed, for `--json`.
+fn applied_value(applied: &Applied, unsynced: usize) -> serde_json::Value {
+    json!({"changed": applied.changed, "created": applied.created, "new_entity": applied.new_entity, "unsynced": unsynced})
+}
+
+/// Saved locally: whether anything is set aside is said by `status` and `sync`.
+fn saved_line(unsynced: usize) -> String {
+    format!("saved on this phone / 已保存在手机上; {}", standing(unsynced, SetAside::default()))
+}
+
 fn standing(unsynced: usize, set_aside: SetAside) -> String {
     match (unsynced, set_aside.total()) {
         (0, 0) => "all synced / 已全部同步".to_owned(),

@@ -53,9 +53,20 @@ pub fn changes_in(message: &Message) -> Result<Vec<Change>, Violation> {
     Ok(changes)
 }
 
-/// [`check_op_order`], with Automerge's decoding contained.
+/// [`check_op_order`], with Automerge's decoding contained: for a document chunk's changes,
+/// which loading wrote again already, so they are canonical.
 fn ordered(change: &Change) -> Result<(), String> {
-    contained("a change's operations", || check_op_order(change))?
+    contained("a change's operations", || check_op_order(change, &change.decode()))?
+}
+
+/// [`check_op_order`] and [`check_canonical`] on the change's operations, decoded once, with
+/// Automerge's decoding and encoding contained.
+fn ordered_and_canonical(change: &Change) -> Result<(), String> {
+    contained("a change's operations", || {
+        let expanded = change.decode();
+        check_op_order(change, &expanded)?;
+        check_canonical(change, expanded)
+    })?
 }
 
 /// The changes of one change or document chunk, refused (with the problem) before Automerge
@@ -67,8 +78,7 @@ fn chunk_changes(kind: u8, chunk: &[u8]) -> Result<Vec<Change>, String> {
     }
     bounded(kind, chunk)?;
     let change = checked_change(chunk)?;
-    ordered(&change)?;
-    contained("a change's operations", || check_canonical(&change))??;
+    ordered_and_canonical(&change)?;
     Ok(vec![change])
 }
 
@@ -246,7 +256,7 @@ pub(super) fn write_uleb128(out: &mut Vec<u8>, mut value: u64) {
 }
 
 /// An unsigned LEB128 number and how many bytes it took, if the bytes hold one.
-fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
+pub(super) fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
     let mut value: u64 = 0;
     for (i, byte) in bytes.iter().take(10).enumerate() {
         let bits = u64::from(byte & 0x7f);

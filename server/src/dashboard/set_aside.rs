@@ -93,7 +93,8 @@ pub struct SetAsideItem {
 }
 
 /// A refusal of an item's operation, with what the coordinator can do about it where the rule
-/// alone does not say: a knock on a round closed meanwhile is brought back by reopening the round.
+/// alone does not say: a knock on a round closed meanwhile is brought back by reopening the round;
+/// a task given to someone no longer a member is assigned on the round's page instead.
 fn with_what_to_do(refusal: DashError) -> DashError {
     let closed = doorstep_core::permission::Rule::ClosedRoundsAreFinal.explain();
     match refusal {
@@ -104,6 +105,16 @@ fn with_what_to_do(refusal: DashError) -> DashError {
                     "{reason}. To bring this back: reopen the round, apply it, then close the round again \
                      (reopening shows the round's open tasks on the volunteers' phones until it is closed) \
                      / 如需补录：先重新开放该轮次，应用后再关闭（开放期间志愿者手机上会重新出现该轮次未完成的任务）"
+                ),
+                errors,
+            }
+        }
+        // The round page's "choose a current member" is no choice here.
+        DashError::Unprocessable { error: error @ "not_a_member", reason, errors } => {
+            DashError::Unprocessable {
+                error,
+                reason: format!(
+                    "{reason}; dismiss this item, and assign the task on the round's page / 请驳回此项，并在轮次页面改派"
                 ),
                 errors,
             }
@@ -326,19 +337,7 @@ pub async fn apply(
     })?;
     // Applying is the coordinator's own edit: it gives tasks to live members only, as the
     // round page does.
-    super::assignees::require_live_assignee(&state, scope.compound.id, &op).await.map_err(|refusal| {
-        match refusal {
-            DashError::Unprocessable { error, reason, errors } => DashError::Unprocessable {
-                error,
-                reason: format!(
-                    "{reason}; dismiss this item, and assign the task on the round's page \
-                 / 请驳回此项，并在轮次页面改派"
-                ),
-                errors,
-            },
-            other => other,
-        }
-    })?;
+    super::assignees::require_live_assignee(&state, scope.compound.id, &op).await.map_err(with_what_to_do)?;
     let decided = SetAsideDecided {
         decision: SetAsideDecision::Applied,
         by: scope.actor.person,

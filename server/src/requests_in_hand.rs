@@ -104,6 +104,11 @@ impl RequestsInHand {
     pub fn people(&self) -> usize {
         lock(&self.held).len()
     }
+
+    /// The requests `person` has in hand now.
+    pub fn held_by(&self, person: &PersonId) -> usize {
+        lock(&self.held).of(person)
+    }
 }
 
 #[cfg(test)]

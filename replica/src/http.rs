@@ -1003,7 +1003,22 @@ pub async fn sync_with(
     clock: impl Fn() -> Timestamp,
     policy: &RetryPolicy,
 ) -> Result<SyncReport, TransportError> {
-    let mut report = sync_documents(replica, relay, &clock, policy).await.map_err(|e| unknown(replica, e))?;
+    // Marked under way in the file until it returns: one the app does not live to end is taken
+    // by the next as a request the link dropped (`sync_unfinished.rs`).
+    lock(replica).sync_begins()?;
+    let synced = sync_and_exchange(replica, relay, &clock, policy).await;
+    lock(replica).sync_returned()?;
+    synced
+}
+
+/// [`sync_with`]'s work, between its marks.
+async fn sync_and_exchange(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+    clock: &impl Fn() -> Timestamp,
+    policy: &RetryPolicy,
+) -> Result<SyncReport, TransportError> {
+    let mut report = sync_documents(replica, relay, clock, policy).await.map_err(|e| unknown(replica, e))?;
     exchange_set_aside(replica, relay, clock(), &mut report).await?;
     Ok(report)
 }

@@ -40,6 +40,7 @@ mod review;
 mod set_aside;
 mod store;
 mod sync_run;
+mod sync_unfinished;
 
 pub use cipher::{KEY_LEN, ReplicaKey};
 pub use damaged_copy::CarriedOutAgain;

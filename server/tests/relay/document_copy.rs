@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use doorstep_core::sync::document_copy::{COPY_DIGEST_HEADER, COPY_FROM_HEADER, COPY_HEADS_HEADER};
 use doorstep_replica::Replica;
@@ -121,6 +121,89 @@ async fn a_new_volunteer_on_a_link_that_drops_gets_the_roster_as_a_copy_kept_acr
     let roster = copy_bytes(&relay, &token, roster_of(&replica)).await;
     let carried = carried.load(Ordering::SeqCst);
     assert!(carried < roster * 2, "{carried} B carried for a {roster} B roster in {windows} windows");
+}
+
+/// A TCP proxy to `relay` that carries at most `down` bytes of each connection's answers to the
+/// phone and then nothing more, the connection held open until the phone lets go of it: the
+/// phone waits on an answer that does not come, and the test kills the app. Returns its URL, the
+/// bytes it carried down, and a flag raised when a connection stalls.
+async fn stalls_after(relay: &str, down: usize) -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (carried, stalled) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+    let (counted, raised) = (Arc::clone(&carried), Arc::clone(&stalled));
+    let url = proxy(relay, move |mut link: Joined| {
+        let (counted, raised) = (Arc::clone(&counted), Arc::clone(&raised));
+        async move {
+            let (mut from_phone, mut to_relay) = (link.from_phone, link.to_relay);
+            let up = tokio::spawn(async move { tokio::io::copy(&mut from_phone, &mut to_relay).await });
+            let mut left = down;
+            let mut buf = vec![0_u8; 4096];
+            while left > 0 {
+                let Ok(n @ 1..) = link.from_relay.read(&mut buf[..left.min(4096)]).await else { return };
+                if link.to_phone.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+                counted.fetch_add(n, Ordering::SeqCst);
+                left -= n;
+            }
+            raised.store(true, Ordering::SeqCst);
+            // Held until the phone's side closes (the killed app's connection goes with it).
+            let _ = up.await;
+        }
+    })
+    .await;
+    (url, carried, stalled)
+}
+
+/// The app killed again and again during its first download, on a link that drops nothing but
+/// carries 16 KiB of each answer before the kill: the first sync asks for the documents whole,
+/// and the next ones, finding it never returned, take them as copies kept as they arrive and
+/// resumed where the last kill cut them. Before, each kill's sync asked for the roster whole
+/// again from its first byte, never got it, and the sixth was refused as a refetch loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_volunteer_whose_app_is_killed_mid_download_resumes_the_roster_where_the_kill_cut_it() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    let report = relay.import_roster(compound, &roster_csv(600)).await;
+    assert_eq!(report["imported"], 600, "{report}");
+    let (dir, replica, _, token) = joined_volunteer(&relay, compound, "新志愿者").await;
+    let replica = Arc::new(replica);
+    let (url, carried, stalled) = stalls_after(&relay.url, 16 * 1024).await;
+    let transport = RelayClient::new(&url, Some(token.clone())).unwrap();
+    let path = dir.path().join("phone.sqlite");
+    let mut kills = 0;
+    loop {
+        // Only what the file kept counts.
+        crate::harness::reopen(&replica, &path);
+        stalled.store(false, Ordering::SeqCst);
+        let syncing = tokio::spawn({
+            let (replica, transport) = (Arc::clone(&replica), transport.clone());
+            async move { http::sync(&replica, &transport, device_now).await }
+        });
+        while !syncing.is_finished() && !stalled.load(Ordering::SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        if syncing.is_finished() {
+            let synced = syncing.await.unwrap();
+            synced.unwrap_or_else(|e| panic!("after {kills} kills: {e}"));
+            break;
+        }
+        // A moment for the phone to take what arrived, then the app is killed: no error path
+        // of the sync runs.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        syncing.abort();
+        let _ = syncing.await;
+        kills += 1;
+        assert!(kills <= 12, "in sync within 12 kills; {} B carried", carried.load(Ordering::SeqCst));
+    }
+    let households = replica.lock().unwrap().compounds().next().map(|c| c.households().len());
+    assert_eq!(households, Some(600), "a sync returned after {kills} kills without the roster");
+    assert!(kills >= 3, "the roster took several kills: {kills}");
+    // What arrived before each kill was kept: the roster crossed about once more than the first
+    // sync's cut answer, not once per kill.
+    let roster = copy_bytes(&relay, &token, roster_of(&replica)).await;
+    let carried = carried.load(Ordering::SeqCst);
+    assert!(carried < roster * 2, "{carried} B carried for a {roster} B roster after {kills} kills");
 }
 
 /// The copy endpoint's answers: the rest from `from` when heads and digest name the copy it

@@ -254,7 +254,7 @@ fn to_cbor<T: Serialize>(value: &T) -> Vec<u8> {
 /// so a body cannot smuggle anything past the checks and two encoders never disagree about a message.
 fn from_cbor<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, SyncError> {
     let mut rest = bytes;
-    let value = ciborium::from_reader(&mut rest).map_err(|e| SyncError::MalformedBatch(e.to_string()))?;
+    let value = ciborium::from_reader(&mut rest).map_err(|e| SyncError::MalformedBatch(cbor_refusal(&e)))?;
     if !rest.is_empty() {
         return Err(SyncError::MalformedBatch(format!(
             "{} bytes follow the message; send exactly one CBOR message per request",
@@ -262,6 +262,27 @@ fn from_cbor<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, SyncError>
         )));
     }
     Ok(value)
+}
+
+/// What is wrong with a body CBOR does not read, in words a client's author can act on (ciborium's
+/// own text is Rust debug output: `Io(Error { kind: UnexpectedEof, .. })`).
+fn cbor_refusal(error: &ciborium::de::Error<std::io::Error>) -> String {
+    use ciborium::de::Error;
+    match error {
+        Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the body ends before its CBOR message does (cut short, or not CBOR); send the whole message"
+                .to_owned()
+        }
+        Error::Io(e) => format!("the body could not be read as CBOR ({e})"),
+        Error::Syntax(offset) => format!("the body is not CBOR: byte {offset} does not read as CBOR"),
+        Error::Semantic(Some(offset), what) => {
+            format!("the CBOR message is not a sync message: {what} (at byte {offset})")
+        }
+        Error::Semantic(None, what) => format!("the CBOR message is not a sync message: {what}"),
+        Error::RecursionLimitExceeded => {
+            "the CBOR message nests values deeper than a sync message does".to_owned()
+        }
+    }
 }
 
 macro_rules! wire_codec {
@@ -425,6 +446,25 @@ mod tests {
                 assert!(reason.contains(&format!("{} bytes follow", bytes.len())), "{reason}");
             }
             other => panic!("a second message after the first must be refused, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_body_cbor_does_not_read_is_refused_in_words_not_debug_text() {
+        let whole = SyncRequest::new(Vec::new()).encode();
+        let cut = &whole[..whole.len() - 1];
+        for (bytes, says) in [
+            (cut, "ends before its CBOR message does"),
+            (&[0x1c_u8][..], "is not CBOR"),
+            (&cbor(&"a string")[..], "is not a sync message"),
+        ] {
+            match SyncRequest::decode(bytes) {
+                Err(SyncError::MalformedBatch(reason)) => {
+                    assert!(reason.contains(says), "{reason}");
+                    assert!(!reason.contains("Error {") && !reason.contains("kind:"), "{reason}");
+                }
+                other => panic!("{bytes:?} must be refused, got {other:?}"),
+            }
         }
     }
 }

@@ -62,12 +62,21 @@ pub fn compress(body: &[u8], effort: Effort) -> Option<Vec<u8>> {
 pub fn inflate(body: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
     let budget = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     let mut inflated = Vec::with_capacity(body.len().saturating_mul(3).min(limit));
-    flate2::read::ZlibDecoder::new(body)
+    // Read from the slice itself, so that what follows the stream's end is left there to see.
+    let mut decoder = flate2::bufread::ZlibDecoder::new(body);
+    (&mut decoder)
         .take(budget)
         .read_to_end(&mut inflated)
         .map_err(|e| InflateError::Malformed(e.to_string()))?;
     if inflated.len() > limit {
         return Err(InflateError::TooLarge { limit });
+    }
+    // Bytes after the stream are refused, not ignored: nothing rides past the checks unread.
+    let after = decoder.into_inner().len();
+    if after > 0 {
+        return Err(InflateError::Malformed(format!(
+            "{after} bytes follow the end of the compressed stream; send exactly one stream"
+        )));
     }
     Ok(inflated)
 }
@@ -130,6 +139,21 @@ mod tests {
         assert!(matches!(inflate(b"not deflate at all", 1024), Err(InflateError::Malformed(_))));
         let cut = &compress(&[7_u8; 5000], Effort::Smallest).unwrap()[..6];
         assert!(matches!(inflate(cut, 1 << 20), Err(InflateError::Malformed(_))));
+    }
+
+    #[test]
+    fn bytes_after_the_compressed_stream_are_refused() {
+        let whole = compress(&[7_u8; 5000], Effort::Smallest).unwrap();
+        assert_eq!(inflate(&whole, 1 << 20).unwrap(), vec![7_u8; 5000]);
+        let mut junk = whole.clone();
+        junk.extend_from_slice(b"junk");
+        match inflate(&junk, 1 << 20) {
+            Err(InflateError::Malformed(why)) => assert!(why.contains("4 bytes follow"), "{why}"),
+            other => panic!("trailing bytes must be refused: {other:?}"),
+        }
+        let mut twice = whole.clone();
+        twice.extend_from_slice(&whole);
+        assert!(matches!(inflate(&twice, 1 << 20), Err(InflateError::Malformed(_))));
     }
 
     #[test]

@@ -26,7 +26,10 @@ impl Replica {
         let cut_off = self.store().meta(SYNC_UNDER_WAY)?.is_some();
         if cut_off {
             let budget = request_budget::halved(self.request_budget);
-            tracing::info!(to = budget, "the last sync never returned (the app ended mid-sync); fetching as on a link that drops");
+            tracing::info!(
+                to = budget,
+                "the last sync never returned (the app ended mid-sync); fetching as on a link that drops"
+            );
             self.request_budget = budget;
             request_budget::keep(self.store_mut(), budget)?;
         } else {

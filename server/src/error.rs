@@ -42,6 +42,10 @@ pub enum AppError {
     UnsupportedMediaType(String),
     /// 405: the route takes other methods (the sentence names them).
     MethodNotAllowed(String),
+    /// 501 with code `unsupported_transfer_coding`: the body came in a transfer coding other than
+    /// `chunked` (`Transfer-Encoding: gzip, chunked`), which the relay does not undo; reading
+    /// it as plain would take compressed bytes for the message.
+    TransferCoding(String),
     /// 429: the token made too many requests; retry after this long.
     RateLimited {
         /// How long to wait.
@@ -100,6 +104,7 @@ impl AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::TransferCoding(_) => StatusCode::NOT_IMPLEMENTED,
             AppError::RateLimited { .. } | AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout(_) | AppError::ImportTimeout(_) | AppError::BodyCut(_) => {
                 StatusCode::REQUEST_TIMEOUT
@@ -122,6 +127,7 @@ impl AppError {
             AppError::TooLarge(_) => "too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::MethodNotAllowed(_) => "method_not_allowed",
+            AppError::TransferCoding(_) => "unsupported_transfer_coding",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Throttled { error, .. } => error,
             AppError::Timeout(_) | AppError::ImportTimeout(_) => "timeout",
@@ -151,6 +157,7 @@ impl AppError {
             | AppError::TooLarge(r)
             | AppError::UnsupportedMediaType(r)
             | AppError::MethodNotAllowed(r)
+            | AppError::TransferCoding(r)
             | AppError::Unavailable(r)
             | AppError::Fault(r)
             | AppError::BodyCut(r)

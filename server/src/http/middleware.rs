@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::{CACHE_CONTROL, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS};
+use axum::http::header::{
+    CACHE_CONTROL, STRICT_TRANSPORT_SECURITY, TRANSFER_ENCODING, X_CONTENT_TYPE_OPTIONS,
+};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -43,7 +45,11 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     // when the answer is made (`requests_in_hand.rs`).
     let in_hand = Slot::default();
     req.extensions_mut().insert(in_hand.clone());
-    let mut response = match tokio::time::timeout(limit, next.run(req).instrument(span.clone())).await {
+    let answered = match codings_not_undone(req.headers()) {
+        Some(refused) => Ok(refused.into_response()),
+        None => tokio::time::timeout(limit, next.run(req).instrument(span.clone())).await,
+    };
+    let mut response = match answered {
         Ok(response) => response,
         Err(_) if imports_a_roster => AppError::ImportTimeout(limit).into_response(),
         Err(_) => AppError::Timeout(limit).into_response(),
@@ -88,6 +94,27 @@ fn not_kept_by_browsers(headers: &mut HeaderMap) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+}
+
+/// A refusal of a body sent in a transfer coding other than `chunked` (hyper takes the chunks
+/// off and leaves the rest): `Transfer-Encoding: gzip, chunked` would be read as plain, its
+/// compressed bytes taken for the message. Compression goes in `Content-Encoding`, which the
+/// routes that take it undo.
+fn codings_not_undone(headers: &HeaderMap) -> Option<AppError> {
+    let codings: Vec<String> = headers
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or("?").split(','))
+        .map(|coding| coding.trim().to_ascii_lowercase())
+        .filter(|coding| !coding.is_empty())
+        .collect();
+    let other: Vec<&str> = codings.iter().map(String::as_str).filter(|c| *c != "chunked").collect();
+    (!other.is_empty()).then(|| {
+        AppError::TransferCoding(format!(
+            "the body came in the transfer coding {}, which the relay does not undo; send it plain or chunked, and compressed, if at all, with Content-Encoding: deflate (which /v1/sync takes)",
+            crate::error::excerpt(&other.join(", "))
+        ))
+    })
 }
 
 /// Whether `route` imports a roster spreadsheet (the dashboard's upload, or the API's): a 408

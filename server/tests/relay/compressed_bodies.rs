@@ -151,6 +151,26 @@ async fn post_encoded(
     (status, accepts, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
+/// POSTs `body` to `/v1/sync` in one chunk, over a raw connection, with this
+/// `Transfer-Encoding`; returns the status and the whole answer as text.
+async fn post_transfer_coded(relay: &TestRelay, token: &str, coding: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(relay.url.trim_start_matches("http://")).await.unwrap();
+    let head = format!(
+        "POST /v1/sync HTTP/1.1\r\nhost: relay\r\nauthorization: Bearer {token}\r\ncontent-type: application/cbor\r\ntransfer-encoding: {coding}\r\nconnection: close\r\n\r\n{:x}\r\n",
+        body.len()
+    );
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    request.extend_from_slice(b"\r\n0\r\n\r\n");
+    stream.write_all(&request).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, answer)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compressed_body_the_relay_cannot_take_is_refused_by_name_and_nothing_of_it_is_kept() {
     let limit = 256 * 1024;
@@ -191,6 +211,21 @@ async fn a_compressed_body_the_relay_cannot_take_is_refused_by_name_and_nothing_
     let (status, _, error) = post_encoded(&fx.relay, &token, DEFLATE, cut).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
 
+    // A whole stream with bytes after it: nothing rides past the checks unread.
+    let mut trailing = compressed.clone();
+    trailing.extend_from_slice(&plain);
+    let (status, _, error) = post_encoded(&fx.relay, &token, DEFLATE, trailing).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert!(
+        error["reason"].as_str().unwrap().contains("bytes follow the end of the compressed stream"),
+        "{error}"
+    );
+
+    // A transfer coding the relay does not undo: read as plain, its gzip would be taken for CBOR.
+    let (status, answer) = post_transfer_coded(&fx.relay, &token, "gzip, chunked", &plain).await;
+    assert_eq!(status, 501, "{answer}");
+    assert!(answer.contains("unsupported_transfer_coding") && answer.contains("gzip"), "{answer}");
+
     // A coding the relay does not read.
     let (status, accepts, error) = post_encoded(&fx.relay, &token, "gzip", plain.clone()).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{error}");
@@ -205,6 +240,9 @@ async fn a_compressed_body_the_relay_cannot_take_is_refused_by_name_and_nothing_
     // The same request compressed whole is taken, and the relay is there to take it.
     let (status, _, error) = post_encoded(&fx.relay, &token, DEFLATE, compressed).await;
     assert_eq!(status, StatusCode::OK, "{error}");
+    // As are plain chunks (the same request again: harmless).
+    let (status, answer) = post_transfer_coded(&fx.relay, &token, "chunked", &plain).await;
+    assert_eq!(status, 200, "{answer}");
     fx.volunteers[1].sync(&fx.relay).await;
     let seen = fx.volunteers[1].compound().households().into_iter().find(|h| h.id == household.id).unwrap();
     assert_eq!(seen.notes, field_notes(7));

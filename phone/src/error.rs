@@ -141,6 +141,56 @@ pub enum PhoneError {
     },
 }
 
+impl PhoneError {
+    /// A stable code for what went wrong, for `--json`'s failure line: a script or an app that
+    /// drives the phone decides on it (retry where there is signal, sign in again, pick a task)
+    /// without reading the sentence.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PhoneError::Replica(_) => "phone_storage",
+            PhoneError::Transport(e) => transport_code(e),
+            PhoneError::JoinUnanswered(_) => "join_unanswered",
+            PhoneError::SyncIncomplete { .. } => "sync_incomplete",
+            PhoneError::NotJoined => "not_joined",
+            PhoneError::Removed(_) => "removed",
+            PhoneError::BadLink(_) => "bad_link",
+            PhoneError::UnknownToken => "unknown_token",
+            PhoneError::NoRelay => "no_relay",
+            PhoneError::UnknownTask(_) => "unknown_task",
+            PhoneError::NoTaskAtDoor(_) => "no_task_at_door",
+            PhoneError::ChooseTask { .. } => "choose_task",
+            PhoneError::TaskRefused(_) => "task_refused",
+            PhoneError::TaskTaken { .. } => "task_taken",
+            PhoneError::NoConflict(_) => "no_conflict",
+            PhoneError::Lookup(_) => "address_not_found",
+            PhoneError::SeveralCompounds(_) => "several_compounds",
+            PhoneError::BadOperation(_) => "bad_operation",
+            PhoneError::KeyFile { .. } => "key_file",
+            PhoneError::CaCert { .. } => "ca_certificate",
+            PhoneError::Export { .. } => "export_file",
+        }
+    }
+}
+
+/// [`PhoneError::code`] of a failure talking to the relay.
+fn transport_code(error: &TransportError) -> &'static str {
+    match error {
+        // No answer: the link, not the relay or the phone; try again where there is signal.
+        TransportError::Network(_) => "no_signal",
+        TransportError::Unauthorized(_) => "unauthorized",
+        TransportError::Removed { .. } | TransportError::RevokedTokenTyped => "removed",
+        TransportError::Forbidden(_) => "forbidden",
+        TransportError::RateLimited { .. } => "rate_limited",
+        TransportError::Refused { .. } => "refused",
+        TransportError::Server { .. } => "relay_failed",
+        TransportError::BadResponse(_) | TransportError::NotTheRelay(_) => "not_the_relay",
+        TransportError::SignInToNetwork(_) => "sign_in_to_network",
+        TransportError::Untrusted(_) | TransportError::BadCaCertificate(_) => "untrusted_relay",
+        TransportError::AlreadyJoined { .. } => "already_joined",
+        TransportError::Replica(_) => "phone_storage",
+    }
+}
+
 /// A lookup error in Chinese, said after core's English.
 fn lookup_zh(error: &doorstep_core::query::LookupError) -> String {
     use doorstep_core::query::LookupError;

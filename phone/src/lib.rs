@@ -229,8 +229,19 @@ fn incomplete(report: &SyncReport) -> Result<(), PhoneError> {
     Err(PhoneError::SyncIncomplete { count: documents.len(), rules: rules.join(", ") })
 }
 
-/// Runs a phone command.
+/// Runs a phone command. With `--json`, a failure is a line on stdout too
+/// ([`render::Output::failed`]): a script reading stdout learns what went wrong.
 pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
+    let out = render::Output { json: args.json };
+    let ran = run_command(args).await;
+    if let Err(error) = &ran {
+        out.failed(error);
+    }
+    ran
+}
+
+/// [`run`]'s command.
+async fn run_command(args: PhoneArgs) -> Result<(), PhoneError> {
     let replica = Mutex::new(open_replica(&args)?);
     let ca = args.ca_cert.as_deref();
     let out = render::Output { json: args.json };

@@ -36,6 +36,15 @@ impl Output {
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 
+    /// A command that failed, with `--json`: one line on stdout, as every command's answer is,
+    /// naming the failure's code and its sentence (stderr says it too, and the exit status is 1).
+    /// Without `--json`, nothing here: the sentence on stderr is the person's answer.
+    pub fn failed(&self, error: &PhoneError) {
+        if self.json {
+            self.emit(json!({"error": error.code(), "message": error.to_string()}), String::new);
+        }
+    }
+
     /// `join`: who joined which compound, named as the volunteer reads them.
     pub fn joined(&self, joined: &JoinResponse, name: &str, compound: &str, report: &SyncReport) {
         self.emit(json!({"person": joined.person, "compound": joined.compound, "role": joined.role, "sync": report}), || {

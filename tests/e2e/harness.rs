@@ -275,6 +275,24 @@ impl Phone {
         }
     }
 
+    /// Runs `doorstep phone --json …` that must fail; returns what it printed on stdout (one
+    /// JSON line naming the failure) and on stderr.
+    pub fn json_failure(&self, args: &[&str]) -> (String, String) {
+        let out = Command::new(doorstep())
+            .arg("phone")
+            .arg("--db")
+            .arg(&self.db)
+            .arg("--json")
+            .args(self.unencrypted.then_some("--unencrypted"))
+            .args(args)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("run phone");
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        assert!(!out.status.success(), "phone {args:?} must fail: {}", text(&out.stdout));
+        (text(&out.stdout), text(&out.stderr))
+    }
+
     /// Runs `doorstep phone …` as a person would (text, not JSON), with `RUST_BACKTRACE=1` set
     /// and its output piped (not a terminal); returns whether it succeeded, stdout and stderr.
     pub fn text(&self, args: &[&str]) -> (bool, String, String) {

@@ -269,3 +269,25 @@ fn a_phone_signed_in_with_nothing_fetched_yet_does_not_say_all_synced() {
     );
     assert!(!status.contains("all synced"), "{status}");
 }
+
+/// With `--json`, a command that fails says so on stdout as one JSON line, with a code a script
+/// or app decides on: before, stdout was empty and only stderr's sentence said what went wrong.
+#[test]
+fn a_failed_command_with_json_says_its_failure_on_stdout_by_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut relay, compound, _) = Relay::with_vegetable_round(dir.path());
+    let volunteer = Phone::new(dir.path(), "volunteer");
+    volunteer.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
+    let failure = |args: &[&str], code: &str| {
+        let (stdout, stderr) = volunteer.json_failure(args);
+        assert_eq!(stdout.lines().count(), 1, "one line: {stdout}");
+        let line: serde_json::Value =
+            serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        assert_eq!(line["error"], code, "{line}");
+        let message = line["message"].as_str().unwrap();
+        assert!(has_chinese(message) && stderr.contains(message), "{message} / {stderr}");
+    };
+    failure(&["claim", "99-9-999"], "unknown_task");
+    relay.kill9();
+    failure(&["sync"], "no_signal");
+}

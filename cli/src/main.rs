@@ -304,6 +304,46 @@ async fn open(db: &str) -> anyhow::Result<Relay> {
     Ok(relay)
 }
 
+/// How long a starting relay waits for a PostgreSQL that does not answer yet: after a power cut
+/// the relays may be back before their database, and one that exited at once stayed down
+/// unless a service manager restarted it. Past this it gives up, and says so.
+const POSTGRES_WAIT: Duration = Duration::from_secs(300);
+
+/// How often it asks meanwhile.
+const POSTGRES_ASKED_EVERY: Duration = Duration::from_secs(2);
+
+/// [`open`], waiting up to [`POSTGRES_WAIT`] for a PostgreSQL that does not answer (nothing
+/// listening yet, starting up, the network): each try logged with what it met. A refusal that
+/// is the address's (a wrong password, no such database) fails at once.
+async fn open_waiting_for_postgres(db: &str) -> anyhow::Result<Relay> {
+    let started = Instant::now();
+    loop {
+        let failed = match open(db).await {
+            Ok(relay) => return Ok(relay),
+            Err(e) => e,
+        };
+        let unanswered =
+            failed.chain().any(|c| matches!(c.downcast_ref(), Some(storage::StorageError::Unreachable(_))));
+        if !unanswered {
+            return Err(failed);
+        }
+        let waited = started.elapsed();
+        if waited >= POSTGRES_WAIT {
+            return Err(failed.context(format!(
+                "PostgreSQL did not answer for {} s; start it, or check the address, then start the relay again (a service manager's restart on failure does this)",
+                POSTGRES_WAIT.as_secs()
+            )));
+        }
+        tracing::warn!(
+            error = %format!("{failed:#}"),
+            waited_s = waited.as_secs(),
+            gives_up_after_s = POSTGRES_WAIT.as_secs(),
+            "PostgreSQL does not answer yet; the relay waits for it before serving"
+        );
+        tokio::time::sleep(POSTGRES_ASKED_EVERY).await;
+    }
+}
+
 /// The database address as it may be logged: an SQLite file's absolute path (a relay started by
 /// a service manager in another directory than the operator thought makes its file there), a
 /// PostgreSQL URL without its password.
@@ -372,7 +412,7 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let damage = if check_integrity { integrity(&db).await? } else { None };
-    let relay = open(&db).await?;
+    let relay = open_waiting_for_postgres(&db).await?;
     let seeded =
         if demo { doorstep_server::demo::seed(&relay).await.context("seeding the demo")? } else { None };
     {

@@ -20,7 +20,13 @@ pub struct Balancer {
 impl Balancer {
     /// Starts balancing over `backends` (relay URLs, `http://127.0.0.1:PORT`).
     pub fn start(backends: &[&str]) -> Balancer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the balancer");
+        Balancer::start_at("127.0.0.1:0", backends)
+    }
+
+    /// [`Balancer::start`] on the address `at` (`127.0.0.1:PORT`): a port a test named before
+    /// anything listened on it.
+    pub fn start_at(at: &str, backends: &[&str]) -> Balancer {
+        let listener = TcpListener::bind(at).expect("bind the balancer");
         let addr = listener.local_addr().expect("balancer address");
         let backends: Vec<SocketAddr> = backends
             .iter()

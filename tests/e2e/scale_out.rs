@@ -288,3 +288,51 @@ fn a_district_moved_from_sqlite_to_postgres_syncs_on_without_any_phone_joining_a
     newcomer.join_as(&relay, "孙丽", &relay.invite(&compound, "volunteer"));
     assert!(!newcomer.doors(true).is_empty());
 }
+
+/// A relay started before its PostgreSQL (a power cut, the relays back first) waits for it,
+/// saying so, and serves once it answers; before, it exited at once and stayed down unless a
+/// service manager restarted it. An address PostgreSQL refuses (no such database) still fails
+/// at once, naming what it said.
+#[test]
+fn a_relay_started_before_its_postgresql_waits_for_it_and_a_refused_address_fails_at_once() {
+    let Some(db) = scratch() else {
+        return;
+    };
+    let url = db.url().to_owned();
+    let (head, rest) = url.split_once('@').expect("user@host");
+    let (server, name) = rest.split_once('/').expect("host/database");
+    // Where PostgreSQL will be: a port nothing listens on yet.
+    let later = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let through_later = format!("{head}@{later}/{name}");
+    let opening = thread::spawn(move || Relay::start_on(&through_later));
+    thread::sleep(Duration::from_secs(4));
+    assert!(!opening.is_finished(), "the relay waits for PostgreSQL, neither exiting nor serving");
+    let _postgres_back = Balancer::start_at(&later, &[&format!("http://{server}")]);
+    let relay = opening.join().expect("the relay serves once PostgreSQL answers");
+    let compound = relay.compound_from("北林", &sample("beilin-roster.csv"));
+    let dir = tempfile::tempdir().unwrap();
+    let joined = Phone::new(dir.path(), "volunteer").join(&relay, &relay.invite(&compound, "volunteer"));
+    assert_eq!(joined["compound"], compound.as_str(), "{joined}");
+
+    let refused = format!("{head}@{server}/no_such_database_here");
+    let mut child = std::process::Command::new(crate::harness::doorstep())
+        .args(["serve", "--db", &refused, "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("a refused address must fail at once, not wait");
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(said.contains("no_such_database_here") && said.contains("does not exist"), "{said}");
+    assert!(!said.contains("waits for it"), "{said}");
+}

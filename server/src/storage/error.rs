@@ -84,6 +84,11 @@ pub enum StorageError {
     /// what the server or the network said).
     #[error("{0}")]
     Connect(String),
+    /// PostgreSQL did not answer: nothing listens at its address yet, the network does not
+    /// carry, or the server is starting up or shutting down. A relay starting beside it (a
+    /// power cut, the relays back first) waits for it; every other refusal is the address's.
+    #[error("{0}")]
+    Unreachable(String),
     /// No PostgreSQL connection could be had from the pool.
     #[error("postgres connection pool: {0}")]
     Pool(String),

@@ -28,6 +28,13 @@ pub(super) fn connection_failed(
             // The server answered and refused: its words (`database "x" does not exist`,
             // `password authentication failed for user "y"`).
             if let Some(db) = e.as_db_error() {
+                // Class 57P: starting up, shutting down, or not taking connections now.
+                if db.code().code().starts_with("57P") {
+                    return StorageError::Unreachable(format!(
+                        "PostgreSQL at {at} is not taking connections yet: {}",
+                        db.message()
+                    ));
+                }
                 return StorageError::Connect(format!(
                     "PostgreSQL at {at} refused the connection: {}",
                     db.message()
@@ -43,7 +50,9 @@ pub(super) fn connection_failed(
                         }
                         _ => io.to_string(),
                     };
-                    return StorageError::Connect(format!("could not connect to PostgreSQL at {at}: {why}"));
+                    return StorageError::Unreachable(format!(
+                        "could not connect to PostgreSQL at {at}: {why}"
+                    ));
                 }
                 cause = c.source();
             }
@@ -54,7 +63,7 @@ pub(super) fn connection_failed(
             "every connection of this relay to PostgreSQL at {at} stayed busy for {} s (the relay is overloaded, or its queries are stuck)",
             waited.as_secs()
         )),
-        PoolError::Timeout(_) => StorageError::Connect(format!(
+        PoolError::Timeout(_) => StorageError::Unreachable(format!(
             "could not connect to PostgreSQL at {at}: no answer within {} s",
             waited.as_secs()
         )),

@@ -480,9 +480,17 @@ fn apply_to_task(
         _ => ("已放弃", "Released"),
     };
     let mut r = lock(replica);
+    // Known before it is recorded: the phone's view of deliveries already made.
+    let delivered_before: Vec<_> =
+        task.task.attempts.iter().filter(|a| a.outcome == Outcome::Delivered).cloned().collect();
     match r.apply(now(), task.compound, &op) {
         Ok(applied) => {
             out.applied_to_task(&applied, r.unsynced_changes(), task, did);
+            if matches!(&op, Operation::RecordAttempt { outcome: Outcome::Delivered, .. })
+                && !delivered_before.is_empty()
+            {
+                render::delivered_again(&delivered_before, &people::People::of(&r), render::time_zone(&r));
+            }
             Ok(())
         }
         Err(error) => Err(refusal::explain(error, action, task, &people::People::of(&r))),

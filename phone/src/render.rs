@@ -1058,6 +1058,26 @@ fn last_sync_line(
     s
 }
 
+/// After "delivered" was recorded on a task this phone already saw delivered (the same
+/// volunteer tapping twice, or a teammate's delivery synced meanwhile): a line on stderr, which
+/// `--json`'s stdout does not carry, naming the earlier deliveries. Both are kept; the
+/// coordinators see a double delivery to review.
+pub fn delivered_again(before: &[doorstep_core::schema::task::Attempt], people: &People, offset: UtcOffset) {
+    let earlier: Vec<String> = before
+        .iter()
+        .map(|a| {
+            let who = people.name(a.by).unwrap_or("someone / 他人");
+            format!("{who} {} ({})", offset.local_time(a.at), offset.label())
+        })
+        .collect();
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "note: this task was already marked delivered ({}); both are kept and the coordinators will see a double delivery to review; if this one was a mistake, tell them / 注意：此任务之前已标记为送达（{}），两条记录都会保留，协调员会看到重复送达待核实；如属误操作请告知协调员",
+        earlier.join(", "),
+        earlier.join("、")
+    );
+}
+
 /// The time zone the phone shows times in: its compound's (a phone holds one), UTC+8 before it
 /// holds any.
 pub fn time_zone(replica: &Replica) -> UtcOffset {

@@ -291,3 +291,31 @@ fn a_failed_command_with_json_says_its_failure_on_stdout_by_code() {
     relay.kill9();
     failure(&["sync"], "no_signal");
 }
+
+/// "Delivered" recorded twice on one task (a volunteer's second tap) is kept, and the phone says
+/// so at once, naming the first delivery: before, nothing was said until the coordinators found
+/// a double delivery.
+#[test]
+fn delivered_recorded_again_on_a_delivered_task_is_said_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, compound, _) = Relay::with_vegetable_round(dir.path());
+    let li = Phone::new(dir.path(), "li");
+    let (ok, _, stderr) =
+        li.text(&["join", "--relay", &relay.url, "--name", "李强", &relay.invite(&compound, "volunteer")]);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = li.text(&["claim", "1-1-101"]);
+    assert!(ok, "{stderr}");
+    let (ok, first, stderr) = li.text(&["attempt", "1-1-101", "delivered"]);
+    assert!(ok && stderr.is_empty(), "the first delivery says nothing more: {first}{stderr}");
+    let (ok, second, stderr) = li.text(&["attempt", "1-1-101", "delivered"]);
+    assert!(ok, "kept: {second}{stderr}");
+    assert!(
+        stderr.contains("this task was already marked delivered (李强 ")
+            && stderr.contains("此任务之前已标记为送达")
+            && stderr.contains("double delivery to review"),
+        "{stderr}"
+    );
+    // `--json` keeps its stdout one answer.
+    let json = li.ok(&["attempt", "1-1-101", "nobody_home"]);
+    assert!(json.is_object(), "{json}");
+}

@@ -8,8 +8,14 @@
 //! others at the door are delivered. A door whose only pending task is this one shows the bare
 //! door. The estate is put in front ("北林小区1-1-102") only where two estates of a compound
 //! share the dashed form.
+//!
+//! A sync may renumber a door: a round dated earlier arrives, or a round closes, and "/1" is
+//! another round's task. A numbered handle typed means what the last listing (`tasks`, `rounds`)
+//! showed: each listing's numbers are remembered ([`Shown`]), and one it showed names that task
+//! while the task is open, whatever its number now; one whose task is no longer open is a choice
+//! to make again, never another task at the door.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use doorstep_core::Compound;
 use doorstep_core::id::{CompoundId, DocumentId, HouseholdId, TaskId};
@@ -55,18 +61,51 @@ impl Named {
     }
 }
 
+/// The numbered handles a listing showed, each with its task: by compound, household and
+/// number ("<compound>/<household>/2"), so that the door typed in any form finds it.
+pub type Shown = BTreeMap<String, String>;
+
+fn shown_key(compound: CompoundId, household: HouseholdId, number: usize) -> String {
+    format!("{compound}/{household}/{number}")
+}
+
+/// The number a handle ends with ("1-1-101/2": 2), if any.
+fn number_of(handle: &str) -> Option<usize> {
+    handle.rsplit_once('/').and_then(|(_, n)| n.parse().ok())
+}
+
 /// Every task of the phone's open rounds with its handle, and a way back from what was typed.
 #[derive(Debug, Default)]
 pub struct Handles {
     named: Vec<Named>,
     /// Index into `named` by task.
     by_task: HashMap<TaskId, usize>,
+    /// What the last listing showed, which what is typed means.
+    listed: Shown,
 }
 
 impl Handles {
     /// The handles of every task in the open rounds of every compound the replica holds.
     pub fn of(replica: &Replica) -> Self {
         Self::of_compounds(&replica.compounds().collect::<Vec<_>>())
+    }
+
+    /// These handles, with a typed handle meaning what `listed` showed it as
+    /// ([`Handles::shown`] of the last listing).
+    pub fn as_listed(mut self, listed: Shown) -> Self {
+        self.listed = listed;
+        self
+    }
+
+    /// What a listing of these handles shows, to remember as the last one.
+    pub fn shown(&self) -> Shown {
+        self.named
+            .iter()
+            .filter_map(|n| {
+                let number = number_of(&n.handle)?;
+                Some((shown_key(n.compound, n.task.household, number), n.task.id.to_string()))
+            })
+            .collect()
     }
 
     /// The handles of every task in the open rounds of `compounds`.
@@ -159,6 +198,17 @@ impl Handles {
             address: address.clone(),
             choices: at_door.iter().map(|n| n.choice()).collect(),
         };
+        // A number the last listing showed, though a sync renumbered the door since: that task
+        // while it is open; none other if it is not. (A bare door is a choice to make as soon as
+        // the door has two tasks to do, whatever was listed.)
+        let listed = number.and_then(|n| self.listed.get(&shown_key(household.0, household.1.id, n)));
+        if let Some(listed) = listed {
+            match at_door.iter().find(|n| n.task.id.to_string() == *listed) {
+                Some(named) => return Ok((*named).clone()),
+                None if !at_door.is_empty() => return Err(choose(&at_door)),
+                None => {}
+            }
+        }
         let chosen = match number {
             Some(n) => at_door.get(n.wrapping_sub(1)).copied(),
             None if at_door.len() == 1 => Some(at_door[0]),
@@ -428,5 +478,51 @@ mod tests {
         assert_eq!(pending.handle, "1-1-101");
         // The delivered one keeps its number.
         assert_eq!(handles.handle_of(first.task.id), Some("1-1-101/1"));
+    }
+
+    #[test]
+    fn a_handle_typed_means_what_the_last_listing_showed_though_a_sync_renumbered_the_door() {
+        let mut c = compound();
+        let listed = Handles::of_compounds(&[&c]);
+        let shown = listed.shown();
+        let second = listed.resolve(&[&c], "1-1-101/2").unwrap();
+        assert_eq!(second.round_title, "蔬菜包 第2轮");
+
+        // A round dated earlier arrives: by its day it is now the door's first.
+        let admin = Actor { person: person(1), role: Role::Admin };
+        let mut counter = 1_000u128;
+        let mut entropy = move || {
+            counter += 1;
+            counter * 0x9E37_79B9_7F4A_7C15
+        };
+        let mut env = Env::new(Timestamp::from_millis(1_795_500_000_000), &mut entropy);
+        let op = Operation::CreateRound {
+            title: "药品 第1轮".into(),
+            kind: TaskKind::Medicine,
+            date: "2026-11-20".into(),
+            selection: Selection::All,
+            items: "药品".into(),
+            priority: Priority::High,
+        };
+        c.apply(&mut env, &admin, &op).unwrap();
+        let now = Handles::of_compounds(&[&c]);
+        assert_eq!(now.resolve(&[&c], "1-1-101/2").unwrap().round_title, "蔬菜包 第1轮", "renumbered");
+        // As listed, "1-1-101/2" is still the second vegetable round's task, and says its number now.
+        let as_listed = Handles::of_compounds(&[&c]).as_listed(shown.clone());
+        let typed = as_listed.resolve(&[&c], "1号楼1单元101/2").unwrap();
+        assert_eq!(typed.task.id, second.task.id);
+        assert_eq!(typed.handle, "1-1-101/3");
+        assert_eq!(as_listed.resolve(&[&c], "1-1-101/1").unwrap().round_title, "蔬菜包 第1轮");
+        // A number the listing did not show goes by the numbering now.
+        assert_eq!(as_listed.resolve(&[&c], "1-1-101/3").unwrap().task.id, second.task.id);
+
+        // The round it showed closes: that handle is a choice to make again, never another task.
+        let op = Operation::CloseRound { round: second.task.round };
+        c.apply(&mut env, &admin, &op).unwrap();
+        let as_listed = Handles::of_compounds(&[&c]).as_listed(shown);
+        let Err(PhoneError::ChooseTask { choices, .. }) = as_listed.resolve(&[&c], "1-1-101/2") else {
+            panic!("the task listed as 1-1-101/2 is closed: a choice, not the task numbered 2 now");
+        };
+        assert_eq!(choices.len(), 2, "{choices:?}");
     }
 }

@@ -312,11 +312,14 @@ async fn run_command(args: PhoneArgs) -> Result<(), PhoneError> {
         PhoneCommand::Sync => sync_now(&replica, ca, &out).await?,
         PhoneCommand::Status => out.status(&lock(&replica))?,
         PhoneCommand::Tasks { all } => {
-            let r = lock(&replica);
+            let mut r = lock(&replica);
             let person = r.identity().map(|i| i.person);
             let doors: Vec<_> =
                 r.compounds().flat_map(|c| query::doors_for(c, if all { None } else { person })).collect();
-            out.doors(&doors, &handle::Handles::of(&r));
+            let handles = handle::Handles::of(&r);
+            out.doors(&doors, &handles);
+            // What is typed next means what this showed (`handle.rs`).
+            r.remember_shown_handles(&handles.shown())?;
         }
         PhoneCommand::Claim { task } => {
             let named = resolve::task(&lock(&replica), &task)?;
@@ -348,7 +351,7 @@ async fn run_command(args: PhoneArgs) -> Result<(), PhoneError> {
             out.household(&household);
         }
         PhoneCommand::Rounds => {
-            let r = lock(&replica);
+            let mut r = lock(&replica);
             let rounds: Vec<_> = r
                 .compounds()
                 .flat_map(|c| {
@@ -367,7 +370,9 @@ async fn run_command(args: PhoneArgs) -> Result<(), PhoneError> {
                         .collect::<Vec<_>>()
                 })
                 .collect();
-            out.rounds(&rounds, &render::Addresses::of(&r), &handle::Handles::of(&r));
+            let handles = handle::Handles::of(&r);
+            out.rounds(&rounds, &render::Addresses::of(&r), &handles);
+            r.remember_shown_handles(&handles.shown())?;
         }
         PhoneCommand::Counts => {
             let r = lock(&replica);

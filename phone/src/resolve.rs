@@ -12,7 +12,9 @@ use crate::handle::{Handles, Named};
 /// The task named by `text`: the handle `tasks` shows ("1-1-101", "1-1-101/2"), the door
 /// written out ("1号楼1单元101"), or for scripts a task ID or a unique prefix of one.
 pub fn task(replica: &Replica, text: &str) -> Result<Named, PhoneError> {
-    Handles::of(replica).resolve(&replica.compounds().collect::<Vec<_>>(), text)
+    Handles::of(replica)
+        .as_listed(replica.shown_handles()?)
+        .resolve(&replica.compounds().collect::<Vec<_>>(), text)
 }
 
 /// Refuses a volunteer's claim of a task another person holds, naming its door and what it

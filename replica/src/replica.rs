@@ -476,6 +476,27 @@ impl Replica {
             .unwrap_or_default())
     }
 
+    /// Remembers the task handles the phone's last listing showed, each with its task (the
+    /// terminal phone's `tasks`): a handle typed afterwards means what it showed, though a sync
+    /// renumbered the door since. Written only when it changed; wiped with the sign-in.
+    pub fn remember_shown_handles(&mut self, shown: &BTreeMap<String, String>) -> Result<(), ReplicaError> {
+        if *shown == self.shown_handles()? {
+            return Ok(());
+        }
+        // Strings always serialize.
+        let value = serde_json::to_vec(shown).unwrap_or_default();
+        self.store.commit(&[Write::Meta { key: "shown_handles", value: &value }])
+    }
+
+    /// The handles remembered by [`Replica::remember_shown_handles`] (empty before any).
+    pub fn shown_handles(&self) -> Result<BTreeMap<String, String>, ReplicaError> {
+        Ok(self
+            .store
+            .meta("shown_handles")?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default())
+    }
+
     /// The compounds held.
     pub fn compounds(&self) -> impl Iterator<Item = &Compound> {
         self.compounds.values()

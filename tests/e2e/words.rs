@@ -319,3 +319,37 @@ fn delivered_recorded_again_on_a_delivered_task_is_said_at_once() {
     let json = li.ok(&["attempt", "1-1-101", "nobody_home"]);
     assert!(json.is_object(), "{json}");
 }
+
+/// A volunteer lists a door's two tasks, a sync brings a round dated earlier to the same door
+/// (renumbering it), and the volunteer types the number they read: it records on the task they
+/// read it for, and says that task's number now. Before, it recorded on the new round's task.
+#[test]
+fn a_number_typed_from_the_last_listing_records_on_the_task_it_was_listed_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
+    let at = |door: &str| coordinator.ok(&["find", door])["id"].as_str().unwrap().to_owned();
+    let round = |title: &str, date: &str| {
+        json!({
+            "op": "create_round", "title": title, "kind": "medicine", "date": date,
+            "selection": {"by": "households", "ids": [at("1-1-101")]}, "items": "药品", "priority": "high"
+        })
+        .to_string()
+    };
+    coordinator.ok(&["op", &round("药品 第2轮", "2026-11-25")]);
+    coordinator.sync();
+    let li = Phone::new(dir.path(), "li");
+    li.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
+    let (_, listed, _) = li.text(&["tasks", "--all"]);
+    assert!(listed.contains("1-1-101/2  药品 / Medicine"), "{listed}");
+
+    coordinator.ok(&["op", &round("药品 第1轮", "2026-11-20")]);
+    coordinator.sync();
+    li.sync();
+    let (ok, recorded, stderr) = li.text(&["attempt", "1-1-101/2", "nobody_home"]);
+    assert!(ok, "{stderr}");
+    assert!(recorded.contains("药品 第2轮") && recorded.contains("(1-1-101/3)"), "{recorded}");
+    // Listed again, the numbers are the new ones.
+    li.text(&["tasks", "--all"]);
+    let (ok, recorded, stderr) = li.text(&["attempt", "1-1-101/1", "nobody_home"]);
+    assert!(ok && recorded.contains("药品 第1轮"), "{recorded}{stderr}");
+}

@@ -92,7 +92,7 @@ impl Handles {
 
     /// These handles, with a typed handle meaning what `listed` showed it as
     /// ([`Handles::shown`] of the last listing).
-    pub fn as_listed(mut self, listed: Shown) -> Self {
+    pub fn read_as_listed(mut self, listed: Shown) -> Self {
         self.listed = listed;
         self
     }
@@ -508,19 +508,19 @@ mod tests {
         let now = Handles::of_compounds(&[&c]);
         assert_eq!(now.resolve(&[&c], "1-1-101/2").unwrap().round_title, "蔬菜包 第1轮", "renumbered");
         // As listed, "1-1-101/2" is still the second vegetable round's task, and says its number now.
-        let as_listed = Handles::of_compounds(&[&c]).as_listed(shown.clone());
-        let typed = as_listed.resolve(&[&c], "1号楼1单元101/2").unwrap();
+        let read_as_listed = Handles::of_compounds(&[&c]).read_as_listed(shown.clone());
+        let typed = read_as_listed.resolve(&[&c], "1号楼1单元101/2").unwrap();
         assert_eq!(typed.task.id, second.task.id);
         assert_eq!(typed.handle, "1-1-101/3");
-        assert_eq!(as_listed.resolve(&[&c], "1-1-101/1").unwrap().round_title, "蔬菜包 第1轮");
+        assert_eq!(read_as_listed.resolve(&[&c], "1-1-101/1").unwrap().round_title, "蔬菜包 第1轮");
         // A number the listing did not show goes by the numbering now.
-        assert_eq!(as_listed.resolve(&[&c], "1-1-101/3").unwrap().task.id, second.task.id);
+        assert_eq!(read_as_listed.resolve(&[&c], "1-1-101/3").unwrap().task.id, second.task.id);
 
         // The round it showed closes: that handle is a choice to make again, never another task.
         let op = Operation::CloseRound { round: second.task.round };
         c.apply(&mut env, &admin, &op).unwrap();
-        let as_listed = Handles::of_compounds(&[&c]).as_listed(shown);
-        let Err(PhoneError::ChooseTask { choices, .. }) = as_listed.resolve(&[&c], "1-1-101/2") else {
+        let read_as_listed = Handles::of_compounds(&[&c]).read_as_listed(shown);
+        let Err(PhoneError::ChooseTask { choices, .. }) = read_as_listed.resolve(&[&c], "1-1-101/2") else {
             panic!("the task listed as 1-1-101/2 is closed: a choice, not the task numbered 2 now");
         };
         assert_eq!(choices.len(), 2, "{choices:?}");

@@ -13,7 +13,7 @@ use crate::handle::{Handles, Named};
 /// written out ("1号楼1单元101"), or for scripts a task ID or a unique prefix of one.
 pub fn task(replica: &Replica, text: &str) -> Result<Named, PhoneError> {
     Handles::of(replica)
-        .as_listed(replica.shown_handles()?)
+        .read_as_listed(replica.shown_handles()?)
         .resolve(&replica.compounds().collect::<Vec<_>>(), text)
 }
 

@@ -255,9 +255,9 @@ impl Phone {
         Phone { unencrypted: true, ..Phone::new(dir, name) }
     }
 
-    /// Runs `doorstep phone --json …`.
-    pub fn run(&self, args: &[&str]) -> PhoneResult {
-        let out = Command::new(doorstep())
+    /// `doorstep phone --json …` run to its end.
+    fn json_command(&self, args: &[&str]) -> std::process::Output {
+        Command::new(doorstep())
             .arg("phone")
             .arg("--db")
             .arg(&self.db)
@@ -266,7 +266,12 @@ impl Phone {
             .args(args)
             .env("RUST_LOG", "error")
             .output()
-            .expect("run phone");
+            .expect("run phone")
+    }
+
+    /// Runs `doorstep phone --json …`.
+    pub fn run(&self, args: &[&str]) -> PhoneResult {
+        let out = self.json_command(args);
         let stdout = String::from_utf8_lossy(&out.stdout);
         if out.status.success() {
             Ok(serde_json::from_str(stdout.trim()).unwrap_or(Value::String(stdout.into_owned())))
@@ -278,16 +283,7 @@ impl Phone {
     /// Runs `doorstep phone --json …` that must fail; returns what it printed on stdout (one
     /// JSON line naming the failure) and on stderr.
     pub fn json_failure(&self, args: &[&str]) -> (String, String) {
-        let out = Command::new(doorstep())
-            .arg("phone")
-            .arg("--db")
-            .arg(&self.db)
-            .arg("--json")
-            .args(self.unencrypted.then_some("--unencrypted"))
-            .args(args)
-            .env("RUST_LOG", "error")
-            .output()
-            .expect("run phone");
+        let out = self.json_command(args);
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         assert!(!out.status.success(), "phone {args:?} must fail: {}", text(&out.stdout));
         (text(&out.stdout), text(&out.stderr))

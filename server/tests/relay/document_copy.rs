@@ -57,14 +57,29 @@ fn roster_csv(households: usize) -> String {
     csv
 }
 
+/// What a connection of [`window_proxy`] does once it has carried its bytes down.
+#[derive(Clone, Copy)]
+enum WindowEnd {
+    /// Closes: the signal went.
+    Closes,
+    /// Carries nothing more and stays open until the phone lets go: the app is killed while it
+    /// waits on the rest of an answer.
+    Stalls,
+}
+
 /// A TCP proxy to `relay` that carries at most `down` bytes of each connection's answers to the
-/// phone, then closes it: a window of signal. Returns its URL and the bytes it carried down.
-async fn windows_of(relay: &str, down: usize) -> (String, Arc<AtomicUsize>) {
+/// phone, then ends as `end` says: a window of signal. Returns its URL, the bytes it carried
+/// down, and a flag raised whenever a connection reached its end.
+async fn window_proxy(
+    relay: &str,
+    down: usize,
+    end: WindowEnd,
+) -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let carried = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&carried);
+    let (carried, ended) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+    let (counted, raised) = (Arc::clone(&carried), Arc::clone(&ended));
     let url = proxy(relay, move |mut link: Joined| {
-        let counted = Arc::clone(&counted);
+        let (counted, raised) = (Arc::clone(&counted), Arc::clone(&raised));
         async move {
             let (mut from_phone, mut to_relay) = (link.from_phone, link.to_relay);
             let up = tokio::spawn(async move { tokio::io::copy(&mut from_phone, &mut to_relay).await });
@@ -78,12 +93,23 @@ async fn windows_of(relay: &str, down: usize) -> (String, Arc<AtomicUsize>) {
                 counted.fetch_add(n, Ordering::SeqCst);
                 left -= n;
             }
-            up.abort();
-            let _ = link.to_phone.shutdown().await;
+            if left == 0 {
+                raised.store(true, Ordering::SeqCst);
+            }
+            match end {
+                WindowEnd::Closes => {
+                    up.abort();
+                    let _ = link.to_phone.shutdown().await;
+                }
+                // Held until the phone's side closes (the killed app's connection goes with it).
+                WindowEnd::Stalls => {
+                    let _ = up.await;
+                }
+            }
         }
     })
     .await;
-    (url, carried)
+    (url, carried, ended)
 }
 
 /// Windows of 16 KiB each, shorter than the roster, the app killed between them: before copies,
@@ -99,7 +125,7 @@ async fn a_new_volunteer_on_a_link_that_drops_gets_the_roster_as_a_copy_kept_acr
     let (dir, replica, _, token) = joined_volunteer(&relay, compound, "新志愿者").await;
     // Its link dropped requests on the way up the stairs.
     link_dropped_requests(&replica);
-    let (url, carried) = windows_of(&relay.url, 16 * 1024).await;
+    let (url, carried, _) = window_proxy(&relay.url, 16 * 1024, WindowEnd::Closes).await;
     let transport = RelayClient::new(&url, Some(token.clone())).unwrap();
     let mut windows = 0;
     let households = loop {
@@ -123,38 +149,6 @@ async fn a_new_volunteer_on_a_link_that_drops_gets_the_roster_as_a_copy_kept_acr
     assert!(carried < roster * 2, "{carried} B carried for a {roster} B roster in {windows} windows");
 }
 
-/// A TCP proxy to `relay` that carries at most `down` bytes of each connection's answers to the
-/// phone and then nothing more, the connection held open until the phone lets go of it: the
-/// phone waits on an answer that does not come, and the test kills the app. Returns its URL, the
-/// bytes it carried down, and a flag raised when a connection stalls.
-async fn stalls_after(relay: &str, down: usize) -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (carried, stalled) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
-    let (counted, raised) = (Arc::clone(&carried), Arc::clone(&stalled));
-    let url = proxy(relay, move |mut link: Joined| {
-        let (counted, raised) = (Arc::clone(&counted), Arc::clone(&raised));
-        async move {
-            let (mut from_phone, mut to_relay) = (link.from_phone, link.to_relay);
-            let up = tokio::spawn(async move { tokio::io::copy(&mut from_phone, &mut to_relay).await });
-            let mut left = down;
-            let mut buf = vec![0_u8; 4096];
-            while left > 0 {
-                let Ok(n @ 1..) = link.from_relay.read(&mut buf[..left.min(4096)]).await else { return };
-                if link.to_phone.write_all(&buf[..n]).await.is_err() {
-                    return;
-                }
-                counted.fetch_add(n, Ordering::SeqCst);
-                left -= n;
-            }
-            raised.store(true, Ordering::SeqCst);
-            // Held until the phone's side closes (the killed app's connection goes with it).
-            let _ = up.await;
-        }
-    })
-    .await;
-    (url, carried, stalled)
-}
-
 /// The app killed again and again during its first download, on a link that drops nothing but
 /// carries 16 KiB of each answer before the kill: the first sync asks for the documents whole,
 /// and the next ones, finding it never returned, take them as copies kept as they arrive and
@@ -168,7 +162,7 @@ async fn a_new_volunteer_whose_app_is_killed_mid_download_resumes_the_roster_whe
     assert_eq!(report["imported"], 600, "{report}");
     let (dir, replica, _, token) = joined_volunteer(&relay, compound, "新志愿者").await;
     let replica = Arc::new(replica);
-    let (url, carried, stalled) = stalls_after(&relay.url, 16 * 1024).await;
+    let (url, carried, stalled) = window_proxy(&relay.url, 16 * 1024, WindowEnd::Stalls).await;
     let transport = RelayClient::new(&url, Some(token.clone())).unwrap();
     let path = dir.path().join("phone.sqlite");
     let mut kills = 0;
@@ -386,7 +380,7 @@ async fn a_volunteer_far_behind_on_a_link_that_drops_gets_the_day_as_a_copy_merg
 
     // Windows shorter than one note: no answer with a note in it ever arrives whole, but its
     // head does, and says the relay advises a copy.
-    let (url, carried) = windows_of(&relay.url, 8 * 1024).await;
+    let (url, carried, _) = window_proxy(&relay.url, 8 * 1024, WindowEnd::Closes).await;
     let transport = RelayClient::new(&url, Some(token)).unwrap();
     let path = dir.path().join("phone.sqlite");
     let mut windows = 0;

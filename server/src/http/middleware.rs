@@ -1,4 +1,4 @@
-//! Around every request: a tracing span, a time limit, `Strict-Transport-Security` over HTTPS,
+//! Around every request: a tracing span, a time limit, a refusal of transfer codings other than `chunked`, `Strict-Transport-Security` over HTTPS,
 //! `Cache-Control: no-store` and `nosniff` unless the handler said otherwise, the request's id named in the answer (core's `sync/answer_to.rs`), the log line (with the `AppError` the
 //! handler put on the response, if any) and the request metrics.
 

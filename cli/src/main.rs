@@ -70,6 +70,11 @@ enum Command {
         /// Seconds a document may sit unused before it leaves memory.
         #[arg(long, default_value_t = 600)]
         idle_seconds: u64,
+        /// Seconds to wait at start for a PostgreSQL that does not answer yet (nothing listening,
+        /// starting up), asking every 2 s; 0 fails at once. A refusal (wrong password, no such
+        /// database) fails at once whatever this says.
+        #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+        wait_for_database: u64,
         /// Requests per second each token may make on average.
         #[arg(long, default_value_t = 10.0)]
         rate: f64,
@@ -253,6 +258,7 @@ fn run() -> anyhow::Result<()> {
                 skip_integrity_check,
                 demo,
                 idle_seconds,
+                wait_for_database,
                 rate,
                 sync_messages_in_hand,
                 bodies_in_hand_mib,
@@ -279,6 +285,7 @@ fn run() -> anyhow::Result<()> {
                     check_integrity: !skip_integrity_check,
                     demo,
                     idle_seconds,
+                    wait_for_database: Duration::from_secs(wait_for_database),
                     rate,
                     sync_messages_in_hand,
                     bodies_in_hand_mib,
@@ -304,18 +311,15 @@ async fn open(db: &str) -> anyhow::Result<Relay> {
     Ok(relay)
 }
 
-/// How long a starting relay waits for a PostgreSQL that does not answer yet: after a power cut
-/// the relays may be back before their database, and one that exited at once stayed down
-/// unless a service manager restarted it. Past this it gives up, and says so.
-const POSTGRES_WAIT: Duration = Duration::from_secs(300);
-
-/// How often it asks meanwhile.
+/// How often a starting relay asks a PostgreSQL that does not answer yet.
 const POSTGRES_ASKED_EVERY: Duration = Duration::from_secs(2);
 
-/// [`open`], waiting up to [`POSTGRES_WAIT`] for a PostgreSQL that does not answer (nothing
-/// listening yet, starting up, the network): each try logged with what it met. A refusal that
-/// is the address's (a wrong password, no such database) fails at once.
-async fn open_waiting_for_postgres(db: &str) -> anyhow::Result<Relay> {
+/// [`open`], waiting up to `wait` (`--wait-for-database`) for a PostgreSQL that does not answer
+/// (nothing listening yet, starting up, the network): after a power cut the relays may be back
+/// before their database, and one that exited at once stayed down unless a service manager
+/// restarted it. Each try is logged with what it met; past `wait` it gives up, and says so. A
+/// refusal that is the address's (a wrong password, no such database) fails at once.
+async fn open_waiting_for_postgres(db: &str, wait: Duration) -> anyhow::Result<Relay> {
     let started = Instant::now();
     loop {
         let failed = match open(db).await {
@@ -328,16 +332,16 @@ async fn open_waiting_for_postgres(db: &str) -> anyhow::Result<Relay> {
             return Err(failed);
         }
         let waited = started.elapsed();
-        if waited >= POSTGRES_WAIT {
+        if waited >= wait {
             return Err(failed.context(format!(
-                "PostgreSQL did not answer for {} s; start it, or check the address, then start the relay again (a service manager's restart on failure does this)",
-                POSTGRES_WAIT.as_secs()
+                "PostgreSQL did not answer within {} s (--wait-for-database); start it, or check the address, then start the relay again (a service manager's restart on failure does this)",
+                wait.as_secs()
             )));
         }
         tracing::warn!(
             error = %format!("{failed:#}"),
             waited_s = waited.as_secs(),
-            gives_up_after_s = POSTGRES_WAIT.as_secs(),
+            gives_up_after_s = wait.as_secs(),
             "PostgreSQL does not answer yet; the relay waits for it before serving"
         );
         tokio::time::sleep(POSTGRES_ASKED_EVERY).await;
@@ -373,6 +377,7 @@ struct Serve {
     check_integrity: bool,
     demo: bool,
     idle_seconds: u64,
+    wait_for_database: Duration,
     rate: f64,
     sync_messages_in_hand: usize,
     bodies_in_hand_mib: u32,
@@ -389,6 +394,7 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
         check_integrity,
         demo,
         idle_seconds,
+        wait_for_database,
         rate,
         sync_messages_in_hand,
         bodies_in_hand_mib,
@@ -412,7 +418,7 @@ async fn serve(serve: Serve) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let damage = if check_integrity { integrity(&db).await? } else { None };
-    let relay = open_waiting_for_postgres(&db).await?;
+    let relay = open_waiting_for_postgres(&db, wait_for_database).await?;
     let seeded =
         if demo { doorstep_server::demo::seed(&relay).await.context("seeding the demo")? } else { None };
     {

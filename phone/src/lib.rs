@@ -230,12 +230,14 @@ fn incomplete(report: &SyncReport) -> Result<(), PhoneError> {
 }
 
 /// Runs a phone command. With `--json`, a failure is a line on stdout too
-/// ([`render::Output::failed`]): a script reading stdout learns what went wrong.
+/// ([`render::Output::failed`]): a script reading stdout learns what went wrong. Not for a sync
+/// that left documents behind: its report, printed already, is that command's one line.
 pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
     let out = render::Output { json: args.json };
     let ran = run_command(args).await;
-    if let Err(error) = &ran {
-        out.failed(error);
+    match &ran {
+        Err(PhoneError::SyncIncomplete { .. }) | Ok(()) => {}
+        Err(error) => out.failed(error),
     }
     ran
 }

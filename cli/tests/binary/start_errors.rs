@@ -132,19 +132,26 @@ fn an_unknown_scheme_is_refused_without_its_password() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file or directory made");
 }
 
-/// Nothing listens on the port: the message says so, with the address and without the password.
+/// Nothing listens on the port: the relay waits for it (`--wait-for-database`, 3 s here),
+/// saying so, then gives up with the address and what to do, without the password.
 #[test]
 fn a_refused_postgres_connection_names_the_address() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let url = format!("postgres://doorstep:s3cret@127.0.0.1:{port}/doorstep");
-    let (ok, stdout, stderr) = doorstep_as(None, &serve_on(&url));
+    let mut args = serve_on(&url);
+    args.extend(["--wait-for-database", "3"]);
+    let started = std::time::Instant::now();
+    let (ok, stdout, stderr) = doorstep_as(None, &args);
     assert!(!ok && !stdout.contains("admin token"), "{stdout}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3), "it waited");
     assert!(
         stderr.contains(&format!("could not connect to PostgreSQL at 127.0.0.1:{port}: connection refused")),
         "{stderr}"
     );
+    assert!(stderr.contains("the relay waits for it before serving"), "each try is said: {stderr}");
+    assert!(stderr.contains("did not answer within 3 s (--wait-for-database)"), "{stderr}");
     assert!(!stderr.contains("s3cret"), "{stderr}");
 }
 

@@ -53,7 +53,9 @@ pub(crate) struct CopyMemory {
     /// this device's): until the app restarts, syncs take them as they did before copies.
     pub(crate) refused: BTreeSet<DocumentId>,
     /// Documents held whose copy the relay declined (the changes lacked are fewer): the sync
-    /// takes them until they are in step again.
+    /// takes them until they are in step again. Kept in the file too (`copy-declined:<doc>`):
+    /// an app killed again and again asked for the same declined copy at every start, a round
+    /// trip of each short window.
     pub(crate) declined: BTreeSet<DocumentId>,
     /// Documents held whose relay, as last heard, holds changes this device lacks; kept in the
     /// file too (`relay-ahead:<doc>`), so that an app killed between windows of signal still
@@ -63,6 +65,7 @@ pub(crate) struct CopyMemory {
 
 const NAMED_PREFIX: &str = "copy:";
 const AHEAD_PREFIX: &str = "relay-ahead:";
+const DECLINED_PREFIX: &str = "copy-declined:";
 
 fn named_key(doc: DocumentId) -> String {
     format!("{NAMED_PREFIX}{doc}")
@@ -70,6 +73,19 @@ fn named_key(doc: DocumentId) -> String {
 
 fn ahead_key(doc: DocumentId) -> String {
     format!("{AHEAD_PREFIX}{doc}")
+}
+
+fn declined_key(doc: DocumentId) -> String {
+    format!("{DECLINED_PREFIX}{doc}")
+}
+
+/// The documents whose copy `store` remembers the relay declined.
+pub(crate) fn declined(store: &Store) -> Result<BTreeSet<DocumentId>, ReplicaError> {
+    Ok(store
+        .meta_starting_with(DECLINED_PREFIX)?
+        .into_iter()
+        .filter_map(|(key, _)| key.strip_prefix(DECLINED_PREFIX).and_then(|d| d.parse::<DocumentId>().ok()))
+        .collect())
 }
 
 /// The documents whose relay `store` remembers ahead, or with a copy begun.
@@ -239,12 +255,17 @@ impl Replica {
         }
         self.copies.declined.remove(&doc);
         // Only what the file holds is deleted: a sync in signal writes nothing for this.
-        let (ahead, named) = (ahead_key(doc), named_key(doc));
-        if self.store().meta(&ahead)?.is_some() || self.store().meta(&named)?.is_some() {
+        let (ahead, named, declined) = (ahead_key(doc), named_key(doc), declined_key(doc));
+        let kept = [&ahead, &named, &declined];
+        if kept
+            .iter()
+            .try_fold(false, |any, key| Ok::<_, ReplicaError>(any || self.store().meta(key)?.is_some()))?
+        {
             let prefix = parts_prefix(doc);
             self.store_mut().commit(&[
                 Write::DeleteMeta { key: &ahead },
                 Write::DeleteMeta { key: &named },
+                Write::DeleteMeta { key: &declined },
                 Write::DeleteMetaStartingWith { prefix: &prefix },
             ])?;
         }
@@ -261,7 +282,9 @@ impl Replica {
     /// fewer. The sync takes it, and any copy begun is forgotten.
     pub fn copy_declined(&mut self, doc: DocumentId) -> Result<(), ReplicaError> {
         self.copies.declined.insert(doc);
-        forget(self.store_mut(), doc)
+        forget(self.store_mut(), doc)?;
+        let key = declined_key(doc);
+        self.store_mut().commit(&[Write::Meta { key: &key, value: b"" }])
     }
 
     /// The heads this device holds of `doc`, as a copy's `since` names them, if it holds it.

@@ -11,7 +11,7 @@ use doorstep_core::sync::{DocumentGrant, PeerState, ReceivedChanges};
 use doorstep_core::{Actor, Applied, Compound, Env, Operation, Role, Timestamp};
 
 use crate::cipher::ReplicaKey;
-use crate::copy_fetch::{CopyMemory, relay_ahead};
+use crate::copy_fetch::{CopyMemory, declined, relay_ahead};
 use crate::error::ReplicaError;
 use crate::journal::NewEntry;
 use crate::known_grants;
@@ -226,6 +226,7 @@ impl Replica {
             }
         }
         replica.copies.relay_ahead = relay_ahead(&replica.store)?;
+        replica.copies.declined = declined(&replica.store)?;
         Ok(replica)
     }
 

@@ -477,7 +477,7 @@ impl Store {
                         .execute([doc.to_string()])?;
                     // A copy of it being fetched, and whether its relay is ahead (`copy_fetch.rs`).
                     tx.prepare_cached(
-                        "DELETE FROM meta WHERE key = 'copy:' || ?1 OR key = 'relay-ahead:' || ?1
+                        "DELETE FROM meta WHERE key = 'copy:' || ?1 OR key = 'relay-ahead:' || ?1 OR key = 'copy-declined:' || ?1
                          OR substr(key, 1, length('copy-part:' || ?1 || ':')) = 'copy-part:' || ?1 || ':'",
                     )?
                     .execute([doc.to_string()])?;

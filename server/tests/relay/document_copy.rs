@@ -200,6 +200,39 @@ async fn a_new_volunteer_whose_app_is_killed_mid_download_resumes_the_roster_whe
     assert!(carried < roster * 2, "{carried} B carried for a {roster} B roster after {kills} kills");
 }
 
+/// A copy the relay declined (the changes lacked are few) is remembered in the phone's file: an
+/// app killed again and again on a landing asked for it again at every start, a round trip of
+/// each short window, before the sync that brings those changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_copy_is_not_asked_for_again_after_the_app_is_killed() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    relay.import_roster(compound, &roster_csv(50)).await;
+    let (dir, replica, link, _) = joined_volunteer(&relay, compound, "李强").await;
+    http::sync(&replica, &link, device_now).await.unwrap();
+    let (_other_dir, other, other_link, _) = joined_volunteer(&relay, compound, "赵敏").await;
+    http::sync(&other, &other_link, device_now).await.unwrap();
+    let household = other.lock().unwrap().compounds().next().unwrap().households()[0].id;
+    let edit = doorstep_core::Operation::EditNotes { household, notes: "老人独居".into() };
+    other.lock().unwrap().apply(device_now(), compound, &edit).unwrap();
+    http::sync(&other, &other_link, device_now).await.unwrap();
+
+    // Li's phone heard the relay is ahead on the roster (by one change) on a link that drops.
+    let roster = roster_of(&replica);
+    link_dropped_requests(&replica);
+    replica.lock().unwrap().copies_advised(&[roster]).unwrap();
+    assert_eq!(replica.lock().unwrap().documents_behind(), [roster]);
+    let fetched = http::fetch_copies(&replica, &link).await.unwrap();
+    assert_eq!(fetched.declined, [roster], "one change lacked: the relay declines the copy");
+    // The app is killed; opened again, it does not ask for that copy again.
+    crate::harness::reopen(&replica, &dir.path().join("phone.sqlite"));
+    assert!(replica.lock().unwrap().documents_behind().is_empty(), "the declined copy is remembered");
+    // The sync brings the change, and the document is in step: nothing of it is kept any more.
+    http::sync(&replica, &link, device_now).await.unwrap();
+    let notes = replica.lock().unwrap().compounds().next().unwrap().households()[0].notes.clone();
+    assert_eq!(notes, "老人独居");
+}
+
 /// The copy endpoint's answers: the rest from `from` when heads and digest name the copy it
 /// serves, the whole copy from byte 0 otherwise, and a refusal naming what is wrong.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

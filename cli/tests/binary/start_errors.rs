@@ -142,10 +142,10 @@ fn a_refused_postgres_connection_names_the_address() {
     let url = format!("postgres://doorstep:s3cret@127.0.0.1:{port}/doorstep");
     let mut args = serve_on(&url);
     args.extend(["--wait-for-database", "3"]);
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let (ok, stdout, stderr) = doorstep_as(None, &args);
     assert!(!ok && !stdout.contains("admin token"), "{stdout}");
-    assert!(started.elapsed() >= std::time::Duration::from_secs(3), "it waited");
+    assert!(started.elapsed() >= Duration::from_secs(3), "it waited");
     assert!(
         stderr.contains(&format!("could not connect to PostgreSQL at 127.0.0.1:{port}: connection refused")),
         "{stderr}"

@@ -8,7 +8,10 @@
 //! refetch guard refused the phone for minutes while `tasks` showed none (stop 55's phone
 //! finding). So a sync leaves a mark in the replica's file as it begins and takes it away as it
 //! returns, whatever it returns; a sync that finds the mark follows a sync that never returned,
-//! and takes it as a request the link did not carry.
+//! and takes it as a request the link did not carry — once: the budget goes to half its most,
+//! not lower. A kill says nothing of the link, and a phone killed twenty times during a sign-in
+//! sat at the smallest budget on a good link for every sync after (stop 56's helper): only
+//! requests the link itself drops halve it further.
 
 use crate::error::ReplicaError;
 use crate::replica::Replica;
@@ -19,20 +22,20 @@ use crate::store::Write;
 const SYNC_UNDER_WAY: &str = "sync_under_way";
 
 impl Replica {
-    /// A sync begins: if the last one never returned, the link is taken to have dropped its
-    /// request (the budget halves, and replies come small and documents as copies); then the
-    /// mark is left for this one. Returns whether the last one never returned.
+    /// A sync begins: if the last one never returned, the link is taken to have dropped a
+    /// request (the budget at most half its most, so replies come small and documents as
+    /// copies); then the mark is left for this one. Returns whether the last one never returned.
     pub fn sync_begins(&mut self) -> Result<bool, ReplicaError> {
         let cut_off = self.store().meta(SYNC_UNDER_WAY)?.is_some();
-        if cut_off {
-            let budget = request_budget::halved(self.request_budget);
+        let budget = self.request_budget.min(request_budget::halved(request_budget::MOST));
+        if cut_off && budget != self.request_budget {
             tracing::info!(
                 to = budget,
                 "the last sync never returned (the app ended mid-sync); fetching as on a link that drops"
             );
             self.request_budget = budget;
             request_budget::keep(self.store_mut(), budget)?;
-        } else {
+        } else if !cut_off {
             self.store_mut().commit(&[Write::Meta { key: SYNC_UNDER_WAY, value: b"" }])?;
         }
         Ok(cut_off)
@@ -51,7 +54,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_sync_that_never_returned_halves_the_budget_of_the_next_once() {
+    fn a_sync_that_never_returned_halves_the_budget_of_the_next_once_and_kills_do_not_compound() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("phone.sqlite");
         {
@@ -71,5 +74,12 @@ mod tests {
         let mut replica = Replica::open(&path).unwrap();
         assert_eq!(replica.request_budget(), request_budget::halved(request_budget::MOST), "kept");
         assert!(!replica.sync_begins().unwrap(), "halved once, not at every open");
+        // Killed again and again: the budget stays at half its most.
+        for _ in 0..5 {
+            drop(replica);
+            replica = Replica::open(&path).unwrap();
+            assert!(replica.sync_begins().unwrap());
+        }
+        assert_eq!(replica.request_budget(), request_budget::halved(request_budget::MOST));
     }
 }

@@ -81,25 +81,26 @@ fn declined_key(doc: DocumentId) -> String {
 
 /// The documents whose copy `store` remembers the relay declined.
 pub(crate) fn declined(store: &Store) -> Result<BTreeSet<DocumentId>, ReplicaError> {
-    Ok(store
-        .meta_starting_with(DECLINED_PREFIX)?
-        .into_iter()
-        .filter_map(|(key, _)| key.strip_prefix(DECLINED_PREFIX).and_then(|d| d.parse::<DocumentId>().ok()))
-        .collect())
+    documents_named(store, &[DECLINED_PREFIX])
 }
 
 /// The documents whose relay `store` remembers ahead, or with a copy begun.
 pub(crate) fn relay_ahead(store: &Store) -> Result<BTreeSet<DocumentId>, ReplicaError> {
-    let mut ahead = BTreeSet::new();
-    for prefix in [AHEAD_PREFIX, NAMED_PREFIX] {
-        ahead.extend(
+    documents_named(store, &[AHEAD_PREFIX, NAMED_PREFIX])
+}
+
+/// The documents named by the meta keys that start with one of `prefixes` and end with an ID.
+fn documents_named(store: &Store, prefixes: &[&str]) -> Result<BTreeSet<DocumentId>, ReplicaError> {
+    let mut named = BTreeSet::new();
+    for prefix in prefixes {
+        named.extend(
             store
                 .meta_starting_with(prefix)?
                 .into_iter()
                 .filter_map(|(key, _)| key.strip_prefix(prefix).and_then(|d| d.parse::<DocumentId>().ok())),
         );
     }
-    Ok(ahead)
+    Ok(named)
 }
 
 /// The keys of a copy's parts start so; each part's key ends with its offset, zero-padded, so

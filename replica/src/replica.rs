@@ -463,18 +463,12 @@ impl Replica {
     /// title by its document, a task's door by the task), so what was set aside in them can
     /// still be named. Sealed like every meta value, and wiped with the sign-in.
     pub fn remember_labels(&mut self, labels: &BTreeMap<String, String>) -> Result<(), ReplicaError> {
-        // Strings always serialize.
-        let value = serde_json::to_vec(labels).unwrap_or_default();
-        self.store.commit(&[Write::Meta { key: "labels", value: &value }])
+        self.keep_text_map("labels", labels)
     }
 
     /// The labels remembered by [`Replica::remember_labels`] (empty before any).
     pub fn labels(&self) -> Result<BTreeMap<String, String>, ReplicaError> {
-        Ok(self
-            .store
-            .meta("labels")?
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default())
+        self.text_map("labels")
     }
 
     /// Remembers the task handles the phone's last listing showed, each with its task (the
@@ -484,18 +478,25 @@ impl Replica {
         if *shown == self.shown_handles()? {
             return Ok(());
         }
-        // Strings always serialize.
-        let value = serde_json::to_vec(shown).unwrap_or_default();
-        self.store.commit(&[Write::Meta { key: "shown_handles", value: &value }])
+        self.keep_text_map("shown_handles", shown)
     }
 
     /// The handles remembered by [`Replica::remember_shown_handles`] (empty before any).
     pub fn shown_handles(&self) -> Result<BTreeMap<String, String>, ReplicaError> {
-        Ok(self
-            .store
-            .meta("shown_handles")?
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default())
+        self.text_map("shown_handles")
+    }
+
+    /// Keeps `map` under the meta `key`, as JSON (sealed like every meta value).
+    fn keep_text_map(&mut self, key: &str, map: &BTreeMap<String, String>) -> Result<(), ReplicaError> {
+        // Strings always serialize.
+        let value = serde_json::to_vec(map).unwrap_or_default();
+        self.store.commit(&[Write::Meta { key, value: &value }])
+    }
+
+    /// The map kept under the meta `key` by [`Replica::keep_text_map`] (empty before any, or if
+    /// it does not read).
+    fn text_map(&self, key: &str) -> Result<BTreeMap<String, String>, ReplicaError> {
+        Ok(self.store.meta(key)?.and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default())
     }
 
     /// The compounds held.

@@ -1,6 +1,8 @@
-//! Around every request: a tracing span, a time limit, a refusal of transfer codings other than `chunked`, `Strict-Transport-Security` over HTTPS,
-//! `Cache-Control: no-store` and `nosniff` unless the handler said otherwise, the request's id named in the answer (core's `sync/answer_to.rs`), the log line (with the `AppError` the
-//! handler put on the response, if any) and the request metrics.
+//! Around every request: a tracing span, a time limit, a refusal of transfer codings other than
+//! `chunked`, `Strict-Transport-Security` over HTTPS, `Cache-Control: no-store` and `nosniff`
+//! unless the handler said otherwise, the request's id named in the answer (core's
+//! `sync/answer_to.rs`), the log line (with the `AppError` the handler put on the response, if
+//! any) and the request metrics.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -101,14 +103,13 @@ fn not_kept_by_browsers(headers: &mut HeaderMap) {
 /// compressed bytes taken for the message. Compression goes in `Content-Encoding`, which the
 /// routes that take it undo.
 fn codings_not_undone(headers: &HeaderMap) -> Option<AppError> {
-    let codings: Vec<String> = headers
+    let other: Vec<String> = headers
         .get_all(TRANSFER_ENCODING)
         .iter()
         .flat_map(|value| value.to_str().unwrap_or("?").split(','))
         .map(|coding| coding.trim().to_ascii_lowercase())
-        .filter(|coding| !coding.is_empty())
+        .filter(|coding| !coding.is_empty() && coding != "chunked")
         .collect();
-    let other: Vec<&str> = codings.iter().map(String::as_str).filter(|c| *c != "chunked").collect();
     (!other.is_empty()).then(|| {
         AppError::TransferCoding(format!(
             "the body came in the transfer coding {}, which the relay does not undo; send it plain or chunked, and compressed, if at all, with Content-Encoding: deflate (which /v1/sync takes)",

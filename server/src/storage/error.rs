@@ -80,8 +80,9 @@ pub enum StorageError {
     /// beneath them (the driver alone says only "db error").
     #[error("postgres: {}", with_causes(.0))]
     Postgres(#[from] tokio_postgres::Error),
-    /// The relay could not reach its PostgreSQL database at start (host and port named, and
-    /// what the server or the network said).
+    /// PostgreSQL refused the relay's connection (a wrong password, no such database), or a
+    /// connection failed otherwise than by not answering: host and port named, and what the
+    /// server said.
     #[error("{0}")]
     Connect(String),
     /// PostgreSQL did not answer: nothing listens at its address yet, the network does not

@@ -256,6 +256,8 @@ fn sync_state(replica: &doorstep_replica::Replica) -> SyncState {
         set_aside: replica.set_aside_count().map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
         last_sync: replica.last_sync(),
         clock_off_by_ms: replica.clock_off_by_ms(),
+        // A file that cannot be read here fails the next write, which says why.
+        sync_unfinished: replica.sync_unfinished().unwrap_or(false),
     }
 }
 

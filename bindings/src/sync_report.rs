@@ -158,4 +158,9 @@ pub struct SyncState {
     /// when they were more than five minutes apart: keep asking the volunteer to set the phone's date, time and
     /// time zone until a sync finds them right.
     pub clock_off_by_ms: Option<i64>,
+    /// A sync began and has not returned: one is under way, or the app ended mid-sync (killed,
+    /// reclaimed, its battery gone). Outside a sync, show "the last sync did not finish: sync
+    /// where there is signal / 上次同步未完成" instead of "all synced": the relay's news (a
+    /// roster still coming, tasks assigned since) may not all be here.
+    pub sync_unfinished: bool,
 }

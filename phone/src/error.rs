@@ -37,6 +37,12 @@ pub enum PhoneError {
         "this phone has not joined yet: run `doorstep phone join --relay URL --name YOUR-NAME CODE` first / 本机尚未加入小区：请先运行 `doorstep phone join`"
     )]
     NotJoined,
+    /// Signed in, but the sign-in's first download was cut off (the link, or the app ended):
+    /// nothing of the compound is on the phone yet, so there is nothing to show or record on.
+    #[error(
+        "signed in, but nothing has come from the relay yet (the download was cut off): run `doorstep phone sync` where there is signal / 已登录，但尚未从中继取得任何数据（下载中断）：请在有信号处运行 `doorstep phone sync`"
+    )]
+    NothingYet,
     /// A coordinator removed this phone (its membership, or its device token) and its compound
     /// data was wiped: "你已被移出 香樟苑 / removed from 香樟苑".
     #[error("{}", removed_message(.0))]
@@ -152,6 +158,7 @@ impl PhoneError {
             PhoneError::JoinUnanswered(_) => "join_unanswered",
             PhoneError::SyncIncomplete { .. } => "sync_incomplete",
             PhoneError::NotJoined => "not_joined",
+            PhoneError::NothingYet => "nothing_yet",
             PhoneError::Removed(_) => "removed",
             PhoneError::BadLink(_) => "bad_link",
             PhoneError::UnknownToken => "unknown_token",

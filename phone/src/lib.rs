@@ -249,6 +249,8 @@ async fn run_command(args: PhoneArgs) -> Result<(), PhoneError> {
     let out = render::Output { json: args.json };
     if needs_a_compound(&args.command) {
         refuse_if_removed(&lock(&replica))?;
+        refuse_if_nothing_came(&lock(&replica))?;
+        warn_if_sync_unfinished(&lock(&replica))?;
     }
     match args.command {
         PhoneCommand::Join { relay, code, name, device } => {
@@ -458,6 +460,25 @@ fn refuse_if_removed(replica: &Replica) -> Result<(), PhoneError> {
     }
     let removed = replica.removed_from()?;
     if removed.is_empty() { Ok(()) } else { Err(PhoneError::Removed(removed)) }
+}
+
+/// A phone signed in whose first download was cut off holds no compound: "no tasks" or "not
+/// joined" would send the volunteer up the stairs with nothing, or to join again.
+fn refuse_if_nothing_came(replica: &Replica) -> Result<(), PhoneError> {
+    if replica.identity().is_some() && replica.compounds().next().is_none() {
+        return Err(PhoneError::NothingYet);
+    }
+    Ok(())
+}
+
+/// What a phone shows after a sync the app did not live to finish may lack the relay's news
+/// (a roster still coming, tasks assigned since): said on stderr before it, until a sync
+/// returns.
+fn warn_if_sync_unfinished(replica: &Replica) -> Result<(), PhoneError> {
+    if replica.sync_unfinished()? {
+        eprintln!("{}", render::SYNC_UNFINISHED);
+    }
+    Ok(())
 }
 
 /// Remembers, from `before` (the names the phone held before a sync), the labels of what is set

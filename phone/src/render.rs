@@ -84,6 +84,7 @@ impl Output {
         let removed_from = replica.removed_from()?;
         let name = replica.person_name()?;
         let damaged = replica.damaged_documents();
+        let sync_unfinished = replica.sync_unfinished()?;
         // A phone whose token was revoked was wiped, unsynced changes included: "all synced"
         // would say the work reached the relay.
         let wiped =
@@ -97,6 +98,13 @@ impl Output {
             // Signed in, but the sign-in's first download was cut off: "all synced" would send the
             // volunteer up the stairs with no tasks.
             "signed in, but nothing has come from the relay yet: sync where there is signal / 已登录，但尚未从中继取得任何数据：请在有信号处同步".to_owned()
+        } else if sync_unfinished {
+            // A sync cut off (the app ended mid-sync): the relay's news may not all be here,
+            // whatever this phone's own changes say.
+            match standing(replica.unsynced_changes(), set_aside) {
+                all if all == standing(0, SetAside::default()) => SYNC_UNFINISHED.to_owned(),
+                some => format!("{some}; {SYNC_UNFINISHED}"),
+            }
         } else {
             standing(replica.unsynced_changes(), set_aside)
         };
@@ -106,6 +114,7 @@ impl Output {
             "compounds": compounds,
             "unsynced": replica.unsynced_changes(),
             "last_sync": replica.last_sync().map(|t| t.as_millis()),
+            "sync_unfinished": sync_unfinished,
             "clock_off_by_ms": replica.clock_off_by_ms(),
             "quarantined": set_aside.total(),
             "set_aside": set_aside.total(),
@@ -950,8 +959,9 @@ impl SetAside {
     }
 }
 
-/// Where the phone stands, in the words the app shows: never "all synced" while anything is
-/// set aside.
+/// Said after a sync the app did not live to finish, until one returns.
+pub const SYNC_UNFINISHED: &str = "the last sync did not finish (the app ended mid-sync): some of the relay's news may not be on this phone yet; sync where there is signal / 上次同步未完成（应用在同步中途结束）：中继的部分更新可能尚未取得；请在有信号处同步";
+
 /// What an operation saved on the phone changed, for `--json`.
 fn applied_value(applied: &Applied, unsynced: usize) -> serde_json::Value {
     json!({"changed": applied.changed, "created": applied.created, "new_entity": applied.new_entity, "unsynced": unsynced})
@@ -962,6 +972,8 @@ fn saved_line(unsynced: usize) -> String {
     format!("saved on this phone / 已保存在手机上; {}", standing(unsynced, SetAside::default()))
 }
 
+/// Where the phone stands, in the words the app shows: never "all synced" while anything is
+/// set aside.
 fn standing(unsynced: usize, set_aside: SetAside) -> String {
     match (unsynced, set_aside.total()) {
         (0, 0) => "all synced / 已全部同步".to_owned(),

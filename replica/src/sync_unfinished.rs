@@ -45,6 +45,13 @@ impl Replica {
     pub fn sync_returned(&mut self) -> Result<(), ReplicaError> {
         self.store_mut().commit(&[Write::DeleteMeta { key: SYNC_UNDER_WAY }])
     }
+
+    /// Whether a sync began and has not returned: one is under way, or the app ended mid-sync.
+    /// In the second case the relay's news may not all be here (a first download cut off shows
+    /// no tasks): the app says so rather than "all synced", until a sync returns.
+    pub fn sync_unfinished(&self) -> Result<bool, ReplicaError> {
+        Ok(self.store().meta(SYNC_UNDER_WAY)?.is_some())
+    }
 }
 
 #[cfg(test)]
@@ -60,12 +67,15 @@ mod tests {
         {
             let mut replica = Replica::open(&path).unwrap();
             assert!(!replica.sync_begins().unwrap());
+            assert!(replica.sync_unfinished().unwrap(), "under way");
             replica.sync_returned().unwrap();
+            assert!(!replica.sync_unfinished().unwrap(), "returned");
             assert!(!replica.sync_begins().unwrap(), "a sync that returned leaves no mark");
             assert_eq!(replica.reply_budget(), None, "a link that carried everything asks no bound");
             // The app ends here, mid-sync.
         }
         let mut replica = Replica::open(&path).unwrap();
+        assert!(replica.sync_unfinished().unwrap(), "the app ended mid-sync");
         assert!(replica.sync_begins().unwrap());
         assert_eq!(replica.request_budget(), request_budget::halved(request_budget::MOST));
         assert!(replica.reply_budget().is_some(), "replies come small, documents as copies");

@@ -353,3 +353,64 @@ fn a_number_typed_from_the_last_listing_records_on_the_task_it_was_listed_for() 
     let (ok, recorded, stderr) = li.text(&["attempt", "1-1-101/1", "nobody_home"]);
     assert!(ok && recorded.contains("药品 第1轮"), "{recorded}{stderr}");
 }
+
+/// A sync the app did not live to finish (killed, reclaimed, its battery gone on the stairs)
+/// leaves its mark in the phone's file (`replica/src/sync_unfinished.rs`); the relay test
+/// `document_copy::a_new_volunteer_whose_app_is_killed…` leaves it with a real kill. Until a sync
+/// returns, the phone does not say "all synced" and says what it shows may lack the relay's news;
+/// a sign-in whose first download was cut off says that nothing has come yet, not "no tasks" or
+/// "not joined yet".
+#[test]
+fn a_sync_the_app_did_not_finish_is_said_until_one_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, compound, _) = Relay::with_vegetable_round(dir.path());
+    let li = Phone::unencrypted(dir.path(), "li");
+    let (ok, _, stderr) =
+        li.text(&["join", "--relay", &relay.url, "--name", "李强", &relay.invite(&compound, "volunteer")]);
+    assert!(ok, "{stderr}");
+    let (_, status, _) = li.text(&["status"]);
+    assert!(status.contains("all synced / 已全部同步"), "{status}");
+
+    // The app ends mid-sync: the mark a sync leaves as it begins stays.
+    let mut replica = doorstep_replica::Replica::open(&li.db).unwrap();
+    let person = replica.identity().unwrap().person;
+    let (url, token) = replica.remembered_relay().unwrap().unwrap();
+    assert!(!replica.sync_begins().unwrap());
+    drop(replica);
+    let (ok, status, _) = li.text(&["status"]);
+    assert!(ok && !status.contains("all synced"), "{status}");
+    assert!(status.contains("the last sync did not finish") && status.contains("上次同步未完成"), "{status}");
+    assert_eq!(li.ok(&["status"])["sync_unfinished"], true);
+    let (ok, tasks, stderr) = li.text(&["tasks", "--all"]);
+    assert!(ok && tasks.contains("1-1-101"), "what the phone holds is still shown: {tasks}");
+    assert!(stderr.contains("the last sync did not finish"), "and said to lack news: {stderr}");
+    let (ok, _, stderr) = li.text(&["sync"]);
+    assert!(ok, "{stderr}");
+    let (_, status, _) = li.text(&["status"]);
+    assert!(status.contains("all synced / 已全部同步"), "a sync returned: {status}");
+    let (_, _, stderr) = li.text(&["tasks"]);
+    assert!(!stderr.contains("did not finish"), "{stderr}");
+
+    // A sign-in whose first download the app did not live to finish: signed in, nothing held.
+    let newcomer = Phone::unencrypted(dir.path(), "newcomer");
+    let mut replica = doorstep_replica::Replica::open(&newcomer.db).unwrap();
+    replica.remember_relay(&url, &token).unwrap();
+    replica.set_identity(person).unwrap();
+    assert!(!replica.sync_begins().unwrap());
+    drop(replica);
+    for command in [&["tasks"][..], &["find", "1-1-101"], &["counts"], &["claim", "1-1-101"]] {
+        let (stdout, stderr) = newcomer.json_failure(command);
+        let line: serde_json::Value =
+            serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        assert_eq!(line["error"], "nothing_yet", "{command:?}: {line}");
+        assert!(
+            stderr.contains("nothing has come from the relay yet") && stderr.contains("doorstep phone sync"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("has not joined"), "{stderr}");
+    }
+    let (ok, _, stderr) = newcomer.text(&["sync"]);
+    assert!(ok, "{stderr}");
+    let (ok, tasks, stderr) = newcomer.text(&["tasks", "--all"]);
+    assert!(ok && tasks.contains("1-1-101") && stderr.is_empty(), "{tasks}{stderr}");
+}

@@ -4745,6 +4745,13 @@ public struct SyncState: Equatable, Hashable {
      * time zone until a sync finds them right.
      */
     public var clockOffByMs: Int64?
+    /**
+     * A sync began and has not returned: one is under way, or the app ended mid-sync (killed,
+     * reclaimed, its battery gone). Outside a sync, show "the last sync did not finish: sync
+     * where there is signal / 上次同步未完成" instead of "all synced": the relay's news (a
+     * roster still coming, tasks assigned since) may not all be here.
+     */
+    public var syncUnfinished: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4763,11 +4770,18 @@ public struct SyncState: Equatable, Hashable {
          * This phone's clock minus the relay's, in milliseconds (positive: ahead), at the last sync,
          * when they were more than five minutes apart: keep asking the volunteer to set the phone's date, time and
          * time zone until a sync finds them right.
-         */clockOffByMs: Int64?) {
+         */clockOffByMs: Int64?, 
+        /**
+         * A sync began and has not returned: one is under way, or the app ended mid-sync (killed,
+         * reclaimed, its battery gone). Outside a sync, show "the last sync did not finish: sync
+         * where there is signal / 上次同步未完成" instead of "all synced": the relay's news (a
+         * roster still coming, tasks assigned since) may not all be here.
+         */syncUnfinished: Bool) {
         self.unsyncedChanges = unsyncedChanges
         self.setAside = setAside
         self.lastSync = lastSync
         self.clockOffByMs = clockOffByMs
+        self.syncUnfinished = syncUnfinished
     }
 
     
@@ -4789,7 +4803,8 @@ public struct FfiConverterTypeSyncState: FfiConverterRustBuffer {
                 unsyncedChanges: FfiConverterUInt32.read(from: &buf), 
                 setAside: FfiConverterUInt32.read(from: &buf), 
                 lastSync: FfiConverterOptionTypeTimestamp.read(from: &buf), 
-                clockOffByMs: FfiConverterOptionInt64.read(from: &buf)
+                clockOffByMs: FfiConverterOptionInt64.read(from: &buf), 
+                syncUnfinished: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -4798,6 +4813,7 @@ public struct FfiConverterTypeSyncState: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.setAside, into: &buf)
         FfiConverterOptionTypeTimestamp.write(value.lastSync, into: &buf)
         FfiConverterOptionInt64.write(value.clockOffByMs, into: &buf)
+        FfiConverterBool.write(value.syncUnfinished, into: &buf)
     }
 }
 

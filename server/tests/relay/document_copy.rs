@@ -169,6 +169,8 @@ async fn a_new_volunteer_whose_app_is_killed_mid_download_resumes_the_roster_whe
     loop {
         // Only what the file kept counts.
         crate::harness::reopen(&replica, &path);
+        // The app says the last sync did not finish (`status`), not "all synced".
+        assert_eq!(replica.lock().unwrap().sync_unfinished().unwrap(), kills > 0, "after {kills} kills");
         stalled.store(false, Ordering::SeqCst);
         let syncing = tokio::spawn({
             let (replica, transport) = (Arc::clone(&replica), transport.clone());
@@ -192,6 +194,7 @@ async fn a_new_volunteer_whose_app_is_killed_mid_download_resumes_the_roster_whe
     }
     let households = replica.lock().unwrap().compounds().next().map(|c| c.households().len());
     assert_eq!(households, Some(600), "a sync returned after {kills} kills without the roster");
+    assert!(!replica.lock().unwrap().sync_unfinished().unwrap(), "a sync returned");
     assert!(kills >= 3, "the roster took several kills: {kills}");
     // What arrived before each kill was kept: the roster crossed about once more than the first
     // sync's cut answer, not once per kill.

@@ -22,6 +22,7 @@ import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
@@ -130,6 +131,7 @@ class VolunteerDayTest {
             val noSignal = assertThrows<DoorstepException.Network> { runBlocking { volunteer.sync() } }
             assertTrue(noSignal.reason.isNotBlank())
             assertEquals(offline, volunteer.syncState(), "a failed sync loses and sends nothing")
+            assertFalse(offline.syncUnfinished, "a failed sync returned: nothing left unfinished")
             // Offline, the list already reflects the work: the delivered door is done.
             assertEquals(listOf("201", "301"), volunteer.myDoors(compound).map { it.household.address.flat })
 

@@ -5940,6 +5940,14 @@ data class SyncState (
      * time zone until a sync finds them right.
      */
     var `clockOffByMs`: kotlin.Long?
+    , 
+    /**
+     * A sync began and has not returned: one is under way, or the app ended mid-sync (killed,
+     * reclaimed, its battery gone). Outside a sync, show "the last sync did not finish: sync
+     * where there is signal / 上次同步未完成" instead of "all synced": the relay's news (a
+     * roster still coming, tasks assigned since) may not all be here.
+     */
+    var `syncUnfinished`: kotlin.Boolean
     
 ){
     
@@ -5960,6 +5968,7 @@ public object FfiConverterTypeSyncState: FfiConverterRustBuffer<SyncState> {
             FfiConverterUInt.read(buf),
             FfiConverterOptionalTypeTimestamp.read(buf),
             FfiConverterOptionalLong.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -5967,7 +5976,8 @@ public object FfiConverterTypeSyncState: FfiConverterRustBuffer<SyncState> {
             FfiConverterUInt.allocationSize(value.`unsyncedChanges`) +
             FfiConverterUInt.allocationSize(value.`setAside`) +
             FfiConverterOptionalTypeTimestamp.allocationSize(value.`lastSync`) +
-            FfiConverterOptionalLong.allocationSize(value.`clockOffByMs`)
+            FfiConverterOptionalLong.allocationSize(value.`clockOffByMs`) +
+            FfiConverterBoolean.allocationSize(value.`syncUnfinished`)
     )
 
     override fun write(value: SyncState, buf: ByteBuffer) {
@@ -5975,6 +5985,7 @@ public object FfiConverterTypeSyncState: FfiConverterRustBuffer<SyncState> {
             FfiConverterUInt.write(value.`setAside`, buf)
             FfiConverterOptionalTypeTimestamp.write(value.`lastSync`, buf)
             FfiConverterOptionalLong.write(value.`clockOffByMs`, buf)
+            FfiConverterBoolean.write(value.`syncUnfinished`, buf)
     }
 }
 

@@ -45,14 +45,31 @@ pub(crate) fn update_text(
         .count();
     let (old_middle, new_middle) =
         (&old_chars[start..old_chars.len() - end], &new_chars[start..new_chars.len() - end]);
-    if edits_within(old_middle, new_middle, MAX_DIFF_EDITS) {
+    // Characters of the old text a diff must keep for the new one to be an edit of it.
+    let to_keep = old_chars.len().div_ceil(2).saturating_sub(start + end);
+    if edits_within(old_middle, new_middle, diff_bound(old_middle.len(), new_middle.len(), to_keep)) {
         return tx.update_text(&text, new);
     }
     let encoding = tx.text_encoding();
+    if to_keep > 0 {
+        // A rewrite: the whole text replaced, so a rewrite made meanwhile is kept whole beside it.
+        return tx.splice_text(&text, 0, width(encoding, &old) as isize, new);
+    }
     let before: String = old_chars[..start].iter().collect();
     let removed: String = old_middle.iter().collect();
     let inserted: String = new_middle.iter().collect();
     tx.splice_text(&text, width(encoding, &before), width(encoding, &removed) as isize, &inserted)
+}
+
+/// The most characters inserted or deleted for which the parts that differ, `old` and `new`
+/// characters long, are written as a diff: [`MAX_DIFF_EDITS`], and no more than keeps `to_keep`
+/// of the old part's characters in place (with what the texts share at their ends, half of the
+/// old text). An edit keeps most of what was there; a rewrite keeps a few scattered characters
+/// (a "台账", a "：", a "已"), and two rewrites made at once (a volunteer's note offline, a
+/// coordinator's ledger imported meanwhile) written as diffs were woven around them into text
+/// nobody wrote. Written whole, one splice each, both are kept whole, one after the other.
+fn diff_bound(old: usize, new: usize, to_keep: usize) -> usize {
+    MAX_DIFF_EDITS.min((old + new).saturating_sub(2 * to_keep))
 }
 
 /// `s`'s length in the units the document counts text positions in.
@@ -175,6 +192,30 @@ mod tests {
         ] {
             assert_eq!(write(old, new), new, "{old:.20} → {new:.20}");
         }
+    }
+
+    /// Two notes rewritten whole at once, sharing a few characters with the old one: both are
+    /// kept whole, not woven together ("志愿者第二版：老人腿脚不便，放门口社区联系").
+    #[test]
+    fn two_short_rewrites_made_at_once_are_both_kept_whole() {
+        let mut a = Automerge::new();
+        let mut tx = a.transaction();
+        update_text(&mut tx, &ROOT, "notes", "台账：已转居家隔离").unwrap();
+        tx.commit();
+        let mut b = a.fork();
+        let volunteer = "志愿者：老人腿脚不便，放门口";
+        let ledger = "台账第二版：社区已联系";
+        let mut tx = a.transaction();
+        update_text(&mut tx, &ROOT, "notes", volunteer).unwrap();
+        tx.commit();
+        let mut tx = b.transaction();
+        update_text(&mut tx, &ROOT, "notes", ledger).unwrap();
+        tx.commit();
+        a.merge(&mut b).unwrap();
+        let (_, text) = a.get(ROOT, "notes").unwrap().unwrap();
+        let merged = a.text(&text).unwrap();
+        assert!(merged.contains(volunteer) && merged.contains(ledger), "{merged}");
+        assert_eq!(merged.chars().count(), volunteer.chars().count() + ledger.chars().count(), "{merged}");
     }
 
     #[test]

@@ -124,3 +124,67 @@ async fn a_teammate_back_gets_the_teams_changes_compressed_not_the_whole_roster(
     let notes = reopened.compounds().next().unwrap().households();
     assert_eq!(notes.iter().filter(|h| h.notes.contains("蔬菜包放门口")).count(), 300);
 }
+
+/// A teammate's day of short repeated notes, then long free text that does not compress, the
+/// second sent up in pieces: the volunteer behind gets those changes, not the roster whole. The
+/// relay used to measure how the changes compress on the newest alone, so at twice their size,
+/// more than the roster's (core `sync/lacking.rs`): 82 KB down for 46 KB of changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teammate_back_gets_long_notes_sent_in_pieces_as_changes_not_the_whole_roster() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    relay.import_roster(compound, &big_roster(1040)).await;
+    let (_dir, li, li_link, _) = crate::landing::joined_volunteer(&relay, compound, "李强").await;
+    http::sync(&li, &li_link, device_now).await.unwrap();
+    let (_zdir, zhao, zhao_link, _) = crate::landing::joined_volunteer(&relay, compound, "赵敏").await;
+    http::sync(&zhao, &zhao_link, device_now).await.unwrap();
+    let households = zhao.lock().unwrap().compounds().next().unwrap().households();
+    for household in households.iter().skip(100).take(65) {
+        let notes = "老人独居，行动不便，需要送药上楼，请敲门三次后等待两分钟。".repeat(12);
+        zhao.lock()
+            .unwrap()
+            .apply(device_now(), compound, &Operation::EditNotes { household: household.id, notes })
+            .unwrap();
+    }
+    http::sync(&zhao, &zhao_link, device_now).await.unwrap();
+    let mut seed = 7_u32;
+    for household in households.iter().take(48) {
+        let notes: String = (0..400)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                char::from_u32(0x4e00 + (seed >> 8) % 20_000).unwrap()
+            })
+            .collect();
+        zhao.lock()
+            .unwrap()
+            .apply(device_now(), compound, &Operation::EditNotes { household: household.id, notes })
+            .unwrap();
+    }
+    let up = http::sync(&zhao, &zhao_link, device_now).await.unwrap();
+    let roster = zhao
+        .lock()
+        .unwrap()
+        .compounds()
+        .next()
+        .unwrap()
+        .documents()
+        .find(|d| d.kind() == DocKind::Roster)
+        .unwrap()
+        .id();
+    let whole =
+        zhao.lock().unwrap().compounds().next().unwrap().document(roster).unwrap().automerge().save().len();
+
+    let (_, body) = first_request(&li);
+    let exchanged = li_link.exchange(&SyncBody::new(body, true)).await.unwrap();
+    let answer = SyncResponse::decode(&exchanged.answer).unwrap();
+    let message = answer.messages.iter().find(|m| m.doc == roster).expect("a reply for the roster");
+    let message = decode(&message.message, &MessageLimits::for_replies()).unwrap();
+    assert_eq!(
+        message.changes.len(),
+        113,
+        "the 113 notes ({} B up), not the roster whole ({whole} B); {} B down",
+        up.bytes_up,
+        exchanged.received
+    );
+    assert!(exchanged.received * 3 < whole * 2, "{} B down for a roster of {whole} B", exchanged.received);
+}

@@ -33,6 +33,7 @@ pub(super) fn check_op_shapes(
     changes: &[Change],
 ) -> Result<Vec<Overwrite>, (Problem, ChangeHash)> {
     let mut objects = Objects { doc, known: HashMap::new() };
+    let mut lineage = Lineage { doc, batch: HashMap::new(), walked: 0 };
     let mut max_ops: HashMap<ChangeHash, u64> = HashMap::new();
     let mut overwrites = Vec::new();
     for change in changes {
@@ -62,6 +63,7 @@ pub(super) fn check_op_shapes(
                 "its first operation is numbered {start}, where the operations it depends on end at {highest}; Automerge numbers a change's operations from the next, so the change was crafted"
             )));
         }
+        lineage.follows_its_authors_last(change).map_err(at_fault)?;
         let actor_bytes = change.actor_id().to_bytes().len();
         if actor_bytes > MAX_ACTOR_BYTES {
             return Err(at_fault(format!(
@@ -181,8 +183,81 @@ pub(super) fn check_op_shapes(
             }
         }
         max_ops.insert(change.hash(), change.max_op());
+        lineage
+            .batch
+            .insert(change.hash(), (change.actor_id().clone(), change.seq(), change.deps().to_vec()));
     }
     Ok(overwrites)
+}
+
+/// Most changes one batch's checks walk back through to find each author's previous change:
+/// an honest phone's first change of a batch walks back through what others made since its last
+/// one (a team's day: a few thousand), the rest find it among their own dependencies.
+const LINEAGE_WALK: usize = 200_000;
+
+/// Each author's changes, in the document and earlier in the batch, for [`Lineage::follows_its_authors_last`].
+struct Lineage<'a> {
+    doc: &'a Automerge,
+    /// The batch's changes already checked: author, number, dependencies.
+    batch: HashMap<ChangeHash, (ActorId, u64, Vec<ChangeHash>)>,
+    /// Changes walked through so far in this batch.
+    walked: usize,
+}
+
+impl Lineage<'_> {
+    /// Whether `change` is made on its author's previous change (numbered one less), as
+    /// Automerge makes every change. Two changes of one author made on the same state number
+    /// their operations alike; Automerge applied both, and then could not load the document it
+    /// saved (`collector.rs` asserts): one volunteer's crafted pair made the roster unloadable
+    /// for every new phone and bricked the phones that compacted it (a helper's finding).
+    fn follows_its_authors_last(&mut self, change: &Change) -> Result<(), String> {
+        let (actor, seq) = (change.actor_id(), change.seq());
+        if seq == 0 {
+            return Err("it is numbered 0 among its author's changes; Automerge numbers them from 1, so the change was crafted".into());
+        }
+        if seq == 1 {
+            return Ok(());
+        }
+        let mut to_visit: Vec<ChangeHash> = change.deps().to_vec();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(hash) = to_visit.pop() {
+            if !seen.insert(hash) {
+                continue;
+            }
+            self.walked += 1;
+            if self.walked > LINEAGE_WALK {
+                return Err(format!(
+                    "its author's change numbered {} was not found within {LINEAGE_WALK} changes of what it depends on; send fewer changes at once",
+                    seq - 1
+                ));
+            }
+            let (author, number, deps) = match self.batch.get(&hash) {
+                Some((author, number, deps)) => (author.clone(), *number, deps.clone()),
+                None => match self.doc.get_change_meta_by_hash(&hash) {
+                    Some(meta) => (meta.actor.into_owned(), meta.seq, meta.deps),
+                    // Missing dependencies are refused by their own check.
+                    None => continue,
+                },
+            };
+            if author == *actor {
+                if number == seq - 1 {
+                    return Ok(());
+                }
+                if number >= seq {
+                    return Err(format!(
+                        "it is numbered {seq} among its author's changes but depends on their change numbered {number}; Automerge never writes that, so the change was crafted"
+                    ));
+                }
+                // An earlier change of the author: what it depends on is earlier still.
+                continue;
+            }
+            to_visit.extend(deps);
+        }
+        Err(format!(
+            "it is numbered {seq} among its author's changes but is not made on their change numbered {}; Automerge makes each change of an author on the one before, so the change was crafted",
+            seq - 1
+        ))
+    }
 }
 
 /// An operation, as its counter and actor.
@@ -338,6 +413,50 @@ mod tests {
             tx.put_object(&task, "cancelled", ObjType::Map).unwrap();
         });
         check(&doc, honest).unwrap();
+    }
+
+    /// Two changes of one author made on the same state number their operations alike, and the
+    /// document Automerge saves with both does not load again: the second is refused. An
+    /// author's changes made one on another pass, in one batch or across batches, with others'
+    /// changes merged between them.
+    #[test]
+    fn an_authors_change_not_made_on_their_previous_one_is_refused() {
+        let doc = base();
+        let task = object(&doc, &["task"]);
+        let mut phone = doc.fork().with_actor(ActorId::from([2; 16]));
+        let mut other = doc.fork().with_actor(ActorId::from([3; 16]));
+        let mut honest = Vec::new();
+        for n in 0..3 {
+            let mut tx = phone.transaction();
+            tx.put(&task, "status", format!("s{n}")).unwrap();
+            tx.commit();
+            honest.push(phone.get_last_local_change().unwrap());
+            let mut tx = other.transaction();
+            tx.put(&task, format!("k{n}"), n).unwrap();
+            tx.commit();
+            phone.merge(&mut other.clone()).unwrap();
+        }
+        let everything: Vec<Change> = phone.get_changes(&doc.get_heads());
+        check_op_shapes(&doc, &everything).unwrap();
+        let mut after_first = doc.clone();
+        after_first.apply_changes(everything.iter().take(2).cloned()).unwrap();
+        check_op_shapes(&after_first, &everything[2..]).unwrap();
+
+        // The pair: seq 1 and seq 2 of a new author, both on the document's heads.
+        let first = edit(&doc, |tx| tx.put(&task, "status", "open").unwrap());
+        let mut second = edit(&doc, |tx| tx.put(&task, "notes", "x").unwrap());
+        second.seq = 2;
+        let pair = [Change::from(first), Change::from(second)];
+        let (problem, at) = check_op_shapes(&doc, &pair).unwrap_err();
+        assert_eq!(at, pair[1].hash());
+        assert!(problem.reason.contains("not made on their change numbered 1"), "{}", problem.reason);
+        // A first change numbered 2, or 0.
+        let mut skipped = edit(&doc, |tx| tx.put(&task, "status", "open").unwrap());
+        skipped.seq = 2;
+        assert!(check(&doc, skipped).unwrap_err().contains("not made on their change numbered 1"));
+        let mut zero = edit(&doc, |tx| tx.put(&task, "status", "open").unwrap());
+        zero.seq = 0;
+        assert!(check(&doc, zero).unwrap_err().contains("numbered 0"));
     }
 
     #[test]

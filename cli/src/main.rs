@@ -613,7 +613,7 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
             }
         }
         AdminCommand::ImportRoster { compound, file, accept_good_rows } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = read_at_most(&file, ROSTER_FILE_READ_BYTES)?;
             let readers = RosterReaders::new(1);
             let deadline = Instant::now() + admin::UNHURRIED_READ;
             let imported =
@@ -743,4 +743,27 @@ async fn move_to_postgres(db: &str, to: &str) -> anyhow::Result<()> {
         db
     )?;
     Ok(())
+}
+
+/// The most of a roster file `admin import-roster` reads: a workbook's pictures may make it
+/// larger than the importer's 10 MiB of text, but nothing near this is a roster.
+const ROSTER_FILE_READ_BYTES: usize = 64 << 20;
+
+/// `file`'s bytes, refused once past `most` without reading further: the relay's machine is not
+/// made to hold a wrong file (`/dev/zero`, a pipe, a disk image) whole before it is refused.
+fn read_at_most(file: &std::path::Path, most: usize) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let opened = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(most).unwrap_or(u64::MAX).saturating_add(1);
+    opened.take(limit).read_to_end(&mut bytes).with_context(|| format!("reading {}", file.display()))?;
+    if bytes.len() > most {
+        anyhow::bail!(
+            "{} is larger than {} MiB, more than a roster holds: give the roster's own CSV or workbook / 文件超过 {} MiB，不是花名册：请提供花名册的 CSV 或 Excel 文件",
+            file.display(),
+            most >> 20,
+            most >> 20
+        );
+    }
+    Ok(bytes)
 }

@@ -299,6 +299,11 @@ fn the_admin_commands_work_on_a_database_file() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("read sheet \"名册\"") && stdout.contains("updated 0, 6 unchanged"), "{stdout}");
 
+    // A file that is no roster and never ends (or is huge) is refused at 64 MiB read, not read
+    // whole into the relay machine's memory first.
+    let (ok, _, stderr) = run(&["import-roster", "--compound", &compound, "/dev/zero"]);
+    assert!(!ok && stderr.contains("larger than 64 MiB"), "{stderr}");
+
     let (ok, stdout, _) = run(&["export", "--compound", &compound]);
     assert!(ok);
     assert_eq!(stdout.lines().count(), 7);

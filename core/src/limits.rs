@@ -15,6 +15,10 @@ pub const FLOORS: std::ops::RangeInclusive<i32> = -9..=200;
 pub const MERGED_TEXT: usize = 8 * LONG_TEXT;
 /// Most tasks one round may hold.
 pub const TASKS_PER_ROUND: usize = 20_000;
+/// Most attempts one task may hold: a knock a day, several times a day, for a month is far under
+/// it. Each new attempt is checked against the list as its author saw it, so a batch of thousands
+/// on one task cost the square of their number (20,000 held a round for minutes).
+pub const ATTEMPTS_PER_TASK: usize = 200;
 /// Most tasks a round may hold by merging tasks added offline, each within
 /// [`TASKS_PER_ROUND`] as its author added it.
 pub const MERGED_TASKS_PER_ROUND: usize = 2 * TASKS_PER_ROUND;

@@ -522,6 +522,43 @@ mod validate_rounds {
         }
     }
 
+    /// A task holds at most `limits::ATTEMPTS_PER_TASK` attempts: each new one is checked against
+    /// the list as its author saw it, and a batch of 20,000 knocks on one task held a round for
+    /// minutes. Up to the limit is taken.
+    #[test]
+    fn a_task_takes_no_more_attempts_than_the_limit() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, task) = round_with_task(&mut fx);
+        let mut phone = phone(&fx, 9);
+        let since = relay_doc(&fx.compound, round).get_heads();
+        let knock =
+            Operation::RecordAttempt { round, task, outcome: Outcome::NobodyHome, note: String::new() };
+        for _ in 0..doorstep_core::limits::ATTEMPTS_PER_TASK {
+            fx.env.advance(1000);
+            phone.apply(&mut fx.env.env(), &people.volunteer, &knock).unwrap();
+        }
+        let full = batch(&fx.compound, &phone, round, &since);
+        let relay = full.accepted(&people.volunteer);
+        // The phone refuses the next, in words; the relay refuses a crafted one.
+        fx.env.advance(1000);
+        let refused = phone.apply(&mut fx.env.env(), &people.volunteer, &knock).unwrap_err();
+        assert!(refused.to_string().contains("the most one task takes"), "{refused}");
+        let mut crafted = relay.clone().with_actor(ActorId::from([0xD6; 16]));
+        let mut tx = crafted.transaction();
+        let list = child(&tx, &entity(&tx, "tasks", &task.to_string()), "attempts");
+        let at = tx.length(&list);
+        let attempt = tx.insert_object(&list, at, ObjType::Map).unwrap();
+        tx.put(&attempt, "by", people.volunteer.person.to_string()).unwrap();
+        tx.put(&attempt, "at", RELAY_NOW.as_millis()).unwrap();
+        tx.put(&attempt, "outcome", "nobody_home").unwrap();
+        tx.put(&attempt, "note", "").unwrap();
+        tx.commit();
+        let one_more = Batch { header: full.header, changes: crafted.get_changes(&relay.get_heads()), relay };
+        let v = one_more.refused_as(&people.volunteer, ViolationKind::TooLarge);
+        assert!(v.reason.contains("at most 200 are accepted on one task"), "{v}");
+    }
+
     #[test]
     fn attempts_are_never_edited_or_removed_even_by_coordinators() {
         let mut fx = Fixture::default();
@@ -817,6 +854,36 @@ mod validate_requests {
         });
         delete.forbidden(&people.volunteer, Rule::RequestsAreTriagedByCoordinators);
         delete.accepted(&people.coordinator);
+    }
+
+    /// Once a coordinator has triaged a request, its author may no longer rewrite it: a new text
+    /// would stand under their decision ("需要降压药1盒" done, then "需要胰岛素10盒"). A request's
+    /// text is never emptied, by anyone.
+    #[test]
+    fn a_triaged_request_is_not_rewritten_by_its_author_and_no_text_is_emptied() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let requests = id_of(&fx, DocKind::Requests);
+        let request = add_request(&mut fx, people.volunteer);
+        let k = request.to_string();
+        let empty = hostile(&fx, requests, move |tx| {
+            let text = child(tx, &entity(tx, "requests", &k), "text");
+            tx.update_text(&text, "  ").unwrap();
+        });
+        for author in [people.volunteer, people.coordinator] {
+            let v = empty.refused_as(&author, ViolationKind::Schema);
+            assert!(v.reason.contains("must not be empty"), "{v}");
+        }
+        let triage = Operation::TriageRequest { request, status: RequestStatus::Done, urgency: None };
+        fx.ok(&people.coordinator, &triage);
+        let k = request.to_string();
+        let rewrite = hostile(&fx, requests, move |tx| {
+            let text = child(tx, &entity(tx, "requests", &k), "text");
+            tx.update_text(&text, "需要胰岛素10盒，已答应今天送到").unwrap();
+        });
+        let v = rewrite.forbidden(&people.volunteer, Rule::RequestsAreTriagedByCoordinators);
+        assert!(v.reason.contains("until a coordinator has handled them"), "{v}");
+        rewrite.accepted(&people.coordinator);
     }
 }
 

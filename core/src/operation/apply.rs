@@ -487,6 +487,15 @@ impl Compound {
                 let current = self.live_task(*round_id, *task)?;
                 state::require_live_task(current.cancelled.is_some())
                     .map_err(|_| OperationError::TaskCancelled(*task))?;
+                if current.attempts.len() >= crate::limits::ATTEMPTS_PER_TASK {
+                    return Err(OperationError::Invalid {
+                        field: "attempts",
+                        reason: format!(
+                            "the task holds {} attempts, the most one task takes; ask a coordinator to add a new task for this door",
+                            current.attempts.len()
+                        ),
+                    });
+                }
                 let obj = self.task_obj(*round_id, *task)?;
                 let attempt =
                     Attempt { by: actor.person, at: env.now, outcome: *outcome, note: note.clone() };

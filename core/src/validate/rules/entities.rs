@@ -91,7 +91,10 @@ pub(super) fn check(
                             .map(|f| f.name)
                             .collect();
                         let hint = if field.writers == Writers::AuthorOrCoordinators {
-                            format!(": they may edit the {name} of their own {}s only", entity.noun)
+                            format!(
+                                ": they may edit the {name} of their own {}s only, until a coordinator has handled them",
+                                entity.noun
+                            )
                         } else if mine.is_empty() {
                             String::new()
                         } else {

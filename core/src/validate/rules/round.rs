@@ -224,6 +224,13 @@ fn check_attempts(
         }
         return Ok(());
     };
+    if new.len() > old.len() && new.len() > limits::ATTEMPTS_PER_TASK {
+        return Err(Problem::too_large(format!(
+            "{label} would hold {} attempts; at most {} are accepted on one task",
+            new.len(),
+            limits::ATTEMPTS_PER_TASK
+        )));
+    }
     let kept: HashSet<&ObjId> = new.iter().map(|(id, _)| id).collect();
     for element in &old {
         if !kept.contains(&element.0) {

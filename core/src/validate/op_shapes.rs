@@ -64,6 +64,18 @@ pub(super) fn check_op_shapes(
             )));
         }
         lineage.follows_its_authors_last(change).map_err(at_fault)?;
+        // Doorstep writes every change with operations and without a message: an empty change
+        // with a megabyte of message grew the roster every phone downloads by as much.
+        if change.message().is_some_and(|m| !m.is_empty()) {
+            return Err(at_fault(
+                "it carries a commit message; Doorstep writes none, so the change was crafted".into(),
+            ));
+        }
+        if change.is_empty() {
+            return Err(at_fault(
+                "it holds no operation; Doorstep writes none such, so the change was crafted".into(),
+            ));
+        }
         let actor_bytes = change.actor_id().to_bytes().len();
         if actor_bytes > MAX_ACTOR_BYTES {
             return Err(at_fault(format!(
@@ -450,6 +462,13 @@ mod tests {
         let (problem, at) = check_op_shapes(&doc, &pair).unwrap_err();
         assert_eq!(at, pair[1].hash());
         assert!(problem.reason.contains("not made on their change numbered 1"), "{}", problem.reason);
+        // A message, or no operation at all.
+        let mut with_message = edit(&doc, |tx| tx.put(&task, "status", "open").unwrap());
+        with_message.message = Some("x".repeat(1 << 20));
+        assert!(check(&doc, with_message).unwrap_err().contains("commit message"));
+        let mut nothing = edit(&doc, |tx| tx.put(&task, "status", "open").unwrap());
+        nothing.operations.clear();
+        assert!(check(&doc, nothing).unwrap_err().contains("holds no operation"));
         // A first change numbered 2, or 0.
         let mut skipped = edit(&doc, |tx| tx.put(&task, "status", "open").unwrap());
         skipped.seq = 2;

@@ -85,17 +85,35 @@ pub async fn exchange(
             ));
             continue;
         }
-        if let Some(op) = &item.operation
-            && let Err(e) = serde_json::from_str::<Operation>(op)
-        {
-            answer
-                .refused
-                .push(refuse(format!("the item's operation is not an operation this relay knows: {e}")));
-            continue;
-        }
+        let operation = match item.operation.as_deref().map(serde_json::from_str::<Operation>) {
+            Some(Err(e)) => {
+                answer
+                    .refused
+                    .push(refuse(format!("the item's operation is not an operation this relay knows: {e}")));
+                continue;
+            }
+            Some(Ok(op)) => Some(op),
+            None => None,
+        };
         // The document's compound; for a document this relay does not hold (restored from a
         // backup older than a round), the one the phone names.
         let record = storage.document(item.doc).await?;
+        // An operation is set aside under the document its change was refused in: one held
+        // under another (removing a household, under a round's knock) is no phone's, and would
+        // have the coordinators apply what the card does not show.
+        if let (Some(op), Some(record)) = (&operation, &record)
+            && let Some((kind, round)) = op.document()
+            && (kind != record.header.kind || round.is_some_and(|r| r != item.doc))
+        {
+            answer.refused.push(refuse(format!(
+                "the item's operation writes the {} document{}, not the {} document {} it is set aside under; nothing was stored",
+                kind.as_str(),
+                round.map(|r| format!(" {r}")).unwrap_or_default(),
+                record.header.kind.as_str(),
+                item.doc
+            )));
+            continue;
+        }
         let compound = match record.map(|r| r.header.compound).or(item.compound) {
             Some(compound) if memberships.contains(&compound) => compound,
             Some(compound) => match removed_at(storage, &mut former, compound, session.person).await? {

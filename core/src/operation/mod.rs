@@ -25,7 +25,9 @@ use crate::schema::household::{HouseholdDraft, HouseholdEdit};
 use crate::schema::need_tag::NeedTag;
 use crate::schema::request::CareDraft;
 use crate::schema::review::ConflictSubject;
-use crate::schema::vocabulary::{Category, Channel, Outcome, Priority, RequestStatus, TaskKind, Urgency};
+use crate::schema::vocabulary::{
+    Category, Channel, DocKind, Outcome, Priority, RequestStatus, TaskKind, Urgency,
+};
 
 /// One thing a person does. Serializable, so that the dashboard, the command-line phone and the
 /// bindings all speak the same operations.
@@ -254,6 +256,37 @@ impl Operation {
                 Some(draft.household)
             }
             _ => None,
+        }
+    }
+
+    /// The document the operation writes, by kind, and which round for an operation on one;
+    /// `None` where that depends on what it names (a conflict's review) or it makes a new one (a
+    /// round created). The review inbox holds an operation under the document whose change it
+    /// made: one held under another is not a phone's.
+    pub fn document(&self) -> Option<(DocKind, Option<DocumentId>)> {
+        match self {
+            Operation::SetUtcOffset { .. }
+            | Operation::AddBuilding { .. }
+            | Operation::AddHousehold { .. }
+            | Operation::EditHousehold { .. }
+            | Operation::EditNotes { .. }
+            | Operation::SetControlStatus { .. }
+            | Operation::SetNeedTags { .. }
+            | Operation::RemoveHousehold { .. } => Some((DocKind::Roster, None)),
+            Operation::AddTask { round, .. }
+            | Operation::AssignTask { round, .. }
+            | Operation::AssignBuilding { round, .. }
+            | Operation::ClaimTask { round, .. }
+            | Operation::UnassignTask { round, .. }
+            | Operation::CancelTask { round, .. }
+            | Operation::RecordAttempt { round, .. }
+            | Operation::CloseRound { round }
+            | Operation::ReopenRound { round } => Some((DocKind::Round, Some(*round))),
+            Operation::AddRequest { .. }
+            | Operation::TriageRequest { .. }
+            | Operation::LinkRequest { .. } => Some((DocKind::Requests, None)),
+            Operation::AddCareEntry { .. } | Operation::EditCareEntry { .. } => Some((DocKind::Care, None)),
+            Operation::CreateRound { .. } | Operation::ReviewConflict { .. } => None,
         }
     }
 

@@ -92,7 +92,13 @@ async fn another_compound_another_person_or_an_unreadable_item_is_refused_and_no
     junk["operation"] = json!("{\"op\":\"burn_the_roster\"}");
     let mut not_a_hash = item(li, 'f');
     not_a_hash["id"] = json!("not-a-hash");
-    let body = json!({"items": [foreign, impersonated, junk, not_a_hash]});
+    // A household removed, held under a round's knock with a reason inviting "apply" (a
+    // helper's forged item): the operation is not the document's.
+    let mut elsewhere_op = item(li, 'a');
+    elsewhere_op["doc"] = json!(fx.round);
+    elsewhere_op["operation"] =
+        json!(json!({"op": "remove_household", "household": li.compound().households()[1].id}).to_string());
+    let body = json!({"items": [foreign, impersonated, junk, not_a_hash, elsewhere_op]});
     let (status, answer) = fx.relay.json("POST", "/v1/set-aside", &li.token, Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert!(answer["received"].as_array().unwrap().is_empty(), "{answer}");
@@ -102,7 +108,8 @@ async fn another_compound_another_person_or_an_unreadable_item_is_refused_and_no
         .iter()
         .map(|r| r["reason"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(reasons.len(), 4, "{answer}");
+    assert_eq!(reasons.len(), 5, "{answer}");
+    assert!(reasons[4].contains("writes the roster document, not the round document"), "{}", reasons[4]);
     assert!(reasons[0].contains("not in a compound you are a member of"), "{}", reasons[0]);
     assert!(reasons[1].contains("names another person"), "{}", reasons[1]);
     assert!(reasons[2].contains("not an operation this relay knows"), "{}", reasons[2]);

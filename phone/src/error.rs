@@ -32,6 +32,12 @@ pub enum PhoneError {
         /// Their refusals' rule codes, comma-separated ("unavailable").
         rules: String,
     },
+    /// The documents synced, but the work set aside for the coordinators' review did not reach
+    /// the relay this time (the link dropped the exchange): kept, and sent at the next sync.
+    #[error(
+        "the work set aside for the coordinators' review did not reach the relay this time ({0}); this phone keeps it and sends it at its next sync, in smaller parts / 待协调员审核的记录本次未能上传（{0}），本机保留，下次同步时分批再发"
+    )]
+    SetAsideUnsent(String),
     /// The phone has not joined a compound.
     #[error(
         "this phone has not joined yet: run `doorstep phone join --relay URL --name YOUR-NAME CODE` first / 本机尚未加入小区：请先运行 `doorstep phone join`"
@@ -157,6 +163,7 @@ impl PhoneError {
             PhoneError::Transport(e) => transport_code(e),
             PhoneError::JoinUnanswered(_) => "join_unanswered",
             PhoneError::SyncIncomplete { .. } => "sync_incomplete",
+            PhoneError::SetAsideUnsent(_) => "set_aside_unsent",
             PhoneError::NotJoined => "not_joined",
             PhoneError::NothingYet => "nothing_yet",
             PhoneError::Removed(_) => "removed",

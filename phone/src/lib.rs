@@ -165,6 +165,10 @@ pub enum PhoneCommand {
         /// What you found or did ("已核实，第二份转给 2-1-302").
         #[arg(long, default_value = "")]
         note: String,
+        /// Which conflict of a task that has both: `delivery` (delivered twice) or `assignment`
+        /// (assigned concurrently). Without it, the task's first conflict still to review.
+        #[arg(long, value_enum)]
+        kind: Option<resolve::TaskConflict>,
     },
     /// Residents' requests.
     Requests,
@@ -213,16 +217,27 @@ async fn sync_now(
 /// phone's sync: the report names them, and they wait for that phone, not for this one to retry.
 fn incomplete(report: &SyncReport) -> Result<(), PhoneError> {
     let left_behind = report.retrying.iter().filter(|r| r.rule != HELD_FOR_ITS_AUTHOR);
+    // The review inbox's exchange is no document: its failure is said as what it is.
+    let (inbox, failed): (Vec<&String>, Vec<&String>) =
+        report.failed.iter().partition(|f| f.starts_with(http::REVIEW_INBOX));
     let mut documents: Vec<_> = left_behind.clone().map(|r| r.doc.to_string()).collect();
-    documents.extend(report.failed.iter().map(|f| f.split(':').next().unwrap_or(f).to_owned()));
+    documents.extend(failed.iter().map(|f| f.split(':').next().unwrap_or(f).to_owned()));
     documents.sort();
     documents.dedup();
     if documents.is_empty() {
-        return Ok(());
+        return match inbox.first() {
+            Some(why) => Err(PhoneError::SetAsideUnsent(
+                why.trim_start_matches(http::REVIEW_INBOX).trim_start_matches(':').trim().to_owned(),
+            )),
+            None => Ok(()),
+        };
     }
     let mut rules: Vec<&str> = left_behind.map(|r| r.rule.as_str()).collect();
-    if !report.failed.is_empty() {
+    if !failed.is_empty() {
         rules.push("reply not applied");
+    }
+    if !inbox.is_empty() {
+        rules.push("review inbox not reached");
     }
     rules.sort_unstable();
     rules.dedup();
@@ -236,7 +251,7 @@ pub async fn run(args: PhoneArgs) -> Result<(), PhoneError> {
     let out = render::Output { json: args.json };
     let ran = run_command(args).await;
     match &ran {
-        Err(PhoneError::SyncIncomplete { .. }) | Ok(()) => {}
+        Err(PhoneError::SyncIncomplete { .. } | PhoneError::SetAsideUnsent(_)) | Ok(()) => {}
         Err(error) => out.failed(error),
     }
     ran
@@ -397,8 +412,8 @@ async fn run_command(args: PhoneArgs) -> Result<(), PhoneError> {
                 render::time_zone(&r),
             );
         }
-        PhoneCommand::Review { target, note } => {
-            let (compound, conflict) = resolve::conflict(&lock(&replica), &target)?;
+        PhoneCommand::Review { target, note, kind } => {
+            let (compound, conflict) = resolve::conflict(&lock(&replica), &target, kind)?;
             apply(&replica, compound, Operation::ReviewConflict { conflict, note }, &out)?;
         }
         PhoneCommand::Requests => {
@@ -614,5 +629,19 @@ mod tests {
         let report = SyncReport { retrying: vec![held, busy], ..SyncReport::default() };
         let Err(PhoneError::SyncIncomplete { count, rules }) = incomplete(&report) else { panic!() };
         assert_eq!((count, rules.as_str()), (1, UNAVAILABLE), "only the busy document counts");
+    }
+
+    /// The review inbox's exchange cut by the link is said as that, not as "1 document did not
+    /// sync (reply not applied)" (a removed volunteer's phone holds no document at all).
+    #[test]
+    fn a_review_inbox_not_reached_is_said_as_that() {
+        let report = SyncReport {
+            failed: vec!["review inbox: no answer (connection reset)".into()],
+            ..SyncReport::default()
+        };
+        let Err(PhoneError::SetAsideUnsent(why)) = incomplete(&report) else { panic!() };
+        assert_eq!(why, "no answer (connection reset)");
+        let said = PhoneError::SetAsideUnsent(why).to_string();
+        assert!(said.contains("did not reach the relay") && !said.contains("document"), "{said}");
     }
 }

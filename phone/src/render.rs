@@ -300,7 +300,23 @@ impl Output {
             if conflicts.is_empty() {
                 return "no conflicts to review / 没有待审核的冲突".to_owned();
             }
-            conflicts.iter().map(|c| conflict_text(c, names, offset)).collect::<Vec<_>>().join("\n")
+            // A task with both a double delivery and a competing assignment: each `review`
+            // line names its kind, or both would review the same one.
+            let mut per_task: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
+            for c in conflicts {
+                if let Some(task) = task_in_conflict(c) {
+                    *per_task.entry(task).or_default() += 1;
+                }
+            }
+            conflicts
+                .iter()
+                .map(|c| {
+                    let shared =
+                        task_in_conflict(c).is_some_and(|t| per_task.get(&t).copied().unwrap_or(0) > 1);
+                    conflict_text(c, names, offset, shared)
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
         });
     }
 
@@ -354,7 +370,18 @@ pub struct Names {
 
 /// One conflict: the door and round, what clashed, and either the `review` command to settle it
 /// or who reviewed it, when, and their note.
-fn conflict_text(c: &ConflictReview, names: &Names, offset: UtcOffset) -> String {
+/// The task a conflict is on, if it is a task's.
+fn task_in_conflict(c: &ConflictReview) -> Option<doorstep_core::id::TaskId> {
+    use doorstep_core::schema::review::ConflictSubject;
+    match c.conflict.subject() {
+        ConflictSubject::DoubleDelivery { task, .. } | ConflictSubject::CompetingAssignment { task, .. } => {
+            Some(task)
+        }
+        ConflictSubject::ConcurrentStatus { .. } => None,
+    }
+}
+
+fn conflict_text(c: &ConflictReview, names: &Names, offset: UtcOffset, task_shared: bool) -> String {
     let (what, handle) = match &c.conflict {
         Conflict::DoubleDelivery { household, deliveries, round, task, .. } => (
             format!(
@@ -384,7 +411,13 @@ fn conflict_text(c: &ConflictReview, names: &Names, offset: UtcOffset) -> String
         ),
     };
     match &c.review {
-        None => format!("{what}\n  待核实 / to review: doorstep phone review {handle}"),
+        None => {
+            let kind = crate::resolve::TaskConflict::of(&c.conflict.subject())
+                .filter(|_| task_shared)
+                .map(|k| format!(" --kind {}", k.as_str()))
+                .unwrap_or_default();
+            format!("{what}\n  待核实 / to review: doorstep phone review {handle}{kind}")
+        }
         Some(r) => {
             let note = if r.note.is_empty() { String::new() } else { format!(": {}", r.note) };
             let who = names.people.coordinator(r.by);
@@ -1330,11 +1363,11 @@ mod tests {
         let by_wang = ConflictReview { conflict: conflict.clone(), review: Some(review(wang)) };
         let by_stranger = ConflictReview { conflict: conflict.clone(), review: Some(review(stranger)) };
         let offset = UtcOffset::default();
-        let open = conflict_text(&open, &names, offset);
+        let open = conflict_text(&open, &names, offset, false);
         assert!(open.ends_with("待核实 / to review: doorstep phone review 1-1-101"), "{open}");
-        let by_wang = conflict_text(&by_wang, &names, offset);
+        let by_wang = conflict_text(&by_wang, &names, offset, false);
         assert!(by_wang.contains("已核实 / reviewed by 王芳 at "), "{by_wang}");
-        let by_stranger = conflict_text(&by_stranger, &names, offset);
+        let by_stranger = conflict_text(&by_stranger, &names, offset, false);
         assert!(by_stranger.contains("reviewed by a coordinator / 协调员 at "), "{by_stranger}");
         for text in [&open, &by_wang, &by_stranger] {
             assert!(!uuid_pattern().is_match(text), "{text}");

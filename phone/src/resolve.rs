@@ -1,5 +1,6 @@
 //! Turning what a person types (a task's handle, an address) into IDs.
 
+use doorstep_core::Compound;
 use doorstep_core::id::{CompoundId, TaskId};
 use doorstep_core::query;
 use doorstep_core::schema::household::Household;
@@ -58,12 +59,56 @@ pub fn only_compound(replica: &Replica) -> Result<CompoundId, PhoneError> {
 /// names (its handle as `conflicts` shows it, or a task ID or prefix), or concurrent statuses of
 /// the household at the address `target`. A task with both kinds of conflict names the double
 /// delivery.
-pub fn conflict(replica: &Replica, target: &str) -> Result<(CompoundId, ConflictSubject), PhoneError> {
+/// Which of a task's two kinds of conflict `review --kind` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TaskConflict {
+    /// Delivered more than once.
+    Delivery,
+    /// Assigned concurrently to different people.
+    Assignment,
+}
+
+impl TaskConflict {
+    /// Whether `subject` is of this kind.
+    fn names(self, subject: &ConflictSubject) -> bool {
+        matches!(
+            (self, subject),
+            (TaskConflict::Delivery, ConflictSubject::DoubleDelivery { .. })
+                | (TaskConflict::Assignment, ConflictSubject::CompetingAssignment { .. })
+        )
+    }
+
+    /// The kind `subject` is, if it is a task's.
+    pub fn of(subject: &ConflictSubject) -> Option<Self> {
+        match subject {
+            ConflictSubject::DoubleDelivery { .. } => Some(TaskConflict::Delivery),
+            ConflictSubject::CompetingAssignment { .. } => Some(TaskConflict::Assignment),
+            ConflictSubject::ConcurrentStatus { .. } => None,
+        }
+    }
+
+    /// As typed after `--kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskConflict::Delivery => "delivery",
+            TaskConflict::Assignment => "assignment",
+        }
+    }
+}
+
+/// The conflict `target` names, of `kind` when given: on a task with both a double delivery and
+/// a competing assignment, without `kind`, the first still to review (the second `review` of
+/// that door reviewed the same one again, replacing its note, and the other stayed to review).
+pub fn conflict(
+    replica: &Replica,
+    target: &str,
+    kind: Option<TaskConflict>,
+) -> Result<(CompoundId, ConflictSubject), PhoneError> {
     // A script's task ID, or a prefix of one unique among the tasks in conflict.
     let id = target.trim().to_ascii_lowercase();
     let mut by_id: Vec<(CompoundId, ConflictSubject)> = Vec::new();
     for c in replica.compounds() {
-        for subject in query::conflicts(c).iter().map(query::Conflict::subject) {
+        for subject in ordered_for_review(c, kind) {
             let matches = task_of(&subject)
                 .is_some_and(|t| t.to_string() == id || (id.len() >= 6 && t.to_string().starts_with(&id)));
             if matches && !by_id.iter().any(|(_, s)| task_of(s) == task_of(&subject)) {
@@ -79,8 +124,7 @@ pub fn conflict(replica: &Replica, target: &str) -> Result<(CompoundId, Conflict
         let on_task = replica
             .compounds()
             .filter(|c| c.id() == named.compound)
-            .flat_map(query::conflicts)
-            .map(|c| c.subject())
+            .flat_map(|c| ordered_for_review(c, kind))
             .find(|s| task_of(s) == Some(named.task.id));
         if let Some(subject) = on_task {
             return Ok((named.compound, subject));
@@ -98,6 +142,14 @@ pub fn conflict(replica: &Replica, target: &str) -> Result<(CompoundId, Conflict
         .flat_map(query::conflicts)
         .any(|c| c.subject() == subject);
     if on_household { Ok((compound, subject)) } else { Err(PhoneError::NoConflict(target.to_owned())) }
+}
+
+/// `compound`'s conflicts of `kind` (any kind when `None`), those still to review first.
+fn ordered_for_review(compound: &Compound, kind: Option<TaskConflict>) -> Vec<ConflictSubject> {
+    let (mut to_review, mut reviewed): (Vec<_>, Vec<_>) =
+        query::conflict_reviews(compound).into_iter().partition(|c| !c.is_reviewed());
+    to_review.append(&mut reviewed);
+    to_review.into_iter().map(|c| c.conflict.subject()).filter(|s| kind.is_none_or(|k| k.names(s))).collect()
 }
 
 fn task_of(subject: &ConflictSubject) -> Option<TaskId> {

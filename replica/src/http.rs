@@ -1035,6 +1035,9 @@ fn unknown(replica: &Mutex<Replica>, error: TransportError) -> TransportError {
     }
 }
 
+/// How a failure of the review-inbox exchange starts in [`SyncReport::failed`](crate::SyncReport).
+pub const REVIEW_INBOX: &str = "review inbox";
+
 /// Sends what is set aside and not sent yet to the relay's review inbox, and learns what
 /// coordinators decided about what was sent before: one request, made only when something is
 /// set aside (a phone with nothing set aside makes none). A failure of this exchange leaves the
@@ -1067,7 +1070,10 @@ pub async fn exchange_set_aside(
         Err(TransportError::Removed { .. }) => Err(wipe_revoked(replica, relay).await?),
         Err(e) => {
             tracing::warn!(error = %e, items = sent, "set-aside items not sent to the review inbox; kept for the next sync");
-            report.failed.push(format!("review inbox: {e}"));
+            if matches!(e, TransportError::Network(_)) {
+                lock(replica).set_aside_dropped()?;
+            }
+            report.failed.push(format!("{REVIEW_INBOX}: {e}"));
             Ok(())
         }
     }

@@ -168,17 +168,44 @@ fn summary(replica: &Replica, operation: Option<&str>, document: &str, bytes: &[
     }
 }
 
+/// About what `upload` comes to in a request: its texts and a margin for the rest.
+fn upload_bytes(upload: &SetAsideUpload) -> usize {
+    256 + upload.summary.len()
+        + upload.reason.len()
+        + upload.rule.len()
+        + upload.operation.as_ref().map_or(0, String::len)
+}
+
 impl Replica {
+    /// A review-inbox exchange the link did not carry: the next carries fewer items, as a sync
+    /// request the link dropped makes the next carry less (`request_budget.rs`).
+    pub fn set_aside_dropped(&mut self) -> Result<(), ReplicaError> {
+        let budget = crate::request_budget::halved(self.request_budget);
+        if budget != self.request_budget {
+            self.request_budget = budget;
+            crate::request_budget::keep(self.store_mut(), budget)?;
+        }
+        Ok(())
+    }
+
     /// What to send to the review inbox now: the set-aside items not sent yet (as many as one
     /// exchange may carry) and those sent but not yet decided. Items over the shared size limits
     /// are marked not accepted instead, with the reason, and kept for export.
+    ///
+    /// On a link that dropped a request lately (a reply budget), the items sent at once come to
+    /// about the request budget, at least one: 32 items of a removed volunteer's day (46 KB)
+    /// sent whole were cut by every short window, and none reached the coordinators.
     pub fn set_aside_exchange(&mut self) -> Result<SetAsideExchange, ReplicaError> {
         let changes = self.store().quarantine()?;
         let mut exchange = SetAsideExchange::default();
         let mut too_large: Vec<(String, String)> = Vec::new();
+        let mut room = self.reply_budget();
         for c in &changes {
             match ReviewState::from_str_lossy(&c.review_state) {
-                ReviewState::NotSent if exchange.items.len() < MAX_SET_ASIDE_ITEMS => {
+                ReviewState::NotSent
+                    if exchange.items.len() < MAX_SET_ASIDE_ITEMS
+                        && (exchange.items.is_empty() || room.is_none_or(|left| left > 0)) =>
+                {
                     let upload = SetAsideUpload {
                         id: c.hash.clone(),
                         doc: match c.document.parse() {
@@ -203,7 +230,12 @@ impl Replica {
                     };
                     match upload.oversize() {
                         Some(why) => too_large.push((c.hash.clone(), why)),
-                        None => exchange.items.push(upload),
+                        None => {
+                            if let Some(left) = room.as_mut() {
+                                *left = left.saturating_sub(upload_bytes(&upload));
+                            }
+                            exchange.items.push(upload);
+                        }
                     }
                 }
                 ReviewState::UnderReview if exchange.awaiting.len() < MAX_SET_ASIDE_AWAITING => {

@@ -678,3 +678,42 @@ async fn a_piece_still_arriving_is_counted_by_a_status_question_at_once() {
     assert_eq!(held, 1500);
     drop(silent);
 }
+
+/// A volunteer removed while offline with a long day: the relay refuses the day, and the phone
+/// sets it aside for the coordinators' review inbox. Sent as 32 items at once (about 30 KB), no
+/// window of 12 KiB up carried the exchange and none reached the coordinators; on a link that
+/// drops, the items now go a request budget's worth at a time, and each window brings some.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_volunteers_set_aside_day_reaches_the_inbox_through_short_windows() {
+    let fx = Fixture::new().await;
+    let (dir, replica, good_link, token) = joined_volunteer(&fx.relay, fx.compound, "李强的手机").await;
+    http::sync(&replica, &good_link, device_now).await.unwrap();
+    let mut seed = 11_u64;
+    let households = replica.lock().unwrap().compounds().next().unwrap().households();
+    // The fixture's roster is a few households: their notes rewritten again and again.
+    for n in 0..40 {
+        let household = &households[n % households.len()];
+        let edit = Operation::EditNotes { household: household.id, notes: notes(&mut seed, 300) };
+        replica.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
+    }
+    let person = replica.lock().unwrap().identity().unwrap().person;
+    let path = format!("/v1/compounds/{}/members/{person}/revoke", fx.compound);
+    assert!(fx.relay.json("POST", &path, &fx.relay.admin_token, None).await.0.is_success());
+
+    let window = Arc::new(AtomicUsize::new(0));
+    let (url, _) = windows_up(&fx.relay.url, Arc::clone(&window)).await;
+    let file = dir.path().join("phone.sqlite");
+    let storage = fx.relay.state.as_ref().unwrap().relay.storage();
+    let mut arrived = Vec::new();
+    for _ in 0..30 {
+        crate::harness::reopen(&replica, &file);
+        let transport = RelayClient::new(&url, Some(token.clone())).unwrap();
+        window.store(12 * 1024, Ordering::SeqCst);
+        let _ = http::sync(&replica, &transport, device_now).await;
+        arrived.push(storage.set_aside_of(fx.compound, 1000).await.unwrap().len());
+        if arrived.last() == Some(&40) {
+            break;
+        }
+    }
+    assert_eq!(arrived.last(), Some(&40), "all 40 reached the inbox; after each window: {arrived:?}");
+}

@@ -137,6 +137,18 @@ pub fn read_roster_sheet(bytes: &[u8], dates: &DateCells) -> Result<RosterPrevie
     read(bytes, dates, Source::Sheet)
 }
 
+/// A spreadsheet's letters for the column at `index` (0 is A, 26 is AA).
+fn column_letters(index: usize) -> String {
+    let mut n = index + 1;
+    let mut letters = Vec::new();
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        letters.push(char::from(b'A' + u8::try_from(rem).unwrap_or(0)));
+        n = (n - 1) / 26;
+    }
+    letters.iter().rev().collect()
+}
+
 /// Where the CSV text came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -203,6 +215,7 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
             record: &record,
             columns: &columns,
             room,
+            source,
             dates,
             errors: Vec::new(),
             warnings: cleaned,
@@ -229,13 +242,34 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
                 Some((first, _)) => {
                     let first = *first;
                     let shown = address.to_string();
+                    // Which of the two is right is the coordinator's to say: the first is left out
+                    // too, so importing "only the good rows" does not keep whichever came first.
+                    let before = preview.households.len();
+                    preview.households.retain(|kept| kept.line != first);
+                    if preview.households.len() < before {
+                        preview.bad_rows += 1;
+                        preview.push_error(RowError {
+                            line: first,
+                            column: Some(columns.header(RosterColumn::Flat).to_owned()),
+                            value: shown.clone(),
+                            code: "duplicate_flat",
+                            reason_zh: format!(
+                                "{shown} 在第 {} 行又出现一次，内容不同；两行都未导入，请核对后删除一行",
+                                row.line
+                            ),
+                            reason: format!(
+                                "{shown} appears again on line {} with different details; neither row is imported, so keep the right one and delete the other",
+                                row.line
+                            ),
+                        });
+                    }
                     row.fail(
                         RosterColumn::Flat,
                         &shown,
                         "duplicate_flat",
                         format!("{shown} 与第 {first} 行是同一户，但内容不同；每户只能出现一次，请核对后删除一行"),
                         format!(
-                            "{shown} is a duplicate of line {first} with different details; each flat may appear once, so keep the right row"
+                            "{shown} is a duplicate of line {first} with different details; each flat may appear once, so keep the right row (neither is imported)"
                         ),
                     );
                 }
@@ -270,6 +304,8 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
             ),
         });
     }
+    // In file order: a flat's first row is said when its second is met.
+    preview.errors.sort_by_key(|e| e.line);
     Ok(preview)
 }
 
@@ -551,6 +587,8 @@ struct Row<'a> {
     columns: &'a Columns,
     /// The most fields a row may have when those past the header's are empty.
     room: usize,
+    /// A CSV file's row, or a workbook sheet's (where no comma moves a cell).
+    source: Source,
     dates: &'a DateCells,
     errors: Vec<RowError>,
     warnings: Vec<RowWarning>,
@@ -682,6 +720,34 @@ impl Row<'_> {
         let expected = self.columns.width();
         let got = self.record.len();
         let extra_is_blank = self.record.iter().skip(expected).all(|f| f.trim().is_empty());
+        if self.source == Source::Sheet && !extra_is_blank {
+            // A workbook has no commas to move cells: a filled cell past the header's columns is
+            // text typed beside the roster (a second note, a total) under no heading.
+            let (at, cell) = self
+                .record
+                .iter()
+                .enumerate()
+                .skip(expected)
+                .find(|(_, f)| !f.trim().is_empty())
+                .unwrap_or((expected, ""));
+            let letters = column_letters(at);
+            self.errors.push(RowError {
+                line: self.line,
+                column: Some(letters.clone()),
+                value: shorten(cell),
+                code: "cell_without_heading",
+                reason_zh: format!(
+                    "{letters} 列（第 {} 列）有内容，但表头在这一列没有标题；请给这一列加上标题，或把内容移到 备注",
+                    at + 1
+                ),
+                reason: format!(
+                    "cell {letters}{} holds text, but the header row has no heading over column {letters}: give that \
+                     column a heading, or move the text into 备注",
+                    self.line
+                ),
+            });
+            return false;
+        }
         if got > self.room && extra_is_blank {
             let shown = self.record.iter().collect::<Vec<_>>().join(",");
             self.errors.push(RowError {
@@ -1700,11 +1766,11 @@ mod tests {
              北林小区,１号楼,1单元,1,101室,丁,,1,0,0,,,,\n\
              北林小区,1,1,1,102,戊,,1,0,0,,,,\n",
             r#"
-            2: 北林小区 1号楼1单元101 f1 甲  1/0/0 [] normal lift=false ""
             4: 北林小区 1号楼2单元101 f1 丙  1/0/0 [] normal lift=false ""
+            line 2, column 房号: 北林小区 1号楼1单元101 appears again on line 5 with different details; neither row is imported, so keep the right one and delete the other
             line 3, column 户内人数: "三" is not a whole number
-            line 5, column 房号: 北林小区 1号楼1单元101 is a duplicate of line 2 with different details; each flat may appear once, so keep the right row
-            line 6, column 房号: 北林小区 1号楼1单元102 is a duplicate of line 3 with different details; each flat may appear once, so keep the right row
+            line 5, column 房号: 北林小区 1号楼1单元101 is a duplicate of line 2 with different details; each flat may appear once, so keep the right row (neither is imported)
+            line 6, column 房号: 北林小区 1号楼1单元102 is a duplicate of line 3 with different details; each flat may appear once, so keep the right row (neither is imported)
             "#,
         );
     }
@@ -1779,7 +1845,7 @@ mod tests {
         )
         .unwrap();
         let heads: Vec<&str> = preview.households.iter().map(|r| r.draft.head.as_str()).collect();
-        assert_eq!(heads, ["甲", "乙"], "the identical row is not imported twice");
+        assert_eq!(heads, ["甲"], "the identical row is not imported twice; 乙 and 丙 at one flat neither");
         assert_eq!(
             warnings(&preview),
             [
@@ -1787,12 +1853,12 @@ mod tests {
               imported twice)"
             ]
         );
-        assert_eq!(preview.errors.len(), 1);
-        assert_eq!(preview.errors[0].code, "duplicate_flat");
+        assert_eq!(preview.errors.len(), 2, "both rows of the flat, neither imported");
+        assert_eq!((preview.errors[0].line, preview.errors[0].code), (3, "duplicate_flat"));
         assert_eq!(
-            preview.errors[0].to_string(),
+            preview.errors[1].to_string(),
             "line 5, column 房号: 1号楼102 is a duplicate of line 3 with different details; each flat may appear once, so \
-             keep the right row"
+             keep the right row (neither is imported)"
         );
     }
 
@@ -2208,6 +2274,27 @@ mod tests {
         assert!(rows[3].stated.contains(RosterColumn::Status));
     }
 
+    /// A note typed in a workbook beside the roster, in a column with no heading: named by its
+    /// cell, not told to look for "a comma outside quotes" (a workbook has none). In a CSV, the
+    /// comma advice stands.
+    #[test]
+    fn a_workbook_cell_under_no_heading_is_named_by_its_cell() {
+        let input =
+            format!("{HEADER}\n北林小区,1号楼,1单元,1,101,王芳,13912345678,2,0,0,,,,独居,已电话确认\n");
+        let sheet = read_roster_sheet(input.as_bytes(), &DateCells::default()).unwrap();
+        let error = &sheet.errors[0];
+        assert_eq!((error.code, error.column.as_deref()), ("cell_without_heading", Some("O")), "{error:?}");
+        assert!(
+            error.reason.contains("cell O2 holds text") && !error.reason.contains("comma"),
+            "{}",
+            error.reason
+        );
+        let csv = read_roster_csv(input.as_bytes()).unwrap();
+        assert!(csv.errors[0].reason.contains("comma"), "{}", csv.errors[0].reason);
+        assert_eq!(column_letters(0), "A");
+        assert_eq!(column_letters(26), "AA");
+    }
+
     #[test]
     fn invisible_control_and_direction_characters_are_taken_out_and_the_row_says_so() {
         // A head pasted with a direction override, a flat typed with Alt+Enter (a space, then
@@ -2369,7 +2456,7 @@ mod tests {
             read_roster_csv("楼号,单元,房号,户主\n1#楼,一单元,101,甲\n01,1,101,乙\n".as_bytes()).unwrap();
         assert_eq!(
             preview.errors.iter().map(|e| (e.line, e.code)).collect::<Vec<_>>(),
-            [(3, "duplicate_flat")]
+            [(2, "duplicate_flat"), (3, "duplicate_flat")]
         );
     }
 

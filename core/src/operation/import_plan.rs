@@ -218,6 +218,32 @@ fn plan<'a>(
                 ),
             });
         }
+        // A 小区 new to the roster whose building, unit and flat are a household's there, with
+        // the same head of household: most likely the same estate spelt another way ("香樟苑小区"
+        // for "香樟苑"), and the whole file would be added again beside the roster. (A second
+        // estate numbered like the first has other people at those doors.)
+        let same_head = |h: &&&Household| !h.head.trim().is_empty() && h.head.trim() == row.draft.head.trim();
+        let in_another_estate = (existing.is_none() && like_there.is_none() && !estates.contains(&estate))
+            .then(|| by_place.get(&here).and_then(|there| there.iter().find(same_head)))
+            .flatten();
+        if let Some(there) = in_another_estate {
+            let (new, there) = (&row.draft.address, &there.address);
+            let column = RosterColumn::Estate.header_zh();
+            out.warnings.push(RowWarning {
+                line: row.line,
+                column: Some(column.to_owned()),
+                value: new.to_string(),
+                code: "estate_like_one_there",
+                reason_zh: format!(
+                    "{new} 将作为新小区 {estate:?} 的新的一户导入，但名单里已有 {there}（同楼、同单元、同房号、同户主）；如果是同一个小区，请把 {column} 写成 {:?}",
+                    there.estate
+                ),
+                reason: format!(
+                    "{new} will be added as a new household of a new 小区 {estate:?}, but the roster has {there} at the same                      building, unit and flat; if it is the same estate, write {column} as {:?}",
+                    there.estate
+                ),
+            });
+        }
         if let Some(first) = placed.insert((normalize_width(&estate), here.clone()), row.line) {
             out.errors.push(unplaced(
                 row,

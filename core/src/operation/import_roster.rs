@@ -388,6 +388,30 @@ mod tests {
         assert_eq!((done.added, done.warnings.len()), (4, 2));
     }
 
+    /// The roster's estate spelt another way ("香樟苑小区" for "香樟苑") made the whole ledger a
+    /// new estate, added beside the roster with no word: each row whose building, unit, flat and
+    /// head are a household's there is warned of, naming the estate to write. A second estate
+    /// numbered like the first, with other people at those doors, is not.
+    #[test]
+    fn an_estate_spelt_another_way_is_warned_of_row_by_row() {
+        let ledger = Ledger::new();
+        let suffixed = "小区,楼号,单元,房号,户主
+            香樟苑小区,1号楼,2单元,502,屈玉英
+            香樟苑小区,1号楼,2单元,601,耿文东
+            人和花园,1号楼,1单元,602,陈立
+";
+        let preview = read_roster_csv(suffixed.as_bytes()).unwrap();
+        let plan = ledger.compound.plan_import(&preview).unwrap();
+        assert_eq!(plan.summary.to_string(), "add 3, update 0, unchanged 0");
+        let warned: Vec<(usize, &str)> = plan.warnings.iter().map(|w| (w.line, w.code)).collect();
+        assert_eq!(warned, [(2, "estate_like_one_there"), (3, "estate_like_one_there")]);
+        assert!(
+            plan.warnings[0].bilingual().contains("if it is the same estate, write 小区 as \"香樟苑\""),
+            "{}",
+            plan.warnings[0].bilingual()
+        );
+    }
+
     /// "6 rows cannot be imported" was said of two rows with three bad cells each: the rows are
     /// counted, not the errors.
     #[test]

@@ -534,7 +534,7 @@ mod validate_rounds {
         let since = relay_doc(&fx.compound, round).get_heads();
         let knock =
             Operation::RecordAttempt { round, task, outcome: Outcome::NobodyHome, note: String::new() };
-        for _ in 0..doorstep_core::limits::ATTEMPTS_PER_TASK {
+        for _ in 0..limits::ATTEMPTS_PER_TASK {
             fx.env.advance(1000);
             phone.apply(&mut fx.env.env(), &people.volunteer, &knock).unwrap();
         }

@@ -487,7 +487,7 @@ impl Compound {
                 let current = self.live_task(*round_id, *task)?;
                 state::require_live_task(current.cancelled.is_some())
                     .map_err(|_| OperationError::TaskCancelled(*task))?;
-                if current.attempts.len() >= crate::limits::ATTEMPTS_PER_TASK {
+                if current.attempts.len() >= limits::ATTEMPTS_PER_TASK {
                     return Err(OperationError::Invalid {
                         field: "attempts",
                         reason: format!(

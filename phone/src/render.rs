@@ -304,15 +304,15 @@ impl Output {
             // line names its kind, or both would review the same one.
             let mut per_task: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
             for c in conflicts {
-                if let Some(task) = task_in_conflict(c) {
+                if let Some(task) = crate::resolve::task_of(&c.conflict.subject()) {
                     *per_task.entry(task).or_default() += 1;
                 }
             }
             conflicts
                 .iter()
                 .map(|c| {
-                    let shared =
-                        task_in_conflict(c).is_some_and(|t| per_task.get(&t).copied().unwrap_or(0) > 1);
+                    let shared = crate::resolve::task_of(&c.conflict.subject())
+                        .is_some_and(|t| per_task.get(&t).copied().unwrap_or(0) > 1);
                     conflict_text(c, names, offset, shared)
                 })
                 .collect::<Vec<_>>()
@@ -370,17 +370,6 @@ pub struct Names {
 
 /// One conflict: the door and round, what clashed, and either the `review` command to settle it
 /// or who reviewed it, when, and their note.
-/// The task a conflict is on, if it is a task's.
-fn task_in_conflict(c: &ConflictReview) -> Option<doorstep_core::id::TaskId> {
-    use doorstep_core::schema::review::ConflictSubject;
-    match c.conflict.subject() {
-        ConflictSubject::DoubleDelivery { task, .. } | ConflictSubject::CompetingAssignment { task, .. } => {
-            Some(task)
-        }
-        ConflictSubject::ConcurrentStatus { .. } => None,
-    }
-}
-
 fn conflict_text(c: &ConflictReview, names: &Names, offset: UtcOffset, task_shared: bool) -> String {
     let (what, handle) = match &c.conflict {
         Conflict::DoubleDelivery { household, deliveries, round, task, .. } => (

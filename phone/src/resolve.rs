@@ -152,7 +152,8 @@ fn ordered_for_review(compound: &Compound, kind: Option<TaskConflict>) -> Vec<Co
     to_review.into_iter().map(|c| c.conflict.subject()).filter(|s| kind.is_none_or(|k| k.names(s))).collect()
 }
 
-fn task_of(subject: &ConflictSubject) -> Option<TaskId> {
+/// The task a conflict is on, if it is a task's.
+pub(crate) fn task_of(subject: &ConflictSubject) -> Option<TaskId> {
     match subject {
         ConflictSubject::DoubleDelivery { task, .. } | ConflictSubject::CompetingAssignment { task, .. } => {
             Some(*task)

@@ -1071,7 +1071,7 @@ pub async fn exchange_set_aside(
         Err(e) => {
             tracing::warn!(error = %e, items = sent, "set-aside items not sent to the review inbox; kept for the next sync");
             if matches!(e, TransportError::Network(_)) {
-                lock(replica).set_aside_dropped()?;
+                lock(replica).link_dropped()?;
             }
             report.failed.push(format!("{REVIEW_INBOX}: {e}"));
             Ok(())

@@ -62,6 +62,19 @@ pub(crate) fn doubled(budget: usize) -> usize {
     budget.saturating_mul(2).min(MOST)
 }
 
+impl crate::replica::Replica {
+    /// Something the link did not carry outside a sync run (the review inbox's exchange): the
+    /// next requests carry half as much, kept for the next sync.
+    pub fn link_dropped(&mut self) -> Result<(), ReplicaError> {
+        let budget = halved(self.request_budget);
+        if budget != self.request_budget {
+            self.request_budget = budget;
+            keep(self.store_mut(), budget)?;
+        }
+        Ok(())
+    }
+}
+
 /// Keeps `budget` in the replica's file for the next sync.
 pub(crate) fn keep(store: &mut Store, budget: usize) -> Result<(), ReplicaError> {
     if budget >= MOST {

@@ -177,17 +177,6 @@ fn upload_bytes(upload: &SetAsideUpload) -> usize {
 }
 
 impl Replica {
-    /// A review-inbox exchange the link did not carry: the next carries fewer items, as a sync
-    /// request the link dropped makes the next carry less (`request_budget.rs`).
-    pub fn set_aside_dropped(&mut self) -> Result<(), ReplicaError> {
-        let budget = crate::request_budget::halved(self.request_budget);
-        if budget != self.request_budget {
-            self.request_budget = budget;
-            crate::request_budget::keep(self.store_mut(), budget)?;
-        }
-        Ok(())
-    }
-
     /// What to send to the review inbox now: the set-aside items not sent yet (as many as one
     /// exchange may carry) and those sent but not yet decided. Items over the shared size limits
     /// are marked not accepted instead, with the reason, and kept for export.

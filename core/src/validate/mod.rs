@@ -14,6 +14,7 @@ mod changes;
 mod check;
 pub(crate) mod contain;
 mod first_change;
+mod history;
 mod inflate;
 mod op_order;
 mod op_rows;

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ObjType, ReadDoc, ScalarValue};
 
+use super::history::{History, OpRef};
 use super::violation::Problem;
 use crate::limits;
 
@@ -33,7 +34,7 @@ pub(super) fn check_op_shapes(
     changes: &[Change],
 ) -> Result<Vec<Overwrite>, (Problem, ChangeHash)> {
     let mut objects = Objects { doc, known: HashMap::new() };
-    let mut lineage = Lineage { doc, batch: HashMap::new(), walked: 0 };
+    let mut history = History::new(doc);
     let mut max_ops: HashMap<ChangeHash, u64> = HashMap::new();
     let mut overwrites = Vec::new();
     for change in changes {
@@ -63,7 +64,7 @@ pub(super) fn check_op_shapes(
                 "its first operation is numbered {start}, where the operations it depends on end at {highest}; Automerge numbers a change's operations from the next, so the change was crafted"
             )));
         }
-        lineage.follows_its_authors_last(change).map_err(at_fault)?;
+        history.follows_its_authors_last(change).map_err(at_fault)?;
         // Doorstep writes every change with operations and without a message: an empty change
         // with a megabyte of message grew the roster every phone downloads by as much.
         if change.message().is_some_and(|m| !m.is_empty()) {
@@ -94,6 +95,24 @@ pub(super) fn check_op_shapes(
                     "operation {counter} of the change {what}; Automerge never writes that for Doorstep, so the change was crafted"
                 ))
             };
+            // What it names, its author had seen (a change inserting after an attempt it did not
+            // depend on could reach a phone before that attempt, which could not then apply it).
+            let element = match &op.key {
+                Key::Seq(ElementId::Id(OpId(c, a))) => Some((*c, a.clone())),
+                _ => None,
+            };
+            let object = match &op.obj {
+                ObjectId::Id(OpId(c, a)) => Some((*c, a.clone())),
+                ObjectId::Root => None,
+            };
+            let preds = op.pred.iter().map(|OpId(c, a)| (*c, a.clone()));
+            for named in object.into_iter().chain(element).chain(preds) {
+                history.has_seen(change, counter, &named).map_err(|why| {
+                    at_fault(format!(
+                        "operation {counter} of the change {why}; Automerge never writes that, so the change was crafted"
+                    ))
+                })?;
+            }
             let (kind, depth) = objects
                 .of(&op.obj)
                 .ok_or_else(|| here("writes into an object the document does not hold".into()))?;
@@ -195,85 +214,10 @@ pub(super) fn check_op_shapes(
             }
         }
         max_ops.insert(change.hash(), change.max_op());
-        lineage
-            .batch
-            .insert(change.hash(), (change.actor_id().clone(), change.seq(), change.deps().to_vec()));
+        history.record(change);
     }
     Ok(overwrites)
 }
-
-/// Most changes one batch's checks walk back through to find each author's previous change:
-/// an honest phone's first change of a batch walks back through what others made since its last
-/// one (a team's day: a few thousand), the rest find it among their own dependencies.
-const LINEAGE_WALK: usize = 200_000;
-
-/// Each author's changes, in the document and earlier in the batch, for [`Lineage::follows_its_authors_last`].
-struct Lineage<'a> {
-    doc: &'a Automerge,
-    /// The batch's changes already checked: author, number, dependencies.
-    batch: HashMap<ChangeHash, (ActorId, u64, Vec<ChangeHash>)>,
-    /// Changes walked through so far in this batch.
-    walked: usize,
-}
-
-impl Lineage<'_> {
-    /// Whether `change` is made on its author's previous change (numbered one less), as
-    /// Automerge makes every change. Two changes of one author made on the same state number
-    /// their operations alike; Automerge applied both, and then could not load the document it
-    /// saved (`collector.rs` asserts): one volunteer's crafted pair made the roster unloadable
-    /// for every new phone and bricked the phones that compacted it (a helper's finding).
-    fn follows_its_authors_last(&mut self, change: &Change) -> Result<(), String> {
-        let (actor, seq) = (change.actor_id(), change.seq());
-        if seq == 0 {
-            return Err("it is numbered 0 among its author's changes; Automerge numbers them from 1, so the change was crafted".into());
-        }
-        if seq == 1 {
-            return Ok(());
-        }
-        let mut to_visit: Vec<ChangeHash> = change.deps().to_vec();
-        let mut seen = std::collections::HashSet::new();
-        while let Some(hash) = to_visit.pop() {
-            if !seen.insert(hash) {
-                continue;
-            }
-            self.walked += 1;
-            if self.walked > LINEAGE_WALK {
-                return Err(format!(
-                    "its author's change numbered {} was not found within {LINEAGE_WALK} changes of what it depends on; send fewer changes at once",
-                    seq - 1
-                ));
-            }
-            let (author, number, deps) = match self.batch.get(&hash) {
-                Some((author, number, deps)) => (author.clone(), *number, deps.clone()),
-                None => match self.doc.get_change_meta_by_hash(&hash) {
-                    Some(meta) => (meta.actor.into_owned(), meta.seq, meta.deps),
-                    // Missing dependencies are refused by their own check.
-                    None => continue,
-                },
-            };
-            if author == *actor {
-                if number == seq - 1 {
-                    return Ok(());
-                }
-                if number >= seq {
-                    return Err(format!(
-                        "it is numbered {seq} among its author's changes but depends on their change numbered {number}; Automerge never writes that, so the change was crafted"
-                    ));
-                }
-                // An earlier change of the author: what it depends on is earlier still.
-                continue;
-            }
-            to_visit.extend(deps);
-        }
-        Err(format!(
-            "it is numbered {seq} among its author's changes but is not made on their change numbered {}; Automerge makes each change of an author on the one before, so the change was crafted",
-            seq - 1
-        ))
-    }
-}
-
-/// An operation, as its counter and actor.
-type OpRef = (u64, ActorId);
 
 /// A write to a map key the document held before the change: what it names as overwritten must
 /// be what the key held at the change's dependencies (some of it, for a key in conflict), which
@@ -476,6 +420,73 @@ mod tests {
         let mut zero = edit(&doc, |tx| tx.put(&task, "status", "open").unwrap());
         zero.seq = 0;
         assert!(check(&doc, zero).unwrap_err().contains("numbered 0"));
+    }
+
+    /// A change naming an operation its author had not seen: inserting after, or deleting, an
+    /// attempt another volunteer recorded concurrently, writing into an attempt made
+    /// concurrently, or naming an operation nobody made. Nothing in the dependencies orders
+    /// it after what it names, so a phone could get it first and not apply it. Honest
+    /// concurrent edits, and edits on what is in the history, pass; in one batch too.
+    #[test]
+    fn a_change_naming_what_its_author_had_not_seen_is_refused() {
+        let doc = base();
+        let attempts = object(&doc, &["task", "attempts"]);
+        // Another volunteer records an attempt the forger has not seen.
+        let mut other = doc.fork().with_actor(ActorId::from([3; 16]));
+        let mut tx = other.transaction();
+        let unseen = tx.insert_object(&attempts, 1, ObjType::Map).unwrap();
+        tx.put(&unseen, "outcome", "delivered").unwrap();
+        tx.commit();
+        let unseen_op = match &unseen {
+            automerge::ObjId::Id(c, a, _) => OpId(*c, a.clone()),
+            automerge::ObjId::Root => unreachable!(),
+        };
+        let mut relay = doc.clone();
+        relay.apply_changes(other.get_changes(&doc.get_heads())).unwrap();
+
+        // Honest edits made on `doc` alone, concurrent with that attempt, pass.
+        let honest = edit(&doc, |tx| {
+            let attempt = tx.insert_object(&attempts, 1, ObjType::Map).unwrap();
+            tx.put(&attempt, "outcome", "refused").unwrap();
+        });
+        check(&relay, honest.clone()).unwrap();
+
+        let mut after_unseen = honest.clone();
+        after_unseen.operations[0].key = Key::Seq(ElementId::Id(unseen_op.clone()));
+        let refused = check(&relay, after_unseen).unwrap_err();
+        assert!(refused.contains("its author had not seen it"), "{refused}");
+
+        let mut delete_unseen = edit(&doc, |tx| tx.delete(&attempts, 0).unwrap());
+        delete_unseen.operations[0].key = Key::Seq(ElementId::Id(unseen_op.clone()));
+        delete_unseen.operations[0].pred = vec![unseen_op.clone()].into();
+        assert!(check(&relay, delete_unseen).unwrap_err().contains("had not seen it"));
+
+        let mut into_unseen = honest.clone();
+        into_unseen.operations.remove(0);
+        into_unseen.operations[0].obj = ObjectId::Id(unseen_op.clone());
+        assert!(check(&relay, into_unseen).unwrap_err().contains("had not seen it"));
+
+        let mut nobodys = honest.clone();
+        nobodys.operations[0].key = Key::Seq(ElementId::Id(OpId(9, ActorId::from([9; 16]))));
+        assert!(check(&relay, nobodys).unwrap_err().contains("no change holds"));
+
+        // Once the forger has merged the attempt, naming it is honest, and a batch of the
+        // attempt and an edit on it passes as well.
+        let mut merged = doc.fork().with_actor(ActorId::from([2; 16]));
+        merged.merge(&mut other.clone()).unwrap();
+        let mut tx = merged.transaction();
+        tx.put(&unseen, "note", "门口").unwrap();
+        tx.insert(&attempts, 2, "x").unwrap();
+        tx.commit();
+        check(&relay, merged.get_last_local_change().unwrap().decode()).unwrap();
+        check_op_shapes(&doc, &merged.get_changes(&doc.get_heads())).unwrap();
+        // And one after it in a batch that does not depend on it is refused.
+        let mut forged = honest;
+        forged.operations[0].key = Key::Seq(ElementId::Id(unseen_op));
+        let batch = [other.get_last_local_change().unwrap(), Change::from(forged)];
+        let (problem, at) = check_op_shapes(&doc, &batch).unwrap_err();
+        assert_eq!(at, batch[1].hash());
+        assert!(problem.reason.contains("had not seen it"), "{}", problem.reason);
     }
 
     #[test]

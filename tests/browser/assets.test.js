@@ -156,3 +156,15 @@ test('a control or text-direction character in a shown text is shown as its code
   assert.equal(visible('独居\n敲门\t要大声\r\n'), '独居\n敲门\t要大声\r\n', 'tabs and line breaks stay');
   assert.equal(visible('👨‍👩‍👧 \u200B'), '👨‍👩‍👧 \u200B', 'joiners and zero-width spaces stay');
 });
+
+test("a time no clock could have meant is shown as unknown, not as 'Invalid Date' or 1970", async () => {
+  const { fmtTime } = await import(pathToFileURL(path.join(assets, 'format.js')).href);
+  const unknown = I.t('time.unknown');
+  for (const ms of [0, 86_400_000, -1, 2 ** 53, -(2 ** 53), Number.MAX_SAFE_INTEGER]) {
+    assert.equal(fmtTime(ms), unknown, String(ms));
+  }
+  const shown = fmtTime(Date.UTC(2026, 11, 7, 2, 5));
+  assert.notEqual(shown, unknown);
+  assert.match(shown, /12.*07|07.*12/, 'a real time keeps its date');
+  assert.match(shown, /10:05/, 'on the compound clock, UTC+8 by default');
+});

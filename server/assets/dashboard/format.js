@@ -10,10 +10,16 @@ export function zoneMinutes() {
   return state.zone ? state.zone.minutes : 480;
 }
 
+/** Before this (2000-01-01), a time is a wrong clock's. */
+const EARLIEST_PLAUSIBLE_MS = 946_684_800_000;
+
 /** A time as the compound's clock shows it, whatever the browser's own time zone. */
 export function fmtTime(ms) {
   if (ms === null || ms === undefined) return '';
   const d = new Date(Number(ms) + zoneMinutes() * 60_000);
+  // A device whose clock was reset (1970) or a crafted change's time shows no date, not
+  // "Invalid Date" or a false one.
+  if (!Number.isFinite(d.getTime()) || Number(ms) < EARLIEST_PLAUSIBLE_MS) return t('time.unknown');
   return d.toLocaleString(I.lang() === 'zh' ? 'zh-CN' : 'en-GB', {
     timeZone: 'UTC',
     month: '2-digit',

@@ -362,6 +362,7 @@ export const MESSAGES = {
   'history.cancelled': ['取消', 'cancelled'],
   'history.none': ['没有记录。', 'No changes recorded.'],
   'history.unknown': ['未知设备', 'unknown device'],
+  'time.unknown': ['时间不明（设备时钟有误）', 'time unknown (the device clock was wrong)'],
 
   'task.kind': ['类别', 'Kind'],
   'task.items': ['物品', 'Items'],

@@ -1,8 +1,10 @@
 //! `POST /v1/wiped`: the one request a revoked token is still heard on. A phone answered 401
 //! `token_revoked` wipes itself, then says how much of its work the relay never got
 //! ([`doorstep_core::sync::WipeReport`]); the members page shows it beside the revoked phone. The
-//! first word of each device stands; a live token is refused (409), an unknown one 401, and the
-//! token's requests count against its rate like any API request's.
+//! first word of each device dates the wipe, and the most unsent work any word reports stands (a
+//! token copied onto a second phone file wipes twice: a 0 heard first hid the other file's 3); a
+//! live token is refused (409), an unknown one 401, and the token's requests count against its
+//! rate like any API request's.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -568,7 +568,8 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// pieces it held; whether it was live and theirs.
     fn revoke_device(&self, person: PersonId, device: DeviceId, at: Timestamp) -> StoreFuture<'_, bool>;
     /// Records what the revoked device whose token hashes to `token_hash` said as it wiped
-    /// itself, the first time it says so.
+    /// itself: the first word's time, and the most unsent work any word of the token reports (a
+    /// second phone file holding the same token may have lost more).
     fn record_wipe(&self, token_hash: SecretHash, wiped: Wiped) -> StoreFuture<'_, WipeHeard>;
 
     /// A person's live memberships.

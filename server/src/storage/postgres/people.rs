@@ -136,7 +136,17 @@ pub(super) async fn record_wipe(
     let device: i64 = row.try_get(0)?;
     Ok(match (row.try_get::<_, Option<i64>>(2)?, row.try_get::<_, Option<i64>>(3)?) {
         (None, _) => WipeHeard::NotRevoked,
-        (Some(_), Some(_)) => WipeHeard::AlreadyHeard,
+        (Some(_), Some(_)) => {
+            // Another file holding the same token (a phone's data copied to a new one) wipes
+            // too: the most work any of them lost stands, whichever spoke first.
+            execute(
+                db,
+                "UPDATE devices SET wiped_unsent = GREATEST(COALESCE(wiped_unsent, 0), $2) WHERE id = $1",
+                &[&device, &i64::from(wiped.unsent)],
+            )
+            .await?;
+            WipeHeard::AlreadyHeard
+        }
         (Some(_), None) => {
             execute(
                 db,

@@ -115,7 +115,15 @@ pub(super) fn record_wipe(
     Ok(match row {
         None => WipeHeard::Unknown,
         Some((_, _, None, _)) => WipeHeard::NotRevoked,
-        Some((_, _, Some(_), Some(_))) => WipeHeard::AlreadyHeard,
+        Some((device, _, Some(_), Some(_))) => {
+            // Another file holding the same token (a phone's data copied to a new one) wipes
+            // too: the most work any of them lost stands, whichever spoke first.
+            conn.execute(
+                "UPDATE devices SET wiped_unsent = MAX(COALESCE(wiped_unsent, 0), ?2) WHERE id = ?1",
+                params![device, wiped.unsent],
+            )?;
+            WipeHeard::AlreadyHeard
+        }
         Some((device, person, Some(_), None)) => {
             conn.execute(
                 "UPDATE devices SET wiped_at = ?2, wiped_unsent = ?3 WHERE id = ?1 AND wiped_at IS NULL",

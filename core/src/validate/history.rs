@@ -16,9 +16,15 @@ pub(super) type OpRef = (u64, ActorId);
 
 /// Most changes one batch's checks walk back through to find each author's previous change:
 /// an honest phone's first change of a batch walks back through what others made since its last
-/// one (a team's day: a few thousand), the rest find it among their own dependencies. The
-/// changes counted as not seen by a batch's changes share the same budget.
+/// one (a team's day: a few thousand), the rest find it among their own dependencies.
 const WALK_BUDGET: usize = 200_000;
+
+/// Most of the document's changes one batch's checks may count as not seen, summed over the
+/// distinct states its changes were made on: an honest phone's batch is made on one state or a
+/// few (one per sync that brought changes between its own), each missing what others made
+/// since; a crafted batch of changes each made on another old state would cost the document's
+/// whole history once per change.
+const UNSEEN_BUDGET: usize = 2_000_000;
 
 /// A change of the batch, already checked.
 struct Checked {
@@ -48,8 +54,10 @@ pub(super) struct History<'a> {
     /// The document's changes not in the history of a frontier, by frontier.
     unseen: HashMap<Vec<ChangeHash>, HashSet<ChangeHash>>,
     owners: HashMap<OpRef, Option<Owner>>,
-    /// Changes walked through, or counted as not seen, so far in this batch.
+    /// Changes walked through so far in this batch.
     walked: usize,
+    /// The document's changes counted as not seen so far in this batch.
+    counted_unseen: usize,
 }
 
 impl<'a> History<'a> {
@@ -61,6 +69,7 @@ impl<'a> History<'a> {
             unseen: HashMap::new(),
             owners: HashMap::new(),
             walked: 0,
+            counted_unseen: 0,
         }
     }
 
@@ -165,7 +174,13 @@ impl<'a> History<'a> {
     }
 
     fn count_walked(&mut self, changes: usize) -> Result<(), String> {
-        count_within_budget(&mut self.walked, changes)
+        self.walked = self.walked.saturating_add(changes);
+        if self.walked > WALK_BUDGET {
+            return Err(format!(
+                "checking what it was made on went through more than {WALK_BUDGET} changes; send fewer changes at once"
+            ));
+        }
+        Ok(())
     }
 
     /// The change holding the operation `named`: in the batch, or in the document.
@@ -236,20 +251,14 @@ impl<'a> History<'a> {
             Entry::Vacant(new) => {
                 let unseen: HashSet<ChangeHash> =
                     self.doc.get_changes_meta(new.key()).into_iter().map(|meta| meta.hash).collect();
-                count_within_budget(&mut self.walked, unseen.len())?;
+                self.counted_unseen = self.counted_unseen.saturating_add(unseen.len());
+                if self.counted_unseen > UNSEEN_BUDGET {
+                    return Err(format!(
+                        "its batch's changes are made on so many earlier states of the document that checking what each had seen would take more than {UNSEEN_BUDGET} lookups; a phone makes its changes on the state it last synced, so the batch was crafted"
+                    ));
+                }
                 Ok(new.insert(unseen))
             }
         }
     }
-}
-
-/// Adds `changes` to the batch's `walked`, refusing the batch past [`WALK_BUDGET`].
-fn count_within_budget(walked: &mut usize, changes: usize) -> Result<(), String> {
-    *walked = walked.saturating_add(changes);
-    if *walked > WALK_BUDGET {
-        return Err(format!(
-            "checking what it was made on went through more than {WALK_BUDGET} changes; send fewer changes at once"
-        ));
-    }
-    Ok(())
 }

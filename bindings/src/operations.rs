@@ -53,7 +53,7 @@ pub struct RoundPlan {
     pub title: String,
     /// What it delivers.
     pub kind: TaskKind,
-    /// The day, as written ("2026-11-23").
+    /// The day, written YYYY-MM-DD ("2026-11-23"), or empty; another is refused.
     pub date: String,
     /// Which households get a task.
     pub selection: Selection,

@@ -377,6 +377,34 @@ mod validate_rounds {
         batch.accepted(&people.coordinator);
     }
 
+    /// A round's day is a day written YYYY-MM-DD that exists, or nothing: the phone refuses
+    /// another before it makes a change, and the relay refuses one a change writes.
+    #[test]
+    fn a_rounds_day_is_a_day_written_year_month_day() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, _) = round_with_task(&mut fx);
+        for not_a_day in ["明天", "2026/11/23", "2026-02-30", "9999-12-31", " 2026-11-23"] {
+            let batch = hostile(&fx, round, move |tx| tx.put(ROOT, "date", not_a_day).unwrap());
+            let v = batch.refused_as(&people.coordinator, ViolationKind::Schema);
+            assert!(v.reason.contains("YYYY-MM-DD") && v.reason.contains("\"date\""), "{v}");
+            let mut phone = phone(&fx, 9);
+            let op = Operation::CreateRound {
+                title: "药品 第1轮".into(),
+                kind: doorstep_core::schema::vocabulary::TaskKind::Medicine,
+                date: not_a_day.into(),
+                selection: Selection::Need { need: NeedTag::Dialysis },
+                items: "透析药".into(),
+                priority: doorstep_core::schema::vocabulary::Priority::Urgent,
+            };
+            let refused = phone.apply(&mut fx.env.env(), &people.coordinator, &op).unwrap_err();
+            assert!(refused.to_string().contains("YYYY-MM-DD"), "{not_a_day:?}: {refused}");
+        }
+        for day in ["2026-11-24", "2028-02-29", ""] {
+            hostile(&fx, round, move |tx| tx.put(ROOT, "date", day).unwrap()).accepted(&people.coordinator);
+        }
+    }
+
     #[test]
     fn only_coordinators_and_admins_create_rounds() {
         let mut fx = Fixture::default();

@@ -19,6 +19,7 @@
 //! [`schema`](crate::schema).
 
 pub mod characters;
+pub mod day;
 pub mod household;
 pub mod state;
 pub mod table;
@@ -34,6 +35,8 @@ pub enum Kind {
     Short,
     /// A string of at most [`limits::LONG_TEXT`](crate::limits::LONG_TEXT) characters.
     Long,
+    /// A day written `YYYY-MM-DD` ([`day::is_day`]), or empty: a round's day.
+    Day,
     /// An Automerge text of at most [`limits::LONG_TEXT`](crate::limits::LONG_TEXT) characters;
     /// concurrent edits merge, so the text object is never replaced.
     Text,
@@ -171,7 +174,7 @@ impl Field {
     /// The most characters a string of this field may hold, if it is a string.
     pub fn max_chars(&self) -> Option<usize> {
         match self.kind {
-            Kind::Short => Some(crate::limits::SHORT_TEXT),
+            Kind::Short | Kind::Day => Some(crate::limits::SHORT_TEXT),
             Kind::Long | Kind::Text => Some(crate::limits::LONG_TEXT),
             _ => None,
         }
@@ -182,6 +185,9 @@ impl Field {
     pub fn check_text(&self, value: &str) -> Result<(), BadValue> {
         if self.required && value.trim().is_empty() {
             return Err(BadValue { field: self.name, reason: "must not be empty".into() });
+        }
+        if self.kind == Kind::Day && !value.is_empty() && !day::is_day(value) {
+            return Err(BadValue { field: self.name, reason: day::NOT_A_DAY.into() });
         }
         let len = value.chars().count();
         match self.max_chars() {

@@ -15,7 +15,7 @@ const fn required(name: &'static str, kind: Kind, writers: Writers) -> Field {
     Field { name, kind, required: true, writers }
 }
 
-use Kind::{Count, Floor, List, Long, Map, Record, Scalar, Short, Text, Time};
+use Kind::{Count, Day, Floor, List, Long, Map, Record, Scalar, Short, Text, Time};
 use Writers::{AuthorOrCoordinators, CareKeepers, Coordinators, Everyone, Nobody};
 
 /// The header fields every document root holds; fixed once written (see `validate`'s header
@@ -79,7 +79,7 @@ pub const ROUND: Entity = Entity {
     fields: &[
         required("title", Short, Coordinators),
         field("round_kind", Scalar, Coordinators),
-        field("date", Short, Coordinators),
+        field("date", Day, Coordinators),
         field("status", Scalar, Coordinators),
         field(round::CLOSED_AT, Time, Coordinators),
         field(round::TASKS, Map, Nobody),

@@ -15,7 +15,7 @@ pub struct RoundInfo {
     pub title: String,
     /// What it delivers.
     pub kind: TaskKind,
-    /// The day it is for, as the coordinator wrote it ("2026-11-23").
+    /// The day it is for, written YYYY-MM-DD ("2026-11-23"), or empty.
     pub date: String,
     /// Open or closed.
     pub status: RoundStatus,

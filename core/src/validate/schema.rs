@@ -13,7 +13,7 @@ use automerge::{Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, V
 use super::violation::Problem;
 use crate::document::read;
 use crate::limits;
-use crate::rulebook::{Entity, Field, Kind, characters, state, table};
+use crate::rulebook::{Entity, Field, Kind, characters, day, state, table};
 use crate::time::Timestamp;
 
 /// The header fields every document root holds.
@@ -169,6 +169,19 @@ fn check_size(
                 check_length(text.chars().count(), field.name, max, label)?;
             }
         }
+        (Kind::Day, Value::Scalar(s)) => {
+            if let ScalarValue::Str(text) = s.as_ref()
+                && !text.is_empty()
+                && !day::is_day(text)
+            {
+                return Err(Problem::schema(format!(
+                    "{label}: field {:?} {} (not {:?})",
+                    field.name,
+                    day::NOT_A_DAY,
+                    text.chars().take(40).collect::<String>()
+                )));
+            }
+        }
         (Kind::Text, Value::Object(ObjType::Text)) => {
             let text = doc.text(id).unwrap_or_default();
             let len = text.chars().count();
@@ -272,7 +285,7 @@ pub(super) fn in_changes(changes: &[Change], counter: u64, actor: &automerge::Ac
 fn fits(kind: Kind, value: &Value<'_>) -> bool {
     use ScalarValue::{Int, Null, Str, Timestamp as Time, Uint};
     match (kind, value) {
-        (Kind::Short | Kind::Long, Value::Scalar(s)) => matches!(s.as_ref(), Str(_) | Null),
+        (Kind::Short | Kind::Long | Kind::Day, Value::Scalar(s)) => matches!(s.as_ref(), Str(_) | Null),
         (Kind::Count, Value::Scalar(s)) => matches!(s.as_ref(), Int(_) | Uint(_) | Null),
         (Kind::Floor, Value::Scalar(s)) => matches!(s.as_ref(), Int(_) | Uint(_)),
         (Kind::Time, Value::Scalar(s)) => matches!(s.as_ref(), Int(_) | Uint(_) | Time(_) | Null),
@@ -303,6 +316,7 @@ fn shape(value: &Value<'_>) -> String {
 fn expected(kind: Kind) -> &'static str {
     match kind {
         Kind::Short | Kind::Long => "a string or null",
+        Kind::Day => "a day written YYYY-MM-DD, or null",
         Kind::Count => "a whole number or null",
         Kind::Floor => "a whole number (a floor)",
         Kind::Time => "Unix milliseconds or null",

@@ -4387,7 +4387,7 @@ public struct RoundPlan: Equatable, Hashable {
      */
     public var kind: TaskKind
     /**
-     * The day, as written ("2026-11-23").
+     * The day, written YYYY-MM-DD ("2026-11-23"), or empty; another is refused.
      */
     public var date: String
     /**
@@ -4413,7 +4413,7 @@ public struct RoundPlan: Equatable, Hashable {
          * What it delivers.
          */kind: TaskKind, 
         /**
-         * The day, as written ("2026-11-23").
+         * The day, written YYYY-MM-DD ("2026-11-23"), or empty; another is refused.
          */date: String, 
         /**
          * Which households get a task.

@@ -5673,7 +5673,7 @@ data class RoundPlan (
     var `kind`: TaskKind
     , 
     /**
-     * The day, as written ("2026-11-23").
+     * The day, written YYYY-MM-DD ("2026-11-23"), or empty; another is refused.
      */
     var `date`: kotlin.String
     , 

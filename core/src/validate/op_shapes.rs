@@ -7,6 +7,8 @@
 //!
 //! - its first operation is not numbered above every operation of its dependencies (Automerge
 //!   numbers an author's operations above everything the author had seen);
+//! - it is not made on its author's previous change, or an operation names an object, an
+//!   element or a value it overwrites that its author had not seen ([`super::history`]);
 //! - an operation writes by key into a list or text, or by position into a map;
 //! - an operation deletes without naming what it deletes;
 //! - it writes what no Doorstep document holds: a counter or an increment, a table, a mark, an

@@ -15,8 +15,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use automerge::{Automerge, Change, ChangeHash, PatchLog, ReadDoc};
 
 use super::contain::contained;
+use super::element_deletes::check_element_deletes;
 use super::first_change::check_first_change;
-use super::op_shapes::{Overwrite, check_op_shapes, check_overwrites};
+use super::op_shapes::{Deferred, check_op_shapes, check_overwrites};
 use super::removed;
 use super::rules::{self, Effect};
 use super::touched::Touched;
@@ -60,10 +61,10 @@ pub fn check_and_apply(
         }
     }
     let ordered = order(doc, batch).map_err(|(problem, change)| problem.place(document, change))?;
-    let overwrites = contained("a change's operations", || check_op_shapes(doc, &ordered))
+    let deferred = contained("a change's operations", || check_op_shapes(doc, &ordered))
         .map_err(|reason| Problem::malformed(reason).place(document, None))?
         .map_err(|(problem, change)| problem.place(document, Some(change)))?;
-    let context = Context { header, author, now, overwrites: &overwrites };
+    let context = Context { header, author, now, deferred: &deferred };
     let after =
         evaluate(doc, &context, &ordered).map_err(|problem| blame(doc, &context, &ordered, problem))?;
     if doc.get_heads().is_empty() {
@@ -148,14 +149,15 @@ struct Context<'a> {
     header: &'a Header,
     author: &'a Actor,
     now: Timestamp,
-    /// The writes to map keys whose named overwrites only the applied batch can check.
-    overwrites: &'a [Overwrite],
+    /// What only the applied batch can check: the writes to map keys and the deletes in lists
+    /// and texts.
+    deferred: &'a Deferred,
 }
 
 /// Applies `changes` (in order) to a copy of `doc`, finds what they touched and checks the
 /// effect; the copy, if every rule holds.
 fn evaluate(doc: &Automerge, context: &Context<'_>, changes: &[Change]) -> Result<Automerge, Problem> {
-    let Context { header, author, now, overwrites } = *context;
+    let Context { header, author, now, deferred } = *context;
     let malformed = |reason: String| Problem { kind: ViolationKind::Malformed, reason };
     let mut after = doc.clone();
     let mut log = PatchLog::active();
@@ -174,7 +176,9 @@ fn evaluate(doc: &Automerge, context: &Context<'_>, changes: &[Change]) -> Resul
         },
         e => malformed(format!("the changes cannot be applied: {e}")),
     })?;
-    contained("what the changes overwrite", || check_overwrites(&after, changes, overwrites))
+    contained("what the changes overwrite", || check_overwrites(&after, changes, &deferred.overwrites))
+        .map_err(malformed)??;
+    contained("what the changes delete", || check_element_deletes(&after, changes, &deferred.deletes))
         .map_err(malformed)??;
     let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
     if let Some(&missing) = after.get_missing_deps(&hashes).first() {

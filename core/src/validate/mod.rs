@@ -13,6 +13,7 @@ mod canonical;
 mod changes;
 mod check;
 pub(crate) mod contain;
+mod element_deletes;
 mod first_change;
 mod history;
 mod inflate;

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ObjType, ReadDoc, ScalarValue};
 
+use super::element_deletes::ElementDelete;
 use super::history::{History, OpRef};
 use super::violation::Problem;
 use crate::limits;
@@ -34,11 +35,12 @@ const MAX_ACTOR_BYTES: usize = 32;
 pub(super) fn check_op_shapes(
     doc: &Automerge,
     changes: &[Change],
-) -> Result<Vec<Overwrite>, (Problem, ChangeHash)> {
+) -> Result<Deferred, (Problem, ChangeHash)> {
     let mut objects = Objects { doc, known: HashMap::new() };
     let mut history = History::new(doc);
     let mut max_ops: HashMap<ChangeHash, u64> = HashMap::new();
     let mut overwrites = Vec::new();
+    let mut deletes = Vec::new();
     for change in changes {
         let at_fault = |reason: String| (Problem::malformed(reason), change.hash());
         let start = change.start_op().get();
@@ -90,6 +92,8 @@ pub(super) fn check_op_shapes(
         // names exactly what the key held when it was made (Automerge's `pred`).
         let mut written: HashMap<(Option<OpRef>, String), Vec<OpRef>> = HashMap::new();
         let mut made_here: std::collections::HashSet<OpRef> = std::collections::HashSet::new();
+        // The elements this change inserted, and into which list or text.
+        let mut inserted_here: HashMap<OpRef, Option<OpRef>> = HashMap::new();
         for (index, op) in decoded.operations.iter().enumerate() {
             let counter = start.saturating_add(u64::try_from(index).unwrap_or(u64::MAX));
             let here = |what: String| {
@@ -129,7 +133,13 @@ pub(super) fn check_op_shapes(
                 if op.insert && !op.pred.is_empty() {
                     return Err(here("inserts an element and names something it overwrites".into()));
                 }
-                if !op.insert {
+                let sequence = match &op.obj {
+                    ObjectId::Id(OpId(c, a)) => Some((*c, a.clone())),
+                    ObjectId::Root => None,
+                };
+                if op.insert {
+                    inserted_here.insert((counter, change.actor_id().clone()), sequence.clone());
+                } else {
                     let names_its_element = match element {
                         ElementId::Id(id) => op.pred.len() == 1 && op.pred.iter().all(|p| p == id),
                         ElementId::Head => false,
@@ -138,6 +148,24 @@ pub(super) fn check_op_shapes(
                         return Err(here(
                             "writes over a list or text element other than by deleting it".into(),
                         ));
+                    }
+                    // The element deleted is one of this sequence's ([`ElementDelete`]).
+                    if let (ElementId::Id(OpId(c, a)), Some(sequence)) = (element, sequence) {
+                        let named = (*c, a.clone());
+                        match inserted_here.get(&named) {
+                            Some(into) if into.as_ref() == Some(&sequence) => {}
+                            Some(_) => {
+                                return Err(here(
+                                    "deletes an element it inserted into another list or text".into(),
+                                ));
+                            }
+                            None => deletes.push(ElementDelete {
+                                change: change.hash(),
+                                sequence,
+                                element: named,
+                                counter,
+                            }),
+                        }
                     }
                 }
             }
@@ -218,7 +246,15 @@ pub(super) fn check_op_shapes(
         max_ops.insert(change.hash(), change.max_op());
         history.record(change);
     }
-    Ok(overwrites)
+    Ok(Deferred { overwrites, deletes })
+}
+
+/// What only the document with the batch applied can check: the writes to map keys
+/// ([`Overwrite`]) and the deletes in lists and texts ([`ElementDelete`]).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Deferred {
+    pub(super) overwrites: Vec<Overwrite>,
+    pub(super) deletes: Vec<ElementDelete>,
 }
 
 /// A write to a map key the document held before the change: what it names as overwritten must
@@ -343,11 +379,15 @@ mod tests {
     /// Both halves: the shapes before the change is applied, what it overwrites after.
     fn check(doc: &Automerge, change: ExpandedChange) -> Result<(), String> {
         let change = Change::from(change);
-        let overwrites =
+        let deferred =
             check_op_shapes(doc, std::slice::from_ref(&change)).map_err(|(problem, _)| problem.reason)?;
         let mut after = doc.clone();
-        after.apply_changes([change.clone()]).map_err(|e| e.to_string())?;
-        check_overwrites(&after, &[change], &overwrites).map_err(|problem| problem.reason)
+        crate::validate::contain::contained("the change", || after.apply_changes([change.clone()]))?
+            .map_err(|e| e.to_string())?;
+        let changes = [change];
+        check_overwrites(&after, &changes, &deferred.overwrites).map_err(|problem| problem.reason)?;
+        super::super::element_deletes::check_element_deletes(&after, &changes, &deferred.deletes)
+            .map_err(|problem| problem.reason)
     }
 
     fn object(doc: &Automerge, path: &[&str]) -> automerge::ObjId {
@@ -489,6 +529,77 @@ mod tests {
         let (problem, at) = check_op_shapes(&doc, &batch).unwrap_err();
         assert_eq!(at, batch[1].hash());
         assert!(problem.reason.contains("had not seen it"), "{}", problem.reason);
+    }
+
+    /// A delete in a list or text naming what is not one of its elements, though its author had
+    /// seen it — a character of another text, a map value, a text object, a character this
+    /// change inserted into another text, another task's attempt — is refused: Automerge applied
+    /// it, and then saved a document that did not load. Honest deletes pass: characters and
+    /// attempts, one inserted by the same change, the same element deleted by two authors at once.
+    #[test]
+    fn a_delete_naming_no_element_of_its_sequence_is_refused() {
+        let mut doc = base();
+        let mut tx = doc.transaction();
+        let other = tx.put_object(ROOT, "other", ObjType::Text).unwrap();
+        tx.splice_text(&other, 0, 0, "别家").unwrap();
+        let other_attempts = tx.put_object(ROOT, "other_attempts", ObjType::List).unwrap();
+        tx.insert_object(&other_attempts, 0, ObjType::Map).unwrap();
+        tx.commit();
+        let (task, notes) = (object(&doc, &["task"]), object(&doc, &["task", "notes"]));
+        let attempts = object(&doc, &["task", "attempts"]);
+        let op_of = |id: &automerge::ObjId| match id {
+            automerge::ObjId::Id(c, a, _) => OpId(*c, a.clone()),
+            automerge::ObjId::Root => unreachable!(),
+        };
+        let other_char = op_of(&doc.list_range(&other, ..).next().unwrap().id());
+        let other_attempt = op_of(&doc.list_range(&other_attempts, ..).next().unwrap().id());
+        let a_value = op_of(&doc.get(&task, "attempts").unwrap().unwrap().1);
+        let deleting = |named: &OpId| {
+            let mut forged = edit(&doc, |tx| tx.splice_text(&notes, 0, 1, "").unwrap());
+            forged.operations[0].key = Key::Seq(ElementId::Id(named.clone()));
+            forged.operations[0].pred = vec![named.clone()].into();
+            forged
+        };
+        for (what, named) in [
+            ("another text's character", &other_char),
+            ("a map's value", &a_value),
+            ("a text", &op_of(&other)),
+        ] {
+            let refused = check(&doc, deleting(named)).unwrap_err();
+            assert!(refused.contains("not an element its list or text held"), "{what}: {refused}");
+        }
+        let mut attempt_of_another_task = edit(&doc, |tx| tx.delete(&attempts, 0).unwrap());
+        attempt_of_another_task.operations[0].key = Key::Seq(ElementId::Id(other_attempt.clone()));
+        attempt_of_another_task.operations[0].pred = vec![other_attempt].into();
+        assert!(check(&doc, attempt_of_another_task).unwrap_err().contains("not an element"));
+        let mut inserted_elsewhere = edit(&doc, |tx| {
+            tx.splice_text(&other, 0, 0, "x").unwrap();
+            tx.splice_text(&notes, 0, 1, "").unwrap();
+        });
+        let inserted = OpId(inserted_elsewhere.start_op.get(), inserted_elsewhere.actor_id.clone());
+        inserted_elsewhere.operations[1].key = Key::Seq(ElementId::Id(inserted.clone()));
+        inserted_elsewhere.operations[1].pred = vec![inserted].into();
+        assert!(check(&doc, inserted_elsewhere).unwrap_err().contains("inserted into another list or text"));
+
+        // Honest deletes.
+        check(&doc, edit(&doc, |tx| tx.splice_text(&notes, 1, 3, "").unwrap())).unwrap();
+        check(&doc, edit(&doc, |tx| tx.delete(&attempts, 0).unwrap())).unwrap();
+        check(
+            &doc,
+            edit(&doc, |tx| {
+                tx.splice_text(&notes, 0, 0, "新").unwrap();
+                tx.splice_text(&notes, 0, 2, "").unwrap();
+            }),
+        )
+        .unwrap();
+        let first = Change::from(edit(&doc, |tx| tx.splice_text(&notes, 0, 1, "").unwrap()));
+        let mut at_once = doc.fork().with_actor(ActorId::from([3; 16]));
+        let mut tx = at_once.transaction();
+        tx.splice_text(&notes, 0, 1, "").unwrap();
+        tx.commit();
+        let mut relay = doc.clone();
+        relay.apply_changes([first]).unwrap();
+        check(&relay, at_once.get_last_local_change().unwrap().decode()).unwrap();
     }
 
     #[test]

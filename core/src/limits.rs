@@ -15,10 +15,15 @@ pub const FLOORS: std::ops::RangeInclusive<i32> = -9..=200;
 pub const MERGED_TEXT: usize = 8 * LONG_TEXT;
 /// Most tasks one round may hold.
 pub const TASKS_PER_ROUND: usize = 20_000;
-/// Most attempts one task may hold: a knock a day, several times a day, for a month is far under
-/// it. Each new attempt is checked against the list as its author saw it, so a batch of thousands
-/// on one task cost the square of their number (20,000 held a round for minutes).
-pub const ATTEMPTS_PER_TASK: usize = 200;
+/// Most attempts one person may record on one task: a knock a day, several times a day, for a
+/// month is far under it. Each new attempt is checked against the list as its author saw it, so
+/// a batch of thousands on one task cost the square of their number (20,000 held a round for
+/// minutes).
+pub const ATTEMPTS_BY_ONE_PERSON: usize = 200;
+/// Most attempts one task may hold, everyone's together. Counted per person first
+/// ([`ATTEMPTS_BY_ONE_PERSON`]), so that one volunteer knocking on another's task cannot fill it
+/// and have the assignee's delivery refused (with a single cap of 200 per task, it was).
+pub const ATTEMPTS_PER_TASK: usize = 1_000;
 /// Most tasks a round may hold by merging tasks added offline, each within
 /// [`TASKS_PER_ROUND`] as its author added it.
 pub const MERGED_TASKS_PER_ROUND: usize = 2 * TASKS_PER_ROUND;

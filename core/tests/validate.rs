@@ -14,7 +14,7 @@ use automerge::sync::{ChunkList, Message, MessageVersion, State, SyncDoc};
 use automerge::transaction::{Transactable, Transaction};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue};
 use doorstep_core::document::Header;
-use doorstep_core::id::{DocumentId, RequestId, TaskId};
+use doorstep_core::id::{DocumentId, PersonId, RequestId, TaskId};
 use doorstep_core::permission::Rule;
 use doorstep_core::schema::need_tag::NeedTag;
 use doorstep_core::schema::request::CareDraft;
@@ -554,7 +554,7 @@ mod validate_rounds {
     /// the list as its author saw it, and a batch of 20,000 knocks on one task held a round for
     /// minutes. Up to the limit is taken.
     #[test]
-    fn a_task_takes_no_more_attempts_than_the_limit() {
+    fn a_task_takes_no_more_attempts_by_one_person_than_the_limit() {
         let mut fx = Fixture::default();
         let people = fx.people;
         let (round, task) = round_with_task(&mut fx);
@@ -562,29 +562,46 @@ mod validate_rounds {
         let since = relay_doc(&fx.compound, round).get_heads();
         let knock =
             Operation::RecordAttempt { round, task, outcome: Outcome::NobodyHome, note: String::new() };
-        for _ in 0..limits::ATTEMPTS_PER_TASK {
+        for _ in 0..limits::ATTEMPTS_BY_ONE_PERSON {
             fx.env.advance(1000);
-            phone.apply(&mut fx.env.env(), &people.volunteer, &knock).unwrap();
+            phone.apply(&mut fx.env.env(), &people.volunteer2, &knock).unwrap();
         }
         let full = batch(&fx.compound, &phone, round, &since);
-        let relay = full.accepted(&people.volunteer);
+        let relay = full.accepted(&people.volunteer2);
         // The phone refuses the next, in words; the relay refuses a crafted one.
         fx.env.advance(1000);
-        let refused = phone.apply(&mut fx.env.env(), &people.volunteer, &knock).unwrap_err();
-        assert!(refused.to_string().contains("the most one task takes"), "{refused}");
-        let mut crafted = relay.clone().with_actor(ActorId::from([0xD6; 16]));
-        let mut tx = crafted.transaction();
-        let list = child(&tx, &entity(&tx, "tasks", &task.to_string()), "attempts");
-        let at = tx.length(&list);
-        let attempt = tx.insert_object(&list, at, ObjType::Map).unwrap();
-        tx.put(&attempt, "by", people.volunteer.person.to_string()).unwrap();
-        tx.put(&attempt, "at", RELAY_NOW.as_millis()).unwrap();
-        tx.put(&attempt, "outcome", "nobody_home").unwrap();
-        tx.put(&attempt, "note", "").unwrap();
-        tx.commit();
-        let one_more = Batch { header: full.header, changes: crafted.get_changes(&relay.get_heads()), relay };
-        let v = one_more.refused_as(&people.volunteer, ViolationKind::TooLarge);
-        assert!(v.reason.contains("at most 200 are accepted on one task"), "{v}");
+        let refused = phone.apply(&mut fx.env.env(), &people.volunteer2, &knock).unwrap_err();
+        assert!(refused.to_string().contains("you have recorded 200 attempts on this task"), "{refused}");
+        let crafted_knock = |relay: &Automerge, by: PersonId| {
+            let mut crafted = relay.clone().with_actor(ActorId::from([0xD6; 16]));
+            let mut tx = crafted.transaction();
+            let list = child(&tx, &entity(&tx, "tasks", &task.to_string()), "attempts");
+            let at = tx.length(&list);
+            let attempt = tx.insert_object(&list, at, ObjType::Map).unwrap();
+            tx.put(&attempt, "by", by.to_string()).unwrap();
+            tx.put(&attempt, "at", RELAY_NOW.as_millis()).unwrap();
+            tx.put(&attempt, "outcome", "delivered").unwrap();
+            tx.put(&attempt, "note", "").unwrap();
+            tx.commit();
+            Batch {
+                header: full.header,
+                changes: crafted.get_changes(&relay.get_heads()),
+                relay: relay.clone(),
+            }
+        };
+        let v = crafted_knock(&relay, people.volunteer2.person)
+            .refused_as(&people.volunteer2, ViolationKind::TooLarge);
+        assert!(v.reason.contains("at most 200 by one person are accepted on one task"), "{v}");
+        // Another volunteer's 200 knocks do not lock the task's own volunteer out: their
+        // delivery is taken, from the phone as from the wire.
+        crafted_knock(&relay, people.volunteer.person).accepted(&people.volunteer);
+        phone
+            .apply(
+                &mut fx.env.env(),
+                &people.volunteer,
+                &Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: String::new() },
+            )
+            .unwrap();
     }
 
     #[test]

@@ -487,12 +487,24 @@ impl Compound {
                 let current = self.live_task(*round_id, *task)?;
                 state::require_live_task(current.cancelled.is_some())
                     .map_err(|_| OperationError::TaskCancelled(*task))?;
-                if current.attempts.len() >= limits::ATTEMPTS_PER_TASK {
+                let mine = current.attempts.iter().filter(|a| a.by == actor.person).count();
+                if mine >= limits::ATTEMPTS_BY_ONE_PERSON
+                    || current.attempts.len() >= limits::ATTEMPTS_PER_TASK
+                {
+                    let whose = if mine >= limits::ATTEMPTS_BY_ONE_PERSON {
+                        "you have recorded"
+                    } else {
+                        "the task holds"
+                    };
                     return Err(OperationError::Invalid {
                         field: "attempts",
                         reason: format!(
-                            "the task holds {} attempts, the most one task takes; ask a coordinator to add a new task for this door",
-                            current.attempts.len()
+                            "{whose} {} attempts on this task, the most it takes; ask a coordinator to add a new task for this door",
+                            if mine >= limits::ATTEMPTS_BY_ONE_PERSON {
+                                mine
+                            } else {
+                                current.attempts.len()
+                            }
                         ),
                     });
                 }

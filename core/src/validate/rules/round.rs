@@ -224,12 +224,27 @@ fn check_attempts(
         }
         return Ok(());
     };
-    if new.len() > old.len() && new.len() > limits::ATTEMPTS_PER_TASK {
-        return Err(Problem::too_large(format!(
-            "{label} would hold {} attempts; at most {} are accepted on one task",
-            new.len(),
-            limits::ATTEMPTS_PER_TASK
-        )));
+    if new.len() > old.len() {
+        if new.len() > limits::ATTEMPTS_PER_TASK {
+            return Err(Problem::too_large(format!(
+                "{label} would hold {} attempts; at most {} are accepted on one task",
+                new.len(),
+                limits::ATTEMPTS_PER_TASK
+            )));
+        }
+        let by_author = |list: &[Element], doc: &Automerge| {
+            list.iter()
+                .filter(|element| read_element(doc, element).is_ok_and(|a| a.by == e.author.person))
+                .count()
+        };
+        let mine = by_author(&new, e.after);
+        if mine > limits::ATTEMPTS_BY_ONE_PERSON && mine > by_author(&old, e.before) {
+            return Err(Problem::too_large(format!(
+                "{label} would hold {mine} attempts by {}; at most {} by one person are accepted on one task",
+                e.who(),
+                limits::ATTEMPTS_BY_ONE_PERSON
+            )));
+        }
     }
     let kept: HashSet<&ObjId> = new.iter().map(|(id, _)| id).collect();
     for element in &old {

@@ -492,6 +492,9 @@ fn refuse_if_nothing_came(replica: &Replica) -> Result<(), PhoneError> {
 fn warn_if_sync_unfinished(replica: &Replica) -> Result<(), PhoneError> {
     if replica.sync_unfinished()? {
         eprintln!("{}", render::SYNC_UNFINISHED);
+    } else if let Some(words) = render::not_arrived_words(replica.not_arrived()) {
+        // A download the signal cut short: the tasks shown may not be all of them.
+        eprintln!("{words}");
     }
     Ok(())
 }

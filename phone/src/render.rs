@@ -85,6 +85,7 @@ impl Output {
         let name = replica.person_name()?;
         let damaged = replica.damaged_documents();
         let sync_unfinished = replica.sync_unfinished()?;
+        let not_arrived = replica.not_arrived();
         // A phone whose token was revoked was wiped, unsynced changes included: "all synced"
         // would say the work reached the relay.
         let wiped =
@@ -98,6 +99,13 @@ impl Output {
             // Signed in, but the sign-in's first download was cut off: "all synced" would send the
             // volunteer up the stairs with no tasks.
             "signed in, but nothing has come from the relay yet: sync where there is signal / 已登录，但尚未从中继取得任何数据：请在有信号处同步".to_owned()
+        } else if let (false, Some(words)) = (sync_unfinished, not_arrived_words(not_arrived)) {
+            // A download the signal cut short: "all synced" would send a volunteer home thinking
+            // they had no tasks.
+            match standing(replica.unsynced_changes(), set_aside) {
+                all if all == standing(0, SetAside::default()) => words,
+                some => format!("{some}; {words}"),
+            }
         } else if sync_unfinished {
             // A sync cut off (the app ended mid-sync): the relay's news may not all be here,
             // whatever this phone's own changes say.
@@ -115,6 +123,7 @@ impl Output {
             "unsynced": replica.unsynced_changes(),
             "last_sync": replica.last_sync().map(|t| t.as_millis()),
             "sync_unfinished": sync_unfinished,
+            "not_arrived": not_arrived,
             "clock_off_by_ms": replica.clock_off_by_ms(),
             "quarantined": set_aside.total(),
             "set_aside": set_aside.total(),
@@ -984,6 +993,33 @@ impl SetAside {
 /// Said after a sync the app did not live to finish, until one returns.
 pub const SYNC_UNFINISHED: &str = "the last sync did not finish (the app ended mid-sync): some of the relay's news may not be on this phone yet; sync where there is signal / 上次同步未完成（应用在同步中途结束）：中继的部分更新可能尚未取得；请在有信号处同步";
 
+/// What a phone says while documents of its compound have not (wholly) arrived from the relay
+/// ([`Replica::not_arrived`]), if any have not.
+pub fn not_arrived_words(not_arrived: doorstep_replica::copy_fetch::NotArrived) -> Option<String> {
+    let doorstep_replica::copy_fetch::NotArrived { lacking, behind } = not_arrived;
+    let (en, zh) = match (lacking, behind) {
+        (0, 0) => return None,
+        (n, 0) => (
+            format!("{} from the relay not here yet", plural(n, "document", "documents")),
+            format!("还有 {n} 份文件尚未从中继取得"),
+        ),
+        (0, n) => (
+            format!("the relay holds news for {} not here yet", plural(n, "document", "documents")),
+            format!("中继还有 {n} 份文件的更新尚未取得"),
+        ),
+        (l, b) => (
+            format!(
+                "{} from the relay not here yet, and news for {b} more",
+                plural(l, "document", "documents")
+            ),
+            format!("还有 {l} 份文件尚未从中继取得，另有 {b} 份文件的更新"),
+        ),
+    };
+    Some(format!(
+        "{en} (a download cut short by the signal): tasks, households or requests may be missing; sync where there is signal / {zh}（信号中断）：任务、住户或诉求可能不全；请在有信号处同步"
+    ))
+}
+
 /// What an operation saved on the phone changed, for `--json`.
 fn applied_value(applied: &Applied, unsynced: usize) -> serde_json::Value {
     json!({"changed": applied.changed, "created": applied.created, "new_entity": applied.new_entity, "unsynced": unsynced})
@@ -1179,8 +1215,8 @@ mod tests {
     use doorstep_replica::SyncReport;
 
     use super::{
-        DocumentNames, Names, SetAside, clock_off_text, conflict_text, last_sync_line, printable,
-        quarantine_line, standing, synced_text,
+        DocumentNames, Names, SetAside, clock_off_text, conflict_text, last_sync_line, not_arrived_words,
+        printable, quarantine_line, standing, synced_text,
     };
     use crate::people::People;
 
@@ -1378,6 +1414,21 @@ mod tests {
         assert_eq!(standing(1, SetAside::default()), "1 change not yet synced / 1 项未同步");
         assert_eq!(standing(3, SetAside::default()), "3 changes not yet synced / 3 项未同步");
         assert_eq!(standing(0, SetAside::default()), "all synced / 已全部同步");
+        // Documents not (wholly) here yet are said, not "all synced".
+        use doorstep_replica::copy_fetch::NotArrived;
+        assert_eq!(not_arrived_words(NotArrived::default()), None);
+        let lacking = not_arrived_words(NotArrived { lacking: 2, behind: 0 }).unwrap();
+        assert!(
+            lacking.starts_with("2 documents from the relay not here yet")
+                && lacking.contains("还有 2 份文件尚未从中继取得"),
+            "{lacking}"
+        );
+        let behind = not_arrived_words(NotArrived { lacking: 0, behind: 1 }).unwrap();
+        assert!(
+            behind.starts_with("the relay holds news for 1 document not here yet")
+                && behind.contains("may be missing"),
+            "{behind}"
+        );
         let waiting = SetAside { under_review: 2, ..SetAside::default() };
         assert_eq!(standing(0, waiting), "2 set aside, under review / 2 项待协调员处理");
         // Not all in the inbox: where each stands, not "under review" for all of them.

@@ -63,6 +63,22 @@ pub(crate) struct CopyMemory {
     pub(crate) relay_ahead: BTreeSet<DocumentId>,
 }
 
+/// What [`Replica::not_arrived`] counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NotArrived {
+    /// Documents granted that this device holds nothing of.
+    pub lacking: usize,
+    /// Documents held whose relay was last heard to hold changes this device lacks.
+    pub behind: usize,
+}
+
+impl NotArrived {
+    /// Whether anything has not arrived.
+    pub fn any(self) -> bool {
+        self.lacking + self.behind > 0
+    }
+}
+
 const NAMED_PREFIX: &str = "copy:";
 const AHEAD_PREFIX: &str = "relay-ahead:";
 const DECLINED_PREFIX: &str = "copy-declined:";
@@ -183,6 +199,20 @@ impl Replica {
             .filter(|id| self.held(**id).is_some_and(|d| self.waits_for_a_copy(d)))
             .copied()
             .collect()
+    }
+
+    /// How much of what the relay holds for this device has not arrived: documents granted
+    /// (by the kept document list, or this run's) that it holds nothing of, and documents held
+    /// whose relay was last heard ahead. While any has not, the phone's tasks, households and
+    /// requests may be missing some: a first download cut short by the signal showed "no tasks"
+    /// and "all synced" to a volunteer with 43 (a helper's finding).
+    pub fn not_arrived(&self) -> NotArrived {
+        let mut lacking: BTreeSet<DocumentId> = self.documents_lacking().into_iter().collect();
+        if let Some(grants) = &self.known_grants {
+            lacking.extend(grants.iter().map(|g| g.header.id).filter(|id| self.held(*id).is_none()));
+        }
+        let behind = self.copies.relay_ahead.iter().filter(|id| self.held(**id).is_some()).count();
+        NotArrived { lacking: lacking.len(), behind }
     }
 
     /// `doc`, if this device holds something of it.

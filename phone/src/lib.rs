@@ -191,6 +191,14 @@ async fn sync_now(
     ca: Option<&Path>,
     out: &render::Output,
 ) -> Result<(), PhoneError> {
+    // A revoked phone's report of the work its wipe took, which the link cut off: told first.
+    let pending = lock(replica).pending_wipe_report()?;
+    if let Some(pending) = pending {
+        let revoked = relay_client(&pending.relay, Some(pending.token), ca)?;
+        if http::send_pending_wipe_report(replica, &revoked).await? {
+            eprintln!("{}", render::WIPE_REPORT_SENT);
+        }
+    }
     let Some((url, token)) = lock(replica).remembered_relay()? else {
         refuse_if_removed(&lock(replica))?;
         return Err(PhoneError::NotJoined);

@@ -1020,6 +1020,10 @@ pub fn not_arrived_words(not_arrived: doorstep_replica::copy_fetch::NotArrived) 
     ))
 }
 
+/// What a sync says once it told the relay, for a phone wiped on revoke, how much work went with
+/// the wipe (the link had cut the first report off).
+pub const WIPE_REPORT_SENT: &str = "the coordinators have now been told how much of this phone's work went with its wipe / 已告知协调员：本机清除时有多少工作未能同步";
+
 /// What an operation saved on the phone changed, for `--json`.
 fn applied_value(applied: &Applied, unsynced: usize) -> serde_json::Value {
     json!({"changed": applied.changed, "created": applied.created, "new_entity": applied.new_entity, "unsynced": unsynced})

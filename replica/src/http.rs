@@ -622,22 +622,54 @@ impl RelayClient {
 }
 
 /// Wipes this phone after the relay said its token was revoked, then tells the relay how much of
-/// its work went with the wipe (once, best effort: the wipe stands whatever the answer), and
-/// returns the error to give the caller.
+/// its work went with the wipe (the wipe stands whatever the answer; a report the link cut off is
+/// kept and sent again by the next sync, [`send_pending_wipe_report`]), and returns the error to
+/// give the caller.
 async fn wipe_revoked(
     replica: &Mutex<Replica>,
     relay: &RelayClient,
 ) -> Result<TransportError, TransportError> {
-    let (compounds, unsent) = {
+    let compounds = {
         let mut replica = lock(replica);
-        let unsent = replica.work_the_relay_lacks()?;
-        (replica.wipe_after_token_revoked()?, unsent)
+        let unsent = u32::try_from(replica.work_the_relay_lacks()?).unwrap_or(u32::MAX);
+        if let Some(token) = &relay.token {
+            let pending =
+                crate::PendingWipeReport { relay: relay.base.clone(), token: token.clone(), unsent };
+            replica.keep_wipe_report(&pending)?;
+        }
+        replica.wipe_after_token_revoked()?
     };
-    let report = WipeReport { unsent: u32::try_from(unsent).unwrap_or(u32::MAX) };
-    if let Err(e) = relay.report_wipe(report).await {
-        tracing::warn!(error = %e, unsent, "the relay was not told how much work went with the wipe");
-    }
+    send_pending_wipe_report(replica, relay).await?;
     Ok(TransportError::Removed { compounds })
+}
+
+/// Sends the wipe's report this phone keeps, if any, through `relay` (a client with the revoked
+/// token: [`PendingWipeReport`](crate::PendingWipeReport)), and forgets it once the relay has
+/// answered, or has said it no longer knows the token. Whether it was heard.
+pub async fn send_pending_wipe_report(
+    replica: &Mutex<Replica>,
+    relay: &RelayClient,
+) -> Result<bool, TransportError> {
+    let Some(pending) = lock(replica).pending_wipe_report()? else { return Ok(false) };
+    match relay.report_wipe(WipeReport { unsent: pending.unsent }).await {
+        Ok(()) => {
+            lock(replica).wipe_report_heard()?;
+            Ok(true)
+        }
+        Err(
+            e @ (TransportError::Network(_)
+            | TransportError::RateLimited { .. }
+            | TransportError::Server { .. }),
+        ) => {
+            tracing::warn!(error = %e, unsent = pending.unsent, "the relay was not told how much work went with the wipe; it is told at the next sync");
+            Ok(false)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, unsent = pending.unsent, "the relay refused the report of the work that went with the wipe; it is not sent again");
+            lock(replica).wipe_report_heard()?;
+            Ok(false)
+        }
+    }
 }
 
 /// A sync request's bytes as they go on the wire: compressed when the relay said it reads that

@@ -879,7 +879,7 @@ impl Replica {
         let names: Vec<String> =
             self.compounds.values().map(Compound::name).filter(|n| !n.is_empty()).collect();
         let unsynced = self.unsynced_changes();
-        self.store.wipe(&[REMOVED_FROM])?;
+        self.store.wipe(&[REMOVED_FROM, crate::pending_wipe_report::PENDING_WIPE_REPORT])?;
         self.compounds.clear();
         self.roles.clear();
         self.saved.clear();

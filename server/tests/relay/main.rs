@@ -37,5 +37,6 @@ mod rules;
 mod set_aside;
 mod shared_throttles;
 mod sync_flow;
+mod wipe_report;
 mod work_queue;
 mod wrong_clock;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use doorstep_core::rulebook::{Kind, characters};
 use serde::Serialize;
 
 use crate::admin::AdminError;
@@ -193,12 +194,25 @@ impl AppError {
 }
 
 /// What a caller sent, as a refusal quotes it: at most [`QUOTED_CHARS`] characters, then `…`, so
-/// that a refusal and its log line stay short whatever was sent (a path segment may be kilobytes).
+/// that a refusal and its log line stay short whatever was sent (a path segment may be kilobytes);
+/// control, text-direction and other characters no one-line text holds written as escapes
+/// (`\u{a}`, `\u{202e}`: core's `rulebook::characters`), so that a
+/// path with a line break in it cannot write a line of its own into the relay's log (an
+/// unauthenticated request forged an ERROR line that way).
 pub fn excerpt(sent: &str) -> String {
-    match sent.char_indices().nth(QUOTED_CHARS) {
-        Some((cut, _)) => format!("{}…", &sent[..cut]),
-        None => sent.to_owned(),
+    let mut quoted = String::new();
+    for (n, c) in sent.chars().enumerate() {
+        if n == QUOTED_CHARS {
+            quoted.push('…');
+            break;
+        }
+        if characters::is_unwelcome(c, Kind::Short) {
+            quoted.extend(c.escape_unicode());
+        } else {
+            quoted.push(c);
+        }
     }
+    quoted
 }
 
 /// The most characters of what a caller sent that a refusal quotes.
@@ -350,5 +364,10 @@ mod tests {
         assert_eq!(excerpt("roster.csv"), "roster.csv");
         let long = "香".repeat(100);
         assert_eq!(excerpt(&long), format!("{}…", "香".repeat(QUOTED_CHARS)));
+        // A line break or a NUL cannot start a forged line of the log, nor an override turn it.
+        assert_eq!(
+            excerpt("x\n2026-12-07T11:40:00Z ERROR forged\0\u{202e}"),
+            "x\\u{a}2026-12-07T11:40:00Z ERROR forged\\u{0}\\u{202e}"
+        );
     }
 }

@@ -88,8 +88,28 @@ impl Dash {
         Self::start_on(Arc::new(storage), dir, config).await
     }
 
-    /// A relay on `storage` (a PostgreSQL database, say) with `config`; `dir` lives as long.
+    /// A relay on a new database with `config` as given, its per-token request rate included.
+    pub async fn start_at_its_rate(config: Config) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(dir.path().join("relay.db")).await.unwrap();
+        Self::start_as_given(Arc::new(storage), dir, config).await
+    }
+
+    /// A relay on `storage` (a PostgreSQL database, say) with `config`, its request rate made
+    /// generous; `dir` lives as long.
     pub async fn start_on(
+        storage: Arc<dyn doorstep_server::storage::Storage>,
+        dir: TempDir,
+        config: Config,
+    ) -> Self {
+        let config = Config {
+            limits: Limits { rate_per_second: 1000.0, rate_burst: 1000.0, ..config.limits },
+            ..config
+        };
+        Self::start_as_given(storage, dir, config).await
+    }
+
+    async fn start_as_given(
         storage: Arc<dyn doorstep_server::storage::Storage>,
         dir: TempDir,
         config: Config,
@@ -98,10 +118,6 @@ impl Dash {
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
         let opened = Relay::open(storage).await.unwrap();
-        let config = Config {
-            limits: Limits { rate_per_second: 1000.0, rate_burst: 1000.0, ..config.limits },
-            ..config
-        };
         let state = AppState::new(opened.relay, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -236,3 +236,23 @@ async fn every_module_of_the_page_is_served_as_javascript() {
     assert_eq!(served, on_disk, "the page reaches every module, and only those");
     assert!(served.len() >= 20, "one module per page or concept: {served:?}");
 }
+
+/// Signing in counts against the token's rate like every request it makes: a flood of sign-ins
+/// wrote a row and a log line each and signed the person's own tab out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_count_against_the_tokens_rate() {
+    let dash = Dash::start_at_its_rate(doorstep_server::config::Config::default()).await;
+    let (_, coordinator) = dash.small_compound().await;
+    let mut refused = None;
+    for n in 0..200 {
+        let answer = dash.login_raw(&coordinator.token).await;
+        if answer.status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some((n, answer));
+            break;
+        }
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    }
+    let (n, answer) = refused.expect("200 sign-ins at once are not all taken");
+    assert!(n >= 10, "an ordinary burst is taken: {n}");
+    assert!(!answer.header("retry-after").is_empty(), "and the wait is said");
+}

@@ -29,8 +29,12 @@ impl ServingLock {
     /// Takes the lock for the database at `path`, waiting up to [`WAIT`] for another holder.
     pub fn take(path: &Path) -> Result<Self, StorageError> {
         // Named absolute in what the operator reads: a relay under a service manager runs in
-        // another directory than the shell they type in.
-        let path = &std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        // another directory than the shell they type in. And through its links: a relay started
+        // on `alias.db -> relay.db` took `alias.db.lock` and served the file beside the first.
+        // (A hard link is another name for the file that nothing here can see through.)
+        let path = &std::fs::canonicalize(path)
+            .or_else(|_| std::path::absolute(path))
+            .unwrap_or_else(|_| path.to_owned());
         let lock_path = lock_path(path);
         let mut file =
             OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&lock_path).map_err(
@@ -99,6 +103,18 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn a_relay_started_on_a_link_to_a_served_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.db");
+        std::fs::write(&path, b"").unwrap();
+        let alias = dir.path().join("alias.db");
+        std::os::unix::fs::symlink(&path, &alias).unwrap();
+        let _first = ServingLock::take(&path).unwrap();
+        let refused = ServingLock::take(&alias).unwrap_err().to_string();
+        assert!(refused.contains("another relay"), "{refused}");
+    }
 
     #[test]
     fn a_second_relay_is_refused_with_the_first_named_until_it_lets_go() {

@@ -140,11 +140,15 @@ pub struct StreamLimits {
     pub per_person: usize,
     /// Streams one device token may hold at once (a phone needs one).
     pub per_device: usize,
+    /// Streams the phones of one compound's members may hold at once (a phone in two compounds
+    /// counts in both): one compound's staff inviting hundreds of phones took every slot of
+    /// every other compound.
+    pub per_compound: usize,
 }
 
 impl Default for StreamLimits {
     fn default() -> Self {
-        Self { total: 1024, reserved_for_coordinators: 128, per_person: 8, per_device: 2 }
+        Self { total: 1024, reserved_for_coordinators: 128, per_person: 8, per_device: 2, per_compound: 448 }
     }
 }
 

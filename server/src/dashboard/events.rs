@@ -34,7 +34,8 @@ pub async fn stream(
     let audience = gate.recheck().await.map_err(AppError::Unauthorized)?;
     // Only coordinators and admins sign in to the dashboard; a dashboard tab has no device
     // token of its own, so only the per-person cap applies.
-    let listener = Listener { person: signed.principal.person, device: None, coordinating: true };
+    let listener =
+        Listener { person: signed.principal.person, device: None, coordinating: true, compounds: Vec::new() };
     let permit = state.app.streams.acquire(listener)?;
     Ok(events::sse(state.app.relay.events(), permit, gate, audience))
 }

@@ -11,7 +11,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use doorstep_core::id::PersonId;
+use doorstep_core::id::{CompoundId, PersonId};
 
 use crate::config::StreamLimits;
 use crate::counts_by_key::CountsByKey;
@@ -19,7 +19,7 @@ use crate::error::AppError;
 use crate::storage::SecretHash;
 
 /// Who wants a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
     /// The person.
     pub person: PersonId,
@@ -28,6 +28,9 @@ pub struct Listener {
     /// Whether the person coordinates (or administers) a compound the stream is about; only
     /// they may take the reserved slots.
     pub coordinating: bool,
+    /// The compounds the stream is about, whose members' share of the slots it takes when it
+    /// is not a coordinator's ([`StreamLimits::per_compound`]).
+    pub compounds: Vec<CompoundId>,
 }
 
 #[derive(Debug, Default)]
@@ -36,6 +39,7 @@ struct Held {
     members: usize,
     per_person: CountsByKey<PersonId>,
     per_device: CountsByKey<SecretHash>,
+    per_compound: CountsByKey<CompoundId>,
 }
 
 /// The relay's stream slots.
@@ -98,9 +102,20 @@ impl StreamSlots {
                 "the relay's {for_members} live streams for phones are all in use (the rest are kept for coordinators); reconnect in a minute"
             )));
         }
+        if !listener.coordinating
+            && let Some(full) = listener.compounds.iter().find(|c| held.per_compound.of(c) >= l.per_compound)
+        {
+            return Err(AppError::Unavailable(format!(
+                "the {} live streams one compound's phones may hold are all in use in compound {full}; reconnect in a minute",
+                l.per_compound
+            )));
+        }
         held.total += 1;
         if !listener.coordinating {
             held.members += 1;
+            for compound in &listener.compounds {
+                held.per_compound.add(*compound);
+            }
         }
         held.per_person.add(listener.person);
         if let Some(device) = listener.device {
@@ -120,6 +135,9 @@ impl Drop for StreamPermit {
         held.total = held.total.saturating_sub(1);
         if !self.listener.coordinating {
             held.members = held.members.saturating_sub(1);
+            for compound in &self.listener.compounds {
+                held.per_compound.remove(compound);
+            }
         }
         held.per_person.remove(&self.listener.person);
         if let Some(device) = self.listener.device {
@@ -139,7 +157,12 @@ mod tests {
     }
 
     fn phone(p: u8, d: u8) -> Listener {
-        Listener { person: person(p), device: Some(SecretHash([d; 32])), coordinating: false }
+        Listener {
+            person: person(p),
+            device: Some(SecretHash([d; 32])),
+            coordinating: false,
+            compounds: Vec::new(),
+        }
     }
 
     #[test]
@@ -149,6 +172,7 @@ mod tests {
             reserved_for_coordinators: 10,
             per_person: 3,
             per_device: 2,
+            per_compound: 100,
         });
         let a = slots.acquire(phone(1, 1)).unwrap();
         let _b = slots.acquire(phone(1, 1)).unwrap();
@@ -163,17 +187,54 @@ mod tests {
 
     #[test]
     fn volunteers_cannot_take_the_coordinators_reserve() {
-        let limits = StreamLimits { total: 10, reserved_for_coordinators: 3, per_person: 10, per_device: 10 };
+        let limits = StreamLimits {
+            total: 10,
+            reserved_for_coordinators: 3,
+            per_person: 10,
+            per_device: 10,
+            per_compound: 10,
+        };
         let slots = StreamSlots::new(limits);
         let held: Vec<_> = (0..7).map(|i| slots.acquire(phone(i, i)).unwrap()).collect();
         let refused = slots.acquire(phone(50, 50)).unwrap_err();
         assert_eq!(refused.code(), "unavailable");
-        let coordinator = Listener { person: person(99), device: None, coordinating: true };
-        let kept: Vec<_> = (0..3).map(|_| slots.acquire(coordinator).unwrap()).collect();
+        let coordinator =
+            Listener { person: person(99), device: None, coordinating: true, compounds: Vec::new() };
+        let kept: Vec<_> = (0..3).map(|_| slots.acquire(coordinator.clone()).unwrap()).collect();
         assert_eq!(slots.open(), 10);
         assert_eq!(slots.acquire(coordinator).unwrap_err().code(), "unavailable", "the relay is full");
         drop(held);
         drop(kept);
         assert_eq!(slots.open(), 0);
+    }
+
+    /// One compound's phones take at most their share: a compound whose staff invited hundreds
+    /// of phones that never read their streams left every other compound's phones with 503.
+    #[test]
+    fn one_compounds_phones_cannot_take_every_other_compounds_slots() {
+        let limits = StreamLimits {
+            total: 20,
+            reserved_for_coordinators: 2,
+            per_person: 10,
+            per_device: 10,
+            per_compound: 8,
+        };
+        let slots = StreamSlots::new(limits);
+        let (flooding, other): (CompoundId, CompoundId) = (
+            "01a25000-0000-7000-8000-000000000001".parse().unwrap(),
+            "01a25000-0000-7000-8000-000000000002".parse().unwrap(),
+        );
+        let in_compound = |p: u8, c: CompoundId| Listener { compounds: vec![c], ..phone(p, p) };
+        let held: Vec<_> = (0..8).map(|i| slots.acquire(in_compound(i, flooding)).unwrap()).collect();
+        let refused = slots.acquire(in_compound(40, flooding)).unwrap_err();
+        assert_eq!(refused.code(), "unavailable");
+        assert!(refused.reason().contains("one compound's phones"), "{refused:?}");
+        let others: Vec<_> = (50..58).map(|i| slots.acquire(in_compound(i, other)).unwrap()).collect();
+        // A phone in both compounds counts in both: the full one refuses it.
+        let both = Listener { compounds: vec![other, flooding], ..phone(60, 60) };
+        assert!(slots.acquire(both).is_err());
+        drop(held);
+        assert!(slots.acquire(in_compound(40, flooding)).is_ok(), "slots come back");
+        drop(others);
     }
 }

@@ -35,6 +35,7 @@ pub async fn events(
         person: session.person,
         device: Some(gate.token),
         coordinating: audience.roles.values().any(|role| role.is_coordinating()) || session.district_admin,
+        compounds: audience.roles.keys().copied().collect(),
     };
     let permit = state.streams.acquire(listener)?;
     Ok(events::sse(state.relay.events(), permit, gate, audience))

@@ -34,7 +34,13 @@ async fn open_streams(dash: &Dash, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn volunteers_are_capped_and_never_starve_the_coordinators() {
-    let limits = StreamLimits { total: 7, reserved_for_coordinators: 3, per_person: 3, per_device: 2 };
+    let limits = StreamLimits {
+        total: 7,
+        reserved_for_coordinators: 3,
+        per_person: 3,
+        per_device: 2,
+        per_compound: 7,
+    };
     let dash = Dash::start_with(Config { streams: limits, ..Config::default() }).await;
     let (compound, coordinator) = dash.small_compound().await;
     let a = dash.relay.phone(compound, Role::Volunteer, "李强").await;

@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use doorstep_core::Timestamp;
 use doorstep_core::document::Header;
 use doorstep_core::id::{DocumentId, PersonId};
+use doorstep_core::permission::Rule;
 use doorstep_core::relay_engine::{self as engine, BatchOutcome, Incoming, Verdict};
 use doorstep_core::sync::{KeptChanges, PeerState, Rejection};
 use doorstep_core::{Actor, Role};
@@ -41,7 +42,7 @@ use crate::cache::{Slot, is_open};
 use crate::clock;
 use crate::growth_share::HeldCharge;
 use crate::state::AppState;
-use crate::storage::{ActorBinding, DocCommit, SyncStateWrite};
+use crate::storage::{ActorBinding, DocCommit, StorageError, SyncStateWrite};
 
 /// One queued sync message, read, with everything looked up that needs no document lock.
 #[derive(Debug)]
@@ -401,8 +402,30 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
             // Nothing of the batch is stored, but the copy in memory holds it: reload from disk.
             slot.invalidate();
             drop(slot);
+            // A new actor bound meanwhile to another person (one actor offered by two people at
+            // once, in two documents): refused as such to those who offered it here, not
+            // "unavailable" for ever; the others' work goes again without it.
+            let taken_from = match &e {
+                StorageError::ActorTaken { actor, owner } => Some((actor.clone(), *owner)),
+                _ => None,
+            };
             for (job, verdict) in jobs.into_iter().zip(verdicts) {
                 let outcome = match verdict {
+                    Verdict::Accepted { .. }
+                        if taken_from.as_ref().is_some_and(|(actor, owner)| {
+                            job.caller.person != *owner
+                                && bindings.iter().any(|b| b.actor == *actor && b.person == job.caller.person)
+                        }) =>
+                    {
+                        let rule = Rule::ActorsBelongToTheirPerson;
+                        let actor = taken_from.as_ref().map(|(a, _)| a.as_str()).unwrap_or_default();
+                        DocOutcome::rejected(reject(
+                            id,
+                            rule.code(),
+                            None,
+                            format!("actor {actor} belongs to another person: {}", rule.explain()),
+                        ))
+                    }
                     Verdict::Accepted { .. } => unavailable(id, &e),
                     Verdict::Refused { rejection, reply } => {
                         DocOutcome { reply, rejection: Some(rejection), ..DocOutcome::default() }

@@ -178,8 +178,10 @@ fn evaluate(doc: &Automerge, context: &Context<'_>, changes: &[Change]) -> Resul
     })?;
     contained("what the changes overwrite", || check_overwrites(&after, changes, &deferred.overwrites))
         .map_err(malformed)??;
-    contained("what the changes delete", || check_element_deletes(&after, changes, &deferred.deletes))
-        .map_err(malformed)??;
+    contained("what the changes delete", || {
+        check_element_deletes(doc, &after, changes, &deferred.deletes, &deferred.inserted)
+    })
+    .map_err(malformed)??;
     let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
     if let Some(&missing) = after.get_missing_deps(&hashes).first() {
         return Err(Problem {

@@ -41,6 +41,7 @@ pub(super) fn check_op_shapes(
     let mut max_ops: HashMap<ChangeHash, u64> = HashMap::new();
     let mut overwrites = Vec::new();
     let mut deletes = Vec::new();
+    let mut inserted = std::collections::HashSet::new();
     for change in changes {
         let at_fault = |reason: String| (Problem::malformed(reason), change.hash());
         let start = change.start_op().get();
@@ -139,6 +140,9 @@ pub(super) fn check_op_shapes(
                 };
                 if op.insert {
                     inserted_here.insert((counter, change.actor_id().clone()), sequence.clone());
+                    if let Some(sequence) = &sequence {
+                        inserted.insert((sequence.clone(), (counter, change.actor_id().clone())));
+                    }
                 } else {
                     let names_its_element = match element {
                         ElementId::Id(id) => op.pred.len() == 1 && op.pred.iter().all(|p| p == id),
@@ -246,7 +250,7 @@ pub(super) fn check_op_shapes(
         max_ops.insert(change.hash(), change.max_op());
         history.record(change);
     }
-    Ok(Deferred { overwrites, deletes })
+    Ok(Deferred { overwrites, deletes, inserted })
 }
 
 /// What only the document with the batch applied can check: the writes to map keys
@@ -255,6 +259,8 @@ pub(super) fn check_op_shapes(
 pub(super) struct Deferred {
     pub(super) overwrites: Vec<Overwrite>,
     pub(super) deletes: Vec<ElementDelete>,
+    /// The elements the batch inserted, with the list or text each went into.
+    pub(super) inserted: std::collections::HashSet<(OpRef, OpRef)>,
 }
 
 /// A write to a map key the document held before the change: what it names as overwritten must
@@ -386,8 +392,14 @@ mod tests {
             .map_err(|e| e.to_string())?;
         let changes = [change];
         check_overwrites(&after, &changes, &deferred.overwrites).map_err(|problem| problem.reason)?;
-        super::super::element_deletes::check_element_deletes(&after, &changes, &deferred.deletes)
-            .map_err(|problem| problem.reason)
+        super::super::element_deletes::check_element_deletes(
+            doc,
+            &after,
+            &changes,
+            &deferred.deletes,
+            &deferred.inserted,
+        )
+        .map_err(|problem| problem.reason)
     }
 
     fn object(doc: &Automerge, path: &[&str]) -> automerge::ObjId {

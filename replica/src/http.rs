@@ -799,6 +799,10 @@ fn network(e: reqwest::Error) -> TransportError {
         )
     } else if e.is_connect() {
         format!("no connection ({e}; 无法连接) — {kept}")
+    } else if e.is_body() || e.is_decode() {
+        // The relay was reached and began its answer; the signal went before the end of it
+        // (was "error decoding response body", which read as the relay's fault).
+        format!("the signal dropped while the relay's answer was coming ({e}; 信号中断，答复未收完) — {kept}")
     } else {
         format!("{e} — {kept}")
     })

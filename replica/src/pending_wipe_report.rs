@@ -29,6 +29,7 @@ pub struct PendingWipeReport {
 
 impl Replica {
     /// Keeps `report` until [`Replica::wipe_report_heard`].
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn keep_wipe_report(&mut self, report: &PendingWipeReport) -> Result<(), ReplicaError> {
         // Strings and a number always serialize; were they not to, the empty value would read
         // as no report.
@@ -44,6 +45,7 @@ impl Replica {
     }
 
     /// The relay heard the wipe's report (or will never hear it: it no longer knows the token).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn wipe_report_heard(&mut self) -> Result<(), ReplicaError> {
         self.store_mut().commit(&[Write::DeleteMeta { key: PENDING_WIPE_REPORT }])
     }

@@ -145,7 +145,7 @@ fn is_workbook(headers: &HeaderMap, body: &[u8]) -> bool {
 /// Plans `read` against the compound's roster as stored now (core's `Compound::plan_import`),
 /// as the commit will.
 async fn plan(state: &DashState, compound: CompoundId, read: RosterFile) -> Result<Planned, DashError> {
-    let roster = snapshot::load(&state.app.relay, compound, Rounds::Open).await?;
+    let roster = snapshot::load(state, compound, Rounds::Open).await?;
     blocking(move || {
         let plan = roster.plan_import(&read.preview)?;
         let (plan, estates, unplaced, warnings) = (plan.summary, plan.estates, plan.errors, plan.warnings);

@@ -95,6 +95,8 @@ pub struct DashState {
     pub app: AppState,
     /// The signed-in sessions, kept in the relay's store.
     pub sessions: Sessions,
+    /// The permits for copies of compounds made at once (`snapshot.rs`).
+    pub snapshots: snapshot::Snapshots,
 }
 
 /// The dashboard's routes, to merge into the relay's router.
@@ -137,7 +139,11 @@ pub fn router(app: AppState) -> Router<AppState> {
         )
         .route("/dashboard/logout", post(login::logout))
         .nest("/dashboard/api", api)
-        .with_state(DashState { sessions: Sessions::new(app.relay.shared_storage()), app })
+        .with_state(DashState {
+            sessions: Sessions::new(app.relay.shared_storage()),
+            snapshots: snapshot::Snapshots::default(),
+            app,
+        })
 }
 
 /// A query string whose failures answer in the relay's error format.

@@ -5,6 +5,11 @@
 //! Each document is locked only while it is brought up to date and copied; the copy and the
 //! query run on the blocking pool. Copying costs less than holding the documents locked while a
 //! view is built: phones syncing the roster wait for the copy, not for the view.
+//!
+//! A few copies are made at once, one per core ([`Snapshots`]), and each is held with its permit
+//! until the view built from it is done. Sixteen household lists of a 100,000-household roster
+//! asked at once made sixteen copies: 1.98 GB, still 1.39 GB twelve minutes after their 408s.
+//! A request waiting for a permit past its time limit is answered 408 and copies nothing.
 
 use automerge::Automerge;
 use doorstep_core::Compound;
@@ -12,9 +17,51 @@ use doorstep_core::document::{Document, Header};
 use doorstep_core::id::CompoundId;
 use doorstep_core::schema::vocabulary::DocKind;
 
-use super::blocking;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use super::error::DashError;
-use crate::relay::{Relay, RelayError};
+use super::{DashState, blocking};
+use crate::relay::RelayError;
+
+/// The permits for copies of compounds made at once, one per core (at least two).
+#[derive(Debug, Clone)]
+pub struct Snapshots(Arc<Semaphore>);
+
+impl Default for Snapshots {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Self(Arc::new(Semaphore::new(cores.max(2))))
+    }
+}
+
+impl Snapshots {
+    /// Waits for a free permit; dropped (a request past its time limit), it waits no more.
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, RelayError> {
+        Arc::clone(&self.0).acquire_owned().await.map_err(|e| RelayError::Task(e.to_string()))
+    }
+}
+
+/// A compound copied for a view, and its permit, given back when the view is done with it.
+#[derive(Debug)]
+pub struct Snapshot {
+    compound: Compound,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for Snapshot {
+    type Target = Compound;
+    fn deref(&self) -> &Compound {
+        &self.compound
+    }
+}
+
+impl std::ops::DerefMut for Snapshot {
+    fn deref_mut(&mut self) -> &mut Compound {
+        &mut self.compound
+    }
+}
 
 /// Which rounds to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +72,10 @@ pub enum Rounds {
     All,
 }
 
-/// The compound's documents, as stored now.
-pub async fn load(relay: &Relay, compound: CompoundId, rounds: Rounds) -> Result<Compound, DashError> {
+/// The compound's documents, as stored now, once a permit is free ([`Snapshots`]).
+pub async fn load(state: &DashState, compound: CompoundId, rounds: Rounds) -> Result<Snapshot, DashError> {
+    let permit = state.snapshots.permit().await?;
+    let relay = &state.app.relay;
     let mut records = relay.storage().documents_of(vec![compound]).await?;
     records.retain(|r| r.open || rounds == Rounds::All);
     records.sort_by_key(|r| r.header.id);
@@ -43,7 +92,7 @@ pub async fn load(relay: &Relay, compound: CompoundId, rounds: Rounds) -> Result
         }
     }
     let actor = relay.actor().clone();
-    blocking(move || {
+    let compound = blocking(move || {
         let mut out = Compound::new(compound, actor);
         for (header, doc) in copies {
             // A copy: migrating it on load (an older schema version) changes nothing stored.
@@ -58,7 +107,29 @@ pub async fn load(relay: &Relay, compound: CompoundId, rounds: Rounds) -> Result
                 }
             }
         }
-        Ok(out)
+        Ok::<_, DashError>(out)
     })
-    .await?
+    .await??;
+    Ok(Snapshot { compound, _permit: permit })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+
+    #[tokio::test]
+    async fn no_more_copies_are_made_at_once_than_there_are_permits_and_a_finished_view_frees_one() {
+        let snapshots = Snapshots::default();
+        let permits = std::thread::available_parallelism().map_or(2, std::num::NonZero::get).max(2);
+        let mut held = Vec::new();
+        for _ in 0..permits {
+            held.push(
+                snapshots.permit().now_or_never().expect("a permit is free").expect("the permits are open"),
+            );
+        }
+        assert!(snapshots.permit().now_or_never().is_none(), "one copy more than the permits waits");
+        drop(held.pop());
+        assert!(snapshots.permit().now_or_never().is_some(), "a view done gives its permit to the next");
+    }
 }

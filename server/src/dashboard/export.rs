@@ -239,7 +239,7 @@ pub async fn round_results(
     let (stem, format) = file(&name)?;
     let round: DocumentId = path_id(stem)?;
     let names = names(&state, scope.compound.id).await?;
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::All).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::All).await?;
     let found = blocking(move || round_table(&compound, round, &names)).await?;
     let (title, table) =
         found.ok_or_else(|| AppError::NotFound(format!("no round {round} in this compound")))?;

@@ -46,7 +46,7 @@ pub async fn household(
 ) -> Result<Json<Vec<HistoryItem>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let household: HouseholdId = path_id(&household)?;
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::Open).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::Open).await?;
     // A household removed since has its history too: what was done to it, and its removal.
     let entries = blocking(move || {
         let roster = compound.single(DocKind::Roster)?;
@@ -66,7 +66,7 @@ pub async fn task(
     let scope = signed.scope(&state, &compound).await?;
     let round: DocumentId = path_id(&round)?;
     let task: TaskId = path_id(&task)?;
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::All).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::All).await?;
     let entries = blocking(move || task_history(&compound, round, task))
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no task {task} in round {round}")))?;

@@ -201,7 +201,7 @@ pub async fn list(
 ) -> Result<Json<Vec<Household>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let filter = Filter::try_from(params)?;
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::Open).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::Open).await?;
     Ok(Json(blocking(move || households(&compound, &filter)).await?))
 }
 
@@ -213,7 +213,7 @@ pub async fn one(
 ) -> Result<Json<HouseholdDetail>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let household: HouseholdId = path_id(&household)?;
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::All).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::All).await?;
     let found = blocking(move || detail(&compound, household)).await?;
     Ok(Json(found.ok_or_else(|| {
         AppError::NotFound(format!("no household {household} in this roster, now or before"))

@@ -16,7 +16,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use doorstep_core::id::CompoundId;
 use doorstep_core::import::{RowError, RowWarning};
 use doorstep_core::operation::FieldChanges;
 use doorstep_core::{ImportPolicy, PlanSummary};
@@ -24,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{DashError, RowProblem};
 use super::export::XLSX;
-use super::signed_in::SignedIn;
+use super::signed_in::{Scope, SignedIn};
 use super::snapshot::{self, Rounds};
 use super::{DashState, Params, blocking};
 use crate::error::AppError;
@@ -144,8 +143,8 @@ fn is_workbook(headers: &HeaderMap, body: &[u8]) -> bool {
 
 /// Plans `read` against the compound's roster as stored now (core's `Compound::plan_import`),
 /// as the commit will.
-async fn plan(state: &DashState, compound: CompoundId, read: RosterFile) -> Result<Planned, DashError> {
-    let roster = snapshot::load(state, compound, Rounds::Open).await?;
+async fn plan(state: &DashState, scope: &Scope, read: RosterFile) -> Result<Planned, DashError> {
+    let roster = snapshot::load(state, scope, Rounds::Open).await?;
     blocking(move || {
         let plan = roster.plan_import(&read.preview)?;
         let (plan, estates, unplaced, warnings) = (plan.summary, plan.estates, plan.errors, plan.warnings);
@@ -207,7 +206,7 @@ pub async fn import(
         .await
         .map_err(DashError::from)??;
 
-    let planned = plan(&state, scope.compound.id, read).await?;
+    let planned = plan(&state, &scope, read).await?;
     let read = &planned.read;
     if !commit {
         let preview = Preview {

@@ -120,7 +120,7 @@ pub async fn list_requests(
 ) -> Result<Json<Vec<InboxRequest>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let names = names(&state, scope.compound.id).await?;
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::Open).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::Open).await?;
     Ok(Json(blocking(move || requests(&compound, &names)).await?))
 }
 
@@ -132,6 +132,6 @@ pub async fn list_conflicts(
 ) -> Result<Json<Vec<ReviewConflict>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let names = names(&state, scope.compound.id).await?;
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::Open).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::Open).await?;
     Ok(Json(blocking(move || conflicts(&compound, &names)).await?))
 }

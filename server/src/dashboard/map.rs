@@ -164,7 +164,7 @@ pub async fn get(
             AppError::invalid(format!("round 参数不是轮次编号 / the round parameter is not a round ID: {e}"))
         })?),
     };
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::Open).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::Open).await?;
     let built = blocking(move || -> Result<Map, AppError> {
         let doors = round.map(|id| open_round(&compound, id)).transpose()?;
         Ok(map(&compound, doors.as_ref()))

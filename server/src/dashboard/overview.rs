@@ -51,7 +51,7 @@ pub async fn get(
     PathParams(compound): PathParams<String>,
 ) -> Result<Json<Overview>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::Open).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::Open).await?;
     let name = scope.compound.name;
     Ok(Json(blocking(move || overview(name, &compound)).await?))
 }

@@ -243,7 +243,7 @@ pub async fn round_sheet(
     let building = params.building.map(|b| building_label(&b)).filter(|b| !b.is_empty());
     let estate = params.estate.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
     let names = names(&state, scope.compound.id).await?;
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::All).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::All).await?;
     let name = scope.compound.name;
     let html =
         blocking(move || sheet(&compound, &name, round, building.as_deref(), estate.as_deref(), &names))

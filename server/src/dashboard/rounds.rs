@@ -170,7 +170,7 @@ pub async fn list(
     PathParams(compound): PathParams<String>,
 ) -> Result<Json<Vec<RoundProgress>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::All).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::All).await?;
     Ok(Json(blocking(move || progress(&compound)).await?))
 }
 
@@ -187,7 +187,7 @@ pub async fn one(
     let members = state.app.relay.storage().members(scope.compound.id).await?;
     let live: HashSet<PersonId> = members.iter().filter(|m| !m.revoked).map(|m| m.person).collect();
     let names: HashMap<PersonId, String> = members.into_iter().map(|m| (m.person, m.name)).collect();
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::All).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::All).await?;
     let found = blocking(move || detail(&compound, round, &names, &live)).await?;
     Ok(Json(found.ok_or_else(|| AppError::NotFound(format!("no round {round} in this compound")))?))
 }

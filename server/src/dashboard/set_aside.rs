@@ -256,7 +256,7 @@ pub async fn list(
     let scope = signed.scope(&state, &compound).await?;
     let records = state.app.relay.storage().set_aside_of(scope.compound.id, LIST_LIMIT).await?;
     let senders = senders(&state, scope.compound.id).await?;
-    let mut compound = snapshot::load(&state, scope.compound.id, Rounds::All).await?;
+    let mut compound = snapshot::load(&state, &scope, Rounds::All).await?;
     Ok(Json(
         blocking(move || {
             let doors = Doors::of(&compound, &records);
@@ -411,7 +411,7 @@ pub async fn dismiss(
     }
     tracing::info!(item = record.id, person = %scope.actor.person, "set-aside item dismissed");
     let senders = senders(&state, scope.compound.id).await?;
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::All).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::All).await?;
     let record = SetAsideRecord { decided: Some(decided), ..record };
     Ok(Json(
         blocking(move || {

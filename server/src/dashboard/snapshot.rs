@@ -6,40 +6,66 @@
 //! query run on the blocking pool. Copying costs less than holding the documents locked while a
 //! view is built: phones syncing the roster wait for the copy, not for the view.
 //!
-//! A few copies are made at once, one per core ([`Snapshots`]), and each is held with its permit
-//! until the view built from it is done. Sixteen household lists of a 100,000-household roster
-//! asked at once made sixteen copies: 1.98 GB, still 1.39 GB twelve minutes after their 408s.
+//! A few copies are made at once, one per core, and one per person ([`Snapshots`]); each is
+//! held with its permits until the view built from it is done. Sixteen household lists of a
+//! 100,000-household roster asked at once made sixteen copies: 1.98 GB, still 1.39 GB twelve
+//! minutes after their 408s. One person's views wait behind each other, not other people's:
+//! a coordinator opening many tabs of a large compound leaves the other permits to the rest.
 //! A request waiting for a permit past its time limit is answered 408 and copies nothing.
 
 use automerge::Automerge;
 use doorstep_core::Compound;
 use doorstep_core::document::{Document, Header};
-use doorstep_core::id::CompoundId;
+use doorstep_core::id::PersonId;
 use doorstep_core::schema::vocabulary::DocKind;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::DashError;
+use super::signed_in::Scope;
 use super::{DashState, blocking};
 use crate::relay::RelayError;
 
-/// The permits for copies of compounds made at once, one per core (at least two).
+/// The permits for copies of compounds made at once: one per core (at least two) in all, and
+/// one per person.
 #[derive(Debug, Clone)]
-pub struct Snapshots(Arc<Semaphore>);
+pub struct Snapshots {
+    all: Arc<Semaphore>,
+    /// Each person's permit, while anyone holds or waits for it.
+    each: Arc<Mutex<HashMap<PersonId, Arc<Semaphore>>>>,
+}
 
 impl Default for Snapshots {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        Self(Arc::new(Semaphore::new(cores.max(2))))
+        Self { all: Arc::new(Semaphore::new(cores.max(2))), each: Arc::default() }
     }
 }
 
+/// A person's permit and one of all, held together.
+#[derive(Debug)]
+struct Permits {
+    _all: OwnedSemaphorePermit,
+    _own: OwnedSemaphorePermit,
+}
+
 impl Snapshots {
-    /// Waits for a free permit; dropped (a request past its time limit), it waits no more.
-    async fn permit(&self) -> Result<OwnedSemaphorePermit, RelayError> {
-        Arc::clone(&self.0).acquire_owned().await.map_err(|e| RelayError::Task(e.to_string()))
+    /// Waits for the person's own permit, then for one of all; dropped (a request past its time
+    /// limit), it waits no more.
+    async fn permits(&self, person: PersonId) -> Result<Permits, RelayError> {
+        let own = {
+            let mut each = self.each.lock().unwrap_or_else(PoisonError::into_inner);
+            // People no request holds or waits for are forgotten.
+            each.retain(|_, permit| Arc::strong_count(permit) > 1);
+            Arc::clone(each.entry(person).or_insert_with(|| Arc::new(Semaphore::new(1))))
+        };
+        let closed = |e: tokio::sync::AcquireError| RelayError::Task(e.to_string());
+        let own = own.acquire_owned().await.map_err(closed)?;
+        let all = Arc::clone(&self.all).acquire_owned().await.map_err(closed)?;
+        Ok(Permits { _all: all, _own: own })
     }
 }
 
@@ -47,7 +73,7 @@ impl Snapshots {
 #[derive(Debug)]
 pub struct Snapshot {
     compound: Compound,
-    _permit: OwnedSemaphorePermit,
+    _permits: Permits,
 }
 
 impl std::ops::Deref for Snapshot {
@@ -72,9 +98,10 @@ pub enum Rounds {
     All,
 }
 
-/// The compound's documents, as stored now, once a permit is free ([`Snapshots`]).
-pub async fn load(state: &DashState, compound: CompoundId, rounds: Rounds) -> Result<Snapshot, DashError> {
-    let permit = state.snapshots.permit().await?;
+/// The compound's documents, as stored now, once the person's permits are free ([`Snapshots`]).
+pub async fn load(state: &DashState, scope: &Scope, rounds: Rounds) -> Result<Snapshot, DashError> {
+    let permits = state.snapshots.permits(scope.actor.person).await?;
+    let compound = scope.compound.id;
     let relay = &state.app.relay;
     let mut records = relay.storage().documents_of(vec![compound]).await?;
     records.retain(|r| r.open || rounds == Rounds::All);
@@ -110,7 +137,7 @@ pub async fn load(state: &DashState, compound: CompoundId, rounds: Rounds) -> Re
         Ok::<_, DashError>(out)
     })
     .await??;
-    Ok(Snapshot { compound, _permit: permit })
+    Ok(Snapshot { compound, _permits: permits })
 }
 
 #[cfg(test)]
@@ -119,17 +146,36 @@ mod tests {
     use futures_util::FutureExt;
 
     #[tokio::test]
-    async fn no_more_copies_are_made_at_once_than_there_are_permits_and_a_finished_view_frees_one() {
+    async fn copies_wait_for_one_per_person_and_one_per_core_and_a_finished_view_frees_them() {
         let snapshots = Snapshots::default();
-        let permits = std::thread::available_parallelism().map_or(2, std::num::NonZero::get).max(2);
-        let mut held = Vec::new();
-        for _ in 0..permits {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get).max(2);
+        let people: Vec<PersonId> =
+            (0..=cores).map(|i| PersonId::from_uuid(uuid::Uuid::from_u128(i as u128 + 1))).collect();
+        let first = snapshots.permits(people[0]).now_or_never().expect("free").expect("open");
+        assert!(
+            snapshots.permits(people[0]).now_or_never().is_none(),
+            "a person's second view waits for their first"
+        );
+        let mut held = vec![first];
+        for person in &people[1..cores] {
             held.push(
-                snapshots.permit().now_or_never().expect("a permit is free").expect("the permits are open"),
+                snapshots.permits(*person).now_or_never().expect("another person's is free").expect("open"),
             );
         }
-        assert!(snapshots.permit().now_or_never().is_none(), "one copy more than the permits waits");
+        assert!(
+            snapshots.permits(people[cores]).now_or_never().is_none(),
+            "one copy more than the cores waits"
+        );
         drop(held.pop());
-        assert!(snapshots.permit().now_or_never().is_some(), "a view done gives its permit to the next");
+        assert!(
+            snapshots.permits(people[cores]).now_or_never().is_some(),
+            "a view done frees a permit for the next"
+        );
+        drop(held);
+        assert!(snapshots.permits(people[0]).now_or_never().is_some());
+        assert!(
+            snapshots.each.lock().unwrap_or_else(PoisonError::into_inner).len() <= 1,
+            "people no request holds are forgotten"
+        );
     }
 }

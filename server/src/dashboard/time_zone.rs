@@ -28,7 +28,7 @@ pub async fn get(
     PathParams(compound): PathParams<String>,
 ) -> Result<Json<TimeZone>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
-    let compound = snapshot::load(&state, scope.compound.id, Rounds::Open).await?;
+    let compound = snapshot::load(&state, &scope, Rounds::Open).await?;
     let offset = compound.utc_offset();
     Ok(Json(TimeZone { minutes: offset.minutes(), label: offset.label() }))
 }

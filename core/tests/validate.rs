@@ -99,6 +99,20 @@ fn relay_doc(relay: &Compound, id: DocumentId) -> Automerge {
 }
 
 /// A phone on device `n`: a copy of the relay's documents under its own Automerge actor.
+/// Phone `n`, whose copy of `round` is from `since` (before a close it has not seen).
+fn after_close_copy(fx: &Fixture, round: DocumentId, since: &[ChangeHash], n: u8) -> Compound {
+    let mut copy = phone(fx, n);
+    copy.insert(
+        doorstep_core::document::Document::load(
+            *fx.compound.document(round).unwrap().header(),
+            &relay_doc(&fx.compound, round).fork_at(since).unwrap().save(),
+            device(n),
+        )
+        .unwrap(),
+    );
+    copy
+}
+
 fn phone(fx: &Fixture, n: u8) -> Compound {
     fork(&fx.compound, device(n))
 }
@@ -750,16 +764,14 @@ mod validate_rounds {
         late.accepted(&people.volunteer);
 
         // Made (offline, not knowing) after the close: refused.
-        let mut after_close = phone(&fx, 13);
-        // Its copy of the round is from before the close.
-        after_close.insert(
-            doorstep_core::document::Document::load(
-                *fx.compound.document(round).unwrap().header(),
-                &relay_doc(&fx.compound, round).fork_at(&since).unwrap().save(),
-                device(13),
-            )
-            .unwrap(),
-        );
+        let mut after_close = after_close_copy(&fx, round, &since, 13);
+        // Dated within what two honest clocks can disagree by (a phone a few minutes fast): kept.
+        let mut clock_fast = after_close_copy(&fx, round, &since, 14);
+        fx.env.advance(doorstep_core::rulebook::state::LATE_ATTEMPT_GRACE_MS);
+        let op =
+            Operation::RecordAttempt { round, task: other, outcome: Outcome::Delivered, note: String::new() };
+        clock_fast.apply(&mut fx.env.env(), &people.volunteer2, &op).unwrap();
+        batch(&fx.compound, &clock_fast, round, &since).accepted(&people.volunteer2);
         fx.env.advance(60_000);
         let op = Operation::RecordAttempt {
             round,

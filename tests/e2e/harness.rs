@@ -235,10 +235,13 @@ impl Drop for Relay {
 
 /// A command-line phone: its own replica file, encrypted at rest with the key file beside it
 /// (the phone's default) unless made with [`Phone::unencrypted`].
+#[derive(Clone)]
 pub struct Phone {
     pub db: PathBuf,
     /// Passes `--unencrypted`, for tests that read or edit the phone's file themselves.
     pub unencrypted: bool,
+    /// How far ahead of the machine's the phone's clock runs (`DOORSTEP_PHONE_CLOCK_AHEAD_MS`).
+    pub clock_ahead_ms: i64,
 }
 
 /// What a phone command printed, parsed, or its error.
@@ -246,7 +249,7 @@ pub type PhoneResult = Result<Value, String>;
 
 impl Phone {
     pub fn new(dir: &Path, name: &str) -> Phone {
-        Phone { db: dir.join(format!("{name}.sqlite")), unencrypted: false }
+        Phone { db: dir.join(format!("{name}.sqlite")), unencrypted: false, clock_ahead_ms: 0 }
     }
 
     /// A phone whose file is not encrypted (`--unencrypted`): for tests that read its bytes to
@@ -265,6 +268,7 @@ impl Phone {
             .args(self.unencrypted.then_some("--unencrypted"))
             .args(args)
             .env("RUST_LOG", "error")
+            .env("DOORSTEP_PHONE_CLOCK_AHEAD_MS", self.clock_ahead_ms.to_string())
             .output()
             .expect("run phone")
     }
@@ -300,6 +304,7 @@ impl Phone {
             .args(args)
             .env_remove("RUST_LOG")
             .env("RUST_BACKTRACE", "1")
+            .env("DOORSTEP_PHONE_CLOCK_AHEAD_MS", self.clock_ahead_ms.to_string())
             .output()
             .expect("run phone");
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();

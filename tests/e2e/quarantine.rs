@@ -103,9 +103,11 @@ fn a_knock_after_the_round_closed_does_not_hold_back_the_knocks_made_before_it()
     std::thread::sleep(std::time::Duration::from_millis(20));
     coordinator.ok(&["op", &json!({"op": "close_round", "round": round_id}).to_string()]);
     coordinator.sync();
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    volunteer.ok(&["attempt", &doors[2], "delivered", "--note", "关后一"]);
-    volunteer.ok(&["attempt", &doors[3], "nobody_home", "--note", "关后二"]);
+    // After it by more than two honest clocks can disagree (the phone's clock now eleven
+    // minutes on: within that, a knock is taken as made before the close).
+    let later = Phone { clock_ahead_ms: 11 * 60_000, ..volunteer.clone() };
+    later.ok(&["attempt", &doors[2], "delivered", "--note", "关后一"]);
+    later.ok(&["attempt", &doors[3], "nobody_home", "--note", "关后二"]);
 
     // The relay takes the two made before the close (late) and refuses the first made after it;
     // the second after it builds on that one and is set aside with it. Before, all four were set
@@ -132,6 +134,30 @@ fn a_knock_after_the_round_closed_does_not_hold_back_the_knocks_made_before_it()
     // The coordinator's dashboard counts the two before the close as late deliveries.
     let closed = round_on_the_dashboard(&relay, &coordinator, &compound, &round_id);
     assert_eq!((closed["late"].as_i64(), closed["delivered"].as_i64()), (Some(2), Some(2)), "{closed}");
+}
+
+/// A delivery made a minute before the close, on a phone whose clock runs three minutes fast
+/// (no phone is warned under five): dated after the close by the coordinator's clock, it is
+/// still taken as a late delivery, not set aside (helper finding: refused as
+/// `closed_rounds_are_final`, and the inbox's "apply" then asked to reopen the round).
+#[test]
+fn a_delivery_made_before_the_close_on_a_clock_a_few_minutes_fast_is_taken_as_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
+    let round_id = coordinator.ok(&["rounds"])[0]["tasks"][0]["task"]["round"].as_str().unwrap().to_owned();
+    let mut volunteer = Phone::new(dir.path(), "volunteer");
+    volunteer.clock_ahead_ms = 3 * 60_000;
+    volunteer.join(&relay, &relay.invite(&compound, "volunteer"));
+    let door = volunteer.doors(true)[0]["tasks"][0]["id"].as_str().unwrap().to_owned();
+
+    volunteer.ok(&["attempt", &door, "delivered", "--note", "快三分钟的手机"]);
+    coordinator.ok(&["op", &json!({"op": "close_round", "round": round_id}).to_string()]);
+    coordinator.sync();
+    let report = volunteer.sync();
+    assert_eq!(report["report"]["rejected"].as_array().map(Vec::len), Some(0), "{report}");
+    assert_eq!(volunteer.ok(&["quarantine"]).as_array().map(Vec::len), Some(0));
+    let closed = round_on_the_dashboard(&relay, &coordinator, &compound, &round_id);
+    assert_eq!((closed["late"].as_i64(), closed["delivered"].as_i64()), (Some(1), Some(1)), "{closed}");
 }
 
 #[test]

@@ -35,7 +35,7 @@ fn a_bad_token_is_refused_and_a_revoked_volunteer_loses_the_compound() {
 
     // A phone whose token was tampered with is refused with a reason.
     let conn_path = volunteer.db.clone();
-    let forged = Phone { db: dir.path().join("forged.sqlite"), unencrypted: true };
+    let forged = Phone { db: dir.path().join("forged.sqlite"), unencrypted: true, clock_ahead_ms: 0 };
     std::fs::copy(&conn_path, &forged.db).unwrap();
     forged_token(&forged.db);
     let err = forged.run(&["sync"]).unwrap_err();

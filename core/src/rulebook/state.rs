@@ -8,19 +8,27 @@ use crate::id::PersonId;
 use crate::limits;
 use crate::permission::Rule;
 use crate::role::Role;
-use crate::time::Timestamp;
+use crate::time::{CLOCK_OFF_BY_MS, Timestamp};
 
 /// A round its author knew to be closed takes no change, except a coordinator reopening it.
 pub fn require_open_round(closed_as_the_author_saw_it: bool) -> Result<(), Rule> {
     if closed_as_the_author_saw_it { Err(Rule::ClosedRoundsAreFinal) } else { Ok(()) }
 }
 
+/// How long after a round's close a late attempt may be dated and still be kept. The close is
+/// dated by the coordinator's clock and the attempt by the volunteer's; each may be
+/// [`CLOCK_OFF_BY_MS`] from the relay's without its phone being told so, so two honest clocks may
+/// disagree by twice that (a delivery made a minute before the close, on a phone three minutes
+/// fast, was refused).
+pub const LATE_ATTEMPT_GRACE_MS: i64 = 2 * CLOCK_OFF_BY_MS;
+
 /// A late field fact: an attempt on a round closed meanwhile (the author had not seen the close)
-/// is kept if it was made no later than the close. A round closed without a recorded time (an
-/// older document) takes no late attempts.
+/// is kept if it was made no later than the close, as far as two clocks can tell
+/// ([`LATE_ATTEMPT_GRACE_MS`]). A round closed without a recorded time (an older document) takes
+/// no late attempts.
 pub fn require_made_before_close(at: Timestamp, closed_at: Option<Timestamp>) -> Result<(), Rule> {
     match closed_at {
-        Some(closed) if at <= closed => Ok(()),
+        Some(closed) if at.as_millis() <= closed.as_millis().saturating_add(LATE_ATTEMPT_GRACE_MS) => Ok(()),
         _ => Err(Rule::ClosedRoundsAreFinal),
     }
 }

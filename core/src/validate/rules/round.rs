@@ -307,8 +307,10 @@ fn check_attempts(
                 forbid(
                     rule,
                     format!(
-                        "the round is closed and {label}'s new attempt was made at {} (Unix ms), after the close; {} may not add it",
+                        "the round is closed and {label}'s new attempt was made at {} (Unix ms), after the close at {} by more than two clocks can disagree ({} minutes); {} may not add it",
                         attempt.at.as_millis(),
+                        closed_at.map_or_else(|| "an unrecorded time".to_owned(), |c| format!("{} (Unix ms)", c.as_millis())),
+                        state::LATE_ATTEMPT_GRACE_MS / 60_000,
                         e.who()
                     ),
                 )

@@ -177,18 +177,11 @@ fn hold_others_changes(
     };
     let Some(first) = changes.iter().find(|c| others(c)) else { return (changes, None) };
     let (first, actor) = (first.hash(), first.actor_id().to_hex_string());
-    let mut held: HashSet<ChangeHash> = changes.iter().filter(|c| others(c)).map(Change::hash).collect();
-    loop {
-        let before = held.len();
-        for change in &changes {
-            if change.deps().iter().any(|d| held.contains(d)) {
-                held.insert(change.hash());
-            }
-        }
-        if held.len() == before {
-            break;
-        }
-    }
+    // In one walk along who builds on whom: passes over the message until none grows the set cost
+    // a pass per change of a chain sent last-first (20,000 changes: 45 s of a core, the document
+    // locked, after the request's 408).
+    let others_changes: Vec<ChangeHash> = changes.iter().filter(|c| others(c)).map(Change::hash).collect();
+    let held = with_builders_on(&changes, others_changes);
     let count = held.len();
     let rule = rejection::HELD_FOR_ITS_AUTHOR;
     let reason = format!(
@@ -254,14 +247,21 @@ fn take_apart(
 
 /// `changes` without `refused` and every change that builds on it, directly or through others.
 fn without_builders_on(changes: Vec<Change>, refused: ChangeHash) -> Vec<Change> {
+    let out = with_builders_on(&changes, [refused]);
+    changes.into_iter().filter(|c| !out.contains(&c.hash())).collect()
+}
+
+/// `roots` and every change of `changes` that builds on one of them, directly or not: one walk
+/// from each root along the message's own dependency edges, reversed.
+fn with_builders_on(changes: &[Change], roots: impl IntoIterator<Item = ChangeHash>) -> HashSet<ChangeHash> {
     let mut builders: HashMap<ChangeHash, Vec<ChangeHash>> = HashMap::new();
-    for change in &changes {
+    for change in changes {
         for dep in change.deps() {
             builders.entry(*dep).or_default().push(change.hash());
         }
     }
-    let mut out: HashSet<ChangeHash> = HashSet::from([refused]);
-    let mut next = vec![refused];
+    let mut out: HashSet<ChangeHash> = HashSet::new();
+    let mut next: Vec<ChangeHash> = roots.into_iter().filter(|root| out.insert(*root)).collect();
     while let Some(hash) = next.pop() {
         for builder in builders.get(&hash).map(Vec::as_slice).unwrap_or_default() {
             if out.insert(*builder) {
@@ -269,5 +269,45 @@ fn without_builders_on(changes: Vec<Change>, refused: ChangeHash) -> Vec<Change>
             }
         }
     }
-    changes.into_iter().filter(|c| !out.contains(&c.hash())).collect()
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, AutoCommit, ROOT};
+
+    use super::*;
+
+    #[test]
+    fn builders_are_found_in_one_walk_whatever_order_the_changes_come_in() {
+        let mut doc = AutoCommit::new().with_actor(ActorId::from([1; 16]));
+        doc.put(ROOT, "base", 0).unwrap();
+        doc.commit();
+        let mut aside = doc.fork().with_actor(ActorId::from([2; 16]));
+        aside.put(ROOT, "aside", 1).unwrap();
+        aside.commit();
+        for n in 0..50 {
+            doc.put(ROOT, "chain", n).unwrap();
+            doc.commit();
+        }
+        doc.merge(&mut aside).unwrap();
+        let mut changes: Vec<Change> = doc.get_changes(&[]);
+        let (base, aside) = (changes[0].hash(), aside.get_heads()[0]);
+        // Last first: each change's dependency comes after it.
+        changes.reverse();
+        let chain_start =
+            changes.iter().rev().find(|c| c.actor_id() == &ActorId::from([1; 16]) && c.seq() == 2);
+        let chain_start = chain_start.unwrap().hash();
+        let held = with_builders_on(&changes, [chain_start]);
+        assert_eq!(held.len(), 50, "the chain's first change and the 49 built on it");
+        assert!(
+            !held.contains(&base) && !held.contains(&aside),
+            "what it builds on, and what stands aside, are not held"
+        );
+        assert_eq!(with_builders_on(&changes, [base]).len(), changes.len(), "everything builds on the first");
+        assert_eq!(without_builders_on(changes, chain_start).len(), 2);
+    }
 }

@@ -19,7 +19,9 @@ use doorstep_core::permission::Rule;
 use doorstep_core::schema::need_tag::NeedTag;
 use doorstep_core::schema::request::CareDraft;
 use doorstep_core::schema::vocabulary::{Category, Channel, DocKind, Outcome, RequestStatus, Urgency};
-use doorstep_core::validate::{Violation, ViolationKind, changes_in, check_and_apply};
+use doorstep_core::validate::{
+    Violation, ViolationKind, changes_in, check_and_apply, check_and_apply_within,
+};
 use doorstep_core::{Actor, Compound, Operation, Selection, limits};
 use support::{Fixture, MORNING, device, fork};
 
@@ -1244,6 +1246,18 @@ mod validate_batches {
             v.to_string().contains(&batch.changes[1].hash().to_string()),
             "the hash is shown in hex: {v}"
         );
+        // Out of time to look for it (the relay's budget for the document), the batch is refused
+        // with no change named, and stays unapplied.
+        let mut doc = batch.relay.clone();
+        let (changes, header) = (batch.changes.clone(), batch.header);
+        let v = check_and_apply_within(&mut doc, &header, &people.volunteer, changes, RELAY_NOW, &|| false)
+            .expect_err("still refused");
+        assert_eq!(
+            (v.kind, v.change),
+            (ViolationKind::Forbidden(Rule::RosterIsEditedByCoordinators), None),
+            "{v}"
+        );
+        assert_eq!(doc.get_heads(), batch.relay.get_heads());
         batch.accepted(&people.coordinator);
     }
 

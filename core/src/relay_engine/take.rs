@@ -118,7 +118,8 @@ pub fn take(
     }
     let mut bytes: HashMap<ChangeHash, Vec<u8>> =
         new.iter().map(|c| (c.hash(), c.raw_bytes().to_vec())).collect();
-    let (applied, refused) = match validate::check_and_apply(doc, header, author, new, now) {
+    let go_on = || budget.check("finding the change that broke a rule").is_ok();
+    let (applied, refused) = match validate::check_and_apply_within(doc, header, author, new, now, &go_on) {
         Ok(applied) => {
             let held = held.map(|mut rejection| {
                 rejection.taken = applied.iter().map(ToString::to_string).collect();
@@ -236,7 +237,8 @@ fn take_apart(
         {
             return None;
         }
-        match validate::check_and_apply(doc, header, author, changes.clone(), now) {
+        let go_on = || budget.check("finding the change that broke a rule").is_ok();
+        match validate::check_and_apply_within(doc, header, author, changes.clone(), now, &go_on) {
             Ok(applied) => return (!applied.is_empty()).then_some(applied),
             Err(next) if one_change_broke_a_rule(next.kind) => blamed = next.change,
             Err(_) => return None,

@@ -29,6 +29,6 @@ mod violation;
 /// How an Automerge chunk starts, and the chunk type of a whole document (the sync engine reads both).
 pub(crate) use changes::MAGIC as CHUNK_MAGIC;
 pub use changes::{changes_in, check_received, load_received_document, stored_chunk_changes};
-pub use check::{Violation, ViolationKind, check_and_apply};
+pub use check::{Violation, ViolationKind, check_and_apply, check_and_apply_within};
 pub use first_change::new_document_header;
 pub(crate) use inflate::DOCUMENT as DOCUMENT_CHUNK;

@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use automerge::{Automerge, Change, ChangeHash, PatchLog, ReadDoc};
 
+use super::batch_ops::BatchOps;
 use super::contain::contained;
 use super::element_deletes::check_element_deletes;
 use super::first_change::check_first_change;
@@ -207,10 +208,12 @@ fn evaluate(doc: &Automerge, context: &Context<'_>, changes: &[Change]) -> Resul
     let collections = rules::collections(header.kind);
     let mut touched = Touched::from_patches(&patches, &collections);
     touched.expand_replaced_collections(&collections, doc, &after);
-    let effect = Effect { header, author, before: doc, after: &after, touched: &touched, changes, now };
+    let ops = BatchOps::of(changes);
+    let effect =
+        Effect { header, author, before: doc, after: &after, touched: &touched, changes, ops: &ops, now };
     rules::check(&effect)?;
     let patched: HashSet<automerge::ObjId> = patches.iter().map(|p| p.obj.clone()).collect();
-    removed::check(doc, header.kind, changes, &patched, &effect.who())?;
+    removed::check(doc, header.kind, changes, &ops, &patched, &effect.who())?;
     Ok(after)
 }
 

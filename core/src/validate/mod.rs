@@ -9,6 +9,7 @@
 //! Sans-IO like the rest of core: the relay decodes the message, calls [`changes_in`] and
 //! [`check_and_apply`], and persists what was applied.
 
+mod batch_ops;
 mod canonical;
 mod changes;
 mod check;

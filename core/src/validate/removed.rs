@@ -17,8 +17,8 @@ use std::collections::{BTreeSet, HashSet};
 use automerge::legacy::ObjectId;
 use automerge::{Automerge, Change, ObjId, Parent, Prop, ReadDoc};
 
+use super::batch_ops::BatchOps;
 use super::contain::contained;
-use super::schema::in_changes;
 use super::violation::Problem;
 use crate::permission::Rule;
 use crate::rulebook::table;
@@ -30,6 +30,7 @@ pub(super) fn check(
     before: &Automerge,
     kind: DocKind,
     changes: &[Change],
+    ops: &BatchOps,
     patched: &HashSet<ObjId>,
     who: &str,
 ) -> Result<(), Problem> {
@@ -38,7 +39,7 @@ pub(super) fn check(
         let expanded = contained("a change's operations", || change.decode()).map_err(Problem::malformed)?;
         for op in expanded.operations {
             if let ObjectId::Id(id) = &op.obj
-                && !in_changes(changes, id.counter(), id.actor())
+                && !ops.hold(id.counter(), id.actor())
             {
                 targets.insert(op.obj.to_string());
             }

@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use automerge::{Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
+use super::batch_ops::BatchOps;
 use super::violation::Problem;
 use crate::document::read;
 use crate::limits;
@@ -80,6 +81,7 @@ pub(super) fn check_fields(
     entity: &Entity,
     label: &str,
     changes: &[Change],
+    ops: &BatchOps,
 ) -> Result<(), Problem> {
     let root = *obj == ROOT;
     for item in doc.map_range(obj, ..) {
@@ -94,10 +96,10 @@ pub(super) fn check_fields(
         let winner = Value::from(item.value);
         if item.conflict {
             for (value, id) in doc.get_all(obj, key).unwrap_or_default() {
-                check_written(field, &value, &id, label, changes)?;
+                check_written(field, &value, &id, label, ops)?;
             }
         } else {
-            check_written(field, &winner, &id, label, changes)?;
+            check_written(field, &winner, &id, label, ops)?;
         }
         check_size(doc, field, &winner, &id, label, changes)?;
     }
@@ -111,9 +113,9 @@ fn check_written(
     value: &Value<'_>,
     id: &ObjId,
     label: &str,
-    changes: &[Change],
+    ops: &BatchOps,
 ) -> Result<(), Problem> {
-    if !written_by(changes, id) {
+    if !ops.made(id) {
         return Ok(());
     }
     check_shape(field, value, label)?;
@@ -265,20 +267,6 @@ fn character_a_change_added(doc: &Automerge, id: &ObjId, changes: &[Change]) -> 
         let count = |chars: &[char], c: char| chars.iter().filter(|&&d| d == c).count();
         after.iter().copied().find(|&c| count(&after, c) > count(&before, c))
     })
-}
-
-/// Whether the operation `id` is one of `changes`'.
-fn written_by(changes: &[Change], id: &ObjId) -> bool {
-    let ObjId::Id(counter, actor, _) = id else {
-        return false;
-    };
-    in_changes(changes, *counter, actor)
-}
-
-/// Whether operation `counter` of `actor` is one of `changes`': an actor's change holds the
-/// operations from its start op to its max op.
-pub(super) fn in_changes(changes: &[Change], counter: u64, actor: &automerge::ActorId) -> bool {
-    changes.iter().any(|c| c.actor_id() == actor && (c.start_op().get()..=c.max_op()).contains(&counter))
 }
 
 /// Whether `value` has the shape of a field of `kind`.

@@ -121,7 +121,7 @@ pub(super) fn check(
         let Some(obj) = schema::map_after(&after, &label)? else {
             continue;
         };
-        schema::check_fields(e.after, &obj, entity, &label, e.changes)?;
+        schema::check_fields(e.after, &obj, entity, &label, e.changes, e.ops)?;
         let added = !before.is_present();
         if added {
             schema::check_times(e.after, &obj, entity, &label, e.now, &e.who())?;
@@ -144,7 +144,7 @@ pub(super) fn check_root(e: &Effect<'_>, root: &Entity, kind: &str) -> Result<()
         &root.fields.iter().map(|f| f.name).collect::<Vec<_>>(),
         kind,
     )?;
-    schema::check_fields(e.after, &ROOT, root, &format!("the {kind}"), e.changes)?;
+    schema::check_fields(e.after, &ROOT, root, &format!("the {kind}"), e.changes, e.ops)?;
     for name in &touched {
         if root.field(name).is_some_and(|f| f.kind == Kind::Time) {
             schema::check_times(e.after, &ROOT, root, &format!("the {kind}"), e.now, &e.who())?;

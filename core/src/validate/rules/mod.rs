@@ -14,6 +14,7 @@ mod round;
 
 use automerge::{Automerge, Change, ChangeHash, ROOT, ReadDoc};
 
+use super::batch_ops::BatchOps;
 use super::schema;
 use super::touched::Touched;
 use super::violation::Problem;
@@ -38,6 +39,8 @@ pub(super) struct Effect<'a> {
     pub touched: &'a Touched,
     /// The batch's changes, in the order applied.
     pub changes: &'a [Change],
+    /// The operations they hold, to look up.
+    pub ops: &'a BatchOps,
     /// The relay's clock.
     pub now: Timestamp,
 }

@@ -64,7 +64,7 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
             Ok(None) => {}
             Ok(Some((Value::Object(ObjType::Map), cancelled))) => {
                 let what = format!("{label}'s cancellation");
-                schema::check_fields(e.after, &cancelled, &CANCELLATION, &what, e.changes)?;
+                schema::check_fields(e.after, &cancelled, &CANCELLATION, &what, e.changes, e.ops)?;
                 let touched = e
                     .touched
                     .in_collection(round::TASKS)
@@ -273,7 +273,7 @@ fn check_attempts(
         let attempt = read_element(e.after, element);
         let attempt_label = format!("{label}'s attempt {index}");
         let attempt = attempt.as_ref().map_err(|err| Problem::schema(format!("{attempt_label}: {err}")))?;
-        schema::check_fields(e.after, id, &ATTEMPT, &attempt_label, e.changes)?;
+        schema::check_fields(e.after, id, &ATTEMPT, &attempt_label, e.changes, e.ops)?;
         state::require_own_attempt(e.author.person, attempt.by).map_err(|rule| {
             forbid(
                 rule,

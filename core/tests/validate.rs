@@ -419,6 +419,17 @@ mod validate_rounds {
         for day in ["2026-11-24", "2028-02-29", ""] {
             hostile(&fx, round, move |tx| tx.put(ROOT, "date", day).unwrap()).accepted(&people.coordinator);
         }
+        // A round stored with a date from before days were checked is still closed and
+        // retitled: only the values a batch writes are judged.
+        let mut legacy = hostile(&fx, round, |tx| tx.put(ROOT, "date", "明天").unwrap());
+        legacy.relay.apply_changes(legacy.changes.clone()).unwrap();
+        let mut closing = legacy.relay.fork().with_actor(device(6));
+        let mut tx = closing.transaction();
+        tx.put(ROOT, "title", "蔬菜包 第1轮（改）").unwrap();
+        tx.put(ROOT, "status", "closed").unwrap();
+        tx.commit();
+        let changes = closing.get_changes(&legacy.relay.get_heads());
+        Batch { changes, ..legacy }.accepted(&people.coordinator);
     }
 
     #[test]

@@ -107,7 +107,8 @@ pub(super) fn check_fields(
 }
 
 /// A value `changes` wrote to a field: of its kind's shape ([`check_shape`]) and, a string,
-/// without a character no text holds ([`characters`]). Only the batch's own values are judged.
+/// without a character no text holds ([`characters`]), a day one that exists ([`day`]). Only the
+/// batch's own values are judged: a round dated before days were checked can still be closed.
 fn check_written(
     field: &Field,
     value: &Value<'_>,
@@ -121,9 +122,18 @@ fn check_written(
     check_shape(field, value, label)?;
     if let Value::Scalar(s) = value
         && let ScalarValue::Str(text) = s.as_ref()
-        && let Err(bad) = field.check_characters(text)
     {
-        return Err(Problem::schema(format!("{label}: field {:?} {}", field.name, bad.reason)));
+        if let Err(bad) = field.check_characters(text) {
+            return Err(Problem::schema(format!("{label}: field {:?} {}", field.name, bad.reason)));
+        }
+        if field.kind == Kind::Day && !text.is_empty() && !day::is_day(text) {
+            return Err(Problem::schema(format!(
+                "{label}: field {:?} {} (not {:?})",
+                field.name,
+                day::NOT_A_DAY,
+                text.chars().take(40).collect::<String>()
+            )));
+        }
     }
     Ok(())
 }
@@ -169,19 +179,6 @@ fn check_size(
             if let ScalarValue::Str(text) = s.as_ref() {
                 let max = field.max_chars().unwrap_or(limits::LONG_TEXT);
                 check_length(text.chars().count(), field.name, max, label)?;
-            }
-        }
-        (Kind::Day, Value::Scalar(s)) => {
-            if let ScalarValue::Str(text) = s.as_ref()
-                && !text.is_empty()
-                && !day::is_day(text)
-            {
-                return Err(Problem::schema(format!(
-                    "{label}: field {:?} {} (not {:?})",
-                    field.name,
-                    day::NOT_A_DAY,
-                    text.chars().take(40).collect::<String>()
-                )));
             }
         }
         (Kind::Text, Value::Object(ObjType::Text)) => {

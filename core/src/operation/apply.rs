@@ -491,20 +491,15 @@ impl Compound {
                 if mine >= limits::ATTEMPTS_BY_ONE_PERSON
                     || current.attempts.len() >= limits::ATTEMPTS_PER_TASK
                 {
-                    let whose = if mine >= limits::ATTEMPTS_BY_ONE_PERSON {
-                        "you have recorded"
+                    let (whose, count) = if mine >= limits::ATTEMPTS_BY_ONE_PERSON {
+                        ("you have recorded", mine)
                     } else {
-                        "the task holds"
+                        ("the task holds", current.attempts.len())
                     };
                     return Err(OperationError::Invalid {
                         field: "attempts",
                         reason: format!(
-                            "{whose} {} attempts on this task, the most it takes; ask a coordinator to add a new task for this door",
-                            if mine >= limits::ATTEMPTS_BY_ONE_PERSON {
-                                mine
-                            } else {
-                                current.attempts.len()
-                            }
+                            "{whose} {count} attempts on this task, the most it takes; ask a coordinator to add a new task for this door"
                         ),
                     });
                 }

@@ -118,7 +118,7 @@ pub fn take(
     }
     let mut bytes: HashMap<ChangeHash, Vec<u8>> =
         new.iter().map(|c| (c.hash(), c.raw_bytes().to_vec())).collect();
-    let go_on = || budget.check("finding the change that broke a rule").is_ok();
+    let go_on = still_wanted(budget);
     let (applied, refused) = match validate::check_and_apply_within(doc, header, author, new, now, &go_on) {
         Ok(applied) => {
             let held = held.map(|mut rejection| {
@@ -196,6 +196,12 @@ fn hold_others_changes(
     (kept, Some(reject(header.id, rule, Some(first), reason)))
 }
 
+/// Whether finding the change a refused batch's problem comes from may go on: the budget allows
+/// another application of the batch.
+fn still_wanted(budget: &impl Budget) -> impl Fn() -> bool + '_ {
+    || budget.check("finding the change that broke a rule").is_ok()
+}
+
 /// How many times a message is taken apart: an honest phone's changes are one chain per actor, so
 /// the first refusal names the change everything after it builds on, and a second try takes the
 /// rest. A few more cover a phone with several actors; beyond them the message is refused whole
@@ -237,7 +243,7 @@ fn take_apart(
         {
             return None;
         }
-        let go_on = || budget.check("finding the change that broke a rule").is_ok();
+        let go_on = still_wanted(budget);
         match validate::check_and_apply_within(doc, header, author, changes.clone(), now, &go_on) {
             Ok(applied) => return (!applied.is_empty()).then_some(applied),
             Err(next) if one_change_broke_a_rule(next.kind) => blamed = next.change,

@@ -47,6 +47,10 @@ pub(super) fn check_element_deletes(
     let mut shown: HashMap<OpRef, HashSet<OpRef>> = HashMap::new();
     let mut seen: HashMap<(ChangeHash, OpRef), HashSet<OpRef>> = HashMap::new();
     let mut read = 0usize;
+    if deletes.is_empty() {
+        return Ok(());
+    }
+    let by_hash: HashMap<ChangeHash, &Change> = changes.iter().map(|c| (c.hash(), c)).collect();
     for delete in deletes {
         if inserted.contains(&(delete.sequence.clone(), delete.element.clone())) {
             continue;
@@ -58,7 +62,7 @@ pub(super) fn check_element_deletes(
         if elements.contains(&delete.element) {
             continue;
         }
-        let Some(change) = changes.iter().find(|c| c.hash() == delete.change) else { continue };
+        let Some(change) = by_hash.get(&delete.change) else { continue };
         let key = (delete.change, delete.sequence.clone());
         if !seen.contains_key(&key) {
             let (counter, actor) = &delete.sequence;

@@ -50,7 +50,7 @@ pub(super) struct History<'a> {
     doc: &'a Automerge,
     batch: HashMap<ChangeHash, Checked>,
     /// The operations of the batch's checked changes, by author: first, last, change.
-    batch_ops: HashMap<ActorId, Vec<(u64, u64, ChangeHash)>>,
+    checked_ops: HashMap<ActorId, Vec<(u64, u64, ChangeHash)>>,
     /// The document's changes not in the history of a frontier, by frontier.
     unseen: HashMap<Vec<ChangeHash>, HashSet<ChangeHash>>,
     owners: HashMap<OpRef, Option<Owner>>,
@@ -65,7 +65,7 @@ impl<'a> History<'a> {
         History {
             doc,
             batch: HashMap::new(),
-            batch_ops: HashMap::new(),
+            checked_ops: HashMap::new(),
             unseen: HashMap::new(),
             owners: HashMap::new(),
             walked: 0,
@@ -77,7 +77,7 @@ impl<'a> History<'a> {
     pub(super) fn record(&mut self, change: &Change) {
         let document_frontier = self.document_frontier(change);
         let author = change.actor_id().clone();
-        self.batch_ops.entry(author.clone()).or_default().push((
+        self.checked_ops.entry(author.clone()).or_default().push((
             change.start_op().get(),
             change.max_op(),
             change.hash(),
@@ -189,7 +189,7 @@ impl<'a> History<'a> {
             return owner.clone();
         }
         let (counter, author) = named;
-        let in_batch = self.batch_ops.get(author).and_then(|ops| {
+        let in_batch = self.checked_ops.get(author).and_then(|ops| {
             ops.iter().find(|(first, last, _)| (first..=last).contains(&counter)).map(|(_, _, hash)| *hash)
         });
         let owner = match in_batch {

@@ -9,11 +9,15 @@
 //! Two decisions, so that real rosters survive:
 //!
 //! - **Numbers and phone numbers are left alone.** A cell that starts with `+` or `-` and holds
-//!   nothing but digits, spaces and `+ - . ( )` (a phone number like `+86 139 1234 5678`, a
-//!   basement floor `-1`) cannot name a cell, call a function or open a link, so the worst a
-//!   spreadsheet can do with it is arithmetic on the cell itself. Quoting them would put a quote
-//!   into every international phone number of an export and its re-import. A cell starting with
-//!   `=` or `@` is always quoted, whatever follows.
+//!   nothing after it but digits, spaces and `. ( )` (a phone number like `+86 139 1234 5678`, a
+//!   basement floor `-1`) cannot name a cell, call a function or open a link, nor be worked out
+//!   as a sum. Quoting them would put a quote into every international phone number of an export
+//!   and its re-import. A sign after the first (`+86-139-1234-5678`, `-2+3`) is quoted: Excel
+//!   would open it as arithmetic and show -6965 for the phone number. A cell starting with `=` or
+//!   `@` is always quoted, whatever follows.
+//! - **A cell holding only an error value's text** (`#N/A`, `#REF!`: a volunteer's note can say
+//!   that) is quoted too, so that re-imported it is the note it was, not a formula that failed
+//!   ([`formula_error`]).
 //! - **A cell that already starts with a quote gets one more**, so that [`restore`] can undo
 //!   [`neutralise`] exactly: the relay reads its own roster CSV back to lay the same rows into
 //!   the .xlsx download (where cells are typed text and need no quote).
@@ -23,13 +27,17 @@
 
 use std::borrow::Cow;
 
+use crate::import::formula_error;
+
 /// The characters that make a spreadsheet read a cell as a formula.
 const TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
-/// Whether a cell starting with `+` or `-` is only a number or a phone number.
+/// Whether a cell starting with `+` or `-` is only a number or a phone number: one sign, then
+/// digits, spaces, dots and parentheses.
 fn is_plain_number(cell: &str) -> bool {
-    cell.chars().any(|c| c.is_ascii_digit())
-        && cell.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '.' | '(' | ')'))
+    let rest = cell.get(1..).unwrap_or("");
+    rest.chars().any(|c| c.is_ascii_digit())
+        && rest.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '.' | '(' | ')'))
 }
 
 /// Whether `cell` must be quoted before it goes into a CSV file.
@@ -37,6 +45,7 @@ pub fn needs_quote(cell: &str) -> bool {
     match cell.chars().next() {
         Some('\'') => true,
         Some('+' | '-') => !is_plain_number(cell),
+        Some('#') => formula_error(cell).is_some(),
         Some(c) => TRIGGERS.contains(&c),
         None => false,
     }
@@ -73,6 +82,11 @@ mod tests {
             "-",
             "+",
             "'already quoted",
+            "+86-139-1234-5678",
+            "-2+3",
+            "--1",
+            "#N/A",
+            "#ref!",
         ] {
             assert_eq!(neutralise(cell), format!("'{cell}"), "{cell:?}");
             assert_eq!(restore(&neutralise(cell)), cell, "{cell:?} round trip");
@@ -86,8 +100,10 @@ mod tests {
             "张三",
             "19908923609",
             "+86 139 1234 5678",
-            "+86-139-1234-5678",
+            "+86 (139) 1234.5678",
             "-1",
+            "#3",
+            "#N/A 待查",
             "-2.5",
             "(010) 1234",
             "行动不便 -轮椅",

@@ -47,6 +47,8 @@ pub use columns::{ColumnSet, RosterColumn};
 pub use date_cells::DateCells;
 pub use encoding::decode;
 pub use error::{ImportError, RowError, RowMessage, RowWarning, header_search_note, shown_names};
+pub use formula_errors::formula_error;
+pub(crate) use phone::as_imported as phone_as_imported;
 pub use roster_csv::{
     HEADER_SEARCH_ROWS, ImportedRow, MAX_COLUMNS, MAX_ERRORS, MAX_FIELD_CHARS, MAX_INPUT_BYTES, MAX_PEOPLE,
     MAX_ROWS, RosterPreview, check_roster_header, line_breaks, read_roster_csv, read_roster_sheet,

@@ -36,6 +36,17 @@ pub(crate) fn check_phone(cell: &str) -> PhoneCheck {
     }
 }
 
+/// A phone number the roster holds, as the importer would read it from a cell: so that an
+/// exported roster re-imported unedited leaves "+86-139-1234-5678" as it is, not as an update to
+/// 13912345678.
+pub(crate) fn as_imported(stored: &str) -> String {
+    match check_phone(stored) {
+        PhoneCheck::Blank => String::new(),
+        PhoneCheck::Rounded => stored.trim().to_owned(),
+        PhoneCheck::Plausible(phone) | PhoneCheck::Implausible(phone) => phone,
+    }
+}
+
 /// One number as digits, when it is plausible: grouping spaces, dashes, dots and parentheses
 /// dropped, the country code (+86, 0086, 86) dropped from a mobile number, Excel's ".0" dropped.
 fn normalise_one(text: &str) -> Option<String> {

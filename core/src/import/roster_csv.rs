@@ -856,7 +856,7 @@ impl Row<'_> {
         fields.extend(self.columns.more_phones.iter().map(|at| (RosterColumn::Phone, *at)));
         fields.sort();
         for (_, at) in fields {
-            let Some(error) = formula_error(self.field(at)) else { continue };
+            let Some(error) = formula_error(self.written(at)) else { continue };
             let header = self.columns.headers.get(at).cloned().unwrap_or_default();
             self.errors.push(RowError {
                 line: self.line,
@@ -878,9 +878,16 @@ impl Row<'_> {
         self.columns.index.get(&column).map_or("", |&i| self.field(i))
     }
 
-    /// The trimmed field at `i`, the export's quote undone ([`Row::text`]).
+    /// The trimmed field at `i`, the export's quote undone ([`Row::text`]). The quote is undone
+    /// before the end is trimmed: a note of one tab is exported as `'` and the tab.
     fn field(&self, i: usize) -> &str {
-        self.record.get(i).map_or("", |cell| crate::csv_cell::restore(cell.trim()).trim())
+        self.record.get(i).map_or("", |cell| crate::csv_cell::restore(cell.trim_start()).trim())
+    }
+
+    /// The trimmed field at `i` as the file holds it, a quote in front kept: a cell the export
+    /// quoted (`'#N/A`, a volunteer's note) is text, not a formula that failed.
+    fn written(&self, i: usize) -> &str {
+        self.record.get(i).map_or("", |cell| cell.trim())
     }
 
     /// The cell of `column`, the 联系电话 columns' numbers as one cell ("0371-61234567/13800000000",

@@ -366,9 +366,14 @@ fn update_of(h: &Household, draft: &HouseholdDraft, stated: ColumnSet) -> (Updat
         }
         take
     };
+    // A value differs when the sheet's cell is not what the roster holds as the importer reads
+    // a cell (trimmed; a phone number as digits): an exported roster re-imported unedited
+    // changes nothing, even where the roster holds a value an edit on a phone wrote otherwise.
+    let text_differs = |stored: &str, cell: &str| stored.trim() != cell;
+    let phone_differs = h.phone != draft.phone && crate::import::phone_as_imported(&h.phone) != draft.phone;
     let edit = HouseholdEdit {
-        head: take(RosterColumn::Head, h.head != draft.head).then(|| draft.head.clone()),
-        phone: take(RosterColumn::Phone, h.phone != draft.phone).then(|| draft.phone.clone()),
+        head: take(RosterColumn::Head, text_differs(&h.head, &draft.head)).then(|| draft.head.clone()),
+        phone: take(RosterColumn::Phone, phone_differs).then(|| draft.phone.clone()),
         people: draft.people.filter(|_| take(RosterColumn::People, h.people != draft.people)),
         aged_60_plus: take(RosterColumn::Aged60Plus, h.aged_60_plus != draft.aged_60_plus)
             .then_some(draft.aged_60_plus),
@@ -378,7 +383,7 @@ fn update_of(h: &Household, draft: &HouseholdDraft, stated: ColumnSet) -> (Updat
     };
     let needs = take(RosterColumn::Needs, h.needs != draft.needs).then(|| draft.needs.clone());
     let status = take(RosterColumn::Status, h.status != draft.status).then_some(draft.status);
-    let notes = take(RosterColumn::Notes, h.notes != draft.notes).then(|| draft.notes.clone());
+    let notes = take(RosterColumn::Notes, text_differs(&h.notes, &draft.notes)).then(|| draft.notes.clone());
     (Update { id: h.id, edit, status, needs, notes }, columns)
 }
 

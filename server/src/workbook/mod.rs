@@ -401,11 +401,14 @@ struct Budget {
     cells: usize,
     text: usize,
     spanned: usize,
+    /// Whether the workbook read is one whose error cells [`error_cells`] marked as text, so
+    /// that a text cell holding an error value is one.
+    error_cells_as_text: bool,
 }
 
 impl Budget {
-    fn new(deadline: Instant) -> Self {
-        Budget { deadline, cells: 0, text: 0, spanned: 0 }
+    fn new(deadline: Instant, error_cells_as_text: bool) -> Self {
+        Budget { deadline, cells: 0, text: 0, spanned: 0, error_cells_as_text }
     }
 
     fn past_deadline(&self) -> bool {
@@ -437,10 +440,10 @@ fn read_workbook(
         return Err(kind.into());
     }
     bounds::check_archive(bytes, deadline)?;
-    let sheet = match open_and_choose(bytes, deadline, &choose) {
+    let sheet = match open_and_choose(bytes, deadline, false, &choose) {
         Err(WorkbookError::FormulaError(_)) => {
             let as_text = error_cells::as_text(bytes)?;
-            open_and_choose(&as_text, deadline, &choose)
+            open_and_choose(&as_text, deadline, true, &choose)
         }
         read => read,
     }?;
@@ -459,6 +462,7 @@ fn read_workbook(
 fn open_and_choose(
     bytes: &[u8],
     deadline: Instant,
+    error_cells_as_text: bool,
     choose: &impl Fn(&mut Xlsx<Cursor<&[u8]>>, &mut Budget) -> Result<SheetCsv, WorkbookError>,
 ) -> Result<SheetCsv, WorkbookError> {
     // calamine 0.38 panics on some malformed parts (an inverted range such as "Z9:A1" overflows
@@ -467,7 +471,7 @@ fn open_and_choose(
     doorstep_core::expected_panic::catch(|| {
         let mut workbook: Xlsx<_> =
             Xlsx::new(Cursor::new(bytes)).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
-        choose(&mut workbook, &mut Budget::new(deadline))
+        choose(&mut workbook, &mut Budget::new(deadline, error_cells_as_text))
     })
     .unwrap_or_else(|message| {
         tracing::warn!(%message, "the workbook reader panicked on an upload; refusing it");
@@ -509,7 +513,7 @@ fn read_sheet<R: std::io::Read + std::io::Seek>(
             *count += 1;
             *first = (*first).min((row, column));
         }
-        let text = text_of(value);
+        let text = as_csv_cell(value, budget.error_cells_as_text);
         // An empty cell (one Excel wrote for its formatting, or a blank string) is no part of
         // the sheet's rows and columns, however far out: it counts only against the cells read.
         if text.is_empty() {
@@ -615,6 +619,19 @@ fn text_of<'a>(value: &'a DataRef<'_>) -> Cow<'a, str> {
         // it from .xlsb only; in an .xlsx it is a `FormulaError`, as #SPILL! is).
         DataRef::Error(CellErrorType::GettingData) => Cow::Borrowed("#GETTING_DATA"),
         DataRef::Error(e) => Cow::Owned(e.to_string()),
+    }
+}
+
+/// A cell as the text of a CSV cell the relay wrote: a text cell that a spreadsheet would read
+/// as a formula or an error value (`=1`, `#N/A`, a volunteer's note exported in a typed text
+/// cell) quoted as the CSV export quotes it, so that the importer, which undoes that quote,
+/// reads it as the text it is; an error cell (a formula that failed) as Excel shows it.
+fn as_csv_cell<'a>(value: &'a DataRef<'_>, error_cells_as_text: bool) -> Cow<'a, str> {
+    match value {
+        DataRef::String(s) if error_cells_as_text && import::formula_error(s).is_some() => Cow::Borrowed(s),
+        DataRef::String(s) => crate::csv_cell::neutralise(s),
+        DataRef::SharedString(s) => crate::csv_cell::neutralise(s),
+        value => text_of(value),
     }
 }
 
@@ -900,7 +917,10 @@ mod tests {
         });
         let spill =
             with_part(&spill, "xl/worksheets/sheet1.xml", |xml| xml.replace(r#"t="str""#, r#"t="e""#));
-        assert!(matches!(open_and_choose(&spill, later(), &first_of), Err(WorkbookError::FormulaError(_))));
+        assert!(matches!(
+            open_and_choose(&spill, later(), false, &first_of),
+            Err(WorkbookError::FormulaError(_))
+        ));
         let sheet = sheet_to_csv(&spill, later()).unwrap();
         let preview = import::read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates).unwrap();
         assert_eq!(preview.households.iter().map(|h| h.line).collect::<Vec<_>>(), [2]);
@@ -1022,7 +1042,7 @@ mod tests {
         }
         grid.insert(0, 1, "7").unwrap();
         let regions = vec![Dimensions::new((0, 1), (2_999, 1)); 600];
-        let e = grid.fill_merged("s", &regions, &mut Budget::new(Instant::now())).unwrap_err();
+        let e = grid.fill_merged("s", &regions, &mut Budget::new(Instant::now(), false)).unwrap_err();
         assert!(matches!(e, WorkbookError::TimedOut), "{e}");
     }
 
@@ -1044,11 +1064,11 @@ mod tests {
                 sheets::roster_sheet(workbook, budget)
             })
         };
-        let cells_left = |cells| Budget { cells: MAX_CELLS - cells, ..Budget::new(later()) };
+        let cells_left = |cells| Budget { cells: MAX_CELLS - cells, ..Budget::new(later(), false) };
         assert_eq!(read(cells_left(4)).unwrap().sheet, "Sheet2");
         let e = read(cells_left(3)).unwrap_err();
         assert!(matches!(&e, WorkbookError::TooManyCells { sheet } if sheet == "Sheet2"), "{e}");
-        let text_left = |bytes| Budget { text: MAX_INPUT_BYTES - bytes, ..Budget::new(later()) };
+        let text_left = |bytes| Budget { text: MAX_INPUT_BYTES - bytes, ..Budget::new(later(), false) };
         assert_eq!(read(text_left(42)).unwrap().sheet, "Sheet2");
         let e = read(text_left(41)).unwrap_err();
         assert!(

@@ -262,6 +262,63 @@ async fn csv_exports_quote_formulas_and_keep_phone_numbers() {
     );
 }
 
+/// Notes a volunteer typed that a spreadsheet would read as something else (an error value, a
+/// quote, a lone tab, a sum), a phone number an edit wrote with dashes and a head with spaces
+/// around it: the coordinator's own export of either kind, imported again unedited, changes
+/// nothing. Before: `#N/A` and `#REF!` notes made their rows bad rows (formula errors) in both,
+/// a tab note came back as `'`, `'=1` lost its quote through the workbook, and the phone and the
+/// spaces were "updates".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unedited_export_of_notes_that_look_like_formulas_imports_back_as_unchanged() {
+    let dash = Dash::start().await;
+    let compound = dash.relay.create_compound("备注苑").await;
+    dash.relay.import_roster(compound, HOSTILE_ROSTER).await;
+    let coordinator = dash.relay.phone(compound, Role::Coordinator, "王芳").await;
+    let session = dash.login(&coordinator.token).await;
+    let notes = ["#N/A", "#REF!", "\t", "'=1", "''", "  两边有空格  ", "-2+3", "\t需要轮椅"];
+    let mut flats = vec!["B01".to_owned(), "201".to_owned()];
+    for i in 0..notes.len() {
+        let flat = format!("{}", 301 + i);
+        let draft = added(&flat, 3, &format!("住户{i}"), Some(1), 0, "");
+        let answer = session.operate(compound, &draft).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        flats.push(flat);
+    }
+    let households = session.get_json(&format!("/dashboard/api/compounds/{compound}/households")).await;
+    let id_of = |flat: &str| {
+        households.as_array().unwrap().iter().find(|h| h["address"]["flat"] == flat).unwrap()["id"].clone()
+    };
+    for (i, note) in notes.iter().enumerate() {
+        let op = serde_json::json!({"op": "edit_notes", "household": id_of(&flats[2 + i]), "notes": note});
+        assert_eq!(session.operate(compound, &op).await.status, StatusCode::OK);
+    }
+    let edit = serde_json::json!({"op": "edit_household", "household": id_of("201"),
+        "edit": {"phone": "+86-139-1234-5678", "head": " 任强 "}});
+    let answer = session.operate(compound, &edit).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let before = session.get_json(&format!("/dashboard/api/compounds/{compound}/households")).await;
+
+    let base = format!("/dashboard/api/compounds/{compound}/export");
+    let csv = download(&session, &format!("{base}/roster.csv"), "text/csv").await;
+    let xlsx = download(&session, &format!("{base}/roster.xlsx"), XLSX).await;
+    for (which, content_type, bytes) in [("CSV", "text/csv", csv), ("XLSX", XLSX, xlsx)] {
+        for mode in ["preview", "commit"] {
+            let path = format!("/dashboard/api/compounds/{compound}/import?mode={mode}");
+            let answer = session.post_bytes(&path, content_type, bytes.clone()).await;
+            assert_eq!(answer.status, StatusCode::OK, "{which} {mode}: {}", answer.text());
+            let json = answer.json();
+            assert!(json["errors"].as_array().is_none_or(Vec::is_empty), "{which} {mode}: {json}");
+            let (add, update) = match mode {
+                "preview" => (&json["plan"]["add"], &json["plan"]["update"]),
+                _ => (&json["added"], &json["updated"]),
+            };
+            assert_eq!((add.as_u64(), update.as_u64()), (Some(0), Some(0)), "{which} {mode}: {json}");
+        }
+        let after = session.get_json(&format!("/dashboard/api/compounds/{compound}/households")).await;
+        assert_eq!(after, before, "{which}: the roster changed on the way out and back in");
+    }
+}
+
 /// Knocks on one door add up past what an Excel cell holds (32,767 UTF-16 code units): ten
 /// long notes on one task. The workbook is still written, that cell cut and saying so, and
 /// the CSV holds every knock whole. A round titled in emoji past Excel's 31-unit sheet name

@@ -722,6 +722,39 @@ test('review items from a volunteer removed meanwhile say whether they were made
   assert.match(before, /被移出本小区.*之前/);
 });
 
+test('an item asking for a change its sender may not make is applied only after a step that shows the operation', async (t) => {
+  const world = await ownCompound('北林社区', { roster: true });
+  // A modified phone's item: its words say "delivered", its operation removes a household.
+  const token = await relay.joinToken(await relay.invite(world.compound, 'volunteer'), '改过的手机');
+  const households = await world.session.send('GET', `${world.cbase}/households`);
+  const [victim, other] = [households[7], households[9]];
+  const done = await world.session.operate(world.compound, { op: 'edit_notes', household: other.id, notes: '核实过' });
+  const now = Date.now();
+  const item = {
+    id: 'f'.repeat(64), doc: done.changed[0], person: null, summary: '记录：已送达 (delivered)',
+    operation: JSON.stringify({ op: 'remove_household', household: victim.id }),
+    made_at: now, set_aside_at: now, rule: 'network', reason: 'timeout',
+  };
+  const sent = await fetch(`${relay.url}/v1/set-aside`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ items: [item], awaiting: [] }),
+  });
+  assert.equal(sent.status, 200, await sent.text());
+  const { page } = await openDashboard(t, world);
+  await open(page, '#/set_aside', 'set_aside');
+  const card = `${tid('set-aside-card')}[data-state="pending"]`;
+  await page.waitForSelector(`${card} ${tid('set-aside-beyond-role')}`, { timeout: 10_000 });
+  // No apply button in sight until the step that shows the operation is opened.
+  assert.equal(await page.isVisible(`${card} ${tid('set-aside-apply')}`), false, 'applied with one click');
+  await page.click(`${card} ${tid('set-aside-apply-open')}`);
+  const shown = await page.textContent(`${card} ${tid('set-aside-apply-checked')}`);
+  assert.match(shown, /remove_household/);
+  assert.ok(shown.includes(victim.id), shown);
+  await page.click(`${card} ${tid('set-aside-apply')}`);
+  await page.waitForSelector(`${tid('set-aside-card')}[data-state="applied"]`, { timeout: 10_000 });
+});
+
 /** Downloads the read-only compound's roster (`kind` csv or xlsx) from the sheets page, as a coordinator does; returns the file. */
 async function exportedRoster(page, kind, file) {
   await open(page, '#/sheets', 'sheets');

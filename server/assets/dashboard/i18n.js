@@ -465,6 +465,11 @@ export const MESSAGES = {
     'Note: {who} ({role}) may not make this change themselves; applying it makes it yours. Check it first.',
   ],
   'set_aside.apply': ['以我的身份采用', 'Apply as my own'],
+  'set_aside.apply_after_check': ['核实操作内容后采用…', 'Check the operation, then apply…'],
+  'set_aside.apply_checked': [
+    '已核实上面的操作，以我的身份采用',
+    'I have checked the operation above: apply it as my own',
+  ],
   'set_aside.nothing_to_apply': ['无法采用：请驳回并联系志愿者', 'Nothing to apply: dismiss it and ask the volunteer'],
   'set_aside.dismiss': ['驳回', 'Dismiss'],
   'set_aside.dismiss_reason': ['驳回原因（志愿者可见）', 'Reason (the volunteer sees it)'],

@@ -36,14 +36,29 @@ export function SetAside() {
     }
   }
 
+  /**
+   * The apply button; for an item asking for a change its sender may not make (a forged item's
+   * words can say "delivered" while its operation removes a household), behind a second step
+   * that shows the operation itself.
+   */
+  function applyControl(item) {
+    const apply = (label, testid) => button(label, testid, () => act(item, 'apply', {}, t('set_aside.applied_toast')));
+    if (item.sender_may !== false) return apply(t('set_aside.apply'), 'set-aside-apply');
+    return h(
+      'details',
+      { class: 'review', testid: 'set-aside-apply-checked' },
+      h('summary', { testid: 'set-aside-apply-open' }, t('set_aside.apply_after_check')),
+      h('pre', null, JSON.stringify(item.operation, null, 2)),
+      apply(t('set_aside.apply_checked'), 'set-aside-apply'),
+    );
+  }
+
   function controls(item) {
     const reason = h('input', { testid: 'set-aside-dismiss-reason', placeholder: t('set_aside.dismiss_hint') });
     return h(
       'div',
       { class: 'actions no-print' },
-      item.operation
-        ? button(t('set_aside.apply'), 'set-aside-apply', () => act(item, 'apply', {}, t('set_aside.applied_toast')))
-        : h('p', { class: 'hint' }, t('set_aside.nothing_to_apply')),
+      item.operation ? applyControl(item) : h('p', { class: 'hint' }, t('set_aside.nothing_to_apply')),
       h(
         'details',
         { class: 'review' },

@@ -12,6 +12,7 @@ use doorstep_core::{Actor, Applied, Compound, Env, Operation, Role, Timestamp};
 
 use crate::cipher::ReplicaKey;
 use crate::copy_fetch::{CopyMemory, declined, relay_ahead};
+use crate::device_clock;
 use crate::error::ReplicaError;
 use crate::journal::NewEntry;
 use crate::known_grants;
@@ -64,6 +65,9 @@ fn code_digest(code: &str) -> String {
 }
 /// The meta key of [`Replica::clock_off_by_ms`].
 const CLOCK_OFF_BY: &str = "phone_clock_off_by_ms";
+/// The meta key of the clocks' reading when [`CLOCK_OFF_BY`] was measured (starting with it, so
+/// that deleting the offset deletes its reading).
+const CLOCK_OFF_BY_MEASURED: &str = "phone_clock_off_by_ms_measured";
 /// Where files before 2026-12-06 kept it, with the other sign (the relay's clock minus the
 /// phone's): read once, negated, and deleted at the next sync.
 const CLOCK_OFF_BY_RELAY_MINUS_PHONE: &str = "clock_off_by_ms";
@@ -104,6 +108,8 @@ pub struct Replica {
     /// How far the phone's clock was from the relay's at the last sync (see
     /// [`Replica::clock_off_by_ms`]).
     clock_off_by_ms: Option<i64>,
+    /// The wall and boot clocks when it was measured ([`device_clock`]).
+    clock_measured: Option<device_clock::Reading>,
     load_problems: Vec<String>,
     /// The stored documents that did not load, with the journaled changes each kept (their
     /// journal is kept, see `sync_run::forget_synced_journal`, and carried out again once the
@@ -160,6 +166,8 @@ impl Replica {
             Some(off) => Some(off),
             None => meta_i64(CLOCK_OFF_BY_RELAY_MINUS_PHONE)?.map(i64::saturating_neg),
         };
+        let clock_measured =
+            store.meta(CLOCK_OFF_BY_MEASURED)?.and_then(|bytes| device_clock::Reading::from_bytes(&bytes));
         let mut roles = BTreeMap::new();
         for (compound, role) in store.roles()? {
             if let (Ok(c), Ok(r)) = (compound.parse::<CompoundId>(), role.parse::<Role>()) {
@@ -192,6 +200,7 @@ impl Replica {
             last_sync,
             last_sync_news,
             clock_off_by_ms,
+            clock_measured,
             load_problems: Vec::new(),
             unloadable: BTreeMap::new(),
         };
@@ -558,6 +567,7 @@ impl Replica {
         compound: CompoundId,
         op: &Operation,
     ) -> Result<Applied, ReplicaError> {
+        let now = self.on_relays_clock(now);
         let person = self.person.ok_or(ReplicaError::NotJoined)?;
         let role = self.role(compound).ok_or(ReplicaError::UnknownCompound(compound))?;
         let c = self.compounds.get_mut(&compound).ok_or(ReplicaError::UnknownCompound(compound))?;
@@ -791,20 +801,38 @@ impl Replica {
         clock_off_by_ms: Option<i64>,
     ) -> Result<(), ReplicaError> {
         let off = clock_off_by_ms.map(i64::to_le_bytes);
-        let clock = match &off {
-            Some(bytes) => Write::Meta { key: CLOCK_OFF_BY, value: bytes },
-            None => Write::DeleteMetaStartingWith { prefix: CLOCK_OFF_BY },
-        };
-        self.store.commit(&[
-            Write::Meta { key: "last_sync", value: &at.as_millis().to_le_bytes() },
-            Write::Meta { key: "last_sync_news", value: &(news as u64).to_le_bytes() },
-            clock,
+        // The clocks read now, with the offset measured in this sync: `at` is the wall clock's.
+        let measured = device_clock::boot_ms()
+            .filter(|_| clock_off_by_ms.is_some())
+            .map(|boot_ms| device_clock::Reading { wall_ms: at.as_millis(), boot_ms });
+        let measured_bytes = measured.map(device_clock::Reading::to_bytes);
+        let (at_bytes, news_bytes) = (at.as_millis().to_le_bytes(), (news as u64).to_le_bytes());
+        let mut writes = vec![
+            Write::Meta { key: "last_sync", value: &at_bytes },
+            Write::Meta { key: "last_sync_news", value: &news_bytes },
+            Write::DeleteMetaStartingWith { prefix: CLOCK_OFF_BY },
             Write::DeleteMetaStartingWith { prefix: CLOCK_OFF_BY_RELAY_MINUS_PHONE },
-        ])?;
+        ];
+        if let Some(bytes) = &off {
+            writes.push(Write::Meta { key: CLOCK_OFF_BY, value: bytes });
+        }
+        if let Some(bytes) = &measured_bytes {
+            writes.push(Write::Meta { key: CLOCK_OFF_BY_MEASURED, value: bytes });
+        }
+        self.store.commit(&writes)?;
         self.last_sync = Some(at);
         self.last_sync_news = Some(news);
         self.clock_off_by_ms = clock_off_by_ms;
+        self.clock_measured = measured;
         Ok(())
+    }
+
+    /// `now`, the phone's wall clock, on the relay's clock: moved by how far off the relay last
+    /// measured it, while that still holds ([`device_clock`]). What the phone records
+    /// (knocks, closes, requests) is dated by it, so that a phone whose clock is wrong, told so
+    /// at its last sync, dates its work as the relay and the other phones do.
+    pub fn on_relays_clock(&self, now: Timestamp) -> Timestamp {
+        device_clock::on_relays_clock(now, device_clock::boot_ms(), self.clock_off_by_ms, self.clock_measured)
     }
 
     /// This phone's clock minus the relay's, in milliseconds (positive: ahead), at the last
@@ -891,6 +919,7 @@ impl Replica {
         self.last_sync = None;
         self.last_sync_news = None;
         self.clock_off_by_ms = None;
+        self.clock_measured = None;
         let actor: [u8; 16] = rand::random();
         self.store.commit(&[Write::Meta { key: "actor", value: &actor }])?;
         self.device = ActorId::from(actor.to_vec());

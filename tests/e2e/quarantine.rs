@@ -160,6 +160,48 @@ fn a_delivery_made_before_the_close_on_a_clock_a_few_minutes_fast_is_taken_as_la
     assert_eq!((closed["late"].as_i64(), closed["delivered"].as_i64()), (Some(1), Some(1)), "{closed}");
 }
 
+/// Clocks half an hour wrong, which the relay told each phone at its last sync: a volunteer's
+/// phone half an hour fast delivers before the close; a coordinator's phone half an hour slow
+/// closes just after a delivery. Each phone dates its work on the relay's clock, so both
+/// deliveries are taken as made before the close (helper finding: both refused as
+/// `closed_rounds_are_final` and set aside, the fast phone's "made 30 minutes after the close").
+#[test]
+fn deliveries_before_the_close_are_kept_when_a_phone_told_its_clock_is_half_an_hour_off_did_the_work() {
+    const HALF_HOUR: i64 = 30 * 60_000;
+    for (who, volunteer_ahead, coordinator_ahead) in
+        [("the volunteer's phone fast", HALF_HOUR, 0), ("the coordinator's phone slow", 0, -HALF_HOUR)]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (relay, compound, mut coordinator) = Relay::with_vegetable_round(dir.path());
+        let round_id =
+            coordinator.ok(&["rounds"])[0]["tasks"][0]["task"]["round"].as_str().unwrap().to_owned();
+        coordinator.clock_ahead_ms = coordinator_ahead;
+        coordinator.sync();
+        let mut volunteer = Phone::new(dir.path(), "volunteer");
+        volunteer.clock_ahead_ms = volunteer_ahead;
+        volunteer.join(&relay, &relay.invite(&compound, "volunteer"));
+        let door = volunteer.doors(true)[0]["tasks"][0]["id"].as_str().unwrap().to_owned();
+        // The phone whose clock is wrong was told so.
+        let off_by = |phone: &Phone| phone.ok(&["status"])["clock_off_by_ms"].as_i64().unwrap_or(0);
+        let told = off_by(&volunteer) + off_by(&coordinator);
+        assert!((told - volunteer_ahead - coordinator_ahead).abs() < 60_000, "{who}: told {told} ms");
+
+        volunteer.ok(&["attempt", &door, "delivered", "--note", "时钟不准的手机"]);
+        std::thread::sleep(std::time::Duration::from_millis(1_500));
+        coordinator.ok(&["op", &json!({"op": "close_round", "round": round_id}).to_string()]);
+        coordinator.sync();
+        let report = volunteer.sync();
+        assert_eq!(report["report"]["rejected"].as_array().map(Vec::len), Some(0), "{who}: {report}");
+        assert_eq!(volunteer.ok(&["quarantine"]).as_array().map(Vec::len), Some(0), "{who}");
+        let closed = round_on_the_dashboard(&relay, &coordinator, &compound, &round_id);
+        assert_eq!(
+            (closed["late"].as_i64(), closed["delivered"].as_i64()),
+            (Some(1), Some(1)),
+            "{who}: {closed}"
+        );
+    }
+}
+
 #[test]
 fn one_refused_change_followed_by_ten_good_ones_sets_aside_only_the_refused_one() {
     let dir = tempfile::tempdir().unwrap();

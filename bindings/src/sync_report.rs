@@ -47,8 +47,10 @@ pub struct QuarantinedChange {
     /// When it was made (device time, Unix ms), when journaled.
     pub made_at: Option<i64>,
     /// Where it stands with the coordinators: `not_sent` (sent with the next sync),
-    /// `under_review`, `applied`, `dismissed`, or `not_accepted` (the relay would not take it;
-    /// `review_note` says why). Show "under review / 待协调员处理" until it is decided.
+    /// `under_review`, `applied`, `dismissed`, `not_accepted` (the relay would not take it;
+    /// `review_note` says why), or `synced` (the relay had its change all along: a sync took it
+    /// and the answer was cut off; nothing to review). Show "under review / 待协调员处理" until it
+    /// is decided.
     pub review_state: String,
     /// The coordinator who applied or dismissed it (person ID).
     pub reviewed_by: Option<String>,

@@ -671,6 +671,10 @@ fn review_line(c: &QuarantinedChange, people: &People) -> String {
             Some(note) => format!("dismissed by {who_en}: {note} / 已由{who_zh}驳回：{note}"),
             None => format!("dismissed by {who_en} / 已由{who_zh}驳回"),
         },
+        doorstep_replica::ReviewState::Synced => {
+            "synced after all: the relay had it already (its answer was cut off) / 已同步：中继早已收到（当时的回复中断了）"
+                .to_owned()
+        }
         doorstep_replica::ReviewState::NotAccepted => match note {
             Some(note) => format!(
                 "not taken for review: {note}; export it for a coordinator / 未能提交审核，请导出交给协调员"
@@ -955,7 +959,9 @@ impl SetAside {
                 doorstep_replica::ReviewState::UnderReview => counts.under_review += 1,
                 doorstep_replica::ReviewState::NotSent => counts.to_send += 1,
                 doorstep_replica::ReviewState::NotAccepted => counts.not_accepted += 1,
-                doorstep_replica::ReviewState::Applied | doorstep_replica::ReviewState::Dismissed => {}
+                doorstep_replica::ReviewState::Applied
+                | doorstep_replica::ReviewState::Dismissed
+                | doorstep_replica::ReviewState::Synced => {}
             }
         }
         Ok(counts)

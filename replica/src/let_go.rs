@@ -37,7 +37,7 @@ pub const LET_GO: &str = "this phone left the compound, so it no longer keeps wh
 pub(crate) fn received_and_kept(conn: &Connection) -> Result<Vec<(String, Option<String>)>, ReplicaError> {
     let mut stmt = conn.prepare_cached(
         "SELECT q.hash, q.compound FROM quarantine q JOIN set_aside_reviews r ON r.hash = q.hash
-         WHERE q.let_go_at IS NULL AND r.state IN ('under_review', 'applied', 'dismissed')",
+         WHERE q.let_go_at IS NULL AND r.state IN ('under_review', 'applied', 'dismissed', 'synced')",
     )?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -235,6 +235,27 @@ mod tests {
         assert_eq!(replica.record_set_aside_answer(&answer).unwrap(), 1);
         let c = item(&replica, &under_review);
         assert_eq!((c.review_state.as_str(), c.reviewed_by_name, c.review_note), ("dismissed", None, None));
+
+        // An item the relay answers it held all along (its sync's answer was cut off): synced,
+        // no longer counted as set aside, and let go of as work the relay has.
+        let held_all_along = set_aside(&mut replica, 6, left, ReviewState::UnderReview);
+        let before = replica
+            .quarantine()
+            .unwrap()
+            .iter()
+            .filter(|c| !ReviewState::from_str_lossy(&c.review_state).decided())
+            .count();
+        let answer = SetAsideAnswer { held: vec![held_all_along.clone()], ..SetAsideAnswer::default() };
+        assert_eq!(replica.record_set_aside_answer(&answer).unwrap(), 1);
+        assert_eq!(item(&replica, &held_all_along).review_state, "synced");
+        let after = replica
+            .quarantine()
+            .unwrap()
+            .iter()
+            .filter(|c| !ReviewState::from_str_lossy(&c.review_state).decided())
+            .count();
+        assert_eq!(after, before - 1);
+        assert_eq!(replica.let_go_of_left_compounds(now).unwrap(), 1);
 
         // Again: nothing more to let go of.
         assert_eq!(replica.let_go_of_left_compounds(now).unwrap(), 0);

@@ -44,6 +44,9 @@ pub enum ReviewState {
     Dismissed,
     /// The relay would not take it (`review_note` says why); export it for a coordinator.
     NotAccepted,
+    /// The relay's document held its change all along: a sync took it and its answer never
+    /// reached the phone. Synced, with nothing to review.
+    Synced,
 }
 
 impl ReviewState {
@@ -55,6 +58,7 @@ impl ReviewState {
             ReviewState::Applied => "applied",
             ReviewState::Dismissed => "dismissed",
             ReviewState::NotAccepted => "not_accepted",
+            ReviewState::Synced => "synced",
         }
     }
 
@@ -65,13 +69,15 @@ impl ReviewState {
             "applied" => ReviewState::Applied,
             "dismissed" => ReviewState::Dismissed,
             "not_accepted" => ReviewState::NotAccepted,
+            "synced" => ReviewState::Synced,
             _ => ReviewState::NotSent,
         }
     }
 
-    /// Whether a coordinator decided it: it no longer counts as set aside, under review.
+    /// Whether a coordinator decided it, or the relay had it all along: it no longer counts as
+    /// set aside, under review.
     pub fn decided(self) -> bool {
-        matches!(self, ReviewState::Applied | ReviewState::Dismissed)
+        matches!(self, ReviewState::Applied | ReviewState::Dismissed | ReviewState::Synced)
     }
 }
 
@@ -252,11 +258,14 @@ impl Replica {
     }
 
     /// Records the relay's answer: items received are under review, refused ones not accepted,
-    /// decided ones applied or dismissed. Returns how many outcomes were new.
+    /// decided ones applied or dismissed, ones the relay held all along synced. Returns how many outcomes were new.
     pub fn record_set_aside_answer(&mut self, answer: &SetAsideAnswer) -> Result<usize, ReplicaError> {
         let mut rows: Vec<(String, ReviewState, Option<KeptOutcome>)> = Vec::new();
         for id in &answer.received {
             rows.push((id.clone(), ReviewState::UnderReview, None));
+        }
+        for id in &answer.held {
+            rows.push((id.clone(), ReviewState::Synced, None));
         }
         for refusal in &answer.refused {
             let note = KeptOutcome { note: Some(refusal.reason.clone()), ..KeptOutcome::default() };

@@ -135,6 +135,13 @@ pub async fn exchange(
                 continue;
             }
         };
+        // Work the relay already holds (it took the change in a sync whose answer the link lost,
+        // and the phone, removed meanwhile, set it aside unanswered) is synced, not for review:
+        // applied by a coordinator it would be done twice.
+        if held_by_the_relay(state, item.doc, &item.id).await? {
+            answer.held.push(item.id.clone());
+            continue;
+        }
         if room == 0 {
             // Not answered: the phone keeps it as not sent and offers it again next time.
             left_for_later += 1;
@@ -184,6 +191,20 @@ pub async fn exchange(
 }
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Whether document `doc` as the relay stores it holds the change `hash` (hex).
+async fn held_by_the_relay(
+    state: &AppState,
+    doc: doorstep_core::id::DocumentId,
+    hash: &str,
+) -> Result<bool, AppError> {
+    let Ok(hash) = hash.parse::<automerge::ChangeHash>() else { return Ok(false) };
+    let relay = &state.relay;
+    let mut slot = relay.cache().lock(doc).await;
+    let cached =
+        slot.fresh(relay.storage()).await.map_err(|e| AppError::Unavailable(format!("{e}; try again")))?;
+    Ok(cached.is_some_and(|cached| cached.doc.get_change_meta_by_hash(&hash).is_some()))
+}
 
 /// The refusal of an item for a document of no compound the sender is or was a member of.
 fn not_yours(doc: doorstep_core::id::DocumentId) -> String {

@@ -138,4 +138,9 @@ pub struct SetAsideAnswer {
     /// Items a coordinator decided, among those asked about.
     #[serde(default)]
     pub outcomes: Vec<SetAsideOutcome>,
+    /// Items whose change the relay's document already holds: it took the change in a sync
+    /// whose answer never reached the phone, so the work is synced and there is nothing to review
+    /// (stored nowhere; applied again by a coordinator it would be done twice).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<String>,
 }

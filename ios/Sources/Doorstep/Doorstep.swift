@@ -3778,8 +3778,10 @@ public struct QuarantinedChange: Equatable, Hashable {
     public var madeAt: Int64?
     /**
      * Where it stands with the coordinators: `not_sent` (sent with the next sync),
-     * `under_review`, `applied`, `dismissed`, or `not_accepted` (the relay would not take it;
-     * `review_note` says why). Show "under review / 待协调员处理" until it is decided.
+     * `under_review`, `applied`, `dismissed`, `not_accepted` (the relay would not take it;
+     * `review_note` says why), or `synced` (the relay had its change all along: a sync took it
+     * and the answer was cut off; nothing to review). Show "under review / 待协调员处理" until it
+     * is decided.
      */
     public var reviewState: String
     /**
@@ -3834,8 +3836,10 @@ public struct QuarantinedChange: Equatable, Hashable {
          */madeAt: Int64?, 
         /**
          * Where it stands with the coordinators: `not_sent` (sent with the next sync),
-         * `under_review`, `applied`, `dismissed`, or `not_accepted` (the relay would not take it;
-         * `review_note` says why). Show "under review / 待协调员处理" until it is decided.
+         * `under_review`, `applied`, `dismissed`, `not_accepted` (the relay would not take it;
+         * `review_note` says why), or `synced` (the relay had its change all along: a sync took it
+         * and the answer was cut off; nothing to review). Show "under review / 待协调员处理" until it
+         * is decided.
          */reviewState: String, 
         /**
          * The coordinator who applied or dismissed it (person ID).

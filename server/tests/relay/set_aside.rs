@@ -355,3 +355,30 @@ async fn a_person_removed_long_ago_no_longer_posts_to_the_compounds_inbox() {
     assert_eq!(stored.len(), 1, "only the one within the window");
     assert_eq!(stored[0].received.person, zhao.person);
 }
+
+/// A phone whose sync's answer was cut off after the relay took its notes, then removed from
+/// the compound, sets those notes aside as never synced. Sent to the inbox, an item whose change
+/// the relay's document already holds is answered `held` and stored nowhere: a coordinator
+/// applying it would write the work a second time (helper finding: a knock applied from the
+/// inbox showed two attempts, a double delivery). An item the relay does not hold is still taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_whose_change_the_relay_already_holds_is_answered_held_and_not_stored() {
+    let mut fx = Fixture::new().await;
+    let li = &mut fx.volunteers[0];
+    li.sync(&fx.relay).await;
+    let household = li.compound().households()[0].id;
+    li.apply(&doorstep_core::Operation::EditNotes { household, notes: "轮椅，送到门口".into() }).unwrap();
+    li.sync(&fx.relay).await;
+    let roster = li.doc_of(DocKind::Roster);
+    let taken = roster.heads()[0].to_string();
+    let mut held = item(li, 'a');
+    held["id"] = json!(taken);
+    let body = json!({"items": [held, item(li, 'b')], "awaiting": []});
+    let (status, answer) = fx.relay.json("POST", "/v1/set-aside", &li.token, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["held"], json!([taken]), "{answer}");
+    assert_eq!(answer["received"], json!(["b".repeat(64)]), "{answer}");
+    let storage = fx.relay.state.as_ref().unwrap().relay.storage();
+    let stored = storage.set_aside_of(fx.compound, 100).await.unwrap();
+    assert_eq!(stored.len(), 1, "only the item the relay lacks waits for a coordinator: {stored:?}");
+}

@@ -130,6 +130,35 @@ impl Slot {
         Ok(self.loaded.as_mut())
     }
 
+    /// After a commit that found another writer's chunks ([`Committed::others`]): brings the
+    /// document up to date and stores its open flag as worked out from every chunk, again while
+    /// yet another writer commits in between. A failure is logged: the flag is then settled by
+    /// the next commit that finds others, and the document itself is whole either way.
+    ///
+    /// [`Committed::others`]: crate::storage::Committed::others
+    pub async fn settle_open(&mut self, storage: &dyn Storage) {
+        const TRIES: usize = 8;
+        for _ in 0..TRIES {
+            let seen = match self.fresh(storage).await {
+                Ok(Some(cached)) => (cached.record.open, cached.known_seq),
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(doc = %self.id, error = %e, "a document's open flag not settled");
+                    return;
+                }
+            };
+            match storage.settle_open(self.id, seen.0, seen.1).await {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(doc = %self.id, error = %e, "a document's open flag not settled");
+                    return;
+                }
+            }
+        }
+        tracing::warn!(doc = %self.id, tries = TRIES, "a document's open flag not settled: written to on every try");
+    }
+
     /// The document as held, without asking storage.
     pub fn held(&mut self) -> Option<&mut CachedDoc> {
         self.loaded.as_mut()

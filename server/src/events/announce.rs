@@ -14,7 +14,7 @@ use crate::storage::{
     ActorBinding, Catchup, Committed, CompoundRecord, DeviceId, DocCommit, DocumentRecord, HeldRequest,
     Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside, PieceKept,
     Redemption, SecretHash, SetAsideDecided, SetAsideRecord, ShareRefused, Storage, StoreFuture,
-    StoredDocument, SyncStateWrite, TokenStatus, WipeHeard, Wiped,
+    StoredDocument, SyncStateWrite, TokenStatus, WipeHeard, Wiped, WriteTurn,
 };
 
 impl Events {
@@ -216,6 +216,14 @@ impl Storage for Announcing {
 
     fn compact(&self, id: DocumentId, snapshot: Vec<u8>, through_seq: i64) -> StoreFuture<'_, bool> {
         self.inner.compact(id, snapshot, through_seq)
+    }
+
+    fn settle_open(&self, id: DocumentId, open: bool, seen_seq: i64) -> StoreFuture<'_, bool> {
+        self.inner.settle_open(id, open, seen_seq)
+    }
+
+    fn write_turn(&self, compound: CompoundId) -> StoreFuture<'_, Option<Box<dyn WriteTurn>>> {
+        self.inner.write_turn(compound)
     }
 
     fn sync_state(&self, device: DeviceId, doc: DocumentId) -> StoreFuture<'_, Option<Vec<u8>>> {

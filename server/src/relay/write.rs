@@ -80,7 +80,7 @@ impl Relay {
         author: PersonId,
         compound: CompoundId,
         closed: Option<DocumentId>,
-        mut deciding: Option<Deciding>,
+        deciding: Option<Deciding>,
         f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T + Send + 'static,
     ) -> Result<(T, Option<Deciding>), RelayError> {
         let device = self.actor_for(author).await?;
@@ -92,11 +92,36 @@ impl Relay {
             .filter(|r| r.open || Some(r.header.id) == closed)
             .collect();
         records.sort_by_key(|r| r.header.id);
-        // Lock in ascending ID order (see `DocCache::lock`).
-        let mut guards: Vec<OwnedMutexGuard<Slot>> = Vec::with_capacity(records.len());
-        let mut taken = Vec::with_capacity(records.len());
+        // Lock in ascending ID order (see `DocCache::lock`), then wait for the compound's turn
+        // among relays on one database (one waiter per relay: the others wait on the slots),
+        // and only then read the documents as stored.
+        let mut locked: Vec<OwnedMutexGuard<Slot>> = Vec::with_capacity(records.len());
         for record in &records {
-            let mut guard = self.cache.lock(record.header.id).await;
+            locked.push(self.cache.lock(record.header.id).await);
+        }
+        let turn = self.storage.write_turn(compound).await?;
+        let out = self.write_in_turn(device, compound, locked, deciding, f).await;
+        if let Some(turn) = turn
+            && let Err(e) = turn.release().await
+        {
+            tracing::warn!(%compound, error = %e, "a compound's write turn ended with its connection");
+        }
+        out
+    }
+
+    /// [`Relay::write_deciding_as`] once the documents' slots are `locked` and the compound's
+    /// turn is held.
+    async fn write_in_turn<T: Send + 'static>(
+        &self,
+        device: automerge::ActorId,
+        compound: CompoundId,
+        locked: Vec<OwnedMutexGuard<Slot>>,
+        mut deciding: Option<Deciding>,
+        f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T + Send + 'static,
+    ) -> Result<(T, Option<Deciding>), RelayError> {
+        let mut guards: Vec<OwnedMutexGuard<Slot>> = Vec::with_capacity(locked.len());
+        let mut taken = Vec::with_capacity(locked.len());
+        for mut guard in locked {
             let fresh = guard.fresh(self.storage()).await;
             match fresh {
                 Ok(Some(_)) => {}
@@ -156,6 +181,9 @@ impl Relay {
                     cached.stored_bytes += chunk.len();
                     cached.chunks_since_compaction += 1;
                     guard.put(cached);
+                    if done.others {
+                        guard.settle_open(self.storage()).await;
+                    }
                 }
                 Err(e) => {
                     if !matches!(e, StorageError::AlreadyDecided(_)) {

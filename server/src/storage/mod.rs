@@ -317,6 +317,10 @@ pub struct Committed {
     /// document since `known_seq`; otherwise `known_seq` unchanged, so that the next
     /// [`Storage::changes_since`] brings in the other writer's chunks.
     pub known_seq: i64,
+    /// Whether another process (a second relay on one database, an admin command) wrote to the
+    /// document since `known_seq`: the open flag this commit stored was worked out without its
+    /// changes, and the caller settles it once it has them ([`Storage::settle_open`]).
+    pub others: bool,
 }
 
 /// An invite to create.
@@ -536,6 +540,13 @@ pub fn is_postgres(address: &str) -> bool {
     address.starts_with("postgres://") || address.starts_with("postgresql://")
 }
 
+/// A turn at writing a compound ([`Storage::write_turn`]), given back by [`WriteTurn::release`];
+/// dropped without it, the turn ends with the database connection that holds it.
+pub trait WriteTurn: Send + fmt::Debug {
+    /// Ends the turn.
+    fn release(self: Box<Self>) -> StoreFuture<'static, ()>;
+}
+
 /// The relay's store. See the module docs for why it looks the way it does.
 pub trait Storage: Send + Sync + fmt::Debug {
     /// Adds a person.
@@ -644,6 +655,18 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn changes_since(&self, id: DocumentId, seq: i64) -> StoreFuture<'_, Catchup>;
     /// Makes one document's sync durable, in one transaction.
     fn commit(&self, commit: DocCommit) -> StoreFuture<'_, Committed>;
+    /// Stores a document's open flag as worked out from every chunk through `seen_seq`, unless
+    /// something was written to it since (false: catch up and settle again). A commit that found
+    /// another writer's chunks ([`Committed::others`]) stored a flag worked out without them: a
+    /// round reopened through one relay while a volunteer's change committed through another was
+    /// left marked closed for good.
+    fn settle_open(&self, id: DocumentId, open: bool, seen_seq: i64) -> StoreFuture<'_, bool>;
+    /// A turn at writing `compound`'s documents from what they hold (an import, a dashboard
+    /// operation), held until released: relays on one database take turns, so that none works
+    /// from a copy another is changing (two imports of one roster through two relays at once
+    /// each added every household). `None` where one process writes at a time (SQLite, whose
+    /// file one relay serves).
+    fn write_turn(&self, compound: CompoundId) -> StoreFuture<'_, Option<Box<dyn WriteTurn>>>;
     /// Replaces a document's snapshot with `snapshot`, which holds every chunk up to
     /// `through_seq`, and drops those chunks; returns true if it did. A snapshot older than the
     /// stored one (compacted through a lower `seq`) is not stored, and false is returned: the

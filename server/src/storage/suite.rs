@@ -592,6 +592,54 @@ pub async fn new_documents_and_round_status(s: Arc<dyn Storage>) {
     assert_eq!(s.compound(compound).await.unwrap().unwrap().name, "c1");
 }
 
+/// A round closed through one relay while a volunteer's change commits through another (from a
+/// copy that had not heard of the close): the second commit says it found the other's chunk,
+/// and the open flag is settled only from a view that holds every chunk. Before, the stale
+/// commit's flag stood and the round stayed marked open (or closed) for good.
+pub async fn an_open_flag_written_from_a_stale_view_is_settled_from_every_chunk(s: Arc<dyn Storage>) {
+    let a = person(s.as_ref(), 1, true).await;
+    let (compound, _) = compound_with_roster(s.as_ref(), 1, a).await;
+    let round =
+        DocumentRecord { header: Header { id: uuid(3000), kind: DocKind::Round, compound }, open: true };
+    let mut c = commit(round, b"", 0);
+    c.create = Some(b"round".to_vec());
+    let made = s.commit(c).await.unwrap();
+    assert!(!made.others);
+    let closed = s.commit(commit(DocumentRecord { open: false, ..round }, b"close", 0)).await.unwrap();
+    assert!(!closed.others, "nothing written since the closer looked");
+    // The other relay still holds the round as open, from before the close.
+    let knock = s.commit(commit(round, b"knock", 0)).await.unwrap();
+    assert!(knock.others, "the close was written since");
+    assert!(s.document(round.header.id).await.unwrap().unwrap().open, "the stale flag, until settled");
+    let catchup = s.changes_since(round.header.id, 0).await.unwrap();
+    let close_seq = catchup.chunks[0].seq;
+    let knock_seq = catchup.chunks[1].seq;
+    // Settled from a view without the knock: refused, something was written since.
+    assert!(!s.settle_open(round.header.id, false, close_seq).await.unwrap());
+    assert!(s.settle_open(round.header.id, false, knock_seq).await.unwrap());
+    assert!(!s.document(round.header.id).await.unwrap().unwrap().open);
+}
+
+/// Writes worked out from what a compound's documents hold take turns: a second turn waits until
+/// the first is given back, and a turn dropped unreleased ends too. (SQLite, one writer per file,
+/// has no turns.)
+pub async fn writes_to_one_compound_take_turns(s: Arc<dyn Storage>) {
+    let a = person(s.as_ref(), 1, true).await;
+    let (compound, _) = compound_with_roster(s.as_ref(), 1, a).await;
+    let (other, _) = compound_with_roster(s.as_ref(), 2, a).await;
+    let Some(first) = s.write_turn(compound).await.unwrap() else { return };
+    let wait = std::time::Duration::from_millis(300);
+    let elsewhere = tokio::time::timeout(wait, s.write_turn(other)).await;
+    assert!(elsewhere.is_ok(), "another compound's turn does not wait");
+    elsewhere.unwrap().unwrap().unwrap().release().await.unwrap();
+    assert!(tokio::time::timeout(wait, s.write_turn(compound)).await.is_err(), "the second waited");
+    first.release().await.unwrap();
+    let second = tokio::time::timeout(wait, s.write_turn(compound)).await.expect("given back").unwrap();
+    drop(second);
+    let third = tokio::time::timeout(std::time::Duration::from_secs(5), s.write_turn(compound)).await;
+    assert!(third.is_ok(), "a turn dropped unreleased ends with its connection");
+}
+
 pub async fn set_aside_items_are_stored_once_and_decided_once(s: Arc<dyn Storage>) {
     use doorstep_core::sync::{SetAsideDecision, SetAsideUpload};
     let a = person(s.as_ref(), 1, true).await;
@@ -739,6 +787,7 @@ macro_rules! storage_suite {
                 a_revoked_phone_s_wipe_keeps_the_most_work_any_file_lost,
                 share_refusals_count_per_person_and_compound_and_keep_the_last, actors_bind_once, chunks_append_catch_up_and_compact,
                 commits_are_all_or_nothing, new_documents_and_round_status,
+                an_open_flag_written_from_a_stale_view_is_settled_from_every_chunk, writes_to_one_compound_take_turns,
                 an_older_compaction_never_replaces_a_newer_one,
                 releasing_memory_keeps_every_document_and_connection,
                 dashboard_sessions_expire_close_and_are_bounded_per_person,

@@ -394,6 +394,9 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
                 compact(relay, &mut cached).await;
             }
             slot.put(cached);
+            if done.others {
+                slot.settle_open(relay.storage()).await;
+            }
             drop(slot);
             save_states(state, states).await;
             answer(jobs, verdicts);

@@ -34,6 +34,7 @@ mod request_pieces;
 mod restart;
 mod reviews;
 mod rules;
+mod scale_out_writes;
 mod set_aside;
 mod shared_throttles;
 mod sync_flow;

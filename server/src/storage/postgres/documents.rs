@@ -201,10 +201,11 @@ pub(super) async fn commit(
         }
     }
     let mut notice = c.create.as_ref().map(|_| ChangeNotice { header, seq: 0 });
-    if !c.chunk.is_empty() {
-        // Did another writer add to this document since the caller last looked? Then the caller
-        // must still fetch those chunks, so its known seq stays where it was.
-        let others: bool = query_one(
+    // Did another writer add to this document since the caller last looked? Then the caller
+    // must still fetch those chunks, so its known seq stays where it was, and settle the open
+    // flag it stored without them (under the row's lock, taken above, no commit comes between).
+    let others: bool = c.create.is_none()
+        && query_one(
             db,
             "SELECT EXISTS (SELECT 1 FROM changes WHERE doc = $1 AND seq > $2)
                  OR (SELECT compacted_seq FROM documents WHERE id = $1) > $2",
@@ -212,6 +213,7 @@ pub(super) async fn commit(
         )
         .await?
         .try_get(0)?;
+    if !c.chunk.is_empty() {
         let seq: i64 = query_one(
             db,
             "INSERT INTO changes (doc, chunk, created_at) VALUES ($1, $2, $3) RETURNING seq",
@@ -227,7 +229,27 @@ pub(super) async fn commit(
     if let Some(state) = &c.sync_state {
         put_sync_state(db, state, c.at).await?;
     }
-    Ok((Committed { known_seq }, notice))
+    Ok((Committed { known_seq, others }, notice))
+}
+
+/// See [`Storage::settle_open`](crate::storage::Storage::settle_open), inside the caller's
+/// transaction: the row locked first, as a commit locks it, so that the check that follows sees
+/// every commit before it and none comes between the check and the write.
+pub(super) async fn settle_open(
+    db: &impl GenericClient,
+    id: DocumentId,
+    open: bool,
+    seen_seq: i64,
+) -> Result<bool, StorageError> {
+    query_opt(db, "SELECT 1 FROM documents WHERE id = $1 FOR UPDATE", &[&id.to_string()]).await?;
+    let updated = execute(
+        db,
+        "UPDATE documents SET open = $2 WHERE id = $1 AND compacted_seq <= $3
+             AND NOT EXISTS (SELECT 1 FROM changes WHERE doc = $1 AND seq > $3)",
+        &[&id.to_string(), &open, &seen_seq],
+    )
+    .await?;
+    Ok(updated == 1)
 }
 
 /// Replaces the snapshot unless another relay already compacted further: its snapshot then holds

@@ -14,6 +14,10 @@
 //!   them to its cache and live streams ([`Storage::remote_changes`]).
 //! - Invite redemption locks the invite row; actor binding waits for a concurrent binder.
 //! - A transaction that loses a deadlock or a serialization race is retried.
+//! - A commit that finds another relay's chunks since its writer looked says so
+//!   ([`Committed::others`](crate::storage::Committed)), and the writer, caught up, settles the
+//!   document's open flag ([`Storage::settle_open`]); writes worked out from what documents hold
+//!   (imports, dashboard operations) take turns per compound (`write_turn.rs`).
 //! - Join and whole-fetch allowances are token buckets in a table (`throttles.rs`), so every
 //!   relay, and a restarted one, sees the same buckets.
 
@@ -36,6 +40,7 @@ mod share_refusals;
 mod tests;
 mod throttles;
 mod tls;
+mod write_turn;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,7 +58,7 @@ use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
     HeldRequest, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside,
     PieceKept, Redemption, RemoteChange, SecretHash, SetAsideDecided, SetAsideRecord, ShareRefused, Storage,
-    StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus, WipeHeard, Wiped,
+    StorageError, StoreFuture, StoredDocument, SyncStateWrite, TokenStatus, WipeHeard, Wiped, WriteTurn,
 };
 use crate::devices_seen::Seen;
 
@@ -84,6 +89,9 @@ struct Inner {
     origin: u64,
     listener: notify::Listener,
     throttles: Arc<throttles::PostgresThrottles>,
+    /// Write turns held or awaited at once ([`write_turn::TURNS`]): each holds a connection, and
+    /// its writer needs another to commit, so turns never take the whole pool.
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl PostgresStorage {
@@ -122,7 +130,8 @@ impl PostgresStorage {
         let origin: u64 = rand::random();
         let listener = notify::Listener::start(config.clone(), connector, origin).await?;
         let throttles = Arc::new(throttles::PostgresThrottles::new(pool.clone()));
-        Ok(Self { inner: Arc::new(Inner { pool, config, origin, listener, throttles }) })
+        let turns = Arc::new(tokio::sync::Semaphore::new(write_turn::TURNS));
+        Ok(Self { inner: Arc::new(Inner { pool, config, origin, listener, throttles, turns }) })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StorageError> {
@@ -154,8 +163,19 @@ impl PostgresStorage {
     }
 }
 
+/// A pooled connection that could not be had, with PostgreSQL's own words when it answered
+/// ("sorry, too many clients already"): the pool's error alone says "db error".
 fn pool_error(e: deadpool_postgres::PoolError) -> StorageError {
-    StorageError::Pool(e.to_string())
+    let said = match &e {
+        deadpool_postgres::PoolError::Backend(backend) => {
+            backend.as_db_error().map(|db| db.message().to_owned())
+        }
+        _ => None,
+    };
+    match said {
+        Some(said) => StorageError::Pool(format!("{e}: {said}")),
+        None => StorageError::Pool(e.to_string()),
+    }
 }
 
 /// Whether a failed transaction lost a race that a second try would win.
@@ -458,6 +478,20 @@ impl Storage for PostgresStorage {
                     out => return out,
                 }
             }
+        })
+    }
+
+    fn settle_open(&self, id: DocumentId, open: bool, seen_seq: i64) -> StoreFuture<'_, bool> {
+        in_transaction!(self, |tx| documents::settle_open(&tx, id, open, seen_seq).await?)
+    }
+
+    fn write_turn(&self, compound: CompoundId) -> StoreFuture<'_, Option<Box<dyn WriteTurn>>> {
+        Box::pin(async move {
+            // The semaphore is never closed.
+            let permit = Arc::clone(&self.inner.turns).acquire_owned().await.ok();
+            let turn: Box<dyn WriteTurn> =
+                Box::new(write_turn::take(self.client().await?, compound, permit).await?);
+            Ok(Some(turn))
         })
     }
 

@@ -173,15 +173,17 @@ pub(super) fn commit(conn: &Connection, c: &DocCommit) -> Result<Committed, Stor
             return Err(StorageError::NotFound(format!("document {id}")));
         }
     }
-    if !c.chunk.is_empty() {
-        // Did another process write to this document since the caller last looked? Then the
-        // caller must still fetch those chunks, so its known seq stays where it was.
-        let others: bool = conn
+    // Did another process write to this document since the caller last looked? Then the caller
+    // must still fetch those chunks, so its known seq stays where it was, and settle the open
+    // flag it stored without them.
+    let others: bool = c.create.is_none()
+        && conn
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM changes WHERE doc = ?1 AND seq > ?2)
                      OR (SELECT compacted_seq FROM documents WHERE id = ?1) > ?2",
             )?
             .query_row(params![id.to_string(), c.known_seq], |row| row.get(0))?;
+    if !c.chunk.is_empty() {
         conn.execute(
             "INSERT INTO changes (doc, chunk, created_at) VALUES (?1, ?2, ?3)",
             params![id.to_string(), c.chunk, c.at.as_millis()],
@@ -193,7 +195,22 @@ pub(super) fn commit(conn: &Connection, c: &DocCommit) -> Result<Committed, Stor
     if let Some(state) = &c.sync_state {
         put_sync_state(conn, state, c.at)?;
     }
-    Ok(Committed { known_seq })
+    Ok(Committed { known_seq, others })
+}
+
+/// See [`Storage::settle_open`](crate::storage::Storage::settle_open).
+pub(super) fn settle_open(
+    conn: &Connection,
+    id: DocumentId,
+    open: bool,
+    seen_seq: i64,
+) -> Result<bool, StorageError> {
+    let updated = conn.execute(
+        "UPDATE documents SET open = ?2 WHERE id = ?1 AND compacted_seq <= ?3
+             AND NOT EXISTS (SELECT 1 FROM changes WHERE doc = ?1 AND seq > ?3)",
+        params![id.to_string(), open, seen_seq],
+    )?;
+    Ok(updated == 1)
 }
 
 pub(super) fn compact(

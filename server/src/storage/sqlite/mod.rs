@@ -40,7 +40,7 @@ use super::{
     ActorBinding, Catchup, Committed, CompoundRecord, DashboardSession, DeviceId, DocCommit, DocumentRecord,
     HeldRequest, Joined, Member, MemberDevice, Membership, NewInvite, NewPerson, NewPiece, NewSetAside,
     PieceKept, Redemption, SecretHash, SetAsideDecided, SetAsideRecord, ShareRefused, Storage, StorageError,
-    StoreFuture, StoredDocument, SyncStateWrite, TokenStatus, WipeHeard, Wiped,
+    StoreFuture, StoredDocument, SyncStateWrite, TokenStatus, WipeHeard, Wiped, WriteTurn,
 };
 use crate::devices_seen::Seen;
 
@@ -429,6 +429,16 @@ impl Storage for SqliteStorage {
             }
             Ok(committed)
         })
+    }
+
+    fn settle_open(&self, id: DocumentId, open: bool, seen_seq: i64) -> StoreFuture<'_, bool> {
+        self.transact(move |tx| documents::settle_open(tx, id, open, seen_seq))
+    }
+
+    /// One relay serves a file (`serving_lock.rs`); an admin command beside it writes what a
+    /// coordinator would not do at the same moment.
+    fn write_turn(&self, _compound: CompoundId) -> StoreFuture<'_, Option<Box<dyn WriteTurn>>> {
+        Box::pin(async { Ok(None) })
     }
 
     fn compact(&self, id: DocumentId, snapshot: Vec<u8>, through_seq: i64) -> StoreFuture<'_, bool> {

@@ -244,6 +244,18 @@ fn a_district_moved_from_sqlite_to_postgres_syncs_on_without_any_phone_joining_a
     late.ok(&["attempt", &tasks[1], "nobody_home", "--note", "during the move"]);
 
     relay.kill9();
+    // A file holding no district (a copy taken without its -wal, another file) moves nothing and
+    // says so, rather than "moved" with nobody in it; the database stays empty for the real one.
+    let empty = dir.path().join("empty-copy.db");
+    std::fs::write(&empty, b"").unwrap();
+    let nothing = std::process::Command::new(crate::harness::doorstep())
+        .args(["admin", "--db"])
+        .arg(&empty)
+        .args(["move-to-postgres", db.url()])
+        .output()
+        .unwrap();
+    let refusal = String::from_utf8_lossy(&nothing.stderr);
+    assert!(!nothing.status.success() && refusal.contains("holds no people and no compounds"), "{refusal}");
     let moved = relay.admin(&["move-to-postgres", db.url()]);
     assert!(moved.contains("changes") && moved.contains("moved: start the relays with --db"), "{moved}");
     let again = std::process::Command::new(crate::harness::doorstep())

@@ -28,8 +28,9 @@ pub(super) fn connection_failed(
             // The server answered and refused: its words (`database "x" does not exist`,
             // `password authentication failed for user "y"`).
             if let Some(db) = e.as_db_error() {
-                // Class 57P: starting up, shutting down, or not taking connections now.
-                if db.code().code().starts_with("57P") {
+                // Class 57P: starting up, shutting down, or not taking connections now; 53300:
+                // every connection slot taken (other relays, or clients beside them), which frees.
+                if db.code().code().starts_with("57P") || db.code().code() == "53300" {
                     return StorageError::Unreachable(format!(
                         "PostgreSQL at {at} is not taking connections yet: {}",
                         db.message()

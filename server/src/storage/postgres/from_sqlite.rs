@@ -60,6 +60,11 @@ pub enum MoveError {
         /// Compounds found there.
         compounds: i64,
     },
+    /// The SQLite file holds no district.
+    #[error(
+        "{0} holds no people and no compounds: nothing to move, and the PostgreSQL database was left empty. Is it a copy taken while its relay ran (copy a live file with sqlite3's .backup, see DEPLOY.md, or stop the relay first: its newest writes are in the -wal file beside it), or another file?"
+    )]
+    SourceEmpty(String),
     /// The PostgreSQL schema has a table this move does not know to move or to leave.
     #[error(
         "the PostgreSQL database has table {0}, which this doorstep does not know how to move; nothing was moved (a newer relay made it? move with that relay's doorstep)"
@@ -122,6 +127,8 @@ pub async fn move_district(sqlite: &Path, postgres: &str) -> Result<Moved, MoveE
     let target = PostgresStorage::open(postgres).await?;
     let mut client = target.client().await?;
     let tx = client.transaction().await?;
+    // Two moves into one empty database at once: the second waits, then finds it not empty.
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('doorstep move-to-postgres'))", &[]).await?;
     let count = |table: &str| format!("SELECT count(*) FROM {table}");
     let persons: i64 = tx.query_one(&count("persons"), &[]).await?.get(0);
     let compounds: i64 = tx.query_one(&count("compounds"), &[]).await?.get(0);
@@ -145,6 +152,11 @@ pub async fn move_district(sqlite: &Path, postgres: &str) -> Result<Moved, MoveE
     }
     let mut source =
         rusqlite::Connection::open_with_flags(sqlite, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let people: i64 = source.query_row("SELECT count(*) FROM persons", [], |row| row.get(0))?;
+    let places: i64 = source.query_row("SELECT count(*) FROM compounds", [], |row| row.get(0))?;
+    if people == 0 && places == 0 {
+        return Err(MoveError::SourceEmpty(sqlite.display().to_string()));
+    }
     let mut tables = Vec::with_capacity(TABLES.len());
     for table in TABLES {
         let columns = postgres_columns(&tx, table).await?;

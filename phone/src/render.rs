@@ -478,9 +478,24 @@ fn refusal_words(code: &str, reason: &str) -> String {
         }
         (None, _) => ("中继拒绝了这项修改", "the relay refused this change"),
     };
+    let code_said = format!("({code})");
+    // A reason in both languages already (the phone's own, such as `LET_GO` for work let go of
+    // when it left the compound) is the whole of it: before, the rule's generic Chinese ("本机无权
+    // 修改这份文件") stood in front of an English that said something else.
+    if is_in_both_languages(reason) && !names_an_id(reason) {
+        let code = if reason.contains(&code_said) { String::new() } else { format!(" {code_said}") };
+        return format!("{reason}{code}");
+    }
     let reason = if names_an_id(reason) || reason.is_empty() { en } else { reason };
-    let code = if reason.contains(&format!("({code})")) { String::new() } else { format!(" ({code})") };
+    let code = if reason.contains(&code_said) { String::new() } else { format!(" {code_said}") };
     format!("{zh} / {reason}{code}")
+}
+
+/// Whether `text` says itself in English and in Chinese ("… / …" with Chinese after the slash).
+fn is_in_both_languages(text: &str) -> bool {
+    text.split_once(" / ").is_some_and(|(en, zh)| {
+        en.chars().any(|c| c.is_ascii_alphabetic()) && zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    })
 }
 
 /// Whether `text` holds a UUID or a raw Unix time, which a person should not have to read.
@@ -1621,6 +1636,17 @@ mod tests {
         assert!(text.contains("(forbidden) (×3) — set aside for a coordinator"), "{text}");
         assert_eq!(text.matches("could not take it now").count(), 1, "{text}");
         assert!(text.contains(" (×2) — kept, will sync later"), "{text}");
+    }
+
+    #[test]
+    fn a_reason_in_both_languages_is_said_whole_and_not_after_another_rules_chinese() {
+        use super::refusal_words;
+        let let_go = refusal_words("forbidden", doorstep_replica::LET_GO);
+        assert_eq!(let_go, format!("{} (forbidden)", doorstep_replica::LET_GO));
+        assert!(!let_go.contains("本机无权修改这份文件"), "{let_go}");
+        // A reason in English alone still follows the rule's Chinese.
+        let english = refusal_words("forbidden", "volunteers may not change this round's plan");
+        assert!(english.starts_with("本机无权修改这份文件 / volunteers may not"), "{english}");
     }
 
     #[test]

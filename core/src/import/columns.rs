@@ -130,11 +130,14 @@ impl RosterColumn {
     }
 
     /// Whether an empty cell in this column, on a household already in the roster, clears what
-    /// the roster holds. A blank 备注 or 重点人群 says "none"; a blank anywhere else is a cell
-    /// nobody filled in, and the roster's value stays (a blank 管控状态 must not turn 集中隔离
-    /// into 正常, nor a blank 联系电话 drop the number).
+    /// the roster holds. A blank 重点人群 says "none"; a blank anywhere else is a cell nobody
+    /// filled in, and the roster's value stays (a blank 管控状态 must not turn 集中隔离 into
+    /// 正常, nor a blank 联系电话 drop the number). 备注 too: volunteers write notes at the door
+    /// all day, so a blank 备注 in a sheet exported this morning is the morning's, not an erasure
+    /// (a re-import of it cleared every note written since, on every phone); a note is cleared on
+    /// the dashboard or a phone.
     pub fn blank_clears(self) -> bool {
-        matches!(self, RosterColumn::Needs | RosterColumn::Notes)
+        matches!(self, RosterColumn::Needs)
     }
 
     /// Whether `cell` says nothing in this column: empty, or a mark ledgers use for "nothing

@@ -514,8 +514,8 @@ export const MESSAGES = {
   'sheets.title': ['表格导入导出', 'Spreadsheets'],
   'import.title': ['导入台账', 'Import a roster'],
   'import.hint': [
-    'CSV（UTF-8 或 GB18030）或 XLSX，中文表头。先预览：有错误的行会列出来，确认前不会写入任何数据。',
-    'CSV (UTF-8 or GB18030) or XLSX with Chinese headers. Preview first: rows with errors are listed, and nothing is written until you confirm.',
+    'CSV（UTF-8 或 GB18030）或 XLSX，中文表头。先预览：有错误的行会列出来，确认前不会写入任何数据。空白单元格（重点人群除外）不会清除已有内容（志愿者写的备注也保留）；要清除请在住户页面修改。',
+    'CSV (UTF-8 or GB18030) or XLSX with Chinese headers. Preview first: rows with errors are listed, and nothing is written until you confirm. A blank cell (but 重点人群) clears nothing the roster holds (volunteers\' notes stay); clear a value on the household\'s page.',
   ],
   'import.file': ['表格文件', 'Spreadsheet file'],
   'import.choose': ['请先选择文件', 'Choose a file first'],

@@ -494,7 +494,8 @@ fn refusal_words(code: &str, reason: &str) -> String {
 /// Whether `text` says itself in English and in Chinese ("… / …" with Chinese after the slash).
 fn is_in_both_languages(text: &str) -> bool {
     text.split_once(" / ").is_some_and(|(en, zh)| {
-        en.chars().any(|c| c.is_ascii_alphabetic()) && zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+        en.chars().any(|c| c.is_ascii_alphabetic())
+            && zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
     })
 }
 

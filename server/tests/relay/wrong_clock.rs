@@ -42,9 +42,11 @@ async fn joined(
 }
 
 /// A volunteer's phone on a replica file in `dir`, joined to the fixture's compound and synced
-/// with a clock `off` milliseconds from the real one; then a claim and a delivery of the
-/// round's first free task recorded offline at `recorded_off` from the real time, and a sync
-/// with the clock `off` again. Returns the report, the replica and the task.
+/// with a right clock; then (its clock reset, say) a claim and a delivery of the round's first
+/// free task recorded offline at `recorded_off` from the real time, and a sync with the clock
+/// `off` from the real one. Returns the report, the replica and the task. (A phone that a sync
+/// already told its clock is off dates its work on the relay's clock: see
+/// `work_recorded_after_a_sync_found_the_clock_off_is_dated_on_the_relays_clock`.)
 async fn a_day_recorded(
     fx: &Fixture,
     dir: &std::path::Path,
@@ -52,7 +54,7 @@ async fn a_day_recorded(
     recorded_off: i64,
 ) -> (SyncReport, Mutex<Replica>, doorstep_core::id::TaskId, RelayClient) {
     let clock = clock_off_by(off);
-    let (replica, transport) = joined(fx, dir, Role::Volunteer, "赵敏", off).await;
+    let (replica, transport) = joined(fx, dir, Role::Volunteer, "赵敏", 0).await;
 
     let task = {
         let replica = replica.lock().unwrap();
@@ -129,6 +131,50 @@ async fn a_day_recorded_by_a_clock_three_days_ahead_syncs_at_the_relays_time() {
     assert_eq!(Replica::open(&file).unwrap().clock_off_by_ms(), None, "the right clock is remembered too");
 }
 
+/// A phone a sync told its clock is three days ahead, still three days ahead: what it records
+/// next is dated on the relay's clock, so nothing is refused or carried out again; and once the
+/// clock is set right (it jumped against the boot clock), the phone dates by its clock again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_recorded_after_a_sync_found_the_clock_off_is_dated_on_the_relays_clock() {
+    let mut fx = Fixture::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ahead = 3 * DAY;
+    let clock = clock_off_by(ahead);
+    let (replica, transport) = joined(&fx, dir.path(), Role::Volunteer, "赵敏", ahead).await;
+    assert!(replica.lock().unwrap().clock_off_by_ms().is_some_and(|off| (off - ahead).abs() < 60_000));
+    let (first, second) = {
+        let replica = replica.lock().unwrap();
+        let mut free = replica
+            .compounds()
+            .next()
+            .unwrap()
+            .tasks()
+            .into_iter()
+            .filter(|t| t.round == fx.round && t.assignee.is_none());
+        (free.next().unwrap().id, free.next().unwrap().id)
+    };
+    let round = fx.round;
+    let delivered = |task| Operation::RecordAttempt {
+        round,
+        task,
+        outcome: Outcome::Delivered,
+        note: "放门口".into(),
+    };
+    replica.lock().unwrap().apply(clock(), fx.compound, &delivered(first)).unwrap();
+    let report = http::sync(&replica, &transport, clock).await.unwrap();
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert_eq!((report.retimed, report.set_aside), (0, 0), "dated right the first time: {report:?}");
+    let (_, at) = delivery_seen_by_the_coordinator(&mut fx, first).await.expect("the delivery arrived");
+    assert_near_now(at, "the delivery's time");
+    // The clock set right: the wall clock jumped three days back against the boot clock, so the
+    // old offset no longer holds and the right clock dates the work.
+    replica.lock().unwrap().apply(device_now(), fx.compound, &delivered(second)).unwrap();
+    let report = http::sync(&replica, &transport, device_now).await.unwrap();
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    let (_, at) = delivery_seen_by_the_coordinator(&mut fx, second).await.expect("the delivery arrived");
+    assert_near_now(at, "the second delivery's time");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_day_recorded_by_a_clock_reset_forty_days_back_syncs_at_the_relays_time() {
     let mut fx = Fixture::new().await;
@@ -167,7 +213,8 @@ async fn a_round_a_coordinator_planned_offline_by_a_clock_two_days_ahead_is_made
     let dir = tempfile::tempdir().unwrap();
     let ahead = 2 * DAY + 3 * 60 * 60 * 1000;
     let clock = clock_off_by(ahead);
-    let (replica, transport) = joined(&fx, dir.path(), Role::Coordinator, "王芳", ahead).await;
+    // Joined while its clock was right; set two days ahead since.
+    let (replica, transport) = joined(&fx, dir.path(), Role::Coordinator, "王芳", 0).await;
     let round = {
         let plan = Operation::CreateRound {
             title: "药品 第2轮".into(),

@@ -1,9 +1,11 @@
 //! What the phone prints: text for people, JSON (`--json`) for scripts and tests.
 
+use std::collections::HashSet;
 use std::io::Write as _;
 use std::path::Path;
 
 use doorstep_core::Applied;
+use doorstep_core::id::TaskId;
 use doorstep_core::query::{Conflict, ConflictReview, Counts, Door, HouseholdBook};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::request::Request;
@@ -178,7 +180,9 @@ impl Output {
 
     /// `tasks`: each door, then each task under it with the handle `claim`, `attempt` and
     /// `release` take (the JSON gives it as `handle` beside the task's ID).
-    pub fn doors(&self, doors: &[Door], handles: &Handles) {
+    /// A task whose knock recorded here is set aside (`set_aside`, waiting for a coordinator)
+    /// says so, so that it is not delivered a second time (JSON: `knock_set_aside`).
+    pub fn doors(&self, doors: &[Door], handles: &Handles, set_aside: &HashSet<TaskId>) {
         let value: Vec<_> = doors
             .iter()
             .map(|d| {
@@ -188,6 +192,9 @@ impl Output {
                     .map(|t| {
                         let mut v = serde_json::to_value(t).unwrap_or_default();
                         v["handle"] = json!(handles.handle_of(t.id));
+                        if set_aside.contains(&t.id) {
+                            v["knock_set_aside"] = json!(true);
+                        }
                         v
                     })
                     .collect();
@@ -214,6 +221,9 @@ impl Output {
                         t.priority.label_zh(),
                         t.priority.label_en()
                     ));
+                    if set_aside.contains(&t.id) {
+                        s.push_str(KNOCK_SET_ASIDE);
+                    }
                 }
             }
             let example = doors.first().and_then(|d| d.tasks.first()).and_then(|t| handles.handle_of(t.id));
@@ -440,6 +450,9 @@ fn quarantine_line(c: &QuarantinedChange, documents: &DocumentNames, people: &Pe
         review_line(c, people)
     )
 }
+
+/// Under a task whose knock recorded on this phone waits for a coordinator.
+const KNOCK_SET_ASIDE: &str = "        your knock here is set aside for a coordinator (`quarantine` shows it): don't deliver again before they decide / 你在此门的上门记录已搁置，待协调员处理（见 `quarantine`），请勿重复送达\n";
 
 /// Why the relay refused or deferred a change, in the volunteer's words: the rule in Chinese,
 /// then the relay's own sentence when it names no ID or raw time (else the rule's English), then

@@ -962,6 +962,24 @@ impl Replica {
         self.store.quarantine()
     }
 
+    /// The tasks a knock recorded on this phone is set aside for, waiting for a coordinator (not
+    /// sent yet, under review, or not taken for review): the task shows no such knock, so a
+    /// volunteer's list must say it is under review, or they deliver a second time.
+    pub fn tasks_with_knocks_set_aside(
+        &self,
+    ) -> Result<std::collections::HashSet<doorstep_core::id::TaskId>, ReplicaError> {
+        Ok(self
+            .store
+            .quarantine()?
+            .into_iter()
+            .filter(|c| !crate::ReviewState::from_str_lossy(&c.review_state).decided())
+            .filter_map(|c| match serde_json::from_str::<Operation>(c.operation.as_deref()?).ok()? {
+                Operation::RecordAttempt { task, .. } => Some(task),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// How many changes are set aside, under review: the app shows "N set aside, under review"
     /// and never "all synced" while this is above zero.
     pub fn set_aside_count(&self) -> Result<usize, ReplicaError> {

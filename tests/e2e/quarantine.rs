@@ -134,6 +134,29 @@ fn a_knock_after_the_round_closed_does_not_hold_back_the_knocks_made_before_it()
     // The coordinator's dashboard counts the two before the close as late deliveries.
     let closed = round_on_the_dashboard(&relay, &coordinator, &compound, &round_id);
     assert_eq!((closed["late"].as_i64(), closed["delivered"].as_i64()), (Some(2), Some(2)), "{closed}");
+
+    // The round reopened (to apply the knocks from the inbox, say): the volunteer's list shows
+    // the two doors whose knocks wait for a coordinator as such, not as doors never knocked on,
+    // so they are not delivered a second time (helper finding: shown "assigned, 0 attempts").
+    let cookie = crate::set_aside_inbox::dashboard_cookie(&relay, &coordinator);
+    let reopen = json!({"op": "reopen_round", "round": round_id}).to_string();
+    let path = format!("/dashboard/api/compounds/{compound}/operations");
+    let reopened = request(&relay.url, "POST", &path, Some(&cookie), Some(&reopen));
+    assert_eq!(reopened.status, 200, "{}", reopened.body);
+    volunteer.sync();
+    let mut flagged: Vec<String> = volunteer
+        .doors(true)
+        .iter()
+        .flat_map(|d| d["tasks"].as_array().cloned().unwrap_or_default())
+        .filter(|t| t["knock_set_aside"] == true)
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    flagged.sort();
+    let mut expected = vec![doors[2].clone(), doors[3].clone()];
+    expected.sort();
+    assert_eq!(flagged, expected);
+    let (_, text, _) = volunteer.text(&["tasks", "--all"]);
+    assert_eq!(text.matches("请勿重复送达").count(), 2, "{text}");
 }
 
 /// A delivery made a minute before the close, on a phone whose clock runs three minutes fast

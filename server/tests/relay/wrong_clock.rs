@@ -154,12 +154,10 @@ async fn work_recorded_after_a_sync_found_the_clock_off_is_dated_on_the_relays_c
         (free.next().unwrap().id, free.next().unwrap().id)
     };
     let round = fx.round;
-    let delivered = |task| Operation::RecordAttempt {
-        round,
-        task,
-        outcome: Outcome::Delivered,
-        note: "放门口".into(),
-    };
+    let delivered =
+        |task| Operation::RecordAttempt {
+            round, task, outcome: Outcome::Delivered, note: "放门口".into()
+        };
     replica.lock().unwrap().apply(clock(), fx.compound, &delivered(first)).unwrap();
     let report = http::sync(&replica, &transport, clock).await.unwrap();
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);

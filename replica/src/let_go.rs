@@ -239,22 +239,15 @@ mod tests {
         // An item the relay answers it held all along (its sync's answer was cut off): synced,
         // no longer counted as set aside, and let go of as work the relay has.
         let held_all_along = set_aside(&mut replica, 6, left, ReviewState::UnderReview);
-        let before = replica
-            .quarantine()
-            .unwrap()
-            .iter()
-            .filter(|c| !ReviewState::from_str_lossy(&c.review_state).decided())
-            .count();
+        let waiting = |replica: &Replica| {
+            let items = replica.quarantine().unwrap();
+            items.iter().filter(|c| !ReviewState::from_str_lossy(&c.review_state).decided()).count()
+        };
+        let before = waiting(&replica);
         let answer = SetAsideAnswer { held: vec![held_all_along.clone()], ..SetAsideAnswer::default() };
         assert_eq!(replica.record_set_aside_answer(&answer).unwrap(), 1);
         assert_eq!(item(&replica, &held_all_along).review_state, "synced");
-        let after = replica
-            .quarantine()
-            .unwrap()
-            .iter()
-            .filter(|c| !ReviewState::from_str_lossy(&c.review_state).decided())
-            .count();
-        assert_eq!(after, before - 1);
+        assert_eq!(waiting(&replica), before - 1);
         assert_eq!(replica.let_go_of_left_compounds(now).unwrap(), 1);
 
         // Again: nothing more to let go of.

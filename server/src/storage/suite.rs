@@ -575,14 +575,19 @@ pub async fn commits_are_all_or_nothing(s: Arc<dyn Storage>) {
     assert_eq!(s.sync_state(device, roster).await.unwrap(), None);
 }
 
-pub async fn new_documents_and_round_status(s: Arc<dyn Storage>) {
-    let a = person(s.as_ref(), 1, true).await;
-    let (compound, _) = compound_with_roster(s.as_ref(), 1, a).await;
+/// An open round of `compound`, stored whole (its snapshot `round`), and its commit.
+async fn new_round(s: &dyn Storage, compound: CompoundId) -> (DocumentRecord, Committed) {
     let round =
         DocumentRecord { header: Header { id: uuid(3000), kind: DocKind::Round, compound }, open: true };
     let mut c = commit(round, b"", 0);
     c.create = Some(b"round".to_vec());
-    s.commit(c).await.unwrap();
+    (round, s.commit(c).await.unwrap())
+}
+
+pub async fn new_documents_and_round_status(s: Arc<dyn Storage>) {
+    let a = person(s.as_ref(), 1, true).await;
+    let (compound, _) = compound_with_roster(s.as_ref(), 1, a).await;
+    let (round, _) = new_round(s.as_ref(), compound).await;
     assert_eq!(s.load_document(round.header.id).await.unwrap().unwrap().snapshot, b"round");
     s.commit(commit(DocumentRecord { open: false, ..round }, b"close", 0)).await.unwrap();
     assert!(!s.document(round.header.id).await.unwrap().unwrap().open);
@@ -599,11 +604,7 @@ pub async fn new_documents_and_round_status(s: Arc<dyn Storage>) {
 pub async fn an_open_flag_written_from_a_stale_view_is_settled_from_every_chunk(s: Arc<dyn Storage>) {
     let a = person(s.as_ref(), 1, true).await;
     let (compound, _) = compound_with_roster(s.as_ref(), 1, a).await;
-    let round =
-        DocumentRecord { header: Header { id: uuid(3000), kind: DocKind::Round, compound }, open: true };
-    let mut c = commit(round, b"", 0);
-    c.create = Some(b"round".to_vec());
-    let made = s.commit(c).await.unwrap();
+    let (round, made) = new_round(s.as_ref(), compound).await;
     assert!(!made.others);
     let closed = s.commit(commit(DocumentRecord { open: false, ..round }, b"close", 0)).await.unwrap();
     assert!(!closed.others, "nothing written since the closer looked");

@@ -134,6 +134,12 @@ impl From<OperationError> for DashError {
                 tracing::error!(error = %e, "operation failed in the document");
                 DashError::App(AppError::Unavailable(format!("the relay could not write this: {e}")))
             }
+            OperationError::UnknownHousehold(_) => DashError::unprocessable(
+                "unknown_household",
+                format!(
+                    "{e}: it was removed from the roster, or is not in it yet / 名册中没有该住户（可能已被移除）"
+                ),
+            ),
             other => DashError::unprocessable("refused", other.to_string()),
         }
     }

@@ -109,6 +109,16 @@ fn with_what_to_do(refusal: DashError) -> DashError {
                 errors,
             }
         }
+        // An edit of a household removed since: nothing to apply it to.
+        DashError::Unprocessable { error: error @ "unknown_household", reason, errors } => {
+            DashError::Unprocessable {
+                error,
+                reason: format!(
+                    "{reason}; nothing to apply it to: dismiss this item with a reason for the volunteer (the card names the door) / 此项无法采用，请驳回并向志愿者说明原因（卡片上有门牌）"
+                ),
+                errors,
+            }
+        }
         // The round page's "choose a current member" is no choice here.
         DashError::Unprocessable { error: error @ "not_a_member", reason, errors } => {
             DashError::Unprocessable {

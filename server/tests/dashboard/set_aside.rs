@@ -277,6 +277,35 @@ async fn applying_a_knock_on_a_closed_round_says_to_reopen_it_first() {
     assert_eq!(applied.status, StatusCode::OK, "{}", applied.text());
 }
 
+/// A volunteer's note on a household a coordinator removed meanwhile: applying it says, in both
+/// languages, that there is nothing to apply it to and to dismiss it (it said "no household
+/// <ID> in the roster", in English alone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applying_a_note_on_a_household_removed_since_says_to_dismiss_it() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let session = dash.login(&coordinator.token).await;
+    volunteer.sync(&dash.relay).await;
+    let household = volunteer.compound().households()[0].id;
+    let removed = session.operate(compound, &json!({"op": "remove_household", "household": household})).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.text());
+    let note = json!({"op": "edit_notes", "household": household, "notes": "轮椅，送到门口"});
+    let mut gone = item(volunteer.doc_of(DocKind::Roster).id(), 'e', Some(note));
+    gone["rule"] = json!("edits_need_their_entity");
+    let (status, answer) =
+        dash.relay.json("POST", "/v1/set-aside", &volunteer.token, Some(json!({"items": [gone]}))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let path = format!("/dashboard/api/compounds/{compound}/set-aside");
+    let id = session.get_json(&path).await[0]["id"].clone();
+    let refused = session.post_json(&format!("{path}/{id}/apply"), &json!({})).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+    let body = refused.json();
+    assert_eq!(body["error"], "unknown_household", "{body}");
+    let reason = body["reason"].as_str().unwrap();
+    assert!(reason.contains("dismiss this item") && reason.contains("请驳回"), "{reason}");
+}
+
 /// A modified phone's item cannot show the coordinator one door while Apply changes another:
 /// the card names the door the operation applied would touch (its task's), not a `"household"`
 /// field the operation does not have. And applying is the coordinator's own edit: it gives a

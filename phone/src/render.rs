@@ -94,6 +94,10 @@ impl Output {
             replica.identity().is_none() && !removed_from.is_empty() && replica.compounds().next().is_none();
         let where_it_stands = if wiped {
             "nothing is kept on this phone, changes not yet synced included / 本机不再保留任何数据（含未同步的修改）".to_owned()
+        } else if replica.identity().is_none() && replica.compounds().next().is_none() {
+            // Never signed in (or a join whose answer the signal cut off): "all synced" would say
+            // there was work and it went up.
+            "not signed in: join with the invite code a coordinator gave you / 尚未登录：请用协调员给的邀请码加入".to_owned()
         } else if replica.identity().is_some()
             && replica.last_sync().is_none()
             && replica.compounds().next().is_none()

@@ -416,3 +416,15 @@ fn a_sync_the_app_did_not_finish_is_said_until_one_does() {
     let (ok, tasks, stderr) = newcomer.text(&["tasks", "--all"]);
     assert!(ok && tasks.contains("1-1-101") && stderr.is_empty(), "{tasks}{stderr}");
 }
+
+/// A phone never signed in (or whose join's answer the signal cut off) says so, not "all synced",
+/// which told a volunteer their work had gone up (helper finding).
+#[test]
+fn a_phone_never_signed_in_says_so_not_all_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Phone::new(dir.path(), "新手机");
+    let status = phone.ok(&["status"]);
+    let standing = status["standing"].as_str().unwrap();
+    assert!(standing.contains("not signed in") && standing.contains("尚未登录"), "{status}");
+    assert!(!standing.contains("all synced"), "{status}");
+}

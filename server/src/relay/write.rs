@@ -13,7 +13,7 @@ use tokio::sync::OwnedMutexGuard;
 use super::{Relay, RelayError};
 use crate::cache::{CachedDoc, Slot};
 use crate::clock;
-use crate::storage::{Deciding, DocCommit, DocumentRecord, StorageError};
+use crate::storage::{Deciding, DocCommit, DocumentRecord, StorageError, WriteTurn};
 
 /// What the work on a blocking thread hands back.
 struct Worked<T> {
@@ -100,7 +100,7 @@ impl Relay {
             locked.push(self.cache.lock(record.header.id).await);
         }
         let turn = self.storage.write_turn(compound).await?;
-        let out = self.write_in_turn(device, compound, locked, deciding, f).await;
+        let out = self.write_in_turn(device, compound, locked, turn.as_deref(), deciding, f).await;
         if let Some(turn) = turn
             && let Err(e) = turn.release().await
         {
@@ -110,12 +110,13 @@ impl Relay {
     }
 
     /// [`Relay::write_deciding_as`] once the documents' slots are `locked` and the compound's
-    /// turn is held.
+    /// `turn` is held (where there are turns): a turn lost before a commit stores nothing more.
     async fn write_in_turn<T: Send + 'static>(
         &self,
         device: automerge::ActorId,
         compound: CompoundId,
         locked: Vec<OwnedMutexGuard<Slot>>,
+        turn: Option<&dyn WriteTurn>,
         mut deciding: Option<Deciding>,
         f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T + Send + 'static,
     ) -> Result<(T, Option<Deciding>), RelayError> {
@@ -164,6 +165,12 @@ impl Relay {
                 guard.invalidate();
                 continue;
             }
+            if let Some(lost) = turn_lost(turn).await {
+                // Another relay may be writing from copies without this change: not stored.
+                guard.invalidate();
+                failure.get_or_insert(lost);
+                continue;
+            }
             cached.record.open = crate::cache::is_open(&cached.record.header, &cached.doc);
             let commit = DocCommit {
                 record: cached.record,
@@ -199,6 +206,10 @@ impl Relay {
             if failure.as_ref().is_some_and(RelayError::already_decided) {
                 continue;
             }
+            if let Some(lost) = turn_lost(turn).await {
+                failure.get_or_insert(lost);
+                continue;
+            }
             let record = DocumentRecord { header, open: crate::cache::is_open(&header, &doc) };
             let commit = DocCommit {
                 record,
@@ -221,6 +232,22 @@ impl Relay {
         match failure {
             Some(e) => Err(e),
             None => Ok((worked.out, deciding)),
+        }
+    }
+}
+
+/// The refusal to commit when the compound's turn was lost (its session ended), if it was.
+async fn turn_lost(turn: Option<&dyn WriteTurn>) -> Option<RelayError> {
+    let turn = turn?;
+    match turn.still_held().await {
+        Ok(true) => None,
+        Ok(false) | Err(_) => {
+            tracing::warn!(
+                "a compound's write turn ended before its commit; nothing more of the write stored"
+            );
+            Some(RelayError::from(StorageError::Pool(
+                "the compound's write turn ended before the change was stored; try again".into(),
+            )))
         }
     }
 }

@@ -542,7 +542,11 @@ pub fn is_postgres(address: &str) -> bool {
 
 /// A turn at writing a compound ([`Storage::write_turn`]), given back by [`WriteTurn::release`];
 /// dropped without it, the turn ends with the database connection that holds it.
-pub trait WriteTurn: Send + fmt::Debug {
+pub trait WriteTurn: Send + Sync + fmt::Debug {
+    /// Whether the turn is still this writer's: false once the session holding it ended (its
+    /// connection terminated or dropped), when another relay may have it. Asked before each
+    /// commit.
+    fn still_held(&self) -> StoreFuture<'_, bool>;
     /// Ends the turn.
     fn release(self: Box<Self>) -> StoreFuture<'static, ()>;
 }

@@ -40,7 +40,7 @@ mod share_refusals;
 mod tests;
 mod throttles;
 mod tls;
-mod write_turn;
+pub(super) mod write_turn;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -308,3 +308,51 @@ async fn a_failed_statement_says_what_postgresql_said() {
     let said = crate::storage::StorageError::from(failed).to_string();
     assert!(said.contains("db error") && said.contains("no_such_table"), "{said}");
 }
+
+/// A write turn whose session ends (terminated by an operator, a network drop) is no longer held,
+/// and says so before its writer commits; the other relay gets the turn. A wait given up on
+/// (its request gone) leaves no server process waiting: turns are asked for, not waited on, and
+/// a connection never goes back to the pool holding one. Before, the writer committed after its
+/// turn had passed to another relay (an import through each put every household in twice), and
+/// abandoned waits piled up until PostgreSQL refused every connection (helper findings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_whose_session_ended_is_no_longer_held_and_abandoned_waits_leave_nothing_waiting() {
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let (a, b, record) = two_relays(&db).await;
+    let compound = record.header.compound;
+    let held = a.write_turn(compound).await.unwrap().unwrap();
+    assert!(held.still_held().await.unwrap());
+    // Relay B's writers give up waiting, again and again.
+    for _ in 0..20 {
+        assert!(tokio::time::timeout(Duration::from_millis(60), b.write_turn(compound)).await.is_err());
+    }
+    let (admin, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls).await.unwrap();
+    let connection = tokio::spawn(connection);
+    let waiting: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'doorstep'
+                 AND datname = current_database()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(waiting, 0, "no server process waits for the turn");
+    // The holding session is ended from outside.
+    let terminate = format!(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_locks
+             WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = {}
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) ended",
+        super::write_turn::MARK
+    );
+    let ended: i64 = admin.query_one(&terminate, &[]).await.unwrap().get(0);
+    assert_eq!(ended, 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!held.still_held().await.unwrap(), "the turn ended with its session");
+    let taken = tokio::time::timeout(Duration::from_secs(5), b.write_turn(compound)).await;
+    let taken = taken.expect("the other relay gets the turn").unwrap().unwrap();
+    assert!(taken.still_held().await.unwrap());
+    taken.release().await.unwrap();
+    drop(held);
+    connection.abort();
+}

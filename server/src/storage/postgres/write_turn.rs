@@ -5,24 +5,38 @@
 //! dashboard operation), so that none works from a copy another relay is changing. Phones'
 //! changes, merged by Automerge whatever the order, do not take turns.
 //!
-//! The lock is a session lock: [`WriteTurn::release`] unlocks it and gives the connection back to
-//! the pool. A turn dropped without that (an error on the way, a task cancelled) takes its
-//! connection out of the pool and closes it, and PostgreSQL ends the lock with the session: a
-//! connection never goes back to the pool holding a lock.
+//! - **Waiting** is asking again (`pg_try_advisory_lock`, backing off to a quarter of a second)
+//!   until [`WAIT`], not a blocking `pg_advisory_lock`: a blocked wait that its request gave up
+//!   on kept a server process waiting until `lock_timeout`, and clients retrying a busy compound
+//!   piled those up until PostgreSQL refused every connection.
+//! - **The lock lives with its session**, so its connection is never given back to the pool
+//!   holding it, nor while a query on it may still take it: a turn, or a wait, dropped without
+//!   [`WriteTurn::release`] finishing (an error on the way, a request gone) takes the connection
+//!   out of the pool and closes it, and PostgreSQL ends the lock with the session.
+//! - **A session that died ended the turn**: before each commit the writer asks the turn's
+//!   connection ([`WriteTurn::still_held`]); one that no longer answers (terminated, a network
+//!   drop) stores nothing, since another relay may hold the turn by then. Between that answer and
+//!   the commit a few milliseconds remain in which a dying session goes unnoticed.
+
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::Client;
 use doorstep_core::id::CompoundId;
 
-use super::execute;
+use super::{execute, query_one};
 use crate::storage::{StorageError, StoreFuture, WriteTurn};
 
 /// Turns one relay holds or waits for at once: half its pool (`POOL_SIZE`), since each holds a
 /// connection and its writer needs another to read and commit.
 pub(super) const TURNS: usize = 4;
 
+/// How long a writer asks for a turn before it gives up (503: try again): under the request's
+/// own 30 s.
+const WAIT: Duration = Duration::from_secs(20);
+
 /// The two-part key of a compound's lock: this module's mark, then 32 bits of the compound's ID
 /// (two compounds sharing them only take turns with each other).
-const MARK: i32 = 0x6453_5457; // "dSTW"
+pub(super) const MARK: i32 = 0x6453_5457; // "dSTW"
 
 fn key(compound: CompoundId) -> i32 {
     let digest = doorstep_core::sync::document_copy::digest(compound.to_string().as_bytes());
@@ -30,53 +44,84 @@ fn key(compound: CompoundId) -> i32 {
     i32::from_be_bytes(high.to_be_bytes())
 }
 
-/// A compound's turn, held by `client`.
+/// A pooled connection that goes back to the pool only through [`Detaching::give_back`]:
+/// dropped otherwise, it is taken out of the pool and closed.
+#[derive(Debug)]
+struct Detaching(Option<Client>);
+
+impl Detaching {
+    fn client(&self) -> Result<&Client, StorageError> {
+        self.0.as_ref().ok_or_else(|| StorageError::Pool("the write turn's connection is gone".into()))
+    }
+
+    /// Back to the pool: no lock held, no query in flight.
+    fn give_back(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Detaching {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+}
+
+/// A compound's turn, held by its connection's session.
 #[derive(Debug)]
 pub(super) struct Turn {
-    client: Option<Client>,
+    conn: Detaching,
     key: i32,
     /// This relay's count of turns ([`TURNS`]), given back with the turn.
     _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
-/// Waits for `compound`'s turn on `client`.
+/// Asks for `compound`'s turn on `client` until it is had or [`WAIT`] has passed.
 pub(super) async fn take(
     client: Client,
     compound: CompoundId,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> Result<Turn, StorageError> {
     let key = key(compound);
-    // The turn first, so that a wait cut short (the request gone, an error) drops it, and its
-    // connection closes rather than going back to the pool with a lock it may yet be granted.
-    let turn = Turn { client: Some(client), key, _permit: permit };
-    if let Some(client) = &turn.client {
-        execute(client, "SELECT pg_advisory_lock($1, $2)", &[&MARK, &key]).await?;
+    let conn = Detaching(Some(client));
+    let since = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let had: bool = query_one(conn.client()?, "SELECT pg_try_advisory_lock($1, $2)", &[&MARK, &key])
+            .await?
+            .try_get(0)?;
+        if had {
+            return Ok(Turn { conn, key, _permit: permit });
+        }
+        if since.elapsed() >= WAIT {
+            conn.give_back();
+            return Err(StorageError::Pool(format!(
+                "another relay has been writing compound {compound} for {} s; try again",
+                WAIT.as_secs()
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(250));
     }
-    Ok(turn)
 }
 
 impl WriteTurn for Turn {
-    fn release(mut self: Box<Self>) -> StoreFuture<'static, ()> {
-        let client = self.client.take();
-        let key = self.key;
+    fn still_held(&self) -> StoreFuture<'_, bool> {
         Box::pin(async move {
-            let Some(client) = client else { return Ok(()) };
-            match execute(&client, "SELECT pg_advisory_unlock($1, $2)", &[&MARK, &key]).await {
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    // Not known to be unlocked: closed with its session, not pooled.
-                    drop(deadpool_postgres::Object::take(client));
-                    Err(e)
-                }
-            }
+            let Ok(client) = self.conn.client() else { return Ok(false) };
+            // A session lock lasts as long as its session: a session that answers holds it.
+            Ok(client.simple_query("").await.is_ok())
         })
     }
-}
 
-impl Drop for Turn {
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            drop(deadpool_postgres::Object::take(client));
-        }
+    fn release(self: Box<Self>) -> StoreFuture<'static, ()> {
+        let Turn { conn, key, _permit } = *self;
+        Box::pin(async move {
+            let _permit = _permit;
+            execute(conn.client()?, "SELECT pg_advisory_unlock($1, $2)", &[&MARK, &key]).await?;
+            conn.give_back();
+            Ok(())
+        })
     }
 }

@@ -429,6 +429,14 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
                             format!("actor {actor} belongs to another person: {}", rule.explain()),
                         ))
                     }
+                    // Another phone's message in the same batch spoiled its commit: nothing of this
+                    // one was refused, and its next sync is taken (no storage failure to log).
+                    Verdict::Accepted { .. } if taken_from.is_some() => DocOutcome::rejected(reject(
+                        id,
+                        rejection::UNAVAILABLE,
+                        None,
+                        "another phone's change stored with this one named an actor that belongs to someone else, so neither was stored; nothing of yours was refused: sync again",
+                    )),
                     Verdict::Accepted { .. } => unavailable(id, &e),
                     Verdict::Refused { rejection, reply } => {
                         DocOutcome { reply, rejection: Some(rejection), ..DocOutcome::default() }

@@ -495,17 +495,17 @@ fn refusal_words(code: &str, reason: &str) -> String {
         }
         (None, _) => ("中继拒绝了这项修改", "the relay refused this change"),
     };
-    let code_said = format!("({code})");
     // A reason in both languages already (the phone's own, such as `LET_GO` for work let go of
     // when it left the compound) is the whole of it: before, the rule's generic Chinese ("本机无权
     // 修改这份文件") stood in front of an English that said something else.
-    if is_in_both_languages(reason) && !names_an_id(reason) {
-        let code = if reason.contains(&code_said) { String::new() } else { format!(" {code_said}") };
-        return format!("{reason}{code}");
-    }
-    let reason = if names_an_id(reason) || reason.is_empty() { en } else { reason };
-    let code = if reason.contains(&code_said) { String::new() } else { format!(" {code_said}") };
-    format!("{zh} / {reason}{code}")
+    let words = if is_in_both_languages(reason) && !names_an_id(reason) {
+        reason.to_owned()
+    } else {
+        let reason = if names_an_id(reason) || reason.is_empty() { en } else { reason };
+        format!("{zh} / {reason}")
+    };
+    let code_said = format!("({code})");
+    if words.contains(&code_said) { words } else { format!("{words} {code_said}") }
 }
 
 /// Whether `text` says itself in English and in Chinese ("… / …" with Chinese after the slash).

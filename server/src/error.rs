@@ -11,6 +11,7 @@ use doorstep_core::rulebook::{Kind, characters};
 use serde::Serialize;
 
 use crate::admin::AdminError;
+use crate::relay::RelayError;
 use crate::storage::{InviteProblem, StorageError};
 use crate::sync::SyncBatchError;
 
@@ -280,6 +281,10 @@ impl From<StorageError> for AppError {
             StorageError::AlreadyDecided(item) => AppError::Conflict(format!(
                 "set-aside item {item} was decided already; reload the inbox (该项已处理，请刷新)"
             )),
+            StorageError::TurnNotHeld(why) => {
+                tracing::warn!(%why, "a write was not stored: its compound's write turn was not held");
+                AppError::Unavailable(why)
+            }
             other => {
                 tracing::error!(error = %other, "storage failed");
                 AppError::Unavailable("the relay's storage failed; try again shortly".into())
@@ -333,7 +338,8 @@ impl From<AdminError> for AppError {
             | AdminError::BadRows { .. }
             | AdminError::Operation(_) => AppError::invalid(e.to_string()),
             AdminError::Invite(problem) => problem.into(),
-            AdminError::Storage(s) => s.into(),
+            AdminError::Storage(s)
+            | AdminError::Relay(RelayError::Storage(s @ StorageError::TurnNotHeld(_))) => s.into(),
             AdminError::Relay(r) => {
                 tracing::error!(error = %r, "relay failed");
                 AppError::Unavailable("the relay could not complete this; try again shortly".into())

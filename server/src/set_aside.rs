@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use doorstep_core::id::{CompoundId, PersonId};
+use doorstep_core::id::{CompoundId, DocumentId, PersonId};
 use doorstep_core::sync::{
     MAX_SET_ASIDE_AWAITING, MAX_SET_ASIDE_ITEMS, SetAsideAnswer, SetAsideExchange, SetAsideOutcome,
     SetAsideRefusal,
@@ -69,6 +69,12 @@ pub async fn exchange(
     let mut left_for_later = 0_usize;
     let mut answer = SetAsideAnswer::default();
     let mut taken = Vec::new();
+    // The items' change hashes by document, to ask each document once which it holds.
+    let mut asked: HashMap<DocumentId, Vec<String>> = HashMap::new();
+    for item in &exchange.items {
+        asked.entry(item.doc).or_default().push(item.id.clone());
+    }
+    let mut held: HashMap<DocumentId, HashSet<String>> = HashMap::new();
     for item in exchange.items {
         let refuse = |reason: String| SetAsideRefusal { id: item.id.clone(), reason };
         if !is_change_hash(&item.id) {
@@ -138,7 +144,14 @@ pub async fn exchange(
         // Work the relay already holds (it took the change in a sync whose answer the link lost,
         // and the phone, removed meanwhile, set it aside unanswered) is synced, not for review:
         // applied by a coordinator it would be done twice.
-        if held_by_the_relay(state, item.doc, &item.id).await? {
+        let held_in_doc = match held.entry(item.doc) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let ids = asked.get(&item.doc).map(Vec::as_slice).unwrap_or_default();
+                slot.insert(held_by_the_relay(state, item.doc, ids).await?)
+            }
+        };
+        if held_in_doc.contains(&item.id) {
             answer.held.push(item.id.clone());
             continue;
         }
@@ -192,22 +205,30 @@ pub async fn exchange(
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// Whether document `doc` as the relay stores it holds the change `hash` (hex).
+/// Which of the change hashes `ids` (hex) document `doc` as the relay stores it holds: read
+/// once per document of an exchange, under its lock.
 async fn held_by_the_relay(
     state: &AppState,
-    doc: doorstep_core::id::DocumentId,
-    hash: &str,
-) -> Result<bool, AppError> {
-    let Ok(hash) = hash.parse::<automerge::ChangeHash>() else { return Ok(false) };
+    doc: DocumentId,
+    ids: &[String],
+) -> Result<HashSet<String>, AppError> {
     let relay = &state.relay;
     let mut slot = relay.cache().lock(doc).await;
     let cached =
         slot.fresh(relay.storage()).await.map_err(|e| AppError::Unavailable(format!("{e}; try again")))?;
-    Ok(cached.is_some_and(|cached| cached.doc.get_change_meta_by_hash(&hash).is_some()))
+    let Some(cached) = cached else { return Ok(HashSet::new()) };
+    Ok(ids
+        .iter()
+        .filter(|id| {
+            id.parse::<automerge::ChangeHash>()
+                .is_ok_and(|hash| cached.doc.get_change_meta_by_hash(&hash).is_some())
+        })
+        .cloned()
+        .collect())
 }
 
 /// The refusal of an item for a document of no compound the sender is or was a member of.
-fn not_yours(doc: doorstep_core::id::DocumentId) -> String {
+fn not_yours(doc: DocumentId) -> String {
     format!(
         "document {doc} is not in a compound you are a member of; set-aside work goes only to your own compound's coordinators (不属于你所在的小区)"
     )

@@ -112,8 +112,10 @@ impl From<AdminError> for DashError {
 
 impl From<RelayError> for DashError {
     fn from(e: RelayError) -> Self {
-        if let RelayError::Storage(decided @ StorageError::AlreadyDecided(_)) = e {
-            return DashError::App(decided.into());
+        if let RelayError::Storage(said @ (StorageError::AlreadyDecided(_) | StorageError::TurnNotHeld(_))) =
+            e
+        {
+            return DashError::App(said.into());
         }
         tracing::error!(error = %e, "relay failed");
         DashError::App(AppError::Unavailable("the relay could not complete this; try again shortly".into()))

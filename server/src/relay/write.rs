@@ -241,14 +241,10 @@ async fn turn_lost(turn: Option<&dyn WriteTurn>) -> Option<RelayError> {
     let turn = turn?;
     match turn.still_held().await {
         Ok(true) => None,
-        Ok(false) | Err(_) => {
-            tracing::warn!(
-                "a compound's write turn ended before its commit; nothing more of the write stored"
-            );
-            Some(RelayError::from(StorageError::Pool(
-                "the compound's write turn ended before the change was stored; try again".into(),
-            )))
-        }
+        Ok(false) | Err(_) => Some(RelayError::from(StorageError::TurnNotHeld(
+            "the compound's write turn ended before the change was stored; nothing more of it was stored, try again"
+                .into(),
+        ))),
     }
 }
 

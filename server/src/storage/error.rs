@@ -93,6 +93,10 @@ pub enum StorageError {
     /// No PostgreSQL connection could be had from the pool.
     #[error("postgres connection pool: {0}")]
     Pool(String),
+    /// A compound's write turn (`Storage::write_turn`) was not had in time, or ended before its
+    /// writer committed: nothing was stored, and trying again is the remedy.
+    #[error("{0}")]
+    TurnNotHeld(String),
     /// The file holds tables but no relay schema version: another application's, or a copy of
     /// a relay's database that lost its version.
     #[error("{0}")]

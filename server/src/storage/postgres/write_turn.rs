@@ -51,7 +51,7 @@ struct Detaching(Option<Client>);
 
 impl Detaching {
     fn client(&self) -> Result<&Client, StorageError> {
-        self.0.as_ref().ok_or_else(|| StorageError::Pool("the write turn's connection is gone".into()))
+        self.0.as_ref().ok_or_else(|| StorageError::TurnNotHeld("the write turn's connection is gone".into()))
     }
 
     /// Back to the pool: no lock held, no query in flight.
@@ -96,7 +96,7 @@ pub(super) async fn take(
         }
         if since.elapsed() >= WAIT {
             conn.give_back();
-            return Err(StorageError::Pool(format!(
+            return Err(StorageError::TurnNotHeld(format!(
                 "another relay has been writing compound {compound} for {} s; try again",
                 WAIT.as_secs()
             )));

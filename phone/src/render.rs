@@ -1127,8 +1127,8 @@ fn clock_off_text(off: i64) -> String {
     };
     let (ahead_en, ahead_zh) = if off > 0 { ("ahead of", "快") } else { ("behind", "慢") };
     format!(
-        "this phone's clock is {en} {ahead_en} the relay's: this phone's clock or the relay's is wrong; if the phone's date, time or time zone is wrong, set it (what it records carries its clock's time); if it is right, tell your coordinator the relay's clock is wrong / \
-         本机时钟比中继{ahead_zh} {zh}：本机或中继的时钟有误；如手机的日期、时间或时区不对，请校正（本机记录的时间取自手机时钟）；如手机时间无误，请告诉协调员中继的时钟错了"
+        "this phone's clock is {en} {ahead_en} the relay's: this phone's clock or the relay's is wrong; if the phone's date, time or time zone is wrong, set it (till then this phone dates its work by the relay's clock, but not once it restarts); if it is right, tell your coordinator the relay's clock is wrong / \
+         本机时钟比中继{ahead_zh} {zh}：本机或中继的时钟有误；如手机的日期、时间或时区不对，请校正（校正前本机按中继时钟记录时间，但手机重启后不再如此）；如手机时间无误，请告诉协调员中继的时钟错了"
     )
 }
 

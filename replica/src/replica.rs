@@ -838,7 +838,8 @@ impl Replica {
     /// This phone's clock minus the relay's, in milliseconds (positive: ahead), at the last
     /// completed sync, when
     /// they were more than five minutes apart: the phone's date, time or time zone was wrong
-    /// then, and what it records carries its clock's time.
+    /// then; what it records is dated by the relay's clock while that offset holds
+    /// ([`Replica::on_relays_clock`]).
     pub fn clock_off_by_ms(&self) -> Option<i64> {
         self.clock_off_by_ms
     }

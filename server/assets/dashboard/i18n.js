@@ -172,12 +172,12 @@ export const MESSAGES = {
   ],
   'members.wiped_clean': ['此手机已于 {time} 自行清除，没有未送达的工作', 'this phone wiped itself at {time}; no unsent work went with it'],
   'members.clock_ahead': [
-    '手机时钟快了 {span}：请提醒此人校准手机的日期、时间和时区（手机记录的时间以其时钟为准）',
-    "phone's clock {span} ahead: ask them to set the phone's date, time and time zone (what it records carries its clock's time)",
+    '手机时钟快了 {span}：请提醒此人校准手机的日期、时间和时区（校准前手机按中继时钟记录时间，但重启后不再如此）',
+    "phone's clock {span} ahead: ask them to set the phone's date, time and time zone (till then it dates its work by the relay's clock, but not once it restarts)",
   ],
   'members.clock_behind': [
-    '手机时钟慢了 {span}：请提醒此人校准手机的日期、时间和时区（手机记录的时间以其时钟为准）',
-    "phone's clock {span} behind: ask them to set the phone's date, time and time zone (what it records carries its clock's time)",
+    '手机时钟慢了 {span}：请提醒此人校准手机的日期、时间和时区（校准前手机按中继时钟记录时间，但重启后不再如此）',
+    "phone's clock {span} behind: ask them to set the phone's date, time and time zone (till then it dates its work by the relay's clock, but not once it restarts)",
   ],
   'members.relay_clock_in_doubt': [
     '与中继的时钟相差 {span}，多数手机也相差这么多：可能是中继服务器的时钟有误，不是这台手机的问题；请联系中继的管理员校准服务器时间，不要让志愿者改手机时间',

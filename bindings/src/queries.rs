@@ -25,7 +25,9 @@ impl Replica {
         compound: CompoundId,
         assignee: Option<PersonId>,
     ) -> Result<Vec<Door>, DoorstepError> {
-        self.read(compound, |c| query::doors_for(c, assignee).into_iter().map(Door::from).collect())
+        self.read_tasks(compound, |c, set_aside| {
+            query::doors_for(c, assignee).into_iter().map(|d| Door::from(d).marked(set_aside)).collect()
+        })
     }
 
     /// Every household, in climbing order.
@@ -71,11 +73,11 @@ impl Replica {
         compound: CompoundId,
         round: Option<DocumentId>,
     ) -> Result<Vec<DeliveryTask>, DoorstepError> {
-        self.read(compound, |c| {
+        self.read_tasks(compound, |c, set_aside| {
             c.tasks()
                 .into_iter()
                 .filter(|t| round.is_none_or(|r| t.round == r))
-                .map(DeliveryTask::from)
+                .map(|t| DeliveryTask::from(t).marked(set_aside))
                 .collect()
         })
     }

@@ -3,7 +3,7 @@
 //! exported as "remote" records (their definitions must match core's); the rest are mirrored
 //! here with a `From` conversion that only changes containers (a `BTreeSet` becomes a list).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use doorstep_core::Timestamp;
 use doorstep_core::id::{
@@ -162,6 +162,11 @@ pub struct DeliveryTask {
     pub attempts: Vec<Attempt>,
     /// Derived: delivered, cancelled, attempted, assigned or open.
     pub status: TaskStatus,
+    /// A knock this phone recorded here was refused by the relay and waits for a coordinator
+    /// (not sent yet, under review): the task shows no such knock, so the app must say "your
+    /// knock here is set aside, don't deliver again / 请勿重复送达", or the door gets a second
+    /// delivery.
+    pub knock_set_aside: bool,
 }
 
 impl From<schema::task::Task> for DeliveryTask {
@@ -179,7 +184,16 @@ impl From<schema::task::Task> for DeliveryTask {
             cancelled: t.cancelled,
             attempts: t.attempts,
             status,
+            knock_set_aside: false,
         }
+    }
+}
+
+impl DeliveryTask {
+    /// Marks the task when a knock of this phone's on it is set aside for a coordinator.
+    pub(crate) fn marked(mut self, knocks_set_aside: &HashSet<TaskId>) -> Self {
+        self.knock_set_aside = knocks_set_aside.contains(&self.id);
+        self
     }
 }
 
@@ -190,6 +204,14 @@ pub struct Door {
     pub household: Household,
     /// Its pending tasks, most urgent first.
     pub tasks: Vec<DeliveryTask>,
+}
+
+impl Door {
+    /// Marks the door's tasks a knock of this phone's is set aside for.
+    pub(crate) fn marked(mut self, knocks_set_aside: &HashSet<TaskId>) -> Self {
+        self.tasks = self.tasks.into_iter().map(|t| t.marked(knocks_set_aside)).collect();
+        self
+    }
 }
 
 impl From<query::Door> for Door {

@@ -2,9 +2,10 @@
 //! with. It holds the `doorstep-replica` replica as `inner` and forwards every call to it; the
 //! queries and operations are in `queries.rs` and `operations.rs`.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use doorstep_core::id::{CompoundId, PersonId};
+use doorstep_core::id::{CompoundId, PersonId, TaskId};
 use doorstep_core::{Applied, Compound, Operation, Role, Timestamp};
 use doorstep_replica::http::{self, RelayClient};
 use doorstep_replica::{QuarantinedChange, ReplicaKey};
@@ -198,6 +199,18 @@ impl Replica {
         read: impl FnOnce(&Compound) -> T,
     ) -> Result<T, DoorstepError> {
         Ok(read(self.lock().compound(compound)?))
+    }
+
+    /// Reads one compound's tasks, with the tasks a knock recorded on this phone is set aside
+    /// for (waiting for a coordinator), so that a list can say so beside the task.
+    pub(crate) fn read_tasks<T>(
+        &self,
+        compound: CompoundId,
+        read: impl FnOnce(&Compound, &HashSet<TaskId>) -> T,
+    ) -> Result<T, DoorstepError> {
+        let replica = self.lock();
+        let set_aside = replica.tasks_with_knocks_set_aside()?;
+        Ok(read(replica.compound(compound)?, &set_aside))
     }
 
     /// The signed-in person, or `Unauthorized` before joining.

@@ -3035,6 +3035,13 @@ public struct DeliveryTask: Equatable, Hashable {
      * Derived: delivered, cancelled, attempted, assigned or open.
      */
     public var status: TaskStatus
+    /**
+     * A knock this phone recorded here was refused by the relay and waits for a coordinator
+     * (not sent yet, under review): the task shows no such knock, so the app must say "your
+     * knock here is set aside, don't deliver again / 请勿重复送达", or the door gets a second
+     * delivery.
+     */
+    public var knockSetAside: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3071,7 +3078,13 @@ public struct DeliveryTask: Equatable, Hashable {
          */attempts: [Attempt], 
         /**
          * Derived: delivered, cancelled, attempted, assigned or open.
-         */status: TaskStatus) {
+         */status: TaskStatus, 
+        /**
+         * A knock this phone recorded here was refused by the relay and waits for a coordinator
+         * (not sent yet, under review): the task shows no such knock, so the app must say "your
+         * knock here is set aside, don't deliver again / 请勿重复送达", or the door gets a second
+         * delivery.
+         */knockSetAside: Bool) {
         self.id = id
         self.round = round
         self.household = household
@@ -3083,6 +3096,7 @@ public struct DeliveryTask: Equatable, Hashable {
         self.cancelled = cancelled
         self.attempts = attempts
         self.status = status
+        self.knockSetAside = knockSetAside
     }
 
     
@@ -3111,7 +3125,8 @@ public struct FfiConverterTypeDeliveryTask: FfiConverterRustBuffer {
                 request: FfiConverterOptionTypeRequestId.read(from: &buf), 
                 cancelled: FfiConverterOptionTypeCancellation.read(from: &buf), 
                 attempts: FfiConverterSequenceTypeAttempt.read(from: &buf), 
-                status: FfiConverterTypeTaskStatus.read(from: &buf)
+                status: FfiConverterTypeTaskStatus.read(from: &buf), 
+                knockSetAside: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -3127,6 +3142,7 @@ public struct FfiConverterTypeDeliveryTask: FfiConverterRustBuffer {
         FfiConverterOptionTypeCancellation.write(value.cancelled, into: &buf)
         FfiConverterSequenceTypeAttempt.write(value.attempts, into: &buf)
         FfiConverterTypeTaskStatus.write(value.status, into: &buf)
+        FfiConverterBool.write(value.knockSetAside, into: &buf)
     }
 }
 

@@ -4707,6 +4707,14 @@ data class DeliveryTask (
      * Derived: delivered, cancelled, attempted, assigned or open.
      */
     var `status`: TaskStatus
+    , 
+    /**
+     * A knock this phone recorded here was refused by the relay and waits for a coordinator
+     * (not sent yet, under review): the task shows no such knock, so the app must say "your
+     * knock here is set aside, don't deliver again / 请勿重复送达", or the door gets a second
+     * delivery.
+     */
+    var `knockSetAside`: kotlin.Boolean
     
 ){
     
@@ -4734,6 +4742,7 @@ public object FfiConverterTypeDeliveryTask: FfiConverterRustBuffer<DeliveryTask>
             FfiConverterOptionalTypeCancellation.read(buf),
             FfiConverterSequenceTypeAttempt.read(buf),
             FfiConverterTypeTaskStatus.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -4748,7 +4757,8 @@ public object FfiConverterTypeDeliveryTask: FfiConverterRustBuffer<DeliveryTask>
             FfiConverterOptionalTypeRequestId.allocationSize(value.`request`) +
             FfiConverterOptionalTypeCancellation.allocationSize(value.`cancelled`) +
             FfiConverterSequenceTypeAttempt.allocationSize(value.`attempts`) +
-            FfiConverterTypeTaskStatus.allocationSize(value.`status`)
+            FfiConverterTypeTaskStatus.allocationSize(value.`status`) +
+            FfiConverterBoolean.allocationSize(value.`knockSetAside`)
     )
 
     override fun write(value: DeliveryTask, buf: ByteBuffer) {
@@ -4763,6 +4773,7 @@ public object FfiConverterTypeDeliveryTask: FfiConverterRustBuffer<DeliveryTask>
             FfiConverterOptionalTypeCancellation.write(value.`cancelled`, buf)
             FfiConverterSequenceTypeAttempt.write(value.`attempts`, buf)
             FfiConverterTypeTaskStatus.write(value.`status`, buf)
+            FfiConverterBoolean.write(value.`knockSetAside`, buf)
     }
 }
 

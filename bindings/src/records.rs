@@ -200,8 +200,12 @@ impl DeliveryTask {
 /// One door and what is still to do there.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Door {
-    /// The household behind it.
+    /// The household behind it (as it last stood, when removed since).
     pub household: Household,
+    /// A coordinator removed the household from the roster after its tasks were planned: the
+    /// tasks still stand; say "removed from the roster since its round was planned: ask a
+    /// coordinator before going / 本轮计划后该户已从名册移除，上门前请先问协调员".
+    pub household_removed: bool,
     /// Its pending tasks, most urgent first.
     pub tasks: Vec<DeliveryTask>,
 }
@@ -216,7 +220,11 @@ impl Door {
 
 impl From<query::Door> for Door {
     fn from(d: query::Door) -> Self {
-        Self { household: d.household.into(), tasks: d.tasks.into_iter().map(DeliveryTask::from).collect() }
+        Self {
+            household: d.household.into(),
+            household_removed: d.household_removed,
+            tasks: d.tasks.into_iter().map(DeliveryTask::from).collect(),
+        }
     }
 }
 

@@ -303,6 +303,39 @@ fn a_removed_household_is_found_as_it_last_stood() {
     assert!(book.get(never).is_none() && book.removal(never).is_none(), "an ID never held is not found");
 }
 
+/// A household removed from the roster after its round was planned keeps its open tasks (the
+/// dashboard's round shows them, marked removed): the volunteer's list shows its door too, as it
+/// last stood and marked, where it was left out and the task seemed gone.
+#[test]
+fn a_door_removed_from_the_roster_after_planning_is_listed_marked() {
+    let mut fx = Fixture::default();
+    let (c, v) = (fx.people.coordinator, fx.people.volunteer);
+    let groceries = fx.round("蔬菜包 第1轮", Selection::All);
+    let op = Operation::AssignBuilding {
+        round: groceries,
+        estate: String::new(),
+        building: "10".into(),
+        volunteer: v.person,
+    };
+    fx.ok(&c, &op);
+    let gone = fx.household("10-1-902");
+    let before = doors_for(&fx.compound, Some(v.person));
+    fx.ok(&c, &Operation::RemoveHousehold { household: gone });
+
+    let after = doors_for(&fx.compound, Some(v.person));
+    assert_eq!(after.len(), before.len(), "no door left out");
+    let door = after.iter().find(|d| d.household.id == gone).expect("the removed door is listed");
+    assert!(door.household_removed);
+    assert_eq!(
+        door.household.address,
+        before.iter().find(|d| d.household.id == gone).unwrap().household.address
+    );
+    assert!(after.iter().filter(|d| d.household.id != gone).all(|d| !d.household_removed));
+    let order: Vec<_> = after.iter().map(|d| d.household.id).collect();
+    let order_before: Vec<_> = before.iter().map(|d| d.household.id).collect();
+    assert_eq!(order, order_before, "still in climbing order");
+}
+
 /// What finding a removed household costs on a roster with a long history (printed, not
 /// asserted): `cargo test --release -p doorstep-core --test queries removed_household_cost -- --ignored --nocapture`.
 #[test]

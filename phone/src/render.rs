@@ -202,7 +202,11 @@ impl Output {
                         v
                     })
                     .collect();
-                json!({"household": d.household, "tasks": tasks})
+                let mut door = json!({"household": d.household, "tasks": tasks});
+                if d.household_removed {
+                    door["household_removed"] = json!(true);
+                }
+                door
             })
             .collect();
         self.emit(value, || {
@@ -212,6 +216,9 @@ impl Output {
             let mut s = String::new();
             for door in doors {
                 s.push_str(&format!("{}\n", household_line(&door.household)));
+                if door.household_removed {
+                    s.push_str(HOUSEHOLD_REMOVED);
+                }
                 for t in &door.tasks {
                     let status = t.status();
                     s.push_str(&format!(
@@ -456,6 +463,8 @@ fn quarantine_line(c: &QuarantinedChange, documents: &DocumentNames, people: &Pe
 }
 
 /// Under a task whose knock recorded on this phone waits for a coordinator.
+const HOUSEHOLD_REMOVED: &str = "    (已从名册移除 / removed from the roster) since its round was planned: ask a coordinator before going / 本轮计划后该户已从名册移除，上门前请先问协调员\n";
+
 const KNOCK_SET_ASIDE: &str = "        your knock here is set aside for a coordinator (`quarantine` shows it): don't deliver again before they decide / 你在此门的上门记录已搁置，待协调员处理（见 `quarantine`），请勿重复送达\n";
 
 /// Why the relay refused or deferred a change, in the volunteer's words: the rule in Chinese,

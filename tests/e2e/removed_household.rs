@@ -1,7 +1,7 @@
 //! The terminal phones, when a coordinator removes a household while a volunteer, offline, takes
 //! a request at its door: after both sync, both phones still name the door of the request, its
 //! last address marked as removed, instead of "a household not in this phone's roster"; the
-//! door is no longer listed to visit.
+//! door's task, still open, is listed under the door marked removed, to ask before going.
 
 use serde_json::json;
 
@@ -47,8 +47,17 @@ fn a_request_at_a_door_removed_meanwhile_names_the_door_on_both_phones() {
         assert!(line.contains(&typed) && line.contains(marked), "the door, marked: {line}");
         assert!(!out.contains("不在本机名册中的住户"), "{out}");
     }
-    // Its task is no longer a door to climb to.
+    // Its task still stands (the dashboard's round shows it open): the door is listed, as it
+    // last stood, marked to ask before going (it was left out, and the task seemed gone).
     let (ok, out, err) = volunteer.text(&["tasks", "--all"]);
     assert!(ok, "{err}");
-    assert!(!out.contains(&format!("{typed} ")), "a removed door is not listed to visit: {out}");
+    let at = out.find(&format!("{typed} ")).unwrap_or_else(|| panic!("the removed door is listed: {out}"));
+    let next = out[at..].lines().nth(1).unwrap_or_default();
+    assert!(next.contains(marked) && next.contains("ask a coordinator before going"), "{out}");
+    let listed = volunteer.doors(true);
+    let door = listed.iter().find(|d| d["household"]["id"] == id).expect("in the JSON list too");
+    assert_eq!(door["household_removed"], true, "{door}");
+    assert!(
+        listed.iter().filter(|d| d["household"]["id"] != id).all(|d| d.get("household_removed").is_none())
+    );
 }

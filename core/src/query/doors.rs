@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::Compound;
 use crate::id::{HouseholdId, PersonId};
+use crate::query::HouseholdBook;
 use crate::schema::household::Household;
 use crate::schema::task::Task;
 use crate::schema::vocabulary::TaskStatus;
@@ -14,8 +15,12 @@ use crate::schema::vocabulary::TaskStatus;
 /// One door and everything to do there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Door {
-    /// The household behind the door.
+    /// The household behind the door (as it last stood, when removed since).
     pub household: Household,
+    /// A coordinator removed the household from the roster after the tasks were planned: its
+    /// open tasks still stand, so the door is listed, marked, for the volunteer to ask before
+    /// going (it was left out of the list, though the dashboard's round still showed it open).
+    pub household_removed: bool,
     /// The tasks still to do there (open rounds, not delivered, not cancelled).
     pub tasks: Vec<Task>,
 }
@@ -23,8 +28,6 @@ pub struct Door {
 /// The doors with tasks still to do for `person` (or, with `None`, for anyone: the unassigned
 /// and assigned tasks of every open round), in climbing order.
 pub fn doors_for(compound: &Compound, person: Option<PersonId>) -> Vec<Door> {
-    let households: BTreeMap<HouseholdId, Household> =
-        compound.households().into_iter().map(|h| (h.id, h)).collect();
     let mut by_door: BTreeMap<HouseholdId, Vec<Task>> = BTreeMap::new();
     for task in compound.open_tasks() {
         let pending =
@@ -34,9 +37,13 @@ pub fn doors_for(compound: &Compound, person: Option<PersonId>) -> Vec<Door> {
             by_door.entry(task.household).or_default().push(task);
         }
     }
+    let book = HouseholdBook::of(compound, by_door.keys().copied());
     let mut doors: Vec<Door> = by_door
         .into_iter()
-        .filter_map(|(id, tasks)| households.get(&id).map(|h| Door { household: h.clone(), tasks }))
+        .filter_map(|(id, tasks)| {
+            let household = book.get(id)?.clone();
+            Some(Door { household, household_removed: book.removal(id).is_some(), tasks })
+        })
         .collect();
     doors.sort_by_key(|d| d.household.address.climb_key());
     for door in &mut doors {

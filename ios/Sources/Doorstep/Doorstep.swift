@@ -3236,9 +3236,15 @@ public func FfiConverterTypeDocumentChange_lower(_ value: DocumentChange) -> Rus
  */
 public struct Door: Equatable, Hashable {
     /**
-     * The household behind it.
+     * The household behind it (as it last stood, when removed since).
      */
     public var household: Household
+    /**
+     * A coordinator removed the household from the roster after its tasks were planned: the
+     * tasks still stand; say "removed from the roster since its round was planned: ask a
+     * coordinator before going / 本轮计划后该户已从名册移除，上门前请先问协调员".
+     */
+    public var householdRemoved: Bool
     /**
      * Its pending tasks, most urgent first.
      */
@@ -3248,12 +3254,18 @@ public struct Door: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The household behind it.
+         * The household behind it (as it last stood, when removed since).
          */household: Household, 
+        /**
+         * A coordinator removed the household from the roster after its tasks were planned: the
+         * tasks still stand; say "removed from the roster since its round was planned: ask a
+         * coordinator before going / 本轮计划后该户已从名册移除，上门前请先问协调员".
+         */householdRemoved: Bool, 
         /**
          * Its pending tasks, most urgent first.
          */tasks: [DeliveryTask]) {
         self.household = household
+        self.householdRemoved = householdRemoved
         self.tasks = tasks
     }
 
@@ -3274,12 +3286,14 @@ public struct FfiConverterTypeDoor: FfiConverterRustBuffer {
         return
             try Door(
                 household: FfiConverterTypeHousehold.read(from: &buf), 
+                householdRemoved: FfiConverterBool.read(from: &buf), 
                 tasks: FfiConverterSequenceTypeDeliveryTask.read(from: &buf)
         )
     }
 
     public static func write(_ value: Door, into buf: inout [UInt8]) {
         FfiConverterTypeHousehold.write(value.household, into: &buf)
+        FfiConverterBool.write(value.householdRemoved, into: &buf)
         FfiConverterSequenceTypeDeliveryTask.write(value.tasks, into: &buf)
     }
 }

@@ -4831,9 +4831,16 @@ public object FfiConverterTypeDocumentChange: FfiConverterRustBuffer<DocumentCha
  */
 data class Door (
     /**
-     * The household behind it.
+     * The household behind it (as it last stood, when removed since).
      */
     var `household`: Household
+    , 
+    /**
+     * A coordinator removed the household from the roster after its tasks were planned: the
+     * tasks still stand; say "removed from the roster since its round was planned: ask a
+     * coordinator before going / 本轮计划后该户已从名册移除，上门前请先问协调员".
+     */
+    var `householdRemoved`: kotlin.Boolean
     , 
     /**
      * Its pending tasks, most urgent first.
@@ -4856,17 +4863,20 @@ public object FfiConverterTypeDoor: FfiConverterRustBuffer<Door> {
     override fun read(buf: ByteBuffer): Door {
         return Door(
             FfiConverterTypeHousehold.read(buf),
+            FfiConverterBoolean.read(buf),
             FfiConverterSequenceTypeDeliveryTask.read(buf),
         )
     }
 
     override fun allocationSize(value: Door) = (
             FfiConverterTypeHousehold.allocationSize(value.`household`) +
+            FfiConverterBoolean.allocationSize(value.`householdRemoved`) +
             FfiConverterSequenceTypeDeliveryTask.allocationSize(value.`tasks`)
     )
 
     override fun write(value: Door, buf: ByteBuffer) {
             FfiConverterTypeHousehold.write(value.`household`, buf)
+            FfiConverterBoolean.write(value.`householdRemoved`, buf)
             FfiConverterSequenceTypeDeliveryTask.write(value.`tasks`, buf)
     }
 }

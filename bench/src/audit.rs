@@ -222,6 +222,8 @@ mod tests {
                     at: Timestamp::from_millis(0),
                     outcome: Outcome::Delivered,
                     note: (*note).into(),
+                    knocked_by: None,
+                    knocked_at: None,
                 })
                 .collect(),
         }

@@ -38,14 +38,19 @@ pub struct Address {
 /// One knock on a door: appended, never edited.
 #[uniffi::remote(Record)]
 pub struct Attempt {
-    /// Who knocked.
+    /// Who recorded it: the knocker, or the coordinator who applied a knock the relay had set
+    /// aside (then `knocked_by` names the knocker: credit them).
     pub by: PersonId,
-    /// Device time of the attempt.
+    /// Device time it was recorded.
     pub at: Timestamp,
     /// What happened.
     pub outcome: Outcome,
     /// What the volunteer noted.
     pub note: String,
+    /// Who knocked, when a coordinator recorded the knock for them; absent when `by` knocked.
+    pub knocked_by: Option<PersonId>,
+    /// When they knocked, by their phone's clock, when a coordinator recorded it for them.
+    pub knocked_at: Option<Timestamp>,
 }
 
 /// A coordinator's cancellation of a task.

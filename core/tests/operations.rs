@@ -45,6 +45,7 @@ fn name(op: &Operation) -> &'static str {
         Operation::UnassignTask { .. } => "UnassignTask",
         Operation::CancelTask { .. } => "CancelTask",
         Operation::RecordAttempt { .. } => "RecordAttempt",
+        Operation::RecordAttemptFor { .. } => "RecordAttemptFor",
         Operation::CloseRound { .. } => "CloseRound",
         Operation::ReopenRound { .. } => "ReopenRound",
         Operation::AddRequest { .. } => "AddRequest",
@@ -462,6 +463,32 @@ fn cancel_task() {
         assert_eq!(t.status(), TaskStatus::Cancelled);
         let cancelled = t.cancelled.expect("the cancellation is recorded");
         assert_eq!((cancelled.by, cancelled.reason.as_str()), (actor.person, "已转运集中隔离点"));
+    });
+}
+
+/// A coordinator records a volunteer's knock for them (applying it from the review inbox): the
+/// attempt is the coordinator's record, and names the knocker and the knock's time; nobody
+/// else may record a knock for someone.
+#[test]
+fn record_attempt_for_someone_is_for_coordinators() {
+    let mut fx = Fixture::default();
+    let round = fx.round("第1轮", Selection::All);
+    let t = fx.task_at(round, "2-1-302");
+    let knocker = fx.people.volunteer2.person;
+    let knocked_at = doorstep_core::Timestamp::from_millis(fx.env.now().as_millis() - 3_600_000);
+    let op = Operation::RecordAttemptFor {
+        round,
+        task: t,
+        outcome: Outcome::Delivered,
+        note: "放门口了".into(),
+        knocked_by: knocker,
+        knocked_at,
+    };
+    check(&mut fx, &op, COORDINATING, Rule::AttemptsAreAppendOnly, |c, actor, _| {
+        let a = &task(c, t).attempts[0];
+        assert_eq!((a.by, a.knocked_by, a.knocked_at), (actor.person, Some(knocker), Some(knocked_at)));
+        assert_eq!((a.knocker(), a.knock_time()), (knocker, knocked_at), "credited to the knocker");
+        assert_eq!(task(c, t).status(), TaskStatus::Delivered);
     });
 }
 

@@ -577,6 +577,33 @@ mod validate_rounds {
         }
     }
 
+    /// A knock recorded for someone else (naming its knocker and time beside the recorder: a
+    /// coordinator applying a volunteer's knock from the review inbox) is taken from
+    /// coordinators only; a volunteer's modified phone may not credit anyone, nor date its own
+    /// knock by another time.
+    #[test]
+    fn a_knock_is_recorded_for_someone_else_by_coordinators_only() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, task) = round_with_task(&mut fx);
+        let knocked_at = doorstep_core::Timestamp::from_millis(RELAY_NOW.as_millis() - 3_600_000);
+        let op = Operation::RecordAttemptFor {
+            round,
+            task,
+            outcome: Outcome::Delivered,
+            note: "放门口".into(),
+            knocked_by: people.volunteer2.person,
+            knocked_at,
+        };
+        let batch = made_by(&mut fx, people.coordinator, &op, round);
+        batch.accepted(&people.coordinator);
+        // The same change from a volunteer's phone that thinks it coordinates.
+        let modified = Actor { person: people.volunteer.person, role: doorstep_core::Role::Coordinator };
+        let batch = made_by(&mut fx, modified, &op, round);
+        let v = batch.forbidden(&people.volunteer, Rule::AttemptsAreAppendOnly);
+        assert!(v.reason.contains(&format!("for {}", people.volunteer2.person)), "{v}");
+    }
+
     /// A task holds at most `limits::ATTEMPTS_PER_TASK` attempts: each new one is checked against
     /// the list as its author saw it, and a batch of 20,000 knocks on one task held a round for
     /// minutes. Up to the limit is taken.

@@ -1188,8 +1188,8 @@ pub fn delivered_again(before: &[doorstep_core::schema::task::Attempt], people: 
     let earlier: Vec<String> = before
         .iter()
         .map(|a| {
-            let who = people.name(a.by).unwrap_or("someone / 他人");
-            format!("{who} {} ({})", offset.local_time(a.at), offset.label())
+            let who = people.name(a.knocker()).unwrap_or("someone / 他人");
+            format!("{who} {} ({})", offset.local_time(a.knock_time()), offset.label())
         })
         .collect();
     let _ = writeln!(

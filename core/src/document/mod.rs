@@ -11,7 +11,7 @@
 //!           reviews: {ReviewId: {conflict, entity, covers, by, at, note}}   (concurrent statuses)
 //! round     title, round_kind, date, status
 //!           tasks: {TaskId: {household, kind, items, priority, assignee, request,
-//!                   cancelled: {by, at, reason}, attempts: [{by, at, outcome, note}]}}
+//!                   cancelled: {by, at, reason}, attempts: [{by, at, outcome, note, knocked_by?, knocked_at?}]}}
 //!           reviews: {ReviewId: {conflict, entity, covers, by, at, note}}   (its tasks' conflicts)
 //! requests  requests: {RequestId: {household, channel, category, text: Text, urgency,
 //!                      status, tasks: {TaskId: round DocumentId}, by, at}}

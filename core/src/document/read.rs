@@ -53,6 +53,14 @@ pub(crate) fn int(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Result<i64, Sch
     as_int(key, scalar(doc, obj, key).as_ref())
 }
 
+/// An optional integer (missing or null is `None`).
+pub(crate) fn opt_int(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Result<Option<i64>, SchemaError> {
+    match scalar(doc, obj, key) {
+        None | Some(ScalarValue::Null) => Ok(None),
+        Some(value) => as_int(key, Some(&value)).map(Some),
+    }
+}
+
 /// A required boolean.
 pub(crate) fn boolean(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Result<bool, SchemaError> {
     as_boolean(key, scalar(doc, obj, key).as_ref())

@@ -14,6 +14,10 @@ use crate::time::Timestamp;
 pub const TASKS: &str = "tasks";
 /// Key of the time a coordinator closed the round (absent while it is open).
 pub const CLOSED_AT: &str = "closed_at";
+/// Key of an attempt's knocker, when a coordinator recorded the knock for them.
+pub const KNOCKED_BY: &str = "knocked_by";
+/// Key of the time they knocked, when a coordinator recorded the knock for them.
+pub const KNOCKED_AT: &str = "knocked_at";
 
 /// The round's header, if the document has one.
 pub fn info(document: DocumentId, doc: &Automerge) -> Result<RoundInfo, SchemaError> {
@@ -138,6 +142,8 @@ pub(crate) fn read_attempt(doc: &Automerge, obj: &ObjId) -> Result<Attempt, Sche
         at: Timestamp::from_millis(read::int(doc, obj, "at")?),
         outcome: read::parsed(doc, obj, "outcome")?,
         note: read::string(doc, obj, "note")?,
+        knocked_by: read::opt_parsed(doc, obj, KNOCKED_BY)?,
+        knocked_at: read::opt_int(doc, obj, KNOCKED_AT)?.map(Timestamp::from_millis),
     })
 }
 
@@ -232,6 +238,12 @@ pub(crate) fn append_attempt(
     tx.put(&obj, "at", attempt.at.as_millis())?;
     tx.put(&obj, "outcome", attempt.outcome.as_str())?;
     tx.put(&obj, "note", attempt.note.as_str())?;
+    if let Some(knocker) = attempt.knocked_by {
+        tx.put(&obj, KNOCKED_BY, knocker.to_string())?;
+    }
+    if let Some(at) = attempt.knocked_at {
+        tx.put(&obj, KNOCKED_AT, at.as_millis())?;
+    }
     Ok(())
 }
 

@@ -481,34 +481,29 @@ impl Compound {
                 Ok(applied(*round_id, None))
             }
             Operation::RecordAttempt { round: round_id, task, outcome, note } => {
-                may_add(role, "record an attempt", &ATTEMPT)?;
-                text(&ATTEMPT, "note", note)?;
-                self.open_round(*round_id)?;
-                let current = self.live_task(*round_id, *task)?;
-                state::require_live_task(current.cancelled.is_some())
-                    .map_err(|_| OperationError::TaskCancelled(*task))?;
-                let mine = current.attempts.iter().filter(|a| a.by == actor.person).count();
-                if mine >= limits::ATTEMPTS_BY_ONE_PERSON
-                    || current.attempts.len() >= limits::ATTEMPTS_PER_TASK
-                {
-                    let (whose, count) = if mine >= limits::ATTEMPTS_BY_ONE_PERSON {
-                        ("you have recorded", mine)
-                    } else {
-                        ("the task holds", current.attempts.len())
-                    };
-                    return Err(OperationError::Invalid {
-                        field: "attempts",
-                        reason: format!(
-                            "{whose} {count} attempts on this task, the most it takes; ask a coordinator to add a new task for this door"
-                        ),
-                    });
-                }
-                let obj = self.task_obj(*round_id, *task)?;
-                let attempt =
-                    Attempt { by: actor.person, at: env.now, outcome: *outcome, note: note.clone() };
-                let doc = self.round_mut(*round_id)?;
-                transact(doc, env, |tx| Ok(round::append_attempt(tx, &obj, &attempt)?))?;
-                Ok(applied(*round_id, None))
+                let attempt = Attempt {
+                    by: actor.person,
+                    at: env.now,
+                    outcome: *outcome,
+                    note: note.clone(),
+                    knocked_by: None,
+                    knocked_at: None,
+                };
+                self.record_attempt(env, actor, *round_id, *task, attempt)
+            }
+            Operation::RecordAttemptFor { round: round_id, task, outcome, note, knocked_by, knocked_at } => {
+                let attempt = Attempt {
+                    by: actor.person,
+                    at: env.now,
+                    outcome: *outcome,
+                    note: note.clone(),
+                    knocked_by: Some(*knocked_by),
+                    knocked_at: Some(*knocked_at),
+                };
+                state::require_own_attempt(actor, &attempt).map_err(|rule| {
+                    OperationError::forbidden(role, "record a knock for someone else", rule)
+                })?;
+                self.record_attempt(env, actor, *round_id, *task, attempt)
             }
             Operation::CloseRound { round: round_id } => {
                 may_write(role, "close a round", &ROUND, &["status", round::CLOSED_AT])?;
@@ -681,6 +676,42 @@ impl Compound {
     ) -> Result<Vec<Option<PersonId>>, OperationError> {
         let doc = self.document(round_id).ok_or(OperationError::UnknownRound(round_id))?;
         Ok(round::assignee_candidates(doc.automerge(), task))
+    }
+
+    /// Appends `attempt` to an open round's live task, within the limits of attempts per task
+    /// and per person (counted by who records them).
+    fn record_attempt(
+        &mut self,
+        env: &mut Env<'_>,
+        actor: &Actor,
+        round_id: DocumentId,
+        task: TaskId,
+        attempt: Attempt,
+    ) -> Result<Applied, OperationError> {
+        may_add(actor.role, "record an attempt", &ATTEMPT)?;
+        text(&ATTEMPT, "note", &attempt.note)?;
+        self.open_round(round_id)?;
+        let current = self.live_task(round_id, task)?;
+        state::require_live_task(current.cancelled.is_some())
+            .map_err(|_| OperationError::TaskCancelled(task))?;
+        let mine = current.attempts.iter().filter(|a| a.by == actor.person).count();
+        if mine >= limits::ATTEMPTS_BY_ONE_PERSON || current.attempts.len() >= limits::ATTEMPTS_PER_TASK {
+            let (whose, count) = if mine >= limits::ATTEMPTS_BY_ONE_PERSON {
+                ("you have recorded", mine)
+            } else {
+                ("the task holds", current.attempts.len())
+            };
+            return Err(OperationError::Invalid {
+                field: "attempts",
+                reason: format!(
+                    "{whose} {count} attempts on this task, the most it takes; ask a coordinator to add a new task for this door"
+                ),
+            });
+        }
+        let obj = self.task_obj(round_id, task)?;
+        let doc = self.round_mut(round_id)?;
+        transact(doc, env, |tx| Ok(round::append_attempt(tx, &obj, &attempt)?))?;
+        Ok(applied(round_id, None))
     }
 
     fn live_task(

@@ -19,6 +19,7 @@ pub use import_plan::{FieldChanges, ImportPlan, PlanSummary};
 pub use import_roster::{ImportPolicy, ImportSummary};
 pub use selection::Selection;
 
+use crate::Timestamp;
 use crate::id::{CareEntryId, DocumentId, HouseholdId, PersonId, RequestId, TaskId};
 use crate::schema::control_status::ControlStatus;
 use crate::schema::household::{HouseholdDraft, HouseholdEdit};
@@ -172,6 +173,23 @@ pub enum Operation {
         /// A note.
         note: String,
     },
+    /// Records a volunteer's knock for them (coordinators): a knock of theirs the relay set
+    /// aside, applied from the review inbox. The attempt is the coordinator's record, naming
+    /// the knocker and the knock's time, so the delivery is credited to who made it.
+    RecordAttemptFor {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+        /// What happened.
+        outcome: Outcome,
+        /// Their note.
+        note: String,
+        /// Who knocked.
+        knocked_by: PersonId,
+        /// When, by their phone's clock.
+        knocked_at: Timestamp,
+    },
     /// Closes a round (coordinators). Attempts made offline before the close still arrive, and
     /// show as late.
     CloseRound {
@@ -280,6 +298,7 @@ impl Operation {
             | Operation::UnassignTask { round, .. }
             | Operation::CancelTask { round, .. }
             | Operation::RecordAttempt { round, .. }
+            | Operation::RecordAttemptFor { round, .. }
             | Operation::CloseRound { round }
             | Operation::ReopenRound { round } => Some((DocKind::Round, Some(*round))),
             Operation::AddRequest { .. }
@@ -298,6 +317,7 @@ impl Operation {
             | Operation::UnassignTask { task, .. }
             | Operation::CancelTask { task, .. }
             | Operation::RecordAttempt { task, .. }
+            | Operation::RecordAttemptFor { task, .. }
             | Operation::LinkRequest { task, .. } => Some(*task),
             _ => None,
         }

@@ -7,7 +7,8 @@
 use crate::id::PersonId;
 use crate::limits;
 use crate::permission::Rule;
-use crate::role::Role;
+use crate::role::{Actor, Role};
+use crate::schema::task::Attempt;
 use crate::time::{CLOCK_OFF_BY_MS, Timestamp};
 
 /// A round its author knew to be closed takes no change, except a coordinator reopening it.
@@ -74,9 +75,15 @@ pub fn require_claim(
     }
 }
 
-/// Attempts are recorded in one's own name.
-pub fn require_own_attempt(me: PersonId, by: PersonId) -> Result<(), Rule> {
-    if me == by { Ok(()) } else { Err(Rule::AttemptsAreAppendOnly) }
+/// Attempts are recorded in one's own name; only a coordinator records one for someone else's
+/// knock (naming the knocker beside their own name: applying a knock the relay set aside).
+pub fn require_own_attempt(me: &Actor, attempt: &Attempt) -> Result<(), Rule> {
+    let for_someone = attempt.knocked_by.is_some() || attempt.knocked_at.is_some();
+    if me.person != attempt.by || (for_someone && !me.role.is_coordinating()) {
+        Err(Rule::AttemptsAreAppendOnly)
+    } else {
+        Ok(())
+    }
 }
 
 /// Reviews are recorded in one's own name.

@@ -130,6 +130,8 @@ pub const ATTEMPT: Entity = Entity {
         field("at", Time, Nobody),
         field("outcome", Scalar, Nobody),
         field("note", Long, Nobody),
+        field(round::KNOCKED_BY, Scalar, Nobody),
+        field(round::KNOCKED_AT, Time, Nobody),
     ],
     adders: Everyone,
     removers: Nobody,

@@ -24,14 +24,34 @@ pub struct RoundInfo {
 /// One knock on a door: appended, never edited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
-    /// Who knocked.
+    /// Who recorded it: the knocker, or the coordinator who applied a knock the relay had set
+    /// aside (then `knocked_by` names the knocker).
     pub by: PersonId,
-    /// Device time of the attempt.
+    /// Device time it was recorded.
     pub at: Timestamp,
     /// What happened.
     pub outcome: Outcome,
     /// What the volunteer noted.
     pub note: String,
+    /// Who knocked, when a coordinator recorded the knock for them (a knock of theirs the relay
+    /// set aside, applied from the review inbox); absent when `by` knocked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knocked_by: Option<PersonId>,
+    /// When they knocked, by their phone's clock, when a coordinator recorded it for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knocked_at: Option<Timestamp>,
+}
+
+impl Attempt {
+    /// Who knocked on the door: the person credited with the attempt.
+    pub fn knocker(&self) -> PersonId {
+        self.knocked_by.unwrap_or(self.by)
+    }
+
+    /// When the door was knocked on.
+    pub fn knock_time(&self) -> Timestamp {
+        self.knocked_at.unwrap_or(self.at)
+    }
 }
 
 /// A coordinator's cancellation of a task.

@@ -2524,11 +2524,12 @@ public func FfiConverterTypeApplied_lower(_ value: Applied) -> RustBuffer {
  */
 public struct Attempt: Equatable, Hashable {
     /**
-     * Who knocked.
+     * Who recorded it: the knocker, or the coordinator who applied a knock the relay had set
+     * aside (then `knocked_by` names the knocker: credit them).
      */
     public var by: PersonId
     /**
-     * Device time of the attempt.
+     * Device time it was recorded.
      */
     public var at: Timestamp
     /**
@@ -2539,26 +2540,43 @@ public struct Attempt: Equatable, Hashable {
      * What the volunteer noted.
      */
     public var note: String
+    /**
+     * Who knocked, when a coordinator recorded the knock for them; absent when `by` knocked.
+     */
+    public var knockedBy: PersonId?
+    /**
+     * When they knocked, by their phone's clock, when a coordinator recorded it for them.
+     */
+    public var knockedAt: Timestamp?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
-         * Who knocked.
+         * Who recorded it: the knocker, or the coordinator who applied a knock the relay had set
+         * aside (then `knocked_by` names the knocker: credit them).
          */by: PersonId, 
         /**
-         * Device time of the attempt.
+         * Device time it was recorded.
          */at: Timestamp, 
         /**
          * What happened.
          */outcome: Outcome, 
         /**
          * What the volunteer noted.
-         */note: String) {
+         */note: String, 
+        /**
+         * Who knocked, when a coordinator recorded the knock for them; absent when `by` knocked.
+         */knockedBy: PersonId?, 
+        /**
+         * When they knocked, by their phone's clock, when a coordinator recorded it for them.
+         */knockedAt: Timestamp?) {
         self.by = by
         self.at = at
         self.outcome = outcome
         self.note = note
+        self.knockedBy = knockedBy
+        self.knockedAt = knockedAt
     }
 
     
@@ -2580,7 +2598,9 @@ public struct FfiConverterTypeAttempt: FfiConverterRustBuffer {
                 by: FfiConverterTypePersonId.read(from: &buf), 
                 at: FfiConverterTypeTimestamp.read(from: &buf), 
                 outcome: FfiConverterTypeOutcome.read(from: &buf), 
-                note: FfiConverterString.read(from: &buf)
+                note: FfiConverterString.read(from: &buf), 
+                knockedBy: FfiConverterOptionTypePersonId.read(from: &buf), 
+                knockedAt: FfiConverterOptionTypeTimestamp.read(from: &buf)
         )
     }
 
@@ -2589,6 +2609,8 @@ public struct FfiConverterTypeAttempt: FfiConverterRustBuffer {
         FfiConverterTypeTimestamp.write(value.at, into: &buf)
         FfiConverterTypeOutcome.write(value.outcome, into: &buf)
         FfiConverterString.write(value.note, into: &buf)
+        FfiConverterOptionTypePersonId.write(value.knockedBy, into: &buf)
+        FfiConverterOptionTypeTimestamp.write(value.knockedAt, into: &buf)
     }
 }
 

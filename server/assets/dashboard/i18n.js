@@ -375,6 +375,7 @@ export const MESSAGES = {
   'task.cancel': ['取消任务', 'Cancel task'],
   'task.cancel_reason': ['取消原因', 'Reason'],
   'task.cancel_confirm': ['确认取消', 'Cancel it'],
+  'task.recorded_by': ['由{who}于{at}从搁置项代录', 'recorded for them by {who} at {at}, from the set-aside inbox'],
   'task.cancelled_by': ['{who} 已取消：{reason}', 'Cancelled by {who}: {reason}'],
   'task.request_tag': ['诉求', 'request'],
   'task.from_request': ['由居民诉求生成', 'Made from a request'],

@@ -202,7 +202,12 @@ pub fn round_table(
                 .iter()
                 .map(|at| {
                     let note = if at.note.is_empty() { String::new() } else { format!("：{}", at.note) };
-                    format!("{} {} {}{note}", offset.local_time(at.at), name_of(at.by), at.outcome.label_zh())
+                    let recorded = match at.knocked_by {
+                        Some(_) => format!("（{}代录）", name_of(at.by)),
+                        None => String::new(),
+                    };
+                    let (when, who) = (offset.local_time(at.knock_time()), name_of(at.knocker()));
+                    format!("{when} {who}{recorded} {}{note}", at.outcome.label_zh())
                 })
                 .collect();
             vec![

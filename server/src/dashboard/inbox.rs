@@ -91,7 +91,7 @@ pub fn conflicts(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<
         .map(|ConflictReview { conflict, review }| {
             let (household, mut people): (HouseholdId, Vec<PersonId>) = match &conflict {
                 Conflict::DoubleDelivery { household, deliveries, .. } => {
-                    (*household, deliveries.iter().map(|a| a.by).collect())
+                    (*household, deliveries.iter().map(|a| a.knocker()).collect())
                 }
                 Conflict::CompetingAssignment { household, candidates, .. } => {
                     (*household, candidates.iter().flatten().copied().collect())

@@ -123,6 +123,8 @@ mod tests {
                     at: Timestamp::from_millis(at),
                     outcome,
                     note: String::new(),
+                    knocked_by: None,
+                    knocked_at: None,
                 })
                 .collect(),
         }

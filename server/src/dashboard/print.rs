@@ -288,6 +288,8 @@ mod tests {
             at: Timestamp::from_millis(0),
             outcome,
             note: String::new(),
+            knocked_by: None,
+            knocked_at: None,
         };
         let task = Task {
             id: id(1),

@@ -18,7 +18,7 @@ use doorstep_core::Compound;
 use doorstep_core::id::{HouseholdId, PersonId, TaskId};
 use doorstep_core::query::HouseholdBook;
 use doorstep_core::sync::SetAsideDecision;
-use doorstep_core::{Actor, Operation, OperationError, Role, Timestamp};
+use doorstep_core::{Actor, Operation, OperationError, Role, Timestamp, limits};
 use serde::{Deserialize, Serialize};
 
 use super::error::DashError;
@@ -28,7 +28,7 @@ use super::snapshot::{self, Rounds};
 use super::{DashState, blocking, names};
 use crate::error::{AppError, excerpt};
 use crate::http::json::{JsonBody, PathParams};
-use crate::storage::{Deciding, SetAsideDecided, SetAsideRecord, StorageError};
+use crate::storage::{Deciding, NewSetAside, SetAsideDecided, SetAsideRecord, StorageError};
 
 /// Most items the inbox lists: those waiting for a decision first, then decided ones, each newest
 /// first; past it, chosen by turns between the devices that sent them (`Storage::set_aside_of`).
@@ -315,6 +315,43 @@ async fn already_decided(state: &DashState, scope: &Scope, id: i64) -> DashError
     .into()
 }
 
+/// A volunteer's knock applied from the inbox is recorded for them: the attempt names them and
+/// the time they knocked beside the coordinator who applies it, so the delivery is credited to
+/// whoever made it, when they made it (it was credited to the coordinator, at the time of
+/// applying). The time is their phone's, unless it lies after the relay received the item (a
+/// clock ahead) or before the relay takes times (a clock behind, or an item long in the inbox):
+/// then the time the relay received it.
+fn credited_to_the_knocker(
+    op: Operation,
+    received: &NewSetAside,
+    applier: PersonId,
+    now: Timestamp,
+) -> Operation {
+    match op {
+        Operation::RecordAttempt { round, task, outcome, note } if received.person != applier => {
+            let earliest = now.as_millis().saturating_sub(limits::TIME_BEHIND) + HOUR_MS;
+            let received_at = received.received_at.as_millis().max(earliest);
+            let knocked_at = received
+                .item
+                .made_at
+                .filter(|&made| (earliest..=received_at).contains(&made))
+                .unwrap_or(received_at);
+            Operation::RecordAttemptFor {
+                round,
+                task,
+                outcome,
+                note,
+                knocked_by: received.person,
+                knocked_at: Timestamp::from_millis(knocked_at),
+            }
+        }
+        other => other,
+    }
+}
+
+/// An hour in milliseconds: the margin kept from the oldest time the relay takes.
+const HOUR_MS: i64 = 60 * 60 * 1000;
+
 /// What applying an item did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Applied {
@@ -348,11 +385,9 @@ pub async fn apply(
     // Applying is the coordinator's own edit: it gives tasks to live members only, as the
     // round page does.
     super::assignees::require_live_assignee(&state, scope.compound.id, &op).await.map_err(with_what_to_do)?;
-    let decided = SetAsideDecided {
-        decision: SetAsideDecision::Applied,
-        by: scope.actor.person,
-        at: crate::clock::now(),
-    };
+    let now = crate::clock::now();
+    let op = credited_to_the_knocker(op, &record.received, scope.actor.person, now);
+    let decided = SetAsideDecided { decision: SetAsideDecision::Applied, by: scope.actor.person, at: now };
     let deciding = Deciding { item: record.id, decided };
     let done = match run_deciding(&state, &scope, op, Some(deciding)).await {
         Ok((done, None)) => done,

@@ -258,6 +258,12 @@ async fn applying_a_knock_on_a_closed_round_says_to_reopen_it_first() {
         json!({"op": "record_attempt", "round": round, "task": task, "outcome": "delivered", "note": ""});
     let mut late = item(round, 'f', Some(knock));
     late["rule"] = json!("closed_rounds_are_final");
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
+    )
+    .unwrap();
+    let knocked_at = now_ms - 3_600_000;
+    late["made_at"] = json!(knocked_at);
     let (status, answer) =
         dash.relay.json("POST", "/v1/set-aside", &volunteer.token, Some(json!({"items": [late]}))).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -275,6 +281,19 @@ async fn applying_a_knock_on_a_closed_round_says_to_reopen_it_first() {
     assert_eq!(reopened.status, StatusCode::OK, "{}", reopened.text());
     let applied = session.post_json(&format!("{path}/{id}/apply"), &json!({})).await;
     assert_eq!(applied.status, StatusCode::OK, "{}", applied.text());
+
+    // The knock is credited to the volunteer who made it, at the time they made it, beside the
+    // coordinator who recorded it (it was the coordinator's, at the time of applying).
+    let detail = session.get_json(&format!("/dashboard/api/compounds/{compound}/rounds/{round}")).await;
+    let task = detail["tasks"].as_array().unwrap().iter().find(|t| t["task"]["id"] == json!(task)).unwrap();
+    let attempt = &task["task"]["attempts"][0];
+    assert_eq!(attempt["knocked_by"], json!(volunteer.person), "{attempt}");
+    assert_eq!(attempt["knocked_at"], json!(knocked_at), "{attempt}");
+    assert_eq!(attempt["by"], json!(coordinator.person), "recorded by the coordinator: {attempt}");
+    assert_eq!(task["status"], "delivered", "{task}");
+    let sheet = session.get(&format!("/dashboard/api/compounds/{compound}/export/rounds/{round}.csv")).await;
+    assert_eq!(sheet.status, StatusCode::OK, "{}", sheet.text());
+    assert!(sheet.text().contains("李强（王芳代录） 已送达"), "{}", sheet.text());
 }
 
 /// A volunteer's note on a household a coordinator removed meanwhile: applying it says, in both

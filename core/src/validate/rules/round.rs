@@ -274,11 +274,13 @@ fn check_attempts(
         let attempt_label = format!("{label}'s attempt {index}");
         let attempt = attempt.as_ref().map_err(|err| Problem::schema(format!("{attempt_label}: {err}")))?;
         schema::check_fields(e.after, id, &ATTEMPT, &attempt_label, e.changes, e.ops)?;
-        state::require_own_attempt(e.author.person, attempt.by).map_err(|rule| {
-            forbid(
-                rule,
-                format!("{} may not record an attempt on {label} in the name of {}", e.who(), attempt.by),
-            )
+        state::require_own_attempt(e.author, attempt).map_err(|rule| {
+            let (what, whose) = if attempt.by == e.author.person {
+                ("for", attempt.knocker())
+            } else {
+                ("in the name of", attempt.by)
+            };
+            forbid(rule, format!("{} may not record an attempt on {label} {what} {whose}", e.who()))
         })?;
         schema::check_times(e.after, id, &ATTEMPT, &attempt_label, e.now, &e.who())?;
         if let Some(change) = e.after.hash_for_opid(id).and_then(|h| e.change(&h)) {

@@ -4320,12 +4320,13 @@ public object FfiConverterTypeApplied: FfiConverterRustBuffer<Applied> {
  */
 data class Attempt (
     /**
-     * Who knocked.
+     * Who recorded it: the knocker, or the coordinator who applied a knock the relay had set
+     * aside (then `knocked_by` names the knocker: credit them).
      */
     var `by`: PersonId
     , 
     /**
-     * Device time of the attempt.
+     * Device time it was recorded.
      */
     var `at`: Timestamp
     , 
@@ -4338,6 +4339,16 @@ data class Attempt (
      * What the volunteer noted.
      */
     var `note`: kotlin.String
+    , 
+    /**
+     * Who knocked, when a coordinator recorded the knock for them; absent when `by` knocked.
+     */
+    var `knockedBy`: PersonId?
+    , 
+    /**
+     * When they knocked, by their phone's clock, when a coordinator recorded it for them.
+     */
+    var `knockedAt`: Timestamp?
     
 ){
     
@@ -4358,6 +4369,8 @@ public object FfiConverterTypeAttempt: FfiConverterRustBuffer<Attempt> {
             FfiConverterTypeTimestamp.read(buf),
             FfiConverterTypeOutcome.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalTypePersonId.read(buf),
+            FfiConverterOptionalTypeTimestamp.read(buf),
         )
     }
 
@@ -4365,7 +4378,9 @@ public object FfiConverterTypeAttempt: FfiConverterRustBuffer<Attempt> {
             FfiConverterTypePersonId.allocationSize(value.`by`) +
             FfiConverterTypeTimestamp.allocationSize(value.`at`) +
             FfiConverterTypeOutcome.allocationSize(value.`outcome`) +
-            FfiConverterString.allocationSize(value.`note`)
+            FfiConverterString.allocationSize(value.`note`) +
+            FfiConverterOptionalTypePersonId.allocationSize(value.`knockedBy`) +
+            FfiConverterOptionalTypeTimestamp.allocationSize(value.`knockedAt`)
     )
 
     override fun write(value: Attempt, buf: ByteBuffer) {
@@ -4373,6 +4388,8 @@ public object FfiConverterTypeAttempt: FfiConverterRustBuffer<Attempt> {
             FfiConverterTypeTimestamp.write(value.`at`, buf)
             FfiConverterTypeOutcome.write(value.`outcome`, buf)
             FfiConverterString.write(value.`note`, buf)
+            FfiConverterOptionalTypePersonId.write(value.`knockedBy`, buf)
+            FfiConverterOptionalTypeTimestamp.write(value.`knockedAt`, buf)
     }
 }
 

@@ -38,6 +38,7 @@ mod columns;
 mod date_cells;
 mod encoding;
 mod error;
+pub mod export_version;
 mod formula_errors;
 mod open_quote;
 mod phone;

@@ -83,6 +83,8 @@ pub struct ImportedRow {
     /// takes those and keeps the rest: not a column the file lacks, nor an empty cell unless
     /// an empty cell there says "none" ([`RosterColumn::blank_clears`]).
     pub stated: ColumnSet,
+    /// The roster's version the row was exported from (its 导出版本 cell), if it says one.
+    pub version: Option<String>,
 }
 
 impl RosterPreview {
@@ -282,7 +284,13 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
             Some(draft) if row.errors.is_empty() => {
                 let stated = row.stated();
                 row.warnings.into_iter().for_each(|warning| preview.push_warning(warning));
-                preview.households.push(ImportedRow { line: row.line, draft, stated })
+                let version = columns
+                    .version
+                    .and_then(|at| record.get(at))
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned);
+                preview.households.push(ImportedRow { line: row.line, draft, stated, version })
             }
             _ => {
                 preview.bad_rows += usize::from(!row.errors.is_empty());
@@ -363,6 +371,8 @@ struct Columns {
     rows_above: usize,
     /// The header row's line.
     line: usize,
+    /// The 导出版本 column (`export_version`), when the file has it.
+    version: Option<usize>,
 }
 
 impl Columns {
@@ -378,7 +388,9 @@ impl Columns {
             fields: record.len(),
             rows_above: 0,
             line: 0,
+            version: None,
         };
+        columns.version = columns.headers.iter().position(|h| super::export_version::is_header(h));
         // Weak headers (姓名) after the others, so that they give way to them.
         let mut named: Vec<(usize, RosterColumn, bool)> = columns
             .headers
@@ -499,7 +511,8 @@ impl Columns {
 
     /// The headers read into no column (姓名 beside 户主 too), as written.
     fn ignored(&self) -> Vec<String> {
-        let read: BTreeSet<usize> = self.index.values().chain(&self.more_phones).copied().collect();
+        let read: BTreeSet<usize> =
+            self.index.values().chain(&self.more_phones).chain(&self.version).copied().collect();
         self.headers
             .iter()
             .enumerate()

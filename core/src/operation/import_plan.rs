@@ -76,6 +76,12 @@ pub struct PlanSummary {
     pub matched_without_estate: usize,
     /// The estate that new households without a 小区 go into: the compound's only one.
     pub estate_for_new: Option<String>,
+    /// Households some of whose fields changed in the roster since the file was exported, where
+    /// the file still holds the exported value: the roster's are kept (`changed_since_export`).
+    pub kept_changed_since_export: usize,
+    /// Rows of households the file's export held, removed from the roster since: not added back
+    /// (`removed_since_export`).
+    pub removed_since_export: usize,
 }
 
 /// How many households an import changes one field of.
@@ -98,7 +104,37 @@ impl Compound {
         let households = roster::households(doc.automerge());
         let estates: BTreeSet<String> =
             roster::buildings(doc.automerge()).into_values().map(|b| b.estate).collect();
-        Ok(plan(preview, &households, &estates))
+        let exported = Exported::of(doc.automerge(), preview);
+        Ok(plan(preview, &households, &estates, &exported))
+    }
+}
+
+/// The roster as each export a file's rows came from held it (by their 导出版本 cells), read
+/// once per version; `None` for a version this roster does not know.
+#[derive(Debug, Default)]
+struct Exported {
+    versions: HashMap<String, Option<Vec<Household>>>,
+}
+
+impl Exported {
+    fn of(doc: &automerge::Automerge, preview: &RosterPreview) -> Self {
+        let mut versions = HashMap::new();
+        for version in preview.households.iter().filter_map(|row| row.version.as_ref()) {
+            if versions.contains_key(version) {
+                continue;
+            }
+            let then = crate::import::export_version::resolve(doc, version)
+                .and_then(|heads| doc.fork_at(&heads).ok())
+                .map(|then| roster::households(&then));
+            versions.insert(version.clone(), then);
+        }
+        Self { versions }
+    }
+
+    /// The roster as the row's export held it: `None` for a row that names no version,
+    /// `Some(None)` for one naming a version this roster does not know.
+    fn of_row(&self, row: &ImportedRow) -> Option<Option<&[Household]>> {
+        row.version.as_ref().map(|v| self.versions.get(v).and_then(|then| then.as_deref()))
     }
 }
 
@@ -106,6 +142,7 @@ fn plan<'a>(
     preview: &'a RosterPreview,
     households: &[Household],
     estates: &BTreeSet<String>,
+    exported: &Exported,
 ) -> ImportPlan<'a> {
     // Addresses are compared as `DoorKey`s, so that a household whose address differs only by
     // an invisible character or the spelling of its building or unit is the same door.
@@ -152,9 +189,17 @@ fn plan<'a>(
     // The new households so far, by their place without the flat's leading zeros, and the line
     // of each: "0101" under "101" in the same file would add two.
     let mut added_unzeroed: HashMap<_, (usize, &Address)> = HashMap::new();
+    let live: BTreeSet<HouseholdId> = households.iter().map(|h| h.id).collect();
+    let mut unknown_version_said = false;
     for row in &preview.households {
         let a = &row.draft.address;
         let (row_estate, here) = place(a);
+        let then = exported.of_row(row);
+        if then == Some(None) && !unknown_version_said {
+            unknown_version_said = true;
+            out.warnings.push(unknown_version(row));
+        }
+        let then = then.flatten();
         let (estate, existing) = match exact.get(&(row_estate, here.clone())) {
             Some(h) => (a.estate.clone(), Some(*h)),
             None if a.estate.is_empty() => match by_place.get(&here).map(Vec::as_slice) {
@@ -195,6 +240,21 @@ fn plan<'a>(
             },
             None => (a.estate.clone(), None),
         };
+        // A household the file's export held at this door, removed from the roster since: the
+        // row is the export's, not a new household (it came back, silently, as "add 1").
+        let removed_since = existing
+            .is_none()
+            .then(|| {
+                then.and_then(|then| {
+                    then.iter().find(|h| place(&h.address).1 == here && !live.contains(&h.id))
+                })
+            })
+            .flatten();
+        if let Some(gone) = removed_since {
+            out.summary.removed_since_export += 1;
+            out.warnings.push(removed_since_export(row, gone));
+            continue;
+        }
         let like_there = existing
             .is_none()
             .then(|| unzeroed.get(&zeros(normalize_width(&estate), here.clone())))
@@ -283,7 +343,14 @@ fn plan<'a>(
         }
         match existing {
             Some(h) => {
-                let (update, columns) = update_of(h, &row.draft, row.stated);
+                let base = then.and_then(|then| then.iter().find(|b| b.id == h.id));
+                let (update, columns, since) = update_of(h, &row.draft, row.stated, base);
+                if let Some(warning) = since.warning(row) {
+                    out.warnings.push(warning);
+                }
+                if !since.kept.is_empty() {
+                    out.summary.kept_changed_since_export += 1;
+                }
                 // The counts as the household will hold them, what the row leaves blank kept: a
                 // row of 户内人数 1 beside a household of three over-60s would leave more over-60s
                 // than people (each row alone was checked).
@@ -357,34 +424,222 @@ fn plan<'a>(
 }
 
 /// What `draft` changes on `h`, stating only the columns in `stated`, and which those are.
-fn update_of(h: &Household, draft: &HouseholdDraft, stated: ColumnSet) -> (Update, ColumnSet) {
+/// `base` is the household as the file's export held it: a cell still as exported leaves a value
+/// changed in the roster since as it is (a volunteer's note, a tag set on the dashboard), and a
+/// cell the coordinator changed replaces it, said in a warning ([`SinceExport`]).
+fn update_of(
+    h: &Household,
+    draft: &HouseholdDraft,
+    stated: ColumnSet,
+    base: Option<&Household>,
+) -> (Update, ColumnSet, SinceExport) {
     let mut columns = ColumnSet::default();
-    let mut take = |column: RosterColumn, differs: bool| {
-        let take = stated.contains(column) && differs;
-        if take {
-            columns.insert(column);
-        }
-        take
-    };
+    let mut since = SinceExport::default();
     // A value differs when the sheet's cell is not what the roster holds as the importer reads
     // a cell (trimmed; a phone number as digits): an exported roster re-imported unedited
     // changes nothing, even where the roster holds a value an edit on a phone wrote otherwise.
-    let text_differs = |stored: &str, cell: &str| stored.trim() != cell;
-    let phone_differs = h.phone != draft.phone && crate::import::phone_as_imported(&h.phone) != draft.phone;
-    let edit = HouseholdEdit {
-        head: take(RosterColumn::Head, text_differs(&h.head, &draft.head)).then(|| draft.head.clone()),
-        phone: take(RosterColumn::Phone, phone_differs).then(|| draft.phone.clone()),
-        people: draft.people.filter(|_| take(RosterColumn::People, h.people != draft.people)),
-        aged_60_plus: take(RosterColumn::Aged60Plus, h.aged_60_plus != draft.aged_60_plus)
-            .then_some(draft.aged_60_plus),
-        children_under_6: take(RosterColumn::ChildrenUnder6, h.children_under_6 != draft.children_under_6)
-            .then_some(draft.children_under_6),
-        lift: take(RosterColumn::Lift, h.lift != draft.lift).then_some(draft.lift),
+    // `differs(held)` says whether the cell differs from `held` (the roster's now or then).
+    let mut take = |column: RosterColumn, differs: &dyn Fn(&Household) -> bool| {
+        if !stated.contains(column) || !differs(h) {
+            return false;
+        }
+        if let Some(base) = base {
+            if !differs(base) {
+                // The cell is as exported: what changed is the roster's, since.
+                since.kept.insert(column);
+                return false;
+            }
+            if !same_value(column, h, base) {
+                since.replaced.insert(column);
+            }
+        }
+        columns.insert(column);
+        true
     };
-    let needs = take(RosterColumn::Needs, h.needs != draft.needs).then(|| draft.needs.clone());
-    let status = take(RosterColumn::Status, h.status != draft.status).then_some(draft.status);
-    let notes = take(RosterColumn::Notes, text_differs(&h.notes, &draft.notes)).then(|| draft.notes.clone());
-    (Update { id: h.id, edit, status, needs, notes }, columns)
+    let text_differs = |stored: &str, cell: &str| text_change(stored, cell) == TextChange::Differs;
+    let phone_differs = |held: &Household| {
+        held.phone != draft.phone && crate::import::phone_as_imported(&held.phone) != draft.phone
+    };
+    let edit = HouseholdEdit {
+        head: take(RosterColumn::Head, &|held| text_differs(&held.head, &draft.head))
+            .then(|| draft.head.clone()),
+        phone: take(RosterColumn::Phone, &phone_differs).then(|| draft.phone.clone()),
+        people: draft.people.filter(|_| take(RosterColumn::People, &|held| held.people != draft.people)),
+        aged_60_plus: take(RosterColumn::Aged60Plus, &|held| held.aged_60_plus != draft.aged_60_plus)
+            .then_some(draft.aged_60_plus),
+        children_under_6: take(RosterColumn::ChildrenUnder6, &|held| {
+            held.children_under_6 != draft.children_under_6
+        })
+        .then_some(draft.children_under_6),
+        lift: take(RosterColumn::Lift, &|held| held.lift != draft.lift).then_some(draft.lift),
+    };
+    let needs = take(RosterColumn::Needs, &|held| held.needs != draft.needs).then(|| draft.needs.clone());
+    let status = take(RosterColumn::Status, &|held| held.status != draft.status).then_some(draft.status);
+    let notes = take(RosterColumn::Notes, &|held| text_differs(&held.notes, &draft.notes))
+        .then(|| draft.notes.clone());
+    for (column, stored, cell) in
+        [(RosterColumn::Head, &h.head, &draft.head), (RosterColumn::Notes, &h.notes, &draft.notes)]
+    {
+        if stated.contains(column) && text_change(stored, cell) == TextChange::CharactersLost {
+            since.characters_lost.insert(column);
+        }
+    }
+    (Update { id: h.id, edit, status, needs, notes }, columns, since)
+}
+
+/// Whether `a` and `b` hold the same value of `column`.
+fn same_value(column: RosterColumn, a: &Household, b: &Household) -> bool {
+    match column {
+        RosterColumn::Head => a.head.trim() == b.head.trim(),
+        RosterColumn::Phone => a.phone == b.phone,
+        RosterColumn::People => a.people == b.people,
+        RosterColumn::Aged60Plus => a.aged_60_plus == b.aged_60_plus,
+        RosterColumn::ChildrenUnder6 => a.children_under_6 == b.children_under_6,
+        RosterColumn::Needs => a.needs == b.needs,
+        RosterColumn::Status => a.status == b.status,
+        RosterColumn::Lift => a.lift == b.lift,
+        RosterColumn::Notes => a.notes.trim() == b.notes.trim(),
+        _ => true,
+    }
+}
+
+/// How a text cell compares with the roster's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextChange {
+    Same,
+    Differs,
+    /// The cell is the roster's text with `?` where the roster has characters a file saved in
+    /// an older Chinese encoding (Excel's GBK "CSV") cannot hold (王䶮 as 王?, an emoji): the
+    /// text was not edited, it lost characters on the way, and it is left as it is.
+    CharactersLost,
+}
+
+fn text_change(stored: &str, cell: &str) -> TextChange {
+    let stored = stored.trim();
+    if stored == cell {
+        return TextChange::Same;
+    }
+    let lost = cell.contains('?') && {
+        // An emoji outside the BMP may come back as one `?` or as two.
+        let (mut s, mut c) = (stored.chars().peekable(), cell.chars().peekable());
+        loop {
+            match (s.next(), c.next()) {
+                (None, None) => break true,
+                (Some(a), Some(b)) if a == b => {}
+                (Some(a), Some('?')) if !a.is_ascii() => {
+                    if u32::from(a) > 0xFFFF && c.peek() == Some(&'?') && s.peek() != Some(&'?') {
+                        c.next();
+                    }
+                }
+                _ => break false,
+            }
+        }
+    };
+    if lost { TextChange::CharactersLost } else { TextChange::Differs }
+}
+
+/// What a row's household changed in the roster since the file's export.
+#[derive(Debug, Default)]
+struct SinceExport {
+    /// Columns changed in the roster since, where the file still holds the exported value: kept.
+    kept: ColumnSet,
+    /// Columns changed in the roster since that the file's edit replaces.
+    replaced: ColumnSet,
+    /// Text columns whose cell lost characters to the file's encoding: kept.
+    characters_lost: ColumnSet,
+}
+
+impl SinceExport {
+    /// The row's warning, when anything changed since or was lost on the way.
+    fn warning(&self, row: &ImportedRow) -> Option<RowWarning> {
+        let names = |set: &ColumnSet| -> Vec<&'static str> {
+            RosterColumn::ALL.into_iter().filter(|c| set.contains(*c)).map(RosterColumn::header_zh).collect()
+        };
+        let (kept, replaced, lost) = (names(&self.kept), names(&self.replaced), names(&self.characters_lost));
+        if kept.is_empty() && replaced.is_empty() && lost.is_empty() {
+            return None;
+        }
+        let mut zh = Vec::new();
+        let mut en = Vec::new();
+        if !kept.is_empty() {
+            zh.push(format!(
+                "{} 在导出后已在名单中修改（手机或网页上），表中仍是导出时的值，保留名单现值",
+                kept.join("、")
+            ));
+            en.push(format!(
+                "{} changed in the roster since this file was exported (on a phone or the dashboard) and the file still holds the exported value: the roster's is kept",
+                kept.join(", ")
+            ));
+        }
+        if !replaced.is_empty() {
+            zh.push(format!("{} 在导出后已被修改，表中也改了：导入将以表中的值覆盖", replaced.join("、")));
+            en.push(format!(
+                "{} changed in the roster since this file was exported, and the file changes it too: the file's value replaces it",
+                replaced.join(", ")
+            ));
+        }
+        if !lost.is_empty() {
+            zh.push(format!(
+                "{} 中有字被存成了“?”（文件的编码存不下这些字，例如 Excel 的“CSV（逗号分隔）”），保留名单原文；请另存为“CSV UTF-8”",
+                lost.join("、")
+            ));
+            en.push(format!(
+                "{} came back with \"?\" for characters the file's encoding cannot hold (Excel's \"CSV (Comma delimited)\"): the roster's text is kept; save as \"CSV UTF-8\"",
+                lost.join(", ")
+            ));
+        }
+        let code = if !replaced.is_empty() {
+            "replaces_change_since_export"
+        } else if !kept.is_empty() {
+            "changed_since_export"
+        } else {
+            "characters_lost"
+        };
+        Some(RowWarning {
+            line: row.line,
+            column: None,
+            value: row.draft.address.to_string(),
+            code,
+            reason_zh: zh.join("；"),
+            reason: en.join("; "),
+        })
+    }
+}
+
+/// The file's rows name an export version this roster does not know: said once.
+fn unknown_version(row: &ImportedRow) -> RowWarning {
+    let header = crate::import::export_version::HEADER;
+    RowWarning {
+        line: row.line,
+        column: Some(header.to_owned()),
+        value: row.version.clone().unwrap_or_default(),
+        code: "export_version_unknown",
+        reason_zh: format!(
+            "{header} 不是本名单导出的版本（被改动，或来自别的小区），每个单元格都与名单现值比较；表中未改的旧值也会写入"
+        ),
+        reason: format!(
+            "{header} is not a version this roster was exported at (edited, or another compound's): every cell is compared with the roster as it is now, so an old value the file still holds is written too"
+        ),
+    }
+}
+
+/// A row of a household the file's export held at this door, removed from the roster since.
+fn removed_since_export(row: &ImportedRow, gone: &Household) -> RowWarning {
+    let shown = gone.address.to_string();
+    RowWarning {
+        line: row.line,
+        column: None,
+        value: row.draft.address.to_string(),
+        code: "removed_since_export",
+        reason_zh: format!(
+            "{shown}（{}）在导出后已从名单中移除，未重新加入；如需加回，请在网页上添加",
+            gone.head
+        ),
+        reason: format!(
+            "{shown} ({}) was removed from the roster after this file was exported and is not added back; add it on the dashboard if it should be",
+            gone.head
+        ),
+    }
 }
 
 /// The file's warning `w` about a blank 户内人数 or 联系电话, said of `h`, the household in the

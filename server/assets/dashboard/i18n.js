@@ -515,8 +515,8 @@ export const MESSAGES = {
   'sheets.title': ['表格导入导出', 'Spreadsheets'],
   'import.title': ['导入台账', 'Import a roster'],
   'import.hint': [
-    'CSV（UTF-8 或 GB18030）或 XLSX，中文表头。先预览：有错误的行会列出来，确认前不会写入任何数据。空白单元格（重点人群除外）不会清除已有内容（志愿者写的备注也保留）；要清除请在住户页面修改。',
-    'CSV (UTF-8 or GB18030) or XLSX with Chinese headers. Preview first: rows with errors are listed, and nothing is written until you confirm. A blank cell (but 重点人群) clears nothing the roster holds (volunteers\' notes stay); clear a value on the household\'s page.',
+    'CSV（UTF-8 或 GB18030）或 XLSX，中文表头。先预览：有错误的行会列出来，确认前不会写入任何数据。空白单元格（重点人群除外）不会清除已有内容（志愿者写的备注也保留）；要清除请在住户页面修改。从这里导出的表带“导出版本”一列：再导入时，表中未改动的单元格不会覆盖导出后在手机或网页上做的修改。',
+    'CSV (UTF-8 or GB18030) or XLSX with Chinese headers. Preview first: rows with errors are listed, and nothing is written until you confirm. A blank cell (but 重点人群) clears nothing the roster holds (volunteers\' notes stay); clear a value on the household\'s page. A roster exported here carries an 导出版本 (export version) column: imported again, a cell you did not change does not overwrite what was changed on a phone or the dashboard since the export.',
   ],
   'import.file': ['表格文件', 'Spreadsheet file'],
   'import.choose': ['请先选择文件', 'Choose a file first'],

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use doorstep_core::ImportPolicy;
 use doorstep_core::id::CompoundId;
-use doorstep_core::import::{RosterColumn, RowMessage};
+use doorstep_core::import::{RosterColumn, RowMessage, export_version};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::vocabulary::DocKind;
 use serde::Serialize;
@@ -163,15 +163,19 @@ pub async fn export_roster(
         .map_err(RelayError::from)?
         .ok_or_else(|| AdminError::NotFound(format!("compound {compound} has no roster")))?;
     let mut households = doorstep_core::document::roster::households(&cached.doc);
+    let version = export_version::of_heads(&cached.doc.get_heads());
     drop(slot);
     households.sort_by_key(|h| h.address.climb_key());
-    write_csv(&households)
+    write_csv(&households, &version)
 }
 
-fn write_csv(households: &[Household]) -> Result<String, AdminError> {
+/// The roster as CSV, each row ending with the roster's `version` (导出版本), so that the file
+/// imported again changes only what was changed in it (`doorstep_core::import::export_version`).
+fn write_csv(households: &[Household], version: &str) -> Result<String, AdminError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let bad = |e: csv::Error| AdminError::Invalid(format!("CSV export failed: {e}"));
-    writer.write_record(RosterColumn::ALL.iter().map(|c| c.header_zh())).map_err(bad)?;
+    let headers = RosterColumn::ALL.iter().map(|c| c.header_zh()).chain([export_version::HEADER]);
+    writer.write_record(headers).map_err(bad)?;
     for h in households {
         let a = &h.address;
         let needs: Vec<&str> = h.needs.iter().map(|n| n.label_zh()).collect();
@@ -191,6 +195,7 @@ fn write_csv(households: &[Household]) -> Result<String, AdminError> {
             h.status.label_zh().to_owned(),
             if h.lift { "有" } else { "无" }.to_owned(),
             h.notes.clone(),
+            version.to_owned(),
         ];
         writer
             .write_record(record.iter().map(|cell| crate::csv_cell::neutralise(cell).into_owned()))

@@ -421,6 +421,7 @@ async fn a_reimport_of_fewer_columns_previews_what_changes_and_keeps_the_rest() 
     assert_eq!(
         preview["plan"],
         json!({"add": 0, "update": 1, "unchanged": 1, "matched_without_estate": 0, "estate_for_new": null,
+               "kept_changed_since_export": 0, "removed_since_export": 0,
                "changes": [{"column": "管控状态", "column_en": "status", "households": 1}]})
     );
     let done = import("?mode=commit", fewer).await;

@@ -48,6 +48,21 @@ use crate::throttle::{Allowance, Throttles};
 /// The time over which a share refills.
 pub const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// How many actors the relay has never seen a person's share of a document pays for in a day:
+/// each costs this part of the share ([`new_actor_cost`]). An honest phone brings one at its
+/// first sync, and another when its file is restored from a copy or a shared phone signs in; a
+/// modified phone brought 4,100 in 100 s, four to a message, each change built on the same old
+/// heads, and left the roster with 4,100 heads, which every phone's every sync message carries:
+/// past 4,096 honest phones' messages were refused, and the compound could not sync (helper
+/// finding, stop 60). A day's share now brings at most this many heads.
+pub const NEW_ACTORS_IN_A_SHARE: usize = 32;
+
+/// What one actor the relay has never seen costs `role`'s share of a document (volunteers' is
+/// `share`), in bytes: a day's share pays for [`NEW_ACTORS_IN_A_SHARE`].
+pub fn new_actor_cost(role: Role, share: usize) -> usize {
+    share_of(role, share) / NEW_ACTORS_IN_A_SHARE
+}
+
 /// How many times a volunteer's share coordinators and admins get.
 pub const COORDINATORS_TIMES: usize = 4;
 
@@ -140,33 +155,43 @@ impl Charge {
 pub struct HeldCharge {
     charge: Option<Charge>,
     throttles: Arc<dyn Throttles>,
+    /// What each actor the message binds costs ([`new_actor_cost`]), kept when it is settled.
+    per_new_actor: usize,
 }
 
 impl HeldCharge {
-    /// `charge`, taken from `throttles`.
-    pub fn new(charge: Charge, throttles: Arc<dyn Throttles>) -> Self {
-        Self { charge: Some(charge), throttles }
+    /// `charge`, taken from `throttles`, each new actor of it at `per_new_actor` bytes.
+    pub fn new(charge: Charge, throttles: Arc<dyn Throttles>, per_new_actor: usize) -> Self {
+        Self { charge: Some(charge), throttles, per_new_actor }
     }
 
     /// Nothing taken (a message that adds nothing, or whose sender's role the engine refuses).
     pub fn none(throttles: Arc<dyn Throttles>) -> Self {
-        Self { charge: None, throttles }
+        Self { charge: None, throttles, per_new_actor: 0 }
     }
 
-    /// The charge still to settle for a message that added `added` bytes: `None` when it added
-    /// all it was charged for (a message's usual lot), so nothing goes back and nothing waits.
-    pub fn owing(mut self, added: usize) -> Option<Self> {
-        if self.charge.as_ref().is_none_or(|c| c.taken <= added) {
+    /// What a message that added `added` bytes and bound `bound` new actors owes in the end.
+    fn due(&self, added: usize, bound: usize) -> usize {
+        added.saturating_add(bound.saturating_mul(self.per_new_actor))
+    }
+
+    /// The charge still to settle for a message that added `added` bytes and bound `bound` new
+    /// actors: `None` when it added all it was charged for (a message's usual lot), so nothing
+    /// goes back and nothing waits.
+    pub fn owing(mut self, added: usize, bound: usize) -> Option<Self> {
+        let due = self.due(added, bound);
+        if self.charge.as_ref().is_none_or(|c| c.taken <= due) {
             self.charge = None;
             return None;
         }
         Some(self)
     }
 
-    /// [`Charge::settle`]: gives back what the message did not add.
-    pub async fn settle(mut self, added: usize) {
+    /// [`Charge::settle`]: gives back what the message did not add, its new actors kept.
+    pub async fn settle(mut self, added: usize, bound: usize) {
+        let due = self.due(added, bound);
         if let Some(charge) = self.charge.take() {
-            charge.settle(self.throttles.as_ref(), added).await;
+            charge.settle(self.throttles.as_ref(), due).await;
         }
     }
 }

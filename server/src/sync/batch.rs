@@ -195,12 +195,13 @@ impl Waiting {
                 let _ = answer.send(outcome);
             }
         };
-        match self.charge.and_then(|charge| charge.owing(outcome.added)) {
+        let (added, bound) = (outcome.added, outcome.bound_actors);
+        match self.charge.and_then(|charge| charge.owing(added, bound)) {
             // What the message did not add goes back before the phone hears the answer, so its
             // next request finds it there, whether or not anyone still waits for this one.
             Some(charge) => {
                 tokio::spawn(async move {
-                    charge.settle(outcome.added).await;
+                    charge.settle(added, bound).await;
                     send(outcome);
                 });
             }
@@ -462,8 +463,8 @@ async fn save_states(state: &AppState, states: Vec<SyncStateWrite>) {
 fn answer(jobs: Vec<Waiting>, verdicts: Vec<Verdict>) {
     for (job, verdict) in jobs.into_iter().zip(verdicts) {
         let outcome = match verdict {
-            Verdict::Accepted { reply, refused, added, .. } => {
-                DocOutcome { reply, rejection: refused, state: None, added }
+            Verdict::Accepted { reply, refused, added, bindings, .. } => {
+                DocOutcome { reply, rejection: refused, state: None, added, bound_actors: bindings.len() }
             }
             Verdict::Refused { rejection, reply } => {
                 DocOutcome { reply, rejection: Some(rejection), ..DocOutcome::default() }

@@ -43,6 +43,8 @@ pub struct DocOutcome {
     /// The bytes of the changes the message added to the document: what its sender's share of
     /// the document's growth is charged in the end (`growth_share.rs`).
     pub added: usize,
+    /// The actors it bound to its sender, first seen in it: each charged to the share too.
+    pub bound_actors: usize,
 }
 
 impl DocOutcome {
@@ -120,25 +122,30 @@ enum NotWithinShare {
     Unavailable(DocOutcome),
 }
 
-/// Takes the bytes of the message's changes from its sender's shares of the document's growth
-/// and its compound's (`growth_share.rs`); past either, the refusal.
+/// Takes the bytes of the message's changes, and [`growth_share::new_actor_cost`] for each of
+/// its `new_actors` (actors the relay has never seen), from its sender's shares of the
+/// document's growth and its compound's (`growth_share.rs`); past either, the refusal.
 async fn within_growth_share(
     state: &AppState,
     caller: &Caller,
     role: Role,
     header: &Header,
     incoming: &Incoming,
+    new_actors: usize,
 ) -> Result<growth_share::HeldCharge, NotWithinShare> {
     let id = header.id;
-    let adding = incoming.change_bytes();
+    let (throttles, share) = (state.relay.throttles(), state.config.limits.growth_share);
+    let per_new_actor = growth_share::new_actor_cost(role, share);
+    let adding = incoming.change_bytes().saturating_add(new_actors.saturating_mul(per_new_actor));
     if adding == 0 {
         return Ok(growth_share::HeldCharge::none(state.relay.throttles_held()));
     }
-    let (throttles, share) = (state.relay.throttles(), state.config.limits.growth_share);
     match growth_share::take(throttles, caller.person, role, header.compound, id, adding, share).await {
         // Held from here on, so a request dropped before its message is answered (looking up
         // owners and sync state, waiting in the queue, creating a round) gives the bytes back.
-        Ok(Ok(charge)) => Ok(growth_share::HeldCharge::new(charge, state.relay.throttles_held())),
+        Ok(Ok(charge)) => {
+            Ok(growth_share::HeldCharge::new(charge, state.relay.throttles_held(), per_new_actor))
+        }
         Ok(Err(over)) => {
             tracing::warn!(
                 person = %caller.person, doc = %id, compound = %header.compound, adding, share = over.share,
@@ -246,7 +253,13 @@ async fn existing(
         Ok(incoming) => incoming.written_by(caller.writers.as_ref().map(writer_header::Writers::hex)),
         Err(rejection) => return forget_state(caller, rejection),
     };
-    let charge = match within_growth_share(state, caller, role, &record.header, &incoming).await {
+    // The owners first: an actor bound to no one costs its sender's share (a new head).
+    let owners = match owners(relay, &incoming).await {
+        Ok(owners) => owners,
+        Err(e) => return unavailable(id, &e),
+    };
+    let new_actors = incoming.actors.iter().filter(|a| !owners.contains_key(*a)).count();
+    let charge = match within_growth_share(state, caller, role, &record.header, &incoming, new_actors).await {
         Ok(charge) => charge,
         // Answered in its turn like a refused message: its changes dropped, the document's news
         // sent from a fresh state, the device's sync state forgotten.
@@ -261,15 +274,10 @@ async fn existing(
         }
         Err(NotWithinShare::Unavailable(outcome)) => return outcome,
     };
-    let looked_up = async {
-        let owners = owners(relay, &incoming).await?;
-        let stored_state = relay.storage().sync_state(caller.device, id).await?;
-        Ok::<_, StorageError>((owners, stored_state))
-    };
-    let (owners, stored_state) = match looked_up.await {
+    let stored_state = match relay.storage().sync_state(caller.device, id).await {
         Ok(found) => found,
         Err(e) => {
-            charge.settle(0).await;
+            charge.settle(0, 0).await;
             return unavailable(id, &e);
         }
     };
@@ -407,7 +415,7 @@ async fn new_document(
     let role = access.role_in(header.compound);
     // Someone with no role in the round's compound is refused by the engine, taking nothing.
     let shared = match role {
-        Some(role) => within_growth_share(state, caller, role, &header, &incoming).await,
+        Some(role) => within_growth_share(state, caller, role, &header, &incoming, 0).await,
         None => Ok(growth_share::HeldCharge::none(relay.throttles_held())),
     };
     let charge = match shared {
@@ -418,7 +426,7 @@ async fn new_document(
     let outcome = create(relay, caller, role, header, incoming, owners, slot, budget).await;
     // A request dropped while the round is made gives all of its charge back, even if the
     // store then takes the round: the error is on the coordinator's side.
-    charge.settle(outcome.added).await;
+    charge.settle(outcome.added, outcome.bound_actors).await;
     outcome
 }
 
@@ -471,7 +479,7 @@ async fn create(
             }
             tracing::info!(doc = %id, compound = %header.compound, person = %caller.person, "round created by sync");
             slot.put(created);
-            DocOutcome { reply, rejection: None, state: None, added }
+            DocOutcome { reply, rejection: None, state: None, added, bound_actors: 0 }
         }
         Err(StorageError::ActorTaken { actor, .. }) => {
             let rule = Rule::ActorsBelongToTheirPerson;

@@ -443,3 +443,43 @@ async fn a_refused_phone_hears_the_news_within_the_reply_budget_its_link_asked_f
     assert!(news > 1024, "the refused phone hears the news: {news} B");
     assert!(news <= budget + 1024, "within the {budget} B it asked for: {news} B");
 }
+
+/// Each actor the relay has never seen costs part of its sender's share of a document
+/// (`growth_share::new_actor_cost`): a modified phone that writes each change under a new actor
+/// (4,100 of them in 100 s, each change built on the same old heads, left the roster 4,100
+/// heads that every phone's messages carry, and honest phones were refused past 4,096: helper
+/// finding) is stopped after a day's share of them, kept its work as for any share, while the
+/// coordinator and another volunteer sync as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_bringing_actor_after_actor_is_stopped_at_its_share_of_new_actors() {
+    let limits = Limits { rate_per_second: 1000.0, rate_burst: 1000.0, ..Limits::default() };
+    let mut fx = Fixture::with_config(Config { limits, ..Config::default() }).await;
+    let phone = &mut fx.volunteers[0];
+    let household = phone.compound().households()[0].id;
+    let compound = phone.compound().id();
+    let mut refused_at = None;
+    for i in 0..40 {
+        phone.compounds.get_mut(&compound).unwrap().set_device(automerge::ActorId::random());
+        phone.apply(&Operation::EditNotes { household, notes: format!("第{i}次") }).unwrap();
+        let synced = phone.sync_up_to(&fx.relay, 3).await;
+        if refused_for_a_share(&synced) {
+            assert!(synced.rejected[0].reason.contains("more than is left"), "{:?}", synced.rejected);
+            refused_at = Some(i);
+            break;
+        }
+        assert!(synced.rejected.is_empty(), "try {i}: {:?}", synced.rejected);
+    }
+    // The phone's own first actor, then about 31 more: a day's share pays for 32.
+    let refused_at = refused_at.expect("stopped within 40 new actors");
+    assert!((28..=31).contains(&refused_at), "stopped after {refused_at} more new actors");
+
+    // Everyone else syncs: the coordinator edits the household, the other volunteer hears it.
+    assert!(fx.coordinator.sync(&fx.relay).await.rejected.is_empty());
+    let edit = Operation::EditNotes { household, notes: "协调员核实".into() };
+    fx.coordinator.apply(&edit).unwrap();
+    assert!(fx.coordinator.sync(&fx.relay).await.rejected.is_empty());
+    let other = &mut fx.volunteers[1];
+    assert!(other.sync(&fx.relay).await.rejected.is_empty());
+    let notes = other.compound().households().into_iter().find(|h| h.id == household).unwrap().notes;
+    assert_eq!(notes, "协调员核实");
+}

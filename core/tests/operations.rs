@@ -1078,3 +1078,70 @@ fn a_device_without_the_care_ledger_says_so() {
     );
     assert!(phone.care_entries().is_empty());
 }
+
+/// Two coordinators pressing "create" for one round, or each adding a task for one request, at
+/// once: the second is refused in words (each made a second round or task, every door got two
+/// deliveries, and nothing was flagged). A different day, households or title is another round;
+/// a cancelled task frees its request for another.
+#[test]
+fn a_round_or_a_request_s_task_is_not_made_twice() {
+    let mut fx = Fixture::default();
+    let coordinator = fx.people.coordinator;
+    let building = |b: &str| Selection::Building { estate: String::new(), building: b.into() };
+    fx.round("蔬菜包 第2轮", building("2"));
+    let again = Operation::CreateRound {
+        title: " 蔬菜包 第2轮".into(),
+        kind: TaskKind::Groceries,
+        date: "2026-11-23".into(),
+        selection: building("2"),
+        items: "蔬菜包1份".into(),
+        priority: Priority::Normal,
+    };
+    let mut compound = fx.compound.clone();
+    let e = refused(&mut compound, |c| c.apply(&mut fx.env.env(), &coordinator, &again));
+    assert!(matches!(&e, OperationError::Invalid { field: "title", .. }), "{e}");
+    assert!(
+        e.to_string().contains("already delivers to these") && e.to_string().contains("请勿重复创建"),
+        "{e}"
+    );
+    // Another building, or another day, is another round.
+    let Operation::CreateRound { title, kind, items, priority, .. } = again.clone() else { unreachable!() };
+    let other_building = Operation::CreateRound {
+        title: title.clone(),
+        kind,
+        date: "2026-11-23".into(),
+        selection: building("10"),
+        items: items.clone(),
+        priority,
+    };
+    fx.ok(&coordinator, &other_building);
+    let other_day = Operation::CreateRound {
+        title,
+        kind,
+        date: "2026-11-24".into(),
+        selection: building("2"),
+        items,
+        priority,
+    };
+    fx.ok(&coordinator, &other_day);
+
+    let round = fx.round("药品", building("10"));
+    let request = add_request(&mut fx, "10-1-201");
+    let household = fx.household("10-1-201");
+    let task_for = |request| Operation::AddTask {
+        round,
+        household,
+        kind: TaskKind::Medicine,
+        items: "降压药".into(),
+        priority: Priority::Urgent,
+        request: Some(request),
+    };
+    let first = new_id(&fx.ok(&coordinator, &task_for(request)));
+    let second = task_for(request);
+    let mut compound = fx.compound.clone();
+    let e = refused(&mut compound, |c| c.apply(&mut fx.env.env(), &coordinator, &second));
+    assert!(matches!(&e, OperationError::Invalid { field: "request", .. }), "{e}");
+    assert!(e.to_string().contains("请勿重复派单"), "{e}");
+    fx.ok(&coordinator, &Operation::CancelTask { round, task: first, reason: "改派".into() });
+    fx.ok(&coordinator, &second);
+}

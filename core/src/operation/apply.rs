@@ -311,6 +311,7 @@ impl Compound {
                         ),
                     });
                 }
+                self.require_no_same_round(title, *kind, date, &selected)?;
                 selected.sort_by_key(|h| h.address.climb_key());
                 let header =
                     Header { id: DocumentId::generate(env), kind: DocKind::Round, compound: self.id() };
@@ -343,6 +344,9 @@ impl Compound {
                     Some(r) => Some(self.request_obj(*r)?),
                     None => None,
                 };
+                if let Some(r) = request {
+                    self.require_no_live_task_for(*r)?;
+                }
                 self.open_round(*round_id)?;
                 let id = TaskId::generate(env);
                 let doc = self.round_mut(*round_id)?;
@@ -676,6 +680,61 @@ impl Compound {
     ) -> Result<Vec<Option<PersonId>>, OperationError> {
         let doc = self.document(round_id).ok_or(OperationError::UnknownRound(round_id))?;
         Ok(round::assignee_candidates(doc.automerge(), task))
+    }
+
+    /// Refuses a round that an open one repeats: the same title, kind and day for the same
+    /// households (two coordinators pressing "create" for one round at once made two, and every
+    /// door got two deliveries, nothing flagged).
+    fn require_no_same_round(
+        &self,
+        title: &str,
+        kind: crate::schema::vocabulary::TaskKind,
+        date: &str,
+        selected: &[crate::schema::household::Household],
+    ) -> Result<(), OperationError> {
+        let wanted: std::collections::BTreeSet<HouseholdId> = selected.iter().map(|h| h.id).collect();
+        let same = self.open_rounds().find_map(|d| {
+            let info = round::info(d.id(), d.automerge()).ok()?;
+            let alike =
+                info.title.trim() == title.trim() && info.kind == kind && info.date.trim() == date.trim();
+            let doors: std::collections::BTreeSet<HouseholdId> = round::tasks(d.id(), d.automerge())
+                .into_iter()
+                .filter(|t| t.cancelled.is_none())
+                .map(|t| t.household)
+                .collect();
+            (alike && doors == wanted).then_some(info)
+        });
+        match same {
+            None => Ok(()),
+            Some(info) => Err(OperationError::Invalid {
+                field: "title",
+                reason: format!(
+                    "an open round \"{}\" for {} already delivers to these {} households; open it instead, or give the new round another title (已有相同的进行中轮次，请勿重复创建)",
+                    info.title,
+                    if info.date.is_empty() { "no set day" } else { info.date.as_str() },
+                    wanted.len()
+                ),
+            }),
+        }
+    }
+
+    /// Refuses a second live task answering one request (two coordinators each adding a task
+    /// for it at once made two, and the medicine was delivered twice, nothing flagged).
+    fn require_no_live_task_for(&self, request: RequestId) -> Result<(), OperationError> {
+        let live = self
+            .open_rounds()
+            .flat_map(|d| round::tasks(d.id(), d.automerge()))
+            .find(|t| t.request == Some(request) && t.cancelled.is_none());
+        match live {
+            None => Ok(()),
+            Some(task) => Err(OperationError::Invalid {
+                field: "request",
+                reason: format!(
+                    "the request already has a task in an open round (task {}); cancel it first to plan another (该诉求已有进行中的任务，请勿重复派单)",
+                    task.id
+                ),
+            }),
+        }
     }
 
     /// Appends `attempt` to an open round's live task, within the limits of attempts per task

@@ -15,6 +15,10 @@ use crate::cache::{CachedDoc, Slot};
 use crate::clock;
 use crate::storage::{Deciding, DocCommit, DocumentRecord, StorageError, WriteTurn};
 
+/// How many times a write takes its documents' locks when a writer before it made another
+/// document of the compound (a round) meanwhile; past that it goes on with what it holds.
+const WRITE_LOCK_TRIES: usize = 4;
+
 /// What the work on a blocking thread hands back.
 struct Worked<T> {
     /// The documents that were there before, in the order they were taken out.
@@ -84,22 +88,45 @@ impl Relay {
         f: impl FnOnce(&mut Compound, &mut Env<'_>, &Actor) -> T + Send + 'static,
     ) -> Result<(T, Option<Deciding>), RelayError> {
         let device = self.actor_for(author).await?;
-        let mut records: Vec<DocumentRecord> = self
-            .storage
-            .documents_of(vec![compound])
-            .await?
-            .into_iter()
-            .filter(|r| r.open || Some(r.header.id) == closed)
-            .collect();
-        records.sort_by_key(|r| r.header.id);
-        // Lock in ascending ID order (see `DocCache::lock`), then wait for the compound's turn
-        // among relays on one database (one waiter per relay: the others wait on the slots),
-        // and only then read the documents as stored.
-        let mut locked: Vec<OwnedMutexGuard<Slot>> = Vec::with_capacity(records.len());
-        for record in &records {
-            locked.push(self.cache.lock(record.header.id).await);
-        }
-        let turn = self.storage.write_turn(compound).await?;
+        let documents = || async {
+            let mut ids: Vec<DocumentId> = self
+                .storage
+                .documents_of(vec![compound])
+                .await?
+                .into_iter()
+                .filter(|r| r.open || Some(r.header.id) == closed)
+                .map(|r| r.header.id)
+                .collect::<Vec<_>>();
+            ids.sort();
+            Ok::<_, StorageError>(ids)
+        };
+        let mut ids = documents().await?;
+        let mut tries = 0;
+        let (locked, turn) = loop {
+            // Lock in ascending ID order (see `DocCache::lock`), then wait for the compound's
+            // turn among relays on one database (one waiter per relay: the others wait on the
+            // slots), and only then read the documents as stored.
+            let mut locked: Vec<OwnedMutexGuard<Slot>> = Vec::with_capacity(ids.len());
+            for id in &ids {
+                locked.push(self.cache.lock(*id).await);
+            }
+            let turn = self.storage.write_turn(compound).await?;
+            // A writer that went before may have made a document (a round) this one must see
+            // too: two coordinators creating one round at once made two, neither seeing the
+            // other's. Then the locks go and are taken again over every document.
+            let now_ids = documents().await?;
+            tries += 1;
+            if now_ids == ids || tries >= WRITE_LOCK_TRIES {
+                break (locked, turn);
+            }
+            drop(locked);
+            if let Some(turn) = turn
+                && let Err(e) = turn.release().await
+            {
+                tracing::warn!(%compound, error = %e, "a compound's write turn ended with its connection");
+            }
+            ids = now_ids;
+        };
         let out = self.write_in_turn(device, compound, locked, turn.as_deref(), deciding, f).await;
         if let Some(turn) = turn
             && let Err(e) = turn.release().await
@@ -201,7 +228,8 @@ impl Relay {
                 }
             }
         }
-        drop(guards);
+        // The compound's documents stay locked until a document this write made (a round) is
+        // stored too, so the next writer finds it (two rounds were made for one).
         for (header, doc, bytes) in worked.created {
             if failure.as_ref().is_some_and(RelayError::already_decided) {
                 continue;
@@ -229,6 +257,7 @@ impl Relay {
                 }
             }
         }
+        drop(guards);
         match failure {
             Some(e) => Err(e),
             None => Ok((worked.out, deciding)),

@@ -14,6 +14,7 @@ mod people;
 mod refusal;
 mod render;
 mod resolve;
+mod tasks_gone;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -207,6 +208,7 @@ async fn sync_now(
     // What the phone calls its rounds and doors now: a change the relay refuses may be in a
     // round this sync drops, and the quarantine still names it by them.
     let before = render::DocumentNames::of(&lock(replica));
+    let mine = tasks_gone::MyTasks::of(&lock(replica));
     let report = match http::sync(replica, &client, now).await {
         Err(TransportError::Removed { compounds }) => return Err(PhoneError::Removed(compounds)),
         other => other?,
@@ -215,6 +217,10 @@ async fn sync_now(
     people::learn_after_sync(replica, &client).await?;
     let r = lock(replica);
     out.synced(&report, r.unsynced_changes(), render::SetAside::of(&r)?);
+    // Said on stderr, so that `--json`'s stdout stays the report's one line.
+    for line in mine.gone(&r) {
+        eprintln!("{line}");
+    }
     incomplete(&report)
 }
 
@@ -545,6 +551,19 @@ fn apply_to_task(
                 && !delivered_before.is_empty()
             {
                 render::delivered_again(&delivered_before, &people::People::of(&r), render::time_zone(&r));
+            }
+            // Someone else's task: recorded (a colleague helping at the door), and said, so
+            // that its assignee is told before going too (it was recorded without a word).
+            let me = r.identity().map(|i| i.person);
+            if let (Operation::RecordAttempt { .. }, Some(other)) = (&op, task.task.assignee)
+                && Some(other) != me
+            {
+                let people = people::People::of(&r);
+                let (en, zh) =
+                    people.name(other).map_or(("another volunteer", "另一位志愿者"), |n| (n, n));
+                eprintln!(
+                    "this task is assigned to {en}: recorded as yours; tell them, so they do not come too / 此任务已分配给{zh}，已记为你的上门记录，请告知对方以免重复上门"
+                );
             }
             Ok(())
         }

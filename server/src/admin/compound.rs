@@ -19,7 +19,9 @@ pub async fn create_compound(
     again: bool,
 ) -> Result<CompoundRecord, AdminError> {
     if !principal.district_admin {
-        return Err(AdminError::Forbidden("only a district admin may create a compound".into()));
+        return Err(AdminError::Forbidden(
+            "只有区管理员可以创建小区 / only a district admin may create a compound".into(),
+        ));
     }
     let actor = Actor { person: relay.admin(), role: Role::Admin };
     let device = relay.actor().clone();

@@ -39,8 +39,9 @@ pub async fn create_invite(
     if !own.may_invite(role) {
         let role = role.as_str();
         let article = if role.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        let zh = if role == "admin" { "管理员" } else { "协调员" };
         return Err(AdminError::Forbidden(format!(
-            "a coordinator may not invite {article} {role}; ask an admin"
+            "协调员不能邀请{zh}，请找管理员 / a coordinator may not invite {article} {role}; ask an admin"
         )));
     }
     let code = secret::new_invite_code();

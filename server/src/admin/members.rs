@@ -64,7 +64,9 @@ pub async fn revoke_membership(
         .into_iter()
         .find(|m| m.person == person && !m.revoked)
         .ok_or_else(|| {
-            AdminError::NotFound(format!("person {person} holds no live membership of compound {compound}"))
+            AdminError::NotFound(format!(
+                "此人已不在本小区（已移除），请刷新页面 / this person is no longer a member of the compound (removed already); reload the page ({person})"
+            ))
         })?;
     if target.role.is_coordinating() && own != Role::Admin {
         return Err(AdminError::Forbidden(format!(
@@ -84,7 +86,9 @@ pub async fn revoke_devices(
     person: PersonId,
 ) -> Result<usize, AdminError> {
     if !principal.district_admin {
-        return Err(AdminError::Forbidden("only a district admin may revoke a person's devices".into()));
+        return Err(AdminError::Forbidden(
+            "只有区管理员可以注销此人的全部手机 / only a district admin may revoke a person's devices".into(),
+        ));
     }
     let n = relay.storage().revoke_devices(person, clock::now()).await?;
     tracing::info!(%person, devices = n, "devices revoked");
@@ -101,10 +105,14 @@ pub async fn revoke_device(
     device: DeviceId,
 ) -> Result<(), AdminError> {
     if !principal.district_admin {
-        return Err(AdminError::Forbidden("only a district admin may revoke a person's device".into()));
+        return Err(AdminError::Forbidden(
+            "只有区管理员可以这样注销手机 / only a district admin may revoke a person's device".into(),
+        ));
     }
     if !relay.storage().revoke_device(person, device, clock::now()).await? {
-        return Err(AdminError::NotFound(format!("person {person} holds no live device {device}")));
+        return Err(AdminError::NotFound(format!(
+            "该手机已停用（或已不属于此人），请刷新页面 / that phone is revoked already (or is not this person's); reload the page ({person}, device {device})"
+        )));
     }
     tracing::info!(%person, %device, by = %principal.person, "device revoked");
     Ok(())
@@ -144,7 +152,9 @@ pub async fn revoke_member_device(
         }
     }
     if !relay.storage().revoke_device(person, device, clock::now()).await? {
-        return Err(AdminError::NotFound(format!("person {person} holds no live device {device}")));
+        return Err(AdminError::NotFound(format!(
+            "该手机已停用（或已不属于此人），请刷新页面 / that phone is revoked already (or is not this person's); reload the page ({person}, device {device})"
+        )));
     }
     tracing::info!(%person, %device, %compound, by = %principal.person, "device revoked");
     Ok(())
@@ -160,7 +170,7 @@ pub async fn issue_token(
     device_name: &str,
 ) -> Result<String, AdminError> {
     if !principal.district_admin {
-        return Err(AdminError::Forbidden("only a district admin may issue a token for a person".into()));
+        return Err(AdminError::Forbidden("只有区管理员可以为此人签发新手机令牌；协调员请停用丢失的手机后重新邀请 / only a district admin may issue a token for a person; a coordinator revokes the lost phone and invites them again".into()));
     }
     // A district admin runs every compound with or without a membership of one: the way back in
     // for one who lost their token, or removed every membership of their own, before an invite
@@ -168,7 +178,7 @@ pub async fn issue_token(
     let district_admin = relay.storage().district_admins().await?.contains(&person);
     if !district_admin && relay.storage().memberships(person).await?.is_empty() {
         return Err(AdminError::NotFound(format!(
-            "person {person} holds no live membership of any compound; invite them instead"
+            "此人已不在任何小区，请重新邀请 / this person is no longer a member of any compound; invite them instead ({person})"
         )));
     }
     let device_name = super::checked_name("device_name", device_name)?;

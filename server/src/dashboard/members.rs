@@ -249,7 +249,7 @@ pub async fn new_token(
         .any(|m| m.person == person && !m.revoked);
     if !live {
         return Err(AppError::NotFound(format!(
-            "person {person} holds no live membership of this compound; invite them instead"
+            "此人已不在本小区，请重新邀请 / this person is no longer a member of this compound; invite them instead ({person})"
         ))
         .into());
     }

@@ -518,7 +518,12 @@ impl SyncRun {
             let states = self.session.states();
             let shared_of =
                 |doc: DocumentId| states.get(&doc).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
-            let (rebuilt, done) = rotate_device_actor(replica, shared_of, now)?;
+            // What the relay's reply shows it holds, although that reply could not be applied:
+            // a change this copy still took for unsynced that the original phone synced (the
+            // relay's newer change under the old actor depends on it) is not written again.
+            let empty = BTreeSet::new();
+            let held_of = |doc: DocumentId| outcome.relay_holds.get(&doc).unwrap_or(&empty);
+            let (rebuilt, done) = rotate_device_actor(replica, shared_of, held_of, now)?;
             self.report.set_aside += done.set_aside;
             self.report.reapplied += done.reapplied;
             for doc in rebuilt.iter().chain(reused.iter().map(|r| &r.doc)) {

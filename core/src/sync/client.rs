@@ -49,6 +49,24 @@ pub struct ResponseOutcome {
     /// Documents whose new changes are exactly the ones the relay sent, with their bytes as
     /// they came: the chunk to store, instead of one rebuilt from the op set.
     pub received: Vec<(DocumentId, ReceivedChanges)>,
+    /// For each document the response refused a message of: changes the relay's reply for it
+    /// shows the relay holds (its heads, the changes it sent and what they depend on), read
+    /// before the reply is applied, so even a reply that cannot be applied (the relay holds other
+    /// changes under this device's actor) says which of this device's changes reached it.
+    pub relay_holds: BTreeMap<DocumentId, BTreeSet<ChangeHash>>,
+}
+
+/// The changes a message shows its sender holds: its heads, the changes it carries and every
+/// change those depend on. Changes that do not decode show nothing (the heads still count).
+fn held_by_sender(message: &automerge::sync::Message) -> BTreeSet<ChangeHash> {
+    let mut held: BTreeSet<ChangeHash> = message.heads.iter().copied().collect();
+    if let Ok(changes) = crate::validate::changes_in(message) {
+        for change in &changes {
+            held.insert(change.hash());
+            held.extend(change.deps().iter().copied());
+        }
+    }
+    held
 }
 
 /// The changes the relay sent for a document, every one of them new to it and applied, and
@@ -236,6 +254,7 @@ impl ClientSession {
     /// Applies the relay's response to `docs`.
     pub fn handle(&mut self, docs: &mut impl DocumentSet, response: SyncResponse) -> ResponseOutcome {
         let mut out = ResponseOutcome { rejected: response.rejected, ..Default::default() };
+        let refused: BTreeSet<DocumentId> = out.rejected.iter().map(|r| r.doc).collect();
         for DocMessage { doc: id, message } in response.messages {
             let Some(doc) = docs.get_mut(id) else {
                 tracing::debug!(doc = %id, "reply for a document we do not hold; ignored");
@@ -245,6 +264,9 @@ impl ClientSession {
             let state = self.states.entry(id).or_default();
             let applied = super::decode(&message, &super::MessageLimits::for_replies())
                 .and_then(|m| {
+                    if refused.contains(&id) {
+                        out.relay_holds.entry(id).or_default().extend(held_by_sender(&m));
+                    }
                     // Automerge inflates and expands a reply's chunks with no bound: a bomb from
                     // a broken relay or a forger on the path would take the phone's memory. A
                     // whole document is loaded once, by its check.

@@ -632,9 +632,12 @@ async fn wipe_revoked(
     let compounds = {
         let mut replica = lock(replica);
         let unsent = u32::try_from(replica.work_the_relay_lacks()?).unwrap_or(u32::MAX);
+        // Named by hash, so the relay leaves out what it holds after all (it took a sync whose
+        // answer the link lost): counted, the volunteer was asked to record it again.
+        let changes = replica.unsynced_change_hashes(doorstep_core::sync::MAX_WIPE_REPORT_CHANGES);
         if let Some(token) = &relay.token {
             let pending =
-                crate::PendingWipeReport { relay: relay.base.clone(), token: token.clone(), unsent };
+                crate::PendingWipeReport { relay: relay.base.clone(), token: token.clone(), unsent, changes };
             replica.keep_wipe_report(&pending)?;
         }
         replica.wipe_after_token_revoked()?
@@ -651,7 +654,14 @@ pub async fn send_pending_wipe_report(
     relay: &RelayClient,
 ) -> Result<bool, TransportError> {
     let Some(pending) = lock(replica).pending_wipe_report()? else { return Ok(false) };
-    match relay.report_wipe(WipeReport { unsent: pending.unsent }).await {
+    let report = WipeReport { unsent: pending.unsent, changes: pending.changes.clone() };
+    let mut heard = relay.report_wipe(report.clone()).await;
+    // A relay older than the hashes refuses the field (4xx): it hears the bare count.
+    if matches!(heard, Err(TransportError::Refused { .. })) && !report.changes.is_empty() {
+        tracing::info!("the relay does not read the wiped changes' hashes; saying the bare count");
+        heard = relay.report_wipe(report.bare()).await;
+    }
+    match heard {
         Ok(()) => {
             lock(replica).wipe_report_heard()?;
             Ok(true)

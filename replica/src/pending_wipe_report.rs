@@ -25,6 +25,10 @@ pub struct PendingWipeReport {
     pub token: String,
     /// The phone's work the relay was not known to have, which went with the wipe.
     pub unsent: u32,
+    /// The hashes of the unsynced changes among it, for the relay to leave out those it holds
+    /// (none in a report kept by an older app).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<doorstep_core::sync::UnsentChanges>,
 }
 
 impl Replica {

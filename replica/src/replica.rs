@@ -869,6 +869,34 @@ impl Replica {
                 .sum::<usize>()
     }
 
+    /// The hashes of the changes [`Replica::unsynced_changes`] counts (not those of stored
+    /// copies that did not load, which this phone cannot read), by document, at most `max` in
+    /// all: what a wipe's report names for the relay to leave out those it holds after all.
+    pub fn unsynced_change_hashes(&self, max: usize) -> Vec<doorstep_core::sync::UnsentChanges> {
+        let mut left = max;
+        let mut out = Vec::new();
+        for doc in self.compounds.values().flat_map(Compound::documents) {
+            if left == 0 {
+                break;
+            }
+            let shared =
+                self.peer_states.get(&doc.id()).map(|s| s.shared_heads().to_vec()).unwrap_or_default();
+            let hashes: Vec<String> = doc
+                .automerge()
+                .get_changes(&shared)
+                .iter()
+                .filter(|c| c.actor_id() == &self.device)
+                .take(left)
+                .map(|c| c.hash().to_string())
+                .collect();
+            left -= hashes.len();
+            if !hashes.is_empty() {
+                out.push(doorstep_core::sync::UnsentChanges { doc: doc.id(), hashes });
+            }
+        }
+        out
+    }
+
     /// When the last sync completed (device time).
     pub fn last_sync(&self) -> Option<Timestamp> {
         self.last_sync

@@ -207,7 +207,7 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Which of the change hashes `ids` (hex) document `doc` as the relay stores it holds: read
 /// once per document of an exchange, under its lock.
-async fn held_by_the_relay(
+pub(crate) async fn held_by_the_relay(
     state: &AppState,
     doc: DocumentId,
     ids: &[String],

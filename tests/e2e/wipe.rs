@@ -176,6 +176,60 @@ fn a_lost_phone_whose_token_is_revoked_wipes_every_compound_and_says_so() {
     );
 }
 
+/// The relay took two of the phone's changes in a sync whose answer the link lost (played here
+/// by putting back the phone's file as it was before that sync), then the phone was revoked. As
+/// it wipes itself it names its unsynced changes by hash, and the relay counts only the one it
+/// really lacks: the members page said "2 pieces of work the relay never got… ask them to record
+/// that work again", and following it made every knock twice.
+#[test]
+fn a_wiped_phone_s_report_counts_only_the_work_the_relay_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let Scene { relay, compound, coordinator, volunteer, person } = volunteer_with_roster(dir.path());
+    volunteer.ok(&["notes", "1-1-101", "已送达，老人在家"]);
+    volunteer.ok(&["request", "1-1-201", "需要降压药"]);
+    let copy = |from: &Path, to: &Path| {
+        std::fs::copy(from, to).unwrap();
+        for side in ["-wal", "-shm"] {
+            let (from, to) = (format!("{}{side}", from.display()), format!("{}{side}", to.display()));
+            let _ = std::fs::remove_file(&to);
+            if Path::new(&from).exists() {
+                std::fs::copy(&from, &to).unwrap();
+            }
+        }
+    };
+    let before = dir.path().join("before-sync.sqlite");
+    copy(&volunteer.db, &before);
+    assert_eq!(volunteer.sync()["unsynced"], 0, "the relay holds both");
+    // The answer was lost: the phone still takes both for unsynced.
+    copy(&before, &volunteer.db);
+    // And one change the relay truly never got.
+    volunteer.ok(&["notes", "1-1-301", "三楼，无人应门"]);
+    assert_eq!(volunteer.ok(&["status"])["unsynced"], 3);
+
+    relay.admin(&["revoke", "--person", &person]);
+    let err = volunteer.run(&["sync"]).unwrap_err();
+    assert!(err.contains("removed from 香樟苑"), "{err}");
+
+    let cookie = dashboard_cookie(&relay, &coordinator);
+    let members = request(
+        &relay.url,
+        "GET",
+        &format!("/dashboard/api/compounds/{compound}/members"),
+        Some(&cookie),
+        None,
+    );
+    let members: serde_json::Value = serde_json::from_str(&members.body).unwrap();
+    let devices: Vec<serde_json::Value> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["person"] == person.as_str())
+        .flat_map(|m| m["devices"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(devices.len(), 1, "{devices:?}");
+    assert_eq!(devices[0]["wiped"]["unsent"], json!(1), "only the note the relay never got: {devices:?}");
+}
+
 /// A relay with 香樟苑 imported from the sample ledger, a coordinator's request taken down, and a
 /// volunteer's phone holding the roster and the requests.
 struct Scene {

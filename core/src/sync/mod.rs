@@ -52,7 +52,7 @@ pub use set_aside::{
     SetAsideAnswer, SetAsideDecision, SetAsideExchange, SetAsideOutcome, SetAsideRefusal, SetAsideUpload,
 };
 pub use untaken_changes::UntakenChanges;
-pub use wipe_report::WipeReport;
+pub use wipe_report::{MAX_WIPE_REPORT_CHANGES, UnsentChanges, WipeReport};
 pub use wire::{
     AmbiguousDocumentList, DocMessage, DocumentGrant, Rejection, RejectionClass, SyncRequest, SyncResponse,
     WIRE_VERSION,

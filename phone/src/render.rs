@@ -605,7 +605,7 @@ impl DocumentNames {
         for c in changes {
             // An item the phone let go of when it left the compound names nothing any more but
             // the kind of document it was in (the roster, requests, a round).
-            if c.reason == doorstep_replica::LET_GO {
+            if doorstep_replica::is_let_go(&c.reason) {
                 keys.push(format!("kind:{}", c.document));
                 continue;
             }
@@ -627,7 +627,7 @@ impl DocumentNames {
     fn document(&self, c: &QuarantinedChange) -> String {
         let id = &c.document;
         let held = self.labels.get(&format!("document:{id}"));
-        let left = (c.reason == doorstep_replica::LET_GO).then(|| self.labels.get(&format!("kind:{id}")));
+        let left = doorstep_replica::is_let_go(&c.reason).then(|| self.labels.get(&format!("kind:{id}")));
         match (held, left) {
             (Some(label), _) => label.clone(),
             (None, Some(Some(kind))) => kind.clone(),
@@ -907,6 +907,13 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
         let n = report.set_aside_decided;
         s.push_str(&format!(
             "\n{} reviewed by a coordinator; see `doorstep phone quarantine` / {n} 项已由协调员处理",
+            plural(n, "set-aside change", "set-aside changes")
+        ));
+    }
+    if report.set_aside_synced > 0 {
+        let n = report.set_aside_synced;
+        s.push_str(&format!(
+            "\n{} the relay had already (an earlier sync's answer was cut off): synced after all, nothing for a coordinator to review / {n} 项搁置的修改中继早已收到（之前同步的回复中断了）：其实已同步，无需协调员处理",
             plural(n, "set-aside change", "set-aside changes")
         ));
     }

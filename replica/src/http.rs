@@ -1109,7 +1109,9 @@ pub async fn exchange_set_aside(
             report.set_aside_sent +=
                 answer.received.iter().filter(|id| exchange.items.iter().any(|i| &i.id == *id)).count();
             let mut replica = lock(replica);
-            report.set_aside_decided += replica.record_set_aside_answer(&answer)?;
+            let learned = replica.record_set_aside_answer(&answer)?;
+            report.set_aside_decided += learned.decided;
+            report.set_aside_synced += learned.synced;
             replica.let_go_of_left_compounds(now)?;
             Ok(())
         }

@@ -32,14 +32,25 @@ ALTER TABLE quarantine ADD COLUMN let_go_at INTEGER;
 /// The reason a let-go item shows instead of the relay's.
 pub const LET_GO: &str = "this phone left the compound, so it no longer keeps what this said; the coordinators' review inbox has it / 本机已离开该小区，不再保留此记录的内容；协调员的审核箱里有这条记录";
 
+/// The reason a let-go item the relay held all along (synced after all: the answer to the sync
+/// that took it was cut off) shows instead: no coordinator has it to review, and none needs to.
+pub const LET_GO_SYNCED: &str = "this phone left the compound, so it no longer keeps what this said; the relay had it already, so there is nothing for a coordinator to review / 本机已离开该小区，不再保留此记录的内容；中继早已收到这条记录，无需协调员处理";
+
+/// Whether `reason` is one a let-go item shows ([`LET_GO`], [`LET_GO_SYNCED`]).
+pub fn is_let_go(reason: &str) -> bool {
+    reason == LET_GO || reason == LET_GO_SYNCED
+}
+
 /// Items the relay has received and the phone still keeps whole, with their compound (`None`
-/// for an item set aside before schema version 4).
-pub(crate) fn received_and_kept(conn: &Connection) -> Result<Vec<(String, Option<String>)>, ReplicaError> {
+/// for an item set aside before schema version 4) and whether the relay held it all along.
+pub(crate) fn received_and_kept(
+    conn: &Connection,
+) -> Result<Vec<(String, Option<String>, bool)>, ReplicaError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT q.hash, q.compound FROM quarantine q JOIN set_aside_reviews r ON r.hash = q.hash
+        "SELECT q.hash, q.compound, r.state = 'synced' FROM quarantine q JOIN set_aside_reviews r ON r.hash = q.hash
          WHERE q.let_go_at IS NULL AND r.state IN ('under_review', 'applied', 'dismissed', 'synced')",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -95,22 +106,29 @@ impl Replica {
     pub fn let_go_of_left_compounds(&mut self, now: Timestamp) -> Result<usize, ReplicaError> {
         let held: HashSet<CompoundId> = self.compounds.keys().copied().collect();
         let holds_none = held.is_empty();
-        let leaving: Vec<String> = self
+        let leaving: Vec<(String, bool)> = self
             .store()
             .received_and_kept()?
             .into_iter()
-            .filter(|(_, compound)| match compound.as_deref().map(str::parse::<CompoundId>) {
+            .filter(|(_, compound, _)| match compound.as_deref().map(str::parse::<CompoundId>) {
                 Some(Ok(compound)) => !held.contains(&compound),
                 _ => holds_none,
             })
-            .map(|(hash, _)| hash)
+            .map(|(hash, _, synced)| (hash, synced))
             .collect();
         let names_left = holds_none && self.store().meta(PEOPLE_NAMES)?.is_some();
         if leaving.is_empty() && !names_left {
             return Ok(0);
         }
-        let mut writes: Vec<Write<'_>> =
-            leaving.iter().map(|hash| Write::LetGo { hash, reason: LET_GO, at: now.as_millis() }).collect();
+        // Work the relay held all along is in no coordinator's inbox: the reason says so.
+        let mut writes: Vec<Write<'_>> = leaving
+            .iter()
+            .map(|(hash, synced)| Write::LetGo {
+                hash,
+                reason: if *synced { LET_GO_SYNCED } else { LET_GO },
+                at: now.as_millis(),
+            })
+            .collect();
         if names_left {
             writes.push(Write::DeleteMeta { key: PEOPLE_NAMES });
         }
@@ -232,7 +250,7 @@ mod tests {
             }],
             ..SetAsideAnswer::default()
         };
-        assert_eq!(replica.record_set_aside_answer(&answer).unwrap(), 1);
+        assert_eq!(replica.record_set_aside_answer(&answer).unwrap().decided, 1);
         let c = item(&replica, &under_review);
         assert_eq!((c.review_state.as_str(), c.reviewed_by_name, c.review_note), ("dismissed", None, None));
 
@@ -245,10 +263,13 @@ mod tests {
         };
         let before = waiting(&replica);
         let answer = SetAsideAnswer { held: vec![held_all_along.clone()], ..SetAsideAnswer::default() };
-        assert_eq!(replica.record_set_aside_answer(&answer).unwrap(), 1);
+        let learned = replica.record_set_aside_answer(&answer).unwrap();
+        assert_eq!((learned.decided, learned.synced), (0, 1), "held all along: reviewed by no one");
         assert_eq!(item(&replica, &held_all_along).review_state, "synced");
         assert_eq!(waiting(&replica), before - 1);
         assert_eq!(replica.let_go_of_left_compounds(now).unwrap(), 1);
+        // Let go of, it does not say a coordinator has it: no one does, and no one needs to.
+        assert_eq!(item(&replica, &held_all_along).reason, LET_GO_SYNCED);
 
         // Again: nothing more to let go of.
         assert_eq!(replica.let_go_of_left_compounds(now).unwrap(), 0);

@@ -81,6 +81,16 @@ impl ReviewState {
     }
 }
 
+/// What one answer of the review inbox told of set-aside items, new to the phone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnswerLearned {
+    /// Items a coordinator applied or dismissed.
+    pub decided: usize,
+    /// Items the relay held all along (taken in a sync whose answer was cut off): synced after
+    /// all, reviewed by no one.
+    pub synced: usize,
+}
+
 /// A review's outcome as kept on the phone (sealed in an encrypted file).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct KeptOutcome {
@@ -258,8 +268,13 @@ impl Replica {
     }
 
     /// Records the relay's answer: items received are under review, refused ones not accepted,
-    /// decided ones applied or dismissed, ones the relay held all along synced. Returns how many outcomes were new.
-    pub fn record_set_aside_answer(&mut self, answer: &SetAsideAnswer) -> Result<usize, ReplicaError> {
+    /// decided ones applied or dismissed, ones the relay held all along synced. Returns how many
+    /// outcomes were new, those a coordinator decided apart from those the relay held all along
+    /// (no one reviewed them: "reviewed by a coordinator" said what did not happen).
+    pub fn record_set_aside_answer(
+        &mut self,
+        answer: &SetAsideAnswer,
+    ) -> Result<AnswerLearned, ReplicaError> {
         let mut rows: Vec<(String, ReviewState, Option<KeptOutcome>)> = Vec::new();
         for id in &answer.received {
             rows.push((id.clone(), ReviewState::UnderReview, None));
@@ -300,6 +315,10 @@ impl Replica {
             .map(|(hash, state, outcome)| Write::Review { hash, state: *state, outcome: outcome.as_ref() })
             .collect();
         self.store_mut().commit(&writes)?;
-        Ok(rows.iter().filter(|(_, state, _)| state.decided()).count())
+        let count = |of: fn(&ReviewState) -> bool| rows.iter().filter(|(_, state, _)| of(state)).count();
+        Ok(AnswerLearned {
+            decided: count(|s| matches!(s, ReviewState::Applied | ReviewState::Dismissed)),
+            synced: count(|s| *s == ReviewState::Synced),
+        })
     }
 }

@@ -725,7 +725,7 @@ impl Store {
 
     /// Set-aside items the relay has received that the phone still keeps whole, with their
     /// compound (`let_go.rs`).
-    pub fn received_and_kept(&self) -> Result<Vec<(String, Option<String>)>, ReplicaError> {
+    pub fn received_and_kept(&self) -> Result<Vec<(String, Option<String>, bool)>, ReplicaError> {
         crate::let_go::received_and_kept(&self.conn)
     }
 

@@ -71,6 +71,9 @@ pub struct SyncReport {
     pub set_aside_sent: usize,
     /// Set-aside operations a coordinator applied or dismissed, learned by this sync.
     pub set_aside_decided: usize,
+    /// Set-aside operations the relay turned out to hold all along (it took them in a sync whose
+    /// answer was cut off), learned by this sync: synced after all, for no one to review.
+    pub set_aside_synced: usize,
     /// Operations the relay refused for a time the phone's wrong clock wrote, carried out again
     /// at that time moved by the relay's clock, and synced (`set_aside::Retime`).
     pub retimed: usize,
@@ -108,6 +111,7 @@ impl SyncReport {
         self.retrying = run.retrying;
         self.set_aside_sent += run.set_aside_sent;
         self.set_aside_decided += run.set_aside_decided;
+        self.set_aside_synced += run.set_aside_synced;
         self.retimed += run.retimed;
         self.recovered += run.recovered;
         self.renegotiated.extend(run.renegotiated);

@@ -187,21 +187,11 @@ fn a_wiped_phone_s_report_counts_only_the_work_the_relay_lacks() {
     let Scene { relay, compound, coordinator, volunteer, person } = volunteer_with_roster(dir.path());
     volunteer.ok(&["notes", "1-1-101", "已送达，老人在家"]);
     volunteer.ok(&["request", "1-1-201", "需要降压药"]);
-    let copy = |from: &Path, to: &Path| {
-        std::fs::copy(from, to).unwrap();
-        for side in ["-wal", "-shm"] {
-            let (from, to) = (format!("{}{side}", from.display()), format!("{}{side}", to.display()));
-            let _ = std::fs::remove_file(&to);
-            if Path::new(&from).exists() {
-                std::fs::copy(&from, &to).unwrap();
-            }
-        }
-    };
     let before = dir.path().join("before-sync.sqlite");
-    copy(&volunteer.db, &before);
+    copy_file(&volunteer.db, &before);
     assert_eq!(volunteer.sync()["unsynced"], 0, "the relay holds both");
     // The answer was lost: the phone still takes both for unsynced.
-    copy(&before, &volunteer.db);
+    copy_file(&before, &volunteer.db);
     // And one change the relay truly never got.
     volunteer.ok(&["notes", "1-1-301", "三楼，无人应门"]);
     assert_eq!(volunteer.ok(&["status"])["unsynced"], 3);
@@ -228,6 +218,67 @@ fn a_wiped_phone_s_report_counts_only_the_work_the_relay_lacks() {
         .collect();
     assert_eq!(devices.len(), 1, "{devices:?}");
     assert_eq!(devices[0]["wiped"]["unsent"], json!(1), "only the note the relay never got: {devices:?}");
+}
+
+/// The relay took a note and a request in a sync whose answer the link lost (played by putting
+/// back the phone's file as it was before it), then the volunteer was removed from the compound.
+/// The phone sets both aside as its documents go, and the review inbox answers that the relay
+/// held them all along: the phone says they were synced after all, not that a coordinator
+/// reviewed them or that the coordinators' inbox has them (no one has them to review).
+#[test]
+fn work_the_relay_took_before_a_removal_is_said_synced_not_reviewed() {
+    let dir = tempfile::tempdir().unwrap();
+    let Scene { relay, compound, coordinator, volunteer, person } = volunteer_with_roster(dir.path());
+    volunteer.ok(&["notes", "1-1-101", OWN_NOTE]);
+    volunteer.ok(&["request", "1-1-201", OWN_REQUEST, "--category", "medicine"]);
+    let before = dir.path().join("before-sync.sqlite");
+    copy_file(&volunteer.db, &before);
+    assert_eq!(volunteer.sync()["unsynced"], 0);
+    copy_file(&before, &volunteer.db);
+
+    relay.admin(&["revoke", "--person", &person, "--compound", &compound]);
+    let (ok, said, stderr) = volunteer.text(&["sync"]);
+    assert!(ok, "{said}{stderr}");
+    assert!(
+        said.contains("2 set-aside changes the relay had already")
+            && said.contains("2 项搁置的修改中继早已收到"),
+        "{said}"
+    );
+    assert!(!said.contains("reviewed by a coordinator") && !said.contains("已由协调员处理"), "{said}");
+
+    let quarantine = volunteer.ok(&["quarantine"]);
+    let items = quarantine.as_array().unwrap();
+    assert_eq!(items.len(), 2, "{quarantine}");
+    for item in items {
+        assert_eq!(item["review_state"], "synced", "{item}");
+        assert_eq!(item["reason"], doorstep_replica::LET_GO_SYNCED, "{item}");
+    }
+    let (ok, listed, _) = volunteer.text(&["quarantine"]);
+    assert!(ok, "{listed}");
+    assert!(!listed.contains("review inbox has it") && !listed.contains("审核箱里有"), "{listed}");
+    assert!(listed.contains("nothing for a coordinator to review"), "{listed}");
+    // And indeed the coordinators' inbox has nothing of it.
+    let cookie = dashboard_cookie(&relay, &coordinator);
+    let inbox = request(
+        &relay.url,
+        "GET",
+        &format!("/dashboard/api/compounds/{compound}/set-aside"),
+        Some(&cookie),
+        None,
+    );
+    assert_eq!(inbox.body.trim(), "[]", "{}", inbox.body);
+}
+
+/// Copies a phone's file with its WAL, if any.
+fn copy_file(from: &Path, to: &Path) {
+    std::fs::copy(from, to).unwrap();
+    for side in ["-wal", "-shm"] {
+        let (from, to) = (format!("{}{side}", from.display()), format!("{}{side}", to.display()));
+        let _ = std::fs::remove_file(&to);
+        if Path::new(&from).exists() {
+            std::fs::copy(&from, &to).unwrap();
+        }
+    }
 }
 
 /// A relay with 香樟苑 imported from the sample ledger, a coordinator's request taken down, and a

@@ -12,10 +12,12 @@ use automerge::{ROOT, ReadDoc};
 use doorstep_core::document::reviews::REVIEWS;
 use doorstep_core::id::{DocumentId, TaskId};
 use doorstep_core::permission::Rule;
-use doorstep_core::query::{Conflict, conflict_reviews, conflicts, unreviewed_conflicts};
+use doorstep_core::query::{
+    Conflict, conflict_reviews, conflicts, late_in_round, round_conflict_reviews, unreviewed_conflicts,
+};
 use doorstep_core::schema::control_status::ControlStatus;
 use doorstep_core::schema::review::ConflictSubject;
-use doorstep_core::schema::vocabulary::Outcome;
+use doorstep_core::schema::vocabulary::{Outcome, RoundStatus};
 use doorstep_core::{Actor, Compound, Operation, OperationError, Selection};
 use proptest::prelude::*;
 use support::{Fixture, TestEnv, device, fork, refused, sync_pair};
@@ -193,6 +195,58 @@ fn a_round_written_before_reviews_existed_loads_and_takes_a_review() {
     let coordinator = fx.people.coordinator;
     fx.ok(&coordinator, &review(round, task, "旧轮次"));
     assert_eq!(unreviewed_conflicts(&fx.compound), []);
+}
+
+/// Closing a round settles none of its conflicts: a double delivery left unreviewed, and one
+/// that reaches the round late (two phones delivered offline while it was closed), stay listed
+/// and are reviewed on the closed round, which stays closed and takes no fact.
+#[test]
+fn a_closed_rounds_double_deliveries_early_and_late_stay_listed_and_take_a_review() {
+    let (mut fx, round, task) = double_delivery();
+    let (v1, v2, coordinator) = (fx.people.volunteer, fx.people.volunteer2, fx.people.coordinator);
+    let other = fx.task_at(round, "10-1-201");
+    let (mut a, mut b) = (Phone::fork(&fx, 5), Phone::fork(&fx, 6));
+    a.apply(&v1, &deliver(round, other, "放门口"));
+    b.apply(&v2, &deliver(round, other, "交给本人"));
+    fx.ok(&coordinator, &Operation::CloseRound { round });
+    sync_pair(&mut fx.compound, &mut a.compound);
+    sync_pair(&mut fx.compound, &mut b.compound);
+    let doc = fx.compound.document(round).unwrap().automerge();
+    assert_eq!(late_in_round(round, doc).len(), 2, "both deliveries at 10-1-201 came late");
+
+    let open = unreviewed_conflicts(&fx.compound);
+    let tasks: Vec<TaskId> = open
+        .iter()
+        .map(|c| match c {
+            Conflict::DoubleDelivery { task, .. } => *task,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(tasks, sorted([task, other]), "the early and the late double delivery: {open:?}");
+    assert_eq!(
+        round_conflict_reviews(round, doc),
+        conflict_reviews(&fx.compound),
+        "read from the round alone"
+    );
+
+    let applied = fx.ok(&coordinator, &review(round, other, "迟到的两份都核实了"));
+    assert_eq!(applied.changed, [round], "the review is written into the closed round");
+    let info = fx.compound.round_infos().into_iter().find(|i| i.document == round).unwrap();
+    assert_eq!(info.status, RoundStatus::Closed, "and the round stays closed");
+    let open = unreviewed_conflicts(&fx.compound);
+    assert!(matches!(open.as_slice(), [Conflict::DoubleDelivery { task: t, .. }] if *t == task), "{open:?}");
+    let states = round_conflict_reviews(round, fx.compound.document(round).unwrap().automerge());
+    assert_eq!(states.iter().filter(|s| s.is_reviewed()).count(), 1, "{states:?}");
+
+    // A fact is still refused there, a coordinator's too.
+    let err =
+        refused(&mut fx.compound, |c| c.apply(&mut fx.env.env(), &coordinator, &deliver(round, task, "")));
+    assert!(matches!(err, OperationError::RoundClosed(_)), "{err}");
+}
+
+fn sorted(mut tasks: [TaskId; 2]) -> Vec<TaskId> {
+    tasks.sort();
+    tasks.to_vec()
 }
 
 /// `DOORSTEP_PROPTEST_CASES` (default 64) from a fixed seed.

@@ -849,6 +849,44 @@ mod validate_rounds {
         reopen.forbidden(&people.volunteer, Rule::ClosedRoundsAreFinal);
         reopen.forbidden(&people.medic, Rule::ClosedRoundsAreFinal);
     }
+
+    /// A review is a coordinator's record beside a conflict, and closing a round settles no
+    /// conflict: a closed round takes a review made by a coordinator who saw it closed, as the
+    /// phone's check does (`state::require_open_round`), but not a fact written with it.
+    #[test]
+    fn a_closed_round_takes_a_coordinators_review_and_no_fact_beside_it() {
+        let mut fx = Fixture::default();
+        let people = fx.people;
+        let (round, task) = round_with_task(&mut fx);
+        let delivered =
+            Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: String::new() };
+        fx.ok(&people.volunteer, &delivered);
+        fx.ok(&people.volunteer2, &delivered);
+        fx.ok(&people.coordinator, &Operation::CloseRound { round });
+
+        let review = Operation::ReviewConflict {
+            conflict: doorstep_core::schema::review::ConflictSubject::DoubleDelivery { round, task },
+            note: "已核实".into(),
+        };
+        let reviewed = made_by(&mut fx, people.coordinator, &review, round);
+        let doc = reviewed.accepted(&people.coordinator);
+        assert_eq!(doorstep_core::document::reviews::reviews(round, &doc).len(), 1);
+        assert_eq!(doorstep_core::document::round::info(round, &doc).unwrap().status.as_str(), "closed");
+        reviewed.forbidden(&people.volunteer, Rule::ConflictsAreReviewedByCoordinators);
+
+        // The review's change with a new title in it: a fact, refused as the title alone is.
+        let mut changes = reviewed.changes.clone();
+        let mut doc = relay_doc(&fx.compound, round).with_actor(ActorId::from([0xD7; 16]));
+        doc.apply_changes(changes.clone()).unwrap();
+        let mut tx = doc.transaction();
+        tx.put(ROOT, "title", "改名").unwrap();
+        let reviews = child(&tx, &ROOT, "reviews");
+        tx.put(&reviews, "junk", "x").unwrap();
+        tx.commit();
+        changes.push(doc.get_last_local_change().unwrap().clone());
+        let v = Batch { changes, ..reviewed }.forbidden(&people.coordinator, Rule::ClosedRoundsAreFinal);
+        assert!(v.reason.contains("reopen it first"), "{v}");
+    }
 }
 
 /// Requests.

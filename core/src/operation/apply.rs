@@ -12,6 +12,7 @@ use crate::id::{BuildingId, CareEntryId, DocumentId, HouseholdId, PersonId, Requ
 use crate::limits;
 use crate::permission::{Rule, require};
 use crate::role::{Actor, Role};
+use crate::rulebook::state::RoundWrite;
 use crate::rulebook::table::{
     ATTEMPT, BUILDING, CANCELLATION, CARE_ENTRY, HOUSEHOLD, REQUEST, REVIEW, ROSTER, ROUND, TASK,
 };
@@ -628,7 +629,7 @@ impl Compound {
                 let doc_id = match conflict {
                     ConflictSubject::DoubleDelivery { round, .. }
                     | ConflictSubject::CompetingAssignment { round, .. } => {
-                        self.open_round(*round)?;
+                        self.round_taking(*round, RoundWrite::Reviews)?;
                         *round
                     }
                     ConflictSubject::ConcurrentStatus { .. } => self
@@ -659,9 +660,14 @@ impl Compound {
     }
 
     fn open_round(&self, id: DocumentId) -> Result<(), OperationError> {
+        self.round_taking(id, RoundWrite::Facts)
+    }
+
+    /// Whether round `id` takes a write of `writes` (a closed one takes reviews only).
+    fn round_taking(&self, id: DocumentId, writes: RoundWrite) -> Result<(), OperationError> {
         let doc = self.rounds().find(|d| d.id() == id).ok_or(OperationError::UnknownRound(id))?;
         match round::info(id, doc.automerge()) {
-            Ok(info) => state::require_open_round(info.status == RoundStatus::Closed)
+            Ok(info) => state::require_open_round(info.status == RoundStatus::Closed, writes)
                 .map_err(|_| OperationError::RoundClosed(id)),
             Err(_) => Err(OperationError::UnknownRound(id)),
         }

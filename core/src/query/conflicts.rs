@@ -101,35 +101,12 @@ impl Conflict {
     }
 }
 
-/// Every conflict in the compound's open rounds and roster.
+/// Every conflict in the rounds the compound holds (a closed one's too: closing a round settles
+/// none of its conflicts, and a late delivery may make one after the close) and in its roster.
 pub fn conflicts(compound: &Compound) -> Vec<Conflict> {
     let mut out = Vec::new();
-    for doc in compound.open_rounds() {
-        for task in round::tasks(doc.id(), doc.automerge()) {
-            if task.deliveries() > 1 {
-                let (deliveries, attempt_ids) = round::delivered_attempts(doc.automerge(), task.id)
-                    .into_iter()
-                    .map(|(id, attempt)| (attempt, id.to_string()))
-                    .unzip();
-                out.push(Conflict::DoubleDelivery {
-                    round: doc.id(),
-                    task: task.id,
-                    household: task.household,
-                    deliveries,
-                    attempt_ids,
-                });
-            }
-            let candidates = distinct(round::assignee_candidates(doc.automerge(), task.id));
-            if candidates.len() > 1 {
-                out.push(Conflict::CompetingAssignment {
-                    round: doc.id(),
-                    task: task.id,
-                    household: task.household,
-                    winner: task.assignee,
-                    candidates,
-                });
-            }
-        }
+    for doc in compound.rounds() {
+        out.extend(round_conflicts(doc.id(), doc.automerge()));
     }
     if let Some(doc) = compound.single(DocKind::Roster) {
         let am = doc.automerge();
@@ -161,6 +138,38 @@ pub fn conflicts(compound: &Compound) -> Vec<Conflict> {
                     out.push(Conflict::ConcurrentStatus { household: id, winner, candidates });
                 }
             }
+        }
+    }
+    out
+}
+
+/// The conflicts of one round's tasks (double deliveries, competing assignments), open or
+/// closed: what the dashboard reads of a closed round without holding it in a [`Compound`].
+pub fn round_conflicts(round: DocumentId, doc: &automerge::Automerge) -> Vec<Conflict> {
+    let mut out = Vec::new();
+    for task in round::tasks(round, doc) {
+        if task.deliveries() > 1 {
+            let (deliveries, attempt_ids) = round::delivered_attempts(doc, task.id)
+                .into_iter()
+                .map(|(id, attempt)| (attempt, id.to_string()))
+                .unzip();
+            out.push(Conflict::DoubleDelivery {
+                round,
+                task: task.id,
+                household: task.household,
+                deliveries,
+                attempt_ids,
+            });
+        }
+        let candidates = distinct(round::assignee_candidates(doc, task.id));
+        if candidates.len() > 1 {
+            out.push(Conflict::CompetingAssignment {
+                round,
+                task: task.id,
+                household: task.household,
+                winner: task.assignee,
+                candidates,
+            });
         }
     }
     out

@@ -1,7 +1,7 @@
 //! Typed questions a volunteer or a coordinator asks of a compound. Everything is computed from
 //! the documents on demand; nothing here is stored, so it cannot disagree with the documents.
 
-mod change_ops;
+pub(crate) mod change_ops;
 mod conflicts;
 mod counts;
 mod doors;
@@ -11,14 +11,16 @@ mod lookup;
 mod removed;
 mod reviews;
 
-pub use conflicts::{Conflict, conflicts};
+pub use conflicts::{Conflict, conflicts, round_conflicts};
 pub use counts::{Counts, counts};
 pub use doors::{Door, doors_for, households_in_order, special_needs};
 pub use history::{HistoryEntry, history};
 pub use late::{LateAttempt, late_attempts, late_in_round};
 pub use lookup::{LookupError, find_household};
 pub use removed::{HouseholdBook, Removal, removed_households};
-pub use reviews::{ConflictReview, all_reviews, conflict_reviews, unreviewed_conflicts};
+pub use reviews::{
+    ConflictReview, all_reviews, conflict_reviews, round_conflict_reviews, unreviewed_conflicts,
+};
 
 use crate::Compound;
 use crate::document::{requests, roster, round};

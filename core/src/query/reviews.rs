@@ -2,11 +2,13 @@
 //! values are all among the ones the reviewer saw; a new value (a third delivery synced from an
 //! offline phone, a third assignee) makes the conflict unreviewed again, so nothing is hidden.
 
+use automerge::Automerge;
 use serde::Serialize;
 
-use super::conflicts::{Conflict, conflicts};
+use super::conflicts::{Conflict, conflicts, round_conflicts};
 use crate::Compound;
 use crate::document::reviews;
+use crate::id::DocumentId;
 use crate::schema::review::Review;
 use crate::schema::vocabulary::DocKind;
 
@@ -27,10 +29,10 @@ impl ConflictReview {
     }
 }
 
-/// Every review held in the compound's roster and open rounds.
+/// Every review held in the compound's roster and rounds (closed ones too).
 pub fn all_reviews(compound: &Compound) -> Vec<Review> {
     compound
-        .open_rounds()
+        .rounds()
         .chain(compound.single(DocKind::Roster))
         .flat_map(|doc| reviews::reviews(doc.id(), doc.automerge()))
         .collect()
@@ -38,8 +40,17 @@ pub fn all_reviews(compound: &Compound) -> Vec<Review> {
 
 /// Every conflict with its review state, in the order of [`conflicts`].
 pub fn conflict_reviews(compound: &Compound) -> Vec<ConflictReview> {
-    let reviews = all_reviews(compound);
-    conflicts(compound)
+    with_reviews(conflicts(compound), &all_reviews(compound))
+}
+
+/// One round's conflicts with their review state, from the round alone (a task's conflicts are
+/// reviewed in their round): what the dashboard reads of a closed round it does not hold.
+pub fn round_conflict_reviews(round: DocumentId, doc: &Automerge) -> Vec<ConflictReview> {
+    with_reviews(round_conflicts(round, doc), &reviews::reviews(round, doc))
+}
+
+fn with_reviews(conflicts: Vec<Conflict>, reviews: &[Review]) -> Vec<ConflictReview> {
+    conflicts
         .into_iter()
         .map(|conflict| {
             let (subject, values) = (conflict.subject(), conflict.values());

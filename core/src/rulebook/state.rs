@@ -11,9 +11,25 @@ use crate::role::{Actor, Role};
 use crate::schema::task::Attempt;
 use crate::time::{CLOCK_OFF_BY_MS, Timestamp};
 
-/// A round its author knew to be closed takes no change, except a coordinator reopening it.
-pub fn require_open_round(closed_as_the_author_saw_it: bool) -> Result<(), Rule> {
-    if closed_as_the_author_saw_it { Err(Rule::ClosedRoundsAreFinal) } else { Ok(()) }
+/// What a change writes into a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundWrite {
+    /// The round's facts: its header, tasks, assignments, cancellations, attempts.
+    Facts,
+    /// Only reviews of its conflicts: a coordinator's record beside them, changing none of the
+    /// round's facts (who may add one is the table's `REVIEW` entity).
+    Reviews,
+}
+
+/// A round its author knew to be closed takes no change, except a coordinator reopening it and
+/// a review of its conflicts: closing a round settles none of them, and a late double delivery
+/// makes one after the close.
+pub fn require_open_round(closed_as_the_author_saw_it: bool, writes: RoundWrite) -> Result<(), Rule> {
+    if closed_as_the_author_saw_it && writes == RoundWrite::Facts {
+        Err(Rule::ClosedRoundsAreFinal)
+    } else {
+        Ok(())
+    }
 }
 
 /// How long after a round's close a late attempt may be dated and still be kept. The close is

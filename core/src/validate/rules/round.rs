@@ -2,8 +2,8 @@
 //! may set a task's assignee from nobody to themselves or from themselves to nobody, and append
 //! attempts in their own name; nothing else (the table in [`rulebook`](crate::rulebook) says who
 //! writes which field). Attempts are append-only for everyone. A closed round takes a coordinator
-//! reopening it, and late field facts: changes from an author who had not seen the close, with
-//! attempts made no later than the close. Each change is judged by what its author knew — the
+//! reopening it, a coordinator's review of its conflicts, and late field facts: changes from an
+//! author who had not seen the close, with attempts made no later than the close. Each change is judged by what its author knew — the
 //! document as of the change's dependencies — exactly as the phone judged it before writing.
 //!
 //! Claims are judged by what the author overwrote, not by who wins afterwards: two volunteers
@@ -13,14 +13,16 @@
 
 use std::collections::HashSet;
 
+use automerge::legacy::{Key, ObjectId, OpId, OpType};
 use automerge::{Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, ValueRef};
 
 use super::{Effect, entities, reviews};
-use crate::document::{read, round};
+use crate::document::{self, read, round};
 use crate::id::{PersonId, TaskId};
 use crate::limits;
 use crate::permission::Rule;
-use crate::rulebook::state;
+use crate::query::change_ops;
+use crate::rulebook::state::{self, RoundWrite};
 use crate::rulebook::table::{ATTEMPT, CANCELLATION, ROUND, TASK};
 use crate::schema::task::Attempt;
 use crate::schema::vocabulary::RoundStatus;
@@ -108,7 +110,8 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
 }
 
 /// A round closed before the batch takes a change only from an author who had not seen it
-/// closed (a late field fact), unless a coordinator reopens it. Returns the close's time when
+/// closed (a late field fact), or one that only adds reviews of its conflicts
+/// ([`round_write`]), unless a coordinator reopens it. Returns the close's time when
 /// the round stays closed, so that late attempts can be held to it.
 fn closed_before(e: &Effect<'_>) -> Result<Option<Option<Timestamp>>, Problem> {
     if e.creates() {
@@ -125,7 +128,9 @@ fn closed_before(e: &Effect<'_>) -> Result<Option<Option<Timestamp>>, Problem> {
         return Ok(None);
     }
     for change in e.changes {
-        state::require_open_round(closed_as_seen_by(e.after, change)).map_err(|rule| {
+        let closed = closed_as_seen_by(e.after, change);
+        let writes = if closed { round_write(e.after, change) } else { RoundWrite::Facts };
+        state::require_open_round(closed, writes).map_err(|rule| {
             let hint = if e.coordinating() { "; reopen it first" } else { "" };
             Problem::forbidden(
                 rule,
@@ -147,6 +152,42 @@ fn closed_as_seen_by(doc: &Automerge, change: &Change) -> bool {
         Ok(Some((Value::Scalar(s), _))) => s.as_str() == Some(RoundStatus::Closed.as_str()),
         _ => false,
     }
+}
+
+/// What `change` writes into the round: [`RoundWrite::Reviews`] when each of its operations
+/// writes into the `reviews` map as its author saw it (or makes that map, where its author saw
+/// none), or into an object the change made there; anything else is the round's facts. What a
+/// review may hold, and who adds one, is the reviews rule's ([`reviews::check`]).
+fn round_write(doc: &Automerge, change: &Change) -> RoundWrite {
+    let mut reviews_map = match doc.get_at(ROOT, document::reviews::REVIEWS, change.deps()) {
+        Ok(None) => None,
+        Ok(Some((Value::Object(ObjType::Map), ObjId::Id(counter, actor, _)))) => {
+            Some(ObjectId::Id(OpId(counter, actor)))
+        }
+        _ => return RoundWrite::Facts,
+    };
+    let mut made: HashSet<ObjectId> = HashSet::new();
+    for (id, op) in change_ops::operations(change) {
+        let makes = matches!(op.action, OpType::Make(_));
+        match &op.obj {
+            ObjectId::Root => {
+                let makes_reviews = reviews_map.is_none()
+                    && matches!(op.action, OpType::Make(ObjType::Map))
+                    && matches!(&op.key, Key::Map(key) if key.as_str() == document::reviews::REVIEWS);
+                if !makes_reviews {
+                    return RoundWrite::Facts;
+                }
+                reviews_map = Some(ObjectId::Id(id));
+            }
+            obj if reviews_map.as_ref() == Some(obj) || made.contains(obj) => {
+                if makes {
+                    made.insert(ObjectId::Id(id));
+                }
+            }
+            _ => return RoundWrite::Facts,
+        }
+    }
+    RoundWrite::Reviews
 }
 
 /// A coordinator may remove a task, but not one with attempts: attempts are never removed.

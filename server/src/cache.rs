@@ -197,7 +197,9 @@ fn load_chunk(doc: &mut Automerge, bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-async fn load(id: DocumentId, actor: ActorId, stored: StoredDocument) -> Result<CachedDoc, CacheError> {
+/// A stored document loaded whole (snapshot and chunks, each chunk whole or reported damaged),
+/// as the cache loads one; the dashboard also reads a closed round this way without caching it.
+pub async fn load(id: DocumentId, actor: ActorId, stored: StoredDocument) -> Result<CachedDoc, CacheError> {
     // Loading a large roster is CPU work; keep it off the async workers.
     tokio::task::spawn_blocking(move || {
         let corrupt = |e: automerge::AutomergeError| CacheError::Corrupt { id, reason: e.to_string() };

@@ -592,6 +592,46 @@ test('a coordinator marks the double delivery reviewed with a note, and it leave
   await screenshot(page, '10b-conflicts-reviewed');
 });
 
+test('closing the round leaves its double deliveries, early and late, listed and reviewable, and the overview counts the late ones', async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 2, round: true });
+  const early = await doubleDelivery(world);
+  // Offline, both phones deliver another door while the coordinator closes the round.
+  const [a, b] = world.phones;
+  const late = world.doors[11].tasks[0].id;
+  await a.run('attempt', late, 'delivered');
+  await b.run('attempt', late, 'delivered');
+  const { page } = await openDashboard(t, world);
+  const cbase = () => world.cbase;
+  await open(page, `#/rounds/${world.round}`, 'rounds');
+  await page.click(tid('round-close'));
+  await page.click(tid('round-close-confirm'));
+  await page.waitForSelector(`${tid('page-round')} .round_status-closed`);
+  await a.sync();
+  await b.sync();
+
+  await open(page, '#/', 'overview');
+  await page.waitForSelector(`${tid('late-attempts')}[data-count="2"]`, { timeout: 10_000 });
+  assert.match(await page.textContent(tid('late-attempts')), /已结束轮次的迟到记录 2 条/);
+  await page.waitForSelector(`${tid('conflicts-waiting')}[data-count="2"]`, { timeout: 10_000 });
+
+  await open(page, '#/conflicts', 'conflicts');
+  const card = (task) => `${tid('conflict-card')}[data-kind="double_delivery"][data-task="${task}"]`;
+  for (const task of [early, late]) {
+    await page.waitForSelector(card(task), { timeout: 10_000 });
+    assert.match(await page.textContent(`${card(task)} ${tid('conflict-round-closed')}`), /轮次已结束/);
+  }
+  await page.click(`${card(late)} ${tid('conflict-review-open')}`);
+  await page.fill(`${card(late)} ${tid('conflict-review-note')}`, '结束后才同步，已核实');
+  await page.click(`${card(late)} ${tid('conflict-review')}`);
+  const done = `${tid('conflict-reviewed-card')}[data-kind="double_delivery"][data-task="${late}"]`;
+  await page.waitForSelector(done, { timeout: 10_000 });
+  assert.match(await page.textContent(done), /结束后才同步，已核实/);
+  assert.ok(await page.$(card(early)), 'the early one still waits');
+  const overview = await apiGet(page, `${cbase()}/overview`);
+  assert.equal(overview.body.conflicts, 1);
+  assert.equal(overview.body.counts.late_attempts, 2);
+});
+
 test('concurrent status edits are resolved by writing a value', async (t) => {
   const world = await ownCompound('北林社区', { roster: true, coordinators: 2 });
   const { page } = await openDashboard(t, world);

@@ -259,6 +259,7 @@ export const MESSAGES = {
   'overview.tasks': ['进行中轮次的任务', 'Tasks of open rounds'],
   'overview.requests_waiting': ['待处理诉求 {n} 件', 'Requests waiting: {n}'],
   'overview.conflicts': ['待核实冲突 {n} 件', 'Conflicts to review: {n}'],
+  'overview.late_attempts': ['已结束轮次的迟到记录 {n} 条', 'Late attempts on closed rounds: {n}'],
   'overview.open_rounds': ['进行中的配送轮次', 'Open rounds'],
   'overview.no_rounds': ['暂无进行中的轮次。', 'No open rounds.'],
 
@@ -487,6 +488,11 @@ export const MESSAGES = {
     'Phones that worked offline can disagree. Every record is kept; check, then write the right value.',
   ],
   'conflicts.none': ['没有冲突。', 'No conflicts.'],
+  'conflicts.round_closed': ['轮次已结束', 'Round closed'],
+  'conflicts.round_closed_hint': [
+    '结束轮次不会了结冲突：结束前未核实的、结束后才同步到的重复送达都列在这里，仍可标记为已核实',
+    'Closing a round settles none of its conflicts: those left unreviewed, and double deliveries that synced in after the close, are listed here and can still be marked reviewed',
+  ],
   'conflicts.kind.double_delivery': ['重复送达', 'Double delivery'],
   'conflicts.kind.competing_assignment': ['分配冲突', 'Competing assignment'],
   'conflicts.kind.concurrent_status': ['管控状态冲突', 'Concurrent status edits'],

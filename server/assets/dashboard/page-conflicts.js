@@ -63,6 +63,7 @@ export function Conflicts() {
       removedMark(c.household_removed),
       c.head || (x ? x.head : '') ? ` ${c.head || x.head}` : '',
       c.round ? [' · ', h('a', { href: `#/rounds/${c.round}` }, titles.get(c.round) || shortId(c.round))] : null,
+      c.round_closed ? [' ', h('span', { class: 'badge', testid: 'conflict-round-closed', title: t('conflicts.round_closed_hint') }, t('conflicts.round_closed'))] : null,
     );
   }
 

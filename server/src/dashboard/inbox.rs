@@ -6,19 +6,24 @@
 //! assignment, `set_control_status` for a concurrent status. Any conflict, a double delivery
 //! included, can be marked reviewed with `review_conflict` and a note; each conflict carries
 //! the latest review that covers it (`review`, with the reviewer's name), and a value that
-//! arrives after the review shows it as unreviewed again.
+//! arrives after the review shows it as unreviewed again. A closed round's conflicts are listed
+//! too, marked `round_closed` (closing a round settles none of them, and a double delivery
+//! arriving late makes one after the close), read without holding the round (`closed_rounds.rs`);
+//! a review is taken on a closed round.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
 use doorstep_core::Compound;
-use doorstep_core::id::{HouseholdId, PersonId};
+use doorstep_core::id::{DocumentId, HouseholdId, PersonId};
 use doorstep_core::query::{self, Conflict, ConflictReview, HouseholdBook};
 use doorstep_core::schema::request::Request;
 use doorstep_core::schema::review::Review;
 use serde::Serialize;
 
+use super::closed_rounds::{self, ClosedRound};
 use super::error::DashError;
 use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
@@ -59,6 +64,8 @@ pub struct ReviewConflict {
     pub names: BTreeMap<PersonId, String>,
     /// The latest review covering the conflict as it stands, if a coordinator reviewed it.
     pub review: Option<Review>,
+    /// Whether its round is closed (still reviewable: a review is taken on a closed round).
+    pub round_closed: bool,
 }
 
 /// The requests, newest first.
@@ -82,13 +89,24 @@ pub fn requests(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<I
     out
 }
 
-/// The conflicts, with addresses and names.
-pub fn conflicts(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<ReviewConflict> {
-    let reviews = query::conflict_reviews(compound);
-    let households = HouseholdBook::of(compound, reviews.iter().map(|r| r.conflict.household()));
+/// The conflicts of `compound` (its roster and the rounds it holds) and of its `closed` rounds
+/// not held, with addresses and names.
+pub fn conflicts(
+    compound: &Compound,
+    closed: &[Arc<ClosedRound>],
+    names: &HashMap<PersonId, String>,
+) -> Vec<ReviewConflict> {
+    let mut reviews: Vec<(ConflictReview, bool)> =
+        query::conflict_reviews(compound).into_iter().map(|c| (c, false)).collect();
+    // A round closed between the copy and the notes is in both: the copy's stands.
+    let held = |round: DocumentId| compound.rounds().any(|d| d.id() == round);
+    for note in closed.iter().filter(|n| !held(n.round)) {
+        reviews.extend(note.conflicts.iter().map(|c| (c.clone(), true)));
+    }
+    let households = HouseholdBook::of(compound, reviews.iter().map(|(r, _)| r.conflict.household()));
     reviews
         .into_iter()
-        .map(|ConflictReview { conflict, review }| {
+        .map(|(ConflictReview { conflict, review }, round_closed)| {
             let (household, mut people): (HouseholdId, Vec<PersonId>) = match &conflict {
                 Conflict::DoubleDelivery { household, deliveries, .. } => {
                     (*household, deliveries.iter().map(|a| a.knocker()).collect())
@@ -102,6 +120,7 @@ pub fn conflicts(compound: &Compound, names: &HashMap<PersonId, String>) -> Vec<
             let h = households.get(household);
             ReviewConflict {
                 review,
+                round_closed,
                 address: h.map(|h| h.address.to_string()),
                 head: h.map(|h| h.head.clone()),
                 household_removed: households.removal(household).is_some(),
@@ -133,5 +152,6 @@ pub async fn list_conflicts(
     let scope = signed.scope(&state, &compound).await?;
     let names = names(&state, scope.compound.id).await?;
     let compound = snapshot::load(&state, &scope, Rounds::Open).await?;
-    Ok(Json(blocking(move || conflicts(&compound, &names)).await?))
+    let closed = closed_rounds::of(&state, scope.compound.id).await?;
+    Ok(Json(blocking(move || conflicts(&compound, &closed, &names)).await?))
 }

@@ -48,6 +48,7 @@
 
 mod assets;
 mod assignees;
+mod closed_rounds;
 mod error;
 mod events;
 mod export;
@@ -73,6 +74,7 @@ mod table;
 mod time_zone;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Query};
@@ -97,6 +99,8 @@ pub struct DashState {
     pub sessions: Sessions,
     /// The permits for copies of compounds made at once (`snapshot.rs`).
     pub snapshots: snapshot::Snapshots,
+    /// What each closed round shows on the conflicts page and the overview (`closed_rounds.rs`).
+    pub closed_rounds: Arc<closed_rounds::ClosedRoundNotes>,
 }
 
 /// The dashboard's routes, to merge into the relay's router.
@@ -142,6 +146,7 @@ pub fn router(app: AppState) -> Router<AppState> {
         .with_state(DashState {
             sessions: Sessions::new(app.relay.shared_storage()),
             snapshots: snapshot::Snapshots::default(),
+            closed_rounds: Arc::default(),
             app,
         })
 }

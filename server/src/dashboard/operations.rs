@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::extract::State;
 use doorstep_core::id::DocumentId;
+use doorstep_core::schema::review::ConflictSubject;
 use doorstep_core::{Operation, OperationError};
 use serde::Serialize;
 
@@ -56,9 +57,15 @@ pub(super) async fn run_deciding(
     let actor = scope.actor;
     let kind = op_name(&op);
     let relay = &state.app.relay;
-    // A closed round is not among the documents the relay writes to, except to reopen it.
+    // A closed round is not among the documents the relay writes to, except to reopen it or to
+    // review its conflicts (core's rules take nothing else there).
     let reopened = match &op {
         Operation::ReopenRound { round } => Some(*round),
+        Operation::ReviewConflict {
+            conflict:
+                ConflictSubject::DoubleDelivery { round, .. } | ConflictSubject::CompetingAssignment { round, .. },
+            ..
+        } => Some(*round),
         _ => None,
     };
     let (result, deciding) = relay

@@ -1,6 +1,9 @@
 //! `GET …/overview`: the numbers a coordinator opens the dashboard for. Core's
 //! [`counts`](doorstep_core::query::counts), the open rounds' progress and the requests
-//! waiting for triage.
+//! waiting for triage; the conflicts waiting for review and the late attempts count closed
+//! rounds' too (`closed_rounds.rs`), where late attempts are.
+
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
@@ -9,6 +12,7 @@ use doorstep_core::query::{self, Counts};
 use doorstep_core::schema::vocabulary::{RequestStatus, RoundStatus};
 use serde::Serialize;
 
+use super::closed_rounds::{self, ClosedRound};
 use super::error::DashError;
 use super::rounds::{self, RoundProgress};
 use super::signed_in::SignedIn;
@@ -27,20 +31,29 @@ pub struct Overview {
     pub rounds: Vec<RoundProgress>,
     /// Requests not triaged yet (status `new`).
     pub requests_waiting: usize,
-    /// Conflicts waiting for review (a reviewed one counts again once a new value arrives).
+    /// Conflicts waiting for review, closed rounds' too (a reviewed one counts again once a new
+    /// value arrives).
     pub conflicts: usize,
 }
 
-/// The overview of `compound`, named `name`.
-pub fn overview(name: String, compound: &Compound) -> Overview {
+/// The overview of `compound`, named `name`, with its `closed` rounds not held.
+pub fn overview(name: String, compound: &Compound, closed: &[Arc<ClosedRound>]) -> Overview {
     let mut open = rounds::progress(compound);
     open.retain(|p| p.round.status == RoundStatus::Open);
+    let mut counts = query::counts(compound);
+    let mut conflicts = query::unreviewed_conflicts(compound).len();
+    // A round closed between the copy and the notes is in both: the copy's stands.
+    for note in closed.iter().filter(|n| !compound.rounds().any(|d| d.id() == n.round)) {
+        conflicts += note.unreviewed();
+        counts.late_attempts =
+            counts.late_attempts.saturating_add(u32::try_from(note.late.len()).unwrap_or(u32::MAX));
+    }
     Overview {
         name,
-        counts: query::counts(compound),
+        counts,
         rounds: open,
         requests_waiting: compound.requests().iter().filter(|r| r.status == RequestStatus::New).count(),
-        conflicts: query::unreviewed_conflicts(compound).len(),
+        conflicts,
     }
 }
 
@@ -52,6 +65,7 @@ pub async fn get(
 ) -> Result<Json<Overview>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
     let compound = snapshot::load(&state, &scope, Rounds::Open).await?;
+    let closed = closed_rounds::of(&state, scope.compound.id).await?;
     let name = scope.compound.name;
-    Ok(Json(blocking(move || overview(name, &compound)).await?))
+    Ok(Json(blocking(move || overview(name, &compound, &closed)).await?))
 }

@@ -488,6 +488,21 @@ test("the round's progress follows a phone's sync live, without a reload", async
   await screenshot(page, '09-round-live');
 });
 
+test("the map's round count leaves out a door removed from the roster, which it does not draw, and says so", async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 1, round: true });
+  const gone = world.doors[5];
+  await world.session.operate(world.compound, { op: 'remove_household', household: gone.household.id });
+  const { page } = await openDashboard(t, world);
+  await open(page, `#/map?round=${world.round}`, 'map');
+  await waitData(page, tid('map-round-progress'), 'round', world.round);
+  const shown = await page.$eval(tid('map-round-progress'), (el) => ({ doors: +el.dataset.doors, pending: +el.dataset.pending, notDrawn: +el.dataset.notDrawn }));
+  assert.deepEqual(shown, { doors: 110, pending: 110, notDrawn: 1 });
+  const drawn = await page.$$eval(tid('flat'), (els) => els.filter((el) => ['delivered', 'attempted', 'pending'].includes(el.dataset.door || '')).length);
+  assert.equal(drawn, 110, 'the doors drawn are the doors counted');
+  assert.equal(await page.$(`${tid('flat')}[data-household="${gone.household.id}"]`), null);
+  assert.match(await page.textContent(tid('map-round-progress')), /共 110 户.*另有 1 户已从名册移除，图上未画出/);
+});
+
 test("the map shows an open round's doors as delivered, attempted or to go, and follows phones live", async (t) => {
   const world = await ownCompound('北林社区', { roster: true, volunteers: 1, round: true });
   const { page } = await openDashboard(t, world);

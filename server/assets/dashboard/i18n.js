@@ -299,6 +299,10 @@ export const MESSAGES = {
     '「{title}」共 {doors} 户：已送达 {delivered}，敲门未送达 {attempted}，待送 {pending}',
     '“{title}”: {doors} doors — {delivered} delivered, {attempted} attempted, {pending} to go',
   ],
+  'map.round_not_drawn': [
+    '；另有 {n} 户已从名册移除，图上未画出（见轮次页）',
+    '; {n} more removed from the roster, not drawn (see the round page)',
+  ],
   'map.door.delivered': ['已送达', 'Delivered'],
   'map.door.attempted': ['敲门未送达（无人应答、拒收等）', 'Attempted (nobody home, refused …)'],
   'map.door.attempted_short': ['敲门未送达', 'Attempted'],

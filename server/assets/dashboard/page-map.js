@@ -254,8 +254,11 @@ export function MapView(query) {
     const r = data.round;
     roundLine.hidden = !r;
     if (r) {
-      roundLine.textContent = visible(t('map.round_progress', { title: r.round.title, doors: r.doors, delivered: r.delivered, attempted: r.attempted, pending: r.pending }));
-      Object.assign(roundLine.dataset, { round: r.round.document, doors: r.doors, delivered: r.delivered, attempted: r.attempted, pending: r.pending });
+      roundLine.textContent = visible(
+        t('map.round_progress', { title: r.round.title, doors: r.doors, delivered: r.delivered, attempted: r.attempted, pending: r.pending }) +
+          (r.not_drawn ? t('map.round_not_drawn', { n: r.not_drawn }) : ''),
+      );
+      Object.assign(roundLine.dataset, { round: r.round.document, doors: r.doors, delivered: r.delivered, attempted: r.attempted, pending: r.pending, notDrawn: r.not_drawn || 0 });
     }
     fill(grid, ...shown.map(drawBuilding));
     markOverflow(grid);

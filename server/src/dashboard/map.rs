@@ -145,7 +145,8 @@ fn open_round(compound: &Compound, id: DocumentId) -> Result<RoundDoors, AppErro
              (the map shows open rounds only)"
         ))
     })?;
-    RoundDoors::of(doc).ok_or_else(|| {
+    let drawn = compound.households().into_iter().map(|h| h.id).collect();
+    RoundDoors::of(doc, &drawn).ok_or_else(|| {
         AppError::NotFound(format!("这一轮的信息读不出来 / round {id} has no readable header"))
     })
 }

@@ -2,7 +2,7 @@
 //! round: which doors are delivered, which were knocked on without delivering (nobody home,
 //! refused, wrong address) and which are still to visit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use doorstep_core::document::Document;
 use doorstep_core::document::round;
@@ -37,7 +37,8 @@ pub struct Door {
 pub struct RoundOnMap {
     /// The round's header.
     pub round: RoundInfo,
-    /// Doors in the round (households with a task that is not cancelled).
+    /// Doors in the round drawn on the map (households of the roster with a task that is not
+    /// cancelled); the counts below add up to it.
     pub doors: u32,
     /// Doors delivered.
     pub delivered: u32,
@@ -45,6 +46,9 @@ pub struct RoundOnMap {
     pub attempted: u32,
     /// Doors not visited yet.
     pub pending: u32,
+    /// Doors of the round the map does not draw: households removed from the roster since the
+    /// round was planned (the round page lists them, marked removed).
+    pub not_drawn: u32,
 }
 
 /// The doors of one round, by household, and their counts.
@@ -57,8 +61,9 @@ pub struct RoundDoors {
 }
 
 impl RoundDoors {
-    /// The doors of a round document, or `None` if its header does not read.
-    pub fn of(doc: &Document) -> Option<Self> {
+    /// The doors of a round document among the households the map draws (`drawn`: the
+    /// roster's), or `None` if its header does not read.
+    pub fn of(doc: &Document, drawn: &HashSet<HouseholdId>) -> Option<Self> {
         let info = round::info(doc.id(), doc.automerge()).ok()?;
         let mut by_household: HashMap<HouseholdId, Vec<Task>> = HashMap::new();
         for task in round::tasks(doc.id(), doc.automerge()) {
@@ -66,6 +71,9 @@ impl RoundDoors {
                 by_household.entry(task.household).or_default().push(task);
             }
         }
+        let in_round = by_household.len();
+        by_household.retain(|household, _| drawn.contains(household));
+        let not_drawn = u32::try_from(in_round - by_household.len()).unwrap_or(u32::MAX);
         let doors: HashMap<HouseholdId, Door> =
             by_household.into_iter().map(|(household, tasks)| (household, door(&tasks))).collect();
         let count = |state: DoorState| {
@@ -77,6 +85,7 @@ impl RoundDoors {
             delivered: count(DoorState::Delivered),
             attempted: count(DoorState::Attempted),
             pending: count(DoorState::Pending),
+            not_drawn,
         };
         Some(RoundDoors { summary, doors })
     }

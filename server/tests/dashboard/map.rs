@@ -146,6 +146,38 @@ async fn an_open_rounds_doors_show_on_the_map_as_delivered_attempted_or_pending(
     let map = session.get_json(&path).await;
     assert_eq!((&map["round"]["doors"], &map["round"]["pending"]), (&json!(2), &json!(0)));
 
+    // A household removed from the roster is not drawn, so the count leaves its door out too and
+    // says so (it counted a door the map did not show).
+    let household_of = |flat: &str| {
+        detail["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["household"]["address"]["flat"] == flat)
+            .unwrap()["household"]["id"]
+            .clone()
+    };
+    let removed =
+        session.operate(compound, &json!({"op": "remove_household", "household": household_of("201")})).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.text());
+    let map = session.get_json(&path).await;
+    let shown = &map["round"];
+    assert_eq!(
+        (&shown["doors"], &shown["delivered"], &shown["attempted"], &shown["pending"], &shown["not_drawn"]),
+        (&json!(1), &json!(1), &json!(0), &json!(0), &json!(1)),
+        "{shown}"
+    );
+    let drawn = map["buildings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["units"].as_array().unwrap())
+        .flat_map(|u| u["floors"].as_array().unwrap())
+        .flat_map(|f| f["flats"].as_array().unwrap())
+        .filter(|f| !f["door"].is_null())
+        .count();
+    assert_eq!(json!(drawn), shown["doors"], "the count is of the doors drawn");
+
     // Bad and unknown rounds are refused with a reason; a closed round is not on the map.
     let bad = session.get(&format!("/dashboard/api/compounds/{compound}/map?round=not-a-round")).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());

@@ -777,6 +777,35 @@ test('review items from a volunteer removed meanwhile say whether they were made
   assert.match(before, /被移出本小区.*之前/);
 });
 
+test('knocks waiting in the set-aside inbox are marked on their tasks, and the overview counts the items waiting', async (t) => {
+  const world = await ownCompound('北林社区', { roster: true, volunteers: 1, round: true });
+  const token = await relay.joinToken(await relay.invite(world.compound, 'volunteer'), '被退回的手机');
+  const [a, b] = [world.doors[2].tasks[0].id, world.doors[3].tasks[0].id];
+  const now = Date.now();
+  const knock = (hash, task) => ({
+    id: hash.repeat(64), doc: world.round, person: null, summary: '记录：已送达 (delivered)',
+    operation: JSON.stringify({ op: 'record_attempt', round: world.round, task, outcome: 'delivered', note: '' }),
+    made_at: now, set_aside_at: now, rule: 'closed_rounds_are_final', reason: 'the round is closed',
+  });
+  const sent = await fetch(`${relay.url}/v1/set-aside`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ items: [knock('a', a), knock('b', b)], awaiting: [] }),
+  });
+  assert.equal(sent.status, 200, await sent.text());
+  const { page } = await openDashboard(t, world);
+  await open(page, '#/', 'overview');
+  await page.waitForSelector(`${tid('set-aside-waiting')}[data-count="2"]`, { timeout: 10_000 });
+  assert.match(await page.textContent(tid('set-aside-waiting')), /待处理搁置 2 件/);
+  await open(page, `#/rounds/${world.round}`, 'rounds');
+  for (const task of [a, b]) {
+    const mark = `${tid('task-row')}[data-task="${task}"] ${tid('knock-waiting')}`;
+    await page.waitForSelector(mark, { timeout: 10_000 });
+    assert.match(await page.textContent(mark), /有上门记录待处理 1 条/);
+  }
+  assert.equal(await page.$$eval(tid('knock-waiting'), (els) => els.length), 2, 'only those two tasks are marked');
+});
+
 test('an item asking for a change its sender may not make is applied only after a step that shows the operation', async (t) => {
   const world = await ownCompound('北林社区', { roster: true });
   // A modified phone's item: its words say "delivered", its operation removes a household.

@@ -92,6 +92,9 @@ export function Overview() {
           o.conflicts !== undefined
             ? h('p', null, h('a', { href: '#/conflicts', testid: 'conflicts-waiting', dataset: { count: o.conflicts } }, t('overview.conflicts', { n: o.conflicts })))
             : null,
+          o.set_aside_waiting
+            ? h('p', null, h('a', { href: '#/set_aside', class: 'warn', testid: 'set-aside-waiting', dataset: { count: o.set_aside_waiting } }, t('overview.set_aside_waiting', { n: o.set_aside_waiting })))
+            : null,
           c.late_attempts
             ? h('p', null, h('a', { href: '#/rounds', class: 'warn', title: t('round.late_hint'), testid: 'late-attempts', dataset: { count: c.late_attempts } }, t('overview.late_attempts', { n: c.late_attempts })))
             : null,

@@ -149,7 +149,7 @@ export function RoundView(id) {
           ),
           progress(delivered, g.rows.length, 'building-progress'),
           taskTable(
-            g.rows.map((r) => ({ task: r.task, status: r.status, household: r.householdObj || r.task.household, household_removed: r.household_removed, assignee_name: r.assignee_name, assignee_removed: r.assignee_removed })),
+            g.rows.map((r) => ({ task: r.task, status: r.status, household: r.householdObj || r.task.household, household_removed: r.household_removed, assignee_name: r.assignee_name, assignee_removed: r.assignee_removed, knocks_waiting: r.knocks_waiting })),
             { actions: true, roundOpen: open },
           ),
         );

@@ -149,7 +149,7 @@ export function taskTable(rows, opts) {
             cell('task.kind', label('task_kind', task.kind)),
             cell('task.items', task.items, task.request ? h('a', { href: '#/requests', class: 'tag', title: t('task.from_request') }, t('task.request_tag')) : null),
             cell('task.priority', badge('priority', task.priority)),
-            cell('task.status', badge('task_status', row.status)),
+            cell('task.status', badge('task_status', row.status), row.knocks_waiting ? [' ', h('a', { href: '#/set_aside', class: 'badge warn', testid: 'knock-waiting', title: t('task.knock_waiting_hint'), dataset: { count: row.knocks_waiting } }, t('task.knock_waiting', { n: row.knocks_waiting }))] : null),
             cell('task.assignee', assignee, ' ', assigneeRemovedMark(live && row.assignee_removed)),
             h('td', { class: 'wide', dataset: { label: t('task.attempts') } }, attemptList(task.attempts), task.cancelled ? h('p', { class: 'meta' }, t('task.cancelled_by', { who: personName(task.cancelled.by), reason: task.cancelled.reason || '' })) : null, taskHistory(task)),
             o.actions ? h('td', { class: 'no-print wide' }, live && o.roundOpen ? cancelControl(task) : null) : null,

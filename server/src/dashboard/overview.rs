@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::closed_rounds::{self, ClosedRound};
 use super::error::DashError;
 use super::rounds::{self, RoundProgress};
+use super::set_aside;
 use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
 use super::{DashState, blocking};
@@ -31,13 +32,20 @@ pub struct Overview {
     pub rounds: Vec<RoundProgress>,
     /// Requests not triaged yet (status `new`).
     pub requests_waiting: usize,
+    /// Items waiting in the set-aside inbox for a coordinator's decision (待处理搁置).
+    pub set_aside_waiting: usize,
     /// Conflicts waiting for review, closed rounds' too (a reviewed one counts again once a new
     /// value arrives).
     pub conflicts: usize,
 }
 
 /// The overview of `compound`, named `name`, with its `closed` rounds not held.
-pub fn overview(name: String, compound: &Compound, closed: &[Arc<ClosedRound>]) -> Overview {
+pub fn overview(
+    name: String,
+    compound: &Compound,
+    closed: &[Arc<ClosedRound>],
+    set_aside_waiting: usize,
+) -> Overview {
     let mut open = rounds::progress(compound);
     open.retain(|p| p.round.status == RoundStatus::Open);
     let mut counts = query::counts(compound);
@@ -54,6 +62,7 @@ pub fn overview(name: String, compound: &Compound, closed: &[Arc<ClosedRound>]) 
         rounds: open,
         requests_waiting: compound.requests().iter().filter(|r| r.status == RequestStatus::New).count(),
         conflicts,
+        set_aside_waiting,
     }
 }
 
@@ -66,6 +75,7 @@ pub async fn get(
     let scope = signed.scope(&state, &compound).await?;
     let compound = snapshot::load(&state, &scope, Rounds::Open).await?;
     let closed = closed_rounds::of(&state, scope.compound.id).await?;
+    let waiting = set_aside::waiting(&state, scope.compound.id).await?.len();
     let name = scope.compound.name;
-    Ok(Json(blocking(move || overview(name, &compound, &closed)).await?))
+    Ok(Json(blocking(move || overview(name, &compound, &closed, waiting)).await?))
 }

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::document::round;
-use doorstep_core::id::{DocumentId, PersonId};
+use doorstep_core::id::{DocumentId, PersonId, TaskId};
 use doorstep_core::query::{HouseholdBook, LateAttempt, late_in_round};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::task::{RoundInfo, Task};
@@ -15,6 +15,7 @@ use doorstep_core::schema::vocabulary::{RoundStatus, TaskStatus};
 use serde::Serialize;
 
 use super::error::DashError;
+use super::set_aside;
 use super::signed_in::SignedIn;
 use super::snapshot::{self, Rounds};
 use super::{DashState, blocking, path_id};
@@ -117,6 +118,9 @@ pub struct TaskAtDoor {
     pub assignee_removed: bool,
     /// How many of its attempts arrived after the round was closed (迟到 / late).
     pub late_attempts: u32,
+    /// How many knocks at it wait in the set-aside inbox for a coordinator (refused by the relay,
+    /// so not among its attempts: 有上门记录待处理).
+    pub knocks_waiting: u32,
 }
 
 /// `GET …/rounds/{round}`.
@@ -128,6 +132,8 @@ pub struct RoundDetail {
     pub progress: RoundProgress,
     /// Its tasks in climbing order.
     pub tasks: Vec<TaskAtDoor>,
+    /// Knocks at its tasks waiting in the set-aside inbox.
+    pub knocks_waiting: u32,
 }
 
 /// A round's tasks by door, in climbing order (tasks whose household is gone come last).
@@ -136,6 +142,7 @@ pub fn detail(
     id: DocumentId,
     names: &HashMap<PersonId, String>,
     live: &HashSet<PersonId>,
+    knocks_waiting: &HashMap<TaskId, u32>,
 ) -> Option<RoundDetail> {
     let doc = compound.rounds().find(|d| d.id() == id)?;
     let info = round::info(doc.id(), doc.automerge()).ok()?;
@@ -153,6 +160,7 @@ pub fn detail(
             household_removed: households.removal(task.household).is_some(),
             assignee_name: task.assignee.and_then(|p| names.get(&p).cloned()),
             assignee_removed: task.assignee.is_some_and(|p| !live.contains(&p)),
+            knocks_waiting: knocks_waiting.get(&task.id).copied().unwrap_or(0),
             task,
         })
         .collect();
@@ -160,7 +168,8 @@ pub fn detail(
         let live = t.household.as_ref().filter(|_| !t.household_removed);
         (live.is_none(), t.household.as_ref().map(|h| h.address.climb_key()), t.task.id)
     });
-    Some(RoundDetail { round: info, progress, tasks })
+    let knocks_waiting = tasks.iter().map(|t| t.knocks_waiting).sum();
+    Some(RoundDetail { round: info, progress, tasks, knocks_waiting })
 }
 
 /// `GET /dashboard/api/compounds/{compound}/rounds`.
@@ -187,7 +196,16 @@ pub async fn one(
     let members = state.app.relay.storage().members(scope.compound.id).await?;
     let live: HashSet<PersonId> = members.iter().filter(|m| !m.revoked).map(|m| m.person).collect();
     let names: HashMap<PersonId, String> = members.into_iter().map(|m| (m.person, m.name)).collect();
+    let mut knocks: HashMap<TaskId, u32> = HashMap::new();
+    for (_, task) in set_aside::waiting(&state, scope.compound.id)
+        .await?
+        .iter()
+        .filter_map(set_aside::knock_at)
+        .filter(|(r, _)| *r == round)
+    {
+        *knocks.entry(task).or_default() += 1;
+    }
     let compound = snapshot::load(&state, &scope, Rounds::All).await?;
-    let found = blocking(move || detail(&compound, round, &names, &live)).await?;
+    let found = blocking(move || detail(&compound, round, &names, &live, &knocks)).await?;
     Ok(Json(found.ok_or_else(|| AppError::NotFound(format!("no round {round} in this compound")))?))
 }

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::State;
 use doorstep_core::Compound;
-use doorstep_core::id::{HouseholdId, PersonId, TaskId};
+use doorstep_core::id::{DocumentId, HouseholdId, PersonId, TaskId};
 use doorstep_core::query::HouseholdBook;
 use doorstep_core::sync::SetAsideDecision;
 use doorstep_core::{Actor, Operation, OperationError, Role, Timestamp, limits};
@@ -32,7 +32,29 @@ use crate::storage::{Deciding, NewSetAside, SetAsideDecided, SetAsideRecord, Sto
 
 /// Most items the inbox lists: those waiting for a decision first, then decided ones, each newest
 /// first; past it, chosen by turns between the devices that sent them (`Storage::set_aside_of`).
-const LIST_LIMIT: usize = 500;
+pub(super) const LIST_LIMIT: usize = 500;
+
+/// The knocks (recorded attempts) waiting in `compound`'s inbox for a decision, as (round,
+/// task): the round page marks those tasks, and the overview counts every waiting item.
+pub(super) async fn waiting(
+    state: &DashState,
+    compound: doorstep_core::id::CompoundId,
+) -> Result<Vec<SetAsideRecord>, DashError> {
+    let mut records = state.app.relay.storage().set_aside_of(compound, LIST_LIMIT).await?;
+    records.retain(|r| r.decided.is_none());
+    Ok(records)
+}
+
+/// The task a waiting item knocks at, if it is a recorded attempt.
+pub(super) fn knock_at(record: &SetAsideRecord) -> Option<(DocumentId, TaskId)> {
+    let op: Operation = serde_json::from_str(record.received.item.operation.as_deref()?).ok()?;
+    match op {
+        Operation::RecordAttempt { round, task, .. } | Operation::RecordAttemptFor { round, task, .. } => {
+            Some((round, task))
+        }
+        _ => None,
+    }
+}
 /// Most characters of a dismissal's reason.
 const MAX_REASON_CHARS: usize = 500;
 

@@ -423,3 +423,56 @@ async fn a_volunteer_invited_back_hears_the_decisions_on_what_they_sent_before()
     let (_, answer) = dash.relay.json("POST", "/v1/set-aside", &stranger.token, Some(awaiting)).await;
     assert!(answer["outcomes"].as_array().is_none_or(Vec::is_empty), "{answer}");
 }
+
+/// A knock waiting in the inbox is not among its task's attempts, so the round page showed the
+/// door assigned and not knocked on, and the overview said nothing: the task is marked with the
+/// knocks waiting, the round counts them, and the overview counts every waiting item; a decided
+/// item is no longer counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knocks_waiting_in_the_inbox_are_marked_on_their_tasks_and_counted_on_the_overview() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let session = dash.login(&coordinator.token).await;
+    let round = crate::operations::round_for_building_1(&session, compound).await;
+    volunteer.sync(&dash.relay).await;
+    let tasks = volunteer.compound().open_tasks();
+    let knock = |task: doorstep_core::id::TaskId, outcome: &str| json!({"op": "record_attempt", "round": round, "task": task, "outcome": outcome, "note": ""});
+    let mut items = vec![
+        item(round, 'a', Some(knock(tasks[0].id, "delivered"))),
+        item(round, 'b', Some(knock(tasks[1].id, "nobody_home"))),
+        item(round, 'c', Some(knock(tasks[1].id, "delivered"))),
+    ];
+    for i in &mut items {
+        i["rule"] = json!("closed_rounds_are_final");
+    }
+    let (status, answer) =
+        dash.relay.json("POST", "/v1/set-aside", &volunteer.token, Some(json!({"items": items}))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    let detail_path = format!("/dashboard/api/compounds/{compound}/rounds/{round}");
+    let overview_path = format!("/dashboard/api/compounds/{compound}/overview");
+    let waiting = |detail: &Value, task: doorstep_core::id::TaskId| {
+        let row =
+            detail["tasks"].as_array().unwrap().iter().find(|t| t["task"]["id"] == json!(task)).unwrap();
+        (row["knocks_waiting"].clone(), row["status"].clone())
+    };
+    let detail = session.get_json(&detail_path).await;
+    assert_eq!(waiting(&detail, tasks[0].id), (json!(1), json!("open")), "{detail}");
+    assert_eq!(waiting(&detail, tasks[1].id), (json!(2), json!("open")));
+    assert_eq!(waiting(&detail, tasks[2].id), (json!(0), json!("open")));
+    assert_eq!(detail["knocks_waiting"], 3);
+    assert_eq!(session.get_json(&overview_path).await["set_aside_waiting"], 3);
+
+    // Dismissed, an item waits no more.
+    let path = format!("/dashboard/api/compounds/{compound}/set-aside");
+    let listed = session.get_json(&path).await;
+    let first =
+        listed.as_array().unwrap().iter().find(|i| i["operation"]["outcome"] == "nobody_home").unwrap();
+    let dismissed =
+        session.post_json(&format!("{path}/{}/dismiss", first["id"]), &json!({"reason": "重复记录"})).await;
+    assert_eq!(dismissed.status, StatusCode::OK, "{}", dismissed.text());
+    let detail = session.get_json(&detail_path).await;
+    assert_eq!(waiting(&detail, tasks[1].id).0, json!(1));
+    assert_eq!(session.get_json(&overview_path).await["set_aside_waiting"], 2);
+}

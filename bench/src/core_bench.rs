@@ -293,6 +293,7 @@ fn synthetic(n: usize) -> RosterPreview {
                 notes: if i % 11 == 0 { "高层无电梯,需送货上门".into() } else { String::new() },
             },
             stated: RosterColumn::ALL.into_iter().collect(),
+            version: None,
         });
     }
     RosterPreview { households, ..Default::default() }

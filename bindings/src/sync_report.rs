@@ -99,6 +99,9 @@ pub struct SyncReport {
     /// Set-aside changes a coordinator applied or dismissed, learned by this sync (see
     /// `quarantine()` for who and why).
     pub set_aside_decided: u32,
+    /// Set-aside changes the relay turned out to hold all along (it took them in a sync whose
+    /// answer was cut off), learned by this sync: synced after all, for no coordinator to review.
+    pub set_aside_synced: u32,
     /// Operations the relay refused for a time this phone's wrong clock wrote, carried out again
     /// at that time moved by the relay's clock, and synced: nothing set aside.
     pub retimed: u32,
@@ -128,6 +131,7 @@ impl From<doorstep_replica::SyncReport> for SyncReport {
             failed: r.failed,
             set_aside_sent: u32::try_from(r.set_aside_sent).unwrap_or(u32::MAX),
             set_aside_decided: u32::try_from(r.set_aside_decided).unwrap_or(u32::MAX),
+            set_aside_synced: u32::try_from(r.set_aside_synced).unwrap_or(u32::MAX),
             retimed: u32::try_from(r.retimed).unwrap_or(u32::MAX),
             recovered: u32::try_from(r.recovered).unwrap_or(u32::MAX),
             clock_off_by_ms: r.clock_off_by_ms,

@@ -4606,6 +4606,11 @@ public struct SyncReport: Equatable, Hashable {
      */
     public var setAsideDecided: UInt32
     /**
+     * Set-aside changes the relay turned out to hold all along (it took them in a sync whose
+     * answer was cut off), learned by this sync: synced after all, for no coordinator to review.
+     */
+    public var setAsideSynced: UInt32
+    /**
      * Operations the relay refused for a time this phone's wrong clock wrote, carried out again
      * at that time moved by the relay's clock, and synced: nothing set aside.
      */
@@ -4674,6 +4679,10 @@ public struct SyncReport: Equatable, Hashable {
          * `quarantine()` for who and why).
          */setAsideDecided: UInt32, 
         /**
+         * Set-aside changes the relay turned out to hold all along (it took them in a sync whose
+         * answer was cut off), learned by this sync: synced after all, for no coordinator to review.
+         */setAsideSynced: UInt32, 
+        /**
          * Operations the relay refused for a time this phone's wrong clock wrote, carried out again
          * at that time moved by the relay's clock, and synced: nothing set aside.
          */retimed: UInt32, 
@@ -4700,6 +4709,7 @@ public struct SyncReport: Equatable, Hashable {
         self.failed = failed
         self.setAsideSent = setAsideSent
         self.setAsideDecided = setAsideDecided
+        self.setAsideSynced = setAsideSynced
         self.retimed = retimed
         self.recovered = recovered
         self.clockOffByMs = clockOffByMs
@@ -4735,6 +4745,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 failed: FfiConverterSequenceString.read(from: &buf), 
                 setAsideSent: FfiConverterUInt32.read(from: &buf), 
                 setAsideDecided: FfiConverterUInt32.read(from: &buf), 
+                setAsideSynced: FfiConverterUInt32.read(from: &buf), 
                 retimed: FfiConverterUInt32.read(from: &buf), 
                 recovered: FfiConverterUInt32.read(from: &buf), 
                 clockOffByMs: FfiConverterOptionInt64.read(from: &buf)
@@ -4756,6 +4767,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.failed, into: &buf)
         FfiConverterUInt32.write(value.setAsideSent, into: &buf)
         FfiConverterUInt32.write(value.setAsideDecided, into: &buf)
+        FfiConverterUInt32.write(value.setAsideSynced, into: &buf)
         FfiConverterUInt32.write(value.retimed, into: &buf)
         FfiConverterUInt32.write(value.recovered, into: &buf)
         FfiConverterOptionInt64.write(value.clockOffByMs, into: &buf)

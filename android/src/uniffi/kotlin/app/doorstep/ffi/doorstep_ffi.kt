@@ -5858,6 +5858,12 @@ data class SyncReport (
     var `setAsideDecided`: kotlin.UInt
     , 
     /**
+     * Set-aside changes the relay turned out to hold all along (it took them in a sync whose
+     * answer was cut off), learned by this sync: synced after all, for no coordinator to review.
+     */
+    var `setAsideSynced`: kotlin.UInt
+    , 
+    /**
      * Operations the relay refused for a time this phone's wrong clock wrote, carried out again
      * at that time moved by the relay's clock, and synced: nothing set aside.
      */
@@ -5907,6 +5913,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
             FfiConverterOptionalLong.read(buf),
         )
     }
@@ -5926,6 +5933,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterSequenceString.allocationSize(value.`failed`) +
             FfiConverterUInt.allocationSize(value.`setAsideSent`) +
             FfiConverterUInt.allocationSize(value.`setAsideDecided`) +
+            FfiConverterUInt.allocationSize(value.`setAsideSynced`) +
             FfiConverterUInt.allocationSize(value.`retimed`) +
             FfiConverterUInt.allocationSize(value.`recovered`) +
             FfiConverterOptionalLong.allocationSize(value.`clockOffByMs`)
@@ -5946,6 +5954,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterSequenceString.write(value.`failed`, buf)
             FfiConverterUInt.write(value.`setAsideSent`, buf)
             FfiConverterUInt.write(value.`setAsideDecided`, buf)
+            FfiConverterUInt.write(value.`setAsideSynced`, buf)
             FfiConverterUInt.write(value.`retimed`, buf)
             FfiConverterUInt.write(value.`recovered`, buf)
             FfiConverterOptionalLong.write(value.`clockOffByMs`, buf)

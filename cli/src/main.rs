@@ -619,17 +619,15 @@ async fn administer(db: String, command: AdminCommand) -> anyhow::Result<()> {
             let imported =
                 admin::import_roster(&readers, &relay, &me, compound, bytes, accept_good_rows, deadline)
                     .await;
-            // A workbook's rows are its sheet's: say which sheet, whether it imported or not.
-            let sheet = match &imported {
-                Ok(report) => report.sheet.as_ref(),
-                Err(admin::AdminError::BadRows { sheet, .. }) => sheet.as_ref(),
-                Err(_) => None,
+            // A workbook's rows are its sheets': say which sheets were read and which were not,
+            // and why, whether it imported or not.
+            let sheets = match &imported {
+                Ok(report) => doorstep_server::roster_file::said(&report.sheets_read, &report.sheets_skipped),
+                Err(admin::AdminError::BadRows { sheets, .. }) => sheets.clone(),
+                Err(_) => Vec::new(),
             };
-            if let Some(sheet) = sheet {
-                writeln!(
-                    out,
-                    "读取工作表 {sheet:?}，行号为该表的行号 / read sheet {sheet:?}; rows are numbered as in the sheet"
-                )?;
+            for line in &sheets {
+                writeln!(out, "{line}")?;
             }
             match imported {
                 Ok(report) => {

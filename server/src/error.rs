@@ -335,6 +335,7 @@ impl From<AdminError> for AppError {
             AdminError::Invalid(_)
             | AdminError::Import(_)
             | AdminError::Workbook(_)
+            | AdminError::RosterSheet(_)
             | AdminError::BadRows { .. }
             | AdminError::Operation(_) => AppError::invalid(e.to_string()),
             AdminError::Invite(problem) => problem.into(),

@@ -2,27 +2,55 @@
 //! the command line: a CSV (UTF-8, GB18030 or UTF-16) or an .xlsx workbook, read into core's
 //! rows by the same rules whichever way it came.
 //!
-//! A workbook's roster sheet (the first visible one with a roster header row) is turned into CSV
-//! first ([`crate::workbook`]), so both go through core's importer and every rule and row error
-//! is shared with phones; a row error names the sheet row, as Excel numbers it.
+//! A workbook's roster sheets (every visible one with a roster header row: a ledger kept as one
+//! sheet per building is read whole) are turned into CSV first ([`crate::workbook`]), so both go
+//! through core's importer and every rule and row error is shared with phones; a row error names
+//! the sheet row, as Excel numbers it, and, when several sheets were read, the sheet
+//! ([`RosterFile::locate`]). The sheets passed over are named with why ([`SkippedSheet`]).
 
 use std::time::Instant;
 
-use doorstep_core::import::{ImportError, RosterPreview, read_roster_csv, read_roster_sheet};
+use doorstep_core::import::{
+    ImportError, MAX_ERRORS, RosterPreview, RowMessage, read_roster_csv, read_roster_sheet, shown_names,
+};
+use serde::Serialize;
 
-use crate::workbook::{self, OLE_MAGIC, WorkbookError, ZIP_MAGIC};
+use crate::workbook::{self, OLE_MAGIC, SkippedSheet, WorkbookError, ZIP_MAGIC};
+
+/// How far apart the lines of two roster sheets are in a workbook's one preview. With one roster
+/// sheet its lines are its rows; with several, the first's are its rows plus `SHEET_LINES`, the
+/// second's plus twice that, and so on, so that a line names its sheet, and a number in a
+/// message's words below `SHEET_LINES` is a line of the message's own sheet. Far above any row a
+/// sheet may have ([`workbook::MAX_SHEET_ROWS`]) and any line its CSV may take.
+pub const SHEET_LINES: usize = 100_000_000;
+
+/// A roster sheet of a workbook that was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SheetRead {
+    /// The sheet's name.
+    pub sheet: String,
+    /// Households read from it (before the plan places them).
+    pub households: usize,
+    /// Its rows left out for errors.
+    pub bad_rows: usize,
+}
 
 /// A roster file read into rows.
 #[derive(Debug)]
 pub struct RosterFile {
-    /// The rows read, their errors and warnings; lines are sheet rows for a workbook.
+    /// The rows read, their errors and warnings; lines are sheet rows for a workbook, those of
+    /// its second roster sheet and after numbered past [`SHEET_LINES`].
     pub preview: RosterPreview,
     /// `csv` or `xlsx`.
     pub format: &'static str,
-    /// For a workbook, the sheet that was read.
+    /// For a workbook, the first sheet that was read.
     pub sheet: Option<String>,
     /// For a workbook, how many sheets it has (hidden ones included).
     pub sheets: Option<usize>,
+    /// For a workbook, every roster sheet read, in tab order.
+    pub sheets_read: Vec<SheetRead>,
+    /// For a workbook, every sheet not read, and why.
+    pub sheets_skipped: Vec<SkippedSheet>,
 }
 
 /// Why a roster file cannot be read at all. The messages are the readers' own, Chinese and
@@ -35,6 +63,24 @@ pub enum RosterFileError {
     /// As a workbook.
     #[error(transparent)]
     Workbook(#[from] WorkbookError),
+    /// One roster sheet of a workbook of several cannot be read (a column named twice): nothing
+    /// is read, and the refusal names the sheet.
+    #[error("{}", in_sheet(sheet, &error.to_string()))]
+    Sheet {
+        /// The sheet's name.
+        sheet: String,
+        /// Why.
+        error: ImportError,
+    },
+}
+
+/// A bilingual message ("zh / en") said of a sheet.
+fn in_sheet(sheet: &str, said: &str) -> String {
+    let name = shown_names(&[sheet.to_owned()], true);
+    match said.split_once(" / ") {
+        Some((zh, en)) => format!("工作表 {name}：{zh} / sheet {name}: {en}"),
+        None => format!("工作表 {name}：{said} / sheet {name}: {said}"),
+    }
 }
 
 /// Whether `bytes` are an Excel workbook by their first bytes (.xlsx is a ZIP archive, .xls an
@@ -51,15 +97,271 @@ pub fn starts_like_a_workbook(bytes: &[u8]) -> bool {
 pub fn read(workbook: bool, bytes: &[u8], deadline: Instant) -> Result<RosterFile, RosterFileError> {
     if !workbook {
         let preview = read_roster_csv(bytes)?;
-        return Ok(RosterFile { preview, format: "csv", sheet: None, sheets: None });
+        return Ok(RosterFile {
+            preview,
+            format: "csv",
+            sheet: None,
+            sheets: None,
+            sheets_read: Vec::new(),
+            sheets_skipped: Vec::new(),
+        });
     }
-    let sheet = workbook::sheet_to_csv(bytes, deadline)?;
-    let mut preview = read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates)?;
-    for message in preview.errors.iter_mut().chain(preview.warnings.iter_mut()) {
-        message.line = sheet.sheet_row(message.line);
+    let book = workbook::roster_sheets(bytes, deadline)?;
+    let several = book.read.len() > 1;
+    let mut preview = RosterPreview::default();
+    let mut sheets_read = Vec::new();
+    for (at, sheet) in book.read.iter().enumerate() {
+        let mut one = match read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates) {
+            Ok(one) => one,
+            Err(error) if several => {
+                return Err(RosterFileError::Sheet { sheet: sheet.sheet.clone(), error });
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let offset = if several { (at + 1) * SHEET_LINES } else { 0 };
+        for message in one.errors.iter_mut().chain(one.warnings.iter_mut()) {
+            message.line = sheet.sheet_row(message.line) + offset;
+        }
+        for row in &mut one.households {
+            row.line = sheet.sheet_row(row.line) + offset;
+        }
+        sheets_read.push(SheetRead {
+            sheet: sheet.sheet.clone(),
+            households: one.households.len(),
+            bad_rows: one.bad_rows,
+        });
+        merge(&mut preview, one);
     }
-    for row in &mut preview.households {
-        row.line = sheet.sheet_row(row.line);
+    Ok(RosterFile {
+        preview,
+        format: "xlsx",
+        sheet: book.read.first().map(|s| s.sheet.clone()),
+        sheets: book.read.first().map(|s| s.sheets),
+        sheets_read,
+        sheets_skipped: book.skipped,
+    })
+}
+
+/// Adds one sheet's preview to the workbook's, in tab order: the messages kept up to
+/// [`MAX_ERRORS`] in all, the rest counted.
+fn merge(into: &mut RosterPreview, sheet: RosterPreview) {
+    into.households.extend(sheet.households);
+    for (kept, omitted, more, more_omitted) in [
+        (&mut into.errors, &mut into.omitted_errors, sheet.errors, sheet.omitted_errors),
+        (&mut into.warnings, &mut into.omitted_warnings, sheet.warnings, sheet.omitted_warnings),
+    ] {
+        *omitted += more_omitted;
+        for message in more {
+            if kept.len() < MAX_ERRORS {
+                kept.push(message);
+            } else {
+                *omitted += 1;
+            }
+        }
     }
-    Ok(RosterFile { preview, format: "xlsx", sheet: Some(sheet.sheet), sheets: Some(sheet.sheets) })
+    into.bad_rows += sheet.bad_rows;
+    for column in sheet.ignored_columns {
+        if !into.ignored_columns.contains(&column) {
+            into.ignored_columns.push(column);
+        }
+    }
+    for column in sheet.columns.iter() {
+        into.columns.insert(column);
+    }
+}
+
+impl RosterFile {
+    /// Where the preview's lines are ([`Lines`]).
+    pub fn lines(&self) -> Lines<'_> {
+        Lines(&self.sheets_read)
+    }
+
+    /// [`Lines::locate`].
+    pub fn locate(&self, message: &RowMessage) -> (Option<String>, RowMessage) {
+        self.lines().locate(message)
+    }
+
+    /// [`Lines::sentences`].
+    pub fn sentences(&self, message: &RowMessage) -> (String, String) {
+        self.lines().sentences(message)
+    }
+    /// The sheets read and passed over, one line each, Chinese then English, as the command line
+    /// prints them; nothing for a CSV.
+    pub fn sheets_said(&self) -> Vec<String> {
+        said(&self.sheets_read, &self.sheets_skipped)
+    }
+}
+
+/// The sheets read and passed over, one line each, Chinese then English.
+pub fn said(read: &[SheetRead], skipped: &[SkippedSheet]) -> Vec<String> {
+    let name = |sheet: &str| shown_names(&[sheet.to_owned()], true);
+    let mut lines: Vec<String> = read
+        .iter()
+        .map(|s| {
+            format!(
+                "读取工作表 {0}：{1} 户，{2} 行有错误，行号为该表的行号 / read sheet {0}: {1} households, {2} rows with errors; rows are numbered as in the sheet",
+                name(&s.sheet),
+                s.households,
+                s.bad_rows
+            )
+        })
+        .collect();
+    lines.extend(skipped.iter().map(|s| {
+        format!("未读工作表 {0}：{1} / sheet {0} not read: {2}", name(&s.sheet), s.reason_zh, s.reason)
+    }));
+    lines
+}
+
+/// The roster sheets a workbook's preview was read from, to tell a line's sheet and row.
+#[derive(Debug, Clone, Copy)]
+pub struct Lines<'a>(pub &'a [SheetRead]);
+
+impl Lines<'_> {
+    /// The sheet a line of the preview is on, when several were read, and its row there.
+    pub fn place(&self, line: usize) -> (Option<&str>, usize) {
+        if self.0.len() < 2 {
+            return (None, line);
+        }
+        let sheet = self.sheet_at(line).map(|s| s.sheet.as_str());
+        (sheet, line % SHEET_LINES)
+    }
+
+    /// `message` as a coordinator reads it: when several sheets were read, its sheet, its line
+    /// the row of that sheet, and every line its words name (another row of the same
+    /// household, on whatever sheet) named by sheet and row.
+    pub fn locate(&self, message: &RowMessage) -> (Option<String>, RowMessage) {
+        let (sheet, row) = self.place(message.line);
+        let Some(sheet) = sheet else {
+            return (None, message.clone());
+        };
+        let mut located = message.clone();
+        located.line = row;
+        located.reason_zh = self.relocate(&message.reason_zh, "第 ", " 行", |sheet, row| {
+            format!("工作表 {} 第 {row} 行", shown_names(&[sheet.to_owned()], true))
+        });
+        located.reason = self.relocate(&message.reason, "line ", "", |sheet, row| {
+            format!("line {row} of sheet {}", shown_names(&[sheet.to_owned()], false))
+        });
+        (Some(sheet.to_owned()), located)
+    }
+
+    fn sheet_at(&self, line: usize) -> Option<&SheetRead> {
+        self.0.get((line / SHEET_LINES).checked_sub(1)?)
+    }
+
+    /// `message` located ([`Self::locate`]) as one sentence in Chinese and one in English, each
+    /// starting with where: `工作表 "2号楼" 第 3 行，房号：…` and `sheet "2号楼", line 3, column 房号: …`.
+    pub fn sentences(&self, message: &RowMessage) -> (String, String) {
+        let (sheet, located) = self.locate(message);
+        let bilingual = located.bilingual();
+        let (zh, en) = bilingual.split_once(" / ").unwrap_or((&bilingual, ""));
+        match sheet {
+            Some(sheet) => {
+                let name = shown_names(&[sheet], true);
+                (format!("工作表 {name} {zh}"), format!("sheet {name}, {en}"))
+            }
+            None => (zh.to_owned(), en.to_owned()),
+        }
+    }
+
+    /// `text` with each `{before}{line}{after}` naming a line of a sheet written as
+    /// `name(sheet, row)`; other numbers (a line of the message's own sheet) are left as they are.
+    fn relocate(
+        &self,
+        text: &str,
+        before: &str,
+        after: &str,
+        name: impl Fn(&str, usize) -> String,
+    ) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find(before) {
+            let (head, tail) = rest.split_at(at + before.len());
+            out.push_str(head);
+            let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+            let line = tail[..digits].parse::<usize>().ok();
+            let named = line.filter(|line| *line >= SHEET_LINES && tail[digits..].starts_with(after));
+            match named.and_then(|line| self.sheet_at(line).map(|s| (s, line))) {
+                Some((sheet, line)) => {
+                    // `before` is said again by `name`.
+                    out.truncate(out.len() - before.len());
+                    out.push_str(&name(&sheet.sheet, line % SHEET_LINES));
+                    rest = &tail[digits + after.len()..];
+                }
+                None => rest = tail,
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use rust_xlsxwriter::Workbook;
+
+    use super::*;
+
+    fn per_building() -> Vec<u8> {
+        let mut book = Workbook::new();
+        for (building, rows) in [
+            ("1号楼", [["1", "101", "甲", "2"], ["1", "102", "乙", "3"]]),
+            ("2号楼", [["2", "101", "丙", "2"], ["2", "102", "丁", "三"]]),
+        ] {
+            let sheet = book.add_worksheet();
+            sheet.set_name(building).unwrap();
+            for (c, header) in ["楼号", "房号", "户主", "户内人数"].into_iter().enumerate() {
+                sheet.write_string(0, u16::try_from(c).unwrap(), header).unwrap();
+            }
+            for (r, row) in rows.iter().enumerate() {
+                for (c, cell) in row.iter().enumerate() {
+                    sheet
+                        .write_string(u32::try_from(r + 1).unwrap(), u16::try_from(c).unwrap(), *cell)
+                        .unwrap();
+                }
+            }
+        }
+        book.save_to_buffer().unwrap()
+    }
+
+    /// Both sheets of a ledger kept per building are read, and a row's message names its sheet
+    /// and its row there, as do the lines its words name (a second sheet's 102 was "line
+    /// 100000003" before it was told where).
+    #[test]
+    fn a_row_of_a_workbook_of_several_roster_sheets_is_told_by_sheet_and_row() {
+        let file = read(true, &per_building(), Instant::now() + Duration::from_secs(60)).unwrap();
+        let heads: Vec<&str> = file.preview.households.iter().map(|h| h.draft.head.as_str()).collect();
+        assert_eq!(heads, ["甲", "乙", "丙"]);
+        let read: Vec<(&str, usize, usize)> =
+            file.sheets_read.iter().map(|s| (s.sheet.as_str(), s.households, s.bad_rows)).collect();
+        assert_eq!(read, [("1号楼", 2, 0), ("2号楼", 1, 1)]);
+        let error = &file.preview.errors[0];
+        assert_eq!(file.lines().place(error.line), (Some("2号楼"), 3));
+        assert_eq!(
+            file.sentences(error),
+            (
+                "工作表 \"2号楼\" 第 3 行，户内人数：\"三\" 不是整数".to_owned(),
+                "sheet \"2号楼\", line 3, column 户内人数: \"三\" is not a whole number".to_owned()
+            )
+        );
+        // What the plan says of a row naming another row, on another sheet or its own.
+        let same = RowMessage {
+            line: error.line,
+            reason_zh: format!("与第 {} 行是同一户；与第 2 行无关", SHEET_LINES + 2),
+            reason: format!("is the same household as line {} (香樟苑); not line 2", SHEET_LINES + 2),
+            ..error.clone()
+        };
+        let (sheet, located) = file.locate(&same);
+        assert_eq!(sheet.as_deref(), Some("2号楼"));
+        assert_eq!(located.reason_zh, "与工作表 \"1号楼\" 第 2 行是同一户；与第 2 行无关");
+        assert_eq!(located.reason, "is the same household as line 2 of sheet \"1号楼\" (香樟苑); not line 2");
+        assert_eq!(
+            file.sheets_said()[1],
+            "读取工作表 \"2号楼\"：1 户，1 行有错误，行号为该表的行号 / read sheet \"2号楼\": 1 households, 1 rows with errors; rows are numbered as in the sheet"
+        );
+    }
 }

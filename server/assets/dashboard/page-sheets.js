@@ -86,7 +86,7 @@ export function Sheets() {
             h(
               'tr',
               { testid: rowId, dataset: { line: e.line, code: e.code || '' } },
-              h('td', { class: 'n', dataset: { label: t('import.line') } }, String(e.line ?? '')),
+              h('td', { class: 'n', dataset: { label: t('import.line') } }, e.sheet ? t('import.sheet_row', { sheet: e.sheet, line: e.line }) : String(e.line ?? '')),
               h('td', { dataset: { label: t('import.column') } }, e.column || ''),
               h('td', { dataset: { label: t('import.value') } }, e.value || ''),
               h('td', { class: 'wide reason', testid: 'import-reason', dataset: { label: t('import.reason') } }, reasonText(e)),
@@ -110,6 +110,23 @@ export function Sheets() {
       plan.update || plan.unchanged ? h('p', { class: 'meta' }, t('import.plan_kept')) : null,
       plan.matched_without_estate ? h('p', { testid: 'import-plan-no-estate' }, t('import.plan_no_estate', { n: plan.matched_without_estate })) : null,
       plan.estate_for_new ? h('p', { testid: 'import-plan-estate' }, t('import.plan_estate_for_new', { estate: plan.estate_for_new })) : null,
+    );
+  }
+
+  // Which sheets of a workbook were read (households from each) and which were not, and why:
+  // every visible sheet with a roster header row is read.
+  function sheetsRead(p) {
+    const read = p.sheets_read || [];
+    const skipped = p.sheets_skipped || [];
+    if (!(p.sheets > 1) && !skipped.length) return null;
+    const en = I.lang() === 'en';
+    return h(
+      'div',
+      { testid: 'import-sheets' },
+      h('p', { class: 'meta', testid: 'import-sheet' }, t('import.sheets_read', { n: read.length, list: read.map((s) => t('import.sheet_households', { sheet: s.sheet, n: s.households })).join(en ? ', ' : '、') })),
+      skipped.length
+        ? h('ul', { class: 'warn', testid: 'import-sheets-skipped' }, skipped.map((s) => h('li', { dataset: { sheet: s.sheet, code: s.code } }, t('import.sheet_skipped', { sheet: s.sheet, reason: en ? s.reason : s.reason_zh }))))
+        : null,
     );
   }
 
@@ -140,7 +157,7 @@ export function Sheets() {
         { class: 'card', testid: 'import-preview-box' },
         h('h2', null, t('import.preview_title', { name })),
         h('p', { testid: 'import-households', dataset: { count: good } }, t('import.households', { n: good })),
-        p.sheet && p.sheets > 1 ? h('p', { class: 'meta', testid: 'import-sheet' }, t('import.sheet', { sheet: p.sheet, n: p.sheets })) : null,
+        sheetsRead(p),
         estates.length ? h('p', { testid: 'import-estates' }, t('import.estates', { list: estates.join('、') })) : null,
         p.plan ? planSummary(p.plan) : null,
         (p.ignored_columns || []).length ? h('p', { class: 'meta', testid: 'import-ignored' }, t('import.ignored', { list: p.ignored_columns.join('、') })) : null,

@@ -41,10 +41,14 @@ pub enum AdminError {
     /// sheet, …); as [`AdminError::Import`], its message is part of this one.
     #[error("the roster file cannot be imported: {0}")]
     Workbook(WorkbookError),
+    /// One of a workbook's several roster sheets cannot be read at all (a column named twice);
+    /// the message names the sheet.
+    #[error("the roster file cannot be imported: {0}")]
+    RosterSheet(RosterFileError),
     /// Some rows of the roster file are bad, and the caller did not accept importing the rest.
     #[error(
         "rows of the roster file that cannot be imported: {rows}{} (first: {}); fix them, or import the good rows only",
-        sheet.as_ref().map(|s| format!(" in sheet {s:?}")).unwrap_or_default(),
+        if sheets.is_empty() { String::new() } else { format!(" ({})", sheets.join("; ")) },
         problems.first().map(|p| p.to_string()).unwrap_or_default()
     )]
     BadRows {
@@ -53,8 +57,9 @@ pub enum AdminError {
         /// Their errors, the first [`MAX_ERRORS`](doorstep_core::import::MAX_ERRORS) and a line
         /// counting the rest.
         problems: Vec<RowProblem>,
-        /// For a workbook, the sheet read, whose rows the errors number.
-        sheet: Option<String>,
+        /// For a workbook, the sheets read and not read, one line each
+        /// ([`RosterFile::sheets_said`](crate::roster_file::RosterFile::sheets_said)).
+        sheets: Vec<String>,
     },
     /// An operation was refused by core.
     #[error(transparent)]
@@ -81,6 +86,7 @@ impl From<RosterFileError> for AdminError {
         match e {
             RosterFileError::Csv(e) => AdminError::Import(e),
             RosterFileError::Workbook(e) => AdminError::Workbook(e),
+            e @ RosterFileError::Sheet { .. } => AdminError::RosterSheet(e),
         }
     }
 }

@@ -17,8 +17,9 @@ use serde::Serialize;
 
 use super::{AdminError, Principal, require_compound};
 use crate::relay::{Relay, RelayError};
-use crate::roster_file::{self, RosterFile};
+use crate::roster_file::{self, Lines, RosterFile, SheetRead};
 use crate::roster_reading::RosterReaders;
+use crate::workbook::SkippedSheet;
 
 /// How long a roster read may take when no request waits on it (the command line, the demo's
 /// seed): a workbook's own bounds (`workbook/bounds.rs`) stop a hostile file long before; this
@@ -36,20 +37,35 @@ pub struct RowProblem {
     pub reason_zh: String,
     /// What is wrong with it, in English, with the line and column.
     pub reason: String,
+    /// The sheet it is on, when a workbook's several roster sheets were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
 }
 
 impl From<&RowMessage> for RowProblem {
     fn from(m: &RowMessage) -> Self {
         let bilingual = m.bilingual();
         let zh = bilingual.split(" / ").next().unwrap_or_default().to_owned();
-        Self { line: m.line, code: m.code, reason_zh: zh, reason: m.to_string() }
+        Self { line: m.line, code: m.code, reason_zh: zh, reason: m.to_string(), sheet: None }
     }
 }
 
 impl RowProblem {
+    /// `m`, a message about a row of a roster file read, by its sheet and row there
+    /// ([`Lines::sentences`]).
+    fn of(lines: Lines<'_>, m: &RowMessage) -> Self {
+        let (sheet, row) = lines.place(m.line);
+        let (zh, en) = lines.sentences(m);
+        Self { line: row, code: m.code, reason_zh: zh, reason: en, sheet: sheet.map(str::to_owned) }
+    }
+
     fn more(n: usize, zh: &str, en: &str) -> Self {
         Self {
-            line: 0, code: "more", reason_zh: format!("另有 {n} {zh}"), reason: format!("{n} more {en}")
+            line: 0,
+            code: "more",
+            reason_zh: format!("另有 {n} {zh}"),
+            reason: format!("{n} more {en}"),
+            sheet: None,
         }
     }
 }
@@ -77,9 +93,13 @@ pub struct ImportReport {
     pub warnings: Vec<RowProblem>,
     /// Headers that name no roster column; their values were not imported.
     pub ignored_columns: Vec<String>,
-    /// For a workbook, the sheet that was read (the first visible one with a roster header
-    /// row); row numbers are that sheet's.
+    /// For a workbook, the first sheet that was read (every visible one with a roster header
+    /// row is); row numbers are their sheets'.
     pub sheet: Option<String>,
+    /// For a workbook, the roster sheets read, in tab order, with the households read from each.
+    pub sheets_read: Vec<SheetRead>,
+    /// For a workbook, the sheets not read, each with why.
+    pub sheets_skipped: Vec<SkippedSheet>,
 }
 
 /// Imports a roster file into `compound`: a CSV, or an .xlsx workbook's roster sheet (told by
@@ -113,14 +133,20 @@ async fn import_read(
     file: RosterFile,
     accept_good_rows: bool,
 ) -> Result<ImportReport, AdminError> {
-    let RosterFile { preview, sheet, .. } = file;
-    let mut skipped: Vec<RowProblem> = preview.errors.iter().map(RowProblem::from).collect();
-    if preview.omitted_errors > 0 {
-        skipped.push(RowProblem::more(preview.omitted_errors, "行有错误", "rows with errors"));
+    let mut skipped: Vec<RowProblem> =
+        file.preview.errors.iter().map(|e| RowProblem::of(file.lines(), e)).collect();
+    let sheets_said = file.sheets_said();
+    if file.preview.omitted_errors > 0 {
+        skipped.push(RowProblem::more(file.preview.omitted_errors, "行有错误", "rows with errors"));
     }
     if !skipped.is_empty() && !accept_good_rows {
-        return Err(AdminError::BadRows { rows: preview.bad_rows, problems: skipped, sheet });
+        return Err(AdminError::BadRows {
+            rows: file.preview.bad_rows,
+            problems: skipped,
+            sheets: sheets_said,
+        });
     }
+    let RosterFile { preview, sheet, sheets_read, sheets_skipped, .. } = file;
     let ignored_columns = preview.ignored_columns.clone();
     let omitted_warnings = preview.omitted_warnings;
     let policy = if accept_good_rows { ImportPolicy::AcceptGoodRows } else { ImportPolicy::AllOrNothing };
@@ -132,12 +158,23 @@ async fn import_read(
     let (imported, updated, unchanged) = (summary.added, summary.updated, summary.unchanged);
     // The plan's warnings, not the file's: a blank cell of a household already there says the
     // value stored was kept, and a new flat like another but for its leading zeros is named.
-    let mut warnings: Vec<RowProblem> = summary.warnings.iter().map(RowProblem::from).collect();
+    let mut warnings: Vec<RowProblem> =
+        summary.warnings.iter().map(|w| RowProblem::of(Lines(&sheets_read), w)).collect();
     if omitted_warnings > 0 {
         warnings.push(RowProblem::more(omitted_warnings, "条提醒", "warnings"));
     }
     tracing::info!(%compound, imported, updated, skipped = summary.rows_left_out, "roster imported");
-    Ok(ImportReport { imported, updated, unchanged, skipped, warnings, ignored_columns, sheet })
+    Ok(ImportReport {
+        imported,
+        updated,
+        unchanged,
+        skipped,
+        warnings,
+        ignored_columns,
+        sheet,
+        sheets_read,
+        sheets_skipped,
+    })
 }
 
 /// The compound's roster as CSV (UTF-8 with BOM, the ledger template's columns), households in

@@ -19,7 +19,10 @@ use crate::storage::StorageError;
 /// A row of an uploaded roster that cannot be imported, or was imported with a warning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowProblem {
-    /// The 1-based line (CSV) or row (workbook) where it starts.
+    /// The sheet it is on, when a workbook's several roster sheets were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    /// The 1-based line (CSV) or row (workbook, of its sheet) where it starts.
     pub line: usize,
     /// The column at fault, by its header as written, if one is.
     pub column: Option<String>,
@@ -36,6 +39,7 @@ pub struct RowProblem {
 impl From<&RowMessage> for RowProblem {
     fn from(e: &RowMessage) -> Self {
         Self {
+            sheet: None,
             line: e.line,
             column: e.column.clone(),
             value: e.value.clone(),
@@ -43,6 +47,15 @@ impl From<&RowMessage> for RowProblem {
             reason_zh: e.reason_zh.clone(),
             reason: e.reason.clone(),
         }
+    }
+}
+
+impl RowProblem {
+    /// `e`, a message about a row of `file`, by its sheet and row there
+    /// ([`RosterFile::locate`](crate::roster_file::RosterFile::locate)).
+    pub fn of(file: &crate::roster_file::RosterFile, e: &RowMessage) -> Self {
+        let (sheet, located) = file.locate(e);
+        Self { sheet, ..Self::from(&located) }
     }
 }
 

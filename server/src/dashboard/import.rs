@@ -1,7 +1,7 @@
 //! `POST …/import?mode=preview|commit[&accept_good_rows=true]`: a roster spreadsheet uploaded
 //! from the dashboard, as CSV (UTF-8, GB18030 or UTF-16) or as an .xlsx workbook.
 //!
-//! A workbook's roster sheet (the first visible one with a roster header row) is turned into CSV
+//! A workbook's roster sheets (every visible one with a roster header row) are turned into CSV
 //! first ([`crate::roster_file`]), so both go through core's `read_roster_csv` and every rule and
 //! row error is shared with the command line and phones.
 //! `preview` reads and changes nothing; `commit` imports with core's `Compound::import_roster`
@@ -29,7 +29,8 @@ use super::{DashState, Params, blocking};
 use crate::error::AppError;
 use crate::http::body_in_hand;
 use crate::http::json::PathParams;
-use crate::roster_file::{self, RosterFile};
+use crate::roster_file::{self, RosterFile, SheetRead};
+use crate::workbook::SkippedSheet;
 
 /// The query string.
 #[derive(Debug, Clone, Deserialize)]
@@ -61,11 +62,18 @@ pub struct Preview {
     pub estates: Vec<String>,
     /// `csv` or `xlsx`.
     pub format: &'static str,
-    /// For a workbook, the sheet that was read: the first visible one with a roster header row.
+    /// For a workbook, the first sheet that was read (every visible one with a roster header
+    /// row is: `sheets_read`).
     pub sheet: Option<String>,
     /// For a workbook, how many sheets it has (hidden ones included), so that the page can say
     /// which was read when there was a choice.
     pub sheets: Option<usize>,
+    /// For a workbook, the roster sheets read, in tab order, with the households read from each;
+    /// with more than one, every row problem names its sheet.
+    pub sheets_read: Vec<SheetRead>,
+    /// For a workbook, the sheets not read (hidden, no roster header row, empty, a chart), each
+    /// with why, in Chinese and English.
+    pub sheets_skipped: Vec<SkippedSheet>,
     /// What the commit would do to the roster as it is now: households added, households
     /// updated and which fields change on how many, households the file leaves as they are,
     /// and how rows without a 小区 were placed.
@@ -116,7 +124,7 @@ impl Planned {
     }
 
     fn problems(&self) -> Vec<RowProblem> {
-        self.left_out().into_iter().map(RowProblem::from).collect()
+        self.left_out().into_iter().map(|e| RowProblem::of(&self.read, e)).collect()
     }
 
     fn is_clean(&self) -> bool {
@@ -125,7 +133,7 @@ impl Planned {
 
     /// Every warning, the file's and the plan's, in file order.
     fn warnings(&self) -> Vec<RowProblem> {
-        self.warnings.iter().map(RowProblem::from).collect()
+        self.warnings.iter().map(|w| RowProblem::of(&self.read, w)).collect()
     }
 }
 
@@ -220,6 +228,8 @@ pub async fn import(
             format: read.format,
             sheet: read.sheet.clone(),
             sheets: read.sheets,
+            sheets_read: read.sheets_read.clone(),
+            sheets_skipped: read.sheets_skipped.clone(),
             plan: planned.plan.clone(),
         };
         return Ok(Json(preview).into_response());
@@ -229,8 +239,7 @@ pub async fn import(
         let left_out = planned.left_out();
         // Rows, not errors: a row with three bad cells is one row.
         let rows = read.preview.bad_rows + planned.unplaced.len();
-        let first = left_out.first().map(ToString::to_string).unwrap_or_default();
-        let first_zh = left_out.first().map(|e| e.reason_zh.clone()).unwrap_or_default();
+        let (first_zh, first) = left_out.first().map(|e| read.sentences(e)).unwrap_or_default();
         return Err(DashError::Unprocessable {
             error: "bad_rows",
             reason: format!(

@@ -1,7 +1,7 @@
 //! Reading an uploaded Excel workbook (.xlsx) as the CSV text core's importer reads, so that a
 //! workbook and its "Save As CSV" import by the same rules and fail with the same row errors.
 //!
-//! The roster's sheet ([`sheets`]: the first visible one with a roster header row) is
+//! Each roster sheet ([`sheets`]: every visible one with a roster header row) is
 //! written out row by row, cell by cell: text as it is, whole numbers without
 //! Excel's ".0" (a phone number typed as a number, 19908923609, stays 19908923609), other numbers
 //! in their shortest form, booleans as `true`/`false`, error cells as Excel shows them (`#N/A`,
@@ -44,6 +44,7 @@ pub mod sheets;
 
 use bounds::MAX_ENTRIES;
 use sheets::Closest;
+pub use sheets::{RosterSheets, SkippedSheet};
 
 /// An .xlsx workbook is a ZIP archive.
 pub const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
@@ -416,31 +417,39 @@ impl Budget {
     }
 }
 
-/// Reads the roster's sheet of an .xlsx workbook into CSV: the first visible sheet with a
-/// roster header row ([`sheets`]). Refuses before anything is inflated a workbook whose
-/// parts inflate past the limits of [`bounds`], and stops once `deadline` passes.
+/// Reads the first roster sheet of an .xlsx workbook into CSV ([`roster_sheets`] reads them
+/// all): for the fuzz target and the tests of how cells become CSV.
+pub fn sheet_to_csv(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, WorkbookError> {
+    let mut sheets = roster_sheets(bytes, deadline)?;
+    Ok(sheets.read.remove(0))
+}
+
+/// Reads the roster sheets of an .xlsx workbook into CSV: every visible sheet with a roster
+/// header row, never none ([`sheets`]), and the sheets passed over with why. Refuses before
+/// anything is inflated a workbook whose parts inflate past the limits of [`bounds`], and stops
+/// once `deadline` passes.
 #[expect(
     clippy::redundant_closure,
     reason = "the function item takes one lifetime of the workbook's bytes; the closure takes any, as a second read needs"
 )]
-pub fn sheet_to_csv(bytes: &[u8], deadline: Instant) -> Result<SheetCsv, WorkbookError> {
-    read_workbook(bytes, deadline, |workbook, budget| sheets::roster_sheet(workbook, budget))
+pub fn roster_sheets(bytes: &[u8], deadline: Instant) -> Result<RosterSheets, WorkbookError> {
+    read_workbook(bytes, deadline, |workbook, budget| sheets::roster_sheets(workbook, budget))
 }
 
 /// The workbook behind an upload: checked by [`bounds`] first, then opened, and the
-/// sheet `choose` picks read within one `Budget`. A workbook holding an error value calamine
+/// sheets `choose` picks read within one `Budget`. A workbook holding an error value calamine
 /// does not read (`#SPILL!`) is read again with its error cells as text
 /// ([`error_cells`]), so each is a bad row naming its cell, as `#N/A` is.
 fn read_workbook(
     bytes: &[u8],
     deadline: Instant,
-    choose: impl Fn(&mut Xlsx<Cursor<&[u8]>>, &mut Budget) -> Result<SheetCsv, WorkbookError>,
-) -> Result<SheetCsv, WorkbookError> {
+    choose: impl Fn(&mut Xlsx<Cursor<&[u8]>>, &mut Budget) -> Result<RosterSheets, WorkbookError>,
+) -> Result<RosterSheets, WorkbookError> {
     if let Some(kind) = kind::not_a_workbook(bytes) {
         return Err(kind.into());
     }
     bounds::check_archive(bytes, deadline)?;
-    let sheet = match open_and_choose(bytes, deadline, false, &choose) {
+    let sheets = match open_and_choose(bytes, deadline, false, &choose) {
         Err(WorkbookError::FormulaError(_)) => {
             let as_text = error_cells::as_text(bytes)?;
             open_and_choose(&as_text, deadline, true, &choose)
@@ -449,22 +458,24 @@ fn read_workbook(
     }?;
     // A formula's value, not the formula, is what the sheet says; a workbook that never
     // stored one is refused rather than read as blanks.
-    match sheet.uncomputed {
-        Some(((row, column), count)) => Err(WorkbookError::FormulaWithoutValue {
-            sheet: sheet.sheet,
+    if let Some((sheet, ((row, column), count))) =
+        sheets.read.iter().find_map(|s| s.uncomputed.map(|u| (&s.sheet, u)))
+    {
+        return Err(WorkbookError::FormulaWithoutValue {
+            sheet: sheet.clone(),
             cell: cell_name(row, column),
             count,
-        }),
-        None => Ok(sheet),
+        });
     }
+    Ok(sheets)
 }
 
 fn open_and_choose(
     bytes: &[u8],
     deadline: Instant,
     error_cells_as_text: bool,
-    choose: &impl Fn(&mut Xlsx<Cursor<&[u8]>>, &mut Budget) -> Result<SheetCsv, WorkbookError>,
-) -> Result<SheetCsv, WorkbookError> {
+    choose: &impl Fn(&mut Xlsx<Cursor<&[u8]>>, &mut Budget) -> Result<RosterSheets, WorkbookError>,
+) -> Result<RosterSheets, WorkbookError> {
     // calamine 0.38 panics on some malformed parts (an inverted range such as "Z9:A1" overflows
     // a subtraction in debug builds); a damaged upload is the coordinator's problem to fix, not
     // a failed request to retry, so a panic while reading is the same refusal as an error.
@@ -686,10 +697,8 @@ mod tests {
     /// The first sheet as CSV, roster or not, within the same bounds as an upload's sheet: for
     /// the tests of how cells become CSV.
     fn first_sheet(bytes: &[u8]) -> Result<SheetCsv, WorkbookError> {
-        read_workbook(bytes, later(), |workbook, budget| {
-            let first = workbook.sheet_names().into_iter().next().unwrap();
-            read_sheet(workbook, &first, budget)
-        })
+        let mut sheets = read_workbook(bytes, later(), first_of)?;
+        Ok(sheets.read.remove(0))
     }
 
     /// A cell longer than a roster cell makes its row a bad row, as in a CSV, and the good rows
@@ -978,9 +987,12 @@ mod tests {
         assert_eq!(sheet_to_csv(&bytes, later()).unwrap().sheet, "Sheet2");
     }
 
-    fn first_of(workbook: &mut Xlsx<Cursor<&[u8]>>, budget: &mut Budget) -> Result<SheetCsv, WorkbookError> {
+    fn first_of(
+        workbook: &mut Xlsx<Cursor<&[u8]>>,
+        budget: &mut Budget,
+    ) -> Result<RosterSheets, WorkbookError> {
         let first = workbook.sheet_names().into_iter().next().unwrap();
-        read_sheet(workbook, &first, budget)
+        Ok(RosterSheets { read: vec![read_sheet(workbook, &first, budget)?], skipped: Vec::new() })
     }
 
     /// A `<dimension>` that ends before it starts overflows a subtraction inside calamine 0.38.
@@ -1061,15 +1073,15 @@ mod tests {
         let read = |spent: Budget| {
             read_workbook(&bytes, later(), |workbook, budget| {
                 *budget = spent.clone();
-                sheets::roster_sheet(workbook, budget)
+                sheets::roster_sheets(workbook, budget)
             })
         };
         let cells_left = |cells| Budget { cells: MAX_CELLS - cells, ..Budget::new(later(), false) };
-        assert_eq!(read(cells_left(4)).unwrap().sheet, "Sheet2");
+        assert_eq!(read(cells_left(4)).unwrap().read[0].sheet, "Sheet2");
         let e = read(cells_left(3)).unwrap_err();
         assert!(matches!(&e, WorkbookError::TooManyCells { sheet } if sheet == "Sheet2"), "{e}");
         let text_left = |bytes| Budget { text: MAX_INPUT_BYTES - bytes, ..Budget::new(later(), false) };
-        assert_eq!(read(text_left(42)).unwrap().sheet, "Sheet2");
+        assert_eq!(read(text_left(42)).unwrap().read[0].sheet, "Sheet2");
         let e = read(text_left(41)).unwrap_err();
         assert!(
             matches!(e, WorkbookError::TooLarge(ImportError::TooLarge { bytes, .. }) if bytes == MAX_INPUT_BYTES + 1),

@@ -660,3 +660,84 @@ async fn an_import_past_the_time_limit_says_it_was_stopped_and_what_to_do_instea
     assert!(!reason.contains("try again"), "{reason}");
     assert!(households(&session, compound).await.is_empty(), "nothing of it was imported");
 }
+
+/// A ledger kept as one sheet per building (1号楼, 2号楼, 3号楼, each with its header row) with a
+/// hidden 数据字典: only 1号楼 was read, the other six households dropped, the preview saying only
+/// which sheet it read. Every visible roster sheet is read; the preview lists them with their
+/// households and the sheets not read with why; a row is named by its sheet and row, and a row of
+/// 2号楼 at a door of 1号楼 names that sheet's row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_of_one_sheet_per_building_imports_every_building() {
+    let (_dash, compound, session) = setup().await;
+    let mut book = Workbook::new();
+    for building in ["1号楼", "2号楼", "3号楼"] {
+        let sheet = book.add_worksheet();
+        sheet.set_name(building).unwrap();
+        for (c, header) in ["小区", "楼号", "单元", "房号", "户主"].into_iter().enumerate() {
+            sheet.write_string(0, u16::try_from(c).unwrap(), header).unwrap();
+        }
+        for r in 1..=3u32 {
+            let head = format!("{building}户主{r}");
+            for (c, cell) in ["香樟苑", building, "1单元", &format!("10{r}"), &head].into_iter().enumerate()
+            {
+                sheet.write_string(r, u16::try_from(c).unwrap(), cell).unwrap();
+            }
+        }
+    }
+    // A row of 2号楼's sheet at a door of 1号楼.
+    let second = book.worksheet_from_name("2号楼").unwrap();
+    for (c, cell) in ["香樟苑", "1号楼", "1单元", "101", "另一人"].into_iter().enumerate() {
+        second.write_string(4, u16::try_from(c).unwrap(), cell).unwrap();
+    }
+    let dictionary = book.add_worksheet();
+    dictionary.set_name("数据字典").unwrap();
+    dictionary.write_string(0, 0, "楼号").unwrap();
+    dictionary.set_hidden(true);
+    let bytes = book.save_to_buffer().unwrap();
+
+    let path = format!("/dashboard/api/compounds/{compound}/import?mode=preview");
+    let preview = session.post_bytes(&path, XLSX, bytes.clone()).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text());
+    let p = preview.json();
+    assert_eq!(p["households"], 9, "{p}");
+    assert_eq!(
+        p["sheets_read"],
+        json!([
+            {"sheet": "1号楼", "households": 3, "bad_rows": 0},
+            {"sheet": "2号楼", "households": 4, "bad_rows": 0},
+            {"sheet": "3号楼", "households": 3, "bad_rows": 0},
+        ]),
+        "{p}"
+    );
+    assert_eq!(p["sheets_skipped"][0]["sheet"], "数据字典");
+    assert_eq!(p["sheets_skipped"][0]["code"], "hidden");
+    let error = &p["errors"][0];
+    assert_eq!((error["sheet"].as_str(), error["line"].as_u64()), (Some("2号楼"), Some(5)), "{p}");
+    assert_eq!(error["reason_zh"], "与工作表 \"1号楼\" 第 2 行是同一户（香樟苑），每户只能出现一次", "{p}");
+    assert_eq!(
+        error["reason"],
+        "is the same household as line 2 of sheet \"1号楼\" (香樟苑); each flat may appear once",
+        "{p}"
+    );
+
+    let commit = format!("/dashboard/api/compounds/{compound}/import?mode=commit");
+    let refused = session.post_bytes(&commit, XLSX, bytes.clone()).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+    let reason = refused.json()["reason"].as_str().unwrap().to_owned();
+    assert!(
+        reason.contains("（第一处：工作表 \"2号楼\" 第 5 行，小区：与工作表 \"1号楼\" 第 2 行"),
+        "{reason}"
+    );
+    assert!(households(&session, compound).await.is_empty(), "nothing half-imported");
+
+    let done = session.post_bytes(&format!("{commit}&accept_good_rows=true"), XLSX, bytes).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    assert_eq!(done.json()["added"], 9);
+    let mut buildings: Vec<String> = households(&session, compound)
+        .await
+        .iter()
+        .map(|h| h["address"]["building"].as_str().unwrap().to_owned())
+        .collect();
+    buildings.dedup();
+    assert_eq!(buildings.len(), 3, "{buildings:?}");
+}

@@ -8,6 +8,7 @@
 //! the sheet row, as Excel numbers it, and, when several sheets were read, the sheet
 //! ([`RosterFile::locate`]). The sheets passed over are named with why ([`SkippedSheet`]).
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use doorstep_core::import::{
@@ -108,6 +109,8 @@ pub fn read(workbook: bool, bytes: &[u8], deadline: Instant) -> Result<RosterFil
     }
     let book = workbook::roster_sheets(bytes, deadline)?;
     let several = book.read.len() > 1;
+    let names: Vec<&str> = book.read.iter().map(|s| s.sheet.as_str()).collect();
+    let hidden = workbook::hidden_rows::hidden_rows(bytes, &names);
     let mut preview = RosterPreview::default();
     let mut sheets_read = Vec::new();
     for (at, sheet) in book.read.iter().enumerate() {
@@ -120,10 +123,22 @@ pub fn read(workbook: bool, bytes: &[u8], deadline: Instant) -> Result<RosterFil
         };
         let offset = if several { (at + 1) * SHEET_LINES } else { 0 };
         for message in one.errors.iter_mut().chain(one.warnings.iter_mut()) {
-            message.line = sheet.sheet_row(message.line) + offset;
+            message.line = sheet.sheet_row(message.line);
         }
         for row in &mut one.households {
-            row.line = sheet.sheet_row(row.line) + offset;
+            row.line = sheet.sheet_row(row.line);
+        }
+        if let Some(rows) = hidden.get(&sheet.sheet)
+            && let Some(warning) = hidden_rows_read(&one, rows)
+        {
+            one.warnings.push(warning);
+            one.warnings.sort_by_key(|w| w.line);
+        }
+        for message in one.errors.iter_mut().chain(one.warnings.iter_mut()) {
+            message.line += offset;
+        }
+        for row in &mut one.households {
+            row.line += offset;
         }
         sheets_read.push(SheetRead {
             sheet: sheet.sheet.clone(),
@@ -139,6 +154,42 @@ pub fn read(workbook: bool, bytes: &[u8], deadline: Instant) -> Result<RosterFil
         sheets: book.read.first().map(|s| s.sheets),
         sheets_read,
         sheets_skipped: book.skipped,
+    })
+}
+
+/// Rows hidden in Excel shown in a warning, at most.
+const HIDDEN_ROWS_SHOWN: usize = 10;
+
+/// The warning that rows of a sheet read (a household or a bad row; lines as sheet rows) are
+/// hidden in Excel, on the first of them: they are read as the sheet holds them, which the
+/// coordinator, who does not see them on screen, should know (`workbook/hidden_rows.rs`).
+fn hidden_rows_read(sheet: &RosterPreview, hidden: &BTreeSet<usize>) -> Option<RowMessage> {
+    let read: BTreeSet<usize> = sheet
+        .households
+        .iter()
+        .map(|h| h.line)
+        .chain(sheet.errors.iter().map(|e| e.line))
+        .filter(|line| hidden.contains(line))
+        .collect();
+    let first = *read.first()?;
+    let shown: Vec<String> = read.iter().take(HIDDEN_ROWS_SHOWN).map(ToString::to_string).collect();
+    let more = if read.len() > HIDDEN_ROWS_SHOWN { ("…", ", …") } else { ("", "") };
+    let n = read.len();
+    Some(RowMessage {
+        line: first,
+        column: None,
+        value: String::new(),
+        code: "hidden_rows",
+        reason_zh: format!(
+            "有 {n} 行在 Excel 中是隐藏的（或被筛选隐去），仍照常读取：第 {}{} 行；如果其中有不该导入的户（如已搬离），请取消隐藏、删去这些行后重新预览",
+            shown.join("、"),
+            more.0
+        ),
+        reason: format!(
+            "{n} rows hidden in Excel (or by a filter) are read all the same: rows {}{}; if some should not be imported (moved out, say), unhide them, delete those rows and preview again",
+            shown.join(", "),
+            more.1
+        ),
     })
 }
 
@@ -363,5 +414,55 @@ mod tests {
             file.sheets_said()[1],
             "读取工作表 \"2号楼\"：1 户，1 行有错误，行号为该表的行号 / read sheet \"2号楼\": 1 households, 1 rows with errors; rows are numbered as in the sheet"
         );
+    }
+
+    /// Rows hidden in Excel were imported with no mention. They are read, as a filter hides
+    /// rows of a roster a coordinator means to import, and one warning on each sheet's first
+    /// says how many and which, by row (a bad row hidden counts too).
+    #[test]
+    fn rows_hidden_in_excel_are_read_and_said() {
+        let mut book = Workbook::new();
+        for name in ["1号楼", "2号楼"] {
+            let sheet = book.add_worksheet();
+            sheet.set_name(name).unwrap();
+            for (c, header) in ["楼号", "房号", "户主", "户内人数"].into_iter().enumerate() {
+                sheet.write_string(0, u16::try_from(c).unwrap(), header).unwrap();
+            }
+            for (r, (flat, people)) in
+                [("101", "2"), ("102", "三"), ("103", "1"), ("104", "1")].into_iter().enumerate()
+            {
+                let r = u32::try_from(r + 1).unwrap();
+                for (c, cell) in [name, flat, "某", people].into_iter().enumerate() {
+                    sheet.write_string(r, u16::try_from(c).unwrap(), cell).unwrap();
+                }
+            }
+        }
+        let first = book.worksheet_from_name("1号楼").unwrap();
+        first.set_row_hidden(2).unwrap();
+        first.set_row_hidden(3).unwrap();
+        // A hidden row under the table holds nothing, and is not said.
+        first.set_row_hidden(30).unwrap();
+        let file =
+            read(true, &book.save_to_buffer().unwrap(), Instant::now() + Duration::from_secs(60)).unwrap();
+        let hidden: Vec<(Option<String>, RowMessage)> = file
+            .preview
+            .warnings
+            .iter()
+            .filter(|w| w.code == "hidden_rows")
+            .map(|w| file.locate(w))
+            .collect();
+        assert_eq!(hidden.len(), 1, "{:?}", file.preview.warnings);
+        let (sheet, warning) = &hidden[0];
+        assert_eq!((sheet.as_deref(), warning.line), (Some("1号楼"), 3));
+        assert_eq!(
+            warning.reason_zh,
+            "有 2 行在 Excel 中是隐藏的（或被筛选隐去），仍照常读取：第 3、4 行；如果其中有不该导入的户（如已搬离），请取消隐藏、删去这些行后重新预览"
+        );
+        assert!(
+            warning
+                .reason
+                .starts_with("2 rows hidden in Excel (or by a filter) are read all the same: rows 3, 4;")
+        );
+        assert_eq!(file.preview.households.len(), 6, "hidden rows are read");
     }
 }

@@ -531,8 +531,8 @@ export const MESSAGES = {
   'sheets.title': ['表格导入导出', 'Spreadsheets'],
   'import.title': ['导入台账', 'Import a roster'],
   'import.hint': [
-    'CSV（UTF-8 或 GB18030）或 XLSX，中文表头。先预览：有错误的行会列出来，确认前不会写入任何数据。XLSX 中每个可见的、有 楼号、房号、户主 表头的工作表都会读取（如每栋楼一个工作表），隐藏的工作表不读，预览会列出读了哪些、没读哪些及原因。空白单元格（重点人群除外）不会清除已有内容（志愿者写的备注也保留）；要清除请在住户页面修改。从这里导出的表带“导出版本”一列：再导入时，表中未改动的单元格不会覆盖导出后在手机或网页上做的修改。',
-    'CSV (UTF-8 or GB18030) or XLSX with Chinese headers. Preview first: rows with errors are listed, and nothing is written until you confirm. In an XLSX every visible sheet with a 楼号, 房号, 户主 header row is read (one sheet per building, say); hidden sheets are not, and the preview lists the sheets read and those not read, with why. A blank cell (but 重点人群) clears nothing the roster holds (volunteers\' notes stay); clear a value on the household\'s page. A roster exported here carries an 导出版本 (export version) column: imported again, a cell you did not change does not overwrite what was changed on a phone or the dashboard since the export.',
+    'CSV（UTF-8 或 GB18030）或 XLSX，中文表头。先预览：有错误的行会列出来，确认前不会写入任何数据。XLSX 中每个可见的、有 楼号、房号、户主 表头的工作表都会读取（如每栋楼一个工作表），隐藏的工作表不读，预览会列出读了哪些、没读哪些及原因；隐藏的行（或被筛选隐去的行）照常读取，预览会提醒是哪几行，不该导入的请删去。空白单元格（重点人群除外）不会清除已有内容（志愿者写的备注也保留）；要清除请在住户页面修改。从这里导出的表带“导出版本”一列：再导入时，表中未改动的单元格不会覆盖导出后在手机或网页上做的修改。',
+    'CSV (UTF-8 or GB18030) or XLSX with Chinese headers. Preview first: rows with errors are listed, and nothing is written until you confirm. In an XLSX every visible sheet with a 楼号, 房号, 户主 header row is read (one sheet per building, say); hidden sheets are not, and the preview lists the sheets read and those not read, with why; hidden (or filtered-out) rows are read all the same, and the preview names them: delete those that should not be imported. A blank cell (but 重点人群) clears nothing the roster holds (volunteers\' notes stay); clear a value on the household\'s page. A roster exported here carries an 导出版本 (export version) column: imported again, a cell you did not change does not overwrite what was changed on a phone or the dashboard since the export.',
   ],
   'import.file': ['表格文件', 'Spreadsheet file'],
   'import.choose': ['请先选择文件', 'Choose a file first'],

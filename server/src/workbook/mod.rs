@@ -39,6 +39,7 @@ use doorstep_core::import::{self, DateCells, ImportError, MAX_INPUT_BYTES, MAX_R
 
 pub mod bounds;
 pub mod error_cells;
+pub mod hidden_rows;
 pub mod kind;
 pub mod sheets;
 

@@ -665,7 +665,7 @@ async fn an_import_past_the_time_limit_says_it_was_stopped_and_what_to_do_instea
 /// hidden 数据字典: only 1号楼 was read, the other six households dropped, the preview saying only
 /// which sheet it read. Every visible roster sheet is read; the preview lists them with their
 /// households and the sheets not read with why; a row is named by its sheet and row, and a row of
-/// 2号楼 at a door of 1号楼 names that sheet's row.
+/// 2号楼 at a door of 1号楼 names that sheet's row. A row hidden in Excel is read, and said.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ledger_of_one_sheet_per_building_imports_every_building() {
     let (_dash, compound, session) = setup().await;
@@ -689,6 +689,8 @@ async fn a_ledger_of_one_sheet_per_building_imports_every_building() {
     for (c, cell) in ["香樟苑", "1号楼", "1单元", "101", "另一人"].into_iter().enumerate() {
         second.write_string(4, u16::try_from(c).unwrap(), cell).unwrap();
     }
+    // A row of 3号楼 hidden in Excel: read, and said.
+    book.worksheet_from_name("3号楼").unwrap().set_row_hidden(2).unwrap();
     let dictionary = book.add_worksheet();
     dictionary.set_name("数据字典").unwrap();
     dictionary.write_string(0, 0, "楼号").unwrap();
@@ -719,6 +721,12 @@ async fn a_ledger_of_one_sheet_per_building_imports_every_building() {
         "is the same household as line 2 of sheet \"1号楼\" (香樟苑); each flat may appear once",
         "{p}"
     );
+
+    let hidden: Vec<&serde_json::Value> =
+        p["warnings"].as_array().unwrap().iter().filter(|w| w["code"] == "hidden_rows").collect();
+    assert_eq!(hidden.len(), 1, "{p}");
+    assert_eq!((hidden[0]["sheet"].as_str(), hidden[0]["line"].as_u64()), (Some("3号楼"), Some(3)), "{p}");
+    assert!(hidden[0]["reason_zh"].as_str().unwrap().starts_with("有 1 行在 Excel 中是隐藏的"), "{p}");
 
     let commit = format!("/dashboard/api/compounds/{compound}/import?mode=commit");
     let refused = session.post_bytes(&commit, XLSX, bytes.clone()).await;

@@ -312,9 +312,89 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
             ),
         });
     }
+    if let Some(header) =
+        columns.index.contains_key(&RosterColumn::Estate).then(|| columns.header(RosterColumn::Estate))
+    {
+        fill_blank_estates(&mut preview, &header);
+    }
     // In file order: a flat's first row is said when its second is met.
     preview.errors.sort_by_key(|e| e.line);
+    preview.warnings.sort_by_key(|w| w.line);
     Ok(preview)
+}
+
+/// Rows shown in a message about many rows, at most.
+const ROWS_SHOWN: usize = 10;
+
+/// Rows whose 小区 is blank in a file whose other rows name one: 小区 typed once at the top, or a
+/// merged 小区 cell saved as CSV (only its first row holds it). They were imported as an estate
+/// of no name beside the one named, the same doors twice. When the file names exactly one
+/// estate, they take it, with one warning saying which rows did; with several, which one is
+/// theirs is the coordinator's to say, and each is a bad row asking for it. A file with no
+/// 小区 at all is left to the plan, which places its rows in the compound's estates.
+fn fill_blank_estates(preview: &mut RosterPreview, header: &str) {
+    let mut named: Vec<String> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for row in &preview.households {
+        let estate = &row.draft.address.estate;
+        if !estate.trim().is_empty() && seen.insert(normalize_width(estate)) {
+            named.push(estate.clone());
+        }
+    }
+    let blank: Vec<usize> = preview
+        .households
+        .iter()
+        .filter(|row| row.draft.address.estate.trim().is_empty())
+        .map(|row| row.line)
+        .collect();
+    let Some(&first) = blank.first() else { return };
+    match named.as_slice() {
+        [] => {}
+        [estate] => {
+            for row in &mut preview.households {
+                if row.draft.address.estate.trim().is_empty() {
+                    row.draft.address.estate.clone_from(estate);
+                }
+            }
+            let shown: Vec<String> = blank.iter().take(ROWS_SHOWN).map(ToString::to_string).collect();
+            let more = if blank.len() > ROWS_SHOWN { ("…", ", …") } else { ("", "") };
+            let n = blank.len();
+            preview.push_warning(RowWarning {
+                line: first,
+                column: Some(header.to_owned()),
+                value: String::new(),
+                code: "estate_blank_filled",
+                reason_zh: format!(
+                    "{n} 行的 {header} 为空（第 {}{} 行），文件里只有一个小区，按 {estate:?} 导入；如果不是，请填写 {header}",
+                    shown.join("、"),
+                    more.0
+                ),
+                reason: format!(
+                    "{header} is empty on {n} rows ({}{}); the file names one estate only, so they are imported into {estate:?}; if that is wrong, fill in {header}",
+                    shown.join(", "),
+                    more.1
+                ),
+            });
+        }
+        several => {
+            let names = several.join("、");
+            let names_en = several.join(", ");
+            preview.households.retain(|row| !row.draft.address.estate.trim().is_empty());
+            for line in blank {
+                preview.bad_rows += 1;
+                preview.push_error(RowError {
+                    line,
+                    column: Some(header.to_owned()),
+                    value: String::new(),
+                    code: "estate_blank",
+                    reason_zh: format!("{header} 为空，而文件里有 {names} 几个小区，不知道这一户属于哪个；请填写 {header}"),
+                    reason: format!(
+                        "{header} is empty, and the file names several estates ({names_en}), so which one this household is in is not known; fill in {header}"
+                    ),
+                });
+            }
+        }
+    }
 }
 
 /// Whether CSV text (the CSV a workbook's sheet became) has a roster header row, found where
@@ -1618,15 +1698,16 @@ mod tests {
              北林小区,1号楼,1单元,北林小区1号楼1单元202,己\n\
              ,17号楼3单元1102,,,庚\n\
              ,,,17-1202,辛\n",
+            // The rows without a 小区 take the file's only one (`fill_blank_estates`).
             r#"
-            2: 17号楼3单元702 f7 甲  ?/0/0 [] normal lift=false ""
-            3: 17号楼3单元802 f8 乙  ?/0/0 [] normal lift=false ""
-            4: 17号楼3单元902 f9 丙  ?/0/0 [] normal lift=false ""
-            5: 17号楼3单元1002 f10 丁  ?/0/0 [] normal lift=false ""
+            2: 北林小区 17号楼3单元702 f7 甲  ?/0/0 [] normal lift=false ""
+            3: 北林小区 17号楼3单元802 f8 乙  ?/0/0 [] normal lift=false ""
+            4: 北林小区 17号楼3单元902 f9 丙  ?/0/0 [] normal lift=false ""
+            5: 北林小区 17号楼3单元1002 f10 丁  ?/0/0 [] normal lift=false ""
             6: 北林小区 1号楼1单元102 f1 戊  ?/0/0 [] normal lift=false ""
             7: 北林小区 1号楼1单元202 f2 己  ?/0/0 [] normal lift=false ""
-            8: 17号楼3单元1102 f11 庚  ?/0/0 [] normal lift=false ""
-            9: 17号楼1202 f12 辛  ?/0/0 [] normal lift=false ""
+            8: 北林小区 17号楼3单元1102 f11 庚  ?/0/0 [] normal lift=false ""
+            9: 北林小区 17号楼1202 f12 辛  ?/0/0 [] normal lift=false ""
             "#,
         );
     }
@@ -2591,5 +2672,40 @@ mod tests {
             }
         }
         assert!(read > 500, "most rows are read ({read})");
+    }
+
+    /// 小区 typed once at the top (or a merged cell saved as CSV) made the rows under it an
+    /// estate of no name: the same door twice, under "" and under 香樟苑, and the preview named
+    /// only 香樟苑. With one estate named, the blank ones take it, said once; with several, each
+    /// blank row is a bad row asking for its estate.
+    #[test]
+    fn a_blank_estate_takes_the_files_only_estate_or_is_asked_for() {
+        let once = "小区,楼号,房号,户主\n香樟苑,1,101,甲\n,1,102,乙\n,1,103,丙\n";
+        let preview = read_roster_csv(once.as_bytes()).unwrap();
+        let estates: Vec<&str> = preview.households.iter().map(|h| h.draft.address.estate.as_str()).collect();
+        assert_eq!(estates, ["香樟苑"; 3]);
+        assert_eq!(
+            warnings(&preview),
+            [
+                "estate_blank_filled 第 3 行，小区：2 行的 小区 为空（第 3、4 行），文件里只有一个小区，按 \"香樟苑\" 导入；如果不是，请填写 小区 / \
+              line 3, column 小区: 小区 is empty on 2 rows (3, 4); the file names one estate only, so they are imported into \"香樟苑\"; \
+              if that is wrong, fill in 小区"
+            ]
+        );
+        let several = "小区,楼号,房号,户主\n香樟苑,1,101,甲\n,1,102,乙\n北林,1,101,丙\n";
+        let preview = read_roster_csv(several.as_bytes()).unwrap();
+        assert_eq!(preview.households.len(), 2);
+        assert_eq!(preview.bad_rows, 1);
+        assert_eq!(
+            preview.errors[0].bilingual(),
+            "第 3 行，小区：小区 为空，而文件里有 香樟苑、北林 几个小区，不知道这一户属于哪个；请填写 小区 / \
+             line 3, column 小区: 小区 is empty, and the file names several estates (香樟苑, 北林), so which one this household \
+             is in is not known; fill in 小区"
+        );
+        // No 小区 at all: the plan places the rows, as before.
+        let none = "小区,楼号,房号,户主\n,1,101,甲\n";
+        let preview = read_roster_csv(none.as_bytes()).unwrap();
+        assert_eq!(preview.households[0].draft.address.estate, "");
+        assert!(preview.warnings.is_empty() && preview.errors.is_empty());
     }
 }

@@ -327,6 +327,27 @@ mod tests {
         assert_eq!(ledger.compound.households().len(), 4);
     }
 
+    /// A building (or unit) letter typed in lower case: "b座" added a second household at the
+    /// door of the one at "B座", in a second building "b"; it is that household, as "Ｂ座" was.
+    #[test]
+    fn a_building_letter_in_lower_case_is_the_household_there() {
+        let mut ledger = Ledger::new();
+        let before = ledger.compound.households().len();
+        let first = "小区,楼号,单元,房号,户主,联系电话\n香樟苑,B座,A单元,101,张三,13900000000\n";
+        assert_eq!(ledger.import(first).unwrap().added, 1);
+        for (spelled, phone) in [("b座,a单元", "13911112222"), ("Ｂ座,ａ单元", "13933334444")] {
+            let done = ledger
+                .import(&format!("小区,楼号,单元,房号,户主,联系电话\n香樟苑,{spelled},101,张三,{phone}\n"))
+                .unwrap();
+            assert_eq!((done.added, done.updated, done.buildings_added), (0, 1, 0), "{spelled}");
+        }
+        let households = ledger.compound.households();
+        assert_eq!(households.len(), before + 1);
+        let at_b: Vec<&str> =
+            households.iter().filter(|h| h.address.building == "B").map(|h| h.phone.as_str()).collect();
+        assert_eq!(at_b, ["13933334444"]);
+    }
+
     /// A re-import leaving 户内人数 or 联系电话 blank for a household already there keeps what
     /// the roster holds, and its warning said "imported as unknown (未填)" / "fill it in": it
     /// says the value was left as it was, in the plan and in what the import answers. A new

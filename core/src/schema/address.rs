@@ -100,14 +100,17 @@ impl Address {
 
 /// A building's label as it is kept and compared, however a ledger spells it: "1号楼", "1#楼",
 /// "1#", "１栋", "01", "一号楼" and "1\u{200b}" are all "1", "十二号楼" is "12"
-/// ([`canonical_number`]); a name ("A座" → "A") stays a name.
+/// ([`canonical_number`]); a name ("A座" → "A") stays a name, its letters in capitals: "b座",
+/// "B座" and "Ｂ座" are all "B" (a ledger typed in lower case added a second household beside
+/// the one at "B座" instead of updating it).
 pub fn building_label(text: &str) -> String {
-    canonical_number(strip_label(text, BUILDING_SUFFIXES))
+    canonical_number(strip_label(text, BUILDING_SUFFIXES)).to_ascii_uppercase()
 }
 
-/// A unit's label as it is kept and compared: "3单元", "03", "三单元" and "3" are "3".
+/// A unit's label as it is kept and compared: "3单元", "03", "三单元" and "3" are "3"; its
+/// letters in capitals, as a building's ("a单元" is "A").
 pub fn unit_label(text: &str) -> String {
-    canonical_number(strip_label(text, UNIT_SUFFIXES))
+    canonical_number(strip_label(text, UNIT_SUFFIXES)).to_ascii_uppercase()
 }
 
 /// A building or unit number written in digits without its leading zeros ("01" → "1", "00" →
@@ -397,9 +400,17 @@ mod tests {
         {
             assert_eq!(building_label(spelled), "1", "{spelled:?}");
         }
-        for (spelled, label) in
-            [("十二号楼", "12"), ("十", "10"), ("二十", "20"), ("九十九栋", "99"), ("0", "0"), ("A座", "A")]
-        {
+        for (spelled, label) in [
+            ("十二号楼", "12"),
+            ("十", "10"),
+            ("二十", "20"),
+            ("九十九栋", "99"),
+            ("0", "0"),
+            ("A座", "A"),
+            ("a座", "A"),
+            ("Ｂ座", "B"),
+            ("b", "B"),
+        ] {
             assert_eq!(building_label(spelled), label, "{spelled:?}");
         }
         assert_eq!(building_label("一百号楼"), "一百", "past 九十九 it stays as written");
@@ -412,6 +423,7 @@ mod tests {
         let key = |b: &str, u: &str, f: &str| DoorKey::new("", b, u, f);
         assert_eq!(key("1#楼", "一单元", "101"), key("1", "1", "101"));
         assert_ne!(key("1", "1", "0101"), key("1", "1", "101"));
+        assert_eq!(key("b座", "a单元", "101"), key("B", "A", "101"));
     }
 
     #[test]

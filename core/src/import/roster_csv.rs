@@ -17,8 +17,8 @@ use super::phone::{PhoneCheck, check_phone};
 use crate::rulebook::BadValue;
 use crate::rulebook::table::{BUILDING, HOUSEHOLD};
 use crate::schema::address::{
-    Address, FLAT_SUFFIXES, building_label, floor_of_flat, is_label, is_plain_flat, normalize_width,
-    parse_address, strip_label, unit_label,
+    Address, FLAT_SUFFIXES, UNIT_SUFFIXES, building_label, floor_of_flat, is_label, is_plain_flat,
+    normalize_width, parse_address, strip_label, unit_label,
 };
 use crate::schema::control_status::ControlStatus;
 use crate::schema::household::HouseholdDraft;
@@ -321,6 +321,22 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
     preview.errors.sort_by_key(|e| e.line);
     preview.warnings.sort_by_key(|w| w.line);
     Ok(preview)
+}
+
+/// A 房号 cell holding a unit and a flat, "1-101" or "3单元101(室)", as (unit label, flat);
+/// `None` for anything else (a whole address naming its building, "17-3-702", a plain flat).
+fn unit_and_flat(cell: &str) -> Option<(String, String)> {
+    let text = normalize_width(cell);
+    let alnum = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric());
+    let (unit, flat) = match text.split_once('-') {
+        Some((unit, flat)) => (unit.to_owned(), strip_label(flat, FLAT_SUFFIXES)),
+        None => {
+            let (at, suffix) =
+                UNIT_SUFFIXES.iter().find_map(|suffix| text.find(suffix).map(|at| (at, *suffix)))?;
+            (text[..at].to_owned(), strip_label(&text[at + suffix.len()..], FLAT_SUFFIXES))
+        }
+    };
+    (alnum(&unit) && alnum(&flat)).then(|| (unit_label(&unit), flat))
 }
 
 /// Rows shown in a message about many rows, at most.
@@ -1043,7 +1059,33 @@ impl Row<'_> {
         let mut estate = normalize_width(&estate_cell);
         let mut building = building_label(&building_cell);
         let mut unit = unit_label(&unit_cell);
-        let flat_label = strip_label(&flat_cell, FLAT_SUFFIXES);
+        let mut flat_label = strip_label(&flat_cell, FLAT_SUFFIXES);
+        // Beside a 楼号, a 房号 of a unit and a flat ("1-101", "3单元101") is that unit's flat:
+        // "1-101" was read as building 1's flat 101 beside 1号楼 and "2-101" refused as not
+        // matching it, and "3单元101" refused for having no building.
+        if !building.is_empty()
+            && !is_plain_flat(&flat_label)
+            && let Some((in_flat, flat)) = unit_and_flat(&flat_cell)
+        {
+            if !unit.is_empty() && unit != in_flat {
+                let (flat_header, unit_header) =
+                    (self.columns.header(RosterColumn::Flat), self.columns.header(RosterColumn::Unit));
+                self.fail(
+                    RosterColumn::Unit,
+                    &unit_cell,
+                    "address_mismatch",
+                    format!(
+                        "{unit_cell:?} 与 {flat_header} {flat_cell:?} 不符，后者写的是 {in_flat} 单元；请只在一处写单元"
+                    ),
+                    format!(
+                        "{unit_cell:?} does not match {flat_header} {flat_cell:?}, which says unit {in_flat}; write the unit in {unit_header} only"
+                    ),
+                );
+                return None;
+            }
+            unit = in_flat;
+            flat_label = flat;
+        }
 
         // Where a whole address is written, if anywhere.
         let whole = if !flat_cell.is_empty() && !is_plain_flat(&flat_label) {
@@ -2707,5 +2749,25 @@ mod tests {
         let preview = read_roster_csv(none.as_bytes()).unwrap();
         assert_eq!(preview.households[0].draft.address.estate, "");
         assert!(preview.warnings.is_empty() && preview.errors.is_empty());
+    }
+
+    /// Beside a 楼号 column, 房号 "1-101" was building 1's flat 101 (no unit), "2-101" refused as
+    /// not matching 1号楼, and "3单元101" refused as having no 楼号. Each is the unit's flat.
+    #[test]
+    fn a_unit_and_flat_in_the_flat_column_beside_a_building_is_that_units_flat() {
+        let csv = "楼号,单元,房号,户主\n1号楼,,1-101,甲\n1号楼,,2-101,乙\n1号楼,,3单元101室,丙\n1号楼,2单元,2-102,丁\n\
+                   1号楼,1单元,2-103,戊\n,,17-3-702,己\n";
+        let preview = read_roster_csv(csv.as_bytes()).unwrap();
+        let read: Vec<String> = preview.households.iter().map(|h| h.draft.address.to_string()).collect();
+        assert_eq!(
+            read,
+            ["1号楼1单元101", "1号楼2单元101", "1号楼3单元101", "1号楼2单元102", "17号楼3单元702"]
+        );
+        let errors: Vec<String> = preview.errors.iter().map(RowError::bilingual).collect();
+        assert_eq!(
+            errors,
+            ["第 6 行，单元：\"1单元\" 与 房号 \"2-103\" 不符，后者写的是 2 单元；请只在一处写单元 / \
+              line 6, column 单元: \"1单元\" does not match 房号 \"2-103\", which says unit 2; write the unit in 单元 only"]
+        );
     }
 }

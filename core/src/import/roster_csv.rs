@@ -282,6 +282,7 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
         }
         match read.draft {
             Some(draft) if row.errors.is_empty() => {
+                row.warn_if_vacant(&draft);
                 let stated = row.stated();
                 row.warnings.into_iter().for_each(|warning| preview.push_warning(warning));
                 let version = columns
@@ -338,6 +339,26 @@ fn unit_and_flat(cell: &str) -> Option<(String, String)> {
     };
     (alnum(&unit) && alnum(&flat)).then(|| (unit_label(&unit), flat))
 }
+
+/// What ledgers write in 户主 for a flat nobody lives in, brackets and spaces aside.
+const VACANT_HEADS: &[&str] = &[
+    "空置",
+    "空房",
+    "空户",
+    "空",
+    "无人",
+    "无人居住",
+    "无人住",
+    "已搬离",
+    "搬离",
+    "已搬走",
+    "搬走",
+    "已搬出",
+    "已迁出",
+    "闲置",
+    "出售",
+    "待售",
+];
 
 /// Rows shown in a message about many rows, at most.
 const ROWS_SHOWN: usize = 10;
@@ -1047,6 +1068,37 @@ impl Row<'_> {
     fn warn(&mut self, column: RosterColumn, value: &str, code: &'static str, zh: String, en: String) {
         let warning = self.message(column, value, code, zh, en);
         self.warnings.push(warning);
+    }
+
+    /// A row that reads as a flat nobody lives in (户主 "空置", "（空房）", "已搬离"; 户内人数
+    /// 0): imported as a household, as the sheet has it, which volunteers would then be sent to,
+    /// so the coordinator is told to check it.
+    fn warn_if_vacant(&mut self, draft: &HouseholdDraft) {
+        let head: String = draft.head.chars().filter(|c| !"()（）[]【】 ".contains(*c)).collect();
+        let (head_header, people_header) =
+            (self.columns.header(RosterColumn::Head), self.columns.header(RosterColumn::People));
+        if VACANT_HEADS.contains(&head.as_str()) {
+            let said = draft.head.clone();
+            self.warn(
+                RosterColumn::Head,
+                &said,
+                "vacant_flat",
+                format!("{head_header} 写的是 {said:?}，像是没人住的房子，仍作为一户导入，志愿者会被派去；如果没人住，请删去这一行，否则请写户主姓名"),
+                format!(
+                    "{head_header} says {said:?}, which reads as a flat nobody lives in; it is imported as a household, and volunteers would be sent there. If nobody lives there, delete the row; otherwise write the head's name"
+                ),
+            );
+        } else if draft.people == Some(0) {
+            self.warn(
+                RosterColumn::People,
+                "0",
+                "vacant_flat",
+                format!("{people_header} 为 0，像是没人住的房子，仍作为一户导入，志愿者会被派去；如果没人住，请删去这一行，否则请填写人数"),
+                format!(
+                    "{people_header} is 0, which reads as a flat nobody lives in; it is imported as a household, and volunteers would be sent there. If nobody lives there, delete the row; otherwise fill in how many people"
+                ),
+            );
+        }
     }
 
     /// The address from 小区/楼号/单元/房号, where 房号 (or 楼号) may also hold a whole address
@@ -2768,6 +2820,28 @@ mod tests {
             errors,
             ["第 6 行，单元：\"1单元\" 与 房号 \"2-103\" 不符，后者写的是 2 单元；请只在一处写单元 / \
               line 6, column 单元: \"1单元\" does not match 房号 \"2-103\", which says unit 2; write the unit in 单元 only"]
+        );
+    }
+
+    /// 户主 "空置", "（空房）" with 0 people, "已搬离" were imported as households without a word.
+    /// They still are (the sheet has them), each with a warning naming the row.
+    #[test]
+    fn a_vacant_flat_is_imported_with_a_warning() {
+        let csv = "楼号,房号,户主,户内人数\n1,101,空置,\n1,102,（空房）,0\n1,103,已搬离,1\n1,104,张三,0\n1,105,李四,2\n";
+        let preview = read_roster_csv(csv.as_bytes()).unwrap();
+        assert_eq!(preview.households.len(), 5);
+        let vacant: Vec<(usize, Option<&str>)> = preview
+            .warnings
+            .iter()
+            .filter(|w| w.code == "vacant_flat")
+            .map(|w| (w.line, w.column.as_deref()))
+            .collect();
+        assert_eq!(vacant, [(2, Some("户主")), (3, Some("户主")), (4, Some("户主")), (5, Some("户内人数"))]);
+        let first = preview.warnings.iter().find(|w| w.code == "vacant_flat").unwrap();
+        assert!(
+            first.bilingual().starts_with("第 2 行，户主：户主 写的是 \"空置\"，像是没人住的房子"),
+            "{}",
+            first.bilingual()
         );
     }
 }

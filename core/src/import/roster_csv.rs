@@ -207,6 +207,10 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
             preview.push_error(columns.open_quote_error(line, &record, open));
             continue;
         }
+        if let Some(warning) = not_a_household(&record, &columns, line) {
+            preview.push_warning(warning);
+            continue;
+        }
         let (record, cleaned) =
             match cell_characters::clean_record(&record, &columns.index, &columns.headers, line) {
                 Some((clean, warnings)) => (clean, warnings),
@@ -338,6 +342,53 @@ fn unit_and_flat(cell: &str) -> Option<(String, String)> {
         }
     };
     (alnum(&unit) && alnum(&flat)).then(|| (unit_label(&unit), flat))
+}
+
+/// What a totals row says in one of its cells, spaces and a colon aside.
+const TOTALS: &[&str] = &["合计", "总计", "小计", "共计", "总数", "合计户数", "总户数"];
+
+/// A row that is no household: a totals row (合计, 总计 …), which blocked the import as a bad
+/// row ("没有楼号"), or the header row again (a sheet pasted under another), which was a bad row
+/// of its own headers. Each is left out with a warning saying what it is.
+fn not_a_household(record: &StringRecord, columns: &Columns, line: usize) -> Option<RowWarning> {
+    let cell = |column: RosterColumn| {
+        columns.index.get(&column).and_then(|&i| record.get(i)).map(|c| c.trim()).unwrap_or_default()
+    };
+    let required = [RosterColumn::Building, RosterColumn::Flat, RosterColumn::Head];
+    if required.iter().all(|&column| {
+        let written = cell(column);
+        !written.is_empty()
+            && (written == columns.header(column) || RosterColumn::from_header(written) == Some(column))
+    }) {
+        return Some(RowWarning {
+            line,
+            column: None,
+            value: String::new(),
+            code: "header_row_again",
+            reason_zh: "这一行又是表头（楼号、房号、户主），没有作为一户导入；可以删去".to_owned(),
+            reason: "this row is the header row again (楼号, 房号, 户主), not imported as a household; it can be deleted"
+                .to_owned(),
+        });
+    }
+    let is_total = |field: &str| {
+        let bare: String = field.chars().filter(|c| !c.is_whitespace() && !matches!(c, ':' | '：')).collect();
+        TOTALS.contains(&bare.as_str())
+    };
+    // A household's row has its flat: a 备注 of "合计" beside one is no totals row.
+    let flat = cell(RosterColumn::Flat);
+    if !flat.is_empty() && !is_total(flat) {
+        return None;
+    }
+    let total = record.iter().find(|field| is_total(field))?;
+    let total = total.trim();
+    Some(RowWarning {
+        line,
+        column: None,
+        value: total.to_owned(),
+        code: "totals_row",
+        reason_zh: format!("这一行是合计行（{total:?}），不是一户，没有导入"),
+        reason: format!("this row is a totals row ({total:?}), not a household, so it is not imported"),
+    })
 }
 
 /// What ledgers write in 户主 for a flat nobody lives in, brackets and spaces aside.
@@ -2842,6 +2893,28 @@ mod tests {
             first.bilingual().starts_with("第 2 行，户主：户主 写的是 \"空置\"，像是没人住的房子"),
             "{}",
             first.bilingual()
+        );
+    }
+
+    /// A 合计 row blocked the import as a bad row ("没有楼号"); the header row repeated under the
+    /// table (a sheet pasted under another) was a bad row of its own. Each is left out with a
+    /// warning saying what it is, and the file imports.
+    #[test]
+    fn a_totals_row_or_the_header_again_is_left_out_and_named() {
+        let csv = "楼号,房号,户主,户内人数,备注\n1,101,甲,2,\n楼号,房号,户主,户内人数,\n1,102,乙,3,\n合计：,,,5,\n, 总 计 ,,5,\n1,103,丙,1,合计\n";
+        let preview = read_roster_csv(csv.as_bytes()).unwrap();
+        assert!(preview.is_clean(), "{:?}", preview.errors);
+        assert_eq!(preview.households.len(), 3, "a 备注 of 合计 beside a flat is a household");
+        assert_eq!(
+            warnings(&preview),
+            [
+                "header_row_again 第 3 行：这一行又是表头（楼号、房号、户主），没有作为一户导入；可以删去 / \
+                 line 3: this row is the header row again (楼号, 房号, 户主), not imported as a household; it can be deleted",
+                "totals_row 第 5 行：这一行是合计行（\"合计：\"），不是一户，没有导入 / \
+                 line 5: this row is a totals row (\"合计：\"), not a household, so it is not imported",
+                "totals_row 第 6 行：这一行是合计行（\"总 计\"），不是一户，没有导入 / \
+                 line 6: this row is a totals row (\"总 计\"), not a household, so it is not imported",
+            ]
         );
     }
 }

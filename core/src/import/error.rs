@@ -85,6 +85,21 @@ pub enum ImportError {
         /// with more rows below.
         cut_short: bool,
     },
+    /// The file's fields are separated by something other than a comma or a tab (a semicolon,
+    /// as Excel writes a "CSV" in a European locale), so the header row reads as one field.
+    #[error(
+        "文件的列是用 {separator:?} 分隔的，不是逗号，所以表头读成了一列（{}）；请在 Excel 中 另存为 → \"CSV UTF-8 (逗号分隔)\" / \
+         the file's columns are separated by {separator:?}, not commas, so the header row reads as one column ({}); \
+         in Excel use 另存为 (Save As) → \"CSV UTF-8 (逗号分隔)\"",
+        shown_names(std::slice::from_ref(header), true),
+        shown_names(std::slice::from_ref(header), false)
+    )]
+    Separator {
+        /// The separator the header row uses.
+        separator: char,
+        /// The header row, as read (one field).
+        header: String,
+    },
     /// Two headers mean the same column, so we cannot tell which to read.
     #[error(
         "表头 {} 都是 {column} 列，无法判断读哪一列；请删除或改名，只留一列 / \
@@ -261,6 +276,7 @@ mod tests {
                 column: "户主".to_owned(), headers: vec!["户主".to_owned(); 2]
             },
             ImportError::Malformed { line: 3, reason: "x".to_owned() },
+            ImportError::Separator { separator: ';', header: "楼号;房号;户主".to_owned() },
         ];
         for error in all {
             let said = error.to_string();

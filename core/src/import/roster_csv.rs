@@ -174,7 +174,7 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
     };
     let delimiter = sniff_delimiter(&text);
     let mut records = records(&text).peekable();
-    let columns = find_header(&mut records)?;
+    let columns = find_header(&mut records).map_err(separated_otherwise)?;
     let mut preview = RosterPreview {
         ignored_columns: columns.ignored(),
         columns: columns.index.keys().copied().collect(),
@@ -410,6 +410,29 @@ const VACANT_HEADS: &[&str] = &[
     "出售",
     "待售",
 ];
+
+/// A refusal for want of the required columns, named for what it is when the row that came
+/// closest names them separated by a semicolon (or another separator a spreadsheet writes):
+/// "表头没有 楼号、房号、户主" said nothing of the file's separator.
+fn separated_otherwise(error: ImportError) -> ImportError {
+    let ImportError::MissingColumns { found, .. } = &error else { return error };
+    let named = found.iter().find_map(|header| {
+        [';', '；', '|', '、']
+            .into_iter()
+            .find(|&separator| {
+                let parts: Vec<&str> = header.split(separator).map(str::trim).collect();
+                parts.len() > 1
+                    && [RosterColumn::Building, RosterColumn::Flat].iter().all(|column| {
+                        parts.iter().any(|part| RosterColumn::from_header(part) == Some(*column))
+                    })
+            })
+            .map(|separator| (separator, header.clone()))
+    });
+    match named {
+        Some((separator, header)) => ImportError::Separator { separator, header },
+        None => error,
+    }
+}
 
 /// Rows shown in a message about many rows, at most.
 const ROWS_SHOWN: usize = 10;
@@ -2916,5 +2939,14 @@ mod tests {
                  line 6: this row is a totals row (\"总 计\"), not a household, so it is not imported",
             ]
         );
+    }
+
+    /// A semicolon-separated "CSV" was refused as "表头没有 楼号、房号、户主" with the whole row as
+    /// one header; the refusal names the separator and what to do.
+    #[test]
+    fn a_file_separated_by_semicolons_is_refused_naming_the_separator() {
+        let e = fails("楼号;房号;户主\n1;101;甲\n".as_bytes());
+        assert_eq!(e, ImportError::Separator { separator: ';', header: "楼号;房号;户主".to_owned() });
+        assert!(e.to_string().starts_with("文件的列是用 ';' 分隔的，不是逗号"), "{e}");
     }
 }

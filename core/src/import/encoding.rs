@@ -20,6 +20,24 @@ const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 
 /// Decodes a spreadsheet export: UTF-8 (with or without a byte-order mark), UTF-16 LE or BE
 /// with a byte-order mark, or else GB18030 (which includes GBK and GB2312).
+/// UTF-16 without a byte-order mark, told by its NULs: in text of ASCII headers, digits and
+/// commas, every other byte of the first few hundred is NUL (the high byte of little-endian
+/// UTF-16 after each character, of big-endian before it), and the others are not.
+fn utf16_without_bom(bytes: &[u8]) -> Option<&'static Encoding> {
+    let head = &bytes[..bytes.len().min(512) & !1];
+    if head.len() < 8 {
+        return None;
+    }
+    let pairs = head.len() / 2;
+    let nul_at = |at: usize| head.chunks_exact(2).filter(|pair| pair[at] == 0 && pair[1 - at] != 0).count();
+    // Chinese characters have no NUL byte; the separators, digits and line ends between them do.
+    match (nul_at(1), nul_at(0)) {
+        (le, be) if le * 4 >= pairs && be == 0 => Some(UTF_16LE),
+        (le, be) if be * 4 >= pairs && le == 0 => Some(UTF_16BE),
+        _ => None,
+    }
+}
+
 pub fn decode(bytes: &[u8]) -> Result<String, ImportError> {
     if bytes.starts_with(ZIP_MAGIC) {
         return Err(ImportError::Workbook { format: ".xlsx" });
@@ -43,6 +61,10 @@ pub fn decode(bytes: &[u8]) -> Result<String, ImportError> {
         decode_strictly(UTF_16LE, rest)?
     } else if let Some(rest) = bytes.strip_prefix(UTF16BE_BOM) {
         decode_strictly(UTF_16BE, rest)?
+    } else if let Some(encoding) = utf16_without_bom(bytes) {
+        // Some programs write UTF-16 without its byte-order mark: read as UTF-8 it was "contains
+        // NUL bytes, so it is not a text file".
+        decode_strictly(encoding, bytes)?
     } else if let Ok(text) = std::str::from_utf8(bytes) {
         text.to_owned()
     } else {
@@ -124,5 +146,17 @@ mod tests {
         check(b"a,b\0,c", Err("NUL bytes"));
         check(b"PK\x03\x04\x14\x00", Err("Excel workbook (.xlsx)"));
         check(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\x00", Err("Excel workbook (.xls)"));
+    }
+
+    /// UTF-16 without its byte-order mark was "contains NUL bytes, so it is not a text file".
+    #[test]
+    fn utf16_without_a_byte_order_mark_is_read() {
+        let text = "楼号,房号,户主\n1,101,张三\n";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(decode(&le).expect("UTF-16LE is read"), text);
+        assert_eq!(decode(&be).expect("UTF-16BE is read"), text);
+        // A UTF-8 file with a NUL in it is still no text file.
+        assert!(decode(b"1,2,3\n1,103,\0").is_err());
     }
 }

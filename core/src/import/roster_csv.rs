@@ -1186,6 +1186,27 @@ impl Row<'_> {
         let mut building = building_label(&building_cell);
         let mut unit = unit_label(&unit_cell);
         let mut flat_label = strip_label(&flat_cell, FLAT_SUFFIXES);
+        // A flat number Excel kept as a number and a program wrote with its fraction ("101.0"):
+        // it was read as a whole address and refused as having no building.
+        if let Some((whole, zeros)) = flat_label.split_once('.')
+            && !whole.is_empty()
+            && whole.bytes().all(|b| b.is_ascii_digit())
+            && !zeros.is_empty()
+            && zeros.bytes().all(|b| b == b'0')
+        {
+            let header = self.columns.header(RosterColumn::Flat);
+            let read = whole.to_owned();
+            self.warn(
+                RosterColumn::Flat,
+                &flat_cell,
+                "flat_fraction",
+                format!("{flat_cell:?} 带有小数点（表格把房号存成了数字），按 {read:?} 读取；请把 {header} 列设为文本"),
+                format!(
+                    "{flat_cell:?} has a decimal point (the sheet kept the flat as a number), so it is read as {read:?}; format the {header} column as text"
+                ),
+            );
+            flat_label = read;
+        }
         // Beside a 楼号, a 房号 of a unit and a flat ("1-101", "3单元101") is that unit's flat:
         // "1-101" was read as building 1's flat 101 beside 1号楼 and "2-101" refused as not
         // matching it, and "3单元101" refused for having no building.
@@ -2948,5 +2969,23 @@ mod tests {
         let e = fails("楼号;房号;户主\n1;101;甲\n".as_bytes());
         assert_eq!(e, ImportError::Separator { separator: ';', header: "楼号;房号;户主".to_owned() });
         assert!(e.to_string().starts_with("文件的列是用 ';' 分隔的，不是逗号"), "{e}");
+    }
+
+    /// 房号 "101.0" (a flat Excel kept as a number, written with its fraction) was refused as
+    /// "没有楼号"; it is flat 101, with a warning naming the cell.
+    #[test]
+    fn a_flat_with_a_fraction_of_zeros_is_that_flat_with_a_warning() {
+        let preview = read_roster_csv("楼号,房号,户主\n1,101.0,甲\n1,101.5,乙\n".as_bytes()).unwrap();
+        let read: Vec<String> = preview.households.iter().map(|h| h.draft.address.to_string()).collect();
+        assert_eq!(read, ["1号楼101"]);
+        assert_eq!(preview.errors.len(), 1, "101.5 is no flat: {:?}", preview.errors);
+        assert_eq!(
+            warnings(&preview),
+            [
+                "flat_fraction 第 2 行，房号：\"101.0\" 带有小数点（表格把房号存成了数字），按 \"101\" 读取；请把 房号 列设为文本 / \
+              line 2, column 房号: \"101.0\" has a decimal point (the sheet kept the flat as a number), so it is read as \"101\"; \
+              format the 房号 column as text"
+            ]
+        );
     }
 }

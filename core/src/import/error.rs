@@ -27,6 +27,14 @@ pub enum ImportError {
         /// ".xlsx" or ".xls".
         format: &'static str,
     },
+    /// The file is a web page (an HTML table, as some systems export "Excel" files, saved as
+    /// .xls), not CSV.
+    #[error(
+        "这是网页（HTML 表格），不是 CSV 或 Excel 工作簿，尽管文件名可能是 .xls；请用 Excel 打开后 另存为 → \"CSV UTF-8 (逗号分隔)\" 或 .xlsx / \
+         the file is a web page (an HTML table), not CSV or an Excel workbook, though it may be named .xls; open it in Excel and use \
+         另存为 (Save As) → \"CSV UTF-8 (逗号分隔)\" or .xlsx"
+    )]
+    WebPage,
     /// The file is bigger than an import may be.
     #[error(
         "文件有 {bytes} 字节，一次最多导入 {limit} 字节；请按小区拆分 / \
@@ -277,6 +285,7 @@ mod tests {
             },
             ImportError::Malformed { line: 3, reason: "x".to_owned() },
             ImportError::Separator { separator: ';', header: "楼号;房号;户主".to_owned() },
+            ImportError::WebPage,
         ];
         for error in all {
             let said = error.to_string();

@@ -172,6 +172,12 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
         (Source::Sheet, Ok(text)) => text.to_owned(),
         _ => decode(bytes)?,
     };
+    let start: String = text.trim_start().chars().take(16).collect::<String>().to_ascii_lowercase();
+    if source == Source::Csv
+        && ["<!doctype html", "<html", "<table", "<meta"].iter().any(|tag| start.starts_with(tag))
+    {
+        return Err(ImportError::WebPage);
+    }
     let delimiter = sniff_delimiter(&text);
     let mut records = records(&text).peekable();
     let columns = find_header(&mut records).map_err(separated_otherwise)?;
@@ -2987,5 +2993,14 @@ mod tests {
               format the 房号 column as text"
             ]
         );
+    }
+
+    /// An HTML table saved as .xls was refused as a header row of "<html><head>…"; it is named as
+    /// the web page it is.
+    #[test]
+    fn a_web_page_is_refused_as_one() {
+        let page = "<html><head><meta charset=\"utf-8\"></head><body><table><tr><td>楼号</td></tr></table></body></html>";
+        assert_eq!(fails(page.as_bytes()), ImportError::WebPage);
+        assert!(fails(b"\n <!DOCTYPE html>\n<html>").to_string().starts_with("这是网页（HTML 表格）"));
     }
 }

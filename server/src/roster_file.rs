@@ -293,6 +293,13 @@ impl Lines<'_> {
         located.reason = self.relocate(&message.reason, "line ", "", |sheet, row| {
             format!("line {row} of sheet {}", shown_names(&[sheet.to_owned()], false))
         });
+        // One door on two sheets: most often a copy kept beside the roster (last month's).
+        if message.code == "same_household" && located.reason.contains(" of sheet ") {
+            located.reason_zh.push_str("；如果其中一个工作表是旧的台账（如上月的），请隐藏或删除它");
+            located
+                .reason
+                .push_str("; if one of the sheets is an old copy (last month's, say), hide or delete it");
+        }
         (Some(sheet.to_owned()), located)
     }
 
@@ -404,12 +411,19 @@ mod tests {
             line: error.line,
             reason_zh: format!("与第 {} 行是同一户；与第 2 行无关", SHEET_LINES + 2),
             reason: format!("is the same household as line {} (香樟苑); not line 2", SHEET_LINES + 2),
+            code: "same_household",
             ..error.clone()
         };
         let (sheet, located) = file.locate(&same);
         assert_eq!(sheet.as_deref(), Some("2号楼"));
-        assert_eq!(located.reason_zh, "与工作表 \"1号楼\" 第 2 行是同一户；与第 2 行无关");
-        assert_eq!(located.reason, "is the same household as line 2 of sheet \"1号楼\" (香樟苑); not line 2");
+        assert_eq!(
+            located.reason_zh,
+            "与工作表 \"1号楼\" 第 2 行是同一户；与第 2 行无关；如果其中一个工作表是旧的台账（如上月的），请隐藏或删除它"
+        );
+        assert_eq!(
+            located.reason,
+            "is the same household as line 2 of sheet \"1号楼\" (香樟苑); not line 2; if one of the sheets is an old copy (last month's, say), hide or delete it"
+        );
         assert_eq!(
             file.sheets_said()[1],
             "读取工作表 \"2号楼\"：1 户，1 行有错误，行号为该表的行号 / read sheet \"2号楼\": 1 households, 1 rows with errors; rows are numbered as in the sheet"

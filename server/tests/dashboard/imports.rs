@@ -715,10 +715,14 @@ async fn a_ledger_of_one_sheet_per_building_imports_every_building() {
     assert_eq!(p["sheets_skipped"][0]["code"], "hidden");
     let error = &p["errors"][0];
     assert_eq!((error["sheet"].as_str(), error["line"].as_u64()), (Some("2号楼"), Some(5)), "{p}");
-    assert_eq!(error["reason_zh"], "与工作表 \"1号楼\" 第 2 行是同一户（香樟苑），每户只能出现一次", "{p}");
+    assert_eq!(
+        error["reason_zh"],
+        "与工作表 \"1号楼\" 第 2 行是同一户（香樟苑），每户只能出现一次；如果其中一个工作表是旧的台账（如上月的），请隐藏或删除它",
+        "{p}"
+    );
     assert_eq!(
         error["reason"],
-        "is the same household as line 2 of sheet \"1号楼\" (香樟苑); each flat may appear once",
+        "is the same household as line 2 of sheet \"1号楼\" (香樟苑); each flat may appear once; if one of the sheets is an old copy (last month's, say), hide or delete it",
         "{p}"
     );
 

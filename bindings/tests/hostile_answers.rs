@@ -5,20 +5,14 @@
 //! the bindings' own `Replica` joins and syncs through it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use doorstep_ffi::{DoorstepError, KeyProviderError, Replica, ReplicaKeyProvider};
-
-#[derive(Debug)]
-struct Keys;
-
-impl ReplicaKeyProvider for Keys {
-    fn replica_key(&self) -> Result<Vec<u8>, KeyProviderError> {
-        Ok(vec![42; 32])
-    }
-}
+use doorstep_ffi::{DoorstepError, Replica};
+use support::Keys;
 
 /// A relay that answers every request with `answer` (head and body), then closes.
 fn stand_in(answer: String) -> String {

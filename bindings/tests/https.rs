@@ -7,32 +7,19 @@
 #![cfg(feature = "tls")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 
-use doorstep_ffi::{DoorstepError, KeyProviderError, Replica, ReplicaKeyProvider};
+use doorstep_ffi::{DoorstepError, Replica};
 use doorstep_server::connections::tls::acceptor;
 use doorstep_server::relay::Relay;
 use doorstep_server::storage::sqlite::SqliteStorage;
 use doorstep_server::{AppState, Config};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use serde_json::{Value, json};
-
-const ROSTER_CSV: &str =
-    "小区,楼号,单元,楼层,房号,户主,联系电话,户内人数,60岁以上人数,6岁以下儿童,重点人群,管控状态,有无电梯,备注
-香樟苑,1号楼,1单元,1,101,管建强,19901919478,2,1,0,,正常,无,
-香樟苑,1号楼,1单元,2,201,任强,19911257346,2,0,0,独居老人,正常,无,
-";
-
-/// The host's key store: one fixed key.
-#[derive(Debug)]
-struct Keys;
-
-impl ReplicaKeyProvider for Keys {
-    fn replica_key(&self) -> Result<Vec<u8>, KeyProviderError> {
-        Ok(vec![42; 32])
-    }
-}
+use support::{Keys, ROSTER_CSV};
 
 /// A CA and a relay certificate for 127.0.0.1 it signed, as PEM files in `dir`; returns the
 /// CA's PEM.

@@ -5,32 +5,20 @@
 //! minutes before the volunteer's knock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 
 use doorstep_core::operation::Selection;
 use doorstep_core::schema::vocabulary::{Outcome, Priority, TaskKind};
 use doorstep_core::{Operation, Timestamp};
-use doorstep_ffi::{KeyProviderError, Replica, ReplicaKeyProvider};
+use doorstep_ffi::Replica;
 use doorstep_replica::http::{self, RelayClient};
 use doorstep_server::relay::Relay;
 use doorstep_server::storage::sqlite::SqliteStorage;
 use doorstep_server::{AppState, Config};
 use serde_json::{Value, json};
-
-const ROSTER_CSV: &str =
-    "小区,楼号,单元,楼层,房号,户主,联系电话,户内人数,60岁以上人数,6岁以下儿童,重点人群,管控状态,有无电梯,备注
-香樟苑,1号楼,1单元,1,101,管建强,19901919478,2,1,0,,正常,无,
-香樟苑,1号楼,1单元,2,201,任强,19911257346,2,0,0,独居老人,正常,无,
-";
-
-#[derive(Debug)]
-struct Keys;
-
-impl ReplicaKeyProvider for Keys {
-    fn replica_key(&self) -> Result<Vec<u8>, KeyProviderError> {
-        Ok(vec![42; 32])
-    }
-}
+use support::{Keys, ROSTER_CSV};
 
 fn now() -> Timestamp {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
@@ -55,6 +43,16 @@ async fn a_knock_set_aside_for_a_coordinator_marks_its_task_on_the_app_s_list() 
         },
     ));
 
+    // Opening the phone first installs rustls' provider, which the admin's client uses with
+    // the `tls` feature.
+    let volunteer = Replica::open(
+        dir.path().join("volunteer.sqlite").display().to_string(),
+        url.clone(),
+        None,
+        Arc::new(Keys),
+        None,
+    )
+    .unwrap();
     let admin = reqwest::Client::new();
     let post = |path: String, content_type: &'static str, body: String| {
         let request = admin.post(format!("{url}{path}")).bearer_auth(&admin_token);
@@ -104,14 +102,6 @@ async fn a_knock_set_aside_for_a_coordinator_marks_its_task_on_the_app_s_list() 
     http::sync(&coordinator, &relay, now).await.unwrap();
 
     // The volunteer gets the round, then the coordinator closes it twenty minutes ago.
-    let volunteer = Replica::open(
-        dir.path().join("volunteer.sqlite").display().to_string(),
-        url.clone(),
-        None,
-        Arc::new(Keys),
-        None,
-    )
-    .unwrap();
     volunteer.join(invite("volunteer").await, "李强的手机".into()).await.unwrap();
     volunteer.sync().await.unwrap();
     let tasks = volunteer.tasks(compound_id, Some(round)).unwrap();

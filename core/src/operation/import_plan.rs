@@ -195,10 +195,7 @@ fn plan<'a>(
         let a = &row.draft.address;
         let (row_estate, here) = place(a);
         let then = exported.of_row(row);
-        if then == Some(None) && !unknown_version_said {
-            unknown_version_said = true;
-            out.warnings.push(unknown_version(row));
-        }
+        let version_unknown = then == Some(None);
         let then = then.flatten();
         let (estate, existing) = match exact.get(&(row_estate, here.clone())) {
             Some(h) => (a.estate.clone(), Some(*h)),
@@ -343,6 +340,12 @@ fn plan<'a>(
         }
         match existing {
             Some(h) => {
+                // Said once, and only where a row updates a household (a roster exported from
+                // another compound adds households, and nothing is written over).
+                if version_unknown && !unknown_version_said {
+                    unknown_version_said = true;
+                    out.warnings.push(unknown_version(row));
+                }
                 let base = then.and_then(|then| then.iter().find(|b| b.id == h.id));
                 let (update, columns, since) = update_of(h, &row.draft, row.stated, base);
                 if let Some(warning) = since.warning(row) {

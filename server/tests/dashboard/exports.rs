@@ -615,3 +615,36 @@ async fn a_morning_export_imported_in_the_afternoon_changes_only_what_was_change
     assert_eq!(field(&after, "2", "201", "head"), Some("王䶮".into()), "not 王?");
     assert_eq!(after.as_array().unwrap().len(), before.as_array().unwrap().len(), "nothing added back");
 }
+
+/// A roster exported from one compound imports into another as new households without a word
+/// about its 导出版本 (nothing is written over); imported again there, where it names no version
+/// of that roster, it says so once and compares every cell with the roster as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_from_another_compound_says_its_version_is_not_this_rosters_only_when_it_updates() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let session = dash.login(&coordinator.token).await;
+    let csv =
+        download(&session, &format!("/dashboard/api/compounds/{compound}/export/roster.csv"), "text/csv")
+            .await;
+    let copy = dash.relay.create_compound("香樟苑 副本").await;
+    let admin = dash.login(&dash.relay.admin_token).await;
+    let path = format!("/dashboard/api/compounds/{copy}/import");
+    let codes = |answer: &Value| -> Vec<String> {
+        answer["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|w| w["code"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let first = admin.post_bytes(&format!("{path}?mode=commit"), "text/csv", csv.clone()).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    assert_eq!(first.json()["added"], 6, "{}", first.text());
+    assert!(!codes(&first.json()).contains(&"export_version_unknown".to_owned()), "{}", first.text());
+    let again = admin.post_bytes(&format!("{path}?mode=preview"), "text/csv", csv).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+    let codes = codes(&again.json());
+    assert_eq!(codes.iter().filter(|c| *c == "export_version_unknown").count(), 1, "{codes:?}");
+    assert_eq!(again.json()["plan"]["unchanged"], 6, "{}", again.text());
+}

@@ -351,7 +351,7 @@ async fn run_command(args: PhoneArgs) -> Result<(), PhoneError> {
                 r.compounds().flat_map(|c| query::doors_for(c, if all { None } else { person })).collect();
             let handles = handle::Handles::of(&r);
             let set_aside = r.tasks_with_knocks_set_aside()?;
-            out.doors(&doors, &handles, &set_aside);
+            out.doors(&doors, &handles, &set_aside, person);
             // What is typed next means what this showed (`handle.rs`).
             r.remember_shown_handles(&handles.shown())?;
         }

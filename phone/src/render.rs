@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use doorstep_core::Applied;
-use doorstep_core::id::TaskId;
+use doorstep_core::id::{PersonId, TaskId};
 use doorstep_core::query::{Conflict, ConflictReview, Counts, Door, HouseholdBook};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::request::Request;
@@ -186,7 +186,15 @@ impl Output {
     /// `release` take (the JSON gives it as `handle` beside the task's ID).
     /// A task whose knock recorded here is set aside (`set_aside`, waiting for a coordinator)
     /// says so, so that it is not delivered a second time (JSON: `knock_set_aside`).
-    pub fn doors(&self, doors: &[Door], handles: &Handles, set_aside: &HashSet<TaskId>) {
+    /// An assigned task says whether it is `me`'s or someone else's (it said "assigned" alone,
+    /// and a volunteer listing every door could not tell a colleague's from their own).
+    pub fn doors(
+        &self,
+        doors: &[Door],
+        handles: &Handles,
+        set_aside: &HashSet<TaskId>,
+        me: Option<PersonId>,
+    ) {
         let value: Vec<_> = doors
             .iter()
             .map(|d| {
@@ -221,14 +229,17 @@ impl Output {
                 }
                 for t in &door.tasks {
                     let status = t.status();
+                    let (zh, en) = match (status, t.assignee) {
+                        (TaskStatus::Assigned, Some(p)) if Some(p) == me => ("已分配给你", "Assigned to you"),
+                        (TaskStatus::Assigned, Some(_)) => ("已分配给他人", "Assigned to someone else"),
+                        _ => (status.label_zh(), status.label_en()),
+                    };
                     s.push_str(&format!(
-                        "    {}  {} / {}: {} [{} / {}] {} / {}\n",
+                        "    {}  {} / {}: {} [{zh} / {en}] {} / {}\n",
                         handles.handle_of(t.id).unwrap_or("?"),
                         t.kind.label_zh(),
                         t.kind.label_en(),
                         t.items,
-                        status.label_zh(),
-                        status.label_en(),
                         t.priority.label_zh(),
                         t.priority.label_en()
                     ));

@@ -60,6 +60,11 @@ fn a_sync_says_what_became_of_the_tasks_it_took_off_the_list() {
     volunteer.sync();
     coordinator.sync();
     colleague.sync();
+    // Whose each assigned task is, as each of them lists it.
+    let (_, mine, _) = volunteer.text(&["tasks", "--all"]);
+    assert_eq!(mine.matches("[已分配给你 / Assigned to you]").count(), 4, "{mine}");
+    let (_, theirs, _) = colleague.text(&["tasks", "--all"]);
+    assert_eq!(theirs.matches("[已分配给他人 / Assigned to someone else]").count(), 4, "{theirs}");
 
     let (cancelled, round) = &tasks[0];
     coordinator.ok(&[

@@ -94,7 +94,7 @@ async fn the_admin_api_imports_a_workbook_naming_the_sheet_and_its_rows() {
     let body = res.json_value().await.unwrap();
     let reason = body["reason"].as_str().unwrap();
     // The header is sheet row 2, so the bad household (CSV line 8) is sheet row 9.
-    assert!(reason.contains("in sheet \"名册\"") && reason.contains("line 9, column 户内人数"), "{body}");
+    assert!(reason.contains("read sheet \"名册\"") && reason.contains("line 9, column 户内人数"), "{body}");
 
     let res = relay
         .http

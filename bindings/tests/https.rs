@@ -18,8 +18,8 @@ use doorstep_server::relay::Relay;
 use doorstep_server::storage::sqlite::SqliteStorage;
 use doorstep_server::{AppState, Config};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use serde_json::{Value, json};
-use support::{Keys, ROSTER_CSV};
+use serde_json::json;
+use support::{Admin, Keys, ROSTER_CSV};
 
 /// A CA and a relay certificate for 127.0.0.1 it signed, as PEM files in `dir`; returns the
 /// CA's PEM.
@@ -65,24 +65,17 @@ async fn a_phone_given_the_relay_s_ca_syncs_over_https_and_one_without_it_is_tol
         .tls_certs_merge([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
         .build()
         .unwrap();
-    let post = |path: String, content_type: &'static str, body: String| {
-        let request = admin.post(format!("{url}{path}")).bearer_auth(&admin_token);
-        async move {
-            let res = request.header("content-type", content_type).body(body).send().await.unwrap();
-            assert!(res.status().is_success(), "{path}: {}", res.status());
-            serde_json::from_slice::<Value>(&res.bytes().await.unwrap()).unwrap_or(Value::Null)
-        }
-    };
-    let compound =
-        post("/v1/compounds".into(), "application/json", json!({"name": "香樟苑"}).to_string()).await;
+    let api = Admin { client: admin.clone(), url: url.clone(), token: admin_token.clone() };
+    let compound = api.post("/v1/compounds", "application/json", json!({"name": "香樟苑"}).to_string()).await;
     let compound = compound["id"].as_str().unwrap().to_owned();
-    post(format!("/v1/compounds/{compound}/roster"), "text/csv", ROSTER_CSV.to_owned()).await;
-    let invite = post(
-        format!("/v1/compounds/{compound}/invites"),
-        "application/json",
-        json!({"role": "volunteer"}).to_string(),
-    )
-    .await;
+    api.post(&format!("/v1/compounds/{compound}/roster"), "text/csv", ROSTER_CSV.to_owned()).await;
+    let invite = api
+        .post(
+            &format!("/v1/compounds/{compound}/invites"),
+            "application/json",
+            json!({"role": "volunteer"}).to_string(),
+        )
+        .await;
     let code = invite["code"].as_str().unwrap().to_owned();
 
     // A phone told the relay's CA: joins, syncs, holds the roster, encrypted at rest.

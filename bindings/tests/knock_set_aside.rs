@@ -17,8 +17,8 @@ use doorstep_replica::http::{self, RelayClient};
 use doorstep_server::relay::Relay;
 use doorstep_server::storage::sqlite::SqliteStorage;
 use doorstep_server::{AppState, Config};
-use serde_json::{Value, json};
-use support::{Keys, ROSTER_CSV};
+use serde_json::json;
+use support::{Admin, Keys, ROSTER_CSV};
 
 fn now() -> Timestamp {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
@@ -54,23 +54,15 @@ async fn a_knock_set_aside_for_a_coordinator_marks_its_task_on_the_app_s_list() 
     )
     .unwrap();
     let admin = reqwest::Client::new();
-    let post = |path: String, content_type: &'static str, body: String| {
-        let request = admin.post(format!("{url}{path}")).bearer_auth(&admin_token);
-        async move {
-            let res = request.header("content-type", content_type).body(body).send().await.unwrap();
-            assert!(res.status().is_success(), "{path}: {}", res.status());
-            serde_json::from_slice::<Value>(&res.bytes().await.unwrap()).unwrap_or(Value::Null)
-        }
-    };
-    let compound =
-        post("/v1/compounds".into(), "application/json", json!({"name": "香樟苑"}).to_string()).await;
+    let api = Admin { client: admin.clone(), url: url.clone(), token: admin_token.clone() };
+    let compound = api.post("/v1/compounds", "application/json", json!({"name": "香樟苑"}).to_string()).await;
     let compound = compound["id"].as_str().unwrap().to_owned();
-    post(format!("/v1/compounds/{compound}/roster"), "text/csv", ROSTER_CSV.to_owned()).await;
+    api.post(&format!("/v1/compounds/{compound}/roster"), "text/csv", ROSTER_CSV.to_owned()).await;
     let invite = |role: &'static str| {
-        let post = &post;
+        let api = &api;
         let path = format!("/v1/compounds/{compound}/invites");
         async move {
-            let invite = post(path, "application/json", json!({"role": role}).to_string()).await;
+            let invite = api.post(&path, "application/json", json!({"role": role}).to_string()).await;
             invite["code"].as_str().unwrap().to_owned()
         }
     };

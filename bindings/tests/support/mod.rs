@@ -19,3 +19,23 @@ impl ReplicaKeyProvider for Keys {
         Ok(vec![42; 32])
     }
 }
+
+/// The relay's admin API, as the tests set a compound up through it.
+pub struct Admin {
+    /// The client (with the test's CA when the relay serves HTTPS).
+    pub client: reqwest::Client,
+    /// The relay.
+    pub url: String,
+    /// The district admin's token.
+    pub token: String,
+}
+
+impl Admin {
+    /// POSTs `body` to `path`; the call must succeed. Its JSON answer, or null.
+    pub async fn post(&self, path: &str, content_type: &str, body: String) -> serde_json::Value {
+        let request = self.client.post(format!("{}{path}", self.url)).bearer_auth(&self.token);
+        let res = request.header("content-type", content_type).body(body).send().await.unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        serde_json::from_slice(&res.bytes().await.unwrap()).unwrap_or(serde_json::Value::Null)
+    }
+}

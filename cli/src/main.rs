@@ -137,7 +137,8 @@ enum AdminCommand {
     /// Lists the compounds: ID, members (live), name.
     Compounds,
     /// Imports a roster spreadsheet into a compound: a CSV (UTF-8, GB18030 or UTF-16) or an
-    /// Excel workbook (.xlsx: its first visible sheet with a roster header row).
+    /// Excel workbook (.xlsx: every visible sheet with a roster header row). One row per
+    /// household, or one per resident (a 与户主关系 or 年龄 column: a flat's rows are one household).
     ImportRoster {
         /// The compound.
         #[arg(long)]

@@ -232,7 +232,7 @@ impl std::fmt::Display for RosterColumn {
     }
 }
 
-fn header_key(header: &str) -> String {
+pub(super) fn header_key(header: &str) -> String {
     // A control or text-direction character pasted into a header says nothing about its column
     // (a cell's are taken out too, `cell_characters`); whitespace and line breaks go in
     // `normalize_width`.

@@ -42,6 +42,7 @@ pub mod export_version;
 mod formula_errors;
 mod open_quote;
 mod phone;
+mod residents;
 mod roster_csv;
 
 pub use columns::{ColumnSet, RosterColumn};

@@ -14,10 +14,11 @@ use super::error::{ImportError, RowError, RowWarning};
 use super::formula_errors::formula_error;
 use super::open_quote::{OpenQuote, open_quote};
 use super::phone::{PhoneCheck, check_phone};
+use super::residents::{self, Resident, ResidentColumns};
 use crate::rulebook::BadValue;
 use crate::rulebook::table::{BUILDING, HOUSEHOLD};
 use crate::schema::address::{
-    Address, FLAT_SUFFIXES, UNIT_SUFFIXES, building_label, floor_of_flat, is_label, is_plain_flat,
+    Address, FLAT_SUFFIXES, UNIT_SUFFIXES, building_label, flat_key, floor_of_flat, is_label, is_plain_flat,
     normalize_width, parse_address, strip_label, unit_label,
 };
 use crate::schema::control_status::ControlStatus;
@@ -195,6 +196,10 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
     // header row or in every row) are its own; a row wider than both the header row and most
     // rows under it has a comma outside quotes.
     let room = columns.fields.max(common_width(&text, delimiter, columns.rows_above));
+    // A sheet kept one row per resident (`residents.rs`): each door's residents, in file order.
+    let per_resident = columns.residents.one_row_per_resident();
+    let mut doors: Vec<Vec<Resident>> = Vec::new();
+    let mut door_at: HashMap<Fingerprint, usize> = HashMap::new();
     let mut rows = 0;
     for record in records {
         let (line, record) = record?;
@@ -234,7 +239,7 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
         };
         let read = row.read();
         if let Some(address) = &read.address {
-            let key = fingerprint([address.estate.as_str(), &address.building, &address.unit, &address.flat]);
+            let key = door_key_of(address);
             let cells = row.roster_cells();
             match seen.get(&key) {
                 Some((first, first_cells)) if *first_cells == cells => {
@@ -251,6 +256,8 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
                     });
                     continue;
                 }
+                // Another resident of the same door.
+                Some(_) if per_resident => {}
                 Some((first, _)) => {
                     let first = *first;
                     let shown = address.to_string();
@@ -294,20 +301,36 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
             Some(draft) if row.errors.is_empty() => {
                 row.warn_if_vacant(&draft);
                 let stated = row.stated();
-                row.warnings.into_iter().for_each(|warning| preview.push_warning(warning));
                 let version = columns
                     .version
                     .and_then(|at| record.get(at))
                     .map(str::trim)
                     .filter(|v| !v.is_empty())
                     .map(str::to_owned);
-                preview.households.push(ImportedRow { line: row.line, draft, stated, version })
+                let imported = ImportedRow { line: row.line, draft, stated, version };
+                if per_resident {
+                    let door = door_key_of(&imported.draft.address);
+                    let resident = row.resident(imported);
+                    // 户内人数 is counted from the door's rows, and a phone is needed once a door.
+                    row.warnings.retain(|warning| !["people_blank", "phone_blank"].contains(&warning.code));
+                    let at = *door_at.entry(door).or_insert_with(|| {
+                        doors.push(Vec::new());
+                        doors.len() - 1
+                    });
+                    doors[at].push(resident);
+                } else {
+                    preview.households.push(imported);
+                }
+                row.warnings.into_iter().for_each(|warning| preview.push_warning(warning));
             }
             _ => {
                 preview.bad_rows += usize::from(!row.errors.is_empty());
                 row.errors.into_iter().for_each(|error| preview.push_error(error))
             }
         }
+    }
+    if per_resident {
+        households_of_residents(&mut preview, doors, &columns);
     }
     if rows == 0 {
         let line = columns.line;
@@ -332,6 +355,82 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
     preview.errors.sort_by_key(|e| e.line);
     preview.warnings.sort_by_key(|w| w.line);
     Ok(preview)
+}
+
+/// A door as rows are matched to doors: estate, building, unit and flat as [`flat_key`] compares it.
+fn door_key_of(address: &Address) -> Fingerprint {
+    let flat = flat_key(&address.flat);
+    fingerprint([address.estate.as_str(), &address.building, &address.unit, &flat])
+}
+
+/// The households a sheet kept one row per resident describes, a door's rows making one
+/// (`residents.rs`), added to `preview` with what to check of them, and one warning saying the
+/// sheet was read so.
+fn households_of_residents(preview: &mut RosterPreview, doors: Vec<Vec<Resident>>, columns: &Columns) {
+    let residents_read: usize = doors.iter().map(Vec::len).sum();
+    let mut households = 0;
+    for door in doors {
+        let first = door.first().map(|r| r.row.line);
+        let Some((row, warnings)) = residents::household(door, &columns.residents) else { continue };
+        warnings.into_iter().for_each(|warning| preview.push_warning(warning));
+        // As a household's row is checked: what the roster would refuse is a bad row here.
+        let problems = crate::operation::draft_problems(&row.draft);
+        if let Some(bad) = problems.first() {
+            let shown = row.draft.address.to_string();
+            preview.bad_rows += 1;
+            preview.push_error(RowError {
+                line: first.unwrap_or(row.line),
+                column: None,
+                value: shown.clone(),
+                code: "refused_by_rules",
+                reason_zh: format!("{shown} 的住户合成一户后不能导入：{}", bad.reason),
+                reason: format!(
+                    "the residents of {shown} as one household cannot be imported: {}",
+                    bad.reason
+                ),
+            });
+            continue;
+        }
+        households += 1;
+        preview.households.push(row);
+    }
+    preview.households.sort_by_key(|row| row.line);
+    let line = columns.line;
+    let relation = columns.residents.relation.and_then(|i| columns.headers.get(i));
+    let age = columns.residents.age.and_then(|i| columns.headers.get(i));
+    let said = relation.into_iter().chain(age).cloned().collect::<Vec<_>>().join("、");
+    preview.push_warning(RowWarning {
+        line,
+        column: None,
+        value: said.clone(),
+        code: "one_row_per_resident",
+        reason_zh: format!(
+            "表中有 {said} 列，按每人一行读取：{residents_read} 位住户合为 {households} 户，同一房号的各行为一户；\
+             户内人数、60岁以上人数和6岁以下儿童按各户列出的人和年龄计算"
+        ),
+        reason: format!(
+            "the sheet has {said}, so it is read one row per resident: {residents_read} residents make {households} \
+             households, the rows of one flat one household; 户内人数, 60+ and under-6 are counted from each \
+             household's rows and ages"
+        ),
+    });
+}
+
+/// A whole number a program wrote with its fraction ("1.0", "-1.00", as Excel and pandas write
+/// a column kept as numbers), without it; any other text as it is ("1.5", "A.0", "1.").
+fn without_zero_fraction(text: &str) -> &str {
+    match text.split_once('.') {
+        Some((whole, zeros))
+            if !whole.is_empty()
+                && whole.strip_prefix('-').unwrap_or(whole).bytes().all(|b| b.is_ascii_digit())
+                && !whole.strip_prefix('-').unwrap_or(whole).is_empty()
+                && !zeros.is_empty()
+                && zeros.bytes().all(|b| b == b'0') =>
+        {
+            whole
+        }
+        _ => text,
+    }
 }
 
 /// A 房号 cell holding a unit and a flat, "1-101" or "3单元101(室)", as (unit label, flat);
@@ -570,6 +669,8 @@ struct Columns {
     line: usize,
     /// The 导出版本 column (`export_version`), when the file has it.
     version: Option<usize>,
+    /// 与户主关系, 年龄 and a resident's 姓名, when the sheet is kept one row per resident.
+    residents: ResidentColumns,
 }
 
 impl Columns {
@@ -586,6 +687,7 @@ impl Columns {
             rows_above: 0,
             line: 0,
             version: None,
+            residents: ResidentColumns::default(),
         };
         columns.version = columns.headers.iter().position(|h| super::export_version::is_header(h));
         // Weak headers (姓名) after the others, so that they give way to them.
@@ -621,6 +723,8 @@ impl Columns {
                 }
             }
         }
+        let taken: Vec<usize> = columns.index.values().copied().collect();
+        columns.residents = ResidentColumns::find(&columns.headers, &taken);
         Ok(columns)
     }
 
@@ -708,8 +812,14 @@ impl Columns {
 
     /// The headers read into no column (姓名 beside 户主 too), as written.
     fn ignored(&self) -> Vec<String> {
-        let read: BTreeSet<usize> =
-            self.index.values().chain(&self.more_phones).chain(&self.version).copied().collect();
+        let read: BTreeSet<usize> = self
+            .index
+            .values()
+            .chain(&self.more_phones)
+            .chain(&self.version)
+            .copied()
+            .chain(self.residents.fields())
+            .collect();
         self.headers
             .iter()
             .enumerate()
@@ -919,10 +1029,39 @@ impl Row<'_> {
 
     /// The trimmed cells of the roster's columns, in column order: what makes two rows the same
     /// household record (a row number such as 序号 does not).
+    /// In a sheet kept one row per resident, the resident's own cells too: two residents of one
+    /// door share every roster cell.
     fn roster_cells(&self) -> Fingerprint {
-        let cells: Vec<Cow<'_, str>> =
+        let mut cells: Vec<Cow<'_, str>> =
             RosterColumn::ALL.into_iter().map(|column| self.cell(column)).collect();
+        cells.extend(self.columns.residents.fields().into_iter().map(|i| Cow::Borrowed(self.field(i))));
         fingerprint(cells.iter().map(|cell| cell.as_ref()))
+    }
+
+    /// The row's resident: their relation to the head of household and their age, an age that
+    /// is not one said and not counted.
+    fn resident(&mut self, row: ImportedRow) -> Resident {
+        let residents = &self.columns.residents;
+        let relation = residents.relation.map_or("", |i| self.field(i)).to_owned();
+        let cell = residents.age.map_or("", |i| self.field(i)).to_owned();
+        let age = match residents::age(&cell) {
+            Ok(age) => age,
+            Err(()) => {
+                let header = residents.age_header().to_owned();
+                self.warnings.push(RowWarning {
+                    line: self.line,
+                    column: Some(header.clone()),
+                    value: shorten(&cell),
+                    code: "bad_age",
+                    reason_zh: format!("{header} {cell:?} 不是岁数，这一人没有计入60岁以上人数或6岁以下儿童"),
+                    reason: format!(
+                        "{header} {cell:?} is not an age in years; this resident is not counted as 60+ or under 6"
+                    ),
+                });
+                None
+            }
+        };
+        Resident { row, relation, age }
     }
 
     /// Checks the field count and cell lengths, without which nothing else can be trusted.
@@ -1189,17 +1328,16 @@ impl Row<'_> {
         let unit_cell = self.text(RosterColumn::Unit).to_owned();
         let flat_cell = self.text(RosterColumn::Flat).to_owned();
         let mut estate = normalize_width(&estate_cell);
-        let mut building = building_label(&building_cell);
-        let mut unit = unit_label(&unit_cell);
+        // A building or unit kept as a number and written with its fraction ("1.0", as pandas
+        // writes a column with a blank in it) is that number: "1.0" was a building beside 1.
+        let mut building = building_label(without_zero_fraction(&building_cell));
+        let mut unit = unit_label(without_zero_fraction(&unit_cell));
         let mut flat_label = strip_label(&flat_cell, FLAT_SUFFIXES);
         // A flat number Excel kept as a number and a program wrote with its fraction ("101.0"):
-        // it was read as a whole address and refused as having no building.
-        if let Some((whole, zeros)) = flat_label.split_once('.')
-            && !whole.is_empty()
-            && whole.bytes().all(|b| b.is_ascii_digit())
-            && !zeros.is_empty()
-            && zeros.bytes().all(|b| b == b'0')
-        {
+        // it was read as a whole address and refused as having no building. Said, since a flat
+        // kept as a number has lost its leading zeros too.
+        let whole = without_zero_fraction(&flat_label);
+        if whole.len() < flat_label.len() {
             let header = self.columns.header(RosterColumn::Flat);
             let read = whole.to_owned();
             self.warn(
@@ -1384,6 +1522,8 @@ impl Row<'_> {
         }
         let text = normalize_width(&cell);
         let text = ["层", "楼", "F", "f"].iter().find_map(|s| text.strip_suffix(s)).unwrap_or(&text);
+        // "1.0": a floor kept as a number (it was refused as not a floor number).
+        let text = without_zero_fraction(text);
         let floor = match text.strip_prefix(['B', 'b']) {
             Some(basement) => basement.parse::<i32>().ok().filter(|n| *n > 0).map(|n| -n),
             None => text.parse::<i32>().ok(),
@@ -1441,10 +1581,7 @@ impl Row<'_> {
         let text = normalize_width(&cell);
         let text = text.strip_suffix('人').unwrap_or(&text);
         // Excel sometimes writes whole numbers as "2.0".
-        let text = match text.split_once('.') {
-            Some((whole, fraction)) if !fraction.is_empty() && fraction.chars().all(|c| c == '0') => whole,
-            _ => text,
-        };
+        let text = without_zero_fraction(text);
         let (code, zh, en) = if text
             .strip_prefix('-')
             .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
@@ -2993,6 +3130,78 @@ mod tests {
               format the 房号 column as text"
             ]
         );
+    }
+
+    /// A column a program wrote as numbers ("1.0", as pandas writes one with a blank in it): 楼层
+    /// "3.0" was refused as not a floor number and 楼号 "1.0" made a building beside 1号楼.
+    #[test]
+    fn a_building_unit_or_floor_with_a_fraction_of_zeros_is_that_number() {
+        check(
+            "楼号,单元,楼层,房号,户主\n1.0,2.0,3.0,301,甲\n1,2,-1.00,B01,乙\n",
+            "2: 1号楼2单元301 f3 甲  ?/0/0 [] normal lift=false \"\"
+             3: 1号楼2单元B01 f-1 乙  ?/0/0 [] normal lift=false \"\"",
+        );
+    }
+
+    /// 房号 "7a" and "7A" are one door: a sheet typed in lower case in one place made two
+    /// households of it.
+    #[test]
+    fn flats_differing_only_in_case_are_one_door() {
+        let preview = read_roster_csv("楼号,楼层,房号,户主\n1,7,7a,甲\n1,7,7A,乙\n".as_bytes()).unwrap();
+        assert_eq!(preview.households.len(), 0, "{:?}", preview.households);
+        assert_eq!(
+            preview.errors.iter().map(|e| e.code).collect::<Vec<_>>(),
+            ["duplicate_flat", "duplicate_flat"]
+        );
+    }
+
+    /// A ledger kept one row per resident (姓名, 与户主关系, 年龄 on every row, the address
+    /// repeated) was refused row after row as "a duplicate of line 2 … delete one"; a door's rows
+    /// are one household, headed by its 户主 row, counted from its rows and ages.
+    #[test]
+    fn a_sheet_of_one_row_per_resident_makes_one_household_per_door() {
+        let input = "小区,楼号,单元,房号,姓名,与户主关系,性别,年龄,联系电话,重点人群,管控状态\n\
+                     北林小区,1,1,101,李四,配偶,女,70,,独居老人,\n\
+                     北林小区,1,1,101,张三,户主,男,72岁,13800000001,,home_quarantine\n\
+                     北林小区,1,1,101,张小宝,孙子,男,8个月,,,\n\
+                     北林小区,1,1,102,王五,本人,男,40,13800000002,,\n\
+                     北林小区,1,1,103,赵六,妻,女,三十,13800000003,,\n\
+                     北林小区,1,1,103,钱七,子,男,12,,,\n";
+        let preview = read_roster_csv(input.as_bytes()).unwrap();
+        assert_eq!(
+            render(&preview),
+            "2: 北林小区 1号楼1单元101 f1 张三 13800000001 3/2/1 [elderly_alone] home_quarantine lift=false \"\"\n\
+             5: 北林小区 1号楼1单元102 f1 王五 13800000002 1/0/0 [] normal lift=false \"\"\n\
+             6: 北林小区 1号楼1单元103 f1 赵六 13800000003 2/0/0 [] normal lift=false \"\"\n"
+        );
+        let codes: Vec<&str> = preview.warnings.iter().map(|w| w.code).collect();
+        assert_eq!(
+            codes,
+            ["one_row_per_resident", "bad_age", "no_head_of_household"],
+            "{:?}",
+            preview.warnings
+        );
+        assert!(
+            preview.warnings[0].reason.contains("6 residents make 3 households"),
+            "{}",
+            preview.warnings[0]
+        );
+        for (column, set) in
+            [(RosterColumn::People, true), (RosterColumn::Aged60Plus, true), (RosterColumn::Head, true)]
+        {
+            assert_eq!(preview.households[0].stated.contains(column), set, "{column}");
+        }
+        assert_eq!(preview.ignored_columns, ["性别"]);
+    }
+
+    /// A per-person sheet beside a 户主 column: 姓名 is each resident's, 户主 the household's.
+    #[test]
+    fn residents_beside_a_head_column_keep_the_head_and_count_the_rows() {
+        let input = "楼号,房号,户主,姓名,年龄,户内人数\n1,101,张三,张三,61,2\n1,101,张三,李四,59,2\n1,101,张三,张小宝,3,2\n";
+        let preview = read_roster_csv(input.as_bytes()).unwrap();
+        assert_eq!(render(&preview), "2: 1号楼101 f1 张三  3/1/1 [] normal lift=false \"\"\n");
+        let codes: Vec<&str> = preview.warnings.iter().map(|w| w.code).collect();
+        assert!(codes.contains(&"people_fewer_than_residents"), "{codes:?}");
     }
 
     /// An HTML table saved as .xls was refused as a header row of "<html><head>…"; it is named as

@@ -1,7 +1,7 @@
 //! Finding a household by the address a person types.
 
 use crate::Compound;
-use crate::schema::address::{BadAddress, building_label, normalize_width, parse_address, unit_label};
+use crate::schema::address::{BadAddress, building_label, flat_key, parse_address, unit_label};
 use crate::schema::household::Household;
 
 /// Why an address did not lead to one household.
@@ -34,7 +34,7 @@ pub fn find_household(compound: &Compound, text: &str) -> Result<Household, Look
             // As addresses are compared (`DoorKey`): invisible characters and the spelling of
             // the building and unit do not count.
             building_label(&a.building) == building_label(&query.building)
-                && normalize_width(&a.flat) == query.flat
+                && flat_key(&a.flat) == flat_key(&query.flat)
                 && query.unit.as_ref().is_none_or(|u| unit_label(u) == unit_label(&a.unit))
                 && query
                     .estate

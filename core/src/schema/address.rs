@@ -33,7 +33,7 @@ impl Address {
 
 /// An address as addresses are compared, so that two ways of writing one door are one door:
 /// each part as [`normalize_width`] writes it, the building and unit labels as
-/// [`building_label`] and [`unit_label`] read them.
+/// [`building_label`] and [`unit_label`] read them, the flat as [`flat_key`] does.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DoorKey {
     /// The estate.
@@ -53,9 +53,16 @@ impl DoorKey {
             estate: normalize_width(estate),
             building: building_label(building),
             unit: unit_label(unit),
-            flat: normalize_width(flat),
+            flat: flat_key(flat),
         }
     }
+}
+
+/// A flat as flats are compared: its widths normalised and its letters in capitals, so that
+/// "7a" and "7A" are one door (a ledger typed in lower case added a second household beside the
+/// first instead of updating it). The flat is kept as written; only the comparison folds case.
+pub fn flat_key(flat: &str) -> String {
+    normalize_width(flat).to_ascii_uppercase()
 }
 
 impl Address {

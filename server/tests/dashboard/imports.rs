@@ -753,3 +753,54 @@ async fn a_ledger_of_one_sheet_per_building_imports_every_building() {
     buildings.dedup();
     assert_eq!(buildings.len(), 3, "{buildings:?}");
 }
+
+/// A ledger kept one row per resident (社区人员台账: 姓名, 与户主关系, 年龄 on every row, the
+/// address repeated) was refused as "a duplicate of line 2 … keep the right row and delete the
+/// other" on every resident but the first: a coordinator following it deleted residents. A
+/// flat's rows are one household now, counted from its rows and ages, and the same ledger with
+/// a newborn added updates the household's counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_of_one_row_per_resident_imports_one_household_per_flat() {
+    let (_dash, compound, session) = setup().await;
+    let import = |query: &'static str, body: String| {
+        let session = session.clone();
+        async move {
+            let path = format!("/dashboard/api/compounds/{compound}/import{query}");
+            let answer = session.post_bytes(&path, "text/csv", body.into_bytes()).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+            answer.json()
+        }
+    };
+    let ledger = "序号,小区,楼号,单元,房号,姓名,与户主关系,性别,年龄,联系电话,重点人群\n\
+        1,北林小区,3号楼,1单元,201,张桂兰,户主,女,78,13900000001,独居老人\n\
+        2,北林小区,3号楼,1单元,202,刘伟,户主,男,41,13900000002,\n\
+        3,北林小区,3号楼,1单元,202,陈静,妻,女,39,,孕妇\n\
+        4,北林小区,3号楼,1单元,202,刘奶奶,母亲,女,66,,\n"
+        .to_owned();
+    let preview = import("?mode=preview", ledger.clone()).await;
+    assert_eq!(preview["households"], 2, "{preview}");
+    assert_eq!(preview["errors"], json!([]));
+    assert!(
+        preview["warnings"].as_array().unwrap().iter().any(|w| w["code"] == "one_row_per_resident"),
+        "{preview}"
+    );
+    assert_eq!(import("?mode=commit", ledger.clone()).await["added"], 2);
+    let at = |list: &[serde_json::Value], flat: &str| {
+        list.iter().find(|h| h["address"]["flat"] == flat).cloned().unwrap_or_else(|| panic!("no {flat}"))
+    };
+    let list = households(&session, compound).await;
+    assert_eq!(list.len(), 2, "{list:?}");
+    let liu = at(&list, "202");
+    assert_eq!(
+        (&liu["head"], &liu["phone"], &liu["people"], &liu["aged_60_plus"], &liu["children_under_6"]),
+        (&json!("刘伟"), &json!("13900000002"), &json!(3), &json!(1), &json!(0)),
+        "{liu}"
+    );
+    assert_eq!(liu["needs"], json!(["pregnant"]));
+
+    let with_newborn = format!("{ledger}5,北林小区,3号楼,1单元,202,刘小宝,子,男,2个月,,\n");
+    let done = import("?mode=commit", with_newborn).await;
+    assert_eq!((done["added"].as_u64(), done["updated"].as_u64()), (Some(0), Some(1)), "{done}");
+    let liu = at(&households(&session, compound).await, "202");
+    assert_eq!((&liu["people"], &liu["children_under_6"]), (&json!(4), &json!(1)), "{liu}");
+}

@@ -350,11 +350,17 @@ impl RelayClient {
 
     /// Who the token belongs to (`GET /v1/me`).
     pub async fn me(&self) -> Result<Me, TransportError> {
-        let mut request = self.http.get(format!("{}/v1/me", self.base));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let bytes = checked(request.send().await.map_err(network)?).await?;
+        let url = format!("{}/v1/me", self.base);
+        let response = once_more_if_closed(|| {
+            let mut request = self.http.get(&url);
+            if let Some(token) = &self.token {
+                request = request.bearer_auth(token);
+            }
+            request.send()
+        })
+        .await
+        .map_err(network)?;
+        let bytes = checked(response).await?;
         serde_json::from_slice(&bytes).map_err(not_the_relay)
     }
 
@@ -532,11 +538,18 @@ impl RelayClient {
             url.push('?');
             url.push_str(&query.join("&"));
         }
-        let mut request = self.http.get(url);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.map_err(network)?;
+        // Sent once more on a new connection when a kept-alive one closed under it, as a sync is:
+        // a box on the path that closes connections after an answer cut every copy off, and a
+        // new volunteer whose first download was cut never got their tasks.
+        let response = once_more_if_closed(|| {
+            let mut request = self.http.get(&url);
+            if let Some(token) = &self.token {
+                request = request.bearer_auth(token);
+            }
+            request.send()
+        })
+        .await
+        .map_err(network)?;
         if response.status() == reqwest::StatusCode::NO_CONTENT {
             return Ok(None);
         }
@@ -591,15 +604,10 @@ impl RelayClient {
     ) -> Result<(SetAsideAnswer, usize, usize), TransportError> {
         let body = serde_json::to_vec(exchange).map_err(|e| TransportError::BadResponse(e.to_string()))?;
         let up = body.len();
-        let mut request = self
-            .http
-            .post(format!("{}/v1/set-aside", self.base))
-            .header("content-type", "application/json")
-            .body(body);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let bytes = checked(request.send().await.map_err(network)?).await?;
+        // Sent again is harmless: the inbox keeps one item per change (hash) and answers as before.
+        let response =
+            once_more_if_closed(|| self.post_json("set-aside", body.clone())).await.map_err(network)?;
+        let bytes = checked(response).await?;
         let answer = serde_json::from_slice(&bytes).map_err(not_the_relay)?;
         Ok((answer, up, bytes.len()))
     }
@@ -608,16 +616,27 @@ impl RelayClient {
     /// phone wiped itself (`POST /v1/wiped`).
     pub async fn report_wipe(&self, report: WipeReport) -> Result<(), TransportError> {
         let body = serde_json::to_vec(&report).map_err(|e| TransportError::BadResponse(e.to_string()))?;
+        let response =
+            once_more_if_closed(|| self.post_json("wiped", body.clone())).await.map_err(network)?;
+        checked(response).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/{path}` with a JSON `body` and this phone's token, up to the answer's head.
+    fn post_json(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<reqwest::Response, reqwest::Error>> + use<> {
         let mut request = self
             .http
-            .post(format!("{}/v1/wiped", self.base))
+            .post(format!("{}/v1/{path}", self.base))
             .header("content-type", "application/json")
             .body(body);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        checked(request.send().await.map_err(network)?).await?;
-        Ok(())
+        request.send()
     }
 }
 

@@ -14,7 +14,7 @@ use doorstep_replica::http::{self, RelayClient};
 use reqwest::StatusCode;
 
 use crate::harness::{TestRelay, device_now};
-use crate::landing::{joined_volunteer, roster_of};
+use crate::landing::{closes_kept_alive, joined_volunteer, roster_of};
 use crate::link_proxy::{Joined, proxy};
 
 /// The length of the relay's copy of `doc` as it is now.
@@ -459,4 +459,27 @@ async fn a_volunteer_far_behind_on_a_link_that_drops_gets_the_day_as_a_copy_merg
     let copy = copy_bytes(&relay, &teammate_token, roster_of(&back)).await;
     let carried = carried.load(Ordering::SeqCst);
     assert!(carried < copy * 2, "{carried} B carried in {windows} windows for a {copy} B roster");
+}
+
+/// A box on the path that closes each kept-alive connection after its answer (without saying
+/// so) is harmless to a sync, which is sent once more on a new connection; a copy went out on
+/// the closed connection, failed with "error sending request", and a new volunteer whose first
+/// download had been cut never got their tasks (a black-box finding, stop 61: 6 of 6 syncs
+/// failed). A copy is sent once more on a new connection too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_asked_for_on_a_kept_alive_connection_closed_under_it_is_asked_again_on_a_new_one() {
+    let relay = TestRelay::start().await;
+    let compound = relay.create_compound("香樟苑").await;
+    let report = relay.import_roster(compound, &roster_csv(200)).await;
+    assert_eq!(report["imported"], 200, "{report}");
+    let (_dir, replica, _, token) = joined_volunteer(&relay, compound, "新志愿者").await;
+    // Its first download was cut: what it holds nothing of comes as copies.
+    link_dropped_requests(&replica);
+    let (url, closed) = closes_kept_alive(&relay.url).await;
+    let transport = RelayClient::new(&url, Some(token)).unwrap();
+    let report = http::sync(&replica, &transport, device_now).await.unwrap();
+    assert!(closed.load(Ordering::SeqCst) >= 1, "the box closed a connection under a request: {report:?}");
+    let held = replica.lock().unwrap();
+    assert!(held.documents_lacking().is_empty(), "{:?}", held.documents_lacking());
+    assert_eq!(held.compounds().next().unwrap().households().len(), 200);
 }

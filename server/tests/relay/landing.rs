@@ -279,7 +279,9 @@ async fn an_answer_that_keeps_coming_is_waited_for_however_long_and_a_stalled_on
 /// on the way (or a relay that took an answer still crossing the link for idleness) closes a
 /// kept-alive connection just as the phone reuses it. Returns its URL and how many connections
 /// it closed that way.
-async fn closes_kept_alive(relay: &str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+pub(crate) async fn closes_kept_alive(
+    relay: &str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -357,16 +357,7 @@ fn shown(db: &str) -> String {
         let path = std::path::Path::new(db);
         return std::path::absolute(path).unwrap_or_else(|_| path.to_owned()).display().to_string();
     }
-    match (db.find("://"), db.rfind('@')) {
-        (Some(scheme), Some(at)) if scheme < at => {
-            let credentials = &db[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &db[..scheme + 3], &db[at..]),
-                None => db.to_owned(),
-            }
-        }
-        _ => db.to_owned(),
-    }
+    storage::without_password(db)
 }
 
 /// What `doorstep serve` was asked for.

@@ -11,6 +11,7 @@ use doorstep_core::rulebook::{Kind, characters};
 use serde::Serialize;
 
 use crate::admin::AdminError;
+use crate::cache::CacheError;
 use crate::relay::RelayError;
 use crate::storage::{InviteProblem, StorageError};
 use crate::sync::SyncBatchError;
@@ -287,9 +288,28 @@ impl From<StorageError> for AppError {
             }
             other => {
                 tracing::error!(error = %other, "storage failed");
-                AppError::Unavailable("the relay's storage failed; try again shortly".into())
+                let said =
+                    other.needs_the_operator().unwrap_or("the relay's storage failed; try again shortly");
+                AppError::Unavailable(said.into())
             }
         }
+    }
+}
+
+impl From<RelayError> for AppError {
+    /// A relay failure: a store that cannot take writes until its operator acts says so
+    /// (`StorageError::needs_the_operator`), anything else is worth a retry.
+    fn from(e: RelayError) -> Self {
+        let storage = match &e {
+            RelayError::Storage(s) | RelayError::Cache(CacheError::Storage(s)) => Some(s),
+            _ => None,
+        };
+        if let Some(said) = storage.and_then(StorageError::needs_the_operator) {
+            tracing::error!(error = %e, "relay failed, and will until its store is mended");
+            return AppError::Unavailable(said.into());
+        }
+        tracing::error!(error = %e, "relay failed");
+        AppError::Unavailable("the relay could not complete this; try again shortly".into())
     }
 }
 
@@ -341,10 +361,7 @@ impl From<AdminError> for AppError {
             AdminError::Invite(problem) => problem.into(),
             AdminError::Storage(s)
             | AdminError::Relay(RelayError::Storage(s @ StorageError::TurnNotHeld(_))) => s.into(),
-            AdminError::Relay(r) => {
-                tracing::error!(error = %r, "relay failed");
-                AppError::Unavailable("the relay could not complete this; try again shortly".into())
-            }
+            AdminError::Relay(r) => r.into(),
         }
     }
 }
@@ -352,6 +369,30 @@ impl From<AdminError> for AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sqlite(code: std::ffi::c_int) -> StorageError {
+        StorageError::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None))
+    }
+
+    /// A full disk or a damaged file fails every write until the relay's operator acts: a
+    /// coordinator read "try again shortly" and tried again for ever, while `/healthz` named
+    /// the cause. The answer names it too, and whom to ask.
+    #[test]
+    fn a_store_that_needs_its_operator_says_so_and_a_passing_failure_says_try_again() {
+        let reason = |e: AppError| e.reason();
+        let full = reason(RelayError::Storage(sqlite(rusqlite::ffi::SQLITE_FULL)).into());
+        assert!(
+            full.contains("disk holding the relay's database is full") && full.contains("磁盘已满"),
+            "{full}"
+        );
+        let damaged =
+            reason(RelayError::Cache(CacheError::Storage(sqlite(rusqlite::ffi::SQLITE_CORRUPT))).into());
+        assert!(damaged.contains("restore it from a backup"), "{damaged}");
+        let from_storage = reason(sqlite(rusqlite::ffi::SQLITE_NOTADB).into());
+        assert!(from_storage.contains("restore it from a backup"), "{from_storage}");
+        let busy = reason(RelayError::Storage(sqlite(rusqlite::ffi::SQLITE_BUSY)).into());
+        assert!(busy.contains("try again shortly"), "{busy}");
+    }
 
     #[test]
     fn a_long_reason_keeps_its_start_and_what_was_expected() {

@@ -130,8 +130,7 @@ impl From<RelayError> for DashError {
         {
             return DashError::App(said.into());
         }
-        tracing::error!(error = %e, "relay failed");
-        DashError::App(AppError::Unavailable("the relay could not complete this; try again shortly".into()))
+        DashError::App(e.into())
     }
 }
 

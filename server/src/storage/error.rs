@@ -150,6 +150,26 @@ impl StorageError {
     }
 }
 
+impl StorageError {
+    /// What a person who asked for a write should be told when the store cannot take writes
+    /// until its operator acts (a full disk, a damaged file), in both languages; `None` for a
+    /// failure a retry may cure. Without it a coordinator read "try again shortly" and tried
+    /// again, for ever, while `/healthz` already named the cause.
+    pub fn needs_the_operator(&self) -> Option<&'static str> {
+        if self.is_out_of_space() {
+            Some(
+                "nothing was saved: the disk holding the relay's database is full; ask whoever runs the relay to free space on that disk, then do this again (未保存：中继数据库所在的磁盘已满，请联系中继运维人员清理磁盘后再试)",
+            )
+        } else if crate::storage::sqlite::integrity::is_damage(self) {
+            Some(
+                "nothing was saved: the relay's database file is damaged; ask whoever runs the relay to restore it from a backup (DEPLOY.md) (未保存：中继的数据库文件已损坏，请联系中继运维人员从备份恢复)",
+            )
+        } else {
+            None
+        }
+    }
+}
+
 /// An error and every cause beneath it, in one line.
 fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

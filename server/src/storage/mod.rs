@@ -512,6 +512,18 @@ pub async fn open(address: &str) -> Result<Arc<dyn Storage>, StorageError> {
     }
 }
 
+/// A PostgreSQL address as it may be shown or logged: its password as `***`
+/// (`postgres://doorstep:***@db:5432/doorstep`); any other text as it is.
+pub fn without_password(address: &str) -> String {
+    match (address.find("://"), address.rfind('@')) {
+        (Some(scheme), Some(at)) if scheme < at => match address[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &address[..scheme + 3], &address[at..]),
+            None => address.to_owned(),
+        },
+        _ => address.to_owned(),
+    }
+}
+
 /// Refuses an address with a scheme other than PostgreSQL's (`postgress://` mistyped, `mysql://`),
 /// which would otherwise be taken for the path of a new SQLite file. Names the scheme only: the
 /// rest may hold a password.

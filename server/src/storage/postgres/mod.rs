@@ -101,7 +101,8 @@ impl PostgresStorage {
         let tls_choice = tls::choice(url)?;
         let mut config: tokio_postgres::Config = tls_choice.url.parse().map_err(|e| {
             StorageError::BadAddress(format!(
-                "{url:?} is not a PostgreSQL address ({e}); write postgres://user:password@host:port/database"
+                "{:?} is not a PostgreSQL address ({e}); write postgres://user:password@host:port/database",
+                super::without_password(url)
             ))
         })?;
         config.ssl_mode(tls_choice.mode);

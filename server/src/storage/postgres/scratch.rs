@@ -98,7 +98,12 @@ async fn admin(server: &str, sql: &str) -> Result<(), StorageError> {
 /// `url` with its database replaced by `name`: `postgres://u@h:5432/postgres?x=y` becomes
 /// `postgres://u@h:5432/name?x=y`.
 pub fn with_database(url: &str, name: &str) -> Result<String, StorageError> {
-    let bad = || StorageError::BadAddress(format!("{url:?} is not a postgres://host/database address"));
+    let bad = || {
+        StorageError::BadAddress(format!(
+            "{:?} is not a postgres://host/database address",
+            crate::storage::without_password(url)
+        ))
+    };
     let rest_at = url.find("://").ok_or_else(bad)? + 3;
     let (scheme, rest) = url.split_at(rest_at);
     let (authority, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));

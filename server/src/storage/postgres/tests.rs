@@ -126,6 +126,15 @@ async fn another_relays_commit_is_announced_and_ones_own_is_not() {
 async fn bad_addresses_fail_with_a_reason() {
     let err = PostgresStorage::open("postgres://u@127.0.0.1:notaport/db").await.unwrap_err();
     assert!(err.to_string().contains("not a PostgreSQL address"), "{err}");
+    // A password in a mistyped address is never repeated (it was, whole, on every line).
+    for typo in [
+        "postgres://u:S3cretPW@db:54x32/db",
+        "postgres://u:S3cretPW@[::1/db",
+        "postgres://u:S3cretPW@db:99999/db",
+    ] {
+        let err = PostgresStorage::open(typo).await.unwrap_err().to_string();
+        assert!(!err.contains("S3cretPW") && err.contains("u:***@"), "{err}");
+    }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);

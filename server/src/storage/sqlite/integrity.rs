@@ -56,7 +56,8 @@ impl SqliteStorage {
     }
 }
 
-fn is_damage_error(e: &rusqlite::Error) -> bool {
+/// Whether SQLite's error says the file is damaged or is no database.
+pub(super) fn is_damage_error(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase))
 }
 

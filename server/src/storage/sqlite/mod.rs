@@ -16,6 +16,7 @@
 //! WAL lets run beside the writer.
 
 mod documents;
+mod file_checks;
 mod held_requests;
 pub mod integrity;
 pub(crate) mod people;
@@ -78,6 +79,7 @@ impl SqliteStorage {
 
     /// [`SqliteStorage::open`] for callers outside an async runtime.
     pub fn open_blocking(path: PathBuf) -> Result<Self, StorageError> {
+        file_checks::before_open(&path)?;
         private_file(&path);
         let opened = open_connection(&path, true).and_then(|mut writer| {
             schema::init(&mut writer)?;
@@ -86,6 +88,13 @@ impl SqliteStorage {
         // SQLite's own words for a missing directory or a read-only place say nothing of which.
         let writer = match opened {
             Ok(writer) => writer,
+            // SQLite's "database or disk is full" said nothing of what to do.
+            Err(e) if e.is_out_of_space() => {
+                return Err(StorageError::Place(format!(
+                    "the disk holding {} is full, so the relay cannot open its database (SQLite needs room for its -wal and -shm files beside it): free space on that disk and start the relay again",
+                    path.display()
+                )));
+            }
             Err(e @ StorageError::Sqlite(_)) => return Err(place::problem(&path).unwrap_or(e)),
             Err(e) => return Err(e),
         };

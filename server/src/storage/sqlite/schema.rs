@@ -53,7 +53,7 @@ pub fn init(conn: &mut Connection) -> Result<(), StorageError> {
 /// there are another application's (the relay's would be added beside them), or a relay's
 /// database copied by `sqlite3 .dump` or `.recover`, which leave the version out (creating the
 /// schema over them fails in a way that says nothing useful).
-fn refuse_tables_without_a_version(conn: &Connection) -> Result<(), StorageError> {
+pub(super) fn refuse_tables_without_a_version(conn: &Connection) -> Result<(), StorageError> {
     let mut stmt = conn.prepare(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )?;

@@ -55,10 +55,12 @@ enum Command {
         #[arg(long = "trusted-proxy", value_name = "IP/CIDR")]
         trusted_proxies: Vec<doorstep_server::client::IpRange>,
         /// Connections open at once (lowered to fit the open-file limit).
-        #[arg(long, default_value_t = doorstep_server::config::Connections::default().max_connections)]
+        #[arg(long, default_value_t = doorstep_server::config::Connections::default().max_connections,
+              value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
         max_connections: usize,
         /// Connections open at once from one client address.
-        #[arg(long, default_value_t = doorstep_server::config::Connections::default().max_per_address)]
+        #[arg(long, default_value_t = doorstep_server::config::Connections::default().max_per_address,
+              value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
         max_connections_per_address: usize,
         /// Do not run the database integrity check at start (PRAGMA quick_check reads the whole
         /// file: skip it only on a database so large that this delays the start too long).
@@ -76,7 +78,7 @@ enum Command {
         #[arg(long, default_value_t = 300, value_name = "SECONDS")]
         wait_for_database: u64,
         /// Requests per second each token may make on average.
-        #[arg(long, default_value_t = 10.0)]
+        #[arg(long, default_value_t = 10.0, value_parser = requests_per_second)]
         rate: f64,
         /// Sync messages (one per document of a request) the relay holds admitted across all
         /// documents, at most; a sync that would pass it is refused with 503 and Retry-After,
@@ -203,6 +205,19 @@ enum AdminCommand {
         /// The PostgreSQL database, empty (`postgres://user:password@host:port/database`).
         to: String,
     },
+}
+
+/// A rate of requests per second: more than none (`--rate 0` was taken without a word, and the
+/// relay served as though no rate were set) and finite.
+fn requests_per_second(value: &str) -> Result<f64, String> {
+    let rate: f64 =
+        value.trim().parse().map_err(|_| format!("{value:?} is not a number of requests per second"))?;
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(format!(
+            "{value} requests per second lets no phone sync; give a number above 0, like 10"
+        ));
+    }
+    Ok(rate)
 }
 
 /// A share in mebibytes: a number of at least one KiB's worth (1/1024) and at most a GiB's.

@@ -230,3 +230,23 @@ fn an_expired_certificate_is_refused_at_start_with_its_date() {
     assert!(stderr.contains("exp.pem expired on Mar  9 00:00:00 2025"), "{stderr}");
     assert!(!db.exists(), "no database for a relay that never ran");
 }
+
+/// `--rate 0` and `--max-connections 0` were taken without a word, and the relay served as
+/// though they were not given; each is refused before anything is opened, saying what to give.
+#[test]
+fn limits_of_zero_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("relay.db");
+    let db = db.to_str().unwrap();
+    for (flag, said) in [
+        ("--rate", "requests per second lets no phone sync"),
+        ("--max-connections", "not in 1.."),
+        ("--max-connections-per-address", "not in 1.."),
+    ] {
+        let mut args = serve_on(db);
+        args.extend([flag, "0"]);
+        let (ok, stdout, stderr) = doorstep_as(None, &args);
+        assert!(!ok && !stdout.contains("listening") && stderr.contains(said), "{flag}: {stderr}");
+    }
+    assert!(!Path::new(db).exists(), "nothing was opened");
+}

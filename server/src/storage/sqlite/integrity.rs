@@ -17,6 +17,8 @@ use crate::storage::StorageError;
 
 /// Problems reported beyond this many are counted, not listed.
 const MAX_LISTED: usize = 5;
+/// The most characters of SQLite's words on the damage kept.
+const MAX_CHARS: usize = 300;
 
 /// What the check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +45,11 @@ impl SqliteStorage {
                     let mut text = lines.iter().take(MAX_LISTED).cloned().collect::<Vec<_>>().join("; ");
                     if lines.len() > MAX_LISTED {
                         text.push_str(&format!("; and {} more", lines.len() - MAX_LISTED));
+                    }
+                    // One of SQLite's lines may list every page it found unused (2 KB on
+                    // /healthz): the start says what it is.
+                    if text.chars().count() > MAX_CHARS {
+                        text = text.chars().take(MAX_CHARS).collect::<String>() + "…";
                     }
                     Ok(Integrity::Damaged(text))
                 }

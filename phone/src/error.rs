@@ -142,6 +142,15 @@ pub enum PhoneError {
         /// Why, and what to do.
         reason: String,
     },
+    /// The relay's address is `https://` and this build has no HTTPS: it said "cannot reach the
+    /// relay … syncs next time", which it never would.
+    #[error(
+        "{url} is an https:// address, and this doorstep was built without the phone's HTTPS (cargo feature `tls`): build it with `--features tls`, or use the relay's http:// address if it has one / 此版本不支持 https 地址，请用带 tls 功能编译的版本"
+    )]
+    NoHttps {
+        /// The relay's address.
+        url: String,
+    },
     /// Writing an export file failed.
     #[error("cannot write {path}: {source} / 无法写入 {path}，请换一个位置")]
     Export {
@@ -181,6 +190,7 @@ impl PhoneError {
             PhoneError::BadOperation(_) => "bad_operation",
             PhoneError::KeyFile { .. } => "key_file",
             PhoneError::CaCert { .. } => "ca_certificate",
+            PhoneError::NoHttps { .. } => "no_https",
             PhoneError::Export { .. } => "export_file",
         }
     }

@@ -608,6 +608,11 @@ fn open_replica(args: &PhoneArgs) -> Result<Replica, PhoneError> {
 
 /// The transport to the relay at `url`, trusting the CA in `ca_cert` when one is given.
 fn relay_client(url: &str, token: Option<String>, ca_cert: Option<&Path>) -> Result<RelayClient, PhoneError> {
+    if cfg!(not(feature = "tls"))
+        && url.trim_start().get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    {
+        return Err(PhoneError::NoHttps { url: url.to_owned() });
+    }
     let Some(ca_cert) = ca_cert else {
         return Ok(RelayClient::new(url, token)?);
     };
@@ -645,6 +650,17 @@ mod tests {
 
     use super::incomplete;
     use crate::error::PhoneError;
+
+    /// A build without HTTPS given an https:// relay said "cannot reach the relay … syncs next
+    /// time" (`no_signal`), which it never would; it names the build.
+    #[test]
+    #[cfg(not(feature = "tls"))]
+    fn an_https_relay_in_a_build_without_https_is_named_not_taken_for_no_signal() {
+        let e = super::relay_client("https://relay.example:7443", None, None).unwrap_err();
+        assert_eq!(e.code(), "no_https");
+        assert!(e.to_string().contains("--features tls"), "{e}");
+        assert!(super::relay_client("http://relay.example:7443", None, None).is_ok());
+    }
 
     /// `phone sync`'s exit status: documents the relay could not take now fail it; another
     /// person's changes held for their author (a relay restored from an older backup) do not,

@@ -44,6 +44,9 @@ pub enum Rule {
     /// Only coordinators mark a conflict reviewed, in their own name; a review is never changed
     /// or removed.
     ConflictsAreReviewedByCoordinators,
+    /// A new task, request or care entry names a household of its compound's roster (or one a
+    /// coordinator removed from it), as the phone requires before it writes one.
+    HouseholdsAreInTheRoster,
 }
 
 impl Rule {
@@ -65,6 +68,7 @@ impl Rule {
             Rule::TimesFollowTheRelaysClock => "times_follow_the_relays_clock",
             Rule::RemovalsDoNotHideEdits => "removals_do_not_hide_edits",
             Rule::ConflictsAreReviewedByCoordinators => "conflicts_are_reviewed_by_coordinators",
+            Rule::HouseholdsAreInTheRoster => "households_are_in_the_roster",
         }
     }
 
@@ -108,13 +112,16 @@ impl Rule {
             Rule::ConflictsAreReviewedByCoordinators => {
                 "only coordinators mark a conflict reviewed, in their own name; a review is never changed or removed"
             }
+            Rule::HouseholdsAreInTheRoster => {
+                "a new task, request or care entry names a household of the compound's roster; sync the roster, then add it again"
+            }
         }
     }
 }
 
 impl Rule {
     /// Every rule, in the order of the enum.
-    pub const ALL: [Rule; 15] = [
+    pub const ALL: [Rule; 16] = [
         Rule::CompoundsAreCreatedByAdmins,
         Rule::RosterIsEditedByCoordinators,
         Rule::RoundsArePlannedByCoordinators,
@@ -130,6 +137,7 @@ impl Rule {
         Rule::TimesFollowTheRelaysClock,
         Rule::RemovalsDoNotHideEdits,
         Rule::ConflictsAreReviewedByCoordinators,
+        Rule::HouseholdsAreInTheRoster,
     ];
 
     /// The rule a refusal's code names, if it names one of these (a refusal may also name
@@ -162,6 +170,9 @@ impl Rule {
             Rule::ConflictsAreReviewedByCoordinators => {
                 "只有协调员可以以本人名义标记冲突已核实；核实记录不能更改或删除"
             }
+            Rule::HouseholdsAreInTheRoster => {
+                "新的任务、需求或照护记录必须对应本小区名册中的住户；请先同步名册，再重新添加"
+            }
         }
     }
 }
@@ -190,7 +201,8 @@ pub fn require(role: Role, rule: Rule) -> Result<(), Rule> {
         | Rule::CancelledTasksTakeNoAttempts
         | Rule::CreatedObjectsAreKept
         | Rule::TimesFollowTheRelaysClock
-        | Rule::RemovalsDoNotHideEdits => true,
+        | Rule::RemovalsDoNotHideEdits
+        | Rule::HouseholdsAreInTheRoster => true,
     };
     if allowed { Ok(()) } else { Err(rule) }
 }

@@ -17,7 +17,7 @@ pub use doors::{Door, doors_for, households_in_order, special_needs};
 pub use history::{HistoryEntry, history};
 pub use late::{LateAttempt, late_attempts, late_in_round};
 pub use lookup::{LookupError, find_household};
-pub use removed::{HouseholdBook, Removal, removed_households};
+pub use removed::{HouseholdBook, Removal, once_removed, removed_households};
 pub use reviews::{
     ConflictReview, all_reviews, conflict_reviews, round_conflict_reviews, unreviewed_conflicts,
 };

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use automerge::Automerge;
 use automerge::legacy::{Key, OpType};
 
 use crate::Compound;
@@ -114,4 +115,20 @@ pub fn removed_households(
         }
     }
     found
+}
+
+/// Whether a change of `roster` (a roster's Automerge document) removed household `id` from its
+/// households map: the relay's check that work naming a household no longer live names one a
+/// coordinator removed meanwhile, not one the roster never held. Reads every change's
+/// operations, as [`removed_households`] does, so it is for an ID already found not live.
+pub fn once_removed(roster: &Automerge, id: HouseholdId) -> bool {
+    let Some(households) = super::change_ops::root_map(roster, roster::HOUSEHOLDS) else { return false };
+    let key = id.to_string();
+    roster.get_changes(&[]).iter().any(|change| {
+        super::change_ops::operations(change).iter().any(|(_, op)| {
+            matches!(op.action, OpType::Delete)
+                && op.obj == households
+                && matches!(&op.key, Key::Map(k) if k.as_str() == key)
+        })
+    })
 }

@@ -9,7 +9,7 @@ use super::budget::Budget;
 use super::rejection;
 use crate::id::DocumentId;
 use crate::sync::{self, MessageLimits, Rejection, UntakenChanges};
-use crate::validate;
+use crate::validate::{self, RosterAtHand};
 
 /// A decoded message and the changes it carries.
 #[derive(Debug)]
@@ -28,6 +28,10 @@ pub struct Incoming {
     /// The hashes and dependencies of the changes [`Incoming::without_changes`] dropped: what
     /// the phone holds is read through them (`sync/untaken_changes.rs`).
     pub dropped: UntakenChanges,
+    /// The compound's roster, for the households new tasks, requests and care entries name
+    /// (`validate::RosterAtHand`); [`read`] leaves it not consulted, the relay sets it
+    /// ([`Incoming::against`]).
+    pub roster: RosterAtHand,
 }
 
 impl Incoming {
@@ -35,6 +39,12 @@ impl Incoming {
     #[must_use]
     pub fn written_by(self, writers: Option<Vec<String>>) -> Self {
         Self { writers, ..self }
+    }
+
+    /// The same message, its new work checked against `roster`.
+    #[must_use]
+    pub fn against(self, roster: RosterAtHand) -> Self {
+        Self { roster, ..self }
     }
 
     /// The bytes of its changes, as they came.
@@ -49,7 +59,14 @@ impl Incoming {
         let mut message = self.message;
         message.changes = Vec::<Vec<u8>>::new().into();
         let dropped = if self.changes.is_empty() { self.dropped } else { UntakenChanges::of(&self.changes) };
-        Self { message, changes: Vec::new(), actors: BTreeSet::new(), writers: self.writers, dropped }
+        Self {
+            message,
+            changes: Vec::new(),
+            actors: BTreeSet::new(),
+            writers: self.writers,
+            dropped,
+            roster: self.roster,
+        }
     }
 }
 
@@ -77,5 +94,12 @@ pub fn read(
             ),
         ));
     }
-    Ok(Incoming { message, changes, actors, writers: None, dropped: UntakenChanges::default() })
+    Ok(Incoming {
+        message,
+        changes,
+        actors,
+        writers: None,
+        dropped: UntakenChanges::default(),
+        roster: RosterAtHand::NotConsulted,
+    })
 }

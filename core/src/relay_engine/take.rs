@@ -68,7 +68,7 @@ pub fn take(
     now: Timestamp,
     budget: &impl Budget,
 ) -> Result<Taken, Turned> {
-    let Incoming { mut message, changes, writers, .. } = incoming;
+    let Incoming { mut message, changes, writers, roster, .. } = incoming;
     // Whatever happens, the message's changes are never handed to Automerge's receive: it would
     // queue those with missing dependencies and apply them later, unchecked.
     message.changes = Vec::<Vec<u8>>::new().into();
@@ -119,7 +119,8 @@ pub fn take(
     let mut bytes: HashMap<ChangeHash, Vec<u8>> =
         new.iter().map(|c| (c.hash(), c.raw_bytes().to_vec())).collect();
     let go_on = still_wanted(budget);
-    let (applied, refused) = match validate::check_and_apply_within(doc, header, author, new, now, &go_on) {
+    let checked = validate::check_and_apply_against(doc, header, author, new, now, &roster, &go_on);
+    let (applied, refused) = match checked {
         Ok(applied) => {
             let held = held.map(|mut rejection| {
                 rejection.taken = applied.iter().map(ToString::to_string).collect();
@@ -127,7 +128,7 @@ pub fn take(
             });
             (applied, held)
         }
-        Err(violation) => match take_apart(doc, header, author, &bytes, &violation, now, budget) {
+        Err(violation) => match take_apart(doc, header, author, &roster, &bytes, &violation, now, budget) {
             Some(applied) => {
                 let mut rejection = rejection::from_violation(header.id, violation);
                 rejection.taken = applied.iter().map(ToString::to_string).collect();
@@ -214,10 +215,12 @@ const TRIES_APART: usize = 3;
 /// the change broke (malformed bytes, missing dependencies, a reused actor), the document is new
 /// to the relay (its first change must come whole), nothing independent passes, or the budget
 /// runs out.
+#[allow(clippy::too_many_arguments)]
 fn take_apart(
     doc: &mut Automerge,
     header: &Header,
     author: &Actor,
+    roster: &validate::RosterAtHand,
     bytes: &HashMap<ChangeHash, Vec<u8>>,
     violation: &validate::Violation,
     now: Timestamp,
@@ -244,7 +247,7 @@ fn take_apart(
             return None;
         }
         let go_on = still_wanted(budget);
-        match validate::check_and_apply_within(doc, header, author, changes.clone(), now, &go_on) {
+        match validate::check_and_apply_against(doc, header, author, changes.clone(), now, roster, &go_on) {
             Ok(applied) => return (!applied.is_empty()).then_some(applied),
             Err(next) if one_change_broke_a_rule(next.kind) => blamed = next.change,
             Err(_) => return None,

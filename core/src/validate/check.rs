@@ -20,6 +20,7 @@ use super::element_deletes::check_element_deletes;
 use super::first_change::check_first_change;
 use super::op_shapes::{Deferred, check_op_shapes, check_overwrites};
 use super::removed;
+use super::roster_at_hand::RosterAtHand;
 use super::rules::{self, Effect};
 use super::touched::Touched;
 use super::violation::Problem;
@@ -61,6 +62,21 @@ pub fn check_and_apply_within(
     now: Timestamp,
     go_on: &dyn Fn() -> bool,
 ) -> Result<Vec<ChangeHash>, Violation> {
+    check_and_apply_against(doc, header, author, changes, now, &RosterAtHand::NotConsulted, go_on)
+}
+
+/// [`check_and_apply_within`], with the households that new tasks, requests and care entries
+/// name looked up in `roster`, the compound's roster as the relay holds it (the relay's sync;
+/// [`check_and_apply`] checks one document alone).
+pub fn check_and_apply_against(
+    doc: &mut Automerge,
+    header: &Header,
+    author: &Actor,
+    changes: Vec<Change>,
+    now: Timestamp,
+    roster: &RosterAtHand,
+    go_on: &dyn Fn() -> bool,
+) -> Result<Vec<ChangeHash>, Violation> {
     let document = header.id;
     let batch = unseen(doc, changes);
     if batch.is_empty() {
@@ -80,7 +96,7 @@ pub fn check_and_apply_within(
     let deferred = contained("a change's operations", || check_op_shapes(doc, &ordered))
         .map_err(|reason| Problem::malformed(reason).place(document, None))?
         .map_err(|(problem, change)| problem.place(document, Some(change)))?;
-    let context = Context { header, author, now, deferred: &deferred };
+    let context = Context { header, author, now, deferred: &deferred, roster };
     let after = evaluate(doc, &context, &ordered)
         .map_err(|problem| blame(doc, &context, &ordered, problem, go_on))?;
     if doc.get_heads().is_empty() {
@@ -168,12 +184,14 @@ struct Context<'a> {
     /// What only the applied batch can check: the writes to map keys and the deletes in lists
     /// and texts.
     deferred: &'a Deferred,
+    /// The compound's roster, for the households new work names.
+    roster: &'a RosterAtHand,
 }
 
 /// Applies `changes` (in order) to a copy of `doc`, finds what they touched and checks the
 /// effect; the copy, if every rule holds.
 fn evaluate(doc: &Automerge, context: &Context<'_>, changes: &[Change]) -> Result<Automerge, Problem> {
-    let Context { header, author, now, deferred } = *context;
+    let Context { header, author, now, deferred, roster } = *context;
     let malformed = |reason: String| Problem { kind: ViolationKind::Malformed, reason };
     let mut after = doc.clone();
     let mut log = PatchLog::active();
@@ -209,8 +227,17 @@ fn evaluate(doc: &Automerge, context: &Context<'_>, changes: &[Change]) -> Resul
     let mut touched = Touched::from_patches(&patches, &collections);
     touched.expand_replaced_collections(&collections, doc, &after);
     let ops = BatchOps::of(changes);
-    let effect =
-        Effect { header, author, before: doc, after: &after, touched: &touched, changes, ops: &ops, now };
+    let effect = Effect {
+        header,
+        author,
+        before: doc,
+        after: &after,
+        touched: &touched,
+        changes,
+        ops: &ops,
+        now,
+        roster,
+    };
     rules::check(&effect)?;
     let patched: HashSet<automerge::ObjId> = patches.iter().map(|p| p.obj.clone()).collect();
     removed::check(doc, header.kind, changes, &ops, &patched, &effect.who())?;

@@ -22,6 +22,7 @@ mod op_order;
 mod op_rows;
 mod op_shapes;
 mod removed;
+mod roster_at_hand;
 mod rules;
 mod schema;
 mod touched;
@@ -30,6 +31,7 @@ mod violation;
 /// How an Automerge chunk starts, and the chunk type of a whole document (the sync engine reads both).
 pub(crate) use changes::MAGIC as CHUNK_MAGIC;
 pub use changes::{changes_in, check_received, load_received_document, stored_chunk_changes};
-pub use check::{Violation, ViolationKind, check_and_apply, check_and_apply_within};
+pub use check::{Violation, ViolationKind, check_and_apply, check_and_apply_against, check_and_apply_within};
 pub use first_change::new_document_header;
 pub(crate) use inflate::DOCUMENT as DOCUMENT_CHUNK;
+pub use roster_at_hand::{HeldRoster, Known, RosterAtHand, may_name_households};

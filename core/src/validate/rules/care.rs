@@ -1,7 +1,7 @@
 //! Care-ledger rules: only coordinators, admins and medics write it (volunteers never even hold
 //! it); what they write must follow the schema.
 
-use super::{Effect, entities};
+use super::{Effect, entities, in_roster};
 use crate::document::care;
 use crate::id::CareEntryId;
 use crate::permission::Rule;
@@ -25,8 +25,11 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
     schema::check_collection(e.after, care::ENTRIES)?;
     for present in entities::check(e, care::ENTRIES, &CARE_ENTRY, |_| false)? {
         let id: CareEntryId = schema::parse_key(&present.key, "care entry")?;
-        care::read_entry(e.after, id, &present.obj)
+        let entry = care::read_entry(e.after, id, &present.obj)
             .map_err(|err| Problem::schema(format!("{}: {err}", present.label)))?;
+        if in_roster::names_anew(e, care::ENTRIES, &present) {
+            in_roster::check(e, entry.household, &present.label)?;
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ mod care;
 mod entities;
 mod header;
 mod household_state;
+mod in_roster;
 mod requests;
 mod reviews;
 mod roster;
@@ -15,6 +16,7 @@ mod round;
 use automerge::{Automerge, Change, ChangeHash, ROOT, ReadDoc};
 
 use super::batch_ops::BatchOps;
+use super::roster_at_hand::RosterAtHand;
 use super::schema;
 use super::touched::Touched;
 use super::violation::Problem;
@@ -43,6 +45,8 @@ pub(super) struct Effect<'a> {
     pub ops: &'a BatchOps,
     /// The relay's clock.
     pub now: Timestamp,
+    /// The compound's roster, for the households new work names.
+    pub roster: &'a RosterAtHand,
 }
 
 impl Effect<'_> {

@@ -4,7 +4,7 @@
 //! request's text is never empty. Who writes which field is
 //! the table's ([`REQUEST`]); this module adds what a new request must be.
 
-use super::{Effect, entities};
+use super::{Effect, entities, in_roster};
 use crate::document::{read, requests};
 use crate::id::{DocumentId, PersonId, RequestId, TaskId};
 use crate::permission::Rule;
@@ -41,6 +41,9 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
             .map_err(|err| Problem::schema(format!("{label}: {err}")))?;
         if present.added {
             check_new(e, &request, label)?;
+        }
+        if in_roster::names_anew(e, requests::REQUESTS, &present) {
+            in_roster::check(e, request.household, label)?;
         }
         // As the phone refuses it: a request that asks for nothing is no request.
         let text_written = || {

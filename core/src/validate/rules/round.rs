@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use automerge::legacy::{Key, ObjectId, OpId, OpType};
 use automerge::{Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, ValueRef};
 
-use super::{Effect, entities, reviews};
+use super::{Effect, entities, in_roster, reviews};
 use crate::document::{self, read, round};
 use crate::id::{PersonId, TaskId};
 use crate::limits;
@@ -52,8 +52,11 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
         let label = &present.label;
         check_attempts(e, &present.before, &present.obj, label, closed)?;
         let id: TaskId = schema::parse_key(&present.key, "task")?;
-        round::read_task_but_attempts(e.after, e.header.id, id, &present.obj)
+        let task = round::read_task_but_attempts(e.after, e.header.id, id, &present.obj)
             .map_err(|err| Problem::schema(format!("{label}: {err}")))?;
+        if in_roster::names_anew(e, round::TASKS, &present) {
+            in_roster::check(e, task.household, label)?;
+        }
         // Every value the assignee holds, the losing concurrent ones too, is a person or nobody:
         // the claim rules judge each one, so a text or a stray string, even from a coordinator,
         // would make the task unclaimable for good.

@@ -12,6 +12,7 @@ use doorstep_core::Role;
 use doorstep_core::id::{CompoundId, DocumentId};
 use doorstep_core::permission::Rule;
 use doorstep_core::relay_engine;
+use doorstep_core::schema::vocabulary::DocKind;
 use doorstep_core::sync::DocumentGrant;
 
 use crate::storage::{DocumentRecord, Membership, Storage, StorageError};
@@ -70,6 +71,15 @@ impl Access {
     /// The live memberships.
     pub fn memberships(&self) -> &[Membership] {
         &self.memberships
+    }
+
+    /// The roster of `compound`, if the caller is a member of it.
+    pub fn roster_of(&self, compound: CompoundId) -> Option<DocumentId> {
+        self.role_in(compound)?;
+        self.documents
+            .values()
+            .find(|r| r.header.compound == compound && r.header.kind == DocKind::Roster)
+            .map(|r| r.header.id)
     }
 
     /// Every document the caller may hold now, in a stable order.

@@ -23,6 +23,7 @@ use super::batch::Job;
 use super::budget::WorkBudget;
 use super::queue::{self, Place};
 use super::rejection::{self, reject};
+use super::roster_at_hand::{SenderRosters, roster_at_hand};
 use crate::access::{Access, Decision};
 use crate::cache::CachedDoc;
 use crate::clock;
@@ -60,6 +61,7 @@ pub async fn sync_document(
     state: &AppState,
     caller: &Caller,
     access: &Access,
+    rosters: &SenderRosters,
     message: DocMessage,
     place: Option<Place>,
 ) -> DocOutcome {
@@ -78,12 +80,16 @@ pub async fn sync_document(
     match decision {
         Decision::Forbidden { rule, reason } => DocOutcome::rejected(reject(id, rule, None, reason)),
         Decision::Allowed { record, role } => match place {
-            Some(place) => existing(state, caller, record, role, message.message, &budget, place).await,
+            Some(place) => {
+                let ctx = Context { caller, access, rosters, budget: &budget };
+                existing(state, &ctx, record, role, message.message, place).await
+            }
             // Admission promises a place to every document the caller may sync.
             None => unavailable(id, &"no place in the document's queue"),
         },
         Decision::Unknown if access.coordinates_any() => {
-            new_document(state, caller, access, id, message.message, &budget).await
+            let ctx = Context { caller, access, rosters, budget: &budget };
+            new_document(state, &ctx, id, message.message).await
         }
         // A document this relay never held, or lost (restored from an older backup): the phone
         // keeps it and its work; a coordinator's phone holding it brings it back.
@@ -237,15 +243,35 @@ pub(super) fn load_failed(id: DocumentId, error: &crate::cache::CacheError) -> D
     ))
 }
 
+/// What a document's sync needs of its request: who sent it, what they may hold, what their
+/// phone holds of its rosters, and the message's work budget.
+struct Context<'a> {
+    caller: &'a Caller,
+    access: &'a Access,
+    rosters: &'a SenderRosters,
+    budget: &'a WorkBudget,
+}
+
+impl Context<'_> {
+    /// `incoming`, its new work to be checked against the roster of `header`'s compound.
+    async fn against_roster(&self, relay: &Relay, header: &Header, incoming: Incoming) -> Incoming {
+        let (compound, kind) = (header.compound, header.kind);
+        let roster =
+            roster_at_hand(relay, self.access, self.rosters, compound, kind, &incoming.changes, self.budget)
+                .await;
+        incoming.against(roster)
+    }
+}
+
 async fn existing(
     state: &AppState,
-    caller: &Caller,
+    ctx: &Context<'_>,
     record: DocumentRecord,
     role: Role,
     bytes: Vec<u8>,
-    budget: &WorkBudget,
     place: Place,
 ) -> DocOutcome {
+    let (caller, budget) = (ctx.caller, ctx.budget);
     let relay = &state.relay;
     let id = record.header.id;
     let size = bytes.len();
@@ -253,6 +279,7 @@ async fn existing(
         Ok(incoming) => incoming.written_by(caller.writers.as_ref().map(writer_header::Writers::hex)),
         Err(rejection) => return forget_state(caller, rejection),
     };
+    let incoming = ctx.against_roster(relay, &record.header, incoming).await;
     // The owners first: an actor bound to no one costs its sender's share (a new head).
     let owners = match owners(relay, &incoming).await {
         Ok(owners) => owners,
@@ -368,14 +395,8 @@ pub(super) fn forget_state(caller: &Caller, rejection: Rejection) -> DocOutcome 
 /// created offline. The first message of a session carries no changes, so the relay answers
 /// from an empty document (asking for everything) and stores nothing; the next one carries the
 /// round, which is checked like any change and stored whole.
-async fn new_document(
-    state: &AppState,
-    caller: &Caller,
-    access: &Access,
-    id: DocumentId,
-    bytes: Vec<u8>,
-    budget: &WorkBudget,
-) -> DocOutcome {
+async fn new_document(state: &AppState, ctx: &Context<'_>, id: DocumentId, bytes: Vec<u8>) -> DocOutcome {
+    let (caller, access, budget) = (ctx.caller, ctx.access, ctx.budget);
     let relay = &state.relay;
     let incoming = match read(id, bytes, state.config.limits.sync_message, budget).await {
         Ok(incoming) => incoming.written_by(caller.writers.as_ref().map(writer_header::Writers::hex)),
@@ -413,6 +434,7 @@ async fn new_document(
         Err(e) => return unavailable(id, &e),
     };
     let role = access.role_in(header.compound);
+    let incoming = ctx.against_roster(relay, &header, incoming).await;
     // Someone with no role in the round's compound is refused by the engine, taking nothing.
     let shared = match role {
         Some(role) => within_growth_share(state, caller, role, &header, &incoming, 0).await,

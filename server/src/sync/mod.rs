@@ -16,6 +16,7 @@ pub mod budget;
 mod document;
 pub mod queue;
 pub mod relay_load;
+mod roster_at_hand;
 pub mod syncs_in_hand;
 
 /// The rule codes and builders of rejections live with core's relay engine, which makes most of
@@ -39,6 +40,7 @@ use crate::devices_seen::Seen;
 use crate::state::AppState;
 use crate::storage::{DeviceId, StorageError};
 use doorstep_core::sync::writer_header;
+use roster_at_hand::SenderRosters;
 
 /// Who is syncing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +173,13 @@ pub async fn sync_batch(
         .map(|m| check_message(&m.message, &config.limits.sync_message).ok())
         .collect();
     check_request_budget(&config.limits, &shapes)?;
+    let with_changes: BTreeSet<DocumentId> = request
+        .messages
+        .iter()
+        .zip(&shapes)
+        .filter(|(_, shape)| shape.as_ref().is_some_and(|s| s.changes > 0))
+        .map(|(m, _)| m.doc)
+        .collect();
     // Asking for the whole of a document is cheap to send and dear to answer; a device may do
     // it only a few times per document and window (see `refetch_guard`). A document over its
     // allowance is refused on its own (transient: the phone retries later); the request's other
@@ -215,19 +224,34 @@ pub async fn sync_batch(
     }
     let mut states = Vec::new();
     let mut copies_advised = Vec::new();
-    let messages: Vec<DocMessage> =
+    let mut messages: Vec<DocMessage> =
         request.messages.into_iter().filter(|m| !looping.iter().any(|(d, _)| *d == m.doc)).collect();
+    let rosters = SenderRosters::of(&messages, &access, &config.limits.sync_message);
+    // A roster message that brings changes goes first, the request's other documents once it is
+    // committed: a household a coordinator added offline is in the roster before the task or
+    // request for it, sent in the same request, is checked (`roster_at_hand`).
+    let first = |m: &DocMessage| with_changes.contains(&m.doc) && SenderRosters::is_roster(&access, m.doc);
+    messages.sort_by_key(|m| !first(m));
+    let rosters_first = messages.iter().take_while(|m| first(m)).count();
     let outcomes = match caller.reply_budget {
         // Every document at once: each waits in its own queue, so the request takes as long as
-        // its slowest document, not the sum of them.
+        // its slowest document, not the sum of them (and its rosters' changes, when it brings
+        // some).
         None => {
-            let syncing = messages.into_iter().map(|message| {
-                let doc = message.doc;
-                let place = places.remove(&doc);
-                let (access, caller) = (&access, &caller);
-                async move { (doc, document::sync_document(state, caller, access, message, place).await) }
-            });
-            futures_util::future::join_all(syncing).await
+            let later = messages.split_off(rosters_first);
+            let mut outcomes = Vec::with_capacity(messages.len() + later.len());
+            for wave in [messages, later] {
+                let syncing = wave.into_iter().map(|message| {
+                    let doc = message.doc;
+                    let place = places.remove(&doc);
+                    let (access, caller, rosters) = (&access, &caller, &rosters);
+                    async move {
+                        (doc, document::sync_document(state, caller, access, rosters, message, place).await)
+                    }
+                });
+                outcomes.extend(futures_util::future::join_all(syncing).await);
+            }
+            outcomes
         }
         // A phone on a link that drops requests: its budget bounds the whole answer, so the
         // documents go one after another, each replying within what the ones before it left.
@@ -240,7 +264,8 @@ pub async fn sync_batch(
                 let place = places.remove(&doc);
                 let given = asked.after(spent);
                 let caller = Caller { reply_budget: Some(given), ..caller };
-                let outcome = document::sync_document(state, &caller, &access, message, place).await;
+                let outcome =
+                    document::sync_document(state, &caller, &access, &rosters, message, place).await;
                 let reply = outcome.reply.as_ref().map_or(0, Vec::len);
                 // A change bigger than the budget went whole: the answer may be longer than the
                 // phone's window of signal, and the head of it says so.

@@ -33,6 +33,7 @@ mod proxies;
 mod request_pieces;
 mod restart;
 mod reviews;
+mod roster_refs;
 mod rules;
 mod scale_out_writes;
 mod set_aside;

@@ -1425,7 +1425,12 @@ async fn sync_run(
     relay: &RelayClient,
     clock: &impl Fn() -> Timestamp,
 ) -> Result<(SyncReport, bool), TransportError> {
-    let mut run = lock(replica).start_sync();
+    let mut run = {
+        let mut held = lock(replica);
+        let mut run = held.start_sync();
+        run.merge_many_heads(&mut held)?;
+        run
+    };
     match finish_earlier_request(replica, relay, &mut run, clock()).await {
         Ok(Some(answer)) => {
             handle_answer(&mut run, &mut lock(replica), &answer, clock())?;

@@ -245,6 +245,23 @@ impl Replica {
 }
 
 impl SyncRun {
+    /// Before the run's first request: a document with more heads than a sync message carries
+    /// gets a merge change of this device, stored at once, and a sync state naming more heads
+    /// than a message carries starts afresh (core's `sync/heads_merge.rs`); refused for them at
+    /// every sync otherwise, the phone would never send its work or hear anyone's again.
+    pub fn merge_many_heads(&mut self, replica: &mut Replica) -> Result<(), ReplicaError> {
+        for merged in self.session.merge_many_heads(&mut replica.compounds) {
+            if !merged.merged {
+                continue;
+            }
+            let compound = DocumentSet::get(&replica.compounds, merged.doc).map(Document::compound);
+            if let Some(compound) = compound {
+                replica.persist(compound, &[merged.doc])?;
+            }
+        }
+        Ok(())
+    }
+
     /// The relay answered at `relay_time` (its clock), heard at `device_now` (the phone's). A
     /// phone whose clock is off by more than [`CLOCK_OFF_BY_MS`](doorstep_core::time::CLOCK_OFF_BY_MS) is told so in the report, and what
     /// the relay refuses for a time that clock wrote is carried out again by the relay's

@@ -53,6 +53,10 @@ pub struct Limits {
     /// a compound's documents together (`growth_share.rs`). A message past what is left of it is
     /// refused as `document_full` (transient: the phone keeps the work and sends it later).
     pub growth_share: usize,
+    /// A batch that leaves a document with more heads than this adds one empty change of the
+    /// relay's that depends on all of them, so every phone that syncs afterwards holds one head
+    /// again (core's `relay_engine/heads_mend.rs`); `usize::MAX` never mends.
+    pub mend_heads_over: usize,
 }
 
 impl Default for Limits {
@@ -80,6 +84,7 @@ impl Default for Limits {
             // An honest volunteer's long day offline adds 150–350 KiB to a document; a
             // twentieth of this.
             growth_share: 8 * 1024 * 1024,
+            mend_heads_over: doorstep_core::relay_engine::MEND_AT_HEADS,
         }
     }
 }

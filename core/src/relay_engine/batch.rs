@@ -122,6 +122,23 @@ pub fn take_batch<B: Budget>(
 }
 
 impl TakenBatch {
+    /// Mends `doc` if the batch left it with more than `more_than` heads (`heads_mend.rs`): the
+    /// merge change, under `actor`, goes into the batch's chunk and into `kept`, so it is stored
+    /// with the batch and the batch's replies carry it. Call it after the batch is taken and
+    /// before it is answered. Returns the change's hash, if one was made.
+    pub fn mend_heads(
+        &mut self,
+        doc: &mut Automerge,
+        kept: &mut KeptChanges,
+        actor: &automerge::ActorId,
+        more_than: usize,
+    ) -> Option<automerge::ChangeHash> {
+        let (hash, bytes) = super::heads_mend::mend_heads(doc, actor, more_than)?;
+        self.chunk.extend_from_slice(&bytes);
+        kept.keep(hash, bytes);
+        Some(hash)
+    }
+
     /// Adds a message its caller refused before the batch (its sender's share of the document's
     /// growth was used up, say), to be answered like one the batch refused: its changes are
     /// dropped unread and a reply is generated from a fresh state, so its phone still hears what

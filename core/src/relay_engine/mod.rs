@@ -18,6 +18,10 @@
 //!    the whole batch in. Out come the chunk to commit, each accepted message's actor bindings
 //!    and sync state, the replies and the rejections.
 //!
+//! A batch that leaves the document with many heads is mended before it is answered
+//! ([`TakenBatch::mend_heads`], `heads_mend.rs`): one empty change that depends on every head,
+//! stored in the batch's chunk and carried by its replies.
+//!
 //! Before any of it, the caller decides whether the person may sync the document at all
 //! ([`may_sync`]; which documents they hold is [`holds`]).
 //!
@@ -36,6 +40,7 @@ mod apply;
 mod batch;
 mod budget;
 mod create;
+mod heads_mend;
 mod incoming;
 pub mod rejection;
 mod take;
@@ -46,5 +51,6 @@ pub use apply::{Accepted, Refused, apply};
 pub use batch::{BatchOutcome, Queued, TakenBatch, Verdict, answer_batch, sync_batch, take_batch};
 pub use budget::{Budget, OverBudget, Unlimited};
 pub use create::{Created, answer_unheld, create, header_of};
+pub use heads_mend::{MEND_AT_HEADS, mend_heads};
 pub use incoming::{Incoming, read};
 pub use take::{Taken, Turned, take};

@@ -21,6 +21,7 @@ mod compact_request;
 pub mod document_copy;
 mod error;
 mod grants_digest;
+mod heads_merge;
 mod kept_changes;
 mod lacking;
 mod loadable_snapshot;
@@ -42,6 +43,7 @@ pub use client::{
 };
 pub use error::SyncError;
 pub use grants_digest::{BadDigestLength, GrantsDigest};
+pub use heads_merge::HeadsMerged;
 pub use kept_changes::KeptChanges;
 pub use loadable_snapshot::loadable_snapshot;
 pub use message_check::{MessageProblem, MessageShape, check_message};

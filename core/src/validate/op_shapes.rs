@@ -77,9 +77,13 @@ pub(super) fn check_op_shapes(
                 "it carries a commit message; Doorstep writes none, so the change was crafted".into(),
             ));
         }
-        if change.is_empty() {
+        // The one change Doorstep writes without operations merges branches: it depends on
+        // every head of a document that has too many (`relay_engine/heads_mend.rs`, and a phone's
+        // `sync/heads_merge.rs`), so that a sync message carries one head again.
+        if change.is_empty() && change.deps().len() < 2 {
             return Err(at_fault(
-                "it holds no operation; Doorstep writes none such, so the change was crafted".into(),
+                "it holds no operation and merges no branches; Doorstep writes none such, so the change was crafted"
+                    .into(),
             ));
         }
         let actor_bytes = change.actor_id().to_bytes().len();
@@ -380,6 +384,34 @@ mod tests {
         f(&mut tx);
         tx.commit();
         phone.get_changes(&doc.get_heads()).pop().unwrap().decode()
+    }
+
+    /// The one change without operations Doorstep writes: a merge of branches (the relay's mend
+    /// of a many-headed document, a phone's merge of one before it syncs). An empty change on
+    /// one head merges nothing, and is refused as before.
+    #[test]
+    fn an_empty_change_is_taken_only_as_a_merge_of_branches() {
+        let doc = base();
+        let branch = |byte: u8, key: &str| {
+            let mut phone = doc.fork().with_actor(ActorId::from([byte; 16]));
+            let mut tx = phone.transaction();
+            tx.put(ROOT, key, 1).unwrap();
+            tx.commit();
+            phone.get_last_local_change().unwrap()
+        };
+        let mut two = doc.clone();
+        two.apply_changes([branch(3, "a"), branch(4, "b")]).unwrap();
+        let mut merger = two.fork().with_actor(ActorId::from([5; 16]));
+        merger.empty_commit(automerge::transaction::CommitOptions::default());
+        let merge = merger.get_last_local_change().unwrap();
+        assert_eq!((merge.len(), merge.deps().len()), (0, 2));
+        check(&two, merge.decode()).unwrap();
+
+        let mut lone = doc.fork().with_actor(ActorId::from([5; 16]));
+        lone.empty_commit(automerge::transaction::CommitOptions::default());
+        let lone = lone.get_last_local_change().unwrap();
+        let refused = check(&doc, lone.decode()).unwrap_err();
+        assert!(refused.contains("holds no operation and merges no branches"), "{refused}");
     }
 
     /// Both halves: the shapes before the change is applied, what it overwrites after.

@@ -222,7 +222,17 @@ enum Work {
     Turned(Rejection, Incoming, PeerState),
 }
 
-/// The engine's batch, its take and answer steps timed and logged at debug.
+/// Who mends a document the batch leaves with too many heads (`heads_mend.rs`), past how many.
+#[derive(Debug)]
+struct Mender {
+    /// The relay's admin's actor, bound to them: the relay's own writes are under it.
+    actor: automerge::ActorId,
+    /// [`crate::config::Limits::mend_heads_over`].
+    more_than: usize,
+}
+
+/// The engine's batch, its take and answer steps timed and logged at debug; between them the
+/// document is mended if the batch left it with too many heads.
 fn work_batch(
     doc: &mut automerge::Automerge,
     kept: &mut KeptChanges,
@@ -230,11 +240,18 @@ fn work_batch(
     inputs: Vec<Input>,
     turned: Vec<(Rejection, Incoming, PeerState)>,
     now: Timestamp,
+    mender: Option<Mender>,
 ) -> BatchOutcome {
     let started = std::time::Instant::now();
     let mut taken = engine::take_batch(doc, kept, header, inputs, now);
     for (rejection, incoming, state) in turned {
         taken.push_turned(rejection, incoming, state);
+    }
+    if let Some(mender) = mender {
+        let heads = doc.get_heads().len();
+        if let Some(hash) = taken.mend_heads(doc, kept, &mender.actor, mender.more_than) {
+            tracing::info!(doc = %header.id, heads, mend = %hash, "a document with many heads was mended to one");
+        }
     }
     let took_in = started.elapsed();
     let answering = std::time::Instant::now();
@@ -307,10 +324,11 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
     // The semaphore is never closed, so this always gets a turn; were it closed, the batch
     // would run without one rather than not at all.
     let turn = Arc::clone(&state.batch_turns).acquire_owned().await.ok();
+    let mender = mender(state).await;
     let now = clock::now();
     let worked = tokio::task::spawn_blocking(move || {
         let _turn = turn;
-        let worked = work_batch(&mut cached.doc, &mut cached.kept, &header, inputs, turned, now);
+        let worked = work_batch(&mut cached.doc, &mut cached.kept, &header, inputs, turned, now, mender);
         (cached, worked)
     })
     .await;
@@ -445,6 +463,22 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
                 };
                 job.finish(outcome);
             }
+        }
+    }
+}
+
+/// The batch's [`Mender`]: the admin's actor (made and bound on the relay's first write), or
+/// none when it cannot be had just now (the batch then goes on unmended; a later one mends).
+async fn mender(state: &AppState) -> Option<Mender> {
+    let more_than = state.config.limits.mend_heads_over;
+    if more_than == usize::MAX {
+        return None;
+    }
+    match state.relay.actor_for(state.relay.admin()).await {
+        Ok(actor) => Some(Mender { actor, more_than }),
+        Err(e) => {
+            tracing::warn!(error = %e, "the relay's actor could not be had; a document with many heads waits for a later batch to be mended");
+            None
         }
     }
 }

@@ -453,6 +453,8 @@ impl Phone {
     /// Syncs for at most `max` requests (a phone whose change is rejected keeps offering it).
     pub async fn sync_up_to(&mut self, relay: &TestRelay, max: u32) -> Synced {
         let mut session = self.session();
+        // As a replica does before its first request (core's `sync/heads_merge.rs`).
+        session.merge_many_heads(&mut self.compounds);
         let mut out = Synced::default();
         while let Some(request) = session.request(&self.compounds) {
             if out.requests >= max {

@@ -27,6 +27,7 @@ mod harness;
 mod landing;
 mod link_proxy;
 mod many_documents;
+mod many_heads;
 mod poison;
 mod poison_cost;
 mod proxies;

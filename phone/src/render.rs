@@ -510,6 +510,10 @@ fn refusal_words(code: &str, reason: &str) -> String {
             ("这份文件或本人今天的额度已满", "the document, or this person's share of it today, is full")
         }
         (None, relay::TOO_LARGE) => ("这项修改太大", "the change is too large"),
+        (None, relay::TOO_MANY_HEADS) => (
+            "本机这份文件的分支太多，一次同步带不下",
+            "this phone's copy of the document has more branches than a sync carries",
+        ),
         (None, relay::FORBIDDEN | relay::UNKNOWN_DOCUMENT) => {
             ("本机无权修改这份文件", "this phone may not change this document")
         }
@@ -862,16 +866,27 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
         s.push_str(&format!("\nrefused by the relay / 中继拒绝: {words}{times} — {then}"));
     }
     let retrying = report.retrying.iter().map(|r| {
-        // The reason of a damaged document already says that only a restore helps.
-        let then = if r.rule == doorstep_core::relay_engine::rejection::DOCUMENT_DAMAGED {
-            "this phone keeps its changes until then / 在此之前，本机修改都保留在手机上"
-        } else {
-            "kept, will sync later / 中继暂时无法接收，已保留，稍后再同步"
+        use doorstep_core::relay_engine::rejection::{DOCUMENT_DAMAGED, TOO_MANY_HEADS};
+        let (what, then) = match r.rule.as_str() {
+            // The reason of a damaged document already says that only a restore helps.
+            DOCUMENT_DAMAGED => (
+                "the relay could not take it now / 中继暂时无法接收",
+                "this phone keeps its changes until then / 在此之前，本机修改都保留在手机上",
+            ),
+            // Not the moment's: the same message is refused until the branches are merged.
+            TOO_MANY_HEADS => (
+                "refused at every sync until merged / 合并分支之前每次同步都会被拒收",
+                "this app merges them before its next sync; if this stays, update the app — your work is kept / 本应用会在下次同步前合并；若一直如此，请更新应用，修改已保留",
+            ),
+            _ => (
+                "the relay could not take it now / 中继暂时无法接收",
+                "kept, will sync later / 中继暂时无法接收，已保留，稍后再同步",
+            ),
         };
-        (refusal_words(&r.rule, &r.reason), then)
+        (what, refusal_words(&r.rule, &r.reason), then)
     });
-    for ((words, then), times) in once_each(retrying) {
-        s.push_str(&format!("\nthe relay could not take it now / 中继暂时无法接收: {words}{times} — {then}"));
+    for ((what, words, then), times) in once_each(retrying) {
+        s.push_str(&format!("\n{what}: {words}{times} — {then}"));
     }
     if let Some(off) = report.clock_off_by_ms {
         s.push_str(&format!("\n{}", clock_off_text(off)));
@@ -1621,6 +1636,30 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("kept, will sync later"), "{text}");
+    }
+
+    /// A document refused for more branches than a sync carries is not "busy, sync again": the
+    /// line says it is refused at every sync until merged, what the app does, and what to do.
+    #[test]
+    fn a_document_with_too_many_heads_is_not_said_to_pass_by_waiting() {
+        use doorstep_core::relay_engine::rejection::{TOO_MANY_HEADS, reject};
+        let round = doorstep_core::id::DocumentId::from_uuid(uuid_of(2));
+        let refused = reject(
+            round,
+            TOO_MANY_HEADS,
+            None,
+            format!("this phone's copy of document {round} has 4100 heads"),
+        );
+        let report = SyncReport { requests: 1, retrying: vec![refused], ..SyncReport::default() };
+        let text = synced_text(&report, 1, SetAside::default());
+        assert!(
+            text.contains("refused at every sync until merged / 合并分支之前每次同步都会被拒收"),
+            "{text}"
+        );
+        assert!(text.contains("本机这份文件的分支太多"), "{text}");
+        assert!(text.contains("update the app") && text.contains("请更新应用"), "{text}");
+        assert!(!text.contains("will sync later") && !text.contains("could not take it now"), "{text}");
+        assert!(!text.contains(&round.to_string()), "no ID: {text}");
     }
 
     /// A sync's refusal lines are in the volunteer's words, as `quarantine`'s are: the rule in

@@ -5,7 +5,7 @@
 //! on it, so these strings are part of the wire protocol. Each code has a class
 //! ([`RejectionClass`](crate::sync::RejectionClass)): `unavailable`, `refetch_loop`,
 //! `missing_dependencies`, `document_full`, `document_damaged`, `over_budget`,
-//! `actor_reused`, `held_for_its_author` and `not_held` are transient (nothing is wrong with the changes: the phone keeps them and
+//! `actor_reused`, `held_for_its_author`, `not_held` and `too_many_heads` are transient (nothing is wrong with the changes: the phone keeps them and
 //! retries with backoff); every other code is permanent (the phone sets the refused operation
 //! aside for a coordinator and syncs the rest).
 
@@ -58,6 +58,14 @@ pub const HELD_FOR_ITS_AUTHOR: &str = "held_for_its_author";
 /// reason to drop the document or set its work aside.
 pub const NOT_HELD: &str = "not_held";
 
+/// The message names more heads (branch tips), shared heads or needed hashes than a message may
+/// carry ([`MessageLimits`](crate::sync::MessageLimits), 4,096): the phone's copy of the
+/// document has more branches than a sync carries. Not the changes' fault and not the moment's:
+/// the same message is refused at every sync. The phone keeps its changes, and an up-to-date
+/// phone merges the branches before its next sync (`sync/heads_merge.rs`); an older one needs
+/// updating.
+pub const TOO_MANY_HEADS: &str = "too_many_heads";
+
 /// The codes whose refusals are about the moment or the relay, not the change.
 pub const TRANSIENT: &[&str] = &[
     UNAVAILABLE,
@@ -69,12 +77,16 @@ pub const TRANSIENT: &[&str] = &[
     ACTOR_REUSED,
     HELD_FOR_ITS_AUTHOR,
     NOT_HELD,
+    TOO_MANY_HEADS,
 ];
 
 /// The transient codes whose refusals last minutes to days (a document at its size limit or its
 /// sender's share of it used up, a whole fetch asked too often, a document damaged on disk):
 /// the phone keeps the changes for its next sync rather than send them again within this one.
-pub const LASTING: &[&str] = &[DOCUMENT_FULL, REFETCH_LOOP, DOCUMENT_DAMAGED, HELD_FOR_ITS_AUTHOR, NOT_HELD];
+/// A document with more heads than a message carries is refused at every sync until its phone
+/// has merged them: kept, and not sent again within the sync.
+pub const LASTING: &[&str] =
+    &[DOCUMENT_FULL, REFETCH_LOOP, DOCUMENT_DAMAGED, HELD_FOR_ITS_AUTHOR, NOT_HELD, TOO_MANY_HEADS];
 
 /// A rejection of document `doc`.
 pub fn reject(
@@ -101,11 +113,29 @@ pub fn from_violation(doc: DocumentId, violation: Violation) -> Rejection {
 /// cap (the reason names the cap and the value), `malformed` otherwise. Both are permanent: the
 /// same bytes will be refused again.
 pub fn undecodable(doc: DocumentId, error: &SyncError) -> Rejection {
+    if let SyncError::Refused(problem) = error
+        && problem.is_too_many_heads()
+    {
+        return too_many_heads(doc, error);
+    }
     let rule = match error {
         SyncError::Refused(problem) if problem.is_over_limit() => TOO_LARGE,
         _ => MALFORMED,
     };
     reject(doc, rule, None, format!("the sync message for document {doc} was refused: {error}"))
+}
+
+/// The refusal of a message naming more heads than a message may carry: what it is, that
+/// syncing again does not help by itself, and what will.
+fn too_many_heads(doc: DocumentId, error: &SyncError) -> Rejection {
+    reject(
+        doc,
+        TOO_MANY_HEADS,
+        None,
+        format!(
+            "this phone's copy of document {doc} has more branches than a sync carries ({error}), so              the relay refuses it at every sync and syncing again alone will not help; an up-to-date              app merges the branches before it syncs: update the app; your work stays on this phone              (本机这份文件的分支太多，超过一次同步能带的数量，中继每次都会拒收，重试无用；新版应用会在同步前合并分支：请更新应用，修改仍保留在手机上)"
+        ),
+    )
 }
 
 /// The rejection for work stopped by its budget.
@@ -129,6 +159,7 @@ mod tests {
         for code in TRANSIENT {
             assert_eq!(class(code, None), RejectionClass::Transient, "{code}");
         }
+        assert!(LASTING.contains(&TOO_MANY_HEADS), "kept for the next sync, not sent again within this one");
         assert_eq!(
             class(TOO_LARGE, None),
             RejectionClass::Permanent,

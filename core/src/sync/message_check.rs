@@ -32,6 +32,10 @@ const MESSAGE_TYPE_V1: u8 = 0x42;
 const MESSAGE_TYPE_V2: u8 = 0x43;
 /// The size of a change hash.
 const HASH_BYTES: u64 = 32;
+/// The names of the fields of hashes, as a refusal names them.
+const HEADS: &str = "heads";
+const NEEDED: &str = "needed hashes";
+const LAST_SYNC: &str = "last-sync hashes";
 
 /// What a sync message carries, counted: enough to budget a request and to see whether the
 /// sender asks for a whole document, with nothing of the message kept.
@@ -150,6 +154,13 @@ impl MessageProblem {
     pub fn is_over_limit(&self) -> bool {
         matches!(self, MessageProblem::OverLimit { .. })
     }
+
+    /// Whether the message names more heads, shared heads or needed hashes than a message may:
+    /// its sender's document has more branches than a sync carries, and every message it
+    /// sends is refused alike until they are merged.
+    pub fn is_too_many_heads(&self) -> bool {
+        matches!(self, MessageProblem::OverLimit { field: HEADS | NEEDED | LAST_SYNC, .. })
+    }
 }
 
 /// Reads `bytes` as a sync message and checks it against `limits`, without Automerge.
@@ -160,11 +171,11 @@ pub fn check_message(bytes: &[u8], limits: &MessageLimits) -> Result<MessageShap
         MESSAGE_TYPE_V1 | MESSAGE_TYPE_V2 => {}
         found => return Err(MessageProblem::WrongType { found }),
     }
-    shape.heads = r.hashes("heads", limits.max_heads)?;
-    shape.need = r.hashes("needed hashes", limits.max_need)?;
+    shape.heads = r.hashes(HEADS, limits.max_heads)?;
+    shape.need = r.hashes(NEEDED, limits.max_need)?;
     let have = r.count("have entries (bloom filters)", limits.max_have as u64)?;
     for filter in 0..have {
-        let last_sync = r.hashes("last-sync hashes", limits.max_last_sync)?;
+        let last_sync = r.hashes(LAST_SYNC, limits.max_last_sync)?;
         shape.last_sync = shape.last_sync.saturating_add(last_sync);
         let length = r.length("bloom filter")?;
         let bloom = r.take(length, "bloom filter")?;

@@ -350,6 +350,19 @@ pub enum Conflict {
         /// Every distinct concurrent value, winner first.
         candidates: Vec<Option<PersonId>>,
     },
+    /// A task delivered by a volunteer who had not learnt that a coordinator cancelled it.
+    CancelledButDelivered {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+        /// The door.
+        household: HouseholdId,
+        /// Who cancelled it, when and why.
+        cancellation: Cancellation,
+        /// The delivered attempts the canceller had not seen.
+        deliveries: Vec<Attempt>,
+    },
     /// A household's control status set concurrently to different values.
     ConcurrentStatus {
         /// The household.
@@ -370,6 +383,14 @@ impl From<query::Conflict> for Conflict {
             query::Conflict::CompetingAssignment { round, task, household, winner, candidates } => {
                 Conflict::CompetingAssignment { round, task, household, winner, candidates }
             }
+            query::Conflict::CancelledButDelivered {
+                round,
+                task,
+                household,
+                cancellation,
+                deliveries,
+                ..
+            } => Conflict::CancelledButDelivered { round, task, household, cancellation, deliveries },
             query::Conflict::ConcurrentStatus { household, winner, candidates } => {
                 Conflict::ConcurrentStatus { household, winner, candidates }
             }
@@ -389,6 +410,13 @@ pub enum ConflictSubject {
     },
     /// A task assigned concurrently to different people.
     CompetingAssignment {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+    },
+    /// A task delivered by a volunteer who had not learnt that a coordinator cancelled it.
+    CancelledButDelivered {
         /// The round.
         round: DocumentId,
         /// The task.
@@ -425,6 +453,14 @@ pub struct ConflictState {
     pub subject: ConflictSubject,
     /// The latest review covering it, if any.
     pub review: Option<Review>,
+    /// While none covers it, the review it had before a new value reopened it.
+    pub earlier_review: Option<Review>,
+}
+
+impl From<schema::review::Review> for Review {
+    fn from(r: schema::review::Review) -> Self {
+        Self { id: r.id, by: r.by, at: r.at, note: r.note }
+    }
 }
 
 impl From<query::ConflictReview> for ConflictState {
@@ -432,7 +468,8 @@ impl From<query::ConflictReview> for ConflictState {
         Self {
             subject: c.conflict.subject(),
             conflict: c.conflict.into(),
-            review: c.review.map(|r| Review { id: r.id, by: r.by, at: r.at, note: r.note }),
+            review: c.review.map(Review::from),
+            earlier_review: c.earlier_review.map(Review::from),
         }
     }
 }

@@ -10,7 +10,7 @@ mod support;
 
 use doorstep_core::id::CareEntryId;
 use doorstep_core::permission::Rule;
-use doorstep_core::query::{Conflict, conflicts};
+use doorstep_core::query::{Conflict, conflicts, counts};
 use doorstep_core::schema::control_status::ControlStatus;
 use doorstep_core::schema::request::CareDraft;
 use doorstep_core::schema::vocabulary::{Outcome, TaskStatus};
@@ -105,6 +105,73 @@ fn a_failed_and_a_successful_attempt_are_not_a_conflict() {
     pair.merge();
     assert_eq!(pair.fx.task(task).attempts.len(), 2);
     assert_eq!(pair.conflicts(), []);
+}
+
+/// A coordinator cancels a task (the resident was taken to hospital) while the volunteer, offline,
+/// delivers it: both facts stand. The task reads delivered, carries its cancellation, is counted
+/// as cancelled-but-delivered, and the clash is a conflict with both sides on every replica.
+#[test]
+fn a_delivery_to_a_task_cancelled_meanwhile_is_reported_with_both_sides() {
+    let mut round = None;
+    let mut pair = Pair::new(|fx| round = Some(fx.round("第1轮", Selection::All)));
+    let round = round.unwrap();
+    let task = pair.fx.task_at(round, "2-1-302");
+    let (c1, v1) = (pair.fx.people.coordinator, pair.fx.people.volunteer);
+    pair.on_first(c1, Operation::CancelTask { round, task, reason: "住院了，家里没人".into() });
+    pair.on_second(
+        v1,
+        Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: "放门口".into() },
+    );
+    pair.merge();
+
+    let t = pair.fx.task(task);
+    assert_eq!(t.status(), TaskStatus::Delivered, "the goods are at the door");
+    assert!(t.cancelled.is_some(), "and the cancellation stands");
+    let conflicts = pair.conflicts();
+    let [Conflict::CancelledButDelivered { round: r, task: id, household, cancellation, deliveries, .. }] =
+        conflicts.as_slice()
+    else {
+        panic!("{conflicts:?}")
+    };
+    assert_eq!((*r, *id, *household), (round, task, pair.fx.household("2-1-302")));
+    assert_eq!((cancellation.by, cancellation.reason.as_str()), (c1.person, "住院了，家里没人"));
+    let delivered: Vec<_> = deliveries.iter().map(|a| (a.by, a.outcome, a.note.as_str())).collect();
+    assert_eq!(delivered, [(v1.person, Outcome::Delivered, "放门口")]);
+    for side in [&pair.fx.compound, &pair.other] {
+        let counts = counts(side);
+        assert_eq!(counts.cancelled_but_delivered, 1, "{counts:?}");
+        assert_eq!(counts.by_task_status[&TaskStatus::Delivered], 1);
+    }
+}
+
+/// A coordinator who cancels a task already delivered (the delivery synced, so they saw it)
+/// knew: nothing to review. A knock that did not deliver is no clash either.
+#[test]
+fn a_cancellation_made_after_seeing_the_delivery_is_not_a_conflict() {
+    let mut round = None;
+    let mut pair = Pair::new(|fx| round = Some(fx.round("第1轮", Selection::All)));
+    let round = round.unwrap();
+    let (delivered, knocked) = (pair.fx.task_at(round, "2-1-302"), pair.fx.task_at(round, "2-1-101"));
+    let (c1, v1) = (pair.fx.people.coordinator, pair.fx.people.volunteer);
+    pair.on_second(
+        v1,
+        Operation::RecordAttempt { round, task: delivered, outcome: Outcome::Delivered, note: String::new() },
+    );
+    pair.on_second(
+        v1,
+        Operation::RecordAttempt { round, task: knocked, outcome: Outcome::NobodyHome, note: String::new() },
+    );
+    pair.merge();
+    pair.on_first(c1, Operation::CancelTask { round, task: delivered, reason: "已送过".into() });
+    pair.merge();
+    pair.on_first(c1, Operation::CancelTask { round, task: knocked, reason: "住院了".into() });
+    pair.on_second(
+        v1,
+        Operation::RecordAttempt { round, task: knocked, outcome: Outcome::NobodyHome, note: String::new() },
+    );
+    pair.merge();
+    assert_eq!(pair.conflicts(), []);
+    assert_eq!(counts(&pair.fx.compound).cancelled_but_delivered, 0);
 }
 
 #[test]

@@ -123,13 +123,60 @@ fn a_third_delivery_from_an_offline_phone_reopens_the_reviewed_conflict() {
         let open = unreviewed_conflicts(compound);
         let [Conflict::DoubleDelivery { deliveries, .. }] = open.as_slice() else { panic!("{open:?}") };
         assert_eq!(deliveries.len(), 3, "the third delivery shows the conflict again");
+        let states = conflict_reviews(compound);
+        let [state] = states.as_slice() else { panic!("{states:?}") };
+        let earlier = state.earlier_review.as_ref().expect("the earlier review is still shown");
+        assert_eq!((earlier.by, earlier.note.as_str()), (coordinator.person, "已核实"));
+        assert_eq!(earlier.covers.len(), 2, "it saw two deliveries");
     }
     // The first review stays on record, and a second review covers all three.
     assert_eq!(doorstep_core::query::all_reviews(&fx.compound).len(), 1);
     fx.ok(&coordinator, &review(round, task, "三份都核实了"));
     let states = conflict_reviews(&fx.compound);
     assert_eq!(states[0].review.as_ref().map(|r| r.note.as_str()), Some("三份都核实了"));
+    assert_eq!(states[0].earlier_review, None, "reviewed as it stands: the current review speaks");
     assert_eq!(unreviewed_conflicts(&fx.compound), []);
+}
+
+/// A delivery to a task cancelled meanwhile is reviewed in its round like a double delivery; a
+/// second offline delivery arriving later is a value the review did not see, and reopens it with
+/// the earlier note shown. Cancelling again, knowing of the deliveries, settles it.
+#[test]
+fn a_delivery_to_a_cancelled_task_is_reviewed_and_a_later_one_reopens_it() {
+    let mut fx = Fixture::default();
+    let round = fx.round("蔬菜包 第1轮", Selection::All);
+    let task = fx.task_at(round, "2-1-302");
+    let (coordinator, v1, v2) = (fx.people.coordinator, fx.people.volunteer, fx.people.volunteer2);
+    let (mut phone, mut late) = (Phone::fork(&fx, 2), Phone::fork(&fx, 3));
+    let cancel = |reason: &str| Operation::CancelTask { round, task, reason: reason.into() };
+    fx.ok(&coordinator, &cancel("住院了"));
+    phone.apply(&v1, &deliver(round, task, "放门口"));
+    late.apply(&v2, &deliver(round, task, "交给邻居"));
+    sync_pair(&mut fx.compound, &mut phone.compound);
+    let subject = ConflictSubject::CancelledButDelivered { round, task };
+    let open = unreviewed_conflicts(&fx.compound);
+    assert!(matches!(open.as_slice(), [c] if c.subject() == subject), "{open:?}");
+
+    let note = "已联系家属取回";
+    let applied = fx.ok(&coordinator, &Operation::ReviewConflict { conflict: subject, note: note.into() });
+    assert_eq!(applied.changed, [round], "the review is written into the round");
+    assert_eq!(unreviewed_conflicts(&fx.compound), []);
+    sync_pair(&mut fx.compound, &mut phone.compound);
+    assert_eq!(unreviewed_conflicts(&phone.compound), [], "every replica reads it reviewed");
+
+    sync_pair(&mut fx.compound, &mut late.compound);
+    // Two deliveries now: a double delivery besides.
+    let states = conflict_reviews(&fx.compound);
+    let state = states.iter().find(|c| c.conflict.subject() == subject).expect("still listed");
+    assert!(
+        matches!(&state.conflict, Conflict::CancelledButDelivered { deliveries, .. } if deliveries.len() == 2)
+    );
+    assert_eq!(state.review, None, "the later delivery reopens it");
+    assert_eq!(state.earlier_review.as_ref().map(|r| r.note.as_str()), Some(note));
+
+    fx.ok(&coordinator, &cancel("家属说不要了"));
+    let left: Vec<_> = conflicts(&fx.compound).iter().map(Conflict::subject).collect();
+    assert_eq!(left, [ConflictSubject::DoubleDelivery { round, task }], "cancelled again knowing of both");
 }
 
 #[test]

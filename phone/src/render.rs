@@ -431,6 +431,27 @@ fn conflict_text(c: &ConflictReview, names: &Names, offset: UtcOffset, task_shar
             ),
             names.handles.handle_of(*task).map_or_else(|| names.addresses.door_of(*household), str::to_owned),
         ),
+        Conflict::CancelledButDelivered { household, cancellation, deliveries, round, task, .. } => (
+            format!(
+                "{}{}: 已取消仍送达 / delivered after it was cancelled — {} 取消 / cancelled at {} ({}): {}; {}",
+                names.addresses.of_household(*household),
+                names.rounds.title_of(*round),
+                names.people.coordinator(cancellation.by),
+                offset.local_time(cancellation.at),
+                offset.label(),
+                cancellation.reason,
+                deliveries
+                    .iter()
+                    .map(|a| format!(
+                        "{} 送达 / delivered at {}",
+                        names.people.name(a.knocker()).unwrap_or("a volunteer / 志愿者"),
+                        offset.local_time(a.knock_time())
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            names.handles.handle_of(*task).map_or_else(|| names.addresses.door_of(*household), str::to_owned),
+        ),
         Conflict::ConcurrentStatus { household, candidates, .. } => (
             format!(
                 "{}: {n} 个同时设定的状态 / {n} concurrent statuses",
@@ -446,7 +467,16 @@ fn conflict_text(c: &ConflictReview, names: &Names, offset: UtcOffset, task_shar
                 .filter(|_| task_shared)
                 .map(|k| format!(" --kind {}", k.as_str()))
                 .unwrap_or_default();
-            format!("{what}\n  待核实 / to review: doorstep phone review {handle}{kind}")
+            let earlier = c.earlier_review.as_ref().map_or_else(String::new, |r| {
+                let note = if r.note.is_empty() { String::new() } else { format!(": {}", r.note) };
+                format!(
+                    "\n  此前已核实（之后有新情况）/ reviewed earlier, before something new arrived: {} at {} ({}){note}",
+                    names.people.coordinator(r.by),
+                    offset.local_time(r.at),
+                    offset.label()
+                )
+            });
+            format!("{what}{earlier}\n  待核实 / to review: doorstep phone review {handle}{kind}")
         }
         Some(r) => {
             let note = if r.note.is_empty() { String::new() } else { format!(": {}", r.note) };
@@ -1469,9 +1499,14 @@ mod tests {
             at: Timestamp::from_millis(1_795_413_959_000),
             note: "已核实".into(),
         };
-        let open = ConflictReview { conflict: conflict.clone(), review: None };
-        let by_wang = ConflictReview { conflict: conflict.clone(), review: Some(review(wang)) };
-        let by_stranger = ConflictReview { conflict: conflict.clone(), review: Some(review(stranger)) };
+        let open = ConflictReview { conflict: conflict.clone(), review: None, earlier_review: None };
+        let by_wang =
+            ConflictReview { conflict: conflict.clone(), review: Some(review(wang)), earlier_review: None };
+        let by_stranger = ConflictReview {
+            conflict: conflict.clone(),
+            review: Some(review(stranger)),
+            earlier_review: None,
+        };
         let offset = UtcOffset::default();
         let open = conflict_text(&open, &names, offset, false);
         assert!(open.ends_with("待核实 / to review: doorstep phone review 1-1-101"), "{open}");

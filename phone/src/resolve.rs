@@ -66,6 +66,8 @@ pub enum TaskConflict {
     Delivery,
     /// Assigned concurrently to different people.
     Assignment,
+    /// Delivered by a volunteer who had not learnt that a coordinator cancelled it.
+    Cancelled,
 }
 
 impl TaskConflict {
@@ -75,6 +77,7 @@ impl TaskConflict {
             (self, subject),
             (TaskConflict::Delivery, ConflictSubject::DoubleDelivery { .. })
                 | (TaskConflict::Assignment, ConflictSubject::CompetingAssignment { .. })
+                | (TaskConflict::Cancelled, ConflictSubject::CancelledButDelivered { .. })
         )
     }
 
@@ -83,6 +86,7 @@ impl TaskConflict {
         match subject {
             ConflictSubject::DoubleDelivery { .. } => Some(TaskConflict::Delivery),
             ConflictSubject::CompetingAssignment { .. } => Some(TaskConflict::Assignment),
+            ConflictSubject::CancelledButDelivered { .. } => Some(TaskConflict::Cancelled),
             ConflictSubject::ConcurrentStatus { .. } => None,
         }
     }
@@ -92,6 +96,7 @@ impl TaskConflict {
         match self {
             TaskConflict::Delivery => "delivery",
             TaskConflict::Assignment => "assignment",
+            TaskConflict::Cancelled => "cancelled",
         }
     }
 }
@@ -155,9 +160,9 @@ fn ordered_for_review(compound: &Compound, kind: Option<TaskConflict>) -> Vec<Co
 /// The task a conflict is on, if it is a task's.
 pub(crate) fn task_of(subject: &ConflictSubject) -> Option<TaskId> {
     match subject {
-        ConflictSubject::DoubleDelivery { task, .. } | ConflictSubject::CompetingAssignment { task, .. } => {
-            Some(*task)
-        }
+        ConflictSubject::DoubleDelivery { task, .. }
+        | ConflictSubject::CompetingAssignment { task, .. }
+        | ConflictSubject::CancelledButDelivered { task, .. } => Some(*task),
         ConflictSubject::ConcurrentStatus { .. } => None,
     }
 }

@@ -48,7 +48,7 @@ const FAMILIES = {
   'household.': ['address', 'head', 'phone', 'people', 'aged_60_plus', 'children_under_6', 'needs', 'status', 'lift', 'notes'],
   'selection.': ['all', 'building', 'status', 'need'],
   'import.': ['line', 'column', 'value', 'reason'],
-  'conflicts.kind.': ['double_delivery', 'competing_assignment', 'concurrent_status'],
+  'conflicts.kind.': ['double_delivery', 'competing_assignment', 'cancelled_but_delivered', 'concurrent_status'],
   'live.': ['on', 'off', 'connecting'],
   'members.doc.': ['roster', 'round', 'requests', 'care'],
 };

@@ -135,6 +135,24 @@ pub fn delivered_attempts(doc: &Automerge, task: TaskId) -> Vec<(ObjId, Attempt)
         .collect()
 }
 
+/// The task's cancellation, named by the Automerge ID of its map (which names it exactly on
+/// every replica), and the delivered attempts its author had not seen when cancelling: made
+/// offline on a phone that did not know of the cancellation. `None` if the task is not cancelled.
+/// Deliveries the canceller had seen are left out: they cancelled knowing the goods were there.
+pub fn deliveries_unseen_by_cancellation(
+    doc: &Automerge,
+    task: TaskId,
+) -> Option<(String, Vec<(ObjId, Attempt)>)> {
+    let obj = task_object(doc, task)?;
+    let (_, cancellation) = doc.get(&obj, "cancelled").ok().flatten()?;
+    let cancelled_in = doc.hash_for_opid(&cancellation)?;
+    let seen: Vec<ObjId> = read::object(doc, &obj, "attempts", ObjType::List)
+        .map(|list| doc.list_range_at(&list, .., &[cancelled_in]).map(|item| item.id()).collect())
+        .unwrap_or_default();
+    let unseen = delivered_attempts(doc, task).into_iter().filter(|(id, _)| !seen.contains(id)).collect();
+    Some((cancellation.to_string(), unseen))
+}
+
 /// One attempt, from its map object in a task's attempts list.
 pub(crate) fn read_attempt(doc: &Automerge, obj: &ObjId) -> Result<Attempt, SchemaError> {
     Ok(Attempt {

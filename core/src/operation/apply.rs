@@ -20,7 +20,7 @@ use crate::rulebook::{BadValue, Entity, characters, household, state};
 use crate::schema::address::{building_label, is_invisible, normalize_width, unreadable_building};
 use crate::schema::household::{Building, HouseholdDraft};
 use crate::schema::request::Request;
-use crate::schema::review::{ConflictSubject, Review};
+use crate::schema::review::Review;
 use crate::schema::task::{Attempt, Cancellation};
 use crate::schema::utc_offset::UtcOffset;
 use crate::schema::vocabulary::{DocKind, RequestStatus, RoundStatus};
@@ -626,13 +626,12 @@ impl Compound {
                     note: note.clone(),
                 };
                 text(&REVIEW, "covers", &reviews::covers_text(&review))?;
-                let doc_id = match conflict {
-                    ConflictSubject::DoubleDelivery { round, .. }
-                    | ConflictSubject::CompetingAssignment { round, .. } => {
-                        self.round_taking(*round, RoundWrite::Reviews)?;
-                        *round
+                let doc_id = match conflict.round() {
+                    Some(round) => {
+                        self.round_taking(round, RoundWrite::Reviews)?;
+                        round
                     }
-                    ConflictSubject::ConcurrentStatus { .. } => self
+                    None => self
                         .single_id(DocKind::Roster)
                         .ok_or(OperationError::MissingDocument(DocKind::Roster))?,
                 };

@@ -1,6 +1,8 @@
 //! Conflicts to review: what Automerge merged without loss but a coordinator should look at.
 //! Double deliveries (two volunteers delivered one task offline), competing assignments (two
-//! coordinators assigned one task to different volunteers) and concurrent control-status edits.
+//! coordinators assigned one task to different volunteers), deliveries to a task a coordinator
+//! cancelled meanwhile (the volunteer, offline, had not learnt of it) and concurrent
+//! control-status edits.
 //! In each case every value survived the merge; the winner Automerge shows is deterministic and
 //! named, and writing a value settles the conflict. A coordinator may also mark a conflict
 //! reviewed (see [`reviews`](super::reviews)); it is listed here either way.
@@ -15,7 +17,7 @@ use crate::document::{read, roster, round};
 use crate::id::{DocumentId, HouseholdId, PersonId, TaskId};
 use crate::schema::control_status::ControlStatus;
 use crate::schema::review::ConflictSubject;
-use crate::schema::task::Attempt;
+use crate::schema::task::{Attempt, Cancellation};
 use crate::schema::vocabulary::DocKind;
 
 /// One thing to review.
@@ -49,6 +51,26 @@ pub enum Conflict {
         /// Every distinct concurrent value, winner first.
         candidates: Vec<Option<PersonId>>,
     },
+    /// A task delivered by a volunteer who had not learnt that a coordinator cancelled it
+    /// meanwhile (goods left at a door the coordinator called off). The task reads delivered —
+    /// the goods are there — and still carries its cancellation; both sides are here.
+    CancelledButDelivered {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+        /// The door.
+        household: HouseholdId,
+        /// Who cancelled it, when and why.
+        cancellation: Cancellation,
+        /// The delivered attempts the canceller had not seen, with who and when.
+        deliveries: Vec<Attempt>,
+        /// Those attempts' Automerge element IDs, in the same order.
+        attempt_ids: Vec<String>,
+        /// The Automerge ID of the cancellation: a coordinator who cancels again (another
+        /// reason) makes a new one, which a review has not seen.
+        cancellation_id: String,
+    },
     /// A household's control status set concurrently to different values.
     ConcurrentStatus {
         /// The household.
@@ -66,6 +88,7 @@ impl Conflict {
         match self {
             Conflict::DoubleDelivery { household, .. }
             | Conflict::CompetingAssignment { household, .. }
+            | Conflict::CancelledButDelivered { household, .. }
             | Conflict::ConcurrentStatus { household, .. } => *household,
         }
     }
@@ -79,6 +102,9 @@ impl Conflict {
             Conflict::CompetingAssignment { round, task, .. } => {
                 ConflictSubject::CompetingAssignment { round: *round, task: *task }
             }
+            Conflict::CancelledButDelivered { round, task, .. } => {
+                ConflictSubject::CancelledButDelivered { round: *round, task: *task }
+            }
             Conflict::ConcurrentStatus { household, .. } => {
                 ConflictSubject::ConcurrentStatus { household: *household }
             }
@@ -87,10 +113,14 @@ impl Conflict {
 
     /// The conflicting values, as a review records them: each delivered attempt's Automerge
     /// element ID, each concurrent assignee's person ID (or `nobody`), each concurrent status's
-    /// wire name. A value outside a review's set re-opens the conflict.
+    /// wire name, a cancellation's Automerge ID. A value outside a review's set re-opens the
+    /// conflict.
     pub fn values(&self) -> BTreeSet<String> {
         match self {
             Conflict::DoubleDelivery { attempt_ids, .. } => attempt_ids.iter().cloned().collect(),
+            Conflict::CancelledButDelivered { attempt_ids, cancellation_id, .. } => {
+                attempt_ids.iter().chain([cancellation_id]).cloned().collect()
+            }
             Conflict::CompetingAssignment { candidates, .. } => {
                 candidates.iter().map(|c| c.map_or_else(|| "nobody".to_owned(), |p| p.to_string())).collect()
             }
@@ -143,7 +173,8 @@ pub fn conflicts(compound: &Compound) -> Vec<Conflict> {
     out
 }
 
-/// The conflicts of one round's tasks (double deliveries, competing assignments), open or
+/// The conflicts of one round's tasks (double deliveries, competing assignments, deliveries to
+/// a task cancelled meanwhile), open or
 /// closed: what the dashboard reads of a closed round without holding it in a [`Compound`].
 pub fn round_conflicts(round: DocumentId, doc: &automerge::Automerge) -> Vec<Conflict> {
     let mut out = Vec::new();
@@ -161,6 +192,23 @@ pub fn round_conflicts(round: DocumentId, doc: &automerge::Automerge) -> Vec<Con
                 attempt_ids,
             });
         }
+        if let Some(cancellation) = &task.cancelled {
+            let (cancellation_id, unseen) =
+                round::deliveries_unseen_by_cancellation(doc, task.id).unwrap_or_default();
+            if !unseen.is_empty() {
+                let (deliveries, attempt_ids) =
+                    unseen.into_iter().map(|(id, attempt)| (attempt, id.to_string())).unzip();
+                out.push(Conflict::CancelledButDelivered {
+                    round,
+                    task: task.id,
+                    household: task.household,
+                    cancellation: cancellation.clone(),
+                    deliveries,
+                    attempt_ids,
+                    cancellation_id,
+                });
+            }
+        }
         let candidates = distinct(round::assignee_candidates(doc, task.id));
         if candidates.len() > 1 {
             out.push(Conflict::CompetingAssignment {
@@ -173,6 +221,16 @@ pub fn round_conflicts(round: DocumentId, doc: &automerge::Automerge) -> Vec<Con
         }
     }
     out
+}
+
+/// How many of a round's tasks were delivered by a volunteer who had not learnt that a coordinator
+/// cancelled them: counted delivered, and shown beside `cancelled` so the clash is not hidden.
+pub fn cancelled_but_delivered(round: DocumentId, doc: &automerge::Automerge) -> u32 {
+    let clashes = round_conflicts(round, doc)
+        .into_iter()
+        .filter(|c| matches!(c, Conflict::CancelledButDelivered { .. }))
+        .count();
+    u32::try_from(clashes).unwrap_or(u32::MAX)
 }
 
 /// The distinct values in first-seen order: two people who concurrently wrote the same value

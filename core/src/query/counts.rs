@@ -30,6 +30,10 @@ pub struct Counts {
     pub by_need: BTreeMap<NeedTag, u32>,
     /// Tasks of open rounds by derived status (every status present).
     pub by_task_status: BTreeMap<TaskStatus, u32>,
+    /// Of the delivered tasks of open rounds, those a coordinator cancelled meanwhile (the
+    /// volunteer, offline, had not learnt of it): counted delivered — the goods are at the door —
+    /// and here, so the clash is not hidden behind `cancelled: 0`; each is a conflict to review.
+    pub cancelled_but_delivered: u32,
     /// Attempts that reached a round after it was closed (late field facts, 迟到).
     pub late_attempts: u32,
 }
@@ -61,6 +65,8 @@ pub fn counts(compound: &Compound) -> Counts {
     for t in compound.open_tasks() {
         *c.by_task_status.entry(t.status()).or_default() += 1;
     }
+    c.cancelled_but_delivered =
+        compound.open_rounds().map(|d| super::cancelled_but_delivered(d.id(), d.automerge())).sum();
     c.late_attempts = u32::try_from(super::late_attempts(compound).len()).unwrap_or(u32::MAX);
     c
 }

@@ -11,7 +11,7 @@ mod lookup;
 mod removed;
 mod reviews;
 
-pub use conflicts::{Conflict, conflicts, round_conflicts};
+pub use conflicts::{Conflict, cancelled_but_delivered, conflicts, round_conflicts};
 pub use counts::{Counts, counts};
 pub use doors::{Door, doors_for, households_in_order, special_needs};
 pub use history::{HistoryEntry, history};

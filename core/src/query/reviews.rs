@@ -1,6 +1,7 @@
 //! Which conflicts a coordinator has reviewed. A review covers a conflict while the conflict's
 //! values are all among the ones the reviewer saw; a new value (a third delivery synced from an
-//! offline phone, a third assignee) makes the conflict unreviewed again, so nothing is hidden.
+//! offline phone, a third assignee) makes the conflict unreviewed again, so nothing is hidden;
+//! the review it outgrew is still shown with it, so the earlier note is not lost.
 
 use automerge::Automerge;
 use serde::Serialize;
@@ -20,6 +21,9 @@ pub struct ConflictReview {
     pub conflict: Conflict,
     /// The latest review that covers every one of its values; `None` while it waits for one.
     pub review: Option<Review>,
+    /// While no review covers it, the latest review of the conflict made before a new value
+    /// reopened it (it saw two deliveries; a third arrived): what was noted then.
+    pub earlier_review: Option<Review>,
 }
 
 impl ConflictReview {
@@ -54,9 +58,16 @@ fn with_reviews(conflicts: Vec<Conflict>, reviews: &[Review]) -> Vec<ConflictRev
         .into_iter()
         .map(|conflict| {
             let (subject, values) = (conflict.subject(), conflict.values());
-            let review =
-                reviews.iter().filter(|r| r.covers(&subject, &values)).max_by_key(|r| (r.at, r.id)).cloned();
-            ConflictReview { conflict, review }
+            let latest = |covering: bool| {
+                reviews
+                    .iter()
+                    .filter(|r| r.subject == subject && r.covers(&subject, &values) == covering)
+                    .max_by_key(|r| (r.at, r.id))
+                    .cloned()
+            };
+            let review = latest(true);
+            let earlier_review = if review.is_none() { latest(false) } else { None };
+            ConflictReview { conflict, review, earlier_review }
         })
         .collect()
 }

@@ -28,6 +28,13 @@ pub enum ConflictSubject {
         /// The task.
         task: TaskId,
     },
+    /// A task delivered by a volunteer who had not yet learnt that a coordinator cancelled it.
+    CancelledButDelivered {
+        /// The round.
+        round: DocumentId,
+        /// The task.
+        task: TaskId,
+    },
     /// A household's control status set concurrently to different values.
     ConcurrentStatus {
         /// The household.
@@ -41,6 +48,7 @@ impl ConflictSubject {
         match self {
             ConflictSubject::DoubleDelivery { .. } => "double_delivery",
             ConflictSubject::CompetingAssignment { .. } => "competing_assignment",
+            ConflictSubject::CancelledButDelivered { .. } => "cancelled_but_delivered",
             ConflictSubject::ConcurrentStatus { .. } => "concurrent_status",
         }
     }
@@ -49,8 +57,20 @@ impl ConflictSubject {
     pub fn entity(&self) -> String {
         match self {
             ConflictSubject::DoubleDelivery { task, .. }
-            | ConflictSubject::CompetingAssignment { task, .. } => task.to_string(),
+            | ConflictSubject::CompetingAssignment { task, .. }
+            | ConflictSubject::CancelledButDelivered { task, .. } => task.to_string(),
             ConflictSubject::ConcurrentStatus { household } => household.to_string(),
+        }
+    }
+
+    /// The round a task's conflict is in, where its reviews are kept; `None` for a household's
+    /// (kept in the roster).
+    pub fn round(&self) -> Option<DocumentId> {
+        match self {
+            ConflictSubject::DoubleDelivery { round, .. }
+            | ConflictSubject::CompetingAssignment { round, .. }
+            | ConflictSubject::CancelledButDelivered { round, .. } => Some(*round),
+            ConflictSubject::ConcurrentStatus { .. } => None,
         }
     }
 
@@ -61,6 +81,9 @@ impl ConflictSubject {
             "double_delivery" => ConflictSubject::DoubleDelivery { round, task: entity.parse().ok()? },
             "competing_assignment" => {
                 ConflictSubject::CompetingAssignment { round, task: entity.parse().ok()? }
+            }
+            "cancelled_but_delivered" => {
+                ConflictSubject::CancelledButDelivered { round, task: entity.parse().ok()? }
             }
             "concurrent_status" => ConflictSubject::ConcurrentStatus { household: entity.parse().ok()? },
             _ => return None,

@@ -2806,6 +2806,10 @@ public struct ConflictState: Equatable, Hashable {
      * The latest review covering it, if any.
      */
     public var review: Review?
+    /**
+     * While none covers it, the review it had before a new value reopened it.
+     */
+    public var earlierReview: Review?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2818,10 +2822,14 @@ public struct ConflictState: Equatable, Hashable {
          */subject: ConflictSubject, 
         /**
          * The latest review covering it, if any.
-         */review: Review?) {
+         */review: Review?, 
+        /**
+         * While none covers it, the review it had before a new value reopened it.
+         */earlierReview: Review?) {
         self.conflict = conflict
         self.subject = subject
         self.review = review
+        self.earlierReview = earlierReview
     }
 
     
@@ -2842,7 +2850,8 @@ public struct FfiConverterTypeConflictState: FfiConverterRustBuffer {
             try ConflictState(
                 conflict: FfiConverterTypeConflict.read(from: &buf), 
                 subject: FfiConverterTypeConflictSubject.read(from: &buf), 
-                review: FfiConverterOptionTypeReview.read(from: &buf)
+                review: FfiConverterOptionTypeReview.read(from: &buf), 
+                earlierReview: FfiConverterOptionTypeReview.read(from: &buf)
         )
     }
 
@@ -2850,6 +2859,7 @@ public struct FfiConverterTypeConflictState: FfiConverterRustBuffer {
         FfiConverterTypeConflict.write(value.conflict, into: &buf)
         FfiConverterTypeConflictSubject.write(value.subject, into: &buf)
         FfiConverterOptionTypeReview.write(value.review, into: &buf)
+        FfiConverterOptionTypeReview.write(value.earlierReview, into: &buf)
     }
 }
 
@@ -5279,6 +5289,26 @@ public enum Conflict: Equatable, Hashable {
          */candidates: [PersonId?]
     )
     /**
+     * A task delivered by a volunteer who had not learnt that a coordinator cancelled it.
+     */
+    case cancelledButDelivered(
+        /**
+         * The round.
+         */round: DocumentId, 
+        /**
+         * The task.
+         */task: TaskId, 
+        /**
+         * The door.
+         */household: HouseholdId, 
+        /**
+         * Who cancelled it, when and why.
+         */cancellation: Cancellation, 
+        /**
+         * The delivered attempts the canceller had not seen.
+         */deliveries: [Attempt]
+    )
+    /**
      * A household's control status set concurrently to different values.
      */
     case concurrentStatus(
@@ -5319,7 +5349,10 @@ public struct FfiConverterTypeConflict: FfiConverterRustBuffer {
         case 2: return .competingAssignment(round: try FfiConverterTypeDocumentId.read(from: &buf), task: try FfiConverterTypeTaskId.read(from: &buf), household: try FfiConverterTypeHouseholdId.read(from: &buf), winner: try FfiConverterOptionTypePersonId.read(from: &buf), candidates: try FfiConverterSequenceOptionTypePersonId.read(from: &buf)
         )
         
-        case 3: return .concurrentStatus(household: try FfiConverterTypeHouseholdId.read(from: &buf), winner: try FfiConverterTypeControlStatus.read(from: &buf), candidates: try FfiConverterSequenceTypeControlStatus.read(from: &buf)
+        case 3: return .cancelledButDelivered(round: try FfiConverterTypeDocumentId.read(from: &buf), task: try FfiConverterTypeTaskId.read(from: &buf), household: try FfiConverterTypeHouseholdId.read(from: &buf), cancellation: try FfiConverterTypeCancellation.read(from: &buf), deliveries: try FfiConverterSequenceTypeAttempt.read(from: &buf)
+        )
+        
+        case 4: return .concurrentStatus(household: try FfiConverterTypeHouseholdId.read(from: &buf), winner: try FfiConverterTypeControlStatus.read(from: &buf), candidates: try FfiConverterSequenceTypeControlStatus.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -5347,8 +5380,17 @@ public struct FfiConverterTypeConflict: FfiConverterRustBuffer {
             FfiConverterSequenceOptionTypePersonId.write(candidates, into: &buf)
             
         
-        case let .concurrentStatus(household,winner,candidates):
+        case let .cancelledButDelivered(round,task,household,cancellation,deliveries):
             writeInt(&buf, Int32(3))
+            FfiConverterTypeDocumentId.write(round, into: &buf)
+            FfiConverterTypeTaskId.write(task, into: &buf)
+            FfiConverterTypeHouseholdId.write(household, into: &buf)
+            FfiConverterTypeCancellation.write(cancellation, into: &buf)
+            FfiConverterSequenceTypeAttempt.write(deliveries, into: &buf)
+            
+        
+        case let .concurrentStatus(household,winner,candidates):
+            writeInt(&buf, Int32(4))
             FfiConverterTypeHouseholdId.write(household, into: &buf)
             FfiConverterTypeControlStatus.write(winner, into: &buf)
             FfiConverterSequenceTypeControlStatus.write(candidates, into: &buf)
@@ -5403,6 +5445,17 @@ public enum ConflictSubject: Equatable, Hashable {
          */task: TaskId
     )
     /**
+     * A task delivered by a volunteer who had not learnt that a coordinator cancelled it.
+     */
+    case cancelledButDelivered(
+        /**
+         * The round.
+         */round: DocumentId, 
+        /**
+         * The task.
+         */task: TaskId
+    )
+    /**
      * A household's control status set concurrently to different values.
      */
     case concurrentStatus(
@@ -5437,7 +5490,10 @@ public struct FfiConverterTypeConflictSubject: FfiConverterRustBuffer {
         case 2: return .competingAssignment(round: try FfiConverterTypeDocumentId.read(from: &buf), task: try FfiConverterTypeTaskId.read(from: &buf)
         )
         
-        case 3: return .concurrentStatus(household: try FfiConverterTypeHouseholdId.read(from: &buf)
+        case 3: return .cancelledButDelivered(round: try FfiConverterTypeDocumentId.read(from: &buf), task: try FfiConverterTypeTaskId.read(from: &buf)
+        )
+        
+        case 4: return .concurrentStatus(household: try FfiConverterTypeHouseholdId.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -5460,8 +5516,14 @@ public struct FfiConverterTypeConflictSubject: FfiConverterRustBuffer {
             FfiConverterTypeTaskId.write(task, into: &buf)
             
         
-        case let .concurrentStatus(household):
+        case let .cancelledButDelivered(round,task):
             writeInt(&buf, Int32(3))
+            FfiConverterTypeDocumentId.write(round, into: &buf)
+            FfiConverterTypeTaskId.write(task, into: &buf)
+            
+        
+        case let .concurrentStatus(household):
+            writeInt(&buf, Int32(4))
             FfiConverterTypeHouseholdId.write(household, into: &buf)
             
         }

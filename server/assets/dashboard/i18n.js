@@ -415,6 +415,8 @@ export const MESSAGES = {
   'round.assign': ['分配', 'Assign'],
   'round.print_sheet': ['打印派送单', 'Print delivery sheet'],
   'round.double_deliveries': ['重复送达 {n} 件', 'Double deliveries: {n}'],
+  'round.cancelled_but_delivered': ['已取消仍送达 {n} 件', 'Delivered after cancel: {n}'],
+  'overview.cancelled_but_delivered': ['已取消仍送达的任务 {n} 件', 'Tasks delivered after they were cancelled: {n}'],
   'task.knock_waiting': ['有上门记录待处理 {n} 条', 'Knock waiting in the set-aside inbox: {n}'],
   'task.knock_waiting_hint': [
     '这户的上门记录被中继退回，在“待处理搁置”里等协调员采用或驳回；采用前不计入送达',
@@ -506,6 +508,13 @@ export const MESSAGES = {
   'conflicts.kind.double_delivery': ['重复送达', 'Double delivery'],
   'conflicts.kind.competing_assignment': ['分配冲突', 'Competing assignment'],
   'conflicts.kind.concurrent_status': ['管控状态冲突', 'Concurrent status edits'],
+  'conflicts.kind.cancelled_but_delivered': ['已取消仍送达', 'Delivered after it was cancelled'],
+  'conflicts.cancelled_text': ['{who} 于 {at} 取消了此任务（{reason}），但志愿者离线时并不知道，仍送达了：', '{who} cancelled this task at {at} ({reason}), but a volunteer, offline and unaware, delivered it:'],
+  'conflicts.cancelled_hint': [
+    '物品已送到门口，任务计为已送达；请联系住户或家属处理（取回或留用）。',
+    'The goods are at the door, so the task counts as delivered; contact the household or family (take back or leave).',
+  ],
+  'conflicts.earlier_review': ['此前 {who} 于 {at} 核实过（之后有新情况）', 'Reviewed earlier by {who} at {at}, before something new arrived'],
   'conflicts.double_delivery_text': ['此任务被记录送达 {n} 次：', 'This task was recorded as delivered {n} times:'],
   'conflicts.double_delivery_hint': [
     '两次送达都已保留。请与志愿者核实是否多送了一份。',

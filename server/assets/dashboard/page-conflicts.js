@@ -1,5 +1,6 @@
 // @ts-check
-// Conflicts the phones' concurrent edits left: double deliveries, competing assignments, status.
+// Conflicts the phones' concurrent edits left: double deliveries, competing assignments, deliveries
+// to a task cancelled meanwhile, status.
 
 import { t, label } from './i18n.js';
 import { h, fill, field, button } from './dom.js';
@@ -53,6 +54,18 @@ export function Conflicts() {
     );
   }
 
+  /** The review a new value outgrew: what was noted before the conflict reopened. */
+  function earlierReview(c) {
+    const r = c.earlier_review;
+    if (!r) return null;
+    return h(
+      'p',
+      { class: 'review-record hint', testid: 'conflict-earlier-review' },
+      t('conflicts.earlier_review', { who: personName(r.by, c.names), at: fmtTime(r.at) }),
+      r.note ? h('span', { testid: 'conflict-earlier-review-note' }, ` · ${r.note}`) : '',
+    );
+  }
+
   function where(c, hh, titles) {
     const x = hh.get(c.household);
     const address = c.address ? (typeof c.address === 'string' ? c.address : fmtAddress(c.address)) : x ? fmtAddress(x.address) : shortId(c.household);
@@ -77,6 +90,13 @@ export function Conflicts() {
           h('p', null, t('conflicts.double_delivery_text', { n: (c.deliveries || []).length })),
           attemptList(c.deliveries, c.names),
           h('p', { class: 'hint' }, t('conflicts.double_delivery_hint')),
+        ];
+      } else if (c.kind === 'cancelled_but_delivered') {
+        const x = c.cancellation || {};
+        body = [
+          h('p', null, t('conflicts.cancelled_text', { who: personName(x.by, c.names), at: fmtTime(x.at), reason: x.reason || '' })),
+          attemptList(c.deliveries, c.names),
+          h('p', { class: 'hint' }, t('conflicts.cancelled_hint')),
         ];
       } else if (c.kind === 'competing_assignment') {
         body = [
@@ -120,6 +140,7 @@ export function Conflicts() {
         h('h2', null, t(`conflicts.kind.${c.kind}`)),
         where(c, all.byId, titles),
         body,
+        c.review ? null : earlierReview(c),
         c.review ? reviewRecord(c) : reviewControl(c),
       );
     };

@@ -95,6 +95,9 @@ export function Overview() {
           o.set_aside_waiting
             ? h('p', null, h('a', { href: '#/set_aside', class: 'warn', testid: 'set-aside-waiting', dataset: { count: o.set_aside_waiting } }, t('overview.set_aside_waiting', { n: o.set_aside_waiting })))
             : null,
+          c.cancelled_but_delivered
+            ? h('p', null, h('a', { href: '#/conflicts', class: 'warn', testid: 'cancelled-but-delivered', dataset: { count: c.cancelled_but_delivered } }, t('overview.cancelled_but_delivered', { n: c.cancelled_but_delivered })))
+            : null,
           c.late_attempts
             ? h('p', null, h('a', { href: '#/rounds', class: 'warn', title: t('round.late_hint'), testid: 'late-attempts', dataset: { count: c.late_attempts } }, t('overview.late_attempts', { n: c.late_attempts })))
             : null,
@@ -124,6 +127,7 @@ function roundLine(r) {
     // The relay counts assigned tasks within `open` (not yet visited).
     h('span', { class: 'meta' }, t('round.breakdown', { open: r.open || 0, assigned: r.assigned || 0, attempted: r.attempted || 0, cancelled: r.cancelled || 0 })),
     r.double_deliveries ? h('a', { href: '#/conflicts', class: 'warn' }, t('round.double_deliveries', { n: r.double_deliveries })) : null,
+    r.cancelled_but_delivered ? h('a', { href: '#/conflicts', class: 'warn', testid: 'round-cancelled-but-delivered' }, t('round.cancelled_but_delivered', { n: r.cancelled_but_delivered })) : null,
     lateMark(r.late, info.document),
   );
 }

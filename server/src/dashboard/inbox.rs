@@ -64,6 +64,8 @@ pub struct ReviewConflict {
     pub names: BTreeMap<PersonId, String>,
     /// The latest review covering the conflict as it stands, if a coordinator reviewed it.
     pub review: Option<Review>,
+    /// While it waits for a review, the review it had before a new value reopened it.
+    pub earlier_review: Option<Review>,
     /// Whether its round is closed (still reviewable: a review is taken on a closed round).
     pub round_closed: bool,
 }
@@ -106,7 +108,7 @@ pub fn conflicts(
     let households = HouseholdBook::of(compound, reviews.iter().map(|(r, _)| r.conflict.household()));
     reviews
         .into_iter()
-        .map(|(ConflictReview { conflict, review }, round_closed)| {
+        .map(|(ConflictReview { conflict, review, earlier_review }, round_closed)| {
             let (household, mut people): (HouseholdId, Vec<PersonId>) = match &conflict {
                 Conflict::DoubleDelivery { household, deliveries, .. } => {
                     (*household, deliveries.iter().map(|a| a.knocker()).collect())
@@ -114,12 +116,17 @@ pub fn conflicts(
                 Conflict::CompetingAssignment { household, candidates, .. } => {
                     (*household, candidates.iter().flatten().copied().collect())
                 }
+                Conflict::CancelledButDelivered { household, cancellation, deliveries, .. } => (
+                    *household,
+                    [cancellation.by].into_iter().chain(deliveries.iter().map(|a| a.knocker())).collect(),
+                ),
                 Conflict::ConcurrentStatus { household, .. } => (*household, Vec::new()),
             };
-            people.extend(review.as_ref().map(|r| r.by));
+            people.extend(review.iter().chain(&earlier_review).map(|r| r.by));
             let h = households.get(household);
             ReviewConflict {
                 review,
+                earlier_review,
                 round_closed,
                 address: h.map(|h| h.address.to_string()),
                 head: h.map(|h| h.head.clone()),

@@ -7,7 +7,6 @@
 use axum::Json;
 use axum::extract::State;
 use doorstep_core::id::DocumentId;
-use doorstep_core::schema::review::ConflictSubject;
 use doorstep_core::{Operation, OperationError};
 use serde::Serialize;
 
@@ -61,11 +60,7 @@ pub(super) async fn run_deciding(
     // review its conflicts (core's rules take nothing else there).
     let reopened = match &op {
         Operation::ReopenRound { round } => Some(*round),
-        Operation::ReviewConflict {
-            conflict:
-                ConflictSubject::DoubleDelivery { round, .. } | ConflictSubject::CompetingAssignment { round, .. },
-            ..
-        } => Some(*round),
+        Operation::ReviewConflict { conflict, .. } => conflict.round(),
         _ => None,
     };
     let (result, deciding) = relay

@@ -8,7 +8,7 @@ use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::document::round;
 use doorstep_core::id::{DocumentId, PersonId, TaskId};
-use doorstep_core::query::{HouseholdBook, LateAttempt, late_in_round};
+use doorstep_core::query::{self, HouseholdBook, LateAttempt, late_in_round};
 use doorstep_core::schema::household::Household;
 use doorstep_core::schema::task::{RoundInfo, Task};
 use doorstep_core::schema::vocabulary::{RoundStatus, TaskStatus};
@@ -41,13 +41,17 @@ pub struct RoundProgress {
     pub cancelled: u32,
     /// Tasks delivered more than once (to review).
     pub double_deliveries: u32,
+    /// Of `delivered`, tasks a coordinator cancelled meanwhile (the volunteer, offline, had not
+    /// learnt of it): delivered, since the goods are at the door, and counted here so the clash
+    /// shows beside `cancelled`; each is a conflict to review.
+    pub cancelled_but_delivered: u32,
     /// Attempts that reached the round after it was closed (made before the close, offline):
     /// late field facts, shown as 迟到 / late.
     pub late: u32,
 }
 
 impl RoundProgress {
-    fn of(round: RoundInfo, tasks: &[Task], late: &[LateAttempt]) -> Self {
+    fn of(round: RoundInfo, tasks: &[Task], late: &[LateAttempt], cancelled_but_delivered: u32) -> Self {
         let mut p = RoundProgress {
             late: u32::try_from(late.len()).unwrap_or(u32::MAX),
             round,
@@ -58,6 +62,7 @@ impl RoundProgress {
             assigned: 0,
             cancelled: 0,
             double_deliveries: 0,
+            cancelled_but_delivered,
         };
         for task in tasks {
             p.total += 1;
@@ -86,7 +91,8 @@ pub fn progress(compound: &Compound) -> Vec<RoundProgress> {
         .filter_map(|doc| {
             let info = round::info(doc.id(), doc.automerge()).ok()?;
             let late = late_in_round(doc.id(), doc.automerge());
-            Some(RoundProgress::of(info, &round::tasks(doc.id(), doc.automerge()), &late))
+            let clashes = query::cancelled_but_delivered(doc.id(), doc.automerge());
+            Some(RoundProgress::of(info, &round::tasks(doc.id(), doc.automerge()), &late, clashes))
         })
         .collect();
     out.sort_by(|a, b| {
@@ -148,7 +154,8 @@ pub fn detail(
     let info = round::info(doc.id(), doc.automerge()).ok()?;
     let tasks = round::tasks(doc.id(), doc.automerge());
     let late = late_in_round(doc.id(), doc.automerge());
-    let progress = RoundProgress::of(info.clone(), &tasks, &late);
+    let clashes = query::cancelled_but_delivered(doc.id(), doc.automerge());
+    let progress = RoundProgress::of(info.clone(), &tasks, &late, clashes);
     let households = HouseholdBook::of(compound, tasks.iter().map(|t| t.household));
     let mut tasks: Vec<TaskAtDoor> = tasks
         .into_iter()

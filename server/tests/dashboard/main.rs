@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, missing_debug_implementations)]
 
 mod bombs;
+mod cancelled_deliveries;
 mod closed_rounds;
 mod compact_requests;
 mod document_list;

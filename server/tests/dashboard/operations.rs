@@ -232,6 +232,7 @@ async fn a_double_delivery_is_marked_reviewed_with_a_note_and_a_later_delivery_r
     let c = &conflicts.as_array().unwrap()[0];
     assert_eq!(c["deliveries"].as_array().unwrap().len(), 3, "{c}");
     assert_eq!(c["review"], Value::Null, "a new delivery is not hidden by the old review: {c}");
+    assert_eq!(c["earlier_review"]["note"], "已核实，第二份转给 2-1-302", "the earlier note stays: {c}");
     assert_eq!(session.get_json(&overview_path).await["conflicts"], 1);
 }
 

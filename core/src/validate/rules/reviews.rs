@@ -8,7 +8,6 @@ use crate::document::reviews;
 use crate::id::ReviewId;
 use crate::rulebook::state;
 use crate::rulebook::table::REVIEW;
-use crate::schema::review::ConflictSubject;
 use crate::schema::vocabulary::DocKind;
 use crate::validate::schema;
 use crate::validate::violation::Problem;
@@ -20,11 +19,9 @@ pub(super) fn check(e: &Effect<'_>) -> Result<(), Problem> {
         let id: ReviewId = schema::parse_key(&present.key, "review")?;
         let review = reviews::read_review(e.after, e.header.id, id, &present.obj)
             .map_err(|err| Problem::schema(format!("{label}: {err}")))?;
-        let fits = match review.subject {
-            ConflictSubject::DoubleDelivery { .. } | ConflictSubject::CompetingAssignment { .. } => {
-                e.header.kind == DocKind::Round
-            }
-            ConflictSubject::ConcurrentStatus { .. } => e.header.kind == DocKind::Roster,
+        let fits = match review.subject.round() {
+            Some(_) => e.header.kind == DocKind::Round,
+            None => e.header.kind == DocKind::Roster,
         };
         if !fits {
             return Err(Problem::schema(format!(

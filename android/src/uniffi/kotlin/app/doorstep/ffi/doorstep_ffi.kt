@@ -4525,6 +4525,11 @@ data class ConflictState (
      * The latest review covering it, if any.
      */
     var `review`: Review?
+    , 
+    /**
+     * While none covers it, the review it had before a new value reopened it.
+     */
+    var `earlierReview`: Review?
     
 ){
     
@@ -4544,19 +4549,22 @@ public object FfiConverterTypeConflictState: FfiConverterRustBuffer<ConflictStat
             FfiConverterTypeConflict.read(buf),
             FfiConverterTypeConflictSubject.read(buf),
             FfiConverterOptionalTypeReview.read(buf),
+            FfiConverterOptionalTypeReview.read(buf),
         )
     }
 
     override fun allocationSize(value: ConflictState) = (
             FfiConverterTypeConflict.allocationSize(value.`conflict`) +
             FfiConverterTypeConflictSubject.allocationSize(value.`subject`) +
-            FfiConverterOptionalTypeReview.allocationSize(value.`review`)
+            FfiConverterOptionalTypeReview.allocationSize(value.`review`) +
+            FfiConverterOptionalTypeReview.allocationSize(value.`earlierReview`)
     )
 
     override fun write(value: ConflictState, buf: ByteBuffer) {
             FfiConverterTypeConflict.write(value.`conflict`, buf)
             FfiConverterTypeConflictSubject.write(value.`subject`, buf)
             FfiConverterOptionalTypeReview.write(value.`review`, buf)
+            FfiConverterOptionalTypeReview.write(value.`earlierReview`, buf)
     }
 }
 
@@ -6296,6 +6304,37 @@ sealed class Conflict {
     }
     
     /**
+     * A task delivered by a volunteer who had not learnt that a coordinator cancelled it.
+     */
+    data class CancelledButDelivered(
+        /**
+         * The round.
+         */
+        val `round`: app.doorstep.ffi.DocumentId, 
+        /**
+         * The task.
+         */
+        val `task`: app.doorstep.ffi.TaskId, 
+        /**
+         * The door.
+         */
+        val `household`: app.doorstep.ffi.HouseholdId, 
+        /**
+         * Who cancelled it, when and why.
+         */
+        val `cancellation`: app.doorstep.ffi.Cancellation, 
+        /**
+         * The delivered attempts the canceller had not seen.
+         */
+        val `deliveries`: List<app.doorstep.ffi.Attempt>) : Conflict()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
      * A household's control status set concurrently to different values.
      */
     data class ConcurrentStatus(
@@ -6347,7 +6386,14 @@ public object FfiConverterTypeConflict : FfiConverterRustBuffer<Conflict>{
                 FfiConverterOptionalTypePersonId.read(buf),
                 FfiConverterSequenceOptionalTypePersonId.read(buf),
                 )
-            3 -> Conflict.ConcurrentStatus(
+            3 -> Conflict.CancelledButDelivered(
+                FfiConverterTypeDocumentId.read(buf),
+                FfiConverterTypeTaskId.read(buf),
+                FfiConverterTypeHouseholdId.read(buf),
+                FfiConverterTypeCancellation.read(buf),
+                FfiConverterSequenceTypeAttempt.read(buf),
+                )
+            4 -> Conflict.ConcurrentStatus(
                 FfiConverterTypeHouseholdId.read(buf),
                 FfiConverterTypeControlStatus.read(buf),
                 FfiConverterSequenceTypeControlStatus.read(buf),
@@ -6376,6 +6422,17 @@ public object FfiConverterTypeConflict : FfiConverterRustBuffer<Conflict>{
                 + FfiConverterTypeHouseholdId.allocationSize(value.`household`)
                 + FfiConverterOptionalTypePersonId.allocationSize(value.`winner`)
                 + FfiConverterSequenceOptionalTypePersonId.allocationSize(value.`candidates`)
+            )
+        }
+        is Conflict.CancelledButDelivered -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeDocumentId.allocationSize(value.`round`)
+                + FfiConverterTypeTaskId.allocationSize(value.`task`)
+                + FfiConverterTypeHouseholdId.allocationSize(value.`household`)
+                + FfiConverterTypeCancellation.allocationSize(value.`cancellation`)
+                + FfiConverterSequenceTypeAttempt.allocationSize(value.`deliveries`)
             )
         }
         is Conflict.ConcurrentStatus -> {
@@ -6408,8 +6465,17 @@ public object FfiConverterTypeConflict : FfiConverterRustBuffer<Conflict>{
                 FfiConverterSequenceOptionalTypePersonId.write(value.`candidates`, buf)
                 Unit
             }
-            is Conflict.ConcurrentStatus -> {
+            is Conflict.CancelledButDelivered -> {
                 buf.putInt(3)
+                FfiConverterTypeDocumentId.write(value.`round`, buf)
+                FfiConverterTypeTaskId.write(value.`task`, buf)
+                FfiConverterTypeHouseholdId.write(value.`household`, buf)
+                FfiConverterTypeCancellation.write(value.`cancellation`, buf)
+                FfiConverterSequenceTypeAttempt.write(value.`deliveries`, buf)
+                Unit
+            }
+            is Conflict.ConcurrentStatus -> {
+                buf.putInt(4)
                 FfiConverterTypeHouseholdId.write(value.`household`, buf)
                 FfiConverterTypeControlStatus.write(value.`winner`, buf)
                 FfiConverterSequenceTypeControlStatus.write(value.`candidates`, buf)
@@ -6467,6 +6533,25 @@ sealed class ConflictSubject {
     }
     
     /**
+     * A task delivered by a volunteer who had not learnt that a coordinator cancelled it.
+     */
+    data class CancelledButDelivered(
+        /**
+         * The round.
+         */
+        val `round`: app.doorstep.ffi.DocumentId, 
+        /**
+         * The task.
+         */
+        val `task`: app.doorstep.ffi.TaskId) : ConflictSubject()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
      * A household's control status set concurrently to different values.
      */
     data class ConcurrentStatus(
@@ -6505,7 +6590,11 @@ public object FfiConverterTypeConflictSubject : FfiConverterRustBuffer<ConflictS
                 FfiConverterTypeDocumentId.read(buf),
                 FfiConverterTypeTaskId.read(buf),
                 )
-            3 -> ConflictSubject.ConcurrentStatus(
+            3 -> ConflictSubject.CancelledButDelivered(
+                FfiConverterTypeDocumentId.read(buf),
+                FfiConverterTypeTaskId.read(buf),
+                )
+            4 -> ConflictSubject.ConcurrentStatus(
                 FfiConverterTypeHouseholdId.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
@@ -6522,6 +6611,14 @@ public object FfiConverterTypeConflictSubject : FfiConverterRustBuffer<ConflictS
             )
         }
         is ConflictSubject.CompetingAssignment -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeDocumentId.allocationSize(value.`round`)
+                + FfiConverterTypeTaskId.allocationSize(value.`task`)
+            )
+        }
+        is ConflictSubject.CancelledButDelivered -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
@@ -6552,8 +6649,14 @@ public object FfiConverterTypeConflictSubject : FfiConverterRustBuffer<ConflictS
                 FfiConverterTypeTaskId.write(value.`task`, buf)
                 Unit
             }
-            is ConflictSubject.ConcurrentStatus -> {
+            is ConflictSubject.CancelledButDelivered -> {
                 buf.putInt(3)
+                FfiConverterTypeDocumentId.write(value.`round`, buf)
+                FfiConverterTypeTaskId.write(value.`task`, buf)
+                Unit
+            }
+            is ConflictSubject.ConcurrentStatus -> {
+                buf.putInt(4)
                 FfiConverterTypeHouseholdId.write(value.`household`, buf)
                 Unit
             }

@@ -512,43 +512,7 @@ const KNOCK_SET_ASIDE: &str = "        your knock here is set aside for a coordi
 /// then the relay's own sentence when it names no ID or raw time (else the rule's English), then
 /// the code for whoever helps them.
 fn refusal_words(code: &str, reason: &str) -> String {
-    use doorstep_core::relay_engine::rejection as relay;
-    use doorstep_replica::{DOCUMENT_WITHDRAWN, NOT_REAPPLIED};
-    let rule = doorstep_core::permission::Rule::from_code(code);
-    let (zh, en) = match (rule, code) {
-        (Some(rule), _) => (rule.explain_zh(), rule.explain()),
-        (None, NOT_REAPPLIED) => (
-            "这项修改无法在中继最新的数据上重新执行",
-            "this change could not be carried out again on the relay's latest copy",
-        ),
-        (None, DOCUMENT_WITHDRAWN) => (
-            "这份文件已不再分配给本机（例如轮次已结束）",
-            "the document is no longer this phone's (a round closed, say)",
-        ),
-        (None, relay::HELD_FOR_ITS_AUTHOR) => (
-            "这项修改基于另一位成员手机上的记录，要等那部手机同步后才能上传",
-            "it builds on another member's work that only their phone can send; it goes up once their phone has synced",
-        ),
-        (None, relay::NOT_HELD) => (
-            "中继没有这份文件（可能从较早的备份恢复）；本机保留它和这些修改，等协调员的手机把它带回中继后再上传",
-            "the relay does not hold this document (restored from an older backup?); this phone keeps it and these changes until a coordinator's phone brings it back",
-        ),
-        (None, relay::UNAVAILABLE | relay::OVER_BUDGET) => {
-            ("中继暂时忙不过来", "the relay could not take it just now")
-        }
-        (None, relay::DOCUMENT_FULL) => {
-            ("这份文件或本人今天的额度已满", "the document, or this person's share of it today, is full")
-        }
-        (None, relay::TOO_LARGE) => ("这项修改太大", "the change is too large"),
-        (None, relay::TOO_MANY_HEADS) => (
-            "本机这份文件的分支太多，一次同步带不下",
-            "this phone's copy of the document has more branches than a sync carries",
-        ),
-        (None, relay::FORBIDDEN | relay::UNKNOWN_DOCUMENT) => {
-            ("本机无权修改这份文件", "this phone may not change this document")
-        }
-        (None, _) => ("中继拒绝了这项修改", "the relay refused this change"),
-    };
+    let (zh, en) = doorstep_core::sync::refusal_words(code);
     // A reason in both languages already (the phone's own, such as `LET_GO` for work let go of
     // when it left the compound) is the whole of it: before, the rule's generic Chinese ("本机无权
     // 修改这份文件") stood in front of an English that said something else.

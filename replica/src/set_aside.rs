@@ -20,13 +20,7 @@ use crate::journal::{self, JournalEntry};
 use crate::replica::Replica;
 use crate::store::Write;
 
-/// The rule code of an operation set aside because it could not be carried out again once an
-/// earlier one was refused.
-pub const NOT_REAPPLIED: &str = "not_reapplied";
-
-/// The rule code of changes set aside because the relay no longer lets the device hold their
-/// document (a closed round, a revoked membership).
-pub const DOCUMENT_WITHDRAWN: &str = "document_withdrawn";
+pub use doorstep_core::sync::{DOCUMENT_WITHDRAWN, NOT_REAPPLIED};
 
 /// The writes that set change `hash` of `doc` (in `compound`) aside for a coordinator's review: its bytes (none
 /// when the phone no longer holds them) kept with `rule` and `reason`, the journaled operation

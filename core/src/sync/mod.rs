@@ -28,6 +28,7 @@ mod loadable_snapshot;
 mod message_check;
 mod message_limits;
 mod peer_state;
+mod refusal_words;
 pub mod reply_budget;
 pub mod request_pieces;
 mod set_aside;
@@ -49,6 +50,7 @@ pub use loadable_snapshot::loadable_snapshot;
 pub use message_check::{MessageProblem, MessageShape, check_message};
 pub use message_limits::{BLOOM_BITS_PER_ENTRY, BLOOM_PROBES, MessageLimits};
 pub use peer_state::PeerState;
+pub use refusal_words::{DOCUMENT_WITHDRAWN, NOT_REAPPLIED, refusal_words};
 pub use set_aside::{
     MAX_SET_ASIDE_AWAITING, MAX_SET_ASIDE_ITEMS, MAX_SET_ASIDE_OPERATION_BYTES, MAX_SET_ASIDE_TEXT_BYTES,
     SetAsideAnswer, SetAsideDecision, SetAsideExchange, SetAsideOutcome, SetAsideRefusal, SetAsideUpload,

@@ -471,7 +471,9 @@ export const MESSAGES = {
   'set_aside.who_when': ['{who} · 操作时间 {at}', '{who} · made at {at}'],
   'set_aside.what': ['操作：{op}', 'Operation: {op}'],
   'set_aside.what_unknown': ['手机未记录具体操作', 'The phone did not record the operation'],
-  'set_aside.why': ['手机报告的拒收原因（{rule}）：{reason}', 'Refused, as the phone reports it ({rule}): {reason}'],
+  'set_aside.why': ['拒收原因：{rule}', 'Refused: {rule}'],
+  'set_aside.relay_said': ['中继的原话', "The relay's own words"],
+  'set_aside.knock': ['上门记录：{outcome}{note}', 'Knock: {outcome}{note}'],
   'set_aside.operation': ['操作内容', 'The operation'],
   'set_aside.phone_says': ['手机上的说明：{summary}', 'The phone says: {summary}'],
   'set_aside.beyond_role': [

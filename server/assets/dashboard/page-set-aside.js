@@ -2,7 +2,7 @@
 // Set aside: what volunteers' phones could not sync (the relay refused it for good), for a
 // coordinator to apply as their own operation or dismiss with a reason.
 
-import { t, label } from './i18n.js';
+import { t, label, lang } from './i18n.js';
 import { h, fill, field, button } from './dom.js';
 import { fmtTime, shortId } from './format.js';
 import { api, cpath } from './api.js';
@@ -105,8 +105,26 @@ export function SetAside() {
     );
   }
 
+  /** What the item did, in words: a knock says its outcome and note; another operation its tag. */
+  function whatItDid(item) {
+    const o = item.operation || {};
+    if ((o.op === 'record_attempt' || o.op === 'record_attempt_for') && o.outcome) {
+      return t('set_aside.knock', { outcome: label('outcome', o.outcome), note: o.note ? ` · ${o.note}` : '' });
+    }
+    return item.op ? t('set_aside.what', { op: item.op }) : t('set_aside.what_unknown');
+  }
+
+  /** Why the relay refused it: the rule in the page's language, the relay's own sentence folded away. */
+  function why(item) {
+    const words = item.rule_words ? item.rule_words[lang() === 'en' ? 1 : 0] : item.rule;
+    return [
+      h('p', { testid: 'set-aside-why' }, t('set_aside.why', { rule: words })),
+      item.reason ? h('details', null, h('summary', null, t('set_aside.relay_said')), h('p', { testid: 'set-aside-reason' }, `${item.reason} (${item.rule})`)) : null,
+    ];
+  }
+
   function card(item) {
-    const what = item.op ? t('set_aside.what', { op: item.op }) : t('set_aside.what_unknown');
+    const what = whatItDid(item);
     return h(
       'li',
       { class: item.state === 'pending' ? 'card conflict' : 'card conflict reviewed', testid: 'set-aside-card', dataset: { id: item.id, state: item.state } },
@@ -116,10 +134,10 @@ export function SetAside() {
         { class: 'meta' },
         t('set_aside.who_when', { who: item.person_name || shortId(item.person), at: fmtTime(item.made_at || item.set_aside_at) }),
       ),
-      h('p', null, what, ' · ', h('span', { class: 'hint' }, t('set_aside.phone_says', { summary: item.summary }))),
+      h('p', { testid: 'set-aside-what' }, what, item.summary && item.summary !== item.op ? [' · ', h('span', { class: 'hint' }, t('set_aside.phone_says', { summary: item.summary }))] : null),
       beyondRole(item),
       formerMember(item),
-      h('p', { testid: 'set-aside-why' }, t('set_aside.why', { rule: item.rule, reason: item.reason })),
+      why(item),
       item.operation ? h('details', null, h('summary', null, t('set_aside.operation')), h('pre', null, JSON.stringify(item.operation, null, 2))) : null,
       item.state === 'pending' ? controls(item) : outcome(item),
     );

@@ -17,6 +17,7 @@ use axum::extract::State;
 use doorstep_core::Compound;
 use doorstep_core::id::{DocumentId, HouseholdId, PersonId, TaskId};
 use doorstep_core::query::HouseholdBook;
+use doorstep_core::schema::utc_offset::UtcOffset;
 use doorstep_core::sync::SetAsideDecision;
 use doorstep_core::{Actor, Operation, OperationError, Role, Timestamp, limits};
 use serde::{Deserialize, Serialize};
@@ -90,7 +91,10 @@ pub struct SetAsideItem {
     pub received_at: i64,
     /// Why the relay refused it: the rule's code.
     pub rule: String,
-    /// And its sentence.
+    /// The rule in Chinese and in English (`["已结束的配送轮次不再接受修改", "a closed round
+    /// takes no more changes"]`), as the sender's phone says it: what the card says.
+    pub rule_words: [&'static str; 2],
+    /// And the relay's sentence, its Unix-millisecond times written as the compound's local time.
     pub reason: String,
     /// `pending`, `applied` or `dismissed`.
     pub state: &'static str,
@@ -219,6 +223,7 @@ fn view(
     rehearsal: Option<&mut Compound>,
     senders: &Senders,
     doors: &Doors,
+    offset: UtcOffset,
 ) -> SetAsideItem {
     let names = &senders.names;
     let item = &record.received.item;
@@ -256,7 +261,8 @@ fn view(
         set_aside_at: item.set_aside_at,
         received_at: record.received.received_at.as_millis(),
         rule: item.rule.clone(),
-        reason: item.reason.clone(),
+        rule_words: <[&str; 2]>::from(doorstep_core::sync::refusal_words(&item.rule)),
+        reason: with_local_times(&item.reason, offset),
         state,
         decided_by,
         decided_by_name: decided_by.and_then(|p| names.get(&p).cloned()),
@@ -267,6 +273,34 @@ fn view(
         sender_may,
         sender_removed_at: senders.removed_at.get(&record.received.person).map(|at| at.as_millis()),
     }
+}
+
+/// `sentence` with each `<n> (Unix ms)` time a relay's refusal writes as `2026-12-08 04:56 (UTC+8)`.
+fn with_local_times(sentence: &str, offset: UtcOffset) -> String {
+    const MARK: &str = " (Unix ms)";
+    let mut out = String::with_capacity(sentence.len());
+    let mut rest = sentence;
+    while let Some(at) = rest.find(MARK) {
+        let before = &rest[..at];
+        let digits = before.len() - before.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        match before[before.len() - digits..].parse::<i64>() {
+            Ok(millis) if digits > 0 => {
+                out.push_str(&before[..before.len() - digits]);
+                out.push_str(&format!(
+                    "{} ({})",
+                    offset.local_time(Timestamp::from_millis(millis)),
+                    offset.label()
+                ));
+            }
+            _ => {
+                out.push_str(before);
+                out.push_str(MARK);
+            }
+        }
+        rest = &rest[at + MARK.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The compound's members' names and roles, removed members included.
@@ -292,7 +326,8 @@ pub async fn list(
     Ok(Json(
         blocking(move || {
             let doors = Doors::of(&compound, &records);
-            records.into_iter().map(|r| view(r, Some(&mut compound), &senders, &doors)).collect()
+            let offset = compound.utc_offset();
+            records.into_iter().map(|r| view(r, Some(&mut compound), &senders, &doors, offset)).collect()
         })
         .await?,
     ))
@@ -483,7 +518,7 @@ pub async fn dismiss(
     Ok(Json(
         blocking(move || {
             let doors = Doors::of(&compound, [&record]);
-            view(record, None, &senders, &doors)
+            view(record, None, &senders, &doors, compound.utc_offset())
         })
         .await?,
     ))

@@ -296,6 +296,52 @@ async fn applying_a_knock_on_a_closed_round_says_to_reopen_it_first() {
     assert!(sheet.text().contains("李强（王芳代录） 已送达"), "{}", sheet.text());
 }
 
+/// A knock the relay refused as late says its rule in both languages, and the relay's sentence
+/// gives its times as the compound's local time (UTC+8 by default), not Unix milliseconds; the
+/// knock's outcome is in the operation the card reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_knocks_refusal_is_in_both_languages_with_local_times() {
+    let dash = Dash::start().await;
+    let (compound, coordinator) = dash.small_compound().await;
+    let volunteer = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let session = dash.login(&coordinator.token).await;
+    let round = crate::operations::round_for_building_1(&session, compound).await;
+    let knock = json!({"op": "record_attempt", "round": round, "task": "01a2525e-c81e-72d5-91f5-85ab6030676a",
+        "outcome": "nobody_home", "note": "敲了三次"});
+    let mut late = item(round, 'e', Some(knock));
+    late["rule"] = json!("closed_rounds_are_final");
+    // 2026-12-06 04:56:22 and 04:26:22 in UTC+8.
+    late["reason"] = json!(
+        "the round is closed and task 01a2525e's new attempt was made at 1796504182000 (Unix ms), after the \
+         close at 1796502382000 (Unix ms) by more than two clocks can disagree (10 minutes)"
+    );
+    let not_reapplied = {
+        let mut i = item(round, 'd', None);
+        i["rule"] = json!("not_reapplied");
+        i
+    };
+    let (status, answer) = dash
+        .relay
+        .json("POST", "/v1/set-aside", &volunteer.token, Some(json!({"items": [late, not_reapplied]})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let items = session.get_json(&format!("/dashboard/api/compounds/{compound}/set-aside")).await;
+    let knock = items.as_array().unwrap().iter().find(|i| i["rule"] == "closed_rounds_are_final").unwrap();
+    assert_eq!(
+        knock["rule_words"],
+        json!(["已结束的配送轮次不再接受修改", "a closed round takes no more changes"])
+    );
+    let reason = knock["reason"].as_str().unwrap();
+    assert!(!reason.contains("Unix ms"), "{reason}");
+    assert!(
+        reason.contains("made at 2026-12-06 04:56 (UTC+8), after the close at 2026-12-06 04:26 (UTC+8)"),
+        "{reason}"
+    );
+    assert_eq!(knock["operation"]["outcome"], "nobody_home", "{knock}");
+    let other = items.as_array().unwrap().iter().find(|i| i["rule"] == "not_reapplied").unwrap();
+    assert_eq!(other["rule_words"][0], "这项修改无法在中继最新的数据上重新执行", "{other}");
+}
+
 /// A volunteer's note on a household a coordinator removed meanwhile: applying it says, in both
 /// languages, that there is nothing to apply it to and to dismiss it (it said "no household
 /// <ID> in the roster", in English alone).

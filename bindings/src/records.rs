@@ -12,6 +12,7 @@ use doorstep_core::id::{
 use doorstep_core::query;
 use doorstep_core::schema::address::Address;
 use doorstep_core::schema::control_status::ControlStatus;
+use doorstep_core::schema::ledger_field::LedgerField;
 use doorstep_core::schema::need_tag::NeedTag;
 use doorstep_core::schema::review::ConflictSubject;
 use doorstep_core::schema::task::{Attempt, Cancellation, RoundInfo};
@@ -372,6 +373,26 @@ pub enum Conflict {
         /// Every distinct concurrent value, winner first.
         candidates: Vec<ControlStatus>,
     },
+    /// A household's ledger field set concurrently to different values.
+    ConcurrentLedgerEdit {
+        /// The household.
+        household: HouseholdId,
+        /// The field.
+        field: LedgerField,
+        /// Every distinct concurrent value as written, the one everyone sees now first.
+        candidates: Vec<String>,
+    },
+    /// A request triaged concurrently to different decisions.
+    ConcurrentTriage {
+        /// The request.
+        request: RequestId,
+        /// Its door.
+        household: HouseholdId,
+        /// Every distinct concurrent status, the one everyone sees now first.
+        statuses: Vec<RequestStatus>,
+        /// Every distinct concurrent urgency, the one everyone sees now first.
+        urgencies: Vec<Urgency>,
+    },
 }
 
 impl From<query::Conflict> for Conflict {
@@ -393,6 +414,12 @@ impl From<query::Conflict> for Conflict {
             } => Conflict::CancelledButDelivered { round, task, household, cancellation, deliveries },
             query::Conflict::ConcurrentStatus { household, winner, candidates } => {
                 Conflict::ConcurrentStatus { household, winner, candidates }
+            }
+            query::Conflict::ConcurrentLedgerEdit { household, field, candidates } => {
+                Conflict::ConcurrentLedgerEdit { household, field, candidates }
+            }
+            query::Conflict::ConcurrentTriage { request, household, statuses, urgencies } => {
+                Conflict::ConcurrentTriage { request, household, statuses, urgencies }
             }
         }
     }
@@ -426,6 +453,18 @@ pub enum ConflictSubject {
     ConcurrentStatus {
         /// The household.
         household: HouseholdId,
+    },
+    /// A household's ledger field set concurrently to different values.
+    ConcurrentLedgerEdit {
+        /// The household.
+        household: HouseholdId,
+        /// The field.
+        field: LedgerField,
+    },
+    /// A request triaged concurrently to different decisions.
+    ConcurrentTriage {
+        /// The request.
+        request: RequestId,
     },
 }
 

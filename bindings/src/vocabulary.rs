@@ -4,6 +4,7 @@
 
 use doorstep_core::Role;
 use doorstep_core::schema::control_status::ControlStatus;
+use doorstep_core::schema::ledger_field::LedgerField;
 use doorstep_core::schema::need_tag::NeedTag;
 use doorstep_core::schema::vocabulary::{
     Category, Channel, Outcome, Priority, RequestStatus, RoundStatus, TaskKind, TaskStatus, Urgency,
@@ -150,6 +151,23 @@ pub enum ControlStatus {
     CentralQuarantine,
     /// 确诊.
     Confirmed,
+}
+
+/// A household's single-value ledger field, as a concurrent-edit conflict names it.
+#[uniffi::remote(Enum)]
+pub enum LedgerField {
+    /// 户主.
+    Head,
+    /// 联系电话.
+    Phone,
+    /// 户内人数.
+    People,
+    /// 60岁以上人数.
+    Aged60Plus,
+    /// 6岁以下儿童人数.
+    ChildrenUnder6,
+    /// 有无电梯.
+    Lift,
 }
 
 /// 重点人群.

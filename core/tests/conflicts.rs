@@ -12,8 +12,10 @@ use doorstep_core::id::CareEntryId;
 use doorstep_core::permission::Rule;
 use doorstep_core::query::{Conflict, conflicts, counts};
 use doorstep_core::schema::control_status::ControlStatus;
+use doorstep_core::schema::household::HouseholdEdit;
+use doorstep_core::schema::ledger_field::LedgerField;
 use doorstep_core::schema::request::CareDraft;
-use doorstep_core::schema::vocabulary::{Outcome, TaskStatus};
+use doorstep_core::schema::vocabulary::{Category, Channel, Outcome, RequestStatus, TaskStatus, Urgency};
 use doorstep_core::{Actor, Applied, Compound, Operation, OperationError, Selection};
 use support::{Fixture, TestEnv, device, fork, heads, sync_pair};
 
@@ -270,6 +272,97 @@ fn concurrent_status_edits_are_reported_and_settled() {
         (status(&pair.fx.compound), status(&pair.other)),
         (ControlStatus::Confirmed, ControlStatus::Confirmed)
     );
+}
+
+/// Two coordinators fix one household's phone number and head count at once (one on the
+/// dashboard, one on a phone offline): Automerge keeps one value of each, and the other used to
+/// vanish without a word. Each field is a conflict listing every value, the one everyone sees
+/// first; a field only one of them changed is none; writing a value settles it.
+#[test]
+fn concurrent_ledger_field_edits_are_reported_and_settled() {
+    let mut pair = Pair::new(|_| {});
+    let household = pair.fx.household("2-1-302");
+    let (c1, c2) = (pair.fx.people.coordinator, pair.fx.people.coordinator2);
+    let edit = |phone: &str, people: u32, lift: Option<bool>| Operation::EditHousehold {
+        household,
+        edit: HouseholdEdit {
+            phone: Some(phone.into()),
+            people: Some(people),
+            lift,
+            ..HouseholdEdit::default()
+        },
+    };
+    pair.on_first(c1, edit("13900000001", 6, Some(true)));
+    pair.on_second(c2, edit("13800000002", 4, None));
+    pair.merge();
+
+    let shown = pair.fx.compound.households().into_iter().find(|h| h.id == household).unwrap();
+    let conflicts = pair.conflicts();
+    let fields: Vec<_> = conflicts
+        .iter()
+        .map(|c| match c {
+            Conflict::ConcurrentLedgerEdit { household: h, field, candidates } => {
+                assert_eq!(*h, household);
+                (*field, candidates.clone())
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let [(LedgerField::Phone, phones), (LedgerField::People, people)] = fields.as_slice() else {
+        panic!("{fields:?}")
+    };
+    assert_eq!(phones[0], shown.phone, "the value everyone sees comes first");
+    assert_eq!(people[0], shown.people.unwrap().to_string());
+    let mut all = phones.clone();
+    all.sort();
+    assert_eq!(all, ["13800000002", "13900000001"]);
+
+    pair.on_first(c1, edit("13700000003", 5, None));
+    pair.merge();
+    assert_eq!(pair.conflicts(), [], "writing the fields again settles them");
+}
+
+/// Two coordinators triage one request at once (done and urgent on the dashboard, rejected on a
+/// phone offline): one decision used to replace the other silently. The request is a conflict
+/// listing both statuses and both urgencies, the ones everyone sees first.
+#[test]
+fn concurrent_triage_of_a_request_is_reported() {
+    let mut request = None;
+    let mut pair = Pair::new(|fx| {
+        let volunteer = fx.people.volunteer;
+        let added = fx.ok(
+            &volunteer,
+            &Operation::AddRequest {
+                household: fx.household("2-1-302"),
+                channel: Channel::Door,
+                category: Category::Medicine,
+                text: "需要降压药".into(),
+                urgency: Urgency::Normal,
+            },
+        );
+        request = Some(added.new_entity.unwrap().parse().unwrap());
+    });
+    let request = request.unwrap();
+    let (c1, c2) = (pair.fx.people.coordinator, pair.fx.people.coordinator2);
+    pair.on_first(
+        c1,
+        Operation::TriageRequest { request, status: RequestStatus::Done, urgency: Some(Urgency::Urgent) },
+    );
+    pair.on_second(c2, Operation::TriageRequest { request, status: RequestStatus::Rejected, urgency: None });
+    pair.merge();
+
+    let conflicts = pair.conflicts();
+    let [Conflict::ConcurrentTriage { request: r, household, statuses, urgencies }] = conflicts.as_slice()
+    else {
+        panic!("{conflicts:?}")
+    };
+    assert_eq!((*r, *household), (request, pair.fx.household("2-1-302")));
+    let shown = pair.fx.compound.requests().into_iter().find(|x| x.id == request).unwrap();
+    assert_eq!(statuses[0], shown.status);
+    let mut all = statuses.clone();
+    all.sort();
+    assert_eq!(all, [RequestStatus::Done, RequestStatus::Rejected]);
+    assert_eq!(urgencies.as_slice(), [Urgency::Urgent], "only one of them changed the urgency");
 }
 
 #[test]

@@ -460,6 +460,33 @@ fn conflict_text(c: &ConflictReview, names: &Names, offset: UtcOffset, task_shar
             ),
             names.addresses.door_of(*household),
         ),
+        Conflict::ConcurrentLedgerEdit { household, field, candidates } => (
+            format!(
+                "{}: {}同时被改为 / {} set at once to: {}",
+                names.addresses.of_household(*household),
+                field.label_zh(),
+                field.label_en(),
+                candidates.join(" | ")
+            ),
+            names.addresses.door_of(*household),
+        ),
+        Conflict::ConcurrentTriage { household, statuses, urgencies, .. } => (
+            format!(
+                "{}: 诉求被同时处理为不同结果 / request triaged at once to different decisions: {}; {}",
+                names.addresses.of_household(*household),
+                statuses
+                    .iter()
+                    .map(|s| format!("{} / {}", s.label_zh(), s.label_en()))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                urgencies
+                    .iter()
+                    .map(|u| format!("{} / {}", u.label_zh(), u.label_en()))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ),
+            names.addresses.door_of(*household),
+        ),
     };
     match &c.review {
         None => {

@@ -56,8 +56,9 @@ pub fn only_compound(replica: &Replica) -> Result<CompoundId, PhoneError> {
 }
 
 /// The conflict at `target`: a double delivery or competing assignment on the task `target`
-/// names (its handle as `conflicts` shows it, or a task ID or prefix), or concurrent statuses of
-/// the household at the address `target`. A task with both kinds of conflict names the double
+/// names (its handle as `conflicts` shows it, or a task ID or prefix), or the household's own
+/// conflict at the address `target` (concurrent statuses, ledger fields or triage; the first
+/// still to review). A task with both kinds of conflict names the double
 /// delivery.
 /// Which of a task's two kinds of conflict `review --kind` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,7 +88,9 @@ impl TaskConflict {
             ConflictSubject::DoubleDelivery { .. } => Some(TaskConflict::Delivery),
             ConflictSubject::CompetingAssignment { .. } => Some(TaskConflict::Assignment),
             ConflictSubject::CancelledButDelivered { .. } => Some(TaskConflict::Cancelled),
-            ConflictSubject::ConcurrentStatus { .. } => None,
+            ConflictSubject::ConcurrentStatus { .. }
+            | ConflictSubject::ConcurrentLedgerEdit { .. }
+            | ConflictSubject::ConcurrentTriage { .. } => None,
         }
     }
 
@@ -140,13 +143,19 @@ pub fn conflict(
     let Ok((compound, household)) = household(replica, door) else {
         return Err(PhoneError::NoConflict(target.to_owned()));
     };
-    let subject = ConflictSubject::ConcurrentStatus { household: household.id };
-    let on_household = replica
+    // The household's own conflicts (statuses, ledger fields, its requests' triage): the first
+    // still to review.
+    let mut at_door: Vec<_> = replica
         .compounds()
         .filter(|c| c.id() == compound)
-        .flat_map(query::conflicts)
-        .any(|c| c.subject() == subject);
-    if on_household { Ok((compound, subject)) } else { Err(PhoneError::NoConflict(target.to_owned())) }
+        .flat_map(query::conflict_reviews)
+        .filter(|c| c.conflict.household() == household.id && task_of(&c.conflict.subject()).is_none())
+        .collect();
+    at_door.sort_by_key(|c| c.is_reviewed());
+    at_door
+        .first()
+        .map(|c| (compound, c.conflict.subject()))
+        .ok_or_else(|| PhoneError::NoConflict(target.to_owned()))
 }
 
 /// `compound`'s conflicts of `kind` (any kind when `None`), those still to review first.
@@ -163,6 +172,8 @@ pub(crate) fn task_of(subject: &ConflictSubject) -> Option<TaskId> {
         ConflictSubject::DoubleDelivery { task, .. }
         | ConflictSubject::CompetingAssignment { task, .. }
         | ConflictSubject::CancelledButDelivered { task, .. } => Some(*task),
-        ConflictSubject::ConcurrentStatus { .. } => None,
+        ConflictSubject::ConcurrentStatus { .. }
+        | ConflictSubject::ConcurrentLedgerEdit { .. }
+        | ConflictSubject::ConcurrentTriage { .. } => None,
     }
 }

@@ -48,7 +48,7 @@ const FAMILIES = {
   'household.': ['address', 'head', 'phone', 'people', 'aged_60_plus', 'children_under_6', 'needs', 'status', 'lift', 'notes'],
   'selection.': ['all', 'building', 'status', 'need'],
   'import.': ['line', 'column', 'value', 'reason'],
-  'conflicts.kind.': ['double_delivery', 'competing_assignment', 'cancelled_but_delivered', 'concurrent_status'],
+  'conflicts.kind.': ['double_delivery', 'competing_assignment', 'cancelled_but_delivered', 'concurrent_status', 'concurrent_ledger_edit', 'concurrent_triage'],
   'live.': ['on', 'off', 'connecting'],
   'members.doc.': ['roster', 'round', 'requests', 'care'],
 };
@@ -95,9 +95,10 @@ test("the enum labels are the core's", () => {
     Category: 'category',
     Urgency: 'urgency',
     RequestStatus: 'request_status',
+    LedgerField: 'ledger_field',
   };
   const found = {};
-  for (const file of ['control_status.rs', 'need_tag.rs', 'vocabulary.rs']) {
+  for (const file of ['control_status.rs', 'need_tag.rs', 'vocabulary.rs', 'ledger_field.rs']) {
     const text = readFileSync(path.join(repo, 'core', 'src', 'schema', file), 'utf8');
     for (const block of text.split('labelled_enum!(').slice(1)) {
       const name = block.match(/^\s*(?:\/\/\/.*\n\s*)*(\w+),/)[1];

@@ -1,8 +1,10 @@
 //! Conflicts to review: what Automerge merged without loss but a coordinator should look at.
 //! Double deliveries (two volunteers delivered one task offline), competing assignments (two
 //! coordinators assigned one task to different volunteers), deliveries to a task a coordinator
-//! cancelled meanwhile (the volunteer, offline, had not learnt of it) and concurrent
-//! control-status edits.
+//! cancelled meanwhile (the volunteer, offline, had not learnt of it), concurrent
+//! control-status edits, concurrent edits of a household's ledger fields (two phone numbers
+//! typed at once) and concurrent triage of a request (done by one coordinator, rejected by
+//! another).
 //! In each case every value survived the merge; the winner Automerge shows is deterministic and
 //! named, and writing a value settles the conflict. A coordinator may also mark a conflict
 //! reviewed (see [`reviews`](super::reviews)); it is listed here either way.
@@ -13,12 +15,14 @@ use automerge::{ObjType, ReadDoc, ScalarValue, Value};
 use serde::Serialize;
 
 use crate::Compound;
-use crate::document::{read, roster, round};
-use crate::id::{DocumentId, HouseholdId, PersonId, TaskId};
+use crate::document::{read, requests, roster, round};
+use crate::id::{DocumentId, HouseholdId, PersonId, RequestId, TaskId};
 use crate::schema::control_status::ControlStatus;
+use crate::schema::ledger_field::LedgerField;
 use crate::schema::review::ConflictSubject;
 use crate::schema::task::{Attempt, Cancellation};
 use crate::schema::vocabulary::DocKind;
+use crate::schema::vocabulary::{RequestStatus, Urgency};
 
 /// One thing to review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,6 +84,28 @@ pub enum Conflict {
         /// Every distinct concurrent value, winner first.
         candidates: Vec<ControlStatus>,
     },
+    /// A household's ledger field set concurrently to different values (a phone number, the
+    /// number of people): Automerge keeps one, and the other would be lost without a word.
+    ConcurrentLedgerEdit {
+        /// The household.
+        household: HouseholdId,
+        /// The field.
+        field: LedgerField,
+        /// Every distinct concurrent value as written (a count as digits, the lift as
+        /// `true`/`false`), the one everyone sees now first.
+        candidates: Vec<String>,
+    },
+    /// A request triaged concurrently to different decisions.
+    ConcurrentTriage {
+        /// The request.
+        request: RequestId,
+        /// Its door.
+        household: HouseholdId,
+        /// Every distinct concurrent status, the one everyone sees now first.
+        statuses: Vec<RequestStatus>,
+        /// Every distinct concurrent urgency, the one everyone sees now first.
+        urgencies: Vec<Urgency>,
+    },
 }
 
 impl Conflict {
@@ -89,7 +115,9 @@ impl Conflict {
             Conflict::DoubleDelivery { household, .. }
             | Conflict::CompetingAssignment { household, .. }
             | Conflict::CancelledButDelivered { household, .. }
-            | Conflict::ConcurrentStatus { household, .. } => *household,
+            | Conflict::ConcurrentStatus { household, .. }
+            | Conflict::ConcurrentLedgerEdit { household, .. }
+            | Conflict::ConcurrentTriage { household, .. } => *household,
         }
     }
 
@@ -107,6 +135,12 @@ impl Conflict {
             }
             Conflict::ConcurrentStatus { household, .. } => {
                 ConflictSubject::ConcurrentStatus { household: *household }
+            }
+            Conflict::ConcurrentLedgerEdit { household, field, .. } => {
+                ConflictSubject::ConcurrentLedgerEdit { household: *household, field: *field }
+            }
+            Conflict::ConcurrentTriage { request, .. } => {
+                ConflictSubject::ConcurrentTriage { request: *request }
             }
         }
     }
@@ -127,6 +161,12 @@ impl Conflict {
             Conflict::ConcurrentStatus { candidates, .. } => {
                 candidates.iter().map(|s| s.as_str().to_owned()).collect()
             }
+            Conflict::ConcurrentLedgerEdit { candidates, .. } => candidates.iter().cloned().collect(),
+            Conflict::ConcurrentTriage { statuses, urgencies, .. } => statuses
+                .iter()
+                .map(|s| format!("status:{}", s.as_str()))
+                .chain(urgencies.iter().map(|u| format!("urgency:{}", u.as_str())))
+                .collect(),
         }
     }
 }
@@ -143,34 +183,84 @@ pub fn conflicts(compound: &Compound) -> Vec<Conflict> {
         if let Some(map) = read::object(am, &automerge::ROOT, roster::HOUSEHOLDS, ObjType::Map) {
             for item in am.map_range(&map, ..) {
                 let (Ok(id), obj) = (item.key.parse::<HouseholdId>(), item.id()) else { continue };
-                if !read::Fields::of(am, &obj).is_conflicted("status") {
+                let fields = read::Fields::of(am, &obj);
+                for field in LedgerField::ALL.iter().filter(|f| fields.is_conflicted(f.as_str())) {
+                    let candidates = distinct(concurrent_values(am, &obj, field.as_str()));
+                    if candidates.len() > 1 {
+                        out.push(Conflict::ConcurrentLedgerEdit { household: id, field: *field, candidates });
+                    }
+                }
+                if !fields.is_conflicted("status") {
                     continue;
                 }
-                let values: Vec<ControlStatus> = distinct(
-                    am.get_all(&obj, "status")
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter_map(|(v, _)| match v {
-                            Value::Scalar(s) => match s.as_ref() {
-                                ScalarValue::Str(s) => s.parse().ok(),
-                                _ => None,
-                            },
-                            Value::Object(_) => None,
-                        })
-                        .collect(),
-                );
-                if values.len() > 1 {
-                    let winner: ControlStatus = read::parsed(am, &obj, "status").unwrap_or(values[0]);
-                    let mut candidates = values;
-                    if let Some(pos) = candidates.iter().position(|v| *v == winner) {
-                        candidates.swap(0, pos);
-                    }
+                let candidates: Vec<ControlStatus> = distinct(parsed_values(am, &obj, "status"));
+                if candidates.len() > 1 {
+                    let winner = candidates[0];
                     out.push(Conflict::ConcurrentStatus { household: id, winner, candidates });
                 }
             }
         }
     }
+    if let Some(doc) = compound.single(DocKind::Requests) {
+        out.extend(triage_conflicts(doc.automerge()));
+    }
     out
+}
+
+/// The requests triaged concurrently to different statuses or urgencies.
+fn triage_conflicts(am: &automerge::Automerge) -> Vec<Conflict> {
+    let mut out = Vec::new();
+    let Some(map) = read::object(am, &automerge::ROOT, requests::REQUESTS, ObjType::Map) else { return out };
+    for item in am.map_range(&map, ..) {
+        let (Ok(request), obj) = (item.key.parse::<RequestId>(), item.id()) else { continue };
+        let fields = read::Fields::of(am, &obj);
+        if !fields.is_conflicted("status") && !fields.is_conflicted("urgency") {
+            continue;
+        }
+        let statuses: Vec<RequestStatus> = distinct(parsed_values(am, &obj, "status"));
+        let urgencies: Vec<Urgency> = distinct(parsed_values(am, &obj, "urgency"));
+        let Ok(household) = fields.parsed::<HouseholdId>("household") else { continue };
+        if statuses.len() > 1 || urgencies.len() > 1 {
+            out.push(Conflict::ConcurrentTriage { request, household, statuses, urgencies });
+        }
+    }
+    out
+}
+
+/// The concurrent values of `key` that parse as `T`, the one Automerge shows everyone first.
+fn parsed_values<T: std::str::FromStr>(
+    am: &automerge::Automerge,
+    obj: &automerge::ObjId,
+    key: &str,
+) -> Vec<T> {
+    concurrent_values(am, obj, key).into_iter().filter_map(|v| v.parse().ok()).collect()
+}
+
+/// Every value concurrently written to `key` of `obj`, as text (a string as it is, a number as
+/// digits, a boolean as `true`/`false`, null as empty), the one Automerge shows everyone first.
+fn concurrent_values(am: &automerge::Automerge, obj: &automerge::ObjId, key: &str) -> Vec<String> {
+    let winner = am.get(obj, key).ok().flatten().map(|(_, id)| id);
+    let mut values: Vec<(String, bool)> = am
+        .get_all(obj, key)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(v, id)| {
+            let text = match v {
+                Value::Scalar(s) => match s.as_ref() {
+                    ScalarValue::Str(s) => s.to_string(),
+                    ScalarValue::Int(n) => n.to_string(),
+                    ScalarValue::Uint(n) => n.to_string(),
+                    ScalarValue::Boolean(b) => b.to_string(),
+                    ScalarValue::Null => String::new(),
+                    _ => return None,
+                },
+                Value::Object(_) => return None,
+            };
+            Some((text, Some(&id) == winner.as_ref()))
+        })
+        .collect();
+    values.sort_by_key(|(_, won)| !won);
+    values.into_iter().map(|(v, _)| v).collect()
 }
 
 /// The conflicts of one round's tasks (double deliveries, competing assignments, deliveries to

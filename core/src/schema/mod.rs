@@ -5,6 +5,7 @@ pub mod address;
 pub mod control_status;
 pub mod household;
 pub(crate) mod labelled_enum;
+pub mod ledger_field;
 pub mod need_tag;
 pub mod request;
 pub mod review;

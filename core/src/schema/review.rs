@@ -6,11 +6,13 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::id::{DocumentId, HouseholdId, PersonId, ReviewId, TaskId};
+use super::ledger_field::LedgerField;
+use crate::id::{DocumentId, HouseholdId, PersonId, RequestId, ReviewId, TaskId};
 use crate::time::Timestamp;
 
 /// Which conflict a review is about: its kind and where it is. The round document holds the
-/// reviews of its tasks' conflicts; the roster holds the reviews of concurrent statuses.
+/// reviews of its tasks' conflicts; the roster holds the others' (concurrent statuses, ledger
+/// edits and triage: the roster is read by everyone in the compound, as the requests are).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ConflictSubject {
@@ -40,6 +42,18 @@ pub enum ConflictSubject {
         /// The household.
         household: HouseholdId,
     },
+    /// A household's ledger field (phone, people …) set concurrently to different values.
+    ConcurrentLedgerEdit {
+        /// The household.
+        household: HouseholdId,
+        /// The field.
+        field: LedgerField,
+    },
+    /// A request triaged concurrently to different decisions (status or urgency).
+    ConcurrentTriage {
+        /// The request.
+        request: RequestId,
+    },
 }
 
 impl ConflictSubject {
@@ -50,27 +64,36 @@ impl ConflictSubject {
             ConflictSubject::CompetingAssignment { .. } => "competing_assignment",
             ConflictSubject::CancelledButDelivered { .. } => "cancelled_but_delivered",
             ConflictSubject::ConcurrentStatus { .. } => "concurrent_status",
+            ConflictSubject::ConcurrentLedgerEdit { .. } => "concurrent_ledger_edit",
+            ConflictSubject::ConcurrentTriage { .. } => "concurrent_triage",
         }
     }
 
-    /// The entity the conflict is on, as the review record stores it (a task or household ID).
+    /// The entity the conflict is on, as the review record stores it (a task, household or
+    /// request ID; a household's ID and the field's wire name for a ledger edit: `<id>/phone`).
     pub fn entity(&self) -> String {
         match self {
             ConflictSubject::DoubleDelivery { task, .. }
             | ConflictSubject::CompetingAssignment { task, .. }
             | ConflictSubject::CancelledButDelivered { task, .. } => task.to_string(),
             ConflictSubject::ConcurrentStatus { household } => household.to_string(),
+            ConflictSubject::ConcurrentLedgerEdit { household, field } => {
+                format!("{household}/{}", field.as_str())
+            }
+            ConflictSubject::ConcurrentTriage { request } => request.to_string(),
         }
     }
 
-    /// The round a task's conflict is in, where its reviews are kept; `None` for a household's
+    /// The round a task's conflict is in, where its reviews are kept; `None` for the others
     /// (kept in the roster).
     pub fn round(&self) -> Option<DocumentId> {
         match self {
             ConflictSubject::DoubleDelivery { round, .. }
             | ConflictSubject::CompetingAssignment { round, .. }
             | ConflictSubject::CancelledButDelivered { round, .. } => Some(*round),
-            ConflictSubject::ConcurrentStatus { .. } => None,
+            ConflictSubject::ConcurrentStatus { .. }
+            | ConflictSubject::ConcurrentLedgerEdit { .. }
+            | ConflictSubject::ConcurrentTriage { .. } => None,
         }
     }
 
@@ -86,6 +109,14 @@ impl ConflictSubject {
                 ConflictSubject::CancelledButDelivered { round, task: entity.parse().ok()? }
             }
             "concurrent_status" => ConflictSubject::ConcurrentStatus { household: entity.parse().ok()? },
+            "concurrent_ledger_edit" => {
+                let (household, field) = entity.split_once('/')?;
+                ConflictSubject::ConcurrentLedgerEdit {
+                    household: household.parse().ok()?,
+                    field: field.parse().ok()?,
+                }
+            }
+            "concurrent_triage" => ConflictSubject::ConcurrentTriage { request: entity.parse().ok()? },
             _ => return None,
         })
     }

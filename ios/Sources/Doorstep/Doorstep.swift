@@ -5322,6 +5322,37 @@ public enum Conflict: Equatable, Hashable {
          * Every distinct concurrent value, winner first.
          */candidates: [ControlStatus]
     )
+    /**
+     * A household's ledger field set concurrently to different values.
+     */
+    case concurrentLedgerEdit(
+        /**
+         * The household.
+         */household: HouseholdId, 
+        /**
+         * The field.
+         */field: LedgerField, 
+        /**
+         * Every distinct concurrent value as written, the one everyone sees now first.
+         */candidates: [String]
+    )
+    /**
+     * A request triaged concurrently to different decisions.
+     */
+    case concurrentTriage(
+        /**
+         * The request.
+         */request: RequestId, 
+        /**
+         * Its door.
+         */household: HouseholdId, 
+        /**
+         * Every distinct concurrent status, the one everyone sees now first.
+         */statuses: [RequestStatus], 
+        /**
+         * Every distinct concurrent urgency, the one everyone sees now first.
+         */urgencies: [Urgency]
+    )
 
 
 
@@ -5353,6 +5384,12 @@ public struct FfiConverterTypeConflict: FfiConverterRustBuffer {
         )
         
         case 4: return .concurrentStatus(household: try FfiConverterTypeHouseholdId.read(from: &buf), winner: try FfiConverterTypeControlStatus.read(from: &buf), candidates: try FfiConverterSequenceTypeControlStatus.read(from: &buf)
+        )
+        
+        case 5: return .concurrentLedgerEdit(household: try FfiConverterTypeHouseholdId.read(from: &buf), field: try FfiConverterTypeLedgerField.read(from: &buf), candidates: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 6: return .concurrentTriage(request: try FfiConverterTypeRequestId.read(from: &buf), household: try FfiConverterTypeHouseholdId.read(from: &buf), statuses: try FfiConverterSequenceTypeRequestStatus.read(from: &buf), urgencies: try FfiConverterSequenceTypeUrgency.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -5394,6 +5431,21 @@ public struct FfiConverterTypeConflict: FfiConverterRustBuffer {
             FfiConverterTypeHouseholdId.write(household, into: &buf)
             FfiConverterTypeControlStatus.write(winner, into: &buf)
             FfiConverterSequenceTypeControlStatus.write(candidates, into: &buf)
+            
+        
+        case let .concurrentLedgerEdit(household,field,candidates):
+            writeInt(&buf, Int32(5))
+            FfiConverterTypeHouseholdId.write(household, into: &buf)
+            FfiConverterTypeLedgerField.write(field, into: &buf)
+            FfiConverterSequenceString.write(candidates, into: &buf)
+            
+        
+        case let .concurrentTriage(request,household,statuses,urgencies):
+            writeInt(&buf, Int32(6))
+            FfiConverterTypeRequestId.write(request, into: &buf)
+            FfiConverterTypeHouseholdId.write(household, into: &buf)
+            FfiConverterSequenceTypeRequestStatus.write(statuses, into: &buf)
+            FfiConverterSequenceTypeUrgency.write(urgencies, into: &buf)
             
         }
     }
@@ -5463,6 +5515,25 @@ public enum ConflictSubject: Equatable, Hashable {
          * The household.
          */household: HouseholdId
     )
+    /**
+     * A household's ledger field set concurrently to different values.
+     */
+    case concurrentLedgerEdit(
+        /**
+         * The household.
+         */household: HouseholdId, 
+        /**
+         * The field.
+         */field: LedgerField
+    )
+    /**
+     * A request triaged concurrently to different decisions.
+     */
+    case concurrentTriage(
+        /**
+         * The request.
+         */request: RequestId
+    )
 
 
 
@@ -5496,6 +5567,12 @@ public struct FfiConverterTypeConflictSubject: FfiConverterRustBuffer {
         case 4: return .concurrentStatus(household: try FfiConverterTypeHouseholdId.read(from: &buf)
         )
         
+        case 5: return .concurrentLedgerEdit(household: try FfiConverterTypeHouseholdId.read(from: &buf), field: try FfiConverterTypeLedgerField.read(from: &buf)
+        )
+        
+        case 6: return .concurrentTriage(request: try FfiConverterTypeRequestId.read(from: &buf)
+        )
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -5525,6 +5602,17 @@ public struct FfiConverterTypeConflictSubject: FfiConverterRustBuffer {
         case let .concurrentStatus(household):
             writeInt(&buf, Int32(4))
             FfiConverterTypeHouseholdId.write(household, into: &buf)
+            
+        
+        case let .concurrentLedgerEdit(household,field):
+            writeInt(&buf, Int32(5))
+            FfiConverterTypeHouseholdId.write(household, into: &buf)
+            FfiConverterTypeLedgerField.write(field, into: &buf)
+            
+        
+        case let .concurrentTriage(request):
+            writeInt(&buf, Int32(6))
+            FfiConverterTypeRequestId.write(request, into: &buf)
             
         }
     }
@@ -5990,6 +6078,121 @@ public func FfiConverterTypeKeyProviderError_lift(_ buf: RustBuffer) throws -> K
 public func FfiConverterTypeKeyProviderError_lower(_ value: KeyProviderError) -> RustBuffer {
     return FfiConverterTypeKeyProviderError.lower(value)
 }
+
+
+/**
+ * A household's single-value ledger field, as a concurrent-edit conflict names it.
+ */
+
+public enum LedgerField: Equatable, Hashable {
+    
+    /**
+     * 户主.
+     */
+    case head
+    /**
+     * 联系电话.
+     */
+    case phone
+    /**
+     * 户内人数.
+     */
+    case people
+    /**
+     * 60岁以上人数.
+     */
+    case aged60Plus
+    /**
+     * 6岁以下儿童人数.
+     */
+    case childrenUnder6
+    /**
+     * 有无电梯.
+     */
+    case lift
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LedgerField: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLedgerField: FfiConverterRustBuffer {
+    typealias SwiftType = LedgerField
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LedgerField {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .head
+        
+        case 2: return .phone
+        
+        case 3: return .people
+        
+        case 4: return .aged60Plus
+        
+        case 5: return .childrenUnder6
+        
+        case 6: return .lift
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LedgerField, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .head:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .phone:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .people:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .aged60Plus:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .childrenUnder6:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .lift:
+            writeInt(&buf, Int32(6))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLedgerField_lift(_ buf: RustBuffer) throws -> LedgerField {
+    return try FfiConverterTypeLedgerField.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLedgerField_lower(_ value: LedgerField) -> RustBuffer {
+    return FfiConverterTypeLedgerField.lower(value)
+}
+
 
 
 /**
@@ -7897,6 +8100,56 @@ fileprivate struct FfiConverterSequenceTypeNeedTag: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeNeedTag.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRequestStatus: FfiConverterRustBuffer {
+    typealias SwiftType = [RequestStatus]
+
+    public static func write(_ value: [RequestStatus], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRequestStatus.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RequestStatus] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RequestStatus]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRequestStatus.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeUrgency: FfiConverterRustBuffer {
+    typealias SwiftType = [Urgency]
+
+    public static func write(_ value: [Urgency], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeUrgency.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Urgency] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Urgency]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeUrgency.read(from: &buf))
         }
         return seq
     }

@@ -1,6 +1,6 @@
 // @ts-check
 // Conflicts the phones' concurrent edits left: double deliveries, competing assignments, deliveries
-// to a task cancelled meanwhile, status.
+// to a task cancelled meanwhile, status, ledger fields, triage.
 
 import { t, label } from './i18n.js';
 import { h, fill, field, button } from './dom.js';
@@ -28,7 +28,23 @@ export function Conflicts() {
 
   /** The conflict's subject, as `review_conflict` names it. */
   function subject(c) {
-    return c.kind === 'concurrent_status' ? { kind: c.kind, household: c.household } : { kind: c.kind, round: c.round, task: c.task };
+    if (c.kind === 'concurrent_status') return { kind: c.kind, household: c.household };
+    if (c.kind === 'concurrent_ledger_edit') return { kind: c.kind, household: c.household, field: c.field };
+    if (c.kind === 'concurrent_triage') return { kind: c.kind, request: c.request };
+    return { kind: c.kind, round: c.round, task: c.task };
+  }
+
+  /** A ledger value as the roster shows it: a count, 有/无 for the lift, or the text. */
+  function ledgerValue(field, v) {
+    if (field === 'lift') return t(v === 'true' ? 'conflicts.lift_yes' : 'conflicts.lift_no');
+    return v === '' ? t('conflicts.value_unknown') : v;
+  }
+
+  /** The edit that writes `v` back into `field`, settling the conflict. */
+  function ledgerEdit(field, v) {
+    if (field === 'lift') return { [field]: v === 'true' };
+    if (field === 'head' || field === 'phone') return { [field]: v };
+    return { [field]: v === '' ? null : Number(v) };
   }
 
   function reviewControl(c) {
@@ -127,6 +143,39 @@ export function Conflicts() {
             ),
           ),
         ];
+      } else if (c.kind === 'concurrent_ledger_edit') {
+        const values = c.candidates || [];
+        body = [
+          h('p', null, t('conflicts.ledger_text', { field: label('ledger_field', c.field), winner: ledgerValue(c.field, values[0]), all: values.map((v) => ledgerValue(c.field, v)).join(' / ') })),
+          h(
+            'div',
+            { class: 'actions no-print' },
+            values.map((v) =>
+              button(t('conflicts.keep_value', { value: ledgerValue(c.field, v) }), 'conflict-resolve', () =>
+                operate({ op: 'edit_household', household: c.household, edit: ledgerEdit(c.field, v) }, t('conflicts.resolved')),
+              { dataset: { value: v } }),
+            ),
+          ),
+        ];
+      } else if (c.kind === 'concurrent_triage') {
+        const statuses = c.statuses || [];
+        const urgencies = c.urgencies || [];
+        body = [
+          h('p', null, t('conflicts.triage_text', {
+            statuses: statuses.map((s) => label('request_status', s)).join(' / '),
+            urgencies: urgencies.map((u) => label('urgency', u)).join(' / '),
+            winner: `${label('request_status', statuses[0])} · ${label('urgency', urgencies[0])}`,
+          })),
+          h(
+            'div',
+            { class: 'actions no-print' },
+            statuses.map((s) =>
+              button(t('conflicts.keep_status', { status: label('request_status', s) }), 'conflict-resolve', () =>
+                operate({ op: 'triage_request', request: c.request, status: s, urgency: urgencies[0] }, t('conflicts.resolved')),
+              { dataset: { value: s } }),
+            ),
+          ),
+        ];
       } else {
         body = h('pre', null, JSON.stringify(c, null, 2));
       }
@@ -135,7 +184,7 @@ export function Conflicts() {
         {
           class: c.review ? 'card conflict reviewed' : 'card conflict',
           testid: c.review ? 'conflict-reviewed-card' : 'conflict-card',
-          dataset: { kind: c.kind, task: c.task || '', household: c.household || '' },
+          dataset: { kind: c.kind, task: c.task || '', household: c.household || '', field: c.field || '', request: c.request || '' },
         },
         h('h2', null, t(`conflicts.kind.${c.kind}`)),
         where(c, all.byId, titles),

@@ -120,7 +120,9 @@ pub fn conflicts(
                     *household,
                     [cancellation.by].into_iter().chain(deliveries.iter().map(|a| a.knocker())).collect(),
                 ),
-                Conflict::ConcurrentStatus { household, .. } => (*household, Vec::new()),
+                Conflict::ConcurrentStatus { household, .. }
+                | Conflict::ConcurrentLedgerEdit { household, .. }
+                | Conflict::ConcurrentTriage { household, .. } => (*household, Vec::new()),
             };
             people.extend(review.iter().chain(&earlier_review).map(|r| r.by));
             let h = households.get(household);

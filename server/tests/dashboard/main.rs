@@ -9,6 +9,7 @@ mod bombs;
 mod cancelled_deliveries;
 mod closed_rounds;
 mod compact_requests;
+mod concurrent_edits;
 mod document_list;
 mod events;
 mod exports;

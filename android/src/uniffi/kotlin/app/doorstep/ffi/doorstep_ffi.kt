@@ -6357,6 +6357,56 @@ sealed class Conflict {
         companion object
     }
     
+    /**
+     * A household's ledger field set concurrently to different values.
+     */
+    data class ConcurrentLedgerEdit(
+        /**
+         * The household.
+         */
+        val `household`: app.doorstep.ffi.HouseholdId, 
+        /**
+         * The field.
+         */
+        val `field`: app.doorstep.ffi.LedgerField, 
+        /**
+         * Every distinct concurrent value as written, the one everyone sees now first.
+         */
+        val `candidates`: List<kotlin.String>) : Conflict()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A request triaged concurrently to different decisions.
+     */
+    data class ConcurrentTriage(
+        /**
+         * The request.
+         */
+        val `request`: app.doorstep.ffi.RequestId, 
+        /**
+         * Its door.
+         */
+        val `household`: app.doorstep.ffi.HouseholdId, 
+        /**
+         * Every distinct concurrent status, the one everyone sees now first.
+         */
+        val `statuses`: List<app.doorstep.ffi.RequestStatus>, 
+        /**
+         * Every distinct concurrent urgency, the one everyone sees now first.
+         */
+        val `urgencies`: List<app.doorstep.ffi.Urgency>) : Conflict()
+        
+    {
+        
+
+        companion object
+    }
+    
 
     
 
@@ -6397,6 +6447,17 @@ public object FfiConverterTypeConflict : FfiConverterRustBuffer<Conflict>{
                 FfiConverterTypeHouseholdId.read(buf),
                 FfiConverterTypeControlStatus.read(buf),
                 FfiConverterSequenceTypeControlStatus.read(buf),
+                )
+            5 -> Conflict.ConcurrentLedgerEdit(
+                FfiConverterTypeHouseholdId.read(buf),
+                FfiConverterTypeLedgerField.read(buf),
+                FfiConverterSequenceString.read(buf),
+                )
+            6 -> Conflict.ConcurrentTriage(
+                FfiConverterTypeRequestId.read(buf),
+                FfiConverterTypeHouseholdId.read(buf),
+                FfiConverterSequenceTypeRequestStatus.read(buf),
+                FfiConverterSequenceTypeUrgency.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
@@ -6444,6 +6505,25 @@ public object FfiConverterTypeConflict : FfiConverterRustBuffer<Conflict>{
                 + FfiConverterSequenceTypeControlStatus.allocationSize(value.`candidates`)
             )
         }
+        is Conflict.ConcurrentLedgerEdit -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeHouseholdId.allocationSize(value.`household`)
+                + FfiConverterTypeLedgerField.allocationSize(value.`field`)
+                + FfiConverterSequenceString.allocationSize(value.`candidates`)
+            )
+        }
+        is Conflict.ConcurrentTriage -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeRequestId.allocationSize(value.`request`)
+                + FfiConverterTypeHouseholdId.allocationSize(value.`household`)
+                + FfiConverterSequenceTypeRequestStatus.allocationSize(value.`statuses`)
+                + FfiConverterSequenceTypeUrgency.allocationSize(value.`urgencies`)
+            )
+        }
     }
 
     override fun write(value: Conflict, buf: ByteBuffer) {
@@ -6479,6 +6559,21 @@ public object FfiConverterTypeConflict : FfiConverterRustBuffer<Conflict>{
                 FfiConverterTypeHouseholdId.write(value.`household`, buf)
                 FfiConverterTypeControlStatus.write(value.`winner`, buf)
                 FfiConverterSequenceTypeControlStatus.write(value.`candidates`, buf)
+                Unit
+            }
+            is Conflict.ConcurrentLedgerEdit -> {
+                buf.putInt(5)
+                FfiConverterTypeHouseholdId.write(value.`household`, buf)
+                FfiConverterTypeLedgerField.write(value.`field`, buf)
+                FfiConverterSequenceString.write(value.`candidates`, buf)
+                Unit
+            }
+            is Conflict.ConcurrentTriage -> {
+                buf.putInt(6)
+                FfiConverterTypeRequestId.write(value.`request`, buf)
+                FfiConverterTypeHouseholdId.write(value.`household`, buf)
+                FfiConverterSequenceTypeRequestStatus.write(value.`statuses`, buf)
+                FfiConverterSequenceTypeUrgency.write(value.`urgencies`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -6566,6 +6661,40 @@ sealed class ConflictSubject {
         companion object
     }
     
+    /**
+     * A household's ledger field set concurrently to different values.
+     */
+    data class ConcurrentLedgerEdit(
+        /**
+         * The household.
+         */
+        val `household`: app.doorstep.ffi.HouseholdId, 
+        /**
+         * The field.
+         */
+        val `field`: app.doorstep.ffi.LedgerField) : ConflictSubject()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A request triaged concurrently to different decisions.
+     */
+    data class ConcurrentTriage(
+        /**
+         * The request.
+         */
+        val `request`: app.doorstep.ffi.RequestId) : ConflictSubject()
+        
+    {
+        
+
+        companion object
+    }
+    
 
     
 
@@ -6596,6 +6725,13 @@ public object FfiConverterTypeConflictSubject : FfiConverterRustBuffer<ConflictS
                 )
             4 -> ConflictSubject.ConcurrentStatus(
                 FfiConverterTypeHouseholdId.read(buf),
+                )
+            5 -> ConflictSubject.ConcurrentLedgerEdit(
+                FfiConverterTypeHouseholdId.read(buf),
+                FfiConverterTypeLedgerField.read(buf),
+                )
+            6 -> ConflictSubject.ConcurrentTriage(
+                FfiConverterTypeRequestId.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
@@ -6633,6 +6769,21 @@ public object FfiConverterTypeConflictSubject : FfiConverterRustBuffer<ConflictS
                 + FfiConverterTypeHouseholdId.allocationSize(value.`household`)
             )
         }
+        is ConflictSubject.ConcurrentLedgerEdit -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeHouseholdId.allocationSize(value.`household`)
+                + FfiConverterTypeLedgerField.allocationSize(value.`field`)
+            )
+        }
+        is ConflictSubject.ConcurrentTriage -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeRequestId.allocationSize(value.`request`)
+            )
+        }
     }
 
     override fun write(value: ConflictSubject, buf: ByteBuffer) {
@@ -6658,6 +6809,17 @@ public object FfiConverterTypeConflictSubject : FfiConverterRustBuffer<ConflictS
             is ConflictSubject.ConcurrentStatus -> {
                 buf.putInt(4)
                 FfiConverterTypeHouseholdId.write(value.`household`, buf)
+                Unit
+            }
+            is ConflictSubject.ConcurrentLedgerEdit -> {
+                buf.putInt(5)
+                FfiConverterTypeHouseholdId.write(value.`household`, buf)
+                FfiConverterTypeLedgerField.write(value.`field`, buf)
+                Unit
+            }
+            is ConflictSubject.ConcurrentTriage -> {
+                buf.putInt(6)
+                FfiConverterTypeRequestId.write(value.`request`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -7142,6 +7304,65 @@ public object FfiConverterTypeKeyProviderError : FfiConverterRustBuffer<KeyProvi
     }
 
 }
+
+
+
+/**
+ * A household's single-value ledger field, as a concurrent-edit conflict names it.
+ */
+
+enum class LedgerField {
+    
+    /**
+     * 户主.
+     */
+    HEAD,
+    /**
+     * 联系电话.
+     */
+    PHONE,
+    /**
+     * 户内人数.
+     */
+    PEOPLE,
+    /**
+     * 60岁以上人数.
+     */
+    AGED60_PLUS,
+    /**
+     * 6岁以下儿童人数.
+     */
+    CHILDREN_UNDER6,
+    /**
+     * 有无电梯.
+     */
+    LIFT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLedgerField: FfiConverterRustBuffer<LedgerField> {
+    override fun read(buf: ByteBuffer) = try {
+        LedgerField.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: LedgerField) = 4UL
+
+    override fun write(value: LedgerField, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -8805,6 +9026,62 @@ public object FfiConverterSequenceTypeNeedTag: FfiConverterRustBuffer<List<NeedT
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeNeedTag.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRequestStatus: FfiConverterRustBuffer<List<RequestStatus>> {
+    override fun read(buf: ByteBuffer): List<RequestStatus> {
+        val len = buf.getInt()
+        return List<RequestStatus>(len) {
+            FfiConverterTypeRequestStatus.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RequestStatus>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRequestStatus.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RequestStatus>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRequestStatus.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeUrgency: FfiConverterRustBuffer<List<Urgency>> {
+    override fun read(buf: ByteBuffer): List<Urgency> {
+        val len = buf.getInt()
+        return List<Urgency>(len) {
+            FfiConverterTypeUrgency.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Urgency>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeUrgency.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Urgency>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeUrgency.write(it, buf)
         }
     }
 }

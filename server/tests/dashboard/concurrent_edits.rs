@@ -21,7 +21,10 @@ async fn concurrent_ledger_edits_and_triage_are_conflicts_to_review() {
     let mut li = dash.relay.phone(compound, Role::Volunteer, "李强").await;
     let session = dash.login(&coordinator.token).await;
     li.sync(&dash.relay).await;
-    let household = li.compound().households()[0].id;
+    let first = li.compound().households()[0].clone();
+    // Head counts neither holds yet: a value written again as it stands writes nothing.
+    let household = first.id;
+    let (chens, wangs) = (first.people.unwrap_or(0) + 3, first.people.unwrap_or(0) + 5);
     li.apply(&Operation::AddRequest {
         household,
         channel: Channel::Door,
@@ -34,15 +37,15 @@ async fn concurrent_ledger_edits_and_triage_are_conflicts_to_review() {
     chen.sync(&dash.relay).await;
     let request = chen.compound().requests()[0].id;
 
-    // 陈刚, offline: phone 13800000002, 4 people, rejected. 王芳 on the dashboard: 13900000001,
-    // 6 people, done and urgent.
+    // 陈刚, offline: phone 13800000002, rejected. 王芳 on the dashboard: 13900000001, done and
+    // urgent. Each gives another head count.
     let edit =
-        HouseholdEdit { phone: Some("13800000002".into()), people: Some(4), ..HouseholdEdit::default() };
+        HouseholdEdit { phone: Some("13800000002".into()), people: Some(chens), ..HouseholdEdit::default() };
     chen.apply(&Operation::EditHousehold { household, edit }).unwrap();
     chen.apply(&Operation::TriageRequest { request, status: RequestStatus::Rejected, urgency: None })
         .unwrap();
     for op in [
-        json!({"op": "edit_household", "household": household, "edit": {"phone": "13900000001", "people": 6}}),
+        json!({"op": "edit_household", "household": household, "edit": {"phone": "13900000001", "people": wangs}}),
         json!({"op": "triage_request", "request": request, "status": "done", "urgency": "urgent"}),
     ] {
         let answer = session.operate(compound, &op).await;
@@ -70,7 +73,7 @@ async fn concurrent_ledger_edits_and_triage_are_conflicts_to_review() {
     assert_eq!(
         fields,
         [
-            ("people".to_owned(), vec!["4".to_owned(), "6".to_owned()]),
+            ("people".to_owned(), vec![chens.to_string(), wangs.to_string()]),
             ("phone".to_owned(), vec!["13800000002".to_owned(), "13900000001".to_owned()]),
         ],
         "{conflicts}"

@@ -351,15 +351,7 @@ impl RelayClient {
     /// Who the token belongs to (`GET /v1/me`).
     pub async fn me(&self) -> Result<Me, TransportError> {
         let url = format!("{}/v1/me", self.base);
-        let response = once_more_if_closed(|| {
-            let mut request = self.http.get(&url);
-            if let Some(token) = &self.token {
-                request = request.bearer_auth(token);
-            }
-            request.send()
-        })
-        .await
-        .map_err(network)?;
+        let response = once_more_if_closed(|| self.get(&url)).await.map_err(network)?;
         let bytes = checked(response).await?;
         serde_json::from_slice(&bytes).map_err(not_the_relay)
     }
@@ -541,15 +533,7 @@ impl RelayClient {
         // Sent once more on a new connection when a kept-alive one closed under it, as a sync is:
         // a box on the path that closes connections after an answer cut every copy off, and a
         // new volunteer whose first download was cut never got their tasks.
-        let response = once_more_if_closed(|| {
-            let mut request = self.http.get(&url);
-            if let Some(token) = &self.token {
-                request = request.bearer_auth(token);
-            }
-            request.send()
-        })
-        .await
-        .map_err(network)?;
+        let response = once_more_if_closed(|| self.get(&url)).await.map_err(network)?;
         if response.status() == reqwest::StatusCode::NO_CONTENT {
             return Ok(None);
         }
@@ -620,6 +604,15 @@ impl RelayClient {
             once_more_if_closed(|| self.post_json("wiped", body.clone())).await.map_err(network)?;
         checked(response).await?;
         Ok(())
+    }
+
+    /// `GET url` with this phone's token, up to the answer's head.
+    fn get(&self, url: &str) -> impl Future<Output = Result<reqwest::Response, reqwest::Error>> + use<> {
+        let mut request = self.http.get(url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
     }
 
     /// `POST /v1/{path}` with a JSON `body` and this phone's token, up to the answer's head.

@@ -298,6 +298,10 @@ impl Storage for Announcing {
         self.inner.file_gone()
     }
 
+    fn room_on_disk(&self) -> Option<u64> {
+        self.inner.room_on_disk()
+    }
+
     fn answers(&self) -> StoreFuture<'_, ()> {
         self.inner.answers()
     }

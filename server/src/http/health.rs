@@ -80,6 +80,15 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
     if let Some(doubt) = state.relay_clock.doubt() {
         text.push_str(&format!("warning: {doubt}\n"));
     }
+    // A disk nearly full is said while the relay still writes: a relay started with 40 KB free
+    // said "ok" until its first write failed (an operator's black-box finding).
+    if let Some(room) = state.relay.storage().room_on_disk().filter(|&room| room < LOW_ROOM_ON_DISK) {
+        text.push_str(&format!(
+            "warning: only {} KiB free on the disk holding the database; when it is full every write is refused: free space on that disk\n\
+             数据库所在磁盘空间将满：请清理磁盘空间\n",
+            room / 1024
+        ));
+    }
     if let Some((path, soon @ Expiry::Soon { .. })) = &certificate {
         text.push_str(&format!(
             "warning: the relay's certificate in {path} {}\n",
@@ -88,6 +97,10 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
     }
     Ok(text.into_response())
 }
+
+/// Below this much free space on the database's disk, `/healthz` warns (still 200): a team's
+/// return writes tens of MiB.
+const LOW_ROOM_ON_DISK: u64 = 64 << 20;
 
 /// A 503 with `text`, the cause and what to do, for a balancer's log and a person.
 fn unhealthy(text: String) -> Response {

@@ -779,6 +779,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// file nobody will open again). No default, so a store that wraps another passes it on.
     fn file_gone(&self) -> Option<String>;
 
+    /// The bytes still free on the disk holding the database file, where the store has one on
+    /// this machine (`None` for PostgreSQL's, which its own server watches). No default, so a
+    /// store that wraps another passes it on.
+    fn room_on_disk(&self) -> Option<u64>;
+
     /// One cheap read, for `/healthz`: `Ok` while the database answers, otherwise why not, in
     /// the operator's words (for PostgreSQL its address and what failed, never its password),
     /// within [`PROBE_WAIT`] or a little more. No default, so a store that wraps another

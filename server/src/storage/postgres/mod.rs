@@ -272,6 +272,10 @@ impl Storage for PostgresStorage {
         None
     }
 
+    fn room_on_disk(&self) -> Option<u64> {
+        None
+    }
+
     /// `SELECT 1` on a pooled connection, a new one opened if the pooled ones are gone, each
     /// step bounded by [`PROBE_WAIT`](crate::storage::PROBE_WAIT), not the pool's own waits.
     fn answers(&self) -> StoreFuture<'_, ()> {

@@ -250,6 +250,10 @@ impl Storage for SqliteStorage {
         }
     }
 
+    fn room_on_disk(&self) -> Option<u64> {
+        space::room(&self.inner.path)
+    }
+
     /// A read of the people table (the file's own damage is found at start, `integrity.rs`).
     fn answers(&self) -> StoreFuture<'_, ()> {
         self.read(|conn| people::district_admins(conn).map(drop))

@@ -891,7 +891,7 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
         let (what, then) = match r.rule.as_str() {
             // The reason of a damaged document already says that only a restore helps.
             DOCUMENT_DAMAGED => (
-                "the relay could not take it now / 中继暂时无法接收",
+                "the relay's copy is damaged / 中继上的这份文件已损坏",
                 "this phone keeps its changes until then / 在此之前，本机修改都保留在手机上",
             ),
             // Not the moment's: the same message is refused until the branches are merged.
@@ -1647,6 +1647,12 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("this phone keeps its changes until then"), "{text}");
+        // Not "could not take it now: the relay refused this change" (an operator's finding).
+        assert!(
+            text.contains("the relay's copy is damaged") && text.contains("从备份恢复后才能上传"),
+            "{text}"
+        );
+        assert!(!text.contains("could not take it now") && !text.contains("refused this change"), "{text}");
         assert!(
             !text.contains("will sync later"),
             "a damaged document does not come back by waiting: {text}"

@@ -43,6 +43,12 @@ pub fn refusal_words(code: &str) -> (&'static str, &'static str) {
             ("这份文件或本人今天的额度已满", "the document, or this person's share of it today, is full")
         }
         relay::TOO_LARGE => ("这项修改太大", "the change is too large"),
+        // Before, "the relay refused this change" beside "could not take it now": the phone keeps
+        // the changes, and only a restore of the relay's database helps.
+        relay::DOCUMENT_DAMAGED => (
+            "中继上的这份文件已损坏，要等中继的运维人员从备份恢复后才能上传",
+            "the relay's copy of this document is damaged; it goes up once whoever runs the relay restores it from a backup",
+        ),
         relay::TOO_MANY_HEADS => (
             "本机这份文件的分支太多，一次同步带不下",
             "this phone's copy of the document has more branches than a sync carries",

@@ -9,8 +9,6 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::harness::{Phone, Relay, sample};
-use crate::raw_http::request;
-use crate::set_aside_inbox::dashboard_cookie;
 
 /// Copies the relay's SQLite file and its WAL (if any) from `from` to `to`.
 fn copy_db(from: &Path, to: &Path) {
@@ -70,13 +68,10 @@ fn a_phone_the_restored_relay_no_longer_knows_joins_again_and_its_unsynced_work_
     volunteer.ok(&["quarantine", "--export", export.to_str().unwrap()]);
     assert!(std::fs::read_to_string(&export).unwrap().contains(kept[0]["hash"].as_str().unwrap()));
 
-    let cookie = dashboard_cookie(&relay, &coordinator);
-    let inbox = request(
-        &relay.url,
-        "GET",
+    let inbox = crate::set_aside_inbox::dashboard_get(
+        &relay,
+        &coordinator,
         &format!("/dashboard/api/compounds/{compound}/set-aside"),
-        Some(&cookie),
-        None,
     );
     assert_eq!(inbox.status, 200, "{}", inbox.body);
     let items: Vec<Value> = serde_json::from_str(&inbox.body).unwrap();

@@ -285,13 +285,10 @@ fn a_district_moved_from_sqlite_to_postgres_syncs_on_without_any_phone_joining_a
         .collect();
     assert!(attempts.contains(&"during the move".to_owned()), "{attempts:?}");
 
-    let cookie = crate::set_aside_inbox::dashboard_cookie(&relay, &coordinator);
-    let inbox = request(
-        &relay.url,
-        "GET",
+    let inbox = crate::set_aside_inbox::dashboard_get(
+        &relay,
+        &coordinator,
         &format!("/dashboard/api/compounds/{compound}/set-aside"),
-        Some(&cookie),
-        None,
     );
     assert_eq!(inbox.status, 200, "{}", inbox.body);
     assert!(inbox.body.contains("set_control_status"), "the inbox moved: {}", inbox.body);

@@ -25,6 +25,12 @@ pub fn dashboard_cookie(relay: &Relay, phone: &Phone) -> String {
     login.session_cookie().expect("a session cookie")
 }
 
+/// `GET path` of the dashboard's API, signed in as `phone`'s person.
+pub fn dashboard_get(relay: &Relay, phone: &Phone, path: &str) -> crate::raw_http::Response {
+    let cookie = dashboard_cookie(relay, phone);
+    request(&relay.url, "GET", path, Some(&cookie), None)
+}
+
 #[test]
 fn a_coordinator_applies_one_set_aside_operation_and_dismisses_another_and_the_volunteer_sees_both() {
     let dir = tempfile::tempdir().unwrap();

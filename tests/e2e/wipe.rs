@@ -200,13 +200,10 @@ fn a_wiped_phone_s_report_counts_only_the_work_the_relay_lacks() {
     let err = volunteer.run(&["sync"]).unwrap_err();
     assert!(err.contains("removed from 香樟苑"), "{err}");
 
-    let cookie = dashboard_cookie(&relay, &coordinator);
-    let members = request(
-        &relay.url,
-        "GET",
+    let members = crate::set_aside_inbox::dashboard_get(
+        &relay,
+        &coordinator,
         &format!("/dashboard/api/compounds/{compound}/members"),
-        Some(&cookie),
-        None,
     );
     let members: serde_json::Value = serde_json::from_str(&members.body).unwrap();
     let devices: Vec<serde_json::Value> = members
@@ -258,13 +255,10 @@ fn work_the_relay_took_before_a_removal_is_said_synced_not_reviewed() {
     assert!(!listed.contains("review inbox has it") && !listed.contains("审核箱里有"), "{listed}");
     assert!(listed.contains("nothing for a coordinator to review"), "{listed}");
     // And indeed the coordinators' inbox has nothing of it.
-    let cookie = dashboard_cookie(&relay, &coordinator);
-    let inbox = request(
-        &relay.url,
-        "GET",
+    let inbox = crate::set_aside_inbox::dashboard_get(
+        &relay,
+        &coordinator,
         &format!("/dashboard/api/compounds/{compound}/set-aside"),
-        Some(&cookie),
-        None,
     );
     assert_eq!(inbox.body.trim(), "[]", "{}", inbox.body);
 }

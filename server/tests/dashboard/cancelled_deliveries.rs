@@ -5,24 +5,18 @@
 //! offline delivery reopens the review with the earlier note still shown.
 
 use doorstep_core::Operation;
-use doorstep_core::Role;
 use doorstep_core::schema::vocabulary::Outcome;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::Dash;
-use crate::operations::round_for_building_1;
+use crate::operations::{TwoVolunteersOnARound, two_volunteers_on_a_round};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_to_a_task_cancelled_meanwhile_is_a_conflict_to_review_with_both_sides() {
     let dash = Dash::start().await;
-    let (compound, coordinator) = dash.small_compound().await;
-    let mut li = dash.relay.phone(compound, Role::Volunteer, "李强").await;
-    let mut zhao = dash.relay.phone(compound, Role::Volunteer, "赵敏").await;
-    let session = dash.login(&coordinator.token).await;
-    let round = round_for_building_1(&session, compound).await;
-    li.sync(&dash.relay).await;
-    zhao.sync(&dash.relay).await;
+    let TwoVolunteersOnARound { compound, coordinator, session, round, mut li, mut zhao } =
+        two_volunteers_on_a_round(&dash).await;
     let task = li.compound().open_tasks()[0].id;
     let delivered =
         |note: &str| Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: note.into() };

@@ -4,25 +4,18 @@
 //! reviews either on the closed round, which stays closed. The overview counts the late
 //! attempts, which only closed rounds have.
 
-use doorstep_core::Role;
 use doorstep_core::schema::vocabulary::Outcome;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::Dash;
-use crate::operations::round_for_building_1;
+use crate::operations::{TwoVolunteersOnARound, two_volunteers_on_a_round};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_rounds_double_deliveries_early_and_late_are_listed_counted_and_reviewed() {
     let dash = Dash::start().await;
-    let (compound, _) = dash.small_compound().await;
-    let coordinator = dash.relay.phone(compound, Role::Coordinator, "王芳").await;
-    let mut li = dash.relay.phone(compound, Role::Volunteer, "李强").await;
-    let mut zhao = dash.relay.phone(compound, Role::Volunteer, "赵敏").await;
-    let session = dash.login(&coordinator.token).await;
-    let round = round_for_building_1(&session, compound).await;
-    li.sync(&dash.relay).await;
-    zhao.sync(&dash.relay).await;
+    let TwoVolunteersOnARound { compound, coordinator, session, round, mut li, mut zhao } =
+        two_volunteers_on_a_round(&dash).await;
     let tasks = li.compound().open_tasks();
     let (early, late) = (tasks[0].id, tasks[1].id);
     let delivered = |task| doorstep_core::Operation::RecordAttempt {

@@ -8,6 +8,30 @@ use serde_json::{Value, json};
 
 use crate::harness::{Dash, Session};
 
+/// A small compound, its coordinator signed in on the dashboard, a round for building 1 made
+/// there, and two volunteers' phones (李强, 赵敏) holding it: the start of each test of two
+/// volunteers at one door.
+pub struct TwoVolunteersOnARound {
+    pub compound: CompoundId,
+    pub coordinator: crate::relay_harness::Phone,
+    pub session: Session,
+    pub round: DocumentId,
+    pub li: crate::relay_harness::Phone,
+    pub zhao: crate::relay_harness::Phone,
+}
+
+/// [`TwoVolunteersOnARound`], both phones synced.
+pub async fn two_volunteers_on_a_round(dash: &Dash) -> TwoVolunteersOnARound {
+    let (compound, coordinator) = dash.small_compound().await;
+    let mut li = dash.relay.phone(compound, Role::Volunteer, "李强").await;
+    let mut zhao = dash.relay.phone(compound, Role::Volunteer, "赵敏").await;
+    let session = dash.login(&coordinator.token).await;
+    let round = round_for_building_1(&session, compound).await;
+    li.sync(&dash.relay).await;
+    zhao.sync(&dash.relay).await;
+    TwoVolunteersOnARound { compound, coordinator, session, round, li, zhao }
+}
+
 /// Creates a round for building 1 through the dashboard; returns its ID.
 pub async fn round_for_building_1(session: &Session, compound: CompoundId) -> DocumentId {
     let answer = session
@@ -178,14 +202,8 @@ async fn a_competing_assignment_is_shown_with_names_and_settled_by_assigning() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_double_delivery_is_marked_reviewed_with_a_note_and_a_later_delivery_reopens_it() {
     let dash = Dash::start().await;
-    let (compound, _) = dash.small_compound().await;
-    let coordinator = dash.relay.phone(compound, Role::Coordinator, "王芳").await;
-    let mut li = dash.relay.phone(compound, Role::Volunteer, "李强").await;
-    let mut zhao = dash.relay.phone(compound, Role::Volunteer, "赵敏").await;
-    let session = dash.login(&coordinator.token).await;
-    let round = round_for_building_1(&session, compound).await;
-    li.sync(&dash.relay).await;
-    zhao.sync(&dash.relay).await;
+    let TwoVolunteersOnARound { compound, coordinator, session, round, mut li, mut zhao } =
+        two_volunteers_on_a_round(&dash).await;
     let task = li.compound().open_tasks()[0].id;
     let delivered = |note: &str| doorstep_core::Operation::RecordAttempt {
         round,

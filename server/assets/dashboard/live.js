@@ -29,11 +29,18 @@ let refreshing = false;
 let refreshAgain = false;
 let postponed = 0;
 
-/** Whether the person is in a form control of the view (a redraw would take it from them). */
+/**
+ * Whether the person is in a form control of the view, or has typed into one of its text boxes
+ * and not sent it yet (a review note, reaching for its button): a redraw would take it from them.
+ * A phone's sync redrew the conflicts page between a typed note and the click on 确认已核实,
+ * closing the form and losing the note.
+ */
 function editing() {
   const el = document.activeElement;
   const main = document.getElementById('view');
-  return !!el && !!main && main.contains(el) && /^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName);
+  if (!main) return false;
+  if (el && main.contains(el) && /^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName)) return true;
+  return [...main.querySelectorAll('textarea')].some((box) => box.value !== box.defaultValue);
 }
 
 /** Refetches the visible view soon; `force` (after one's own change) even mid-edit. */

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use doorstep_core::import::read_roster_sheet;
+use doorstep_core::import::{CalendarDay, read_roster_sheet};
 use doorstep_server::workbook::sheet_to_csv;
 use libfuzzer_sys::fuzz_target;
 
@@ -17,6 +17,6 @@ fuzz_target!(init: {
 }, |data: &[u8]| {
     let deadline = Instant::now() + Duration::from_secs(10);
     if let Ok(sheet) = sheet_to_csv(data, deadline) {
-        let _ = read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates);
+        let _ = read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates, CalendarDay::new(2026, 12, 7).expect("a day"));
     }
 });

@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use doorstep_core::import::{
-    ImportError, MAX_ERRORS, RosterPreview, RowMessage, read_roster_csv, read_roster_sheet, shown_names,
+    CalendarDay, ImportError, MAX_ERRORS, RosterPreview, RowMessage, read_roster_csv_on, read_roster_sheet,
+    shown_names,
 };
 use serde::Serialize;
 
@@ -84,6 +85,14 @@ fn in_sheet(sheet: &str, said: &str) -> String {
     }
 }
 
+/// The day it is, by the relay's clock in China Standard Time: the day a roster read now counts
+/// residents' ages on. (A compound in another time zone has its residents a year older up to a
+/// day early or late; the file is read before the compound's documents are.)
+#[must_use]
+pub fn today() -> CalendarDay {
+    CalendarDay::at(crate::clock::now(), doorstep_core::schema::utc_offset::UtcOffset::CHINA)
+}
+
 /// Whether `bytes` are an Excel workbook by their first bytes (.xlsx is a ZIP archive, .xls an
 /// OLE compound file), whatever the file was called or declared as.
 #[must_use]
@@ -91,13 +100,19 @@ pub fn starts_like_a_workbook(bytes: &[u8]) -> bool {
     bytes.starts_with(ZIP_MAGIC) || bytes.starts_with(OLE_MAGIC)
 }
 
-/// Reads `bytes` as a workbook or as a CSV, stopping a workbook's read once `deadline` passes.
+/// Reads `bytes` as a workbook or as a CSV, stopping a workbook's read once `deadline` passes;
+/// residents' ages are counted from their birth dates on `today` ([`today`]).
 ///
 /// # Errors
 /// [`RosterFileError`] when the file cannot be read at all; bad rows are in the preview.
-pub fn read(workbook: bool, bytes: &[u8], deadline: Instant) -> Result<RosterFile, RosterFileError> {
+pub fn read(
+    workbook: bool,
+    bytes: &[u8],
+    deadline: Instant,
+    today: CalendarDay,
+) -> Result<RosterFile, RosterFileError> {
     if !workbook {
-        let preview = read_roster_csv(bytes)?;
+        let preview = read_roster_csv_on(bytes, today)?;
         return Ok(RosterFile {
             preview,
             format: "csv",
@@ -114,7 +129,7 @@ pub fn read(workbook: bool, bytes: &[u8], deadline: Instant) -> Result<RosterFil
     let mut preview = RosterPreview::default();
     let mut sheets_read = Vec::new();
     for (at, sheet) in book.read.iter().enumerate() {
-        let mut one = match read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates) {
+        let mut one = match read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates, today) {
             Ok(one) => one,
             Err(error) if several => {
                 return Err(RosterFileError::Sheet { sheet: sheet.sheet.clone(), error });
@@ -391,7 +406,7 @@ mod tests {
     /// 100000003" before it was told where).
     #[test]
     fn a_row_of_a_workbook_of_several_roster_sheets_is_told_by_sheet_and_row() {
-        let file = read(true, &per_building(), Instant::now() + Duration::from_secs(60)).unwrap();
+        let file = read(true, &per_building(), Instant::now() + Duration::from_secs(60), today()).unwrap();
         let heads: Vec<&str> = file.preview.households.iter().map(|h| h.draft.head.as_str()).collect();
         assert_eq!(heads, ["甲", "乙", "丙"]);
         let read: Vec<(&str, usize, usize)> =
@@ -457,7 +472,8 @@ mod tests {
         // A hidden row under the table holds nothing, and is not said.
         first.set_row_hidden(30).unwrap();
         let file =
-            read(true, &book.save_to_buffer().unwrap(), Instant::now() + Duration::from_secs(60)).unwrap();
+            read(true, &book.save_to_buffer().unwrap(), Instant::now() + Duration::from_secs(60), today())
+                .unwrap();
         let hidden: Vec<(Option<String>, RowMessage)> = file
             .preview
             .warnings

@@ -33,6 +33,7 @@
 //! assert_eq!(preview.errors[0].to_string(), "line 3, column 户内人数: \"三\" is not a whole number");
 //! ```
 
+mod birth_dates;
 mod cell_characters;
 mod columns;
 mod date_cells;
@@ -45,6 +46,7 @@ mod phone;
 mod residents;
 mod roster_csv;
 
+pub use birth_dates::CalendarDay;
 pub use columns::{ColumnSet, RosterColumn};
 pub use date_cells::DateCells;
 pub use encoding::decode;
@@ -53,5 +55,6 @@ pub use formula_errors::formula_error;
 pub(crate) use phone::as_imported as phone_as_imported;
 pub use roster_csv::{
     HEADER_SEARCH_ROWS, ImportedRow, MAX_COLUMNS, MAX_ERRORS, MAX_FIELD_CHARS, MAX_INPUT_BYTES, MAX_PEOPLE,
-    MAX_ROWS, RosterPreview, check_roster_header, line_breaks, read_roster_csv, read_roster_sheet,
+    MAX_ROWS, RosterPreview, check_roster_header, line_breaks, read_roster_csv, read_roster_csv_on,
+    read_roster_sheet,
 };

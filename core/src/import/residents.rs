@@ -4,8 +4,11 @@
 //! details; keep the right row", and neither was imported: a coordinator following that advice
 //! deleted residents. A sheet with a 与户主关系 or 年龄 column is read as one row per resident
 //! instead: a door's rows make one household, headed by the row whose relation is 户主 or 本人,
-//! with 户内人数, 60岁以上人数 and 6岁以下儿童 counted from its rows and their ages.
+//! with 户内人数, 60岁以上人数 and 6岁以下儿童 counted from its rows and their ages. A sheet
+//! with 出生日期 is one too; a resident's age is read from their birth date, else from the birth
+//! date in their 身份证号, else from 年龄 (`birth_dates.rs`).
 
+use super::birth_dates::{BIRTH_HEADERS, CalendarDay, ID_NUMBER_HEADERS, birth_date, id_number_birth};
 use super::columns::{ColumnSet, RosterColumn, header_key};
 use super::error::RowWarning;
 use super::roster_csv::ImportedRow;
@@ -32,9 +35,15 @@ pub(super) struct ResidentColumns {
     pub age: Option<usize>,
     /// 姓名, beside a 户主 column (without one, 姓名 is read as 户主).
     pub name: Option<usize>,
-    /// The headers as written, for messages: relation, age.
+    /// 出生日期.
+    pub birth: Option<usize>,
+    /// 身份证号.
+    pub id_number: Option<usize>,
+    /// The headers as written, for messages: relation, age, birth date, ID number.
     relation_header: String,
     age_header: String,
+    birth_header: String,
+    id_number_header: String,
 }
 
 impl ResidentColumns {
@@ -48,6 +57,8 @@ impl ResidentColumns {
         let relation = position(RELATION_HEADERS);
         let age = position(AGE_HEADERS);
         let name = position(NAME_HEADERS);
+        let birth = position(BIRTH_HEADERS);
+        let id_number = position(ID_NUMBER_HEADERS);
         let header = |at: Option<usize>, default: &str| {
             at.and_then(|i| headers.get(i)).cloned().unwrap_or_else(|| default.to_owned())
         };
@@ -55,15 +66,20 @@ impl ResidentColumns {
             relation,
             age,
             name,
+            birth,
+            id_number,
             relation_header: header(relation, "与户主关系"),
             age_header: header(age, "年龄"),
+            birth_header: header(birth, "出生日期"),
+            id_number_header: header(id_number, "身份证号"),
         }
     }
 
     /// Whether the sheet is kept one row per resident: it says how each row's person is related
-    /// to the head of household, or how old they are, which a household's row cannot.
+    /// to the head of household, how old they are or when they were born, which a household's row
+    /// cannot. (A 身份证号 alone may be the head of household's, so it does not say so.)
     pub fn one_row_per_resident(&self) -> bool {
-        self.relation.is_some() || self.age.is_some()
+        self.relation.is_some() || self.age.is_some() || self.birth.is_some()
     }
 
     /// The fields read as residents' (none when the sheet is kept one row per household).
@@ -71,12 +87,119 @@ impl ResidentColumns {
         if !self.one_row_per_resident() {
             return Vec::new();
         }
-        [self.relation, self.age, self.name].into_iter().flatten().collect()
+        [self.relation, self.age, self.name, self.birth, self.id_number].into_iter().flatten().collect()
     }
 
-    /// The header of the age column, as written.
-    pub fn age_header(&self) -> &str {
-        &self.age_header
+    /// The headers said to be read one row per resident, as written: relation, age, birth date.
+    pub fn said(&self) -> Vec<&str> {
+        [
+            (self.relation, &self.relation_header),
+            (self.age, &self.age_header),
+            (self.birth, &self.birth_header),
+        ]
+        .into_iter()
+        .filter_map(|(at, header)| at.map(|_| header.as_str()))
+        .collect()
+    }
+
+    /// A resident's age on `today` from their cells (`cell(field)`), and the warnings of cells
+    /// that were meant to say it and do not: the birth date, else the birth date in the ID
+    /// number, else 年龄. Without `today`, birth dates are not read.
+    pub fn age<'a>(
+        &self,
+        cell: impl Fn(usize) -> &'a str,
+        today: Option<CalendarDay>,
+    ) -> (Option<u32>, Vec<AgeCellProblem>) {
+        let mut problems = Vec::new();
+        let mut born =
+            |at: Option<usize>, header: &str, read: fn(&str) -> Result<Option<CalendarDay>, ()>| {
+                let (at, today) = (at?, today?);
+                let text = cell(at);
+                match read(text) {
+                    Ok(Some(day)) => match today.years_since(day) {
+                        Some(years) => Some(years),
+                        None => {
+                            problems.push(AgeCellProblem::born_later(header, text));
+                            None
+                        }
+                    },
+                    Ok(None) => None,
+                    Err(()) => {
+                        problems.push(AgeCellProblem::not_a_date(header, text));
+                        None
+                    }
+                }
+            };
+        let years = born(self.birth, &self.birth_header, birth_date)
+            .or_else(|| born(self.id_number, &self.id_number_header, id_number_birth));
+        if years.is_some() {
+            return (years, problems);
+        }
+        let text = self.age.map_or("", &cell);
+        match age(text) {
+            Ok(years) => (years, problems),
+            Err(()) => {
+                problems.push(AgeCellProblem::not_an_age(&self.age_header, text));
+                (None, problems)
+            }
+        }
+    }
+}
+
+/// A resident's cell meant to say their age that does not: said on their row, and the resident
+/// is not counted as 60+ or under 6.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct AgeCellProblem {
+    /// The header as written.
+    pub header: String,
+    /// The cell.
+    pub cell: String,
+    /// `bad_age`, `bad_birth_date` or `born_after_today`.
+    pub code: &'static str,
+    /// What is wrong, in Chinese.
+    pub reason_zh: String,
+    /// What is wrong, in English.
+    pub reason: String,
+}
+
+impl AgeCellProblem {
+    fn not_an_age(header: &str, cell: &str) -> Self {
+        AgeCellProblem {
+            header: header.to_owned(),
+            cell: cell.to_owned(),
+            code: "bad_age",
+            reason_zh: format!("{header} {cell:?} 不是岁数，这一人没有计入60岁以上人数或6岁以下儿童"),
+            reason: format!(
+                "{header} {cell:?} is not an age in years; this resident is not counted as 60+ or under 6"
+            ),
+        }
+    }
+
+    fn not_a_date(header: &str, cell: &str) -> Self {
+        AgeCellProblem {
+            header: header.to_owned(),
+            cell: cell.to_owned(),
+            code: "bad_birth_date",
+            reason_zh: format!(
+                "{header} {cell:?} 读不出出生日期（如 1950-03-02 或 18 位身份证号），这一人的年龄按其他列计算"
+            ),
+            reason: format!(
+                "{header} {cell:?} gives no birth date (such as 1950-03-02, or an 18-digit ID number); this \
+                 resident's age is taken from the other columns"
+            ),
+        }
+    }
+
+    fn born_later(header: &str, cell: &str) -> Self {
+        AgeCellProblem {
+            header: header.to_owned(),
+            cell: cell.to_owned(),
+            code: "born_after_today",
+            reason_zh: format!("{header} {cell:?} 在今天之后，请核对；这一人的年龄按其他列计算"),
+            reason: format!(
+                "{header} {cell:?} is after today; check it. This resident's age is taken from the other columns"
+            ),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use csv::StringRecord;
 use sha2::{Digest, Sha256};
 
+use super::birth_dates::CalendarDay;
 use super::cell_characters;
 use super::columns::{ColumnSet, RosterColumn};
 use super::date_cells::{DateCells, written_date};
@@ -127,17 +128,31 @@ impl RosterPreview {
 /// A file that cannot be read at all (wrong encoding, no header row, a required column missing,
 /// too large) is an [`ImportError`]. Otherwise every row is either a household or a
 /// [`RowError`], and nothing changes until the caller decides what to do with the preview.
+///
+/// Residents' ages are read from 年龄 only: counting one from a birth date (出生日期, 身份证号)
+/// needs the day it is, which [`read_roster_csv_on`] is given.
 pub fn read_roster_csv(bytes: &[u8]) -> Result<RosterPreview, ImportError> {
-    read(bytes, &DateCells::default(), Source::Csv)
+    read(bytes, &DateCells::default(), Source::Csv, None)
+}
+
+/// [`read_roster_csv`] on the day `today`, on which residents' ages are counted from their birth
+/// dates (`birth_dates.rs`).
+pub fn read_roster_csv_on(bytes: &[u8], today: CalendarDay) -> Result<RosterPreview, ImportError> {
+    read(bytes, &DateCells::default(), Source::Csv, Some(today))
 }
 
 /// [`read_roster_csv`] of the CSV text a workbook's sheet became, `dates` the cells that were
 /// dates there: one in any column but 备注 makes its row a bad row (`date_cell`), since Excel
 /// turns a flat, unit or count typed as "5-1" into a date; in 备注 it is kept as its text. A NUL
 /// in a sheet (Excel's `_x0000_`) is a cell's control character, taken out with a warning like
-/// the others, where in a CSV file it says the file is not text.
-pub fn read_roster_sheet(bytes: &[u8], dates: &DateCells) -> Result<RosterPreview, ImportError> {
-    read(bytes, dates, Source::Sheet)
+/// the others, where in a CSV file it says the file is not text. Residents' ages are counted on
+/// `today`, as in [`read_roster_csv_on`].
+pub fn read_roster_sheet(
+    bytes: &[u8],
+    dates: &DateCells,
+    today: CalendarDay,
+) -> Result<RosterPreview, ImportError> {
+    read(bytes, dates, Source::Sheet, Some(today))
 }
 
 /// A spreadsheet's letters for the column at `index` (0 is A, 26 is AA).
@@ -162,7 +177,12 @@ enum Source {
     Sheet,
 }
 
-fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview, ImportError> {
+fn read(
+    bytes: &[u8],
+    dates: &DateCells,
+    source: Source,
+    today: Option<CalendarDay>,
+) -> Result<RosterPreview, ImportError> {
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(ImportError::TooLarge { bytes: bytes.len(), limit: MAX_INPUT_BYTES });
     }
@@ -234,6 +254,7 @@ fn read(bytes: &[u8], dates: &DateCells, source: Source) -> Result<RosterPreview
             room,
             source,
             dates,
+            today,
             errors: Vec::new(),
             warnings: cleaned,
         };
@@ -396,9 +417,7 @@ fn households_of_residents(preview: &mut RosterPreview, doors: Vec<Vec<Resident>
     }
     preview.households.sort_by_key(|row| row.line);
     let line = columns.line;
-    let relation = columns.residents.relation.and_then(|i| columns.headers.get(i));
-    let age = columns.residents.age.and_then(|i| columns.headers.get(i));
-    let said = relation.into_iter().chain(age).cloned().collect::<Vec<_>>().join("、");
+    let said = columns.residents.said().join("、");
     preview.push_warning(RowWarning {
         line,
         column: None,
@@ -910,6 +929,8 @@ struct Row<'a> {
     /// A CSV file's row, or a workbook sheet's (where no comma moves a cell).
     source: Source,
     dates: &'a DateCells,
+    /// The day residents' ages are counted on from their birth dates, when the caller said it.
+    today: Option<CalendarDay>,
     errors: Vec<RowError>,
     warnings: Vec<RowWarning>,
 }
@@ -1038,29 +1059,22 @@ impl Row<'_> {
         fingerprint(cells.iter().map(|cell| cell.as_ref()))
     }
 
-    /// The row's resident: their relation to the head of household and their age, an age that
-    /// is not one said and not counted.
+    /// The row's resident: their relation to the head of household and their age, a cell meant
+    /// to say it that does not said and the resident not counted.
     fn resident(&mut self, row: ImportedRow) -> Resident {
         let residents = &self.columns.residents;
         let relation = residents.relation.map_or("", |i| self.field(i)).to_owned();
-        let cell = residents.age.map_or("", |i| self.field(i)).to_owned();
-        let age = match residents::age(&cell) {
-            Ok(age) => age,
-            Err(()) => {
-                let header = residents.age_header().to_owned();
-                self.warnings.push(RowWarning {
-                    line: self.line,
-                    column: Some(header.clone()),
-                    value: shorten(&cell),
-                    code: "bad_age",
-                    reason_zh: format!("{header} {cell:?} 不是岁数，这一人没有计入60岁以上人数或6岁以下儿童"),
-                    reason: format!(
-                        "{header} {cell:?} is not an age in years; this resident is not counted as 60+ or under 6"
-                    ),
-                });
-                None
-            }
-        };
+        let (age, problems) = residents.age(|i| self.field(i), self.today);
+        for problem in problems {
+            self.warnings.push(RowWarning {
+                line: self.line,
+                column: Some(problem.header),
+                value: shorten(&problem.cell),
+                code: problem.code,
+                reason_zh: problem.reason_zh,
+                reason: problem.reason,
+            });
+        }
         Resident { row, relation, age }
     }
 
@@ -2714,7 +2728,12 @@ mod tests {
     fn a_workbook_cell_under_no_heading_is_named_by_its_cell() {
         let input =
             format!("{HEADER}\n北林小区,1号楼,1单元,1,101,王芳,13912345678,2,0,0,,,,独居,已电话确认\n");
-        let sheet = read_roster_sheet(input.as_bytes(), &DateCells::default()).unwrap();
+        let sheet = read_roster_sheet(
+            input.as_bytes(),
+            &DateCells::default(),
+            CalendarDay::new(2026, 12, 7).unwrap(),
+        )
+        .unwrap();
         let error = &sheet.errors[0];
         assert_eq!((error.code, error.column.as_deref()), ("cell_without_heading", Some("O")), "{error:?}");
         assert!(
@@ -2737,7 +2756,12 @@ mod tests {
             "{HEADER}\n北林小区,1号楼,1单元,1,\"10\n1\",王\u{202E}芳,139\u{7}12345678,2,0,0,,,,\"独居\r\n敲门\u{1B}要大声\"\n"
         );
         let csv = read_roster_csv(input.as_bytes()).unwrap();
-        let preview = read_roster_sheet(input.as_bytes(), &DateCells::default()).unwrap();
+        let preview = read_roster_sheet(
+            input.as_bytes(),
+            &DateCells::default(),
+            CalendarDay::new(2026, 12, 7).unwrap(),
+        )
+        .unwrap();
         assert_eq!(csv.households[0].draft, preview.households[0].draft, "a CSV reads it as a workbook does");
         assert!(preview.is_clean(), "{:?}", preview.errors);
         let draft = &preview.households[0].draft;
@@ -3202,6 +3226,56 @@ mod tests {
         assert_eq!(render(&preview), "2: 1号楼101 f1 张三  3/1/1 [] normal lift=false \"\"\n");
         let codes: Vec<&str> = preview.warnings.iter().map(|w| w.code).collect();
         assert!(codes.contains(&"people_fewer_than_residents"), "{codes:?}");
+    }
+
+    /// A resident ledger with 出生日期 or 身份证号 and no 年龄 counted no one as 60+ or under 6:
+    /// ages are counted from the birth date on the day the file is read, else from the ID
+    /// number's, else from 年龄; one turning 60 tomorrow is not yet 60.
+    #[test]
+    fn residents_ages_are_counted_from_birth_dates_and_id_numbers() {
+        let today = CalendarDay::new(2026, 12, 7).unwrap();
+        let input = "楼号,房号,姓名,与户主关系,出生日期,身份证号,年龄
+                     1,101,张三,户主,1950-03-02,,
+                     1,101,李四,配偶,,110105196612080021,
+                     1,101,张小宝,孙子,2023年5月1日,,
+                     1,102,王五,户主,,11010519661207002X,
+                     1,102,赵六,子,不详,,40
+                     1,103,钱七,户主,2030-01-01,,70
+";
+        let preview = read_roster_csv_on(input.as_bytes(), today).unwrap();
+        assert_eq!(
+            render(&preview),
+            "2: 1号楼101 f1 张三  3/1/1 [] normal lift=false \"\"\n\
+             5: 1号楼102 f1 王五  2/1/0 [] normal lift=false \"\"\n\
+             7: 1号楼103 f1 钱七  1/1/0 [] normal lift=false \"\"\n"
+        );
+        let codes: Vec<(usize, &str)> = preview.warnings.iter().map(|w| (w.line, w.code)).collect();
+        assert!(codes.contains(&(6, "bad_birth_date")), "{codes:?}");
+        assert!(codes.contains(&(7, "born_after_today")), "{codes:?}");
+        assert!(!codes.iter().any(|(_, code)| *code == "bad_age"), "{codes:?}");
+        assert!(
+            preview.warnings.iter().any(|w| w.code == "one_row_per_resident" && w.value.contains("出生日期"))
+        );
+        assert!(preview.ignored_columns.is_empty(), "{:?}", preview.ignored_columns);
+        // Without the day, a birth date cannot be counted: ages come from 年龄 alone.
+        let undated = read_roster_csv(input.as_bytes()).unwrap();
+        assert_eq!(undated.households[0].draft.aged_60_plus, 0);
+        assert_eq!(undated.households[2].draft.aged_60_plus, 1);
+    }
+
+    /// 身份证号 alone may be the head of household's: a sheet with it and no other resident's
+    /// column is still one row per household, and two rows of one flat are still a duplicate.
+    #[test]
+    fn an_id_number_column_alone_keeps_a_sheet_one_row_per_household() {
+        let today = CalendarDay::new(2026, 12, 7).unwrap();
+        let input = "楼号,房号,户主,身份证号,户内人数\n\
+                     1,101,张三,110105194912310021,2\n\
+                     1,101,李四,110105196612080021,3\n";
+        let preview = read_roster_csv_on(input.as_bytes(), today).unwrap();
+        assert!(preview.households.is_empty(), "{preview:?}");
+        assert!(preview.errors.iter().all(|e| e.code == "duplicate_flat"), "{preview:?}");
+        assert!(!preview.warnings.iter().any(|w| w.code == "one_row_per_resident"));
+        assert_eq!(preview.ignored_columns, ["身份证号"]);
     }
 
     /// An HTML table saved as .xls was refused as a header row of "<html><head>…"; it is named as

@@ -120,7 +120,12 @@ pub async fn import_roster(
     let file = readers
         .read(principal.person, move || {
             let bytes = bytes.as_ref();
-            roster_file::read(roster_file::starts_like_a_workbook(bytes), bytes, deadline)
+            roster_file::read(
+                roster_file::starts_like_a_workbook(bytes),
+                bytes,
+                deadline,
+                roster_file::today(),
+            )
         })
         .await??;
     import_read(relay, compound, file, accept_good_rows).await

@@ -208,7 +208,7 @@ pub async fn import(
         .app
         .roster_readers
         .read(person, move || {
-            roster_file::read(workbook, &body, deadline)
+            roster_file::read(workbook, &body, deadline, roster_file::today())
                 .map_err(|e| DashError::unprocessable("unreadable_file", e.to_string()))
         })
         .await

@@ -723,7 +723,9 @@ mod tests {
             s.write_string(3, 2, "李\u{1}四").unwrap();
         });
         let sheet = sheet_to_csv(&bytes, later()).unwrap();
-        let preview = import::read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates).unwrap();
+        let preview =
+            import::read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates, crate::roster_file::today())
+                .unwrap();
         let good: Vec<&str> = preview.households.iter().map(|h| h.draft.head.as_str()).collect();
         assert_eq!(good, ["王五", "李四", "张三"]);
         assert_eq!(preview.errors.len(), 1, "{:?}", preview.errors);
@@ -879,7 +881,9 @@ mod tests {
             s.write_formula(2, 4, failed("#DIV/0!")).unwrap();
         });
         let sheet = sheet_to_csv(&bytes, later()).unwrap();
-        let preview = import::read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates).unwrap();
+        let preview =
+            import::read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates, crate::roster_file::today())
+                .unwrap();
         assert_eq!(preview.households.iter().map(|h| h.line).collect::<Vec<_>>(), [4]);
         let bad: Vec<(usize, &str, &str, &str)> = preview
             .errors
@@ -932,7 +936,9 @@ mod tests {
             Err(WorkbookError::FormulaError(_))
         ));
         let sheet = sheet_to_csv(&spill, later()).unwrap();
-        let preview = import::read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates).unwrap();
+        let preview =
+            import::read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates, crate::roster_file::today())
+                .unwrap();
         assert_eq!(preview.households.iter().map(|h| h.line).collect::<Vec<_>>(), [2]);
         let bad: Vec<(usize, &str, &str)> =
             preview.errors.iter().map(|e| (e.line, e.column.as_deref().unwrap(), e.value.as_str())).collect();

@@ -272,7 +272,9 @@ mod tests {
         let bytes = book.save_to_buffer().unwrap();
         let sheet = sheet_to_csv(&bytes, later()).unwrap();
         assert_eq!((sheet.sheet.as_str(), sheet.sheets), ("台账", 3));
-        let preview = import::read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates).unwrap();
+        let preview =
+            import::read_roster_sheet(sheet.csv.as_bytes(), &sheet.dates, crate::roster_file::today())
+                .unwrap();
         let read: Vec<(usize, &str)> =
             preview.households.iter().map(|h| (sheet.sheet_row(h.line), h.draft.head.as_str())).collect();
         assert_eq!(read, [(3, "张三"), (4, "李四")]);

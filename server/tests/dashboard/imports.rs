@@ -804,3 +804,26 @@ async fn a_ledger_of_one_row_per_resident_imports_one_household_per_flat() {
     let liu = at(&households(&session, compound).await, "202");
     assert_eq!((&liu["people"], &liu["children_under_6"]), (&json!(4), &json!(1)), "{liu}");
 }
+
+/// A resident ledger keeping 出生日期 and 身份证号, not 年龄, counted nobody as 60+ or under 6:
+/// the households of the elderly were planned as any other. Ages are counted from the birth
+/// dates on the day the relay reads the file.
+#[tokio::test]
+async fn a_resident_ledger_with_birth_dates_and_id_numbers_counts_the_elderly_and_the_young() {
+    let (_dash, compound, session) = setup().await;
+    let ledger = "小区,楼号,单元,房号,姓名,与户主关系,出生日期,身份证号,联系电话\n\
+        北林小区,3号楼,1单元,201,张桂兰,户主,1948年2月3日,,13900000001\n\
+        北林小区,3号楼,1单元,202,刘伟,户主,1985-06-15,,13900000002\n\
+        北林小区,3号楼,1单元,202,刘奶奶,母亲,,11010519550312002X,\n\
+        北林小区,3号楼,1单元,202,刘小宝,子,2025/1/1,,\n";
+    let path = format!("/dashboard/api/compounds/{compound}/import?mode=commit");
+    let answer = session.post_bytes(&path, "text/csv", ledger.as_bytes().to_vec()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let list = households(&session, compound).await;
+    let counts = |flat: &str| {
+        let h = list.iter().find(|h| h["address"]["flat"] == flat).unwrap_or_else(|| panic!("no {flat}"));
+        (h["people"].as_u64(), h["aged_60_plus"].as_u64(), h["children_under_6"].as_u64())
+    };
+    assert_eq!(counts("201"), (Some(1), Some(1), Some(0)), "{list:?}");
+    assert_eq!(counts("202"), (Some(3), Some(1), Some(1)), "{list:?}");
+}

@@ -2,7 +2,7 @@
 //! on a link that drops requests: a piece of about two seconds of it.
 //!
 //! Once its link has dropped a request, the phone asks for replies of at most a budget (core's
-//! `sync/reply_budget.rs`). The request budget alone (8–64 KiB, one to eight seconds of a
+//! `sync/reply_budget.rs`). The request budget alone (2–64 KiB, a quarter of a second to eight seconds of a
 //! landing's 64 kbit/s) grows back as pieces arrive, to replies of four and eight seconds; the
 //! window of signal on the stairs then ends in the middle of one, and that reply brings nothing.
 //! Measured with `doorstep-bench landing-late`: 10 s windows kept about 45 of the 80 KB they

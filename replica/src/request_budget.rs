@@ -6,7 +6,9 @@
 //! `doorstep-bench landing`, windows of 5 s moved none of a long day's backlog at 64 KiB a
 //! request. So the budget follows the link: a request the link did not carry (no answer: the
 //! connection dropped or timed out, or the relay gave up reading it, 408) halves it, down to
-//! 8 KiB, one second of that link; two requests in a row of at least half the budget, answered,
+//! 2 KiB, a quarter of a second of that link (a floor of 8 KiB left a landing that carries 6 KB
+//! of an answer asking, window after window, for replies it cut: never in sync); two requests in a
+//! row of at least half the budget, answered,
 //! double it again, up to 64 KiB. It is kept in the replica's file, so the next sync, in the next
 //! window, starts from what the last one learned. While the budget is below its most, a request
 //! also asks for one document not held yet at a time, since each comes back whole.
@@ -19,8 +21,8 @@ use crate::store::{Store, Write};
 /// The meta key: the budget in bytes, as decimal text; absent while it is the most.
 const REQUEST_BUDGET: &str = "request_budget";
 
-/// The smallest budget: about a second of a 64 kbit/s link.
-pub const LEAST: usize = 8 * 1024;
+/// The smallest budget: about a quarter of a second of a 64 kbit/s link.
+pub const LEAST: usize = 2 * 1024;
 
 /// The largest budget: core's `REQUEST_BYTES`.
 pub const MOST: usize = REQUEST_BYTES;
@@ -96,8 +98,9 @@ mod tests {
             budget = halved(budget);
             seen.push(budget);
         }
-        assert_eq!(seen, vec![65_536, 32_768, 16_384, 8_192, 8_192, 8_192]);
-        for _ in 0..4 {
+        assert_eq!(seen, vec![65_536, 32_768, 16_384, 8_192, 4_096, 2_048]);
+        assert_eq!(halved(budget), 2_048, "the floor");
+        for _ in 0..6 {
             budget = doubled(budget);
         }
         assert_eq!(budget, MOST);

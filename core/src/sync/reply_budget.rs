@@ -1,7 +1,7 @@
 //! A reply cut to what the phone's link has lately carried.
 //!
 //! A phone whose requests the link has dropped asks for replies of at most a budget of bytes
-//! (its request budget, 8–64 KiB: one to eight seconds of a landing's 64 kbit/s). A reply is
+//! (its request budget, 2–64 KiB: a quarter of a second to eight seconds of a landing's 64 kbit/s). A reply is
 //! sent whole or not at all: the round a volunteer lacks after a day away, or a roster whose
 //! notes were rewritten by the hundred kilobytes, takes longer to cross than a window of signal
 //! on the stairs, and a reply cut off by the link brought nothing. Window after window the phone

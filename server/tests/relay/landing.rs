@@ -569,3 +569,80 @@ async fn on_a_link_that_dropped_a_request_the_replies_asked_for_follow_its_rate(
         "about two seconds of 6,000 B/s asked, not the {request_budget} B budget: {asked} B"
     );
 }
+
+/// A proxy to the relay at `relay` that carries at most `bytes` of each answer down, then drops
+/// the connection both ways: a landing whose windows of signal are that short.
+async fn cut_after(relay: &str, bytes: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    crate::link_proxy::proxy(relay, move |link: crate::link_proxy::Joined| async move {
+        let (mut from_phone, mut to_relay) = (link.from_phone, link.to_relay);
+        let up = tokio::spawn(async move { tokio::io::copy(&mut from_phone, &mut to_relay).await });
+        let (mut from_relay, mut to_phone) = (link.from_relay, link.to_phone);
+        let mut left = bytes;
+        let mut buf = vec![0_u8; 4096];
+        while let Ok(n @ 1..) = from_relay.read(&mut buf).await {
+            let taken = n.min(left);
+            if to_phone.write_all(&buf[..taken]).await.is_err() || taken < n {
+                break;
+            }
+            left -= taken;
+        }
+        up.abort();
+    })
+    .await
+}
+
+/// A landing that carries 6,000 bytes of an answer, then drops: the phone's budget halved to
+/// 8 KiB and stopped there, every reply was cut, and a volunteer behind a teammate's notes never
+/// caught up (15 syncs of 15 failed). Its budget now halves on to 2 KiB, and replies of 4 KiB
+/// cross: it catches up, and its own notes reach the relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_landing_that_carries_six_kilobytes_of_an_answer_catches_up() {
+    let mut fx = Fixture::new().await;
+    let (relay, compound) = (&fx.relay, fx.compound);
+    let (_writer_dir, writer, writer_link, _) = joined_volunteer(relay, compound, "王芳的手机").await;
+    http::sync(&writer, &writer_link, device_now).await.unwrap();
+    let (_dir, phone, good_link, token) = joined_volunteer(relay, compound, "李强的手机").await;
+    http::sync(&phone, &good_link, device_now).await.unwrap();
+    let households = writer.lock().unwrap().compounds().next().unwrap().households();
+    let mut seed = 0x1a2b_3c4d_u64;
+    let mut written = std::collections::BTreeMap::new();
+    for household in households.iter().skip(1).take(20) {
+        // Notes drawn from the whole CJK block, which compress less than a real hand's: an
+        // 800-character note is about 2.4 KB on the wire, compressed or not.
+        let text: String = (0..800)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from_u32(0x4e00 + u32::try_from(seed % 20_900).unwrap()).unwrap()
+            })
+            .collect();
+        let edit = Operation::EditNotes { household: household.id, notes: text.clone() };
+        writer.lock().unwrap().apply(device_now(), fx.compound, &edit).unwrap();
+        written.insert(household.id, text);
+    }
+    http::sync(&writer, &writer_link, device_now).await.unwrap();
+    let own =
+        Operation::EditNotes { household: households[0].id, notes: "门口放，敲门两下".to_owned() };
+    phone.lock().unwrap().apply(device_now(), fx.compound, &own).unwrap();
+
+    let landing = RelayClient::new(&cut_after(&fx.relay.url, 6000).await, Some(token)).unwrap();
+    let (mut failed, mut syncs) = (0, 0);
+    let caught_up = |phone: &Mutex<Replica>| {
+        let seen = phone.lock().unwrap().compounds().next().unwrap().households();
+        written.iter().all(|(id, text)| seen.iter().any(|h| h.id == *id && &h.notes == text))
+    };
+    while syncs < 40 && !(caught_up(&phone) && phone.lock().unwrap().unsynced_changes() == 0) {
+        syncs += 1;
+        if http::sync(&phone, &landing, device_now).await.is_err() {
+            failed += 1;
+        }
+    }
+    assert!(caught_up(&phone), "never caught up in {syncs} syncs, {failed} of them cut");
+    assert_eq!(phone.lock().unwrap().unsynced_changes(), 0, "its own notes went up");
+    assert!(failed > 0, "the landing cut answers");
+    fx.coordinator.sync(&fx.relay).await;
+    let seen = fx.coordinator.compound().households();
+    assert!(seen.iter().any(|h| h.id == households[0].id && h.notes == "门口放，敲门两下"));
+}

@@ -168,6 +168,7 @@ impl PhoneError {
     /// without reading the sentence.
     pub fn code(&self) -> &'static str {
         match self {
+            PhoneError::Replica(ReplicaError::StoreTooNew { .. }) => "app_too_old",
             PhoneError::Replica(_) => "phone_storage",
             PhoneError::Transport(e) => transport_code(e),
             PhoneError::JoinUnanswered(_) => "join_unanswered",

@@ -57,7 +57,10 @@ pub enum ReplicaError {
         reason: String,
     },
     /// The local file was written by a newer app version.
-    #[error("local database has schema version {found}; this app supports up to {supported}. Update the app")]
+    #[error(
+        "本机数据由更新版本的应用写入（版本 {found}，本应用最多支持 {supported}），请更新应用 / \
+         local database has schema version {found}; this app supports up to {supported}. Update the app"
+    )]
     StoreTooNew {
         /// Its version.
         found: i64,

@@ -274,3 +274,22 @@ fn a_second_copy_of_the_app_on_one_file_is_refused_while_the_first_writes_on() {
     assert_eq!(recorded_marks(&reopened), [0, 1].into_iter().collect());
     assert!(reopened.load_problems().is_empty(), "{:?}", reopened.load_problems());
 }
+
+/// A phone file a newer app wrote is refused, in both languages (it was English only), and the
+/// file is left as it was.
+#[test]
+fn a_file_from_a_newer_app_is_refused_in_both_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.sqlite");
+    drop(seeded(&path));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    conn.pragma_update(None, "user_version", version + 1).unwrap();
+    drop(conn);
+    let Err(refused) = Replica::open(&path) else { panic!("a newer file was opened") };
+    let refused = refused.to_string();
+    assert!(refused.contains("请更新应用") && refused.contains("Update the app"), "{refused}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let kept: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(kept, version + 1);
+}

@@ -12,6 +12,8 @@
 //!   opening it had switched it to WAL (the file changed); a phone's file got "no such table:
 //!   main.set_aside" from the first upgrade step. Both are now read read-only first and refused
 //!   in words that say what the file is.
+//! - **A directory** given for the database is named as one (its link count made it a file of two
+//!   names before).
 //! - **A file SQLite cannot read as a database** (cut short, or not one at all) is named as damaged,
 //!   with what to do, instead of SQLite's "database disk image is malformed".
 
@@ -40,6 +42,14 @@ pub fn before_open(path: &Path) -> Result<(), StorageError> {
             ))),
             _ => Ok(()),
         };
+    }
+    if path.is_dir() {
+        // A directory's link count is 2 and up: it was named as a file with two names.
+        return Err(StorageError::Place(format!(
+            "{} is a directory: give the database file in it (for example {}), not the directory",
+            path.display(),
+            path.join("doorstep.db").display(),
+        )));
     }
     for file in [path, wal.as_path()] {
         if let Some(links) = hard_links(file).filter(|&links| links > 1) {
@@ -169,6 +179,16 @@ mod tests {
         }
         std::fs::remove_file(&other).unwrap();
         SqliteStorage::open_blocking(path).unwrap();
+    }
+
+    /// A directory given as the database was named a file of two names (a directory's link
+    /// count is 2), with advice to look for hard links.
+    #[test]
+    fn a_directory_given_as_the_database_is_named_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let refused = refusal(dir.path());
+        assert!(refused.contains("is a directory: give the database file in it"), "{refused}");
+        assert!(!refused.contains("hard links"), "{refused}");
     }
 
     #[test]

@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use doorstep_core::Timestamp;
 
@@ -49,6 +50,9 @@ impl Seen {
 pub struct DevicesSeen {
     // A std mutex: held for one map operation, never across an `.await`.
     seen: Mutex<HashMap<DeviceId, Seen>>,
+    /// Whether the last write failed: a full disk failed every sweep's, and the log said so at
+    /// every sweep (1,147 lines on a relay swept every half second), burying what else it said.
+    failing: AtomicBool,
 }
 
 impl DevicesSeen {
@@ -69,11 +73,18 @@ impl DevicesSeen {
         std::mem::take(&mut *seen).into_iter().collect()
     }
 
-    /// Puts back what a failed write did not store, keeping any later request noted meanwhile.
-    pub fn put_back(&self, unwritten: Vec<(DeviceId, Seen)>) {
+    /// Puts back what a failed write did not store, keeping any later request noted meanwhile;
+    /// true when the write before it did not fail (the failure is news to the log).
+    pub fn put_back(&self, unwritten: Vec<(DeviceId, Seen)>) -> bool {
         for (device, seen) in unwritten {
             self.saw(device, seen);
         }
+        !self.failing.swap(true, Ordering::Relaxed)
+    }
+
+    /// A write stored what was noted; true when the write before it failed (the log said so).
+    pub fn written(&self) -> bool {
+        self.failing.swap(false, Ordering::Relaxed)
     }
 }
 
@@ -100,10 +111,24 @@ mod tests {
         assert_eq!(taken[0].1.clock_off_by_ms, Some(5), "the later request's clock, ahead by 5 ms");
         assert!(seen.take().is_empty());
         seen.saw(a, at(30, Some(10)));
-        seen.put_back(vec![(a, at(20, Some(25)))]);
+        let _ = seen.put_back(vec![(a, at(20, Some(25)))]);
         assert_eq!(seen.take(), vec![(a, at(30, Some(10)))], "a later request noted meanwhile stays");
         assert_eq!(at(30, Some(10)).clock_off_by_ms, Some(-20), "a clock behind is negative");
         assert_eq!(at(i64::MAX, Some(i64::MIN)).clock_off_by_ms, Some(i64::MIN), "saturates");
+    }
+
+    /// A write failing at every sweep (a full disk) is news once, and its end is news once.
+    #[test]
+    fn a_failing_write_is_news_once_and_its_end_once() {
+        let seen = DevicesSeen::default();
+        let noted = || vec![(DeviceId(1), at(10, None))];
+        assert!(!seen.written(), "nothing failed");
+        assert!(seen.put_back(noted()), "the first failure");
+        assert!(!seen.put_back(noted()), "the same failure again");
+        assert!(!seen.put_back(noted()));
+        assert!(seen.written(), "written again");
+        assert!(!seen.written());
+        assert!(seen.put_back(noted()), "a new failure");
     }
 
     #[test]

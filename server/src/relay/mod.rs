@@ -179,9 +179,18 @@ impl Relay {
         if seen.is_empty() {
             return;
         }
-        if let Err(e) = self.storage.record_devices_seen(seen.clone()).await {
-            tracing::warn!(error = %e, devices = seen.len(), "when devices last synced was not written; trying again at the next sweep");
-            self.devices_seen.put_back(seen);
+        let devices = seen.len();
+        match self.storage.record_devices_seen(seen.clone()).await {
+            Err(e) if self.devices_seen.put_back(seen) => tracing::warn!(
+                error = %e,
+                devices,
+                "when devices last synced was not written; trying again at every sweep, said again once it is written"
+            ),
+            Err(e) => tracing::debug!(error = %e, devices, "when devices last synced was still not written"),
+            Ok(()) if self.devices_seen.written() => {
+                tracing::info!(devices, "when devices last synced was written again");
+            }
+            Ok(()) => {}
         }
     }
 

@@ -14,12 +14,13 @@ use crate::error::AppError;
 use crate::memory;
 use crate::metrics::Gauges;
 use crate::state::AppState;
-use crate::storage::PROBE_WAIT;
+use crate::storage::{PROBE_WAIT, StorageError};
 
 /// Health: the process answers, the database passed its integrity check at start, its file is
 /// still the one at its path, its last write found room on the disk, and it answers a read
 /// within seconds (a PostgreSQL database that stopped answering is a 503 naming its address and
-/// what failed, never its password), and the relay's own certificate (when it serves HTTPS)
+/// what failed, never its password; one that answers but refuses writes or holds none of the
+/// relay's tables is a 503 saying so), and the relay's own certificate (when it serves HTTPS)
 /// has not passed its notAfter (one that ends within 14 days is a warning line, still 200). A
 /// damaged database is a 503 naming the
 /// damage: restarting will not cure it. A full disk is a 503 saying to free space: phones keep
@@ -63,6 +64,14 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Response, AppError
     // 503 naming it within seconds, not a health check that hangs until the balancer gives up.
     let wait = PROBE_WAIT + Duration::from_secs(1);
     let answer = match tokio::time::timeout(wait, state.relay.storage().answers()).await {
+        // It answers, but cannot serve until its operator acts (read-only, its tables gone).
+        Ok(Err(StorageError::CannotServe(why))) => {
+            let text = format!(
+                "unhealthy: {why}; phones keep their changes and sync once it is fixed
+"
+            );
+            return Ok(unhealthy(text));
+        }
         Ok(answer) => answer.err().map(|e| e.to_string()),
         Err(_) => Some(format!("it did not answer within {} s", wait.as_secs())),
     };

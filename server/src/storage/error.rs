@@ -90,6 +90,11 @@ pub enum StorageError {
     /// power cut, the relays back first) waits for it; every other refusal is the address's.
     #[error("{0}")]
     Unreachable(String),
+    /// The database answers but cannot serve the relay until its operator acts: PostgreSQL
+    /// refusing writes (a standby, `default_transaction_read_only`), or holding none of the
+    /// relay's tables (dropped and made again). Said with what to do, in both languages.
+    #[error("{0}")]
+    CannotServe(String),
     /// No PostgreSQL connection could be had from the pool.
     #[error("postgres connection pool: {0}")]
     Pool(String),
@@ -148,6 +153,18 @@ impl StorageError {
             _ => false,
         }
     }
+
+    /// Whether PostgreSQL refused a write as read-only (`25006`): a standby, or
+    /// `default_transaction_read_only` on.
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, StorageError::Postgres(e) if e.code() == Some(&tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION))
+    }
+
+    /// Whether PostgreSQL said a table of the relay's does not exist (`42P01`): the database was
+    /// dropped and made again under the relay.
+    pub fn is_missing_tables(&self) -> bool {
+        matches!(self, StorageError::Postgres(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE))
+    }
 }
 
 impl StorageError {
@@ -159,6 +176,14 @@ impl StorageError {
         if self.is_out_of_space() {
             Some(
                 "nothing was saved: the disk holding the relay's database is full; ask whoever runs the relay to free space on that disk, then do this again (未保存：中继数据库所在的磁盘已满，请联系中继运维人员清理磁盘后再试)",
+            )
+        } else if self.is_read_only() {
+            Some(
+                "nothing was saved: the relay's PostgreSQL database refuses writes (read-only: a standby, or default_transaction_read_only); ask whoever runs the relay to point it at the primary (未保存：中继的 PostgreSQL 数据库只读，请联系中继运维人员改连主库)",
+            )
+        } else if self.is_missing_tables() {
+            Some(
+                "nothing was saved: the relay's PostgreSQL database holds none of its tables (dropped and made again?); ask whoever runs the relay to restore it from a backup (DEPLOY.md) and restart the relays (未保存：中继的 PostgreSQL 数据库中没有 Doorstep 的数据表，请联系中继运维人员从备份恢复并重启中继)",
             )
         } else if crate::storage::sqlite::integrity::is_damage(self) {
             Some(

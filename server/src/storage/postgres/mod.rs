@@ -23,6 +23,7 @@
 
 mod connect_error;
 mod documents;
+mod fitness;
 pub mod from_sqlite;
 mod held_requests;
 mod liveness;
@@ -92,6 +93,8 @@ struct Inner {
     /// Write turns held or awaited at once ([`write_turn::TURNS`]): each holds a connection, and
     /// its writer needs another to commit, so turns never take the whole pool.
     turns: Arc<tokio::sync::Semaphore>,
+    /// Whether the server's disk refused the last writes (`disk_full`), for `/healthz`.
+    space: crate::storage::space::SpaceWatch,
 }
 
 impl PostgresStorage {
@@ -126,13 +129,23 @@ impl PostgresStorage {
             .build()
             .map_err(|e| StorageError::Pool(e.to_string()))?;
         let mut client = pool.get().await.map_err(|e| connect_error::first_connection(&config, e))?;
-        schema::init(&mut client).await?;
+        schema::init(&mut client).await.map_err(|e| {
+            if e.is_read_only() {
+                StorageError::CannotServe(format!(
+                    "PostgreSQL at {} refuses writes (read-only: a standby, or default_transaction_read_only), so the relay cannot bring its tables up to date: point it at the primary, or turn read-only off (数据库只读：请改连主库或关闭只读)",
+                    connect_error::address(&config)
+                ))
+            } else {
+                e
+            }
+        })?;
         drop(client);
         let origin: u64 = rand::random();
         let listener = notify::Listener::start(config.clone(), connector, origin).await?;
         let throttles = Arc::new(throttles::PostgresThrottles::new(pool.clone()));
         let turns = Arc::new(tokio::sync::Semaphore::new(write_turn::TURNS));
-        Ok(Self { inner: Arc::new(Inner { pool, config, origin, listener, throttles, turns }) })
+        let space = crate::storage::space::SpaceWatch::default();
+        Ok(Self { inner: Arc::new(Inner { pool, config, origin, listener, throttles, turns, space }) })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StorageError> {
@@ -238,14 +251,20 @@ fn parsed<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, StorageErro
 
 /// Runs `$body` with `$tx` bound to a new transaction on a pooled connection, and commits it if
 /// the body succeeds (dropping it uncommitted rolls it back).
+/// How it ended is noted for `/healthz` (`SpaceWatch`: a full disk).
 macro_rules! in_transaction {
     ($self:ident, |$tx:ident| $body:expr) => {
         Box::pin(async move {
-            let mut db = $self.client().await?;
-            let $tx = db.transaction().await?;
-            let out = $body;
-            $tx.commit().await?;
-            Ok(out)
+            let outcome = async {
+                let mut db = $self.client().await?;
+                let $tx = db.transaction().await?;
+                let out = $body;
+                $tx.commit().await?;
+                Ok(out)
+            }
+            .await;
+            $self.inner.space.note(&outcome, || None);
+            outcome
         })
     };
 }
@@ -261,10 +280,11 @@ macro_rules! on_connection {
 }
 
 impl Storage for PostgresStorage {
-    /// PostgreSQL's disk is its server's: a full one fails writes with `disk_full`, answered
-    /// `unavailable` like any storage failure, and the server's own monitoring reports it.
+    /// PostgreSQL's disk is its server's: a full one fails writes with `disk_full`, noted at
+    /// each commit, until a write succeeds (the relay cannot see how much room the server has).
+    /// Before, `/healthz` said "ok" while every write failed.
     fn out_of_space(&self) -> Option<crate::storage::space::OutOfSpace> {
-        None
+        self.inner.space.out_of_space()
     }
 
     /// A PostgreSQL database has no file of the relay's to lose.
@@ -276,8 +296,9 @@ impl Storage for PostgresStorage {
         None
     }
 
-    /// `SELECT 1` on a pooled connection, a new one opened if the pooled ones are gone, each
-    /// step bounded by [`PROBE_WAIT`](crate::storage::PROBE_WAIT), not the pool's own waits.
+    /// One query on a pooled connection, a new one opened if the pooled ones are gone, each
+    /// step bounded by [`PROBE_WAIT`](crate::storage::PROBE_WAIT), not the pool's own waits: it
+    /// answers, takes writes and holds the relay's tables (`fitness.rs`).
     fn answers(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let wait = crate::storage::PROBE_WAIT;
@@ -290,11 +311,11 @@ impl Storage for PostgresStorage {
                 .timeout_get(&timeouts)
                 .await
                 .map_err(|e| connect_error::connection_failed(config, e, wait))?;
-            match tokio::time::timeout(wait, db.simple_query("SELECT 1")).await {
-                Ok(Ok(_)) => Ok(()),
+            match tokio::time::timeout(wait, db.simple_query(fitness::PROBE)).await {
+                Ok(Ok(rows)) => fitness::judge(config, &rows),
                 Ok(Err(e)) => Err(connect_error::query_failed(config, &e)),
                 Err(_) => Err(StorageError::Connect(format!(
-                    "PostgreSQL at {} did not answer SELECT 1 within {} s",
+                    "PostgreSQL at {} did not answer a query within {} s",
                     connect_error::address(config),
                     wait.as_secs()
                 ))),
@@ -480,7 +501,10 @@ impl Storage for PostgresStorage {
                         tracing::debug!(doc = %commit.record.header.id, error = %e, attempt, "retrying a commit");
                         attempt += 1;
                     }
-                    out => return out,
+                    out => {
+                        self.inner.space.note(&out, || None);
+                        return out;
+                    }
                 }
             }
         })

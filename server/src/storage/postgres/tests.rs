@@ -365,3 +365,40 @@ async fn a_turn_whose_session_ended_is_no_longer_held_and_abandoned_waits_leave_
     drop(held);
     connection.abort();
 }
+
+/// A database that answers but cannot serve is said so by the health probe, with what to do:
+/// one turned read-only (a standby after a failover, `default_transaction_read_only`), and one
+/// whose tables are gone (dropped and made again). Both answered `SELECT 1`, so `/healthz` said
+/// "ok" while every write failed; a write refused as read-only is one its operator must see to.
+#[tokio::test]
+async fn a_database_that_refuses_writes_or_lost_its_tables_is_named_by_the_probe() {
+    let Some(db) = ScratchDatabase::from_env().await else { return };
+    let first = PostgresStorage::open(db.url()).await.unwrap();
+    first.answers().await.unwrap();
+    let set_read_only = |on: bool| {
+        let setting =
+            if on { "SET default_transaction_read_only = on" } else { "RESET default_transaction_read_only" };
+        format!("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I {setting}', current_database()); END $$")
+    };
+    first.client().await.unwrap().batch_execute(&set_read_only(true)).await.unwrap();
+    // Sessions opened from now on are read-only.
+    match PostgresStorage::open(db.url()).await {
+        Ok(second) => {
+            let said = second.answers().await.unwrap_err();
+            assert!(matches!(said, crate::storage::StorageError::CannotServe(_)), "{said:?}");
+            assert!(said.to_string().contains("refuses writes"), "{said}");
+            let person = NewPerson { id: uuid(9), name: "x".into(), district_admin: false };
+            let refused = second.create_person(person, T0).await.unwrap_err();
+            assert!(refused.is_read_only(), "{refused:?}");
+            assert!(
+                refused.needs_the_operator().is_some_and(|words| words.contains("read-only")),
+                "{refused}"
+            );
+        }
+        Err(refused) => assert!(refused.to_string().contains("refuses writes"), "{refused}"),
+    }
+    first.client().await.unwrap().batch_execute(&set_read_only(false)).await.unwrap();
+    first.client().await.unwrap().batch_execute("DROP TABLE devices CASCADE").await.unwrap();
+    let said = first.answers().await.unwrap_err();
+    assert!(said.to_string().contains("holds none of the relay's tables"), "{said}");
+}

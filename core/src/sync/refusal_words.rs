@@ -36,9 +36,10 @@ pub fn refusal_words(code: &str) -> (&'static str, &'static str) {
             "中继没有这份文件（可能从较早的备份恢复）；本机保留它和这些修改，等协调员的手机把它带回中继后再上传",
             "the relay does not hold this document (restored from an older backup?); this phone keeps it and these changes until a coordinator's phone brings it back",
         ),
-        relay::UNAVAILABLE | relay::OVER_BUDGET => {
-            ("中继暂时忙不过来", "the relay could not take it just now")
-        }
+        // Not "busy" for a store that failed: a read-only or full database read "too busy"
+        // (中继暂时忙不过来) for as long as its operator took to see to it.
+        relay::UNAVAILABLE => ("中继暂时无法接收", "the relay could not take it just now"),
+        relay::OVER_BUDGET => ("中继暂时忙不过来", "the relay was too busy to take it just now"),
         relay::DOCUMENT_FULL => {
             ("这份文件或本人今天的额度已满", "the document, or this person's share of it today, is full")
         }

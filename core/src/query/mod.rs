@@ -6,7 +6,7 @@ mod conflicts;
 mod counts;
 mod doors;
 mod history;
-mod late;
+pub(crate) mod late;
 mod lookup;
 mod removed;
 mod reviews;

@@ -71,6 +71,7 @@ pub struct BatchOutcome {
 #[derive(Debug)]
 pub struct TakenBatch {
     chunk: Vec<u8>,
+    added: Vec<automerge::ChangeHash>,
     taken: Vec<(Result<Taken, Turned>, PeerState)>,
 }
 
@@ -100,6 +101,7 @@ pub fn take_batch<B: Budget>(
 ) -> TakenBatch {
     let mut bound: HashMap<String, PersonId> = HashMap::new();
     let mut chunk = Vec::new();
+    let mut added = Vec::new();
     let mut taken = Vec::with_capacity(messages.len());
     for queued in messages {
         let mut owners = queued.owners;
@@ -113,12 +115,13 @@ pub fn take_batch<B: Budget>(
             }
             for (hash, bytes) in std::mem::take(&mut t.changes) {
                 chunk.extend_from_slice(&bytes);
+                added.push(hash);
                 kept.keep(hash, bytes);
             }
         }
         taken.push((result, queued.state));
     }
-    TakenBatch { chunk, taken }
+    TakenBatch { chunk, added, taken }
 }
 
 impl TakenBatch {
@@ -134,6 +137,23 @@ impl TakenBatch {
         more_than: usize,
     ) -> Option<automerge::ChangeHash> {
         let (hash, bytes) = super::heads_mend::mend_heads(doc, actor, more_than)?;
+        self.chunk.extend_from_slice(&bytes);
+        kept.keep(hash, bytes);
+        Some(hash)
+    }
+
+    /// Marks where the relay took a round's close if the batch closed it and left it with more
+    /// than one head (`close_mark.rs`): the merge change, under `actor`, goes into the batch's
+    /// chunk and into `kept`, like [`TakenBatch::mend_heads`]'s. Call it after the batch is taken
+    /// and before it is answered. Returns the change's hash, if one was made.
+    pub fn mark_close(
+        &mut self,
+        doc: &mut Automerge,
+        kept: &mut KeptChanges,
+        header: &Header,
+        actor: &automerge::ActorId,
+    ) -> Option<automerge::ChangeHash> {
+        let (hash, bytes) = super::close_mark::mark_close(doc, header, &self.added, actor)?;
         self.chunk.extend_from_slice(&bytes);
         kept.keep(hash, bytes);
         Some(hash)

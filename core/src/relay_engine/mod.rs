@@ -20,7 +20,10 @@
 //!
 //! A batch that leaves the document with many heads is mended before it is answered
 //! ([`TakenBatch::mend_heads`], `heads_mend.rs`): one empty change that depends on every head,
-//! stored in the batch's chunk and carried by its replies.
+//! stored in the batch's chunk and carried by its replies. A batch that closes a round and
+//! leaves it with more than one head gets the same shape of change ([`TakenBatch::mark_close`],
+//! `close_mark.rs`): the relay's record of what it held when it took the close, which late
+//! attempts are counted from.
 //!
 //! Before any of it, the caller decides whether the person may sync the document at all
 //! ([`may_sync`]; which documents they hold is [`holds`]).
@@ -39,6 +42,7 @@ mod answer;
 mod apply;
 mod batch;
 mod budget;
+mod close_mark;
 mod create;
 mod heads_mend;
 mod incoming;
@@ -50,6 +54,7 @@ pub use answer::{answer, answer_turned};
 pub use apply::{Accepted, Refused, apply};
 pub use batch::{BatchOutcome, Queued, TakenBatch, Verdict, answer_batch, sync_batch, take_batch};
 pub use budget::{Budget, OverBudget, Unlimited};
+pub use close_mark::mark_close;
 pub use create::{Created, answer_unheld, create, header_of};
 pub use heads_mend::{MEND_AT_HEADS, mend_heads};
 pub use incoming::{Incoming, read};

@@ -222,17 +222,19 @@ enum Work {
     Turned(Rejection, Incoming, PeerState),
 }
 
-/// Who mends a document the batch leaves with too many heads (`heads_mend.rs`), past how many.
+/// Who mends a document the batch leaves with too many heads (`heads_mend.rs`), past how many,
+/// and marks where the relay took a round's close (`close_mark.rs`).
 #[derive(Debug)]
 struct Mender {
     /// The relay's admin's actor, bound to them: the relay's own writes are under it.
     actor: automerge::ActorId,
-    /// [`crate::config::Limits::mend_heads_over`].
+    /// [`crate::config::Limits::mend_heads_over`] (`usize::MAX`: never mended).
     more_than: usize,
 }
 
-/// The engine's batch, its take and answer steps timed and logged at debug; between them the
-/// document is mended if the batch left it with too many heads.
+/// The engine's batch, its take and answer steps timed and logged at debug; between them a
+/// round the batch closed is marked where the relay took the close, and the document is mended
+/// if the batch left it with too many heads.
 fn work_batch(
     doc: &mut automerge::Automerge,
     kept: &mut KeptChanges,
@@ -249,6 +251,9 @@ fn work_batch(
     }
     if let Some(mender) = mender {
         let heads = doc.get_heads().len();
+        if let Some(hash) = taken.mark_close(doc, kept, header, &mender.actor) {
+            tracing::info!(doc = %header.id, heads, mark = %hash, "a round closed on a phone was marked where the relay took the close");
+        }
         if let Some(hash) = taken.mend_heads(doc, kept, &mender.actor, mender.more_than) {
             tracing::info!(doc = %header.id, heads, mend = %hash, "a document with many heads was mended to one");
         }
@@ -468,16 +473,14 @@ pub async fn run(state: &AppState, mut slot: OwnedMutexGuard<Slot>, id: Document
 }
 
 /// The batch's [`Mender`]: the admin's actor (made and bound on the relay's first write), or
-/// none when it cannot be had just now (the batch then goes on unmended; a later one mends).
+/// none when it cannot be had just now (the batch then goes on unmended, and a close it brings
+/// unmarked, so counted from the closing write as before; a later batch mends).
 async fn mender(state: &AppState) -> Option<Mender> {
     let more_than = state.config.limits.mend_heads_over;
-    if more_than == usize::MAX {
-        return None;
-    }
     match state.relay.actor_for(state.relay.admin()).await {
         Ok(actor) => Some(Mender { actor, more_than }),
         Err(e) => {
-            tracing::warn!(error = %e, "the relay's actor could not be had; a document with many heads waits for a later batch to be mended");
+            tracing::warn!(error = %e, "the relay's actor could not be had; a document with many heads waits for a later batch to be mended, and a close the batch brings is counted from its closing write");
             None
         }
     }

@@ -16,6 +16,7 @@ mod exports;
 mod harness;
 mod history;
 mod imports;
+mod late_after_phone_close;
 mod login;
 mod map;
 mod members;

@@ -394,6 +394,11 @@ async fn a_database_that_refuses_writes_or_lost_its_tables_is_named_by_the_probe
                 refused.needs_the_operator().is_some_and(|words| words.contains("read-only")),
                 "{refused}"
             );
+            // A relay starting on it says so, not PostgreSQL's "cannot execute INSERT".
+            let Err(refused) = crate::relay::Relay::open(Arc::new(second)).await else {
+                panic!("a relay started on a read-only database")
+            };
+            assert!(refused.to_string().contains("cannot start on it"), "{refused}");
         }
         Err(refused) => assert!(refused.to_string().contains("refuses writes"), "{refused}"),
     }

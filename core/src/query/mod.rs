@@ -10,9 +10,10 @@ pub(crate) mod late;
 mod lookup;
 mod removed;
 mod reviews;
+mod to_reassign;
 
 pub use conflicts::{Conflict, cancelled_but_delivered, conflicts, round_conflicts};
-pub use counts::{Counts, counts};
+pub use counts::{Counts, counts, counts_among};
 pub use doors::{Door, doors_for, households_in_order, special_needs};
 pub use history::{HistoryEntry, history};
 pub use late::{LateAttempt, late_attempts, late_in_round};
@@ -21,6 +22,7 @@ pub use removed::{HouseholdBook, Removal, once_removed, removed_households};
 pub use reviews::{
     ConflictReview, all_reviews, conflict_reviews, round_conflict_reviews, unreviewed_conflicts,
 };
+pub use to_reassign::needs_reassigning;
 
 use crate::Compound;
 use crate::document::{requests, roster, round};

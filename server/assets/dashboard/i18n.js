@@ -413,6 +413,12 @@ export const MESSAGES = {
     '待上门 {open}（已分配 {assigned}），未送达 {attempted}，已取消 {cancelled}',
     '{open} not visited yet ({assigned} assigned), {attempted} attempted, {cancelled} cancelled',
   ],
+  'round.to_reassign': ['待改派 {n}', '{n} to reassign'],
+  'task.to_reassign': ['待改派', 'To reassign'],
+  'task.to_reassign_hint': [
+    '负责人已被移出本小区，没有人会上门，志愿者也无法领取：请在轮次页按楼栋分配或逐户改派',
+    'Assigned to someone removed from the compound: nobody will go and no volunteer can claim them. Reassign them on the round page, by building or door by door',
+  ],
   'round.will_create': ['将为 {n} 户各创建一个任务', 'Creates one task for each of {n} households', 'Creates one task for {n} household'],
   'round.close': ['结束轮次', 'Close round'],
   'round.close_question': ['结束后志愿者不能再记录此轮次。确定吗？', 'Volunteers can no longer record attempts once it is closed. Sure?'],

@@ -7,7 +7,7 @@ import { h, fill, badge, swatch } from './dom.js';
 import { state } from './state.js';
 import { api, cpath } from './api.js';
 import { roundOf } from './compound-data.js';
-import { pageHeader, printButton, progress, lateMark } from './widgets.js';
+import { pageHeader, printButton, progress, lateMark, toReassignMark } from './widgets.js';
 
 const STATUS_COLOUR = {
   confirmed: 'red',
@@ -80,9 +80,13 @@ export function Overview() {
           h(
             'ul',
             { class: 'tally' },
-            I.values('task_status').map((s) =>
+            I.values('task_status').flatMap((s) => [
               h('li', { testid: `task-count-${s}`, dataset: { count: byTask[s] ?? 0 } }, badge('task_status', s), h('span', { class: 'num' }, String(byTask[s] ?? 0))),
-            ),
+              // Beside assigned: tasks whose assignee was removed, counted in neither.
+              s === 'assigned' && c.to_reassign
+                ? h('li', { testid: 'task-count-to_reassign', class: 'warn', title: t('task.to_reassign_hint'), dataset: { count: c.to_reassign } }, h('span', { class: 'badge task_status-to_reassign' }, t('task.to_reassign')), h('span', { class: 'num' }, String(c.to_reassign)))
+                : null,
+            ]),
           ),
           h(
             'p',
@@ -126,6 +130,7 @@ function roundLine(r) {
     progress(r.delivered || 0, r.total || 0, 'round-progress', { round: info.document }),
     // The relay counts assigned tasks within `open` (not yet visited).
     h('span', { class: 'meta' }, t('round.breakdown', { open: r.open || 0, assigned: r.assigned || 0, attempted: r.attempted || 0, cancelled: r.cancelled || 0 })),
+    toReassignMark(r.to_reassign, info.document),
     r.double_deliveries ? h('a', { href: '#/conflicts', class: 'warn' }, t('round.double_deliveries', { n: r.double_deliveries })) : null,
     r.cancelled_but_delivered ? h('a', { href: '#/conflicts', class: 'warn', testid: 'round-cancelled-but-delivered' }, t('round.cancelled_but_delivered', { n: r.cancelled_but_delivered })) : null,
     lateMark(r.late, info.document),

@@ -31,7 +31,13 @@ export function RoundView(id) {
     const rows = d.tasks || [];
     const by = {};
     for (const s of I.values('task_status')) by[s] = 0;
-    for (const r of rows) by[r.status] = (by[r.status] || 0) + 1;
+    // A task assigned, not visited yet, to someone removed is 待改派, not assigned (as the relay's
+    // progress counts it): nobody holds it and no volunteer may claim it.
+    let toReassign = 0;
+    for (const r of rows) {
+      if (r.status === 'assigned' && r.assignee_removed) toReassign += 1;
+      else by[r.status] = (by[r.status] || 0) + 1;
+    }
     const hh = all.byId;
     const withHousehold = rows.map((r) => {
       const x = r.household && typeof r.household === 'object' ? r.household : hh.get(r.household || r.task.household);
@@ -80,10 +86,14 @@ export function RoundView(id) {
         h(
           'ul',
           { class: 'tally inline' },
-          I.values('task_status').map((s) =>
+          I.values('task_status').flatMap((s) => [
             h('li', { testid: `round-count-${s}`, dataset: { count: by[s] } }, badge('task_status', s), h('span', { class: 'num' }, String(by[s]))),
-          ),
+            s === 'assigned' && toReassign
+              ? h('li', { testid: 'round-count-to_reassign', class: 'warn', title: t('task.to_reassign_hint'), dataset: { count: toReassign } }, h('span', { class: 'badge task_status-to_reassign' }, t('task.to_reassign')), h('span', { class: 'num' }, String(toReassign)))
+              : null,
+          ]),
         ),
+        toReassign ? h('p', { class: 'hint warn', testid: 'round-to-reassign-hint' }, t('task.to_reassign_hint')) : null,
       ),
     );
 

@@ -8,7 +8,7 @@ import { today, buildingName } from './format.js';
 import { households, rounds, roundOf, buildingsOf, buildingKey, parseBuildingKey } from './compound-data.js';
 import { operate } from './operate.js';
 import { go } from './route.js';
-import { pageHeader, printButton, progress, lateMark, kindSelect, prioritySelect } from './widgets.js';
+import { pageHeader, printButton, progress, lateMark, toReassignMark, kindSelect, prioritySelect } from './widgets.js';
 
 function selectionFields(all) {
   const by = select('round-by', ['all', 'building', 'status', 'need'].map((v) => [v, t(`selection.${v}`)]), 'building');
@@ -145,7 +145,7 @@ export function Rounds() {
                       h('td', null, label('task_kind', info.kind)),
                       h('td', null, info.date),
                       h('td', null, badge('round_status', info.status)),
-                      h('td', null, progress(r.delivered || 0, r.total || 0, 'round-progress', { round: info.document }), lateMark(r.late, info.document)),
+                      h('td', null, progress(r.delivered || 0, r.total || 0, 'round-progress', { round: info.document }), lateMark(r.late, info.document), toReassignMark(r.to_reassign, info.document)),
                     );
                   }),
                 ),

@@ -36,6 +36,15 @@ export function assigneeRemovedMark(removed) {
   return removed ? h('span', { class: 'badge household-removed', testid: 'assignee-removed', title: t('task.assignee_removed_hint') }, t('task.assignee_removed')) : null;
 }
 
+// Tasks assigned, not visited yet, to someone no longer a member (待改派): neither assigned (nobody
+// holds them) nor open (no volunteer may claim them); a link to the round, where they are
+// reassigned. Nothing when there are none.
+export function toReassignMark(n, round) {
+  if (!n) return null;
+  const href = round ? `#/rounds/${round}` : '#/rounds';
+  return h('a', { href, class: 'warn', title: t('task.to_reassign_hint'), testid: 'to-reassign', dataset: { count: n, round: round || '' } }, t('round.to_reassign', { n }));
+}
+
 // Attempts that reached a round after it was closed (made before the close): 迟到 / late.
 export function lateMark(n, round) {
   return n ? h('span', { class: 'warn', title: t('round.late_hint'), testid: 'round-late', dataset: { round, count: n } }, t('round.late', { n })) : null;

@@ -5,6 +5,8 @@
 //! removed meanwhile did nothing wrong, and the round view marks such a task
 //! (`assignee_removed`) so that it is reassigned.
 
+use std::collections::HashSet;
+
 use doorstep_core::Operation;
 use doorstep_core::id::{CompoundId, PersonId};
 
@@ -19,6 +21,16 @@ fn assignee(op: &Operation) -> Option<PersonId> {
         }
         _ => None,
     }
+}
+
+/// The live (not removed) members of `compound`: the people a task may be given to, and whom a
+/// task given to anyone else waits on nobody (待改派, `to_reassign`).
+pub(super) async fn live_members(
+    state: &DashState,
+    compound: CompoundId,
+) -> Result<HashSet<PersonId>, DashError> {
+    let members = state.app.relay.storage().members(compound).await?;
+    Ok(members.into_iter().filter(|m| !m.revoked).map(|m| m.person).collect())
 }
 
 /// Refuses (422 `not_a_member`) an operation that gives tasks to someone who is not a live

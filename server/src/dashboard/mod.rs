@@ -22,7 +22,7 @@
 //! | `GET …/compounds/{c}/households/{h}` | `{household, tasks: [{task, status, round_title, round_date}], requests, removed_at}` (a household removed since: as it last stood) |
 //! | `GET …/compounds/{c}/households/{h}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
 //! | `GET …/compounds/{c}/map?round=` | `{legend, round, buildings}`: buildings → units → floors (top first) → flats with `colour`, `needs` and, for an open round, `door` |
-//! | `GET …/compounds/{c}/rounds` | `[{round, total, delivered, attempted, open, assigned, cancelled, double_deliveries, cancelled_but_delivered, late}]` |
+//! | `GET …/compounds/{c}/rounds` | `[{round, total, delivered, attempted, open, assigned, to_reassign, cancelled, double_deliveries, cancelled_but_delivered, late}]` |
 //! | `GET …/compounds/{c}/rounds/{r}` | `{round, progress, tasks: [{task, status, household, assignee_name, assignee_removed, late_attempts}]}` |
 //! | `GET …/compounds/{c}/rounds/{r}/tasks/{t}/history` | `[{at, person, name, fields, actor, change}]`, oldest first |
 //! | `GET …/compounds/{c}/requests` | `[Request + {address, head, household_removed, by_name}]`, newest first |

@@ -3,15 +3,18 @@
 //! waiting for triage; the conflicts waiting for review and the late attempts count closed
 //! rounds' too (`closed_rounds.rs`), where late attempts are.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
 use doorstep_core::Compound;
+use doorstep_core::id::PersonId;
 use doorstep_core::query::{self, Counts};
 use doorstep_core::schema::vocabulary::{RequestStatus, RoundStatus};
 use serde::Serialize;
 
+use super::assignees;
 use super::closed_rounds::{self, ClosedRound};
 use super::error::DashError;
 use super::rounds::{self, RoundProgress};
@@ -39,16 +42,18 @@ pub struct Overview {
     pub conflicts: usize,
 }
 
-/// The overview of `compound`, named `name`, with its `closed` rounds not held.
+/// The overview of `compound`, named `name`, whose `live` members are given, with its `closed`
+/// rounds not held.
 pub fn overview(
     name: String,
     compound: &Compound,
+    live: &HashSet<PersonId>,
     closed: &[Arc<ClosedRound>],
     set_aside_waiting: usize,
 ) -> Overview {
-    let mut open = rounds::progress(compound);
+    let mut open = rounds::progress(compound, live);
     open.retain(|p| p.round.status == RoundStatus::Open);
-    let mut counts = query::counts(compound);
+    let mut counts = query::counts_among(compound, |who| live.contains(&who));
     let mut conflicts = query::unreviewed_conflicts(compound).len();
     // A round closed between the copy and the notes is in both: the copy's stands.
     for note in closed.iter().filter(|n| !compound.rounds().any(|d| d.id() == n.round)) {
@@ -73,9 +78,10 @@ pub async fn get(
     PathParams(compound): PathParams<String>,
 ) -> Result<Json<Overview>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
+    let live = assignees::live_members(&state, scope.compound.id).await?;
     let compound = snapshot::load(&state, &scope, Rounds::Open).await?;
     let closed = closed_rounds::of(&state, scope.compound.id).await?;
     let waiting = set_aside::waiting(&state, scope.compound.id).await?.len();
     let name = scope.compound.name;
-    Ok(Json(blocking(move || overview(name, &compound, &closed, waiting)).await?))
+    Ok(Json(blocking(move || overview(name, &compound, &live, &closed, waiting)).await?))
 }

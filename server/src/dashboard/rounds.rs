@@ -14,6 +14,7 @@ use doorstep_core::schema::task::{RoundInfo, Task};
 use doorstep_core::schema::vocabulary::{RoundStatus, TaskStatus};
 use serde::Serialize;
 
+use super::assignees;
 use super::error::DashError;
 use super::set_aside;
 use super::signed_in::SignedIn;
@@ -35,8 +36,11 @@ pub struct RoundProgress {
     pub attempted: u32,
     /// Not attempted yet, assigned or not.
     pub open: u32,
-    /// Of `open`, those assigned to someone.
+    /// Of `open`, those assigned to a member of the compound.
     pub assigned: u32,
+    /// Of `open`, those assigned to someone no longer a member (待改派): nobody holds them and no
+    /// volunteer may claim them until a coordinator reassigns them; not counted in `assigned`.
+    pub to_reassign: u32,
     /// Cancelled by a coordinator.
     pub cancelled: u32,
     /// Tasks delivered more than once (to review).
@@ -51,7 +55,13 @@ pub struct RoundProgress {
 }
 
 impl RoundProgress {
-    fn of(round: RoundInfo, tasks: &[Task], late: &[LateAttempt], cancelled_but_delivered: u32) -> Self {
+    fn of(
+        round: RoundInfo,
+        tasks: &[Task],
+        late: &[LateAttempt],
+        cancelled_but_delivered: u32,
+        live: &HashSet<PersonId>,
+    ) -> Self {
         let mut p = RoundProgress {
             late: u32::try_from(late.len()).unwrap_or(u32::MAX),
             round,
@@ -60,6 +70,7 @@ impl RoundProgress {
             attempted: 0,
             open: 0,
             assigned: 0,
+            to_reassign: 0,
             cancelled: 0,
             double_deliveries: 0,
             cancelled_but_delivered,
@@ -70,6 +81,10 @@ impl RoundProgress {
                 TaskStatus::Delivered => p.delivered += 1,
                 TaskStatus::Attempted => p.attempted += 1,
                 TaskStatus::Cancelled => p.cancelled += 1,
+                TaskStatus::Assigned if query::needs_reassigning(task, |who| live.contains(&who)) => {
+                    p.open += 1;
+                    p.to_reassign += 1;
+                }
                 TaskStatus::Assigned => {
                     p.open += 1;
                     p.assigned += 1;
@@ -84,15 +99,16 @@ impl RoundProgress {
     }
 }
 
-/// The progress of every round held: open rounds first, then newest date first.
-pub fn progress(compound: &Compound) -> Vec<RoundProgress> {
+/// The progress of every round held, with the compound's `live` members: open rounds first,
+/// then newest date first.
+pub fn progress(compound: &Compound, live: &HashSet<PersonId>) -> Vec<RoundProgress> {
     let mut out: Vec<RoundProgress> = compound
         .rounds()
         .filter_map(|doc| {
             let info = round::info(doc.id(), doc.automerge()).ok()?;
             let late = late_in_round(doc.id(), doc.automerge());
             let clashes = query::cancelled_but_delivered(doc.id(), doc.automerge());
-            Some(RoundProgress::of(info, &round::tasks(doc.id(), doc.automerge()), &late, clashes))
+            Some(RoundProgress::of(info, &round::tasks(doc.id(), doc.automerge()), &late, clashes, live))
         })
         .collect();
     out.sort_by(|a, b| {
@@ -155,7 +171,7 @@ pub fn detail(
     let tasks = round::tasks(doc.id(), doc.automerge());
     let late = late_in_round(doc.id(), doc.automerge());
     let clashes = query::cancelled_but_delivered(doc.id(), doc.automerge());
-    let progress = RoundProgress::of(info.clone(), &tasks, &late, clashes);
+    let progress = RoundProgress::of(info.clone(), &tasks, &late, clashes, live);
     let households = HouseholdBook::of(compound, tasks.iter().map(|t| t.household));
     let mut tasks: Vec<TaskAtDoor> = tasks
         .into_iter()
@@ -186,8 +202,9 @@ pub async fn list(
     PathParams(compound): PathParams<String>,
 ) -> Result<Json<Vec<RoundProgress>>, DashError> {
     let scope = signed.scope(&state, &compound).await?;
+    let live = assignees::live_members(&state, scope.compound.id).await?;
     let compound = snapshot::load(&state, &scope, Rounds::All).await?;
-    Ok(Json(blocking(move || progress(&compound)).await?))
+    Ok(Json(blocking(move || progress(&compound, &live)).await?))
 }
 
 /// `GET /dashboard/api/compounds/{compound}/rounds/{round}`.

@@ -24,6 +24,7 @@ mod odd_values;
 mod operations;
 mod overview;
 mod print;
+mod removed_assignees;
 mod removed_households;
 mod set_aside;
 mod streams;

@@ -218,7 +218,7 @@ async fn sync_now(
     let r = lock(replica);
     out.synced(&report, r.unsynced_changes(), render::SetAside::of(&r)?);
     // Said on stderr, so that `--json`'s stdout stays the report's one line.
-    for line in mine.gone(&r) {
+    for line in mine.gone(&r, &report.removed_from) {
         eprintln!("{line}");
     }
     incomplete(&report)

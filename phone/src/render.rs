@@ -846,6 +846,13 @@ fn once_each<T: PartialEq>(lines: impl Iterator<Item = T>) -> Vec<(T, String)> {
         .collect()
 }
 
+/// Whether a refusal of `rule` is what a removal makes of a phone's unsynced changes: the relay
+/// no longer lets it write (or hold) the compound's documents.
+fn refused_by_removal(rule: &str) -> bool {
+    use doorstep_core::relay_engine::rejection::{FORBIDDEN, UNKNOWN_DOCUMENT};
+    [FORBIDDEN, UNKNOWN_DOCUMENT, doorstep_core::sync::DOCUMENT_WITHDRAWN].contains(&rule)
+}
+
 fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> String {
     let requests = report.requests as usize;
     let news = report.news();
@@ -866,7 +873,11 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
         report.bytes_down,
         sync_standing(report, unsynced, set_aside)
     );
-    if !report.dropped.is_empty() {
+    // Removed from a compound: its documents went with the removal (said by the removal's own
+    // line), not with "closed rounds", and the relay refuses what this phone had not synced of
+    // them because the phone is no longer a member, not for a want of some permission.
+    let removed = !report.removed_from.is_empty();
+    if !report.dropped.is_empty() && !removed {
         let n = report.dropped.len();
         s.push_str(&format!(
             "\n{} removed from this phone (closed rounds, withdrawn compounds) / 已从本机移除 {n} 份文件（已结束的轮次、撤回的小区）",
@@ -883,7 +894,20 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
     } else {
         "nothing of this phone's work was set aside / 本机没有修改因此被搁置"
     };
-    for (words, times) in once_each(report.rejected.iter().map(|r| refusal_words(&r.rule, &r.reason))) {
+    let (by_removal, refused): (Vec<_>, Vec<_>) =
+        report.rejected.iter().partition(|r| removed && refused_by_removal(&r.rule));
+    // Said once, with no count of its own: the first line counts what was set aside.
+    let sent_for_review = removed && report.set_aside_sent > 0;
+    if !by_removal.is_empty() {
+        s.push_str(if report.set_aside == 0 {
+            "\nafter the removal the relay takes nothing more from this phone; nothing of its work was set aside / 移出后中继不再接收本机的修改；本机没有修改因此被搁置"
+        } else if sent_for_review {
+            "\nafter the removal the relay takes nothing more from this phone: what it had not synced was set aside and sent to the coordinators for review / 移出后中继不再接收本机的修改：未同步的修改已搁置并提交协调员处理"
+        } else {
+            "\nafter the removal the relay takes nothing more from this phone: what it had not synced was set aside for a coordinator / 移出后中继不再接收本机的修改：未同步的修改已搁置待协调员处理"
+        });
+    }
+    for (words, times) in once_each(refused.iter().map(|r| refusal_words(&r.rule, &r.reason))) {
         s.push_str(&format!("\nrefused by the relay / 中继拒绝: {words}{times} — {then}"));
     }
     let retrying = report.retrying.iter().map(|r| {
@@ -943,7 +967,9 @@ fn synced_text(report: &SyncReport, unsynced: usize, set_aside: SetAside) -> Str
             plural(n, "later change", "later changes")
         ));
     }
-    if report.set_aside_sent > 0 {
+    // Said with the removal's line already.
+    let sent_said = sent_for_review && !by_removal.is_empty();
+    if report.set_aside_sent > 0 && !sent_said {
         let n = report.set_aside_sent;
         s.push_str(&format!(
             "\n{} sent to the coordinators for review / {n} 项已提交协调员处理",
@@ -1628,6 +1654,47 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("1 requests") && !text.contains("1 documents"), "{text}");
+    }
+
+    /// The sync that wipes a removed volunteer's phone holding 2 unsynced knocks: one count of
+    /// what was set aside (2), words of the removal. Was: "refused … this phone may not change this
+    /// document (forbidden) (×3)", "3 documents removed … (closed rounds, …)" and a second count.
+    #[test]
+    fn the_sync_of_a_removal_counts_the_set_aside_once_and_says_the_removal() {
+        use doorstep_core::relay_engine::rejection::{FORBIDDEN, reject};
+        let round = doorstep_core::id::DocumentId::from_uuid(uuid_of(7));
+        let forbidden = reject(round, FORBIDDEN, None, "this device may not write this document");
+        let report = SyncReport {
+            requests: 2,
+            rejected: vec![forbidden.clone(), forbidden.clone(), forbidden],
+            set_aside: 2,
+            set_aside_sent: 2,
+            dropped: vec![round, doorstep_core::id::DocumentId::from_uuid(uuid_of(8))],
+            removed_from: vec!["香樟苑".to_owned()],
+            ..SyncReport::default()
+        };
+        let text = synced_text(&report, 0, SetAside { under_review: 2, ..SetAside::default() });
+        assert!(text.contains("2 set aside, under review / 2 项待协调员处理"), "{text}");
+        assert!(text.contains("你已被移出 香樟苑") && text.contains("removed from 香樟苑"), "{text}");
+        assert!(
+            text.contains(
+                "after the removal the relay takes nothing more from this phone: what it had not synced \
+                 was set aside and sent to the coordinators for review / 移出后中继不再接收本机的修改：\
+                 未同步的修改已搁置并提交协调员处理"
+            ),
+            "{text}"
+        );
+        for misleading in [
+            "×",
+            "may not change this document",
+            "无权",
+            "closed rounds",
+            "已结束",
+            "2 set-aside changes sent",
+        ] {
+            assert!(!text.contains(misleading), "{misleading:?} in {text}");
+        }
+        assert_eq!(text.matches("set aside").count(), 2, "the count, and the removal's line: {text}");
     }
 
     #[test]

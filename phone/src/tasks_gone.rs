@@ -2,7 +2,9 @@
 //! (and why), given to someone else, delivered by someone else, or gone with a round closed.
 //! Before, they just were not listed any more, and a volunteer with a bag for the door could
 //! not tell a task cancelled because the resident went to hospital from one passed to a
-//! colleague (helper finding).
+//! colleague (helper finding). The tasks of a compound the person was removed from went with
+//! the removal: one line says so, not one "its round was closed" per door (black-box finding:
+//! 41 such lines about a round still open).
 
 use std::collections::BTreeMap;
 
@@ -14,10 +16,11 @@ use doorstep_replica::Replica;
 
 use crate::people::People;
 
-/// The person's tasks still to do, each with its door as the list shows it.
+/// The person's tasks still to do, each with its door as the list shows it and its compound's
+/// name.
 #[derive(Debug, Default)]
 pub struct MyTasks {
-    tasks: BTreeMap<TaskId, String>,
+    tasks: BTreeMap<TaskId, (String, String)>,
 }
 
 impl MyTasks {
@@ -26,18 +29,21 @@ impl MyTasks {
         let Some(me) = replica.identity().map(|i| i.person) else { return Self::default() };
         let tasks = replica
             .compounds()
-            .flat_map(|c| query::doors_for(c, Some(me)))
-            .flat_map(|door| {
+            .flat_map(|c| query::doors_for(c, Some(me)).into_iter().map(move |door| (c.name(), door)))
+            .flat_map(|(compound, door)| {
                 let address = door.household.address.to_string();
-                door.tasks.into_iter().map(move |t| (t.id, format!("{address} {}", t.items)))
+                door.tasks
+                    .into_iter()
+                    .map(move |t| (t.id, (format!("{address} {}", t.items), compound.clone())))
             })
             .collect();
         Self { tasks }
     }
 
     /// One line for each of these tasks that `after` no longer lists as the person's, saying
-    /// what became of it; a task they delivered themselves is no news.
-    pub fn gone(&self, after: &Replica) -> Vec<String> {
+    /// what became of it; a task they delivered themselves is no news. The tasks of the
+    /// compounds named in `removed_from` (the person was removed by this sync) get one line.
+    pub fn gone(&self, after: &Replica, removed_from: &[String]) -> Vec<String> {
         let Some(me) = after.identity().map(|i| i.person) else { return Vec::new() };
         let still = Self::of(after);
         let people = People::of(after);
@@ -50,8 +56,13 @@ impl MyTasks {
         let held: BTreeMap<TaskId, Task> =
             after.compounds().flat_map(|c| c.tasks()).map(|t| (t.id, t)).collect();
         let mut lines = Vec::new();
-        for (id, door) in &self.tasks {
+        let mut with_removal = 0;
+        for (id, (door, compound)) in &self.tasks {
             if still.tasks.contains_key(id) {
+                continue;
+            }
+            if !held.contains_key(id) && removed_from.contains(compound) {
+                with_removal += 1;
                 continue;
             }
             let line = match held.get(id) {
@@ -90,6 +101,13 @@ impl MyTasks {
                 },
             };
             lines.push(line);
+        }
+        if with_removal > 0 {
+            let (zh, en) = (removed_from.join("、"), removed_from.join(", "));
+            let tasks = if with_removal == 1 { "task" } else { "tasks" };
+            lines.push(format!(
+                "your {with_removal} {tasks} in {en} went with the removal — don't go unless a coordinator asks / 你在 {zh} 的 {with_removal} 项任务已随移出一并清除，如无协调员通知请勿前往"
+            ));
         }
         lines
     }

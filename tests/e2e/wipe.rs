@@ -301,3 +301,53 @@ fn volunteer_with_roster(dir: &Path) -> Scene {
     assert_eq!(volunteer.ok(&["find", "1-1-101"])["head"], "管建强", "the volunteer holds the roster");
     Scene { relay, compound, coordinator, volunteer, person }
 }
+
+/// A volunteer holding 4 claimed tasks of an open round, two of them knocked on offline, is
+/// removed from the compound. The sync that wipes the phone says the removal in its own words and
+/// counts what was set aside once (2): not one "its round was closed" line per task (the round is
+/// open), not "this phone may not change this document (forbidden) (×N)" nor "documents removed
+/// (closed rounds, …)" (black-box finding, 41 such lines then ×3 then 2).
+#[test]
+fn the_sync_that_wipes_a_removed_volunteer_says_the_removal_and_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, compound, _coordinator) = Relay::with_vegetable_round(dir.path());
+    let volunteer = Phone::new(dir.path(), "volunteer");
+    let joined = volunteer.join_as(&relay, "李强", &relay.invite(&compound, "volunteer"));
+    let person = joined["person"].as_str().unwrap().to_owned();
+    let tasks: Vec<String> = volunteer
+        .doors(true)
+        .iter()
+        .take(4)
+        .map(|d| d["tasks"][0]["id"].as_str().unwrap().to_owned())
+        .collect();
+    for id in &tasks {
+        volunteer.ok(&["claim", id]);
+    }
+    volunteer.sync();
+    volunteer.ok(&["attempt", &tasks[0], "delivered", "--note", "k1 送到"]);
+    volunteer.ok(&["attempt", &tasks[1], "refused", "--note", "k2 拒收"]);
+
+    relay.admin(&["revoke", "--person", &person, "--compound", &compound]);
+    let (ok, said, told) = volunteer.text(&["sync"]);
+    let all = format!("{said}{told}");
+    assert!(all.contains("你已被移出 香樟苑") && all.contains("removed from 香樟苑"), "{all}");
+    assert!(all.contains("2 set aside, under review / 2 项待协调员处理"), "{all}");
+    assert!(all.contains("after the removal the relay takes nothing more from this phone"), "{all}");
+    // Three still to do: the delivered one was done.
+    assert!(
+        all.contains("your 3 tasks in 香樟苑 went with the removal")
+            && all.contains("你在 香樟苑 的 3 项任务已随移出一并清除"),
+        "{all}"
+    );
+    for misleading in [
+        "its round was closed",
+        "该轮已结束",
+        "may not change this document",
+        "本机无权",
+        "(×",
+        "closed rounds",
+    ] {
+        assert!(!all.contains(misleading), "{misleading:?} in: {all}");
+    }
+    assert!(ok, "{all}");
+}

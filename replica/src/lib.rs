@@ -18,6 +18,7 @@ mod actor_rotation;
 mod cipher;
 pub mod copy_fetch;
 mod damaged_copy;
+mod derived_operation;
 pub mod device_clock;
 mod error;
 mod file_lock;

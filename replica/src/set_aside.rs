@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use automerge::{Change, ChangeHash};
+use automerge::{ActorId, Change, ChangeHash};
 use doorstep_core::document::Document;
 use doorstep_core::permission::Rule;
 use doorstep_core::sync::{Rejection, SyncError};
@@ -250,6 +250,19 @@ pub(crate) fn rebuild(
         .map_err(rebuild_error)?;
     let mut journal: HashMap<String, JournalEntry> = replica.store().journal_of(id)?.into_iter().collect();
     let role = replica.role(header.compound);
+    // A change of this phone's whose journal entry left with its sync (a relay restored from a
+    // backup lacks it again) leaves with the operation read back from the document.
+    let own: HashSet<ActorId> =
+        std::iter::once(device.clone()).chain(replica.past_actors.iter().cloned()).collect();
+    let author = replica.person;
+    let mut derived_number = 0_i64;
+    let mut read_back = |change: &Change| {
+        if !own.contains(change.actor_id()) {
+            return None;
+        }
+        derived_number -= 1;
+        crate::derived_operation::derived_entry(doc, change, compound_id, author, derived_number)
+    };
 
     let mut leaving: Vec<Leaving> = Vec::new();
     let mut rehashed: Vec<(String, String)> = Vec::new();
@@ -287,6 +300,7 @@ pub(crate) fn rebuild(
                 retimed.push((entry.id, at));
                 continue;
             }
+            let entry = entry.or_else(|| read_back(change));
             leaving.push(Leaving::new(
                 hash,
                 change.raw_bytes().to_vec(),
@@ -321,7 +335,7 @@ pub(crate) fn rebuild(
             None => leaving.push(Leaving::new(
                 hash,
                 change.raw_bytes().to_vec(),
-                entry,
+                entry.or_else(|| read_back(change)),
                 NOT_REAPPLIED,
                 &format!(
                     "{}, and this phone has no record of the operation to carry it out again",

@@ -3,10 +3,12 @@
 //! join again with a new invite code, and that join goes ahead although work is unsynced: the
 //! earlier person's unsynced work is set aside and reaches the coordinators' review inbox,
 //! rather than the two messages ("join again" / "sync first") sending the volunteer in a circle.
+//! Work the relay had acknowledged before it was restored (its journal entries gone with that
+//! sync) comes back with its operation read from the document, for a coordinator to apply.
 
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::harness::{Phone, Relay, sample};
 
@@ -87,4 +89,79 @@ fn a_phone_the_restored_relay_no_longer_knows_joins_again_and_its_unsynced_work_
     assert_eq!(after["unsynced"], 0, "{after}");
     coordinator.sync();
     assert_eq!(coordinator.ok(&["find", "北林小区1号楼1单元102"])["notes"], "透析，周二周五");
+}
+
+#[test]
+fn deliveries_the_relay_acknowledged_before_its_restore_come_back_for_the_coordinator_to_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut relay, compound, coordinator) = Relay::with_vegetable_round(dir.path());
+    let backup = dir.path().join("backup.db");
+    relay.kill9();
+    copy_db(&relay.db, &backup);
+    relay.restart();
+
+    // 孙丽 joins after the backup, delivers to two doors and syncs: the relay acknowledged both.
+    let volunteer = Phone::new(dir.path(), "volunteer");
+    volunteer.join_as(&relay, "孙丽", &relay.invite(&compound, "volunteer"));
+    let tasks: Vec<String> = volunteer
+        .doors(true)
+        .iter()
+        .flat_map(|d| d["tasks"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["id"].as_str().map(str::to_owned))
+        .take(2)
+        .collect();
+    assert_eq!(tasks.len(), 2, "two doors of the round");
+    for task in &tasks {
+        volunteer.ok(&["attempt", task, "delivered", "--note", "放在门口"]);
+    }
+    assert_eq!(volunteer.sync()["unsynced"], 0);
+
+    // The relay is restored from the backup: it never heard of 孙丽 or her deliveries.
+    relay.kill9();
+    copy_db(&backup, &relay.db);
+    relay.restart();
+    let (ok, out, err) = volunteer.text(&["sync"]);
+    assert!(!ok, "{out}{err}");
+    volunteer.ok(&["join", "--relay", &relay.url, "--name", "孙丽", &relay.invite(&compound, "volunteer")]);
+    volunteer.sync();
+
+    // Both deliveries reach the inbox with the operation behind each, read from the document.
+    let cookie = crate::set_aside_inbox::dashboard_cookie(&relay, &coordinator);
+    let path = format!("/dashboard/api/compounds/{compound}/set-aside");
+    let inbox = crate::raw_http::request(&relay.url, "GET", &path, Some(&cookie), None);
+    assert_eq!(inbox.status, 200, "{}", inbox.body);
+    let items: Vec<Value> = serde_json::from_str(&inbox.body).unwrap();
+    assert_eq!(items.len(), 2, "{items:?}");
+    for item in &items {
+        assert_eq!(item["person_name"], "孙丽", "{item}");
+        assert_eq!(item["operation"]["op"], "record_attempt", "{item}");
+        assert_eq!(item["operation"]["outcome"], "delivered", "{item}");
+        assert_eq!(item["operation"]["note"], "放在门口", "{item}");
+        let applied = crate::raw_http::request(
+            &relay.url,
+            "POST",
+            &format!("{path}/{}/apply", item["id"]),
+            Some(&cookie),
+            Some(&json!({}).to_string()),
+        );
+        assert_eq!(applied.status, 200, "{}", applied.body);
+    }
+
+    // Applied, they are 孙丽's deliveries again on every phone.
+    coordinator.sync();
+    let rounds = coordinator.ok(&["rounds"]);
+    let delivered: Vec<Value> = rounds
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["tasks"].as_array().unwrap().clone())
+        .filter(|t| tasks.iter().any(|id| t["task"]["id"] == id.as_str()))
+        .flat_map(|t| t["task"]["attempts"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(delivered.len(), 2, "{delivered:?}");
+    for attempt in &delivered {
+        assert_eq!(attempt["outcome"], "delivered", "{attempt}");
+        assert_eq!(attempt["knocked_by"], items[0]["person"], "credited to 孙丽: {attempt}");
+        assert_eq!(attempt["note"], "放在门口", "{attempt}");
+    }
 }

@@ -9,7 +9,8 @@
 //!   and syncs first is not bound to that actor: the work waits for the volunteer's own phone,
 //!   and is theirs when it comes;
 //! - a round the restored relay never had stays on the volunteer's phone with the knocks on it,
-//!   until the coordinator's phone brings it back, and then the knocks go up.
+//!   until the coordinator's phone brings it back, and then the knocks go up (and is told to
+//!   tell the coordinator if no coordinator's phone holds it).
 
 use std::path::{Path, PathBuf};
 
@@ -195,6 +196,10 @@ fn a_round_the_restored_relay_never_had_stays_on_the_volunteers_phone_with_its_k
     assert!(!ok, "its work is not on the relay: {said}");
     assert!(said.contains("not_held"), "{said}");
     assert!(!said.contains("removed from this phone"), "{said}");
+    // No promise that may never be kept: if no coordinator's phone holds the round (planned on
+    // the dashboard, or closed since), the volunteer is told to tell the coordinator.
+    assert!(said.contains("if none does") && said.contains("tell your coordinator"), "{said}");
+    assert!(said.contains("请把在这里做的记录告诉协调员"), "{said}");
     let rounds: Value = volunteer.ok(&["rounds"]);
     assert!(rounds.to_string().contains("药品 第2轮"), "the round stays: {rounds}");
     assert!(rounds.to_string().contains("药已送到"), "and the knock on it: {rounds}");

@@ -33,8 +33,8 @@ pub fn refusal_words(code: &str) -> (&'static str, &'static str) {
             "it builds on another member's work that only their phone can send; it goes up once their phone has synced",
         ),
         relay::NOT_HELD => (
-            "中继没有这份文件（可能从较早的备份恢复）；本机保留它和这些修改，等协调员的手机把它带回中继后再上传",
-            "the relay does not hold this document (restored from an older backup?); this phone keeps it and these changes until a coordinator's phone brings it back",
+            "中继没有这份文件（可能从较早的备份恢复）；本机保留它和这些修改：若协调员的手机还有它，同步后会带回中继，这些修改随后上传；若没有（看板上建的轮次，或已结束的轮次），请把在这里做的记录告诉协调员",
+            "the relay does not hold this document (restored from an older backup?); this phone keeps it and these changes: if a coordinator's phone still holds it, its next sync brings it back and these go up; if none does (a round planned on the dashboard, or one closed since), tell your coordinator what you recorded in it",
         ),
         // Not "busy" for a store that failed: a read-only or full database read "too busy"
         // (中继暂时忙不过来) for as long as its operator took to see to it.

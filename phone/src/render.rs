@@ -318,9 +318,13 @@ impl Output {
                         c.by_status.iter().map(|(k, v)| format!("{} / {} {v}", k.label_zh(), k.label_en())).collect();
                     let tasks: Vec<String> =
                         c.by_task_status.iter().map(|(k, v)| format!("{} / {} {v}", k.label_zh(), k.label_en())).collect();
+                    // A phone holds open rounds only: a closed round's figures (its late knocks,
+                    // its conflicts) are the dashboard's, and a coordinator comparing the two read
+                    // "tasks 0" here against the dashboard's late 2 with nothing said.
                     format!(
                         "{name}: {h} 户 / households, {p} 人 / people, 60岁以上 / aged 60+ {a}, 特殊需要 / special needs {n}\n  \
-                         管控状态 / control status: {}\n  任务 / tasks: {}",
+                         管控状态 / control status: {}\n  任务 / tasks: {} \
+                         (本机上未结束的轮次；已结束的轮次请看看板 / open rounds on this phone; closed rounds are on the dashboard)",
                         statuses.join(", "),
                         tasks.join(", "),
                         h = c.households,
@@ -339,7 +343,9 @@ impl Output {
     pub fn conflicts(&self, conflicts: &[ConflictReview], names: &Names, offset: UtcOffset) {
         self.emit(conflicts, || {
             if conflicts.is_empty() {
-                return "no conflicts to review / 没有待审核的冲突".to_owned();
+                return "no conflicts to review in the open rounds on this phone / 本机未结束的轮次中没有待审核的冲突 \
+                        (closed rounds' conflicts are on the dashboard / 已结束轮次的冲突请看看板)"
+                    .to_owned();
             }
             // A task with both a double delivery and a competing assignment: each `review`
             // line names its kind, or both would review the same one.

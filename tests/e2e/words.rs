@@ -44,6 +44,13 @@ fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
         joined.contains("李强 joined 香樟苑 as volunteer") && joined.contains("已以志愿者身份加入 香樟苑"),
         "{joined}"
     );
+    // Before anyone knocks: no conflicts, said of the open rounds a phone holds.
+    let (_, no_conflicts, _) = li.text(&["conflicts"]);
+    assert!(
+        no_conflicts.contains("in the open rounds on this phone")
+            && no_conflicts.contains("已结束轮次的冲突请看看板"),
+        "{no_conflicts}"
+    );
     assert!(stderr.is_empty(), "no log lines for a volunteer to read: {stderr}");
     read.push(("join", joined));
 
@@ -230,6 +237,12 @@ fn the_terminal_phone_speaks_chinese_and_english_and_names_doors_and_people() {
     // Counts, empty lists and requests are bilingual too; no line carries a colour code.
     let (_, counts, _) = coordinator.text(&["counts"]);
     assert!(counts.contains("户 / households") && counts.contains("任务 / tasks: "), "{counts}");
+    // The phone holds open rounds only: its figures say so, not "tasks 0" beside the
+    // dashboard's late knocks of a closed round.
+    assert!(
+        counts.contains("closed rounds are on the dashboard") && counts.contains("已结束的轮次请看看板"),
+        "{counts}"
+    );
     read.push(("counts", counts));
     let (_, nothing_set_aside, _) = zhao.text(&["quarantine"]);
     assert_eq!(nothing_set_aside.trim(), "no refused changes / 没有被拒绝的修改");

@@ -35,15 +35,8 @@ pub struct CalendarDay {
 impl CalendarDay {
     /// The day `year`-`month`-`day`, when there is one (no 2 February 30th).
     pub fn new(year: i64, month: u32, day: u32) -> Option<Self> {
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        let days_in_month = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => return None,
-        };
-        (1..=days_in_month).contains(&day).then_some(CalendarDay { year, month, day })
+        let days = crate::rulebook::day::days_in_month(year, month)?;
+        (1..=days).contains(&day).then_some(CalendarDay { year, month, day })
     }
 
     /// The day it is at `at` in the time zone `offset`: the day ages are counted on.

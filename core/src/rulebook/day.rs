@@ -19,15 +19,20 @@ pub fn is_day(text: &str) -> bool {
     let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) else {
         return false;
     };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
+    let Some(days) = days_in_month(i64::from(year), month) else { return false };
     YEARS.contains(&year) && (1..=days).contains(&day)
+}
+
+/// The days of `month` (1–12) of `year` in the Gregorian calendar; `None` for no month.
+pub(crate) fn days_in_month(year: i64, month: u32) -> Option<u32> {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => Some(31),
+        4 | 6 | 9 | 11 => Some(30),
+        2 if leap => Some(29),
+        2 => Some(28),
+        _ => None,
+    }
 }
 
 /// What a person is told of a value that is not a day.

@@ -8,6 +8,7 @@ mod support;
 
 use doorstep_core::document::Document;
 use doorstep_core::query::{counts, late_attempts, late_in_round};
+use doorstep_core::relay_engine::mark_close;
 use doorstep_core::schema::vocabulary::{Outcome, RoundStatus, TaskStatus};
 use doorstep_core::validate::check_and_apply;
 use doorstep_core::{Operation, Selection, Timestamp};
@@ -54,4 +55,59 @@ fn an_attempt_made_before_the_close_arrives_late_and_shows_as_late() {
     assert!(late_attempts(&fx.compound).is_empty());
     fx.ok(&people.coordinator, &Operation::CloseRound { round });
     assert_eq!(counts(&fx.compound).late_attempts, 0);
+}
+
+/// Takes `from`'s changes of `round` that the relay (`fx.compound`) lacks, as the relay does:
+/// checked in `who`'s name, then the relay's mark of a close (`mark_close`) when they close it.
+fn relay_takes(
+    fx: &mut Fixture,
+    from: &doorstep_core::Compound,
+    round: doorstep_core::id::DocumentId,
+    who: &doorstep_core::Actor,
+) {
+    let header = *fx.compound.document(round).unwrap().header();
+    let mut relay = fx.compound.document(round).unwrap().automerge().clone();
+    let changes = from.document(round).unwrap().automerge().get_changes(&relay.get_heads());
+    let added: Vec<_> = changes.iter().map(automerge::Change::hash).collect();
+    let now = Timestamp::from_millis(fx.env.now().as_millis() + 60_000);
+    check_and_apply(&mut relay, &header, who, changes, now).expect("honest work is kept");
+    mark_close(&mut relay, &header, &added, &device(99));
+    fx.compound.insert(Document::from_automerge(header, relay).unwrap());
+}
+
+/// Closes made on coordinators' phones that had not synced: a knock the relay held before it
+/// took a close is not late; a knock made offline through the close is; two coordinators
+/// closing at once count from the earlier close; reopened and closed again, from the new close.
+#[test]
+fn closes_made_on_phones_count_late_from_where_the_relay_took_them() {
+    let mut fx = Fixture::default();
+    let people = fx.people;
+    let round = fx.round("蔬菜包 第1轮", Selection::All);
+    let (on_time, offline_knock) = (fx.task_at(round, "2-1-101"), fx.task_at(round, "2-1-302"));
+    // Both coordinators' phones and a volunteer's go offline in the morning.
+    let mut first = fork(&fx.compound, device(21));
+    let mut second = fork(&fx.compound, device(22));
+    let mut volunteer = fork(&fx.compound, device(23));
+    let knock =
+        |task| Operation::RecordAttempt { round, task, outcome: Outcome::Delivered, note: String::new() };
+    // A knock reaches the relay while the round is open.
+    fx.ok(&people.volunteer2, &knock(on_time));
+    // Offline: a volunteer knocks; both coordinators close the round.
+    volunteer.apply(&mut fx.env.env(), &people.volunteer, &knock(offline_knock)).unwrap();
+    first.apply(&mut fx.env.env(), &people.coordinator, &Operation::CloseRound { round }).unwrap();
+    second.apply(&mut fx.env.env(), &people.coordinator2, &Operation::CloseRound { round }).unwrap();
+
+    relay_takes(&mut fx, &first, round, &people.coordinator);
+    assert!(late_attempts(&fx.compound).is_empty(), "the knock the relay held came before the close");
+    relay_takes(&mut fx, &second, round, &people.coordinator2);
+    assert!(late_attempts(&fx.compound).is_empty(), "a second close at once changes nothing");
+    relay_takes(&mut fx, &volunteer, round, &people.volunteer);
+    let late = late_attempts(&fx.compound);
+    assert_eq!(late.iter().map(|l| l.task).collect::<Vec<_>>(), [offline_knock], "{late:?}");
+
+    // Reopened: nothing late; closed again on the relay: counted from the new close.
+    fx.ok(&people.coordinator, &Operation::ReopenRound { round });
+    assert!(late_attempts(&fx.compound).is_empty());
+    fx.ok(&people.coordinator, &Operation::CloseRound { round });
+    assert!(late_attempts(&fx.compound).is_empty(), "both knocks came before the new close");
 }

@@ -87,13 +87,13 @@ impl Relay {
         let (admin, made) = storage
             .first_district_admin(first, secret::hash_token(&token), now)
             .await
-            .map_err(refuses_writes)?;
+            .map_err(StorageError::said_at_start)?;
         let admin_token = made.then_some(token);
         let actor = ActorId::from(clock::entropy().to_le_bytes().as_slice());
         storage
             .bind_actor(ActorBinding { actor: actor.to_hex_string(), person: admin }, now)
             .await
-            .map_err(refuses_writes)?;
+            .map_err(StorageError::said_at_start)?;
         let cache = Arc::new(DocCache::new(actor.clone()));
         let following = remote
             .map(|changes| follow::start(changes, Arc::clone(&storage), Arc::clone(&cache), events.clone()));
@@ -267,16 +267,4 @@ impl Relay {
             }
         }
     }
-}
-
-/// A database that refuses the relay's first writes for being read-only, said as such: it read
-/// "cannot execute INSERT in a read-only transaction", twice, and nothing of what to do.
-fn refuses_writes(e: StorageError) -> StorageError {
-    if !e.is_read_only() {
-        return e;
-    }
-    StorageError::CannotServe(
-        "the database refuses writes (read-only: a PostgreSQL standby, or default_transaction_read_only on), so the relay cannot start on it: point --db at the primary, or turn read-only off (数据库只读：请改连主库或关闭只读)"
-            .to_owned(),
-    )
 }

@@ -160,6 +160,20 @@ impl StorageError {
         matches!(self, StorageError::Postgres(e) if e.code() == Some(&tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION))
     }
 
+    /// This error, or, when it is a write refused as read-only at the relay's start (its tables
+    /// brought up to date, its admin made), one saying so and what to do: it read PostgreSQL's
+    /// "cannot execute INSERT in a read-only transaction", twice, and nothing of what to do.
+    #[must_use]
+    pub fn said_at_start(self) -> StorageError {
+        if !self.is_read_only() {
+            return self;
+        }
+        StorageError::CannotServe(
+            "the database refuses writes (read-only: a PostgreSQL standby, or default_transaction_read_only on), so the relay cannot start on it: point --db at the primary, or turn read-only off (数据库只读：请改连主库或关闭只读)"
+                .to_owned(),
+        )
+    }
+
     /// Whether PostgreSQL said a table of the relay's does not exist (`42P01`): the database was
     /// dropped and made again under the relay.
     pub fn is_missing_tables(&self) -> bool {

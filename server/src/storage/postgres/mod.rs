@@ -129,16 +129,7 @@ impl PostgresStorage {
             .build()
             .map_err(|e| StorageError::Pool(e.to_string()))?;
         let mut client = pool.get().await.map_err(|e| connect_error::first_connection(&config, e))?;
-        schema::init(&mut client).await.map_err(|e| {
-            if e.is_read_only() {
-                StorageError::CannotServe(format!(
-                    "PostgreSQL at {} refuses writes (read-only: a standby, or default_transaction_read_only), so the relay cannot bring its tables up to date: point it at the primary, or turn read-only off (数据库只读：请改连主库或关闭只读)",
-                    connect_error::address(&config)
-                ))
-            } else {
-                e
-            }
-        })?;
+        schema::init(&mut client).await.map_err(StorageError::said_at_start)?;
         drop(client);
         let origin: u64 = rand::random();
         let listener = notify::Listener::start(config.clone(), connector, origin).await?;
